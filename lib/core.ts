@@ -1,0 +1,171 @@
+/**
+ * The replica core: identity, clock, and the only two ways state changes — a local write and a join of
+ * remote state — each one storage transaction that reads the key, advances the replica sequence when
+ * (and only when) something changed, and stores the new record. Everything above (spaces, reads,
+ * merges, sync) is built on these. After a commit, `change` events carry the new record to the spaces'
+ * subscribers and to sync links (with the link it came from, so it is not echoed back).
+ */
+import { AckTracker } from './acks.js';
+import { canonicalStateText, EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
+import { ConcordError } from './errors.js';
+import { Emitter } from './events.js';
+import { hash64, loadHasher } from './hash.js';
+import { HybridClock } from './hlc.js';
+import { randomId } from './ids.js';
+import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
+import type { ReplicaStatus } from './types.js';
+
+export interface StoredChange {
+  readonly space: string;
+  readonly key: string;
+  readonly rec: KeyRecord;
+  readonly prev: KeyRecord | undefined;
+  readonly origin: 'local' | 'remote';
+  /** The sync link the change arrived on, if any. */
+  readonly source?: object;
+}
+
+export interface CoreEvents extends Record<string, unknown> {
+  change: StoredChange;
+  error: unknown;
+  status: ReplicaStatus;
+}
+
+interface Identity {
+  id: string;
+  epoch: string;
+}
+
+export interface CoreOptions {
+  storage: StorageAdapter;
+  now?: () => number;
+}
+
+/** The content of a local write: an encoded value, or a tombstone. */
+export type WriteContent = { readonly v: string } | { readonly d: true };
+
+export class ReplicaCore {
+  readonly events = new Emitter<CoreEvents>();
+  readonly acks = new AckTracker();
+  readonly clock: HybridClock;
+  readonly now: () => number;
+  private closed = false;
+
+  private constructor(
+    readonly storage: StorageAdapter,
+    private identity: Identity,
+    now: () => number,
+  ) {
+    this.now = now;
+    this.clock = new HybridClock(now);
+  }
+
+  static async open({ storage, now = Date.now }: CoreOptions): Promise<ReplicaCore> {
+    await loadHasher();
+    await storage.open();
+    const identity = await storage.transact(async (tx) => {
+      const existing = await tx.getMeta<Identity>('replica');
+      if (existing) return existing;
+      const minted = { id: randomId(), epoch: randomId() };
+      tx.setMeta('replica', minted);
+      return minted;
+    });
+    return new ReplicaCore(storage, identity, now);
+  }
+
+  get replicaId(): string {
+    return this.identity.id;
+  }
+
+  /** The epoch of this replica's change log; a cursor from another epoch is invalid. */
+  get epoch(): string {
+    return this.identity.epoch;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new ConcordError('CLOSED', 'the replica is closed');
+  }
+
+  /**
+   * A local write. `produce` sees the current record inside the transaction and returns what to write,
+   * or undefined to write nothing. `ctx` is what the write supersedes (default: everything stored).
+   */
+  async write(
+    space: string,
+    key: string,
+    produce: (current: KeyRecord | undefined) => WriteContent | undefined,
+    ctx?: VersionVector,
+  ): Promise<KeyRecord | undefined> {
+    this.assertOpen();
+    const hlc = this.clock.tick();
+    const r = this.identity.id;
+    let prev: KeyRecord | undefined;
+    const rec = await this.storage.transact(async (tx) => {
+      prev = await tx.get(space, key);
+      const content = produce(prev);
+      if (content === undefined) return undefined;
+      const seq = await nextSeq(tx);
+      const version = 'd' in content ? { r, n: seq, t: hlc.ms, c: hlc.logical, d: 1 as const } : { r, n: seq, t: hlc.ms, c: hlc.logical, v: content.v };
+      const state = update(prev ?? EMPTY_STATE, ctx ?? prev?.cc ?? {}, version);
+      const next = record(key, state, seq);
+      tx.put(space, key, next);
+      return next;
+    });
+    if (rec) this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+    return rec;
+  }
+
+  /**
+   * Joins remote states of keys into one space, in one transaction. Keys whose state did not change
+   * advance nothing. `alsoInTx` stores what must commit with the entries (sync cursors).
+   * Returns the changes that were stored.
+   */
+  async join(
+    space: string,
+    entries: ReadonlyArray<readonly [string, KeyState]>,
+    options: { source?: object; alsoInTx?: (tx: StorageTx) => void } = {},
+  ): Promise<StoredChange[]> {
+    this.assertOpen();
+    const changes: StoredChange[] = [];
+    await this.storage.transact(async (tx) => {
+      changes.length = 0;
+      let seq: number | undefined;
+      for (const [key, remote] of entries) {
+        const prev = await tx.get(space, key);
+        const joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
+        if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
+        seq = seq === undefined ? await nextSeq(tx) : seq + 1;
+        const rec = record(key, joined, seq);
+        tx.put(space, key, rec);
+        changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
+      }
+      if (seq !== undefined) tx.setMeta('seq', seq);
+      options.alsoInTx?.(tx);
+    });
+    for (const change of changes) {
+      for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
+      this.events.emit('change', change);
+    }
+    return changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.storage.close();
+  }
+}
+
+async function nextSeq(tx: StorageTx): Promise<number> {
+  const seq = ((await tx.getMeta<number>('seq')) ?? 0) + 1;
+  tx.setMeta('seq', seq);
+  return seq;
+}
+
+export function record(key: string, state: KeyState, seq: number): KeyRecord {
+  return { vs: state.vs, cc: state.cc, seq, h: hash64(canonicalStateText(key, state)) };
+}

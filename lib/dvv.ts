@@ -1,0 +1,155 @@
+/**
+ * Dotted version vector sets, one dot per version (Preguiça et al., "Dotted Version Vectors", 2012).
+ *
+ * A key's state is its surviving versions, each named by a dot (replicaId, counter), and a causal
+ * context `cc`: for each replica that wrote the key, the highest counter of its dots seen for this key.
+ *
+ *   state = { vs: [ {r:'a', n:5, …}, {r:'b', n:2, …} ], cc: { a: 5, b: 2 } }
+ *
+ * Why a plain vector is exact here although a replica's counters for one key are sparse: a replica mints
+ * a dot for key k only inside the transaction that reads its own stored state of k, and that state always
+ * holds every dot it minted earlier for k (in `vs` or covered by `cc`). So the dots of one replica for one
+ * key travel as prefixes, and `cc[r] >= n` means "dot (r, n) was seen", never "assumed".
+ *
+ * Dominance is decided per version: a version survives a join unless the other side has seen its dot
+ * *and* no longer holds it. Two writes through one replica with different older contexts therefore both
+ * survive (a rule of `vv[r] >= n` over the replica-wide vector would drop one of them).
+ *
+ * `join` is commutative, associative and idempotent (test/dvv.property.test.ts checks it); every sync
+ * path relies on that.
+ */
+
+/** replicaId → highest counter seen, for one key. Entries exist only for replicas that wrote the key. */
+export type VersionVector = Readonly<Record<string, number>>;
+
+/** One version of a key as stored and sent: dot (r, n), HLC (t, c), tombstone flag, encoded value. */
+export interface StoredVersion {
+  readonly r: string;
+  readonly n: number;
+  readonly t: number;
+  readonly c: number;
+  readonly d?: 1;
+  readonly v?: string;
+}
+
+export interface KeyState {
+  /** Surviving versions, in canonical order (replicaId, then counter). */
+  readonly vs: readonly StoredVersion[];
+  readonly cc: VersionVector;
+}
+
+export const EMPTY_STATE: KeyState = Object.freeze({ vs: Object.freeze([]), cc: Object.freeze({}) });
+
+export function covers(cc: VersionVector, r: string, n: number): boolean {
+  const seen = cc[r];
+  return seen !== undefined && seen >= n;
+}
+
+function compareDots(a: StoredVersion, b: StoredVersion): number {
+  return a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n;
+}
+
+function holds(vs: readonly StoredVersion[], v: StoredVersion): boolean {
+  for (const u of vs) if (u.r === v.r && u.n === v.n) return true;
+  return false;
+}
+
+export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
+  let out: Record<string, number> | undefined;
+  for (const r in b) {
+    const nb = b[r]!;
+    const na = a[r];
+    if (na === undefined || nb > na) (out ??= { ...a })[r] = nb;
+  }
+  return out ?? a;
+}
+
+/** The least upper bound of two states of one key. */
+export function join(a: KeyState, b: KeyState): KeyState {
+  const vs: StoredVersion[] = [];
+  for (const v of a.vs) if (!covers(b.cc, v.r, v.n) || holds(b.vs, v)) vs.push(v);
+  for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !holds(vs, v)) vs.push(v);
+  vs.sort(compareDots);
+  return { vs, cc: mergeVectors(a.cc, b.cc) };
+}
+
+/**
+ * A new version written with causal context `ctx`: it supersedes exactly the versions `ctx` covers and
+ * stays a sibling of the rest.
+ */
+export function update(state: KeyState, ctx: VersionVector, version: StoredVersion): KeyState {
+  const vs = state.vs.filter((v) => !covers(ctx, v.r, v.n));
+  vs.push(version);
+  vs.sort(compareDots);
+  const cc = { ...mergeVectors(state.cc, ctx) };
+  cc[version.r] = Math.max(cc[version.r] ?? 0, version.n);
+  return { vs, cc };
+}
+
+/** Whether two states are the same state (same dots and context); values follow from the dots. */
+export function sameState(a: KeyState, b: KeyState): boolean {
+  if (a.vs.length !== b.vs.length) return false;
+  for (let i = 0; i < a.vs.length; i++) {
+    const x = a.vs[i]!;
+    const y = b.vs[i]!;
+    if (x.r !== y.r || x.n !== y.n) return false;
+  }
+  return sameVector(a.cc, b.cc);
+}
+
+export function sameVector(a: VersionVector, b: VersionVector): boolean {
+  let count = 0;
+  for (const r in a) {
+    if (a[r] !== b[r]) return false;
+    count++;
+  }
+  for (const _ in b) count--;
+  return count === 0;
+}
+
+/**
+ * The canonical text a key's state hashes from: dots, tombstone flags and context in sorted order,
+ * never the encoded values (a dot names one value), so equal states hash equal on every replica.
+ */
+export function canonicalStateText(key: string, s: KeyState): string {
+  let out = key + '\u0000';
+  for (const v of s.vs) out += v.r + ':' + v.n + (v.d ? 'd,' : ',');
+  out += '|';
+  for (const r of Object.keys(s.cc).sort()) out += r + ':' + s.cc[r] + ',';
+  return out;
+}
+
+// ---- opaque, serializable contexts ---------------------------------------------------------------
+
+/** The causal context of a read: pass it back to `put(key, v, { context })`. A string, so it crosses tabs and processes. */
+export type Context = string & { readonly __concordContext?: never };
+
+const REPLICA_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isReplicaId(r: unknown): r is string {
+  return typeof r === 'string' && REPLICA_ID.test(r);
+}
+
+export function encodeContext(cc: VersionVector): Context {
+  return Object.keys(cc)
+    .sort()
+    .map((r) => r + ':' + cc[r]!.toString(36))
+    .join(',');
+}
+
+/** Parses a context; returns undefined when it is not one. */
+export function decodeContext(text: unknown): VersionVector | undefined {
+  if (typeof text !== 'string') return undefined;
+  const out: Record<string, number> = {};
+  if (text === '') return out;
+  for (const part of text.split(',')) {
+    const i = part.lastIndexOf(':');
+    const r = part.slice(0, i);
+    const nText = part.slice(i + 1);
+    if (i <= 0 || !REPLICA_ID.test(r) || !/^[0-9a-z]{1,11}$/.test(nText)) return undefined;
+    const n = parseInt(nText, 36);
+    if (!Number.isSafeInteger(n) || n <= 0 || r in out) return undefined;
+    out[r] = n;
+  }
+  return out;
+}

@@ -1,0 +1,95 @@
+/**
+ * An add-wins set (an observed-remove set with a causal context). Each add tags its item with a dot
+ * (replicaId, counter); a remove drops the tags it has seen, and the context remembers them, so a
+ * concurrent add (an unseen tag) survives a remove, and a removed item does not come back.
+ *
+ *   await space.update('list', (s) => addWins.add(s, replica.replicaId, 'milk'));
+ *   await space.update('list', (s) => addWins.remove(s, 'milk'));
+ *   addWins.values((await space.get('list')).value)   // → sorted items
+ *
+ * Change it through `space.update`: the dot counter is minted from the stored state, and two changes by one
+ * replica computed from the same state would reuse a dot.
+ */
+import { canonicalKey, compareValues } from '../equal.js';
+import type { MergeFn } from '../types.js';
+
+/** [item, replicaId, counter] */
+export type AddWinsEntry<T = unknown> = readonly [T, string, number];
+
+export interface AddWinsSet<T = unknown> {
+  readonly e: ReadonlyArray<AddWinsEntry<T>>;
+  readonly cc: Readonly<Record<string, number>>;
+}
+
+export function empty<T = unknown>(): AddWinsSet<T> {
+  return { e: [], cc: {} };
+}
+
+function check<T>(s: unknown): AddWinsSet<T> {
+  const v = s as AddWinsSet<T>;
+  if (!v || typeof v !== 'object' || !Array.isArray(v.e) || typeof v.cc !== 'object') {
+    throw new TypeError('merges.addWins works on add-wins sets (addWins.empty(), addWins.add())');
+  }
+  return v;
+}
+
+function compareEntries(a: AddWinsEntry, b: AddWinsEntry): number {
+  return compareValues(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2]);
+}
+
+export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWinsSet<T> {
+  const s = set ? check<T>(set) : empty<T>();
+  const keys = new Set(items.map(canonicalKey));
+  let n = s.cc[replicaId] ?? 0;
+  const e: AddWinsEntry<T>[] = s.e.filter((x) => !keys.has(canonicalKey(x[0])));
+  const added = new Set<string>();
+  for (const item of items) {
+    const k = canonicalKey(item);
+    if (added.has(k)) continue;
+    added.add(k);
+    e.push([item, replicaId, ++n]);
+  }
+  return { e: e.sort(compareEntries), cc: sortedCc({ ...s.cc, [replicaId]: n }) };
+}
+
+export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWinsSet<T> {
+  const s = set ? check<T>(set) : empty<T>();
+  const keys = new Set(items.map(canonicalKey));
+  return { e: s.e.filter((x) => !keys.has(canonicalKey(x[0]))), cc: s.cc };
+}
+
+export function values<T>(set: AddWinsSet<T> | undefined): T[] {
+  if (!set) return [];
+  const out: T[] = [];
+  let last: string | undefined;
+  for (const [item] of check<T>(set).e) {
+    const k = canonicalKey(item);
+    if (k !== last) out.push(item);
+    last = k;
+  }
+  return out;
+}
+
+export function has<T>(set: AddWinsSet<T> | undefined, item: T): boolean {
+  const k = canonicalKey(item);
+  return !!set && check<T>(set).e.some((x) => canonicalKey(x[0]) === k);
+}
+
+function sortedCc(cc: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(cc).sort()) out[k] = cc[k]!;
+  return out;
+}
+
+function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>): AddWinsSet<T> {
+  const id = (x: AddWinsEntry) => x[1] + ':' + x[2];
+  const inB = new Set(b.e.map(id));
+  const inA = new Set(a.e.map(id));
+  const seen = (cc: Readonly<Record<string, number>>, x: AddWinsEntry) => (cc[x[1]] ?? 0) >= x[2];
+  const e = [...a.e.filter((x) => inB.has(id(x)) || !seen(b.cc, x)), ...b.e.filter((x) => !inA.has(id(x)) && !seen(a.cc, x))];
+  const cc: Record<string, number> = { ...a.cc };
+  for (const r in b.cc) cc[r] = Math.max(cc[r] ?? 0, b.cc[r]!);
+  return { e: e.sort(compareEntries), cc: sortedCc(cc) };
+}
+
+export const merge: MergeFn<AddWinsSet> = (siblings) => siblings.map((s) => check(s)).reduce(join);

@@ -1,0 +1,72 @@
+/**
+ * The storage port. Small on purpose: memory, files and IndexedDB implement it, and one contract suite
+ * (test/storage/contract.ts) holds every adapter to the same behaviour.
+ *
+ * Model: per space, a map key → KeyRecord. A record carries `seq`, the replica sequence number of the key's
+ * latest change; ordered by seq, the records of a space *are* its change log (one entry per key, so the
+ * log never outgrows the number of keys). Beside them, a few named metadata values (the replica's identity,
+ * its sequence, sync cursors).
+ *
+ * Transactions: `transact(fn)` runs `fn` atomically against the latest committed state, serialized with every
+ * other transaction on the same storage (across tabs and processes where the adapter is shared), and
+ * resolves only once the transaction is durable. `fn` may await nothing but the `tx` reads (IndexedDB
+ * commits a transaction as soon as it waits on anything else) and must not keep `tx` after it returns.
+ * If `fn` throws, nothing it wrote is kept.
+ */
+import type { KeyState } from './dvv.js';
+
+export interface KeyRecord extends KeyState {
+  /** Replica sequence number of this key's latest change: its position in the space's change log. */
+  readonly seq: number;
+  /** xxHash64 (16 hex digits) of the canonical state text: the key's leaf contribution to the Merkle tree. */
+  readonly h: string;
+}
+
+export interface StorageTx {
+  get(space: string, key: string): Promise<KeyRecord | undefined>;
+  /** Stores (replaces) a key's record; its change-log entry moves to `rec.seq`. */
+  put(space: string, key: string, rec: KeyRecord): void;
+  /** Removes a key outright (tombstone GC). */
+  remove(space: string, key: string): void;
+  getMeta<T>(name: string): Promise<T | undefined>;
+  /** Metadata values are JSON data. */
+  setMeta(name: string, value: unknown): void;
+}
+
+export interface ScanOptions {
+  /** Only keys starting with this. */
+  prefix?: string;
+  /** Only keys after this one (exclusive), for paging. */
+  after?: string;
+  limit: number;
+}
+
+/** A key's entry in the index: what the Merkle tree and catch-up need without reading values. */
+export interface IndexEntry {
+  readonly key: string;
+  readonly seq: number;
+  readonly h: string;
+}
+
+export interface StorageAdapter {
+  /** Opens (creating when absent). Throws ConcordError 'LOCKED' when another live process holds it. */
+  open(): Promise<void>;
+  transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T>;
+  /** The committed record of a key (values included). */
+  get(space: string, key: string): Promise<KeyRecord | undefined>;
+  getMeta<T>(name: string): Promise<T | undefined>;
+  /** Records in key order. */
+  scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>>;
+  /** The change log: durable records with seq > afterSeq, in seq order, at most `limit`. */
+  readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
+  /** Every key of a space with its seq and hash, in no particular order; values are not read. */
+  index(space: string): Promise<IndexEntry[]>;
+  /** Names of the spaces that hold at least one key. */
+  spaces(): Promise<string[]>;
+  close(): Promise<void>;
+  /**
+   * Optional: called by the adapter when another process or tab committed changes (IndexedDB shared by
+   * tabs). The replica re-reads what it caches. The argument is a hint, not a guarantee of delivery.
+   */
+  onExternalChange?(listener: (spaces: string[]) => void): () => void;
+}

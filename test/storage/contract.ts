@@ -1,0 +1,213 @@
+/**
+ * The storage contract: every StorageAdapter passes this suite unchanged. An adapter's test file is a setup
+ * function: `runStorageContract('memory', async () => ({ storage: memoryStorage() }))`.
+ * `reopen`, when given, returns a fresh adapter over the same underlying data (files, database name):
+ * what was committed must be there.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadHasher } from '../../lib/hash.js';
+import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
+
+export interface ContractSetup {
+  storage: StorageAdapter;
+  reopen?: () => Promise<StorageAdapter>;
+  cleanup?: () => Promise<void>;
+}
+
+export function rec(seq: number, value = `v${seq}`, r = 'replicaA'): KeyRecord {
+  return { vs: [{ r, n: seq, t: 1_700_000_000_000 + seq, c: 0, v: JSON.stringify(value) }], cc: { [r]: seq }, seq, h: seq.toString(16).padStart(16, '0') };
+}
+
+export function runStorageContract(name: string, setup: () => Promise<ContractSetup>): void {
+  describe(`storage contract: ${name}`, () => {
+    beforeAll(loadHasher);
+
+    async function withStorage(fn: (s: StorageAdapter, ctx: ContractSetup) => Promise<void>): Promise<void> {
+      const ctx = await setup();
+      await ctx.storage.open();
+      try {
+        await fn(ctx.storage, ctx);
+      } finally {
+        await ctx.storage.close().catch(() => {});
+        await ctx.cleanup?.();
+      }
+    }
+
+    it('stores and reads records and metadata in a transaction', () =>
+      withStorage(async (s) => {
+        expect(await s.get('sp', 'a')).toBeUndefined();
+        expect(await s.getMeta('seq')).toBeUndefined();
+        await s.transact(async (tx) => {
+          tx.put('sp', 'a', rec(1));
+          tx.setMeta('seq', 1);
+          tx.setMeta('replica', { id: 'x', epoch: 'e' });
+        });
+        expect(await s.get('sp', 'a')).toEqual(rec(1));
+        expect(await s.getMeta('seq')).toBe(1);
+        expect(await s.getMeta('replica')).toEqual({ id: 'x', epoch: 'e' });
+        expect(await s.get('other', 'a')).toBeUndefined();
+      }));
+
+    it('a transaction reads its own writes', () =>
+      withStorage(async (s) => {
+        const seen = await s.transact(async (tx) => {
+          tx.put('sp', 'a', rec(1));
+          tx.setMeta('seq', 7);
+          return [await tx.get('sp', 'a'), await tx.getMeta('seq')];
+        });
+        expect(seen).toEqual([rec(1), 7]);
+      }));
+
+    it('a throwing transaction leaves nothing behind', () =>
+      withStorage(async (s) => {
+        await s.transact(async (tx) => tx.put('sp', 'a', rec(1)));
+        await expect(
+          s.transact(async (tx) => {
+            tx.put('sp', 'a', rec(2));
+            tx.put('sp', 'b', rec(3));
+            tx.setMeta('seq', 3);
+            throw new Error('boom');
+          }),
+        ).rejects.toThrow('boom');
+        expect(await s.get('sp', 'a')).toEqual(rec(1));
+        expect(await s.get('sp', 'b')).toBeUndefined();
+        expect(await s.getMeta('seq')).toBeUndefined();
+      }));
+
+    it('serializes concurrent read-modify-write transactions (no lost update)', () =>
+      withStorage(async (s) => {
+        const bump = () =>
+          s.transact(async (tx) => {
+            const n = ((await tx.getMeta<number>('seq')) ?? 0) + 1;
+            tx.setMeta('seq', n);
+            return n;
+          });
+        const got = await Promise.all(Array.from({ length: 50 }, bump));
+        expect([...got].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        expect(await s.getMeta('seq')).toBe(50);
+      }));
+
+    it('keeps one change-log entry per key, ordered by seq', () =>
+      withStorage(async (s) => {
+        await s.transact(async (tx) => {
+          tx.put('sp', 'a', rec(1));
+          tx.put('sp', 'b', rec(2));
+          tx.put('sp', 'c', rec(3));
+        });
+        await s.transact(async (tx) => tx.put('sp', 'a', rec(4, 'a again')));
+        await s.transact(async (tx) => tx.put('other', 'z', rec(5)));
+        const log = await s.readLog('sp', 0, 100);
+        expect(log.map(([k, r]) => [k, r.seq])).toEqual([
+          ['b', 2],
+          ['c', 3],
+          ['a', 4],
+        ]);
+        expect((await s.readLog('sp', 2, 100)).map(([k]) => k)).toEqual(['c', 'a']);
+        expect((await s.readLog('sp', 0, 2)).map(([k]) => k)).toEqual(['b', 'c']);
+        expect(await s.readLog('sp', 4, 100)).toEqual([]);
+        expect((await s.readLog('other', 0, 10)).map(([k]) => k)).toEqual(['z']);
+      }));
+
+    it('the log stays one entry per key after many rewrites', () =>
+      withStorage(async (s) => {
+        for (let i = 1; i <= 300; i++) await s.transact(async (tx) => tx.put('sp', `k${i % 3}`, rec(i)));
+        const log = await s.readLog('sp', 0, 1000);
+        expect(log.map(([k, r]) => [k, r.seq])).toEqual([
+          ['k1', 298],
+          ['k2', 299],
+          ['k0', 300],
+        ]);
+      }));
+
+    it('scans in key order with prefix and paging', () =>
+      withStorage(async (s) => {
+        await s.transact(async (tx) => {
+          ['cart/b', 'cart/a', 'cart/c', 'carz', 'car', 'doc/1'].forEach((k, i) => tx.put('sp', k, rec(i + 1)));
+        });
+        const keys = async (o: Parameters<StorageAdapter['scan']>[1]) => (await s.scan('sp', o)).map(([k]) => k);
+        expect(await keys({ limit: 100 })).toEqual(['car', 'cart/a', 'cart/b', 'cart/c', 'carz', 'doc/1']);
+        expect(await keys({ prefix: 'cart/', limit: 100 })).toEqual(['cart/a', 'cart/b', 'cart/c']);
+        expect(await keys({ prefix: 'cart/', limit: 2 })).toEqual(['cart/a', 'cart/b']);
+        expect(await keys({ prefix: 'cart/', after: 'cart/b', limit: 2 })).toEqual(['cart/c']);
+        expect(await keys({ prefix: 'nope', limit: 10 })).toEqual([]);
+        const [[, r]] = (await s.scan('sp', { prefix: 'doc/', limit: 1 })) as [[string, KeyRecord]];
+        expect(r).toEqual(rec(6));
+      }));
+
+    it('removes keys outright', () =>
+      withStorage(async (s) => {
+        await s.transact(async (tx) => {
+          tx.put('sp', 'a', rec(1));
+          tx.put('sp', 'b', rec(2));
+        });
+        await s.transact(async (tx) => tx.remove('sp', 'a'));
+        expect(await s.get('sp', 'a')).toBeUndefined();
+        expect((await s.readLog('sp', 0, 10)).map(([k]) => k)).toEqual(['b']);
+        expect((await s.scan('sp', { limit: 10 })).map(([k]) => k)).toEqual(['b']);
+        expect((await s.index('sp')).map((e) => e.key)).toEqual(['b']);
+      }));
+
+    it('indexes keys with seq and hash, and lists spaces', () =>
+      withStorage(async (s) => {
+        await s.transact(async (tx) => {
+          tx.put('s1', 'a', rec(1));
+          tx.put('s1', 'b', rec(2));
+          tx.put('s2', 'c', rec(3));
+        });
+        const index = (await s.index('s1')).sort((x, y) => (x.key < y.key ? -1 : 1));
+        expect(index).toEqual([
+          { key: 'a', seq: 1, h: rec(1).h },
+          { key: 'b', seq: 2, h: rec(2).h },
+        ]);
+        expect((await s.spaces()).sort()).toEqual(['s1', 's2']);
+        expect(await s.index('none')).toEqual([]);
+      }));
+
+    it('keeps values exactly, unicode and large ones included', () =>
+      withStorage(async (s) => {
+        const big = 'x'.repeat(200_000) + 'é漢🙂';
+        const r: KeyRecord = { ...rec(1), vs: [{ r: 'replicaA', n: 1, t: 5, c: 65535, v: JSON.stringify(big) }, { r: 'replicaB', n: 9, t: 6, c: 0, d: 1 }] };
+        await s.transact(async (tx) => tx.put('sp', 'ключ/🙂', r));
+        expect(await s.get('sp', 'ключ/🙂')).toEqual(r);
+      }));
+
+    it('what was committed survives a reopen', async () => {
+      const ctx = await setup();
+      if (!ctx.reopen) {
+        await ctx.cleanup?.();
+        return;
+      }
+      await ctx.storage.open();
+      await ctx.storage.transact(async (tx) => {
+        for (let i = 1; i <= 20; i++) tx.put('sp', `k${i}`, rec(i));
+        tx.setMeta('seq', 20);
+      });
+      await ctx.storage.transact(async (tx) => {
+        tx.put('sp', 'k1', rec(21));
+        tx.remove('sp', 'k2');
+        tx.setMeta('seq', 21);
+      });
+      await ctx.storage.close();
+      const again = await ctx.reopen();
+      await again.open();
+      try {
+        expect(await again.getMeta('seq')).toBe(21);
+        expect(await again.get('sp', 'k1')).toEqual(rec(21));
+        expect(await again.get('sp', 'k2')).toBeUndefined();
+        expect(await again.get('sp', 'k20')).toEqual(rec(20));
+        const log = await again.readLog('sp', 19, 10);
+        expect(log.map(([k]) => k)).toEqual(['k20', 'k1']);
+      } finally {
+        await again.close();
+        await ctx.cleanup?.();
+      }
+    });
+
+    it('refuses use after close with a ConcordError', () =>
+      withStorage(async (s) => {
+        await s.close();
+        await expect(s.get('sp', 'a')).rejects.toMatchObject({ name: 'ConcordError' });
+        await s.open();
+      }));
+  });
+}
