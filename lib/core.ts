@@ -23,6 +23,8 @@ export interface StoredChange {
   readonly origin: 'local' | 'remote';
   /** The sync link the change arrived on, if any. */
   readonly source?: object;
+  /** Committed by another instance sharing this storage (another tab); seen through the change log. */
+  readonly external?: boolean;
 }
 
 export interface CoreEvents extends Record<string, unknown> {
@@ -50,14 +52,25 @@ export class ReplicaCore {
   readonly clock: HybridClock;
   readonly now: () => number;
   private closed = false;
+  /** Sequence up to which changes by other instances sharing the storage have been read from the log. */
+  private externalMark: number;
+  /** Sequences this instance committed itself past `externalMark` (not to be reported twice). */
+  private readonly ownSeqs = new Set<number>();
+  private externalQueue: Promise<void> = Promise.resolve();
+  private readonly stopWatching: (() => void) | undefined;
 
   private constructor(
     readonly storage: StorageAdapter,
     private identity: Identity,
     now: () => number,
+    seq: number,
   ) {
     this.now = now;
     this.clock = new HybridClock(now);
+    this.externalMark = seq;
+    this.stopWatching = storage.onExternalChange?.((spaces) => {
+      this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
+    });
   }
 
   static async open({ storage, now = Date.now }: CoreOptions): Promise<ReplicaCore> {
@@ -70,7 +83,37 @@ export class ReplicaCore {
       tx.setMeta('replica', minted);
       return minted;
     });
-    return new ReplicaCore(storage, identity, now);
+    const seq = (await storage.getMeta<number>('seq')) ?? 0;
+    return new ReplicaCore(storage, identity, now, seq);
+  }
+
+  /**
+   * Another instance sharing the storage (a tab) committed changes: read them from the log by sequence
+   * and report them like our own, so subscribers fire and the instance holding the links pushes them.
+   */
+  private async readExternal(spaces: readonly string[]): Promise<void> {
+    if (this.closed) return;
+    const top = (await this.storage.getMeta<number>('seq')) ?? 0;
+    for (const space of spaces) {
+      for (let after = this.externalMark; ; ) {
+        const page = await this.storage.readLog(space, after, 512);
+        for (const [key, rec] of page) {
+          if (rec.seq > top || this.ownSeqs.has(rec.seq)) continue;
+          const mine = rec.vs.some((v) => v.r === this.replicaId && v.n === rec.seq);
+          this.events.emit('change', { space, key, rec, prev: undefined, origin: mine ? 'local' : 'remote', external: true });
+        }
+        if (page.length < 512) break;
+        after = page[page.length - 1]![1].seq;
+      }
+    }
+    if (top > this.externalMark) {
+      this.externalMark = top;
+      for (const seq of this.ownSeqs) if (seq <= top) this.ownSeqs.delete(seq);
+    }
+  }
+
+  private noteOwn(seq: number): void {
+    if (this.storage.onExternalChange && seq > this.externalMark) this.ownSeqs.add(seq);
   }
 
   get replicaId(): string {
@@ -115,7 +158,10 @@ export class ReplicaCore {
       tx.put(space, key, next);
       return next;
     });
-    if (rec) this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+    if (rec) {
+      this.noteOwn(rec.seq);
+      this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+    }
     return rec;
   }
 
@@ -147,6 +193,7 @@ export class ReplicaCore {
       options.alsoInTx?.(tx);
     });
     for (const change of changes) {
+      this.noteOwn(change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       this.events.emit('change', change);
     }
@@ -156,6 +203,8 @@ export class ReplicaCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopWatching?.();
+    await this.externalQueue;
     await this.storage.close();
   }
 }

@@ -69,4 +69,14 @@ export interface StorageAdapter {
    * tabs). The replica re-reads what it caches. The argument is a hint, not a guarantee of delivery.
    */
   onExternalChange?(listener: (spaces: string[]) => void): () => void;
+  /**
+   * Optional: for storages shared by several live replica instances at once (browser tabs of one origin):
+   * which instance holds the network links. Without it, this instance always does.
+   */
+  leadership?(): Leadership;
+}
+
+export interface Leadership {
+  readonly isLeader: boolean;
+  onChange(listener: (isLeader: boolean) => void): () => void;
 }
