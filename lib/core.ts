@@ -58,6 +58,7 @@ export class ReplicaCore {
   private readonly ownSeqs = new Set<number>();
   private externalQueue: Promise<void> = Promise.resolve();
   private readonly stopWatching: (() => void) | undefined;
+  private readonly highestDots = new Map<string, number>();
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -173,31 +174,67 @@ export class ReplicaCore {
   async join(
     space: string,
     entries: ReadonlyArray<readonly [string, KeyState]>,
-    options: { source?: object; alsoInTx?: (tx: StorageTx) => void } = {},
+    options: { source?: object; peer?: string; alsoInTx?: (tx: StorageTx) => void } = {},
   ): Promise<StoredChange[]> {
     this.assertOpen();
     const changes: StoredChange[] = [];
+    const raised = new Map<string, number>();
     await this.storage.transact(async (tx) => {
       changes.length = 0;
+      raised.clear();
       let seq: number | undefined;
       for (const [key, remote] of entries) {
         const prev = await tx.get(space, key);
         const joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
         seq = seq === undefined ? await nextSeq(tx) : seq + 1;
-        const rec = record(key, joined, seq);
+        const src = options.peer !== undefined && sameState(joined, remote) ? options.peer : undefined;
+        const rec = record(key, joined, seq, src);
         tx.put(space, key, rec);
         changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
+        for (const r in remote.cc) {
+          if (r !== this.identity.id && remote.cc[r]! > (raised.get(r) ?? (await this.highestDotOf(r, tx)))) raised.set(r, remote.cc[r]!);
+        }
       }
       if (seq !== undefined) tx.setMeta('seq', seq);
+      for (const [r, n] of raised) tx.setMeta('d:' + r, n);
       options.alsoInTx?.(tx);
     });
+    for (const [r, n] of raised) this.highestDots.set(r, n);
     for (const change of changes) {
       this.noteOwn(change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       this.events.emit('change', change);
     }
     return changes;
+  }
+
+  /** Highest counter of `replicaId`'s own dots held here (restore detection: a peer behind its own dots was restored). */
+  async highestDotOf(replicaId: string, tx?: StorageTx): Promise<number> {
+    let n = this.highestDots.get(replicaId);
+    if (n === undefined) {
+      n = (await (tx ? tx.getMeta<number>('d:' + replicaId) : this.storage.getMeta<number>('d:' + replicaId))) ?? 0;
+      this.highestDots.set(replicaId, n);
+    }
+    return n;
+  }
+
+  /** The replica's sequence: the last seq it assigned (durable). */
+  async currentSeq(): Promise<number> {
+    return (await this.storage.getMeta<number>('seq')) ?? 0;
+  }
+
+  /**
+   * A peer holds dots of ours newer than our log: this storage was restored from a backup or copied.
+   * Mint a new replicaId and log epoch before writing again, so no dot ever names two values.
+   */
+  async reidentify(): Promise<void> {
+    const next = { id: randomId(), epoch: randomId() };
+    await this.storage.transact(async (tx) => {
+      tx.setMeta('replica', next);
+    });
+    this.identity = next;
+    this.events.emit('error', new ConcordError('STORAGE_ERROR', 'a peer holds newer writes of this replica than its storage: restored from a backup? It now writes as a new replica ' + next.id));
   }
 
   async close(): Promise<void> {
@@ -215,6 +252,7 @@ async function nextSeq(tx: StorageTx): Promise<number> {
   return seq;
 }
 
-export function record(key: string, state: KeyState, seq: number): KeyRecord {
-  return { vs: state.vs, cc: state.cc, seq, h: hash64(canonicalStateText(key, state)) };
+export function record(key: string, state: KeyState, seq: number, src?: string): KeyRecord {
+  const rec = { vs: state.vs, cc: state.cc, seq, h: hash64(canonicalStateText(key, state)) };
+  return src === undefined ? rec : { ...rec, src };
 }

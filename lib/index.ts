@@ -7,3 +7,8 @@ export { checkMerge, type CheckMergeResult, type CheckMergeOptions } from './che
 export type { StorageAdapter, StorageTx, KeyRecord, IndexEntry, ScanOptions } from './storage.js';
 export type { KeyState, StoredVersion, VersionVector } from './dvv.js';
 export type * from './types.js';
+export { pairTransports, type PairTransport, type PairStats } from './sync/pair.js';
+export { Link, type LinkOptions } from './sync/link.js';
+export type { Grants, Rights } from './sync/session.js';
+export { CloseCode, type Transport, type Connection, type ConnectionHandlers, type Frame } from './transport.js';
+export type { AcceptOptions } from './replica.js';

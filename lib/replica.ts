@@ -7,6 +7,11 @@ import { ConcordError } from './errors.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
 import type { StorageAdapter } from './storage.js';
+import { SyncHub } from './sync/hub.js';
+import { Link, type LinkOptions } from './sync/link.js';
+import { Session, type Grants } from './sync/session.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './sync/link.js';
+import type { Connection, ConnectionHandlers, Transport } from './transport.js';
 import type { MergeFn, MergeTable, ReplicaStatus } from './types.js';
 import { DEFAULT_MAX_VALUE_BYTES } from './values.js';
 
@@ -18,6 +23,12 @@ export interface ReplicaOptions {
   maxValueBytes?: number;
   /** Wall clock in milliseconds (injected in tests and simulations). */
   now?: () => number;
+}
+
+export interface AcceptOptions {
+  /** Checks the peer's token (sent in its hello); throws ConcordError 'UNAUTHORIZED' to refuse it. */
+  authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
+  maxFrameBytes?: number;
 }
 
 export interface ReplicaEvents {
@@ -40,7 +51,9 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
 export class Replica implements SpaceHost {
   private readonly spaces = new Map<string, Space>();
   private readonly readOnlySpaces = new Set<string>();
-  private currentStatus: ReplicaStatus = 'offline';
+  private readonly hub: SyncHub;
+  private readonly links = new Set<Link>();
+  private readonly accepted = new Set<Session>();
 
   /** @internal use openReplica() */
   constructor(
@@ -49,22 +62,65 @@ export class Replica implements SpaceHost {
     readonly maxValueBytes: number,
   ) {
     core.events.on('change', (change) => this.spaces.get(change.space)?.dispatch(change));
+    this.hub = new SyncHub(core, {
+      opened: () => this.spaces.keys(),
+      readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),
+    });
   }
 
   get replicaId(): string {
     return this.core.replicaId;
   }
 
+  /** 'synced' when every link is connected, authenticated, caught up, and holds no unacknowledged local write. */
   get status(): ReplicaStatus {
-    return this.currentStatus;
+    return this.hub.status;
+  }
+
+  /** Syncs with a peer or relay through a transport, reconnecting after drops until `link.close()`. */
+  connect(transport: Transport, options: LinkOptions = {}): Link {
+    this.core.assertOpen();
+    if (!transport || typeof transport.open !== 'function') {
+      throw new ConcordError('INVALID_OPTION', 'connect(transport): a transport such as webSocketTransport(url) or pairTransports()[0]');
+    }
+    const link = new Link(this.hub, transport, { ...options, maxValueBytes: this.maxValueBytes });
+    this.links.add(link);
+    return link;
+  }
+
+  /**
+   * Serves a peer that connected to us (a relay's side of a connection): authenticates its hello and
+   * checks its rights on every message. Feed the connection's frames and close to the returned handlers.
+   */
+  accept(connection: Connection, options: AcceptOptions): ConnectionHandlers & { readonly session: Session } {
+    this.core.assertOpen();
+    const session = new Session(this.hub, connection, {
+      role: 'server',
+      authenticate: options.authenticate,
+      spaces: 'requested',
+      maxFrameBytes: connection.maxFrameBytes ?? options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      maxValueBytes: this.maxValueBytes,
+      now: this.core.now,
+    });
+    this.accepted.add(session);
+    return {
+      session,
+      onMessage: (frame) => session.receive(frame),
+      onClose: (code, reason) => {
+        session.closedBy(code, reason);
+        this.accepted.delete(session);
+      },
+    };
   }
 
   /** The space of that name (the same object on every call); options given again replace the earlier ones. */
   space(name: string, options?: SpaceOptions): Space {
     checkSpaceName(name);
     let space = this.spaces.get(name);
-    if (!space) this.spaces.set(name, (space = new Space(this, name, options)));
-    else if (options) space.configure(options);
+    if (!space) {
+      this.spaces.set(name, (space = new Space(this, name, options)));
+      this.hub.spaceOpened(name);
+    } else if (options) space.configure(options);
     return space;
   }
 
@@ -82,6 +138,8 @@ export class Replica implements SpaceHost {
   }
 
   async close(): Promise<void> {
+    for (const link of this.links) link.close();
+    for (const session of this.accepted) session.close(1001, 'replica closing');
     await this.core.close();
   }
 }

@@ -20,6 +20,11 @@ export interface KeyRecord extends KeyState {
   readonly seq: number;
   /** xxHash64 (16 hex digits) of the canonical state text: the key's leaf contribution to the Merkle tree. */
   readonly h: string;
+  /**
+   * The peer this exact state came from, when a join stored precisely what that peer sent: the peer holds
+   * it, so it is not streamed back to it (no echo, also after a reconnect). Absent after a local write.
+   */
+  readonly src?: string;
 }
 
 export interface StorageTx {

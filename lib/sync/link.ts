@@ -1,0 +1,166 @@
+/**
+ * A link: a replica's lasting intent to sync with one peer through one transport. It opens a connection,
+ * runs a session on it, and when the connection drops opens another after a jittered exponential backoff,
+ * until `close()`. The replica keeps working offline in between; nothing queued is lost, because what a
+ * peer has not acknowledged is simply streamed again from its cursor.
+ */
+import { ConcordError } from '../errors.js';
+import { CloseCode, type Connection, type Frame, type Transport } from '../transport.js';
+import type { ReplicaStatus } from '../types.js';
+import type { SyncHub } from './hub.js';
+import { Session } from './session.js';
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface LinkOptions {
+  /** Milliseconds between anti-entropy rounds on a synced link (default 60 000; 0 turns it off). */
+  antiEntropyInterval?: number;
+  /** First reconnect delay and its cap, in ms (default 250 and 30 000); each delay is jittered ×[0.5, 1). */
+  backoff?: { base: number; max: number };
+  maxFrameBytes?: number;
+  timers?: Timers;
+  random?: () => number;
+}
+
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    (t as { unref?: () => void }).unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+/** Close codes after which retrying with the same credentials is pointless until the token changes. */
+const REFUSED = new Set<number>([CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.VERSION_MISMATCH]);
+
+export class Link {
+  private session: Session | undefined;
+  private stopped = false;
+  private attempt = 0;
+  private peer: string | undefined;
+  private wake: (() => void) | undefined;
+  private timer: unknown;
+  private aeTimer: unknown;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly hub: SyncHub,
+    private readonly transport: Transport,
+    private readonly options: LinkOptions & { maxValueBytes: number },
+  ) {
+    this.timers = options.timers ?? defaultTimers;
+    this.random = options.random ?? Math.random;
+    hub.addLink(this);
+    void this.run();
+    this.scheduleAntiEntropy();
+  }
+
+  get status(): ReplicaStatus {
+    if (this.stopped) return 'offline';
+    return this.session?.status ?? 'connecting';
+  }
+
+  /** The replicaId of the peer, once a hello was received. */
+  get peerId(): string | undefined {
+    return this.peer;
+  }
+
+  /** Disconnects for good: the replica keeps working offline. */
+  close(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.session?.close(CloseCode.NORMAL, 'link closed');
+    this.timers.clearTimeout(this.timer);
+    this.timers.clearTimeout(this.aeTimer);
+    this.wake?.();
+    this.hub.removeLink(this);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const code = await this.connectOnce();
+      if (this.stopped) break;
+      if (this.transport.reconnect === false) {
+        this.close();
+        break;
+      }
+      if (code !== undefined && REFUSED.has(code)) this.attempt = Math.max(this.attempt, 4);
+      const { base, max } = this.options.backoff ?? { base: 250, max: 30_000 };
+      const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + this.random() / 2);
+      this.attempt = Math.min(this.attempt + 1, 20);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.timer = this.timers.setTimeout(resolve, delay);
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** One connection, start to end; returns its close code (undefined when it never opened). */
+  private async connectOnce(): Promise<number | undefined> {
+    let session: Session | undefined;
+    const early: Frame[] = [];
+    let ended!: (code: number) => void;
+    const done = new Promise<number>((resolve) => (ended = resolve));
+    let conn: Connection;
+    try {
+      const token = typeof this.transport.token === 'function' ? await this.transport.token() : this.transport.token;
+      conn = await this.transport.open({
+        onMessage: (frame) => (session ? session.receive(frame) : early.push(frame)),
+        onClose: (code, reason) => {
+          session?.closedBy(code, reason);
+          if (REFUSED.has(code)) {
+            this.hub.core.events.emit('error', new ConcordError(code === CloseCode.FORBIDDEN ? 'FORBIDDEN' : 'UNAUTHORIZED', `the peer refused the connection (${code}): ${reason}`));
+          }
+          ended(code);
+        },
+      });
+      if (this.stopped) {
+        conn.close(CloseCode.NORMAL, 'link closed');
+        return undefined;
+      }
+      session = new Session(this.hub, conn, {
+        role: 'client',
+        ...(token !== undefined ? { token } : {}),
+        spaces: 'opened',
+        ...(this.peer ? { expectedPeer: this.peer } : {}),
+        maxFrameBytes: conn.maxFrameBytes ?? this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+        maxValueBytes: this.options.maxValueBytes,
+        now: this.hub.core.now,
+        onPeer: (id) => (this.peer = id),
+        onStatus: () => {
+          if (session?.status === 'synced') this.attempt = 0;
+          this.hub.refreshStatus();
+        },
+      });
+      this.session = session;
+      this.hub.refreshStatus();
+      for (const f of early.splice(0)) session.receive(f);
+      await session.start();
+    } catch (e) {
+      if (!(e instanceof ConcordError && e.code === 'CLOSED')) this.hub.core.events.emit('error', e);
+      session?.close(CloseCode.INTERNAL, 'failed to start');
+      return undefined;
+    }
+    const code = await done;
+    this.session = undefined;
+    this.hub.refreshStatus();
+    return code;
+  }
+
+  private scheduleAntiEntropy(): void {
+    const every = this.options.antiEntropyInterval ?? 60_000;
+    if (every <= 0 || this.stopped) return;
+    this.aeTimer = this.timers.setTimeout(() => {
+      if (this.session?.status === 'synced') this.session.antiEntropyRound();
+      this.scheduleAntiEntropy();
+    }, every);
+  }
+}

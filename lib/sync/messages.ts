@@ -1,0 +1,415 @@
+/**
+ * Protocol messages. A frame is one message: a type byte, then its fields (codec.ts). Decoding validates
+ * every field (names, ids, counts, value encodings) and throws ProtocolError on anything malformed.
+ *
+ *   HELLO    versions, replicaId, epoch, top (my log's last seq), token, spaces: SyncItem[]
+ *   SYNC     spaces: SyncItem[]                 — per space: the cursor I hold into your log, my top, my key count
+ *   CHANGES  space, upTo, entries[key, state]   — a batch of my log (upTo > 0: cursor after it) or repair states (upTo 0)
+ *   ACK      space, upTo                        — stored your log up to upTo (durable)
+ *   AE       space, round                       — one turn of Merkle anti-entropy (merkle.ts / antientropy.ts)
+ *   RESET    highest                            — I hold your dot `highest` but your log is behind it: you were restored; re-identify
+ *   DENIED   space, code, reason                — a space refused (rights)
+ *   GRANT    space, rights                      — what the peer may do in a space (relays tell clients: 'read' makes it read-only)
+ */
+import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
+import { ProtocolError, Reader, Writer } from './codec.js';
+
+export const PROTOCOL_VERSIONS = [1] as const;
+
+export const enum MsgType {
+  Hello = 1,
+  Sync = 2,
+  Changes = 3,
+  Ack = 4,
+  AntiEntropy = 5,
+  Reset = 6,
+  Denied = 7,
+  Grant = 8,
+}
+
+export interface SyncItem {
+  space: string;
+  /** The cursor the sender holds into the receiver's log: the receiver's epoch and a seq ('' and 0 when none). */
+  cursorEpoch: string;
+  cursorSeq: number;
+  /** The sender's own log top (last seq) and key count in this space, when the item was made. */
+  top: number;
+  keys: number;
+}
+
+export interface Hello {
+  type: MsgType.Hello;
+  versions: number[];
+  replicaId: string;
+  epoch: string;
+  top: number;
+  token: string;
+  spaces: SyncItem[];
+}
+
+export interface Sync {
+  type: MsgType.Sync;
+  spaces: SyncItem[];
+}
+
+export type Entry = readonly [key: string, state: KeyState];
+
+export interface Changes {
+  type: MsgType.Changes;
+  space: string;
+  upTo: number;
+  entries: Entry[];
+}
+
+export interface Ack {
+  type: MsgType.Ack;
+  space: string;
+  upTo: number;
+}
+
+/** One Merkle node's hash, or (RANGE) the keys and state hashes under a node. */
+export type AeItem =
+  | { kind: 'node'; level: number; index: number; hash: string }
+  | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, string]> };
+
+export interface AntiEntropy {
+  type: MsgType.AntiEntropy;
+  space: string;
+  /** Run id chosen by the initiator; the sender's log top at the start of the run (first turn of each side, else 0). */
+  run: number;
+  top: number;
+  items: AeItem[];
+  want: string[];
+  final: boolean;
+}
+
+export interface Reset {
+  type: MsgType.Reset;
+  highest: number;
+}
+
+export interface Denied {
+  type: MsgType.Denied;
+  space: string;
+  code: string;
+  reason: string;
+}
+
+export interface Grant {
+  type: MsgType.Grant;
+  space: string;
+  rights: 'read' | 'write';
+}
+
+export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Reset | Denied | Grant;
+
+// ---- limits and field checks -----------------------------------------------------------------------
+
+const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
+const EPOCH = /^[A-Za-z0-9_-]{0,64}$/;
+const HASH = /^[0-9a-f]{16}$/;
+export const MAX_KEY_LENGTH = 1024;
+export const MAX_TOKEN_LENGTH = 8192;
+
+function space(r: Reader): string {
+  const s = r.str();
+  if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
+  return s;
+}
+
+function replicaId(r: Reader, sym = true): string {
+  const s = sym ? r.sym() : r.str();
+  if (!isReplicaId(s)) throw new ProtocolError('invalid replica id');
+  return s;
+}
+
+function key(r: Reader): string {
+  const s = r.str();
+  if (s.length === 0 || s.length > MAX_KEY_LENGTH) throw new ProtocolError('invalid key');
+  return s;
+}
+
+function hash(r: Reader): string {
+  const hi = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
+  const lo = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
+  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+function writeHash(w: Writer, h: string): void {
+  const hi = parseInt(h.slice(0, 8), 16);
+  const lo = parseInt(h.slice(8, 16), 16);
+  w.u8(hi >>> 24);
+  w.u8((hi >>> 16) & 255);
+  w.u8((hi >>> 8) & 255);
+  w.u8(hi & 255);
+  w.u8(lo >>> 24);
+  w.u8((lo >>> 16) & 255);
+  w.u8((lo >>> 8) & 255);
+  w.u8(lo & 255);
+}
+
+// ---- key states --------------------------------------------------------------------------------------
+
+/**
+ * A state: versions (dot, HLC as a delta from the frame's base time, tombstone flag, value) and the causal
+ * context — omitted (flag 0) when it is exactly the versions' own dots, the common single-writer case.
+ */
+function writeState(w: Writer, s: KeyState, baseT: number): void {
+  w.uint(s.vs.length);
+  for (const v of s.vs) {
+    w.sym(v.r);
+    w.uint(v.n);
+    w.int(v.t - baseT);
+    w.uint(v.d ? v.c * 2 + 1 : v.c * 2);
+    if (!v.d) w.value(v.v!);
+  }
+  if (ccIsDots(s)) {
+    w.uint(0);
+    return;
+  }
+  const rs = Object.keys(s.cc);
+  w.uint(rs.length + 1);
+  for (const r of rs) {
+    w.sym(r);
+    w.uint(s.cc[r]!);
+  }
+}
+
+function ccIsDots(s: KeyState): boolean {
+  let n = 0;
+  for (const r in s.cc) {
+    n++;
+    let top = 0;
+    for (const v of s.vs) if (v.r === r && v.n > top) top = v.n;
+    if (top !== s.cc[r]) return false;
+  }
+  const writers = new Set(s.vs.map((v) => v.r)).size;
+  return n === writers;
+}
+
+function readState(r: Reader, baseT: number, maxValue: number): KeyState {
+  const nv = r.count(4);
+  const vs: StoredVersion[] = [];
+  for (let i = 0; i < nv; i++) {
+    const rid = replicaId(r);
+    const n = r.uint();
+    const t = baseT + r.int();
+    const flags = r.uint();
+    if (n < 1 || t < 0 || t > 2 ** 48 || flags >> 1 > 0xffff) throw new ProtocolError('invalid version');
+    const c = Math.floor(flags / 2);
+    if (flags & 1) vs.push({ r: rid, n, t, c, d: 1 });
+    else {
+      const v = r.value();
+      if (v.length > maxValue) throw new ProtocolError('value over the size limit');
+      vs.push({ r: rid, n, t, c, v });
+    }
+  }
+  vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
+  for (let i = 1; i < vs.length; i++) {
+    if (vs[i]!.r === vs[i - 1]!.r && vs[i]!.n === vs[i - 1]!.n) throw new ProtocolError('duplicate dot in a state');
+  }
+  const ncc = r.uint();
+  const cc: Record<string, number> = {};
+  if (ncc === 0) {
+    for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
+  } else {
+    if ((ncc - 1) * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
+    for (let i = 0; i < ncc - 1; i++) {
+      const rid = replicaId(r);
+      const n = r.uint();
+      if (n < 1 || rid in cc) throw new ProtocolError('invalid causal context');
+      cc[rid] = n;
+    }
+    for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
+  }
+  return { vs, cc };
+}
+
+// ---- frames ------------------------------------------------------------------------------------------
+
+function writeSyncItems(w: Writer, items: SyncItem[]): void {
+  w.uint(items.length);
+  for (const it of items) {
+    w.str(it.space);
+    w.str(it.cursorEpoch);
+    w.uint(it.cursorSeq);
+    w.uint(it.top);
+    w.uint(it.keys);
+  }
+}
+
+function readSyncItems(r: Reader): SyncItem[] {
+  const n = r.count(5);
+  const out: SyncItem[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = space(r);
+    const cursorEpoch = r.str();
+    if (!EPOCH.test(cursorEpoch)) throw new ProtocolError('invalid epoch');
+    out.push({ space: s, cursorEpoch, cursorSeq: r.uint(), top: r.uint(), keys: r.uint() });
+  }
+  return out;
+}
+
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer();
+  w.u8(m.type);
+  switch (m.type) {
+    case MsgType.Hello:
+      w.uint(m.versions.length);
+      for (const v of m.versions) w.uint(v);
+      w.str(m.replicaId);
+      w.str(m.epoch);
+      w.uint(m.top);
+      w.str(m.token);
+      writeSyncItems(w, m.spaces);
+      break;
+    case MsgType.Sync:
+      writeSyncItems(w, m.spaces);
+      break;
+    case MsgType.Changes: {
+      w.str(m.space);
+      w.uint(m.upTo);
+      let baseT = 0;
+      for (const [, s] of m.entries) for (const v of s.vs) if (v.t > baseT) baseT = v.t;
+      w.uint(baseT);
+      w.uint(m.entries.length);
+      for (const [k, s] of m.entries) {
+        w.str(k);
+        writeState(w, s, baseT);
+      }
+      break;
+    }
+    case MsgType.Ack:
+      w.str(m.space);
+      w.uint(m.upTo);
+      break;
+    case MsgType.AntiEntropy:
+      w.str(m.space);
+      w.uint(m.run);
+      w.uint(m.top);
+      w.u8(m.final ? 1 : 0);
+      w.uint(m.items.length);
+      for (const it of m.items) {
+        w.u8(it.kind === 'node' ? 0 : 1);
+        w.uint(it.level);
+        w.uint(it.index);
+        if (it.kind === 'node') writeHash(w, it.hash);
+        else {
+          w.uint(it.keys.length);
+          for (const [k, h] of it.keys) {
+            w.str(k);
+            writeHash(w, h);
+          }
+        }
+      }
+      w.uint(m.want.length);
+      for (const k of m.want) w.str(k);
+      break;
+    case MsgType.Reset:
+      w.uint(m.highest);
+      break;
+    case MsgType.Denied:
+      w.str(m.space);
+      w.str(m.code);
+      w.str(m.reason);
+      break;
+    case MsgType.Grant:
+      w.str(m.space);
+      w.u8(m.rights === 'write' ? 1 : 0);
+      break;
+  }
+  return w.finish();
+}
+
+export interface DecodeLimits {
+  maxValueBytes: number;
+}
+
+export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
+  if (typeof frame === 'string') throw new ProtocolError('text frames are not part of the protocol');
+  const r = new Reader(frame);
+  const type = r.u8();
+  let m: Message;
+  switch (type) {
+    case MsgType.Hello: {
+      const nv = r.count();
+      if (nv > 64) throw new ProtocolError('too many versions');
+      const versions: number[] = [];
+      for (let i = 0; i < nv; i++) versions.push(r.uint());
+      const id = replicaId(r, false);
+      const epoch = r.str();
+      if (!EPOCH.test(epoch) || epoch === '') throw new ProtocolError('invalid epoch');
+      const top = r.uint();
+      const token = r.str();
+      if (token.length > MAX_TOKEN_LENGTH) throw new ProtocolError('token too long');
+      m = { type, versions, replicaId: id, epoch, top, token, spaces: readSyncItems(r) };
+      break;
+    }
+    case MsgType.Sync:
+      m = { type, spaces: readSyncItems(r) };
+      break;
+    case MsgType.Changes: {
+      const s = space(r);
+      const upTo = r.uint();
+      const baseT = r.uint();
+      const n = r.count(3);
+      const entries: Entry[] = [];
+      for (let i = 0; i < n; i++) entries.push([key(r), readState(r, baseT, limits.maxValueBytes * 4)]);
+      m = { type, space: s, upTo, entries };
+      break;
+    }
+    case MsgType.Ack:
+      m = { type, space: space(r), upTo: r.uint() };
+      break;
+    case MsgType.AntiEntropy: {
+      const s = space(r);
+      const run = r.uint();
+      const top = r.uint();
+      const final = r.u8() === 1;
+      const ni = r.count(3);
+      const items: AeItem[] = [];
+      for (let i = 0; i < ni; i++) {
+        const kind = r.u8();
+        const level = r.uint();
+        const index = r.uint();
+        if (level > 8 || index >= 16 ** level) throw new ProtocolError('invalid tree node');
+        if (kind === 0) items.push({ kind: 'node', level, index, hash: hash(r) });
+        else if (kind === 1) {
+          const nk = r.count(9);
+          const keys: Array<readonly [string, string]> = [];
+          for (let j = 0; j < nk; j++) keys.push([key(r), hash(r)]);
+          items.push({ kind: 'range', level, index, keys });
+        } else throw new ProtocolError('invalid tree item');
+      }
+      const nw = r.count(2);
+      const want: string[] = [];
+      for (let i = 0; i < nw; i++) want.push(key(r));
+      m = { type, space: s, run, top, items, want, final };
+      break;
+    }
+    case MsgType.Reset:
+      m = { type, highest: r.uint() };
+      break;
+    case MsgType.Denied:
+      m = { type, space: space(r), code: r.str(), reason: r.str() };
+      break;
+    case MsgType.Grant: {
+      const s = space(r);
+      const rights = r.u8();
+      if (rights > 1) throw new ProtocolError('invalid rights');
+      m = { type, space: s, rights: rights === 1 ? 'write' : 'read' };
+      break;
+    }
+    default:
+      throw new ProtocolError(`unknown message type ${type}`);
+  }
+  if (!r.done()) throw new ProtocolError('trailing bytes after message');
+  return m;
+}
+
+/** Rough encoded size of an entry, for splitting batches under the frame limit. */
+export function entrySize(key: string, s: KeyState): number {
+  let n = key.length + 4;
+  for (const v of s.vs) n += 24 + (v.v ? v.v.length : 0);
+  return n + 8 * Object.keys(s.cc).length;
+}

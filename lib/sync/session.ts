@@ -1,0 +1,553 @@
+/**
+ * One connection's sync protocol. Symmetric: both ends stream their change log to the other; a relay is a
+ * peer that authenticates the other side and checks its rights on every message.
+ *
+ *   hello ⇄ hello              versions, replicaId, epoch, replica seq, token; the client's hello already
+ *                              carries its SYNC items when it knows the peer (one round trip to catch up)
+ *   SYNC  ⇄ SYNC  (per space)  the cursor I hold into your log, my last log seq and key count in the space
+ *   then per space, both sides decide the same thing from the two items:
+ *     cursors valid (or one side empty) → stream the log from the cursor (CHANGES, each ACKed once durable)
+ *     else                              → Merkle anti-entropy (initiator: the smaller replicaId), then stream
+ *   live: every stored change is pumped from the log to every session where its space is live, except
+ *   to the peer it came from (records remember `src`); cursors are stored in the join's own transaction.
+ *
+ * Inbound frames are handled one at a time, in order. Anything malformed closes the connection with a
+ * code and a reason; nothing stored is touched by a bad frame.
+ */
+import type { StoredChange } from '../core.js';
+import { ConcordError } from '../errors.js';
+import type { KeyState } from '../dvv.js';
+import type { StorageTx } from '../storage.js';
+import { CloseCode, type Connection, type Frame } from '../transport.js';
+import type { ReplicaStatus } from '../types.js';
+import { answerTurn, openingTurn } from './antientropy.js';
+import { ProtocolError } from './codec.js';
+import type { SessionLike, SyncHub } from './hub.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  entrySize,
+  MsgType,
+  PROTOCOL_VERSIONS,
+  type AntiEntropy,
+  type Changes,
+  type Entry,
+  type Hello,
+  type Message,
+  type SyncItem,
+} from './messages.js';
+
+export type Rights = 'read' | 'write';
+
+export interface Grants {
+  /** Rights per space; a function for patterns. */
+  rights(space: string): Rights | undefined;
+  /** Milliseconds since the epoch after which the grant is void (checked on every message). */
+  expiresAt?: number;
+}
+
+export interface SessionOptions {
+  /** 'client' sends its hello first; 'server' waits for the peer's hello and authenticates it. */
+  role: 'client' | 'server';
+  /** Client: the credential for the hello. */
+  token?: string;
+  /** Server: checks the peer's token; throws ConcordError 'UNAUTHORIZED' to refuse. */
+  authenticate?: (token: string, peerId: string) => Grants | Promise<Grants>;
+  /** Which spaces to sync: those opened on this replica (clients), or whatever the peer asks for (servers). */
+  spaces: 'opened' | 'requested';
+  /** The peer this session expects (from an earlier session), so the hello can carry cursors. */
+  expectedPeer?: string;
+  maxFrameBytes: number;
+  maxValueBytes: number;
+  now: () => number;
+  onPeer?: (peerId: string) => void;
+  onStatus?: () => void;
+}
+
+const WINDOW = 8;
+const PAGE = 1024;
+
+interface Outgoing {
+  ready: boolean;
+  sent: number;
+  acked: number;
+  inflight: number;
+  pumping: boolean;
+  again: boolean;
+}
+
+interface SpaceState {
+  readonly name: string;
+  mine?: SyncItem;
+  theirs?: SyncItem;
+  /** The cursor I hold into the peer's log. */
+  cursor: { e: string; s: number };
+  out: Outgoing;
+  caughtUp: boolean;
+  ae?: { run: number; initiator: boolean; myTop: number; peerTop: number; establishing: boolean };
+  rights?: Rights;
+}
+
+export class Session implements SessionLike {
+  private peer?: Hello;
+  private version = 0;
+  private grants?: Grants;
+  private readonly spaces = new Map<string, SpaceState>();
+  private inbox: Promise<void> = Promise.resolve();
+  private closed = false;
+  private currentStatus: ReplicaStatus = 'connecting';
+  private helloSent = false;
+  /** The replica seq our hello announced: a cursor into our log beyond it is not ours to honour. */
+  private helloTop = 0;
+
+  constructor(
+    private readonly hub: SyncHub,
+    private readonly conn: Connection,
+    private readonly options: SessionOptions,
+  ) {
+    hub.addSession(this);
+  }
+
+  get status(): ReplicaStatus {
+    return this.currentStatus;
+  }
+
+  get peerId(): string | undefined {
+    return this.peer?.replicaId;
+  }
+
+  private get core() {
+    return this.hub.core;
+  }
+
+  async start(): Promise<void> {
+    if (this.options.role === 'client') await this.sendHello();
+  }
+
+  // ---- outbound ----------------------------------------------------------------------------------
+
+  private send(m: Message): void {
+    if (this.closed) return;
+    this.conn.send(encodeMessage(m));
+  }
+
+  private async sendHello(): Promise<void> {
+    const spaces: SyncItem[] = [];
+    if (this.options.spaces === 'opened' && this.options.expectedPeer) {
+      for (const name of this.openedSpaces()) spaces.push(await this.makeItem(this.state(name), this.options.expectedPeer));
+    }
+    this.helloSent = true;
+    this.helloTop = await this.core.currentSeq();
+    this.send({
+      type: MsgType.Hello,
+      versions: [...PROTOCOL_VERSIONS],
+      replicaId: this.core.replicaId,
+      epoch: this.core.epoch,
+      top: this.helloTop,
+      token: this.options.token ?? '',
+      spaces,
+    });
+  }
+
+  private openedSpaces(): string[] {
+    return this.hub.openedSpaces();
+  }
+
+  /** The spaces live on this session. */
+  get activeSpaces(): string[] {
+    return [...this.spaces.values()].filter((s) => s.out.ready).map((s) => s.name);
+  }
+
+  private state(name: string): SpaceState {
+    let s = this.spaces.get(name);
+    if (!s) {
+      s = { name, cursor: { e: '', s: 0 }, out: { ready: false, sent: 0, acked: 0, inflight: 0, pumping: false, again: false }, caughtUp: false };
+      this.spaces.set(name, s);
+    }
+    return s;
+  }
+
+  private cursorKey(peerId: string, space: string): string {
+    return `c:${peerId}:${space}`;
+  }
+
+  private async makeItem(s: SpaceState, peerId: string): Promise<SyncItem> {
+    const stored = await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId, s.name));
+    s.cursor = stored ?? { e: '', s: 0 };
+    const ix = await this.hub.index(s.name);
+    s.mine = { space: s.name, cursorEpoch: s.cursor.e, cursorSeq: s.cursor.s, top: ix.lastSeq, keys: ix.tree.keyCount };
+    return s.mine;
+  }
+
+  // ---- inbound -----------------------------------------------------------------------------------
+
+  receive(frame: Frame): void {
+    if (this.closed) return;
+    const size = typeof frame === 'string' ? frame.length : frame.byteLength;
+    if (size > this.options.maxFrameBytes) {
+      this.fail(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
+      return;
+    }
+    let m: Message;
+    try {
+      m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes });
+    } catch (e) {
+      this.fail(CloseCode.PROTOCOL_ERROR, e instanceof ProtocolError ? e.message : 'malformed frame');
+      return;
+    }
+    this.inbox = this.inbox.then(() => this.handle(m)).catch((e) => this.onHandlerError(e));
+  }
+
+  private onHandlerError(e: unknown): void {
+    if (this.closed) return;
+    if (e instanceof ConcordError && e.code === 'UNAUTHORIZED') this.fail(CloseCode.UNAUTHORIZED, e.message);
+    else if (e instanceof ConcordError && e.code === 'FORBIDDEN') this.fail(CloseCode.FORBIDDEN, e.message);
+    else if (e instanceof ProtocolError) this.fail(CloseCode.PROTOCOL_ERROR, e.message);
+    else if (e instanceof ConcordError && e.code === 'CLOSED') this.fail(CloseCode.GOING_AWAY, 'replica closed');
+    else {
+      this.core.events.emit('error', e);
+      this.fail(CloseCode.INTERNAL, 'internal error');
+    }
+  }
+
+  /** The connection ended (either side). */
+  closedBy(_code: number, _reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.setStatus('offline');
+    this.hub.removeSession(this);
+  }
+
+  close(code: number = CloseCode.NORMAL, reason = ''): void {
+    if (this.closed) return;
+    this.conn.close(code, reason);
+    this.closedBy(code, reason);
+  }
+
+  private fail(code: number, reason: string): void {
+    this.close(code, reason);
+  }
+
+  private async handle(m: Message): Promise<void> {
+    if (this.closed) return;
+    if (m.type === MsgType.Hello) return this.onHello(m);
+    if (!this.peer) throw new ProtocolError('expected hello first');
+    this.checkGrant();
+    switch (m.type) {
+      case MsgType.Sync:
+        for (const item of m.spaces) await this.onSyncItem(item);
+        return;
+      case MsgType.Changes:
+        return this.onChanges(m);
+      case MsgType.Ack:
+        return this.onAck(m.space, m.upTo);
+      case MsgType.AntiEntropy:
+        return this.onAntiEntropy(m);
+      case MsgType.Reset:
+        await this.core.reidentify();
+        this.close(CloseCode.GOING_AWAY, 'replica re-identified');
+        return;
+      case MsgType.Denied:
+        this.core.events.emit('error', new ConcordError(m.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'PROTOCOL', `space "${m.space}": ${m.reason}`));
+        this.hub.markReadOnly(m.space, m.code === 'FORBIDDEN');
+        return;
+      case MsgType.Grant:
+        this.state(m.space).rights = m.rights;
+        this.hub.markReadOnly(m.space, m.rights === 'read');
+        return;
+    }
+  }
+
+  private checkGrant(): void {
+    const exp = this.grants?.expiresAt;
+    if (exp !== undefined && this.options.now() > exp) throw new ConcordError('UNAUTHORIZED', 'token expired');
+  }
+
+  private async onHello(m: Hello): Promise<void> {
+    if (this.peer) throw new ProtocolError('second hello');
+    const common = m.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v));
+    if (common.length === 0) {
+      this.fail(CloseCode.VERSION_MISMATCH, `no common protocol version: peer speaks [${m.versions.join(', ')}], this replica [${PROTOCOL_VERSIONS.join(', ')}]`);
+      return;
+    }
+    if (m.replicaId === this.core.replicaId) throw new ProtocolError('peer has our own replicaId');
+    this.version = Math.max(...common);
+    if (this.options.role === 'server') {
+      if (!this.options.authenticate) throw new ConcordError('UNAUTHORIZED', 'no authenticator');
+      this.grants = await this.options.authenticate(m.token, m.replicaId);
+      this.checkGrant();
+    }
+    // Restore detection: we hold a dot of the peer's newer than its whole log.
+    const highest = await this.core.highestDotOf(m.replicaId);
+    if (highest > m.top) {
+      this.send({ type: MsgType.Reset, highest });
+      this.close(CloseCode.GOING_AWAY, 'peer restored from a backup: it must re-identify');
+      return;
+    }
+    this.peer = m;
+    this.options.onPeer?.(m.replicaId);
+    if (!this.helloSent) await this.sendHello();
+    this.setStatus('syncing');
+    for (const item of m.spaces) await this.onSyncItem(item);
+    if (this.options.spaces === 'opened') {
+      // Spaces our hello did not carry (we did not know the peer, or opened them since). When the hello
+      // guessed another peer, its cursors are simply invalid here and the decision falls back to anti-entropy.
+      const items: SyncItem[] = [];
+      for (const name of this.openedSpaces()) {
+        const s = this.state(name);
+        if (!s.mine) items.push(await this.makeItem(s, m.replicaId));
+      }
+      if (items.length) this.send({ type: MsgType.Sync, spaces: items });
+    }
+    this.refreshStatus();
+  }
+
+  spaceOpened(space: string): void {
+    if (!this.peer || this.options.spaces !== 'opened' || this.spaces.get(space)?.mine) return;
+    this.inbox = this.inbox
+      .then(async () => {
+        const s = this.state(space);
+        if (s.mine || this.closed) return;
+        this.send({ type: MsgType.Sync, spaces: [await this.makeItem(s, this.peer!.replicaId)] });
+        this.refreshStatus();
+      })
+      .catch((e) => this.onHandlerError(e));
+  }
+
+  private rightsFor(space: string): Rights | undefined {
+    if (this.options.role !== 'server') return 'write';
+    return this.grants?.rights(space);
+  }
+
+  private async onSyncItem(item: SyncItem): Promise<void> {
+    const peer = this.peer!;
+    const s = this.state(item.space);
+    const rights = this.rightsFor(item.space);
+    if (!rights) {
+      this.send({ type: MsgType.Denied, space: item.space, code: 'FORBIDDEN', reason: 'the token grants no access to this space' });
+      return;
+    }
+    if (this.options.role === 'server' && rights === 'read') this.send({ type: MsgType.Grant, space: item.space, rights });
+    s.rights = rights;
+    if (s.theirs) throw new ProtocolError(`second sync item for space "${item.space}"`);
+    s.theirs = item;
+    if (!s.mine) {
+      const mine = await this.makeItem(s, peer.replicaId);
+      this.send({ type: MsgType.Sync, spaces: [mine] });
+    }
+    this.decide(s);
+  }
+
+  /** Both sides hold both items and decide alike: stream from cursors, or anti-entropy first. */
+  private decide(s: SpaceState): void {
+    const peer = this.peer!;
+    const mine = s.mine!;
+    const theirs = s.theirs!;
+    const outValid = theirs.cursorEpoch === this.core.epoch && theirs.cursorSeq <= this.helloTop;
+    const inValid = mine.cursorEpoch === peer.epoch && mine.cursorSeq <= peer.top;
+    const outOk = outValid || theirs.keys === 0 || mine.keys === 0;
+    const inOk = inValid || mine.keys === 0 || theirs.keys === 0;
+    if (inOk) {
+      if (!inValid) s.cursor = { e: peer.epoch, s: 0 };
+      s.caughtUp = s.cursor.s >= theirs.top;
+    }
+    if (outOk && inOk) {
+      this.startPump(s, outValid ? theirs.cursorSeq : 0);
+      this.refreshStatus();
+      return;
+    }
+    if (this.core.replicaId < peer.replicaId) void this.beginAntiEntropy(s, true).catch((e) => this.onHandlerError(e));
+    this.refreshStatus();
+  }
+
+
+  // ---- streaming the log -------------------------------------------------------------------------
+
+  private startPump(s: SpaceState, from: number): void {
+    s.out.ready = true;
+    s.out.sent = from;
+    s.out.acked = Math.max(s.out.acked, from);
+    this.core.acks.ack(s.name, from);
+    void this.pump(s);
+  }
+
+  changed(change: StoredChange): void {
+    const s = this.spaces.get(change.space);
+    if (s?.out.ready && !this.closed) void this.pump(s);
+    else if (s) this.refreshStatus();
+  }
+
+  private async pump(s: SpaceState): Promise<void> {
+    if (s.out.pumping) {
+      s.out.again = true;
+      return;
+    }
+    s.out.pumping = true;
+    try {
+      do {
+        s.out.again = false;
+        while (!this.closed && s.out.ready && s.out.inflight < WINDOW) {
+          const page = await this.core.storage.readLog(s.name, s.out.sent, PAGE);
+          if (page.length === 0 || this.closed) break;
+          const peerId = this.peer!.replicaId;
+          let batch: Entry[] = [];
+          let bytes = 0;
+          for (let i = 0; i < page.length; i++) {
+            const [key, rec] = page[i]!;
+            if (rec.src !== peerId) {
+              batch.push([key, { vs: rec.vs, cc: rec.cc }]);
+              bytes += entrySize(key, rec);
+            }
+            const last = i === page.length - 1;
+            if (last || bytes > this.frameBudget) {
+              this.send({ type: MsgType.Changes, space: s.name, upTo: rec.seq, entries: batch });
+              s.out.inflight++;
+              s.out.sent = rec.seq;
+              batch = [];
+              bytes = 0;
+            }
+          }
+        }
+      } while (s.out.again && !this.closed);
+    } catch (e) {
+      this.onHandlerError(e);
+    } finally {
+      s.out.pumping = false;
+      this.refreshStatus();
+    }
+  }
+
+  private get frameBudget(): number {
+    return Math.min(256 * 1024, Math.floor(this.options.maxFrameBytes / 4));
+  }
+
+  private async onAck(space: string, upTo: number): Promise<void> {
+    const s = this.spaces.get(space);
+    if (!s || upTo > s.out.sent) throw new ProtocolError('ack beyond what was sent');
+    if (upTo > s.out.acked) s.out.acked = upTo;
+    if (s.out.inflight > 0) s.out.inflight--;
+    this.core.acks.ack(space, upTo);
+    void this.pump(s);
+    this.refreshStatus();
+  }
+
+  private async onChanges(m: Changes): Promise<void> {
+    const s = this.spaces.get(m.space);
+    if (!s?.theirs) throw new ProtocolError(`changes for space "${m.space}" before its sync`);
+    if (m.entries.length > 0 && this.rightsFor(m.space) !== 'write') {
+      this.send({ type: MsgType.Denied, space: m.space, code: 'FORBIDDEN', reason: 'the token grants read access only; writes are not stored' });
+      return;
+    }
+    const peer = this.peer!;
+    if (m.upTo > 0 && m.upTo <= s.cursor.s && s.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
+    const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : undefined;
+    const key = this.cursorKey(peer.replicaId, m.space);
+    await this.core.join(m.space, m.entries, {
+      source: this,
+      peer: peer.replicaId,
+      ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
+    });
+    if (cursor) {
+      s.cursor = cursor;
+      this.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
+      if (!s.caughtUp && s.cursor.s >= s.theirs.top) s.caughtUp = true;
+    }
+    this.refreshStatus();
+  }
+
+  // ---- anti-entropy ------------------------------------------------------------------------------
+
+  private async beginAntiEntropy(s: SpaceState, establishing: boolean): Promise<void> {
+    const ix = await this.hub.index(s.name);
+    const run = 1 + Math.floor(Math.random() * 0x7fffffff);
+    s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing };
+    const turn = openingTurn(ix.tree);
+    this.send({ type: MsgType.AntiEntropy, space: s.name, run, top: ix.lastSeq, items: turn.items, want: [], final: false });
+  }
+
+  /** Periodic repair on a synced session (the initiator is the smaller replicaId). */
+  antiEntropyRound(): void {
+    if (!this.peer || this.closed || this.core.replicaId > this.peer.replicaId) return;
+    for (const s of this.spaces.values()) {
+      if (s.out.ready && !s.ae && s.theirs) void this.beginAntiEntropy(s, false).catch((e) => this.onHandlerError(e));
+    }
+  }
+
+  private async onAntiEntropy(m: AntiEntropy): Promise<void> {
+    const s = this.spaces.get(m.space);
+    if (!s?.theirs) throw new ProtocolError(`anti-entropy for space "${m.space}" before its sync`);
+    const ix = await this.hub.index(m.space);
+    let first = false;
+    if (!s.ae || s.ae.run !== m.run) {
+      if (s.ae?.initiator) throw new ProtocolError('anti-entropy run mismatch');
+      first = true;
+      s.ae = { run: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: !s.out.ready };
+    } else if (m.top > 0) s.ae.peerTop = m.top;
+    const ae = s.ae;
+    if (m.final) {
+      await this.sendStates(s.name, m.want);
+      return this.endAntiEntropy(s);
+    }
+    const turn = answerTurn(ix.tree, m.items);
+    await this.sendStates(s.name, [...new Set([...turn.send, ...m.want])]);
+    const final = turn.items.length === 0 && turn.want.length === 0;
+    this.send({ type: MsgType.AntiEntropy, space: s.name, run: ae.run, top: first ? ae.myTop : 0, items: turn.items, want: turn.want, final });
+    if (final) return this.endAntiEntropy(s);
+  }
+
+  private async sendStates(space: string, keys: readonly string[]): Promise<void> {
+    // A client the relay made read-only does not offer writes it would refuse.
+    if (this.options.role === 'client' && this.spaces.get(space)?.rights === 'read') return;
+    let batch: Entry[] = [];
+    let bytes = 0;
+    for (const key of keys) {
+      const rec = await this.core.storage.get(space, key);
+      if (!rec) continue;
+      const state: KeyState = { vs: rec.vs, cc: rec.cc };
+      batch.push([key, state]);
+      bytes += entrySize(key, rec);
+      if (bytes > this.frameBudget) {
+        this.send({ type: MsgType.Changes, space, upTo: 0, entries: batch });
+        batch = [];
+        bytes = 0;
+      }
+    }
+    if (batch.length) this.send({ type: MsgType.Changes, space, upTo: 0, entries: batch });
+  }
+
+  private async endAntiEntropy(s: SpaceState): Promise<void> {
+    const ae = s.ae!;
+    s.ae = undefined;
+    if (!ae.establishing) return;
+    const peer = this.peer!;
+    s.cursor = { e: peer.epoch, s: ae.peerTop };
+    const key = this.cursorKey(peer.replicaId, s.name);
+    const cursor = s.cursor;
+    await this.core.storage.transact((tx) => tx.setMeta(key, cursor));
+    s.caughtUp = true;
+    this.startPump(s, ae.myTop);
+    this.refreshStatus();
+  }
+
+  // ---- status ------------------------------------------------------------------------------------
+
+  private refreshStatus(): void {
+    if (this.closed || !this.peer) return;
+    let synced = true;
+    for (const s of this.spaces.values()) {
+      if (!s.theirs || !s.mine) {
+        if (s.mine) synced = false;
+        continue;
+      }
+      if (!s.caughtUp || s.ae || !s.out.ready || s.out.inflight > 0 || s.out.pumping) synced = false;
+      else if (this.hub.lastSeqNow(s.name) > s.out.acked) synced = false;
+    }
+    this.setStatus(synced ? 'synced' : 'syncing');
+  }
+
+  private setStatus(next: ReplicaStatus): void {
+    if (next === this.currentStatus) return;
+    this.currentStatus = next;
+    this.options.onStatus?.();
+  }
+}

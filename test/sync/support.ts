@@ -1,0 +1,21 @@
+import type { Replica } from '../../lib/replica.js';
+
+/** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
+export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const synced = (...rs: Replica[]) => until(() => rs.every((r) => r.status === 'synced'), 'all replicas synced');
+
+/** Every live key of a space with its siblings and versions, for comparing replicas. */
+export async function dump(r: Replica, space: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for await (const e of r.space(space).scan('')) {
+    out[e.key] = { siblings: e.siblings, versions: e.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`) };
+  }
+  return out;
+}
