@@ -22,10 +22,10 @@ describe('get', () => {
     expect(rec!.vs[0]!.d).toBe(1);
   });
 
-  it('orders siblings latest HLC first, then replicaId; versions list tombstones after live ones', async () => {
+  it('orders siblings latest HLC first, then replicaId, identically on every replica', async () => {
     const c = clock();
     const [a, b, x] = await replicas(3, { now: c.now });
-    // a and b write at the same wall time (same HLC), x later, then a tombstone from a latest of all.
+    // a and b write at the same wall time (the same HLC), x later.
     await a!.space('s').put('k', 'base');
     for (const r of [b!, x!]) await exchange(a!, r, 's', ['k']);
     c.set(1_700_000_001_000);
