@@ -86,7 +86,7 @@ describe('merge on read', () => {
 
   it('without a merge function, value is the latest-HLC sibling, the same on every replica', async () => {
     let t = 1_700_000_000_000;
-    const [a, b] = await replicas(2, { now: () => t });
+    const [a, b] = (await replicas(2, { now: () => t })) as [Replica, Replica];
     t += 10;
     await b.space('s').put('k', 'older');
     t += 10;
@@ -130,7 +130,7 @@ describe('merge on read', () => {
 
   it('merges.lww lets a later concurrent delete win, and an earlier one lose', async () => {
     let t = 1_700_000_000_000;
-    const [a, b] = await replicas(2, { now: () => t, merge: { '*': merges.lww } });
+    const [a, b] = (await replicas(2, { now: () => t, merge: { '*': merges.lww } })) as [Replica, Replica];
     await a.space('s').put('late-delete', 'v0');
     await a.space('s').put('early-delete', 'v0');
     await sync(a, b, 's', ['late-delete', 'early-delete']);
