@@ -122,7 +122,7 @@ describe('rejections: a stable code, and nothing stored', () => {
     }
   });
 
-  it.each([['', 'empty'], ['-leading', 'leading dash'], ['a b', 'space'], ['x'.repeat(129), 'too long'], [42, 'a number'], ['ünï', 'non-ASCII']])(
+  it.each([['', 'empty'], ['-leading', 'leading dash'], ['a b', 'space'], ['x'.repeat(129), 'too long'], [42, 'a number'], ['ünï', 'non-ASCII']] as Array<[unknown, string]>)(
     'space name %j (%s) → INVALID_SPACE',
     async (name) => {
       const r = await one();
