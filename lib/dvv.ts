@@ -140,16 +140,17 @@ export function encodeContext(cc: VersionVector): Context {
 /** Parses a context; returns undefined when it is not one. */
 export function decodeContext(text: unknown): VersionVector | undefined {
   if (typeof text !== 'string') return undefined;
-  const out: Record<string, number> = {};
-  if (text === '') return out;
+  if (text === '') return {};
+  // A Map, not `r in obj`: replica ids such as "constructor" or "__proto__" name Object.prototype members.
+  const out = new Map<string, number>();
   for (const part of text.split(',')) {
     const i = part.lastIndexOf(':');
     const r = part.slice(0, i);
     const nText = part.slice(i + 1);
     if (i <= 0 || !REPLICA_ID.test(r) || !/^[0-9a-z]{1,11}$/.test(nText)) return undefined;
     const n = parseInt(nText, 36);
-    if (!Number.isSafeInteger(n) || n <= 0 || r in out) return undefined;
-    out[r] = n;
+    if (!Number.isSafeInteger(n) || n <= 0 || out.has(r)) return undefined;
+    out.set(r, n);
   }
-  return out;
+  return Object.fromEntries(out);
 }
