@@ -2,7 +2,7 @@
  * Protocol messages. A frame is one message: a type byte, then its fields (codec.ts). Decoding validates
  * every field (names, ids, counts, value encodings) and throws ProtocolError on anything malformed.
  *
- *   HELLO    versions, replicaId, epoch, top (my log's last seq), token, spaces: SyncItem[]
+ *   HELLO    versions, replicaId, epoch, top (my log's last seq), token, expect (the peer its items assume), spaces
  *   SYNC     spaces: SyncItem[]                 — per space: the cursor I hold into your log, my top, my key count
  *   CHANGES  space, upTo, entries[key, state]   — a batch of my log (upTo > 0: cursor after it) or repair states (upTo 0)
  *   ACK      space, upTo                        — stored your log up to upTo (durable)
@@ -46,6 +46,8 @@ export interface Hello {
   epoch: string;
   top: number;
   token: string;
+  /** The peer the hello's sync items were made for ('' when none): items made for another peer are ignored. */
+  expect: string;
   spaces: SyncItem[];
 }
 
@@ -264,6 +266,7 @@ export function encodeMessage(m: Message): Uint8Array {
       w.str(m.epoch);
       w.uint(m.top);
       w.str(m.token);
+      w.str(m.expect);
       writeSyncItems(w, m.spaces);
       break;
     case MsgType.Sync:
@@ -345,7 +348,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const top = r.uint();
       const token = r.str();
       if (token.length > MAX_TOKEN_LENGTH) throw new ProtocolError('token too long');
-      m = { type, versions, replicaId: id, epoch, top, token, spaces: readSyncItems(r) };
+      const expect = r.str();
+      if (expect !== '' && !isReplicaId(expect)) throw new ProtocolError('invalid expected peer');
+      m = { type, versions, replicaId: id, epoch, top, token, expect, spaces: readSyncItems(r) };
       break;
     }
     case MsgType.Sync:

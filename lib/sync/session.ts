@@ -145,6 +145,7 @@ export class Session implements SessionLike {
       epoch: this.core.epoch,
       top: this.helloTop,
       token: this.options.token ?? '',
+      expect: spaces.length ? this.options.expectedPeer! : '',
       spaces,
     });
   }
@@ -289,7 +290,10 @@ export class Session implements SessionLike {
     this.options.onPeer?.(m.replicaId);
     if (!this.helloSent) await this.sendHello();
     this.setStatus('syncing');
-    for (const item of m.spaces) await this.onSyncItem(item);
+    // Our hello's items were made for another peer: forget them; fresh ones go below.
+    if (this.options.expectedPeer !== m.replicaId) for (const s of this.spaces.values()) s.mine = undefined;
+    // The peer's hello items count only if made for us; otherwise it sends fresh ones once it sees our hello.
+    if (m.expect === this.core.replicaId) for (const item of m.spaces) await this.onSyncItem(item);
     if (this.options.spaces === 'opened') {
       // Spaces our hello did not carry (we did not know the peer, or opened them since). When the hello
       // guessed another peer, its cursors are simply invalid here and the decision falls back to anti-entropy.
@@ -349,7 +353,13 @@ export class Session implements SessionLike {
     const outOk = outValid || theirs.keys === 0 || mine.keys === 0;
     const inOk = inValid || mine.keys === 0 || theirs.keys === 0;
     if (inOk) {
-      if (!inValid) s.cursor = { e: peer.epoch, s: 0 };
+      if (!inValid) {
+        // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session
+        // streams from it instead of repairing by anti-entropy.
+        const fresh = (s.cursor = { e: peer.epoch, s: 0 });
+        const key = this.cursorKey(peer.replicaId, s.name);
+        void this.core.storage.transact((tx) => tx.setMeta(key, fresh)).catch((e) => this.onHandlerError(e));
+      }
       s.caughtUp = s.cursor.s >= theirs.top;
     }
     if (outOk && inOk) {
@@ -401,8 +411,12 @@ export class Session implements SessionLike {
             }
             const last = i === page.length - 1;
             if (last || bytes > this.frameBudget) {
-              this.send({ type: MsgType.Changes, space: s.name, upTo: rec.seq, entries: batch });
-              s.out.inflight++;
+              // Only echoes of the peer's own changes: nothing to send, unless the peer needs the cursor
+              // to pass the top we announced to know it caught up.
+              if (batch.length > 0 || s.out.sent < (s.mine?.top ?? 0)) {
+                this.send({ type: MsgType.Changes, space: s.name, upTo: rec.seq, entries: batch });
+                s.out.inflight++;
+              }
               s.out.sent = rec.seq;
               batch = [];
               bytes = 0;
@@ -571,8 +585,9 @@ export class Session implements SessionLike {
         if (s.mine) synced = false;
         continue;
       }
+      // Synced: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged.
       if (!s.caughtUp || s.ae || !s.out.ready || s.out.inflight > 0 || s.out.pumping) synced = false;
-      else if (this.hub.lastSeqNow(s.name) > s.out.acked) synced = false;
+      else if (this.hub.lastSeqNow(s.name) > s.out.sent) synced = false;
     }
     this.setStatus(synced ? 'synced' : 'syncing');
   }
