@@ -132,8 +132,10 @@ export class Session implements SessionLike {
   }
 
   private async sendHello(): Promise<void> {
+    // Our hello carries our sync items: with the cursors we hold for the peer we expect, or none when we do
+    // not know it yet (first contact) — either way the peer can decide without waiting for another message.
     const spaces: SyncItem[] = [];
-    if (this.options.spaces === 'opened' && this.options.expectedPeer) {
+    if (this.options.spaces === 'opened') {
       for (const name of this.openedSpaces()) spaces.push(await this.makeItem(this.state(name), this.options.expectedPeer));
     }
     this.helloSent = true;
@@ -145,7 +147,7 @@ export class Session implements SessionLike {
       epoch: this.core.epoch,
       top: this.helloTop,
       token: this.options.token ?? '',
-      expect: spaces.length ? this.options.expectedPeer! : '',
+      expect: this.options.expectedPeer ?? '',
       spaces,
     });
   }
@@ -172,8 +174,8 @@ export class Session implements SessionLike {
     return `c:${peerId}:${space}`;
   }
 
-  private async makeItem(s: SpaceState, peerId: string): Promise<SyncItem> {
-    const stored = await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId, s.name));
+  private async makeItem(s: SpaceState, peerId: string | undefined): Promise<SyncItem> {
+    const stored = peerId === undefined ? undefined : await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId, s.name));
     s.cursor = stored ?? { e: '', s: 0 };
     const ix = await this.hub.index(s.name);
     const floor = await this.core.collectedAt(s.name);
@@ -291,9 +293,11 @@ export class Session implements SessionLike {
     if (!this.helloSent) await this.sendHello();
     this.setStatus('syncing');
     // Our hello's items were made for another peer: forget them; fresh ones go below.
-    if (this.options.expectedPeer !== m.replicaId) for (const s of this.spaces.values()) s.mine = undefined;
-    // The peer's hello items count only if made for us; otherwise it sends fresh ones once it sees our hello.
-    if (m.expect === this.core.replicaId) for (const item of m.spaces) await this.onSyncItem(item);
+    const guessed = this.options.expectedPeer;
+    if (guessed !== undefined && guessed !== m.replicaId) for (const s of this.spaces.values()) s.mine = undefined;
+    // The peer's hello items count when made for us or for nobody in particular; items made for another
+    // peer are ignored, and the peer sends fresh ones once it sees our hello.
+    if (m.expect === '' || m.expect === this.core.replicaId) for (const item of m.spaces) await this.onSyncItem(item);
     if (this.options.spaces === 'opened') {
       // Spaces our hello did not carry (we did not know the peer, or opened them since). When the hello
       // guessed another peer, its cursors are simply invalid here and the decision falls back to anti-entropy.
@@ -507,7 +511,7 @@ export class Session implements SessionLike {
     const ix = await this.hub.index(s.name);
     const run = 1 + Math.floor(Math.random() * 0x7fffffff);
     s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing };
-    const turn = openingTurn(ix.tree);
+    const turn = openingTurn(ix.tree, run);
     this.send({ type: MsgType.AntiEntropy, space: s.name, run, top: ix.lastSeq, items: turn.items, want: [], final: false });
   }
 
@@ -534,7 +538,7 @@ export class Session implements SessionLike {
       await this.sendStates(s.name, m.want);
       return this.endAntiEntropy(s);
     }
-    const turn = answerTurn(ix.tree, m.items);
+    const turn = answerTurn(ix.tree, m.items, ae.run);
     await this.sendStates(s.name, [...new Set([...turn.send, ...m.want])]);
     const final = turn.items.length === 0 && turn.want.length === 0;
     this.send({ type: MsgType.AntiEntropy, space: s.name, run: ae.run, top: first ? ae.myTop : 0, items: turn.items, want: turn.want, final });
