@@ -18,7 +18,7 @@ import type { IndexEntry, KeyRecord, Leadership, ScanOptions, StorageAdapter, St
 import { isLostConnection, LostConnection, storageError } from './errors.js';
 import { AFTER_ALL_KEYS, openDatabase, prefixEnd, RECORD_STORES, STORES, type Db } from './schema.js';
 import { Hints, TabLeadership } from './tabs.js';
-import { BatchTx, readRecord, type WriteTx } from './tx.js';
+import { Batch, BatchTx, readRecord, type WriteTx } from './tx.js';
 
 export interface IndexedDBStorageOptions {
   /** The IndexedDB factory (default: the global `indexedDB`); e.g. `new IDBFactory()` from fake-indexeddb. */
@@ -40,6 +40,8 @@ interface Job {
   fn: (tx: StorageTx) => unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** Runs in a transaction of its own (after a batch ended early, to single out the culprit). */
+  solo?: boolean;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -117,9 +119,17 @@ export class IDBStorage implements IndexedDBStorage {
     });
   }
 
+  /** The next batch: up to maxBatch jobs, or one job alone if it is marked so. */
+  private takeBatch(): Job[] {
+    if (this.queue[0]?.solo) return this.queue.splice(0, 1);
+    let n = 0;
+    while (n < this.queue.length && n < this.maxBatch && !this.queue[n]!.solo) n++;
+    return this.queue.splice(0, n);
+  }
+
   private async runBatch(): Promise<void> {
     const db = await this.connection().catch((e) => e as Error);
-    const jobs = this.queue.splice(0, this.maxBatch);
+    const jobs = this.takeBatch();
     if (db instanceof Error) {
       for (const job of jobs) job.reject(storageError(db, 'opening the database'));
       return;
@@ -130,21 +140,23 @@ export class IDBStorage implements IndexedDBStorage {
       const again = await this.connection().catch((e) => e as Error);
       attempt = again instanceof Error ? { kind: 'failed', error: again } : await this.commit(again, jobs);
     }
+    if (attempt.kind === 'inactive') {
+      // A callback let the transaction end (it awaited something other than a tx read). Nothing was
+      // written; run each job alone so only the culprit fails.
+      if (jobs.length === 1) jobs[0]!.reject(inactiveError(attempt.error));
+      else this.queue.unshift(...jobs.map((job) => ({ ...job, solo: true })));
+      return;
+    }
     if (attempt.kind !== 'done') {
       for (const job of jobs) job.reject(storageError(attempt.error, 'committing a transaction'));
       return;
     }
-    const { outcomes, spaces, deferred } = attempt;
-    if (deferred.length > 0) this.queue.unshift(...deferred);
-    outcomes.forEach((o, i) => (o.ok ? jobs[i]!.resolve(o.value) : jobs[i]!.reject(o.error)));
-    if (spaces.size > 0) this.hints.post([...spaces]);
+    attempt.outcomes.forEach((o, i) => (o.ok ? jobs[i]!.resolve(o.value) : jobs[i]!.reject(o.error)));
+    if (attempt.spaces.length > 0) this.hints.post(attempt.spaces);
   }
 
-  /** Runs the jobs' callbacks in one readwrite transaction and waits for its durable commit. */
-  private async commit(
-    db: Db,
-    jobs: Job[],
-  ): Promise<{ kind: 'done'; outcomes: Outcome[]; spaces: Set<string>; deferred: Job[] } | { kind: 'lost' | 'failed'; error: unknown }> {
+  /** Runs the jobs' callbacks as one readwrite transaction (see tx.ts) and waits for its durable commit. */
+  private async commit(db: Db, jobs: Job[]): Promise<{ kind: 'done'; outcomes: Outcome[]; spaces: string[] } | { kind: 'lost' | 'failed' | 'inactive'; error: unknown }> {
     let tx: WriteTx;
     try {
       tx = db.transaction([...STORES], 'readwrite', { durability: 'strict' });
@@ -152,33 +164,49 @@ export class IDBStorage implements IndexedDBStorage {
       return { kind: isLostConnection(e) ? 'lost' : 'failed', error: e };
     }
     const done = tx.done;
-    done.catch(() => {});
+    // Committed before our flush: a callback let the transaction end (nothing of the batch was written).
+    let endedEarly = false;
+    done.then(() => (endedEarly = true), () => {});
+    const early = (e: unknown) => isInactive(e) || endedEarly;
+    const batch = new Batch(tx);
+    const turns = jobs.map(() => deferred());
+    const views = jobs.map((_, i) => new BatchTx(batch, turns[i]!.promise));
+    // Every callback starts now (its first read is issued at once); each read resolves at its turn.
+    const runs = jobs.map((job, i) => settle(() => job.fn(views[i]!)));
+    batch.startReads();
     const outcomes: Outcome[] = [];
-    const spaces = new Set<string>();
-    let deferred: Job[] = [];
+    let inactive: unknown;
     for (let i = 0; i < jobs.length; i++) {
-      const stx = new BatchTx(tx);
+      turns[i]!.resolve();
+      const outcome = await runs[i]!;
+      views[i]!.finish();
+      if (outcome.ok) batch.absorb(views[i]!.writes, views[i]!.meta);
+      else if (early(outcome.error)) inactive ??= outcome.error;
+      outcomes.push(outcome);
+    }
+    let spaces: string[] = [];
+    if (inactive === undefined) {
       try {
-        const value = await jobs[i]!.fn(stx);
-        stx.finish();
-        stx.flush(spaces);
-        outcomes.push({ ok: true, value });
-      } catch (error) {
-        stx.finish();
-        if (isInactive(error) && i > 0) {
-          // An earlier callback let the transaction end (it awaited something else): run the rest afresh.
-          deferred = jobs.splice(i);
-          break;
+        spaces = batch.flush();
+      } catch (e) {
+        if (!early(e)) {
+          abort(tx);
+          return { kind: 'failed', error: e };
         }
-        outcomes.push({ ok: false, error: isInactive(error) ? inactiveError(error) : error });
+        inactive = e;
       }
+    }
+    if (inactive === undefined && endedEarly) inactive = new DOMException('transaction ended early', 'TransactionInactiveError');
+    if (inactive !== undefined) {
+      abort(tx);
+      return { kind: 'inactive', error: inactive };
     }
     try {
       await done;
     } catch (e) {
       return { kind: isLostConnection(e) ? 'lost' : 'failed', error: e };
     }
-    return { kind: 'done', outcomes, spaces, deferred };
+    return { kind: 'done', outcomes, spaces };
   }
 
   // ---- reads ----
@@ -286,6 +314,28 @@ export class IDBStorage implements IndexedDBStorage {
   private dropConnection(): void {
     const db = this.db;
     if (db) this.closeConnection(db);
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function settle(fn: () => unknown): Promise<Outcome> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+function abort(tx: WriteTx): void {
+  try {
+    tx.abort();
+  } catch {
+    // Already finished.
   }
 }
 

@@ -1,13 +1,19 @@
 /**
- * One `transact` callback's view of a shared readwrite IndexedDB transaction (group commit: several
- * callbacks run one after another inside one IDB transaction, committed once, durably).
+ * Group commit: the callbacks of several `transact` calls run as one readwrite IndexedDB transaction,
+ * each still all-or-nothing and in call order, as if each had run alone.
+ *
+ *   IDB reads ──▶ base (pre-batch state, cached) ◀── fn_i reads: own writes, then `written`, then base
+ *   fn_i returns ──▶ its writes join `written` (in order) ──▶ end of batch: one put per key, then commit
  *
  * Invariants:
- * - A callback's writes are buffered here and reach IndexedDB only when it returns (`flush`); a throwing
- *   callback is simply not flushed, so it leaves nothing behind while the others in the batch commit.
- * - Reads look at the buffer first, then IndexedDB. Requests run in issue order within a transaction,
- *   so a callback sees everything flushed by the callbacks before it.
- * - Only IndexedDB requests are awaited here, so the transaction stays active across a callback's awaits.
+ * - No put is issued before the batch ends, so every IDB read in the batch returns the pre-batch state:
+ *   caching it (`base`) is exact, and a key written earlier in the batch is read from `written` instead.
+ * - Callbacks start together (so their first reads go to IndexedDB together, pipelined), but each read
+ *   resolves only at the callback's turn, after every earlier callback finished and its writes joined
+ *   `written`: each callback sees exactly the state after the callbacks before it.
+ * - A throwing callback's writes never join `written`: it leaves nothing behind.
+ * - Only IndexedDB requests and the turns (promises resolved inside the batch's own chain of callbacks)
+ *   are awaited, so the IDB transaction stays active throughout.
  */
 import type { IDBPTransaction } from 'idb';
 import { ConcordError } from '../../lib/errors.js';
@@ -28,17 +34,156 @@ export function cloneMeta(value: unknown): unknown {
   return value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
 }
 
+type Writes = Map<string, Map<string, KeyRecord | null>>;
+
+/** Fewer first reads than this in a space are read key by key. */
+const GROUP_MIN = 8;
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+function deferredRecord(): Deferred<KeyRecord | undefined> {
+  let resolve!: (value: KeyRecord | undefined) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<KeyRecord | undefined>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/** The state shared by the callbacks of one batch. */
+export class Batch {
+  readonly written: Writes = new Map();
+  readonly writtenMeta = new Map<string, unknown>();
+  private readonly base = new Map<string, Map<string, Promise<KeyRecord | undefined>>>();
+  private readonly baseMeta = new Map<string, Promise<unknown>>();
+  private collecting = true;
+  private readonly pending = new Map<string, Map<string, Deferred<KeyRecord | undefined>>>();
+
+  constructor(readonly tx: WriteTx) {}
+
+  /** The pre-batch record, read once from IndexedDB (grouped with the others while callbacks start). */
+  baseRecord(space: string, key: string): Promise<KeyRecord | undefined> {
+    let m = this.base.get(space);
+    if (!m) this.base.set(space, (m = new Map()));
+    let p = m.get(key);
+    if (!p) {
+      if (this.collecting) {
+        const d = deferredRecord();
+        let pending = this.pending.get(space);
+        if (!pending) this.pending.set(space, (pending = new Map()));
+        pending.set(key, d);
+        p = d.promise;
+      } else {
+        p = readRecord(this.tx, space, key);
+      }
+      m.set(key, quiet(p));
+    }
+    return p;
+  }
+
+  /**
+   * Every callback has started: issue the first reads they asked for. Per space with many keys, one
+   * range read of the (small) heads tells which keys exist, so absent keys cost no request of their own;
+   * values are then read for the keys that exist. Few keys, or a crowded range: one read per key.
+   */
+  startReads(): void {
+    this.collecting = false;
+    for (const [space, pending] of this.pending) {
+      if (pending.size < GROUP_MIN) {
+        for (const [key, d] of pending) readRecord(this.tx, space, key).then(d.resolve, d.reject);
+        continue;
+      }
+      const keys = [...pending.keys()].sort();
+      const limit = keys.length * 2 + 16;
+      const range = IDBKeyRange.bound([space, keys[0]!], [space, keys[keys.length - 1]!]);
+      this.tx
+        .objectStore('heads')
+        .getAll(range, limit)
+        .then((heads) => {
+          if (heads.length >= limit) {
+            for (const [key, d] of pending) readRecord(this.tx, space, key).then(d.resolve, d.reject);
+            return;
+          }
+          const found = new Map(heads.map((h) => [h.k, h]));
+          const states = this.tx.objectStore('states');
+          for (const [key, d] of pending) {
+            const head = found.get(key);
+            if (!head) d.resolve(undefined);
+            else states.get([space, key]).then((state) => d.resolve(state ? { ...state, seq: head.seq, h: head.h } : undefined), d.reject);
+          }
+        })
+        .catch((e: unknown) => {
+          for (const d of pending.values()) d.reject(e);
+        });
+    }
+    this.pending.clear();
+  }
+
+  baseMetaValue(name: string): Promise<unknown> {
+    let p = this.baseMeta.get(name);
+    if (!p) this.baseMeta.set(name, (p = quiet(this.tx.objectStore('meta').get(name))));
+    return p;
+  }
+
+  /** A finished callback's writes join the batch. */
+  absorb(writes: Writes, meta: Map<string, unknown>): void {
+    for (const [space, w] of writes) {
+      let m = this.written.get(space);
+      if (!m) this.written.set(space, (m = new Map()));
+      for (const [key, rec] of w) m.set(key, rec);
+    }
+    for (const [name, value] of meta) this.writtenMeta.set(name, value);
+  }
+
+  /**
+   * Issues the batch's writes, one request per key and store (synchronously: all or none of them, since
+   * the transaction cannot become inactive in the middle). Returns the spaces written.
+   */
+  flush(): string[] {
+    const heads = this.tx.objectStore('heads');
+    const states = this.tx.objectStore('states');
+    const meta = this.tx.objectStore('meta');
+    const spaces: string[] = [];
+    for (const [space, writes] of this.written) {
+      for (const [key, rec] of writes) {
+        if (rec === null) {
+          ignore(heads.delete([space, key]));
+          ignore(states.delete([space, key]));
+        } else {
+          const { seq, h, ...state } = rec;
+          const head: Head = { s: space, k: key, seq, h };
+          ignore(heads.put(head));
+          ignore(states.put(state, [space, key]));
+        }
+      }
+      if (writes.size > 0) spaces.push(space);
+    }
+    for (const [name, value] of this.writtenMeta) ignore(meta.put(value, name));
+    return spaces;
+  }
+}
+
+/** One callback's view of the batch. */
 export class BatchTx implements StorageTx {
-  private readonly writes = new Map<string, Map<string, KeyRecord | null>>();
-  private readonly meta = new Map<string, unknown>();
+  readonly writes: Writes = new Map();
+  readonly meta = new Map<string, unknown>();
   private live = true;
 
-  constructor(private readonly tx: WriteTx) {}
+  constructor(
+    private readonly batch: Batch,
+    private readonly turn: Promise<void>,
+  ) {}
 
   async get(space: string, key: string): Promise<KeyRecord | undefined> {
-    const w = this.writes.get(space);
+    const own = this.writes.get(space);
+    if (own?.has(key)) return own.get(key) ?? undefined;
+    const prefetch = this.batch.baseRecord(space, key);
+    await this.turn;
+    const w = this.batch.written.get(space);
     if (w?.has(key)) return w.get(key) ?? undefined;
-    return readRecord(this.tx, space, key);
+    return prefetch;
   }
 
   put(space: string, key: string, rec: KeyRecord): void {
@@ -51,7 +196,10 @@ export class BatchTx implements StorageTx {
 
   async getMeta<T>(name: string): Promise<T | undefined> {
     if (this.meta.has(name)) return cloneMeta(this.meta.get(name)) as T | undefined;
-    return (await this.tx.objectStore('meta').get(name)) as T | undefined;
+    const prefetch = this.batch.baseMetaValue(name);
+    await this.turn;
+    const value = this.batch.writtenMeta.has(name) ? this.batch.writtenMeta.get(name) : await prefetch;
+    return cloneMeta(value) as T | undefined;
   }
 
   setMeta(name: string, value: unknown): void {
@@ -64,31 +212,6 @@ export class BatchTx implements StorageTx {
     this.live = false;
   }
 
-  /**
-   * Issues the buffered writes into the IDB transaction (synchronously: all or none of them, since the
-   * transaction cannot become inactive in the middle) and adds the spaces written to `spaces`.
-   */
-  flush(spaces: Set<string>): void {
-    const heads = this.tx.objectStore('heads');
-    const states = this.tx.objectStore('states');
-    const meta = this.tx.objectStore('meta');
-    for (const [space, writes] of this.writes) {
-      for (const [key, rec] of writes) {
-        if (rec === null) {
-          ignore(heads.delete([space, key]));
-          ignore(states.delete([space, key]));
-        } else {
-          const { seq, h, ...state } = rec;
-          const head: Head = { s: space, k: key, seq, h };
-          ignore(heads.put(head));
-          ignore(states.put(state, [space, key]));
-        }
-      }
-      if (writes.size > 0) spaces.add(space);
-    }
-    for (const [name, value] of this.meta) ignore(meta.put(value, name));
-  }
-
   private write(space: string, key: string, rec: KeyRecord | null): void {
     this.assertLive();
     let w = this.writes.get(space);
@@ -99,6 +222,12 @@ export class BatchTx implements StorageTx {
   private assertLive(): void {
     if (!this.live) throw new ConcordError('STORAGE_ERROR', 'transaction used after it finished');
   }
+}
+
+/** A prefetched read may fail before anyone awaits it; whoever awaits it still sees the failure. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 /** A failed write request aborts the transaction; the failure is reported once, through the transaction. */

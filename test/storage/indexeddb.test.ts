@@ -48,6 +48,62 @@ describe('indexedDBStorage specifics (fake-indexeddb)', () => {
     await s.close();
   });
 
+  it('callbacks in flight together see each other’s writes in call order', async () => {
+    const { factory, name } = fresh();
+    const s = indexedDBStorage(name, { indexedDB: factory });
+    await s.open();
+    await s.transact((tx) => tx.put('sp', 'chain', rec(1, '0')));
+    const seen = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        s.transact(async (tx) => {
+          const cur = await tx.get('sp', 'chain');
+          const next = rec(i + 2, String(i + 1));
+          tx.put('sp', 'chain', next);
+          if (i % 5 === 4) tx.remove('sp', 'chain');
+          return cur ? JSON.parse(cur.vs[0]!.v!) : null;
+        }),
+      ),
+    );
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => (i > 0 && i % 5 === 0 ? null : String(i))));
+    expect(await s.get('sp', 'chain')).toBeUndefined();
+    await s.close();
+  });
+
+  it('first reads of many callbacks, grouped, find existing and absent keys alike', async () => {
+    const { factory, name } = fresh();
+    const s = indexedDBStorage(name, { indexedDB: factory });
+    await s.open();
+    await s.transact((tx) => {
+      for (let i = 0; i < 40; i += 2) tx.put('sp', `k${i}`, rec(i + 1));
+      tx.put('other', 'k1', rec(99));
+    });
+    const got = await Promise.all(Array.from({ length: 40 }, (_, i) => s.transact((tx) => tx.get('sp', `k${i}`))));
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? rec(i + 1) : undefined)));
+    await s.close();
+  });
+
+  it('a callback that awaits something else fails alone, with a clear error', async () => {
+    const { factory, name } = fresh();
+    const s = indexedDBStorage(name, { indexedDB: factory });
+    await s.open();
+    const jobs = Array.from({ length: 6 }, (_, i) =>
+      s.transact(async (tx) => {
+        const seq = ((await tx.getMeta<number>('seq')) ?? 0) + 1;
+        if (i === 2) await new Promise((resolve) => setTimeout(resolve, 20));
+        tx.setMeta('seq', seq);
+        tx.put('sp', `k${i}`, rec(seq));
+        await tx.get('sp', 'other');
+        return seq;
+      }),
+    );
+    const results = await Promise.allSettled(jobs);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringContaining('awaited something other') });
+    expect(await s.getMeta('seq')).toBe(5);
+    expect(await s.get('sp', 'k2')).toBeUndefined();
+    await s.close();
+  });
+
   it('two instances on one database serialize their transactions and hint each other', async () => {
     const { factory, name } = fresh();
     const a = indexedDBStorage(name, { indexedDB: factory });
