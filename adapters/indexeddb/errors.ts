@@ -15,14 +15,8 @@ function errorName(e: unknown): string | undefined {
 }
 
 export function isLostConnection(e: unknown): boolean {
-  if (e instanceof LostConnection) return true;
   const name = errorName(e);
   return name !== undefined && LOST.has(name);
-}
-
-/** Raised when our own connection was closed under us (versionchange, browser close). */
-export class LostConnection extends Error {
-  override readonly name = 'LostConnection';
 }
 
 export function storageError(e: unknown, what: string): unknown {

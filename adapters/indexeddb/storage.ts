@@ -15,10 +15,12 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, Leadership, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
-import { isLostConnection, LostConnection, storageError } from './errors.js';
-import { AFTER_ALL_KEYS, openDatabase, prefixEnd, RECORD_STORES, STORES, type Db } from './schema.js';
+import { isLostConnection, storageError } from './errors.js';
+import { inactiveError, runGroup, type Job } from './group-commit.js';
+import { listSpaces, readIndex, readLogRecords, scanRecords } from './reads.js';
+import { openDatabase, RECORD_STORES, type Db } from './schema.js';
 import { Hints, TabLeadership } from './tabs.js';
-import { Batch, BatchTx, readRecord, type WriteTx } from './tx.js';
+import { readRecord } from './tx.js';
 
 export interface IndexedDBStorageOptions {
   /** The IndexedDB factory (default: the global `indexedDB`); e.g. `new IDBFactory()` from fake-indexeddb. */
@@ -27,24 +29,23 @@ export interface IndexedDBStorageOptions {
   onBlocked?: () => void;
   /** Most callbacks run in one IDB transaction (default 1000). */
   maxBatch?: number;
+  /**
+   * Ask the browser for persistent storage at the first open (default true). Chromium decides silently;
+   * Firefox asks the user, so an app may prefer to ask later, at a moment the user understands.
+   */
+  requestPersistence?: boolean;
 }
 
 export interface IndexedDBStorage extends StorageAdapter {
-  /** Whether the browser granted persistent storage (asked once, at the first open); false where unsupported. */
+  /**
+   * Whether the browser granted persistent storage (asked once, at the first open, unless
+   * `requestPersistence: false`); false where unsupported.
+   */
   readonly persisted: Promise<boolean>;
   onExternalChange(listener: (spaces: string[]) => void): () => void;
   leadership(): Leadership;
 }
 
-interface Job {
-  fn: (tx: StorageTx) => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-  /** Runs in a transaction of its own (after a batch ended early, to single out the culprit). */
-  solo?: boolean;
-}
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class IDBStorage implements IndexedDBStorage {
   private db: Promise<Db> | undefined;
@@ -68,14 +69,19 @@ export class IDBStorage implements IndexedDBStorage {
   }
 
   get persisted(): Promise<boolean> {
-    return (this.persistAnswer ??= askPersistence());
+    return (this.persistAnswer ??= askPersistence(this.options.requestPersistence ?? true));
   }
 
   async open(): Promise<void> {
     if (!this.factory) throw new ConcordError('STORAGE_ERROR', 'indexedDBStorage: IndexedDB is not available here (pass { indexedDB } to inject one)');
     void this.persisted;
     this.closed = false;
-    await this.connection();
+    try {
+      await this.connection();
+    } catch (e) {
+      this.closed = true;
+      throw storageError(e, 'opening the database');
+    }
     this.hints.start();
     this.tabLeadership.resume();
   }
@@ -96,8 +102,8 @@ export class IDBStorage implements IndexedDBStorage {
   }
 
   leadership(): Leadership {
-    if (!this.closed) this.tabLeadership.start();
-    else this.tabLeadership.resume();
+    if (this.closed) this.tabLeadership.want();
+    else this.tabLeadership.start();
     return this.tabLeadership;
   }
 
@@ -134,11 +140,11 @@ export class IDBStorage implements IndexedDBStorage {
       for (const job of jobs) job.reject(storageError(db, 'opening the database'));
       return;
     }
-    let attempt = await this.commit(db, jobs);
+    let attempt = await runGroup(db, jobs);
     if (attempt.kind === 'lost') {
       this.dropConnection();
       const again = await this.connection().catch((e) => e as Error);
-      attempt = again instanceof Error ? { kind: 'failed', error: again } : await this.commit(again, jobs);
+      attempt = again instanceof Error ? { kind: 'failed', error: again } : await runGroup(again, jobs);
     }
     if (attempt.kind === 'inactive') {
       // A callback let the transaction end (it awaited something other than a tx read). Nothing was
@@ -155,60 +161,6 @@ export class IDBStorage implements IndexedDBStorage {
     if (attempt.spaces.length > 0) this.hints.post(attempt.spaces);
   }
 
-  /** Runs the jobs' callbacks as one readwrite transaction (see tx.ts) and waits for its durable commit. */
-  private async commit(db: Db, jobs: Job[]): Promise<{ kind: 'done'; outcomes: Outcome[]; spaces: string[] } | { kind: 'lost' | 'failed' | 'inactive'; error: unknown }> {
-    let tx: WriteTx;
-    try {
-      tx = db.transaction([...STORES], 'readwrite', { durability: 'strict' });
-    } catch (e) {
-      return { kind: isLostConnection(e) ? 'lost' : 'failed', error: e };
-    }
-    const done = tx.done;
-    // Committed before our flush: a callback let the transaction end (nothing of the batch was written).
-    let endedEarly = false;
-    done.then(() => (endedEarly = true), () => {});
-    const early = (e: unknown) => isInactive(e) || endedEarly;
-    const batch = new Batch(tx);
-    const turns = jobs.map(() => deferred());
-    const views = jobs.map((_, i) => new BatchTx(batch, turns[i]!.promise));
-    // Every callback starts now (its first read is issued at once); each read resolves at its turn.
-    const runs = jobs.map((job, i) => settle(() => job.fn(views[i]!)));
-    batch.startReads();
-    const outcomes: Outcome[] = [];
-    let inactive: unknown;
-    for (let i = 0; i < jobs.length; i++) {
-      turns[i]!.resolve();
-      const outcome = await runs[i]!;
-      views[i]!.finish();
-      if (outcome.ok) batch.absorb(views[i]!.writes, views[i]!.meta);
-      else if (early(outcome.error)) inactive ??= outcome.error;
-      outcomes.push(outcome);
-    }
-    let spaces: string[] = [];
-    if (inactive === undefined) {
-      try {
-        spaces = batch.flush();
-      } catch (e) {
-        if (!early(e)) {
-          abort(tx);
-          return { kind: 'failed', error: e };
-        }
-        inactive = e;
-      }
-    }
-    if (inactive === undefined && endedEarly) inactive = new DOMException('transaction ended early', 'TransactionInactiveError');
-    if (inactive !== undefined) {
-      abort(tx);
-      return { kind: 'inactive', error: inactive };
-    }
-    try {
-      await done;
-    } catch (e) {
-      return { kind: isLostConnection(e) ? 'lost' : 'failed', error: e };
-    }
-    return { kind: 'done', outcomes, spaces };
-  }
-
   // ---- reads ----
 
   async get(space: string, key: string): Promise<KeyRecord | undefined> {
@@ -219,54 +171,20 @@ export class IDBStorage implements IndexedDBStorage {
     return this.read('reading metadata', async (db) => (await db.get('meta', name)) as T | undefined);
   }
 
-  async scan(space: string, { prefix = '', after, limit }: ScanOptions): Promise<Array<[string, KeyRecord]>> {
-    const end = prefixEnd(prefix);
-    const fromAfter = after !== undefined && after >= prefix;
-    if (limit <= 0 || (fromAfter && end !== undefined && after >= end)) return [];
-    const range = IDBKeyRange.bound(
-      [space, fromAfter ? after : prefix],
-      end === undefined ? [space, AFTER_ALL_KEYS] : [space, end],
-      fromAfter,
-      true,
-    );
-    return this.read('scanning', async (db) => {
-      const tx = db.transaction([...RECORD_STORES], 'readonly');
-      const [heads, states] = await Promise.all([tx.objectStore('heads').getAll(range, limit), tx.objectStore('states').getAll(range, limit)]);
-      return heads.map((head, i): [string, KeyRecord] => [head.k, { ...states[i]!, seq: head.seq, h: head.h }]);
-    });
+  scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>> {
+    return this.read('scanning', (db) => scanRecords(db, space, options));
   }
 
-  async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
-    if (limit <= 0) return [];
-    const range = IDBKeyRange.bound([space, afterSeq], [space, Infinity], true, false);
-    return this.read('reading the change log', async (db) => {
-      const tx = db.transaction([...RECORD_STORES], 'readonly');
-      const heads = await tx.objectStore('heads').index('log').getAll(range, limit);
-      const store = tx.objectStore('states');
-      const states = await Promise.all(heads.map((head) => store.get([space, head.k])));
-      return heads.map((head, i): [string, KeyRecord] => [head.k, { ...states[i]!, seq: head.seq, h: head.h }]);
-    });
+  readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
+    return this.read('reading the change log', (db) => readLogRecords(db, space, afterSeq, limit));
   }
 
-  async index(space: string): Promise<IndexEntry[]> {
-    const range = IDBKeyRange.bound([space], [space, AFTER_ALL_KEYS]);
-    return this.read('reading the index', async (db) => {
-      const heads = await db.getAll('heads', range);
-      return heads.map((head) => ({ key: head.k, seq: head.seq, h: head.h }));
-    });
+  index(space: string): Promise<IndexEntry[]> {
+    return this.read('reading the index', (db) => readIndex(db, space));
   }
 
-  async spaces(): Promise<string[]> {
-    return this.read('listing spaces', async (db) => {
-      const out: string[] = [];
-      let cursor = await db.transaction('heads', 'readonly').store.openKeyCursor();
-      while (cursor) {
-        const space = cursor.key[0];
-        out.push(space);
-        cursor = await cursor.continue([space, AFTER_ALL_KEYS] as unknown as [string, string]);
-      }
-      return out;
-    });
+  spaces(): Promise<string[]> {
+    return this.read('listing spaces', (db) => listSpaces(db));
   }
 
   /** A read in its own readonly transaction, retried once on a fresh connection if the old one was lost. */
@@ -317,49 +235,18 @@ export class IDBStorage implements IndexedDBStorage {
   }
 }
 
-function deferred(): { promise: Promise<void>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-async function settle(fn: () => unknown): Promise<Outcome> {
-  try {
-    return { ok: true, value: await fn() };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
-
-function abort(tx: WriteTx): void {
-  try {
-    tx.abort();
-  } catch {
-    // Already finished.
-  }
-}
-
 function closedError(): ConcordError {
   return new ConcordError('CLOSED', 'storage is closed');
 }
 
-function isInactive(e: unknown): boolean {
-  return e !== null && typeof e === 'object' && (e as { name?: unknown }).name === 'TransactionInactiveError';
-}
-
-function inactiveError(e: unknown): ConcordError {
-  return new ConcordError('STORAGE_ERROR', 'the IndexedDB transaction ended early: a transact() callback awaited something other than a tx read', { cause: e });
-}
-
-async function askPersistence(): Promise<boolean> {
+async function askPersistence(ask: boolean): Promise<boolean> {
   const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
   if (typeof storage?.persist !== 'function') return false;
   try {
     if (typeof storage.persisted === 'function' && (await storage.persisted())) return true;
-    return await storage.persist();
+    return ask ? await storage.persist() : false;
   } catch {
     return false;
   }
 }
 
-export { LostConnection };

@@ -83,6 +83,11 @@ export class TabLeadership implements Leadership {
     return () => void this.listeners.delete(listener);
   }
 
+  /** Marks the role as wanted, to compete once the storage is open. */
+  want(): void {
+    this.wanted = true;
+  }
+
   /** Starts competing for the role (idempotent). */
   start(): void {
     this.wanted = true;

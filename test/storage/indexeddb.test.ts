@@ -147,6 +147,16 @@ describe('indexedDBStorage specifics (fake-indexeddb)', () => {
     expect(typeof (await s.persisted)).toBe('boolean');
   });
 
+  it('leadership asked for before open starts at open', async () => {
+    const { factory, name } = fresh();
+    const s = indexedDBStorage(name, { indexedDB: factory });
+    const lead = s.leadership();
+    expect(lead.isLeader).toBe(false);
+    await s.open();
+    expect(lead.isLeader).toBe(true);
+    await s.close();
+  });
+
   it('closes its connection when another wants to upgrade, then reports the newer version clearly', async () => {
     const { factory, name } = fresh();
     const s = indexedDBStorage(name, { indexedDB: factory });
