@@ -3,9 +3,11 @@
  *
  * Invariants:
  * - Transactions commit with `{ durability: 'strict' }`: `transact` resolves only once the browser reports
- *   the commit flushed. Group commit: callbacks queued while a commit is under way run together in the next
- *   IDB transaction (each still all-or-nothing, see tx.ts), so many writes in flight cost one flush.
- * - Inside an IDB transaction nothing but IndexedDB requests is awaited (the callbacks' contract).
+ *   the commit flushed. Group commit (group-commit.ts, tx.ts): callbacks queued while a commit is under way
+ *   run together in the next IDB transaction, each still all-or-nothing and in call order, so many writes
+ *   in flight share one flush, their first reads are issued together, and each key is written once.
+ * - Inside an IDB transaction nothing is awaited but IndexedDB requests (the callbacks' contract) and the
+ *   batch's own turns.
  * - Readwrite transactions over the same stores are serialized by IndexedDB across tabs, which is what lets
  *   every tab mint sequence numbers (dots) from meta 'seq' without reusing one.
  * - Reads outside `transact` use readonly transactions, which see only committed (durable) data: `readLog`
@@ -23,7 +25,11 @@ import { Hints, TabLeadership } from './tabs.js';
 import { readRecord } from './tx.js';
 
 export interface IndexedDBStorageOptions {
-  /** The IndexedDB factory (default: the global `indexedDB`); e.g. `new IDBFactory()` from fake-indexeddb. */
+  /**
+   * The IndexedDB factory (default: the global `indexedDB`), e.g. `new IDBFactory()` from fake-indexeddb.
+   * It must be of the same implementation as the global IDBKeyRange/IDBRequest classes (`idb` and the
+   * range reads use those): in Node, import 'fake-indexeddb/auto' first.
+   */
   indexedDB?: IDBFactory;
   /** Called when opening waits for other connections to the database (older tabs) to close. */
   onBlocked?: () => void;
@@ -45,7 +51,6 @@ export interface IndexedDBStorage extends StorageAdapter {
   onExternalChange(listener: (spaces: string[]) => void): () => void;
   leadership(): Leadership;
 }
-
 
 export class IDBStorage implements IndexedDBStorage {
   private db: Promise<Db> | undefined;

@@ -200,3 +200,17 @@ describe('indexedDBStorage specifics (fake-indexeddb)', () => {
     await s.close();
   });
 });
+
+describe('IndexedDB errors as ConcordErrors', () => {
+  it('QuotaExceededError is STORAGE_FULL with a clear message; others are STORAGE_ERROR', async () => {
+    const { storageError, isLostConnection } = await import('../../adapters/indexeddb/errors.js');
+    expect(storageError(new DOMException('quota', 'QuotaExceededError'), 'committing a transaction')).toMatchObject({
+      name: 'ConcordError',
+      code: 'STORAGE_FULL',
+      message: expect.stringContaining('IndexedDB is full'),
+    });
+    expect(storageError(new DOMException('x', 'DataError'), 'scanning')).toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringContaining('scanning') });
+    expect(isLostConnection(new DOMException('closing', 'InvalidStateError'))).toBe(true);
+    expect(isLostConnection(new DOMException('quota', 'QuotaExceededError'))).toBe(false);
+  });
+});
