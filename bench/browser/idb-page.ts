@@ -81,7 +81,7 @@ const bench = {
   /** Stores n keys in Concord (database `s6-concord-<n>`), to be reopened. */
   concordPrepare: (n: number) => concordFill(`s6-concord-${n}`, n, 5000),
 
-  /** Reopens the Concord replica: ms until a get answers, and until the space's index (what sync needs) is read. */
+  /** Reopens the Concord replica: ms until a get answers, and until the space's whole index has been read. */
   async concordReopen(n: number): Promise<{ get: number; index: number }> {
     const t0 = performance.now();
     const storage = indexedDBStorage(`s6-concord-${n}`);
