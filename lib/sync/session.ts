@@ -197,14 +197,21 @@ export class Session implements SessionLike {
       this.fail(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
       return;
     }
-    let m: Message;
-    try {
-      m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
-    } catch (e) {
-      this.fail(CloseCode.PROTOCOL_ERROR, e instanceof ProtocolError ? e.message : 'malformed frame');
-      return;
-    }
-    this.inbox = this.inbox.then(() => this.handle(m)).catch((e) => this.onHandlerError(e));
+    // Decoded in turn, not on arrival: frames after the hello use the string table seeded with both
+    // replica ids, known only once the hello before them was handled.
+    // Frames that arrived before the connection closed are still handled (changes are data; a RESET
+    // matters most right before the close it comes with); only sending stops at the close.
+    this.inbox = this.inbox
+      .then(() => {
+        let m: Message;
+        try {
+          m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
+        } catch (e) {
+          throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
+        }
+        return this.handle(m);
+      })
+      .catch((e) => this.onHandlerError(e));
   }
 
   private onHandlerError(e: unknown): void {
@@ -238,8 +245,13 @@ export class Session implements SessionLike {
   }
 
   private async handle(m: Message): Promise<void> {
-    if (this.closed) return;
-    if (m.type === MsgType.Hello) return this.onHello(m);
+    if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
+    if (m.type === MsgType.Reset) {
+      // May come instead of the peer's hello: it refuses us until we re-identify.
+      await this.core.reidentify();
+      this.close(CloseCode.GOING_AWAY, 'replica re-identified');
+      return;
+    }
     if (!this.peer) throw new ProtocolError('expected hello first');
     this.checkGrant();
     switch (m.type) {
@@ -252,10 +264,6 @@ export class Session implements SessionLike {
         return this.onAck(m.space, m.upTo);
       case MsgType.AntiEntropy:
         return this.onAntiEntropy(m);
-      case MsgType.Reset:
-        await this.core.reidentify();
-        this.close(CloseCode.GOING_AWAY, 'replica re-identified');
-        return;
       case MsgType.Denied:
         this.core.events.emit('error', new ConcordError(m.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'PROTOCOL', `space "${m.space}": ${m.reason}`));
         this.hub.markReadOnly(m.space, m.code === 'FORBIDDEN');
