@@ -21,10 +21,12 @@ export interface ScenarioOptions {
   config?: SwimConfig;
   loss?: number;
   latency?: { min: number; max: number };
+  /** JSON round trip per message (default true; the benchmark turns it off for its largest runs). */
+  serialize?: boolean;
 }
 
 function cluster(o: ScenarioOptions, n: number): SimCluster {
-  return new SimCluster({ seed: o.seed, n, config: o.config, loss: o.loss ?? 0, latency: o.latency });
+  return new SimCluster({ seed: o.seed, n, config: o.config, loss: o.loss ?? 0, latency: o.latency, serialize: o.serialize });
 }
 
 function firstAt(sim: SimCluster, type: string, member: string, after: number, observer?: (o: string) => boolean): number | undefined {

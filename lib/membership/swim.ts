@@ -91,6 +91,7 @@ export class Swim {
   private inc: number;
   private leaving = false;
   private started = false;
+  private constructing = true;
   private readonly recs = new Map<string, MemberInfo>();
   private readonly suspects = new Map<string, number>();
   private live = 1;
@@ -122,7 +123,8 @@ export class Swim {
       if (m.id === id) continue;
       this.apply(0, { id: m.id, address: m.address, incarnation: m.incarnation ?? 0, state: 'alive' }, 'bootstrap');
     }
-    this.events = [];
+    this.constructing = false; // the probe order is built, shuffled, at the first probe
+
   }
 
   get incarnation(): number {
@@ -384,6 +386,7 @@ export class Swim {
   }
 
   private emit(type: 'joined' | 'suspect' | 'alive' | 'dead' | 'left' | 'updated', rec: MemberInfo, now: number): void {
+    if (this.constructing) return;
     this.events.push({ type, member: { ...rec }, at: now });
   }
 
@@ -403,7 +406,7 @@ export class Swim {
   // ---- choosing members ----------------------------------------------------------------------
 
   private addToProbeOrder(id: string): void {
-    if (this.probeOrder.includes(id)) return;
+    if (this.constructing || this.probeOrder.includes(id)) return;
     const at = Math.floor(this.random() * (this.probeOrder.length + 1));
     this.probeOrder.splice(at, 0, id);
   }
