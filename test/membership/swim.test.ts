@@ -92,15 +92,17 @@ describe('Swim: probing', () => {
     const m = cluster(ids);
     const a = get(m, 'a');
     // a's first probe; the direct ping (and only it) is lost.
-    const t0 = a.nextDeadline();
-    const first = a.tick(t0);
-    const ping = first.find((o) => o.message.type === 'ping');
-    expect(ping).toBeDefined();
-    const target = ping?.message.type === 'ping' ? ping.message.target : '';
-    const t1 = a.nextDeadline();
-    expect(t1).toBe(t0 + config.probeTimeout);
-    const reqs = a.tick(t1);
-    expect(reqs.map((o) => o.message.type)).toEqual(['ping-req', 'ping-req', 'ping-req']);
+    let t0 = 0;
+    let ping: Outbound | undefined;
+    while (!ping) {
+      t0 = a.nextDeadline();
+      ping = a.tick(t0).find((o) => o.message.type === 'ping');
+    }
+    const target = ping.message.type === 'ping' ? ping.message.target : '';
+    expect(a.nextDeadline()).toBeLessThanOrEqual(t0 + config.probeTimeout);
+    const t1 = t0 + config.probeTimeout;
+    const reqs = a.tick(t1).filter((o) => o.message.type === 'ping-req');
+    expect(reqs).toHaveLength(config.indirectChecks);
     expect(new Set(reqs.map((o) => o.to)).size).toBe(3);
     expect(reqs.map((o) => o.to)).not.toContain(addr(target));
     // Only the first helper's relay works: helper → target ping, target → helper ack, helper → a ack.
