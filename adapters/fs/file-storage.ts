@@ -1,0 +1,426 @@
+/**
+ * `fileStorage(dir)`: the storage port on files, for Node.
+ *
+ *   dir/LOCK                 one writer per directory (lock.ts)
+ *   dir/snap-<gen>.snap      the state at the end of segments < gen (snapshot.ts)
+ *   dir/log-<n>.log          segments n ≥ gen: checksummed frames, one per transaction (frame.ts)
+ *
+ * Invariants:
+ * - A transaction is applied to the in-memory index as soon as `fn` returns (the next transaction sees it)
+ *   and resolves only after its frame was fsynced (group commit, log-writer.ts).
+ * - `readLog` returns only entries whose batch is durable: it stops at the first one that is not.
+ * - A batch that fails to reach the disk is rolled back from the index, with every batch applied after it,
+ *   in reverse order, so memory matches disk; transactions that read the rolled-back state fail too.
+ * - Values are not held in memory: the index keeps where each record's text is (file, offset, length, CRC)
+ *   and reads it with a positioned read when asked; pending records, and a small cache, stay in memory.
+ * - Compaction runs in the background: the writer starts a new segment at a group boundary, the state as of
+ *   that boundary (the index minus the batches still queued) is written as a snapshot while writes continue
+ *   in the new segment, then the index is pointed at the snapshot and the older files are deleted.
+ */
+import { ConcordError } from '../../lib/errors.js';
+import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { DataFile } from './data-file.js';
+import { encodeBatch } from './frame.js';
+import { ioError } from './io-errors.js';
+import { nodeIo, type Io } from './io.js';
+import { Entry, Keyspace } from './keyspace.js';
+import { acquireLock, type DirLock } from './lock.js';
+import { LogWriter, type Batch, type Segment } from './log-writer.js';
+import { recover } from './recovery.js';
+import { segName, snapName, writeSnapshot, type SnapshotView } from './snapshot.js';
+import { cloneJson, FileTx } from './tx.js';
+
+export interface FileStorageOptions {
+  /** Compact once the log since the last snapshot exceeds this many bytes… (default 8 MiB) */
+  compactMinBytes?: number;
+  /** …and this multiple of the live data (default 2). */
+  compactRatio?: number;
+  /** Records kept in memory after they were written or read (default 1024). */
+  cacheRecords?: number;
+  /** File-system operations; tests wrap the default to inject faults. */
+  io?: Io;
+  /** Failures of background work (compaction). Default: a process warning. */
+  onError?: (error: unknown) => void;
+}
+
+interface PendingBatch extends Batch {
+  readonly entries: Entry[];
+  readonly recordOffsets: number[];
+  readonly undo: Array<[space: string, key: string, prev: Entry | undefined]>;
+  readonly metaUndo: Array<[name: string, had: boolean, prev: unknown]>;
+  readonly done: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+type State = 'closed' | 'opening' | 'open' | 'closing';
+
+export class FileStorage implements StorageAdapter {
+  private readonly io: Io;
+  private state: State = 'closed';
+  private ks = new Keyspace();
+  private writer: LogWriter<PendingBatch> | undefined;
+  private lock: DirLock | undefined;
+  private snapshot: DataFile | undefined;
+  /** Segments not yet covered by a snapshot, oldest first; the last one is being appended to. */
+  private segments: Segment[] = [];
+  private tail: Promise<unknown> = Promise.resolve();
+  private nextBatch = 1;
+  private durableBatch = 0;
+  private lastBatch: PendingBatch | undefined;
+  private failEpoch = 0;
+  private compaction: Promise<void> | undefined;
+  private aborting = false;
+  private readonly cache = new Set<Entry>();
+  private readonly compactMinBytes: number;
+  private readonly compactRatio: number;
+  private readonly cacheRecords: number;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(
+    readonly dir: string,
+    options: FileStorageOptions = {},
+  ) {
+    this.io = options.io ?? nodeIo;
+    this.compactMinBytes = options.compactMinBytes ?? 8 << 20;
+    this.compactRatio = options.compactRatio ?? 2;
+    this.cacheRecords = options.cacheRecords ?? 1024;
+    this.onError = options.onError ?? ((e) => process.emitWarning(`concord/fs: ${e instanceof Error ? e.message : String(e)}`));
+  }
+
+  async open(): Promise<void> {
+    if (this.state === 'open') return;
+    if (this.state !== 'closed') throw new ConcordError('STORAGE_ERROR', `file storage ${this.dir} is ${this.state}`);
+    this.state = 'opening';
+    try {
+      try {
+        await this.io.mkdir(this.dir);
+      } catch (e) {
+        throw ioError(e, `creating ${this.dir}`);
+      }
+      this.lock = await acquireLock(this.io, this.dir);
+      this.ks = new Keyspace();
+      this.cache.clear();
+      const r = await recover(this.io, this.dir, this.ks);
+      this.snapshot = r.snapshot;
+      this.segments = r.segments;
+      if (!this.segments.length) {
+        const num = Math.max(r.gen, 1);
+        try {
+          const file = await this.io.open(`${this.dir}/${segName(num)}`, 'wx+');
+          this.segments.push({ num, data: new DataFile(segName(num), file), size: 0 });
+          await this.io.syncDir(this.dir);
+        } catch (e) {
+          throw ioError(e, `creating ${segName(num)}`);
+        }
+      }
+      this.writer = new LogWriter<PendingBatch>(this.io, this.dir, this.segments[this.segments.length - 1]!, r.lastGroup + 1, {
+        durable: (group) => this.onDurable(group),
+        failed: (batches, error) => this.onFailed(batches, error),
+      });
+      this.writer.bytesSince = this.segments.reduce((n, s) => n + s.size, 0);
+      this.nextBatch = 1;
+      this.durableBatch = 0;
+      this.lastBatch = undefined;
+      this.aborting = false;
+      this.state = 'open';
+    } catch (e) {
+      await this.releaseFiles();
+      this.state = 'closed';
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'closing';
+    await this.tail;
+    await this.writer?.drain();
+    this.aborting = true;
+    await this.compaction;
+    await this.releaseFiles();
+    this.state = 'closed';
+  }
+
+  private async releaseFiles(): Promise<void> {
+    await this.snapshot?.close();
+    for (const s of this.segments) await s.data.close();
+    this.snapshot = undefined;
+    this.segments = [];
+    this.writer = undefined;
+    this.cache.clear();
+    await this.lock?.release();
+    this.lock = undefined;
+  }
+
+  transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T> {
+    if (this.state !== 'open') return Promise.reject(closedError());
+    const run = async (): Promise<{ result: T; durable: Promise<void> | undefined }> => {
+      const broken = this.writer?.isBroken;
+      if (broken) throw broken;
+      const epoch = this.failEpoch;
+      const tx = new FileTx(this);
+      const result = await fn(tx);
+      tx.closed = true;
+      if (this.failEpoch !== epoch) {
+        throw new ConcordError('STORAGE_ERROR', 'an earlier write failed and was rolled back while this transaction ran; nothing of it was kept (retry it)');
+      }
+      if (tx.isEmpty) return { result, durable: this.lastBatch && this.lastBatch.id > this.durableBatch ? this.lastBatch.done : undefined };
+      return { result, durable: this.commit(tx).done };
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.then(noop, noop);
+    return p.then(async ({ result, durable }) => {
+      if (durable) await durable;
+      return result;
+    });
+  }
+
+  /** Encodes the transaction as one batch, applies it to the index (keeping what it replaced) and queues it. */
+  private commit(tx: FileTx): PendingBatch {
+    const puts: Array<{ space: string; key: string; rec: KeyRecord }> = [];
+    const removes: Array<{ space: string; key: string }> = [];
+    for (const [space, writes] of tx.writes) {
+      for (const [key, rec] of writes) {
+        if (rec) puts.push({ space, key, rec });
+        else removes.push({ space, key });
+      }
+    }
+    const enc = encodeBatch({ puts, removes, meta: tx.meta });
+    const id = this.nextBatch++;
+    const entries: Entry[] = [];
+    const undo: PendingBatch['undo'] = [];
+    puts.forEach(({ space, key, rec }, i) => {
+      const e = new Entry(rec.seq, rec.h, enc.lens[i]!, enc.crcs[i]!, id, rec);
+      entries.push(e);
+      undo.push([space, key, this.ks.space(space).set(key, e)]);
+    });
+    for (const { space, key } of removes) undo.push([space, key, this.ks.space(space).set(key, undefined)]);
+    const metaUndo: PendingBatch['metaUndo'] = [];
+    for (const [name, value] of tx.meta) {
+      metaUndo.push([name, this.ks.meta.has(name), this.ks.meta.get(name)]);
+      this.ks.meta.set(name, value);
+    }
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    done.catch(noop); // observed by the transaction; also awaited by read-only transactions
+    const batch: PendingBatch = { id, payload: enc.payload, headLen: enc.headLen, payloadAt: 0, segment: undefined, entries, recordOffsets: enc.recordOffsets, undo, metaUndo, done, resolve, reject };
+    this.lastBatch = batch;
+    this.writer!.enqueue(batch);
+    return batch;
+  }
+
+  private onDurable(group: PendingBatch[]): void {
+    for (const b of group) {
+      b.entries.forEach((e, i) => {
+        e.file = b.segment;
+        e.off = b.payloadAt + b.recordOffsets[i]!;
+        this.remember(e);
+      });
+    }
+    this.durableBatch = group[group.length - 1]!.id;
+    for (const b of group) b.resolve();
+    this.maybeCompact();
+  }
+
+  private onFailed(batches: PendingBatch[], error: ConcordError): void {
+    for (let i = batches.length - 1; i >= 0; i--) {
+      const b = batches[i]!;
+      for (let j = b.undo.length - 1; j >= 0; j--) {
+        const [space, key, prev] = b.undo[j]!;
+        this.ks.space(space).restore(key, prev);
+      }
+      for (let j = b.metaUndo.length - 1; j >= 0; j--) {
+        const [name, had, prev] = b.metaUndo[j]!;
+        if (had) this.ks.meta.set(name, prev);
+        else this.ks.meta.delete(name);
+      }
+    }
+    this.failEpoch++;
+    for (const b of batches) b.reject(error);
+  }
+
+  /** Keeps a record in memory for a while; the oldest durable ones are dropped past the cache size. */
+  private remember(e: Entry): void {
+    this.cache.delete(e);
+    this.cache.add(e);
+    while (this.cache.size > this.cacheRecords) {
+      const old = this.cache.values().next().value as Entry;
+      this.cache.delete(old);
+      if (old.file) old.rec = undefined;
+    }
+  }
+
+  /** The current (applied) record of a key, read from disk when not in memory. */
+  async readCurrent(space: string, key: string): Promise<KeyRecord | undefined> {
+    const e = this.ks.get(space, key);
+    if (!e) return undefined;
+    return this.readEntry(e);
+  }
+
+  private async readEntry(e: Entry): Promise<KeyRecord> {
+    if (e.rec) return e.rec;
+    const file = e.file!;
+    const rec = await file.readRecord(e.off, e.len, e.crc);
+    if (e.file) {
+      e.rec = rec;
+      this.remember(e);
+    }
+    return rec;
+  }
+
+  currentMeta(name: string): unknown {
+    return cloneJson(this.ks.meta.get(name));
+  }
+
+  async get(space: string, key: string): Promise<KeyRecord | undefined> {
+    this.assertOpen();
+    return this.readCurrent(space, key);
+  }
+
+  async getMeta<T>(name: string): Promise<T | undefined> {
+    this.assertOpen();
+    return this.currentMeta(name) as T | undefined;
+  }
+
+  async scan(space: string, { prefix = '', after, limit }: ScanOptions): Promise<Array<[string, KeyRecord]>> {
+    this.assertOpen();
+    const s = this.ks.spaces.get(space);
+    if (!s) return [];
+    return this.readAll(s.scan(prefix, after, limit));
+  }
+
+  async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
+    this.assertOpen();
+    const s = this.ks.spaces.get(space);
+    if (!s) return [];
+    return this.readAll(s.log(afterSeq, limit, (e) => e.batch <= this.durableBatch));
+  }
+
+  private async readAll(entries: Array<[string, Entry]>): Promise<Array<[string, KeyRecord]>> {
+    const recs = await Promise.all(entries.map(([, e]) => this.readEntry(e)));
+    return entries.map(([k], i) => [k, recs[i]!]);
+  }
+
+  async index(space: string): Promise<IndexEntry[]> {
+    this.assertOpen();
+    const s = this.ks.spaces.get(space);
+    if (!s) return [];
+    const out: IndexEntry[] = [];
+    for (const [key, e] of s.records) out.push({ key, seq: e.seq, h: e.h });
+    return out;
+  }
+
+  async spaces(): Promise<string[]> {
+    this.assertOpen();
+    return [...this.ks.spaces].filter(([, s]) => s.records.size > 0).map(([name]) => name);
+  }
+
+  private assertOpen(): void {
+    if (this.state !== 'open' && this.state !== 'closing') throw closedError();
+  }
+
+  // ---- compaction ----
+
+  private maybeCompact(): void {
+    const w = this.writer;
+    if (this.compaction || this.state !== 'open' || !w) return;
+    const logBytes = w.bytesSince + this.segments.slice(0, -1).reduce((n, s) => n + s.size, 0);
+    if (logBytes < this.compactMinBytes || logBytes < this.compactRatio * this.ks.liveBytes()) return;
+    this.compaction = this.compact()
+      .catch((e) => this.onError(e))
+      .finally(() => {
+        this.compaction = undefined;
+      });
+  }
+
+  /** Starts compaction now, whatever the log size; resolves when it finished (for tests and tools). */
+  async compactNow(): Promise<void> {
+    this.assertOpen();
+    while (this.compaction) await this.compaction;
+    this.compaction = this.compact().finally(() => {
+      this.compaction = undefined;
+    });
+    await this.compaction;
+  }
+
+  private async compact(): Promise<void> {
+    const writer = this.writer!;
+    const { view, gen } = await new Promise<{ view: Map<string, Map<string, Entry>>; meta: Map<string, unknown>; gen: number }>((resolve, reject) =>
+      writer.rotate((pending, gen) => {
+        this.segments.push(writer.segment);
+        resolve({ ...this.stateWithout(pending), gen });
+      }, reject),
+    ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
+    const res = await writeSnapshot(this.io, this.dir, gen, view, () => this.aborting);
+    if (!res) return;
+    let data: DataFile;
+    try {
+      data = new DataFile(snapName(gen), await this.io.open(res.path, 'r'));
+    } catch (e) {
+      throw ioError(e, `opening ${snapName(gen)}`);
+    }
+    view.spaces.forEach(([, entries], si) => {
+      const offs = res.offsets[si]!;
+      entries.forEach(([, e], i) => {
+        e.file = data;
+        e.off = offs[i]!;
+      });
+    });
+    this.snapshot?.retire();
+    this.snapshot = data;
+    const old = this.segments.filter((s) => s.num < gen);
+    this.segments = this.segments.filter((s) => s.num >= gen);
+    for (const s of old) {
+      s.data.retire();
+      await this.io.unlink(`${this.dir}/${s.data.name}`).catch(noop);
+    }
+    const names = await this.io.readdir(this.dir).catch(() => [] as string[]);
+    for (const n of names) {
+      const m = /^snap-(\d+)\.snap$/.exec(n);
+      if (m && Number(m[1]) < gen) await this.io.unlink(`${this.dir}/${n}`).catch(noop);
+    }
+  }
+
+  /** The index as it was before the still-queued batches: exactly what the older segments hold. */
+  private stateWithout(pending: readonly PendingBatch[]): { view: Map<string, Map<string, Entry>>; meta: Map<string, unknown> } {
+    const view = new Map<string, Map<string, Entry>>();
+    for (const [name, s] of this.ks.spaces) view.set(name, new Map(s.records));
+    const meta = new Map(this.ks.meta);
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const b = pending[i]!;
+      for (let j = b.undo.length - 1; j >= 0; j--) {
+        const [space, key, prev] = b.undo[j]!;
+        let m = view.get(space);
+        if (!m) view.set(space, (m = new Map()));
+        if (prev) m.set(key, prev);
+        else m.delete(key);
+      }
+      for (let j = b.metaUndo.length - 1; j >= 0; j--) {
+        const [name, had, prev] = b.metaUndo[j]!;
+        if (had) meta.set(name, prev);
+        else meta.delete(name);
+      }
+    }
+    return { view, meta };
+  }
+}
+
+function toSnapshotView(view: Map<string, Map<string, Entry>>, meta: Map<string, unknown>): SnapshotView {
+  const spaces: SnapshotView['spaces'] = [];
+  for (const [name, m] of view) {
+    if (m.size === 0) continue;
+    spaces.push([name, [...m].sort((a, b) => a[1].seq - b[1].seq)]);
+  }
+  return { meta, spaces };
+}
+
+function closedError(): ConcordError {
+  return new ConcordError('CLOSED', 'storage is closed');
+}
+
+function noop(): void {}
