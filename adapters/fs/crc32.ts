@@ -6,7 +6,7 @@
  */
 import * as zlib from 'node:zlib';
 
-type Crc32 = (data: Uint8Array, initial?: number) => number;
+type Crc32 = (data: Uint8Array | string, initial?: number) => number;
 
 let table: Uint32Array | undefined;
 
@@ -30,4 +30,7 @@ export function crc32Table(data: Uint8Array, initial = 0): number {
 
 const native = (zlib as { crc32?: Crc32 }).crc32;
 
-export const crc32: Crc32 = native ? (data, initial = 0) => native(data, initial) >>> 0 : crc32Table;
+/** CRC-32 of bytes, or of a string's UTF-8 encoding. */
+export const crc32: Crc32 = native
+  ? (data, initial = 0) => native(data, initial) >>> 0
+  : (data, initial = 0) => crc32Table(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, initial);

@@ -20,7 +20,7 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
-import { encodeBatch } from './frame.js';
+import { change, encodeBatch, type Change } from './frame.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
 import { Entry, Keyspace } from './keyspace.js';
@@ -44,10 +44,10 @@ export interface FileStorageOptions {
 }
 
 interface PendingBatch extends Batch {
-  readonly entries: Entry[];
-  readonly recordOffsets: number[];
-  readonly undo: Array<[space: string, key: string, prev: Entry | undefined]>;
-  readonly metaUndo: Array<[name: string, had: boolean, prev: unknown]>;
+  /** Per change of `encoded.changes`: the entry it stored (puts) and the entry it replaced. */
+  readonly entries: Array<Entry | undefined>;
+  readonly prevs: Array<Entry | undefined>;
+  readonly metaUndo: Array<[name: string, had: boolean, prev: unknown]> | undefined;
   readonly done: Promise<void>;
   resolve(): void;
   reject(e: unknown): void;
@@ -66,6 +66,7 @@ export class FileStorage implements StorageAdapter {
   private segments: Segment[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private nextBatch = 1;
+  private chained = 0;
   private durableBatch = 0;
   private lastBatch: PendingBatch | undefined;
   private failEpoch = 0;
@@ -169,7 +170,9 @@ export class FileStorage implements StorageAdapter {
       return { result, durable: this.commit(tx).done };
     };
     const p = this.tail.then(run, run);
-    this.tail = p.then(noop, noop);
+    // Every so many transactions, let I/O callbacks in (a finished fsync resolves its group and frees it)
+    // rather than applying an unbounded backlog in one macrotask.
+    this.tail = ++this.chained % YIELD_EVERY === 0 ? p.then(nextMacrotask, nextMacrotask) : p.then(noop, noop);
     return p.then(async ({ result, durable }) => {
       if (durable) await durable;
       return result;
@@ -178,28 +181,25 @@ export class FileStorage implements StorageAdapter {
 
   /** Encodes the transaction as one batch, applies it to the index (keeping what it replaced) and queues it. */
   private commit(tx: FileTx): PendingBatch {
-    const puts: Array<{ space: string; key: string; rec: KeyRecord }> = [];
-    const removes: Array<{ space: string; key: string }> = [];
-    for (const [space, writes] of tx.writes) {
-      for (const [key, rec] of writes) {
-        if (rec) puts.push({ space, key, rec });
-        else removes.push({ space, key });
-      }
-    }
-    const enc = encodeBatch({ puts, removes, meta: tx.meta });
+    const changes: Change[] = [];
+    for (const [space, writes] of tx.writes) for (const [key, rec] of writes) changes.push(change(space, key, rec));
+    const enc = encodeBatch(changes, tx.meta);
     const id = this.nextBatch++;
-    const entries: Entry[] = [];
-    const undo: PendingBatch['undo'] = [];
-    puts.forEach(({ space, key, rec }, i) => {
-      const e = new Entry(rec.seq, rec.h, enc.lens[i]!, enc.crcs[i]!, id, rec);
-      entries.push(e);
-      undo.push([space, key, this.ks.space(space).set(key, e)]);
-    });
-    for (const { space, key } of removes) undo.push([space, key, this.ks.space(space).set(key, undefined)]);
-    const metaUndo: PendingBatch['metaUndo'] = [];
-    for (const [name, value] of tx.meta) {
-      metaUndo.push([name, this.ks.meta.has(name), this.ks.meta.get(name)]);
-      this.ks.meta.set(name, value);
+    const entries = new Array<Entry | undefined>(changes.length);
+    const prevs = new Array<Entry | undefined>(changes.length);
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i]!;
+      const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, id, c.rec);
+      entries[i] = e;
+      prevs[i] = this.ks.space(c.space).set(c.key, e);
+    }
+    let metaUndo: PendingBatch['metaUndo'];
+    if (tx.meta.size) {
+      metaUndo = [];
+      for (const [name, value] of tx.meta) {
+        metaUndo.push([name, this.ks.meta.has(name), this.ks.meta.get(name)]);
+        this.ks.meta.set(name, value);
+      }
     }
     let resolve!: () => void;
     let reject!: (e: unknown) => void;
@@ -208,7 +208,7 @@ export class FileStorage implements StorageAdapter {
       reject = rej;
     });
     done.catch(noop); // observed by the transaction; also awaited by read-only transactions
-    const batch: PendingBatch = { id, payload: enc.payload, headLen: enc.headLen, payloadAt: 0, segment: undefined, entries, recordOffsets: enc.recordOffsets, undo, metaUndo, done, resolve, reject };
+    const batch: PendingBatch = { id, encoded: enc, payloadAt: 0, segment: undefined, entries, prevs, metaUndo, done, resolve, reject };
     this.lastBatch = batch;
     this.writer!.enqueue(batch);
     return batch;
@@ -216,11 +216,14 @@ export class FileStorage implements StorageAdapter {
 
   private onDurable(group: PendingBatch[]): void {
     for (const b of group) {
-      b.entries.forEach((e, i) => {
+      const changes = b.encoded.changes;
+      for (let i = 0; i < changes.length; i++) {
+        const e = b.entries[i];
+        if (!e) continue;
         e.file = b.segment;
-        e.off = b.payloadAt + b.recordOffsets[i]!;
+        e.off = b.payloadAt + changes[i]!.rel;
         this.remember(e);
-      });
+      }
     }
     this.durableBatch = group[group.length - 1]!.id;
     for (const b of group) b.resolve();
@@ -230,12 +233,10 @@ export class FileStorage implements StorageAdapter {
   private onFailed(batches: PendingBatch[], error: ConcordError): void {
     for (let i = batches.length - 1; i >= 0; i--) {
       const b = batches[i]!;
-      for (let j = b.undo.length - 1; j >= 0; j--) {
-        const [space, key, prev] = b.undo[j]!;
-        this.ks.space(space).restore(key, prev);
-      }
-      for (let j = b.metaUndo.length - 1; j >= 0; j--) {
-        const [name, had, prev] = b.metaUndo[j]!;
+      const changes = b.encoded.changes;
+      for (let j = changes.length - 1; j >= 0; j--) this.ks.space(changes[j]!.space).restore(changes[j]!.key, b.prevs[j]);
+      for (let j = (b.metaUndo?.length ?? 0) - 1; j >= 0; j--) {
+        const [name, had, prev] = b.metaUndo![j]!;
         if (had) this.ks.meta.set(name, prev);
         else this.ks.meta.delete(name);
       }
@@ -393,15 +394,17 @@ export class FileStorage implements StorageAdapter {
     const meta = new Map(this.ks.meta);
     for (let i = pending.length - 1; i >= 0; i--) {
       const b = pending[i]!;
-      for (let j = b.undo.length - 1; j >= 0; j--) {
-        const [space, key, prev] = b.undo[j]!;
+      const changes = b.encoded.changes;
+      for (let j = changes.length - 1; j >= 0; j--) {
+        const { space, key } = changes[j]!;
+        const prev = b.prevs[j];
         let m = view.get(space);
         if (!m) view.set(space, (m = new Map()));
         if (prev) m.set(key, prev);
         else m.delete(key);
       }
-      for (let j = b.metaUndo.length - 1; j >= 0; j--) {
-        const [name, had, prev] = b.metaUndo[j]!;
+      for (let j = (b.metaUndo?.length ?? 0) - 1; j >= 0; j--) {
+        const [name, had, prev] = b.metaUndo![j]!;
         if (had) meta.set(name, prev);
         else meta.delete(name);
       }
@@ -424,3 +427,9 @@ function closedError(): ConcordError {
 }
 
 function noop(): void {}
+
+const YIELD_EVERY = 512;
+
+function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

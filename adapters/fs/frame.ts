@@ -33,54 +33,69 @@ export interface BatchHead {
   m?: Record<string, unknown>;
 }
 
+/** One write of a transaction: a put (`rec`) or a remove (`rec === null`), with its encoding once encoded. */
+export interface Change {
+  readonly space: string;
+  readonly key: string;
+  readonly rec: KeyRecord | null;
+  /** The record's JSON text, its UTF-8 length and CRC-32, its offset within the payload (puts only). */
+  text: string;
+  len: number;
+  crc: number;
+  rel: number;
+}
+
+/** A transaction ready to be framed: its head and record texts, kept as strings until the group write. */
 export interface EncodedBatch {
-  payload: Buffer;
+  head: string;
   headLen: number;
-  /** For each put, in head order: offset of its record text within the payload. */
-  recordOffsets: number[];
+  changes: Change[];
+  /** Payload bytes: headLen + the record texts' UTF-8 lengths. */
+  length: number;
 }
 
-export interface BatchInput {
-  puts: Array<{ space: string; key: string; rec: KeyRecord }>;
-  removes: Array<{ space: string; key: string }>;
-  meta: Map<string, unknown>;
+export function change(space: string, key: string, rec: KeyRecord | null): Change {
+  return { space, key, rec, text: '', len: 0, crc: 0, rel: 0 };
 }
 
-/** Encodes a transaction; also returns each put's record length and CRC (for the index). */
-export function encodeBatch(input: BatchInput): EncodedBatch & { lens: number[]; crcs: number[] } {
-  const ops: HeadOp[] = [];
-  const texts: Buffer[] = [];
-  const lens: number[] = [];
-  const crcs: number[] = [];
-  for (const { space, key, rec } of input.puts) {
-    const text = Buffer.from(JSON.stringify(rec), 'utf8');
-    const crc = crc32(text);
-    texts.push(text);
-    lens.push(text.length);
-    crcs.push(crc);
-    ops.push([space, key, rec.seq, rec.h, text.length, crc]);
+/** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable). */
+export function encodeBatch(changes: Change[], meta: Map<string, unknown>): EncodedBatch {
+  const ops = new Array<HeadOp>(changes.length);
+  for (let i = 0; i < changes.length; i++) {
+    const c = changes[i]!;
+    if (c.rec === null) {
+      ops[i] = [c.space, c.key];
+      continue;
+    }
+    c.text = JSON.stringify(c.rec);
+    c.len = Buffer.byteLength(c.text, 'utf8');
+    c.crc = crc32(c.text);
+    ops[i] = [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc];
   }
-  for (const { space, key } of input.removes) ops.push([space, key]);
-  const head: BatchHead = { o: ops };
-  if (input.meta.size > 0) head.m = Object.fromEntries(input.meta);
-  const headBuf = Buffer.from(JSON.stringify(head), 'utf8');
-  const recordOffsets: number[] = [];
-  let off = headBuf.length;
-  for (const t of texts) {
-    recordOffsets.push(off);
-    off += t.length;
+  const h: BatchHead = meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
+  const head = JSON.stringify(h);
+  const headLen = Buffer.byteLength(head, 'utf8');
+  let off = headLen;
+  for (const c of changes) {
+    if (c.rec === null) continue;
+    c.rel = off;
+    off += c.len;
   }
-  return { payload: texts.length ? Buffer.concat([headBuf, ...texts], off) : headBuf, headLen: headBuf.length, recordOffsets, lens, crcs };
+  return { head, headLen, changes, length: off };
 }
 
-/** Writes the 24-byte frame header for a payload into `out` at `at`. */
-export function writeFrameHeader(out: Buffer, at: number, payload: Buffer, headLen: number, group: number, flags: number): void {
+/** Writes a whole frame (header and payload) for `b` into `out` at `at`; returns its size. */
+export function writeFrame(out: Buffer, at: number, b: EncodedBatch, group: number, flags: number): number {
+  let pos = at + FRAME_HEADER;
+  pos += out.write(b.head, pos, 'utf8');
+  for (const c of b.changes) if (c.rec !== null) pos += out.write(c.text, pos, 'utf8');
   MAGIC.copy(out, at);
-  out.writeUInt32LE(payload.length, at + 4);
-  out.writeUInt32LE(headLen, at + 8);
+  out.writeUInt32LE(b.length, at + 4);
+  out.writeUInt32LE(b.headLen, at + 8);
   out.writeUInt32LE(group >>> 0, at + 12);
   out.writeUInt32LE(flags, at + 16);
-  out.writeUInt32LE(crc32(payload, crc32(out.subarray(at + 4, at + 20))), at + 20);
+  out.writeUInt32LE(crc32(out.subarray(at + FRAME_HEADER, pos), crc32(out.subarray(at + 4, at + 20))), at + 20);
+  return pos - at;
 }
 
 export interface FrameHeader {

@@ -15,15 +15,14 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
-import { FRAME_HEADER, LAST_IN_GROUP, writeFrameHeader } from './frame.js';
+import { FRAME_HEADER, LAST_IN_GROUP, writeFrame, type EncodedBatch } from './frame.js';
 import { ioError } from './io-errors.js';
 import { writeFully, type Io } from './io.js';
 import { segName } from './snapshot.js';
 
 export interface Batch {
   readonly id: number;
-  readonly payload: Buffer;
-  readonly headLen: number;
+  readonly encoded: EncodedBatch;
   /** Set when written: offset of the payload in `segment`. */
   payloadAt: number;
   segment: DataFile | undefined;
@@ -116,7 +115,7 @@ export class LogWriter<B extends Batch> {
       if (!this.queue.length) return;
       let bytes = 0;
       let n = 0;
-      while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.payload.length;
+      while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encoded.length;
       const group = this.queue.splice(0, n);
       await this.writeGroup(group, bytes);
     }
@@ -128,11 +127,9 @@ export class LogWriter<B extends Batch> {
     const out = Buffer.allocUnsafe(bytes);
     let at = 0;
     group.forEach((b, i) => {
-      writeFrameHeader(out, at, b.payload, b.headLen, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0);
-      b.payload.copy(out, at + FRAME_HEADER);
       b.payloadAt = seg.size + at + FRAME_HEADER;
       b.segment = seg.data;
-      at += FRAME_HEADER + b.payload.length;
+      at += writeFrame(out, at, b.encoded, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0);
     });
     let stage = 'writing';
     try {
