@@ -33,8 +33,11 @@ import { cloneJson, FileTx } from './tx.js';
 export interface FileStorageOptions {
   /** Compact once the log since the last snapshot exceeds this many bytes… (default 8 MiB) */
   compactMinBytes?: number;
-  /** …and this multiple of the live data (default 2). */
+  /** …and this multiple of the live data (default 2)… */
   compactRatio?: number;
+  /** …or more frames (transactions) than this and than a quarter of the keys (default 10 000): replaying
+   * many small frames at open costs more than loading a snapshot. */
+  compactMinFrames?: number;
   /** Records kept in memory after they were written or read (default 1024). */
   cacheRecords?: number;
   /** File-system operations; tests wrap the default to inject faults. */
@@ -71,10 +74,10 @@ export class FileStorage implements StorageAdapter {
   private lastBatch: PendingBatch | undefined;
   private failEpoch = 0;
   private compaction: Promise<void> | undefined;
-  private aborting = false;
   private readonly cache = new Set<Entry>();
   private readonly compactMinBytes: number;
   private readonly compactRatio: number;
+  private readonly compactMinFrames: number;
   private readonly cacheRecords: number;
   private readonly onError: (error: unknown) => void;
 
@@ -85,6 +88,7 @@ export class FileStorage implements StorageAdapter {
     this.io = options.io ?? nodeIo;
     this.compactMinBytes = options.compactMinBytes ?? 8 << 20;
     this.compactRatio = options.compactRatio ?? 2;
+    this.compactMinFrames = options.compactMinFrames ?? 10_000;
     this.cacheRecords = options.cacheRecords ?? 1024;
     this.onError = options.onError ?? ((e) => process.emitWarning(`concord/fs: ${e instanceof Error ? e.message : String(e)}`));
   }
@@ -109,7 +113,7 @@ export class FileStorage implements StorageAdapter {
         const num = Math.max(r.gen, 1);
         try {
           const file = await this.io.open(`${this.dir}/${segName(num)}`, 'wx+');
-          this.segments.push({ num, data: new DataFile(segName(num), file), size: 0 });
+          this.segments.push({ num, data: new DataFile(segName(num), file), size: 0, frames: 0 });
           await this.io.syncDir(this.dir);
         } catch (e) {
           throw ioError(e, `creating ${segName(num)}`);
@@ -119,11 +123,9 @@ export class FileStorage implements StorageAdapter {
         durable: (group) => this.onDurable(group),
         failed: (batches, error) => this.onFailed(batches, error),
       });
-      this.writer.bytesSince = this.segments.reduce((n, s) => n + s.size, 0);
       this.nextBatch = 1;
       this.durableBatch = 0;
       this.lastBatch = undefined;
-      this.aborting = false;
       this.state = 'open';
     } catch (e) {
       await this.releaseFiles();
@@ -137,7 +139,7 @@ export class FileStorage implements StorageAdapter {
     this.state = 'closing';
     await this.tail;
     await this.writer?.drain();
-    this.aborting = true;
+    // A compaction under way is let finish: the next open then loads its snapshot, not a long log.
     await this.compaction;
     await this.releaseFiles();
     this.state = 'closed';
@@ -330,8 +332,16 @@ export class FileStorage implements StorageAdapter {
   private maybeCompact(): void {
     const w = this.writer;
     if (this.compaction || this.state !== 'open' || !w) return;
-    const logBytes = w.bytesSince + this.segments.slice(0, -1).reduce((n, s) => n + s.size, 0);
-    if (logBytes < this.compactMinBytes || logBytes < this.compactRatio * this.ks.liveBytes()) return;
+    let logBytes = 0;
+    let frames = 0;
+    for (const s of this.segments) {
+      logBytes += s.size;
+      frames += s.frames;
+    }
+    // Compact when the log outgrows the live data, or when replaying it would cost more at open than
+    // loading a snapshot of every key (a frame head is parsed per transaction, a snapshot is flat arrays).
+    if (logBytes < this.compactMinBytes) return;
+    if (logBytes < this.compactRatio * this.ks.liveBytes() && frames < Math.max(this.compactMinFrames, this.ks.keyCount() / 4)) return;
     this.compaction = this.compact()
       .catch((e) => this.onError(e))
       .finally(() => {
@@ -357,7 +367,7 @@ export class FileStorage implements StorageAdapter {
         resolve({ ...this.stateWithout(pending), gen });
       }, reject),
     ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
-    const res = await writeSnapshot(this.io, this.dir, gen, view, () => this.aborting);
+    const res = await writeSnapshot(this.io, this.dir, gen, view, () => false);
     if (!res) return;
     let data: DataFile;
     try {

@@ -37,6 +37,8 @@ export interface Segment {
   num: number;
   data: DataFile;
   size: number;
+  /** Frames in it (what replaying it costs). */
+  frames: number;
 }
 
 interface Rotation<B> {
@@ -51,8 +53,6 @@ export class LogWriter<B extends Batch> {
   private running: Promise<void> | undefined;
   private rotation: Rotation<B> | undefined;
   private broken: ConcordError | undefined;
-  /** Bytes appended since the segment `since` began. */
-  bytesSince = 0;
 
   constructor(
     private readonly io: Io,
@@ -157,7 +157,7 @@ export class LogWriter<B extends Batch> {
       return;
     }
     seg.size += bytes;
-    this.bytesSince += bytes;
+    seg.frames += group.length;
     this.hooks.durable(group);
   }
 
@@ -172,8 +172,7 @@ export class LogWriter<B extends Batch> {
         await file.close().catch(() => {});
         throw e;
       }
-      this.segment = { num, data: new DataFile(name, file), size: 0 };
-      this.bytesSince = 0;
+      this.segment = { num, data: new DataFile(name, file), size: 0, frames: 0 };
       this.rotation = undefined;
       then(this.queue, num);
     } catch (e) {

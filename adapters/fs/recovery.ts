@@ -16,21 +16,17 @@ import { FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHe
 import { ioError } from './io-errors.js';
 import { readFully, type Io, type IoFile } from './io.js';
 import { Entry, type Keyspace } from './keyspace.js';
+import type { Segment } from './log-writer.js';
 import { loadSnapshot, segName } from './snapshot.js';
 
 export interface Recovered {
   snapshot: DataFile | undefined;
   gen: number;
   /** Segments from `gen` on, oldest first; the last one is appended to. */
-  segments: Array<{ num: number; data: DataFile; size: number }>;
+  segments: Segment[];
   lastGroup: number;
 }
 
-interface Segment {
-  num: number;
-  data: DataFile;
-  size: number;
-}
 
 export async function recover(io: Io, dir: string, ks: Keyspace): Promise<Recovered> {
   let names: string[];
@@ -59,12 +55,13 @@ export async function recover(io: Io, dir: string, ks: Keyspace): Promise<Recove
       const name = segName(num);
       const file = await io.open(`${dir}/${name}`, 'r+');
       const data = new DataFile(name, file);
-      segments.push({ num, data, size: 0 });
+      segments.push({ num, data, size: 0, frames: 0 });
       const size = await file.size();
       const r = await replay(file, name, size, ks, data, lastGroup, lastFlags);
       lastGroup = r.lastGroup;
       lastFlags = r.lastFlags;
       segments[segments.length - 1]!.size = r.end;
+      segments[segments.length - 1]!.frames = r.frames;
       if (r.end === size) continue;
       const torn = await isTornTail(file, size, r.end, r.lastFlags & LAST_IN_GROUP ? r.lastGroup + 1 : r.lastGroup);
       const laterData = await anyLaterData(io, dir, live.slice(i + 1));
@@ -124,6 +121,7 @@ class Reader {
 async function replay(file: IoFile, name: string, size: number, ks: Keyspace, data: DataFile, lastGroup: number, lastFlags: number) {
   const reader = new Reader(file, size);
   let pos = 0;
+  let frames = 0;
   for (;;) {
     const hb = await reader.at(pos, FRAME_HEADER);
     const h = hb && readFrameHeader(hb, 0);
@@ -146,8 +144,9 @@ async function replay(file: IoFile, name: string, size: number, ks: Keyspace, da
     lastGroup = h.group;
     lastFlags = h.flags;
     pos += FRAME_HEADER + h.length;
+    frames++;
   }
-  return { end: pos, lastGroup, lastFlags };
+  return { end: pos, lastGroup, lastFlags, frames };
 }
 
 /**
