@@ -2,9 +2,11 @@
  * Recovery on open: load the newest snapshot, then replay the log segments numbered from its generation
  * on, in order. Replay reads only frame heads (values stay on disk) and verifies each frame's CRC.
  *
+ * Only complete commit groups are applied (a group is acknowledged only once all of it was fsynced).
  * At the first frame that is bad (checksum, magic, or cut short by the end of the file) replay decides:
  * - a torn tail — only frames of the same commit group as the bad spot follow, in the last segment —
- *   is what a crash during a write leaves: nothing in it was acknowledged; the file is truncated there;
+ *   is what a crash during a write leaves: nothing in it was acknowledged; the file is truncated where
+ *   that group began;
  * - anything else (a valid frame of a later group follows, or a later segment holds data) means bytes
  *   that had been fsynced were damaged: ConcordError 'CORRUPT', and nothing is truncated.
  * Leftovers of interrupted compactions (temporary files, segments and snapshots a newer snapshot covers)
@@ -12,7 +14,7 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
-import { FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, type FrameHeader } from './frame.js';
+import { FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, type BatchHead, type FrameHeader } from './frame.js';
 import { ioError } from './io-errors.js';
 import { readFully, type Io, type IoFile } from './io.js';
 import { Entry, type Keyspace } from './keyspace.js';
@@ -47,7 +49,6 @@ export async function recover(io: Io, dir: string, ks: Keyspace): Promise<Recove
 
   const segments: Segment[] = [];
   let lastGroup = 0;
-  let lastFlags = LAST_IN_GROUP;
   const live = logs.filter((n) => n >= gen);
   try {
     for (let i = 0; i < live.length; i++) {
@@ -57,18 +58,17 @@ export async function recover(io: Io, dir: string, ks: Keyspace): Promise<Recove
       const data = new DataFile(name, file);
       segments.push({ num, data, size: 0, frames: 0 });
       const size = await file.size();
-      const r = await replay(file, name, size, ks, data, lastGroup, lastFlags);
+      const r = await replay(file, name, size, ks, data, lastGroup);
       lastGroup = r.lastGroup;
-      lastFlags = r.lastFlags;
       segments[segments.length - 1]!.size = r.end;
       segments[segments.length - 1]!.frames = r.frames;
       if (r.end === size) continue;
-      const torn = await isTornTail(file, size, r.end, r.lastFlags & LAST_IN_GROUP ? r.lastGroup + 1 : r.lastGroup);
+      const torn = r.stop < size ? await isTornTail(file, size, r.stop, r.openGroup) : { torn: true };
       const laterData = await anyLaterData(io, dir, live.slice(i + 1));
       if (!torn.torn || laterData) {
         throw new ConcordError(
           'CORRUPT',
-          `${dir}/${name} is damaged at offset ${r.end} and valid data follows` +
+          `${dir}/${name} is damaged at offset ${r.stop} and valid data follows` +
             (torn.at !== undefined ? ` (a frame of a later commit group at offset ${torn.at})` : ' (in a later segment)') +
             ': bytes that had been acknowledged as durable were altered. Refusing to open rather than drop them; ' +
             'restore the directory from a backup or move the damaged file away.',
@@ -118,10 +118,29 @@ class Reader {
   }
 }
 
-async function replay(file: IoFile, name: string, size: number, ks: Keyspace, data: DataFile, lastGroup: number, lastFlags: number) {
+interface Replayed {
+  /** End of the last complete commit group: where the segment is cut if anything follows. */
+  end: number;
+  /** Where reading stopped: the end of the file, or the first bad frame. */
+  stop: number;
+  /** The group the bytes at `stop` belong to (an incomplete group's, or the next one). */
+  openGroup: number;
+  lastGroup: number;
+  frames: number;
+}
+
+/**
+ * Replays the complete commit groups of a segment. A group's frames are applied only once its last frame
+ * (flagged) was read: a group cut short by a crash was never acknowledged, and is dropped whole, so every
+ * group kept on disk ends with a flagged frame (which is what tells a torn tail from corruption later).
+ */
+async function replay(file: IoFile, name: string, size: number, ks: Keyspace, data: DataFile, lastGroup: number): Promise<Replayed> {
   const reader = new Reader(file, size);
   let pos = 0;
+  let end = 0;
   let frames = 0;
+  let pending: Array<{ head: BatchHead; recOff: number }> = [];
+  let pendingGroup = -1;
   for (;;) {
     const hb = await reader.at(pos, FRAME_HEADER);
     const h = hb && readFrameHeader(hb, 0);
@@ -129,24 +148,32 @@ async function replay(file: IoFile, name: string, size: number, ks: Keyspace, da
     const header = Buffer.from(hb);
     const payload = await reader.at(pos + FRAME_HEADER, h.length);
     if (!payload || !frameChecks(header, 0, h, payload)) break;
-    const head = parseHead(payload.subarray(0, h.headLen), `${name} at offset ${pos}`);
-    let recOff = pos + FRAME_HEADER + h.headLen;
-    for (const op of head.o) {
-      const space = ks.space(op[0]);
-      if (op.length === 2) {
-        space.set(op[1], undefined);
-      } else {
-        space.set(op[1], new Entry(op[2], op[3], op[4], op[5], 0, undefined, data, recOff));
-        recOff += op[4];
-      }
-    }
-    if (head.m) for (const [k, v] of Object.entries(head.m)) ks.meta.set(k, v);
-    lastGroup = h.group;
-    lastFlags = h.flags;
+    if (pending.length && h.group !== pendingGroup) break; // a group never interleaves with another
+    pending.push({ head: parseHead(payload.subarray(0, h.headLen), `${name} at offset ${pos}`), recOff: pos + FRAME_HEADER + h.headLen });
+    pendingGroup = h.group;
     pos += FRAME_HEADER + h.length;
-    frames++;
+    if (h.flags & LAST_IN_GROUP) {
+      for (const { head, recOff } of pending) apply(head, recOff, ks, data);
+      frames += pending.length;
+      pending = [];
+      lastGroup = h.group;
+      end = pos;
+    }
   }
-  return { end: pos, lastGroup, lastFlags, frames };
+  return { end, stop: pos, openGroup: pending.length ? pendingGroup : lastGroup + 1, lastGroup, frames };
+}
+
+function apply(head: BatchHead, recOff: number, ks: Keyspace, data: DataFile): void {
+  for (const op of head.o) {
+    const space = ks.space(op[0]);
+    if (op.length === 2) {
+      space.set(op[1], undefined);
+    } else {
+      space.set(op[1], new Entry(op[2], op[3], op[4], op[5], 0, undefined, data, recOff));
+      recOff += op[4];
+    }
+  }
+  if (head.m) for (const [k, v] of Object.entries(head.m)) ks.meta.set(k, v);
 }
 
 /**

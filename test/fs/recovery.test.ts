@@ -61,6 +61,24 @@ describe('recovery', () => {
     expect(await keysOf(dir)).toEqual(range(1, 10));
   });
 
+  it('drops a commit group cut short whole (it was never acknowledged), and tears after that are still torn tails', async () => {
+    const dir = await dirWith(3);
+    const s = fileStorage(dir);
+    await s.open();
+    // issued together: one commit group of five frames
+    await Promise.all([4, 5, 6, 7, 8].map((i) => s.transact((tx) => tx.put('sp', `k${i}`, rec(i)))));
+    await s.close();
+    const [seg] = await segmentFiles(dir);
+    await truncate(seg!, (await stat(seg!)).size - 3);
+    expect(await keysOf(dir)).toEqual(range(1, 3));
+    const t = fileStorage(dir);
+    await t.open();
+    await Promise.all([9, 10].map((i) => t.transact((tx) => tx.put('sp', `k${i}`, rec(i)))));
+    await t.close();
+    await truncate(seg!, (await stat(seg!)).size - 3);
+    expect(await keysOf(dir)).toEqual(range(1, 3));
+  });
+
   it('drops garbage and zeros appended after the last frame (a write the crash cut short)', async () => {
     const dir = await dirWith(5);
     const [seg] = await segmentFiles(dir);
