@@ -193,7 +193,7 @@ export class FileStorage implements StorageAdapter {
       const c = changes[i]!;
       const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, id, c.rec);
       entries[i] = e;
-      prevs[i] = this.ks.space(c.space).set(c.key, e);
+      prevs[i] = this.ks.space(c.space).swap(c.key, e);
     }
     let metaUndo: PendingBatch['metaUndo'];
     if (tx.meta.size) {
@@ -313,9 +313,7 @@ export class FileStorage implements StorageAdapter {
     this.assertOpen();
     const s = this.ks.spaces.get(space);
     if (!s) return [];
-    const out: IndexEntry[] = [];
-    for (const [key, e] of s.records) out.push({ key, seq: e.seq, h: e.h });
-    return out;
+    return s.index() satisfies IndexEntry[];
   }
 
   async spaces(): Promise<string[]> {
@@ -400,7 +398,10 @@ export class FileStorage implements StorageAdapter {
   /** The index as it was before the still-queued batches: exactly what the older segments hold. */
   private stateWithout(pending: readonly PendingBatch[]): { view: Map<string, Map<string, Entry>>; meta: Map<string, unknown> } {
     const view = new Map<string, Map<string, Entry>>();
-    for (const [name, s] of this.ks.spaces) view.set(name, new Map(s.records));
+    for (const [name, s] of this.ks.spaces) {
+      s.materializeAll(); // the snapshot being replaced goes away: every key needs an Entry to re-point
+      view.set(name, new Map(s.records as Map<string, Entry>));
+    }
     const meta = new Map(this.ks.meta);
     for (let i = pending.length - 1; i >= 0; i--) {
       const b = pending[i]!;

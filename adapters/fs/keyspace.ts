@@ -4,6 +4,8 @@
  * key moved to a later seq) are compacted away when they outnumber the live ones. Values are not held:
  * an entry keeps its KeyRecord only while its batch is not yet on disk, or briefly as a read cache.
  *
+ * Keys loaded from a snapshot stay rows of its flat columns (BaseColumns) until an Entry is needed.
+ *
  * Invariants: every entry either has `rec` (pending or cached) or a `file` (durable), or both; an entry
  * object's seq and hash never change (only its location does, when compaction moves it to a snapshot),
  * so comparing entry identity tells whether a key changed. Changes return what they replaced, which is
@@ -26,42 +28,96 @@ export class Entry {
   ) {}
 }
 
+/**
+ * A snapshot's index of one space, as flat columns: keys loaded from a snapshot are held as row numbers
+ * into these until something needs their Entry (opening 100 000 keys allocates no Entry objects).
+ */
+export interface BaseColumns {
+  readonly file: DataFile;
+  readonly seqs: Float64Array;
+  readonly lens: Uint32Array;
+  readonly crcs: Uint32Array;
+  readonly offs: Float64Array;
+  /** 16 hex digits per row, or one string per row when some hash is not 16 characters. */
+  readonly hashes: string | string[];
+}
+
+function hashAt(b: BaseColumns, row: number): string {
+  return typeof b.hashes === 'string' ? b.hashes.slice(row * 16, row * 16 + 16) : b.hashes[row]!;
+}
+
 export class SpaceIndex {
-  readonly records = new Map<string, Entry>();
+  /** key → Entry, or a row of `base` not yet materialized. */
+  readonly records = new Map<string, Entry | number>();
+  base: BaseColumns | undefined;
   logSeq: number[] = [];
   logKey: string[] = [];
   sorted: string[] | null = null;
   bytes = 0;
 
-  set(key: string, entry: Entry | undefined): Entry | undefined {
-    const prev = this.records.get(key);
-    if (prev) this.bytes -= prev.len;
-    if (entry === undefined) {
-      if (prev) {
-        this.records.delete(key);
-        this.sorted = null;
-      }
-      return prev;
-    }
-    this.records.set(key, entry);
-    this.bytes += entry.len;
-    if (!prev) this.sorted = null;
-    this.logAppend(entry.seq, key);
-    return prev;
+  private materialize(key: string, row: number): Entry {
+    const b = this.base!;
+    const e = new Entry(b.seqs[row]!, hashAt(b, row), b.lens[row]!, b.crcs[row]!, 0, undefined, b.file, b.offs[row]!);
+    this.records.set(key, e);
+    return e;
   }
 
-  /** Puts back what a failed batch replaced; its log position may have been compacted away meanwhile. */
-  restore(key: string, entry: Entry | undefined): void {
-    const current = this.records.get(key);
-    if (current) this.bytes -= current.len;
+  entry(key: string): Entry | undefined {
+    const v = this.records.get(key);
+    return typeof v === 'number' ? this.materialize(key, v) : v;
+  }
+
+  private seqOf(v: Entry | number): number {
+    return typeof v === 'number' ? this.base!.seqs[v]! : v.seq;
+  }
+
+  private lenOf(v: Entry | number): number {
+    return typeof v === 'number' ? this.base!.lens[v]! : v.len;
+  }
+
+  /** Replaces a key's entry (undefined: removes it). */
+  set(key: string, entry: Entry | undefined): void {
+    const prev = this.records.get(key);
+    if (prev !== undefined) this.bytes -= this.lenOf(prev);
     if (entry === undefined) {
-      if (current) {
+      if (prev !== undefined) {
         this.records.delete(key);
         this.sorted = null;
       }
       return;
     }
-    if (!current) this.sorted = null;
+    this.records.set(key, entry);
+    this.bytes += entry.len;
+    if (prev === undefined) this.sorted = null;
+    this.logAppend(entry.seq, key);
+  }
+
+  /** Like set, and returns the entry it replaced (what a rollback restores). */
+  swap(key: string, entry: Entry | undefined): Entry | undefined {
+    const prev = this.entry(key);
+    this.set(key, entry);
+    return prev;
+  }
+
+  /** Every row still held as a number becomes an Entry (before compaction moves them to a new file). */
+  materializeAll(): void {
+    if (!this.base) return;
+    for (const [key, v] of this.records) if (typeof v === 'number') this.materialize(key, v);
+    this.base = undefined;
+  }
+
+  /** Puts back what a failed batch replaced; its log position may have been compacted away meanwhile. */
+  restore(key: string, entry: Entry | undefined): void {
+    const current = this.records.get(key);
+    if (current !== undefined) this.bytes -= this.lenOf(current);
+    if (entry === undefined) {
+      if (current !== undefined) {
+        this.records.delete(key);
+        this.sorted = null;
+      }
+      return;
+    }
+    if (current === undefined) this.sorted = null;
     this.records.set(key, entry);
     this.bytes += entry.len;
     let i = upperBound(this.logSeq, entry.seq - 1);
@@ -88,7 +144,8 @@ export class SpaceIndex {
     const keys: string[] = [];
     for (let i = 0; i < this.logSeq.length; i++) {
       const key = this.logKey[i]!;
-      if (this.records.get(key)?.seq === this.logSeq[i]) {
+      const v = this.records.get(key);
+      if (v !== undefined && this.seqOf(v) === this.logSeq[i]) {
         seqs.push(this.logSeq[i]!);
         keys.push(key);
       }
@@ -102,8 +159,9 @@ export class SpaceIndex {
     const out: Array<[string, Entry]> = [];
     for (let i = upperBound(this.logSeq, afterSeq); i < this.logSeq.length && out.length < limit; i++) {
       const key = this.logKey[i]!;
-      const e = this.records.get(key);
-      if (!e || e.seq !== this.logSeq[i]) continue;
+      const v = this.records.get(key);
+      if (v === undefined || this.seqOf(v) !== this.logSeq[i]) continue;
+      const e = this.entry(key)!;
       if (!durable(e)) break;
       out.push([key, e]);
     }
@@ -120,18 +178,18 @@ export class SpaceIndex {
     for (; i < keys.length && out.length < limit; i++) {
       const key = keys[i]!;
       if (!key.startsWith(prefix)) break;
-      out.push([key, this.records.get(key)!]);
+      out.push([key, this.entry(key)!]);
     }
     return out;
   }
 
-  /** Live entries in seq order (what a snapshot writes). */
-  inSeqOrder(): Array<[string, Entry]> {
-    const out: Array<[string, Entry]> = [];
-    for (let i = 0; i < this.logSeq.length; i++) {
-      const key = this.logKey[i]!;
-      const e = this.records.get(key);
-      if (e && e.seq === this.logSeq[i]) out.push([key, e]);
+  /** Every key with its seq and hash, without materializing entries. */
+  index(): Array<{ key: string; seq: number; h: string }> {
+    const out: Array<{ key: string; seq: number; h: string }> = [];
+    const b = this.base;
+    for (const [key, v] of this.records) {
+      if (typeof v === 'number') out.push({ key, seq: b!.seqs[v]!, h: hashAt(b!, v) });
+      else out.push({ key, seq: v.seq, h: v.h });
     }
     return out;
   }
@@ -148,7 +206,7 @@ export class Keyspace {
   }
 
   get(space: string, key: string): Entry | undefined {
-    return this.spaces.get(space)?.records.get(key);
+    return this.spaces.get(space)?.entry(key);
   }
 
   liveBytes(): number {

@@ -1,34 +1,38 @@
 /**
  * Snapshots: the whole state at the end of the segments before `gen`, in one file `snap-<gen>.snap`.
  *
- *   0   "CNCSNAP1"
+ *   0   "CNCSNAP2"
  *   8   headLen u32 LE
  *   12  CRC-32 of the head, u32 LE
- *   16  head JSON: { v: 1, gen, meta, data: bytes of records,
- *                    spaces: [{ n: name, k: [keys], s: [seqs], h: [hashes], l: [lens], c: [crcs] }] }
- *   16+headLen  record texts, space after space, each space's keys in seq order
+ *   16  head:  u32 LE length of J, then J = JSON { v: 2, gen, meta, data: bytes of records,
+ *                                                  spaces: [{ n: name, count, keysLen, hashesLen }] }
+ *              then per space, `count` rows in seq order, as flat columns:
+ *                seqs f64 LE ×count · lens u32 ×count · crcs u32 ×count
+ *                keys: JSON array (keysLen bytes) · hashes: 16 hex digits per row, or a JSON array
+ *                when some hash is not 16 characters (hashesLen bytes)
+ *   16+headLen  record texts, space after space, in row order
  *
- * Built to open fast: the head is the whole index in a few flat arrays (one JSON.parse), entries already in
- * change-log order, record offsets the running sum of lens; values are not read at open, and each is
- * checked against its own CRC when it is. Written to `snap-<gen>.tmp`, fsynced, renamed, directory fsynced:
- * a snapshot file either is complete or does not exist under its final name.
+ * Built to open fast: the index is read as columns (no object per key: rows stay numbers until used, see
+ * keyspace.ts), rows come in change-log order, a record's offset is the running sum of lens; values are
+ * not read at open, and each is checked against its own CRC when it is. Written to `snap-<gen>.tmp`,
+ * fsynced, renamed, directory fsynced: a snapshot either is complete or does not exist under its name.
  */
 import { ConcordError } from '../../lib/errors.js';
 import { crc32 } from './crc32.js';
 import { DataFile } from './data-file.js';
 import { ioError } from './io-errors.js';
 import { readFully, writeFully, type Io, type IoFile } from './io.js';
-import { Entry, type Keyspace } from './keyspace.js';
+import type { Entry, Keyspace } from './keyspace.js';
 
-const MAGIC = Buffer.from('CNCSNAP1', 'latin1');
+const MAGIC = Buffer.from('CNCSNAP2', 'latin1');
 const HEADER = 16;
 
 interface SnapHead {
-  v: 1;
+  v: 2;
   gen: number;
   meta: Record<string, unknown>;
   data: number;
-  spaces: Array<{ n: string; k: string[]; s: number[]; h: string[]; l: number[]; c: number[] }>;
+  spaces: Array<{ n: string; count: number; keysLen: number; hashesLen: number }>;
 }
 
 export interface SnapshotView {
@@ -39,41 +43,86 @@ export interface SnapshotView {
 /** Reads a snapshot's index into `ks`; the returned file serves the values. */
 export async function loadSnapshot(io: Io, path: string, name: string, ks: Keyspace): Promise<DataFile> {
   const file = await io.open(path, 'r');
+  const corrupt = (why: string) => new ConcordError('CORRUPT', `snapshot ${name} is damaged: ${why}`);
   try {
     const size = await file.size();
     const header = Buffer.alloc(HEADER);
-    const corrupt = (why: string) => new ConcordError('CORRUPT', `snapshot ${name} is damaged: ${why}`);
     if ((await readFully(file, header, HEADER, 0)) !== HEADER || !header.subarray(0, 8).equals(MAGIC)) throw corrupt('bad header');
     const headLen = header.readUInt32LE(8);
     if (HEADER + headLen > size) throw corrupt('head runs past the end of the file');
-    const headBytes = Buffer.allocUnsafe(headLen);
-    await readFully(file, headBytes, headLen, HEADER);
-    if (crc32(headBytes) !== header.readUInt32LE(12)) throw corrupt('head checksum mismatch');
-    const head = JSON.parse(headBytes.toString('utf8')) as SnapHead;
-    if (head.v !== 1 || HEADER + headLen + head.data !== size) throw corrupt('unexpected version or size');
+    const b = Buffer.allocUnsafe(headLen);
+    await readFully(file, b, headLen, HEADER);
+    if (crc32(b) !== header.readUInt32LE(12)) throw corrupt('head checksum mismatch');
+    const jLen = b.readUInt32LE(0);
+    const head = JSON.parse(b.toString('utf8', 4, 4 + jLen)) as SnapHead;
+    if (head.v !== 2 || HEADER + headLen + head.data !== size) throw corrupt('unexpected version or size');
     const data = new DataFile(name, file);
+    let at = 4 + jLen;
     let off = HEADER + headLen;
     for (const sp of head.spaces) {
-      const index = ks.space(sp.n);
-      const n = sp.k.length;
-      const seqs = sp.s;
-      for (let i = 0; i < n; i++) {
-        const len = sp.l[i]!;
-        const e = new Entry(seqs[i]!, sp.h[i]!, len, sp.c[i]!, 0, undefined, data, off);
-        index.records.set(sp.k[i]!, e);
-        index.bytes += len;
+      const n = sp.count;
+      const seqs = new Float64Array(n);
+      const lens = new Uint32Array(n);
+      const crcs = new Uint32Array(n);
+      const offs = new Float64Array(n);
+      for (let i = 0; i < n; i++, at += 8) seqs[i] = b.readDoubleLE(at);
+      let bytes = 0;
+      for (let i = 0; i < n; i++, at += 4) {
+        const len = b.readUInt32LE(at);
+        lens[i] = len;
+        offs[i] = off;
         off += len;
+        bytes += len;
       }
-      index.logSeq = seqs.slice();
-      index.logKey = sp.k;
+      for (let i = 0; i < n; i++, at += 4) crcs[i] = b.readUInt32LE(at);
+      const keys = JSON.parse(b.toString('utf8', at, at + sp.keysLen)) as string[];
+      at += sp.keysLen;
+      const hashText = b.toString('latin1', at, at + sp.hashesLen);
+      const hashes = hashText.startsWith('[') ? (JSON.parse(hashText) as string[]) : hashText;
+      at += sp.hashesLen;
+      if (keys.length !== n || (typeof hashes === 'string' ? hashes.length !== 16 * n : hashes.length !== n)) throw corrupt('columns of unequal length');
+      const index = ks.space(sp.n);
+      index.base = { file: data, seqs, lens, crcs, offs, hashes };
+      for (let i = 0; i < n; i++) index.records.set(keys[i]!, i);
+      index.bytes += bytes;
+      index.logSeq = Array.from(seqs);
+      index.logKey = keys;
     }
     for (const [k, v] of Object.entries(head.meta)) ks.meta.set(k, v);
     return data;
   } catch (e) {
     await file.close().catch(() => {});
-    if (e instanceof SyntaxError) throw new ConcordError('CORRUPT', `snapshot ${name} is damaged: unreadable head`);
+    if (e instanceof SyntaxError || e instanceof RangeError) throw corrupt('unreadable head');
     throw ioError(e, `loading snapshot ${name}`);
   }
+}
+
+/** The head of a snapshot of `view` (index columns and metadata). */
+function encodeHead(gen: number, view: SnapshotView): Buffer {
+  const parts: Buffer[] = [];
+  const spaces: SnapHead['spaces'] = [];
+  let data = 0;
+  for (const [n, entries] of view.spaces) {
+    const count = entries.length;
+    const cols = Buffer.allocUnsafe(16 * count);
+    let at = 0;
+    for (const [, e] of entries) at = cols.writeDoubleLE(e.seq, at);
+    for (const [, e] of entries) {
+      at = cols.writeUInt32LE(e.len, at);
+      data += e.len;
+    }
+    for (const [, e] of entries) at = cols.writeUInt32LE(e.crc, at);
+    const keys = Buffer.from(JSON.stringify(entries.map(([k]) => k)), 'utf8');
+    const fixed = entries.every(([, e]) => e.h.length === 16 && /^[0-9a-f]{16}$/i.test(e.h));
+    const hashes = fixed ? Buffer.from(entries.map(([, e]) => e.h).join(''), 'latin1') : Buffer.from(JSON.stringify(entries.map(([, e]) => e.h)), 'utf8');
+    parts.push(cols, keys, hashes);
+    spaces.push({ n, count, keysLen: keys.length, hashesLen: hashes.length });
+  }
+  const head: SnapHead = { v: 2, gen, meta: Object.fromEntries(view.meta), data, spaces };
+  const j = Buffer.from(JSON.stringify(head), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(j.length, 0);
+  return Buffer.concat([len, j, ...parts]);
 }
 
 /** Copies byte ranges out of data files, reading ahead in large windows (entries come mostly in file order). */
@@ -102,22 +151,7 @@ export async function writeSnapshot(
 ): Promise<{ path: string; offsets: number[][] } | undefined> {
   const base = `${dir}/${snapName(gen)}`;
   const tmp = base.replace(/\.snap$/, '.tmp');
-  let data = 0;
-  const spaces: SnapHead['spaces'] = [];
-  for (const [n, entries] of view.spaces) {
-    const sp = { n, k: [] as string[], s: [] as number[], h: [] as string[], l: [] as number[], c: [] as number[] };
-    for (const [key, e] of entries) {
-      sp.k.push(key);
-      sp.s.push(e.seq);
-      sp.h.push(e.h);
-      sp.l.push(e.len);
-      sp.c.push(e.crc);
-      data += e.len;
-    }
-    spaces.push(sp);
-  }
-  const head: SnapHead = { v: 1, gen, meta: Object.fromEntries(view.meta), data, spaces };
-  const headBytes = Buffer.from(JSON.stringify(head), 'utf8');
+  const headBytes = encodeHead(gen, view);
   const header = Buffer.alloc(HEADER);
   MAGIC.copy(header, 0);
   header.writeUInt32LE(headBytes.length, 8);

@@ -76,6 +76,29 @@ describe('faults', () => {
     await again.close();
   });
 
+  it('a failed write over keys loaded from a snapshot rolls back to them', async () => {
+    const { dir, cleanup } = await tempDir('faults');
+    cleanups.push(cleanup);
+    const first = fileStorage(dir);
+    await first.open();
+    await first.transact((tx) => {
+      for (let i = 1; i <= 10; i++) tx.put('sp', `k${i}`, rec(i));
+    });
+    await first.compactNow();
+    await first.close();
+    const faults: Faults = { write: (path) => (isLog(path) ? errnoError('ENOSPC', 'write') : undefined) };
+    const s = fileStorage(dir, { io: faultyIo(faults) });
+    await s.open();
+    await expect(s.transact((tx) => {
+      tx.put('sp', 'k1', rec(11));
+      tx.remove('sp', 'k2');
+    })).rejects.toMatchObject({ code: 'STORAGE_FULL' });
+    expect(await s.get('sp', 'k1')).toEqual(rec(1));
+    expect(await s.get('sp', 'k2')).toEqual(rec(2));
+    expect((await s.readLog('sp', 0, 100)).map(([k]) => k)).toEqual(Array.from({ length: 10 }, (_, i) => `k${i + 1}`));
+    await s.close();
+  });
+
   it("a failed fsync: 'STORAGE_ERROR', and every later write refused until reopened; acknowledged data survives", async () => {
     const faults: Faults = {};
     const { dir, s } = await setup(faults);

@@ -170,6 +170,30 @@ describe('recovery', () => {
     await again.close();
   });
 
+  it('keys loaded from a snapshot can be read, logged, indexed, overwritten, removed and compacted again', async () => {
+    const dir = await dirWith(30, { compactMinBytes: 1, compactRatio: 0 });
+    const s = fileStorage(dir, { compactMinBytes: 1, compactRatio: 0, cacheRecords: 0 });
+    await s.open();
+    expect((await s.index('sp')).length).toBe(30);
+    expect((await s.index('sp')).find((e) => e.key === 'k3')).toEqual({ key: 'k3', seq: 3, h: rec(3).h });
+    expect((await s.readLog('sp', 27, 10)).map(([k, r]) => [k, r.seq])).toEqual([['k28', 28], ['k29', 29], ['k30', 30]]);
+    expect((await s.scan('sp', { prefix: 'k2', limit: 3 })).map(([k]) => k)).toEqual(['k2', 'k20', 'k21']);
+    await s.transact((tx) => {
+      tx.put('sp', 'k1', rec(31, 'new'));
+      tx.remove('sp', 'k2');
+    });
+    for (let i = 32; i <= 40; i++) await s.transact((tx) => tx.put('sp', `k${i}`, rec(i, `value-${i}`)));
+    await s.close();
+    const again = fileStorage(dir);
+    await again.open();
+    expect(await again.get('sp', 'k1')).toEqual(rec(31, 'new'));
+    expect(await again.get('sp', 'k2')).toBeUndefined();
+    expect(await again.get('sp', 'k5')).toEqual(rec(5, 'value-5'));
+    expect((await again.index('sp')).length).toBe(38);
+    expect((await again.readLog('sp', 30, 100)).map(([k]) => k)).toEqual(['k1', ...range(32, 40)]);
+    await again.close();
+  });
+
   it('compacts in the background while writes go on, losing nothing', async () => {
     const { dir, cleanup } = await tempDir('compact');
     cleanups.push(cleanup);
