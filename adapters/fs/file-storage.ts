@@ -175,10 +175,7 @@ export class FileStorage implements StorageAdapter {
     // Every so many transactions, let I/O callbacks in (a finished fsync resolves its group and frees it)
     // rather than applying an unbounded backlog in one macrotask.
     this.tail = ++this.chained % YIELD_EVERY === 0 ? p.then(nextMacrotask, nextMacrotask) : p.then(noop, noop);
-    return p.then(async ({ result, durable }) => {
-      if (durable) await durable;
-      return result;
-    });
+    return p.then(({ result, durable }) => (durable ? durable.then(() => result) : result));
   }
 
   /** Encodes the transaction as one batch, applies it to the index (keeping what it replaced) and queues it. */
@@ -209,7 +206,6 @@ export class FileStorage implements StorageAdapter {
       resolve = res;
       reject = rej;
     });
-    done.catch(noop); // observed by the transaction; also awaited by read-only transactions
     const batch: PendingBatch = { id, encoded: enc, payloadAt: 0, segment: undefined, entries, prevs, metaUndo, done, resolve, reject };
     this.lastBatch = batch;
     this.writer!.enqueue(batch);
