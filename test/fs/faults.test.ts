@@ -99,6 +99,23 @@ describe('faults', () => {
     await s.close();
   });
 
+  it('a compaction that fails (disk full while writing the snapshot) is reported and loses nothing', async () => {
+    const errors: unknown[] = [];
+    const faults: Faults = { write: (path) => (path.endsWith('.tmp') ? errnoError('ENOSPC', 'write') : undefined) };
+    const { dir, s } = await setup(faults, { compactMinBytes: 1, compactRatio: 0, onError: (e) => errors.push(e) });
+    for (let i = 1; i <= 20; i++) await s.transact((tx) => tx.put('sp', `k${i}`, rec(i)));
+    await s.close();
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]).toMatchObject({ name: 'ConcordError', code: 'STORAGE_FULL' });
+    const again = fileStorage(dir);
+    await again.open();
+    expect((await again.index('sp')).length).toBe(20);
+    expect(await again.get('sp', 'k20')).toEqual(rec(20));
+    await again.compactNow();
+    expect(await again.get('sp', 'k1')).toEqual(rec(1));
+    await again.close();
+  });
+
   it("a failed fsync: 'STORAGE_ERROR', and every later write refused until reopened; acknowledged data survives", async () => {
     const faults: Faults = {};
     const { dir, s } = await setup(faults);
