@@ -74,6 +74,9 @@ export class FileStorage implements StorageAdapter {
   private lastBatch: PendingBatch | undefined;
   private failEpoch = 0;
   private compaction: Promise<void> | undefined;
+  private openTimer: ReturnType<typeof setTimeout> | undefined;
+  /** After a failed compaction: log size below which none is tried again. */
+  private retryCompactionAt = 0;
   private readonly cache = new Set<Entry>();
   private readonly compactMinBytes: number;
   private readonly compactRatio: number;
@@ -127,6 +130,9 @@ export class FileStorage implements StorageAdapter {
       this.durableBatch = 0;
       this.lastBatch = undefined;
       this.state = 'open';
+      // A long log replayed at this open is compacted soon (not at once: the first reads come first).
+      this.openTimer = setTimeout(() => this.maybeCompact(), 1000);
+      this.openTimer.unref?.();
     } catch (e) {
       await this.releaseFiles();
       this.state = 'closed';
@@ -137,6 +143,7 @@ export class FileStorage implements StorageAdapter {
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
+    clearTimeout(this.openTimer);
     await this.tail;
     await this.writer?.drain();
     // A compaction under way is let finish: the next open then loads its snapshot, not a long log.
@@ -336,11 +343,20 @@ export class FileStorage implements StorageAdapter {
     // loading a snapshot of every key (a frame head is parsed per transaction, a snapshot is flat arrays).
     if (logBytes < this.compactMinBytes) return;
     if (logBytes < this.compactRatio * this.ks.liveBytes() && frames < Math.max(this.compactMinFrames, this.ks.keyCount() / 4)) return;
+    if (logBytes < this.retryCompactionAt) return;
     this.compaction = this.compact()
-      .catch((e) => this.onError(e))
-      .finally(() => {
-        this.compaction = undefined;
-      });
+      .then(
+        () => {
+          this.retryCompactionAt = 0;
+          this.compaction = undefined;
+          this.maybeCompact(); // the log written meanwhile may call for another one already
+        },
+        (e: unknown) => {
+          this.retryCompactionAt = 2 * logBytes; // not again before the log has grown: no retry storm
+          this.compaction = undefined;
+          this.onError(e);
+        },
+      );
   }
 
   /** Starts compaction now, whatever the log size; resolves when it finished (for tests and tools). */
