@@ -4,7 +4,7 @@
 // directory, so each run also recovers what the previous crashes left. Seeded: CRASH_SEED=<n> replays.
 import { spawn } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
 import { openReplica } from '../../lib/index.js';
@@ -12,13 +12,13 @@ import { privateBuild, prng, tempDir } from './helpers.js';
 
 const RUNS = 20;
 const child = join(import.meta.dirname, 'fixtures', 'child.mjs');
-let build: { lib: string; fs: string };
+let build: { lib: string; fs: string; dir: string };
 
 beforeAll(() => {
   build = privateBuild('crash');
 }, 60_000);
 afterAll(async () => {
-  await rm(dirname(dirname(build.fs)), { recursive: true, force: true });
+  await rm(build.dir, { recursive: true, force: true });
 });
 
 /** Runs the writer until `killAfterMs` after it is ready, SIGKILLs it; returns the acknowledged writes. */

@@ -82,7 +82,7 @@ export function faultyIo(faults: Faults): Io {
  * Compiles lib/ and adapters/ into a private directory under node_modules/.cache (so bare imports resolve)
  * and returns the paths child processes import.
  */
-export function privateBuild(tag: string): { lib: string; fs: string } {
+export function privateBuild(tag: string): { lib: string; fs: string; dir: string } {
   const out = join(repoRoot, 'node_modules', '.cache', `concord-fs-test-${tag}-${process.pid}`);
   const lib = join(out, 'lib', 'index.js');
   const fs = join(out, 'adapters', 'fs', 'index.js');
@@ -90,7 +90,7 @@ export function privateBuild(tag: string): { lib: string; fs: string } {
     mkdirSync(out, { recursive: true });
     execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', out, '--sourceMap', 'false', '--declaration', 'false'], { stdio: 'pipe' });
   }
-  return { lib, fs };
+  return { lib, fs, dir: out };
 }
 
 /** mulberry32: a small seeded PRNG, so a failing run replays from its seed. */

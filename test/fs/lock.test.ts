@@ -3,20 +3,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
 import { privateBuild, tempDir } from './helpers.js';
 
 const child = join(import.meta.dirname, 'fixtures', 'child.mjs');
-let build: { lib: string; fs: string };
+let build: { lib: string; fs: string; dir: string };
 let cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(() => {
   build = privateBuild('lock');
 }, 60_000);
 afterAll(async () => {
-  await rm(dirname(dirname(build.fs)), { recursive: true, force: true });
+  await rm(build.dir, { recursive: true, force: true });
 });
 afterEach(async () => {
   for (const c of cleanups) await c();
