@@ -23,6 +23,7 @@ import type { ReplicaStatus } from '../types.js';
 import { answerTurn, openingTurn } from './antientropy.js';
 import { ProtocolError } from './codec.js';
 import type { SessionLike, SyncHub } from './hub.js';
+import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -91,7 +92,7 @@ interface SpaceState {
   rights?: Rights;
 }
 
-export class Session implements SessionLike {
+export class Session implements SessionLike, PresenceChannel {
   private peer?: Hello;
   private version = 0;
   private grants?: Grants;
@@ -109,6 +110,7 @@ export class Session implements SessionLike {
     private readonly options: SessionOptions,
   ) {
     hub.addSession(this);
+    hub.presence.addChannel(this);
   }
 
   get status(): ReplicaStatus {
@@ -232,6 +234,33 @@ export class Session implements SessionLike {
     this.closed = true;
     this.setStatus('offline');
     this.hub.removeSession(this);
+    this.hub.presence.removeChannel(this);
+  }
+
+  // ---- presence ----------------------------------------------------------------------------------
+
+  sendPresence(space: string, payload: PresencePayload): void {
+    this.send({ type: MsgType.Presence, space, json: JSON.stringify(payload) });
+  }
+
+  hasSpace(space: string): boolean {
+    const s = this.spaces.get(space);
+    return !!(s?.mine && s.theirs && s.rights);
+  }
+
+  private onPresence(space: string, json: string): void {
+    if (!this.hasSpace(space)) throw new ProtocolError(`presence for space "${space}" before its sync`);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(json);
+    } catch {
+      throw new ProtocolError('presence is not JSON');
+    }
+    if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw new ProtocolError('presence is not an object');
+    const p = payload as Record<string, unknown>;
+    const d = p.d !== undefined && p.d !== null && typeof p.d === 'object' && !Array.isArray(p.d) ? (p.d as Record<string, number>) : undefined;
+    const e = Array.isArray(p.e) ? (p.e as PresencePayload['e']) : undefined;
+    this.hub.presence.receive(this, space, { ...(d ? { d } : {}), ...(e ? { e } : {}), ...(p.r === 1 ? { r: 1 as const } : {}) });
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
@@ -272,6 +301,8 @@ export class Session implements SessionLike {
         this.state(m.space).rights = m.rights;
         this.hub.markReadOnly(m.space, m.rights === 'read');
         return;
+      case MsgType.Presence:
+        return this.onPresence(m.space, m.json);
     }
   }
 
@@ -362,6 +393,7 @@ export class Session implements SessionLike {
 
   /** Both sides hold both items and decide alike: stream from cursors, or anti-entropy first. */
   private decide(s: SpaceState): void {
+    this.hub.presence.spaceLive(this, s.name);
     const peer = this.peer!;
     const mine = s.mine!;
     const theirs = s.theirs!;
