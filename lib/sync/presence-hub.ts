@@ -63,12 +63,17 @@ export class PresenceHub {
     return this.hub.core.now();
   }
 
-  private state(space: string): SpaceState {
+  /**
+   * The presence state of a space, created on first use. Created by the local API, it announces itself to
+   * the sessions where the space is live (a replica that never uses presence sends none).
+   */
+  private state(space: string, announce = false): SpaceState {
     let s = this.spaces.get(space);
     if (!s) {
       s = { presence: new Presence({ replicaId: this.selfId, ttl: this.ttl }), listeners: new Set() };
       this.spaces.set(space, s);
       this.ensureTimer();
+      if (announce) for (const c of this.channels) if (c.hasSpace(space)) this.spaceLive(c, space);
     }
     return s;
   }
@@ -93,7 +98,7 @@ export class PresenceHub {
   // ---- local API -----------------------------------------------------------------------------------
 
   set(space: string, meta: unknown): void {
-    const s = this.state(space);
+    const s = this.state(space, true);
     const before = s.presence.digest();
     s.presence.set(this.now(), meta);
     this.publish(space, s, before, undefined);
@@ -108,13 +113,13 @@ export class PresenceHub {
   }
 
   members(space: string): PresenceMember[] {
-    const s = this.spaces.get(space);
-    if (!s) return [];
-    return s.presence.view(this.now()).map((e) => this.member(e));
+    return this.state(space, true)
+      .presence.view(this.now())
+      .map((e) => this.member(e));
   }
 
   subscribe(space: string, cb: (members: PresenceMember[]) => void): () => void {
-    const s = this.state(space);
+    const s = this.state(space, true);
     s.listeners.add(cb);
     return () => void s.listeners.delete(cb);
   }
@@ -134,10 +139,10 @@ export class PresenceHub {
     this.channels.delete(c);
   }
 
-  /** A space went live on a session: start the digest exchange. */
+  /** A space went live on a session: start the digest exchange, if presence is in use here. */
   spaceLive(c: PresenceChannel, space: string): void {
     const s = this.spaces.get(space);
-    c.sendPresence(space, { d: s ? s.presence.digest() : {}, r: 1 });
+    if (s) c.sendPresence(space, { d: s.presence.digest(), r: 1 });
   }
 
   receive(c: PresenceChannel, space: string, payload: PresencePayload): void {
@@ -170,7 +175,7 @@ export class PresenceHub {
 
   close(): void {
     clearInterval(this.timer);
-    for (const space of this.spaces.keys()) this.leave(space);
+    for (const space of [...this.spaces.keys()]) this.leave(space);
   }
 }
 
