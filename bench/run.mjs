@@ -76,7 +76,8 @@ async function main(argv) {
       console.error(`${s.id} failed: ${e.message}\n`);
       continue;
     }
-    const entry = { id: s.id, title: s.title, quick: opts.quick, env, seconds: (Date.now() - started) / 1000, rows: result.rows.map(withRatios) };
+    const { rows, ...extra } = result;
+    const entry = { id: s.id, title: s.title, quick: opts.quick, env, seconds: (Date.now() - started) / 1000, rows: rows.map(withRatios), ...(Object.keys(extra).length ? { extra } : {}) };
     results.push(entry);
     console.log(formatTable(entry));
     const file = path.join(opts.out, `${stamp}-${s.id}${opts.quick ? '-quick' : ''}.json`);
