@@ -55,7 +55,7 @@ export function renderChart(entries) {
       if (Math.log10(v) > hi + 1e-9) continue;
       const gx = x(v).toFixed(1);
       out.push(`<line x1="${gx}" y1="${top - 6}" x2="${gx}" y2="${top + plotH}" stroke="${m === 1 ? '#ddd' : '#f0f0f0'}"/>`);
-      out.push(`<text x="${gx}" y="${top + plotH + 16}" text-anchor="middle" fill="#666">${esc(formatRatio(v).replace(/\.00×$/, '×'))}</text>`);
+      out.push(`<text x="${gx}" y="${top + plotH + 16}" text-anchor="middle" fill="#666">${Number(v.toPrecision(2))}×</text>`);
     }
   }
 
