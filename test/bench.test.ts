@@ -11,7 +11,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function runBench(args: string[]): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['bench/run.mjs', ...args], { cwd: root, timeout: 25_000, env: { ...process.env, BENCH_SILENT: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['bench/run.mjs', ...args], { cwd: root, timeout: 55_000, env: { ...process.env, BENCH_SILENT: '1' } }, (err, stdout, stderr) => {
       if (err) reject(Object.assign(err, { stdout, stderr }));
       else resolve({ stdout, stderr });
     });
@@ -21,7 +21,7 @@ function runBench(args: string[]): Promise<{ stdout: string; stderr: string }> {
 const isNumberOrNull = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isFinite(v));
 
 describe('bench harness', () => {
-  it('runs S3 quickly, prints a table and writes JSON with numeric figures', async () => {
+  it('runs S3 quickly, prints a table and writes JSON with numeric figures', { timeout: 60_000 }, async () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'concord-bench-'));
     try {
       const { stdout } = await runBench(['--quick', 'S3', '--out', out]);
