@@ -41,6 +41,8 @@ interface Identity {
 export interface CoreOptions {
   storage: StorageAdapter;
   now?: () => number;
+  /** Randomness for identifiers and protocol run ids (default: the platform CSPRNG / Math.random); seeded in simulations. */
+  random?: () => number;
 }
 
 /** The content of a local write: an encoded value, or a tombstone. */
@@ -51,6 +53,7 @@ export class ReplicaCore {
   readonly acks = new AckTracker();
   readonly clock: HybridClock;
   readonly now: () => number;
+  readonly random: () => number;
   private closed = false;
   /** Sequence up to which changes by other instances sharing the storage have been read from the log. */
   private externalMark: number;
@@ -65,8 +68,10 @@ export class ReplicaCore {
     private identity: Identity,
     now: () => number,
     seq: number,
+    private readonly seeded: (() => number) | undefined,
   ) {
     this.now = now;
+    this.random = seeded ?? Math.random;
     this.clock = new HybridClock(now);
     this.externalMark = seq;
     this.stopWatching = storage.onExternalChange?.((spaces) => {
@@ -74,18 +79,18 @@ export class ReplicaCore {
     });
   }
 
-  static async open({ storage, now = Date.now }: CoreOptions): Promise<ReplicaCore> {
+  static async open({ storage, now = Date.now, random }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
     const identity = await storage.transact(async (tx) => {
       const existing = await tx.getMeta<Identity>('replica');
       if (existing) return existing;
-      const minted = { id: randomId(), epoch: randomId() };
+      const minted = { id: randomId(16, random), epoch: randomId(16, random) };
       tx.setMeta('replica', minted);
       return minted;
     });
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    return new ReplicaCore(storage, identity, now, seq);
+    return new ReplicaCore(storage, identity, now, seq, random);
   }
 
   /**
@@ -229,7 +234,7 @@ export class ReplicaCore {
    * Mint a new replicaId and log epoch before writing again, so no dot ever names two values.
    */
   async reidentify(): Promise<void> {
-    const next = { id: randomId(), epoch: randomId() };
+    const next = { id: randomId(16, this.seeded), epoch: randomId(16, this.seeded) };
     await this.storage.transact(async (tx) => {
       tx.setMeta('replica', next);
     });

@@ -459,7 +459,7 @@ export class Session implements SessionLike {
 
   private async beginAntiEntropy(s: SpaceState, establishing: boolean): Promise<void> {
     const ix = await this.hub.index(s.name);
-    const run = 1 + Math.floor(Math.random() * 0x7fffffff);
+    const run = 1 + Math.floor(this.core.random() * 0x7fffffff);
     s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing };
     const turn = openingTurn(ix.tree);
     this.send({ type: MsgType.AntiEntropy, space: s.name, run, top: ix.lastSeq, items: turn.items, want: [], final: false });
