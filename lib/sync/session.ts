@@ -518,7 +518,11 @@ export class Session implements SessionLike {
   private async endAntiEntropy(s: SpaceState): Promise<void> {
     const ae = s.ae!;
     s.ae = undefined;
-    if (!ae.establishing) return;
+    if (!ae.establishing) {
+      // A periodic round that overlapped a change left the status at 'syncing': refresh it now.
+      this.refreshStatus();
+      return;
+    }
     const peer = this.peer!;
     s.cursor = { e: peer.epoch, s: ae.peerTop };
     const key = this.cursorKey(peer.replicaId, s.name);
