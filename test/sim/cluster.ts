@@ -21,7 +21,7 @@ export interface ClusterOptions {
   edges: ReadonlyArray<readonly [string, string]>;
   merge?: MergeTable;
   link?: Pick<LinkOptions, 'antiEntropyInterval' | 'backoff'>;
-  net?: Pick<NetworkOptions, 'latency' | 'connectTimeout' | 'maxFrameBytes'>;
+  net?: Pick<NetworkOptions, 'latency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
   /** Wall-clock skew per node, up to ± this many ms (default 0). */
   skew?: number;
 }

@@ -28,6 +28,8 @@ export interface NetworkOptions {
   connectTimeout?: number;
   /** Largest frame a connection carries; larger sends are recorded as violations. */
   maxFrameBytes?: number;
+  /** Sees every frame sent on a live connection (to decode and count message types in a test). */
+  tap?: (from: string, to: string, frame: Frame) => void;
 }
 
 export interface EndStats {
@@ -182,6 +184,7 @@ export class SimNetwork {
         w.edge.stats[me].bytes += size;
         if (size > this.maxFrameSeen) this.maxFrameSeen = size;
         if (max !== undefined && size > max) this.violations.push(`${w.edge.ends[me]} sent a frame of ${size} bytes (limit ${max})`);
+        this.options.tap?.(w.edge.ends[me], w.edge.ends[other], frame);
         this.schedule(w, other, frame);
       },
       close: (code = 1000, reason = '') => {
