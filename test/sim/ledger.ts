@@ -7,7 +7,8 @@
  *   a join dropped it             legitimate only if some local write somewhere superseded that dot
  *
  * So at the end: every dot a join (or a removal) dropped must be in `superseded`, and every write whose
- * promise resolved must, on every replica, still be a version of its key or be in `superseded`.
+ * promise resolved must, on every replica, still be a version of its key or be in `superseded`. A write
+ * with an explicit context supersedes nothing but the versions the read behind that context saw.
  */
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 
@@ -21,6 +22,8 @@ export interface ResolvedWrite {
   key: string;
   dot: Dot;
   what: string;
+  /** For a write with an explicit context: the versions the read behind that context saw (all it may supersede). */
+  mayCover?: ReadonlySet<Dot>;
 }
 
 interface Drop {
@@ -36,6 +39,8 @@ const id = (space: string, key: string) => `${space}\u0000${key}`;
 
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
+  /** Per local write (its new dot): the dots it superseded. */
+  private readonly byWriter = new Map<Dot, Dot[]>();
   private readonly drops: Drop[] = [];
   readonly writes: ResolvedWrite[] = [];
 
@@ -47,6 +52,8 @@ export class Ledger {
       if (gone.length === 0) return;
       const local = next !== null && me !== undefined && next.vs.some((v) => v.r === me && v.n === next.seq && !prev?.vs.some((u) => u.r === me && u.n === v.n));
       if (local) {
+        const mine = next.vs.find((v) => v.r === me && v.n === next.seq)!;
+        this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
         let set = this.superseded.get(id(space, key));
         if (!set) this.superseded.set(id(space, key), (set = new Set()));
         for (const v of gone) set.add(dotOf(v.r, v.n));
@@ -110,6 +117,8 @@ export class Ledger {
       if (!this.wasSuperseded(d.space, d.key, d.dot)) out.push(`${d.node}: a ${d.how} dropped ${d.key}@${d.dot}, which no write superseded`);
     }
     for (const w of this.writes) {
+      const over = w.mayCover ? (this.byWriter.get(w.dot) ?? []).filter((d) => !w.mayCover!.has(d)) : [];
+      if (over.length) out.push(`${w.what} by ${w.node} (${w.key}@${w.dot}) superseded ${over.join(' ')}, outside its context`);
       if (this.wasSuperseded(w.space, w.key, w.dot)) continue;
       for (const [node, dots] of finals) {
         if (!dots(w.space, w.key).has(w.dot)) out.push(`lost write: ${w.what} by ${w.node} (${w.key}@${w.dot}) is missing on ${node} and no write superseded it`);

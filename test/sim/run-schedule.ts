@@ -45,7 +45,7 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
   const start = cluster.clock.now();
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
-  const held = new Map<string, Context>(); // node + key → a context read earlier
+  const held = new Map<string, { context: Context; saw: Set<string> }>(); // node + key → a read earlier
   const increments = new Map<string, { resolved: number; attempted: number }>();
   const items = new Map<string, ItemLog>();
   let valueSeq = 0;
@@ -56,24 +56,24 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
     const r = n.replica;
     const space = r.space(SPACE);
     const value = `${node}#${index}:${++valueSeq}`;
-    const note = async (w: { seq: number }, what: string) => {
-      if (w.seq > 0) cluster.ledger.record({ node, space: SPACE, key: op.key, dot: dotOf(r.replicaId, w.seq), what: `${what} (op ${index})` });
+    const note = async (w: { seq: number }, what: string, mayCover?: Set<string>) => {
+      if (w.seq > 0) cluster.ledger.record({ node, space: SPACE, key: op.key, dot: dotOf(r.replicaId, w.seq), what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
     };
     switch (op.kind) {
       case 'put':
         return note(await space.put(op.key, value), `put ${op.key}=${value}`);
       case 'get': {
         const got = await space.get(op.key);
-        if (got) held.set(node + '/' + op.key, got.context);
+        if (got) held.set(node + '/' + op.key, { context: got.context, saw: new Set(got.versions.map((v) => dotOf(v.replicaId, v.counter))) });
         return;
       }
       case 'putCtx': {
-        const context = held.get(node + '/' + op.key);
-        return note(await space.put(op.key, value, context !== undefined ? { context } : undefined), `put ${op.key}=${value} with context`);
+        const read = held.get(node + '/' + op.key);
+        return note(await space.put(op.key, value, read ? { context: read.context } : undefined), `put ${op.key}=${value}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'delete': {
-        const context = op.withCtx ? held.get(node + '/' + op.key) : undefined;
-        return note(await space.delete(op.key, context !== undefined ? { context } : undefined), `delete ${op.key}`);
+        const read = op.withCtx ? held.get(node + '/' + op.key) : undefined;
+        return note(await space.delete(op.key, read ? { context: read.context } : undefined), `delete ${op.key}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'incr': {
         const c = increments.get(op.key) ?? { resolved: 0, attempted: 0 };

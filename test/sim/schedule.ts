@@ -59,7 +59,7 @@ export function makeSchedule(seed: number, sizes: { minOps: number; maxOps: numb
     const key = rng.pick(plainKeys);
     const what: Op =
       x < 0.3 ? { kind: 'put', key }
-      : x < 0.45 ? { kind: 'get', key }
+      : x < 0.45 ? { kind: 'get', key: rng.chance(0.3) ? rng.pick([...COUNTERS, ...SETS]) : key } // merged keys: read repair
       : x < 0.6 ? { kind: 'putCtx', key }
       : x < 0.68 ? { kind: 'delete', key, withCtx: rng.chance(0.5) }
       : x < 0.83 ? { kind: 'incr', key: rng.pick(COUNTERS) }
