@@ -24,6 +24,8 @@ export interface ClusterOptions {
   net?: Pick<NetworkOptions, 'latency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
   /** Wall-clock skew per node, up to ± this many ms (default 0). */
   skew?: number;
+  /** The virtual clock to run on (default: a new one). */
+  clock?: VirtualClock;
 }
 
 export class SimNode {
@@ -52,7 +54,7 @@ export class SimNode {
 }
 
 export class Cluster {
-  readonly clock = new VirtualClock();
+  readonly clock: VirtualClock;
   readonly rng: Rng;
   readonly net: SimNetwork;
   readonly ledger = new Ledger();
@@ -60,6 +62,7 @@ export class Cluster {
   private readonly transports = new Map<string, SimTransport[]>();
 
   private constructor(readonly options: ClusterOptions) {
+    this.clock = options.clock ?? new VirtualClock();
     this.rng = new Rng(prng(options.seed));
     this.net = new SimNetwork({ clock: this.clock, rng: this.rng.fork(), ...options.net });
     const nodeRng = this.rng.fork();

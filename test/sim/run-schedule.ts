@@ -16,6 +16,7 @@ import { merges, type Context, type GetResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
+import { VirtualClock } from './clock.js';
 import { Cluster } from './cluster.js';
 import { dotOf } from './ledger.js';
 import { COUNTERS, SETS, type Op, type Schedule, type Timed } from './schedule.js';
@@ -26,23 +27,35 @@ const NETWORK_ERRORS = /unreachable|partitioned|superseded by a newer open/;
 
 export interface RunResult {
   problems: string[];
+  /** A digest of every frame sent (time, ends, bytes): equal digests mean the run replayed exactly. */
+  digest: string;
   virtualMs: number;
   bytes: number;
 }
 
 export async function runSchedule(s: Schedule): Promise<RunResult> {
-  // eslint-disable-next-line prefer-const
-  let cluster: Cluster;
-  cluster = await Cluster.create({
+  const clock = new VirtualClock();
+  const start = clock.now();
+  let digest = 2166136261;
+  const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start) : undefined;
+  const cluster = await Cluster.create({
+    clock,
     seed: s.seed,
     nodes: s.nodes,
     edges: s.edges,
     merge: { 'c*': merges.counter, 'set*': merges.addWins },
     link: { antiEntropyInterval: s.antiEntropyInterval, backoff: { base: 20, max: 1000 } },
-    net: { latency: s.latency, ...(process.env.SIM_TRACE ? { tap: trace(() => cluster.clock.now() - start) } : {}) },
+    net: {
+      latency: s.latency,
+      tap: (from, to, frame) => {
+        const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
+        digest = fnv(digest, `${clock.now()}${from}${to}`);
+        for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
+        printer?.(from, to, frame);
+      },
+    },
     skew: 200,
   });
-  const start = cluster.clock.now();
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
   const held = new Map<string, { context: Context; saw: Set<string> }>(); // node + key → a read earlier
@@ -147,13 +160,19 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
   }
   let bytes = 0;
   for (const name of cluster.names) for (const t of cluster.transportsOf(name)) bytes += t.stats.bytes;
-  return { problems, virtualMs: cluster.clock.now() - start, bytes };
+  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes };
 }
 
 interface ItemLog {
   added: number;
   addTried: boolean;
   removeTried: boolean;
+}
+
+/** 32-bit FNV-1a over a string, continuing from `h`. */
+function fnv(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
+  return h;
 }
 
 /** SIM_TRACE=1: every frame, decoded, on stderr (with the virtual time). */
