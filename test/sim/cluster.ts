@@ -24,6 +24,8 @@ export interface ClusterOptions {
   net?: Pick<NetworkOptions, 'latency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
   /** Wall-clock skew per node, up to ± this many ms (default 0). */
   skew?: number;
+  /** Each node's storage (default: memoryStorage()). */
+  storage?: (node: string) => StorageAdapter;
   /** The virtual clock to run on (default: a new one). */
   clock?: VirtualClock;
 }
@@ -68,7 +70,7 @@ export class Cluster {
     const nodeRng = this.rng.fork();
     for (const name of options.nodes) {
       const skew = options.skew ? nodeRng.int(-options.skew, options.skew) : 0;
-      this.nodes.set(name, new SimNode(name, memoryStorage(), nodeRng.fork().next, skew));
+      this.nodes.set(name, new SimNode(name, options.storage?.(name) ?? memoryStorage(), nodeRng.fork().next, skew));
       this.transports.set(name, []);
     }
     for (const [a, b] of options.edges) {
@@ -128,10 +130,10 @@ export class Cluster {
     await this.start(name);
   }
 
-  /** Data loss: the node comes back on fresh, empty storage (a new replicaId and log epoch). */
-  async replaceStorage(name: string): Promise<void> {
+  /** The node comes back on other storage: fresh and empty (data loss: a new replicaId and log epoch), or a restored backup. */
+  async replaceStorage(name: string, storage: StorageAdapter = memoryStorage()): Promise<void> {
     await this.stop(name);
-    this.node(name).storage = memoryStorage();
+    this.node(name).storage = storage;
     await this.start(name);
   }
 

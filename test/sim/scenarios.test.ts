@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, MsgType } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
+import { journaledStorage, type JournaledStorage } from './backup.js';
 import { Cluster } from './cluster.js';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 7;
@@ -153,4 +154,75 @@ describe(`simulated scenarios (seed ${SEED})`, () => {
     expect((await c.node('b').r.space('s').get('key99999'))?.value).toEqual({ n: 99_999, label: 'value number 99999' });
     await c.close();
   }, 120_000);
+
+  it('a space opened after connecting starts syncing at once', async () => {
+    const c = await Cluster.create({ seed: SEED, nodes: ['a', 'b'], edges: [['a', 'b']] });
+    await c.settle();
+    await c.node('a').r.space('later').put('x', 'in a later space');
+    const seen: string[] = [];
+    c.node('b').r.space('later').subscribe('*', (e) => seen.push(`${e.key}:${e.origin}`));
+    await c.settle();
+    expect((await c.node('b').r.space('later').get('x'))?.value).toBe('in a later space');
+    expect(seen).toEqual(['x:remote']);
+    await c.close();
+  });
+
+  const restoreCluster = async () => {
+    const journals = new Map<string, JournaledStorage>();
+    const c = await Cluster.create({
+      seed: SEED,
+      nodes: ['a', 'b'],
+      edges: [['a', 'b']],
+      link: { antiEntropyInterval: 0 },
+      storage: (n) => {
+        const s = journaledStorage();
+        journals.set(n, s);
+        return s;
+      },
+    });
+    await fill(c, 'a', 'k', 10);
+    await c.settle();
+    const backup = journals.get('a')!.mark;
+    const oldId = c.node('a').r.replicaId;
+    // Writes after the backup, stored by b: they are lost with a's disk.
+    await fill(c, 'a', 'late', 5);
+    await c.node('a').r.space('s').put('k3', 'after the backup');
+    await c.settle();
+    return { c, oldId, restored: await journals.get('a')!.restore(backup) };
+  };
+
+  it('a replica restored from a backup re-identifies before it writes again', async () => {
+    const { c, oldId, restored } = await restoreCluster();
+    await c.replaceStorage('a', restored);
+    expect(c.node('a').r.replicaId).toBe(oldId);
+    await c.settle(); // b holds newer dots of a than a's log: it tells a to re-identify
+    const newId = c.node('a').r.replicaId;
+    expect(newId).not.toBe(oldId);
+    const w = await c.node('a').r.space('s').put('k3', 'restored a writes');
+    await c.settle();
+    await w.synced;
+    await sameState(c);
+    const k3 = await c.node('b').r.space('s').get('k3');
+    expect(k3?.versions.map((v) => v.replicaId)).toEqual([newId]);
+    expect((await c.node('a').r.space('s').get('late4'))?.value).toBe('late4');
+    await c.close();
+  });
+
+  // A restored replica that writes before it reconnects mints again the dots it minted after the backup
+  // (for other values), and its log top passes what the peer holds, so the hello's restore check (a peer
+  // holds a dot above our top) misses it; the peer also never streams back the lost writes, whose records
+  // came from this replica (no echo). The replicas settle 'synced' but differ. Left out of CI (see the
+  // report); SIM_KNOWN=1 runs it.
+  it.runIf(process.env.SIM_KNOWN === '1')('known issue: a restored replica that writes offline before reconnecting converges', async () => {
+    const { c, restored } = await restoreCluster();
+    c.net.partition(['a']);
+    await c.replaceStorage('a', restored);
+    for (let i = 0; i < 8; i++) await c.node('a').r.space('s').put(`k${i}`, `offline after restore ${i}`);
+    c.net.heal();
+    await c.settle();
+    await sameState(c);
+    const reads = await Promise.all(c.names.map(async (n) => JSON.stringify(await c.node(n).r.space('s').get('k3'))));
+    expect(reads[1]).toBe(reads[0]);
+    await c.close();
+  });
 });
