@@ -44,7 +44,19 @@ export const COUNTERS = ['c0', 'c1'];
 export const SETS = ['set0'];
 const ITEMS = ['apple', 'pear', 'fig', 'kiwi', 'lime'];
 
-export function makeSchedule(seed: number, sizes: { minOps: number; maxOps: number } = { minOps: 20, maxOps: 60 }): Schedule {
+export interface Sizes {
+  minOps: number;
+  maxOps: number;
+  maxFaults: number;
+}
+
+/** CI's schedule sizes; SIM_OPS=min-max and SIM_FAULTS=max make harsher ones for exploration. */
+export function sizesFromEnv(env: Record<string, string | undefined> = process.env): Sizes {
+  const [minOps, maxOps] = (env.SIM_OPS ?? '20-60').split('-').map(Number);
+  return { minOps: minOps ?? 20, maxOps: maxOps ?? minOps ?? 60, maxFaults: Number(env.SIM_FAULTS ?? 6) };
+}
+
+export function makeSchedule(seed: number, sizes: Sizes = sizesFromEnv()): Schedule {
   const rng = new Rng(prng(seed));
   const n = rng.int(2, 8);
   const nodes = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i));
@@ -68,7 +80,7 @@ export function makeSchedule(seed: number, sizes: { minOps: number; maxOps: numb
     ops.push({ at: rng.int(0, duration), node: rng.pick(nodes), what });
   }
   const faults: Array<Timed<Fault>> = [];
-  for (let i = 0, count = rng.int(0, 6); i < count; i++) {
+  for (let i = 0, count = rng.int(0, sizes.maxFaults); i < count; i++) {
     const at = rng.int(0, duration);
     const x = rng.next();
     if (x < 0.45) {
