@@ -47,6 +47,7 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
     link: { antiEntropyInterval: s.antiEntropyInterval, backoff: { base: 20, max: 1000 } },
     net: {
       latency: s.latency,
+      ...(s.maxFrameBytes ? { maxFrameBytes: s.maxFrameBytes } : {}),
       tap: (from, to, frame) => {
         const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
         digest = fnv(digest, `${clock.now()}${from}${to}`);

@@ -33,6 +33,8 @@ export interface Schedule {
   topology: Topology;
   edges: Array<[string, string]>;
   latency: { min: number; max: number };
+  /** The transport's frame limit, small in some schedules so catch-up and anti-entropy must split. */
+  maxFrameBytes: number | undefined;
   antiEntropyInterval: number;
   /** Virtual ms during which operations and faults happen; then everything heals. */
   duration: number;
@@ -96,7 +98,9 @@ export function makeSchedule(seed: number, sizes: Sizes = sizesFromEnv()): Sched
     }
   }
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
+  const maxFrameBytes = rng.pick([undefined, undefined, 2048]); // drawn last: earlier draws stay as they were
   return {
+    maxFrameBytes,
     seed,
     nodes,
     topology,
@@ -134,7 +138,7 @@ export function describeSchedule(s: Schedule): string {
     return `@${f.at} ${w.kind === 'drop' ? `drop ${w.a}-${w.b}` : w.kind === 'partition' ? `partition [${w.side.join('')}] for ${w.heal}` : `restart ${w.node} down ${w.down}`}`;
   });
   return [
-    `${s.nodes.length} replicas, ${s.topology} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
+    `${s.nodes.length} replicas, ${s.topology} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
     `${s.ops.length} ops over ${s.duration} ms; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');
 }
