@@ -5,7 +5,8 @@
  * closes, then opens again on the same storage object) or given fresh storage (data loss: a new replica).
  *
  * `settle()` runs virtual time until the cluster is quiescent: every node up, nothing in flight on the
- * network, and every replica's status 'synced'.
+ * network, and every replica's status 'synced' (a relay's clients speak for it: accepted sessions are
+ * not links, so they do not show in the relay's own status).
  */
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
@@ -24,6 +25,8 @@ export interface ClusterOptions {
   net?: Pick<NetworkOptions, 'latency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
   /** Wall-clock skew per node, up to ± this many ms (default 0). */
   skew?: number;
+  /** A node that serves its edges as a relay (`replica.accept`) instead of dialing its peers. */
+  relay?: string;
   /** Each node's storage (default: memoryStorage()). */
   storage?: (node: string) => StorageAdapter;
   /** The virtual clock to run on (default: a new one). */
@@ -74,6 +77,11 @@ export class Cluster {
       this.transports.set(name, []);
     }
     for (const [a, b] of options.edges) {
+      if (options.relay === a || options.relay === b) {
+        const client = options.relay === a ? b : a;
+        this.transports.get(client)!.push(this.net.serverEdge(client, options.relay));
+        continue;
+      }
       const [ta, tb] = this.net.edge(a, b);
       this.transports.get(a)!.push(ta);
       this.transports.get(b)!.push(tb);
@@ -111,6 +119,10 @@ export class Cluster {
     if (!n.ids.includes(replica.replicaId)) n.ids.push(replica.replicaId);
     for (const s of spaces) replica.space(s);
     n.replica = replica;
+    if (name === this.options.relay) {
+      // Any token is accepted: this simulates the network, not authentication.
+      this.net.serve(name, (conn) => replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }) }));
+    }
     n.links = this.transportsOf(name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));
   }
 
@@ -120,6 +132,7 @@ export class Cluster {
     const replica = n.replica;
     if (!replica) return;
     n.replica = undefined;
+    this.net.serve(name, undefined);
     this.net.crash(name);
     await replica.close();
   }
@@ -139,7 +152,11 @@ export class Cluster {
 
   quiescent(): boolean {
     if (this.net.inFlight > 0) return false;
-    for (const n of this.nodes.values()) if (!n.replica || n.replica.status !== 'synced') return false;
+    for (const n of this.nodes.values()) {
+      if (!n.replica) return false;
+      // A relay's accepted sessions are not links: its clients' status speaks for them.
+      if (n.name !== this.options.relay && n.replica.status !== 'synced') return false;
+    }
     return true;
   }
 

@@ -11,6 +11,7 @@
  *   drop       `drop(a, b)` / `crash(node)`: the connection dies; each direction delivers a random prefix of
  *              what is in flight and loses the rest, then both ends see the close. A frame delivered whose
  *              ACK was lost is sent again after the reconnect: duplication across reconnects
+ *   relay      `serverEdge('a', 'hub')`: the hub accepts (`replica.accept`) instead of dialing
  *   partition  `partition(['a', 'b'])`: connections across the cut drop, and opens across it are refused
  *              (after a virtual connect timeout) until `heal()`
  *
@@ -64,7 +65,7 @@ class Wire {
   readonly closed: [boolean, boolean] = [false, false];
   constructor(
     readonly edge: Edge,
-    readonly handlers: [ConnectionHandlers, ConnectionHandlers],
+    public handlers: [ConnectionHandlers, ConnectionHandlers],
   ) {}
 }
 
@@ -75,12 +76,20 @@ class Edge {
     { frames: 0, bytes: 0, connections: 0 },
     { frames: 0, bytes: 0, connections: 0 },
   ];
-  constructor(readonly ends: [string, string]) {}
+  constructor(
+    readonly ends: [string, string],
+    /** End 1 accepts connections (a relay) rather than dialing. */
+    readonly served = false,
+  ) {}
 }
+
+/** A listening end (a relay): gets the server side of each incoming connection, returns its handlers. */
+export type Acceptor = (connection: Connection) => ConnectionHandlers;
 
 export class SimNetwork {
   private readonly edges: Edge[] = [];
   private readonly cut = new Set<string>();
+  private readonly acceptors = new Map<string, Acceptor>();
   private cutActive = false;
   private inflightCount = 0;
   readonly violations: string[] = [];
@@ -103,6 +112,22 @@ export class SimNetwork {
     const e = new Edge([a, b]);
     this.edges.push(e);
     return [this.transport(e, 0), this.transport(e, 1)];
+  }
+
+  /**
+   * An edge where `client` dials and `server` accepts (a relay): returns the client's transport. The
+   * server takes connections while `serve(server, acceptor)` is installed; otherwise opens are refused.
+   */
+  serverEdge(client: string, server: string): SimTransport {
+    const e = new Edge([client, server], true);
+    this.edges.push(e);
+    return this.transport(e, 0);
+  }
+
+  /** Installs (or, with undefined, removes) the acceptor of a listening node. */
+  serve(node: string, acceptor: Acceptor | undefined): void {
+    if (acceptor) this.acceptors.set(node, acceptor);
+    else this.acceptors.delete(node);
   }
 
   /** Cuts the nodes in `side` off from every other node: live connections across drop. */
@@ -150,8 +175,19 @@ export class SimNetwork {
         new Promise<Connection>((resolve, reject) => {
           // A second open from the same end (a restarted replica's new link) replaces the first.
           e.waiting[me]?.reject(new Error('superseded by a newer open'));
-          if (this.isCut(e)) {
+          const acceptor = e.served ? this.acceptors.get(e.ends[1]) : undefined;
+          if (this.isCut(e) || (e.served && !acceptor)) {
             this.clock.setTimeout(() => reject(new Error(`${e.ends[1 - me]} unreachable (partitioned)`)), this.options.connectTimeout ?? 200);
+            return;
+          }
+          if (acceptor) {
+            if (e.wire && !e.wire.dead) this.fail(e);
+            const wire = new Wire(e, [handlers, handlers]);
+            e.wire = wire;
+            e.stats[0].connections++;
+            e.stats[1].connections++;
+            wire.handlers[1] = acceptor(this.connection(wire, 1));
+            resolve(this.connection(wire, 0));
             return;
           }
           e.waiting[me] = { handlers, resolve, reject };

@@ -17,4 +17,14 @@ describe('simulated runs replay from their seed', () => {
     const b = await runSchedule(makeSchedule(6));
     expect(a.digest).not.toBe(b.digest);
   });
+
+  it('the generator covers every topology, relays among them, and a relay schedule passes', async () => {
+    const schedules = Array.from({ length: 100 }, (_, i) => makeSchedule(i + 1));
+    expect(new Set(schedules.map((s) => s.topology))).toEqual(new Set(['star', 'chain', 'ring', 'mesh']));
+    const relayed = schedules.find((s) => s.relay !== undefined && s.nodes.length > 2);
+    expect(relayed).toBeDefined();
+    const result = await runSchedule(relayed!);
+    expect(result.problems).toEqual([]);
+    expect(result.bytes).toBeGreaterThan(0);
+  });
 });

@@ -43,6 +43,7 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
     seed: s.seed,
     nodes: s.nodes,
     edges: s.edges,
+    ...(s.relay ? { relay: s.relay } : {}),
     merge: { 'c*': merges.counter, 'set*': merges.addWins },
     link: { antiEntropyInterval: s.antiEntropyInterval, backoff: { base: 20, max: 1000 } },
     net: {

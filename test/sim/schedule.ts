@@ -33,6 +33,8 @@ export interface Schedule {
   topology: Topology;
   edges: Array<[string, string]>;
   latency: { min: number; max: number };
+  /** In a star, whether the hub is a relay that accepts connections (else it dials like its peers). */
+  relay: string | undefined;
   /** The transport's frame limit, small in some schedules so catch-up and anti-entropy must split. */
   maxFrameBytes: number | undefined;
   antiEntropyInterval: number;
@@ -98,8 +100,11 @@ export function makeSchedule(seed: number, sizes: Sizes = sizesFromEnv()): Sched
     }
   }
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
-  const maxFrameBytes = rng.pick([undefined, undefined, 2048]); // drawn last: earlier draws stay as they were
+  // Drawn last, so that the draws above stay as they were when the seeds in commit messages were found.
+  const maxFrameBytes = rng.pick([undefined, undefined, 2048]);
+  const relay = topology === 'star' && rng.chance(0.5) ? nodes[0] : undefined;
   return {
+    relay,
     maxFrameBytes,
     seed,
     nodes,
@@ -138,7 +143,7 @@ export function describeSchedule(s: Schedule): string {
     return `@${f.at} ${w.kind === 'drop' ? `drop ${w.a}-${w.b}` : w.kind === 'partition' ? `partition [${w.side.join('')}] for ${w.heal}` : `restart ${w.node} down ${w.down}`}`;
   });
   return [
-    `${s.nodes.length} replicas, ${s.topology} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
+    `${s.nodes.length} replicas, ${s.topology}${s.relay ? ` through relay ${s.relay}` : ''} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
     `${s.ops.length} ops over ${s.duration} ms; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');
 }
