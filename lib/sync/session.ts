@@ -244,7 +244,9 @@ export class Session implements SessionLike {
       case MsgType.AntiEntropy:
         return this.onAntiEntropy(m);
       case MsgType.Reset:
-        await this.core.reidentify();
+        // The peer holds a dot of ours above the top our hello announced. Only a restored log is still behind
+        // it now: a write of ours may have reached the peer by another path after our hello left.
+        if (m.highest > (await this.core.currentSeq())) await this.core.reidentify();
         this.close(CloseCode.GOING_AWAY, 'replica re-identified');
         return;
       case MsgType.Denied:
