@@ -175,9 +175,11 @@ export class SimNetwork {
         new Promise<Connection>((resolve, reject) => {
           // A second open from the same end (a restarted replica's new link) replaces the first.
           e.waiting[me]?.reject(new Error('superseded by a newer open'));
+          e.waiting[me] = undefined;
           const acceptor = e.served ? this.acceptors.get(e.ends[1]) : undefined;
           if (this.isCut(e) || (e.served && !acceptor)) {
-            this.clock.setTimeout(() => reject(new Error(`${e.ends[1 - me]} unreachable (partitioned)`)), this.options.connectTimeout ?? 200);
+            const why = this.isCut(e) ? 'partitioned' : 'not listening';
+            this.clock.setTimeout(() => reject(new Error(`${e.ends[1 - me]} unreachable (${why})`)), this.options.connectTimeout ?? 200);
             return;
           }
           if (acceptor) {
