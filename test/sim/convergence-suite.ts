@@ -17,10 +17,11 @@ const base = Number(process.env.SIM_BASE_SEED ?? (soak ? Math.floor(Math.random(
 /** Schedules per test case: a case stays well under the test timeout and a failure names a small range. */
 const CHUNK = 25;
 /**
- * Seeds that fail for a reason beyond a small fix, left out of the CI count (see the report).
- * SIM_KNOWN=1 runs just them.
+ * Seeds that fail for a reason beyond a small fix, left out of the CI count; SIM_KNOWN=1 puts them back
+ * (as it runs the known-issue cases of the other sim tests). None at the moment.
  */
 export const KNOWN: number[] = [];
+const skipKnown = process.env.SIM_KNOWN !== '1';
 
 async function check(seed: number): Promise<string | undefined> {
   const schedule = makeSchedule(seed);
@@ -42,13 +43,12 @@ async function checkAll(seeds: readonly number[]): Promise<void> {
 /** Defines part `part` (0-based) of `parts` of the schedule run. */
 export function defineConvergence(part: number, parts: number): void {
   describe(`convergence under seeded fault schedules (part ${part + 1} of ${parts})`, () => {
-    if (one !== undefined || process.env.SIM_KNOWN === '1') {
-      if (part > 0) return;
-      const seeds = one !== undefined ? [one] : KNOWN;
-      for (const seed of seeds) it(`seed ${seed}`, () => checkAll([seed]), 300_000);
+    if (one !== undefined) {
+      if (part === 0) it(`seed ${one}`, () => checkAll([one]), 300_000);
+      else it.skip(`seed ${one} runs in part 1`, () => {});
       return;
     }
-    const seeds = Array.from({ length: runs }, (_, i) => base + i).filter((s, i) => i % parts === part && !KNOWN.includes(s));
+    const seeds = Array.from({ length: runs }, (_, i) => base + i).filter((s, i) => i % parts === part && !(skipKnown && KNOWN.includes(s)));
     if (soak && part === 0) console.log(`soak: ${runs} schedules from base seed ${base} (SIM_BASE_SEED=${base} replays the run)`);
     for (let i = 0; i < seeds.length; i += CHUNK) {
       const chunk = seeds.slice(i, i + CHUNK);
