@@ -43,6 +43,8 @@ interface Identity {
 export interface CoreOptions {
   storage: StorageAdapter;
   now?: () => number;
+  /** Randomness for identifiers and protocol run ids (default: the platform CSPRNG / Math.random); seeded in simulations. */
+  random?: () => number;
 }
 
 /** The content of a local write: an encoded value, or a tombstone. */
@@ -53,6 +55,7 @@ export class ReplicaCore {
   readonly acks = new AckTracker();
   readonly clock: HybridClock;
   readonly now: () => number;
+  readonly random: () => number;
   private closed = false;
   /** Sequence at open: no change at or below it is reported as external. */
   private readonly openSeq: number;
@@ -73,8 +76,10 @@ export class ReplicaCore {
     private identity: Identity,
     now: () => number,
     seq: number,
+    private readonly seeded: (() => number) | undefined,
   ) {
     this.now = now;
+    this.random = seeded ?? Math.random;
     this.clock = new HybridClock(now);
     this.openSeq = seq;
     this.stopWatching = storage.onExternalChange?.((spaces) => {
@@ -82,18 +87,18 @@ export class ReplicaCore {
     });
   }
 
-  static async open({ storage, now = Date.now }: CoreOptions): Promise<ReplicaCore> {
+  static async open({ storage, now = Date.now, random }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
     const identity = await storage.transact(async (tx) => {
       const existing = await tx.getMeta<Identity>('replica');
       if (existing) return existing;
-      const minted = { id: randomId(), epoch: randomId() };
+      const minted = { id: randomId(16, random), epoch: randomId(16, random) };
       tx.setMeta('replica', minted);
       return minted;
     });
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    return new ReplicaCore(storage, identity, now, seq);
+    return new ReplicaCore(storage, identity, now, seq, random);
   }
 
   /**
@@ -301,7 +306,7 @@ export class ReplicaCore {
    * Mint a new replicaId and log epoch before writing again, so no dot ever names two values.
    */
   async reidentify(): Promise<void> {
-    const next = { id: randomId(), epoch: randomId() };
+    const next = { id: randomId(16, this.seeded), epoch: randomId(16, this.seeded) };
     await this.storage.transact(async (tx) => {
       tx.setMeta('replica', next);
     });

@@ -23,6 +23,8 @@ export interface ReplicaOptions {
   maxValueBytes?: number;
   /** Wall clock in milliseconds (injected in tests and simulations). */
   now?: () => number;
+  /** Randomness in [0, 1) for identifiers and protocol run ids (injected by simulations so a seed replays a run). */
+  random?: () => number;
   /**
    * Collect tombstones older than `gcGrace` (relays do; a replica that does must be one peers sync through).
    * Default false.
@@ -55,7 +57,11 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
   if (!Number.isSafeInteger(maxValueBytes) || maxValueBytes <= 0) {
     throw new ConcordError('INVALID_OPTION', 'maxValueBytes must be a positive integer');
   }
-  const core = await ReplicaCore.open({ storage: options.storage, ...(options.now ? { now: options.now } : {}) });
+  const core = await ReplicaCore.open({
+    storage: options.storage,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.random ? { random: options.random } : {}),
+  });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl);
   if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);
   return replica;

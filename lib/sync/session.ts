@@ -276,8 +276,10 @@ export class Session implements SessionLike, PresenceChannel {
   private async handle(m: Message): Promise<void> {
     if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
     if (m.type === MsgType.Reset) {
-      // May come instead of the peer's hello: it refuses us until we re-identify.
-      await this.core.reidentify();
+      // May come instead of the peer's hello. The peer holds a dot of ours above the top our hello announced;
+      // only a restored log is still behind it now (a write of ours may have reached the peer by another path
+      // after our hello left, which is no restore).
+      if (m.highest > (await this.core.currentSeq())) await this.core.reidentify();
       this.close(CloseCode.GOING_AWAY, 'replica re-identified');
       return;
     }
@@ -562,7 +564,7 @@ export class Session implements SessionLike, PresenceChannel {
 
   private async beginAntiEntropy(s: SpaceState, establishing: boolean): Promise<void> {
     const ix = await this.hub.index(s.name);
-    const run = 1 + Math.floor(Math.random() * 0x7fffffff);
+    const run = 1 + Math.floor(this.core.random() * 0x7fffffff);
     s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing };
     const turn = openingTurn(ix.tree, run);
     this.send({ type: MsgType.AntiEntropy, space: s.name, run, top: ix.lastSeq, items: turn.items, want: [], final: false });
@@ -621,7 +623,11 @@ export class Session implements SessionLike, PresenceChannel {
   private async endAntiEntropy(s: SpaceState): Promise<void> {
     const ae = s.ae!;
     s.ae = undefined;
-    if (!ae.establishing) return;
+    if (!ae.establishing) {
+      // A periodic round that overlapped a change left the status at 'syncing': refresh it now.
+      this.refreshStatus();
+      return;
+    }
     const peer = this.peer!;
     s.cursor = { e: peer.epoch, s: ae.peerTop };
     const key = this.cursorKey(peer.replicaId, s.name);
