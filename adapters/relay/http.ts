@@ -30,7 +30,7 @@ export async function handleHttp(ctx: HttpContext, req: IncomingMessage, res: Se
       return text(res, 200, m.body, m.contentType);
     }
     if (ctx.staticDir && (await serveStatic(ctx.staticDir, req, res, path))) return;
-    if (path === '/' && !ctx.staticDir) return text(res, 200, 'Concord relay: connect a WebSocket here. /livez /readyz /metrics\n');
+    if (path === '/') return text(res, 200, 'Concord relay: connect a WebSocket here. /livez /readyz /metrics\n');
     text(res, 404, 'not found\n');
   } catch {
     if (!res.headersSent) text(res, 500, 'internal error\n');
