@@ -152,9 +152,9 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       if (ws.bufferedAmount <= policy.highWaterBytes) slowSince = undefined;
       else if (slowSince === undefined) slowSince = now;
       else if (now - slowSince >= policy.slowConsumerMs) {
+        // Nothing more is queued for it; the close frame follows what is buffered, and ws terminates the
+        // socket if the close handshake does not complete within its own timeout (30 s).
         handlers.session.close(CloseCode.SLOW_CONSUMER, 'slow consumer: too much data buffered for too long; reconnect to catch up');
-        // Its buffer may never drain: do not wait for the close handshake behind it.
-        setTimeout(() => ws.terminate(), 1000).unref();
       }
     },
     close(code, reason) {
