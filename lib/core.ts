@@ -29,6 +29,8 @@ export interface StoredChange {
 
 export interface CoreEvents extends Record<string, unknown> {
   change: StoredChange;
+  /** A key was removed outright by tombstone collection. */
+  removed: { space: string; key: string };
   error: unknown;
   status: ReplicaStatus;
 }
@@ -207,6 +209,55 @@ export class ReplicaCore {
       this.events.emit('change', change);
     }
     return changes;
+  }
+
+  /**
+   * Tombstone GC (relays): removes keys whose surviving versions are all tombstones older than `grace` ms
+   * (and keys left with no version at all), and records the log seq of the collection as the space's
+   * floor: a peer whose cursor is older must repair by anti-entropy, where versions we collected are
+   * refused (see Session) instead of resurrected. Returns how many keys were removed.
+   */
+  async collectTombstones(grace: number): Promise<number> {
+    this.assertOpen();
+    const cutoff = this.now() - grace;
+    let removed = 0;
+    for (const space of await this.storage.spaces()) {
+      const doomed: string[] = [];
+      for (let after: string | undefined; ; ) {
+        const page = await this.storage.scan(space, { limit: 512, ...(after !== undefined ? { after } : {}) });
+        for (const [key, rec] of page) {
+          if (rec.vs.every((v) => v.d && v.t < cutoff)) doomed.push(key);
+        }
+        if (page.length < 512) break;
+        after = page[page.length - 1]![0];
+      }
+      if (doomed.length === 0) continue;
+      const gone: string[] = [];
+      await this.storage.transact(async (tx) => {
+        gone.length = 0;
+        for (const key of doomed) {
+          const rec = await tx.get(space, key);
+          if (rec && rec.vs.every((v) => v.d && v.t < cutoff)) {
+            tx.remove(space, key);
+            gone.push(key);
+          }
+        }
+        if (gone.length) tx.setMeta('gc:' + space, (await tx.getMeta<number>('seq')) ?? 0);
+      });
+      for (const key of gone) this.events.emit('removed', { space, key });
+      removed += gone.length;
+    }
+    return removed;
+  }
+
+  /** The log seq of the space's last tombstone collection (0 when none). */
+  async collectedAt(space: string): Promise<number> {
+    return (await this.storage.getMeta<number>('gc:' + space)) ?? 0;
+  }
+
+  /** The seq up to which this replica holds `peer`'s log of a space (what it acknowledged), 0 when none. */
+  async acknowledged(peer: string, space: string): Promise<number> {
+    return (await this.storage.getMeta<{ e: string; s: number }>(`c:${peer}:${space}`))?.s ?? 0;
   }
 
   /** Highest counter of `replicaId`'s own dots held here (restore detection: a peer behind its own dots was restored). */

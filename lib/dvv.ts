@@ -126,8 +126,9 @@ export type Context = string & { readonly __concordContext?: never };
 
 const REPLICA_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** A replica id as minted (base64url); names of Object.prototype members are refused, since ids key plain objects. */
 export function isReplicaId(r: unknown): r is string {
-  return typeof r === 'string' && REPLICA_ID.test(r);
+  return typeof r === 'string' && REPLICA_ID.test(r) && !(r in Object.prototype) && r !== '__proto__';
 }
 
 export function encodeContext(cc: VersionVector): Context {
@@ -140,16 +141,18 @@ export function encodeContext(cc: VersionVector): Context {
 /** Parses a context; returns undefined when it is not one. */
 export function decodeContext(text: unknown): VersionVector | undefined {
   if (typeof text !== 'string') return undefined;
-  const out: Record<string, number> = {};
-  if (text === '') return out;
+  if (text === '') return {};
+  // A Map for the duplicate check; ids naming Object.prototype members ("constructor", "__proto__") are never
+  // minted and are refused everywhere (isReplicaId), since version vectors are plain objects.
+  const out = new Map<string, number>();
   for (const part of text.split(',')) {
     const i = part.lastIndexOf(':');
     const r = part.slice(0, i);
     const nText = part.slice(i + 1);
-    if (i <= 0 || !REPLICA_ID.test(r) || !/^[0-9a-z]{1,11}$/.test(nText)) return undefined;
+    if (i <= 0 || !isReplicaId(r) || !/^[0-9a-z]{1,11}$/.test(nText)) return undefined;
     const n = parseInt(nText, 36);
-    if (!Number.isSafeInteger(n) || n <= 0 || r in out) return undefined;
-    out[r] = n;
+    if (!Number.isSafeInteger(n) || n <= 0 || out.has(r)) return undefined;
+    out.set(r, n);
   }
-  return out;
+  return Object.fromEntries(out);
 }

@@ -23,7 +23,16 @@ export interface ReplicaOptions {
   maxValueBytes?: number;
   /** Wall clock in milliseconds (injected in tests and simulations). */
   now?: () => number;
+  /**
+   * Collect tombstones older than `gcGrace` (relays do; a replica that does must be one peers sync through).
+   * Default false.
+   */
+  collectTombstones?: boolean;
+  /** Milliseconds a tombstone is kept before collection (default 30 days). */
+  gcGrace?: number;
 }
+
+export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
 
 export interface AcceptOptions {
   /** Checks the peer's token (sent in its hello); throws ConcordError 'UNAUTHORIZED' to refuse it. */
@@ -45,7 +54,9 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     throw new ConcordError('INVALID_OPTION', 'maxValueBytes must be a positive integer');
   }
   const core = await ReplicaCore.open({ storage: options.storage, ...(options.now ? { now: options.now } : {}) });
-  return new Replica(core, patternTable(options.merge), maxValueBytes);
+  const replica = new Replica(core, patternTable(options.merge), maxValueBytes);
+  if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);
+  return replica;
 }
 
 export class Replica implements SpaceHost {
@@ -137,7 +148,24 @@ export class Replica implements SpaceHost {
     return this.core.events.on(type as keyof CoreEvents, listener as (payload: CoreEvents[keyof CoreEvents]) => void, options);
   }
 
+  private gcTimer: ReturnType<typeof setInterval> | undefined;
+  private gcGrace = DEFAULT_GC_GRACE;
+
+  /** @internal */
+  startCollecting(grace: number): void {
+    this.gcGrace = grace;
+    this.hub.collectsTombstones = true;
+    this.gcTimer = setInterval(() => void this.collectGarbage().catch((e) => this.core.events.emit('error', e)), Math.min(grace / 10, 3600_000));
+    (this.gcTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Collects tombstones older than the grace period now (relays also do it periodically); returns the count removed. */
+  collectGarbage(): Promise<number> {
+    return this.core.collectTombstones(this.gcGrace);
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.gcTimer);
     for (const link of this.links) link.close();
     for (const session of this.accepted) session.close(1001, 'replica closing');
     await this.core.close();

@@ -3,7 +3,7 @@
  * of the public API go through here; state changes go through the core's `write` and `join`.
  */
 import type { ReplicaCore, StoredChange, WriteContent } from './core.js';
-import { decodeContext, encodeContext, type VersionVector } from './dvv.js';
+import { decodeContext, encodeContext, sameState, type VersionVector } from './dvv.js';
 import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
 import type { KeyRecord } from './storage.js';
@@ -215,9 +215,11 @@ export class Space {
   private async resolve(key: string, rec: KeyRecord): Promise<GetResult | undefined> {
     const view = this.view(key, rec, this.mergeFor(key));
     if (!view?.repair || this.readOnly) return view?.result;
-    // Read repair: write the merge back with the context that was read, so it supersedes exactly the merged siblings.
+    // Read repair: write the merge back with the context that was read, so it supersedes exactly the merged siblings —
+    // and only if the key is still in the state that was read: a write committed meanwhile already superseded
+    // (some of) those siblings, and writing their merge beside it would bring them back.
     const content: WriteContent = view.repair === 'delete' ? { d: true } : { v: encodeValue(view.result!.value, this.host.maxValueBytes) };
-    const repaired = await this.core.write(this.name, key, () => content, rec.cc);
+    const repaired = await this.core.write(this.name, key, (cur) => (cur && sameState(cur, rec) ? content : undefined), rec.cc);
     if (!repaired || view.repair === 'delete') return view.result;
     const after = this.view(key, repaired, undefined)?.result;
     return after && !after.conflict ? { ...view.result!, versions: after.versions, context: after.context } : view.result;

@@ -5,6 +5,7 @@
  *   node item  (level, index, hash)  equal → nothing; differs → if the local subtree is small or a leaf,
  *              answer with its key list (a range item); else answer with its children's hashes — or its
  *              grandchildren's when few nodes differ, several levels per round trip where that saves one.
+ *              Key lists go only for nodes known to differ: an equal subtree costs one hash.
  *   range item (level, index, keys)  the answering side now knows both key lists under that node: it sends
  *              its state of every key that differs or the peer lacks, and asks (want) for every key the
  *              peer has that differs or it lacks. No further items for that subtree.
@@ -72,11 +73,9 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[]): Turn {
     }
     const down = Math.min(levels, DEPTH - level);
     const span = ARITY ** down;
-    for (let c = index * span; c < (index + 1) * span; c++) {
-      const childLevel = level + down;
-      // A child with no keys here: its hash (zero) still tells the peer whether it has keys there.
-      items.push(tree.count(childLevel, c) <= SMALL_SUBTREE && tree.count(childLevel, c) > 0 ? range(tree, childLevel, c) : node(tree, childLevel, c));
-    }
+    // Children as hashes (an empty child's zero hash still tells the peer whether it has keys there);
+    // key lists only for nodes known to differ, so equal small subtrees cost a hash, not their keys.
+    for (let c = index * span; c < (index + 1) * span; c++) items.push(node(tree, level + down, c));
   }
   return { items, send, want };
 }

@@ -27,6 +27,8 @@ export class SyncHub {
   private readonly readOnly: (space: string, on: boolean) => void;
   private readonly sessions = new Set<SessionLike>();
   private current: ReplicaStatus = 'offline';
+  /** Whether this replica collects tombstones (a relay): absent keys then refuse versions it acknowledged. */
+  collectsTombstones = false;
   /** Links that exist (connected or not); the status is 'offline' when none is connected. */
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
@@ -41,6 +43,7 @@ export class SyncHub {
       if (index) void index.then((ix) => this.apply(ix, change));
       for (const s of this.sessions) s.changed(change);
     });
+    core.events.on('removed', ({ space, key }) => void this.removed(space, key));
   }
 
   private apply(ix: SpaceIndex, change: StoredChange): void {

@@ -35,6 +35,8 @@ export interface SyncItem {
   /** The sender's own log top (last seq) and key count in this space, when the item was made. */
   top: number;
   keys: number;
+  /** Cursors into the sender's log below this are invalid: tombstones were collected after them. */
+  floor: number;
 }
 
 export interface Hello {
@@ -235,6 +237,7 @@ function writeSyncItems(w: Writer, items: SyncItem[]): void {
     w.uint(it.cursorSeq);
     w.uint(it.top);
     w.uint(it.keys);
+    w.uint(it.floor);
   }
 }
 
@@ -245,7 +248,7 @@ function readSyncItems(r: Reader): SyncItem[] {
     const s = space(r);
     const cursorEpoch = r.str();
     if (!EPOCH.test(cursorEpoch)) throw new ProtocolError('invalid epoch');
-    out.push({ space: s, cursorEpoch, cursorSeq: r.uint(), top: r.uint(), keys: r.uint() });
+    out.push({ space: s, cursorEpoch, cursorSeq: r.uint(), top: r.uint(), keys: r.uint(), floor: r.uint() });
   }
   return out;
 }

@@ -175,7 +175,8 @@ export class Session implements SessionLike {
     const stored = await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId, s.name));
     s.cursor = stored ?? { e: '', s: 0 };
     const ix = await this.hub.index(s.name);
-    s.mine = { space: s.name, cursorEpoch: s.cursor.e, cursorSeq: s.cursor.s, top: ix.lastSeq, keys: ix.tree.keyCount };
+    const floor = await this.core.collectedAt(s.name);
+    s.mine = { space: s.name, cursorEpoch: s.cursor.e, cursorSeq: s.cursor.s, top: ix.lastSeq, keys: ix.tree.keyCount, floor };
     return s.mine;
   }
 
@@ -343,8 +344,8 @@ export class Session implements SessionLike {
     const peer = this.peer!;
     const mine = s.mine!;
     const theirs = s.theirs!;
-    const outValid = theirs.cursorEpoch === this.core.epoch && theirs.cursorSeq <= this.helloTop;
-    const inValid = mine.cursorEpoch === peer.epoch && mine.cursorSeq <= peer.top;
+    const outValid = theirs.cursorEpoch === this.core.epoch && theirs.cursorSeq <= this.helloTop && theirs.cursorSeq >= mine.floor;
+    const inValid = mine.cursorEpoch === peer.epoch && mine.cursorSeq <= peer.top && mine.cursorSeq >= theirs.floor;
     const outOk = outValid || theirs.keys === 0 || mine.keys === 0;
     const inOk = inValid || mine.keys === 0 || theirs.keys === 0;
     if (inOk) {
@@ -442,7 +443,8 @@ export class Session implements SessionLike {
     if (m.upTo > 0 && m.upTo <= s.cursor.s && s.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : undefined;
     const key = this.cursorKey(peer.replicaId, m.space);
-    await this.core.join(m.space, m.entries, {
+    const entries = this.hub.collectsTombstones ? await this.refuseCollected(m.space, m.entries) : m.entries;
+    await this.core.join(m.space, entries, {
       source: this,
       peer: peer.replicaId,
       ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
@@ -453,6 +455,36 @@ export class Session implements SessionLike {
       if (!s.caughtUp && s.cursor.s >= s.theirs.top) s.caughtUp = true;
     }
     this.refreshStatus();
+  }
+
+  /**
+   * A relay that collects tombstones must not let a peer that was away longer resurrect a deleted key: for a
+   * key it does not hold, a version whose dot is at or below what it acknowledged from that version's writer
+   * was seen here and collected — refuse it, and tell the peer (a state with no versions whose context
+   * covers the refused dots makes the peer drop them too).
+   */
+  private async refuseCollected(space: string, entries: readonly Entry[]): Promise<Entry[]> {
+    const kept: Entry[] = [];
+    const refused: Entry[] = [];
+    for (const [key, state] of entries) {
+      if (await this.core.storage.get(space, key)) {
+        kept.push([key, state]);
+        continue;
+      }
+      const vs = [];
+      const dropped: Record<string, number> = {};
+      for (const v of state.vs) {
+        if (v.n <= (await this.core.acknowledged(v.r, space))) dropped[v.r] = Math.max(dropped[v.r] ?? 0, v.n);
+        else vs.push(v);
+      }
+      if (Object.keys(dropped).length === 0) kept.push([key, state]);
+      else {
+        refused.push([key, { vs: [], cc: dropped }]);
+        if (vs.length > 0) kept.push([key, { vs, cc: state.cc }]);
+      }
+    }
+    if (refused.length) this.send({ type: MsgType.Changes, space, upTo: 0, entries: refused });
+    return kept;
   }
 
   // ---- anti-entropy ------------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+/**
+ * Test helpers: replicas over memory storage, state exchange without the sync engine (what a link does:
+ * read a key's stored record on one replica and join it into another), and a seeded PRNG.
+ */
+import { memoryStorage, openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
+
+export async function replicas(n: number, options: Omit<ReplicaOptions, 'storage'> = {}): Promise<Replica[]> {
+  const out: Replica[] = [];
+  for (let i = 0; i < n; i++) out.push(await openReplica({ storage: memoryStorage(), ...options }));
+  return out;
+}
+
+/** Sends `from`'s stored state of each key to `to` (a join). Returns how many keys changed on `to`. */
+export async function exchange(from: Replica, to: Replica, space: string, keys: readonly string[]): Promise<number> {
+  let changed = 0;
+  for (const key of keys) {
+    const rec = await from.core.storage.get(space, key);
+    if (rec) changed += (await to.core.join(space, [[key, rec]])).length;
+  }
+  return changed;
+}
+
+/** Both ways. */
+export async function sync(a: Replica, b: Replica, space: string, keys: readonly string[]): Promise<void> {
+  await exchange(a, b, space, keys);
+  await exchange(b, a, space, keys);
+}
+
+/** The replica's change-log sequence (advances on every stored change). */
+export async function seqOf(r: Replica): Promise<number> {
+  return (await r.core.storage.getMeta<number>('seq')) ?? 0;
+}
+
+/** mulberry32 */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seed for a randomized test: SEED from the environment, else a random one (print it in assertion messages). */
+export function testSeed(): number {
+  return process.env.SEED ? Number(process.env.SEED) : Math.floor(Math.random() * 2 ** 31);
+}
