@@ -42,7 +42,7 @@ export function rawPeer(url: string, options: { headers?: Record<string, string>
 }
 
 export function item(space: string): SyncItem {
-  return { space, cursorEpoch: '', cursorSeq: 0, top: 0, keys: 0 };
+  return { space, cursorEpoch: '', cursorSeq: 0, top: 0, keys: 0, floor: 0 };
 }
 
 /** A valid hello from a fresh replica. */
