@@ -90,7 +90,7 @@ async function oneRun(rand: () => number): Promise<void> {
       void w.synced.then(() => acked.set(key, n));
       // Now and then a shared key: concurrent writes from several clients.
       if (rand() < 0.1) await r.space('s').put('shared', `${c}:${n}`);
-      if (rand() < 0.3) await sleep(1);
+      await sleep(rand() * 3); // a steady stream, a few hundred writes a second per client
     }
   });
 
