@@ -15,8 +15,17 @@
 import type { AeItem } from './messages.js';
 import { ARITY, DEPTH, type MerkleTree } from './merkle.js';
 
+/**
+ * Hashes on the wire are 32 of the 64 bits, taken at an offset that depends on the run: a collision in one
+ * run (one in 4·10^9 per differing node or key) cannot hide the same difference in the next run.
+ */
+export function wireHash(h: string, run: number): string {
+  const at = run % 9;
+  return h.slice(at, at + 8);
+}
+
 /** A subtree with at most this many keys is described by its key list rather than walked. */
-export const SMALL_SUBTREE = 24;
+export const SMALL_SUBTREE = 4;
 /** Expand two levels at once when at most this many nodes differ in a turn. */
 const DEEP_EXPAND = 4;
 
@@ -29,24 +38,24 @@ export interface Turn {
 }
 
 /** The initiator's first turn. */
-export function openingTurn(tree: MerkleTree): Turn {
-  if (tree.keyCount <= SMALL_SUBTREE) return { items: [range(tree, 0, 0)], send: [], want: [] };
+export function openingTurn(tree: MerkleTree, run: number): Turn {
+  if (tree.keyCount <= SMALL_SUBTREE) return { items: [range(tree, 0, 0, run)], send: [], want: [] };
   const level = tree.keyCount > 16 * 256 ? 2 : 1;
   const items: AeItem[] = [];
-  for (let i = 0; i < ARITY ** level; i++) items.push(node(tree, level, i));
+  for (let i = 0; i < ARITY ** level; i++) items.push(node(tree, level, i, run));
   return { items, send: [], want: [] };
 }
 
-function node(tree: MerkleTree, level: number, index: number): AeItem {
-  return { kind: 'node', level, index, hash: tree.hash(level, index) };
+function node(tree: MerkleTree, level: number, index: number, run: number): AeItem {
+  return { kind: 'node', level, index, hash: wireHash(tree.hash(level, index), run) };
 }
 
-function range(tree: MerkleTree, level: number, index: number): AeItem {
-  return { kind: 'range', level, index, keys: tree.keysUnder(level, index) };
+function range(tree: MerkleTree, level: number, index: number, run: number): AeItem {
+  return { kind: 'range', level, index, keys: tree.keysUnder(level, index).map(([k, h]) => [k, wireHash(h, run)] as const) };
 }
 
 /** Answers the peer's turn. */
-export function answerTurn(tree: MerkleTree, peer: readonly AeItem[]): Turn {
+export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: number): Turn {
   const items: AeItem[] = [];
   const send: string[] = [];
   const want: string[] = [];
@@ -54,28 +63,29 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[]): Turn {
   for (const it of peer) {
     if (it.kind === 'range') {
       const theirs = new Map(it.keys);
-      for (const [k, h] of tree.keysUnder(it.level, it.index)) {
+      for (const [k, full] of tree.keysUnder(it.level, it.index)) {
+        const h = wireHash(full, run);
         const t = theirs.get(k);
         if (t !== h) send.push(k);
         if (t !== undefined && t !== h) want.push(k);
         theirs.delete(k);
       }
       for (const k of theirs.keys()) want.push(k);
-    } else if (tree.hash(it.level, it.index) !== it.hash) {
+    } else if (wireHash(tree.hash(it.level, it.index), run) !== it.hash) {
       differing.push(it);
     }
   }
   const levels = differing.length <= DEEP_EXPAND ? 2 : 1;
   for (const { level, index } of differing) {
     if (level === DEPTH || tree.count(level, index) <= SMALL_SUBTREE) {
-      items.push(range(tree, level, index));
+      items.push(range(tree, level, index, run));
       continue;
     }
     const down = Math.min(levels, DEPTH - level);
     const span = ARITY ** down;
     // Children as hashes (an empty child's zero hash still tells the peer whether it has keys there);
     // key lists only for nodes known to differ, so equal small subtrees cost a hash, not their keys.
-    for (let c = index * span; c < (index + 1) * span; c++) items.push(node(tree, level + down, c));
+    for (let c = index * span; c < (index + 1) * span; c++) items.push(node(tree, level + down, c, run));
   }
   return { items, send, want };
 }
@@ -89,15 +99,15 @@ export interface InProcessResult {
 }
 
 /** Runs anti-entropy between two in-process trees (no transport): which keys go which way, in how many turns. */
-export function runAntiEntropy(a: MerkleTree, b: MerkleTree): InProcessResult {
+export function runAntiEntropy(a: MerkleTree, b: MerkleTree, run = 1): InProcessResult {
   const aToB = new Set<string>();
   const bToA = new Set<string>();
-  let turn = openingTurn(a);
+  let turn = openingTurn(a, run);
   let turns = 1;
   let fromA = true;
   for (;;) {
     const receiver = fromA ? b : a;
-    const next = answerTurn(receiver, turn.items);
+    const next = answerTurn(receiver, turn.items, run);
     // The receiver answers wants carried by the turn it got, and sends what it found.
     for (const k of turn.want) (fromA ? bToA : aToB).add(k);
     for (const k of next.send) (fromA ? bToA : aToB).add(k);

@@ -84,6 +84,10 @@ export class Link {
   }
 
   private async run(): Promise<void> {
+    // The peer last seen through this transport: our hello then carries our cursors (one round trip).
+    if (this.transport.label && this.peer === undefined) {
+      this.peer = await this.hub.core.storage.getMeta<string>('peer:' + this.transport.label).catch(() => undefined);
+    }
     while (!this.stopped) {
       const code = await this.connectOnce();
       if (this.stopped) break;
@@ -134,7 +138,12 @@ export class Link {
         maxFrameBytes: conn.maxFrameBytes ?? this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
         maxValueBytes: this.options.maxValueBytes,
         now: this.hub.core.now,
-        onPeer: (id) => (this.peer = id),
+        onPeer: (id) => {
+          if (id === this.peer) return;
+          this.peer = id;
+          const label = this.transport.label;
+          if (label) void this.hub.core.storage.transact((tx) => tx.setMeta('peer:' + label, id)).catch(() => {});
+        },
         onStatus: () => {
           if (session?.status === 'synced') this.attempt = 0;
           this.hub.refreshStatus();

@@ -2,7 +2,7 @@
  * Protocol messages. A frame is one message: a type byte, then its fields (codec.ts). Decoding validates
  * every field (names, ids, counts, value encodings) and throws ProtocolError on anything malformed.
  *
- *   HELLO    versions, replicaId, epoch, top (my log's last seq), token, spaces: SyncItem[]
+ *   HELLO    versions, replicaId, epoch, top (my log's last seq), token, expect (the peer its items assume), spaces
  *   SYNC     spaces: SyncItem[]                 — per space: the cursor I hold into your log, my top, my key count
  *   CHANGES  space, upTo, entries[key, state]   — a batch of my log (upTo > 0: cursor after it) or repair states (upTo 0)
  *   ACK      space, upTo                        — stored your log up to upTo (durable)
@@ -46,6 +46,8 @@ export interface Hello {
   epoch: string;
   top: number;
   token: string;
+  /** The peer the hello's sync items were made for ('' when none): items made for another peer are ignored. */
+  expect: string;
   spaces: SyncItem[];
 }
 
@@ -131,23 +133,18 @@ function key(r: Reader): string {
   return s;
 }
 
+/** A 32-bit wire hash (8 hex digits, see antientropy.ts wireHash). */
 function hash(r: Reader): string {
-  const hi = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
-  const lo = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
-  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+  const x = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
+  return x.toString(16).padStart(8, '0');
 }
 
 function writeHash(w: Writer, h: string): void {
-  const hi = parseInt(h.slice(0, 8), 16);
-  const lo = parseInt(h.slice(8, 16), 16);
-  w.u8(hi >>> 24);
-  w.u8((hi >>> 16) & 255);
-  w.u8((hi >>> 8) & 255);
-  w.u8(hi & 255);
-  w.u8(lo >>> 24);
-  w.u8((lo >>> 16) & 255);
-  w.u8((lo >>> 8) & 255);
-  w.u8(lo & 255);
+  const x = parseInt(h, 16);
+  w.u8(x >>> 24);
+  w.u8((x >>> 16) & 255);
+  w.u8((x >>> 8) & 255);
+  w.u8(x & 255);
 }
 
 // ---- key states --------------------------------------------------------------------------------------
@@ -264,6 +261,7 @@ export function encodeMessage(m: Message): Uint8Array {
       w.str(m.epoch);
       w.uint(m.top);
       w.str(m.token);
+      w.str(m.expect);
       writeSyncItems(w, m.spaces);
       break;
     case MsgType.Sync:
@@ -291,15 +289,27 @@ export function encodeMessage(m: Message): Uint8Array {
       w.uint(m.run);
       w.uint(m.top);
       w.u8(m.final ? 1 : 0);
-      w.uint(m.items.length);
+      // Items go in groups: a run of node items at consecutive indexes of one level is one block
+      // (level, first index, count, hashes); a range item is level, index and its (key, hash) list.
+      const groups: Array<AeItem[]> = [];
       for (const it of m.items) {
-        w.u8(it.kind === 'node' ? 0 : 1);
-        w.uint(it.level);
-        w.uint(it.index);
-        if (it.kind === 'node') writeHash(w, it.hash);
-        else {
-          w.uint(it.keys.length);
-          for (const [k, h] of it.keys) {
+        const g = groups[groups.length - 1];
+        const prev = g?.[g.length - 1];
+        if (g && prev && it.kind === 'node' && prev.kind === 'node' && prev.level === it.level && prev.index + 1 === it.index) g.push(it);
+        else groups.push([it]);
+      }
+      w.uint(groups.length);
+      for (const g of groups) {
+        const first = g[0]!;
+        w.u8(first.kind === 'node' ? 0 : 1);
+        w.uint(first.level);
+        w.uint(first.index);
+        if (first.kind === 'node') {
+          w.uint(g.length);
+          for (const it of g) writeHash(w, (it as { hash: string }).hash);
+        } else {
+          w.uint(first.keys.length);
+          for (const [k, h] of first.keys) {
             w.str(k);
             writeHash(w, h);
           }
@@ -345,7 +355,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const top = r.uint();
       const token = r.str();
       if (token.length > MAX_TOKEN_LENGTH) throw new ProtocolError('token too long');
-      m = { type, versions, replicaId: id, epoch, top, token, spaces: readSyncItems(r) };
+      const expect = r.str();
+      if (expect !== '' && !isReplicaId(expect)) throw new ProtocolError('invalid expected peer');
+      m = { type, versions, replicaId: id, epoch, top, token, expect, spaces: readSyncItems(r) };
       break;
     }
     case MsgType.Sync:
@@ -369,16 +381,19 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const run = r.uint();
       const top = r.uint();
       const final = r.u8() === 1;
-      const ni = r.count(3);
+      const ng = r.count(4);
       const items: AeItem[] = [];
-      for (let i = 0; i < ni; i++) {
+      for (let i = 0; i < ng; i++) {
         const kind = r.u8();
         const level = r.uint();
         const index = r.uint();
         if (level > 8 || index >= 16 ** level) throw new ProtocolError('invalid tree node');
-        if (kind === 0) items.push({ kind: 'node', level, index, hash: hash(r) });
-        else if (kind === 1) {
-          const nk = r.count(9);
+        if (kind === 0) {
+          const n = r.count(4);
+          if (index + n > 16 ** level) throw new ProtocolError('invalid tree node');
+          for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
+        } else if (kind === 1) {
+          const nk = r.count(5);
           const keys: Array<readonly [string, string]> = [];
           for (let j = 0; j < nk; j++) keys.push([key(r), hash(r)]);
           items.push({ kind: 'range', level, index, keys });

@@ -77,8 +77,9 @@ export function pairTransports(options: { maxFrameBytes?: number } = {}): [PairT
     b.resolve(side(1));
   };
 
+  const id = Math.random().toString(36).slice(2, 10);
   const transport = (me: 0 | 1): PairTransport => ({
-    label: `pair:${me}`,
+    label: `pair:${id}:${me}`,
     stats: stats[me],
     open(handlers) {
       return new Promise<Connection>((resolve) => {

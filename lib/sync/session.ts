@@ -132,8 +132,10 @@ export class Session implements SessionLike {
   }
 
   private async sendHello(): Promise<void> {
+    // Our hello carries our sync items: with the cursors we hold for the peer we expect, or none when we do
+    // not know it yet (first contact) — either way the peer can decide without waiting for another message.
     const spaces: SyncItem[] = [];
-    if (this.options.spaces === 'opened' && this.options.expectedPeer) {
+    if (this.options.spaces === 'opened') {
       for (const name of this.openedSpaces()) spaces.push(await this.makeItem(this.state(name), this.options.expectedPeer));
     }
     this.helloSent = true;
@@ -145,6 +147,7 @@ export class Session implements SessionLike {
       epoch: this.core.epoch,
       top: this.helloTop,
       token: this.options.token ?? '',
+      expect: this.options.expectedPeer ?? '',
       spaces,
     });
   }
@@ -171,8 +174,8 @@ export class Session implements SessionLike {
     return `c:${peerId}:${space}`;
   }
 
-  private async makeItem(s: SpaceState, peerId: string): Promise<SyncItem> {
-    const stored = await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId, s.name));
+  private async makeItem(s: SpaceState, peerId: string | undefined): Promise<SyncItem> {
+    const stored = peerId === undefined ? undefined : await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId, s.name));
     s.cursor = stored ?? { e: '', s: 0 };
     const ix = await this.hub.index(s.name);
     const floor = await this.core.collectedAt(s.name);
@@ -289,7 +292,12 @@ export class Session implements SessionLike {
     this.options.onPeer?.(m.replicaId);
     if (!this.helloSent) await this.sendHello();
     this.setStatus('syncing');
-    for (const item of m.spaces) await this.onSyncItem(item);
+    // Our hello's items were made for another peer: forget them; fresh ones go below.
+    const guessed = this.options.expectedPeer;
+    if (guessed !== undefined && guessed !== m.replicaId) for (const s of this.spaces.values()) s.mine = undefined;
+    // The peer's hello items count when made for us or for nobody in particular; items made for another
+    // peer are ignored, and the peer sends fresh ones once it sees our hello.
+    if (m.expect === '' || m.expect === this.core.replicaId) for (const item of m.spaces) await this.onSyncItem(item);
     if (this.options.spaces === 'opened') {
       // Spaces our hello did not carry (we did not know the peer, or opened them since). When the hello
       // guessed another peer, its cursors are simply invalid here and the decision falls back to anti-entropy.
@@ -349,7 +357,13 @@ export class Session implements SessionLike {
     const outOk = outValid || theirs.keys === 0 || mine.keys === 0;
     const inOk = inValid || mine.keys === 0 || theirs.keys === 0;
     if (inOk) {
-      if (!inValid) s.cursor = { e: peer.epoch, s: 0 };
+      if (!inValid) {
+        // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session
+        // streams from it instead of repairing by anti-entropy.
+        const fresh = (s.cursor = { e: peer.epoch, s: 0 });
+        const key = this.cursorKey(peer.replicaId, s.name);
+        void this.core.storage.transact((tx) => tx.setMeta(key, fresh)).catch((e) => this.onHandlerError(e));
+      }
       s.caughtUp = s.cursor.s >= theirs.top;
     }
     if (outOk && inOk) {
@@ -401,8 +415,12 @@ export class Session implements SessionLike {
             }
             const last = i === page.length - 1;
             if (last || bytes > this.frameBudget) {
-              this.send({ type: MsgType.Changes, space: s.name, upTo: rec.seq, entries: batch });
-              s.out.inflight++;
+              // Only echoes of the peer's own changes: nothing to send, unless the peer needs the cursor
+              // to pass the top we announced to know it caught up.
+              if (batch.length > 0 || s.out.sent < (s.mine?.top ?? 0)) {
+                this.send({ type: MsgType.Changes, space: s.name, upTo: rec.seq, entries: batch });
+                s.out.inflight++;
+              }
               s.out.sent = rec.seq;
               batch = [];
               bytes = 0;
@@ -493,7 +511,7 @@ export class Session implements SessionLike {
     const ix = await this.hub.index(s.name);
     const run = 1 + Math.floor(Math.random() * 0x7fffffff);
     s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing };
-    const turn = openingTurn(ix.tree);
+    const turn = openingTurn(ix.tree, run);
     this.send({ type: MsgType.AntiEntropy, space: s.name, run, top: ix.lastSeq, items: turn.items, want: [], final: false });
   }
 
@@ -520,7 +538,7 @@ export class Session implements SessionLike {
       await this.sendStates(s.name, m.want);
       return this.endAntiEntropy(s);
     }
-    const turn = answerTurn(ix.tree, m.items);
+    const turn = answerTurn(ix.tree, m.items, ae.run);
     await this.sendStates(s.name, [...new Set([...turn.send, ...m.want])]);
     const final = turn.items.length === 0 && turn.want.length === 0;
     this.send({ type: MsgType.AntiEntropy, space: s.name, run: ae.run, top: first ? ae.myTop : 0, items: turn.items, want: turn.want, final });
@@ -571,8 +589,9 @@ export class Session implements SessionLike {
         if (s.mine) synced = false;
         continue;
       }
+      // Synced: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged.
       if (!s.caughtUp || s.ae || !s.out.ready || s.out.inflight > 0 || s.out.pumping) synced = false;
-      else if (this.hub.lastSeqNow(s.name) > s.out.acked) synced = false;
+      else if (this.hub.lastSeqNow(s.name) > s.out.sent) synced = false;
     }
     this.setStatus(synced ? 'synced' : 'syncing');
   }

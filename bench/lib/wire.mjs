@@ -1,0 +1,77 @@
+/**
+ * Counting what crosses the wire: a recording wrapper for Concord transports, WebSocket framing overhead,
+ * and round trips from the order of messages.
+ */
+
+/** Bytes a WebSocket frame adds around a payload (RFC 6455): header, extended length, mask from clients. */
+export function wsFraming(payload, fromClient) {
+  const header = payload < 126 ? 2 : payload < 65536 ? 4 : 10;
+  return header + (fromClient ? 4 : 0);
+}
+
+/**
+ * Wraps a transport so every frame sent is logged as { who, type, bytes } (bytes with WebSocket framing;
+ * `client` says whether this side would mask, as a browser or Node client does).
+ */
+export function recording(transport, who, log, { client }) {
+  return {
+    ...transport,
+    label: transport.label,
+    async open(handlers) {
+      const conn = await transport.open(handlers);
+      return {
+        ...conn,
+        send(frame) {
+          const n = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
+          log.push({ who, type: typeof frame === 'string' ? 0 : frame[0], bytes: n + wsFraming(n, client) });
+          conn.send(frame);
+        },
+        close: (code, reason) => conn.close(code, reason),
+      };
+    },
+  };
+}
+
+/**
+ * Round trips: a turn is a run of messages from one side; every turn after the first answers the other
+ * side, so a sync of t turns waited t − 1 times, and round trips are those waits over two, rounded up.
+ * Acknowledgements nobody waits for (Concord's ACK, type 4) are left out.
+ */
+export function roundTrips(log, skipType = 4) {
+  let turns = 0;
+  let last;
+  for (const m of log) {
+    if (m.type === skipType) continue;
+    if (m.who !== last) turns++;
+    last = m.who;
+  }
+  return Math.max(1, Math.ceil((turns - 1) / 2));
+}
+
+export function until(cond, ms = 600_000) {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const poll = () => (cond() ? resolve() : Date.now() > end ? reject(new Error('timed out')) : setTimeout(poll, 2));
+    poll();
+  });
+}
+
+/** A small seeded PRNG (mulberry32) for picking scattered keys. */
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `d` distinct indexes in [0, n), scattered. */
+export function scattered(n, d, seed) {
+  const random = prng(seed);
+  const out = new Set();
+  while (out.size < Math.min(d, n)) out.add(Math.floor(random() * n));
+  return [...out];
+}
