@@ -47,7 +47,7 @@ export function item(space: string): SyncItem {
 
 /** A valid hello from a fresh replica. */
 export function helloFrame(token: string, spaces: SyncItem[] = []): Uint8Array {
-  return encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: randomId(), epoch: randomId(), top: 0, token, spaces });
+  return encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: randomId(), epoch: randomId(), top: 0, token, expect: '', spaces });
 }
 
 export function syncFrame(spaces: SyncItem[]): Uint8Array {
