@@ -80,16 +80,34 @@ export class RelayMetrics {
     });
   }
 
+  /** Label children bound once: counting a frame is then two additions (it runs for every frame). */
+  private readonly bound = new Map<string, { inc(n?: number): void }>();
+
+  private child(direction: 'in' | 'out', type: string): { inc(n?: number): void } {
+    const k = direction + type;
+    let c = this.bound.get(k);
+    if (!c) this.bound.set(k, (c = this.messages.labels({ direction, type })));
+    return c;
+  }
+
+  private readonly bytesIn = () => this.bytes.labels({ direction: 'in' });
+  private readonly bytesOut = () => this.bytes.labels({ direction: 'out' });
+  private boundBytes?: { in: { inc(n?: number): void }; out: { inc(n?: number): void } };
+
+  private get byteCounters() {
+    return (this.boundBytes ??= { in: this.bytesIn(), out: this.bytesOut() });
+  }
+
   inbound(frame: Uint8Array | string, bytes: number): void {
     const type = messageType(frame);
-    this.messages.inc({ direction: 'in', type });
-    this.bytes.inc({ direction: 'in' }, bytes);
+    this.child('in', type).inc();
+    this.byteCounters.in.inc(bytes);
     if (type === 'hello' || type === 'sync') this.syncRounds.inc();
   }
 
   outbound(frame: Uint8Array | string, bytes: number): void {
-    this.messages.inc({ direction: 'out', type: messageType(frame) });
-    this.bytes.inc({ direction: 'out' }, bytes);
+    this.child('out', messageType(frame)).inc();
+    this.byteCounters.out.inc(bytes);
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
