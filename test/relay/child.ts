@@ -1,6 +1,6 @@
 /** The relay as a child process running the built command line (`concord relay`), for crash tests. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 
 /** Compiles lib/ and adapters/ into a fresh directory under node_modules/.cache (so packages resolve). */
 export async function buildCli(): Promise<{ cli: string; cleanup: () => Promise<void> }> {
+  await mkdir(join(ROOT, 'node_modules', '.cache'), { recursive: true });
   const out = await mkdtemp(join(ROOT, 'node_modules', '.cache', 'concord-relay-test-'));
   await promisify(execFile)(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { cwd: ROOT });
   return { cli: join(out, 'adapters', 'cli.js'), cleanup: () => rm(out, { recursive: true, force: true }) };
