@@ -54,10 +54,16 @@ export class ReplicaCore {
   readonly clock: HybridClock;
   readonly now: () => number;
   private closed = false;
-  /** Sequence up to which changes by other instances sharing the storage have been read from the log. */
-  private externalMark: number;
-  /** Sequences this instance committed itself past `externalMark` (not to be reported twice). */
-  private readonly ownSeqs = new Set<number>();
+  /** Sequence at open: no change at or below it is reported as external. */
+  private readonly openSeq: number;
+  /**
+   * Per space, the sequence up to which changes by other instances sharing the storage have been read
+   * from the log. Per space, because a hint names spaces: a replica-wide mark advanced while reading one
+   * space would skip what another space received meanwhile.
+   */
+  private readonly externalMarks = new Map<string, number>();
+  /** Per space, sequences this instance committed itself past the space's mark (not to be reported twice). */
+  private readonly ownSeqs = new Map<string, Set<number>>();
   private externalQueue: Promise<void> = Promise.resolve();
   private readonly stopWatching: (() => void) | undefined;
   private readonly highestDots = new Map<string, number>();
@@ -70,7 +76,7 @@ export class ReplicaCore {
   ) {
     this.now = now;
     this.clock = new HybridClock(now);
-    this.externalMark = seq;
+    this.openSeq = seq;
     this.stopWatching = storage.onExternalChange?.((spaces) => {
       this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
     });
@@ -97,26 +103,31 @@ export class ReplicaCore {
   private async readExternal(spaces: readonly string[]): Promise<void> {
     if (this.closed) return;
     const top = (await this.storage.getMeta<number>('seq')) ?? 0;
-    for (const space of spaces) {
-      for (let after = this.externalMark; ; ) {
+    for (const space of new Set(spaces)) {
+      const mark = this.externalMarks.get(space) ?? this.openSeq;
+      if (top <= mark) continue;
+      const own = this.ownSeqs.get(space);
+      for (let after = mark; ; ) {
         const page = await this.storage.readLog(space, after, 512);
         for (const [key, rec] of page) {
-          if (rec.seq > top || this.ownSeqs.has(rec.seq)) continue;
+          if (rec.seq > top || own?.has(rec.seq)) continue;
           const mine = rec.vs.some((v) => v.r === this.replicaId && v.n === rec.seq);
+          for (const v of rec.vs) this.clock.observe(v.t, v.c);
           this.events.emit('change', { space, key, rec, prev: undefined, origin: mine ? 'local' : 'remote', external: true });
         }
         if (page.length < 512) break;
         after = page[page.length - 1]![1].seq;
       }
-    }
-    if (top > this.externalMark) {
-      this.externalMark = top;
-      for (const seq of this.ownSeqs) if (seq <= top) this.ownSeqs.delete(seq);
+      this.externalMarks.set(space, top);
+      if (own) for (const seq of own) if (seq <= top) own.delete(seq);
     }
   }
 
-  private noteOwn(seq: number): void {
-    if (this.storage.onExternalChange && seq > this.externalMark) this.ownSeqs.add(seq);
+  private noteOwn(space: string, seq: number): void {
+    if (!this.storage.onExternalChange || seq <= (this.externalMarks.get(space) ?? this.openSeq)) return;
+    let own = this.ownSeqs.get(space);
+    if (!own) this.ownSeqs.set(space, (own = new Set()));
+    own.add(seq);
   }
 
   get replicaId(): string {
@@ -162,7 +173,7 @@ export class ReplicaCore {
       return next;
     });
     if (rec) {
-      this.noteOwn(rec.seq);
+      this.noteOwn(space, rec.seq);
       this.events.emit('change', { space, key, rec, prev, origin: 'local' });
     }
     return rec;
@@ -204,7 +215,7 @@ export class ReplicaCore {
     });
     for (const [r, n] of raised) this.highestDots.set(r, n);
     for (const change of changes) {
-      this.noteOwn(change.rec.seq);
+      this.noteOwn(space, change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       this.events.emit('change', change);
     }

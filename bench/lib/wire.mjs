@@ -23,7 +23,8 @@ export function recording(transport, who, log, { client }) {
         ...conn,
         send(frame) {
           const n = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
-          log.push({ who, type: typeof frame === 'string' ? 0 : frame[0], bytes: n + wsFraming(n, client) });
+          const type = typeof frame === 'string' ? 0 : frame[0];
+          log.push({ who, type, bytes: n + wsFraming(n, client), signal: type === 4 || (type === 3 && changesCount(frame) === 0) });
           conn.send(frame);
         },
         close: (code, reason) => conn.close(code, reason),
@@ -32,16 +33,36 @@ export function recording(transport, who, log, { client }) {
   };
 }
 
+/** Entries in a Concord CHANGES frame: type, space (length-prefixed), upTo, base time, then the count. */
+function changesCount(frame) {
+  let at = 1;
+  const varint = () => {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const b = frame[at++];
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n;
+      scale *= 128;
+    }
+  };
+  at += varint(); // the space name
+  varint(); // upTo
+  varint(); // base time
+  return varint();
+}
+
 /**
  * Round trips: a turn is a run of messages from one side; every turn after the first answers the other
  * side, so a sync of t turns waited t − 1 times, and round trips are those waits over two, rounded up.
- * Acknowledgements nobody waits for (Concord's ACK, type 4) are left out.
+ * Signals nobody waits for are left out: Concord's ACKs and its empty CHANGES (a cursor advanced past
+ * echoes), which in one process can be sent after a data frame arrived without answering it.
  */
-export function roundTrips(log, skipType = 4) {
+export function roundTrips(log) {
   let turns = 0;
   let last;
   for (const m of log) {
-    if (m.type === skipType) continue;
+    if (m.signal) continue;
     if (m.who !== last) turns++;
     last = m.who;
   }

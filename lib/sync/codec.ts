@@ -36,6 +36,10 @@ export class Writer {
   pos = 0;
   private readonly table = new Map<string, number>();
 
+  constructor(seed?: readonly string[]) {
+    if (seed) for (const s of seed) if (!this.table.has(s)) this.table.set(s, this.table.size);
+  }
+
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -175,8 +179,12 @@ export class Reader {
   private readonly view: DataView;
   private readonly table: string[] = [];
 
-  constructor(private readonly buf: Uint8Array) {
+  constructor(
+    private readonly buf: Uint8Array,
+    seed?: readonly string[],
+  ) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    if (seed) for (const s of seed) if (!this.table.includes(s)) this.table.push(s);
   }
 
   get remaining(): number {

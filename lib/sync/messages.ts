@@ -250,8 +250,9 @@ function readSyncItems(r: Reader): SyncItem[] {
   return out;
 }
 
-export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer();
+/** `table`: strings both sides already know (the two replica ids, sender's first), seeding the frame's string table. */
+export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array {
+  const w = new Writer(table);
   w.u8(m.type);
   switch (m.type) {
     case MsgType.Hello:
@@ -336,11 +337,13 @@ export function encodeMessage(m: Message): Uint8Array {
 
 export interface DecodeLimits {
   maxValueBytes: number;
+  /** The string table the sender seeded (sender's replica id first); must match `encodeMessage`'s. */
+  table?: readonly string[] | undefined;
 }
 
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
   if (typeof frame === 'string') throw new ProtocolError('text frames are not part of the protocol');
-  const r = new Reader(frame);
+  const r = new Reader(frame, limits.table);
   const type = r.u8();
   let m: Message;
   switch (type) {

@@ -69,7 +69,10 @@ const PAGE = 1024;
 
 interface Outgoing {
   ready: boolean;
+  /** Log seq read up to (frames sent or echoes skipped). */
   sent: number;
+  /** Highest upTo carried by a frame (the peer's cursor once acknowledged). */
+  announced: number;
   acked: number;
   inflight: number;
   pumping: boolean;
@@ -128,7 +131,9 @@ export class Session implements SessionLike {
 
   private send(m: Message): void {
     if (this.closed) return;
-    this.conn.send(encodeMessage(m));
+    // After the hellos, both replica ids start every frame's string table: a version written by either
+    // side then costs one byte for its replica id instead of seventeen.
+    this.conn.send(encodeMessage(m, this.peer ? [this.core.replicaId, this.peer.replicaId] : undefined));
   }
 
   private async sendHello(): Promise<void> {
@@ -164,7 +169,7 @@ export class Session implements SessionLike {
   private state(name: string): SpaceState {
     let s = this.spaces.get(name);
     if (!s) {
-      s = { name, cursor: { e: '', s: 0 }, out: { ready: false, sent: 0, acked: 0, inflight: 0, pumping: false, again: false }, caughtUp: false };
+      s = { name, cursor: { e: '', s: 0 }, out: { ready: false, sent: 0, announced: 0, acked: 0, inflight: 0, pumping: false, again: false }, caughtUp: false };
       this.spaces.set(name, s);
     }
     return s;
@@ -194,7 +199,7 @@ export class Session implements SessionLike {
     }
     let m: Message;
     try {
-      m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes });
+      m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
     } catch (e) {
       this.fail(CloseCode.PROTOCOL_ERROR, e instanceof ProtocolError ? e.message : 'malformed frame');
       return;
@@ -381,6 +386,7 @@ export class Session implements SessionLike {
   private startPump(s: SpaceState, from: number): void {
     s.out.ready = true;
     s.out.sent = from;
+    s.out.announced = from;
     s.out.acked = Math.max(s.out.acked, from);
     this.core.acks.ack(s.name, from);
     void this.pump(s);
@@ -415,17 +421,24 @@ export class Session implements SessionLike {
             }
             const last = i === page.length - 1;
             if (last || bytes > this.frameBudget) {
-              // Only echoes of the peer's own changes: nothing to send, unless the peer needs the cursor
-              // to pass the top we announced to know it caught up.
-              if (batch.length > 0 || s.out.sent < (s.mine?.top ?? 0)) {
+              // Pages holding only echoes of the peer's own changes send nothing here.
+              if (batch.length > 0) {
                 this.send({ type: MsgType.Changes, space: s.name, upTo: rec.seq, entries: batch });
                 s.out.inflight++;
+                s.out.announced = rec.seq;
               }
               s.out.sent = rec.seq;
               batch = [];
               bytes = 0;
             }
           }
+        }
+        // The log is exhausted. If echoes were skipped below the top we announced, the peer still needs
+        // its cursor to pass that top to know it caught up: one empty frame says so.
+        if (!this.closed && s.out.ready && s.out.announced < s.out.sent && s.out.announced < (s.mine?.top ?? 0)) {
+          this.send({ type: MsgType.Changes, space: s.name, upTo: s.out.sent, entries: [] });
+          s.out.inflight++;
+          s.out.announced = s.out.sent;
         }
       } while (s.out.again && !this.closed);
     } catch (e) {

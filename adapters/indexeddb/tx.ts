@@ -1,0 +1,236 @@
+/**
+ * Group commit: the callbacks of several `transact` calls run as one readwrite IndexedDB transaction,
+ * each still all-or-nothing and in call order, as if each had run alone.
+ *
+ *   IDB reads ──▶ base (pre-batch state, cached) ◀── fn_i reads: own writes, then `written`, then base
+ *   fn_i returns ──▶ its writes join `written` (in order) ──▶ end of batch: one put per key, then commit
+ *
+ * Invariants:
+ * - No put is issued before the batch ends, so every IDB read in the batch returns the pre-batch state:
+ *   caching it (`base`) is exact, and a key written earlier in the batch is read from `written` instead.
+ * - Callbacks start together (so their first reads go to IndexedDB together, pipelined), but each read
+ *   resolves only at the callback's turn, after every earlier callback finished and its writes joined
+ *   `written`: each callback sees exactly the state after the callbacks before it.
+ * - A throwing callback's writes never join `written`: it leaves nothing behind.
+ * - Only IndexedDB requests and the turns (promises resolved inside the batch's own chain of callbacks)
+ *   are awaited, so the IDB transaction stays active throughout.
+ */
+import type { IDBPTransaction } from 'idb';
+import { ConcordError } from '../../lib/errors.js';
+import type { KeyRecord, StorageTx } from '../../lib/storage.js';
+import type { Head, Schema } from './schema.js';
+
+export type WriteTx = IDBPTransaction<Schema, ('heads' | 'states' | 'meta')[], 'readwrite'>;
+type ReadTx = IDBPTransaction<Schema, ('heads' | 'states')[], 'readonly'>;
+
+/** Reads one record (head and state) within a transaction; both requests are issued at once. */
+export async function readRecord(tx: ReadTx | WriteTx, space: string, key: string): Promise<KeyRecord | undefined> {
+  const t = tx as ReadTx;
+  const [head, state] = await Promise.all([t.objectStore('heads').get([space, key]), t.objectStore('states').get([space, key])]);
+  return head && state ? { ...state, seq: head.seq, h: head.h } : undefined;
+}
+
+export function cloneMeta(value: unknown): unknown {
+  return value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
+}
+
+type Writes = Map<string, Map<string, KeyRecord | null>>;
+
+/** Fewer first reads than this in a space are read key by key. */
+const GROUP_MIN = 8;
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+function deferredRecord(): Deferred<KeyRecord | undefined> {
+  let resolve!: (value: KeyRecord | undefined) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<KeyRecord | undefined>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/** The state shared by the callbacks of one batch. */
+export class Batch {
+  readonly written: Writes = new Map();
+  readonly writtenMeta = new Map<string, unknown>();
+  private readonly base = new Map<string, Map<string, Promise<KeyRecord | undefined>>>();
+  private readonly baseMeta = new Map<string, Promise<unknown>>();
+  private collecting = true;
+  private readonly pending = new Map<string, Map<string, Deferred<KeyRecord | undefined>>>();
+
+  constructor(readonly tx: WriteTx) {}
+
+  /** The pre-batch record, read once from IndexedDB (grouped with the others while callbacks start). */
+  baseRecord(space: string, key: string): Promise<KeyRecord | undefined> {
+    let m = this.base.get(space);
+    if (!m) this.base.set(space, (m = new Map()));
+    let p = m.get(key);
+    if (!p) {
+      if (this.collecting) {
+        const d = deferredRecord();
+        let pending = this.pending.get(space);
+        if (!pending) this.pending.set(space, (pending = new Map()));
+        pending.set(key, d);
+        p = d.promise;
+      } else {
+        p = readRecord(this.tx, space, key);
+      }
+      m.set(key, quiet(p));
+    }
+    return p;
+  }
+
+  /**
+   * Every callback has started: issue the first reads they asked for. Per space with many keys, one
+   * range read of the (small) heads tells which keys exist, so absent keys cost no request of their own;
+   * values are then read for the keys that exist. Few keys, or a crowded range: one read per key.
+   */
+  startReads(): void {
+    this.collecting = false;
+    for (const [space, pending] of this.pending) {
+      if (pending.size < GROUP_MIN) {
+        for (const [key, d] of pending) readRecord(this.tx, space, key).then(d.resolve, d.reject);
+        continue;
+      }
+      const keys = [...pending.keys()].sort();
+      const limit = keys.length * 2 + 16;
+      const range = IDBKeyRange.bound([space, keys[0]!], [space, keys[keys.length - 1]!]);
+      this.tx
+        .objectStore('heads')
+        .getAll(range, limit)
+        .then((heads) => {
+          if (heads.length >= limit) {
+            for (const [key, d] of pending) readRecord(this.tx, space, key).then(d.resolve, d.reject);
+            return;
+          }
+          const found = new Map(heads.map((h) => [h.k, h]));
+          const states = this.tx.objectStore('states');
+          for (const [key, d] of pending) {
+            const head = found.get(key);
+            if (!head) d.resolve(undefined);
+            else states.get([space, key]).then((state) => d.resolve(state ? { ...state, seq: head.seq, h: head.h } : undefined), d.reject);
+          }
+        })
+        .catch((e: unknown) => {
+          for (const d of pending.values()) d.reject(e);
+        });
+    }
+    this.pending.clear();
+  }
+
+  baseMetaValue(name: string): Promise<unknown> {
+    let p = this.baseMeta.get(name);
+    if (!p) this.baseMeta.set(name, (p = quiet(this.tx.objectStore('meta').get(name))));
+    return p;
+  }
+
+  /** A finished callback's writes join the batch. */
+  absorb(writes: Writes, meta: Map<string, unknown>): void {
+    for (const [space, w] of writes) {
+      let m = this.written.get(space);
+      if (!m) this.written.set(space, (m = new Map()));
+      for (const [key, rec] of w) m.set(key, rec);
+    }
+    for (const [name, value] of meta) this.writtenMeta.set(name, value);
+  }
+
+  /**
+   * Issues the batch's writes, one request per key and store (synchronously: all or none of them, since
+   * the transaction cannot become inactive in the middle). Returns the spaces written.
+   */
+  flush(): string[] {
+    const heads = this.tx.objectStore('heads');
+    const states = this.tx.objectStore('states');
+    const meta = this.tx.objectStore('meta');
+    const spaces: string[] = [];
+    for (const [space, writes] of this.written) {
+      for (const [key, rec] of writes) {
+        if (rec === null) {
+          ignore(heads.delete([space, key]));
+          ignore(states.delete([space, key]));
+        } else {
+          const { seq, h, ...state } = rec;
+          const head: Head = { s: space, k: key, seq, h };
+          ignore(heads.put(head));
+          ignore(states.put(state, [space, key]));
+        }
+      }
+      if (writes.size > 0) spaces.push(space);
+    }
+    for (const [name, value] of this.writtenMeta) ignore(meta.put(value, name));
+    return spaces;
+  }
+}
+
+/** One callback's view of the batch. */
+export class BatchTx implements StorageTx {
+  readonly writes: Writes = new Map();
+  readonly meta = new Map<string, unknown>();
+  private live = true;
+
+  constructor(
+    private readonly batch: Batch,
+    private readonly turn: Promise<void>,
+  ) {}
+
+  async get(space: string, key: string): Promise<KeyRecord | undefined> {
+    const own = this.writes.get(space);
+    if (own?.has(key)) return own.get(key) ?? undefined;
+    const prefetch = this.batch.baseRecord(space, key);
+    await this.turn;
+    const w = this.batch.written.get(space);
+    if (w?.has(key)) return w.get(key) ?? undefined;
+    return prefetch;
+  }
+
+  put(space: string, key: string, rec: KeyRecord): void {
+    this.write(space, key, rec);
+  }
+
+  remove(space: string, key: string): void {
+    this.write(space, key, null);
+  }
+
+  async getMeta<T>(name: string): Promise<T | undefined> {
+    if (this.meta.has(name)) return cloneMeta(this.meta.get(name)) as T | undefined;
+    const prefetch = this.batch.baseMetaValue(name);
+    await this.turn;
+    const value = this.batch.writtenMeta.has(name) ? this.batch.writtenMeta.get(name) : await prefetch;
+    return cloneMeta(value) as T | undefined;
+  }
+
+  setMeta(name: string, value: unknown): void {
+    this.assertLive();
+    this.meta.set(name, cloneMeta(value));
+  }
+
+  /** Ends the callback's use of this object; later calls throw. */
+  finish(): void {
+    this.live = false;
+  }
+
+  private write(space: string, key: string, rec: KeyRecord | null): void {
+    this.assertLive();
+    let w = this.writes.get(space);
+    if (!w) this.writes.set(space, (w = new Map()));
+    w.set(key, rec);
+  }
+
+  private assertLive(): void {
+    if (!this.live) throw new ConcordError('STORAGE_ERROR', 'transaction used after it finished');
+  }
+}
+
+/** A prefetched read may fail before anyone awaits it; whoever awaits it still sees the failure. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/** A failed write request aborts the transaction; the failure is reported once, through the transaction. */
+function ignore(p: Promise<unknown>): void {
+  p.catch(() => {});
+}
