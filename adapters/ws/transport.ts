@@ -24,7 +24,8 @@ export interface WebSocketTransportOptions {
   /** The credential for the hello: a string, or a (async) function asked on every (re)connect. */
   token?: string | (() => string | Promise<string>);
   /** A WebSocket constructor to use instead of `ws` (Node) or the global one (browsers). */
-  WebSocket?: WebSocketConstructor | (new (url: string, options?: unknown) => unknown);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any browser-shaped constructor (the global one, ws, a test double)
+  WebSocket?: WebSocketConstructor | (new (url: string, ...rest: any[]) => unknown);
   /** Ping period in ms (Node; default 15 000; 0 turns heartbeats off). */
   heartbeatMs?: number;
   /** Largest frame either side may send (default 4 MiB); the engine splits its messages under it. */
