@@ -197,14 +197,21 @@ export class Session implements SessionLike {
       this.fail(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
       return;
     }
-    let m: Message;
-    try {
-      m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
-    } catch (e) {
-      this.fail(CloseCode.PROTOCOL_ERROR, e instanceof ProtocolError ? e.message : 'malformed frame');
-      return;
-    }
-    this.inbox = this.inbox.then(() => this.handle(m)).catch((e) => this.onHandlerError(e));
+    // Decoded in turn, once every earlier frame was handled: the peer's hello (handled asynchronously)
+    // decides the string table seed of the frames after it, and a WebSocket can deliver them together.
+    this.inbox = this.inbox
+      .then(() => {
+        if (this.closed) return;
+        let m: Message;
+        try {
+          m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
+        } catch (e) {
+          this.fail(CloseCode.PROTOCOL_ERROR, e instanceof ProtocolError ? e.message : 'malformed frame');
+          return;
+        }
+        return this.handle(m);
+      })
+      .catch((e) => this.onHandlerError(e));
   }
 
   private onHandlerError(e: unknown): void {
