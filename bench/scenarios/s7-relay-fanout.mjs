@@ -42,7 +42,7 @@ async function startClients(system, url, docName, clients) {
   const workers = [];
   await Promise.all(
     Array.from({ length: CLIENT_WORKERS }, () => new Promise((resolve, reject) => {
-      const w = new Worker(new URL('./s7-clients.mjs', import.meta.url), { workerData: { system, url, docName, count: per } });
+      const w = new Worker(new URL('../lib/s7-clients.mjs', import.meta.url), { workerData: { system, url, docName, count: per } });
       workers.push(w);
       w.on('error', reject);
       w.on('message', (m) => {
