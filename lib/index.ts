@@ -12,3 +12,4 @@ export { Link, type LinkOptions } from './sync/link.js';
 export type { Grants, Rights } from './sync/session.js';
 export { CloseCode, type Transport, type Connection, type ConnectionHandlers, type Frame } from './transport.js';
 export type { AcceptOptions } from './replica.js';
+export { SpacePresence, type PresenceMember } from './sync/presence-hub.js';

@@ -30,6 +30,8 @@ export interface ReplicaOptions {
   collectTombstones?: boolean;
   /** Milliseconds a tombstone is kept before collection (default 30 days). */
   gcGrace?: number;
+  /** Milliseconds after which a silent presence entry leaves the view (default 15 000). */
+  presenceTtl?: number;
 }
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
@@ -54,7 +56,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     throw new ConcordError('INVALID_OPTION', 'maxValueBytes must be a positive integer');
   }
   const core = await ReplicaCore.open({ storage: options.storage, ...(options.now ? { now: options.now } : {}) });
-  const replica = new Replica(core, patternTable(options.merge), maxValueBytes);
+  const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl);
   if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);
   return replica;
 }
@@ -71,12 +73,19 @@ export class Replica implements SpaceHost {
     readonly core: ReplicaCore,
     readonly merges: readonly Pattern<MergeFn>[],
     readonly maxValueBytes: number,
+    presenceTtl?: number,
   ) {
     core.events.on('change', (change) => this.spaces.get(change.space)?.dispatch(change));
     this.hub = new SyncHub(core, {
       opened: () => this.spaces.keys(),
       readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),
+      ...(presenceTtl !== undefined ? { presenceTtl } : {}),
     });
+  }
+
+  /** @internal */
+  get presenceHub() {
+    return this.hub.presence;
   }
 
   get replicaId(): string {
@@ -166,6 +175,7 @@ export class Replica implements SpaceHost {
 
   async close(): Promise<void> {
     clearInterval(this.gcTimer);
+    this.hub.presence.close();
     for (const link of this.links) link.close();
     for (const session of this.accepted) session.close(1001, 'replica closing');
     await this.core.close();

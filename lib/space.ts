@@ -10,6 +10,7 @@ import type { KeyRecord } from './storage.js';
 import type { ChangeEvent, Context, Durability, GetResult, MergeFn, MergeTable } from './types.js';
 import { utf8Length, encodeValue } from './values.js';
 import { MergeError, readView, type View } from './view.js';
+import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
 
 export const MAX_KEY_BYTES = 1024;
 const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
@@ -32,6 +33,7 @@ export interface SpaceHost {
   readonly merges: readonly Pattern<MergeFn>[];
   /** True when sync made this space read-only for us (a token with read rights only). */
   isReadOnly(space: string): boolean;
+  readonly presenceHub: PresenceHub;
 }
 
 export function checkSpaceName(name: unknown): asserts name is string {
@@ -82,6 +84,7 @@ export class Space {
   private merges: readonly Pattern<MergeFn>[];
   private readOnlyOption: boolean;
   private readonly subscribers = new Set<Subscriber>();
+  private presenceHandle: SpacePresence | undefined;
 
   constructor(
     private readonly host: SpaceHost,
@@ -104,6 +107,11 @@ export class Space {
 
   private get core(): ReplicaCore {
     return this.host.core;
+  }
+
+  /** Who is online in this space, with app metadata; spread by gossip through the relays. */
+  get presence(): SpacePresence {
+    return (this.presenceHandle ??= new SpacePresence(this.host.presenceHub, this.name));
   }
 
   mergeFor(key: string): MergeFn | undefined {

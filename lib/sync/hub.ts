@@ -6,6 +6,7 @@
 import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
+import { PresenceHub } from './presence-hub.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
@@ -32,10 +33,13 @@ export class SyncHub {
   /** Links that exist (connected or not); the status is 'offline' when none is connected. */
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
+  readonly presence: PresenceHub;
+
   constructor(
     readonly core: ReplicaCore,
-    hooks: { opened: () => Iterable<string>; readOnly: (space: string, on: boolean) => void },
+    hooks: { opened: () => Iterable<string>; readOnly: (space: string, on: boolean) => void; presenceTtl?: number },
   ) {
+    this.presence = new PresenceHub(this, hooks.presenceTtl);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     core.events.on('change', (change) => {

@@ -10,6 +10,7 @@
  *   RESET    highest                            — I hold your dot `highest` but your log is behind it: you were restored; re-identify
  *   DENIED   space, code, reason                — a space refused (rights)
  *   GRANT    space, rights                      — what the peer may do in a space (relays tell clients: 'read' makes it read-only)
+ *   PRESENCE space, json                       — presence digests and entries (presence-hub.ts)
  */
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
@@ -25,6 +26,7 @@ export const enum MsgType {
   Reset = 6,
   Denied = 7,
   Grant = 8,
+  Presence = 9,
 }
 
 export interface SyncItem {
@@ -105,7 +107,14 @@ export interface Grant {
   rights: 'read' | 'write';
 }
 
-export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Reset | Denied | Grant;
+export interface PresenceMsg {
+  type: MsgType.Presence;
+  space: string;
+  /** JSON of a PresencePayload (validated by the presence state, which trusts nothing in it). */
+  json: string;
+}
+
+export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Reset | Denied | Grant | PresenceMsg;
 
 // ---- limits and field checks -----------------------------------------------------------------------
 
@@ -331,6 +340,10 @@ export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array
       w.str(m.space);
       w.u8(m.rights === 'write' ? 1 : 0);
       break;
+    case MsgType.Presence:
+      w.str(m.space);
+      w.str(m.json);
+      break;
   }
   return w.finish();
 }
@@ -421,6 +434,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       m = { type, space: s, rights: rights === 1 ? 'write' : 'read' };
       break;
     }
+    case MsgType.Presence:
+      m = { type, space: space(r), json: r.str() };
+      break;
     default:
       throw new ProtocolError(`unknown message type ${type}`);
   }

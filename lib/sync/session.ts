@@ -23,6 +23,7 @@ import type { ReplicaStatus } from '../types.js';
 import { answerTurn, openingTurn } from './antientropy.js';
 import { ProtocolError } from './codec.js';
 import type { SessionLike, SyncHub } from './hub.js';
+import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -91,7 +92,7 @@ interface SpaceState {
   rights?: Rights;
 }
 
-export class Session implements SessionLike {
+export class Session implements SessionLike, PresenceChannel {
   private peer?: Hello;
   private version = 0;
   private grants?: Grants;
@@ -109,6 +110,7 @@ export class Session implements SessionLike {
     private readonly options: SessionOptions,
   ) {
     hub.addSession(this);
+    hub.presence.addChannel(this);
   }
 
   get status(): ReplicaStatus {
@@ -197,17 +199,17 @@ export class Session implements SessionLike {
       this.fail(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
       return;
     }
-    // Decoded in turn, once every earlier frame was handled: the peer's hello (handled asynchronously)
-    // decides the string table seed of the frames after it, and a WebSocket can deliver them together.
+    // Decoded in turn, not on arrival: frames after the hello use the string table seeded with both
+    // replica ids, known only once the hello before them was handled.
+    // Frames that arrived before the connection closed are still handled (changes are data; a RESET
+    // matters most right before the close it comes with); only sending stops at the close.
     this.inbox = this.inbox
       .then(() => {
-        if (this.closed) return;
         let m: Message;
         try {
           m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
         } catch (e) {
-          this.fail(CloseCode.PROTOCOL_ERROR, e instanceof ProtocolError ? e.message : 'malformed frame');
-          return;
+          throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
         }
         return this.handle(m);
       })
@@ -232,6 +234,33 @@ export class Session implements SessionLike {
     this.closed = true;
     this.setStatus('offline');
     this.hub.removeSession(this);
+    this.hub.presence.removeChannel(this);
+  }
+
+  // ---- presence ----------------------------------------------------------------------------------
+
+  sendPresence(space: string, payload: PresencePayload): void {
+    this.send({ type: MsgType.Presence, space, json: JSON.stringify(payload) });
+  }
+
+  hasSpace(space: string): boolean {
+    const s = this.spaces.get(space);
+    return !!(s?.mine && s.theirs && s.rights);
+  }
+
+  private onPresence(space: string, json: string): void {
+    if (!this.hasSpace(space)) throw new ProtocolError(`presence for space "${space}" before its sync`);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(json);
+    } catch {
+      throw new ProtocolError('presence is not JSON');
+    }
+    if (!payload || typeof payload !== 'object' || Array.isArray(payload)) throw new ProtocolError('presence is not an object');
+    const p = payload as Record<string, unknown>;
+    const d = p.d !== undefined && p.d !== null && typeof p.d === 'object' && !Array.isArray(p.d) ? (p.d as Record<string, number>) : undefined;
+    const e = Array.isArray(p.e) ? (p.e as PresencePayload['e']) : undefined;
+    this.hub.presence.receive(this, space, { ...(d ? { d } : {}), ...(e ? { e } : {}), ...(p.r === 1 ? { r: 1 as const } : {}) });
   }
 
   close(code: number = CloseCode.NORMAL, reason = ''): void {
@@ -245,8 +274,13 @@ export class Session implements SessionLike {
   }
 
   private async handle(m: Message): Promise<void> {
-    if (this.closed) return;
-    if (m.type === MsgType.Hello) return this.onHello(m);
+    if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
+    if (m.type === MsgType.Reset) {
+      // May come instead of the peer's hello: it refuses us until we re-identify.
+      await this.core.reidentify();
+      this.close(CloseCode.GOING_AWAY, 'replica re-identified');
+      return;
+    }
     if (!this.peer) throw new ProtocolError('expected hello first');
     this.checkGrant();
     switch (m.type) {
@@ -259,10 +293,6 @@ export class Session implements SessionLike {
         return this.onAck(m.space, m.upTo);
       case MsgType.AntiEntropy:
         return this.onAntiEntropy(m);
-      case MsgType.Reset:
-        await this.core.reidentify();
-        this.close(CloseCode.GOING_AWAY, 'replica re-identified');
-        return;
       case MsgType.Denied:
         this.core.events.emit('error', new ConcordError(m.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'PROTOCOL', `space "${m.space}": ${m.reason}`));
         this.hub.markReadOnly(m.space, m.code === 'FORBIDDEN');
@@ -271,6 +301,8 @@ export class Session implements SessionLike {
         this.state(m.space).rights = m.rights;
         this.hub.markReadOnly(m.space, m.rights === 'read');
         return;
+      case MsgType.Presence:
+        return this.onPresence(m.space, m.json);
     }
   }
 
@@ -361,6 +393,7 @@ export class Session implements SessionLike {
 
   /** Both sides hold both items and decide alike: stream from cursors, or anti-entropy first. */
   private decide(s: SpaceState): void {
+    this.hub.presence.spaceLive(this, s.name);
     const peer = this.peer!;
     const mine = s.mine!;
     const theirs = s.theirs!;

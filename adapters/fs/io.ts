@@ -1,0 +1,91 @@
+/**
+ * The few file-system operations the adapter uses, behind a small interface: the default is node:fs,
+ * and tests wrap it to inject faults (ENOSPC, EACCES, failing fsync) without touching the real disk.
+ * Every write path goes through here, so a fault injected here is a fault the adapter must survive.
+ */
+import * as fs from 'node:fs/promises';
+import { constants } from 'node:fs';
+
+export interface IoFile {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  /** fdatasync: the data and the metadata needed to read it back (the size) are on disk. */
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface Io {
+  /** flags as node:fs: 'r', 'r+', 'w', 'wx' / 'wx+' (create, fail if present; + also reads). */
+  open(path: string, flags: string): Promise<IoFile>;
+  readFile(path: string): Promise<Buffer>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  mkdir(path: string): Promise<void>;
+  /** fsync of a directory, so a create, rename or unlink in it is durable. */
+  syncDir(path: string): Promise<void>;
+}
+
+class NodeFile implements IoFile {
+  constructor(private readonly fh: fs.FileHandle) {}
+  read(buffer: Uint8Array, offset: number, length: number, position: number) {
+    return this.fh.read(buffer, offset, length, position);
+  }
+  write(buffer: Uint8Array, offset: number, length: number, position: number) {
+    return this.fh.write(buffer, offset, length, position);
+  }
+  datasync() {
+    return this.fh.datasync();
+  }
+  truncate(length: number) {
+    return this.fh.truncate(length);
+  }
+  async size() {
+    return (await this.fh.stat()).size;
+  }
+  close() {
+    return this.fh.close();
+  }
+}
+
+export const nodeIo: Io = {
+  async open(path, flags) {
+    return new NodeFile(await fs.open(path, flags, 0o644));
+  },
+  readFile: (path) => fs.readFile(path),
+  rename: (from, to) => fs.rename(from, to),
+  unlink: (path) => fs.unlink(path),
+  readdir: (path) => fs.readdir(path),
+  async mkdir(path) {
+    await fs.mkdir(path, { recursive: true });
+  },
+  async syncDir(path) {
+    const fh = await fs.open(path, constants.O_RDONLY | constants.O_DIRECTORY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+};
+
+/** Reads exactly `length` bytes at `position` (fewer only at end of file); returns the bytes read. */
+export async function readFully(file: IoFile, buffer: Uint8Array, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+export async function writeFully(file: IoFile, buffer: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buffer.length) {
+    const { bytesWritten } = await file.write(buffer, done, buffer.length - done, position + done);
+    done += bytesWritten;
+  }
+}

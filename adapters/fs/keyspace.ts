@@ -1,0 +1,245 @@
+/**
+ * The in-memory index of a file storage: per space, key → Entry (seq, hash, where the record text lives),
+ * and the change log as append-only arrays (seq, key) in increasing seq order, whose stale entries (the
+ * key moved to a later seq) are compacted away when they outnumber the live ones. Values are not held:
+ * an entry keeps its KeyRecord only while its batch is not yet on disk, or briefly as a read cache.
+ *
+ * Keys loaded from a snapshot stay rows of its flat columns (BaseColumns) until an Entry is needed.
+ *
+ * Invariants: every entry either has `rec` (pending or cached) or a `file` (durable), or both; an entry
+ * object's seq and hash never change (only its location does, when compaction moves it to a snapshot),
+ * so comparing entry identity tells whether a key changed. Changes return what they replaced, which is
+ * what a failed batch's rollback restores.
+ */
+import type { KeyRecord } from '../../lib/storage.js';
+import type { DataFile } from './data-file.js';
+
+export class Entry {
+  constructor(
+    readonly seq: number,
+    readonly h: string,
+    readonly len: number,
+    readonly crc: number,
+    /** The batch that wrote it; 0 when loaded from disk. */
+    readonly batch: number,
+    public rec: KeyRecord | undefined,
+    public file: DataFile | undefined = undefined,
+    public off = 0,
+  ) {}
+}
+
+/**
+ * A snapshot's index of one space, as flat columns: keys loaded from a snapshot are held as row numbers
+ * into these until something needs their Entry (opening 100 000 keys allocates no Entry objects).
+ */
+export interface BaseColumns {
+  readonly file: DataFile;
+  readonly seqs: Float64Array;
+  readonly lens: Uint32Array;
+  readonly crcs: Uint32Array;
+  readonly offs: Float64Array;
+  /** 16 hex digits per row, or one string per row when some hash is not 16 characters. */
+  readonly hashes: string | string[];
+}
+
+function hashAt(b: BaseColumns, row: number): string {
+  return typeof b.hashes === 'string' ? b.hashes.slice(row * 16, row * 16 + 16) : b.hashes[row]!;
+}
+
+export class SpaceIndex {
+  /** key → Entry, or a row of `base` not yet materialized. */
+  readonly records = new Map<string, Entry | number>();
+  base: BaseColumns | undefined;
+  logSeq: number[] = [];
+  logKey: string[] = [];
+  sorted: string[] | null = null;
+  bytes = 0;
+
+  private materialize(key: string, row: number): Entry {
+    const b = this.base!;
+    const e = new Entry(b.seqs[row]!, hashAt(b, row), b.lens[row]!, b.crcs[row]!, 0, undefined, b.file, b.offs[row]!);
+    this.records.set(key, e);
+    return e;
+  }
+
+  entry(key: string): Entry | undefined {
+    const v = this.records.get(key);
+    return typeof v === 'number' ? this.materialize(key, v) : v;
+  }
+
+  private seqOf(v: Entry | number): number {
+    return typeof v === 'number' ? this.base!.seqs[v]! : v.seq;
+  }
+
+  private lenOf(v: Entry | number): number {
+    return typeof v === 'number' ? this.base!.lens[v]! : v.len;
+  }
+
+  /** Replaces a key's entry (undefined: removes it). */
+  set(key: string, entry: Entry | undefined): void {
+    const prev = this.records.get(key);
+    if (prev !== undefined) this.bytes -= this.lenOf(prev);
+    if (entry === undefined) {
+      if (prev !== undefined) {
+        this.records.delete(key);
+        this.sorted = null;
+      }
+      return;
+    }
+    this.records.set(key, entry);
+    this.bytes += entry.len;
+    if (prev === undefined) this.sorted = null;
+    this.logAppend(entry.seq, key);
+  }
+
+  /** Like set, and returns the entry it replaced (what a rollback restores). */
+  swap(key: string, entry: Entry | undefined): Entry | undefined {
+    const prev = this.entry(key);
+    this.set(key, entry);
+    return prev;
+  }
+
+  /** Every row still held as a number becomes an Entry (before compaction moves them to a new file). */
+  materializeAll(): void {
+    if (!this.base) return;
+    for (const [key, v] of this.records) if (typeof v === 'number') this.materialize(key, v);
+    this.base = undefined;
+  }
+
+  /** Puts back what a failed batch replaced; its log position may have been compacted away meanwhile. */
+  restore(key: string, entry: Entry | undefined): void {
+    const current = this.records.get(key);
+    if (current !== undefined) this.bytes -= this.lenOf(current);
+    if (entry === undefined) {
+      if (current !== undefined) {
+        this.records.delete(key);
+        this.sorted = null;
+      }
+      return;
+    }
+    if (current === undefined) this.sorted = null;
+    this.records.set(key, entry);
+    this.bytes += entry.len;
+    let i = upperBound(this.logSeq, entry.seq - 1);
+    for (; i < this.logSeq.length && this.logSeq[i] === entry.seq; i++) if (this.logKey[i] === key) return;
+    this.logSeq.splice(i, 0, entry.seq);
+    this.logKey.splice(i, 0, key);
+  }
+
+  private logAppend(seq: number, key: string): void {
+    const n = this.logSeq.length;
+    if (n > 0 && this.logSeq[n - 1]! > seq) {
+      const i = upperBound(this.logSeq, seq);
+      this.logSeq.splice(i, 0, seq);
+      this.logKey.splice(i, 0, key);
+    } else {
+      this.logSeq.push(seq);
+      this.logKey.push(key);
+    }
+    if (this.logSeq.length > 64 && this.logSeq.length > 2 * this.records.size) this.compactLog();
+  }
+
+  private compactLog(): void {
+    const seqs: number[] = [];
+    const keys: string[] = [];
+    for (let i = 0; i < this.logSeq.length; i++) {
+      const key = this.logKey[i]!;
+      const v = this.records.get(key);
+      if (v !== undefined && this.seqOf(v) === this.logSeq[i]) {
+        seqs.push(this.logSeq[i]!);
+        keys.push(key);
+      }
+    }
+    this.logSeq = seqs;
+    this.logKey = keys;
+  }
+
+  /** Log entries after `afterSeq` in seq order, stopping at the first one `durable` rejects. */
+  log(afterSeq: number, limit: number, durable: (e: Entry) => boolean): Array<[string, Entry]> {
+    const out: Array<[string, Entry]> = [];
+    for (let i = upperBound(this.logSeq, afterSeq); i < this.logSeq.length && out.length < limit; i++) {
+      const key = this.logKey[i]!;
+      const v = this.records.get(key);
+      if (v === undefined || this.seqOf(v) !== this.logSeq[i]) continue;
+      const e = this.entry(key)!;
+      if (!durable(e)) break;
+      out.push([key, e]);
+    }
+    return out;
+  }
+
+  /** Keys in order, with the prefix, after `after` (exclusive), at most `limit`. */
+  scan(prefix: string, after: string | undefined, limit: number): Array<[string, Entry]> {
+    const keys = (this.sorted ??= [...this.records.keys()].sort());
+    const from = after !== undefined && after >= prefix ? after : prefix;
+    let i = lowerBound(keys, from);
+    if (i < keys.length && keys[i] === after) i++;
+    const out: Array<[string, Entry]> = [];
+    for (; i < keys.length && out.length < limit; i++) {
+      const key = keys[i]!;
+      if (!key.startsWith(prefix)) break;
+      out.push([key, this.entry(key)!]);
+    }
+    return out;
+  }
+
+  /** Every key with its seq and hash, without materializing entries. */
+  index(): Array<{ key: string; seq: number; h: string }> {
+    const out: Array<{ key: string; seq: number; h: string }> = [];
+    const b = this.base;
+    for (const [key, v] of this.records) {
+      if (typeof v === 'number') out.push({ key, seq: b!.seqs[v]!, h: hashAt(b!, v) });
+      else out.push({ key, seq: v.seq, h: v.h });
+    }
+    return out;
+  }
+}
+
+export class Keyspace {
+  readonly spaces = new Map<string, SpaceIndex>();
+  readonly meta = new Map<string, unknown>();
+
+  space(name: string): SpaceIndex {
+    let s = this.spaces.get(name);
+    if (!s) this.spaces.set(name, (s = new SpaceIndex()));
+    return s;
+  }
+
+  get(space: string, key: string): Entry | undefined {
+    return this.spaces.get(space)?.entry(key);
+  }
+
+  liveBytes(): number {
+    let n = 0;
+    for (const s of this.spaces.values()) n += s.bytes;
+    return n;
+  }
+
+  keyCount(): number {
+    let n = 0;
+    for (const s of this.spaces.values()) n += s.records.size;
+    return n;
+  }
+}
+
+export function lowerBound(a: readonly string[], x: string): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function upperBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,183 @@
+/**
+ * Group commit. Batches queue here in transaction order; one loop writes everything queued as one commit
+ * group (a single positioned write at the end of the current segment) and fdatasyncs it. While that fsync
+ * runs, new batches queue and go together in the next group, so many transactions in flight share one fsync.
+ * A batch is reported durable only after its group's fsync returned.
+ *
+ * On a failed write the segment is truncated back to where the group began, and the group plus every batch
+ * queued after it (they were applied on top of it) is reported failed, in order. A failed fsync leaves the
+ * file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate: the
+ * writer is then broken and refuses everything after.
+ *
+ * Segment rotation (for compaction) happens between groups: a new segment file is created and its directory
+ * entry fsynced, and `onRotated` runs synchronously with the batches still queued — the ones not in the
+ * older segments.
+ */
+import { ConcordError } from '../../lib/errors.js';
+import { DataFile } from './data-file.js';
+import { FRAME_HEADER, LAST_IN_GROUP, writeFrame, type EncodedBatch } from './frame.js';
+import { ioError } from './io-errors.js';
+import { writeFully, type Io } from './io.js';
+import { segName } from './snapshot.js';
+
+export interface Batch {
+  readonly id: number;
+  readonly encoded: EncodedBatch;
+  /** Set when written: offset of the payload in `segment`. */
+  payloadAt: number;
+  segment: DataFile | undefined;
+}
+
+export interface WriterHooks<B extends Batch> {
+  durable(group: B[]): void;
+  failed(batches: B[], error: ConcordError, broken: boolean): void;
+}
+
+export interface Segment {
+  num: number;
+  data: DataFile;
+  size: number;
+  /** Frames in it (what replaying it costs). */
+  frames: number;
+}
+
+interface Rotation<B> {
+  then: (pending: readonly B[], newSegment: number) => void;
+  fail: (error: ConcordError) => void;
+}
+
+const MAX_GROUP_BYTES = 32 << 20;
+
+export class LogWriter<B extends Batch> {
+  private queue: B[] = [];
+  private running: Promise<void> | undefined;
+  private rotation: Rotation<B> | undefined;
+  private broken: ConcordError | undefined;
+
+  constructor(
+    private readonly io: Io,
+    private readonly dir: string,
+    public segment: Segment,
+    private nextGroup: number,
+    private readonly hooks: WriterHooks<B>,
+  ) {}
+
+  get isBroken(): ConcordError | undefined {
+    return this.broken;
+  }
+
+  enqueue(batch: B): void {
+    if (this.broken) throw this.broken;
+    this.queue.push(batch);
+    this.kick();
+  }
+
+  /** Starts a new segment at the next group boundary; `then` sees the batches queued for it. */
+  rotate(then: Rotation<B>['then'], fail: Rotation<B>['fail']): void {
+    if (this.broken) return fail(this.broken);
+    this.rotation = { then, fail };
+    this.kick();
+  }
+
+  /** Resolves once everything queued so far was written (or failed). */
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private kick(): void {
+    if (this.running || this.broken) return;
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.loop())
+      .catch((e: unknown) => {
+        // not an I/O failure (those are handled in place): a bug; refuse further writes rather than guess
+        this.broken = ioError(e, 'committing');
+        const failed = this.queue;
+        this.queue = [];
+        this.hooks.failed(failed, this.broken, true);
+        this.failRotation();
+      })
+      .finally(() => {
+      this.running = undefined;
+      if ((this.queue.length || this.rotation) && !this.broken) this.kick();
+    });
+  }
+
+  private failRotation(): void {
+    const r = this.rotation;
+    this.rotation = undefined;
+    if (r && this.broken) r.fail(this.broken);
+  }
+
+  private async loop(): Promise<void> {
+    for (;;) {
+      if (this.broken) return;
+      if (this.rotation) await this.doRotate(this.rotation);
+      if (!this.queue.length) return;
+      let bytes = 0;
+      let n = 0;
+      while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encoded.length;
+      const group = this.queue.splice(0, n);
+      await this.writeGroup(group, bytes);
+    }
+  }
+
+  private async writeGroup(group: B[], bytes: number): Promise<void> {
+    const seg = this.segment;
+    const groupNo = this.nextGroup++;
+    const out = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    group.forEach((b, i) => {
+      b.payloadAt = seg.size + at + FRAME_HEADER;
+      b.segment = seg.data;
+      at += writeFrame(out, at, b.encoded, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0);
+    });
+    let stage = 'writing';
+    try {
+      await writeFully(seg.data.file, out, seg.size);
+      stage = 'syncing';
+      await seg.data.file.datasync();
+    } catch (e) {
+      const error = ioError(e, `${stage} ${seg.data.name}`);
+      let broken = stage === 'syncing';
+      if (!broken) {
+        try {
+          await seg.data.file.truncate(seg.size);
+        } catch {
+          broken = true;
+        }
+      }
+      const failed = group.concat(this.queue);
+      this.queue = [];
+      for (const b of failed) b.segment = undefined;
+      if (broken) {
+        this.broken = new ConcordError(error.code, `${error.message}; the log's state on disk is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
+      }
+      this.hooks.failed(failed, error, broken);
+      this.failRotation();
+      return;
+    }
+    seg.size += bytes;
+    seg.frames += group.length;
+    this.hooks.durable(group);
+  }
+
+  private async doRotate({ then, fail }: Rotation<B>): Promise<void> {
+    const num = this.segment.num + 1;
+    const name = segName(num);
+    try {
+      const file = await this.io.open(`${this.dir}/${name}`, 'wx+');
+      try {
+        await this.io.syncDir(this.dir);
+      } catch (e) {
+        await file.close().catch(() => {});
+        throw e;
+      }
+      this.segment = { num, data: new DataFile(name, file), size: 0, frames: 0 };
+      this.rotation = undefined;
+      then(this.queue, num);
+    } catch (e) {
+      this.rotation = undefined;
+      fail(ioError(e, `starting segment ${name}`));
+    }
+  }
+}

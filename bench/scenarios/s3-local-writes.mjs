@@ -1,0 +1,119 @@
+/**
+ * S3 — local writes, memory storage, one key per write (target: Concord ≥ Yjs writes/s in the same run).
+ *
+ * Each contender starts empty and writes keys k0…k(N-1), one key per write:
+ * - Concord: `await space.put(key, value)` one after another, and with `BATCH` puts in flight at once
+ *   (Promise.all per batch); memoryStorage.
+ * - Yjs: `ymap.set(key, value)` on one Y.Map, each set its own transaction.
+ * - Automerge 3: `A.change(doc, d => { d[key] = value })` per write. Its cost per change grows with the
+ *   document, so it writes fewer keys (20 000, as in BENCHMARKS.md's figures) and runs one round only.
+ * - TinyBase: `createMergeableStore().setRow('t', key, value)`.
+ * After a warm-up of each, the others run `ROUNDS` interleaved rounds (the order rotates per round)
+ * and the median is reported. All of it is in-memory work without I/O, so the figure is writes per
+ * second of process CPU time (steady on a shared machine); wall-clock medians are kept in the JSON.
+ * Env overrides: BENCH_S3_KEYS, BENCH_S3_AUTOMERGE_KEYS, BENCH_S3_ROUNDS.
+ */
+import * as A from '@automerge/automerge';
+import { createMergeableStore } from 'tinybase';
+import * as Y from 'yjs';
+import { memoryStorage, openReplica } from 'concord';
+import { dataset, envInt, median, progress, rate } from '../lib/measure.mjs';
+
+export const id = 'S3';
+export const title = 'local writes, memory storage, one key per write';
+
+const BATCH = 1000;
+
+async function concordSequential(keys, values, n) {
+  const replica = await openReplica({ storage: memoryStorage() });
+  const space = replica.space('bench');
+  const r = await rate(n, async () => {
+    for (let i = 0; i < n; i++) await space.put(keys[i], values[i]);
+  });
+  await replica.close();
+  return r;
+}
+
+async function concordInFlight(keys, values, n) {
+  const replica = await openReplica({ storage: memoryStorage() });
+  const space = replica.space('bench');
+  const r = await rate(n, async () => {
+    for (let i = 0; i < n; i += BATCH) {
+      const batch = [];
+      for (let j = i; j < Math.min(n, i + BATCH); j++) batch.push(space.put(keys[j], values[j]));
+      await Promise.all(batch);
+    }
+  });
+  await replica.close();
+  return r;
+}
+
+async function yjs(keys, values, n) {
+  const doc = new Y.Doc();
+  const map = doc.getMap('bench');
+  const r = await rate(n, () => {
+    for (let i = 0; i < n; i++) map.set(keys[i], values[i]);
+  });
+  doc.destroy();
+  return r;
+}
+
+async function tinybase(keys, values, n) {
+  const store = createMergeableStore();
+  return rate(n, () => {
+    for (let i = 0; i < n; i++) store.setRow('t', keys[i], values[i]);
+  });
+}
+
+async function automerge(keys, values, n) {
+  let doc = A.init();
+  const r = await rate(n, () => {
+    for (let i = 0; i < n; i++) {
+      doc = A.change(doc, (d) => {
+        d[keys[i]] = values[i];
+      });
+    }
+  });
+  A.free(doc);
+  return r;
+}
+
+export async function run({ quick }) {
+  const n = quick ? 2_000 : envInt('BENCH_S3_KEYS', 100_000);
+  const nAutomerge = quick ? 200 : envInt('BENCH_S3_AUTOMERGE_KEYS', 20_000);
+  const rounds = quick ? 1 : envInt('BENCH_S3_ROUNDS', 5);
+  const { keys, values } = dataset(Math.max(n, nAutomerge));
+
+  const contenders = { concordSequential, concordInFlight, yjs, tinybase };
+  const names = Object.keys(contenders);
+  const figures = Object.fromEntries(names.map((k) => [k, []]));
+
+  progress(`S3 warm-up (${Math.ceil(n / 10)} keys each)`);
+  for (const name of names) await contenders[name](keys, values, Math.ceil(n / 10));
+  await automerge(keys, values, Math.min(200, nAutomerge));
+
+  for (let round = 0; round < rounds; round++) {
+    const order = names.map((_, i) => names[(i + round) % names.length]);
+    for (const name of order) {
+      const r = await contenders[name](keys, values, n);
+      figures[name].push(r);
+      progress(`S3 round ${round + 1}/${rounds} ${name}: ${Math.round(r.cpu)} writes/s CPU, ${Math.round(r.wall)} writes/s wall`);
+    }
+  }
+  progress(`S3 automerge: ${nAutomerge} keys, one change each (slow: its cost per change grows with the document)`);
+  const am = await automerge(keys, values, nAutomerge);
+  progress(`S3 automerge: ${am.cpu.toFixed(1)} writes/s CPU, ${am.wall.toFixed(1)} wall`);
+
+  const med = (name, k) => median(figures[name].map((f) => f[k]));
+  const peers = { yjs: med('yjs', 'cpu'), automerge: am.cpu, tinybase: med('tinybase', 'cpu') };
+  const note = `${n} keys (Automerge ${nAutomerge} keys, 1 round), median of ${rounds} interleaved rounds after a warm-up, per CPU-second; peers are synchronous, so their figures are the same on both rows`;
+  const wallClock = Object.fromEntries(names.map((k) => [k, med(k, 'wall')]));
+  wallClock.automerge = am.wall;
+  return {
+    rows: [
+      { case: 'put, sequential awaited', metric: 'writes/s of CPU', higherIsBetter: true, concord: med('concordSequential', 'cpu'), peers, note },
+      { case: `put, ${BATCH} in flight`, metric: 'writes/s of CPU', higherIsBetter: true, concord: med('concordInFlight', 'cpu'), peers, note: `Promise.all over batches of ${BATCH} puts; ${note}` },
+    ],
+    wallClock,
+  };
+}

@@ -1,0 +1,106 @@
+// Shared by the fs tests: temporary directories, a fault-injecting Io, and a private build of the package
+// for child processes (so they never depend on a stale dist/ and never race another test's build).
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { nodeIo, type Io, type IoFile } from '../../adapters/fs/index.js';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+
+export async function tempDir(tag: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), `concord-fs-${tag}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function segmentFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => /^log-\d+\.log$/.test(n)).sort().map((n) => join(dir, n));
+}
+
+export async function snapshotFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => /^snap-\d+\.snap$/.test(n)).sort().map((n) => join(dir, n));
+}
+
+export function errnoError(code: string, syscall: string): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(`${code}: injected, ${syscall}`);
+  e.code = code;
+  e.syscall = syscall;
+  return e;
+}
+
+/** Faults to inject; each hook returns an error to throw, or undefined to let the call through. */
+export interface Faults {
+  open?: (path: string, flags: string) => Error | undefined;
+  write?: (path: string, length: number) => Error | undefined;
+  datasync?: (path: string) => Error | undefined;
+  mkdir?: (path: string) => Error | undefined;
+  /** Awaited before each datasync runs (to hold fsyncs back). */
+  beforeSync?: (path: string) => Promise<void>;
+  syncs?: number;
+}
+
+export function faultyIo(faults: Faults): Io {
+  const wrap = (path: string, f: IoFile): IoFile => ({
+    read: (b, o, l, p) => f.read(b, o, l, p),
+    async write(b, o, l, p) {
+      const e = faults.write?.(path, l);
+      if (e) {
+        // a partial write first, as a full disk would leave it
+        if (l > 1) await f.write(b, o, Math.floor(l / 2), p);
+        throw e;
+      }
+      return f.write(b, o, l, p);
+    },
+    async datasync() {
+      await faults.beforeSync?.(path);
+      faults.syncs = (faults.syncs ?? 0) + 1;
+      const e = faults.datasync?.(path);
+      if (e) throw e;
+      return f.datasync();
+    },
+    truncate: (n) => f.truncate(n),
+    size: () => f.size(),
+    close: () => f.close(),
+  });
+  return {
+    ...nodeIo,
+    async open(path, flags) {
+      const e = faults.open?.(path, flags);
+      if (e) throw e;
+      return wrap(path, await nodeIo.open(path, flags));
+    },
+    async mkdir(path) {
+      const e = faults.mkdir?.(path);
+      if (e) throw e;
+      return nodeIo.mkdir(path);
+    },
+  };
+}
+
+/**
+ * Compiles lib/ and adapters/ into a private directory under node_modules/.cache (so bare imports resolve)
+ * and returns the paths child processes import.
+ */
+export function privateBuild(tag: string): { lib: string; fs: string; dir: string } {
+  const out = join(repoRoot, 'node_modules', '.cache', `concord-fs-test-${tag}-${process.pid}`);
+  const lib = join(out, 'lib', 'index.js');
+  const fs = join(out, 'adapters', 'fs', 'index.js');
+  if (!existsSync(fs)) {
+    mkdirSync(out, { recursive: true });
+    execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json'), '--outDir', out, '--sourceMap', 'false', '--declaration', 'false'], { stdio: 'pipe' });
+  }
+  return { lib, fs, dir: out };
+}
+
+/** mulberry32: a small seeded PRNG, so a failing run replays from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
