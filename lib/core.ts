@@ -161,16 +161,26 @@ export class ReplicaCore {
     const hlc = this.clock.tick();
     const r = this.identity.id;
     let prev: KeyRecord | undefined;
-    const rec = await this.storage.transact(async (tx) => {
-      prev = await tx.get(space, key);
-      const content = produce(prev);
+    const body = (tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined => {
+      prev = current;
+      const content = produce(current);
       if (content === undefined) return undefined;
-      const seq = await nextSeq(tx);
+      const seq = (lastSeq ?? 0) + 1;
+      tx.setMeta('seq', seq);
       const version = 'd' in content ? { r, n: seq, t: hlc.ms, c: hlc.logical, d: 1 as const } : { r, n: seq, t: hlc.ms, c: hlc.logical, v: content.v };
-      const state = update(prev ?? EMPTY_STATE, ctx ?? prev?.cc ?? {}, version);
+      const state = update(current ?? EMPTY_STATE, ctx ?? current?.cc ?? {}, version);
       const next = record(key, state, seq);
       tx.put(space, key, next);
       return next;
+    };
+    // Both reads go out at once; where storage answers at once (memory), nothing is awaited at all.
+    const rec = await this.storage.transact((tx) => {
+      const current = tx.get(space, key);
+      const lastSeq = tx.getMeta<number>('seq');
+      if (current instanceof Promise || lastSeq instanceof Promise) {
+        return Promise.all([current, lastSeq]).then(([c, s]) => body(tx, c, s));
+      }
+      return body(tx, current, lastSeq);
     });
     if (rec) {
       this.noteOwn(space, rec.seq);

@@ -78,10 +78,14 @@ export function join(a: KeyState, b: KeyState): KeyState {
  * stays a sibling of the rest.
  */
 export function update(state: KeyState, ctx: VersionVector, version: StoredVersion): KeyState {
-  const vs = state.vs.filter((v) => !covers(ctx, v.r, v.n));
-  vs.push(version);
-  vs.sort(compareDots);
-  const cc = { ...mergeVectors(state.cc, ctx) };
+  let vs: StoredVersion[] = [];
+  for (const v of state.vs) if (!covers(ctx, v.r, v.n)) vs.push(v);
+  if (vs.length === 0) vs = [version];
+  else {
+    vs.push(version);
+    vs.sort(compareDots);
+  }
+  const cc = ctx === state.cc ? { ...ctx } : { ...mergeVectors(state.cc, ctx) };
   cc[version.r] = Math.max(cc[version.r] ?? 0, version.n);
   return { vs, cc };
 }
@@ -115,7 +119,9 @@ export function canonicalStateText(key: string, s: KeyState): string {
   let out = key + '\u0000';
   for (const v of s.vs) out += v.r + ':' + v.n + (v.d ? 'd,' : ',');
   out += '|';
-  for (const r of Object.keys(s.cc).sort()) out += r + ':' + s.cc[r] + ',';
+  const rs = Object.keys(s.cc);
+  if (rs.length > 1) rs.sort();
+  for (const r of rs) out += r + ':' + s.cc[r] + ',';
   return out;
 }
 

@@ -18,7 +18,8 @@ export class Emitter<Events extends Record<string, unknown>> {
   emit<K extends keyof Events>(type: K, payload: Events[K]): void {
     const set = this.listeners.get(type);
     if (!set) return;
-    for (const listener of [...set]) {
+    // Iterating the live set: a listener removed meanwhile is skipped, one added meanwhile also runs.
+    for (const listener of set) {
       try {
         (listener as (p: Events[K]) => void)(payload);
       } catch (e) {

@@ -23,10 +23,19 @@ function cloneMeta(value: unknown): unknown {
   return value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
 }
 
+interface Job {
+  fn: (tx: StorageTx) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 class MemoryStorage implements StorageAdapter {
   private readonly data = new Map<string, SpaceData>();
   private readonly meta = new Map<string, unknown>();
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Transactions waiting for the running one; at most one runs at a time. */
+  private readonly queue: Job[] = [];
+  private running = false;
+  private idle: Array<() => void> = [];
   private closed = false;
 
   async open(): Promise<void> {
@@ -34,25 +43,59 @@ class MemoryStorage implements StorageAdapter {
   }
 
   async close(): Promise<void> {
-    await this.tail;
+    if (this.running) await new Promise<void>((resolve) => this.idle.push(resolve));
     this.closed = true;
   }
 
   transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T> {
-    const run = async (): Promise<T> => {
-      this.assertOpen();
-      const tx = new MemoryTx(this);
-      const result = await fn(tx);
-      tx.closed = true;
-      for (const [space, writes] of tx.writes) {
-        for (const [key, rec] of writes) this.apply(space, key, rec);
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve, reject } as Job);
+      if (!this.running) this.drain();
+    });
+  }
+
+  /**
+   * Runs queued transactions one at a time. A transaction whose function answers synchronously commits
+   * at once; one that returns a promise holds the queue until it settles.
+   */
+  private drain(): void {
+    this.running = true;
+    for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+      let tx: MemoryTx;
+      let out: unknown;
+      try {
+        this.assertOpen();
+        tx = new MemoryTx(this);
+        out = job.fn(tx);
+      } catch (e) {
+        job.reject(e);
+        continue;
       }
-      for (const [name, value] of tx.meta) this.meta.set(name, value);
-      return result;
-    };
-    const p = this.tail.then(run, run);
-    this.tail = p.then(noop, noop);
-    return p;
+      if (out instanceof Promise) {
+        out.then(
+          (value) => {
+            tx.finish();
+            job.resolve(value);
+          },
+          job.reject,
+        ).finally(() => this.drain());
+        return;
+      }
+      tx.finish();
+      job.resolve(out);
+    }
+    this.running = false;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** @internal Applies a committed transaction's writes. */
+  applyWrite(space: string, key: string, rec: KeyRecord | null): void {
+    this.apply(space, key, rec);
+  }
+
+  /** @internal */
+  applyMeta(name: string, value: unknown): void {
+    this.meta.set(name, value);
   }
 
   committed(space: string, key: string): KeyRecord | undefined {
@@ -140,16 +183,22 @@ class MemoryStorage implements StorageAdapter {
   }
 }
 
+/**
+ * A transaction's buffered writes: flat arrays searched from the end (a transaction writes a handful of
+ * keys; a join batch a few hundred), so a small transaction allocates almost nothing. Reads answer at once.
+ */
 class MemoryTx implements StorageTx {
-  readonly writes = new Map<string, Map<string, KeyRecord | null>>();
-  readonly meta = new Map<string, unknown>();
+  private readonly writes: Array<string | KeyRecord | null> = []; // space, key, record — triples
+  private readonly meta: Array<[string, unknown]> = [];
   closed = false;
 
   constructor(private readonly store: MemoryStorage) {}
 
-  async get(space: string, key: string): Promise<KeyRecord | undefined> {
-    const w = this.writes.get(space);
-    if (w?.has(key)) return w.get(key) ?? undefined;
+  get(space: string, key: string): KeyRecord | undefined {
+    const w = this.writes;
+    for (let i = w.length - 3; i >= 0; i -= 3) {
+      if (w[i + 1] === key && w[i] === space) return (w[i + 2] as KeyRecord | null) ?? undefined;
+    }
     return this.store.committed(space, key);
   }
 
@@ -161,20 +210,27 @@ class MemoryTx implements StorageTx {
     this.write(space, key, null);
   }
 
-  async getMeta<T>(name: string): Promise<T | undefined> {
-    return (this.meta.has(name) ? cloneMeta(this.meta.get(name)) : this.store.committedMeta(name)) as T | undefined;
+  getMeta<T>(name: string): T | undefined {
+    for (let i = this.meta.length - 1; i >= 0; i--) if (this.meta[i]![0] === name) return cloneMeta(this.meta[i]![1]) as T;
+    return this.store.committedMeta(name) as T | undefined;
   }
 
   setMeta(name: string, value: unknown): void {
     this.assertLive();
-    this.meta.set(name, cloneMeta(value));
+    this.meta.push([name, cloneMeta(value)]);
+  }
+
+  /** Ends the transaction and applies its writes. */
+  finish(): void {
+    this.closed = true;
+    const w = this.writes;
+    for (let i = 0; i < w.length; i += 3) this.store.applyWrite(w[i] as string, w[i + 1] as string, w[i + 2] as KeyRecord | null);
+    for (const [name, value] of this.meta) this.store.applyMeta(name, value);
   }
 
   private write(space: string, key: string, rec: KeyRecord | null): void {
     this.assertLive();
-    let w = this.writes.get(space);
-    if (!w) this.writes.set(space, (w = new Map()));
-    w.set(key, rec);
+    this.writes.push(space, key, rec);
   }
 
   private assertLive(): void {
@@ -214,4 +270,3 @@ function upperBound(a: readonly number[], x: number): number {
   return lo;
 }
 
-function noop(): void {}

@@ -54,6 +54,7 @@ export function checkKey(key: unknown): asserts key is string {
 /** The outcome of a write: durable locally when you hold it. */
 export class WriteResult {
   private syncedPromise: Promise<void> | undefined;
+  private contextText: Context | undefined;
 
   constructor(
     private readonly core: ReplicaCore,
@@ -61,9 +62,13 @@ export class WriteResult {
     readonly key: string,
     /** The write's position in this replica's change log (0 for a write that changed nothing). */
     readonly seq: number,
-    /** The causal context of the key right after this write. */
-    readonly context: Context,
+    private readonly cc: VersionVector,
   ) {}
+
+  /** The causal context of the key right after this write. */
+  get context(): Context {
+    return (this.contextText ??= encodeContext(this.cc));
+  }
 
   get durability(): Durability {
     return this.seq === 0 || this.core.acks.isAcked(this.space, this.seq) ? 'synced' : 'local';
@@ -233,9 +238,8 @@ export class Space {
     return after && !after.conflict ? { ...view.result!, versions: after.versions, context: after.context } : view.result;
   }
 
-  private async commit(key: string, produce: (cur: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): Promise<WriteResult> {
-    const rec = await this.core.write(this.name, key, produce, ctx);
-    return new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? encodeContext(rec.cc) : encodeContext(ctx ?? {}));
+  private commit(key: string, produce: (cur: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): Promise<WriteResult> {
+    return this.core.write(this.name, key, produce, ctx).then((rec) => new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {})));
   }
 
   private assertWritable(): void {

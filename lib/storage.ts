@@ -27,13 +27,16 @@ export interface KeyRecord extends KeyState {
   readonly src?: string;
 }
 
+/** Reads inside a transaction may answer at once (memory) or later (IndexedDB, files): always `await` them. */
+export type MaybePromise<T> = T | Promise<T>;
+
 export interface StorageTx {
-  get(space: string, key: string): Promise<KeyRecord | undefined>;
+  get(space: string, key: string): MaybePromise<KeyRecord | undefined>;
   /** Stores (replaces) a key's record; its change-log entry moves to `rec.seq`. */
   put(space: string, key: string, rec: KeyRecord): void;
   /** Removes a key outright (tombstone GC). */
   remove(space: string, key: string): void;
-  getMeta<T>(name: string): Promise<T | undefined>;
+  getMeta<T>(name: string): MaybePromise<T | undefined>;
   /** Metadata values are JSON data. */
   setMeta(name: string, value: unknown): void;
 }
