@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+/**
+ * The `concord` command: `concord relay ...` runs a relay until SIGTERM/SIGINT (then stops accepting,
+ * closes every socket with 1001 and closes its storage); `concord token ...` prints a signed token.
+ * Options come from flags, then the environment (PORT, HOST, DATA_DIR, CONCORD_SECRET). Exit codes:
+ * 0 done, 1 failed, 2 usage error.
+ */
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { ConcordError } from '../lib/errors.js';
+import { createRelay } from './relay/relay.js';
+import { createToken } from './relay/token.js';
+
+const HELP = `concord — offline-first sync after Amazon's Dynamo
+
+Usage:
+  concord relay [options]     run a WebSocket relay: clients sync through it; it keeps their spaces
+  concord token [options]     print a signed token granting rights to spaces
+  concord --help              this text
+
+concord relay
+  --port N          TCP port (env PORT; default 8787; 0 picks a free one)
+  --host ADDR       address to listen on (env HOST; default 127.0.0.1)
+  --data DIR        keep the data in DIR, durably (env DATA_DIR; default: in memory, lost on exit)
+  --secret S        token signing secret, at least 16 bytes (env CONCORD_SECRET). Without a secret the
+                    relay serves loopback only and grants every client every right: it refuses other hosts
+  --origin URL      allow browsers from this origin (repeatable; '*' = any). Default: any origin with a
+                    secret, loopback origins without one. Other origins are refused at the upgrade (403)
+  --join URL        seed relay of a cluster (repeatable; not implemented yet: accepted and ignored)
+  --static DIR      serve the files of DIR on other HTTP paths (the demo app on /)
+  --max-payload N   largest inbound frame in bytes (default 4194304; larger closes with 1009)
+  --quiet           no logs (default: JSON lines on stdout)
+
+  Serves, on the same port: the WebSocket endpoint (any path), GET /livez (200 while running),
+  GET /readyz (200 when storage is open and the server listens), GET /metrics (Prometheus text:
+  connections, spaces, messages, bytes, sync rounds, errors). Clients send their token in the first
+  message (never the URL) within 10 s, or are closed with 4408. Close codes: 4400 malformed input,
+  4401 bad or expired token, 4403 no rights, 4429 rate limit, 4430 slow consumer, 1009 frame too large.
+  SIGTERM/SIGINT: stop accepting, close sockets with 1001, flush and close storage, exit 0.
+
+concord token
+  --space NAME      a space (or pattern with *, e.g. 'team-*') the token grants (repeatable, required)
+  --write           grant read and write
+  --read            grant read only (the default)
+  --ttl DURATION    lifetime: 90, 30s, 15m, 1h, 7d (default 1h)
+  --secret S        the relay's secret (env CONCORD_SECRET)
+
+Examples:
+  npx concord relay --port 8787 --host 127.0.0.1 --data ./data
+  CONCORD_SECRET=... npx concord relay --host 0.0.0.0 --origin https://app.example
+  CONCORD_SECRET=... npx concord token --space team-42 --write --ttl 1h
+`;
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  env: Record<string, string | undefined>;
+}
+
+class UsageError extends Error {}
+
+function integer(text: string | undefined, what: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what} must be a non-negative integer, got "${text}"`);
+  return n;
+}
+
+async function relayCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      secret: { type: 'string' },
+      origin: { type: 'string', multiple: true },
+      join: { type: 'string', multiple: true },
+      static: { type: 'string' },
+      'max-payload': { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const port = integer(values.port ?? io.env.PORT, '--port') ?? 8787;
+  const maxPayload = integer(values['max-payload'], '--max-payload');
+  const secret = values.secret ?? io.env.CONCORD_SECRET;
+  const dataDir = values.data ?? io.env.DATA_DIR;
+  const relay = await createRelay({
+    port,
+    host: values.host ?? io.env.HOST ?? '127.0.0.1',
+    ...(dataDir ? { dataDir } : {}),
+    ...(secret ? { secret } : {}),
+    ...(values.origin ? { origins: values.origin } : {}),
+    ...(values.join ? { join: values.join } : {}),
+    ...(values.static ? { staticDir: values.static } : {}),
+    ...(maxPayload ? { maxPayload } : {}),
+    log: values.quiet ? false : (e) => io.out(JSON.stringify(e) + '\n'),
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      if (!values.quiet) io.out(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'shutting down', signal }) + '\n');
+      void relay.close().then(resolve, (e) => {
+        io.err(`concord: error while closing: ${e instanceof Error ? e.message : String(e)}\n`);
+        resolve();
+      });
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+  return 0;
+}
+
+function tokenCommand(args: string[], io: CliIo): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      space: { type: 'string', multiple: true },
+      write: { type: 'boolean' },
+      read: { type: 'boolean' },
+      ttl: { type: 'string' },
+      secret: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  if (!values.space?.length) throw new UsageError('token: give at least one --space NAME');
+  if (values.write && values.read) throw new UsageError('token: --read and --write exclude each other');
+  const secret = values.secret ?? io.env.CONCORD_SECRET;
+  if (!secret) throw new UsageError('token: no secret: pass --secret or set CONCORD_SECRET (the relay\'s secret)');
+  const rights = values.write ? 'write' : 'read';
+  const spaces = Object.fromEntries(values.space.map((s) => [s, rights] as const));
+  io.out(createToken(secret, { spaces, expiresIn: values.ttl ?? '1h' }) + '\n');
+  return 0;
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      io.out(HELP);
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'relay') return await relayCommand(rest, io);
+    if (command === 'token') return tokenCommand(rest, io);
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.('ERR_PARSE_ARGS')) {
+      io.err(`concord: ${(e as Error).message}\nRun "concord --help" for usage.\n`);
+      return 2;
+    }
+    if (e instanceof ConcordError) {
+      io.err(`concord: ${e.message} (${e.code})\n`);
+      return 1;
+    }
+    io.err(`concord: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const io: CliIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), env: process.env };
+  void main(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * One accepted WebSocket, adapted to the engine's `Connection` and served by `replica.accept`.
+ *
+ * Invariants:
+ * - Frames go to the engine in order, as Uint8Array (binary) or string (text, which the engine refuses).
+ * - The peer must complete its hello (authenticated) within `helloTimeoutMs`, else close 4408.
+ * - Each inbound frame spends the connection's rate budget; over budget closes 4429 (the frame is dropped).
+ * - Outbound: when `bufferedAmount` stays above `highWaterBytes` for `slowConsumerMs`, close 4430: a slow
+ *   consumer never makes the relay buffer without bound; it catches up from its cursor when it comes back.
+ *   (The engine's ack window already bounds what one session has in flight; this is the backstop.)
+ * - Liveness: the relay pings every `heartbeatMs`; a socket that did not answer the previous ping is
+ *   terminated (a dead peer holds no resources for long).
+ * Every close goes through the session, so the engine forgets the connection at once.
+ */
+import type { WebSocket } from 'ws';
+import type { Replica } from '../../lib/replica.js';
+import type { Grants } from '../../lib/sync/session.js';
+import { CloseCode, type Connection, type Frame } from '../../lib/transport.js';
+import { clampReason } from '../ws/sockets.js';
+import { ConnectionLimiter, type RateLimit } from './limits.js';
+import type { Logger } from './log.js';
+import { closeReason, type RelayMetrics } from './metrics.js';
+
+export interface SocketPolicy {
+  helloTimeoutMs: number;
+  heartbeatMs: number;
+  highWaterBytes: number;
+  slowConsumerMs: number;
+  maxPayload: number;
+  rateLimit: RateLimit | false;
+}
+
+export interface SocketContext {
+  replica: Replica;
+  authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
+  metrics: RelayMetrics;
+  log: Logger;
+  policy: SocketPolicy;
+  now: () => number;
+}
+
+/** A served socket, as the relay's sweeper and shutdown see it. */
+export interface ServedSocket {
+  /** Periodic (about every second): the slow-consumer check. */
+  sweep(now: number): void;
+  /** Every `heartbeatMs`: terminate if the last ping went unanswered, else ping. */
+  heartbeat(): void;
+  /** Closes through the session (shutdown: 1001). */
+  close(code: number, reason: string): void;
+  /** Drops the socket without a close handshake (shutdown, after a grace period). */
+  terminate(): void;
+  readonly closed: Promise<void>;
+}
+
+
+function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) data = Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): ServedSocket {
+  const { metrics, policy, log } = ctx;
+  const limiter = policy.rateLimit ? new ConnectionLimiter(policy.rateLimit, ctx.now()) : undefined;
+  let open = true;
+  let awaitingPong = false;
+  let slowSince: number | undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+
+  const connection: Connection = {
+    send(frame: Frame) {
+      if (!open || ws.readyState !== ws.OPEN) return;
+      const bytes = typeof frame === 'string' ? frame.length : frame.byteLength;
+      metrics.outbound(frame, bytes);
+      ws.send(frame, { binary: typeof frame !== 'string' });
+      if (slowSince === undefined && ws.bufferedAmount > policy.highWaterBytes) slowSince = ctx.now();
+    },
+    close(code = CloseCode.NORMAL, reason = '') {
+      if (!open) return;
+      open = false;
+      const label = closeReason(code);
+      if (label) metrics.errors.inc({ reason: label });
+      if (code >= 4000) log('info', 'closing connection', { remote, code, reason });
+      try {
+        ws.close(code, clampReason(reason));
+      } catch {
+        ws.terminate();
+      }
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    maxFrameBytes: policy.maxPayload,
+  };
+
+  const handlers = ctx.replica.accept(connection, { authenticate: ctx.authenticate, maxFrameBytes: policy.maxPayload });
+  metrics.connections.inc();
+  metrics.connectionsTotal.inc();
+
+  const helloTimer = setTimeout(() => {
+    if (open && handlers.session.peerId === undefined) {
+      handlers.session.close(CloseCode.AUTH_TIMEOUT, `no hello within ${policy.helloTimeoutMs} ms`);
+    }
+  }, policy.helloTimeoutMs);
+  helloTimer.unref();
+
+  ws.on('message', (data, isBinary) => {
+    if (!open) return;
+    const frame: Frame = isBinary ? toBytes(data) : Buffer.isBuffer(data) ? data.toString('utf8') : toBytes(data).toString();
+    const bytes = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
+    metrics.inbound(frame, bytes);
+    if (limiter && !limiter.admit(bytes, ctx.now())) {
+      handlers.session.close(CloseCode.RATE_LIMITED, 'rate limit exceeded');
+      return;
+    }
+    handlers.onMessage(frame);
+  });
+  ws.on('pong', () => (awaitingPong = false));
+  ws.on('error', (e) => {
+    // ws reports protocol violations (bad framing, oversized frames) here, then closes the socket.
+    log('info', 'socket error', { remote, error: e.message });
+  });
+  ws.on('close', (code, reason) => {
+    clearTimeout(helloTimer);
+    if (open) {
+      open = false;
+      const label = closeReason(code);
+      if (label) metrics.errors.inc({ reason: label });
+    }
+    metrics.closes.inc({ code: String(code) });
+    metrics.connections.dec();
+    handlers.onClose(code, reason.toString());
+    resolveClosed();
+  });
+
+  return {
+    closed,
+    heartbeat() {
+      if (!open) return;
+      if (awaitingPong) {
+        log('info', 'heartbeat timeout', { remote });
+        open = false;
+        ws.terminate();
+        return;
+      }
+      awaitingPong = true;
+      ws.ping();
+    },
+    sweep(now) {
+      if (!open) return;
+      if (ws.bufferedAmount <= policy.highWaterBytes) slowSince = undefined;
+      else if (slowSince === undefined) slowSince = now;
+      else if (now - slowSince >= policy.slowConsumerMs) {
+        // Nothing more is queued for it; the close frame follows what is buffered, and ws terminates the
+        // socket if the close handshake does not complete within its own timeout (30 s).
+        handlers.session.close(CloseCode.SLOW_CONSUMER, 'slow consumer: too much data buffered for too long; reconnect to catch up');
+      }
+    },
+    close(code, reason) {
+      if (open) handlers.session.close(code, reason);
+    },
+    terminate() {
+      ws.terminate();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * The two WebSocket implementations behind one small shape (`RawSocket`): the `ws` package in Node
+ * (pings, maxPayload, headers) and a browser-style WebSocket (global or injected). Event callbacks are
+ * wired before the socket can fire anything; `close` arrives once per socket.
+ */
+import type { Frame } from '../../lib/transport.js';
+
+export interface SocketEvents {
+  open(): void;
+  message(frame: Frame): void;
+  close(code: number, reason: string): void;
+  error(message: string): void;
+  pong(): void;
+}
+
+export interface RawSocket {
+  readonly kind: 'ws' | 'browser';
+  send(frame: Frame): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  readonly bufferedAmount: number;
+  ping?: () => void;
+}
+
+const encoder = new TextEncoder();
+
+/** WebSocket close reasons are at most 123 bytes of UTF-8. */
+export function clampReason(reason: string): string {
+  if (encoder.encode(reason).length <= 123) return reason;
+  let r = reason.slice(0, 120);
+  while (encoder.encode(r + '…').length > 123) r = r.slice(0, -1);
+  return r + '…';
+}
+
+/** Browsers only let a script close with 1000 or 3000–4999. */
+export function normalizeCode(code: number, kind: RawSocket['kind']): number {
+  if (kind === 'ws') return code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999) ? code : 1000;
+  return code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000;
+}
+
+export function openBrowserSocket(Ctor: new (url: string) => WebSocket, url: string, on: SocketEvents): RawSocket {
+  const ws = new Ctor(url);
+  ws.binaryType = 'arraybuffer';
+  ws.onopen = () => on.open();
+  ws.onmessage = (e: MessageEvent) => {
+    const d: unknown = e.data;
+    if (typeof d === 'string') on.message(d);
+    else if (d instanceof ArrayBuffer) on.message(new Uint8Array(d));
+    else if (ArrayBuffer.isView(d)) on.message(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  };
+  ws.onerror = () => on.error('WebSocket error');
+  ws.onclose = (e: CloseEvent) => on.close(e.code, e.reason);
+  return {
+    kind: 'browser',
+    send: (frame) => ws.send(frame as string | Uint8Array<ArrayBuffer>),
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.close(),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+  };
+}
+
+export async function openNodeSocket(
+  url: string,
+  opts: { maxPayload: number; headers: Record<string, string> | undefined; handshakeTimeout: number },
+  on: SocketEvents,
+): Promise<RawSocket> {
+  const { WebSocket } = await import('ws');
+  const ws = new WebSocket(url, {
+    maxPayload: opts.maxPayload,
+    perMessageDeflate: false,
+    handshakeTimeout: opts.handshakeTimeout,
+    ...(opts.headers ? { headers: opts.headers } : {}),
+  });
+  ws.binaryType = 'nodebuffer';
+  ws.on('open', () => on.open());
+  ws.on('message', (data, isBinary) => {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data;
+    on.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'));
+  });
+  ws.on('pong', () => on.pong());
+  ws.on('error', (e) => on.error(e.message));
+  ws.on('unexpected-response', (_req, res) => {
+    on.error(`HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
+    ws.terminate();
+  });
+  ws.on('close', (code, reason) => on.close(code, reason.toString()));
+  return {
+    kind: 'ws',
+    send: (frame) => ws.send(frame, { binary: typeof frame !== 'string' }),
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    ping: () => ws.ping(),
+  };
+}

@@ -1,0 +1,157 @@
+/**
+ * S7 — relay fan-out: 100 WebSocket clients in one space, one writer, loopback only. Side by side in the
+ * same run: Concord's relay (memory storage, as y-websocket keeps its docs in memory) and y-websocket@1's
+ * server (`bin/utils.js` setupWSConnection) with Yjs clients (WebsocketProvider).
+ *
+ * The server and the writer run in the main thread; the 100 clients in two worker threads of 50, so a
+ * delivery is not queued behind 99 other clients' work in one event loop (as it would not be on 100 devices).
+ *
+ *   latency:    the writer writes one new key, waits until all 100 clients saw it, repeats; p50/p99
+ *   throughput: the writer writes N new keys at once; writes/s = N / time until every client saw every key
+ *
+ * Data: key k<i>, value { title: 'item <i>', done: i % 2 === 0, n: i }.
+ * Alone: `node bench/scenarios/s7-relay-fanout.mjs [--quick]` (needs the build: npm ci or npm run build).
+ */
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { WebSocket, WebSocketServer } from 'ws';
+import { memoryStorage, openReplica } from 'concord';
+import { createRelay } from 'concord/relay';
+import { webSocketTransport } from 'concord/ws';
+
+export const id = 'S7';
+export const title = 'relay fan-out: 100 WebSocket clients in one space, one writer';
+
+const require = createRequire(import.meta.url);
+const CLIENT_WORKERS = 2;
+const value = (i) => ({ title: `item ${i}`, done: i % 2 === 0, n: i });
+const now = () => performance.timeOrigin + performance.now();
+let runs = 0;
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Starts the client workers; resolves once all their clients are synced. */
+async function startClients(system, url, docName, clients) {
+  const per = clients / CLIENT_WORKERS;
+  const arrivals = new Map(); // key → [count of workers done, latest at]
+  const waiters = new Map();
+  const workers = [];
+  await Promise.all(
+    Array.from({ length: CLIENT_WORKERS }, () => new Promise((resolve, reject) => {
+      const w = new Worker(new URL('../lib/s7-clients.mjs', import.meta.url), { workerData: { system, url, docName, count: per } });
+      workers.push(w);
+      w.on('error', reject);
+      w.on('message', (m) => {
+        if (m.ready) return resolve();
+        if (!m.key) return;
+        const a = arrivals.get(m.key) ?? [0, 0];
+        a[0]++;
+        a[1] = Math.max(a[1], m.at);
+        arrivals.set(m.key, a);
+        if (a[0] === CLIENT_WORKERS) waiters.get(m.key)?.(a[1]);
+      });
+    })),
+  );
+  return {
+    /** Resolves with the instant the last client saw `key`. */
+    allSeen(key) {
+      const a = arrivals.get(key);
+      if (a && a[0] === CLIENT_WORKERS) return Promise.resolve(a[1]);
+      return new Promise((resolve) => waiters.set(key, resolve));
+    },
+    async close() {
+      await Promise.all(workers.map((w) => new Promise((resolve) => {
+        w.on('message', (m) => m.closed && resolve());
+        w.postMessage('close');
+      })));
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
+
+async function measure(clients, write, { latencyWrites, burst }) {
+  const lat = [];
+  for (let i = 0; i < latencyWrites; i++) {
+    const key = `k${i}`;
+    const seen = clients.allSeen(key);
+    const t0 = now();
+    await write(key, value(i));
+    lat.push((await seen) - t0);
+  }
+  lat.sort((a, b) => a - b);
+  const keys = Array.from({ length: burst }, (_, j) => `k${latencyWrites + j}`);
+  const seen = keys.map((k) => clients.allSeen(k));
+  const t0 = now();
+  await Promise.all(keys.map((k, j) => write(k, value(latencyWrites + j))));
+  const last = Math.max(...(await Promise.all(seen)));
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), writesPerSecond: burst / ((last - t0) / 1000) };
+}
+
+async function concord(opts) {
+  const relay = await createRelay({ port: 0, host: '127.0.0.1', log: false, rateLimit: false });
+  const space = `bench-${++runs}`;
+  const clients = await startClients('concord', relay.url, space, opts.clients);
+  const writer = await openReplica({ storage: memoryStorage() });
+  const s = writer.space(space);
+  writer.connect(webSocketTransport(relay.url));
+  while (writer.status !== 'synced') await new Promise((r) => setTimeout(r, 5));
+  const result = await measure(clients, (k, v) => s.put(k, v), opts);
+  await clients.close();
+  await writer.close();
+  await relay.close();
+  return result;
+}
+
+async function yjs(opts) {
+  const Y = require('yjs');
+  const { WebsocketProvider } = require('y-websocket');
+  const { setupWSConnection } = require('y-websocket/bin/utils');
+  const docName = `bench-${++runs}`; // bin/utils.js keeps its docs in a module-wide map
+  const server = createServer();
+  const wss = new WebSocketServer({ noServer: true });
+  wss.on('connection', (conn, req) => setupWSConnection(conn, req, { docName }));
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `ws://127.0.0.1:${server.address().port}`;
+  const clients = await startClients('yjs', url, docName, opts.clients);
+  const doc = new Y.Doc();
+  const provider = new WebsocketProvider(url, docName, doc, { WebSocketPolyfill: WebSocket, disableBc: true });
+  await new Promise((r) => provider.once('synced', r));
+  const map = doc.getMap('m');
+  const result = await measure(clients, async (k, v) => map.set(k, v), opts);
+  await clients.close();
+  provider.destroy();
+  wss.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+  return result;
+}
+
+export async function run({ quick = false } = {}) {
+  process.setMaxListeners(0); // each WebsocketProvider adds a process 'exit' listener
+  const opts = { clients: 100, latencyWrites: quick ? 100 : 400, burst: quick ? 500 : 2000 };
+  await concord({ ...opts, latencyWrites: 20, burst: 50 }); // warm-up
+  await yjs({ ...opts, latencyWrites: 20, burst: 50 });
+  const c = await concord(opts);
+  const y = await yjs(opts);
+  const note = `${opts.clients} clients (2 worker threads) + 1 writer, loopback; latency over ${opts.latencyWrites} sequential writes, throughput over ${opts.burst} writes in flight; servers in memory`;
+  const peers = (v) => ({ yjs: v, automerge: null, tinybase: null });
+  const round = (x) => Math.round(x * 100) / 100;
+  return {
+    rows: [
+      { case: 'write-to-all-delivered p99', metric: 'ms', higherIsBetter: false, concord: round(c.p99), peers: peers(round(y.p99)), note },
+      { case: 'write-to-all-delivered p50', metric: 'ms', higherIsBetter: false, concord: round(c.p50), peers: peers(round(y.p50)), note },
+      { case: 'writes delivered to all 100 clients', metric: 'writes/s', higherIsBetter: true, concord: Math.round(c.writesPerSecond), peers: peers(Math.round(y.writesPerSecond)), note },
+    ],
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { rows } = await run({ quick: process.argv.includes('--quick') });
+  for (const r of rows) console.log(`${r.case.padEnd(38)} ${r.metric.padEnd(9)} concord ${String(r.concord).padStart(9)}   y-websocket ${String(r.peers.yjs).padStart(9)}`);
+  process.exit(0);
+}

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createToken, type Relay } from '../../adapters/relay/index.js';
+import { webSocketTransport } from '../../adapters/ws/index.js';
+import { isConcordError, memoryStorage, merges, openReplica, type Replica, type Transport } from '../../lib/index.js';
+import { closeAll, dump, SECRET, startRelay, synced, until } from './support.js';
+import { helloFrame, item, rawPeer } from './raw.js';
+
+let relay: Relay;
+const open: Replica[] = [];
+beforeAll(async () => {
+  relay = await startRelay({ secret: SECRET, helloTimeoutMs: 300 });
+});
+afterAll(() => closeAll(...open, relay));
+
+/** The close code a token gets from the relay (first connection only). */
+async function closeCodeFor(token: string): Promise<number> {
+  const peer = rawPeer(relay.url);
+  await peer.opened;
+  peer.ws.send(helloFrame(token, [item('s')]));
+  return (await peer.closed).code;
+}
+
+/** A replica whose link records the close codes it gets. */
+async function recordingClient(token: Transport['token'], spaces: string[], codes: number[], merge?: Parameters<typeof openReplica>[0]['merge']) {
+  const r = await openReplica({ storage: memoryStorage(), ...(merge ? { merge } : {}) });
+  open.push(r);
+  for (const s of spaces) r.space(s);
+  const inner = webSocketTransport(relay.url, { ...(token !== undefined ? { token } : {}) });
+  const transport: Transport = {
+    ...inner,
+    open: (h) => inner.open({ onMessage: h.onMessage, onClose: (c, why) => (codes.push(c), h.onClose(c, why)) }),
+  };
+  return { replica: r, link: r.connect(transport, { backoff: { base: 20, max: 100 } }) };
+}
+
+describe('relay authentication and rights', () => {
+  it('refuses missing, forged and expired tokens with 4401', async () => {
+    const good = createToken(SECRET, { spaces: { s: 'write' }, expiresIn: 60 });
+    const forged = createToken('not-the-relay-secret!', { spaces: { s: 'write' }, expiresIn: 60 });
+    const expired = createToken(SECRET, { spaces: { s: 'write' }, expiresIn: 1, now: Date.now() - 3_600_000 });
+    expect(await closeCodeFor('')).toBe(4401);
+    expect(await closeCodeFor(forged)).toBe(4401);
+    expect(await closeCodeFor(expired)).toBe(4401);
+    expect(await closeCodeFor(good.slice(0, -2))).toBe(4401);
+    // And the good one is served: the relay answers its hello.
+    const peer = rawPeer(relay.url);
+    await peer.opened;
+    peer.ws.send(helloFrame(good, [item('s')]));
+    await until(() => peer.frames.length > 0, 'hello answered');
+    peer.ws.close();
+  });
+
+  it('closes a connection with no hello within the deadline (4408)', async () => {
+    const peer = rawPeer(relay.url);
+    await peer.opened;
+    expect((await peer.closed).code).toBe(4408);
+  });
+
+  it('checks expiry on every message: a token that expires mid-session closes it (4401)', async () => {
+    // Valid for 1–2 more seconds (exp is whole seconds; plus leeway).
+    const token = createToken(SECRET, { spaces: { s: 'write' }, expiresIn: 1, now: Date.now() - 1_000 });
+    const codes: number[] = [];
+    const { replica, link } = await recordingClient(token, ['s'], codes);
+    await synced(replica);
+    await new Promise((r) => setTimeout(r, 2_050));
+    await replica.space('s').put('late', 1);
+    await until(() => codes.includes(4401), 'closed as expired');
+    link.close();
+    expect(await relay.replica.space('s').get('late')).toBeUndefined();
+  });
+
+  it('a space the token does not name is refused (FORBIDDEN) and nothing of it is stored', async () => {
+    const token = createToken(SECRET, { spaces: { mine: 'write' }, expiresIn: 60 });
+    const codes: number[] = [];
+    const errors: unknown[] = [];
+    const { replica } = await recordingClient(token, ['mine', 'theirs'], codes);
+    replica.on('error', (e) => errors.push(e));
+    await replica.space('theirs').put('k', 'sneaky');
+    await replica.space('mine').put('k', 'fine');
+    await until(() => errors.some((e) => isConcordError(e, 'FORBIDDEN')), 'FORBIDDEN reported');
+    await until(async () => (await relay.replica.space('mine').get('k'))?.value === 'fine', 'allowed space synced');
+    expect(await relay.replica.space('theirs').get('k')).toBeUndefined();
+  });
+
+  it('a read-only client receives, its writes are refused and not stored, and it merges on read without writing back', async () => {
+    const writeToken = createToken(SECRET, { spaces: { ro: 'write' }, expiresIn: 60 });
+    const readToken = createToken(SECRET, { spaces: { 'r*': 'read' }, expiresIn: 60 });
+    // Two writers create siblings on the relay.
+    const w1 = await openReplica({ storage: memoryStorage() });
+    const w2 = await openReplica({ storage: memoryStorage() });
+    open.push(w1, w2);
+    await w1.space('ro').put('cart', ['milk']);
+    await w2.space('ro').put('cart', ['eggs']);
+    w1.connect(webSocketTransport(relay.url, { token: writeToken }));
+    w2.connect(webSocketTransport(relay.url, { token: writeToken }));
+    await synced(w1, w2);
+    await until(async () => (await relay.replica.space('ro').get('cart'))?.siblings.length === 2, 'siblings on the relay');
+
+    const errors: unknown[] = [];
+    const reader = await openReplica({ storage: memoryStorage(), merge: { 'cart': merges.union } });
+    open.push(reader);
+    reader.on('error', (e) => errors.push(e));
+    await reader.space('ro').put('offline-write', 'from reader'); // made before it knew it was read-only
+    reader.connect(webSocketTransport(relay.url, { token: async () => readToken }));
+    await until(async () => (await reader.space('ro').get('cart'))?.versions.length === 2, 'reader received both siblings');
+    await until(() => reader.space('ro').readOnly, 'reader knows it is read-only');
+    await synced(w1, w2);
+
+    const merged = await reader.space('ro').get('cart');
+    expect(merged?.value).toEqual(['eggs', 'milk']);
+    await expect(reader.space('ro').put('x', 1)).rejects.toSatisfy((e: unknown) => isConcordError(e, 'FORBIDDEN'));
+    await new Promise((r) => setTimeout(r, 200));
+    // Not written back: the relay and the reader still hold the two siblings; the reader's offline write stayed local.
+    expect((await relay.replica.space('ro').get('cart'))?.versions.length).toBe(2);
+    expect(Object.keys(await dump(reader, 'ro')).sort()).toEqual(['cart', 'offline-write']);
+    expect(await relay.replica.space('ro').get('offline-write')).toBeUndefined();
+    expect(errors.some((e) => isConcordError(e, 'FORBIDDEN'))).toBe(true);
+  });
+});

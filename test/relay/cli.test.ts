@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { main, type CliIo } from '../../adapters/cli.js';
+import { verifyToken } from '../../adapters/relay/index.js';
+import { SECRET } from './support.js';
+
+function io(env: Record<string, string | undefined> = {}): CliIo & { stdout: string; stderr: string } {
+  const o = {
+    stdout: '',
+    stderr: '',
+    env,
+    out: (t: string) => void (o.stdout += t),
+    err: (t: string) => void (o.stderr += t),
+  };
+  return o;
+}
+
+describe('concord command line', () => {
+  it('--help explains the commands, options, environment and endpoints', async () => {
+    const o = io();
+    expect(await main(['--help'], o)).toBe(0);
+    for (const word of ['relay', 'token', '--port', '--host', '--data', '--secret', '--origin', '--join', '--write', '--read', '--ttl', 'PORT', 'HOST', 'DATA_DIR', 'CONCORD_SECRET', '/livez', '/readyz', '/metrics', 'SIGTERM', '4401']) {
+      expect(o.stdout).toContain(word);
+    }
+  });
+
+  it('prints a token for several spaces, with the secret from the environment', async () => {
+    const o = io({ CONCORD_SECRET: SECRET });
+    expect(await main(['token', '--space', 'team-42', '--space', 'docs-*', '--write', '--ttl', '15m'], o)).toBe(0);
+    const claims = verifyToken(SECRET, o.stdout.trim());
+    expect(claims.spaces).toEqual({ 'team-42': 'write', 'docs-*': 'write' });
+    expect(claims.exp - claims.iat).toBe(900);
+    const r = io();
+    expect(await main(['token', '--space', 'a', '--read', '--secret', SECRET], r)).toBe(0);
+    expect(verifyToken(SECRET, r.stdout.trim()).spaces).toEqual({ a: 'read' });
+  });
+
+  it('reports usage errors with exit code 2 and refused configurations with 1', async () => {
+    const noSecret = io();
+    expect(await main(['token', '--space', 'a'], noSecret)).toBe(2);
+    expect(noSecret.stderr).toMatch(/CONCORD_SECRET/);
+    expect(await main(['token', '--secret', SECRET], io())).toBe(2);
+    expect(await main(['relay', '--bogus'], io())).toBe(2);
+    expect(await main(['frobnicate'], io())).toBe(2);
+    const open = io();
+    expect(await main(['relay', '--host', '0.0.0.0', '--port', '0', '--quiet'], open)).toBe(1);
+    expect(open.stderr).toMatch(/secret/);
+  });
+});
