@@ -87,6 +87,8 @@ export interface AntiEntropy {
   items: AeItem[];
   want: string[];
   final: boolean;
+  /** More frames of this same turn follow (a turn larger than the frame limit is split). */
+  more?: boolean;
 }
 
 export interface Reset {
@@ -298,7 +300,7 @@ export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array
       w.str(m.space);
       w.uint(m.run);
       w.uint(m.top);
-      w.u8(m.final ? 1 : 0);
+      w.u8((m.final ? 1 : 0) | (m.more ? 2 : 0));
       // Items go in groups: a run of node items at consecutive indexes of one level is one block
       // (level, first index, count, hashes); a range item is level, index and its (key, hash) list.
       const groups: Array<AeItem[]> = [];
@@ -396,7 +398,10 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const s = space(r);
       const run = r.uint();
       const top = r.uint();
-      const final = r.u8() === 1;
+      const flags = r.u8();
+      if (flags > 3) throw new ProtocolError('invalid anti-entropy flags');
+      const final = (flags & 1) === 1;
+      const more = (flags & 2) === 2;
       const ng = r.count(4);
       const items: AeItem[] = [];
       for (let i = 0; i < ng; i++) {
@@ -418,7 +423,7 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const nw = r.count(2);
       const want: string[] = [];
       for (let i = 0; i < nw; i++) want.push(key(r));
-      m = { type, space: s, run, top, items, want, final };
+      m = { type, space: s, run, top, items, want, final, ...(more ? { more } : {}) };
       break;
     }
     case MsgType.Reset:

@@ -30,6 +30,7 @@ import {
   entrySize,
   MsgType,
   PROTOCOL_VERSIONS,
+  type AeItem,
   type AntiEntropy,
   type Changes,
   type Entry,
@@ -89,6 +90,8 @@ interface SpaceState {
   out: Outgoing;
   caughtUp: boolean;
   ae?: { run: number; initiator: boolean; myTop: number; peerTop: number; establishing: boolean };
+  /** Frames of an anti-entropy turn gathered so far (a turn split under the frame limit). */
+  aeParts?: { run: number; top: number; items: AeItem[]; want: string[] };
   rights?: Rights;
 }
 
@@ -135,7 +138,22 @@ export class Session implements SessionLike, PresenceChannel {
     if (this.closed) return;
     // After the hellos, both replica ids start every frame's string table: a version written by either
     // side then costs one byte for its replica id instead of seventeen.
-    this.conn.send(encodeMessage(m, this.peer ? [this.core.replicaId, this.peer.replicaId] : undefined));
+    const frame = encodeMessage(m, this.peer ? [this.core.replicaId, this.peer.replicaId] : undefined);
+    if (frame.byteLength > this.options.maxFrameBytes && m.type === MsgType.Changes && m.entries.length > 0) {
+      // Batches are sized by estimate; one that still outgrows the frame limit goes in halves. A single
+      // state that cannot fit (values larger than the limit allows) is reported and left out.
+      if (m.entries.length === 1) {
+        this.core.events.emit('error', new ConcordError('VALUE_TOO_LARGE', `"${m.entries[0]![0]}" in space "${m.space}" does not fit the connection's frame limit (${this.options.maxFrameBytes} bytes); it is not sent on this link`));
+        this.send({ ...m, entries: [] });
+        return;
+      }
+      const half = Math.ceil(m.entries.length / 2);
+      // Only the last part carries the cursor; the first goes as repair states (upTo 0), which is always safe.
+      this.send({ ...m, upTo: 0, entries: m.entries.slice(0, half) });
+      this.send({ ...m, entries: m.entries.slice(half) });
+      return;
+    }
+    this.conn.send(frame);
   }
 
   private async sendHello(): Promise<void> {
@@ -567,7 +585,7 @@ export class Session implements SessionLike, PresenceChannel {
     const run = 1 + Math.floor(this.core.random() * 0x7fffffff);
     s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing };
     const turn = openingTurn(ix.tree, run);
-    this.send({ type: MsgType.AntiEntropy, space: s.name, run, top: ix.lastSeq, items: turn.items, want: [], final: false });
+    this.sendTurn(s.name, run, ix.lastSeq, turn.items, [], false);
   }
 
   /** Periodic repair on a synced session (the initiator is the smaller replicaId). */
@@ -578,9 +596,52 @@ export class Session implements SessionLike, PresenceChannel {
     }
   }
 
+  /**
+   * Sends one anti-entropy turn, split into several frames under the frame budget when it is large; all
+   * but the last say `more`, and only the first carries the run's top.
+   */
+  private sendTurn(space: string, run: number, top: number, items: AeItem[], want: string[], final: boolean): void {
+    const budget = this.frameBudget;
+    let chunkItems: AeItem[] = [];
+    let chunkWant: string[] = [];
+    let bytes = 0;
+    let first = true;
+    const flush = (last: boolean) => {
+      this.send({ type: MsgType.AntiEntropy, space, run, top: first ? top : 0, items: chunkItems, want: chunkWant, final: last && final, ...(last ? {} : { more: true }) });
+      first = false;
+      chunkItems = [];
+      chunkWant = [];
+      bytes = 0;
+    };
+    for (const it of items) {
+      const size = it.kind === 'node' ? 5 : 8 + it.keys.reduce((n, [k]) => n + k.length + 6, 0);
+      if (bytes + size > budget && bytes > 0) flush(false);
+      chunkItems.push(it);
+      bytes += size;
+    }
+    for (const k of want) {
+      if (bytes + k.length + 2 > budget && bytes > 0) flush(false);
+      chunkWant.push(k);
+      bytes += k.length + 2;
+    }
+    flush(true);
+  }
+
   private async onAntiEntropy(m: AntiEntropy): Promise<void> {
     const s = this.spaces.get(m.space);
     if (!s?.theirs) throw new ProtocolError(`anti-entropy for space "${m.space}" before its sync`);
+    // A turn split over several frames: gather it, and answer once it is whole.
+    if (m.more || s.aeParts) {
+      const parts = (s.aeParts ??= { items: [], want: [], top: 0, run: m.run });
+      if (parts.run !== m.run) throw new ProtocolError('anti-entropy turn parts from different runs');
+      for (const it of m.items) parts.items.push(it);
+      for (const k of m.want) parts.want.push(k);
+      if (m.top > 0) parts.top = m.top;
+      if (parts.items.length > 1_000_000 || parts.want.length > 1_000_000) throw new ProtocolError('anti-entropy turn too large');
+      if (m.more) return;
+      s.aeParts = undefined;
+      m = { ...m, items: parts.items, want: parts.want, top: parts.top };
+    }
     const ix = await this.hub.index(m.space);
     let first = false;
     if (!s.ae || s.ae.run !== m.run) {
@@ -596,7 +657,7 @@ export class Session implements SessionLike, PresenceChannel {
     const turn = answerTurn(ix.tree, m.items, ae.run);
     await this.sendStates(s.name, [...new Set([...turn.send, ...m.want])]);
     const final = turn.items.length === 0 && turn.want.length === 0;
-    this.send({ type: MsgType.AntiEntropy, space: s.name, run: ae.run, top: first ? ae.myTop : 0, items: turn.items, want: turn.want, final });
+    this.sendTurn(s.name, ae.run, first ? ae.myTop : 0, turn.items, turn.want, final);
     if (final) return this.endAntiEntropy(s);
   }
 

@@ -72,3 +72,25 @@ describe('sync over pairTransports', () => {
     await b.close();
   });
 });
+
+describe('frame limits', () => {
+  it('a value larger than the connection’s frame limit is reported, and everything else still syncs', async () => {
+    const a = await openReplica({ storage: memoryStorage() });
+    const b = await openReplica({ storage: memoryStorage() });
+    a.space('s');
+    b.space('s');
+    const errors: Array<{ code?: string }> = [];
+    a.on('error', (e) => errors.push(e as { code?: string }));
+    await a.space('s').put('big', 'x'.repeat(20_000));
+    for (let i = 0; i < 30; i++) await a.space('s').put(`small${i}`, i);
+    const [ta, tb] = pairTransports({ maxFrameBytes: 4096 });
+    a.connect(ta);
+    b.connect(tb);
+    await synced(a, b);
+    expect((await b.space('s').get('small29'))?.value).toBe(29);
+    expect(await b.space('s').get('big')).toBeUndefined();
+    expect(errors.some((e) => e.code === 'VALUE_TOO_LARGE')).toBe(true);
+    await a.close();
+    await b.close();
+  });
+});
