@@ -207,26 +207,45 @@ export class ReplicaCore {
     this.assertOpen();
     const changes: StoredChange[] = [];
     const raised = new Map<string, number>();
-    await this.storage.transact(async (tx) => {
+    const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, highest: ReadonlyMap<string, number>) => {
       changes.length = 0;
       raised.clear();
-      let seq: number | undefined;
-      for (const [key, remote] of entries) {
-        const prev = await tx.get(space, key);
+      let seq = lastSeq ?? 0;
+      for (let i = 0; i < entries.length; i++) {
+        const [key, remote] = entries[i]!;
+        const prev = prevs[i];
         const joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
-        seq = seq === undefined ? await nextSeq(tx) : seq + 1;
+        seq++;
         const src = options.peer !== undefined && sameState(joined, remote) ? options.peer : undefined;
         const rec = record(key, joined, seq, src);
         tx.put(space, key, rec);
         changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
         for (const r in remote.cc) {
-          if (r !== this.identity.id && remote.cc[r]! > (raised.get(r) ?? (await this.highestDotOf(r, tx)))) raised.set(r, remote.cc[r]!);
+          if (r !== this.identity.id && remote.cc[r]! > (raised.get(r) ?? highest.get(r) ?? 0)) raised.set(r, remote.cc[r]!);
         }
       }
-      if (seq !== undefined) tx.setMeta('seq', seq);
+      if (seq !== (lastSeq ?? 0)) tx.setMeta('seq', seq);
       for (const [r, n] of raised) tx.setMeta('d:' + r, n);
       options.alsoInTx?.(tx);
+    };
+    await this.storage.transact((tx) => {
+      // Every read goes out at once: the records, the sequence, and the highest dots of writers not cached
+      // yet. Where storage answers at once (memory), nothing is awaited at all.
+      const prevs = entries.map(([key]) => tx.get(space, key));
+      const lastSeq = tx.getMeta<number>('seq');
+      const writers = new Set<string>();
+      for (const [, remote] of entries) for (const r in remote.cc) if (r !== this.identity.id && !this.highestDots.has(r)) writers.add(r);
+      const uncached = [...writers];
+      const metas = uncached.map((r) => tx.getMeta<number>('d:' + r));
+      const highestOf = (values: ReadonlyArray<number | undefined>) => {
+        uncached.forEach((r, i) => this.highestDots.set(r, values[i] ?? 0));
+        return this.highestDots;
+      };
+      if (lastSeq instanceof Promise || prevs.some((p) => p instanceof Promise) || metas.some((m) => m instanceof Promise)) {
+        return Promise.all([Promise.all(prevs), lastSeq, Promise.all(metas)]).then(([p, s, m]) => body(tx, p, s, highestOf(m)));
+      }
+      return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, highestOf(metas as Array<number | undefined>));
     });
     for (const [r, n] of raised) this.highestDots.set(r, n);
     for (const change of changes) {
@@ -321,12 +340,6 @@ export class ReplicaCore {
     await this.externalQueue;
     await this.storage.close();
   }
-}
-
-async function nextSeq(tx: StorageTx): Promise<number> {
-  const seq = ((await tx.getMeta<number>('seq')) ?? 0) + 1;
-  tx.setMeta('seq', seq);
-  return seq;
 }
 
 export function record(key: string, state: KeyState, seq: number, src?: string): KeyRecord {

@@ -10,8 +10,11 @@ import { PresenceHub } from './presence-hub.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
-  /** A change was stored (any origin): push it if the space is live on this session. */
-  changed(change: StoredChange): void;
+  /**
+   * A change was stored (any origin): push it if the space is live on this session. `prevLast` is the
+   * space's last log seq before this change, when the index knows it.
+   */
+  changed(change: StoredChange, prevLast: number | undefined): void;
   /** A space was opened locally after the session started. */
   spaceOpened(space: string): void;
 }
@@ -43,9 +46,14 @@ export class SyncHub {
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     core.events.on('change', (change) => {
-      const index = this.indexes.get(change.space);
-      if (index) void index.then((ix) => this.apply(ix, change));
-      for (const s of this.sessions) s.changed(change);
+      const built = this.built.get(change.space);
+      const prevLast = built?.lastSeq;
+      if (built) this.apply(built, change);
+      else {
+        const index = this.indexes.get(change.space);
+        if (index) void index.then((ix) => this.apply(ix, change));
+      }
+      for (const s of this.sessions) s.changed(change, prevLast);
     });
     core.events.on('removed', ({ space, key }) => void this.removed(space, key));
   }

@@ -66,7 +66,8 @@ export interface SessionOptions {
   onStatus?: () => void;
 }
 
-const WINDOW = 8;
+/** Frames a session may have unacknowledged per space (bounds what a slow peer makes us buffer). */
+const WINDOW = 32;
 const PAGE = 1024;
 
 interface Outgoing {
@@ -75,6 +76,8 @@ interface Outgoing {
   sent: number;
   /** Highest upTo carried by a frame (the peer's cursor once acknowledged). */
   announced: number;
+  /** Live changes waiting for this tick's frame: entry, seq, entry, seq, … */
+  live: Array<Entry | number>;
   acked: number;
   inflight: number;
   pumping: boolean;
@@ -189,7 +192,7 @@ export class Session implements SessionLike, PresenceChannel {
   private state(name: string): SpaceState {
     let s = this.spaces.get(name);
     if (!s) {
-      s = { name, cursor: { e: '', s: 0 }, out: { ready: false, sent: 0, announced: 0, acked: 0, inflight: 0, pumping: false, again: false }, caughtUp: false };
+      s = { name, cursor: { e: '', s: 0 }, out: { ready: false, sent: 0, announced: 0, live: [], acked: 0, inflight: 0, pumping: false, again: false }, caughtUp: false };
       this.spaces.set(name, s);
     }
     return s;
@@ -452,10 +455,39 @@ export class Session implements SessionLike, PresenceChannel {
     void this.pump(s);
   }
 
-  changed(change: StoredChange): void {
+  changed(change: StoredChange, prevLast: number | undefined): void {
     const s = this.spaces.get(change.space);
-    if (s?.out.ready && !this.closed) void this.pump(s);
-    else if (s) this.refreshStatus();
+    if (!s || this.closed) return;
+    const out = s.out;
+    if (!out.ready) return this.refreshStatus();
+    // Live fast path: everything before this change was sent, so it goes straight from the event (batched
+    // with the others of this tick) — or, an echo of the peer's own change, is skipped without a log read.
+    if (!out.pumping && prevLast !== undefined && out.sent >= prevLast && change.rec.seq > out.sent && out.inflight < WINDOW) {
+      out.sent = change.rec.seq;
+      if (change.rec.src !== this.peer!.replicaId) {
+        if (out.live.length === 0) queueMicrotask(() => this.flushLive(s));
+        out.live.push([change.key, { vs: change.rec.vs, cc: change.rec.cc }], change.rec.seq);
+      } else if (out.live.length === 0) this.refreshStatus();
+      return;
+    }
+    void this.pump(s);
+  }
+
+  /** Sends the live changes gathered this tick as one frame. */
+  private flushLive(s: SpaceState): void {
+    const live = s.out.live;
+    if (live.length === 0 || this.closed) return (s.out.live = []), undefined;
+    s.out.live = [];
+    const entries: Entry[] = [];
+    let upTo = 0;
+    for (let i = 0; i < live.length; i += 2) {
+      entries.push(live[i] as Entry);
+      upTo = live[i + 1] as number;
+    }
+    this.send({ type: MsgType.Changes, space: s.name, upTo, entries });
+    s.out.inflight++;
+    s.out.announced = upTo;
+    this.refreshStatus();
   }
 
   private async pump(s: SpaceState): Promise<void> {
@@ -463,6 +495,8 @@ export class Session implements SessionLike, PresenceChannel {
       s.out.again = true;
       return;
     }
+    // Live changes gathered for this tick go first: the log stream must not overtake them.
+    this.flushLive(s);
     s.out.pumping = true;
     try {
       do {
@@ -519,7 +553,8 @@ export class Session implements SessionLike, PresenceChannel {
     if (upTo > s.out.acked) s.out.acked = upTo;
     if (s.out.inflight > 0) s.out.inflight--;
     this.core.acks.ack(space, upTo);
-    void this.pump(s);
+    // Pump again only if the log holds entries not sent yet (the window held them back).
+    if (this.hub.lastSeqNow(space) > s.out.sent || s.out.again) void this.pump(s);
     this.refreshStatus();
   }
 
@@ -710,7 +745,7 @@ export class Session implements SessionLike, PresenceChannel {
         continue;
       }
       // Synced: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged.
-      if (!s.caughtUp || s.ae || !s.out.ready || s.out.inflight > 0 || s.out.pumping) synced = false;
+      if (!s.caughtUp || s.ae || !s.out.ready || s.out.inflight > 0 || s.out.pumping || s.out.live.length > 0) synced = false;
       else if (this.hub.lastSeqNow(s.name) > s.out.sent) synced = false;
     }
     this.setStatus(synced ? 'synced' : 'syncing');
