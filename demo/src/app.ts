@@ -24,7 +24,7 @@ export class WriteJournal {
   track(what: string, w: WriteResult): void {
     const entry: WriteEntry = { key: w.key, what, at: Date.now(), durability: w.durability === 'local' ? 'local' : 'synced' };
     // Typing in the document writes on every keystroke: one row per key and action, the latest.
-    const same = this.entries.findIndex((e) => e.key === entry.key && e.what === entry.what && e.durability === 'local');
+    const same = this.entries.findIndex((e) => e.key === entry.key && e.what === entry.what);
     if (same >= 0) this.entries.splice(same, 1);
     this.entries.unshift(entry);
     this.entries.length = Math.min(this.entries.length, this.limit);

@@ -36,6 +36,7 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
   const members = byId<HTMLUListElement>('members');
   const relays = byId<HTMLUListElement>('relays');
   const activity = byId('activity');
+  const received = byId('received');
   const leaderNote = byId('leader-note');
   const names = new Map<string, string>();
   let link: Link | undefined;
@@ -53,10 +54,18 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
   };
 
   const renderActivity = () => {
-    const parts: string[] = [];
-    parts.push(lastSynced ? `caught up at ${clock(lastSynced)}` : 'not synced yet this session');
-    if (lastRemote) parts.push(`last change received: ${lastRemote.key} at ${clock(lastRemote.at)}`);
-    activity.textContent = parts.join(' · ');
+    activity.textContent = lastSynced ? clock(lastSynced) : 'not yet, this session';
+    received.replaceChildren(...(lastRemote ? [h('code', {}, lastRemote.key), ` at ${clock(lastRemote.at)}`] : ['nothing yet']));
+    renderRelays();
+  };
+
+  /** The configured relay and what this window knows of it (the cluster work may add relays learned by gossip). */
+  const renderRelays = () => {
+    const s = app.replica.status;
+    const state = !link ? 'not connected (offline)' : s === 'connecting' ? 'unreachable, retrying' : s === 'offline' ? 'not connected' : 'connected';
+    relays.replaceChildren(
+      h('li', {}, h('code', {}, app.relayUrl), h('span', { class: 'hint' }, ` configured · ${state}`)),
+    );
   };
 
   const renderWrites = () => {
@@ -121,7 +130,6 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
   });
   app.journal.onChange(renderWrites);
 
-  relays.replaceChildren(h('li', {}, h('code', {}, app.relayUrl), h('span', { class: 'hint' }, ' configured')));
   app.space.presence.set({ name: app.device.name });
   app.space.presence.subscribe(renderMembers);
   renderMembers(app.space.presence.list());

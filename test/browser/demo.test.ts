@@ -84,7 +84,10 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', () => {
   }
 
   const noPendingWrites = (page: Page) => page.waitForSelector('#pending:text-is("0")', { timeout: WAIT });
-  const shot = (page: Page, name: string) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  async function shot(page: Page, name: string): Promise<void> {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  }
 
   it('list items added on two offline devices all survive the reconnect', async () => {
     const [a, b] = await Promise.all([device('alice'), device('bob')]);
