@@ -16,9 +16,9 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const demoDir = join(root, 'demo');
 const shots = join(root, 'test-results');
 /** Bound on every wait for something to happen (sync, reconnect, a render). */
-const WAIT = 15_000;
+const WAIT = 20_000;
 
-describe.skipIf(skipBrowser)('demo app in headless Chromium', () => {
+describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 }, () => {
   let browser: Browser | undefined;
   let relay: Relay | undefined;
   let dataDir: string;
