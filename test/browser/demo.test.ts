@@ -151,12 +151,15 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
 
     // Carol merges the lines of both versions and saves: written with the read's context.
     await a.click('#note-merge');
-    expect(await a.inputValue('#note-combination')).toBe('Trip plan\nbring the tent\ncarol: the stove\ndave: the map');
+    // Every line of both versions once; the order of the two new lines follows the versions' HLC order.
+    const merged = await a.inputValue('#note-combination');
+    expect(merged.split('\n').slice(0, 2)).toEqual(['Trip plan', 'bring the tent']);
+    expect(merged.split('\n').sort()).toEqual(['Trip plan', 'bring the tent', 'carol: the stove', 'dave: the map'].sort());
     await a.click('#note-save-combination');
     for (const page of [a, b]) {
       await page.waitForSelector('#note-conflict', { state: 'detached', timeout: WAIT });
       await page.waitForFunction(() => (document.querySelector('#note-text') as HTMLTextAreaElement | null)?.value.includes('dave: the map'), undefined, { timeout: WAIT });
-      expect(await page.inputValue('#note-text')).toBe('Trip plan\nbring the tent\ncarol: the stove\ndave: the map');
+      expect(await page.inputValue('#note-text')).toBe(merged);
       expect(await link(page).locator('.badge-conflict').count()).toBe(0);
     }
     await shot(b, 'demo-2-note-resolved-dave');
