@@ -1,0 +1,73 @@
+/**
+ * The Concord demo: a shopping list (add-wins set), notes whose concurrent edits show as siblings, a
+ * collaborative document (text merge), and a network panel, all on one replica per device stored in
+ * IndexedDB and synced through the relay that serves this page.
+ */
+import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
+import { merges, openReplica } from '../../lib/index.js';
+import { DOC_KEY, LIST_KEY, SPACE, WriteJournal, type App } from './app.js';
+import { chooseDevice } from './device.js';
+import { mountDoc } from './doc.js';
+import { byId, h } from './dom.js';
+import { mountList } from './list.js';
+import { mountNetwork } from './network.js';
+import { mountNotes } from './notes.js';
+
+const DEVICE_KEY = 'concord-demo-device';
+
+function relayUrl(): string {
+  const given = new URLSearchParams(location.search).get('relay');
+  if (given) return given;
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+}
+
+async function start(): Promise<void> {
+  const device = chooseDevice(location.search, localStorage.getItem(DEVICE_KEY));
+  if (!device.explicit) localStorage.setItem(DEVICE_KEY, device.name);
+  document.title = `${device.name} · Concord demo`;
+
+  const storage = indexedDBStorage(device.dbName);
+  const replica = await openReplica({ storage, merge: { [LIST_KEY]: merges.addWins, [DOC_KEY]: merges.text } });
+  replica.on('error', (e) => console.error('concord:', e));
+  const journal = new WriteJournal();
+  const app: App = {
+    device,
+    replica,
+    space: replica.space(SPACE),
+    relayUrl: relayUrl(),
+    journal,
+    wrote: (what, w) => (journal.track(what, w), w),
+  };
+
+  byId('device-name').textContent = device.name;
+  byId('replica-id').textContent = replica.replicaId;
+  byId('replica-id').title = `replicaId of device ${device.name} (IndexedDB ${device.dbName})`;
+  const other = byId<HTMLAnchorElement>('open-device');
+  other.href = `?device=${device.name === 'bob' ? 'alice' : 'bob'}`;
+
+  let renderNames = () => {};
+  const network = mountNetwork(app, `concord-demo-online-${device.name}`, () => renderNames());
+  mountList(app);
+  mountDoc(app);
+  renderNames = mountNotes(app, network.nameOf);
+
+  const leadership = storage.leadership();
+  network.setOnline(sessionStorage.getItem(`concord-demo-online-${device.name}`) !== '0');
+  network.setLeader(leadership.isLeader);
+  leadership.onChange((leader) => network.setLeader(leader));
+  addEventListener('pagehide', () => app.space.presence.leave());
+
+  document.body.dataset.ready = 'true';
+}
+
+// The app shell is cached by a service worker, so a reload works while the relay is down.
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js').catch((e: unknown) => console.warn('service worker:', e));
+}
+
+start().catch((e: unknown) => {
+  console.error(e);
+  document.body.dataset.ready = 'failed';
+  byId('fatal').replaceChildren(h('strong', {}, 'The demo could not start: '), String(e instanceof Error ? e.message : e));
+  byId('fatal').hidden = false;
+});

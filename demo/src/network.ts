@@ -1,0 +1,147 @@
+/**
+ * The network panel: this window's online switch (closes the link / connects again), the replica's
+ * status, per-write durability, members online (presence), relays known, and the last sync activity.
+ */
+import type { Link, PresenceMember, ReplicaStatus } from '../../lib/index.js';
+import { webSocketTransport } from '../../adapters/ws/index.js';
+import type { App } from './app.js';
+import { byId, clock, h, short } from './dom.js';
+
+const STATUS_TEXT: Record<ReplicaStatus, string> = {
+  offline: 'Offline',
+  connecting: 'Connecting…',
+  syncing: 'Syncing…',
+  synced: 'Synced',
+};
+
+/** Reconnect quickly in a demo (the library's default backoff grows to 30 s). */
+const BACKOFF = { base: 200, max: 2000 };
+
+export interface Network {
+  /** The device name a replicaId announced through presence, if it is online now or was this session. */
+  nameOf(replicaId: string): string | undefined;
+  /** Turns this window's switch on or off (and remembers it for this tab). */
+  setOnline(on: boolean): void;
+  /**
+   * Whether this tab holds the device's network role: all tabs of a device share one replica in
+   * IndexedDB, and one of them (Web Locks) holds the link; the others see its changes through IndexedDB.
+   */
+  setLeader(leader: boolean): void;
+}
+
+export function mountNetwork(app: App, onlineKey: string, onNames: () => void): Network {
+  const toggle = byId<HTMLInputElement>('online');
+  const statusEls = [byId('status'), byId('status-panel')];
+  const writes = byId<HTMLUListElement>('writes');
+  const members = byId<HTMLUListElement>('members');
+  const relays = byId<HTMLUListElement>('relays');
+  const activity = byId('activity');
+  const received = byId('received');
+  const leaderNote = byId('leader-note');
+  const names = new Map<string, string>();
+  let link: Link | undefined;
+  let lastRemote: { key: string; at: number } | undefined;
+  let lastSynced: number | undefined;
+
+  const renderStatus = () => {
+    const s = app.replica.status;
+    for (const el of statusEls) {
+      el.textContent = STATUS_TEXT[s];
+      el.dataset.status = s;
+    }
+    document.body.dataset.status = s;
+    renderActivity();
+  };
+
+  const renderActivity = () => {
+    activity.textContent = lastSynced ? clock(lastSynced) : 'not yet, this session';
+    received.replaceChildren(...(lastRemote ? [h('code', {}, lastRemote.key), ` at ${clock(lastRemote.at)}`] : ['nothing yet']));
+    renderRelays();
+  };
+
+  /** The configured relay and what this window knows of it (the cluster work may add relays learned by gossip). */
+  const renderRelays = () => {
+    const s = app.replica.status;
+    const state = !link ? 'not connected (offline)' : s === 'connecting' ? 'unreachable, retrying' : s === 'offline' ? 'not connected' : 'connected';
+    relays.replaceChildren(
+      h('li', {}, h('code', {}, app.relayUrl), h('span', { class: 'hint' }, ` configured · ${state}`)),
+    );
+  };
+
+  const renderWrites = () => {
+    const rows = app.journal.entries.map((e) =>
+      h(
+        'li',
+        { class: 'write', 'data-durability': e.durability },
+        h('span', { class: 'write-what' }, e.what),
+        h('span', { class: 'write-when' }, clock(e.at)),
+        h('span', { class: `badge badge-${e.durability}` }, e.durability === 'local' ? 'local only' : 'synced'),
+      ),
+    );
+    writes.replaceChildren(...(rows.length ? rows : [h('li', { class: 'empty' }, 'No writes from this window yet.')]));
+    byId('pending').textContent = String(app.journal.pending);
+  };
+
+  const renderMembers = (list: PresenceMember[]) => {
+    for (const m of list) {
+      const name = (m.meta as { name?: unknown } | null)?.name;
+      if (typeof name === 'string' && names.get(m.replicaId) !== name) {
+        names.set(m.replicaId, name);
+        onNames();
+      }
+    }
+    members.replaceChildren(
+      ...list.map((m) => {
+        const name = (m.meta as { name?: unknown } | null)?.name;
+        return h(
+          'li',
+          { class: `member${m.self ? ' self' : ''}` },
+          h('span', { class: 'presence-dot' }),
+          h('span', {}, typeof name === 'string' ? name : 'unnamed'),
+          h('code', { title: m.replicaId }, short(m.replicaId)),
+          m.self ? h('span', { class: 'badge' }, 'this window') : null,
+        );
+      }),
+    );
+  };
+
+  let isLeader = false;
+  const setOnline = (on: boolean) => {
+    toggle.checked = on;
+    sessionStorage.setItem(onlineKey, on ? '1' : '0');
+    document.body.dataset.online = on ? 'on' : 'off';
+    if (on && isLeader && !link) link = app.replica.connect(webSocketTransport(app.relayUrl), { backoff: BACKOFF });
+    if ((!on || !isLeader) && link) {
+      link.close();
+      link = undefined;
+    }
+    renderStatus();
+  };
+
+  toggle.addEventListener('change', () => setOnline(toggle.checked));
+  app.replica.on('status', (s) => {
+    if (s === 'synced') lastSynced = Date.now();
+    renderStatus();
+  });
+  app.space.subscribe('*', (change) => {
+    if (change.origin !== 'remote') return;
+    lastRemote = { key: change.key, at: Date.now() };
+    renderActivity();
+  });
+  app.journal.onChange(renderWrites);
+
+  app.space.presence.set({ name: app.device.name });
+  app.space.presence.subscribe(renderMembers);
+  renderMembers(app.space.presence.list());
+  renderWrites();
+
+  return {
+    nameOf: (replicaId) => (replicaId === app.replica.replicaId ? app.device.name : names.get(replicaId)),
+    setOnline,
+    setLeader: (leader) => {
+      isLeader = leader;
+      leaderNote.hidden = leader;
+      setOnline(toggle.checked);
+    },
+  };
+}
