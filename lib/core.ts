@@ -33,6 +33,25 @@ export interface CoreEvents extends Record<string, unknown> {
   removed: { space: string; key: string };
   error: unknown;
   status: ReplicaStatus;
+  /** A Merkle anti-entropy run with a peer ended. */
+  antiEntropy: AntiEntropyRun;
+}
+
+/** What one anti-entropy run took and repaired (either side reports its own view). */
+export interface AntiEntropyRun {
+  readonly space: string;
+  readonly peer: string;
+  /** Turns of the run (messages exchanged, counted once per turn even when split over frames). */
+  readonly turns: number;
+  /** Bytes sent and received for the run (tree hashes, key lists, repaired states). */
+  readonly bytes: number;
+  /** Key states sent to the peer, and received from it. */
+  readonly keysSent: number;
+  readonly keysReceived: number;
+  /** Received states that changed something here. */
+  readonly keysRepaired: number;
+  /** Whether the run set up the cursors (on connect) or was a periodic check. */
+  readonly onConnect: boolean;
 }
 
 interface Identity {

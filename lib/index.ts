@@ -13,3 +13,5 @@ export type { Grants, Rights } from './sync/session.js';
 export { CloseCode, type Transport, type Connection, type ConnectionHandlers, type Frame } from './transport.js';
 export type { AcceptOptions } from './replica.js';
 export { SpacePresence, type PresenceMember } from './sync/presence-hub.js';
+export type { AntiEntropyRun } from './core.js';
+export type { TextDoc, TextLine, AddWinsSet, AddWinsEntry, CounterValue } from './merges/index.js';

@@ -2,7 +2,7 @@
  * `openReplica`: the entry point. A replica owns one storage, mints its replicaId when the storage is empty,
  * and hands out spaces. Sync links attach to it with `connect`.
  */
-import { ReplicaCore, type CoreEvents } from './core.js';
+import { ReplicaCore, type AntiEntropyRun, type CoreEvents } from './core.js';
 import { ConcordError } from './errors.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
@@ -47,6 +47,8 @@ export interface AcceptOptions {
 export interface ReplicaEvents {
   error: unknown;
   status: ReplicaStatus;
+  /** A Merkle anti-entropy run ended: turns, bytes, keys repaired. */
+  antiEntropy: AntiEntropyRun;
 }
 
 export async function openReplica(options: ReplicaOptions): Promise<Replica> {

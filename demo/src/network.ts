@@ -129,6 +129,12 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
     renderActivity();
   });
   app.journal.onChange(renderWrites);
+  // The last Merkle anti-entropy run (on a reconnect without a valid cursor, and periodically).
+  const antiEntropy = byId('anti-entropy');
+  app.replica.on('antiEntropy', (run) => {
+    const kb = run.bytes < 1024 ? `${run.bytes} B` : `${(run.bytes / 1024).toFixed(1)} KB`;
+    antiEntropy.textContent = `${clock(Date.now())}: ${run.turns} turns, ${kb}, ${run.keysRepaired} keys repaired${run.onConnect ? ' (on connect)' : ''}`;
+  });
 
   app.space.presence.set({ name: app.device.name });
   app.space.presence.subscribe(renderMembers);

@@ -84,6 +84,16 @@ interface Outgoing {
   again: boolean;
 }
 
+interface AeStats {
+  turns: number;
+  bytes: number;
+  keysSent: number;
+  keysReceived: number;
+  keysRepaired: number;
+}
+
+const newStats = (): AeStats => ({ turns: 0, bytes: 0, keysSent: 0, keysReceived: 0, keysRepaired: 0 });
+
 interface SpaceState {
   readonly name: string;
   mine?: SyncItem;
@@ -92,7 +102,7 @@ interface SpaceState {
   cursor: { e: string; s: number };
   out: Outgoing;
   caughtUp: boolean;
-  ae?: { run: number; initiator: boolean; myTop: number; peerTop: number; establishing: boolean };
+  ae?: { run: number; initiator: boolean; myTop: number; peerTop: number; establishing: boolean; stats: AeStats };
   /** Frames of an anti-entropy turn gathered so far (a turn split under the frame limit). */
   aeParts?: { run: number; top: number; items: AeItem[]; want: string[] };
   rights?: Rights;
@@ -157,6 +167,14 @@ export class Session implements SessionLike, PresenceChannel {
       return;
     }
     this.conn.send(frame);
+    if (m.type === MsgType.AntiEntropy || (m.type === MsgType.Changes && m.upTo === 0)) {
+      const stats = this.spaces.get(m.space)?.ae?.stats;
+      if (stats) {
+        stats.bytes += frame.byteLength;
+        if (m.type === MsgType.AntiEntropy && !m.more) stats.turns++;
+        if (m.type === MsgType.Changes) stats.keysSent += m.entries.length;
+      }
+    }
   }
 
   private async sendHello(): Promise<void> {
@@ -231,6 +249,14 @@ export class Session implements SessionLike, PresenceChannel {
           m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
         } catch (e) {
           throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
+        }
+        if (m.type === MsgType.AntiEntropy || (m.type === MsgType.Changes && m.upTo === 0)) {
+          const stats = this.spaces.get(m.space)?.ae?.stats;
+          if (stats) {
+            stats.bytes += size;
+            if (m.type === MsgType.AntiEntropy && !m.more) stats.turns++;
+            if (m.type === MsgType.Changes) stats.keysReceived += m.entries.length;
+          }
         }
         return this.handle(m);
       })
@@ -570,11 +596,12 @@ export class Session implements SessionLike, PresenceChannel {
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : undefined;
     const key = this.cursorKey(peer.replicaId, m.space);
     const entries = this.hub.collectsTombstones ? await this.refuseCollected(m.space, m.entries) : m.entries;
-    await this.core.join(m.space, entries, {
+    const stored = await this.core.join(m.space, entries, {
       source: this,
       peer: peer.replicaId,
       ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
     });
+    if (m.upTo === 0 && s.ae) s.ae.stats.keysRepaired += stored.length;
     if (cursor) {
       s.cursor = cursor;
       this.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
@@ -618,7 +645,7 @@ export class Session implements SessionLike, PresenceChannel {
   private async beginAntiEntropy(s: SpaceState, establishing: boolean): Promise<void> {
     const ix = await this.hub.index(s.name);
     const run = 1 + Math.floor(this.core.random() * 0x7fffffff);
-    s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing };
+    s.ae = { run, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats() };
     const turn = openingTurn(ix.tree, run);
     this.sendTurn(s.name, run, ix.lastSeq, turn.items, [], false);
   }
@@ -682,7 +709,7 @@ export class Session implements SessionLike, PresenceChannel {
     if (!s.ae || s.ae.run !== m.run) {
       if (s.ae?.initiator) throw new ProtocolError('anti-entropy run mismatch');
       first = true;
-      s.ae = { run: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: !s.out.ready };
+      s.ae = { run: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: !s.out.ready, stats: newStats() };
     } else if (m.top > 0) s.ae.peerTop = m.top;
     const ae = s.ae;
     if (m.final) {
@@ -719,6 +746,7 @@ export class Session implements SessionLike, PresenceChannel {
   private async endAntiEntropy(s: SpaceState): Promise<void> {
     const ae = s.ae!;
     s.ae = undefined;
+    this.core.events.emit('antiEntropy', { space: s.name, peer: this.peer!.replicaId, ...ae.stats, onConnect: ae.establishing });
     if (!ae.establishing) {
       // A periodic round that overlapped a change left the status at 'syncing': refresh it now.
       this.refreshStatus();

@@ -29,12 +29,19 @@ describe('anti-entropy on connect without a valid cursor', () => {
     for (let i = 50; i < 2000; i += 211) await b.space('s').put(`k${i}`, `b${i}`);
     await a.space('s').put('only-a', 1);
     await b.space('s').put('only-b', 2);
+    const runs: Array<import('../../lib/index.js').AntiEntropyRun> = [];
+    b.on('antiEntropy', (run) => runs.push(run));
     const [ta, tb] = pairTransports();
     a.connect(ta);
     b.connect(tb);
     await synced(a, b);
     expect(await dump(a, 's')).toEqual(await dump(b, 's'));
     expect((await b.space('s').get('k97'))?.value).toBe('a97');
+    // b's view of the run: it received a's 21 changed keys and only-a, and repaired exactly those.
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ space: 's', peer: a.replicaId, onConnect: true, keysRepaired: 22 });
+    expect(runs[0]!.turns).toBeGreaterThanOrEqual(2);
+    expect(runs[0]!.bytes).toBeGreaterThan(0);
     expect((await a.space('s').get('k50'))?.value).toBe('b50');
     // Far less than re-sending 2000 keys (each ~40 bytes on the wire).
     expect(ta.stats.bytes + tb.stats.bytes).toBeLessThan(20_000);
