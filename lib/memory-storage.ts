@@ -6,6 +6,7 @@
  * stale once its key moved to a later seq, and stale entries are compacted away when they outnumber the live.
  */
 import { ConcordError } from './errors.js';
+import { lowerBound, upperBound } from './sorted.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from './storage.js';
 
 interface SpaceData {
@@ -247,26 +248,3 @@ function compact(d: SpaceData): void {
   d.logSeq = live.map((e) => e[0]);
   d.logKey = live.map((e) => e[1]);
 }
-
-function lowerBound(a: readonly string[], x: string): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function upperBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-

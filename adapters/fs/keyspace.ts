@@ -13,6 +13,7 @@
  */
 import type { KeyRecord } from '../../lib/storage.js';
 import type { DataFile } from './data-file.js';
+import { lowerBound, upperBound } from '../../lib/sorted.js';
 
 export class Entry {
   constructor(
@@ -220,26 +221,4 @@ export class Keyspace {
     for (const s of this.spaces.values()) n += s.records.size;
     return n;
   }
-}
-
-export function lowerBound(a: readonly string[], x: string): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-export function upperBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

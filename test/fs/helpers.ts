@@ -93,14 +93,6 @@ export function privateBuild(tag: string): { lib: string; fs: string; dir: strin
   return { lib, fs, dir: out };
 }
 
-/** mulberry32: a small seeded PRNG, so a failing run replays from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded PRNG (mulberry32), so a failing run replays from its seed. */
+import { prng } from '../../lib/check-merge.js';
+export { prng };

@@ -94,42 +94,55 @@ async function oneRun(rand: () => number): Promise<void> {
     }
   });
 
-  await sleep(50 + rand() * 300);
-  gate = new Promise((r) => (openGate = r));
-  relay.child.kill('SIGKILL');
-  await relay.exited;
-  await sleep(0);
-  const ackedAtKill = new Map(acked);
-  await sleep(rand() * 50); // writers go on, offline
+  try {
+    await runAndAudit();
+  } finally {
+    // Whatever happened, the writers stop before the replicas close (else they write into closed replicas).
+    stop = true;
+    openGate();
+    await Promise.allSettled(writers);
+  }
 
-  relay = await spawnRelay(cli, ['--port', String(port), '--host', '127.0.0.1', '--data', dataDir]);
-  processes.push(relay);
-  const auditor = await openReplica({ storage: memoryStorage() });
-  replicas.push(auditor);
-  auditor.space('s');
-  const auditLink = auditor.connect(webSocketTransport(url));
-  await synced(auditor);
-  const onRelay = await dump(auditor, 's');
-  auditLink.close();
-  const missing = [...ackedAtKill].filter(([key, n]) => !(onRelay[key] as { siblings: unknown[] } | undefined)?.siblings.includes(n));
-  expect(missing, `acked before the kill but missing on the restarted relay (${ackedAtKill.size} acked)`).toEqual([]);
-  expect(ackedAtKill.size).toBeGreaterThan(0);
+  async function runAndAudit(): Promise<void> {
+    // Kill only once the relay has acknowledged some writes (a loaded machine may need a while).
+    await until(async () => acked.size > 0, 'the relay acknowledges some writes', 20_000);
+    await sleep(50 + rand() * 300);
+    gate = new Promise((r) => (openGate = r));
+    relay.child.kill('SIGKILL');
+    await relay.exited;
+    await sleep(0);
+    const ackedAtKill = new Map(acked);
+    await sleep(rand() * 50); // writers go on, offline
 
-  openGate();
-  await sleep(20 + rand() * 50);
-  stop = true;
-  await Promise.all(writers);
-  await synced(...clients);
-  await until(async () => {
-    const sizes = await Promise.all(clients.map(async (r) => Object.keys(await dump(r, 's')).length));
-    return sizes.every((n) => n === sizes[0]);
-  }, 'clients converge', 20_000);
-  const reference = await dump(clients[0]!, 's');
-  for (const r of clients.slice(1)) expect(await dump(r, 's')).toEqual(reference);
-  for (const [key, n] of acked) expect((reference[key] as { siblings: unknown[] }).siblings).toContain(n);
+    relay = await spawnRelay(cli, ['--port', String(port), '--host', '127.0.0.1', '--data', dataDir]);
+    processes.push(relay);
+    const auditor = await openReplica({ storage: memoryStorage() });
+    replicas.push(auditor);
+    auditor.space('s');
+    const auditLink = auditor.connect(webSocketTransport(url));
+    await synced(auditor);
+    const onRelay = await dump(auditor, 's');
+    auditLink.close();
+    const missing = [...ackedAtKill].filter(([key, n]) => !(onRelay[key] as { siblings: unknown[] } | undefined)?.siblings.includes(n));
+    expect(missing, `acked before the kill but missing on the restarted relay (${ackedAtKill.size} acked)`).toEqual([]);
+    expect(ackedAtKill.size).toBeGreaterThan(0);
 
-  // Graceful stop: SIGTERM closes sockets with 1001 and exits 0.
-  relay.child.kill('SIGTERM');
-  expect((await relay.exited).code).toBe(0);
-  await Promise.all([...clients, auditor].map((r) => r.close()));
+    openGate();
+    await sleep(20 + rand() * 50);
+    stop = true;
+    await Promise.all(writers);
+    await synced(...clients);
+    await until(async () => {
+      const sizes = await Promise.all(clients.map(async (r) => Object.keys(await dump(r, 's')).length));
+      return sizes.every((n) => n === sizes[0]);
+    }, 'clients converge', 20_000);
+    const reference = await dump(clients[0]!, 's');
+    for (const r of clients.slice(1)) expect(await dump(r, 's')).toEqual(reference);
+    for (const [key, n] of acked) expect((reference[key] as { siblings: unknown[] }).siblings).toContain(n);
+
+    // Graceful stop: SIGTERM closes sockets with 1001 and exits 0.
+    relay.child.kill('SIGTERM');
+    expect((await relay.exited).code).toBe(0);
+    await Promise.all([...clients, auditor].map((r) => r.close()));
+  }
 }

@@ -10,17 +10,9 @@
  */
 import type { Timers } from '../../lib/sync/link.js';
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded PRNG (mulberry32), so a failing run replays from its seed. */
+import { prng } from '../../lib/check-merge.js';
+export { prng };
 
 /** Helpers over a `random()` source. */
 export class Rng {

@@ -31,17 +31,9 @@ export async function seqOf(r: Replica): Promise<number> {
   return (await r.core.storage.getMeta<number>('seq')) ?? 0;
 }
 
-/** mulberry32 */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The library's seeded PRNG (mulberry32), so a failing run replays from its seed. */
+import { prng } from '../../lib/check-merge.js';
+export { prng };
 
 /** A seed for a randomized test: SEED from the environment, else a random one (print it in assertion messages). */
 export function testSeed(): number {
