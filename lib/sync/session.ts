@@ -63,6 +63,13 @@ export interface SessionOptions {
   now: () => number;
   onPeer?: (peerId: string) => void;
   onStatus?: () => void;
+  /** Client: the peer (a relay of a cluster) sent cluster news (JSON, untrusted; see cluster-news.ts). */
+  onCluster?: (json: string) => void;
+  /**
+   * Server: the peer's changes in `space` up to its seq `upTo` are stored here, the newest of them at our
+   * log seq `localSeq` (a relay counts how many relays hold them once its relay peers acknowledge that seq).
+   */
+  onStored?: (space: string, upTo: number, localSeq: number) => void;
 }
 
 const WINDOW = 8;
@@ -103,6 +110,8 @@ export class Session implements SessionLike, PresenceChannel {
   private helloSent = false;
   /** The replica seq our hello announced: a cursor into our log beyond it is not ours to honour. */
   private helloTop = 0;
+  /** Cluster news waits until both hellos are done (the peer expects our hello first). */
+  private clusterQueue: string[] | undefined = [];
 
   constructor(
     private readonly hub: SyncHub,
@@ -237,6 +246,20 @@ export class Session implements SessionLike, PresenceChannel {
     this.hub.presence.removeChannel(this);
   }
 
+  // ---- cluster news ------------------------------------------------------------------------------
+
+  /** Sends cluster news (JSON) to the peer, after the hellos. */
+  sendCluster(json: string): void {
+    if (this.clusterQueue) this.clusterQueue.push(json);
+    else this.send({ type: MsgType.Cluster, json });
+  }
+
+  private flushCluster(): void {
+    const queued = this.clusterQueue ?? [];
+    this.clusterQueue = undefined;
+    for (const json of queued) this.send({ type: MsgType.Cluster, json });
+  }
+
   // ---- presence ----------------------------------------------------------------------------------
 
   sendPresence(space: string, payload: PresencePayload): void {
@@ -305,6 +328,10 @@ export class Session implements SessionLike, PresenceChannel {
         return;
       case MsgType.Presence:
         return this.onPresence(m.space, m.json);
+      case MsgType.Cluster:
+        // Only relays send news, to their clients; a server ignores it (a client has no news for it).
+        if (this.options.role === 'client') this.options.onCluster?.(m.json);
+        return;
     }
   }
 
@@ -337,6 +364,7 @@ export class Session implements SessionLike, PresenceChannel {
     this.peer = m;
     this.options.onPeer?.(m.replicaId);
     if (!this.helloSent) await this.sendHello();
+    this.flushCluster();
     this.setStatus('syncing');
     // Our hello's items were made for another peer: forget them; fresh ones go below.
     const guessed = this.options.expectedPeer;
@@ -430,7 +458,7 @@ export class Session implements SessionLike, PresenceChannel {
     s.out.sent = from;
     s.out.announced = from;
     s.out.acked = Math.max(s.out.acked, from);
-    this.core.acks.ack(s.name, from);
+    this.core.acks.ack(s.name, from, this.peer!.replicaId);
     void this.pump(s);
   }
 
@@ -500,7 +528,7 @@ export class Session implements SessionLike, PresenceChannel {
     if (!s || upTo > s.out.sent) throw new ProtocolError('ack beyond what was sent');
     if (upTo > s.out.acked) s.out.acked = upTo;
     if (s.out.inflight > 0) s.out.inflight--;
-    this.core.acks.ack(space, upTo);
+    this.core.acks.ack(space, upTo, this.peer!.replicaId);
     void this.pump(s);
     this.refreshStatus();
   }
@@ -517,11 +545,21 @@ export class Session implements SessionLike, PresenceChannel {
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : undefined;
     const key = this.cursorKey(peer.replicaId, m.space);
     const entries = this.hub.collectsTombstones ? await this.refuseCollected(m.space, m.entries) : m.entries;
-    await this.core.join(m.space, entries, {
+    const stored = await this.core.join(m.space, entries, {
       source: this,
       peer: peer.replicaId,
       ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
     });
+    if (cursor && this.options.onStored && m.entries.length > 0) {
+      // The newest of our log seqs holding these entries: the stored changes', or, for entries we already
+      // held, the seq of the record that holds them (it contains or supersedes them).
+      let localSeq = 0;
+      for (const c of stored) localSeq = Math.max(localSeq, c.rec.seq);
+      if (stored.length < m.entries.length) {
+        for (const [k] of m.entries) localSeq = Math.max(localSeq, (await this.core.storage.get(m.space, k))?.seq ?? 0);
+      }
+      this.options.onStored(m.space, m.upTo, localSeq);
+    }
     if (cursor) {
       s.cursor = cursor;
       this.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
