@@ -27,7 +27,7 @@ concord relay
                     relay serves loopback only and grants every client every right: it refuses other hosts
   --origin URL      allow browsers from this origin (repeatable; '*' = any). Default: any origin with a
                     secret, loopback origins without one. Other origins are refused at the upgrade (403)
-  --join URL        seed relay of a cluster (repeatable; not implemented yet: accepted and ignored)
+  --join URL        seed relay of a cluster (repeatable); relays authenticate each other with the secret
   --static DIR      serve the files of DIR on other HTTP paths (the demo app on /)
   --max-payload N   largest inbound frame in bytes (default 4194304; larger closes with 1009)
   --quiet           no logs (default: JSON lines on stdout)

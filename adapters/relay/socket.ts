@@ -37,6 +37,8 @@ export interface SocketContext {
   log: Logger;
   policy: SocketPolicy;
   now: () => number;
+  /** The peer's changes in `space` up to its seq `upTo` are stored at our log seq `localSeq` (cluster counts). */
+  onStored?: (socket: ServedSocket, space: string, upTo: number, localSeq: number) => void;
 }
 
 /** A served socket, as the relay's sweeper and shutdown see it. */
@@ -49,6 +51,8 @@ export interface ServedSocket {
   close(code: number, reason: string): void;
   /** Drops the socket without a close handshake (shutdown, after a grace period). */
   terminate(): void;
+  /** Sends cluster news (JSON) to the peer, after the hellos. */
+  sendCluster(json: string): void;
   readonly closed: Promise<void>;
 }
 
@@ -94,7 +98,13 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
     maxFrameBytes: policy.maxPayload,
   };
 
-  const handlers = ctx.replica.accept(connection, { authenticate: ctx.authenticate, maxFrameBytes: policy.maxPayload });
+  let served: ServedSocket | undefined;
+  const onStored = ctx.onStored;
+  const handlers = ctx.replica.accept(connection, {
+    authenticate: ctx.authenticate,
+    maxFrameBytes: policy.maxPayload,
+    ...(onStored ? { onStored: (space: string, upTo: number, localSeq: number) => served && onStored(served, space, upTo, localSeq) } : {}),
+  });
   metrics.connections.inc();
   metrics.connectionsTotal.inc();
 
@@ -134,8 +144,11 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
     resolveClosed();
   });
 
-  return {
+  served = {
     closed,
+    sendCluster(json) {
+      handlers.session.sendCluster(json);
+    },
     heartbeat() {
       if (!open) return;
       if (awaitingPong) {
@@ -164,4 +177,5 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       ws.terminate();
     },
   };
+  return served;
 }

@@ -1,0 +1,19 @@
+import { localConfig } from '../../lib/membership/index.js';
+import type { Relay, RelayOptions } from '../../adapters/relay/index.js';
+import { SECRET, startRelay } from '../relay/support.js';
+
+export { client, closeAll, dump, SECRET, synced, until } from '../relay/support.js';
+
+/** A cluster relay on loopback with fast SWIM timings and quick relay-to-relay reconnects. */
+export function clusterRelay(options: RelayOptions = {}): Promise<Relay> {
+  return startRelay({ secret: SECRET, cluster: localConfig(), clusterBackoff: { base: 20, max: 200 }, ...options });
+}
+
+/** The ids of the members `relay` holds alive, sorted. */
+export function aliveIds(relay: Relay): string[] {
+  return relay
+    .members()
+    .filter((m) => m.state === 'alive')
+    .map((m) => m.id)
+    .sort();
+}
