@@ -297,6 +297,8 @@ export class ClusterDriver {
       const transport = webSocketTransport(address, {
         ...(secret !== undefined ? { token: () => clusterToken(secret, this.o.now()) } : {}),
         heartbeatMs: this.o.linkHeartbeatMs,
+        // A link to one member stays with that member: failing over is for clients.
+        learnRelays: false,
       });
       this.links.set(address, this.o.replica.connect(transport, { backoff: this.o.linkBackoff }));
       this.o.log('info', 'cluster: link opened', { address });
