@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Replica } from '../../lib/index.js';
+import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { webSocketTransport } from '../../adapters/ws/index.js';
+import type { MemberEvent } from '../../adapters/relay/cluster.js';
 import { createToken, type Relay } from '../../adapters/relay/index.js';
 import { aliveIds, client, closeAll, clusterRelay, dump, SECRET, until } from './support.js';
 
@@ -43,5 +45,40 @@ describe('a relay cluster', () => {
     expect((await fetch(url, { method: 'POST', body })).status).toBe(401);
     const clientToken = `Bearer ${token}`;
     expect((await fetch(url, { method: 'POST', body, headers: { authorization: clientToken } })).status).toBe(401);
+  });
+
+  it('a relay that shuts down gracefully is marked left, and clients stop being offered it', async () => {
+    const a = await clusterRelay();
+    const b = await clusterRelay({ join: [a.url] });
+    open.push(a, b);
+    await until(() => aliveIds(a).length === 2 && aliveIds(b).length === 2, 'two members');
+    const x = await openReplica({ storage: memoryStorage() });
+    open.push(x);
+    const t = webSocketTransport(a.url, { token });
+    x.space('s');
+    x.connect(t, { backoff: { base: 20, max: 200 } });
+    await until(() => t.urls.length === 2, 'the client is offered both relays');
+    const events: MemberEvent[] = [];
+    a.on('member', (e) => events.push(e));
+    await b.close();
+    await until(() => events.some((e) => e.type === 'left' && e.id === b.replica.replicaId), 'a sees b leave');
+    expect(events.some((e) => e.type === 'dead')).toBe(false);
+    await until(() => t.urls[0] === a.url && !t.urls.includes(b.url), 'b is no longer offered');
+  });
+
+  it('a client given several URLs skips one that does not answer', async () => {
+    const a = await clusterRelay();
+    const dead = await clusterRelay();
+    const deadUrl = dead.url;
+    await dead.close();
+    open.push(a);
+    const x = await openReplica({ storage: memoryStorage() });
+    open.push(x);
+    const t = webSocketTransport([deadUrl, a.url], { token });
+    x.connect(t, { backoff: { base: 20, max: 200 } });
+    const w = await x.space('s').put('k', 1);
+    await w.synced;
+    expect(t.url).toBe(a.url);
+    expect((await a.replica.space('s').get('k'))?.value).toBe(1);
   });
 });
