@@ -261,6 +261,10 @@ export class ClusterDriver {
     if (changed) {
       this.syncLinks();
       this.tellClients();
+      // A member counted out while suspected dead may be back: its acknowledgements count again.
+      const spaces = new Set<string>();
+      for (const bySpace of this.pending.values()) for (const space of bySpace.keys()) spaces.add(space);
+      for (const space of spaces) this.recount(space);
     }
   }
 
@@ -338,8 +342,11 @@ export class ClusterDriver {
   }
 
   private recount(space: string): void {
-    const peers = this.swim.members().filter((m) => m.id !== this.swim.id && isLive(m));
-    const all = peers.length + 1;
+    const known = this.swim.members();
+    const peers = known.filter((m) => m.id !== this.swim.id && isLive(m));
+    // An entry is done once every member that may still hold it counts it: dead ones may come back (a
+    // false suspicion, a restart), so only members that left are out.
+    const all = known.filter((m) => m.state !== 'left').length;
     for (const [client, bySpace] of this.pending) {
       const list = bySpace.get(space);
       if (!list) continue;

@@ -142,7 +142,13 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     log('warn', 'replica error', { error: e instanceof Error ? e.message : String(e) });
   });
 
-  const authenticate = secret === undefined ? () => OPEN_GRANTS : (token: string) => grantsOf(verifyToken(secret, token, { now: now() }));
+  const authenticate =
+    secret === undefined
+      ? () => OPEN_GRANTS
+      : (token: string) => {
+          const claims = verifyToken(secret, token, { now: now() });
+          return claims.relay ? { ...grantsOf(claims), relay: true } : grantsOf(claims);
+        };
   const originAllowed = originCheck(options.origins, secret === undefined);
   const served = new Set<ServedSocket>();
   let listening = false;

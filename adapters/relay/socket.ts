@@ -10,6 +10,8 @@
  *   (The engine's ack window already bounds what one session has in flight; this is the backstop.)
  * - Liveness: the relay pings every `heartbeatMs`; a socket that did not answer the previous ping is
  *   terminated (a dead peer holds no resources for long).
+ * - A peer that authenticated as a relay of the cluster (relay token) carries every client's traffic of
+ *   another relay: no per-connection rate limit applies to it, and it gets no replication counts.
  * Every close goes through the session, so the engine forgets the connection at once.
  */
 import type { WebSocket } from 'ws';
@@ -32,7 +34,8 @@ export interface SocketPolicy {
 
 export interface SocketContext {
   replica: Replica;
-  authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
+  /** `relay: true` in the grants marks a relay of the cluster (see the header). */
+  authenticate: (token: string, peerId: string) => (Grants & { relay?: boolean }) | Promise<Grants & { relay?: boolean }>;
   metrics: RelayMetrics;
   log: Logger;
   policy: SocketPolicy;
@@ -65,7 +68,8 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
 
 export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): ServedSocket {
   const { metrics, policy, log } = ctx;
-  const limiter = policy.rateLimit ? new ConnectionLimiter(policy.rateLimit, ctx.now()) : undefined;
+  let limiter = policy.rateLimit ? new ConnectionLimiter(policy.rateLimit, ctx.now()) : undefined;
+  let relayPeer = false;
   let open = true;
   let awaitingPong = false;
   let slowSince: number | undefined;
@@ -101,9 +105,16 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
   let served: ServedSocket | undefined;
   const onStored = ctx.onStored;
   const handlers = ctx.replica.accept(connection, {
-    authenticate: ctx.authenticate,
+    authenticate: async (token, peerId) => {
+      const grants = await ctx.authenticate(token, peerId);
+      if (grants.relay) {
+        relayPeer = true;
+        limiter = undefined;
+      }
+      return grants;
+    },
     maxFrameBytes: policy.maxPayload,
-    ...(onStored ? { onStored: (space: string, upTo: number, localSeq: number) => served && onStored(served, space, upTo, localSeq) } : {}),
+    ...(onStored ? { onStored: (space: string, upTo: number, localSeq: number) => served && !relayPeer && onStored(served, space, upTo, localSeq) } : {}),
   });
   metrics.connections.inc();
   metrics.connectionsTotal.inc();

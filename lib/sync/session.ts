@@ -671,6 +671,8 @@ export class Session implements SessionLike, PresenceChannel {
     const key = this.cursorKey(peer.replicaId, s.name);
     const cursor = s.cursor;
     await this.core.storage.transact((tx) => tx.setMeta(key, cursor));
+    // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
+    if (this.options.onStored && ae.peerTop > 0) this.options.onStored(s.name, ae.peerTop, (await this.hub.index(s.name)).lastSeq);
     s.caughtUp = true;
     this.startPump(s, ae.myTop);
     this.refreshStatus();

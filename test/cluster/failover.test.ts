@@ -44,10 +44,12 @@ describe('a relay dies during client writes', () => {
     // Writes before, during and after the crash of b.
     const confirmed: string[] = [];
     const pending: Promise<void>[] = [];
+    const writes: Array<{ replicated(n: number): Promise<void> }> = [];
     let killed: Promise<void> | undefined;
     for (let i = 0; i < 60; i++) {
       const key = `k${i}`;
       const w = await x.space('s').put(key, i);
+      writes.push(w);
       pending.push(w.synced.then(() => void confirmed.push(key)));
       if (i === 20) killed = b.close({ leave: false });
       await new Promise((r) => setTimeout(r, 5));
@@ -61,6 +63,9 @@ describe('a relay dies during client writes', () => {
       for (const r of [a, c]) for (const k of confirmed) if ((await r.replica.space('s').get(k)) === undefined) return false;
       return true;
     }, 'every synced write on a and c');
+
+    // The relay the client moved to reports that both survivors hold every write.
+    await Promise.all(writes.map((w) => w.replicated(2)));
 
     // The survivors agree b is dead.
     await until(() => [a, c].every((r) => deadOn.get(r)!.some((e) => e.id === b.replica.replicaId)), 'a and c declare b dead');
@@ -95,5 +100,23 @@ describe('durability replicated', () => {
       // Nothing to wait for: all three relays already hold it.
       for (const r of [a, b, c]) expect((await r.replica.space('r').get(`k${i}`))?.value).toBe(i);
     }
+  });
+
+  it('counts writes that reached the relay by anti-entropy (offline writes, first contact)', async () => {
+    const a = await clusterRelay();
+    const c = await clusterRelay({ join: [a.url] });
+    open.push(a, c);
+    await until(() => aliveIds(a).length === 2 && aliveIds(c).length === 2, 'two members');
+    // The relays already hold keys in the space, and x has never met them: the first sync is anti-entropy.
+    const y = await openReplica({ storage: memoryStorage() });
+    open.push(y);
+    y.connect(webSocketTransport(a.url, { token }));
+    await (await y.space('r').put('from-y', 1)).replicated(2);
+    const x = await openReplica({ storage: memoryStorage() });
+    open.push(x);
+    const w = await x.space('r').put('offline', 1);
+    x.connect(webSocketTransport(a.url, { token }));
+    await w.replicated(2);
+    expect((await c.replica.space('r').get('offline'))?.value).toBe(1);
   });
 });
