@@ -165,13 +165,17 @@ export class ClusterDriver {
 
   // ---- the /cluster endpoint -------------------------------------------------------------------------
 
-  /** POST /cluster: one SWIM message from another relay. Answers 204 at once (replies go as POSTs too). */
+  /**
+   * POST /cluster: one SWIM message from another relay; answers 204 at once (replies go as POSTs too).
+   * GET /cluster: `{ "relays": [...] }`, the alive relays' public URLs (what clients are told anyway).
+   */
   handleHttp(req: IncomingMessage, res: ServerResponse): void {
-    const reply = (status: number, text = '') => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' });
+    const reply = (status: number, text = '', type = 'text/plain; charset=utf-8') => {
+      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(text);
     };
-    if (req.method !== 'POST') return reply(405, 'POST only\n');
+    if (req.method === 'GET') return reply(200, this.relaysNews(), 'application/json');
+    if (req.method !== 'POST') return reply(405, 'GET or POST\n');
     if (this.o.secret !== undefined) {
       const auth = req.headers.authorization ?? '';
       try {

@@ -33,6 +33,8 @@ describe('a relay cluster', () => {
     await until(async () => (await a.replica.space('t').get('x'))?.value === 1, 'space t reaches relay a');
     expect(await dump(b.replica, 's')).toEqual(await dump(a.replica, 's'));
 
+    const listed = async () => ((await (await fetch(c.url.replace('ws:', 'http:') + '/cluster')).json()) as { relays: string[] }).relays;
+    await until(async () => (await listed()).join() === [a.url, b.url, c.url].sort().join(), 'GET /cluster lists the three relays');
     // Under load a member can be suspected for a moment (and refutes it): wait for the calm state.
     await until(async () => /concord_relay_cluster_members\{state="alive"\} 3/.test(await b.metrics()), '/metrics shows three alive members');
   });
