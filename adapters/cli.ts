@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
 import { ConcordError } from '../lib/errors.js';
+import { lanConfig, localConfig } from '../lib/membership/config.js';
 import { createRelay } from './relay/relay.js';
 import { createToken } from './relay/token.js';
 
@@ -27,7 +28,10 @@ concord relay
                     relay serves loopback only and grants every client every right: it refuses other hosts
   --origin URL      allow browsers from this origin (repeatable; '*' = any). Default: any origin with a
                     secret, loopback origins without one. Other origins are refused at the upgrade (403)
-  --join URL        seed relay of a cluster (repeatable; not implemented yet: accepted and ignored)
+  --join URL        seed relay of a cluster (repeatable); relays authenticate each other with the secret
+  --public-url URL  the ws:// URL other relays and clients reach this relay at (default ws://host:port)
+  --gossip PRESET   membership timings: lan (probe every second, the default), local (10x faster, one
+                    machine), or a probe period in ms (e.g. 250: timeouts and push-pull scale with it)
   --static DIR      serve the files of DIR on other HTTP paths (the demo app on /)
   --max-payload N   largest inbound frame in bytes (default 4194304; larger closes with 1009)
   --quiet           no logs (default: JSON lines on stdout)
@@ -77,6 +81,8 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
       secret: { type: 'string' },
       origin: { type: 'string', multiple: true },
       join: { type: 'string', multiple: true },
+      'public-url': { type: 'string' },
+      gossip: { type: 'string' },
       static: { type: 'string' },
       'max-payload': { type: 'string' },
       quiet: { type: 'boolean' },
@@ -92,6 +98,10 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
   const maxPayload = integer(values['max-payload'], '--max-payload');
   const secret = values.secret ?? io.env.CONCORD_SECRET;
   const dataDir = values.data ?? io.env.DATA_DIR;
+  const gossip = values.gossip ?? 'lan';
+  const period = /^\d+$/.test(gossip) ? Number(gossip) : undefined;
+  if (gossip !== 'lan' && gossip !== 'local' && !(period && period >= 10)) throw new UsageError(`--gossip must be lan, local or a period in ms (≥ 10), got "${gossip}"`);
+  const cluster = period ? lanConfig({ probeInterval: period, probeTimeout: period / 2, pushPullInterval: period * 30 }) : gossip === 'local' ? localConfig() : lanConfig();
   const relay = await createRelay({
     port,
     host: values.host ?? io.env.HOST ?? '127.0.0.1',
@@ -99,6 +109,8 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
     ...(secret ? { secret } : {}),
     ...(values.origin ? { origins: values.origin } : {}),
     ...(values.join ? { join: values.join } : {}),
+    ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
+    cluster,
     ...(values.static ? { staticDir: values.static } : {}),
     ...(maxPayload ? { maxPayload } : {}),
     log: values.quiet ? false : (e) => io.out(JSON.stringify(e) + '\n'),

@@ -42,6 +42,8 @@ export interface AcceptOptions {
   /** Checks the peer's token (sent in its hello); throws ConcordError 'UNAUTHORIZED' to refuse it. */
   authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
   maxFrameBytes?: number;
+  /** The peer's changes in `space` up to its seq `upTo` are stored, the newest at our log seq `localSeq`. */
+  onStored?: (space: string, upTo: number, localSeq: number) => void;
 }
 
 export interface ReplicaEvents {
@@ -129,6 +131,7 @@ export class Replica implements SpaceHost {
       maxFrameBytes: connection.maxFrameBytes ?? options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       maxValueBytes: this.maxValueBytes,
       now: this.core.now,
+      ...(options.onStored ? { onStored: options.onStored } : {}),
     });
     this.accepted.add(session);
     return {

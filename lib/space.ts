@@ -70,8 +70,21 @@ export class WriteResult {
     return (this.contextText ??= encodeContext(this.cc));
   }
 
+  /** 'local', 'synced' (a relay or peer stored it), or 'replicated' (relays report at least two of them hold it). */
   get durability(): Durability {
-    return this.seq === 0 || this.core.acks.isAcked(this.space, this.seq) ? 'synced' : 'local';
+    if (this.seq === 0) return 'synced';
+    if (this.core.acks.replicatedCount(this.space, this.seq) >= 2) return 'replicated';
+    return this.core.acks.isAcked(this.space, this.seq) ? 'synced' : 'local';
+  }
+
+  /**
+   * Resolves once at least `relays` relays of a cluster hold the write (or a later state of the key), as
+   * reported by the relay this replica syncs with. Never rejects; it stays pending while fewer relays are
+   * reachable (race it with a timeout if needed). A write that changed nothing resolves at once.
+   */
+  replicated(relays = 2): Promise<void> {
+    if (this.seq === 0) return Promise.resolve();
+    return this.core.acks.waitReplicated(this.space, this.seq, relays);
   }
 
   /** Resolves once a relay or peer stored the write (or a later state of the key). Never rejects. */

@@ -34,6 +34,11 @@ export interface Transport {
   readonly reconnect?: boolean;
   /** A short description for status and logs, e.g. the URL. */
   readonly label?: string;
+  /**
+   * The peer (a relay of a cluster) told us the addresses of the cluster's alive relays: a transport that
+   * can fail over may use them for its next `open()`. Optional.
+   */
+  relays?(urls: readonly string[]): void;
 }
 
 /** Close codes used by Concord (4000–4999 are the application's range of WebSocket codes). */

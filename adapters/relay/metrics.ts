@@ -17,6 +17,8 @@ const TYPE_NAMES: Record<number, string> = {
   [MsgType.Reset]: 'reset',
   [MsgType.Denied]: 'denied',
   [MsgType.Grant]: 'grant',
+  [MsgType.Presence]: 'presence',
+  [MsgType.Cluster]: 'cluster',
 };
 
 export function messageType(frame: Uint8Array | string): string {

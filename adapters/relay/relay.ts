@@ -9,12 +9,18 @@
  * is checked at the upgrade (403), connection count beyond `maxConnections` gets 503, frames beyond
  * `maxPayload` close with 1009 (ws), and socket.ts enforces hello deadline, rate limits, backpressure
  * and heartbeats. `close()` stops accepting, closes every socket with 1001, then closes the replica.
+ *
+ * Cluster (cluster.ts): every relay runs SWIM membership on `POST /cluster` and keeps a sync link to each
+ * live member; `join` names seed relays. Relay-to-relay traffic authenticates with a relay token signed by
+ * the same secret. Clients are told the live relays' URLs (for failover) and replication counts.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ConcordError } from '../../lib/errors.js';
+import { lanConfig, type MemberInfo, type SwimConfig } from '../../lib/membership/index.js';
+import { ClusterDriver, type MemberEvent } from './cluster.js';
 import { openReplica, type Replica } from '../../lib/replica.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import type { MergeTable } from '../../lib/types.js';
@@ -38,8 +44,14 @@ export interface RelayOptions {
   secret?: Secret;
   /** Origins allowed to connect from a browser ('*' = any). Default: any with a secret, loopback without. */
   origins?: string[];
-  /** Seed relays to join as a cluster. Not implemented yet (issue 6): accepted and logged. */
+  /** Seed relays (ws:// URLs) to join as a cluster; one reachable seed is enough. */
   join?: string[];
+  /** The URL other relays and clients reach this relay at (default `ws://host:port`). */
+  publicUrl?: string;
+  /** SWIM settings (default lanConfig(); tests pass localConfig()). */
+  cluster?: SwimConfig;
+  /** Reconnect backoff of relay-to-relay links in ms (default 250 to 5 000). */
+  clusterBackoff?: { base: number; max: number };
   /** Largest inbound frame in bytes (default 4 MiB); larger ones close the connection with 1009. */
   maxPayload?: number;
   /** Per-connection inbound limits; false turns them off. */
@@ -76,8 +88,15 @@ export interface Relay {
   readonly connections: number;
   /** Prometheus text, as served on /metrics. */
   metrics(): Promise<string>;
-  /** Stops accepting, closes every connection with 1001, closes the replica. Idempotent. */
-  close(): Promise<void>;
+  /** Cluster members this relay knows (itself included; dead and left ones while their tombstones last). */
+  members(): MemberInfo[];
+  /** Membership events (joined, suspect, alive, dead, left, updated); returns the unsubscribe function. */
+  on(type: 'member', listener: (e: MemberEvent) => void, options?: { signal?: AbortSignal }): () => void;
+  /**
+   * Stops accepting, closes every connection with 1001, closes the replica. Idempotent. The cluster is told
+   * this relay left, unless `leave: false` (then it goes silent and the others find it dead, as after a crash).
+   */
+  close(options?: { leave?: boolean }): Promise<void>;
 }
 
 const DEFAULT_PORT = 8787;
@@ -123,14 +142,26 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     log('warn', 'replica error', { error: e instanceof Error ? e.message : String(e) });
   });
 
-  const authenticate = secret === undefined ? () => OPEN_GRANTS : (token: string) => grantsOf(verifyToken(secret, token, { now: now() }));
+  const authenticate =
+    secret === undefined
+      ? () => OPEN_GRANTS
+      : (token: string) => {
+          const claims = verifyToken(secret, token, { now: now() });
+          return claims.relay ? { ...grantsOf(claims), relay: true } : grantsOf(claims);
+        };
   const originAllowed = originCheck(options.origins, secret === undefined);
   const served = new Set<ServedSocket>();
   let listening = false;
   let closing: Promise<void> | undefined;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false });
+  let cluster: ClusterDriver | undefined;
   const server: Server = createServer((req, res) => {
+    if ((req.url ?? '').split('?')[0] === '/cluster') {
+      if (cluster && !closing) return cluster.handleHttp(req, res);
+      res.writeHead(503).end();
+      return;
+    }
     void handleHttp({ ready: () => listening && !closing, metrics, ...(options.staticDir ? { staticDir: options.staticDir } : {}) }, req, res);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -149,9 +180,21 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       if (closing) return ws.close(1001, 'relay shutting down');
-      const s = serveSocket(ws, remote, { replica, authenticate, metrics, log, policy, now });
+      const s = serveSocket(ws, remote, {
+        replica,
+        authenticate,
+        metrics,
+        log,
+        policy,
+        now,
+        onStored: (sock, space, upTo, localSeq) => cluster?.stored(sock, space, upTo, localSeq),
+      });
       served.add(s);
-      void s.closed.then(() => served.delete(s));
+      if (cluster) s.sendCluster(cluster.relaysNews());
+      void s.closed.then(() => {
+        served.delete(s);
+        cluster?.forget(s);
+      });
     });
   });
   server.on('clientError', (_e, socket) => socket.destroy());
@@ -185,9 +228,27 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     auth: secret === undefined ? 'none: no secret, loopback only, every client may read and write every space' : 'token',
     dataDir: options.dataDir ?? null,
   });
-  if (options.join?.length) log('warn', 'join is not implemented yet (relay clusters, issue 6): ignored', { join: options.join });
+  const publicUrl = options.publicUrl ?? `ws://${shownHost}:${port}`;
+  cluster = new ClusterDriver({
+    replica,
+    address: publicUrl,
+    seeds: options.join ?? [],
+    secret,
+    config: options.cluster ?? lanConfig(),
+    now,
+    random: Math.random,
+    log,
+    metrics,
+    clients: () => served,
+    linkBackoff: options.clusterBackoff ?? { base: 250, max: 5000 },
+    linkHeartbeatMs: policy.heartbeatMs > 0 ? Math.min(policy.heartbeatMs, 15_000) : 0,
+  });
+  cluster.events.on('error', (e) => log('warn', 'cluster error', { error: e instanceof Error ? e.message : String(e) }));
+  await cluster.start();
+  if (options.join?.length) log('info', 'joining cluster', { join: options.join, url: publicUrl });
 
-  const shutdown = async (): Promise<void> => {
+  const shutdown = async (leave: boolean): Promise<void> => {
+    await cluster?.close(leave);
     clearInterval(sweeper);
     if (heart) clearInterval(heart);
     const serverClosed = new Promise<void>((r) => server.close(() => r()));
@@ -213,6 +274,8 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
       return served.size;
     },
     metrics: async () => (await metrics.text()).body,
-    close: () => (closing ??= shutdown()),
+    members: () => cluster?.members() ?? [],
+    on: (type, listener, opts) => cluster!.events.on(type, listener, opts),
+    close: (opts) => (closing ??= shutdown(opts?.leave ?? true)),
   };
 }

@@ -10,6 +10,8 @@
  *   (The engine's ack window already bounds what one session has in flight; this is the backstop.)
  * - Liveness: the relay pings every `heartbeatMs`; a socket that did not answer the previous ping is
  *   terminated (a dead peer holds no resources for long).
+ * - A peer that authenticated as a relay of the cluster (relay token) carries every client's traffic of
+ *   another relay: no per-connection rate limit applies to it, and it gets no replication counts.
  * Every close goes through the session, so the engine forgets the connection at once.
  */
 import type { WebSocket } from 'ws';
@@ -32,11 +34,14 @@ export interface SocketPolicy {
 
 export interface SocketContext {
   replica: Replica;
-  authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
+  /** `relay: true` in the grants marks a relay of the cluster (see the header). */
+  authenticate: (token: string, peerId: string) => (Grants & { relay?: boolean }) | Promise<Grants & { relay?: boolean }>;
   metrics: RelayMetrics;
   log: Logger;
   policy: SocketPolicy;
   now: () => number;
+  /** The peer's changes in `space` up to its seq `upTo` are stored at our log seq `localSeq` (cluster counts). */
+  onStored?: (socket: ServedSocket, space: string, upTo: number, localSeq: number) => void;
 }
 
 /** A served socket, as the relay's sweeper and shutdown see it. */
@@ -49,6 +54,8 @@ export interface ServedSocket {
   close(code: number, reason: string): void;
   /** Drops the socket without a close handshake (shutdown, after a grace period). */
   terminate(): void;
+  /** Sends cluster news (JSON) to the peer, after the hellos. */
+  sendCluster(json: string): void;
   readonly closed: Promise<void>;
 }
 
@@ -61,7 +68,8 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
 
 export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): ServedSocket {
   const { metrics, policy, log } = ctx;
-  const limiter = policy.rateLimit ? new ConnectionLimiter(policy.rateLimit, ctx.now()) : undefined;
+  let limiter = policy.rateLimit ? new ConnectionLimiter(policy.rateLimit, ctx.now()) : undefined;
+  let relayPeer = false;
   let open = true;
   let awaitingPong = false;
   let slowSince: number | undefined;
@@ -94,7 +102,20 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
     maxFrameBytes: policy.maxPayload,
   };
 
-  const handlers = ctx.replica.accept(connection, { authenticate: ctx.authenticate, maxFrameBytes: policy.maxPayload });
+  let served: ServedSocket | undefined;
+  const onStored = ctx.onStored;
+  const handlers = ctx.replica.accept(connection, {
+    authenticate: async (token, peerId) => {
+      const grants = await ctx.authenticate(token, peerId);
+      if (grants.relay) {
+        relayPeer = true;
+        limiter = undefined;
+      }
+      return grants;
+    },
+    maxFrameBytes: policy.maxPayload,
+    ...(onStored ? { onStored: (space: string, upTo: number, localSeq: number) => served && !relayPeer && onStored(served, space, upTo, localSeq) } : {}),
+  });
   metrics.connections.inc();
   metrics.connectionsTotal.inc();
 
@@ -134,8 +155,11 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
     resolveClosed();
   });
 
-  return {
+  served = {
     closed,
+    sendCluster(json) {
+      handlers.session.sendCluster(json);
+    },
     heartbeat() {
       if (!open) return;
       if (awaitingPong) {
@@ -164,4 +188,5 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       ws.terminate();
     },
   };
+  return served;
 }

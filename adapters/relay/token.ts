@@ -30,6 +30,8 @@ export interface TokenClaims {
   readonly iat: number;
   /** Expires at, seconds since the epoch. */
   readonly exp: number;
+  /** A relay of the same cluster (relay-to-relay links, the /cluster endpoint); only relays mint these. */
+  readonly relay?: true;
 }
 
 export interface CreateTokenOptions {
@@ -39,6 +41,8 @@ export interface CreateTokenOptions {
   expiresIn: number | string;
   /** Milliseconds since the epoch (tests). */
   now?: number;
+  /** Marks a relay-to-relay token (cluster secret): accepted on /cluster. Relays mint these themselves. */
+  relay?: boolean;
 }
 
 function key(secret: Secret): Buffer {
@@ -73,7 +77,7 @@ export function createToken(secret: Secret, options: CreateTokenOptions): string
   checkSpaces(options?.spaces);
   const ttl = parseDuration(options.expiresIn, 'expiresIn');
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  const payload = { v: 1, spaces: { ...options.spaces }, iat, exp: iat + Math.ceil(ttl) };
+  const payload = { v: 1, spaces: { ...options.spaces }, iat, exp: iat + Math.ceil(ttl), ...(options.relay ? { relay: true } : {}) };
   const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   return `${body}.${sign(secret, body).toString('base64url')}`;
 }
@@ -93,7 +97,7 @@ export function verifyToken(secret: Secret, token: string, options: { now?: numb
   const given = Buffer.from(token.slice(dot + 1), 'base64url');
   const expected = createHmac('sha256', k).update(body, 'ascii').digest();
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) refuse('invalid token signature');
-  let claims: { v?: unknown; spaces?: unknown; iat?: unknown; exp?: unknown };
+  let claims: { v?: unknown; spaces?: unknown; iat?: unknown; exp?: unknown; relay?: unknown };
   try {
     claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
   } catch {
@@ -107,7 +111,7 @@ export function verifyToken(secret: Secret, token: string, options: { now?: numb
   }
   const now = (options.now ?? Date.now()) / 1000;
   if (now > (claims.exp as number) + TOKEN_LEEWAY_SECONDS) refuse('token expired');
-  return { spaces: claims.spaces as Record<string, Rights>, iat: claims.iat as number, exp: claims.exp as number };
+  return { spaces: claims.spaces as Record<string, Rights>, iat: claims.iat as number, exp: claims.exp as number, ...(claims.relay === true ? { relay: true as const } : {}) };
 }
 
 /** The engine's view of a verified token: rights per space (patterns allowed) and the instant it ends. */
@@ -121,3 +125,8 @@ export function grantsOf(claims: TokenClaims): Grants {
 
 /** Grants for a relay without a secret (loopback only): every space, read and write, no expiry. */
 export const OPEN_GRANTS: Grants = { rights: () => 'write' };
+
+/** The token one relay presents to another (cluster secret): every space, read and write, marked `relay`. */
+export function clusterToken(secret: Secret, now: number = Date.now()): string {
+  return createToken(secret, { spaces: { '*': 'write' }, expiresIn: '1h', relay: true, now });
+}

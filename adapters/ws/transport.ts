@@ -7,14 +7,24 @@
  * global `WebSocket`; or the constructor given as `options.WebSocket`. Frames are binary
  * (`binaryType = 'arraybuffer'`) and reach the engine as Uint8Array; text frames reach it as strings.
  *
- * Heartbeats (Node / `ws`): a ping every `heartbeatMs`; if the previous ping got no pong, the socket is
- * terminated and the link reconnects. Browsers expose no ping: there the relay's pings (answered by the
- * browser) detect dead clients, and a dead relay surfaces as a socket error or close.
+ * Heartbeats (Node / `ws`): a ping every `heartbeatMs`; pongs feed a phi-accrual detector
+ * (lib/membership/phi.ts), and when φ reaches `suspicionThreshold` (the relay has been silent far longer
+ * than its pongs' usual rhythm) the socket is terminated and the link reconnects. Browsers expose no
+ * ping: there the relay's pings (answered by the browser) detect dead clients, and a dead relay surfaces
+ * as a socket error or close.
+ *
+ * Failover: `webSocketTransport([url1, url2, ...])` (or one URL of a cluster relay, which then tells the
+ * client the others): every `open()` uses the current URL; when an open fails, or an open connection is
+ * dropped by anything but our own close, the next `open()` (after the Link's jittered backoff) uses the
+ * next URL. Relays of a cluster send the list of alive relays (cluster news); it replaces the fallbacks,
+ * shuffled, with the relay in use first and the URLs given at creation kept last. Nothing queued is lost:
+ * the engine streams from cursors, and a relay it holds no cursors for is repaired by anti-entropy.
  * `onClose` is called exactly once per opened connection.
  */
 import type { Connection, ConnectionHandlers, Frame, Transport } from '../../lib/transport.js';
 import { CloseCode } from '../../lib/transport.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../lib/sync/link.js';
+import { PhiDetector } from '../../lib/membership/phi.js';
 import { clampReason, normalizeCode, openBrowserSocket, openNodeSocket, type RawSocket, type SocketEvents } from './sockets.js';
 
 /** A WebSocket constructor shaped like the browser's (the `ws` package's also fits). */
@@ -28,6 +38,10 @@ export interface WebSocketTransportOptions {
   WebSocket?: WebSocketConstructor | (new (url: string, ...rest: any[]) => unknown);
   /** Ping period in ms (Node; default 15 000; 0 turns heartbeats off). */
   heartbeatMs?: number;
+  /** φ at which a silent relay counts as dead (default 8: the pongs are late with odds of 1 in 10^8). */
+  suspicionThreshold?: number;
+  /** Learn the cluster's relays from the relay (cluster news) and fail over to them (default true). */
+  learnRelays?: boolean;
   /** Largest frame either side may send (default 4 MiB); the engine splits its messages under it. */
   maxFrameBytes?: number;
   /** Give up opening after this many ms (default 10 000). */
@@ -37,21 +51,40 @@ export interface WebSocketTransportOptions {
 }
 
 export interface WebSocketTransport extends Transport {
+  /** The URL the next (or current) connection uses. */
   readonly url: string;
+  /** Every URL this transport may use, the current one first. */
+  readonly urls: readonly string[];
 }
 
 function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
 }
 
-export function webSocketTransport(url: string, options: WebSocketTransportOptions = {}): WebSocketTransport {
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new TypeError(`webSocketTransport(url): expected a ws: or wss: URL, got ${url}`);
+function checkUrl(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'ws:' || parsed.protocol === 'wss:';
+  } catch {
+    return false;
+  }
+}
+
+export function webSocketTransport(urlOrUrls: string | readonly string[], options: WebSocketTransportOptions = {}): WebSocketTransport {
+  const given = [...new Set(typeof urlOrUrls === 'string' ? [urlOrUrls] : urlOrUrls)];
+  if (given.length === 0) throw new TypeError('webSocketTransport(urls): at least one URL');
+  for (const u of given) if (!checkUrl(u)) throw new TypeError(`webSocketTransport(url): expected a ws: or wss: URL, got ${u}`);
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const openTimeoutMs = options.openTimeoutMs ?? 10_000;
+  const threshold = options.suspicionThreshold ?? 8;
+  /** Candidate URLs; `urls[0]` is the one in use. */
+  let urls: string[] = [...given];
+  const rotate = (from: string) => {
+    if (urls[0] === from && urls.length > 1) urls = [...urls.slice(1), from];
+  };
 
-  const openSocket = (events: SocketEvents): Promise<RawSocket> => {
+  const openSocket = (url: string, events: SocketEvents): Promise<RawSocket> => {
     if (options.WebSocket) return Promise.resolve(openBrowserSocket(options.WebSocket as WebSocketConstructor, url, events));
     if (isNode()) return openNodeSocket(url, { maxPayload: maxFrameBytes, headers: options.headers, handshakeTimeout: openTimeoutMs }, events);
     if (typeof WebSocket !== 'function') throw new Error('no WebSocket implementation: pass options.WebSocket');
@@ -59,24 +92,43 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
   };
 
   return {
-    url,
-    label: url,
+    get url() {
+      return urls[0]!;
+    },
+    get urls() {
+      return [...urls];
+    },
+    // Stable across failovers: the Link keeps the last peer under it (a guess it verifies in the hello).
+    label: given[0]!,
     ...(options.token !== undefined ? { token: options.token } : {}),
+    relays(learned: readonly string[]) {
+      if (options.learnRelays === false) return;
+      const current = urls[0]!;
+      const others = [...new Set(learned.filter((u) => u !== current && checkUrl(u)))];
+      for (let i = others.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [others[i], others[j]] = [others[j]!, others[i]!];
+      }
+      urls = [...new Set([current, ...others, ...given])];
+    },
     async open(handlers: ConnectionHandlers): Promise<Connection> {
+      const url = urls[0]!;
       let opened = false;
       let ended = false;
+      let ourClose = false;
       let heartbeat: ReturnType<typeof setInterval> | undefined;
-      let awaitingPong = false;
+      const phi = new PhiDetector({ firstHeartbeatEstimate: heartbeatMs || 1, minStdDev: Math.max(1, heartbeatMs / 4), acceptableHeartbeatPause: heartbeatMs / 2 });
       let settle!: { resolve: () => void; reject: (e: Error) => void };
       const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
       const end = (code: number, reason: string) => {
         if (ended) return;
         ended = true;
         if (heartbeat) clearInterval(heartbeat);
+        if (!ourClose) rotate(url);
         if (opened) handlers.onClose(code, reason);
         else settle.reject(new Error(`could not open ${url}: ${reason || `closed with ${code}`}`));
       };
-      const socket = await openSocket({
+      const socket = await openSocket(url, {
         open: () => {
           opened = true;
           settle.resolve();
@@ -88,7 +140,10 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
         error: (message) => {
           if (!opened) end(1006, message);
         },
-        pong: () => (awaitingPong = false),
+        pong: () => phi.heartbeat(Date.now()),
+      }).catch((e: unknown) => {
+        rotate(url);
+        throw e;
       });
       const timer = setTimeout(() => {
         if (!opened) {
@@ -102,13 +157,13 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
         clearTimeout(timer);
       }
       if (socket.ping && heartbeatMs > 0) {
+        phi.heartbeat(Date.now());
         heartbeat = setInterval(() => {
-          if (awaitingPong) {
+          if (!phi.isAvailable(Date.now(), threshold)) {
             socket.terminate();
-            end(CloseCode.GOING_AWAY, 'heartbeat timeout: no pong from the relay');
+            end(CloseCode.GOING_AWAY, 'heartbeat timeout: the relay stopped answering pings');
             return;
           }
-          awaitingPong = true;
           socket.ping!();
         }, heartbeatMs);
         (heartbeat as { unref?: () => void }).unref?.();
@@ -119,6 +174,7 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
         },
         close(code = CloseCode.NORMAL, reason = '') {
           if (ended) return;
+          ourClose = true;
           socket.close(normalizeCode(code, socket.kind), clampReason(reason));
           end(code, reason);
         },

@@ -7,6 +7,7 @@
 import { ConcordError } from '../errors.js';
 import { CloseCode, type Connection, type Frame, type Transport } from '../transport.js';
 import type { ReplicaStatus } from '../types.js';
+import { parseNews } from './cluster-news.js';
 import type { SyncHub } from './hub.js';
 import { Session } from './session.js';
 
@@ -147,6 +148,11 @@ export class Link {
         onStatus: () => {
           if (session?.status === 'synced') this.attempt = 0;
           this.hub.refreshStatus();
+        },
+        onCluster: (json) => {
+          const news = parseNews(json);
+          if (news?.kind === 'relays') this.transport.relays?.(news.relays);
+          else if (news?.kind === 'replicated') this.hub.core.acks.replicated(news.space, news.upTo, news.count);
         },
       });
       this.session = session;

@@ -27,6 +27,8 @@ export const enum MsgType {
   Denied = 7,
   Grant = 8,
   Presence = 9,
+  /** Cluster news for a relay's clients (relay list, replication counts): JSON, see cluster-news.ts. */
+  Cluster = 10,
 }
 
 export interface SyncItem {
@@ -116,7 +118,13 @@ export interface PresenceMsg {
   json: string;
 }
 
-export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Reset | Denied | Grant | PresenceMsg;
+export interface ClusterMsg {
+  type: MsgType.Cluster;
+  /** JSON, validated by its receiver (cluster-news.ts), which trusts nothing in it. */
+  json: string;
+}
+
+export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Reset | Denied | Grant | PresenceMsg | ClusterMsg;
 
 // ---- limits and field checks -----------------------------------------------------------------------
 
@@ -346,6 +354,9 @@ export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array
       w.str(m.space);
       w.str(m.json);
       break;
+    case MsgType.Cluster:
+      w.str(m.json);
+      break;
   }
   return w.finish();
 }
@@ -441,6 +452,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     }
     case MsgType.Presence:
       m = { type, space: space(r), json: r.str() };
+      break;
+    case MsgType.Cluster:
+      m = { type, json: r.str() };
       break;
     default:
       throw new ProtocolError(`unknown message type ${type}`);

@@ -64,6 +64,13 @@ export interface SessionOptions {
   now: () => number;
   onPeer?: (peerId: string) => void;
   onStatus?: () => void;
+  /** Client: the peer (a relay of a cluster) sent cluster news (JSON, untrusted; see cluster-news.ts). */
+  onCluster?: (json: string) => void;
+  /**
+   * Server: the peer's changes in `space` up to its seq `upTo` are stored here, the newest of them at our
+   * log seq `localSeq` (a relay counts how many relays hold them once its relay peers acknowledge that seq).
+   */
+  onStored?: (space: string, upTo: number, localSeq: number) => void;
 }
 
 /** Frames a session may have unacknowledged per space (bounds what a slow peer makes us buffer). */
@@ -119,6 +126,8 @@ export class Session implements SessionLike, PresenceChannel {
   private helloSent = false;
   /** The replica seq our hello announced: a cursor into our log beyond it is not ours to honour. */
   private helloTop = 0;
+  /** Cluster news waits until both hellos are done (the peer expects our hello first). */
+  private clusterQueue: string[] | undefined = [];
 
   constructor(
     private readonly hub: SyncHub,
@@ -284,6 +293,20 @@ export class Session implements SessionLike, PresenceChannel {
     this.hub.presence.removeChannel(this);
   }
 
+  // ---- cluster news ------------------------------------------------------------------------------
+
+  /** Sends cluster news (JSON) to the peer, after the hellos. */
+  sendCluster(json: string): void {
+    if (this.clusterQueue) this.clusterQueue.push(json);
+    else this.send({ type: MsgType.Cluster, json });
+  }
+
+  private flushCluster(): void {
+    const queued = this.clusterQueue ?? [];
+    this.clusterQueue = undefined;
+    for (const json of queued) this.send({ type: MsgType.Cluster, json });
+  }
+
   // ---- presence ----------------------------------------------------------------------------------
 
   sendPresence(space: string, payload: PresencePayload): void {
@@ -352,6 +375,10 @@ export class Session implements SessionLike, PresenceChannel {
         return;
       case MsgType.Presence:
         return this.onPresence(m.space, m.json);
+      case MsgType.Cluster:
+        // Only relays send news, to their clients; a server ignores it (a client has no news for it).
+        if (this.options.role === 'client') this.options.onCluster?.(m.json);
+        return;
     }
   }
 
@@ -384,6 +411,7 @@ export class Session implements SessionLike, PresenceChannel {
     this.peer = m;
     this.options.onPeer?.(m.replicaId);
     if (!this.helloSent) await this.sendHello();
+    this.flushCluster();
     this.setStatus('syncing');
     // Our hello's items were made for another peer: forget them; fresh ones go below.
     const guessed = this.options.expectedPeer;
@@ -477,7 +505,7 @@ export class Session implements SessionLike, PresenceChannel {
     s.out.sent = from;
     s.out.announced = from;
     s.out.acked = Math.max(s.out.acked, from);
-    this.core.acks.ack(s.name, from);
+    this.core.acks.ack(s.name, from, this.peer!.replicaId);
     void this.pump(s);
   }
 
@@ -578,7 +606,7 @@ export class Session implements SessionLike, PresenceChannel {
     if (!s || upTo > s.out.sent) throw new ProtocolError('ack beyond what was sent');
     if (upTo > s.out.acked) s.out.acked = upTo;
     if (s.out.inflight > 0) s.out.inflight--;
-    this.core.acks.ack(space, upTo);
+    this.core.acks.ack(space, upTo, this.peer!.replicaId);
     // Pump again only if the log holds entries not sent yet (the window held them back).
     if (this.hub.lastSeqNow(space) > s.out.sent || s.out.again) void this.pump(s);
     this.refreshStatus();
@@ -602,6 +630,16 @@ export class Session implements SessionLike, PresenceChannel {
       ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
     });
     if (m.upTo === 0 && s.ae) s.ae.stats.keysRepaired += stored.length;
+    if (cursor && this.options.onStored && m.entries.length > 0) {
+      // The newest of our log seqs holding these entries: the stored changes', or, for entries we already
+      // held, the seq of the record that holds them (it contains or supersedes them).
+      let localSeq = 0;
+      for (const c of stored) localSeq = Math.max(localSeq, c.rec.seq);
+      if (stored.length < m.entries.length) {
+        for (const [k] of m.entries) localSeq = Math.max(localSeq, (await this.core.storage.get(m.space, k))?.seq ?? 0);
+      }
+      this.options.onStored(m.space, m.upTo, localSeq);
+    }
     if (cursor) {
       s.cursor = cursor;
       this.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
@@ -757,6 +795,8 @@ export class Session implements SessionLike, PresenceChannel {
     const key = this.cursorKey(peer.replicaId, s.name);
     const cursor = s.cursor;
     await this.core.storage.transact((tx) => tx.setMeta(key, cursor));
+    // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
+    if (this.options.onStored && ae.peerTop > 0) this.options.onStored(s.name, ae.peerTop, (await this.hub.index(s.name)).lastSeq);
     s.caughtUp = true;
     this.startPump(s, ae.myTop);
     this.refreshStatus();
