@@ -36,10 +36,13 @@ const progress = (m) => process.stderr.write(`${m}\n`);
 
 export async function run({ quick = false } = {}) {
   const sizes = quick ? [10, 100] : [10, 100, 1000];
-  const losses = [0, 0.05, 0.1];
   const rows = [];
   for (const n of sizes) {
     const big = n >= 1000;
+    // At N = 1000 the simulation of 10 % loss runs for many minutes (not profiled yet): it is measured only
+    // with BENCH_S8_FULL=1, so `npm run bench` stays usable.
+    const losses = big && !process.env.BENCH_S8_FULL ? [0, 0.05] : [0, 0.05, 0.1];
+    if (big && losses.length < 3) progress('S8 N=1000: loss 0 and 5 % only (BENCH_S8_FULL=1 adds 10 %)');
     const serialize = !big; // the JSON round trip only costs time; the protocol is the same
     const trials = quick ? 3 : big ? 7 : 31;
     const target = Math.log2(n) + 3;
