@@ -175,13 +175,13 @@ export class ReplicaCore {
    * A local write. `produce` sees the current record inside the transaction and returns what to write,
    * or undefined to write nothing. `ctx` is what the write supersedes (default: everything stored).
    */
-  async write(
+  write(
     space: string,
     key: string,
     produce: (current: KeyRecord | undefined) => WriteContent | undefined,
     ctx?: VersionVector,
   ): Promise<KeyRecord | undefined> {
-    this.assertOpen();
+    if (this.closed) return Promise.reject(new ConcordError('CLOSED', 'the replica is closed'));
     const hlc = this.clock.tick();
     const r = this.identity.id;
     let prev: KeyRecord | undefined;
@@ -198,19 +198,23 @@ export class ReplicaCore {
       return next;
     };
     // Both reads go out at once; where storage answers at once (memory), nothing is awaited at all.
-    const rec = await this.storage.transact((tx) => {
-      const current = tx.get(space, key);
-      const lastSeq = tx.getMeta<number>('seq');
-      if (current instanceof Promise || lastSeq instanceof Promise) {
-        return Promise.all([current, lastSeq]).then(([c, s]) => body(tx, c, s));
-      }
-      return body(tx, current, lastSeq);
-    });
-    if (rec) {
-      this.noteOwn(space, rec.seq);
-      this.events.emit('change', { space, key, rec, prev, origin: 'local' });
-    }
-    return rec;
+    // A promise chain rather than an async function: one promise less per write on the hottest path.
+    return this.storage
+      .transact((tx) => {
+        const current = tx.get(space, key);
+        const lastSeq = tx.getMeta<number>('seq');
+        if (current instanceof Promise || lastSeq instanceof Promise) {
+          return Promise.all([current, lastSeq]).then(([c, s]) => body(tx, c, s));
+        }
+        return body(tx, current, lastSeq);
+      })
+      .then((rec) => {
+        if (rec) {
+          this.noteOwn(space, rec.seq);
+          this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+        }
+        return rec;
+      });
   }
 
   /**
