@@ -90,6 +90,26 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
   return { items, send, want };
 }
 
+/**
+ * A turn in parts of at most about `budget` bytes each (node items ~5 B, key lists their keys and hashes),
+ * in order; always at least one part, so an empty turn is still sent.
+ */
+export function splitTurn(items: readonly AeItem[], want: readonly string[], budget: number): Array<{ items: AeItem[]; want: string[] }> {
+  const parts: Array<{ items: AeItem[]; want: string[] }> = [{ items: [], want: [] }];
+  let bytes = 0;
+  const room = (size: number) => {
+    if (bytes + size > budget && bytes > 0) {
+      parts.push({ items: [], want: [] });
+      bytes = 0;
+    }
+    bytes += size;
+    return parts[parts.length - 1]!;
+  };
+  for (const it of items) room(it.kind === 'node' ? 5 : 8 + it.keys.reduce((n, [k]) => n + k.length + 6, 0)).items.push(it);
+  for (const k of want) room(k.length + 2).want.push(k);
+  return parts;
+}
+
 export interface InProcessResult {
   /** Keys each side must send to the other. */
   aToB: Set<string>;

@@ -20,7 +20,8 @@ import type { KeyState } from '../dvv.js';
 import type { StorageTx } from '../storage.js';
 import { CloseCode, type Connection, type Frame } from '../transport.js';
 import type { ReplicaStatus } from '../types.js';
-import { answerTurn, openingTurn } from './antientropy.js';
+import { answerTurn, openingTurn, splitTurn } from './antientropy.js';
+import { refuseCollected } from './collected.js';
 import { ProtocolError } from './codec.js';
 import type { SessionLike, SyncHub } from './hub.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
@@ -38,82 +39,13 @@ import {
   type Message,
   type SyncItem,
 } from './messages.js';
+import { newStats, type Grants, type Rights, type SessionOptions, type SpaceState } from './session-state.js';
 
-export type Rights = 'read' | 'write';
-
-export interface Grants {
-  /** Rights per space; a function for patterns. */
-  rights(space: string): Rights | undefined;
-  /** Milliseconds since the epoch after which the grant is void (checked on every message). */
-  expiresAt?: number;
-}
-
-export interface SessionOptions {
-  /** 'client' sends its hello first; 'server' waits for the peer's hello and authenticates it. */
-  role: 'client' | 'server';
-  /** Client: the credential for the hello. */
-  token?: string;
-  /** Server: checks the peer's token; throws ConcordError 'UNAUTHORIZED' to refuse. */
-  authenticate?: (token: string, peerId: string) => Grants | Promise<Grants>;
-  /** Which spaces to sync: those opened on this replica (clients), or whatever the peer asks for (servers). */
-  spaces: 'opened' | 'requested';
-  /** The peer this session expects (from an earlier session), so the hello can carry cursors. */
-  expectedPeer?: string;
-  maxFrameBytes: number;
-  maxValueBytes: number;
-  now: () => number;
-  onPeer?: (peerId: string) => void;
-  onStatus?: () => void;
-  /** Client: the peer (a relay of a cluster) sent cluster news (JSON, untrusted; see cluster-news.ts). */
-  onCluster?: (json: string) => void;
-  /**
-   * Server: the peer's changes in `space` up to its seq `upTo` are stored here, the newest of them at our
-   * log seq `localSeq` (a relay counts how many relays hold them once its relay peers acknowledge that seq).
-   */
-  onStored?: (space: string, upTo: number, localSeq: number) => void;
-}
+export type { Grants, Rights, SessionOptions } from './session-state.js';
 
 /** Frames a session may have unacknowledged per space (bounds what a slow peer makes us buffer). */
 const WINDOW = 32;
 const PAGE = 1024;
-
-interface Outgoing {
-  ready: boolean;
-  /** Log seq read up to (frames sent or echoes skipped). */
-  sent: number;
-  /** Highest upTo carried by a frame (the peer's cursor once acknowledged). */
-  announced: number;
-  /** Live changes waiting for this tick's frame: entry, seq, entry, seq, … */
-  live: Array<Entry | number>;
-  acked: number;
-  inflight: number;
-  pumping: boolean;
-  again: boolean;
-}
-
-interface AeStats {
-  turns: number;
-  bytes: number;
-  keysSent: number;
-  keysReceived: number;
-  keysRepaired: number;
-}
-
-const newStats = (): AeStats => ({ turns: 0, bytes: 0, keysSent: 0, keysReceived: 0, keysRepaired: 0 });
-
-interface SpaceState {
-  readonly name: string;
-  mine?: SyncItem;
-  theirs?: SyncItem;
-  /** The cursor I hold into the peer's log. */
-  cursor: { e: string; s: number };
-  out: Outgoing;
-  caughtUp: boolean;
-  ae?: { run: number; initiator: boolean; myTop: number; peerTop: number; establishing: boolean; stats: AeStats };
-  /** Frames of an anti-entropy turn gathered so far (a turn split under the frame limit). */
-  aeParts?: { run: number; top: number; items: AeItem[]; want: string[] };
-  rights?: Rights;
-}
 
 export class Session implements SessionLike, PresenceChannel {
   private peer?: Hello;
@@ -648,32 +580,9 @@ export class Session implements SessionLike, PresenceChannel {
     this.refreshStatus();
   }
 
-  /**
-   * A relay that collects tombstones must not let a peer that was away longer resurrect a deleted key: for a
-   * key it does not hold, a version whose dot is at or below what it acknowledged from that version's writer
-   * was seen here and collected — refuse it, and tell the peer (a state with no versions whose context
-   * covers the refused dots makes the peer drop them too).
-   */
+  /** Relays refuse versions they collected (collected.ts), and tell the peer to drop them too. */
   private async refuseCollected(space: string, entries: readonly Entry[]): Promise<Entry[]> {
-    const kept: Entry[] = [];
-    const refused: Entry[] = [];
-    for (const [key, state] of entries) {
-      if (await this.core.storage.get(space, key)) {
-        kept.push([key, state]);
-        continue;
-      }
-      const vs = [];
-      const dropped: Record<string, number> = {};
-      for (const v of state.vs) {
-        if (v.n <= (await this.core.acknowledged(v.r, space))) dropped[v.r] = Math.max(dropped[v.r] ?? 0, v.n);
-        else vs.push(v);
-      }
-      if (Object.keys(dropped).length === 0) kept.push([key, state]);
-      else {
-        refused.push([key, { vs: [], cc: dropped }]);
-        if (vs.length > 0) kept.push([key, { vs, cc: state.cc }]);
-      }
-    }
+    const { kept, refused } = await refuseCollected(this.core, space, entries);
     if (refused.length) this.send({ type: MsgType.Changes, space, upTo: 0, entries: refused });
     return kept;
   }
@@ -701,30 +610,11 @@ export class Session implements SessionLike, PresenceChannel {
    * but the last say `more`, and only the first carries the run's top.
    */
   private sendTurn(space: string, run: number, top: number, items: AeItem[], want: string[], final: boolean): void {
-    const budget = this.frameBudget;
-    let chunkItems: AeItem[] = [];
-    let chunkWant: string[] = [];
-    let bytes = 0;
-    let first = true;
-    const flush = (last: boolean) => {
-      this.send({ type: MsgType.AntiEntropy, space, run, top: first ? top : 0, items: chunkItems, want: chunkWant, final: last && final, ...(last ? {} : { more: true }) });
-      first = false;
-      chunkItems = [];
-      chunkWant = [];
-      bytes = 0;
-    };
-    for (const it of items) {
-      const size = it.kind === 'node' ? 5 : 8 + it.keys.reduce((n, [k]) => n + k.length + 6, 0);
-      if (bytes + size > budget && bytes > 0) flush(false);
-      chunkItems.push(it);
-      bytes += size;
-    }
-    for (const k of want) {
-      if (bytes + k.length + 2 > budget && bytes > 0) flush(false);
-      chunkWant.push(k);
-      bytes += k.length + 2;
-    }
-    flush(true);
+    const parts = splitTurn(items, want, this.frameBudget);
+    parts.forEach((part, i) => {
+      const last = i === parts.length - 1;
+      this.send({ type: MsgType.AntiEntropy, space, run, top: i === 0 ? top : 0, items: part.items, want: part.want, final: last && final, ...(last ? {} : { more: true }) });
+    });
   }
 
   private async onAntiEntropy(m: AntiEntropy): Promise<void> {
