@@ -6,7 +6,7 @@
  * stale once its key moved to a later seq, and stale entries are compacted away when they outnumber the live.
  */
 import { ConcordError } from './errors.js';
-import { lowerBound, upperBound } from './sorted.js';
+import { keysInRange, upperBound } from './sorted.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from './storage.js';
 
 interface SpaceData {
@@ -140,16 +140,7 @@ class MemoryStorage implements StorageAdapter {
     const d = this.data.get(space);
     if (!d) return [];
     const keys = (d.sorted ??= [...d.records.keys()].sort());
-    const from = after !== undefined && after >= prefix ? after : prefix;
-    let i = lowerBound(keys, from);
-    if (i < keys.length && keys[i] === after) i++;
-    const out: Array<[string, KeyRecord]> = [];
-    for (; i < keys.length && out.length < limit; i++) {
-      const key = keys[i]!;
-      if (!key.startsWith(prefix)) break;
-      out.push([key, d.records.get(key)!]);
-    }
-    return out;
+    return keysInRange(keys, prefix, after, limit).map((key) => [key, d.records.get(key)!]);
   }
 
   async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {

@@ -23,3 +23,17 @@ export function upperBound<T extends string | number>(a: readonly T[], x: T): nu
   }
   return lo;
 }
+
+/** The keys of a sorted array that start with `prefix` and come after `after` (exclusive), at most `limit`. */
+export function keysInRange(sorted: readonly string[], prefix: string, after: string | undefined, limit: number): string[] {
+  const from = after !== undefined && after >= prefix ? after : prefix;
+  let i = lowerBound(sorted, from);
+  if (i < sorted.length && sorted[i] === after) i++;
+  const out: string[] = [];
+  for (; i < sorted.length && out.length < limit; i++) {
+    const key = sorted[i]!;
+    if (!key.startsWith(prefix)) break;
+    out.push(key);
+  }
+  return out;
+}

@@ -13,7 +13,7 @@
  */
 import type { KeyRecord } from '../../lib/storage.js';
 import type { DataFile } from './data-file.js';
-import { lowerBound, upperBound } from '../../lib/sorted.js';
+import { keysInRange, upperBound } from '../../lib/sorted.js';
 
 export class Entry {
   constructor(
@@ -172,16 +172,7 @@ export class SpaceIndex {
   /** Keys in order, with the prefix, after `after` (exclusive), at most `limit`. */
   scan(prefix: string, after: string | undefined, limit: number): Array<[string, Entry]> {
     const keys = (this.sorted ??= [...this.records.keys()].sort());
-    const from = after !== undefined && after >= prefix ? after : prefix;
-    let i = lowerBound(keys, from);
-    if (i < keys.length && keys[i] === after) i++;
-    const out: Array<[string, Entry]> = [];
-    for (; i < keys.length && out.length < limit; i++) {
-      const key = keys[i]!;
-      if (!key.startsWith(prefix)) break;
-      out.push([key, this.entry(key)!]);
-    }
-    return out;
+    return keysInRange(keys, prefix, after, limit).map((key) => [key, this.entry(key)!]);
   }
 
   /** Every key with its seq and hash, without materializing entries. */

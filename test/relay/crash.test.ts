@@ -12,21 +12,12 @@ import { DEFAULT_STORAGE_IS_DURABLE } from '../../adapters/relay/storage.js';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { buildCli, spawnRelay, type RelayProcess } from './child.js';
 import { dump, synced, until } from './support.js';
+import { prng } from '../../lib/check-merge.js';
 
 const SEED = process.env.SEED ? Number(process.env.SEED) : Date.now() % 1_000_000;
 const RUNS = Number(process.env.CRASH_RUNS ?? 10);
 const CLIENTS = 3;
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let cli: string;

@@ -9,21 +9,12 @@ import { webSocketTransport } from '../../adapters/ws/index.js';
 import { memoryStorage, openReplica, type Frame, type Replica, type Transport } from '../../lib/index.js';
 import { client, closeAll, startRelay, synced, until } from './support.js';
 import { rawPeer } from './raw.js';
+import { prng } from '../../lib/check-merge.js';
 
 const SEED = process.env.SEED ? Number(process.env.SEED) : (Date.now() % 1_000_000);
 const TOTAL_FRAMES = 100_000;
 const WORKERS = 32;
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const open: Array<Relay | Replica> = [];
 afterAll(() => closeAll(...open));
