@@ -44,6 +44,8 @@ export class Link {
   private session: Session | undefined;
   private stopped = false;
   private attempt = 0;
+  /** Whether this outage's first failed connection attempt was reported already. */
+  private outageReported = false;
   private peer: string | undefined;
   private wake: (() => void) | undefined;
   private timer: unknown;
@@ -146,7 +148,10 @@ export class Link {
           if (label) void this.hub.core.storage.transact((tx) => tx.setMeta('peer:' + label, id)).catch(() => {});
         },
         onStatus: () => {
-          if (session?.status === 'synced') this.attempt = 0;
+          if (session?.status === 'synced') {
+            this.attempt = 0;
+            this.outageReported = false;
+          }
           this.hub.refreshStatus();
         },
         onCluster: (json) => {
@@ -160,7 +165,12 @@ export class Link {
       for (const f of early.splice(0)) session.receive(f);
       await session.start();
     } catch (e) {
-      if (!(e instanceof ConcordError && e.code === 'CLOSED')) this.hub.core.events.emit('error', e);
+      // The first failure of an outage is reported; the retries after it are not (an app offline for an hour
+      // would otherwise get an error per attempt). A connection that reaches 'synced' ends the outage.
+      if (!(e instanceof ConcordError && e.code === 'CLOSED') && !this.outageReported) {
+        this.outageReported = true;
+        this.hub.core.events.emit('error', e);
+      }
       session?.close(CloseCode.INTERNAL, 'failed to start');
       return undefined;
     }

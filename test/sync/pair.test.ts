@@ -94,3 +94,21 @@ describe('frame limits', () => {
     await b.close();
   });
 });
+
+describe('an unreachable peer', () => {
+  it('reports the first failed attempt of an outage, not every retry', async () => {
+    const r = await openReplica({ storage: memoryStorage() });
+    const errors: unknown[] = [];
+    r.on('error', (e) => errors.push(e));
+    let attempts = 0;
+    const link = r.connect(
+      { label: 'nowhere', open: async () => (attempts++, Promise.reject(new Error('connection refused'))) },
+      { backoff: { base: 1, max: 2 } },
+    );
+    await until(() => attempts >= 5, 'five attempts');
+    link.close();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toContain('connection refused');
+    await r.close();
+  });
+});
