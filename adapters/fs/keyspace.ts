@@ -78,6 +78,11 @@ export class SpaceIndex {
 
   /** Replaces a key's entry (undefined: removes it). */
   set(key: string, entry: Entry | undefined): void {
+    if (this.replace(key, entry)) this.logAppend(entry!.seq, key);
+  }
+
+  /** Replaces or removes a key's row, keeping the byte count and key order; true when a row was stored. */
+  private replace(key: string, entry: Entry | undefined): boolean {
     const prev = this.records.get(key);
     if (prev !== undefined) this.bytes -= this.lenOf(prev);
     if (entry === undefined) {
@@ -85,12 +90,12 @@ export class SpaceIndex {
         this.records.delete(key);
         this.sorted = null;
       }
-      return;
+      return false;
     }
+    if (prev === undefined) this.sorted = null;
     this.records.set(key, entry);
     this.bytes += entry.len;
-    if (prev === undefined) this.sorted = null;
-    this.logAppend(entry.seq, key);
+    return true;
   }
 
   /** Like set, and returns the entry it replaced (what a rollback restores). */
@@ -109,21 +114,11 @@ export class SpaceIndex {
 
   /** Puts back what a failed batch replaced; its log position may have been compacted away meanwhile. */
   restore(key: string, entry: Entry | undefined): void {
-    const current = this.records.get(key);
-    if (current !== undefined) this.bytes -= this.lenOf(current);
-    if (entry === undefined) {
-      if (current !== undefined) {
-        this.records.delete(key);
-        this.sorted = null;
-      }
-      return;
-    }
-    if (current === undefined) this.sorted = null;
-    this.records.set(key, entry);
-    this.bytes += entry.len;
-    let i = upperBound(this.logSeq, entry.seq - 1);
-    for (; i < this.logSeq.length && this.logSeq[i] === entry.seq; i++) if (this.logKey[i] === key) return;
-    this.logSeq.splice(i, 0, entry.seq);
+    if (!this.replace(key, entry)) return;
+    const seq = entry!.seq;
+    let i = upperBound(this.logSeq, seq - 1);
+    for (; i < this.logSeq.length && this.logSeq[i] === seq; i++) if (this.logKey[i] === key) return;
+    this.logSeq.splice(i, 0, seq);
     this.logKey.splice(i, 0, key);
   }
 
