@@ -5,8 +5,9 @@
  *   sig   = HMAC-SHA256(secret, first part as ASCII)
  *
  * Invariants: the signature is checked (constant time, `timingSafeEqual`) before the payload is parsed or
- * trusted; `exp` and `iat` are whole seconds since the epoch; a token is void once `now > exp + LEEWAY`
- * (LEEWAY ≤ 5 s, for clock skew between the issuer and the relay). Space names may use `*` patterns
+ * trusted, and only its canonical spelling is accepted (one token has one text); `exp` and `iat` are whole
+ * seconds since the epoch; a token is void once `now > exp + LEEWAY` (LEEWAY ≤ 5 s, for clock skew between
+ * the issuer and the relay). Space names may use `*` patterns
  * (lib/pattern.ts); the most specific matching entry decides, and 'write' implies 'read'. The token travels
  * in the hello message, never in the URL. Node only (node:crypto).
  */
@@ -86,17 +87,42 @@ function refuse(why: string): never {
   throw new ConcordError('UNAUTHORIZED', why);
 }
 
-/** The token's claims; throws ConcordError 'UNAUTHORIZED' when it is missing, malformed, forged or expired. */
-export function verifyToken(secret: Secret, token: string, options: { now?: number } = {}): TokenClaims {
-  const k = key(secret);
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The signature part as bytes, or undefined unless it is the one canonical base64url text of 32 bytes: no
+ * padding, no other alphabet, no unused trailing bits set (decoders ignore those, so `sig+"="` or a flipped
+ * last bit would otherwise verify too — one token, many spellings).
+ */
+function canonicalSignature(text: string): Buffer | undefined {
+  if (text.length !== 43 || !BASE64URL.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.length !== 32 || bytes.toString('base64url') !== text) return undefined;
+  return bytes;
+}
+
+/**
+ * The token's claims; throws ConcordError 'UNAUTHORIZED' when it is missing, malformed, forged or expired.
+ * `secret` may list several secrets (rotation: the current one and those still accepted): a token signed
+ * by any of them verifies. Every secret is tried, so the time taken does not tell which one matched.
+ */
+export function verifyToken(secret: Secret | readonly Secret[], token: string, options: { now?: number } = {}): TokenClaims {
+  const keys = (Array.isArray(secret) ? (secret as readonly Secret[]) : [secret as Secret]).map(key);
+  if (keys.length === 0) throw new ConcordError('INVALID_OPTION', 'verifyToken needs at least one secret');
   if (typeof token !== 'string' || token === '') refuse('missing token');
   if (token.length > MAX_TOKEN_CHARS) refuse('token too long');
   const dot = token.indexOf('.');
   if (dot <= 0 || dot !== token.lastIndexOf('.')) refuse('malformed token');
   const body = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = createHmac('sha256', k).update(body, 'ascii').digest();
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) refuse('invalid token signature');
+  if (!BASE64URL.test(body)) refuse('malformed token');
+  const given = canonicalSignature(token.slice(dot + 1));
+  if (!given) refuse('invalid token signature');
+  let valid = false;
+  for (const k of keys) {
+    const expected = createHmac('sha256', k).update(body, 'ascii').digest();
+    if (timingSafeEqual(given, expected)) valid = true;
+  }
+  if (!valid) refuse('invalid token signature');
   let claims: { v?: unknown; spaces?: unknown; iat?: unknown; exp?: unknown; relay?: unknown };
   try {
     claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));

@@ -14,6 +14,7 @@
  */
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
+import { ARITY, DEPTH } from './merkle.js';
 
 export const PROTOCOL_VERSIONS = [1] as const;
 
@@ -419,10 +420,11 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
         const kind = r.u8();
         const level = r.uint();
         const index = r.uint();
-        if (level > 8 || index >= 16 ** level) throw new ProtocolError('invalid tree node');
+        // The tree has DEPTH + 1 levels: a node below the leaves does not exist (and used to end in error 4500).
+        if (level > DEPTH || index >= ARITY ** level) throw new ProtocolError('invalid tree node');
         if (kind === 0) {
           const n = r.count(4);
-          if (index + n > 16 ** level) throw new ProtocolError('invalid tree node');
+          if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
           for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
         } else if (kind === 1) {
           const nk = r.count(5);
