@@ -12,10 +12,10 @@ export const CLUSTER_SECRET = 'cluster-secret-fedcba9876543210';
 
 /** Everything a test opened, closed after it. */
 export function tracker() {
-  const open: Array<{ close(): unknown }> = [];
+  const open: Array<{ close(): void | Promise<void> }> = [];
   return {
     open,
-    add<T extends { close(): unknown }>(x: T): T {
+    add<T extends { close(): void | Promise<void> }>(x: T): T {
       open.push(x);
       return x;
     },
