@@ -64,6 +64,8 @@ export interface CoreOptions {
   now?: () => number;
   /** Randomness for identifiers and protocol run ids (default: the platform CSPRNG / Math.random); seeded in simulations. */
   random?: () => number;
+  /** Remote timestamps more than this far ahead of the wall clock are not adopted by the clock (ms, default 60 000). */
+  maxClockDriftMs?: number;
 }
 
 /** The content of a local write: an encoded value, or a tombstone. */
@@ -96,17 +98,18 @@ export class ReplicaCore {
     now: () => number,
     seq: number,
     private readonly seeded: (() => number) | undefined,
+    maxClockDriftMs?: number,
   ) {
     this.now = now;
     this.random = seeded ?? Math.random;
-    this.clock = new HybridClock(now);
+    this.clock = new HybridClock(now, maxClockDriftMs !== undefined ? { maxDriftMs: maxClockDriftMs } : {});
     this.openSeq = seq;
     this.stopWatching = storage.onExternalChange?.((spaces) => {
       this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
     });
   }
 
-  static async open({ storage, now = Date.now, random }: CoreOptions): Promise<ReplicaCore> {
+  static async open({ storage, now = Date.now, random, maxClockDriftMs }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
     const identity = await storage.transact(async (tx) => {
@@ -117,7 +120,7 @@ export class ReplicaCore {
       return minted;
     });
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    return new ReplicaCore(storage, identity, now, seq, random);
+    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs);
   }
 
   /**

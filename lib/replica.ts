@@ -34,6 +34,12 @@ export interface ReplicaOptions {
   gcGrace?: number;
   /** Milliseconds after which a silent presence entry leaves the view (default 15 000). */
   presenceTtl?: number;
+  /**
+   * Remote timestamps more than this many ms ahead of this replica's wall clock are not adopted by its
+   * clock (default 60 000): the versions are kept and synced, but a peer with a clock in the far future
+   * cannot drag this replica's timestamps there.
+   */
+  maxClockDriftMs?: number;
 }
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
@@ -65,6 +71,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     storage: options.storage,
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
+    ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
   });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl);
   if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);

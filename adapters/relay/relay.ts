@@ -123,6 +123,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     now,
   });
   const metrics = new RelayMetrics(async () => (await storage.spaces()).length);
+  metrics.gauge('concord_relay_clock_ignored_total', 'Remote timestamps not adopted: more than maxClockDriftMs ahead of the wall clock', () => replica.core.clock.ignored);
   replica.on('error', (e) => {
     metrics.errors.inc({ reason: 'replica' });
     log('warn', 'replica error', { error: e instanceof Error ? e.message : String(e) });
