@@ -105,6 +105,11 @@ export class Replica implements SpaceHost {
     return this.hub.presence;
   }
 
+  /** @internal Spaces holding a Merkle index now, and their tree nodes and keys (memory accounting). */
+  get indexStats(): { spaces: number; nodes: number; keys: number } {
+    return this.hub.indexStats;
+  }
+
   get replicaId(): string {
     return this.core.replicaId;
   }
