@@ -44,9 +44,12 @@ export interface ReplicaOptions {
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
 
+/** What `accept` learns of a peer: its rights, and whether it is a relay of our cluster (it may forward presence). */
+export type AcceptGrants = Grants & { relay?: boolean };
+
 export interface AcceptOptions {
   /** Checks the peer's token (sent in its hello); throws ConcordError 'UNAUTHORIZED' to refuse it. */
-  authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
+  authenticate: (token: string, peerId: string) => AcceptGrants | Promise<AcceptGrants>;
   maxFrameBytes?: number;
   /** The peer's changes in `space` up to its seq `upTo` are stored, the newest at our log seq `localSeq`. */
   onStored?: (space: string, upTo: number, localSeq: number) => void;
@@ -136,15 +139,22 @@ export class Replica implements SpaceHost {
    */
   accept(connection: Connection, options: AcceptOptions): ConnectionHandlers & { readonly session: Session } {
     this.core.assertOpen();
+    let relayPeer = false;
     const session = new Session(this.hub, connection, {
       role: 'server',
-      authenticate: options.authenticate,
+      authenticate: async (token, peerId) => {
+        const grants = await options.authenticate(token, peerId);
+        relayPeer = grants.relay === true;
+        return grants;
+      },
       spaces: 'requested',
       maxFrameBytes: connection.maxFrameBytes ?? options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       maxValueBytes: this.maxValueBytes,
       now: this.core.now,
       ...(options.onStored ? { onStored: options.onStored } : {}),
     });
+    // A peer we serve is a client unless it authenticated as a relay: it may send only its own presence.
+    this.hub.presence.restrict(session, { peer: () => session.peerId, forwards: () => relayPeer });
     this.accepted.add(session);
     return {
       session,

@@ -125,6 +125,8 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const metrics = new RelayMetrics(async () => (await storage.spaces()).length);
   metrics.gauge('concord_relay_indexed_spaces', 'Spaces holding a Merkle index in memory (idle ones are evicted)', () => replica.indexStats.spaces);
   metrics.gauge('concord_relay_index_nodes', 'Merkle tree nodes held in memory, all spaces', () => replica.indexStats.nodes);
+  metrics.gauge('concord_relay_presence_entries', 'Presence entries held, all spaces (at most 4 096 per space, 16 per client)', () => replica.presenceHub.stats.entries);
+  metrics.gauge('concord_relay_presence_refused_total', "Presence entries refused: a client sent another replica's entry, or more than its share", () => replica.presenceHub.refused);
   metrics.gauge('concord_relay_clock_ignored_total', 'Remote timestamps not adopted: more than maxClockDriftMs ahead of the wall clock', () => replica.core.clock.ignored);
   replica.on('error', (e) => {
     metrics.errors.inc({ reason: 'replica' });

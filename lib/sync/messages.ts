@@ -134,6 +134,8 @@ const EPOCH = /^[A-Za-z0-9_-]{0,64}$/;
 const HASH = /^[0-9a-f]{16}$/;
 export const MAX_KEY_LENGTH = 1024;
 export const MAX_TOKEN_LENGTH = 8192;
+/** Presence payloads beyond this are refused (senders split theirs far below it, presence-hub.ts). */
+export const MAX_PRESENCE_CHARS = 1024 * 1024;
 
 function space(r: Reader): string {
   const s = r.str();
@@ -452,9 +454,13 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       m = { type, space: s, rights: rights === 1 ? 'write' : 'read' };
       break;
     }
-    case MsgType.Presence:
-      m = { type, space: space(r), json: r.str() };
+    case MsgType.Presence: {
+      const s = space(r);
+      const json = r.str();
+      if (json.length > MAX_PRESENCE_CHARS) throw new ProtocolError('presence payload too large');
+      m = { type, space: s, json };
       break;
+    }
     case MsgType.Cluster:
       m = { type, json: r.str() };
       break;
