@@ -123,7 +123,10 @@ export class Cluster {
     n.replica = replica;
     if (name === this.options.relay) {
       // Any token is accepted: this simulates the network, not authentication.
-      this.net.serve(name, (conn) => replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }) }));
+      const every = this.options.link?.antiEntropyInterval;
+      this.net.serve(name, (conn) =>
+        replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }), timers: this.clock, ...(every !== undefined ? { antiEntropyInterval: every } : {}) }),
+      );
     }
     n.links = this.transportsOf(name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));
   }
