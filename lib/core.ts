@@ -6,13 +6,15 @@
  * subscribers and to sync links (with the link it came from, so it is not echoed back).
  */
 import { AckTracker } from './acks.js';
-import { canonicalStateText, EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
+import { EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
 import { restorePoint, type EpochEntry, type Seen } from './epochs.js';
+import { collectTombstones } from './collection.js';
 import { ConcordError } from './errors.js';
 import { Emitter } from './events.js';
-import { hash64, loadHasher } from './hash.js';
+import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { IDENTITY_META, openIdentity, readIdentity, reissue, type Identity } from './identity.js';
+import { record } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
 
@@ -178,7 +180,8 @@ export class ReplicaCore {
     return this.identity.history;
   }
 
-  private noteDurable(seq: number): void {
+  /** Every transaction up to `seq` is durable. */
+  noteDurable(seq: number): void {
     if (seq > this.durableSeq) this.durableSeq = seq;
   }
 
@@ -299,48 +302,10 @@ export class ReplicaCore {
     return changes;
   }
 
-  /**
-   * Tombstone collection (relays, by default): a key whose surviving versions are all tombstones older than
-   * `grace` ms keeps only its causal context — no versions. Both invariants of DESIGN.md then follow from
-   * the join itself, on every replica and whatever path a version takes: a version the delete superseded is
-   * covered by that context and dropped wherever the collected state arrives (also beside a newer write of
-   * the key, which joins with it), and nothing the context does not cover is ever refused. The collected
-   * state is a change like any other (a new seq, streamed to peers, who drop their tombstones likewise).
-   * Returns how many keys were collected.
-   */
-  async collectTombstones(grace: number): Promise<number> {
+  /** Tombstone collection (collection.ts). Returns how many keys were collected. */
+  collectTombstones(grace: number): Promise<number> {
     this.assertOpen();
-    const cutoff = this.now() - grace;
-    const doomed = (rec: KeyRecord) => rec.vs.length > 0 && rec.vs.every((v) => v.d && v.t < cutoff);
-    let collected = 0;
-    for (const space of await this.storage.spaces()) {
-      const keys: string[] = [];
-      for (let after: string | undefined; ; ) {
-        const page = await this.storage.scan(space, { limit: 512, ...(after !== undefined ? { after } : {}) });
-        for (const [key, rec] of page) if (doomed(rec)) keys.push(key);
-        if (page.length < 512) break;
-        after = page[page.length - 1]![0];
-      }
-      if (keys.length === 0) continue;
-      const changes: StoredChange[] = [];
-      const seq = await this.storage.transact(async (tx) => {
-        changes.length = 0;
-        let seq = (await tx.getMeta<number>('seq')) ?? 0;
-        for (const key of keys) {
-          const prev = await tx.get(space, key);
-          if (!prev || !doomed(prev)) continue;
-          const rec = record(key, { vs: [], cc: prev.cc }, ++seq);
-          tx.put(space, key, rec);
-          changes.push({ space, key, rec, prev, origin: 'remote', collected: true });
-        }
-        tx.setMeta('seq', seq);
-        return seq;
-      });
-      this.noteDurable(seq);
-      for (const change of changes) this.events.emit('change', change);
-      collected += changes.length;
-    }
-    return collected;
+    return collectTombstones(this, grace);
   }
 
   /** What `peer` delivered to us directly (its highest own dot and the epoch it announced then), if anything. */
@@ -403,9 +368,4 @@ export class ReplicaCore {
     await this.externalQueue;
     await this.storage.close();
   }
-}
-
-export function record(key: string, state: KeyState, seq: number, src?: string): KeyRecord {
-  const rec = { vs: state.vs, cc: state.cc, seq, h: hash64(canonicalStateText(key, state)) };
-  return src === undefined ? rec : { ...rec, src };
 }

@@ -16,7 +16,7 @@
  * MAX_SENT_EPOCHS epochs), on both ends alike.
  */
 import { cursorValid, MAX_SENT_EPOCHS, type EpochEntry } from '../epochs.js';
-import type { SyncItem } from './messages.js';
+import { PROTOCOL_VERSIONS, type SyncItem } from './messages.js';
 
 /** One end's view of a log: its epoch history as sent in its hello, and the top it announced. */
 export interface LogView {
@@ -63,4 +63,10 @@ export function decideSpace(mine: SyncItem, theirs: SyncItem, me: LogView, peer:
 /** Whether this end starts anti-entropy runs with the peer (on connect and periodically). */
 export function initiatesAntiEntropy(myId: string, peerId: string): boolean {
   return myId < peerId;
+}
+
+/** Why a hello's protocol versions cannot be spoken here (none in common), or undefined when one can. */
+export function versionRefusal(versions: readonly number[]): string | undefined {
+  if (versions.some((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v))) return undefined;
+  return `no common protocol version: peer speaks [${versions.join(', ')}], this replica [${PROTOCOL_VERSIONS.join(', ')}]`;
 }

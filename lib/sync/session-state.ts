@@ -1,10 +1,10 @@
 /**
- * The state a session keeps: what the peer may do (grants), the session's options, and per space the two
- * sync items, the cursor into the peer's log, the outgoing stream and the anti-entropy driver.
+ * What a session is configured with: what the peer may do (grants), the session's options and timers, and
+ * how failures map to close codes.
  */
-import type { SyncItem } from './messages.js';
-import type { LogStream } from './outgoing.js';
-import type { Repair } from './repair.js';
+import { ConcordError } from '../errors.js';
+import { CloseCode } from '../transport.js';
+import { ProtocolError } from './codec.js';
 
 export type Rights = 'read' | 'write';
 
@@ -64,14 +64,12 @@ export interface SessionOptions {
   onStored?: (space: string, upTo: number, localSeq: number) => void;
 }
 
-export interface SpaceState {
-  readonly name: string;
-  mine?: SyncItem;
-  theirs?: SyncItem;
-  /** The cursor I hold into the peer's log. */
-  cursor: { e: string; s: number };
-  out: LogStream;
-  repair: Repair;
-  caughtUp: boolean;
-  rights?: Rights;
+/** How a session closes on a failure it expects (a refusal, a protocol error); undefined for anything else. */
+export function closeFor(e: unknown): [code: number, reason: string] | undefined {
+  if (e instanceof ProtocolError) return [CloseCode.PROTOCOL_ERROR, e.message];
+  if (!(e instanceof ConcordError)) return undefined;
+  if (e.code === 'UNAUTHORIZED') return [CloseCode.UNAUTHORIZED, e.message];
+  if (e.code === 'FORBIDDEN') return [CloseCode.FORBIDDEN, e.message];
+  if (e.code === 'CLOSED') return [CloseCode.GOING_AWAY, 'replica closed'];
+  return undefined;
 }

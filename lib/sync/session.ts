@@ -1,7 +1,7 @@
 /**
  * One connection's sync protocol: the driver. Symmetric: both ends stream their change log to the other; a
- * relay is a peer that authenticates the other side and checks its rights on every message. The decisions
- * are pure functions in handshake.ts; the outgoing log stream is outgoing.ts, anti-entropy repair.ts.
+ * relay is a peer that authenticates the other side and checks its rights on every message. Decisions are
+ * pure functions in handshake.ts; each space's protocol is space-sync.ts (log stream outgoing.ts, repair.ts).
  *
  *   hello ⇄ hello              versions, replicaId, log epoch history and durable top, token, what the
  *                              peer delivered to us (restore detection); the client's hello already carries
@@ -14,53 +14,47 @@
  * Inbound frames are handled one at a time, in order. Anything malformed closes the connection with a
  * code and a reason; nothing stored is touched by a bad frame.
  */
-import type { AntiEntropyRun, StoredChange } from '../core.js';
+import type { StoredChange } from '../core.js';
 import { lostWrites, type EpochEntry } from '../epochs.js';
 import { ConcordError } from '../errors.js';
-import type { StorageTx } from '../storage.js';
 import { CloseCode, type Connection, type Frame } from '../transport.js';
 import type { ReplicaStatus } from '../types.js';
 import { ProtocolError } from './codec.js';
-import { decideSpace, initiatesAntiEntropy, sentHistory } from './handshake.js';
+import { initiatesAntiEntropy, sentHistory, versionRefusal, type LogView } from './handshake.js';
 import type { SessionLike, SyncHub } from './hub.js';
 import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
-import { LogStream } from './outgoing.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
-import { Repair } from './repair.js';
-import { DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type SpaceState, type Timers } from './session-state.js';
+import { closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { RepairWindow } from './repair.js';
+import { SpaceSync, type SessionPort } from './space-sync.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
 
-/** Repair frames a session may have unacknowledged, across its spaces. */
-const REPAIR_WINDOW = 8;
-/** Bytes the transport may hold unsent before repair waits for it to drain. */
-const HIGH_WATER = 4 * 1024 * 1024;
-
-export class Session implements SessionLike, PresenceChannel {
-  private peer?: Hello;
+export class Session implements SessionLike, PresenceChannel, SessionPort {
+  peer: Hello | undefined;
   private grants?: Grants;
-  private readonly spaces = new Map<string, SpaceState>();
+  private readonly spaces = new Map<string, SpaceSync>();
   private inbox: Promise<void> = Promise.resolve();
-  private closed = false;
+  closed = false;
   private currentStatus: ReplicaStatus = 'connecting';
   private helloSent = false;
   /** The durable top and epoch history our hello announced: cursors into our log are judged by them. */
   private helloTop = 0;
   private helloHistory: EpochEntry[] = [];
-  /** Cluster news waits until both hellos are done (the peer expects our hello first). */
+  /** Cluster news waits for both hellos (the peer expects our hello first). */
   private clusterQueue: string[] | undefined = [];
-  private repairInflight = 0;
-  private roomWaiters: Array<() => void> = [];
   private aeTimer: unknown;
   private readonly timers: Timers;
+  private readonly window: RepairWindow;
 
   constructor(
-    private readonly hub: SyncHub,
+    readonly hub: SyncHub,
     private readonly conn: Connection,
-    private readonly options: SessionOptions,
+    readonly options: SessionOptions,
   ) {
     this.timers = options.timers ?? defaultTimers;
+    this.window = new RepairWindow(() => conn.bufferedAmount ?? 0, (fn, ms) => this.timers.setTimeout(fn, ms));
     hub.addSession(this);
     hub.presence.addChannel(this);
   }
@@ -73,8 +67,13 @@ export class Session implements SessionLike, PresenceChannel {
     return this.peer?.replicaId;
   }
 
-  private get core() {
+  get core() {
     return this.hub.core;
+  }
+
+  /** Our log as our hello announced it: cursors into it are judged by this. */
+  get me(): LogView {
+    return { history: this.helloHistory, top: this.helloTop };
   }
 
   async start(): Promise<void> {
@@ -83,14 +82,14 @@ export class Session implements SessionLike, PresenceChannel {
 
   // ---- outbound ----------------------------------------------------------------------------------
 
-  private send(m: Message): void {
+  send(m: Message): void {
     if (this.closed) return;
     // After the hellos, both replica ids start every frame's string table: a version written by either
     // side then costs one byte for its replica id instead of seventeen.
     const frame = encodeMessage(m, this.peer ? [this.core.replicaId, this.peer.replicaId] : undefined);
     if (frame.byteLength > this.options.maxFrameBytes && m.type === MsgType.Changes && m.entries.length > 0) return this.sendSplit(m);
     this.conn.send(frame);
-    if (m.type === MsgType.Changes && m.upTo === 0) this.repairInflight++;
+    if (m.type === MsgType.Changes && m.upTo === 0) this.window.sent();
     if (m.type === MsgType.AntiEntropy || (m.type === MsgType.Changes && m.upTo === 0)) {
       this.spaces.get(m.space)?.repair.count(frame.byteLength, 0, 0, m.type === MsgType.AntiEntropy && !m.more);
     }
@@ -110,7 +109,7 @@ export class Session implements SessionLike, PresenceChannel {
     this.send({ ...m, entries: m.entries.slice(half) });
   }
 
-  private get frameBudget(): number {
+  get frameBudget(): number {
     return Math.min(256 * 1024, Math.floor(this.options.maxFrameBytes / 4));
   }
 
@@ -120,7 +119,7 @@ export class Session implements SessionLike, PresenceChannel {
     const expected = this.peer?.replicaId ?? this.options.expectedPeer;
     const spaces: SyncItem[] = [];
     if (this.options.spaces === 'opened') {
-      for (const name of this.hub.openedSpaces()) spaces.push(await this.makeItem(this.state(name), this.options.expectedPeer));
+      for (const name of this.hub.openedSpaces()) spaces.push(await this.state(name).makeItem(this.options.expectedPeer));
     }
     const seen = expected === undefined ? undefined : await this.core.seen(expected);
     this.helloSent = true;
@@ -140,78 +139,16 @@ export class Session implements SessionLike, PresenceChannel {
     });
   }
 
-  private state(name: string): SpaceState {
+  private state(name: string): SpaceSync {
     let s = this.spaces.get(name);
-    if (!s) {
-      const space = name;
-      // eslint-disable-next-line @typescript-eslint/no-this-alias
-      const session = this;
-      const stream = new LogStream(space, {
-        get closed() {
-          return session.closed;
-        },
-        get peerId() {
-          return session.peer!.replicaId;
-        },
-        frameBudget: this.frameBudget,
-        send: (m) => this.send(m),
-        readLog: (after, limit) => this.core.storage.readLog(space, after, limit),
-        lastSeq: () => this.hub.lastSeqNow(space),
-        acked: (upTo) => this.core.acks.ack(space, upTo, this.peer!.replicaId),
-        refreshStatus: () => this.refreshStatus(),
-        fail: (e) => this.onHandlerError(e),
-      }, () => this.spaces.get(space)?.mine?.top ?? 0);
-      const repair = new Repair(space, {
-        get closed() {
-          return session.closed;
-        },
-        get peerId() {
-          return session.peer!.replicaId;
-        },
-        frameBudget: this.frameBudget,
-        get offersStates() {
-          return !(session.options.role === 'client' && session.spaces.get(space)?.rights === 'read');
-        },
-        index: () => this.hub.index(space),
-        get: (key) => this.core.storage.get(space, key),
-        random: () => this.core.random(),
-        send: (m) => this.send(m),
-        sendRepair: (entries) => this.sendRepair(space, entries),
-        fail: (e) => this.onHandlerError(e),
-        ended: (run, info) => this.repairEnded(space, run, info),
-      });
-      s = { name, cursor: { e: '', s: 0 }, out: stream, repair, caughtUp: false };
-      this.spaces.set(name, s);
-    }
+    if (!s) this.spaces.set(name, (s = new SpaceSync(name, this)));
     return s;
   }
 
-  private cursorKey(peerId: string, space: string): string {
-    return `c:${peerId}:${space}`;
-  }
-
-  private async makeItem(s: SpaceState, peerId: string | undefined): Promise<SyncItem> {
-    const stored = peerId === undefined ? undefined : await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId, s.name));
-    s.cursor = stored ?? { e: '', s: 0 };
-    const ix = await this.hub.index(s.name);
-    s.mine = { space: s.name, cursorEpoch: s.cursor.e, cursorSeq: s.cursor.s, top: ix.lastSeq, keys: ix.tree.keyCount };
-    return s.mine;
-  }
-
-  /** Sends repair states once fewer than REPAIR_WINDOW repair frames are unacknowledged and the transport drained. */
-  private async sendRepair(space: string, entries: Entry[]): Promise<void> {
-    while (!this.closed && (this.repairInflight >= REPAIR_WINDOW || (this.conn.bufferedAmount ?? 0) > HIGH_WATER)) {
-      await new Promise<void>((resolve) => {
-        this.roomWaiters.push(resolve);
-        // The transport drains without telling us: look again shortly.
-        if (this.repairInflight < REPAIR_WINDOW) this.timers.setTimeout(resolve, 20);
-      });
-    }
+  /** Sends repair states (upTo 0) once the session's repair window and the transport have room. */
+  async sendRepair(space: string, entries: Entry[]): Promise<void> {
+    await this.window.room(() => this.closed);
     this.send({ type: MsgType.Changes, space, upTo: 0, entries });
-  }
-
-  private wakeRepair(): void {
-    for (const w of this.roomWaiters.splice(0)) w();
   }
 
   // ---- inbound -----------------------------------------------------------------------------------
@@ -220,7 +157,7 @@ export class Session implements SessionLike, PresenceChannel {
     if (this.closed) return;
     const size = typeof frame === 'string' ? frame.length : frame.byteLength;
     if (size > this.options.maxFrameBytes) {
-      this.fail(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
+      this.close(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
       return;
     }
     // Decoded in turn, not on arrival: frames after the hello use the string table seeded with both
@@ -237,19 +174,14 @@ export class Session implements SessionLike, PresenceChannel {
         if (m.type === MsgType.Changes && m.upTo === 0) this.spaces.get(m.space)?.repair.count(size, m.entries.length);
         return this.handle(m);
       })
-      .catch((e) => this.onHandlerError(e));
+      .catch((e) => this.fail(e));
   }
 
-  private onHandlerError(e: unknown): void {
+  fail(e: unknown): void {
     if (this.closed) return;
-    if (e instanceof ConcordError && e.code === 'UNAUTHORIZED') this.fail(CloseCode.UNAUTHORIZED, e.message);
-    else if (e instanceof ConcordError && e.code === 'FORBIDDEN') this.fail(CloseCode.FORBIDDEN, e.message);
-    else if (e instanceof ProtocolError) this.fail(CloseCode.PROTOCOL_ERROR, e.message);
-    else if (e instanceof ConcordError && e.code === 'CLOSED') this.fail(CloseCode.GOING_AWAY, 'replica closed');
-    else {
-      this.core.events.emit('error', e);
-      this.fail(CloseCode.INTERNAL, 'internal error');
-    }
+    const known = closeFor(e);
+    if (!known) this.core.events.emit('error', e);
+    this.close(...(known ?? [CloseCode.INTERNAL, 'internal error']));
   }
 
   /** The connection ended (either side). */
@@ -257,7 +189,7 @@ export class Session implements SessionLike, PresenceChannel {
     if (this.closed) return;
     this.closed = true;
     this.timers.clearTimeout(this.aeTimer);
-    this.wakeRepair();
+    this.window.wake();
     this.setStatus('offline');
     this.hub.removeSession(this);
     this.hub.presence.removeChannel(this);
@@ -269,10 +201,6 @@ export class Session implements SessionLike, PresenceChannel {
     this.closedBy(code, reason);
   }
 
-  private fail(code: number, reason: string): void {
-    this.close(code, reason);
-  }
-
   private async handle(m: Message): Promise<void> {
     if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
     if (!this.peer) throw new ProtocolError('expected hello first');
@@ -282,12 +210,13 @@ export class Session implements SessionLike, PresenceChannel {
         for (const item of m.spaces) await this.onSyncItem(item);
         return;
       case MsgType.Changes:
-        return this.onChanges(m);
+        return this.synced(m.space, 'changes').changes(m);
       case MsgType.Ack:
-        return this.onAck(m.space, m.upTo);
+        // upTo 0 acknowledges a repair frame: room in the session's window. Else the space's log stream.
+        if (m.upTo === 0) return this.window.acked();
+        return this.synced(m.space, 'ack').out.ack(m.upTo);
       case MsgType.AntiEntropy: {
-        const s = this.spaces.get(m.space);
-        if (!s?.theirs) throw new ProtocolError(`anti-entropy for space "${m.space}" before its sync`);
+        const s = this.synced(m.space, 'anti-entropy');
         return s.repair.turn(m, !s.out.ready);
       }
       case MsgType.Denied:
@@ -316,11 +245,8 @@ export class Session implements SessionLike, PresenceChannel {
 
   private async onHello(m: Hello): Promise<void> {
     if (this.peer) throw new ProtocolError('second hello');
-    const common = m.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v));
-    if (common.length === 0) {
-      this.fail(CloseCode.VERSION_MISMATCH, `no common protocol version: peer speaks [${m.versions.join(', ')}], this replica [${PROTOCOL_VERSIONS.join(', ')}]`);
-      return;
-    }
+    const refusal = versionRefusal(m.versions);
+    if (refusal) return this.close(CloseCode.VERSION_MISMATCH, refusal);
     if (m.replicaId === this.core.replicaId) throw new ProtocolError('peer has our own replicaId');
     if (this.options.role === 'server') {
       if (!this.options.authenticate) throw new ConcordError('UNAUTHORIZED', 'no authenticator');
@@ -338,7 +264,7 @@ export class Session implements SessionLike, PresenceChannel {
     this.peer = m;
     this.options.onPeer?.(m.replicaId);
     if (!this.helloSent) await this.sendHello();
-    void this.core.told(m.replicaId).catch((e) => this.onHandlerError(e));
+    void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();
     this.setStatus('syncing');
     this.scheduleAntiEntropy();
@@ -354,7 +280,7 @@ export class Session implements SessionLike, PresenceChannel {
       const items: SyncItem[] = [];
       for (const name of this.hub.openedSpaces()) {
         const s = this.state(name);
-        if (!s.mine) items.push(await this.makeItem(s, m.replicaId));
+        if (!s.mine) items.push(await s.makeItem(m.replicaId));
       }
       if (items.length) this.send({ type: MsgType.Sync, spaces: items });
     }
@@ -367,13 +293,13 @@ export class Session implements SessionLike, PresenceChannel {
       .then(async () => {
         const s = this.state(space);
         if (s.mine || this.closed) return;
-        this.send({ type: MsgType.Sync, spaces: [await this.makeItem(s, this.peer!.replicaId)] });
+        this.send({ type: MsgType.Sync, spaces: [await s.makeItem(this.peer!.replicaId)] });
         this.refreshStatus();
       })
-      .catch((e) => this.onHandlerError(e));
+      .catch((e) => this.fail(e));
   }
 
-  private rightsFor(space: string): Rights | undefined {
+  rightsFor(space: string): Rights | undefined {
     if (this.options.role !== 'server') return 'write';
     return this.grants?.rights(space);
   }
@@ -390,27 +316,17 @@ export class Session implements SessionLike, PresenceChannel {
     s.rights = rights;
     if (s.theirs) throw new ProtocolError(`second sync item for space "${item.space}"`);
     s.theirs = item;
-    if (!s.mine) this.send({ type: MsgType.Sync, spaces: [await this.makeItem(s, peer.replicaId)] });
-    this.decide(s);
+    if (!s.mine) this.send({ type: MsgType.Sync, spaces: [await s.makeItem(peer.replicaId)] });
+    this.hub.presence.spaceLive(this, s.name);
+    s.decide();
+    this.refreshStatus();
   }
 
-  /** Both sides hold both items and decide alike (handshake.ts): stream from cursors, or anti-entropy first. */
-  private decide(s: SpaceState): void {
-    this.hub.presence.spaceLive(this, s.name);
-    const peer = this.peer!;
-    const theirs = s.theirs!;
-    const d = decideSpace(s.mine!, theirs, { history: this.helloHistory, top: this.helloTop }, { history: peer.history, top: peer.top });
-    if (d.freshCursor) {
-      // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session
-      // streams from it instead of repairing by anti-entropy.
-      const fresh = (s.cursor = { e: peer.epoch, s: 0 });
-      const key = this.cursorKey(peer.replicaId, s.name);
-      void this.core.storage.transact((tx) => tx.setMeta(key, fresh)).catch((e) => this.onHandlerError(e));
-    }
-    if (d.inValid || d.freshCursor) s.caughtUp = s.cursor.s >= theirs.top;
-    if (d.stream) s.out.start(d.from, d.echoFloor);
-    else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) void s.repair.begin(true).catch((e) => this.onHandlerError(e));
-    this.refreshStatus();
+  /** The space's state once both sync items were exchanged; a message for it before that is a protocol error. */
+  private synced(space: string, what: string): SpaceSync {
+    const s = this.spaces.get(space);
+    if (!s?.theirs) throw new ProtocolError(`${what} for space "${space}" before its sync`);
+    return s;
   }
 
   changed(change: StoredChange, prevLast: number | undefined): void {
@@ -418,73 +334,7 @@ export class Session implements SessionLike, PresenceChannel {
     this.spaces.get(change.space)?.out.changed(change, prevLast);
   }
 
-  private async onAck(space: string, upTo: number): Promise<void> {
-    const s = this.spaces.get(space);
-    if (!s) throw new ProtocolError('ack for a space not synced');
-    if (upTo === 0) {
-      // A repair frame was stored: room for the next.
-      if (this.repairInflight > 0) this.repairInflight--;
-      this.wakeRepair();
-      return;
-    }
-    s.out.ack(upTo);
-  }
-
-  private async onChanges(m: Changes): Promise<void> {
-    const s = this.spaces.get(m.space);
-    if (!s?.theirs) throw new ProtocolError(`changes for space "${m.space}" before its sync`);
-    if (m.entries.length > 0 && this.rightsFor(m.space) !== 'write') {
-      this.send({ type: MsgType.Denied, space: m.space, code: 'FORBIDDEN', reason: 'the token grants read access only; writes are not stored' });
-      return;
-    }
-    const peer = this.peer!;
-    if (m.upTo > 0 && m.upTo <= s.cursor.s && s.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
-    const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : undefined;
-    const key = this.cursorKey(peer.replicaId, m.space);
-    const stored = await this.core.join(m.space, m.entries, {
-      source: this,
-      peer: peer.replicaId,
-      delivered: { epoch: peer.epoch },
-      ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
-    });
-    if (!cursor) {
-      s.repair.count(0, 0, stored.length);
-      this.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
-      return this.refreshStatus();
-    }
-    if (this.options.onStored && m.entries.length > 0) {
-      // The newest of our log seqs holding these entries: the stored changes', or, for entries we already
-      // held, the seq of the record that holds them (it contains or supersedes them).
-      let localSeq = 0;
-      for (const c of stored) localSeq = Math.max(localSeq, c.rec.seq);
-      if (stored.length < m.entries.length) {
-        for (const [k] of m.entries) localSeq = Math.max(localSeq, (await this.core.storage.get(m.space, k))?.seq ?? 0);
-      }
-      this.options.onStored(m.space, m.upTo, localSeq);
-    }
-    s.cursor = cursor;
-    this.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
-    if (!s.caughtUp && s.cursor.s >= s.theirs.top) s.caughtUp = true;
-    this.refreshStatus();
-  }
-
   // ---- anti-entropy ------------------------------------------------------------------------------
-
-  private async repairEnded(space: string, run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number }): Promise<void> {
-    this.core.events.emit('antiEntropy', run);
-    const s = this.spaces.get(space)!;
-    if (!info.establishing || this.closed) return this.refreshStatus();
-    const peer = this.peer!;
-    const cursor = (s.cursor = { e: peer.epoch, s: info.peerTop });
-    const key = this.cursorKey(peer.replicaId, space);
-    await this.core.storage.transact((tx) => tx.setMeta(key, cursor));
-    // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
-    if (this.options.onStored && info.peerTop > 0) this.options.onStored(space, info.peerTop, (await this.hub.index(space)).lastSeq);
-    s.caughtUp = true;
-    // The peer holds our state as of our top then; what came from it since is its own.
-    s.out.start(info.myTop, 0);
-    this.refreshStatus();
-  }
 
   /** Periodic repair on a synced session: both ends keep the timer; the smaller replicaId starts the round. */
   private scheduleAntiEntropy(): void {
@@ -493,9 +343,7 @@ export class Session implements SessionLike, PresenceChannel {
     this.aeTimer = this.timers.setTimeout(() => {
       if (this.closed) return;
       if (this.currentStatus === 'synced' && initiatesAntiEntropy(this.core.replicaId, this.peer!.replicaId)) {
-        for (const s of this.spaces.values()) {
-          if (s.out.ready && s.theirs && !s.repair.running) void s.repair.begin(false).catch((e) => this.onHandlerError(e));
-        }
+        for (const s of this.spaces.values()) if (s.out.ready && s.theirs) s.beginRepair(false);
       }
       this.scheduleAntiEntropy();
     }, every);
@@ -526,7 +374,7 @@ export class Session implements SessionLike, PresenceChannel {
 
   // ---- status ------------------------------------------------------------------------------------
 
-  private refreshStatus(): void {
+  refreshStatus(): void {
     if (this.closed || !this.peer) return;
     let synced = true;
     for (const s of this.spaces.values()) {
@@ -534,8 +382,7 @@ export class Session implements SessionLike, PresenceChannel {
         if (s.mine) synced = false;
         continue;
       }
-      // Synced: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged.
-      if (!s.caughtUp || s.repair.running || !s.out.done) synced = false;
+      if (!s.synced) synced = false;
     }
     this.setStatus(synced ? 'synced' : 'syncing');
   }
