@@ -132,12 +132,7 @@ export class ReplicaCore {
     if (this.closed) return;
     const top = (await this.storage.getMeta<number>('seq')) ?? 0;
     // Another instance may have re-identified this replica; what it committed is durable.
-    const stored = readIdentity(await this.storage.getMeta(IDENTITY_META));
-    if (stored && stored.id !== this.identity.id) {
-      const oldId = this.identity.id;
-      this.identity = stored;
-      this.events.emit('reidentified', { oldId, newId: stored.id });
-    } else if (stored) this.identity = stored;
+    await this.refreshIdentity();
     if (top > this.durableSeq) this.durableSeq = top;
     for (const space of new Set(spaces)) {
       const mark = this.externalMarks.get(space) ?? this.openSeq;
@@ -178,6 +173,18 @@ export class ReplicaCore {
   /** The epochs of this replica's change log, oldest first; the last is the current one. */
   get history(): readonly EpochEntry[] {
     return this.identity.history;
+  }
+
+  /**
+   * Re-reads the identity from storage: another instance sharing it (a tab) may have started the current
+   * epoch or re-identified the replica. A session reads it before its hello.
+   */
+  async refreshIdentity(): Promise<void> {
+    const stored = readIdentity(await this.storage.getMeta(IDENTITY_META));
+    if (!stored) return;
+    const oldId = this.identity.id;
+    this.identity = stored;
+    if (stored.id !== oldId) this.events.emit('reidentified', { oldId, newId: stored.id });
   }
 
   /** Every transaction up to `seq` is durable. */
