@@ -6,7 +6,8 @@
  * (process memory of the relay, so run it as a child process for a clean figure).
  */
 import { randomId } from '../../lib/ids.js';
-import { encodeMessage, MsgType } from '../../lib/sync/messages.js';
+import { Writer } from '../../lib/sync/codec.js';
+import { MsgType } from '../../lib/sync/messages.js';
 import { rawSession, syncItem, type RawSession } from './raw-session.js';
 import { request, until } from './support.js';
 
@@ -70,7 +71,11 @@ export async function unauthenticatedReset(url: string, highest = 2 ** 40): Prom
     ws.once('open', () => resolve());
     ws.once('unexpected-response', () => reject(new Error('upgrade refused')));
   });
-  ws.send(encodeMessage({ type: MsgType.Reset, highest }));
+  // RESET was message type 6 in protocol 1: the type byte and the dot, as an attacker would send it.
+  const w = new Writer();
+  w.u8(6);
+  w.uint(highest);
+  ws.send(w.finish());
   const code = await new Promise<number>((resolve) => {
     ws.once('close', (c) => resolve(c));
     setTimeout(() => resolve(0), 1000);

@@ -40,6 +40,7 @@ describe('structured protocol fuzzer', () => {
 
     const internal = async () => Number(/concord_relay_errors_total\{reason="internal"\} (\d+)/.exec(await relay.metrics())?.[1] ?? 0);
     const codes = new Map<number, number>();
+    const reasons = new Map<string, number>();
     let runs = 0;
     await fc.assert(
       fc.asyncProperty(fc.boolean(), fc.array(frameSpec({ open: OPEN }), { minLength: 1, maxLength: 10 }), async (syncFirst, specs) => {
@@ -60,6 +61,7 @@ describe('structured protocol fuzzer', () => {
         s.ws.terminate();
         const code = closed?.code ?? 0;
         codes.set(code, (codes.get(code) ?? 0) + 1);
+        if (process.env.FUZZ_REASONS) reasons.set(closed?.reason ?? "", (reasons.get(closed?.reason ?? "") ?? 0) + 1);
         expect(code, 'internal error').not.toBe(4500);
         expect(await internal()).toBe(0);
         expect(strange).toEqual([]);
@@ -77,6 +79,7 @@ describe('structured protocol fuzzer', () => {
     for (const space of SPACES) for await (const e of victim.space(space).scan('')) expect(e.key).toBeTypeOf('string');
     expect(runs).toBeGreaterThan(Math.min(RUNS, 20));
     expect(codes.get(4400) ?? 0).toBeGreaterThan(0);
+    if (process.env.FUZZ_REASONS) console.log([...reasons].sort((a, b) => b[1] - a[1]).slice(0, 25));
     console.log(`protocol fuzz: ${runs} sessions, closes ${JSON.stringify([...codes].sort((a, b) => a[0] - b[0]))}${OPEN ? ' (open classes included)' : ''}`);
   }, Math.max(60_000, TIME_MS + 30_000));
 });

@@ -44,7 +44,7 @@ export interface RawSessionOptions {
 }
 
 export function syncItem(space: string, overrides: Partial<SyncItem> = {}): SyncItem {
-  return { space, cursorEpoch: '', cursorSeq: 0, top: 0, keys: 0, floor: 0, ...overrides };
+  return { space, cursorEpoch: '', cursorSeq: 0, top: 0, keys: 0, ...overrides };
 }
 
 export function rawSession(url: string, options: RawSessionOptions = {}): RawSession {
@@ -104,6 +104,7 @@ export function rawSession(url: string, options: RawSessionOptions = {}): RawSes
         top: options.top ?? 0,
         token: options.token ?? '',
         expect: '',
+        history: [[epoch, 0]],
         spaces: options.spaces ?? [],
       }),
     );
