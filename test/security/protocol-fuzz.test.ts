@@ -6,7 +6,7 @@
  * (a re-identification forced from outside, #5 and #9); at the end honest clients still sync, and every
  * key they hold still reads (#8).
  *
- * Bounded for CI: FUZZ_RUNS sessions (default 120) within FUZZ_MS (default 5 s); `npm run soak` runs
+ * Bounded for CI: FUZZ_RUNS sessions (default 300) within FUZZ_MS (default 6 s); `npm run soak` runs
  * FUZZ_RUNS=3000. FUZZ_OPEN=1 adds the attack classes whose fixes are still open (frames.ts header).
  * A failure prints fast-check's seed and path; replay with SEED=<seed> (and FUZZ_RUNS).
  */
@@ -18,8 +18,8 @@ import { rawSession, syncItem } from './raw-session.js';
 import { client, closeAll, sleep, synced, tracker, until } from './support.js';
 
 const soak = process.env.SOAK === '1';
-const RUNS = Number(process.env.FUZZ_RUNS ?? (soak ? 3000 : 120));
-const TIME_MS = Number(process.env.FUZZ_MS ?? (soak ? 600_000 : 5_000));
+const RUNS = Number(process.env.FUZZ_RUNS ?? (soak ? 3000 : 300));
+const TIME_MS = Number(process.env.FUZZ_MS ?? (soak ? 600_000 : 6_000));
 const OPEN = process.env.FUZZ_OPEN === '1';
 
 const t = tracker();
@@ -48,6 +48,8 @@ describe('structured protocol fuzzer', () => {
         // Compared with this run's start: a shared relay carries a change into later runs (and their shrinking).
         const relayId = relay.replica.replicaId;
         const victimId = victim.replicaId;
+        const internalBefore = await internal();
+        const strangeBefore = strange.length;
         const s = rawSession(relay.url, { spaces: syncFirst ? SPACES.map((n) => syncItem(n)) : [] });
         const hello = await Promise.race([s.ready, s.closed.then(() => undefined)]);
         if (!hello) return;
@@ -63,8 +65,8 @@ describe('structured protocol fuzzer', () => {
         codes.set(code, (codes.get(code) ?? 0) + 1);
         if (process.env.FUZZ_REASONS) reasons.set(closed?.reason ?? "", (reasons.get(closed?.reason ?? "") ?? 0) + 1);
         expect(code, 'internal error').not.toBe(4500);
-        expect(await internal()).toBe(0);
-        expect(strange).toEqual([]);
+        expect(await internal(), 'an internal error on the relay').toBe(internalBefore);
+        expect(strange.slice(strangeBefore)).toEqual([]);
         expect(relay.replica.replicaId, 'the relay re-identified').toBe(relayId);
         expect(victim.replicaId, 'an honest client re-identified').toBe(victimId);
       }),
