@@ -18,7 +18,9 @@ export type ConcordErrorCode =
   | 'STORAGE_ERROR'
   | 'PROTOCOL'
   | 'UNAUTHORIZED'
-  | 'MERGE_FAILED';
+  | 'MERGE_FAILED'
+  | 'INVALID_VALUE'
+  | 'MISSING_DEPENDENCY';
 
 export class ConcordError extends Error {
   override readonly name = 'ConcordError';
