@@ -19,7 +19,7 @@ const BROWSER_ENTRIES: Record<string, string[]> = {
   'concord/indexeddb': [],
   'concord/ws': [],
   'concord/broadcast-channel': [],
-  // 'concord/react': ['react'],
+  'concord/react': ['react'],
 };
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 const isBuiltin = (spec: string) => builtins.has(spec) || builtins.has(spec.split('/')[0]!) || spec.startsWith('node:');
