@@ -63,6 +63,8 @@ describe('the packed package in a scratch project', { timeout: 120_000 }, () => 
     expect(paths).toContain('dist/lib/index.js');
     expect(paths).toContain('dist/adapters/cli.js');
     expect(paths).toContain('demo/index.html');
+    expect(paths).toContain('deploy/concord-relay.service');
+    expect(paths).toContain('docs/deploy.md');
     const unwanted = paths.filter((p) => /(^|\/)test\/|\.test\.|(^|\/)sim-|\.map$|^bench\/|^lib\/|^adapters\/|\.ts$/.test(p) && !p.endsWith('.d.ts'));
     expect(unwanted).toEqual([]);
   });

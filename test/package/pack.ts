@@ -38,8 +38,8 @@ export async function packAndInstall(dependencies: Record<string, string> = {}):
     const stage = join(dir, 'stage');
     await mkdir(stage);
     for (const f of ['package.json', 'README.md', 'LICENSE']) await cp(join(ROOT, f), join(stage, f));
-    // The demo app ships as built; dist/ is compiled from the current source.
-    if (existsSync(join(ROOT, 'demo'))) await cp(join(ROOT, 'demo'), join(stage, 'demo'), { recursive: true, filter: (src) => !src.includes('node_modules') });
+    // The demo app ships as built, deploy/ and docs/ as they are; dist/ is compiled from the current source.
+    for (const d of ['demo', 'deploy', 'docs']) if (existsSync(join(ROOT, d))) await cp(join(ROOT, d), join(stage, d), { recursive: true, filter: (src) => !src.includes('node_modules') });
     await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(stage, 'dist')], { cwd: ROOT, timeout: 120_000 });
     const { stdout } = await npm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], stage);
     const info = JSON.parse(stdout) as { filename: string; files: PackedFile[] }[];
