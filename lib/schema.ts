@@ -88,8 +88,16 @@ export class SchemaTable {
   check(space: string, key: string, value: unknown): unknown {
     const validator = typeof key === 'string' ? lookupPattern(this.table, key) : undefined;
     if (!validator) return value;
-    const result = validator['~standard'].validate(value);
-    return result instanceof Promise ? result.then((r) => outcome(space, key, r)) : outcome(space, key, result);
+    const threw = (cause: unknown): never => {
+      throw new ConcordError('INVALID_VALUE', `the schema of "${key}" in space "${space}" threw instead of returning issues: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    };
+    let result: ReturnType<StandardSchemaV1['~standard']['validate']>;
+    try {
+      result = validator['~standard'].validate(value);
+    } catch (cause) {
+      return threw(cause);
+    }
+    return result instanceof Promise ? result.then((r) => outcome(space, key, r), threw) : outcome(space, key, result);
   }
 
   /** `check` for `update`, which runs inside a storage transaction: asynchronous validators are refused. */

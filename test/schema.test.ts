@@ -83,6 +83,15 @@ describe('typed spaces with Standard Schema validators', () => {
     await r.close();
   });
 
+  it('a validator that throws (instead of returning issues) refuses the value with INVALID_VALUE too', async () => {
+    const r = await replica();
+    const broken: StandardSchemaV1 = { '~standard': { version: 1, vendor: 'test', validate: () => { throw new TypeError('boom'); } } };
+    const space = r.space('s', { schema: { 'x/*': broken } });
+    expect(await refusal(space.put('x/1', 1))).toMatch(/^INVALID_VALUE: the schema of "x\/1" in space "s" threw instead of returning issues: boom/);
+    expect(await space.get('x/1')).toBeUndefined();
+    await r.close();
+  });
+
   it('refuses a schema entry that is not a validator, and applies a schema given on a later replica.space call', async () => {
     const r = await replica();
     expect(() => r.space('s', { schema: { '*': 42 as never } })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
