@@ -19,6 +19,7 @@ export type ConcordErrorCode =
   | 'PROTOCOL'
   | 'UNAUTHORIZED'
   | 'MERGE_FAILED'
+  | 'RESTORED'
   | 'INVALID_VALUE'
   | 'MISSING_DEPENDENCY';
 

@@ -17,6 +17,7 @@ export interface SessionLike {
   changed(change: StoredChange, prevLast: number | undefined): void;
   /** A space was opened locally after the session started. */
   spaceOpened(space: string): void;
+  close(code: number, reason: string): void;
 }
 
 interface SpaceIndex {
@@ -31,8 +32,6 @@ export class SyncHub {
   private readonly readOnly: (space: string, on: boolean) => void;
   private readonly sessions = new Set<SessionLike>();
   private current: ReplicaStatus = 'offline';
-  /** Whether this replica collects tombstones (a relay): absent keys then refuse versions it acknowledged. */
-  collectsTombstones = false;
   /** Links that exist (connected or not); the status is 'offline' when none is connected. */
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
@@ -55,7 +54,10 @@ export class SyncHub {
       }
       for (const s of this.sessions) s.changed(change, prevLast);
     });
-    core.events.on('removed', ({ space, key }) => void this.removed(space, key));
+    // Sessions speak for the identity they said hello with: after a re-identification, every one starts over.
+    core.events.on('reidentified', () => {
+      for (const s of [...this.sessions]) s.close(1001, 'replica re-identified');
+    });
   }
 
   private apply(ix: SpaceIndex, change: StoredChange): void {
@@ -76,7 +78,10 @@ export class SyncHub {
   private async build(space: string): Promise<SpaceIndex> {
     const tree = new MerkleTree();
     let lastSeq = 0;
+    // Only durable state: a record applied but not yet durable joins the tree with its change event.
+    const durable = this.core.durableSeq;
     for (const e of await this.core.storage.index(space)) {
+      if (e.seq > durable) continue;
       tree.set(e.key, e.h);
       if (e.seq > lastSeq) lastSeq = e.seq;
     }
@@ -105,12 +110,6 @@ export class SyncHub {
     const old = await this.indexes.get(space);
     this.indexes.set(space, Promise.resolve(fresh));
     return !old || !old.tree.sameAs(fresh.tree);
-  }
-
-  /** A key was removed outright (tombstone GC). */
-  async removed(space: string, key: string): Promise<void> {
-    const ix = this.indexes.get(space);
-    if (ix) (await ix).tree.set(key, undefined);
   }
 
   addSession(s: SessionLike): void {
