@@ -7,6 +7,7 @@ import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
 import { PresenceHub } from './presence-hub.js';
+import { Principals } from './principals.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
@@ -36,12 +37,15 @@ export class SyncHub {
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
   readonly presence: PresenceHub;
+  /** Which principal owns which replicaId here (servers). */
+  readonly principals: Principals;
 
   constructor(
     readonly core: ReplicaCore,
     hooks: { opened: () => Iterable<string>; readOnly: (space: string, on: boolean) => void; presenceTtl?: number },
   ) {
     this.presence = new PresenceHub(this, hooks.presenceTtl);
+    this.principals = new Principals(core);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     core.events.on('change', (change) => {
