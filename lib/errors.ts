@@ -19,7 +19,9 @@ export type ConcordErrorCode =
   | 'PROTOCOL'
   | 'UNAUTHORIZED'
   | 'MERGE_FAILED'
-  | 'RESTORED';
+  | 'RESTORED'
+  | 'INVALID_VALUE'
+  | 'MISSING_DEPENDENCY';
 
 export class ConcordError extends Error {
   override readonly name = 'ConcordError';

@@ -7,6 +7,8 @@ import { ConcordError } from './errors.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
 import type { StorageAdapter } from './storage.js';
+import type { SchemaValidators, SpaceSchema } from './schema.js';
+import type { SpaceOf } from './typed-space.js';
 import { SyncHub } from './sync/hub.js';
 import { Link, type LinkOptions, type Timers } from './sync/link.js';
 import { Session, type Grants } from './sync/session.js';
@@ -174,7 +176,11 @@ export class Replica implements SpaceHost {
     };
   }
 
-  /** The space of that name (the same object on every call); options given again replace the earlier ones. */
+  /**
+   * The space of that name (the same object on every call); options given again replace the earlier ones.
+   * With a schema type (`space<Schema>(name)`) or validators (`{ schema }`), its keys and values are typed.
+   */
+  space<S extends SpaceSchema = never>(name: string, options?: SpaceOptions & { schema?: SchemaValidators<S> }): SpaceOf<S>;
   space(name: string, options?: SpaceOptions): Space {
     checkSpaceName(name);
     let space = this.spaces.get(name);

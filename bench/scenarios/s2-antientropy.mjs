@@ -34,6 +34,10 @@ async function replicaWith(n) {
   return { a, b, keys };
 }
 
+async function forgetCursors(r, peer) {
+  await r.core.storage.transact((tx) => tx.setMeta(`c:${peer.replicaId}:bench`, { e: '', s: 0 }));
+}
+
 export async function run({ quick }) {
   const sizes = quick ? [5_000] : [envInt('BENCH_S2_SMALL', 100_000), envInt('BENCH_S2_LARGE', 1_000_000)];
   const rows = [];
@@ -49,8 +53,9 @@ export async function run({ quick }) {
         // What the record costs in Concord's own wire encoding: key, dot, HLC delta, value.
         floor += keys[i].length + 1 + 6 + JSON.stringify(JSON.parse(rec.vs[0].v)).length * 0.6;
       }
-      await a.core.reidentify();
-      await b.core.reidentify();
+      // No shared cursor: each side forgets the one it holds into the other's log (an invalid cursor).
+      await forgetCursors(a, b);
+      await forgetCursors(b, a);
       const [ta, tb] = pairTransports();
       const log = [];
       const la = a.connect(recording(ta, 'a', log, { client: true }), { antiEntropyInterval: 0 });

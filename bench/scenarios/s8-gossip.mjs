@@ -10,14 +10,9 @@
  * Runs alone: `npm run build && node bench/scenarios/s8-gossip.mjs [--quick]`.
  */
 import { pathToFileURL } from 'node:url';
-import {
-  lanConfig,
-  measureDetection,
-  measureHealthy,
-  measureJoin,
-  measurePartition,
-  suspicionTimeout,
-} from '../../dist/lib/membership/index.js';
+import { lanConfig, suspicionTimeout } from '../../dist/lib/membership/index.js';
+// The simulated cluster is test code (test/sim-membership), compiled beside dist/lib but never published.
+import { measureDetection, measureHealthy, measureJoin, measurePartition } from '../../dist/test/sim-membership/sim-scenarios.js';
 
 export const id = 'S8';
 export const title = 'gossip membership: dissemination, failure detection, false positives (simulated N = 10, 100, 1000)';

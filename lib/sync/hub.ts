@@ -14,6 +14,7 @@ import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
 import { PresenceHub } from './presence-hub.js';
+import { Principals } from './principals.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
@@ -60,6 +61,8 @@ export class SyncHub {
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
   readonly presence: PresenceHub;
+  /** Which principal owns which replicaId here (servers). */
+  readonly principals: Principals;
 
   constructor(
     readonly core: ReplicaCore,
@@ -68,6 +71,7 @@ export class SyncHub {
     this.presence = new PresenceHub(this, hooks.presenceTtl);
     this.indexIdleMs = hooks.indexIdleMs ?? DEFAULT_INDEX_IDLE_MS;
     this.maxIndexes = Math.max(1, hooks.maxIndexes ?? DEFAULT_MAX_INDEXES);
+    this.principals = new Principals(core);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     core.events.on('change', (change) => {
