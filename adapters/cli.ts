@@ -66,6 +66,7 @@ concord token
   --write           grant read and write
   --read            grant read only (the default)
   --ttl DURATION    lifetime: 90, 30s, 15m, 1h, 7d (default 1h)
+  --sub USER        the user the token speaks for: a relay binds each replica id to the first user using it
   --secret-file F   the relay's secret file (its first line signs; env CONCORD_SECRET_FILE)
   --secret S        the relay's secret (env CONCORD_SECRET; visible in ps)
 
@@ -186,6 +187,7 @@ function tokenCommand(args: string[], io: CliIo): number {
       write: { type: 'boolean' },
       read: { type: 'boolean' },
       ttl: { type: 'string' },
+      sub: { type: 'string' },
       secret: { type: 'string' },
       'secret-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -202,7 +204,7 @@ function tokenCommand(args: string[], io: CliIo): number {
   if (!secret) throw new UsageError('token: no secret: pass --secret-file or set CONCORD_SECRET (the relay\'s secret)');
   const rights = values.write ? 'write' : 'read';
   const spaces = Object.fromEntries(values.space.map((s) => [s, rights] as const));
-  io.out(createToken(secret, { spaces, expiresIn: values.ttl ?? '1h' }) + '\n');
+  io.out(createToken(secret, { spaces, expiresIn: values.ttl ?? '1h', ...(values.sub !== undefined ? { sub: values.sub } : {}) }) + '\n');
   return 0;
 }
 

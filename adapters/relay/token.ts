@@ -1,7 +1,7 @@
 /**
  * Relay tokens: `createToken(secret, { spaces, expiresIn })` and `verifyToken(secret, token)`.
  *
- *   token = base64url(JSON { v: 1, spaces: { name-or-pattern: 'read' | 'write' }, iat, exp }) "." base64url(sig)
+ *   token = base64url(JSON { v: 1, spaces: { name-or-pattern: 'read' | 'write' }, iat, exp, sub? }) "." base64url(sig)
  *   sig   = HMAC-SHA256(secret, first part as ASCII)
  *
  * Invariants: the signature is checked (constant time, `timingSafeEqual`) before the payload is parsed or
@@ -33,6 +33,12 @@ export interface TokenClaims {
   readonly exp: number;
   /** A relay of the same cluster (relay-to-relay links, the /cluster endpoint); only relays mint these. */
   readonly relay?: true;
+  /**
+   * Who the token speaks for (a user id of the app). A relay binds each replicaId to the first principal that
+   * says hello with it, so another user cannot speak as that replica (lib/sync/principals.ts); tokens
+   * without `sub` all share one principal.
+   */
+  readonly sub?: string;
 }
 
 export interface CreateTokenOptions {
@@ -44,6 +50,16 @@ export interface CreateTokenOptions {
   now?: number;
   /** Marks a relay-to-relay token (cluster secret): accepted on /cluster. Relays mint these themselves. */
   relay?: boolean;
+  /** The principal (user) the token speaks for, at most 256 characters: see TokenClaims.sub. */
+  sub?: string;
+}
+
+const MAX_SUB_CHARS = 256;
+
+function checkSub(sub: unknown): asserts sub is string | undefined {
+  if (sub !== undefined && (typeof sub !== 'string' || sub === '' || sub.length > MAX_SUB_CHARS)) {
+    throw new ConcordError('INVALID_OPTION', `sub must be a non-empty string of at most ${MAX_SUB_CHARS} characters`);
+  }
 }
 
 function key(secret: Secret): Buffer {
@@ -76,9 +92,10 @@ function checkSpaces(spaces: unknown): asserts spaces is Record<string, Rights> 
 
 export function createToken(secret: Secret, options: CreateTokenOptions): string {
   checkSpaces(options?.spaces);
+  checkSub(options.sub);
   const ttl = parseDuration(options.expiresIn, 'expiresIn');
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  const payload = { v: 1, spaces: { ...options.spaces }, iat, exp: iat + Math.ceil(ttl), ...(options.relay ? { relay: true } : {}) };
+  const payload = { v: 1, spaces: { ...options.spaces }, iat, exp: iat + Math.ceil(ttl), ...(options.relay ? { relay: true } : {}), ...(options.sub !== undefined ? { sub: options.sub } : {}) };
   const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   return `${body}.${sign(secret, body).toString('base64url')}`;
 }
@@ -123,7 +140,7 @@ export function verifyToken(secret: Secret | readonly Secret[], token: string, o
     if (timingSafeEqual(given, expected)) valid = true;
   }
   if (!valid) refuse('invalid token signature');
-  let claims: { v?: unknown; spaces?: unknown; iat?: unknown; exp?: unknown; relay?: unknown };
+  let claims: { v?: unknown; spaces?: unknown; iat?: unknown; exp?: unknown; relay?: unknown; sub?: unknown };
   try {
     claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
   } catch {
@@ -132,20 +149,28 @@ export function verifyToken(secret: Secret | readonly Secret[], token: string, o
   if (claims?.v !== 1 || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') refuse('malformed token payload');
   try {
     checkSpaces(claims.spaces);
+    checkSub(claims.sub);
   } catch {
-    refuse('malformed token spaces');
+    refuse('malformed token spaces or sub');
   }
   const now = (options.now ?? Date.now()) / 1000;
   if (now > (claims.exp as number) + TOKEN_LEEWAY_SECONDS) refuse('token expired');
-  return { spaces: claims.spaces as Record<string, Rights>, iat: claims.iat as number, exp: claims.exp as number, ...(claims.relay === true ? { relay: true as const } : {}) };
+  return {
+    spaces: claims.spaces as Record<string, Rights>,
+    iat: claims.iat as number,
+    exp: claims.exp as number,
+    ...(claims.relay === true ? { relay: true as const } : {}),
+    ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}),
+  };
 }
 
-/** The engine's view of a verified token: rights per space (patterns allowed) and the instant it ends. */
+/** The engine's view of a verified token: rights per space (patterns allowed), the instant it ends, its principal. */
 export function grantsOf(claims: TokenClaims): Grants {
   const table = patternTable(claims.spaces);
   return {
     rights: (space) => lookupPattern(table, space),
     expiresAt: (claims.exp + TOKEN_LEEWAY_SECONDS) * 1000,
+    ...(claims.sub !== undefined ? { principal: claims.sub } : {}),
   };
 }
 

@@ -85,6 +85,8 @@ describe('README.md', () => {
             if (!/--join/.test(cmd)) for (const r of relays.splice(0).reverse()) await stop(r);
             if (!/--port/.test(cmd)) cmd += ` --port ${await freePort()}`;
             relays.push(await startRelay(cmd, cwd));
+          } else if (/^openssl rand -hex \d+ > [\w.-]+$/.test(cmd)) {
+            await run('sh', ['-c', cmd], { cwd, timeout: 10_000 }); // a secret file for the lines after it
           } else if (/^npm run example$|\bconcord (token|--help)\b/.test(cmd)) {
             const { stdout } = await run('sh', ['-c', cmd], { cwd: /example/.test(cmd) ? ROOT : cwd, timeout: 60_000 });
             if (/concord token/.test(cmd)) expect(stdout.trim()).toMatch(/^[\w-]+\.[\w-]+$/);
