@@ -124,10 +124,22 @@ async function stop(child: ChildProcess): Promise<void> {
     return;
   }
   await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+  // The shell may exit before the relay under it (npx): wait for the whole group, so its data lock is free.
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && groupAlive(child.pid!)) await new Promise((r) => setTimeout(r, 20));
   try {
     process.kill(-child.pid!, 'SIGKILL');
   } catch {
     // already gone
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
