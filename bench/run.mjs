@@ -17,6 +17,8 @@
  * the latest full (non-quick) result of every scenario run so far (a failure replaces that scenario's
  * entry: it is what the current code does), and `<out>/latest.svg` charts it.
  * Quick runs (`--quick`, smaller sizes, a smoke test) write `<date>-<id>-quick.json` only.
+ * Load: `env.loadAverage` is the 1/5/15-minute load average when the run started, each entry's
+ * `loadAverage` when that scenario ended (the machine is shared: read figures with them).
  */
 import { fork, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';

@@ -26,7 +26,11 @@ const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** @param entries scenario results as written to latest.json ({ id, title, env, rows: [{ case, metric, ratios }] }) */
 export function renderChart(entries) {
   const peers = peerNames(entries.flatMap((e) => e.rows ?? []));
-  const color = new Map(peers.map((p, i) => [p, KNOWN[p] ?? COLORS[(i + 3) % COLORS.length]]));
+  // the three peer libraries keep their colours; references (records floor, published figures) take the rest in turn
+  const spare = COLORS.filter((c) => !Object.values(KNOWN).includes(c));
+  const color = new Map();
+  let next = 0;
+  for (const p of peers) color.set(p, KNOWN[p] ?? spare[next++ % spare.length]);
   color.set(TARGET, '#999999');
   const groups = [];
   for (const e of entries) {
@@ -50,7 +54,7 @@ export function renderChart(entries) {
   const hi = Math.ceil(Math.log10(Math.max(2, ...values)));
 
   const W = 980;
-  const left = 330;
+  const left = 370;
   const right = 70;
   const top = 74;
   const barH = 13;
@@ -86,7 +90,7 @@ export function renderChart(entries) {
   let y = top;
   for (const g of groups) {
     const h = groupHeight(g) - groupGap;
-    out.push(`<text x="${left - 10}" y="${y + h / 2 - 2}" text-anchor="end" font-weight="600"${g.failed ? ' fill="#c00"' : ''}>${esc(clip(g.label, 46))}</text>`);
+    out.push(`<text x="${left - 10}" y="${y + h / 2 - 2}" text-anchor="end" font-weight="600"${g.failed ? ' fill="#c00"' : ''}>${esc(clip(g.label, 48))}</text>`);
     if (g.failed) out.push(`<text x="${left + 6}" y="${y + h / 2 + 4}" fill="#c00">${esc(clip(g.sub, 95))}</text>`);
     if (!g.failed) out.push(`<text x="${left - 10}" y="${y + h / 2 + 12}" text-anchor="end" fill="#777" font-size="11">${esc(clip(g.sub, 52))}</text>`);
     g.bars.forEach((b, i) => {
