@@ -266,9 +266,11 @@ function writeJson(file, data) {
   writeAtomic(file, JSON.stringify(data, null, 2) + '\n');
 }
 
+/** Write then rename (a reader never sees half a file); the temporary name is per process, so two runners do not mix. */
 function writeAtomic(file, text) {
-  writeFileSync(file + '.tmp', text);
-  renameSync(file + '.tmp', file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
 // ---- child -----------------------------------------------------------------------------------
