@@ -210,14 +210,14 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       handlers.session.close(CloseCode.FORBIDDEN, tooManySpaces());
       return;
     }
-    const handled = handlers.onMessage(frame) as unknown;
-    if (policy.maxInboundBytes > 0 && handled && typeof (handled as PromiseLike<void>).then === 'function') {
+    const handled = handlers.onMessage(frame) as unknown as PromiseLike<void> | undefined;
+    if (policy.maxInboundBytes > 0 && handled && typeof handled.then === 'function') {
       inboundBytes += bytes;
       if (!paused && inboundBytes > policy.maxInboundBytes) {
         paused = true;
         ws.pause();
       }
-      (handled as PromiseLike<void>).then(
+      handled.then(
         () => settle(bytes),
         () => settle(bytes),
       );
