@@ -34,7 +34,8 @@ concord relay
                     relay serves loopback only, grants every client every right and does not cluster
   --secret S        the secret on the command line (visible in ps: prefer --secret-file or the env)
   --cluster-secret-file F  relay-to-relay secret(s), same format (env CONCORD_CLUSTER_SECRET_FILE or
-                    CONCORD_CLUSTER_SECRET); needed to cluster; must differ from the client secret
+                    CONCORD_CLUSTER_SECRET); must differ from the client secret. Without it relays
+                    cluster on a secret derived from the client secret (the relay warns)
   --secret-grace D  how long previous secrets stay accepted after start (default 24h)
   --origin URL      allow browsers from this origin (repeatable; '*' = any). Default: any origin with a
                     secret, loopback origins without one. Other origins are refused at the upgrade (403)
@@ -44,7 +45,7 @@ concord relay
   --status-token-file F  /metrics and GET /cluster need "Authorization: Bearer <first line of F>"
   --trust-proxy     behind a reverse proxy: per-IP limits use the last X-Forwarded-For address
   --join URL        seed relay of a cluster (repeatable); relays authenticate each other with the
-                    cluster secret
+                    cluster secret (set one: --cluster-secret-file)
   --public-url URL  the ws:// URL other relays and clients reach this relay at (default ws://host:port)
   --gossip PRESET   membership timings: lan (probe every second, the default), local (10x faster, one
                     machine), or a probe period in ms (e.g. 250: timeouts and push-pull scale with it)

@@ -4,11 +4,12 @@
  * their writes. Thin on purpose: every membership decision is the state machine's.
  *
  * Membership transport: each SWIM message is one `POST /cluster` to the member's relay (same port as its
- * WebSocket endpoint), body `{ from, msg }` (JSON, `content-type: application/json`, at most MAX_BODY bytes),
+ * WebSocket endpoint), body `{ from, msg }` (JSON, `content-type: application/json`, at most MAX_CLUSTER_BODY bytes),
  * authenticated by a relay token signed with the cluster secret (`relay: true` claim, see token.ts) — never
- * the client secret: secrets.ts keeps the two apart. Only relays with a cluster secret run a driver at all
- * (relay.ts): a relay without secrets does not cluster. Every member address a message names must be a
- * ws:// or wss:// URL without credentials, query or fragment (`isMemberAddress`), else the message is dropped. Best effort and fire-and-forget, as SWIM wants: a failed POST
+ * the client secret: secrets.ts keeps the two apart (or derives one from it). Only relays with a secret run a
+ * driver at all (relay.ts): a relay without one does not cluster. Every member address a message names must
+ * be a ws:// or wss:// URL without credentials, query or fragment (`isMemberAddress`), else the message is
+ * dropped. Best effort and fire-and-forget, as SWIM wants: a failed POST
  * is a lost message, and the protocol's probes and suspicion handle it. (Simpler than keeping a WebSocket
  * per member: no connection state to manage, and a dead member shows up as a refused connection.)
  * A member's SWIM id is its replica's replicaId, its address its public ws:// URL.

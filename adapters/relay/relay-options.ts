@@ -39,7 +39,8 @@ export interface RelayOptions {
   secret?: Secret | readonly Secret[];
   /**
    * Signs and verifies relay-to-relay tokens (`join`, POST /cluster); must differ from every client secret.
-   * Without it the relay does not cluster. A list rotates like `secret`.
+   * A list rotates like `secret`. Without it a relay with a secret uses one derived from the client secret
+   * (whoever holds the client secret could then act as a relay; the relay warns when it clusters so).
    */
   clusterSecret?: Secret | readonly Secret[];
   /** How long secrets after the first of a list stay accepted, from the relay's start (default '24h'). */
@@ -50,7 +51,7 @@ export interface RelayOptions {
   hosts?: string[];
   /** Who may read /metrics and GET /cluster (default 'open'). */
   statusAccess?: StatusAccess;
-  /** Seed relays (ws:// URLs) to join as a cluster; one reachable seed is enough. Needs `clusterSecret`. */
+  /** Seed relays (ws:// URLs) to join as a cluster; one reachable seed is enough. Needs a `secret`. */
   join?: string[];
   /** The URL other relays and clients reach this relay at (default `ws://host:port`). */
   publicUrl?: string;

@@ -14,11 +14,12 @@
  * spaces per connection, inbound and outbound backpressure and heartbeats. `close()` stops accepting,
  * closes every socket with 1001, then closes the replica.
  *
- * Cluster (cluster.ts), only with a `clusterSecret`: every relay runs SWIM membership on `POST /cluster`
- * and keeps a sync link to each live member; `join` names seed relays. Relay-to-relay traffic authenticates
- * with relay tokens signed by the cluster secret, which no client secret may equal (secrets.ts): a client
- * token never grants relay powers. Clients are told the live relays' URLs (for failover) and replication
- * counts.
+ * Cluster (cluster.ts), for relays with a secret: every relay runs SWIM membership on `POST /cluster` and
+ * keeps a sync link to each live member; `join` names seed relays. Relay-to-relay traffic authenticates with
+ * relay tokens signed by the cluster secret — `clusterSecret`, which no client secret may equal, or else one
+ * derived from the client secret (secrets.ts; logged as a warning when the relay clusters on it). Either way
+ * a client token never grants relay powers. Clients are told the live relays' URLs (for failover) and
+ * replication counts.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -37,7 +38,7 @@ import { createLogger } from './log.js';
 import { RelayMetrics } from './metrics.js';
 import { isLoopbackHost, originCheck } from './origins.js';
 import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_INBOUND_BYTES, DEFAULT_MAX_SPACES_PER_CONNECTION, type RelayOptions } from './relay-options.js';
-import { checkDisjoint, DEFAULT_SECRET_GRACE_MS, secretRing, type SecretRing } from './secrets.js';
+import { checkDisjoint, DEFAULT_SECRET_GRACE_MS, derivedClusterSecrets, secretRing, type SecretRing } from './secrets.js';
 import { serveSocket, type ServedSocket, type SocketPolicy } from './socket.js';
 import { defaultStorage } from './storage.js';
 import { grantsOf, OPEN_GRANTS, verifyToken } from './token.js';
@@ -86,12 +87,10 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   if (open && (options.clusterSecret !== undefined || options.join?.length)) {
     throw new ConcordError('INVALID_OPTION', 'a relay without a secret does not cluster: give it a secret (client tokens) and a cluster secret (relay-to-relay)');
   }
-  if (!open && options.join?.length && options.clusterSecret === undefined) {
-    throw new ConcordError('INVALID_OPTION', 'joining a cluster needs a cluster secret (clusterSecret, --cluster-secret-file, CONCORD_CLUSTER_SECRET), distinct from the client secret');
-  }
   const graceMs = options.secretGrace === undefined ? DEFAULT_SECRET_GRACE_MS : parseDuration(options.secretGrace, 'secretGrace') * 1000;
   const clientRing: SecretRing | undefined = open ? undefined : secretRing(options.secret!, 'secret', startedAt, graceMs);
-  const clusterRing: SecretRing | undefined = options.clusterSecret === undefined ? undefined : secretRing(options.clusterSecret, 'clusterSecret', startedAt, graceMs);
+  const derived = !open && options.clusterSecret === undefined;
+  const clusterRing: SecretRing | undefined = open ? undefined : secretRing(options.clusterSecret ?? derivedClusterSecrets(options.secret!), 'clusterSecret', startedAt, graceMs);
   if (options.clusterSecret !== undefined) checkDisjoint(options.secret!, options.clusterSecret);
   const maxPayload = options.maxPayload ?? 4 * 1024 * 1024;
   const policy: SocketPolicy = {
@@ -277,7 +276,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     port,
     url: `ws://${shownHost}:${port}`,
     auth: open ? 'none: no secret, loopback only, every client may read and write every space' : 'token',
-    cluster: clusterRing ? 'cluster secret' : 'none (no cluster secret)',
+    cluster: open ? 'none (no secret)' : derived ? 'cluster secret derived from the client secret' : 'cluster secret',
     dataDir: options.dataDir ?? null,
   });
   if (clientRing?.inGrace(startedAt) || clusterRing?.inGrace(startedAt)) log('info', 'previous secrets accepted during the rotation grace', { graceMs, until: new Date(startedAt + graceMs).toISOString() });
@@ -298,6 +297,16 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
       linkHeartbeatMs: policy.heartbeatMs > 0 ? Math.min(policy.heartbeatMs, 15_000) : 0,
     });
     cluster.events.on('error', (e) => log('warn', 'cluster error', { error: e instanceof Error ? e.message : String(e) }));
+    if (derived) {
+      let warned = false;
+      const warn = () => {
+        if (warned) return;
+        warned = true;
+        log('warn', 'clustering with a cluster secret derived from the client secret: whoever can mint client tokens can also act as a relay. Set clusterSecret (--cluster-secret-file) on every relay');
+      };
+      if (options.join?.length) warn();
+      cluster.events.on('member', (e) => e.type === 'joined' && warn());
+    }
     await cluster.start();
     if (options.join?.length) log('info', 'joining cluster', { join: options.join, url: publicUrl });
   }

@@ -11,6 +11,7 @@
  * Reading secrets from files (`--secret-file`) keeps them out of `ps` and shell history: one secret per
  * line, the current one first; blank lines and lines starting with `#` are ignored.
  */
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConcordError } from '../../lib/errors.js';
 import { checkSecret, type Secret } from './token.js';
@@ -46,6 +47,17 @@ export function secretRing(option: Secret | readonly Secret[], what: string, sta
     accepted: (now) => (previous.length > 0 && now <= until ? list : [current]),
     inGrace: (now) => previous.length > 0 && now <= until,
   };
+}
+
+/**
+ * The cluster secrets a relay uses when none is configured: each client secret's HMAC under a fixed label.
+ * A client token never verifies as a relay token (different key), but whoever holds the client secret can
+ * derive these: a deployment that hands the client secret to a token service should set its own cluster
+ * secret (the relay logs so when it clusters on derived secrets).
+ */
+export function derivedClusterSecrets(client: Secret | readonly Secret[]): Uint8Array[] {
+  const list = Array.isArray(client) ? (client as readonly Secret[]) : [client as Secret];
+  return list.map((s) => new Uint8Array(createHmac('sha256', bytesOf(s)).update('concord relay-to-relay tokens v1').digest()));
 }
 
 /** Throws when the two lists share a secret (a client token must never verify as a relay token). */

@@ -92,8 +92,11 @@ describe('CSRF into the cluster and DNS rebinding (#1)', () => {
     }
   });
 
-  it('a client token never grants relay powers: not on /cluster, not over the WebSocket', async () => {
-    const relay = await t.relay({ secret: SECRET, clusterSecret: CLUSTER_SECRET, cluster: localConfig(), rateLimit: { framesPerSecond: 5, frameBurst: 20 } });
+  it.each([
+    ['with its own cluster secret', { clusterSecret: CLUSTER_SECRET }],
+    ['with a cluster secret derived from the client secret', {}],
+  ])('a client token never grants relay powers (%s): not on /cluster, not over the WebSocket', async (_, extra) => {
+    const relay = await t.relay({ secret: SECRET, ...extra, cluster: localConfig(), rateLimit: { framesPerSecond: 5, frameBurst: 20 } });
     const evil = await attacker();
     // A token holder forges the `relay` claim with the client secret it may know (an app backend minting tokens).
     const forged = createToken(SECRET, { spaces: { '*': 'write' }, expiresIn: 60, relay: true });
@@ -127,6 +130,16 @@ describe('CSRF into the cluster and DNS rebinding (#1)', () => {
     const addresses = relay.members().map((m) => m.address);
     expect(addresses).toContain(good.url);
     for (const address of bad) expect(addresses).not.toContain(address);
+  });
+
+  it('relays given only the client secret still cluster (on a derived cluster secret), and say so in their log', async () => {
+    const config = localConfig({ probeInterval: 200, probeTimeout: 100, suspicionMult: 4 });
+    const logs: Array<Record<string, unknown>> = [];
+    const a = await t.relay({ secret: SECRET, cluster: config, clusterBackoff: { base: 20, max: 200 } });
+    const b = await t.relay({ secret: SECRET, cluster: config, clusterBackoff: { base: 20, max: 200 }, join: [a.url], log: (e) => logs.push(e) });
+    for (let i = 0; i < 100 && !a.members().some((m) => m.address === b.url && m.state === 'alive'); i++) await sleep(100);
+    expect(a.members().some((m) => m.address === b.url && m.state === 'alive')).toBe(true);
+    expect(logs.some((e) => e.level === 'warn' && /derived from the client secret/.test(String(e.msg)))).toBe(true);
   });
 
   it('relays of one cluster secret still form a cluster and replicate', async () => {
