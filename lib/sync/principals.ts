@@ -13,21 +13,27 @@
 import type { ReplicaCore } from '../core.js';
 
 export class Principals {
-  private readonly owners = new Map<string, string | null>();
+  /** Owners found (misses are not kept: an anonymous client reconnecting under fresh ids must not grow this). */
+  private readonly owners = new Map<string, string>();
 
   constructor(private readonly core: ReplicaCore) {}
 
   async owner(replicaId: string): Promise<string | undefined> {
-    let o = this.owners.get(replicaId);
-    if (o === undefined) {
-      o = (await this.core.storage.getMeta<string>('owner:' + replicaId)) ?? null;
-      this.owners.set(replicaId, o);
-    }
-    return o ?? undefined;
+    const cached = this.owners.get(replicaId);
+    if (cached !== undefined) return cached;
+    const stored = await this.core.storage.getMeta<string>('owner:' + replicaId);
+    if (stored !== undefined) this.owners.set(replicaId, stored);
+    return stored;
   }
 
-  /** Binds `replicaId` to `principal` on first sight; false when another principal owns it. */
+  /**
+   * Binds `replicaId` to `principal` on first sight; false when another principal owns it. Sessions without a
+   * principal (a relay without a secret, tokens without `sub`) are one anonymous principal: nothing is bound
+   * for them (binding would let anyone grow the relay's storage by reconnecting under fresh ids), and they may
+   * claim any id no named principal owns.
+   */
   async claim(replicaId: string, principal: string): Promise<boolean> {
+    if (principal === '') return (await this.owner(replicaId)) === undefined;
     const owner = await this.owner(replicaId);
     if (owner !== undefined) return owner === principal;
     this.owners.set(replicaId, principal);

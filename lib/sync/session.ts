@@ -154,12 +154,13 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   // ---- inbound -----------------------------------------------------------------------------------
 
-  receive(frame: Frame): void {
-    if (this.closed) return;
+  /** Handles a frame in turn; the promise settles once it is handled (a transport may stop reading meanwhile). */
+  receive(frame: Frame): Promise<void> {
+    if (this.closed) return this.inbox;
     const size = typeof frame === 'string' ? frame.length : frame.byteLength;
     if (size > this.options.maxFrameBytes) {
       this.close(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
-      return;
+      return this.inbox;
     }
     // Decoded in turn, not on arrival: frames after the hello use the string table seeded with both
     // replica ids, known only once the hello before them was handled.
@@ -176,6 +177,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return this.handle(m);
       })
       .catch((e) => this.fail(e));
+    return this.inbox;
   }
 
   fail(e: unknown): void {
