@@ -40,10 +40,22 @@ import { isLoopbackHost, originCheck } from './origins.js';
 import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_INBOUND_BYTES, DEFAULT_MAX_SPACES_PER_CONNECTION, type RelayOptions } from './relay-options.js';
 import { checkDisjoint, DEFAULT_SECRET_GRACE_MS, derivedClusterSecrets, secretRing, type SecretRing } from './secrets.js';
 import { serveSocket, type ServedSocket, type SocketPolicy } from './socket.js';
+import { Emitter } from '../../lib/events.js';
+import { Session } from '../../lib/sync/session.js';
 import { defaultStorage } from './storage.js';
 import { grantsOf, OPEN_GRANTS, verifyToken } from './token.js';
 
 export type { RelayOptions } from './relay-options.js';
+
+/** Versions a relay stored from one connection's frame, and who delivered them. */
+export interface Delivery {
+  readonly space: string;
+  readonly key: string;
+  /** The versions this delivery added to the key (a dot each), and whether each is a delete. */
+  readonly versions: ReadonlyArray<{ replicaId: string; counter: number; deleted: boolean }>;
+  /** The delivering session: its replicaId, its token's `sub` (absent without one), and whether it is a relay of the cluster. */
+  readonly from: { replicaId: string; principal?: string; relay: boolean };
+}
 
 export interface Relay {
   readonly port: number;
@@ -59,6 +71,12 @@ export interface Relay {
   members(): MemberInfo[];
   /** Membership events (joined, suspect, alive, dead, left, updated); returns the unsubscribe function. */
   on(type: 'member', listener: (e: MemberEvent) => void, options?: { signal?: AbortSignal }): () => void;
+  /**
+   * Versions this relay stored from a connection, with who delivered them: the session's replicaId and its
+   * token's `sub` (a version under another replica's id may have been forwarded, or forged — this says who
+   * brought it). Emitted only while someone listens.
+   */
+  on(type: 'delivery', listener: (e: Delivery) => void, options?: { signal?: AbortSignal }): () => void;
   /**
    * Stops accepting, closes every connection with 1001, closes the replica. Idempotent. The cluster is told
    * this relay left, unless `leave: false` (then it goes silent and the others find it dead, as after a crash).
@@ -329,6 +347,21 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     log('info', 'relay closed', { port });
   };
 
+  const deliveries = new Emitter<{ delivery: Delivery }>();
+  replica.core.events.on('change', (change) => {
+    if (change.origin !== 'remote' || !(change.source instanceof Session) || !deliveries.has('delivery')) return;
+    const session = change.source;
+    const added = change.rec.vs.filter((v) => !change.prev?.vs.some((u) => u.r === v.r && u.n === v.n));
+    if (added.length === 0 || session.peerId === undefined) return;
+    const { principal, trusted } = session.principal;
+    deliveries.emit('delivery', {
+      space: change.space,
+      key: change.key,
+      versions: added.map((v) => ({ replicaId: v.r, counter: v.n, deleted: v.d === 1 })),
+      from: { replicaId: session.peerId, ...(principal !== undefined ? { principal } : {}), relay: trusted },
+    });
+  });
+
   return {
     port,
     host,
@@ -339,7 +372,10 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     },
     metrics: async () => (await metrics.text()).body,
     members: () => cluster?.members() ?? [],
-    on: (type, listener, opts) => cluster?.events.on(type, listener, opts) ?? (() => {}),
+    on: ((type: 'member' | 'delivery', listener: (e: never) => void, opts?: { signal?: AbortSignal }) =>
+      type === 'delivery'
+        ? deliveries.on('delivery', listener as (e: Delivery) => void, opts)
+        : (cluster?.events.on('member', listener as (e: MemberEvent) => void, opts) ?? (() => {}))) as Relay['on'],
     close: (opts) => (closing ??= shutdown(opts?.leave ?? true)),
   };
 }

@@ -63,6 +63,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     return this.currentStatus;
   }
 
+  /** Who the peer's credential speaks for (a token's `sub`), and whether it is a trusted relay of the cluster. */
+  get principal(): { principal?: string; trusted: boolean } {
+    return { ...(this.grants?.principal !== undefined ? { principal: this.grants.principal } : {}), trusted: this.grants?.trusted === true };
+  }
+
   get peerId(): string | undefined {
     return this.peer?.replicaId;
   }

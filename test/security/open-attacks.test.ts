@@ -11,6 +11,7 @@
  * Whoever lands the #8 fix removes its skip. The attack scripts are in attacks.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Delivery } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { buildCli, spawnRelay, type RelayProcess } from '../relay/child.js';
@@ -116,6 +117,25 @@ describe.skipIf(!open)('engine attacks, fix pending (SECURITY_OPEN=1 runs them)'
   });
 });
 
-describe('engine attacks, to do', () => {
-  it.todo('#9 the relay tells an app who delivered a version (the session that brought it)');
+describe('who delivered a version', () => {
+  it('#9 the relay tells the app which session brought a version forged under another replica\'s id', async () => {
+    const relay = await t.relay();
+    const seen: Delivery[] = [];
+    relay.on('delivery', (e) => seen.push(e));
+    const victim = t.add(await openReplica({ storage: memoryStorage() }));
+    victim.space('s');
+    victim.connect(webSocketTransport(relay.url), { backoff: { base: 20, max: 200 } });
+    await (await victim.space('s').put('mine', 1)).synced;
+    const forger = await forgedVersion(relay.url, { space: 's', key: 'framed', victim: victim.replicaId, counter: 1_000_000 });
+    await until(() => seen.some((e) => e.key === 'framed'), 'the forged version was stored');
+    const mine = seen.find((e) => e.key === 'mine')!;
+    expect(mine.from.replicaId).toBe(victim.replicaId);
+    expect(mine.versions.map((v) => v.replicaId)).toEqual([victim.replicaId]);
+    const framed = seen.find((e) => e.key === 'framed')!;
+    // The version claims to be the victim's; the delivery names the session that brought it.
+    expect(framed.versions).toEqual([{ replicaId: victim.replicaId, counter: 1_000_000, deleted: false }]);
+    expect(framed.from.replicaId).toBe(forger.replicaId);
+    expect(framed.from.replicaId).not.toBe(victim.replicaId);
+    expect(framed.from.relay).toBe(false);
+  });
 });
