@@ -18,7 +18,8 @@ export type ConcordErrorCode =
   | 'STORAGE_ERROR'
   | 'PROTOCOL'
   | 'UNAUTHORIZED'
-  | 'MERGE_FAILED';
+  | 'MERGE_FAILED'
+  | 'TYPE_NOT_LOADED';
 
 export class ConcordError extends Error {
   override readonly name = 'ConcordError';

@@ -13,6 +13,7 @@
  *   PRESENCE space, json                       — presence digests and entries (presence-hub.ts)
  */
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
+import { invalidEncoding } from '../values.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
 
 export const PROTOCOL_VERSIONS = [1] as const;
@@ -217,8 +218,15 @@ function readState(r: Reader, baseT: number, maxValue: number): KeyState {
     const c = Math.floor(flags / 2);
     if (flags & 1) vs.push({ r: rid, n, t, c, d: 1 });
     else {
+      const plain = r.valueIsPlain();
       const v = r.value();
       if (v.length > maxValue) throw new ProtocolError('value over the size limit');
+      // Plain values arrive as a checked tree and are re-encoded as JSON; rich and byte values are validated
+      // before anything is stored (a malformed one closes the connection; nothing of the frame is stored).
+      if (!plain) {
+        const bad = invalidEncoding(v, maxValue);
+        if (bad) throw new ProtocolError(`malformed value: ${bad}`);
+      }
       vs.push({ r: rid, n, t, c, v });
     }
   }
