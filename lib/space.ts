@@ -164,7 +164,7 @@ export class Space {
   /**
    * Atomic read-modify-write on this replica: `fn` gets the value `get` would return (merged, or the latest
    * sibling), inside the storage transaction, and its result supersedes everything read. Use it with the
-   * CRDT helpers (`counter.increment`, `addWins.add`, `text.edit`), which must not run twice on one state.
+   * CRDT helpers (`counter.increment`, `addWins.add`), which must not run twice on one state.
    * `fn` must be synchronous.
    */
   async update<T>(key: string, fn: (current: T | undefined, read: GetResult<T> | undefined) => T): Promise<WriteResult> {
