@@ -5,12 +5,14 @@
  * idempotent on document contents; the inputs are sorted by their bytes first, so the same set of siblings merges
  * to the same bytes on every replica (no write-back ping-pong between replicas merging at once).
  *
- * Delta hooks (for the sync engine and storage; see docs/deltas.md): `diff(base, next)` is the part of `next` the
- * holder of `base` lacks (`Y.diffUpdate` against base's state vector; a delete set travels whole), `apply` merges a
- * delta into a base. apply(base, diff(base, next)) has next's contents whenever next includes base.
+ * Delta hooks (for the sync engine and storage; see docs/deltas.md and delta.ts): `diff(base, next)` is the part of
+ * `next` the holder of `base` lacks (structs past base's state vector, deletions base lacks), `apply` merges a delta
+ * into a base, `equals` compares contents (state vectors and delete sets, not bytes). apply(base, diff(base, next))
+ * equals next whenever next includes base; otherwise diff gives undefined.
  */
 import * as Y from 'yjs';
 import { TypedBytes, typedBytes, type ValueType } from '../../lib/typed.js';
+import { applyDelta, diffStates, sameState } from './delta.js';
 
 export const YJS_TYPE = 'yjs';
 
@@ -43,13 +45,9 @@ export const yjsType: ValueType<TypedBytes> = {
     const sorted = [...values].sort(compareBytes);
     return yjsValue(sorted.length === 1 ? sorted[0]! : Y.mergeUpdates(sorted));
   },
-  diff(base, next) {
-    const delta = Y.diffUpdate(next, Y.encodeStateVectorFromUpdate(base));
-    return delta.length < next.length ? delta : undefined;
-  },
-  apply(base, delta) {
-    return yjsValue(Y.mergeUpdates([base, delta]));
-  },
+  equals: (a, b) => sameState(a, b),
+  diff: (base, next) => diffStates(base, next),
+  apply: (base, delta) => yjsValue(applyDelta(base, delta)),
 };
 
 export function emptyState(): TypedBytes {

@@ -102,4 +102,17 @@ export const counterType: ValueType<Counter> = {
     return new Counter(record(raw.p), record(raw.n));
   },
   merge: join,
+  /** The records that grew (a counter only grows per replica); none when `next` lacks some of `base`. */
+  diff(base, next) {
+    const grown = (b: Readonly<Record<string, number>>, n: Readonly<Record<string, number>>) => {
+      const out: Record<string, number> = {};
+      for (const k in b) if ((n[k] ?? 0) < b[k]!) return undefined;
+      for (const k in n) if (!(k in b) || n[k]! > b[k]!) out[k] = n[k]!;
+      return out;
+    };
+    const p = grown(base.p, next.p);
+    const n = grown(base.n, next.n);
+    return p && n ? jsonPayload({ p, n }) : undefined;
+  },
+  apply: (base, delta) => join([base, counterType.decode(delta)]),
 };
