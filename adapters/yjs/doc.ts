@@ -44,10 +44,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** The document states among a read's value and siblings (a plain value put on the key is not one). */
+/**
+ * The document states of a read: its (merged) value, or every sibling that is a document state when the siblings
+ * are unmerged (a plain value put on the key is not one; a state whose merge failed still applies on its own).
+ */
 function states(value: unknown, siblings: readonly unknown[] = []): Uint8Array[] {
-  if (isYjsValue(value)) return [value];
-  return siblings.filter(isYjsValue);
+  if (siblings.length > 1) return siblings.filter(isYjsValue);
+  return isYjsValue(value) ? [value] : [];
 }
 
 export async function openDoc(space: Space, key: string, options: OpenDocOptions = {}): Promise<Y.Doc> {

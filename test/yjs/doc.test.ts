@@ -204,4 +204,22 @@ describe('document values', () => {
     await a.close();
     await b.close();
   });
+
+  it('openDoc still loads the good state when a malformed sibling fails the merge, and reports the bad one', async () => {
+    const { a, b, connect } = await pairOf();
+    const good = new Y.Doc();
+    good.getText('body').insert(0, 'fine');
+    await a.space('s').put(KEY, yjsValue(Y.encodeStateAsUpdate(good)));
+    await b.space('s').put(KEY, yjsValue(Uint8Array.of(200, 1, 2, 3)));
+    const stop = connect();
+    await synced(a, b);
+    const errors: unknown[] = [];
+    const doc = await openDoc(a.space('s'), KEY, { onError: (e) => errors.push(e) });
+    expect(doc.getText('body').toString()).toBe('fine');
+    expect(errors.length).toBeGreaterThan(0);
+    doc.destroy();
+    stop();
+    await a.close();
+    await b.close();
+  });
 });
