@@ -77,6 +77,15 @@ export function encodeTyped(name: string, payload: Uint8Array): Uint8Array {
 
 export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): EncodedValue {
   if (value instanceof Uint8Array) {
+    if (value instanceof TypedBytes) {
+      // Bytes claiming a type this process knows must be a value of it: a peer would refuse anything else.
+      const type = valueType(value.typeName);
+      try {
+        type?.decode(value);
+      } catch (e) {
+        throw new ConcordError('UNSERIALIZABLE_VALUE', `these bytes are not a valid "${value.typeName}" value`, { cause: e });
+      }
+    }
     const out = value instanceof TypedBytes ? encodeTyped(value.typeName, value) : withHeader(Uint8Array.of(BINARY), value);
     if (out.length > maxBytes) throw tooLarge(out.length, maxBytes);
     return out;

@@ -1,7 +1,7 @@
 // Typed CRDT values carry their type: siblings merge by it on every replica, whether or not a merge function
 // is registered for the key (the README's counter example used to read back 1 after 3 increments on two replicas).
 import { describe, expect, it } from 'vitest';
-import { merges } from '../../lib/index.js';
+import { memoryStorage, merges, openReplica, typedBytes } from '../../lib/index.js';
 import { replicas, sync } from '../support/replicas.js';
 
 const { counter, addWins } = merges;
@@ -32,5 +32,14 @@ describe('typed values merge without registration', () => {
       expect(addWins.values(got!.value as never)).toEqual(['eggs', 'milk']);
       expect(got!.conflict).toBe(false);
     }
+  });
+
+  it('bytes claiming a known type must be a value of it (a peer would refuse them): UNSERIALIZABLE_VALUE at put', async () => {
+    const r = await openReplica({ storage: memoryStorage() });
+    await expect(r.space('s').put('c', typedBytes('counter', new TextEncoder().encode('{"p":1}')))).rejects.toMatchObject({ code: 'UNSERIALIZABLE_VALUE' });
+    // Unknown types are opaque here and kept as they are.
+    await r.space('s').put('u', typedBytes('someday', Uint8Array.of(1, 2)));
+    expect((await r.space('s').get('u'))!.value).toEqual(typedBytes('someday', Uint8Array.of(1, 2)));
+    await r.close();
   });
 });
