@@ -105,7 +105,6 @@ export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES):
   return text;
 }
 
-
 /** The type name and payload of a typed encoding (throws CORRUPT when the header is malformed). */
 export function typedParts(v: Uint8Array): { name: string; payload: Uint8Array } {
   const len = v[1] ?? 0;
