@@ -192,7 +192,7 @@ export function runStorageContract(name: string, setup: () => Promise<ContractSe
         });
         const got = await ctx.storage.get('sp', 'bin');
         expect(got).toEqual(r);
-        expect(got!.vs[0]!.v).toBeInstanceOf(Uint8Array);
+        expect(got!.vs[0]!.v instanceof Uint8Array).toBe(true);
         if (ctx.reopen) {
           await ctx.storage.close();
           const again = await ctx.reopen();
