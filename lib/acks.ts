@@ -59,6 +59,19 @@ export class AckTracker {
     else this.waiters.delete(space);
   }
 
+  /**
+   * A re-identification re-issued the writes after `point` at new seqs (`moved`: space, new seq): a write
+   * waiting at an old seq past the point now waits for the newest re-issued seq of its space.
+   */
+  reissued(point: number, moved: ReadonlyArray<readonly [string, number]>): void {
+    const top = new Map<string, number>();
+    for (const [space, seq] of moved) top.set(space, Math.max(top.get(space) ?? 0, seq));
+    for (const [space, list] of this.waiters) {
+      const t = top.get(space);
+      if (t !== undefined) for (const w of list) if (w.seq > point && w.seq < t) w.seq = t;
+    }
+  }
+
   /** The seq up to which `peer` acknowledged our log in `space` (0 when it did not). */
   ackedBy(peer: string, space: string): number {
     return this.byPeer.get(peer)?.get(space) ?? 0;

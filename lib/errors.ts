@@ -19,6 +19,9 @@ export type ConcordErrorCode =
   | 'PROTOCOL'
   | 'UNAUTHORIZED'
   | 'MERGE_FAILED'
+  | 'RESTORED'
+  | 'INVALID_VALUE'
+  | 'MISSING_DEPENDENCY'
   | 'TYPE_NOT_LOADED';
 
 export class ConcordError extends Error {

@@ -7,8 +7,10 @@ import { ConcordError } from './errors.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
 import type { StorageAdapter } from './storage.js';
+import type { SchemaValidators, SpaceSchema } from './schema.js';
+import type { SpaceOf } from './typed-space.js';
 import { SyncHub } from './sync/hub.js';
-import { Link, type LinkOptions } from './sync/link.js';
+import { Link, type LinkOptions, type Timers } from './sync/link.js';
 import { Session, type Grants } from './sync/session.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './sync/link.js';
 import type { Connection, ConnectionHandlers, Transport } from './transport.js';
@@ -44,6 +46,10 @@ export interface AcceptOptions {
   maxFrameBytes?: number;
   /** The peer's changes in `space` up to its seq `upTo` are stored, the newest at our log seq `localSeq`. */
   onStored?: (space: string, upTo: number, localSeq: number) => void;
+  /** Milliseconds between anti-entropy rounds on this connection once synced (default 60 000; 0 turns them off). */
+  antiEntropyInterval?: number;
+  /** Timers for the periodic rounds (simulations pass virtual ones). */
+  timers?: Timers;
 }
 
 export interface ReplicaEvents {
@@ -85,7 +91,9 @@ export class Replica implements SpaceHost {
     readonly maxValueBytes: number,
     presenceTtl?: number,
   ) {
-    core.events.on('change', (change) => this.spaces.get(change.space)?.dispatch(change));
+    core.events.on('change', (change) => {
+      if (!change.collected) this.spaces.get(change.space)?.dispatch(change);
+    });
     this.hub = new SyncHub(core, {
       opened: () => this.spaces.keys(),
       readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),
@@ -132,6 +140,8 @@ export class Replica implements SpaceHost {
       maxValueBytes: this.maxValueBytes,
       now: this.core.now,
       ...(options.onStored ? { onStored: options.onStored } : {}),
+      ...(options.antiEntropyInterval !== undefined ? { antiEntropyInterval: options.antiEntropyInterval } : {}),
+      ...(options.timers ? { timers: options.timers } : {}),
     });
     this.accepted.add(session);
     return {
@@ -144,7 +154,11 @@ export class Replica implements SpaceHost {
     };
   }
 
-  /** The space of that name (the same object on every call); options given again replace the earlier ones. */
+  /**
+   * The space of that name (the same object on every call); options given again replace the earlier ones.
+   * With a schema type (`space<Schema>(name)`) or validators (`{ schema }`), its keys and values are typed.
+   */
+  space<S extends SpaceSchema = never>(name: string, options?: SpaceOptions & { schema?: SchemaValidators<S> }): SpaceOf<S>;
   space(name: string, options?: SpaceOptions): Space {
     checkSpaceName(name);
     let space = this.spaces.get(name);
@@ -174,7 +188,6 @@ export class Replica implements SpaceHost {
   /** @internal */
   startCollecting(grace: number): void {
     this.gcGrace = grace;
-    this.hub.collectsTombstones = true;
     this.gcTimer = setInterval(() => void this.collectGarbage().catch((e) => this.core.events.emit('error', e)), Math.min(grace / 10, 3600_000));
     (this.gcTimer as { unref?: () => void }).unref?.();
   }

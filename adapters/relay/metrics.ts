@@ -14,7 +14,6 @@ const TYPE_NAMES: Record<number, string> = {
   [MsgType.Changes]: 'changes',
   [MsgType.Ack]: 'ack',
   [MsgType.AntiEntropy]: 'anti_entropy',
-  [MsgType.Reset]: 'reset',
   [MsgType.Denied]: 'denied',
   [MsgType.Grant]: 'grant',
   [MsgType.Presence]: 'presence',

@@ -32,12 +32,14 @@ import { webSocketTransport } from 'concord/ws';
 import { flushDoc, openDoc } from 'concord/yjs';
 import { applyTxn, countingTransport, countServerSends, loadTrace, percentile, textAfter, TRACE_FILE, waitFor } from '../lib/docs.mjs';
 import { envInt, progress } from '../lib/measure.mjs';
+import { rowMaker } from '../lib/row.mjs';
 import { prng } from '../lib/wire.mjs';
 
 export const id = 'S10';
 export const title = 'editing trace into a document, followed live through a relay; paced keystrokes';
 
 const require = createRequire(import.meta.url);
+const row = rowMaker(id);
 const KEY = 'paper';
 
 async function dirSize(dir) {
@@ -163,8 +165,9 @@ export async function run({ quick = false } = {}) {
   process.setMaxListeners(0);
   const trace = loadTrace();
   if (!trace) {
-    console.log(`S10 skipped: the editing trace ${TRACE_FILE} is absent (see ../shared/data/README.md).`);
-    return { rows: [], skipped: 'trace absent' };
+    const why = `S10 skipped: the editing trace ${TRACE_FILE} is absent (see ../shared/data/README.md)`;
+    console.log(why);
+    return { rows: [row({ case: 'skipped: trace absent', metric: 'bytes', higherIsBetter: false, concord: null, peers: {}, note: why })], skipped: true };
   }
   const txns = quick ? 3000 : Math.min(trace.txns.length, envInt('BENCH_S10_KEYSTROKES', trace.txns.length));
   const chunk = envInt('BENCH_S10_CHUNK', 100);
@@ -179,13 +182,13 @@ export async function run({ quick = false } = {}) {
   const r1 = (x) => Math.round(x * 10) / 10;
   return {
     rows: [
-      { case: 'replay: bytes to the follower', metric: 'bytes', higherIsBetter: false, concord: c.replayBytes, peers: peers(y.replayBytes), note: `${what}; target ≤ y-websocket (whole states without deltas: baseline)` },
-      { case: 'replay: time until the follower has it', metric: 's', higherIsBetter: false, concord: r1(c.seconds), peers: peers(r1(y.seconds)), note: 'writer on file storage (fsync per write), relay and follower in memory' },
-      { case: 'storage after close vs encoded state', metric: 'bytes', higherIsBetter: false, concord: c.storage, peers: { 'yjs state': c.state }, note: 'target ≤ 3 × the Yjs encoded state' },
-      { case: 'final text exact (both sides)', metric: 'bool', higherIsBetter: true, concord: c.exact ? 1 : 0, peers: peers(y.exact ? 1 : 0) },
-      { case: `paced: bytes per keystroke (${keys})`, metric: 'bytes', higherIsBetter: false, concord: Math.round(c.pacedPerKey), peers: peers(Math.round(y.pacedPerKey)), note: 'target ≤ 1.5 × y-websocket (aim ≤ 1 ×); each keystroke awaited on the follower' },
-      { case: 'paced: keystroke latency p50', metric: 'ms', higherIsBetter: false, concord: r1(c.p50), peers: peers(r1(y.p50)) },
-      { case: 'paced: keystroke latency p99', metric: 'ms', higherIsBetter: false, concord: r1(c.p99), peers: peers(r1(y.p99)) },
+      row({ case: 'replay: bytes to the follower', metric: 'bytes', higherIsBetter: false, concord: c.replayBytes, peers: peers(y.replayBytes), note: `${what}; target ≤ y-websocket (whole states without deltas: baseline)`, target: { atMost: 1, of: 'y-websocket' } }),
+      row({ case: 'replay: time until the follower has it', metric: 's', higherIsBetter: false, concord: r1(c.seconds), peers: peers(r1(y.seconds)), note: 'writer on file storage (fsync per write), relay and follower in memory' }),
+      row({ case: 'storage after close vs encoded state', metric: 'bytes', higherIsBetter: false, concord: c.storage, peers: { 'yjs state': c.state }, note: 'the writer\'s data directory; target ≤ 3 × the Yjs encoded state', target: { atMost: 3, of: 'yjs state' } }),
+      row({ case: 'final text exact (both sides)', metric: 'bool', higherIsBetter: true, concord: c.exact ? 1 : 0, peers: peers(y.exact ? 1 : 0), target: { atLeast: 1 } }),
+      row({ case: `paced: bytes per keystroke (${keys})`, metric: 'bytes', higherIsBetter: false, concord: Math.round(c.pacedPerKey), peers: peers(Math.round(y.pacedPerKey)), note: 'target ≤ 1.5 × y-websocket (aim ≤ 1 ×); each keystroke awaited on the follower', target: { atMost: 1.5, of: 'y-websocket' } }),
+      row({ case: 'paced: keystroke latency p50', metric: 'ms', higherIsBetter: false, concord: r1(c.p50), peers: peers(r1(y.p50)) }),
+      row({ case: 'paced: keystroke latency p99', metric: 'ms', higherIsBetter: false, concord: r1(c.p99), peers: peers(r1(y.p99)) }),
     ],
   };
 }

@@ -7,6 +7,7 @@ import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
 import { PresenceHub } from './presence-hub.js';
+import { Principals } from './principals.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
@@ -17,6 +18,7 @@ export interface SessionLike {
   changed(change: StoredChange, prevLast: number | undefined): void;
   /** A space was opened locally after the session started. */
   spaceOpened(space: string): void;
+  close(code: number, reason: string): void;
 }
 
 interface SpaceIndex {
@@ -31,18 +33,19 @@ export class SyncHub {
   private readonly readOnly: (space: string, on: boolean) => void;
   private readonly sessions = new Set<SessionLike>();
   private current: ReplicaStatus = 'offline';
-  /** Whether this replica collects tombstones (a relay): absent keys then refuse versions it acknowledged. */
-  collectsTombstones = false;
   /** Links that exist (connected or not); the status is 'offline' when none is connected. */
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
   readonly presence: PresenceHub;
+  /** Which principal owns which replicaId here (servers). */
+  readonly principals: Principals;
 
   constructor(
     readonly core: ReplicaCore,
     hooks: { opened: () => Iterable<string>; readOnly: (space: string, on: boolean) => void; presenceTtl?: number },
   ) {
     this.presence = new PresenceHub(this, hooks.presenceTtl);
+    this.principals = new Principals(core);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     core.events.on('change', (change) => {
@@ -55,7 +58,10 @@ export class SyncHub {
       }
       for (const s of this.sessions) s.changed(change, prevLast);
     });
-    core.events.on('removed', ({ space, key }) => void this.removed(space, key));
+    // Sessions speak for the identity they said hello with: after a re-identification, every one starts over.
+    core.events.on('reidentified', () => {
+      for (const s of [...this.sessions]) s.close(1001, 'replica re-identified');
+    });
   }
 
   private apply(ix: SpaceIndex, change: StoredChange): void {
@@ -76,7 +82,10 @@ export class SyncHub {
   private async build(space: string): Promise<SpaceIndex> {
     const tree = new MerkleTree();
     let lastSeq = 0;
+    // Only durable state: a record applied but not yet durable joins the tree with its change event.
+    const durable = this.core.durableSeq;
     for (const e of await this.core.storage.index(space)) {
+      if (e.seq > durable) continue;
       tree.set(e.key, e.h);
       if (e.seq > lastSeq) lastSeq = e.seq;
     }
@@ -105,12 +114,6 @@ export class SyncHub {
     const old = await this.indexes.get(space);
     this.indexes.set(space, Promise.resolve(fresh));
     return !old || !old.tree.sameAs(fresh.tree);
-  }
-
-  /** A key was removed outright (tombstone GC). */
-  async removed(space: string, key: string): Promise<void> {
-    const ix = this.indexes.get(space);
-    if (ix) (await ix).tree.set(key, undefined);
   }
 
   addSession(s: SessionLike): void {

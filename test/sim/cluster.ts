@@ -8,7 +8,7 @@
  * network, and every replica's status 'synced' (a relay's clients speak for it: accepted sessions are
  * not links, so they do not show in the relay's own status).
  */
-import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { memoryStorage, openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import type { Link, LinkOptions } from '../../lib/sync/link.js';
 import type { MergeTable } from '../../lib/types.js';
@@ -31,6 +31,8 @@ export interface ClusterOptions {
   storage?: (node: string) => StorageAdapter;
   /** The virtual clock to run on (default: a new one). */
   clock?: VirtualClock;
+  /** Per-node replica options (tombstone collection). */
+  replica?: (node: string) => Pick<ReplicaOptions, 'collectTombstones' | 'gcGrace'>;
 }
 
 export class SimNode {
@@ -114,14 +116,17 @@ export class Cluster {
     const n = this.node(name);
     if (n.replica) return;
     const storage = this.ledger.spy(name, n.storage, () => n.replica?.replicaId);
-    const replica = await openReplica({ storage, now: () => this.clock.now() + n.skew, random: n.random, ...(this.options.merge ? { merge: this.options.merge } : {}) });
+    const replica = await openReplica({ storage, now: () => this.clock.now() + n.skew, random: n.random, ...(this.options.merge ? { merge: this.options.merge } : {}), ...this.options.replica?.(name) });
     replica.on('error', (e) => n.errors.push(e));
     if (!n.ids.includes(replica.replicaId)) n.ids.push(replica.replicaId);
     for (const s of spaces) replica.space(s);
     n.replica = replica;
     if (name === this.options.relay) {
       // Any token is accepted: this simulates the network, not authentication.
-      this.net.serve(name, (conn) => replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }) }));
+      const every = this.options.link?.antiEntropyInterval;
+      this.net.serve(name, (conn) =>
+        replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }), timers: this.clock, ...(every !== undefined ? { antiEntropyInterval: every } : {}) }),
+      );
     }
     n.links = this.transportsOf(name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));
   }

@@ -59,7 +59,10 @@ export function rawSide(received: () => Uint8Array[]): RawSide {
       }
       throw new Error('no hello from the peer');
     },
-    hello: (spaces, token = '') => encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: id, epoch: randomId(), top: 0, token, expect: '', spaces }),
+    hello: (spaces, token = '') => {
+      const epoch = randomId();
+      return encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: id, epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces });
+    },
     changes: (space, entries, peer) => encodeMessage({ type: MsgType.Changes, space, upTo: 0, entries: entries.map(([k, s]) => [k, s] as const) }, [id, peer]),
   };
 }

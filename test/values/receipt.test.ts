@@ -6,10 +6,8 @@ import type { Connection } from '../../lib/transport.js';
 import { decodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { invalidEncoding } from '../../lib/values.js';
 import { closeAll, startRelay, until } from '../relay/support.js';
-import { rawPeer } from '../relay/raw.js';
+import { item, rawPeer } from '../relay/raw.js';
 import { HOSTILE_VALUES, rawSide, state } from './hostile.js';
-
-const item = (space: string) => ({ space, cursorEpoch: '', cursorSeq: 0, top: 0, keys: 0, floor: 0 });
 
 describe('every hostile value is refused by the receipt check', () => {
   for (const [name, v] of HOSTILE_VALUES) {
