@@ -69,7 +69,7 @@ export interface CoreOptions {
 }
 
 /** The content of a local write: an encoded value, or a tombstone. */
-export type WriteContent = { readonly v: string } | { readonly d: true };
+export type WriteContent = { readonly v: string | Uint8Array } | { readonly d: true };
 
 export class ReplicaCore {
   readonly events = new Emitter<CoreEvents>();

@@ -29,7 +29,8 @@ export interface StoredVersion {
   readonly t: number;
   readonly c: number;
   readonly d?: 1;
-  readonly v?: string;
+  /** The encoded value (values.ts): JSON or `~` rich text, or bytes (binary and typed values). */
+  readonly v?: string | Uint8Array;
 }
 
 export interface KeyState {

@@ -1,6 +1,6 @@
 /**
- * Structural equality and a canonical total order on data values: Map, Set, Date, BigInt, RegExp and URL
- * are understood, object key order is not significant, Sets and Maps compare as unordered collections.
+ * Structural equality and a canonical total order on data values: Map, Set, Date, BigInt, RegExp, URL and
+ * Uint8Array (typed bytes with their type) are understood, object key order is not significant, Sets and Maps compare as unordered collections.
  * Used to count equal siblings as one, by `checkMerge`, and by the built-in merges for canonical output.
  */
 
@@ -13,6 +13,7 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
+  if (a instanceof Uint8Array) return b instanceof Uint8Array && sameBytes(a, b);
   const pa = Object.getPrototypeOf(a);
   if (pa !== Object.getPrototypeOf(b)) return false;
   if (a instanceof Date) return a.getTime() === (b as Date).getTime() || (isNaN(a.getTime()) && isNaN((b as Date).getTime()));
@@ -26,6 +27,23 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
   }
   return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length || typeNameOf(a) !== typeNameOf(b)) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function hex(b: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < b.length; i++) out += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
+  return out;
+}
+
+/** The type name of typed bytes ('' for plain bytes), without importing the registry. */
+function typeNameOf(b: Uint8Array): string {
+  return (b as { typeName?: string }).typeName ?? '';
 }
 
 /**
@@ -48,6 +66,7 @@ export function canonicalKey(v: unknown): string {
   if (v === null) return 'z';
   if (Array.isArray(v)) return '[' + v.map(canonicalKey).join(',') + ']';
   if (v instanceof Date) return 'd' + v.getTime();
+  if (v instanceof Uint8Array) return 'b' + typeNameOf(v) + ':' + hex(v);
   if (v instanceof RegExp) return 'r' + String(v);
   if (v instanceof URL) return 'l' + v.href;
   if (v instanceof Set) return 'S{' + [...v].map(canonicalKey).sort().join(',') + '}';

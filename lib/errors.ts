@@ -21,7 +21,8 @@ export type ConcordErrorCode =
   | 'MERGE_FAILED'
   | 'RESTORED'
   | 'INVALID_VALUE'
-  | 'MISSING_DEPENDENCY';
+  | 'MISSING_DEPENDENCY'
+  | 'TYPE_NOT_LOADED';
 
 export class ConcordError extends Error {
   override readonly name = 'ConcordError';

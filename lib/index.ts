@@ -16,4 +16,5 @@ export { CloseCode, type Transport, type Connection, type ConnectionHandlers, ty
 export type { AcceptOptions } from './replica.js';
 export { SpacePresence, type PresenceMember } from './sync/presence-hub.js';
 export type { AntiEntropyRun } from './core.js';
-export type { TextDoc, TextLine, AddWinsSet, AddWinsEntry, CounterValue } from './merges/index.js';
+export type { AddWinsSet, AddWinsEntry, CounterValue, Counter, AddWins } from './merges/index.js';
+export { registerValueType, TypedBytes, typedBytes, type ValueType } from './typed.js';

@@ -8,7 +8,7 @@ import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
 import type { KeyRecord } from './storage.js';
 import type { ChangeEvent, Context, Durability, GetResult, MergeFn, MergeTable } from './types.js';
-import { utf8Length, encodeValue } from './values.js';
+import { utf8Length, encodeValue, type EncodedValue } from './values.js';
 import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
 import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
@@ -106,6 +106,7 @@ export class Space {
   private readOnlyOption: boolean;
   private readonly subscribers = new Set<Subscriber>();
   private presenceHandle: SpacePresence | undefined;
+  private readonly reported = new Set<string>();
   private schemas: SchemaTable | undefined;
 
   constructor(
@@ -150,7 +151,7 @@ export class Space {
 
   private store(key: string, value: unknown, options?: WriteOptions): Promise<WriteResult> {
     // Not an async function (one promise less per put); bad input still rejects, it never throws.
-    let v: string;
+    let v: EncodedValue;
     let ctx: VersionVector | undefined;
     try {
       checkKey(key);
@@ -174,7 +175,7 @@ export class Space {
   /**
    * Atomic read-modify-write on this replica: `fn` gets the value `get` would return (merged, or the latest
    * sibling), inside the storage transaction, and its result supersedes everything read. Use it with the
-   * CRDT helpers (`counter.increment`, `addWins.add`, `text.edit`), which must not run twice on one state.
+   * CRDT helpers (`counter.increment`, `addWins.add`), which must not run twice on one state.
    * `fn` must be synchronous.
    */
   async update<T>(key: string, fn: (current: T | undefined, read: GetResult<T> | undefined) => T): Promise<WriteResult> {
@@ -246,15 +247,30 @@ export class Space {
       : { key, value: undefined, siblings: [], conflict: false, deleted: true, origin };
   }
 
-  /** A view of a record; a throwing merge function is reported and the siblings are shown unmerged. */
+  /**
+   * A view of a record; a throwing merge function is reported and the siblings are shown unmerged. What the view
+   * could not do (a typed value whose type is not loaded, a stored value that does not decode) is reported on the
+   * replica's `error` event, once per type and per version, and never fails the read.
+   */
   private view(key: string, rec: KeyRecord, merge: MergeFn | undefined): View | undefined {
+    let view: View | undefined;
     try {
-      return readView(key, this.name, rec, merge);
+      view = readView(key, this.name, rec, merge);
     } catch (e) {
       if (!(e instanceof MergeError)) throw e;
       this.core.events.emit('error', new ConcordError('MERGE_FAILED', e.message, { cause: e.cause }));
-      return readView(key, this.name, rec, undefined);
+      view = readView(key, this.name, rec, undefined, false);
     }
+    if (view?.missingType) this.reportOnce('type:' + view.missingType, () => missingTypeError(view!.missingType!, key));
+    for (const e of view?.malformed ?? []) this.reportOnce('bad:' + key + ':' + e.message, () => e);
+    return view;
+  }
+
+  private reportOnce(what: string, error: () => ConcordError): void {
+    if (this.reported.has(what)) return;
+    if (this.reported.size > 1000) this.reported.clear();
+    this.reported.add(what);
+    this.core.events.emit('error', error());
   }
 
   private async resolve(key: string, rec: KeyRecord): Promise<GetResult | undefined> {
@@ -278,6 +294,15 @@ export class Space {
     this.core.assertOpen();
     if (this.readOnly) throw new ConcordError('FORBIDDEN', `space "${this.name}" is read-only here`);
   }
+}
+
+/** Where the optional value types live, to name the import in the error. */
+const TYPE_MODULES: Record<string, string> = { yjs: 'concord/yjs' };
+
+function missingTypeError(type: string, key: string): ConcordError {
+  const module = TYPE_MODULES[type];
+  const fix = module ? `load ${module} in this app (one import of it is enough)` : `register the "${type}" value type`;
+  return new ConcordError('TYPE_NOT_LOADED', `"${key}" holds concurrent "${type}" values that this replica cannot merge: ${fix}. Until then get() shows them as unmerged siblings (conflict: true) and writes nothing back.`);
 }
 
 function contextOption(options: WriteOptions | undefined): VersionVector | undefined {

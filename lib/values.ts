@@ -1,81 +1,40 @@
 /**
- * Values: validated, then encoded once at `put` into a string that storage and the wire carry as is.
+ * Values: validated, then encoded once at `put` into what storage and the wire carry as is (an EncodedValue).
  *
- * Plain JSON data (the common case) is stored as its JSON text; anything richer that superjson restores
- * faithfully (Date, Map, Set, BigInt, RegExp, URL, undefined in objects, NaN, ±Infinity, -0) is stored as
- * `~` + superjson text. `~` never starts a JSON text, so the two cannot be confused.
+ *   string      plain JSON data (the common case): its JSON text
+ *   string      `~` + superjson text: richer data superjson restores (Date, Map, Set, BigInt, …); `~` never
+ *               starts a JSON text, so the two cannot be confused
+ *   Uint8Array  0x00 ‖ bytes: a binary value (a Uint8Array put as is: no base64, no JSON)
+ *   Uint8Array  0x01 ‖ name length ‖ name ‖ payload: a typed CRDT value (typed.ts), merged by its type
  *
- * Rejected with UNSERIALIZABLE_VALUE, before anything is stored: functions, symbols, cyclic values, and
- * instances of classes superjson cannot restore (they would come back as plain objects, silently).
+ * Rejected with UNSERIALIZABLE_VALUE before anything is stored: functions, symbols, cycles, values nested deeper
+ * than 128 levels, instances of classes that would not come back as themselves (value-check.ts).
+ *
+ * `validateEncoded` checks an encoding that came from elsewhere (the wire) before it is stored: a rich text must
+ * parse (bounded depth, no `__proto__`, known superjson type tags) to data a local `put` could have stored; a typed
+ * payload of a type this process knows must decode. A stored value can then always be read: `decodeValue` throws
+ * only a ConcordError('CORRUPT') (storage written by older code), which reads report instead of failing.
  */
 import superjson from 'superjson';
 import { ConcordError } from './errors.js';
+import { addWinsType } from './merges/add-wins.js';
+import { counterType } from './merges/counter.js';
+import { corrupt, parseRich } from './payload.js';
+import { isTypeName, registerValueType, TypedBytes, typedBytes, typeOf, valueType } from './typed.js';
+import { checkData, unserializable } from './value-check.js';
+
+// The built-in typed values: registered wherever values are read, so no replica can lack them.
+registerValueType(counterType);
+registerValueType(addWinsType);
 
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
 
+/** A value as stored and sent. */
+export type EncodedValue = string | Uint8Array;
+
 const RICH = 0x7e; // '~'
-
-/** Returns true when the value is plain JSON data (encodes exactly with JSON.stringify). */
-function check(value: unknown, path: string, stack: object[]): boolean {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return true;
-    case 'number':
-      return Number.isFinite(value) && !Object.is(value, -0);
-    case 'undefined':
-    case 'bigint':
-      return false;
-    case 'function':
-      throw unserializable(path, 'a function');
-    case 'symbol':
-      throw unserializable(path, 'a symbol');
-  }
-  if (value === null) return true;
-  const obj = value as object;
-  if (stack.includes(obj)) throw unserializable(path, 'a cyclic reference');
-  stack.push(obj);
-  try {
-    if (Array.isArray(obj)) {
-      let plain = true;
-      for (let i = 0; i < obj.length; i++) {
-        if (!(i in obj)) plain = false;
-        else if (!check(obj[i], `${path}[${i}]`, stack)) plain = false;
-      }
-      return plain;
-    }
-    const proto = Object.getPrototypeOf(obj);
-    if (proto === Object.prototype || proto === null) {
-      if (Object.getOwnPropertySymbols(obj).length > 0) throw unserializable(path, 'an object with symbol keys');
-      let plain = proto === Object.prototype;
-      for (const k of Object.keys(obj)) {
-        if (k === '__proto__') throw unserializable(path, 'a "__proto__" key');
-        if (!check((obj as Record<string, unknown>)[k], `${path}.${k}`, stack)) plain = false;
-      }
-      return plain;
-    }
-    if (obj instanceof Date || obj instanceof RegExp || obj instanceof URL) return false;
-    if (obj instanceof Map) {
-      for (const [k, v] of obj) {
-        check(k, `${path}<key>`, stack);
-        check(v, `${path}.get(${String(k)})`, stack);
-      }
-      return false;
-    }
-    if (obj instanceof Set) {
-      for (const v of obj) check(v, `${path}<item>`, stack);
-      return false;
-    }
-    const name = (proto && proto.constructor && proto.constructor.name) || 'unknown';
-    throw unserializable(path, `an instance of ${name}, which would not come back as one`);
-  } finally {
-    stack.pop();
-  }
-}
-
-function unserializable(path: string, what: string): ConcordError {
-  return new ConcordError('UNSERIALIZABLE_VALUE', `value${path} is ${what}; values must be data (JSON, Date, Map, Set, BigInt, RegExp, URL)`);
-}
+export const BINARY = 0x00;
+export const TYPED = 0x01;
 
 /** UTF-8 length of a string, without allocating. */
 export function utf8Length(s: string): number {
@@ -92,26 +51,123 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): string {
-  const plain = check(value, '', []);
-  const text = plain ? JSON.stringify(value) : '~' + superjson.stringify(value);
-  if (text.length > maxBytes / 3 && utf8Length(text) > maxBytes) {
-    throw new ConcordError('VALUE_TOO_LARGE', `value encodes to ${utf8Length(text)} bytes, over maxValueBytes (${maxBytes})`);
+/** Bytes an encoded value occupies (UTF-8 for texts). */
+export function encodedSize(v: EncodedValue): number {
+  return typeof v === 'string' ? utf8Length(v) : v.length;
+}
+
+function tooLarge(size: number, maxBytes: number): ConcordError {
+  return new ConcordError('VALUE_TOO_LARGE', `value encodes to ${size} bytes, over maxValueBytes (${maxBytes})`);
+}
+
+function withHeader(head: Uint8Array, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head);
+  out.set(payload, head.length);
+  return out;
+}
+
+export function encodeTyped(name: string, payload: Uint8Array): Uint8Array {
+  const head = new Uint8Array(2 + name.length);
+  head[0] = TYPED;
+  head[1] = name.length;
+  for (let i = 0; i < name.length; i++) head[2 + i] = name.charCodeAt(i);
+  return withHeader(head, payload);
+}
+
+export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES): EncodedValue {
+  if (value instanceof Uint8Array) {
+    if (value instanceof TypedBytes) {
+      // Bytes claiming a type this process knows must be a value of it: a peer would refuse anything else.
+      const type = valueType(value.typeName);
+      try {
+        type?.decode(value);
+      } catch (e) {
+        throw new ConcordError('UNSERIALIZABLE_VALUE', `these bytes are not a valid "${value.typeName}" value`, { cause: e });
+      }
+    }
+    const out = value instanceof TypedBytes ? encodeTyped(value.typeName, value) : withHeader(Uint8Array.of(BINARY), value);
+    if (out.length > maxBytes) throw tooLarge(out.length, maxBytes);
+    return out;
   }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    throw unserializable('', `a ${value.constructor.name}; binary values are Uint8Arrays`);
+  }
+  const type = typeOf(value);
+  if (type) {
+    const out = encodeTyped(type.name, type.encode(value));
+    if (out.length > maxBytes) throw tooLarge(out.length, maxBytes);
+    return out;
+  }
+  const plain = checkData(value);
+  const text = plain ? JSON.stringify(value) : '~' + superjson.stringify(value);
+  if (text.length > maxBytes / 3 && utf8Length(text) > maxBytes) throw tooLarge(utf8Length(text), maxBytes);
   return text;
 }
 
-export function decodeValue(text: string): unknown {
-  return text.charCodeAt(0) === RICH ? superjson.parse(text.slice(1)) : JSON.parse(text);
+/** The type name and payload of a typed encoding (throws CORRUPT when the header is malformed). */
+export function typedParts(v: Uint8Array): { name: string; payload: Uint8Array } {
+  const len = v[1] ?? 0;
+  if (v[0] !== TYPED || len < 1 || v.length < 2 + len) throw corrupt('a typed value with a malformed header');
+  let name = '';
+  for (let i = 0; i < len; i++) name += String.fromCharCode(v[2 + i]!);
+  if (!isTypeName(name)) throw corrupt('a typed value with an invalid type name');
+  return { name, payload: v.subarray(2 + len) };
 }
 
-/** Whether a string is an encoding produced by `encodeValue` (checked on everything received). */
-export function isEncodedValue(text: unknown): text is string {
-  if (typeof text !== 'string' || text.length === 0) return false;
-  try {
-    decodeValue(text);
-    return true;
-  } catch {
-    return false;
+/** Decodes a stored value: a fresh copy each time (mutating it changes nothing stored). Throws CORRUPT only. */
+export function decodeValue(v: EncodedValue): unknown {
+  if (typeof v === 'string') {
+    if (v.charCodeAt(0) === RICH) return parseRich(v);
+    try {
+      return JSON.parse(v);
+    } catch (e) {
+      throw corrupt('unreadable JSON', e);
+    }
   }
+  if (v[0] === BINARY) return v.slice(1);
+  const { name, payload } = typedParts(v);
+  const type = valueType(name);
+  if (!type) return typedBytes(name, payload);
+  try {
+    return type.decode(payload);
+  } catch (e) {
+    throw corrupt(`a "${name}" value its type refuses`, e);
+  }
+}
+
+/**
+ * Whether an encoding received from elsewhere may be stored (see the module header). Returns a reason when not.
+ * A typed value of a type this process does not know is accepted as bytes: its readers validate it.
+ */
+export function invalidEncoding(v: unknown, maxBytes: number): string | undefined {
+  if (typeof v === 'string') {
+    if (v.length === 0) return 'an empty value';
+    if (v.length > maxBytes) return 'a value over the size limit';
+    if (v.charCodeAt(0) !== RICH) {
+      // Plain values arrive as a tree (codec.ts) and are re-encoded here; a text that is not JSON is refused all the same.
+      try {
+        JSON.parse(v);
+      } catch {
+        return 'a plain value that is not JSON';
+      }
+      return undefined;
+    }
+  } else if (!(v instanceof Uint8Array) || v.length === 0) return 'an empty value';
+  else if (v.length > maxBytes) return 'a value over the size limit';
+  else if (v[0] === BINARY) return undefined;
+  try {
+    decodeValue(v);
+    return undefined;
+  } catch (e) {
+    return e instanceof ConcordError ? e.message : 'a malformed value';
+  }
+}
+
+/** Whether two encodings are the same bytes. */
+export function sameEncoding(a: EncodedValue, b: EncodedValue): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -1,10 +1,22 @@
 /**
  * What a read sees of a key's state: live siblings ordered latest-HLC first (then replicaId, then counter),
- * equal values counted once, tombstones after the live versions, and — with a merge function — the merged
- * value. Pure: the replica decides separately whether to write a merge back (read repair).
+ * equal values counted once, tombstones after the live versions, and the merged value where there is a merge.
+ * Pure: the replica decides separately whether to write a merge back (read repair), and reports what the view
+ * could not do (`missingType`, `malformed`).
+ *
+ * Which merge: when every live sibling is a typed value of one type (typed.ts), that type's merge, on every
+ * replica and whatever is registered for the key; a concurrent delete does not win over a typed value (the
+ * value survives and is written back: add-wins, as the types themselves are). A type this process does not know
+ * cannot merge: its siblings show unmerged (`conflict: true`) and `missingType` names it. Otherwise the merge
+ * function registered for the key, if any, as before.
+ *
+ * A stored value that does not decode (storage written before values were validated on receipt) never breaks
+ * a read: its version is left out of the view and reported in `malformed`.
  */
 import { encodeContext, type KeyState, type StoredVersion } from './dvv.js';
 import { deepEqual } from './equal.js';
+import { ConcordError } from './errors.js';
+import { typeNameOf, valueType } from './typed.js';
 import { decodeValue } from './values.js';
 import type { GetResult, MergeFn, VersionInfo } from './types.js';
 
@@ -24,6 +36,10 @@ export function versionInfo(v: StoredVersion): VersionInfo {
 export interface View {
   /** Undefined when the key reads as deleted. */
   readonly result: GetResult | undefined;
+  /** A typed value's type that is not registered here, so its siblings could not merge. */
+  readonly missingType?: string;
+  /** Versions whose stored value does not decode, left out of the view. */
+  readonly malformed?: ConcordError[];
   /**
    * What read repair writes back: 'value' when a merge function produced `result.value` from several
    * siblings or over a concurrent delete; 'delete' when a last-writer-wins merge let a later delete win.
@@ -38,16 +54,28 @@ export interface DeleteAwareMerge {
 
 export class MergeError extends Error {}
 
-/** Undefined when no live version survives. Throws MergeError when the merge function throws. */
-export function readView(key: string, space: string, state: KeyState, merge: MergeFn | undefined): View | undefined {
+/**
+ * Undefined when no live version survives. Throws MergeError when the merge function (or the typed merge) throws;
+ * `typedMerge: false` then shows the siblings unmerged.
+ */
+export function readView(key: string, space: string, state: KeyState, merge: MergeFn | undefined, typedMerge = true): View | undefined {
   const ordered = [...state.vs].sort(compareForRead);
   const versions: VersionInfo[] = [];
   const tombstones: VersionInfo[] = [];
-  for (const v of ordered) (v.d ? tombstones : versions).push(versionInfo(v));
-  if (versions.length === 0) return undefined;
-  if (merge && (merge as DeleteAwareMerge).latestDeleteWins && ordered[0]!.d) {
-    return { result: undefined, repair: 'delete' };
+  let malformed: ConcordError[] | undefined;
+  for (const v of ordered) {
+    if (v.d) {
+      tombstones.push(versionInfo(v));
+      continue;
+    }
+    try {
+      versions.push(versionInfo(v));
+    } catch (e) {
+      (malformed ??= []).push(e instanceof ConcordError ? e : new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) does not decode`, { cause: e }));
+    }
   }
+  const problems = malformed ? { malformed } : {};
+  if (versions.length === 0) return malformed ? { result: undefined, repair: false, ...problems } : undefined;
   const context = encodeContext(state.cc);
 
   // Equal values count as one: the representative of a value is its first (latest) version.
@@ -58,7 +86,25 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
   const all = versions.concat(tombstones);
   const siblings = distinct.map((v) => v.value);
   const contested = distinct.length > 1 || tombstones.length > 0;
+  const unmerged = { result: { value: siblings[0], siblings, versions: all, conflict: contested, context }, repair: false as const, ...problems };
 
+  const typeName = typeNameOf(siblings[0]);
+  if (typedMerge && typeName !== '' && siblings.every((s) => typeNameOf(s) === typeName)) {
+    if (!contested) return unmerged;
+    const type = valueType(typeName);
+    if (!type) return { ...unmerged, missingType: typeName };
+    let value: unknown;
+    try {
+      value = distinct.length === 1 ? siblings[0] : type.merge(siblings);
+    } catch (cause) {
+      throw new MergeError(`merging the "${typeName}" values of "${key}" failed`, { cause });
+    }
+    return { result: { value, siblings: [value], versions: all, conflict: false, context }, repair: 'value', ...problems };
+  }
+
+  if (merge && (merge as DeleteAwareMerge).latestDeleteWins && ordered[0]!.d) {
+    return { result: undefined, repair: 'delete', ...problems };
+  }
   if (merge && contested) {
     let value: unknown;
     try {
@@ -66,10 +112,7 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
     } catch (cause) {
       throw new MergeError(`merge function for "${key}" threw`, { cause });
     }
-    return { result: { value, siblings: [value], versions: all, conflict: false, context }, repair: 'value' };
+    return { result: { value, siblings: [value], versions: all, conflict: false, context }, repair: 'value', ...problems };
   }
-  return {
-    result: { value: siblings[0], siblings, versions: all, conflict: contested, context },
-    repair: false,
-  };
+  return unmerged;
 }

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkMerge, merges, type Replica } from '../lib/index.js';
-import type { AddWinsSet, CounterValue, TextDoc } from '../lib/merges/index.js';
+import type { AddWinsSet, CounterValue } from '../lib/merges/index.js';
 import { replicas, sync, testSeed } from './support/replicas.js';
 
 /** One seed for this file's samples (SEED=<n> replays); printed with every failure. */
 const SEED = testSeed();
 
-const { lww, union, max, fields, counter, addWins, text } = merges;
+const { lww, union, max, fields, counter, addWins } = merges;
 const info = { key: 'k', space: 's', versions: [] };
 
 const scalar = fc.oneof(
@@ -59,15 +59,6 @@ const addWinsSets = (min = 1, max = 25) =>
   min,
   max,
 );
-const lines = ['a', 'b', 'c', '', 'd'];
-const texts = (min = 1, max = 25) =>
-  reachable<TextDoc>(
-  text.empty(),
-  (v, r, c) => text.edit(v, r, Array.from({ length: c % 5 }, (_, i) => lines[(c >> i) % lines.length]).join('\n')),
-  (a, b) => text([a, b], info),
-  min,
-  max,
-);
 
 describe('built-in merges pass checkMerge', () => {
   it('lww (any values, Map/Set/Date/BigInt included)', () => expectLawful(lww, rich));
@@ -84,7 +75,6 @@ describe('built-in merges pass checkMerge', () => {
   });
   it('counter', () => expectLawful(counter, history(counters(80, 120))));
   it('addWins', () => expectLawful(addWins, history(addWinsSets(80, 120))));
-  it('text', () => expectLawful(text, history(texts(80, 120))));
 });
 
 describe('canonical output', () => {
@@ -140,73 +130,5 @@ describe('addWins', () => {
     await sa.update<AddWinsSet>(key, (v) => addWins.add(v, a.replicaId, 'bread'));
     await sync(a, b, 's', [key]);
     for (const s of [sa, sb]) expect(addWins.values((await s.get<AddWinsSet>(key))!.value)).toEqual(['bread', 'eggs', 'jam', 'milk']);
-  });
-});
-
-describe('text', () => {
-  async function concurrent(base: string, editA: string, editB: string): Promise<string[]> {
-    const [a, b] = await pair({ 'doc/*': text });
-    await a.space('s').update<TextDoc>('doc/1', () => text.from(base, a.replicaId));
-    await sync(a, b, 's', ['doc/1']);
-    await a.space('s').update<TextDoc>('doc/1', (d) => text.edit(d, a.replicaId, editA));
-    await b.space('s').update<TextDoc>('doc/1', (d) => text.edit(d, b.replicaId, editB));
-    await sync(a, b, 's', ['doc/1']);
-    const va = text.value((await a.space('s').get<TextDoc>('doc/1'))!.value);
-    const vb = text.value((await b.space('s').get<TextDoc>('doc/1'))!.value);
-    expect(va).toBe(vb);
-    return va.split('\n');
-  }
-
-  it('lines inserted at the same place on two replicas are all kept, neither interleaved nor duplicated', async () => {
-    const out = await concurrent('one\ntwo', 'one\nA1\nA2\ntwo', 'one\nB1\nB2\ntwo');
-    expect(out.length).toBe(6);
-    expect(out[0]).toBe('one');
-    expect(out[5]).toBe('two');
-    const middle = out.slice(1, 5).join(',');
-    expect(['A1,A2,B1,B2', 'B1,B2,A1,A2']).toContain(middle);
-  });
-
-  it('the same line edited on both replicas keeps both edits and drops the original', async () => {
-    const out = await concurrent('one\ntwo\nthree', 'one\ntwo (a)\nthree', 'one\ntwo (b)\nthree');
-    expect(out.length).toBe(4);
-    expect([out[0], out[3]]).toEqual(['one', 'three']);
-    expect(out.slice(1, 3).sort()).toEqual(['two (a)', 'two (b)']);
-  });
-
-  it('delete against edit: the edited line survives, the deleted original does not', async () => {
-    const out = await concurrent('one\ntwo\nthree', 'one\nthree', 'one\ntwo!\nthree');
-    expect(out).toEqual(['one', 'two!', 'three']);
-  });
-
-  it('edits elsewhere in the document merge cleanly', async () => {
-    const out = await concurrent('a\nb\nc\nd', 'a!\nb\nc\nd', 'a\nb\nc\nd!\ne');
-    expect(out).toEqual(['a!', 'b', 'c', 'd!', 'e']);
-  });
-
-  it('text.edit applies any plain-text edit exactly', () => {
-    const doc = fc.array(fc.constantFrom('x', 'y', 'z', '', 'xy'), { maxLength: 8 }).map((l) => l.join('\n'));
-    const next = fc.oneof(doc, fc.string({ unit: fc.constantFrom('x', 'y', '\n', 'é', '😀') , maxLength: 20 }), fc.string());
-    fc.assert(
-      fc.property(fc.array(next, { minLength: 1, maxLength: 5 }), fc.constantFrom('ra', 'rb'), (edits, r) => {
-        let d = text.empty();
-        for (const s of edits) {
-          d = text.edit(d, r, s);
-          expect(text.value(d)).toBe(s);
-        }
-        // Line ids are unique.
-        expect(new Set(d.lines.map((l) => `${l.r}:${l.n}`)).size).toBe(d.lines.length);
-      }),
-      { numRuns: 300 },
-    );
-  });
-
-  it('text.edit is exact on documents that were merged from concurrent edits', () => {
-    fc.assert(
-      fc.property(texts(), fc.string({ unit: fc.constantFrom('a', 'b', '\n'), maxLength: 12 }), (docs, s) => {
-        const d = docs[docs.length - 1]!;
-        expect(text.value(text.edit(d, 'rz', s))).toBe(s);
-      }),
-      { numRuns: 200 },
-    );
   });
 });

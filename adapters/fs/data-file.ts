@@ -6,6 +6,7 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { crc32 } from './crc32.js';
+import { decodeRecord } from './record.js';
 import { ioError } from './io-errors.js';
 import { readFully, type IoFile } from './io.js';
 
@@ -35,14 +36,14 @@ export class DataFile {
     }
   }
 
-  /** Reads one record's text and checks it against the CRC the index holds for it. */
+  /** Reads one stored record and checks it against the CRC the index holds for it. */
   async readRecord(position: number, length: number, crc: number): Promise<KeyRecord> {
     const bytes = await this.read(position, length);
     if (bytes.length !== length || crc32(bytes) !== crc) {
       throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${position} does not match its checksum`);
     }
     try {
-      return JSON.parse(bytes.toString('utf8')) as KeyRecord;
+      return decodeRecord(bytes);
     } catch {
       throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${position} is not readable`);
     }

@@ -7,7 +7,7 @@
  *         12  group   u32 LE        commit group: frames written and fsynced together share it
  *         16  flags   u32 LE        bit 0: last frame of its group
  *         20  crc     u32 LE        CRC-32 of bytes 4..20, then of the payload
- *         24  payload = head JSON ‖ record texts (JSON of each put KeyRecord, in head order)
+ *         24  payload = head JSON ‖ records (each put KeyRecord, in head order; record.ts: JSON, or bytes when it holds byte values)
  *
  * Head: { o: [[space, key, seq, h, len, crc] (put) | [space, key] (remove), ...], m?: { name: value } }.
  * Recovery reads only heads; a record's text is found at a known offset and read when asked for,
@@ -20,6 +20,7 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { crc32 } from './crc32.js';
+import { encodeRecord } from './record.js';
 
 export const FRAME_HEADER = 24;
 export const MAGIC = Buffer.from([0xc1, 0xff, 0x43, 0x44]);
@@ -38,8 +39,8 @@ export interface Change {
   readonly space: string;
   readonly key: string;
   readonly rec: KeyRecord | null;
-  /** The record's JSON text, its UTF-8 length and CRC-32, its offset within the payload (puts only). */
-  text: string;
+  /** The record's stored form (record.ts), its byte length and CRC-32, its offset within the payload (puts only). */
+  text: string | Buffer;
   len: number;
   crc: number;
   rel: number;
@@ -67,8 +68,8 @@ export function encodeBatch(changes: Change[], meta: Map<string, unknown>): Enco
       ops[i] = [c.space, c.key];
       continue;
     }
-    c.text = JSON.stringify(c.rec);
-    c.len = Buffer.byteLength(c.text, 'utf8');
+    c.text = encodeRecord(c.rec);
+    c.len = typeof c.text === 'string' ? Buffer.byteLength(c.text, 'utf8') : c.text.length;
     c.crc = crc32(c.text);
     ops[i] = [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc];
   }
@@ -88,7 +89,10 @@ export function encodeBatch(changes: Change[], meta: Map<string, unknown>): Enco
 export function writeFrame(out: Buffer, at: number, b: EncodedBatch, group: number, flags: number): number {
   let pos = at + FRAME_HEADER;
   pos += out.write(b.head, pos, 'utf8');
-  for (const c of b.changes) if (c.rec !== null) pos += out.write(c.text, pos, 'utf8');
+  for (const c of b.changes) {
+    if (c.rec === null) continue;
+    pos += typeof c.text === 'string' ? out.write(c.text, pos, 'utf8') : c.text.copy(out, pos);
+  }
   MAGIC.copy(out, at);
   out.writeUInt32LE(b.length, at + 4);
   out.writeUInt32LE(b.headLen, at + 8);

@@ -10,7 +10,7 @@
  *                seqs f64 LE ×count · lens u32 ×count · crcs u32 ×count
  *                keys: JSON array (keysLen bytes) · hashes: 16 hex digits per row, or a JSON array
  *                when some hash is not 16 characters (hashesLen bytes)
- *   16+headLen  record texts, space after space, in row order
+ *   16+headLen  records (record.ts), space after space, in row order
  *
  * Built to open fast: the index is read as columns (no object per key: rows stay numbers until used, see
  * keyspace.ts), rows come in change-log order, a record's offset is the running sum of lens; values are
@@ -22,6 +22,7 @@ import { crc32 } from './crc32.js';
 import { DataFile } from './data-file.js';
 import { ioError } from './io-errors.js';
 import { readFully, writeFully, type Io, type IoFile } from './io.js';
+import { encodeRecord, recordBytes } from './record.js';
 import type { Entry, Keyspace } from './keyspace.js';
 
 const MAGIC = Buffer.from('CNCSNAP2', 'latin1');
@@ -173,7 +174,7 @@ export async function writeSnapshot(
     for (const [, entries] of view.spaces) {
       const offs: number[] = [];
       for (const [key, e] of entries) {
-        const bytes = e.file ? await reader.bytes(e.file, e.off, e.len) : Buffer.from(JSON.stringify(e.rec), 'utf8');
+        const bytes = e.file ? await reader.bytes(e.file, e.off, e.len) : recordBytes(encodeRecord(e.rec!));
         if (crc32(bytes) !== e.crc) throw new ConcordError('CORRUPT', `the record of ${JSON.stringify(key)} in ${e.file?.name} does not match its checksum`);
         if (fill + bytes.length > out.length) {
           await flush();

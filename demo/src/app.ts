@@ -4,7 +4,9 @@ import type { Device } from './device.js';
 
 export const SPACE = 'demo';
 export const LIST_KEY = 'list';
-export const DOC_KEY = 'doc';
+/** Document contents (Yjs documents, concord/yjs) and their titles, by document id. */
+export const DOC_PREFIX = 'docs/';
+export const TITLE_PREFIX = 'doc-titles/';
 export const NOTE_PREFIX = 'notes/';
 
 export interface WriteEntry {
@@ -23,7 +25,7 @@ export class WriteJournal {
 
   track(what: string, w: WriteResult): void {
     const entry: WriteEntry = { key: w.key, what, at: Date.now(), durability: w.durability === 'local' ? 'local' : 'synced' };
-    // Typing in the document writes on every keystroke: one row per key and action, the latest.
+    // One row per key and action, the latest.
     const same = this.entries.findIndex((e) => e.key === entry.key && e.what === entry.what);
     if (same >= 0) this.entries.splice(same, 1);
     this.entries.unshift(entry);

@@ -1,68 +1,103 @@
 /**
- * The collaborative document: one key holding a `merges.text` document. Every keystroke is written with
- * `space.update` (see text-rebase.ts for why the edit is diffed against what the textarea showed);
- * remote changes replace the textarea's text with the caret kept in place where possible.
- *
- * Writes and refreshes run one at a time through `queue`; a refresh that finds the person typed while
- * it was reading leaves the textarea alone (the pending write then brings the remote text in).
+ * The shared documents: each a Yjs document held as a value (`concord/yjs`) under `docs/<id>`, edited in
+ * CodeMirror 6 through y-codemirror.next, with the other devices' cursors and selections shown (awareness carried
+ * by `space.presence`). Every document of the space syncs over the one connection the replica holds; the list
+ * (docs-list.ts) creates, renames and opens them.
  */
-import { merges } from '../../lib/index.js';
-import type { TextDoc } from '../../lib/merges/index.js';
-import { DOC_KEY, type App } from './app.js';
-import { moveCaret } from './caret.js';
+import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
+import { EditorState } from '@codemirror/state';
+import { EditorView, keymap, lineNumbers } from '@codemirror/view';
+import { yCollab } from 'y-codemirror.next';
+import { Awareness } from 'y-protocols/awareness';
+import type * as Y from 'yjs';
+import { bindAwareness, openDoc } from '../../adapters/yjs/index.js';
+import { DOC_PREFIX, type App } from './app.js';
 import { byId } from './dom.js';
-import { rebaseEdit } from './text-rebase.js';
 
-const { text } = merges;
+const COLORS = ['#d9480f', '#1971c2', '#2f9e44', '#9c36b5', '#e67700', '#0c8599', '#c2255c', '#5f3dc4'];
 
-export function mountDoc(app: App): void {
-  const area = byId<HTMLTextAreaElement>('doc');
+/** A stable color per device name. */
+export function colorOf(name: string): string {
+  let h = 0;
+  for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
+  return COLORS[h % COLORS.length]!;
+}
+
+interface Open {
+  readonly id: string;
+  readonly doc: Y.Doc;
+  readonly view: EditorView;
+  readonly awareness: Awareness;
+  readonly unbind: () => void;
+}
+
+export interface DocEditor {
+  /** Opens document `id` in the editor (closing the one open before). */
+  open(id: string): Promise<void>;
+  readonly current: string | undefined;
+  /** The open document's text (for people in the console, and the browser tests). */
+  text(): string;
+}
+
+export function mountDoc(app: App): DocEditor {
+  const host = byId('doc-editor');
   const info = byId('doc-info');
-  let shown: TextDoc = text.empty();
-  let queue: Promise<void> = Promise.resolve();
-  let scheduled = false;
+  let open: Open | undefined;
+  let opening: Promise<void> = Promise.resolve();
 
-  const show = (doc: TextDoc) => {
-    const next = text.value(doc);
-    shown = doc;
-    const lines = text.visibleLines(doc);
-    const authors = new Set(lines.map((l) => l.r)).size;
-    info.textContent = `${lines.length} ${lines.length === 1 ? 'line' : 'lines'} · ${authors} ${authors === 1 ? 'author' : 'authors'}`;
-    const before = area.value;
-    if (before === next) return;
-    const focused = document.activeElement === area;
-    const [start, end, dir] = [area.selectionStart, area.selectionEnd, area.selectionDirection];
-    area.value = next;
-    if (focused) area.setSelectionRange(moveCaret(before, next, start), moveCaret(before, next, end), dir);
+  const describe = (o: Open) => {
+    const remote = o.awareness.getStates().size - 1;
+    const chars = o.view.state.doc.length;
+    info.textContent = `${chars} ${chars === 1 ? 'character' : 'characters'} · ${remote} other ${remote === 1 ? 'editor' : 'editors'} here`;
   };
 
-  /** Writes what was typed (if anything), then shows the stored document unless the person typed meanwhile. */
-  const flush = async () => {
-    scheduled = false;
-    const typed = area.value;
-    if (typed !== text.value(shown)) {
-      const base = shown;
-      let nextShown = base;
-      const w = await app.space.update<TextDoc>(DOC_KEY, (cur) => {
-        const r = rebaseEdit(cur, base, app.replica.replicaId, typed);
-        nextShown = r.shown;
-        return r.stored;
-      });
-      shown = nextShown;
-      app.wrote('edit document', w);
-    }
-    const read = await app.space.get<TextDoc>(DOC_KEY);
-    if (area.value === typed && read) show(read.value);
+  const close = () => {
+    if (!open) return;
+    open.unbind();
+    open.view.destroy();
+    open.awareness.destroy();
+    open.doc.destroy();
+    open = undefined;
   };
 
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    queue = queue.then(flush).catch((e: unknown) => console.error('document:', e));
+  const openNow = async (id: string) => {
+    if (open?.id === id) return;
+    close();
+    const doc = await openDoc(app.space, DOC_PREFIX + id, { onError: (e) => console.error('document:', e) });
+    const awareness = new Awareness(doc);
+    awareness.setLocalStateField('user', { name: app.device.name, color: colorOf(app.device.name), colorLight: colorOf(app.device.name) + '33' });
+    const ytext = doc.getText('body');
+    const view = new EditorView({
+      parent: host,
+      state: EditorState.create({
+        doc: ytext.toString(),
+        extensions: [
+          lineNumbers(),
+          history(),
+          keymap.of([...defaultKeymap, ...historyKeymap]),
+          EditorView.lineWrapping,
+          yCollab(ytext, awareness),
+          EditorView.updateListener.of((u) => {
+            if (u.docChanged && open) describe(open);
+          }),
+        ],
+      }),
+    });
+    const unbind = bindAwareness(app.space, DOC_PREFIX + id, awareness);
+    open = { id, doc, view, awareness, unbind };
+    awareness.on('change', () => open && describe(open));
+    host.dataset.doc = id;
+    describe(open);
   };
 
-  area.addEventListener('input', schedule);
-  // Remote changes, and this device's other tabs (their writes arrive as local changes too).
-  app.space.subscribe(DOC_KEY, schedule);
-  schedule();
+  return {
+    open(id) {
+      opening = opening.then(() => openNow(id)).catch((e: unknown) => console.error('document:', e));
+      return opening;
+    },
+    get current() {
+      return open?.id;
+    },
+    text: () => open?.view.state.doc.toString() ?? '',
+  };
 }

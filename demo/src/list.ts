@@ -1,5 +1,6 @@
 /**
- * The shared shopping list: one key holding an add-wins set (`merges.addWins`). Items added on devices
+ * The shared shopping list: one key holding an add-wins set (`merges.addWins`, a typed value: merged on every
+ * replica without registering a merge). Items added on devices
  * that were offline at the same time all survive the merge; a removal removes what it saw, and an add
  * concurrent with it wins (Dynamo's shopping cart, without resurrecting deleted items).
  */

@@ -1,13 +1,14 @@
 /**
- * The Concord demo: a shopping list (add-wins set), notes whose concurrent edits show as siblings, a
- * collaborative document (text merge), and a network panel, all on one replica per device stored in
- * IndexedDB and synced through the relay that serves this page.
+ * The Concord demo: a shopping list (add-wins set), notes whose concurrent edits show as siblings, shared
+ * documents edited in CodeMirror (Yjs documents as values, concord/yjs, with the others' cursors), and a network
+ * panel, all on one replica per device stored in IndexedDB and synced through the relay that serves this page.
  */
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { merges, openReplica } from '../../lib/index.js';
-import { DOC_KEY, LIST_KEY, SPACE, WriteJournal, type App } from './app.js';
+import { LIST_KEY, SPACE, TITLE_PREFIX, WriteJournal, type App } from './app.js';
 import { chooseDevice } from './device.js';
 import { mountDoc } from './doc.js';
+import { mountDocsList } from './docs-list.js';
 import { byId, h } from './dom.js';
 import { mountList } from './list.js';
 import { mountNetwork } from './network.js';
@@ -27,7 +28,9 @@ async function start(): Promise<void> {
   document.title = `${device.name} · Concord demo`;
 
   const storage = indexedDBStorage(device.dbName);
-  const replica = await openReplica({ storage, merge: { [LIST_KEY]: merges.addWins, [DOC_KEY]: merges.text } });
+  // The list is an add-wins set and documents are Yjs documents: typed values, merged without registration (the
+  // list's merge stays registered for lists stored as plain objects by older versions). Titles: the latest rename wins.
+  const replica = await openReplica({ storage, merge: { [LIST_KEY]: merges.addWins, [TITLE_PREFIX + '*']: merges.lww } });
   replica.on('error', (e) => console.error('concord:', e));
   const journal = new WriteJournal();
   const app: App = {
@@ -48,7 +51,9 @@ async function start(): Promise<void> {
   let renderNames = () => {};
   const network = mountNetwork(app, `concord-demo-online-${device.name}`, () => renderNames());
   mountList(app);
-  mountDoc(app);
+  const editor = mountDoc(app);
+  mountDocsList(app, editor);
+  (window as unknown as { concordDemo: unknown }).concordDemo = { replica, space: app.space, editor };
   renderNames = mountNotes(app, network.nameOf);
 
   const leadership = storage.leadership();

@@ -1,16 +1,20 @@
 /**
  * An add-wins set (an observed-remove set with a causal context). Each add tags its item with a dot
  * (replicaId, counter); a remove drops the tags it has seen, and the context remembers them, so a
- * concurrent add (an unseen tag) survives a remove, and a removed item does not come back.
+ * concurrent add (an unseen tag) survives a remove, and a removed item does not come back. A typed value
+ * ('add-wins'): siblings merge by this join on every replica, registered or not.
  *
  *   await space.update('list', (s) => addWins.add(s, replica.replicaId, 'milk'));
  *   await space.update('list', (s) => addWins.remove(s, 'milk'));
  *   addWins.values((await space.get('list')).value)   // → sorted items
  *
  * Change it through `space.update`: the dot counter is minted from the stored state, and two changes by one
- * replica computed from the same state would reuse a dot.
+ * replica computed from the same state would reuse a dot. Values are `AddWins` instances (frozen, entries
+ * sorted): canonical. The helpers also accept the plain `{ e, cc }` objects stored before sets carried their type.
  */
 import { canonicalKey, compareValues } from '../equal.js';
+import { parseTextPayload, textPayload } from '../payload.js';
+import type { ValueType } from '../typed.js';
 import type { MergeFn } from '../types.js';
 
 /** [item, replicaId, counter] */
@@ -21,8 +25,18 @@ export interface AddWinsSet<T = unknown> {
   readonly cc: Readonly<Record<string, number>>;
 }
 
-export function empty<T = unknown>(): AddWinsSet<T> {
-  return { e: [], cc: {} };
+export class AddWins<T = unknown> implements AddWinsSet<T> {
+  readonly e: ReadonlyArray<AddWinsEntry<T>>;
+  readonly cc: Readonly<Record<string, number>>;
+  constructor(e: AddWinsEntry<T>[], cc: Record<string, number>) {
+    this.e = Object.freeze(e.sort(compareEntries));
+    this.cc = Object.freeze(sortedCc(cc));
+    Object.freeze(this);
+  }
+}
+
+export function empty<T = unknown>(): AddWins<T> {
+  return new AddWins<T>([], {});
 }
 
 function check<T>(s: unknown): AddWinsSet<T> {
@@ -37,7 +51,7 @@ function compareEntries(a: AddWinsEntry, b: AddWinsEntry): number {
   return compareValues(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2]);
 }
 
-export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWinsSet<T> {
+export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWins<T> {
   const s = set ? check<T>(set) : empty<T>();
   const keys = new Set(items.map(canonicalKey));
   let n = s.cc[replicaId] ?? 0;
@@ -49,13 +63,16 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
     added.add(k);
     e.push([item, replicaId, ++n]);
   }
-  return { e: e.sort(compareEntries), cc: sortedCc({ ...s.cc, [replicaId]: n }) };
+  return new AddWins(e, { ...s.cc, [replicaId]: n });
 }
 
-export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWinsSet<T> {
+export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWins<T> {
   const s = set ? check<T>(set) : empty<T>();
   const keys = new Set(items.map(canonicalKey));
-  return { e: s.e.filter((x) => !keys.has(canonicalKey(x[0]))), cc: s.cc };
+  return new AddWins(
+    s.e.filter((x) => !keys.has(canonicalKey(x[0]))),
+    { ...s.cc },
+  );
 }
 
 export function values<T>(set: AddWinsSet<T> | undefined): T[] {
@@ -81,7 +98,7 @@ function sortedCc(cc: Record<string, number>): Record<string, number> {
   return out;
 }
 
-function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>): AddWinsSet<T> {
+function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>): AddWins<T> {
   const id = (x: AddWinsEntry) => x[1] + ':' + x[2];
   const inB = new Set(b.e.map(id));
   const inA = new Set(a.e.map(id));
@@ -89,7 +106,37 @@ function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>): AddWinsSet<T> {
   const e = [...a.e.filter((x) => inB.has(id(x)) || !seen(b.cc, x)), ...b.e.filter((x) => !inA.has(id(x)) && !seen(a.cc, x))];
   const cc: Record<string, number> = { ...a.cc };
   for (const r in b.cc) cc[r] = Math.max(cc[r] ?? 0, b.cc[r]!);
-  return { e: e.sort(compareEntries), cc: sortedCc(cc) };
+  return new AddWins(e, cc);
 }
 
-export const merge: MergeFn<AddWinsSet> = (siblings) => siblings.map((s) => check(s)).reduce(join);
+function joinAll<T>(sets: readonly AddWinsSet<T>[]): AddWins<T> {
+  const all = sets.map((s) => check<T>(s));
+  return all.slice(1).reduce<AddWins<T>>((acc, s) => join(acc, s), join(all[0]!, all[0]!));
+}
+
+/** As a merge function (registering it is no longer needed; it still merges plain `{ e, cc }` siblings). */
+export const merge: MergeFn<AddWinsSet> = (siblings) => joinAll(siblings);
+
+function decodeSet(raw: unknown): AddWins {
+  const s = raw as { e?: unknown; cc?: unknown } | null;
+  if (s === null || typeof s !== 'object' || !Array.isArray(s.e) || s.cc === null || typeof s.cc !== 'object' || Array.isArray(s.cc)) throw new TypeError('not an add-wins set');
+  const cc: Record<string, number> = {};
+  for (const [r, n] of Object.entries(s.cc as object)) {
+    if (r === '__proto__' || r.length === 0 || r.length > 64 || !Number.isSafeInteger(n) || (n as number) < 0) throw new TypeError('not an add-wins context');
+    cc[r] = n as number;
+  }
+  const e: AddWinsEntry[] = [];
+  for (const x of s.e as unknown[]) {
+    if (!Array.isArray(x) || x.length !== 3 || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || (cc[x[1]] ?? 0) < x[2]) throw new TypeError('not an add-wins entry');
+    e.push([x[0], x[1], x[2]]);
+  }
+  return new AddWins(e, cc);
+}
+
+export const addWinsType: ValueType<AddWins> = {
+  name: 'add-wins',
+  is: (v): v is AddWins => v instanceof AddWins,
+  encode: (s) => textPayload({ e: s.e, cc: s.cc }),
+  decode: (payload) => decodeSet(parseTextPayload(payload)),
+  merge: (values) => joinAll(values),
+};

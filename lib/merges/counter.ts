@@ -1,12 +1,17 @@
 /**
- * A PN-counter: per replica, the total added and the total subtracted; the value is their difference.
- * The merge takes per-replica maxima, so concurrent increments on different replicas all count.
- * Increment through `space.update` (an atomic read-modify-write): two increments by one replica computed
- * from the same state would count once.
+ * A PN-counter: per replica, the total added and the total subtracted; the value is their difference. A typed
+ * value ('counter'): siblings merge by per-replica maxima on every replica, registered or not, so concurrent
+ * increments on different replicas all count. Increment through `space.update` (an atomic read-modify-write):
+ * two increments by one replica computed from the same state would count once.
  *
  *   await space.update('likes', (c) => counter.increment(c, replica.replicaId, 1));
  *   counter.value((await space.get('likes')).value)   // → total
+ *
+ * Values are `Counter` instances (frozen, `p` and `n` records sorted by replica): canonical, so equal counters
+ * encode equal. The helpers also accept the plain `{ p, n }` objects stored before counters carried their type.
  */
+import { jsonPayload, parseJsonPayload } from '../payload.js';
+import type { ValueType } from '../typed.js';
 import type { MergeFn } from '../types.js';
 
 export interface CounterValue {
@@ -14,7 +19,17 @@ export interface CounterValue {
   readonly n: Readonly<Record<string, number>>;
 }
 
-function sortedRecord(r: Record<string, number>): Record<string, number> {
+export class Counter implements CounterValue {
+  readonly p: Readonly<Record<string, number>>;
+  readonly n: Readonly<Record<string, number>>;
+  constructor(p: Record<string, number>, n: Record<string, number>) {
+    this.p = Object.freeze(sortedRecord(p));
+    this.n = Object.freeze(sortedRecord(n));
+    Object.freeze(this);
+  }
+}
+
+function sortedRecord(r: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const k of Object.keys(r).sort()) out[k] = r[k]!;
   return out;
@@ -28,16 +43,16 @@ function check(c: unknown): CounterValue {
   return v;
 }
 
-export function zero(): CounterValue {
-  return { p: {}, n: {} };
+export function zero(): Counter {
+  return new Counter({}, {});
 }
 
-export function increment(c: CounterValue | undefined, replicaId: string, by = 1): CounterValue {
+export function increment(c: CounterValue | undefined, replicaId: string, by = 1): Counter {
   if (!Number.isFinite(by)) throw new TypeError('counter.increment: by must be a finite number');
   const v = c ? check(c) : zero();
   const side = by >= 0 ? 'p' : 'n';
   const next = { ...v[side], [replicaId]: (v[side][replicaId] ?? 0) + Math.abs(by) };
-  return side === 'p' ? { p: sortedRecord(next), n: v.n } : { p: v.p, n: sortedRecord(next) };
+  return side === 'p' ? new Counter(next, v.n) : new Counter(v.p, next);
 }
 
 export function value(c: CounterValue | undefined): number {
@@ -51,8 +66,53 @@ export function value(c: CounterValue | undefined): number {
 function maxRecords(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = { ...a };
   for (const k in b) out[k] = Math.max(out[k] ?? 0, b[k]!);
-  return sortedRecord(out);
+  return out;
 }
 
-export const merge: MergeFn<CounterValue> = (siblings) =>
-  siblings.map(check).reduce((a, b) => ({ p: maxRecords(a.p, b.p), n: maxRecords(a.n, b.n) }));
+function join(values: readonly CounterValue[]): Counter {
+  let p: Record<string, number> = {};
+  let n: Record<string, number> = {};
+  for (const v of values.map(check)) {
+    p = maxRecords(p, v.p);
+    n = maxRecords(n, v.n);
+  }
+  return new Counter(p, n);
+}
+
+/** As a merge function (registering it is no longer needed; it still merges plain `{ p, n }` siblings). */
+export const merge: MergeFn<CounterValue> = (siblings) => join(siblings);
+
+function record(x: unknown): Record<string, number> {
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) throw new TypeError('not a record');
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(x)) {
+    if (k === '__proto__' || k.length === 0 || k.length > 64 || typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError('not a counter record');
+    out[k] = v;
+  }
+  return out;
+}
+
+export const counterType: ValueType<Counter> = {
+  name: 'counter',
+  is: (v): v is Counter => v instanceof Counter,
+  encode: (c) => jsonPayload({ p: c.p, n: c.n }),
+  decode(payload) {
+    const raw = parseJsonPayload(payload) as { p?: unknown; n?: unknown } | null;
+    if (raw === null || typeof raw !== 'object' || Object.keys(raw).length !== 2) throw new TypeError('not a counter');
+    return new Counter(record(raw.p), record(raw.n));
+  },
+  merge: join,
+  /** The records that grew (a counter only grows per replica); none when `next` lacks some of `base`. */
+  diff(base, next) {
+    const grown = (b: Readonly<Record<string, number>>, n: Readonly<Record<string, number>>) => {
+      const out: Record<string, number> = {};
+      for (const k in b) if ((n[k] ?? 0) < b[k]!) return undefined;
+      for (const k in n) if (!(k in b) || n[k]! > b[k]!) out[k] = n[k]!;
+      return out;
+    };
+    const p = grown(base.p, next.p);
+    const n = grown(base.n, next.n);
+    return p && n ? jsonPayload({ p, n }) : undefined;
+  },
+  apply: (base, delta) => join([base, counterType.decode(delta)]),
+};

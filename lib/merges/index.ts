@@ -1,12 +1,15 @@
 /**
  * The built-in merge functions, and the value types and helpers of those that need more than plain values.
  *
- *   openReplica({ storage, merge: { 'cart/*': merges.union, 'doc/*': merges.text, 'likes/*': merges.counter } })
+ *   openReplica({ storage, merge: { 'cart/*': merges.union } })
+ *
+ * Counters and add-wins sets are typed values (typed.ts): their siblings merge by their type on every replica, so
+ * `merges.counter` and `merges.addWins` need no registration (registering them is harmless). Collaborative text is a
+ * Yjs document (`concord/yjs`).
  */
 import * as addWinsType from './add-wins.js';
 import { fields, lww, max, union } from './basic.js';
 import * as counterType from './counter.js';
-import * as textType from './text.js';
 
 /** A merge function that also carries the helpers of its value type. */
 type WithHelpers<M, H> = M & Omit<H, 'merge'>;
@@ -18,10 +21,8 @@ function withHelpers<H extends { merge: unknown }>(helpers: H): WithHelpers<H['m
 
 export const counter = withHelpers(counterType);
 export const addWins = withHelpers(addWinsType);
-export const text = withHelpers(textType);
 
-export const merges = { lww, union, max, fields, counter, addWins, text };
+export const merges = { lww, union, max, fields, counter, addWins };
 
-export type { CounterValue } from './counter.js';
-export type { AddWinsSet, AddWinsEntry } from './add-wins.js';
-export type { TextDoc, TextLine } from './text.js';
+export { Counter, type CounterValue } from './counter.js';
+export { AddWins, type AddWinsSet, type AddWinsEntry } from './add-wins.js';

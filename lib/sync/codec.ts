@@ -5,7 +5,8 @@
  * Values travel as they are stored (lib/values.ts), but plain JSON values are re-encoded in a compact
  * binary form (type tag + varint/float64/string/table-key). Decoding rebuilds the same JSON text:
  * JSON.stringify of the parsed structure is what was stored, so the value a dot names is unchanged.
- * Rich (superjson) values travel as their stored text.
+ * Rich (superjson) values travel as their stored text; binary and typed values as their stored bytes, length-
+ * prefixed and raw (no base64, no JSON). Which encodings may be stored is values.ts's to say (messages.ts asks).
  *
  * Every read is bounds-checked and throws ProtocolError: a frame from the network is never trusted.
  */
@@ -26,6 +27,8 @@ const enum Tag {
   Arr = 6,
   Obj = 7,
   Rich = 8,
+  /** A value stored as bytes (binary or typed, values.ts): length and the bytes. */
+  Bytes = 9,
 }
 
 const MAX_DEPTH = 128;
@@ -117,8 +120,13 @@ export class Writer {
     this.pos += b.length;
   }
 
-  /** A stored value (JSON text or `~` + superjson text). */
-  value(text: string): void {
+  /** A stored value (JSON text, `~` + superjson text, or bytes). */
+  value(text: string | Uint8Array): void {
+    if (typeof text !== 'string') {
+      this.u8(Tag.Bytes);
+      this.bytes(text);
+      return;
+    }
     if (text.charCodeAt(0) === 0x7e) {
       this.u8(Tag.Rich);
       this.str(text);
@@ -278,8 +286,18 @@ export class Reader {
     return out;
   }
 
-  /** A value, returned as its stored text. */
-  value(): string {
+  /** Whether the next value is a plain one (sent as a tree, re-encoded as JSON here: valid by construction). */
+  valueIsPlain(): boolean {
+    const tag = this.buf[this.pos];
+    return tag !== Tag.Rich && tag !== Tag.Bytes;
+  }
+
+  /** A value, returned as stored (text or bytes); the caller validates rich and byte values (values.ts). */
+  value(): string | Uint8Array {
+    if (this.buf[this.pos] === Tag.Bytes) {
+      this.pos++;
+      return this.bytes();
+    }
     if (this.buf[this.pos] === Tag.Rich) {
       this.pos++;
       const text = this.str();

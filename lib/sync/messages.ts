@@ -15,6 +15,7 @@
  */
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { MAX_SENT_EPOCHS, type EpochEntry, type Seen } from '../epochs.js';
+import { invalidEncoding } from '../values.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
 import { ARITY, DEPTH } from './merkle.js';
 
@@ -228,8 +229,15 @@ function readState(r: Reader, baseT: number, maxValue: number): KeyState {
     const c = Math.floor(flags / 2);
     if (flags & 1) vs.push({ r: rid, n, t, c, d: 1 });
     else {
+      const plain = r.valueIsPlain();
       const v = r.value();
       if (v.length > maxValue) throw new ProtocolError('value over the size limit');
+      // Plain values arrive as a checked tree and are re-encoded as JSON; rich and byte values are validated
+      // before anything is stored (a malformed one closes the connection; nothing of the frame is stored).
+      if (!plain) {
+        const bad = invalidEncoding(v, maxValue);
+        if (bad) throw new ProtocolError(`malformed value: ${bad}`);
+      }
       vs.push({ r: rid, n, t, c, v });
     }
   }

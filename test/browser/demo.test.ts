@@ -165,30 +165,81 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await shot(b, 'demo-2-note-resolved-dave');
   });
 
-  it('typing in the document on one device appears on the other while online', async () => {
+  /** The open document's text (the editor's own state, not its DOM: remote cursors add labels there). */
+  const docText = (page: Page) => page.evaluate(() => (window as unknown as { concordDemo: { editor: { text(): string } } }).concordDemo.editor.text());
+  const editor = (page: Page) => page.locator('#doc-editor .cm-content');
+  async function waitForText(page: Page, pred: (text: string) => boolean, what: string): Promise<string> {
+    const end = Date.now() + WAIT;
+    for (;;) {
+      const t = await docText(page);
+      if (pred(t)) return t;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; text is ${JSON.stringify(t)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  /** Types before the last character of the given line (0-based) of the editor. */
+  async function typeBeforeLineEnd(page: Page, line: number, text: string): Promise<void> {
+    await page.locator('#doc-editor .cm-line').nth(line).click();
+    await page.keyboard.press('End');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.type(text, { delay: 10 });
+  }
+
+  it('typing in the document on one device appears on the other, with its cursor', async () => {
     const [a, b] = await Promise.all([device('erin'), device('frank', { width: 390, height: 844 })]);
     await Promise.all([status(a, 'synced'), status(b, 'synced')]);
-    await a.click('#doc');
+    await editor(a).click();
     await a.keyboard.type('Hello from erin', { delay: 15 });
-    await b.waitForFunction(() => (document.querySelector('#doc') as HTMLTextAreaElement).value.includes('Hello from erin'), undefined, { timeout: WAIT });
+    await waitForText(b, (t) => t.includes('Hello from erin'), 'erin’s text on frank');
 
-    // Frank types a line of his own while Erin keeps typing: neither loses text, and Erin's caret stays at her end.
-    await b.click('#doc');
+    // Both type into the same line at once, online: every keystroke of both survives, in the same text on both.
+    await editor(b).click();
     await b.keyboard.press('Control+End');
-    await Promise.all([b.keyboard.type('\nfrank was here', { delay: 15 }), a.keyboard.type('!', { delay: 15 })]);
-    const both = (p: Page) =>
-      p.waitForFunction(
-        () => {
-          const v = (document.querySelector('#doc') as HTMLTextAreaElement).value;
-          return v.includes('Hello from erin!') && v.includes('frank was here');
-        },
-        undefined,
-        { timeout: WAIT },
-      );
-    await Promise.all([both(a), both(b)]);
-    expect(await a.inputValue('#doc')).toBe(await b.inputValue('#doc'));
-    expect((await a.inputValue('#doc')).split('\n').sort()).toEqual(['Hello from erin!', 'frank was here']);
+    await Promise.all([b.keyboard.type(' and frank', { delay: 15 }), a.keyboard.type('!!', { delay: 15 })]);
+    const done = (t: string) => t.includes('frank') && (t.match(/!/g) ?? []).length === 2 && t.includes(' and frank');
+    const [ta, tb] = await Promise.all([waitForText(a, done, 'both edits on erin'), waitForText(b, done, 'both edits on frank')]);
+    await waitForText(a, (t) => t === tb, 'the same text on both');
+    expect(ta.replace(' and frank', '').replace('!!', '')).toBe('Hello from erin');
+    // Erin's caret shows on Frank's screen, labelled with her name.
+    await b.locator('#doc-editor .cm-ySelectionInfo', { hasText: 'erin' }).first().waitFor({ state: 'attached', timeout: WAIT });
     await Promise.all([shot(a, 'demo-3-document-erin'), shot(b, 'demo-3-document-frank-phone')]);
+  });
+
+  it('two offline devices typing into the same paragraph converge character by character once online', async () => {
+    const [a, b] = await Promise.all([device('ivan'), device('judy')]);
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    // A fresh document both will edit (the main one holds the previous test's text).
+    await a.click('#doc-new');
+    await a.fill('#doc-title', 'Offline paragraph');
+    await a.press('#doc-title', 'Enter');
+    const link = (p: Page) => p.locator('#docs-list .doc-link', { hasText: 'Offline paragraph' });
+    await link(b).waitFor({ timeout: WAIT });
+    await link(b).click();
+    await editor(a).click();
+    await a.keyboard.type('The quick fox jumps.', { delay: 5 });
+    await waitForText(b, (t) => t === 'The quick fox jumps.', 'the paragraph on judy');
+
+    await Promise.all([setOnline(a, false), setOnline(b, false)]);
+    // Ivan inserts inside the sentence, Judy appends to it and inserts near its start: the same paragraph.
+    await editor(a).click();
+    await a.keyboard.press('Control+Home');
+    for (let i = 0; i < 10; i++) await a.keyboard.press('ArrowRight');
+    await a.keyboard.type('brown ', { delay: 10 });
+    await typeBeforeLineEnd(b, 0, ' high');
+    await b.keyboard.press('Control+Home');
+    for (let i = 0; i < 4; i++) await b.keyboard.press('ArrowRight');
+    await b.keyboard.type('very ', { delay: 10 });
+    expect(await docText(a)).toBe('The quick brown fox jumps.');
+    expect(await docText(b)).toBe('The very quick fox jumps high.');
+    await shot(a, 'demo-5-offline-ivan');
+
+    await Promise.all([setOnline(a, true), setOnline(b, true)]);
+    const want = 'The very quick brown fox jumps high.';
+    await Promise.all([waitForText(a, (t) => t === want, 'the merge on ivan'), waitForText(b, (t) => t === want, 'the merge on judy')]);
+    await Promise.all([noPendingWrites(a), noPendingWrites(b)]);
+    // The list shows both documents on both devices, renamed title included.
+    for (const p of [a, b]) expect(await p.locator('#docs-list .doc-item').count()).toBeGreaterThanOrEqual(2);
+    await Promise.all([shot(a, 'demo-5-merged-ivan'), shot(b, 'demo-5-merged-judy')]);
   });
 
   it('a reload while the relay is down shows the stored data; pending writes sync once the relay is back', async () => {

@@ -1,13 +1,9 @@
-// The demo's pure helpers: caret placement under remote edits, the line merge offered for note siblings,
-// rebasing a textarea edit onto a document that moved on, and device naming.
+// The demo's pure helpers: caret placement under remote edits, the line merge offered for note siblings, and
+// device naming.
 import { describe, expect, it } from 'vitest';
-import { merges } from '../../lib/index.js';
 import { moveCaret } from '../../demo/src/caret.js';
 import { chooseDevice, cleanDeviceName } from '../../demo/src/device.js';
 import { mergeLines } from '../../demo/src/line-merge.js';
-import { rebaseEdit } from '../../demo/src/text-rebase.js';
-
-const { text } = merges;
 
 describe('moveCaret', () => {
   it.each([
@@ -27,30 +23,6 @@ describe('mergeLines', () => {
     expect(mergeLines(['plan\ntent\ncarol', 'plan\ntent\ndave'])).toBe('plan\ntent\ncarol\ndave');
     expect(mergeLines(['one'])).toBe('one');
     expect(mergeLines(['x\ny', 'x\ny'])).toBe('x\ny');
-  });
-});
-
-describe('rebaseEdit', () => {
-  it('applies the edit made on what the textarea showed without deleting lines that arrived meanwhile', () => {
-    const shown = text.from('hello\nworld', 'A');
-    const current = text([shown, text.edit(shown, 'B', 'hello\nfrom B\nworld')], { key: 'doc', space: 's', versions: [] });
-    const r = rebaseEdit(current, shown, 'A', 'hello\nworld\nfrom A');
-    expect(text.value(r.shown)).toBe('hello\nworld\nfrom A');
-    expect(text.value(r.stored)).toBe('hello\nfrom B\nworld\nfrom A');
-    // Line ids stay unique: A's new line got a counter above every counter of the stored document.
-    const ids = r.stored.lines.map((l) => `${l.r}:${l.n}`);
-    expect(new Set(ids).size).toBe(ids.length);
-  });
-
-  it('a deletion of a shown line is kept', () => {
-    const shown = text.from('a\nb\nc', 'A');
-    const r = rebaseEdit(shown, shown, 'A', 'a\nc');
-    expect(text.value(r.stored)).toBe('a\nc');
-  });
-
-  it('no edit: the stored document is returned as it is', () => {
-    const shown = text.from('a', 'A');
-    expect(rebaseEdit(undefined, shown, 'A', 'a').stored).toEqual(text.empty());
   });
 });
 

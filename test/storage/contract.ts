@@ -171,6 +171,46 @@ export function runStorageContract(name: string, setup: () => Promise<ContractSe
         expect(await s.get('sp', 'ключ/🙂')).toEqual(r);
       }));
 
+    it('keeps byte values exactly (binary and typed values), beside text values, across a reopen', async () => {
+      const ctx = await setup();
+      const big = new Uint8Array(100_000);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7919) & 255;
+      const r: KeyRecord = {
+        ...rec(1),
+        vs: [
+          { r: 'replicaA', n: 1, t: 5, c: 0, v: big },
+          { r: 'replicaB', n: 2, t: 6, c: 0, v: '"text"' },
+          { r: 'replicaC', n: 3, t: 7, c: 0, v: Uint8Array.of(0, 0, 255) },
+          { r: 'replicaD', n: 4, t: 8, c: 0, d: 1 },
+        ],
+      };
+      await ctx.storage.open();
+      try {
+        await ctx.storage.transact(async (tx) => {
+          tx.put('sp', 'bin', r);
+          tx.put('sp', 'other', rec(2));
+        });
+        const got = await ctx.storage.get('sp', 'bin');
+        expect(got).toEqual(r);
+        expect(got!.vs[0]!.v instanceof Uint8Array).toBe(true);
+        if (ctx.reopen) {
+          await ctx.storage.close();
+          const again = await ctx.reopen();
+          await again.open();
+          try {
+            expect(await again.get('sp', 'bin')).toEqual(r);
+            expect(await again.get('sp', 'other')).toEqual(rec(2));
+            expect((await again.readLog('sp', 0, 10)).map(([k, x]) => [k, x])).toEqual([['bin', r], ['other', rec(2)]]);
+          } finally {
+            await again.close();
+          }
+        }
+      } finally {
+        await ctx.storage.close().catch(() => {});
+        await ctx.cleanup?.();
+      }
+    });
+
     it('what was committed survives a reopen', async () => {
       const ctx = await setup();
       if (!ctx.reopen) {

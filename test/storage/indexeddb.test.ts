@@ -60,7 +60,7 @@ describe('indexedDBStorage specifics (fake-indexeddb)', () => {
           const next = rec(i + 2, String(i + 1));
           tx.put('sp', 'chain', next);
           if (i % 5 === 4) tx.remove('sp', 'chain');
-          return cur ? JSON.parse(cur.vs[0]!.v!) : null;
+          return cur ? JSON.parse(cur.vs[0]!.v as string) : null;
         }),
       ),
     );

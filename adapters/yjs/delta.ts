@@ -1,0 +1,125 @@
+/**
+ * Deltas between Yjs document states (the 'yjs' type's `diff`/`apply`/`equals` hooks, docs/deltas.md).
+ *
+ * `Y.diffUpdate(next, stateVector(base))` holds the structs `base` lacks but *all* of next's delete set, which for a
+ * long-edited document is kilobytes: too much for a keystroke. So the delta is that update with its delete set
+ * replaced by the deletions `base` lacks. The delete set is the last section of a V1 update, written
+ * deterministically (clients in descending order, then each client's ranges as read); we encode next's delete set the
+ * same way, check that the diff ends with exactly those bytes, and swap them — or give up (undefined: send the full
+ * state) if they differ. A delta exists only when `next` includes `base` (its state vector and delete set cover
+ * base's): then `Y.mergeUpdates([base, delta])` has exactly next's contents.
+ */
+import * as Y from 'yjs';
+
+type Ranges = Map<number, Array<{ clock: number; len: number }>>;
+
+function varuint(out: number[], n: number): void {
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+}
+
+/** A delete set as a V1 update's last section (Yjs's writeDeleteSet with DSEncoderV1). */
+function encodeDeleteSet(ds: Ranges): Uint8Array {
+  const out: number[] = [];
+  varuint(out, ds.size);
+  for (const [client, items] of [...ds.entries()].sort((a, b) => b[0] - a[0])) {
+    varuint(out, client);
+    varuint(out, items.length);
+    for (const it of items) {
+      varuint(out, it.clock);
+      varuint(out, it.len);
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** The delete set of an update (decodes its structs too: cheap when they are few). */
+function deleteSetOf(update: Uint8Array): Ranges {
+  return (Y.decodeUpdate(update).ds as unknown as { clients: Ranges }).clients;
+}
+
+/** Sorted, merged ranges of one client. */
+function normalize(items: ReadonlyArray<{ clock: number; len: number }>): Array<[number, number]> {
+  const sorted = items.map((i) => [i.clock, i.clock + i.len] as [number, number]).sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else out.push([r[0], r[1]]);
+  }
+  return out;
+}
+
+/** `a` minus `b`, per client; undefined when `b` has a deletion `a` lacks (then `a` does not include `b`). */
+function subtract(a: Ranges, b: Ranges): Ranges | undefined {
+  const out: Ranges = new Map();
+  for (const [client, items] of b) {
+    const mine = normalize(a.get(client) ?? []);
+    for (const [s, e] of normalize(items)) if (!mine.some(([ms, me]) => ms <= s && e <= me)) return undefined;
+  }
+  for (const [client, items] of a) {
+    const theirs = normalize(b.get(client) ?? []);
+    const left: Array<{ clock: number; len: number }> = [];
+    for (const [s0, e] of normalize(items)) {
+      let s = s0;
+      for (const [ts, te] of theirs) {
+        if (te <= s || ts >= e) continue;
+        if (ts > s) left.push({ clock: s, len: ts - s });
+        s = Math.max(s, te);
+      }
+      if (s < e) left.push({ clock: s, len: e - s });
+    }
+    if (left.length > 0) out.set(client, left);
+  }
+  return out;
+}
+
+function covers(next: Map<number, number>, base: Map<number, number>): boolean {
+  for (const [client, clock] of base) if ((next.get(client) ?? 0) < clock) return false;
+  return true;
+}
+
+function endsWith(bytes: Uint8Array, tail: Uint8Array): boolean {
+  if (tail.length > bytes.length) return false;
+  const off = bytes.length - tail.length;
+  for (let i = 0; i < tail.length; i++) if (bytes[off + i] !== tail[i]) return false;
+  return true;
+}
+
+/** The change from `base` to `next`, or undefined when `next` does not include `base` or the delta saves nothing. */
+export function diffStates(base: Uint8Array, next: Uint8Array): Uint8Array | undefined {
+  const svBase = Y.encodeStateVectorFromUpdate(base);
+  if (!covers(Y.decodeStateVector(Y.encodeStateVectorFromUpdate(next)), Y.decodeStateVector(svBase))) return undefined;
+  const full = Y.diffUpdate(next, svBase);
+  const dsNext = deleteSetOf(full);
+  const dsBase = deleteSetOf(Y.diffUpdate(base, svBase));
+  const missing = subtract(dsNext, dsBase);
+  if (!missing) return undefined;
+  const tail = encodeDeleteSet(dsNext);
+  if (!endsWith(full, tail)) return undefined;
+  const head = full.subarray(0, full.length - tail.length);
+  const ds = encodeDeleteSet(missing);
+  const delta = new Uint8Array(head.length + ds.length);
+  delta.set(head);
+  delta.set(ds, head.length);
+  return delta.length < next.length ? delta : undefined;
+}
+
+export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
+  return Y.mergeUpdates([base, delta]);
+}
+
+/** Same document contents: equal state vectors and delete sets. */
+export function sameState(a: Uint8Array, b: Uint8Array): boolean {
+  const sa = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(a));
+  const sb = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(b));
+  if (!covers(sa, sb) || !covers(sb, sa)) return false;
+  const da = deleteSetOf(a);
+  const db = deleteSetOf(b);
+  const x = subtract(da, db);
+  const y = subtract(db, da);
+  return !!x && !!y && x.size === 0 && y.size === 0;
+}

@@ -1,0 +1,96 @@
+/**
+ * Typed CRDT values: values that carry their type, so their siblings merge by that type on every replica,
+ * whether or not the app registered a merge function for the key. (A merge that depends on every replica's
+ * registration loses increments silently where one forgot it.)
+ *
+ * A type is registered once per process under a stable wire name ('counter', 'add-wins', 'yjs'). Its values are
+ * stored and sent as bytes: `0x01, name length, name, payload` (values.ts). Invariants a type must keep:
+ *   - `merge` is a join (commutative, associative, idempotent) whose result is canonical: the same set of
+ *     siblings, in any order, gives an equal value, so replicas merging at once write back equal values;
+ *   - `decode` validates: it throws on any payload its `encode` could not have produced, and what it returns
+ *     never breaks `merge` (hostile bytes from the wire reach it);
+ *   - `diff(base, next)` / `apply(base, delta)`, when present, satisfy apply(base, diff(base, next)) ≡ next
+ *     (equal by `merge`'s notion: the same value), for a base the receiver holds: the delta hooks the sync engine
+ *     and storage use to carry a version as a change against a version the other side already has.
+ *
+ * A type the core does not know (a Yjs document on a replica that never imported `concord/yjs`) still decodes:
+ * to `TypedBytes`, the payload with its type name, which re-encodes to the same bytes when put back. Only its
+ * merge is missing; see view.ts for what a read does then.
+ */
+import { ConcordError } from './errors.js';
+
+export interface ValueType<T = unknown> {
+  /** Stable wire name: 1–32 characters of a–z, 0–9 and '-', starting with a letter. */
+  readonly name: string;
+  /** Recognises this type's values at `put`. */
+  is(value: unknown): value is T;
+  encode(value: T): Uint8Array;
+  /** Validates and decodes a payload; throws on a malformed one. */
+  decode(payload: Uint8Array): T;
+  /** The join of two or more values of this type; canonical (see above). */
+  merge(values: readonly T[]): T;
+  /** Whether two values are the same value (default: equal encodings). */
+  equals?(a: T, b: T): boolean;
+  /** A delta that turns `base` into `next` (undefined: none smaller than the full value). */
+  diff?(base: T, next: T): Uint8Array | undefined;
+  /** Applies a delta made by `diff` against `base`. Throws on a delta that does not apply to it. */
+  apply?(base: T, delta: Uint8Array): T;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const types = new Map<string, ValueType<any>>();
+
+export function isTypeName(name: string): boolean {
+  return NAME.test(name);
+}
+
+/**
+ * Registers a value type (idempotent for the same object). A second, different type under a taken name is
+ * refused: two meanings for one wire name would merge one replica's values by another's rules.
+ */
+export function registerValueType<T>(type: ValueType<T>): void {
+  if (!isTypeName(type.name)) throw new ConcordError('INVALID_OPTION', `invalid value type name ${JSON.stringify(type.name)}`);
+  const known = types.get(type.name);
+  if (known && known !== type) throw new ConcordError('INVALID_OPTION', `value type "${type.name}" is already registered`);
+  types.set(type.name, type);
+}
+
+export function valueType(name: string): ValueType | undefined {
+  return types.get(name);
+}
+
+/** The registered type a value belongs to, if any. */
+export function typeOf(value: unknown): ValueType | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (value instanceof TypedBytes) return types.get(value.typeName);
+  for (const t of types.values()) if (t.is(value)) return t;
+  return undefined;
+}
+
+/** The type name a decoded value carries ('' for an untyped value). */
+export function typeNameOf(value: unknown): string {
+  if (value instanceof TypedBytes) return value.typeName;
+  return typeOf(value)?.name ?? '';
+}
+
+/**
+ * Bytes that carry a type name: how a value of a byte-shaped type (a Yjs document state) reads, and how a value of
+ * a type this process does not know reads. It is a Uint8Array (`Y.applyUpdate` takes it); `put` keeps its type.
+ */
+export class TypedBytes extends Uint8Array {
+  /** Derived arrays (slice, subarray, map) are plain Uint8Arrays: they carry no type. */
+  static get [Symbol.species](): Uint8ArrayConstructor {
+    return Uint8Array;
+  }
+
+  declare readonly typeName: string;
+}
+
+/** A copy of `bytes` that carries the type name `typeName`. */
+export function typedBytes(typeName: string, bytes: Uint8Array): TypedBytes {
+  if (!isTypeName(typeName)) throw new ConcordError('INVALID_OPTION', `invalid value type name ${JSON.stringify(typeName)}`);
+  const out = new TypedBytes(bytes.length);
+  out.set(bytes);
+  Object.defineProperty(out, 'typeName', { value: typeName, enumerable: false });
+  return out;
+}
