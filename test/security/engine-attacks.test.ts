@@ -3,12 +3,8 @@
  * #2 amplification from a read-only client, #5 unauthenticated RESET, #8 malformed rich values stored
  * unchecked, #9 forged versions under another replica's id. Each test asserts the outcome the fix must
  * give. #2, #5 and #9 failed on the engine of issue 10's start and pass since its rework (repair window,
- * protocol 2 without RESET, restore detection from delivered dots); #8 still fails, so it is skipped
- * unless SECURITY_OPEN=1:
- *
- *   SECURITY_OPEN=1 npx vitest run test/security/open-attacks.test.ts
- *
- * Whoever lands the #8 fix removes its skip. The attack scripts are in attacks.ts.
+ * protocol 2 without RESET, restore detection from delivered dots, principals); #8 since values are checked
+ * on receipt (lib/value-check.ts). The attack scripts are in attacks.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../adapters/relay/index.js';
@@ -18,7 +14,6 @@ import { buildCli, spawnRelay, type RelayProcess } from '../relay/child.js';
 import { forgedVersion, malformedRichValue, relayMemory, rootRangeFlood, unauthenticatedReset, wantFlood } from './attacks.js';
 import { client, closeAll, sleep, synced, tracker, until } from './support.js';
 
-const open = process.env.SECURITY_OPEN === '1';
 const t = tracker();
 const children: RelayProcess[] = [];
 let cleanup = async () => {};
@@ -102,7 +97,7 @@ describe('engine attacks', () => {
   });
 });
 
-describe.skipIf(!open)('engine attacks, fix pending (SECURITY_OPEN=1 runs them)', () => {
+describe('value attacks', () => {
   it('#8 a malformed rich value is refused on receipt; every reader keeps reading', async () => {
     const relay = await t.relay();
     const reader = t.add(await client(relay, {}, ['s']));
