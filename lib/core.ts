@@ -38,6 +38,8 @@ export interface CoreEvents extends Record<string, unknown> {
   reidentified: { oldId: string; newId: string };
   error: unknown;
   status: ReplicaStatus;
+  /** The number of keys holding a local write no relay or peer acknowledged yet changed (pending.ts). */
+  pending: number;
   /** A Merkle anti-entropy run with a peer ended. */
   antiEntropy: AntiEntropyRun;
 }
@@ -228,6 +230,7 @@ export class ReplicaCore {
     };
     // Both reads go out at once; where storage answers at once (memory), nothing is awaited at all.
     // A promise chain rather than an async function: one promise less per write on the hottest path.
+    this.writing++;
     return this.storage
       .transact((tx) => {
         const current = tx.get(space, key);
@@ -237,14 +240,34 @@ export class ReplicaCore {
         }
         return body(tx, current, lastSeq);
       })
-      .then((rec) => {
-        if (rec) {
-          this.noteDurable(rec.seq);
-          this.noteOwn(space, rec.seq);
-          this.events.emit('change', { space, key, rec, prev, origin: 'local' });
-        }
-        return rec;
-      });
+      .then(
+        (rec) => {
+          if (rec) {
+            this.noteDurable(rec.seq);
+            this.noteOwn(space, rec.seq);
+            this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+          }
+          this.wrote();
+          return rec;
+        },
+        (e: unknown) => {
+          this.wrote();
+          throw e;
+        },
+      );
+  }
+
+  private writing = 0;
+  private idle: Array<() => void> = [];
+
+  private wrote(): void {
+    if (--this.writing > 0) return;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** Resolves once no local write is in flight (each stored and reported, or failed). */
+  writesSettled(): Promise<void> {
+    return this.writing === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
   }
 
   /**

@@ -1,9 +1,14 @@
 /**
  * `openReplica`: the entry point. A replica owns one storage, mints its replicaId when the storage is empty,
  * and hands out spaces. Sync links attach to it with `connect`.
+ *
+ * Sync state an app can show: `status`, `pending` (keys holding a local write no relay or peer acknowledged
+ * yet, pending.ts; derived from the log at open) and `whenSynced()`. The spaces synced are those opened here,
+ * and those holding pending writes (a write is meant to reach a peer, opened this session or not).
  */
 import { ReplicaCore, type AntiEntropyRun, type CoreEvents } from './core.js';
 import { ConcordError } from './errors.js';
+import { PendingWrites } from './pending.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
 import type { StorageAdapter } from './storage.js';
@@ -55,6 +60,8 @@ export interface AcceptOptions {
 export interface ReplicaEvents {
   error: unknown;
   status: ReplicaStatus;
+  /** `replica.pending` changed (the new count). */
+  pending: number;
   /** A Merkle anti-entropy run ended: turns, bytes, keys repaired. */
   antiEntropy: AntiEntropyRun;
 }
@@ -73,6 +80,12 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     ...(options.random ? { random: options.random } : {}),
   });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl);
+  try {
+    await replica.pendingWrites.load();
+  } catch (e) {
+    await replica.close().catch(() => {});
+    throw e;
+  }
   if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);
   return replica;
 }
@@ -83,6 +96,8 @@ export class Replica implements SpaceHost {
   private readonly hub: SyncHub;
   private readonly links = new Set<Link>();
   private readonly accepted = new Set<Session>();
+  /** @internal */
+  readonly pendingWrites: PendingWrites;
 
   /** @internal use openReplica() */
   constructor(
@@ -94,11 +109,32 @@ export class Replica implements SpaceHost {
     core.events.on('change', (change) => {
       if (!change.collected) this.spaces.get(change.space)?.dispatch(change);
     });
+    // Before the hub's listeners: the status the hub computes on a change or an ack sees the count after it.
+    this.pendingWrites = new PendingWrites(core, {
+      shared: typeof core.storage.onExternalChange === 'function',
+      onCount: (n) => {
+        core.events.emit('pending', n);
+        this.hub?.refreshStatus();
+      },
+      onSpace: (space) => {
+        if (!this.spaces.has(space)) this.hub?.spaceOpened(space);
+      },
+    });
+    core.events.on('change', (change) => this.pendingWrites.changed(change));
+    core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
     this.hub = new SyncHub(core, {
-      opened: () => this.spaces.keys(),
+      opened: () => this.syncedSpaces(),
       readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),
+      pending: () => this.pendingWrites.count,
       ...(presenceTtl !== undefined ? { presenceTtl } : {}),
     });
+  }
+
+  /** The spaces links sync: opened here, or holding local writes no peer acknowledged yet. */
+  private syncedSpaces(): Set<string> {
+    const all = new Set(this.spaces.keys());
+    for (const space of this.pendingWrites.spaces()) all.add(space);
+    return all;
   }
 
   /** @internal */
@@ -114,6 +150,51 @@ export class Replica implements SpaceHost {
   get status(): ReplicaStatus {
     return this.hub.status;
   }
+
+  /**
+   * Keys holding a local write that no relay or peer has acknowledged yet, across every space (a key written
+   * several times counts once: its latest write carries the earlier ones). Derived from the change log and the
+   * stored acknowledgements, so it is right after a reload. Changes are reported by the 'pending' event.
+   */
+  get pending(): number {
+    return this.pendingWrites.count;
+  }
+
+  /**
+   * Resolves once `status` is 'synced' and nothing is `pending`: every link connected and caught up, and every
+   * local write made before the call (stored locally or still being stored) held by a relay or peer. It waits while offline or with no link at all (it never gives up on
+   * its own: race it with a timeout, or pass a `signal` to stop waiting, which rejects with the signal's reason).
+   * Rejects with ConcordError 'CLOSED' when the replica closes first (at once if it is closed).
+   */
+  async whenSynced(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.core.assertOpen();
+    // Writes already made but still being stored count: `space.put(k, v); await replica.whenSynced()` waits for them.
+    await this.core.writesSettled();
+    return new Promise<void>((resolve, reject) => {
+      if (this.core.isClosed) return reject(new ConcordError('CLOSED', 'the replica is closed'));
+      if (options.signal?.aborted) return reject(options.signal.reason);
+      const done = () => this.status === 'synced' && this.pending === 0;
+      if (done()) return resolve();
+      const stops: Array<() => void> = [];
+      const finish = (error?: unknown) => {
+        for (const stop of stops) stop();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const check = () => void (done() && finish());
+      stops.push(this.core.events.on('status', check), this.core.events.on('pending', check));
+      this.closeWaiters.add(finish);
+      stops.push(() => this.closeWaiters.delete(finish));
+      if (options.signal) {
+        const signal = options.signal;
+        const abort = () => finish(signal.reason);
+        signal.addEventListener('abort', abort, { once: true });
+        stops.push(() => signal.removeEventListener('abort', abort));
+      }
+    });
+  }
+
+  private readonly closeWaiters = new Set<(error: unknown) => void>();
 
   /** Syncs with a peer or relay through a transport, reconnecting after drops until `link.close()`. */
   connect(transport: Transport, options: LinkOptions = {}): Link {
@@ -202,6 +283,8 @@ export class Replica implements SpaceHost {
     this.hub.presence.close();
     for (const link of this.links) link.close();
     for (const session of this.accepted) session.close(1001, 'replica closing');
+    for (const waiter of [...this.closeWaiters]) waiter(new ConcordError('CLOSED', 'the replica closed before it was synced'));
+    if (!this.core.isClosed) await this.pendingWrites.flush(true).catch((e) => this.core.events.emit('error', e));
     await this.core.close();
   }
 }
