@@ -3,8 +3,13 @@
  * and hands out spaces. Sync links attach to it with `connect`.
  *
  * Sync state an app can show: `status`, `pending` (keys holding a local write no relay or peer acknowledged
- * yet, pending.ts; derived from the log at open) and `whenSynced()`. The spaces synced are those opened here,
- * and those holding pending writes (a write is meant to reach a peer, opened this session or not).
+ * yet, pending.ts; derived from the log at open) and `whenSynced()`. The spaces synced are those opened here
+ * or in another instance sharing the storage, and those holding pending writes (a write is meant to reach a
+ * peer, opened this session or not).
+ *
+ * Every tab: where the storage is shared by live instances (`storage.shared()`, browser tabs), `connect()` may
+ * be called in each; one instance holds the network role and runs its links for all, the others' links are
+ * dormant and show its status, acknowledgements and presence (sync/tabs.ts).
  */
 import { ReplicaCore, type AntiEntropyRun, type CoreEvents } from './core.js';
 import { ConcordError } from './errors.js';
@@ -17,6 +22,7 @@ import type { SpaceOf } from './typed-space.js';
 import { SyncHub } from './sync/hub.js';
 import { Link, type LinkOptions, type Timers } from './sync/link.js';
 import { Session, type Grants } from './sync/session.js';
+import { TabNetwork, type TabNetworkOptions } from './sync/tabs.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './sync/link.js';
 import type { Connection, ConnectionHandlers, Transport } from './transport.js';
 import type { MergeFn, MergeTable, ReplicaStatus } from './types.js';
@@ -41,6 +47,13 @@ export interface ReplicaOptions {
   gcGrace?: number;
   /** Milliseconds after which a silent presence entry leaves the view (default 15 000). */
   presenceTtl?: number;
+  /**
+   * Where tabs share the storage: how often the tab holding the network role tells the others it is alive
+   * (`beatMs`, default 2000), and how long an unanswered probe waits before another tab takes the role over
+   * from a stalled one (`probeTimeoutMs`, default 2000). A stalled leader is replaced within about
+   * 3 × beatMs + 1.5 × probeTimeoutMs. `timers`: injected by tests and simulations.
+   */
+  sharedNetwork?: Pick<TabNetworkOptions, 'beatMs' | 'probeTimeoutMs' | 'timers'>;
 }
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
@@ -79,7 +92,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
   });
-  const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl);
+  const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl, options.sharedNetwork);
   try {
     await replica.pendingWrites.load();
   } catch (e) {
@@ -98,6 +111,10 @@ export class Replica implements SpaceHost {
   private readonly accepted = new Set<Session>();
   /** @internal */
   readonly pendingWrites: PendingWrites;
+  /** The network role shared with other instances on the same storage (browser tabs), if it is shared. */
+  private readonly network: TabNetwork | undefined;
+  /** Spaces other instances on the same storage opened: synced here while this instance leads. */
+  private readonly tabSpaces = new Set<string>();
 
   /** @internal use openReplica() */
   constructor(
@@ -105,6 +122,7 @@ export class Replica implements SpaceHost {
     readonly merges: readonly Pattern<MergeFn>[],
     readonly maxValueBytes: number,
     presenceTtl?: number,
+    sharedNetwork?: TabNetworkOptions,
   ) {
     core.events.on('change', (change) => {
       if (!change.collected) this.spaces.get(change.space)?.dispatch(change);
@@ -128,11 +146,40 @@ export class Replica implements SpaceHost {
       pending: () => this.pendingWrites.count,
       ...(presenceTtl !== undefined ? { presenceTtl } : {}),
     });
+    const port = core.storage.shared?.();
+    this.network = port
+      ? new TabNetwork(
+          port,
+          {
+            core,
+            presence: this.hub.presence,
+            ownStatus: () => this.hub.status,
+            pending: () => this.pendingWrites.count,
+            openedSpaces: () => this.spaces.keys(),
+            remoteSpaces: (names) => {
+              for (const name of names) {
+                if (this.tabSpaces.has(name)) continue;
+                this.tabSpaces.add(name);
+                if (!this.spaces.has(name)) this.hub.spaceOpened(name);
+              }
+            },
+            setLeading: (on) => {
+              for (const link of this.links) link.setActive(on);
+            },
+            wakeLinks: () => {
+              for (const link of this.links) link.retryNow();
+            },
+            refreshStatus: () => this.hub.refreshStatus(),
+          },
+          { now: core.now, ...sharedNetwork },
+        )
+      : undefined;
   }
 
-  /** The spaces links sync: opened here, or holding local writes no peer acknowledged yet. */
+  /** The spaces links sync: opened here or in another tab, or holding local writes no peer acknowledged yet. */
   private syncedSpaces(): Set<string> {
     const all = new Set(this.spaces.keys());
+    for (const space of this.tabSpaces) all.add(space);
     for (const space of this.pendingWrites.spaces()) all.add(space);
     return all;
   }
@@ -196,14 +243,35 @@ export class Replica implements SpaceHost {
 
   private readonly closeWaiters = new Set<(error: unknown) => void>();
 
-  /** Syncs with a peer or relay through a transport, reconnecting after drops until `link.close()`. */
+  /**
+   * Syncs with a peer or relay through a transport, reconnecting after drops until `link.close()`. Where tabs
+   * share the storage, call it in every tab: the tab holding the network role connects for all (the others'
+   * links wait, dormant, and take over when that tab closes or stalls).
+   */
   connect(transport: Transport, options: LinkOptions = {}): Link {
     this.core.assertOpen();
     if (!transport || typeof transport.open !== 'function') {
       throw new ConcordError('INVALID_OPTION', 'connect(transport): a transport such as webSocketTransport(url) or pairTransports()[0]');
     }
-    const link = new Link(this.hub, transport, { ...options, maxValueBytes: this.maxValueBytes });
+    const network = this.network;
+    const role = network && {
+      get active() {
+        return network.isLeader;
+      },
+      dormantStatus: () => network.followerStatus(),
+      wake: () => network.wake(),
+    };
+    const link: Link = new Link(this.hub, transport, {
+      ...options,
+      maxValueBytes: this.maxValueBytes,
+      ...(role ? { role } : {}),
+      onClose: () => {
+        this.links.delete(link);
+        network?.linksChanged(this.links.size);
+      },
+    });
     this.links.add(link);
+    network?.linksChanged(this.links.size);
     return link;
   }
 
@@ -246,6 +314,7 @@ export class Replica implements SpaceHost {
     if (!space) {
       this.spaces.set(name, (space = new Space(this, name, options)));
       this.hub.spaceOpened(name);
+      this.network?.spaceOpened(name);
     } else if (options) space.configure(options);
     return space;
   }
@@ -280,8 +349,10 @@ export class Replica implements SpaceHost {
 
   async close(): Promise<void> {
     clearInterval(this.gcTimer);
+    // Presence leaves first, so the other tabs hear it before this one stops talking to them.
     this.hub.presence.close();
-    for (const link of this.links) link.close();
+    this.network?.close();
+    for (const link of [...this.links]) link.close();
     for (const session of this.accepted) session.close(1001, 'replica closing');
     for (const waiter of [...this.closeWaiters]) waiter(new ConcordError('CLOSED', 'the replica closed before it was synced'));
     if (!this.core.isClosed) await this.pendingWrites.flush(true).catch((e) => this.core.events.emit('error', e));

@@ -65,7 +65,7 @@ export class Link {
   constructor(
     private readonly hub: SyncHub,
     private readonly transport: Transport,
-    private readonly options: LinkOptions & { maxValueBytes: number; role?: LinkRole },
+    private readonly options: LinkOptions & { maxValueBytes: number; role?: LinkRole; onClose?: () => void },
   ) {
     this.timers = options.timers ?? defaultTimers;
     this.random = options.random ?? Math.random;
@@ -123,6 +123,7 @@ export class Link {
     this.timers.clearTimeout(this.timer);
     this.wake?.();
     this.hub.removeLink(this);
+    this.options.onClose?.();
   }
 
   private async run(): Promise<void> {

@@ -139,6 +139,11 @@ export class PresenceHub {
     this.channels.delete(c);
   }
 
+  /** The spaces presence is in use in here. */
+  activeSpaces(): string[] {
+    return [...this.spaces.keys()];
+  }
+
   /** A space went live on a session: start the digest exchange, if presence is in use here. */
   spaceLive(c: PresenceChannel, space: string): void {
     const s = this.spaces.get(space);
