@@ -126,4 +126,6 @@ export interface SharedInstances {
   onMessage(listener: (message: unknown) => void): () => void;
   /** Optional: the environment became visible again (a tab brought to the front): a moment to check the leader. */
   onVisible?(listener: () => void): () => void;
+  /** Optional: this instance is going away (the page unloads): a last chance to say goodbye, best effort. */
+  onClosing?(listener: () => void): () => void;
 }

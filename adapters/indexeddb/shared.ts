@@ -7,7 +7,9 @@
  * - `freeze` (Page Lifecycle: the browser is about to stop the page's tasks, e.g. a background tab on a
  *   phone) and `pagehide` with `persisted` (the page goes to the back/forward cache): the role is given up at
  *   once, so the other tabs need not detect a stalled leader; `resume` / `pageshow` compete again.
- * - A closed or discarded tab: the browser releases its locks; nothing to do.
+ * - `pagehide` without `persisted` (the page unloads): reported (`onClosing`): the tab leaves presence at once
+ *   and a leader resigns, best effort (its messages may be lost); the browser releases its locks anyway.
+ * - A discarded or crashed tab: the browser releases its locks; the others see its presence expire.
  * - `visibilitychange` to visible: reported (`onVisible`): a follower checks the leader and asks it to reconnect.
  * - A tab that stalls without any signal (a long task, a debugger, a suspended process) cannot tell: the others
  *   notice its silence and take the role over (lib/sync/tabs.ts).
@@ -30,6 +32,7 @@ function target(value: unknown): Target | undefined {
 export class PageLifecycle {
   private readonly stops: Array<() => void> = [];
   private readonly visibleListeners = new Set<() => void>();
+  private readonly closingListeners = new Set<() => void>();
 
   constructor(private readonly leadership: TabLeadership) {}
 
@@ -44,7 +47,10 @@ export class PageLifecycle {
     };
     on(doc, 'freeze', () => this.leadership.setFrozen(true));
     on(doc, 'resume', () => this.leadership.setFrozen(false));
-    on(win, 'pagehide', (e) => (e as Event & { persisted?: boolean }).persisted && this.leadership.setFrozen(true));
+    on(win, 'pagehide', (e) => {
+      if ((e as Event & { persisted?: boolean }).persisted) return this.leadership.setFrozen(true);
+      for (const listener of this.closingListeners) listener();
+    });
     on(win, 'pageshow', (e) => (e as Event & { persisted?: boolean }).persisted && this.leadership.setFrozen(false));
     on(doc, 'visibilitychange', () => {
       if ((globalThis as { document?: { visibilityState?: string } }).document?.visibilityState !== 'visible') return;
@@ -55,6 +61,11 @@ export class PageLifecycle {
   onVisible(listener: () => void): () => void {
     this.visibleListeners.add(listener);
     return () => void this.visibleListeners.delete(listener);
+  }
+
+  onClosing(listener: () => void): () => void {
+    this.closingListeners.add(listener);
+    return () => void this.closingListeners.delete(listener);
   }
 
   stop(): void {
@@ -103,6 +114,10 @@ export class SharedTabs implements SharedInstances {
 
   onVisible(listener: () => void): () => void {
     return this.lifecycle.onVisible(listener);
+  }
+
+  onClosing(listener: () => void): () => void {
+    return this.lifecycle.onClosing(listener);
   }
 
   /** Opens the channel (idempotent; at storage open). */

@@ -11,7 +11,7 @@
  *   follower probe     the leader was silent for 3 beats: are you there? (any leader answers with its state)
  *   follower wake      reconnect now (this tab came online or became visible)
  *   any      presence  this instance's presence gossip: each tab is its own presence member
- *   leader   resign    gave the role up (closing, or no link left)
+ *   leader   resign    gave the role up (closing, unloading, or no link left)
  *
  * Invariants:
  * - Only instances with at least one link compete for the role. One without links never leads, shows
@@ -126,6 +126,7 @@ export class TabNetwork {
       port.onMessage((m) => this.receive(m)),
       port.onLeaderChange((on) => this.leaderChanged(on)),
       port.onVisible?.(() => this.visible()) ?? (() => {}),
+      port.onClosing?.(() => this.closing()) ?? (() => {}),
       // What a peer acknowledged goes to the other instances at once; what they told us is not passed on again.
       acks.onAdvance((space, upTo, peer) => peer !== undefined && this.queue((b) => b.acks.set(space, Math.max(b.acks.get(space) ?? 0, upTo)))),
       acks.onReplicated((space, upTo, count) => this.port.isLeader && this.queue((b) => b.reps.push([space, upTo, count]))),
@@ -244,6 +245,13 @@ export class TabNetwork {
   private probe(now: number): void {
     this.probeSent = now;
     this.post({ t: 'probe' });
+  }
+
+  /** The page unloads: leave presence now (the others would wait out the ttl) and resign, best effort. */
+  private closing(): void {
+    if (this.closed) return;
+    for (const space of this.host.presence.activeSpaces()) this.host.presence.leave(space);
+    if (this.port.isLeader) this.post({ t: 'resign' });
   }
 
   private visible(): void {
