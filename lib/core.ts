@@ -156,6 +156,24 @@ export class ReplicaCore {
     }
   }
 
+  /** The storage's sequence when `pollExternal` last looked. */
+  private polledSeq = 0;
+
+  /**
+   * Reads what other instances committed that no hint announced (a hint is lost when its tab closes right after
+   * its commit): when the storage's sequence moved since the last poll, every space's log after this
+   * instance's marks. Cheap when nothing moved (one metadata read). Called periodically where tabs share storage.
+   */
+  async pollExternal(): Promise<void> {
+    if (this.closed || !this.storage.onExternalChange) return;
+    const top = (await this.storage.getMeta<number>('seq')) ?? 0;
+    if (top <= Math.max(this.polledSeq, this.openSeq)) return;
+    this.polledSeq = top;
+    const spaces = await this.storage.spaces();
+    this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
+    await this.externalQueue;
+  }
+
   private noteOwn(space: string, seq: number): void {
     if (!this.storage.onExternalChange || seq <= (this.externalMarks.get(space) ?? this.openSeq)) return;
     let own = this.ownSeqs.get(space);

@@ -144,6 +144,20 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
     expect(b.status).toBe('offline');
   });
 
+  it('a write whose commit hint was lost (its tab closed at once) is still streamed by the leader', async () => {
+    const { server, relay, replicas } = await setup(2);
+    const [a, b] = replicas as [Replica, Replica];
+    a.space('s');
+    a.connect(server.transport());
+    await until(() => a.status === 'synced', 'a synced');
+    // b's storage announces nothing: every hint it would post is lost.
+    const hints = (b as unknown as { core: { storage: { hints: { post(s: string[]): void } } } }).core.storage.hints;
+    hints.post = () => {};
+    const w = await b.space('s').put('unannounced', 1);
+    await until(async () => (await relay.space('s').get('unannounced'))?.value === 1, 'the relay got it', 5000);
+    await w.synced;
+  });
+
   it('acknowledgements lost on the way to another tab are repaired by the leader’s next beat', async () => {
     const { server, replicas, members, group } = await setup(2);
     const [a, b] = replicas as [Replica, Replica];
