@@ -134,6 +134,8 @@ export class TabNetwork {
       host.core.events.on('status', () => this.port.isLeader && this.sendState()),
     );
     this.post({ t: 'hello', spaces: [...host.openedSpaces()] });
+    // The role may be held already (the app asked the storage for it before opening the replica).
+    if (port.isLeader) this.leaderChanged(true);
     this.schedule();
   }
 
