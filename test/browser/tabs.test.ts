@@ -179,6 +179,26 @@ describe.skipIf(skipBrowser)('tabs in headless Chromium', { timeout: 90_000 }, (
     await relay.close();
   });
 
+  it('a tab without the socket that becomes visible again makes the tab holding it reconnect at once', async () => {
+    const port = await freePort(); // the relay is down
+    const url = `ws://127.0.0.1:${port}`;
+    const db = `tabs-${++n}`;
+    const [a, b] = [await tab(), await tab()];
+    for (const page of [a, b]) await page.evaluate((d) => tabs.open(d), db);
+    for (const page of [a, b]) await page.evaluate((u) => tabs.connect(u, true), url); // 30–60 s backoff
+    await a.waitForFunction(() => tabs.log().includes('status:connecting'), undefined, { timeout: WAIT });
+    await b.waitForFunction(() => tabs.log().includes('status:connecting'), undefined, { timeout: WAIT });
+    const [, other] = (await a.evaluate(() => tabs.isLeader())) ? [a, b] : [b, a];
+    const relay = await createRelay({ port, host: '127.0.0.1', log: false });
+    // Headless pages are always visible: fire the event a tab brought back to the front fires.
+    await other.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    expect(relay.connections).toBe(1);
+    expect(errors).toEqual([]);
+    await Promise.all([a.close(), b.close()]);
+    await relay.close();
+  });
+
   it('pending counts writes made offline across a reload; online again (the online event wakes the waiting link) it drops to 0 and whenSynced resolves', async () => {
     const port = await freePort(); // nothing listens there yet: the relay is down
     const url = `ws://127.0.0.1:${port}`;
