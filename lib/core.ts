@@ -13,7 +13,7 @@ import { ConcordError } from './errors.js';
 import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
-import { IDENTITY_META, openIdentity, readIdentity, reissue, type Identity } from './identity.js';
+import { IDENTITY_META, mintIdentity, openIdentity, readIdentity, reissue, type Identity } from './identity.js';
 import { record } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
@@ -238,7 +238,10 @@ export class ReplicaCore {
       prev = current;
       const content = produce(current);
       if (content === undefined) return undefined;
-      const seq = (lastSeq ?? 0) + 1;
+      // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
+      // minted if it was forged (or our storage lost writes), and a dot it covers would be dropped on arrival.
+      const claimed = current?.cc[r] ?? 0;
+      const seq = Math.max(lastSeq ?? 0, claimed) + 1;
       tx.setMeta('seq', seq);
       const version = 'd' in content ? { r, n: seq, t: hlc.ms, c: hlc.logical, d: 1 as const } : { r, n: seq, t: hlc.ms, c: hlc.logical, v: content.v };
       const state = update(current ?? EMPTY_STATE, ctx ?? current?.cc ?? {}, version);
@@ -407,6 +410,20 @@ export class ReplicaCore {
       this.noteOwn(change.space, change.rec.seq);
       this.events.emit('change', change);
     }
+  }
+
+  /**
+   * A relay refused our replicaId (another principal uses it there, principals.ts): take a new one. Unlike
+   * `reidentify` nothing is re-issued — our dots so far are ours and name what they named.
+   */
+  async renewIdentity(): Promise<void> {
+    this.assertOpen();
+    const old = this.identity;
+    const next = mintIdentity(0, this.seeded);
+    await this.storage.transact((tx) => tx.setMeta(IDENTITY_META, next));
+    this.identity = next;
+    this.events.emit('reidentified', { oldId: old.id, newId: next.id });
+    this.events.emit('error', new ConcordError('UNAUTHORIZED', `a relay refused replicaId ${old.id} (in use by another user there): this replica now writes as ${next.id}`));
   }
 
   async close(): Promise<void> {

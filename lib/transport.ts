@@ -57,6 +57,8 @@ export const CloseCode = {
   AUTH_TIMEOUT: 4408,
   TOO_LARGE: 4413,
   VERSION_MISMATCH: 4426,
+  /** The replicaId is bound to another principal (user) on this relay: take a new id and come back. */
+  ID_CONFLICT: 4409,
   RATE_LIMITED: 4429,
   SLOW_CONSUMER: 4430,
   INTERNAL: 4500,

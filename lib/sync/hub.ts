@@ -7,6 +7,7 @@ import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
 import { PresenceHub } from './presence-hub.js';
+import { Principals } from './principals.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
@@ -37,6 +38,8 @@ export class SyncHub {
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
   readonly presence: PresenceHub;
+  /** Which principal owns which replicaId here (servers). */
+  readonly principals: Principals;
 
   constructor(
     readonly core: ReplicaCore,
@@ -50,6 +53,7 @@ export class SyncHub {
     },
   ) {
     this.presence = new PresenceHub(this, hooks.presenceTtl);
+    this.principals = new Principals(core);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     this.pending = hooks.pending ?? (() => 0);

@@ -146,6 +146,8 @@ export class Link {
         break;
       }
       if (code !== undefined && REFUSED.has(code)) this.attempt = Math.max(this.attempt, 4);
+      // The relay binds replicaIds to users: ours is another's there. A new id, then at once again.
+      if (code === CloseCode.ID_CONFLICT) await this.hub.core.renewIdentity().catch((e) => this.hub.core.events.emit('error', e));
       const { base, max } = this.options.backoff ?? DEFAULT_BACKOFF;
       const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + this.random() / 2);
       this.attempt = Math.min(this.attempt + 1, 20);

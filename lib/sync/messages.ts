@@ -136,6 +136,11 @@ const EPOCH = /^[A-Za-z0-9_-]{0,64}$/;
 const HASH = /^[0-9a-f]{16}$/;
 export const MAX_KEY_LENGTH = 1024;
 export const MAX_TOKEN_LENGTH = 8192;
+/**
+ * Dot counters beyond this are refused: a replica mints above any counter of its own a context claims
+ * (core.ts write), so a forged claim could otherwise push it toward the end of the safe-integer range.
+ */
+export const MAX_COUNTER = 2 ** 48;
 
 function space(r: Reader): string {
   const s = r.str();
@@ -216,7 +221,7 @@ function readState(r: Reader, baseT: number, maxValue: number): KeyState {
     const n = r.uint();
     const t = baseT + r.int();
     const flags = r.uint();
-    if (n < 1 || t < 0 || t > 2 ** 48 || flags >> 1 > 0xffff) throw new ProtocolError('invalid version');
+    if (n < 1 || n > MAX_COUNTER || t < 0 || t > 2 ** 48 || flags >> 1 > 0xffff) throw new ProtocolError('invalid version');
     const c = Math.floor(flags / 2);
     if (flags & 1) vs.push({ r: rid, n, t, c, d: 1 });
     else {
@@ -238,7 +243,7 @@ function readState(r: Reader, baseT: number, maxValue: number): KeyState {
     for (let i = 0; i < ncc - 1; i++) {
       const rid = replicaId(r);
       const n = r.uint();
-      if (n < 1 || rid in cc) throw new ProtocolError('invalid causal context');
+      if (n < 1 || n > MAX_COUNTER || rid in cc) throw new ProtocolError('invalid causal context');
       cc[rid] = n;
     }
     for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');

@@ -18,6 +18,8 @@ export interface Grants {
    * not: a client's claim never makes a relay re-identify.
    */
   trusted?: boolean;
+  /** Who the credential speaks for (a token's `sub`); a replicaId is bound to the first principal using it (principals.ts). */
+  principal?: string;
 }
 
 export interface Timers {

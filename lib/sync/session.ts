@@ -253,6 +253,9 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       if (!this.options.authenticate) throw new ConcordError('UNAUTHORIZED', 'no authenticator');
       this.grants = await this.options.authenticate(m.token, m.replicaId);
       this.checkGrant();
+      if (!this.grants.trusted && !(await this.hub.principals.claim(m.replicaId, this.grants.principal ?? ''))) {
+        return this.close(CloseCode.ID_CONFLICT, 'this replicaId is in use by another principal here: take a new one');
+      }
     }
     // The peer holds a dot we delivered that our storage lost: we were restored (epochs.ts). A client takes its
     // relay's word (and peers theirs); a relay only a relay's of its cluster.
