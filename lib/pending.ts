@@ -2,10 +2,13 @@
  * `replica.pending`: the local writes no relay or peer has acknowledged yet, counted per key.
  *
  * A key counts while its stored state holds a version this replica wrote (its own dot `(replicaId, n)`) with
- * `n` above its space's acknowledged floor. A key written five times offline counts once: the log keeps one
- * entry per key, and its latest write is acknowledged together with the earlier ones it superseded. A version
- * of ours that another replica's write superseded does not count (that replica held it). Every space in storage
- * counts, opened or not; the replica syncs the spaces that hold pending keys (replica.ts).
+ * `n` above its space's acknowledged floor, until some peer acknowledges our log up to the key's entry in it
+ * (`rec.seq`: the peer then holds that state, every version of ours in it included). A key written five times
+ * offline counts once: the log keeps one entry per key, and its latest write is acknowledged together with the
+ * earlier ones it superseded. A version of ours that another replica's write superseded does not count (that
+ * replica held it). Every space in storage counts, opened or not; the replica syncs the spaces that hold
+ * pending keys (replica.ts). A version under our id that we never wrote (a forged one, arriving by a join) counts
+ * like ours until its entry is acknowledged: it never blocks the count for good.
  *
  * The floor of a space: every own write at or below it was acknowledged by some peer ("I hold your log up to
  * u" acknowledges every write at or below u). Floors are stored (meta `af:<space>`), so the count is derived
@@ -29,22 +32,17 @@ const FLOOR_META = 'af:';
 const STRIDE = 1024;
 const PAGE = 512;
 
-/** The highest and lowest counters of `replicaId`'s versions in `rec` above `floor`, if any. */
-function ownAbove(rec: KeyRecord, replicaId: string, floor: number): { max: number; min: number } | undefined {
-  let max = 0;
+/** The lowest counter of `replicaId`'s versions in `rec` above `floor`, if any. */
+function ownAbove(rec: KeyRecord, replicaId: string, floor: number): { min: number } | undefined {
   let min = Infinity;
-  for (const v of rec.vs) {
-    if (v.r !== replicaId || v.n <= floor) continue;
-    if (v.n > max) max = v.n;
-    if (v.n < min) min = v.n;
-  }
-  return max > 0 ? { max, min } : undefined;
+  for (const v of rec.vs) if (v.r === replicaId && v.n > floor && v.n < min) min = v.n;
+  return min < Infinity ? { min } : undefined;
 }
 
 export class PendingWrites {
   private readonly floors = new Map<string, number>();
   private readonly stored = new Map<string, number>();
-  /** space → key → the highest pending own counter in the key's state. */
+  /** space → key → the key's log seq: the acknowledgement that clears it. */
   private readonly keys = new Map<string, Map<string, number>>();
   private total = 0;
   private readonly dirty = new Set<string>();
@@ -96,15 +94,17 @@ export class PendingWrites {
   private async scan(space: string): Promise<void> {
     const floor = this.stored.get(space) ?? 0;
     let last = floor;
+    // The floor may not pass a pending own version, nor the entry of a key still pending (a version under our id
+    // above that entry's seq is none we wrote; it must be read again next time all the same).
     let minOwn = Infinity;
     for (let after = floor; ; ) {
       const page = await this.core.storage.readLog(space, after, PAGE);
       for (const [key, rec] of page) {
         last = Math.max(last, rec.seq);
         const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0);
-        if (own) minOwn = Math.min(minOwn, own.min);
+        if (own) minOwn = Math.min(minOwn, own.min, rec.seq);
         const seen = this.loading!.get(`${space}\n${key}`);
-        if (seen === undefined || seen < rec.seq) this.setKey(space, key, own?.max);
+        if (seen === undefined || seen < rec.seq) this.setKey(space, key, own ? rec.seq : undefined);
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]![1].seq;
@@ -118,7 +118,7 @@ export class PendingWrites {
     this.loading?.set(`${space}\n${key}`, rec.seq);
     const floor = this.floors.get(space) ?? 0;
     const before = this.total;
-    this.setKey(space, key, ownAbove(rec, this.core.replicaId, floor)?.max);
+    this.setKey(space, key, ownAbove(rec, this.core.replicaId, floor) ? rec.seq : undefined);
     if (!this.hooks.shared && !this.keys.has(space)) this.raise(space, rec.seq, false);
     if (this.total !== before) this.emitCount();
   }

@@ -146,6 +146,23 @@ describe('replica.pending', () => {
   });
 });
 
+describe('replica.pending against forged input', () => {
+  it('a version under our id that we never wrote (arriving by a join, its counter far above our log) clears once its entry is acknowledged', async () => {
+    const storage = memoryStorage();
+    const [a, b] = await Promise.all([replica(storage), replica()]);
+    a.space('s');
+    b.space('s');
+    const forged = { vs: [{ r: a.replicaId, n: 1e9, t: Date.now(), c: 0, v: '"not mine"' }], cc: { [a.replicaId]: 1e9 } };
+    await a.core.join('s', [['k', forged]]);
+    link(a, b);
+    await a.whenSynced();
+    expect(a.pending).toBe(0);
+    await a.close();
+    const again = await replica(storage);
+    expect(again.pending).toBe(0);
+  });
+});
+
 describe('replica.whenSynced()', () => {
   it('waits with no link and while offline, resolves once synced with nothing pending', async () => {
     const [a, b] = await Promise.all([replica(), replica()]);
