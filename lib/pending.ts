@@ -6,9 +6,10 @@
  * (`rec.seq`: the peer then holds that state, every version of ours in it included). A key written five times
  * offline counts once: the log keeps one entry per key, and its latest write is acknowledged together with the
  * earlier ones it superseded. A version of ours that another replica's write superseded does not count (that
- * replica held it). Every space in storage counts, opened or not; the replica syncs the spaces that hold
- * pending keys (replica.ts). A version under our id that we never wrote (a forged one, arriving by a join) counts
- * like ours until its entry is acknowledged: it never blocks the count for good.
+ * replica held it), nor does one in a state a peer sent us exactly as stored (that peer holds it). Every space in
+ * storage counts, opened or not; the replica syncs the spaces that hold pending keys (replica.ts). A version
+ * under our id that we never wrote (a forged one, arriving by a join) counts like ours until its entry is
+ * acknowledged: it never blocks the count for good.
  *
  * The floor of a space: every own write at or below it was acknowledged by some peer ("I hold your log up to
  * u" acknowledges every write at or below u). Floors are stored (meta `af:<space>`), so the count is derived
@@ -32,8 +33,13 @@ const FLOOR_META = 'af:';
 const STRIDE = 1024;
 const PAGE = 512;
 
-/** The lowest counter of `replicaId`'s versions in `rec` above `floor`, if any. */
+/**
+ * The lowest counter of `replicaId`'s versions in `rec` above `floor`, if any. None for a record whose exact state
+ * came from a peer (`src`): that peer holds it, our versions in it included (and it is never streamed back to it,
+ * so its log entry would never be acknowledged).
+ */
 function ownAbove(rec: KeyRecord, replicaId: string, floor: number): { min: number } | undefined {
+  if (rec.src !== undefined) return undefined;
   let min = Infinity;
   for (const v of rec.vs) if (v.r === replicaId && v.n > floor && v.n < min) min = v.n;
   return min < Infinity ? { min } : undefined;
