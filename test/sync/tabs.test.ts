@@ -131,6 +131,26 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
     await until(() => replicas[leaderIdx]!.status === 'synced', 'the old leader shows the new leader’s status');
   });
 
+  it('replication reports the leader hears reach the other tab: w.replicated(n) resolves there', async () => {
+    const { server, replicas, group } = await setup(2);
+    const [a, b] = replicas as [Replica, Replica];
+    a.space('s');
+    b.space('s');
+    a.connect(server.transport());
+    b.connect(server.transport());
+    await until(() => a.status === 'synced' && b.status === 'synced', 'synced');
+    const leader = group.holder === 'tab0' ? a : b;
+    const follower = leader === a ? b : a;
+    const w = await follower.space('s').put('k', 1);
+    await w.synced;
+    let replicated = false;
+    void w.replicated(2).then(() => (replicated = true));
+    // A relay of a cluster reports to the leader's session that two relays hold our log in 's' up to w.seq.
+    leader.core.acks.replicated('s', w.seq, 2);
+    await until(() => replicated, 'the follower heard the report');
+    expect(w.durability).toBe('replicated');
+  });
+
   it('a tab without links shows offline but its writes report synced once the leading tab stored them at the relay', async () => {
     const { server, replicas } = await setup(2);
     const [a, b] = replicas as [Replica, Replica];
