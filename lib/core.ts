@@ -156,24 +156,6 @@ export class ReplicaCore {
     }
   }
 
-  /** The storage's sequence when `pollExternal` last looked. */
-  private polledSeq = 0;
-
-  /**
-   * Reads what other instances committed that no hint announced (a hint is lost when its tab closes right after
-   * its commit): when the storage's sequence moved since the last poll, every space's log after this
-   * instance's marks. Cheap when nothing moved (one metadata read). Called periodically where tabs share storage.
-   */
-  async pollExternal(): Promise<void> {
-    if (this.closed || !this.storage.onExternalChange) return;
-    const top = (await this.storage.getMeta<number>('seq')) ?? 0;
-    if (top <= Math.max(this.polledSeq, this.openSeq)) return;
-    this.polledSeq = top;
-    const spaces = await this.storage.spaces();
-    this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
-    await this.externalQueue;
-  }
-
   private noteOwn(space: string, seq: number): void {
     if (!this.storage.onExternalChange || seq <= (this.externalMarks.get(space) ?? this.openSeq)) return;
     let own = this.ownSeqs.get(space);
@@ -251,7 +233,6 @@ export class ReplicaCore {
     };
     // Both reads go out at once; where storage answers at once (memory), nothing is awaited at all.
     // A promise chain rather than an async function: one promise less per write on the hottest path.
-    this.writing++;
     return this.storage
       .transact((tx) => {
         const current = tx.get(space, key);
@@ -261,34 +242,14 @@ export class ReplicaCore {
         }
         return body(tx, current, lastSeq);
       })
-      .then(
-        (rec) => {
-          if (rec) {
-            this.noteDurable(rec.seq);
-            this.noteOwn(space, rec.seq);
-            this.events.emit('change', { space, key, rec, prev, origin: 'local' });
-          }
-          this.wrote();
-          return rec;
-        },
-        (e: unknown) => {
-          this.wrote();
-          throw e;
-        },
-      );
-  }
-
-  private writing = 0;
-  private idle: Array<() => void> = [];
-
-  private wrote(): void {
-    if (--this.writing > 0) return;
-    for (const resolve of this.idle.splice(0)) resolve();
-  }
-
-  /** Resolves once no local write is in flight (each stored and reported, or failed). */
-  writesSettled(): Promise<void> {
-    return this.writing === 0 ? Promise.resolve() : new Promise((resolve) => this.idle.push(resolve));
+      .then((rec) => {
+        if (rec) {
+          this.noteDurable(rec.seq);
+          this.noteOwn(space, rec.seq);
+          this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+        }
+        return rec;
+      });
   }
 
   /**

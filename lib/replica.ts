@@ -216,7 +216,7 @@ export class Replica implements SpaceHost {
   async whenSynced(options: { signal?: AbortSignal } = {}): Promise<void> {
     this.core.assertOpen();
     // Writes already made but still being stored count: `space.put(k, v); await replica.whenSynced()` waits for them.
-    await this.core.writesSettled();
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.settled.push(resolve));
     return new Promise<void>((resolve, reject) => {
       if (this.core.isClosed) return reject(new ConcordError('CLOSED', 'the replica is closed'));
       if (options.signal?.aborted) return reject(options.signal.reason);
@@ -242,6 +242,14 @@ export class Replica implements SpaceHost {
   }
 
   private readonly closeWaiters = new Set<(error: unknown) => void>();
+  private inFlight = 0;
+  private settled: Array<() => void> = [];
+
+  /** @internal Writes through the API in flight (SpaceHost). */
+  writing(on: boolean): void {
+    this.inFlight += on ? 1 : -1;
+    if (this.inFlight === 0) for (const resolve of this.settled.splice(0)) resolve();
+  }
 
   /**
    * Syncs with a peer or relay through a transport, reconnecting after drops until `link.close()`. Where tabs

@@ -96,6 +96,10 @@ export class IDBStorage implements IndexedDBStorage {
       throw storageError(e, 'opening the database');
     }
     this.hints.start();
+    this.hints.watch(
+      () => this.getMeta<number>('seq'),
+      () => this.spaces(),
+    );
     this.sharedTabs.start();
     this.lifecycle.start();
     await this.instances.start();

@@ -2,7 +2,8 @@
  * What the tabs of one origin sharing a database tell each other.
  *
  * Hints (BroadcastChannel `concord-idb:<name>`): after a commit, the spaces it changed. Only a hint: a
- * closing tab can drop it; the receiver reads the change log by sequence, which is the source of truth.
+ * closing tab can drop it; the receiver reads the change log by sequence, which is the source of truth, and
+ * every 2 s a tab that listens checks the shared sequence and announces every space when it moved (`watch`).
  * BroadcastChannel delivers to every other channel object of that name (other tabs, other instances in
  * this tab), never back to the sender.
  *
@@ -20,11 +21,36 @@ import type { Leadership } from '../../lib/storage.js';
 
 type Listener<T> = (value: T) => void;
 
+/** How often a tab checks the shared sequence for commits no hint announced (ms). */
+export const HINT_POLL_MS = 2000;
+
 export class Hints {
   private channel: BroadcastChannel | undefined;
   private readonly listeners = new Set<Listener<string[]>>();
+  private poll: ReturnType<typeof setInterval> | undefined;
+  private lastSeq: number | undefined;
 
   constructor(private readonly name: string) {}
+
+  /**
+   * A hint is lost when its tab closes right after the commit: every `HINT_POLL_MS`, while someone listens,
+   * the shared sequence is read, and when it moved since the last look every space is announced (the reader
+   * reads the log after its marks, so announcing too much costs a few reads, never a duplicate).
+   */
+  watch(readSeq: () => Promise<number | undefined>, listSpaces: () => Promise<string[]>): void {
+    if (this.poll) return;
+    const look = async () => {
+      const seq = (await readSeq()) ?? 0;
+      const before = this.lastSeq;
+      this.lastSeq = seq;
+      if (before === undefined || seq === before || this.listeners.size === 0) return;
+      const spaces = await listSpaces();
+      for (const listener of this.listeners) listener(spaces);
+    };
+    void look().catch(() => {});
+    this.poll = setInterval(() => void look().catch(() => {}), HINT_POLL_MS);
+    (this.poll as { unref?: () => void }).unref?.();
+  }
 
   start(): void {
     if (this.channel || typeof BroadcastChannel !== 'function') return;
@@ -52,6 +78,9 @@ export class Hints {
   stop(): void {
     this.channel?.close();
     this.channel = undefined;
+    clearInterval(this.poll);
+    this.poll = undefined;
+    this.lastSeq = undefined;
   }
 }
 

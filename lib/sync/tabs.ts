@@ -20,8 +20,8 @@
  * - A follower with links shows the leader's status ('connecting' while it knows of no leader), and never
  *   'synced' while it counts a pending write (the leader may not have read that write from the log yet).
  * - Writes made in any tab reach the leader through the change log (core.ts reads other instances' commits on
- *   each commit hint, and every beat when the shared sequence moved: a hint is lost when its tab closes at
- *   once), and the leader syncs every space opened in any tab.
+ *   each commit hint; the storage also announces commits whose hint was lost, see adapters/indexeddb/tabs.ts),
+ *   and the leader syncs every space opened in any tab.
  * - Acknowledgements apply as a maximum: late, repeated or replayed ones change nothing. Lost ones are repaired
  *   by the next beat, by the stored floors (pending.ts), and by a new leader's catch-up (the peer's cursor
  *   acknowledges our log again).
@@ -214,15 +214,9 @@ export class TabNetwork {
     if (this.closed) return;
     const every = Math.max(10, Math.min(this.beatMs, this.probeTimeoutMs) / 2);
     let beatDue = this.now() + this.beatMs;
-    let pollDue = beatDue;
     const tick = () => {
       if (this.closed) return;
       const now = this.now();
-      if (now >= pollDue) {
-        // Commits whose hint was lost (its tab closed at once): the leader streams them, every tab shows them.
-        pollDue = now + this.beatMs;
-        void this.host.core.pollExternal().catch(() => {});
-      }
       if (this.port.isLeader) {
         if (now >= beatDue) {
           beatDue = now + this.beatMs;
