@@ -43,7 +43,7 @@ export class AckTracker {
 
   /** A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). */
   ack(space: string, seq: number, peer?: string): void {
-    if (peer !== undefined) {
+    if (peer !== undefined && seq > 0) {
       let m = this.byPeer.get(peer);
       if (!m) this.byPeer.set(peer, (m = new Map()));
       if ((m.get(space) ?? 0) < seq) {
@@ -63,6 +63,14 @@ export class AckTracker {
     }
     if (keep.length) this.waiters.set(space, keep);
     else this.waiters.delete(space);
+  }
+
+  /**
+   * The peer's last session ended: forget its acknowledgements (a relay meets countless clients; a peer that
+   * comes back acknowledges again when its stream restarts from its cursor).
+   */
+  forgetPeer(peer: string): void {
+    this.byPeer.delete(peer);
   }
 
   /**

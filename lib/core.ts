@@ -66,6 +66,8 @@ export interface CoreOptions {
   now?: () => number;
   /** Randomness for identifiers and protocol run ids (default: the platform CSPRNG / Math.random); seeded in simulations. */
   random?: () => number;
+  /** Remote timestamps more than this far ahead of the wall clock are not adopted by the clock (ms, default 60 000). */
+  maxClockDriftMs?: number;
 }
 
 /** The content of a local write: an encoded value, or a tombstone. */
@@ -105,10 +107,11 @@ export class ReplicaCore {
     now: () => number,
     seq: number,
     private readonly seeded: (() => number) | undefined,
+    maxClockDriftMs?: number,
   ) {
     this.now = now;
     this.random = seeded ?? Math.random;
-    this.clock = new HybridClock(now);
+    this.clock = new HybridClock(now, maxClockDriftMs !== undefined ? { maxDriftMs: maxClockDriftMs } : {});
     this.openSeq = seq;
     this.durableSeq = seq;
     this.stopWatching = storage.onExternalChange?.((spaces) => {
@@ -116,14 +119,14 @@ export class ReplicaCore {
     });
   }
 
-  static async open({ storage, now = Date.now, random }: CoreOptions): Promise<ReplicaCore> {
+  static async open({ storage, now = Date.now, random, maxClockDriftMs }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
     // Every open starts a new epoch of the log (epochs.ts), unless another live instance shares the storage.
     const shared = (await storage.openedElsewhere?.()) ?? false;
     const identity = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random }));
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    return new ReplicaCore(storage, identity, now, seq, random);
+    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs);
   }
 
   /**

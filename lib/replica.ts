@@ -54,13 +54,22 @@ export interface ReplicaOptions {
    * 3 × beatMs + 1.5 × probeTimeoutMs. `timers`: injected by tests and simulations.
    */
   sharedNetwork?: Pick<TabNetworkOptions, 'beatMs' | 'probeTimeoutMs' | 'timers'>;
+  /**
+   * Remote timestamps more than this many ms ahead of this replica's wall clock are not adopted by its
+   * clock (default 60 000): the versions are kept and synced, but a peer with a clock in the far future
+   * cannot drag this replica's timestamps there.
+   */
+  maxClockDriftMs?: number;
 }
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
 
+/** What `accept` learns of a peer: its rights, and whether it is a relay of our cluster (it may forward presence). */
+export type AcceptGrants = Grants & { relay?: boolean };
+
 export interface AcceptOptions {
   /** Checks the peer's token (sent in its hello); throws ConcordError 'UNAUTHORIZED' to refuse it. */
-  authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
+  authenticate: (token: string, peerId: string) => AcceptGrants | Promise<AcceptGrants>;
   maxFrameBytes?: number;
   /** The peer's changes in `space` up to its seq `upTo` are stored, the newest at our log seq `localSeq`. */
   onStored?: (space: string, upTo: number, localSeq: number) => void;
@@ -91,6 +100,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     storage: options.storage,
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
+    ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
   });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl, options.sharedNetwork);
   try {
@@ -187,6 +197,11 @@ export class Replica implements SpaceHost {
   /** @internal */
   get presenceHub() {
     return this.hub.presence;
+  }
+
+  /** @internal Spaces holding a Merkle index now, and their tree nodes and keys (memory accounting). */
+  get indexStats(): { spaces: number; nodes: number; keys: number } {
+    return this.hub.indexStats;
   }
 
   get replicaId(): string {
@@ -289,9 +304,14 @@ export class Replica implements SpaceHost {
    */
   accept(connection: Connection, options: AcceptOptions): ConnectionHandlers & { readonly session: Session } {
     this.core.assertOpen();
+    let relayPeer = false;
     const session = new Session(this.hub, connection, {
       role: 'server',
-      authenticate: options.authenticate,
+      authenticate: async (token, peerId) => {
+        const grants = await options.authenticate(token, peerId);
+        relayPeer = grants.relay === true;
+        return grants;
+      },
       spaces: 'requested',
       maxFrameBytes: connection.maxFrameBytes ?? options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       maxValueBytes: this.maxValueBytes,
@@ -300,6 +320,8 @@ export class Replica implements SpaceHost {
       ...(options.antiEntropyInterval !== undefined ? { antiEntropyInterval: options.antiEntropyInterval } : {}),
       ...(options.timers ? { timers: options.timers } : {}),
     });
+    // A peer we serve is a client unless it authenticated as a relay: it may send only its own presence.
+    this.hub.presence.restrict(session, { peer: () => session.peerId, forwards: () => relayPeer });
     this.accepted.add(session);
     return {
       session,

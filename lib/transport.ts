@@ -10,6 +10,11 @@
 export type Frame = string | Uint8Array;
 
 export interface ConnectionHandlers {
+  /**
+   * A frame arrived. The engine may return a promise that settles once the frame is handled (the return type
+   * stays `void` so any handler fits): a transport that can stop reading (the relay's sockets) then does so
+   * while too much input waits (backpressure).
+   */
   onMessage(frame: Frame): void;
   /** The connection is gone (either side closed it, or it failed). Called once. */
   onClose(code: number, reason: string): void;

@@ -16,6 +16,7 @@
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { MAX_SENT_EPOCHS, type EpochEntry, type Seen } from '../epochs.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
+import { ARITY, DEPTH } from './merkle.js';
 
 /**
  * Versions of this protocol. 2: hellos carry epoch histories and delivered-dot records, sync items no
@@ -136,6 +137,8 @@ const EPOCH = /^[A-Za-z0-9_-]{0,64}$/;
 const HASH = /^[0-9a-f]{16}$/;
 export const MAX_KEY_LENGTH = 1024;
 export const MAX_TOKEN_LENGTH = 8192;
+/** Presence payloads beyond this are refused (senders split theirs far below it, presence-hub.ts). */
+export const MAX_PRESENCE_CHARS = 1024 * 1024;
 /**
  * Dot counters beyond this are refused: a replica mints above any counter of its own a context claims
  * (core.ts write), so a forged claim could otherwise push it toward the end of the safe-integer range.
@@ -447,10 +450,11 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
         const kind = r.u8();
         const level = r.uint();
         const index = r.uint();
-        if (level > 8 || index >= 16 ** level) throw new ProtocolError('invalid tree node');
+        // The tree has DEPTH + 1 levels: a node below the leaves does not exist (and used to end in error 4500).
+        if (level > DEPTH || index >= ARITY ** level) throw new ProtocolError('invalid tree node');
         if (kind === 0) {
           const n = r.count(4);
-          if (index + n > 16 ** level) throw new ProtocolError('invalid tree node');
+          if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
           for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
         } else if (kind === 1) {
           const nk = r.count(5);
@@ -475,9 +479,13 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       m = { type, space: s, rights: rights === 1 ? 'write' : 'read' };
       break;
     }
-    case MsgType.Presence:
-      m = { type, space: space(r), json: r.str() };
+    case MsgType.Presence: {
+      const s = space(r);
+      const json = r.str();
+      if (json.length > MAX_PRESENCE_CHARS) throw new ProtocolError('presence payload too large');
+      m = { type, space: s, json };
       break;
+    }
     case MsgType.Cluster:
       m = { type, json: r.str() };
       break;

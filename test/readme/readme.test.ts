@@ -85,6 +85,8 @@ describe('README.md', () => {
             if (!/--join/.test(cmd)) for (const r of relays.splice(0).reverse()) await stop(r);
             if (!/--port/.test(cmd)) cmd += ` --port ${await freePort()}`;
             relays.push(await startRelay(cmd, cwd));
+          } else if (/^openssl rand -hex \d+ > [\w.-]+$/.test(cmd)) {
+            await run('sh', ['-c', cmd], { cwd, timeout: 10_000 }); // a secret file for the lines after it
           } else if (/^npm run example$|\bconcord (token|--help)\b/.test(cmd)) {
             const { stdout } = await run('sh', ['-c', cmd], { cwd: /example/.test(cmd) ? ROOT : cwd, timeout: 60_000 });
             if (/concord token/.test(cmd)) expect(stdout.trim()).toMatch(/^[\w-]+\.[\w-]+$/);
@@ -122,10 +124,22 @@ async function stop(child: ChildProcess): Promise<void> {
     return;
   }
   await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+  // The shell may exit before the relay under it (npx): wait for the whole group, so its data lock is free.
+  const end = Date.now() + 10_000;
+  while (Date.now() < end && groupAlive(child.pid!)) await new Promise((r) => setTimeout(r, 20));
   try {
     process.kill(-child.pid!, 'SIGKILL');
   } catch {
     // already gone
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
