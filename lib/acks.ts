@@ -6,6 +6,9 @@
  * Also kept: each peer's own acknowledgement per space (a relay counts how many relays of its cluster hold
  * a change), and the replication counts relays report to a client (`w.replicated(n)`): "n relays hold your
  * log in this space up to seq u" — monotone in u, since acknowledgements are cursors.
+ *
+ * Where instances share one storage (browser tabs), only the one holding the network role hears peers; it
+ * passes what advanced on (`onAdvance`, `snapshot`) and the others apply it here without a peer (tabs.ts).
  */
 interface Waiter {
   seq: number;
@@ -19,6 +22,8 @@ export class AckTracker {
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
+  private readonly advanceListeners = new Set<(space: string, upTo: number, peer: string | undefined) => void>();
+  private readonly repListeners = new Set<(space: string, upTo: number, count: number) => void>();
   /** space → [upTo, count] announcements, upTo increasing, count decreasing (dominated ones dropped). */
   private readonly reps = new Map<string, Array<readonly [number, number]>>();
   private readonly repWaiters = new Map<string, Waiter[]>();
@@ -48,6 +53,7 @@ export class AckTracker {
     }
     if ((this.acked.get(space) ?? 0) >= seq) return;
     this.acked.set(space, seq);
+    for (const l of this.advanceListeners) l(space, seq, peer);
     const list = this.waiters.get(space);
     if (!list) return;
     const keep = [];
@@ -80,6 +86,33 @@ export class AckTracker {
     }
   }
 
+  /** The seq up to which some peer acknowledged our log in `space` (0 when none did). */
+  ackedUpTo(space: string): number {
+    return this.acked.get(space) ?? 0;
+  }
+
+  /**
+   * Called whenever the acknowledged seq of a space advances (`peer`: the peer that acknowledged, undefined
+   * when another instance sharing the storage passed it on). Returns the unsubscribe function.
+   */
+  onAdvance(listener: (space: string, upTo: number, peer: string | undefined) => void): () => void {
+    this.advanceListeners.add(listener);
+    return () => void this.advanceListeners.delete(listener);
+  }
+
+  /** Called on every replication report that told something new. Returns the unsubscribe function. */
+  onReplicated(listener: (space: string, upTo: number, count: number) => void): () => void {
+    this.repListeners.add(listener);
+    return () => void this.repListeners.delete(listener);
+  }
+
+  /** Every space's acknowledged seq, and the replication reports: what another instance needs to catch up. */
+  snapshot(): { acks: Array<[string, number]>; reps: Array<[string, number, number]> } {
+    const reps: Array<[string, number, number]> = [];
+    for (const [space, list] of this.reps) for (const [u, n] of list) reps.push([space, u, n]);
+    return { acks: [...this.acked], reps };
+  }
+
   /** The seq up to which `peer` acknowledged our log in `space` (0 when it did not). */
   ackedBy(peer: string, space: string): number {
     return this.byPeer.get(peer)?.get(space) ?? 0;
@@ -107,6 +140,7 @@ export class AckTracker {
     list.push([upTo, count]);
     list.sort((a, b) => a[0] - b[0]);
     this.reps.set(space, list);
+    for (const l of this.repListeners) l(space, upTo, count);
     const waiting = this.repWaiters.get(space);
     if (!waiting) return;
     const keep = waiting.filter((w) => {

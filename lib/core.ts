@@ -38,6 +38,8 @@ export interface CoreEvents extends Record<string, unknown> {
   reidentified: { oldId: string; newId: string };
   error: unknown;
   status: ReplicaStatus;
+  /** The number of keys holding a local write no relay or peer acknowledged yet changed (pending.ts). */
+  pending: number;
   /** A Merkle anti-entropy run with a peer ended. */
   antiEntropy: AntiEntropyRun;
 }

@@ -1,9 +1,19 @@
 /**
  * `openReplica`: the entry point. A replica owns one storage, mints its replicaId when the storage is empty,
  * and hands out spaces. Sync links attach to it with `connect`.
+ *
+ * Sync state an app can show: `status`, `pending` (keys holding a local write no relay or peer acknowledged
+ * yet, pending.ts; derived from the log at open) and `whenSynced()`. The spaces synced are those opened here
+ * or in another instance sharing the storage, and those holding pending writes (a write is meant to reach a
+ * peer, opened this session or not).
+ *
+ * Every tab: where the storage is shared by live instances (`storage.shared()`, browser tabs), `connect()` may
+ * be called in each; one instance holds the network role and runs its links for all, the others' links are
+ * dormant and show its status, acknowledgements and presence (sync/tabs.ts).
  */
 import { ReplicaCore, type AntiEntropyRun, type CoreEvents } from './core.js';
 import { ConcordError } from './errors.js';
+import { PendingWrites } from './pending.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
 import type { StorageAdapter } from './storage.js';
@@ -12,6 +22,7 @@ import type { SpaceOf } from './typed-space.js';
 import { SyncHub } from './sync/hub.js';
 import { Link, type LinkOptions, type Timers } from './sync/link.js';
 import { Session, type Grants } from './sync/session.js';
+import { TabNetwork, type TabNetworkOptions } from './sync/tabs.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './sync/link.js';
 import type { Connection, ConnectionHandlers, Transport } from './transport.js';
 import type { MergeFn, MergeTable, ReplicaStatus } from './types.js';
@@ -36,6 +47,13 @@ export interface ReplicaOptions {
   gcGrace?: number;
   /** Milliseconds after which a silent presence entry leaves the view (default 15 000). */
   presenceTtl?: number;
+  /**
+   * Where tabs share the storage: how often the tab holding the network role tells the others it is alive
+   * (`beatMs`, default 2000), and how long an unanswered probe waits before another tab takes the role over
+   * from a stalled one (`probeTimeoutMs`, default 2000). A stalled leader is replaced within about
+   * 3 × beatMs + 1.5 × probeTimeoutMs. `timers`: injected by tests and simulations.
+   */
+  sharedNetwork?: Pick<TabNetworkOptions, 'beatMs' | 'probeTimeoutMs' | 'timers'>;
   /**
    * Remote timestamps more than this many ms ahead of this replica's wall clock are not adopted by its
    * clock (default 60 000): the versions are kept and synced, but a peer with a clock in the far future
@@ -64,6 +82,8 @@ export interface AcceptOptions {
 export interface ReplicaEvents {
   error: unknown;
   status: ReplicaStatus;
+  /** `replica.pending` changed (the new count). */
+  pending: number;
   /** A Merkle anti-entropy run ended: turns, bytes, keys repaired. */
   antiEntropy: AntiEntropyRun;
 }
@@ -82,7 +102,13 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     ...(options.random ? { random: options.random } : {}),
     ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
   });
-  const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl);
+  const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl, options.sharedNetwork);
+  try {
+    await replica.pendingWrites.load();
+  } catch (e) {
+    await replica.close().catch(() => {});
+    throw e;
+  }
   if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);
   return replica;
 }
@@ -93,6 +119,12 @@ export class Replica implements SpaceHost {
   private readonly hub: SyncHub;
   private readonly links = new Set<Link>();
   private readonly accepted = new Set<Session>();
+  /** @internal */
+  readonly pendingWrites: PendingWrites;
+  /** The network role shared with other instances on the same storage (browser tabs), if it is shared. */
+  private readonly network: TabNetwork | undefined;
+  /** Spaces other instances on the same storage opened: synced here while this instance leads. */
+  private readonly tabSpaces = new Set<string>();
 
   /** @internal use openReplica() */
   constructor(
@@ -100,15 +132,66 @@ export class Replica implements SpaceHost {
     readonly merges: readonly Pattern<MergeFn>[],
     readonly maxValueBytes: number,
     presenceTtl?: number,
+    sharedNetwork?: TabNetworkOptions,
   ) {
     core.events.on('change', (change) => {
       if (!change.collected) this.spaces.get(change.space)?.dispatch(change);
     });
+    // Before the hub's listeners: the status the hub computes on a change or an ack sees the count after it.
+    this.pendingWrites = new PendingWrites(core, {
+      shared: typeof core.storage.onExternalChange === 'function',
+      onCount: (n) => {
+        core.events.emit('pending', n);
+        this.hub?.refreshStatus();
+      },
+      onSpace: (space) => {
+        if (!this.spaces.has(space)) this.hub?.spaceOpened(space);
+      },
+    });
+    core.events.on('change', (change) => this.pendingWrites.changed(change));
+    core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
     this.hub = new SyncHub(core, {
-      opened: () => this.spaces.keys(),
+      opened: () => this.syncedSpaces(),
       readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),
+      pending: () => this.pendingWrites.count,
       ...(presenceTtl !== undefined ? { presenceTtl } : {}),
     });
+    const port = core.storage.shared?.();
+    this.network = port
+      ? new TabNetwork(
+          port,
+          {
+            core,
+            presence: this.hub.presence,
+            ownStatus: () => this.hub.status,
+            pending: () => this.pendingWrites.count,
+            openedSpaces: () => this.spaces.keys(),
+            remoteSpaces: (names) => {
+              for (const name of names) {
+                if (this.tabSpaces.has(name)) continue;
+                this.tabSpaces.add(name);
+                if (!this.spaces.has(name)) this.hub.spaceOpened(name);
+              }
+            },
+            setLeading: (on) => {
+              for (const link of this.links) link.setActive(on);
+            },
+            wakeLinks: () => {
+              for (const link of this.links) link.retryNow();
+            },
+            refreshStatus: () => this.hub.refreshStatus(),
+          },
+          { now: core.now, ...sharedNetwork },
+        )
+      : undefined;
+  }
+
+  /** The spaces links sync: opened here or in another tab, or holding local writes no peer acknowledged yet. */
+  private syncedSpaces(): Set<string> {
+    const all = new Set(this.spaces.keys());
+    for (const space of this.tabSpaces) all.add(space);
+    for (const space of this.pendingWrites.spaces()) all.add(space);
+    return all;
   }
 
   /** @internal */
@@ -130,14 +213,88 @@ export class Replica implements SpaceHost {
     return this.hub.status;
   }
 
-  /** Syncs with a peer or relay through a transport, reconnecting after drops until `link.close()`. */
+  /**
+   * Keys holding a local write that no relay or peer has acknowledged yet, across every space (a key written
+   * several times counts once: its latest write carries the earlier ones). Derived from the change log and the
+   * stored acknowledgements, so it is right after a reload. Changes are reported by the 'pending' event.
+   */
+  get pending(): number {
+    return this.pendingWrites.count;
+  }
+
+  /**
+   * Resolves once `status` is 'synced' and nothing is `pending`: every link connected and caught up, and every
+   * local write made before the call (stored locally or still being stored) held by a relay or peer. It waits while offline or with no link at all (it never gives up on
+   * its own: race it with a timeout, or pass a `signal` to stop waiting, which rejects with the signal's reason).
+   * Rejects with ConcordError 'CLOSED' when the replica closes first (at once if it is closed).
+   */
+  async whenSynced(options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.core.assertOpen();
+    // Writes already made but still being stored count: `space.put(k, v); await replica.whenSynced()` waits for them.
+    if (this.inFlight > 0) await new Promise<void>((resolve) => this.settled.push(resolve));
+    return new Promise<void>((resolve, reject) => {
+      if (this.core.isClosed) return reject(new ConcordError('CLOSED', 'the replica is closed'));
+      if (options.signal?.aborted) return reject(options.signal.reason);
+      const done = () => this.status === 'synced' && this.pending === 0;
+      if (done()) return resolve();
+      const stops: Array<() => void> = [];
+      const finish = (error?: unknown) => {
+        for (const stop of stops) stop();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const check = () => void (done() && finish());
+      stops.push(this.core.events.on('status', check), this.core.events.on('pending', check));
+      this.closeWaiters.add(finish);
+      stops.push(() => this.closeWaiters.delete(finish));
+      if (options.signal) {
+        const signal = options.signal;
+        const abort = () => finish(signal.reason);
+        signal.addEventListener('abort', abort, { once: true });
+        stops.push(() => signal.removeEventListener('abort', abort));
+      }
+    });
+  }
+
+  private readonly closeWaiters = new Set<(error: unknown) => void>();
+  private inFlight = 0;
+  private settled: Array<() => void> = [];
+
+  /** @internal Writes through the API in flight (SpaceHost). */
+  writing(on: boolean): void {
+    this.inFlight += on ? 1 : -1;
+    if (this.inFlight === 0) for (const resolve of this.settled.splice(0)) resolve();
+  }
+
+  /**
+   * Syncs with a peer or relay through a transport, reconnecting after drops until `link.close()`. Where tabs
+   * share the storage, call it in every tab: the tab holding the network role connects for all (the others'
+   * links wait, dormant, and take over when that tab closes or stalls).
+   */
   connect(transport: Transport, options: LinkOptions = {}): Link {
     this.core.assertOpen();
     if (!transport || typeof transport.open !== 'function') {
       throw new ConcordError('INVALID_OPTION', 'connect(transport): a transport such as webSocketTransport(url) or pairTransports()[0]');
     }
-    const link = new Link(this.hub, transport, { ...options, maxValueBytes: this.maxValueBytes });
+    const network = this.network;
+    const role = network && {
+      get active() {
+        return network.isLeader;
+      },
+      dormantStatus: () => network.followerStatus(),
+      wake: () => network.wake(),
+    };
+    const link: Link = new Link(this.hub, transport, {
+      ...options,
+      maxValueBytes: this.maxValueBytes,
+      ...(role ? { role } : {}),
+      onClose: () => {
+        this.links.delete(link);
+        network?.linksChanged(this.links.size);
+      },
+    });
     this.links.add(link);
+    network?.linksChanged(this.links.size);
     return link;
   }
 
@@ -187,6 +344,7 @@ export class Replica implements SpaceHost {
     if (!space) {
       this.spaces.set(name, (space = new Space(this, name, options)));
       this.hub.spaceOpened(name);
+      this.network?.spaceOpened(name);
     } else if (options) space.configure(options);
     return space;
   }
@@ -221,9 +379,13 @@ export class Replica implements SpaceHost {
 
   async close(): Promise<void> {
     clearInterval(this.gcTimer);
+    // Presence leaves first, so the other tabs hear it before this one stops talking to them.
     this.hub.presence.close();
-    for (const link of this.links) link.close();
+    this.network?.close();
+    for (const link of [...this.links]) link.close();
     for (const session of this.accepted) session.close(1001, 'replica closing');
+    for (const waiter of [...this.closeWaiters]) waiter(new ConcordError('CLOSED', 'the replica closed before it was synced'));
+    if (!this.core.isClosed) await this.pendingWrites.flush(true).catch((e) => this.core.events.emit('error', e));
     await this.core.close();
   }
 }

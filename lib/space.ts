@@ -37,6 +37,8 @@ export interface SpaceHost {
   /** True when sync made this space read-only for us (a token with read rights only). */
   isReadOnly(space: string): boolean;
   readonly presenceHub: PresenceHub;
+  /** A write through the API started (true) or ended, stored or failed (false): `whenSynced` waits for those in flight. */
+  writing?(on: boolean): void;
 }
 
 export function checkSpaceName(name: unknown): asserts name is string {
@@ -287,7 +289,14 @@ export class Space {
   }
 
   private commit(key: string, produce: (cur: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): Promise<WriteResult> {
-    return this.core.write(this.name, key, produce, ctx).then((rec) => new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {})));
+    this.host.writing?.(true);
+    return this.core.write(this.name, key, produce, ctx).then(
+      (rec) => (this.host.writing?.(false), new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}))),
+      (e: unknown) => {
+        this.host.writing?.(false);
+        throw e;
+      },
+    );
   }
 
   private assertWritable(): void {

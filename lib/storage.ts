@@ -83,13 +83,49 @@ export interface StorageAdapter {
    */
   openedElsewhere?(): Promise<boolean>;
   /**
-   * Optional: for storages shared by several live replica instances at once (browser tabs of one origin):
-   * which instance holds the network links. Without it, this instance always does.
+   * Optional, the manual way (kept for apps that pick the tab holding the link themselves): this instance
+   * competes for the network role from the call on, for as long as the storage is open. Prefer `shared()`,
+   * which the replica drives from `connect()`.
    */
   leadership?(): Leadership;
+  /**
+   * Optional: for storages shared by several live replica instances at once (browser tabs of one origin), what
+   * they use to share one network role (lib/sync/tabs.ts speaks its protocol over it). Without it, every
+   * instance runs its own links. The replica asks once, after `open()`; the object lives until `close()`.
+   */
+  shared?(): SharedInstances;
 }
 
 export interface Leadership {
   readonly isLeader: boolean;
   onChange(listener: (isLeader: boolean) => void): () => void;
+}
+
+/**
+ * The network role among instances sharing one storage: at most one live instance holds it (the leader, which
+ * runs the links for all); the others hear from it through messages. Browser tabs: Web Locks and
+ * BroadcastChannel (adapters/indexeddb/shared.ts). The contract the replica relies on:
+ * - Of the instances competing, exactly one holds the role while it lives; it is handed to another competing
+ *   instance when the holder stops competing, closes, goes away (a closed tab) or is frozen (the adapter gives
+ *   the role up on the environment's freeze signal and competes again on resume).
+ * - `takeOver()` hands the role to this instance at once, even from a holder that stopped answering (a tab
+ *   whose event loop is stalled); that holder learns it lost the role (`onLeaderChange(false)`) when it runs again.
+ * - Messages reach every other live instance, in the order each sender posted them, never the sender; a
+ *   message may be lost when its sender or receiver closes. Anything relied on is repeated (tabs.ts).
+ */
+export interface SharedInstances {
+  /** Whether this instance holds the network role now. */
+  readonly isLeader: boolean;
+  /** Competes for the role (true), or gives it up and stops waiting for it (false). Idempotent. */
+  compete(on: boolean): void;
+  /** Takes the role from its holder at once (the holder stopped answering); only while competing. */
+  takeOver(): void;
+  onLeaderChange(listener: (isLeader: boolean) => void): () => void;
+  /** Posts a message (JSON-shaped data) to every other live instance; best effort. */
+  post(message: unknown): void;
+  onMessage(listener: (message: unknown) => void): () => void;
+  /** Optional: the environment became visible again (a tab brought to the front): a moment to check the leader. */
+  onVisible?(listener: () => void): () => void;
+  /** Optional: this instance is going away (the page unloads): a last chance to say goodbye, best effort. */
+  onClosing?(listener: () => void): () => void;
 }

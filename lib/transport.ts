@@ -44,6 +44,12 @@ export interface Transport {
    * can fail over may use them for its next `open()`. Optional.
    */
   relays?(urls: readonly string[]): void;
+  /**
+   * Optional: calls `listener` whenever a connection attempt now would likely succeed although the engine is
+   * waiting out its reconnect backoff (concord/ws in a browser: the `online` event, the page becoming visible
+   * again). The engine then reconnects at once. Returns the function that stops the calls.
+   */
+  onWake?(listener: () => void): () => void;
 }
 
 /** Close codes used by Concord (4000–4999 are the application's range of WebSocket codes). */

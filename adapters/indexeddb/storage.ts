@@ -16,11 +16,12 @@
  *   reopened on next use, and an operation that failed because of it is retried once.
  */
 import { ConcordError } from '../../lib/errors.js';
-import type { IndexEntry, KeyRecord, Leadership, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import type { IndexEntry, KeyRecord, Leadership, ScanOptions, SharedInstances, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { isLostConnection, storageError } from './errors.js';
 import { inactiveError, runGroup, type Job } from './group-commit.js';
 import { listSpaces, readIndex, readLogRecords, scanRecords } from './reads.js';
 import { openDatabase, RECORD_STORES, type Db } from './schema.js';
+import { PageLifecycle, SharedTabs } from './shared.js';
 import { Hints, OpenInstances, TabLeadership } from './tabs.js';
 import { readRecord } from './tx.js';
 
@@ -50,6 +51,7 @@ export interface IndexedDBStorage extends StorageAdapter {
   readonly persisted: Promise<boolean>;
   onExternalChange(listener: (spaces: string[]) => void): () => void;
   leadership(): Leadership;
+  shared(): SharedInstances;
 }
 
 export class IDBStorage implements IndexedDBStorage {
@@ -60,6 +62,8 @@ export class IDBStorage implements IndexedDBStorage {
   private persistAnswer: Promise<boolean> | undefined;
   private readonly hints: Hints;
   private readonly tabLeadership: TabLeadership;
+  private readonly lifecycle: PageLifecycle;
+  private readonly sharedTabs: SharedTabs;
   private readonly instances: OpenInstances;
   private readonly factory: IDBFactory | undefined;
   private readonly maxBatch: number;
@@ -72,6 +76,8 @@ export class IDBStorage implements IndexedDBStorage {
     this.maxBatch = options.maxBatch ?? 1000;
     this.hints = new Hints(name);
     this.tabLeadership = new TabLeadership(name);
+    this.lifecycle = new PageLifecycle(this.tabLeadership);
+    this.sharedTabs = new SharedTabs(name, this.tabLeadership, this.lifecycle);
     this.instances = new OpenInstances(name);
   }
 
@@ -90,8 +96,14 @@ export class IDBStorage implements IndexedDBStorage {
       throw storageError(e, 'opening the database');
     }
     this.hints.start();
+    this.hints.watch(
+      () => this.getMeta<number>('seq'),
+      () => this.spaces(),
+    );
+    this.sharedTabs.start();
+    this.lifecycle.start();
     await this.instances.start();
-    this.tabLeadership.resume();
+    this.tabLeadership.setOpen(true);
   }
 
   async openedElsewhere(): Promise<boolean> {
@@ -103,8 +115,10 @@ export class IDBStorage implements IndexedDBStorage {
     while (this.running) await this.running;
     this.closed = true;
     this.hints.stop();
+    this.sharedTabs.stop();
+    this.lifecycle.stop();
     this.instances.stop();
-    this.tabLeadership.stop();
+    this.tabLeadership.setOpen(false);
     const db = this.db;
     this.db = undefined;
     if (db) (await db.catch(() => undefined))?.close();
@@ -114,10 +128,15 @@ export class IDBStorage implements IndexedDBStorage {
     return this.hints.on(listener);
   }
 
+  /** The manual way: this instance competes for the network role from now on, while open (lib/storage.ts). */
   leadership(): Leadership {
-    if (this.closed) this.tabLeadership.want();
-    else this.tabLeadership.start();
+    this.tabLeadership.want('manual', true);
     return this.tabLeadership;
+  }
+
+  /** The network role shared with the other tabs, driven by the replica's links (adapters/indexeddb/shared.ts). */
+  shared(): SharedInstances {
+    return this.sharedTabs;
   }
 
   // ---- transactions (group commit) ----

@@ -2,13 +2,16 @@
  * What the tabs of one origin sharing a database tell each other.
  *
  * Hints (BroadcastChannel `concord-idb:<name>`): after a commit, the spaces it changed. Only a hint: a
- * closing tab can drop it; the receiver reads the change log by sequence, which is the source of truth.
+ * closing tab can drop it; the receiver reads the change log by sequence, which is the source of truth, and
+ * every 2 s a tab that listens checks the shared sequence and announces every space when it moved (`watch`).
  * BroadcastChannel delivers to every other channel object of that name (other tabs, other instances in
  * this tab), never back to the sender.
  *
  * Leadership (Web Locks `concord-idb-leader:<name>`): the instance holding the lock holds the network role.
- * The lock is held until `stop()` or until the tab goes away (the browser releases it then), and the lock
- * manager grants it to the next waiting instance: exactly one leader among live instances.
+ * The lock is held until the instance stops competing, its storage closes, its page is frozen, or the tab goes
+ * away (the browser releases it then); the lock manager grants it to the next waiting instance: exactly one
+ * leader among live instances. A waiting instance may steal it from a holder that stopped answering
+ * (lib/sync/tabs.ts decides when); the holder steps down when its request is rejected.
  * Presence of instances (Web Locks `concord-idb-open:<name>`, shared mode): every open instance holds it;
  * an instance that opens while another holds it continues the log's epoch instead of starting one (the
  * replica's epochs, lib/epochs.ts, tell restores from reopenings; tabs are neither).
@@ -18,11 +21,36 @@ import type { Leadership } from '../../lib/storage.js';
 
 type Listener<T> = (value: T) => void;
 
+/** How often a tab checks the shared sequence for commits no hint announced (ms). */
+export const HINT_POLL_MS = 2000;
+
 export class Hints {
   private channel: BroadcastChannel | undefined;
   private readonly listeners = new Set<Listener<string[]>>();
+  private poll: ReturnType<typeof setInterval> | undefined;
+  private lastSeq: number | undefined;
 
   constructor(private readonly name: string) {}
+
+  /**
+   * A hint is lost when its tab closes right after the commit: every `HINT_POLL_MS`, while someone listens,
+   * the shared sequence is read, and when it moved since the last look every space is announced (the reader
+   * reads the log after its marks, so announcing too much costs a few reads, never a duplicate).
+   */
+  watch(readSeq: () => Promise<number | undefined>, listSpaces: () => Promise<string[]>): void {
+    if (this.poll) return;
+    const look = async () => {
+      const seq = (await readSeq()) ?? 0;
+      const before = this.lastSeq;
+      this.lastSeq = seq;
+      if (before === undefined || seq === before || this.listeners.size === 0) return;
+      const spaces = await listSpaces();
+      for (const listener of this.listeners) listener(spaces);
+    };
+    void look().catch(() => {});
+    this.poll = setInterval(() => void look().catch(() => {}), HINT_POLL_MS);
+    (this.poll as { unref?: () => void }).unref?.();
+  }
 
   start(): void {
     if (this.channel || typeof BroadcastChannel !== 'function') return;
@@ -50,6 +78,9 @@ export class Hints {
   stop(): void {
     this.channel?.close();
     this.channel = undefined;
+    clearInterval(this.poll);
+    this.poll = undefined;
+    this.lastSeq = undefined;
   }
 }
 
@@ -60,7 +91,11 @@ function parseHint(data: unknown): string[] | undefined {
 }
 
 interface LockManagerLike {
-  request(name: string, options: { signal?: AbortSignal; mode?: 'shared' | 'exclusive' }, callback: () => Promise<void>): Promise<unknown>;
+  request(
+    name: string,
+    options: { signal?: AbortSignal; mode?: 'shared' | 'exclusive'; steal?: boolean },
+    callback: () => Promise<void>,
+  ): Promise<unknown>;
   query?(): Promise<{ held?: Array<{ name?: string }> }>;
 }
 
@@ -69,12 +104,29 @@ function lockManager(): LockManagerLike | undefined {
   return typeof nav?.locks?.request === 'function' ? nav.locks : undefined;
 }
 
+/** Why this instance competes: the app asked (`storage.leadership()`), or the replica has links (`shared()`). */
+export type LeadershipReason = 'manual' | 'links';
+
+/** One request for the leader lock: waiting (abortable), then held until `release` or a steal. */
+interface Hold {
+  readonly abort: AbortController;
+  release?: () => void;
+}
+
+/**
+ * The leader lock of one instance. It competes while some reason wants it, the storage is open and the page
+ * is not frozen (a frozen page or one in the back/forward cache gives the role up, so the other tabs need not
+ * wait for a stalled one; it competes again on resume). `takeOver()` steals the lock from a holder that stopped
+ * answering; a holder whose lock was stolen learns it when the lock manager rejects its request, drops the role
+ * and queues again.
+ */
 export class TabLeadership implements Leadership {
   private leader = false;
-  private wanted = false;
+  private readonly wants = new Set<LeadershipReason>();
+  private open = false;
+  private frozen = false;
+  private hold: Hold | undefined;
   private readonly listeners = new Set<Listener<boolean>>();
-  private abort: AbortController | undefined;
-  private release: (() => void) | undefined;
 
   constructor(private readonly name: string) {}
 
@@ -87,46 +139,77 @@ export class TabLeadership implements Leadership {
     return () => void this.listeners.delete(listener);
   }
 
-  /** Marks the role as wanted, to compete once the storage is open. */
-  want(): void {
-    this.wanted = true;
+  /** Competes (true) or stops competing (false) for a reason; the role is wanted while any reason wants it. */
+  want(reason: LeadershipReason, on: boolean): void {
+    if (on) this.wants.add(reason);
+    else this.wants.delete(reason);
+    this.update();
   }
 
-  /** Starts competing for the role (idempotent). */
-  start(): void {
-    this.wanted = true;
-    if (this.abort || this.leader) return;
+  /** The storage opened (true) or closed (false): only an open storage competes. */
+  setOpen(open: boolean): void {
+    this.open = open;
+    this.update();
+  }
+
+  /** The page was frozen or put in the back/forward cache (true), or resumed (false). */
+  setFrozen(frozen: boolean): void {
+    this.frozen = frozen;
+    this.update();
+  }
+
+  /** Takes the lock at once, even from a holder that stopped answering (Web Locks `steal`). */
+  takeOver(): void {
+    if (this.leader || !this.competing) return;
+    this.drop();
+    this.acquire(true);
+  }
+
+  private get competing(): boolean {
+    return this.wants.size > 0 && this.open && !this.frozen;
+  }
+
+  private update(): void {
+    if (this.competing && !this.hold) this.acquire(false);
+    else if (!this.competing && this.hold) this.drop();
+  }
+
+  private acquire(steal: boolean): void {
+    const hold: Hold = { abort: new AbortController() };
+    this.hold = hold;
     const locks = lockManager();
     if (!locks) {
+      // Without Web Locks this instance cannot know of others: it leads alone.
       this.set(true);
       return;
     }
-    const abort = (this.abort = new AbortController());
+    // A steal cannot be aborted while waiting (it never waits); a plain request can.
     locks
-      .request(`concord-idb-leader:${this.name}`, { signal: abort.signal }, () =>
+      .request(`concord-idb-leader:${this.name}`, steal ? { steal: true } : { signal: hold.abort.signal }, () =>
         new Promise<void>((resolve) => {
-          if (abort.signal.aborted) return resolve();
-          this.release = resolve;
+          if (this.hold !== hold) return resolve();
+          hold.release = resolve;
           this.set(true);
         }),
       )
       .catch(() => {
-        // Aborted while waiting (stop), or the lock manager is unavailable (opaque origin): nothing held.
+        // Aborted while waiting (we dropped it), stolen while held, or no lock manager here (opaque origin).
+      })
+      .finally(() => {
+        if (this.hold !== hold) return;
+        // Lost without dropping it: another instance stole the lock. Step down, and queue again if still wanted.
+        this.hold = undefined;
+        this.set(false);
+        this.update();
       });
   }
 
-  /** Gives the role up (or stops waiting for it); the next waiting instance takes over. */
-  stop(): void {
-    this.abort?.abort();
-    this.abort = undefined;
-    this.release?.();
-    this.release = undefined;
+  private drop(): void {
+    const hold = this.hold;
+    this.hold = undefined;
+    hold?.abort.abort();
+    hold?.release?.();
     this.set(false);
-  }
-
-  /** Competes again after a reopen if the role was wanted before. */
-  resume(): void {
-    if (this.wanted) this.start();
   }
 
   private set(value: boolean): void {

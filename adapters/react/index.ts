@@ -5,9 +5,10 @@
  *   const { value, loading } = useValue(space, 'todo/1');   // re-renders when that key changes, only then
  *   const { entries } = useScan(space, 'todo/');             // every live key under the prefix, in key order
  *   const status = useStatus(replica);                       // 'offline' | 'connecting' | 'syncing' | 'synced'
+ *   const pending = usePending(replica);                     // local writes no relay or peer acknowledged yet
  *   const members = usePresence(space);                      // who is online in the space
  *
- * Each hook subscribes to exactly what it reads (one key, one prefix, the status event, the space's presence)
+ * Each hook subscribes to exactly what it reads (one key, one prefix, the status or pending event, the space's presence)
  * and returns a snapshot that stays the same object until that changes, so components re-render on real
  * changes only. They work under StrictMode and need no Suspense (a first read shows `loading: true`).
  * Writes go through the space as usual (`space.put`, `space.update`): subscribers see them at once.
@@ -47,6 +48,13 @@ export function useScan(space: Space | TypedSpace<SpaceSchema>, prefix = ''): Sc
 export function useStatus(replica: Replica): ReplicaStatus {
   const subscribe = useCallback((onChange: () => void) => replica.on('status', onChange), [replica]);
   const get = useCallback(() => replica.status, [replica]);
+  return useSyncExternalStore(subscribe, get, get);
+}
+
+/** `replica.pending`: keys holding a local write no relay or peer acknowledged yet; re-renders when it changes. */
+export function usePending(replica: Replica): number {
+  const subscribe = useCallback((onChange: () => void) => replica.on('pending', onChange), [replica]);
+  const get = useCallback(() => replica.pending, [replica]);
   return useSyncExternalStore(subscribe, get, get);
 }
 

@@ -20,12 +20,16 @@
  * shuffled, with the relay in use first and the URLs given at creation kept last. Nothing queued is lost:
  * the engine streams from cursors, and a relay it holds no cursors for is repaired by anti-entropy.
  * `onClose` is called exactly once per opened connection.
+ *
+ * Prompt reconnects (browsers): the transport's `onWake` reports the window's `online` event and the page
+ * becoming visible again, and the link waiting out its backoff reconnects at once (`wakeOnBrowserEvents`).
  */
 import type { Connection, ConnectionHandlers, Frame, Transport } from '../../lib/transport.js';
 import { CloseCode } from '../../lib/transport.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../lib/sync/link.js';
 import { PhiDetector } from '../../lib/membership/phi.js';
 import { clampReason, normalizeCode, openBrowserSocket, openNodeSocket, type RawSocket, type SocketEvents } from './sockets.js';
+import { browserWakeSignals } from './wake.js';
 
 /** A WebSocket constructor shaped like the browser's (the `ws` package's also fits). */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
@@ -48,6 +52,11 @@ export interface WebSocketTransportOptions {
   openTimeoutMs?: number;
   /** Node (`ws`) only: extra request headers, e.g. `{ Origin: 'https://app.example' }`. */
   headers?: Record<string, string>;
+  /**
+   * Reconnect at once, instead of waiting out the backoff, when the browser reports `online` or the page
+   * becomes visible again (default true; nothing to listen to in Node).
+   */
+  wakeOnBrowserEvents?: boolean;
 }
 
 export interface WebSocketTransport extends Transport {
@@ -101,6 +110,9 @@ export function webSocketTransport(urlOrUrls: string | readonly string[], option
     // Stable across failovers: the Link keeps the last peer under it (a guess it verifies in the hello).
     label: given[0]!,
     ...(options.token !== undefined ? { token: options.token } : {}),
+    onWake(listener: () => void) {
+      return options.wakeOnBrowserEvents === false ? () => {} : browserWakeSignals(listener);
+    },
     relays(learned: readonly string[]) {
       if (options.learnRelays === false) return;
       const current = urls[0]!;

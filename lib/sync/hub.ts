@@ -55,6 +55,7 @@ export class SyncHub {
   private readonly maxIndexes: number;
   private readonly opened: () => Iterable<string>;
   private readonly readOnly: (space: string, on: boolean) => void;
+  private readonly pending: () => number;
   private readonly sessions = new Set<SessionLike>();
   private current: ReplicaStatus = 'offline';
   /** Links that exist (connected or not); the status is 'offline' when none is connected. */
@@ -66,7 +67,16 @@ export class SyncHub {
 
   constructor(
     readonly core: ReplicaCore,
-    hooks: { opened: () => Iterable<string>; readOnly: (space: string, on: boolean) => void; presenceTtl?: number; indexIdleMs?: number; maxIndexes?: number },
+    hooks: {
+      /** The spaces to sync: opened here or in another instance sharing the storage, or holding pending writes. */
+      opened: () => Iterable<string>;
+      readOnly: (space: string, on: boolean) => void;
+      /** Local writes no peer acknowledged yet (pending.ts): while any, the status is not 'synced'. */
+      pending?: () => number;
+      presenceTtl?: number;
+      indexIdleMs?: number;
+      maxIndexes?: number;
+    },
   ) {
     this.presence = new PresenceHub(this, hooks.presenceTtl);
     this.indexIdleMs = hooks.indexIdleMs ?? DEFAULT_INDEX_IDLE_MS;
@@ -74,6 +84,7 @@ export class SyncHub {
     this.principals = new Principals(core);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
+    this.pending = hooks.pending ?? (() => 0);
     core.events.on('change', (change) => {
       const built = this.built.get(change.space);
       const known = this.lastSeqs.get(change.space);
@@ -213,11 +224,15 @@ export class SyncHub {
     return this.current;
   }
 
+  /**
+   * 'synced' when every link is synced and no local write waits for an acknowledgement (a write made in
+   * another tab, or in a space no link syncs, keeps the status at 'syncing' until some peer holds it).
+   */
   refreshStatus(): void {
     const all = [...this.links];
     let next: ReplicaStatus;
     if (all.length === 0 || all.every((l) => l.status === 'offline')) next = 'offline';
-    else if (all.every((l) => l.status === 'synced')) next = 'synced';
+    else if (all.every((l) => l.status === 'synced')) next = this.pending() > 0 ? 'syncing' : 'synced';
     else if (all.some((l) => l.status === 'syncing' || l.status === 'synced')) next = 'syncing';
     else next = 'connecting';
     if (next !== this.current) {

@@ -1,8 +1,15 @@
 /**
  * A link: a replica's lasting intent to sync with one peer through one transport. It opens a connection,
- * runs a session on it, and when the connection drops opens another after a jittered exponential backoff,
- * until `close()`. The replica keeps working offline in between; nothing queued is lost, because what a
- * peer has not acknowledged is simply streamed again from its cursor.
+ * runs a session on it, and when the connection drops opens another after a jittered exponential backoff
+ * (250 ms doubling up to 10 s), until `close()`. The replica keeps working offline in between; nothing queued
+ * is lost, because what a peer has not acknowledged is simply streamed again from its cursor.
+ *
+ * A link waiting out its backoff reconnects at once on `retryNow()`, which the transport triggers through its
+ * optional `onWake` hook (concord/ws: the browser's `online` event, the page becoming visible again).
+ *
+ * Dormant links: where several instances share one storage (browser tabs), only the instance holding the
+ * network role runs its links (lib/sync/tabs.ts). The others' links are dormant: no connection, their status
+ * is the one the role's holder reports, and a wake is passed on to the holder. `setActive` switches.
  */
 import { ConcordError } from '../errors.js';
 import { CloseCode, type Connection, type Frame, type Transport } from '../transport.js';
@@ -18,7 +25,7 @@ export type { Timers } from './session-state.js';
 export interface LinkOptions {
   /** Milliseconds between anti-entropy rounds on a synced link (default 60 000; 0 turns it off); both ends keep a timer. */
   antiEntropyInterval?: number;
-  /** First reconnect delay and its cap, in ms (default 250 and 30 000); each delay is jittered ×[0.5, 1). */
+  /** First reconnect delay and its cap, in ms (default 250 and 10 000); each delay is jittered ×[0.5, 1). */
   backoff?: { base: number; max: number };
   maxFrameBytes?: number;
   timers?: Timers;
@@ -26,7 +33,17 @@ export interface LinkOptions {
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_BACKOFF = { base: 250, max: 10_000 } as const;
 
+/** How the replica runs a link where instances share the network role (lib/sync/tabs.ts); internal. */
+export interface LinkRole {
+  /** Whether this instance runs its links now (holds the network role). */
+  readonly active: boolean;
+  /** A dormant link's status: the one the role's holder reports. */
+  dormantStatus(): ReplicaStatus;
+  /** A dormant link's transport signalled a wake: ask the role's holder to reconnect now. */
+  wake(): void;
+}
 
 /** Close codes after which retrying with the same credentials is pointless until the token changes. */
 const REFUSED = new Set<number>([CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.VERSION_MISMATCH]);
@@ -42,21 +59,54 @@ export class Link {
   private timer: unknown;
   private readonly timers: Timers;
   private readonly random: () => number;
+  private active: boolean;
+  private readonly unwake: (() => void) | undefined;
 
   constructor(
     private readonly hub: SyncHub,
     private readonly transport: Transport,
-    private readonly options: LinkOptions & { maxValueBytes: number },
+    private readonly options: LinkOptions & { maxValueBytes: number; role?: LinkRole; onClose?: () => void },
   ) {
     this.timers = options.timers ?? defaultTimers;
     this.random = options.random ?? Math.random;
+    this.active = options.role?.active ?? true;
+    this.unwake = transport.onWake?.(() => this.retryNow());
     hub.addLink(this);
     void this.run();
   }
 
   get status(): ReplicaStatus {
     if (this.stopped) return 'offline';
+    if (!this.active) return this.options.role?.dormantStatus() ?? 'offline';
     return this.session?.status ?? 'connecting';
+  }
+
+  /** Whether this link runs (opens connections) rather than being dormant. */
+  get isActive(): boolean {
+    return this.active && !this.stopped;
+  }
+
+  /**
+   * Reconnects at once if the link is waiting out its backoff (the network is back, the page is visible
+   * again), with the backoff started over. A dormant link asks the instance holding the network role instead.
+   */
+  retryNow(): void {
+    if (this.stopped) return;
+    if (!this.active) return this.options.role?.wake();
+    this.attempt = 0;
+    this.timers.clearTimeout(this.timer);
+    this.wake?.();
+  }
+
+  /** @internal Runs (true) or suspends (false) the link: the instance gained or lost the network role. */
+  setActive(on: boolean): void {
+    if (this.stopped || this.active === on) return;
+    this.active = on;
+    this.attempt = 0;
+    if (!on) this.session?.close(CloseCode.GOING_AWAY, 'network role moved to another instance');
+    this.timers.clearTimeout(this.timer);
+    this.wake?.();
+    this.hub.refreshStatus();
   }
 
   /** The replicaId of the peer, once a hello was received. */
@@ -68,10 +118,12 @@ export class Link {
   close(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.unwake?.();
     this.session?.close(CloseCode.NORMAL, 'link closed');
     this.timers.clearTimeout(this.timer);
     this.wake?.();
     this.hub.removeLink(this);
+    this.options.onClose?.();
   }
 
   private async run(): Promise<void> {
@@ -80,8 +132,15 @@ export class Link {
       this.peer = await this.hub.core.storage.getMeta<string>('peer:' + this.transport.label).catch(() => undefined);
     }
     while (!this.stopped) {
+      if (!this.active) {
+        // Dormant: another instance holds the network role; wait until this one gets it (or the link closes).
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
       const code = await this.connectOnce();
       if (this.stopped) break;
+      if (!this.active) continue;
       if (this.transport.reconnect === false) {
         this.close();
         break;
@@ -89,7 +148,7 @@ export class Link {
       if (code !== undefined && REFUSED.has(code)) this.attempt = Math.max(this.attempt, 4);
       // The relay binds replicaIds to users: ours is another's there. A new id, then at once again.
       if (code === CloseCode.ID_CONFLICT) await this.hub.core.renewIdentity().catch((e) => this.hub.core.events.emit('error', e));
-      const { base, max } = this.options.backoff ?? { base: 250, max: 30_000 };
+      const { base, max } = this.options.backoff ?? DEFAULT_BACKOFF;
       const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + this.random() / 2);
       this.attempt = Math.min(this.attempt + 1, 20);
       await new Promise<void>((resolve) => {
@@ -119,8 +178,8 @@ export class Link {
           ended(code);
         },
       });
-      if (this.stopped) {
-        conn.close(CloseCode.NORMAL, 'link closed');
+      if (this.stopped || !this.active) {
+        conn.close(this.stopped ? CloseCode.NORMAL : CloseCode.GOING_AWAY, this.stopped ? 'link closed' : 'network role moved to another instance');
         return undefined;
       }
       session = new Session(this.hub, conn, {

@@ -180,6 +180,11 @@ export class PresenceHub {
     this.channels.delete(c);
   }
 
+  /** The spaces presence is in use in here. */
+  activeSpaces(): string[] {
+    return [...this.spaces.keys()];
+  }
+
   /** The session is a client's (a relay serving it): take only the sender's own entries (see the header). */
   restrict(c: PresenceChannel, policy: SenderPolicy): void {
     this.policies.set(c, policy);

@@ -99,6 +99,20 @@ describe.skipIf(skipBrowser)('concord/react in headless Chromium', { timeout: 60
     expect(errors).toEqual([]);
   });
 
+  it('usePending shows writes made offline until the relay holds them', async () => {
+    await text('#status', 'synced');
+    await text('#pending', '0');
+    await page.evaluate(() => app.online(false));
+    await text('#status', 'offline');
+    await page.evaluate(() => Promise.all([app.put('a', 41), app.put('b', 42)]));
+    await text('#pending', '2');
+    await page.evaluate(() => app.online(true));
+    await text('#pending', '0');
+    await text('#status', 'synced');
+    await expect.poll(async () => (await node!.space('room').get('b'))?.value, { timeout: WAIT }).toBe(42);
+    expect(errors).toEqual([]);
+  });
+
   it('usePresence lists who is online in the space', async () => {
     node!.space('room').presence.set({ name: 'node' });
     await expect.poll(() => page.textContent('#members'), { timeout: WAIT }).toMatch(/^(node,page|page,node)$/);

@@ -16,7 +16,7 @@ describe('API reference (TypeDoc)', () => {
     out = await mkdtemp(join(tmpdir(), 'concord-api-'));
     await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/typedoc.mjs'), '--out', out], { cwd: ROOT, timeout: 110_000 });
     const functions = await readdir(join(out, 'functions'));
-    for (const name of ['openReplica', 'memoryStorage', 'checkMerge', 'pairTransports', 'fileStorage', 'indexedDBStorage', 'webSocketTransport', 'createRelay', 'createToken', 'useValue', 'useScan', 'useStatus', 'usePresence']) {
+    for (const name of ['openReplica', 'memoryStorage', 'checkMerge', 'pairTransports', 'fileStorage', 'indexedDBStorage', 'webSocketTransport', 'createRelay', 'createToken', 'useValue', 'useScan', 'useStatus', 'usePending', 'usePresence']) {
       expect(functions.some((f) => f.endsWith(`.${name}.html`)), name).toBe(true);
     }
     const useValue = await readFile(join(out, 'functions', functions.find((f) => f.endsWith('.useValue.html'))!), 'utf8');

@@ -5,8 +5,8 @@
 import { createElement as h, StrictMode, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { webSocketTransport } from '../../../adapters/ws/index.js';
-import { usePresence, useScan, useStatus, useValue } from '../../../adapters/react/index.js';
-import { memoryStorage, openReplica, type Replica, type Space, type TypedSpace } from '../../../lib/index.js';
+import { usePending, usePresence, useScan, useStatus, useValue } from '../../../adapters/react/index.js';
+import { memoryStorage, openReplica, type Link, type Replica, type Space, type TypedSpace } from '../../../lib/index.js';
 
 type Schema = { 'todo/*': string; a: number; b: number };
 
@@ -31,6 +31,11 @@ function Status({ replica }: { replica: Replica }): ReactNode {
   return h('output', { id: 'status' }, useStatus(replica));
 }
 
+function Pending({ replica }: { replica: Replica }): ReactNode {
+  count('pending');
+  return h('output', { id: 'pending' }, String(usePending(replica)));
+}
+
 function Members({ space }: { space: Space }): ReactNode {
   count('presence');
   const members = usePresence(space);
@@ -40,14 +45,20 @@ function Members({ space }: { space: Space }): ReactNode {
 async function start(url: string): Promise<string> {
   const replica = await openReplica({ storage: memoryStorage() });
   const space = replica.space<Schema>('room');
-  replica.connect(webSocketTransport(url));
+  let link: Link | undefined = replica.connect(webSocketTransport(url));
   space.presence.set({ name: 'page' });
   const root = document.createElement('div');
   document.body.append(root);
   createRoot(root).render(
-    h(StrictMode, null, h(Status, { replica }), h(Value, { space, k: 'a' }), h(Value, { space, k: 'b' }), h(Todos, { space }), h(Members, { space: space as unknown as Space })),
+    h(StrictMode, null, h(Status, { replica }), h(Pending, { replica }), h(Value, { space, k: 'a' }), h(Value, { space, k: 'b' }), h(Todos, { space }), h(Members, { space: space as unknown as Space })),
   );
-  Object.assign(app, { put: (k: 'a' | 'b', v: number) => space.put(k, v).then(() => undefined) });
+  Object.assign(app, {
+    put: (k: 'a' | 'b', v: number) => space.put(k, v).then(() => undefined),
+    online: (on: boolean) => {
+      if (!on) link?.close();
+      link = on ? (link?.isActive ? link : replica.connect(webSocketTransport(url))) : undefined;
+    },
+  });
   return replica.replicaId;
 }
 
@@ -55,7 +66,9 @@ export interface ReactApp {
   renders: Record<string, number>;
   start(url: string): Promise<string>;
   put(key: 'a' | 'b', value: number): Promise<void>;
+  /** Closes the page's link (false) or connects again (true). */
+  online(on: boolean): void;
 }
 
-const app: ReactApp = { renders, start, put: () => Promise.reject(new Error('not started')) };
+const app: ReactApp = { renders, start, put: () => Promise.reject(new Error('not started')), online: () => {} };
 (globalThis as { app?: ReactApp }).app = app;

@@ -1,0 +1,205 @@
+/**
+ * `replica.pending`: the local writes no relay or peer has acknowledged yet, counted per key.
+ *
+ * A key counts while its stored state holds a version this replica wrote (its own dot `(replicaId, n)`) with
+ * `n` above its space's acknowledged floor, until some peer acknowledges our log up to the key's entry in it
+ * (`rec.seq`: the peer then holds that state, every version of ours in it included). A key written five times
+ * offline counts once: the log keeps one entry per key, and its latest write is acknowledged together with the
+ * earlier ones it superseded. A version of ours that another replica's write superseded does not count (that
+ * replica held it), nor does one in a state a peer sent us exactly as stored (that peer holds it). Every space in
+ * storage counts, opened or not; the replica syncs the spaces that hold pending keys (replica.ts). A version
+ * under our id that we never wrote (a forged one, arriving by a join) counts like ours until its entry is
+ * acknowledged: it never blocks the count for good.
+ *
+ * The floor of a space: every own write at or below it was acknowledged by some peer ("I hold your log up to
+ * u" acknowledges every write at or below u). Floors are stored (meta `af:<space>`), so the count is derived
+ * from the log and the stored floors after a reload, never from memory: at open, each space's log after its
+ * stored floor is read. Invariants:
+ * - A floor only ever names a seq at or below which every own write was acknowledged (or superseded by
+ *   another replica's write): it advances to an acknowledgement `u`; at open to the last entry read when no
+ *   pending write was read before it (safe while other instances write: a commit after the read takes a higher
+ *   seq than anything read); at run time past a change only where this instance sees every commit (storage not
+ *   shared by tabs) and the space holds no pending key.
+ * - Stored with the larger of the stored and the new value (instances sharing storage store floors too): when
+ *   a peer's acknowledgement cleared pending keys (at once: that is the count a reload shows), when the floor
+ *   moved 1024 past the stored one (bounds what the next open reads), after the open's read, and at close.
+ *   A floor stored late only makes a reload count a write that was acknowledged: its next session's catch-up
+ *   acknowledges it again (the peer's cursor), never the other way round.
+ */
+import type { ReplicaCore, StoredChange } from './core.js';
+import type { KeyRecord } from './storage.js';
+
+const FLOOR_META = 'af:';
+const STRIDE = 1024;
+const PAGE = 512;
+
+/**
+ * The lowest counter of `replicaId`'s versions in `rec` above `floor`, if any. None for a record whose exact state
+ * came from a peer (`src`): that peer holds it, our versions in it included (and it is never streamed back to it,
+ * so its log entry would never be acknowledged).
+ */
+function ownAbove(rec: KeyRecord, replicaId: string, floor: number): { min: number } | undefined {
+  if (rec.src !== undefined) return undefined;
+  let min = Infinity;
+  for (const v of rec.vs) if (v.r === replicaId && v.n > floor && v.n < min) min = v.n;
+  return min < Infinity ? { min } : undefined;
+}
+
+export class PendingWrites {
+  private readonly floors = new Map<string, number>();
+  private readonly stored = new Map<string, number>();
+  /** space → key → the key's log seq: the acknowledgement that clears it. */
+  private readonly keys = new Map<string, Map<string, number>>();
+  private total = 0;
+  private readonly dirty = new Set<string>();
+  private scheduled = false;
+  /** While the open reads the log: the seq each key was last seen at by a change event (newer wins). */
+  private loading: Map<string, number> | undefined;
+
+  constructor(
+    private readonly core: ReplicaCore,
+    private readonly hooks: {
+      /** Whether other live instances may commit to the same storage (browser tabs). */
+      shared: boolean;
+      /** The count changed. */
+      onCount: (n: number) => void;
+      /** A space got its first pending key. */
+      onSpace: (space: string) => void;
+    },
+  ) {}
+
+  get count(): number {
+    return this.total;
+  }
+
+  /** Spaces holding at least one pending key. */
+  spaces(): IterableIterator<string> {
+    return this.keys.keys();
+  }
+
+  /** Derives the count from the log after each space's stored floor (once, at open). */
+  async load(): Promise<void> {
+    const storage = this.core.storage;
+    this.loading = new Map();
+    try {
+      const spaces = await storage.spaces();
+      const floors = await Promise.all(spaces.map((s) => storage.getMeta<number>(FLOOR_META + s)));
+      spaces.forEach((s, i) => {
+        const f = typeof floors[i] === 'number' ? floors[i]! : 0;
+        this.stored.set(s, f);
+        if (f > (this.floors.get(s) ?? 0)) this.floors.set(s, f);
+      });
+      for (const space of spaces) await this.scan(space);
+    } finally {
+      this.loading = undefined;
+    }
+    this.emitCount();
+    await this.flush();
+  }
+
+  private async scan(space: string): Promise<void> {
+    const floor = this.stored.get(space) ?? 0;
+    let last = floor;
+    // The floor may not pass a pending own version, nor the entry of a key still pending (a version under our id
+    // above that entry's seq is none we wrote; it must be read again next time all the same).
+    let minOwn = Infinity;
+    for (let after = floor; ; ) {
+      const page = await this.core.storage.readLog(space, after, PAGE);
+      for (const [key, rec] of page) {
+        last = Math.max(last, rec.seq);
+        const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0);
+        if (own) minOwn = Math.min(minOwn, own.min, rec.seq);
+        const seen = this.loading!.get(`${space}\n${key}`);
+        if (seen === undefined || seen < rec.seq) this.setKey(space, key, own ? rec.seq : undefined);
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]![1].seq;
+    }
+    this.raise(space, minOwn === Infinity ? last : Math.min(last, minOwn - 1), true);
+  }
+
+  /** A change was stored (any origin, any instance): the key's pending state follows its new record. */
+  changed(change: StoredChange): void {
+    const { space, key, rec } = change;
+    this.loading?.set(`${space}\n${key}`, rec.seq);
+    const floor = this.floors.get(space) ?? 0;
+    const before = this.total;
+    this.setKey(space, key, ownAbove(rec, this.core.replicaId, floor) ? rec.seq : undefined);
+    if (!this.hooks.shared && !this.keys.has(space)) this.raise(space, rec.seq, false);
+    if (this.total !== before) this.emitCount();
+  }
+
+  /** Some peer acknowledged our log in `space` up to `upTo` (`peer` undefined: another instance passed it on). */
+  acked(space: string, upTo: number, peer: string | undefined): void {
+    const before = this.total;
+    const keys = this.keys.get(space);
+    if (keys) {
+      for (const [key, n] of keys) if (n <= upTo) this.setKey(space, key, undefined);
+    }
+    // The instance that heard the peer stores the floor; the others were told and need not.
+    this.raise(space, upTo, peer !== undefined && this.total !== before);
+    if (this.total !== before) this.emitCount();
+  }
+
+  private setKey(space: string, key: string, n: number | undefined): void {
+    let keys = this.keys.get(space);
+    if (n === undefined) {
+      if (keys?.delete(key)) {
+        this.total--;
+        if (keys.size === 0) this.keys.delete(space);
+      }
+      return;
+    }
+    if (!keys) {
+      this.keys.set(space, (keys = new Map()));
+      this.hooks.onSpace(space);
+    }
+    if (!keys.has(key)) this.total++;
+    keys.set(key, n);
+  }
+
+  /** Advances a space's floor; stores it now (`store`) or once it moved a stride past the stored one. */
+  private raise(space: string, floor: number, store: boolean): void {
+    if (floor <= (this.floors.get(space) ?? 0)) return;
+    this.floors.set(space, floor);
+    if (store || floor - (this.stored.get(space) ?? 0) >= STRIDE) this.markDirty(space);
+  }
+
+  private markDirty(space: string): void {
+    this.dirty.add(space);
+    if (this.scheduled || this.loading) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.flush().catch((e) => {
+        if (!this.core.isClosed) this.core.events.emit('error', e);
+      });
+    });
+  }
+
+  private emitCount(): void {
+    if (!this.loading) this.hooks.onCount(this.total);
+  }
+
+  /** Stores the floors marked for storing, or (`all`, at close) every floor that moved. */
+  async flush(all = false): Promise<void> {
+    const todo: Array<[string, number]> = [];
+    for (const space of all ? this.floors.keys() : this.dirty) {
+      const f = this.floors.get(space) ?? 0;
+      if (f > (this.stored.get(space) ?? 0)) todo.push([space, f]);
+    }
+    this.dirty.clear();
+    if (todo.length === 0 || this.core.isClosed) return;
+    await this.core.storage.transact((tx) => {
+      const current = todo.map(([space]) => tx.getMeta<number>(FLOOR_META + space));
+      const write = (values: Array<number | undefined>) => {
+        todo.forEach(([space, f], i) => {
+          if (!(typeof values[i] === 'number' && values[i]! >= f)) tx.setMeta(FLOOR_META + space, f);
+        });
+      };
+      if (current.some((c) => c instanceof Promise)) return Promise.all(current).then(write);
+      write(current as Array<number | undefined>);
+    });
+    for (const [space, f] of todo) if (f > (this.stored.get(space) ?? 0)) this.stored.set(space, f);
+  }
+}

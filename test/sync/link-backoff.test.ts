@@ -1,0 +1,109 @@
+// The link's reconnect policy: the backoff tops out at 10 s, and a transport's wake signal (concord/ws: the
+// browser's `online` event, the page visible again) makes a link waiting out its backoff reconnect at once.
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, pairTransports, type Replica, type Transport } from '../../lib/index.js';
+import type { Timers } from '../../lib/sync/link.js';
+import { until } from './support.js';
+
+/** Timers that record what was asked and fire only when told. */
+function manualTimers() {
+  const pending = new Map<number, { fn: () => void; ms: number }>();
+  let next = 1;
+  const timers: Timers & { delays: number[]; fireAll(): void; waiting(): number } = {
+    delays: [],
+    setTimeout(fn, ms) {
+      timers.delays.push(ms);
+      pending.set(next, { fn, ms });
+      return next++;
+    },
+    clearTimeout(h) {
+      pending.delete(h as number);
+    },
+    fireAll() {
+      const due = [...pending.values()];
+      pending.clear();
+      for (const t of due) t.fn();
+    },
+    waiting: () => pending.size,
+  };
+  return timers;
+}
+
+const replicas: Replica[] = [];
+afterEach(async () => {
+  await Promise.all(replicas.splice(0).map((r) => r.close()));
+});
+
+async function replica(): Promise<Replica> {
+  const r = await openReplica({ storage: memoryStorage() });
+  replicas.push(r);
+  return r;
+}
+
+describe('link reconnect policy', () => {
+  it('backs off exponentially with jitter and tops out near 10 s by default', async () => {
+    const r = await replica();
+    let opens = 0;
+    const failing: Transport = { label: 'down', open: async () => (opens++, Promise.reject(new Error('unreachable'))) };
+    r.on('error', () => {});
+    const timers = manualTimers();
+    const link = r.connect(failing, { timers, random: () => 0.999999 });
+    for (let i = 1; i <= 14; i++) {
+      await until(() => timers.waiting() === 1, `attempt ${i} waits out its backoff`);
+      timers.fireAll();
+      await until(() => opens >= i + 1, `attempt ${i + 1}`);
+    }
+    link.close();
+    const waits = timers.delays;
+    expect(waits[0]).toBeGreaterThanOrEqual(124);
+    expect(waits[0]).toBeLessThan(250);
+    for (let i = 1; i < 5; i++) expect(waits[i]).toBeGreaterThan(waits[i - 1]!);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(10_000);
+    expect(Math.max(...waits)).toBeGreaterThan(9_000);
+  });
+
+  it('a wake from the transport reconnects at once instead of waiting out the backoff', async () => {
+    const [a, b] = await Promise.all([replica(), replica()]);
+    a.space('s');
+    b.space('s');
+    const [ta, tb] = pairTransports();
+    let wake: (() => void) | undefined;
+    let up = false;
+    let opens = 0;
+    // Unreachable until `up`; the wake hook is what a browser's `online` event drives in concord/ws.
+    const flaky: Transport = {
+      label: ta.label,
+      open: (handlers) => (opens++, up ? ta.open(handlers) : Promise.reject(new Error('offline'))),
+      onWake: (listener) => {
+        wake = listener;
+        return () => (wake = undefined);
+      },
+    };
+    a.on('error', () => {});
+    const timers = manualTimers();
+    a.connect(flaky, { timers, backoff: { base: 60_000, max: 60_000 } });
+    b.connect(tb);
+    await until(() => opens === 1 && timers.waiting() === 1, 'the first attempt failed and the link waits 30–60 s');
+    expect(wake).toBeTypeOf('function');
+    up = true;
+    wake!();
+    await until(() => a.status === 'synced' && b.status === 'synced', 'synced right after the wake, no timer fired');
+    expect(opens).toBe(2);
+  });
+
+  it('retryNow() on a waiting link reconnects at once; on a closed link it does nothing', async () => {
+    const r = await replica();
+    let opens = 0;
+    const failing: Transport = { label: 'down', open: async () => (opens++, Promise.reject(new Error('unreachable'))) };
+    r.on('error', () => {});
+    const timers = manualTimers();
+    const link = r.connect(failing, { timers, backoff: { base: 60_000, max: 60_000 } });
+    await until(() => opens === 1 && timers.waiting() === 1, 'waiting after the first failure');
+    link.retryNow();
+    await until(() => opens === 2, 'second attempt at once');
+    link.close();
+    link.retryNow();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(opens).toBe(2);
+  });
+});
