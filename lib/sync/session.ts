@@ -38,7 +38,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private inbox: Promise<void> = Promise.resolve();
   closed = false;
   private currentStatus: ReplicaStatus = 'connecting';
-  private helloSent = false;
+  /** Our hello, once started: a peer's hello arriving while ours is being made must not send a second one. */
+  private hello: Promise<void> | undefined;
   /** The durable top and epoch history our hello announced: cursors into our log are judged by them. */
   private helloTop = 0;
   private helloHistory: EpochEntry[] = [];
@@ -118,7 +119,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     return Math.min(256 * 1024, Math.floor(this.options.maxFrameBytes / 4));
   }
 
-  private async sendHello(): Promise<void> {
+  private sendHello(): Promise<void> {
+    return (this.hello ??= this.makeHello());
+  }
+
+  private async makeHello(): Promise<void> {
     // Our hello carries our sync items: with the cursors we hold for the peer we expect, or none when we do
     // not know it yet (first contact) — either way the peer can decide without waiting for another message.
     const expected = this.peer?.replicaId ?? this.options.expectedPeer;
@@ -128,7 +133,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       for (const name of this.hub.openedSpaces()) spaces.push(await this.state(name).makeItem(this.options.expectedPeer));
     }
     const seen = expected === undefined ? undefined : await this.core.seen(expected);
-    this.helloSent = true;
     this.helloTop = this.core.durableSeq;
     this.helloHistory = sentHistory(this.core.history);
     this.send({
@@ -274,7 +278,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     }
     this.peer = m;
     this.options.onPeer?.(m.replicaId);
-    if (!this.helloSent) await this.sendHello();
+    await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();
     this.setStatus('syncing');
