@@ -73,6 +73,9 @@ export interface CoreOptions {
 /** The content of a local write: an encoded value, or a tombstone. */
 export type WriteContent = { readonly v: string | Uint8Array } | { readonly d: true };
 
+/** `writeNow`'s answer when the storage cannot commit at once. */
+export const LATER = Symbol('later');
+
 export class ReplicaCore {
   readonly events = new Emitter<CoreEvents>();
   readonly acks = new AckTracker();
@@ -216,6 +219,25 @@ export class ReplicaCore {
     ctx?: VersionVector,
   ): Promise<KeyRecord | undefined> {
     if (this.closed) return Promise.reject(new ConcordError('CLOSED', 'the replica is closed'));
+    const w = this.prepareWrite(space, key, produce, ctx);
+    // A promise chain rather than an async function: one promise less per write on the hottest path.
+    return this.storage.transact(w.run).then(w.done);
+  }
+
+  /**
+   * The same write, committed at once where the storage can (memory storage with nothing queued): the record
+   * (undefined when `produce` wrote nothing), or `LATER` when the storage cannot — then nothing ran; use `write`.
+   * Saves the promises of a transaction on the hottest path (Space.put). Throws what `produce` throws.
+   */
+  writeNow(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): KeyRecord | undefined | typeof LATER {
+    this.assertOpen();
+    if (!this.storage.transactNow) return LATER;
+    const w = this.prepareWrite(space, key, produce, ctx);
+    const now = this.storage.transactNow<KeyRecord | undefined>(w.run as (tx: StorageTx) => KeyRecord | undefined);
+    return now ? w.done(now.value) : LATER;
+  }
+
+  private prepareWrite(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx: VersionVector | undefined) {
     const hlc = this.clock.tick();
     const r = this.identity.id;
     let prev: KeyRecord | undefined;
@@ -234,26 +256,27 @@ export class ReplicaCore {
       tx.put(space, key, next);
       return next;
     };
-    // Both reads go out at once; where storage answers at once (memory), nothing is awaited at all.
-    // A promise chain rather than an async function: one promise less per write on the hottest path.
-    return this.storage
-      .transact((tx) => {
+    return {
+      // Both reads go out at once; where storage answers at once (memory), nothing is awaited at all.
+      run: (tx: StorageTx): KeyRecord | undefined | Promise<KeyRecord | undefined> => {
         const current = tx.get(space, key);
         const lastSeq = tx.getMeta<number>('seq');
         if (current instanceof Promise || lastSeq instanceof Promise) {
           return Promise.all([current, lastSeq]).then(([c, s]) => body(tx, c, s));
         }
         return body(tx, current, lastSeq);
-      })
-      .then((rec) => {
+      },
+      done: (rec: KeyRecord | undefined): KeyRecord | undefined => {
         if (rec) {
           this.noteDurable(rec.seq);
           this.noteOwn(space, rec.seq);
           this.events.emit('change', { space, key, rec, prev, origin: 'local' });
         }
         return rec;
-      });
+      },
+    };
   }
+
 
   /**
    * Joins remote states of keys into one space, in one transaction. Keys whose state did not change

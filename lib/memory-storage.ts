@@ -48,6 +48,15 @@ class MemoryStorage implements StorageAdapter {
     this.closed = true;
   }
 
+  transactNow<T>(fn: (tx: StorageTx) => T): { value: T } | undefined {
+    if (this.running || this.queue.length > 0 || this.closed) return undefined;
+    const tx = new MemoryTx(this);
+    const value = fn(tx);
+    if (value instanceof Promise) throw new ConcordError('STORAGE_ERROR', 'transactNow: the transaction answered with a promise');
+    tx.finish();
+    return { value };
+  }
+
   transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve, reject } as Job);

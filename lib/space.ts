@@ -2,7 +2,7 @@
  * A space: a named sync scope with its own keys, merge functions and subscribers. All reads and writes
  * of the public API go through here; state changes go through the core's `write` and `join`.
  */
-import type { ReplicaCore, StoredChange, WriteContent } from './core.js';
+import { LATER, type ReplicaCore, type StoredChange, type WriteContent } from './core.js';
 import { decodeContext, encodeContext, sameState, type VersionVector } from './dvv.js';
 import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
@@ -289,9 +289,18 @@ export class Space {
   }
 
   private commit(key: string, produce: (cur: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): Promise<WriteResult> {
+    const result = (rec: KeyRecord | undefined) => new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}));
+    // Where the storage commits at once (memory), the write costs one promise: the one returned.
+    let now: KeyRecord | undefined | typeof LATER;
+    try {
+      now = this.core.writeNow(this.name, key, produce, ctx);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (now !== LATER) return Promise.resolve(result(now));
     this.host.writing?.(true);
     return this.core.write(this.name, key, produce, ctx).then(
-      (rec) => (this.host.writing?.(false), new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}))),
+      (rec) => (this.host.writing?.(false), result(rec)),
       (e: unknown) => {
         this.host.writing?.(false);
         throw e;

@@ -60,6 +60,12 @@ export interface StorageAdapter {
   /** Opens (creating when absent). Throws ConcordError 'LOCKED' when another live process holds it. */
   open(): Promise<void>;
   transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T>;
+  /**
+   * Optional: runs `fn` and commits at once, durably, when the storage can (nothing else queued, reads that
+   * answer at once): `{ value }`; otherwise runs nothing and returns undefined. `fn` must answer synchronously.
+   * Memory storage implements it, so a write there costs no transaction promise.
+   */
+  transactNow?<T>(fn: (tx: StorageTx) => T): { value: T } | undefined;
   /** The committed record of a key (values included). */
   get(space: string, key: string): Promise<KeyRecord | undefined>;
   getMeta<T>(name: string): Promise<T | undefined>;

@@ -12,7 +12,16 @@ import { ConcordError } from './errors.js';
 export const MAX_DEPTH = 128;
 
 /** Returns true when the value is plain JSON data (encodes exactly with JSON.stringify). */
-export function checkData(value: unknown, path = '', stack: object[] = []): boolean {
+export function checkData(value: unknown): boolean {
+  return walk(value, []);
+}
+
+/**
+ * The walk behind `checkData`. `stack` holds the objects and arrays above `value` with the key (or index)
+ * each was entered by; the path an error names is built from it only when there is an error (a put of a
+ * valid value builds no strings).
+ */
+function walk(value: unknown, stack: Array<object | string | number>): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -23,51 +32,68 @@ export function checkData(value: unknown, path = '', stack: object[] = []): bool
     case 'bigint':
       return false;
     case 'function':
-      throw unserializable(path, 'a function');
+      throw unserializable(pathOf(stack), 'a function');
     case 'symbol':
-      throw unserializable(path, 'a symbol');
+      throw unserializable(pathOf(stack), 'a symbol');
   }
   if (value === null) return true;
   const obj = value as object;
-  if (stack.includes(obj)) throw unserializable(path, 'a cyclic reference');
-  if (stack.length >= MAX_DEPTH) throw unserializable(path, `nested deeper than ${MAX_DEPTH} levels`);
-  stack.push(obj);
+  for (let i = 0; i < stack.length; i += 2) if (stack[i] === obj) throw unserializable(pathOf(stack), 'a cyclic reference');
+  if (stack.length >= 2 * MAX_DEPTH) throw unserializable(pathOf(stack), `nested deeper than ${MAX_DEPTH} levels`);
+  const at = stack.length;
+  stack.push(obj, '');
   try {
     if (Array.isArray(obj)) {
       let plain = true;
       for (let i = 0; i < obj.length; i++) {
+        stack[at + 1] = i;
         if (!(i in obj)) plain = false;
-        else if (!checkData(obj[i], `${path}[${i}]`, stack)) plain = false;
+        else if (!walk(obj[i], stack)) plain = false;
       }
       return plain;
     }
     const proto = Object.getPrototypeOf(obj);
     if (proto === Object.prototype || proto === null) {
-      if (Object.getOwnPropertySymbols(obj).length > 0) throw unserializable(path, 'an object with symbol keys');
+      if (Object.getOwnPropertySymbols(obj).length > 0) throw unserializable(pathOf(stack, at), 'an object with symbol keys');
       let plain = proto === Object.prototype;
-      for (const k of Object.keys(obj)) {
-        if (k === '__proto__') throw unserializable(path, 'a "__proto__" key');
-        if (!checkData((obj as Record<string, unknown>)[k], `${path}.${k}`, stack)) plain = false;
+      for (const k in obj) {
+        if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
+        if (k === '__proto__') throw unserializable(pathOf(stack, at), 'a "__proto__" key');
+        stack[at + 1] = k;
+        if (!walk((obj as Record<string, unknown>)[k], stack)) plain = false;
       }
       return plain;
     }
     if (obj instanceof Date || obj instanceof RegExp || obj instanceof URL) return false;
     if (obj instanceof Map) {
       for (const [k, v] of obj) {
-        checkData(k, `${path}<key>`, stack);
-        checkData(v, `${path}.get(${String(k)})`, stack);
+        stack[at + 1] = '<key>';
+        walk(k, stack);
+        stack[at + 1] = `get(${String(k)})`;
+        walk(v, stack);
       }
       return false;
     }
     if (obj instanceof Set) {
-      for (const v of obj) checkData(v, `${path}<item>`, stack);
+      stack[at + 1] = '<item>';
+      for (const v of obj) walk(v, stack);
       return false;
     }
     const name = (proto && proto.constructor && proto.constructor.name) || 'unknown';
-    throw unserializable(path, `an instance of ${name}, which would not come back as one`);
+    throw unserializable(pathOf(stack, at), `an instance of ${name}, which would not come back as one`);
   } finally {
-    stack.pop();
+    stack.length = at;
   }
+}
+
+/** The path of the value being walked (`.a[3].b`), from the keys on the stack (up to `end`, exclusive). */
+function pathOf(stack: ReadonlyArray<object | string | number>, end = stack.length): string {
+  let out = '';
+  for (let i = 1; i < end; i += 2) {
+    const k = stack[i]!;
+    out += typeof k === 'number' ? `[${k}]` : k === '<key>' || k === '<item>' ? k : `.${k as string}`;
+  }
+  return out;
 }
 
 export function unserializable(path: string, what: string): ConcordError {
