@@ -56,6 +56,8 @@ export class Link {
   private outageReported = false;
   private peer: string | undefined;
   private wake: (() => void) | undefined;
+  /** The last connection ended because its token expired (reconnect at once with a fresh one). */
+  private renewToken = false;
   private timer: unknown;
   private readonly timers: Timers;
   private readonly random: () => number;
@@ -145,6 +147,11 @@ export class Link {
         this.close();
         break;
       }
+      if (this.renewToken) {
+        this.renewToken = false;
+        this.attempt = 0;
+        continue;
+      }
       if (code !== undefined && REFUSED.has(code)) this.attempt = Math.max(this.attempt, 4);
       // The relay binds replicaIds to users: ours is another's there. A new id, then at once again.
       if (code === CloseCode.ID_CONFLICT) await this.hub.core.renewIdentity().catch((e) => this.hub.core.events.emit('error', e));
@@ -171,8 +178,12 @@ export class Link {
       conn = await this.transport.open({
         onMessage: (frame) => (session ? session.receive(frame) : early.push(frame)),
         onClose: (code, reason) => {
+          // A session that was authenticated and then closed with 4401 ran out of token time: with a token
+          // function the next connection asks for a fresh one — a routine reconnect, not a refusal.
+          const expired = code === CloseCode.UNAUTHORIZED && session?.peerId !== undefined && typeof this.transport.token === 'function';
           session?.closedBy(code, reason);
-          if (REFUSED.has(code)) {
+          if (expired) this.renewToken = true;
+          else if (REFUSED.has(code)) {
             this.hub.core.events.emit('error', new ConcordError(code === CloseCode.FORBIDDEN ? 'FORBIDDEN' : 'UNAUTHORIZED', `the peer refused the connection (${code}): ${reason}`));
           }
           ended(code);

@@ -69,6 +69,26 @@ describe('relay authentication and rights', () => {
     expect(await relay.replica.space('s').get('late')).toBeUndefined();
   });
 
+  it('with a token function, an expiry close is a routine reconnect: a fresh token, no error, no backoff', async () => {
+    // Each token is valid for 1–2 more seconds; the function is asked again on every connection.
+    let minted = 0;
+    const fresh = () => (minted++, createToken(SECRET, { spaces: { s: 'write' }, expiresIn: 1, now: Date.now() - 1_000 }));
+    const codes: number[] = [];
+    const errors: unknown[] = [];
+    const r = await openReplica({ storage: memoryStorage() });
+    open.push(r);
+    r.on('error', (e) => errors.push(e));
+    r.space('s');
+    const inner = webSocketTransport(relay.url, { token: fresh });
+    // A backoff of a minute or more: a reconnect after a backoff wait would not come within the test.
+    r.connect({ ...inner, open: (h) => inner.open({ onMessage: h.onMessage, onClose: (c, why) => (codes.push(c), h.onClose(c, why)) }) }, { backoff: { base: 120_000, max: 240_000 } });
+    await synced(r);
+    await until(() => codes.includes(4401), 'closed as expired', 10_000);
+    await until(() => minted >= 2 && r.status === 'synced', 'reconnected with a fresh token, without a backoff wait', 10_000);
+    await (await r.space('s').put('after-renewal', 1)).synced;
+    expect(errors.filter((e) => isConcordError(e, 'UNAUTHORIZED'))).toEqual([]);
+  });
+
   it('a space the token does not name is refused (FORBIDDEN) and nothing of it is stored', async () => {
     const token = createToken(SECRET, { spaces: { mine: 'write' }, expiresIn: 60 });
     const codes: number[] = [];
