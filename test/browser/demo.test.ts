@@ -11,12 +11,25 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRelay, type Relay } from '../../adapters/relay/index.js';
 import { launchChromium, skipBrowser } from './support/chromium.js';
+import {
+  addItem,
+  docText,
+  editor,
+  listItems,
+  noPendingWrites,
+  ready,
+  setOnline,
+  shot,
+  shots,
+  status,
+  typeBeforeLineEnd,
+  WAIT,
+  waitForItems,
+  waitForText,
+} from './support/demo-page.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const demoDir = join(root, 'demo');
-const shots = join(root, 'test-results');
-/** Bound on every wait for something to happen (sync, reconnect, a render). */
-const WAIT = 20_000;
 
 describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 }, () => {
   let browser: Browser | undefined;
@@ -49,44 +62,16 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
   async function device(name: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
     const context = await browser!.newContext({ viewport });
     contexts.push(context);
+    return tab(context, name);
+  }
+
+  /** Another tab of a device: a page in the same browser context (the same IndexedDB, Web Locks, BroadcastChannel). */
+  async function tab(context: BrowserContext, name: string): Promise<Page> {
     const page = await context.newPage();
     page.on('pageerror', (e) => console.error(`${name} page error:`, e));
     await page.goto(`http://127.0.0.1:${port}/?device=${name}`);
     await ready(page);
     return page;
-  }
-
-  const ready = (page: Page) => page.waitForSelector('body[data-ready="true"]', { timeout: WAIT });
-  const status = (page: Page, s: string) => page.waitForSelector(`#status[data-status="${s}"]`, { timeout: WAIT });
-
-  async function setOnline(page: Page, on: boolean): Promise<void> {
-    await page.locator('#online').setChecked(on, { force: true });
-    if (!on) await status(page, 'offline');
-  }
-
-  const listItems = (page: Page) => page.$$eval('#list-items [data-item]', (els) => els.map((e) => (e as HTMLElement).dataset.item ?? ''));
-
-  async function addItem(page: Page, item: string): Promise<void> {
-    await page.fill('#list-input', item);
-    await page.press('#list-input', 'Enter');
-    await page.waitForSelector(`#list-items [data-item="${item}"]`, { timeout: WAIT });
-  }
-
-  async function waitForItems(page: Page, items: string[]): Promise<void> {
-    await page
-      .waitForFunction(
-        (want) => want.every((i) => document.querySelector(`#list-items [data-item="${i}"]`)),
-        items,
-        { timeout: WAIT },
-      )
-      .catch(() => {});
-    expect(await listItems(page)).toEqual(expect.arrayContaining(items));
-  }
-
-  const noPendingWrites = (page: Page) => page.waitForSelector('#pending:text-is("0")', { timeout: WAIT });
-  async function shot(page: Page, name: string): Promise<void> {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
   }
 
   it('list items added on two offline devices all survive the reconnect', async () => {
@@ -164,26 +149,6 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     }
     await shot(b, 'demo-2-note-resolved-dave');
   });
-
-  /** The open document's text (the editor's own state, not its DOM: remote cursors add labels there). */
-  const docText = (page: Page) => page.evaluate(() => (window as unknown as { concordDemo: { editor: { text(): string } } }).concordDemo.editor.text());
-  const editor = (page: Page) => page.locator('#doc-editor .cm-content');
-  async function waitForText(page: Page, pred: (text: string) => boolean, what: string): Promise<string> {
-    const end = Date.now() + WAIT;
-    for (;;) {
-      const t = await docText(page);
-      if (pred(t)) return t;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; text is ${JSON.stringify(t)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  /** Types before the last character of the given line (0-based) of the editor. */
-  async function typeBeforeLineEnd(page: Page, line: number, text: string): Promise<void> {
-    await page.locator('#doc-editor .cm-line').nth(line).click();
-    await page.keyboard.press('End');
-    await page.keyboard.press('ArrowLeft');
-    await page.keyboard.type(text, { delay: 10 });
-  }
 
   it('typing in the document on one device appears on the other, with its cursor', async () => {
     const [a, b] = await Promise.all([device('erin'), device('frank', { width: 390, height: 844 })]);
@@ -268,4 +233,5 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await waitForItems(b, ['before the outage', 'during the outage']);
     await Promise.all([shot(a, 'demo-4-relay-back-grace'), shot(b, 'demo-4-relay-back-heidi')]);
   });
+
 });
