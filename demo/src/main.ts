@@ -56,11 +56,8 @@ async function start(): Promise<void> {
   (window as unknown as { concordDemo: unknown }).concordDemo = { replica, space: app.space, editor };
   renderNames = mountNotes(app, network.nameOf);
 
-  const leadership = storage.leadership();
+  // Every tab connects (the library gives one of them the socket); a tab leaves presence as it unloads by itself.
   network.setOnline(sessionStorage.getItem(`concord-demo-online-${device.name}`) !== '0');
-  network.setLeader(leadership.isLeader);
-  leadership.onChange((leader) => network.setLeader(leader));
-  addEventListener('pagehide', () => app.space.presence.leave());
 
   document.body.dataset.ready = 'true';
 }

@@ -1,6 +1,7 @@
 /**
  * The network panel: this window's online switch (closes the link / connects again), the replica's
  * status, per-write durability, members online (presence), relays known, and the last sync activity.
+ * Every tab connects; the library lets one tab of the device hold the socket for all of them.
  */
 import type { Link, PresenceMember, ReplicaStatus } from '../../lib/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
@@ -14,19 +15,18 @@ const STATUS_TEXT: Record<ReplicaStatus, string> = {
   synced: 'Synced',
 };
 
-/** Reconnect quickly in a demo (the library's default backoff grows to 30 s). */
+/** Reconnect quickly in a demo (the library's default backoff grows to 10 s). */
 const BACKOFF = { base: 200, max: 2000 };
 
 export interface Network {
   /** The device name a replicaId announced through presence, if it is online now or was this session. */
   nameOf(replicaId: string): string | undefined;
-  /** Turns this window's switch on or off (and remembers it for this tab). */
-  setOnline(on: boolean): void;
   /**
-   * Whether this tab holds the device's network role: all tabs of a device share one replica in
-   * IndexedDB, and one of them (Web Locks) holds the link; the others see its changes through IndexedDB.
+   * Turns this window's switch on (connects) or off (closes its link), and remembers it for this tab. Every tab
+   * connects: the tabs of a device share one replica in IndexedDB, and the library has one of them hold the
+   * only socket for all (README, "Every tab"); each tab still shows its own status, acknowledgements and presence.
    */
-  setLeader(leader: boolean): void;
+  setOnline(on: boolean): void;
 }
 
 export function mountNetwork(app: App, onlineKey: string, onNames: () => void): Network {
@@ -37,7 +37,6 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
   const relays = byId<HTMLUListElement>('relays');
   const activity = byId('activity');
   const received = byId('received');
-  const leaderNote = byId('leader-note');
   const names = new Map<string, string>();
   let link: Link | undefined;
   let lastRemote: { key: string; at: number } | undefined;
@@ -93,25 +92,26 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
     members.replaceChildren(
       ...list.map((m) => {
         const name = (m.meta as { name?: unknown } | null)?.name;
+        // Every tab is its own member: this device's other tabs share its replicaId.
+        const sameDevice = !m.self && m.replicaId === app.replica.replicaId;
         return h(
           'li',
-          { class: `member${m.self ? ' self' : ''}` },
+          { class: `member${m.self ? ' self' : ''}${sameDevice ? ' same-device' : ''}` },
           h('span', { class: 'presence-dot' }),
           h('span', {}, typeof name === 'string' ? name : 'unnamed'),
           h('code', { title: m.replicaId }, short(m.replicaId)),
-          m.self ? h('span', { class: 'badge' }, 'this window') : null,
+          m.self ? h('span', { class: 'badge' }, 'this window') : sameDevice ? h('span', { class: 'badge' }, 'another tab') : null,
         );
       }),
     );
   };
 
-  let isLeader = false;
   const setOnline = (on: boolean) => {
     toggle.checked = on;
     sessionStorage.setItem(onlineKey, on ? '1' : '0');
     document.body.dataset.online = on ? 'on' : 'off';
-    if (on && isLeader && !link) link = app.replica.connect(webSocketTransport(app.relayUrl), { backoff: BACKOFF });
-    if ((!on || !isLeader) && link) {
+    if (on && !link) link = app.replica.connect(webSocketTransport(app.relayUrl), { backoff: BACKOFF });
+    if (!on && link) {
       link.close();
       link = undefined;
     }
@@ -144,10 +144,5 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
   return {
     nameOf: (replicaId) => (replicaId === app.replica.replicaId ? app.device.name : names.get(replicaId)),
     setOnline,
-    setLeader: (leader) => {
-      isLeader = leader;
-      leaderNote.hidden = leader;
-      setOnline(toggle.checked);
-    },
   };
 }

@@ -234,4 +234,43 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await Promise.all([shot(a, 'demo-4-relay-back-grace'), shot(b, 'demo-4-relay-back-heidi')]);
   });
 
+  it('every tab connects: two tabs of one device both show synced, and either switched off leaves the other synced', async () => {
+    const a = await device('kim');
+    const b = await tab(a.context(), 'kim');
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    // A write in either tab reports synced there (one of them holds the socket for both).
+    await addItem(b, 'from the second tab');
+    await b.waitForSelector('#writes .write[data-durability="synced"]', { timeout: WAIT });
+    await noPendingWrites(b);
+    await waitForItems(a, ['from the second tab']);
+    // Each tab is its own member, and each calls the other "another tab".
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => document.querySelectorAll('#members .member.same-device').length === 1, undefined, { timeout: WAIT });
+      expect(await page.locator('#members .member.self').count()).toBe(1);
+    }
+    await Promise.all([shot(a, 'demo-7-tabs-first'), shot(b, 'demo-7-tabs-second')]);
+
+    // Each tab's switch is its own: either one off, the other stays synced (taking the socket over if it must).
+    await setOnline(a, false);
+    await status(b, 'synced');
+    await addItem(b, 'while the first tab is off');
+    await noPendingWrites(b);
+    await setOnline(a, true);
+    await status(a, 'synced');
+    await setOnline(b, false);
+    await status(a, 'synced');
+    await addItem(a, 'while the second tab is off');
+    await noPendingWrites(a);
+    expect(await b.getAttribute('#status', 'data-status')).toBe('offline');
+    await setOnline(b, true);
+    await status(b, 'synced');
+
+    // The tab holding the socket goes away: the other one carries on.
+    await a.close();
+    await status(b, 'synced');
+    await addItem(b, 'after the first tab closed');
+    await noPendingWrites(b);
+    await b.close();
+  });
+
 });
