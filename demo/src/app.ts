@@ -39,10 +39,6 @@ export class WriteJournal {
     }
   }
 
-  get pending(): number {
-    return this.entries.filter((e) => e.durability === 'local').length;
-  }
-
   onChange(cb: () => void): void {
     this.listeners.add(cb);
   }

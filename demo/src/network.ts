@@ -78,7 +78,15 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
       ),
     );
     writes.replaceChildren(...(rows.length ? rows : [h('li', { class: 'empty' }, 'No writes from this window yet.')]));
-    byId('pending').textContent = String(app.journal.pending);
+  };
+
+  /** Keys holding a write no relay has acknowledged yet, from the replica (its log): right after a reload, in every tab. */
+  const pending = byId('pending');
+  const pendingUnit = byId('pending-unit');
+  const renderPending = () => {
+    const n = app.replica.pending;
+    pending.textContent = String(n);
+    pendingUnit.textContent = n === 1 ? 'key with local writes' : 'keys with local writes';
   };
 
   const renderMembers = (list: PresenceMember[]) => {
@@ -129,6 +137,7 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
     renderActivity();
   });
   app.journal.onChange(renderWrites);
+  app.replica.on('pending', renderPending);
   // The last Merkle anti-entropy run (on a reconnect without a valid cursor, and periodically).
   const antiEntropy = byId('anti-entropy');
   app.replica.on('antiEntropy', (run) => {
@@ -140,6 +149,7 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
   app.space.presence.subscribe(renderMembers);
   renderMembers(app.space.presence.list());
   renderWrites();
+  renderPending();
 
   return {
     nameOf: (replicaId) => (replicaId === app.replica.replicaId ? app.device.name : names.get(replicaId)),
