@@ -1,12 +1,13 @@
 /**
  * The network panel: this window's online switch (closes the link / connects again), the replica's
- * status, per-write durability, members online (presence), relays known, and the last sync activity.
+ * status, per-write durability, members (presence, members.ts), relays known, and the last sync activity.
  * Every tab connects; the library lets one tab of the device hold the socket for all of them.
  */
-import type { Link, PresenceMember, ReplicaStatus } from '../../lib/index.js';
+import type { Link, ReplicaStatus } from '../../lib/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import type { App } from './app.js';
-import { byId, clock, h, short } from './dom.js';
+import { byId, clock, h } from './dom.js';
+import { mountMembers } from './members.js';
 
 const STATUS_TEXT: Record<ReplicaStatus, string> = {
   offline: 'Offline',
@@ -33,11 +34,9 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
   const toggle = byId<HTMLInputElement>('online');
   const statusEls = [byId('status'), byId('status-panel')];
   const writes = byId<HTMLUListElement>('writes');
-  const members = byId<HTMLUListElement>('members');
   const relays = byId<HTMLUListElement>('relays');
   const activity = byId('activity');
   const received = byId('received');
-  const names = new Map<string, string>();
   let link: Link | undefined;
   let lastRemote: { key: string; at: number } | undefined;
   let lastSynced: number | undefined;
@@ -89,31 +88,6 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
     pendingUnit.textContent = n === 1 ? 'key with local writes' : 'keys with local writes';
   };
 
-  const renderMembers = (list: PresenceMember[]) => {
-    for (const m of list) {
-      const name = (m.meta as { name?: unknown } | null)?.name;
-      if (typeof name === 'string' && names.get(m.replicaId) !== name) {
-        names.set(m.replicaId, name);
-        onNames();
-      }
-    }
-    members.replaceChildren(
-      ...list.map((m) => {
-        const name = (m.meta as { name?: unknown } | null)?.name;
-        // Every tab is its own member: this device's other tabs share its replicaId.
-        const sameDevice = !m.self && m.replicaId === app.replica.replicaId;
-        return h(
-          'li',
-          { class: `member${m.self ? ' self' : ''}${sameDevice ? ' same-device' : ''}` },
-          h('span', { class: 'presence-dot' }),
-          h('span', {}, typeof name === 'string' ? name : 'unnamed'),
-          h('code', { title: m.replicaId }, short(m.replicaId)),
-          m.self ? h('span', { class: 'badge' }, 'this window') : sameDevice ? h('span', { class: 'badge' }, 'another tab') : null,
-        );
-      }),
-    );
-  };
-
   const setOnline = (on: boolean) => {
     toggle.checked = on;
     sessionStorage.setItem(onlineKey, on ? '1' : '0');
@@ -145,14 +119,12 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
     antiEntropy.textContent = `${clock(Date.now())}: ${run.turns} turns, ${kb}, ${run.keysRepaired} keys repaired${run.onConnect ? ' (on connect)' : ''}`;
   });
 
-  app.space.presence.set({ name: app.device.name });
-  app.space.presence.subscribe(renderMembers);
-  renderMembers(app.space.presence.list());
+  const members = mountMembers(app, onNames);
   renderWrites();
   renderPending();
 
   return {
-    nameOf: (replicaId) => (replicaId === app.replica.replicaId ? app.device.name : names.get(replicaId)),
+    nameOf: members.nameOf,
     setOnline,
   };
 }

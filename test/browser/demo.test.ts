@@ -293,4 +293,25 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await noPendingWrites(a);
   });
 
+  it('a window that is offline does not show the others as online: they show as last seen', async () => {
+    const [a, b] = await Promise.all([device('mia'), device('noah')]);
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    const noah = a.locator('#members .member', { hasText: 'noah' });
+    await noah.waitFor({ timeout: WAIT });
+    await setOnline(a, false);
+    const heading = await a.$eval('#members', (el) => el.previousElementSibling?.textContent ?? '');
+    expect(heading).not.toMatch(/online/i);
+    const shown = await noah.count();
+    if (shown > 0) {
+      expect(await noah.getAttribute('data-presence')).toBe('last-seen');
+      expect(await noah.textContent()).toContain('last seen');
+    }
+    // Only this window itself is shown as here, and the document does not count others as editing it now.
+    expect(await a.locator('#members .member[data-presence="online"]:not(.self)').count()).toBe(0);
+    expect(await a.locator('#doc-info').textContent()).not.toMatch(/editors? here/);
+    await shot(a, 'demo-8-presence-offline-mia');
+    await setOnline(a, true);
+    await noah.and(a.locator('[data-presence="online"]')).waitFor({ timeout: WAIT });
+  });
+
 });
