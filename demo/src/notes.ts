@@ -2,8 +2,9 @@
  * Notes: each note a key holding a plain string, with no merge function, so concurrent edits stay
  * siblings and the person resolves them. The conflict view lists every surviving version (`get`'s
  * `versions`): who wrote it (replicaId), when (HLC ms), its dot (replicaId:counter), and the read's
- * context. Keep one, merge their lines, or edit a combination: the resolution is written with the read's
- * context, so it supersedes exactly the versions shown, and the conflict clears on every device.
+ * context. Keep one, keep the deletion (an edit concurrent with a delete), merge their lines, or edit a
+ * combination: the resolution is written (or deleted) with the read's context, so it supersedes exactly the
+ * versions shown, and the conflict clears on every device.
  */
 import type { GetResult, VersionInfo } from '../../lib/index.js';
 import { NOTE_PREFIX, type App } from './app.js';
@@ -50,10 +51,13 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
     if (rows.length === 0) list.append(h('li', { class: 'empty' }, 'No notes yet.'));
   };
 
+  // Scans and reads overlap when changes arrive in a burst: only the latest one started renders.
+  let listRun = 0;
   const refreshList = async () => {
+    const run = ++listRun;
     const rows: NoteRow[] = [];
     for await (const e of app.space.scan<string>(NOTE_PREFIX)) rows.push({ key: e.key, title: titleOf(String(e.value)), conflict: e.conflict });
-    renderList(rows);
+    if (run === listRun) renderList(rows);
   };
 
   const versionCard = (v: VersionInfo, i: number, read: GetResult<string>, key: string) =>
@@ -69,7 +73,7 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
       ),
       v.deleted ? h('p', { class: 'tombstone' }, 'deleted') : h('pre', { class: 'version-text' }, String(v.value ?? '')),
       v.deleted
-        ? null
+        ? h('button', { type: 'button', class: 'button keep keep-deletion', onclick: () => void keepDeletion(key, read) }, 'Keep the deletion')
         : h('button', { type: 'button', class: 'button keep', onclick: () => void resolve(key, read, String(v.value ?? ''), 'keep a version') }, 'Keep this version'),
     );
 
@@ -81,8 +85,8 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
       h(
         'div',
         { class: 'conflict', id: 'note-conflict' },
-        h('h3', {}, `${read.versions.length} versions written concurrently`),
-        h('p', { class: 'hint' }, 'Neither device saw the other’s edit. Whatever you save now is written with the read context below, so it replaces exactly these versions.'),
+        h('h3', {}, `${read.versions.length} versions written concurrently${read.versions.some((v) => v.deleted) ? ', one a deletion' : ''}`),
+        h('p', { class: 'hint' }, 'Neither device saw the other’s change. Whatever you keep or save now is written with the read context below, so it replaces exactly these versions.'),
         h('p', { class: 'context' }, 'read context ', h('code', { id: 'note-context' }, read.context || '(empty)')),
         h('ol', { class: 'versions' }, ...read.versions.map((v, i) => versionCard(v, i, read, key))),
         h('label', { class: 'combo-label', for: 'note-combination' }, 'Or save a combination (prefilled with every line of every version):'),
@@ -133,15 +137,17 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
     );
   };
 
-  const renderDetail = async () => {
+  let detailRun = 0;
+  const renderDetail = async (): Promise<void> => {
     if (!selected) {
       editing = undefined;
       detail.replaceChildren(h('p', { class: 'empty' }, 'Pick a note, or make a new one.'));
       return;
     }
     const key = selected;
+    const run = ++detailRun;
     const read = await app.space.get<string>(key);
-    if (key !== selected) return;
+    if (key !== selected || run !== detailRun) return;
     if (!read) {
       selected = undefined;
       return renderDetail();
@@ -174,6 +180,14 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
   const resolve = async (key: string, read: GetResult<string>, value: string, what: string) => {
     app.wrote(what, await app.space.put(key, value, { context: read.context }));
     editing = undefined;
+    await Promise.all([refreshList(), renderDetail()]);
+  };
+
+  /** An edit concurrent with a delete, resolved as deleted: a delete with the read's context supersedes both. */
+  const keepDeletion = async (key: string, read: GetResult<string>) => {
+    app.wrote('keep the deletion', await app.space.delete(key, { context: read.context }));
+    editing = undefined;
+    selected = undefined;
     await Promise.all([refreshList(), renderDetail()]);
   };
 

@@ -314,4 +314,48 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await noah.and(a.locator('[data-presence="online"]')).waitFor({ timeout: WAIT });
   });
 
+  it('an edit concurrent with a delete: keeping the deletion deletes the note, and the conflict clears on both devices', async () => {
+    const [a, b] = await Promise.all([device('olga'), device('pete')]);
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    await a.click('#note-new');
+    await a.fill('#note-text', 'Packing list\nsocks');
+    await a.click('#note-save');
+    const link = (p: Page) => p.locator('#notes-list .note-link', { hasText: 'Packing list' });
+    await link(b).waitFor({ timeout: WAIT });
+    const key = (await link(a).getAttribute('data-key'))!;
+    await link(b).click();
+    await b.waitForFunction(() => (document.querySelector('#note-text') as HTMLTextAreaElement | null)?.value.includes('socks'), undefined, { timeout: WAIT });
+
+    await Promise.all([setOnline(a, false), setOnline(b, false)]);
+    await a.click('#note-delete');
+    await link(a).waitFor({ state: 'detached', timeout: WAIT });
+    await b.fill('#note-text', 'Packing list\nsocks\nhat');
+    await b.click('#note-save');
+    await Promise.all([setOnline(a, true), setOnline(b, true)]);
+
+    // Olga's note comes back in conflict: Pete's edit beside her deletion.
+    await link(a).locator('.badge-conflict').waitFor({ timeout: WAIT });
+    await link(a).click();
+    for (const page of [a, b]) {
+      await page.waitForSelector('#note-conflict .version >> nth=1', { timeout: WAIT });
+      expect(await page.locator('#note-conflict .version.deleted').count()).toBe(1);
+    }
+    await Promise.all([shot(a, 'demo-10-edit-vs-delete-olga'), shot(b, 'demo-10-edit-vs-delete-pete')]);
+
+    await a.locator('#note-conflict .version.deleted button', { hasText: 'Keep the deletion' }).click({ timeout: WAIT });
+    for (const page of [a, b]) {
+      await link(page).waitFor({ state: 'detached', timeout: WAIT });
+      await page.waitForSelector('#note-conflict', { state: 'detached', timeout: WAIT });
+    }
+    // Deleted on both, in the replicas themselves, with no sibling left.
+    for (const page of [a, b]) {
+      await page.waitForFunction(
+        async (k) => (await (window as unknown as { concordDemo: { space: { get(k: string): Promise<unknown> } } }).concordDemo.space.get(k)) === undefined,
+        key,
+        { timeout: WAIT },
+      );
+    }
+    await shot(b, 'demo-10-deletion-kept-pete');
+  });
+
 });
