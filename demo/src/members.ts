@@ -7,7 +7,8 @@
  */
 import type { PresenceMember, ReplicaStatus } from '../../lib/index.js';
 import type { App } from './app.js';
-import { byId, clock, h, short } from './dom.js';
+import { byId, clock, h } from './dom.js';
+import { short } from './notation.js';
 
 const connected = (s: ReplicaStatus) => s === 'synced' || s === 'syncing';
 

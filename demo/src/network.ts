@@ -71,7 +71,8 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
       h(
         'li',
         { class: 'write', 'data-durability': e.durability },
-        h('span', { class: 'write-what' }, e.what),
+        h('span', { class: 'write-what', title: e.key }, e.what),
+        e.dot ? h('code', { class: 'write-dot', title: 'the dot (replica·counter) this write minted' }, e.dot) : h('span'),
         h('span', { class: 'write-when' }, clock(e.at)),
         h('span', { class: `badge badge-${e.durability}` }, e.durability === 'local' ? 'local only' : 'synced'),
       ),

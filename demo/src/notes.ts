@@ -1,14 +1,15 @@
 /**
  * Notes: each note a key holding a plain string, with no merge function, so concurrent edits stay
  * siblings and the person resolves them. The conflict view lists every surviving version (`get`'s
- * `versions`): who wrote it (replicaId), when (HLC ms), its dot (replicaId:counter), and the read's
- * context. Keep one, keep the deletion (an edit concurrent with a delete), merge their lines, or edit a
- * combination: the resolution is written (or deleted) with the read's context, so it supersedes exactly the
- * versions shown, and the conflict clears on every device.
+ * `versions`): who wrote it (replicaId), when (HLC ms), its dot, and the read's context (notation.ts). Keep
+ * one, keep the deletion (an edit concurrent with a delete), merge their lines, or edit a combination: the
+ * resolution is written (or deleted) with the read's context, so it supersedes exactly the versions shown, and
+ * the conflict clears on every device.
  */
 import type { GetResult, VersionInfo } from '../../lib/index.js';
 import { NOTE_PREFIX, type App } from './app.js';
-import { byId, clock, h, short } from './dom.js';
+import { byId, clock, h } from './dom.js';
+import { formatContext, formatDot, short } from './notation.js';
 import { mergeLines } from './line-merge.js';
 
 interface NoteRow {
@@ -69,7 +70,7 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
         { class: 'version-meta' },
         h('span', { class: 'who', title: v.replicaId }, names(v.replicaId) ?? 'replica', ' ', h('code', {}, short(v.replicaId))),
         h('span', { class: 'when', title: `HLC ${v.hlc.ms}.${v.hlc.logical}` }, clock(v.hlc.ms)),
-        h('span', { class: 'dot', title: 'dot: replicaId:counter' }, h('code', {}, `${short(v.replicaId)}:${v.counter}`)),
+        h('code', { class: 'dot', title: `dot (replica·counter) of ${v.replicaId}` }, formatDot(v.replicaId, v.counter)),
       ),
       v.deleted ? h('p', { class: 'tombstone' }, 'deleted') : h('pre', { class: 'version-text' }, String(v.value ?? '')),
       v.deleted
@@ -87,7 +88,7 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
         { class: 'conflict', id: 'note-conflict' },
         h('h3', {}, `${read.versions.length} versions written concurrently${read.versions.some((v) => v.deleted) ? ', one a deletion' : ''}`),
         h('p', { class: 'hint' }, 'Neither device saw the other’s change. Whatever you keep or save now is written with the read context below, so it replaces exactly these versions.'),
-        h('p', { class: 'context' }, 'read context ', h('code', { id: 'note-context' }, read.context || '(empty)')),
+        h('p', { class: 'context' }, 'read context ', h('code', { id: 'note-context', title: read.context }, formatContext(read.context))),
         h('ol', { class: 'versions' }, ...read.versions.map((v, i) => versionCard(v, i, read, key))),
         h('label', { class: 'combo-label', for: 'note-combination' }, 'Or save a combination (prefilled with every line of every version):'),
         combo,
@@ -123,15 +124,15 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
       v
         ? h(
             'p',
-            { class: 'meta' },
+            { class: 'meta', id: 'note-meta' },
             'written by ',
             h('span', { title: v.replicaId }, names(v.replicaId) ?? 'replica', ' ', h('code', {}, short(v.replicaId))),
             ' at ',
             h('span', { title: `HLC ${v.hlc.ms}.${v.hlc.logical}` }, clock(v.hlc.ms)),
             ' · dot ',
-            h('code', {}, `${short(v.replicaId)}:${v.counter}`),
+            h('code', { class: 'dot', title: `dot (replica·counter) of ${v.replicaId}` }, formatDot(v.replicaId, v.counter)),
             ' · context ',
-            h('code', {}, read.context),
+            h('code', { class: 'context', title: read.context }, formatContext(read.context)),
           )
         : '',
     );

@@ -29,6 +29,9 @@ import {
 } from './support/demo-page.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+/** The UI's notation: a dot is `replica·counter`, a context `{replica: counter, …}`, replicas by their first 8 characters. */
+const DOT = /^([A-Za-z0-9_-]{8})·(\d+)$/;
+const CONTEXT = /^\{(?:[A-Za-z0-9_-]{8}: \d+(?:, [A-Za-z0-9_-]{8}: \d+)*)?\}$/;
 const demoDir = join(root, 'demo');
 
 describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 }, () => {
@@ -125,11 +128,17 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
       expect(await page.locator('#note-conflict .version').count()).toBe(2);
       const texts = await page.locator('#note-conflict .version-text').allTextContents();
       expect(texts.sort()).toEqual(['Trip plan\nbring the tent\ncarol: the stove', 'Trip plan\nbring the tent\ndave: the map']);
-      // Who wrote each version: both replicas' dots are listed, and the read context names both.
+      // Who wrote each version: both replicas' dots are listed, and the read context names both, in one notation:
+      // a dot `replica·counter`, a context `{replica: counter, …}` (replicas shortened alike, counters in decimal).
       const dots = await page.locator('#note-conflict .dot').allTextContents();
-      expect(dots.map((d) => d.split(':')[0]).sort()).toEqual(ids.map((id) => id!.slice(0, 8)).sort());
+      for (const d of dots) expect(d).toMatch(DOT);
+      expect(dots.map((d) => DOT.exec(d)![1]).sort()).toEqual(ids.map((id) => id!.slice(0, 8)).sort());
       const context = (await page.locator('#note-context').textContent()) ?? '';
-      for (const id of ids) expect(context).toContain(id!);
+      expect(context).toMatch(CONTEXT);
+      // The versions in conflict are exactly the context's latest dots.
+      for (const d of dots) expect(context).toContain(d.replace('·', ': '));
+      const raw = (await page.locator('#note-context').getAttribute('title')) ?? '';
+      for (const id of ids) expect(raw).toContain(id!);
       expect(await link(page).locator('.badge-conflict').count()).toBe(1);
     }
     await Promise.all([shot(a, 'demo-2-note-conflict-carol'), shot(b, 'demo-2-note-conflict-dave')]);
@@ -146,6 +155,13 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
       await page.waitForFunction(() => (document.querySelector('#note-text') as HTMLTextAreaElement | null)?.value.includes('dave: the map'), undefined, { timeout: WAIT });
       expect(await page.inputValue('#note-text')).toBe(merged);
       expect(await link(page).locator('.badge-conflict').count()).toBe(0);
+      // The note's own line and the write journal use the same notation.
+      await page.waitForSelector('#note-meta .dot', { timeout: WAIT });
+      expect(await page.locator('#note-meta .dot').textContent()).toMatch(DOT);
+      expect(await page.locator('#note-meta .context').textContent()).toMatch(CONTEXT);
+      const written = await page.locator('#writes .write-dot').allTextContents();
+      expect(written.length).toBeGreaterThan(0);
+      for (const d of written) expect(d).toMatch(DOT);
     }
     await shot(b, 'demo-2-note-resolved-dave');
   });
