@@ -50,7 +50,12 @@ export function mountDoc(app: App): DocEditor {
     const chars = o.view.state.doc.length;
     // Awareness, like presence, is only news while connected: offline, the others' cursors are as last seen.
     const s = app.replica.status;
-    const others = s === 'synced' || s === 'syncing' ? `${remote} other ${remote === 1 ? 'editor' : 'editors'} here` : 'not connected: others’ cursors as last seen';
+    const others =
+      s === 'synced' || s === 'syncing'
+        ? `${remote} other ${remote === 1 ? 'editor' : 'editors'} here`
+        : remote > 0
+          ? 'not connected: others’ cursors as last seen'
+          : 'not connected';
     info.textContent = `${chars} ${chars === 1 ? 'character' : 'characters'} · ${others}`;
   };
 

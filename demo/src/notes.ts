@@ -26,6 +26,8 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
   const detail = byId('note-detail');
   const newButton = byId<HTMLButtonElement>('note-new');
   let selected: string | undefined;
+  /** Notes in the list as last rendered (undefined before the first scan). */
+  let noteCount: number | undefined;
   /** The read the open editor started from, and whether the person changed the text since. */
   let editing: { key: string; read: GetResult<string>; dirty: boolean } | undefined;
 
@@ -49,8 +51,14 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
         ),
       ),
     );
-    if (rows.length === 0) list.append(h('li', { class: 'empty' }, 'No notes yet.'));
+    // One empty state for the panel: the detail pane says there are no notes (or asks to pick one).
+    const had = noteCount;
+    noteCount = rows.length;
+    if (!selected && (had === 0) !== (noteCount === 0)) renderPlaceholder();
   };
+
+  const renderPlaceholder = () =>
+    detail.replaceChildren(h('p', { class: 'empty' }, noteCount === 0 ? 'No notes yet: make one with “New note”.' : 'Pick a note to read or edit it.'));
 
   // Scans and reads overlap when changes arrive in a burst: only the latest one started renders.
   let listRun = 0;
@@ -142,7 +150,7 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
   const renderDetail = async (): Promise<void> => {
     if (!selected) {
       editing = undefined;
-      detail.replaceChildren(h('p', { class: 'empty' }, 'Pick a note, or make a new one.'));
+      renderPlaceholder();
       return;
     }
     const key = selected;

@@ -374,4 +374,24 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await shot(b, 'demo-10-deletion-kept-pete');
   });
 
+  it('a new device shows one empty state per panel, not two', async () => {
+    // Kept offline from its first load, so the data the other tests synced never reaches it.
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    await context.addInitScript(() => sessionStorage.setItem('concord-demo-online-quinn', '0'));
+    const a = await tab(context, 'quinn');
+    await status(a, 'offline');
+    await a.locator('.notes-card .empty', { hasText: 'No notes yet' }).first().waitFor({ timeout: WAIT }); // the notes scanned
+    const perCard = await a.$$eval('.card', (cards) =>
+      cards.map((card) => ({
+        card: card.querySelector('h2')?.textContent ?? '',
+        empty: [...card.querySelectorAll<HTMLElement>('.empty')].filter((e) => e.offsetParent !== null).map((e) => e.textContent),
+      })),
+    );
+    for (const { card, empty } of perCard) expect(empty.length, `${card}: ${empty.join(' / ')}`).toBeLessThanOrEqual(1);
+    // The list says it is empty once: no "0 items" beside "Nothing yet".
+    expect(await a.locator('#list-count').isVisible()).toBe(false);
+    await shot(a, 'demo-11-empty-quinn');
+  });
+
 });
