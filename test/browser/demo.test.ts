@@ -394,4 +394,13 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await shot(a, 'demo-11-empty-quinn');
   });
 
+  it('on a phone the header is one short row, and nothing overflows sideways', async () => {
+    const a = await device('rosa-with-a-long-device-name', { width: 390, height: 844 });
+    await status(a, 'synced');
+    const header = await a.$eval('.topbar', (el) => el.getBoundingClientRect().height);
+    expect(header).toBeLessThanOrEqual(56);
+    expect(await a.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    for (const sel of ['#device-name', '#status', '.switch .track']) expect(await a.locator(sel).isVisible(), sel).toBe(true);
+    await shot(a, 'demo-9-phone-header-rosa', false);
+  });
 });
