@@ -13,6 +13,8 @@ export interface WriteEntry {
   readonly key: string;
   readonly what: string;
   readonly at: number;
+  /** The dot the write minted (notation.ts), if it changed anything. */
+  readonly dot: string | undefined;
   durability: 'local' | 'synced';
 }
 
@@ -23,8 +25,8 @@ export class WriteJournal {
 
   constructor(private readonly limit = 6) {}
 
-  track(what: string, w: WriteResult): void {
-    const entry: WriteEntry = { key: w.key, what, at: Date.now(), durability: w.durability === 'local' ? 'local' : 'synced' };
+  track(what: string, w: WriteResult, dot?: string): void {
+    const entry: WriteEntry = { key: w.key, what, at: Date.now(), dot, durability: w.durability === 'local' ? 'local' : 'synced' };
     // One row per key and action, the latest.
     const same = this.entries.findIndex((e) => e.key === entry.key && e.what === entry.what);
     if (same >= 0) this.entries.splice(same, 1);
@@ -37,10 +39,6 @@ export class WriteJournal {
         this.changed();
       });
     }
-  }
-
-  get pending(): number {
-    return this.entries.filter((e) => e.durability === 'local').length;
   }
 
   onChange(cb: () => void): void {

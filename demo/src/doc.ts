@@ -48,7 +48,15 @@ export function mountDoc(app: App): DocEditor {
   const describe = (o: Open) => {
     const remote = o.awareness.getStates().size - 1;
     const chars = o.view.state.doc.length;
-    info.textContent = `${chars} ${chars === 1 ? 'character' : 'characters'} · ${remote} other ${remote === 1 ? 'editor' : 'editors'} here`;
+    // Awareness, like presence, is only news while connected: offline, the others' cursors are as last seen.
+    const s = app.replica.status;
+    const others =
+      s === 'synced' || s === 'syncing'
+        ? `${remote} other ${remote === 1 ? 'editor' : 'editors'} here`
+        : remote > 0
+          ? 'not connected: others’ cursors as last seen'
+          : 'not connected';
+    info.textContent = `${chars} ${chars === 1 ? 'character' : 'characters'} · ${others}`;
   };
 
   const close = () => {
@@ -89,6 +97,8 @@ export function mountDoc(app: App): DocEditor {
     host.dataset.doc = id;
     describe(open);
   };
+
+  app.replica.on('status', () => open && describe(open));
 
   return {
     open(id) {

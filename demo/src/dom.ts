@@ -26,8 +26,3 @@ export function clock(ms: number): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
-
-/** The first 8 characters of a replicaId, enough to tell devices apart on screen. */
-export function short(replicaId: string): string {
-  return replicaId.slice(0, 8);
-}

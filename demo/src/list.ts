@@ -19,7 +19,9 @@ export function mountList(app: App): void {
 
   const render = (set: AddWinsSet<string> | undefined) => {
     const items = addWins.values<string>(set);
+    // Empty, the list says so once (below), not also as "0 items".
     count.textContent = items.length === 1 ? '1 item' : `${items.length} items`;
+    count.hidden = items.length === 0;
     ul.replaceChildren(
       ...items.map((item) =>
         h(

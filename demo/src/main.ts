@@ -12,6 +12,7 @@ import { mountDocsList } from './docs-list.js';
 import { byId, h } from './dom.js';
 import { mountList } from './list.js';
 import { mountNetwork } from './network.js';
+import { dotOfWrite } from './notation.js';
 import { mountNotes } from './notes.js';
 
 const DEVICE_KEY = 'concord-demo-device';
@@ -39,7 +40,7 @@ async function start(): Promise<void> {
     space: replica.space(SPACE),
     relayUrl: relayUrl(),
     journal,
-    wrote: (what, w) => (journal.track(what, w), w),
+    wrote: (what, w) => (journal.track(what, w, dotOfWrite(w, replica.replicaId)), w),
   };
 
   byId('device-name').textContent = device.name;
@@ -56,11 +57,8 @@ async function start(): Promise<void> {
   (window as unknown as { concordDemo: unknown }).concordDemo = { replica, space: app.space, editor };
   renderNames = mountNotes(app, network.nameOf);
 
-  const leadership = storage.leadership();
+  // Every tab connects (the library gives one of them the socket); a tab leaves presence as it unloads by itself.
   network.setOnline(sessionStorage.getItem(`concord-demo-online-${device.name}`) !== '0');
-  network.setLeader(leadership.isLeader);
-  leadership.onChange((leader) => network.setLeader(leader));
-  addEventListener('pagehide', () => app.space.presence.leave());
 
   document.body.dataset.ready = 'true';
 }

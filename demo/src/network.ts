@@ -1,11 +1,13 @@
 /**
  * The network panel: this window's online switch (closes the link / connects again), the replica's
- * status, per-write durability, members online (presence), relays known, and the last sync activity.
+ * status, per-write durability, members (presence, members.ts), relays known, and the last sync activity.
+ * Every tab connects; the library lets one tab of the device hold the socket for all of them.
  */
-import type { Link, PresenceMember, ReplicaStatus } from '../../lib/index.js';
+import type { Link, ReplicaStatus } from '../../lib/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import type { App } from './app.js';
-import { byId, clock, h, short } from './dom.js';
+import { byId, clock, h } from './dom.js';
+import { mountMembers } from './members.js';
 
 const STATUS_TEXT: Record<ReplicaStatus, string> = {
   offline: 'Offline',
@@ -14,31 +16,27 @@ const STATUS_TEXT: Record<ReplicaStatus, string> = {
   synced: 'Synced',
 };
 
-/** Reconnect quickly in a demo (the library's default backoff grows to 30 s). */
+/** Reconnect quickly in a demo (the library's default backoff grows to 10 s). */
 const BACKOFF = { base: 200, max: 2000 };
 
 export interface Network {
   /** The device name a replicaId announced through presence, if it is online now or was this session. */
   nameOf(replicaId: string): string | undefined;
-  /** Turns this window's switch on or off (and remembers it for this tab). */
-  setOnline(on: boolean): void;
   /**
-   * Whether this tab holds the device's network role: all tabs of a device share one replica in
-   * IndexedDB, and one of them (Web Locks) holds the link; the others see its changes through IndexedDB.
+   * Turns this window's switch on (connects) or off (closes its link), and remembers it for this tab. Every tab
+   * connects: the tabs of a device share one replica in IndexedDB, and the library has one of them hold the
+   * only socket for all (README, "Every tab"); each tab still shows its own status, acknowledgements and presence.
    */
-  setLeader(leader: boolean): void;
+  setOnline(on: boolean): void;
 }
 
 export function mountNetwork(app: App, onlineKey: string, onNames: () => void): Network {
   const toggle = byId<HTMLInputElement>('online');
   const statusEls = [byId('status'), byId('status-panel')];
   const writes = byId<HTMLUListElement>('writes');
-  const members = byId<HTMLUListElement>('members');
   const relays = byId<HTMLUListElement>('relays');
   const activity = byId('activity');
   const received = byId('received');
-  const leaderNote = byId('leader-note');
-  const names = new Map<string, string>();
   let link: Link | undefined;
   let lastRemote: { key: string; at: number } | undefined;
   let lastSynced: number | undefined;
@@ -73,45 +71,30 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
       h(
         'li',
         { class: 'write', 'data-durability': e.durability },
-        h('span', { class: 'write-what' }, e.what),
+        h('span', { class: 'write-what', title: e.key }, e.what),
+        e.dot ? h('code', { class: 'write-dot', title: 'the dot (replica·counter) this write minted' }, e.dot) : h('span'),
         h('span', { class: 'write-when' }, clock(e.at)),
         h('span', { class: `badge badge-${e.durability}` }, e.durability === 'local' ? 'local only' : 'synced'),
       ),
     );
     writes.replaceChildren(...(rows.length ? rows : [h('li', { class: 'empty' }, 'No writes from this window yet.')]));
-    byId('pending').textContent = String(app.journal.pending);
   };
 
-  const renderMembers = (list: PresenceMember[]) => {
-    for (const m of list) {
-      const name = (m.meta as { name?: unknown } | null)?.name;
-      if (typeof name === 'string' && names.get(m.replicaId) !== name) {
-        names.set(m.replicaId, name);
-        onNames();
-      }
-    }
-    members.replaceChildren(
-      ...list.map((m) => {
-        const name = (m.meta as { name?: unknown } | null)?.name;
-        return h(
-          'li',
-          { class: `member${m.self ? ' self' : ''}` },
-          h('span', { class: 'presence-dot' }),
-          h('span', {}, typeof name === 'string' ? name : 'unnamed'),
-          h('code', { title: m.replicaId }, short(m.replicaId)),
-          m.self ? h('span', { class: 'badge' }, 'this window') : null,
-        );
-      }),
-    );
+  /** Keys holding a write no relay has acknowledged yet, from the replica (its log): right after a reload, in every tab. */
+  const pending = byId('pending');
+  const pendingUnit = byId('pending-unit');
+  const renderPending = () => {
+    const n = app.replica.pending;
+    pending.textContent = String(n);
+    pendingUnit.textContent = n === 1 ? 'key with local writes' : 'keys with local writes';
   };
 
-  let isLeader = false;
   const setOnline = (on: boolean) => {
     toggle.checked = on;
     sessionStorage.setItem(onlineKey, on ? '1' : '0');
     document.body.dataset.online = on ? 'on' : 'off';
-    if (on && isLeader && !link) link = app.replica.connect(webSocketTransport(app.relayUrl), { backoff: BACKOFF });
-    if ((!on || !isLeader) && link) {
+    if (on && !link) link = app.replica.connect(webSocketTransport(app.relayUrl), { backoff: BACKOFF });
+    if (!on && link) {
       link.close();
       link = undefined;
     }
@@ -129,6 +112,7 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
     renderActivity();
   });
   app.journal.onChange(renderWrites);
+  app.replica.on('pending', renderPending);
   // The last Merkle anti-entropy run (on a reconnect without a valid cursor, and periodically).
   const antiEntropy = byId('anti-entropy');
   app.replica.on('antiEntropy', (run) => {
@@ -136,18 +120,12 @@ export function mountNetwork(app: App, onlineKey: string, onNames: () => void): 
     antiEntropy.textContent = `${clock(Date.now())}: ${run.turns} turns, ${kb}, ${run.keysRepaired} keys repaired${run.onConnect ? ' (on connect)' : ''}`;
   });
 
-  app.space.presence.set({ name: app.device.name });
-  app.space.presence.subscribe(renderMembers);
-  renderMembers(app.space.presence.list());
+  const members = mountMembers(app, onNames);
   renderWrites();
+  renderPending();
 
   return {
-    nameOf: (replicaId) => (replicaId === app.replica.replicaId ? app.device.name : names.get(replicaId)),
+    nameOf: members.nameOf,
     setOnline,
-    setLeader: (leader) => {
-      isLeader = leader;
-      leaderNote.hidden = leader;
-      setOnline(toggle.checked);
-    },
   };
 }

@@ -1,13 +1,15 @@
 /**
  * Notes: each note a key holding a plain string, with no merge function, so concurrent edits stay
  * siblings and the person resolves them. The conflict view lists every surviving version (`get`'s
- * `versions`): who wrote it (replicaId), when (HLC ms), its dot (replicaId:counter), and the read's
- * context. Keep one, merge their lines, or edit a combination: the resolution is written with the read's
- * context, so it supersedes exactly the versions shown, and the conflict clears on every device.
+ * `versions`): who wrote it (replicaId), when (HLC ms), its dot, and the read's context (notation.ts). Keep
+ * one, keep the deletion (an edit concurrent with a delete), merge their lines, or edit a combination: the
+ * resolution is written (or deleted) with the read's context, so it supersedes exactly the versions shown, and
+ * the conflict clears on every device.
  */
 import type { GetResult, VersionInfo } from '../../lib/index.js';
 import { NOTE_PREFIX, type App } from './app.js';
-import { byId, clock, h, short } from './dom.js';
+import { byId, clock, h } from './dom.js';
+import { formatContext, formatDot, short } from './notation.js';
 import { mergeLines } from './line-merge.js';
 
 interface NoteRow {
@@ -24,6 +26,8 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
   const detail = byId('note-detail');
   const newButton = byId<HTMLButtonElement>('note-new');
   let selected: string | undefined;
+  /** Notes in the list as last rendered (undefined before the first scan). */
+  let noteCount: number | undefined;
   /** The read the open editor started from, and whether the person changed the text since. */
   let editing: { key: string; read: GetResult<string>; dirty: boolean } | undefined;
 
@@ -47,13 +51,22 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
         ),
       ),
     );
-    if (rows.length === 0) list.append(h('li', { class: 'empty' }, 'No notes yet.'));
+    // One empty state for the panel: the detail pane says there are no notes (or asks to pick one).
+    const had = noteCount;
+    noteCount = rows.length;
+    if (!selected && (had === 0) !== (noteCount === 0)) renderPlaceholder();
   };
 
+  const renderPlaceholder = () =>
+    detail.replaceChildren(h('p', { class: 'empty' }, noteCount === 0 ? 'No notes yet: make one with “New note”.' : 'Pick a note to read or edit it.'));
+
+  // Scans and reads overlap when changes arrive in a burst: only the latest one started renders.
+  let listRun = 0;
   const refreshList = async () => {
+    const run = ++listRun;
     const rows: NoteRow[] = [];
     for await (const e of app.space.scan<string>(NOTE_PREFIX)) rows.push({ key: e.key, title: titleOf(String(e.value)), conflict: e.conflict });
-    renderList(rows);
+    if (run === listRun) renderList(rows);
   };
 
   const versionCard = (v: VersionInfo, i: number, read: GetResult<string>, key: string) =>
@@ -65,11 +78,11 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
         { class: 'version-meta' },
         h('span', { class: 'who', title: v.replicaId }, names(v.replicaId) ?? 'replica', ' ', h('code', {}, short(v.replicaId))),
         h('span', { class: 'when', title: `HLC ${v.hlc.ms}.${v.hlc.logical}` }, clock(v.hlc.ms)),
-        h('span', { class: 'dot', title: 'dot: replicaId:counter' }, h('code', {}, `${short(v.replicaId)}:${v.counter}`)),
+        h('code', { class: 'dot', title: `dot (replica·counter) of ${v.replicaId}` }, formatDot(v.replicaId, v.counter)),
       ),
       v.deleted ? h('p', { class: 'tombstone' }, 'deleted') : h('pre', { class: 'version-text' }, String(v.value ?? '')),
       v.deleted
-        ? null
+        ? h('button', { type: 'button', class: 'button keep keep-deletion', onclick: () => void keepDeletion(key, read) }, 'Keep the deletion')
         : h('button', { type: 'button', class: 'button keep', onclick: () => void resolve(key, read, String(v.value ?? ''), 'keep a version') }, 'Keep this version'),
     );
 
@@ -81,9 +94,9 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
       h(
         'div',
         { class: 'conflict', id: 'note-conflict' },
-        h('h3', {}, `${read.versions.length} versions written concurrently`),
-        h('p', { class: 'hint' }, 'Neither device saw the other’s edit. Whatever you save now is written with the read context below, so it replaces exactly these versions.'),
-        h('p', { class: 'context' }, 'read context ', h('code', { id: 'note-context' }, read.context || '(empty)')),
+        h('h3', {}, `${read.versions.length} versions written concurrently${read.versions.some((v) => v.deleted) ? ', one a deletion' : ''}`),
+        h('p', { class: 'hint' }, 'Neither device saw the other’s change. Whatever you keep or save now is written with the read context below, so it replaces exactly these versions.'),
+        h('p', { class: 'context' }, 'read context ', h('code', { id: 'note-context', title: read.context }, formatContext(read.context))),
         h('ol', { class: 'versions' }, ...read.versions.map((v, i) => versionCard(v, i, read, key))),
         h('label', { class: 'combo-label', for: 'note-combination' }, 'Or save a combination (prefilled with every line of every version):'),
         combo,
@@ -119,29 +132,31 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
       v
         ? h(
             'p',
-            { class: 'meta' },
+            { class: 'meta', id: 'note-meta' },
             'written by ',
             h('span', { title: v.replicaId }, names(v.replicaId) ?? 'replica', ' ', h('code', {}, short(v.replicaId))),
             ' at ',
             h('span', { title: `HLC ${v.hlc.ms}.${v.hlc.logical}` }, clock(v.hlc.ms)),
             ' · dot ',
-            h('code', {}, `${short(v.replicaId)}:${v.counter}`),
+            h('code', { class: 'dot', title: `dot (replica·counter) of ${v.replicaId}` }, formatDot(v.replicaId, v.counter)),
             ' · context ',
-            h('code', {}, read.context),
+            h('code', { class: 'context', title: read.context }, formatContext(read.context)),
           )
         : '',
     );
   };
 
-  const renderDetail = async () => {
+  let detailRun = 0;
+  const renderDetail = async (): Promise<void> => {
     if (!selected) {
       editing = undefined;
-      detail.replaceChildren(h('p', { class: 'empty' }, 'Pick a note, or make a new one.'));
+      renderPlaceholder();
       return;
     }
     const key = selected;
+    const run = ++detailRun;
     const read = await app.space.get<string>(key);
-    if (key !== selected) return;
+    if (key !== selected || run !== detailRun) return;
     if (!read) {
       selected = undefined;
       return renderDetail();
@@ -174,6 +189,14 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
   const resolve = async (key: string, read: GetResult<string>, value: string, what: string) => {
     app.wrote(what, await app.space.put(key, value, { context: read.context }));
     editing = undefined;
+    await Promise.all([refreshList(), renderDetail()]);
+  };
+
+  /** An edit concurrent with a delete, resolved as deleted: a delete with the read's context supersedes both. */
+  const keepDeletion = async (key: string, read: GetResult<string>) => {
+    app.wrote('keep the deletion', await app.space.delete(key, { context: read.context }));
+    editing = undefined;
+    selected = undefined;
     await Promise.all([refreshList(), renderDetail()]);
   };
 

@@ -11,12 +11,28 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRelay, type Relay } from '../../adapters/relay/index.js';
 import { launchChromium, skipBrowser } from './support/chromium.js';
+import {
+  addItem,
+  docText,
+  editor,
+  listItems,
+  noPendingWrites,
+  ready,
+  setOnline,
+  shot,
+  shots,
+  status,
+  typeBeforeLineEnd,
+  WAIT,
+  waitForItems,
+  waitForText,
+} from './support/demo-page.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+/** The UI's notation: a dot is `replica·counter`, a context `{replica: counter, …}`, replicas by their first 8 characters. */
+const DOT = /^([A-Za-z0-9_-]{8})·(\d+)$/;
+const CONTEXT = /^\{(?:[A-Za-z0-9_-]{8}: \d+(?:, [A-Za-z0-9_-]{8}: \d+)*)?\}$/;
 const demoDir = join(root, 'demo');
-const shots = join(root, 'test-results');
-/** Bound on every wait for something to happen (sync, reconnect, a render). */
-const WAIT = 20_000;
 
 describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 }, () => {
   let browser: Browser | undefined;
@@ -49,44 +65,16 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
   async function device(name: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
     const context = await browser!.newContext({ viewport });
     contexts.push(context);
+    return tab(context, name);
+  }
+
+  /** Another tab of a device: a page in the same browser context (the same IndexedDB, Web Locks, BroadcastChannel). */
+  async function tab(context: BrowserContext, name: string): Promise<Page> {
     const page = await context.newPage();
     page.on('pageerror', (e) => console.error(`${name} page error:`, e));
     await page.goto(`http://127.0.0.1:${port}/?device=${name}`);
     await ready(page);
     return page;
-  }
-
-  const ready = (page: Page) => page.waitForSelector('body[data-ready="true"]', { timeout: WAIT });
-  const status = (page: Page, s: string) => page.waitForSelector(`#status[data-status="${s}"]`, { timeout: WAIT });
-
-  async function setOnline(page: Page, on: boolean): Promise<void> {
-    await page.locator('#online').setChecked(on, { force: true });
-    if (!on) await status(page, 'offline');
-  }
-
-  const listItems = (page: Page) => page.$$eval('#list-items [data-item]', (els) => els.map((e) => (e as HTMLElement).dataset.item ?? ''));
-
-  async function addItem(page: Page, item: string): Promise<void> {
-    await page.fill('#list-input', item);
-    await page.press('#list-input', 'Enter');
-    await page.waitForSelector(`#list-items [data-item="${item}"]`, { timeout: WAIT });
-  }
-
-  async function waitForItems(page: Page, items: string[]): Promise<void> {
-    await page
-      .waitForFunction(
-        (want) => want.every((i) => document.querySelector(`#list-items [data-item="${i}"]`)),
-        items,
-        { timeout: WAIT },
-      )
-      .catch(() => {});
-    expect(await listItems(page)).toEqual(expect.arrayContaining(items));
-  }
-
-  const noPendingWrites = (page: Page) => page.waitForSelector('#pending:text-is("0")', { timeout: WAIT });
-  async function shot(page: Page, name: string): Promise<void> {
-    await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
   }
 
   it('list items added on two offline devices all survive the reconnect', async () => {
@@ -100,7 +88,7 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await addItem(b, 'coffee');
     expect(await listItems(a)).toEqual(['eggs', 'milk']);
     expect(await listItems(b)).toEqual(['bread', 'coffee']);
-    expect(await a.locator('#pending').textContent()).toBe('2');
+    expect(await a.locator('#pending').textContent()).toBe('1'); // one key (the list) waits for the relay
     await shot(a, 'demo-1-list-alice-offline');
 
     await Promise.all([setOnline(a, true), setOnline(b, true)]);
@@ -140,11 +128,17 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
       expect(await page.locator('#note-conflict .version').count()).toBe(2);
       const texts = await page.locator('#note-conflict .version-text').allTextContents();
       expect(texts.sort()).toEqual(['Trip plan\nbring the tent\ncarol: the stove', 'Trip plan\nbring the tent\ndave: the map']);
-      // Who wrote each version: both replicas' dots are listed, and the read context names both.
+      // Who wrote each version: both replicas' dots are listed, and the read context names both, in one notation:
+      // a dot `replica·counter`, a context `{replica: counter, …}` (replicas shortened alike, counters in decimal).
       const dots = await page.locator('#note-conflict .dot').allTextContents();
-      expect(dots.map((d) => d.split(':')[0]).sort()).toEqual(ids.map((id) => id!.slice(0, 8)).sort());
+      for (const d of dots) expect(d).toMatch(DOT);
+      expect(dots.map((d) => DOT.exec(d)![1]).sort()).toEqual(ids.map((id) => id!.slice(0, 8)).sort());
       const context = (await page.locator('#note-context').textContent()) ?? '';
-      for (const id of ids) expect(context).toContain(id!);
+      expect(context).toMatch(CONTEXT);
+      // The versions in conflict are exactly the context's latest dots.
+      for (const d of dots) expect(context).toContain(d.replace('·', ': '));
+      const raw = (await page.locator('#note-context').getAttribute('title')) ?? '';
+      for (const id of ids) expect(raw).toContain(id!);
       expect(await link(page).locator('.badge-conflict').count()).toBe(1);
     }
     await Promise.all([shot(a, 'demo-2-note-conflict-carol'), shot(b, 'demo-2-note-conflict-dave')]);
@@ -161,29 +155,16 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
       await page.waitForFunction(() => (document.querySelector('#note-text') as HTMLTextAreaElement | null)?.value.includes('dave: the map'), undefined, { timeout: WAIT });
       expect(await page.inputValue('#note-text')).toBe(merged);
       expect(await link(page).locator('.badge-conflict').count()).toBe(0);
+      // The note's own line and the write journal use the same notation.
+      await page.waitForSelector('#note-meta .dot', { timeout: WAIT });
+      expect(await page.locator('#note-meta .dot').textContent()).toMatch(DOT);
+      expect(await page.locator('#note-meta .context').textContent()).toMatch(CONTEXT);
+      const written = await page.locator('#writes .write-dot').allTextContents();
+      expect(written.length).toBeGreaterThan(0);
+      for (const d of written) expect(d).toMatch(DOT);
     }
     await shot(b, 'demo-2-note-resolved-dave');
   });
-
-  /** The open document's text (the editor's own state, not its DOM: remote cursors add labels there). */
-  const docText = (page: Page) => page.evaluate(() => (window as unknown as { concordDemo: { editor: { text(): string } } }).concordDemo.editor.text());
-  const editor = (page: Page) => page.locator('#doc-editor .cm-content');
-  async function waitForText(page: Page, pred: (text: string) => boolean, what: string): Promise<string> {
-    const end = Date.now() + WAIT;
-    for (;;) {
-      const t = await docText(page);
-      if (pred(t)) return t;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}; text is ${JSON.stringify(t)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  /** Types before the last character of the given line (0-based) of the editor. */
-  async function typeBeforeLineEnd(page: Page, line: number, text: string): Promise<void> {
-    await page.locator('#doc-editor .cm-line').nth(line).click();
-    await page.keyboard.press('End');
-    await page.keyboard.press('ArrowLeft');
-    await page.keyboard.type(text, { delay: 10 });
-  }
 
   it('typing in the document on one device appears on the other, with its cursor', async () => {
     const [a, b] = await Promise.all([device('erin'), device('frank', { width: 390, height: 844 })]);
@@ -267,5 +248,159 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     const b = await device('heidi');
     await waitForItems(b, ['before the outage', 'during the outage']);
     await Promise.all([shot(a, 'demo-4-relay-back-grace'), shot(b, 'demo-4-relay-back-heidi')]);
+  });
+
+  it('every tab connects: two tabs of one device both show synced, and either switched off leaves the other synced', async () => {
+    const a = await device('kim');
+    const b = await tab(a.context(), 'kim');
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    // A write in either tab reports synced there (one of them holds the socket for both).
+    await addItem(b, 'from the second tab');
+    await b.waitForSelector('#writes .write[data-durability="synced"]', { timeout: WAIT });
+    await noPendingWrites(b);
+    await waitForItems(a, ['from the second tab']);
+    // Each tab is its own member, and each calls the other "another tab".
+    for (const page of [a, b]) {
+      await page.waitForFunction(() => document.querySelectorAll('#members .member.same-device').length === 1, undefined, { timeout: WAIT });
+      expect(await page.locator('#members .member.self').count()).toBe(1);
+    }
+    await Promise.all([shot(a, 'demo-7-tabs-first'), shot(b, 'demo-7-tabs-second')]);
+
+    // Each tab's switch is its own: either one off, the other stays synced (taking the socket over if it must).
+    await setOnline(a, false);
+    await status(b, 'synced');
+    await addItem(b, 'while the first tab is off');
+    await noPendingWrites(b);
+    await setOnline(a, true);
+    await status(a, 'synced');
+    await setOnline(b, false);
+    await status(a, 'synced');
+    await addItem(a, 'while the second tab is off');
+    await noPendingWrites(a);
+    expect(await b.getAttribute('#status', 'data-status')).toBe('offline');
+    await setOnline(b, true);
+    await status(b, 'synced');
+
+    // The tab holding the socket goes away: the other one carries on.
+    await a.close();
+    await status(b, 'synced');
+    await addItem(b, 'after the first tab closed');
+    await noPendingWrites(b);
+    await b.close();
+  });
+
+  it('the pending count comes from the replica, so it is right after a reload', async () => {
+    const a = await device('lena');
+    await status(a, 'synced');
+    await setOnline(a, false);
+    await addItem(a, 'offline one');
+    await addItem(a, 'offline two'); // the same key: the list
+    await a.click('#note-new'); // a second key
+    await a.waitForSelector('#note-text', { timeout: WAIT });
+    await a.waitForFunction(() => document.querySelector('#pending')?.textContent !== '0', undefined, { timeout: WAIT });
+    const before = await a.locator('#pending').textContent();
+    await a.reload();
+    await ready(a);
+    expect(await a.getAttribute('#status', 'data-status')).toBe('offline'); // the switch is remembered per tab
+    expect(await a.locator('#pending').textContent()).toBe(before);
+    expect(before).toBe('2'); // keys waiting for the relay: the list and the note
+    await shot(a, 'demo-6-pending-after-reload-lena');
+    await setOnline(a, true);
+    await noPendingWrites(a);
+  });
+
+  it('a window that is offline does not show the others as online: they show as last seen', async () => {
+    const [a, b] = await Promise.all([device('mia'), device('noah')]);
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    const noah = a.locator('#members .member', { hasText: 'noah' });
+    await noah.waitFor({ timeout: WAIT });
+    await setOnline(a, false);
+    const heading = await a.$eval('#members', (el) => el.previousElementSibling?.textContent ?? '');
+    expect(heading).not.toMatch(/online/i);
+    const shown = await noah.count();
+    if (shown > 0) {
+      expect(await noah.getAttribute('data-presence')).toBe('last-seen');
+      expect(await noah.textContent()).toContain('last seen');
+    }
+    // Only this window itself is shown as here, and the document does not count others as editing it now.
+    expect(await a.locator('#members .member[data-presence="online"]:not(.self)').count()).toBe(0);
+    expect(await a.locator('#doc-info').textContent()).not.toMatch(/editors? here/);
+    await shot(a, 'demo-8-presence-offline-mia');
+    await setOnline(a, true);
+    await noah.and(a.locator('[data-presence="online"]')).waitFor({ timeout: WAIT });
+  });
+
+  it('an edit concurrent with a delete: keeping the deletion deletes the note, and the conflict clears on both devices', async () => {
+    const [a, b] = await Promise.all([device('olga'), device('pete')]);
+    await Promise.all([status(a, 'synced'), status(b, 'synced')]);
+    await a.click('#note-new');
+    await a.fill('#note-text', 'Packing list\nsocks');
+    await a.click('#note-save');
+    const link = (p: Page) => p.locator('#notes-list .note-link', { hasText: 'Packing list' });
+    await link(b).waitFor({ timeout: WAIT });
+    const key = (await link(a).getAttribute('data-key'))!;
+    await link(b).click();
+    await b.waitForFunction(() => (document.querySelector('#note-text') as HTMLTextAreaElement | null)?.value.includes('socks'), undefined, { timeout: WAIT });
+
+    await Promise.all([setOnline(a, false), setOnline(b, false)]);
+    await a.click('#note-delete');
+    await link(a).waitFor({ state: 'detached', timeout: WAIT });
+    await b.fill('#note-text', 'Packing list\nsocks\nhat');
+    await b.click('#note-save');
+    await Promise.all([setOnline(a, true), setOnline(b, true)]);
+
+    // Olga's note comes back in conflict: Pete's edit beside her deletion.
+    await link(a).locator('.badge-conflict').waitFor({ timeout: WAIT });
+    await link(a).click();
+    for (const page of [a, b]) {
+      await page.waitForSelector('#note-conflict .version >> nth=1', { timeout: WAIT });
+      expect(await page.locator('#note-conflict .version.deleted').count()).toBe(1);
+    }
+    await Promise.all([shot(a, 'demo-10-edit-vs-delete-olga'), shot(b, 'demo-10-edit-vs-delete-pete')]);
+
+    await a.locator('#note-conflict .version.deleted button', { hasText: 'Keep the deletion' }).click({ timeout: WAIT });
+    for (const page of [a, b]) {
+      await link(page).waitFor({ state: 'detached', timeout: WAIT });
+      await page.waitForSelector('#note-conflict', { state: 'detached', timeout: WAIT });
+    }
+    // Deleted on both, in the replicas themselves, with no sibling left.
+    for (const page of [a, b]) {
+      await page.waitForFunction(
+        async (k) => (await (window as unknown as { concordDemo: { space: { get(k: string): Promise<unknown> } } }).concordDemo.space.get(k)) === undefined,
+        key,
+        { timeout: WAIT },
+      );
+    }
+    await shot(b, 'demo-10-deletion-kept-pete');
+  });
+
+  it('a new device shows one empty state per panel, not two', async () => {
+    // Kept offline from its first load, so the data the other tests synced never reaches it.
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(context);
+    await context.addInitScript(() => sessionStorage.setItem('concord-demo-online-quinn', '0'));
+    const a = await tab(context, 'quinn');
+    await status(a, 'offline');
+    await a.locator('.notes-card .empty', { hasText: 'No notes yet' }).first().waitFor({ timeout: WAIT }); // the notes scanned
+    const perCard = await a.$$eval('.card', (cards) =>
+      cards.map((card) => ({
+        card: card.querySelector('h2')?.textContent ?? '',
+        empty: [...card.querySelectorAll<HTMLElement>('.empty')].filter((e) => e.offsetParent !== null).map((e) => e.textContent),
+      })),
+    );
+    for (const { card, empty } of perCard) expect(empty.length, `${card}: ${empty.join(' / ')}`).toBeLessThanOrEqual(1);
+    // The list says it is empty once: no "0 items" beside "Nothing yet".
+    expect(await a.locator('#list-count').isVisible()).toBe(false);
+    await shot(a, 'demo-11-empty-quinn');
+  });
+
+  it('on a phone the header is one short row, and nothing overflows sideways', async () => {
+    const a = await device('rosa-with-a-long-device-name', { width: 390, height: 844 });
+    await status(a, 'synced');
+    const header = await a.$eval('.topbar', (el) => el.getBoundingClientRect().height);
+    expect(header).toBeLessThanOrEqual(56);
+    expect(await a.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    for (const sel of ['#device-name', '#status', '.switch .track']) expect(await a.locator(sel).isVisible(), sel).toBe(true);
+    await shot(a, 'demo-9-phone-header-rosa', false);
   });
 });

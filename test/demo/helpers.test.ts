@@ -1,9 +1,11 @@
-// The demo's pure helpers: caret placement under remote edits, the line merge offered for note siblings, and
-// device naming.
+// The demo's pure helpers: caret placement under remote edits, the line merge offered for note siblings, device
+// naming, and the notation of dots and contexts.
 import { describe, expect, it } from 'vitest';
 import { moveCaret } from '../../demo/src/caret.js';
 import { chooseDevice, cleanDeviceName } from '../../demo/src/device.js';
 import { mergeLines } from '../../demo/src/line-merge.js';
+import { dotOfWrite, formatContext, formatDot } from '../../demo/src/notation.js';
+import { memoryStorage, openReplica } from '../../lib/index.js';
 
 describe('moveCaret', () => {
   it.each([
@@ -33,5 +35,28 @@ describe('devices', () => {
     expect(chooseDevice('', null, () => 0).name).toBe('amber-otter');
     expect(cleanDeviceName('  my phone!! ')).toBe('my-phone');
     expect(cleanDeviceName('???')).toBeUndefined();
+  });
+});
+
+describe('notation', () => {
+  it('a dot is replica·counter and a context {replica: counter, …}, replicas by 8 characters, counters in decimal', () => {
+    expect(formatDot('Zc_bQfJNxxxxxxxx', 12)).toBe('Zc_bQfJN·12');
+    // The stored form counts in base 36 ('a' is 10, '10' is 36): shown in decimal, like the dots.
+    expect(formatContext('Zc_bQfJNxxxxxxxx:a,L-ZntHf5yyyyyyyy:10')).toBe('{L-ZntHf5: 36, Zc_bQfJN: 10}');
+    expect(formatContext('')).toBe('{}');
+    expect(formatContext('not a context')).toBe('not a context');
+  });
+
+  it('the dot of a write is the one its version carries, and the context after it contains it', async () => {
+    const replica = await openReplica({ storage: memoryStorage() });
+    const space = replica.space('s');
+    const first = await space.put('k', 1);
+    const second = await space.put('k', 2);
+    const read = (await space.get('k'))!;
+    const v = read.versions[0]!;
+    expect(dotOfWrite(second, replica.replicaId)).toBe(formatDot(v.replicaId, v.counter));
+    expect(dotOfWrite(first, replica.replicaId)).not.toBe(dotOfWrite(second, replica.replicaId));
+    expect(formatContext(read.context)).toBe(`{${formatDot(v.replicaId, v.counter).replace('·', ': ')}}`);
+    await replica.close();
   });
 });
