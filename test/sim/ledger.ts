@@ -1,14 +1,22 @@
 /**
- * The no-lost-write oracle. Each replica's storage is wrapped (`ledger.spy`) so every record a transaction
- * replaces is seen with the record it replaced. A version disappears from a key's state in exactly two ways:
+ * The operation-history oracle. Each replica instance's storage is wrapped (`ledger.spy`) so every record a
+ * transaction replaces is seen with the record it replaced — and counted only once the transaction resolved,
+ * that is once it is durable (a transaction lost in a crash never happened). A version disappears from a
+ * key's state in exactly three ways:
  *
  *   a local write superseded it   the write's new dot is in the record; the versions of the old record
  *                                 missing from the new one are what its context covered → `superseded`
  *   a join dropped it             legitimate only if some local write somewhere superseded that dot
+ *   tombstone collection          a key whose versions are all tombstones is removed outright → `collected`
  *
- * So at the end: every dot a join (or a removal) dropped must be in `superseded`, and every write whose
- * promise resolved must, on every replica, still be a version of its key or be in `superseded`. A write
- * with an explicit context supersedes nothing but the versions the read behind that context saw.
+ * At the end (see `violations`):
+ *   - every dot a join or a removal dropped is in `superseded` (a removal may drop tombstones only);
+ *   - every write whose promise resolved is, on every replica, still a version of its key *with the value it
+ *     wrote*, or is in `superseded`, or is a tombstone some replica collected, or was lost with its writer's
+ *     storage (a restore from an older copy, before any other replica stored it: `forgive`);
+ *   - a write with an explicit context supersedes nothing but the versions the read behind that context saw;
+ *   - no version a collected tombstone superseded (its dot covered by the collected record's context) is
+ *     held anywhere.
  */
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 
@@ -35,59 +43,101 @@ interface Drop {
   tombstone: boolean;
 }
 
+/** A key removed by tombstone collection: its context, and the tombstones it held. */
+export interface Collected {
+  node: string;
+  space: string;
+  key: string;
+  cc: Readonly<Record<string, number>>;
+  tombstones: ReadonlySet<Dot>;
+}
+
+/** What a final version looks like to the checker: its dot, and its value (encoded) or a tombstone. */
+export interface FinalVersion {
+  dot: Dot;
+  body: string;
+}
+
 const id = (space: string, key: string) => `${space}\u0000${key}`;
+const bodyOf = (v: { d?: 1; v?: string }) => (v.d ? '<deleted>' : (v.v ?? ''));
 
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
   /** Per local write (its new dot): the dots it superseded. */
   private readonly byWriter = new Map<Dot, Dot[]>();
+  /** Per node: the body of each local write it made durable, by dot (the latest, should a dot be minted twice). */
+  private readonly localBodies = new Map<string, Map<Dot, string>>();
   private readonly drops: Drop[] = [];
-  readonly writes: ResolvedWrite[] = [];
+  readonly collected: Collected[] = [];
+  readonly writes: Array<ResolvedWrite & { body: string | undefined }> = [];
+  private readonly forgiven = new Map<Dot, string>();
 
-  /** Wraps `inner` so the ledger sees every record replaced on `node`, whose replicaId `owner()` gives. */
+  /** Wraps `inner` so the ledger sees every durable record replaced on `node`, whose replicaId `owner()` gives. */
   spy(node: string, inner: StorageAdapter, owner: () => string | undefined): StorageAdapter {
-    const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null) => {
+    type Seen = () => void;
+    const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null): Seen | undefined => {
       const me = owner();
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
-      if (gone.length === 0) return;
-      const local = next !== null && me !== undefined && next.vs.some((v) => v.r === me && v.n === next.seq && !prev?.vs.some((u) => u.r === me && u.n === v.n));
-      if (local) {
-        const mine = next.vs.find((v) => v.r === me && v.n === next.seq)!;
-        this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
-        let set = this.superseded.get(id(space, key));
-        if (!set) this.superseded.set(id(space, key), (set = new Set()));
-        for (const v of gone) set.add(dotOf(v.r, v.n));
-      } else {
+      const mine = next !== null && me !== undefined ? next.vs.find((v) => v.r === me && v.n === next.seq && !prev?.vs.some((u) => u.r === me && u.n === v.n)) : undefined;
+      if (!mine && gone.length === 0) return undefined;
+      return () => {
+        if (mine) {
+          let bodies = this.localBodies.get(node);
+          if (!bodies) this.localBodies.set(node, (bodies = new Map()));
+          bodies.set(dotOf(mine.r, mine.n), bodyOf(mine));
+          this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
+          let set = this.superseded.get(id(space, key));
+          if (!set) this.superseded.set(id(space, key), (set = new Set()));
+          for (const v of gone) set.add(dotOf(v.r, v.n));
+          return;
+        }
         for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: next ? 'join' : 'remove', tombstone: v.d === 1 });
-      }
+        if (next === null && prev && prev.vs.every((v) => v.d === 1)) {
+          this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))) });
+        }
+      };
     };
-    const wrapTx = (tx: StorageTx): StorageTx => {
+    const wrapTx = (tx: StorageTx, seen: Seen[]): StorageTx => {
       const read = new Map<string, KeyRecord | undefined>();
+      const note = (s: Seen | undefined) => s && seen.push(s);
+      const first = (space: string, key: string, rec: KeyRecord | undefined) => {
+        if (!read.has(id(space, key))) read.set(id(space, key), rec);
+        return rec;
+      };
       return {
-        async get(space, key) {
-          const rec = await tx.get(space, key);
-          if (!read.has(id(space, key))) read.set(id(space, key), rec);
-          return rec;
+        get(space, key) {
+          const rec = tx.get(space, key);
+          return rec instanceof Promise ? rec.then((r) => first(space, key, r)) : first(space, key, rec);
         },
         put(space, key, rec) {
-          observe(space, key, read.get(id(space, key)), rec);
-          read.set(id(space, key), rec);
           tx.put(space, key, rec);
+          note(observe(space, key, read.get(id(space, key)), rec));
+          read.set(id(space, key), rec);
         },
         remove(space, key) {
-          observe(space, key, read.get(id(space, key)), null);
-          read.set(id(space, key), undefined);
           tx.remove(space, key);
+          note(observe(space, key, read.get(id(space, key)), null));
+          read.set(id(space, key), undefined);
         },
         getMeta: (name) => tx.getMeta(name),
         setMeta: (name, value) => tx.setMeta(name, value),
       };
     };
-    // `observe` runs inside the transaction; a transaction that throws is not committed, but the
-    // engine's transactions only throw before their puts, so what the ledger saw was stored.
     return {
       open: () => inner.open(),
-      transact: (fn) => inner.transact((tx) => fn(wrapTx(tx))),
+      transact: <T>(fn: (tx: StorageTx) => Promise<T> | T) => {
+        // Observations count once the transaction resolved (durable); a throwing or lost one counts for nothing.
+        let seen: Seen[] = [];
+        return inner
+          .transact((tx) => {
+            seen = [];
+            return fn(wrapTx(tx, seen));
+          })
+          .then((result) => {
+            for (const s of seen) s();
+            return result;
+          });
+      },
       get: (space, key) => inner.get(space, key),
       getMeta: (name) => inner.getMeta(name),
       scan: (space, options) => inner.scan(space, options),
@@ -95,11 +145,23 @@ export class Ledger {
       index: (space) => inner.index(space),
       spaces: () => inner.spaces(),
       close: () => inner.close(),
+      ...(inner.onExternalChange ? { onExternalChange: (l: (spaces: string[]) => void) => inner.onExternalChange!(l) } : {}),
+      ...(inner.leadership ? { leadership: () => inner.leadership!() } : {}),
     };
   }
 
+  /** A write resolved: its body is what the node's spy saw it store under its dot. */
   record(write: ResolvedWrite): void {
-    this.writes.push(write);
+    this.writes.push({ ...write, body: this.localBodies.get(write.node)?.get(write.dot) });
+  }
+
+  /** A resolved write that may be missing everywhere: its only copy was lost (`why`). */
+  forgive(dot: Dot, why: string): void {
+    this.forgiven.set(dot, why);
+  }
+
+  isForgiven(dot: Dot): boolean {
+    return this.forgiven.has(dot);
   }
 
   private wasSuperseded(space: string, key: string, dot: Dot): boolean {
@@ -107,23 +169,47 @@ export class Ledger {
   }
 
   /**
-   * Violations of the oracle, given each node's final dots per key (`finals.get(node)(space, key)`).
+   * Violations of the oracle, given each node's final versions per key (`finals.get(node)(space, key)`).
    * Tombstones dropped outright (tombstone GC) are allowed.
    */
-  violations(finals: Map<string, (space: string, key: string) => ReadonlySet<Dot>>): string[] {
+  violations(finals: Map<string, (space: string, key: string) => readonly FinalVersion[]>): string[] {
     const out: string[] = [];
+    // Tombstones collected somewhere may vanish everywhere: a collector refuses them back, and its refusal
+    // makes the peer drop them too.
+    const collectedTombstones = new Set<string>();
+    for (const c of this.collected) for (const t of c.tombstones) collectedTombstones.add(id(c.space, c.key) + '\u0000' + t);
+    const gc = (space: string, key: string, dot: Dot) => collectedTombstones.has(id(space, key) + '\u0000' + dot);
     for (const d of this.drops) {
       if (d.how === 'remove' && d.tombstone) continue;
+      if (d.tombstone && gc(d.space, d.key, d.dot)) continue;
+      if (this.forgiven.has(d.dot)) continue;
       if (!this.wasSuperseded(d.space, d.key, d.dot)) out.push(`${d.node}: a ${d.how} dropped ${d.key}@${d.dot}, which no write superseded`);
     }
     for (const w of this.writes) {
       const over = w.mayCover ? (this.byWriter.get(w.dot) ?? []).filter((d) => !w.mayCover!.has(d)) : [];
       if (over.length) out.push(`${w.what} by ${w.node} (${w.key}@${w.dot}) superseded ${over.join(' ')}, outside its context`);
-      if (this.wasSuperseded(w.space, w.key, w.dot)) continue;
-      for (const [node, dots] of finals) {
-        if (!dots(w.space, w.key).has(w.dot)) out.push(`lost write: ${w.what} by ${w.node} (${w.key}@${w.dot}) is missing on ${node} and no write superseded it`);
+      if (this.wasSuperseded(w.space, w.key, w.dot) || this.forgiven.has(w.dot) || gc(w.space, w.key, w.dot)) continue;
+      for (const [node, versions] of finals) {
+        const held = versions(w.space, w.key).find((v) => v.dot === w.dot);
+        if (!held) out.push(`lost write: ${w.what} by ${w.node} (${w.key}@${w.dot}) is missing on ${node} and no write superseded it`);
+        else if (w.body !== undefined && held.body !== w.body) out.push(`dot reused: ${w.what} by ${w.node} (${w.key}@${w.dot}) wrote ${w.body} but ${node} holds ${held.body} under that dot`);
+      }
+    }
+    for (const c of this.collected) {
+      for (const [node, versions] of finals) {
+        for (const v of versions(c.space, c.key)) {
+          const [r, n] = splitDot(v.dot);
+          if ((c.cc[r] ?? 0) >= n && !c.tombstones.has(v.dot)) {
+            out.push(`collected delete came back: ${c.key}@${v.dot} (${v.body}) is on ${node}, but ${c.node} collected a tombstone of ${c.key} that superseded it`);
+          }
+        }
       }
     }
     return out;
   }
+}
+
+export function splitDot(dot: Dot): [string, number] {
+  const i = dot.lastIndexOf(':');
+  return [dot.slice(0, i), Number(dot.slice(i + 1))];
 }

@@ -14,6 +14,8 @@
  *   relay      `serverEdge('a', 'hub')`: the hub accepts (`replica.accept`) instead of dialing
  *   partition  `partition(['a', 'b'])`: connections across the cut drop, and opens across it are refused
  *              (after a virtual connect timeout) until `heal()`
+ *   isolate    `isolate('a')`: a single node is cut off from every other (independent of the partition)
+ *              until `rejoin('a')`; `heal()` ends both
  *
  * Every frame is checked against `maxFrameBytes` (when set) and counted per sending end.
  */
@@ -89,6 +91,7 @@ export type Acceptor = (connection: Connection) => ConnectionHandlers;
 export class SimNetwork {
   private readonly edges: Edge[] = [];
   private readonly cut = new Set<string>();
+  private readonly isolated = new Set<string>();
   private readonly acceptors = new Map<string, Acceptor>();
   private cutActive = false;
   private inflightCount = 0;
@@ -141,9 +144,21 @@ export class SimNetwork {
   heal(): void {
     this.cut.clear();
     this.cutActive = false;
+    this.isolated.clear();
+  }
+
+  /** Cuts one node off from every other (beside any partition): its live connections drop. */
+  isolate(node: string): void {
+    this.isolated.add(node);
+    for (const e of this.edges) if (this.isCut(e)) this.fail(e);
+  }
+
+  rejoin(node: string): void {
+    this.isolated.delete(node);
   }
 
   isCut(e: Edge): boolean {
+    if (this.isolated.has(e.ends[0]) || this.isolated.has(e.ends[1])) return true;
     return this.cutActive && this.cut.has(e.ends[0]) !== this.cut.has(e.ends[1]);
   }
 

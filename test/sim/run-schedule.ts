@@ -1,29 +1,41 @@
 /**
- * Runs one schedule on a simulated cluster and checks the convergence property after heal:
+ * Runs one schedule on a simulated cluster, then judges the outcome from the operation history (checks.ts):
  *
- *   - quiescence: every replica 'synced', nothing in flight (within a virtual-time budget)
- *   - same state: every replica holds the same keys with the same state hash (dots, tombstones, context),
- *     and reads (read-only: no read repair) show the same value, sibling set and version dots
- *   - no lost write: see ledger.ts; every resolved put/delete/update is still a version everywhere or was
- *     superseded by a write whose context covered it
- *   - counters count every resolved increment (and no more than were attempted); an add-wins item
- *     that was added (resolved) and never removed anywhere is present
+ *   - quiescence: after heal every link reaches 'synced', nothing in flight (within a virtual-time budget)
+ *   - periodic repair: with an anti-entropy interval, every link runs a periodic round within a few intervals
+ *   - convergence: every replica holds the same versions — same dots, the same value bytes under each dot, the
+ *     same context — and reads show the same value, siblings and versions
+ *   - history (ledger.ts): every resolved write is present with its value or superseded by a write that saw it;
+ *     a write with a context supersedes only what it covered; no collected delete comes back
+ *   - counters count every resolved increment; an add-wins item added and never removed is present
  *   - no frame over the limit, no unexpected `error` event
+ *   - with a far-future peer: no honest replica's clock was pulled more than a minute past its wall clock
  *
  * Returns the list of violations (empty when the schedule passes).
  */
-import { merges, type Context, type GetResult } from '../../lib/index.js';
+import { merges, type Context } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
-import { VirtualClock } from './clock.js';
+import { SimDisk } from '../support/sim-disk.js';
+import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type ItemLog } from './checks.js';
+import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster } from './cluster.js';
 import { dotOf } from './ledger.js';
-import { COUNTERS, SETS, type Op, type Schedule, type Timed } from './schedule.js';
+import { checkEnabled } from './pending.js';
+import type { Op, Schedule, Timed } from './schedule.js';
 
-const SPACE = 's';
+export const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
 const NETWORK_ERRORS = /unreachable|partitioned|superseded by a newer open/;
+/** The notice of a replica that learnt it was restored from an older copy: expected where restores happen. */
+const RESTORE_NOTICE = /restored from a backup/;
+
+export interface RunOptions {
+  /** Checks to apply (default: those not pending, see pending.ts). */
+  periodicAntiEntropy?: boolean;
+  hlcDrift?: boolean;
+}
 
 export interface RunResult {
   problems: string[];
@@ -33,17 +45,27 @@ export interface RunResult {
   bytes: number;
 }
 
-export async function runSchedule(s: Schedule): Promise<RunResult> {
+export async function runSchedule(s: Schedule, options: RunOptions = {}): Promise<RunResult> {
   const clock = new VirtualClock();
   const start = clock.now();
   let digest = 2166136261;
   const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start) : undefined;
+  const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
   const cluster = await Cluster.create({
     clock,
     seed: s.seed,
     nodes: s.nodes,
     edges: s.edges,
-    ...(s.relay ? { relay: s.relay } : {}),
+    relays: s.relays,
+    sides: s.sides,
+    tabs: s.tabs,
+    collect: s.collect,
+    skew: s.skew,
+    disk: (node, c) => {
+      const f = s.fsync[node];
+      const r = fsyncRng.fork();
+      return new SimDisk({ timers: c, ...(f ? { fsyncDelay: () => r.int(f.min, f.max) } : {}) });
+    },
     merge: { 'c*': merges.counter, 'set*': merges.addWins },
     link: { antiEntropyInterval: s.antiEntropyInterval, backoff: { base: 20, max: 1000 } },
     net: {
@@ -56,21 +78,22 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
         printer?.(from, to, frame);
       },
     },
-    skew: 200,
   });
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
-  const held = new Map<string, { context: Context; saw: Set<string> }>(); // node + key → a read earlier
+  const held = new Map<string, { context: Context; saw: Set<string> }>(); // node/tab/key → a read earlier
   const increments = new Map<string, { resolved: number; attempted: number }>();
   const items = new Map<string, ItemLog>();
   let valueSeq = 0;
+  let healed = false;
 
-  const runOp = async ({ node, what: op }: Timed<Op>, index: number) => {
+  const runOp = async ({ node, what: op, tab = 0 }: Timed<Op>, index: number) => {
     const n = cluster.node(node);
-    if (!n.replica) return;
-    const r = n.replica;
+    const r = n.tab(tab);
+    if (!r) return;
     const space = r.space(SPACE);
     const value = `${node}#${index}:${++valueSeq}`;
+    const slot = `${node}/${tab % n.tabs.length}/${op.key}`;
     const note = async (w: { seq: number }, what: string, mayCover?: Set<string>) => {
       if (w.seq > 0) cluster.ledger.record({ node, space: SPACE, key: op.key, dot: dotOf(r.replicaId, w.seq), what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
     };
@@ -79,15 +102,15 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
         return note(await space.put(op.key, value), `put ${op.key}=${value}`);
       case 'get': {
         const got = await space.get(op.key);
-        if (got) held.set(node + '/' + op.key, { context: got.context, saw: new Set(got.versions.map((v) => dotOf(v.replicaId, v.counter))) });
+        if (got) held.set(slot, { context: got.context, saw: new Set(got.versions.map((v) => dotOf(v.replicaId, v.counter))) });
         return;
       }
       case 'putCtx': {
-        const read = held.get(node + '/' + op.key);
+        const read = held.get(slot);
         return note(await space.put(op.key, value, read ? { context: read.context } : undefined), `put ${op.key}=${value}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'delete': {
-        const read = op.withCtx ? held.get(node + '/' + op.key) : undefined;
+        const read = op.withCtx ? held.get(slot) : undefined;
         return note(await space.delete(op.key, read ? { context: read.context } : undefined), `delete ${op.key}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'incr': {
@@ -119,44 +142,94 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
   const track = (p: Promise<unknown>, what: string) =>
     pending.push(
       p.catch((e: unknown) => {
-        // A replica closed under a running op (a restart) rejects it: that write did not resolve.
+        // A replica closed under a running op (a restart, a crash) rejects it: that write did not resolve.
         if ((e as { code?: string }).code !== 'CLOSED') opErrors.push(`${what}: ${String(e)}`);
       }),
     );
+  const after = (ms: number) => new Promise<void>((resolve) => cluster.clock.setTimeout(resolve, ms));
+
+  /** The node's disk is replaced by an older copy; resolved writes nobody else holds are lost with it. */
+  const restore = async (node: string, copy: SimDisk, down: number, isolate: number) => {
+    await cluster.stop(node);
+    const old = cluster.node(node).disk;
+    cluster.node(node).disk = copy.copy();
+    await after(0);
+    forgiveLost(cluster, old, `lost with ${node}'s restore`);
+    await after(down);
+    const cut = isolate > 0 && !healed;
+    if (cut) cluster.net.isolate(node);
+    await cluster.start(node);
+    if (cut) {
+      await after(isolate);
+      if (!healed) cluster.net.rejoin(node);
+    }
+  };
 
   s.ops.forEach((op, i) => cluster.clock.setTimeout(() => track(runOp(op, i), `op ${i} ${op.what.kind}`), op.at));
-  for (const f of s.faults) {
+  s.faults.forEach((f) => {
+    const w = f.what;
+    if (w.kind === 'restore') {
+      let copy: SimDisk | undefined;
+      cluster.clock.setTimeout(() => (copy = cluster.node(w.node).disk.copy()), w.backupAt);
+      cluster.clock.setTimeout(() => track(restore(w.node, copy!, w.down, w.isolate), `restore ${w.node}`), f.at);
+      return;
+    }
     cluster.clock.setTimeout(() => {
-      const w = f.what;
       if (w.kind === 'drop') cluster.net.drop(w.a, w.b);
       else if (w.kind === 'partition') {
         cluster.net.partition(w.side);
         cluster.clock.setTimeout(() => cluster.net.heal(), w.heal);
+      } else if (w.kind === 'away') {
+        cluster.net.isolate(w.node);
+        cluster.clock.setTimeout(() => cluster.net.rejoin(w.node), w.for);
+      } else if (w.kind === 'collect') track(cluster.collect(w.node), `collect on ${w.node}`);
+      else if (w.kind === 'tab') {
+        track(cluster.closeTab(w.node, w.tab), `close tab ${w.node}/${w.tab}`);
+        cluster.clock.setTimeout(() => track(cluster.openTab(w.node, w.tab), `open tab ${w.node}/${w.tab}`), w.down);
       } else if (cluster.node(w.node).up) {
-        track(cluster.stop(w.node), `stop ${w.node}`);
+        track(w.kind === 'crash' ? cluster.crash(w.node) : cluster.stop(w.node), `${w.kind} ${w.node}`);
         cluster.clock.setTimeout(() => track(cluster.start(w.node), `start ${w.node}`), w.down);
       }
     }, f.at);
-  }
+  });
 
   const problems: string[] = [];
   try {
     await cluster.clock.advance(s.duration);
     // Heal: no cut, every node up, every op finished.
+    healed = true;
     cluster.net.heal();
-    while (pending.length) await Promise.all(pending.splice(0));
-    for (const name of cluster.names) await cluster.start(name);
+    while (pending.length) await cluster.drive(Promise.all(pending.splice(0)));
+    for (const name of cluster.names) await cluster.drive(cluster.start(name));
+    let settled = true;
     try {
       await cluster.settle(10 * 60_000);
     } catch (e) {
+      settled = false;
       problems.push(String((e as Error).message));
+    }
+    if (settled && s.antiEntropyInterval > 0) {
+      // Periodic repair: a few intervals after heal, every link ran a round; then everything is quiet again.
+      const from = cluster.clock.now();
+      await cluster.clock.advance(3 * s.antiEntropyInterval + 1000);
+      try {
+        await cluster.settle(10 * 60_000);
+      } catch (e) {
+        problems.push(`after the periodic anti-entropy window: ${String((e as Error).message)}`);
+      }
+      if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) problems.push(...checkPeriodicAntiEntropy(cluster, from));
     }
     problems.push(...opErrors);
     problems.push(...cluster.net.violations);
     for (const n of cluster.nodes.values()) {
-      for (const e of n.errors) if (!NETWORK_ERRORS.test(String((e as Error)?.message ?? e))) problems.push(`${n.name} error event: ${String(e)}`);
+      for (const e of n.errors) {
+        const text = String((e as Error)?.message ?? e);
+        if (NETWORK_ERRORS.test(text) || RESTORE_NOTICE.test(text) || (e as { code?: string }).code === 'CLOSED') continue;
+        problems.push(`${n.name} error event: ${String(e)}`);
+      }
     }
-    if (problems.length === 0) problems.push(...(await checkState(cluster, increments, items)));
+    if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items)));
+    if (problems.length === 0 && s.farFuture && (options.hlcDrift ?? checkEnabled('hlc-drift'))) problems.push(...(await checkHlcDrift(cluster, s)));
   } finally {
     await cluster.close();
   }
@@ -165,10 +238,22 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
   return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes };
 }
 
-interface ItemLog {
-  added: number;
-  addTried: boolean;
-  removeTried: boolean;
+/**
+ * Resolved writes the replaced disk held and no disk holds any more (the restore lost their only copy) may be
+ * missing at the end. A write missing already before the restore is not forgiven: something else lost it.
+ */
+function forgiveLost(cluster: Cluster, old: SimDisk, why: string): void {
+  const dots = (d: SimDisk, into: Set<string>) => {
+    for (const [key, rec] of d.records(SPACE)) for (const v of rec.vs) into.add(`${key}\u0000${dotOf(v.r, v.n)}`);
+  };
+  const before = new Set<string>();
+  dots(old, before);
+  const held = new Set<string>();
+  for (const n of cluster.nodes.values()) dots(n.disk, held);
+  for (const w of cluster.ledger.writes) {
+    const id = `${w.key}\u0000${w.dot}`;
+    if (before.has(id) && !held.has(id)) cluster.ledger.forgive(w.dot, why);
+  }
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */
@@ -180,71 +265,15 @@ function fnv(h: number, text: string): number {
 /** SIM_TRACE=1: every frame, decoded, on stderr (with the virtual time). */
 function trace(now: () => number) {
   return (from: string, to: string, frame: Frame) => {
-    const m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+    let m: Message;
+    try {
+      m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+    } catch {
+      process.stderr.write(`${now().toFixed(1)} ${from}->${to} (${typeof frame === 'string' ? frame.length : frame.byteLength} bytes, needs the session's string table)\n`);
+      return;
+    }
     const { type, ...rest } = m as Message & Record<string, unknown>;
     const body = JSON.stringify(rest, (k, v) => (k === 'vs' ? (v as Array<{ r: string; n: number; d?: 1 }>).map((x) => `${x.r.slice(0, 3)}:${x.n}${x.d ? 'd' : ''}`) : v));
     process.stderr.write(`${now().toFixed(1)} ${from}->${to} ${type} ${body.slice(0, 300)}\n`);
   };
-}
-
-type Read = GetResult<unknown> | undefined;
-
-function describeRead(g: Read): string {
-  if (!g) return 'absent';
-  const siblings = g.siblings.map((v) => JSON.stringify(v)).sort();
-  const versions = g.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`).sort();
-  return `value=${JSON.stringify(g.value)} siblings=[${siblings.join(',')}] versions=[${versions.join(',')}] conflict=${g.conflict}`;
-}
-
-async function checkState(
-  cluster: Cluster,
-  increments: Map<string, { resolved: number; attempted: number }>,
-  items: Map<string, ItemLog>,
-): Promise<string[]> {
-  const problems: string[] = [];
-  const names = cluster.names;
-  // 1. Same keys, same state hashes.
-  const indexes = new Map<string, Map<string, string>>();
-  for (const name of names) {
-    indexes.set(name, new Map((await cluster.node(name).storage.index(SPACE)).map((e) => [e.key, e.h])));
-  }
-  const keys = [...new Set([...indexes.values()].flatMap((m) => [...m.keys()]))].sort();
-  for (const key of keys) {
-    const hs = names.map((n) => indexes.get(n)!.get(key) ?? 'absent');
-    if (new Set(hs).size > 1) problems.push(`diverged state of ${key}: ${names.map((n, i) => `${n}=${hs[i]}`).join(' ')}`);
-  }
-  // 2. Same reads (read-only, so a merge is not written back while we look).
-  const reads = new Map<string, Map<string, Read>>();
-  for (const name of names) {
-    const space = cluster.node(name).r.space(SPACE, { readOnly: true });
-    const m = new Map<string, Read>();
-    for (const key of keys) m.set(key, await space.get(key));
-    reads.set(name, m);
-  }
-  for (const key of keys) {
-    const shown = names.map((n) => describeRead(reads.get(n)!.get(key)));
-    if (new Set(shown).size > 1) problems.push(`diverged read of ${key}:\n  ${names.map((n, i) => `${n}: ${shown[i]}`).join('\n  ')}`);
-  }
-  // 3. No lost write.
-  const finals = new Map<string, (space: string, key: string) => ReadonlySet<string>>();
-  for (const name of names) {
-    const dots = await cluster.dots(name, SPACE);
-    finals.set(name, (_space, key) => dots.get(key) ?? new Set());
-  }
-  problems.push(...cluster.ledger.violations(finals));
-  // 4. The CRDT values count what resolved.
-  const first = reads.get(names[0]!)!;
-  for (const key of COUNTERS) {
-    const c = increments.get(key) ?? { resolved: 0, attempted: 0 };
-    const total = merges.counter.value(first.get(key)?.value as CounterValue | undefined);
-    if (total < c.resolved || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${c.resolved} increments resolved of ${c.attempted} attempted`);
-  }
-  for (const key of SETS) {
-    const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));
-    for (const [item, it] of items) {
-      if (it.added > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${it.added}×, never removed)`);
-      if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);
-    }
-  }
-  return problems;
 }

@@ -1,11 +1,47 @@
 /**
- * A schedule is a pure function of its seed: how many replicas, how they are linked, which operations
- * run where and when (virtual ms), and which faults strike. `describeSchedule` prints the gist for a
- * failure message; the seed alone replays it.
+ * A schedule is a pure function of its seed and family: how many replicas, how they are linked, which
+ * operations run where and when (virtual ms), and which faults strike. `describeSchedule` prints the gist for
+ * a failure message; the seed and family alone replay it.
+ *
+ * Fault classes ("features", FEATURES below), each drawn with a probability in the 'mixed' family and forced in
+ * the family of its name (a family is 'mixed' with one feature always on):
+ *
+ *   restore-replica  a replica's disk is replaced by a copy taken earlier (backup, copied directory, VM
+ *                    snapshot); half the time it stays cut off for a while after, writing before it reconnects
+ *   restore-relay    the same for a relay
+ *   crash            disks take a virtual fsync per group commit, and power losses drop what was not durable
+ *   gc-relay         relays collect tombstones with a short grace, several times; peers stay away longer
+ *   gc-peer          a mid-chain peer (not a relay, two links or more) collects tombstones likewise
+ *   tabs             some nodes run 2–3 replica instances on one storage (tabs); the leader holds the links,
+ *                    the others write with their own stale contexts; tabs close and reopen
+ *   tiny-frames      a frame limit of a few hundred bytes to 2 KiB, and more keys
+ *   relay-hub        one or two relays with clients on both sides of each relay's replicaId, and
+ *                    peer-to-peer links between some clients
+ *   clock-skew       wall clocks off by up to hundreds of ms … minutes
+ *   far-future       one replica's clock is a day ahead
+ *
+ * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
+ * adding a draw to one does not shift another): the seed's PRNG forks, in this order, the streams of
+ *   1. features (one roll per feature, in FEATURES order, always drawn, then applied)
+ *   2. shape (size, topology, edges, relays and their clients' sides, latency, duration, keys, frame limit,
+ *      anti-entropy interval, fsync delays, tabs, collectors, clock skews)
+ *   3. operations
+ *   4. base faults (drop, partition, restart)
+ *   5. feature faults (restore, crash, collect, tab, and the long absences of the gc features)
+ * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, so
+ * turning it back on changes no other draw.
  */
 import { prng, Rng } from './clock.js';
 
-export type Topology = 'star' | 'chain' | 'ring' | 'mesh';
+export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future'] as const;
+export type Feature = (typeof FEATURES)[number];
+export type Family = 'mixed' | Feature;
+export const FAMILIES: readonly Family[] = ['mixed', ...FEATURES];
+
+/** How often the 'mixed' family draws each feature. */
+const P_FEATURE = 0.15;
+
+export type Topology = 'star' | 'chain' | 'ring' | 'mesh' | 'hub';
 
 export type Op =
   | { kind: 'put'; key: string }
@@ -19,25 +55,54 @@ export type Op =
 export type Fault =
   | { kind: 'drop'; a: string; b: string }
   | { kind: 'partition'; side: string[]; heal: number }
-  | { kind: 'restart'; node: string; down: number };
+  | { kind: 'restart'; node: string; down: number }
+  /** Power loss: what the node's disk had not made durable is lost; back after `down`. */
+  | { kind: 'crash'; node: string; down: number }
+  /** The node's disk is replaced by its copy taken at `backupAt`; back after `down`, cut off for `isolate` more. */
+  | { kind: 'restore'; node: string; backupAt: number; down: number; isolate: number }
+  /** The node is cut off from every other for `for` ms (beside any partition). */
+  | { kind: 'away'; node: string; for: number }
+  /** The node runs tombstone collection. */
+  | { kind: 'collect'; node: string }
+  /** One tab of the node closes, and reopens after `down`. */
+  | { kind: 'tab'; node: string; tab: number; down: number };
 
 export interface Timed<T> {
   at: number;
   node: string;
   what: T;
+  /** For operations: the tab (instance) of the node that runs it. */
+  tab?: number;
 }
 
 export interface Schedule {
   seed: number;
+  family: Family;
+  /** The features this schedule has (after pending ones were switched off). */
+  features: Feature[];
+  /** Features rolled on but switched off because their fix is pending. */
+  disabled: Feature[];
   nodes: string[];
   topology: Topology;
   edges: Array<[string, string]>;
   latency: { min: number; max: number };
-  /** In a star, whether the hub is a relay that accepts connections (else it dials like its peers). */
-  relay: string | undefined;
+  /** Nodes that accept connections (relays); their clients dial them. */
+  relays: string[];
+  /** Per relay client: its replicaId sorts above or below its relay's. */
+  sides: Record<string, 'above' | 'below'>;
   /** The transport's frame limit, small in some schedules so catch-up and anti-entropy must split. */
   maxFrameBytes: number | undefined;
   antiEntropyInterval: number;
+  /** Virtual ms of one fsync per node (absent: durable at once). */
+  fsync: Record<string, { min: number; max: number }>;
+  /** Replica instances (tabs) per node, where more than one. */
+  tabs: Record<string, number>;
+  /** Nodes that collect tombstones, with their grace (virtual ms). */
+  collect: Record<string, number>;
+  /** Wall-clock skew per node (ms). */
+  skew: Record<string, number>;
+  /** The node whose clock is far ahead, if any. */
+  farFuture: string | undefined;
   /** Virtual ms during which operations and faults happen; then everything heals. */
   duration: number;
   ops: Array<Timed<Op>>;
@@ -47,6 +112,7 @@ export interface Schedule {
 export const COUNTERS = ['c0', 'c1'];
 export const SETS = ['set0'];
 const ITEMS = ['apple', 'pear', 'fig', 'kiwi', 'lime'];
+export const DAY = 24 * 3600 * 1000;
 
 export interface Sizes {
   minOps: number;
@@ -60,69 +126,229 @@ export function sizesFromEnv(env: Record<string, string | undefined> = process.e
   return { minOps: minOps ?? 20, maxOps: maxOps ?? minOps ?? 60, maxFaults: Number(env.SIM_FAULTS ?? 6) };
 }
 
-export function makeSchedule(seed: number, sizes: Sizes = sizesFromEnv()): Schedule {
+export interface GenerateOptions {
+  family?: Family;
+  sizes?: Sizes;
+  /** Features to switch off (fixes pending). */
+  disabled?: ReadonlySet<Feature>;
+}
+
+export function makeSchedule(seed: number, options: GenerateOptions = {}): Schedule {
+  const family = options.family ?? 'mixed';
+  const sizes = options.sizes ?? sizesFromEnv();
   const rng = new Rng(prng(seed));
-  const n = rng.int(2, 8);
+  const featRng = rng.fork();
+  const shape = rng.fork();
+  const opsRng = rng.fork();
+  const faultRng = rng.fork();
+  const extraRng = rng.fork();
+
+  // 1. Features.
+  const on = new Set<Feature>();
+  const disabled: Feature[] = [];
+  for (const f of FEATURES) {
+    const roll = featRng.next();
+    if (f !== family && roll >= P_FEATURE) continue;
+    if (options.disabled?.has(f)) disabled.push(f);
+    else on.add(f);
+  }
+
+  // 2. Shape.
+  const needsRelay = on.has('relay-hub') || on.has('restore-relay') || on.has('gc-relay');
+  const n = shape.int(on.has('relay-hub') ? 4 : on.has('gc-peer') ? 3 : 2, 8);
   const nodes = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i));
-  const topology = rng.pick<Topology>(['star', 'chain', 'ring', 'mesh']);
-  const edges = link(nodes, topology, rng);
-  const maxLatency = rng.pick([2, 20, 200]);
-  const duration = rng.int(1000, 6000);
-  const plainKeys = Array.from({ length: rng.int(1, 5) }, (_, i) => `k${i}`);
+  const drawn = shape.pick<Topology>(['star', 'chain', 'ring', 'mesh', 'hub']);
+  const topology: Topology = needsRelay ? 'hub' : drawn;
+  const { edges, relays } = link(nodes, topology, shape, on.has('relay-hub'));
+  const sides: Record<string, 'above' | 'below'> = {};
+  if (relays.length > 0) {
+    // Clients on both sides of their relay's replicaId (the relay-hub feature makes sure of both).
+    const clients = nodes.filter((x) => !relays.includes(x) && edges.some(([a, b]) => (a === x && relays.includes(b)) || (b === x && relays.includes(a))));
+    const forceBoth = on.has('relay-hub') && clients.length >= 2;
+    clients.forEach((c, i) => {
+      const side = shape.chance(0.5) ? 'above' : 'below';
+      sides[c] = forceBoth && i < 2 ? (i === 0 ? 'above' : 'below') : side;
+    });
+  }
+  const maxLatency = shape.pick([2, 20, 200]);
+  const duration = shape.int(1000, 6000);
+  const keyCount = on.has('tiny-frames') ? shape.int(10, 40) : shape.int(1, 5);
+  const plainKeys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
+  const plainLimit = shape.pick([undefined, undefined, 2048]);
+  const tinyLimit = shape.pick([300, 400, 512, 768, 1024, 2048]);
+  const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : plainLimit;
+  const plainAe = shape.pick([0, 0, 500, 5000]);
+  const fastAe = shape.pick([200, 500, 1000]);
+  const antiEntropyInterval = on.has('crash') || on.has('relay-hub') ? fastAe : plainAe;
+  const tabs: Record<string, number> = {};
+  const tabNodes = shape.int(1, 2);
+  const candidates = nodes.filter((x) => !relays.includes(x));
+  for (let i = 0; i < tabNodes; i++) {
+    const x = shape.pick(candidates);
+    const count = shape.int(2, 3);
+    if (on.has('tabs')) tabs[x] = count;
+  }
+  const fsync: Record<string, { min: number; max: number }> = {};
+  const fsyncMax = shape.pick([5, 50, 300]);
+  for (const x of nodes) if (on.has('crash') && !tabs[x]) fsync[x] = { min: 1, max: fsyncMax };
+  const collect: Record<string, number> = {};
+  const grace = shape.int(100, 1500);
+  const degree = (x: string) => edges.filter(([a, b]) => a === x || b === x).length;
+  const linked = (x: string, y: string) => edges.some(([a, b]) => (a === x && b === y) || (a === y && b === x));
+  const bridge = shape.pick(nodes.filter((x) => !relays.includes(x)));
+  const partners = nodes.filter((x) => !relays.includes(x) && x !== bridge && !linked(x, bridge));
+  const partner = partners.length ? shape.pick(partners) : undefined;
+  if (on.has('gc-peer') && !nodes.some((x) => !relays.includes(x) && degree(x) >= 2) && partner) edges.push([bridge, partner]);
+  const midChain = nodes.filter((x) => !relays.includes(x) && degree(x) >= 2);
+  const peerCollector = midChain.length > 0 ? shape.pick(midChain) : undefined;
+  if (on.has('gc-relay')) for (const r of relays) collect[r] = grace;
+  if (on.has('gc-peer') && peerCollector) collect[peerCollector] = grace;
+  // Relays collect tombstones as real ones do (with the default grace of a month: never within a run).
+  for (const r of relays) collect[r] ??= 30 * DAY;
+  const skew: Record<string, number> = {};
+  const skewMax = on.has('clock-skew') ? shape.pick([500, 5000, 60_000, 300_000]) : 200;
+  for (const x of nodes) skew[x] = shape.int(-skewMax, skewMax);
+  const future = shape.pick(candidates);
+  const farFuture = on.has('far-future') ? future : undefined;
+  if (farFuture) skew[farFuture] = DAY;
+
+  // 3. Operations.
+  const gcOn = Object.values(collect).some((g) => g < DAY);
   const ops: Array<Timed<Op>> = [];
-  for (let i = 0, count = rng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
-    const x = rng.next();
-    const key = rng.pick(plainKeys);
+  for (let i = 0, count = opsRng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
+    const x = opsRng.next();
+    const key = opsRng.pick(plainKeys);
+    const delP = gcOn ? 0.2 : 0.08; // collection needs deletes
     const what: Op =
       x < 0.3 ? { kind: 'put', key }
-      : x < 0.45 ? { kind: 'get', key: rng.chance(0.3) ? rng.pick([...COUNTERS, ...SETS]) : key } // merged keys: read repair
-      : x < 0.6 ? { kind: 'putCtx', key }
-      : x < 0.68 ? { kind: 'delete', key, withCtx: rng.chance(0.5) }
-      : x < 0.83 ? { kind: 'incr', key: rng.pick(COUNTERS) }
-      : x < 0.93 ? { kind: 'add', key: rng.pick(SETS), item: rng.pick(ITEMS) }
-      : { kind: 'remove', key: rng.pick(SETS), item: rng.pick(ITEMS) };
-    ops.push({ at: rng.int(0, duration), node: rng.pick(nodes), what });
+      : x < 0.45 ? { kind: 'get', key: opsRng.chance(0.3) ? opsRng.pick([...COUNTERS, ...SETS]) : key } // merged keys: read repair
+      : x < 0.68 - delP ? { kind: 'putCtx', key }
+      : x < 0.68 ? { kind: 'delete', key, withCtx: opsRng.chance(0.5) }
+      : x < 0.83 ? { kind: 'incr', key: opsRng.pick(COUNTERS) }
+      : x < 0.93 ? { kind: 'add', key: opsRng.pick(SETS), item: opsRng.pick(ITEMS) }
+      : { kind: 'remove', key: opsRng.pick(SETS), item: opsRng.pick(ITEMS) };
+    const at = opsRng.int(0, duration);
+    const node = opsRng.pick(nodes);
+    ops.push({ at, node, what, tab: opsRng.int(0, 2) });
   }
+
+  // 4. Base faults.
   const faults: Array<Timed<Fault>> = [];
-  for (let i = 0, count = rng.int(0, sizes.maxFaults); i < count; i++) {
-    const at = rng.int(0, duration);
-    const x = rng.next();
+  for (let i = 0, count = faultRng.int(0, sizes.maxFaults); i < count; i++) {
+    const at = faultRng.int(0, duration);
+    const x = faultRng.next();
     if (x < 0.45) {
-      const [a, b] = rng.pick(edges);
+      const [a, b] = faultRng.pick(edges);
       faults.push({ at, node: a, what: { kind: 'drop', a, b } });
     } else if (x < 0.75) {
-      const side = nodes.filter(() => rng.chance(0.4));
-      if (side.length === 0 || side.length === n) side.splice(0, side.length, rng.pick(nodes));
-      faults.push({ at, node: side[0]!, what: { kind: 'partition', side, heal: rng.int(50, 3000) } });
+      const side = nodes.filter(() => faultRng.chance(0.4));
+      if (side.length === 0 || side.length === n) side.splice(0, side.length, faultRng.pick(nodes));
+      faults.push({ at, node: side[0]!, what: { kind: 'partition', side, heal: faultRng.int(50, 3000) } });
     } else {
-      const node = rng.pick(nodes);
-      faults.push({ at, node, what: { kind: 'restart', node, down: rng.int(0, 2000) } });
+      const node = faultRng.pick(nodes);
+      faults.push({ at, node, what: { kind: 'restart', node, down: faultRng.int(0, 2000) } });
     }
   }
+
+  // 5. Feature faults.
+  const clients = nodes.filter((x) => !relays.includes(x));
+  const restoreOf = (node: string, writes: boolean) => {
+    const at = extraRng.int(Math.floor(duration / 3), duration);
+    const backupAt = extraRng.int(0, at);
+    const down = extraRng.int(0, 500);
+    const isolate = writes ? extraRng.int(200, 1500) : 0;
+    faults.push({ at, node, what: { kind: 'restore', node, backupAt, down, isolate } });
+    // Writes while cut off after the restore: before it reconnects.
+    for (let i = 0, count = writes ? extraRng.int(1, 4) : 0; i < count; i++) {
+      ops.push({ at: at + down + extraRng.int(1, Math.max(1, isolate - 1)), node, what: { kind: 'put', key: extraRng.pick(plainKeys) } });
+    }
+  };
+  const restoreCount = extraRng.int(1, 2);
+  const restoreWrites = [extraRng.chance(0.5), extraRng.chance(0.5)];
+  if (on.has('restore-replica')) for (let i = 0; i < restoreCount; i++) restoreOf(extraRng.pick(clients), restoreWrites[i]!);
+  const relayToRestore = relays.length ? extraRng.pick(relays) : undefined;
+  if (on.has('restore-relay') && relayToRestore) restoreOf(relayToRestore, false);
+  const crashes = extraRng.int(1, 3);
+  for (let i = 0; i < crashes; i++) {
+    const at = extraRng.int(0, duration);
+    const node = extraRng.pick(nodes);
+    const down = extraRng.int(0, 1000);
+    if (on.has('crash')) faults.push({ at, node, what: { kind: 'crash', node, down } });
+  }
+  const collectors = Object.entries(collect).filter(([, g]) => g < DAY).map(([x]) => x);
+  const collections = extraRng.int(3, 8);
+  for (let i = 0; i < collections; i++) {
+    const at = extraRng.int(0, duration);
+    const node = collectors.length ? extraRng.pick(collectors) : nodes[0]!;
+    if (collectors.length) faults.push({ at, node, what: { kind: 'collect', node } });
+  }
+  // Peers away longer than the grace: a long partition of one or two peers, and a long restart.
+  const away = extraRng.pick(clients);
+  const awayAt = extraRng.int(0, Math.floor(duration / 2));
+  const awayFor = extraRng.int(grace + 100, 3 * grace + 1000);
+  const downAt = extraRng.int(0, duration);
+  const downNode = extraRng.pick(clients);
+  if (collectors.length) {
+    faults.push({ at: awayAt, node: away, what: { kind: 'away', node: away, for: awayFor } });
+    faults.push({ at: downAt, node: downNode, what: { kind: 'restart', node: downNode, down: awayFor } });
+    for (const c of collectors) faults.push({ at: duration, node: c, what: { kind: 'collect', node: c } });
+  }
+  const tabFaults = extraRng.int(0, 3);
+  for (let i = 0; i < tabFaults; i++) {
+    const at = extraRng.int(0, duration);
+    const tabbed = Object.keys(tabs);
+    const node = tabbed.length ? extraRng.pick(tabbed) : nodes[0]!;
+    const tab = extraRng.int(0, 2);
+    const down = extraRng.int(0, 1500);
+    if (tabbed.length) faults.push({ at, node, what: { kind: 'tab', node, tab: tab % tabs[node]!, down } });
+  }
+
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
-  // Drawn last, so that the draws above stay as they were when the seeds in commit messages were found.
-  const maxFrameBytes = rng.pick([undefined, undefined, 2048]);
-  const relay = topology === 'star' && rng.chance(0.5) ? nodes[0] : undefined;
   return {
-    relay,
-    maxFrameBytes,
     seed,
+    family,
+    features: FEATURES.filter((f) => on.has(f)),
+    disabled,
     nodes,
     topology,
     edges,
     latency: { min: 1, max: maxLatency },
-    antiEntropyInterval: rng.pick([0, 0, 500, 5000]),
+    relays,
+    sides,
+    maxFrameBytes,
+    antiEntropyInterval,
+    fsync,
+    tabs,
+    collect,
+    skew,
+    farFuture,
     duration,
     ops: ops.sort(byTime),
     faults: faults.sort(byTime),
   };
 }
 
-function link(nodes: string[], topology: Topology, rng: Rng): Array<[string, string]> {
+function link(nodes: string[], topology: Topology, rng: Rng, hub: boolean): { edges: Array<[string, string]>; relays: string[] } {
   const edges: Array<[string, string]> = [];
   const has = (a: string, b: string) => edges.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
-  if (topology === 'star') for (const n of nodes.slice(1)) edges.push([nodes[0]!, n]);
-  else if (topology === 'chain' || topology === 'ring') {
+  const relays: string[] = [];
+  if (topology === 'star') for (const x of nodes.slice(1)) edges.push([nodes[0]!, x]);
+  else if (topology === 'hub') {
+    // A relay serving every client; with the relay-hub feature, sometimes a second relay linked to the first
+    // with clients of its own, and peer-to-peer links between some clients.
+    const two = rng.chance(0.3) && nodes.length >= 5;
+    const p2p = rng.int(0, Math.floor(nodes.length / 2));
+    relays.push(nodes[0]!);
+    if (hub && two) relays.push(nodes[1]!);
+    for (const x of nodes.slice(relays.length)) edges.push([rng.pick(relays), x]);
+    if (relays.length === 2) edges.push([relays[0]!, relays[1]!]);
+    const clients = nodes.slice(relays.length);
+    for (let i = 0; i < p2p && hub; i++) {
+      const a = rng.pick(clients);
+      const b = rng.pick(clients);
+      if (a !== b && !has(a, b)) edges.push([a, b]);
+    }
+  } else if (topology === 'chain' || topology === 'ring') {
     for (let i = 1; i < nodes.length; i++) edges.push([nodes[i - 1]!, nodes[i]!]);
     if (topology === 'ring' && nodes.length > 2) edges.push([nodes[nodes.length - 1]!, nodes[0]!]);
   } else {
@@ -134,16 +360,34 @@ function link(nodes: string[], topology: Topology, rng: Rng): Array<[string, str
       if (a !== b && !has(a, b)) edges.push([a, b]);
     }
   }
-  return edges;
+  return { edges, relays };
 }
 
 export function describeSchedule(s: Schedule): string {
   const faults = s.faults.map((f) => {
     const w = f.what;
-    return `@${f.at} ${w.kind === 'drop' ? `drop ${w.a}-${w.b}` : w.kind === 'partition' ? `partition [${w.side.join('')}] for ${w.heal}` : `restart ${w.node} down ${w.down}`}`;
+    const text =
+      w.kind === 'drop' ? `drop ${w.a}-${w.b}`
+      : w.kind === 'partition' ? `partition [${w.side.join('')}] for ${w.heal}`
+      : w.kind === 'restart' ? `restart ${w.node} down ${w.down}`
+      : w.kind === 'crash' ? `crash ${w.node} down ${w.down}`
+      : w.kind === 'restore' ? `restore ${w.node} to its copy @${w.backupAt}, down ${w.down}${w.isolate ? `, cut off ${w.isolate} after` : ''}`
+      : w.kind === 'collect' ? `collect on ${w.node}`
+      : w.kind === 'away' ? `${w.node} away for ${w.for}`
+      : `close tab ${w.node}/${w.tab} for ${w.down}`;
+    return `@${f.at} ${text}`;
   });
+  const dict = (r: Record<string, unknown>) => Object.entries(r).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
   return [
-    `${s.nodes.length} replicas, ${s.topology}${s.relay ? ` through relay ${s.relay}` : ''} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
+    `family ${s.family}; features [${s.features.join(' ')}]${s.disabled.length ? ` (pending, off: ${s.disabled.join(' ')})` : ''}`,
+    `${s.nodes.length} replicas, ${s.topology}${s.relays.length ? ` through relay ${s.relays.join('+')}` : ''} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
+    [
+      Object.keys(s.sides).length ? `client ids vs relay: ${dict(s.sides)}` : '',
+      Object.keys(s.fsync).length ? `fsync ≤${Object.values(s.fsync)[0]!.max} ms` : '',
+      Object.keys(s.tabs).length ? `tabs ${dict(s.tabs)}` : '',
+      Object.keys(s.collect).length ? `collect grace ${dict(s.collect)}` : '',
+      `skew ${dict(s.skew)}`,
+    ].filter(Boolean).join('; '),
     `${s.ops.length} ops over ${s.duration} ms; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');
 }

@@ -1,0 +1,46 @@
+/**
+ * Engine fixes still pending (issue 10): the ONE list of what the simulator leaves out of CI until a fix lands.
+ * Remove an entry when its fix is merged; nothing else needs to change. SIM_PENDING=1 runs everything as if
+ * the list were empty (to see what still fails, or to check a fix before removing its entry).
+ *
+ * Entries are named by what they switch off:
+ *   '<feature>'          a fault class of schedule.ts: CI schedules do not draw it, and its seed family is skipped
+ *   'check:<name>'       a check of run-schedule.ts that CI does not apply
+ *   'scenario:<name>'    a named scenario test (scenarios*.test.ts) that CI skips
+ * `defects` are the numbers of issue 10 the entry demonstrates (see each test/sim family's notes).
+ */
+import { FEATURES, type Feature } from './schedule.js';
+
+export interface Pending {
+  defects: number[];
+  why: string;
+}
+
+export const PENDING_FIXES: Record<string, Pending> = {
+  'check:periodic-anti-entropy': { defects: [2], why: 'only the dialing side with the smaller replicaId starts periodic rounds: a client whose id sorts above its relay\'s never gets one' },
+  'check:hlc-drift': { defects: [], why: 'the HLC drift fix (security work): remote timestamps too far ahead are adopted into the hybrid logical clock' },
+  'scenario:restored-replica-writes-offline': { defects: [5], why: 'a restored replica that writes before reconnecting reuses dots for other values' },
+};
+
+export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';
+
+const all = process.env.SIM_PENDING === '1';
+
+export function isPending(entry: string): boolean {
+  return !all && entry in PENDING_FIXES;
+}
+
+/** Features CI leaves out of every schedule. */
+export function pendingFeatures(): Set<Feature> {
+  return new Set(FEATURES.filter((f) => isPending(f)));
+}
+
+export function checkEnabled(name: CheckName): boolean {
+  return !isPending(`check:${name}`);
+}
+
+/** A label for a skipped test: what it waits for. */
+export function pendingLabel(entry: string): string {
+  const p = PENDING_FIXES[entry];
+  return p ? `pending fix of defect ${p.defects.join(', ')} (issue 10): ${p.why}` : '';
+}
