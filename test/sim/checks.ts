@@ -11,8 +11,15 @@ import { COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
 
 const SPACE = 's';
 
+/** Increments of a counter: the dots of those that resolved, and how many were tried. */
+export interface Increments {
+  resolved: string[];
+  attempted: number;
+}
+
 export interface ItemLog {
-  added: number;
+  /** Dots of the resolved writes that added the item. */
+  added: string[];
   addTried: boolean;
   removeTried: boolean;
 }
@@ -44,7 +51,7 @@ const onlyTombstones = (rec: KeyRecord | undefined) => rec !== undefined && rec.
 export async function checkState(
   cluster: Cluster,
   s: Schedule,
-  increments: Map<string, { resolved: number; attempted: number }>,
+  increments: Map<string, Increments>,
   items: Map<string, ItemLog>,
 ): Promise<string[]> {
   const problems: string[] = [];
@@ -85,14 +92,17 @@ export async function checkState(
   // 4. The CRDT values count what resolved.
   const first = reads.get(names[0]!)!;
   for (const key of COUNTERS) {
-    const c = increments.get(key) ?? { resolved: 0, attempted: 0 };
+    // Increments lost with their only copy (a restore from an older copy) need not count.
+    const c = increments.get(key) ?? { resolved: [], attempted: 0 };
+    const kept = c.resolved.filter((d) => !cluster.ledger.isForgiven(d)).length;
     const total = merges.counter.value(first.get(key)?.value as CounterValue | undefined);
-    if (total < c.resolved || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${c.resolved} increments resolved of ${c.attempted} attempted`);
+    if (total < kept || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${kept} increments resolved (and kept) of ${c.attempted} attempted`);
   }
   for (const key of SETS) {
     const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));
     for (const [item, it] of items) {
-      if (it.added > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${it.added}×, never removed)`);
+      const kept = it.added.filter((d) => !cluster.ledger.isForgiven(d)).length;
+      if (kept > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${kept}×, never removed)`);
       if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);
     }
   }

@@ -14,8 +14,8 @@
  * `drive(p)` runs virtual time until `p` settles (a write waits for its fsync); `settle()` runs it until the
  * cluster is quiescent: every node up, nothing in flight, every link 'synced'.
  */
-import { openReplica, type Replica } from '../../lib/index.js';
-import type { StorageAdapter } from '../../lib/storage.js';
+import { openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
+import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 import type { Link, LinkOptions } from '../../lib/sync/link.js';
 import type { MergeTable } from '../../lib/types.js';
 import { SimDisk } from '../support/sim-disk.js';
@@ -34,8 +34,14 @@ export interface ClusterOptions {
   skew?: number | Readonly<Record<string, number>>;
   /** Nodes that serve their edges as relays (`replica.accept`) instead of dialing; of two relays, the first dials. */
   relays?: readonly string[];
+  /** One relay (the same as `relays: [relay]`). */
+  relay?: string;
   /** A node's disk (default: a SimDisk on the cluster's clock, durable at once). */
   disk?: (node: string, clock: VirtualClock) => SimDisk;
+  /** A node's storage as a plain adapter instead of a disk (no crash or copy; one instance). */
+  storage?: (node: string) => StorageAdapter;
+  /** More options for a node's replica (tombstone collection on the real-time timer, where `collect` is not used). */
+  replica?: (node: string) => Pick<ReplicaOptions, 'collectTombstones' | 'gcGrace'>;
   /** Replica instances (tabs) sharing a node's disk (default 1). */
   tabs?: Readonly<Record<string, number>>;
   /** Nodes that collect tombstones, with their grace in virtual ms. */
@@ -44,6 +50,33 @@ export interface ClusterOptions {
   sides?: Readonly<Record<string, 'above' | 'below'>>;
   /** The virtual clock to run on (default: a new one). */
   clock?: VirtualClock;
+}
+
+/** What a node's data lives on: a SimDisk, or a plain storage adapter (PlainVolume). */
+export interface Volume {
+  instance(): StorageAdapter;
+  records(space: string): Array<[string, KeyRecord]>;
+  readonly pendingBatches: number;
+  crash(): void;
+  copy(): Volume;
+}
+
+/** A plain storage adapter as a node's volume: the same adapter object at every start. */
+export class PlainVolume implements Volume {
+  readonly pendingBatches = 0;
+  constructor(readonly storage: StorageAdapter) {}
+  instance(): StorageAdapter {
+    return this.storage;
+  }
+  records(): Array<[string, KeyRecord]> {
+    throw new Error('a plain storage adapter has no synchronous view: read it through node.storage');
+  }
+  crash(): void {
+    throw new Error('a plain storage adapter cannot crash; use a SimDisk');
+  }
+  copy(): Volume {
+    throw new Error('a plain storage adapter cannot be copied; use a SimDisk or journaledStorage');
+  }
 }
 
 export interface AeSeen {
@@ -65,7 +98,7 @@ export class SimNode {
   readonly ae: AeSeen[] = [];
   constructor(
     readonly name: string,
-    public disk: SimDisk,
+    public disk: Volume,
     public random: () => number,
     readonly skew: number,
     tabCount: number,
@@ -125,10 +158,11 @@ export class Cluster {
     this.rng = new Rng(prng(options.seed));
     this.net = new SimNetwork({ clock: this.clock, rng: this.rng.fork(), ...options.net });
     this.nodeRng = this.rng.fork();
-    this.relays = new Set(options.relays ?? []);
+    this.relays = new Set(options.relays ?? (options.relay ? [options.relay] : []));
     for (const name of options.nodes) {
       const skew = typeof options.skew === 'number' ? this.nodeRng.int(-options.skew, options.skew) : (options.skew?.[name] ?? 0);
-      const disk = options.disk?.(name, this.clock) ?? new SimDisk({ timers: this.clock });
+      const plain = options.storage?.(name);
+      const disk = plain ? new PlainVolume(plain) : (options.disk?.(name, this.clock) ?? new SimDisk({ timers: this.clock }));
       this.nodes.set(name, new SimNode(name, disk, this.nodeRng.fork().next, skew, options.tabs?.[name] ?? 1));
       this.transports.set(name, []);
     }
@@ -236,6 +270,7 @@ export class Cluster {
       now: () => this.clock.now() + n.skew,
       random: n.random,
       ...(this.options.merge ? { merge: this.options.merge } : {}),
+      ...this.options.replica?.(name),
       ...(grace !== undefined ? { collectTombstones: true, gcGrace: grace } : {}),
     });
     replica = opened;
@@ -312,10 +347,13 @@ export class Cluster {
     await this.start(name);
   }
 
-  /** The node comes back on another disk: fresh and empty (data loss: a new replicaId and log epoch), or a restored copy. */
-  async replaceStorage(name: string, disk: SimDisk = new SimDisk({ timers: this.clock })): Promise<void> {
+  /**
+   * The node comes back on another disk: fresh and empty (data loss: a new replicaId and log epoch), or a
+   * restored copy (a SimDisk's `copy()`, or a plain adapter such as journaledStorage's `restore()`).
+   */
+  async replaceStorage(name: string, disk: Volume | StorageAdapter = new SimDisk({ timers: this.clock })): Promise<void> {
     await this.stop(name);
-    this.node(name).disk = disk;
+    this.node(name).disk = 'instance' in disk ? disk : new PlainVolume(disk);
     await this.start(name);
   }
 

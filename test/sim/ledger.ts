@@ -160,6 +160,11 @@ export class Ledger {
     this.forgiven.set(dot, why);
   }
 
+  /** The dots a local write superseded (empty when unknown). */
+  supersededBy(dot: Dot): readonly Dot[] {
+    return this.byWriter.get(dot) ?? [];
+  }
+
   isForgiven(dot: Dot): boolean {
     return this.forgiven.has(dot);
   }

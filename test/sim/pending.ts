@@ -19,6 +19,7 @@ export interface Pending {
 export const PENDING_FIXES: Record<string, Pending> = {
   'check:periodic-anti-entropy': { defects: [2], why: 'only the dialing side with the smaller replicaId starts periodic rounds: a client whose id sorts above its relay\'s never gets one' },
   'check:hlc-drift': { defects: [], why: 'the HLC drift fix (security work): remote timestamps too far ahead are adopted into the hybrid logical clock' },
+  'restore-replica': { defects: [5], why: 'a restored replica reuses dots for other values; and a re-identification leaves its other sessions encoding the new id where the peer decodes the old one' },
   'scenario:restored-replica-writes-offline': { defects: [5], why: 'a restored replica that writes before reconnecting reuses dots for other values' },
 };
 

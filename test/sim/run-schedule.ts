@@ -18,9 +18,9 @@ import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import { SimDisk } from '../support/sim-disk.js';
-import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type ItemLog } from './checks.js';
+import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
-import { Cluster } from './cluster.js';
+import { Cluster, type Volume } from './cluster.js';
 import { dotOf } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import type { Op, Schedule, Timed } from './schedule.js';
@@ -28,6 +28,8 @@ import type { Op, Schedule, Timed } from './schedule.js';
 export const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
 const NETWORK_ERRORS = /unreachable|partitioned|superseded by a newer open/;
+/** Virtual ms after heal within which every link must be 'synced' (reconnect backoff is at most 1 s here). */
+const SETTLE_BUDGET = 120_000;
 /** The notice of a replica that learnt it was restored from an older copy: expected where restores happen. */
 const RESTORE_NOTICE = /restored from a backup/;
 
@@ -35,6 +37,8 @@ export interface RunOptions {
   /** Checks to apply (default: those not pending, see pending.ts). */
   periodicAntiEntropy?: boolean;
   hlcDrift?: boolean;
+  /** Called after the checks, before the cluster closes (for debugging a seed). */
+  inspect?: (cluster: Cluster, problems: string[]) => Promise<void> | void;
 }
 
 export interface RunResult {
@@ -82,7 +86,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
   const held = new Map<string, { context: Context; saw: Set<string> }>(); // node/tab/key → a read earlier
-  const increments = new Map<string, { resolved: number; attempted: number }>();
+  const increments = new Map<string, Increments>();
   const items = new Map<string, ItemLog>();
   let valueSeq = 0;
   let healed = false;
@@ -101,8 +105,10 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       case 'put':
         return note(await space.put(op.key, value), `put ${op.key}=${value}`);
       case 'get': {
+        // A read that finds nothing holds an empty context: a write with it later creates the key concurrently
+        // with whatever was written meanwhile (read absent, wait, create).
         const got = await space.get(op.key);
-        if (got) held.set(slot, { context: got.context, saw: new Set(got.versions.map((v) => dotOf(v.replicaId, v.counter))) });
+        held.set(slot, got ? { context: got.context, saw: new Set(got.versions.map((v) => dotOf(v.replicaId, v.counter))) } : { context: '' as Context, saw: new Set() });
         return;
       }
       case 'putCtx': {
@@ -114,23 +120,23 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(await space.delete(op.key, read ? { context: read.context } : undefined), `delete ${op.key}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'incr': {
-        const c = increments.get(op.key) ?? { resolved: 0, attempted: 0 };
+        const c = increments.get(op.key) ?? { resolved: [], attempted: 0 };
         increments.set(op.key, c);
         c.attempted++;
         const w = await space.update<CounterValue>(op.key, (v) => merges.counter.increment(v, r.replicaId, 1));
-        c.resolved++;
+        c.resolved.push(dotOf(r.replicaId, w.seq));
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
-        const it = items.get(op.item) ?? { added: 0, addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.addTried = true;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.add(v, r.replicaId, op.item));
-        it.added++;
+        it.added.push(dotOf(r.replicaId, w.seq));
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
-        const it = items.get(op.item) ?? { added: 0, addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.removeTried = true;
         return note(await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item)), `remove ${op.item} from ${op.key}`);
@@ -149,7 +155,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   const after = (ms: number) => new Promise<void>((resolve) => cluster.clock.setTimeout(resolve, ms));
 
   /** The node's disk is replaced by an older copy; resolved writes nobody else holds are lost with it. */
-  const restore = async (node: string, copy: SimDisk, down: number, isolate: number) => {
+  const restore = async (node: string, copy: Volume, down: number, isolate: number) => {
     await cluster.stop(node);
     const old = cluster.node(node).disk;
     cluster.node(node).disk = copy.copy();
@@ -169,7 +175,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   s.faults.forEach((f) => {
     const w = f.what;
     if (w.kind === 'restore') {
-      let copy: SimDisk | undefined;
+      let copy: Volume | undefined;
       cluster.clock.setTimeout(() => (copy = cluster.node(w.node).disk.copy()), w.backupAt);
       cluster.clock.setTimeout(() => track(restore(w.node, copy!, w.down, w.isolate), `restore ${w.node}`), f.at);
       return;
@@ -203,7 +209,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     for (const name of cluster.names) await cluster.drive(cluster.start(name));
     let settled = true;
     try {
-      await cluster.settle(10 * 60_000);
+      await cluster.settle(SETTLE_BUDGET);
     } catch (e) {
       settled = false;
       problems.push(String((e as Error).message));
@@ -213,7 +219,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       const from = cluster.clock.now();
       await cluster.clock.advance(3 * s.antiEntropyInterval + 1000);
       try {
-        await cluster.settle(10 * 60_000);
+        await cluster.settle(SETTLE_BUDGET);
       } catch (e) {
         problems.push(`after the periodic anti-entropy window: ${String((e as Error).message)}`);
       }
@@ -230,6 +236,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     }
     if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items)));
     if (problems.length === 0 && s.farFuture && (options.hlcDrift ?? checkEnabled('hlc-drift'))) problems.push(...(await checkHlcDrift(cluster, s)));
+    await options.inspect?.(cluster, problems);
   } finally {
     await cluster.close();
   }
@@ -240,20 +247,27 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
 
 /**
  * Resolved writes the replaced disk held and no disk holds any more (the restore lost their only copy) may be
- * missing at the end. A write missing already before the restore is not forgiven: something else lost it.
+ * missing at the end, and so may the writes they superseded that no disk holds either (their effect, say an
+ * increment, lived on only in the lost write). A write missing already before the restore is not forgiven:
+ * something else lost it.
  */
-function forgiveLost(cluster: Cluster, old: SimDisk, why: string): void {
-  const dots = (d: SimDisk, into: Set<string>) => {
-    for (const [key, rec] of d.records(SPACE)) for (const v of rec.vs) into.add(`${key}\u0000${dotOf(v.r, v.n)}`);
+function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
+  const dots = (d: Volume, into: Set<string>) => {
+    for (const [, rec] of d.records(SPACE)) for (const v of rec.vs) into.add(dotOf(v.r, v.n));
   };
   const before = new Set<string>();
   dots(old, before);
   const held = new Set<string>();
   for (const n of cluster.nodes.values()) dots(n.disk, held);
-  for (const w of cluster.ledger.writes) {
-    const id = `${w.key}\u0000${w.dot}`;
-    if (before.has(id) && !held.has(id)) cluster.ledger.forgive(w.dot, why);
+  const lost = [...before].filter((d) => !held.has(d));
+  const forgiven = new Set<string>();
+  while (lost.length) {
+    const d = lost.pop()!;
+    if (forgiven.has(d)) continue;
+    forgiven.add(d);
+    for (const x of cluster.ledger.supersededBy(d)) if (!held.has(x)) lost.push(x);
   }
+  for (const w of cluster.ledger.writes) if (forgiven.has(w.dot)) cluster.ledger.forgive(w.dot, why);
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */

@@ -21,7 +21,8 @@
  *   far-future       one replica's clock is a day ahead
  *
  * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
- * adding a draw to one does not shift another): the seed's PRNG forks, in this order, the streams of
+ * adding a draw to one does not shift another): the PRNG of the seed (xor a hash of the family's name, except
+ * for 'mixed') forks, in this order, the streams of
  *   1. features (one roll per feature, in FEATURES order, always drawn, then applied)
  *   2. shape (size, topology, edges, relays and their clients' sides, latency, duration, keys, frame limit,
  *      anti-entropy interval, fsync delays, tabs, collectors, clock skews)
@@ -38,8 +39,9 @@ export type Feature = (typeof FEATURES)[number];
 export type Family = 'mixed' | Feature;
 export const FAMILIES: readonly Family[] = ['mixed', ...FEATURES];
 
-/** How often the 'mixed' family draws each feature. */
+/** How often the 'mixed' family draws each feature, and a family each feature beside its own. */
 const P_FEATURE = 0.15;
+const P_FEATURE_IN_FAMILY = 0.3;
 
 export type Topology = 'star' | 'chain' | 'ring' | 'mesh' | 'hub';
 
@@ -136,7 +138,9 @@ export interface GenerateOptions {
 export function makeSchedule(seed: number, options: GenerateOptions = {}): Schedule {
   const family = options.family ?? 'mixed';
   const sizes = options.sizes ?? sizesFromEnv();
-  const rng = new Rng(prng(seed));
+  // A family's seeds are its own: seed n of two families share no draws (so a co-drawn feature does not make
+  // the same seed fail in every family).
+  const rng = new Rng(prng(family === 'mixed' ? seed : (seed ^ familySalt(family)) >>> 0));
   const featRng = rng.fork();
   const shape = rng.fork();
   const opsRng = rng.fork();
@@ -148,7 +152,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const disabled: Feature[] = [];
   for (const f of FEATURES) {
     const roll = featRng.next();
-    if (f !== family && roll >= P_FEATURE) continue;
+    if (f !== family && roll >= (family === 'mixed' ? P_FEATURE : P_FEATURE_IN_FAMILY)) continue;
     if (options.disabled?.has(f)) disabled.push(f);
     else on.add(f);
   }
@@ -172,13 +176,15 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   }
   const maxLatency = shape.pick([2, 20, 200]);
   const duration = shape.int(1000, 6000);
-  const keyCount = on.has('tiny-frames') ? shape.int(10, 40) : shape.int(1, 5);
+  const gcKeys = shape.pick([1, 2, 3, 6, 12]);
+  const gcPlainOnly = shape.chance(0.5);
+  const keyCount = on.has('tiny-frames') ? shape.int(10, 40) : on.has('gc-relay') || on.has('gc-peer') ? gcKeys : shape.int(1, 5);
   const plainKeys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
   const plainLimit = shape.pick([undefined, undefined, 2048]);
-  const tinyLimit = shape.pick([300, 400, 512, 768, 1024, 2048]);
+  const tinyLimit = shape.pick([512, 640, 768, 1024, 1536, 2048]);
   const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : plainLimit;
   const plainAe = shape.pick([0, 0, 500, 5000]);
-  const fastAe = shape.pick([200, 500, 1000]);
+  const fastAe = shape.pick([300, 600, 1200]);
   const antiEntropyInterval = on.has('crash') || on.has('relay-hub') ? fastAe : plainAe;
   const tabs: Record<string, number> = {};
   const tabNodes = shape.int(1, 2);
@@ -212,16 +218,19 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const farFuture = on.has('far-future') ? future : undefined;
   if (farFuture) skew[farFuture] = DAY;
 
-  // 3. Operations.
+  // 3. Operations. Where tombstones are collected, more deletes, and half the time only plain keys (counters
+  // and sets are never deleted: a space can only be emptied by collection without them).
   const gcOn = Object.values(collect).some((g) => g < DAY);
+  const plainOnly = gcOn && gcPlainOnly;
   const ops: Array<Timed<Op>> = [];
   for (let i = 0, count = opsRng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
-    const x = opsRng.next();
+    const drawn = opsRng.next();
+    const x = plainOnly ? drawn * 0.68 : drawn;
     const key = opsRng.pick(plainKeys);
-    const delP = gcOn ? 0.2 : 0.08; // collection needs deletes
+    const delP = gcOn ? 0.25 : 0.08; // collection needs deletes
     const what: Op =
       x < 0.3 ? { kind: 'put', key }
-      : x < 0.45 ? { kind: 'get', key: opsRng.chance(0.3) ? opsRng.pick([...COUNTERS, ...SETS]) : key } // merged keys: read repair
+      : x < 0.45 ? { kind: 'get', key: opsRng.chance(0.3) && !plainOnly ? opsRng.pick([...COUNTERS, ...SETS]) : key } // merged keys: read repair
       : x < 0.68 - delP ? { kind: 'putCtx', key }
       : x < 0.68 ? { kind: 'delete', key, withCtx: opsRng.chance(0.5) }
       : x < 0.83 ? { kind: 'incr', key: opsRng.pick(COUNTERS) }
@@ -243,6 +252,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     } else if (x < 0.75) {
       const side = nodes.filter(() => faultRng.chance(0.4));
       if (side.length === 0 || side.length === n) side.splice(0, side.length, faultRng.pick(nodes));
+      // Where relays are, half the cuts take just the relays away: clients keep their peer-to-peer links.
+      if (faultRng.chance(0.5) && relays.length) side.splice(0, side.length, ...relays);
       faults.push({ at, node: side[0]!, what: { kind: 'partition', side, heal: faultRng.int(50, 3000) } });
     } else {
       const node = faultRng.pick(nodes);
@@ -283,14 +294,14 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     if (collectors.length) faults.push({ at, node, what: { kind: 'collect', node } });
   }
   // Peers away longer than the grace: a long partition of one or two peers, and a long restart.
-  const away = extraRng.pick(clients);
-  const awayAt = extraRng.int(0, Math.floor(duration / 2));
-  const awayFor = extraRng.int(grace + 100, 3 * grace + 1000);
+  const aways = Array.from({ length: 3 }, () => ({ node: extraRng.pick(clients), at: extraRng.int(0, Math.floor((2 * duration) / 3)), for: extraRng.int(grace + 100, 3 * grace + 1000) }));
+  const awayCount = extraRng.int(1, 3);
   const downAt = extraRng.int(0, duration);
   const downNode = extraRng.pick(clients);
+  const downFor = extraRng.int(grace + 100, 3 * grace + 1000);
   if (collectors.length) {
-    faults.push({ at: awayAt, node: away, what: { kind: 'away', node: away, for: awayFor } });
-    faults.push({ at: downAt, node: downNode, what: { kind: 'restart', node: downNode, down: awayFor } });
+    for (const a of aways.slice(0, awayCount)) faults.push({ at: a.at, node: a.node, what: { kind: 'away', node: a.node, for: a.for } });
+    faults.push({ at: downAt, node: downNode, what: { kind: 'restart', node: downNode, down: downFor } });
     for (const c of collectors) faults.push({ at: duration, node: c, what: { kind: 'collect', node: c } });
   }
   const tabFaults = extraRng.int(0, 3);
@@ -326,6 +337,12 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     ops: ops.sort(byTime),
     faults: faults.sort(byTime),
   };
+}
+
+function familySalt(family: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < family.length; i++) h = Math.imul(h ^ family.charCodeAt(i), 16777619) >>> 0;
+  return h;
 }
 
 function link(nodes: string[], topology: Topology, rng: Rng, hub: boolean): { edges: Array<[string, string]>; relays: string[] } {
