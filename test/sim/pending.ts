@@ -20,6 +20,10 @@ export const PENDING_FIXES: Record<string, Pending> = {
   'check:periodic-anti-entropy': { defects: [2], why: 'only the dialing side with the smaller replicaId starts periodic rounds: a client whose id sorts above its relay\'s never gets one' },
   'check:hlc-drift': { defects: [], why: 'the HLC drift fix (security work): remote timestamps too far ahead are adopted into the hybrid logical clock' },
   'restore-replica': { defects: [5], why: 'a restored replica reuses dots for other values; and a re-identification leaves its other sessions encoding the new id where the peer decodes the old one' },
+  'scenario:anti-entropy-sends-only-durable-state': { defects: [4], why: 'anti-entropy sends applied-but-not-durable state; a crash then re-mints its dot for another value' },
+  'scenario:tab-moves-a-record-up-the-log': { defects: [1], why: 'a relay that never collected refuses an older dot beside a record moved up the log' },
+  'scenario:mid-chain-collector-resurrects': { defects: [9], why: 'a collector refuses only versions acknowledged from their own writer' },
+  'scenario:second-reidentification': { defects: [], why: 'new (found by restore-replica): a second re-identification leaves open sessions decoding the newest id as the older one' },
   'scenario:restored-replica-writes-offline': { defects: [5], why: 'a restored replica that writes before reconnecting reuses dots for other values' },
 };
 
