@@ -16,7 +16,7 @@
  *     storage (a restore from an older copy, before any other replica stored it: `forgive`);
  *   - a write with an explicit context supersedes nothing but the versions the read behind that context saw;
  *   - no version a collected tombstone superseded (its dot covered by the collected record's context) is
- *     held anywhere.
+ *     held anywhere at the end, nor stored again by the collector at any time after it collected.
  */
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 
@@ -71,6 +71,8 @@ export class Ledger {
   readonly collected: Collected[] = [];
   readonly writes: Array<ResolvedWrite & { body: string | undefined }> = [];
   private readonly forgiven = new Map<Dot, string>();
+  /** Versions a collector stored again after its collection superseded them. */
+  private readonly reappeared: string[] = [];
 
   /** Wraps `inner` so the ledger sees every durable record replaced on `node`, whose replicaId `owner()` gives. */
   spy(node: string, inner: StorageAdapter, owner: () => string | undefined): StorageAdapter {
@@ -79,8 +81,18 @@ export class Ledger {
       const me = owner();
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
       const mine = next !== null && me !== undefined ? next.vs.find((v) => v.r === me && v.n === next.seq && !prev?.vs.some((u) => u.r === me && u.n === v.n)) : undefined;
-      if (!mine && gone.length === 0) return undefined;
+      const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
+      if (!mine && gone.length === 0 && added.length === 0) return undefined;
       return () => {
+        // A collector stores again a version its collected tombstone superseded: the delete came back.
+        for (const c of this.collected) {
+          if (c.node !== node || c.space !== space || c.key !== key) continue;
+          for (const v of added) {
+            if (v.d) continue; // an older tombstone back is harmless: only values must stay gone
+            const d = dotOf(v.r, v.n);
+            if ((c.cc[v.r] ?? 0) >= v.n && !c.tombstones.has(d)) this.reappeared.push(`collected delete came back: ${node} stored ${key}@${d} (${bodyOf(v)}) again after collecting a tombstone of ${key} that superseded it`);
+          }
+        }
         if (mine) {
           let bodies = this.localBodies.get(node);
           if (!bodies) this.localBodies.set(node, (bodies = new Map()));
@@ -178,7 +190,7 @@ export class Ledger {
    * Tombstones dropped outright (tombstone GC) are allowed.
    */
   violations(finals: Map<string, (space: string, key: string) => readonly FinalVersion[]>): string[] {
-    const out: string[] = [];
+    const out: string[] = [...new Set(this.reappeared)];
     // Tombstones collected somewhere may vanish everywhere: a collector refuses them back, and its refusal
     // makes the peer drop them too.
     const collectedTombstones = new Set<string>();
@@ -203,6 +215,7 @@ export class Ledger {
     for (const c of this.collected) {
       for (const [node, versions] of finals) {
         for (const v of versions(c.space, c.key)) {
+          if (v.body === '<deleted>') continue;
           const [r, n] = splitDot(v.dot);
           if ((c.cc[r] ?? 0) >= n && !c.tombstones.has(v.dot)) {
             out.push(`collected delete came back: ${c.key}@${v.dot} (${v.body}) is on ${node}, but ${c.node} collected a tombstone of ${c.key} that superseded it`);

@@ -201,7 +201,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
 
   const problems: string[] = [];
   try {
-    await cluster.clock.advance(s.duration);
+    await cluster.clock.advance(s.duration + s.tail);
     // Heal: no cut, every node up, every op finished.
     healed = true;
     cluster.net.heal();

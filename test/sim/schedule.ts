@@ -105,8 +105,9 @@ export interface Schedule {
   skew: Record<string, number>;
   /** The node whose clock is far ahead, if any. */
   farFuture: string | undefined;
-  /** Virtual ms during which operations and faults happen; then everything heals. */
+  /** Virtual ms during which operations happen; faults go on for `tail` more (a quiet time for collection); then everything heals. */
   duration: number;
+  tail: number;
   ops: Array<Timed<Op>>;
   faults: Array<Timed<Fault>>;
 }
@@ -286,23 +287,45 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     const down = extraRng.int(0, 1000);
     if (on.has('crash')) faults.push({ at, node, what: { kind: 'crash', node, down } });
   }
+  // Tombstone collection: after the operations, a quiet tail of two to four graces in which the collectors
+  // collect (the newest entries of their logs included) while peers are still away, and a few fresh writes
+  // (by a collector, which holds no state of a collected key) before everyone returns at heal.
   const collectors = Object.entries(collect).filter(([, g]) => g < DAY).map(([x]) => x);
+  const tailDrawn = extraRng.int(2 * grace, 4 * grace);
+  const tail = collectors.length ? tailDrawn : 0;
+  const end = duration + tail;
   const collections = extraRng.int(3, 8);
   for (let i = 0; i < collections; i++) {
-    const at = extraRng.int(0, duration);
+    const at = extraRng.int(0, end);
     const node = collectors.length ? extraRng.pick(collectors) : nodes[0]!;
     if (collectors.length) faults.push({ at, node, what: { kind: 'collect', node } });
   }
-  // Peers away longer than the grace: a long partition of one or two peers, and a long restart.
-  const aways = Array.from({ length: 3 }, () => ({ node: extraRng.pick(clients), at: extraRng.int(0, Math.floor((2 * duration) / 3)), for: extraRng.int(grace + 100, 3 * grace + 1000) }));
+  // Peers away longer than the grace: one to three cut off, some until the end, and a long restart.
+  const aways = Array.from({ length: 3 }, () => {
+    const at = extraRng.int(0, Math.floor((2 * duration) / 3));
+    return { node: extraRng.pick(clients), at, for: extraRng.chance(0.5) ? end - at : extraRng.int(grace + 100, 3 * grace + 1000) };
+  });
   const awayCount = extraRng.int(1, 3);
   const downAt = extraRng.int(0, duration);
   const downNode = extraRng.pick(clients);
   const downFor = extraRng.int(grace + 100, 3 * grace + 1000);
+  // Delete sweeps just before the tail: one node deletes every plain key it holds, so keys end as tombstones
+  // only (collectable) while the peers away still hold what the sweep superseded.
+  const sweeps = Array.from({ length: extraRng.int(1, 2) }, () => ({ at: duration - extraRng.int(0, 300), node: extraRng.pick(nodes) }));
+  const tailWrites = Array.from({ length: extraRng.int(0, 3) }, () => ({
+    at: duration + extraRng.int(Math.floor(tail / 2), Math.max(Math.floor(tail / 2), tail - 1)),
+    node: extraRng.chance(0.5) && collectors.length ? extraRng.pick(collectors) : extraRng.pick(nodes),
+    key: extraRng.pick(plainKeys),
+  }));
   if (collectors.length) {
     for (const a of aways.slice(0, awayCount)) faults.push({ at: a.at, node: a.node, what: { kind: 'away', node: a.node, for: a.for } });
     faults.push({ at: downAt, node: downNode, what: { kind: 'restart', node: downNode, down: downFor } });
-    for (const c of collectors) faults.push({ at: duration, node: c, what: { kind: 'collect', node: c } });
+    for (const c of collectors) {
+      faults.push({ at: duration + Math.floor(tail / 2), node: c, what: { kind: 'collect', node: c } });
+      faults.push({ at: end, node: c, what: { kind: 'collect', node: c } });
+    }
+    for (const w of tailWrites) ops.push({ at: w.at, node: w.node, what: { kind: 'put', key: w.key }, tab: 0 });
+    for (const sw of sweeps) for (const key of plainKeys) ops.push({ at: sw.at, node: sw.node, what: { kind: 'delete', key, withCtx: false }, tab: 0 });
   }
   const tabFaults = extraRng.int(0, 3);
   for (let i = 0; i < tabFaults; i++) {
@@ -334,6 +357,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     skew,
     farFuture,
     duration,
+    tail,
     ops: ops.sort(byTime),
     faults: faults.sort(byTime),
   };
@@ -405,6 +429,6 @@ export function describeSchedule(s: Schedule): string {
       Object.keys(s.collect).length ? `collect grace ${dict(s.collect)}` : '',
       `skew ${dict(s.skew)}`,
     ].filter(Boolean).join('; '),
-    `${s.ops.length} ops over ${s.duration} ms; faults: ${faults.join(', ') || 'none'}`,
+    `${s.ops.length} ops over ${s.duration} ms${s.tail ? ` and a quiet tail of ${s.tail} ms` : ''}; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');
 }
