@@ -30,6 +30,17 @@ describe('the history checker', () => {
     await c.close();
   });
 
+  it('reports one dot naming two values under two keys', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    for (const n of ['a', 'b']) {
+      await plant(c, n, 'k', { vs: [version('X', 1, 'one')], cc: { X: 1 } }, 1);
+      await plant(c, n, 'j', { vs: [version('X', 1, 'other')], cc: { X: 1 } }, 2);
+    }
+    const problems = await checkState(c, noGc, new Map(), new Map());
+    expect(problems).toEqual([`dot ${dotOf('X', 1)} names two values: j="other" on a, k="one" on a`]);
+    await c.close();
+  });
+
   it('reports a resolved write missing on a replica, and a dot reused for another value', async () => {
     const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
     const w = await c.drive(c.node('a').r.space('s').put('k', 'written'));

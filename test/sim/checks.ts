@@ -70,7 +70,25 @@ export async function checkState(
       problems.push(`diverged versions of ${key}:\n  ${names.map((n, i) => `${n}: ${sigs[i]}`).join('\n  ')}`);
     }
   }
-  // 2. Same reads (read-only, so a merge is not written back while we look).
+  // 2. A dot names one value, forever: the same dot under two keys, or with two values, anywhere, is a violation
+  //    (a write lost in a crash or a restore whose dot left the replica, then minted again for another value).
+  const named = new Map<string, { key: string; body: string; node: string }>();
+  const reported = new Set<string>();
+  for (const n of names) {
+    for (const [key, rec] of records.get(n)!) {
+      for (const v of rec.vs) {
+        const dot = dotOf(v.r, v.n);
+        const body = v.d ? '<deleted>' : (v.v ?? '');
+        const seen = named.get(dot);
+        if (!seen) named.set(dot, { key, body, node: n });
+        else if ((seen.key !== key || seen.body !== body) && !reported.has(dot)) {
+          reported.add(dot);
+          problems.push(`dot ${dot} names two values: ${seen.key}=${seen.body} on ${seen.node}, ${key}=${body} on ${n}`);
+        }
+      }
+    }
+  }
+  // 3. Same reads (read-only, so a merge is not written back while we look).
   const reads = new Map<string, Map<string, Read>>();
   for (const name of names) {
     const space = cluster.node(name).r.space(SPACE, { readOnly: true });
@@ -82,14 +100,14 @@ export async function checkState(
     const shown = names.map((n) => describeRead(reads.get(n)!.get(key)));
     if (new Set(shown).size > 1) problems.push(`diverged read of ${key}:\n  ${names.map((n, i) => `${n}: ${shown[i]}`).join('\n  ')}`);
   }
-  // 3. The history: no lost write, no reused dot, no context overreach, no collected delete back.
+  // 4. The history: no lost write, no reused dot, no context overreach, no collected delete back.
   const finals = new Map<string, (space: string, key: string) => readonly FinalVersion[]>();
   for (const name of names) {
     const m = records.get(name)!;
     finals.set(name, (_space, key) => (m.get(key)?.vs ?? []).map((v) => ({ dot: dotOf(v.r, v.n), body: v.d ? '<deleted>' : (v.v ?? '') })));
   }
   problems.push(...cluster.ledger.violations(finals));
-  // 4. The CRDT values count what resolved.
+  // 5. The CRDT values count what resolved.
   const first = reads.get(names[0]!)!;
   for (const key of COUNTERS) {
     // Increments lost with their only copy (a restore from an older copy) need not count.

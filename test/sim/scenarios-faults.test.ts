@@ -106,6 +106,23 @@ describe(`fault scenarios (seed ${SEED})`, () => {
     await c.close();
   });
 
+  // A tab's write and the leader's join of a peer's change commit in the same instant, the tab's first: the
+  // leader reports its own join at once, and the tab's write (an earlier seq) only when the tab's hint arrives.
+  // The leader's live stream has then moved past that seq and never sends it; the peer's cursor passes it.
+  pendingIt('scenario:tab-write-overtaken-by-leader-join', "a tab's write committed just before the leader's join still reaches the peer", async () => {
+    const c = await Cluster.create({ seed: SEED, nodes: ['a', 'b'], edges: [['a', 'b']], tabs: { a: 2 }, net: { latency: { min: 10, max: 10 } }, link: { antiEntropyInterval: 0 } });
+    await c.settle();
+    let tabWrite: Promise<unknown> | undefined;
+    c.clock.setTimeout(() => (tabWrite = c.node('a').tab(1)!.space('s').put('from-tab-1', 'x')), 10);
+    await c.drive(c.node('b').r.space('s').put('from-b', 'y')); // reaches a at the same virtual ms, after the tab's write
+    await c.clock.advance(20);
+    await c.drive(tabWrite!);
+    await c.settle();
+    expect(await siblings(c, 'b', 'from-tab-1')).toEqual(['x']);
+    sameVersions(c);
+    await c.close();
+  });
+
   // (1) The relay's collected-version refusal runs on a relay that never collected anything: in a's catch-up,
   // split over many small frames, the frames before k0's advance the relay's cursor for a past a's dot of k0,
   // and k0's record — moved to the top of a's log by a second tab's write with an empty context — then

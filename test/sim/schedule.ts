@@ -37,6 +37,13 @@ import { prng, Rng } from './clock.js';
 export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future'] as const;
 export type Feature = (typeof FEATURES)[number];
 export type Family = 'mixed' | Feature;
+/**
+ * Not a family: relays run with tombstone collection on (and the default grace of a month, never reached in a
+ * run) as real relays do, so their refusal of collected versions runs in every relay schedule. Listed beside
+ * the features so a pending fix can switch it off (relays then do not collect, unless a gc family asks).
+ */
+export const RELAYS_COLLECT = 'relays-collect' as const;
+export type Switch = Feature | typeof RELAYS_COLLECT;
 export const FAMILIES: readonly Family[] = ['mixed', ...FEATURES];
 
 /** How often the 'mixed' family draws each feature, and a family each feature beside its own. */
@@ -82,8 +89,8 @@ export interface Schedule {
   family: Family;
   /** The features this schedule has (after pending ones were switched off). */
   features: Feature[];
-  /** Features rolled on but switched off because their fix is pending. */
-  disabled: Feature[];
+  /** Features rolled on but switched off because their fix is pending (and RELAYS_COLLECT when off). */
+  disabled: Switch[];
   nodes: string[];
   topology: Topology;
   edges: Array<[string, string]>;
@@ -132,8 +139,8 @@ export function sizesFromEnv(env: Record<string, string | undefined> = process.e
 export interface GenerateOptions {
   family?: Family;
   sizes?: Sizes;
-  /** Features to switch off (fixes pending). */
-  disabled?: ReadonlySet<Feature>;
+  /** Features (and RELAYS_COLLECT) to switch off (fixes pending). */
+  disabled?: ReadonlySet<Switch>;
 }
 
 export function makeSchedule(seed: number, options: GenerateOptions = {}): Schedule {
@@ -150,7 +157,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
 
   // 1. Features.
   const on = new Set<Feature>();
-  const disabled: Feature[] = [];
+  const disabled: Switch[] = [];
   for (const f of FEATURES) {
     const roll = featRng.next();
     if (f !== family && roll >= (family === 'mixed' ? P_FEATURE : P_FEATURE_IN_FAMILY)) continue;
@@ -211,7 +218,9 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   if (on.has('gc-relay')) for (const r of relays) collect[r] = grace;
   if (on.has('gc-peer') && peerCollector) collect[peerCollector] = grace;
   // Relays collect tombstones as real ones do (with the default grace of a month: never within a run).
-  for (const r of relays) collect[r] ??= 30 * DAY;
+  if (options.disabled?.has(RELAYS_COLLECT)) {
+    if (relays.length) disabled.push(RELAYS_COLLECT);
+  } else for (const r of relays) collect[r] ??= 30 * DAY;
   const skew: Record<string, number> = {};
   const skewMax = on.has('clock-skew') ? shape.pick([500, 5000, 60_000, 300_000]) : 200;
   for (const x of nodes) skew[x] = shape.int(-skewMax, skewMax);
