@@ -171,6 +171,23 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     }
   };
 
+  /** The node loses its disk: it comes back empty, as a new replica; what only it held is lost. */
+  const wipe = async (node: string, down: number, isolate = 0) => {
+    await cluster.stop(node);
+    const old = cluster.node(node).disk;
+    cluster.node(node).disk = new SimDisk({ timers: cluster.clock });
+    await after(0);
+    forgiveLost(cluster, old, `lost with ${node}'s disk`);
+    await after(down);
+    const cut = isolate > 0 && !healed;
+    if (cut) cluster.net.isolate(node);
+    await cluster.start(node);
+    if (cut) {
+      await after(isolate);
+      if (!healed) cluster.net.rejoin(node);
+    }
+  };
+
   s.ops.forEach((op, i) => cluster.clock.setTimeout(() => track(runOp(op, i), `op ${i} ${op.what.kind}`), op.at));
   s.faults.forEach((f) => {
     const w = f.what;
@@ -189,6 +206,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         cluster.net.isolate(w.node);
         cluster.clock.setTimeout(() => cluster.net.rejoin(w.node), w.for);
       } else if (w.kind === 'collect') track(cluster.collect(w.node), `collect on ${w.node}`);
+      else if (w.kind === 'wipe') track(wipe(w.node, w.down, w.isolate), `wipe ${w.node}`);
       else if (w.kind === 'tab') {
         track(cluster.closeTab(w.node, w.tab), `close tab ${w.node}/${w.tab}`);
         cluster.clock.setTimeout(() => track(cluster.openTab(w.node, w.tab), `open tab ${w.node}/${w.tab}`), w.down);

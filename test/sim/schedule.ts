@@ -73,6 +73,8 @@ export type Fault =
   | { kind: 'away'; node: string; for: number }
   /** The node runs tombstone collection. */
   | { kind: 'collect'; node: string }
+  /** The node loses its disk and comes back after `down` on an empty one (data loss: a new replica), cut off for `isolate` more. */
+  | { kind: 'wipe'; node: string; down: number; isolate?: number }
   /** One tab of the node closes, and reopens after `down`. */
   | { kind: 'tab'; node: string; tab: number; down: number };
 
@@ -203,8 +205,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     if (on.has('tabs')) tabs[x] = count;
   }
   const fsync: Record<string, { min: number; max: number }> = {};
-  const fsyncMax = shape.pick([5, 50, 300]);
-  for (const x of nodes) if (on.has('crash') && !tabs[x]) fsync[x] = { min: 1, max: fsyncMax };
+  const fsyncMax = shape.pick([50, 300, 1000, 1000]);
+  for (const x of nodes) if (on.has('crash') && !tabs[x]) fsync[x] = { min: Math.floor(fsyncMax / 2), max: fsyncMax };
   const collect: Record<string, number> = {};
   const grace = shape.int(100, 1500);
   const degree = (x: string) => edges.filter(([a, b]) => a === x || b === x).length;
@@ -289,12 +291,37 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   if (on.has('restore-replica')) for (let i = 0; i < restoreCount; i++) restoreOf(extraRng.pick(clients), restoreWrites[i]!);
   const relayToRestore = relays.length ? extraRng.pick(relays) : undefined;
   if (on.has('restore-relay') && relayToRestore) restoreOf(relayToRestore, false);
-  const crashes = extraRng.int(1, 3);
+  const crashes = extraRng.int(2, 5);
   for (let i = 0; i < crashes; i++) {
     const at = extraRng.int(0, duration);
     const node = extraRng.pick(nodes);
     const down = extraRng.int(0, 1000);
     if (on.has('crash')) faults.push({ at, node, what: { kind: 'crash', node, down } });
+  }
+  // A disk that dies: its node comes back empty (a new replica), writes a little while still cut off, then
+  // runs anti-entropy with every neighbour at once (both sides hold keys, no cursor is valid) — writes in flight
+  // included; one of the neighbours then loses power.
+  const dies = extraRng.pick(nodes);
+  const diesAt = extraRng.int(0, duration);
+  const diesDown = extraRng.int(0, 300);
+  const diesCut = extraRng.int(100, 600);
+  const diesWrites = extraRng.int(1, 3);
+  const neighbours = edges.filter(([a, b]) => a === dies || b === dies).map(([a, b]) => (a === dies ? b : a));
+  const victim = extraRng.pick(neighbours);
+  const back = diesAt + diesDown + diesCut;
+  const victimAt = back + 3 * maxLatency + extraRng.int(5, 100); // after anti-entropy sent its states, before its fsync
+  const victimDown = extraRng.int(0, 500);
+  if (on.has('crash')) {
+    faults.push({ at: diesAt, node: dies, what: { kind: 'wipe', node: dies, down: diesDown, isolate: diesCut } });
+    // The empty node writes the first keys while cut off; the victim writes them too just before it rejoins (not
+    // yet durable when anti-entropy runs), loses power, and writes again after its restart.
+    for (let i = 0; i < diesWrites; i++) {
+      const key = plainKeys[i % plainKeys.length]!;
+      ops.push({ at: diesAt + diesDown + 1 + Math.floor(((i + 1) * diesCut) / (diesWrites + 1)), node: dies, what: { kind: 'put', key }, tab: 0 });
+      ops.push({ at: back - 1 - i, node: victim, what: { kind: 'put', key }, tab: 0 });
+    }
+    faults.push({ at: victimAt, node: victim, what: { kind: 'crash', node: victim, down: victimDown } });
+    ops.push({ at: victimAt + victimDown + 50, node: victim, what: { kind: 'put', key: plainKeys[0]! }, tab: 0 });
   }
   // Tombstone collection: after the operations, a quiet tail of two to four graces in which the collectors
   // collect (the newest entries of their logs included) while peers are still away, and a few fresh writes
@@ -312,21 +339,28 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   // Peers away longer than the grace: one to three cut off, some until the end, and a long restart.
   const aways = Array.from({ length: 3 }, () => {
     const at = extraRng.int(0, Math.floor((2 * duration) / 3));
-    return { node: extraRng.pick(clients), at, for: extraRng.chance(0.5) ? end - at : extraRng.int(grace + 100, 3 * grace + 1000) };
+    return { node: extraRng.pick(clients), at, for: extraRng.chance(0.75) ? end - at : extraRng.int(grace + 100, 3 * grace + 1000) };
   });
   const awayCount = extraRng.int(1, 3);
   const downAt = extraRng.int(0, duration);
   const downNode = extraRng.pick(clients);
   const downFor = extraRng.int(grace + 100, 3 * grace + 1000);
-  // Delete sweeps just before the tail: one node deletes every plain key it holds, so keys end as tombstones
-  // only (collectable) while the peers away still hold what the sweep superseded.
-  const sweeps = Array.from({ length: extraRng.int(1, 2) }, () => ({ at: duration - extraRng.int(0, 300), node: extraRng.pick(nodes) }));
-  const tailWrites = Array.from({ length: extraRng.int(0, 3) }, () => ({
+  // Delete sweeps at the end of the operations (often by a collector): a node deletes every plain key it holds,
+  // so keys end as tombstones only (collectable, the newest log entries) while the peers away still hold what
+  // the sweep superseded.
+  const sweeps = Array.from({ length: extraRng.int(1, 2) }, (_, i) => ({
+    at: i === 0 ? duration : duration - extraRng.int(0, 300),
+    node: extraRng.chance(0.5) && collectors.length ? extraRng.pick(collectors) : extraRng.pick(nodes),
+  }));
+  const tailWrites = Array.from({ length: extraRng.pick([0, 0, 1, 2]) }, () => ({
     at: duration + extraRng.int(Math.floor(tail / 2), Math.max(Math.floor(tail / 2), tail - 1)),
     node: extraRng.chance(0.5) && collectors.length ? extraRng.pick(collectors) : extraRng.pick(nodes),
     key: extraRng.pick(plainKeys),
   }));
+  // A client that loses its disk at the end: its first contact comes after the last collection.
+  const wipe = { node: extraRng.pick(clients), at: end - extraRng.int(1, 50), down: extraRng.int(51, 250), on: extraRng.chance(0.5) };
   if (collectors.length) {
+    if (wipe.on) faults.push({ at: wipe.at, node: wipe.node, what: { kind: 'wipe', node: wipe.node, down: wipe.down } });
     for (const a of aways.slice(0, awayCount)) faults.push({ at: a.at, node: a.node, what: { kind: 'away', node: a.node, for: a.for } });
     faults.push({ at: downAt, node: downNode, what: { kind: 'restart', node: downNode, down: downFor } });
     for (const c of collectors) {
@@ -424,6 +458,7 @@ export function describeSchedule(s: Schedule): string {
       : w.kind === 'restore' ? `restore ${w.node} to its copy @${w.backupAt}, down ${w.down}${w.isolate ? `, cut off ${w.isolate} after` : ''}`
       : w.kind === 'collect' ? `collect on ${w.node}`
       : w.kind === 'away' ? `${w.node} away for ${w.for}`
+      : w.kind === 'wipe' ? `${w.node} loses its disk, back empty after ${w.down}${w.isolate ? `, cut off ${w.isolate} more` : ''}`
       : `close tab ${w.node}/${w.tab} for ${w.down}`;
     return `@${f.at} ${text}`;
   });
