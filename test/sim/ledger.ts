@@ -67,6 +67,9 @@ export class Ledger {
   private readonly byWriter = new Map<Dot, Dot[]>();
   /** Per node: the body of each local write it made durable, by dot (the latest, should a dot be minted twice). */
   private readonly localBodies = new Map<string, Map<Dot, string>>();
+  /** Per node: the dot of its latest local write of a key at a seq (the write's seq names it; its replicaId may
+   * have changed by the time the write resolves, when the replica re-identified meanwhile). */
+  private readonly localDots = new Map<string, Map<string, Dot>>();
   private readonly drops: Drop[] = [];
   readonly collected: Collected[] = [];
   readonly writes: Array<ResolvedWrite & { body: string | undefined }> = [];
@@ -97,6 +100,9 @@ export class Ledger {
           let bodies = this.localBodies.get(node);
           if (!bodies) this.localBodies.set(node, (bodies = new Map()));
           bodies.set(dotOf(mine.r, mine.n), bodyOf(mine));
+          let dots = this.localDots.get(node);
+          if (!dots) this.localDots.set(node, (dots = new Map()));
+          dots.set(`${id(space, key)}\u0000${mine.n}`, dotOf(mine.r, mine.n));
           this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
           let set = this.superseded.get(id(space, key));
           if (!set) this.superseded.set(id(space, key), (set = new Set()));
@@ -165,6 +171,11 @@ export class Ledger {
   /** A write resolved: its body is what the node's spy saw it store under its dot. */
   record(write: ResolvedWrite): void {
     this.writes.push({ ...write, body: this.localBodies.get(write.node)?.get(write.dot) });
+  }
+
+  /** The dot the node's write of `key` at `seq` was stored under (as its spy saw it), if any. */
+  dotOfWrite(node: string, space: string, key: string, seq: number): Dot | undefined {
+    return this.localDots.get(node)?.get(`${id(space, key)}\u0000${seq}`);
   }
 
   /** A resolved write that may be missing everywhere: its only copy was lost (`why`). */

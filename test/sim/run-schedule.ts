@@ -98,8 +98,11 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     const space = r.space(SPACE);
     const value = `${node}#${index}:${++valueSeq}`;
     const slot = `${node}/${tab % n.tabs.length}/${op.key}`;
+    // The dot a write was stored under, as the ledger's spy saw it (the replica may have re-identified since).
+    const dotOfWrite = (w: { seq: number }) => (w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, op.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined);
     const note = async (w: { seq: number }, what: string, mayCover?: Set<string>) => {
-      if (w.seq > 0) cluster.ledger.record({ node, space: SPACE, key: op.key, dot: dotOf(r.replicaId, w.seq), what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
+      const dot = dotOfWrite(w);
+      if (dot) cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
     };
     switch (op.kind) {
       case 'put':
@@ -124,7 +127,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         increments.set(op.key, c);
         c.attempted++;
         const w = await space.update<CounterValue>(op.key, (v) => merges.counter.increment(v, r.replicaId, 1));
-        c.resolved.push(dotOf(r.replicaId, w.seq));
+        c.resolved.push(dotOfWrite(w) ?? '');
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
@@ -132,7 +135,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         items.set(op.item, it);
         it.addTried = true;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.add(v, r.replicaId, op.item));
-        it.added.push(dotOf(r.replicaId, w.seq));
+        it.added.push(dotOfWrite(w) ?? '');
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
@@ -154,34 +157,28 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     );
   const after = (ms: number) => new Promise<void>((resolve) => cluster.clock.setTimeout(resolve, ms));
 
-  /** The node's disk is replaced by an older copy; resolved writes nobody else holds are lost with it. */
-  const restore = async (node: string, copy: Volume, down: number, isolate: number) => {
-    await cluster.stop(node);
-    const old = cluster.node(node).disk;
-    cluster.node(node).disk = copy.copy();
-    await after(0);
-    forgiveLost(cluster, old, `lost with ${node}'s restore`);
-    await after(down);
-    const cut = isolate > 0 && !healed;
-    if (cut) cluster.net.isolate(node);
-    await cluster.start(node);
-    if (cut) {
-      await after(isolate);
-      if (!healed) cluster.net.rejoin(node);
-    }
+  // A node's lifecycle faults (stop, start, swapping its disk, tabs) run one at a time per node: a restore
+  // whose stop waits for an fsync must not swap the disk under a wipe that already started the node again.
+  const locks = new Map<string, Promise<unknown>>();
+  const exclusive = <T>(node: string, fn: () => Promise<T>): Promise<T> => {
+    const p = (locks.get(node) ?? Promise.resolve()).then(fn, fn);
+    locks.set(node, p.catch(() => {}));
+    return p;
   };
 
-  /** The node loses its disk: it comes back empty, as a new replica; what only it held is lost. */
-  const wipe = async (node: string, down: number, isolate = 0) => {
-    await cluster.stop(node);
-    const old = cluster.node(node).disk;
-    cluster.node(node).disk = new SimDisk({ timers: cluster.clock });
-    await after(0);
-    forgiveLost(cluster, old, `lost with ${node}'s disk`);
+  /** The node's disk is replaced by `disk` (an older copy, or an empty one); what only the old one held is lost. */
+  const replaceDisk = async (node: string, disk: () => Volume, why: string, down: number, isolate: number) => {
+    await exclusive(node, async () => {
+      await cluster.stop(node);
+      const old = cluster.node(node).disk;
+      cluster.node(node).disk = disk();
+      await after(0);
+      forgiveLost(cluster, old, `lost with ${node}'s ${why}`);
+    });
     await after(down);
     const cut = isolate > 0 && !healed;
     if (cut) cluster.net.isolate(node);
-    await cluster.start(node);
+    await exclusive(node, () => cluster.start(node));
     if (cut) {
       await after(isolate);
       if (!healed) cluster.net.rejoin(node);
@@ -194,7 +191,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     if (w.kind === 'restore') {
       let copy: Volume | undefined;
       cluster.clock.setTimeout(() => (copy = cluster.node(w.node).disk.copy()), w.backupAt);
-      cluster.clock.setTimeout(() => track(restore(w.node, copy!, w.down, w.isolate), `restore ${w.node}`), f.at);
+      cluster.clock.setTimeout(() => track(replaceDisk(w.node, () => copy!.copy(), 'restore', w.down, w.isolate), `restore ${w.node}`), f.at);
       return;
     }
     cluster.clock.setTimeout(() => {
@@ -206,13 +203,15 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         cluster.net.isolate(w.node);
         cluster.clock.setTimeout(() => cluster.net.rejoin(w.node), w.for);
       } else if (w.kind === 'collect') track(cluster.collect(w.node), `collect on ${w.node}`);
-      else if (w.kind === 'wipe') track(wipe(w.node, w.down, w.isolate), `wipe ${w.node}`);
+      else if (w.kind === 'wipe') track(replaceDisk(w.node, () => new SimDisk({ timers: cluster.clock }), 'disk', w.down, w.isolate ?? 0), `wipe ${w.node}`);
       else if (w.kind === 'tab') {
-        track(cluster.closeTab(w.node, w.tab), `close tab ${w.node}/${w.tab}`);
-        cluster.clock.setTimeout(() => track(cluster.openTab(w.node, w.tab), `open tab ${w.node}/${w.tab}`), w.down);
+        track(exclusive(w.node, () => cluster.closeTab(w.node, w.tab)), `close tab ${w.node}/${w.tab}`);
+        cluster.clock.setTimeout(() => track(exclusive(w.node, () => cluster.openTab(w.node, w.tab)), `open tab ${w.node}/${w.tab}`), w.down);
       } else if (cluster.node(w.node).up) {
-        track(w.kind === 'crash' ? cluster.crash(w.node) : cluster.stop(w.node), `${w.kind} ${w.node}`);
-        cluster.clock.setTimeout(() => track(cluster.start(w.node), `start ${w.node}`), w.down);
+        // Power fails at once; the stop that follows waits its turn.
+        if (w.kind === 'crash') cluster.node(w.node).disk.crash();
+        track(exclusive(w.node, () => cluster.stop(w.node)), `${w.kind} ${w.node}`);
+        cluster.clock.setTimeout(() => track(exclusive(w.node, () => cluster.start(w.node)), `start ${w.node}`), w.down);
       }
     }, f.at);
   });
@@ -224,7 +223,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     healed = true;
     cluster.net.heal();
     while (pending.length) await cluster.drive(Promise.all(pending.splice(0)));
-    for (const name of cluster.names) await cluster.drive(cluster.start(name));
+    for (const name of cluster.names) await cluster.drive(exclusive(name, () => cluster.start(name)));
     let settled = true;
     try {
       await cluster.settle(SETTLE_BUDGET);
@@ -285,7 +284,8 @@ function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
     forgiven.add(d);
     for (const x of cluster.ledger.supersededBy(d)) if (!held.has(x)) lost.push(x);
   }
-  for (const w of cluster.ledger.writes) if (forgiven.has(w.dot)) cluster.ledger.forgive(w.dot, why);
+  // By dot: a write still resolving (waiting for its fsync) when the disk went is forgiven as well.
+  for (const d of forgiven) cluster.ledger.forgive(d, why);
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */
