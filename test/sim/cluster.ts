@@ -55,6 +55,8 @@ export interface ClusterOptions {
 /** What a node's data lives on: a SimDisk, or a plain storage adapter (PlainVolume). */
 export interface Volume {
   instance(): StorageAdapter;
+  /** Whether the durable state has seen dot (r, n) of `key` (true where durability is not modelled). */
+  durablySeen(space: string, key: string, r: string, n: number): boolean;
   records(space: string): Array<[string, KeyRecord]>;
   readonly pendingBatches: number;
   crash(): void;
@@ -67,6 +69,9 @@ export class PlainVolume implements Volume {
   constructor(readonly storage: StorageAdapter) {}
   instance(): StorageAdapter {
     return this.storage;
+  }
+  durablySeen(): boolean {
+    return true;
   }
   records(): Array<[string, KeyRecord]> {
     throw new Error('a plain storage adapter has no synchronous view: read it through node.storage');

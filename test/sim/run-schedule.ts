@@ -15,7 +15,7 @@
  */
 import { merges, type Context } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
-import { decodeMessage, type Message } from '../../lib/sync/messages.js';
+import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type Increments, type ItemLog } from './checks.js';
@@ -55,6 +55,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   let digest = 2166136261;
   const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start) : undefined;
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
+  let leaks: ((from: string, to: string, frame: Frame) => void) | undefined;
   const cluster = await Cluster.create({
     clock,
     seed: s.seed,
@@ -76,6 +77,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       latency: s.latency,
       ...(s.maxFrameBytes ? { maxFrameBytes: s.maxFrameBytes } : {}),
       tap: (from, to, frame) => {
+        leaks?.(from, to, frame);
         const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
         digest = fnv(digest, `${clock.now()}${from}${to}`);
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
@@ -84,6 +86,11 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     },
   });
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
+  const leaked: string[] = [];
+  leaks = (from, to, frame) => {
+    const found = nonDurableDots(cluster, from, to, frame);
+    for (const x of found) if (!leaked.includes(x)) leaked.push(x);
+  };
   const pending: Promise<unknown>[] = [];
   const held = new Map<string, { context: Context; saw: Set<string> }>(); // node/tab/key → a read earlier
   const increments = new Map<string, Increments>();
@@ -242,6 +249,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       }
       if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) problems.push(...checkPeriodicAntiEntropy(cluster, from));
     }
+    problems.push(...leaked.slice(0, 5));
     problems.push(...opErrors);
     problems.push(...cluster.net.violations);
     for (const n of cluster.nodes.values()) {
@@ -286,6 +294,32 @@ function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
   }
   // By dot: a write still resolving (waiting for its fsync) when the disk went is forgiven as well.
   for (const d of forgiven) cluster.ledger.forgive(d, why);
+}
+
+/**
+ * "A dot leaves its replica only once it is durable there": the sender's own dots in a CHANGES frame must be
+ * durable on its disk (its durable record of the key covers them).
+ */
+function nonDurableDots(cluster: Cluster, from: string, to: string, frame: Frame): string[] {
+  if (typeof frame === 'string' || frame[0] !== MsgType.Changes) return [];
+  const sender = cluster.node(from).replica?.replicaId;
+  const receiver = cluster.node(to).replica?.replicaId;
+  if (!sender || !receiver) return [];
+  let m: Message;
+  try {
+    m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver] });
+  } catch {
+    return [];
+  }
+  if (m.type !== MsgType.Changes) return [];
+  const out: string[] = [];
+  const disk = cluster.node(from).disk;
+  for (const [key, state] of m.entries) {
+    for (const v of state.vs) {
+      if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n)) out.push(`${from} sent ${key}@${dotOf(v.r, v.n)} to ${to} before it was durable (only durable state may leave a replica)`);
+    }
+  }
+  return out;
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */

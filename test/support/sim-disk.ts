@@ -162,6 +162,11 @@ export class SimDisk {
     return [...s.records].map(([k, p]) => [k, p.rec] as [string, KeyRecord]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
+  /** Whether the durable state has seen dot (r, n) of `key`: its durable record's context covers it. */
+  durablySeen(space: string, key: string, r: string, n: number): boolean {
+    return (this.durable.spaces.get(space)?.records.get(key)?.rec.cc[r] ?? 0) >= n;
+  }
+
   /** Applied, not yet durable transactions. */
   get pendingBatches(): number {
     return this.group.length + this.queued.length;
