@@ -188,7 +188,10 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const duration = shape.int(1000, 6000);
   const gcKeys = shape.pick([1, 2, 3, 6, 12]);
   const gcPlainOnly = shape.chance(0.5);
-  const keyCount = on.has('tiny-frames') ? shape.int(10, 40) : on.has('gc-relay') || on.has('gc-peer') ? gcKeys : shape.int(1, 5);
+  // A third of the relay-collection schedules empty the relay's space: one or two plain keys, which the relay
+  // itself deletes once the operations are over, and peers away until the end.
+  const gcEmpties = on.has('gc-relay') && shape.chance(0.3);
+  const keyCount = on.has('tiny-frames') ? shape.int(10, 40) : gcEmpties ? 1 + (gcKeys % 2) : on.has('gc-relay') || on.has('gc-peer') ? gcKeys : shape.int(1, 5);
   const plainKeys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
   const plainLimit = shape.pick([undefined, undefined, 2048]);
   const tinyLimit = shape.pick([512, 640, 768, 1024, 1536, 2048]);
@@ -233,7 +236,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   // 3. Operations. Where tombstones are collected, more deletes, and half the time only plain keys (counters
   // and sets are never deleted: a space can only be emptied by collection without them).
   const gcOn = Object.values(collect).some((g) => g < DAY);
-  const plainOnly = gcOn && gcPlainOnly;
+  const plainOnly = gcOn && (gcPlainOnly || gcEmpties);
   const ops: Array<Timed<Op>> = [];
   for (let i = 0, count = opsRng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
     const drawn = opsRng.next();
@@ -348,11 +351,12 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const downAt = extraRng.int(0, duration);
   const downNode = extraRng.pick(clients);
   const downFor = extraRng.int(grace + 100, 3 * grace + 1000);
-  // Delete sweeps at the end of the operations (often by a collector): a node deletes every plain key it holds,
+  // Delete sweeps at the end of the operations (the first just after them, when nothing else is in flight; often
+  // by a collector): a node deletes every plain key it holds,
   // so keys end as tombstones only (collectable, the newest log entries) while the peers away still hold what
   // the sweep superseded.
   const sweeps = Array.from({ length: extraRng.int(1, 2) }, (_, i) => ({
-    at: i === 0 ? duration : duration - extraRng.int(0, 300),
+    at: i === 0 ? duration + 50 : duration - extraRng.int(0, 300),
     node: extraRng.chance(0.5) && collectors.length ? extraRng.pick(collectors) : extraRng.pick(nodes),
   }));
   const tailWrites = Array.from({ length: extraRng.pick([0, 0, 1, 2]) }, () => ({
@@ -364,14 +368,17 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const wipe = { node: extraRng.pick(clients), at: end - extraRng.int(1, 50), down: extraRng.int(51, 250), on: extraRng.chance(0.5) };
   if (collectors.length) {
     if (wipe.on) faults.push({ at: wipe.at, node: wipe.node, what: { kind: 'wipe', node: wipe.node, down: wipe.down } });
-    for (const a of aways.slice(0, awayCount)) faults.push({ at: a.at, node: a.node, what: { kind: 'away', node: a.node, for: a.for } });
-    faults.push({ at: downAt, node: downNode, what: { kind: 'restart', node: downNode, down: downFor } });
+    for (const a of aways.slice(0, awayCount)) faults.push({ at: a.at, node: a.node, what: { kind: 'away', node: a.node, for: gcEmpties ? end - a.at : a.for } });
+    if (!gcEmpties) faults.push({ at: downAt, node: downNode, what: { kind: 'restart', node: downNode, down: downFor } });
     for (const c of collectors) {
       faults.push({ at: duration + Math.floor(tail / 2), node: c, what: { kind: 'collect', node: c } });
       faults.push({ at: end, node: c, what: { kind: 'collect', node: c } });
     }
-    for (const w of tailWrites) ops.push({ at: w.at, node: w.node, what: { kind: 'put', key: w.key }, tab: 0 });
-    for (const sw of sweeps) for (const key of plainKeys) ops.push({ at: sw.at, node: sw.node, what: { kind: 'delete', key, withCtx: false }, tab: 0 });
+    if (gcEmpties) for (const key of plainKeys) ops.push({ at: duration + 50, node: relays[0]!, what: { kind: 'delete', key, withCtx: false }, tab: 0 });
+    else {
+      for (const w of tailWrites) ops.push({ at: w.at, node: w.node, what: { kind: 'put', key: w.key }, tab: 0 });
+      for (const sw of sweeps) for (const key of plainKeys) ops.push({ at: sw.at, node: sw.node, what: { kind: 'delete', key, withCtx: false }, tab: 0 });
+    }
   }
   const tabFaults = extraRng.int(0, 3);
   for (let i = 0; i < tabFaults; i++) {
