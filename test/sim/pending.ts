@@ -31,7 +31,6 @@ export const PENDING_FIXES: Record<string, Pending> = {
   crash: { defects: [4], why: 'anti-entropy sends applied-but-not-durable state (a dot leaves its replica before it is durable)' },
   'restore-relay': { defects: [3, 5, 'N1'], why: 'a restored relay keeps its log epoch; a restored replica (relays write too) reuses dots' },
   'restore-replica': { defects: [5, 'N1'], why: 'a restored replica reuses dots for other values; a second re-identification leaves open sessions decoding the newest id as the older one' },
-  tabs: { defects: ['N2', 1], why: "the leader's live stream skips a tab's write committed just before the leader's own join" },
   // Checks.
   'check:periodic-anti-entropy': { defects: [2], why: "only the dialing side with the smaller replicaId starts periodic rounds: a client whose id sorts above its relay's never gets one" },
   'check:hlc-drift': { defects: ['HLC drift fix (security)'], why: 'remote timestamps far ahead of the wall clock are adopted into the hybrid logical clock' },
