@@ -5,7 +5,8 @@
  * base seed (SIM_RUNS mixed ones, default 500, and SIM_FAMILY_RUNS of each other family, default 25: 750 in
  * all once no fix is pending), split over `parts` test files so they run in parallel; `npm run soak` runs 20×
  * as many from a random base.
- * Families and checks whose engine fix is pending (pending.ts) are left out unless SIM_PENDING=1.
+ * Families and checks whose engine fix is pending (pending.ts) are left out unless SIM_PENDING=1 (all) or
+ * SIM_PENDING=<entry>,<entry> (just those).
  * A failure prints its seed and family; replay one with
  *
  *   SEED=<n> SIM_FAMILY=<family> npx vitest run test/sim/convergence.test.ts
@@ -29,7 +30,8 @@ const base = Number(process.env.SIM_BASE_SEED ?? (soak ? Math.floor(Math.random(
 const CHUNK = 25;
 
 export function replayCommand(seed: number, family: Family): string {
-  return `SEED=${seed} SIM_FAMILY=${family} npx vitest run test/sim/convergence.test.ts`;
+  const env = ['SIM_PENDING', 'SIM_OPS', 'SIM_FAULTS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
+  return `${env}SEED=${seed} SIM_FAMILY=${family} npx vitest run test/sim/convergence.test.ts`;
 }
 
 export async function check(seed: number, family: Family): Promise<string | undefined> {

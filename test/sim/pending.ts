@@ -1,7 +1,8 @@
 /**
  * Engine fixes still pending (issue 10): the ONE list of what the simulator leaves out of CI until a fix lands.
  * Remove an entry when its fix is merged; nothing else needs to change. SIM_PENDING=1 runs everything as if
- * the list were empty (to see what still fails, or to check a fix before removing its entry).
+ * the list were empty (to see what still fails); SIM_PENDING=<entry>,<entry> releases just those (to check one
+ * fix before removing its entry, e.g. SIM_PENDING=crash SIM_FAMILY=crash npx vitest run test/sim/convergence.test.ts).
  *
  * Entries are named by what they switch off:
  *   '<feature>'          a fault class of schedule.ts: CI schedules do not draw it, and its seed family is skipped
@@ -45,10 +46,11 @@ export const PENDING_FIXES: Record<string, Pending> = {
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';
 
-const all = process.env.SIM_PENDING === '1';
+/** SIM_PENDING=1: nothing is pending; SIM_PENDING=crash,check:hlc-drift: those entries are not. */
+const released = new Set((process.env.SIM_PENDING ?? '').split(',').filter(Boolean));
 
 export function isPending(entry: string): boolean {
-  return !all && entry in PENDING_FIXES;
+  return !released.has('1') && !released.has(entry) && entry in PENDING_FIXES;
 }
 
 /** Features (and RELAYS_COLLECT) CI leaves out of every schedule. */

@@ -224,6 +224,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   });
 
   const problems: string[] = [];
+  const periodic: string[] = [];
   try {
     await cluster.clock.advance(s.duration + s.tail);
     // Heal: no cut, every node up, every op finished.
@@ -247,7 +248,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       } catch (e) {
         problems.push(`after the periodic anti-entropy window: ${String((e as Error).message)}`);
       }
-      if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) problems.push(...checkPeriodicAntiEntropy(cluster, from));
+      if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
     }
     problems.push(...leaked.slice(0, 5));
     problems.push(...opErrors);
@@ -260,6 +261,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       }
     }
     if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items)));
+    // Missing periodic rounds are reported after the state, so they do not hide what went wrong there.
+    problems.push(...periodic);
     if (problems.length === 0 && s.farFuture && (options.hlcDrift ?? checkEnabled('hlc-drift'))) problems.push(...(await checkHlcDrift(cluster, s)));
     await options.inspect?.(cluster, problems);
   } finally {
