@@ -2,7 +2,9 @@
 /**
  * The `concord` command: `concord relay ...` runs a relay until SIGTERM/SIGINT (then stops accepting,
  * closes every socket with 1001 and closes its storage); `concord token ...` prints a signed token.
- * Options come from flags, then the environment (PORT, HOST, DATA_DIR, CONCORD_SECRET). Exit codes:
+ * Options come from flags, then the environment (PORT, HOST, DATA_DIR, CONCORD_SECRET, CONCORD_SECRET_FILE,
+ * CONCORD_CLUSTER_SECRET, CONCORD_CLUSTER_SECRET_FILE). Secrets are best passed as files or environment
+ * variables: a `--secret` flag is visible to every user of the machine in `ps` (the relay warns). Exit codes:
  * 0 done, 1 failed, 2 usage error.
  */
 import { parseArgs } from 'node:util';
@@ -11,6 +13,8 @@ import { realpathSync } from 'node:fs';
 import { ConcordError } from '../lib/errors.js';
 import { lanConfig, localConfig } from '../lib/membership/config.js';
 import { createRelay } from './relay/relay.js';
+import type { StatusAccess } from './relay/relay-options.js';
+import { readSecretFile } from './relay/secrets.js';
 import { createToken } from './relay/token.js';
 
 const HELP = `concord — offline-first sync after Amazon's Dynamo
@@ -24,11 +28,24 @@ concord relay
   --port N          TCP port (env PORT; default 8787; 0 picks a free one)
   --host ADDR       address to listen on (env HOST; default 127.0.0.1)
   --data DIR        keep the data in DIR, durably (env DATA_DIR; default: in memory, lost on exit)
-  --secret S        token signing secret, at least 16 bytes (env CONCORD_SECRET). Without a secret the
-                    relay serves loopback only and grants every client every right: it refuses other hosts
+  --secret-file F   client token secret(s), one per line, at least 16 bytes each (env CONCORD_SECRET_FILE,
+                    or the secret itself in CONCORD_SECRET). The first line signs; further lines are
+                    previous secrets, still accepted for --secret-grace (rotation). Without a secret the
+                    relay serves loopback only, grants every client every right and does not cluster
+  --secret S        the secret on the command line (visible in ps: prefer --secret-file or the env)
+  --cluster-secret-file F  relay-to-relay secret(s), same format (env CONCORD_CLUSTER_SECRET_FILE or
+                    CONCORD_CLUSTER_SECRET); must differ from the client secret. Without it relays
+                    cluster on a secret derived from the client secret (the relay warns)
+  --secret-grace D  how long previous secrets stay accepted after start (default 24h)
   --origin URL      allow browsers from this origin (repeatable; '*' = any). Default: any origin with a
                     secret, loopback origins without one. Other origins are refused at the upgrade (403)
-  --join URL        seed relay of a cluster (repeatable); relays authenticate each other with the secret
+  --allowed-host H  answer only requests whose Host is H (repeatable; default: any with a secret,
+                    loopback names without one: DNS rebinding)
+  --status ACCESS   who may read /metrics and GET /cluster: open (default), loopback, off
+  --status-token-file F  /metrics and GET /cluster need "Authorization: Bearer <first line of F>"
+  --trust-proxy     behind a reverse proxy: per-IP limits use the last X-Forwarded-For address
+  --join URL        seed relay of a cluster (repeatable); relays authenticate each other with the
+                    cluster secret (set one: --cluster-secret-file)
   --public-url URL  the ws:// URL other relays and clients reach this relay at (default ws://host:port)
   --gossip PRESET   membership timings: lan (probe every second, the default), local (10x faster, one
                     machine), or a probe period in ms (e.g. 250: timeouts and push-pull scale with it)
@@ -40,7 +57,9 @@ concord relay
   GET /readyz (200 when storage is open and the server listens), GET /metrics (Prometheus text:
   connections, spaces, messages, bytes, sync rounds, errors). Clients send their token in the first
   message (never the URL) within 10 s, or are closed with 4408. Close codes: 4400 malformed input,
-  4401 bad or expired token, 4403 no rights, 4429 rate limit, 4430 slow consumer, 1009 frame too large.
+  4401 bad or expired token (a connection is closed when its token expires), 4403 no rights or too many
+  spaces, 4429 rate limit, 4430 slow consumer, 1009 frame too large. Limits and the threat model:
+  SECURITY.md.
   SIGTERM/SIGINT: stop accepting, close sockets with 1001, flush and close storage, exit 0.
 
 concord token
@@ -48,12 +67,14 @@ concord token
   --write           grant read and write
   --read            grant read only (the default)
   --ttl DURATION    lifetime: 90, 30s, 15m, 1h, 7d (default 1h)
-  --secret S        the relay's secret (env CONCORD_SECRET)
+  --sub USER        the user the token speaks for: a relay binds each replica id to the first user using it
+  --secret-file F   the relay's secret file (its first line signs; env CONCORD_SECRET_FILE)
+  --secret S        the relay's secret (env CONCORD_SECRET; visible in ps)
 
 Examples:
   npx concord relay --port 8787 --host 127.0.0.1 --data ./data
-  CONCORD_SECRET=... npx concord relay --host 0.0.0.0 --origin https://app.example
-  CONCORD_SECRET=... npx concord token --space team-42 --write --ttl 1h
+  npx concord relay --host 0.0.0.0 --secret-file /run/secrets/concord --origin https://app.example
+  npx concord token --secret-file /run/secrets/concord --space team-42 --write --ttl 1h
 `;
 
 export interface CliIo {
@@ -71,6 +92,13 @@ function integer(text: string | undefined, what: string): number | undefined {
   return n;
 }
 
+/** Secrets from a flag, else a file (one per line, current first), else an environment variable. */
+function secretsFrom(flag: string | undefined, file: string | undefined, env: string | undefined): string[] | undefined {
+  if (flag !== undefined) return [flag];
+  if (file) return readSecretFile(file);
+  return env ? [env] : undefined;
+}
+
 async function relayCommand(args: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -79,7 +107,14 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
       host: { type: 'string' },
       data: { type: 'string' },
       secret: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'cluster-secret-file': { type: 'string' },
+      'secret-grace': { type: 'string' },
       origin: { type: 'string', multiple: true },
+      'allowed-host': { type: 'string', multiple: true },
+      status: { type: 'string' },
+      'status-token-file': { type: 'string' },
+      'trust-proxy': { type: 'boolean' },
       join: { type: 'string', multiple: true },
       'public-url': { type: 'string' },
       gossip: { type: 'string' },
@@ -96,7 +131,11 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
   }
   const port = integer(values.port ?? io.env.PORT, '--port') ?? 8787;
   const maxPayload = integer(values['max-payload'], '--max-payload');
-  const secret = values.secret ?? io.env.CONCORD_SECRET;
+  const secret = secretsFrom(values.secret, values['secret-file'] ?? io.env.CONCORD_SECRET_FILE, io.env.CONCORD_SECRET);
+  const clusterSecret = secretsFrom(undefined, values['cluster-secret-file'] ?? io.env.CONCORD_CLUSTER_SECRET_FILE, io.env.CONCORD_CLUSTER_SECRET);
+  const status = values.status ?? 'open';
+  if (status !== 'open' && status !== 'loopback' && status !== 'off') throw new UsageError(`--status must be open, loopback or off, got "${status}"`);
+  const statusAccess: StatusAccess = values['status-token-file'] ? { token: readSecretFile(values['status-token-file'])[0]! } : status;
   const dataDir = values.data ?? io.env.DATA_DIR;
   const gossip = values.gossip ?? 'lan';
   const period = /^\d+$/.test(gossip) ? Number(gossip) : undefined;
@@ -107,7 +146,12 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
     host: values.host ?? io.env.HOST ?? '127.0.0.1',
     ...(dataDir ? { dataDir } : {}),
     ...(secret ? { secret } : {}),
+    ...(clusterSecret ? { clusterSecret } : {}),
+    ...(values['secret-grace'] ? { secretGrace: values['secret-grace'] } : {}),
     ...(values.origin ? { origins: values.origin } : {}),
+    ...(values['allowed-host'] ? { hosts: values['allowed-host'] } : {}),
+    statusAccess,
+    ...(values['trust-proxy'] ? { trustProxy: true } : {}),
     ...(values.join ? { join: values.join } : {}),
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     cluster,
@@ -115,6 +159,9 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
     ...(maxPayload ? { maxPayload } : {}),
     log: values.quiet ? false : (e) => io.out(JSON.stringify(e) + '\n'),
   });
+  if (values.secret !== undefined && !values.quiet) {
+    io.out(JSON.stringify({ time: new Date().toISOString(), level: 'warn', msg: '--secret is visible to other users in ps: pass --secret-file or CONCORD_SECRET instead' }) + '\n');
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.off('SIGTERM', onTerm);
@@ -141,7 +188,9 @@ function tokenCommand(args: string[], io: CliIo): number {
       write: { type: 'boolean' },
       read: { type: 'boolean' },
       ttl: { type: 'string' },
+      sub: { type: 'string' },
       secret: { type: 'string' },
+      'secret-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -152,11 +201,11 @@ function tokenCommand(args: string[], io: CliIo): number {
   }
   if (!values.space?.length) throw new UsageError('token: give at least one --space NAME');
   if (values.write && values.read) throw new UsageError('token: --read and --write exclude each other');
-  const secret = values.secret ?? io.env.CONCORD_SECRET;
-  if (!secret) throw new UsageError('token: no secret: pass --secret or set CONCORD_SECRET (the relay\'s secret)');
+  const secret = secretsFrom(values.secret, values['secret-file'] ?? io.env.CONCORD_SECRET_FILE, io.env.CONCORD_SECRET)?.[0];
+  if (!secret) throw new UsageError('token: no secret: pass --secret-file or set CONCORD_SECRET (the relay\'s secret)');
   const rights = values.write ? 'write' : 'read';
   const spaces = Object.fromEntries(values.space.map((s) => [s, rights] as const));
-  io.out(createToken(secret, { spaces, expiresIn: values.ttl ?? '1h' }) + '\n');
+  io.out(createToken(secret, { spaces, expiresIn: values.ttl ?? '1h', ...(values.sub !== undefined ? { sub: values.sub } : {}) }) + '\n');
   return 0;
 }
 

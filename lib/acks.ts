@@ -38,7 +38,7 @@ export class AckTracker {
 
   /** A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). */
   ack(space: string, seq: number, peer?: string): void {
-    if (peer !== undefined) {
+    if (peer !== undefined && seq > 0) {
       let m = this.byPeer.get(peer);
       if (!m) this.byPeer.set(peer, (m = new Map()));
       if ((m.get(space) ?? 0) < seq) {
@@ -57,6 +57,27 @@ export class AckTracker {
     }
     if (keep.length) this.waiters.set(space, keep);
     else this.waiters.delete(space);
+  }
+
+  /**
+   * The peer's last session ended: forget its acknowledgements (a relay meets countless clients; a peer that
+   * comes back acknowledges again when its stream restarts from its cursor).
+   */
+  forgetPeer(peer: string): void {
+    this.byPeer.delete(peer);
+  }
+
+  /**
+   * A re-identification re-issued the writes after `point` at new seqs (`moved`: space, new seq): a write
+   * waiting at an old seq past the point now waits for the newest re-issued seq of its space.
+   */
+  reissued(point: number, moved: ReadonlyArray<readonly [string, number]>): void {
+    const top = new Map<string, number>();
+    for (const [space, seq] of moved) top.set(space, Math.max(top.get(space) ?? 0, seq));
+    for (const [space, list] of this.waiters) {
+      const t = top.get(space);
+      if (t !== undefined) for (const w of list) if (w.seq > point && w.seq < t) w.seq = t;
+    }
   }
 
   /** The seq up to which `peer` acknowledged our log in `space` (0 when it did not). */

@@ -11,6 +11,7 @@
  *   determinism    merge(a, b) = merge(a, b) again (catches Math.random, Date.now, insertion order)
  */
 import { deepEqual } from './equal.js';
+import { ConcordError } from './errors.js';
 import type { MergeFn, VersionInfo } from './types.js';
 
 export type MergeLaw = 'idempotence' | 'commutativity' | 'associativity' | 'determinism' | 'error';
@@ -47,6 +48,25 @@ export function prng(seed: number): () => number {
   };
 }
 
+interface FastCheck {
+  sample(arbitrary: Arbitrary, options: { numRuns: number; seed: number }): unknown[];
+}
+
+/**
+ * fast-check is an optional peer dependency, loaded only when `samples` is one of its arbitraries (whoever
+ * built the arbitrary has it installed). The specifier is a variable so that bundlers leave the import
+ * alone: an app that bundles 'concord' never needs fast-check to resolve.
+ */
+const FAST_CHECK = 'fast-check';
+
+async function loadFastCheck(): Promise<FastCheck> {
+  try {
+    return (await import(/* @vite-ignore */ FAST_CHECK)) as FastCheck;
+  } catch (cause) {
+    throw new ConcordError('MISSING_DEPENDENCY', 'checkMerge(fn, arbitrary) needs the optional peer dependency fast-check: npm install --save-dev fast-check (or pass an array of sample values)', { cause });
+  }
+}
+
 interface Sample {
   value: unknown;
   version: VersionInfo;
@@ -75,8 +95,8 @@ export async function checkMerge(fn: MergeFn, samples: unknown[] | Arbitrary, op
   const random = prng(seed);
   let values: unknown[];
   if (isArbitrary(samples)) {
-    const fc = await import('fast-check');
-    values = fc.sample(samples as Parameters<typeof fc.sample>[0], { numRuns: Math.max(3, runs), seed });
+    const fc = await loadFastCheck();
+    values = fc.sample(samples, { numRuns: Math.max(3, runs), seed });
   } else if (Array.isArray(samples)) {
     values = samples;
   } else {

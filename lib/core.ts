@@ -6,12 +6,15 @@
  * subscribers and to sync links (with the link it came from, so it is not echoed back).
  */
 import { AckTracker } from './acks.js';
-import { canonicalStateText, EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
+import { EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
+import { restorePoint, type EpochEntry, type Seen } from './epochs.js';
+import { collectTombstones } from './collection.js';
 import { ConcordError } from './errors.js';
 import { Emitter } from './events.js';
-import { hash64, loadHasher } from './hash.js';
+import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
-import { randomId } from './ids.js';
+import { IDENTITY_META, mintIdentity, openIdentity, readIdentity, reissue, type Identity } from './identity.js';
+import { record } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
 
@@ -25,12 +28,14 @@ export interface StoredChange {
   readonly source?: object;
   /** Committed by another instance sharing this storage (another tab); seen through the change log. */
   readonly external?: boolean;
+  /** Tombstone collection replaced the key's tombstones by their context: nothing changed for readers. */
+  readonly collected?: boolean;
 }
 
 export interface CoreEvents extends Record<string, unknown> {
   change: StoredChange;
-  /** A key was removed outright by tombstone collection. */
-  removed: { space: string; key: string };
+  /** This replica re-identified (its storage was restored from an older copy): sessions speak for the old id. */
+  reidentified: { oldId: string; newId: string };
   error: unknown;
   status: ReplicaStatus;
   /** A Merkle anti-entropy run with a peer ended. */
@@ -54,16 +59,13 @@ export interface AntiEntropyRun {
   readonly onConnect: boolean;
 }
 
-interface Identity {
-  id: string;
-  epoch: string;
-}
-
 export interface CoreOptions {
   storage: StorageAdapter;
   now?: () => number;
   /** Randomness for identifiers and protocol run ids (default: the platform CSPRNG / Math.random); seeded in simulations. */
   random?: () => number;
+  /** Remote timestamps more than this far ahead of the wall clock are not adopted by the clock (ms, default 60 000). */
+  maxClockDriftMs?: number;
 }
 
 /** The content of a local write: an encoded value, or a tombstone. */
@@ -88,7 +90,14 @@ export class ReplicaCore {
   private readonly ownSeqs = new Map<string, Set<number>>();
   private externalQueue: Promise<void> = Promise.resolve();
   private readonly stopWatching: (() => void) | undefined;
-  private readonly highestDots = new Map<string, number>();
+  /** Per peer: the highest own dot it delivered to us directly, and the epoch it announced then (epochs.ts). */
+  private readonly seenOf = new Map<string, Seen | null>();
+  /**
+   * The highest seq known durable: every transaction up to it resolved (storage resolves transactions in
+   * order, once durable). Only state at or below it may leave this replica (DESIGN.md: a dot leaves its
+   * replica only once it is durable there); a crash loses nothing above it that anyone else saw.
+   */
+  durableSeq: number;
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -96,28 +105,26 @@ export class ReplicaCore {
     now: () => number,
     seq: number,
     private readonly seeded: (() => number) | undefined,
+    maxClockDriftMs?: number,
   ) {
     this.now = now;
     this.random = seeded ?? Math.random;
-    this.clock = new HybridClock(now);
+    this.clock = new HybridClock(now, maxClockDriftMs !== undefined ? { maxDriftMs: maxClockDriftMs } : {});
     this.openSeq = seq;
+    this.durableSeq = seq;
     this.stopWatching = storage.onExternalChange?.((spaces) => {
       this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
     });
   }
 
-  static async open({ storage, now = Date.now, random }: CoreOptions): Promise<ReplicaCore> {
+  static async open({ storage, now = Date.now, random, maxClockDriftMs }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
-    const identity = await storage.transact(async (tx) => {
-      const existing = await tx.getMeta<Identity>('replica');
-      if (existing) return existing;
-      const minted = { id: randomId(16, random), epoch: randomId(16, random) };
-      tx.setMeta('replica', minted);
-      return minted;
-    });
+    // Every open starts a new epoch of the log (epochs.ts), unless another live instance shares the storage.
+    const shared = (await storage.openedElsewhere?.()) ?? false;
+    const identity = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random }));
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    return new ReplicaCore(storage, identity, now, seq, random);
+    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs);
   }
 
   /**
@@ -127,6 +134,9 @@ export class ReplicaCore {
   private async readExternal(spaces: readonly string[]): Promise<void> {
     if (this.closed) return;
     const top = (await this.storage.getMeta<number>('seq')) ?? 0;
+    // Another instance may have re-identified this replica; what it committed is durable.
+    await this.refreshIdentity();
+    if (top > this.durableSeq) this.durableSeq = top;
     for (const space of new Set(spaces)) {
       const mark = this.externalMarks.get(space) ?? this.openSeq;
       if (top <= mark) continue;
@@ -158,9 +168,31 @@ export class ReplicaCore {
     return this.identity.id;
   }
 
-  /** The epoch of this replica's change log; a cursor from another epoch is invalid. */
+  /** The epoch of this replica's change log (epochs.ts). */
   get epoch(): string {
     return this.identity.epoch;
+  }
+
+  /** The epochs of this replica's change log, oldest first; the last is the current one. */
+  get history(): readonly EpochEntry[] {
+    return this.identity.history;
+  }
+
+  /**
+   * Re-reads the identity from storage: another instance sharing it (a tab) may have started the current
+   * epoch or re-identified the replica. A session reads it before its hello.
+   */
+  async refreshIdentity(): Promise<void> {
+    const stored = readIdentity(await this.storage.getMeta(IDENTITY_META));
+    if (!stored) return;
+    const oldId = this.identity.id;
+    this.identity = stored;
+    if (stored.id !== oldId) this.events.emit('reidentified', { oldId, newId: stored.id });
+  }
+
+  /** Every transaction up to `seq` is durable. */
+  noteDurable(seq: number): void {
+    if (seq > this.durableSeq) this.durableSeq = seq;
   }
 
   get isClosed(): boolean {
@@ -189,7 +221,10 @@ export class ReplicaCore {
       prev = current;
       const content = produce(current);
       if (content === undefined) return undefined;
-      const seq = (lastSeq ?? 0) + 1;
+      // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
+      // minted if it was forged (or our storage lost writes), and a dot it covers would be dropped on arrival.
+      const claimed = current?.cc[r] ?? 0;
+      const seq = Math.max(lastSeq ?? 0, claimed) + 1;
       tx.setMeta('seq', seq);
       const version = 'd' in content ? { r, n: seq, t: hlc.ms, c: hlc.logical, d: 1 as const } : { r, n: seq, t: hlc.ms, c: hlc.logical, v: content.v };
       const state = update(current ?? EMPTY_STATE, ctx ?? current?.cc ?? {}, version);
@@ -210,6 +245,7 @@ export class ReplicaCore {
       })
       .then((rec) => {
         if (rec) {
+          this.noteDurable(rec.seq);
           this.noteOwn(space, rec.seq);
           this.events.emit('change', { space, key, rec, prev, origin: 'local' });
         }
@@ -219,20 +255,26 @@ export class ReplicaCore {
 
   /**
    * Joins remote states of keys into one space, in one transaction. Keys whose state did not change
-   * advance nothing. `alsoInTx` stores what must commit with the entries (sync cursors).
-   * Returns the changes that were stored.
+   * advance nothing. `alsoInTx` stores what must commit with the entries (sync cursors). `delivered`: the
+   * entries came straight from their peer's own session, which announced this epoch — its own dots among them
+   * update what we remember it delivered (restore detection, epochs.ts). Returns the changes that were stored.
    */
   async join(
     space: string,
     entries: ReadonlyArray<readonly [string, KeyState]>,
-    options: { source?: object; peer?: string; alsoInTx?: (tx: StorageTx) => void } = {},
+    options: { source?: object; peer?: string; delivered?: { epoch: string }; alsoInTx?: (tx: StorageTx) => void } = {},
   ): Promise<StoredChange[]> {
     this.assertOpen();
     const changes: StoredChange[] = [];
-    const raised = new Map<string, number>();
-    const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, highest: ReadonlyMap<string, number>) => {
+    const peer = options.peer;
+    let seen: Seen | undefined;
+    if (peer !== undefined && options.delivered) {
+      let top = 0;
+      for (const [, remote] of entries) for (const v of remote.vs) if (v.r === peer && v.n > top) top = v.n;
+      if (top > 0) seen = { e: options.delivered.epoch, n: top };
+    }
+    const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
       changes.length = 0;
-      raised.clear();
       let seq = lastSeq ?? 0;
       for (let i = 0; i < entries.length; i++) {
         const [key, remote] = entries[i]!;
@@ -240,37 +282,31 @@ export class ReplicaCore {
         const joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
         seq++;
-        const src = options.peer !== undefined && sameState(joined, remote) ? options.peer : undefined;
+        const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;
         const rec = record(key, joined, seq, src);
         tx.put(space, key, rec);
         changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
-        for (const r in remote.cc) {
-          if (r !== this.identity.id && remote.cc[r]! > (raised.get(r) ?? highest.get(r) ?? 0)) raised.set(r, remote.cc[r]!);
-        }
       }
       if (seq !== (lastSeq ?? 0)) tx.setMeta('seq', seq);
-      for (const [r, n] of raised) tx.setMeta('d:' + r, n);
+      if (seen && (!known || seen.n > known.n)) tx.setMeta('dd:' + peer, seen);
+      else seen = undefined;
       options.alsoInTx?.(tx);
+      return seq;
     };
-    await this.storage.transact((tx) => {
-      // Every read goes out at once: the records, the sequence, and the highest dots of writers not cached
-      // yet. Where storage answers at once (memory), nothing is awaited at all.
+    const seq = await this.storage.transact((tx) => {
+      // Every read goes out at once: the records, the sequence, and what the peer delivered before (when not
+      // cached yet). Where storage answers at once (memory), nothing is awaited at all.
       const prevs = entries.map(([key]) => tx.get(space, key));
       const lastSeq = tx.getMeta<number>('seq');
-      const writers = new Set<string>();
-      for (const [, remote] of entries) for (const r in remote.cc) if (r !== this.identity.id && !this.highestDots.has(r)) writers.add(r);
-      const uncached = [...writers];
-      const metas = uncached.map((r) => tx.getMeta<number>('d:' + r));
-      const highestOf = (values: ReadonlyArray<number | undefined>) => {
-        uncached.forEach((r, i) => this.highestDots.set(r, values[i] ?? 0));
-        return this.highestDots;
-      };
-      if (lastSeq instanceof Promise || prevs.some((p) => p instanceof Promise) || metas.some((m) => m instanceof Promise)) {
-        return Promise.all([Promise.all(prevs), lastSeq, Promise.all(metas)]).then(([p, s, m]) => body(tx, p, s, highestOf(m)));
+      const cached = seen ? this.seenOf.get(peer!) : null;
+      const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
+      if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {
+        return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => body(tx, p, s, k ?? null));
       }
-      return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, highestOf(metas as Array<number | undefined>));
+      return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
     });
-    for (const [r, n] of raised) this.highestDots.set(r, n);
+    this.noteDurable(seq);
+    if (seen) this.seenOf.set(peer!, seen);
     for (const change of changes) {
       this.noteOwn(space, change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
@@ -279,81 +315,77 @@ export class ReplicaCore {
     return changes;
   }
 
-  /**
-   * Tombstone GC (relays): removes keys whose surviving versions are all tombstones older than `grace` ms
-   * (and keys left with no version at all), and records the log seq of the collection as the space's
-   * floor: a peer whose cursor is older must repair by anti-entropy, where versions we collected are
-   * refused (see Session) instead of resurrected. Returns how many keys were removed.
-   */
-  async collectTombstones(grace: number): Promise<number> {
+  /** Tombstone collection (collection.ts). Returns how many keys were collected. */
+  collectTombstones(grace: number): Promise<number> {
     this.assertOpen();
-    const cutoff = this.now() - grace;
-    let removed = 0;
-    for (const space of await this.storage.spaces()) {
-      const doomed: string[] = [];
-      for (let after: string | undefined; ; ) {
-        const page = await this.storage.scan(space, { limit: 512, ...(after !== undefined ? { after } : {}) });
-        for (const [key, rec] of page) {
-          if (rec.vs.every((v) => v.d && v.t < cutoff)) doomed.push(key);
-        }
-        if (page.length < 512) break;
-        after = page[page.length - 1]![0];
-      }
-      if (doomed.length === 0) continue;
-      const gone: string[] = [];
-      await this.storage.transact(async (tx) => {
-        gone.length = 0;
-        for (const key of doomed) {
-          const rec = await tx.get(space, key);
-          if (rec && rec.vs.every((v) => v.d && v.t < cutoff)) {
-            tx.remove(space, key);
-            gone.push(key);
-          }
-        }
-        if (gone.length) tx.setMeta('gc:' + space, (await tx.getMeta<number>('seq')) ?? 0);
-      });
-      for (const key of gone) this.events.emit('removed', { space, key });
-      removed += gone.length;
+    return collectTombstones(this, grace);
+  }
+
+  /** What `peer` delivered to us directly (its highest own dot and the epoch it announced then), if anything. */
+  async seen(peer: string): Promise<Seen | undefined> {
+    let s = this.seenOf.get(peer);
+    if (s === undefined) {
+      s = (await this.storage.getMeta<Seen>('dd:' + peer)) ?? null;
+      this.seenOf.set(peer, s);
     }
-    return removed;
+    return s ?? undefined;
   }
 
-  /** The log seq of the space's last tombstone collection (0 when none). */
-  async collectedAt(space: string): Promise<number> {
-    return (await this.storage.getMeta<number>('gc:' + space)) ?? 0;
-  }
-
-  /** The seq up to which this replica holds `peer`'s log of a space (what it acknowledged), 0 when none. */
-  async acknowledged(peer: string, space: string): Promise<number> {
-    return (await this.storage.getMeta<{ e: string; s: number }>(`c:${peer}:${space}`))?.s ?? 0;
-  }
-
-  /** Highest counter of `replicaId`'s own dots held here (restore detection: a peer behind its own dots was restored). */
-  async highestDotOf(replicaId: string, tx?: StorageTx): Promise<number> {
-    let n = this.highestDots.get(replicaId);
-    if (n === undefined) {
-      n = (await (tx ? tx.getMeta<number>('d:' + replicaId) : this.storage.getMeta<number>('d:' + replicaId))) ?? 0;
-      this.highestDots.set(replicaId, n);
-    }
-    return n;
-  }
-
-  /** The replica's sequence: the last seq it assigned (durable). */
-  async currentSeq(): Promise<number> {
-    return (await this.storage.getMeta<number>('seq')) ?? 0;
+  /** Remembers the epoch we announced to `peer` (the restore point, should it later tell us we lost writes). */
+  async told(peer: string): Promise<void> {
+    const key = 'told:' + peer;
+    if ((await this.storage.getMeta<string>(key)) !== this.epoch) await this.storage.transact((tx) => tx.setMeta(key, this.epoch));
   }
 
   /**
-   * A peer holds dots of ours newer than our log: this storage was restored from a backup or copied.
-   * Mint a new replicaId and log epoch before writing again, so no dot ever names two values.
+   * `peer` holds a dot of ours that our storage lost (epochs.ts lostWrites): this storage was restored from an
+   * older copy, or copied. Mint a new replicaId (and log epoch) and re-issue under it the writes made under the
+   * old one after the restore point (identity.ts reissue), so no dot ever names two values and nothing written
+   * since the restore is lost. The caller closes every session: they spoke for the old identity.
    */
-  async reidentify(): Promise<void> {
-    const next = { id: randomId(16, this.seeded), epoch: randomId(16, this.seeded) };
-    await this.storage.transact(async (tx) => {
-      tx.setMeta('replica', next);
+  async reidentify(peer: string): Promise<void> {
+    this.assertOpen();
+    const old = this.identity;
+    const point = restorePoint(old.history, this.durableSeq, await this.storage.getMeta<string>('told:' + peer));
+    const touched: Array<[string, string]> = [];
+    for (const space of await this.storage.spaces()) {
+      for (const e of await this.storage.index(space)) if (e.seq > point) touched.push([space, e.key]);
+    }
+    const changes: StoredChange[] = [];
+    const { identity, seq } = await this.storage.transact(async (tx) => {
+      changes.length = 0;
+      const out = await reissue(tx, old, point, touched, () => this.clock.tick(), this.seeded);
+      for (const r of out.rewritten) {
+        const prev = await tx.get(r.space, r.key);
+        const rec = record(r.key, r.state, r.seq);
+        tx.put(r.space, r.key, rec);
+        changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
+      }
+      return out;
     });
+    this.identity = identity;
+    this.noteDurable(seq);
+    this.acks.reissued(point, changes.map((c) => [c.space, c.rec.seq] as const));
+    this.events.emit('reidentified', { oldId: old.id, newId: identity.id });
+    this.events.emit('error', new ConcordError('RESTORED', `a peer holds writes of this replica that its storage lost (restored from an older copy?): it now writes as a new replica ${identity.id}, and re-issued ${changes.length} write(s) made after the restore point`));
+    for (const change of changes) {
+      this.noteOwn(change.space, change.rec.seq);
+      this.events.emit('change', change);
+    }
+  }
+
+  /**
+   * A relay refused our replicaId (another principal uses it there, principals.ts): take a new one. Unlike
+   * `reidentify` nothing is re-issued — our dots so far are ours and name what they named.
+   */
+  async renewIdentity(): Promise<void> {
+    this.assertOpen();
+    const old = this.identity;
+    const next = mintIdentity(0, this.seeded);
+    await this.storage.transact((tx) => tx.setMeta(IDENTITY_META, next));
     this.identity = next;
-    this.events.emit('error', new ConcordError('STORAGE_ERROR', 'a peer holds newer writes of this replica than its storage: restored from a backup? It now writes as a new replica ' + next.id));
+    this.events.emit('reidentified', { oldId: old.id, newId: next.id });
+    this.events.emit('error', new ConcordError('UNAUTHORIZED', `a relay refused replicaId ${old.id} (in use by another user there): this replica now writes as ${next.id}`));
   }
 
   async close(): Promise<void> {
@@ -363,9 +395,4 @@ export class ReplicaCore {
     await this.externalQueue;
     await this.storage.close();
   }
-}
-
-export function record(key: string, state: KeyState, seq: number, src?: string): KeyRecord {
-  const rec = { vs: state.vs, cc: state.cc, seq, h: hash64(canonicalStateText(key, state)) };
-  return src === undefined ? rec : { ...rec, src };
 }

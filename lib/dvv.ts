@@ -162,3 +162,20 @@ export function decodeContext(text: unknown): VersionVector | undefined {
   }
   return Object.fromEntries(out);
 }
+
+/**
+ * A restored replica's state of a key without its own dots past the restore point: they may name other
+ * values on the peers that hold them (DESIGN.md: "a dot names exactly one value"). Returns the stripped state
+ * and the versions removed (to be re-issued under a new id). The context keeps covering the replica's own
+ * dots up to the point — all of them were minted by reading this key's state, which the restored copy holds —
+ * and no longer covers the suspect ones, so their values come back from the peers that hold them.
+ */
+export function stripOwnDots(state: KeyState, id: string, point: number): { state: KeyState; removed: StoredVersion[] } {
+  const removed = state.vs.filter((v) => v.r === id && v.n > point);
+  const seen = state.cc[id];
+  if (removed.length === 0 && (seen === undefined || seen <= point)) return { state, removed };
+  const cc: Record<string, number> = { ...state.cc };
+  if (point > 0) cc[id] = Math.min(seen ?? 0, point);
+  else delete cc[id];
+  return { state: { vs: state.vs.filter((v) => !(v.r === id && v.n > point)), cc }, removed };
+}

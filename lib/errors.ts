@@ -18,7 +18,10 @@ export type ConcordErrorCode =
   | 'STORAGE_ERROR'
   | 'PROTOCOL'
   | 'UNAUTHORIZED'
-  | 'MERGE_FAILED';
+  | 'MERGE_FAILED'
+  | 'RESTORED'
+  | 'INVALID_VALUE'
+  | 'MISSING_DEPENDENCY';
 
 export class ConcordError extends Error {
   override readonly name = 'ConcordError';

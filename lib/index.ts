@@ -1,5 +1,7 @@
 export { openReplica, Replica, type ReplicaOptions, type ReplicaEvents } from './replica.js';
 export { Space, WriteResult, type SpaceOptions, type WriteOptions } from './space.js';
+export type { TypedSpace, SpaceOf } from './typed-space.js';
+export type { StandardSchemaV1, StandardResult, StandardIssue, InferOutput, SpaceSchema, SchemaKey, SchemaValue, SchemaValidators, PatternKey } from './schema.js';
 export { memoryStorage } from './memory-storage.js';
 export { ConcordError, isConcordError, type ConcordErrorCode } from './errors.js';
 export { merges } from './merges/index.js';

@@ -7,8 +7,10 @@ import { ConcordError } from './errors.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
 import type { StorageAdapter } from './storage.js';
+import type { SchemaValidators, SpaceSchema } from './schema.js';
+import type { SpaceOf } from './typed-space.js';
 import { SyncHub } from './sync/hub.js';
-import { Link, type LinkOptions } from './sync/link.js';
+import { Link, type LinkOptions, type Timers } from './sync/link.js';
 import { Session, type Grants } from './sync/session.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './sync/link.js';
 import type { Connection, ConnectionHandlers, Transport } from './transport.js';
@@ -34,16 +36,29 @@ export interface ReplicaOptions {
   gcGrace?: number;
   /** Milliseconds after which a silent presence entry leaves the view (default 15 000). */
   presenceTtl?: number;
+  /**
+   * Remote timestamps more than this many ms ahead of this replica's wall clock are not adopted by its
+   * clock (default 60 000): the versions are kept and synced, but a peer with a clock in the far future
+   * cannot drag this replica's timestamps there.
+   */
+  maxClockDriftMs?: number;
 }
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
 
+/** What `accept` learns of a peer: its rights, and whether it is a relay of our cluster (it may forward presence). */
+export type AcceptGrants = Grants & { relay?: boolean };
+
 export interface AcceptOptions {
   /** Checks the peer's token (sent in its hello); throws ConcordError 'UNAUTHORIZED' to refuse it. */
-  authenticate: (token: string, peerId: string) => Grants | Promise<Grants>;
+  authenticate: (token: string, peerId: string) => AcceptGrants | Promise<AcceptGrants>;
   maxFrameBytes?: number;
   /** The peer's changes in `space` up to its seq `upTo` are stored, the newest at our log seq `localSeq`. */
   onStored?: (space: string, upTo: number, localSeq: number) => void;
+  /** Milliseconds between anti-entropy rounds on this connection once synced (default 60 000; 0 turns them off). */
+  antiEntropyInterval?: number;
+  /** Timers for the periodic rounds (simulations pass virtual ones). */
+  timers?: Timers;
 }
 
 export interface ReplicaEvents {
@@ -65,6 +80,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     storage: options.storage,
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
+    ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
   });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl);
   if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);
@@ -85,7 +101,9 @@ export class Replica implements SpaceHost {
     readonly maxValueBytes: number,
     presenceTtl?: number,
   ) {
-    core.events.on('change', (change) => this.spaces.get(change.space)?.dispatch(change));
+    core.events.on('change', (change) => {
+      if (!change.collected) this.spaces.get(change.space)?.dispatch(change);
+    });
     this.hub = new SyncHub(core, {
       opened: () => this.spaces.keys(),
       readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),
@@ -96,6 +114,11 @@ export class Replica implements SpaceHost {
   /** @internal */
   get presenceHub() {
     return this.hub.presence;
+  }
+
+  /** @internal Spaces holding a Merkle index now, and their tree nodes and keys (memory accounting). */
+  get indexStats(): { spaces: number; nodes: number; keys: number } {
+    return this.hub.indexStats;
   }
 
   get replicaId(): string {
@@ -124,15 +147,24 @@ export class Replica implements SpaceHost {
    */
   accept(connection: Connection, options: AcceptOptions): ConnectionHandlers & { readonly session: Session } {
     this.core.assertOpen();
+    let relayPeer = false;
     const session = new Session(this.hub, connection, {
       role: 'server',
-      authenticate: options.authenticate,
+      authenticate: async (token, peerId) => {
+        const grants = await options.authenticate(token, peerId);
+        relayPeer = grants.relay === true;
+        return grants;
+      },
       spaces: 'requested',
       maxFrameBytes: connection.maxFrameBytes ?? options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       maxValueBytes: this.maxValueBytes,
       now: this.core.now,
       ...(options.onStored ? { onStored: options.onStored } : {}),
+      ...(options.antiEntropyInterval !== undefined ? { antiEntropyInterval: options.antiEntropyInterval } : {}),
+      ...(options.timers ? { timers: options.timers } : {}),
     });
+    // A peer we serve is a client unless it authenticated as a relay: it may send only its own presence.
+    this.hub.presence.restrict(session, { peer: () => session.peerId, forwards: () => relayPeer });
     this.accepted.add(session);
     return {
       session,
@@ -144,7 +176,11 @@ export class Replica implements SpaceHost {
     };
   }
 
-  /** The space of that name (the same object on every call); options given again replace the earlier ones. */
+  /**
+   * The space of that name (the same object on every call); options given again replace the earlier ones.
+   * With a schema type (`space<Schema>(name)`) or validators (`{ schema }`), its keys and values are typed.
+   */
+  space<S extends SpaceSchema = never>(name: string, options?: SpaceOptions & { schema?: SchemaValidators<S> }): SpaceOf<S>;
   space(name: string, options?: SpaceOptions): Space {
     checkSpaceName(name);
     let space = this.spaces.get(name);
@@ -174,7 +210,6 @@ export class Replica implements SpaceHost {
   /** @internal */
   startCollecting(grace: number): void {
     this.gcGrace = grace;
-    this.hub.collectsTombstones = true;
     this.gcTimer = setInterval(() => void this.collectGarbage().catch((e) => this.core.events.emit('error', e)), Math.min(grace / 10, 3600_000));
     (this.gcTimer as { unref?: () => void }).unref?.();
   }

@@ -11,6 +11,7 @@ import type { ChangeEvent, Context, Durability, GetResult, MergeFn, MergeTable }
 import { utf8Length, encodeValue } from './values.js';
 import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
+import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
 
 export const MAX_KEY_BYTES = 1024;
 const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
@@ -20,6 +21,8 @@ export interface SpaceOptions {
   merge?: MergeTable;
   /** A read-only space refuses writes and merges on read without writing back. */
   readOnly?: boolean;
+  /** Standard Schema validators by key pattern: `put` and `update` refuse other values ('INVALID_VALUE'). See schema.ts. */
+  schema?: SchemaValidators<any>;
 }
 
 export interface WriteOptions {
@@ -103,6 +106,7 @@ export class Space {
   private readOnlyOption: boolean;
   private readonly subscribers = new Set<Subscriber>();
   private presenceHandle: SpacePresence | undefined;
+  private schemas: SchemaTable | undefined;
 
   constructor(
     private readonly host: SpaceHost,
@@ -111,12 +115,14 @@ export class Space {
   ) {
     this.merges = patternTable(options.merge);
     this.readOnlyOption = options.readOnly ?? false;
+    this.schemas = schemaTable(options.schema);
   }
 
   /** @internal Re-applies options when `replica.space(name, options)` is called again. */
   configure(options: SpaceOptions): void {
     if (options.merge) this.merges = patternTable(options.merge);
     if (options.readOnly !== undefined) this.readOnlyOption = options.readOnly;
+    if (options.schema !== undefined) this.schemas = schemaTable(options.schema);
   }
 
   get readOnly(): boolean {
@@ -138,6 +144,11 @@ export class Space {
 
   /** Stores a value, superseding what this replica holds of the key (or exactly `options.context`). Resolves once durable locally. */
   put<T>(key: string, value: T, options?: WriteOptions): Promise<WriteResult> {
+    if (this.schemas) return this.schemas.checkThen(this.name, key, value, (checked) => this.store(key, checked, options));
+    return this.store(key, value, options);
+  }
+
+  private store(key: string, value: unknown, options?: WriteOptions): Promise<WriteResult> {
     // Not an async function (one promise less per put); bad input still rejects, it never throws.
     let v: string;
     let ctx: VersionVector | undefined;
@@ -173,7 +184,7 @@ export class Space {
     return this.commit(key, (cur) => {
       const view = cur ? this.view(key, cur, merge) : undefined;
       const read = view?.result as GetResult<T> | undefined;
-      const next = fn(read?.value, read);
+      const next = this.schemas ? this.schemas.checkSync(this.name, key, fn(read?.value, read)) : fn(read?.value, read);
       return { v: encodeValue(next, this.host.maxValueBytes) };
     });
   }

@@ -78,6 +78,11 @@ export interface StorageAdapter {
    */
   onExternalChange?(listener: (spaces: string[]) => void): () => void;
   /**
+   * Optional: whether another live instance has this storage open right now (browser tabs of one origin).
+   * An open then continues the log's epoch instead of starting one (epochs.ts). Without it: never.
+   */
+  openedElsewhere?(): Promise<boolean>;
+  /**
    * Optional: for storages shared by several live replica instances at once (browser tabs of one origin):
    * which instance holds the network links. Without it, this instance always does.
    */

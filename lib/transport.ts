@@ -10,6 +10,11 @@
 export type Frame = string | Uint8Array;
 
 export interface ConnectionHandlers {
+  /**
+   * A frame arrived. The engine may return a promise that settles once the frame is handled (the return type
+   * stays `void` so any handler fits): a transport that can stop reading (the relay's sockets) then does so
+   * while too much input waits (backpressure).
+   */
   onMessage(frame: Frame): void;
   /** The connection is gone (either side closed it, or it failed). Called once. */
   onClose(code: number, reason: string): void;
@@ -51,6 +56,8 @@ export const CloseCode = {
   AUTH_TIMEOUT: 4408,
   TOO_LARGE: 4413,
   VERSION_MISMATCH: 4426,
+  /** The replicaId is bound to another principal (user) on this relay: take a new id and come back. */
+  ID_CONFLICT: 4409,
   RATE_LIMITED: 4429,
   SLOW_CONSUMER: 4430,
   INTERNAL: 4500,

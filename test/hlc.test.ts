@@ -61,6 +61,28 @@ describe('HybridClock', () => {
     expect(after).toEqual({ ms: 1001, logical: 1 });
   });
 
+  it('does not adopt a timestamp more than maxDriftMs ahead of the wall clock, and counts it', () => {
+    let wall = 1_000_000;
+    const c = new HybridClock(() => wall, { maxDriftMs: 60_000 });
+    expect(c.observe(wall + 60_000, 3)).toBe(true);
+    expect(c.tick()).toEqual({ ms: 1_060_000, logical: 4 });
+    expect(c.observe(2 ** 48 - 1, 0xffff)).toBe(false);
+    expect(c.observe(wall + 60_001, 0)).toBe(false);
+    expect(c.ignored).toBe(2);
+    expect(c.tick()).toEqual({ ms: 1_060_000, logical: 5 });
+    // Once the wall clock moved on, the same timestamp is within the drift and adopted.
+    wall += 10;
+    expect(c.observe(wall + 60_000, 0)).toBe(true);
+  });
+
+  it('never issues a timestamp past the 48-bit wire limit: it stays at the limit', () => {
+    const { c } = clockAt(2 ** 48 + 5000);
+    expect(c.tick()).toEqual({ ms: 2 ** 48 - 1, logical: 0 });
+    let last: Hlc = { ms: 0, logical: 0 };
+    for (let i = 0; i < 0x10002; i++) last = c.tick();
+    expect(last).toEqual({ ms: 2 ** 48 - 1, logical: 0xffff });
+  });
+
   it('observing a maxed-out counter still yields a greater timestamp', () => {
     const { c } = clockAt(1000);
     c.observe(2000, 0xffff);
@@ -97,15 +119,25 @@ describe('HybridClock', () => {
 });
 
 describe('HLC through a replica', () => {
-  it('a write after receiving a remote version carries a later HLC than it', async () => {
-    const [ahead] = await replicas(1, { now: () => 2_000_000_000_000 });
+  it('a write after receiving a remote version carries a later HLC than it (within the allowed drift)', async () => {
+    const [ahead] = await replicas(1, { now: () => 1_000_000_030_000 });
     const [behind] = await replicas(1, { now: () => 1_000_000_000_000 });
-    await ahead!.space('s').put('k', 'from the future');
+    await ahead!.space('s').put('k', 'from 30 s ahead');
     await exchange(ahead!, behind!, 's', ['k']);
     await behind!.space('s').put('k', 'reply');
     const v = (await behind!.space('s').get('k'))!.versions;
     expect(v).toHaveLength(1);
-    expect(v[0]!.hlc.ms).toBe(2_000_000_000_000);
+    expect(v[0]!.hlc.ms).toBe(1_000_000_030_000);
     expect(v[0]!.hlc.logical).toBe(1);
+  });
+
+  it('keeps a version from far in the future but does not adopt its timestamp', async () => {
+    const [ahead] = await replicas(1, { now: () => 2_000_000_000_000 });
+    const [behind] = await replicas(1, { now: () => 1_000_000_000_000 });
+    await ahead!.space('s').put('k', 'from the future');
+    await exchange(ahead!, behind!, 's', ['k']);
+    expect((await behind!.space('s').get('k'))!.versions[0]!.hlc.ms).toBe(2_000_000_000_000);
+    await behind!.space('s').put('k2', 'later, here');
+    expect((await behind!.space('s').get('k2'))!.versions[0]!.hlc.ms).toBe(1_000_000_000_000);
   });
 });

@@ -21,7 +21,7 @@ import { isLostConnection, storageError } from './errors.js';
 import { inactiveError, runGroup, type Job } from './group-commit.js';
 import { listSpaces, readIndex, readLogRecords, scanRecords } from './reads.js';
 import { openDatabase, RECORD_STORES, type Db } from './schema.js';
-import { Hints, TabLeadership } from './tabs.js';
+import { Hints, OpenInstances, TabLeadership } from './tabs.js';
 import { readRecord } from './tx.js';
 
 export interface IndexedDBStorageOptions {
@@ -60,6 +60,7 @@ export class IDBStorage implements IndexedDBStorage {
   private persistAnswer: Promise<boolean> | undefined;
   private readonly hints: Hints;
   private readonly tabLeadership: TabLeadership;
+  private readonly instances: OpenInstances;
   private readonly factory: IDBFactory | undefined;
   private readonly maxBatch: number;
 
@@ -71,6 +72,7 @@ export class IDBStorage implements IndexedDBStorage {
     this.maxBatch = options.maxBatch ?? 1000;
     this.hints = new Hints(name);
     this.tabLeadership = new TabLeadership(name);
+    this.instances = new OpenInstances(name);
   }
 
   get persisted(): Promise<boolean> {
@@ -88,7 +90,12 @@ export class IDBStorage implements IndexedDBStorage {
       throw storageError(e, 'opening the database');
     }
     this.hints.start();
+    await this.instances.start();
     this.tabLeadership.resume();
+  }
+
+  async openedElsewhere(): Promise<boolean> {
+    return this.instances.elsewhere;
   }
 
   async close(): Promise<void> {
@@ -96,6 +103,7 @@ export class IDBStorage implements IndexedDBStorage {
     while (this.running) await this.running;
     this.closed = true;
     this.hints.stop();
+    this.instances.stop();
     this.tabLeadership.stop();
     const db = this.db;
     this.db = undefined;

@@ -9,6 +9,9 @@
  * Leadership (Web Locks `concord-idb-leader:<name>`): the instance holding the lock holds the network role.
  * The lock is held until `stop()` or until the tab goes away (the browser releases it then), and the lock
  * manager grants it to the next waiting instance: exactly one leader among live instances.
+ * Presence of instances (Web Locks `concord-idb-open:<name>`, shared mode): every open instance holds it;
+ * an instance that opens while another holds it continues the log's epoch instead of starting one (the
+ * replica's epochs, lib/epochs.ts, tell restores from reopenings; tabs are neither).
  * Without BroadcastChannel no hints flow; without Web Locks this instance is alone and leads.
  */
 import type { Leadership } from '../../lib/storage.js';
@@ -57,7 +60,8 @@ function parseHint(data: unknown): string[] | undefined {
 }
 
 interface LockManagerLike {
-  request(name: string, options: { signal?: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+  request(name: string, options: { signal?: AbortSignal; mode?: 'shared' | 'exclusive' }, callback: () => Promise<void>): Promise<unknown>;
+  query?(): Promise<{ held?: Array<{ name?: string }> }>;
 }
 
 function lockManager(): LockManagerLike | undefined {
@@ -129,5 +133,41 @@ export class TabLeadership implements Leadership {
     if (this.leader === value) return;
     this.leader = value;
     for (const listener of this.listeners) listener(value);
+  }
+}
+
+/** This instance's hold on the shared "open" lock, and whether another instance held it when we opened. */
+export class OpenInstances {
+  private release: (() => void) | undefined;
+  /** Another live instance had the storage open when this one opened. */
+  elsewhere = false;
+
+  constructor(private readonly name: string) {}
+
+  async start(): Promise<void> {
+    const locks = lockManager();
+    if (!locks || this.release) return;
+    const lock = `concord-idb-open:${this.name}`;
+    try {
+      const state = await locks.query?.();
+      this.elsewhere = (state?.held ?? []).some((l) => l.name === lock);
+    } catch {
+      this.elsewhere = false;
+    }
+    await new Promise<void>((held) => {
+      void locks
+        .request(lock, { mode: 'shared' }, () =>
+          new Promise<void>((resolve) => {
+            this.release = resolve;
+            held();
+          }),
+        )
+        .catch(() => held());
+    });
+  }
+
+  stop(): void {
+    this.release?.();
+    this.release = undefined;
   }
 }

@@ -4,8 +4,12 @@
  * their writes. Thin on purpose: every membership decision is the state machine's.
  *
  * Membership transport: each SWIM message is one `POST /cluster` to the member's relay (same port as its
- * WebSocket endpoint), body `{ from, msg }` (JSON), authenticated by a relay token signed with the cluster
- * secret (`relay: true` claim, see token.ts). Best effort and fire-and-forget, as SWIM wants: a failed POST
+ * WebSocket endpoint), body `{ from, msg }` (JSON, `content-type: application/json`, at most MAX_CLUSTER_BODY bytes),
+ * authenticated by a relay token signed with the cluster secret (`relay: true` claim, see token.ts) — never
+ * the client secret: secrets.ts keeps the two apart (or derives one from it). Only relays with a secret run a
+ * driver at all (relay.ts): a relay without one does not cluster. Every member address a message names must
+ * be a ws:// or wss:// URL without credentials, query or fragment (`isMemberAddress`), else the message is
+ * dropped. Best effort and fire-and-forget, as SWIM wants: a failed POST
  * is a lost message, and the protocol's probes and suspicion handle it. (Simpler than keeping a WebSocket
  * per member: no connection state to manage, and a dead member shows up as a refused connection.)
  * A member's SWIM id is its replica's replicaId, its address its public ws:// URL.
@@ -34,7 +38,9 @@ import type { Link } from '../../lib/sync/link.js';
 import { webSocketTransport } from '../ws/index.js';
 import type { Logger } from './log.js';
 import type { RelayMetrics } from './metrics.js';
-import { clusterToken, verifyToken, type Secret } from './token.js';
+import { handleClusterHttp, isMemberAddress } from './cluster-http.js';
+import type { SecretRing } from './secrets.js';
+import { clusterToken } from './token.js';
 
 export type MemberEventType = 'joined' | 'suspect' | 'alive' | 'dead' | 'left' | 'updated';
 
@@ -63,7 +69,8 @@ export interface ClusterOptions {
   /** This relay's public ws:// URL (its SWIM address). */
   address: string;
   seeds: readonly string[];
-  secret: Secret | undefined;
+  /** The cluster secret(s): the current one signs relay tokens, every accepted one verifies them. */
+  secret: SecretRing;
   config: SwimConfig;
   now: () => number;
   random: () => number;
@@ -77,7 +84,6 @@ export interface ClusterOptions {
   linkHeartbeatMs: number;
 }
 
-const MAX_BODY = 1024 * 1024;
 /** Pending replication counts kept per client session and space; the oldest are dropped beyond it. */
 const MAX_PENDING = 1024;
 
@@ -110,7 +116,7 @@ export class ClusterDriver {
   private readonly eventCounter: Counter<'type'>;
 
   constructor(private readonly o: ClusterOptions) {
-    this.swim = new Swim({ self: { id: o.replica.replicaId, address: o.address }, config: o.config, random: o.random });
+    this.swim = new Swim({ self: { id: o.replica.replicaId, address: o.address }, config: o.config, random: o.random, validAddress: isMemberAddress });
     const registers = [o.metrics.registry];
     const swim = this.swim;
     new Gauge({
@@ -165,52 +171,16 @@ export class ClusterDriver {
 
   // ---- the /cluster endpoint -------------------------------------------------------------------------
 
-  /**
-   * POST /cluster: one SWIM message from another relay; answers 204 at once (replies go as POSTs too).
-   * GET /cluster: `{ "relays": [...] }`, the alive relays' public URLs (what clients are told anyway).
-   */
+  /** The /cluster endpoint (cluster-http.ts). */
   handleHttp(req: IncomingMessage, res: ServerResponse): void {
-    const reply = (status: number, text = '', type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
-      res.end(text);
-    };
-    if (req.method === 'GET') return reply(200, this.relaysNews(), 'application/json');
-    if (req.method !== 'POST') return reply(405, 'GET or POST\n');
-    if (this.o.secret !== undefined) {
-      const auth = req.headers.authorization ?? '';
-      try {
-        if (!auth.startsWith('Bearer ') || verifyToken(this.o.secret, auth.slice(7), { now: this.o.now() }).relay !== true) throw new Error('not a relay token');
-      } catch {
-        this.o.metrics.errors.inc({ reason: 'cluster_unauthorized' });
-        req.resume();
-        return reply(401, 'relay token required\n');
-      }
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reply(413, 'too large\n');
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', () => {});
-    req.on('end', () => {
-      if (size > MAX_BODY) return;
-      let body: unknown;
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch {
-        return reply(400, 'not JSON\n');
-      }
-      const from = (body as { from?: unknown } | null)?.from;
-      if (typeof from !== 'string' || !/^wss?:\/\//.test(from) || from.length > 512) return reply(400, 'from is not a ws URL\n');
-      reply(204);
-      if (this.closed) return;
-      this.after(this.swim.receive(this.o.now(), from, (body as { msg?: unknown }).msg));
+    handleClusterHttp(req, res, {
+      secret: this.o.secret,
+      now: this.o.now,
+      metrics: this.o.metrics,
+      news: () => this.relaysNews(),
+      deliver: (from, msg) => {
+        if (!this.closed) this.after(this.swim.receive(this.o.now(), from, msg));
+      },
     });
   }
 
@@ -235,8 +205,7 @@ export class ClusterDriver {
   }
 
   private post(o: Outbound): void {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.o.secret !== undefined) headers.authorization = `Bearer ${clusterToken(this.o.secret, this.o.now())}`;
+    const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${clusterToken(this.o.secret.current, this.o.now())}` };
     let url: string;
     try {
       url = clusterEndpoint(o.to);
@@ -303,7 +272,7 @@ export class ClusterDriver {
       if (this.links.has(address)) continue;
       const secret = this.o.secret;
       const transport = webSocketTransport(address, {
-        ...(secret !== undefined ? { token: () => clusterToken(secret, this.o.now()) } : {}),
+        token: () => clusterToken(secret.current, this.o.now()),
         heartbeatMs: this.o.linkHeartbeatMs,
         // A link to one member stays with that member: failing over is for clients.
         learnRelays: false,

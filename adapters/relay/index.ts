@@ -5,7 +5,7 @@
  *   const relay = await createRelay({ port: 8787, dataDir: './data', secret });
  *   const token = createToken(secret, { spaces: { 'team-42': 'write' }, expiresIn: '1h' });
  */
-export { createRelay, type Relay, type RelayOptions } from './relay.js';
+export { createRelay, type Delivery, type Relay, type RelayOptions } from './relay.js';
 export type { MemberEvent, MemberEventType } from './cluster.js';
 export { createToken, verifyToken, grantsOf, TOKEN_LEEWAY_SECONDS, type CreateTokenOptions, type TokenClaims, type Secret } from './token.js';
 export { parseDuration } from './duration.js';

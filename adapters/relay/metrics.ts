@@ -14,7 +14,6 @@ const TYPE_NAMES: Record<number, string> = {
   [MsgType.Changes]: 'changes',
   [MsgType.Ack]: 'ack',
   [MsgType.AntiEntropy]: 'anti_entropy',
-  [MsgType.Reset]: 'reset',
   [MsgType.Denied]: 'denied',
   [MsgType.Grant]: 'grant',
   [MsgType.Presence]: 'presence',
@@ -70,7 +69,7 @@ export class RelayMetrics {
     this.closes = new Counter({ name: 'concord_relay_closes_total', help: 'Connections closed, by close code', labelNames: ['code'] as const, registers });
     new Gauge({
       name: 'concord_relay_process_memory_bytes',
-      help: 'Memory of the relay process (rss, heapUsed, external)',
+      help: 'Memory of the relay process (rss, heapUsed, external, arrayBuffers)',
       labelNames: ['kind'] as const,
       registers,
       collect() {
@@ -78,6 +77,19 @@ export class RelayMetrics {
         this.set({ kind: 'rss' }, m.rss);
         this.set({ kind: 'heapUsed' }, m.heapUsed);
         this.set({ kind: 'external' }, m.external);
+        this.set({ kind: 'arrayBuffers' }, m.arrayBuffers);
+      },
+    });
+  }
+
+  /** A gauge read when scraped (counts the relay exposes: clocks, indexes, presence). */
+  gauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
       },
     });
   }

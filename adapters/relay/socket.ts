@@ -10,13 +10,24 @@
  *   (The engine's ack window already bounds what one session has in flight; this is the backstop.)
  * - Liveness: the relay pings every `heartbeatMs`; a socket that did not answer the previous ping is
  *   terminated (a dead peer holds no resources for long).
- * - A peer that authenticated as a relay of the cluster (relay token) carries every client's traffic of
- *   another relay: no per-connection rate limit applies to it, and it gets no replication counts.
+ * - A peer that authenticated as a relay of the cluster (relay token signed with the cluster secret, never
+ *   a client token: relay.ts) carries every client's traffic of another relay: no per-connection rate limit
+ *   applies to it, and it gets no replication counts.
+ * - Expiry: once authenticated with a token that expires, a timer closes the connection (4401) at that
+ *   instant, whether or not the peer sends anything: an expired token stops receiving too.
+ * - Inbound backpressure: the engine's `onMessage` may return a promise that settles once the frame is
+ *   handled. While frames whose promises have not settled hold more than `maxInboundBytes`, the socket is
+ *   paused (nothing more is read; TCP flow control pushes back on the peer) and resumed below half of it.
+ *   An engine that returns nothing is taken to have handled each frame at once.
+ * - Spaces: a client connection may name at most `maxSpaces` distinct spaces (hello and SYNC items, read
+ *   here before the engine sees them); one more closes it 4403 with the reason. Relay peers: no cap.
  * Every close goes through the session, so the engine forgets the connection at once.
  */
 import type { WebSocket } from 'ws';
 import type { Replica } from '../../lib/replica.js';
 import type { Grants } from '../../lib/sync/session.js';
+import { ConcordError } from '../../lib/errors.js';
+import { decodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { CloseCode, type Connection, type Frame } from '../../lib/transport.js';
 import { clampReason } from '../ws/sockets.js';
 import { ConnectionLimiter, type RateLimit } from './limits.js';
@@ -30,6 +41,10 @@ export interface SocketPolicy {
   slowConsumerMs: number;
   maxPayload: number;
   rateLimit: RateLimit | false;
+  /** Bytes of inbound frames the engine may hold unhandled before the socket stops reading (0 = no limit). */
+  maxInboundBytes: number;
+  /** Distinct spaces a client (not a relay peer) may name in its hello and sync messages. */
+  maxSpaces: number;
 }
 
 export interface SocketContext {
@@ -42,6 +57,8 @@ export interface SocketContext {
   now: () => number;
   /** The peer's changes in `space` up to its seq `upTo` are stored at our log seq `localSeq` (cluster counts). */
   onStored?: (socket: ServedSocket, space: string, upTo: number, localSeq: number) => void;
+  /** The peer's hello was authenticated (it no longer counts as an unauthenticated socket). */
+  onAuthenticated?: () => void;
 }
 
 /** A served socket, as the relay's sweeper and shutdown see it. */
@@ -57,7 +74,12 @@ export interface ServedSocket {
   /** Sends cluster news (JSON) to the peer, after the hellos. */
   sendCluster(json: string): void;
   readonly closed: Promise<void>;
+  /** Bytes of inbound frames the engine has not finished handling; whether reading is paused for it. */
+  readonly inbound: { readonly bytes: number; readonly paused: boolean };
 }
+
+/** setTimeout's longest delay (about 24.8 days); a later expiry re-arms the timer when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 
 function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
@@ -75,6 +97,12 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
   let slowSince: number | undefined;
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
+  let expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  let inboundBytes = 0;
+  let paused = false;
+  let authenticated = false;
+  const spaces = new Set<string>();
+  const tooManySpaces = () => `too many spaces on one connection (limit ${policy.maxSpaces}): sync fewer at once`;
 
   const connection: Connection = {
     send(frame: Frame) {
@@ -111,6 +139,10 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
         relayPeer = true;
         limiter = undefined;
       }
+      if (!relayPeer && spaces.size > policy.maxSpaces) throw new ConcordError('FORBIDDEN', tooManySpaces());
+      if (grants.expiresAt !== undefined) armExpiry(grants.expiresAt);
+      authenticated = true;
+      ctx.onAuthenticated?.();
       return grants;
     },
     maxFrameBytes: policy.maxPayload,
@@ -118,6 +150,45 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
   });
   metrics.connections.inc();
   metrics.connectionsTotal.inc();
+
+  function armExpiry(at: number): void {
+    clearTimeout(expiryTimer);
+    const delay = at - ctx.now();
+    expiryTimer = setTimeout(
+      () => {
+        if (!open) return;
+        if (ctx.now() < at) return armExpiry(at);
+        handlers.session.close(CloseCode.UNAUTHORIZED, 'token expired: reconnect with a fresh token');
+      },
+      Math.max(0, Math.min(MAX_TIMER_MS, delay + 1)),
+    );
+    expiryTimer.unref();
+  }
+
+  /** Adds the spaces a hello or SYNC names; true when an authenticated client went over the cap. */
+  function countSpaces(frame: Uint8Array): boolean {
+    if (spaces.size > policy.maxSpaces) return authenticated;
+    try {
+      const m = decodeMessage(frame, { maxValueBytes: 0 });
+      if (m.type !== MsgType.Hello && m.type !== MsgType.Sync) return false;
+      for (const item of m.spaces) {
+        spaces.add(item.space);
+        if (spaces.size > policy.maxSpaces) break;
+      }
+    } catch {
+      return false; // malformed: the engine refuses it with its own reason
+    }
+    // Before authentication the hello's check happens in `authenticate` (a relay peer has no cap).
+    return authenticated && spaces.size > policy.maxSpaces;
+  }
+
+  const settle = (bytes: number) => {
+    inboundBytes -= bytes;
+    if (paused && inboundBytes <= policy.maxInboundBytes / 2) {
+      paused = false;
+      if (open) ws.resume();
+    }
+  };
 
   const helloTimer = setTimeout(() => {
     if (open && handlers.session.peerId === undefined) {
@@ -135,7 +206,22 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       handlers.session.close(CloseCode.RATE_LIMITED, 'rate limit exceeded');
       return;
     }
-    handlers.onMessage(frame);
+    if (!relayPeer && typeof frame !== 'string' && (frame[0] === MsgType.Hello || frame[0] === MsgType.Sync) && countSpaces(frame)) {
+      handlers.session.close(CloseCode.FORBIDDEN, tooManySpaces());
+      return;
+    }
+    const handled = handlers.onMessage(frame) as unknown as PromiseLike<void> | undefined;
+    if (policy.maxInboundBytes > 0 && handled && typeof handled.then === 'function') {
+      inboundBytes += bytes;
+      if (!paused && inboundBytes > policy.maxInboundBytes) {
+        paused = true;
+        ws.pause();
+      }
+      handled.then(
+        () => settle(bytes),
+        () => settle(bytes),
+      );
+    }
   });
   ws.on('pong', () => (awaitingPong = false));
   ws.on('error', (e) => {
@@ -144,6 +230,7 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
   });
   ws.on('close', (code, reason) => {
     clearTimeout(helloTimer);
+    clearTimeout(expiryTimer);
     if (open) {
       open = false;
       const label = closeReason(code);
@@ -157,6 +244,14 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
 
   served = {
     closed,
+    inbound: {
+      get bytes() {
+        return inboundBytes;
+      },
+      get paused() {
+        return paused;
+      },
+    },
     sendCluster(json) {
       handlers.session.sendCluster(json);
     },

@@ -2,9 +2,12 @@
  * Static files beside the relay (the demo app on `/`). Only regular files under `root` are served:
  * the URL path is decoded, resolved against `root` and refused unless it stays inside it (no `..`,
  * no absolute paths, no NUL); a directory serves its index.html. GET and HEAD only.
+ * Never served: a path with a segment starting with `.` (`/.env`, `/.git/config`, `/a/.npmrc`), and a file
+ * whose real path (symbolic links resolved) leaves the real root: a link inside the demo directory to
+ * `/etc` or to the data directory serves nothing.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 
@@ -41,6 +44,8 @@ export function resolveUnder(root: string, urlPath: string): string | undefined 
     return undefined;
   }
   if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
+  // Dotfiles and dot-directories (.env, .git, .npmrc) are never part of an app.
+  if (decoded.split('/').some((segment) => segment.startsWith('.'))) return undefined;
   const base = resolve(root);
   const full = resolve(base, '.' + (decoded.startsWith('/') ? decoded : '/' + decoded));
   if (full !== base && !full.startsWith(base + sep)) return undefined;
@@ -59,6 +64,10 @@ export async function serveStatic(root: string, req: IncomingMessage, res: Serve
       st = await stat(file);
     }
     if (!st.isFile()) return false;
+    // Symbolic links are followed only while they stay inside the root (compared as real paths).
+    const [realRoot, realFile] = await Promise.all([realpath(root), realpath(file)]);
+    if (realFile !== realRoot && !realFile.startsWith(realRoot + sep)) return false;
+    file = realFile;
     res.writeHead(200, { 'content-type': contentType(file), 'content-length': st.size, 'x-content-type-options': 'nosniff' });
     if (req.method === 'HEAD') {
       res.end();

@@ -1,12 +1,13 @@
 /**
  * Relay tokens: `createToken(secret, { spaces, expiresIn })` and `verifyToken(secret, token)`.
  *
- *   token = base64url(JSON { v: 1, spaces: { name-or-pattern: 'read' | 'write' }, iat, exp }) "." base64url(sig)
+ *   token = base64url(JSON { v: 1, spaces: { name-or-pattern: 'read' | 'write' }, iat, exp, sub? }) "." base64url(sig)
  *   sig   = HMAC-SHA256(secret, first part as ASCII)
  *
  * Invariants: the signature is checked (constant time, `timingSafeEqual`) before the payload is parsed or
- * trusted; `exp` and `iat` are whole seconds since the epoch; a token is void once `now > exp + LEEWAY`
- * (LEEWAY ≤ 5 s, for clock skew between the issuer and the relay). Space names may use `*` patterns
+ * trusted, and only its canonical spelling is accepted (one token has one text); `exp` and `iat` are whole
+ * seconds since the epoch; a token is void once `now > exp + LEEWAY` (LEEWAY ≤ 5 s, for clock skew between
+ * the issuer and the relay). Space names may use `*` patterns
  * (lib/pattern.ts); the most specific matching entry decides, and 'write' implies 'read'. The token travels
  * in the hello message, never in the URL. Node only (node:crypto).
  */
@@ -32,6 +33,12 @@ export interface TokenClaims {
   readonly exp: number;
   /** A relay of the same cluster (relay-to-relay links, the /cluster endpoint); only relays mint these. */
   readonly relay?: true;
+  /**
+   * Who the token speaks for (a user id of the app). A relay binds each replicaId to the first principal that
+   * says hello with it, so another user cannot speak as that replica (lib/sync/principals.ts); tokens
+   * without `sub` all share one principal.
+   */
+  readonly sub?: string;
 }
 
 export interface CreateTokenOptions {
@@ -43,6 +50,16 @@ export interface CreateTokenOptions {
   now?: number;
   /** Marks a relay-to-relay token (cluster secret): accepted on /cluster. Relays mint these themselves. */
   relay?: boolean;
+  /** The principal (user) the token speaks for, at most 256 characters: see TokenClaims.sub. */
+  sub?: string;
+}
+
+const MAX_SUB_CHARS = 256;
+
+function checkSub(sub: unknown): asserts sub is string | undefined {
+  if (sub !== undefined && (typeof sub !== 'string' || sub === '' || sub.length > MAX_SUB_CHARS)) {
+    throw new ConcordError('INVALID_OPTION', `sub must be a non-empty string of at most ${MAX_SUB_CHARS} characters`);
+  }
 }
 
 function key(secret: Secret): Buffer {
@@ -75,9 +92,10 @@ function checkSpaces(spaces: unknown): asserts spaces is Record<string, Rights> 
 
 export function createToken(secret: Secret, options: CreateTokenOptions): string {
   checkSpaces(options?.spaces);
+  checkSub(options.sub);
   const ttl = parseDuration(options.expiresIn, 'expiresIn');
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  const payload = { v: 1, spaces: { ...options.spaces }, iat, exp: iat + Math.ceil(ttl), ...(options.relay ? { relay: true } : {}) };
+  const payload = { v: 1, spaces: { ...options.spaces }, iat, exp: iat + Math.ceil(ttl), ...(options.relay ? { relay: true } : {}), ...(options.sub !== undefined ? { sub: options.sub } : {}) };
   const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   return `${body}.${sign(secret, body).toString('base64url')}`;
 }
@@ -86,18 +104,43 @@ function refuse(why: string): never {
   throw new ConcordError('UNAUTHORIZED', why);
 }
 
-/** The token's claims; throws ConcordError 'UNAUTHORIZED' when it is missing, malformed, forged or expired. */
-export function verifyToken(secret: Secret, token: string, options: { now?: number } = {}): TokenClaims {
-  const k = key(secret);
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The signature part as bytes, or undefined unless it is the one canonical base64url text of 32 bytes: no
+ * padding, no other alphabet, no unused trailing bits set (decoders ignore those, so `sig+"="` or a flipped
+ * last bit would otherwise verify too — one token, many spellings).
+ */
+function canonicalSignature(text: string): Buffer | undefined {
+  if (text.length !== 43 || !BASE64URL.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.length !== 32 || bytes.toString('base64url') !== text) return undefined;
+  return bytes;
+}
+
+/**
+ * The token's claims; throws ConcordError 'UNAUTHORIZED' when it is missing, malformed, forged or expired.
+ * `secret` may list several secrets (rotation: the current one and those still accepted): a token signed
+ * by any of them verifies. Every secret is tried, so the time taken does not tell which one matched.
+ */
+export function verifyToken(secret: Secret | readonly Secret[], token: string, options: { now?: number } = {}): TokenClaims {
+  const keys = (Array.isArray(secret) ? (secret as readonly Secret[]) : [secret as Secret]).map(key);
+  if (keys.length === 0) throw new ConcordError('INVALID_OPTION', 'verifyToken needs at least one secret');
   if (typeof token !== 'string' || token === '') refuse('missing token');
   if (token.length > MAX_TOKEN_CHARS) refuse('token too long');
   const dot = token.indexOf('.');
   if (dot <= 0 || dot !== token.lastIndexOf('.')) refuse('malformed token');
   const body = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = createHmac('sha256', k).update(body, 'ascii').digest();
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) refuse('invalid token signature');
-  let claims: { v?: unknown; spaces?: unknown; iat?: unknown; exp?: unknown; relay?: unknown };
+  if (!BASE64URL.test(body)) refuse('malformed token');
+  const given = canonicalSignature(token.slice(dot + 1));
+  if (!given) refuse('invalid token signature');
+  let valid = false;
+  for (const k of keys) {
+    const expected = createHmac('sha256', k).update(body, 'ascii').digest();
+    if (timingSafeEqual(given, expected)) valid = true;
+  }
+  if (!valid) refuse('invalid token signature');
+  let claims: { v?: unknown; spaces?: unknown; iat?: unknown; exp?: unknown; relay?: unknown; sub?: unknown };
   try {
     claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
   } catch {
@@ -106,20 +149,28 @@ export function verifyToken(secret: Secret, token: string, options: { now?: numb
   if (claims?.v !== 1 || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') refuse('malformed token payload');
   try {
     checkSpaces(claims.spaces);
+    checkSub(claims.sub);
   } catch {
-    refuse('malformed token spaces');
+    refuse('malformed token spaces or sub');
   }
   const now = (options.now ?? Date.now()) / 1000;
   if (now > (claims.exp as number) + TOKEN_LEEWAY_SECONDS) refuse('token expired');
-  return { spaces: claims.spaces as Record<string, Rights>, iat: claims.iat as number, exp: claims.exp as number, ...(claims.relay === true ? { relay: true as const } : {}) };
+  return {
+    spaces: claims.spaces as Record<string, Rights>,
+    iat: claims.iat as number,
+    exp: claims.exp as number,
+    ...(claims.relay === true ? { relay: true as const } : {}),
+    ...(typeof claims.sub === 'string' ? { sub: claims.sub } : {}),
+  };
 }
 
-/** The engine's view of a verified token: rights per space (patterns allowed) and the instant it ends. */
+/** The engine's view of a verified token: rights per space (patterns allowed), the instant it ends, its principal. */
 export function grantsOf(claims: TokenClaims): Grants {
   const table = patternTable(claims.spaces);
   return {
     rights: (space) => lookupPattern(table, space),
     expiresAt: (claims.exp + TOKEN_LEEWAY_SECONDS) * 1000,
+    ...(claims.sub !== undefined ? { principal: claims.sub } : {}),
   };
 }
 

@@ -1,23 +1,51 @@
 /**
  * A small SVG bar chart of the ratios (Concord vs each peer, > 1 means Concord is better), one group of
  * bars per scenario/case, on a log scale with a line at 1.0. Bars grow from the 1.0 line: right when
- * Concord is better, left when it is worse. No chart library: a few rectangles and text.
+ * Concord is better, left when it is worse. No chart library: a few rectangles and text. A failed
+ * scenario shows as one red line with its error (its last figures are not shown as if current).
  */
 import { formatRatio, peerNames } from './table.mjs';
 
 const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#e15759', '#76b7b2', '#edc948', '#9c755f'];
 const KNOWN = { yjs: COLORS[0], automerge: COLORS[1], tinybase: COLORS[2] };
 
+const TARGET = 'its target';
+
+/** Concord's figure over an absolute target's bound, > 1 when better than the bound; undefined without one. */
+function absoluteTarget(r) {
+  const targets = r.target === undefined ? [] : Array.isArray(r.target) ? r.target : [r.target];
+  const t = targets.find((x) => x.of === undefined);
+  if (!t || r.concord === null) return undefined;
+  const bound = 'atMost' in t ? t.atMost : t.atLeast;
+  if (bound === 0 || r.concord === 0) return null;
+  return r.higherIsBetter ? r.concord / bound : bound / r.concord;
+}
+
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** @param entries scenario results as written to latest.json ({ id, title, env, rows: [{ case, metric, ratios }] }) */
 export function renderChart(entries) {
-  const peers = peerNames(entries.flatMap((e) => e.rows));
-  const color = new Map(peers.map((p, i) => [p, KNOWN[p] ?? COLORS[(i + 3) % COLORS.length]]));
+  const peers = peerNames(entries.flatMap((e) => e.rows ?? []));
+  // the three peer libraries keep their colours; references (records floor, published figures) take the rest in turn
+  const spare = COLORS.filter((c) => !Object.values(KNOWN).includes(c));
+  const color = new Map();
+  let next = 0;
+  for (const p of peers) color.set(p, KNOWN[p] ?? spare[next++ % spare.length]);
+  color.set(TARGET, '#999999');
   const groups = [];
   for (const e of entries) {
+    if (e.failed) {
+      groups.push({ label: `${e.id} FAILED`, sub: e.error ?? 'failed', bars: [], failed: true });
+      continue;
+    }
     for (const r of e.rows) {
       const bars = peers.filter((p) => p in (r.peers ?? {})).map((p) => ({ peer: p, value: r.ratios?.[p] ?? null }));
+      if (!bars.length) {
+        // No peer: a row with an absolute target is charted against it; other rows are left to the table.
+        const t = absoluteTarget(r);
+        if (!t) continue;
+        bars.push({ peer: TARGET, value: t });
+      }
       groups.push({ label: `${e.id} ${r.case}`, sub: `${r.metric} (${r.higherIsBetter ? 'higher' : 'lower'} is better)`, bars });
     }
   }
@@ -26,7 +54,7 @@ export function renderChart(entries) {
   const hi = Math.ceil(Math.log10(Math.max(2, ...values)));
 
   const W = 980;
-  const left = 330;
+  const left = 370;
   const right = 70;
   const top = 74;
   const barH = 13;
@@ -62,8 +90,9 @@ export function renderChart(entries) {
   let y = top;
   for (const g of groups) {
     const h = groupHeight(g) - groupGap;
-    out.push(`<text x="${left - 10}" y="${y + h / 2 - 2}" text-anchor="end" font-weight="600">${esc(clip(g.label, 46))}</text>`);
-    out.push(`<text x="${left - 10}" y="${y + h / 2 + 12}" text-anchor="end" fill="#777" font-size="11">${esc(clip(g.sub, 52))}</text>`);
+    out.push(`<text x="${left - 10}" y="${y + h / 2 - 2}" text-anchor="end" font-weight="600"${g.failed ? ' fill="#c00"' : ''}>${esc(clip(g.label, 48))}</text>`);
+    if (g.failed) out.push(`<text x="${left + 6}" y="${y + h / 2 + 4}" fill="#c00">${esc(clip(g.sub, 95))}</text>`);
+    if (!g.failed) out.push(`<text x="${left - 10}" y="${y + h / 2 + 12}" text-anchor="end" fill="#777" font-size="11">${esc(clip(g.sub, 52))}</text>`);
     g.bars.forEach((b, i) => {
       const by = y + i * (barH + barGap);
       if (b.value === null || !(b.value > 0)) {
@@ -87,7 +116,8 @@ export function renderChart(entries) {
   const ly = H - 16;
   out.push(`<text x="${lx}" y="${ly}" fill="#555">vs</text>`);
   lx += 24;
-  for (const p of peers) {
+  const legend = groups.some((g) => g.bars.some((b) => b.peer === TARGET)) ? [...peers, TARGET] : peers;
+  for (const p of legend) {
     out.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color.get(p)}"/><text x="${lx + 16}" y="${ly}">${esc(p)}</text>`);
     lx += 24 + p.length * 7 + 14;
   }

@@ -6,8 +6,10 @@
  * two replicas synced once, links closed, d keys rewritten on one side, then reconnected (new links: the
  * peer is remembered in storage); every frame until both report 'synced' is counted, hellos on their own
  * line. Yjs: state vector one way, the diff update back (its sync step 1 and 2). Automerge: its sync
- * protocol from warm sync states until both sides have nothing to send. TinyBase: two MergeableStores
- * with custom synchronizers, restarted after the change, counted until quiet.
+ * protocol from warm sync states (a handshake and one synced change) until both sides have nothing to
+ * send. TinyBase: two MergeableStores with custom synchronizers, both restarted at once after the change
+ * (as two peers coming back online; started one after the other, the first one's request waits out
+ * TinyBase's 5 s request timeout), counted until quiet.
  */
 import * as A from '@automerge/automerge';
 import { createMergeableStore } from 'tinybase';
@@ -15,10 +17,12 @@ import { createCustomSynchronizer } from 'tinybase/synchronizers';
 import * as Y from 'yjs';
 import { memoryStorage, openReplica, pairTransports } from 'concord';
 import { dataset, envInt, progress } from '../lib/measure.mjs';
+import { rowMaker } from '../lib/row.mjs';
 import { recording, roundTrips, scattered, until, wsFraming } from '../lib/wire.mjs';
 
 export const id = 'S1';
 export const title = 'catch-up sync, peer seen before: bytes and round trips';
+const row = rowMaker(id);
 
 const changed = (i, d) => ({ title: `item ${i} v${d}`, done: i % 2 !== 0, n: i + d });
 
@@ -97,6 +101,11 @@ function automerge(n, ds) {
     return { bytes, messages };
   };
   exchange(); // warm: both sides learn each other's heads
+  // One change synced and not counted: after the handshake alone, the first change Automerge 3 syncs carries
+  // the initial change again (1.5 MB at d=1 with 100 000 keys; 238 B from then on). A peer seen before has
+  // synced changes with us already, so the figures start from that settled state.
+  docA = A.change(docA, (doc) => (doc[keys[0]] = { ...values[0] }));
+  exchange();
   const out = {};
   for (const d of ds) {
     docA = A.change(docA, (doc) => {
@@ -139,8 +148,7 @@ async function tinybase(n, ds) {
   const boxB = {};
   let sA = sync(a, boxA, boxB, 'a');
   let sB = sync(b, boxB, boxA, 'b');
-  await sA.startSync();
-  await sB.startSync();
+  await Promise.all([sA.startSync(), sB.startSync()]);
   const quiet = () => until(() => Date.now() - lastAt > 300);
   await quiet();
   const out = {};
@@ -153,8 +161,7 @@ async function tinybase(n, ds) {
     bytes = 0;
     messages = 0;
     lastAt = Date.now();
-    await sA.startSync();
-    await sB.startSync();
+    await Promise.all([sA.startSync(), sB.startSync()]);
     await quiet();
     out[d] = { beyond: bytes, roundTrips: Math.ceil(messages / 2) };
     progress(`S1 tinybase d=${d}: ${bytes} B in ${messages} messages`);
@@ -174,24 +181,26 @@ export async function run({ quick }) {
   const rows = [];
   for (const d of ds) {
     const note = `${n} keys, ${d} changed on one side; WebSocket framing included`;
-    rows.push({
+    rows.push(row({
       case: `d=${d}: bytes beyond hello`,
       metric: 'bytes',
       higherIsBetter: false,
       concord: c[d].beyond,
       peers: { yjs: y[d].beyond, automerge: am[d].beyond, tinybase: tb[d].beyond },
-      note: d === 0 ? `${note}; target ≤ 64 B` : `${note}; target ≤ 1.5 × Yjs`,
-    });
-    rows.push({
+      note: d === 0 ? `${note}; target ≤ 64 B` : `${note}; target ≤ 1.5 × Yjs (aim ≤ 1.0 ×)`,
+      target: d === 0 ? { atMost: 64 } : { atMost: 1.5, of: 'yjs' },
+    }));
+    rows.push(row({
       case: `d=${d}: round trips`,
       metric: 'round trips',
       higherIsBetter: false,
       concord: c[d].roundTrips,
       peers: { yjs: y[d].roundTrips, automerge: am[d].roundTrips, tinybase: tb[d].roundTrips },
       note: 'target 1',
-    });
+      target: { atMost: 1 },
+    }));
   }
-  rows.push({ case: 'hello exchange (both sides)', metric: 'bytes', higherIsBetter: false, concord: c[ds[0]].hello, peers: {}, note: 'reported on its own line, outside the S1 figures' });
+  rows.push(row({ case: 'hello exchange (both sides)', metric: 'bytes', higherIsBetter: false, concord: c[ds[0]].hello, peers: {}, note: 'reported on its own line, outside the S1 figures' }));
   return { rows };
 }
 

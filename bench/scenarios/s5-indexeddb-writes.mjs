@@ -15,9 +15,11 @@ import { createServer } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { rowMaker } from '../lib/row.mjs';
 
 export const id = 'S5';
 export const title = 'Durable writes to IndexedDB in headless Chromium (and S6: reopen from IndexedDB)';
+const row = rowMaker(id);
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
@@ -75,22 +77,23 @@ export async function run({ quick = false } = {}) {
     const concordWps = median(c);
     const yjsWps = median(y);
     const rows = [
-      {
+      row({
         case: `S5 durable writes, one key per write, ${nConcord.toLocaleString('en')} in flight (Yjs: ${nYjs.toLocaleString('en')} sets)`,
         metric: 'writes/s',
         higherIsBetter: true,
         concord: concordWps,
-        peers: { yjs: yjsWps, automerge: null, tinybase: null },
+        peers: { yjs: yjsWps },
         note: `ratio ${(concordWps / yjsWps).toFixed(1)}× (target ≥ 10×); strict durability, group commit; medians of ${rounds}`,
-      },
-      {
+        target: { atLeast: 10, of: 'yjs' },
+      }),
+      row({
         case: `S5 durable writes, ${nSeq} sequential awaited puts (one commit each)`,
         metric: 'writes/s',
         higherIsBetter: true,
         concord: median(s),
-        peers: { yjs: null, automerge: null, tinybase: null },
+        peers: {},
         note: 'each put awaited before the next: one strict IndexedDB commit per write',
-      },
+      }),
     ];
 
     // S6 (IndexedDB half): reopen N keys; time until a get answers.
@@ -105,14 +108,15 @@ export async function run({ quick = false } = {}) {
         yg.push(await ev((k) => bench.yjsReopen(k), n));
       }
       const round1 = (x) => Math.round(x * 10) / 10;
-      rows.push({
+      rows.push(row({
         case: `S6 reopen ${n.toLocaleString('en')} keys from IndexedDB: until a get answers`,
         metric: 'ms',
         higherIsBetter: false,
         concord: round1(median(cg)),
-        peers: { yjs: round1(median(yg)), automerge: null, tinybase: null },
+        peers: { yjs: round1(median(yg)) },
         note: `Concord reads no values to open. Reading the whole index too (key, seq, hash for every key: what building a Merkle tree needs): ${round1(median(ci))} ms. Target ≤ ½ of Yjs`,
-      });
+        target: { atMost: 0.5, of: 'yjs' },
+      }));
     }
     return { rows };
   } finally {

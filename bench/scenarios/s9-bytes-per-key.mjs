@@ -25,9 +25,11 @@
 import * as Y from 'yjs';
 import { memoryStorage, openReplica } from 'concord';
 import { collect, progress } from '../lib/measure.mjs';
+import { rowMaker } from '../lib/row.mjs';
 
 export const id = 'S9';
 export const title = 'bytes per key beyond the value, 10 000 writes by 1 000 replicas';
+const row = rowMaker(id);
 
 const SPACE = 'bench';
 const enc = new TextEncoder();
@@ -231,14 +233,15 @@ export async function run({ quick }) {
 
   const all = concordGroupFigures(records, records.map((_, k) => k));
   const rows = [
-    {
+    row({
       case: `record JSON: all ${p.keys} keys`,
       metric: 'bytes/key beyond value',
       higherIsBetter: false,
       concord: all.overhead,
-      peers: { yjs: (update.length - valueAndKeyBytes) / p.keys, automerge: null, tinybase: null },
-      note: `Concord: JSON of the KeyRecord minus the JSON-escaped value (key not counted); Yjs: encodeStateAsUpdate (${update.length} B) minus values and keys, per key`,
-    },
+      peers: { yjs: (update.length - valueAndKeyBytes) / p.keys },
+      note: `Concord: JSON of the KeyRecord minus the JSON-escaped value (key not counted); Yjs: encodeStateAsUpdate (${update.length} B) minus values and keys, per key; target ≤ 2 × Yjs`,
+      target: { atMost: 2, of: 'yjs' },
+    }),
   ];
   let start = 0;
   const byWriters = [];
@@ -247,47 +250,47 @@ export async function run({ quick }) {
     start += g.keys;
     const f = concordGroupFigures(records, idx);
     byWriters.push({ writers: g.writers, ...f });
-    rows.push({
+    rows.push(row({
       case: `record JSON: keys with ${g.writers} writer${g.writers > 1 ? 's' : ''}`,
       metric: 'bytes/key beyond value',
       higherIsBetter: false,
       concord: f.overhead,
-      peers: { yjs: yjsGroupOverhead(p, idx), automerge: null, tinybase: null },
+      peers: { yjs: yjsGroupOverhead(p, idx) },
       note: `${g.keys} keys, ${g.writers} synced write${g.writers > 1 ? 's' : ''} each by distinct replicas; Yjs figure from a doc holding only these keys' writes`,
-    });
+    }));
   }
   for (const b of byWriters) {
-    rows.push({
+    rows.push(row({
       case: `clock (cc): keys with ${b.writers} writer${b.writers > 1 ? 's' : ''}`,
       metric: 'bytes/key',
       higherIsBetter: false,
       concord: b.clock,
-      peers: { yjs: null, automerge: null, tinybase: null },
+      peers: {},
       note: 'one entry per replica that wrote the key; none for the other replicas',
-    });
+    }));
   }
   const perWriter = (byWriters.at(-1).clock - byWriters[0].clock) / (byWriters.at(-1).writers - byWriters[0].writers);
   progress(`S9: clock bytes per additional writer ≈ ${perWriter.toFixed(1)}; with ${replicas} replicas in all`);
 
   const heapConcord = await concordHeap(records);
   const heapYjs = await yjsHeap(update, p.keys);
-  rows.push({
+  rows.push(row({
     case: 'memory: heap per key, key and value included',
     metric: 'bytes/key',
     higherIsBetter: false,
     concord: heapConcord,
-    peers: { yjs: heapYjs, automerge: null, tinybase: null },
+    peers: { yjs: heapYjs },
     note: 'heapUsed delta (after gc) of loading the final state into a fresh memoryStorage replica / Y.Doc',
-  });
+  }));
 
   const conc = await concurrentCase(10);
-  rows.push({
+  rows.push(row({
     case: 'record JSON: 1 key, 10 offline writers',
     metric: 'bytes/key beyond values',
     higherIsBetter: false,
     concord: conc.concord,
-    peers: { yjs: conc.yjs, automerge: null, tinybase: null },
+    peers: { yjs: conc.yjs },
     note: 'Concord keeps the 10 siblings (all values subtracted); Yjs keeps one value and drops the other 9',
-  });
+  }));
   return { rows, clockBytesPerWriter: perWriter };
 }

@@ -14,15 +14,3 @@ export {
 } from './messages.js';
 export { PhiDetector, logErfc, type PhiOptions } from './phi.js';
 export { Presence, type PresenceEntry, type PresenceWireEntry, type PresenceEvent, type PresenceOptions } from './presence.js';
-export { SimCluster, addressOf, type SimOptions, type SimRecord, type SimCounters } from './sim-network.js';
-export {
-  measureJoin,
-  measureDetection,
-  measureHealthy,
-  measurePartition,
-  type ScenarioOptions,
-  type JoinResult,
-  type DetectionResult,
-  type HealthyResult,
-  type PartitionResult,
-} from './sim-scenarios.js';

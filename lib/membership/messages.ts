@@ -99,7 +99,7 @@ function isBoundedString(x: unknown, max: number): x is string {
   return typeof x === 'string' && x.length > 0 && x.length <= max;
 }
 
-function parseUpdates(x: unknown, max: number, limits: MessageLimits): Update[] | string {
+function parseUpdates(x: unknown, max: number, limits: MessageLimits, validAddress?: (a: string) => boolean): Update[] | string {
   if (!Array.isArray(x)) return 'updates is not an array';
   if (x.length > max) return `too many updates (${x.length} > ${max})`;
   const out: Update[] = [];
@@ -107,6 +107,7 @@ function parseUpdates(x: unknown, max: number, limits: MessageLimits): Update[] 
     if (!isRecord(u)) return 'update is not an object';
     if (!isBoundedString(u.id, limits.maxIdLength)) return 'update id is not a bounded string';
     if (!isBoundedString(u.address, limits.maxAddressLength)) return 'update address is not a bounded string';
+    if (validAddress && !validAddress(u.address)) return 'update address is not a valid member address';
     if (!isCount(u.incarnation)) return 'update incarnation is not a non-negative integer';
     if (typeof u.state !== 'string' || !STATES.has(u.state)) return 'update state is unknown';
     out.push({ id: u.id, address: u.address, incarnation: u.incarnation, state: u.state as MemberState });
@@ -114,8 +115,11 @@ function parseUpdates(x: unknown, max: number, limits: MessageLimits): Update[] 
   return out;
 }
 
-/** Validates an inbound message; copies only the known fields, so extra fields never travel further. */
-export function parseMessage(x: unknown, limits: MessageLimits = defaultLimits): ParseResult {
+/**
+ * Validates an inbound message; copies only the known fields, so extra fields never travel further.
+ * `validAddress` (optional) vets every member address the message names.
+ */
+export function parseMessage(x: unknown, limits: MessageLimits = defaultLimits, validAddress?: (address: string) => boolean): ParseResult {
   const bad = (reason: string): ParseResult => ({ ok: false, reason });
   if (!isRecord(x)) return bad('message is not an object');
   if (!isBoundedString(x.src, limits.maxIdLength)) return bad('src is not a bounded string');
@@ -125,22 +129,23 @@ export function parseMessage(x: unknown, limits: MessageLimits = defaultLimits):
     case 'ping-req':
     case 'ack': {
       if (!isCount(x.seq)) return bad('seq is not a non-negative integer');
-      const updates = parseUpdates(x.updates, limits.maxUpdates, limits);
+      const updates = parseUpdates(x.updates, limits.maxUpdates, limits, validAddress);
       if (typeof updates === 'string') return bad(updates);
       if (x.type === 'ack') return { ok: true, message: { type: 'ack', seq: x.seq, src, updates } };
       if (!isBoundedString(x.target, limits.maxIdLength)) return bad('target is not a bounded string');
       if (x.type === 'ping') return { ok: true, message: { type: 'ping', seq: x.seq, src, target: x.target, updates } };
       if (!isBoundedString(x.address, limits.maxAddressLength)) return bad('address is not a bounded string');
+      if (validAddress && !validAddress(x.address)) return bad('address is not a valid member address');
       return { ok: true, message: { type: 'ping-req', seq: x.seq, src, target: x.target, address: x.address, updates } };
     }
     case 'gossip': {
-      const updates = parseUpdates(x.updates, limits.maxUpdates, limits);
+      const updates = parseUpdates(x.updates, limits.maxUpdates, limits, validAddress);
       if (typeof updates === 'string') return bad(updates);
       return { ok: true, message: { type: 'gossip', src, updates } };
     }
     case 'push-pull': {
       if (typeof x.join !== 'boolean' || typeof x.reply !== 'boolean') return bad('join/reply are not booleans');
-      const members = parseUpdates(x.members, limits.maxMembers, limits);
+      const members = parseUpdates(x.members, limits.maxMembers, limits, validAddress);
       if (typeof members === 'string') return bad(members);
       return { ok: true, message: { type: 'push-pull', src, join: x.join, reply: x.reply, members } };
     }

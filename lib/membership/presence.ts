@@ -14,6 +14,10 @@
  * fast path: a final heartbeat marked `left` that spreads like any news. A removed entry leaves a
  * tombstone (its last heartbeat) for 2 × ttl, so a stale copy still in flight cannot bring it back; a
  * higher heartbeat (the replica really is back) does.
+ *
+ * Bounded: at most `maxMembers` entries (default 4 096) are held; an entry for a replica not held yet is
+ * refused (counted) while the space is full, so a flood of invented ids cannot grow it. Updates of held
+ * entries and leaves always pass.
  */
 
 export interface PresenceEntry {
@@ -42,6 +46,8 @@ export interface PresenceOptions {
   maxMetaBytes?: number;
   /** Most entries accepted in one merge (default 10 000). */
   maxEntries?: number;
+  /** Most entries held at once (default 4 096); new replicas beyond it are refused. */
+  maxMembers?: number;
   maxIdLength?: number;
 }
 
@@ -56,6 +62,7 @@ export class Presence {
   readonly ttl: number;
   private readonly maxMetaBytes: number;
   private readonly maxEntries: number;
+  private readonly maxMembers: number;
   private readonly maxIdLength: number;
   private readonly entries = new Map<string, PresenceEntry & { metaJson: string }>();
   private readonly tombstones = new Map<string, Tombstone>();
@@ -69,6 +76,7 @@ export class Presence {
     this.ttl = options.ttl;
     this.maxMetaBytes = options.maxMetaBytes ?? 4096;
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxMembers = options.maxMembers ?? 4096;
     this.maxIdLength = options.maxIdLength ?? 128;
     if (!(this.ttl > 0)) throw new RangeError('Presence: ttl must be positive');
   }
@@ -157,6 +165,10 @@ export class Presence {
       if (tomb && tomb.heartbeat >= e.entry.heartbeat) continue;
       const cur = this.entries.get(e.entry.replicaId);
       if (cur && cur.heartbeat >= e.entry.heartbeat) continue;
+      if (!cur && !tomb && this.entries.size + this.tombstones.size >= this.maxMembers) {
+        this.rejected++;
+        continue;
+      }
       if (e.entry.left) this.remove(now, e.entry.replicaId, e.entry.heartbeat, true);
       else this.accept(now, e.entry, e.metaJson);
     }
@@ -179,6 +191,21 @@ export class Presence {
       }
     }
     return out.sort((a, b) => (a.replicaId < b.replicaId ? -1 : a.replicaId > b.replicaId ? 1 : 0));
+  }
+
+  /** Whether an entry or tombstone of this id is held. */
+  knows(replicaId: string): boolean {
+    return this.entries.has(replicaId) || this.tombstones.has(replicaId);
+  }
+
+  /** Entries and tombstones held. */
+  get size(): number {
+    return this.entries.size + this.tombstones.size;
+  }
+
+  /** Whether nothing is held and we are not present (the state can be dropped). */
+  get isEmpty(): boolean {
+    return this.own === null && this.entries.size === 0 && this.tombstones.size === 0;
   }
 
   takeEvents(): PresenceEvent[] {

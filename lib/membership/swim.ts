@@ -55,6 +55,11 @@ export interface SwimOptions {
   incarnation?: number;
   /** Members known beforehand (a previous run's list, a static config): taken as alive, not gossiped. */
   members?: ReadonlyArray<{ id: string; address: string; incarnation?: number }>;
+  /**
+   * Which member addresses the transport can use (the relay: ws:// and wss:// URLs only); a message naming
+   * any other address is malformed and ignored as a whole. Default: any bounded string.
+   */
+  validAddress?: (address: string) => boolean;
 }
 
 export interface SwimStats {
@@ -107,6 +112,7 @@ export class Swim {
   private nextPushPullAt = 0;
   private nextReapAt = 0;
   private readonly counters = { malformed: 0, misdirected: 0 };
+  private readonly validAddress: ((address: string) => boolean) | undefined;
 
   constructor(options: SwimOptions) {
     const config = options.config ?? lanConfig();
@@ -118,6 +124,7 @@ export class Swim {
     this.address = address;
     this.config = config;
     this.random = options.random;
+    this.validAddress = options.validAddress;
     this.inc = options.incarnation ?? 0;
     for (const m of options.members ?? []) {
       if (m.id === id) continue;
@@ -247,7 +254,7 @@ export class Swim {
   /** Handle one inbound message from the transport address `from`; invalid messages are counted and ignored. */
   receive(now: number, from: string, raw: unknown): Outbound[] {
     this.start(now);
-    const parsed = parseMessage(raw, this.config.limits);
+    const parsed = parseMessage(raw, this.config.limits, this.validAddress);
     if (!parsed.ok) {
       this.counters.malformed++;
       this.events.push({ type: 'malformed', from, reason: parsed.reason, at: now });

@@ -2,14 +2,24 @@
  * The sync hub of one replica: what every link shares. Per space, the Merkle tree (built lazily from the
  * storage index, then updated from every stored change) and the seq of the space's last durable log entry;
  * the set of live sessions; and the replica's aggregate status.
+ *
+ * Memory per space is bounded and idle state is evicted (issue 11 #3: one message naming 1 500 spaces
+ * used to pin 406 MiB of trees for good). A tree is sparse, in proportion to its keys (merkle.ts); an
+ * index not asked for within `indexIdleMs` is dropped, and beyond `maxIndexes` the least recently used one
+ * is: both are rebuilt from the storage index on their next use, so an eviction changes no result, only
+ * costs a rebuild. The space's last log seq outlives its tree (a number per space that has entries), so
+ * `lastSeqNow` stays right while the tree is gone. Eviction runs on use and when a session ends; no timer.
  */
 import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
 import { PresenceHub } from './presence-hub.js';
+import { Principals } from './principals.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
+  /** The peer's replicaId, once its hello arrived. */
+  readonly peerId?: string | undefined;
   /**
    * A change was stored (any origin): push it if the space is live on this session. `prevLast` is the
    * space's last log seq before this change, when the index knows it.
@@ -17,6 +27,7 @@ export interface SessionLike {
   changed(change: StoredChange, prevLast: number | undefined): void;
   /** A space was opened locally after the session started. */
   spaceOpened(space: string): void;
+  close(code: number, reason: string): void;
 }
 
 interface SpaceIndex {
@@ -24,38 +35,61 @@ interface SpaceIndex {
   lastSeq: number;
 }
 
+/** An index not used for this long is dropped (ms). */
+export const DEFAULT_INDEX_IDLE_MS = 60_000;
+/** At most this many spaces keep an index at once; the least recently used goes first. */
+export const DEFAULT_MAX_INDEXES = 4096;
+
 export class SyncHub {
+  /** Insertion order is recency order: an index is moved to the end whenever it is used. */
   private readonly indexes = new Map<string, Promise<SpaceIndex>>();
   private readonly built = new Map<string, SpaceIndex>();
+  private readonly usedAt = new Map<string, number>();
+  /**
+   * The last log seq of every space indexed since this hub started, once it has entries; exact (every change
+   * updates it), and kept when the index is dropped.
+   */
+  private readonly lastSeqs = new Map<string, number>();
+  private lastSweep = 0;
+  private readonly indexIdleMs: number;
+  private readonly maxIndexes: number;
   private readonly opened: () => Iterable<string>;
   private readonly readOnly: (space: string, on: boolean) => void;
   private readonly sessions = new Set<SessionLike>();
   private current: ReplicaStatus = 'offline';
-  /** Whether this replica collects tombstones (a relay): absent keys then refuse versions it acknowledged. */
-  collectsTombstones = false;
   /** Links that exist (connected or not); the status is 'offline' when none is connected. */
   private readonly links = new Set<{ readonly status: ReplicaStatus }>();
 
   readonly presence: PresenceHub;
+  /** Which principal owns which replicaId here (servers). */
+  readonly principals: Principals;
 
   constructor(
     readonly core: ReplicaCore,
-    hooks: { opened: () => Iterable<string>; readOnly: (space: string, on: boolean) => void; presenceTtl?: number },
+    hooks: { opened: () => Iterable<string>; readOnly: (space: string, on: boolean) => void; presenceTtl?: number; indexIdleMs?: number; maxIndexes?: number },
   ) {
     this.presence = new PresenceHub(this, hooks.presenceTtl);
+    this.indexIdleMs = hooks.indexIdleMs ?? DEFAULT_INDEX_IDLE_MS;
+    this.maxIndexes = Math.max(1, hooks.maxIndexes ?? DEFAULT_MAX_INDEXES);
+    this.principals = new Principals(core);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     core.events.on('change', (change) => {
       const built = this.built.get(change.space);
-      const prevLast = built?.lastSeq;
+      const known = this.lastSeqs.get(change.space);
+      const prevLast = built ? built.lastSeq : known;
       if (built) this.apply(built, change);
       else {
         const index = this.indexes.get(change.space);
         if (index) void index.then((ix) => this.apply(ix, change));
       }
+      if ((built || known !== undefined) && change.rec.seq > (known ?? 0)) this.lastSeqs.set(change.space, change.rec.seq);
       for (const s of this.sessions) s.changed(change, prevLast);
     });
-    core.events.on('removed', ({ space, key }) => void this.removed(space, key));
+    // Sessions speak for the identity they said hello with: after a re-identification, every one starts over.
+    core.events.on('reidentified', () => {
+      for (const s of [...this.sessions]) s.close(1001, 'replica re-identified');
+    });
   }
 
   private apply(ix: SpaceIndex, change: StoredChange): void {
@@ -63,31 +97,73 @@ export class SyncHub {
     if (change.rec.seq > ix.lastSeq) ix.lastSeq = change.rec.seq;
   }
 
-  /** The space's tree and last log seq (built from the storage index on first use). */
+  /** The space's tree and last log seq (built from the storage index on first use, or after an eviction). */
   index(space: string): Promise<SpaceIndex> {
+    const now = this.core.now();
     let ix = this.indexes.get(space);
-    if (!ix) {
-      ix = this.build(space);
-      this.indexes.set(space, ix);
-    }
+    if (ix) this.indexes.delete(space); // re-inserted below: most recently used last
+    else ix = this.build(space);
+    this.indexes.set(space, ix);
+    this.usedAt.set(space, now);
+    this.evict(now, space);
     return ix;
   }
 
   private async build(space: string): Promise<SpaceIndex> {
     const tree = new MerkleTree();
     let lastSeq = 0;
+    // Only durable state: a record applied but not yet durable joins the tree with its change event.
+    const durable = this.core.durableSeq;
     for (const e of await this.core.storage.index(space)) {
+      if (e.seq > durable) continue;
       tree.set(e.key, e.h);
       if (e.seq > lastSeq) lastSeq = e.seq;
     }
+    // Changes stored while the storage index was read are in lastSeqs (their tree updates wait on this build).
+    lastSeq = Math.max(lastSeq, this.lastSeqs.get(space) ?? 0);
+    if (lastSeq > 0) this.lastSeqs.set(space, lastSeq);
     const ix = { tree, lastSeq };
-    this.built.set(space, ix);
+    if (this.indexes.has(space)) this.built.set(space, ix);
     return ix;
+  }
+
+  /**
+   * Drops the indexes of spaces idle for `indexIdleMs` (at most once per tenth of it), and the least recently
+   * used beyond `maxIndexes`; `keep` is the space being used now. Only built indexes go (a build in flight
+   * is about to be used).
+   */
+  private evict(now: number, keep?: string): void {
+    const sweep = now - this.lastSweep >= this.indexIdleMs / 10;
+    if (!sweep && this.indexes.size <= this.maxIndexes) return;
+    if (sweep) this.lastSweep = now;
+    let over = this.indexes.size - this.maxIndexes;
+    for (const space of [...this.indexes.keys()]) {
+      if (space === keep) continue;
+      const idle = now - (this.usedAt.get(space) ?? 0) >= this.indexIdleMs;
+      if (!(over > 0 || (sweep && idle))) break; // recency order: the rest were used later
+      const ix = this.built.get(space);
+      if (!ix) continue;
+      this.indexes.delete(space);
+      this.built.delete(space);
+      this.usedAt.delete(space);
+      over--;
+    }
+  }
+
+  /** Spaces holding an index now, and the tree nodes they hold (memory accounting, relay metrics). */
+  get indexStats(): { spaces: number; nodes: number; keys: number } {
+    let nodes = 0;
+    let keys = 0;
+    for (const ix of this.built.values()) {
+      nodes += ix.tree.nodesHeld;
+      keys += ix.tree.keyCount;
+    }
+    return { spaces: this.indexes.size, nodes, keys };
   }
 
   /** The seq of the space's last durable log entry, as far as the index has seen (0 before it is built). */
   lastSeqNow(space: string): number {
-    return this.built.get(space)?.lastSeq ?? 0;
+    return this.built.get(space)?.lastSeq ?? this.lastSeqs.get(space) ?? 0;
   }
 
   openedSpaces(): string[] {
@@ -101,16 +177,10 @@ export class SyncHub {
 
   /** Rebuilds a space's tree from storage (periodic check against silent damage); true when it differed. */
   async rebuild(space: string): Promise<boolean> {
-    const fresh = await this.build(space);
     const old = await this.indexes.get(space);
-    this.indexes.set(space, Promise.resolve(fresh));
+    const fresh = await this.build(space);
+    if (this.indexes.has(space)) this.indexes.set(space, Promise.resolve(fresh));
     return !old || !old.tree.sameAs(fresh.tree);
-  }
-
-  /** A key was removed outright (tombstone GC). */
-  async removed(space: string, key: string): Promise<void> {
-    const ix = this.indexes.get(space);
-    if (ix) (await ix).tree.set(key, undefined);
   }
 
   addSession(s: SessionLike): void {
@@ -120,6 +190,9 @@ export class SyncHub {
   removeSession(s: SessionLike): void {
     this.sessions.delete(s);
     this.refreshStatus();
+    const peer = s.peerId;
+    if (peer !== undefined && ![...this.sessions].some((o) => o.peerId === peer)) this.core.acks.forgetPeer(peer);
+    this.evict(this.core.now());
   }
 
   spaceOpened(space: string): void {

@@ -11,13 +11,12 @@ import { parseNews } from './cluster-news.js';
 import type { SyncHub } from './hub.js';
 import { Session } from './session.js';
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { defaultTimers, type Timers } from './session-state.js';
+
+export type { Timers } from './session-state.js';
 
 export interface LinkOptions {
-  /** Milliseconds between anti-entropy rounds on a synced link (default 60 000; 0 turns it off). */
+  /** Milliseconds between anti-entropy rounds on a synced link (default 60 000; 0 turns it off); both ends keep a timer. */
   antiEntropyInterval?: number;
   /** First reconnect delay and its cap, in ms (default 250 and 30 000); each delay is jittered ×[0.5, 1). */
   backoff?: { base: number; max: number };
@@ -28,14 +27,6 @@ export interface LinkOptions {
 
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
-const defaultTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    (t as { unref?: () => void }).unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 /** Close codes after which retrying with the same credentials is pointless until the token changes. */
 const REFUSED = new Set<number>([CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.VERSION_MISMATCH]);
@@ -49,7 +40,6 @@ export class Link {
   private peer: string | undefined;
   private wake: (() => void) | undefined;
   private timer: unknown;
-  private aeTimer: unknown;
   private readonly timers: Timers;
   private readonly random: () => number;
 
@@ -62,7 +52,6 @@ export class Link {
     this.random = options.random ?? Math.random;
     hub.addLink(this);
     void this.run();
-    this.scheduleAntiEntropy();
   }
 
   get status(): ReplicaStatus {
@@ -81,7 +70,6 @@ export class Link {
     this.stopped = true;
     this.session?.close(CloseCode.NORMAL, 'link closed');
     this.timers.clearTimeout(this.timer);
-    this.timers.clearTimeout(this.aeTimer);
     this.wake?.();
     this.hub.removeLink(this);
   }
@@ -99,6 +87,8 @@ export class Link {
         break;
       }
       if (code !== undefined && REFUSED.has(code)) this.attempt = Math.max(this.attempt, 4);
+      // The relay binds replicaIds to users: ours is another's there. A new id, then at once again.
+      if (code === CloseCode.ID_CONFLICT) await this.hub.core.renewIdentity().catch((e) => this.hub.core.events.emit('error', e));
       const { base, max } = this.options.backoff ?? { base: 250, max: 30_000 };
       const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + this.random() / 2);
       this.attempt = Math.min(this.attempt + 1, 20);
@@ -141,6 +131,8 @@ export class Link {
         maxFrameBytes: conn.maxFrameBytes ?? this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
         maxValueBytes: this.options.maxValueBytes,
         now: this.hub.core.now,
+        timers: this.timers,
+        ...(this.options.antiEntropyInterval !== undefined ? { antiEntropyInterval: this.options.antiEntropyInterval } : {}),
         onPeer: (id) => {
           if (id === this.peer) return;
           this.peer = id;
@@ -180,12 +172,4 @@ export class Link {
     return code;
   }
 
-  private scheduleAntiEntropy(): void {
-    const every = this.options.antiEntropyInterval ?? 60_000;
-    if (every <= 0 || this.stopped) return;
-    this.aeTimer = this.timers.setTimeout(() => {
-      if (this.session?.status === 'synced') this.session.antiEntropyRound();
-      this.scheduleAntiEntropy();
-    }, every);
-  }
 }

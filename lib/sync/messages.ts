@@ -2,20 +2,27 @@
  * Protocol messages. A frame is one message: a type byte, then its fields (codec.ts). Decoding validates
  * every field (names, ids, counts, value encodings) and throws ProtocolError on anything malformed.
  *
- *   HELLO    versions, replicaId, epoch, top (my log's last seq), token, expect (the peer its items assume), spaces
+ *   HELLO    versions, replicaId, epoch, top (my log's last durable seq), token, expect (the peer its items and
+ *            `seen` assume), history (my log's recent epochs), seen (the highest dot of yours you delivered to
+ *            me, and the epoch you announced then: epochs.ts), spaces
  *   SYNC     spaces: SyncItem[]                 — per space: the cursor I hold into your log, my top, my key count
  *   CHANGES  space, upTo, entries[key, state]   — a batch of my log (upTo > 0: cursor after it) or repair states (upTo 0)
  *   ACK      space, upTo                        — stored your log up to upTo (durable)
  *   AE       space, round                       — one turn of Merkle anti-entropy (merkle.ts / antientropy.ts)
- *   RESET    highest                            — I hold your dot `highest` but your log is behind it: you were restored; re-identify
  *   DENIED   space, code, reason                — a space refused (rights)
  *   GRANT    space, rights                      — what the peer may do in a space (relays tell clients: 'read' makes it read-only)
  *   PRESENCE space, json                       — presence digests and entries (presence-hub.ts)
  */
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
+import { MAX_SENT_EPOCHS, type EpochEntry, type Seen } from '../epochs.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
+import { ARITY, DEPTH } from './merkle.js';
 
-export const PROTOCOL_VERSIONS = [1] as const;
+/**
+ * Versions of this protocol. 2: hellos carry epoch histories and delivered-dot records, sync items no
+ * tombstone floor, and RESET is gone (a replica decides for itself that it was restored).
+ */
+export const PROTOCOL_VERSIONS = [2] as const;
 
 export const enum MsgType {
   Hello = 1,
@@ -23,7 +30,7 @@ export const enum MsgType {
   Changes = 3,
   Ack = 4,
   AntiEntropy = 5,
-  Reset = 6,
+  /* 6 was RESET in protocol 1 */
   Denied = 7,
   Grant = 8,
   Presence = 9,
@@ -39,8 +46,6 @@ export interface SyncItem {
   /** The sender's own log top (last seq) and key count in this space, when the item was made. */
   top: number;
   keys: number;
-  /** Cursors into the sender's log below this are invalid: tombstones were collected after them. */
-  floor: number;
 }
 
 export interface Hello {
@@ -52,6 +57,10 @@ export interface Hello {
   token: string;
   /** The peer the hello's sync items were made for ('' when none): items made for another peer are ignored. */
   expect: string;
+  /** The sender's recent log epochs, oldest first (the last is current): cursors into its log are judged by them. */
+  history: EpochEntry[];
+  /** What the expected peer delivered to the sender (its highest own dot and the epoch it announced then). */
+  seen?: Seen;
   spaces: SyncItem[];
 }
 
@@ -93,11 +102,6 @@ export interface AntiEntropy {
   more?: boolean;
 }
 
-export interface Reset {
-  type: MsgType.Reset;
-  highest: number;
-}
-
 export interface Denied {
   type: MsgType.Denied;
   space: string;
@@ -124,7 +128,7 @@ export interface ClusterMsg {
   json: string;
 }
 
-export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Reset | Denied | Grant | PresenceMsg | ClusterMsg;
+export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg;
 
 // ---- limits and field checks -----------------------------------------------------------------------
 
@@ -133,6 +137,13 @@ const EPOCH = /^[A-Za-z0-9_-]{0,64}$/;
 const HASH = /^[0-9a-f]{16}$/;
 export const MAX_KEY_LENGTH = 1024;
 export const MAX_TOKEN_LENGTH = 8192;
+/** Presence payloads beyond this are refused (senders split theirs far below it, presence-hub.ts). */
+export const MAX_PRESENCE_CHARS = 1024 * 1024;
+/**
+ * Dot counters beyond this are refused: a replica mints above any counter of its own a context claims
+ * (core.ts write), so a forged claim could otherwise push it toward the end of the safe-integer range.
+ */
+export const MAX_COUNTER = 2 ** 48;
 
 function space(r: Reader): string {
   const s = r.str();
@@ -213,7 +224,7 @@ function readState(r: Reader, baseT: number, maxValue: number): KeyState {
     const n = r.uint();
     const t = baseT + r.int();
     const flags = r.uint();
-    if (n < 1 || t < 0 || t > 2 ** 48 || flags >> 1 > 0xffff) throw new ProtocolError('invalid version');
+    if (n < 1 || n > MAX_COUNTER || t < 0 || t > 2 ** 48 || flags >> 1 > 0xffff) throw new ProtocolError('invalid version');
     const c = Math.floor(flags / 2);
     if (flags & 1) vs.push({ r: rid, n, t, c, d: 1 });
     else {
@@ -235,7 +246,7 @@ function readState(r: Reader, baseT: number, maxValue: number): KeyState {
     for (let i = 0; i < ncc - 1; i++) {
       const rid = replicaId(r);
       const n = r.uint();
-      if (n < 1 || rid in cc) throw new ProtocolError('invalid causal context');
+      if (n < 1 || n > MAX_COUNTER || rid in cc) throw new ProtocolError('invalid causal context');
       cc[rid] = n;
     }
     for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
@@ -253,18 +264,17 @@ function writeSyncItems(w: Writer, items: SyncItem[]): void {
     w.uint(it.cursorSeq);
     w.uint(it.top);
     w.uint(it.keys);
-    w.uint(it.floor);
   }
 }
 
 function readSyncItems(r: Reader): SyncItem[] {
-  const n = r.count(5);
+  const n = r.count(4);
   const out: SyncItem[] = [];
   for (let i = 0; i < n; i++) {
     const s = space(r);
     const cursorEpoch = r.str();
     if (!EPOCH.test(cursorEpoch)) throw new ProtocolError('invalid epoch');
-    out.push({ space: s, cursorEpoch, cursorSeq: r.uint(), top: r.uint(), keys: r.uint(), floor: r.uint() });
+    out.push({ space: s, cursorEpoch, cursorSeq: r.uint(), top: r.uint(), keys: r.uint() });
   }
   return out;
 }
@@ -282,6 +292,13 @@ export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array
       w.uint(m.top);
       w.str(m.token);
       w.str(m.expect);
+      w.uint(m.history.length);
+      for (const [e, from] of m.history) {
+        w.str(e);
+        w.uint(from);
+      }
+      w.str(m.seen?.e ?? '');
+      w.uint(m.seen?.n ?? 0);
       writeSyncItems(w, m.spaces);
       break;
     case MsgType.Sync:
@@ -338,9 +355,6 @@ export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array
       w.uint(m.want.length);
       for (const k of m.want) w.str(k);
       break;
-    case MsgType.Reset:
-      w.uint(m.highest);
-      break;
     case MsgType.Denied:
       w.str(m.space);
       w.str(m.code);
@@ -378,6 +392,10 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       if (nv > 64) throw new ProtocolError('too many versions');
       const versions: number[] = [];
       for (let i = 0; i < nv; i++) versions.push(r.uint());
+      // A peer speaking none of our versions gets a clear refusal (session.ts), not a decoding error.
+      if (!versions.some((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v))) {
+        return { type, versions, replicaId: '', epoch: '', top: 0, token: '', expect: '', history: [], spaces: [] };
+      }
       const id = replicaId(r, false);
       const epoch = r.str();
       if (!EPOCH.test(epoch) || epoch === '') throw new ProtocolError('invalid epoch');
@@ -386,7 +404,20 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       if (token.length > MAX_TOKEN_LENGTH) throw new ProtocolError('token too long');
       const expect = r.str();
       if (expect !== '' && !isReplicaId(expect)) throw new ProtocolError('invalid expected peer');
-      m = { type, versions, replicaId: id, epoch, top, token, expect, spaces: readSyncItems(r) };
+      const nh = r.count(2);
+      if (nh === 0 || nh > MAX_SENT_EPOCHS) throw new ProtocolError('invalid epoch history');
+      const history: EpochEntry[] = [];
+      for (let i = 0; i < nh; i++) {
+        const e = r.str();
+        const from = r.uint();
+        if (!EPOCH.test(e) || e === '' || (i > 0 && from < history[i - 1]![1])) throw new ProtocolError('invalid epoch history');
+        history.push([e, from]);
+      }
+      if (history[nh - 1]![0] !== epoch || history[nh - 1]![1] > top) throw new ProtocolError('epoch history does not end with the current epoch');
+      const seenE = r.str();
+      const seenN = r.uint();
+      if (!EPOCH.test(seenE) || (seenE === '') !== (seenN === 0)) throw new ProtocolError('invalid delivered-dot record');
+      m = { type, versions, replicaId: id, epoch, top, token, expect, history, ...(seenN > 0 ? { seen: { e: seenE, n: seenN } } : {}), spaces: readSyncItems(r) };
       break;
     }
     case MsgType.Sync:
@@ -419,10 +450,11 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
         const kind = r.u8();
         const level = r.uint();
         const index = r.uint();
-        if (level > 8 || index >= 16 ** level) throw new ProtocolError('invalid tree node');
+        // The tree has DEPTH + 1 levels: a node below the leaves does not exist (and used to end in error 4500).
+        if (level > DEPTH || index >= ARITY ** level) throw new ProtocolError('invalid tree node');
         if (kind === 0) {
           const n = r.count(4);
-          if (index + n > 16 ** level) throw new ProtocolError('invalid tree node');
+          if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
           for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
         } else if (kind === 1) {
           const nk = r.count(5);
@@ -437,9 +469,6 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       m = { type, space: s, run, top, items, want, final, ...(more ? { more } : {}) };
       break;
     }
-    case MsgType.Reset:
-      m = { type, highest: r.uint() };
-      break;
     case MsgType.Denied:
       m = { type, space: space(r), code: r.str(), reason: r.str() };
       break;
@@ -450,9 +479,13 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       m = { type, space: s, rights: rights === 1 ? 'write' : 'read' };
       break;
     }
-    case MsgType.Presence:
-      m = { type, space: space(r), json: r.str() };
+    case MsgType.Presence: {
+      const s = space(r);
+      const json = r.str();
+      if (json.length > MAX_PRESENCE_CHARS) throw new ProtocolError('presence payload too large');
+      m = { type, space: s, json };
       break;
+    }
     case MsgType.Cluster:
       m = { type, json: r.str() };
       break;

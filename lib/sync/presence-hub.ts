@@ -9,6 +9,15 @@
  *   our own set / beat / leave      → news likewise
  * Beats every ttl / 3 keep our entry alive; expiry every ttl / 3 removes entries that went silent, so a
  * replica that vanishes leaves everyone's view within ttl (plus one expiry period).
+ *
+ * Presence entries belong to their sender (issue 11 #7). A session registered with `restrict` (a relay's
+ * sessions with clients, set up by Replica.accept) is a client: of its entries only the sender's own are
+ * taken — its replicaId, or its replicaId + '~' + suffix (one per tab) — at most `maxPerSender` ids per
+ * space; entries naming other replicas (renames, fake leaves, floods) are dropped and counted (`refused`).
+ * Relay peers (cluster links) and unrestricted sessions (links we opened: to our relay, or peer to peer)
+ * may forward others' entries. Every space holds at most `maxMembers` entries (Presence), payloads we send
+ * are split to stay under MAX_PAYLOAD_CHARS, and a space's state is dropped once it holds nothing, has no
+ * listener and we are not present in it.
  */
 import { Presence, type PresenceEntry, type PresenceWireEntry } from '../membership/presence.js';
 import { randomId } from '../ids.js';
@@ -44,11 +53,31 @@ interface SpaceState {
 }
 
 export const DEFAULT_PRESENCE_TTL = 15_000;
+/** Presence ids one client may hold in a space (its tabs). */
+export const MAX_PRESENCE_PER_SENDER = 16;
+/** Payloads we send are split to stay under this many characters of JSON (decoders refuse beyond 1 MiB). */
+export const MAX_PAYLOAD_CHARS = 64 * 1024;
+
+/** How a session's presence is trusted: a client sends only its own entries; a relay peer forwards others'. */
+export interface SenderPolicy {
+  /** The sender's replicaId (once its hello arrived). */
+  peer(): string | undefined;
+  /** Whether it may forward others' entries (a relay of the cluster). */
+  forwards(): boolean;
+}
+
+/** Whether a presence id belongs to replica `peer`: its id, or its id + '~' + a tab suffix. */
+export function ownsPresenceId(peer: string, id: string): boolean {
+  return id === peer || (id.length > peer.length + 1 && id.startsWith(peer) && id[peer.length] === '~');
+}
 
 export class PresenceHub {
   private readonly spaces = new Map<string, SpaceState>();
   private readonly channels = new Set<PresenceChannel>();
+  private readonly policies = new WeakMap<PresenceChannel, SenderPolicy>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** Entries dropped because their sender could not vouch for them (another replica's id, over the cap). */
+  refused = 0;
   /** This instance's presence id: the replicaId and a suffix, so tabs sharing a replica stay apart. */
   readonly selfId: string;
 
@@ -70,7 +99,7 @@ export class PresenceHub {
   private state(space: string, announce = false): SpaceState {
     let s = this.spaces.get(space);
     if (!s) {
-      s = { presence: new Presence({ replicaId: this.selfId, ttl: this.ttl }), listeners: new Set() };
+      s = { presence: new Presence({ replicaId: this.selfId, ttl: this.ttl, maxEntries: 4096 }), listeners: new Set() };
       this.spaces.set(space, s);
       this.ensureTimer();
       if (announce) for (const c of this.channels) if (c.hasSpace(space)) this.spaceLive(c, space);
@@ -84,7 +113,7 @@ export class PresenceHub {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
-  /** Beats our entries and expires silent ones. */
+  /** Beats our entries and expires silent ones; drops the state of spaces left with nothing. */
   tick(): void {
     const now = this.now();
     for (const [space, s] of this.spaces) {
@@ -92,7 +121,19 @@ export class PresenceHub {
       s.presence.beat(now);
       s.presence.expire(now);
       this.publish(space, s, before, undefined);
+      if (s.presence.isEmpty && s.listeners.size === 0) this.spaces.delete(space);
     }
+    if (this.spaces.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Spaces with presence state, and the entries they hold (memory accounting). */
+  get stats(): { spaces: number; entries: number } {
+    let entries = 0;
+    for (const s of this.spaces.values()) entries += s.presence.size;
+    return { spaces: this.spaces.size, entries };
   }
 
   // ---- local API -----------------------------------------------------------------------------------
@@ -139,6 +180,11 @@ export class PresenceHub {
     this.channels.delete(c);
   }
 
+  /** The session is a client's (a relay serving it): take only the sender's own entries (see the header). */
+  restrict(c: PresenceChannel, policy: SenderPolicy): void {
+    this.policies.set(c, policy);
+  }
+
   /** A space went live on a session: start the digest exchange, if presence is in use here. */
   spaceLive(c: PresenceChannel, space: string): void {
     const s = this.spaces.get(space);
@@ -148,19 +194,68 @@ export class PresenceHub {
   receive(c: PresenceChannel, space: string, payload: PresencePayload): void {
     const s = this.state(space);
     const before = s.presence.digest();
-    if (payload.e) s.presence.merge(this.now(), payload.e);
+    const entries = payload.e ? this.vouched(c, s, payload.e) : undefined;
+    if (entries?.length) s.presence.merge(this.now(), entries);
     if (payload.d) {
       const lacking = s.presence.diff(payload.d);
-      if (lacking.length || payload.r) c.sendPresence(space, { e: lacking, ...(payload.r ? { d: s.presence.digest() } : {}) });
+      if (lacking.length || payload.r) this.send(c, space, lacking, payload.r ? s.presence.digest() : undefined);
     }
     this.publish(space, s, before, c);
+  }
+
+  /** The entries of a payload its sender may vouch for (all of them, unless the session is restricted). */
+  private vouched(c: PresenceChannel, s: SpaceState, entries: PresenceWireEntry[]): PresenceWireEntry[] {
+    const policy = this.policies.get(c);
+    if (!policy || policy.forwards()) return entries;
+    const peer = policy.peer();
+    if (peer === undefined || !Array.isArray(entries)) {
+      this.refused += Array.isArray(entries) ? entries.length : 1;
+      return [];
+    }
+    // Counted only when the sender brings an id not held yet (a new tab): heartbeats cost nothing here.
+    let held: number | undefined;
+    const out: PresenceWireEntry[] = [];
+    for (const e of entries) {
+      const id = (e as { replicaId?: unknown } | null)?.replicaId;
+      if (typeof id !== 'string' || !ownsPresenceId(peer, id)) {
+        this.refused++;
+        continue;
+      }
+      if (!s.presence.knows(id)) {
+        held ??= Object.keys(s.presence.digest()).filter((known) => ownsPresenceId(peer, known)).length;
+        if (held >= MAX_PRESENCE_PER_SENDER) {
+          this.refused++;
+          continue;
+        }
+        held++;
+      }
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Sends entries (and a digest, with the last part) to one session, in payloads under MAX_PAYLOAD_CHARS. */
+  private send(c: PresenceChannel, space: string, entries: PresenceWireEntry[], digest?: Record<string, number>): void {
+    let part: PresenceWireEntry[] = [];
+    let chars = 0;
+    for (const e of entries) {
+      const size = JSON.stringify(e).length + 1;
+      if (part.length > 0 && chars + size > MAX_PAYLOAD_CHARS) {
+        c.sendPresence(space, { e: part });
+        part = [];
+        chars = 0;
+      }
+      part.push(e);
+      chars += size;
+    }
+    c.sendPresence(space, { e: part, ...(digest ? { d: digest } : {}) });
   }
 
   /** Forwards what advanced since `before` to the other sessions, and tells subscribers. */
   private publish(space: string, s: SpaceState, before: Record<string, number>, source: PresenceChannel | undefined): void {
     const news = s.presence.diff(before);
     const events = s.presence.takeEvents();
-    if (news.length) for (const c of this.channels) if (c !== source && c.hasSpace(space)) c.sendPresence(space, { e: news });
+    if (news.length) for (const c of this.channels) if (c !== source && c.hasSpace(space)) this.send(c, space, news);
     if (events.length && s.listeners.size) {
       const members = this.members(space);
       for (const cb of s.listeners) {

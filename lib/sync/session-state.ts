@@ -1,8 +1,10 @@
 /**
- * The state a session keeps: what the peer may do (grants), the session's options, and per space the two
- * sync items, the cursor into the peer's log, the outgoing stream's counters and an anti-entropy run.
+ * What a session is configured with: what the peer may do (grants), the session's options and timers, and
+ * how failures map to close codes.
  */
-import type { AeItem, Entry, SyncItem } from './messages.js';
+import { ConcordError } from '../errors.js';
+import { CloseCode } from '../transport.js';
+import { ProtocolError } from './codec.js';
 
 export type Rights = 'read' | 'write';
 
@@ -11,7 +13,30 @@ export interface Grants {
   rights(space: string): Rights | undefined;
   /** Milliseconds since the epoch after which the grant is void (checked on every message). */
   expiresAt?: number;
+  /**
+   * The peer may tell this replica that its storage lost writes (a relay of the same cluster). Clients are
+   * not: a client's claim never makes a relay re-identify.
+   */
+  trusted?: boolean;
+  /** Who the credential speaks for (a token's `sub`); a replicaId is bound to the first principal using it (principals.ts). */
+  principal?: string;
 }
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const defaultTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    (t as { unref?: () => void }).unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+export const DEFAULT_ANTI_ENTROPY_INTERVAL = 60_000;
 
 export interface SessionOptions {
   /** 'client' sends its hello first; 'server' waits for the peer's hello and authenticates it. */
@@ -27,6 +52,9 @@ export interface SessionOptions {
   maxFrameBytes: number;
   maxValueBytes: number;
   now: () => number;
+  /** Milliseconds between anti-entropy rounds once synced (default 60 000; 0 turns them off). Both ends keep the timer. */
+  antiEntropyInterval?: number;
+  timers?: Timers;
   onPeer?: (peerId: string) => void;
   onStatus?: () => void;
   /** Client: the peer (a relay of a cluster) sent cluster news (JSON, untrusted; see cluster-news.ts). */
@@ -38,41 +66,12 @@ export interface SessionOptions {
   onStored?: (space: string, upTo: number, localSeq: number) => void;
 }
 
-
-export interface Outgoing {
-  ready: boolean;
-  /** Log seq read up to (frames sent or echoes skipped). */
-  sent: number;
-  /** Highest upTo carried by a frame (the peer's cursor once acknowledged). */
-  announced: number;
-  /** Live changes waiting for this tick's frame: entry, seq, entry, seq, … */
-  live: Array<Entry | number>;
-  acked: number;
-  inflight: number;
-  pumping: boolean;
-  again: boolean;
-}
-
-export interface AeStats {
-  turns: number;
-  bytes: number;
-  keysSent: number;
-  keysReceived: number;
-  keysRepaired: number;
-}
-
-export const newStats = (): AeStats => ({ turns: 0, bytes: 0, keysSent: 0, keysReceived: 0, keysRepaired: 0 });
-
-export interface SpaceState {
-  readonly name: string;
-  mine?: SyncItem;
-  theirs?: SyncItem;
-  /** The cursor I hold into the peer's log. */
-  cursor: { e: string; s: number };
-  out: Outgoing;
-  caughtUp: boolean;
-  ae?: { run: number; initiator: boolean; myTop: number; peerTop: number; establishing: boolean; stats: AeStats };
-  /** Frames of an anti-entropy turn gathered so far (a turn split under the frame limit). */
-  aeParts?: { run: number; top: number; items: AeItem[]; want: string[] };
-  rights?: Rights;
+/** How a session closes on a failure it expects (a refusal, a protocol error); undefined for anything else. */
+export function closeFor(e: unknown): [code: number, reason: string] | undefined {
+  if (e instanceof ProtocolError) return [CloseCode.PROTOCOL_ERROR, e.message];
+  if (!(e instanceof ConcordError)) return undefined;
+  if (e.code === 'UNAUTHORIZED') return [CloseCode.UNAUTHORIZED, e.message];
+  if (e.code === 'FORBIDDEN') return [CloseCode.FORBIDDEN, e.message];
+  if (e.code === 'CLOSED') return [CloseCode.GOING_AWAY, 'replica closed'];
+  return undefined;
 }

@@ -93,6 +93,23 @@ describe.skipIf(skipBrowser)('indexedDBStorage in headless Chromium', () => {
     await second.close();
   });
 
+  it('a tab opening while another has the replica open continues its log epoch; an open after all closed starts one', async () => {
+    const a = await tab();
+    const first = await a.evaluate(() => harness.open('epoch-db').then(() => harness.epochs()));
+    const b = await tab();
+    const second = await b.evaluate(() => harness.open('epoch-db').then(() => harness.epochs()));
+    // B joined a live instance: no new epoch, so nothing A's session announced is contradicted by B's open.
+    expect(second).toEqual(first);
+    await Promise.all([a.evaluate(() => harness.close()), b.evaluate(() => harness.close())]);
+    await Promise.all([a.close(), b.close()]);
+    const c = await tab();
+    const third = await c.evaluate(() => harness.open('epoch-db').then(() => harness.epochs()));
+    expect(third.slice(0, -1)).toEqual(first);
+    expect(third).toHaveLength(first.length + 1);
+    await c.evaluate(() => harness.close());
+    await c.close();
+  });
+
   it('a reload keeps the data and the replica identity', async () => {
     const page = await tab();
     const before = await page.evaluate(() => harness.open('reload-db'));

@@ -3,7 +3,7 @@
  * fails over, no write whose `synced` resolved is lost, the others declare it dead (on /metrics), and the
  * relay restarted from its data directory rejoins and catches up.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { createToken } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import { buildCli, spawnRelay, type RelayProcess } from '../relay/child.js';
-import { closeAll, dump, SECRET, until } from './support.js';
+import { closeAll, CLUSTER_SECRET, dump, SECRET, until } from './support.js';
 
 let cli: string;
 let cleanup = async () => {};
@@ -22,6 +22,9 @@ let dir = '';
 beforeAll(async () => {
   ({ cli, cleanup } = await buildCli());
   dir = await mkdtemp(join(tmpdir(), 'concord-cluster-proc-'));
+  // Secrets from files, as a deployment passes them (not visible in `ps`).
+  await writeFile(join(dir, 'secret'), SECRET + '\n');
+  await writeFile(join(dir, 'cluster-secret'), CLUSTER_SECRET + '\n');
 }, 60_000);
 afterAll(async () => {
   for (const c of children) c.child.kill('SIGKILL');
@@ -34,7 +37,7 @@ const token = createToken(SECRET, { spaces: { '*': 'write' }, expiresIn: '1h' })
 const url = (p: RelayProcess) => `ws://127.0.0.1:${p.port}`;
 
 async function relay(extra: string[]): Promise<RelayProcess> {
-  const p = await spawnRelay(cli, ['--port', '0', '--host', '127.0.0.1', '--secret', SECRET, '--gossip', '250', ...extra]);
+  const p = await spawnRelay(cli, ['--port', '0', '--host', '127.0.0.1', '--secret-file', join(dir, 'secret'), '--cluster-secret-file', join(dir, 'cluster-secret'), '--gossip', '250', ...extra]);
   children.push(p);
   return p;
 }

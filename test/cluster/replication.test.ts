@@ -44,7 +44,7 @@ describe('a relay cluster', () => {
     for (let i = 1; i < 5; i++) relays.push(await clusterRelay({ join: [relays[i - 1]!.url] }));
     open.push(...relays);
     const ids = relays.map((r) => r.replica.replicaId).sort();
-    await until(() => relays.every((r) => aliveIds(r).join() === ids.join()), 'every relay knows all five', 10_000);
+    await until(() => relays.every((r) => aliveIds(r).join() === ids.join()), 'every relay knows all five', 30_000);
     const first = await client(relays[0]!, { token, learnRelays: false }, ['m']);
     const last = await client(relays[4]!, { token, learnRelays: false }, ['m']);
     open.push(first, last);
@@ -52,7 +52,7 @@ describe('a relay cluster', () => {
     await (await first.space('m').put('from-first', 1)).synced;
     await until(async () => (await first.space('m').get('from-last'))?.value === 5 && (await last.space('m').get('from-first'))?.value === 1, 'writes cross the mesh');
     for (const r of relays) await until(async () => Object.keys(await dump(r.replica, 'm')).length === 2, 'every relay holds both');
-  });
+  }, 60_000);
 
   it('refuses cluster messages without a relay token', async () => {
     const a = await clusterRelay();

@@ -4,6 +4,9 @@ import { SECRET, startRelay } from '../relay/support.js';
 
 export { client, closeAll, dump, SECRET, synced, until } from '../relay/support.js';
 
+/** Relay-to-relay tokens are signed with their own secret, distinct from the client tokens' SECRET. */
+export const CLUSTER_SECRET = 'cluster-secret-fedcba9876543210';
+
 /**
  * A cluster relay on loopback with fast SWIM timings (a little more patient than localConfig, so a busy
  * machine running test files in parallel does not make members flap) and quick relay-to-relay reconnects.
@@ -11,6 +14,7 @@ export { client, closeAll, dump, SECRET, synced, until } from '../relay/support.
 export function clusterRelay(options: RelayOptions = {}): Promise<Relay> {
   return startRelay({
     secret: SECRET,
+    clusterSecret: CLUSTER_SECRET,
     cluster: localConfig({ probeInterval: 200, probeTimeout: 100, suspicionMult: 4 }),
     clusterBackoff: { base: 20, max: 200 },
     ...options,

@@ -50,3 +50,13 @@ describe('parseMessage', () => {
     if (!r.ok) expect(r.reason).toMatch(/\w/);
   });
 });
+
+describe('parseMessage with an address check (the relay passes isMemberAddress)', () => {
+  const wsOnly = (a: string) => a.startsWith('ws://') && !a.includes('@');
+  it('drops a whole message naming one address the check refuses', () => {
+    expect(parseMessage({ type: 'gossip', src: 'a', updates: [u] }, defaultLimits, wsOnly).ok).toBe(true);
+    expect(parseMessage({ type: 'gossip', src: 'a', updates: [u, { ...u, id: 'c', address: 'http://c' }] }, defaultLimits, wsOnly).ok).toBe(false);
+    expect(parseMessage({ type: 'push-pull', src: 'a', join: true, reply: false, members: [{ ...u, address: 'ws://x:y@c' }] }, defaultLimits, wsOnly).ok).toBe(false);
+    expect(parseMessage({ type: 'ping-req', seq: 1, src: 'a', target: 'b', address: 'javascript:1', updates: [] }, defaultLimits, wsOnly).ok).toBe(false);
+  });
+});

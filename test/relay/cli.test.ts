@@ -18,7 +18,7 @@ describe('concord command line', () => {
   it('--help explains the commands, options, environment and endpoints', async () => {
     const o = io();
     expect(await main(['--help'], o)).toBe(0);
-    for (const word of ['relay', 'token', '--port', '--host', '--data', '--secret', '--origin', '--join', '--write', '--read', '--ttl', 'PORT', 'HOST', 'DATA_DIR', 'CONCORD_SECRET', '/livez', '/readyz', '/metrics', 'SIGTERM', '4401']) {
+    for (const word of ['relay', 'token', '--port', '--host', '--data', '--secret', '--secret-file', '--cluster-secret-file', '--secret-grace', '--allowed-host', '--status', '--trust-proxy', 'SECURITY.md', '--origin', '--join', '--write', '--read', '--ttl', 'PORT', 'HOST', 'DATA_DIR', 'CONCORD_SECRET', '/livez', '/readyz', '/metrics', 'SIGTERM', '4401']) {
       expect(o.stdout).toContain(word);
     }
   });

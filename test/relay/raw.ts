@@ -42,12 +42,13 @@ export function rawPeer(url: string, options: { headers?: Record<string, string>
 }
 
 export function item(space: string): SyncItem {
-  return { space, cursorEpoch: '', cursorSeq: 0, top: 0, keys: 0, floor: 0 };
+  return { space, cursorEpoch: '', cursorSeq: 0, top: 0, keys: 0 };
 }
 
 /** A valid hello from a fresh replica. */
 export function helloFrame(token: string, spaces: SyncItem[] = []): Uint8Array {
-  return encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: randomId(), epoch: randomId(), top: 0, token, expect: '', spaces });
+  const epoch = randomId();
+  return encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: randomId(), epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces });
 }
 
 export function syncFrame(spaces: SyncItem[]): Uint8Array {

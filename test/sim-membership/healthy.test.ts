@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { lanConfig } from '../../lib/membership/config.js';
-import { measureHealthy } from '../../lib/membership/sim-scenarios.js';
+import { measureHealthy } from './sim-scenarios.js';
 import { seeds, withSeed } from './seed.js';
 
 const config = lanConfig();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lanConfig } from '../../lib/membership/config.js';
-import { SimCluster } from '../../lib/membership/sim-network.js';
-import { measurePartition } from '../../lib/membership/sim-scenarios.js';
+import { SimCluster } from './sim-network.js';
+import { measurePartition } from './sim-scenarios.js';
 import { suspicionTimeout } from '../../lib/membership/timeouts.js';
 import { seeds, withSeed } from './seed.js';
 

@@ -3,7 +3,7 @@
  * passes everything would make every simulated schedule pass.)
  */
 import { describe, expect, it } from 'vitest';
-import { record as makeRecord } from '../../lib/core.js';
+import { record as makeRecord } from '../../lib/record.js';
 import type { KeyState } from '../../lib/dvv.js';
 import { checkPeriodicAntiEntropy, checkState } from './checks.js';
 import { Cluster } from './cluster.js';

@@ -134,7 +134,7 @@ export async function checkState(
 export function checkPeriodicAntiEntropy(cluster: Cluster, from: number): string[] {
   const problems: string[] = [];
   const ran = (node: string, peer: string) => {
-    const ids = new Set(cluster.node(peer).ids);
+    const ids = new Set([...cluster.node(peer).ids, cluster.node(peer).r.replicaId]);
     return cluster.node(node).ae.some((e) => e.at >= from && !e.onConnect && ids.has(e.peer));
   };
   for (const [a, b] of cluster.options.edges) {

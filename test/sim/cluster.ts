@@ -29,7 +29,7 @@ export interface ClusterOptions {
   edges: ReadonlyArray<readonly [string, string]>;
   merge?: MergeTable;
   link?: Pick<LinkOptions, 'antiEntropyInterval' | 'backoff'>;
-  net?: Pick<NetworkOptions, 'latency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
+  net?: Pick<NetworkOptions, 'latency' | 'edgeLatency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
   /** Wall-clock skew per node, up to ± this many ms (default 0), or exactly this per node. */
   skew?: number | Readonly<Record<string, number>>;
   /** Nodes that serve their edges as relays (`replica.accept`) instead of dialing; of two relays, the first dials. */
@@ -97,7 +97,7 @@ export class SimNode {
   links: Link[] = [];
   /** `error` events the instances emitted. */
   readonly errors: unknown[] = [];
-  /** Every replicaId this node wrote as (a new one after fresh storage or a re-identification). */
+  /** Every replicaId this node wrote as (a new one after fresh storage or a re-identification, noted when seen). */
   readonly ids: string[] = [];
   /** Anti-entropy runs the leader reported. */
   readonly ae: AeSeen[] = [];
@@ -268,7 +268,9 @@ export class Cluster {
     if (n.tabs[tab]) return;
     const instance = n.disk.instance();
     let replica: Replica | undefined;
-    const storage = this.ledger.spy(name, instance, () => replica?.replicaId);
+    // Ours: any id no other node has (its current one, or one it just minted).
+    const isOwn = (r: string) => r === replica?.replicaId || n.ids.includes(r) || ![...this.nodes.values()].some((o) => o !== n && (o.ids.includes(r) || o.replica?.replicaId === r));
+    const storage = this.ledger.spy(name, instance, isOwn);
     const grace = this.options.collect?.[name];
     const opened = await openReplica({
       storage,
@@ -280,7 +282,11 @@ export class Cluster {
     });
     replica = opened;
     if (grace !== undefined) stopRealTimeCollection(opened);
-    opened.on('error', (e) => n.errors.push(e));
+    opened.on('error', (e) => {
+      n.errors.push(e);
+      // A re-identification is announced as an error event: note the new id.
+      if (!n.ids.includes(opened.replicaId)) n.ids.push(opened.replicaId);
+    });
     opened.on('antiEntropy', (e) => {
       if (n.tabs.indexOf(opened) === n.leader) n.ae.push({ at: this.clock.now(), peer: e.peer, onConnect: e.onConnect });
     });
@@ -306,7 +312,11 @@ export class Cluster {
     n.leader = tab;
     if (this.relays.has(n.name)) {
       // Any token is accepted: this simulates the network, not authentication.
-      this.net.serve(n.name, (conn) => replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }) }));
+      // The relay's side of each connection runs periodic anti-entropy too, on the virtual clock.
+      const every = this.options.link?.antiEntropyInterval;
+      this.net.serve(n.name, (conn) =>
+        replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }), timers: this.clock, ...(every !== undefined ? { antiEntropyInterval: every } : {}) }),
+      );
     }
     n.links = this.transportsOf(n.name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));
   }

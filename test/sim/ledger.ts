@@ -7,17 +7,19 @@
  *   a local write superseded it   the write's new dot is in the record; the versions of the old record
  *                                 missing from the new one are what its context covered → `superseded`
  *   a join dropped it             legitimate only if some local write somewhere superseded that dot
- *   tombstone collection          a key whose versions are all tombstones is removed outright → `collected`
+ *   tombstone collection          a key whose versions are all tombstones is removed outright, or kept as its
+ *                                 context alone (then joins elsewhere drop the tombstones it covers) → `collected`
  *
  * At the end (see `violations`):
  *   - every dot a join or a removal dropped is in `superseded` (a removal may drop tombstones only);
  *   - every write whose promise resolved is, on every replica, still a version of its key *with the value it
- *     wrote*, or is in `superseded`, or is a tombstone some replica collected, or was lost with its writer's
+ *     wrote*, or is in `superseded`, or is a tombstone a collection covered, or was lost with its writer's
  *     storage (a restore from an older copy, before any other replica stored it: `forgive`);
  *   - a write with an explicit context supersedes nothing but the versions the read behind that context saw;
  *   - no version a collected tombstone superseded (its dot covered by the collected record's context) is
  *     held anywhere at the end, nor stored again by the collector at any time after it collected.
  */
+import { sameVector } from '../../lib/dvv.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 
 export type Dot = string;
@@ -50,6 +52,8 @@ export interface Collected {
   key: string;
   cc: Readonly<Record<string, number>>;
   tombstones: ReadonlySet<Dot>;
+  /** The collector's disk was replaced since (a restore, a dead disk): it no longer knows of this collection. */
+  diskGone?: boolean;
 }
 
 /** What a final version looks like to the checker: its dot, and its value (encoded) or a tombstone. */
@@ -65,6 +69,8 @@ export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
   /** Per local write (its new dot): the dots it superseded. */
   private readonly byWriter = new Map<Dot, Dot[]>();
+  /** The same, per write (dot and body: a dot minted twice after a restore names two writes). */
+  private readonly byWrite = new Map<string, Dot[]>();
   /** Per node: the body of each local write it made durable, by dot (the latest, should a dot be minted twice). */
   private readonly localBodies = new Map<string, Map<Dot, string>>();
   /** Per node: the dot of its latest local write of a key at a seq (the write's seq names it; its replicaId may
@@ -77,19 +83,24 @@ export class Ledger {
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
 
-  /** Wraps `inner` so the ledger sees every durable record replaced on `node`, whose replicaId `owner()` gives. */
-  spy(node: string, inner: StorageAdapter, owner: () => string | undefined): StorageAdapter {
+  /**
+   * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
+   * `r` is the node's (its current one, or one it had or just minted: a re-identification re-issues writes under
+   * a new id inside the transaction that switches to it).
+   */
+  spy(node: string, inner: StorageAdapter, isOwn: (r: string) => boolean): StorageAdapter {
     type Seen = () => void;
     const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null): Seen | undefined => {
-      const me = owner();
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
-      const mine = next !== null && me !== undefined ? next.vs.find((v) => v.r === me && v.n === next.seq && !prev?.vs.some((u) => u.r === me && u.n === v.n)) : undefined;
+      // A local write: a new version of ours at (or, when the key's context claims counters of ours above our
+      // sequence, above) the record's seq. A join brings our own dots back only below it.
+      const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : undefined;
       const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
       if (!mine && gone.length === 0 && added.length === 0) return undefined;
       return () => {
         // A collector stores again a version its collected tombstone superseded: the delete came back.
         for (const c of this.collected) {
-          if (c.node !== node || c.space !== space || c.key !== key) continue;
+          if (c.node !== node || c.space !== space || c.key !== key || c.diskGone) continue;
           for (const v of added) {
             if (v.d) continue; // an older tombstone back is harmless: only values must stay gone
             const d = dotOf(v.r, v.n);
@@ -102,17 +113,20 @@ export class Ledger {
           bodies.set(dotOf(mine.r, mine.n), bodyOf(mine));
           let dots = this.localDots.get(node);
           if (!dots) this.localDots.set(node, (dots = new Map()));
-          dots.set(`${id(space, key)}\u0000${mine.n}`, dotOf(mine.r, mine.n));
+          dots.set(`${id(space, key)}\u0000${next!.seq}`, dotOf(mine.r, mine.n));
           this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
+          this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
           let set = this.superseded.get(id(space, key));
           if (!set) this.superseded.set(id(space, key), (set = new Set()));
           for (const v of gone) set.add(dotOf(v.r, v.n));
           return;
         }
-        for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: next ? 'join' : 'remove', tombstone: v.d === 1 });
-        if (next === null && prev && prev.vs.every((v) => v.d === 1)) {
-          this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))) });
-        }
+        // Tombstone collection: the key removed outright, or (the engine since issue 10) kept as its context
+        // alone — no version, the same context — which then travels as a state and drops tombstones elsewhere.
+        const onlyTombstones = prev !== undefined && prev.vs.length > 0 && prev.vs.every((v) => v.d === 1);
+        const collected = onlyTombstones && (next === null || (next.vs.length === 0 && sameVector(next.cc, prev.cc)));
+        for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: collected ? 'remove' : next ? 'join' : 'remove', tombstone: v.d === 1 });
+        if (collected) this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))) });
       };
     };
     const wrapTx = (tx: StorageTx, seen: Seen[]): StorageTx => {
@@ -183,6 +197,11 @@ export class Ledger {
     this.forgiven.set(dot, why);
   }
 
+  /** The node's disk was replaced: what it collected before is no longer known there. */
+  diskReplaced(node: string): void {
+    for (const c of this.collected) if (c.node === node) c.diskGone = true;
+  }
+
   /** The dots a local write superseded (empty when unknown). */
   supersededBy(dot: Dot): readonly Dot[] {
     return this.byWriter.get(dot) ?? [];
@@ -202,11 +221,12 @@ export class Ledger {
    */
   violations(finals: Map<string, (space: string, key: string) => readonly FinalVersion[]>): string[] {
     const out: string[] = [...new Set(this.reappeared)];
-    // Tombstones collected somewhere may vanish everywhere: a collector refuses them back, and its refusal
-    // makes the peer drop them too.
-    const collectedTombstones = new Set<string>();
-    for (const c of this.collected) for (const t of c.tombstones) collectedTombstones.add(id(c.space, c.key) + '\u0000' + t);
-    const gc = (space: string, key: string, dot: Dot) => collectedTombstones.has(id(space, key) + '\u0000' + dot);
+    // Tombstones a collection covered may vanish everywhere: the collected state (or the collector's refusal)
+    // makes every replica drop them.
+    const gc = (space: string, key: string, dot: Dot) => {
+      const [r, n] = splitDot(dot);
+      return this.collected.some((c) => c.space === space && c.key === key && (c.cc[r] ?? 0) >= n);
+    };
     for (const d of this.drops) {
       if (d.how === 'remove' && d.tombstone) continue;
       if (d.tombstone && gc(d.space, d.key, d.dot)) continue;
@@ -214,9 +234,10 @@ export class Ledger {
       if (!this.wasSuperseded(d.space, d.key, d.dot)) out.push(`${d.node}: a ${d.how} dropped ${d.key}@${d.dot}, which no write superseded`);
     }
     for (const w of this.writes) {
-      const over = w.mayCover ? (this.byWriter.get(w.dot) ?? []).filter((d) => !w.mayCover!.has(d)) : [];
+      const isTombstone = w.body === '<deleted>';
+      const over = w.mayCover && !this.forgiven.has(w.dot) ? (this.byWrite.get(`${w.dot}\u0000${w.body}`) ?? []).filter((d) => !w.mayCover!.has(d)) : [];
       if (over.length) out.push(`${w.what} by ${w.node} (${w.key}@${w.dot}) superseded ${over.join(' ')}, outside its context`);
-      if (this.wasSuperseded(w.space, w.key, w.dot) || this.forgiven.has(w.dot) || gc(w.space, w.key, w.dot)) continue;
+      if (this.wasSuperseded(w.space, w.key, w.dot) || this.forgiven.has(w.dot) || (isTombstone && gc(w.space, w.key, w.dot))) continue;
       for (const [node, versions] of finals) {
         const held = versions(w.space, w.key).find((v) => v.dot === w.dot);
         if (!held) out.push(`lost write: ${w.what} by ${w.node} (${w.key}@${w.dot}) is missing on ${node} and no write superseded it`);

@@ -27,6 +27,8 @@ export interface NetworkOptions {
   rng: Rng;
   /** One-way latency range in virtual ms (default 1–20). */
   latency?: { min: number; max: number };
+  /** One-way latency range of one edge (by its ends' names), overriding `latency` where given. */
+  edgeLatency?: (a: string, b: string) => { min: number; max: number } | undefined;
   /** A refused open rejects after this many virtual ms (default 200). */
   connectTimeout?: number;
   /** Largest frame a connection carries; larger sends are recorded as violations. */
@@ -177,8 +179,8 @@ export class SimNetwork {
     return this.edges.filter((e) => e.wire && !e.wire.dead).map((e) => e.ends.join('-'));
   }
 
-  private latency(): number {
-    const { min, max } = this.options.latency ?? { min: 1, max: 20 };
+  private latency(e?: Edge): number {
+    const { min, max } = (e && this.options.edgeLatency?.(e.ends[0], e.ends[1])) ?? this.options.latency ?? { min: 1, max: 20 };
     return this.options.rng.int(min, max);
   }
 
@@ -281,7 +283,7 @@ export class SimNetwork {
   }
 
   private arrival(w: Wire, to: 0 | 1): number {
-    const at = Math.max(w.lastAt[to], this.clock.now() + this.latency());
+    const at = Math.max(w.lastAt[to], this.clock.now() + this.latency(w.edge));
     w.lastAt[to] = at;
     return at;
   }

@@ -15,7 +15,7 @@
 import { FEATURES, RELAYS_COLLECT, type Switch } from './schedule.js';
 
 export interface Pending {
-  /** Defects of issue 10 (numbers), or new ones found by the simulator ('N1', 'N2': see the report of branch sim-faults). */
+  /** Defects of issue 10 (numbers), or new ones the simulator found ('N1', 'N2': see the report of branch sim-faults). */
   defects: Array<number | string>;
   why: string;
 }
@@ -26,22 +26,10 @@ export interface Pending {
  */
 export const PENDING_FIXES: Record<string, Pending> = {
   // Fault classes: their seed families are skipped, and no CI schedule draws them.
-  'relays-collect': { defects: [1], why: 'the collected-version refusal runs on relays that never collected: a record moved up a log in a multi-frame catch-up loses an older dot' },
-  'gc-relay': { defects: [1, 6, 7, 8, 9], why: 'refusal of collected versions by acknowledged cursor and key absence; an empty relay skips anti-entropy; a collected newest entry leaves links at syncing' },
-  'gc-peer': { defects: [1, 9], why: 'a mid-chain collector refuses only versions acknowledged from their writer, and wrongly refuses older dots beside moved-up records' },
-  crash: { defects: [4], why: 'anti-entropy sends applied-but-not-durable state (a dot leaves its replica before it is durable)' },
-  'restore-relay': { defects: [3, 5, 'N1'], why: 'a restored relay keeps its log epoch; a restored replica (relays write too) reuses dots' },
-  'restore-replica': { defects: [5, 'N1'], why: 'a restored replica reuses dots for other values; a second re-identification leaves open sessions decoding the newest id as the older one' },
-  // Checks.
-  'check:periodic-anti-entropy': { defects: [2], why: "only the dialing side with the smaller replicaId starts periodic rounds: a client whose id sorts above its relay's never gets one" },
-  'check:hlc-drift': { defects: ['HLC drift fix (security)'], why: 'remote timestamps far ahead of the wall clock are adopted into the hybrid logical clock' },
+  'restore-relay': { defects: ['N2'], why: 'a relay restored from an older copy never learns it was restored: its own later writes reuse dots and are dropped by the first state that covers the lost ones' },
   // Named scenarios (scenarios.test.ts, scenarios-faults.test.ts).
-  'scenario:restored-replica-writes-offline': { defects: [5], why: 'a restored replica that writes before reconnecting reuses dots for other values (was SIM_KNOWN)' },
-  'scenario:anti-entropy-sends-only-durable-state': { defects: [4], why: 'anti-entropy sends applied-but-not-durable state; a crash then re-mints its dot for another value' },
-  'scenario:tab-moves-a-record-up-the-log': { defects: [1], why: 'a relay that never collected refuses an older dot beside a record moved up the log' },
-  'scenario:mid-chain-collector-resurrects': { defects: [9], why: 'a collector refuses only versions acknowledged from their own writer' },
-  'scenario:second-reidentification': { defects: ['N1'], why: 'a second re-identification leaves open sessions decoding the newest id as the older one' },
-  'scenario:tab-write-overtaken-by-leader-join': { defects: ['N2'], why: "the leader's live stream skips a tab's write whose seq is below the leader's own join committed right after it" },
+  'scenario:restored-relay-writes': { defects: ['N2'], why: 'a relay restored from an older copy reuses dots for its own later writes' },
+  'scenario:tab-write-overtaken-by-leader-join': { defects: ['N1'], why: "the leader's live stream skips a tab's write whose seq is below the leader's own join committed right after it" },
 };
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';

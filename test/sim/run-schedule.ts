@@ -31,7 +31,7 @@ const NETWORK_ERRORS = /unreachable|partitioned|superseded by a newer open/;
 /** Virtual ms after heal within which every link must be 'synced' (reconnect backoff is at most 1 s here). */
 const SETTLE_BUDGET = 120_000;
 /** The notice of a replica that learnt it was restored from an older copy: expected where restores happen. */
-const RESTORE_NOTICE = /restored from a backup/;
+const RESTORE_NOTICE = /restored from a backup|its storage lost/;
 
 export interface RunOptions {
   /** Checks to apply (default: those not pending, see pending.ts). */
@@ -179,6 +179,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       await cluster.stop(node);
       const old = cluster.node(node).disk;
       cluster.node(node).disk = disk();
+      cluster.ledger.diskReplaced(node);
       await after(0);
       forgiveLost(cluster, old, `lost with ${node}'s ${why}`);
     });

@@ -69,6 +69,9 @@ const harness = {
 
   seq: () => must(storage, 'open').getMeta<number>('seq'),
 
+  /** The replica's log epochs (lib/epochs.ts): one per open, unless another tab had it open. */
+  epochs: () => must(replica, 'open').core.history.map(([e]) => e),
+
   async close() {
     await replica?.close();
     replica = undefined;

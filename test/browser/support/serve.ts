@@ -29,8 +29,8 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-export async function servePage(bundle: string): Promise<PageServer> {
-  const html = '<!doctype html><meta charset="utf-8"><title>concord idb</title><script type="module" src="/bundle.js"></script>';
+export async function servePage(bundle: string, body = ''): Promise<PageServer> {
+  const html = `<!doctype html><meta charset="utf-8"><title>concord idb</title>${body}<script type="module" src="/bundle.js"></script>`;
   const server: Server = createServer((req, res) => {
     if (req.url === '/' || req.url?.startsWith('/?')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });

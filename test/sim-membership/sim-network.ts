@@ -12,10 +12,10 @@
  * Determinism: one seed fixes the network's draws and, derived from it, every member's `random`.
  * Same seed, same calls → the same log, event for event.
  */
-import { prng } from '../check-merge.js';
-import { localConfig, type SwimConfig } from './config.js';
-import type { MemberState, SwimMessage } from './messages.js';
-import { Swim, type SwimEvent } from './swim.js';
+import { prng } from '../../lib/check-merge.js';
+import { localConfig, type SwimConfig } from '../../lib/membership/config.js';
+import type { MemberState, SwimMessage } from '../../lib/membership/messages.js';
+import { Swim, type SwimEvent } from '../../lib/membership/swim.js';
 
 export interface SimOptions {
   seed: number;

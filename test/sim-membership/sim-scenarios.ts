@@ -10,9 +10,9 @@
  *   partition   members are cut off for longer than the suspicion timeout, then the network heals:
  *               time until every member holds every other alive again
  */
-import { type SwimConfig } from './config.js';
+import { type SwimConfig } from '../../lib/membership/config.js';
 import { SimCluster } from './sim-network.js';
-import { suspicionTimeout } from './timeouts.js';
+import { suspicionTimeout } from '../../lib/membership/timeouts.js';
 
 export interface ScenarioOptions {
   seed: number;

@@ -1,0 +1,243 @@
+/**
+ * External stores for React's useSyncExternalStore, one per (space, key), (space, prefix) or space presence,
+ * shared by every component that reads the same thing.
+ *
+ * Invariants (useSyncExternalStore's contract):
+ * - `getSnapshot` returns the same object until what was read changed: a new snapshot is published only when
+ *   a read differs from the last one (context, value, conflict), so re-renders follow real changes only.
+ * - A store subscribes narrowly: `space.subscribe(key)` for one key, `space.subscribe(prefix + '*')` for a
+ *   scan, filtered exactly (a `*` inside a key would otherwise widen the pattern); changes elsewhere never wake it.
+ * - Subscribe, unsubscribe, subscribe again (StrictMode does it on mount) keeps the snapshot: no flash of
+ *   `loading`; a resubscription reads again and publishes only if something changed meanwhile.
+ * - A store nobody listens to stops listening to the space at once and leaves the cache after a short grace.
+ */
+import { deepEqual } from '../../lib/equal.js';
+import type { Space } from '../../lib/space.js';
+import type { PresenceMember } from '../../lib/sync/presence-hub.js';
+import type { GetResult } from '../../lib/types.js';
+
+export interface ValueSnapshot<T> {
+  /** True until the first read finished. */
+  readonly loading: boolean;
+  /** The key's value (merged, or the latest sibling); undefined when absent or deleted. */
+  readonly value: T | undefined;
+  /** The whole read: siblings, versions, conflict, and the context to write back with. */
+  readonly result: GetResult<T> | undefined;
+  /** Why the last read failed (e.g. the replica closed), else undefined. */
+  readonly error: unknown;
+}
+
+export type ScanEntry<T> = GetResult<T> & { readonly key: string };
+
+export interface ScanSnapshot<T> {
+  readonly loading: boolean;
+  /** Every live key under the prefix, in key order. */
+  readonly entries: readonly ScanEntry<T>[];
+  readonly error: unknown;
+}
+
+const EVICT_AFTER_MS = 1000;
+
+abstract class Store<S> {
+  private readonly listeners = new Set<() => void>();
+  private evictTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    protected snapshot: S,
+    private readonly evict: () => void,
+  ) {}
+
+  readonly getSnapshot = (): S => this.snapshot;
+
+  readonly subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    clearTimeout(this.evictTimer);
+    if (this.listeners.size === 1) this.start();
+    return () => {
+      if (!this.listeners.delete(listener) || this.listeners.size > 0) return;
+      this.stop();
+      this.evictTimer = setTimeout(() => this.listeners.size === 0 && this.evict(), EVICT_AFTER_MS);
+      (this.evictTimer as { unref?: () => void }).unref?.();
+    };
+  };
+
+  protected publish(next: S): void {
+    this.snapshot = next;
+    for (const l of [...this.listeners]) l();
+  }
+
+  protected get listening(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  protected abstract start(): void;
+  protected abstract stop(): void;
+}
+
+function sameRead<T>(a: GetResult<T> | undefined, b: GetResult<T> | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.context === b.context && a.conflict === b.conflict && deepEqual(a.value, b.value) && deepEqual(a.siblings, b.siblings);
+}
+
+export class ValueStore<T> extends Store<ValueSnapshot<T>> {
+  private unsubscribe: (() => void) | undefined;
+  private generation = 0;
+
+  constructor(
+    private readonly space: Space,
+    private readonly key: string,
+    evict: () => void,
+  ) {
+    super({ loading: true, value: undefined, result: undefined, error: undefined }, evict);
+  }
+
+  protected start(): void {
+    this.unsubscribe = this.space.subscribe(this.key, (change) => change.key === this.key && this.read());
+    this.read();
+  }
+
+  protected stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private read(): void {
+    // Only the newest read publishes: an older one finishing late never overwrites it.
+    const generation = ++this.generation;
+    const done = (result: GetResult<T> | undefined, error: unknown) => {
+      if (generation !== this.generation) return;
+      const cur = this.snapshot;
+      if (!cur.loading && cur.error === error && sameRead(cur.result, result)) return;
+      this.publish({ loading: false, value: result?.value, result, error });
+    };
+    let pending: Promise<GetResult<T> | undefined>;
+    try {
+      pending = this.space.get<T>(this.key);
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    pending.then((r) => done(r, undefined), (e: unknown) => done(undefined, e));
+  }
+}
+
+export class ScanStore<T> extends Store<ScanSnapshot<T>> {
+  private unsubscribe: (() => void) | undefined;
+  private entries = new Map<string, ScanEntry<T>>();
+  private dirty = new Set<string>();
+  private rescan = false;
+  private running = false;
+
+  constructor(
+    private readonly space: Space,
+    private readonly prefix: string,
+    evict: () => void,
+  ) {
+    super({ loading: true, entries: [], error: undefined }, evict);
+  }
+
+  protected start(): void {
+    this.unsubscribe = this.space.subscribe(this.prefix + '*', (change) => {
+      if (!change.key.startsWith(this.prefix)) return;
+      this.dirty.add(change.key);
+      void this.pump();
+    });
+    this.rescan = true;
+    void this.pump();
+  }
+
+  protected stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** One loop at a time: a full scan when (re)started, then a `get` per changed key; publishes once per pass. */
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.listening && (this.rescan || this.dirty.size > 0)) {
+        let changed = false;
+        if (this.rescan) {
+          this.rescan = false;
+          this.dirty.clear();
+          const next = new Map<string, ScanEntry<T>>();
+          for await (const e of this.space.scan<T>(this.prefix)) {
+            const old = this.entries.get(e.key);
+            next.set(e.key, old && sameRead(old, e) ? old : e);
+          }
+          changed = next.size !== this.entries.size || [...next].some(([k, e]) => this.entries.get(k) !== e);
+          this.entries = next;
+        } else {
+          const keys = [...this.dirty];
+          this.dirty.clear();
+          for (const key of keys) {
+            const r = await this.space.get<T>(key);
+            const old = this.entries.get(key);
+            if (!r) changed = this.entries.delete(key) || changed;
+            else if (!old || !sameRead(old, r)) {
+              this.entries.set(key, { key, ...r });
+              changed = true;
+            }
+          }
+        }
+        if (changed || this.snapshot.loading || this.snapshot.error !== undefined) {
+          const entries = [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+          this.publish({ loading: false, entries, error: undefined });
+        }
+      }
+    } catch (error) {
+      this.rescan = true;
+      this.publish({ loading: false, entries: this.snapshot.entries, error });
+    } finally {
+      this.running = false;
+    }
+  }
+}
+
+function sameMembers(a: readonly PresenceMember[], b: readonly PresenceMember[]): boolean {
+  return a.length === b.length && a.every((m, i) => m.id === b[i]!.id && m.self === b[i]!.self && deepEqual(m.meta, b[i]!.meta));
+}
+
+export class PresenceStore extends Store<readonly PresenceMember[]> {
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly space: Space,
+    evict: () => void,
+  ) {
+    super(space.presence.list(), evict);
+  }
+
+  protected start(): void {
+    this.unsubscribe = this.space.presence.subscribe((members) => this.update(members));
+    this.update(this.space.presence.list());
+  }
+
+  protected stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private update(members: readonly PresenceMember[]): void {
+    if (!sameMembers(this.snapshot, members)) this.publish(members);
+  }
+}
+
+/** The cache: one store per space and key (or prefix); spaces are held weakly. */
+export class StoreCache<K, S> {
+  private readonly bySpace = new WeakMap<Space, Map<K, S>>();
+
+  constructor(private readonly create: (space: Space, key: K, evict: () => void) => S) {}
+
+  get(space: Space, key: K): S {
+    let map = this.bySpace.get(space);
+    if (!map) this.bySpace.set(space, (map = new Map()));
+    let store = map.get(key);
+    if (!store) {
+      const stores = map;
+      const created: S = this.create(space, key, () => stores.get(key) === created && stores.delete(key));
+      map.set(key, (store = created));
+    }
+    return store;
+  }
+}

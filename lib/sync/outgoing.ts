@@ -1,0 +1,168 @@
+/**
+ * One space's outgoing log stream on a session: our change log from the cursor the peer holds, in CHANGES
+ * frames under the frame budget, each acknowledged (ACK) once the peer stored it durably. At most WINDOW
+ * frames are unacknowledged; the rest waits in the log (the log is the queue: nothing is buffered per peer).
+ *
+ *   start(from)     the log from `from` on is what the peer lacks
+ *   changed(...)    a change was stored: sent at once when everything before it was (live fast path, one
+ *                   frame per tick), else the pump reads it from the log
+ *   ack(upTo)       the peer holds our log up to `upTo`: writes up to it are synced; the window reopens
+ *
+ * Only durable state is streamed: the log (readLog) holds durable records only, and change events fire once
+ * a transaction is durable. Records that came from the peer are not sent back (handshake.ts echoFloor).
+ */
+import type { StoredChange } from '../core.js';
+import type { KeyRecord } from '../storage.js';
+import { ProtocolError } from './codec.js';
+import { entrySize, MsgType, type Changes, type Entry } from './messages.js';
+
+/** Frames a stream may have unacknowledged (bounds what a slow peer makes us buffer). */
+export const WINDOW = 32;
+const PAGE = 1024;
+
+/** What a stream needs of its session. */
+export interface StreamPort {
+  readonly closed: boolean;
+  readonly peerId: string;
+  /** Largest batch of entries, in estimated bytes, for one frame. */
+  readonly frameBudget: number;
+  send(m: Changes): void;
+  readLog(afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
+  /** The space's last durable log seq as the index knows it. */
+  lastSeq(): number;
+  acked(upTo: number): void;
+  refreshStatus(): void;
+  fail(e: unknown): void;
+}
+
+export class LogStream {
+  ready = false;
+  /** Log seq read up to (frames sent or echoes skipped). */
+  sent = 0;
+  /** Highest upTo carried by a frame (the peer's cursor once acknowledged). */
+  private announced = 0;
+  private acked = 0;
+  inflight = 0;
+  pumping = false;
+  private again = false;
+  /** Live changes waiting for this tick's frame. */
+  private live: Entry[] = [];
+  private liveUpTo = 0;
+  private echoFloor = Infinity;
+
+  constructor(
+    private readonly space: string,
+    private readonly port: StreamPort,
+    /** The top this end announced for the space: a peer waiting for it needs a frame that reaches it. */
+    private readonly announcedTop: () => number,
+  ) {}
+
+  /** Whether a frame is queued, unacknowledged or being read. */
+  get busy(): boolean {
+    return this.inflight > 0 || this.pumping || this.live.length > 0;
+  }
+
+  start(from: number, echoFloor: number): void {
+    this.ready = true;
+    this.sent = from;
+    this.announced = from;
+    this.acked = Math.max(this.acked, from);
+    this.echoFloor = echoFloor;
+    this.port.acked(from);
+    void this.pump();
+  }
+
+  private isEcho(rec: KeyRecord): boolean {
+    return rec.src === this.port.peerId && rec.seq > this.echoFloor;
+  }
+
+  changed(change: StoredChange, prevLast: number | undefined): void {
+    if (!this.ready) return this.port.refreshStatus();
+    const rec = change.rec;
+    // Live fast path: everything before this change was sent, so it goes straight from the event (batched with
+    // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read.
+    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.inflight < WINDOW) {
+      this.sent = rec.seq;
+      if (rec.src !== this.port.peerId) {
+        if (this.live.length === 0) queueMicrotask(() => this.flushLive());
+        this.live.push([change.key, { vs: rec.vs, cc: rec.cc }]);
+        this.liveUpTo = rec.seq;
+      } else if (this.live.length === 0) this.port.refreshStatus();
+      return;
+    }
+    void this.pump();
+  }
+
+  /** Sends the live changes gathered this tick as one frame. */
+  private flushLive(): void {
+    if (this.live.length === 0 || this.port.closed) return void (this.live = []);
+    const entries = this.live;
+    this.live = [];
+    this.sendFrame(this.liveUpTo, entries);
+    this.port.refreshStatus();
+  }
+
+  private sendFrame(upTo: number, entries: Entry[]): void {
+    this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries });
+    this.inflight++;
+    this.announced = upTo;
+  }
+
+  async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    // Live changes gathered for this tick go first: the log stream must not overtake them.
+    this.flushLive();
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        while (!this.port.closed && this.ready && this.inflight < WINDOW) {
+          const page = await this.port.readLog(this.sent, PAGE);
+          if (page.length === 0 || this.port.closed) break;
+          let batch: Entry[] = [];
+          let bytes = 0;
+          for (let i = 0; i < page.length; i++) {
+            const [key, rec] = page[i]!;
+            if (!this.isEcho(rec)) {
+              batch.push([key, { vs: rec.vs, cc: rec.cc }]);
+              bytes += entrySize(key, rec);
+            }
+            if (i === page.length - 1 || bytes > this.port.frameBudget) {
+              // Pages holding only echoes of the peer's own changes send nothing here.
+              if (batch.length > 0) this.sendFrame(rec.seq, batch);
+              this.sent = rec.seq;
+              batch = [];
+              bytes = 0;
+            }
+          }
+        }
+        // The log is exhausted. If echoes were skipped below the top we announced, the peer still needs its
+        // cursor to pass that top to know it caught up: one empty frame says so.
+        if (!this.port.closed && this.ready && this.announced < this.sent && this.announced < this.announcedTop()) this.sendFrame(this.sent, []);
+      } while (this.again && !this.port.closed);
+    } catch (e) {
+      this.port.fail(e);
+    } finally {
+      this.pumping = false;
+      this.port.refreshStatus();
+    }
+  }
+
+  ack(upTo: number): void {
+    if (upTo > this.sent) throw new ProtocolError('ack beyond what was sent');
+    if (upTo > this.acked) this.acked = upTo;
+    if (this.inflight > 0) this.inflight--;
+    this.port.acked(upTo);
+    // Pump again only if the log holds entries not sent yet (the window held them back).
+    if (this.port.lastSeq() > this.sent || this.again) void this.pump();
+    this.port.refreshStatus();
+  }
+
+  /** Caught up on our side: the log sent up to its last entry and every frame acknowledged. */
+  get done(): boolean {
+    return this.ready && !this.busy && this.port.lastSeq() <= this.sent;
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * One space's Merkle anti-entropy on a session: the driver around antientropy.ts's pure turns.
+ *
+ *   begin()        the initiator (handshake.ts) opens a run with one level of its tree
+ *   turn(m)        a turn, possibly split over frames (`more`), is gathered, then answered: the states of the
+ *                  keys the peer lacks or holds differently go first (repair CHANGES, upTo 0), then our turn;
+ *                  a turn with nothing left to compare ends the run on both sides
+ *
+ * Bounds (a small request must not make a big answer): a turn's parts are capped in bytes; wanted keys are
+ * deduplicated, and each key's state goes at most once per run; only keys we hold are answered; repair frames
+ * are acknowledged like log frames and count against the session's window, and the sender waits for room (and
+ * for the transport to drain) between frames, so a peer that does not read does not make us buffer. The
+ * waiting happens in this space's outbox, never in the session's inbox: the acknowledgements that make room
+ * arrive through the inbox (two peers repairing each other would otherwise wait on each other forever).
+ * The outbox is in order: the states of a turn go before the turn, as the peer expects.
+ * Only durable state leaves: a record newer than the space's last durable seq is left to the log stream.
+ */
+import type { AntiEntropyRun } from '../core.js';
+import type { KeyRecord } from '../storage.js';
+import { answerTurn, openingTurn, splitTurn } from './antientropy.js';
+import { ProtocolError } from './codec.js';
+import type { MerkleTree } from './merkle.js';
+import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
+
+/** Bytes of one turn's gathered parts we accept (a hostile peer cannot make us hold more). */
+const MAX_TURN_BYTES = 64 * 1024 * 1024;
+
+export interface RepairPort {
+  readonly closed: boolean;
+  readonly peerId: string;
+  readonly frameBudget: number;
+  /** Whether we may offer our states (a client the relay made read-only does not). */
+  readonly offersStates: boolean;
+  index(): Promise<{ tree: MerkleTree; lastSeq: number }>;
+  get(key: string): Promise<KeyRecord | undefined>;
+  random(): number;
+  send(m: AntiEntropy): void;
+  /** Sends repair states (CHANGES, upTo 0) once the window and the transport have room. */
+  sendRepair(entries: Entry[], bytes: number): Promise<void>;
+  fail(e: unknown): void;
+  /** The run ended (both sides); `peerTop`/`myTop` are the logs' tops when it started. */
+  ended(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number }): Promise<void>;
+}
+
+export interface RunStats {
+  turns: number;
+  bytes: number;
+  keysSent: number;
+  keysReceived: number;
+  keysRepaired: number;
+}
+
+interface Run {
+  id: number;
+  initiator: boolean;
+  myTop: number;
+  peerTop: number;
+  establishing: boolean;
+  stats: RunStats;
+  /** Keys whose state went to the peer in this run. */
+  sent: Set<string>;
+}
+
+export class Repair {
+  private run: Run | undefined;
+  private parts: { run: number; top: number; items: AeItem[]; want: string[]; bytes: number } | undefined;
+  private outbox: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly space: string,
+    private readonly port: RepairPort,
+  ) {}
+
+  get running(): boolean {
+    return this.run !== undefined;
+  }
+
+  /** Counts a frame of this run (bytes both ways, keys received). */
+  count(bytes: number, keysReceived = 0, keysRepaired = 0, turnEnds = false): void {
+    const stats = this.run?.stats;
+    if (!stats) return;
+    stats.bytes += bytes;
+    stats.keysReceived += keysReceived;
+    stats.keysRepaired += keysRepaired;
+    if (turnEnds) stats.turns++;
+  }
+
+  async begin(establishing: boolean): Promise<void> {
+    const ix = await this.port.index();
+    const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
+    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set() };
+    this.sendTurn(id, ix.lastSeq, openingTurn(ix.tree, id).items, [], false);
+  }
+
+  async turn(m: AntiEntropy, establishingIfNew: boolean): Promise<void> {
+    // A turn split over several frames: gather it, and answer once it is whole.
+    if (m.more || this.parts) {
+      const parts = (this.parts ??= { run: m.run, top: 0, items: [], want: [], bytes: 0 });
+      if (parts.run !== m.run) throw new ProtocolError('anti-entropy turn parts from different runs');
+      for (const it of m.items) {
+        parts.items.push(it);
+        parts.bytes += it.kind === 'node' ? 8 : 16 + it.keys.reduce((n, [k]) => n + k.length + 8, 0);
+      }
+      for (const k of m.want) parts.want.push(k);
+      for (const k of m.want) parts.bytes += k.length + 8;
+      if (m.top > 0) parts.top = m.top;
+      if (parts.bytes > MAX_TURN_BYTES) throw new ProtocolError('anti-entropy turn too large');
+      if (m.more) return;
+      this.parts = undefined;
+      m = { ...m, items: parts.items, want: parts.want, top: parts.top };
+    }
+    const ix = await this.port.index();
+    let first = false;
+    if (!this.run || this.run.id !== m.run) {
+      if (this.run?.initiator) throw new ProtocolError('anti-entropy run mismatch');
+      first = true;
+      this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set() };
+    } else if (m.top > 0) this.run.peerTop = m.top;
+    const run = this.run;
+    if (m.final) return this.queue(async () => {
+      await this.sendStates(run, m.want);
+      await this.end(run);
+    });
+    const turn = answerTurn(ix.tree, m.items, run.id);
+    const final = turn.items.length === 0 && turn.want.length === 0;
+    this.queue(async () => {
+      await this.sendStates(run, [...turn.send, ...m.want]);
+      if (this.run !== run || this.port.closed) return;
+      this.sendTurn(run.id, first ? run.myTop : 0, turn.items, turn.want, final);
+      if (final) await this.end(run);
+    });
+  }
+
+  private queue(task: () => Promise<void>): void {
+    this.outbox = this.outbox.then(task).catch((e) => this.port.fail(e));
+  }
+
+  /** Sends a turn, split into frames under the frame budget: all but the last say `more`, the first carries the top. */
+  private sendTurn(id: number, top: number, items: AeItem[], want: string[], final: boolean): void {
+    const parts = splitTurn(items, want, this.port.frameBudget);
+    parts.forEach((part, i) => {
+      const last = i === parts.length - 1;
+      this.port.send({ type: MsgType.AntiEntropy, space: this.space, run: id, top: i === 0 ? top : 0, items: part.items, want: part.want, final: last && final, ...(last ? {} : { more: true }) });
+    });
+  }
+
+  private async sendStates(run: Run, keys: readonly string[]): Promise<void> {
+    if (!this.port.offersStates) return;
+    const { lastSeq } = await this.port.index();
+    let batch: Entry[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      const entries = batch;
+      const size = bytes;
+      batch = [];
+      bytes = 0;
+      run.stats.keysSent += entries.length;
+      await this.port.sendRepair(entries, size);
+    };
+    for (const key of keys) {
+      if (run.sent.has(key) || this.port.closed || this.run !== run) continue;
+      run.sent.add(key);
+      const rec = await this.port.get(key);
+      // Absent, or not durable yet (the log stream sends it once it is).
+      if (!rec || rec.seq > lastSeq) continue;
+      batch.push([key, { vs: rec.vs, cc: rec.cc }]);
+      bytes += entrySize(key, rec);
+      if (bytes > this.port.frameBudget) await flush();
+    }
+    if (batch.length && !this.port.closed && this.run === run) await flush();
+  }
+
+  private async end(run: Run): Promise<void> {
+    if (this.run !== run) return;
+    this.run = undefined;
+    await this.port.ended(
+      { space: this.space, peer: this.port.peerId, ...run.stats, onConnect: run.establishing },
+      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop },
+    );
+  }
+}
+
+export const newStats = (): RunStats => ({ turns: 0, bytes: 0, keysSent: 0, keysReceived: 0, keysRepaired: 0 });
+
+/**
+ * The session-wide window for repair frames: at most `size` unacknowledged, across spaces, and none sent
+ * while the transport holds more than `highWater` bytes unsent (it drains without telling: look again shortly).
+ */
+export class RepairWindow {
+  private inflight = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly buffered: () => number,
+    private readonly setTimer: (fn: () => void, ms: number) => unknown,
+    private readonly size = 8,
+    private readonly highWater = 4 * 1024 * 1024,
+  ) {}
+
+  /** Resolves once a repair frame may go (or the session closed). */
+  async room(closed: () => boolean): Promise<void> {
+    while (!closed() && (this.inflight >= this.size || this.buffered() > this.highWater)) {
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        if (this.inflight < this.size) this.setTimer(resolve, 20);
+      });
+    }
+  }
+
+  sent(): void {
+    this.inflight++;
+  }
+
+  acked(): void {
+    if (this.inflight > 0) this.inflight--;
+    this.wake();
+  }
+
+  wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
