@@ -58,6 +58,7 @@ export interface Volume {
   /** Whether the durable state has seen dot (r, n) of `key` (true where durability is not modelled). */
   durablySeen(space: string, key: string, r: string, n: number): boolean;
   records(space: string): Array<[string, KeyRecord]>;
+  durableRecords(space: string): Array<[string, KeyRecord]>;
   readonly pendingBatches: number;
   crash(): void;
   copy(): Volume;
@@ -75,6 +76,9 @@ export class PlainVolume implements Volume {
   }
   records(): Array<[string, KeyRecord]> {
     throw new Error('a plain storage adapter has no synchronous view: read it through node.storage');
+  }
+  durableRecords(): Array<[string, KeyRecord]> {
+    return this.records();
   }
   crash(): void {
     throw new Error('a plain storage adapter cannot crash; use a SimDisk');

@@ -32,8 +32,8 @@ export interface ResolvedWrite {
   key: string;
   dot: Dot;
   what: string;
-  /** For a write with an explicit context: the versions the read behind that context saw (all it may supersede). */
-  mayCover?: ReadonlySet<Dot>;
+  /** For a write with an explicit context: that context (all it may supersede is what it covers). */
+  mayCover?: Readonly<Record<string, number>>;
 }
 
 interface Drop {
@@ -235,7 +235,11 @@ export class Ledger {
     }
     for (const w of this.writes) {
       const isTombstone = w.body === '<deleted>';
-      const over = w.mayCover && !this.forgiven.has(w.dot) ? (this.byWrite.get(`${w.dot}\u0000${w.body}`) ?? []).filter((d) => !w.mayCover!.has(d)) : [];
+      const covers = (d: Dot) => {
+        const [r, n] = splitDot(d);
+        return (w.mayCover![r] ?? 0) >= n;
+      };
+      const over = w.mayCover && !this.forgiven.has(w.dot) ? (this.byWrite.get(`${w.dot}\u0000${w.body}`) ?? []).filter((d) => !covers(d)) : [];
       if (over.length) out.push(`${w.what} by ${w.node} (${w.key}@${w.dot}) superseded ${over.join(' ')}, outside its context`);
       if (this.wasSuperseded(w.space, w.key, w.dot) || this.forgiven.has(w.dot) || (isTombstone && gc(w.space, w.key, w.dot))) continue;
       for (const [node, versions] of finals) {

@@ -15,7 +15,7 @@
 import { FEATURES, RELAYS_COLLECT, type Switch } from './schedule.js';
 
 export interface Pending {
-  /** Defects of issue 10 (numbers), or new ones the simulator found ('N1', 'N2': see the report of branch sim-faults). */
+  /** Defects of issue 10 (numbers), or new ones the simulator found ('N1'…'N3': see the report of branch sim-faults). */
   defects: Array<number | string>;
   why: string;
 }
@@ -26,6 +26,7 @@ export interface Pending {
  */
 export const PENDING_FIXES: Record<string, Pending> = {
   // Fault classes: their seed families are skipped, and no CI schedule draws them.
+  'restore-replica': { defects: ['N3'], why: 'a restored replica that writes while cut off can go undetected (its new writes reuse dots and are dropped by states covering the lost ones); a counter increment made again after a restore names the same entry and is counted once' },
   'restore-relay': { defects: ['N2'], why: 'a relay restored from an older copy never learns it was restored: its own later writes reuse dots and are dropped by the first state that covers the lost ones' },
   // Named scenarios (scenarios.test.ts, scenarios-faults.test.ts).
   'scenario:restored-relay-writes': { defects: ['N2'], why: 'a relay restored from an older copy reuses dots for its own later writes' },

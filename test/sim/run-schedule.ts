@@ -13,6 +13,7 @@
  *
  * Returns the list of violations (empty when the schedule passes).
  */
+import { decodeContext } from '../../lib/dvv.js';
 import { merges, type Context } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
@@ -92,7 +93,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     for (const x of found) if (!leaked.includes(x)) leaked.push(x);
   };
   const pending: Promise<unknown>[] = [];
-  const held = new Map<string, { context: Context; saw: Set<string> }>(); // node/tab/key → a read earlier
+  const held = new Map<string, { context: Context; saw: Readonly<Record<string, number>> }>(); // node/tab/key → a read earlier
   const increments = new Map<string, Increments>();
   const items = new Map<string, ItemLog>();
   let valueSeq = 0;
@@ -107,7 +108,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     const slot = `${node}/${tab % n.tabs.length}/${op.key}`;
     // The dot a write was stored under, as the ledger's spy saw it (the replica may have re-identified since).
     const dotOfWrite = (w: { seq: number }) => (w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, op.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined);
-    const note = async (w: { seq: number }, what: string, mayCover?: Set<string>) => {
+    const note = async (w: { seq: number }, what: string, mayCover?: Readonly<Record<string, number>>) => {
       const dot = dotOfWrite(w);
       if (dot) cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
     };
@@ -118,7 +119,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         // A read that finds nothing holds an empty context: a write with it later creates the key concurrently
         // with whatever was written meanwhile (read absent, wait, create).
         const got = await space.get(op.key);
-        held.set(slot, got ? { context: got.context, saw: new Set(got.versions.map((v) => dotOf(v.replicaId, v.counter))) } : { context: '' as Context, saw: new Set() });
+        held.set(slot, got ? { context: got.context, saw: decodeContext(got.context) ?? {} } : { context: '' as Context, saw: {} });
         return;
       }
       case 'putCtx': {
@@ -281,20 +282,21 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
  * something else lost it.
  */
 function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
-  const dots = (d: Volume, into: Set<string>) => {
-    for (const [, rec] of d.records(SPACE)) for (const v of rec.vs) into.add(dotOf(v.r, v.n));
-  };
-  const before = new Set<string>();
-  dots(old, before);
+  // By dot and value: after a restore, one dot may name two values, and only one of them may be held elsewhere.
+  const body = (v: { d?: 1; v?: string }) => (v.d ? '<deleted>' : (v.v ?? ''));
+  const before = new Map<string, string>(); // dot+value → dot
+  for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(`${dotOf(v.r, v.n)}\u0000${body(v)}`, dotOf(v.r, v.n));
+  // Held durably elsewhere: a copy another node only applied (not yet durable) may still be lost in a crash.
   const held = new Set<string>();
-  for (const n of cluster.nodes.values()) dots(n.disk, held);
-  const lost = [...before].filter((d) => !held.has(d));
+  for (const n of cluster.nodes.values()) for (const [, rec] of n.disk.durableRecords(SPACE)) for (const v of rec.vs) held.add(`${dotOf(v.r, v.n)}\u0000${body(v)}`);
+  const lost = [...before].filter(([k]) => !held.has(k)).map(([, d]) => d);
+  const heldDots = new Set([...held].map((k) => k.split('\u0000')[0]!));
   const forgiven = new Set<string>();
   while (lost.length) {
     const d = lost.pop()!;
     if (forgiven.has(d)) continue;
     forgiven.add(d);
-    for (const x of cluster.ledger.supersededBy(d)) if (!held.has(x)) lost.push(x);
+    for (const x of cluster.ledger.supersededBy(d)) if (!heldDots.has(x)) lost.push(x);
   }
   // By dot: a write still resolving (waiting for its fsync) when the disk went is forgiven as well.
   for (const d of forgiven) cluster.ledger.forgive(d, why);

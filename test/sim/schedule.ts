@@ -200,7 +200,10 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : plainLimit;
   const plainAe = shape.pick([0, 0, 500, 5000]);
   const fastAe = shape.pick([300, 600, 1200]);
-  const antiEntropyInterval = on.has('crash') || on.has('relay-hub') ? fastAe : plainAe;
+  // Rounds far apart compared to a round trip (as in deployments: a minute by default), so the network falls
+  // quiet between them and the checker can tell that a cluster settled.
+  const drawnAe = on.has('crash') || on.has('relay-hub') ? fastAe : plainAe;
+  const antiEntropyInterval = drawnAe > 0 ? Math.max(drawnAe, 8 * maxLatency) : 0;
   const tabs: Record<string, number> = {};
   const tabNodes = shape.int(1, 2);
   const candidates = nodes.filter((x) => !relays.includes(x));

@@ -162,6 +162,12 @@ export class SimDisk {
     return [...s.records].map(([k, p]) => [k, p.rec] as [string, KeyRecord]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
+  /** The durable records of a space (what a power loss now would leave). */
+  durableRecords(space: string): Array<[string, KeyRecord]> {
+    const s = this.durable.spaces.get(space);
+    return s ? [...s.records].map(([k, p]) => [k, p.rec] as [string, KeyRecord]) : [];
+  }
+
   /** Whether the durable state has seen dot (r, n) of `key`: its durable record's context covers it. */
   durablySeen(space: string, key: string, r: string, n: number): boolean {
     return (this.durable.spaces.get(space)?.records.get(key)?.rec.cc[r] ?? 0) >= n;
