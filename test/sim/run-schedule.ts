@@ -4,9 +4,11 @@
  *   - quiescence: after heal every link reaches 'synced', nothing in flight (within a virtual-time budget)
  *   - periodic repair: with an anti-entropy interval, every link runs a periodic round within a few intervals
  *   - convergence: every replica holds the same versions — same dots, the same value bytes under each dot, the
- *     same context — and reads show the same value, siblings and versions
- *   - history (ledger.ts): every resolved write is present with its value or superseded by a write that saw it;
- *     a write with a context supersedes only what it covered; no collected delete comes back
+ *     same context — and reads show the same value, siblings and versions; no dot names two values anywhere
+ *   - durability: a replica never sends a dot of its own before it is durable on its disk (watched on the wire)
+ *   - history (ledger.ts): every resolved write is present with its value or superseded by a write that saw it
+ *     (or lost with its only durable copy, by a restore or a dead disk); a write with a context supersedes only
+ *     what that context covers; no collected delete comes back
  *   - counters count every resolved increment; an add-wins item added and never removed is present
  *   - no frame over the limit, no unexpected `error` event
  *   - with a far-future peer: no honest replica's clock was pulled more than a minute past its wall clock
