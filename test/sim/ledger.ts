@@ -249,6 +249,9 @@ export class Ledger {
       }
     }
     for (const c of this.collected) {
+      // A collection on a disk that went since (restored, dead) is forgotten with it, unless its context
+      // travelled — and then the versions it covers cannot come back anywhere else either.
+      if (c.diskGone) continue;
       for (const [node, versions] of finals) {
         for (const v of versions(c.space, c.key)) {
           if (v.body === '<deleted>') continue;

@@ -30,8 +30,9 @@
  *   4. base faults (drop, partition, restart)
  *   5. feature faults (feature-faults.ts: restore, crash, dead disks, collect, tab, and the absences and
  *      quiet tail of the gc features)
- * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, so
- * turning it back on changes no other draw.
+ * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, and the
+ * draws of a stream are made whatever the features, so switching one changes only what it shapes (features
+ * that change the topology — relays, a mid-chain peer — do shift the draws that depend on it).
  */
 import { prng, Rng } from './clock.js';
 import { featureFaults } from './feature-faults.js';
@@ -192,8 +193,11 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const gcPlainOnly = shape.chance(0.5);
   // A third of the relay-collection schedules empty the relay's space: one or two plain keys, which the relay
   // itself deletes once the operations are over, and peers away until the end.
-  const gcEmpties = on.has('gc-relay') && shape.chance(0.3);
-  const keyCount = on.has('tiny-frames') ? shape.int(10, 40) : gcEmpties ? 1 + (gcKeys % 2) : on.has('gc-relay') || on.has('gc-peer') ? gcKeys : shape.int(1, 5);
+  const emptiesRoll = shape.chance(0.3);
+  const gcEmpties = on.has('gc-relay') && emptiesRoll;
+  const tinyKeys = shape.int(10, 40);
+  const plainKeyCount = shape.int(1, 5);
+  const keyCount = on.has('tiny-frames') ? tinyKeys : gcEmpties ? 1 + (gcKeys % 2) : on.has('gc-relay') || on.has('gc-peer') ? gcKeys : plainKeyCount;
   const plainKeys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
   const plainLimit = shape.pick([undefined, undefined, 2048]);
   const tinyLimit = shape.pick([512, 640, 768, 1024, 1536, 2048]);
@@ -241,21 +245,31 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   // 3. Operations. Where tombstones are collected, more deletes, and half the time only plain keys (counters
   // and sets are never deleted: a space can only be emptied by collection without them).
   const gcOn = Object.values(collect).some((g) => g < DAY);
-  const plainOnly = gcOn && (gcPlainOnly || gcEmpties);
+  // Tiny frames carry plain values only: a counter or add-wins set with several siblings outgrows a frame of a
+  // few hundred bytes, which the engine rightly reports (VALUE_TOO_LARGE) instead of sending.
+  const plainOnly = on.has('tiny-frames') || (gcOn && (gcPlainOnly || gcEmpties));
   const ops: Array<Timed<Op>> = [];
   for (let i = 0, count = opsRng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
+    // Every draw is made for every operation, whatever its kind, so the kinds a feature allows do not shift
+    // the times and nodes of the operations after it.
     const drawn = opsRng.next();
-    const x = plainOnly ? drawn * 0.68 : drawn;
     const key = opsRng.pick(plainKeys);
+    const merged = opsRng.pick([...COUNTERS, ...SETS]);
+    const readMerged = opsRng.chance(0.3);
+    const counter = opsRng.pick(COUNTERS);
+    const set = opsRng.pick(SETS);
+    const item = opsRng.pick(ITEMS);
+    const withCtx = opsRng.chance(0.5);
+    const x = plainOnly ? drawn * 0.68 : drawn;
     const delP = gcOn ? 0.25 : 0.08; // collection needs deletes
     const what: Op =
       x < 0.3 ? { kind: 'put', key }
-      : x < 0.45 ? { kind: 'get', key: opsRng.chance(0.3) && !plainOnly ? opsRng.pick([...COUNTERS, ...SETS]) : key } // merged keys: read repair
+      : x < 0.45 ? { kind: 'get', key: readMerged && !plainOnly ? merged : key } // merged keys: read repair
       : x < 0.68 - delP ? { kind: 'putCtx', key }
-      : x < 0.68 ? { kind: 'delete', key, withCtx: opsRng.chance(0.5) }
-      : x < 0.83 ? { kind: 'incr', key: opsRng.pick(COUNTERS) }
-      : x < 0.93 ? { kind: 'add', key: opsRng.pick(SETS), item: opsRng.pick(ITEMS) }
-      : { kind: 'remove', key: opsRng.pick(SETS), item: opsRng.pick(ITEMS) };
+      : x < 0.68 ? { kind: 'delete', key, withCtx }
+      : x < 0.83 ? { kind: 'incr', key: counter }
+      : x < 0.93 ? { kind: 'add', key: set, item }
+      : { kind: 'remove', key: set, item };
     const at = opsRng.int(0, duration);
     const node = opsRng.pick(nodes);
     ops.push({ at, node, what, tab: opsRng.int(0, 2) });
