@@ -1,17 +1,24 @@
 /**
- * Replicas on the simulated network: each node is a replica on its own memoryStorage (wrapped by the
- * ledger's spy), linked to its neighbours by `net.edge` transports, on the cluster's virtual clock and
- * seeded randomness. A node can be restarted from its storage (crash: connections drop, the replica
- * closes, then opens again on the same storage object) or given fresh storage (data loss: a new replica).
+ * Replicas on the simulated network. Each node is a simulated disk (test/support/sim-disk.ts: file-storage
+ * semantics, a virtual fsync delay, crash and copy) with one or more replica instances open on it — several
+ * are browser tabs sharing the storage, of which the leader holds the network links — linked to its
+ * neighbours by `net.edge` transports (a relay serves its edges instead: `replica.accept`), on the cluster's
+ * virtual clock and seeded randomness. Every instance's storage is wrapped by the ledger's spy.
  *
- * `settle()` runs virtual time until the cluster is quiescent: every node up, nothing in flight on the
- * network, and every replica's status 'synced' (a relay's clients speak for it: accepted sessions are
- * not links, so they do not show in the relay's own status).
+ *   stop / start / restart   the node's instances close (connections drop) and open again on the same disk
+ *   crash                    power loss: what the disk had not made durable is gone, then the node is down
+ *   replaceStorage           the node comes back on another disk: empty (data loss), or a copy (a restore)
+ *   closeTab / openTab       one tab goes away and comes back; leadership moves to the next tab
+ *   collect                  a collecting node runs tombstone GC now (virtual time, not its real-time timer)
+ *
+ * `drive(p)` runs virtual time until `p` settles (a write waits for its fsync); `settle()` runs it until the
+ * cluster is quiescent: every node up, nothing in flight, every link 'synced'.
  */
-import { memoryStorage, openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
-import type { StorageAdapter } from '../../lib/storage.js';
+import { openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
+import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 import type { Link, LinkOptions } from '../../lib/sync/link.js';
 import type { MergeTable } from '../../lib/types.js';
+import { SimDisk } from '../support/sim-disk.js';
 import { prng, Rng, settle, VirtualClock } from './clock.js';
 import { dotOf, Ledger, type Dot } from './ledger.js';
 import { SimNetwork, type NetworkOptions, type SimTransport } from './network.js';
@@ -22,42 +29,127 @@ export interface ClusterOptions {
   edges: ReadonlyArray<readonly [string, string]>;
   merge?: MergeTable;
   link?: Pick<LinkOptions, 'antiEntropyInterval' | 'backoff'>;
-  net?: Pick<NetworkOptions, 'latency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
-  /** Wall-clock skew per node, up to ± this many ms (default 0). */
-  skew?: number;
-  /** A node that serves its edges as a relay (`replica.accept`) instead of dialing its peers. */
+  net?: Pick<NetworkOptions, 'latency' | 'edgeLatency' | 'connectTimeout' | 'maxFrameBytes' | 'tap'>;
+  /** Wall-clock skew per node, up to ± this many ms (default 0), or exactly this per node. */
+  skew?: number | Readonly<Record<string, number>>;
+  /** Nodes that serve their edges as relays (`replica.accept`) instead of dialing; of two relays, the first dials. */
+  relays?: readonly string[];
+  /** One relay (the same as `relays: [relay]`). */
   relay?: string;
-  /** Each node's storage (default: memoryStorage()). */
+  /** A node's disk (default: a SimDisk on the cluster's clock, durable at once). */
+  disk?: (node: string, clock: VirtualClock) => SimDisk;
+  /** A node's storage as a plain adapter instead of a disk (no crash or copy; one instance). */
   storage?: (node: string) => StorageAdapter;
+  /** More options for a node's replica (tombstone collection on the real-time timer, where `collect` is not used). */
+  replica?: (node: string) => Pick<ReplicaOptions, 'collectTombstones' | 'gcGrace'>;
+  /** Replica instances (tabs) sharing a node's disk (default 1). */
+  tabs?: Readonly<Record<string, number>>;
+  /** Nodes that collect tombstones, with their grace in virtual ms. */
+  collect?: Readonly<Record<string, number>>;
+  /** Per relay client: whether its replicaId must sort above or below its relay's (re-rolled until it does). */
+  sides?: Readonly<Record<string, 'above' | 'below'>>;
   /** The virtual clock to run on (default: a new one). */
   clock?: VirtualClock;
-  /** Per-node replica options (tombstone collection). */
-  replica?: (node: string) => Pick<ReplicaOptions, 'collectTombstones' | 'gcGrace'>;
+}
+
+/** What a node's data lives on: a SimDisk, or a plain storage adapter (PlainVolume). */
+export interface Volume {
+  instance(): StorageAdapter;
+  /** Whether the durable state has seen dot (r, n) of `key` (true where durability is not modelled). */
+  durablySeen(space: string, key: string, r: string, n: number): boolean;
+  records(space: string): Array<[string, KeyRecord]>;
+  durableRecords(space: string): Array<[string, KeyRecord]>;
+  readonly pendingBatches: number;
+  crash(): void;
+  copy(): Volume;
+}
+
+/** A plain storage adapter as a node's volume: the same adapter object at every start. */
+export class PlainVolume implements Volume {
+  readonly pendingBatches = 0;
+  constructor(readonly storage: StorageAdapter) {}
+  instance(): StorageAdapter {
+    return this.storage;
+  }
+  durablySeen(): boolean {
+    return true;
+  }
+  records(): Array<[string, KeyRecord]> {
+    throw new Error('a plain storage adapter has no synchronous view: read it through node.storage');
+  }
+  durableRecords(): Array<[string, KeyRecord]> {
+    return this.records();
+  }
+  crash(): void {
+    throw new Error('a plain storage adapter cannot crash; use a SimDisk');
+  }
+  copy(): Volume {
+    throw new Error('a plain storage adapter cannot be copied; use a SimDisk or journaledStorage');
+  }
+}
+
+export interface AeSeen {
+  at: number;
+  peer: string;
+  onConnect: boolean;
 }
 
 export class SimNode {
-  replica: Replica | undefined;
+  /** The open instances, by tab; the leader holds the links. */
+  readonly tabs: Array<Replica | undefined>;
+  leader: number | undefined;
   links: Link[] = [];
-  /** `error` events the replica emitted. */
+  /** `error` events the instances emitted. */
   readonly errors: unknown[] = [];
-  /** Every replicaId this node wrote as (a new one after fresh storage). */
+  /** Every replicaId this node wrote as (a new one after fresh storage or a re-identification, noted when seen). */
   readonly ids: string[] = [];
+  /** Anti-entropy runs the leader reported. */
+  readonly ae: AeSeen[] = [];
   constructor(
     readonly name: string,
-    public storage: StorageAdapter,
-    readonly random: () => number,
+    public disk: Volume,
+    public random: () => number,
     readonly skew: number,
-  ) {}
+    tabCount: number,
+  ) {
+    this.tabs = new Array<Replica | undefined>(tabCount).fill(undefined);
+  }
 
   get up(): boolean {
-    return this.replica !== undefined;
+    return this.tabs.some((t) => t !== undefined);
+  }
+
+  /** The leader instance (or any open one), undefined when down. */
+  get replica(): Replica | undefined {
+    return (this.leader !== undefined ? this.tabs[this.leader] : undefined) ?? this.tabs.find((t) => t !== undefined);
   }
 
   /** The live replica; throws when the node is down. */
   get r(): Replica {
-    if (!this.replica) throw new Error(`node ${this.name} is down`);
-    return this.replica;
+    const r = this.replica;
+    if (!r) throw new Error(`node ${this.name} is down`);
+    return r;
   }
+
+  /** Tab `i` if open, else another open one. */
+  tab(i: number): Replica | undefined {
+    return this.tabs[i % this.tabs.length] ?? this.replica;
+  }
+
+  /** The node's storage as its leader sees it (raw, not the ledger's spy). */
+  get storage(): StorageAdapter {
+    return this.r.core.storage;
+  }
+}
+
+/** The real-time GC interval a collecting replica starts: the simulation collects on virtual time instead. */
+function stopRealTimeCollection(r: Replica): void {
+  const holder = r as unknown as { gcTimer?: ReturnType<typeof setInterval> };
+  if (!('gcTimer' in holder) || holder.gcTimer === undefined) {
+    throw new Error('Replica.gcTimer not found: the simulator must stop the real-time GC interval of a collecting replica (see test/sim/cluster.ts)');
+  }
+  clearInterval(holder.gcTimer);
+  holder.gcTimer = undefined;
 }
 
 export class Cluster {
@@ -67,21 +159,29 @@ export class Cluster {
   readonly ledger = new Ledger();
   readonly nodes = new Map<string, SimNode>();
   private readonly transports = new Map<string, SimTransport[]>();
+  private readonly relays: ReadonlySet<string>;
+  private readonly nodeRng: Rng;
 
   private constructor(readonly options: ClusterOptions) {
     this.clock = options.clock ?? new VirtualClock();
     this.rng = new Rng(prng(options.seed));
     this.net = new SimNetwork({ clock: this.clock, rng: this.rng.fork(), ...options.net });
-    const nodeRng = this.rng.fork();
+    this.nodeRng = this.rng.fork();
+    this.relays = new Set(options.relays ?? (options.relay ? [options.relay] : []));
     for (const name of options.nodes) {
-      const skew = options.skew ? nodeRng.int(-options.skew, options.skew) : 0;
-      this.nodes.set(name, new SimNode(name, options.storage?.(name) ?? memoryStorage(), nodeRng.fork().next, skew));
+      const skew = typeof options.skew === 'number' ? this.nodeRng.int(-options.skew, options.skew) : (options.skew?.[name] ?? 0);
+      const plain = options.storage?.(name);
+      const disk = plain ? new PlainVolume(plain) : (options.disk?.(name, this.clock) ?? new SimDisk({ timers: this.clock }));
+      this.nodes.set(name, new SimNode(name, disk, this.nodeRng.fork().next, skew, options.tabs?.[name] ?? 1));
       this.transports.set(name, []);
     }
     for (const [a, b] of options.edges) {
-      if (options.relay === a || options.relay === b) {
-        const client = options.relay === a ? b : a;
-        this.transports.get(client)!.push(this.net.serverEdge(client, options.relay));
+      const ra = this.relays.has(a);
+      const rb = this.relays.has(b);
+      if (ra || rb) {
+        // The client dials, the relay serves; between two relays the first named dials.
+        const [client, server] = ra && rb ? (a < b ? [a, b] : [b, a]) : ra ? [b, a] : [a, b];
+        this.transports.get(client)!.push(this.net.serverEdge(client, server));
         continue;
       }
       const [ta, tb] = this.net.edge(a, b);
@@ -92,8 +192,31 @@ export class Cluster {
 
   static async create(options: ClusterOptions): Promise<Cluster> {
     const c = new Cluster(options);
-    for (const name of options.nodes) await c.start(name);
+    // Relays first, so a client's replicaId can be re-rolled to the side of its relay's the schedule asks for.
+    const order = [...options.nodes].sort((a, b) => Number(c.relays.has(b)) - Number(c.relays.has(a)));
+    for (const name of order) {
+      if (options.sides?.[name]) await c.drive(c.rollSide(name, options.sides[name]!));
+      await c.drive(c.start(name));
+    }
     return c;
+  }
+
+  /** Re-rolls the node's randomness (deterministically) until its replicaId sorts on `side` of its relay's. */
+  private async rollSide(name: string, side: 'above' | 'below'): Promise<void> {
+    const relay = this.options.edges.map(([a, b]) => (a === name ? b : b === name ? a : undefined)).find((x) => x !== undefined && this.relays.has(x));
+    const relayId = relay ? this.node(relay).replica?.replicaId : undefined;
+    if (!relayId) return;
+    const n = this.node(name);
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const seed = this.nodeRng.int(0, 2 ** 32 - 1);
+      const probe = await openReplica({ storage: new SimDisk({ timers: this.clock }).instance(), random: prng(seed) });
+      const id = probe.replicaId;
+      await probe.close();
+      if ((id > relayId) === (side === 'above')) {
+        n.random = prng(seed); // the same stream again: the node's own disk mints the same id
+        return;
+      }
+    }
   }
 
   node(name: string): SimNode {
@@ -106,63 +229,180 @@ export class Cluster {
     return [...this.nodes.keys()];
   }
 
+  isRelay(name: string): boolean {
+    return this.relays.has(name);
+  }
+
+  /** The end of edge a–b that accepts connections (a relay), or undefined for a peer-to-peer edge. */
+  server(a: string, b: string): string | undefined {
+    const ra = this.relays.has(a);
+    const rb = this.relays.has(b);
+    if (ra && rb) return a < b ? b : a;
+    return ra ? a : rb ? b : undefined;
+  }
+
   /** Transports of a node (one per edge), for stats. */
   transportsOf(name: string): readonly SimTransport[] {
     return this.transports.get(name) ?? [];
   }
 
-  /** Opens the node's replica on its storage and connects every edge. */
+  /** Runs virtual time until `p` settles (storage waits for virtual fsyncs); returns its result. */
+  async drive<T>(p: Promise<T>): Promise<T> {
+    let done = false;
+    const watched = p.finally(() => {
+      done = true;
+    });
+    watched.catch(() => {});
+    await settle();
+    while (!done) {
+      if (!(await this.clock.step())) await settle();
+    }
+    return watched;
+  }
+
+  /** Opens the node's instances (tabs) on its disk; the leader connects every edge. */
   async start(name: string, spaces: readonly string[] = ['s']): Promise<void> {
     const n = this.node(name);
-    if (n.replica) return;
-    const storage = this.ledger.spy(name, n.storage, () => n.replica?.replicaId);
-    const replica = await openReplica({ storage, now: () => this.clock.now() + n.skew, random: n.random, ...(this.options.merge ? { merge: this.options.merge } : {}), ...this.options.replica?.(name) });
-    replica.on('error', (e) => n.errors.push(e));
-    if (!n.ids.includes(replica.replicaId)) n.ids.push(replica.replicaId);
-    for (const s of spaces) replica.space(s);
-    n.replica = replica;
-    if (name === this.options.relay) {
+    for (let i = 0; i < n.tabs.length; i++) await this.openTab(name, i, spaces);
+  }
+
+  /** Opens one tab of the node (no-op when open). */
+  async openTab(name: string, tab: number, spaces: readonly string[] = ['s']): Promise<void> {
+    const n = this.node(name);
+    if (n.tabs[tab]) return;
+    const instance = n.disk.instance();
+    let replica: Replica | undefined;
+    // Ours: any id no other node has (its current one, or one it just minted).
+    const isOwn = (r: string) => r === replica?.replicaId || n.ids.includes(r) || ![...this.nodes.values()].some((o) => o !== n && (o.ids.includes(r) || o.replica?.replicaId === r));
+    const storage = this.ledger.spy(name, instance, isOwn);
+    const grace = this.options.collect?.[name];
+    const opened = await openReplica({
+      storage,
+      now: () => this.clock.now() + n.skew,
+      random: n.random,
+      ...(this.options.merge ? { merge: this.options.merge } : {}),
+      ...this.options.replica?.(name),
+      ...(grace !== undefined ? { collectTombstones: true, gcGrace: grace } : {}),
+    });
+    replica = opened;
+    if (grace !== undefined) stopRealTimeCollection(opened);
+    opened.on('error', (e) => {
+      n.errors.push(e);
+      // A re-identification is announced as an error event: note the new id.
+      if (!n.ids.includes(opened.replicaId)) n.ids.push(opened.replicaId);
+    });
+    opened.on('antiEntropy', (e) => {
+      if (n.tabs.indexOf(opened) === n.leader) n.ae.push({ at: this.clock.now(), peer: e.peer, onConnect: e.onConnect });
+    });
+    if (!n.ids.includes(opened.replicaId)) n.ids.push(opened.replicaId);
+    for (const s of spaces) opened.space(s);
+    n.tabs[tab] = opened;
+    const leadership = instance.leadership?.();
+    if (!leadership || n.tabs.length === 1) {
+      this.lead(n, tab);
+      return;
+    }
+    leadership.onChange((on) => {
+      if (on && n.tabs[tab] === opened) this.lead(n, tab);
+    });
+    if (leadership.isLeader) this.lead(n, tab);
+  }
+
+  /** Tab `tab` takes the network role: it serves (relay) or dials every edge. */
+  private lead(n: SimNode, tab: number): void {
+    const replica = n.tabs[tab];
+    if (!replica || n.leader === tab) return;
+    for (const l of n.links) l.close();
+    n.leader = tab;
+    if (this.relays.has(n.name)) {
       // Any token is accepted: this simulates the network, not authentication.
+      // The relay's side of each connection runs periodic anti-entropy too, on the virtual clock.
       const every = this.options.link?.antiEntropyInterval;
-      this.net.serve(name, (conn) =>
+      this.net.serve(n.name, (conn) =>
         replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }), timers: this.clock, ...(every !== undefined ? { antiEntropyInterval: every } : {}) }),
       );
     }
-    n.links = this.transportsOf(name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));
+    n.links = this.transportsOf(n.name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));
   }
 
-  /** Kills the node: its connections drop (in-flight frames partly lost) and its replica closes. */
+  /** Closes one tab; if it led, its connections drop and the next tab takes over. */
+  async closeTab(name: string, tab: number): Promise<void> {
+    const n = this.node(name);
+    const replica = n.tabs[tab];
+    if (!replica) return;
+    n.tabs[tab] = undefined;
+    if (n.leader === tab) {
+      n.leader = undefined;
+      n.links = [];
+      this.net.serve(name, undefined);
+      this.net.crash(name);
+    }
+    await replica.close();
+    // The disk's leadership election hands the role to the next tab (onChange, see openTab).
+  }
+
+  /** Kills the node: its connections drop (in-flight frames partly lost) and its instances close. */
   async stop(name: string): Promise<void> {
     const n = this.node(name);
-    const replica = n.replica;
-    if (!replica) return;
-    n.replica = undefined;
+    const open = n.tabs.map((t, i) => [t, i] as const).filter(([t]) => t !== undefined);
+    if (open.length === 0) return;
+    n.tabs.fill(undefined);
+    n.leader = undefined;
+    n.links = [];
     this.net.serve(name, undefined);
     this.net.crash(name);
-    await replica.close();
+    for (const [t] of open) await t!.close();
   }
 
-  /** Stop, then start again on the same storage. */
+  /** Power loss: the disk drops what is not durable, then the node is down. */
+  async crash(name: string): Promise<void> {
+    this.node(name).disk.crash();
+    await this.stop(name);
+  }
+
+  /** Stop, then start again on the same disk. */
   async restart(name: string): Promise<void> {
     await this.stop(name);
     await this.start(name);
   }
 
-  /** The node comes back on other storage: fresh and empty (data loss: a new replicaId and log epoch), or a restored backup. */
-  async replaceStorage(name: string, storage: StorageAdapter = memoryStorage()): Promise<void> {
+  /**
+   * The node comes back on another disk: fresh and empty (data loss: a new replicaId and log epoch), or a
+   * restored copy (a SimDisk's `copy()`, or a plain adapter such as journaledStorage's `restore()`).
+   */
+  async replaceStorage(name: string, disk: Volume | StorageAdapter = new SimDisk({ timers: this.clock })): Promise<void> {
     await this.stop(name);
-    this.node(name).storage = storage;
+    this.node(name).disk = 'instance' in disk ? disk : new PlainVolume(disk);
     await this.start(name);
+  }
+
+  /** Runs tombstone collection on a collecting node now; returns how many keys it removed (0 when down). */
+  async collect(name: string): Promise<number> {
+    const r = this.node(name).replica;
+    if (!r || this.options.collect?.[name] === undefined) return 0;
+    return r.collectGarbage();
   }
 
   quiescent(): boolean {
     if (this.net.inFlight > 0) return false;
     for (const n of this.nodes.values()) {
-      if (!n.replica) return false;
-      // A relay's accepted sessions are not links: its clients' status speaks for them.
-      if (n.name !== this.options.relay && n.replica.status !== 'synced') return false;
+      if (!n.up || n.leader === undefined) return false;
+      for (const l of n.links) if (l.status !== 'synced') return false;
+      if (n.disk.pendingBatches > 0) return false;
     }
     return true;
+  }
+
+  /** Links not 'synced', named "node→peer: status". */
+  unsyncedLinks(): string[] {
+    const out: string[] = [];
+    for (const n of this.nodes.values()) {
+      const names = this.transportsOf(n.name);
+      n.links.forEach((l, i) => {
+        if (l.status !== 'synced') out.push(`${names[i]?.label ?? n.name}: ${l.status}`);
+      });
+    }
+    return out;
   }
 
   /** Runs virtual time until quiescent; throws (with what is still busy) after `maxMs` virtual ms. */
@@ -172,22 +412,20 @@ export class Cluster {
     while (!this.quiescent()) {
       if (this.clock.now() > end || !(await this.clock.step())) {
         const busy = [...this.nodes.values()].map((n) => `${n.name}:${n.replica?.status ?? 'down'}`).join(' ');
-        throw new Error(`not quiescent after ${maxMs} virtual ms: ${busy}; in flight ${this.net.inFlight}; live edges ${this.net.liveEdges().join(' ')}`);
+        throw new Error(`not quiescent after ${maxMs} virtual ms: ${busy}; links not synced: ${this.unsyncedLinks().join(', ') || 'none'}; in flight ${this.net.inFlight}; live edges ${this.net.liveEdges().join(' ')}`);
       }
     }
   }
 
-  /** The dots of every key of a space on a node, read from its storage. */
+  /** The dots of every key of a space on a node, read from its disk. */
   async dots(name: string, space = 's'): Promise<Map<string, Set<Dot>>> {
     const out = new Map<string, Set<Dot>>();
-    for (const [key, rec] of await this.node(name).storage.scan(space, { limit: 1_000_000 })) {
-      out.set(key, new Set(rec.vs.map((v) => dotOf(v.r, v.n))));
-    }
+    for (const [key, rec] of this.node(name).disk.records(space)) out.set(key, new Set(rec.vs.map((v) => dotOf(v.r, v.n))));
     return out;
   }
 
   async close(): Promise<void> {
-    for (const name of this.names) await this.stop(name);
+    for (const name of this.names) await this.drive(this.stop(name));
   }
 }
 

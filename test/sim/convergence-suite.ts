@@ -1,58 +1,78 @@
 /**
- * The convergence property of the sync engine, over seeded schedules on the simulated network (see
- * run-schedule.ts for what is checked). CI runs SIM_RUNS (default 500) schedules from a fixed base seed,
- * split over `parts` test files so they run in parallel; `npm run soak` runs 10 000 from a random base.
- * A failure prints its seed; replay one with
+ * The convergence property of the sync engine over seeded schedules on the simulated network (see
+ * run-schedule.ts for what is checked). Schedules come in seed families (schedule.ts): 'mixed' draws every
+ * fault class now and then, and each other family forces one. CI runs a fixed number per family from a fixed
+ * base seed (SIM_RUNS mixed ones, default 500, and SIM_FAMILY_RUNS of each other family, default 25: 750 in
+ * all once no fix is pending), split over `parts` test files so they run in parallel; `npm run soak` runs 20×
+ * as many from a random base.
+ * Families and checks whose engine fix is pending (pending.ts) are left out unless SIM_PENDING=1 (all) or
+ * SIM_PENDING=<entry>,<entry> (just those).
+ * A failure prints its seed and family; replay one with
  *
- *   SEED=<n> npx vitest run test/sim/convergence.test.ts
+ *   SEED=<n> SIM_FAMILY=<family> npx vitest run test/sim/convergence.test.ts
+ *
+ * SIM_FAMILY=<family> alone runs only that family (SIM_FAMILY_RUNS of them).
  */
 import { describe, expect, it } from 'vitest';
-import { describeSchedule, makeSchedule } from './schedule.js';
+import { isPending, pendingFeatures, pendingLabel } from './pending.js';
+import { describeSchedule, FAMILIES, makeSchedule, type Family } from './schedule.js';
 import { runSchedule } from './run-schedule.js';
 
 const one = process.env.SEED !== undefined ? Number(process.env.SEED) : undefined;
+const onlyFamily = process.env.SIM_FAMILY as Family | undefined;
+if (onlyFamily !== undefined && !FAMILIES.includes(onlyFamily)) throw new Error(`SIM_FAMILY=${onlyFamily}: not one of ${FAMILIES.join(', ')}`);
 const soak = process.env.SOAK === '1';
-const runs = Number(process.env.SIM_RUNS ?? (soak ? 10_000 : 500));
+const scale = soak ? 20 : 1;
+const mixedRuns = Number(process.env.SIM_RUNS ?? 500 * scale);
+const familyRuns = Number(process.env.SIM_FAMILY_RUNS ?? 25 * scale);
 const base = Number(process.env.SIM_BASE_SEED ?? (soak ? Math.floor(Math.random() * 2 ** 31) : 1));
 /** Schedules per test case: a case stays well under the test timeout and a failure names a small range. */
 const CHUNK = 25;
-/**
- * Seeds that fail for a reason beyond a small fix, left out of the CI count; SIM_KNOWN=1 puts them back
- * (as it runs the known-issue cases of the other sim tests). None at the moment.
- */
-export const KNOWN: number[] = [];
-const skipKnown = process.env.SIM_KNOWN !== '1';
 
-async function check(seed: number): Promise<string | undefined> {
-  const schedule = makeSchedule(seed);
-  if (process.env.SIM_VERBOSE) process.stderr.write(`seed ${seed}\n`);
-  const { problems } = await runSchedule(schedule);
-  if (problems.length === 0) return undefined;
-  return `seed ${seed} failed (replay: SEED=${seed} npx vitest run test/sim/convergence.test.ts)\n${describeSchedule(schedule)}\n${problems.slice(0, 12).join('\n')}`;
+export function replayCommand(seed: number, family: Family): string {
+  const env = ['SIM_PENDING', 'SIM_OPS', 'SIM_FAULTS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
+  return `${env}SEED=${seed} SIM_FAMILY=${family} npx vitest run test/sim/convergence.test.ts`;
 }
 
-async function checkAll(seeds: readonly number[]): Promise<void> {
+export async function check(seed: number, family: Family): Promise<string | undefined> {
+  const schedule = makeSchedule(seed, { family, disabled: pendingFeatures() });
+  if (process.env.SIM_VERBOSE) process.stderr.write(`seed ${seed} ${family}\n`);
+  const { problems } = await runSchedule(schedule);
+  if (problems.length === 0) return undefined;
+  return `seed ${seed} family ${family} failed (replay: ${replayCommand(seed, family)})\n${describeSchedule(schedule)}\n${problems.slice(0, 12).join('\n')}`;
+}
+
+async function checkAll(seeds: readonly number[], family: Family): Promise<void> {
   const failures: string[] = [];
   for (const seed of seeds) {
-    const failure = await check(seed);
+    const failure = await check(seed, family);
     if (failure) failures.push(failure);
   }
-  if (failures.length) expect.fail(`${failures.length} of ${seeds.length} schedules failed\n\n${failures.join('\n\n')}`);
+  if (failures.length) expect.fail(`${failures.length} of ${seeds.length} ${family} schedules failed\n\n${failures.join('\n\n')}`);
 }
 
 /** Defines part `part` (0-based) of `parts` of the schedule run. */
 export function defineConvergence(part: number, parts: number): void {
   describe(`convergence under seeded fault schedules (part ${part + 1} of ${parts})`, () => {
     if (one !== undefined) {
-      if (part === 0) it(`seed ${one}`, () => checkAll([one]), 300_000);
+      const family = onlyFamily ?? 'mixed';
+      if (part === 0) it(`seed ${one} (${family})`, () => checkAll([one], family), 300_000);
       else it.skip(`seed ${one} runs in part 1`, () => {});
       return;
     }
-    const seeds = Array.from({ length: runs }, (_, i) => base + i).filter((s, i) => i % parts === part && !(skipKnown && KNOWN.includes(s)));
-    if (soak && part === 0) console.log(`soak: ${runs} schedules from base seed ${base} (SIM_BASE_SEED=${base} replays the run)`);
-    for (let i = 0; i < seeds.length; i += CHUNK) {
-      const chunk = seeds.slice(i, i + CHUNK);
-      it(`${chunk.length} schedules, seeds ${chunk[0]}…${chunk[chunk.length - 1]}`, () => checkAll(chunk), 600_000);
+    if (soak && part === 0) console.log(`soak: ${mixedRuns} mixed schedules and ${familyRuns} per family from base seed ${base} (SIM_BASE_SEED=${base} replays the run)`);
+    const families = onlyFamily ? [onlyFamily] : FAMILIES;
+    let slot = 0;
+    for (const family of families) {
+      const count = family === 'mixed' && !onlyFamily ? mixedRuns : familyRuns;
+      const seeds = Array.from({ length: count }, (_, i) => base + i);
+      for (let i = 0; i < seeds.length; i += CHUNK) {
+        const chunk = seeds.slice(i, i + CHUNK);
+        if (slot++ % parts !== part) continue;
+        const name = `${family}: ${chunk.length} schedules, seeds ${chunk[0]}…${chunk[chunk.length - 1]}`;
+        if (family !== 'mixed' && isPending(family)) it.skip(`${name} — ${pendingLabel(family)}`, () => {});
+        else it(name, () => checkAll(chunk, family), 600_000);
+      }
     }
   });
 }

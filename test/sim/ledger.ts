@@ -1,15 +1,25 @@
 /**
- * The no-lost-write oracle. Each replica's storage is wrapped (`ledger.spy`) so every record a transaction
- * replaces is seen with the record it replaced. A version disappears from a key's state in exactly two ways:
+ * The operation-history oracle. Each replica instance's storage is wrapped (`ledger.spy`) so every record a
+ * transaction replaces is seen with the record it replaced — and counted only once the transaction resolved,
+ * that is once it is durable (a transaction lost in a crash never happened). A version disappears from a
+ * key's state in exactly three ways:
  *
  *   a local write superseded it   the write's new dot is in the record; the versions of the old record
  *                                 missing from the new one are what its context covered → `superseded`
  *   a join dropped it             legitimate only if some local write somewhere superseded that dot
+ *   tombstone collection          a key whose versions are all tombstones is removed outright, or kept as its
+ *                                 context alone (then joins elsewhere drop the tombstones it covers) → `collected`
  *
- * So at the end: every dot a join (or a removal) dropped must be in `superseded`, and every write whose
- * promise resolved must, on every replica, still be a version of its key or be in `superseded`. A write
- * with an explicit context supersedes nothing but the versions the read behind that context saw.
+ * At the end (see `violations`):
+ *   - every dot a join or a removal dropped is in `superseded` (a removal may drop tombstones only);
+ *   - every write whose promise resolved is, on every replica, still a version of its key *with the value it
+ *     wrote*, or is in `superseded`, or is a tombstone a collection covered, or was lost with its writer's
+ *     storage (a restore from an older copy, before any other replica stored it: `forgive`);
+ *   - a write with an explicit context supersedes nothing but the versions the read behind that context saw;
+ *   - no version a collected tombstone superseded (its dot covered by the collected record's context) is
+ *     held anywhere at the end, nor stored again by the collector at any time after it collected.
  */
+import { sameVector } from '../../lib/dvv.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 
 export type Dot = string;
@@ -22,8 +32,8 @@ export interface ResolvedWrite {
   key: string;
   dot: Dot;
   what: string;
-  /** For a write with an explicit context: the versions the read behind that context saw (all it may supersede). */
-  mayCover?: ReadonlySet<Dot>;
+  /** For a write with an explicit context: that context (all it may supersede is what it covers). */
+  mayCover?: Readonly<Record<string, number>>;
 }
 
 interface Drop {
@@ -35,59 +45,131 @@ interface Drop {
   tombstone: boolean;
 }
 
+/** A key removed by tombstone collection: its context, and the tombstones it held. */
+export interface Collected {
+  node: string;
+  space: string;
+  key: string;
+  cc: Readonly<Record<string, number>>;
+  tombstones: ReadonlySet<Dot>;
+  /** The collector's disk was replaced since (a restore, a dead disk): it no longer knows of this collection. */
+  diskGone?: boolean;
+}
+
+/** What a final version looks like to the checker: its dot, and its value (encoded) or a tombstone. */
+export interface FinalVersion {
+  dot: Dot;
+  body: string;
+}
+
 const id = (space: string, key: string) => `${space}\u0000${key}`;
+const bodyOf = (v: { d?: 1; v?: string }) => (v.d ? '<deleted>' : (v.v ?? ''));
 
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
   /** Per local write (its new dot): the dots it superseded. */
   private readonly byWriter = new Map<Dot, Dot[]>();
+  /** The same, per write (dot and body: a dot minted twice after a restore names two writes). */
+  private readonly byWrite = new Map<string, Dot[]>();
+  /** Per node: the body of each local write it made durable, by dot (the latest, should a dot be minted twice). */
+  private readonly localBodies = new Map<string, Map<Dot, string>>();
+  /** Per node: the dot of its latest local write of a key at a seq (the write's seq names it; its replicaId may
+   * have changed by the time the write resolves, when the replica re-identified meanwhile). */
+  private readonly localDots = new Map<string, Map<string, Dot>>();
   private readonly drops: Drop[] = [];
-  readonly writes: ResolvedWrite[] = [];
+  readonly collected: Collected[] = [];
+  readonly writes: Array<ResolvedWrite & { body: string | undefined }> = [];
+  private readonly forgiven = new Map<Dot, string>();
+  /** Versions a collector stored again after its collection superseded them. */
+  private readonly reappeared: string[] = [];
 
-  /** Wraps `inner` so the ledger sees every record replaced on `node`, whose replicaId `owner()` gives. */
-  spy(node: string, inner: StorageAdapter, owner: () => string | undefined): StorageAdapter {
-    const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null) => {
-      const me = owner();
+  /**
+   * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
+   * `r` is the node's (its current one, or one it had or just minted: a re-identification re-issues writes under
+   * a new id inside the transaction that switches to it).
+   */
+  spy(node: string, inner: StorageAdapter, isOwn: (r: string) => boolean): StorageAdapter {
+    type Seen = () => void;
+    const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null): Seen | undefined => {
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
-      if (gone.length === 0) return;
-      const local = next !== null && me !== undefined && next.vs.some((v) => v.r === me && v.n === next.seq && !prev?.vs.some((u) => u.r === me && u.n === v.n));
-      if (local) {
-        const mine = next.vs.find((v) => v.r === me && v.n === next.seq)!;
-        this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
-        let set = this.superseded.get(id(space, key));
-        if (!set) this.superseded.set(id(space, key), (set = new Set()));
-        for (const v of gone) set.add(dotOf(v.r, v.n));
-      } else {
-        for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: next ? 'join' : 'remove', tombstone: v.d === 1 });
-      }
+      // A local write: a new version of ours at (or, when the key's context claims counters of ours above our
+      // sequence, above) the record's seq. A join brings our own dots back only below it.
+      const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : undefined;
+      const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
+      if (!mine && gone.length === 0 && added.length === 0) return undefined;
+      return () => {
+        // A collector stores again a version its collected tombstone superseded: the delete came back.
+        for (const c of this.collected) {
+          if (c.node !== node || c.space !== space || c.key !== key || c.diskGone) continue;
+          for (const v of added) {
+            if (v.d) continue; // an older tombstone back is harmless: only values must stay gone
+            const d = dotOf(v.r, v.n);
+            if ((c.cc[v.r] ?? 0) >= v.n && !c.tombstones.has(d)) this.reappeared.push(`collected delete came back: ${node} stored ${key}@${d} (${bodyOf(v)}) again after collecting a tombstone of ${key} that superseded it`);
+          }
+        }
+        if (mine) {
+          let bodies = this.localBodies.get(node);
+          if (!bodies) this.localBodies.set(node, (bodies = new Map()));
+          bodies.set(dotOf(mine.r, mine.n), bodyOf(mine));
+          let dots = this.localDots.get(node);
+          if (!dots) this.localDots.set(node, (dots = new Map()));
+          dots.set(`${id(space, key)}\u0000${next!.seq}`, dotOf(mine.r, mine.n));
+          this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
+          this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
+          let set = this.superseded.get(id(space, key));
+          if (!set) this.superseded.set(id(space, key), (set = new Set()));
+          for (const v of gone) set.add(dotOf(v.r, v.n));
+          return;
+        }
+        // Tombstone collection: the key removed outright, or (the engine since issue 10) kept as its context
+        // alone — no version, the same context — which then travels as a state and drops tombstones elsewhere.
+        const onlyTombstones = prev !== undefined && prev.vs.length > 0 && prev.vs.every((v) => v.d === 1);
+        const collected = onlyTombstones && (next === null || (next.vs.length === 0 && sameVector(next.cc, prev.cc)));
+        for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: collected ? 'remove' : next ? 'join' : 'remove', tombstone: v.d === 1 });
+        if (collected) this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))) });
+      };
     };
-    const wrapTx = (tx: StorageTx): StorageTx => {
+    const wrapTx = (tx: StorageTx, seen: Seen[]): StorageTx => {
       const read = new Map<string, KeyRecord | undefined>();
+      const note = (s: Seen | undefined) => s && seen.push(s);
+      const first = (space: string, key: string, rec: KeyRecord | undefined) => {
+        if (!read.has(id(space, key))) read.set(id(space, key), rec);
+        return rec;
+      };
       return {
-        async get(space, key) {
-          const rec = await tx.get(space, key);
-          if (!read.has(id(space, key))) read.set(id(space, key), rec);
-          return rec;
+        get(space, key) {
+          const rec = tx.get(space, key);
+          return rec instanceof Promise ? rec.then((r) => first(space, key, r)) : first(space, key, rec);
         },
         put(space, key, rec) {
-          observe(space, key, read.get(id(space, key)), rec);
-          read.set(id(space, key), rec);
           tx.put(space, key, rec);
+          note(observe(space, key, read.get(id(space, key)), rec));
+          read.set(id(space, key), rec);
         },
         remove(space, key) {
-          observe(space, key, read.get(id(space, key)), null);
-          read.set(id(space, key), undefined);
           tx.remove(space, key);
+          note(observe(space, key, read.get(id(space, key)), null));
+          read.set(id(space, key), undefined);
         },
         getMeta: (name) => tx.getMeta(name),
         setMeta: (name, value) => tx.setMeta(name, value),
       };
     };
-    // `observe` runs inside the transaction; a transaction that throws is not committed, but the
-    // engine's transactions only throw before their puts, so what the ledger saw was stored.
     return {
       open: () => inner.open(),
-      transact: (fn) => inner.transact((tx) => fn(wrapTx(tx))),
+      transact: <T>(fn: (tx: StorageTx) => Promise<T> | T) => {
+        // Observations count once the transaction resolved (durable); a throwing or lost one counts for nothing.
+        let seen: Seen[] = [];
+        return inner
+          .transact((tx) => {
+            seen = [];
+            return fn(wrapTx(tx, seen));
+          })
+          .then((result) => {
+            for (const s of seen) s();
+            return result;
+          });
+      },
       get: (space, key) => inner.get(space, key),
       getMeta: (name) => inner.getMeta(name),
       scan: (space, options) => inner.scan(space, options),
@@ -95,11 +177,38 @@ export class Ledger {
       index: (space) => inner.index(space),
       spaces: () => inner.spaces(),
       close: () => inner.close(),
+      ...(inner.onExternalChange ? { onExternalChange: (l: (spaces: string[]) => void) => inner.onExternalChange!(l) } : {}),
+      ...(inner.leadership ? { leadership: () => inner.leadership!() } : {}),
     };
   }
 
+  /** A write resolved: its body is what the node's spy saw it store under its dot. */
   record(write: ResolvedWrite): void {
-    this.writes.push(write);
+    this.writes.push({ ...write, body: this.localBodies.get(write.node)?.get(write.dot) });
+  }
+
+  /** The dot the node's write of `key` at `seq` was stored under (as its spy saw it), if any. */
+  dotOfWrite(node: string, space: string, key: string, seq: number): Dot | undefined {
+    return this.localDots.get(node)?.get(`${id(space, key)}\u0000${seq}`);
+  }
+
+  /** A resolved write that may be missing everywhere: its only copy was lost (`why`). */
+  forgive(dot: Dot, why: string): void {
+    this.forgiven.set(dot, why);
+  }
+
+  /** The node's disk was replaced: what it collected before is no longer known there. */
+  diskReplaced(node: string): void {
+    for (const c of this.collected) if (c.node === node) c.diskGone = true;
+  }
+
+  /** The dots a local write superseded (empty when unknown). */
+  supersededBy(dot: Dot): readonly Dot[] {
+    return this.byWriter.get(dot) ?? [];
+  }
+
+  isForgiven(dot: Dot): boolean {
+    return this.forgiven.has(dot);
   }
 
   private wasSuperseded(space: string, key: string, dot: Dot): boolean {
@@ -107,23 +216,57 @@ export class Ledger {
   }
 
   /**
-   * Violations of the oracle, given each node's final dots per key (`finals.get(node)(space, key)`).
+   * Violations of the oracle, given each node's final versions per key (`finals.get(node)(space, key)`).
    * Tombstones dropped outright (tombstone GC) are allowed.
    */
-  violations(finals: Map<string, (space: string, key: string) => ReadonlySet<Dot>>): string[] {
-    const out: string[] = [];
+  violations(finals: Map<string, (space: string, key: string) => readonly FinalVersion[]>): string[] {
+    const out: string[] = [...new Set(this.reappeared)];
+    // Tombstones a collection covered may vanish everywhere: the collected state (or the collector's refusal)
+    // makes every replica drop them.
+    const gc = (space: string, key: string, dot: Dot) => {
+      const [r, n] = splitDot(dot);
+      return this.collected.some((c) => c.space === space && c.key === key && (c.cc[r] ?? 0) >= n);
+    };
     for (const d of this.drops) {
       if (d.how === 'remove' && d.tombstone) continue;
+      if (d.tombstone && gc(d.space, d.key, d.dot)) continue;
+      if (this.forgiven.has(d.dot)) continue;
       if (!this.wasSuperseded(d.space, d.key, d.dot)) out.push(`${d.node}: a ${d.how} dropped ${d.key}@${d.dot}, which no write superseded`);
     }
     for (const w of this.writes) {
-      const over = w.mayCover ? (this.byWriter.get(w.dot) ?? []).filter((d) => !w.mayCover!.has(d)) : [];
+      const isTombstone = w.body === '<deleted>';
+      const covers = (d: Dot) => {
+        const [r, n] = splitDot(d);
+        return (w.mayCover![r] ?? 0) >= n;
+      };
+      const over = w.mayCover && !this.forgiven.has(w.dot) ? (this.byWrite.get(`${w.dot}\u0000${w.body}`) ?? []).filter((d) => !covers(d)) : [];
       if (over.length) out.push(`${w.what} by ${w.node} (${w.key}@${w.dot}) superseded ${over.join(' ')}, outside its context`);
-      if (this.wasSuperseded(w.space, w.key, w.dot)) continue;
-      for (const [node, dots] of finals) {
-        if (!dots(w.space, w.key).has(w.dot)) out.push(`lost write: ${w.what} by ${w.node} (${w.key}@${w.dot}) is missing on ${node} and no write superseded it`);
+      if (this.wasSuperseded(w.space, w.key, w.dot) || this.forgiven.has(w.dot) || (isTombstone && gc(w.space, w.key, w.dot))) continue;
+      for (const [node, versions] of finals) {
+        const held = versions(w.space, w.key).find((v) => v.dot === w.dot);
+        if (!held) out.push(`lost write: ${w.what} by ${w.node} (${w.key}@${w.dot}) is missing on ${node} and no write superseded it`);
+        else if (w.body !== undefined && held.body !== w.body) out.push(`dot reused: ${w.what} by ${w.node} (${w.key}@${w.dot}) wrote ${w.body} but ${node} holds ${held.body} under that dot`);
+      }
+    }
+    for (const c of this.collected) {
+      // A collection on a disk that went since (restored, dead) is forgotten with it, unless its context
+      // travelled — and then the versions it covers cannot come back anywhere else either.
+      if (c.diskGone) continue;
+      for (const [node, versions] of finals) {
+        for (const v of versions(c.space, c.key)) {
+          if (v.body === '<deleted>') continue;
+          const [r, n] = splitDot(v.dot);
+          if ((c.cc[r] ?? 0) >= n && !c.tombstones.has(v.dot)) {
+            out.push(`collected delete came back: ${c.key}@${v.dot} (${v.body}) is on ${node}, but ${c.node} collected a tombstone of ${c.key} that superseded it`);
+          }
+        }
       }
     }
     return out;
   }
+}
+
+export function splitDot(dot: Dot): [string, number] {
+  const i = dot.lastIndexOf(':');
+  return [dot.slice(0, i), Number(dot.slice(i + 1))];
 }

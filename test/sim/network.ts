@@ -14,6 +14,8 @@
  *   relay      `serverEdge('a', 'hub')`: the hub accepts (`replica.accept`) instead of dialing
  *   partition  `partition(['a', 'b'])`: connections across the cut drop, and opens across it are refused
  *              (after a virtual connect timeout) until `heal()`
+ *   isolate    `isolate('a')`: a single node is cut off from every other (independent of the partition)
+ *              until `rejoin('a')`; `heal()` ends both
  *
  * Every frame is checked against `maxFrameBytes` (when set) and counted per sending end.
  */
@@ -25,6 +27,8 @@ export interface NetworkOptions {
   rng: Rng;
   /** One-way latency range in virtual ms (default 1–20). */
   latency?: { min: number; max: number };
+  /** One-way latency range of one edge (by its ends' names), overriding `latency` where given. */
+  edgeLatency?: (a: string, b: string) => { min: number; max: number } | undefined;
   /** A refused open rejects after this many virtual ms (default 200). */
   connectTimeout?: number;
   /** Largest frame a connection carries; larger sends are recorded as violations. */
@@ -89,6 +93,7 @@ export type Acceptor = (connection: Connection) => ConnectionHandlers;
 export class SimNetwork {
   private readonly edges: Edge[] = [];
   private readonly cut = new Set<string>();
+  private readonly isolated = new Set<string>();
   private readonly acceptors = new Map<string, Acceptor>();
   private cutActive = false;
   private inflightCount = 0;
@@ -141,9 +146,21 @@ export class SimNetwork {
   heal(): void {
     this.cut.clear();
     this.cutActive = false;
+    this.isolated.clear();
+  }
+
+  /** Cuts one node off from every other (beside any partition): its live connections drop. */
+  isolate(node: string): void {
+    this.isolated.add(node);
+    for (const e of this.edges) if (this.isCut(e)) this.fail(e);
+  }
+
+  rejoin(node: string): void {
+    this.isolated.delete(node);
   }
 
   isCut(e: Edge): boolean {
+    if (this.isolated.has(e.ends[0]) || this.isolated.has(e.ends[1])) return true;
     return this.cutActive && this.cut.has(e.ends[0]) !== this.cut.has(e.ends[1]);
   }
 
@@ -162,8 +179,8 @@ export class SimNetwork {
     return this.edges.filter((e) => e.wire && !e.wire.dead).map((e) => e.ends.join('-'));
   }
 
-  private latency(): number {
-    const { min, max } = this.options.latency ?? { min: 1, max: 20 };
+  private latency(e?: Edge): number {
+    const { min, max } = (e && this.options.edgeLatency?.(e.ends[0], e.ends[1])) ?? this.options.latency ?? { min: 1, max: 20 };
     return this.options.rng.int(min, max);
   }
 
@@ -266,7 +283,7 @@ export class SimNetwork {
   }
 
   private arrival(w: Wire, to: 0 | 1): number {
-    const at = Math.max(w.lastAt[to], this.clock.now() + this.latency());
+    const at = Math.max(w.lastAt[to], this.clock.now() + this.latency(w.edge));
     w.lastAt[to] = at;
     return at;
   }

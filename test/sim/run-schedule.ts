@@ -1,29 +1,48 @@
 /**
- * Runs one schedule on a simulated cluster and checks the convergence property after heal:
+ * Runs one schedule on a simulated cluster, then judges the outcome from the operation history (checks.ts):
  *
- *   - quiescence: every replica 'synced', nothing in flight (within a virtual-time budget)
- *   - same state: every replica holds the same keys with the same state hash (dots, tombstones, context),
- *     and reads (read-only: no read repair) show the same value, sibling set and version dots
- *   - no lost write: see ledger.ts; every resolved put/delete/update is still a version everywhere or was
- *     superseded by a write whose context covered it
- *   - counters count every resolved increment (and no more than were attempted); an add-wins item
- *     that was added (resolved) and never removed anywhere is present
+ *   - quiescence: after heal every link reaches 'synced', nothing in flight (within a virtual-time budget)
+ *   - periodic repair: with an anti-entropy interval, every link runs a periodic round within a few intervals
+ *   - convergence: every replica holds the same versions — same dots, the same value bytes under each dot, the
+ *     same context — and reads show the same value, siblings and versions; no dot names two values anywhere
+ *   - durability: a replica never sends a dot of its own before it is durable on its disk (watched on the wire)
+ *   - history (ledger.ts): every resolved write is present with its value or superseded by a write that saw it
+ *     (or lost with its only durable copy, by a restore or a dead disk); a write with a context supersedes only
+ *     what that context covers; no collected delete comes back
+ *   - counters count every resolved increment; an add-wins item added and never removed is present
  *   - no frame over the limit, no unexpected `error` event
+ *   - with a far-future peer: no honest replica's clock was pulled more than a minute past its wall clock
  *
  * Returns the list of violations (empty when the schedule passes).
  */
-import { merges, type Context, type GetResult } from '../../lib/index.js';
+import { decodeContext } from '../../lib/dvv.js';
+import { merges, type Context } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
-import { decodeMessage, type Message } from '../../lib/sync/messages.js';
+import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
-import { VirtualClock } from './clock.js';
-import { Cluster } from './cluster.js';
+import { SimDisk } from '../support/sim-disk.js';
+import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type Increments, type ItemLog } from './checks.js';
+import { prng, Rng, VirtualClock } from './clock.js';
+import { Cluster, type Volume } from './cluster.js';
 import { dotOf } from './ledger.js';
-import { COUNTERS, SETS, type Op, type Schedule, type Timed } from './schedule.js';
+import { checkEnabled } from './pending.js';
+import type { Op, Schedule, Timed } from './schedule.js';
 
-const SPACE = 's';
+export const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
 const NETWORK_ERRORS = /unreachable|partitioned|superseded by a newer open/;
+/** Virtual ms after heal within which every link must be 'synced' (reconnect backoff is at most 1 s here). */
+const SETTLE_BUDGET = 120_000;
+/** The notice of a replica that learnt it was restored from an older copy: expected where restores happen. */
+const RESTORE_NOTICE = /restored from a backup|its storage lost/;
+
+export interface RunOptions {
+  /** Checks to apply (default: those not pending, see pending.ts). */
+  periodicAntiEntropy?: boolean;
+  hlcDrift?: boolean;
+  /** Called after the checks, before the cluster closes (for debugging a seed). */
+  inspect?: (cluster: Cluster, problems: string[]) => Promise<void> | void;
+}
 
 export interface RunResult {
   problems: string[];
@@ -33,81 +52,104 @@ export interface RunResult {
   bytes: number;
 }
 
-export async function runSchedule(s: Schedule): Promise<RunResult> {
+export async function runSchedule(s: Schedule, options: RunOptions = {}): Promise<RunResult> {
   const clock = new VirtualClock();
   const start = clock.now();
   let digest = 2166136261;
   const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start) : undefined;
+  const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
+  let leaks: ((from: string, to: string, frame: Frame) => void) | undefined;
   const cluster = await Cluster.create({
     clock,
     seed: s.seed,
     nodes: s.nodes,
     edges: s.edges,
-    ...(s.relay ? { relay: s.relay } : {}),
+    relays: s.relays,
+    sides: s.sides,
+    tabs: s.tabs,
+    collect: s.collect,
+    skew: s.skew,
+    disk: (node, c) => {
+      const f = s.fsync[node];
+      const r = fsyncRng.fork();
+      return new SimDisk({ timers: c, ...(f ? { fsyncDelay: () => r.int(f.min, f.max) } : {}) });
+    },
     merge: { 'c*': merges.counter, 'set*': merges.addWins },
     link: { antiEntropyInterval: s.antiEntropyInterval, backoff: { base: 20, max: 1000 } },
     net: {
       latency: s.latency,
       ...(s.maxFrameBytes ? { maxFrameBytes: s.maxFrameBytes } : {}),
       tap: (from, to, frame) => {
+        leaks?.(from, to, frame);
         const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
         digest = fnv(digest, `${clock.now()}${from}${to}`);
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
         printer?.(from, to, frame);
       },
     },
-    skew: 200,
   });
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
+  const leaked: string[] = [];
+  leaks = (from, to, frame) => {
+    const found = nonDurableDots(cluster, from, to, frame);
+    for (const x of found) if (!leaked.includes(x)) leaked.push(x);
+  };
   const pending: Promise<unknown>[] = [];
-  const held = new Map<string, { context: Context; saw: Set<string> }>(); // node + key → a read earlier
-  const increments = new Map<string, { resolved: number; attempted: number }>();
+  const held = new Map<string, { context: Context; saw: Readonly<Record<string, number>> }>(); // node/tab/key → a read earlier
+  const increments = new Map<string, Increments>();
   const items = new Map<string, ItemLog>();
   let valueSeq = 0;
+  let healed = false;
 
-  const runOp = async ({ node, what: op }: Timed<Op>, index: number) => {
+  const runOp = async ({ node, what: op, tab = 0 }: Timed<Op>, index: number) => {
     const n = cluster.node(node);
-    if (!n.replica) return;
-    const r = n.replica;
+    const r = n.tab(tab);
+    if (!r) return;
     const space = r.space(SPACE);
     const value = `${node}#${index}:${++valueSeq}`;
-    const note = async (w: { seq: number }, what: string, mayCover?: Set<string>) => {
-      if (w.seq > 0) cluster.ledger.record({ node, space: SPACE, key: op.key, dot: dotOf(r.replicaId, w.seq), what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
+    const slot = `${node}/${tab % n.tabs.length}/${op.key}`;
+    // The dot a write was stored under, as the ledger's spy saw it (the replica may have re-identified since).
+    const dotOfWrite = (w: { seq: number }) => (w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, op.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined);
+    const note = async (w: { seq: number }, what: string, mayCover?: Readonly<Record<string, number>>) => {
+      const dot = dotOfWrite(w);
+      if (dot) cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
     };
     switch (op.kind) {
       case 'put':
         return note(await space.put(op.key, value), `put ${op.key}=${value}`);
       case 'get': {
+        // A read that finds nothing holds an empty context: a write with it later creates the key concurrently
+        // with whatever was written meanwhile (read absent, wait, create).
         const got = await space.get(op.key);
-        if (got) held.set(node + '/' + op.key, { context: got.context, saw: new Set(got.versions.map((v) => dotOf(v.replicaId, v.counter))) });
+        held.set(slot, got ? { context: got.context, saw: decodeContext(got.context) ?? {} } : { context: '' as Context, saw: {} });
         return;
       }
       case 'putCtx': {
-        const read = held.get(node + '/' + op.key);
+        const read = held.get(slot);
         return note(await space.put(op.key, value, read ? { context: read.context } : undefined), `put ${op.key}=${value}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'delete': {
-        const read = op.withCtx ? held.get(node + '/' + op.key) : undefined;
+        const read = op.withCtx ? held.get(slot) : undefined;
         return note(await space.delete(op.key, read ? { context: read.context } : undefined), `delete ${op.key}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'incr': {
-        const c = increments.get(op.key) ?? { resolved: 0, attempted: 0 };
+        const c = increments.get(op.key) ?? { resolved: [], attempted: 0 };
         increments.set(op.key, c);
         c.attempted++;
         const w = await space.update<CounterValue>(op.key, (v) => merges.counter.increment(v, r.replicaId, 1));
-        c.resolved++;
+        c.resolved.push(dotOfWrite(w) ?? '');
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
-        const it = items.get(op.item) ?? { added: 0, addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.addTried = true;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.add(v, r.replicaId, op.item));
-        it.added++;
+        it.added.push(dotOfWrite(w) ?? '');
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
-        const it = items.get(op.item) ?? { added: 0, addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.removeTried = true;
         return note(await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item)), `remove ${op.item} from ${op.key}`);
@@ -119,44 +161,114 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
   const track = (p: Promise<unknown>, what: string) =>
     pending.push(
       p.catch((e: unknown) => {
-        // A replica closed under a running op (a restart) rejects it: that write did not resolve.
+        // A replica closed under a running op (a restart, a crash) rejects it: that write did not resolve.
         if ((e as { code?: string }).code !== 'CLOSED') opErrors.push(`${what}: ${String(e)}`);
       }),
     );
+  const after = (ms: number) => new Promise<void>((resolve) => cluster.clock.setTimeout(resolve, ms));
+
+  // A node's lifecycle faults (stop, start, swapping its disk, tabs) run one at a time per node: a restore
+  // whose stop waits for an fsync must not swap the disk under a wipe that already started the node again.
+  const locks = new Map<string, Promise<unknown>>();
+  const exclusive = <T>(node: string, fn: () => Promise<T>): Promise<T> => {
+    const p = (locks.get(node) ?? Promise.resolve()).then(fn, fn);
+    locks.set(node, p.catch(() => {}));
+    return p;
+  };
+
+  /** The node's disk is replaced by `disk` (an older copy, or an empty one); what only the old one held is lost. */
+  const replaceDisk = async (node: string, disk: () => Volume, why: string, down: number, isolate: number) => {
+    await exclusive(node, async () => {
+      await cluster.stop(node);
+      const old = cluster.node(node).disk;
+      cluster.node(node).disk = disk();
+      cluster.ledger.diskReplaced(node);
+      await after(0);
+      forgiveLost(cluster, old, `lost with ${node}'s ${why}`);
+    });
+    await after(down);
+    const cut = isolate > 0 && !healed;
+    if (cut) cluster.net.isolate(node);
+    await exclusive(node, () => cluster.start(node));
+    if (cut) {
+      await after(isolate);
+      if (!healed) cluster.net.rejoin(node);
+    }
+  };
 
   s.ops.forEach((op, i) => cluster.clock.setTimeout(() => track(runOp(op, i), `op ${i} ${op.what.kind}`), op.at));
-  for (const f of s.faults) {
+  s.faults.forEach((f) => {
+    const w = f.what;
+    if (w.kind === 'restore') {
+      let copy: Volume | undefined;
+      cluster.clock.setTimeout(() => (copy = cluster.node(w.node).disk.copy()), w.backupAt);
+      cluster.clock.setTimeout(() => track(replaceDisk(w.node, () => copy!.copy(), 'restore', w.down, w.isolate), `restore ${w.node}`), f.at);
+      return;
+    }
     cluster.clock.setTimeout(() => {
-      const w = f.what;
       if (w.kind === 'drop') cluster.net.drop(w.a, w.b);
       else if (w.kind === 'partition') {
         cluster.net.partition(w.side);
         cluster.clock.setTimeout(() => cluster.net.heal(), w.heal);
+      } else if (w.kind === 'away') {
+        cluster.net.isolate(w.node);
+        cluster.clock.setTimeout(() => cluster.net.rejoin(w.node), w.for);
+      } else if (w.kind === 'collect') track(cluster.collect(w.node), `collect on ${w.node}`);
+      else if (w.kind === 'wipe') track(replaceDisk(w.node, () => new SimDisk({ timers: cluster.clock }), 'disk', w.down, w.isolate ?? 0), `wipe ${w.node}`);
+      else if (w.kind === 'tab') {
+        track(exclusive(w.node, () => cluster.closeTab(w.node, w.tab)), `close tab ${w.node}/${w.tab}`);
+        cluster.clock.setTimeout(() => track(exclusive(w.node, () => cluster.openTab(w.node, w.tab)), `open tab ${w.node}/${w.tab}`), w.down);
       } else if (cluster.node(w.node).up) {
-        track(cluster.stop(w.node), `stop ${w.node}`);
-        cluster.clock.setTimeout(() => track(cluster.start(w.node), `start ${w.node}`), w.down);
+        // Power fails at once; the stop that follows waits its turn.
+        if (w.kind === 'crash') cluster.node(w.node).disk.crash();
+        track(exclusive(w.node, () => cluster.stop(w.node)), `${w.kind} ${w.node}`);
+        cluster.clock.setTimeout(() => track(exclusive(w.node, () => cluster.start(w.node)), `start ${w.node}`), w.down);
       }
     }, f.at);
-  }
+  });
 
   const problems: string[] = [];
+  const periodic: string[] = [];
   try {
-    await cluster.clock.advance(s.duration);
+    await cluster.clock.advance(s.duration + s.tail);
     // Heal: no cut, every node up, every op finished.
+    healed = true;
     cluster.net.heal();
-    while (pending.length) await Promise.all(pending.splice(0));
-    for (const name of cluster.names) await cluster.start(name);
+    while (pending.length) await cluster.drive(Promise.all(pending.splice(0)));
+    for (const name of cluster.names) await cluster.drive(exclusive(name, () => cluster.start(name)));
+    let settled = true;
     try {
-      await cluster.settle(10 * 60_000);
+      await cluster.settle(SETTLE_BUDGET);
     } catch (e) {
+      settled = false;
       problems.push(String((e as Error).message));
     }
+    if (settled && s.antiEntropyInterval > 0) {
+      // Periodic repair: a few intervals after heal, every link ran a round; then everything is quiet again.
+      const from = cluster.clock.now();
+      await cluster.clock.advance(3 * s.antiEntropyInterval + 1000);
+      try {
+        await cluster.settle(SETTLE_BUDGET);
+      } catch (e) {
+        problems.push(`after the periodic anti-entropy window: ${String((e as Error).message)}`);
+      }
+      if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
+    }
+    problems.push(...leaked.slice(0, 5));
     problems.push(...opErrors);
     problems.push(...cluster.net.violations);
     for (const n of cluster.nodes.values()) {
-      for (const e of n.errors) if (!NETWORK_ERRORS.test(String((e as Error)?.message ?? e))) problems.push(`${n.name} error event: ${String(e)}`);
+      for (const e of n.errors) {
+        const text = String((e as Error)?.message ?? e);
+        if (NETWORK_ERRORS.test(text) || RESTORE_NOTICE.test(text) || (e as { code?: string }).code === 'CLOSED') continue;
+        problems.push(`${n.name} error event: ${String(e)}`);
+      }
     }
-    if (problems.length === 0) problems.push(...(await checkState(cluster, increments, items)));
+    if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items)));
+    // Missing periodic rounds are reported after the state, so they do not hide what went wrong there.
+    problems.push(...periodic);
+    if (problems.length === 0 && s.farFuture && (options.hlcDrift ?? checkEnabled('hlc-drift'))) problems.push(...(await checkHlcDrift(cluster, s)));
+    await options.inspect?.(cluster, problems);
   } finally {
     await cluster.close();
   }
@@ -165,10 +277,57 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
   return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes };
 }
 
-interface ItemLog {
-  added: number;
-  addTried: boolean;
-  removeTried: boolean;
+/**
+ * Resolved writes the replaced disk held and no disk holds any more (the restore lost their only copy) may be
+ * missing at the end, and so may the writes they superseded that no disk holds either (their effect, say an
+ * increment, lived on only in the lost write). A write missing already before the restore is not forgiven:
+ * something else lost it.
+ */
+function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
+  // By dot and value: after a restore, one dot may name two values, and only one of them may be held elsewhere.
+  const body = (v: { d?: 1; v?: string }) => (v.d ? '<deleted>' : (v.v ?? ''));
+  const before = new Map<string, string>(); // dot+value → dot
+  for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(`${dotOf(v.r, v.n)}\u0000${body(v)}`, dotOf(v.r, v.n));
+  // Held durably elsewhere: a copy another node only applied (not yet durable) may still be lost in a crash.
+  const held = new Set<string>();
+  for (const n of cluster.nodes.values()) for (const [, rec] of n.disk.durableRecords(SPACE)) for (const v of rec.vs) held.add(`${dotOf(v.r, v.n)}\u0000${body(v)}`);
+  const lost = [...before].filter(([k]) => !held.has(k)).map(([, d]) => d);
+  const heldDots = new Set([...held].map((k) => k.split('\u0000')[0]!));
+  const forgiven = new Set<string>();
+  while (lost.length) {
+    const d = lost.pop()!;
+    if (forgiven.has(d)) continue;
+    forgiven.add(d);
+    for (const x of cluster.ledger.supersededBy(d)) if (!heldDots.has(x)) lost.push(x);
+  }
+  // By dot: a write still resolving (waiting for its fsync) when the disk went is forgiven as well.
+  for (const d of forgiven) cluster.ledger.forgive(d, why);
+}
+
+/**
+ * "A dot leaves its replica only once it is durable there": the sender's own dots in a CHANGES frame must be
+ * durable on its disk (its durable record of the key covers them).
+ */
+function nonDurableDots(cluster: Cluster, from: string, to: string, frame: Frame): string[] {
+  if (typeof frame === 'string' || frame[0] !== MsgType.Changes) return [];
+  const sender = cluster.node(from).replica?.replicaId;
+  const receiver = cluster.node(to).replica?.replicaId;
+  if (!sender || !receiver) return [];
+  let m: Message;
+  try {
+    m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver] });
+  } catch {
+    return [];
+  }
+  if (m.type !== MsgType.Changes) return [];
+  const out: string[] = [];
+  const disk = cluster.node(from).disk;
+  for (const [key, state] of m.entries) {
+    for (const v of state.vs) {
+      if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n)) out.push(`${from} sent ${key}@${dotOf(v.r, v.n)} to ${to} before it was durable (only durable state may leave a replica)`);
+    }
+  }
+  return out;
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */
@@ -180,71 +339,15 @@ function fnv(h: number, text: string): number {
 /** SIM_TRACE=1: every frame, decoded, on stderr (with the virtual time). */
 function trace(now: () => number) {
   return (from: string, to: string, frame: Frame) => {
-    const m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+    let m: Message;
+    try {
+      m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+    } catch {
+      process.stderr.write(`${now().toFixed(1)} ${from}->${to} (${typeof frame === 'string' ? frame.length : frame.byteLength} bytes, needs the session's string table)\n`);
+      return;
+    }
     const { type, ...rest } = m as Message & Record<string, unknown>;
     const body = JSON.stringify(rest, (k, v) => (k === 'vs' ? (v as Array<{ r: string; n: number; d?: 1 }>).map((x) => `${x.r.slice(0, 3)}:${x.n}${x.d ? 'd' : ''}`) : v));
     process.stderr.write(`${now().toFixed(1)} ${from}->${to} ${type} ${body.slice(0, 300)}\n`);
   };
-}
-
-type Read = GetResult<unknown> | undefined;
-
-function describeRead(g: Read): string {
-  if (!g) return 'absent';
-  const siblings = g.siblings.map((v) => JSON.stringify(v)).sort();
-  const versions = g.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`).sort();
-  return `value=${JSON.stringify(g.value)} siblings=[${siblings.join(',')}] versions=[${versions.join(',')}] conflict=${g.conflict}`;
-}
-
-async function checkState(
-  cluster: Cluster,
-  increments: Map<string, { resolved: number; attempted: number }>,
-  items: Map<string, ItemLog>,
-): Promise<string[]> {
-  const problems: string[] = [];
-  const names = cluster.names;
-  // 1. Same keys, same state hashes.
-  const indexes = new Map<string, Map<string, string>>();
-  for (const name of names) {
-    indexes.set(name, new Map((await cluster.node(name).storage.index(SPACE)).map((e) => [e.key, e.h])));
-  }
-  const keys = [...new Set([...indexes.values()].flatMap((m) => [...m.keys()]))].sort();
-  for (const key of keys) {
-    const hs = names.map((n) => indexes.get(n)!.get(key) ?? 'absent');
-    if (new Set(hs).size > 1) problems.push(`diverged state of ${key}: ${names.map((n, i) => `${n}=${hs[i]}`).join(' ')}`);
-  }
-  // 2. Same reads (read-only, so a merge is not written back while we look).
-  const reads = new Map<string, Map<string, Read>>();
-  for (const name of names) {
-    const space = cluster.node(name).r.space(SPACE, { readOnly: true });
-    const m = new Map<string, Read>();
-    for (const key of keys) m.set(key, await space.get(key));
-    reads.set(name, m);
-  }
-  for (const key of keys) {
-    const shown = names.map((n) => describeRead(reads.get(n)!.get(key)));
-    if (new Set(shown).size > 1) problems.push(`diverged read of ${key}:\n  ${names.map((n, i) => `${n}: ${shown[i]}`).join('\n  ')}`);
-  }
-  // 3. No lost write.
-  const finals = new Map<string, (space: string, key: string) => ReadonlySet<string>>();
-  for (const name of names) {
-    const dots = await cluster.dots(name, SPACE);
-    finals.set(name, (_space, key) => dots.get(key) ?? new Set());
-  }
-  problems.push(...cluster.ledger.violations(finals));
-  // 4. The CRDT values count what resolved.
-  const first = reads.get(names[0]!)!;
-  for (const key of COUNTERS) {
-    const c = increments.get(key) ?? { resolved: 0, attempted: 0 };
-    const total = merges.counter.value(first.get(key)?.value as CounterValue | undefined);
-    if (total < c.resolved || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${c.resolved} increments resolved of ${c.attempted} attempted`);
-  }
-  for (const key of SETS) {
-    const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));
-    for (const [item, it] of items) {
-      if (it.added > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${it.added}×, never removed)`);
-      if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);
-    }
-  }
-  return problems;
 }

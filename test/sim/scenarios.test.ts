@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { MsgType } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
-import { journaledStorage, type JournaledStorage } from './backup.js';
+import { signature } from './checks.js';
 import { Cluster } from './cluster.js';
+import { isPending, pendingLabel } from './pending.js';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 7;
 
@@ -37,10 +38,9 @@ async function keyCount(c: Cluster, node: string): Promise<number> {
   return (await c.node(node).storage.index('s')).length;
 }
 
+/** Every replica holds the same versions: dots, value bytes, clocks and context (checks.ts `signature`). */
 async function sameState(c: Cluster): Promise<void> {
-  const views = await Promise.all(
-    c.names.map(async (n) => new Map((await c.node(n).storage.index('s')).map((e) => [e.key, e.h]))),
-  );
+  const views = c.names.map((n) => new Map(c.node(n).disk.records('s').map(([k, rec]) => [k, signature(rec)])));
   for (const v of views.slice(1)) expect(v).toEqual(views[0]);
 }
 
@@ -169,27 +169,16 @@ describe(`simulated scenarios (seed ${SEED})`, () => {
   });
 
   const restoreCluster = async () => {
-    const journals = new Map<string, JournaledStorage>();
-    const c = await Cluster.create({
-      seed: SEED,
-      nodes: ['a', 'b'],
-      edges: [['a', 'b']],
-      link: { antiEntropyInterval: 0 },
-      storage: (n) => {
-        const s = journaledStorage();
-        journals.set(n, s);
-        return s;
-      },
-    });
+    const c = await Cluster.create({ seed: SEED, nodes: ['a', 'b'], edges: [['a', 'b']], link: { antiEntropyInterval: 0 } });
     await fill(c, 'a', 'k', 10);
     await c.settle();
-    const backup = journals.get('a')!.mark;
+    const backup = c.node('a').disk.copy();
     const oldId = c.node('a').r.replicaId;
     // Writes after the backup, stored by b: they are lost with a's disk.
     await fill(c, 'a', 'late', 5);
     await c.node('a').r.space('s').put('k3', 'after the backup');
     await c.settle();
-    return { c, oldId, restored: await journals.get('a')!.restore(backup) };
+    return { c, oldId, restored: backup };
   };
 
   it('a replica restored from a backup re-identifies before it writes again', async () => {
@@ -212,9 +201,9 @@ describe(`simulated scenarios (seed ${SEED})`, () => {
   // A restored replica that writes before it reconnects mints again the dots it minted after the backup
   // (for other values), and its log top passes what the peer holds, so the hello's restore check (a peer
   // holds a dot above our top) misses it; the peer also never streams back the lost writes, whose records
-  // came from this replica (no echo). The replicas settle 'synced' but differ. Left out of CI (see the
-  // report); SIM_KNOWN=1 runs it.
-  it.runIf(process.env.SIM_KNOWN === '1')('known issue: a restored replica that writes offline before reconnecting converges', async () => {
+  // came from this replica (no echo). The replicas settle 'synced' but differ (defect 5 of issue 10).
+  const restoredWritesOffline = 'scenario:restored-replica-writes-offline';
+  it.skipIf(isPending(restoredWritesOffline))(`a restored replica that writes offline before reconnecting converges${isPending(restoredWritesOffline) ? ` — ${pendingLabel(restoredWritesOffline)}` : ''}`, async () => {
     const { c, restored } = await restoreCluster();
     c.net.partition(['a']);
     await c.replaceStorage('a', restored);

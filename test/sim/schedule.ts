@@ -1,11 +1,59 @@
 /**
- * A schedule is a pure function of its seed: how many replicas, how they are linked, which operations
- * run where and when (virtual ms), and which faults strike. `describeSchedule` prints the gist for a
- * failure message; the seed alone replays it.
+ * A schedule is a pure function of its seed and family: how many replicas, how they are linked, which
+ * operations run where and when (virtual ms), and which faults strike. `describeSchedule` prints the gist for
+ * a failure message; the seed and family alone replay it.
+ *
+ * Fault classes ("features", FEATURES below), each drawn with a probability in the 'mixed' family and forced in
+ * the family of its name (a family is 'mixed' with one feature always on):
+ *
+ *   restore-replica  a replica's disk is replaced by a copy taken earlier (backup, copied directory, VM
+ *                    snapshot); half the time it stays cut off for a while after, writing before it reconnects
+ *   restore-relay    the same for a relay
+ *   crash            disks take a virtual fsync per group commit, and power losses drop what was not durable
+ *   gc-relay         relays collect tombstones with a short grace, several times; peers stay away longer
+ *   gc-peer          a mid-chain peer (not a relay, two links or more) collects tombstones likewise
+ *   tabs             some nodes run 2–3 replica instances on one storage (tabs); the leader holds the links,
+ *                    the others write with their own stale contexts; tabs close and reopen
+ *   tiny-frames      a frame limit of a few hundred bytes to 2 KiB, and more keys
+ *   relay-hub        one or two relays with clients on both sides of each relay's replicaId, and
+ *                    peer-to-peer links between some clients
+ *   clock-skew       wall clocks off by up to hundreds of ms … minutes
+ *   far-future       one replica's clock is a day ahead
+ *
+ * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
+ * adding a draw to one does not shift another): the PRNG of the seed (xor a hash of the family's name, except
+ * for 'mixed') forks, in this order, the streams of
+ *   1. features (one roll per feature, in FEATURES order, always drawn, then applied)
+ *   2. shape (size, topology, edges, relays and their clients' sides, latency, duration, keys, frame limit,
+ *      anti-entropy interval, fsync delays, tabs, collectors, clock skews)
+ *   3. operations
+ *   4. base faults (drop, partition, restart)
+ *   5. feature faults (feature-faults.ts: restore, crash, dead disks, collect, tab, and the absences and
+ *      quiet tail of the gc features)
+ * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, and the
+ * draws of a stream are made whatever the features, so switching one changes only what it shapes (features
+ * that change the topology — relays, a mid-chain peer — do shift the draws that depend on it).
  */
 import { prng, Rng } from './clock.js';
+import { featureFaults } from './feature-faults.js';
 
-export type Topology = 'star' | 'chain' | 'ring' | 'mesh';
+export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future'] as const;
+export type Feature = (typeof FEATURES)[number];
+export type Family = 'mixed' | Feature;
+/**
+ * Not a family: relays run with tombstone collection on (and the default grace of a month, never reached in a
+ * run) as real relays do, so their refusal of collected versions runs in every relay schedule. Listed beside
+ * the features so a pending fix can switch it off (relays then do not collect, unless a gc family asks).
+ */
+export const RELAYS_COLLECT = 'relays-collect' as const;
+export type Switch = Feature | typeof RELAYS_COLLECT;
+export const FAMILIES: readonly Family[] = ['mixed', ...FEATURES];
+
+/** How often the 'mixed' family draws each feature, and a family each feature beside its own. */
+const P_FEATURE = 0.15;
+const P_FEATURE_IN_FAMILY = 0.3;
+
+export type Topology = 'star' | 'chain' | 'ring' | 'mesh' | 'hub';
 
 export type Op =
   | { kind: 'put'; key: string }
@@ -19,27 +67,59 @@ export type Op =
 export type Fault =
   | { kind: 'drop'; a: string; b: string }
   | { kind: 'partition'; side: string[]; heal: number }
-  | { kind: 'restart'; node: string; down: number };
+  | { kind: 'restart'; node: string; down: number }
+  /** Power loss: what the node's disk had not made durable is lost; back after `down`. */
+  | { kind: 'crash'; node: string; down: number }
+  /** The node's disk is replaced by its copy taken at `backupAt`; back after `down`, cut off for `isolate` more. */
+  | { kind: 'restore'; node: string; backupAt: number; down: number; isolate: number }
+  /** The node is cut off from every other for `for` ms (beside any partition). */
+  | { kind: 'away'; node: string; for: number }
+  /** The node runs tombstone collection. */
+  | { kind: 'collect'; node: string }
+  /** The node loses its disk and comes back after `down` on an empty one (data loss: a new replica), cut off for `isolate` more. */
+  | { kind: 'wipe'; node: string; down: number; isolate?: number }
+  /** One tab of the node closes, and reopens after `down`. */
+  | { kind: 'tab'; node: string; tab: number; down: number };
 
 export interface Timed<T> {
   at: number;
   node: string;
   what: T;
+  /** For operations: the tab (instance) of the node that runs it. */
+  tab?: number;
 }
 
 export interface Schedule {
   seed: number;
+  family: Family;
+  /** The features this schedule has (after pending ones were switched off). */
+  features: Feature[];
+  /** Features rolled on but switched off because their fix is pending (and RELAYS_COLLECT when off). */
+  disabled: Switch[];
   nodes: string[];
   topology: Topology;
   edges: Array<[string, string]>;
   latency: { min: number; max: number };
-  /** In a star, whether the hub is a relay that accepts connections (else it dials like its peers). */
-  relay: string | undefined;
+  /** Nodes that accept connections (relays); their clients dial them. */
+  relays: string[];
+  /** Per relay client: its replicaId sorts above or below its relay's. */
+  sides: Record<string, 'above' | 'below'>;
   /** The transport's frame limit, small in some schedules so catch-up and anti-entropy must split. */
   maxFrameBytes: number | undefined;
   antiEntropyInterval: number;
-  /** Virtual ms during which operations and faults happen; then everything heals. */
+  /** Virtual ms of one fsync per node (absent: durable at once). */
+  fsync: Record<string, { min: number; max: number }>;
+  /** Replica instances (tabs) per node, where more than one. */
+  tabs: Record<string, number>;
+  /** Nodes that collect tombstones, with their grace (virtual ms). */
+  collect: Record<string, number>;
+  /** Wall-clock skew per node (ms). */
+  skew: Record<string, number>;
+  /** The node whose clock is far ahead, if any. */
+  farFuture: string | undefined;
+  /** Virtual ms during which operations happen; faults go on for `tail` more (a quiet time for collection); then everything heals. */
   duration: number;
+  tail: number;
   ops: Array<Timed<Op>>;
   faults: Array<Timed<Fault>>;
 }
@@ -47,6 +127,7 @@ export interface Schedule {
 export const COUNTERS = ['c0', 'c1'];
 export const SETS = ['set0'];
 const ITEMS = ['apple', 'pear', 'fig', 'kiwi', 'lime'];
+export const DAY = 24 * 3600 * 1000;
 
 export interface Sizes {
   minOps: number;
@@ -60,69 +141,216 @@ export function sizesFromEnv(env: Record<string, string | undefined> = process.e
   return { minOps: minOps ?? 20, maxOps: maxOps ?? minOps ?? 60, maxFaults: Number(env.SIM_FAULTS ?? 6) };
 }
 
-export function makeSchedule(seed: number, sizes: Sizes = sizesFromEnv()): Schedule {
-  const rng = new Rng(prng(seed));
-  const n = rng.int(2, 8);
+export interface GenerateOptions {
+  family?: Family;
+  sizes?: Sizes;
+  /** Features (and RELAYS_COLLECT) to switch off (fixes pending). */
+  disabled?: ReadonlySet<Switch>;
+}
+
+export function makeSchedule(seed: number, options: GenerateOptions = {}): Schedule {
+  const family = options.family ?? 'mixed';
+  const sizes = options.sizes ?? sizesFromEnv();
+  // A family's seeds are its own: seed n of two families share no draws (so a co-drawn feature does not make
+  // the same seed fail in every family).
+  const rng = new Rng(prng(family === 'mixed' ? seed : (seed ^ familySalt(family)) >>> 0));
+  const featRng = rng.fork();
+  const shape = rng.fork();
+  const opsRng = rng.fork();
+  const faultRng = rng.fork();
+  const extraRng = rng.fork();
+
+  // 1. Features.
+  const on = new Set<Feature>();
+  const disabled: Switch[] = [];
+  for (const f of FEATURES) {
+    const roll = featRng.next();
+    if (f !== family && roll >= (family === 'mixed' ? P_FEATURE : P_FEATURE_IN_FAMILY)) continue;
+    if (options.disabled?.has(f)) disabled.push(f);
+    else on.add(f);
+  }
+
+  // 2. Shape.
+  const needsRelay = on.has('relay-hub') || on.has('restore-relay') || on.has('gc-relay');
+  const n = shape.int(on.has('relay-hub') ? 4 : on.has('gc-peer') ? 3 : 2, 8);
   const nodes = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i));
-  const topology = rng.pick<Topology>(['star', 'chain', 'ring', 'mesh']);
-  const edges = link(nodes, topology, rng);
-  const maxLatency = rng.pick([2, 20, 200]);
-  const duration = rng.int(1000, 6000);
-  const plainKeys = Array.from({ length: rng.int(1, 5) }, (_, i) => `k${i}`);
+  const drawn = shape.pick<Topology>(['star', 'chain', 'ring', 'mesh', 'hub']);
+  const topology: Topology = needsRelay ? 'hub' : drawn;
+  const { edges, relays } = link(nodes, topology, shape, on.has('relay-hub'));
+  const sides: Record<string, 'above' | 'below'> = {};
+  if (relays.length > 0) {
+    // Clients on both sides of their relay's replicaId (the relay-hub feature makes sure of both).
+    const clients = nodes.filter((x) => !relays.includes(x) && edges.some(([a, b]) => (a === x && relays.includes(b)) || (b === x && relays.includes(a))));
+    const forceBoth = on.has('relay-hub') && clients.length >= 2;
+    clients.forEach((c, i) => {
+      const side = shape.chance(0.5) ? 'above' : 'below';
+      sides[c] = forceBoth && i < 2 ? (i === 0 ? 'above' : 'below') : side;
+    });
+  }
+  const maxLatency = shape.pick([2, 20, 200]);
+  const duration = shape.int(1000, 6000);
+  const gcKeys = shape.pick([1, 2, 3, 6, 12]);
+  const gcPlainOnly = shape.chance(0.5);
+  // A third of the relay-collection schedules empty the relay's space: one or two plain keys, which the relay
+  // itself deletes once the operations are over, and peers away until the end.
+  const emptiesRoll = shape.chance(0.3);
+  const gcEmpties = on.has('gc-relay') && emptiesRoll;
+  const tinyKeys = shape.int(10, 40);
+  const plainKeyCount = shape.int(1, 5);
+  const keyCount = on.has('tiny-frames') ? tinyKeys : gcEmpties ? 1 + (gcKeys % 2) : on.has('gc-relay') || on.has('gc-peer') ? gcKeys : plainKeyCount;
+  const plainKeys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
+  const plainLimit = shape.pick([undefined, undefined, 2048]);
+  const tinyLimit = shape.pick([512, 640, 768, 1024, 1536, 2048]);
+  const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : plainLimit;
+  const plainAe = shape.pick([0, 0, 500, 5000]);
+  const fastAe = shape.pick([300, 600, 1200]);
+  // Rounds far apart compared to a round trip (as in deployments: a minute by default), so the network falls
+  // quiet between them and the checker can tell that a cluster settled.
+  const drawnAe = on.has('crash') || on.has('relay-hub') ? fastAe : plainAe;
+  const antiEntropyInterval = drawnAe > 0 ? Math.max(drawnAe, 8 * maxLatency) : 0;
+  const tabs: Record<string, number> = {};
+  const tabNodes = shape.int(1, 2);
+  const candidates = nodes.filter((x) => !relays.includes(x));
+  for (let i = 0; i < tabNodes; i++) {
+    const x = shape.pick(candidates);
+    const count = shape.int(2, 3);
+    if (on.has('tabs')) tabs[x] = count;
+  }
+  const fsync: Record<string, { min: number; max: number }> = {};
+  const fsyncMax = shape.pick([50, 300, 1000]);
+  for (const x of nodes) if (on.has('crash') && !tabs[x]) fsync[x] = { min: Math.floor(fsyncMax / 2), max: fsyncMax };
+  const collect: Record<string, number> = {};
+  const grace = shape.int(100, 1500);
+  const degree = (x: string) => edges.filter(([a, b]) => a === x || b === x).length;
+  const linked = (x: string, y: string) => edges.some(([a, b]) => (a === x && b === y) || (a === y && b === x));
+  const bridge = shape.pick(nodes.filter((x) => !relays.includes(x)));
+  const partners = nodes.filter((x) => !relays.includes(x) && x !== bridge && !linked(x, bridge));
+  const partner = partners.length ? shape.pick(partners) : undefined;
+  if (on.has('gc-peer') && !nodes.some((x) => !relays.includes(x) && degree(x) >= 2) && partner) edges.push([bridge, partner]);
+  const midChain = nodes.filter((x) => !relays.includes(x) && degree(x) >= 2);
+  const peerCollector = midChain.length > 0 ? shape.pick(midChain) : undefined;
+  if (on.has('gc-relay')) for (const r of relays) collect[r] = grace;
+  if (on.has('gc-peer') && peerCollector) collect[peerCollector] = grace;
+  // Relays collect tombstones as real ones do (with the default grace of a month: never within a run).
+  if (options.disabled?.has(RELAYS_COLLECT)) {
+    if (relays.length) disabled.push(RELAYS_COLLECT);
+  } else for (const r of relays) collect[r] ??= 30 * DAY;
+  const skew: Record<string, number> = {};
+  const skewMax = on.has('clock-skew') ? shape.pick([500, 5000, 60_000, 300_000]) : 200;
+  for (const x of nodes) skew[x] = shape.int(-skewMax, skewMax);
+  const future = shape.pick(candidates);
+  const farFuture = on.has('far-future') ? future : undefined;
+  if (farFuture) skew[farFuture] = DAY;
+
+  // 3. Operations. Where tombstones are collected, more deletes, and half the time only plain keys (counters
+  // and sets are never deleted: a space can only be emptied by collection without them).
+  const gcOn = Object.values(collect).some((g) => g < DAY);
+  // Tiny frames carry plain values only: a counter or add-wins set with several siblings outgrows a frame of a
+  // few hundred bytes, which the engine rightly reports (VALUE_TOO_LARGE) instead of sending.
+  const plainOnly = on.has('tiny-frames') || (gcOn && (gcPlainOnly || gcEmpties));
   const ops: Array<Timed<Op>> = [];
-  for (let i = 0, count = rng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
-    const x = rng.next();
-    const key = rng.pick(plainKeys);
+  for (let i = 0, count = opsRng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
+    // Every draw is made for every operation, whatever its kind, so the kinds a feature allows do not shift
+    // the times and nodes of the operations after it.
+    const drawn = opsRng.next();
+    const key = opsRng.pick(plainKeys);
+    const merged = opsRng.pick([...COUNTERS, ...SETS]);
+    const readMerged = opsRng.chance(0.3);
+    const counter = opsRng.pick(COUNTERS);
+    const set = opsRng.pick(SETS);
+    const item = opsRng.pick(ITEMS);
+    const withCtx = opsRng.chance(0.5);
+    const x = plainOnly ? drawn * 0.68 : drawn;
+    const delP = gcOn ? 0.25 : 0.08; // collection needs deletes
     const what: Op =
       x < 0.3 ? { kind: 'put', key }
-      : x < 0.45 ? { kind: 'get', key: rng.chance(0.3) ? rng.pick([...COUNTERS, ...SETS]) : key } // merged keys: read repair
-      : x < 0.6 ? { kind: 'putCtx', key }
-      : x < 0.68 ? { kind: 'delete', key, withCtx: rng.chance(0.5) }
-      : x < 0.83 ? { kind: 'incr', key: rng.pick(COUNTERS) }
-      : x < 0.93 ? { kind: 'add', key: rng.pick(SETS), item: rng.pick(ITEMS) }
-      : { kind: 'remove', key: rng.pick(SETS), item: rng.pick(ITEMS) };
-    ops.push({ at: rng.int(0, duration), node: rng.pick(nodes), what });
+      : x < 0.45 ? { kind: 'get', key: readMerged && !plainOnly ? merged : key } // merged keys: read repair
+      : x < 0.68 - delP ? { kind: 'putCtx', key }
+      : x < 0.68 ? { kind: 'delete', key, withCtx }
+      : x < 0.83 ? { kind: 'incr', key: counter }
+      : x < 0.93 ? { kind: 'add', key: set, item }
+      : { kind: 'remove', key: set, item };
+    const at = opsRng.int(0, duration);
+    const node = opsRng.pick(nodes);
+    ops.push({ at, node, what, tab: opsRng.int(0, 2) });
   }
+
+  // 4. Base faults.
   const faults: Array<Timed<Fault>> = [];
-  for (let i = 0, count = rng.int(0, sizes.maxFaults); i < count; i++) {
-    const at = rng.int(0, duration);
-    const x = rng.next();
+  for (let i = 0, count = faultRng.int(0, sizes.maxFaults); i < count; i++) {
+    const at = faultRng.int(0, duration);
+    const x = faultRng.next();
     if (x < 0.45) {
-      const [a, b] = rng.pick(edges);
+      const [a, b] = faultRng.pick(edges);
       faults.push({ at, node: a, what: { kind: 'drop', a, b } });
     } else if (x < 0.75) {
-      const side = nodes.filter(() => rng.chance(0.4));
-      if (side.length === 0 || side.length === n) side.splice(0, side.length, rng.pick(nodes));
-      faults.push({ at, node: side[0]!, what: { kind: 'partition', side, heal: rng.int(50, 3000) } });
+      const side = nodes.filter(() => faultRng.chance(0.4));
+      if (side.length === 0 || side.length === n) side.splice(0, side.length, faultRng.pick(nodes));
+      // Where relays are, half the cuts take just the relays away: clients keep their peer-to-peer links.
+      if (faultRng.chance(0.5) && relays.length) side.splice(0, side.length, ...relays);
+      faults.push({ at, node: side[0]!, what: { kind: 'partition', side, heal: faultRng.int(50, 3000) } });
     } else {
-      const node = rng.pick(nodes);
-      faults.push({ at, node, what: { kind: 'restart', node, down: rng.int(0, 2000) } });
+      const node = faultRng.pick(nodes);
+      faults.push({ at, node, what: { kind: 'restart', node, down: faultRng.int(0, 2000) } });
     }
   }
+
+  // 5. Feature faults (feature-faults.ts).
+  const { tail } = featureFaults({ rng: extraRng, on, nodes, relays, edges, plainKeys, duration, grace, collect, tabs, gcEmpties, ops, faults });
+
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
-  // Drawn last, so that the draws above stay as they were when the seeds in commit messages were found.
-  const maxFrameBytes = rng.pick([undefined, undefined, 2048]);
-  const relay = topology === 'star' && rng.chance(0.5) ? nodes[0] : undefined;
   return {
-    relay,
-    maxFrameBytes,
     seed,
+    family,
+    features: FEATURES.filter((f) => on.has(f)),
+    disabled,
     nodes,
     topology,
     edges,
     latency: { min: 1, max: maxLatency },
-    antiEntropyInterval: rng.pick([0, 0, 500, 5000]),
+    relays,
+    sides,
+    maxFrameBytes,
+    antiEntropyInterval,
+    fsync,
+    tabs,
+    collect,
+    skew,
+    farFuture,
     duration,
+    tail,
     ops: ops.sort(byTime),
     faults: faults.sort(byTime),
   };
 }
 
-function link(nodes: string[], topology: Topology, rng: Rng): Array<[string, string]> {
+function familySalt(family: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < family.length; i++) h = Math.imul(h ^ family.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+function link(nodes: string[], topology: Topology, rng: Rng, hub: boolean): { edges: Array<[string, string]>; relays: string[] } {
   const edges: Array<[string, string]> = [];
   const has = (a: string, b: string) => edges.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
-  if (topology === 'star') for (const n of nodes.slice(1)) edges.push([nodes[0]!, n]);
-  else if (topology === 'chain' || topology === 'ring') {
+  const relays: string[] = [];
+  if (topology === 'star') for (const x of nodes.slice(1)) edges.push([nodes[0]!, x]);
+  else if (topology === 'hub') {
+    // A relay serving every client; with the relay-hub feature, sometimes a second relay linked to the first
+    // with clients of its own, and peer-to-peer links between some clients.
+    const two = rng.chance(0.3) && nodes.length >= 5;
+    const p2p = rng.int(0, Math.floor(nodes.length / 2));
+    relays.push(nodes[0]!);
+    if (hub && two) relays.push(nodes[1]!);
+    for (const x of nodes.slice(relays.length)) edges.push([rng.pick(relays), x]);
+    if (relays.length === 2) edges.push([relays[0]!, relays[1]!]);
+    const clients = nodes.slice(relays.length);
+    for (let i = 0; i < p2p && hub; i++) {
+      const a = rng.pick(clients);
+      const b = rng.pick(clients);
+      if (a !== b && !has(a, b)) edges.push([a, b]);
+    }
+  } else if (topology === 'chain' || topology === 'ring') {
     for (let i = 1; i < nodes.length; i++) edges.push([nodes[i - 1]!, nodes[i]!]);
     if (topology === 'ring' && nodes.length > 2) edges.push([nodes[nodes.length - 1]!, nodes[0]!]);
   } else {
@@ -134,16 +362,35 @@ function link(nodes: string[], topology: Topology, rng: Rng): Array<[string, str
       if (a !== b && !has(a, b)) edges.push([a, b]);
     }
   }
-  return edges;
+  return { edges, relays };
 }
 
 export function describeSchedule(s: Schedule): string {
   const faults = s.faults.map((f) => {
     const w = f.what;
-    return `@${f.at} ${w.kind === 'drop' ? `drop ${w.a}-${w.b}` : w.kind === 'partition' ? `partition [${w.side.join('')}] for ${w.heal}` : `restart ${w.node} down ${w.down}`}`;
+    const text =
+      w.kind === 'drop' ? `drop ${w.a}-${w.b}`
+      : w.kind === 'partition' ? `partition [${w.side.join('')}] for ${w.heal}`
+      : w.kind === 'restart' ? `restart ${w.node} down ${w.down}`
+      : w.kind === 'crash' ? `crash ${w.node} down ${w.down}`
+      : w.kind === 'restore' ? `restore ${w.node} to its copy @${w.backupAt}, down ${w.down}${w.isolate ? `, cut off ${w.isolate} after` : ''}`
+      : w.kind === 'collect' ? `collect on ${w.node}`
+      : w.kind === 'away' ? `${w.node} away for ${w.for}`
+      : w.kind === 'wipe' ? `${w.node} loses its disk, back empty after ${w.down}${w.isolate ? `, cut off ${w.isolate} more` : ''}`
+      : `close tab ${w.node}/${w.tab} for ${w.down}`;
+    return `@${f.at} ${text}`;
   });
+  const dict = (r: Record<string, unknown>) => Object.entries(r).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(' ');
   return [
-    `${s.nodes.length} replicas, ${s.topology}${s.relay ? ` through relay ${s.relay}` : ''} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
-    `${s.ops.length} ops over ${s.duration} ms; faults: ${faults.join(', ') || 'none'}`,
+    `family ${s.family}; features [${s.features.join(' ')}]${s.disabled.length ? ` (pending, off: ${s.disabled.join(' ')})` : ''}`,
+    `${s.nodes.length} replicas, ${s.topology}${s.relays.length ? ` through relay ${s.relays.join('+')}` : ''} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
+    [
+      Object.keys(s.sides).length ? `client ids vs relay: ${dict(s.sides)}` : '',
+      Object.keys(s.fsync).length ? `fsync ≤${Object.values(s.fsync)[0]!.max} ms` : '',
+      Object.keys(s.tabs).length ? `tabs ${dict(s.tabs)}` : '',
+      Object.keys(s.collect).length ? `collect grace ${dict(s.collect)}` : '',
+      `skew ${dict(s.skew)}`,
+    ].filter(Boolean).join('; '),
+    `${s.ops.length} ops over ${s.duration} ms${s.tail ? ` and a quiet tail of ${s.tail} ms` : ''}; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');
 }

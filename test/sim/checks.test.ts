@@ -1,0 +1,88 @@
+/**
+ * The checker can fail: each check, given an outcome that breaks its property, reports it. (A checker that
+ * passes everything would make every simulated schedule pass.)
+ */
+import { describe, expect, it } from 'vitest';
+import { record as makeRecord } from '../../lib/record.js';
+import type { KeyState } from '../../lib/dvv.js';
+import { checkPeriodicAntiEntropy, checkState } from './checks.js';
+import { Cluster } from './cluster.js';
+import { dotOf, Ledger } from './ledger.js';
+import type { Schedule } from './schedule.js';
+
+const noGc = { collect: {} } as unknown as Schedule;
+
+/** Stores `state` under `key` on the node's disk directly (no sync, no ledger). */
+async function plant(c: Cluster, node: string, key: string, state: KeyState, seq: number): Promise<void> {
+  await c.drive(c.node(node).storage.transact((tx) => tx.put('s', key, makeRecord(key, state, seq))));
+}
+
+const version = (r: string, n: number, value?: string) => (value === undefined ? { r, n, t: 1, c: 0, d: 1 as const } : { r, n, t: 1, c: 0, v: JSON.stringify(value) });
+
+describe('the history checker', () => {
+  it('reports two values under one dot, although their state hashes are equal', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    await plant(c, 'a', 'k', { vs: [version('X', 1, 'one')], cc: { X: 1 } }, 1);
+    await plant(c, 'b', 'k', { vs: [version('X', 1, 'two')], cc: { X: 1 } }, 1);
+    expect((await c.node('a').storage.get('s', 'k'))?.h).toBe((await c.node('b').storage.get('s', 'k'))?.h);
+    const problems = await checkState(c, noGc, new Map(), new Map());
+    expect(problems.join('\n')).toMatch(/diverged versions of k/);
+    await c.close();
+  });
+
+  it('reports one dot naming two values under two keys', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    for (const n of ['a', 'b']) {
+      await plant(c, n, 'k', { vs: [version('X', 1, 'one')], cc: { X: 1 } }, 1);
+      await plant(c, n, 'j', { vs: [version('X', 1, 'other')], cc: { X: 1 } }, 2);
+    }
+    const problems = await checkState(c, noGc, new Map(), new Map());
+    expect(problems).toEqual([`dot ${dotOf('X', 1)} names two values: j="other" on a, k="one" on a`]);
+    await c.close();
+  });
+
+  it('reports a resolved write missing on a replica, and a dot reused for another value', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    const w = await c.drive(c.node('a').r.space('s').put('k', 'written'));
+    const dot = dotOf(c.node('a').r.replicaId, w.seq);
+    c.ledger.record({ node: 'a', space: 's', key: 'k', dot, what: 'put k' });
+    let problems = await checkState(c, noGc, new Map(), new Map());
+    expect(problems.join('\n')).toContain(`lost write: put k by a (k@${dot}) is missing on b`);
+    await plant(c, 'b', 'k', { vs: [version(c.node('a').r.replicaId, w.seq, 'another value')], cc: { [c.node('a').r.replicaId]: w.seq } }, 1);
+    problems = await checkState(c, noGc, new Map(), new Map());
+    expect(problems.join('\n')).toContain('dot reused: put k by a');
+    await c.close();
+  });
+
+  it('reports a version a collected tombstone superseded, found again', () => {
+    const ledger = new Ledger();
+    ledger.collected.push({ node: 'relay', space: 's', key: 'k', cc: { W: 5, D: 2 }, tombstones: new Set([dotOf('D', 2)]) });
+    const finals = new Map([
+      ['a', () => [{ dot: dotOf('W', 3), body: '"old"' }]],
+      ['b', () => [{ dot: dotOf('W', 6), body: '"newer"' }, { dot: dotOf('D', 2), body: '<deleted>' }]],
+    ]);
+    const problems = ledger.violations(finals);
+    expect(problems).toEqual([`collected delete came back: k@${dotOf('W', 3)} ("old") is on a, but relay collected a tombstone of k that superseded it`]);
+  });
+
+  it('reports links without a periodic anti-entropy round', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['hub', 'a', 'b'], edges: [['hub', 'a'], ['a', 'b']], relays: ['hub'], link: { antiEntropyInterval: 0 } });
+    await c.settle();
+    const from = c.clock.now();
+    await c.clock.advance(5000);
+    const problems = checkPeriodicAntiEntropy(c, from);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^no periodic anti-entropy on link hub-a \(client a [<>] relay hub by replicaId, a dials\)/);
+    expect(problems[1]).toMatch(/^no periodic anti-entropy on link a-b \(peers/);
+    await c.close();
+  });
+
+  it('passes a peer-to-peer link that runs periodic rounds', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [['a', 'b']], link: { antiEntropyInterval: 500 } });
+    await c.settle();
+    const from = c.clock.now();
+    await c.clock.advance(2000);
+    expect(checkPeriodicAntiEntropy(c, from)).toEqual([]);
+    await c.close();
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * The checks run-schedule.ts applies after heal, judged from the final disks, the replicas' reads, the
+ * ledger's history and the anti-entropy runs the replicas reported. Each returns violations as text.
+ */
+import { merges, type GetResult } from '../../lib/index.js';
+import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
+import type { KeyRecord } from '../../lib/storage.js';
+import type { Cluster } from './cluster.js';
+import { dotOf, type FinalVersion } from './ledger.js';
+import { COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
+
+const SPACE = 's';
+
+/** Increments of a counter: the dots of those that resolved, and how many were tried. */
+export interface Increments {
+  resolved: string[];
+  attempted: number;
+}
+
+export interface ItemLog {
+  /** Dots of the resolved writes that added the item. */
+  added: string[];
+  addTried: boolean;
+  removeTried: boolean;
+}
+
+type Read = GetResult<unknown> | undefined;
+
+function describeRead(g: Read): string {
+  if (!g) return 'absent';
+  const siblings = g.siblings.map((v) => JSON.stringify(v)).sort();
+  const versions = g.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`).sort();
+  return `value=${JSON.stringify(g.value)} siblings=[${siblings.join(',')}] versions=[${versions.join(',')}] conflict=${g.conflict}`;
+}
+
+/** A record as compared across replicas: every version with its dot, clock and value bytes, and the context. */
+export function signature(rec: KeyRecord | undefined): string {
+  if (!rec || rec.vs.length === 0) return 'absent';
+  const vs = rec.vs.map((v) => `${dotOf(v.r, v.n)}@${v.t}.${v.c}${v.d ? ' deleted' : `=${v.v}`}`).sort();
+  const cc = Object.keys(rec.cc).sort().map((r) => `${r}:${rec.cc[r]}`);
+  return `[${vs.join(', ')}] cc{${cc.join(',')}}`;
+}
+
+const onlyTombstones = (rec: KeyRecord | undefined) => rec !== undefined && rec.vs.length > 0 && rec.vs.every((v) => v.d === 1);
+
+/**
+ * Convergence (same versions: dots, value bytes, clocks, context; and the same reads), the ledger's history
+ * checks, and the CRDT counts. Where tombstones are collected, a replica may lack a key that others hold
+ * only as tombstones.
+ */
+export async function checkState(
+  cluster: Cluster,
+  s: Schedule,
+  increments: Map<string, Increments>,
+  items: Map<string, ItemLog>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const names = cluster.names;
+  const collecting = Object.values(s.collect).some((g) => g < DAY);
+  const records = new Map(names.map((n) => [n, new Map(cluster.node(n).disk.records(SPACE))]));
+  const keys = [...new Set([...records.values()].flatMap((m) => [...m.keys()]))].sort();
+  // 1. Same versions, value bytes included (a state hash leaves values out: two values under one dot hash equal).
+  for (const key of keys) {
+    const recs = names.map((n) => records.get(n)!.get(key));
+    const sigs = recs.map(signature);
+    const present = new Set(sigs.filter((x) => x !== 'absent'));
+    const someAbsent = sigs.includes('absent');
+    const collectedAway = collecting && someAbsent && recs.every((r) => !r || r.vs.length === 0 || onlyTombstones(r));
+    if (present.size > 1 || (someAbsent && present.size === 1 && !collectedAway)) {
+      problems.push(`diverged versions of ${key}:\n  ${names.map((n, i) => `${n}: ${sigs[i]}`).join('\n  ')}`);
+    }
+  }
+  // 2. A dot names one value, forever: the same dot under two keys, or with two values, anywhere, is a violation
+  //    (a write lost in a crash or a restore whose dot left the replica, then minted again for another value).
+  const named = new Map<string, { key: string; body: string; node: string }>();
+  const reported = new Set<string>();
+  for (const n of names) {
+    for (const [key, rec] of records.get(n)!) {
+      for (const v of rec.vs) {
+        const dot = dotOf(v.r, v.n);
+        const body = v.d ? '<deleted>' : (v.v ?? '');
+        const seen = named.get(dot);
+        if (!seen) named.set(dot, { key, body, node: n });
+        else if ((seen.key !== key || seen.body !== body) && !reported.has(dot)) {
+          reported.add(dot);
+          problems.push(`dot ${dot} names two values: ${seen.key}=${seen.body} on ${seen.node}, ${key}=${body} on ${n}`);
+        }
+      }
+    }
+  }
+  // 3. Same reads (read-only, so a merge is not written back while we look).
+  const reads = new Map<string, Map<string, Read>>();
+  for (const name of names) {
+    const space = cluster.node(name).r.space(SPACE, { readOnly: true });
+    const m = new Map<string, Read>();
+    for (const key of keys) m.set(key, await cluster.drive(space.get(key)));
+    reads.set(name, m);
+  }
+  for (const key of keys) {
+    const shown = names.map((n) => describeRead(reads.get(n)!.get(key)));
+    if (new Set(shown).size > 1) problems.push(`diverged read of ${key}:\n  ${names.map((n, i) => `${n}: ${shown[i]}`).join('\n  ')}`);
+  }
+  // 4. The history: no lost write, no reused dot, no context overreach, no collected delete back.
+  const finals = new Map<string, (space: string, key: string) => readonly FinalVersion[]>();
+  for (const name of names) {
+    const m = records.get(name)!;
+    finals.set(name, (_space, key) => (m.get(key)?.vs ?? []).map((v) => ({ dot: dotOf(v.r, v.n), body: v.d ? '<deleted>' : (v.v ?? '') })));
+  }
+  problems.push(...cluster.ledger.violations(finals));
+  // 5. The CRDT values count what resolved.
+  const first = reads.get(names[0]!)!;
+  for (const key of COUNTERS) {
+    // Increments lost with their only copy (a restore from an older copy) need not count.
+    const c = increments.get(key) ?? { resolved: [], attempted: 0 };
+    const kept = c.resolved.filter((d) => !cluster.ledger.isForgiven(d)).length;
+    const total = merges.counter.value(first.get(key)?.value as CounterValue | undefined);
+    if (total < kept || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${kept} increments resolved (and kept) of ${c.attempted} attempted`);
+  }
+  for (const key of SETS) {
+    const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));
+    for (const [item, it] of items) {
+      const kept = it.added.filter((d) => !cluster.ledger.isForgiven(d)).length;
+      if (kept > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${kept}×, never removed)`);
+      if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Every link (edge) ran at least one periodic anti-entropy round (`onConnect: false`) since `from`, as reported
+ * by either end (both ends report the runs they take part in).
+ */
+export function checkPeriodicAntiEntropy(cluster: Cluster, from: number): string[] {
+  const problems: string[] = [];
+  const ran = (node: string, peer: string) => {
+    const ids = new Set([...cluster.node(peer).ids, cluster.node(peer).r.replicaId]);
+    return cluster.node(node).ae.some((e) => e.at >= from && !e.onConnect && ids.has(e.peer));
+  };
+  for (const [a, b] of cluster.options.edges) {
+    if (ran(a, b) || ran(b, a)) continue;
+    const side = (x: string, y: string) => (cluster.node(x).r.replicaId < cluster.node(y).r.replicaId ? '<' : '>');
+    const server = cluster.server(a, b);
+    const dialer = server === a ? b : a;
+    const how = server ? `${cluster.isRelay(dialer) ? 'relay' : 'client'} ${dialer} ${side(dialer, server)} relay ${server} by replicaId, ${dialer} dials` : `peers, ${a} ${side(a, b)} ${b} by replicaId`;
+    problems.push(`no periodic anti-entropy on link ${a}-${b} (${how}) in ${cluster.clock.now() - from} virtual ms after heal`);
+  }
+  return problems;
+}
+
+/** No honest replica's hybrid logical clock ends up more than a minute ahead of its wall clock (far-future peer). */
+export async function checkHlcDrift(cluster: Cluster, s: Schedule): Promise<string[]> {
+  const problems: string[] = [];
+  for (const name of cluster.names) {
+    if (name === s.farFuture) continue;
+    const n = cluster.node(name);
+    const space = n.r.space(SPACE, { readOnly: false }); // checkState made it read-only to look without read repair
+    const w = await cluster.drive(space.put(`hlc/${name}`, 'probe'));
+    const got = await cluster.drive(space.get(`hlc/${name}`));
+    const mine = got?.versions.find((v) => v.replicaId === n.r.replicaId && v.counter === w.seq);
+    const wall = cluster.clock.now() + n.skew;
+    if (mine && mine.hlc.ms > wall + 60_000) {
+      problems.push(`hlc drift: ${name}'s clock is ${Math.round((mine.hlc.ms - wall) / 1000)} s ahead of its wall clock after syncing with far-future ${s.farFuture}`);
+    }
+  }
+  return problems;
+}

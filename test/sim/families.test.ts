@@ -1,0 +1,110 @@
+/**
+ * Each seed family forces its fault class into every schedule, and the fault classes show the shapes they
+ * promise (schedule.ts); the cluster honours the replicaId side the schedule asks of each relay client.
+ */
+import { describe, expect, it } from 'vitest';
+import { Cluster } from './cluster.js';
+import { DAY, FAMILIES, FEATURES, makeSchedule, type Family, type Schedule } from './schedule.js';
+
+const SEEDS = Array.from({ length: 40 }, (_, i) => i + 1);
+const family = (f: Family): Schedule[] => SEEDS.map((seed) => makeSchedule(seed, { family: f }));
+const faults = (s: Schedule, kind: string) => s.faults.filter((f) => f.what.kind === kind);
+
+describe('seed families', () => {
+  it.each(FEATURES)('every %s schedule has its fault class', (f) => {
+    for (const s of family(f)) expect(s.features).toContain(f);
+  });
+
+  it('a schedule is a pure function of its seed and family; families draw independently', () => {
+    expect(makeSchedule(9, { family: 'tabs' })).toEqual(makeSchedule(9, { family: 'tabs' }));
+    expect(makeSchedule(9, { family: 'tabs' }).nodes.length === makeSchedule(9, { family: 'crash' }).nodes.length && makeSchedule(9, { family: 'tabs' }).duration === makeSchedule(9, { family: 'crash' }).duration).toBe(false);
+  });
+
+  it('a feature switched off is rolled all the same: the rest of the schedule does not change', () => {
+    for (const seed of SEEDS) {
+      const on = makeSchedule(seed, { family: 'mixed' });
+      const off = makeSchedule(seed, { family: 'mixed', disabled: new Set(['tiny-frames']) });
+      const shape = (x: Schedule) => ({ nodes: x.nodes, edges: x.edges, relays: x.relays, duration: x.duration, latency: x.latency, skew: x.skew });
+      const base = (x: Schedule) => x.faults.filter((f) => ['drop', 'partition', 'restart'].includes(f.what.kind) && f.at <= x.duration);
+      if (!on.features.includes('tiny-frames')) continue;
+      expect(shape(off)).toEqual(shape(on));
+      expect(base(off)).toEqual(base(on));
+      expect(off.features).toEqual(on.features.filter((x) => x !== 'tiny-frames'));
+      expect(off.disabled).toEqual(on.features.includes('tiny-frames') ? ['tiny-frames'] : []);
+    }
+  });
+
+  it('restore-replica: a replica goes back to an earlier copy, with and without writes before it reconnects', () => {
+    let withWrites = 0;
+    let without = 0;
+    for (const s of family('restore-replica')) {
+      const restores = faults(s, 'restore');
+      expect(restores.some((f) => !s.relays.includes(f.node))).toBe(true);
+      for (const f of restores) {
+        const w = f.what as { backupAt: number; down: number; isolate: number };
+        expect(w.backupAt).toBeLessThanOrEqual(f.at);
+        if (w.isolate === 0) without++;
+        else if (s.ops.some((o) => o.node === f.node && o.at > f.at + w.down && o.at < f.at + w.down + w.isolate)) withWrites++;
+      }
+    }
+    expect(withWrites).toBeGreaterThan(5);
+    expect(without).toBeGreaterThan(5);
+  });
+
+  it('restore-relay: a relay goes back to an earlier copy', () => {
+    for (const s of family('restore-relay')) expect(faults(s, 'restore').some((f) => s.relays.includes(f.node))).toBe(true);
+  });
+
+  it('crash: disks take a virtual fsync, and power fails', () => {
+    for (const s of family('crash')) {
+      expect(faults(s, 'crash').length).toBeGreaterThan(0);
+      expect(Object.keys(s.fsync).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('gc-relay and gc-peer: a short grace, collections, and peers away longer than the grace', () => {
+    for (const s of family('gc-relay')) {
+      const grace = s.collect[s.relays[0]!]!;
+      expect(grace).toBeLessThan(DAY);
+      expect(faults(s, 'collect').some((f) => s.relays.includes(f.node))).toBe(true);
+      expect(s.faults.some((f) => (f.what.kind === 'away' && f.what.for > grace) || (f.what.kind === 'restart' && f.what.down > grace))).toBe(true);
+    }
+    for (const s of family('gc-peer')) {
+      const peers = Object.entries(s.collect).filter(([n, g]) => g < DAY && !s.relays.includes(n)).map(([n]) => n);
+      expect(peers).toHaveLength(1);
+      expect(s.edges.filter(([a, b]) => a === peers[0] || b === peers[0]).length).toBeGreaterThanOrEqual(2);
+      expect(faults(s, 'collect').some((f) => f.node === peers[0])).toBe(true);
+    }
+  });
+
+  it('tabs: nodes with two or three instances, and tabs that close', () => {
+    const all = family('tabs');
+    for (const s of all) expect(Math.max(...Object.values(s.tabs))).toBeGreaterThanOrEqual(2);
+    expect(all.some((s) => faults(s, 'tab').length > 0)).toBe(true);
+  });
+
+  it('tiny-frames, clock-skew, far-future', () => {
+    for (const s of family('tiny-frames')) expect(s.maxFrameBytes).toBeLessThanOrEqual(2048);
+    expect(family('clock-skew').some((s) => Object.values(s.skew).some((x) => Math.abs(x) >= 60_000))).toBe(true);
+    for (const s of family('far-future')) expect(s.skew[s.farFuture!]).toBe(DAY);
+  });
+
+  it('relay-hub: clients on both sides of the relay, and peer-to-peer links beside it', () => {
+    const all = family('relay-hub');
+    for (const s of all) expect(new Set(Object.values(s.sides))).toEqual(new Set(['above', 'below']));
+    expect(all.some((s) => s.edges.some(([a, b]) => !s.relays.includes(a) && !s.relays.includes(b)))).toBe(true);
+    expect(all.some((s) => s.relays.length === 2)).toBe(true);
+  });
+
+  it('the cluster gives each relay client a replicaId on the side the schedule asks', async () => {
+    const s = family('relay-hub').find((x) => x.relays.length === 1)!;
+    const c = await Cluster.create({ seed: s.seed, nodes: s.nodes, edges: s.edges, relays: s.relays, sides: s.sides });
+    const relayId = c.node(s.relays[0]!).r.replicaId;
+    for (const [client, side] of Object.entries(s.sides)) expect(c.node(client).r.replicaId > relayId, `${client} ${side}`).toBe(side === 'above');
+    await c.close();
+  });
+
+  it('the families are the mixed generator and one per fault class', () => {
+    expect(FAMILIES).toEqual(['mixed', ...FEATURES]);
+  });
+});

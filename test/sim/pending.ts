@@ -1,0 +1,59 @@
+/**
+ * Engine fixes still pending (issue 10): the ONE list of what the simulator leaves out of CI until a fix lands.
+ * Remove an entry when its fix is merged; nothing else needs to change. SIM_PENDING=1 runs everything as if
+ * the list were empty (to see what still fails); SIM_PENDING=<entry>,<entry> releases just those (to check one
+ * fix before removing its entry, e.g. SIM_PENDING=crash SIM_FAMILY=crash npx vitest run test/sim/convergence.test.ts).
+ *
+ * Entries are named by what they switch off:
+ *   '<feature>'          a fault class of schedule.ts: CI schedules do not draw it, and its seed family is skipped
+ *   'relays-collect'     relays run without tombstone collection (and so without its refusal) unless a gc
+ *                        family asks for it
+ *   'check:<name>'       a check of run-schedule.ts that CI does not apply
+ *   'scenario:<name>'    a named scenario test (scenarios*.test.ts) that CI skips
+ * `defects` are the numbers of issue 10 the entry demonstrates (see each test/sim family's notes).
+ */
+import { FEATURES, RELAYS_COLLECT, type Switch } from './schedule.js';
+
+export interface Pending {
+  /** Defects of issue 10 (numbers), or new ones the simulator found ('N1'…'N3': see the report of branch sim-faults). */
+  defects: Array<number | string>;
+  why: string;
+}
+
+/**
+ * Remove an entry once every defect it names is fixed (run `SIM_PENDING=1 npx vitest run test/sim` first).
+ * Families (fault classes) first, then checks, then named scenarios.
+ */
+export const PENDING_FIXES: Record<string, Pending> = {
+  // Fault classes: their seed families are skipped, and no CI schedule draws them.
+  'restore-replica': { defects: ['N3'], why: 'a restored replica that writes while cut off can go undetected (its new writes reuse dots and are dropped by states covering the lost ones); a counter increment made again after a restore names the same entry and is counted once' },
+  'restore-relay': { defects: ['N2'], why: 'a relay restored from an older copy never learns it was restored: its own later writes reuse dots and are dropped by the first state that covers the lost ones' },
+  // Named scenarios (scenarios.test.ts, scenarios-faults.test.ts).
+  'scenario:restored-relay-writes': { defects: ['N2'], why: 'a relay restored from an older copy reuses dots for its own later writes' },
+  'scenario:tab-write-overtaken-by-leader-join': { defects: ['N1'], why: "the leader's live stream skips a tab's write whose seq is below the leader's own join committed right after it" },
+};
+
+export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';
+
+/** SIM_PENDING=1: nothing is pending; SIM_PENDING=crash,check:hlc-drift: those entries are not. */
+const released = new Set((process.env.SIM_PENDING ?? '').split(',').filter(Boolean));
+
+export function isPending(entry: string): boolean {
+  return !released.has('1') && !released.has(entry) && entry in PENDING_FIXES;
+}
+
+/** Features (and RELAYS_COLLECT) CI leaves out of every schedule. */
+export function pendingFeatures(): Set<Switch> {
+  const all: Switch[] = [...FEATURES, RELAYS_COLLECT];
+  return new Set(all.filter((f) => isPending(f)));
+}
+
+export function checkEnabled(name: CheckName): boolean {
+  return !isPending(`check:${name}`);
+}
+
+/** A label for a skipped test: what it waits for. */
+export function pendingLabel(entry: string): string {
+  const p = PENDING_FIXES[entry];
+  return p ? `pending fix of defect ${p.defects.join(', ')} (issue 10): ${p.why}` : '';
+}

@@ -1,0 +1,140 @@
+/**
+ * The simulated disk (test/support/sim-disk.ts) passes the storage contract, and has file storage's
+ * durability semantics, which the crash, restore and tab faults of the simulator rely on.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConcordError } from '../../lib/errors.js';
+import { openReplica } from '../../lib/index.js';
+import type { StorageAdapter } from '../../lib/storage.js';
+import { SimDisk } from '../support/sim-disk.js';
+import { rec, runStorageContract } from '../storage/contract.js';
+import { VirtualClock } from './clock.js';
+
+const realTimers = {
+  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+  clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+runStorageContract('SimDisk (durable at commit)', async () => {
+  const disk = new SimDisk({ timers: realTimers });
+  return { storage: disk.instance(), reopen: async () => disk.instance() };
+});
+
+runStorageContract('SimDisk (group commit after a 1 ms fsync)', async () => {
+  const disk = new SimDisk({ timers: realTimers, fsyncDelay: () => 1 });
+  return { storage: disk.instance(), reopen: async () => disk.instance() };
+});
+
+/** A disk with a 100 ms fsync on a virtual clock, and one open instance. */
+async function slowDisk(): Promise<{ clock: VirtualClock; disk: SimDisk; s: StorageAdapter }> {
+  const clock = new VirtualClock();
+  const disk = new SimDisk({ timers: clock, fsyncDelay: () => 100 });
+  const s = disk.instance();
+  await s.open();
+  return { clock, disk, s };
+}
+
+const put = (s: StorageAdapter, key: string, seq: number) =>
+  s.transact((tx) => {
+    tx.put('sp', key, rec(seq));
+    tx.setMeta('seq', seq);
+  });
+
+describe('SimDisk durability', () => {
+  it('a transaction is visible when applied, resolves when its fsync ends, and readLog waits for durability', async () => {
+    const { clock, s } = await slowDisk();
+    let done = false;
+    const p = put(s, 'a', 1).then(() => (done = true));
+    await clock.advance(0);
+    expect(await s.get('sp', 'a')).toEqual(rec(1));
+    expect(await s.getMeta('seq')).toBe(1);
+    expect((await s.index('sp')).map((e) => e.key)).toEqual(['a']);
+    expect(await s.readLog('sp', 0, 10)).toEqual([]);
+    expect(done).toBe(false);
+    await clock.advance(100);
+    await p;
+    expect(await s.readLog('sp', 0, 10)).toEqual([['a', rec(1)]]);
+  });
+
+  it('transactions committed during an fsync go in the next group; readLog stops at the first entry not durable', async () => {
+    const { clock, s } = await slowDisk();
+    const first = put(s, 'a', 1);
+    await clock.advance(50);
+    const second = put(s, 'b', 2);
+    await clock.advance(50);
+    await first;
+    expect((await s.readLog('sp', 0, 10)).map(([k]) => k)).toEqual(['a']);
+    await clock.advance(100);
+    await second;
+    expect((await s.readLog('sp', 0, 10)).map(([k]) => k)).toEqual(['a', 'b']);
+  });
+
+  it('a crash loses what was not durable: its transact rejects CLOSED, every instance is dead, the next one sees the durable state', async () => {
+    const { clock, disk, s } = await slowDisk();
+    await Promise.all([put(s, 'a', 1), clock.advance(100)]);
+    const lost = put(s, 'b', 2);
+    await clock.advance(10);
+    expect(await s.get('sp', 'b')).toEqual(rec(2));
+    disk.crash();
+    await expect(lost).rejects.toMatchObject({ code: 'CLOSED' });
+    await expect(s.get('sp', 'a')).rejects.toBeInstanceOf(ConcordError);
+    const again = disk.instance();
+    await again.open();
+    expect(await again.get('sp', 'a')).toEqual(rec(1));
+    expect(await again.get('sp', 'b')).toBeUndefined();
+    expect(await again.getMeta('seq')).toBe(1);
+  });
+
+  it('a copy holds the durable state at the time it was taken, and the two disks go separate ways', async () => {
+    const { clock, disk, s } = await slowDisk();
+    await Promise.all([put(s, 'a', 1), clock.advance(100)]);
+    void put(s, 'b', 2);
+    await clock.advance(10);
+    const backup = disk.copy();
+    await clock.advance(100);
+    const restored = backup.instance();
+    await restored.open();
+    expect(await restored.get('sp', 'b')).toBeUndefined();
+    await Promise.all([put(restored, 'c', 2), clock.advance(100)]);
+    expect(await s.get('sp', 'c')).toBeUndefined();
+    expect(await s.get('sp', 'b')).toEqual(rec(2));
+  });
+
+  it('tabs: instances share the state, hear each other through onExternalChange, and leadership passes on when the leader closes', async () => {
+    const clock = new VirtualClock();
+    const disk = new SimDisk({ timers: clock });
+    const [t1, t2] = [disk.instance(), disk.instance()];
+    await t1.open();
+    await t2.open();
+    const l1 = t1.leadership!();
+    const l2 = t2.leadership!();
+    expect([l1.isLeader, l2.isLeader]).toEqual([true, false]);
+    const heard: string[][] = [];
+    t2.onExternalChange!((spaces) => heard.push(spaces));
+    t1.onExternalChange!(() => heard.push(['not to the writer']));
+    await put(t1, 'a', 1);
+    await clock.advance(1);
+    expect(heard).toEqual([['sp']]);
+    expect(await t2.get('sp', 'a')).toEqual(rec(1));
+    const changes: boolean[] = [];
+    l2.onChange((on) => changes.push(on));
+    await t1.close();
+    expect(l2.isLeader).toBe(true);
+    expect(changes).toEqual([true]);
+  });
+
+  it('two replicas on one disk are tabs of one replica: same replicaId, and the other sees a write through the change log', async () => {
+    const clock = new VirtualClock();
+    const disk = new SimDisk({ timers: clock });
+    const a = await openReplica({ storage: disk.instance(), now: clock.now });
+    const b = await openReplica({ storage: disk.instance(), now: clock.now });
+    expect(b.replicaId).toBe(a.replicaId);
+    const seen: string[] = [];
+    b.space('s').subscribe('*', (e) => seen.push(`${e.key}=${String(e.value)}:${e.origin}`));
+    await a.space('s').put('k', 'from tab a');
+    await clock.advance(1);
+    expect(seen).toEqual(['k=from tab a:local']);
+    await a.close();
+    await b.close();
+  });
+});

@@ -1,0 +1,494 @@
+/**
+ * A simulated disk with file-storage semantics (see adapters/fs/file-storage.ts), for the simulator and for
+ * tests of crash, restore and tab faults. One `SimDisk` is the data; `disk.instance()` is one process (or one
+ * browser tab) that has it open, a StorageAdapter. Invariants, as for file storage:
+ *
+ * - Transactions of every instance are serialized; one is *applied* as soon as its function returns (the next
+ *   transaction, `get`, `scan`, `index` and `getMeta` of every instance see it) and its `transact()` resolves only
+ *   once it is *durable*: after a group commit's fsync, a delay drawn from `fsyncDelay` on the given timers
+ *   (virtual time in the simulator). Transactions committed while an fsync runs go in the next group.
+ *   With no `fsyncDelay`, a transaction is durable when it is applied (like memoryStorage).
+ * - A transaction that wrote nothing resolves once everything applied before it is durable.
+ * - `readLog` returns durable records only, and stops at the first log entry that is not durable.
+ * - `crash()`: power loss. Every transaction not yet durable is gone (its `transact()` rejects with
+ *   ConcordError 'CLOSED'), and every instance is dead: each call on it rejects 'CLOSED'. The next
+ *   `instance()` opens the durable state.
+ * - `copy()`: a new disk holding this one's durable state (a backup, a copied directory, a VM snapshot).
+ * - Several live instances share the state (tabs of one origin): after a transaction of one is durable, the
+ *   others' `onExternalChange` listeners hear the spaces it changed (a hint, on the timers, like
+ *   BroadcastChannel), and `leadership()` makes exactly one live instance the leader (the earliest to ask),
+ *   handed to the next when it closes.
+ */
+import { ConcordError } from '../../lib/errors.js';
+import type { IndexEntry, KeyRecord, Leadership, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { keysInRange, upperBound } from '../../lib/sorted.js';
+import type { Timers } from '../../lib/sync/link.js';
+
+export interface SimDiskOptions {
+  timers: Timers;
+  /** Virtual ms one group commit's fsync takes; undefined: durable at once. */
+  fsyncDelay?: () => number;
+}
+
+interface Placed {
+  rec: KeyRecord;
+  /** The batch that wrote it (0: durable from the start, e.g. after a crash or copy). */
+  batch: number;
+}
+
+class SpaceState {
+  readonly records = new Map<string, Placed>();
+  logSeq: number[] = [];
+  logKey: string[] = [];
+  sorted: string[] | null = null;
+
+  put(key: string, p: Placed): void {
+    if (!this.records.has(key)) this.sorted = null;
+    this.records.set(key, p);
+    const last = this.logSeq[this.logSeq.length - 1];
+    if (last !== undefined && p.rec.seq < last) {
+      // Out of order (never from the engine, which mints increasing seqs): rebuild the log sorted.
+      this.logSeq.push(p.rec.seq);
+      this.logKey.push(key);
+      const order = this.logSeq.map((s, i) => [s, this.logKey[i]!] as const).sort((a, b) => a[0] - b[0]);
+      this.logSeq = order.map((e) => e[0]);
+      this.logKey = order.map((e) => e[1]);
+    } else {
+      this.logSeq.push(p.rec.seq);
+      this.logKey.push(key);
+    }
+    if (this.logSeq.length > 64 && this.logSeq.length > 2 * this.records.size) this.compact();
+  }
+
+  remove(key: string): void {
+    if (this.records.delete(key)) this.sorted = null;
+  }
+
+  private compact(): void {
+    const live: Array<[number, string]> = [];
+    for (let i = 0; i < this.logSeq.length; i++) if (this.records.get(this.logKey[i]!)?.rec.seq === this.logSeq[i]) live.push([this.logSeq[i]!, this.logKey[i]!]);
+    this.logSeq = live.map((e) => e[0]);
+    this.logKey = live.map((e) => e[1]);
+  }
+}
+
+class State {
+  readonly spaces = new Map<string, SpaceState>();
+  readonly meta = new Map<string, string>();
+
+  space(name: string): SpaceState {
+    let s = this.spaces.get(name);
+    if (!s) this.spaces.set(name, (s = new SpaceState()));
+    return s;
+  }
+
+  /** A copy whose records are all marked durable (batch 0). */
+  clone(): State {
+    const out = new State();
+    for (const [name, s] of this.spaces) {
+      const entries = [...s.records].sort((a, b) => a[1].rec.seq - b[1].rec.seq);
+      const t = out.space(name);
+      for (const [key, p] of entries) t.put(key, { rec: p.rec, batch: 0 });
+    }
+    for (const [k, v] of this.meta) out.meta.set(k, v);
+    return out;
+  }
+}
+
+type Write = { space: string; key: string; rec: KeyRecord | null } | { meta: string; json: string };
+
+interface Batch {
+  id: number;
+  writes: Write[];
+  /** The instance that committed it (its own listeners are not told). */
+  by: Instance;
+  resolve(): void;
+  reject(e: unknown): void;
+  done: Promise<void>;
+}
+
+const closed = (why: string) => new ConcordError('CLOSED', `storage is closed (${why})`);
+
+export class SimDisk {
+  private applied = new State();
+  private durable = new State();
+  private nextBatch = 1;
+  private durableBatch = 0;
+  /** Applied, waiting for the next group commit; and the group whose fsync runs. */
+  private queued: Batch[] = [];
+  private group: Batch[] = [];
+  private fsyncTimer: unknown;
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Bumped by a crash: transactions and instances of an older generation are dead. */
+  private generation = 0;
+  private readonly live: Instance[] = [];
+  /** Transactions applied and made durable so far (a backup point for tests). */
+  commits = 0;
+
+  constructor(readonly options: SimDiskOptions) {}
+
+  /** A process or tab opening the disk. */
+  instance(): StorageAdapter & { readonly leadershipOf: () => Leadership } {
+    return new Instance(this, this.generation);
+  }
+
+  /** Power loss: what is not durable is gone, and every instance is dead. */
+  crash(): void {
+    this.generation++;
+    this.options.timers.clearTimeout(this.fsyncTimer);
+    this.fsyncTimer = undefined;
+    const lost = [...this.group, ...this.queued];
+    this.group = [];
+    this.queued = [];
+    this.applied = this.durable.clone();
+    this.durable = this.applied.clone();
+    for (const b of lost) b.reject(closed('crashed before the write was durable'));
+    for (const i of this.live.splice(0)) i.die();
+    this.tail = Promise.resolve();
+  }
+
+  /** A new disk holding this one's durable state now. */
+  copy(): SimDisk {
+    const d = new SimDisk(this.options);
+    d.applied = this.durable.clone();
+    d.durable = this.durable.clone();
+    return d;
+  }
+
+  /** The applied records of a space, in key order (for checkers). */
+  records(space: string): Array<[string, KeyRecord]> {
+    const s = this.applied.spaces.get(space);
+    if (!s) return [];
+    return [...s.records].map(([k, p]) => [k, p.rec] as [string, KeyRecord]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
+  /** The durable records of a space (what a power loss now would leave). */
+  durableRecords(space: string): Array<[string, KeyRecord]> {
+    const s = this.durable.spaces.get(space);
+    return s ? [...s.records].map(([k, p]) => [k, p.rec] as [string, KeyRecord]) : [];
+  }
+
+  /** Whether the durable state has seen dot (r, n) of `key`: its durable record's context covers it. */
+  durablySeen(space: string, key: string, r: string, n: number): boolean {
+    return (this.durable.spaces.get(space)?.records.get(key)?.rec.cc[r] ?? 0) >= n;
+  }
+
+  /** Applied, not yet durable transactions. */
+  get pendingBatches(): number {
+    return this.group.length + this.queued.length;
+  }
+
+  // ---- used by instances ----
+
+  /** @internal */
+  isLive(gen: number): boolean {
+    return gen === this.generation;
+  }
+
+  /** @internal */
+  attach(i: Instance): void {
+    if (!this.live.includes(i)) this.live.push(i);
+    this.electLeader();
+  }
+
+  /** @internal */
+  detach(i: Instance): void {
+    const at = this.live.indexOf(i);
+    if (at >= 0) this.live.splice(at, 1);
+    this.electLeader();
+  }
+
+  private electLeader(): void {
+    const candidates = this.live.filter((i) => i.wantsLead);
+    for (const i of this.live) i.setLeader(i === candidates[0]);
+  }
+
+  /** @internal */
+  electionChanged(): void {
+    this.electLeader();
+  }
+
+  /** @internal */
+  read(space: string, key: string): KeyRecord | undefined {
+    return this.applied.spaces.get(space)?.records.get(key)?.rec;
+  }
+
+  /** @internal */
+  readMeta(name: string): unknown {
+    const json = this.applied.meta.get(name);
+    return json === undefined ? undefined : JSON.parse(json);
+  }
+
+  /** @internal */
+  transact<T>(by: Instance, fn: (tx: StorageTx) => Promise<T> | T): Promise<T> {
+    const gen = this.generation;
+    const run = async (): Promise<{ result: T; durable: Promise<void> | undefined }> => {
+      if (!this.isLive(gen) || !by.isOpen) throw closed('crashed or closed');
+      const tx = new SimTx(this);
+      const result = await fn(tx);
+      tx.closed = true;
+      if (!this.isLive(gen)) throw closed('crashed while the transaction ran');
+      if (tx.writes.length === 0) {
+        const last = this.queued[this.queued.length - 1] ?? this.group[this.group.length - 1];
+        return { result, durable: last?.done };
+      }
+      return { result, durable: this.commit(by, tx.writes) };
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.then(noop, noop);
+    return p.then(({ result, durable }) => (durable ? durable.then(() => result) : result));
+  }
+
+  private commit(by: Instance, writes: Write[]): Promise<void> {
+    for (const w of writes) this.apply(this.applied, w, this.nextBatch);
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    done.catch(noop);
+    const batch: Batch = { id: this.nextBatch++, writes, by, resolve, reject, done };
+    if (!this.options.fsyncDelay) {
+      this.makeDurable([batch]);
+      return done;
+    }
+    this.queued.push(batch);
+    if (this.group.length === 0) this.startFsync();
+    return done;
+  }
+
+  private startFsync(): void {
+    this.group = this.queued.splice(0);
+    const gen = this.generation;
+    this.fsyncTimer = this.options.timers.setTimeout(() => {
+      if (!this.isLive(gen)) return;
+      const group = this.group;
+      this.group = [];
+      this.fsyncTimer = undefined;
+      this.makeDurable(group);
+      if (this.queued.length) this.startFsync();
+    }, Math.max(0, this.options.fsyncDelay!()));
+  }
+
+  private makeDurable(group: Batch[]): void {
+    const spaces = new Set<string>();
+    for (const b of group) {
+      for (const w of b.writes) {
+        this.apply(this.durable, w, 0);
+        if ('space' in w) spaces.add(w.space);
+      }
+      this.durableBatch = b.id;
+      this.commits++;
+    }
+    for (const b of group) b.resolve();
+    // Hints to the other live instances (tabs), after the commit, on the timers (like BroadcastChannel).
+    const by = new Set(group.map((b) => b.by));
+    const names = [...spaces];
+    if (names.length === 0) return;
+    for (const i of this.live) {
+      if (by.size === 1 && by.has(i)) continue;
+      this.options.timers.setTimeout(() => i.hint(names), 0);
+    }
+  }
+
+  private apply(state: State, w: Write, batch: number): void {
+    if ('meta' in w) state.meta.set(w.meta, w.json);
+    else if (w.rec === null) state.spaces.get(w.space)?.remove(w.key);
+    else state.space(w.space).put(w.key, { rec: w.rec, batch });
+  }
+
+  /** @internal */
+  scan(space: string, { prefix = '', after, limit }: ScanOptions): Array<[string, KeyRecord]> {
+    const s = this.applied.spaces.get(space);
+    if (!s) return [];
+    const keys = (s.sorted ??= [...s.records.keys()].sort());
+    return keysInRange(keys, prefix, after, limit).map((key) => [key, s.records.get(key)!.rec]);
+  }
+
+  /** @internal Durable records only, stopping at the first entry that is not (as file storage does). */
+  readLog(space: string, afterSeq: number, limit: number): Array<[string, KeyRecord]> {
+    const s = this.applied.spaces.get(space);
+    if (!s) return [];
+    const out: Array<[string, KeyRecord]> = [];
+    for (let i = upperBound(s.logSeq, afterSeq); i < s.logSeq.length && out.length < limit; i++) {
+      const p = s.records.get(s.logKey[i]!);
+      if (!p || p.rec.seq !== s.logSeq[i]) continue;
+      if (p.batch > this.durableBatch) break;
+      out.push([s.logKey[i]!, p.rec]);
+    }
+    return out;
+  }
+
+  /** @internal */
+  index(space: string): IndexEntry[] {
+    const s = this.applied.spaces.get(space);
+    if (!s) return [];
+    return [...s.records].map(([key, p]) => ({ key, seq: p.rec.seq, h: p.rec.h }));
+  }
+
+  /** @internal */
+  spaces(): string[] {
+    return [...this.applied.spaces].filter(([, s]) => s.records.size > 0).map(([n]) => n);
+  }
+}
+
+class SimTx implements StorageTx {
+  readonly writes: Write[] = [];
+  closed = false;
+  constructor(private readonly disk: SimDisk) {}
+
+  get(space: string, key: string): KeyRecord | undefined {
+    for (let i = this.writes.length - 1; i >= 0; i--) {
+      const w = this.writes[i]!;
+      if ('space' in w && w.space === space && w.key === key) return w.rec ?? undefined;
+    }
+    return this.disk.read(space, key);
+  }
+
+  put(space: string, key: string, rec: KeyRecord): void {
+    this.live();
+    this.writes.push({ space, key, rec });
+  }
+
+  remove(space: string, key: string): void {
+    this.live();
+    this.writes.push({ space, key, rec: null });
+  }
+
+  getMeta<T>(name: string): T | undefined {
+    for (let i = this.writes.length - 1; i >= 0; i--) {
+      const w = this.writes[i]!;
+      if ('meta' in w && w.meta === name) return JSON.parse(w.json) as T;
+    }
+    return this.disk.readMeta(name) as T | undefined;
+  }
+
+  setMeta(name: string, value: unknown): void {
+    this.live();
+    this.writes.push({ meta: name, json: JSON.stringify(value) });
+  }
+
+  private live(): void {
+    if (this.closed) throw new ConcordError('STORAGE_ERROR', 'transaction used after it finished');
+  }
+}
+
+class Instance implements StorageAdapter {
+  private open_ = false;
+  private dead = false;
+  wantsLead = false;
+  private leader = false;
+  private readonly leaderListeners = new Set<(v: boolean) => void>();
+  private readonly externalListeners = new Set<(spaces: string[]) => void>();
+
+  constructor(
+    private readonly disk: SimDisk,
+    private readonly gen: number,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.open_ && !this.dead && this.disk.isLive(this.gen);
+  }
+
+  private check(): void {
+    if (!this.isOpen) throw closed(this.dead ? 'crashed' : 'not open');
+  }
+
+  async open(): Promise<void> {
+    if (this.dead || !this.disk.isLive(this.gen)) throw closed('crashed');
+    this.open_ = true;
+    this.disk.attach(this);
+  }
+
+  async close(): Promise<void> {
+    if (!this.open_) return;
+    // Like file storage, a clean close waits for what was applied to be durable.
+    if (this.isOpen) await this.disk.transact(this, () => undefined).catch(noop);
+    this.open_ = false;
+    this.disk.detach(this);
+    this.setLeader(false);
+  }
+
+  /** @internal The disk crashed under this instance. */
+  die(): void {
+    this.dead = true;
+    this.setLeader(false);
+  }
+
+  transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T> {
+    if (!this.isOpen) return Promise.reject(closed('not open'));
+    return this.disk.transact(this, fn);
+  }
+
+  async get(space: string, key: string): Promise<KeyRecord | undefined> {
+    this.check();
+    return this.disk.read(space, key);
+  }
+
+  async getMeta<T>(name: string): Promise<T | undefined> {
+    this.check();
+    return this.disk.readMeta(name) as T | undefined;
+  }
+
+  async scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>> {
+    this.check();
+    return this.disk.scan(space, options);
+  }
+
+  async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
+    this.check();
+    return this.disk.readLog(space, afterSeq, limit);
+  }
+
+  async index(space: string): Promise<IndexEntry[]> {
+    this.check();
+    return this.disk.index(space);
+  }
+
+  async spaces(): Promise<string[]> {
+    this.check();
+    return this.disk.spaces();
+  }
+
+  onExternalChange(listener: (spaces: string[]) => void): () => void {
+    this.externalListeners.add(listener);
+    return () => void this.externalListeners.delete(listener);
+  }
+
+  /** @internal */
+  hint(spaces: string[]): void {
+    if (!this.isOpen) return;
+    for (const l of this.externalListeners) l(spaces);
+  }
+
+  leadership(): Leadership {
+    if (!this.wantsLead) {
+      this.wantsLead = true;
+      if (this.isOpen) this.disk.electionChanged();
+    }
+    return this.leadershipOf();
+  }
+
+  readonly leadershipOf = (): Leadership => {
+    const self = this;
+    return {
+      get isLeader() {
+        return self.leader;
+      },
+      onChange(listener) {
+        self.leaderListeners.add(listener);
+        return () => void self.leaderListeners.delete(listener);
+      },
+    };
+  };
+
+  /** @internal */
+  setLeader(on: boolean): void {
+    if (this.leader === on) return;
+    this.leader = on;
+    for (const l of this.leaderListeners) l(on);
+  }
+}
+
+function noop(): void {}
