@@ -80,8 +80,10 @@ export class LogStream {
     if (!this.ready) return this.port.refreshStatus();
     const rec = change.rec;
     // Live fast path: everything before this change was sent, so it goes straight from the event (batched with
-    // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read.
-    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.inflight < WINDOW) {
+    // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read. Only when
+    // it is the very next seq: a gap means the log holds a change this instance has not seen as an event yet
+    // (another tab's commit, announced later), and a frame up to this seq would carry the peer's cursor past it.
+    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq === prevLast + 1 && this.inflight < WINDOW) {
       this.sent = rec.seq;
       if (rec.src !== this.port.peerId) {
         if (this.live.length === 0) queueMicrotask(() => this.flushLive());

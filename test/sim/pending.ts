@@ -30,7 +30,6 @@ export const PENDING_FIXES: Record<string, Pending> = {
   'restore-relay': { defects: ['N2'], why: 'a relay restored from an older copy never learns it was restored: its own later writes reuse dots and are dropped by the first state that covers the lost ones' },
   // Named scenarios (scenarios.test.ts, scenarios-faults.test.ts).
   'scenario:restored-relay-writes': { defects: ['N2'], why: 'a relay restored from an older copy reuses dots for its own later writes' },
-  'scenario:tab-write-overtaken-by-leader-join': { defects: ['N1'], why: "the leader's live stream skips a tab's write whose seq is below the leader's own join committed right after it" },
 };
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';
