@@ -6,7 +6,7 @@
  * subscribers and to sync links (with the link it came from, so it is not echoed back).
  */
 import { AckTracker } from './acks.js';
-import { EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
+import { contradiction, EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
 import { restorePoint, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { ConcordError } from './errors.js';
@@ -95,6 +95,11 @@ export class ReplicaCore {
   private readonly ownSeqs = new Map<string, Set<number>>();
   private externalQueue: Promise<void> = Promise.resolve();
   private readonly stopWatching: (() => void) | undefined;
+  /**
+   * Per space, the highest log seq this instance has sent on any link since it opened (a frame in flight counts).
+   * A key whose record sits above it was never sent: no peer can have superseded what this instance wrote in it.
+   */
+  private readonly shippedUpTo = new Map<string, number>();
   /** Per peer: the highest own dot it delivered to us directly, and the epoch it announced then (epochs.ts). */
   private readonly seenOf = new Map<string, Seen | null>();
   /**
@@ -193,6 +198,11 @@ export class ReplicaCore {
     const oldId = this.identity.id;
     this.identity = stored;
     if (stored.id !== oldId) this.events.emit('reidentified', { oldId, newId: stored.id });
+  }
+
+  /** A link sent the space's log (or states) up to this seq. */
+  noteShipped(space: string, seq: number): void {
+    if (seq > (this.shippedUpTo.get(space) ?? 0)) this.shippedUpTo.set(space, seq);
   }
 
   /** Every transaction up to `seq` is durable. */
@@ -298,13 +308,32 @@ export class ReplicaCore {
       for (const [, remote] of entries) for (const v of remote.vs) if (v.r === peer && v.n > top) top = v.n;
       if (top > 0) seen = { e: options.delivered.epoch, n: top };
     }
+    const me = this.identity.id;
+    const since = this.identity.history[this.identity.history.length - 1]![1];
+    const shipped = this.shippedUpTo.get(space) ?? 0;
     const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
       changes.length = 0;
       let seq = lastSeq ?? 0;
       for (let i = 0; i < entries.length; i++) {
         const [key, remote] = entries[i]!;
         const prev = prevs[i];
-        const joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
+        // A remote state claiming our own dots for other writes (a restore lost them; or a forgery) must not
+        // drop what we wrote since: those versions are minted again above the claim (dvv.ts contradiction).
+        const clash = prev && contradiction(prev, remote, me, lastSeq ?? 0, since, prev.seq > shipped);
+        let joined: KeyState;
+        if (clash) {
+          seq = Math.max(seq, remote.cc[me] ?? 0);
+          const vs = [...clash.base.vs];
+          const cc: Record<string, number> = { ...clash.base.cc };
+          for (const v of clash.again) {
+            const hlc = this.clock.tick();
+            vs.push(v.d ? { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, v: v.v! });
+            cc[me] = seq;
+          }
+          vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
+          joined = { vs, cc };
+          seq--; // the record's own seq is taken below
+        } else joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
         seq++;
         const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;

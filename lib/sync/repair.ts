@@ -35,8 +35,8 @@ export interface RepairPort {
   get(key: string): Promise<KeyRecord | undefined>;
   random(): number;
   send(m: AntiEntropy): void;
-  /** Sends repair states (CHANGES, upTo 0) once the window and the transport have room. */
-  sendRepair(entries: Entry[], bytes: number): Promise<void>;
+  /** Sends repair states (CHANGES, upTo 0) once the window and the transport have room; `top`: their records' highest seq. */
+  sendRepair(entries: Entry[], bytes: number, top: number): Promise<void>;
   fail(e: unknown): void;
   /** The run ended (both sides); `peerTop`/`myTop` are the logs' tops when it started. */
   ended(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number }): Promise<void>;
@@ -149,13 +149,16 @@ export class Repair {
     const { lastSeq } = await this.port.index();
     let batch: Entry[] = [];
     let bytes = 0;
+    let top = 0;
     const flush = async () => {
       const entries = batch;
       const size = bytes;
+      const upTo = top;
       batch = [];
       bytes = 0;
+      top = 0;
       run.stats.keysSent += entries.length;
-      await this.port.sendRepair(entries, size);
+      await this.port.sendRepair(entries, size, upTo);
     };
     for (const key of keys) {
       if (run.sent.has(key) || this.port.closed || this.run !== run) continue;
@@ -165,6 +168,7 @@ export class Repair {
       if (!rec || rec.seq > lastSeq) continue;
       batch.push([key, { vs: rec.vs, cc: rec.cc }]);
       bytes += entrySize(key, rec);
+      if (rec.seq > top) top = rec.seq;
       if (bytes > this.port.frameBudget) await flush();
     }
     if (batch.length && !this.port.closed && this.run === run) await flush();

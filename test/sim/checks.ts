@@ -6,20 +6,29 @@ import { merges, type GetResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import type { Cluster } from './cluster.js';
-import { dotOf, type FinalVersion } from './ledger.js';
+import { bodyOf, dotOf, type FinalVersion } from './ledger.js';
 import { COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
 
 const SPACE = 's';
 
-/** Increments of a counter: the dots of those that resolved, and how many were tried. */
+/**
+ * Increments of a counter: the dots of those that resolved, and how many were tried. `afterRestore`: those made
+ * by a node whose disk had been restored from an older copy before. A counter is a map of counts per replica
+ * id; a restored replica's own count went back with its disk, so an increment it makes before the lost ones
+ * come back can be absorbed by them (the engine keeps the write — re-minted or re-issued — but a count is a
+ * value, not a dot: a known limitation, SECURITY.md / the closing note of issue 10). They are not demanded.
+ */
 export interface Increments {
   resolved: string[];
+  afterRestore: string[];
   attempted: number;
 }
 
 export interface ItemLog {
   /** Dots of the resolved writes that added the item. */
   added: string[];
+  /** Those made by a node whose disk had been restored before (an add tag minted from a state that went back: see Increments). */
+  afterRestore: string[];
   addTried: boolean;
   removeTried: boolean;
 }
@@ -70,19 +79,22 @@ export async function checkState(
       problems.push(`diverged versions of ${key}:\n  ${names.map((n, i) => `${n}: ${sigs[i]}`).join('\n  ')}`);
     }
   }
-  // 2. A dot names one value, forever: the same dot under two keys, or with two values, anywhere, is a violation
+  // 2. A dot names one value of its key, forever: the same dot of a key with two values, anywhere, is a violation
   //    (a write lost in a crash or a restore whose dot left the replica, then minted again for another value).
+  //    Causality is per key (dvv.ts): a restored replica that wrote before it could learn of the restore may
+  //    reuse a counter under another key, which no join confuses; within a key the engine mints again on any
+  //    contradiction (dvv.ts contradiction), so there it must never happen.
   const named = new Map<string, { key: string; body: string; node: string }>();
   const reported = new Set<string>();
   for (const n of names) {
     for (const [key, rec] of records.get(n)!) {
       for (const v of rec.vs) {
         const dot = dotOf(v.r, v.n);
-        const body = v.d ? '<deleted>' : (v.v ?? '');
-        const seen = named.get(dot);
-        if (!seen) named.set(dot, { key, body, node: n });
-        else if ((seen.key !== key || seen.body !== body) && !reported.has(dot)) {
-          reported.add(dot);
+        const body = bodyOf(v);
+        const seen = named.get(`${key}\u0000${dot}`);
+        if (!seen) named.set(`${key}\u0000${dot}`, { key, body, node: n });
+        else if (seen.body !== body && !reported.has(`${key}\u0000${dot}`)) {
+          reported.add(`${key}\u0000${dot}`);
           problems.push(`dot ${dot} names two values: ${seen.key}=${seen.body} on ${seen.node}, ${key}=${body} on ${n}`);
         }
       }
@@ -104,22 +116,22 @@ export async function checkState(
   const finals = new Map<string, (space: string, key: string) => readonly FinalVersion[]>();
   for (const name of names) {
     const m = records.get(name)!;
-    finals.set(name, (_space, key) => (m.get(key)?.vs ?? []).map((v) => ({ dot: dotOf(v.r, v.n), body: v.d ? '<deleted>' : (v.v ?? '') })));
+    finals.set(name, (_space, key) => (m.get(key)?.vs ?? []).map((v) => ({ dot: dotOf(v.r, v.n), body: bodyOf(v) })));
   }
   problems.push(...cluster.ledger.violations(finals));
   // 5. The CRDT values count what resolved.
   const first = reads.get(names[0]!)!;
   for (const key of COUNTERS) {
     // Increments lost with their only copy (a restore from an older copy) need not count.
-    const c = increments.get(key) ?? { resolved: [], attempted: 0 };
-    const kept = c.resolved.filter((d) => !cluster.ledger.isForgiven(d)).length;
+    const c = increments.get(key) ?? { resolved: [], afterRestore: [], attempted: 0 };
+    const kept = c.resolved.filter((d) => !cluster.ledger.isForgiven(d) && !c.afterRestore.includes(d)).length;
     const total = merges.counter.value(first.get(key)?.value as CounterValue | undefined);
     if (total < kept || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${kept} increments resolved (and kept) of ${c.attempted} attempted`);
   }
   for (const key of SETS) {
     const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));
     for (const [item, it] of items) {
-      const kept = it.added.filter((d) => !cluster.ledger.isForgiven(d)).length;
+      const kept = it.added.filter((d) => !cluster.ledger.isForgiven(d) && !it.afterRestore.includes(d)).length;
       if (kept > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${kept}×, never removed)`);
       if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);
     }

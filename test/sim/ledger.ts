@@ -63,7 +63,12 @@ export interface FinalVersion {
 }
 
 const id = (space: string, key: string) => `${space}\u0000${key}`;
-const bodyOf = (v: { d?: 1; v?: string }) => (v.d ? '<deleted>' : (v.v ?? ''));
+/**
+ * A version's value as comparable text: a tombstone, a JSON/superjson text as it is, bytes (binary and typed
+ * values) by their contents — two Uint8Arrays holding the same bytes are the same value.
+ */
+export const bodyOf = (v: { d?: 1; v?: string | Uint8Array }): string =>
+  v.d ? '<deleted>' : v.v === undefined ? '' : typeof v.v === 'string' ? v.v : `bytes:${Array.prototype.join.call(v.v, ',')}`;
 
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
@@ -80,6 +85,8 @@ export class Ledger {
   readonly collected: Collected[] = [];
   readonly writes: Array<ResolvedWrite & { body: string | undefined }> = [];
   private readonly forgiven = new Map<Dot, string>();
+  /** Per key, the contexts of resolved writes made with an explicit context (what they may supersede). */
+  private readonly contexts = new Map<string, Array<Readonly<Record<string, number>>>>();
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
 
@@ -185,6 +192,13 @@ export class Ledger {
   /** A write resolved: its body is what the node's spy saw it store under its dot. */
   record(write: ResolvedWrite): void {
     this.writes.push({ ...write, body: this.localBodies.get(write.node)?.get(write.dot) });
+    // A write with an explicit context supersedes every version that context covers, also ones its replica
+    // never held (the context came from a read elsewhere: another tab, or before the replica lost its disk).
+    if (write.mayCover) {
+      let list = this.contexts.get(id(write.space, write.key));
+      if (!list) this.contexts.set(id(write.space, write.key), (list = []));
+      list.push(write.mayCover);
+    }
   }
 
   /** The dot the node's write of `key` at `seq` was stored under (as its spy saw it), if any. */
@@ -212,7 +226,9 @@ export class Ledger {
   }
 
   private wasSuperseded(space: string, key: string, dot: Dot): boolean {
-    return this.superseded.get(id(space, key))?.has(dot) ?? false;
+    if (this.superseded.get(id(space, key))?.has(dot)) return true;
+    const [r, n] = splitDot(dot);
+    return this.contexts.get(id(space, key))?.some((cc) => (cc[r] ?? 0) >= n) ?? false;
   }
 
   /**

@@ -26,8 +26,14 @@ export interface Pending {
  */
 export const PENDING_FIXES: Record<string, Pending> = {
   // Fault classes: their seed families are skipped, and no CI schedule draws them.
-  'restore-replica': { defects: ['N3'], why: 'a restored replica that writes while cut off can go undetected (its new writes reuse dots and are dropped by states covering the lost ones); a counter increment made again after a restore names the same entry and is counted once' },
-  'restore-relay': { defects: ['N2'], why: 'a relay restored from an older copy never learns it was restored: its own later writes reuse dots and are dropped by the first state that covers the lost ones' },
+  'restore-replica': {
+    defects: ['N3'],
+    why: 'compound restores: a restored replica whose writes after the restore reach peers before any peer that saw its lost writes directly can tell it (that witness restored too, or reached only through others) keeps its writes (minted again on contradiction) but a counter increment or set add made then can be absorbed by the lost ones (typed values keep per-replica counts); the single restore with a reachable witness is fixed (test/sync/restore-epochs.test.ts, scenarios)',
+  },
+  'restore-relay': {
+    defects: ['N2'],
+    why: "a relay restored from an older copy learns it only from relays of its cluster (clients may not make it re-identify, issue 11 #9): its own writes made before a client brings back the lost dots can be dropped, or absorbed in a typed value's count; a relay's writes after that are minted above the claims",
+  },
   // Named scenarios (scenarios.test.ts, scenarios-faults.test.ts).
   'scenario:restored-relay-writes': { defects: ['N2'], why: 'a relay restored from an older copy reuses dots for its own later writes' },
 };

@@ -24,7 +24,7 @@ import { SimDisk } from '../support/sim-disk.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
-import { dotOf } from './ledger.js';
+import { bodyOf, dotOf } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import type { Op, Schedule, Timed } from './schedule.js';
 
@@ -56,7 +56,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   const clock = new VirtualClock();
   const start = clock.now();
   let digest = 2166136261;
-  const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start) : undefined;
+  const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start, (node) => cluster.node(node).ids) : undefined;
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
   let leaks: ((from: string, to: string, frame: Frame) => void) | undefined;
   const cluster = await Cluster.create({
@@ -133,23 +133,25 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(await space.delete(op.key, read ? { context: read.context } : undefined), `delete ${op.key}${read ? ' with context' : ''}`, read?.saw);
       }
       case 'incr': {
-        const c = increments.get(op.key) ?? { resolved: [], attempted: 0 };
+        const c = increments.get(op.key) ?? { resolved: [], afterRestore: [], attempted: 0 };
         increments.set(op.key, c);
         c.attempted++;
         const w = await space.update<CounterValue>(op.key, (v) => merges.counter.increment(v, r.replicaId, 1));
         c.resolved.push(dotOfWrite(w) ?? '');
+        if (restored.has(node)) c.afterRestore.push(dotOfWrite(w) ?? '');
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
-        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], afterRestore: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.addTried = true;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.add(v, r.replicaId, op.item));
         it.added.push(dotOfWrite(w) ?? '');
+        if (restored.has(node)) it.afterRestore.push(dotOfWrite(w) ?? '');
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
-        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], afterRestore: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.removeTried = true;
         return note(await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item)), `remove ${op.item} from ${op.key}`);
@@ -177,7 +179,10 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   };
 
   /** The node's disk is replaced by `disk` (an older copy, or an empty one); what only the old one held is lost. */
+  /** Nodes whose disk was restored from an older copy (their later counter increments: see checks.ts Increments). */
+  const restored = new Set<string>();
   const replaceDisk = async (node: string, disk: () => Volume, why: string, down: number, isolate: number) => {
+    if (why === 'restore') restored.add(node);
     await exclusive(node, async () => {
       await cluster.stop(node);
       const old = cluster.node(node).disk;
@@ -285,7 +290,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
  */
 function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
   // By dot and value: after a restore, one dot may name two values, and only one of them may be held elsewhere.
-  const body = (v: { d?: 1; v?: string }) => (v.d ? '<deleted>' : (v.v ?? ''));
+  const body = bodyOf;
   const before = new Map<string, string>(); // dot+value → dot
   for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(`${dotOf(v.r, v.n)}\u0000${body(v)}`, dotOf(v.r, v.n));
   // Held durably elsewhere: a copy another node only applied (not yet durable) may still be lost in a crash.
@@ -337,17 +342,27 @@ function fnv(h: number, text: string): number {
 }
 
 /** SIM_TRACE=1: every frame, decoded, on stderr (with the virtual time). */
-function trace(now: () => number) {
+function trace(now: () => number, ids?: (node: string) => string[]) {
   return (from: string, to: string, frame: Frame) => {
-    let m: Message;
-    try {
-      m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
-    } catch {
+    let m: Message | undefined;
+    // Frames after the hellos use the session's string table (the two replica ids, the sender's first): try
+    // every pair the two nodes have had.
+    const tables: Array<string[] | undefined> = [undefined];
+    for (const x of ids?.(from) ?? []) for (const y of ids?.(to) ?? []) tables.push([x, y]);
+    for (const table of tables) {
+      try {
+        m = decodeMessage(frame, { maxValueBytes: 1 << 20, table });
+        break;
+      } catch {
+        // the next table
+      }
+    }
+    if (!m) {
       process.stderr.write(`${now().toFixed(1)} ${from}->${to} (${typeof frame === 'string' ? frame.length : frame.byteLength} bytes, needs the session's string table)\n`);
       return;
     }
     const { type, ...rest } = m as Message & Record<string, unknown>;
     const body = JSON.stringify(rest, (k, v) => (k === 'vs' ? (v as Array<{ r: string; n: number; d?: 1 }>).map((x) => `${x.r.slice(0, 3)}:${x.n}${x.d ? 'd' : ''}`) : v));
-    process.stderr.write(`${now().toFixed(1)} ${from}->${to} ${type} ${body.slice(0, 300)}\n`);
+    process.stderr.write(`${now().toFixed(1)} ${from}->${to} ${type} ${body.slice(0, Number(process.env.SIM_TRACE_WIDTH ?? 300))}\n`);
   };
 }
