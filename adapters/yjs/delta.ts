@@ -112,6 +112,11 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   return Y.mergeUpdates([base, delta]);
 }
 
+/** Throws unless `update` decodes whole as a Yjs update (structs and delete set): what a merge of it needs. */
+export function checkUpdate(update: Uint8Array): void {
+  Y.decodeUpdate(update);
+}
+
 /** Same document contents: equal state vectors and delete sets. */
 export function sameState(a: Uint8Array, b: Uint8Array): boolean {
   const sa = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(a));

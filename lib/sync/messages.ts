@@ -12,18 +12,32 @@
  *   DENIED   space, code, reason                — a space refused (rights)
  *   GRANT    space, rights                      — what the peer may do in a space (relays tell clients: 'read' makes it read-only)
  *   PRESENCE space, json                       — presence digests and entries (presence-hub.ts)
+ *   CLUSTER  json                              — cluster news for a relay's clients
+ *   LIVE     a CHANGES frame of one log entry, compact: the space, the key and replica ids through the connection's
+ *            string table, upTo and HLC times as differences from the connection's last ones (conn-table.ts); type 13
+ *            says the sender cleared the table first
+ *   NEED     space, [key, type]                — the whole states of keys whose delta could not be resolved here:
+ *            a base it names is not held ('') or the type cannot take deltas here (its name); answered with repair
+ *            CHANGES (upTo 0) carrying them whole, and the sender sends them whole from then on
+ *
+ * Key states, with their version forms (whole, tombstone, held, delta), are wire-state.ts's.
  */
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { MAX_SENT_EPOCHS, type EpochEntry, type Seen } from '../epochs.js';
-import { invalidEncoding } from '../values.js';
+import { isTypeName } from '../typed.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
+import { FRAME_CHARS, FRAME_STRINGS, type ConnTableIn, type ConnTableOut } from './conn-table.js';
 import { ARITY, DEPTH } from './merkle.js';
+import { MAX_COUNTER, readState, writeState, type Form, type StateCodec, type StateDecoder } from './wire-state.js';
+
+export { entrySize } from './wire-state.js';
 
 /**
  * Versions of this protocol. 2: hellos carry epoch histories and delivered-dot records, sync items no
- * tombstone floor, and RESET is gone (a replica decides for itself that it was restored).
+ * tombstone floor, and RESET is gone (a replica decides for itself that it was restored). 3: versions travel
+ * whole, held or as deltas (wire-state.ts), NEED, and LIVE frames.
  */
-export const PROTOCOL_VERSIONS = [2] as const;
+export const PROTOCOL_VERSIONS = [3] as const;
 
 export const enum MsgType {
   Hello = 1,
@@ -37,6 +51,11 @@ export const enum MsgType {
   Presence = 9,
   /** Cluster news for a relay's clients (relay list, replication counts): JSON, see cluster-news.ts. */
   Cluster = 10,
+  /** One log entry, compact (decodes as Changes). */
+  Live = 11,
+  Need = 12,
+  /** A LIVE frame whose sender cleared the connection's string table first. */
+  LiveCleared = 13,
 }
 
 export interface SyncItem {
@@ -129,7 +148,14 @@ export interface ClusterMsg {
   json: string;
 }
 
-export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg;
+export interface Need {
+  type: MsgType.Need;
+  space: string;
+  /** Keys whose whole state is asked for, each with why: '' a base is not held here, else the type that cannot take deltas here. */
+  keys: Array<readonly [key: string, type: string]>;
+}
+
+export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need;
 
 // ---- limits and field checks -----------------------------------------------------------------------
 
@@ -144,7 +170,7 @@ export const MAX_PRESENCE_CHARS = 1024 * 1024;
  * Dot counters beyond this are refused: a replica mints above any counter of its own a context claims
  * (core.ts write), so a forged claim could otherwise push it toward the end of the safe-integer range.
  */
-export const MAX_COUNTER = 2 ** 48;
+export { MAX_COUNTER };
 
 function space(r: Reader): string {
   const s = r.str();
@@ -178,88 +204,14 @@ function writeHash(w: Writer, h: string): void {
   w.u8(x & 255);
 }
 
-// ---- key states --------------------------------------------------------------------------------------
+// ---- key states (wire-state.ts), through the frame's table ------------------------------------------------
 
-/**
- * A state: versions (dot, HLC as a delta from the frame's base time, tombstone flag, value) and the causal
- * context — omitted (flag 0) when it is exactly the versions' own dots, the common single-writer case.
- */
-function writeState(w: Writer, s: KeyState, baseT: number): void {
-  w.uint(s.vs.length);
-  for (const v of s.vs) {
-    w.sym(v.r);
-    w.uint(v.n);
-    w.int(v.t - baseT);
-    w.uint(v.d ? v.c * 2 + 1 : v.c * 2);
-    if (!v.d) w.value(v.v!);
-  }
-  if (ccIsDots(s)) {
-    w.uint(0);
-    return;
-  }
-  const rs = Object.keys(s.cc);
-  w.uint(rs.length + 1);
-  for (const r of rs) {
-    w.sym(r);
-    w.uint(s.cc[r]!);
-  }
+function frameCodec(w: Writer, baseT: number): StateCodec {
+  return { rid: (s) => w.sym(s), time: (t) => w.int(t - baseT) };
 }
 
-function ccIsDots(s: KeyState): boolean {
-  let n = 0;
-  for (const r in s.cc) {
-    n++;
-    let top = 0;
-    for (const v of s.vs) if (v.r === r && v.n > top) top = v.n;
-    if (top !== s.cc[r]) return false;
-  }
-  const writers = new Set(s.vs.map((v) => v.r)).size;
-  return n === writers;
-}
-
-function readState(r: Reader, baseT: number, maxValue: number): KeyState {
-  const nv = r.count(4);
-  const vs: StoredVersion[] = [];
-  for (let i = 0; i < nv; i++) {
-    const rid = replicaId(r);
-    const n = r.uint();
-    const t = baseT + r.int();
-    const flags = r.uint();
-    if (n < 1 || n > MAX_COUNTER || t < 0 || t > 2 ** 48 || flags >> 1 > 0xffff) throw new ProtocolError('invalid version');
-    const c = Math.floor(flags / 2);
-    if (flags & 1) vs.push({ r: rid, n, t, c, d: 1 });
-    else {
-      const plain = r.valueIsPlain();
-      const v = r.value();
-      if (v.length > maxValue) throw new ProtocolError('value over the size limit');
-      // Plain values arrive as a checked tree and are re-encoded as JSON; rich and byte values are validated
-      // before anything is stored (a malformed one closes the connection; nothing of the frame is stored).
-      if (!plain) {
-        const bad = invalidEncoding(v, maxValue);
-        if (bad) throw new ProtocolError(`malformed value: ${bad}`);
-      }
-      vs.push({ r: rid, n, t, c, v });
-    }
-  }
-  vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
-  for (let i = 1; i < vs.length; i++) {
-    if (vs[i]!.r === vs[i - 1]!.r && vs[i]!.n === vs[i - 1]!.n) throw new ProtocolError('duplicate dot in a state');
-  }
-  const ncc = r.uint();
-  const cc: Record<string, number> = {};
-  if (ncc === 0) {
-    for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
-  } else {
-    if ((ncc - 1) * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
-    for (let i = 0; i < ncc - 1; i++) {
-      const rid = replicaId(r);
-      const n = r.uint();
-      if (n < 1 || n > MAX_COUNTER || rid in cc) throw new ProtocolError('invalid causal context');
-      cc[rid] = n;
-    }
-    for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
-  }
-  return { vs, cc };
+function frameDecoder(r: Reader, baseT: number): StateDecoder {
+  return { rid: () => replicaId(r), time: () => baseT + r.int() };
 }
 
 // ---- frames ------------------------------------------------------------------------------------------
@@ -287,8 +239,18 @@ function readSyncItems(r: Reader): SyncItem[] {
   return out;
 }
 
-/** `table`: strings both sides already know (the two replica ids, sender's first), seeding the frame's string table. */
-export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array {
+/** How a session encodes: the versions' forms (absent: whole), and the connection's LIVE state (absent: no LIVE frames). */
+export interface EncodeContext {
+  forms?: ReadonlyMap<StoredVersion, Form>;
+  live?: ConnTableOut;
+}
+
+/**
+ * `table`: strings both sides already know (the two replica ids, sender's first), seeding the frame's string table.
+ * A CHANGES message of one log entry goes as a LIVE frame when `ctx.live` is given and the entry is small enough.
+ */
+export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
+  if (m.type === MsgType.Changes && ctx.live && liveFits(m)) return encodeLive(m, ctx.live, ctx.forms);
   const w = new Writer(table);
   w.u8(m.type);
   switch (m.type) {
@@ -319,12 +281,21 @@ export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array
       for (const [, s] of m.entries) for (const v of s.vs) if (v.t > baseT) baseT = v.t;
       w.uint(baseT);
       w.uint(m.entries.length);
+      const codec = frameCodec(w, baseT);
       for (const [k, s] of m.entries) {
         w.str(k);
-        writeState(w, s, baseT);
+        writeState(w, s, codec, ctx.forms);
       }
       break;
     }
+    case MsgType.Need:
+      w.str(m.space);
+      w.uint(m.keys.length);
+      for (const [k, t] of m.keys) {
+        w.str(k);
+        w.str(t);
+      }
+      break;
     case MsgType.Ack:
       w.str(m.space);
       w.uint(m.upTo);
@@ -387,6 +358,55 @@ export interface DecodeLimits {
   maxValueBytes: number;
   /** The string table the sender seeded (sender's replica id first); must match `encodeMessage`'s. */
   table?: readonly string[] | undefined;
+  /** The connection's LIVE state, for this direction (seeded like `table`); without it a LIVE frame is refused. */
+  conn?: ConnTableIn | undefined;
+}
+
+/** A LIVE frame carries one log entry whose strings fit what one frame may add to the connection's table. */
+function liveFits(m: Changes): boolean {
+  if (m.upTo <= 0 || m.entries.length !== 1) return false;
+  const [key, s] = m.entries[0]!;
+  let strings = 2;
+  let chars = m.space.length + key.length;
+  for (const v of s.vs) {
+    strings += 1 + (v.x?.b.length ?? 0);
+    chars += 64 * (1 + (v.x?.b.length ?? 0));
+  }
+  const writers = Object.keys(s.cc).length;
+  return strings + writers <= FRAME_STRINGS && chars + 64 * writers <= FRAME_CHARS;
+}
+
+function encodeLive(m: Changes, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined): Uint8Array {
+  const w = new Writer();
+  const cleared = conn.begin(m.space);
+  w.u8(cleared ? MsgType.LiveCleared : MsgType.Live);
+  conn.sym(w, m.space);
+  w.uint(m.upTo - (conn.upTo.get(m.space) ?? 0));
+  conn.upTo.set(m.space, m.upTo);
+  const [key, state] = m.entries[0]!;
+  conn.sym(w, key);
+  writeState(w, state, { rid: (s) => conn.sym(w, s), time: (t) => (w.int(t - conn.t), (conn.t = t)) }, forms);
+  return w.finish();
+}
+
+function decodeLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number): Changes {
+  conn.begin(cleared);
+  const s = conn.sym(r);
+  if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
+  const upTo = (conn.upTo.get(s) ?? 0) + r.uint();
+  if (upTo <= (conn.upTo.get(s) ?? 0) || !Number.isSafeInteger(upTo)) throw new ProtocolError('log stream went backwards');
+  conn.upTo.set(s, upTo);
+  const k = conn.sym(r);
+  if (k.length === 0 || k.length > MAX_KEY_LENGTH) throw new ProtocolError('invalid key');
+  const decoder: StateDecoder = {
+    rid: () => {
+      const id = conn.sym(r);
+      if (!isReplicaId(id)) throw new ProtocolError('invalid replica id');
+      return id;
+    },
+    time: () => (conn.t += r.int()),
+  };
+  return { type: MsgType.Changes, space: s, upTo, entries: [[k, readState(r, decoder, maxValue)]] };
 }
 
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
@@ -437,8 +457,28 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const baseT = r.uint();
       const n = r.count(3);
       const entries: Entry[] = [];
-      for (let i = 0; i < n; i++) entries.push([key(r), readState(r, baseT, limits.maxValueBytes * 4)]);
+      const decoder = frameDecoder(r, baseT);
+      for (let i = 0; i < n; i++) entries.push([key(r), readState(r, decoder, limits.maxValueBytes * 4)]);
+      if (upTo > 0) limits.conn?.upTo.set(s, upTo);
       m = { type, space: s, upTo, entries };
+      break;
+    }
+    case MsgType.Live:
+    case MsgType.LiveCleared:
+      if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
+      m = decodeLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4);
+      break;
+    case MsgType.Need: {
+      const s = space(r);
+      const n = r.count(2);
+      const keys: Array<readonly [string, string]> = [];
+      for (let i = 0; i < n; i++) {
+        const k = key(r);
+        const t = r.str();
+        if (t !== '' && !isTypeName(t)) throw new ProtocolError('invalid type name');
+        keys.push([k, t]);
+      }
+      m = { type, space: s, keys };
       break;
     }
     case MsgType.Ack:
@@ -502,11 +542,4 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
   }
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
   return m;
-}
-
-/** Rough encoded size of an entry, for splitting batches under the frame limit. */
-export function entrySize(key: string, s: KeyState): number {
-  let n = key.length + 4;
-  for (const v of s.vs) n += 24 + (v.v ? v.v.length : 0);
-  return n + 8 * Object.keys(s.cc).length;
 }

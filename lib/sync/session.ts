@@ -22,7 +22,9 @@ import type { ReplicaStatus } from '../types.js';
 import { ProtocolError } from './codec.js';
 import { initiatesAntiEntropy, sentHistory, versionRefusal, type LogView } from './handshake.js';
 import type { SessionLike, SyncHub } from './hub.js';
-import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import { MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import type { PeerModel } from './peer-model.js';
+import { Wire } from './wire.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
@@ -48,6 +50,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private aeTimer: unknown;
   private readonly timers: Timers;
   private readonly window: RepairWindow;
+  /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e));
 
   constructor(
     readonly hub: SyncHub,
@@ -77,6 +81,10 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     return this.hub.core;
   }
 
+  get model(): PeerModel {
+    return this.wire.model;
+  }
+
   /** Our log as our hello announced it: cursors into it are judged by this. */
   get me(): LogView {
     return { history: this.helloHistory, top: this.helloTop };
@@ -90,11 +98,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   send(m: Message): void {
     if (this.closed) return;
-    // After the hellos, both replica ids start every frame's string table: a version written by either
-    // side then costs one byte for its replica id instead of seventeen.
-    const frame = encodeMessage(m, this.peer ? [this.core.replicaId, this.peer.replicaId] : undefined);
-    if (frame.byteLength > this.options.maxFrameBytes && m.type === MsgType.Changes && m.entries.length > 0) return this.sendSplit(m);
+    const encoded = this.wire.encode(m, this.options.maxFrameBytes);
+    if (!encoded) return this.sendSplit(m as Changes);
+    const frame = encoded.frame;
     this.conn.send(frame);
+    this.wire.sent(encoded);
     if (m.type === MsgType.Changes && m.upTo === 0) this.window.sent();
     if (m.type === MsgType.AntiEntropy || (m.type === MsgType.Changes && m.upTo === 0)) {
       this.spaces.get(m.space)?.repair.count(frame.byteLength, 0, 0, m.type === MsgType.AntiEntropy && !m.more);
@@ -177,7 +185,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       .then(() => {
         let m: Message;
         try {
-          m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
+          m = this.wire.decode(frame, this.options.maxValueBytes);
         } catch (e) {
           throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
         }
@@ -223,6 +231,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return;
       case MsgType.Changes:
         return this.synced(m.space, 'changes').changes(m);
+      case MsgType.Need:
+        return this.synced(m.space, 'need').need(m);
       case MsgType.Ack:
         // upTo 0 acknowledges a repair frame: room in the session's window. Else the space's log stream.
         if (m.upTo === 0) return this.window.acked();
@@ -277,6 +287,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       return;
     }
     this.peer = m;
+    this.wire.start(this.core.replicaId, m.replicaId);
     this.options.onPeer?.(m.replicaId);
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
