@@ -27,6 +27,18 @@ export class DeltaError extends Error {
 /** Derivations a version may sit behind in memory before its value is materialized. */
 export const MAX_CHAIN = 64;
 
+/**
+ * One link of a version's history of deltas, without the versions themselves (so it pins no value): what
+ * `deltaFor` composes to reach a peer that holds an older version. At most 2 × MAX_CHAIN links deep.
+ */
+interface Link {
+  readonly b: readonly Dot[];
+  readonly d: Uint8Array;
+  readonly s: number;
+  readonly up: Link | undefined;
+  readonly depth: number;
+}
+
 /** What a derived version keeps in memory beside its wire fields (dvv.ts Derivation). */
 interface Held extends Derivation {
   /** Upper bound of the encoded value's size (exact once materialized). */
@@ -34,6 +46,19 @@ interface Held extends Derivation {
   /** Delta bytes since the nearest materialized value, and that value's size. */
   cb?: number;
   rs?: number;
+  /** This derivation's link, and its single base's (the history `deltaFor` composes along). */
+  link?: Link;
+  up?: Link | undefined;
+}
+
+function linkOf(v: StoredVersion): Link | undefined {
+  const x = v.x as Held | undefined;
+  if (!x) return undefined;
+  if (!x.link) {
+    const up = x.up && x.up.depth < 2 * MAX_CHAIN ? x.up : undefined;
+    x.link = { b: x.b, d: x.d, s: x.s, up, depth: (up?.depth ?? 0) + 1 };
+  }
+  return x.link;
 }
 
 function typedOf(v: EncodedValue): { name: string; payload: Uint8Array } | undefined {
@@ -180,7 +205,7 @@ export function derive(fields: { r: string; n: number; t: number; c: number }, b
   }
   const header = 2 + name.length;
   const z = type.applySize ? header + type.applySize(Math.max(0, size - header), delta) : Infinity;
-  const x: Held = { b: base.map((v) => [v.r, v.n] as Dot), d: delta, s, base, k: k + 1, z, cb, rs };
+  const x: Held = { b: base.map((v) => [v.r, v.n] as Dot), d: delta, s, base, k: k + 1, z, cb, rs, up: base.length === 1 ? linkOf(base[0]!) : undefined };
   return { ...fields, x };
 }
 
@@ -223,25 +248,20 @@ export function takesDeltas(typeName: string): boolean {
 
 /**
  * A delta that makes `v`'s value from versions the receiver holds: its own derivation when `holds` accepts it, or the
- * deltas of its in-memory chain composed back to a derivation `holds` accepts. Undefined when there is none.
+ * deltas of its history composed back to a derivation `holds` accepts. Undefined when there is none.
  */
-export function deltaFor(v: StoredVersion, holds: (x: Derivation) => boolean): { b: readonly Dot[]; d: Uint8Array } | undefined {
-  const x = v.x;
+export function deltaFor(v: StoredVersion, holds: (x: { readonly b: readonly Dot[]; readonly s: number }) => boolean): { b: readonly Dot[]; d: Uint8Array } | undefined {
+  const x = v.x as Held | undefined;
   if (!x) return undefined;
   if (holds(x)) return { b: x.b, d: x.d };
   const deltas = [x.d];
-  let cur = v;
-  for (let i = 0; i < MAX_CHAIN; i++) {
-    const base = cur.x?.base;
-    if (!base || base.length !== 1 || !base[0]!.x) return undefined;
-    cur = base[0]!;
-    const cx = cur.x!;
-    deltas.push(cx.d);
-    if (holds(cx)) {
+  for (let link = x.up; link; link = link.up) {
+    deltas.push(link.d);
+    if (holds(link)) {
       const type = valueType(versionType(v));
       if (!type?.compose) return undefined;
       try {
-        return { b: cx.b, d: type.compose(deltas.reverse()) };
+        return { b: link.b, d: type.compose(deltas.reverse()) };
       } catch {
         return undefined;
       }
