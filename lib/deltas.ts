@@ -191,6 +191,13 @@ export function derive(fields: { r: string; n: number; t: number; c: number }, b
   const name = versionType(base[0]!);
   const type = deltaType(name);
   if (!type || base.some((b) => b.d || versionType(b) !== name)) throw new DeltaError(`the bases of a delta are not live values of one type with deltas here ("${name}")`);
+  return derivedFrom(fields, base, delta, s);
+}
+
+/** `derive` without its checks, for derivations read back from storage (a type not loaded here fails when read). */
+export function derivedFrom(fields: { r: string; n: number; t: number; c: number }, base: readonly StoredVersion[], delta: Uint8Array, s: number): StoredVersion {
+  const name = versionType(base[0]!);
+  const type = deltaType(name);
   let k = 0;
   let cb = delta.length;
   let rs = 0;
@@ -204,7 +211,7 @@ export function derive(fields: { r: string; n: number; t: number; c: number }, b
     size += sizeBound(b);
   }
   const header = 2 + name.length;
-  const z = type.applySize ? header + type.applySize(Math.max(0, size - header), delta) : Infinity;
+  const z = type?.applySize ? header + type.applySize(Math.max(0, size - header), delta) : Infinity;
   const x: Held = { b: base.map((v) => [v.r, v.n] as Dot), d: delta, s, base, k: k + 1, z, cb, rs, up: base.length === 1 ? linkOf(base[0]!) : undefined };
   return { ...fields, x };
 }

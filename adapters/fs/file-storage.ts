@@ -20,12 +20,14 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
+import { crc32 } from './crc32.js';
 import { change, encodeBatch, type Change } from './frame.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
 import { Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Batch, type Segment } from './log-writer.js';
+import { encodeRecord, readRecordWith, recordBytes } from './record.js';
 import { recover } from './recovery.js';
 import { segName, snapName, writeSnapshot, type SnapshotView } from './snapshot.js';
 import { cloneJson, FileTx } from './tx.js';
@@ -188,7 +190,16 @@ export class FileStorage implements StorageAdapter {
   /** Encodes the transaction as one batch, applies it to the index (keeping what it replaced) and queues it. */
   private commit(tx: FileTx): PendingBatch {
     const changes: Change[] = [];
-    for (const [space, writes] of tx.writes) for (const [key, rec] of writes) changes.push(change(space, key, rec));
+    const before: Array<Entry | undefined> = [];
+    for (const [space, writes] of tx.writes) {
+      for (const [key, rec] of writes) {
+        const c = change(space, key, rec);
+        const prev = rec ? this.ks.get(space, key) : undefined;
+        if (prev?.rec && chainable(prev)) c.prev = prev.rec;
+        changes.push(c);
+        before.push(prev);
+      }
+    }
     const enc = encodeBatch(changes, tx.meta);
     const id = this.nextBatch++;
     const entries = new Array<Entry | undefined>(changes.length);
@@ -196,6 +207,7 @@ export class FileStorage implements StorageAdapter {
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i]!;
       const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, id, c.rec);
+      if (e && c.chained) e.chainTo(before[i]);
       entries[i] = e;
       prevs[i] = this.ks.space(c.space).swap(c.key, e);
     }
@@ -271,7 +283,17 @@ export class FileStorage implements StorageAdapter {
   private async readEntry(e: Entry): Promise<KeyRecord> {
     if (e.rec) return e.rec;
     const file = e.file!;
-    const rec = await file.readRecord(e.off, e.len, e.crc);
+    const stored = await file.readRecord(e.off, e.len, e.crc);
+    // A chained record is read with the key's previous record (deltas and references into it); a damaged or
+    // missing one makes this key CORRUPT, and only this key.
+    if (e.chained && !e.prev) throw new ConcordError('CORRUPT', `${file.name}: the record at offset ${e.off} refers to a previous record that is not there`);
+    const prev = e.chained ? await this.readEntry(e.prev!) : undefined;
+    let rec: KeyRecord;
+    try {
+      rec = readRecordWith(stored, prev);
+    } catch (cause) {
+      throw new ConcordError('CORRUPT', `${file.name}: the record at offset ${e.off} does not fit the record before it`, { cause });
+    }
     if (e.file) {
       e.rec = rec;
       this.remember(e);
@@ -377,6 +399,16 @@ export class FileStorage implements StorageAdapter {
         resolve({ ...this.stateWithout(pending), gen });
       }, reject),
     ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
+    // Chained records are stored whole in the snapshot: read them with their chains, deltas applied.
+    const whole = new Map<Entry, { bytes: Buffer; crc: number }>();
+    for (const [, entries] of view.spaces) {
+      for (const [, e] of entries) {
+        if (!e.chained) continue;
+        const bytes = recordBytes(encodeRecord(await this.readEntry(e)).text);
+        whole.set(e, { bytes, crc: crc32(bytes) });
+      }
+    }
+    view.whole = whole;
     const res = await writeSnapshot(this.io, this.dir, gen, view, () => false);
     if (!res) return;
     let data: DataFile;
@@ -385,11 +417,18 @@ export class FileStorage implements StorageAdapter {
     } catch (e) {
       throw ioError(e, `opening ${snapName(gen)}`);
     }
-    view.spaces.forEach(([, entries], si) => {
+    view.spaces.forEach(([name, entries], si) => {
       const offs = res.offsets[si]!;
-      entries.forEach(([, e], i) => {
+      const index = this.ks.space(name);
+      entries.forEach(([key, e], i) => {
         e.file = data;
         e.off = offs[i]!;
+        const w = whole.get(e);
+        if (w) {
+          const weight = e.weight;
+          e.standAlone(w.bytes.length, w.crc);
+          index.reweighed(key, e, weight);
+        }
       });
     });
     this.snapshot?.retire();
@@ -443,6 +482,17 @@ function toSnapshotView(view: Map<string, Map<string, Entry>>, meta: Map<string,
     spaces.push([name, [...m].sort((a, b) => a[1].seq - b[1].seq)]);
   }
   return { meta, spaces };
+}
+
+/** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */
+export const MAX_DISK_CHAIN = 128;
+
+/**
+ * Whether the next record of a key may be chained to `prev` (stored as its deltas and references, record.ts): while
+ * the chain is short enough to read at once, and its deltas weigh less than the record they start from.
+ */
+function chainable(prev: Entry): boolean {
+  return prev.depth < MAX_DISK_CHAIN && prev.weight - prev.rootLen <= prev.rootLen;
 }
 
 function closedError(): ConcordError {
