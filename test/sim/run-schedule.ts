@@ -7,7 +7,8 @@
  *   - no lost write: see ledger.ts; every resolved put/delete/update is still a version everywhere or was
  *     superseded by a write whose context covered it
  *   - counters count every resolved increment (and no more than were attempted); an add-wins item
- *     that was added (resolved) and never removed anywhere is present
+ *     that was added (resolved) and never removed anywhere is present; a document holds every resolved edit
+ *     (written as deltas: see schedule.ts Edit) and no other, and reads compare documents by their text
  *   - no frame over the limit, no unexpected `error` event
  *
  * Returns the list of violations (empty when the schedule passes).
@@ -19,7 +20,9 @@ import type { Frame } from '../../lib/transport.js';
 import { VirtualClock } from './clock.js';
 import { Cluster } from './cluster.js';
 import { dotOf } from './ledger.js';
-import { COUNTERS, SETS, type Op, type Schedule, type Timed } from './schedule.js';
+import { COUNTERS, SETS, type Edit, type Op, type Schedule, type Timed } from './schedule.js';
+import * as Y from 'yjs';
+import { isYjsValue, YJS_TYPE, yjsValue } from '../../adapters/yjs/index.js';
 
 const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
@@ -31,12 +34,15 @@ export interface RunResult {
   digest: string;
   virtualMs: number;
   bytes: number;
+  /** Frames sent, by message type (the first byte). */
+  frameTypes: Record<number, number>;
 }
 
 export async function runSchedule(s: Schedule): Promise<RunResult> {
   const clock = new VirtualClock();
   const start = clock.now();
   let digest = 2166136261;
+  const frameTypes: Record<number, number> = {};
   const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start) : undefined;
   const cluster = await Cluster.create({
     clock,
@@ -52,6 +58,7 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
       tap: (from, to, frame) => {
         const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
         digest = fnv(digest, `${clock.now()}${from}${to}`);
+        if (typeof frame !== 'string') frameTypes[frame[0]!] = (frameTypes[frame[0]!] ?? 0) + 1;
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
         printer?.(from, to, frame);
       },
@@ -115,6 +122,29 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
     }
   };
 
+  // A document edit: a marker inserted into the key's document as read, written as a delta (concord/yjs writes so).
+  const edited = new Map<string, { resolved: string[]; attempted: string[] }>();
+  const runEdit = async ({ node, what }: Timed<Edit>, index: number) => {
+    const n = cluster.node(node);
+    if (!n.replica) return;
+    const r = n.replica;
+    const space = r.space(SPACE);
+    const log = edited.get(what.key) ?? { resolved: [], attempted: [] };
+    edited.set(what.key, log);
+    const marker = String.fromCharCode(0x4e00 + index); // one character per edit: inserts never split it
+    log.attempted.push(marker);
+    const doc = new Y.Doc();
+    const read = (await space.readRecord(what.key))?.read();
+    if (isYjsValue(read?.value)) Y.applyUpdate(doc, read.value);
+    let delta: Uint8Array | undefined;
+    doc.on('update', (u: Uint8Array) => (delta = u));
+    const t = doc.getText('t');
+    t.insert(Math.floor(what.at * (t.length + 1)), marker);
+    const w = await space.writeWith(what.key, (cur) => (cur && cur.vs.some((v) => !v.d) ? { delta: delta!, type: YJS_TYPE } : { value: yjsValue(Y.encodeStateAsUpdate(doc)) }));
+    log.resolved.push(marker);
+    if (w.seq > 0) cluster.ledger.record({ node, space: SPACE, key: what.key, dot: dotOf(r.replicaId, w.seq), what: `edit ${what.key} ${marker} (edit ${index})` });
+  };
+
   const opErrors: string[] = [];
   const track = (p: Promise<unknown>, what: string) =>
     pending.push(
@@ -125,6 +155,7 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
     );
 
   s.ops.forEach((op, i) => cluster.clock.setTimeout(() => track(runOp(op, i), `op ${i} ${op.what.kind}`), op.at));
+  s.edits.forEach((e, i) => cluster.clock.setTimeout(() => track(runEdit(e, i), `edit ${i}`), e.at));
   for (const f of s.faults) {
     cluster.clock.setTimeout(() => {
       const w = f.what;
@@ -156,13 +187,13 @@ export async function runSchedule(s: Schedule): Promise<RunResult> {
     for (const n of cluster.nodes.values()) {
       for (const e of n.errors) if (!NETWORK_ERRORS.test(String((e as Error)?.message ?? e))) problems.push(`${n.name} error event: ${String(e)}`);
     }
-    if (problems.length === 0) problems.push(...(await checkState(cluster, increments, items)));
+    if (problems.length === 0) problems.push(...(await checkState(cluster, increments, items, edited)));
   } finally {
     await cluster.close();
   }
   let bytes = 0;
   for (const name of cluster.names) for (const t of cluster.transportsOf(name)) bytes += t.stats.bytes;
-  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes };
+  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes, frameTypes };
 }
 
 interface ItemLog {
@@ -180,7 +211,14 @@ function fnv(h: number, text: string): number {
 /** SIM_TRACE=1: every frame, decoded, on stderr (with the virtual time). */
 function trace(now: () => number) {
   return (from: string, to: string, frame: Frame) => {
-    const m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+    let m: Message;
+    try {
+      m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+    } catch {
+      // A LIVE frame: it needs its connection's table (conn-table.ts); its type byte says what it is.
+      process.stderr.write(`${now().toFixed(1)} ${from}->${to} live frame (${frame.length} bytes)\n`);
+      return;
+    }
     const { type, ...rest } = m as Message & Record<string, unknown>;
     const body = JSON.stringify(rest, (k, v) => (k === 'vs' ? (v as Array<{ r: string; n: number; d?: 1 }>).map((x) => `${x.r.slice(0, 3)}:${x.n}${x.d ? 'd' : ''}`) : v));
     process.stderr.write(`${now().toFixed(1)} ${from}->${to} ${type} ${body.slice(0, 300)}\n`);
@@ -189,17 +227,30 @@ function trace(now: () => number) {
 
 type Read = GetResult<unknown> | undefined;
 
+/** A document value's text (undefined for anything else). Compared as text: merged Yjs states differ in bytes. */
+function docText(v: unknown): string | undefined {
+  if (!isYjsValue(v)) return undefined;
+  const d = new Y.Doc();
+  Y.applyUpdate(d, v);
+  return d.getText('t').toString();
+}
+
 function describeRead(g: Read): string {
   if (!g) return 'absent';
-  const siblings = g.siblings.map((v) => JSON.stringify(v)).sort();
+  const text = (v: unknown) => {
+    const doc = docText(v);
+    return doc === undefined ? JSON.stringify(v) : `doc ${JSON.stringify(doc)}`;
+  };
+  const siblings = g.siblings.map(text).sort();
   const versions = g.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`).sort();
-  return `value=${JSON.stringify(g.value)} siblings=[${siblings.join(',')}] versions=[${versions.join(',')}] conflict=${g.conflict}`;
+  return `value=${text(g.value)} siblings=[${siblings.join(',')}] versions=[${versions.join(',')}] conflict=${g.conflict}`;
 }
 
 async function checkState(
   cluster: Cluster,
   increments: Map<string, { resolved: number; attempted: number }>,
   items: Map<string, ItemLog>,
+  edited: Map<string, { resolved: string[]; attempted: string[] }>,
 ): Promise<string[]> {
   const problems: string[] = [];
   const names = cluster.names;
@@ -238,6 +289,12 @@ async function checkState(
     const c = increments.get(key) ?? { resolved: 0, attempted: 0 };
     const total = merges.counter.value(first.get(key)?.value as CounterValue | undefined);
     if (total < c.resolved || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${c.resolved} increments resolved of ${c.attempted} attempted`);
+  }
+  // 5. Every resolved document edit is in the document (Yjs merges keep every insert), and none that was not tried.
+  for (const [key, log] of edited) {
+    const text = docText(first.get(key)?.value) ?? '';
+    for (const m of log.resolved) if (!text.includes(m)) problems.push(`document ${key} lost the edit ${m}: ${JSON.stringify(text)}`);
+    for (const m of text) if (!log.attempted.includes(m)) problems.push(`document ${key} holds ${m}, never typed`);
   }
   for (const key of SETS) {
     const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));

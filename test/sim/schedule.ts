@@ -27,6 +27,19 @@ export interface Timed<T> {
   what: T;
 }
 
+/**
+ * An edit of the Yjs document key: a marker inserted at a fraction of the text, written as a delta against the key's
+ * live versions (what concord/yjs's openDoc writes), so documents exercise deltas on the wire (held forms, NEED,
+ * composition) under every fault.
+ */
+export interface Edit {
+  key: string;
+  /** Where the marker goes, as a fraction of the text's length. */
+  at: number;
+}
+
+export const DOCS = ['doc0'];
+
 export interface Schedule {
   seed: number;
   nodes: string[];
@@ -42,6 +55,8 @@ export interface Schedule {
   duration: number;
   ops: Array<Timed<Op>>;
   faults: Array<Timed<Fault>>;
+  /** Document edits (drawn from their own generator, so every other draw stays what it was for a seed). */
+  edits: Array<Timed<Edit>>;
 }
 
 export const COUNTERS = ['c0', 'c1'];
@@ -103,6 +118,12 @@ export function makeSchedule(seed: number, sizes: Sizes = sizesFromEnv()): Sched
   // Drawn last, so that the draws above stay as they were when the seeds in commit messages were found.
   const maxFrameBytes = rng.pick([undefined, undefined, 2048]);
   const relay = topology === 'star' && rng.chance(0.5) ? nodes[0] : undefined;
+  // Document edits in half the schedules, from a generator of their own.
+  const docRng = new Rng(prng(seed ^ 0x5eed0c));
+  const edits: Array<Timed<Edit>> = [];
+  if (docRng.chance(0.5)) {
+    for (let i = 0, count = docRng.int(3, 25); i < count; i++) edits.push({ at: docRng.int(0, duration), node: docRng.pick(nodes), what: { key: DOCS[0]!, at: docRng.next() } });
+  }
   return {
     relay,
     maxFrameBytes,
@@ -115,6 +136,7 @@ export function makeSchedule(seed: number, sizes: Sizes = sizesFromEnv()): Sched
     duration,
     ops: ops.sort(byTime),
     faults: faults.sort(byTime),
+    edits: edits.sort(byTime),
   };
 }
 
@@ -144,6 +166,6 @@ export function describeSchedule(s: Schedule): string {
   });
   return [
     `${s.nodes.length} replicas, ${s.topology}${s.relay ? ` through relay ${s.relay}` : ''} [${s.edges.map((e) => e.join('-')).join(' ')}], latency ≤${s.latency.max} ms, frames ≤${s.maxFrameBytes ?? 'default'} bytes, anti-entropy every ${s.antiEntropyInterval || 'never'}`,
-    `${s.ops.length} ops over ${s.duration} ms; faults: ${faults.join(', ') || 'none'}`,
+    `${s.ops.length} ops${s.edits.length ? ` and ${s.edits.length} document edits` : ''} over ${s.duration} ms; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');
 }
