@@ -20,16 +20,16 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
-import { crc32 } from './crc32.js';
+import { repoint, stateWithout, toSnapshotView, wholeRecords } from './compaction.js';
 import { change, encodeBatch, type Change } from './frame.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
 import { Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Batch, type Segment } from './log-writer.js';
-import { encodeRecord, readRecordWith, recordBytes } from './record.js';
+import { readRecordWith } from './record.js';
 import { recover } from './recovery.js';
-import { segName, snapName, writeSnapshot, type SnapshotView } from './snapshot.js';
+import { segName, snapName, writeSnapshot } from './snapshot.js';
 import { cloneJson, FileTx } from './tx.js';
 
 export interface FileStorageOptions {
@@ -396,19 +396,10 @@ export class FileStorage implements StorageAdapter {
     const { view, gen } = await new Promise<{ view: Map<string, Map<string, Entry>>; meta: Map<string, unknown>; gen: number }>((resolve, reject) =>
       writer.rotate((pending, gen) => {
         this.segments.push(writer.segment);
-        resolve({ ...this.stateWithout(pending), gen });
+        resolve({ ...stateWithout(this.ks, pending), gen });
       }, reject),
     ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
-    // Chained records are stored whole in the snapshot: read them with their chains, deltas applied.
-    const whole = new Map<Entry, { bytes: Buffer; crc: number }>();
-    for (const [, entries] of view.spaces) {
-      for (const [, e] of entries) {
-        if (!e.chained) continue;
-        const bytes = recordBytes(encodeRecord(await this.readEntry(e)).text);
-        whole.set(e, { bytes, crc: crc32(bytes) });
-      }
-    }
-    view.whole = whole;
+    view.whole = await wholeRecords(view, (e) => this.readEntry(e));
     const res = await writeSnapshot(this.io, this.dir, gen, view, () => false);
     if (!res) return;
     let data: DataFile;
@@ -417,20 +408,7 @@ export class FileStorage implements StorageAdapter {
     } catch (e) {
       throw ioError(e, `opening ${snapName(gen)}`);
     }
-    view.spaces.forEach(([name, entries], si) => {
-      const offs = res.offsets[si]!;
-      const index = this.ks.space(name);
-      entries.forEach(([key, e], i) => {
-        e.file = data;
-        e.off = offs[i]!;
-        const w = whole.get(e);
-        if (w) {
-          const weight = e.weight;
-          e.standAlone(w.bytes.length, w.crc);
-          index.reweighed(key, e, weight);
-        }
-      });
-    });
+    repoint(this.ks, view, res.offsets, data);
     this.snapshot?.retire();
     this.snapshot = data;
     const old = this.segments.filter((s) => s.num < gen);
@@ -445,43 +423,6 @@ export class FileStorage implements StorageAdapter {
       if (m && Number(m[1]) < gen) await this.io.unlink(`${this.dir}/${n}`).catch(noop);
     }
   }
-
-  /** The index as it was before the still-queued batches: exactly what the older segments hold. */
-  private stateWithout(pending: readonly PendingBatch[]): { view: Map<string, Map<string, Entry>>; meta: Map<string, unknown> } {
-    const view = new Map<string, Map<string, Entry>>();
-    for (const [name, s] of this.ks.spaces) {
-      s.materializeAll(); // the snapshot being replaced goes away: every key needs an Entry to re-point
-      view.set(name, new Map(s.records as Map<string, Entry>));
-    }
-    const meta = new Map(this.ks.meta);
-    for (let i = pending.length - 1; i >= 0; i--) {
-      const b = pending[i]!;
-      const changes = b.encoded.changes;
-      for (let j = changes.length - 1; j >= 0; j--) {
-        const { space, key } = changes[j]!;
-        const prev = b.prevs[j];
-        let m = view.get(space);
-        if (!m) view.set(space, (m = new Map()));
-        if (prev) m.set(key, prev);
-        else m.delete(key);
-      }
-      for (let j = (b.metaUndo?.length ?? 0) - 1; j >= 0; j--) {
-        const [name, had, prev] = b.metaUndo![j]!;
-        if (had) meta.set(name, prev);
-        else meta.delete(name);
-      }
-    }
-    return { view, meta };
-  }
-}
-
-function toSnapshotView(view: Map<string, Map<string, Entry>>, meta: Map<string, unknown>): SnapshotView {
-  const spaces: SnapshotView['spaces'] = [];
-  for (const [name, m] of view) {
-    if (m.size === 0) continue;
-    spaces.push([name, [...m].sort((a, b) => a[1].seq - b[1].seq)]);
-  }
-  return { meta, spaces };
 }
 
 /** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */

@@ -25,9 +25,11 @@
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { MAX_SENT_EPOCHS, type EpochEntry, type Seen } from '../epochs.js';
 import { isTypeName } from '../typed.js';
+import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
-import { FRAME_CHARS, FRAME_STRINGS, type ConnTableIn, type ConnTableOut } from './conn-table.js';
-import { ARITY, DEPTH } from './merkle.js';
+import type { ConnTableIn, ConnTableOut } from './conn-table.js';
+import { EPOCH, key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { liveFits, readLive, writeLive } from './live.js';
 import { MAX_COUNTER, readState, writeState, type Form, type StateCodec, type StateDecoder } from './wire-state.js';
 
 export { entrySize } from './wire-state.js';
@@ -104,22 +106,10 @@ export interface Ack {
   upTo: number;
 }
 
-/** One Merkle node's hash, or (RANGE) the keys and state hashes under a node. */
-export type AeItem =
-  | { kind: 'node'; level: number; index: number; hash: string }
-  | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, string]> };
+export type { AeItem } from './ae-codec.js';
 
-export interface AntiEntropy {
+export interface AntiEntropy extends AntiEntropyBody {
   type: MsgType.AntiEntropy;
-  space: string;
-  /** Run id chosen by the initiator; the sender's log top at the start of the run (first turn of each side, else 0). */
-  run: number;
-  top: number;
-  items: AeItem[];
-  want: string[];
-  final: boolean;
-  /** More frames of this same turn follow (a turn larger than the frame limit is split). */
-  more?: boolean;
 }
 
 export interface Denied {
@@ -157,52 +147,14 @@ export interface Need {
 
 export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need;
 
-// ---- limits and field checks -----------------------------------------------------------------------
+// ---- limits (fields.ts checks every field) -----------------------------------------------------------
 
-const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
-const EPOCH = /^[A-Za-z0-9_-]{0,64}$/;
-const HASH = /^[0-9a-f]{16}$/;
-export const MAX_KEY_LENGTH = 1024;
-export const MAX_TOKEN_LENGTH = 8192;
-/** Presence payloads beyond this are refused (senders split theirs far below it, presence-hub.ts). */
-export const MAX_PRESENCE_CHARS = 1024 * 1024;
+export { MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH };
 /**
  * Dot counters beyond this are refused: a replica mints above any counter of its own a context claims
  * (core.ts write), so a forged claim could otherwise push it toward the end of the safe-integer range.
  */
 export { MAX_COUNTER };
-
-function space(r: Reader): string {
-  const s = r.str();
-  if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
-  return s;
-}
-
-function replicaId(r: Reader, sym = true): string {
-  const s = sym ? r.sym() : r.str();
-  if (!isReplicaId(s)) throw new ProtocolError('invalid replica id');
-  return s;
-}
-
-function key(r: Reader): string {
-  const s = r.str();
-  if (s.length === 0 || s.length > MAX_KEY_LENGTH) throw new ProtocolError('invalid key');
-  return s;
-}
-
-/** A 32-bit wire hash (8 hex digits, see antientropy.ts wireHash). */
-function hash(r: Reader): string {
-  const x = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
-  return x.toString(16).padStart(8, '0');
-}
-
-function writeHash(w: Writer, h: string): void {
-  const x = parseInt(h, 16);
-  w.u8(x >>> 24);
-  w.u8((x >>> 16) & 255);
-  w.u8((x >>> 8) & 255);
-  w.u8(x & 255);
-}
 
 // ---- key states (wire-state.ts), through the frame's table ------------------------------------------------
 
@@ -250,7 +202,12 @@ export interface EncodeContext {
  * A CHANGES message of one log entry goes as a LIVE frame when `ctx.live` is given and the entry is small enough.
  */
 export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
-  if (m.type === MsgType.Changes && ctx.live && liveFits(m)) return encodeLive(m, ctx.live, ctx.forms);
+  if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
+    const w = new Writer();
+    w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
+    writeLive(w, m, ctx.live, ctx.forms);
+    return w.finish();
+  }
   const w = new Writer(table);
   w.u8(m.type);
   switch (m.type) {
@@ -301,38 +258,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       w.uint(m.upTo);
       break;
     case MsgType.AntiEntropy:
-      w.str(m.space);
-      w.uint(m.run);
-      w.uint(m.top);
-      w.u8((m.final ? 1 : 0) | (m.more ? 2 : 0));
-      // Items go in groups: a run of node items at consecutive indexes of one level is one block
-      // (level, first index, count, hashes); a range item is level, index and its (key, hash) list.
-      const groups: Array<AeItem[]> = [];
-      for (const it of m.items) {
-        const g = groups[groups.length - 1];
-        const prev = g?.[g.length - 1];
-        if (g && prev && it.kind === 'node' && prev.kind === 'node' && prev.level === it.level && prev.index + 1 === it.index) g.push(it);
-        else groups.push([it]);
-      }
-      w.uint(groups.length);
-      for (const g of groups) {
-        const first = g[0]!;
-        w.u8(first.kind === 'node' ? 0 : 1);
-        w.uint(first.level);
-        w.uint(first.index);
-        if (first.kind === 'node') {
-          w.uint(g.length);
-          for (const it of g) writeHash(w, (it as { hash: string }).hash);
-        } else {
-          w.uint(first.keys.length);
-          for (const [k, h] of first.keys) {
-            w.str(k);
-            writeHash(w, h);
-          }
-        }
-      }
-      w.uint(m.want.length);
-      for (const k of m.want) w.str(k);
+      writeAntiEntropy(w, m);
       break;
     case MsgType.Denied:
       w.str(m.space);
@@ -360,53 +286,6 @@ export interface DecodeLimits {
   table?: readonly string[] | undefined;
   /** The connection's LIVE state, for this direction (seeded like `table`); without it a LIVE frame is refused. */
   conn?: ConnTableIn | undefined;
-}
-
-/** A LIVE frame carries one log entry whose strings fit what one frame may add to the connection's table. */
-function liveFits(m: Changes): boolean {
-  if (m.upTo <= 0 || m.entries.length !== 1) return false;
-  const [key, s] = m.entries[0]!;
-  let strings = 2;
-  let chars = m.space.length + key.length;
-  for (const v of s.vs) {
-    strings += 1 + (v.x?.b.length ?? 0);
-    chars += 64 * (1 + (v.x?.b.length ?? 0));
-  }
-  const writers = Object.keys(s.cc).length;
-  return strings + writers <= FRAME_STRINGS && chars + 64 * writers <= FRAME_CHARS;
-}
-
-function encodeLive(m: Changes, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined): Uint8Array {
-  const w = new Writer();
-  const cleared = conn.begin(m.space);
-  w.u8(cleared ? MsgType.LiveCleared : MsgType.Live);
-  conn.sym(w, m.space);
-  w.uint(m.upTo - (conn.upTo.get(m.space) ?? 0));
-  conn.upTo.set(m.space, m.upTo);
-  const [key, state] = m.entries[0]!;
-  conn.sym(w, key);
-  writeState(w, state, { rid: (s) => conn.sym(w, s), time: (t) => (w.int(t - conn.t), (conn.t = t)) }, forms);
-  return w.finish();
-}
-
-function decodeLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number): Changes {
-  conn.begin(cleared);
-  const s = conn.sym(r);
-  if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
-  const upTo = (conn.upTo.get(s) ?? 0) + r.uint();
-  if (upTo <= (conn.upTo.get(s) ?? 0) || !Number.isSafeInteger(upTo)) throw new ProtocolError('log stream went backwards');
-  conn.upTo.set(s, upTo);
-  const k = conn.sym(r);
-  if (k.length === 0 || k.length > MAX_KEY_LENGTH) throw new ProtocolError('invalid key');
-  const decoder: StateDecoder = {
-    rid: () => {
-      const id = conn.sym(r);
-      if (!isReplicaId(id)) throw new ProtocolError('invalid replica id');
-      return id;
-    },
-    time: () => (conn.t += r.int()),
-  };
-  return { type: MsgType.Changes, space: s, upTo, entries: [[k, readState(r, decoder, maxValue)]] };
 }
 
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
@@ -466,7 +345,7 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     case MsgType.Live:
     case MsgType.LiveCleared:
       if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
-      m = decodeLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4);
+      m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4) };
       break;
     case MsgType.Need: {
       const s = space(r);
@@ -484,39 +363,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     case MsgType.Ack:
       m = { type, space: space(r), upTo: r.uint() };
       break;
-    case MsgType.AntiEntropy: {
-      const s = space(r);
-      const run = r.uint();
-      const top = r.uint();
-      const flags = r.u8();
-      if (flags > 3) throw new ProtocolError('invalid anti-entropy flags');
-      const final = (flags & 1) === 1;
-      const more = (flags & 2) === 2;
-      const ng = r.count(4);
-      const items: AeItem[] = [];
-      for (let i = 0; i < ng; i++) {
-        const kind = r.u8();
-        const level = r.uint();
-        const index = r.uint();
-        // The tree has DEPTH + 1 levels: a node below the leaves does not exist (and used to end in error 4500).
-        if (level > DEPTH || index >= ARITY ** level) throw new ProtocolError('invalid tree node');
-        if (kind === 0) {
-          const n = r.count(4);
-          if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
-          for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
-        } else if (kind === 1) {
-          const nk = r.count(5);
-          const keys: Array<readonly [string, string]> = [];
-          for (let j = 0; j < nk; j++) keys.push([key(r), hash(r)]);
-          items.push({ kind: 'range', level, index, keys });
-        } else throw new ProtocolError('invalid tree item');
-      }
-      const nw = r.count(2);
-      const want: string[] = [];
-      for (let i = 0; i < nw; i++) want.push(key(r));
-      m = { type, space: s, run, top, items, want, final, ...(more ? { more } : {}) };
+    case MsgType.AntiEntropy:
+      m = { type, ...readAntiEntropy(r) };
       break;
-    }
     case MsgType.Denied:
       m = { type, space: space(r), code: r.str(), reason: r.str() };
       break;

@@ -14,7 +14,7 @@
 import { ConcordError } from '../errors.js';
 import type { StoredVersion } from '../dvv.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { decodeMessage, encodeMessage, MsgType, type Message } from './messages.js';
+import { decodeMessage, encodeMessage, MsgType, type Changes, type Message } from './messages.js';
 import { PeerModel } from './peer-model.js';
 import type { Form } from './wire-state.js';
 
@@ -42,7 +42,7 @@ export class Wire {
   }
 
   /** Encodes a message; undefined when a batch of changes outgrew `maxFrameBytes` (split it, nothing changed here). */
-  encode(m: Message, maxFrameBytes: number): Encoded | undefined {
+  private encode(m: Message, maxFrameBytes: number): Encoded | undefined {
     if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table), m, forms: undefined };
     const { forms, bad } = this.model.forms(m.space, m.entries, m.upTo === 0);
     if (bad.length > 0) {
@@ -57,8 +57,29 @@ export class Wire {
     return { frame, m, forms };
   }
 
+  /**
+   * Encodes `m` and hands its frame to `transmit`. Batches of changes are sized by estimate; one that still outgrows
+   * the frame limit goes in halves (the first part as repair states, upTo 0, which is always safe). A single state
+   * that cannot fit is reported and left out.
+   */
+  send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+    const encoded = this.encode(m, maxFrameBytes);
+    if (encoded) {
+      transmit(encoded.frame, encoded.m);
+      return this.sent(encoded);
+    }
+    const c = m as Changes;
+    if (c.entries.length === 1) {
+      this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" does not fit the connection's frame limit (${maxFrameBytes} bytes); it is not sent on this link`));
+      return this.send({ ...c, entries: [] }, maxFrameBytes, transmit);
+    }
+    const half = Math.ceil(c.entries.length / 2);
+    this.send({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit);
+    this.send({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit);
+  }
+
   /** The frame went out. */
-  sent(e: Encoded): void {
+  private sent(e: Encoded): void {
     this.out?.commit();
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
