@@ -42,6 +42,11 @@ export interface FileStorageOptions {
   compactMinFrames?: number;
   /** Records kept in memory after they were written or read (default 1024). */
   cacheRecords?: number;
+  /**
+   * Compact at close when the log outweighs the live data (and is over 64 KiB) and the live data is at most
+   * 64 MiB (default true): a closed small store holds about its data once.
+   */
+  compactOnClose?: boolean;
   /** File-system operations; tests wrap the default to inject faults. */
   io?: Io;
   /** Failures of background work (compaction). Default: a process warning. */
@@ -80,6 +85,7 @@ export class FileStorage implements StorageAdapter {
   /** After a failed compaction: log size below which none is tried again. */
   private retryCompactionAt = 0;
   private readonly cache = new Set<Entry>();
+  private readonly compactOnClose: boolean;
   private readonly compactMinBytes: number;
   private readonly compactRatio: number;
   private readonly compactMinFrames: number;
@@ -91,6 +97,7 @@ export class FileStorage implements StorageAdapter {
     options: FileStorageOptions = {},
   ) {
     this.io = options.io ?? nodeIo;
+    this.compactOnClose = options.compactOnClose ?? true;
     this.compactMinBytes = options.compactMinBytes ?? 8 << 20;
     this.compactRatio = options.compactRatio ?? 2;
     this.compactMinFrames = options.compactMinFrames ?? 10_000;
@@ -150,6 +157,12 @@ export class FileStorage implements StorageAdapter {
     await this.writer?.drain();
     // A compaction under way is let finish: the next open then loads its snapshot, not a long log.
     await this.compaction;
+    // A small store whose log outweighs its data is left compact (a snapshot of at most CLOSE_COMPACT_MAX_LIVE bytes:
+    // a bounded cost at close); a larger one compacts in the background while open, as always.
+    if (this.compactOnClose && this.writer && !this.writer.isBroken) {
+      const live = this.ks.liveBytes();
+      if (live <= CLOSE_COMPACT_MAX_LIVE && this.logBytes() > Math.max(CLOSE_COMPACT_MIN_LOG, live)) await this.compact().catch((e: unknown) => this.onError(e));
+    }
     await this.releaseFiles();
     this.state = 'closed';
   }
@@ -352,15 +365,18 @@ export class FileStorage implements StorageAdapter {
 
   // ---- compaction ----
 
+  private logBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
   private maybeCompact(): void {
     const w = this.writer;
     if (this.compaction || this.state !== 'open' || !w) return;
-    let logBytes = 0;
+    const logBytes = this.logBytes();
     let frames = 0;
-    for (const s of this.segments) {
-      logBytes += s.size;
-      frames += s.frames;
-    }
+    for (const s of this.segments) frames += s.frames;
     // Compact when the log outgrows the live data, or when replaying it would cost more at open than
     // loading a snapshot of every key (a frame head is parsed per transaction, a snapshot is flat arrays).
     if (logBytes < this.compactMinBytes) return;
@@ -424,6 +440,9 @@ export class FileStorage implements StorageAdapter {
     }
   }
 }
+
+const CLOSE_COMPACT_MIN_LOG = 64 << 10;
+const CLOSE_COMPACT_MAX_LIVE = 64 << 20;
 
 /** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */
 export const MAX_DISK_CHAIN = 128;

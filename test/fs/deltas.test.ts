@@ -128,4 +128,31 @@ describe('deltas in the file log', () => {
     expect(await textOf(again.r, 'doc')).toBe(want);
     await again.r.close();
   });
+
+  it('a small store whose log outweighs its data is left compact at close (compactOnClose)', async () => {
+    const sizes: number[] = [];
+    for (const compactOnClose of [true, false]) {
+      const { dir, cleanup } = await tempDir('deltas');
+      cleanups.push(cleanup);
+      const { r } = await replicaIn(dir, { compactOnClose });
+      const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+      const t = doc.getText('body');
+      t.insert(0, 'lorem ipsum '.repeat(3000));
+      await flushDoc(doc);
+      for (let i = 0; i < 400; i++) {
+        t.insert((i * 7919) % (t.length + 1), `word${i} `);
+        await flushDoc(doc);
+      }
+      const state = Y.encodeStateAsUpdate(doc).length;
+      const want = t.toString();
+      doc.destroy();
+      await r.close();
+      sizes.push((await dirSize(dir)) / state);
+      const again = await replicaIn(dir);
+      expect(await textOf(again.r, 'doc')).toBe(want);
+      await again.r.close();
+    }
+    expect(sizes[0]).toBeLessThan(1.5);
+    expect(sizes[1]).toBeGreaterThan(3);
+  });
 });
