@@ -157,13 +157,7 @@ export function valueOf(v: StoredVersion): EncodedValue {
   }
   const base = bases.length === 1 ? valueOf(bases[0]!) : mergeEncoded(bases.map(valueOf));
   const out = applyAll(base, deltas.reverse());
-  v.v = out;
-  const x = v.x as Held;
-  x.base = undefined;
-  x.k = 0;
-  x.z = encodedSize(out);
-  x.cb = 0;
-  x.rs = x.z;
+  held(v, out);
   return out;
 }
 
@@ -221,11 +215,26 @@ export function derivedFrom(fields: { r: string; n: number; t: number; c: number
  * than the value they start from), or when its size bound passes `maxBytes`; returns its exact size then.
  * Throws DeltaError when its value cannot be made.
  */
-export function settle(v: StoredVersion, maxBytes: number): number {
+export function settle(v: StoredVersion, maxBytes: number, whole?: () => EncodedValue): number {
   const x = v.x as Held | undefined;
   if (v.v !== undefined || !x) return sizeBound(v);
-  if ((x.k ?? 0) > MAX_CHAIN || (x.cb ?? 0) > (x.rs ?? 0) || (x.z ?? Infinity) > maxBytes) return encodedSize(valueOf(v));
+  if ((x.k ?? 0) > MAX_CHAIN || (x.cb ?? 0) > (x.rs ?? 0) || (x.z ?? Infinity) > maxBytes) {
+    // The writer may know the value already (a document binding holds the document): cheaper than applying the chain.
+    if (whole) held(v, whole());
+    return encodedSize(valueOf(v));
+  }
   return x.z!;
+}
+
+/** Caches a version's value, known otherwise than from its chain, and lets the chain go. */
+function held(v: StoredVersion, value: EncodedValue): void {
+  v.v = value;
+  const x = v.x as Held;
+  x.base = undefined;
+  x.k = 0;
+  x.z = encodedSize(value);
+  x.cb = 0;
+  x.rs = x.z;
 }
 
 /**

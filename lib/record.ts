@@ -18,12 +18,13 @@ export function record(key: string, state: KeyState, seq: number, src?: string):
 /**
  * The content of a local write: an encoded value, a tombstone, or a delta of a typed value (`type`) against every
  * live version the key holds when the write reads it (the version then derives from them: docs/deltas.md; with
- * none, the delta is the whole value). A delta write supersedes what it read (no explicit context).
+ * none, the delta is the whole value). A delta write supersedes what it read (no explicit context). `whole`, when
+ * the writer can make the whole payload cheaply, is asked for it instead of applying a long chain.
  */
 export type WriteContent =
   | { readonly v: string | Uint8Array }
   | { readonly d: true }
-  | { readonly delta: Uint8Array; readonly type: string; readonly maxBytes: number };
+  | { readonly delta: Uint8Array; readonly type: string; readonly maxBytes: number; readonly whole?: () => Uint8Array };
 
 /** The version a write of `content` adds over `current` (read in the write's transaction). */
 export function versionFor(content: WriteContent, fields: { r: string; n: number; t: number; c: number }, current: KeyRecord | undefined): StoredVersion {
@@ -37,7 +38,8 @@ export function versionFor(content: WriteContent, fields: { r: string; n: number
     size = (version.v as Uint8Array).length;
   } else {
     version = derive(fields, live, content.delta, current!.seq);
-    size = settle(version, content.maxBytes);
+    const whole = content.whole;
+    size = settle(version, content.maxBytes, whole && (() => encodeTyped(content.type, whole())));
   }
   if (size > content.maxBytes) throw new ConcordError('VALUE_TOO_LARGE', `value encodes to ${size} bytes, over maxValueBytes (${content.maxBytes})`);
   return version;

@@ -258,7 +258,7 @@ export class Space {
    */
   writeWith(
     key: string,
-    produce: (cur: KeyRecord | undefined, read: () => GetResult | undefined) => { value: unknown } | { delta: Uint8Array; type: string } | undefined,
+    produce: (cur: KeyRecord | undefined, read: () => GetResult | undefined) => { value: unknown } | { delta: Uint8Array; type: string; whole?: () => Uint8Array } | undefined,
   ): Promise<WriteResult> {
     try {
       checkKey(key);
@@ -270,7 +270,7 @@ export class Space {
     return this.commit(key, (cur) => {
       const out = produce(cur, () => (cur ? this.view(key, cur, merge)?.result : undefined));
       if (out === undefined) return undefined;
-      if ('delta' in out) return { delta: out.delta, type: out.type, maxBytes: this.host.maxValueBytes };
+      if ('delta' in out) return { delta: out.delta, type: out.type, maxBytes: this.host.maxValueBytes, ...(out.whole ? { whole: out.whole } : {}) };
       return { v: encodeValue(out.value, this.host.maxValueBytes) };
     });
   }

@@ -118,7 +118,9 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
             return { value: yjsValue(ours) };
           }
           ours = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
-          return { delta: ours, type: YJS_TYPE };
+          // When the key's chain must be cut, the doc's own state is the value (cheaper than applying the chain) —
+          // only while the doc holds nothing beyond the delta's edits (no edit made since they were taken).
+          return pending.length === 0 ? { delta: ours, type: YJS_TYPE, whole: () => Y.encodeStateAsUpdate(doc) } : { delta: ours, type: YJS_TYPE };
         }),
       )
       .then(
