@@ -14,7 +14,7 @@ import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { IDENTITY_META, mintIdentity, openIdentity, readIdentity, reissue, type Identity } from './identity.js';
-import { record } from './record.js';
+import { record, versionFor, type WriteContent } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
 
@@ -70,8 +70,7 @@ export interface CoreOptions {
   maxClockDriftMs?: number;
 }
 
-/** The content of a local write: an encoded value, or a tombstone. */
-export type WriteContent = { readonly v: string | Uint8Array } | { readonly d: true };
+export type { WriteContent } from './record.js';
 
 /** `writeNow`'s answer when the storage cannot commit at once. */
 export const LATER = Symbol('later');
@@ -260,7 +259,7 @@ export class ReplicaCore {
       const claimed = current?.cc[r] ?? 0;
       const seq = Math.max(lastSeq ?? 0, claimed) + 1;
       tx.setMeta('seq', seq);
-      const version = 'd' in content ? { r, n: seq, t: hlc.ms, c: hlc.logical, d: 1 as const } : { r, n: seq, t: hlc.ms, c: hlc.logical, v: content.v };
+      const version = versionFor(content, { r, n: seq, t: hlc.ms, c: hlc.logical }, current);
       const state = update(current ?? EMPTY_STATE, ctx ?? current?.cc ?? {}, version);
       const next = record(key, state, seq);
       tx.put(space, key, next);

@@ -22,6 +22,29 @@
 /** replicaId → highest counter seen, for one key. Entries exist only for replicas that wrote the key. */
 export type VersionVector = Readonly<Record<string, number>>;
 
+/** A dot: (replicaId, counter). */
+export type Dot = readonly [r: string, n: number];
+
+/**
+ * How a version's value derives from other versions (docs/deltas.md): `value ≡ apply(merge(value(b…)), d)`. A
+ * derivation is only a way to carry or store the value: the dot still names the full value.
+ */
+export interface Derivation {
+  /** The base dots, in canonical order (replicaId, then counter). */
+  readonly b: readonly Dot[];
+  /** The delta, in its type's own encoding (no typed-value header). */
+  readonly d: Uint8Array;
+  /**
+   * The seq of a record of this replica's log that held every base (the record the version was derived from):
+   * a peer whose cursor into our log reached it before the version was written received the bases.
+   */
+  readonly s: number;
+  /** In memory only: the base versions themselves, until the value is materialized (deltas.ts valueOf). */
+  base?: readonly StoredVersion[];
+  /** In memory only: derivations back to a materialized value (the in-memory chain's length). */
+  k?: number;
+}
+
 /** One version of a key as stored and sent: dot (r, n), HLC (t, c), tombstone flag, encoded value. */
 export interface StoredVersion {
   readonly r: string;
@@ -29,8 +52,14 @@ export interface StoredVersion {
   readonly t: number;
   readonly c: number;
   readonly d?: 1;
-  /** The encoded value (values.ts): JSON or `~` rich text, or bytes (binary and typed values). */
-  readonly v?: string | Uint8Array;
+  /**
+   * The encoded value (values.ts): JSON or `~` rich text, or bytes (binary and typed values). Absent for a
+   * tombstone, and for a version held as its derivation until something reads the value (deltas.ts `valueOf`
+   * materializes it and caches it here: a dot names one value, so filling it in changes nothing).
+   */
+  v?: string | Uint8Array;
+  /** Its derivation from base versions, when it was written or received as a delta. */
+  readonly x?: Derivation;
 }
 
 export interface KeyState {

@@ -7,6 +7,7 @@
  * Stored as metadata 'replica' = { id, epoch, history }. Storage written before epochs had histories holds
  * { id, epoch }: its epoch then covers the log from the start.
  */
+import { valueOf } from './deltas.js';
 import { stripOwnDots, type KeyState, type StoredVersion } from './dvv.js';
 import { startEpoch, type EpochEntry } from './epochs.js';
 import type { Hlc } from './hlc.js';
@@ -93,7 +94,7 @@ export async function reissue(
     for (const v of removed) {
       seq++;
       const hlc = tick();
-      vs.push(v.d ? { r: identity.id, n: seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: identity.id, n: seq, t: hlc.ms, c: hlc.logical, v: v.v! });
+      vs.push(v.d ? { r: identity.id, n: seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: identity.id, n: seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) });
       cc[identity.id] = seq;
     }
     if (removed.length === 0) seq++;

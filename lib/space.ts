@@ -107,6 +107,7 @@ export class Space {
   private merges: readonly Pattern<MergeFn>[];
   private readOnlyOption: boolean;
   private readonly subscribers = new Set<Subscriber>();
+  private readonly watchers = new Map<string, Set<(change: StoredChange, read: () => GetResult | undefined) => void>>();
   private presenceHandle: SpacePresence | undefined;
   private readonly reported = new Set<string>();
   private schemas: SchemaTable | undefined;
@@ -227,8 +228,67 @@ export class Space {
     return () => void this.subscribers.delete(sub);
   }
 
+  /**
+   * @internal For bindings that follow one key at the level of its stored versions (concord/yjs applies a derived
+   * version's delta instead of reading the whole value): `cb` gets every stored change of the key, and `read` gives
+   * what `get` would return for it (without writing a merge back). Returns unwatch.
+   */
+  watch(key: string, cb: (change: StoredChange, read: () => GetResult | undefined) => void): () => void {
+    let set = this.watchers.get(key);
+    if (!set) this.watchers.set(key, (set = new Set()));
+    set.add(cb);
+    return () => {
+      set.delete(cb);
+      if (set.size === 0 && this.watchers.get(key) === set) this.watchers.delete(key);
+    };
+  }
+
+  /** @internal The key's stored record, with a reader of its `get` view (no merge written back). */
+  async readRecord(key: string): Promise<{ rec: KeyRecord; read: () => GetResult | undefined } | undefined> {
+    checkKey(key);
+    this.core.assertOpen();
+    const rec = await this.core.storage.get(this.name, key);
+    return rec && { rec, read: () => this.view(key, rec, this.mergeFor(key))?.result };
+  }
+
+  /**
+   * @internal A write whose content is decided from the stored record inside the transaction (bindings): `produce`
+   * sees the record and a reader of its view, and returns a value, a delta of a typed value against the record's live
+   * versions (record.ts WriteContent), or undefined to write nothing. It supersedes everything it read.
+   */
+  writeWith(
+    key: string,
+    produce: (cur: KeyRecord | undefined, read: () => GetResult | undefined) => { value: unknown } | { delta: Uint8Array; type: string; whole?: () => Uint8Array } | undefined,
+  ): Promise<WriteResult> {
+    try {
+      checkKey(key);
+      this.assertWritable();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const merge = this.mergeFor(key);
+    return this.commit(key, (cur) => {
+      const out = produce(cur, () => (cur ? this.view(key, cur, merge)?.result : undefined));
+      if (out === undefined) return undefined;
+      if ('delta' in out) return { delta: out.delta, type: out.type, maxBytes: this.host.maxValueBytes, ...(out.whole ? { whole: out.whole } : {}) };
+      return { v: encodeValue(out.value, this.host.maxValueBytes) };
+    });
+  }
+
   /** @internal Called by the replica for every stored change of this space. */
   dispatch(change: StoredChange): void {
+    const watchers = this.watchers.get(change.key);
+    if (watchers) {
+      let result: GetResult | undefined | null = null;
+      const read = () => (result === null ? (result = this.view(change.key, change.rec, this.mergeFor(change.key))?.result) : result);
+      for (const cb of watchers) {
+        try {
+          cb(change, read);
+        } catch (e) {
+          this.core.events.emit('error', e);
+        }
+      }
+    }
     if (this.subscribers.size === 0) return;
     let event: ChangeEvent | undefined;
     for (const sub of this.subscribers) {

@@ -11,7 +11,9 @@
  *     never breaks `merge` (hostile bytes from the wire reach it);
  *   - `diff(base, next)` / `apply(base, delta)`, when present, satisfy apply(base, diff(base, next)) ≡ next
  *     (equal by `merge`'s notion: the same value), for a base the receiver holds: the delta hooks the sync engine
- *     and storage use to carry a version as a change against a version the other side already has.
+ *     and storage use to carry a version as a change against a version the other side already has;
+ *     `compose(deltas)` applies as the deltas do in order; `checkDelta(d)` throws on anything `apply` would throw on,
+ *     and `applySize` bounds what `apply` can make (a tiny hostile delta must not expand into a huge value).
  *
  * A type the core does not know (a Yjs document on a replica that never imported `concord/yjs`) still decodes:
  * to `TypedBytes`, the payload with its type name, which re-encodes to the same bytes when put back. Only its
@@ -35,6 +37,19 @@ export interface ValueType<T = unknown> {
   diff?(base: T, next: T): Uint8Array | undefined;
   /** Applies a delta made by `diff` against `base`. Throws on a delta that does not apply to it. */
   apply?(base: T, delta: Uint8Array): T;
+  /**
+   * One delta doing what applying `deltas` in order does (a chain b → v1 → v2 sent as one delta). Without it,
+   * a chain is applied step by step and only a single delta travels.
+   */
+  compose?(deltas: readonly Uint8Array[]): Uint8Array;
+  /**
+   * Checks a delta received from elsewhere without its base: throws when `apply` could not take it. With it (and
+   * `applySize`), a received delta is stored as it is and applied only when the value is read; without it, the
+   * receiver applies it at once to check it.
+   */
+  checkDelta?(delta: Uint8Array): void;
+  /** An upper bound of the encoded size of `apply(base, delta)` for a base of `baseSize` bytes (hostile deltas included). */
+  applySize?(baseSize: number, delta: Uint8Array): number;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;

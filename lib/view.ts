@@ -10,9 +10,11 @@
  * cannot merge: its siblings show unmerged (`conflict: true`) and `missingType` names it. Otherwise the merge
  * function registered for the key, if any, as before.
  *
- * A stored value that does not decode (storage written before values were validated on receipt) never breaks
- * a read: its version is left out of the view and reported in `malformed`.
+ * A stored value that does not decode (storage written before values were validated on receipt), or a derived one
+ * that cannot be materialized here (deltas.ts), never breaks a read: its version is left out of the view and
+ * reported in `malformed`.
  */
+import { valueOf } from './deltas.js';
 import { encodeContext, type KeyState, type StoredVersion } from './dvv.js';
 import { deepEqual } from './equal.js';
 import { ConcordError } from './errors.js';
@@ -30,7 +32,7 @@ export function compareForRead(a: StoredVersion, b: StoredVersion): number {
 export function versionInfo(v: StoredVersion): VersionInfo {
   return v.d
     ? { replicaId: v.r, counter: v.n, hlc: { ms: v.t, logical: v.c }, deleted: true }
-    : { replicaId: v.r, counter: v.n, hlc: { ms: v.t, logical: v.c }, deleted: false, value: decodeValue(v.v!) };
+    : { replicaId: v.r, counter: v.n, hlc: { ms: v.t, logical: v.c }, deleted: false, value: decodeValue(valueOf(v)) };
 }
 
 export interface View {

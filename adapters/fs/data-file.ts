@@ -4,9 +4,8 @@
  * no read is in flight (its name may already be unlinked: an open descriptor still reads it).
  */
 import { ConcordError } from '../../lib/errors.js';
-import type { KeyRecord } from '../../lib/storage.js';
 import { crc32 } from './crc32.js';
-import { decodeRecord } from './record.js';
+import { decodeRecord, type StoredRecord } from './record.js';
 import { ioError } from './io-errors.js';
 import { readFully, type IoFile } from './io.js';
 
@@ -37,7 +36,7 @@ export class DataFile {
   }
 
   /** Reads one stored record and checks it against the CRC the index holds for it. */
-  async readRecord(position: number, length: number, crc: number): Promise<KeyRecord> {
+  async readRecord(position: number, length: number, crc: number): Promise<StoredRecord> {
     const bytes = await this.read(position, length);
     if (bytes.length !== length || crc32(bytes) !== crc) {
       throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${position} does not match its checksum`);

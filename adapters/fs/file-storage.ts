@@ -20,14 +20,16 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
+import { repoint, stateWithout, toSnapshotView, wholeRecords } from './compaction.js';
 import { change, encodeBatch, type Change } from './frame.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
 import { Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Batch, type Segment } from './log-writer.js';
+import { readRecordWith } from './record.js';
 import { recover } from './recovery.js';
-import { segName, snapName, writeSnapshot, type SnapshotView } from './snapshot.js';
+import { segName, snapName, writeSnapshot } from './snapshot.js';
 import { cloneJson, FileTx } from './tx.js';
 
 export interface FileStorageOptions {
@@ -40,6 +42,11 @@ export interface FileStorageOptions {
   compactMinFrames?: number;
   /** Records kept in memory after they were written or read (default 1024). */
   cacheRecords?: number;
+  /**
+   * Compact at close when the log outweighs the live data (and is over 64 KiB) and the live data is at most
+   * 64 MiB (default true): a closed small store holds about its data once.
+   */
+  compactOnClose?: boolean;
   /** File-system operations; tests wrap the default to inject faults. */
   io?: Io;
   /** Failures of background work (compaction). Default: a process warning. */
@@ -78,6 +85,7 @@ export class FileStorage implements StorageAdapter {
   /** After a failed compaction: log size below which none is tried again. */
   private retryCompactionAt = 0;
   private readonly cache = new Set<Entry>();
+  private readonly compactOnClose: boolean;
   private readonly compactMinBytes: number;
   private readonly compactRatio: number;
   private readonly compactMinFrames: number;
@@ -89,6 +97,7 @@ export class FileStorage implements StorageAdapter {
     options: FileStorageOptions = {},
   ) {
     this.io = options.io ?? nodeIo;
+    this.compactOnClose = options.compactOnClose ?? true;
     this.compactMinBytes = options.compactMinBytes ?? 8 << 20;
     this.compactRatio = options.compactRatio ?? 2;
     this.compactMinFrames = options.compactMinFrames ?? 10_000;
@@ -148,6 +157,12 @@ export class FileStorage implements StorageAdapter {
     await this.writer?.drain();
     // A compaction under way is let finish: the next open then loads its snapshot, not a long log.
     await this.compaction;
+    // A small store whose log outweighs its data is left compact (a snapshot of at most CLOSE_COMPACT_MAX_LIVE bytes:
+    // a bounded cost at close); a larger one compacts in the background while open, as always.
+    if (this.compactOnClose && this.writer && !this.writer.isBroken) {
+      const live = this.ks.liveBytes();
+      if (live <= CLOSE_COMPACT_MAX_LIVE && this.logBytes() > Math.max(CLOSE_COMPACT_MIN_LOG, live)) await this.compact().catch((e: unknown) => this.onError(e));
+    }
     await this.releaseFiles();
     this.state = 'closed';
   }
@@ -188,7 +203,16 @@ export class FileStorage implements StorageAdapter {
   /** Encodes the transaction as one batch, applies it to the index (keeping what it replaced) and queues it. */
   private commit(tx: FileTx): PendingBatch {
     const changes: Change[] = [];
-    for (const [space, writes] of tx.writes) for (const [key, rec] of writes) changes.push(change(space, key, rec));
+    const before: Array<Entry | undefined> = [];
+    for (const [space, writes] of tx.writes) {
+      for (const [key, rec] of writes) {
+        const c = change(space, key, rec);
+        const prev = rec ? this.ks.get(space, key) : undefined;
+        if (prev?.rec && chainable(prev)) c.prev = prev.rec;
+        changes.push(c);
+        before.push(prev);
+      }
+    }
     const enc = encodeBatch(changes, tx.meta);
     const id = this.nextBatch++;
     const entries = new Array<Entry | undefined>(changes.length);
@@ -196,6 +220,7 @@ export class FileStorage implements StorageAdapter {
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i]!;
       const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, id, c.rec);
+      if (e && c.chained) e.chainTo(before[i]);
       entries[i] = e;
       prevs[i] = this.ks.space(c.space).swap(c.key, e);
     }
@@ -271,7 +296,17 @@ export class FileStorage implements StorageAdapter {
   private async readEntry(e: Entry): Promise<KeyRecord> {
     if (e.rec) return e.rec;
     const file = e.file!;
-    const rec = await file.readRecord(e.off, e.len, e.crc);
+    const stored = await file.readRecord(e.off, e.len, e.crc);
+    // A chained record is read with the key's previous record (deltas and references into it); a damaged or
+    // missing one makes this key CORRUPT, and only this key.
+    if (e.chained && !e.prev) throw new ConcordError('CORRUPT', `${file.name}: the record at offset ${e.off} refers to a previous record that is not there`);
+    const prev = e.chained ? await this.readEntry(e.prev!) : undefined;
+    let rec: KeyRecord;
+    try {
+      rec = readRecordWith(stored, prev);
+    } catch (cause) {
+      throw new ConcordError('CORRUPT', `${file.name}: the record at offset ${e.off} does not fit the record before it`, { cause });
+    }
     if (e.file) {
       e.rec = rec;
       this.remember(e);
@@ -330,15 +365,18 @@ export class FileStorage implements StorageAdapter {
 
   // ---- compaction ----
 
+  private logBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.size;
+    return n;
+  }
+
   private maybeCompact(): void {
     const w = this.writer;
     if (this.compaction || this.state !== 'open' || !w) return;
-    let logBytes = 0;
+    const logBytes = this.logBytes();
     let frames = 0;
-    for (const s of this.segments) {
-      logBytes += s.size;
-      frames += s.frames;
-    }
+    for (const s of this.segments) frames += s.frames;
     // Compact when the log outgrows the live data, or when replaying it would cost more at open than
     // loading a snapshot of every key (a frame head is parsed per transaction, a snapshot is flat arrays).
     if (logBytes < this.compactMinBytes) return;
@@ -374,9 +412,10 @@ export class FileStorage implements StorageAdapter {
     const { view, gen } = await new Promise<{ view: Map<string, Map<string, Entry>>; meta: Map<string, unknown>; gen: number }>((resolve, reject) =>
       writer.rotate((pending, gen) => {
         this.segments.push(writer.segment);
-        resolve({ ...this.stateWithout(pending), gen });
+        resolve({ ...stateWithout(this.ks, pending), gen });
       }, reject),
     ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
+    view.whole = await wholeRecords(view, (e) => this.readEntry(e));
     const res = await writeSnapshot(this.io, this.dir, gen, view, () => false);
     if (!res) return;
     let data: DataFile;
@@ -385,13 +424,7 @@ export class FileStorage implements StorageAdapter {
     } catch (e) {
       throw ioError(e, `opening ${snapName(gen)}`);
     }
-    view.spaces.forEach(([, entries], si) => {
-      const offs = res.offsets[si]!;
-      entries.forEach(([, e], i) => {
-        e.file = data;
-        e.off = offs[i]!;
-      });
-    });
+    repoint(this.ks, view, res.offsets, data);
     this.snapshot?.retire();
     this.snapshot = data;
     const old = this.segments.filter((s) => s.num < gen);
@@ -406,43 +439,20 @@ export class FileStorage implements StorageAdapter {
       if (m && Number(m[1]) < gen) await this.io.unlink(`${this.dir}/${n}`).catch(noop);
     }
   }
-
-  /** The index as it was before the still-queued batches: exactly what the older segments hold. */
-  private stateWithout(pending: readonly PendingBatch[]): { view: Map<string, Map<string, Entry>>; meta: Map<string, unknown> } {
-    const view = new Map<string, Map<string, Entry>>();
-    for (const [name, s] of this.ks.spaces) {
-      s.materializeAll(); // the snapshot being replaced goes away: every key needs an Entry to re-point
-      view.set(name, new Map(s.records as Map<string, Entry>));
-    }
-    const meta = new Map(this.ks.meta);
-    for (let i = pending.length - 1; i >= 0; i--) {
-      const b = pending[i]!;
-      const changes = b.encoded.changes;
-      for (let j = changes.length - 1; j >= 0; j--) {
-        const { space, key } = changes[j]!;
-        const prev = b.prevs[j];
-        let m = view.get(space);
-        if (!m) view.set(space, (m = new Map()));
-        if (prev) m.set(key, prev);
-        else m.delete(key);
-      }
-      for (let j = (b.metaUndo?.length ?? 0) - 1; j >= 0; j--) {
-        const [name, had, prev] = b.metaUndo![j]!;
-        if (had) meta.set(name, prev);
-        else meta.delete(name);
-      }
-    }
-    return { view, meta };
-  }
 }
 
-function toSnapshotView(view: Map<string, Map<string, Entry>>, meta: Map<string, unknown>): SnapshotView {
-  const spaces: SnapshotView['spaces'] = [];
-  for (const [name, m] of view) {
-    if (m.size === 0) continue;
-    spaces.push([name, [...m].sort((a, b) => a[1].seq - b[1].seq)]);
-  }
-  return { meta, spaces };
+const CLOSE_COMPACT_MIN_LOG = 64 << 10;
+const CLOSE_COMPACT_MAX_LIVE = 64 << 20;
+
+/** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */
+export const MAX_DISK_CHAIN = 128;
+
+/**
+ * Whether the next record of a key may be chained to `prev` (stored as its deltas and references, record.ts): while
+ * the chain is short enough to read at once, and its deltas weigh less than the record they start from.
+ */
+function chainable(prev: Entry): boolean {
+  return prev.depth < MAX_DISK_CHAIN && prev.weight - prev.rootLen <= prev.rootLen;
 }
 
 function closedError(): ConcordError {

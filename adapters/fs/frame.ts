@@ -9,7 +9,8 @@
  *         20  crc     u32 LE        CRC-32 of bytes 4..20, then of the payload
  *         24  payload = head JSON ‖ records (each put KeyRecord, in head order; record.ts: JSON, or bytes when it holds byte values)
  *
- * Head: { o: [[space, key, seq, h, len, crc] (put) | [space, key] (remove), ...], m?: { name: value } }.
+ * Head: { o: [[space, key, seq, h, len, crc] (put) | [space, key, seq, h, len, crc, 1] (a put chained to the key's
+ * previous record, record.ts) | [space, key] (remove), ...], m?: { name: value } }.
  * Recovery reads only heads; a record's text is found at a known offset and read when asked for,
  * checked against its own CRC.
  *
@@ -27,7 +28,10 @@ export const MAGIC = Buffer.from([0xc1, 0xff, 0x43, 0x44]);
 export const LAST_IN_GROUP = 1;
 const MAX_FRAME = 1 << 30;
 
-export type HeadOp = [space: string, key: string, seq: number, h: string, len: number, crc: number] | [space: string, key: string];
+export type HeadOp =
+  | [space: string, key: string, seq: number, h: string, len: number, crc: number]
+  | [space: string, key: string, seq: number, h: string, len: number, crc: number, chained: 1]
+  | [space: string, key: string];
 
 export interface BatchHead {
   o: HeadOp[];
@@ -39,6 +43,9 @@ export interface Change {
   readonly space: string;
   readonly key: string;
   readonly rec: KeyRecord | null;
+  /** The key's previous record, when the put may be stored chained to it (record.ts); `chained` once encoded. */
+  prev?: KeyRecord | undefined;
+  chained?: boolean;
   /** The record's stored form (record.ts), its byte length and CRC-32, its offset within the payload (puts only). */
   text: string | Buffer;
   len: number;
@@ -68,10 +75,12 @@ export function encodeBatch(changes: Change[], meta: Map<string, unknown>): Enco
       ops[i] = [c.space, c.key];
       continue;
     }
-    c.text = encodeRecord(c.rec);
+    const enc = encodeRecord(c.rec, c.prev);
+    c.text = enc.text;
+    c.chained = enc.chained;
     c.len = typeof c.text === 'string' ? Buffer.byteLength(c.text, 'utf8') : c.text.length;
     c.crc = crc32(c.text);
-    ops[i] = [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc];
+    ops[i] = enc.chained ? [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc, 1] : [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc];
   }
   const h: BatchHead = meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
   const head = JSON.stringify(h);
@@ -142,7 +151,7 @@ export function parseHead(bytes: Buffer, where: string): BatchHead {
       Array.isArray(op) &&
       typeof op[0] === 'string' &&
       typeof op[1] === 'string' &&
-      (op.length === 2 || (op.length === 6 && typeof op[2] === 'number' && typeof op[3] === 'string' && typeof op[4] === 'number' && typeof op[5] === 'number'));
+      (op.length === 2 || ((op.length === 6 || (op.length === 7 && op[6] === 1)) && typeof op[2] === 'number' && typeof op[3] === 'string' && typeof op[4] === 'number' && typeof op[5] === 'number'));
     if (!ok) throw new ConcordError('CORRUPT', `${where}: a frame with a valid checksum holds a malformed operation`);
   }
   return h as BatchHead;

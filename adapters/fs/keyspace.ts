@@ -16,17 +16,50 @@ import type { DataFile } from './data-file.js';
 import { keysInRange, upperBound } from '../../lib/sorted.js';
 
 export class Entry {
+  /** A chained record (record.ts) is read with the key's previous record: this one. */
+  prev: Entry | undefined = undefined;
+  chained = false;
+  /** Records back to one that stands alone (0 for one that does). */
+  depth = 0;
+  /** Bytes on disk this record needs: its own, and its chain's. */
+  weight: number;
+  /** Bytes of the record that stands alone at the chain's start. */
+  rootLen: number;
+
   constructor(
     readonly seq: number,
     readonly h: string,
-    readonly len: number,
-    readonly crc: number,
+    public len: number,
+    public crc: number,
     /** The batch that wrote it; 0 when loaded from disk. */
     readonly batch: number,
     public rec: KeyRecord | undefined,
     public file: DataFile | undefined = undefined,
     public off = 0,
-  ) {}
+  ) {
+    this.weight = len;
+    this.rootLen = len;
+  }
+
+  /** This record is chained to `prev` (undefined: its previous record is missing, so it cannot be read). */
+  chainTo(prev: Entry | undefined): void {
+    this.chained = true;
+    this.prev = prev;
+    this.depth = (prev?.depth ?? 0) + 1;
+    this.weight = this.len + (prev?.weight ?? 0);
+    this.rootLen = prev?.rootLen ?? 0;
+  }
+
+  /** Now stored whole at (file, off): no chain. */
+  standAlone(len: number, crc: number): void {
+    this.len = len;
+    this.crc = crc;
+    this.chained = false;
+    this.prev = undefined;
+    this.depth = 0;
+    this.weight = len;
+    this.rootLen = len;
+  }
 }
 
 /**
@@ -73,7 +106,12 @@ export class SpaceIndex {
   }
 
   private lenOf(v: Entry | number): number {
-    return typeof v === 'number' ? this.base!.lens[v]! : v.len;
+    return typeof v === 'number' ? this.base!.lens[v]! : v.weight;
+  }
+
+  /** A stored entry's weight changed (compaction stored it whole): keep the byte count. */
+  reweighed(key: string, entry: Entry, before: number): void {
+    if (this.records.get(key) === entry) this.bytes += entry.weight - before;
   }
 
   /** Replaces a key's entry (undefined: removes it). */
@@ -94,7 +132,7 @@ export class SpaceIndex {
     }
     if (prev === undefined) this.sorted = null;
     this.records.set(key, entry);
-    this.bytes += entry.len;
+    this.bytes += entry.weight;
     return true;
   }
 

@@ -14,7 +14,8 @@
  *
  * Built to open fast: the index is read as columns (no object per key: rows stay numbers until used, see
  * keyspace.ts), rows come in change-log order, a record's offset is the running sum of lens; values are
- * not read at open, and each is checked against its own CRC when it is. Written to `snap-<gen>.tmp`,
+ * not read at open, and each is checked against its own CRC when it is. Every record stands alone in a snapshot:
+ * chained ones (record.ts) are written whole, their deltas applied. Written to `snap-<gen>.tmp`,
  * fsynced, renamed, directory fsynced: a snapshot either is complete or does not exist under its name.
  */
 import { ConcordError } from '../../lib/errors.js';
@@ -39,6 +40,8 @@ interface SnapHead {
 export interface SnapshotView {
   meta: Map<string, unknown>;
   spaces: Array<[string, Array<[string, Entry]>]>;
+  /** Chained records (record.ts), stored whole in the snapshot: their bytes and CRC. */
+  whole?: Map<Entry, { bytes: Buffer; crc: number }>;
 }
 
 /** Reads a snapshot's index into `ks`; the returned file serves the values. */
@@ -107,12 +110,14 @@ function encodeHead(gen: number, view: SnapshotView): Buffer {
     const count = entries.length;
     const cols = Buffer.allocUnsafe(16 * count);
     let at = 0;
+    const whole = view.whole;
     for (const [, e] of entries) at = cols.writeDoubleLE(e.seq, at);
     for (const [, e] of entries) {
-      at = cols.writeUInt32LE(e.len, at);
-      data += e.len;
+      const len = whole?.get(e)?.bytes.length ?? e.len;
+      at = cols.writeUInt32LE(len, at);
+      data += len;
     }
-    for (const [, e] of entries) at = cols.writeUInt32LE(e.crc, at);
+    for (const [, e] of entries) at = cols.writeUInt32LE(whole?.get(e)?.crc ?? e.crc, at);
     const keys = Buffer.from(JSON.stringify(entries.map(([k]) => k)), 'utf8');
     const fixed = entries.every(([, e]) => e.h.length === 16 && /^[0-9a-f]{16}$/i.test(e.h));
     const hashes = fixed ? Buffer.from(entries.map(([, e]) => e.h).join(''), 'latin1') : Buffer.from(JSON.stringify(entries.map(([, e]) => e.h)), 'utf8');
@@ -174,8 +179,9 @@ export async function writeSnapshot(
     for (const [, entries] of view.spaces) {
       const offs: number[] = [];
       for (const [key, e] of entries) {
-        const bytes = e.file ? await reader.bytes(e.file, e.off, e.len) : recordBytes(encodeRecord(e.rec!));
-        if (crc32(bytes) !== e.crc) throw new ConcordError('CORRUPT', `the record of ${JSON.stringify(key)} in ${e.file?.name} does not match its checksum`);
+        const whole = view.whole?.get(e);
+        const bytes = whole ? whole.bytes : e.file ? await reader.bytes(e.file, e.off, e.len) : recordBytes(encodeRecord(e.rec!).text);
+        if (crc32(bytes) !== (whole?.crc ?? e.crc)) throw new ConcordError('CORRUPT', `the record of ${JSON.stringify(key)} in ${e.file?.name} does not match its checksum`);
         if (fill + bytes.length > out.length) {
           await flush();
           if (aborted()) return undefined;

@@ -18,16 +18,27 @@
 import type { IDBPTransaction } from 'idb';
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord, StorageTx } from '../../lib/storage.js';
-import type { Head, Schema } from './schema.js';
+import { assemble, storedForm, type ReadRecord } from './chains.js';
+import { chainRange, type Head, type Schema, type StoredRow } from './schema.js';
 
-export type WriteTx = IDBPTransaction<Schema, ('heads' | 'states' | 'meta')[], 'readwrite'>;
-type ReadTx = IDBPTransaction<Schema, ('heads' | 'states')[], 'readonly'>;
+export type WriteTx = IDBPTransaction<Schema, ('heads' | 'states' | 'deltas' | 'meta')[], 'readwrite'>;
+type ReadTx = IDBPTransaction<Schema, ('heads' | 'states' | 'deltas')[], 'readonly'>;
 
-/** Reads one record (head and state) within a transaction; both requests are issued at once. */
+/** Reads one record (head, root and chain) within a transaction; the requests are issued at once. */
 export async function readRecord(tx: ReadTx | WriteTx, space: string, key: string): Promise<KeyRecord | undefined> {
+  return (await readChained(tx, space, key))?.rec;
+}
+
+async function readChained(tx: ReadTx | WriteTx, space: string, key: string): Promise<ReadRecord | undefined> {
   const t = tx as ReadTx;
-  const [head, state] = await Promise.all([t.objectStore('heads').get([space, key]), t.objectStore('states').get([space, key])]);
-  return head && state ? { ...state, seq: head.seq, h: head.h } : undefined;
+  const [head, state, rows] = await Promise.all([t.objectStore('heads').get([space, key]), t.objectStore('states').get([space, key]), t.objectStore('deltas').getAll(chainRange(space, key))]);
+  return head && state ? assemble(head, state, rows) : undefined;
+}
+
+/** The record of a head whose root is `state`: its chain rows read when it has some. */
+async function withChain(tx: ReadTx | WriteTx, head: Head, state: StoredRow): Promise<ReadRecord> {
+  const rows = head.ch ? await (tx as ReadTx).objectStore('deltas').getAll(chainRange(head.s, head.k)) : [];
+  return assemble(head, state, rows);
 }
 
 export function cloneMeta(value: unknown): unknown {
@@ -45,10 +56,10 @@ interface Deferred<T> {
   reject: (error: unknown) => void;
 }
 
-function deferredRecord(): Deferred<KeyRecord | undefined> {
-  let resolve!: (value: KeyRecord | undefined) => void;
+function deferredRecord(): Deferred<ReadRecord | undefined> {
+  let resolve!: (value: ReadRecord | undefined) => void;
   let reject!: (error: unknown) => void;
-  const promise = new Promise<KeyRecord | undefined>((res, rej) => ((resolve = res), (reject = rej)));
+  const promise = new Promise<ReadRecord | undefined>((res, rej) => ((resolve = res), (reject = rej)));
   return { promise, resolve, reject };
 }
 
@@ -57,9 +68,11 @@ export class Batch {
   readonly written: Writes = new Map();
   readonly writtenMeta = new Map<string, unknown>();
   private readonly base = new Map<string, Map<string, Promise<KeyRecord | undefined>>>();
+  /** The pre-batch records as read (with their chain lengths): what a write is stored against (chains.ts). */
+  private readonly baseRead = new Map<string, Map<string, ReadRecord | undefined>>();
   private readonly baseMeta = new Map<string, Promise<unknown>>();
   private collecting = true;
-  private readonly pending = new Map<string, Map<string, Deferred<KeyRecord | undefined>>>();
+  private readonly pending = new Map<string, Map<string, Deferred<ReadRecord | undefined>>>();
 
   constructor(readonly tx: WriteTx) {}
 
@@ -69,15 +82,20 @@ export class Batch {
     if (!m) this.base.set(space, (m = new Map()));
     let p = m.get(key);
     if (!p) {
+      let read: Promise<ReadRecord | undefined>;
       if (this.collecting) {
         const d = deferredRecord();
         let pending = this.pending.get(space);
         if (!pending) this.pending.set(space, (pending = new Map()));
         pending.set(key, d);
-        p = d.promise;
+        read = d.promise;
       } else {
-        p = readRecord(this.tx, space, key);
+        read = readChained(this.tx, space, key);
       }
+      let seen = this.baseRead.get(space);
+      if (!seen) this.baseRead.set(space, (seen = new Map()));
+      const known = seen;
+      p = read.then((r) => (known.set(key, r), r?.rec));
       m.set(key, quiet(p));
     }
     return p;
@@ -92,7 +110,7 @@ export class Batch {
     this.collecting = false;
     for (const [space, pending] of this.pending) {
       if (pending.size < GROUP_MIN) {
-        for (const [key, d] of pending) readRecord(this.tx, space, key).then(d.resolve, d.reject);
+        for (const [key, d] of pending) readChained(this.tx, space, key).then(d.resolve, d.reject);
         continue;
       }
       const keys = [...pending.keys()].sort();
@@ -103,7 +121,7 @@ export class Batch {
         .getAll(range, limit)
         .then((heads) => {
           if (heads.length >= limit) {
-            for (const [key, d] of pending) readRecord(this.tx, space, key).then(d.resolve, d.reject);
+            for (const [key, d] of pending) readChained(this.tx, space, key).then(d.resolve, d.reject);
             return;
           }
           const found = new Map(heads.map((h) => [h.k, h]));
@@ -111,7 +129,7 @@ export class Batch {
           for (const [key, d] of pending) {
             const head = found.get(key);
             if (!head) d.resolve(undefined);
-            else states.get([space, key]).then((state) => d.resolve(state ? { ...state, seq: head.seq, h: head.h } : undefined), d.reject);
+            else states.get([space, key]).then((state) => (state ? withChain(this.tx, head, state) : undefined)).then(d.resolve, d.reject);
           }
         })
         .catch((e: unknown) => {
@@ -144,18 +162,26 @@ export class Batch {
   flush(): string[] {
     const heads = this.tx.objectStore('heads');
     const states = this.tx.objectStore('states');
+    const deltas = this.tx.objectStore('deltas');
     const meta = this.tx.objectStore('meta');
     const spaces: string[] = [];
     for (const [space, writes] of this.written) {
       for (const [key, rec] of writes) {
+        const base = this.baseRead.get(space)?.get(key);
         if (rec === null) {
           ignore(heads.delete([space, key]));
           ignore(states.delete([space, key]));
-        } else {
-          const { seq, h, ...state } = rec;
-          const head: Head = { s: space, k: key, seq, h };
-          ignore(heads.put(head));
-          ignore(states.put(state, [space, key]));
+          if (base?.ch !== 0) ignore(deltas.delete(chainRange(space, key)));
+          continue;
+        }
+        // Chained to the record before the batch when it derives from it (a delta row); else whole, as the root.
+        const form = storedForm(rec, base);
+        const head: Head = form.ch > 0 ? { s: space, k: key, seq: rec.seq, h: rec.h, ch: form.ch } : { s: space, k: key, seq: rec.seq, h: rec.h };
+        ignore(heads.put(head));
+        if (form.chained) ignore(deltas.put(form.row, [space, key, rec.seq]));
+        else {
+          ignore(states.put(form.row, [space, key]));
+          if (base?.ch !== 0) ignore(deltas.delete(chainRange(space, key)));
         }
       }
       if (writes.size > 0) spaces.push(space);

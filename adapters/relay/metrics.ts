@@ -18,6 +18,10 @@ const TYPE_NAMES: Record<number, string> = {
   [MsgType.Grant]: 'grant',
   [MsgType.Presence]: 'presence',
   [MsgType.Cluster]: 'cluster',
+  // A LIVE frame is a CHANGES frame of one entry, in the compact form.
+  [MsgType.Live]: 'changes',
+  [MsgType.LiveCleared]: 'changes',
+  [MsgType.Need]: 'need',
 };
 
 export function messageType(frame: Uint8Array | string): string {

@@ -40,6 +40,7 @@ import { isLoopbackHost, originCheck } from './origins.js';
 import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_INBOUND_BYTES, DEFAULT_MAX_SPACES_PER_CONNECTION, type RelayOptions } from './relay-options.js';
 import { checkDisjoint, DEFAULT_SECRET_GRACE_MS, derivedClusterSecrets, secretRing, type SecretRing } from './secrets.js';
 import { serveSocket, type ServedSocket, type SocketPolicy } from './socket.js';
+import { loadValueTypes } from './value-types.js';
 import { Emitter } from '../../lib/events.js';
 import { Session } from '../../lib/sync/session.js';
 import { defaultStorage } from './storage.js';
@@ -105,6 +106,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   if (open && (options.clusterSecret !== undefined || options.join?.length)) {
     throw new ConcordError('INVALID_OPTION', 'a relay without a secret does not cluster: give it a secret (client tokens) and a cluster secret (relay-to-relay)');
   }
+  const deltaTypes = await loadValueTypes();
   const graceMs = options.secretGrace === undefined ? DEFAULT_SECRET_GRACE_MS : parseDuration(options.secretGrace, 'secretGrace') * 1000;
   const clientRing: SecretRing | undefined = open ? undefined : secretRing(options.secret!, 'secret', startedAt, graceMs);
   const derived = !open && options.clusterSecret === undefined;
@@ -296,6 +298,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     auth: open ? 'none: no secret, loopback only, every client may read and write every space' : 'token',
     cluster: open ? 'none (no secret)' : derived ? 'cluster secret derived from the client secret' : 'cluster secret',
     dataDir: options.dataDir ?? null,
+    deltas: deltaTypes.length ? deltaTypes : 'none loaded (yjs not installed): document deltas are answered with NEED, writers send whole values',
   });
   if (clientRing?.inGrace(startedAt) || clusterRing?.inGrace(startedAt)) log('info', 'previous secrets accepted during the rotation grace', { graceMs, until: new Date(startedAt + graceMs).toISOString() });
   const publicUrl = options.publicUrl ?? `ws://${shownHost}:${port}`;

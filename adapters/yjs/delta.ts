@@ -108,8 +108,23 @@ export function diffStates(base: Uint8Array, next: Uint8Array): Uint8Array | und
   return delta.length < next.length ? delta : undefined;
 }
 
+/**
+ * `base` with `delta` applied, as a document's state: through a Y.Doc, so deleted content is collected (a merge of
+ * updates, `Y.mergeUpdates`, keeps every character ever inserted: the automerge-paper trace merged that way passes
+ * 1 MiB, while its document's state is 311 KB).
+ */
 export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
-  return Y.mergeUpdates([base, delta]);
+  const doc = new Y.Doc();
+  Y.applyUpdate(doc, base);
+  Y.applyUpdate(doc, delta);
+  const out = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return out;
+}
+
+/** Throws unless `update` decodes whole as a Yjs update (structs and delete set): what a merge of it needs. */
+export function checkUpdate(update: Uint8Array): void {
+  Y.decodeUpdate(update);
 }
 
 /** Same document contents: equal state vectors and delete sets. */

@@ -1,22 +1,28 @@
 /**
- * `openDoc(space, key)`: a Y.Doc kept in sync with one key, both ways.
+ * `openDoc(space, key)`: a Y.Doc kept in sync with one key, both ways, change by change (docs/deltas.md).
  *
- *   local edit   → the doc's 'update' events are collected and written after `writeDelay` ms (default 5), so a
- *                  burst of edits is one write: `space.update(key, …)` joins what the key holds with the doc
- *                  (the stored state is applied to the doc first, then the doc's whole state is written), so a
- *                  write never supersedes a version the doc has not seen;
- *   remote change → `space.subscribe(key)` applies the key's (merged) value to the doc, tagged with this
- *                  binding as origin, so it is not written back;
- *   doc.destroy() → pending edits are written, the subscription ends; the key keeps its state.
+ *   local edit    → the doc's 'update' events are collected and written after `writeDelay` ms (default 5), so a
+ *                   burst of edits is one write: the merged updates are written as a delta against every live version
+ *                   the key holds (read in the write's transaction), so the write costs about the edit, on disk and on
+ *                   the wire, and supersedes only versions whose contents it includes. If the key holds versions the
+ *                   doc has not seen, they are applied to the doc first;
+ *   remote change → a version derived from exactly the versions the doc holds brings its delta, which is applied as
+ *                   it is; anything else applies the key's (merged) value. Changes are tagged with this binding as
+ *                   origin, so they are not written back;
+ *   doc.destroy() → pending edits are written, the watch ends; the key keeps its state.
  *
- * The key's value is the document's Yjs state (type.ts). Until the engine carries deltas (docs/deltas.md), each
- * write stores and sends the whole state; a state the doc already holds is recognised by its context and not
- * applied again.
+ * Invariant: `held` names live versions of the key whose contents the doc holds, and apart from them the doc holds
+ * only the edits in `pending` — so a delta write (value = merge(live versions) + pending) has exactly the doc's
+ * contents. Where the doc may hold more (it came with contents of its own, a write failed, the key holds a value
+ * that is not a document), the next write is the doc's whole state.
  */
 import * as Y from 'yjs';
+import { versionType } from '../../lib/deltas.js';
+import type { StoredVersion } from '../../lib/dvv.js';
 import type { Space, WriteResult } from '../../lib/space.js';
+import type { GetResult } from '../../lib/types.js';
 import { registerValueType } from '../../lib/typed.js';
-import { isYjsValue, yjsType, yjsValue } from './type.js';
+import { isYjsValue, YJS_TYPE, yjsType, yjsValue } from './type.js';
 
 export interface OpenDocOptions {
   /** The document to bind (default: a new Y.Doc). */
@@ -38,19 +44,25 @@ export function flushDoc(doc: Y.Doc): Promise<WriteResult | undefined> {
   return bindings.get(doc)?.flush() ?? Promise.resolve(undefined);
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /**
  * The document states of a read: its (merged) value, or every sibling that is a document state when the siblings
  * are unmerged (a plain value put on the key is not one; a state whose merge failed still applies on its own).
  */
-function states(value: unknown, siblings: readonly unknown[] = []): Uint8Array[] {
-  if (siblings.length > 1) return siblings.filter(isYjsValue);
-  return isYjsValue(value) ? [value] : [];
+function states(read: GetResult | undefined): Uint8Array[] {
+  if (!read) return [];
+  if (read.siblings.length > 1) return read.siblings.filter(isYjsValue);
+  return isYjsValue(read.value) ? [read.value] : [];
+}
+
+/** The live versions' dots, as one comparable string ('' for none). */
+function dots(vs: readonly StoredVersion[]): string {
+  let out = '';
+  for (const v of vs) if (!v.d) out += (out ? ',' : '') + v.r + ':' + v.n;
+  return out;
+}
+
+function baseDots(v: StoredVersion): string {
+  return v.x ? v.x.b.map(([r, n]) => r + ':' + n).join(',') : '';
 }
 
 export async function openDoc(space: Space, key: string, options: OpenDocOptions = {}): Promise<Y.Doc> {
@@ -64,37 +76,63 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
   let pending: Uint8Array[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   let chain: Promise<WriteResult | undefined> = Promise.resolve(undefined);
-  /** The context of the key's state right after our last write, and the bytes written: recognised, not re-applied. */
-  let ownContext: string | undefined;
-  let ownBytes: Uint8Array | undefined;
+  /** Live versions of the key whose contents the doc holds (see the invariant above). */
+  let held = '';
+  /** The doc may hold contents the key lacks beyond `pending`: the next write is whole. */
+  let whole = doc.store.clients.size > 0;
+  /** What our last write carried (its delta or value bytes): its change event is recognised by identity. */
+  let ours: Uint8Array | undefined;
   let detached = false;
 
-  const apply = (update: Uint8Array) => {
+  const apply = (update: Uint8Array): boolean => {
     try {
       Y.applyUpdate(doc, update, origin);
+      return true;
     } catch (e) {
       onError(e);
+      return false;
     }
+  };
+
+  const applyRead = (read: () => GetResult | undefined, vs: readonly StoredVersion[]) => {
+    let ok = true;
+    for (const s of states(read())) ok = apply(s) && ok;
+    if (ok) held = dots(vs);
   };
 
   const write = (): Promise<WriteResult | undefined> => {
     timer = undefined;
     if (pending.length === 0) return chain;
+    const updates = pending;
     pending = [];
     chain = chain
       .catch(() => undefined)
       .then(() =>
-        space.update(key, (current, read) => {
-          // Bring in what the key holds that the doc may lack (unless it is our own last write), then store the doc.
-          if (!read || read.context !== ownContext) for (const s of states(current, read?.siblings)) apply(s);
-          ownBytes = Y.encodeStateAsUpdate(doc);
-          return yjsValue(ownBytes);
+        space.writeWith(key, (cur, read) => {
+          const vs = cur?.vs ?? [];
+          // Bring in what the key holds that the doc lacks.
+          if (dots(vs) !== held) applyRead(read, vs);
+          const live = vs.filter((v) => !v.d);
+          if (whole || live.length === 0 || held !== dots(vs) || live.some((v) => versionType(v) !== YJS_TYPE)) {
+            ours = Y.encodeStateAsUpdate(doc);
+            return { value: yjsValue(ours) };
+          }
+          ours = updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates);
+          // When the key's chain must be cut, the doc's own state is the value (cheaper than applying the chain) —
+          // only while the doc holds nothing beyond the delta's edits (no edit made since they were taken).
+          return pending.length === 0 ? { delta: ours, type: YJS_TYPE, whole: () => Y.encodeStateAsUpdate(doc) } : { delta: ours, type: YJS_TYPE };
         }),
       )
-      .then((w) => {
-        ownContext = w.context;
-        return w;
-      });
+      .then(
+        (w) => {
+          whole = false;
+          return w;
+        },
+        (e: unknown) => {
+          whole = true; // the updates are in the doc but not in the key
+          throw e;
+        },
+      );
     chain.catch(onError);
     return chain;
   };
@@ -105,14 +143,25 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
     if (timer === undefined) timer = setTimeout(write, delay);
   };
 
-  const initial = await space.get(key);
-  if (initial) for (const s of states(initial.value, initial.siblings)) apply(s);
-  const stop = space.subscribe(key, (change) => {
-    if (change.key !== key || change.deleted) return;
-    const got = states(change.value, change.siblings);
+  const initial = await space.readRecord(key);
+  if (initial) applyRead(initial.read, initial.rec.vs);
+  const stop = space.watch(key, (change, read) => {
+    if (detached) return;
+    const live = change.rec.vs.filter((v) => !v.d);
+    if (live.length === 0) return; // deleted: the doc keeps what it shows
+    if (dots(live) === held) return; // nothing the doc lacks
+    const only = live.length === 1 ? live[0]! : undefined;
     // Our own write, reported back: the doc has it.
-    if (change.origin === 'local' && got.length === 1 && ownBytes && sameBytes(got[0]!, ownBytes)) return;
-    for (const s of got) apply(s);
+    if (only && ours && (only.x?.d === ours || only.v === ours || sameTail(only.v, ours))) {
+      held = dots(live);
+      return;
+    }
+    // A version derived from exactly what the doc holds: its delta is the change.
+    if (only?.x && held !== '' && baseDots(only) === held && apply(only.x.d)) {
+      held = dots(live);
+      return;
+    }
+    applyRead(read, live);
   });
   doc.on('update', onUpdate);
   bindings.set(doc, {
@@ -130,4 +179,12 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
     bindings.delete(doc);
   });
   return doc;
+}
+
+/** Whether an encoded typed value carries exactly `payload` (our whole-state write, stored with its type header). */
+function sameTail(v: string | Uint8Array | undefined, payload: Uint8Array): boolean {
+  if (!(v instanceof Uint8Array) || v.length !== payload.length + 2 + YJS_TYPE.length) return false;
+  const off = v.length - payload.length;
+  for (let i = 0; i < payload.length; i++) if (v[off + i] !== payload[i]) return false;
+  return true;
 }

@@ -8,11 +8,13 @@
  * Delta hooks (for the sync engine and storage; see docs/deltas.md and delta.ts): `diff(base, next)` is the part of
  * `next` the holder of `base` lacks (structs past base's state vector, deletions base lacks), `apply` merges a delta
  * into a base, `equals` compares contents (state vectors and delete sets, not bytes). apply(base, diff(base, next))
- * equals next whenever next includes base; otherwise diff gives undefined.
+ * equals next whenever next includes base; otherwise diff gives undefined. `compose` merges deltas (an update is a
+ * delta), `checkDelta` decodes one fully (a received delta is stored as it is and applied when read), `applySize`
+ * bounds what a delta can add.
  */
 import * as Y from 'yjs';
 import { TypedBytes, typedBytes, type ValueType } from '../../lib/typed.js';
-import { applyDelta, diffStates, sameState } from './delta.js';
+import { applyDelta, checkUpdate, diffStates, sameState } from './delta.js';
 
 export const YJS_TYPE = 'yjs';
 
@@ -48,6 +50,11 @@ export const yjsType: ValueType<TypedBytes> = {
   equals: (a, b) => sameState(a, b),
   diff: (base, next) => diffStates(base, next),
   apply: (base, delta) => yjsValue(applyDelta(base, delta)),
+  compose: (deltas) => Y.mergeUpdates(deltas as Uint8Array[]),
+  checkDelta: (delta) => checkUpdate(delta),
+  // A merge writes each struct of its inputs once; a struct cut where inputs overlap gains an origin id (a few varints),
+  // and each struct is at least three bytes long: eight times the delta bounds what any delta adds.
+  applySize: (baseSize, delta) => baseSize + 8 * delta.length + 64,
 };
 
 export function emptyState(): TypedBytes {

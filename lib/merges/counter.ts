@@ -115,4 +115,8 @@ export const counterType: ValueType<Counter> = {
     return p && n ? jsonPayload({ p, n }) : undefined;
   },
   apply: (base, delta) => join([base, counterType.decode(delta)]),
+  compose: (deltas) => counterType.encode(join(deltas.map((d) => counterType.decode(d)))),
+  checkDelta: (delta) => void counterType.decode(delta),
+  /** A join keeps each replica's record once, at the larger number: never more than both texts together. */
+  applySize: (baseSize, delta) => baseSize + delta.length,
 };

@@ -12,18 +12,34 @@
  *   DENIED   space, code, reason                — a space refused (rights)
  *   GRANT    space, rights                      — what the peer may do in a space (relays tell clients: 'read' makes it read-only)
  *   PRESENCE space, json                       — presence digests and entries (presence-hub.ts)
+ *   CLUSTER  json                              — cluster news for a relay's clients
+ *   LIVE     a CHANGES frame of one log entry, compact: the space, the key and replica ids through the connection's
+ *            string table, upTo and HLC times as differences from the connection's last ones (conn-table.ts); type 13
+ *            says the sender cleared the table first
+ *   NEED     space, [key, type]                — the whole states of keys whose delta could not be resolved here:
+ *            a base it names is not held ('') or the type cannot take deltas here (its name); answered with repair
+ *            CHANGES (upTo 0) carrying them whole, and the sender sends them whole from then on
+ *
+ * Key states, with their version forms (whole, tombstone, held, delta), are wire-state.ts's.
  */
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { MAX_SENT_EPOCHS, type EpochEntry, type Seen } from '../epochs.js';
-import { invalidEncoding } from '../values.js';
+import { isTypeName } from '../typed.js';
+import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
-import { ARITY, DEPTH } from './merkle.js';
+import type { ConnTableIn, ConnTableOut } from './conn-table.js';
+import { EPOCH, key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { liveFits, readLive, writeLive } from './live.js';
+import { MAX_COUNTER, readState, writeState, type Form, type StateCodec, type StateDecoder } from './wire-state.js';
+
+export { entrySize } from './wire-state.js';
 
 /**
  * Versions of this protocol. 2: hellos carry epoch histories and delivered-dot records, sync items no
- * tombstone floor, and RESET is gone (a replica decides for itself that it was restored).
+ * tombstone floor, and RESET is gone (a replica decides for itself that it was restored). 3: versions travel
+ * whole, held or as deltas (wire-state.ts), NEED, and LIVE frames.
  */
-export const PROTOCOL_VERSIONS = [2] as const;
+export const PROTOCOL_VERSIONS = [3] as const;
 
 export const enum MsgType {
   Hello = 1,
@@ -37,6 +53,11 @@ export const enum MsgType {
   Presence = 9,
   /** Cluster news for a relay's clients (relay list, replication counts): JSON, see cluster-news.ts. */
   Cluster = 10,
+  /** One log entry, compact (decodes as Changes). */
+  Live = 11,
+  Need = 12,
+  /** A LIVE frame whose sender cleared the connection's string table first. */
+  LiveCleared = 13,
 }
 
 export interface SyncItem {
@@ -85,22 +106,10 @@ export interface Ack {
   upTo: number;
 }
 
-/** One Merkle node's hash, or (RANGE) the keys and state hashes under a node. */
-export type AeItem =
-  | { kind: 'node'; level: number; index: number; hash: string }
-  | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, string]> };
+export type { AeItem } from './ae-codec.js';
 
-export interface AntiEntropy {
+export interface AntiEntropy extends AntiEntropyBody {
   type: MsgType.AntiEntropy;
-  space: string;
-  /** Run id chosen by the initiator; the sender's log top at the start of the run (first turn of each side, else 0). */
-  run: number;
-  top: number;
-  items: AeItem[];
-  want: string[];
-  final: boolean;
-  /** More frames of this same turn follow (a turn larger than the frame limit is split). */
-  more?: boolean;
 }
 
 export interface Denied {
@@ -129,137 +138,32 @@ export interface ClusterMsg {
   json: string;
 }
 
-export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg;
+export interface Need {
+  type: MsgType.Need;
+  space: string;
+  /** Keys whose whole state is asked for, each with why: '' a base is not held here, else the type that cannot take deltas here. */
+  keys: Array<readonly [key: string, type: string]>;
+}
 
-// ---- limits and field checks -----------------------------------------------------------------------
+export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need;
 
-const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
-const EPOCH = /^[A-Za-z0-9_-]{0,64}$/;
-const HASH = /^[0-9a-f]{16}$/;
-export const MAX_KEY_LENGTH = 1024;
-export const MAX_TOKEN_LENGTH = 8192;
-/** Presence payloads beyond this are refused (senders split theirs far below it, presence-hub.ts). */
-export const MAX_PRESENCE_CHARS = 1024 * 1024;
+// ---- limits (fields.ts checks every field) -----------------------------------------------------------
+
+export { MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH };
 /**
  * Dot counters beyond this are refused: a replica mints above any counter of its own a context claims
  * (core.ts write), so a forged claim could otherwise push it toward the end of the safe-integer range.
  */
-export const MAX_COUNTER = 2 ** 48;
+export { MAX_COUNTER };
 
-function space(r: Reader): string {
-  const s = r.str();
-  if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
-  return s;
+// ---- key states (wire-state.ts), through the frame's table ------------------------------------------------
+
+function frameCodec(w: Writer, baseT: number): StateCodec {
+  return { rid: (s) => w.sym(s), time: (t) => w.int(t - baseT) };
 }
 
-function replicaId(r: Reader, sym = true): string {
-  const s = sym ? r.sym() : r.str();
-  if (!isReplicaId(s)) throw new ProtocolError('invalid replica id');
-  return s;
-}
-
-function key(r: Reader): string {
-  const s = r.str();
-  if (s.length === 0 || s.length > MAX_KEY_LENGTH) throw new ProtocolError('invalid key');
-  return s;
-}
-
-/** A 32-bit wire hash (8 hex digits, see antientropy.ts wireHash). */
-function hash(r: Reader): string {
-  const x = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
-  return x.toString(16).padStart(8, '0');
-}
-
-function writeHash(w: Writer, h: string): void {
-  const x = parseInt(h, 16);
-  w.u8(x >>> 24);
-  w.u8((x >>> 16) & 255);
-  w.u8((x >>> 8) & 255);
-  w.u8(x & 255);
-}
-
-// ---- key states --------------------------------------------------------------------------------------
-
-/**
- * A state: versions (dot, HLC as a delta from the frame's base time, tombstone flag, value) and the causal
- * context — omitted (flag 0) when it is exactly the versions' own dots, the common single-writer case.
- */
-function writeState(w: Writer, s: KeyState, baseT: number): void {
-  w.uint(s.vs.length);
-  for (const v of s.vs) {
-    w.sym(v.r);
-    w.uint(v.n);
-    w.int(v.t - baseT);
-    w.uint(v.d ? v.c * 2 + 1 : v.c * 2);
-    if (!v.d) w.value(v.v!);
-  }
-  if (ccIsDots(s)) {
-    w.uint(0);
-    return;
-  }
-  const rs = Object.keys(s.cc);
-  w.uint(rs.length + 1);
-  for (const r of rs) {
-    w.sym(r);
-    w.uint(s.cc[r]!);
-  }
-}
-
-function ccIsDots(s: KeyState): boolean {
-  let n = 0;
-  for (const r in s.cc) {
-    n++;
-    let top = 0;
-    for (const v of s.vs) if (v.r === r && v.n > top) top = v.n;
-    if (top !== s.cc[r]) return false;
-  }
-  const writers = new Set(s.vs.map((v) => v.r)).size;
-  return n === writers;
-}
-
-function readState(r: Reader, baseT: number, maxValue: number): KeyState {
-  const nv = r.count(4);
-  const vs: StoredVersion[] = [];
-  for (let i = 0; i < nv; i++) {
-    const rid = replicaId(r);
-    const n = r.uint();
-    const t = baseT + r.int();
-    const flags = r.uint();
-    if (n < 1 || n > MAX_COUNTER || t < 0 || t > 2 ** 48 || flags >> 1 > 0xffff) throw new ProtocolError('invalid version');
-    const c = Math.floor(flags / 2);
-    if (flags & 1) vs.push({ r: rid, n, t, c, d: 1 });
-    else {
-      const plain = r.valueIsPlain();
-      const v = r.value();
-      if (v.length > maxValue) throw new ProtocolError('value over the size limit');
-      // Plain values arrive as a checked tree and are re-encoded as JSON; rich and byte values are validated
-      // before anything is stored (a malformed one closes the connection; nothing of the frame is stored).
-      if (!plain) {
-        const bad = invalidEncoding(v, maxValue);
-        if (bad) throw new ProtocolError(`malformed value: ${bad}`);
-      }
-      vs.push({ r: rid, n, t, c, v });
-    }
-  }
-  vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
-  for (let i = 1; i < vs.length; i++) {
-    if (vs[i]!.r === vs[i - 1]!.r && vs[i]!.n === vs[i - 1]!.n) throw new ProtocolError('duplicate dot in a state');
-  }
-  const ncc = r.uint();
-  const cc: Record<string, number> = {};
-  if (ncc === 0) {
-    for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
-  } else {
-    if ((ncc - 1) * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
-    for (let i = 0; i < ncc - 1; i++) {
-      const rid = replicaId(r);
-      const n = r.uint();
-      if (n < 1 || n > MAX_COUNTER || rid in cc) throw new ProtocolError('invalid causal context');
-      cc[rid] = n;
-    }
-    for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
-  }
-  return { vs, cc };
+function frameDecoder(r: Reader, baseT: number): StateDecoder {
+  return { rid: () => replicaId(r), time: () => baseT + r.int() };
 }
 
 // ---- frames ------------------------------------------------------------------------------------------
@@ -287,8 +191,23 @@ function readSyncItems(r: Reader): SyncItem[] {
   return out;
 }
 
-/** `table`: strings both sides already know (the two replica ids, sender's first), seeding the frame's string table. */
-export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array {
+/** How a session encodes: the versions' forms (absent: whole), and the connection's LIVE state (absent: no LIVE frames). */
+export interface EncodeContext {
+  forms?: ReadonlyMap<StoredVersion, Form>;
+  live?: ConnTableOut;
+}
+
+/**
+ * `table`: strings both sides already know (the two replica ids, sender's first), seeding the frame's string table.
+ * A CHANGES message of one log entry goes as a LIVE frame when `ctx.live` is given and the entry is small enough.
+ */
+export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
+  if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
+    const w = new Writer();
+    w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
+    writeLive(w, m, ctx.live, ctx.forms);
+    return w.finish();
+  }
   const w = new Writer(table);
   w.u8(m.type);
   switch (m.type) {
@@ -319,49 +238,27 @@ export function encodeMessage(m: Message, table?: readonly string[]): Uint8Array
       for (const [, s] of m.entries) for (const v of s.vs) if (v.t > baseT) baseT = v.t;
       w.uint(baseT);
       w.uint(m.entries.length);
+      const codec = frameCodec(w, baseT);
       for (const [k, s] of m.entries) {
         w.str(k);
-        writeState(w, s, baseT);
+        writeState(w, s, codec, ctx.forms);
       }
       break;
     }
+    case MsgType.Need:
+      w.str(m.space);
+      w.uint(m.keys.length);
+      for (const [k, t] of m.keys) {
+        w.str(k);
+        w.str(t);
+      }
+      break;
     case MsgType.Ack:
       w.str(m.space);
       w.uint(m.upTo);
       break;
     case MsgType.AntiEntropy:
-      w.str(m.space);
-      w.uint(m.run);
-      w.uint(m.top);
-      w.u8((m.final ? 1 : 0) | (m.more ? 2 : 0));
-      // Items go in groups: a run of node items at consecutive indexes of one level is one block
-      // (level, first index, count, hashes); a range item is level, index and its (key, hash) list.
-      const groups: Array<AeItem[]> = [];
-      for (const it of m.items) {
-        const g = groups[groups.length - 1];
-        const prev = g?.[g.length - 1];
-        if (g && prev && it.kind === 'node' && prev.kind === 'node' && prev.level === it.level && prev.index + 1 === it.index) g.push(it);
-        else groups.push([it]);
-      }
-      w.uint(groups.length);
-      for (const g of groups) {
-        const first = g[0]!;
-        w.u8(first.kind === 'node' ? 0 : 1);
-        w.uint(first.level);
-        w.uint(first.index);
-        if (first.kind === 'node') {
-          w.uint(g.length);
-          for (const it of g) writeHash(w, (it as { hash: string }).hash);
-        } else {
-          w.uint(first.keys.length);
-          for (const [k, h] of first.keys) {
-            w.str(k);
-            writeHash(w, h);
-          }
-        }
-      }
-      w.uint(m.want.length);
-      for (const k of m.want) w.str(k);
+      writeAntiEntropy(w, m);
       break;
     case MsgType.Denied:
       w.str(m.space);
@@ -387,6 +284,8 @@ export interface DecodeLimits {
   maxValueBytes: number;
   /** The string table the sender seeded (sender's replica id first); must match `encodeMessage`'s. */
   table?: readonly string[] | undefined;
+  /** The connection's LIVE state, for this direction (seeded like `table`); without it a LIVE frame is refused. */
+  conn?: ConnTableIn | undefined;
 }
 
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
@@ -437,46 +336,36 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const baseT = r.uint();
       const n = r.count(3);
       const entries: Entry[] = [];
-      for (let i = 0; i < n; i++) entries.push([key(r), readState(r, baseT, limits.maxValueBytes * 4)]);
+      const decoder = frameDecoder(r, baseT);
+      for (let i = 0; i < n; i++) entries.push([key(r), readState(r, decoder, limits.maxValueBytes * 4)]);
+      if (upTo > 0) limits.conn?.upTo.set(s, upTo);
       m = { type, space: s, upTo, entries };
+      break;
+    }
+    case MsgType.Live:
+    case MsgType.LiveCleared:
+      if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
+      m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4) };
+      break;
+    case MsgType.Need: {
+      const s = space(r);
+      const n = r.count(2);
+      const keys: Array<readonly [string, string]> = [];
+      for (let i = 0; i < n; i++) {
+        const k = key(r);
+        const t = r.str();
+        if (t !== '' && !isTypeName(t)) throw new ProtocolError('invalid type name');
+        keys.push([k, t]);
+      }
+      m = { type, space: s, keys };
       break;
     }
     case MsgType.Ack:
       m = { type, space: space(r), upTo: r.uint() };
       break;
-    case MsgType.AntiEntropy: {
-      const s = space(r);
-      const run = r.uint();
-      const top = r.uint();
-      const flags = r.u8();
-      if (flags > 3) throw new ProtocolError('invalid anti-entropy flags');
-      const final = (flags & 1) === 1;
-      const more = (flags & 2) === 2;
-      const ng = r.count(4);
-      const items: AeItem[] = [];
-      for (let i = 0; i < ng; i++) {
-        const kind = r.u8();
-        const level = r.uint();
-        const index = r.uint();
-        // The tree has DEPTH + 1 levels: a node below the leaves does not exist (and used to end in error 4500).
-        if (level > DEPTH || index >= ARITY ** level) throw new ProtocolError('invalid tree node');
-        if (kind === 0) {
-          const n = r.count(4);
-          if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
-          for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
-        } else if (kind === 1) {
-          const nk = r.count(5);
-          const keys: Array<readonly [string, string]> = [];
-          for (let j = 0; j < nk; j++) keys.push([key(r), hash(r)]);
-          items.push({ kind: 'range', level, index, keys });
-        } else throw new ProtocolError('invalid tree item');
-      }
-      const nw = r.count(2);
-      const want: string[] = [];
-      for (let i = 0; i < nw; i++) want.push(key(r));
-      m = { type, space: s, run, top, items, want, final, ...(more ? { more } : {}) };
+    case MsgType.AntiEntropy:
+      m = { type, ...readAntiEntropy(r) };
       break;
-    }
     case MsgType.Denied:
       m = { type, space: space(r), code: r.str(), reason: r.str() };
       break;
@@ -502,11 +391,4 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
   }
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
   return m;
-}
-
-/** Rough encoded size of an entry, for splitting batches under the frame limit. */
-export function entrySize(key: string, s: KeyState): number {
-  let n = key.length + 4;
-  for (const v of s.vs) n += 24 + (v.v ? v.v.length : 0);
-  return n + 8 * Object.keys(s.cc).length;
 }

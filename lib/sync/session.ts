@@ -9,7 +9,8 @@
  *   SYNC  ⇄ SYNC  (per space)  the cursor I hold into your log, my last log seq and key count in the space
  *   then per space, both sides decide alike (handshake.ts): stream from the cursors, or anti-entropy first
  *   live: every stored change is pumped to every session where its space is live, except back to the peer
- *   it came from; every CHANGES frame is acknowledged once stored durably (cursors in the join's transaction)
+ *   it came from; every CHANGES frame is acknowledged once stored durably (cursors in the join's transaction);
+ *   framing, LIVE frames and versions as deltas are wire.ts's
  *
  * Inbound frames are handled one at a time, in order. Anything malformed closes the connection with a
  * code and a reason; nothing stored is touched by a bad frame.
@@ -22,7 +23,9 @@ import type { ReplicaStatus } from '../types.js';
 import { ProtocolError } from './codec.js';
 import { initiatesAntiEntropy, sentHistory, versionRefusal, type LogView } from './handshake.js';
 import type { SessionLike, SyncHub } from './hub.js';
-import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import type { PeerModel } from './peer-model.js';
+import { Wire } from './wire.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
@@ -48,6 +51,9 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private aeTimer: unknown;
   private readonly timers: Timers;
   private readonly window: RepairWindow;
+  /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e));
+  readonly model: PeerModel = this.wire.model;
 
   constructor(
     readonly hub: SyncHub,
@@ -90,29 +96,13 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   send(m: Message): void {
     if (this.closed) return;
-    // After the hellos, both replica ids start every frame's string table: a version written by either
-    // side then costs one byte for its replica id instead of seventeen.
-    const frame = encodeMessage(m, this.peer ? [this.core.replicaId, this.peer.replicaId] : undefined);
-    if (frame.byteLength > this.options.maxFrameBytes && m.type === MsgType.Changes && m.entries.length > 0) return this.sendSplit(m);
-    this.conn.send(frame);
-    if (m.type === MsgType.Changes && m.upTo === 0) this.window.sent();
-    if (m.type === MsgType.AntiEntropy || (m.type === MsgType.Changes && m.upTo === 0)) {
-      this.spaces.get(m.space)?.repair.count(frame.byteLength, 0, 0, m.type === MsgType.AntiEntropy && !m.more);
-    }
-  }
-
-  /**
-   * Batches are sized by estimate; one that still outgrows the frame limit goes in halves (the first part as
-   * repair states, upTo 0, which is always safe). A single state that cannot fit is reported and left out.
-   */
-  private sendSplit(m: Changes): void {
-    if (m.entries.length === 1) {
-      this.core.events.emit('error', new ConcordError('VALUE_TOO_LARGE', `"${m.entries[0]![0]}" in space "${m.space}" does not fit the connection's frame limit (${this.options.maxFrameBytes} bytes); it is not sent on this link`));
-      return this.send({ ...m, entries: [] });
-    }
-    const half = Math.ceil(m.entries.length / 2);
-    this.send({ ...m, upTo: 0, entries: m.entries.slice(0, half) });
-    this.send({ ...m, entries: m.entries.slice(half) });
+    this.wire.send(m, this.options.maxFrameBytes, (frame, sent) => {
+      this.conn.send(frame);
+      if (sent.type === MsgType.Changes && sent.upTo === 0) this.window.sent();
+      if (sent.type === MsgType.AntiEntropy || (sent.type === MsgType.Changes && sent.upTo === 0)) {
+        this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
+      }
+    });
   }
 
   get frameBudget(): number {
@@ -177,7 +167,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       .then(() => {
         let m: Message;
         try {
-          m = decodeMessage(frame, { maxValueBytes: this.options.maxValueBytes, table: this.peer ? [this.peer.replicaId, this.core.replicaId] : undefined });
+          m = this.wire.decode(frame, this.options.maxValueBytes);
         } catch (e) {
           throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
         }
@@ -223,6 +213,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return;
       case MsgType.Changes:
         return this.synced(m.space, 'changes').changes(m);
+      case MsgType.Need:
+        return this.synced(m.space, 'need').need(m);
       case MsgType.Ack:
         // upTo 0 acknowledges a repair frame: room in the session's window. Else the space's log stream.
         if (m.upTo === 0) return this.window.acked();
@@ -277,6 +269,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       return;
     }
     this.peer = m;
+    this.wire.start(this.core.replicaId, m.replicaId);
     this.options.onPeer?.(m.replicaId);
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
@@ -349,8 +342,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.spaces.get(change.space)?.out.changed(change, prevLast);
   }
 
-  // ---- anti-entropy ------------------------------------------------------------------------------
-
   /** Periodic repair on a synced session: both ends keep the timer; the smaller replicaId starts the round. */
   private scheduleAntiEntropy(): void {
     const every = this.options.antiEntropyInterval ?? DEFAULT_ANTI_ENTROPY_INTERVAL;
@@ -364,8 +355,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     }, every);
   }
 
-  // ---- cluster news and presence -------------------------------------------------------------------
-
   /** Sends cluster news (JSON) to the peer, after the hellos. */
   sendCluster(json: string): void {
     if (this.clusterQueue) this.clusterQueue.push(json);
@@ -373,9 +362,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   }
 
   private flushCluster(): void {
-    const queued = this.clusterQueue ?? [];
+    for (const json of this.clusterQueue?.splice(0) ?? []) this.send({ type: MsgType.Cluster, json });
     this.clusterQueue = undefined;
-    for (const json of queued) this.send({ type: MsgType.Cluster, json });
   }
 
   sendPresence(space: string, payload: PresencePayload): void {

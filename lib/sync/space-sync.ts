@@ -7,18 +7,29 @@
  * acknowledged only then; the stream starts only once the decision (handshake.ts) is made, from the cursor
  * the peer holds or, after anti-entropy, from our top at the run's start.
  */
-import type { AntiEntropyRun, ReplicaCore } from '../core.js';
+import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
 import type { StorageTx } from '../storage.js';
 import { ProtocolError } from './codec.js';
 import { decideSpace, initiatesAntiEntropy, type LogView } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { MsgType, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import { MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
+import type { PeerModel } from './peer-model.js';
+import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
 import type { Rights, SessionOptions } from './session-state.js';
 
+interface Held {
+  keys: Set<string>;
+  /** The upTo of each held frame, in order, and the last one. */
+  acks: number[];
+  latest: number;
+}
+
 /** What a space needs of its session. */
 export interface SessionPort {
+  /** What the link knows of the peer's states (peer-model.ts). */
+  readonly model: PeerModel;
   readonly core: ReplicaCore;
   readonly hub: SyncHub;
   readonly closed: boolean;
@@ -42,6 +53,8 @@ export class SpaceSync {
   cursor = { e: '', s: 0 };
   caughtUp = false;
   rights?: Rights;
+  /** Log frames stored but not acknowledged while keys they carried wait to arrive whole (holdBack). */
+  private held: Held | undefined;
   readonly out: LogStream;
   readonly repair: Repair;
 
@@ -122,7 +135,10 @@ export class SpaceSync {
       void this.core.storage.transact((tx) => tx.setMeta(key, fresh)).catch((e) => this.session.fail(e));
     }
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= theirs.top;
-    if (d.stream) this.out.start(d.from, d.echoFloor);
+    if (d.stream) {
+      this.session.model.streamFrom(this.name, d.from);
+      this.out.start(d.from, d.echoFloor);
+    }
     else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) this.beginRepair(true);
   }
 
@@ -133,7 +149,7 @@ export class SpaceSync {
 
   /** Synced here: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged. */
   get synced(): boolean {
-    return this.caughtUp && !this.repair.running && this.out.done;
+    return this.caughtUp && !this.held && !this.repair.running && this.out.done;
   }
 
   async changes(m: Changes): Promise<void> {
@@ -145,34 +161,95 @@ export class SpaceSync {
     }
     const peer = session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
-    const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : undefined;
+    for (const [k, st] of m.entries) session.model.observe(m.space, k, st);
+    const { ready, missing } = await resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
+    if (m.upTo === 0 && missing.length > 0) throw new ProtocolError('a repair state that is not whole');
+    if (m.upTo > 0 && (missing.length > 0 || this.held)) return this.holdBack(m, ready, missing);
+    const held = this.held;
+    for (const [k] of ready) held?.keys.delete(k);
+    // A repair that brings the last missing key releases the held cursor, in the same transaction.
+    const release = held && held.keys.size === 0 ? held : undefined;
+    const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
     const key = this.cursorKey(peer.replicaId);
-    const stored = await this.core.join(m.space, m.entries, {
+    const stored = await this.core.join(m.space, ready, {
       source: session,
       peer: peer.replicaId,
       delivered: { epoch: peer.epoch },
       ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
     });
-    if (!cursor) {
+    if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
       session.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
+      if (release) await this.released(release);
       return session.refreshStatus();
     }
+    await this.storedUpTo(m.upTo, m.entries.map(([k]) => k), stored);
+    session.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
+    session.refreshStatus();
+  }
+
+  /**
+   * A log frame with keys whose deltas we cannot resolve (or one arriving while others wait): everything else is
+   * stored now, the missing keys are asked for whole (NEED), and the cursor and the frames' ACKs wait until they came
+   * (a repair, or a later log frame, brings them whole): a cursor never covers a version we lack, crash or not.
+   */
+  private async holdBack(m: Changes, ready: Entry[], missing: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    const held = (this.held ??= { keys: new Set(), acks: [], latest: 0 });
+    for (const [k] of ready) held.keys.delete(k);
+    const fresh = missing.filter(([k]) => !held.keys.has(k));
+    for (const [k] of missing) held.keys.add(k);
+    held.acks.push(m.upTo);
+    held.latest = m.upTo;
+    const peer = this.session.peer!;
+    const done = held.keys.size === 0;
+    const key = this.cursorKey(peer.replicaId);
+    const cursor = { e: peer.epoch, s: m.upTo };
+    await this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch }, ...(done ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}) });
+    if (fresh.length > 0) this.session.send({ type: MsgType.Need, space: m.space, keys: fresh });
+    if (done) await this.released(held);
+    this.session.refreshStatus();
+  }
+
+  /** Every missing key arrived and the cursor was stored with it: the held frames are acknowledged, in order. */
+  private async released(held: Held): Promise<void> {
+    this.held = undefined;
+    await this.storedUpTo(held.latest, undefined, []);
+    for (const upTo of held.acks) this.session.send({ type: MsgType.Ack, space: this.name, upTo });
+  }
+
+  /** The cursor reached `upTo` (stored): remember it, tell the relay hook, see whether we caught up. */
+  private async storedUpTo(upTo: number, keys: string[] | undefined, stored: readonly StoredChange[]): Promise<void> {
+    const { session } = this;
     const onStored = session.options.onStored;
-    if (onStored && m.entries.length > 0) {
+    if (onStored && (keys === undefined || keys.length > 0)) {
       // The newest of our log seqs holding these entries: the stored changes', or, for entries we already
       // held, the seq of the record that holds them (it contains or supersedes them).
       let localSeq = 0;
+      if (keys === undefined) localSeq = (await session.hub.index(this.name)).lastSeq;
       for (const c of stored) localSeq = Math.max(localSeq, c.rec.seq);
-      if (stored.length < m.entries.length) {
-        for (const [k] of m.entries) localSeq = Math.max(localSeq, (await this.core.storage.get(m.space, k))?.seq ?? 0);
+      if (keys && stored.length < keys.length) {
+        for (const k of keys) localSeq = Math.max(localSeq, (await this.core.storage.get(this.name, k))?.seq ?? 0);
       }
-      onStored(m.space, m.upTo, localSeq);
+      onStored(this.name, upTo, localSeq);
     }
-    this.cursor = cursor;
-    session.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
-    if (!this.caughtUp && this.cursor.s >= this.theirs.top) this.caughtUp = true;
-    session.refreshStatus();
+    this.cursor = { e: session.peer!.epoch, s: upTo };
+    if (!this.caughtUp && this.cursor.s >= this.theirs!.top) this.caughtUp = true;
+  }
+
+  /** The peer asks for whole states (it could not resolve our deltas): they go as repair states, and whole until then. */
+  async need(m: Need): Promise<void> {
+    const { session } = this;
+    const keys = [...new Set(m.keys.map(([k]) => k))];
+    for (const [k, type] of m.keys) session.model.needWhole(m.space, k, type);
+    const { lastSeq } = await session.hub.index(this.name);
+    const entries: Entry[] = [];
+    for (const k of keys) {
+      const rec = await this.core.storage.get(this.name, k);
+      // Not durable yet: the log stream sends it (whole) once it is.
+      if (rec && rec.seq > lastSeq) continue;
+      entries.push([k, rec ? { vs: rec.vs, cc: rec.cc } : { vs: [], cc: {} }]);
+    }
+    for (let i = 0; i < entries.length; i += 16) await session.sendRepair(this.name, entries.slice(i, i + 16));
   }
 
   private async repairEnded(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number }): Promise<void> {
@@ -187,6 +264,7 @@ export class SpaceSync {
     if (session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
     this.caughtUp = true;
     // The peer holds our state as of our top then; what came from it since is its own.
+    session.model.streamFrom(this.name, info.myTop);
     this.out.start(info.myTop, 0);
     session.refreshStatus();
   }

@@ -23,8 +23,8 @@ export interface RelayProcess {
   lines: string[];
 }
 
-export async function spawnRelay(cli: string, args: string[]): Promise<RelayProcess> {
-  const child = spawn(process.execPath, [cli, 'relay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnRelay(cli: string, args: string[], nodeArgs: string[] = []): Promise<RelayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'relay', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   let stderr = '';

@@ -3,9 +3,14 @@
  * passes everything would make every simulated schedule pass.)
  */
 import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { yjsValue } from '../../adapters/yjs/index.js';
+import { derive } from '../../lib/deltas.js';
 import { record as makeRecord } from '../../lib/record.js';
-import type { KeyState } from '../../lib/dvv.js';
-import { checkPeriodicAntiEntropy, checkState } from './checks.js';
+import type { KeyState, StoredVersion } from '../../lib/dvv.js';
+import { encodeValue } from '../../lib/values.js';
+import { checkPeriodicAntiEntropy, checkState, signature, type EditLog } from './checks.js';
+import { DOC_TEXT } from './doc-values.js';
 import { Cluster } from './cluster.js';
 import { dotOf, Ledger } from './ledger.js';
 import type { Schedule } from './schedule.js';
@@ -82,6 +87,47 @@ describe('the history checker', () => {
     const from = c.clock.now();
     await c.clock.advance(2000);
     expect(checkPeriodicAntiEntropy(c, from)).toEqual([]);
+    await c.close();
+  });
+
+  it('compares documents by content: a version held as its delta and the same one held whole agree, and looking materializes nothing', () => {
+    const doc = new Y.Doc();
+    doc.clientID = 7;
+    doc.getText(DOC_TEXT).insert(0, 'ab');
+    const first = Y.encodeStateAsUpdate(doc);
+    let delta: Uint8Array | undefined;
+    doc.once('update', (u: Uint8Array) => (delta = u));
+    doc.getText(DOC_TEXT).insert(1, 'c');
+    const v1: StoredVersion = { r: 'X', n: 1, t: 1, c: 0, v: encodeValue(yjsValue(first)) };
+    const held = derive({ r: 'X', n: 2, t: 2, c: 0 }, [v1], delta!, 1);
+    // The same value in other bytes: the two updates merged, not the document's own encoding.
+    const other = Y.mergeUpdates([first, delta!]);
+    const whole: StoredVersion = { r: 'X', n: 2, t: 2, c: 0, v: encodeValue(yjsValue(other)) };
+    const wrong = new Y.Doc();
+    wrong.clientID = 7;
+    wrong.getText(DOC_TEXT).insert(0, 'abd');
+    const differs: StoredVersion = { r: 'X', n: 2, t: 2, c: 0, v: encodeValue(yjsValue(Y.encodeStateAsUpdate(wrong))) };
+    const cc = { X: 2 };
+    expect(signature(makeRecord('d', { vs: [held], cc }, 2))).toBe(signature(makeRecord('d', { vs: [whole], cc }, 2)));
+    expect(signature(makeRecord('d', { vs: [held], cc }, 2))).toContain('doc "acb"');
+    expect(signature(makeRecord('d', { vs: [held], cc }, 2))).not.toBe(signature(makeRecord('d', { vs: [differs], cc }, 2)));
+    expect(held.v).toBeUndefined();
+    expect(held.x?.base).toEqual([v1]);
+  });
+
+  it('reports a document missing a resolved edit, or holding a marker never typed; an edit lost with its only copy is forgiven', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    const doc = new Y.Doc();
+    doc.getText(DOC_TEXT).insert(0, '甲');
+    const state = { vs: [{ r: 'X', n: 1, t: 1, c: 0, v: encodeValue(yjsValue(Y.encodeStateAsUpdate(doc))) }], cc: { X: 1 } };
+    for (const n of ['a', 'b']) await plant(c, n, 'doc0', state, 1);
+    const edits = new Map<string, EditLog>([['doc0', { resolved: [{ marker: '乙', dot: dotOf('Y', 1), afterRestore: false }], attempted: new Set(['乙']) }]]);
+    let problems = await checkState(c, noGc, new Map(), new Map(), edits);
+    expect(problems).toEqual([`document doc0 lost the edit 乙 (${dotOf('Y', 1)}): "甲"`, 'document doc0 holds 甲, never typed']);
+    edits.get('doc0')!.attempted.add('甲');
+    c.ledger.forgive(dotOf('Y', 1), 'lost with its disk');
+    problems = await checkState(c, noGc, new Map(), new Map(), edits);
+    expect(problems).toEqual([]);
     await c.close();
   });
 });

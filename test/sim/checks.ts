@@ -6,6 +6,7 @@ import { merges, type GetResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import type { Cluster } from './cluster.js';
+import { readDocText } from './doc-values.js';
 import { bodyOf, dotOf, type FinalVersion } from './ledger.js';
 import { COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
 
@@ -33,19 +34,40 @@ export interface ItemLog {
   removeTried: boolean;
 }
 
-type Read = GetResult<unknown> | undefined;
-
-function describeRead(g: Read): string {
-  if (!g) return 'absent';
-  const siblings = g.siblings.map((v) => JSON.stringify(v)).sort();
-  const versions = g.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`).sort();
-  return `value=${JSON.stringify(g.value)} siblings=[${siblings.join(',')}] versions=[${versions.join(',')}] conflict=${g.conflict}`;
+/**
+ * Edits of a document key (schedule.ts Edit): each inserts one marker. `resolved`: the edits whose write
+ * resolved, with the dot it was stored under and whether its node's disk had been restored from an older copy
+ * before. Unlike a counter's increments (Increments), those are demanded too: each edit is its own Yjs client
+ * (run-schedule.ts), so a document has no per-replica count for a restore to set back — an insert is kept by
+ * every merge, whatever state the write read. Only an edit lost with its only copy is forgiven (the ledger's).
+ * `attempted`: every marker tried (a document holds no other).
+ */
+export interface EditLog {
+  resolved: Array<{ marker: string; dot: string; afterRestore: boolean }>;
+  attempted: Set<string>;
 }
 
-/** A record as compared across replicas: every version with its dot, clock and value bytes, and the context. */
+type Read = GetResult<unknown> | undefined;
+
+/** A read as compared across replicas; documents by their text (merged Yjs states differ in bytes). */
+function describeRead(g: Read): string {
+  if (!g) return 'absent';
+  const text = (v: unknown) => {
+    const doc = readDocText(v);
+    return doc === undefined ? JSON.stringify(v) : `doc ${JSON.stringify(doc)}`;
+  };
+  const siblings = g.siblings.map(text).sort();
+  const versions = g.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`).sort();
+  return `value=${text(g.value)} siblings=[${siblings.join(',')}] versions=[${versions.join(',')}] conflict=${g.conflict}`;
+}
+
+/**
+ * A record as compared across replicas: every version with its dot, clock and value (bodyOf: by content, a
+ * document by its text and state vector whether held whole or as a delta), and the context.
+ */
 export function signature(rec: KeyRecord | undefined): string {
   if (!rec || rec.vs.length === 0) return 'absent';
-  const vs = rec.vs.map((v) => `${dotOf(v.r, v.n)}@${v.t}.${v.c}${v.d ? ' deleted' : `=${v.v}`}`).sort();
+  const vs = rec.vs.map((v) => `${dotOf(v.r, v.n)}@${v.t}.${v.c}${v.d ? ' deleted' : `=${bodyOf(v)}`}`).sort();
   const cc = Object.keys(rec.cc).sort().map((r) => `${r}:${rec.cc[r]}`);
   return `[${vs.join(', ')}] cc{${cc.join(',')}}`;
 }
@@ -62,6 +84,7 @@ export async function checkState(
   s: Schedule,
   increments: Map<string, Increments>,
   items: Map<string, ItemLog>,
+  edits: Map<string, EditLog> = new Map(),
 ): Promise<string[]> {
   const problems: string[] = [];
   const names = cluster.names;
@@ -135,6 +158,21 @@ export async function checkState(
       if (kept > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${kept}×, never removed)`);
       if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);
     }
+  }
+  // 6. A document holds every resolved edit (Yjs merges keep every insert; writes are deltas against what they
+  //    read) unless it was lost with its only copy, and no marker that was never typed.
+  for (const [key, log] of edits) {
+    const value = first.get(key)?.value;
+    const text = readDocText(value);
+    if (value !== undefined && text === undefined) {
+      problems.push(`document ${key} reads as something else: ${JSON.stringify(value)?.slice(0, 200)}`);
+      continue;
+    }
+    for (const e of log.resolved) {
+      if (cluster.ledger.isForgiven(e.dot)) continue;
+      if (!text?.includes(e.marker)) problems.push(`document ${key} lost the edit ${e.marker} (${e.dot}${e.afterRestore ? ', made after its node was restored' : ''}): ${JSON.stringify(text ?? null)}`);
+    }
+    for (const m of text ?? '') if (!log.attempted.has(m)) problems.push(`document ${key} holds ${m}, never typed`);
   }
   return problems;
 }

@@ -21,6 +21,7 @@
  */
 import { sameVector } from '../../lib/dvv.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { bodyOf } from './doc-values.js';
 
 export type Dot = string;
 
@@ -64,11 +65,10 @@ export interface FinalVersion {
 
 const id = (space: string, key: string) => `${space}\u0000${key}`;
 /**
- * A version's value as comparable text: a tombstone, a JSON/superjson text as it is, bytes (binary and typed
- * values) by their contents — two Uint8Arrays holding the same bytes are the same value.
+ * A version's value as comparable text (doc-values.ts): a tombstone, a JSON/superjson text as it is, a document
+ * by its text and state vector (a derived version is materialized on a copy), other bytes by their contents.
  */
-export const bodyOf = (v: { d?: 1; v?: string | Uint8Array }): string =>
-  v.d ? '<deleted>' : v.v === undefined ? '' : typeof v.v === 'string' ? v.v : `bytes:${Array.prototype.join.call(v.v, ',')}`;
+export { bodyOf };
 
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pendingFeatures } from './pending.js';
 import { makeSchedule } from './schedule.js';
 import { runSchedule } from './run-schedule.js';
+import { MsgType } from '../../lib/sync/messages.js';
 
 describe('simulated runs replay from their seed', () => {
   it.each([3, 26, 77])('seed %i runs the same twice', async (seed) => {
@@ -27,5 +28,26 @@ describe('simulated runs replay from their seed', () => {
     const result = await runSchedule(relayed!);
     expect(result.problems).toEqual([]);
     expect(result.bytes).toBeGreaterThan(0);
+  });
+});
+
+describe('document edits in the schedules', () => {
+  it('half the schedules edit a document, and their runs carry deltas: LIVE frames and, under faults, NEED', async () => {
+    const schedules = Array.from({ length: 40 }, (_, i) => makeSchedule(i + 1, { disabled: pendingFeatures() })).filter((s) => s.edits.length > 0);
+    expect(schedules.length).toBeGreaterThan(10);
+    const types: Record<number, number> = {};
+    const checked = { changes: 0, live: 0, undecoded: 0 };
+    for (const s of schedules) {
+      const r = await runSchedule(s);
+      expect(r.problems, `seed ${s.seed}`).toEqual([]);
+      for (const [t, n] of Object.entries(r.frameTypes)) types[Number(t)] = (types[Number(t)] ?? 0) + n;
+      for (const k of ['changes', 'live', 'undecoded'] as const) checked[k] += r.durabilityChecked[k];
+    }
+    expect(types[MsgType.Live] ?? 0).toBeGreaterThan(0);
+    expect(types[MsgType.Need] ?? 0).toBeGreaterThan(0);
+    // The durability check reads LIVE frames too (the fast path of deltas), every one of them.
+    expect(checked.live).toBe((types[MsgType.Live] ?? 0) + (types[MsgType.LiveCleared] ?? 0));
+    expect(checked.changes).toBe(types[MsgType.Changes] ?? 0);
+    expect(checked.undecoded).toBe(0);
   });
 });

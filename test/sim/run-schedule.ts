@@ -10,23 +10,29 @@
  *     (or lost with its only durable copy, by a restore or a dead disk); a write with a context supersedes only
  *     what that context covers; no collected delete comes back
  *   - counters count every resolved increment; an add-wins item added and never removed is present
+ *   - a document holds every resolved edit (each written as a delta: schedule.ts Edit) and no marker never
+ *     typed; versions and reads compare documents by content (doc-values.ts), not bytes
  *   - no frame over the limit, no unexpected `error` event
  *   - with a far-future peer: no honest replica's clock was pulled more than a minute past its wall clock
  *
  * Returns the list of violations (empty when the schedule passes).
  */
+import * as Y from 'yjs';
+import { yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
 import { decodeContext } from '../../lib/dvv.js';
 import { merges, type Context } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
+import { ConnTableIn } from '../../lib/sync/conn-table.js';
 import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import { SimDisk } from '../support/sim-disk.js';
-import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type Increments, type ItemLog } from './checks.js';
+import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type EditLog, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
 import { bodyOf, dotOf } from './ledger.js';
 import { checkEnabled } from './pending.js';
-import type { Op, Schedule, Timed } from './schedule.js';
+import { DOC_TEXT } from './doc-values.js';
+import type { Edit, Op, Schedule, Timed } from './schedule.js';
 
 export const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
@@ -50,15 +56,23 @@ export interface RunResult {
   digest: string;
   virtualMs: number;
   bytes: number;
+  /** Frames sent, by message type (their first byte). */
+  frameTypes: Record<number, number>;
+  /** Log frames (CHANGES and LIVE) the durability check decoded, and those it could not (it skips them). */
+  durabilityChecked: { changes: number; live: number; undecoded: number };
 }
 
 export async function runSchedule(s: Schedule, options: RunOptions = {}): Promise<RunResult> {
   const clock = new VirtualClock();
   const start = clock.now();
   let digest = 2166136261;
+  const frameTypes: Record<number, number> = {};
   const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start, (node) => cluster.node(node).ids) : undefined;
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
-  let leaks: ((from: string, to: string, frame: Frame) => void) | undefined;
+  // Watches every frame from the first hello on (links dial while the cluster is being made).
+  const leaked: string[] = [];
+  let made: Cluster | undefined;
+  const watch = new DurabilityWatch((node) => made?.node(node).disk);
   const cluster = await Cluster.create({
     clock,
     seed: s.seed,
@@ -80,20 +94,17 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       latency: s.latency,
       ...(s.maxFrameBytes ? { maxFrameBytes: s.maxFrameBytes } : {}),
       tap: (from, to, frame) => {
-        leaks?.(from, to, frame);
+        for (const x of watch.check(from, to, frame)) if (!leaked.includes(x)) leaked.push(x);
         const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
         digest = fnv(digest, `${clock.now()}${from}${to}`);
+        if (typeof frame !== 'string') frameTypes[frame[0]!] = (frameTypes[frame[0]!] ?? 0) + 1;
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
         printer?.(from, to, frame);
       },
     },
   });
+  made = cluster;
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
-  const leaked: string[] = [];
-  leaks = (from, to, frame) => {
-    const found = nonDurableDots(cluster, from, to, frame);
-    for (const x of found) if (!leaked.includes(x)) leaked.push(x);
-  };
   const pending: Promise<unknown>[] = [];
   const held = new Map<string, { context: Context; saw: Readonly<Record<string, number>> }>(); // node/tab/key → a read earlier
   const increments = new Map<string, Increments>();
@@ -159,6 +170,34 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     }
   };
 
+  // A document edit: one marker inserted into the key's document as this write's transaction reads it, written
+  // as a delta against the key's live versions (whole when it has none), as concord/yjs's openDoc writes.
+  const edits = new Map<string, EditLog>();
+  const runEdit = async ({ node, what, tab = 0 }: Timed<Edit>, index: number) => {
+    const n = cluster.node(node);
+    const r = n.tab(tab);
+    if (!r) return;
+    const log = edits.get(what.key) ?? { resolved: [], attempted: new Set<string>() };
+    edits.set(what.key, log);
+    const marker = String.fromCharCode(0x4e00 + index); // one UTF-16 unit per edit: an insert never splits one
+    log.attempted.add(marker);
+    const w = await r.space(SPACE).writeWith(what.key, (cur, read) => {
+      const doc = new Y.Doc();
+      doc.clientID = 1 + index; // one Yjs client per edit, fixed by the schedule: runs replay byte for byte
+      const value = read()?.value;
+      if (value instanceof Uint8Array) Y.applyUpdate(doc, value);
+      let delta: Uint8Array | undefined;
+      doc.on('update', (u: Uint8Array) => (delta = u));
+      const t = doc.getText(DOC_TEXT);
+      t.insert(Math.floor(what.at * (t.length + 1)), marker);
+      return cur && cur.vs.some((v) => !v.d) ? { delta: delta!, type: YJS_TYPE } : { value: yjsValue(Y.encodeStateAsUpdate(doc)) };
+    });
+    const dot = w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, what.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined;
+    if (!dot) return;
+    log.resolved.push({ marker, dot, afterRestore: restored.has(node) });
+    cluster.ledger.record({ node, space: SPACE, key: what.key, dot, what: `edit ${what.key} +${marker} (edit ${index})` });
+  };
+
   const opErrors: string[] = [];
   const track = (p: Promise<unknown>, what: string) =>
     pending.push(
@@ -202,6 +241,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   };
 
   s.ops.forEach((op, i) => cluster.clock.setTimeout(() => track(runOp(op, i), `op ${i} ${op.what.kind}`), op.at));
+  s.edits.forEach((e, i) => cluster.clock.setTimeout(() => track(runEdit(e, i), `edit ${i}`), e.at));
   s.faults.forEach((f) => {
     const w = f.what;
     if (w.kind === 'restore') {
@@ -269,7 +309,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         problems.push(`${n.name} error event: ${String(e)}`);
       }
     }
-    if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items)));
+    if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items, edits)));
     // Missing periodic rounds are reported after the state, so they do not hide what went wrong there.
     problems.push(...periodic);
     if (problems.length === 0 && s.farFuture && (options.hlcDrift ?? checkEnabled('hlc-drift'))) problems.push(...(await checkHlcDrift(cluster, s)));
@@ -279,7 +319,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   }
   let bytes = 0;
   for (const name of cluster.names) for (const t of cluster.transportsOf(name)) bytes += t.stats.bytes;
-  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes };
+  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes, frameTypes, durabilityChecked: watch.counts };
 }
 
 /**
@@ -310,29 +350,67 @@ function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
 }
 
 /**
- * "A dot leaves its replica only once it is durable there": the sender's own dots in a CHANGES frame must be
- * durable on its disk (its durable record of the key covers them).
+ * "A dot leaves its replica only once it is durable there": the sender's own dots in a log frame (CHANGES, or
+ * LIVE: one log entry through the connection's tables) must be durable on its disk (its durable record of the
+ * key covers them). LIVE frames decode only in order, with their direction's state (conn-table.ts), seeded like
+ * the session's by both replica ids of the hellos; a network wire carries one session, and a new wire starts
+ * with hellos, so a hello resets both directions of its edge. A frame that does not decode is skipped (counted),
+ * and so is the rest of its direction until the next hello.
  */
-function nonDurableDots(cluster: Cluster, from: string, to: string, frame: Frame): string[] {
-  if (typeof frame === 'string' || frame[0] !== MsgType.Changes) return [];
-  const sender = cluster.node(from).replica?.replicaId;
-  const receiver = cluster.node(to).replica?.replicaId;
-  if (!sender || !receiver) return [];
-  let m: Message;
-  try {
-    m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver] });
-  } catch {
-    return [];
-  }
-  if (m.type !== MsgType.Changes) return [];
-  const out: string[] = [];
-  const disk = cluster.node(from).disk;
-  for (const [key, state] of m.entries) {
-    for (const v of state.vs) {
-      if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n)) out.push(`${from} sent ${key}@${dotOf(v.r, v.n)} to ${to} before it was durable (only durable state may leave a replica)`);
+class DurabilityWatch {
+  readonly counts = { changes: 0, live: 0, undecoded: 0 };
+  /** Per direction `from>to`: the sender's replica id in its last hello. */
+  private readonly ids = new Map<string, string>();
+  /** Per direction: its LIVE state (null: lost track until the next hello). */
+  private readonly conns = new Map<string, ConnTableIn | null>();
+
+  /** `disk`: a node's disk (undefined while the cluster is being made: frames are decoded, not judged, then). */
+  constructor(private readonly disk: (node: string) => Volume | undefined) {}
+
+  check(from: string, to: string, frame: Frame): string[] {
+    if (typeof frame === 'string') return [];
+    const dir = `${from}>${to}`;
+    const type = frame[0];
+    if (type === MsgType.Hello) {
+      try {
+        const m = decodeMessage(frame, { maxValueBytes: 1 << 30 });
+        if (m.type === MsgType.Hello) this.ids.set(dir, m.replicaId);
+      } catch {
+        this.ids.delete(dir);
+      }
+      this.conns.delete(dir);
+      this.conns.delete(`${to}>${from}`);
+      return [];
     }
+    if (type !== MsgType.Changes && type !== MsgType.Live && type !== MsgType.LiveCleared) return [];
+    const sender = this.ids.get(dir);
+    const receiver = this.ids.get(`${to}>${from}`);
+    let conn = this.conns.get(dir);
+    if (conn === undefined && sender && receiver) this.conns.set(dir, (conn = new ConnTableIn([sender, receiver])));
+    if (!conn || !sender || !receiver) {
+      this.counts.undecoded++;
+      return [];
+    }
+    let m: Message;
+    try {
+      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn });
+    } catch {
+      this.counts.undecoded++;
+      this.conns.set(dir, null);
+      return [];
+    }
+    if (m.type !== MsgType.Changes) return [];
+    this.counts[type === MsgType.Changes ? 'changes' : 'live']++;
+    const out: string[] = [];
+    const disk = this.disk(from);
+    if (!disk) return out;
+    for (const [key, state] of m.entries) {
+      for (const v of state.vs) {
+        if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n)) out.push(`${from} sent ${key}@${dotOf(v.r, v.n)} to ${to} before it was durable (only durable state may leave a replica)`);
+      }
+    }
+    return out;
   }
-  return out;
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */
@@ -358,7 +436,9 @@ function trace(now: () => number, ids?: (node: string) => string[]) {
       }
     }
     if (!m) {
-      process.stderr.write(`${now().toFixed(1)} ${from}->${to} (${typeof frame === 'string' ? frame.length : frame.byteLength} bytes, needs the session's string table)\n`);
+      // LIVE frames (type 11, 13) need their connection's state as well (conn-table.ts; DurabilityWatch keeps it).
+      const what = typeof frame === 'string' ? 'text' : `type ${frame[0]}`;
+      process.stderr.write(`${now().toFixed(1)} ${from}->${to} (${what}, ${typeof frame === 'string' ? frame.length : frame.byteLength} bytes, needs the session's string table)\n`);
       return;
     }
     const { type, ...rest } = m as Message & Record<string, unknown>;

@@ -30,6 +30,7 @@
  *   4. base faults (drop, partition, restart)
  *   5. feature faults (feature-faults.ts: restore, crash, dead disks, collect, tab, and the absences and
  *      quiet tail of the gc features)
+ *   6. document edits (Edit: half the schedules edit a Yjs document key, written as deltas)
  * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, and the
  * draws of a stream are made whatever the features, so switching one changes only what it shapes (features
  * that change the topology — relays, a mid-chain peer — do shift the draws that depend on it).
@@ -81,6 +82,19 @@ export type Fault =
   /** One tab of the node closes, and reopens after `down`. */
   | { kind: 'tab'; node: string; tab: number; down: number };
 
+/**
+ * An edit of a Yjs document key: a marker inserted at a fraction of the text, written as a delta against the
+ * key's live versions (as concord/yjs's openDoc writes), so documents exercise deltas on the wire and in
+ * storage (held forms, LIVE frames, NEED, composition) under every fault.
+ */
+export interface Edit {
+  key: string;
+  /** Where the marker goes, as a fraction of the text's length. */
+  at: number;
+}
+
+export const DOCS = ['doc0'];
+
 export interface Timed<T> {
   at: number;
   node: string;
@@ -122,6 +136,8 @@ export interface Schedule {
   tail: number;
   ops: Array<Timed<Op>>;
   faults: Array<Timed<Fault>>;
+  /** Document edits (their own stream: drawing them shifts no other draw of the seed). */
+  edits: Array<Timed<Edit>>;
 }
 
 export const COUNTERS = ['c0', 'c1'];
@@ -159,6 +175,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const opsRng = rng.fork();
   const faultRng = rng.fork();
   const extraRng = rng.fork();
+  const docRng = rng.fork();
 
   // 1. Features.
   const on = new Set<Feature>();
@@ -298,6 +315,18 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   // 5. Feature faults (feature-faults.ts).
   const { tail } = featureFaults({ rng: extraRng, on, nodes, relays, edges, plainKeys, duration, grace, collect, tabs, gcEmpties, ops, faults });
 
+  // 6. Document edits, in half the schedules; not where only plain values go (a document outgrows a tiny frame,
+  // and an emptied space holds no document). Every draw is made all the same.
+  const edits: Array<Timed<Edit>> = [];
+  const editing = docRng.chance(0.5);
+  for (let i = 0, count = docRng.int(3, 25); i < count; i++) {
+    const at = docRng.int(0, duration);
+    const node = docRng.pick(nodes);
+    const where = docRng.next();
+    const tab = docRng.int(0, 2);
+    if (editing && !plainOnly) edits.push({ at, node, what: { key: DOCS[0]!, at: where }, tab });
+  }
+
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
   return {
     seed,
@@ -321,6 +350,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     tail,
     ops: ops.sort(byTime),
     faults: faults.sort(byTime),
+    edits: edits.sort(byTime),
   };
 }
 
@@ -391,6 +421,6 @@ export function describeSchedule(s: Schedule): string {
       Object.keys(s.collect).length ? `collect grace ${dict(s.collect)}` : '',
       `skew ${dict(s.skew)}`,
     ].filter(Boolean).join('; '),
-    `${s.ops.length} ops over ${s.duration} ms${s.tail ? ` and a quiet tail of ${s.tail} ms` : ''}; faults: ${faults.join(', ') || 'none'}`,
+    `${s.ops.length} ops${s.edits.length ? ` and ${s.edits.length} document edits` : ''} over ${s.duration} ms${s.tail ? ` and a quiet tail of ${s.tail} ms` : ''}; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');
 }

@@ -5,7 +5,11 @@
  * what was committed must be there.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { derive, valueOf } from '../../lib/deltas.js';
 import { loadHasher } from '../../lib/hash.js';
+import { counter } from '../../lib/merges/index.js';
+import { counterType, type Counter } from '../../lib/merges/counter.js';
+import { decodeValue, encodeValue } from '../../lib/values.js';
 import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 
 export interface ContractSetup {
@@ -201,6 +205,51 @@ export function runStorageContract(name: string, setup: () => Promise<ContractSe
             expect(await again.get('sp', 'bin')).toEqual(r);
             expect(await again.get('sp', 'other')).toEqual(rec(2));
             expect((await again.readLog('sp', 0, 10)).map(([k, x]) => [k, x])).toEqual([['bin', r], ['other', rec(2)]]);
+          } finally {
+            await again.close();
+          }
+        }
+      } finally {
+        await ctx.storage.close().catch(() => {});
+        await ctx.cleanup?.();
+      }
+    });
+
+    it('keeps versions written as deltas against the previous record (and siblings beside them) and reads them back whole, across a reopen', async () => {
+      const ctx = await setup();
+      const counterOf = (n: number) => counter.increment(undefined, 'a', n);
+      const write = (s: StorageAdapter, i: number, sibling: boolean) =>
+        s.transact(async (tx) => {
+          const prev = await tx.get('sp', 'doc');
+          const fields = { r: 'replicaA', n: i, t: 1_700_000_000_000 + i, c: 0 };
+          const live = prev ? prev.vs.filter((v) => !v.d && v.r === 'replicaA') : [];
+          const next = live.length ? derive(fields, live, counterType.encode(counterOf(i)), prev!.seq) : { ...fields, v: encodeValue(counterOf(i)) };
+          const others = sibling ? [{ r: 'replicaB', n: 1, t: 5, c: 0, v: encodeValue(counter.increment(undefined, 'b', 7)) }] : (prev?.vs.filter((v) => v.r !== 'replicaA') ?? []);
+          const vs = [next, ...others].sort((x, y) => (x.r < y.r ? -1 : 1));
+          tx.put('sp', 'doc', { vs, cc: Object.fromEntries(vs.map((v) => [v.r, v.n])), seq: i, h: i.toString(16).padStart(16, '0') });
+        });
+      const check = async (s: StorageAdapter, top: number) => {
+        const got = await s.get('sp', 'doc');
+        expect(got!.seq).toBe(top);
+        expect(got!.vs.map((v) => `${v.r}:${v.n}`)).toEqual([`replicaA:${top}`, 'replicaB:1']);
+        expect(counter.value(decodeValue(valueOf(got!.vs[0]!)) as Counter)).toBe(top);
+        expect(counter.value(decodeValue(valueOf(got!.vs[1]!)) as Counter)).toBe(7);
+        const logged = (await s.readLog('sp', top - 1, 10))[0]![1];
+        expect(counter.value(decodeValue(valueOf(logged.vs[0]!)) as Counter)).toBe(top);
+      };
+      await ctx.storage.open();
+      try {
+        // Past every chain bound there is (memory 64, disk 128), with a sibling added halfway.
+        for (let i = 1; i <= 300; i++) await write(ctx.storage, i, i === 150);
+        await check(ctx.storage, 300);
+        if (ctx.reopen) {
+          await ctx.storage.close();
+          const again = await ctx.reopen();
+          await again.open();
+          try {
+            await check(again, 300);
+            for (let i = 301; i <= 310; i++) await write(again, i, false);
+            await check(again, 310);
           } finally {
             await again.close();
           }

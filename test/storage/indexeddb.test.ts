@@ -4,7 +4,11 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
+import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
+import { openReplica } from '../../lib/index.js';
+import { DB_VERSION } from '../../adapters/indexeddb/schema.js';
 import { runStorageContract, rec } from './contract.js';
 
 let n = 0;
@@ -18,6 +22,78 @@ runStorageContract('indexedDBStorage (fake-indexeddb)', async () => {
     storage: indexedDBStorage(name, { indexedDB: factory }),
     reopen: async () => indexedDBStorage(name, { indexedDB: factory }),
   };
+});
+
+/** Reads every row of a store of the database `name` (its own connection, closed after). */
+async function rowsOf(factory: IDBFactory, name: string, store: string): Promise<unknown[]> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const req = factory.open(name);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  try {
+    return await new Promise<unknown[]>((resolve, reject) => {
+      const req = db.transaction(store, 'readonly').objectStore(store).getAll();
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+describe('indexedDBStorage: deltas (schema version 2)', () => {
+  it('a replica typing into a document stores each write as a small delta row after the root, and reads it back exact', async () => {
+    const { factory, name } = fresh();
+    const r = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+    const t = doc.getText('body');
+    t.insert(0, 'the document '.repeat(3000));
+    await flushDoc(doc);
+    for (let i = 0; i < 20; i++) {
+      t.insert(i * 11, 'k');
+      await flushDoc(doc);
+    }
+    const want = t.toString();
+    doc.destroy();
+    await r.close();
+    const deltas = (await rowsOf(factory, name, 'deltas')) as Array<{ vs: Array<{ x?: { d: Uint8Array }; v?: unknown }> }>;
+    expect(deltas).toHaveLength(20);
+    for (const row of deltas) {
+      expect(row.vs[0]!.v).toBeUndefined();
+      expect(row.vs[0]!.x!.d.length).toBeLessThan(100);
+    }
+    const again = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+    const got = new Y.Doc();
+    Y.applyUpdate(got, (await again.space('s').get('doc'))!.value as Uint8Array);
+    expect(got.getText('body').toString()).toBe(want);
+    await again.close();
+  });
+
+  it('opens a database written by schema version 1 (no deltas store) and keeps its records', async () => {
+    const { factory, name } = fresh();
+    await new Promise<void>((resolve, reject) => {
+      const req = factory.open(name, 1);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        db.createObjectStore('heads', { keyPath: ['s', 'k'] }).createIndex('log', ['s', 'seq']);
+        db.createObjectStore('states');
+        db.createObjectStore('meta');
+        const tx = req.transaction!;
+        const { seq, h, ...state } = rec(3);
+        tx.objectStore('heads').put({ s: 'sp', k: 'a', seq, h });
+        tx.objectStore('states').put(state, ['sp', 'a']);
+      };
+      req.onsuccess = () => (req.result.close(), resolve());
+      req.onerror = () => reject(req.error);
+    });
+    const s = indexedDBStorage(name, { indexedDB: factory });
+    await s.open();
+    expect(await s.get('sp', 'a')).toEqual(rec(3));
+    await s.transact((tx) => tx.put('sp', 'b', rec(4)));
+    expect((await s.readLog('sp', 0, 10)).map(([k]) => k)).toEqual(['a', 'b']);
+    await s.close();
+  });
 });
 
 describe('indexedDBStorage specifics (fake-indexeddb)', () => {
@@ -163,7 +239,7 @@ describe('indexedDBStorage specifics (fake-indexeddb)', () => {
     await s.open();
     await s.transact((tx) => tx.put('sp', 'a', rec(1)));
     await new Promise<void>((resolve, reject) => {
-      const req = factory.open(name, 2);
+      const req = factory.open(name, DB_VERSION + 1);
       req.onsuccess = () => {
         req.result.close();
         resolve();

@@ -120,6 +120,6 @@ describe('decideSpace', () => {
 
   it('refuses a hello without a common protocol version, with the versions named', () => {
     expect(versionRefusal([2, 3])).toBeUndefined();
-    expect(versionRefusal([1])).toMatch(/peer speaks \[1\], this replica \[2\]/);
+    expect(versionRefusal([1])).toMatch(/peer speaks \[1\], this replica \[3\]/);
   });
 });

@@ -39,7 +39,7 @@ async function sendOverPair(v: string | Uint8Array): Promise<{ replica: Replica;
   const conn: Connection = await connP;
   conn.send(raw.hello([item('s')]));
   const peer = await raw.peerId();
-  await until(() => got.some((f) => f[0] === MsgType.Sync || (f[0] === MsgType.Changes && decodeMessage(f, { maxValueBytes: 1 << 20, table: [peer, raw.id] }).type === MsgType.Changes)), 'the replica syncing the space');
+  await until(() => got.some((f) => f[0] === MsgType.Sync || f[0] === MsgType.Live || (f[0] === MsgType.Changes && decodeMessage(f, { maxValueBytes: 1 << 20, table: [peer, raw.id] }).type === MsgType.Changes)), 'the replica syncing the space');
   conn.send(raw.changes('s', [['a', state('"fine"')], ['bad', state(v)]], peer));
   await until(() => closed !== undefined, 'the connection closing');
   return { replica, closed: closed! };

@@ -1,0 +1,89 @@
+/**
+ * Records stored as chains (docs/deltas.md, Storage): the form of a record relative to the key's previous stored
+ * record, so a write that derives from it stores its delta rather than its value. Storage adapters pack these forms
+ * their own way (adapters/fs/record.ts, adapters/indexeddb/tx.ts); memory storage keeps records as they are.
+ *
+ *   { v }          a value stored whole (a derived version is materialized for it)
+ *   { p: 1 }       the same version as in the previous record (a dot names one value)
+ *   { x }          derived from versions of the previous record: the delta and its bases
+ *   { v, x }       whole, with the derivation kept (the sync engine sends it to peers holding the bases)
+ *   { d: 1 }       a tombstone
+ *
+ * A record using `p`, or an `x` without `v`, is *chained*: it is read with the previous record (`unchain`). Adapters
+ * bound their chains (a read reads the whole chain) and store a record whole past their bound.
+ */
+import { derivedFrom, valueOf } from './deltas.js';
+import type { Dot, StoredVersion } from './dvv.js';
+import type { KeyRecord } from './storage.js';
+
+/** A version as stored in a chain (plain data: JSON or structured clone). */
+export interface ChainVersion {
+  r: string;
+  n: number;
+  t: number;
+  c: number;
+  d?: 1;
+  v?: string | Uint8Array;
+  p?: 1;
+  x?: { b: readonly Dot[]; s: number; d: Uint8Array };
+}
+
+function holdsDot(rec: KeyRecord, r: string, n: number): boolean {
+  for (const v of rec.vs) if (v.r === r && v.n === n && !v.d) return true;
+  return false;
+}
+
+/**
+ * The versions of `rec` as stored after `prev` (the key's previous record, as readers will find it; undefined: stand
+ * alone). Throws DeltaError when a version must be stored whole and its value cannot be made here.
+ */
+export function chainForm(rec: KeyRecord, prev: KeyRecord | undefined): { vs: ChainVersion[]; chained: boolean } {
+  let chained = false;
+  const vs = rec.vs.map((v): ChainVersion => {
+    const out: ChainVersion = { r: v.r, n: v.n, t: v.t, c: v.c };
+    if (v.d) {
+      out.d = 1;
+      return out;
+    }
+    if (prev && holdsDot(prev, v.r, v.n)) {
+      chained = true;
+      out.p = 1;
+      return out;
+    }
+    const x = v.x;
+    if (prev && x && x.b.every(([r, n]) => holdsDot(prev, r, n))) chained = true;
+    else out.v = valueOf(v);
+    if (x) out.x = { b: x.b, s: x.s, d: x.d };
+    return out;
+  });
+  return { vs, chained };
+}
+
+/** Whether stored versions need the previous record to be read. */
+export function isChainedForm(vs: readonly ChainVersion[]): boolean {
+  return vs.some((v) => v.p === 1 || (v.x !== undefined && v.v === undefined));
+}
+
+/**
+ * Stored versions read back: references become `prev`'s versions, derivations are held over them (materialized when
+ * read). Throws when `prev` is needed and lacks a version they refer to (the caller reports the key CORRUPT).
+ */
+export function unchain(vs: readonly ChainVersion[], prev: KeyRecord | undefined): StoredVersion[] {
+  const find = (r: string, n: number) => {
+    const v = prev?.vs.find((u) => u.r === r && u.n === n && !u.d);
+    if (!v) throw new Error(`the previous record lacks ${r}:${n}`);
+    return v;
+  };
+  return vs.map((j): StoredVersion => {
+    const fields = { r: j.r, n: j.n, t: j.t, c: j.c };
+    if (j.d) return { ...fields, d: 1 };
+    if (j.p) return find(j.r, j.n);
+    if (!j.x) {
+      if (j.v === undefined) throw new Error('a version without its value');
+      return { ...fields, v: j.v };
+    }
+    const x = { b: j.x.b, s: j.x.s, d: j.x.d };
+    if (j.v !== undefined) return { ...fields, v: j.v, x };
+    return derivedFrom(fields, x.b.map(([r, n]) => find(r, n)), x.d, x.s);
+  });
+}

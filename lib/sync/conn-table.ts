@@ -1,0 +1,129 @@
+/**
+ * The per-connection state of LIVE frames (messages.ts), one per direction: a string table (space names, keys,
+ * replica ids: after its first use on the connection a string costs its index, one byte), the last log position
+ * sent per space (a frame's `upTo` travels as the difference) and the last HLC time (a version's time likewise).
+ *
+ * Invariants:
+ * - Bounded: at most MAX_STRINGS strings and MAX_CHARS characters per direction. The sender clears its table at the
+ *   start of a frame when it is within a frame's worth of either bound, and says so in the frame; a LIVE frame adds
+ *   at most FRAME_STRINGS strings of at most FRAME_CHARS characters (the sender checks before it uses the form), so the
+ *   receiver refuses a frame that would pass a bound (a hostile peer cannot grow it).
+ * - In step: the sender's state changes only for frames it sends (`rollback` undoes a frame it encoded but did not
+ *   send), the receiver's as it decodes, in order (a frame that fails to decode closes the connection).
+ */
+import { ProtocolError, type Reader, type Writer } from './codec.js';
+
+export const MAX_STRINGS = 1024;
+export const MAX_CHARS = 65536;
+/** What one LIVE frame may add to the table at most. */
+export const FRAME_STRINGS = 64;
+export const FRAME_CHARS = 16384;
+
+interface Saved {
+  /** Strings before the frame; or, when the frame cleared the table, the table before it. */
+  n: number;
+  chars: number;
+  cleared: { strings: string[]; index: Map<string, number> } | undefined;
+  t: number;
+  upTo: [string, number | undefined];
+}
+
+export class ConnTableOut {
+  private strings: string[] = [];
+  private index = new Map<string, number>();
+  private chars = 0;
+  private saved: Saved | undefined;
+  /** Per space, the upTo of the last log frame sent (CHANGES or LIVE). */
+  readonly upTo = new Map<string, number>();
+  /** The HLC time of the last version a LIVE frame carried. */
+  t = 0;
+
+  constructor(private readonly seed: readonly string[]) {
+    this.reset();
+  }
+
+  private reset(): void {
+    this.strings = [];
+    this.index = new Map();
+    this.chars = 0;
+    for (const s of this.seed) this.add(s);
+  }
+
+  private add(s: string): void {
+    this.index.set(s, this.strings.length);
+    this.strings.push(s);
+    this.chars += s.length;
+  }
+
+  /** Starts a frame for `space`; returns true when the table was cleared first (the frame must say so). */
+  begin(space: string): boolean {
+    const full = this.strings.length + FRAME_STRINGS > MAX_STRINGS || this.chars + FRAME_CHARS > MAX_CHARS;
+    this.saved = { n: this.strings.length, chars: this.chars, cleared: full ? { strings: this.strings, index: this.index } : undefined, t: this.t, upTo: [space, this.upTo.get(space)] };
+    if (full) this.reset();
+    return full;
+  }
+
+  sym(w: Writer, s: string): void {
+    const i = this.index.get(s);
+    if (i !== undefined) return w.uint(i + 1);
+    w.uint(0);
+    w.str(s);
+    this.add(s);
+  }
+
+  /** The frame was not sent: back to the state before `begin`. */
+  rollback(): void {
+    const s = this.saved;
+    if (!s) return;
+    if (s.cleared) {
+      this.strings = s.cleared.strings;
+      this.index = s.cleared.index;
+    } else {
+      for (let i = s.n; i < this.strings.length; i++) this.index.delete(this.strings[i]!);
+      this.strings.length = s.n;
+    }
+    this.chars = s.chars;
+    this.t = s.t;
+    if (s.upTo[1] === undefined) this.upTo.delete(s.upTo[0]);
+    else this.upTo.set(s.upTo[0], s.upTo[1]);
+    this.saved = undefined;
+  }
+
+  commit(): void {
+    this.saved = undefined;
+  }
+}
+
+export class ConnTableIn {
+  private strings: string[] = [];
+  private chars = 0;
+  readonly upTo = new Map<string, number>();
+  t = 0;
+
+  constructor(private readonly seed: readonly string[]) {
+    this.reset();
+  }
+
+  private reset(): void {
+    this.strings = [...this.seed];
+    this.chars = this.seed.reduce((n, s) => n + s.length, 0);
+  }
+
+  begin(cleared: boolean): void {
+    if (cleared) this.reset();
+  }
+
+  sym(r: Reader): string {
+    const i = r.uint();
+    if (i === 0) {
+      const s = r.str();
+      if (this.strings.length >= MAX_STRINGS || this.chars + s.length > MAX_CHARS) throw new ProtocolError('connection string table over its bounds');
+      this.strings.push(s);
+      this.chars += s.length;
+      return s;
+    }
+    const s = this.strings[i - 1];
+    if (s === undefined) throw new ProtocolError('unknown connection string index');
+    return s;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The LIVE frame body (messages.ts): one log entry of a space, compact, through the connection's state
+ * (conn-table.ts) — the space name, key and replica ids through the connection's string table, `upTo` as the
+ * difference from the space's last log position on the connection, HLC times as differences from the last one.
+ * A keystroke into a document then costs its delta and about a dozen bytes (docs/deltas.md has the budget).
+ */
+import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
+import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { FRAME_CHARS, FRAME_STRINGS, type ConnTableIn, type ConnTableOut } from './conn-table.js';
+import { checkKey, SPACE_NAME } from './fields.js';
+import { readState, writeState, type Form } from './wire-state.js';
+
+export interface LiveBody {
+  space: string;
+  upTo: number;
+  entries: Array<readonly [string, KeyState]>;
+}
+
+/** A log frame of one entry whose strings fit what one frame may add to the connection's table. */
+export function liveFits(m: LiveBody): boolean {
+  if (m.upTo <= 0 || m.entries.length !== 1) return false;
+  const [key, s] = m.entries[0]!;
+  let strings = 2;
+  let chars = m.space.length + key.length;
+  for (const v of s.vs) {
+    strings += 1 + (v.x?.b.length ?? 0);
+    chars += 64 * (1 + (v.x?.b.length ?? 0));
+  }
+  const writers = Object.keys(s.cc).length;
+  return strings + writers <= FRAME_STRINGS && chars + 64 * writers <= FRAME_CHARS;
+}
+
+/** Writes the body (the type byte, which says whether `conn.begin` cleared the table, is the caller's). */
+export function writeLive(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined): void {
+  conn.sym(w, m.space);
+  w.uint(m.upTo - (conn.upTo.get(m.space) ?? 0));
+  conn.upTo.set(m.space, m.upTo);
+  const [key, state] = m.entries[0]!;
+  conn.sym(w, key);
+  writeState(w, state, { rid: (s) => conn.sym(w, s), time: (t) => (w.int(t - conn.t), (conn.t = t)) }, forms);
+}
+
+export function readLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number): LiveBody {
+  conn.begin(cleared);
+  const s = conn.sym(r);
+  if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
+  const last = conn.upTo.get(s) ?? 0;
+  const upTo = last + r.uint();
+  if (upTo <= last || !Number.isSafeInteger(upTo)) throw new ProtocolError('log stream went backwards');
+  conn.upTo.set(s, upTo);
+  const k = checkKey(conn.sym(r));
+  const decoder = {
+    rid: () => {
+      const id = conn.sym(r);
+      if (!isReplicaId(id)) throw new ProtocolError('invalid replica id');
+      return id;
+    },
+    time: () => (conn.t += r.int()),
+  };
+  return { space: s, upTo, entries: [[k, readState(r, decoder, maxValue)]] };
+}

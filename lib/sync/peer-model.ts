@@ -1,0 +1,114 @@
+/**
+ * What one link knows of the peer's state, to send versions as deltas against what it holds (docs/deltas.md), and
+ * the form each version takes in a frame.
+ *
+ * Per recently exchanged key, a model of the peer's state of it as dots: the join of every state sent to the peer
+ * on this link and every state it sent us (frames arrive in order, so what we sent is what it will have joined
+ * when it reads our next frame). It is a lower bound of the peer's state — except that a version in it may since
+ * have been superseded there by a write we have not heard of yet: the peer then no longer holds that value, and a
+ * delta against it comes back as NEED. So it is a guess that is never wrong silently.
+ *
+ *   held    the peer holds the version, or has seen it superseded (its context covers it): no value is sent
+ *   delta   the version derives from versions the peer holds (its own derivation, or its in-memory chain's deltas
+ *           composed back to such versions, deltas.ts deltaFor): the delta is sent
+ *   whole   otherwise, and always in repair frames, and for keys the peer asked for whole (NEED) until one went
+ *
+ * A key not in the model (after a reconnect): a derived version whose bases were in a record at or below the cursor
+ * the peer held for our log when the stream started (Derivation.s) probably reached it — probably: that record may
+ * have been superseded before the peer's cursor passed it, and then NEED repairs the guess.
+ * Bounded: at most MAX_KEYS keys per link (the least recently used go).
+ */
+import { deltaFor, valueOf, versionType } from '../deltas.js';
+import { covers, join, type KeyState, type StoredVersion } from '../dvv.js';
+import type { Entry } from './messages.js';
+import { WHOLE, type Form } from './wire-state.js';
+
+const MAX_KEYS = 4096;
+const HELD: Form = { kind: 'held' };
+
+function holdsDot(s: KeyState, r: string, n: number): boolean {
+  for (const v of s.vs) if (v.r === r && v.n === n) return true;
+  return false;
+}
+
+/** The dots of a state (versions without their values, so the model pins no value). */
+function dotsOf(s: KeyState): KeyState {
+  return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
+}
+
+export class PeerModel {
+  /** `space\0key` → the peer's state of the key, as dots; insertion order is recency. */
+  private readonly states = new Map<string, KeyState>();
+  /** Keys the peer asked for whole (NEED): no delta or held form until a whole state went. */
+  private readonly whole = new Set<string>();
+  /** Value types the peer cannot apply deltas of. */
+  private readonly noDeltas = new Set<string>();
+  /** Per space, the cursor the peer held for our log when our stream started. */
+  private readonly from = new Map<string, number>();
+
+  streamFrom(space: string, from: number): void {
+    this.from.set(space, from);
+  }
+
+  /** The peer holds (at least) `state` of the key: it sent it, or it will have joined what we send. */
+  observe(space: string, key: string, state: KeyState): void {
+    const id = space + '\u0000' + key;
+    const known = this.states.get(id);
+    this.states.delete(id);
+    this.states.set(id, dotsOf(known ? join(known, state) : state));
+    if (this.states.size > MAX_KEYS) this.states.delete(this.states.keys().next().value!);
+  }
+
+  /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
+  needWhole(space: string, key: string, type: string): void {
+    const id = space + '\u0000' + key;
+    this.states.delete(id);
+    if (this.whole.size < MAX_KEYS) this.whole.add(id);
+    if (type !== '' && this.noDeltas.size < 64) this.noDeltas.add(type);
+  }
+
+  /**
+   * The forms of a frame's versions (whole ones are left out of the map). `repair`: every value whole. A version
+   * whose value cannot be made here and that cannot go otherwise makes its entry unsendable: `bad` lists those keys.
+   */
+  forms(space: string, entries: readonly Entry[], repair: boolean): { forms: Map<StoredVersion, Form>; bad: string[] } {
+    const forms = new Map<StoredVersion, Form>();
+    const bad: string[] = [];
+    for (const [key, s] of entries) {
+      const id = space + '\u0000' + key;
+      const known = repair || this.whole.has(id) ? undefined : this.states.get(id);
+      const from = this.from.get(space) ?? 0;
+      for (const v of s.vs) {
+        if (v.d) continue;
+        let form: Form | undefined;
+        if (known && (holdsDot(known, v.r, v.n) || covers(known.cc, v.r, v.n))) form = HELD;
+        else if (v.x && !repair && !this.whole.has(id) && !this.noDeltas.has(versionType(v))) {
+          const d = deltaFor(v, known ? (x) => x.b.every(([r, n]) => holdsDot(known, r, n)) : (x) => x.s <= from);
+          if (d) form = { kind: 'delta', b: d.b, d: d.d };
+        }
+        if (form) forms.set(v, form);
+        else if (!materialized(v)) bad.push(key);
+      }
+    }
+    return { forms, bad };
+  }
+
+  /** A frame went: the peer will hold its states; keys sent whole no longer need to be. */
+  sent(space: string, entries: readonly Entry[], forms: ReadonlyMap<StoredVersion, Form>): void {
+    for (const [key, s] of entries) {
+      this.observe(space, key, s);
+      const id = space + '\u0000' + key;
+      if (this.whole.has(id) && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
+    }
+  }
+}
+
+/** Makes a version's value (to send it whole); false when it cannot be made here. */
+function materialized(v: StoredVersion): boolean {
+  try {
+    valueOf(v);
+    return true;
+  } catch {
+    return false;
+  }
+}

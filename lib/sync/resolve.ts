@@ -1,0 +1,84 @@
+/**
+ * Received states whose versions are not whole (wire-state.ts: held, or deltas), resolved against this replica's
+ * records before they are joined (docs/deltas.md):
+ *
+ *   a version held here (same dot)              → ours (a dot names one value)
+ *   a version our context covers, not held      → left out: we saw it superseded, so the join would drop it anyway
+ *   a delta whose bases we all hold             → a derived version over our versions of them, checked now (its type
+ *                                                 takes it, and what it makes stays within maxValueBytes)
+ *   a held one we lack, or a delta with a base  → the key is missing: it is not joined at all (joining the rest of its
+ *     we lack, or of a type not loaded here       state would let its context cover a version we never stored), and
+ *                                                 the caller asks for it whole (NEED)
+ *
+ * A delta that names a base we hold but does not apply to it (another type, malformed, or a value past
+ * maxValueBytes) is a protocol error: the frame is refused whole, nothing of it is stored.
+ * Reading outside the join's transaction is safe: a base read here names its value forever, and a context only grows.
+ */
+import type { ReplicaCore } from '../core.js';
+import { checkReceived, derive, takesDeltas, versionType } from '../deltas.js';
+import { covers, type StoredVersion } from '../dvv.js';
+import { ProtocolError } from './codec.js';
+import type { Entry } from './messages.js';
+import { needsResolving, type WireVersion } from './wire-state.js';
+
+export interface Resolved {
+  /** Entries ready to join (their versions hold values or derivations over our versions). */
+  ready: Entry[];
+  /** Keys to ask for whole, with why ('' a base is missing here, else the type that cannot take deltas here). */
+  missing: Array<readonly [key: string, type: string]>;
+}
+
+export async function resolveEntries(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Promise<Resolved> {
+  const ready: Entry[] = [];
+  const missing: Array<readonly [string, string]> = [];
+  for (const entry of entries) {
+    const [key, s] = entry;
+    if (!needsResolving(s)) {
+      ready.push(entry);
+      continue;
+    }
+    const rec = await core.storage.get(space, key);
+    const vs: StoredVersion[] = [];
+    let lack: string | undefined;
+    for (const v of s.vs as readonly WireVersion[]) {
+      if (!v.e && (v.v !== undefined || v.d || !v.x)) {
+        vs.push(v);
+        continue;
+      }
+      const local = rec?.vs.find((u) => u.r === v.r && u.n === v.n);
+      if (local) {
+        vs.push(local);
+        continue;
+      }
+      if (rec && covers(rec.cc, v.r, v.n)) continue;
+      if (v.e) {
+        lack = '';
+        break;
+      }
+      const bases: StoredVersion[] = [];
+      for (const [r, n] of v.x!.b) {
+        const b = rec?.vs.find((u) => u.r === r && u.n === n);
+        if (b) bases.push(b);
+      }
+      if (bases.length < v.x!.b.length) {
+        lack = '';
+        break;
+      }
+      const type = versionType(bases[0]!);
+      if (type !== '' && bases.every((b) => !b.d) && !takesDeltas(type)) {
+        lack = type;
+        break;
+      }
+      try {
+        const derived = derive({ r: v.r, n: v.n, t: v.t, c: v.c }, bases, v.x!.d, rec!.seq);
+        checkReceived(derived, maxValueBytes);
+        vs.push(derived);
+      } catch (e) {
+        throw new ProtocolError(`a delta for "${key}" that does not apply to its base here: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (lack === undefined) ready.push([key, { vs, cc: s.cc }]);
+    else missing.push([key, lack]);
+  }
+  return { ready, missing };
+}

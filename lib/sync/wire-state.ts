@@ -1,0 +1,202 @@
+/**
+ * Key states on the wire (CHANGES and LIVE frames, messages.ts): the versions, then the causal context.
+ *
+ *   version   replica id (a string table), counter, HLC ms as a difference from a time the frame names, then
+ *             w = logical × 4 + form:
+ *               0 whole      the value follows (codec.ts)
+ *               1 tombstone
+ *               2 held       no value: the receiver holds this version, or has seen it superseded (it said so, or
+ *                            we sent it on this connection)
+ *               3 delta      the base dots, then the delta's bytes: the value is apply(merge(value(bases)), delta)
+ *                            for bases the receiver holds (docs/deltas.md); the receiver that lacks one asks for the
+ *                            whole state (NEED). Bases: m even — one base of the version's own replica, its counter
+ *                            the version's minus zigzag⁻¹(m / 2) (a keystroke: one byte); m odd — (m − 1) / 2 bases,
+ *                            each a replica id and a counter, in canonical order
+ *   a state   starts with 2 × the version count, + 1 when the causal context follows the versions explicitly
+ *             (count, then (replica id, counter) pairs); without it, the context is the versions' own dots (the
+ *             common single-writer case)
+ *
+ * Which form a version takes is the sender's call (peer-model.ts); without one, every value goes whole. Decoding
+ * validates every field and returns held and delta versions unresolved (`e`, or `x` without bases): resolve.ts turns
+ * them into stored versions against the receiver's records, or refuses the frame.
+ */
+import { valueOf } from '../deltas.js';
+import type { Dot, KeyState, StoredVersion } from '../dvv.js';
+import { invalidEncoding } from '../values.js';
+import { ProtocolError, type Reader, type Writer } from './codec.js';
+
+/** How a version travels. */
+export type Form = { readonly kind: 'whole' } | { readonly kind: 'held' } | { readonly kind: 'delta'; readonly b: readonly Dot[]; readonly d: Uint8Array };
+
+export const WHOLE: Form = { kind: 'whole' };
+const FORM_WHOLE = 0;
+const FORM_TOMBSTONE = 1;
+const FORM_HELD = 2;
+const FORM_DELTA = 3;
+
+/** A version as decoded: `e` marks a held one (no value), a delta one has `x` without its bases. */
+export interface WireVersion extends StoredVersion {
+  readonly e?: 1;
+}
+
+/** Dot counters beyond this are refused (see messages.ts). */
+export const MAX_COUNTER = 2 ** 48;
+/** Bases one delta may name. */
+export const MAX_BASES = 64;
+
+/** How strings and times are written: the frame's string table and base time, or the connection's (LIVE). */
+export interface StateCodec {
+  /** A replica id. */
+  rid(s: string): void;
+  /** The HLC ms of a version, as written (and the codec's running time advanced, where it runs). */
+  time(t: number): void;
+}
+
+export interface StateDecoder {
+  /** A replica id (validated). */
+  rid(): string;
+  time(): number;
+}
+
+/** Writes a state; `forms` gives each version's form (absent: whole). */
+export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: ReadonlyMap<StoredVersion, Form>): void {
+  const dots = ccIsDots(s);
+  w.uint(s.vs.length * 2 + (dots ? 0 : 1));
+  for (const v of s.vs) {
+    c.rid(v.r);
+    w.uint(v.n);
+    c.time(v.t);
+    if (v.d) {
+      w.uint(v.c * 4 + FORM_TOMBSTONE);
+      continue;
+    }
+    const form = forms?.get(v) ?? WHOLE;
+    if (form.kind === 'held') w.uint(v.c * 4 + FORM_HELD);
+    else if (form.kind === 'delta') {
+      w.uint(v.c * 4 + FORM_DELTA);
+      const only = form.b.length === 1 ? form.b[0]! : undefined;
+      if (only && only[0] === v.r) w.uint(zigzag(v.n - only[1]) * 2);
+      else {
+        w.uint(form.b.length * 2 + 1);
+        for (const [r, n] of form.b) {
+          c.rid(r);
+          w.uint(n);
+        }
+      }
+      w.bytes(form.d);
+    } else {
+      w.uint(v.c * 4 + FORM_WHOLE);
+      w.value(valueOf(v));
+    }
+  }
+  if (dots) return;
+  const rs = Object.keys(s.cc);
+  w.uint(rs.length);
+  for (const r of rs) {
+    c.rid(r);
+    w.uint(s.cc[r]!);
+  }
+}
+
+function ccIsDots(s: KeyState): boolean {
+  let n = 0;
+  for (const r in s.cc) {
+    n++;
+    let top = 0;
+    for (const v of s.vs) if (v.r === r && v.n > top) top = v.n;
+    if (top !== s.cc[r]) return false;
+  }
+  const writers = new Set(s.vs.map((v) => v.r)).size;
+  return n === writers;
+}
+
+function counter(r: Reader): number {
+  const n = r.uint();
+  if (n < 1 || n > MAX_COUNTER) throw new ProtocolError('invalid version');
+  return n;
+}
+
+const byDot = (a: { r: string; n: number }, b: { r: string; n: number }) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n);
+
+const zigzag = (n: number) => (n < 0 ? -2 * n - 1 : 2 * n);
+const unzigzag = (z: number) => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+
+export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyState {
+  const head = r.uint();
+  const nv = Math.floor(head / 2);
+  const explicitCc = head % 2 === 1;
+  if (nv * 4 > r.remaining) throw new ProtocolError('count exceeds frame');
+  const vs: WireVersion[] = [];
+  for (let i = 0; i < nv; i++) {
+    const rid = c.rid();
+    const n = counter(r);
+    const t = c.time();
+    const w = r.uint();
+    if (t < 0 || t > 2 ** 48 || w >> 2 > 0xffff) throw new ProtocolError('invalid version');
+    const cl = Math.floor(w / 4);
+    const form = w % 4;
+    if (form === FORM_TOMBSTONE) vs.push({ r: rid, n, t, c: cl, d: 1 });
+    else if (form === FORM_HELD) vs.push({ r: rid, n, t, c: cl, e: 1 });
+    else if (form === FORM_DELTA) {
+      const m = r.uint();
+      const nb = m % 2 === 0 ? 1 : (m - 1) / 2;
+      if (nb < 1 || nb > MAX_BASES || nb * 2 > r.remaining) throw new ProtocolError('invalid delta bases');
+      const b: Dot[] = [];
+      for (let j = 0; j < nb; j++) {
+        const br = m % 2 === 0 ? rid : c.rid();
+        const bn = m % 2 === 0 ? n - unzigzag(m / 2) : counter(r);
+        if (bn < 1 || bn > MAX_COUNTER) throw new ProtocolError('invalid delta bases');
+        const prev = b[j - 1];
+        if (prev && byDot({ r: prev[0], n: prev[1] }, { r: br, n: bn }) >= 0) throw new ProtocolError('delta bases out of order');
+        if (br === rid && bn === n) throw new ProtocolError('a version derived from itself');
+        b.push([br, bn]);
+      }
+      const d = r.bytes();
+      if (d.length === 0 || d.length > maxValue) throw new ProtocolError('invalid delta');
+      vs.push({ r: rid, n, t, c: cl, x: { b, d, s: 0 } });
+    } else {
+      const plain = r.valueIsPlain();
+      const v = r.value();
+      if (v.length > maxValue) throw new ProtocolError('value over the size limit');
+      // Plain values arrive as a checked tree and are re-encoded as JSON; rich and byte values are validated
+      // before anything is stored (a malformed one closes the connection; nothing of the frame is stored).
+      if (!plain) {
+        const bad = invalidEncoding(v, maxValue);
+        if (bad) throw new ProtocolError(`malformed value: ${bad}`);
+      }
+      vs.push({ r: rid, n, t, c: cl, v });
+    }
+  }
+  vs.sort(byDot);
+  for (let i = 1; i < vs.length; i++) {
+    if (vs[i]!.r === vs[i - 1]!.r && vs[i]!.n === vs[i - 1]!.n) throw new ProtocolError('duplicate dot in a state');
+  }
+  const cc: Record<string, number> = {};
+  if (!explicitCc) {
+    for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
+  } else {
+    const ncc = r.uint();
+    if (ncc * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
+    for (let i = 0; i < ncc; i++) {
+      const rid = c.rid();
+      const n = counter(r);
+      if (rid in cc) throw new ProtocolError('invalid causal context');
+      cc[rid] = n;
+    }
+    for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
+  }
+  return { vs, cc };
+}
+
+/** Rough encoded size of an entry, for splitting batches under the frame limit (a derived version: its delta). */
+export function entrySize(key: string, s: KeyState): number {
+  let n = key.length + 4;
+  for (const v of s.vs) n += 24 + (v.v !== undefined ? v.v.length : v.x ? v.x.d.length + 16 : 0);
+  return n + 8 * Object.keys(s.cc).length;
+}
+
+/** Whether a decoded state holds a version that is not whole (held, or a delta): resolve.ts must resolve it. */
+export function needsResolving(s: KeyState): boolean {
+  for (const v of s.vs as readonly WireVersion[]) if (v.e || (v.x && v.v === undefined && !v.x.base)) return true;
+  return false;
+}

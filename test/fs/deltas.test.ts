@@ -1,0 +1,158 @@
+// Deltas in the file log (docs/deltas.md, Storage): a write with a delta appends the delta, not the document; reads
+// and recovery rebuild it through the key's chain; a damaged base makes that key CORRUPT and no other.
+import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { fileStorage, type FileStorage } from '../../adapters/fs/index.js';
+import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
+import { openReplica, type Replica } from '../../lib/index.js';
+import { snapshotFiles, tempDir } from './helpers.js';
+
+let cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups) await c();
+  cleanups = [];
+});
+
+async function dirSize(dir: string): Promise<number> {
+  let n = 0;
+  for (const f of await readdir(dir)) n += (await stat(join(dir, f))).size;
+  return n;
+}
+
+async function textOf(r: Replica, key: string): Promise<string> {
+  const d = new Y.Doc();
+  Y.applyUpdate(d, (await r.space('s').get(key))!.value as Uint8Array);
+  return d.getText('body').toString();
+}
+
+async function replicaIn(dir: string, options = {}): Promise<{ r: Replica; storage: FileStorage }> {
+  const storage = fileStorage(dir, options);
+  const r = await openReplica({ storage });
+  return { r, storage };
+}
+
+describe('deltas in the file log', () => {
+  it('a keystroke into a large document appends about its delta; a reopen reads the document back exact', async () => {
+    const { dir, cleanup } = await tempDir('deltas');
+    cleanups.push(cleanup);
+    const { r } = await replicaIn(dir);
+    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+    const t = doc.getText('body');
+    for (let i = 0; i < 20; i++) {
+      t.insert(t.length, `paragraph ${i}: ${'lorem ipsum dolor sit amet '.repeat(200)}\n`);
+      await flushDoc(doc);
+    }
+    const docBytes = ((await r.space('s').get('doc'))!.value as Uint8Array).length;
+    expect(docBytes).toBeGreaterThan(100_000);
+    const before = await dirSize(dir);
+    let updates = 0;
+    doc.on('update', (u: Uint8Array) => (updates += u.length));
+    for (let i = 0; i < 100; i++) {
+      t.insert((i * 997) % t.length, 'x');
+      await flushDoc(doc);
+    }
+    const grown = (await dirSize(dir)) - before;
+    // Each record is the keystroke's update and the record's head around it, never the document.
+    expect(grown).toBeLessThan(updates + 100 * 400);
+    const want = t.toString();
+    doc.destroy();
+    await r.close();
+    const again = await replicaIn(dir);
+    expect(await textOf(again.r, 'doc')).toBe(want);
+    await again.r.close();
+  });
+
+  it('recovery replays chains, compaction stores them whole, and a damaged base makes that key CORRUPT and no other', async () => {
+    const { dir, cleanup } = await tempDir('deltas');
+    cleanups.push(cleanup);
+    const { r, storage } = await replicaIn(dir);
+    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+    const t = doc.getText('body');
+    t.insert(0, `MARKER-OF-THE-BASE ${'base text '.repeat(500)}`);
+    await flushDoc(doc);
+    await r.space('s').put('other', 'unharmed');
+    await storage.compactNow(); // the document's base is now a whole record in the snapshot
+    for (let i = 0; i < 10; i++) {
+      t.insert(i, String(i % 10));
+      await flushDoc(doc);
+    }
+    const want = t.toString();
+    doc.destroy();
+    await r.close();
+
+    // Recovery replays the chain on top of the snapshot.
+    const replayed = await replicaIn(dir);
+    expect(await textOf(replayed.r, 'doc')).toBe(want);
+    await replayed.r.close();
+
+    // Damage the base (in the snapshot: checked when read, not at open).
+    const [snap] = await snapshotFiles(dir);
+    const bytes = await readFile(snap!);
+    const at = bytes.indexOf('MARKER-OF-THE-BASE');
+    expect(at).toBeGreaterThan(0);
+    const f = await open(snap!, 'r+');
+    await f.write(Buffer.from('X'), 0, 1, at);
+    await f.close();
+    const damaged = fileStorage(dir);
+    await damaged.open();
+    try {
+      await expect(damaged.get('s', 'doc')).rejects.toMatchObject({ code: 'CORRUPT' });
+      expect((await damaged.get('s', 'other'))!.vs[0]!.v).toBe('"unharmed"');
+      expect((await damaged.index('s')).map((e) => e.key).sort()).toEqual(['doc', 'other']);
+    } finally {
+      await damaged.close();
+    }
+  });
+
+  it('compaction writes chained records whole: after it, the directory holds about the document once', async () => {
+    const { dir, cleanup } = await tempDir('deltas');
+    cleanups.push(cleanup);
+    const { r, storage } = await replicaIn(dir);
+    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+    const t = doc.getText('body');
+    t.insert(0, 'start '.repeat(5000));
+    await flushDoc(doc);
+    for (let i = 0; i < 200; i++) {
+      t.insert((i * 31) % t.length, 'y');
+      await flushDoc(doc);
+    }
+    await storage.compactNow();
+    const state = Y.encodeStateAsUpdate(doc).length;
+    expect(await dirSize(dir)).toBeLessThan(state * 1.5 + 4096);
+    const want = t.toString();
+    doc.destroy();
+    await r.close();
+    const again = await replicaIn(dir);
+    expect(await textOf(again.r, 'doc')).toBe(want);
+    await again.r.close();
+  });
+
+  it('a small store whose log outweighs its data is left compact at close (compactOnClose)', async () => {
+    const sizes: number[] = [];
+    for (const compactOnClose of [true, false]) {
+      const { dir, cleanup } = await tempDir('deltas');
+      cleanups.push(cleanup);
+      const { r } = await replicaIn(dir, { compactOnClose });
+      const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+      const t = doc.getText('body');
+      t.insert(0, 'lorem ipsum '.repeat(3000));
+      await flushDoc(doc);
+      for (let i = 0; i < 400; i++) {
+        t.insert((i * 7919) % (t.length + 1), `word${i} `);
+        await flushDoc(doc);
+      }
+      const state = Y.encodeStateAsUpdate(doc).length;
+      const want = t.toString();
+      doc.destroy();
+      await r.close();
+      sizes.push((await dirSize(dir)) / state);
+      const again = await replicaIn(dir);
+      expect(await textOf(again.r, 'doc')).toBe(want);
+      await again.r.close();
+    }
+    expect(sizes[0]).toBeLessThan(1.5);
+    expect(sizes[1]).toBeGreaterThan(3);
+  });
+});

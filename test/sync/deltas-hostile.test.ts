@@ -1,0 +1,190 @@
+// Hostile deltas (docs/deltas.md, "attacks"): a delta that does not apply to the base it names, one that expands past
+// maxValueBytes, a frame cut inside a value, a LIVE frame growing the connection's table without bound, NEED for what
+// the asker may not see: each closes only that connection (4400) and stores nothing of its frame.
+import { afterAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { yjsValue } from '../../adapters/yjs/index.js';
+import type { KeyState, StoredVersion } from '../../lib/dvv.js';
+import { CloseCode, memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { ConnTableOut } from '../../lib/sync/conn-table.js';
+import { encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import type { Form } from '../../lib/sync/wire-state.js';
+import { registerValueType, typedBytes, TypedBytes, type ValueType } from '../../lib/typed.js';
+import { encodeValue } from '../../lib/values.js';
+import type { Connection } from '../../lib/transport.js';
+import { item } from '../relay/raw.js';
+import { rawSide } from '../values/hostile.js';
+import { until } from './support.js';
+
+/** A test type whose delta `[k]` repeats its base k × 1000 times: a tiny delta, a huge value (no size bound declared). */
+const bloat: ValueType<TypedBytes> = {
+  name: 'test-bloat',
+  is: (v): v is TypedBytes => v instanceof TypedBytes && v.typeName === 'test-bloat',
+  encode: (v) => v,
+  decode: (p) => typedBytes('test-bloat', p),
+  merge: (vs) => vs[0]!,
+  apply: (base, delta) => {
+    const out = new Uint8Array(base.length * delta[0]! * 1000);
+    for (let i = 0; i < out.length; i += base.length) out.set(base, i);
+    return typedBytes('test-bloat', out);
+  },
+};
+registerValueType(bloat);
+
+interface Peer {
+  replica: Replica;
+  id: string;
+  peer: string;
+  send(m: Message, forms?: Map<StoredVersion, Form>): void;
+  sendRaw(f: Uint8Array): void;
+  closed: () => { code: number; reason: string } | undefined;
+}
+
+const open: Replica[] = [];
+afterAll(async () => {
+  for (const r of open) await r.close();
+});
+
+/** A replica and a raw peer synced on space 's' (both hellos exchanged, the peer's item sent). */
+async function rawPeer(maxValueBytes?: number): Promise<Peer> {
+  const replica = await openReplica({ storage: memoryStorage(), ...(maxValueBytes ? { maxValueBytes } : {}) });
+  open.push(replica);
+  replica.space('s');
+  await replica.space('s').put('honest', 'kept');
+  const [ta, tb] = pairTransports();
+  const got: Uint8Array[] = [];
+  let closed: { code: number; reason: string } | undefined;
+  const raw = rawSide(() => got);
+  const connP = tb.open({ onMessage: (f) => void got.push(f as Uint8Array), onClose: (code, reason) => void (closed = { code, reason }) });
+  replica.connect(ta, { antiEntropyInterval: 0, backoff: { base: 10_000, max: 10_000 } });
+  const conn: Connection = await connP;
+  conn.send(raw.hello([item('s')]));
+  const peer = await raw.peerId();
+  await until(() => got.length > 1, 'the replica syncing the space');
+  return {
+    replica,
+    id: raw.id,
+    peer,
+    send: (m, forms) => conn.send(encodeMessage(m, [raw.id, peer], forms ? { forms } : {})),
+    sendRaw: (f) => conn.send(f),
+    closed: () => closed,
+  };
+}
+
+const doc = (s: string) => {
+  const d = new Y.Doc();
+  d.getText('t').insert(0, s);
+  return d;
+};
+
+function version(r: string, n: number, v?: string | Uint8Array): StoredVersion {
+  return v === undefined ? { r, n, t: Date.now(), c: 0 } : { r, n, t: Date.now(), c: 0, v };
+}
+
+/** Gives the replica `v` as the whole state of `key` at (peer, 1), by a repair frame. */
+async function holds(p: Peer, key: string, v: string | Uint8Array): Promise<void> {
+  p.send({ type: MsgType.Changes, space: 's', upTo: 0, entries: [[key, { vs: [version(p.id, 1, v)], cc: { [p.id]: 1 } }]] });
+  await until(async () => (await p.replica.core.storage.get('s', key)) !== undefined, 'the base stored');
+}
+
+/** A log frame: `key` at (peer, 2) as `delta` against (peer, 1), beside a plain entry. */
+function deltaFrame(p: Peer, key: string, delta: Uint8Array): void {
+  const v = version(p.id, 2);
+  const state: KeyState = { vs: [v], cc: { [p.id]: 2 } };
+  const beside: KeyState = { vs: [version(p.id, 3, '"beside"')], cc: { [p.id]: 3 } };
+  p.send({ type: MsgType.Changes, space: 's', upTo: 5, entries: [['beside', beside], [key, state]] }, new Map([[v, { kind: 'delta', b: [[p.id, 1]], d: delta }]]));
+}
+
+async function refused(p: Peer, key: string, base: string | Uint8Array): Promise<void> {
+  await until(() => p.closed() !== undefined, 'the connection closing');
+  expect(p.closed()!.code).toBe(CloseCode.PROTOCOL_ERROR);
+  const s = p.replica.space('s');
+  expect(await s.get('beside')).toBeUndefined();
+  const rec = await p.replica.core.storage.get('s', key);
+  expect(rec!.vs.map((v) => v.n)).toEqual([1]);
+  expect(rec!.vs[0]!.v).toEqual(base);
+  expect(await p.replica.core.storage.getMeta(`c:${p.id}:s`)).not.toMatchObject({ s: 5 });
+  expect((await s.get('honest'))?.value).toBe('kept');
+}
+
+describe('hostile deltas', () => {
+  it('a delta naming a base that is not a value with deltas (a plain value) closes with 4400; nothing of the frame is stored', async () => {
+    const p = await rawPeer();
+    await holds(p, 'k', '"plain"');
+    deltaFrame(p, 'k', Y.encodeStateAsUpdate(doc('x')));
+    await refused(p, 'k', '"plain"');
+    expect(p.closed()!.reason).toMatch(/does not apply/);
+  });
+
+  it('a delta that is not a Yjs update, against a document it holds, closes with 4400; nothing of the frame is stored', async () => {
+    const p = await rawPeer();
+    const base = encodeValue(yjsValue(Y.encodeStateAsUpdate(doc('hello')))) as Uint8Array;
+    await holds(p, 'd', base);
+    deltaFrame(p, 'd', Uint8Array.of(5, 200, 1, 2, 3));
+    await refused(p, 'd', base);
+  });
+
+  it('a tiny delta that expands past maxValueBytes closes with 4400; nothing of the frame is stored', async () => {
+    const p = await rawPeer(64 * 1024);
+    const base = encodeValue(typedBytes('test-bloat', new Uint8Array(100).fill(1))) as Uint8Array;
+    await holds(p, 'b', base);
+    deltaFrame(p, 'b', Uint8Array.of(200)); // 100 B × 200 000 = 20 MB
+    await refused(p, 'b', base);
+    expect(p.closed()!.reason).toMatch(/maxValueBytes/);
+  });
+
+  it('a delta that fits is stored as its derivation and reads back as the value the writer meant', async () => {
+    const p = await rawPeer();
+    const d = doc('hello');
+    const base = encodeValue(yjsValue(Y.encodeStateAsUpdate(d))) as Uint8Array;
+    await holds(p, 'd', base);
+    const sv = Y.encodeStateVector(d);
+    d.getText('t').insert(5, ' world');
+    deltaFrame(p, 'd', Y.encodeStateAsUpdate(d, sv));
+    await until(async () => (await p.replica.space('s').get('beside'))?.value === 'beside', 'the frame stored');
+    const got = new Y.Doc();
+    Y.applyUpdate(got, (await p.replica.space('s').get('d'))!.value as Uint8Array);
+    expect(got.getText('t').toString()).toBe('hello world');
+    expect(p.closed()).toBeUndefined();
+  });
+
+  it('a frame cut inside a value closes with 4400 and stores nothing of it', async () => {
+    const p = await rawPeer();
+    const big = encodeValue(new Uint8Array(50_000).fill(9)) as Uint8Array;
+    const whole = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 3, entries: [['a', { vs: [version(p.id, 1, '"a"')], cc: { [p.id]: 1 } }], ['big', { vs: [version(p.id, 2, big)], cc: { [p.id]: 2 } }]] }, [p.id, p.peer]);
+    p.sendRaw(whole.subarray(0, 25_000));
+    await until(() => p.closed() !== undefined, 'the connection closing');
+    expect(p.closed()!.code).toBe(CloseCode.PROTOCOL_ERROR);
+    expect(await p.replica.space('s').get('a')).toBeUndefined();
+    expect(await p.replica.space('s').get('big')).toBeUndefined();
+  });
+
+  it("LIVE frames that never clear the connection's string table are refused once it is full; what came before is kept", async () => {
+    const p = await rawPeer();
+    // A sender that never clears: each frame adds a new 1000-character key.
+    const table = new ConnTableOut([p.id, p.peer]);
+    table.begin = () => false;
+    let sent = 0;
+    for (let i = 1; i <= 80 && !p.closed(); i++) {
+      const key = String(i).padStart(1000, 'k');
+      p.sendRaw(encodeMessage({ type: MsgType.Changes, space: 's', upTo: i, entries: [[key, { vs: [version(p.id, i, String(i))], cc: { [p.id]: i } }]] }, undefined, { live: table }));
+      sent = i;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await until(() => p.closed() !== undefined, 'the connection closing');
+    expect(p.closed()!.code).toBe(CloseCode.PROTOCOL_ERROR);
+    expect(p.closed()!.reason).toMatch(/string table/);
+    expect(sent).toBeLessThan(80);
+    expect((await p.replica.space('s').get(String(1).padStart(1000, 'k')))?.value).toBe(1);
+  });
+
+  it('NEED for a space the session does not sync closes with 4400; NEED for absent keys is answered with empty states', async () => {
+    const p = await rawPeer();
+    p.send({ type: MsgType.Need, space: 's', keys: [['absent', ''], ['honest', 'yjs']] });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(p.closed()).toBeUndefined();
+    p.send({ type: MsgType.Need, space: 'other', keys: [['x', '']] });
+    await until(() => p.closed() !== undefined, 'the connection closing');
+    expect(p.closed()!.code).toBe(CloseCode.PROTOCOL_ERROR);
+  });
+});
