@@ -6,6 +6,7 @@
  * subscribers and to sync links (with the link it came from, so it is not echoed back).
  */
 import { AckTracker } from './acks.js';
+import { valueOf } from './deltas.js';
 import { contradiction, EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
 import { restorePoint, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
@@ -326,7 +327,8 @@ export class ReplicaCore {
           const cc: Record<string, number> = { ...clash.base.cc };
           for (const v of clash.again) {
             const hlc = this.clock.tick();
-            vs.push(v.d ? { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, v: v.v! });
+            // The value whole (a version written as a delta holds none until read: deltas.ts valueOf).
+            vs.push(v.d ? { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) });
             cc[me] = seq;
           }
           vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));

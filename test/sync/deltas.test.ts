@@ -3,7 +3,8 @@
 // the whole value; a connection dropped mid-stream loses nothing.
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
+import { flushDoc, openDoc, yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
+import { encodeValue } from '../../lib/values.js';
 import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
 import { MsgType } from '../../lib/sync/messages.js';
 import { volatileStorage } from '../support/volatile-storage.js';
@@ -192,5 +193,39 @@ describe('deltas on the wire', () => {
     expect(((await b.space('s').get('big'))!.value as Uint8Array).length).toBe(200_000);
     await a.close();
     await b.close();
+  });
+});
+
+describe('a document version minted again', () => {
+  it('when a remote state claims its dot for another write (a restore lost ours), the version minted again keeps its value, held as a delta or not', async () => {
+    const a = await openReplica({ storage: memoryStorage() });
+    const space = a.space('s');
+    const doc = new Y.Doc();
+    const t = doc.getText('body');
+    const whole = (d: Y.Doc) => ({ value: yjsValue(Y.encodeStateAsUpdate(d)) });
+    t.insert(0, 'first ');
+    await space.writeWith(KEY, () => whole(doc));
+    // The second write is a delta against the first: stored as its derivation (no value of its own yet).
+    let delta: Uint8Array | undefined;
+    doc.once('update', (u: Uint8Array) => (delta = u));
+    t.insert(t.length, 'second');
+    const w = await space.writeWith(KEY, () => ({ delta: delta!, type: YJS_TYPE }));
+    const mine = (await a.core.storage.get('s', KEY))!.vs.find((v) => v.n === w.seq)!;
+    expect(mine.v).toBeUndefined();
+    expect(mine.x).toBeDefined();
+    // A peer holds another write under the same dot (ours was lost by a restore, and minted again for this one).
+    const other = new Y.Doc();
+    other.getText('body').insert(0, 'lost write ');
+    const theirs = { r: a.replicaId, n: w.seq, t: mine.t - 1, c: 0, v: encodeValue(yjsValue(Y.encodeStateAsUpdate(other)), 1 << 20) };
+    await a.core.join('s', [[KEY, { vs: [theirs], cc: { [a.replicaId]: w.seq } }]]);
+    const rec = (await a.core.storage.get('s', KEY))!;
+    expect(rec.vs.map((v) => v.n).sort()).toEqual([w.seq, w.seq + 1]);
+    const got = await space.get(KEY);
+    expect(got?.conflict).toBe(false);
+    const merged = new Y.Doc();
+    Y.applyUpdate(merged, got!.value as Uint8Array);
+    expect(text(merged)).toContain('first second');
+    expect(text(merged)).toContain('lost write');
+    await a.close();
   });
 });
