@@ -64,7 +64,6 @@ export class SpaceSync {
         readLog: (after, limit) => core.storage.readLog(name, after, limit),
         lastSeq: () => hub.lastSeqNow(name),
         acked: (upTo) => core.acks.ack(name, upTo, session.peer!.replicaId),
-        shipped: (upTo) => core.noteShipped(name, upTo),
         refreshStatus: () => session.refreshStatus(),
         fail: (e) => session.fail(e),
       },
@@ -86,7 +85,7 @@ export class SpaceSync {
       get: (key) => core.storage.get(name, key),
       random: () => core.random(),
       send: (m) => session.send(m),
-      sendRepair: (entries, _bytes, top) => (core.noteShipped(name, top), session.sendRepair(name, entries)),
+      sendRepair: (entries) => session.sendRepair(name, entries),
       fail: (e) => session.fail(e),
       ended: (run, info) => this.repairEnded(run, info),
     });
