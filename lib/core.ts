@@ -195,6 +195,14 @@ export class ReplicaCore {
     if (stored.id !== oldId) this.events.emit('reidentified', { oldId, newId: stored.id });
   }
 
+  /**
+   * The log's top as the storage holds it: another instance sharing it (a tab) may have committed past what this
+   * one has read yet, and what it committed is durable. Restore detection compares peers' claims with this.
+   */
+  async storedTop(): Promise<number> {
+    return Math.max(this.durableSeq, (await this.storage.getMeta<number>('seq')) ?? 0);
+  }
+
   /** Every transaction up to `seq` is durable. */
   noteDurable(seq: number): void {
     if (seq > this.durableSeq) this.durableSeq = seq;
@@ -389,7 +397,7 @@ export class ReplicaCore {
   async reidentify(peer: string): Promise<void> {
     this.assertOpen();
     const old = this.identity;
-    const point = restorePoint(old.history, this.durableSeq, await this.storage.getMeta<string>('told:' + peer));
+    const point = restorePoint(old.history, await this.storedTop(), await this.storage.getMeta<string>('told:' + peer));
     const touched: Array<[string, string]> = [];
     for (const space of await this.storage.spaces()) {
       for (const e of await this.storage.index(space)) if (e.seq > point) touched.push([space, e.key]);

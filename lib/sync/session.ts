@@ -271,7 +271,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     // The peer holds a dot we delivered that our storage lost: we were restored (epochs.ts). A client takes its
     // relay's word (and peers theirs); a relay only a relay's of its cluster.
     const trusted = this.options.role === 'client' || this.grants?.trusted === true;
-    if (trusted && m.expect === this.core.replicaId && lostWrites(this.core.history, this.core.durableSeq, m.seen)) {
+    if (trusted && m.expect === this.core.replicaId && m.seen && lostWrites(this.core.history, await this.core.storedTop(), m.seen)) {
       await this.core.reidentify(m.replicaId);
       this.close(CloseCode.GOING_AWAY, 'replica re-identified');
       return;
