@@ -42,6 +42,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private hello: Promise<void> | undefined;
   /** The durable top and epoch history our hello announced: cursors into our log are judged by them. */
   private helloTop = 0;
+  /** The replica our hello was made for ('' when none). */
+  private sentExpect = '';
   private helloHistory: EpochEntry[] = [];
   /** Cluster news waits for both hellos (the peer expects our hello first). */
   private clusterQueue: string[] | undefined = [];
@@ -142,7 +144,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       epoch: this.core.epoch,
       top: this.helloTop,
       token: this.options.token ?? '',
-      expect: expected ?? '',
+      expect: (this.sentExpect = expected ?? ''),
       history: this.helloHistory,
       ...(seen ? { seen } : {}),
       spaces,
@@ -278,6 +280,14 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     }
     this.peer = m;
     this.options.onPeer?.(m.replicaId);
+    // Our hello was made for another replica (its id changed, or we did not know it): it could not carry the
+    // dots of this peer we hold, so the peer could not tell whether it lost any (a restore). Before anything
+    // else, say hello again, made for it.
+    if (this.options.onRehello && this.sentExpect !== m.replicaId && (await this.core.seen(m.replicaId))) {
+      this.options.onRehello();
+      this.close(CloseCode.GOING_AWAY, 'hello again, made for this peer');
+      return;
+    }
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();
