@@ -95,11 +95,6 @@ export class ReplicaCore {
   private readonly ownSeqs = new Map<string, Set<number>>();
   private externalQueue: Promise<void> = Promise.resolve();
   private readonly stopWatching: (() => void) | undefined;
-  /**
-   * Per space, the highest log seq this instance has sent on any link since it opened (a frame in flight counts).
-   * A key whose record sits above it was never sent: no peer can have superseded what this instance wrote in it.
-   */
-  private readonly shippedUpTo = new Map<string, number>();
   /** Per peer: the highest own dot it delivered to us directly, and the epoch it announced then (epochs.ts). */
   private readonly seenOf = new Map<string, Seen | null>();
   /**
@@ -200,9 +195,12 @@ export class ReplicaCore {
     if (stored.id !== oldId) this.events.emit('reidentified', { oldId, newId: stored.id });
   }
 
-  /** A link sent the space's log (or states) up to this seq. */
-  noteShipped(space: string, seq: number): void {
-    if (seq > (this.shippedUpTo.get(space) ?? 0)) this.shippedUpTo.set(space, seq);
+  /**
+   * The log's top as the storage holds it: another instance sharing it (a tab) may have committed past what this
+   * one has read yet, and what it committed is durable. Restore detection compares peers' claims with this.
+   */
+  async storedTop(): Promise<number> {
+    return Math.max(this.durableSeq, (await this.storage.getMeta<number>('seq')) ?? 0);
   }
 
   /** Every transaction up to `seq` is durable. */
@@ -310,7 +308,6 @@ export class ReplicaCore {
     }
     const me = this.identity.id;
     const since = this.identity.history[this.identity.history.length - 1]![1];
-    const shipped = this.shippedUpTo.get(space) ?? 0;
     const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
       changes.length = 0;
       let seq = lastSeq ?? 0;
@@ -319,7 +316,7 @@ export class ReplicaCore {
         const prev = prevs[i];
         // A remote state claiming our own dots for other writes (a restore lost them; or a forgery) must not
         // drop what we wrote since: those versions are minted again above the claim (dvv.ts contradiction).
-        const clash = prev && contradiction(prev, remote, me, lastSeq ?? 0, since, prev.seq > shipped);
+        const clash = prev && contradiction(prev, remote, me, lastSeq ?? 0, since);
         let joined: KeyState;
         if (clash) {
           seq = Math.max(seq, remote.cc[me] ?? 0);
@@ -401,7 +398,7 @@ export class ReplicaCore {
   async reidentify(peer: string): Promise<void> {
     this.assertOpen();
     const old = this.identity;
-    const point = restorePoint(old.history, this.durableSeq, await this.storage.getMeta<string>('told:' + peer));
+    const point = restorePoint(old.history, await this.storedTop(), await this.storage.getMeta<string>('told:' + peer));
     const touched: Array<[string, string]> = [];
     for (const space of await this.storage.spaces()) {
       for (const e of await this.storage.index(space)) if (e.seq > point) touched.push([space, e.key]);

@@ -213,21 +213,21 @@ export function stripOwnDots(state: KeyState, id: string, point: number): { stat
 /**
  * A remote state of a key contradicting what replica `me` minted: the same dot of ours with another write
  * (another HLC: our storage was restored, or the version is forged), or a context that would drop a version of
- * ours minted since `since` (this open) although no peer can have superseded it — the context claims counters
- * of ours beyond any we minted (`top`), or our state of the key was never sent anywhere (`unsent`). Joining
+ * ours minted since `since` (this open) although no peer can have superseded it: the context claims counters
+ * of ours beyond any we minted (`top`). Joining
  * it as it is would lose our write (dropped as covered) or keep one dot for two values. Returns the versions of
  * ours to mint again under fresh counters (the caller adds them as siblings, above the claim), and `prev`
  * without them and with the remote's versions of those dots joined in (they are the other writes).
  * Without a contradiction: undefined (the usual join applies).
  */
-export function contradiction(prev: KeyState, remote: KeyState, me: string, top: number, since: number, unsent = false): { base: KeyState; again: StoredVersion[] } | undefined {
+export function contradiction(prev: KeyState, remote: KeyState, me: string, top: number, since: number): { base: KeyState; again: StoredVersion[] } | undefined {
   const claimed = remote.cc[me] ?? 0;
   let again: StoredVersion[] | undefined;
   for (const v of prev.vs) {
     if (v.r !== me) continue;
     const theirs = remote.vs.find((u) => u.r === me && u.n === v.n);
     const collides = theirs !== undefined && (theirs.t !== v.t || theirs.c !== v.c);
-    const coveredByClaim = theirs === undefined && (claimed > top || unsent) && v.n <= claimed && v.n > since;
+    const coveredByClaim = theirs === undefined && claimed > top && v.n <= claimed && v.n > since;
     if (collides || coveredByClaim) (again ??= []).push(v);
   }
   if (!again) return undefined;

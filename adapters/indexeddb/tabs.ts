@@ -231,12 +231,8 @@ export class OpenInstances {
     const locks = lockManager();
     if (!locks || this.release) return;
     const lock = `concord-idb-open:${this.name}`;
-    try {
-      const state = await locks.query?.();
-      this.elsewhere = (state?.held ?? []).some((l) => l.name === lock);
-    } catch {
-      this.elsewhere = false;
-    }
+    // Hold our share first, then count the holders: two tabs opening at once each see the other (asking first,
+    // both could see nobody and both start a new log epoch while the other writes on: epochs.ts).
     await new Promise<void>((held) => {
       void locks
         .request(lock, { mode: 'shared' }, () =>
@@ -247,6 +243,12 @@ export class OpenInstances {
         )
         .catch(() => held());
     });
+    try {
+      const state = await locks.query?.();
+      this.elsewhere = (state?.held ?? []).filter((l) => l.name === lock).length > (this.release ? 1 : 0);
+    } catch {
+      this.elsewhere = false;
+    }
   }
 
   stop(): void {

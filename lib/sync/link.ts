@@ -56,8 +56,8 @@ export class Link {
   private outageReported = false;
   private peer: string | undefined;
   private wake: (() => void) | undefined;
-  /** The last connection ended because its token expired (reconnect at once with a fresh one). */
-  private renewToken = false;
+  /** The last connection ended for a reason that wants a new one at once: its token expired (a fresh one), or its hello was made for another peer. */
+  private reconnectAtOnce = false;
   private timer: unknown;
   private readonly timers: Timers;
   private readonly random: () => number;
@@ -147,8 +147,8 @@ export class Link {
         this.close();
         break;
       }
-      if (this.renewToken) {
-        this.renewToken = false;
+      if (this.reconnectAtOnce) {
+        this.reconnectAtOnce = false;
         this.attempt = 0;
         continue;
       }
@@ -182,7 +182,7 @@ export class Link {
           // function the next connection asks for a fresh one — a routine reconnect, not a refusal.
           const expired = code === CloseCode.UNAUTHORIZED && session?.peerId !== undefined && typeof this.transport.token === 'function';
           session?.closedBy(code, reason);
-          if (expired) this.renewToken = true;
+          if (expired) this.reconnectAtOnce = true;
           else if (REFUSED.has(code)) {
             this.hub.core.events.emit('error', new ConcordError(code === CloseCode.FORBIDDEN ? 'FORBIDDEN' : 'UNAUTHORIZED', `the peer refused the connection (${code}): ${reason}`));
           }
@@ -203,6 +203,7 @@ export class Link {
         now: this.hub.core.now,
         timers: this.timers,
         ...(this.options.antiEntropyInterval !== undefined ? { antiEntropyInterval: this.options.antiEntropyInterval } : {}),
+        onRehello: () => (this.reconnectAtOnce = true),
         onPeer: (id) => {
           if (id === this.peer) return;
           this.peer = id;

@@ -31,8 +31,6 @@ export interface StreamPort {
   /** The space's last durable log seq as the index knows it. */
   lastSeq(): number;
   acked(upTo: number): void;
-  /** The log went out up to this seq (a frame is on its way). */
-  shipped(upTo: number): void;
   refreshStatus(): void;
   fail(e: unknown): void;
 }
@@ -107,7 +105,6 @@ export class LogStream {
   }
 
   private sendFrame(upTo: number, entries: Entry[]): void {
-    this.port.shipped(upTo);
     this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries });
     this.inflight++;
     this.announced = upTo;

@@ -56,6 +56,12 @@ export interface SessionOptions {
   antiEntropyInterval?: number;
   timers?: Timers;
   onPeer?: (peerId: string) => void;
+  /**
+   * Client: our hello was made for another replica than the one that answered (or for none), so it could not
+   * carry what we hold of that peer's dots (restore evidence, epochs.ts): the session closes and the link
+   * should connect again at once, its hello now made for this peer.
+   */
+  onRehello?: () => void;
   onStatus?: () => void;
   /** Client: the peer (a relay of a cluster) sent cluster news (JSON, untrusted; see cluster-news.ts). */
   onCluster?: (json: string) => void;

@@ -45,6 +45,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private hello: Promise<void> | undefined;
   /** The durable top and epoch history our hello announced: cursors into our log are judged by them. */
   private helloTop = 0;
+  /** The replica our hello was made for ('' when none). */
+  private sentExpect = '';
   private helloHistory: EpochEntry[] = [];
   /** Cluster news waits for both hellos (the peer expects our hello first). */
   private clusterQueue: string[] | undefined = [];
@@ -132,7 +134,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       epoch: this.core.epoch,
       top: this.helloTop,
       token: this.options.token ?? '',
-      expect: expected ?? '',
+      expect: (this.sentExpect = expected ?? ''),
       history: this.helloHistory,
       ...(seen ? { seen } : {}),
       spaces,
@@ -263,7 +265,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     // The peer holds a dot we delivered that our storage lost: we were restored (epochs.ts). A client takes its
     // relay's word (and peers theirs); a relay only a relay's of its cluster.
     const trusted = this.options.role === 'client' || this.grants?.trusted === true;
-    if (trusted && m.expect === this.core.replicaId && lostWrites(this.core.history, this.core.durableSeq, m.seen)) {
+    if (trusted && m.expect === this.core.replicaId && m.seen && lostWrites(this.core.history, await this.core.storedTop(), m.seen)) {
       await this.core.reidentify(m.replicaId);
       this.close(CloseCode.GOING_AWAY, 'replica re-identified');
       return;
@@ -271,6 +273,14 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.peer = m;
     this.wire.start(this.core.replicaId, m.replicaId);
     this.options.onPeer?.(m.replicaId);
+    // Our hello was made for another replica (its id changed, or we did not know it): it could not carry the
+    // dots of this peer we hold, so the peer could not tell whether it lost any (a restore). Before anything
+    // else, say hello again, made for it.
+    if (this.options.onRehello && this.sentExpect !== m.replicaId && (await this.core.seen(m.replicaId))) {
+      this.options.onRehello();
+      this.close(CloseCode.GOING_AWAY, 'hello again, made for this peer');
+      return;
+    }
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();

@@ -77,7 +77,6 @@ export class SpaceSync {
         readLog: (after, limit) => core.storage.readLog(name, after, limit),
         lastSeq: () => hub.lastSeqNow(name),
         acked: (upTo) => core.acks.ack(name, upTo, session.peer!.replicaId),
-        shipped: (upTo) => core.noteShipped(name, upTo),
         refreshStatus: () => session.refreshStatus(),
         fail: (e) => session.fail(e),
       },
@@ -99,7 +98,7 @@ export class SpaceSync {
       get: (key) => core.storage.get(name, key),
       random: () => core.random(),
       send: (m) => session.send(m),
-      sendRepair: (entries, _bytes, top) => (core.noteShipped(name, top), session.sendRepair(name, entries)),
+      sendRepair: (entries) => session.sendRepair(name, entries),
       fail: (e) => session.fail(e),
       ended: (run, info) => this.repairEnded(run, info),
     });

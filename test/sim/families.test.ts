@@ -51,6 +51,19 @@ describe('seed families', () => {
     expect(without).toBeGreaterThan(5);
   });
 
+  it('restore-once: exactly one client goes back to an earlier copy, sometimes writing before it reconnects', () => {
+    let withWrites = 0;
+    for (const s of family('restore-once')) {
+      const restores = faults(s, 'restore');
+      const mine = restores.filter((f) => !s.relays.includes(f.node));
+      if (!s.features.includes('restore-replica')) expect(mine).toHaveLength(1);
+      const f = mine[0]!;
+      const w = f.what as { down: number; isolate: number };
+      if (s.ops.some((o) => o.node === f.node && o.at > f.at + w.down && o.at < f.at + w.down + w.isolate)) withWrites++;
+    }
+    expect(withWrites).toBeGreaterThan(5);
+  });
+
   it('restore-relay: a relay goes back to an earlier copy', () => {
     for (const s of family('restore-relay')) expect(faults(s, 'restore').some((f) => s.relays.includes(f.node))).toBe(true);
   });

@@ -43,6 +43,7 @@ export function featureFaults({ rng: extraRng, on, nodes, relays, edges, plainKe
   const restoreCount = extraRng.int(1, 2);
   const restoreWrites = [extraRng.chance(0.5), extraRng.chance(0.5)];
   if (on.has('restore-replica')) for (let i = 0; i < restoreCount; i++) restoreOf(extraRng.pick(clients), restoreWrites[i]!);
+  else if (on.has('restore-once')) restoreOf(extraRng.pick(clients), restoreWrites[0]!);
   const relayToRestore = relays.length ? extraRng.pick(relays) : undefined;
   if (on.has('restore-relay') && relayToRestore) restoreOf(relayToRestore, false);
   const crashes = extraRng.int(2, 5);

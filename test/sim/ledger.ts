@@ -186,6 +186,7 @@ export class Ledger {
       close: () => inner.close(),
       ...(inner.onExternalChange ? { onExternalChange: (l: (spaces: string[]) => void) => inner.onExternalChange!(l) } : {}),
       ...(inner.leadership ? { leadership: () => inner.leadership!() } : {}),
+      ...(inner.openedElsewhere ? { openedElsewhere: () => inner.openedElsewhere!() } : {}),
     };
   }
 

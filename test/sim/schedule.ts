@@ -19,6 +19,8 @@
  *                    peer-to-peer links between some clients
  *   clock-skew       wall clocks off by up to hundreds of ms … minutes
  *   far-future       one replica's clock is a day ahead
+ *   restore-once     one client restored from an earlier copy, once (restore-replica draws one or two, which may
+ *                    restore a replica's witness too): a peer that saw its lost writes directly is there to tell it
  *
  * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
  * adding a draw to one does not shift another): the PRNG of the seed (xor a hash of the family's name, except
@@ -38,7 +40,7 @@
 import { prng, Rng } from './clock.js';
 import { featureFaults } from './feature-faults.js';
 
-export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future'] as const;
+export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once'] as const;
 export type Feature = (typeof FEATURES)[number];
 export type Family = 'mixed' | Feature;
 /**

@@ -186,6 +186,11 @@ export class SimDisk {
   }
 
   /** @internal */
+  liveCount(): number {
+    return this.live.length;
+  }
+
+  /** @internal */
   attach(i: Instance): void {
     if (!this.live.includes(i)) this.live.push(i);
     this.electLeader();
@@ -377,6 +382,7 @@ class SimTx implements StorageTx {
 class Instance implements StorageAdapter {
   private open_ = false;
   private dead = false;
+  private elsewhere = false;
   wantsLead = false;
   private leader = false;
   private readonly leaderListeners = new Set<(v: boolean) => void>();
@@ -398,7 +404,13 @@ class Instance implements StorageAdapter {
   async open(): Promise<void> {
     if (this.dead || !this.disk.isLive(this.gen)) throw closed('crashed');
     this.open_ = true;
+    this.elsewhere = this.disk.liveCount() > 0;
     this.disk.attach(this);
+  }
+
+  /** Another live instance (tab) had the disk open when this one opened (as IndexedDB's open lock tells). */
+  async openedElsewhere(): Promise<boolean> {
+    return this.elsewhere;
   }
 
   async close(): Promise<void> {

@@ -110,4 +110,26 @@ describe(`storage restored from an older copy (seed ${SEED})`, () => {
     expect(await valueOn(c, 'a', 'late4')).toEqual(['late4']);
     await c.close();
   });
+
+  it('(5) a peer whose hello was made for another replica says hello again, so the restored one still learns what it lost', async () => {
+    const { c, oldId } = await restoredReplica();
+    // b's link remembers another replica at a's address (a re-identified since, or b's storage came from
+    // elsewhere): its next hello is made for that one and carries no word of a's dots.
+    const b = c.node('b').r;
+    await b.core.storage.transact((tx) => tx.setMeta('peer:sim:b->a', 'AAAAAAAAAAAAAAAA'));
+    await c.stop('b');
+    await c.start('b');
+    const w = await c.node('a').r.space('s').put('k5', 'written after the restore');
+    c.net.heal();
+    await c.settle();
+    expect(c.node('a').r.replicaId).not.toBe(oldId);
+    await w.synced;
+    // One value per dot: b holds a's write under a's new id beside what b held of k5, and both agree.
+    const ra = await c.node('a').r.space('s').get('k5');
+    const rb = await c.node('b').r.space('s').get('k5');
+    expect(rb?.siblings).toContain('written after the restore');
+    expect(rb?.versions).toEqual(ra?.versions);
+    expect(await valueOn(c, 'a', 'late4')).toEqual(['late4']);
+    await c.close();
+  });
 });
