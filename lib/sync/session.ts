@@ -16,7 +16,7 @@
  * code and a reason; nothing stored is touched by a bad frame.
  */
 import type { StoredChange } from '../core.js';
-import { lostWrites, type EpochEntry } from '../epochs.js';
+import type { EpochEntry } from '../epochs.js';
 import { ConcordError } from '../errors.js';
 import { CloseCode, type Connection, type Frame } from '../transport.js';
 import type { ReplicaStatus } from '../types.js';
@@ -30,6 +30,7 @@ import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
 import { RepairWindow } from './repair.js';
+import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
@@ -262,25 +263,13 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return this.close(CloseCode.ID_CONFLICT, 'this replicaId is in use by another principal here: take a new one');
       }
     }
-    // The peer holds a dot we delivered that our storage lost: we were restored (epochs.ts). A client takes its
-    // relay's word (and peers theirs); a relay only a relay's of its cluster.
-    const trusted = this.options.role === 'client' || this.grants?.trusted === true;
-    if (trusted && m.expect === this.core.replicaId && m.seen && lostWrites(this.core.history, await this.core.storedTop(), m.seen)) {
-      await this.core.reidentify(m.replicaId);
-      this.close(CloseCode.GOING_AWAY, 'replica re-identified');
-      return;
-    }
+    const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? this.sentExpect : undefined);
+    if (verdict === 'reidentify') await this.core.reidentify(m.replicaId);
+    else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId), this.options.onRehello!());
+    if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     this.peer = m;
     this.wire.start(this.core.replicaId, m.replicaId);
     this.options.onPeer?.(m.replicaId);
-    // Our hello was made for another replica (its id changed, or we did not know it): it could not carry the
-    // dots of this peer we hold, so the peer could not tell whether it lost any (a restore). Before anything
-    // else, say hello again, made for it.
-    if (this.options.onRehello && this.sentExpect !== m.replicaId && (await this.core.seen(m.replicaId))) {
-      this.options.onRehello();
-      this.close(CloseCode.GOING_AWAY, 'hello again, made for this peer');
-      return;
-    }
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();
