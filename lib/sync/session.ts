@@ -46,8 +46,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private hello: Promise<void> | undefined;
   /** The durable top and epoch history our hello announced: cursors into our log are judged by them. */
   private helloTop = 0;
-  /** The replica our hello was made for ('' when none). */
-  private sentExpect = '';
   private helloHistory: EpochEntry[] = [];
   /** Cluster news waits for both hellos (the peer expects our hello first). */
   private clusterQueue: string[] | undefined = [];
@@ -135,7 +133,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       epoch: this.core.epoch,
       top: this.helloTop,
       token: this.options.token ?? '',
-      expect: (this.sentExpect = expected ?? ''),
+      expect: expected ?? '',
       history: this.helloHistory,
       ...(seen ? { seen } : {}),
       spaces,
@@ -263,7 +261,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return this.close(CloseCode.ID_CONFLICT, 'this replicaId is in use by another principal here: take a new one');
       }
     }
-    const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? this.sentExpect : undefined);
+    const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? (this.options.expectedPeer ?? '') : undefined);
     if (verdict === 'reidentify') await this.core.reidentify(m.replicaId);
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
