@@ -57,6 +57,23 @@ function positions(count, len, seed) {
   return Array.from({ length: count }, (_, i) => Math.floor(rnd() * (len + i + 1)));
 }
 
+/**
+ * `keys` keystrokes at seeded positions into `wtext`, each awaited until `ftext` (the follower's copy) grows: the
+ * latencies (ms), and the bytes `counter` counted meanwhile.
+ */
+async function pacedKeystrokes(wtext, ftext, keys, counter, follower) {
+  counter.received = 0;
+  const lat = [];
+  for (const pos of positions(keys, wtext.length, 10)) {
+    const before = ftext.length;
+    const t = performance.now();
+    wtext.insert(pos, 'x');
+    await waitFor(() => ftext.length > before, `a keystroke on ${follower}`, 30_000);
+    lat.push(performance.now() - t);
+  }
+  return { lat, pacedBytes: counter.received };
+}
+
 async function concord(trace, txns, chunk, keys) {
   const dir = await mkdtemp(join(tmpdir(), 'concord-s10-'));
   const relay = await createRelay({ port: 0, host: '127.0.0.1', log: false });
@@ -85,16 +102,7 @@ async function concord(trace, txns, chunk, keys) {
   const replayBytes = counter.received;
 
   // Paced keystrokes into the final document, each awaited on the follower.
-  counter.received = 0;
-  const lat = [];
-  for (const pos of positions(keys, wtext.length, 10)) {
-    const before = ftext.length;
-    const t = performance.now();
-    wtext.insert(pos, 'x');
-    await waitFor(() => ftext.length > before, 'a keystroke on the follower', 30_000);
-    lat.push(performance.now() - t);
-  }
-  const pacedBytes = counter.received;
+  const { lat, pacedBytes } = await pacedKeystrokes(wtext, ftext, keys, counter, 'the follower');
   const state = Y.encodeStateAsUpdate(wdoc).length;
   wdoc.destroy();
   fdoc.destroy();
@@ -142,16 +150,7 @@ async function yWebsocket(trace, txns, chunk, keys) {
   const exact = wtext.toString() === want && ftext.toString() === want;
   const replayBytes = counter.received;
 
-  counter.received = 0;
-  const lat = [];
-  for (const pos of positions(keys, wtext.length, 10)) {
-    const before = ftext.length;
-    const t = performance.now();
-    wtext.insert(pos, 'x');
-    await waitFor(() => ftext.length > before, 'a keystroke on the y-websocket follower', 30_000);
-    lat.push(performance.now() - t);
-  }
-  const pacedBytes = counter.received;
+  const { lat, pacedBytes } = await pacedKeystrokes(wtext, ftext, keys, counter, 'the y-websocket follower');
   const state = Yc.encodeStateAsUpdate(wdoc).length;
   wp.destroy();
   fp.destroy();

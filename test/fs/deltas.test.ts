@@ -33,6 +33,15 @@ async function replicaIn(dir: string, options = {}): Promise<{ r: Replica; stora
   return { r, storage };
 }
 
+/** Closes the document and the replica, opens the directory again: the document reads `want` there. */
+async function expectReopened(dir: string, r: Replica, doc: Y.Doc, want: string): Promise<void> {
+  doc.destroy();
+  await r.close();
+  const again = await replicaIn(dir);
+  expect(await textOf(again.r, 'doc')).toBe(want);
+  await again.r.close();
+}
+
 describe('deltas in the file log', () => {
   it('a keystroke into a large document appends about its delta; a reopen reads the document back exact', async () => {
     const { dir, cleanup } = await tempDir('deltas');
@@ -56,12 +65,7 @@ describe('deltas in the file log', () => {
     const grown = (await dirSize(dir)) - before;
     // Each record is the keystroke's update and the record's head around it, never the document.
     expect(grown).toBeLessThan(updates + 100 * 400);
-    const want = t.toString();
-    doc.destroy();
-    await r.close();
-    const again = await replicaIn(dir);
-    expect(await textOf(again.r, 'doc')).toBe(want);
-    await again.r.close();
+    await expectReopened(dir, r, doc, t.toString());
   });
 
   it('recovery replays chains, compaction stores them whole, and a damaged base makes that key CORRUPT and no other', async () => {
@@ -121,12 +125,7 @@ describe('deltas in the file log', () => {
     await storage.compactNow();
     const state = Y.encodeStateAsUpdate(doc).length;
     expect(await dirSize(dir)).toBeLessThan(state * 1.5 + 4096);
-    const want = t.toString();
-    doc.destroy();
-    await r.close();
-    const again = await replicaIn(dir);
-    expect(await textOf(again.r, 'doc')).toBe(want);
-    await again.r.close();
+    await expectReopened(dir, r, doc, t.toString());
   });
 
   it('a small store whose log outweighs its data is left compact at close (compactOnClose)', async () => {

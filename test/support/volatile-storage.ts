@@ -6,9 +6,8 @@
  * leaves behind: a fresh storage holding the durable transactions only.
  */
 import { memoryStorage } from '../../lib/index.js';
-import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
-
-type Write = { space: string; key: string; rec: KeyRecord | null } | { meta: string; value: unknown };
+import type { StorageAdapter } from '../../lib/storage.js';
+import { recordingTx, storageOf, type Write } from './tx-journal.js';
 
 export interface VolatileStorage extends StorageAdapter {
   /** Resolve transactions as soon as they commit (default true). */
@@ -26,11 +25,6 @@ export function volatileStorage(): VolatileStorage {
   const durable: Write[][] = [];
   const waiting: Array<{ writes: Write[]; done: () => void }> = [];
   let durableSeq = 0;
-  const apply = (tx: StorageTx, w: Write) => {
-    if ('meta' in w) tx.setMeta(w.meta, w.value);
-    else if (w.rec) tx.put(w.space, w.key, w.rec);
-    else tx.remove(w.space, w.key);
-  };
   const self: VolatileStorage = {
     autoFlush: true,
     flush() {
@@ -43,25 +37,11 @@ export function volatileStorage(): VolatileStorage {
     get unflushed() {
       return waiting.length;
     },
-    async crashed() {
-      const copy = memoryStorage();
-      await copy.open();
-      for (const writes of durable) await copy.transact((tx) => writes.forEach((w) => apply(tx, w)));
-      await copy.close();
-      return copy;
-    },
+    crashed: () => storageOf(durable),
     open: () => inner.open(),
     async transact(fn) {
       const writes: Write[] = [];
-      const result = await inner.transact((tx) =>
-        fn({
-          get: (space, key) => tx.get(space, key),
-          getMeta: (name) => tx.getMeta(name),
-          put: (space, key, rec) => (writes.push({ space, key, rec }), tx.put(space, key, rec)),
-          remove: (space, key) => (writes.push({ space, key, rec: null }), tx.remove(space, key)),
-          setMeta: (name, value) => (writes.push({ meta: name, value: JSON.parse(JSON.stringify(value)) }), tx.setMeta(name, value)),
-        }),
-      );
+      const result = await inner.transact((tx) => fn(recordingTx(tx, writes)));
       if (writes.length === 0) return result;
       await new Promise<void>((done) => {
         waiting.push({ writes, done });

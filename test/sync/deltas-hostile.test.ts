@@ -5,15 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { yjsValue } from '../../adapters/yjs/index.js';
 import type { KeyState, StoredVersion } from '../../lib/dvv.js';
-import { CloseCode, memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { CloseCode, memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { ConnTableOut } from '../../lib/sync/conn-table.js';
 import { encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Form } from '../../lib/sync/wire-state.js';
 import { registerValueType, typedBytes, TypedBytes, type ValueType } from '../../lib/typed.js';
 import { encodeValue } from '../../lib/values.js';
-import type { Connection } from '../../lib/transport.js';
-import { item } from '../relay/raw.js';
-import { rawSide } from '../values/hostile.js';
+import { connectRaw } from '../values/hostile.js';
 import { until } from './support.js';
 
 /** A test type whose delta `[k]` repeats its base k × 1000 times: a tiny delta, a huge value (no size bound declared). */
@@ -51,15 +49,7 @@ async function rawPeer(maxValueBytes?: number): Promise<Peer> {
   open.push(replica);
   replica.space('s');
   await replica.space('s').put('honest', 'kept');
-  const [ta, tb] = pairTransports();
-  const got: Uint8Array[] = [];
-  let closed: { code: number; reason: string } | undefined;
-  const raw = rawSide(() => got);
-  const connP = tb.open({ onMessage: (f) => void got.push(f as Uint8Array), onClose: (code, reason) => void (closed = { code, reason }) });
-  replica.connect(ta, { antiEntropyInterval: 0, backoff: { base: 10_000, max: 10_000 } });
-  const conn: Connection = await connP;
-  conn.send(raw.hello([item('s')]));
-  const peer = await raw.peerId();
+  const { conn, raw, peer, got, closed } = await connectRaw(replica);
   await until(() => got.length > 1, 'the replica syncing the space');
   return {
     replica,
@@ -67,7 +57,7 @@ async function rawPeer(maxValueBytes?: number): Promise<Peer> {
     peer,
     send: (m, forms) => conn.send(encodeMessage(m, [raw.id, peer], forms ? { forms } : {})),
     sendRaw: (f) => conn.send(f),
-    closed: () => closed,
+    closed,
   };
 }
 

@@ -36,6 +36,20 @@ async function setup(tabs: number) {
   return { group, relay, server, members, replicas, factory, name };
 }
 
+/** Two tabs with space 's', both connected and synced over the one connection the leader holds. */
+async function syncedTabs() {
+  const set = await setup(2);
+  const [a, b] = set.replicas as [Replica, Replica];
+  a.space('s');
+  b.space('s');
+  a.connect(set.server.transport());
+  b.connect(set.server.transport());
+  await until(() => a.status === 'synced' && b.status === 'synced', 'both tabs synced');
+  expect(set.server.open).toBe(1);
+  const leaderIdx = set.group.holder === 'tab0' ? 0 : 1;
+  return { ...set, a, b, leaderIdx, leader: set.replicas[leaderIdx]!, follower: set.replicas[1 - leaderIdx]! };
+}
+
 const names = (r: Replica, space: string) =>
   r
     .space(space)
@@ -46,17 +60,8 @@ const names = (r: Replica, space: string) =>
 
 describe('tabs sharing one replica: one connection, every tab a full citizen', () => {
   it('both tabs connect, one connection reaches the relay, both reach synced, and a write in the other tab reports synced there', async () => {
-    const { server, relay, replicas, group } = await setup(2);
-    const [a, b] = replicas as [Replica, Replica];
-    a.space('s');
-    b.space('s');
-    a.connect(server.transport());
-    b.connect(server.transport());
-    await until(() => a.status === 'synced' && b.status === 'synced', 'both tabs synced');
-    expect(server.open).toBe(1);
+    const { server, relay, a, b, leader, follower } = await syncedTabs();
     expect(server.opened).toBe(1);
-    const leader = group.holder === 'tab0' ? a : b;
-    const follower = leader === a ? b : a;
     const w = await follower.space('s').put('from-follower', 1);
     expect(w.durability).toBe('local');
     await w.synced;
@@ -93,16 +98,7 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
   });
 
   it('when the leader tab closes the other tab takes the role, reconnects and reaches synced; its writes sync', async () => {
-    const { server, relay, replicas, group } = await setup(2);
-    const [a, b] = replicas as [Replica, Replica];
-    a.space('s');
-    b.space('s');
-    a.connect(server.transport());
-    b.connect(server.transport());
-    await until(() => a.status === 'synced' && b.status === 'synced', 'synced');
-    expect(server.open).toBe(1);
-    const leader = group.holder === 'tab0' ? a : b;
-    const follower = leader === a ? b : a;
+    const { server, relay, leader, follower } = await syncedTabs();
     await leader.close();
     await until(() => follower.status === 'synced' && server.open === 1, 'the follower leads and is synced');
     expect(server.opened).toBe(2);
@@ -111,16 +107,7 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
   });
 
   it('a stalled leader is replaced: the other tab takes the role over, and the stalled one steps down when it runs again', async () => {
-    const { server, relay, replicas, members, group } = await setup(2);
-    const [a, b] = replicas as [Replica, Replica];
-    a.space('s');
-    b.space('s');
-    a.connect(server.transport());
-    b.connect(server.transport());
-    await until(() => a.status === 'synced' && b.status === 'synced', 'synced');
-    expect(server.open).toBe(1);
-    const leaderIdx = group.holder === 'tab0' ? 0 : 1;
-    const follower = replicas[1 - leaderIdx]!;
+    const { server, relay, replicas, members, group, leaderIdx, follower } = await syncedTabs();
     members[leaderIdx]!.stall(true);
     await until(() => group.holder === `tab${1 - leaderIdx}`, 'the follower took the role over', 5000);
     await until(() => follower.status === 'synced', 'the new leader is synced');
@@ -132,15 +119,7 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
   });
 
   it('replication reports the leader hears reach the other tab: w.replicated(n) resolves there', async () => {
-    const { server, replicas, group } = await setup(2);
-    const [a, b] = replicas as [Replica, Replica];
-    a.space('s');
-    b.space('s');
-    a.connect(server.transport());
-    b.connect(server.transport());
-    await until(() => a.status === 'synced' && b.status === 'synced', 'synced');
-    const leader = group.holder === 'tab0' ? a : b;
-    const follower = leader === a ? b : a;
+    const { leader, follower } = await syncedTabs();
     const w = await follower.space('s').put('k', 1);
     await w.synced;
     let replicated = false;
@@ -179,16 +158,7 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
   });
 
   it('acknowledgements lost on the way to another tab are repaired by the leader’s next beat', async () => {
-    const { server, replicas, members, group } = await setup(2);
-    const [a, b] = replicas as [Replica, Replica];
-    a.space('s');
-    b.space('s');
-    a.connect(server.transport());
-    b.connect(server.transport());
-    await until(() => a.status === 'synced' && b.status === 'synced', 'synced');
-    expect(server.open).toBe(1);
-    const leaderIdx = group.holder === 'tab0' ? 0 : 1;
-    const follower = replicas[1 - leaderIdx]!;
+    const { replicas, members, leaderIdx, follower } = await syncedTabs();
     members[leaderIdx]!.dropPosts(true);
     const w = await follower.space('s').put('k', 1);
     // The leader streams it and hears the relay's acknowledgement, but every message to the follower is lost.
@@ -200,16 +170,7 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
   });
 
   it('a follower never shows synced while it counts a write the leader has not acknowledged', async () => {
-    const { server, replicas, members, group } = await setup(2);
-    const [a, b] = replicas as [Replica, Replica];
-    a.space('s');
-    b.space('s');
-    a.connect(server.transport());
-    b.connect(server.transport());
-    await until(() => a.status === 'synced' && b.status === 'synced', 'synced');
-    expect(server.open).toBe(1);
-    const leaderIdx = group.holder === 'tab0' ? 0 : 1;
-    const follower = replicas[1 - leaderIdx]!;
+    const { members, leaderIdx, follower } = await syncedTabs();
     // The follower last heard 'synced'; nothing the leader says reaches it any more.
     members[leaderIdx]!.dropPosts(true);
     const statuses: string[] = [];

@@ -4,7 +4,10 @@
  */
 import type { KeyState } from '../../lib/dvv.js';
 import { randomId } from '../../lib/ids.js';
+import { pairTransports, type Replica } from '../../lib/index.js';
 import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type SyncItem } from '../../lib/sync/messages.js';
+import type { Connection } from '../../lib/transport.js';
+import { item } from '../relay/raw.js';
 
 const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
 
@@ -65,4 +68,32 @@ export function rawSide(received: () => Uint8Array[]): RawSide {
     },
     changes: (space, entries, peer) => encodeMessage({ type: MsgType.Changes, space, upTo: 0, entries: entries.map(([k, s]) => [k, s] as const) }, [id, peer]),
   };
+}
+
+/** A raw peer connected to a replica: its side of the connection, and what it received. */
+export interface RawConnection {
+  conn: Connection;
+  raw: RawSide;
+  /** The replica's id, from its hello. */
+  peer: string;
+  got: Uint8Array[];
+  /** How the replica closed the connection, once it did. */
+  closed(): { code: number; reason: string } | undefined;
+}
+
+/**
+ * Connects `replica` over pairTransports (no anti-entropy timer, no quick reconnect) to a raw peer whose hello
+ * carries an item for `space`; resolves once the replica's hello arrived.
+ */
+export async function connectRaw(replica: Replica, space = 's'): Promise<RawConnection> {
+  const [ta, tb] = pairTransports();
+  const got: Uint8Array[] = [];
+  let closed: { code: number; reason: string } | undefined;
+  const raw = rawSide(() => got);
+  const connP = tb.open({ onMessage: (f) => void got.push(f as Uint8Array), onClose: (code, reason) => void (closed = { code, reason }) });
+  replica.connect(ta, { antiEntropyInterval: 0, backoff: { base: 10_000, max: 10_000 } });
+  const conn = await connP;
+  conn.send(raw.hello([item(space)]));
+  const peer = await raw.peerId();
+  return { conn, raw, peer, got, closed: () => closed };
 }

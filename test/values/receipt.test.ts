@@ -1,13 +1,12 @@
 // Validation on receipt (issue 11 #8): a malformed rich or byte value arriving from the wire closes that connection
 // with a protocol error and stores nothing of its frame; a stored value never breaks get/scan for other readers.
 import { describe, expect, it } from 'vitest';
-import { CloseCode, memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
-import type { Connection } from '../../lib/transport.js';
+import { CloseCode, memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { decodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { invalidEncoding } from '../../lib/values.js';
 import { closeAll, startRelay, until } from '../relay/support.js';
 import { item, rawPeer } from '../relay/raw.js';
-import { HOSTILE_VALUES, rawSide, state } from './hostile.js';
+import { connectRaw, HOSTILE_VALUES, rawSide, state } from './hostile.js';
 
 describe('every hostile value is refused by the receipt check', () => {
   for (const [name, v] of HOSTILE_VALUES) {
@@ -30,19 +29,11 @@ async function sendOverPair(v: string | Uint8Array): Promise<{ replica: Replica;
   const replica = await openReplica({ storage: memoryStorage() });
   replica.space('s');
   await replica.space('s').put('honest', 'kept');
-  const [ta, tb] = pairTransports();
-  const got: Uint8Array[] = [];
-  let closed: { code: number; reason: string } | undefined;
-  const raw = rawSide(() => got);
-  const connP = tb.open({ onMessage: (f) => void got.push(f as Uint8Array), onClose: (code, reason) => void (closed = { code, reason }) });
-  replica.connect(ta, { antiEntropyInterval: 0, backoff: { base: 10_000, max: 10_000 } });
-  const conn: Connection = await connP;
-  conn.send(raw.hello([item('s')]));
-  const peer = await raw.peerId();
+  const { conn, raw, peer, got, closed } = await connectRaw(replica);
   await until(() => got.some((f) => f[0] === MsgType.Sync || f[0] === MsgType.Live || (f[0] === MsgType.Changes && decodeMessage(f, { maxValueBytes: 1 << 20, table: [peer, raw.id] }).type === MsgType.Changes)), 'the replica syncing the space');
   conn.send(raw.changes('s', [['a', state('"fine"')], ['bad', state(v)]], peer));
-  await until(() => closed !== undefined, 'the connection closing');
-  return { replica, closed: closed! };
+  await until(() => closed() !== undefined, 'the connection closing');
+  return { replica, closed: closed()! };
 }
 
 describe('over pairTransports', () => {
