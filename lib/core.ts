@@ -14,7 +14,7 @@ import { ConcordError } from './errors.js';
 import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
-import { IDENTITY_META, mintIdentity, openIdentity, readIdentity, reissue, type Identity } from './identity.js';
+import { IDENTITY_META, mintIdentity, openIdentity, readIdentity, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
 import { record, versionFor, type WriteContent } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
@@ -103,6 +103,12 @@ export class ReplicaCore {
    * replica only once it is durable there); a crash loses nothing above it that anyone else saw.
    */
   durableSeq: number;
+  /**
+   * The highest log seq this instance has written, joined or read. When a transaction finds the log past it,
+   * another instance sharing the storage (a tab) committed meanwhile, and may have re-identified the replica:
+   * a write then reads the identity the storage holds before minting (prepareWrite).
+   */
+  private seenSeq: number;
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -117,6 +123,7 @@ export class ReplicaCore {
     this.clock = new HybridClock(now, maxClockDriftMs !== undefined ? { maxDriftMs: maxClockDriftMs } : {});
     this.openSeq = seq;
     this.durableSeq = seq;
+    this.seenSeq = seq;
     this.stopWatching = storage.onExternalChange?.((spaces) => {
       this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
     });
@@ -142,6 +149,7 @@ export class ReplicaCore {
     // Another instance may have re-identified this replica; what it committed is durable.
     await this.refreshIdentity();
     if (top > this.durableSeq) this.durableSeq = top;
+    if (top > this.seenSeq) this.seenSeq = top;
     for (const space of new Set(spaces)) {
       const mark = this.externalMarks.get(space) ?? this.openSeq;
       if (top <= mark) continue;
@@ -247,16 +255,18 @@ export class ReplicaCore {
 
   private prepareWrite(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx: VersionVector | undefined) {
     const hlc = this.clock.tick();
-    const r = this.identity.id;
     let prev: KeyRecord | undefined;
+    let renamed: { oldId: string; newId: string } | undefined;
     const body = (tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined => {
       prev = current;
       const content = produce(current);
       if (content === undefined) return undefined;
+      const r = this.identity.id;
       // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
       // minted if it was forged (or our storage lost writes), and a dot it covers would be dropped on arrival.
       const claimed = current?.cc[r] ?? 0;
       const seq = Math.max(lastSeq ?? 0, claimed) + 1;
+      if (seq > this.seenSeq) this.seenSeq = seq;
       tx.setMeta('seq', seq);
       const version = versionFor(content, { r, n: seq, t: hlc.ms, c: hlc.logical }, current);
       const state = update(current ?? EMPTY_STATE, ctx ?? current?.cc ?? {}, version);
@@ -269,12 +279,25 @@ export class ReplicaCore {
       run: (tx: StorageTx): KeyRecord | undefined | Promise<KeyRecord | undefined> => {
         const current = tx.get(space, key);
         const lastSeq = tx.getMeta<number>('seq');
+        // Another instance committed since we last looked: mint under the identity the storage holds now.
+        const adopt = (s: number | undefined, then: () => KeyRecord | undefined) => {
+          if ((s ?? 0) <= this.seenSeq) return then();
+          const stored = tx.getMeta<unknown>(IDENTITY_META);
+          const take = (value: unknown) => {
+            const id = readIdentity(value as Parameters<typeof readIdentity>[0]);
+            if (id && id.id !== this.identity.id) renamed = { oldId: this.identity.id, newId: id.id };
+            if (id) this.identity = id;
+            return then();
+          };
+          return stored instanceof Promise ? stored.then(take) : take(stored);
+        };
         if (current instanceof Promise || lastSeq instanceof Promise) {
-          return Promise.all([current, lastSeq]).then(([c, s]) => body(tx, c, s));
+          return Promise.all([current, lastSeq]).then(([c, s]) => adopt(s, () => body(tx, c, s)));
         }
-        return body(tx, current, lastSeq);
+        return adopt(lastSeq, () => body(tx, current, lastSeq));
       },
       done: (rec: KeyRecord | undefined): KeyRecord | undefined => {
+        if (renamed) this.events.emit('reidentified', renamed);
         if (rec) {
           this.noteDurable(rec.seq);
           this.noteOwn(space, rec.seq);
@@ -358,6 +381,7 @@ export class ReplicaCore {
       return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
     });
     this.noteDurable(seq);
+    if (seq > this.seenSeq) this.seenSeq = seq;
     if (seen) this.seenOf.set(peer!, seen);
     for (const change of changes) {
       this.noteOwn(space, change.rec.seq);
@@ -399,24 +423,17 @@ export class ReplicaCore {
     this.assertOpen();
     const old = this.identity;
     const point = restorePoint(old.history, await this.storedTop(), await this.storage.getMeta<string>('told:' + peer));
-    const touched: Array<[string, string]> = [];
-    for (const space of await this.storage.spaces()) {
-      for (const e of await this.storage.index(space)) if (e.seq > point) touched.push([space, e.key]);
-    }
-    const changes: StoredChange[] = [];
-    const { identity, seq } = await this.storage.transact(async (tx) => {
-      changes.length = 0;
-      const out = await reissue(tx, old, point, touched, () => this.clock.tick(), this.seeded);
-      for (const r of out.rewritten) {
-        const prev = await tx.get(r.space, r.key);
-        const rec = record(r.key, r.state, r.seq);
-        tx.put(r.space, r.key, rec);
-        changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
-      }
+    const tick = () => this.clock.tick();
+    let identity = old;
+    const changes = await this.rewrite(await this.keysPast(point), async (tx, touched) => {
+      const out = await reissue(tx, old, point, touched, tick, this.seeded);
+      identity = out.identity;
       return out;
     });
     this.identity = identity;
-    this.noteDurable(seq);
+    // A tab sharing the storage may have written under the old id while the keys were read: those too. (Once
+    // the new identity is stored, a tab reads it before it mints: prepareWrite.)
+    changes.push(...(await this.rewrite(await this.keysPast(point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick))));
     this.acks.reissued(point, changes.map((c) => [c.space, c.rec.seq] as const));
     this.events.emit('reidentified', { oldId: old.id, newId: identity.id });
     this.events.emit('error', new ConcordError('RESTORED', `a peer holds writes of this replica that its storage lost (restored from an older copy?): it now writes as a new replica ${identity.id}, and re-issued ${changes.length} write(s) made after the restore point`));
@@ -424,6 +441,37 @@ export class ReplicaCore {
       this.noteOwn(change.space, change.rec.seq);
       this.events.emit('change', change);
     }
+  }
+
+  /** Every key, of every space, whose record sits past `seq` in the log. */
+  private async keysPast(seq: number): Promise<Array<[string, string]>> {
+    const keys: Array<[string, string]> = [];
+    for (const space of await this.storage.spaces()) {
+      for (const e of await this.storage.index(space)) if (e.seq > seq) keys.push([space, e.key]);
+    }
+    return keys;
+  }
+
+  /** Runs a re-issue (identity.ts) in one transaction and stores the records it rewrote: their changes. */
+  private async rewrite(
+    touched: ReadonlyArray<readonly [string, string]>,
+    reissueIn: (tx: StorageTx, touched: ReadonlyArray<readonly [string, string]>) => Promise<{ rewritten: Reissued[]; seq: number }>,
+  ): Promise<StoredChange[]> {
+    const changes: StoredChange[] = [];
+    const seq = await this.storage.transact(async (tx) => {
+      changes.length = 0;
+      const out = await reissueIn(tx, touched);
+      for (const r of out.rewritten) {
+        const prev = await tx.get(r.space, r.key);
+        const rec = record(r.key, r.state, r.seq);
+        tx.put(r.space, r.key, rec);
+        changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
+      }
+      return out.seq;
+    });
+    this.noteDurable(seq);
+    if (seq > this.seenSeq) this.seenSeq = seq;
+    return changes;
   }
 
   /**

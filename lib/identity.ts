@@ -68,10 +68,8 @@ export interface Reissued {
 }
 
 /**
- * Re-identification, inside one transaction: a new identity, and for each key touched after the restore
- * point (`touched`), the old id's dots past the point stripped (dvv.ts stripOwnDots) and every stripped version
- * written again under the new id, as a sibling of whatever survived beside it — the write supersedes exactly
- * what it superseded before. Returns the records rewritten.
+ * Re-identification, inside one transaction: a new identity, and the writes made under the old one past the
+ * restore point re-issued under it (`reissueUnder`). Returns the records rewritten.
  */
 export async function reissue(
   tx: StorageTx,
@@ -81,27 +79,47 @@ export async function reissue(
   tick: () => Hlc,
   random?: () => number,
 ): Promise<{ identity: Identity; rewritten: Reissued[]; seq: number }> {
-  let seq = (await tx.getMeta<number>('seq')) ?? 0;
   const identity = mintIdentity(0, random);
+  const { rewritten, seq } = await reissueUnder(tx, identity.id, old.id, point, touched, tick);
+  // The log's seq moves even when nothing was re-issued: a tab that has not heard of the change sees it move
+  // when it next writes, and reads the identity before minting (core.ts prepareWrite).
+  tx.setMeta('seq', seq + 1);
+  tx.setMeta(IDENTITY_META, identity);
+  return { identity, rewritten, seq: seq + 1 };
+}
+
+/**
+ * For each key of `touched`, `oldId`'s dots past the restore point stripped (dvv.ts stripOwnDots) and every
+ * stripped version written again under `id`, as a sibling of whatever survived beside it — the write supersedes
+ * exactly what it superseded before. Keys holding no such dot are left as they are. Returns the records rewritten.
+ */
+export async function reissueUnder(
+  tx: StorageTx,
+  id: string,
+  oldId: string,
+  point: number,
+  touched: ReadonlyArray<readonly [space: string, key: string]>,
+  tick: () => Hlc,
+): Promise<{ rewritten: Reissued[]; seq: number }> {
+  let seq = (await tx.getMeta<number>('seq')) ?? 0;
   const rewritten: Reissued[] = [];
   for (const [space, key] of touched) {
     const rec = await tx.get(space, key);
     if (!rec) continue;
-    const { state, removed } = stripOwnDots(rec, old.id, point);
+    const { state, removed } = stripOwnDots(rec, oldId, point);
     if (state === rec) continue;
     const vs: StoredVersion[] = [...state.vs];
     const cc: Record<string, number> = { ...state.cc };
     for (const v of removed) {
       seq++;
       const hlc = tick();
-      vs.push(v.d ? { r: identity.id, n: seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: identity.id, n: seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) });
-      cc[identity.id] = seq;
+      vs.push(v.d ? { r: id, n: seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: id, n: seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) });
+      cc[id] = seq;
     }
     if (removed.length === 0) seq++;
     vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
     rewritten.push({ space, key, state: { vs, cc }, seq });
   }
-  tx.setMeta('seq', seq);
-  tx.setMeta(IDENTITY_META, identity);
-  return { identity, rewritten, seq };
+  if (rewritten.length) tx.setMeta('seq', seq);
+  return { rewritten, seq };
 }
