@@ -76,6 +76,8 @@ export class Ledger {
   private readonly byWriter = new Map<Dot, Dot[]>();
   /** The same, per write (dot and body: a dot minted twice after a restore names two writes). */
   private readonly byWrite = new Map<string, Dot[]>();
+  /** Versions local writes minted (dot and HLC): one coming back later (from a peer, after a restore) is no write. */
+  private readonly minted = new Set<string>();
   /** Per node: the body of each local write it made durable, by dot (the latest, should a dot be minted twice). */
   private readonly localBodies = new Map<string, Map<Dot, string>>();
   /** Per node: the dot of its latest local write of a key at a seq (the write's seq names it; its replicaId may
@@ -99,9 +101,12 @@ export class Ledger {
     type Seen = () => void;
     const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null): Seen | undefined => {
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
-      // A local write: a new version of ours at (or, when the key's context claims counters of ours above our
-      // sequence, above) the record's seq. A join brings our own dots back only below it.
-      const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : undefined;
+      // A local write: a new version of ours at the record's seq (the engine mints a write's dot there, above
+      // any counter of ours the key's context claims). A join brings our own dots back below it — except after a
+      // restore set our log back, when a write the restore lost can come back from a peer at any seq: a dot and
+      // version already seen written (its dot and HLC) is never a write again.
+      const fresh = (v: KeyRecord['vs'][number]) => !this.minted.has(`${dotOf(v.r, v.n)}@${v.t}.${v.c}`);
+      const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n) && fresh(v)) : undefined;
       const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
       if (!mine && gone.length === 0 && added.length === 0) return undefined;
       return () => {
@@ -115,6 +120,7 @@ export class Ledger {
           }
         }
         if (mine) {
+          this.minted.add(`${dotOf(mine.r, mine.n)}@${mine.t}.${mine.c}`);
           let bodies = this.localBodies.get(node);
           if (!bodies) this.localBodies.set(node, (bodies = new Map()));
           bodies.set(dotOf(mine.r, mine.n), bodyOf(mine));
