@@ -1,21 +1,23 @@
 /**
- * The replica core: identity, clock, and the only two ways state changes — a local write and a join of
- * remote state — each one storage transaction that reads the key, advances the replica sequence when
- * (and only when) something changed, and stores the new record. Everything above (spaces, reads,
- * merges, sync) is built on these. After a commit, `change` events carry the new record to the spaces'
- * subscribers and to sync links (with the link it came from, so it is not echoed back).
+ * The replica core: identity, clock, and the two ways state changes — a local write and a join of remote
+ * state — each one storage transaction that reads the key, advances the replica sequence when (and only when)
+ * something changed, and stores the new record (tombstone collection and re-identification, collection.ts and
+ * reidentify.ts, rewrite records the same way). Everything above (spaces, reads, merges, sync) is built on these.
+ * After a commit, `change` events carry the new record to the spaces' subscribers and to sync links (with the
+ * link it came from, so it is not echoed back); other tabs' commits are reported alike (external.ts).
  */
 import { AckTracker } from './acks.js';
-import { valueOf } from './deltas.js';
 import { contradiction, EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
-import { restorePoint, type EpochEntry, type Seen } from './epochs.js';
+import type { EpochEntry, Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { ConcordError } from './errors.js';
 import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
-import { IDENTITY_META, mintIdentity, openIdentity, readIdentity, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
+import { ExternalChanges } from './external.js';
+import { IDENTITY_META, mintAgain, openIdentity, readIdentity, type Identity } from './identity.js';
 import { record, versionFor, type WriteContent } from './record.js';
+import { reidentify, renewIdentity, type IdentityOwner } from './reidentify.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
 
@@ -83,18 +85,10 @@ export class ReplicaCore {
   readonly now: () => number;
   readonly random: () => number;
   private closed = false;
-  /** Sequence at open: no change at or below it is reported as external. */
-  private readonly openSeq: number;
-  /**
-   * Per space, the sequence up to which changes by other instances sharing the storage have been read
-   * from the log. Per space, because a hint names spaces: a replica-wide mark advanced while reading one
-   * space would skip what another space received meanwhile.
-   */
-  private readonly externalMarks = new Map<string, number>();
-  /** Per space, sequences this instance committed itself past the space's mark (not to be reported twice). */
-  private readonly ownSeqs = new Map<string, Set<number>>();
-  private externalQueue: Promise<void> = Promise.resolve();
-  private readonly stopWatching: (() => void) | undefined;
+  /** What other instances sharing the storage (tabs) commit. */
+  private readonly external: ExternalChanges;
+  /** What re-identification (reidentify.ts) reaches of this core. */
+  private readonly owner: IdentityOwner;
   /** Per peer: the highest own dot it delivered to us directly, and the epoch it announced then (epochs.ts). */
   private readonly seenOf = new Map<string, Seen | null>();
   /**
@@ -121,12 +115,21 @@ export class ReplicaCore {
     this.now = now;
     this.random = seeded ?? Math.random;
     this.clock = new HybridClock(now, maxClockDriftMs !== undefined ? { maxDriftMs: maxClockDriftMs } : {});
-    this.openSeq = seq;
     this.durableSeq = seq;
     this.seenSeq = seq;
-    this.stopWatching = storage.onExternalChange?.((spaces) => {
-      this.externalQueue = this.externalQueue.then(() => this.readExternal(spaces)).catch((e) => this.events.emit('error', e));
-    });
+    this.external = new ExternalChanges(this, seq);
+    this.owner = {
+      storage,
+      clock: this.clock,
+      acks: this.acks,
+      events: this.events,
+      seeded,
+      identity: () => this.identity,
+      setIdentity: (identity) => void (this.identity = identity),
+      storedTop: () => this.storedTop(),
+      committed: (s) => this.committed(s),
+      noteOwn: (space, s) => this.external.noteOwn(space, s),
+    };
   }
 
   static async open({ storage, now = Date.now, random, maxClockDriftMs }: CoreOptions): Promise<ReplicaCore> {
@@ -137,44 +140,6 @@ export class ReplicaCore {
     const identity = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random }));
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
     return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs);
-  }
-
-  /**
-   * Another instance sharing the storage (a tab) committed changes: read them from the log by sequence
-   * and report them like our own, so subscribers fire and the instance holding the links pushes them.
-   */
-  private async readExternal(spaces: readonly string[]): Promise<void> {
-    if (this.closed) return;
-    const top = (await this.storage.getMeta<number>('seq')) ?? 0;
-    // Another instance may have re-identified this replica; what it committed is durable.
-    await this.refreshIdentity();
-    if (top > this.durableSeq) this.durableSeq = top;
-    if (top > this.seenSeq) this.seenSeq = top;
-    for (const space of new Set(spaces)) {
-      const mark = this.externalMarks.get(space) ?? this.openSeq;
-      if (top <= mark) continue;
-      const own = this.ownSeqs.get(space);
-      for (let after = mark; ; ) {
-        const page = await this.storage.readLog(space, after, 512);
-        for (const [key, rec] of page) {
-          if (rec.seq > top || own?.has(rec.seq)) continue;
-          const mine = rec.vs.some((v) => v.r === this.replicaId && v.n === rec.seq);
-          for (const v of rec.vs) this.clock.observe(v.t, v.c);
-          this.events.emit('change', { space, key, rec, prev: undefined, origin: mine ? 'local' : 'remote', external: true });
-        }
-        if (page.length < 512) break;
-        after = page[page.length - 1]![1].seq;
-      }
-      this.externalMarks.set(space, top);
-      if (own) for (const seq of own) if (seq <= top) own.delete(seq);
-    }
-  }
-
-  private noteOwn(space: string, seq: number): void {
-    if (!this.storage.onExternalChange || seq <= (this.externalMarks.get(space) ?? this.openSeq)) return;
-    let own = this.ownSeqs.get(space);
-    if (!own) this.ownSeqs.set(space, (own = new Set()));
-    own.add(seq);
   }
 
   get replicaId(): string {
@@ -196,11 +161,18 @@ export class ReplicaCore {
    * epoch or re-identified the replica. A session reads it before its hello.
    */
   async refreshIdentity(): Promise<void> {
-    const stored = readIdentity(await this.storage.getMeta(IDENTITY_META));
+    this.adopt(await this.storage.getMeta(IDENTITY_META));
+  }
+
+  /** Takes the identity the storage holds; tells when its id changed (`later`: once the running transaction is over). */
+  private adopt(value: unknown, later = false): void {
+    const stored = readIdentity(value as Parameters<typeof readIdentity>[0]);
     if (!stored) return;
-    const oldId = this.identity.id;
+    const event = { oldId: this.identity.id, newId: stored.id };
     this.identity = stored;
-    if (stored.id !== oldId) this.events.emit('reidentified', { oldId, newId: stored.id });
+    if (event.oldId === event.newId) return;
+    if (later) queueMicrotask(() => this.events.emit('reidentified', event));
+    else this.events.emit('reidentified', event);
   }
 
   /**
@@ -214,6 +186,12 @@ export class ReplicaCore {
   /** Every transaction up to `seq` is durable. */
   noteDurable(seq: number): void {
     if (seq > this.durableSeq) this.durableSeq = seq;
+  }
+
+  /** @internal Every transaction up to `seq` committed (here or in another instance) and is durable. */
+  committed(seq: number): void {
+    this.noteDurable(seq);
+    if (seq > this.seenSeq) this.seenSeq = seq;
   }
 
   get isClosed(): boolean {
@@ -256,7 +234,6 @@ export class ReplicaCore {
   private prepareWrite(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx: VersionVector | undefined) {
     const hlc = this.clock.tick();
     let prev: KeyRecord | undefined;
-    let renamed: { oldId: string; newId: string } | undefined;
     const body = (tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined => {
       prev = current;
       const content = produce(current);
@@ -279,28 +256,16 @@ export class ReplicaCore {
       run: (tx: StorageTx): KeyRecord | undefined | Promise<KeyRecord | undefined> => {
         const current = tx.get(space, key);
         const lastSeq = tx.getMeta<number>('seq');
-        // Another instance committed since we last looked: mint under the identity the storage holds now.
-        const adopt = (s: number | undefined, then: () => KeyRecord | undefined) => {
-          if ((s ?? 0) <= this.seenSeq) return then();
-          const stored = tx.getMeta<unknown>(IDENTITY_META);
-          const take = (value: unknown) => {
-            const id = readIdentity(value as Parameters<typeof readIdentity>[0]);
-            if (id && id.id !== this.identity.id) renamed = { oldId: this.identity.id, newId: id.id };
-            if (id) this.identity = id;
-            return then();
-          };
-          return stored instanceof Promise ? stored.then(take) : take(stored);
-        };
+        // Another instance committed since we last looked (seenSeq): mint under the identity the storage holds.
         if (current instanceof Promise || lastSeq instanceof Promise) {
-          return Promise.all([current, lastSeq]).then(([c, s]) => adopt(s, () => body(tx, c, s)));
+          return Promise.all([current, lastSeq]).then(([c, s]) => ((s ?? 0) <= this.seenSeq ? body(tx, c, s) : this.withStoredIdentity(tx, () => body(tx, c, s))));
         }
-        return adopt(lastSeq, () => body(tx, current, lastSeq));
+        return (lastSeq ?? 0) <= this.seenSeq ? body(tx, current, lastSeq) : this.withStoredIdentity(tx, () => body(tx, current, lastSeq));
       },
       done: (rec: KeyRecord | undefined): KeyRecord | undefined => {
-        if (renamed) this.events.emit('reidentified', renamed);
         if (rec) {
           this.noteDurable(rec.seq);
-          this.noteOwn(space, rec.seq);
+          this.external.noteOwn(space, rec.seq);
           this.events.emit('change', { space, key, rec, prev, origin: 'local' });
         }
         return rec;
@@ -308,6 +273,11 @@ export class ReplicaCore {
     };
   }
 
+  /** Inside a transaction: adopts the identity the storage holds (another instance may have changed it), then `then`. */
+  private withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T> {
+    const value = tx.getMeta<unknown>(IDENTITY_META);
+    return value instanceof Promise ? value.then((v) => (this.adopt(v, true), then())) : (this.adopt(value, true), then());
+  }
 
   /**
    * Joins remote states of keys into one space, in one transaction. Keys whose state did not change
@@ -342,18 +312,9 @@ export class ReplicaCore {
         const clash = prev && contradiction(prev, remote, me, lastSeq ?? 0, since);
         let joined: KeyState;
         if (clash) {
-          seq = Math.max(seq, remote.cc[me] ?? 0);
-          const vs = [...clash.base.vs];
-          const cc: Record<string, number> = { ...clash.base.cc };
-          for (const v of clash.again) {
-            const hlc = this.clock.tick();
-            // The value whole (a version written as a delta holds none until read: deltas.ts valueOf).
-            vs.push(v.d ? { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: me, n: ++seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) });
-            cc[me] = seq;
-          }
-          vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
-          joined = { vs, cc };
-          seq--; // the record's own seq is taken below
+          const again = mintAgain(clash.base, clash.again, me, Math.max(seq, remote.cc[me] ?? 0), () => this.clock.tick());
+          joined = again.state;
+          seq = again.seq - 1; // the record's own seq is taken below
         } else joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
         seq++;
@@ -380,11 +341,10 @@ export class ReplicaCore {
       }
       return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
     });
-    this.noteDurable(seq);
-    if (seq > this.seenSeq) this.seenSeq = seq;
+    this.committed(seq);
     if (seen) this.seenOf.set(peer!, seen);
     for (const change of changes) {
-      this.noteOwn(space, change.rec.seq);
+      this.external.noteOwn(space, change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       this.events.emit('change', change);
     }
@@ -414,64 +374,12 @@ export class ReplicaCore {
   }
 
   /**
-   * `peer` holds a dot of ours that our storage lost (epochs.ts lostWrites): this storage was restored from an
-   * older copy, or copied. Mint a new replicaId (and log epoch) and re-issue under it the writes made under the
-   * old one after the restore point (identity.ts reissue), so no dot ever names two values and nothing written
-   * since the restore is lost. The caller closes every session: they spoke for the old identity.
+   * `peer` holds a dot of ours that our storage lost: take a new replicaId and re-issue under it what was written
+   * under the old one since the restore (reidentify.ts). The caller closes every session: they spoke for the old id.
    */
   async reidentify(peer: string): Promise<void> {
     this.assertOpen();
-    const old = this.identity;
-    const point = restorePoint(old.history, await this.storedTop(), await this.storage.getMeta<string>('told:' + peer));
-    const tick = () => this.clock.tick();
-    let identity = old;
-    const changes = await this.rewrite(await this.keysPast(point), async (tx, touched) => {
-      const out = await reissue(tx, old, point, touched, tick, this.seeded);
-      identity = out.identity;
-      return out;
-    });
-    this.identity = identity;
-    // A tab sharing the storage may have written under the old id while the keys were read: those too. (Once
-    // the new identity is stored, a tab reads it before it mints: prepareWrite.)
-    changes.push(...(await this.rewrite(await this.keysPast(point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick))));
-    this.acks.reissued(point, changes.map((c) => [c.space, c.rec.seq] as const));
-    this.events.emit('reidentified', { oldId: old.id, newId: identity.id });
-    this.events.emit('error', new ConcordError('RESTORED', `a peer holds writes of this replica that its storage lost (restored from an older copy?): it now writes as a new replica ${identity.id}, and re-issued ${changes.length} write(s) made after the restore point`));
-    for (const change of changes) {
-      this.noteOwn(change.space, change.rec.seq);
-      this.events.emit('change', change);
-    }
-  }
-
-  /** Every key, of every space, whose record sits past `seq` in the log. */
-  private async keysPast(seq: number): Promise<Array<[string, string]>> {
-    const keys: Array<[string, string]> = [];
-    for (const space of await this.storage.spaces()) {
-      for (const e of await this.storage.index(space)) if (e.seq > seq) keys.push([space, e.key]);
-    }
-    return keys;
-  }
-
-  /** Runs a re-issue (identity.ts) in one transaction and stores the records it rewrote: their changes. */
-  private async rewrite(
-    touched: ReadonlyArray<readonly [string, string]>,
-    reissueIn: (tx: StorageTx, touched: ReadonlyArray<readonly [string, string]>) => Promise<{ rewritten: Reissued[]; seq: number }>,
-  ): Promise<StoredChange[]> {
-    const changes: StoredChange[] = [];
-    const seq = await this.storage.transact(async (tx) => {
-      changes.length = 0;
-      const out = await reissueIn(tx, touched);
-      for (const r of out.rewritten) {
-        const prev = await tx.get(r.space, r.key);
-        const rec = record(r.key, r.state, r.seq);
-        tx.put(r.space, r.key, rec);
-        changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
-      }
-      return out.seq;
-    });
-    this.noteDurable(seq);
-    if (seq > this.seenSeq) this.seenSeq = seq;
-    return changes;
+    await reidentify(this.owner, peer);
   }
 
   /**
@@ -480,19 +388,13 @@ export class ReplicaCore {
    */
   async renewIdentity(): Promise<void> {
     this.assertOpen();
-    const old = this.identity;
-    const next = mintIdentity(0, this.seeded);
-    await this.storage.transact((tx) => tx.setMeta(IDENTITY_META, next));
-    this.identity = next;
-    this.events.emit('reidentified', { oldId: old.id, newId: next.id });
-    this.events.emit('error', new ConcordError('UNAUTHORIZED', `a relay refused replicaId ${old.id} (in use by another user there): this replica now writes as ${next.id}`));
+    await renewIdentity(this.owner);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.stopWatching?.();
-    await this.externalQueue;
+    await this.external.close();
     await this.storage.close();
   }
 }

@@ -108,18 +108,28 @@ export async function reissueUnder(
     if (!rec) continue;
     const { state, removed } = stripOwnDots(rec, oldId, point);
     if (state === rec) continue;
-    const vs: StoredVersion[] = [...state.vs];
-    const cc: Record<string, number> = { ...state.cc };
-    for (const v of removed) {
-      seq++;
-      const hlc = tick();
-      vs.push(v.d ? { r: id, n: seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: id, n: seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) });
-      cc[id] = seq;
-    }
-    if (removed.length === 0) seq++;
-    vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
-    rewritten.push({ space, key, state: { vs, cc }, seq });
+    const again = mintAgain(state, removed, id, seq, tick);
+    seq = removed.length === 0 ? seq + 1 : again.seq;
+    rewritten.push({ space, key, state: again.state, seq });
   }
   if (rewritten.length) tx.setMeta('seq', seq);
   return { rewritten, seq };
+}
+
+/**
+ * `base` with `versions` written again under `id`, at the counters after `seq` (each with a fresh HLC, its value
+ * whole: a version written as a delta holds none until read, deltas.ts valueOf), as siblings of what `base`
+ * holds. Returns the state and the last counter taken.
+ */
+export function mintAgain(base: KeyState, versions: readonly StoredVersion[], id: string, seq: number, tick: () => Hlc): { state: KeyState; seq: number } {
+  const vs: StoredVersion[] = [...base.vs];
+  const cc: Record<string, number> = { ...base.cc };
+  for (const v of versions) {
+    seq++;
+    const hlc = tick();
+    vs.push(v.d ? { r: id, n: seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: id, n: seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) });
+    cc[id] = seq;
+  }
+  vs.sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n));
+  return { state: { vs, cc }, seq };
 }

@@ -1,0 +1,85 @@
+/**
+ * Changes committed by other instances sharing the storage (tabs): when the storage hints at them, read from the
+ * change log by sequence and reported like this instance's own, so subscribers fire and the instance holding the
+ * links pushes them.
+ *
+ * Invariants: per space, a mark up to which the log has been read (per space, because a hint names spaces: a
+ * replica-wide mark advanced while reading one space would skip what another received meanwhile); nothing at or
+ * below the sequence at open is reported; a sequence this instance committed itself is never reported again.
+ */
+import type { CoreEvents } from './core.js';
+import type { Emitter } from './events.js';
+import type { HybridClock } from './hlc.js';
+import type { StorageAdapter } from './storage.js';
+
+/** What of the replica core this reads and tells (ReplicaCore is one). */
+export interface ExternalHost {
+  readonly storage: StorageAdapter;
+  readonly clock: HybridClock;
+  readonly events: Emitter<CoreEvents>;
+  readonly replicaId: string;
+  readonly isClosed: boolean;
+  /** Another instance may have re-identified the replica. */
+  refreshIdentity(): Promise<void>;
+  /** Every transaction up to `seq` committed and is durable. */
+  committed(seq: number): void;
+}
+
+export class ExternalChanges {
+  private readonly marks = new Map<string, number>();
+  /** Per space, sequences this instance committed past the space's mark. */
+  private readonly own = new Map<string, Set<number>>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly stopWatching: (() => void) | undefined;
+
+  constructor(
+    private readonly host: ExternalHost,
+    /** The log's sequence at open. */
+    private readonly openSeq: number,
+  ) {
+    this.stopWatching = host.storage.onExternalChange?.((spaces) => {
+      this.queue = this.queue.then(() => this.read(spaces)).catch((e) => host.events.emit('error', e));
+    });
+  }
+
+  /** This instance committed `seq` in `space` (not to be reported again when read from the log). */
+  noteOwn(space: string, seq: number): void {
+    if (!this.host.storage.onExternalChange || seq <= (this.marks.get(space) ?? this.openSeq)) return;
+    let own = this.own.get(space);
+    if (!own) this.own.set(space, (own = new Set()));
+    own.add(seq);
+  }
+
+  /** Stops listening, once what was heard has been read. */
+  async close(): Promise<void> {
+    this.stopWatching?.();
+    await this.queue;
+  }
+
+  private async read(spaces: readonly string[]): Promise<void> {
+    const host = this.host;
+    if (host.isClosed) return;
+    const top = (await host.storage.getMeta<number>('seq')) ?? 0;
+    // Another instance may have re-identified this replica; what it committed is durable.
+    await host.refreshIdentity();
+    host.committed(top);
+    for (const space of new Set(spaces)) {
+      const mark = this.marks.get(space) ?? this.openSeq;
+      if (top <= mark) continue;
+      const own = this.own.get(space);
+      for (let after = mark; ; ) {
+        const page = await host.storage.readLog(space, after, 512);
+        for (const [key, rec] of page) {
+          if (rec.seq > top || own?.has(rec.seq)) continue;
+          const mine = rec.vs.some((v) => v.r === host.replicaId && v.n === rec.seq);
+          for (const v of rec.vs) host.clock.observe(v.t, v.c);
+          host.events.emit('change', { space, key, rec, prev: undefined, origin: mine ? 'local' : 'remote', external: true });
+        }
+        if (page.length < 512) break;
+        after = page[page.length - 1]![1].seq;
+      }
+      this.marks.set(space, top);
+      if (own) for (const seq of own) if (seq <= top) own.delete(seq);
+    }
+  }
+}
