@@ -13,6 +13,8 @@ import { startEpoch, type EpochEntry } from './epochs.js';
 import type { Hlc } from './hlc.js';
 import { randomId } from './ids.js';
 import type { StorageTx } from './storage.js';
+import { valueType, type ValueType } from './typed.js';
+import { TYPED, encodeTyped, typedParts } from './values.js';
 
 export interface Identity {
   readonly id: string;
@@ -108,12 +110,40 @@ export async function reissueUnder(
     if (!rec) continue;
     const { state, removed } = stripOwnDots(rec, oldId, point);
     if (state === rec) continue;
-    const again = mintAgain(state, removed, id, seq, tick);
+    const again = mintAgain(state, retagged(state, removed, oldId, id), id, seq, tick);
     seq = removed.length === 0 ? seq + 1 : again.seq;
     rewritten.push({ space, key, state: again.state, seq });
   }
   if (rewritten.length) tx.setMeta('seq', seq);
   return { rewritten, seq };
+}
+
+/**
+ * `versions` (re-issued from `oldId` to `id`) with the value-level tags they minted moved along, for a value type
+ * that keeps such tags (typed.ts ValueType.reissue); the live values of `state` beside them are the base, and so is
+ * each version already moved (two siblings must not take the same new tag). Other versions are returned as they are.
+ */
+function retagged(state: KeyState, versions: readonly StoredVersion[], oldId: string, id: string): StoredVersion[] {
+  const decoded = (v: StoredVersion): { name: string; type: ValueType; value: unknown } | undefined => {
+    if (v.d) return undefined;
+    try {
+      const enc = valueOf(v);
+      if (typeof enc === 'string' || enc[0] !== TYPED) return undefined;
+      const { name, payload } = typedParts(enc);
+      const type = valueType(name);
+      return type?.reissue ? { name, type, value: type.decode(payload) } : undefined;
+    } catch {
+      return undefined; // a value not derivable here, or not of a type loaded here, travels as written
+    }
+  };
+  const base = state.vs.map(decoded).filter((x) => x !== undefined);
+  return versions.map((v) => {
+    const got = decoded(v);
+    if (!got) return v;
+    const value = got.type.reissue!(got.value, oldId, id, base.filter((b) => b.name === got.name).map((b) => b.value));
+    base.push({ ...got, value });
+    return { r: v.r, n: v.n, t: v.t, c: v.c, v: encodeTyped(got.name, got.type.encode(value)) };
+  });
 }
 
 /**

@@ -50,6 +50,16 @@ export interface ValueType<T = unknown> {
   checkDelta?(delta: Uint8Array): void;
   /** An upper bound of the encoded size of `apply(base, delta)` for a base of `baseSize` bytes (hostile deltas included). */
   applySize?(baseSize: number, delta: Uint8Array): number;
+  /**
+   * For a type that mints its own per-replica tags from the value it reads (an add-wins set's item tags): `value`,
+   * written by replica `oldId` after its storage went back to an older copy, with the tags it minted then moved to
+   * `newId`. Those tags were minted from the older state, so another replica may hold the same tags for other
+   * content (written in the future the restore lost), and a join would take the one for the other. `base`: the
+   * values of this key that survived the restore point beside it (a tag of `oldId` they hold or cover is not
+   * suspect). Called when a re-identification re-issues the version (identity.ts); without it the value travels
+   * as written.
+   */
+  reissue?(value: T, oldId: string, newId: string, base: readonly T[]): T;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;

@@ -133,10 +133,36 @@ function decodeSet(raw: unknown): AddWins {
   return new AddWins(e, cc);
 }
 
+/**
+ * The set with the tags `oldId` minted beyond what `base` knows of it moved to `newId` (above what `base` knows of
+ * `newId`), and `oldId`'s context set back to what `base` knows: see ValueType.reissue. With no base (the write
+ * superseded every version the restored copy held of the key) every tag of `oldId` moves: each item the restored
+ * replica holds is then added again, which an add-wins set resolves as a concurrent add would; keeping a tag another
+ * replica may hold for another item would instead drop that item everywhere.
+ */
+function reissue<T>(set: AddWinsSet<T>, oldId: string, newId: string, base: readonly AddWinsSet<T>[]): AddWins<T> {
+  const known = Math.max(0, ...base.map((b) => b.cc[oldId] ?? 0));
+  let n = Math.max(0, ...base.map((b) => b.cc[newId] ?? 0));
+  const e = set.e.map((x): AddWinsEntry<T> => (x[1] === oldId && x[2] > known ? [x[0], newId, ++n] : x));
+  const cc: Record<string, number> = { ...set.cc };
+  if (n > 0) cc[newId] = Math.max(cc[newId] ?? 0, n);
+  const mine = Math.min(cc[oldId] ?? 0, known);
+  if (mine > 0) cc[oldId] = mine;
+  else delete cc[oldId];
+  // A context counts tags without gaps: this one now covers `newId`'s tags below its own, so it must hold those
+  // the base holds (a sibling re-issued before it), or a join would take them for removed. Siblings merge by this
+  // join on every read anyway.
+  const holders = base.filter((b) => (b.cc[newId] ?? 0) > 0);
+  const tags = new Set<number>();
+  for (const x of holders.flatMap((b) => b.e)) if (x[1] === newId && !tags.has(x[2])) e.push(x), tags.add(x[2]);
+  return holders.length ? joinAll([new AddWins(e, cc), ...holders]) : new AddWins(e, cc);
+}
+
 export const addWinsType: ValueType<AddWins> = {
   name: 'add-wins',
   is: (v): v is AddWins => v instanceof AddWins,
   encode: (s) => textPayload({ e: s.e, cc: s.cc }),
   decode: (payload) => decodeSet(parseTextPayload(payload)),
   merge: (values) => joinAll(values),
+  reissue: (value, oldId, newId, base) => reissue(value, oldId, newId, base),
 };

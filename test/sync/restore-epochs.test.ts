@@ -5,6 +5,7 @@
  * write it made under the old one after the restore point. Issue 10, defects 3 and 5.
  */
 import { describe, expect, it } from 'vitest';
+import { merges, type AddWinsSet } from '../../lib/index.js';
 import { journaledStorage, type JournaledStorage } from '../sim/backup.js';
 import { Cluster } from '../sim/cluster.js';
 
@@ -108,6 +109,26 @@ describe(`storage restored from an older copy (seed ${SEED})`, () => {
     const onB = await c.node('b').r.space('s').get('fresh');
     expect(onB?.versions.map((v) => v.replicaId)).toEqual([c.node('a').r.replicaId]);
     expect(await valueOn(c, 'a', 'late4')).toEqual(['late4']);
+    await c.close();
+  });
+
+  it('(5) an add-wins set written after the restore keeps what the lost writes added: no item tag is taken twice', async () => {
+    const { c, journals } = await journaled(['a', 'b'], [['a', 'b']]);
+    const on = (n: string) => c.node(n).r.space('s');
+    await write(c, 'a', 'k', 3);
+    await c.settle();
+    const backup = journals.get('a')!.mark;
+    // Lost with a's disk, held by b: 'fig', under a's first item tag.
+    await on('a').update<AddWinsSet<string>>('list', (s) => merges.addWins.add(s, c.node('a').r.replicaId, 'fig'));
+    await c.settle();
+    c.net.partition(['a']);
+    await c.replaceStorage('a', await journals.get('a')!.restore(backup));
+    // The restored copy has no set: this add mints the first tag again, for another item.
+    const w = await on('a').update<AddWinsSet<string>>('list', (s) => merges.addWins.add(s, c.node('a').r.replicaId, 'apple'));
+    c.net.heal();
+    await c.settle();
+    await w.synced;
+    for (const n of ['a', 'b']) expect(merges.addWins.values((await on(n).get('list'))?.value as AddWinsSet<string>), n).toEqual(['apple', 'fig']);
     await c.close();
   });
 
