@@ -113,12 +113,13 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
       const theirs = new Map(it.keys);
       for (const [k, full] of tree.keysUnder(it.level, it.index)) {
         const t = theirs.get(k);
-        if (t === undefined || stateHash(k, t) !== full) send.push(k);
-        if (t !== undefined && stateHash(k, t) !== full) {
+        theirs.delete(k);
+        if (t !== undefined && stateHash(k, t) === full) continue;
+        send.push(k);
+        if (t !== undefined) {
           want.push(k);
           wanted.set(k, t);
         }
-        theirs.delete(k);
       }
       for (const [k, t] of theirs) {
         want.push(k);
