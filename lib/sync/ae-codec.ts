@@ -1,17 +1,24 @@
 /**
  * The AE (anti-entropy turn) message body: space, run id, the sender's top, flags (final, more), the tree items in
  * groups — a run of node items at consecutive indexes of one level is one block (level, first index, count, hashes);
- * a range item is level, index and its (key, hash) list — then the wanted keys. Decoding validates every field
+ * a range item is level, index and its (key, dots) list — then the wanted keys. Decoding validates every field
  * (fields.ts) and refuses nodes the tree cannot have.
+ *
+ * A key's dots are its state without values or times: 2 × the version count (+ 1 when the context follows
+ * explicitly), each version's replica id (the frame's string table) and counter × 2 + its tombstone flag, then the
+ * context as in wire-state.ts when it is not the versions' own dots. They name the state exactly (a dot names one
+ * value): the receiver compares them with its own state hash, and sends each value only to a side that lacks it.
  */
+import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
-import { hash, key, space, writeHash } from './fields.js';
+import { hash, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
+import { MAX_COUNTER } from './wire-state.js';
 
-/** One Merkle node's hash, or (RANGE) the keys and state hashes under a node. */
+/** One Merkle node's hash, or (RANGE) the keys under a node with the dots of each key's state (no values). */
 export type AeItem =
   | { kind: 'node'; level: number; index: number; hash: string }
-  | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, string]> };
+  | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, KeyState]> };
 
 export interface AntiEntropyBody {
   space: string;
@@ -48,9 +55,9 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
       for (const it of g) writeHash(w, (it as { hash: string }).hash);
     } else {
       w.uint(first.keys.length);
-      for (const [k, h] of first.keys) {
+      for (const [k, st] of first.keys) {
         w.str(k);
-        writeHash(w, h);
+        writeDots(w, st);
       }
     }
   }
@@ -79,9 +86,9 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
       if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
       for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
     } else if (kind === 1) {
-      const nk = r.count(5);
-      const keys: Array<readonly [string, string]> = [];
-      for (let j = 0; j < nk; j++) keys.push([key(r), hash(r)]);
+      const nk = r.count(3);
+      const keys: Array<readonly [string, KeyState]> = [];
+      for (let j = 0; j < nk; j++) keys.push([key(r), readDots(r)]);
       items.push({ kind: 'range', level, index, keys });
     } else throw new ProtocolError('invalid tree item');
   }
@@ -89,4 +96,72 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
   const want: string[] = [];
   for (let i = 0; i < nw; i++) want.push(key(r));
   return { space: s, run, top, items, want, final, ...(more ? { more } : {}) };
+}
+
+/** Whether a state's context is its versions' own dots (then it is not written). */
+function ccIsDots(s: KeyState): boolean {
+  let n = 0;
+  for (const r in s.cc) {
+    n++;
+    let top = 0;
+    for (const v of s.vs) if (v.r === r && v.n > top) top = v.n;
+    if (top !== s.cc[r]) return false;
+  }
+  return n === new Set(s.vs.map((v) => v.r)).size;
+}
+
+export function writeDots(w: Writer, s: KeyState): void {
+  const implicit = ccIsDots(s);
+  w.uint(s.vs.length * 2 + (implicit ? 0 : 1));
+  for (const v of s.vs) {
+    w.sym(v.r);
+    w.uint(v.n * 2 + (v.d ? 1 : 0));
+  }
+  if (implicit) return;
+  const rs = Object.keys(s.cc);
+  w.uint(rs.length);
+  for (const r of rs) {
+    w.sym(r);
+    w.uint(s.cc[r]!);
+  }
+}
+
+const byDot = (a: StoredVersion, b: StoredVersion) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n);
+
+/** A state's dots as read (versions without values, times 0), in canonical order; validated like wire-state.ts's. */
+export function readDots(r: Reader): KeyState {
+  const head = r.uint();
+  const nv = Math.floor(head / 2);
+  if (nv * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
+  const vs: StoredVersion[] = [];
+  for (let i = 0; i < nv; i++) {
+    const rid = replicaId(r);
+    const w = r.uint();
+    const n = Math.floor(w / 2);
+    if (n < 1 || n > MAX_COUNTER) throw new ProtocolError('invalid version');
+    vs.push(w % 2 === 1 ? { r: rid, n, t: 0, c: 0, d: 1 } : { r: rid, n, t: 0, c: 0 });
+  }
+  vs.sort(byDot);
+  for (let i = 1; i < vs.length; i++) {
+    if (vs[i]!.r === vs[i - 1]!.r && vs[i]!.n === vs[i - 1]!.n) throw new ProtocolError('duplicate dot in a state');
+  }
+  const cc: Record<string, number> = {};
+  if (head % 2 === 0) {
+    for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
+    return { vs, cc };
+  }
+  const ncc = r.count(2);
+  for (let i = 0; i < ncc; i++) {
+    const rid = replicaId(r);
+    const n = r.uint();
+    if (n < 1 || n > MAX_COUNTER || rid in cc) throw new ProtocolError('invalid causal context');
+    cc[rid] = n;
+  }
+  for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
+  return { vs, cc };
+}
+
+/** Bytes a state's dots take, about (for splitting and bounding turns). */
+export function dotsSize(s: KeyState): number {
+  return 1 + 4 * s.vs.length + 4 * Object.keys(s.cc).length;
 }

@@ -6,12 +6,18 @@
  *              answer with its key list (a range item); else answer with its children's hashes — or its
  *              grandchildren's when few nodes differ, several levels per round trip where that saves one.
  *              Key lists go only for nodes known to differ: an equal subtree costs one hash.
- *   range item (level, index, keys)  the answering side now knows both key lists under that node: it sends
- *              its state of every key that differs or the peer lacks, and asks (want) for every key the
- *              peer has that differs or it lacks. No further items for that subtree.
+ *   range item (level, index, keys with their dots)  the answering side now knows both sides' states under that
+ *              node, as dots (no values): for each key whose state differs it sends its state when the peer lacks
+ *              something of it — each value only when the peer neither holds its version nor has seen it
+ *              superseded (held form, wire-state.ts) — and asks (want) for the key when the peer holds something
+ *              it lacks (`exchange`). No further items for that subtree.
  * A turn with no items and no wants is final. The keys to send travel as CHANGES frames before the turn.
- * `runAntiEntropy` drives two trees against each other in-process (tests, and the round-trip benchmark).
+ * A range item's dots are read from the records (`fillRanges`): `answerTurn` leaves them empty.
+ * `runAntiEntropy` drives two sides against each other in-process (tests, and the round-trip benchmark).
  */
+import { canonicalStateText, EMPTY_STATE, join, sameState, type KeyState } from '../dvv.js';
+import { hash64 } from '../hash.js';
+import { dotsSize } from './ae-codec.js';
 import type { AeItem } from './messages.js';
 import { ARITY, DEPTH, type MerkleTree } from './merkle.js';
 
@@ -31,27 +37,68 @@ const DEEP_EXPAND = 4;
 
 export interface Turn {
   items: AeItem[];
-  /** Keys whose local state the peer needs (send them before the turn). */
+  /** Keys whose local state differs from the peer's (send them before the turn, where `exchange` says so). */
   send: string[];
-  /** Keys whose state we need from the peer. */
+  /** Keys the peer holds differently or we lack (ask for them, where `exchange` says so). */
   want: string[];
+  /** The peer's dots of the keys in `want`. */
+  theirs: Map<string, KeyState>;
 }
 
 /** The initiator's first turn. */
 export function openingTurn(tree: MerkleTree, run: number): Turn {
-  if (tree.keyCount <= SMALL_SUBTREE) return { items: [range(tree, 0, 0, run)], send: [], want: [] };
+  if (tree.keyCount <= SMALL_SUBTREE) return { items: [range(tree, 0, 0)], send: [], want: [], theirs: new Map() };
   const level = tree.keyCount > 16 * 256 ? 2 : 1;
   const items: AeItem[] = [];
   for (let i = 0; i < ARITY ** level; i++) items.push(node(tree, level, i, run));
-  return { items, send: [], want: [] };
+  return { items, send: [], want: [], theirs: new Map() };
 }
 
 function node(tree: MerkleTree, level: number, index: number, run: number): AeItem {
   return { kind: 'node', level, index, hash: wireHash(tree.hash(level, index), run) };
 }
 
-function range(tree: MerkleTree, level: number, index: number, run: number): AeItem {
-  return { kind: 'range', level, index, keys: tree.keysUnder(level, index).map(([k, h]) => [k, wireHash(h, run)] as const) };
+/** A range item with its keys; their dots are filled in from the records before it goes (`fillRanges`). */
+function range(tree: MerkleTree, level: number, index: number): AeItem {
+  return { kind: 'range', level, index, keys: tree.keysUnder(level, index).map(([k]) => [k, EMPTY_STATE] as const) };
+}
+
+/** The state hash of a key's dots, as the tree holds it (record.ts). */
+const stateHash = (key: string, s: KeyState) => hash64(canonicalStateText(key, s));
+
+/**
+ * Fills in the dots of a turn's range items from `dotsOf` (the records); a key it gives none for (gone, or not
+ * durable yet) is left out: the peer then takes it for a key we lack.
+ */
+export async function fillRanges(items: readonly AeItem[], dotsOf: (key: string) => Promise<KeyState | undefined> | KeyState | undefined): Promise<AeItem[]> {
+  const out: AeItem[] = [];
+  for (const it of items) {
+    if (it.kind !== 'range') {
+      out.push(it);
+      continue;
+    }
+    const keys: Array<readonly [string, KeyState]> = [];
+    for (const [k] of it.keys) {
+      const s = await dotsOf(k);
+      if (s) keys.push([k, { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: 0, c: 0, d: 1 } : { r: v.r, n: v.n, t: 0, c: 0 })), cc: s.cc }]);
+    }
+    out.push({ ...it, keys });
+  }
+  return out;
+}
+
+/**
+ * For one key whose states differ, given both sides' dots: whether we send ours (the peer lacks a version of it, or
+ * a context), and whether we ask for theirs (we lack something of it). When we ask for a key the peer holds versions
+ * of that we hold too, our state goes anyway (all held, a few bytes): the peer then sends those values held too.
+ */
+export function exchange(mine: KeyState | undefined, theirs: KeyState | undefined): { send: boolean; want: boolean } {
+  if (!mine) return { send: false, want: theirs !== undefined };
+  if (!theirs) return { send: true, want: false };
+  const want = !sameState(join(mine, theirs), mine);
+  const send = !sameState(join(theirs, mine), theirs);
+  const inform = want && theirs.vs.some((v) => !v.d && mine.vs.some((u) => u.r === v.r && u.n === v.n));
+  return { send: send || inform, want };
 }
 
 /** Answers the peer's turn. */
@@ -59,18 +106,25 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
   const items: AeItem[] = [];
   const send: string[] = [];
   const want: string[] = [];
+  const wanted = new Map<string, KeyState>();
   const differing: Array<{ level: number; index: number }> = [];
   for (const it of peer) {
     if (it.kind === 'range') {
       const theirs = new Map(it.keys);
       for (const [k, full] of tree.keysUnder(it.level, it.index)) {
-        const h = wireHash(full, run);
         const t = theirs.get(k);
-        if (t !== h) send.push(k);
-        if (t !== undefined && t !== h) want.push(k);
         theirs.delete(k);
+        if (t !== undefined && stateHash(k, t) === full) continue;
+        send.push(k);
+        if (t !== undefined) {
+          want.push(k);
+          wanted.set(k, t);
+        }
       }
-      for (const k of theirs.keys()) want.push(k);
+      for (const [k, t] of theirs) {
+        want.push(k);
+        wanted.set(k, t);
+      }
     } else if (wireHash(tree.hash(it.level, it.index), run) !== it.hash) {
       differing.push(it);
     }
@@ -78,7 +132,7 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
   const levels = differing.length <= DEEP_EXPAND ? 2 : 1;
   for (const { level, index } of differing) {
     if (level === DEPTH || tree.count(level, index) <= SMALL_SUBTREE) {
-      items.push(range(tree, level, index, run));
+      items.push(range(tree, level, index));
       continue;
     }
     const down = Math.min(levels, DEPTH - level);
@@ -87,7 +141,7 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
     // key lists only for nodes known to differ, so equal small subtrees cost a hash, not their keys.
     for (let c = index * span; c < (index + 1) * span; c++) items.push(node(tree, level + down, c, run));
   }
-  return { items, send, want };
+  return { items, send, want, theirs: wanted };
 }
 
 /**
@@ -105,38 +159,52 @@ export function splitTurn(items: readonly AeItem[], want: readonly string[], bud
     bytes += size;
     return parts[parts.length - 1]!;
   };
-  for (const it of items) room(it.kind === 'node' ? 5 : 8 + it.keys.reduce((n, [k]) => n + k.length + 6, 0)).items.push(it);
+  for (const it of items) room(it.kind === 'node' ? 5 : 8 + it.keys.reduce((n, [k, s]) => n + k.length + 2 + dotsSize(s), 0)).items.push(it);
   for (const k of want) room(k.length + 2).want.push(k);
   return parts;
 }
 
 export interface InProcessResult {
-  /** Keys each side must send to the other. */
+  /** Keys each side sends to the other. */
   aToB: Set<string>;
   bToA: Set<string>;
   roundTrips: number;
   turns: number;
 }
 
-/** Runs anti-entropy between two in-process trees (no transport): which keys go which way, in how many turns. */
-export function runAntiEntropy(a: MerkleTree, b: MerkleTree, run = 1): InProcessResult {
+/** One side of an in-process run: its tree and its keys' states (dots suffice). */
+export interface Side {
+  tree: MerkleTree;
+  states: ReadonlyMap<string, KeyState>;
+}
+
+/** Runs anti-entropy between two in-process sides (no transport): which keys go which way, in how many turns. */
+export async function runAntiEntropy(a: Side, b: Side, run = 1): Promise<InProcessResult> {
   const aToB = new Set<string>();
   const bToA = new Set<string>();
-  let turn = openingTurn(a, run);
+  const fill = (side: Side, items: AeItem[]) => fillRanges(items, (k) => side.states.get(k));
+  let turn = { items: await fill(a, openingTurn(a.tree, run).items), want: [] as string[] };
   let turns = 1;
   let fromA = true;
   for (;;) {
     const receiver = fromA ? b : a;
-    const next = answerTurn(receiver, turn.items, run);
+    const sent = fromA ? bToA : aToB;
+    const next = answerTurn(receiver.tree, turn.items, run);
     // The receiver answers wants carried by the turn it got, and sends what it found.
-    for (const k of turn.want) (fromA ? bToA : aToB).add(k);
-    for (const k of next.send) (fromA ? bToA : aToB).add(k);
-    const final = next.items.length === 0 && next.want.length === 0;
+    let sends = false;
+    for (const k of turn.want) if (receiver.states.has(k)) sends = !!sent.add(k);
+    const want: string[] = [];
+    for (const k of new Set([...next.send, ...next.want])) {
+      const x = exchange(receiver.states.get(k), next.theirs.get(k));
+      if (x.send) sends = !!sent.add(k);
+      if (x.want) want.push(k);
+    }
+    const final = next.items.length === 0 && want.length === 0;
     if (final) {
-      if (next.send.length > 0 || turn.want.length > 0) turns++;
+      if (sends) turns++;
       break;
     }
-    turn = next;
+    turn = { items: await fill(receiver, next.items), want };
     turns++;
     fromA = !fromA;
   }

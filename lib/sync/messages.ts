@@ -37,9 +37,10 @@ export { entrySize } from './wire-state.js';
 /**
  * Versions of this protocol. 2: hellos carry epoch histories and delivered-dot records, sync items no
  * tombstone floor, and RESET is gone (a replica decides for itself that it was restored). 3: versions travel
- * whole, held or as deltas (wire-state.ts), NEED, and LIVE frames.
+ * whole, held or as deltas (wire-state.ts), NEED, and LIVE frames. 4: anti-entropy range items carry each key's dots
+ * instead of a hash (ae-codec.ts), and repair states take held forms: a value goes only to the side that lacks it.
  */
-export const PROTOCOL_VERSIONS = [3] as const;
+export const PROTOCOL_VERSIONS = [4] as const;
 
 export const enum MsgType {
   Hello = 1,

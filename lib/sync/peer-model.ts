@@ -11,7 +11,8 @@
  *   held    the peer holds the version, or has seen it superseded (its context covers it): no value is sent
  *   delta   the version derives from versions the peer holds (its own derivation, or its in-memory chain's deltas
  *           composed back to such versions, deltas.ts deltaFor): the delta is sent
- *   whole   otherwise, and always in repair frames, and for keys the peer asked for whole (NEED) until one went
+ *   whole   otherwise, and for keys the peer asked for whole (NEED) until one went; repair frames (upTo 0) take held
+ *           forms but never deltas: a repair state resolves against what the peer holds without asking again
  *
  * A key not in the model (after a reconnect): a derived version whose bases were in a record at or below the cursor
  * the peer held for our log when the stream started (Derivation.s) probably reached it — probably: that record may
@@ -39,6 +40,12 @@ function dotsOf(s: KeyState): KeyState {
 export class PeerModel {
   /** `space\0key` → the peer's state of the key, as dots; insertion order is recency. */
   private readonly states = new Map<string, KeyState>();
+  /**
+   * The same from what the peer itself said only (its frames, its anti-entropy dots), not from what we sent it: a
+   * repair state takes held forms from this alone, since a frame of ours the peer could not resolve (it asks with
+   * NEED) is not held there, and a repair state must resolve as it comes.
+   */
+  private readonly told = new Map<string, KeyState>();
   /** Keys the peer asked for whole (NEED): no delta or held form until a whole state went. */
   private readonly whole = new Set<string>();
   /** Value types the peer cannot apply deltas of. */
@@ -50,25 +57,24 @@ export class PeerModel {
     this.from.set(space, from);
   }
 
-  /** The peer holds (at least) `state` of the key: it sent it, or it will have joined what we send. */
-  observe(space: string, key: string, state: KeyState): void {
+  /** The peer holds (at least) `state` of the key: it sent it or said so (`told`), or it will have joined what we send. */
+  observe(space: string, key: string, state: KeyState, told = false): void {
     const id = space + '\u0000' + key;
-    const known = this.states.get(id);
-    this.states.delete(id);
-    this.states.set(id, dotsOf(known ? join(known, state) : state));
-    if (this.states.size > MAX_KEYS) this.states.delete(this.states.keys().next().value!);
+    remember(this.states, id, state);
+    if (told) remember(this.told, id, state);
   }
 
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
   needWhole(space: string, key: string, type: string): void {
     const id = space + '\u0000' + key;
     this.states.delete(id);
+    this.told.delete(id);
     if (this.whole.size < MAX_KEYS) this.whole.add(id);
     if (type !== '' && this.noDeltas.size < 64) this.noDeltas.add(type);
   }
 
   /**
-   * The forms of a frame's versions (whole ones are left out of the map). `repair`: every value whole. A version
+   * The forms of a frame's versions (whole ones are left out of the map). `repair`: no deltas. A version
    * whose value cannot be made here and that cannot go otherwise makes its entry unsendable: `bad` lists those keys.
    */
   forms(space: string, entries: readonly Entry[], repair: boolean): { forms: Map<StoredVersion, Form>; bad: string[] } {
@@ -76,7 +82,7 @@ export class PeerModel {
     const bad: string[] = [];
     for (const [key, s] of entries) {
       const id = space + '\u0000' + key;
-      const known = repair || this.whole.has(id) ? undefined : this.states.get(id);
+      const known = this.whole.has(id) ? undefined : (repair ? this.told : this.states).get(id);
       const from = this.from.get(space) ?? 0;
       for (const v of s.vs) {
         if (v.d) continue;
@@ -101,6 +107,14 @@ export class PeerModel {
       if (this.whole.has(id) && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
     }
   }
+}
+
+/** Joins `state` into what `map` holds of `id`, as dots, most recent last; the least recent goes past MAX_KEYS. */
+function remember(map: Map<string, KeyState>, id: string, state: KeyState): void {
+  const known = map.get(id);
+  map.delete(id);
+  map.set(id, dotsOf(known ? join(known, state) : state));
+  if (map.size > MAX_KEYS) map.delete(map.keys().next().value!);
 }
 
 /** Makes a version's value (to send it whole); false when it cannot be made here. */

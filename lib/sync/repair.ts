@@ -3,8 +3,15 @@
  *
  *   begin()        the initiator (handshake.ts) opens a run with one level of its tree
  *   turn(m)        a turn, possibly split over frames (`more`), is gathered, then answered: the states of the
- *                  keys the peer lacks or holds differently go first (repair CHANGES, upTo 0), then our turn;
+ *                  keys the peer lacks something of go first (repair CHANGES, upTo 0), then our turn;
  *                  a turn with nothing left to compare ends the run on both sides
+ *
+ * Values go only to a side that lacks them: a range item carries the dots of each key's state, so the side that
+ * answers it sends each key's state with the versions the peer holds or has seen superseded as held forms (the link's
+ * peer model learns the peer's dots, peer-model.ts), and asks only for keys the peer holds something of that it lacks;
+ * the peer answers those knowing our state (it got it in this run, or we hold nothing of the key). A peer's dots are
+ * its own claim: a false one can only cost it values it then lacks (a held form it cannot resolve closes its link),
+ * never a value of ours, and never more than the states of the keys under the nodes it names, as before.
  *
  * Bounds (a small request must not make a big answer): a turn's parts are capped in bytes; wanted keys are
  * deduplicated, and each key's state goes at most once per run; only keys we hold are answered; repair frames
@@ -17,7 +24,9 @@
  */
 import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
-import { answerTurn, openingTurn, splitTurn } from './antientropy.js';
+import type { KeyState } from '../dvv.js';
+import { answerTurn, exchange, fillRanges, openingTurn, splitTurn } from './antientropy.js';
+import { dotsSize } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import type { MerkleTree } from './merkle.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
@@ -34,6 +43,8 @@ export interface RepairPort {
   index(): Promise<{ tree: MerkleTree; lastSeq: number }>;
   get(key: string): Promise<KeyRecord | undefined>;
   random(): number;
+  /** The peer holds (at least) this state of the key, as dots: our states for it go with held forms (peer-model.ts). */
+  observe(key: string, dots: KeyState): void;
   send(m: AntiEntropy): void;
   /** Sends repair states (CHANGES, upTo 0) once the window and the transport have room; `top`: their records' highest seq. */
   sendRepair(entries: Entry[], bytes: number, top: number): Promise<void>;
@@ -89,7 +100,8 @@ export class Repair {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
     this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set() };
-    this.sendTurn(id, ix.lastSeq, openingTurn(ix.tree, id).items, [], false);
+    const items = await fillRanges(openingTurn(ix.tree, id).items, (k) => this.durable(k, ix.lastSeq));
+    this.sendTurn(id, ix.lastSeq, items, [], false);
   }
 
   async turn(m: AntiEntropy, establishingIfNew: boolean): Promise<void> {
@@ -99,7 +111,7 @@ export class Repair {
       if (parts.run !== m.run) throw new ProtocolError('anti-entropy turn parts from different runs');
       for (const it of m.items) {
         parts.items.push(it);
-        parts.bytes += it.kind === 'node' ? 8 : 16 + it.keys.reduce((n, [k]) => n + k.length + 8, 0);
+        parts.bytes += it.kind === 'node' ? 8 : 16 + it.keys.reduce((n, [k, st]) => n + k.length + 8 + dotsSize(st), 0);
       }
       for (const k of m.want) parts.want.push(k);
       for (const k of m.want) parts.bytes += k.length + 8;
@@ -122,13 +134,34 @@ export class Repair {
       await this.end(run);
     });
     const turn = answerTurn(ix.tree, m.items, run.id);
-    const final = turn.items.length === 0 && turn.want.length === 0;
     this.queue(async () => {
-      await this.sendStates(run, [...turn.send, ...m.want]);
+      // Which differing keys go, and which we ask for, from both sides' dots; the peer's dots of a key we send
+      // make its versions go held where the peer holds them or saw them superseded.
+      const send: string[] = [];
+      const want: string[] = [];
+      for (const k of new Set([...turn.send, ...turn.want])) {
+        const theirs = turn.theirs.get(k);
+        const x = exchange(await this.port.get(k), theirs);
+        if (x.send) {
+          if (theirs) this.port.observe(k, theirs);
+          send.push(k);
+        }
+        if (x.want) want.push(k);
+      }
+      const { lastSeq } = await this.port.index();
+      const items = await fillRanges(turn.items, (k) => this.durable(k, lastSeq));
+      const final = items.length === 0 && want.length === 0;
+      await this.sendStates(run, [...send, ...m.want]);
       if (this.run !== run || this.port.closed) return;
-      this.sendTurn(run.id, first ? run.myTop : 0, turn.items, turn.want, final);
+      this.sendTurn(run.id, first ? run.myTop : 0, items, want, final);
       if (final) await this.end(run);
     });
+  }
+
+  /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
+  private async durable(key: string, lastSeq: number): Promise<KeyRecord | undefined> {
+    const rec = await this.port.get(key);
+    return rec && rec.seq <= lastSeq ? rec : undefined;
   }
 
   private queue(task: () => Promise<void>): void {

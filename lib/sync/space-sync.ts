@@ -97,6 +97,7 @@ export class SpaceSync {
       index: () => hub.index(name),
       get: (key) => core.storage.get(name, key),
       random: () => core.random(),
+      observe: (key, dots) => session.model.observe(name, key, dots, true),
       send: (m) => session.send(m),
       sendRepair: (entries) => session.sendRepair(name, entries),
       fail: (e) => session.fail(e),
@@ -160,7 +161,7 @@ export class SpaceSync {
     }
     const peer = session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
-    for (const [k, st] of m.entries) session.model.observe(m.space, k, st);
+    for (const [k, st] of m.entries) session.model.observe(m.space, k, st, true);
     const { ready, missing } = await resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
     if (m.upTo === 0 && missing.length > 0) throw new ProtocolError('a repair state that is not whole');
     if (m.upTo > 0 && (missing.length > 0 || this.held)) return this.holdBack(m, ready, missing);

@@ -79,10 +79,16 @@ const syncItemArb: fc.Arbitrary<SyncItem> = fc.record({
   keys: seqArb,
 });
 
+function dotsArb() {
+  const version = fc.record({ who: whoArb(false), n: mostly(fc.integer({ min: 1, max: 5 }), fc.constantFrom(0, 2 ** 31, 2 ** 53 - 1)), d: fc.boolean() });
+  return fc.record({ vs: fc.array(version, { maxLength: 3 }), cc: fc.option(fc.array(fc.tuple(whoArb(false), seqArb), { maxLength: 3 }), { nil: undefined }) });
+}
+
 const levelArb = mostly(fc.nat({ max: 4 }), fc.integer({ min: 5, max: 10 }));
 const aeItemArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.record({ kind: fc.constant('node'), level: levelArb, index: mostly(fc.nat({ max: 15 }), fc.constantFrom(65535, 65536, 2 ** 40)), hash: fc.constantFrom('00000000', 'ffffffff', '12345678') }),
-  fc.record({ kind: fc.constant('range'), level: levelArb, index: fc.nat({ max: 15 }), keys: fc.array(fc.tuple(keyArb, fc.constantFrom('00000000', 'abcdef01')), { maxLength: 50 }) }),
+  // A key's dots (protocol 4): versions without values, some of other replicas' ids, counters out of range now and then.
+  fc.record({ kind: fc.constant('range'), level: levelArb, index: fc.nat({ max: 15 }), keys: fc.array(fc.tuple(keyArb, dotsArb()), { maxLength: 50 }) }),
 );
 
 function presenceArb(open: boolean): fc.Arbitrary<string> {
@@ -197,7 +203,19 @@ export function build(spec: FrameSpec, ids: Ids): Uint8Array {
     return tryEncode({ type: MsgType.Changes, space: m.space as string, upTo: m.upTo as number, entries }, table);
   }
   if (m.type === MsgType.AntiEntropy) {
-    return tryEncode({ ...(m as unknown as Message), items: m.items as AeItem[] } as Message, table);
+    type Dots = { vs: Array<{ who: Who; n: number; d: boolean }>; cc?: Array<[Who, number]> };
+    const items = (m.items as Array<{ kind: 'node' } | { kind: 'range'; level: number; index: number; keys: Array<[string, Dots]> }>).map((it) => {
+      if (it.kind !== 'range') return it as AeItem;
+      const keys = it.keys.map(([k, s]) => {
+        const vs = s.vs.map((v) => ({ r: idOf(v.who, ids, fresh), n: v.n, t: 0, c: 0, ...(v.d ? { d: 1 as const } : {}) }));
+        const cc: Record<string, number> = {};
+        if (s.cc) for (const [w, n] of s.cc) cc[idOf(w, ids, fresh)] = n;
+        else for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
+        return [k, { vs, cc }] as const;
+      });
+      return { ...it, keys } as AeItem;
+    });
+    return tryEncode({ ...(m as unknown as Message), items } as Message, table);
   }
   if (m.type === MsgType.Hello) {
     const epoch = 'E' + ids.mine.slice(1);

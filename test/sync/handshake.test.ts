@@ -119,7 +119,7 @@ describe('decideSpace', () => {
   });
 
   it('refuses a hello without a common protocol version, with the versions named', () => {
-    expect(versionRefusal([2, 3])).toBeUndefined();
-    expect(versionRefusal([1])).toMatch(/peer speaks \[1\], this replica \[3\]/);
+    expect(versionRefusal([3, 4])).toBeUndefined();
+    expect(versionRefusal([3])).toMatch(/peer speaks \[3\], this replica \[4\]/);
   });
 });
