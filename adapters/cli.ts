@@ -28,6 +28,8 @@ concord relay
   --port N          TCP port (env PORT; default 8787; 0 picks a free one)
   --host ADDR       address to listen on (env HOST; default 127.0.0.1)
   --data DIR        keep the data in DIR, durably (env DATA_DIR; default: in memory, lost on exit)
+  --restored        DIR was just restored from a backup: start under a new replica id, so the relay's own
+                    writes cannot reuse an id its lost writes used. Once, on the first start after a restore
   --secret-file F   client token secret(s), one per line, at least 16 bytes each (env CONCORD_SECRET_FILE,
                     or the secret itself in CONCORD_SECRET). The first line signs; further lines are
                     previous secrets, still accepted for --secret-grace (rotation). Without a secret the
@@ -121,6 +123,7 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
       static: { type: 'string' },
       'max-payload': { type: 'string' },
       quiet: { type: 'boolean' },
+      restored: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -129,6 +132,7 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
     io.out(HELP);
     return 0;
   }
+  if (values.restored && !(values.data ?? io.env.DATA_DIR)) throw new UsageError('--restored needs --data: a relay in memory has nothing to restore');
   const port = integer(values.port ?? io.env.PORT, '--port') ?? 8787;
   const maxPayload = integer(values['max-payload'], '--max-payload');
   const secret = secretsFrom(values.secret, values['secret-file'] ?? io.env.CONCORD_SECRET_FILE, io.env.CONCORD_SECRET);
@@ -157,6 +161,7 @@ async function relayCommand(args: string[], io: CliIo): Promise<number> {
     cluster,
     ...(values.static ? { staticDir: values.static } : {}),
     ...(maxPayload ? { maxPayload } : {}),
+    ...(values.restored ? { restored: true } : {}),
     log: values.quiet ? false : (e) => io.out(JSON.stringify(e) + '\n'),
   });
   if (values.secret !== undefined && !values.quiet) {

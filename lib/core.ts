@@ -71,6 +71,8 @@ export interface CoreOptions {
   random?: () => number;
   /** Remote timestamps more than this far ahead of the wall clock are not adopted by the clock (ms, default 60 000). */
   maxClockDriftMs?: number;
+  /** The storage was restored from a copy: open under a new replica id (identity.ts openIdentity). */
+  restored?: boolean;
 }
 
 export type { WriteContent } from './record.js';
@@ -132,12 +134,16 @@ export class ReplicaCore {
     };
   }
 
-  static async open({ storage, now = Date.now, random, maxClockDriftMs }: CoreOptions): Promise<ReplicaCore> {
+  static async open({ storage, now = Date.now, random, maxClockDriftMs, restored = false }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
     // Every open starts a new epoch of the log (epochs.ts), unless another live instance shares the storage.
     const shared = (await storage.openedElsewhere?.()) ?? false;
-    const identity = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random }));
+    if (restored && shared) {
+      await storage.close();
+      throw new ConcordError('INVALID_OPTION', 'restored: another instance has this storage open; open the restored copy alone first');
+    }
+    const identity = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored }));
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
     return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs);
   }

@@ -39,10 +39,15 @@ export function mintIdentity(top: number, random?: () => number): Identity {
 }
 
 /** Reads the identity inside an open's transaction, minting it or starting a new epoch; stores the result. */
-export async function openIdentity(tx: StorageTx, options: { startEpoch: boolean; random?: (() => number) | undefined }): Promise<Identity> {
+export async function openIdentity(
+  tx: StorageTx,
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean },
+): Promise<Identity> {
   const stored = await tx.getMeta<StoredIdentity>(IDENTITY_META);
   const top = (await tx.getMeta<number>('seq')) ?? 0;
-  if (!stored) {
+  // Storage the operator says was restored from a copy: a new id before any write, so no dot minted from here can
+  // name a value its lost writes gave the same dot (those come back from peers under the old id).
+  if (!stored || options.restored) {
     const minted = mintIdentity(top, options.random);
     tx.setMeta(IDENTITY_META, minted);
     return minted;

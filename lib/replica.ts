@@ -60,6 +60,14 @@ export interface ReplicaOptions {
    * cannot drag this replica's timestamps there.
    */
   maxClockDriftMs?: number;
+  /**
+   * The storage was just restored from a backup or copied from another replica's (a VM snapshot rolled back, a
+   * directory copied back): open under a new replica id. Pass it on the first open after the restore, not every
+   * time (each open with it adds an id). Without it a restore is noticed only when a peer that holds the lost
+   * writes tells this replica (a client its relay, a relay only the relays of its cluster), and a write made
+   * before that can reuse a dot the lost writes used; its peers then keep one of the two values.
+   */
+  restored?: boolean;
 }
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
@@ -101,6 +109,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
     ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
+    ...(options.restored ? { restored: true } : {}),
   });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl, options.sharedNetwork);
   try {

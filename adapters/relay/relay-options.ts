@@ -92,6 +92,8 @@ export interface RelayOptions {
   maxValueBytes?: number;
   /** Remote timestamps more than this many ms ahead of the wall clock are not adopted (default 60 000). */
   maxClockDriftMs?: number;
+  /** The data was just restored from a backup: open under a new replica id (openReplica's `restored`; CLI --restored). */
+  restored?: boolean;
   /** Milliseconds a tombstone is kept before the relay collects it (default 30 days). */
   gcGrace?: number;
   now?: () => number;

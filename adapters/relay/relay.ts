@@ -139,6 +139,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     collectTombstones: true,
     ...(options.gcGrace !== undefined ? { gcGrace: options.gcGrace } : {}),
     ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
+    ...(options.restored ? { restored: true } : {}),
     now,
   });
   const metrics = new RelayMetrics(async () => (await storage.spaces()).length);
@@ -298,6 +299,8 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     auth: open ? 'none: no secret, loopback only, every client may read and write every space' : 'token',
     cluster: open ? 'none (no secret)' : derived ? 'cluster secret derived from the client secret' : 'cluster secret',
     dataDir: options.dataDir ?? null,
+    replicaId: replica.replicaId,
+    ...(options.restored ? { restored: 'opened as a restored copy: a new replica id' } : {}),
     deltas: deltaTypes.length ? deltaTypes : 'none loaded (yjs not installed): document deltas are answered with NEED, writers send whole values',
   });
   if (clientRing?.inGrace(startedAt) || clusterRing?.inGrace(startedAt)) log('info', 'previous secrets accepted during the rotation grace', { graceMs, until: new Date(startedAt + graceMs).toISOString() });

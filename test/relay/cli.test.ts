@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { main, type CliIo } from '../../adapters/cli.js';
-import { verifyToken } from '../../adapters/relay/index.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRelay, verifyToken } from '../../adapters/relay/index.js';
 import { SECRET } from './support.js';
 
 function io(env: Record<string, string | undefined> = {}): CliIo & { stdout: string; stderr: string } {
@@ -44,5 +47,29 @@ describe('concord command line', () => {
     const open = io();
     expect(await main(['relay', '--host', '0.0.0.0', '--port', '0', '--quiet'], open)).toBe(1);
     expect(open.stderr).toMatch(/secret/);
+    const restoredInMemory = io();
+    expect(await main(['relay', '--restored', '--port', '0', '--quiet'], restoredInMemory)).toBe(2);
+    expect(restoredInMemory.stderr).toMatch(/--restored needs --data/);
+  });
+
+  it('--restored opens a restored data directory under a new replica id, keeping its data', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'concord-cli-restored-'));
+    try {
+      const first = await createRelay({ port: 0, host: '127.0.0.1', dataDir, log: false });
+      await first.replica.space('s').put('k', 'kept');
+      const oldId = first.replica.replicaId;
+      await first.close();
+      const again = await createRelay({ port: 0, host: '127.0.0.1', dataDir, log: false });
+      expect(again.replica.replicaId, 'an ordinary restart keeps the id').toBe(oldId);
+      await again.close();
+      const lines: string[] = [];
+      const restored = await createRelay({ port: 0, host: '127.0.0.1', dataDir, restored: true, log: (e) => void lines.push(JSON.stringify(e)) });
+      expect(restored.replica.replicaId).not.toBe(oldId);
+      expect((await restored.replica.space('s').get('k'))?.value).toBe('kept');
+      expect(lines.join('\n')).toContain(restored.replica.replicaId);
+      await restored.close();
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

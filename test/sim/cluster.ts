@@ -283,6 +283,7 @@ export class Cluster {
       ...(this.options.merge ? { merge: this.options.merge } : {}),
       ...this.options.replica?.(name),
       ...(grace !== undefined ? { collectTombstones: true, gcGrace: grace } : {}),
+      ...(this.openRestored.delete(name) ? { restored: true } : {}),
     });
     replica = opened;
     if (grace !== undefined) stopRealTimeCollection(opened);
@@ -370,11 +371,16 @@ export class Cluster {
    * The node comes back on another disk: fresh and empty (data loss: a new replicaId and log epoch), or a
    * restored copy (a SimDisk's `copy()`, or a plain adapter such as journaledStorage's `restore()`).
    */
-  async replaceStorage(name: string, disk: Volume | StorageAdapter = new SimDisk({ timers: this.clock })): Promise<void> {
+  /** `restored`: the node is opened as its operator opens a restored copy (openReplica's `restored`), once. */
+  async replaceStorage(name: string, disk: Volume | StorageAdapter = new SimDisk({ timers: this.clock }), { restored = false } = {}): Promise<void> {
     await this.stop(name);
     this.node(name).disk = 'instance' in disk ? disk : new PlainVolume(disk);
+    if (restored) this.openRestored.add(name);
     await this.start(name);
   }
+
+  /** Nodes whose next open is of a restored copy (replaceStorage). */
+  private readonly openRestored = new Set<string>();
 
   /** Runs tombstone collection on a collecting node now; returns how many keys it removed (0 when down). */
   async collect(name: string): Promise<number> {
