@@ -37,7 +37,43 @@ export class DataFile {
 
   /** Reads one stored record and checks it against the CRC the index holds for it. */
   async readRecord(position: number, length: number, crc: number): Promise<StoredRecord> {
-    const bytes = await this.read(position, length);
+    return this.check(await this.read(position, length), position, length, crc);
+  }
+
+  /**
+   * Several records at once, each checked against its CRC: records that lie next to each other (a snapshot's, a
+   * segment's in log order) are read with one positioned read per run of them, not one each. A run is cut where a
+   * gap passes `maxGap` bytes or the run passes `maxRun`. Returns them in the order asked.
+   */
+  async readRecords(wanted: ReadonlyArray<{ off: number; len: number; crc: number }>, maxGap = 4096, maxRun = 1 << 20): Promise<StoredRecord[]> {
+    const order = wanted.map((_, i) => i).sort((a, b) => wanted[a]!.off - wanted[b]!.off);
+    const out: StoredRecord[] = new Array(wanted.length);
+    const reads: Promise<void>[] = [];
+    for (let i = 0; i < order.length; ) {
+      const start = wanted[order[i]!]!.off;
+      let end = start + wanted[order[i]!]!.len;
+      let j = i + 1;
+      for (; j < order.length; j++) {
+        const w = wanted[order[j]!]!;
+        if (w.off > end + maxGap || w.off + w.len - start > maxRun) break;
+        end = Math.max(end, w.off + w.len);
+      }
+      const run = order.slice(i, j);
+      reads.push(
+        this.read(start, end - start).then((bytes) => {
+          for (const k of run) {
+            const w = wanted[k]!;
+            out[k] = this.check(bytes.subarray(w.off - start, w.off - start + w.len), w.off, w.len, w.crc);
+          }
+        }),
+      );
+      i = j;
+    }
+    await Promise.all(reads);
+    return out;
+  }
+
+  private check(bytes: Buffer, position: number, length: number, crc: number): StoredRecord {
     if (bytes.length !== length || crc32(bytes) !== crc) {
       throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${position} does not match its checksum`);
     }

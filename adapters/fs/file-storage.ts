@@ -343,6 +343,20 @@ export class FileStorage implements StorageAdapter {
   }
 
   private async readAll(entries: Array<[string, Entry]>): Promise<Array<[string, KeyRecord]>> {
+    // Records that stand alone and are not in memory are read together, file by file (DataFile.readRecords:
+    // one read per run of neighbours); chained ones, with the record they build on, one by one.
+    const byFile = new Map<DataFile, Entry[]>();
+    for (const [, e] of entries) if (!e.rec && !e.chained && e.file) byFile.get(e.file)?.push(e) ?? byFile.set(e.file, [e]);
+    await Promise.all(
+      [...byFile].map(async ([file, es]) => {
+        const stored = await file.readRecords(es);
+        es.forEach((e, i) => {
+          if (e.rec || e.file !== file) return; // read or moved meanwhile
+          e.rec = readRecordWith(stored[i]!, undefined);
+          this.remember(e);
+        });
+      }),
+    );
     const recs = await Promise.all(entries.map(([, e]) => this.readEntry(e)));
     return entries.map(([k], i) => [k, recs[i]!]);
   }

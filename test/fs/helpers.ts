@@ -38,11 +38,16 @@ export interface Faults {
   /** Awaited before each datasync runs (to hold fsyncs back). */
   beforeSync?: (path: string) => Promise<void>;
   syncs?: number;
+  /** Counted: positioned reads. */
+  reads?: number;
 }
 
 export function faultyIo(faults: Faults): Io {
   const wrap = (path: string, f: IoFile): IoFile => ({
-    read: (b, o, l, p) => f.read(b, o, l, p),
+    read: (b, o, l, p) => {
+      faults.reads = (faults.reads ?? 0) + 1;
+      return f.read(b, o, l, p);
+    },
     async write(b, o, l, p) {
       const e = faults.write?.(path, l);
       if (e) {

@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage, type FileStorageOptions } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
 import { rec } from '../storage/contract.js';
-import { segmentFiles, snapshotFiles, tempDir } from './helpers.js';
+import { faultyIo, segmentFiles, snapshotFiles, tempDir, type Faults } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -147,6 +147,32 @@ describe('recovery', () => {
       await expect(s.get('sp', 'k7')).rejects.toMatchObject({ code: 'CORRUPT' });
     } finally {
       await s.close();
+    }
+  });
+
+  it('reads a page of the log from a snapshot with a read per run of records, each still checked', async () => {
+    const dir = await dirWith(200, { compactMinBytes: 1, compactRatio: 0 });
+    const counted: Faults = {};
+    const s = fileStorage(dir, { io: faultyIo(counted) });
+    await s.open();
+    try {
+      const before = counted.reads ?? 0;
+      const page = await s.readLog('sp', 0, 512);
+      expect(page.map(([k, r]) => [k, r])).toEqual(Array.from({ length: 200 }, (_, i) => [`k${i + 1}`, rec(i + 1, `value-${i + 1}`)]));
+      expect((counted.reads ?? 0) - before, 'reads for 200 records lying side by side').toBeLessThan(10);
+    } finally {
+      await s.close();
+    }
+    const [snap] = await snapshotFiles(dir);
+    const bytes = await readFile(snap!);
+    await flipByteAt(snap!, bytes.indexOf('value-150'));
+    const damaged = fileStorage(dir);
+    await damaged.open();
+    try {
+      await expect(damaged.readLog('sp', 0, 512)).rejects.toMatchObject({ code: 'CORRUPT' });
+      expect(await damaged.get('sp', 'k149')).toEqual(rec(149, 'value-149'));
+    } finally {
+      await damaged.close();
     }
   });
 
