@@ -72,10 +72,10 @@ export { bodyOf };
 
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
-  /** Per local write (its new dot): the dots it superseded. */
-  private readonly byWriter = new Map<Dot, Dot[]>();
-  /** The same, per write (dot and body: a dot minted twice after a restore names two writes). */
+  /** Per local write (dot and body: a dot minted twice after a restore names two writes): the dots it superseded. */
   private readonly byWrite = new Map<string, Dot[]>();
+  /** The same, with the superseded versions' bodies too ("dot\0body" both sides). */
+  private readonly byWriteBodies = new Map<string, string[]>();
   /** Versions local writes minted (dot and HLC): one coming back later (from a peer, after a restore) is no write. */
   private readonly minted = new Set<string>();
   /** Per node: the body of each local write it made durable, by dot (the latest, should a dot be minted twice). */
@@ -127,8 +127,8 @@ export class Ledger {
           let dots = this.localDots.get(node);
           if (!dots) this.localDots.set(node, (dots = new Map()));
           dots.set(`${id(space, key)}\u0000${next!.seq}`, dotOf(mine.r, mine.n));
-          this.byWriter.set(dotOf(mine.r, mine.n), gone.map((v) => dotOf(v.r, v.n)));
           this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
+          this.byWriteBodies.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => `${dotOf(v.r, v.n)}\u0000${bodyOf(v)}`));
           let set = this.superseded.get(id(space, key));
           if (!set) this.superseded.set(id(space, key), (set = new Set()));
           for (const v of gone) set.add(dotOf(v.r, v.n));
@@ -223,9 +223,12 @@ export class Ledger {
     for (const c of this.collected) if (c.node === node) c.diskGone = true;
   }
 
-  /** The dots a local write superseded (empty when unknown). */
-  supersededBy(dot: Dot): readonly Dot[] {
-    return this.byWriter.get(dot) ?? [];
+  /**
+   * The versions ("dot\0body") a local write ("dot\0body") superseded: after a restore one dot may name two writes,
+   * and only one of them may be held elsewhere.
+   */
+  supersededWrites(write: string): readonly string[] {
+    return this.byWriteBodies.get(write) ?? [];
   }
 
   isForgiven(dot: Dot): boolean {

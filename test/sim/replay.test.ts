@@ -14,6 +14,16 @@ describe('simulated runs replay from their seed', () => {
     expect(first.bytes).toBeGreaterThan(0);
   });
 
+  // restore-replica seed 1128: a node restored twice while cut off. A document edit made between the restores took
+  // a dot the first restore's lost writes had used (held elsewhere for another edit), and the second restore lost
+  // it with its only copy. The checker forgave lost writes and the writes they superseded by dot alone, so the held
+  // dot of the other edit hid the loss of this one and it was reported as lost. Forgiven by dot and value now.
+  it('a write lost with its only copy is forgiven though another value under its dot survives elsewhere', async () => {
+    const s = makeSchedule(1128, { family: 'restore-replica', disabled: new Set() });
+    expect(s.faults.filter((f) => f.what.kind === 'restore').length).toBe(2);
+    expect((await runSchedule(s)).problems).toEqual([]);
+  });
+
   it('different seeds give different runs', async () => {
     const a = await runSchedule(makeSchedule(5, { disabled: pendingFeatures() }));
     const b = await runSchedule(makeSchedule(6, { disabled: pendingFeatures() }));

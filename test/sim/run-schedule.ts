@@ -335,14 +335,17 @@ function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
   // Held durably elsewhere: a copy another node only applied (not yet durable) may still be lost in a crash.
   const held = new Set<string>();
   for (const n of cluster.nodes.values()) for (const [, rec] of n.disk.durableRecords(SPACE)) for (const v of rec.vs) held.add(`${dotOf(v.r, v.n)}\u0000${body(v)}`);
-  const lost = [...before].filter(([k]) => !held.has(k)).map(([, d]) => d);
-  const heldDots = new Set([...held].map((k) => k.split('\u0000')[0]!));
+  // Superseded writes by dot and value too: the dot a lost write superseded may be held elsewhere for another value
+  // (a dot minted again after an earlier restore), which does not hold that write.
+  const lost = [...before.keys()].filter((k) => !held.has(k));
+  const seen = new Set<string>();
   const forgiven = new Set<string>();
   while (lost.length) {
-    const d = lost.pop()!;
-    if (forgiven.has(d)) continue;
-    forgiven.add(d);
-    for (const x of cluster.ledger.supersededBy(d)) if (!heldDots.has(x)) lost.push(x);
+    const k = lost.pop()!;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    forgiven.add(k.split('\u0000')[0]!);
+    for (const x of cluster.ledger.supersededWrites(k)) if (!held.has(x)) lost.push(x);
   }
   // By dot: a write still resolving (waiting for its fsync) when the disk went is forgiven as well.
   for (const d of forgiven) cluster.ledger.forgive(d, why);
