@@ -26,10 +26,6 @@ export interface Pending {
  */
 export const PENDING_FIXES: Record<string, Pending> = {
   // Fault classes: their seed families are skipped, and no CI schedule draws them.
-  'restore-replica': {
-    defects: ['N3'],
-    why: 'compound restores: a restored replica whose writes after the restore reach peers before any peer that saw its lost writes directly can tell it (that witness restored too, or reached only through others) keeps its writes (minted again on contradiction) but a counter increment or set add made then can be absorbed by the lost ones (typed values keep per-replica counts); the single restore with a reachable witness is fixed (test/sync/restore-epochs.test.ts, scenarios)',
-  },
   'restore-relay': {
     defects: ['N2'],
     why: "a relay restored from an older copy learns it only from relays of its cluster (clients may not make it re-identify, issue 11 #9): its own writes made before a client brings back the lost dots can be dropped, or absorbed in a typed value's count; a relay's writes after that are minted above the claims",
