@@ -84,6 +84,30 @@ function holds(vs: readonly StoredVersion[], v: StoredVersion): boolean {
   return false;
 }
 
+/** A dot as one string (replica ids hold no ':'), for sets of dots. */
+export const dotKey = (v: { readonly r: string; readonly n: number }): string => v.r + ':' + v.n;
+
+/** States with more versions than this are compared through sets of their dots rather than by scanning. */
+const SCAN_VERSIONS = 8;
+
+/**
+ * Whether a version's dot is among `vs`'s: a scan for a few versions, else a set of them built once, so a
+ * comparison stays linear in the versions (a peer's claimed state may hold as many as a frame does).
+ */
+export function dotTest(vs: readonly StoredVersion[]): (v: StoredVersion) => boolean {
+  const count = vs.length;
+  if (count <= SCAN_VERSIONS) {
+    // The versions `vs` holds now: a caller may go on pushing to it.
+    return (v) => {
+      for (let i = 0; i < count; i++) if (vs[i]!.r === v.r && vs[i]!.n === v.n) return true;
+      return false;
+    };
+  }
+  const set = new Set<string>();
+  for (const u of vs) set.add(dotKey(u));
+  return (v) => set.has(dotKey(v));
+}
+
 export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
   let out: Record<string, number> | undefined;
   for (const r in b) {
@@ -97,8 +121,11 @@ export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector 
 /** The least upper bound of two states of one key. */
 export function join(a: KeyState, b: KeyState): KeyState {
   const vs: StoredVersion[] = [];
-  for (const v of a.vs) if (!covers(b.cc, v.r, v.n) || holds(b.vs, v)) vs.push(v);
-  for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !holds(vs, v)) vs.push(v);
+  const inB = dotTest(b.vs);
+  for (const v of a.vs) if (!covers(b.cc, v.r, v.n) || inB(v)) vs.push(v);
+  // A version of b's is new unless a kept its dot (a state names each dot once).
+  const inA = dotTest(vs);
+  for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !inA(v)) vs.push(v);
   vs.sort(compareDots);
   return { vs, cc: mergeVectors(a.cc, b.cc) };
 }

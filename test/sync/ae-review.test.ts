@@ -1,9 +1,13 @@
 // Adversarial review of anti-entropy protocol 4 (range items carry dots; repair states take held forms).
-// Each test here demonstrates a defect found on main and is marked `it.fails` until its fix lands: flip it to `it`.
+// The first two tests demonstrated defects found on main (marked `it.fails` until their fixes landed); the rest
+// check the fixes' bounds and the behaviour they keep.
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
-import type { KeyState, StoredVersion } from '../../lib/dvv.js';
+import { covers, join, type KeyState, type StoredVersion } from '../../lib/dvv.js';
+import { MAX_CLAIMED_VERSIONS } from '../../lib/sync/ae-codec.js';
 import { exchange } from '../../lib/sync/antientropy.js';
+import { ProtocolError } from '../../lib/sync/codec.js';
+import { decodeMessage, encodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { dump, synced } from './support.js';
 
 const open: Replica[] = [];
@@ -38,7 +42,7 @@ describe('protocol 4 review: same dot, another write', () => {
   // sends that version held (P "holds" the dot), P's resolver substitutes its own version, the collision is never
   // seen, and the two replicas keep one dot with two values forever (their state hashes are equal, so no later
   // run repairs it).
-  it.fails('a held form hides a colliding version of our own dot: both writes survive on both sides', async () => {
+  it('a held form hides a colliding version of our own dot: both writes survive on both sides', async () => {
     const p = await replica();
     const q = await replica();
     await p.space('s').put('k', 'real');
@@ -71,7 +75,7 @@ describe('protocol 4 review: cost of a peer\'s claimed dots', () => {
   // one blocked event loop; a 4 MiB frame holds about a million. Any peer that may sync the space — a read-only
   // client too, which cannot send CHANGES — can send such turns, each a fresh run. Counted here, deterministically,
   // as reads of the claimed versions' fields: it must stay linear in the claim.
-  it.fails('the work to compare a claimed state is linear in its dots, not quadratic', () => {
+  it('the work to compare a claimed state is linear in its dots, not quadratic', () => {
     const N = 3000;
     let reads = 0;
     const counted = (v: StoredVersion) =>
@@ -88,5 +92,91 @@ describe('protocol 4 review: cost of a peer\'s claimed dots', () => {
     expect(x.want).toBe(true);
     // Linear work is a few dozen reads per claimed version; quadratic is about N/2 per version (here 1 500).
     expect(reads).toBeLessThan(100 * N);
+  });
+});
+
+describe('protocol 4 review fixes: bounds of a claim, and what a join compares', () => {
+  const W = 'Wwriterxxxxxxxxxxxxxxx';
+  /** A state of `n` concurrent versions of one writer (siblings piled up by writes with stale contexts). */
+  const piled = (n: number): KeyState => ({
+    vs: Array.from({ length: n }, (_, i) => ({ r: W, n: i + 1, t: 1_000 + i, c: 0, v: JSON.stringify(`w${i + 1}`) }) as StoredVersion),
+    cc: { [W]: n },
+  });
+
+  it(`a key's claimed dots naming more than ${MAX_CLAIMED_VERSIONS} versions are refused as malformed`, () => {
+    const claim = (n: number) => ({ vs: Array.from({ length: n }, (_, i) => ({ r: W, n: i + 1, t: 0, c: 0 })), cc: { [W]: n } });
+    const frame = (n: number) => encodeMessage({ type: MsgType.AntiEntropy, space: 's', run: 1, top: 1, items: [{ kind: 'range', level: 0, index: 0, keys: [['k', claim(n)]] }], want: [], final: false });
+    const decoded = decodeMessage(frame(MAX_CLAIMED_VERSIONS), { maxValueBytes: 1 << 20 });
+    expect(decoded.type === MsgType.AntiEntropy && decoded.items[0]!.kind === 'range' && decoded.items[0]!.keys[0]![1].vs.length).toBe(MAX_CLAIMED_VERSIONS);
+    expect(() => decodeMessage(frame(MAX_CLAIMED_VERSIONS + 1), { maxValueBytes: 1 << 20 })).toThrow(ProtocolError);
+  });
+
+  // A replica's own state past the bound is claimed as nothing and sent whole (as protocol 3 sent every differing key),
+  // so two honest replicas still converge: with the key alone (the opening range item) or among others (a range item
+  // of an answer), whichever side holds it.
+  for (const others of [0, 40]) {
+    for (const side of ['p', 'q'] as const) {
+      it(`a key with more siblings than a claim may name converges (${others} other keys, held by ${side})`, async () => {
+        const p = await replica();
+        const q = await replica();
+        for (let i = 0; i < others; i++) {
+          await p.space('s').put(`o${i}`, `p${i}`);
+          await q.space('s').put(`o${i}`, `q${i}`);
+        }
+        await p.space('s').put('big', 'mine');
+        await (side === 'p' ? p : q).core.join('s', [['big', piled(MAX_CLAIMED_VERSIONS + 10)]]);
+        await connectBoth(p, q);
+        const big = (await p.space('s').get('big'))!;
+        expect(big.siblings).toContain('mine');
+        expect(big.siblings).toContain('w1');
+        expect(big.siblings.length).toBe(MAX_CLAIMED_VERSIONS + 11);
+        expect(await dump(p, 's')).toEqual(await dump(q, 's'));
+      });
+    }
+  }
+
+  it("a held form of another replica's dot that we hold under another HLC resolves to ours, as joining the whole state did", async () => {
+    const p = await replica();
+    const q = await replica();
+    const sib = 'Vsiblingxxxxxxxxxxxxxx';
+    await p.core.join('s', [['k', { vs: [{ r: W, n: 1, t: 1_000, c: 0, v: JSON.stringify('a') } as StoredVersion], cc: { [W]: 1 } }]]);
+    const theirs = [{ r: sib, n: 1, t: 3_000, c: 0, v: JSON.stringify('sib') }, { r: W, n: 1, t: 2_000, c: 0, v: JSON.stringify('b') }] as StoredVersion[];
+    await q.core.join('s', [['k', { vs: theirs, cc: { [W]: 1, [sib]: 1 } }]]);
+    await connectBoth(p, q);
+    const versions = async (r: Replica) => (await r.core.storage.get('s', 'k'))!.vs.map((v) => `${v.r}:${v.n}:${v.t}`);
+    expect(await versions(p)).toEqual([`${sib}:1:3000`, `${W}:1:1000`]);
+    expect(await versions(q)).toEqual([`${sib}:1:3000`, `${W}:1:2000`]);
+  });
+
+  it('join through sets of dots gives what a scan of every version gives (large states, seeded)', () => {
+    const seed = Date.now() % 100_000;
+    console.log('join seed', seed);
+    let x = seed + 1;
+    const rnd = (n: number) => {
+      x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+      return x % n;
+    };
+    const reference = (a: KeyState, b: KeyState) => {
+      const has = (vs: readonly StoredVersion[], v: StoredVersion) => vs.some((u) => u.r === v.r && u.n === v.n);
+      const vs: StoredVersion[] = [];
+      for (const v of a.vs) if (!covers(b.cc, v.r, v.n) || has(b.vs, v)) vs.push(v);
+      for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !has(vs, v)) vs.push(v);
+      return vs.map((v) => `${v.r}:${v.n}`).sort();
+    };
+    const state = (): KeyState => {
+      const cc: Record<string, number> = {};
+      const vs: StoredVersion[] = [];
+      for (const r of ['Aa', 'Bb', 'Cc']) {
+        const top = 1 + rnd(40);
+        cc[r] = top;
+        for (let n = 1; n <= top; n++) if (rnd(3) === 0) vs.push({ r, n, t: 0, c: 0 });
+      }
+      return { vs, cc };
+    };
+    for (let i = 0; i < 200; i++) {
+      const a = state();
+      const b = state();
+      expect(join(a, b).vs.map((v) => `${v.r}:${v.n}`).sort()).toEqual(reference(a, b));
+    }
   });
 });
