@@ -84,9 +84,6 @@ function holds(vs: readonly StoredVersion[], v: StoredVersion): boolean {
   return false;
 }
 
-/** A dot as one string (replica ids hold no ':'), for sets of dots. */
-export const dotKey = (v: { readonly r: string; readonly n: number }): string => v.r + ':' + v.n;
-
 /** States with more versions than this are compared through sets of their dots rather than by scanning. */
 const SCAN_VERSIONS = 8;
 
@@ -95,17 +92,28 @@ const SCAN_VERSIONS = 8;
  * comparison stays linear in the versions (a peer's claimed state may hold as many as a frame does).
  */
 export function dotTest(vs: readonly StoredVersion[]): (v: StoredVersion) => boolean {
+  // The versions `vs` holds now: a caller may go on pushing to it.
   const count = vs.length;
   if (count <= SCAN_VERSIONS) {
-    // The versions `vs` holds now: a caller may go on pushing to it.
     return (v) => {
       for (let i = 0; i < count; i++) if (vs[i]!.r === v.r && vs[i]!.n === v.n) return true;
       return false;
     };
   }
-  const set = new Set<string>();
-  for (const u of vs) set.add(dotKey(u));
-  return (v) => set.has(dotKey(v));
+  // Per replica, its counters (no string made per version); built at the first question, if one comes.
+  let byReplica: Map<string, Set<number>> | undefined;
+  return (v) => {
+    if (!byReplica) {
+      byReplica = new Map();
+      for (let i = 0; i < count; i++) {
+        const u = vs[i]!;
+        let ns = byReplica.get(u.r);
+        if (!ns) byReplica.set(u.r, (ns = new Set()));
+        ns.add(u.n);
+      }
+    }
+    return byReplica.get(v.r)?.has(v.n) === true;
+  };
 }
 
 export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
