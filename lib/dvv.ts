@@ -84,6 +84,38 @@ function holds(vs: readonly StoredVersion[], v: StoredVersion): boolean {
   return false;
 }
 
+/** States with more versions than this are compared through sets of their dots rather than by scanning. */
+const SCAN_VERSIONS = 8;
+
+/**
+ * Whether a version's dot is among `vs`'s: a scan for a few versions, else a set of them built once, so a
+ * comparison stays linear in the versions (a peer's claimed state may hold as many as a frame does).
+ */
+export function dotTest(vs: readonly StoredVersion[]): (v: StoredVersion) => boolean {
+  // The versions `vs` holds now: a caller may go on pushing to it.
+  const count = vs.length;
+  if (count <= SCAN_VERSIONS) {
+    return (v) => {
+      for (let i = 0; i < count; i++) if (vs[i]!.r === v.r && vs[i]!.n === v.n) return true;
+      return false;
+    };
+  }
+  // Per replica, its counters (no string made per version); built at the first question, if one comes.
+  let byReplica: Map<string, Set<number>> | undefined;
+  return (v) => {
+    if (!byReplica) {
+      byReplica = new Map();
+      for (let i = 0; i < count; i++) {
+        const u = vs[i]!;
+        let ns = byReplica.get(u.r);
+        if (!ns) byReplica.set(u.r, (ns = new Set()));
+        ns.add(u.n);
+      }
+    }
+    return byReplica.get(v.r)?.has(v.n) === true;
+  };
+}
+
 export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
   let out: Record<string, number> | undefined;
   for (const r in b) {
@@ -97,8 +129,11 @@ export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector 
 /** The least upper bound of two states of one key. */
 export function join(a: KeyState, b: KeyState): KeyState {
   const vs: StoredVersion[] = [];
-  for (const v of a.vs) if (!covers(b.cc, v.r, v.n) || holds(b.vs, v)) vs.push(v);
-  for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !holds(vs, v)) vs.push(v);
+  const inB = dotTest(b.vs);
+  for (const v of a.vs) if (!covers(b.cc, v.r, v.n) || inB(v)) vs.push(v);
+  // A version of b's is new unless a kept its dot (a state names each dot once).
+  const inA = dotTest(vs);
+  for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !inA(v)) vs.push(v);
   vs.sort(compareDots);
   return { vs, cc: mergeVectors(a.cc, b.cc) };
 }

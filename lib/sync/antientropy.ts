@@ -15,9 +15,9 @@
  * A range item's dots are read from the records (`fillRanges`): `answerTurn` leaves them empty.
  * `runAntiEntropy` drives two sides against each other in-process (tests, and the round-trip benchmark).
  */
-import { canonicalStateText, EMPTY_STATE, join, sameState, type KeyState } from '../dvv.js';
+import { canonicalStateText, dotTest, EMPTY_STATE, join, sameState, type KeyState } from '../dvv.js';
 import { hash64 } from '../hash.js';
-import { dotsSize } from './ae-codec.js';
+import { dotsSize, MAX_CLAIMED_VERSIONS } from './ae-codec.js';
 import type { AeItem } from './messages.js';
 import { ARITY, DEPTH, type MerkleTree } from './merkle.js';
 
@@ -68,9 +68,15 @@ const stateHash = (key: string, s: KeyState) => hash64(canonicalStateText(key, s
 
 /**
  * Fills in the dots of a turn's range items from `dotsOf` (the records); a key it gives none for (gone, or not
- * durable yet) is left out: the peer then takes it for a key we lack.
+ * durable yet) is left out: the peer then takes it for a key we lack. A state with more versions than a claim may
+ * name (MAX_CLAIMED_VERSIONS) is claimed as nothing, so the peer sends its state of the key whole, and the key is
+ * added to `whole`: the caller sends ours (as protocol 3 did for every differing key).
  */
-export async function fillRanges(items: readonly AeItem[], dotsOf: (key: string) => Promise<KeyState | undefined> | KeyState | undefined): Promise<AeItem[]> {
+export async function fillRanges(
+  items: readonly AeItem[],
+  dotsOf: (key: string) => Promise<KeyState | undefined> | KeyState | undefined,
+  whole?: string[],
+): Promise<AeItem[]> {
   const out: AeItem[] = [];
   for (const it of items) {
     if (it.kind !== 'range') {
@@ -80,7 +86,10 @@ export async function fillRanges(items: readonly AeItem[], dotsOf: (key: string)
     const keys: Array<readonly [string, KeyState]> = [];
     for (const [k] of it.keys) {
       const s = await dotsOf(k);
-      if (s) keys.push([k, { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: 0, c: 0, d: 1 } : { r: v.r, n: v.n, t: 0, c: 0 })), cc: s.cc }]);
+      if (s && s.vs.length > MAX_CLAIMED_VERSIONS) {
+        keys.push([k, EMPTY_STATE]);
+        whole?.push(k);
+      } else if (s) keys.push([k, { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: 0, c: 0, d: 1 } : { r: v.r, n: v.n, t: 0, c: 0 })), cc: s.cc }]);
     }
     out.push({ ...it, keys });
   }
@@ -97,7 +106,11 @@ export function exchange(mine: KeyState | undefined, theirs: KeyState | undefine
   if (!theirs) return { send: true, want: false };
   const want = !sameState(join(mine, theirs), mine);
   const send = !sameState(join(theirs, mine), theirs);
-  const inform = want && theirs.vs.some((v) => !v.d && mine.vs.some((u) => u.r === v.r && u.n === v.n));
+  let inform = false;
+  if (want) {
+    const held = dotTest(mine.vs);
+    inform = theirs.vs.some((v) => !v.d && held(v));
+  }
   return { send: send || inform, want };
 }
 
@@ -182,7 +195,12 @@ export interface Side {
 export async function runAntiEntropy(a: Side, b: Side, run = 1): Promise<InProcessResult> {
   const aToB = new Set<string>();
   const bToA = new Set<string>();
-  const fill = (side: Side, items: AeItem[]) => fillRanges(items, (k) => side.states.get(k));
+  const fill = async (side: Side, items: AeItem[]) => {
+    const whole: string[] = [];
+    const filled = await fillRanges(items, (k) => side.states.get(k), whole);
+    for (const k of whole) (side === a ? aToB : bToA).add(k);
+    return filled;
+  };
   let turn = { items: await fill(a, openingTurn(a.tree, run).items), want: [] as string[] };
   let turns = 1;
   let fromA = true;

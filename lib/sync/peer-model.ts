@@ -20,7 +20,7 @@
  * Bounded: at most MAX_KEYS keys per link (the least recently used go).
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
-import { covers, join, type KeyState, type StoredVersion } from '../dvv.js';
+import { covers, dotTest, join, type KeyState, type StoredVersion } from '../dvv.js';
 import type { Entry } from './messages.js';
 import { WHOLE, type Form } from './wire-state.js';
 
@@ -84,10 +84,11 @@ export class PeerModel {
       const id = space + '\u0000' + key;
       const known = this.whole.has(id) ? undefined : (repair ? this.told : this.states).get(id);
       const from = this.from.get(space) ?? 0;
+      const held = known && dotTest(known.vs);
       for (const v of s.vs) {
         if (v.d) continue;
         let form: Form | undefined;
-        if (known && (holdsDot(known, v.r, v.n) || covers(known.cc, v.r, v.n))) form = HELD;
+        if (known && (held!(v) || covers(known.cc, v.r, v.n))) form = HELD;
         else if (v.x && !repair && !this.whole.has(id) && !this.noDeltas.has(versionType(v))) {
           const d = deltaFor(v, known ? (x) => x.b.every(([r, n]) => holdsDot(known, r, n)) : (x) => x.s <= from);
           if (d) form = { kind: 'delta', b: d.b, d: d.d };

@@ -11,9 +11,11 @@
  * peer model learns the peer's dots, peer-model.ts), and asks only for keys the peer holds something of that it lacks;
  * the peer answers those knowing our state (it got it in this run, or we hold nothing of the key). A peer's dots are
  * its own claim: a false one can only cost it values it then lacks (a held form it cannot resolve closes its link),
- * never a value of ours, and never more than the states of the keys under the nodes it names, as before.
+ * never a value of ours, and never more than the states of the keys it names or that lie under the nodes it names.
+ * A key's claim names at most MAX_CLAIMED_VERSIONS versions (ae-codec.ts); ours past that is claimed as nothing and
+ * sent whole.
  *
- * Bounds (a small request must not make a big answer): a turn's parts are capped in bytes; wanted keys are
+ * Bounds (a small request must not make a big answer): a turn's parts are capped in decoded bytes; wanted keys are
  * deduplicated, and each key's state goes at most once per run; only keys we hold are answered; repair frames
  * are acknowledged like log frames and count against the session's window, and the sender waits for room (and
  * for the transport to drain) between frames, so a peer that does not read does not make us buffer. The
@@ -26,13 +28,16 @@ import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
 import type { KeyState } from '../dvv.js';
 import { answerTurn, exchange, fillRanges, openingTurn, splitTurn } from './antientropy.js';
-import { dotsSize } from './ae-codec.js';
+import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import type { MerkleTree } from './merkle.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
 
-/** Bytes of one turn's gathered parts we accept (a hostile peer cannot make us hold more). */
-const MAX_TURN_BYTES = 64 * 1024 * 1024;
+/**
+ * Bytes of memory one turn's gathered parts may take, as decoded (ae-codec.ts turnMemory): a hostile peer cannot
+ * make us hold more. About 650 000 keys that differ, each with one writer (a single frame is bounded by its size).
+ */
+const MAX_TURN_BYTES = 256 * 1024 * 1024;
 
 export interface RepairPort {
   readonly closed: boolean;
@@ -100,8 +105,14 @@ export class Repair {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
     this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set() };
-    const items = await fillRanges(openingTurn(ix.tree, id).items, (k) => this.durable(k, ix.lastSeq));
-    this.sendTurn(id, ix.lastSeq, items, [], false);
+    const whole: string[] = [];
+    const items = await fillRanges(openingTurn(ix.tree, id).items, (k) => this.durable(k, ix.lastSeq), whole);
+    if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
+    const run = this.run;
+    this.queue(async () => {
+      await this.sendStates(run, whole);
+      if (this.run === run && !this.port.closed) this.sendTurn(id, ix.lastSeq, items, [], false);
+    });
   }
 
   async turn(m: AntiEntropy, establishingIfNew: boolean): Promise<void> {
@@ -109,12 +120,9 @@ export class Repair {
     if (m.more || this.parts) {
       const parts = (this.parts ??= { run: m.run, top: 0, items: [], want: [], bytes: 0 });
       if (parts.run !== m.run) throw new ProtocolError('anti-entropy turn parts from different runs');
-      for (const it of m.items) {
-        parts.items.push(it);
-        parts.bytes += it.kind === 'node' ? 8 : 16 + it.keys.reduce((n, [k, st]) => n + k.length + 8 + dotsSize(st), 0);
-      }
+      for (const it of m.items) parts.items.push(it);
       for (const k of m.want) parts.want.push(k);
-      for (const k of m.want) parts.bytes += k.length + 8;
+      parts.bytes += turnMemory(m.items, m.want);
       if (m.top > 0) parts.top = m.top;
       if (parts.bytes > MAX_TURN_BYTES) throw new ProtocolError('anti-entropy turn too large');
       if (m.more) return;
@@ -149,9 +157,10 @@ export class Repair {
         if (x.want) want.push(k);
       }
       const { lastSeq } = await this.port.index();
-      const items = await fillRanges(turn.items, (k) => this.durable(k, lastSeq));
+      const whole: string[] = [];
+      const items = await fillRanges(turn.items, (k) => this.durable(k, lastSeq), whole);
       const final = items.length === 0 && want.length === 0;
-      await this.sendStates(run, [...send, ...m.want]);
+      await this.sendStates(run, [...send, ...m.want, ...whole]);
       if (this.run !== run || this.port.closed) return;
       this.sendTurn(run.id, first ? run.myTop : 0, items, want, final);
       if (final) await this.end(run);

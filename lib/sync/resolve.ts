@@ -2,7 +2,13 @@
  * Received states whose versions are not whole (wire-state.ts: held, or deltas), resolved against this replica's
  * records before they are joined (docs/deltas.md):
  *
- *   a version held here (same dot)              → ours (a dot names one value)
+ *   a version held here (same dot)              → ours (a dot names one value), unless it is a dot of this replica's
+ *                                                 own that we hold under another HLC: then it is another write
+ *                                                 under our dot (our storage was restored, or it is forged), which
+ *                                                 the join must see whole to mint ours again (dvv.ts contradiction):
+ *                                                 a held one is asked for whole (`clashes`), a delta is derived as
+ *                                                 below. Another replica's dot under another HLC stays ours, as a
+ *                                                 join of the whole state would keep it.
  *   a version our context covers, not held      → left out: we saw it superseded, so the join would drop it anyway
  *   a delta whose bases we all hold             → a derived version over our versions of them, checked now (its type
  *                                                 takes it, and what it makes stays within maxValueBytes)
@@ -26,11 +32,18 @@ export interface Resolved {
   ready: Entry[];
   /** Keys to ask for whole, with why ('' a base is missing here, else the type that cannot take deltas here). */
   missing: Array<readonly [key: string, type: string]>;
+  /**
+   * The keys of `missing` that are there only because a held version names a dot of ours that we hold under another
+   * HLC: the sender could not tell (range dots carry no HLC), so even a repair state may hold one.
+   */
+  clashes: Set<string>;
 }
 
 export async function resolveEntries(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Promise<Resolved> {
   const ready: Entry[] = [];
   const missing: Array<readonly [string, string]> = [];
+  const clashes = new Set<string>();
+  const me = core.replicaId;
   for (const entry of entries) {
     const [key, s] = entry;
     if (!needsResolving(s)) {
@@ -40,19 +53,22 @@ export async function resolveEntries(core: ReplicaCore, space: string, entries: 
     const rec = await core.storage.get(space, key);
     const vs: StoredVersion[] = [];
     let lack: string | undefined;
+    let clash = false;
     for (const v of s.vs as readonly WireVersion[]) {
       if (!v.e && (v.v !== undefined || v.d || !v.x)) {
         vs.push(v);
         continue;
       }
       const local = rec?.vs.find((u) => u.r === v.r && u.n === v.n);
-      if (local) {
+      const collides = local !== undefined && v.r === me && (local.t !== v.t || local.c !== v.c);
+      if (local && !collides) {
         vs.push(local);
         continue;
       }
-      if (rec && covers(rec.cc, v.r, v.n)) continue;
+      if (rec && !collides && covers(rec.cc, v.r, v.n)) continue;
       if (v.e) {
         lack = '';
+        clash = collides;
         break;
       }
       const bases: StoredVersion[] = [];
@@ -78,7 +94,10 @@ export async function resolveEntries(core: ReplicaCore, space: string, entries: 
       }
     }
     if (lack === undefined) ready.push([key, { vs, cc: s.cc }]);
-    else missing.push([key, lack]);
+    else {
+      missing.push([key, lack]);
+      if (clash) clashes.add(key);
+    }
   }
-  return { ready, missing };
+  return { ready, missing, clashes };
 }

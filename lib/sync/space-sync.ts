@@ -162,8 +162,13 @@ export class SpaceSync {
     const peer = session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
     for (const [k, st] of m.entries) session.model.observe(m.space, k, st, true);
-    const { ready, missing } = await resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
-    if (m.upTo === 0 && missing.length > 0) throw new ProtocolError('a repair state that is not whole');
+    const { ready, missing, clashes } = await resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
+    // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
+    // version of our own dot that we hold under another HLC (our range dots carry no HLC): that key is asked for whole.
+    if (m.upTo === 0 && missing.length > 0) {
+      if (missing.some(([k]) => !clashes.has(k))) throw new ProtocolError('a repair state that is not whole');
+      session.send({ type: MsgType.Need, space: m.space, keys: missing });
+    }
     if (m.upTo > 0 && (missing.length > 0 || this.held)) return this.holdBack(m, ready, missing);
     const held = this.held;
     for (const [k] of ready) held?.keys.delete(k);
