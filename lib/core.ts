@@ -219,16 +219,25 @@ export class ReplicaCore {
   }
 
   /**
-   * The same write, committed at once where the storage can (memory storage with nothing queued): the record
-   * (undefined when `produce` wrote nothing), or `LATER` when the storage cannot — then nothing ran; use `write`.
-   * Saves the promises of a transaction on the hottest path (Space.put). Throws what `produce` throws.
+   * The same write, committed at once where the storage can (memory storage, or file storage with nothing queued and
+   * the key's record in memory): the record (undefined when `produce` wrote nothing), or its promise when the commit
+   * is not durable yet (file storage: it resolves once the record was fsynced), or `LATER` when the storage cannot —
+   * then nothing ran; use `write`. Saves the promises of a transaction on the hottest path (Space.put). Throws what
+   * `produce` throws.
    */
-  writeNow(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): KeyRecord | undefined | typeof LATER {
+  writeNow(
+    space: string,
+    key: string,
+    produce: (current: KeyRecord | undefined) => WriteContent | undefined,
+    ctx?: VersionVector,
+  ): KeyRecord | undefined | Promise<KeyRecord | undefined> | typeof LATER {
     this.assertOpen();
     if (!this.storage.transactNow) return LATER;
     const w = this.prepareWrite(space, key, produce, ctx);
     const now = this.storage.transactNow<KeyRecord | undefined>(w.run as (tx: StorageTx) => KeyRecord | undefined);
-    return now ? w.done(now.value) : LATER;
+    if (!now) return LATER;
+    // The change is reported (and may leave for peers) only once durable, as after `write`.
+    return now.durable ? now.durable.then(() => w.done(now.value)) : w.done(now.value);
   }
 
   private prepareWrite(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx: VersionVector | undefined) {

@@ -351,15 +351,16 @@ export class Space {
   private commit(key: string, produce: (cur: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): Promise<WriteResult> {
     const result = (rec: KeyRecord | undefined) => new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}));
     // Where the storage commits at once (memory), the write costs one promise: the one returned.
-    let now: KeyRecord | undefined | typeof LATER;
+    let now: KeyRecord | undefined | Promise<KeyRecord | undefined> | typeof LATER;
     try {
       now = this.core.writeNow(this.name, key, produce, ctx);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (now !== LATER) return Promise.resolve(result(now));
+    if (now === LATER) now = this.core.write(this.name, key, produce, ctx);
+    else if (!(now instanceof Promise)) return Promise.resolve(result(now));
     this.host.writing?.(true);
-    return this.core.write(this.name, key, produce, ctx).then(
+    return now.then(
       (rec) => (this.host.writing?.(false), result(rec)),
       (e: unknown) => {
         this.host.writing?.(false);

@@ -7,7 +7,9 @@
  *
  * Invariants:
  * - A transaction is applied to the in-memory index as soon as `fn` returns (the next transaction sees it)
- *   and resolves only after its frame was fsynced (group commit, log-writer.ts).
+ *   and resolves only after its frame was fsynced (group commit, log-writer.ts). Transactions committed while the
+ *   writer is busy share one batch, one frame (batch.ts). `transactNow` runs one at once when nothing is queued
+ *   and its reads answer from memory, and hands back the promise of its durability.
  * - `readLog` returns only entries whose batch is durable: it stops at the first one that is not.
  * - A batch that fails to reach the disk is rolled back from the index, with every batch applied after it,
  *   in reverse order, so memory matches disk; transactions that read the rolled-back state fail too.
@@ -21,16 +23,17 @@ import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
 import { repoint, stateWithout, toSnapshotView, wholeRecords } from './compaction.js';
-import { change, encodeBatch, type Change } from './frame.js';
+import { PendingBatch } from './batch.js';
+import { change, encodeChange } from './frame.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
 import { Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
-import { LogWriter, type Batch, type Segment } from './log-writer.js';
+import { LogWriter, type Segment } from './log-writer.js';
 import { readRecordWith } from './record.js';
 import { recover } from './recovery.js';
 import { segName, snapName, writeSnapshot } from './snapshot.js';
-import { cloneJson, FileTx } from './tx.js';
+import { cloneJson, FileTx, NOT_NOW } from './tx.js';
 
 export interface FileStorageOptions {
   /** Compact once the log since the last snapshot exceeds this many bytes… (default 8 MiB) */
@@ -53,16 +56,6 @@ export interface FileStorageOptions {
   onError?: (error: unknown) => void;
 }
 
-interface PendingBatch extends Batch {
-  /** Per change of `encoded.changes`: the entry it stored (puts) and the entry it replaced. */
-  readonly entries: Array<Entry | undefined>;
-  readonly prevs: Array<Entry | undefined>;
-  readonly metaUndo: Array<[name: string, had: boolean, prev: unknown]> | undefined;
-  readonly done: Promise<void>;
-  resolve(): void;
-  reject(e: unknown): void;
-}
-
 type State = 'closed' | 'opening' | 'open' | 'closing';
 
 export class FileStorage implements StorageAdapter {
@@ -79,6 +72,10 @@ export class FileStorage implements StorageAdapter {
   private chained = 0;
   private durableBatch = 0;
   private lastBatch: PendingBatch | undefined;
+  /** The batch transactions are appended to while the writer has not taken it yet. */
+  private openBatch: PendingBatch | undefined;
+  /** Transactions handed to `transact` whose function has not finished yet. */
+  private queued = 0;
   private failEpoch = 0;
   private compaction: Promise<void> | undefined;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
@@ -138,6 +135,7 @@ export class FileStorage implements StorageAdapter {
       this.nextBatch = 1;
       this.durableBatch = 0;
       this.lastBatch = undefined;
+      this.openBatch = undefined;
       this.state = 'open';
       // A long log replayed at this open is compacted soon (not at once: the first reads come first).
       this.openTimer = setTimeout(() => this.maybeCompact(), 1000);
@@ -180,18 +178,22 @@ export class FileStorage implements StorageAdapter {
 
   transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T> {
     if (this.state !== 'open') return Promise.reject(closedError());
+    this.queued++;
     const run = async (): Promise<{ result: T; durable: Promise<void> | undefined }> => {
-      const broken = this.writer?.isBroken;
-      if (broken) throw broken;
-      const epoch = this.failEpoch;
-      const tx = new FileTx(this);
-      const result = await fn(tx);
-      tx.closed = true;
-      if (this.failEpoch !== epoch) {
-        throw new ConcordError('STORAGE_ERROR', 'an earlier write failed and was rolled back while this transaction ran; nothing of it was kept (retry it)');
+      try {
+        const broken = this.writer?.isBroken;
+        if (broken) throw broken;
+        const epoch = this.failEpoch;
+        const tx = new FileTx(this);
+        const result = await fn(tx);
+        tx.closed = true;
+        if (this.failEpoch !== epoch) {
+          throw new ConcordError('STORAGE_ERROR', 'an earlier write failed and was rolled back while this transaction ran; nothing of it was kept (retry it)');
+        }
+        return { result, durable: this.finish(tx) };
+      } finally {
+        this.queued--;
       }
-      if (tx.isEmpty) return { result, durable: this.lastBatch && this.lastBatch.id > this.durableBatch ? this.lastBatch.done : undefined };
-      return { result, durable: this.commit(tx).done };
     };
     const p = this.tail.then(run, run);
     // Every so many transactions, let I/O callbacks in (a finished fsync resolves its group and frees it)
@@ -200,53 +202,76 @@ export class FileStorage implements StorageAdapter {
     return p.then(({ result, durable }) => (durable ? durable.then(() => result) : result));
   }
 
-  /** Encodes the transaction as one batch, applies it to the index (keeping what it replaced) and queues it. */
+  /**
+   * Runs `fn` at once where it can: the storage is open, no transaction is queued, and every record `fn` reads is in
+   * memory (the index holds each key's place, pending and recent records their values). Otherwise nothing is kept of
+   * the run (a read that would go to disk ends it before `fn` writes anything) and it answers undefined. The
+   * transaction is applied like any other; `durable` resolves once its frame was fsynced (undefined when nothing was
+   * pending).
+   */
+  transactNow<T>(fn: (tx: StorageTx) => T): { value: T; durable?: Promise<void> } | undefined {
+    if (this.state !== 'open' || this.queued > 0 || !this.writer || this.writer.isBroken) return undefined;
+    const tx = new FileTx(this, true);
+    let value: T;
+    try {
+      value = fn(tx);
+    } catch (e) {
+      if (e === NOT_NOW) return undefined;
+      throw e;
+    } finally {
+      tx.closed = true;
+    }
+    if (value instanceof Promise) throw new ConcordError('STORAGE_ERROR', 'transactNow: the transaction answered with a promise');
+    const durable = this.finish(tx);
+    return durable ? { value, durable } : { value };
+  }
+
+  /** Commits a finished transaction; returns what resolves once it is durable (undefined: nothing is pending). */
+  private finish(tx: FileTx): Promise<void> | undefined {
+    if (!tx.isEmpty) return this.commit(tx).done;
+    const last = this.lastBatch;
+    return last && last.id > this.durableBatch ? last.done : undefined;
+  }
+
+  /**
+   * Encodes the transaction's records (throwing before anything is applied when one cannot be), applies them to the
+   * index (keeping what each replaced) and adds them to the open batch, or to a new one queued for the writer.
+   */
   private commit(tx: FileTx): PendingBatch {
-    const changes: Change[] = [];
+    const changes = [];
     const before: Array<Entry | undefined> = [];
     for (const [space, writes] of tx.writes) {
       for (const [key, rec] of writes) {
         const c = change(space, key, rec);
         const prev = rec ? this.ks.get(space, key) : undefined;
         if (prev?.rec && chainable(prev)) c.prev = prev.rec;
+        encodeChange(c);
         changes.push(c);
         before.push(prev);
       }
     }
-    const enc = encodeBatch(changes, tx.meta);
-    const id = this.nextBatch++;
-    const entries = new Array<Entry | undefined>(changes.length);
-    const prevs = new Array<Entry | undefined>(changes.length);
+    let batch = this.openBatch;
+    if (!batch?.open) {
+      batch = this.openBatch = new PendingBatch(this.nextBatch++);
+      this.writer!.enqueue(batch);
+    }
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i]!;
-      const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, id, c.rec);
+      const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, batch.id, c.rec);
       if (e && c.chained) e.chainTo(before[i]);
-      entries[i] = e;
-      prevs[i] = this.ks.space(c.space).swap(c.key, e);
+      batch.add(c, e, this.ks.space(c.space).swap(c.key, e));
     }
-    let metaUndo: PendingBatch['metaUndo'];
-    if (tx.meta.size) {
-      metaUndo = [];
-      for (const [name, value] of tx.meta) {
-        metaUndo.push([name, this.ks.meta.has(name), this.ks.meta.get(name)]);
-        this.ks.meta.set(name, value);
-      }
+    for (const [name, value] of tx.meta) {
+      batch.setMeta(name, value, this.ks.meta.has(name), this.ks.meta.get(name));
+      this.ks.meta.set(name, value);
     }
-    let resolve!: () => void;
-    let reject!: (e: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const batch: PendingBatch = { id, encoded: enc, payloadAt: 0, segment: undefined, entries, prevs, metaUndo, done, resolve, reject };
     this.lastBatch = batch;
-    this.writer!.enqueue(batch);
     return batch;
   }
 
   private onDurable(group: PendingBatch[]): void {
     for (const b of group) {
-      const changes = b.encoded.changes;
+      const changes = b.changes;
       for (let i = 0; i < changes.length; i++) {
         const e = b.entries[i];
         if (!e) continue;
@@ -263,7 +288,7 @@ export class FileStorage implements StorageAdapter {
   private onFailed(batches: PendingBatch[], error: ConcordError): void {
     for (let i = batches.length - 1; i >= 0; i--) {
       const b = batches[i]!;
-      const changes = b.encoded.changes;
+      const changes = b.changes;
       for (let j = changes.length - 1; j >= 0; j--) this.ks.space(changes[j]!.space).restore(changes[j]!.key, b.prevs[j]);
       for (let j = (b.metaUndo?.length ?? 0) - 1; j >= 0; j--) {
         const [name, had, prev] = b.metaUndo![j]!;
@@ -272,6 +297,7 @@ export class FileStorage implements StorageAdapter {
       }
     }
     this.failEpoch++;
+    if (this.openBatch && batches.includes(this.openBatch)) this.openBatch = undefined;
     for (const b of batches) b.reject(error);
   }
 
@@ -284,6 +310,12 @@ export class FileStorage implements StorageAdapter {
       this.cache.delete(old);
       if (old.file) old.rec = undefined;
     }
+  }
+
+  /** The current (applied) record of a key when it is in memory (or absent); NOT_NOW when it is only on disk. */
+  currentNow(space: string, key: string): KeyRecord | undefined | typeof NOT_NOW {
+    const e = this.ks.get(space, key);
+    return e ? (e.rec ?? NOT_NOW) : undefined;
   }
 
   /** The current (applied) record of a key, read from disk when not in memory. */
@@ -411,6 +443,7 @@ export class FileStorage implements StorageAdapter {
     const writer = this.writer!;
     const { view, gen } = await new Promise<{ view: Map<string, Map<string, Entry>>; meta: Map<string, unknown>; gen: number }>((resolve, reject) =>
       writer.rotate((pending, gen) => {
+        this.openBatch = undefined; // what commits from now on goes to a batch the view below does not undo
         this.segments.push(writer.segment);
         resolve({ ...stateWithout(this.ks, pending), gen });
       }, reject),
