@@ -222,22 +222,38 @@ export class ReplicaCore {
    * The same write, committed at once where the storage can (memory storage, or file storage with nothing queued and
    * the key's record in memory): the record (undefined when `produce` wrote nothing), or its promise when the commit
    * is not durable yet (file storage: it resolves once the record was fsynced), or `LATER` when the storage cannot —
-   * then nothing ran; use `write`. Saves the promises of a transaction on the hottest path (Space.put). Throws what
-   * `produce` throws.
+   * then nothing ran; use `write`. Saves the promises of a transaction on the hottest path (Space.put): `map` makes
+   * the answer from the record, so a write not durable yet costs one promise. Throws what `produce` throws.
    */
-  writeNow(
+  writeNow<R>(
     space: string,
     key: string,
     produce: (current: KeyRecord | undefined) => WriteContent | undefined,
-    ctx?: VersionVector,
-  ): KeyRecord | undefined | Promise<KeyRecord | undefined> | typeof LATER {
+    ctx: VersionVector | undefined,
+    map: (rec: KeyRecord | undefined) => R,
+    /** Told when a write not durable yet begins waiting (true) and when it settles (false). */
+    waiting?: (on: boolean) => void,
+  ): R | Promise<R> | typeof LATER {
     this.assertOpen();
     if (!this.storage.transactNow) return LATER;
     const w = this.prepareWrite(space, key, produce, ctx);
     const now = this.storage.transactNow<KeyRecord | undefined>(w.run as (tx: StorageTx) => KeyRecord | undefined);
     if (!now) return LATER;
     // The change is reported (and may leave for peers) only once durable, as after `write`.
-    return now.durable ? now.durable.then(() => w.done(now.value)) : w.done(now.value);
+    const rec = now.value;
+    if (!now.durable) return map(w.done(rec));
+    waiting?.(true);
+    return now.durable.then(
+      () => {
+        const out = map(w.done(rec));
+        waiting?.(false);
+        return out;
+      },
+      (e: unknown) => {
+        waiting?.(false);
+        throw e;
+      },
+    );
   }
 
   private prepareWrite(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx: VersionVector | undefined) {

@@ -15,41 +15,28 @@
  *   in reverse order, so memory matches disk; transactions that read the rolled-back state fail too.
  * - Values are not held in memory: the index keeps where each record's text is (file, offset, length, CRC)
  *   and reads it with a positioned read when asked; pending records, and a small cache, stay in memory.
- * - Compaction runs in the background: the writer starts a new segment at a group boundary, the state as of
- *   that boundary (the index minus the batches still queued) is written as a snapshot while writes continue
- *   in the new segment, then the index is pointed at the snapshot and the older files are deleted.
+ * - Compaction runs in the background (compactor.ts): a snapshot of the state as of a group boundary is written
+ *   while writes continue in a new segment, then the index is pointed at it and the older files are deleted.
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
-import { repoint, stateWithout, toSnapshotView, wholeRecords } from './compaction.js';
+import { Compactor, type CompactionHost, type CompactionOptions, type LogFiles } from './compactor.js';
 import { PendingBatch } from './batch.js';
 import { change, encodeChange } from './frame.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
-import { Entry, Keyspace } from './keyspace.js';
+import { chainable, Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Segment } from './log-writer.js';
 import { readRecordWith } from './record.js';
 import { recover } from './recovery.js';
-import { segName, snapName, writeSnapshot } from './snapshot.js';
+import { segName } from './snapshot.js';
 import { cloneJson, FileTx, NOT_NOW } from './tx.js';
 
-export interface FileStorageOptions {
-  /** Compact once the log since the last snapshot exceeds this many bytes… (default 8 MiB) */
-  compactMinBytes?: number;
-  /** …and this multiple of the live data (default 2)… */
-  compactRatio?: number;
-  /** …or more frames (transactions) than this and than a quarter of the keys (default 10 000): replaying
-   * many small frames at open costs more than loading a snapshot. */
-  compactMinFrames?: number;
+export interface FileStorageOptions extends CompactionOptions {
   /** Records kept in memory after they were written or read (default 1024). */
   cacheRecords?: number;
-  /**
-   * Compact at close when the log outweighs the live data (and is over 64 KiB) and the live data is at most
-   * 64 MiB (default true): a closed small store holds about its data once.
-   */
-  compactOnClose?: boolean;
   /** File-system operations; tests wrap the default to inject faults. */
   io?: Io;
   /** Failures of background work (compaction). Default: a process warning. */
@@ -64,9 +51,8 @@ export class FileStorage implements StorageAdapter {
   private ks = new Keyspace();
   private writer: LogWriter<PendingBatch> | undefined;
   private lock: DirLock | undefined;
-  private snapshot: DataFile | undefined;
-  /** Segments not yet covered by a snapshot, oldest first; the last one is being appended to. */
-  private segments: Segment[] = [];
+  /** The snapshot and the segments after it (compactor.ts LogFiles). */
+  private readonly files: LogFiles = { snapshot: undefined, segments: [] };
   private tail: Promise<unknown> = Promise.resolve();
   private nextBatch = 1;
   private chained = 0;
@@ -77,15 +63,9 @@ export class FileStorage implements StorageAdapter {
   /** Transactions handed to `transact` whose function has not finished yet. */
   private queued = 0;
   private failEpoch = 0;
-  private compaction: Promise<void> | undefined;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
-  /** After a failed compaction: log size below which none is tried again. */
-  private retryCompactionAt = 0;
   private readonly cache = new Set<Entry>();
-  private readonly compactOnClose: boolean;
-  private readonly compactMinBytes: number;
-  private readonly compactRatio: number;
-  private readonly compactMinFrames: number;
+  private readonly compactor: Compactor;
   private readonly cacheRecords: number;
   private readonly onError: (error: unknown) => void;
 
@@ -94,12 +74,20 @@ export class FileStorage implements StorageAdapter {
     options: FileStorageOptions = {},
   ) {
     this.io = options.io ?? nodeIo;
-    this.compactOnClose = options.compactOnClose ?? true;
-    this.compactMinBytes = options.compactMinBytes ?? 8 << 20;
-    this.compactRatio = options.compactRatio ?? 2;
-    this.compactMinFrames = options.compactMinFrames ?? 10_000;
     this.cacheRecords = options.cacheRecords ?? 1024;
     this.onError = options.onError ?? ((e) => process.emitWarning(`concord/fs: ${e instanceof Error ? e.message : String(e)}`));
+    const host: CompactionHost = {
+      io: this.io,
+      dir,
+      files: this.files,
+      keyspace: () => this.ks,
+      writer: () => this.writer,
+      isOpen: () => this.state === 'open',
+      closeOpenBatch: () => void (this.openBatch = undefined),
+      readEntry: (e) => this.readEntry(e),
+      onError: (e) => this.onError(e),
+    };
+    this.compactor = new Compactor(host, options);
   }
 
   async open(): Promise<void> {
@@ -116,19 +104,19 @@ export class FileStorage implements StorageAdapter {
       this.ks = new Keyspace();
       this.cache.clear();
       const r = await recover(this.io, this.dir, this.ks);
-      this.snapshot = r.snapshot;
-      this.segments = r.segments;
-      if (!this.segments.length) {
+      this.files.snapshot = r.snapshot;
+      this.files.segments = r.segments;
+      if (!this.files.segments.length) {
         const num = Math.max(r.gen, 1);
         try {
           const file = await this.io.open(`${this.dir}/${segName(num)}`, 'wx+');
-          this.segments.push({ num, data: new DataFile(segName(num), file), size: 0, frames: 0 });
+          this.files.segments.push({ num, data: new DataFile(segName(num), file), size: 0, frames: 0 });
           await this.io.syncDir(this.dir);
         } catch (e) {
           throw ioError(e, `creating ${segName(num)}`);
         }
       }
-      this.writer = new LogWriter<PendingBatch>(this.io, this.dir, this.segments[this.segments.length - 1]!, r.lastGroup + 1, {
+      this.writer = new LogWriter<PendingBatch>(this.io, this.dir, this.files.segments[this.files.segments.length - 1]!, r.lastGroup + 1, {
         durable: (group) => this.onDurable(group),
         failed: (batches, error) => this.onFailed(batches, error),
       });
@@ -138,7 +126,7 @@ export class FileStorage implements StorageAdapter {
       this.openBatch = undefined;
       this.state = 'open';
       // A long log replayed at this open is compacted soon (not at once: the first reads come first).
-      this.openTimer = setTimeout(() => this.maybeCompact(), 1000);
+      this.openTimer = setTimeout(() => this.compactor.maybe(), 1000);
       this.openTimer.unref?.();
     } catch (e) {
       await this.releaseFiles();
@@ -153,23 +141,16 @@ export class FileStorage implements StorageAdapter {
     clearTimeout(this.openTimer);
     await this.tail;
     await this.writer?.drain();
-    // A compaction under way is let finish: the next open then loads its snapshot, not a long log.
-    await this.compaction;
-    // A small store whose log outweighs its data is left compact (a snapshot of at most CLOSE_COMPACT_MAX_LIVE bytes:
-    // a bounded cost at close); a larger one compacts in the background while open, as always.
-    if (this.compactOnClose && this.writer && !this.writer.isBroken) {
-      const live = this.ks.liveBytes();
-      if (live <= CLOSE_COMPACT_MAX_LIVE && this.logBytes() > Math.max(CLOSE_COMPACT_MIN_LOG, live)) await this.compact().catch((e: unknown) => this.onError(e));
-    }
+    await this.compactor.atClose();
     await this.releaseFiles();
     this.state = 'closed';
   }
 
   private async releaseFiles(): Promise<void> {
-    await this.snapshot?.close();
-    for (const s of this.segments) await s.data.close();
-    this.snapshot = undefined;
-    this.segments = [];
+    await this.files.snapshot?.close();
+    for (const s of this.files.segments) await s.data.close();
+    this.files.snapshot = undefined;
+    this.files.segments = [];
     this.writer = undefined;
     this.cache.clear();
     await this.lock?.release();
@@ -282,7 +263,7 @@ export class FileStorage implements StorageAdapter {
     }
     this.durableBatch = group[group.length - 1]!.id;
     for (const b of group) b.resolve();
-    this.maybeCompact();
+    this.compactor.maybe();
   }
 
   private onFailed(batches: PendingBatch[], error: ConcordError): void {
@@ -391,101 +372,15 @@ export class FileStorage implements StorageAdapter {
     return [...this.ks.spaces].filter(([, s]) => s.records.size > 0).map(([name]) => name);
   }
 
-  private assertOpen(): void {
-    if (this.state !== 'open' && this.state !== 'closing') throw closedError();
-  }
-
-  // ---- compaction ----
-
-  private logBytes(): number {
-    let n = 0;
-    for (const s of this.segments) n += s.size;
-    return n;
-  }
-
-  private maybeCompact(): void {
-    const w = this.writer;
-    if (this.compaction || this.state !== 'open' || !w) return;
-    const logBytes = this.logBytes();
-    let frames = 0;
-    for (const s of this.segments) frames += s.frames;
-    // Compact when the log outgrows the live data, or when replaying it would cost more at open than
-    // loading a snapshot of every key (a frame head is parsed per transaction, a snapshot is flat arrays).
-    if (logBytes < this.compactMinBytes) return;
-    if (logBytes < this.compactRatio * this.ks.liveBytes() && frames < Math.max(this.compactMinFrames, this.ks.keyCount() / 4)) return;
-    if (logBytes < this.retryCompactionAt) return;
-    this.compaction = this.compact()
-      .then(
-        () => {
-          this.retryCompactionAt = 0;
-          this.compaction = undefined;
-          this.maybeCompact(); // the log written meanwhile may call for another one already
-        },
-        (e: unknown) => {
-          this.retryCompactionAt = 2 * logBytes; // not again before the log has grown: no retry storm
-          this.compaction = undefined;
-          this.onError(e);
-        },
-      );
-  }
-
   /** Starts compaction now, whatever the log size; resolves when it finished (for tests and tools). */
   async compactNow(): Promise<void> {
     this.assertOpen();
-    while (this.compaction) await this.compaction;
-    this.compaction = this.compact().finally(() => {
-      this.compaction = undefined;
-    });
-    await this.compaction;
+    await this.compactor.now();
   }
 
-  private async compact(): Promise<void> {
-    const writer = this.writer!;
-    const { view, gen } = await new Promise<{ view: Map<string, Map<string, Entry>>; meta: Map<string, unknown>; gen: number }>((resolve, reject) =>
-      writer.rotate((pending, gen) => {
-        this.openBatch = undefined; // what commits from now on goes to a batch the view below does not undo
-        this.segments.push(writer.segment);
-        resolve({ ...stateWithout(this.ks, pending), gen });
-      }, reject),
-    ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
-    view.whole = await wholeRecords(view, (e) => this.readEntry(e));
-    const res = await writeSnapshot(this.io, this.dir, gen, view, () => false);
-    if (!res) return;
-    let data: DataFile;
-    try {
-      data = new DataFile(snapName(gen), await this.io.open(res.path, 'r'));
-    } catch (e) {
-      throw ioError(e, `opening ${snapName(gen)}`);
-    }
-    repoint(this.ks, view, res.offsets, data);
-    this.snapshot?.retire();
-    this.snapshot = data;
-    const old = this.segments.filter((s) => s.num < gen);
-    this.segments = this.segments.filter((s) => s.num >= gen);
-    for (const s of old) {
-      s.data.retire();
-      await this.io.unlink(`${this.dir}/${s.data.name}`).catch(noop);
-    }
-    const names = await this.io.readdir(this.dir).catch(() => [] as string[]);
-    for (const n of names) {
-      const m = /^snap-(\d+)\.snap$/.exec(n);
-      if (m && Number(m[1]) < gen) await this.io.unlink(`${this.dir}/${n}`).catch(noop);
-    }
+  private assertOpen(): void {
+    if (this.state !== 'open' && this.state !== 'closing') throw closedError();
   }
-}
-
-const CLOSE_COMPACT_MIN_LOG = 64 << 10;
-const CLOSE_COMPACT_MAX_LIVE = 64 << 20;
-
-/** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */
-export const MAX_DISK_CHAIN = 128;
-
-/**
- * Whether the next record of a key may be chained to `prev` (stored as its deltas and references, record.ts): while
- * the chain is short enough to read at once, and its deltas weigh less than the record they start from.
- */
-function chainable(prev: Entry): boolean {
-  return prev.depth < MAX_DISK_CHAIN && prev.weight - prev.rootLen <= prev.rootLen;
 }
 
 function closedError(): ConcordError {
