@@ -9,8 +9,9 @@
  * The batch is sealed (its head encoded) when the writer takes it into a group; nothing is appended after that.
  */
 import type { DataFile } from './data-file.js';
-import { encodeHead, type Change, type EncodedBatch } from './frame.js';
-import type { Entry } from './keyspace.js';
+import type { KeyRecord } from '../../lib/storage.js';
+import { change, encodeChange, encodeHead, type Change, type EncodedBatch } from './frame.js';
+import { chainable, Entry, type Keyspace } from './keyspace.js';
 import type { Batch } from './log-writer.js';
 
 /** Changes and record bytes past which a batch takes no more transactions (the next one opens a new batch). */
@@ -49,24 +50,55 @@ export class PendingBatch implements Batch {
     return this.encoded === undefined && this.changes.length < MAX_BATCH_CHANGES && this.recordBytes < MAX_BATCH_BYTES;
   }
 
-  /** Adds an encoded change with the entry it stored and the one it replaced. */
-  add(c: Change, entry: Entry | undefined, prev: Entry | undefined): void {
-    this.changes.push(c);
-    this.entries.push(entry);
-    this.prevs.push(prev);
-    this.recordBytes += c.len;
-  }
-
-  /** Sets a metadata value, remembering the value before the batch the first time the batch sets the name. */
-  setMeta(name: string, value: unknown, had: boolean, prev: unknown): void {
-    if (!this.meta.has(name)) (this.metaUndo ??= []).push([name, had, prev]);
-    this.meta.set(name, value);
+  /** Applies a transaction's encoded writes and metadata to the index and adds them to the batch, keeping what each replaced. */
+  apply(ks: Keyspace, { changes, before }: EncodedWrites, meta: ReadonlyMap<string, unknown>): void {
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i]!;
+      const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, this.id, c.rec);
+      if (e && c.chained) e.chainTo(before[i]);
+      this.changes.push(c);
+      this.entries.push(e);
+      this.prevs.push(ks.space(c.space).swap(c.key, e));
+      this.recordBytes += c.len;
+    }
+    for (const [name, value] of meta) {
+      // the value before the batch, the first time the batch sets the name: a batch is rolled back whole
+      if (!this.meta.has(name)) (this.metaUndo ??= []).push([name, ks.meta.has(name), ks.meta.get(name)]);
+      this.meta.set(name, value);
+      ks.meta.set(name, value);
+    }
   }
 
   /** Seals the batch and returns its frame's contents (the same ones on every call). */
   encode(): EncodedBatch {
     return (this.encoded ??= encodeHead(this.changes, this.meta));
   }
+}
+
+export interface EncodedWrites {
+  readonly changes: Change[];
+  /** Per change: the key's entry before it (a chained record is read with it). */
+  readonly before: Array<Entry | undefined>;
+}
+
+/**
+ * Encodes a transaction's writes (throws, before anything is applied, when a record cannot be encoded); a put may be
+ * stored chained to the key's current record (record.ts).
+ */
+export function encodeWrites(ks: Keyspace, writes: ReadonlyMap<string, ReadonlyMap<string, KeyRecord | null>>): EncodedWrites {
+  const changes: Change[] = [];
+  const before: Array<Entry | undefined> = [];
+  for (const [space, w] of writes) {
+    for (const [key, rec] of w) {
+      const c = change(space, key, rec);
+      const prev = rec ? ks.get(space, key) : undefined;
+      if (prev?.rec && chainable(prev)) c.prev = prev.rec;
+      encodeChange(c);
+      changes.push(c);
+      before.push(prev);
+    }
+  }
+  return { changes, before };
 }
 
 function noop(): void {}

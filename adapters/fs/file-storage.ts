@@ -22,11 +22,10 @@ import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
 import { Compactor, type CompactionHost, type CompactionOptions, type LogFiles } from './compactor.js';
-import { PendingBatch } from './batch.js';
-import { change, encodeChange } from './frame.js';
+import { encodeWrites, PendingBatch } from './batch.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
-import { chainable, Entry, Keyspace } from './keyspace.js';
+import { Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Segment } from './log-writer.js';
 import { readRecordWith } from './record.js';
@@ -219,33 +218,13 @@ export class FileStorage implements StorageAdapter {
    * index (keeping what each replaced) and adds them to the open batch, or to a new one queued for the writer.
    */
   private commit(tx: FileTx): PendingBatch {
-    const changes = [];
-    const before: Array<Entry | undefined> = [];
-    for (const [space, writes] of tx.writes) {
-      for (const [key, rec] of writes) {
-        const c = change(space, key, rec);
-        const prev = rec ? this.ks.get(space, key) : undefined;
-        if (prev?.rec && chainable(prev)) c.prev = prev.rec;
-        encodeChange(c);
-        changes.push(c);
-        before.push(prev);
-      }
-    }
+    const encoded = encodeWrites(this.ks, tx.writes);
     let batch = this.openBatch;
     if (!batch?.open) {
       batch = this.openBatch = new PendingBatch(this.nextBatch++);
       this.writer!.enqueue(batch);
     }
-    for (let i = 0; i < changes.length; i++) {
-      const c = changes[i]!;
-      const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, batch.id, c.rec);
-      if (e && c.chained) e.chainTo(before[i]);
-      batch.add(c, e, this.ks.space(c.space).swap(c.key, e));
-    }
-    for (const [name, value] of tx.meta) {
-      batch.setMeta(name, value, this.ks.meta.has(name), this.ks.meta.get(name));
-      this.ks.meta.set(name, value);
-    }
+    batch.apply(this.ks, encoded, tx.meta);
     this.lastBatch = batch;
     return batch;
   }
