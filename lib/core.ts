@@ -7,7 +7,7 @@
  * link it came from, so it is not echoed back); other tabs' commits are reported alike (external.ts).
  */
 import { AckTracker } from './acks.js';
-import { contradiction, EMPTY_STATE, join, sameState, update, type KeyState, type VersionVector } from './dvv.js';
+import { contradiction, EMPTY_STATE, join, sameState, type KeyState, type VersionVector } from './dvv.js';
 import type { EpochEntry, Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { ConcordError } from './errors.js';
@@ -16,7 +16,8 @@ import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
 import { IDENTITY_META, mintAgain, openIdentity, readIdentity, type Identity } from './identity.js';
-import { record, versionFor, type WriteContent } from './record.js';
+import { LocalWrite, writeNow, type Produce, type WriteHost } from './local-write.js';
+import { record } from './record.js';
 import { reidentify, renewIdentity, type IdentityOwner } from './reidentify.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
@@ -91,6 +92,8 @@ export class ReplicaCore {
   private readonly external: ExternalChanges;
   /** What re-identification (reidentify.ts) reaches of this core. */
   private readonly owner: IdentityOwner;
+  /** What a local write (local-write.ts) reaches of this core. */
+  private readonly writeHost: WriteHost;
   /** Per peer: the highest own dot it delivered to us directly, and the epoch it announced then (epochs.ts). */
   private readonly seenOf = new Map<string, Seen | null>();
   /**
@@ -131,6 +134,23 @@ export class ReplicaCore {
       storedTop: () => this.storedTop(),
       committed: (s) => this.committed(s),
       noteOwn: (space, s) => this.external.noteOwn(space, s),
+    };
+    const core = this;
+    this.writeHost = {
+      get id() {
+        return core.identity.id;
+      },
+      get seenSeq() {
+        return core.seenSeq;
+      },
+      tick: () => this.clock.tick(),
+      sawSeq: (seq) => void (seq > this.seenSeq && (this.seenSeq = seq)),
+      withStoredIdentity: (tx, then) => this.withStoredIdentity(tx, then),
+      written: (space, key, rec, prev) => {
+        this.noteDurable(rec.seq);
+        this.external.noteOwn(space, rec.seq);
+        this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+      },
     };
   }
 
@@ -209,78 +229,31 @@ export class ReplicaCore {
   }
 
   /**
-   * A local write. `produce` sees the current record inside the transaction and returns what to write,
-   * or undefined to write nothing. `ctx` is what the write supersedes (default: everything stored).
+   * A local write (local-write.ts). `produce` sees the current record inside the transaction and returns what to
+   * write, or undefined to write nothing. `ctx` is what the write supersedes (default: everything stored).
    */
-  write(
-    space: string,
-    key: string,
-    produce: (current: KeyRecord | undefined) => WriteContent | undefined,
-    ctx?: VersionVector,
-  ): Promise<KeyRecord | undefined> {
+  write(space: string, key: string, produce: Produce, ctx?: VersionVector): Promise<KeyRecord | undefined> {
     if (this.closed) return Promise.reject(new ConcordError('CLOSED', 'the replica is closed'));
-    const w = this.prepareWrite(space, key, produce, ctx);
+    const w = new LocalWrite(this.writeHost, space, key, produce, ctx);
     // A promise chain rather than an async function: one promise less per write on the hottest path.
-    return this.storage.transact(w.run).then(w.done);
+    return this.storage.transact((tx) => w.run(tx)).then((rec) => w.done(rec));
   }
 
   /**
-   * The same write, committed at once where the storage can (memory storage with nothing queued): the record
-   * (undefined when `produce` wrote nothing), or `LATER` when the storage cannot — then nothing ran; use `write`.
-   * Saves the promises of a transaction on the hottest path (Space.put). Throws what `produce` throws.
+   * The same write, committed at once where the storage can (memory storage, or file storage with nothing queued and
+   * the key's record in memory): `map` of the record (undefined when `produce` wrote nothing), or its promise when the
+   * commit is not durable yet (file storage: once fsynced; `waiting` is told while it waits), or `LATER` when the
+   * storage cannot — then nothing ran; use `write`. Saves the promises of a transaction on the hottest path
+   * (Space.put). Throws what `produce` throws.
    */
-  writeNow(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): KeyRecord | undefined | typeof LATER {
+  writeNow<R>(space: string, key: string, produce: Produce, ctx: VersionVector | undefined, map: (rec: KeyRecord | undefined) => R, waiting?: (on: boolean) => void): R | Promise<R> | typeof LATER {
     this.assertOpen();
     if (!this.storage.transactNow) return LATER;
-    const w = this.prepareWrite(space, key, produce, ctx);
-    const now = this.storage.transactNow<KeyRecord | undefined>(w.run as (tx: StorageTx) => KeyRecord | undefined);
-    return now ? w.done(now.value) : LATER;
-  }
-
-  private prepareWrite(space: string, key: string, produce: (current: KeyRecord | undefined) => WriteContent | undefined, ctx: VersionVector | undefined) {
-    const hlc = this.clock.tick();
-    let prev: KeyRecord | undefined;
-    const body = (tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined => {
-      prev = current;
-      const content = produce(current);
-      if (content === undefined) return undefined;
-      const r = this.identity.id;
-      // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
-      // minted if it was forged (or our storage lost writes), and a dot it covers would be dropped on arrival.
-      const claimed = current?.cc[r] ?? 0;
-      const seq = Math.max(lastSeq ?? 0, claimed) + 1;
-      if (seq > this.seenSeq) this.seenSeq = seq;
-      tx.setMeta('seq', seq);
-      const version = versionFor(content, { r, n: seq, t: hlc.ms, c: hlc.logical }, current);
-      const state = update(current ?? EMPTY_STATE, ctx ?? current?.cc ?? {}, version);
-      const next = record(key, state, seq);
-      tx.put(space, key, next);
-      return next;
-    };
-    return {
-      // Both reads go out at once; where storage answers at once (memory), nothing is awaited at all.
-      run: (tx: StorageTx): KeyRecord | undefined | Promise<KeyRecord | undefined> => {
-        const current = tx.get(space, key);
-        const lastSeq = tx.getMeta<number>('seq');
-        // Another instance committed since we last looked (seenSeq): mint under the identity the storage holds.
-        if (current instanceof Promise || lastSeq instanceof Promise) {
-          return Promise.all([current, lastSeq]).then(([c, s]) => ((s ?? 0) <= this.seenSeq ? body(tx, c, s) : this.withStoredIdentity(tx, () => body(tx, c, s))));
-        }
-        return (lastSeq ?? 0) <= this.seenSeq ? body(tx, current, lastSeq) : this.withStoredIdentity(tx, () => body(tx, current, lastSeq));
-      },
-      done: (rec: KeyRecord | undefined): KeyRecord | undefined => {
-        if (rec) {
-          this.noteDurable(rec.seq);
-          this.external.noteOwn(space, rec.seq);
-          this.events.emit('change', { space, key, rec, prev, origin: 'local' });
-        }
-        return rec;
-      },
-    };
+    return writeNow(this.storage, new LocalWrite(this.writeHost, space, key, produce, ctx), map, waiting) ?? LATER;
   }
 
   /** Inside a transaction: adopts the identity the storage holds (another instance may have changed it), then `then`. */
-  private withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T> {
+  withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T> {
     const value = tx.getMeta<unknown>(IDENTITY_META);
     return value instanceof Promise ? value.then((v) => (this.adopt(v, true), then())) : (this.adopt(value, true), then());
   }

@@ -207,7 +207,7 @@ export function derivedFrom(fields: { r: string; n: number; t: number; c: number
   const header = 2 + name.length;
   const z = type?.applySize ? header + type.applySize(Math.max(0, size - header), delta) : Infinity;
   const x: Held = { b: base.map((v) => [v.r, v.n] as Dot), d: delta, s, base, k: k + 1, z, cb, rs, up: base.length === 1 ? linkOf(base[0]!) : undefined };
-  return { ...fields, x };
+  return { r: fields.r, n: fields.n, t: fields.t, c: fields.c, x }; // a literal: an optimized spread makes a hidden class per version (record.ts)
 }
 
 /**

@@ -119,16 +119,13 @@ class MemoryStorage implements StorageAdapter {
   private apply(space: string, key: string, rec: KeyRecord | null): void {
     let d = this.data.get(space);
     if (!d) this.data.set(space, (d = { records: new Map(), logSeq: [], logKey: [], sorted: null }));
-    const had = d.records.has(key);
     if (rec === null) {
-      if (had) {
-        d.records.delete(key);
-        d.sorted = null;
-      }
+      if (d.records.delete(key)) d.sorted = null;
       return;
     }
+    const size = d.records.size;
     d.records.set(key, rec);
-    if (!had) d.sorted = null;
+    if (d.records.size !== size) d.sorted = null; // a new key (one lookup, not has() then set())
     d.logSeq.push(rec.seq);
     d.logKey.push(key);
     if (d.logSeq.length > 64 && d.logSeq.length > 2 * d.records.size) compact(d);

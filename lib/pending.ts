@@ -154,8 +154,9 @@ export class PendingWrites {
       this.keys.set(space, (keys = new Map()));
       this.hooks.onSpace(space);
     }
-    if (!keys.has(key)) this.total++;
+    const size = keys.size;
     keys.set(key, n);
+    if (keys.size !== size) this.total++; // one lookup, not has() then set()
   }
 
   /** Advances a space's floor; stores it now (`store`) or once it moved a stride past the stored one. */

@@ -348,16 +348,21 @@ export class Space {
     return after && !after.conflict ? { ...view.result!, versions: after.versions, context: after.context } : view.result;
   }
 
+  /** Writes waiting to be durable count as in flight for the replica (whenSynced waits for them). */
+  private readonly waiting = (on: boolean): void => this.host.writing?.(on);
+
   private commit(key: string, produce: (cur: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): Promise<WriteResult> {
     const result = (rec: KeyRecord | undefined) => new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}));
-    // Where the storage commits at once (memory), the write costs one promise: the one returned.
-    let now: KeyRecord | undefined | typeof LATER;
+    // Where the storage commits at once, the write costs one promise: the one returned (memory: resolved already;
+    // files: resolved once the record was fsynced).
+    let now: WriteResult | Promise<WriteResult> | typeof LATER;
     try {
-      now = this.core.writeNow(this.name, key, produce, ctx);
+      now = this.core.writeNow(this.name, key, produce, ctx, result, this.waiting);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (now !== LATER) return Promise.resolve(result(now));
+    if (now instanceof WriteResult) return Promise.resolve(now);
+    if (now !== LATER) return now;
     this.host.writing?.(true);
     return this.core.write(this.name, key, produce, ctx).then(
       (rec) => (this.host.writing?.(false), result(rec)),

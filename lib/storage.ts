@@ -61,11 +61,13 @@ export interface StorageAdapter {
   open(): Promise<void>;
   transact<T>(fn: (tx: StorageTx) => Promise<T> | T): Promise<T>;
   /**
-   * Optional: runs `fn` and commits at once, durably, when the storage can (nothing else queued, reads that
-   * answer at once): `{ value }`; otherwise runs nothing and returns undefined. `fn` must answer synchronously.
-   * Memory storage implements it, so a write there costs no transaction promise.
+   * Optional: runs `fn` and commits at once when the storage can (nothing else queued, reads that answer at once):
+   * `{ value }`, with `durable` when the commit is not durable yet (it resolves once it is, or rejects: then nothing
+   * of it was kept); otherwise keeps nothing of the run and returns undefined — the storage may end a run at a read
+   * it cannot answer at once (by throwing through `fn`), so `fn` must do nothing but reads before its last read.
+   * `fn` must answer synchronously. Memory and file storage implement it, so a write costs no transaction promise.
    */
-  transactNow?<T>(fn: (tx: StorageTx) => T): { value: T } | undefined;
+  transactNow?<T>(fn: (tx: StorageTx) => T): { value: T; durable?: Promise<void> } | undefined;
   /** The committed record of a key (values included). */
   get(space: string, key: string): Promise<KeyRecord | undefined>;
   getMeta<T>(name: string): Promise<T | undefined>;

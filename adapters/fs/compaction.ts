@@ -12,7 +12,7 @@ import type { KeyRecord } from '../../lib/storage.js';
 
 /** What a queued batch replaced (file-storage.ts PendingBatch): enough to undo it in a view. */
 export interface Undoable {
-  readonly encoded: { readonly changes: ReadonlyArray<{ readonly space: string; readonly key: string }> };
+  readonly changes: ReadonlyArray<{ readonly space: string; readonly key: string }>;
   readonly prevs: ReadonlyArray<Entry | undefined>;
   readonly metaUndo: ReadonlyArray<readonly [name: string, had: boolean, prev: unknown]> | undefined;
 }
@@ -27,7 +27,7 @@ export function stateWithout(ks: Keyspace, pending: readonly Undoable[]): { view
   const meta = new Map(ks.meta);
   for (let i = pending.length - 1; i >= 0; i--) {
     const b = pending[i]!;
-    const changes = b.encoded.changes;
+    const changes = b.changes;
     for (let j = changes.length - 1; j >= 0; j--) {
       const { space, key } = changes[j]!;
       const prev = b.prevs[j];

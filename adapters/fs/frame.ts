@@ -66,21 +66,30 @@ export function change(space: string, key: string, rec: KeyRecord | null): Chang
   return { space, key, rec, text: '', len: 0, crc: 0, rel: 0 };
 }
 
-/** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable). */
-export function encodeBatch(changes: Change[], meta: Map<string, unknown>): EncodedBatch {
+/**
+ * Encodes one put's record (its stored form, byte length and CRC); throws, before anything is applied, if the record
+ * is not serializable. Removes have nothing to encode.
+ */
+export function encodeChange(c: Change): void {
+  if (c.rec === null) return;
+  const enc = encodeRecord(c.rec, c.prev);
+  c.text = enc.text;
+  c.chained = enc.chained;
+  c.len = typeof c.text === 'string' ? Buffer.byteLength(c.text, 'utf8') : c.text.length;
+  c.crc = crc32(c.text);
+}
+
+/**
+ * The head of a frame whose changes were encoded (encodeChange), in order; one frame may hold several transactions
+ * (file-storage.ts coalesces those committed while the writer was busy): its ops are applied in order at recovery,
+ * and `meta` holds the last value each name was set to.
+ */
+export function encodeHead(changes: Change[], meta: ReadonlyMap<string, unknown>): EncodedBatch {
   const ops = new Array<HeadOp>(changes.length);
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
-    if (c.rec === null) {
-      ops[i] = [c.space, c.key];
-      continue;
-    }
-    const enc = encodeRecord(c.rec, c.prev);
-    c.text = enc.text;
-    c.chained = enc.chained;
-    c.len = typeof c.text === 'string' ? Buffer.byteLength(c.text, 'utf8') : c.text.length;
-    c.crc = crc32(c.text);
-    ops[i] = enc.chained ? [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc, 1] : [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc];
+    if (c.rec === null) ops[i] = [c.space, c.key];
+    else ops[i] = c.chained ? [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc, 1] : [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc];
   }
   const h: BatchHead = meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
   const head = JSON.stringify(h);
@@ -92,6 +101,12 @@ export function encodeBatch(changes: Change[], meta: Map<string, unknown>): Enco
     off += c.len;
   }
   return { head, headLen, changes, length: off };
+}
+
+/** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable). */
+export function encodeBatch(changes: Change[], meta: ReadonlyMap<string, unknown>): EncodedBatch {
+  for (const c of changes) encodeChange(c);
+  return encodeHead(changes, meta);
 }
 
 /** Writes a whole frame (header and payload) for `b` into `out` at `at`; returns its size. */

@@ -246,3 +246,14 @@ export class Keyspace {
     return n;
   }
 }
+
+/** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */
+export const MAX_DISK_CHAIN = 128;
+
+/**
+ * Whether the next record of a key may be chained to `prev` (stored as its deltas and references, record.ts): while
+ * the chain is short enough to read at once, and its deltas weigh less than the record they start from.
+ */
+export function chainable(prev: Entry): boolean {
+  return prev.depth < MAX_DISK_CHAIN && prev.weight - prev.rootLen <= prev.rootLen;
+}

@@ -22,7 +22,8 @@ import { segName } from './snapshot.js';
 
 export interface Batch {
   readonly id: number;
-  readonly encoded: EncodedBatch;
+  /** Seals the batch (nothing is added to it after) and returns its frame's contents; the same on every call. */
+  encode(): EncodedBatch;
   /** Set when written: offset of the payload in `segment`. */
   payloadAt: number;
   segment: DataFile | undefined;
@@ -115,7 +116,7 @@ export class LogWriter<B extends Batch> {
       if (!this.queue.length) return;
       let bytes = 0;
       let n = 0;
-      while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encoded.length;
+      while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encode().length;
       const group = this.queue.splice(0, n);
       await this.writeGroup(group, bytes);
     }
@@ -129,7 +130,7 @@ export class LogWriter<B extends Batch> {
     group.forEach((b, i) => {
       b.payloadAt = seg.size + at + FRAME_HEADER;
       b.segment = seg.data;
-      at += writeFrame(out, at, b.encoded, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0);
+      at += writeFrame(out, at, b.encode(), groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0);
     });
     let stage = 'writing';
     try {

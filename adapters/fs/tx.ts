@@ -1,12 +1,18 @@
 /**
  * A transaction's buffer: writes and metadata are held here until `fn` returns, read back by the
  * transaction itself, and handed over as one batch. Nothing reaches the index if `fn` throws.
+ * A transaction run at once (`now`, file-storage.ts transactNow) reads only from memory: a read that would go to
+ * disk throws NOT_NOW, which ends the run and keeps nothing of it.
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord, StorageTx } from '../../lib/storage.js';
 
+/** Thrown by a read of a transaction run at once that cannot answer from memory. */
+export const NOT_NOW: unique symbol = Symbol('not now');
+
 export interface TxHost {
   readCurrent(space: string, key: string): Promise<KeyRecord | undefined>;
+  currentNow(space: string, key: string): KeyRecord | undefined | typeof NOT_NOW;
   currentMeta(name: string): unknown;
 }
 
@@ -19,11 +25,20 @@ export class FileTx implements StorageTx {
   readonly meta = new Map<string, unknown>();
   closed = false;
 
-  constructor(private readonly host: TxHost) {}
+  constructor(
+    private readonly host: TxHost,
+    private readonly now = false,
+  ) {}
 
-  async get(space: string, key: string): Promise<KeyRecord | undefined> {
+  get(space: string, key: string): Promise<KeyRecord | undefined> | KeyRecord | undefined {
     const w = this.writes.get(space);
-    if (w?.has(key)) return w.get(key) ?? undefined;
+    if (this.now) {
+      if (w?.has(key)) return w.get(key) ?? undefined;
+      const rec = this.host.currentNow(space, key);
+      if (rec === NOT_NOW) throw NOT_NOW;
+      return rec;
+    }
+    if (w?.has(key)) return Promise.resolve(w.get(key) ?? undefined);
     return this.host.readCurrent(space, key);
   }
 
@@ -35,8 +50,9 @@ export class FileTx implements StorageTx {
     this.write(space, key, null);
   }
 
-  async getMeta<T>(name: string): Promise<T | undefined> {
-    return (this.meta.has(name) ? cloneJson(this.meta.get(name)) : this.host.currentMeta(name)) as T | undefined;
+  getMeta<T>(name: string): Promise<T | undefined> | T | undefined {
+    const value = (this.meta.has(name) ? cloneJson(this.meta.get(name)) : this.host.currentMeta(name)) as T | undefined;
+    return this.now ? value : Promise.resolve(value);
   }
 
   setMeta(name: string, value: unknown): void {

@@ -1,0 +1,109 @@
+/**
+ * A local write (core.ts `write` and `writeNow`): one object per write holding what its transaction and its report
+ * need — no closures of its own, so a write waiting for its fsync (file storage, many in flight) keeps little alive.
+ * The transaction reads the key and the replica's sequence, mints the dot above both, and stores the new record;
+ * after it is durable the change is reported (and may leave for peers: a dot leaves its replica only once durable).
+ */
+import { EMPTY_STATE, update, type VersionVector } from './dvv.js';
+import type { Hlc } from './hlc.js';
+import { record, versionFor, type WriteContent } from './record.js';
+import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
+
+/** What a local write reaches of its replica core. */
+export interface WriteHost {
+  /** The replica id that mints the dot. */
+  readonly id: string;
+  tick(): Hlc;
+  /** The highest log seq this instance knows of; a transaction finding the log past it reads the stored identity first. */
+  readonly seenSeq: number;
+  sawSeq(seq: number): void;
+  /** Inside a transaction: adopts the identity the storage holds, then `then`. */
+  withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T>;
+  /** A write of `rec` is durable: note it and report the change. */
+  written(space: string, key: string, rec: KeyRecord, prev: KeyRecord | undefined): void;
+}
+
+export type Produce = (current: KeyRecord | undefined) => WriteContent | undefined;
+
+export class LocalWrite {
+  private readonly hlc: Hlc;
+  private prev: KeyRecord | undefined;
+
+  constructor(
+    private readonly host: WriteHost,
+    private readonly space: string,
+    private readonly key: string,
+    private readonly produce: Produce,
+    private readonly ctx: VersionVector | undefined,
+  ) {
+    this.hlc = host.tick();
+  }
+
+  /** The transaction. Both reads go out at once; where storage answers at once, nothing is awaited at all. */
+  run(tx: StorageTx): KeyRecord | undefined | Promise<KeyRecord | undefined> {
+    const current = tx.get(this.space, this.key);
+    const lastSeq = tx.getMeta<number>('seq');
+    if (current instanceof Promise || lastSeq instanceof Promise) {
+      return Promise.all([current, lastSeq]).then(([c, s]) => this.mint(tx, c, s));
+    }
+    return this.mint(tx, current, lastSeq);
+  }
+
+  /** Reports a durable write; returns its record. */
+  done(rec: KeyRecord | undefined): KeyRecord | undefined {
+    if (rec) this.host.written(this.space, this.key, rec, this.prev);
+    return rec;
+  }
+
+  private mint(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined | Promise<KeyRecord | undefined> {
+    // Another instance committed since we last looked (seenSeq): mint under the identity the storage holds.
+    if ((lastSeq ?? 0) <= this.host.seenSeq) return this.body(tx, current, lastSeq);
+    return this.host.withStoredIdentity(tx, () => this.body(tx, current, lastSeq));
+  }
+
+  private body(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined {
+    this.prev = current;
+    const content = this.produce(current);
+    if (content === undefined) return undefined;
+    const r = this.host.id;
+    // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
+    // minted if it was forged (or our storage lost writes), and a dot it covers would be dropped on arrival.
+    const claimed = current?.cc[r] ?? 0;
+    const seq = Math.max(lastSeq ?? 0, claimed) + 1;
+    this.host.sawSeq(seq);
+    tx.setMeta('seq', seq);
+    const version = versionFor(content, { r, n: seq, t: this.hlc.ms, c: this.hlc.logical }, current);
+    const state = update(current ?? EMPTY_STATE, this.ctx ?? current?.cc ?? {}, version);
+    const next = record(this.key, state, seq);
+    tx.put(this.space, this.key, next);
+    return next;
+  }
+}
+
+/**
+ * Runs `w` at once where the storage can (StorageAdapter.transactNow): `map` of its record, or a promise of it when the
+ * commit is not durable yet (`waiting` is told while it waits), or undefined when the storage cannot (nothing ran).
+ */
+export function writeNow<R>(
+  storage: StorageAdapter,
+  w: LocalWrite,
+  map: (rec: KeyRecord | undefined) => R,
+  waiting: ((on: boolean) => void) | undefined,
+): R | Promise<R> | undefined {
+  const now = storage.transactNow?.<KeyRecord | undefined>((tx) => w.run(tx) as KeyRecord | undefined);
+  if (!now) return undefined;
+  const rec = now.value;
+  if (!now.durable) return map(w.done(rec));
+  waiting?.(true);
+  return now.durable.then(
+    () => {
+      const out = map(w.done(rec));
+      waiting?.(false);
+      return out;
+    },
+    (e: unknown) => {
+      waiting?.(false);
+      throw e;
+    },
+  );
+}
