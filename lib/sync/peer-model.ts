@@ -32,6 +32,9 @@ function holdsDot(s: KeyState, r: string, n: number): boolean {
   return false;
 }
 
+/** The dots of states sent on many links (a relay's fan-out sends one state object to every session): made once. */
+const sentDots = new WeakMap<KeyState, KeyState>();
+
 /** The dots of a state (versions without their values, so the model pins no value). */
 function dotsOf(s: KeyState): KeyState {
   return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
@@ -102,8 +105,15 @@ export class PeerModel {
   /** A frame went: the peer will hold its states; keys sent whole no longer need to be. */
   sent(space: string, entries: readonly Entry[], forms: ReadonlyMap<StoredVersion, Form>): void {
     for (const [key, s] of entries) {
-      this.observe(space, key, s);
       const id = space + '\u0000' + key;
+      if (this.states.has(id)) remember(this.states, id, s);
+      else {
+        // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
+        let dots = sentDots.get(s);
+        if (!dots) sentDots.set(s, (dots = dotsOf(s)));
+        this.states.set(id, dots);
+        if (this.states.size > MAX_KEYS) this.states.delete(this.states.keys().next().value!);
+      }
       if (this.whole.has(id) && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
     }
   }
