@@ -56,7 +56,7 @@ export class Writer {
   seedUsed = 0;
   private readonly seedSize: number;
 
-  constructor(seed?: readonly string[], size = 1024) {
+  constructor(seed?: readonly string[], size = 256) {
     this.buf = new Uint8Array(size);
     this.view = new DataView(this.buf.buffer);
     if (seed) for (const s of seed) if (!this.table.has(s)) this.table.set(s, this.table.size);

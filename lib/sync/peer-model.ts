@@ -63,8 +63,11 @@ export class PeerModel {
   /** The peer holds (at least) `state` of the key: it sent it or said so (`told`), or it will have joined what we send. */
   observe(space: string, key: string, state: KeyState, told = false): void {
     const id = space + '\u0000' + key;
-    remember(this.states, id, state);
-    if (told) remember(this.told, id, state);
+    const dots = remember(this.states, id, state);
+    if (!told) return;
+    // A key new to both maps gets the same (immutable) dots in each.
+    if (dots !== undefined && !this.told.has(id)) setRecent(this.told, id, dots);
+    else remember(this.told, id, state);
   }
 
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
@@ -111,8 +114,7 @@ export class PeerModel {
         // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
         let dots = sentDots.get(s);
         if (!dots) sentDots.set(s, (dots = dotsOf(s)));
-        this.states.set(id, dots);
-        if (this.states.size > MAX_KEYS) this.states.delete(this.states.keys().next().value!);
+        setRecent(this.states, id, dots);
       }
       if (this.whole.has(id) && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
     }
@@ -120,10 +122,18 @@ export class PeerModel {
 }
 
 /** Joins `state` into what `map` holds of `id`, as dots, most recent last; the least recent goes past MAX_KEYS. */
-function remember(map: Map<string, KeyState>, id: string, state: KeyState): void {
+function remember(map: Map<string, KeyState>, id: string, state: KeyState): KeyState | undefined {
   const known = map.get(id);
+  if (known) map.delete(id);
+  const dots = dotsOf(known ? join(known, state) : state);
+  setRecent(map, id, dots);
+  return known ? undefined : dots;
+}
+
+/** Sets `id` as the most recent; the least recent goes past MAX_KEYS. */
+function setRecent(map: Map<string, KeyState>, id: string, dots: KeyState): void {
   map.delete(id);
-  map.set(id, dotsOf(known ? join(known, state) : state));
+  map.set(id, dots);
   if (map.size > MAX_KEYS) map.delete(map.keys().next().value!);
 }
 
