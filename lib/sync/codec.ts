@@ -33,14 +33,39 @@ const enum Tag {
 
 const MAX_DEPTH = 128;
 
+/** A plain value as `Writer.value` writes it into a frame whose string table is empty: its bytes and the strings it adds. */
+interface EncodedPlain {
+  readonly text: string;
+  readonly bytes: Uint8Array;
+  readonly strings: readonly string[];
+}
+
+/**
+ * Encode once: plain values written where the frame's table is empty (the first value of a LIVE frame), keyed by the
+ * immutable version that holds them. A relay sends one stored version to every session where its space is live;
+ * the value's bytes are then the same for each, and made once.
+ */
+const plainOnce = new WeakMap<object, EncodedPlain>();
+
 export class Writer {
-  private buf = new Uint8Array(1024);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   pos = 0;
   private readonly table = new Map<string, number>();
+  /** Seed strings the frame referred to (bit i: seed string i); seeds beyond 31 are not tracked. */
+  seedUsed = 0;
+  private readonly seedSize: number;
 
-  constructor(seed?: readonly string[]) {
+  constructor(seed?: readonly string[], size = 256) {
+    this.buf = new Uint8Array(size);
+    this.view = new DataView(this.buf.buffer);
     if (seed) for (const s of seed) if (!this.table.has(s)) this.table.set(s, this.table.size);
+    this.seedSize = this.table.size;
+  }
+
+  /** Whether the frame's string table holds `s` (a seed string, or one the frame added). */
+  hasString(s: string): boolean {
+    return this.table.has(s);
   }
 
   private ensure(n: number): void {
@@ -105,6 +130,7 @@ export class Writer {
   sym(s: string): void {
     const i = this.table.get(s);
     if (i !== undefined) {
+      if (i < this.seedSize) this.seedUsed |= 1 << i;
       this.uint(i + 1);
       return;
     }
@@ -133,6 +159,25 @@ export class Writer {
       return;
     }
     this.any(JSON.parse(text), 0);
+  }
+
+  /**
+   * `value(text)` where `owner` (an immutable version) holds the text: while the frame's table is empty the bytes do
+   * not depend on the frame, so they are made once per owner (plainOnce) and copied.
+   */
+  valueOf(owner: object, text: string | Uint8Array): void {
+    if (this.table.size !== 0 || typeof text !== 'string' || text.charCodeAt(0) === 0x7e) return this.value(text);
+    let e = plainOnce.get(owner);
+    if (e?.text !== text) {
+      const w = new Writer(undefined, 64);
+      w.value(text);
+      e = { text, bytes: w.finish(), strings: [...w.table.keys()] };
+      plainOnce.set(owner, e);
+    }
+    this.ensure(e.bytes.length);
+    this.buf.set(e.bytes, this.pos);
+    this.pos += e.bytes.length;
+    for (const k of e.strings) this.table.set(k, this.table.size);
   }
 
   private any(v: unknown, depth: number): void {

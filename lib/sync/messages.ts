@@ -204,7 +204,7 @@ export interface EncodeContext {
  */
 export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
   if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
-    const w = new Writer();
+    const w = new Writer(undefined, 128);
     w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
     writeLive(w, m, ctx.live, ctx.forms);
     return w.finish();
@@ -232,20 +232,9 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
     case MsgType.Sync:
       writeSyncItems(w, m.spaces);
       break;
-    case MsgType.Changes: {
-      w.str(m.space);
-      w.uint(m.upTo);
-      let baseT = 0;
-      for (const [, s] of m.entries) for (const v of s.vs) if (v.t > baseT) baseT = v.t;
-      w.uint(baseT);
-      w.uint(m.entries.length);
-      const codec = frameCodec(w, baseT);
-      for (const [k, s] of m.entries) {
-        w.str(k);
-        writeState(w, s, codec, ctx.forms);
-      }
+    case MsgType.Changes:
+      writeChanges(w, m, ctx.forms);
       break;
-    }
     case MsgType.Need:
       w.str(m.space);
       w.uint(m.keys.length);
@@ -279,6 +268,21 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       break;
   }
   return w.finish();
+}
+
+/** A CHANGES frame's fields after its type byte, through the frame's table `w`. */
+export function writeChanges(w: Writer, m: Changes, forms: ReadonlyMap<StoredVersion, Form> | undefined): void {
+  w.str(m.space);
+  w.uint(m.upTo);
+  let baseT = 0;
+  for (const [, s] of m.entries) for (const v of s.vs) if (v.t > baseT) baseT = v.t;
+  w.uint(baseT);
+  w.uint(m.entries.length);
+  const codec = frameCodec(w, baseT);
+  for (const [k, s] of m.entries) {
+    w.str(k);
+    writeState(w, s, codec, forms);
+  }
 }
 
 export interface DecodeLimits {

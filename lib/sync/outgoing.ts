@@ -16,6 +16,17 @@ import type { KeyRecord } from '../storage.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type Changes, type Entry } from './messages.js';
 
+/**
+ * The entry of a stored change, one object for every session it goes to (the hub hands all of them the same change):
+ * frames made of the same entries are then recognized as the same and encoded once (wire.ts).
+ */
+const entries = new WeakMap<KeyRecord, Entry>();
+function liveEntry(change: StoredChange): Entry {
+  let e = entries.get(change.rec);
+  if (!e || e[0] !== change.key) entries.set(change.rec, (e = [change.key, { vs: change.rec.vs, cc: change.rec.cc }]));
+  return e;
+}
+
 /** Frames a stream may have unacknowledged (bounds what a slow peer makes us buffer). */
 export const WINDOW = 32;
 const PAGE = 1024;
@@ -87,7 +98,7 @@ export class LogStream {
       this.sent = rec.seq;
       if (rec.src !== this.port.peerId) {
         if (this.live.length === 0) queueMicrotask(() => this.flushLive());
-        this.live.push([change.key, { vs: rec.vs, cc: rec.cc }]);
+        this.live.push(liveEntry(change));
         this.liveUpTo = rec.seq;
       } else if (this.live.length === 0) this.port.refreshStatus();
       return;

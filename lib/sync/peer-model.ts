@@ -32,6 +32,9 @@ function holdsDot(s: KeyState, r: string, n: number): boolean {
   return false;
 }
 
+/** The dots of states sent on many links (a relay's fan-out sends one state object to every session): made once. */
+const sentDots = new WeakMap<KeyState, KeyState>();
+
 /** The dots of a state (versions without their values, so the model pins no value). */
 function dotsOf(s: KeyState): KeyState {
   return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
@@ -60,8 +63,11 @@ export class PeerModel {
   /** The peer holds (at least) `state` of the key: it sent it or said so (`told`), or it will have joined what we send. */
   observe(space: string, key: string, state: KeyState, told = false): void {
     const id = space + '\u0000' + key;
-    remember(this.states, id, state);
-    if (told) remember(this.told, id, state);
+    const dots = remember(this.states, id, state);
+    if (!told) return;
+    // A key new to both maps gets the same (immutable) dots in each.
+    if (dots !== undefined && !this.told.has(id)) setRecent(this.told, id, dots);
+    else remember(this.told, id, state);
   }
 
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
@@ -103,18 +109,32 @@ export class PeerModel {
   /** A frame went: the peer will hold its states; keys sent whole no longer need to be. */
   sent(space: string, entries: readonly Entry[], forms: ReadonlyMap<StoredVersion, Form>): void {
     for (const [key, s] of entries) {
-      this.observe(space, key, s);
       const id = space + '\u0000' + key;
+      if (this.states.has(id)) remember(this.states, id, s);
+      else {
+        // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
+        let dots = sentDots.get(s);
+        if (!dots) sentDots.set(s, (dots = dotsOf(s)));
+        setRecent(this.states, id, dots);
+      }
       if (this.whole.has(id) && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
     }
   }
 }
 
 /** Joins `state` into what `map` holds of `id`, as dots, most recent last; the least recent goes past MAX_KEYS. */
-function remember(map: Map<string, KeyState>, id: string, state: KeyState): void {
+function remember(map: Map<string, KeyState>, id: string, state: KeyState): KeyState | undefined {
   const known = map.get(id);
+  if (known) map.delete(id);
+  const dots = dotsOf(known ? join(known, state) : state);
+  setRecent(map, id, dots);
+  return known ? undefined : dots;
+}
+
+/** Sets `id` as the most recent; the least recent goes past MAX_KEYS. */
+function setRecent(map: Map<string, KeyState>, id: string, dots: KeyState): void {
   map.delete(id);
-  map.set(id, dotsOf(known ? join(known, state) : state));
+  map.set(id, dots);
   if (map.size > MAX_KEYS) map.delete(map.keys().next().value!);
 }
 

@@ -86,7 +86,8 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
       w.bytes(form.d);
     } else {
       w.uint(v.c * 4 + FORM_WHOLE);
-      w.value(valueOf(v));
+      if (v.v !== undefined) w.valueOf(v, v.v);
+      else w.value(valueOf(v));
     }
   }
   if (dots) return;

@@ -15,7 +15,9 @@ import { ConcordError } from '../errors.js';
 import type { StoredVersion } from '../dvv.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Message } from './messages.js';
+import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
+import { encodeChangesOnce } from './shared-frames.js';
 import type { Form } from './wire-state.js';
 
 export interface Encoded {
@@ -49,7 +51,9 @@ export class Wire {
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
       m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
     }
-    const frame = encodeMessage(m, this.table, { forms, ...(this.out ? { live: this.out } : {}) });
+    // Not a LIVE frame: the same bytes for every session sending the same entries (shared-frames.ts).
+    const frame =
+      this.table && !(this.out && liveFits(m)) ? encodeChangesOnce(m, this.table, forms) : encodeMessage(m, this.table, { forms, ...(this.out ? { live: this.out } : {}) });
     if (frame.byteLength > maxFrameBytes && m.entries.length > 0) {
       this.out?.rollback();
       return undefined;
