@@ -61,12 +61,6 @@ export function openBrowserSocket(Ctor: new (url: string) => WebSocket, url: str
   };
 }
 
-/** The TCP socket under a `ws` WebSocket (once open), to batch the writes of one turn. */
-function socketOf(ws: object): { cork(): void; uncork(): void; readonly destroyed: boolean } | undefined {
-  const s = (ws as { _socket?: unknown })._socket as { cork?: unknown; uncork?: unknown; destroyed?: boolean } | undefined | null;
-  return s && typeof s.cork === 'function' && typeof s.uncork === 'function' ? (s as { cork(): void; uncork(): void; destroyed: boolean }) : undefined;
-}
-
 export async function openNodeSocket(
   url: string,
   opts: { maxPayload: number; headers: Record<string, string> | undefined; handshakeTimeout: number },
@@ -92,24 +86,9 @@ export async function openNodeSocket(
     ws.terminate();
   });
   ws.on('close', (code, reason) => on.close(code, reason.toString()));
-  // Frames sent in one turn of the event loop leave in one write, after the turn's other I/O callbacks: an ACK for
-  // each frame received in a turn then costs no system call of its own, and does not hold up what else was read.
-  let corked = false;
-  const flush = () => {
-    corked = false;
-    socketOf(ws)?.uncork();
-  };
   return {
     kind: 'ws',
-    send: (frame) => {
-      const s = corked ? undefined : socketOf(ws);
-      if (s && !s.destroyed) {
-        corked = true;
-        s.cork();
-        setImmediate(flush);
-      }
-      ws.send(frame, { binary: typeof frame !== 'string' });
-    },
+    send: (frame) => ws.send(frame, { binary: typeof frame !== 'string' }),
     close: (code, reason) => ws.close(code, reason),
     terminate: () => ws.terminate(),
     get bufferedAmount() {
