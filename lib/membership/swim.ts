@@ -33,42 +33,10 @@ import { BroadcastQueue } from './broadcasts.js';
 import { checkConfig, lanConfig, type SwimConfig } from './config.js';
 import { parseMessage, type MemberState, type Outbound, type SwimMessage, type Update } from './messages.js';
 import { retransmitLimit, suspicionTimeout } from './timeouts.js';
+import { isLive, overrides, pick, ProbeOrder } from './choose.js';
+import type { MemberInfo, SwimEvent, SwimOptions, SwimStats } from './swim-types.js';
 
-export interface MemberInfo extends Update {
-  /** Local time of the last state change (or of learning of the member). */
-  since: number;
-}
-
-export type SwimEvent =
-  | { type: 'joined' | 'suspect' | 'alive' | 'dead' | 'left' | 'updated'; member: MemberInfo; at: number }
-  /** We heard ourselves suspected (or declared dead) and refuted it with a higher incarnation. */
-  | { type: 'refuted'; incarnation: number; at: number }
-  /** An inbound message failed validation and was ignored. */
-  | { type: 'malformed'; from: string; reason: string; at: number };
-
-export interface SwimOptions {
-  self: { id: string; address: string };
-  config?: SwimConfig;
-  /** Uniform in [0, 1): e.g. `prng(seed)` from check-merge.ts, or Math.random in production. */
-  random: () => number;
-  /** Start above a previous life's incarnation if the driver persisted it (default 0). */
-  incarnation?: number;
-  /** Members known beforehand (a previous run's list, a static config): taken as alive, not gossiped. */
-  members?: ReadonlyArray<{ id: string; address: string; incarnation?: number }>;
-  /**
-   * Which member addresses the transport can use (the relay: ws:// and wss:// URLs only); a message naming
-   * any other address is malformed and ignored as a whole. Default: any bounded string.
-   */
-  validAddress?: (address: string) => boolean;
-}
-
-export interface SwimStats {
-  malformed: number;
-  /** Pings addressed to another member id than ours (an address now used by someone else). */
-  misdirected: number;
-  /** Updates waiting in the piggyback queue. */
-  queued: number;
-}
+export type { MemberInfo, SwimEvent, SwimOptions, SwimStats } from './swim-types.js';
 
 interface Probe {
   target: string;
@@ -86,7 +54,6 @@ interface Relay {
 
 type Mode = 'gossip' | 'push-pull' | 'bootstrap';
 
-const isLive = (s: MemberState): boolean => s === 'alive' || s === 'suspect';
 
 export class Swim {
   readonly id: string;
@@ -96,15 +63,13 @@ export class Swim {
   private inc: number;
   private leaving = false;
   private started = false;
-  private constructing = true;
   private readonly recs = new Map<string, MemberInfo>();
   private readonly suspects = new Map<string, number>();
   private live = 1;
   private readonly queue = new BroadcastQueue();
   private events: SwimEvent[] = [];
   private readonly seeds: string[] = [];
-  private probeOrder: string[] = [];
-  private probeIndex = 0;
+  private readonly probeOrder: ProbeOrder;
   private probe: Probe | null = null;
   private readonly relays = new Map<number, Relay>();
   private seq = 0;
@@ -124,13 +89,14 @@ export class Swim {
     this.address = address;
     this.config = config;
     this.random = options.random;
+    this.probeOrder = new ProbeOrder(this.random);
     this.validAddress = options.validAddress;
     this.inc = options.incarnation ?? 0;
     for (const m of options.members ?? []) {
       if (m.id === id) continue;
       this.apply(0, { id: m.id, address: m.address, incarnation: m.incarnation ?? 0, state: 'alive' }, 'bootstrap');
     }
-    this.constructing = false; // the probe order is built, shuffled, at the first probe
+    this.probeOrder.building = false;
 
   }
 
@@ -215,7 +181,7 @@ export class Swim {
       p.indirect = true;
       const rec = this.recs.get(p.target);
       if (rec) {
-        for (const helper of this.pick(this.config.indirectChecks, (r) => isLive(r.state) && r.id !== p.target)) {
+        for (const helper of pick(this.recs.values(), this.config.indirectChecks, (r) => isLive(r.state) && r.id !== p.target, this.random)) {
           const message: SwimMessage = { type: 'ping-req', seq: p.seq, src: this.id, target: rec.id, address: rec.address, updates: this.piggyback(helper.id) };
           out.push({ to: helper.address, message });
         }
@@ -226,7 +192,7 @@ export class Swim {
       this.probe = null;
       this.nextProbeAt += this.config.probeInterval;
       if (this.nextProbeAt <= now) this.nextProbeAt = now + this.config.probeInterval;
-      const target = this.nextTarget();
+      const target = this.probeOrder.next(this.recs);
       if (target) {
         const seq = this.seq++;
         this.probe = { target: target.id, seq, startedAt: now, indirect: false, acked: false };
@@ -243,7 +209,7 @@ export class Swim {
     }
     if (now >= this.nextPushPullAt) {
       this.nextPushPullAt = now + this.config.pushPullInterval;
-      const [partner] = this.pick(1, (r) => r.state !== 'left');
+      const [partner] = pick(this.recs.values(), 1, (r) => r.state !== 'left', this.random);
       if (partner) out.push({ to: partner.address, message: this.pushPull(false, false) });
       else if (this.seeds.length > 0) out.push({ to: this.pickSeed(), message: this.pushPull(true, false) });
     }
@@ -328,7 +294,7 @@ export class Swim {
       this.recs.set(u.id, fresh);
       if (!isLive(state)) return; // a tombstone for a member we never knew: kept silently, against stale gossip
       this.live++;
-      this.addToProbeOrder(u.id);
+      this.probeOrder.add(u.id);
       this.emit('joined', fresh, now);
       if (state === 'suspect') this.startSuspicion(fresh, now);
       if (mode !== 'bootstrap') this.queue.push({ ...u, state });
@@ -336,21 +302,7 @@ export class Swim {
     }
     const prev = rec.state;
     const i = u.incarnation;
-    const j = rec.incarnation;
-    let accept: boolean;
-    switch (state) {
-      case 'alive':
-        accept = i > j;
-        break;
-      case 'suspect':
-      case 'dead':
-        accept = isLive(prev) && !(state === 'suspect' && prev === 'suspect') ? i >= j : i > j;
-        break;
-      case 'left':
-        accept = prev === 'left' ? i > j : i >= j;
-        break;
-    }
-    if (!accept) return;
+    if (!overrides(state, i, prev, rec.incarnation)) return;
     const moved = rec.address !== u.address;
     rec.incarnation = i;
     rec.address = u.address;
@@ -362,7 +314,7 @@ export class Swim {
     if (isLive(prev) && !isLive(state)) this.live--;
     if (!isLive(prev) && isLive(state)) {
       this.live++;
-      this.addToProbeOrder(rec.id);
+      this.probeOrder.add(rec.id);
       this.emit('joined', rec, now);
     }
     if (state === 'suspect' && prev !== 'suspect') this.startSuspicion(rec, now);
@@ -393,7 +345,7 @@ export class Swim {
   }
 
   private emit(type: 'joined' | 'suspect' | 'alive' | 'dead' | 'left' | 'updated', rec: MemberInfo, now: number): void {
-    if (this.constructing) return;
+    if (this.probeOrder.building) return;
     this.events.push({ type, member: { ...rec }, at: now });
   }
 
@@ -410,55 +362,8 @@ export class Swim {
     }
   }
 
-  // ---- choosing members ----------------------------------------------------------------------
-
-  private addToProbeOrder(id: string): void {
-    if (this.constructing || this.probeOrder.includes(id)) return;
-    const at = Math.floor(this.random() * (this.probeOrder.length + 1));
-    this.probeOrder.splice(at, 0, id);
-  }
-
-  private nextTarget(): MemberInfo | undefined {
-    for (let pass = 0; pass < 2; pass++) {
-      while (this.probeIndex < this.probeOrder.length) {
-        const id = this.probeOrder[this.probeIndex++] as string;
-        const rec = this.recs.get(id);
-        if (rec && isLive(rec.state)) return rec;
-      }
-      const ids = [...this.recs.values()].filter((r) => isLive(r.state)).map((r) => r.id);
-      this.shuffle(ids);
-      this.probeOrder = ids;
-      this.probeIndex = 0;
-      if (ids.length === 0) return undefined;
-    }
-    return undefined;
-  }
-
-  /** Up to `k` distinct random members satisfying `ok`. */
-  private pick(k: number, ok: (r: MemberInfo) => boolean): MemberInfo[] {
-    const pool: MemberInfo[] = [];
-    for (const r of this.recs.values()) if (ok(r)) pool.push(r);
-    const n = Math.min(k, pool.length);
-    for (let i = 0; i < n; i++) {
-      const j = i + Math.floor(this.random() * (pool.length - i));
-      const t = pool[i] as MemberInfo;
-      pool[i] = pool[j] as MemberInfo;
-      pool[j] = t;
-    }
-    return pool.slice(0, n);
-  }
-
   private pickSeed(): string {
     return this.seeds[Math.floor(this.random() * this.seeds.length)] as string;
-  }
-
-  private shuffle<T>(xs: T[]): void {
-    for (let i = xs.length - 1; i > 0; i--) {
-      const j = Math.floor(this.random() * (i + 1));
-      const t = xs[i] as T;
-      xs[i] = xs[j] as T;
-      xs[j] = t;
-    }
   }
 
   // ---- outgoing ------------------------------------------------------------------------------
@@ -476,7 +381,7 @@ export class Swim {
 
   private gossipRound(): Outbound[] {
     if (this.queue.size === 0) return [];
-    return this.pick(this.config.gossipFanout, (r) => isLive(r.state)).map((r) => ({
+    return pick(this.recs.values(), this.config.gossipFanout, (r) => isLive(r.state), this.random).map((r) => ({
       to: r.address,
       message: { type: 'gossip', src: this.id, updates: this.piggyback(r.id) } as SwimMessage,
     }));
