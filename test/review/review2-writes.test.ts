@@ -118,3 +118,24 @@ describe('review2: batched and chained reads racing compaction', () => {
     expect(await got).toEqual(r2);
   });
 });
+
+describe('review2: batched record reads and the record cache', () => {
+  it.fails('a scan of more records than the cache holds reads each record once (the batched read is not thrown away)', async () => {
+    const { dir, cleanup } = await tempDir('review2-scan');
+    cleanups.push(cleanup);
+    const first = fileStorage(dir, { compactOnClose: false });
+    await first.open();
+    for (let i = 0; i < 200; i++) await first.transact(put(`k${String(i).padStart(3, '0')}`, i + 1));
+    await first.close();
+    const faults: Faults = {};
+    const s = fileStorage(dir, { compactOnClose: false, cacheRecords: 10, io: faultyIo(faults) });
+    cleanups.unshift(() => s.close());
+    await s.open();
+    faults.reads = 0;
+    const got = await s.scan('sp', { limit: 200 });
+    expect(got.length).toBe(200);
+    // 200 neighbouring records: a handful of runs. On main every record but the last 10 is read a second time,
+    // one positioned read each, because the first pass's cache eviction drops what it just read.
+    expect(faults.reads).toBeLessThan(20);
+  });
+});
