@@ -258,6 +258,9 @@ export class FileStorage implements StorageAdapter {
     }
     this.failEpoch++;
     if (this.openBatch && batches.includes(this.openBatch)) this.openBatch = undefined;
+    // The failed batches are the last ones (a group and all queued after it): every batch before them is durable,
+    // so a read-only transaction from now on waits for nothing, rather than for a batch that failed.
+    if (this.lastBatch && batches.includes(this.lastBatch)) this.lastBatch = undefined;
     for (const b of batches) b.reject(error);
   }
 
@@ -288,7 +291,10 @@ export class FileStorage implements StorageAdapter {
   private async readEntry(e: Entry): Promise<KeyRecord> {
     if (e.rec) return e.rec;
     const file = e.file!;
-    const stored = await file.readRecord(e.off, e.len, e.crc);
+    const off = e.off;
+    const stored = await file.readRecord(off, e.len, e.crc);
+    // Compaction may have stored the record elsewhere meanwhile (whole, where it was chained): read it there.
+    if (e.file !== file || e.off !== off) return this.readEntry(e);
     // A chained record is read with the key's previous record (deltas and references into it); a damaged or
     // missing one makes this key CORRUPT, and only this key.
     if (e.chained && !e.prev) throw new ConcordError('CORRUPT', `${file.name}: the record at offset ${e.off} refers to a previous record that is not there`);
@@ -339,17 +345,21 @@ export class FileStorage implements StorageAdapter {
     // one read per run of neighbours); chained ones, with the record they build on, one by one.
     const byFile = new Map<DataFile, Entry[]>();
     for (const [, e] of entries) if (!e.rec && !e.chained && e.file) byFile.get(e.file)?.push(e) ?? byFile.set(e.file, [e]);
+    const read = new Map<Entry, KeyRecord>();
     await Promise.all(
       [...byFile].map(async ([file, es]) => {
-        const stored = await file.readRecords(es);
+        const where = es.map((e) => e.off);
+        const stored = await file.readRecords(es.map((e, i) => ({ off: where[i]!, len: e.len, crc: e.crc })));
         es.forEach((e, i) => {
-          if (e.rec || e.file !== file) return; // read or moved meanwhile
-          e.rec = readRecordWith(stored[i]!, undefined);
+          if (e.rec || e.file !== file || e.off !== where[i] || e.chained) return; // read, or stored elsewhere meanwhile
+          const rec = readRecordWith(stored[i]!, undefined);
+          read.set(e, rec); // kept here: the cache may drop it again before the page is returned
+          e.rec = rec;
           this.remember(e);
         });
       }),
     );
-    const recs = await Promise.all(entries.map(([, e]) => this.readEntry(e)));
+    const recs = await Promise.all(entries.map(([, e]) => read.get(e) ?? this.readEntry(e)));
     return entries.map(([k], i) => [k, recs[i]!]);
   }
 

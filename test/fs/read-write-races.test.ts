@@ -1,10 +1,10 @@
-// Adversarial review (review2) of the file storage write path: shared batches, transactNow, rollback.
+// File storage reads and writes racing compaction and failures (found by an adversarial review): shared batches, transactNow, rollback, batched reads.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage, nodeIo, type FileStorageOptions, type Io } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, tempDir, type Faults } from '../fs/helpers.js';
+import { errnoError, faultyIo, tempDir, type Faults } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -33,7 +33,7 @@ const put = (key: string, seq: number) => (tx: StorageTx) => {
 };
 
 describe('review2: file storage write path', () => {
-  it.fails('a read-only transaction after a failed (rolled back, not broken) write succeeds', async () => {
+  it('a read-only transaction after a failed (rolled back, not broken) write succeeds', async () => {
     const faults: Faults = {};
     const { s } = await setup(faults);
     await s.transact(put('a', 1));
@@ -44,7 +44,7 @@ describe('review2: file storage write path', () => {
     expect(await s.transact((tx) => tx.get('sp', 'a'))).toEqual(rec(1));
   });
 
-  it.fails('a read-only transactNow after a failed write is not reported as failed', async () => {
+  it('a read-only transactNow after a failed write is not reported as failed', async () => {
     const faults: Faults = {};
     const { s } = await setup(faults);
     await s.transact(put('a', 1));
@@ -58,7 +58,7 @@ describe('review2: file storage write path', () => {
 });
 
 describe('review2: batched and chained reads racing compaction', () => {
-  it.fails('a chained record being read while compaction stores it whole reads back right (not CORRUPT)', async () => {
+  it('a chained record being read while compaction stores it whole reads back right (not CORRUPT)', async () => {
     const { dir, cleanup } = await tempDir('review2-chain');
     cleanups.push(cleanup);
     const bytes = (...b: number[]) => new Uint8Array(b);
@@ -120,7 +120,7 @@ describe('review2: batched and chained reads racing compaction', () => {
 });
 
 describe('review2: batched record reads and the record cache', () => {
-  it.fails('a scan of more records than the cache holds reads each record once (the batched read is not thrown away)', async () => {
+  it('a scan of more records than the cache holds reads each record once (the batched read is not thrown away)', async () => {
     const { dir, cleanup } = await tempDir('review2-scan');
     cleanups.push(cleanup);
     const first = fileStorage(dir, { compactOnClose: false });

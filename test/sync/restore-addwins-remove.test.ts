@@ -1,4 +1,9 @@
-// Adversarial review (review2): add-wins re-issue after a restore must not undo another replica's acknowledged remove.
+// A known limit, kept visible (found by an adversarial review): when a restored replica's add-wins set is re-issued
+// under its new id and no sibling survived beside the version (the common case: one write superseded the restored
+// copy), the re-issue cannot tell the tags the restored copy held from those minted after the restore, and moves
+// them all (add-wins.ts reissue). An add is then never lost, but an item another replica removed after the backup
+// comes back: Dynamo's shopping-cart trade-off, only after a restore. Telling them apart needs the tag counter the
+// first write after the restore read, kept with the version. This test flips when that is done.
 import { describe, expect, it } from 'vitest';
 import { merges, type AddWinsSet } from '../../lib/index.js';
 import { journaledStorage, type JournaledStorage } from '../sim/backup.js';
@@ -22,7 +27,7 @@ async function journaled(nodes: string[], edges: Array<[string, string]>) {
   return { c, journals };
 }
 
-describe(`review2: add-wins re-issue after a restore (seed ${SEED})`, () => {
+describe(`add-wins re-issue after a restore (seed ${SEED})`, () => {
   it.fails('a remove made by another replica after the backup stays removed when the restored one adds another item', async () => {
     const { c, journals } = await journaled(['a', 'b'], [['a', 'b']]);
     const on = (n: string) => c.node(n).r.space('s');
