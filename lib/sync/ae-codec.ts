@@ -13,7 +13,7 @@ import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { hash, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
-import { MAX_COUNTER } from './wire-state.js';
+import { ccIsDots, MAX_COUNTER } from './wire-state.js';
 
 /** One Merkle node's hash, or (RANGE) the keys under a node with the dots of each key's state (no values). */
 export type AeItem =
@@ -96,18 +96,6 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
   const want: string[] = [];
   for (let i = 0; i < nw; i++) want.push(key(r));
   return { space: s, run, top, items, want, final, ...(more ? { more } : {}) };
-}
-
-/** Whether a state's context is its versions' own dots (then it is not written). */
-function ccIsDots(s: KeyState): boolean {
-  let n = 0;
-  for (const r in s.cc) {
-    n++;
-    let top = 0;
-    for (const v of s.vs) if (v.r === r && v.n > top) top = v.n;
-    if (top !== s.cc[r]) return false;
-  }
-  return n === new Set(s.vs.map((v) => v.r)).size;
 }
 
 export function writeDots(w: Writer, s: KeyState): void {

@@ -99,7 +99,8 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
   }
 }
 
-function ccIsDots(s: KeyState): boolean {
+/** Whether a state's context is its versions' own dots (then it is not written). */
+export function ccIsDots(s: KeyState): boolean {
   let n = 0;
   for (const r in s.cc) {
     n++;

@@ -2,32 +2,16 @@
 // no silent loss, and memory stays consistent with disk (a failed batch is rolled back with everything
 // applied after it).
 import { beforeAll, afterEach, describe, expect, it } from 'vitest';
-import { fileStorage, type FileStorageOptions } from '../../adapters/fs/index.js';
+import { fileStorage } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
-import type { StorageAdapter } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, tempDir, type Faults } from './helpers.js';
+import { errnoError, type Faults, faultyIo, faultyStorages, isLog, tempDir } from './helpers.js';
 
 beforeAll(loadHasher);
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups) await c();
-  cleanups = [];
-});
-
-async function setup(faults: Faults, options: FileStorageOptions = {}): Promise<{ dir: string; s: StorageAdapter }> {
-  const { dir, cleanup } = await tempDir('faults');
-  const s = fileStorage(dir, { ...options, io: faultyIo(faults) });
-  cleanups.push(async () => {
-    await s.close().catch(() => {});
-    await cleanup();
-  });
-  await s.open();
-  return { dir, s };
-}
-
-const isLog = (path: string) => /log-\d+\.log$/.test(path);
+const storages = faultyStorages('faults');
+const setup = storages.setup;
+afterEach(() => storages.cleanup());
 
 describe('faults', () => {
   it("disk full: 'STORAGE_FULL', the write and everything after it rolled back, later writes fine once space is back", async () => {
@@ -78,7 +62,7 @@ describe('faults', () => {
 
   it('a failed write over keys loaded from a snapshot rolls back to them', async () => {
     const { dir, cleanup } = await tempDir('faults');
-    cleanups.push(cleanup);
+    storages.track(cleanup);
     const first = fileStorage(dir);
     await first.open();
     await first.transact((tx) => {
@@ -136,7 +120,7 @@ describe('faults', () => {
 
   it("permission denied: 'STORAGE_ERROR' with a clear message", async () => {
     const { dir, cleanup } = await tempDir('faults');
-    cleanups.push(cleanup);
+    storages.track(cleanup);
     const denied = fileStorage(`${dir}/sub`, { io: faultyIo({ mkdir: () => errnoError('EACCES', 'mkdir') }) });
     await expect(denied.open()).rejects.toMatchObject({ name: 'ConcordError', code: 'STORAGE_ERROR', message: expect.stringMatching(/permission denied/) });
     const lockDenied = fileStorage(dir, { io: faultyIo({ open: (p) => (p.endsWith('LOCK') ? errnoError('EPERM', 'open') : undefined) }) });

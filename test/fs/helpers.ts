@@ -5,7 +5,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { nodeIo, type Io, type IoFile } from '../../adapters/fs/index.js';
+import { fileStorage, nodeIo, type FileStorageOptions, type Io, type IoFile } from '../../adapters/fs/index.js';
+import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { rec } from '../storage/contract.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -101,3 +103,41 @@ export function privateBuild(tag: string): { lib: string; fs: string; dir: strin
 /** The library's seeded PRNG (mulberry32), so a failing run replays from its seed. */
 import { prng } from '../../lib/check-merge.js';
 export { prng };
+
+/**
+ * File storages on fault-injecting Io in temporary directories, each closed and removed by `cleanup` (call it in
+ * afterEach). `defaults` go under each setup's options.
+ */
+export function faultyStorages(tag: string, defaults: FileStorageOptions = {}) {
+  let cleanups: Array<() => Promise<void>> = [];
+  return {
+    async setup(faults: Faults, options: FileStorageOptions = {}): Promise<{ dir: string; s: StorageAdapter }> {
+      const { dir, cleanup } = await tempDir(tag);
+      const s = fileStorage(dir, { ...defaults, ...options, io: faultyIo(faults) });
+      cleanups.push(async () => {
+        await s.close().catch(() => {});
+        await cleanup();
+      });
+      await s.open();
+      return { dir, s };
+    },
+    /** Something else to undo at cleanup (a directory a test made itself; `first`: before the rest, a close). */
+    track(undo: () => Promise<void>, { first = false } = {}): void {
+      if (first) cleanups.unshift(undo);
+      else cleanups.push(undo);
+    },
+    async cleanup(): Promise<void> {
+      for (const c of cleanups) await c();
+      cleanups = [];
+    },
+  };
+}
+
+export const isLog = (path: string) => /log-\d+\.log$/.test(path);
+
+/** A transaction putting `key` (record `rec(seq)`) and moving the log's seq meta to `seq`. */
+export const putAt = (key: string, seq: number) => (tx: StorageTx) => {
+  tx.put('sp', key, rec(seq));
+  tx.setMeta('seq', seq);
+  return seq;
+};

@@ -1,38 +1,18 @@
 // File storage reads and writes racing compaction and failures (found by an adversarial review): shared batches, transactNow, rollback, batched reads.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fileStorage, nodeIo, type FileStorageOptions, type Io } from '../../adapters/fs/index.js';
+import { fileStorage, nodeIo, type Io } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
-import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import type { KeyRecord } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, tempDir, type Faults } from './helpers.js';
+import { errnoError, type Faults, faultyIo, faultyStorages, isLog, putAt as put, tempDir } from './helpers.js';
 
 beforeAll(loadHasher);
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups) await c();
-  cleanups = [];
-});
+const storages = faultyStorages('races', { compactOnClose: false });
+const setup = storages.setup;
+afterEach(() => storages.cleanup());
 
-async function setup(faults: Faults, options: FileStorageOptions = {}): Promise<{ dir: string; s: StorageAdapter }> {
-  const { dir, cleanup } = await tempDir('review2');
-  const s = fileStorage(dir, { compactOnClose: false, ...options, io: faultyIo(faults) });
-  cleanups.push(async () => {
-    await s.close().catch(() => {});
-    await cleanup();
-  });
-  await s.open();
-  return { dir, s };
-}
-
-const isLog = (path: string) => /log-\d+\.log$/.test(path);
-const put = (key: string, seq: number) => (tx: StorageTx) => {
-  tx.put('sp', key, rec(seq));
-  tx.setMeta('seq', seq);
-  return seq;
-};
-
-describe('review2: file storage write path', () => {
+describe('file storage write path', () => {
   it('a read-only transaction after a failed (rolled back, not broken) write succeeds', async () => {
     const faults: Faults = {};
     const { s } = await setup(faults);
@@ -57,10 +37,10 @@ describe('review2: file storage write path', () => {
   });
 });
 
-describe('review2: batched and chained reads racing compaction', () => {
+describe('batched and chained reads racing compaction', () => {
   it('a chained record being read while compaction stores it whole reads back right (not CORRUPT)', async () => {
     const { dir, cleanup } = await tempDir('review2-chain');
-    cleanups.push(cleanup);
+    storages.track(cleanup);
     const bytes = (...b: number[]) => new Uint8Array(b);
     const r1: KeyRecord = { vs: [{ r: 'A', n: 1, t: 1, c: 0, v: bytes(1, 2, 3) }], cc: { A: 1 }, seq: 1, h: '0000000000000001' };
     const r2: KeyRecord = {
@@ -105,7 +85,7 @@ describe('review2: batched and chained reads racing compaction', () => {
       },
     };
     const s = fileStorage(dir, { compactOnClose: false, io });
-    cleanups.unshift(() => s.close());
+    storages.track(() => s.close(), { first: true });
     held = true; // recovery reads pass
     await s.open();
     held = false;
@@ -119,17 +99,17 @@ describe('review2: batched and chained reads racing compaction', () => {
   });
 });
 
-describe('review2: batched record reads and the record cache', () => {
+describe('batched record reads and the record cache', () => {
   it('a scan of more records than the cache holds reads each record once (the batched read is not thrown away)', async () => {
     const { dir, cleanup } = await tempDir('review2-scan');
-    cleanups.push(cleanup);
+    storages.track(cleanup);
     const first = fileStorage(dir, { compactOnClose: false });
     await first.open();
     for (let i = 0; i < 200; i++) await first.transact(put(`k${String(i).padStart(3, '0')}`, i + 1));
     await first.close();
     const faults: Faults = {};
     const s = fileStorage(dir, { compactOnClose: false, cacheRecords: 10, io: faultyIo(faults) });
-    cleanups.unshift(() => s.close());
+    storages.track(() => s.close(), { first: true });
     await s.open();
     faults.reads = 0;
     const got = await s.scan('sp', { limit: 200 });

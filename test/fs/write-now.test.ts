@@ -3,38 +3,17 @@
 // after it, and a reopen reads back exactly what was acknowledged.
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fileStorage, type FileStorageOptions } from '../../adapters/fs/index.js';
+import { fileStorage } from '../../adapters/fs/index.js';
 import { MAGIC } from '../../adapters/fs/frame.js';
 import { loadHasher } from '../../lib/hash.js';
-import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, segmentFiles, tempDir, type Faults } from './helpers.js';
+import { errnoError, type Faults, faultyStorages, isLog, putAt as put, segmentFiles } from './helpers.js';
 
 beforeAll(loadHasher);
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups) await c();
-  cleanups = [];
-});
-
-async function setup(faults: Faults, options: FileStorageOptions = {}): Promise<{ dir: string; s: StorageAdapter }> {
-  const { dir, cleanup } = await tempDir('now');
-  const s = fileStorage(dir, { compactOnClose: false, ...options, io: faultyIo(faults) });
-  cleanups.push(async () => {
-    await s.close().catch(() => {});
-    await cleanup();
-  });
-  await s.open();
-  return { dir, s };
-}
-
-const isLog = (path: string) => /log-\d+\.log$/.test(path);
-const put = (key: string, seq: number) => (tx: StorageTx) => {
-  tx.put('sp', key, rec(seq));
-  tx.setMeta('seq', seq);
-  return seq;
-};
+const storages = faultyStorages('now', { compactOnClose: false });
+const setup = storages.setup;
+afterEach(() => storages.cleanup());
 
 async function frames(dir: string): Promise<number> {
   let n = 0;
@@ -74,7 +53,7 @@ describe('file storage: writes at once, batches shared by transactions', () => {
     await queued;
     await s.close();
     const again = fileStorage(dir, { cacheRecords: 0, compactOnClose: false });
-    cleanups.unshift(() => again.close());
+    storages.track(() => again.close(), { first: true });
     await again.open();
     let ran = false;
     expect(again.transactNow!((tx) => ((ran = true), tx.get('sp', 'a')))).toBeUndefined(); // 'a' is on disk only
@@ -96,7 +75,7 @@ describe('file storage: writes at once, batches shared by transactions', () => {
     expect(await frames(dir)).toBeLessThan(n / 10);
     await s.close();
     const again = fileStorage(dir);
-    cleanups.unshift(() => again.close());
+    storages.track(() => again.close(), { first: true });
     await again.open();
     expect((await again.index('sp')).length).toBe(n);
     expect(await again.get('sp', 'k321')).toEqual(rec(321));
@@ -119,7 +98,7 @@ describe('file storage: writes at once, batches shared by transactions', () => {
     await s.transactNow!(put('e', 2))!.durable;
     await s.close();
     const again = fileStorage(dir);
-    cleanups.unshift(() => again.close());
+    storages.track(() => again.close(), { first: true });
     await again.open();
     expect((await again.index('sp')).map((e) => e.key).sort()).toEqual(['a', 'e']);
     expect(await again.getMeta('seq')).toBe(2);

@@ -2,25 +2,17 @@
 // The first two tests demonstrated defects found on main (marked `it.fails` until their fixes landed); the rest
 // check the fixes' bounds and the behaviour they keep.
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { pairTransports, type Replica } from '../../lib/index.js';
 import { covers, join, type KeyState, type StoredVersion } from '../../lib/dvv.js';
 import { MAX_CLAIMED_VERSIONS } from '../../lib/sync/ae-codec.js';
 import { exchange } from '../../lib/sync/antientropy.js';
 import { ProtocolError } from '../../lib/sync/codec.js';
 import { decodeMessage, encodeMessage, MsgType } from '../../lib/sync/messages.js';
-import { dump, synced } from './support.js';
+import { dump, replicaPool, synced } from './support.js';
 
-const open: Replica[] = [];
-afterAll(async () => {
-  for (const r of open) await r.close();
-});
-
-async function replica(): Promise<Replica> {
-  const r = await openReplica({ storage: memoryStorage() });
-  open.push(r);
-  r.space('s');
-  return r;
-}
+const pool = replicaPool();
+const replica = pool.replica;
+afterAll(() => pool.closeAll());
 
 async function connectBoth(a: Replica, b: Replica): Promise<void> {
   const [ta, tb] = pairTransports();

@@ -1,27 +1,19 @@
 // Anti-entropy with large values (protocol 4): range items carry each key's dots, so a value travels only to the side
 // that lacks it. Bytes are counted over pairTransports (what each side sent, hellos included), never timed.
 import { afterAll, describe, expect, it } from 'vitest';
-import { CloseCode, memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { CloseCode, pairTransports, type Replica } from '../../lib/index.js';
 import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import { connectRaw } from '../values/hostile.js';
-import { dump, synced, until } from './support.js';
+import { dump, replicaPool, synced, until } from './support.js';
 
 /** Values far larger than the tree walk's hashes (a level of 256 node hashes is 1 KB), so the figures show the values. */
 const SIZE = 8000;
 /** A value whose JSON is about SIZE bytes, different per tag. */
 const big = (tag: string) => tag + ':' + 'x'.repeat(SIZE - tag.length - 1);
 
-const open: Replica[] = [];
-afterAll(async () => {
-  for (const r of open) await r.close();
-});
-
-async function replica(): Promise<Replica> {
-  const r = await openReplica({ storage: memoryStorage() });
-  open.push(r);
-  r.space('s');
-  return r;
-}
+const pool = replicaPool();
+const replica = pool.replica;
+afterAll(() => pool.closeAll());
 
 /** Copies every record of `from` into `to` (as a relay would hold them): equal states, no cursor. */
 async function copyAll(from: Replica, to: Replica, only?: (k: string) => boolean): Promise<void> {

@@ -6,26 +6,11 @@
 // first write after the restore read, kept with the version. This test flips when that is done.
 import { describe, expect, it } from 'vitest';
 import { merges, type AddWinsSet } from '../../lib/index.js';
-import { journaledStorage, type JournaledStorage } from '../sim/backup.js';
-import { Cluster } from '../sim/cluster.js';
+import { journaledCluster } from './restore-support.js';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 5;
 
-async function journaled(nodes: string[], edges: Array<[string, string]>) {
-  const journals = new Map<string, JournaledStorage>();
-  const c = await Cluster.create({
-    seed: SEED,
-    nodes,
-    edges,
-    link: { antiEntropyInterval: 0, backoff: { base: 20, max: 500 } },
-    storage: (n) => {
-      const s = journaledStorage();
-      journals.set(n, s);
-      return s;
-    },
-  });
-  return { c, journals };
-}
+const journaled = (nodes: string[], edges: Array<[string, string]>, relay?: string) => journaledCluster(SEED, nodes, edges, relay);
 
 describe(`add-wins re-issue after a restore (seed ${SEED})`, () => {
   it.fails('a remove made by another replica after the backup stays removed when the restored one adds another item', async () => {

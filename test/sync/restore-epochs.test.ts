@@ -6,27 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { merges, type AddWinsSet } from '../../lib/index.js';
-import { journaledStorage, type JournaledStorage } from '../sim/backup.js';
-import { Cluster } from '../sim/cluster.js';
+import type { Cluster } from '../sim/cluster.js';
+import { journaledCluster } from './restore-support.js';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 5;
 
-async function journaled(nodes: string[], edges: Array<[string, string]>, relay?: string) {
-  const journals = new Map<string, JournaledStorage>();
-  const c = await Cluster.create({
-    seed: SEED,
-    nodes,
-    edges,
-    ...(relay ? { relay } : {}),
-    link: { antiEntropyInterval: 0, backoff: { base: 20, max: 500 } },
-    storage: (n) => {
-      const s = journaledStorage();
-      journals.set(n, s);
-      return s;
-    },
-  });
-  return { c, journals };
-}
+const journaled = (nodes: string[], edges: Array<[string, string]>, relay?: string) => journaledCluster(SEED, nodes, edges, relay);
 
 const valueOn = async (c: Cluster, node: string, key: string) => (await c.node(node).r.space('s').get(key))?.siblings.slice().sort();
 

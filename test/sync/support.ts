@@ -1,4 +1,5 @@
-import type { Replica } from '../../lib/replica.js';
+import { memoryStorage } from '../../lib/memory-storage.js';
+import { openReplica, type Replica } from '../../lib/replica.js';
 
 /** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
 export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
@@ -18,4 +19,20 @@ export async function dump(r: Replica, space: string): Promise<Record<string, un
     out[e.key] = { siblings: e.siblings, versions: e.versions.map((v) => `${v.replicaId}:${v.counter}${v.deleted ? 'd' : ''}`) };
   }
   return out;
+}
+
+/** Replicas on memory storage, each with space 's' opened; `closeAll` closes every one made (for afterAll). */
+export function replicaPool() {
+  const open: Replica[] = [];
+  return {
+    async replica(): Promise<Replica> {
+      const r = await openReplica({ storage: memoryStorage() });
+      open.push(r);
+      r.space('s');
+      return r;
+    },
+    async closeAll(): Promise<void> {
+      for (const r of open.splice(0)) await r.close();
+    },
+  };
 }
