@@ -70,11 +70,17 @@ const id = (space: string, key: string) => `${space}\u0000${key}`;
  */
 export { bodyOf };
 
+/**
+ * One write, as stored: its dot, its HLC and its value. After a restore one dot can name two writes, and even with
+ * the same value (a counter counted to the same figure twice), their HLCs differ.
+ */
+export const writeKey = (v: KeyRecord['vs'][number]): string => `${dotOf(v.r, v.n)}\u0000${v.t}.${v.c}\u0000${bodyOf(v)}`;
+
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
   /** Per local write (dot and body: a dot minted twice after a restore names two writes): the dots it superseded. */
   private readonly byWrite = new Map<string, Dot[]>();
-  /** The same, with the superseded versions' bodies too ("dot\0body" both sides). */
+  /** The same, by write on both sides (writeKey: dot, HLC and body). */
   private readonly byWriteBodies = new Map<string, string[]>();
   /** Versions local writes minted (dot and HLC): one coming back later (from a peer, after a restore) is no write. */
   private readonly minted = new Set<string>();
@@ -128,7 +134,7 @@ export class Ledger {
           if (!dots) this.localDots.set(node, (dots = new Map()));
           dots.set(`${id(space, key)}\u0000${next!.seq}`, dotOf(mine.r, mine.n));
           this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
-          this.byWriteBodies.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => `${dotOf(v.r, v.n)}\u0000${bodyOf(v)}`));
+          this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));
           if (!set) this.superseded.set(id(space, key), (set = new Set()));
           for (const v of gone) set.add(dotOf(v.r, v.n));
@@ -224,8 +230,8 @@ export class Ledger {
   }
 
   /**
-   * The versions ("dot\0body") a local write ("dot\0body") superseded: after a restore one dot may name two writes,
-   * and only one of them may be held elsewhere.
+   * The versions a local write superseded, by write (writeKey): after a restore one dot may name two writes, and only
+   * one of them may be held elsewhere.
    */
   supersededWrites(write: string): readonly string[] {
     return this.byWriteBodies.get(write) ?? [];

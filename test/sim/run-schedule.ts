@@ -29,7 +29,7 @@ import { SimDisk } from '../support/sim-disk.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type EditLog, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
-import { bodyOf, dotOf } from './ledger.js';
+import { dotOf, writeKey } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import { DOC_TEXT } from './doc-values.js';
 import type { Edit, Op, Schedule, Timed } from './schedule.js';
@@ -328,15 +328,14 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
  * something else lost it.
  */
 function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
-  // By dot and value: after a restore, one dot may name two values, and only one of them may be held elsewhere.
-  const body = bodyOf;
-  const before = new Map<string, string>(); // dot+value → dot
-  for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(`${dotOf(v.r, v.n)}\u0000${body(v)}`, dotOf(v.r, v.n));
+  // By write (dot, HLC and value): after a restore one dot may name two writes, and only one may be held elsewhere.
+  const before = new Map<string, string>(); // write → dot
+  for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(writeKey(v), dotOf(v.r, v.n));
   // Held durably elsewhere: a copy another node only applied (not yet durable) may still be lost in a crash.
   const held = new Set<string>();
-  for (const n of cluster.nodes.values()) for (const [, rec] of n.disk.durableRecords(SPACE)) for (const v of rec.vs) held.add(`${dotOf(v.r, v.n)}\u0000${body(v)}`);
-  // Superseded writes by dot and value too: the dot a lost write superseded may be held elsewhere for another value
-  // (a dot minted again after an earlier restore), which does not hold that write.
+  for (const n of cluster.nodes.values()) for (const [, rec] of n.disk.durableRecords(SPACE)) for (const v of rec.vs) held.add(writeKey(v));
+  // Superseded writes by write too: the dot a lost write superseded may be held elsewhere for another write (a dot
+  // minted again after an earlier restore, even with the same value), which does not hold that write.
   const lost = [...before.keys()].filter((k) => !held.has(k));
   const seen = new Set<string>();
   const forgiven = new Set<string>();
