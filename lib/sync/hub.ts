@@ -120,6 +120,27 @@ export class SyncHub {
     return ix;
   }
 
+  /**
+   * What a hello's sync item says of a space: its last durable seq and how many keys it holds. From the index when
+   * there is one; otherwise counted from the storage's index without building the Merkle tree, so a hello does not
+   * wait for it (a session that streams from its cursor may never need the tree).
+   */
+  async summary(space: string): Promise<{ lastSeq: number; keys: number }> {
+    const ix = this.built.get(space) ?? (await this.indexes.get(space));
+    if (ix) return { lastSeq: ix.lastSeq, keys: ix.tree.keyCount };
+    const durable = this.core.durableSeq;
+    let lastSeq = 0;
+    let keys = 0;
+    for (const e of await this.core.storage.index(space)) {
+      if (e.seq > durable) continue;
+      keys++;
+      if (e.seq > lastSeq) lastSeq = e.seq;
+    }
+    lastSeq = Math.max(lastSeq, this.lastSeqs.get(space) ?? 0);
+    if (lastSeq > 0) this.lastSeqs.set(space, lastSeq);
+    return { lastSeq, keys };
+  }
+
   private async build(space: string): Promise<SpaceIndex> {
     const tree = new MerkleTree();
     let lastSeq = 0;

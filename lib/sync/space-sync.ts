@@ -117,8 +117,8 @@ export class SpaceSync {
   async makeItem(peerId: string | undefined): Promise<SyncItem> {
     const stored = peerId === undefined ? undefined : await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId));
     this.cursor = stored ?? { e: '', s: 0 };
-    const ix = await this.session.hub.index(this.name);
-    this.mine = { space: this.name, cursorEpoch: this.cursor.e, cursorSeq: this.cursor.s, top: ix.lastSeq, keys: ix.tree.keyCount };
+    const { lastSeq, keys } = await this.session.hub.summary(this.name);
+    this.mine = { space: this.name, cursorEpoch: this.cursor.e, cursorSeq: this.cursor.s, top: lastSeq, keys };
     return this.mine;
   }
 
