@@ -12,25 +12,26 @@ const storages = faultyStorages('races', { compactOnClose: false });
 const setup = storages.setup;
 afterEach(() => storages.cleanup());
 
+/** A storage that stored 'a', then failed to write 'b' (ENOSPC, rolled back, not broken); the fault is gone. */
+async function afterFailedWrite() {
+  const faults: Faults = {};
+  const { s } = await setup(faults);
+  await s.transact(put('a', 1));
+  faults.write = (path) => (isLog(path) ? errnoError('ENOSPC', 'write') : undefined);
+  await expect(s.transact(put('b', 2))).rejects.toMatchObject({ code: 'STORAGE_FULL' });
+  delete faults.write;
+  return s;
+}
+
 describe('file storage write path', () => {
   it('a read-only transaction after a failed (rolled back, not broken) write succeeds', async () => {
-    const faults: Faults = {};
-    const { s } = await setup(faults);
-    await s.transact(put('a', 1));
-    faults.write = (path) => (isLog(path) ? errnoError('ENOSPC', 'write') : undefined);
-    await expect(s.transact(put('b', 2))).rejects.toMatchObject({ code: 'STORAGE_FULL' });
-    delete faults.write;
+    const s = await afterFailedWrite();
     // The storage is not broken (the failed write was truncated away): a read needs no disk write at all.
     expect(await s.transact((tx) => tx.get('sp', 'a'))).toEqual(rec(1));
   });
 
   it('a read-only transactNow after a failed write is not reported as failed', async () => {
-    const faults: Faults = {};
-    const { s } = await setup(faults);
-    await s.transact(put('a', 1));
-    faults.write = (path) => (isLog(path) ? errnoError('ENOSPC', 'write') : undefined);
-    await expect(s.transact(put('b', 2))).rejects.toMatchObject({ code: 'STORAGE_FULL' });
-    delete faults.write;
+    const s = await afterFailedWrite();
     const now = s.transactNow!((tx) => tx.get('sp', 'a'));
     expect(now?.value).toEqual(rec(1));
     if (now?.durable) await expect(now.durable).resolves.toBeUndefined();

@@ -6,7 +6,7 @@
 // first write after the restore read, kept with the version. This test flips when that is done.
 import { describe, expect, it } from 'vitest';
 import { merges, type AddWinsSet } from '../../lib/index.js';
-import { journaledCluster } from './restore-support.js';
+import { journaledCluster, restoreThenAdd } from './restore-support.js';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 5;
 
@@ -25,13 +25,8 @@ describe(`add-wins re-issue after a restore (seed ${SEED})`, () => {
     await on('b').update<AddWinsSet<string>>('list', (s) => merges.addWins.remove(s!, 'x'));
     await c.settle();
     expect(merges.addWins.values((await on('a').get('list'))?.value as AddWinsSet<string>)).toEqual([]);
-    c.net.partition(['a']);
-    await c.replaceStorage('a', await journals.get('a')!.restore(backup));
     // The restored copy still holds x; this add is concurrent with b's remove of x, and says nothing about x.
-    const w = await on('a').update<AddWinsSet<string>>('list', (s) => merges.addWins.add(s, c.node('a').r.replicaId, 'apple'));
-    c.net.heal();
-    await c.settle();
-    await w.synced;
+    await restoreThenAdd(c, journals, 'a', backup, 'list', 'apple');
     // Without a restore the same history (a adds apple without having seen the remove) ends in ['apple'].
     for (const n of ['a', 'b']) expect(merges.addWins.values((await on(n).get('list'))?.value as AddWinsSet<string>), n).toEqual(['apple']);
     await c.close();

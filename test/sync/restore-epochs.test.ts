@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { merges, type AddWinsSet } from '../../lib/index.js';
 import type { Cluster } from '../sim/cluster.js';
-import { journaledCluster } from './restore-support.js';
+import { journaledCluster, restoreThenAdd } from './restore-support.js';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 5;
 
@@ -106,13 +106,8 @@ describe(`storage restored from an older copy (seed ${SEED})`, () => {
     // Lost with a's disk, held by b: 'fig', under a's first item tag.
     await on('a').update<AddWinsSet<string>>('list', (s) => merges.addWins.add(s, c.node('a').r.replicaId, 'fig'));
     await c.settle();
-    c.net.partition(['a']);
-    await c.replaceStorage('a', await journals.get('a')!.restore(backup));
     // The restored copy has no set: this add mints the first tag again, for another item.
-    const w = await on('a').update<AddWinsSet<string>>('list', (s) => merges.addWins.add(s, c.node('a').r.replicaId, 'apple'));
-    c.net.heal();
-    await c.settle();
-    await w.synced;
+    await restoreThenAdd(c, journals, 'a', backup, 'list', 'apple');
     for (const n of ['a', 'b']) expect(merges.addWins.values((await on(n).get('list'))?.value as AddWinsSet<string>), n).toEqual(['apple', 'fig']);
     await c.close();
   });
