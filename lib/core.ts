@@ -114,7 +114,7 @@ export class ReplicaCore {
     private identity: Identity,
     now: () => number,
     seq: number,
-    private readonly seeded: (() => number) | undefined,
+    readonly seeded: (() => number) | undefined,
     maxClockDriftMs?: number,
   ) {
     this.now = now;

@@ -126,16 +126,60 @@ export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector 
   return out ?? a;
 }
 
+/**
+ * Which of two versions under one dot a state keeps. Honest replicas never mint a dot twice, so the two are the
+ * same version; a replica restored from an older copy that nobody told yet mints its lost dots again, for other
+ * writes, and those meet the lost ones on their way back. Every replica keeps the earlier write (HLC, then the
+ * tombstone flag), the one minted first: the same choice everywhere, so join stays commutative, and the owner
+ * re-issues the later one under a fresh dot once it learns of the restore (dvv.ts contradiction, reidentify.ts).
+ */
+export function firstMinted(a: StoredVersion, b: StoredVersion): StoredVersion {
+  if (a.t !== b.t) return a.t < b.t ? a : b;
+  if (a.c !== b.c) return a.c < b.c ? a : b;
+  return !a.d && b.d ? b : a;
+}
+
 /** The least upper bound of two states of one key. */
 export function join(a: KeyState, b: KeyState): KeyState {
   const vs: StoredVersion[] = [];
   const inB = dotTest(b.vs);
-  for (const v of a.vs) if (!covers(b.cc, v.r, v.n) || inB(v)) vs.push(v);
+  let twice = false;
+  for (const v of a.vs) {
+    if (!covers(b.cc, v.r, v.n)) vs.push(v);
+    else if (inB(v)) {
+      vs.push(v);
+      twice = true;
+    }
+  }
   // A version of b's is new unless a kept its dot (a state names each dot once).
   const inA = dotTest(vs);
   for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !inA(v)) vs.push(v);
   vs.sort(compareDots);
+  if (twice) pickFirstMinted(vs, b.vs);
   return { vs, cc: mergeVectors(a.cc, b.cc) };
+}
+
+/** Where `vs` and `other` hold one dot under two writes (other HLCs), `vs` takes the one minted first. */
+function pickFirstMinted(vs: StoredVersion[], other: readonly StoredVersion[]): void {
+  let at: Map<string, Map<number, number>> | undefined;
+  const find = (u: StoredVersion): number => {
+    if (vs.length <= SCAN_VERSIONS) return vs.findIndex((v) => v.r === u.r && v.n === u.n);
+    if (!at) {
+      at = new Map();
+      for (let i = 0; i < vs.length; i++) {
+        let ns = at.get(vs[i]!.r);
+        if (!ns) at.set(vs[i]!.r, (ns = new Map()));
+        ns.set(vs[i]!.n, i);
+      }
+    }
+    return at.get(u.r)?.get(u.n) ?? -1;
+  };
+  for (const u of other) {
+    const i = find(u);
+    if (i < 0) continue;
+    const v = vs[i]!;
+    if (v.t !== u.t || v.c !== u.c || !v.d !== !u.d) vs[i] = firstMinted(v, u);
+  }
 }
 
 /**
@@ -155,13 +199,13 @@ export function update(state: KeyState, ctx: VersionVector, version: StoredVersi
   return { vs, cc };
 }
 
-/** Whether two states are the same state (same dots and context); values follow from the dots. */
+/** Whether two states are the same state (same dots, HLCs and context); values follow from the dots. */
 export function sameState(a: KeyState, b: KeyState): boolean {
   if (a.vs.length !== b.vs.length) return false;
   for (let i = 0; i < a.vs.length; i++) {
     const x = a.vs[i]!;
     const y = b.vs[i]!;
-    if (x.r !== y.r || x.n !== y.n) return false;
+    if (x.r !== y.r || x.n !== y.n || x.t !== y.t || x.c !== y.c) return false;
   }
   return sameVector(a.cc, b.cc);
 }

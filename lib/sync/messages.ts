@@ -4,7 +4,8 @@
  *
  *   HELLO    versions, replicaId, epoch, top (my log's last durable seq), token, expect (the peer its items and
  *            `seen` assume), history (my log's recent epochs), seen (the highest dot of yours you delivered to
- *            me, and the epoch you announced then: epochs.ts), spaces
+ *            me, and the epoch you announced then: epochs.ts), attest (your latest ATTEST to me), spaces
+ *            (hello-codec.ts)
  *   SYNC     spaces: SyncItem[]                 — per space: the cursor I hold into your log, my top, my key count
  *   CHANGES  space, upTo, entries[key, state]   — a batch of my log (upTo > 0: cursor after it) or repair states (upTo 0)
  *   ACK      space, upTo                        — stored your log up to upTo (durable)
@@ -16,19 +17,22 @@
  *   LIVE     a CHANGES frame of one log entry, compact: the space, the key and replica ids through the connection's
  *            string table, upTo and HLC times as differences from the connection's last ones (conn-table.ts); type 13
  *            says the sender cleared the table first
+ *   ATTEST   e, n, tag                          — a relay's signature: it delivered its own dots up to n (attest.ts)
  *   NEED     space, [key, type]                — the whole states of keys whose delta could not be resolved here:
  *            a base it names is not held ('') or the type cannot take deltas here (its name); answered with repair
  *            CHANGES (upTo 0) carrying them whole, and the sender sends them whole from then on
  *
  * Key states, with their version forms (whole, tombstone, held, delta), are wire-state.ts's.
  */
-import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
-import { MAX_SENT_EPOCHS, type EpochEntry, type Seen } from '../epochs.js';
+import type { Attestation } from '../attest.js';
+import type { KeyState, StoredVersion } from '../dvv.js';
+import type { EpochEntry, Seen } from '../epochs.js';
 import { isTypeName } from '../typed.js';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
 import type { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { EPOCH, key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { readAttestation, readHello, readSyncItems, writeAttestation, writeHello, writeSyncItems } from './hello-codec.js';
 import { liveFits, readLive, writeLive } from './live.js';
 import { MAX_COUNTER, readState, writeState, type Form, type StateCodec, type StateDecoder } from './wire-state.js';
 
@@ -39,8 +43,9 @@ export { entrySize } from './wire-state.js';
  * tombstone floor, and RESET is gone (a replica decides for itself that it was restored). 3: versions travel
  * whole, held or as deltas (wire-state.ts), NEED, and LIVE frames. 4: anti-entropy range items carry each key's dots
  * instead of a hash (ae-codec.ts), and repair states take held forms: a value goes only to the side that lacks it.
+ * 5: ATTEST, and hellos echo it (attest.ts: a relay learns from its clients that it was restored).
  */
-export const PROTOCOL_VERSIONS = [4] as const;
+export const PROTOCOL_VERSIONS = [5] as const;
 
 export const enum MsgType {
   Hello = 1,
@@ -59,6 +64,8 @@ export const enum MsgType {
   Need = 12,
   /** A LIVE frame whose sender cleared the connection's string table first. */
   LiveCleared = 13,
+  /** A relay's signed statement of the own dots it delivered (attest.ts). */
+  Attest = 14,
 }
 
 export interface SyncItem {
@@ -84,6 +91,8 @@ export interface Hello {
   history: EpochEntry[];
   /** What the expected peer delivered to the sender (its highest own dot and the epoch it announced then). */
   seen?: Seen;
+  /** The latest attestation the expected peer (a relay) sent the sender: it can check its own signature. */
+  attest?: Attestation;
   spaces: SyncItem[];
 }
 
@@ -146,7 +155,11 @@ export interface Need {
   keys: Array<readonly [key: string, type: string]>;
 }
 
-export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need;
+export interface AttestMsg extends Attestation {
+  type: MsgType.Attest;
+}
+
+export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg;
 
 // ---- limits (fields.ts checks every field) -----------------------------------------------------------
 
@@ -169,29 +182,6 @@ function frameDecoder(r: Reader, baseT: number): StateDecoder {
 
 // ---- frames ------------------------------------------------------------------------------------------
 
-function writeSyncItems(w: Writer, items: SyncItem[]): void {
-  w.uint(items.length);
-  for (const it of items) {
-    w.str(it.space);
-    w.str(it.cursorEpoch);
-    w.uint(it.cursorSeq);
-    w.uint(it.top);
-    w.uint(it.keys);
-  }
-}
-
-function readSyncItems(r: Reader): SyncItem[] {
-  const n = r.count(4);
-  const out: SyncItem[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = space(r);
-    const cursorEpoch = r.str();
-    if (!EPOCH.test(cursorEpoch)) throw new ProtocolError('invalid epoch');
-    out.push({ space: s, cursorEpoch, cursorSeq: r.uint(), top: r.uint(), keys: r.uint() });
-  }
-  return out;
-}
-
 /** How a session encodes: the versions' forms (absent: whole), and the connection's LIVE state (absent: no LIVE frames). */
 export interface EncodeContext {
   forms?: ReadonlyMap<StoredVersion, Form>;
@@ -213,21 +203,10 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
   w.u8(m.type);
   switch (m.type) {
     case MsgType.Hello:
-      w.uint(m.versions.length);
-      for (const v of m.versions) w.uint(v);
-      w.str(m.replicaId);
-      w.str(m.epoch);
-      w.uint(m.top);
-      w.str(m.token);
-      w.str(m.expect);
-      w.uint(m.history.length);
-      for (const [e, from] of m.history) {
-        w.str(e);
-        w.uint(from);
-      }
-      w.str(m.seen?.e ?? '');
-      w.uint(m.seen?.n ?? 0);
-      writeSyncItems(w, m.spaces);
+      writeHello(w, m);
+      break;
+    case MsgType.Attest:
+      writeAttestation(w, m);
       break;
     case MsgType.Sync:
       writeSyncItems(w, m.spaces);
@@ -299,39 +278,12 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
   const type = r.u8();
   let m: Message;
   switch (type) {
-    case MsgType.Hello: {
-      const nv = r.count();
-      if (nv > 64) throw new ProtocolError('too many versions');
-      const versions: number[] = [];
-      for (let i = 0; i < nv; i++) versions.push(r.uint());
-      // A peer speaking none of our versions gets a clear refusal (session.ts), not a decoding error.
-      if (!versions.some((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v))) {
-        return { type, versions, replicaId: '', epoch: '', top: 0, token: '', expect: '', history: [], spaces: [] };
-      }
-      const id = replicaId(r, false);
-      const epoch = r.str();
-      if (!EPOCH.test(epoch) || epoch === '') throw new ProtocolError('invalid epoch');
-      const top = r.uint();
-      const token = r.str();
-      if (token.length > MAX_TOKEN_LENGTH) throw new ProtocolError('token too long');
-      const expect = r.str();
-      if (expect !== '' && !isReplicaId(expect)) throw new ProtocolError('invalid expected peer');
-      const nh = r.count(2);
-      if (nh === 0 || nh > MAX_SENT_EPOCHS) throw new ProtocolError('invalid epoch history');
-      const history: EpochEntry[] = [];
-      for (let i = 0; i < nh; i++) {
-        const e = r.str();
-        const from = r.uint();
-        if (!EPOCH.test(e) || e === '' || (i > 0 && from < history[i - 1]![1])) throw new ProtocolError('invalid epoch history');
-        history.push([e, from]);
-      }
-      if (history[nh - 1]![0] !== epoch || history[nh - 1]![1] > top) throw new ProtocolError('epoch history does not end with the current epoch');
-      const seenE = r.str();
-      const seenN = r.uint();
-      if (!EPOCH.test(seenE) || (seenE === '') !== (seenN === 0)) throw new ProtocolError('invalid delivered-dot record');
-      m = { type, versions, replicaId: id, epoch, top, token, expect, history, ...(seenN > 0 ? { seen: { e: seenE, n: seenN } } : {}), spaces: readSyncItems(r) };
+    case MsgType.Hello:
+      m = readHello(r);
       break;
-    }
+    case MsgType.Attest:
+      m = { type, ...readAttestation(r) };
+      break;
     case MsgType.Sync:
       m = { type, spaces: readSyncItems(r) };
       break;

@@ -2,13 +2,14 @@
  * Received states whose versions are not whole (wire-state.ts: held, or deltas), resolved against this replica's
  * records before they are joined (docs/deltas.md):
  *
- *   a version held here (same dot)              → ours (a dot names one value), unless it is a dot of this replica's
- *                                                 own that we hold under another HLC: then it is another write
- *                                                 under our dot (our storage was restored, or it is forged), which
- *                                                 the join must see whole to mint ours again (dvv.ts contradiction):
- *                                                 a held one is asked for whole (`clashes`), a delta is derived as
- *                                                 below. Another replica's dot under another HLC stays ours, as a
- *                                                 join of the whole state would keep it.
+ *   a version held here (same dot)              → ours (a dot names one value), unless we hold it under another HLC:
+ *                                                 then it is another write under that dot (its writer was restored
+ *                                                 from an older copy, or it is forged). A dot of this replica's own:
+ *                                                 the join must see it whole to mint ours again (dvv.ts
+ *                                                 contradiction); another replica's that was minted before ours: the
+ *                                                 join keeps it instead of ours (dvv.ts firstMinted). Either way a
+ *                                                 held one is asked for whole (`clashes`), a delta is derived as
+ *                                                 below; one minted after ours stays ours, as the join would keep it.
  *   a version our context covers, not held      → left out: we saw it superseded, so the join would drop it anyway
  *   a delta whose bases we all hold             → a derived version over our versions of them, checked now (its type
  *                                                 takes it, and what it makes stays within maxValueBytes)
@@ -22,7 +23,7 @@
  */
 import type { ReplicaCore } from '../core.js';
 import { checkReceived, derive, takesDeltas, versionType } from '../deltas.js';
-import { covers, type StoredVersion } from '../dvv.js';
+import { covers, firstMinted, type StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';
 import type { Entry } from './messages.js';
 import { needsResolving, type WireVersion } from './wire-state.js';
@@ -60,7 +61,7 @@ export async function resolveEntries(core: ReplicaCore, space: string, entries: 
         continue;
       }
       const local = rec?.vs.find((u) => u.r === v.r && u.n === v.n);
-      const collides = local !== undefined && v.r === me && (local.t !== v.t || local.c !== v.c);
+      const collides = local !== undefined && (local.t !== v.t || local.c !== v.c) && (v.r === me || firstMinted(local, v) === v);
       if (local && !collides) {
         vs.push(local);
         continue;

@@ -73,6 +73,12 @@ export interface SessionOptions {
 }
 
 /** How a session closes on a failure it expects (a refusal, a protocol error); undefined for anything else. */
+/** A token past its expiry ends the session at the next message. */
+export function checkGrant(grants: Grants | undefined, now: number): void {
+  const exp = grants?.expiresAt;
+  if (exp !== undefined && now > exp) throw new ConcordError('UNAUTHORIZED', 'token expired');
+}
+
 export function closeFor(e: unknown): [code: number, reason: string] | undefined {
   if (e instanceof ProtocolError) return [CloseCode.PROTOCOL_ERROR, e.message];
   if (!(e instanceof ConcordError)) return undefined;

@@ -15,6 +15,7 @@
  * Inbound frames are handled one at a time, in order. Anything malformed closes the connection with a
  * code and a reason; nothing stored is touched by a bad frame.
  */
+import { attestationOf } from '../attest.js';
 import type { StoredChange } from '../core.js';
 import type { EpochEntry } from '../epochs.js';
 import { ConcordError } from '../errors.js';
@@ -28,7 +29,8 @@ import type { PeerModel } from './peer-model.js';
 import { Wire } from './wire.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
-import { closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { checkGrant, closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { Attester } from './attester.js';
 import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
@@ -55,6 +57,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
   private readonly wire = new Wire((e) => this.core.events.emit('error', e));
   readonly model: PeerModel = this.wire.model;
+  /** A relay signs the own dots it delivers to a client (attest.ts). */
+  private attester: Attester | undefined;
 
   constructor(
     readonly hub: SyncHub,
@@ -70,7 +74,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   get status(): ReplicaStatus {
     return this.currentStatus;
   }
-
   /** Who the peer's credential speaks for (a token's `sub`), and whether it is a trusted relay of the cluster. */
   get principal(): { principal?: string; trusted: boolean } {
     return { ...(this.grants?.principal !== undefined ? { principal: this.grants.principal } : {}), trusted: this.grants?.trusted === true };
@@ -79,7 +82,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   get peerId(): string | undefined {
     return this.peer?.replicaId;
   }
-
   get core() {
     return this.hub.core;
   }
@@ -104,15 +106,14 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
       }
     });
+    this.attester?.sent(m);
   }
 
   get frameBudget(): number {
     return Math.min(256 * 1024, Math.floor(this.options.maxFrameBytes / 4));
   }
 
-  private sendHello(): Promise<void> {
-    return (this.hello ??= this.makeHello());
-  }
+  private sendHello = (): Promise<void> => (this.hello ??= this.makeHello());
 
   private async makeHello(): Promise<void> {
     // Our hello carries our sync items: with the cursors we hold for the peer we expect, or none when we do
@@ -124,6 +125,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       for (const name of this.hub.openedSpaces()) spaces.push(await this.state(name).makeItem(this.options.expectedPeer));
     }
     const seen = expected === undefined ? undefined : await this.core.seen(expected);
+    const attest = expected === undefined ? undefined : await attestationOf(this.core.storage, expected);
     this.helloTop = this.core.durableSeq;
     this.helloHistory = sentHistory(this.core.history);
     this.send({
@@ -136,6 +138,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       expect: expected ?? '',
       history: this.helloHistory,
       ...(seen ? { seen } : {}),
+      ...(attest ? { attest } : {}),
       spaces,
     });
   }
@@ -207,7 +210,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private async handle(m: Message): Promise<void> {
     if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
     if (!this.peer) throw new ProtocolError('expected hello first');
-    this.checkGrant();
+    checkGrant(this.grants, this.options.now());
     switch (m.type) {
       case MsgType.Sync:
         for (const item of m.spaces) await this.onSyncItem(item);
@@ -240,12 +243,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         // Only relays send news, to their clients; a server ignores it (a client has no news for it).
         if (this.options.role === 'client') this.options.onCluster?.(m.json);
         return;
+      case MsgType.Attest:
+        // Only relays attest, to their clients; a relay trusts no signature but its own.
+        if (this.options.role === 'client') await Attester.received(this.core, this.peer.replicaId, m);
+        return;
     }
-  }
-
-  private checkGrant(): void {
-    const exp = this.grants?.expiresAt;
-    if (exp !== undefined && this.options.now() > exp) throw new ConcordError('UNAUTHORIZED', 'token expired');
   }
 
   private async onHello(m: Hello): Promise<void> {
@@ -256,10 +258,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     if (this.options.role === 'server') {
       if (!this.options.authenticate) throw new ConcordError('UNAUTHORIZED', 'no authenticator');
       this.grants = await this.options.authenticate(m.token, m.replicaId);
-      this.checkGrant();
+      checkGrant(this.grants, this.options.now());
       if (!this.grants.trusted && !(await this.hub.principals.claim(m.replicaId, this.grants.principal ?? ''))) {
         return this.close(CloseCode.ID_CONFLICT, 'this replicaId is in use by another principal here: take a new one');
       }
+      if (!this.grants.trusted) this.attester = new Attester(this.core, (a) => this.send(a), (e) => this.fail(e));
     }
     const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? (this.options.expectedPeer ?? '') : undefined);
     if (verdict === 'reidentify') await this.core.reidentify(m.replicaId);
@@ -305,8 +308,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   }
 
   rightsFor(space: string): Rights | undefined {
-    if (this.options.role !== 'server') return 'write';
-    return this.grants?.rights(space);
+    return this.options.role !== 'server' ? 'write' : this.grants?.rights(space);
   }
 
   private async onSyncItem(item: SyncItem): Promise<void> {

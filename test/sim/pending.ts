@@ -30,11 +30,6 @@ export const PENDING_FIXES: Record<string, Pending> = {
     defects: ['N2'],
     why: "a relay restored from an older copy learns it only from relays of its cluster (clients may not make it re-identify, issue 11 #9): its own writes made before a client brings back the lost dots can be dropped, or absorbed in a typed value's count; a relay's writes after that are minted above the claims",
   },
-  // Named scenarios (scenarios.test.ts, scenarios-faults.test.ts).
-  'scenario:restored-relay-writes': {
-    defects: ['N2'],
-    why: 'a relay restored from an older copy that nobody told (no --restored) reuses a dot for a write that reaches a client before the lost write comes back: that client keeps one of the two values',
-  },
 };
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';

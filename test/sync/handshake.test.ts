@@ -119,7 +119,7 @@ describe('decideSpace', () => {
   });
 
   it('refuses a hello without a common protocol version, with the versions named', () => {
-    expect(versionRefusal([3, 4])).toBeUndefined();
-    expect(versionRefusal([3])).toMatch(/peer speaks \[3\], this replica \[4\]/);
+    expect(versionRefusal([4, 5])).toBeUndefined();
+    expect(versionRefusal([4])).toMatch(/peer speaks \[4\], this replica \[5\]/);
   });
 });
