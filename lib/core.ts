@@ -10,6 +10,7 @@ import { AckTracker } from './acks.js';
 import { contradiction, EMPTY_STATE, join, sameState, type KeyState, type VersionVector } from './dvv.js';
 import type { EpochEntry, Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
+import { noteDropped } from './dropped-own.js';
 import { ConcordError } from './errors.js';
 import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
@@ -294,7 +295,10 @@ export class ReplicaCore {
           const again = mintAgain(clash.base, clash.again, me, Math.max(seq, remote.cc[me] ?? 0), () => this.clock.tick());
           joined = again.state;
           seq = again.seq - 1; // the record's own seq is taken below
-        } else joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
+        } else {
+          joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
+          if (prev) noteDropped(tx, space, key, me, prev, joined);
+        }
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
         seq++;
         const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;

@@ -13,6 +13,7 @@
  */
 import type { AckTracker } from './acks.js';
 import type { CoreEvents, StoredChange } from './core.js';
+import { reissueDropped } from './dropped-own.js';
 import { restorePoint } from './epochs.js';
 import { ConcordError } from './errors.js';
 import type { Emitter } from './events.js';
@@ -52,6 +53,8 @@ export async function reidentify(owner: IdentityOwner, peer: string): Promise<vo
   owner.setIdentity(identity);
   // A tab sharing the storage may have written under the old id while the keys were read: those too.
   changes.push(...(await rewrite(owner, await keysPast(owner.storage, point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick))));
+  // And the writes since the restore that joins dropped before we knew (a peer's context saw their dots used before).
+  changes.push(...(await rewrite(owner, [], (tx) => reissueDropped(tx, identity.id, old.id, point, tick))));
   owner.acks.reissued(point, changes.map((c) => [c.space, c.rec.seq] as const));
   owner.events.emit('reidentified', { oldId: old.id, newId: identity.id });
   owner.events.emit('error', new ConcordError('RESTORED', `a peer holds writes of this replica that its storage lost (restored from an older copy?): it now writes as a new replica ${identity.id}, and re-issued ${changes.length} write(s) made after the restore point`));

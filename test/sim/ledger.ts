@@ -19,6 +19,7 @@
  *   - no version a collected tombstone superseded (its dot covered by the collected record's context) is
  *     held anywhere at the end, nor stored again by the collector at any time after it collected.
  */
+import { DROPPED_META } from '../../lib/dropped-own.js';
 import { sameVector } from '../../lib/dvv.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { bodyOf } from './doc-values.js';
@@ -95,6 +96,8 @@ export class Ledger {
   private readonly forgiven = new Map<Dot, string>();
   /** Per key, the contexts of resolved writes made with an explicit context (what they may supersede). */
   private readonly contexts = new Map<string, Array<Readonly<Record<string, number>>>>();
+  /** Per node and key, own versions a join dropped (a re-identification may re-issue them: lib/dropped-own.ts). */
+  private readonly droppedOwn = new Map<string, Array<KeyRecord['vs'][number]>>();
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
 
@@ -105,7 +108,7 @@ export class Ledger {
    */
   spy(node: string, inner: StorageAdapter, isOwn: (r: string) => boolean): StorageAdapter {
     type Seen = () => void;
-    const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null): Seen | undefined => {
+    const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null, reissuing = false): Seen | undefined => {
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
       // A local write: a new version of ours at the record's seq (the engine mints a write's dot there, above
       // any counter of ours the key's context claims). A join brings our own dots back below it — except after a
@@ -133,6 +136,10 @@ export class Ledger {
           let dots = this.localDots.get(node);
           if (!dots) this.localDots.set(node, (dots = new Map()));
           dots.set(`${id(space, key)}\u0000${next!.seq}`, dotOf(mine.r, mine.n));
+          // A re-issue of an own write a join dropped before the restore was known carries that write on (the
+          // transaction that clears the engine's notes of such writes, lib/dropped-own.ts).
+          const dropped = reissuing ? (this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []) : [];
+          gone.push(...dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v)));
           this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
           this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));
@@ -145,11 +152,14 @@ export class Ledger {
         const onlyTombstones = prev !== undefined && prev.vs.length > 0 && prev.vs.every((v) => v.d === 1);
         const collected = onlyTombstones && (next === null || (next.vs.length === 0 && sameVector(next.cc, prev.cc)));
         for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: collected ? 'remove' : next ? 'join' : 'remove', tombstone: v.d === 1 });
+        const own = gone.filter((v) => isOwn(v.r));
+        if (own.length) this.droppedOwn.set(`${node}\u0000${id(space, key)}`, [...(this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []), ...own]);
         if (collected) this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))) });
       };
     };
     const wrapTx = (tx: StorageTx, seen: Seen[]): StorageTx => {
       const read = new Map<string, KeyRecord | undefined>();
+      let reissuing = false;
       const note = (s: Seen | undefined) => s && seen.push(s);
       const first = (space: string, key: string, rec: KeyRecord | undefined) => {
         if (!read.has(id(space, key))) read.set(id(space, key), rec);
@@ -162,7 +172,7 @@ export class Ledger {
         },
         put(space, key, rec) {
           tx.put(space, key, rec);
-          note(observe(space, key, read.get(id(space, key)), rec));
+          note(observe(space, key, read.get(id(space, key)), rec, reissuing));
           read.set(id(space, key), rec);
         },
         remove(space, key) {
@@ -171,7 +181,10 @@ export class Ledger {
           read.set(id(space, key), undefined);
         },
         getMeta: (name) => tx.getMeta(name),
-        setMeta: (name, value) => tx.setMeta(name, value),
+        setMeta: (name, value) => {
+          if (name.startsWith(DROPPED_META) && value === null) reissuing = true;
+          tx.setMeta(name, value);
+        },
       };
     };
     return {

@@ -28,7 +28,7 @@ export const PENDING_FIXES: Record<string, Pending> = {
   // Fault classes: their seed families are skipped, and no CI schedule draws them.
   'restore-relay': {
     defects: ['N2'],
-    why: "a relay restored from an older copy learns it only from relays of its cluster (clients may not make it re-identify, issue 11 #9): its own writes made before a client brings back the lost dots can be dropped, or absorbed in a typed value's count; a relay's writes after that are minted above the claims",
+    why: "a relay restored from an older copy that nobody told now learns it from any client holding its signature on a lost dot (lib/attest.ts), and one dot under two writes converges on the first minted (dvv.ts); what is left: until such a client comes back, the relay's own writes reuse lost dots, and their contexts, passed to clients that never held the lost writes, cover them: when the lost writes come back, those clients (and the relay, from them) drop them. Needs a revocation of the old id's counters past the restore point that every replica applies, or a relay writing under a fresh id per open",
   },
 };
 

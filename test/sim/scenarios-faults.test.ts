@@ -162,6 +162,34 @@ describe(`fault scenarios (seed ${SEED})`, () => {
     await c.close();
   });
 
+  // A replica restored from an older copy that nobody told, whose first contact is a peer that got its lost write
+  // only through the relay (so no witness, epochs.ts): that peer's state of the key covers the reused dot of the
+  // replica's new write, and the join drops it. When the relay (a witness) later says so, the re-identification
+  // re-issues it from the note the join left (lib/dropped-own.ts): the write comes back as a sibling.
+  it('a write a restored replica made before any witness reached it survives a peer whose context covers its reused dot', async () => {
+    const c = await Cluster.create({ seed: SEED, nodes: ['hub', 'h', 'p'], edges: [['hub', 'h'], ['hub', 'p'], ['p', 'h']], relays: ['hub'], link: { antiEntropyInterval: 0 } });
+    const backup = c.node('h').disk.copy();
+    c.net.partition(['h', 'hub']); // p away: h's write reaches the relay only
+    await c.drive(c.node('h').r.space('s').put('k', 'lost with the restore'));
+    await c.clock.advance(3000);
+    c.net.heal();
+    c.net.isolate('h'); // p gets it from the relay, and supersedes it
+    await c.clock.advance(3000);
+    await c.drive(c.node('p').r.space('s').put('k', 'by p, after it'));
+    await c.clock.advance(3000);
+    await c.drive(c.replaceStorage('h', backup));
+    c.net.heal();
+    c.net.partition(['h', 'p']); // the restored h meets p first
+    const w = await c.drive(c.node('h').r.space('s').put('k', 'by h, after the restore'));
+    await c.clock.advance(3000);
+    c.net.heal();
+    await c.settle();
+    await c.drive(w.synced);
+    for (const n of c.names) expect(await siblings(c, n, 'k'), `k on ${n}`).toEqual(['by h, after the restore', 'by p, after it']);
+    sameVersions(c);
+    await c.close();
+  });
+
   // A relay is a replica too: restored from an older copy, it mints again the dots it minted after the copy was
   // taken. Its clients hold those dots (or states covering them), and no client may make it re-identify (a
   // client's word cannot, issue 11 #9). When the client that holds the lost write is the one it writes to, the
