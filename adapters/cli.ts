@@ -28,8 +28,8 @@ concord relay
   --port N          TCP port (env PORT; default 8787; 0 picks a free one)
   --host ADDR       address to listen on (env HOST; default 127.0.0.1)
   --data DIR        keep the data in DIR, durably (env DATA_DIR; default: in memory, lost on exit)
-  --restored        DIR was just restored from a backup: start under a new replica id, so the relay's own
-                    writes cannot reuse an id its lost writes used. Once, on the first start after a restore
+  --restored        DIR was just restored from a backup. Accepted for scripts; every start already opens
+                    DIR under a new replica id, so the relay's own writes never reuse an id lost writes used
   --secret-file F   client token secret(s), one per line, at least 16 bytes each (env CONCORD_SECRET_FILE,
                     or the secret itself in CONCORD_SECRET). The first line signs; further lines are
                     previous secrets, still accepted for --secret-grace (rotation). Without a secret the

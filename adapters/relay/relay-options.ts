@@ -92,7 +92,11 @@ export interface RelayOptions {
   maxValueBytes?: number;
   /** Remote timestamps more than this many ms ahead of the wall clock are not adopted (default 60 000). */
   maxClockDriftMs?: number;
-  /** The data was just restored from a backup: open under a new replica id (openReplica's `restored`; CLI --restored). */
+  /**
+   * The data was just restored from a backup. Changes nothing: a relay opens its storage under a new replica id at
+   * every start (openReplica's `restored`), since it cannot tell a restored copy from the latest. Kept so callers
+   * that say so still work (CLI --restored); the listening log mentions it.
+   */
   restored?: boolean;
   /** Milliseconds a tombstone is kept before the relay collects it (default 30 days). */
   gcGrace?: number;

@@ -139,7 +139,11 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     collectTombstones: true,
     ...(options.gcGrace !== undefined ? { gcGrace: options.gcGrace } : {}),
     ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
-    ...(options.restored ? { restored: true } : {}),
+    // Every start opens under a fresh replica id (openReplica's `restored`): a relay cannot know whether its data
+    // directory is the latest (a backup, a copied directory and a VM snapshot all look like the last shutdown), and a
+    // restored copy that wrote under its old id would give a dot two values (issue 10). Its lost writes come back
+    // from its clients under the old id, never covered by anything it writes now.
+    restored: true,
     now,
   });
   const metrics = new RelayMetrics(async () => (await storage.spaces()).length);

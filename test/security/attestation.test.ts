@@ -2,6 +2,7 @@
  * Delivery attestations (lib/attest.ts): a relay restored from an older copy learns it from any client that holds
  * its signature on a dot the copy lost, and from nothing else a client can say. A client's word alone must never
  * make a relay re-identify (issue 11: that would let anyone with a token make it mint ids and re-issue at will).
+ * createRelay opens under a fresh id at every start anyway; these are servers that keep theirs (openReplica + accept).
  */
 import { describe, expect, it } from 'vitest';
 import { ATTESTATION_META, attestationOf, type Attestation } from '../../lib/attest.js';
@@ -10,7 +11,7 @@ import { Cluster } from '../sim/cluster.js';
 const SEED = 7;
 
 async function hubWithClients() {
-  const c = await Cluster.create({ seed: SEED, nodes: ['hub', 'alice', 'mallory'], edges: [['hub', 'alice'], ['hub', 'mallory']], relays: ['hub'], link: { antiEntropyInterval: 0 } });
+  const c = await Cluster.create({ seed: SEED, nodes: ['hub', 'alice', 'mallory'], edges: [['hub', 'alice'], ['hub', 'mallory']], relays: ['hub'], keptRelayIds: true, link: { antiEntropyInterval: 0 } });
   await c.drive(c.node('hub').r.space('s').put('early', 'written by the relay'));
   await c.settle();
   return c;

@@ -36,6 +36,11 @@ export interface ClusterOptions {
   relays?: readonly string[];
   /** One relay (the same as `relays: [relay]`). */
   relay?: string;
+  /**
+   * Relays reopen under the id their storage holds, as a server embedded with openReplica and accept() does. By
+   * default a relay opens under a fresh id each start, as createRelay does (adapters/relay/relay.ts).
+   */
+  keptRelayIds?: boolean;
   /** A node's disk (default: a SimDisk on the cluster's clock, durable at once). */
   disk?: (node: string, clock: VirtualClock) => SimDisk;
   /** A node's storage as a plain adapter instead of a disk (no crash or copy; one instance). */
@@ -283,7 +288,7 @@ export class Cluster {
       ...(this.options.merge ? { merge: this.options.merge } : {}),
       ...this.options.replica?.(name),
       ...(grace !== undefined ? { collectTombstones: true, gcGrace: grace } : {}),
-      ...(this.openRestored.delete(name) ? { restored: true } : {}),
+      ...(this.openRestored.delete(name) || (this.relays.has(name) && !this.options.keptRelayIds) ? { restored: true } : {}),
     });
     replica = opened;
     if (grace !== undefined) stopRealTimeCollection(opened);

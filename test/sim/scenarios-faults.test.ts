@@ -195,7 +195,7 @@ describe(`fault scenarios (seed ${SEED})`, () => {
   // client's word cannot, issue 11 #9). When the client that holds the lost write is the one it writes to, the
   // join sees the contradiction (our dot, another write) and mints the relay's write again above it.
   it('a relay restored from an older copy that writes again loses nothing and reuses no dot', async () => {
-    const c = await Cluster.create({ seed: SEED, nodes: ['hub', 'a'], edges: [['hub', 'a']], relays: ['hub'], link: { antiEntropyInterval: 0 } });
+    const c = await Cluster.create({ seed: SEED, nodes: ['hub', 'a'], edges: [['hub', 'a']], relays: ['hub'], keptRelayIds: true, link: { antiEntropyInterval: 0 } });
     await c.drive(c.node('hub').r.space('s').put('early', 'before the copy'));
     await c.settle();
     const backup = c.node('hub').disk.copy();
@@ -213,12 +213,12 @@ describe(`fault scenarios (seed ${SEED})`, () => {
   });
 
   // When the write reaches another client first (b, which never held the lost one), b holds it under the reused dot.
-  // A restore the relay knows of avoids that: the operator says so (openReplica's `restored`, the CLI's --restored)
-  // and the copy opens under a new id. One nobody told learns it when a (away meanwhile) comes back with the relay's
+  // A restore the relay knows of avoids that: the operator says so (openReplica's `restored`), or the relay opens
+  // under a fresh id at every start (createRelay does), and the copy never writes under the old id. One nobody told learns it when a (away meanwhile) comes back with the relay's
   // signature on the lost dot (lib/attest.ts): it re-identifies and re-issues its write, and b, meeting the dot under
   // two writes, keeps the one minted first, as every replica does (dvv.ts firstMinted). Both writes survive everywhere.
-  const restoredRelayWritesFirstToAnother = async (restored: boolean) => {
-    const c = await Cluster.create({ seed: SEED, nodes: ['hub', 'a', 'b'], edges: [['hub', 'a'], ['hub', 'b']], relays: ['hub'], link: { antiEntropyInterval: 0 } });
+  const restoredRelayWritesFirstToAnother = async (restored: boolean, keptRelayIds = true) => {
+    const c = await Cluster.create({ seed: SEED, nodes: ['hub', 'a', 'b'], edges: [['hub', 'a'], ['hub', 'b']], relays: ['hub'], keptRelayIds, link: { antiEntropyInterval: 0 } });
     const hub = () => c.node('hub').r.space('s');
     c.net.partition(['b']); // b first connects after the restore
     await c.drive(hub().put('early', 'before the copy'));
@@ -230,7 +230,7 @@ describe(`fault scenarios (seed ${SEED})`, () => {
     expect(await siblings(c, 'a', 'k')).toEqual(['lost with the restore']);
     await c.stop('a');
     await c.drive(c.replaceStorage('hub', backup, { restored }));
-    if (restored) expect(c.node('hub').r.replicaId).not.toBe(oldId);
+    if (restored || !keptRelayIds) expect(c.node('hub').r.replicaId).not.toBe(oldId);
     const w = await c.drive(hub().put('k', 'written after the restore'));
     c.net.heal();
     await c.drive(w.synced);
@@ -244,6 +244,7 @@ describe(`fault scenarios (seed ${SEED})`, () => {
   };
   it('a relay opened as a restored copy writes again under a new id: nothing lost, no dot reused', () => restoredRelayWritesFirstToAnother(true));
   it('a restored relay nobody told, whose write reaches another client first, loses nothing', () => restoredRelayWritesFirstToAnother(false));
+  it('a relay that opens under a fresh id at every start (createRelay) loses nothing after a restore nobody told it of', () => restoredRelayWritesFirstToAnother(false, false));
 
   // A replica never adopts into its hybrid logical clock a remote timestamp far ahead of its wall clock
   // (DESIGN.md, Security); versions with such timestamps are still stored and synced.

@@ -49,7 +49,13 @@ export type Family = 'mixed' | Feature;
  * the features so a pending fix can switch it off (relays then do not collect, unless a gc family asks).
  */
 export const RELAYS_COLLECT = 'relays-collect' as const;
-export type Switch = Feature | typeof RELAYS_COLLECT;
+/**
+ * Not a family either: a relay restored from an older copy in the same run as a client restored from one. Listed so a
+ * pending fix can switch the combination off (the client's restores are then left out; a restore-relay family keeps
+ * its relay restore).
+ */
+export const DOUBLE_RESTORE = 'double-restore' as const;
+export type Switch = Feature | typeof RELAYS_COLLECT | typeof DOUBLE_RESTORE;
 export const FAMILIES: readonly Family[] = ['mixed', ...FEATURES];
 
 /** How often the 'mixed' family draws each feature, and a family each feature beside its own. */
@@ -187,6 +193,12 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     if (f !== family && roll >= (family === 'mixed' ? P_FEATURE : P_FEATURE_IN_FAMILY)) continue;
     if (options.disabled?.has(f)) disabled.push(f);
     else on.add(f);
+  }
+  const clientRestores = ['restore-replica', 'restore-once'] as const;
+  if (options.disabled?.has(DOUBLE_RESTORE) && on.has('restore-relay') && clientRestores.some((f) => on.has(f))) {
+    if (family === 'restore-relay') for (const f of clientRestores) on.delete(f);
+    else on.delete('restore-relay');
+    disabled.push(DOUBLE_RESTORE);
   }
 
   // 2. Shape.
