@@ -394,7 +394,7 @@ export class Replica implements SpaceHost {
     for (const link of [...this.links]) link.close();
     for (const session of this.accepted) session.close(1001, 'replica closing');
     for (const waiter of [...this.closeWaiters]) waiter(new ConcordError('CLOSED', 'the replica closed before it was synced'));
-    if (!this.core.isClosed) await this.pendingWrites.flush(true).catch((e) => this.core.events.emit('error', e));
+    if (!this.core.isClosed) await this.pendingWrites.close().catch((e) => this.core.events.emit('error', e));
     await this.core.close();
   }
 }

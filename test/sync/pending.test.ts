@@ -146,6 +146,112 @@ describe('replica.pending', () => {
   });
 });
 
+/** `storage` with its log reads counted (records returned). */
+function countingReads(storage: StorageAdapter): { storage: StorageAdapter; read: () => number } {
+  let read = 0;
+  return {
+    read: () => read,
+    storage: {
+      open: () => storage.open(),
+      close: () => storage.close(),
+      transact: (fn) => storage.transact(fn),
+      get: (space, key) => storage.get(space, key),
+      getMeta: (name) => storage.getMeta(name),
+      scan: (space, o) => storage.scan(space, o),
+      index: (space) => storage.index(space),
+      spaces: () => storage.spaces(),
+      readLog: async (space, after, limit) => {
+        const page = await storage.readLog(space, after, limit);
+        read += page.length;
+        return page;
+      },
+    },
+  };
+}
+
+// A clean close stores the pending keys, so an open after it reads none of their records (S6: 100 000 unacknowledged
+// writes cost a decode each). Each case below is a way those stored keys could be wrong.
+describe('replica.pending kept at a clean close', () => {
+  it('an open after a clean close counts the pending keys without reading their records, and they still clear', async () => {
+    const storage = memoryStorage();
+    const a = await replica(storage);
+    for (let i = 0; i < 300; i++) await a.space(i % 2 ? 'x' : 'y').put(`k${i}`, i);
+    await a.close();
+    const counted = countingReads(storage);
+    const again = await replica(counted.storage);
+    expect(again.pending).toBe(300);
+    expect(counted.read()).toBe(0);
+    const b = await replica();
+    link(again, b);
+    await again.whenSynced();
+    expect(again.pending).toBe(0);
+  });
+
+  it('writes made after the clean close by an open that crashed count, and so do the kept ones', async () => {
+    const storage = volatileStorage();
+    const a = await replica(storage);
+    await a.space('s').put('before', 1);
+    await a.close();
+    const b = await replica(storage);
+    expect(b.pending).toBe(1);
+    await b.space('s').put('after', 1);
+    await b.space('s').put('before', 2);
+    const crashed = await storage.crashed(); // b never closes cleanly
+    const c = await replica(crashed);
+    expect(c.pending).toBe(2);
+  });
+
+  it('keys acknowledged after the clean close (by another instance, or before a crash) no longer count', async () => {
+    const storage = volatileStorage();
+    const a = await replica(storage);
+    await a.space('s').put('k', 1);
+    await a.space('s').put('j', 1);
+    await a.close();
+    const b = await replica(storage);
+    const peer = await replica();
+    peer.space('s');
+    link(b, peer);
+    await until(() => b.pending === 0, 'acknowledged');
+    await turns();
+    const c = await replica(await storage.crashed()); // b never wrote new stored keys
+    expect(c.pending).toBe(0);
+  });
+
+  it('a kept key whose record another replica\'s write superseded after the close no longer counts', async () => {
+    const storage = volatileStorage();
+    const a = await replica(storage);
+    const w = await a.space('s').put('k', 'ours');
+    await a.close();
+    const b = await replica(storage);
+    expect(b.pending).toBe(1);
+    // Another replica read our write and wrote over it; its state reaches b (by a join: no acknowledgement of b's log).
+    const theirs = { r: 'Zother00000000000', n: 1, t: Date.now(), c: 0, v: JSON.stringify('theirs') };
+    await b.core.join('s', [['k', { vs: [theirs], cc: { [b.replicaId]: w.seq, [theirs.r]: 1 } }]]);
+    expect(b.pending).toBe(0);
+    const c = await replica(await storage.crashed()); // b never closes cleanly
+    expect(c.pending).toBe(0);
+  });
+
+  it('kept keys naming a log top the storage does not hold (meta and log from different copies) are not trusted', async () => {
+    const storage = volatileStorage();
+    const a = await replica(storage);
+    for (let i = 0; i < 5; i++) await a.space('s').put(`k${i}`, i);
+    await a.close();
+    const b = await replica(storage);
+    await b.space('s').put('after', 1);
+    const crashed = await storage.crashed();
+    const skewed: StorageAdapter = {
+      ...countingReads(crashed).storage,
+      getMeta: async (name: string) => {
+        const v = await crashed.getMeta<{ top: number }>(name);
+        return (name === 'pending' && v ? { ...v, top: v.top + 1000 } : v) as never;
+      },
+    };
+    const c = await replica(skewed);
+    expect(c.pending).toBe(6); // trusted, they would hide 'after', written above their top
+  });
+});
+
 describe('replica.pending against forged input', () => {
   it('a version under our id that we never wrote (arriving by a join, its counter far above our log) clears once its entry is acknowledged', async () => {
     const storage = memoryStorage();
