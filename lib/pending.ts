@@ -43,11 +43,43 @@ const KEYS_META = 'pending';
 /** Above this many pending keys a clean close stores none (the next open reads the log as before). */
 const MAX_STORED = 250_000;
 
-/** The pending keys a clean close stored. */
+/**
+ * The pending keys a clean close stored: per space the keys, each after its length and a colon, and their entries'
+ * seqs in base 36 joined by commas (two strings: storage copies metadata as JSON, and 100 000 small arrays cost far
+ * more to copy than this).
+ */
 interface StoredKeys {
   id: string;
   top: number;
-  spaces: Record<string, Array<[key: string, seq: number]>>;
+  spaces: Record<string, { k: string; s: string }>;
+}
+
+function encodeKeys(keys: ReadonlyMap<string, number>): { k: string; s: string } {
+  let k = '';
+  for (const key of keys.keys()) k += key.length + ':' + key;
+  return { k, s: [...keys.values()].map((n) => n.toString(36)).join(',') };
+}
+
+/** The stored keys of every space, or undefined when anything in them is not as `encodeKeys` wrote it. */
+function decodeKeys(kept: StoredKeys): Map<string, Array<[string, number]>> | undefined {
+  const out = new Map<string, Array<[string, number]>>();
+  for (const [space, e] of Object.entries(kept.spaces)) {
+    if (!e || typeof e.k !== 'string' || typeof e.s !== 'string') return undefined;
+    const seqs = e.s === '' ? [] : e.s.split(',').map((x) => parseInt(x, 36));
+    const keys: Array<[string, number]> = [];
+    for (let at = 0; at < e.k.length; ) {
+      const colon = e.k.indexOf(':', at);
+      const length = colon < 0 ? NaN : Number(e.k.slice(at, colon));
+      if (!Number.isSafeInteger(length) || length <= 0 || colon + 1 + length > e.k.length) return undefined;
+      const seq = seqs[keys.length];
+      if (seq === undefined || !Number.isSafeInteger(seq)) return undefined;
+      keys.push([e.k.slice(colon + 1, colon + 1 + length), seq]);
+      at = colon + 1 + length;
+    }
+    if (keys.length !== seqs.length) return undefined;
+    out.set(space, keys);
+  }
+  return out;
 }
 const STRIDE = 1024;
 const PAGE = 512;
@@ -74,6 +106,8 @@ export class PendingWrites {
   private scheduled = false;
   /** While the open reads the log: the seq each key was last seen at by a change event (newer wins). */
   private loading: Map<string, number> | undefined;
+  /** The top of the stored keys the open started from, while they still say what is pending (no key changed since). */
+  private keptTop: number | undefined;
 
   constructor(
     private readonly core: ReplicaCore,
@@ -108,7 +142,10 @@ export class PendingWrites {
         this.stored.set(s, f);
         if (f > (this.floors.get(s) ?? 0)) this.floors.set(s, f);
       });
-      const base = kept && kept.id === this.core.replicaId && typeof kept.top === 'number' && kept.top <= top && kept.spaces ? kept : undefined;
+      const trusted = kept && kept.id === this.core.replicaId && typeof kept.top === 'number' && kept.top <= top && typeof kept.spaces === 'object';
+      const keys = trusted ? decodeKeys(kept) : undefined;
+      const base = keys ? { top: kept!.top, keys } : undefined;
+      this.keptTop = base && base.top === top ? top : undefined;
       for (const space of spaces) await this.scan(space, base);
     } finally {
       this.loading = undefined;
@@ -117,7 +154,7 @@ export class PendingWrites {
     await this.flush();
   }
 
-  private async scan(space: string, base: StoredKeys | undefined): Promise<void> {
+  private async scan(space: string, base: { top: number; keys: Map<string, Array<[string, number]>> } | undefined): Promise<void> {
     const floor = this.stored.get(space) ?? 0;
     let last = floor;
     // The floor may not pass a pending own version, nor the entry of a key still pending (a version under our id
@@ -126,8 +163,8 @@ export class PendingWrites {
     let from = floor;
     if (base && base.top > floor) {
       // The keys pending at the clean close, less those the floors passed since; the log after its top says the rest.
-      for (const [key, seq] of base.spaces[space] ?? []) {
-        if (seq <= floor) continue;
+      for (const [key, seq] of base.keys.get(space) ?? []) {
+        if (!(seq > floor)) continue;
         this.setKey(space, key, seq);
         minOwn = Math.min(minOwn, seq);
       }
@@ -172,6 +209,7 @@ export class PendingWrites {
   }
 
   private setKey(space: string, key: string, n: number | undefined): void {
+    if (!this.loading) this.keptTop = undefined;
     let keys = this.keys.get(space);
     if (n === undefined) {
       if (keys?.delete(key)) {
@@ -220,8 +258,10 @@ export class PendingWrites {
     if (this.loading || this.core.isClosed) return;
     await this.flush(true);
     const top = await this.core.storedTop();
+    // Opened from stored keys, and nothing changed since: they are still right (no frame of them again in the log).
+    if (this.keptTop === top) return;
     const kept: StoredKeys | null = this.total <= MAX_STORED ? { id: this.core.replicaId, top, spaces: {} } : null;
-    if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = [...keys];
+    if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys);
     await this.core.storage.transact((tx) => tx.setMeta(KEYS_META, kept));
   }
 

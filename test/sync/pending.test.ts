@@ -176,10 +176,11 @@ describe('replica.pending kept at a clean close', () => {
     const storage = memoryStorage();
     const a = await replica(storage);
     for (let i = 0; i < 300; i++) await a.space(i % 2 ? 'x' : 'y').put(`k${i}`, i);
+    for (const odd of ['3:abc', 'a\u0000b', ':', '😀,1', '10']) await a.space('y').put(odd, odd);
     await a.close();
     const counted = countingReads(storage);
     const again = await replica(counted.storage);
-    expect(again.pending).toBe(300);
+    expect(again.pending).toBe(305);
     expect(counted.read()).toBe(0);
     const b = await replica();
     link(again, b);
