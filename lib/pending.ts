@@ -163,11 +163,15 @@ export class PendingWrites {
     let from = floor;
     if (base && base.top > floor) {
       // The keys pending at the clean close, less those the floors passed since; the log after its top says the rest.
-      for (const [key, seq] of base.keys.get(space) ?? []) {
-        if (!(seq > floor)) continue;
-        this.setKey(space, key, seq);
-        minOwn = Math.min(minOwn, seq);
-      }
+      // A change event during this read already said what its key is now (`loading`): that wins.
+      const kept = (base.keys.get(space) ?? []).filter(([key, seq]) => seq > floor && (this.loading!.get(`${space}\n${key}`) ?? 0) < seq);
+      if (kept.length > 0 && !this.keys.has(space)) {
+        // At once, not key by key: this is most of an open's work when many writes wait.
+        this.keys.set(space, new Map(kept));
+        this.total += this.keys.get(space)!.size;
+        this.hooks.onSpace(space);
+      } else for (const [key, seq] of kept) this.setKey(space, key, seq);
+      for (const [, seq] of kept) if (seq < minOwn) minOwn = seq;
       from = last = base.top;
     }
     for (let after = from; ; ) {
