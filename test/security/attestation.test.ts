@@ -17,6 +17,15 @@ async function hubWithClients() {
   return c;
 }
 
+/** A hub with clients, its id, and what it attested to alice. */
+async function attested() {
+  const c = await hubWithClients();
+  const hub = c.node('hub').r;
+  const before = hub.replicaId;
+  const genuine = (await c.drive(attestationOf(c.node('alice').r.core.storage, before)))!;
+  return { c, hub, before, genuine };
+}
+
 /** Sets what `name` believes `relay` attested, then reconnects it so its hello carries that. */
 async function claim(c: Cluster, name: string, relayId: string, a: Attestation): Promise<void> {
   await c.drive(c.node(name).r.core.storage.transact((tx) => tx.setMeta(ATTESTATION_META + relayId, a)));
@@ -39,10 +48,7 @@ describe('delivery attestations', () => {
   });
 
   it('a forged attestation of dots the relay never delivered does not make it re-identify', async () => {
-    const c = await hubWithClients();
-    const hub = c.node('hub').r;
-    const before = hub.replicaId;
-    const genuine = (await c.drive(attestationOf(c.node('alice').r.core.storage, before)))!;
+    const { c, hub, before, genuine } = await attested();
     // The claim names far more dots than the relay holds, with the genuine tag of a smaller claim and with a made-up one.
     for (const tag of [genuine.tag, 'AAAAAAAAAAAAAAAAAAAAAA']) {
       await claim(c, 'mallory', before, { e: genuine.e, n: genuine.n + 1000, tag });
@@ -56,10 +62,7 @@ describe('delivery attestations', () => {
   });
 
   it('a genuine attestation replayed by another client while the relay holds those dots changes nothing', async () => {
-    const c = await hubWithClients();
-    const hub = c.node('hub').r;
-    const before = hub.replicaId;
-    const genuine = (await c.drive(attestationOf(c.node('alice').r.core.storage, before)))!;
+    const { c, hub, before, genuine } = await attested();
     await claim(c, 'mallory', before, genuine);
     expect(hub.replicaId).toBe(before);
     await c.close();

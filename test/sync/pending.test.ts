@@ -38,6 +38,29 @@ function state(p: Promise<unknown>) {
   return s;
 }
 
+/** `storage` with its log reads counted (records returned). */
+function countingReads(storage: StorageAdapter): { storage: StorageAdapter; read: () => number } {
+  let read = 0;
+  return {
+    read: () => read,
+    storage: {
+      open: () => storage.open(),
+      close: () => storage.close(),
+      transact: (fn) => storage.transact(fn),
+      get: (space, key) => storage.get(space, key),
+      getMeta: (name) => storage.getMeta(name),
+      scan: (space, o) => storage.scan(space, o),
+      index: (space) => storage.index(space),
+      spaces: () => storage.spaces(),
+      readLog: async (space, after, limit) => {
+        const page = await storage.readLog(space, after, limit);
+        read += page.length;
+        return page;
+      },
+    },
+  };
+}
+
 describe('replica.pending', () => {
   it('counts keys with unacknowledged local writes (a key written twice once), reports changes, and drops to 0 once a peer stored them', async () => {
     const [a, b] = await Promise.all([replica(), replica()]);
@@ -124,50 +147,12 @@ describe('replica.pending', () => {
     await Promise.all(Array.from({ length: 1500 }, (_, i) => sb.put(`k${i}`, i)));
     await until(async () => Object.keys(await dump(a, 's')).length === 1500, 'a received everything');
     await a.close();
-    let read = 0;
-    const counting: StorageAdapter = {
-      open: () => storage.open(),
-      close: () => storage.close(),
-      transact: (fn) => storage.transact(fn),
-      get: (space, key) => storage.get(space, key),
-      getMeta: (name) => storage.getMeta(name),
-      scan: (space, o) => storage.scan(space, o),
-      index: (space) => storage.index(space),
-      spaces: () => storage.spaces(),
-      readLog: async (space, after, limit) => {
-        const page = await storage.readLog(space, after, limit);
-        read += page.length;
-        return page;
-      },
-    };
-    const again = await replica(counting);
+    const counted = countingReads(storage);
+    const again = await replica(counted.storage);
     expect(again.pending).toBe(0);
-    expect(read).toBe(0);
+    expect(counted.read()).toBe(0);
   });
 });
-
-/** `storage` with its log reads counted (records returned). */
-function countingReads(storage: StorageAdapter): { storage: StorageAdapter; read: () => number } {
-  let read = 0;
-  return {
-    read: () => read,
-    storage: {
-      open: () => storage.open(),
-      close: () => storage.close(),
-      transact: (fn) => storage.transact(fn),
-      get: (space, key) => storage.get(space, key),
-      getMeta: (name) => storage.getMeta(name),
-      scan: (space, o) => storage.scan(space, o),
-      index: (space) => storage.index(space),
-      spaces: () => storage.spaces(),
-      readLog: async (space, after, limit) => {
-        const page = await storage.readLog(space, after, limit);
-        read += page.length;
-        return page;
-      },
-    },
-  };
-}
 
 // A clean close stores the pending keys, so an open after it reads none of their records (S6: 100 000 unacknowledged
 // writes cost a decode each). Each case below is a way those stored keys could be wrong.
