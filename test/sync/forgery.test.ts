@@ -28,4 +28,21 @@ describe('a forged context under another replica\'s id', () => {
     }
     await c.close();
   });
+
+  it("a forged write under a dot the victim already used, with an earlier HLC, adds a sibling and removes nothing once the victim syncs", async () => {
+    const c = await Cluster.create({ seed: 22, nodes: ['hub', 'victim', 'mallory', 'bystander'], edges: [['hub', 'victim'], ['hub', 'mallory'], ['hub', 'bystander']], relay: 'hub', link: { antiEntropyInterval: 0 } });
+    const victim = c.node('victim').r;
+    const w = await victim.space('s').put('doc', 'genuine');
+    await c.settle();
+    const genuine = (await c.node('bystander').r.core.storage.get('s', 'doc'))!.vs[0]!;
+    // The same dot, an HLC before the genuine one, another value.
+    const forged = { r: victim.replicaId, n: w.seq, t: genuine.t - 1000, c: 0, v: JSON.stringify('forged') };
+    await c.node('mallory').r.core.join('s', [['doc', { vs: [forged], cc: { [victim.replicaId]: w.seq } }]]);
+    await c.settle();
+    for (const n of c.names) {
+      const got = await c.node(n).r.space('s').get('doc');
+      expect(got?.siblings.slice().sort(), `on ${n}`).toEqual(['forged', 'genuine']);
+    }
+    await c.close();
+  });
 });
