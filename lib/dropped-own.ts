@@ -6,10 +6,11 @@
  * mint again were minted before, for other writes, and contexts that saw *those* cover ours too. A peer that got
  * them indirectly (not from us: it is no witness, epochs.ts) can reach us before any witness does, and its states
  * then drop our writes made since the restore; when the witness comes and we re-identify, they are gone from storage
- * and nothing re-issues them. So every own version a join drops is noted here (a window of the last MAX_DROPPED own dots, with
- * their values), and a re-identification re-issues those minted past the restore point that no record holds any more
- * (reidentify.ts). Without a restore the notes are never read; with one, a version a peer really superseded comes
- * back as a sibling of what superseded it: a conflict to resolve, never a loss.
+ * and nothing re-issues them. So every own version a join drops is noted here (a window of the last MAX_DROPPED
+ * own dots, with their values up to MAX_NOTED_BYTES), and a re-identification re-issues those minted past the
+ * restore point that no record holds any more (reidentify.ts). Without a restore the notes are never read; with one,
+ * a version a peer really superseded comes back as a sibling of what superseded it: a conflict to resolve, never a
+ * loss.
  */
 import { valueOf } from './deltas.js';
 import type { KeyState, StoredVersion } from './dvv.js';
@@ -21,6 +22,8 @@ import type { StorageTx } from './storage.js';
  * storage never overwrite each other's notes, and a note goes only when a dot MAX_DROPPED later is dropped too. */
 export const DROPPED_META = 'dropped:';
 export const MAX_DROPPED = 256;
+/** A value larger than this is not noted (a note is metadata, written in the join's transaction). */
+export const MAX_NOTED_BYTES = 64 * 1024;
 
 /** One dropped version as stored (JSON): space, key, dot, HLC, tombstone flag, and its value (bytes as base64). */
 interface Note {
@@ -45,6 +48,7 @@ function toNote(space: string, key: string, v: StoredVersion): Note | undefined 
     } catch {
       return undefined; // a delta whose bases are gone: nothing to keep
     }
+    if (value.length > MAX_NOTED_BYTES) return undefined;
     if (typeof value === 'string') note.v = value;
     else {
       let text = '';
