@@ -1,12 +1,12 @@
 /**
  * What a peer's hello says about a restore of this replica (epochs.ts, DESIGN: restore detection by direct
- * witnesses). 'reidentify': the peer holds a dot we delivered that our storage lost; a client takes its relay's
+ * witnesses). 'reidentify': the peer holds a dot we delivered that our storage lost. A client takes its relay's
  * word (and peers theirs), a relay only a relay's of its cluster (`trusted`) — or its own: a client's hello may echo
  * what the relay signed it delivered (attest.ts), and a relay that finds its own signature on a dot its storage lost
- * was restored, whoever brings it. 'rehello': our own hello was made for
- * another replica than this peer (its id changed, or we did not know it), so it could not carry the dots of this
- * peer we hold, and the peer could not tell whether it lost any: say hello again, made for it, before anything else
- * (only a dialer can: `sentExpect` is what its hello expected, undefined for a session that cannot reconnect).
+ * was restored, whoever brings it. 'rehello': our own hello was made for another replica than this peer (its id
+ * changed, or we did not know it), so it could not carry the dots of this peer we hold, and the peer could not tell
+ * whether it lost any: say hello again, made for it, before anything else (only a dialer can: `sentExpect` is what
+ * its hello expected, undefined for a session that cannot reconnect).
  */
 import { verifyAttestation } from '../attest.js';
 import { lostWrites } from '../epochs.js';
