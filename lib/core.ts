@@ -41,6 +41,11 @@ export interface CoreEvents extends Record<string, unknown> {
   change: StoredChange;
   /** This replica re-identified (its storage was restored from an older copy): sessions speak for the old id. */
   reidentified: { oldId: string; newId: string };
+  /**
+   * A re-identification starts (no session may send anything of the old id's any more: it may be re-issued), or is
+   * over (`over`: its sessions may start again; 'reidentified' follows unless it failed).
+   */
+  reidentifying: { oldId: string; over?: true };
   error: unknown;
   status: ReplicaStatus;
   /** The number of keys holding a local write no relay or peer acknowledged yet changed (pending.ts). */

@@ -42,6 +42,11 @@ const FLOOR_META = 'af:';
 const KEYS_META = 'pending';
 /** Above this many pending keys a clean close stores none (the next open reads the log as before). */
 const MAX_STORED = 250_000;
+/**
+ * Below this many a clean close stores none either: reading so few records costs less than the write (a close
+ * then also never waits on a storage that does not get durable). Kept keys stored earlier stay right as a base.
+ */
+export const MIN_STORED = 1024;
 
 /**
  * The pending keys a clean close stored: per space the keys, each after its length and a colon, and their entries'
@@ -263,7 +268,7 @@ export class PendingWrites {
     await this.flush(true);
     const top = await this.core.storedTop();
     // Opened from stored keys, and nothing changed since: they are still right (no frame of them again in the log).
-    if (this.keptTop === top) return;
+    if (this.keptTop === top || this.total < MIN_STORED) return;
     const kept: StoredKeys | null = this.total <= MAX_STORED ? { id: this.core.replicaId, top, spaces: {} } : null;
     if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys);
     await this.core.storage.transact((tx) => tx.setMeta(KEYS_META, kept));

@@ -42,6 +42,16 @@ export interface IdentityOwner {
 /** Re-identifies the replica after `peer` told it of writes its storage lost. The caller closes every session. */
 export async function reidentify(owner: IdentityOwner, peer: string): Promise<void> {
   const old = owner.identity();
+  // Sessions stop first: a log page read before the re-issue may hold dots past the restore point that it strips.
+  owner.events.emit('reidentifying', { oldId: old.id });
+  try {
+    await reissueAll(owner, old, peer);
+  } finally {
+    owner.events.emit('reidentifying', { oldId: old.id, over: true });
+  }
+}
+
+async function reissueAll(owner: IdentityOwner, old: Identity, peer: string): Promise<void> {
   const point = restorePoint(old.history, await owner.storedTop(), await owner.storage.getMeta<string>('told:' + peer));
   const tick = () => owner.clock.tick();
   let identity = old;

@@ -51,6 +51,8 @@ export class SyncHub {
    */
   private readonly lastSeqs = new Map<string, number>();
   private lastSweep = 0;
+  /** A re-identification is under way: sessions wait for its end (they would speak for the old id). */
+  private reidentifying = false;
   private readonly indexIdleMs: number;
   private readonly maxIndexes: number;
   private readonly opened: () => Iterable<string>;
@@ -97,10 +99,16 @@ export class SyncHub {
       if ((built || known !== undefined) && change.rec.seq > (known ?? 0)) this.lastSeqs.set(change.space, change.rec.seq);
       for (const s of this.sessions) s.changed(change, prevLast);
     });
-    // Sessions speak for the identity they said hello with: after a re-identification, every one starts over.
-    core.events.on('reidentified', () => {
+    // Sessions speak for the identity they said hello with: from the start of a re-identification (a log page read
+    // before it may hold dots it re-issues), every one stops, and starts over under the new identity.
+    const stop = () => {
       for (const s of [...this.sessions]) s.close(1001, 'replica re-identified');
+    };
+    core.events.on('reidentifying', (e) => {
+      this.reidentifying = !e.over;
+      stop();
     });
+    core.events.on('reidentified', stop);
   }
 
   private apply(ix: SpaceIndex, change: StoredChange): void {
@@ -217,6 +225,8 @@ export class SyncHub {
 
   addSession(s: SessionLike): void {
     this.sessions.add(s);
+    // A session opened while the replica re-identifies would speak for the old id: it ends at once.
+    if (this.reidentifying) queueMicrotask(() => s.close(1001, 'replica re-identifying'));
   }
 
   removeSession(s: SessionLike): void {

@@ -3,6 +3,7 @@
 // that resolves once the status is 'synced' with nothing pending (waits offline, rejects on close or abort).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConcordError, memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
+import { MIN_STORED } from '../../lib/pending.js';
 import { volatileStorage } from '../support/volatile-storage.js';
 import { dump, until } from './support.js';
 
@@ -154,18 +155,22 @@ describe('replica.pending', () => {
   });
 });
 
-// A clean close stores the pending keys, so an open after it reads none of their records (S6: 100 000 unacknowledged
-// writes cost a decode each). Each case below is a way those stored keys could be wrong.
+// A clean close stores the pending keys (from MIN_STORED of them on), so an open after it reads none of their records
+// (S6: 100 000 unacknowledged writes cost a decode each). Each case below is a way those stored keys could be wrong.
 describe('replica.pending kept at a clean close', () => {
+  /** Enough pending writes in a space of their own for a clean close to keep them. */
+  const bulk = (r: Replica) => Promise.all(Array.from({ length: MIN_STORED }, (_, i) => r.space('bulk').put(`m${i}`, i)));
+
   it('an open after a clean close counts the pending keys without reading their records, and they still clear', async () => {
     const storage = memoryStorage();
     const a = await replica(storage);
     for (let i = 0; i < 300; i++) await a.space(i % 2 ? 'x' : 'y').put(`k${i}`, i);
     for (const odd of ['3:abc', 'a\u0000b', ':', '😀,1', '10']) await a.space('y').put(odd, odd);
+    await bulk(a);
     await a.close();
     const counted = countingReads(storage);
     const again = await replica(counted.storage);
-    expect(again.pending).toBe(305);
+    expect(again.pending).toBe(305 + MIN_STORED);
     expect(counted.read()).toBe(0);
     const b = await replica();
     link(again, b);
@@ -177,14 +182,15 @@ describe('replica.pending kept at a clean close', () => {
     const storage = volatileStorage();
     const a = await replica(storage);
     await a.space('s').put('before', 1);
+    await bulk(a);
     await a.close();
     const b = await replica(storage);
-    expect(b.pending).toBe(1);
+    expect(b.pending).toBe(1 + MIN_STORED);
     await b.space('s').put('after', 1);
     await b.space('s').put('before', 2);
     const crashed = await storage.crashed(); // b never closes cleanly
     const c = await replica(crashed);
-    expect(c.pending).toBe(2);
+    expect(c.pending).toBe(2 + MIN_STORED);
   });
 
   it('keys acknowledged after the clean close (by another instance, or before a crash) no longer count', async () => {
@@ -192,6 +198,7 @@ describe('replica.pending kept at a clean close', () => {
     const a = await replica(storage);
     await a.space('s').put('k', 1);
     await a.space('s').put('j', 1);
+    await bulk(a);
     await a.close();
     const b = await replica(storage);
     const peer = await replica();
@@ -207,21 +214,23 @@ describe('replica.pending kept at a clean close', () => {
     const storage = volatileStorage();
     const a = await replica(storage);
     const w = await a.space('s').put('k', 'ours');
+    await bulk(a);
     await a.close();
     const b = await replica(storage);
-    expect(b.pending).toBe(1);
+    expect(b.pending).toBe(1 + MIN_STORED);
     // Another replica read our write and wrote over it; its state reaches b (by a join: no acknowledgement of b's log).
     const theirs = { r: 'Zother00000000000', n: 1, t: Date.now(), c: 0, v: JSON.stringify('theirs') };
     await b.core.join('s', [['k', { vs: [theirs], cc: { [b.replicaId]: w.seq, [theirs.r]: 1 } }]]);
-    expect(b.pending).toBe(0);
+    expect(b.pending).toBe(MIN_STORED);
     const c = await replica(await storage.crashed()); // b never closes cleanly
-    expect(c.pending).toBe(0);
+    expect(c.pending).toBe(MIN_STORED);
   });
 
   it('kept keys naming a log top the storage does not hold (meta and log from different copies) are not trusted', async () => {
     const storage = volatileStorage();
     const a = await replica(storage);
     for (let i = 0; i < 5; i++) await a.space('s').put(`k${i}`, i);
+    await bulk(a);
     await a.close();
     const b = await replica(storage);
     await b.space('s').put('after', 1);
@@ -234,7 +243,7 @@ describe('replica.pending kept at a clean close', () => {
       },
     };
     const c = await replica(skewed);
-    expect(c.pending).toBe(6); // trusted, they would hide 'after', written above their top
+    expect(c.pending).toBe(6 + MIN_STORED); // trusted, they would hide 'after', written above their top
   });
 });
 
