@@ -106,6 +106,11 @@ export class PendingWrites {
   private readonly stored = new Map<string, number>();
   /** space → key → the key's log seq: the acknowledgement that clears it. */
   private readonly keys = new Map<string, Map<string, number>>();
+  /**
+   * Spaces whose kept keys (a clean close's) are not in `keys` yet: the list, turned into a map the first time the
+   * space's keys are needed (a write, an acknowledgement, the next close), not during the open.
+   */
+  private readonly lazy = new Map<string, Array<[string, number]>>();
   private total = 0;
   private readonly dirty = new Set<string>();
   private scheduled = false;
@@ -132,7 +137,15 @@ export class PendingWrites {
 
   /** Spaces holding at least one pending key. */
   spaces(): IterableIterator<string> {
-    return this.keys.keys();
+    return this.lazy.size === 0 ? this.keys.keys() : new Set([...this.keys.keys(), ...this.lazy.keys()]).values();
+  }
+
+  /** The space's kept keys into `keys`, if they are not there yet. */
+  private materialize(space: string): void {
+    const list = this.lazy.get(space);
+    if (!list) return;
+    this.lazy.delete(space);
+    this.keys.set(space, new Map(list));
   }
 
   /** Derives the count from the log after each space's stored floor (once, at open), or after the stored keys' top. */
@@ -169,11 +182,14 @@ export class PendingWrites {
     if (base && base.top > floor) {
       // The keys pending at the clean close, less those the floors passed since; the log after its top says the rest.
       // A change event during this read already said what its key is now (`loading`): that wins.
-      const kept = (base.keys.get(space) ?? []).filter(([key, seq]) => seq > floor && (this.loading!.get(`${space}\n${key}`) ?? 0) < seq);
-      if (kept.length > 0 && !this.keys.has(space)) {
-        // At once, not key by key: this is most of an open's work when many writes wait.
-        this.keys.set(space, new Map(kept));
-        this.total += this.keys.get(space)!.size;
+      const heard = this.loading!;
+      const all = base.keys.get(space) ?? [];
+      const kept = all.filter(heard.size === 0 ? ([, seq]) => seq > floor : ([key, seq]) => seq > floor && (heard.get(`${space}\n${key}`) ?? 0) < seq);
+      if (kept.length > 0 && !this.keys.has(space) && heard.size === 0) {
+        // Counted now, mapped when first needed: building the map was most of an open's work when many writes wait.
+        // (A key is listed once per space: the close wrote a map's keys.)
+        this.lazy.set(space, kept);
+        this.total += kept.length;
         this.hooks.onSpace(space);
       } else for (const [key, seq] of kept) this.setKey(space, key, seq);
       for (const [, seq] of kept) if (seq < minOwn) minOwn = seq;
@@ -208,6 +224,7 @@ export class PendingWrites {
   /** Some peer acknowledged our log in `space` up to `upTo` (`peer` undefined: another instance passed it on). */
   acked(space: string, upTo: number, peer: string | undefined): void {
     const before = this.total;
+    this.materialize(space);
     const keys = this.keys.get(space);
     if (keys) {
       for (const [key, n] of keys) if (n <= upTo) this.setKey(space, key, undefined);
@@ -219,6 +236,7 @@ export class PendingWrites {
 
   private setKey(space: string, key: string, n: number | undefined): void {
     if (!this.loading) this.keptTop = undefined;
+    if (this.lazy.size > 0) this.materialize(space);
     let keys = this.keys.get(space);
     if (n === undefined) {
       if (keys?.delete(key)) {
@@ -270,6 +288,7 @@ export class PendingWrites {
     // Opened from stored keys, and nothing changed since: they are still right (no frame of them again in the log).
     if (this.keptTop === top || this.total < MIN_STORED) return;
     const kept: StoredKeys | null = this.total <= MAX_STORED ? { id: this.core.replicaId, top, spaces: {} } : null;
+    for (const space of [...this.lazy.keys()]) this.materialize(space);
     if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys);
     await this.core.storage.transact((tx) => tx.setMeta(KEYS_META, kept));
   }
