@@ -77,6 +77,8 @@ export interface StorageAdapter {
   readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
   /** Every key of a space with its seq and hash, in no particular order; values are not read. */
   index(space: string): Promise<IndexEntry[]>;
+  /** Optional: how many keys of a space have a seq at or below `upTo`, and the highest such seq (what `index` says, cheaper). */
+  summary?(space: string, upTo: number): Promise<{ keys: number; lastSeq: number }>;
   /** Names of the spaces that hold at least one key. */
   spaces(): Promise<string[]>;
   close(): Promise<void>;

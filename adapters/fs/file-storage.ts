@@ -365,9 +365,12 @@ export class FileStorage implements StorageAdapter {
 
   async index(space: string): Promise<IndexEntry[]> {
     this.assertOpen();
-    const s = this.ks.spaces.get(space);
-    if (!s) return [];
-    return s.index() satisfies IndexEntry[];
+    return this.ks.spaces.get(space)?.index() ?? [];
+  }
+
+  async summary(space: string, upTo: number): Promise<{ keys: number; lastSeq: number }> {
+    this.assertOpen();
+    return this.ks.spaces.get(space)?.summary(upTo) ?? { keys: 0, lastSeq: 0 };
   }
 
   async spaces(): Promise<string[]> {
@@ -386,11 +389,8 @@ export class FileStorage implements StorageAdapter {
   }
 }
 
-function closedError(): ConcordError {
-  return new ConcordError('CLOSED', 'storage is closed');
-}
-
-function noop(): void {}
+const closedError = () => new ConcordError('CLOSED', 'storage is closed');
+const noop = () => {};
 
 const YIELD_EVERY = 512;
 

@@ -208,6 +208,20 @@ export class SpaceIndex {
     return keysInRange(keys, prefix, after, limit).map((key) => [key, this.entry(key)!]);
   }
 
+  /** How many keys have a seq at or below `upTo`, and the highest such seq (no hash made, no entry built). */
+  summary(upTo: number): { keys: number; lastSeq: number } {
+    const b = this.base;
+    let keys = 0;
+    let lastSeq = 0;
+    for (const v of this.records.values()) {
+      const seq = typeof v === 'number' ? b!.seqs[v]! : v.seq;
+      if (seq > upTo) continue;
+      keys++;
+      if (seq > lastSeq) lastSeq = seq;
+    }
+    return { keys, lastSeq };
+  }
+
   /** Every key with its seq and hash, without materializing entries. */
   index(): Array<{ key: string; seq: number; h: string }> {
     const out: Array<{ key: string; seq: number; h: string }> = [];

@@ -139,10 +139,14 @@ export class SyncHub {
     const durable = this.core.durableSeq;
     let lastSeq = 0;
     let keys = 0;
-    for (const e of await this.core.storage.index(space)) {
-      if (e.seq > durable) continue;
-      keys++;
-      if (e.seq > lastSeq) lastSeq = e.seq;
+    const storage = this.core.storage;
+    if (storage.summary) ({ keys, lastSeq } = await storage.summary(space, durable));
+    else {
+      for (const e of await storage.index(space)) {
+        if (e.seq > durable) continue;
+        keys++;
+        if (e.seq > lastSeq) lastSeq = e.seq;
+      }
     }
     lastSeq = Math.max(lastSeq, this.lastSeqs.get(space) ?? 0);
     if (lastSeq > 0) this.lastSeqs.set(space, lastSeq);
