@@ -8,7 +8,7 @@
  */
 import { AckTracker } from './acks.js';
 import { contradiction, EMPTY_STATE, join, sameState, type KeyState, type VersionVector } from './dvv.js';
-import type { EpochEntry, Seen } from './epochs.js';
+import { restorePoint, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
 import { ConcordError } from './errors.js';
@@ -20,6 +20,7 @@ import { IDENTITY_META, mintAgain, openIdentity, readIdentity, type Identity } f
 import { LocalWrite, writeNow, type Produce, type WriteHost } from './local-write.js';
 import { record } from './record.js';
 import { reidentify, renewIdentity, type IdentityOwner } from './reidentify.js';
+import { CLAIM_META, impossibleClaim, OwnDots, readClaim, type RestoreClaim } from './restore-claims.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
 
@@ -114,6 +115,15 @@ export class ReplicaCore {
    * a write then reads the identity the storage holds before minting (prepareWrite).
    */
   private seenSeq: number;
+  /**
+   * Whether a received claim of our counters beyond the log's top makes this replica re-identify (restore-claims.ts):
+   * not once it opened under a fresh id, was opened for the first time, or changed its id in this open.
+   */
+  private watchClaims: boolean;
+  /** The dots this instance minted since the open (restore-claims.ts), where it alone has the storage open. */
+  private ownDots: OwnDots | undefined;
+  /** Re-identifications run one at a time. */
+  private identityChange: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -121,8 +131,12 @@ export class ReplicaCore {
     now: () => number,
     seq: number,
     readonly seeded: (() => number) | undefined,
-    maxClockDriftMs?: number,
+    maxClockDriftMs: number | undefined,
+    watchClaims: boolean,
+    alone: boolean,
   ) {
+    this.watchClaims = watchClaims;
+    if (watchClaims && alone) this.ownDots = new OwnDots(identity.history[identity.history.length - 1]![1]);
     this.now = now;
     this.random = seeded ?? Math.random;
     this.clock = new HybridClock(now, maxClockDriftMs !== undefined ? { maxDriftMs: maxClockDriftMs } : {});
@@ -136,7 +150,10 @@ export class ReplicaCore {
       events: this.events,
       seeded,
       identity: () => this.identity,
-      setIdentity: (identity) => void (this.identity = identity),
+      setIdentity: (identity) => {
+        if (identity.id !== this.identity.id) this.watchClaims = false;
+        this.identity = identity;
+      },
       storedTop: () => this.storedTop(),
       committed: (s) => this.committed(s),
       noteOwn: (space, s) => this.external.noteOwn(space, s),
@@ -151,6 +168,7 @@ export class ReplicaCore {
       },
       tick: () => this.clock.tick(),
       sawSeq: (seq) => void (seq > this.seenSeq && (this.seenSeq = seq)),
+      minted: (seq) => this.ownDots?.mark(seq),
       withStoredIdentity: (tx, then) => this.withStoredIdentity(tx, then),
       written: (space, key, rec, prev) => {
         this.noteDurable(rec.seq);
@@ -171,7 +189,7 @@ export class ReplicaCore {
     }
     const identity = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored }));
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs);
+    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !restored && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
   }
 
   get replicaId(): string {
@@ -203,6 +221,7 @@ export class ReplicaCore {
     const event = { oldId: this.identity.id, newId: stored.id };
     this.identity = stored;
     if (event.oldId === event.newId) return;
+    this.watchClaims = false;
     if (later) queueMicrotask(() => this.events.emit('reidentified', event));
     else this.events.emit('reidentified', event);
   }
@@ -218,6 +237,11 @@ export class ReplicaCore {
   /** Every transaction up to `seq` is durable. */
   noteDurable(seq: number): void {
     if (seq > this.durableSeq) this.durableSeq = seq;
+  }
+
+  /** @internal Another instance shares the storage: the dots minted since the open are no longer all known here. */
+  heardOthers(): void {
+    this.ownDots = undefined;
   }
 
   /** @internal Every transaction up to `seq` committed (here or in another instance) and is durable. */
@@ -285,10 +309,16 @@ export class ReplicaCore {
       if (top > 0) seen = { e: options.delivered.epoch, n: top };
     }
     const me = this.identity.id;
-    const since = this.identity.history[this.identity.history.length - 1]![1];
+    const history = this.identity.history;
+    const since = history[history.length - 1]![1];
+    let claim: RestoreClaim | undefined;
     const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
       changes.length = 0;
       let seq = lastSeq ?? 0;
+      // Counters of ours that are no dot of this storage's history: it lacks a history of ours (restore-claims.ts).
+      const claimed = this.watchClaims ? impossibleClaim(entries, me, seq, this.ownDots) : 0;
+      claim = claimed > 0 ? { id: me, point: restorePoint(history, seq, undefined), n: claimed } : undefined;
+      if (claim) tx.setMeta(CLAIM_META, claim);
       for (let i = 0; i < entries.length; i++) {
         const [key, remote] = entries[i]!;
         const prev = prevs[i];
@@ -297,7 +327,9 @@ export class ReplicaCore {
         const clash = prev && contradiction(prev, remote, me, lastSeq ?? 0, since);
         let joined: KeyState;
         if (clash) {
-          const again = mintAgain(clash.base, clash.again, me, Math.max(seq, remote.cc[me] ?? 0), () => this.clock.tick());
+          const from = Math.max(seq, remote.cc[me] ?? 0);
+          const again = mintAgain(clash.base, clash.again, me, from, () => this.clock.tick());
+          for (let n = from + 1; n <= again.seq; n++) this.ownDots?.mark(n);
           joined = again.state;
           seq = again.seq - 1; // the record's own seq is taken below
         } else {
@@ -336,7 +368,31 @@ export class ReplicaCore {
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       this.events.emit('change', change);
     }
+    if (claim && this.watchClaims) void this.actOnClaim(claim);
     return changes;
+  }
+
+  /**
+   * A received state named counters of ours past the log's top (restore-claims.ts): re-identify, re-issuing what was
+   * written since `claim.point`. Once per open; runs after the join that saw the claim, which stored it.
+   */
+  private actOnClaim(claim: RestoreClaim): Promise<void> {
+    this.watchClaims = false;
+    return this.changeIdentity(() => (this.identity.id === claim.id ? reidentify(this.owner, { point: claim.point }) : undefined)).catch((e) => {
+      if (!this.closed) this.events.emit('error', e);
+    });
+  }
+
+  /** At open: a claim stored by a join whose re-identification did not run (a crash came first) runs now. */
+  async resumeClaim(): Promise<void> {
+    const claim = readClaim(await this.storage.getMeta(CLAIM_META));
+    if (claim && claim.id === this.identity.id) await this.actOnClaim(claim);
+  }
+
+  private changeIdentity(run: () => Promise<void> | undefined): Promise<void> {
+    const next = this.identityChange.then(() => (this.closed ? undefined : run()));
+    this.identityChange = next.catch(() => {});
+    return next;
   }
 
   /** Tombstone collection (collection.ts). Returns how many keys were collected. */
@@ -365,9 +421,10 @@ export class ReplicaCore {
    * `peer` holds a dot of ours that our storage lost: take a new replicaId and re-issue under it what was written
    * under the old one since the restore (reidentify.ts). The caller closes every session: they spoke for the old id.
    */
-  async reidentify(peer: string): Promise<void> {
+  async reidentify(peer: string, claims: readonly Seen[] = []): Promise<void> {
     this.assertOpen();
-    await reidentify(this.owner, peer);
+    const id = this.identity.id;
+    await this.changeIdentity(() => (this.identity.id === id ? reidentify(this.owner, { peer, claims }) : undefined));
   }
 
   /**

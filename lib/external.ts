@@ -23,6 +23,8 @@ export interface ExternalHost {
   refreshIdentity(): Promise<void>;
   /** Every transaction up to `seq` committed and is durable. */
   committed(seq: number): void;
+  /** Another instance shares the storage and committed something (its dots are not this instance's to know). */
+  heardOthers(): void;
 }
 
 export class ExternalChanges {
@@ -38,6 +40,7 @@ export class ExternalChanges {
     private readonly openSeq: number,
   ) {
     this.stopWatching = host.storage.onExternalChange?.((spaces) => {
+      host.heardOthers();
       this.queue = this.queue.then(() => this.read(spaces)).catch((e) => host.events.emit('error', e));
     });
   }

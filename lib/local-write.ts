@@ -17,6 +17,8 @@ export interface WriteHost {
   /** The highest log seq this instance knows of; a transaction finding the log past it reads the stored identity first. */
   readonly seenSeq: number;
   sawSeq(seq: number): void;
+  /** This instance mints its own dot `seq` (restore-claims.ts OwnDots). */
+  minted(seq: number): void;
   /** Inside a transaction: adopts the identity the storage holds, then `then`. */
   withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T>;
   /** A write of `rec` is durable: note it and report the change. */
@@ -71,6 +73,7 @@ export class LocalWrite {
     const claimed = current?.cc[r] ?? 0;
     const seq = Math.max(lastSeq ?? 0, claimed) + 1;
     this.host.sawSeq(seq);
+    this.host.minted(seq);
     tx.setMeta('seq', seq);
     const version = versionFor(content, { r, n: seq, t: this.hlc.ms, c: this.hlc.logical }, current);
     const state = update(current ?? EMPTY_STATE, this.ctx ?? current?.cc ?? {}, version);

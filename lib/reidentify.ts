@@ -14,7 +14,7 @@
 import type { AckTracker } from './acks.js';
 import type { CoreEvents, StoredChange } from './core.js';
 import { reissueDropped } from './dropped-own.js';
-import { restorePoint } from './epochs.js';
+import { epochEnd, restorePoint, type EpochEntry, type Seen } from './epochs.js';
 import { ConcordError } from './errors.js';
 import type { Emitter } from './events.js';
 import type { HybridClock } from './hlc.js';
@@ -39,20 +39,46 @@ export interface IdentityOwner {
   noteOwn(space: string, seq: number): void;
 }
 
-/** Re-identifies the replica after `peer` told it of writes its storage lost. The caller closes every session. */
-export async function reidentify(owner: IdentityOwner, peer: string): Promise<void> {
+/**
+ * Re-identifies the replica after `peer` told it of writes its storage lost (the restore point is the end of the
+ * epoch we last told it of), or after a received state claimed counters of ours past the log's top (`point`: the
+ * latest open, restore-claims.ts). The caller closes every session.
+ */
+export async function reidentify(owner: IdentityOwner, cause: Cause): Promise<void> {
   const old = owner.identity();
   // Sessions stop first: a log page read before the re-issue may hold dots past the restore point that it strips.
   owner.events.emit('reidentifying', { oldId: old.id });
   try {
-    await reissueAll(owner, old, peer);
+    await reissueAll(owner, old, cause);
   } finally {
     owner.events.emit('reidentifying', { oldId: old.id, over: true });
   }
 }
 
-async function reissueAll(owner: IdentityOwner, old: Identity, peer: string): Promise<void> {
-  const point = restorePoint(old.history, await owner.storedTop(), await owner.storage.getMeta<string>('told:' + peer));
+/**
+ * What showed the restore: a peer's word (`claims`: what it holds of ours, the epoch we announced then), or a
+ * received state's counters (`point`: restore-claims.ts).
+ */
+export type Cause = { peer: string; claims: readonly Seen[] } | { point: number };
+
+/**
+ * Where the writes to re-issue begin. A peer's claim names the epoch its dots were delivered in: our history
+ * continued that epoch only up to its end here, so everything past that end is suspect, even across later opens
+ * (a restored copy opened, crashed and opened again); else the end of the epoch we last told that peer of.
+ */
+async function pointOf(owner: IdentityOwner, history: readonly EpochEntry[], cause: Cause): Promise<number> {
+  if ('point' in cause) return cause.point;
+  const top = await owner.storedTop();
+  let point = restorePoint(history, top, await owner.storage.getMeta<string>('told:' + cause.peer));
+  for (const seen of cause.claims) {
+    const end = epochEnd(history, seen.e, top);
+    if (end !== undefined && seen.n > end && end < point) point = end;
+  }
+  return point;
+}
+
+async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Promise<void> {
+  const point = await pointOf(owner, old.history, cause);
   const tick = () => owner.clock.tick();
   let identity = old;
   const changes = await rewrite(owner, await keysPast(owner.storage, point), async (tx, touched) => {

@@ -114,6 +114,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl, options.sharedNetwork);
   try {
     await replica.pendingWrites.load();
+    await core.resumeClaim();
   } catch (e) {
     await replica.close().catch(() => {});
     throw e;

@@ -265,7 +265,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       if (!this.grants.trusted) this.attester = new Attester(this.core, (a) => this.send(a), (e) => this.fail(e));
     }
     const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? (this.options.expectedPeer ?? '') : undefined);
-    if (verdict === 'reidentify') await this.core.reidentify(m.replicaId);
+    if (verdict === 'reidentify') await this.core.reidentify(m.replicaId, [m.seen, m.attest].filter((x) => x !== undefined));
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     this.peer = m;

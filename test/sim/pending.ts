@@ -25,13 +25,7 @@ export interface Pending {
  * Remove an entry once every defect it names is fixed (run `SIM_PENDING=1 npx vitest run test/sim` first).
  * Families (fault classes) first, then checks, then named scenarios.
  */
-export const PENDING_FIXES: Record<string, Pending> = {
-  // A combination of fault classes: its schedules keep only one of the two restores.
-  'double-restore': {
-    defects: ['N4'],
-    why: "a client restored from an older copy, whose only direct witness is its relay, when the relay is restored too and its copy predates what the client delivered: nobody can tell the client of its restore (the relay's memory of its deliveries went with the relay's restore), so a write it makes under a reused dot is dropped where other clients hold the lost write's context (restore-relay with restore-replica or restore-once, e.g. clock-skew seed 38, far-future seed 6). A relay alone restored passes: it opens under a fresh id at every start",
-  },
-};
+export const PENDING_FIXES: Record<string, Pending> = {};
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';
 

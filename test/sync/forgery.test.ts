@@ -45,4 +45,38 @@ describe('a forged context under another replica\'s id', () => {
     }
     await c.close();
   });
+
+  // restore-claims.ts: a claim of the victim's counters past its log's top is how a replica restored together with
+  // its relay learns of it, so a forged one makes the victim re-identify. It may cost a new id and duplicate siblings,
+  // never a write, and it happens at most once per open: a second forged claim, against the new id, changes nothing.
+  it('a forged claim past the victim\'s top costs it one re-identification per open and no write', async () => {
+    const c = await Cluster.create({ seed: 23, nodes: ['hub', 'victim', 'mallory'], edges: [['hub', 'victim'], ['hub', 'mallory']], relay: 'hub', link: { antiEntropyInterval: 0 } });
+    const on = (n: string) => c.node(n).r.space('s');
+    await on('victim').put('doc', 'v1');
+    await c.settle();
+    await c.stop('victim');
+    await c.start('victim'); // a second open: now a copy of it could exist, so a claim could be genuine
+    await on('victim').put('since', 'written since the open');
+    await c.settle();
+    const oldId = c.node('victim').r.replicaId;
+    const forge = async (id: string, key: string) => {
+      const m = c.node('mallory').r.replicaId;
+      await c.node('mallory').r.core.join('s', [[key, { vs: [{ r: m, n: 1e6, t: c.clock.now(), c: 0, v: '"forged"' }], cc: { [id]: 1e6, [m]: 1e6 } }]]);
+      await c.settle();
+    };
+    await forge(oldId, 'x');
+    const newId = c.node('victim').r.replicaId;
+    expect(newId).not.toBe(oldId);
+    await forge(newId, 'y');
+    expect(c.node('victim').r.replicaId).toBe(newId);
+    const w = await on('victim').put('doc', 'v2');
+    await c.settle();
+    await w.synced;
+    for (const n of c.names) {
+      expect((await on(n).get('doc'))?.siblings, n).toEqual(['v2']);
+      expect((await on(n).get('since'))?.siblings, n).toContain('written since the open');
+      expect((await on(n).get('y'))?.siblings, n).toEqual(['forged']);
+    }
+    await c.close();
+  });
 });

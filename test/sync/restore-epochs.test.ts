@@ -112,6 +112,48 @@ describe(`storage restored from an older copy (seed ${SEED})`, () => {
     await c.close();
   });
 
+  // N4: a client and its only witness, its relay, both restored, the relay from a copy older than what the client
+  // delivered. Nobody can say what the client lost; another client's contexts still name its lost dots. Its writes
+  // since the restore took those dots again, and were dropped wherever those contexts were held (restore-claims.ts).
+  it('(N4) a client restored together with its relay learns of its restore from the counters others claim', async () => {
+    const { c, journals } = await journaled(['hub', 'a', 'b'], [['hub', 'a'], ['hub', 'b']], 'hub');
+    const on = (n: string) => c.node(n).r.space('s');
+    await write(c, 'a', 'k', 3);
+    await c.settle();
+    const backupA = journals.get('a')!.mark;
+    const backupHub = journals.get('hub')!.mark;
+    const oldId = c.node('a').r.replicaId;
+    // Lost with both disks, held by b: a's late writes, which b then overwrites (its context names their dots).
+    await write(c, 'a', 'late', 5);
+    await c.settle();
+    for (let i = 0; i < 5; i++) await on('b').put(`late${i}`, `b over late${i}`);
+    await c.settle();
+    await c.stop('b');
+    c.net.partition(['a']);
+    await c.replaceStorage('a', await journals.get('a')!.restore(backupA));
+    await c.replaceStorage('hub', await journals.get('hub')!.restore(backupHub));
+    // The restored a writes under the dots its lost writes used: one on a key b overwrote, one on a new key.
+    const again = await on('a').put('late0', 'a after the restore');
+    const fresh = await on('a').put('fresh', 'also after the restore');
+    c.net.heal();
+    await c.start('b');
+    await c.settle();
+    await again.synced;
+    await fresh.synced;
+    expect(c.node('a').r.replicaId).not.toBe(oldId);
+    for (const n of ['a', 'b', 'hub']) {
+      expect(await valueOn(c, n, 'late0'), n).toEqual(['a after the restore', 'b over late0']);
+      expect(await valueOn(c, n, 'fresh'), n).toEqual(['also after the restore']);
+      for (let i = 1; i < 5; i++) expect(await valueOn(c, n, `late${i}`), n).toEqual([`b over late${i}`]);
+    }
+    // One value per dot: every replica holds the same versions.
+    for (const key of ['late0', 'fresh']) {
+      const va = (await on('a').get(key))?.versions;
+      expect((await on('b').get(key))?.versions, key).toEqual(va);
+    }
+    await c.close();
+  });
+
   it('(5) a peer whose hello was made for another replica says hello again, so the restored one still learns what it lost', async () => {
     const { c, oldId } = await restoredReplica();
     // b's link remembers another replica at a's address (a re-identified since, or b's storage came from

@@ -1,0 +1,94 @@
+/**
+ * Restore detection from the data itself (DESIGN.md: "a dot names exactly one value").
+ *
+ * A replica's own counters never pass its log's top: every dot it mints is the log's next seq. A received state
+ * whose context (or a version) names a counter of ours beyond that top therefore shows a history of ours this
+ * storage does not hold: it was restored from an older copy, or copied, or the state is forged. The direct witness
+ * (a peer's hello saying what we delivered, epochs.ts; a relay's attestation, attest.ts) is usually what tells a
+ * restored replica; this is what tells it when that witness lost its memory too — a client and its only relay
+ * both restored from copies older than what the client delivered, while other clients kept what it wrote (N4).
+ * Left alone, the writes it made since the restore reuse those dots and are dropped wherever the lost writes'
+ * contexts are held.
+ *
+ * Such a claim makes the replica re-identify (reidentify.ts) with its latest open as the restore point (a copy is
+ * restored and then opened): the writes since are re-issued under a new id, and the joins that dropped some of
+ * them had noted them (dropped-own.ts). The claim and its point are stored in the transaction that joined it, so a
+ * crash before the re-identification still runs it at the next open (whose new epoch would otherwise move the
+ * point).
+ *
+ * A forged claim can do the same: a writer that knows our id can make us re-identify. It costs a new id and our
+ * writes since the open re-issued as siblings of their old copies (duplicates where peers hold them); nothing is
+ * lost. It happens at most once per open: a replica that opened under a fresh id (a relay, `restored`), that has
+ * never been opened before, or that re-identified in this open cannot be shown a genuine claim until it is
+ * opened again — no copy of it can exist yet — so it ignores them (SECURITY.md).
+ */
+import type { KeyState } from './dvv.js';
+
+/** Storage meta naming a claim seen and not yet acted on. */
+export const CLAIM_META = 'restoreClaim';
+
+export interface RestoreClaim {
+  /** The replica id the claim was about (a claim about an id we no longer write under is moot). */
+  id: string;
+  /** The restore point: own dots past it are re-issued. */
+  point: number;
+  /** The highest counter of ours claimed. */
+  n: number;
+}
+
+/** Log seqs tracked past the open (1 MiB of bits); past them a claim is checked against the top only. */
+const MAX_TRACKED = 1 << 23;
+
+/**
+ * Which log seqs since the open are dots this instance minted (a bit per seq). A context names only dots its
+ * writer minted (a counter enters a context with its version), so a received counter of ours past the open that
+ * is not one of them names a dot of a history this storage lost, even when our log has grown past it since (joins
+ * take log seqs too). Kept only where no other instance shares the storage (their dots would be missing here).
+ */
+export class OwnDots {
+  private bits = new Uint8Array(256);
+
+  constructor(readonly base: number) {}
+
+  mark(seq: number): void {
+    const i = seq - this.base - 1;
+    if (i < 0 || i >= MAX_TRACKED) return;
+    if (i >> 3 >= this.bits.length) {
+      const grown = new Uint8Array(Math.min(MAX_TRACKED >> 3, Math.max(this.bits.length * 2, (i >> 3) + 1)));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[i >> 3]! |= 1 << (i & 7);
+  }
+
+  /** Whether `seq` may be a dot we minted (seqs up to the open, and those past what is tracked, may be). */
+  mayBeOurs(seq: number): boolean {
+    const i = seq - this.base - 1;
+    if (i < 0 || i >= MAX_TRACKED) return true;
+    return i >> 3 < this.bits.length && (this.bits[i >> 3]! & (1 << (i & 7))) !== 0;
+  }
+}
+
+/**
+ * The highest counter of replica `me` that the states name (in their contexts and versions) and that cannot be a dot
+ * of this storage's history: past the log's `top`, or past the open and not minted here (`own`); 0 if none.
+ */
+export function impossibleClaim(states: ReadonlyArray<readonly [string, KeyState]>, me: string, top: number, own: OwnDots | undefined): number {
+  let worst = 0;
+  const check = (n: number) => {
+    if (n > worst && (n > top || (own !== undefined && !own.mayBeOurs(n)))) worst = n;
+  };
+  for (const [, s] of states) {
+    const c = s.cc[me];
+    if (typeof c === 'number') check(c);
+    for (const v of s.vs) if (v.r === me) check(v.n);
+  }
+  return worst;
+}
+
+export function readClaim(value: unknown): RestoreClaim | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { id, point, n } = value as Partial<RestoreClaim>;
+  if (typeof id !== 'string' || !Number.isSafeInteger(point) || !Number.isSafeInteger(n)) return undefined;
+  return { id, point: point!, n: n! };
+}
