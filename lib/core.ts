@@ -297,7 +297,7 @@ export class ReplicaCore {
   async join(
     space: string,
     entries: ReadonlyArray<readonly [string, KeyState]>,
-    options: { source?: object; peer?: string; delivered?: { epoch: string }; alsoInTx?: (tx: StorageTx) => void } = {},
+    options: { source?: object; peer?: string; delivered?: { epoch: string; history?: readonly EpochEntry[] }; alsoInTx?: (tx: StorageTx) => void } = {},
   ): Promise<StoredChange[]> {
     this.assertOpen();
     const changes: StoredChange[] = [];
@@ -306,7 +306,9 @@ export class ReplicaCore {
     if (peer !== undefined && options.delivered) {
       let top = 0;
       for (const [, remote] of entries) for (const v of remote.vs) if (v.r === peer && v.n > top) top = v.n;
-      if (top > 0) seen = { e: options.delivered.epoch, n: top };
+      const e = options.delivered.epoch;
+      const h = (options.delivered.history ?? []).map(([id]) => id).filter((id) => id !== e);
+      if (top > 0) seen = h.length > 0 ? { e, n: top, h } : { e, n: top };
     }
     const me = this.identity.id;
     const history = this.identity.history;

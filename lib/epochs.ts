@@ -53,6 +53,27 @@ export function cursorValid(history: readonly EpochEntry[], top: number, epoch: 
 export interface Seen {
   readonly e: string;
   readonly n: number;
+  /**
+   * Kept by the peer that records it, never sent: the epochs the replica announced before `e` then, oldest first.
+   * Should `e` later be missing from the history it announces, its history forked from the one these name (it was
+   * restored from a copy, then opened again): `seenFor` names the last epoch both share instead.
+   */
+  readonly h?: readonly string[];
+}
+
+/**
+ * What to tell a replica of the highest dot it delivered to us (`seen`), given the history it announces now. When
+ * the epoch it delivered in is gone from that history but an earlier one it had announced then is still there, its
+ * storage continued that earlier epoch without the lost one: the claim names that epoch instead, so the replica
+ * re-issues from where its history forked (reidentify.ts), not only from its latest open.
+ */
+export function seenFor(seen: Seen, now: readonly EpochEntry[] | undefined): Seen {
+  const plain = { e: seen.e, n: seen.n };
+  if (!now || !seen.h) return plain;
+  const ids = new Set(now.map(([e]) => e));
+  if (ids.has(seen.e)) return plain;
+  for (let i = seen.h.length - 1; i >= 0; i--) if (ids.has(seen.h[i]!)) return { e: seen.h[i]!, n: seen.n };
+  return plain;
 }
 
 /**

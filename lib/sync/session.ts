@@ -17,7 +17,7 @@
  */
 import { attestationOf } from '../attest.js';
 import type { StoredChange } from '../core.js';
-import type { EpochEntry } from '../epochs.js';
+import { seenFor, type EpochEntry } from '../epochs.js';
 import { ConcordError } from '../errors.js';
 import { CloseCode, type Connection, type Frame } from '../transport.js';
 import type { ReplicaStatus } from '../types.js';
@@ -124,7 +124,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     if (this.options.spaces === 'opened') {
       for (const name of this.hub.openedSpaces()) spaces.push(await this.state(name).makeItem(this.options.expectedPeer));
     }
-    const seen = expected === undefined ? undefined : await this.core.seen(expected);
+    const stored = expected === undefined ? undefined : await this.core.seen(expected);
+    const seen = stored && seenFor(stored, this.peer && this.peer.replicaId === expected ? this.peer.history : undefined);
     const attest = expected === undefined ? undefined : await attestationOf(this.core.storage, expected);
     this.helloTop = this.core.durableSeq;
     this.helloHistory = sentHistory(this.core.history);

@@ -179,7 +179,7 @@ export class SpaceSync {
     const stored = await this.core.join(m.space, ready, {
       source: session,
       peer: peer.replicaId,
-      delivered: { epoch: peer.epoch },
+      delivered: { epoch: peer.epoch, history: peer.history },
       ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
     });
     if (m.upTo === 0) {
@@ -209,7 +209,7 @@ export class SpaceSync {
     const done = held.keys.size === 0;
     const key = this.cursorKey(peer.replicaId);
     const cursor = { e: peer.epoch, s: m.upTo };
-    await this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch }, ...(done ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}) });
+    await this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch, history: peer.history }, ...(done ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}) });
     if (fresh.length > 0) this.session.send({ type: MsgType.Need, space: m.space, keys: fresh });
     if (done) await this.released(held);
     this.session.refreshStatus();

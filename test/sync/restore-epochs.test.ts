@@ -112,6 +112,47 @@ describe(`storage restored from an older copy (seed ${SEED})`, () => {
     await c.close();
   });
 
+  // A restored copy that was opened, closed and opened again before it met its peer: the epoch the peer saw its lost
+  // writes in is not in its history, and its latest open is not where its history forked (epochs.ts seenFor).
+  // The relay answers the client's hello, so it knows the history the client announces now (a peer that speaks first
+  // does not, and its word still makes the client re-identify, from its latest open only).
+  it('(5) a restored client opened twice before reconnecting re-issues what it wrote in both opens', async () => {
+    const { c, journals } = await journaled(['b', 'a'], [['b', 'a']], 'b');
+    await write(c, 'a', 'k', 3);
+    await c.settle();
+    const backup = journals.get('a')!.mark;
+    const oldId = c.node('a').r.replicaId;
+    // After the backup, a is opened again (a new epoch) and delivers writes to b in that epoch: the restored copy
+    // has never heard of it.
+    await c.stop('a');
+    await c.start('a');
+    await write(c, 'a', 'late', 5);
+    await c.settle();
+    c.net.partition(['a']);
+    await c.replaceStorage('a', await journals.get('a')!.restore(backup));
+    await c.node('a').r.space('s').put('x', 'first open after the restore');
+    await c.stop('a');
+    await c.start('a');
+    const second = await c.node('a').r.space('s').put('y', 'second open after the restore');
+    // a announced its newest epoch to b in this open (a hello whose answer the partition lost): what it last told b
+    // no longer says where its history forked.
+    await c.node('a').r.core.told(c.node('b').r.replicaId);
+    c.net.heal();
+    await c.settle();
+    await second.synced; // the first write's handle went with the instance that closed
+    const newId = c.node('a').r.replicaId;
+    expect(newId).not.toBe(oldId);
+    for (const n of ['a', 'b']) {
+      for (const [key, value] of [['x', 'first open after the restore'], ['y', 'second open after the restore']] as const) {
+        const got = await c.node(n).r.space('s').get(key);
+        expect(got?.siblings, `${key} on ${n}`).toEqual([value]);
+        expect(got?.versions.map((v) => v.replicaId), `${key} on ${n}`).toEqual([newId]);
+      }
+      for (let i = 0; i < 5; i++) expect(await valueOn(c, n, `late${i}`), n).toEqual([`late${i}`]);
+    }
+    await c.close();
+  });
+
   // N4: a client and its only witness, its relay, both restored, the relay from a copy older than what the client
   // delivered. Nobody can say what the client lost; another client's contexts still name its lost dots. Its writes
   // since the restore took those dots again, and were dropped wherever those contexts were held (restore-claims.ts).
