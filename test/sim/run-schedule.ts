@@ -67,7 +67,9 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   const start = clock.now();
   let digest = 2166136261;
   const frameTypes: Record<number, number> = {};
-  const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start, (node) => cluster.node(node).ids) : undefined;
+  // `made`, not `cluster`: frames flow while the cluster is being made, and reading `cluster` then would throw inside
+  // the network's tap (which once made a traced run differ from the plain one).
+  const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start, (node) => made?.node(node).ids ?? []) : undefined;
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
   // Watches every frame from the first hello on (links dial while the cluster is being made).
   const leaked: string[] = [];
