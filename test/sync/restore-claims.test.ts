@@ -1,0 +1,95 @@
+/**
+ * Restore detection from the data (lib/restore-claims.ts): a received counter of our own id that no dot of this
+ * storage's history can be makes the replica re-identify; one it may have minted does not.
+ */
+import { describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { CLAIM_META, impossibleClaim, OwnDots } from '../../lib/restore-claims.js';
+import type { StorageAdapter } from '../../lib/storage.js';
+
+describe('which counters of ours a received state may name', () => {
+  it('OwnDots knows the dots minted since the open, and counts everything up to the open as possibly ours', () => {
+    const own = new OwnDots(10);
+    for (const n of [11, 13, 5000]) own.mark(n);
+    expect([5, 10, 11, 13, 5000].map((n) => own.mayBeOurs(n))).toEqual([true, true, true, true, true]);
+    expect([12, 14, 4999, 5001].map((n) => own.mayBeOurs(n))).toEqual([false, false, false, false]);
+  });
+
+  it('impossibleClaim names the highest counter past the top or past the open and not ours, in contexts and versions', () => {
+    const own = new OwnDots(10);
+    own.mark(11);
+    const state = (cc: Record<string, number>, vs: Array<{ r: string; n: number }> = []) => ({ vs: vs.map((v) => ({ ...v, t: 1, c: 0, v: '1' })), cc });
+    expect(impossibleClaim([['k', state({ me: 11, other: 99 })]], 'me', 12, own)).toBe(0);
+    expect(impossibleClaim([['k', state({ me: 9 })]], 'me', 12, own)).toBe(0);
+    expect(impossibleClaim([['k', state({ me: 12 })]], 'me', 12, own)).toBe(12); // seq 12 was a join's, not ours
+    expect(impossibleClaim([['k', state({ me: 12 })]], 'me', 12, undefined)).toBe(0); // without the bitmap: top only
+    expect(impossibleClaim([['a', state({ me: 11 })], ['b', state({}, [{ r: 'me', n: 40 }])]], 'me', 12, undefined)).toBe(40);
+  });
+});
+
+describe('a replica shown a counter of its own that its storage cannot have minted', () => {
+  /** A replica on `storage` opened a second time (a first open ignores claims: no copy of it can exist yet). */
+  async function reopened(storage: StorageAdapter): Promise<Replica> {
+    await (await openReplica({ storage })).close();
+    return openReplica({ storage });
+  }
+
+  const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it('re-identifies on a counter past the log, re-issuing what it wrote since the open and nothing before', async () => {
+    const storage = memoryStorage();
+    const first = await openReplica({ storage });
+    await first.space('s').put('before', 'written in the first open');
+    await first.close();
+    const r = await openReplica({ storage });
+    const oldId = r.replicaId;
+    const w = await r.space('s').put('since', 'written in this open');
+    const errors: unknown[] = [];
+    r.on('error', (e) => errors.push(e));
+    await r.core.join('s', [['x', { vs: [{ r: 'peer', n: 1, t: 1, c: 0, v: '"x"' }], cc: { peer: 1, [oldId]: w.seq + 5 } }]]);
+    await settled();
+    expect(r.replicaId).not.toBe(oldId);
+    expect((await r.space('s').get('since'))?.versions.map((v) => v.replicaId)).toEqual([r.replicaId]);
+    expect((await r.space('s').get('before'))?.versions.map((v) => v.replicaId)).toEqual([oldId]);
+    expect(errors.map((e) => (e as { code?: string }).code)).toContain('RESTORED');
+    await r.close();
+  });
+
+  it('re-identifies on a counter inside the log that a join took, not one it minted itself', async () => {
+    const storage = memoryStorage();
+    const r = await reopened(storage);
+    const oldId = r.replicaId;
+    const mine = await r.space('s').put('mine', 1);
+    // A peer's key takes the next log seq here: no dot of ours has that counter.
+    const [joined] = await r.core.join('s', [['theirs', { vs: [{ r: 'peer', n: 1, t: 1, c: 0, v: '1' }], cc: { peer: 1 } }]]);
+    await r.space('s').put('later', 2); // the log's top passes the joined seq
+    await r.core.join('s', [['y', { vs: [{ r: 'peer', n: 2, t: 1, c: 0, v: '2' }], cc: { peer: 2, [oldId]: mine.seq } }]]);
+    await settled();
+    expect(r.replicaId, 'a counter it minted').toBe(oldId);
+    await r.core.join('s', [['z', { vs: [{ r: 'peer', n: 3, t: 1, c: 0, v: '3' }], cc: { peer: 3, [oldId]: joined!.rec.seq } }]]);
+    await settled();
+    expect(r.replicaId, "a join's seq").not.toBe(oldId);
+    await r.close();
+  });
+
+  it('acts at the next open on a claim stored by a join whose re-identification never ran (a crash), and on no other', async () => {
+    const storage = memoryStorage();
+    const r = await reopened(storage);
+    const oldId = r.replicaId;
+    const w = await r.space('s').put('since', 'written before the crash');
+    await r.close();
+    // What the join stored in its transaction before the process died.
+    await storage.open();
+    await storage.transact((tx) => tx.setMeta(CLAIM_META, { id: oldId, point: w.seq - 1, n: w.seq + 3 }));
+    await storage.close();
+    const again = await openReplica({ storage });
+    expect(again.replicaId).not.toBe(oldId);
+    expect((await again.space('s').get('since'))?.versions.map((v) => v.replicaId)).toEqual([again.replicaId]);
+    const renewed = again.replicaId;
+    await again.close();
+    // The stored claim names the old id: the next open does nothing with it.
+    const third = await openReplica({ storage });
+    expect(third.replicaId).toBe(renewed);
+    await third.close();
+  });
+});
