@@ -116,8 +116,9 @@ export class ReplicaCore {
    */
   private seenSeq: number;
   /**
-   * Whether a received claim of our counters beyond the log's top makes this replica re-identify (restore-claims.ts):
-   * not once it opened under a fresh id, was opened for the first time, or changed its id in this open.
+   * Whether a received counter of ours that no dot of this storage's history can be makes this replica re-identify
+   * (restore-claims.ts): not once it opened under a fresh id, was opened for the first time, or changed its id in
+   * this open.
    */
   private watchClaims: boolean;
   /** The dots this instance minted since the open (restore-claims.ts), where it alone has the storage open. */
