@@ -8,7 +8,7 @@
  */
 import { AckTracker } from './acks.js';
 import { contradiction, EMPTY_STATE, join, sameState, type KeyState, type VersionVector } from './dvv.js';
-import { restorePoint, type EpochEntry, type Seen } from './epochs.js';
+import type { EpochEntry, Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
 import { ConcordError } from './errors.js';
@@ -20,7 +20,7 @@ import { IDENTITY_META, mintAgain, openIdentity, readIdentity, type Identity } f
 import { LocalWrite, writeNow, type Produce, type WriteHost } from './local-write.js';
 import { record } from './record.js';
 import { reidentify, renewIdentity, type IdentityOwner } from './reidentify.js';
-import { CLAIM_META, impossibleClaim, OwnDots, readClaim, type RestoreClaim } from './restore-claims.js';
+import { CLAIM_META, ClaimWatch, readClaim, type RestoreClaim } from './restore-claims.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
 
@@ -115,14 +115,8 @@ export class ReplicaCore {
    * a write then reads the identity the storage holds before minting (prepareWrite).
    */
   private seenSeq: number;
-  /**
-   * Whether a received counter of ours that no dot of this storage's history can be makes this replica re-identify
-   * (restore-claims.ts): not once it opened under a fresh id, was opened for the first time, or changed its id in
-   * this open.
-   */
-  private watchClaims: boolean;
-  /** The dots this instance minted since the open (restore-claims.ts), where it alone has the storage open. */
-  private ownDots: OwnDots | undefined;
+  /** Received counters of ours that no dot of this storage's history can be (restore-claims.ts). */
+  private readonly claims: ClaimWatch;
   /** Re-identifications run one at a time. */
   private identityChange: Promise<void> = Promise.resolve();
 
@@ -136,8 +130,7 @@ export class ReplicaCore {
     watchClaims: boolean,
     alone: boolean,
   ) {
-    this.watchClaims = watchClaims;
-    if (watchClaims && alone) this.ownDots = new OwnDots(identity.history[identity.history.length - 1]![1]);
+    this.claims = new ClaimWatch(watchClaims, alone, identity.history[identity.history.length - 1]![1]);
     this.now = now;
     this.random = seeded ?? Math.random;
     this.clock = new HybridClock(now, maxClockDriftMs !== undefined ? { maxDriftMs: maxClockDriftMs } : {});
@@ -152,7 +145,7 @@ export class ReplicaCore {
       seeded,
       identity: () => this.identity,
       setIdentity: (identity) => {
-        if (identity.id !== this.identity.id) this.watchClaims = false;
+        if (identity.id !== this.identity.id) this.claims.stop();
         this.identity = identity;
       },
       storedTop: () => this.storedTop(),
@@ -169,7 +162,7 @@ export class ReplicaCore {
       },
       tick: () => this.clock.tick(),
       sawSeq: (seq) => void (seq > this.seenSeq && (this.seenSeq = seq)),
-      minted: (seq) => this.ownDots?.mark(seq),
+      minted: (seq) => this.claims.minted(seq),
       withStoredIdentity: (tx, then) => this.withStoredIdentity(tx, then),
       written: (space, key, rec, prev) => {
         this.noteDurable(rec.seq);
@@ -222,7 +215,7 @@ export class ReplicaCore {
     const event = { oldId: this.identity.id, newId: stored.id };
     this.identity = stored;
     if (event.oldId === event.newId) return;
-    this.watchClaims = false;
+    this.claims.stop();
     if (later) queueMicrotask(() => this.events.emit('reidentified', event));
     else this.events.emit('reidentified', event);
   }
@@ -242,7 +235,7 @@ export class ReplicaCore {
 
   /** @internal Another instance shares the storage: the dots minted since the open are no longer all known here. */
   heardOthers(): void {
-    this.ownDots = undefined;
+    this.claims.heardOthers();
   }
 
   /** @internal Every transaction up to `seq` committed (here or in another instance) and is durable. */
@@ -307,9 +300,11 @@ export class ReplicaCore {
     if (peer !== undefined && options.delivered) {
       let top = 0;
       for (const [, remote] of entries) for (const v of remote.vs) if (v.r === peer && v.n > top) top = v.n;
-      const e = options.delivered.epoch;
-      const h = (options.delivered.history ?? []).map(([id]) => id).filter((id) => id !== e);
-      if (top > 0) seen = h.length > 0 ? { e, n: top, h } : { e, n: top };
+      if (top > 0) {
+        const e = options.delivered.epoch;
+        const h = (options.delivered.history ?? []).map(([id]) => id).filter((id) => id !== e);
+        seen = h.length > 0 ? { e, n: top, h } : { e, n: top };
+      }
     }
     const me = this.identity.id;
     const history = this.identity.history;
@@ -319,8 +314,7 @@ export class ReplicaCore {
       changes.length = 0;
       let seq = lastSeq ?? 0;
       // Counters of ours that are no dot of this storage's history: it lacks a history of ours (restore-claims.ts).
-      const claimed = this.watchClaims ? impossibleClaim(entries, me, seq, this.ownDots) : 0;
-      claim = claimed > 0 ? { id: me, point: restorePoint(history, seq, undefined), n: claimed } : undefined;
+      claim = this.claims.check(entries, me, seq, history);
       if (claim) tx.setMeta(CLAIM_META, claim);
       for (let i = 0; i < entries.length; i++) {
         const [key, remote] = entries[i]!;
@@ -332,7 +326,7 @@ export class ReplicaCore {
         if (clash) {
           const from = Math.max(seq, remote.cc[me] ?? 0);
           const again = mintAgain(clash.base, clash.again, me, from, () => this.clock.tick());
-          for (let n = from + 1; n <= again.seq; n++) this.ownDots?.mark(n);
+          for (let n = from + 1; n <= again.seq; n++) this.claims.minted(n);
           joined = again.state;
           seq = again.seq - 1; // the record's own seq is taken below
         } else {
@@ -371,16 +365,17 @@ export class ReplicaCore {
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       this.events.emit('change', change);
     }
-    if (claim && this.watchClaims) void this.actOnClaim(claim);
+    if (claim && this.claims.watching) void this.actOnClaim(claim);
     return changes;
   }
 
   /**
-   * A received state named counters of ours past the log's top (restore-claims.ts): re-identify, re-issuing what was
-   * written since `claim.point`. Once per open; runs after the join that saw the claim, which stored it.
+   * A received state named counters of ours that no dot of this storage's history can be (restore-claims.ts):
+   * re-identify, re-issuing what was written since `claim.point`. Once per open; runs after the join that saw the
+   * claim, which stored it.
    */
   private actOnClaim(claim: RestoreClaim): Promise<void> {
-    this.watchClaims = false;
+    this.claims.stop();
     return this.changeIdentity(() => (this.identity.id === claim.id ? reidentify(this.owner, { point: claim.point }) : undefined)).catch((e) => {
       if (!this.closed) this.events.emit('error', e);
     });

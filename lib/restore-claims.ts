@@ -23,6 +23,7 @@
  * opened again — no copy of it can exist yet — so it ignores them (SECURITY.md).
  */
 import type { KeyState } from './dvv.js';
+import { restorePoint, type EpochEntry } from './epochs.js';
 
 /** Storage meta naming a claim seen and not yet acted on. */
 export const CLAIM_META = 'restoreClaim';
@@ -32,8 +33,52 @@ export interface RestoreClaim {
   id: string;
   /** The restore point: own dots past it are re-issued. */
   point: number;
-  /** The highest counter of ours claimed. */
-  n: number;
+}
+
+/**
+ * What a replica core watches for in this open: whether claims count at all (not after opening under a fresh id, at
+ * a first open, or once the id changed or a claim was acted on), and the dots this instance minted since the open
+ * where it alone has the storage open.
+ */
+export class ClaimWatch {
+  private own: OwnDots | undefined;
+
+  constructor(
+    private on: boolean,
+    alone: boolean,
+    openedAt: number,
+  ) {
+    if (on && alone) this.own = new OwnDots(openedAt);
+  }
+
+  get watching(): boolean {
+    return this.on;
+  }
+
+  /** This instance minted its own dot `seq`. */
+  minted(seq: number): void {
+    this.own?.mark(seq);
+  }
+
+  /** Another instance shares the storage: the dots minted since the open are no longer all known here. */
+  heardOthers(): void {
+    this.own = undefined;
+  }
+
+  /** No claim counts for the rest of this open. */
+  stop(): void {
+    this.on = false;
+    this.own = undefined;
+  }
+
+  /**
+   * Inside a join's transaction, before it mints anything: the claim the received states make about replica `me`,
+   * whose log's top is `top` and history `history` (the restore point is its latest open), if any.
+   */
+  check(states: ReadonlyArray<readonly [string, KeyState]>, me: string, top: number, history: readonly EpochEntry[]): RestoreClaim | undefined {
+    if (!this.on || impossibleClaim(states, me, top, this.own) === 0) return undefined;
+    return { id: me, point: restorePoint(history, top, undefined) };
+  }
 }
 
 /** Log seqs tracked past the open (1 MiB of bits); past them a claim is checked against the top only. */
@@ -88,7 +133,7 @@ export function impossibleClaim(states: ReadonlyArray<readonly [string, KeyState
 
 export function readClaim(value: unknown): RestoreClaim | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { id, point, n } = value as Partial<RestoreClaim>;
-  if (typeof id !== 'string' || !Number.isSafeInteger(point) || !Number.isSafeInteger(n)) return undefined;
-  return { id, point: point!, n: n! };
+  const { id, point } = value as Partial<RestoreClaim>;
+  if (typeof id !== 'string' || !Number.isSafeInteger(point)) return undefined;
+  return { id, point: point! };
 }

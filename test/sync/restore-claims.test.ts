@@ -80,7 +80,7 @@ describe('a replica shown a counter of its own that its storage cannot have mint
     await r.close();
     // What the join stored in its transaction before the process died.
     await storage.open();
-    await storage.transact((tx) => tx.setMeta(CLAIM_META, { id: oldId, point: w.seq - 1, n: w.seq + 3 }));
+    await storage.transact((tx) => tx.setMeta(CLAIM_META, { id: oldId, point: w.seq - 1 }));
     await storage.close();
     const again = await openReplica({ storage });
     expect(again.replicaId).not.toBe(oldId);
