@@ -6,10 +6,11 @@
  * relay) was restored too: the lost counters are counters it has minted again, so neither a witness's word nor the
  * data's claims (restore-claims.ts) show the restore.
  *
- * Kept as an expected failure so the limit stays visible: it passes — and the marker must go — once a context
- * covers, past a restore point, only the versions it holds (a retirement record of the old id spread to every
- * replica), or dots count per key as in Dynamo's vector clocks, where such a collision is a same-dot collision on
- * one key that the first-minted rule and the owner's re-mint already resolve.
+ * Kept as an expected failure so the limit stays visible: it passes, and the marker must go, once a context can
+ * say that it covers a fork of a replica's history and not the other: a version's dot carrying the epoch it was
+ * minted in, and a context entry that splits per epoch where two histories of one replica diverge. Counting dots per
+ * key (Dynamo's and Riak's vector clocks) does not fix it alone: the restored writer's second write of the key
+ * would cover the lost write's per-key counter just the same (Riak's KV679).
  */
 import { describe, expect, it } from 'vitest';
 import type { Cluster } from '../sim/cluster.js';
