@@ -19,6 +19,8 @@
  * path relies on that.
  */
 
+import { hash64, hash64Scratch, hashScratch } from './hash.js';
+
 /** replicaId → highest counter seen, for one key. Entries exist only for replicas that wrote the key. */
 export type VersionVector = Readonly<Record<string, number>>;
 
@@ -187,14 +189,16 @@ function pickFirstMinted(vs: StoredVersion[], other: readonly StoredVersion[]): 
  * stays a sibling of the rest.
  */
 export function update(state: KeyState, ctx: VersionVector, version: StoredVersion): KeyState {
-  let vs: StoredVersion[] = [];
-  for (const v of state.vs) if (!covers(ctx, v.r, v.n)) vs.push(v);
-  if (vs.length === 0) vs = [version];
+  let vs: StoredVersion[] | undefined;
+  for (const v of state.vs) if (!covers(ctx, v.r, v.n)) (vs ??= []).push(v);
+  if (vs === undefined) vs = [version];
   else {
     vs.push(version);
     vs.sort(compareDots);
   }
-  const cc = ctx === state.cc ? { ...ctx } : { ...mergeVectors(state.cc, ctx) };
+  // mergeVectors answers with a fresh vector, or with state.cc itself when ctx adds nothing: copy only that one.
+  const merged = ctx === state.cc ? ctx : mergeVectors(state.cc, ctx);
+  const cc: Record<string, number> = merged === state.cc || merged === ctx ? { ...merged } : (merged as Record<string, number>);
   cc[version.r] = Math.max(cc[version.r] ?? 0, version.n);
   return { vs, cc };
 }
@@ -232,6 +236,61 @@ export function canonicalStateText(key: string, s: KeyState): string {
   if (rs.length > 1) rs.sort();
   for (const r of rs) out += r + ':' + s.cc[r] + ',';
   return out;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * hash64(canonicalStateText(key, s)) without building the text: its UTF-8 bytes are written straight into the
+ * hasher's scratch buffer (a put hashes its key's new state; the text was a tenth of what a put allocated). Replica
+ * ids that are not plain ASCII, and counters that are not safe integers, take the text's way.
+ */
+export function stateHash(key: string, s: KeyState): string {
+  const rs = Object.keys(s.cc);
+  if (rs.length > 1) rs.sort();
+  let size = key.length * 3 + 2;
+  for (const v of s.vs) size += v.r.length + 19;
+  for (const r of rs) size += r.length + 18;
+  const buf = hashScratch(size);
+  let at = utf8.encodeInto(key, buf).written;
+  buf[at++] = 0;
+  const ascii = (text: string): boolean => {
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return false;
+      buf[at++] = c;
+    }
+    return true;
+  };
+  const digits = (n: number): boolean => {
+    if (!Number.isSafeInteger(n) || n < 0) return false;
+    const start = at;
+    do {
+      buf[at++] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+    for (let a = start, b = at - 1; a < b; a++, b--) {
+      const t = buf[a]!;
+      buf[a] = buf[b]!;
+      buf[b] = t;
+    }
+    return true;
+  };
+  for (const v of s.vs) {
+    if (!ascii(v.r)) return hash64(canonicalStateText(key, s));
+    buf[at++] = 58; // ':'
+    if (!digits(v.n)) return hash64(canonicalStateText(key, s));
+    if (v.d) buf[at++] = 100; // 'd'
+    buf[at++] = 44; // ','
+  }
+  buf[at++] = 124; // '|'
+  for (const r of rs) {
+    if (!ascii(r)) return hash64(canonicalStateText(key, s));
+    buf[at++] = 58;
+    if (!digits(s.cc[r]!)) return hash64(canonicalStateText(key, s));
+    buf[at++] = 44;
+  }
+  return hash64Scratch(at);
 }
 
 // ---- opaque, serializable contexts ---------------------------------------------------------------

@@ -18,3 +18,18 @@ export function hash64(text: string): string {
   if (!api) throw new Error('concord: hash64 called before loadHasher() resolved');
   return api.h64ToString(text);
 }
+
+/** A scratch buffer for `hash64Bytes` callers that write their text as UTF-8 bytes themselves (dvv.ts stateHash). */
+let scratch = new Uint8Array(256);
+
+/** The scratch buffer, at least `n` bytes long (its contents are not kept when it grows). */
+export function hashScratch(n: number): Uint8Array {
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  return scratch;
+}
+
+/** xxHash64 of the first `length` bytes of the scratch buffer, as 16 lowercase hex digits (as `hash64` of their text). */
+export function hash64Scratch(length: number): string {
+  if (!api) throw new Error('concord: hash64 called before loadHasher() resolved');
+  return api.h64Raw(scratch.subarray(0, length)).toString(16).padStart(16, '0');
+}

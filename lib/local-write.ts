@@ -76,7 +76,8 @@ export class LocalWrite {
     this.host.minted(seq);
     tx.setMeta('seq', seq);
     const version = versionFor(content, { r, n: seq, t: this.hlc.ms, c: this.hlc.logical }, current);
-    const state = update(current ?? EMPTY_STATE, this.ctx ?? current?.cc ?? {}, version);
+    const base = current ?? EMPTY_STATE;
+    const state = update(base, this.ctx ?? base.cc, version);
     const next = record(this.key, state, seq);
     tx.put(this.space, this.key, next);
     return next;

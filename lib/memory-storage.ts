@@ -183,19 +183,22 @@ class MemoryStorage implements StorageAdapter {
 
 /**
  * A transaction's buffered writes: flat arrays searched from the end (a transaction writes a handful of
- * keys; a join batch a few hundred), so a small transaction allocates almost nothing. Reads answer at once.
+ * keys; a join batch a few hundred), made on the first write, so a small transaction allocates almost nothing.
+ * Reads answer at once.
  */
 class MemoryTx implements StorageTx {
-  private readonly writes: Array<string | KeyRecord | null> = []; // space, key, record — triples
-  private readonly meta: Array<[string, unknown]> = [];
+  private writes: Array<string | KeyRecord | null> | undefined; // space, key, record — triples
+  private meta: unknown[] | undefined; // name, value — pairs
   closed = false;
 
   constructor(private readonly store: MemoryStorage) {}
 
   get(space: string, key: string): KeyRecord | undefined {
     const w = this.writes;
-    for (let i = w.length - 3; i >= 0; i -= 3) {
-      if (w[i + 1] === key && w[i] === space) return (w[i + 2] as KeyRecord | null) ?? undefined;
+    if (w) {
+      for (let i = w.length - 3; i >= 0; i -= 3) {
+        if (w[i + 1] === key && w[i] === space) return (w[i + 2] as KeyRecord | null) ?? undefined;
+      }
     }
     return this.store.committed(space, key);
   }
@@ -209,26 +212,30 @@ class MemoryTx implements StorageTx {
   }
 
   getMeta<T>(name: string): T | undefined {
-    for (let i = this.meta.length - 1; i >= 0; i--) if (this.meta[i]![0] === name) return cloneMeta(this.meta[i]![1]) as T;
+    const m = this.meta;
+    if (m) for (let i = m.length - 2; i >= 0; i -= 2) if (m[i] === name) return cloneMeta(m[i + 1]) as T;
     return this.store.committedMeta(name) as T | undefined;
   }
 
   setMeta(name: string, value: unknown): void {
     this.assertLive();
-    this.meta.push([name, cloneMeta(value)]);
+    if (this.meta) this.meta.push(name, cloneMeta(value));
+    else this.meta = [name, cloneMeta(value)];
   }
 
   /** Ends the transaction and applies its writes. */
   finish(): void {
     this.closed = true;
     const w = this.writes;
-    for (let i = 0; i < w.length; i += 3) this.store.applyWrite(w[i] as string, w[i + 1] as string, w[i + 2] as KeyRecord | null);
-    for (const [name, value] of this.meta) this.store.applyMeta(name, value);
+    if (w) for (let i = 0; i < w.length; i += 3) this.store.applyWrite(w[i] as string, w[i + 1] as string, w[i + 2] as KeyRecord | null);
+    const m = this.meta;
+    if (m) for (let i = 0; i < m.length; i += 2) this.store.applyMeta(m[i] as string, m[i + 1]);
   }
 
   private write(space: string, key: string, rec: KeyRecord | null): void {
     this.assertLive();
-    this.writes.push(space, key, rec);
+    if (this.writes) this.writes.push(space, key, rec);
+    else this.writes = [space, key, rec];
   }
 
   private assertLive(): void {

@@ -4,14 +4,13 @@
  * And the version a local write adds (`versionFor`).
  */
 import { derive, settle } from './deltas.js';
-import { canonicalStateText, type KeyState, type StoredVersion } from './dvv.js';
+import { stateHash, type KeyState, type StoredVersion } from './dvv.js';
 import { ConcordError } from './errors.js';
-import { hash64 } from './hash.js';
 import type { KeyRecord } from './storage.js';
 import { encodeTyped } from './values.js';
 
 export function record(key: string, state: KeyState, seq: number, src?: string): KeyRecord {
-  const rec = { vs: state.vs, cc: state.cc, seq, h: hash64(canonicalStateText(key, state)) };
+  const rec = { vs: state.vs, cc: state.cc, seq, h: stateHash(key, state) };
   return src === undefined ? rec : { ...rec, src };
 }
 

@@ -15,8 +15,7 @@
  * A range item's dots are read from the records (`fillRanges`): `answerTurn` leaves them empty.
  * `runAntiEntropy` drives two sides against each other in-process (tests, and the round-trip benchmark).
  */
-import { canonicalStateText, dotTest, EMPTY_STATE, join, sameState, type KeyState } from '../dvv.js';
-import { hash64 } from '../hash.js';
+import { dotTest, EMPTY_STATE, join, sameState, stateHash, type KeyState } from '../dvv.js';
 import { dotsSize, MAX_CLAIMED_VERSIONS } from './ae-codec.js';
 import type { AeItem } from './messages.js';
 import { ARITY, DEPTH, type MerkleTree } from './merkle.js';
@@ -64,7 +63,6 @@ function range(tree: MerkleTree, level: number, index: number): AeItem {
 }
 
 /** The state hash of a key's dots, as the tree holds it (record.ts). */
-const stateHash = (key: string, s: KeyState) => hash64(canonicalStateText(key, s));
 
 /**
  * Fills in the dots of a turn's range items from `dotsOf` (the records); a key it gives none for (gone, or not
