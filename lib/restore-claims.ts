@@ -75,8 +75,14 @@ export class ClaimWatch {
    * Inside a join's transaction, before it mints anything: the claim the received states make about replica `me`,
    * whose log's top is `top` and history `history` (the restore point is its latest open), if any.
    */
-  check(states: ReadonlyArray<readonly [string, KeyState]>, me: string, top: number, history: readonly EpochEntry[]): RestoreClaim | undefined {
-    if (!this.on || impossibleClaim(states, me, top, this.own) === 0) return undefined;
+  check(
+    states: ReadonlyArray<readonly [string, KeyState]>,
+    held: ReadonlyArray<KeyState | undefined>,
+    me: string,
+    top: number,
+    history: readonly EpochEntry[],
+  ): RestoreClaim | undefined {
+    if (!this.on || impossibleClaim(states, me, top, this.own, held) === 0) return undefined;
     return { id: me, point: restorePoint(history, top, undefined) };
   }
 }
@@ -116,17 +122,36 @@ export class OwnDots {
 
 /**
  * The highest counter of replica `me` that the states name (in their contexts and versions) and that cannot be a dot
- * of this storage's history: past the log's `top`, or past the open and not minted here (`own`); 0 if none.
+ * of this storage's history, 0 if none: past the log's `top`; past the open and not minted here (`own`); or, for a
+ * version of ours, one that our own state of its key (`held[i]`, as stored) does not cover.
+ *
+ * The last holds because a dot of ours is minted for one key, in the transaction that stores it into that key's
+ * state, and a key's context never shrinks here (joins merge it, tombstone collection keeps it): a version of ours
+ * that our state of its key has not seen was minted for that key by a history this storage does not hold — a lost
+ * write come back after a restore, even when its counter is one we minted again since for another key (the one case
+ * neither other test sees). Contexts alone are not judged this way: an app may write a key with another key's
+ * context, so a context can name counters of ours that key never held.
  */
-export function impossibleClaim(states: ReadonlyArray<readonly [string, KeyState]>, me: string, top: number, own: OwnDots | undefined): number {
+export function impossibleClaim(
+  states: ReadonlyArray<readonly [string, KeyState]>,
+  me: string,
+  top: number,
+  own: OwnDots | undefined,
+  held?: ReadonlyArray<KeyState | undefined>,
+): number {
   let worst = 0;
   const check = (n: number) => {
     if (n > worst && (n > top || (own !== undefined && !own.mayBeOurs(n)))) worst = n;
   };
-  for (const [, s] of states) {
+  for (let i = 0; i < states.length; i++) {
+    const s = states[i]![1];
     const c = s.cc[me];
     if (typeof c === 'number') check(c);
-    for (const v of s.vs) if (v.r === me) check(v.n);
+    for (const v of s.vs) {
+      if (v.r !== me) continue;
+      check(v.n);
+      if (held && v.n > worst && !((held[i]?.cc[me] ?? 0) >= v.n)) worst = v.n;
+    }
   }
   return worst;
 }

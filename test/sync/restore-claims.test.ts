@@ -25,6 +25,22 @@ describe('which counters of ours a received state may name', () => {
     expect(impossibleClaim([['k', state({ me: 12 })]], 'me', 12, undefined)).toBe(0); // without the bitmap: top only
     expect(impossibleClaim([['a', state({ me: 11 })], ['b', state({}, [{ r: 'me', n: 40 }])]], 'me', 12, undefined)).toBe(40);
   });
+
+  it('impossibleClaim names a version of ours that our own state of its key has not seen, whatever its counter', () => {
+    const state = (cc: Record<string, number>, vs: Array<{ r: string; n: number }> = []) => ({ vs: vs.map((v) => ({ ...v, t: 1, c: 0, v: '1' })), cc });
+    const ours = state({ me: 4 }, [{ r: 'me', n: 4 }]);
+    // Counter 4 is below the top and may be ours: judged by the key's own state.
+    expect(impossibleClaim([['x', ours]], 'me', 12, undefined, [undefined])).toBe(4); // we never wrote x
+    expect(impossibleClaim([['x', ours]], 'me', 12, undefined, [state({ me: 3 })])).toBe(4); // our x never saw dot 4
+    expect(impossibleClaim([['x', ours]], 'me', 12, undefined, [state({ me: 4 })])).toBe(0); // ours, or superseded here
+    expect(impossibleClaim([['x', ours]], 'me', 12, undefined, [state({ me: 9 }, [{ r: 'me', n: 9 }])])).toBe(0);
+    // A context alone is not judged by the key: an app may write a key with another key's context.
+    expect(impossibleClaim([['x', state({ me: 4 })]], 'me', 12, undefined, [undefined])).toBe(0);
+    // Another replica's versions are not ours to judge.
+    expect(impossibleClaim([['x', state({ o: 4 }, [{ r: 'o', n: 4 }])]], 'me', 12, undefined, [undefined])).toBe(0);
+    // Each state is judged against the state of its own key.
+    expect(impossibleClaim([['x', ours], ['y', ours]], 'me', 12, undefined, [state({ me: 4 }), state({ me: 2 })])).toBe(4);
+  });
 });
 
 describe('a replica shown a counter of its own that its storage cannot have minted', () => {
