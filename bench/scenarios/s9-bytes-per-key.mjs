@@ -12,18 +12,25 @@
  * exactly the structs a synced client would create, merged (its state vector/clock per client included).
  *
  * Figures (bytes per key, lower is better):
- * - "disk": Concord: JSON of the stored KeyRecord minus the value as it appears in it (JSON-escaped),
- *   i.e. dots, HLC, context, seq and hash; the key itself is not counted. (No file storage exists yet;
- *   JSON is what a JSON-lines log would hold.) Yjs: `Y.encodeStateAsUpdate` divided over keys, minus each
- *   live value's encoded bytes and the key string.
+ * - "record JSON": Concord: JSON of the stored KeyRecord minus the value as it appears in it (JSON-escaped),
+ *   i.e. dots, HLC, context, seq and hash; the key itself is not counted. It is the text file storage keeps
+ *   per record. Yjs: `Y.encodeStateAsUpdate` divided over keys, minus each live value's encoded bytes and the
+ *   key string.
+ * - "file storage on disk": the final state joined into a fileStorage replica, closed (its snapshot written),
+ *   and the directory's bytes divided over keys, minus the values (JSON-escaped) and the keys: what the store
+ *   really spends per key beyond them (record, its index entry, the identity and the other metadata).
  * - "clock": Concord's context (`cc`) as JSON, per key, by number of writers; Yjs has no per-key clock.
  * - "heap": retained JS heap per key after loading the final state into a fresh replica / Y.Doc (key and
  *   value included on both sides), measured with gc between.
  * A last case has 10 writers of one key offline (concurrent, 10 siblings): Concord keeps every sibling
  * (values subtracted), Yjs keeps one value.
  */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as Y from 'yjs';
 import { memoryStorage, openReplica } from 'concord';
+import { fileStorage } from 'concord/fs';
 import { collect, progress } from '../lib/measure.mjs';
 import { rowMaker } from '../lib/row.mjs';
 
@@ -160,6 +167,35 @@ function yjsGroupOverhead({ writes }, indexes) {
   return (bytes - valueAndKeyBytes) / indexes.length;
 }
 
+/** Bytes of every file under `dir`. */
+async function dirBytes(dir) {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? await dirBytes(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+/** The records joined into a file storage replica, closed: its bytes on disk per key beyond values and keys. */
+async function fileBytesPerKey(records) {
+  const dir = await mkdtemp(join(tmpdir(), 'concord-s9-'));
+  try {
+    const r = await openReplica({ storage: fileStorage(dir) });
+    for (let i = 0; i < records.length; i += 500) await r.core.join(SPACE, records.slice(i, i + 500));
+    await r.close();
+    let valuesAndKeys = 0;
+    for (const [key, rec] of records) {
+      valuesAndKeys += utf8(key);
+      for (const v of rec.vs) if (v.v !== undefined) valuesAndKeys += utf8(JSON.stringify(v.v));
+    }
+    const bytes = await dirBytes(dir);
+    return { perKey: (bytes - valuesAndKeys) / records.length, bytes };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function heapPerKey(load, keys) {
   collect();
   collect();
@@ -243,6 +279,15 @@ export async function run({ quick }) {
       target: { atMost: 2, of: 'yjs' },
     }),
   ];
+  const file = await fileBytesPerKey(records);
+  rows.push(row({
+    case: `file storage on disk: all ${p.keys} keys`,
+    metric: 'bytes/key beyond value',
+    higherIsBetter: false,
+    concord: file.perKey,
+    peers: { yjs: (update.length - valueAndKeyBytes) / p.keys },
+    note: `the final state joined into fileStorage and closed: ${file.bytes} B on disk, minus values (JSON-escaped) and keys, per key; Yjs as above`,
+  }));
   let start = 0;
   const byWriters = [];
   for (const g of groups) {
