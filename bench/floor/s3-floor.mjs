@@ -10,9 +10,8 @@
  * Run: `node bench/floor/s3-floor.mjs` (after `npm run build`). Env: BENCH_S3_KEYS (100 000), BENCH_S3_ROUNDS (5).
  */
 import xxhash from 'xxhash-wasm';
-import * as Y from 'yjs';
-import { memoryStorage, openReplica } from 'concord';
 import { dataset, envInt, median, rate } from '../lib/measure.mjs';
+import { concordSequential, yjs } from '../scenarios/s3-local-writes.mjs';
 
 const N = envInt('BENCH_S3_KEYS', 100_000);
 const ROUNDS = envInt('BENCH_S3_ROUNDS', 5);
@@ -84,29 +83,9 @@ async function together() {
   for (let i = 0; i < N; i++) await put(i);
 }
 
-async function concord() {
-  const replica = await openReplica({ storage: memoryStorage() });
-  const space = replica.space('bench');
-  const r = await rate(N, async () => {
-    for (let i = 0; i < N; i++) await space.put(keys[i], values[i]);
-  });
-  await replica.close();
-  return r;
-}
-
-async function yjs() {
-  const doc = new Y.Doc();
-  const map = doc.getMap('bench');
-  const r = await rate(N, () => {
-    for (let i = 0; i < N; i++) map.set(keys[i], values[i]);
-  });
-  doc.destroy();
-  return r;
-}
-
 const lines = {
-  'Yjs map.set': yjs,
-  'Concord put, sequential awaited': concord,
+  'Yjs map.set': () => yjs(keys, values, N),
+  'Concord put, sequential awaited': () => concordSequential(keys, values, N),
   ...Object.fromEntries(Object.entries(parts).map(([name, fn]) => [`alone: ${name}`, () => rate(N, fn)])),
   'alone: one awaited promise': () => rate(N, awaited),
   'floor: all of the above in one loop, awaited': () => rate(N, together),

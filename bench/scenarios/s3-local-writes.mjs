@@ -26,7 +26,7 @@ const row = rowMaker(id);
 
 const BATCH = 1000;
 
-async function concordSequential(keys, values, n) {
+export async function concordSequential(keys, values, n) {
   const replica = await openReplica({ storage: memoryStorage() });
   const space = replica.space('bench');
   const r = await rate(n, async () => {
@@ -50,7 +50,7 @@ async function concordInFlight(keys, values, n) {
   return r;
 }
 
-async function yjs(keys, values, n) {
+export async function yjs(keys, values, n) {
   const doc = new Y.Doc();
   const map = doc.getMap('bench');
   const r = await rate(n, () => {
