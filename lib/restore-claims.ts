@@ -8,7 +8,8 @@
  * restored replica; this is what tells it when that witness lost its memory too — a client and its only relay
  * both restored from copies older than what the client delivered, while other clients kept what it wrote (N4).
  * Left alone, the writes it made since the restore reuse those dots and are dropped wherever the lost writes'
- * contexts are held.
+ * contexts are held. A lost write can also come back as a version under a counter we have minted again since, for
+ * another key: its key's state here never saw that dot, which no write of ours can leave behind (impossibleClaim).
  *
  * Such a claim makes the replica re-identify (reidentify.ts) with its latest open as the restore point (a copy is
  * restored and then opened): the writes since are re-issued under a new id, and the joins that dropped some of
