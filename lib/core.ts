@@ -376,7 +376,12 @@ export class ReplicaCore {
    */
   private actOnClaim(claim: RestoreClaim): Promise<void> {
     this.claims.stop();
-    return this.changeIdentity(() => (this.identity.id === claim.id ? reidentify(this.owner, { point: claim.point }) : undefined)).catch((e) => {
+    // Another instance sharing the storage may have re-identified already (the claim then names a retired id).
+    const run = async () => {
+      await this.refreshIdentity();
+      if (this.identity.id === claim.id) await reidentify(this.owner, { point: claim.point });
+    };
+    return this.changeIdentity(run).catch((e) => {
       if (!this.closed) this.events.emit('error', e);
     });
   }

@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { CLAIM_META, impossibleClaim, OwnDots } from '../../lib/restore-claims.js';
 import type { StorageAdapter } from '../../lib/storage.js';
+import { VirtualClock } from '../sim/clock.js';
+import { SimDisk } from '../support/sim-disk.js';
 
 describe('which counters of ours a received state may name', () => {
   it('OwnDots knows the dots minted since the open, and counts everything up to the open as possibly ours', () => {
@@ -107,5 +109,40 @@ describe('a replica shown a counter of its own that its storage cannot have mint
     const third = await openReplica({ storage });
     expect(third.replicaId).toBe(renewed);
     await third.close();
+  });
+
+  it('re-identifies on a lost version under a counter it minted again for another key', async () => {
+    const storage = memoryStorage();
+    const r = await reopened(storage);
+    const oldId = r.replicaId;
+    const other = await r.space('s').put('other', 'after the restore'); // took the lost write's counter
+    await r.core.join('s', [['lost', { vs: [{ r: oldId, n: other.seq, t: 1, c: 0, v: '"lost"' }], cc: { [oldId]: other.seq } }]]);
+    await settled();
+    expect(r.replicaId).not.toBe(oldId);
+    expect((await r.space('s').get('lost'))?.value).toBe('lost');
+    expect((await r.space('s').get('other'))?.versions.map((v) => v.replicaId)).toEqual([r.replicaId]);
+    await r.close();
+  });
+
+  it('does not re-identify again when another instance sharing the storage already did (its claim names a retired id)', async () => {
+    // Hints between instances travel on these timers: the clock never advances, so b never hears of a's change.
+    const disk = new SimDisk({ timers: new VirtualClock() });
+    await (await openReplica({ storage: disk.instance() })).close();
+    const a = await openReplica({ storage: disk.instance() });
+    const b = await openReplica({ storage: disk.instance() });
+    const oldId = b.replicaId;
+    expect(a.replicaId).toBe(oldId);
+    await a.core.reidentify('a-peer');
+    const renewed = a.replicaId;
+    expect(renewed).not.toBe(oldId);
+    // b still writes as the old id; a lost version of that id reaches b's join.
+    const errors: unknown[] = [];
+    b.on('error', (e) => errors.push(e));
+    await b.core.join('s', [['x', { vs: [{ r: oldId, n: 1, t: 1, c: 0, v: '"x"' }], cc: { [oldId]: 1 } }]]);
+    await settled();
+    expect(b.replicaId).toBe(renewed);
+    expect(errors.map((e) => (e as { code?: string }).code)).not.toContain('RESTORED');
+    await a.close();
+    await b.close();
   });
 });
