@@ -22,67 +22,9 @@ import { record } from './record.js';
 import { reidentify, renewIdentity, type IdentityOwner } from './reidentify.js';
 import { CLAIM_META, ClaimWatch, readClaim, type RestoreClaim } from './restore-claims.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
-import type { ReplicaStatus } from './types.js';
+import type { CoreEvents, CoreOptions, StoredChange } from './core-types.js';
 
-export interface StoredChange {
-  readonly space: string;
-  readonly key: string;
-  readonly rec: KeyRecord;
-  readonly prev: KeyRecord | undefined;
-  readonly origin: 'local' | 'remote';
-  /** The sync link the change arrived on, if any. */
-  readonly source?: object;
-  /** Committed by another instance sharing this storage (another tab); seen through the change log. */
-  readonly external?: boolean;
-  /** Tombstone collection replaced the key's tombstones by their context: nothing changed for readers. */
-  readonly collected?: boolean;
-}
-
-export interface CoreEvents extends Record<string, unknown> {
-  change: StoredChange;
-  /** This replica re-identified (its storage was restored from an older copy): sessions speak for the old id. */
-  reidentified: { oldId: string; newId: string };
-  /**
-   * A re-identification starts (no session may send anything of the old id's any more: it may be re-issued), or is
-   * over (`over`: its sessions may start again; 'reidentified' follows unless it failed).
-   */
-  reidentifying: { oldId: string; over?: true };
-  error: unknown;
-  status: ReplicaStatus;
-  /** The number of keys holding a local write no relay or peer acknowledged yet changed (pending.ts). */
-  pending: number;
-  /** A Merkle anti-entropy run with a peer ended. */
-  antiEntropy: AntiEntropyRun;
-}
-
-/** What one anti-entropy run took and repaired (either side reports its own view). */
-export interface AntiEntropyRun {
-  readonly space: string;
-  readonly peer: string;
-  /** Turns of the run (messages exchanged, counted once per turn even when split over frames). */
-  readonly turns: number;
-  /** Bytes sent and received for the run (tree hashes, key lists, repaired states). */
-  readonly bytes: number;
-  /** Key states sent to the peer, and received from it. */
-  readonly keysSent: number;
-  readonly keysReceived: number;
-  /** Received states that changed something here. */
-  readonly keysRepaired: number;
-  /** Whether the run set up the cursors (on connect) or was a periodic check. */
-  readonly onConnect: boolean;
-}
-
-export interface CoreOptions {
-  storage: StorageAdapter;
-  now?: () => number;
-  /** Randomness for identifiers and protocol run ids (default: the platform CSPRNG / Math.random); seeded in simulations. */
-  random?: () => number;
-  /** Remote timestamps more than this far ahead of the wall clock are not adopted by the clock (ms, default 60 000). */
-  maxClockDriftMs?: number;
-  /** The storage was restored from a copy: open under a new replica id (identity.ts openIdentity). */
-  restored?: boolean;
-}
-
+export type { AntiEntropyRun, CoreEvents, CoreOptions, StoredChange } from './core-types.js';
 export type { WriteContent } from './record.js';
 
 /** `writeNow`'s answer when the storage cannot commit at once. */

@@ -19,7 +19,7 @@ export function hash64(text: string): string {
   return api.h64ToString(text);
 }
 
-/** A scratch buffer for `hash64Bytes` callers that write their text as UTF-8 bytes themselves (dvv.ts stateHash). */
+/** A scratch buffer for callers that write their text as UTF-8 bytes themselves (dvv.ts stateHash), then hash64Scratch. */
 let scratch = new Uint8Array(256);
 
 /** The scratch buffer, at least `n` bytes long (its contents are not kept when it grows). */

@@ -62,8 +62,6 @@ function range(tree: MerkleTree, level: number, index: number): AeItem {
   return { kind: 'range', level, index, keys: tree.keysUnder(level, index).map(([k]) => [k, EMPTY_STATE] as const) };
 }
 
-/** The state hash of a key's dots, as the tree holds it (record.ts). */
-
 /**
  * Fills in the dots of a turn's range items from `dotsOf` (the records); a key it gives none for (gone, or not
  * durable yet) is left out: the peer then takes it for a key we lack. A state with more versions than a claim may
