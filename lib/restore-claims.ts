@@ -84,7 +84,7 @@ export class ClaimWatch {
     history: readonly EpochEntry[],
   ): RestoreClaim | undefined {
     if (!this.on || impossibleClaim(states, me, top, this.own, held) === 0) return undefined;
-    return { id: me, point: restorePoint(history, top, undefined) };
+    return { id: me, point: forkBefore(restorePoint(history, top, undefined), states, held, me, history) };
   }
 }
 
@@ -155,6 +155,43 @@ export function impossibleClaim(
     }
   }
   return worst;
+}
+
+/**
+ * The restore point of a claim: the latest open (a copy is restored, then opened), or an earlier open where the
+ * received states show the lost history parting from ours before it. A state of key k naming a counter `n` of ours
+ * (in its context or as a version) that our own state of k has not seen, at or below the point, shows a history
+ * that minted a dot of k at or below `n` where ours did not — so the two parted before `n`, at an open no later
+ * than that (a copy restored and opened, then opened again before it met anyone: its latest open is too late).
+ * Contexts count here though they never make a claim (an app may write a key with another key's context): at
+ * worst they move the point earlier, and the writes re-issued past it come back as duplicates, never as losses.
+ */
+export function forkBefore(
+  point: number,
+  states: ReadonlyArray<readonly [string, KeyState]>,
+  held: ReadonlyArray<KeyState | undefined>,
+  me: string,
+  history: readonly EpochEntry[],
+): number {
+  let p = point;
+  const parted = (n: number) => {
+    if (n > p) return;
+    for (let j = history.length - 1; j >= 0; j--) {
+      if (history[j]![1] < n) {
+        p = Math.min(p, history[j]![1]);
+        return;
+      }
+    }
+    p = 0;
+  };
+  for (let i = 0; i < states.length; i++) {
+    const s = states[i]![1];
+    const seen = held[i]?.cc[me] ?? 0;
+    const c = s.cc[me];
+    if (typeof c === 'number' && c > seen) parted(c);
+    for (const v of s.vs) if (v.r === me && v.n > seen) parted(v.n);
+  }
+  return p;
 }
 
 export function readClaim(value: unknown): RestoreClaim | undefined {

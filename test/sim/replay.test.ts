@@ -24,6 +24,21 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(s)).problems).toEqual([]);
   });
 
+  // Soak seeds of the residual restore class that data claims now close (issue 10). restore-once 777295: f is
+  // restored from a copy, opened twice before it meets anyone, and writes k0 with counter 2 in between; its relay
+  // then loses its disk. The relay's new copy of the lost history names f's counter 2 in doc0's context (f never
+  // wrote doc0 in its restored history) and 7 in k0's: the claim's restore point was the latest open (2), so f's
+  // write at 2 was neither minted again nor re-issued, and was dropped everywhere. The point is now the open
+  // before the counter where the histories show they parted (restore-claims.ts forkBefore). tiny-frames 777329 and
+  // mixed 778968 (both with restores) also fail on the code before it and pass with it.
+  it.each([
+    [777295, 'restore-once'],
+    [777329, 'tiny-frames'],
+    [778968, 'mixed'],
+  ] as const)('seed %i (%s): a data claim\'s restore point reaches back to where the histories parted', async (seed, family) => {
+    expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }))).problems).toEqual([]);
+  });
+
   it('different seeds give different runs', async () => {
     const a = await runSchedule(makeSchedule(5, { disabled: pendingFeatures() }));
     const b = await runSchedule(makeSchedule(6, { disabled: pendingFeatures() }));

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
-import { CLAIM_META, impossibleClaim, OwnDots } from '../../lib/restore-claims.js';
+import { CLAIM_META, forkBefore, impossibleClaim, OwnDots } from '../../lib/restore-claims.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { VirtualClock } from '../sim/clock.js';
 import { SimDisk } from '../support/sim-disk.js';
@@ -42,6 +42,27 @@ describe('which counters of ours a received state may name', () => {
     expect(impossibleClaim([['x', state({ o: 4 }, [{ r: 'o', n: 4 }])]], 'me', 12, undefined, [undefined])).toBe(0);
     // Each state is judged against the state of its own key.
     expect(impossibleClaim([['x', ours], ['y', ours]], 'me', 12, undefined, [state({ me: 4 }), state({ me: 2 })])).toBe(4);
+  });
+});
+
+describe('where a claim puts the restore point', () => {
+  const state = (cc: Record<string, number>, vs: Array<{ r: string; n: number }> = []) => ({ vs: vs.map((v) => ({ ...v, t: 1, c: 0, v: '1' })), cc });
+  // Opened at 0, again at 0 (a restored copy opened, then restarted once before it met anyone), and at 2.
+  const history = [['e1', 0], ['e2', 0], ['e3', 2]] as const;
+
+  it('is the latest open unless a received state shows the histories parting before it', () => {
+    // Counters past the point say nothing about where the histories parted.
+    expect(forkBefore(2, [['k', state({ me: 7 })]], [state({ me: 2 }, [{ r: 'me', n: 2 }])], 'me', history)).toBe(2);
+    // A key whose own state saw the counter: nothing parted there.
+    expect(forkBefore(2, [['d', state({ me: 2 })]], [state({ me: 2 })], 'me', history)).toBe(2);
+  });
+
+  it('moves to the open before a counter at or below it that our state of that key never saw', () => {
+    // The lost history wrote key d at counter 2 or below; ours never wrote d: they parted before 2, at the open at 0.
+    expect(forkBefore(2, [['d', state({ me: 2 })]], [undefined], 'me', history)).toBe(0);
+    expect(forkBefore(2, [['d', state({}, [{ r: 'me', n: 2 }])]], [state({ me: 1 })], 'me', history)).toBe(0);
+    // Past every kept epoch's start: the start of the log.
+    expect(forkBefore(5, [['d', state({ me: 3 })]], [undefined], 'me', [['e7', 4], ['e8', 5]])).toBe(0);
   });
 });
 
