@@ -59,6 +59,8 @@ export class ReplicaCore {
   private seenSeq: number;
   /** Received counters of ours that no dot of this storage's history can be (restore-claims.ts). */
   private readonly claims: ClaimWatch;
+  /** No other instance has shared the storage since the open: none can change the identity behind our back. */
+  private alone: boolean;
   /** Re-identifications run one at a time. */
   private identityChange: Promise<void> = Promise.resolve();
 
@@ -72,6 +74,7 @@ export class ReplicaCore {
     watchClaims: boolean,
     alone: boolean,
   ) {
+    this.alone = alone;
     this.claims = new ClaimWatch(watchClaims, alone, identity.history[identity.history.length - 1]![1]);
     this.now = now;
     this.random = seeded ?? Math.random;
@@ -177,6 +180,7 @@ export class ReplicaCore {
 
   /** @internal Another instance shares the storage: the dots minted since the open are no longer all known here. */
   heardOthers(): void {
+    this.alone = false;
     this.claims.heardOthers();
   }
 
@@ -318,9 +322,10 @@ export class ReplicaCore {
    */
   private actOnClaim(claim: RestoreClaim): Promise<void> {
     this.claims.stop();
-    // Another instance sharing the storage may have re-identified already (the claim then names a retired id).
+    // Another instance sharing the storage may have re-identified already (the claim then names a retired id). Alone,
+    // nothing is read first: the re-identification starts (and stops the sessions) at once.
     const run = async () => {
-      await this.refreshIdentity();
+      if (!this.alone) await this.refreshIdentity();
       if (this.identity.id === claim.id) await reidentify(this.owner, { point: claim.point });
     };
     return this.changeIdentity(run).catch((e) => {
