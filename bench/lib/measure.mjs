@@ -1,4 +1,6 @@
 /** Small measuring helpers shared by scenarios. */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** Collects garbage when the process runs with --expose-gc (the runner starts scenarios that way). */
 export function collect() {
@@ -47,4 +49,14 @@ export function dataset(n) {
 export function envInt(name, fallback) {
   const v = Number(process.env[name]);
   return Number.isSafeInteger(v) && v > 0 ? v : fallback;
+}
+
+/** Bytes of every file under `dir` (a store's size on disk). */
+export async function dirSize(dir) {
+  let n = 0;
+  for (const f of await readdir(dir, { recursive: true })) {
+    const s = await stat(join(dir, f));
+    if (s.isFile()) n += s.size;
+  }
+  return n;
 }

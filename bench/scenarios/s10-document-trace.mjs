@@ -18,7 +18,7 @@
  * byte targets by design in this phase: they are the baseline for the delta work (docs/deltas.md).
  * Alone: `node bench/scenarios/s10-document-trace.mjs [--quick]` (needs the build).
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ import { createRelay } from 'concord/relay';
 import { webSocketTransport } from 'concord/ws';
 import { flushDoc, openDoc } from 'concord/yjs';
 import { applyTxn, countingTransport, countServerSends, loadTrace, percentile, textAfter, TRACE_FILE, waitFor } from '../lib/docs.mjs';
-import { envInt, progress } from '../lib/measure.mjs';
+import { dirSize, envInt, progress } from '../lib/measure.mjs';
 import { rowMaker } from '../lib/row.mjs';
 import { prng } from '../lib/wire.mjs';
 
@@ -41,15 +41,6 @@ export const title = 'editing trace into a document, followed live through a rel
 const require = createRequire(import.meta.url);
 const row = rowMaker(id);
 const KEY = 'paper';
-
-async function dirSize(dir) {
-  let n = 0;
-  for (const f of await readdir(dir, { recursive: true })) {
-    const s = await stat(join(dir, f));
-    if (s.isFile()) n += s.size;
-  }
-  return n;
-}
 
 /** Seeded keystroke positions within a text of length `len` (grows by one per keystroke). */
 function positions(count, len, seed) {

@@ -25,13 +25,13 @@
  * A last case has 10 writers of one key offline (concurrent, 10 siblings): Concord keeps every sibling
  * (values subtracted), Yjs keeps one value.
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { memoryStorage, openReplica } from 'concord';
 import { fileStorage } from 'concord/fs';
-import { collect, progress } from '../lib/measure.mjs';
+import { collect, dirSize, progress } from '../lib/measure.mjs';
 import { rowMaker } from '../lib/row.mjs';
 
 export const id = 'S9';
@@ -167,16 +167,6 @@ function yjsGroupOverhead({ writes }, indexes) {
   return (bytes - valueAndKeyBytes) / indexes.length;
 }
 
-/** Bytes of every file under `dir`. */
-async function dirBytes(dir) {
-  let total = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    total += e.isDirectory() ? await dirBytes(p) : (await stat(p)).size;
-  }
-  return total;
-}
-
 /** The records joined into a file storage replica, closed: its bytes on disk per key beyond values and keys. */
 async function fileBytesPerKey(records) {
   const dir = await mkdtemp(join(tmpdir(), 'concord-s9-'));
@@ -189,7 +179,7 @@ async function fileBytesPerKey(records) {
       valuesAndKeys += utf8(key);
       for (const v of rec.vs) if (v.v !== undefined) valuesAndKeys += utf8(JSON.stringify(v.v));
     }
-    const bytes = await dirBytes(dir);
+    const bytes = await dirSize(dir);
     return { perKey: (bytes - valuesAndKeys) / records.length, bytes };
   } finally {
     await rm(dir, { recursive: true, force: true });
