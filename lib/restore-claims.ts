@@ -23,7 +23,7 @@
  * never been opened before, or that re-identified in this open cannot be shown a genuine claim until it is
  * opened again — no copy of it can exist yet — so it ignores them (SECURITY.md).
  */
-import type { KeyState } from './dvv.js';
+import { covers, EMPTY_STATE, type KeyState } from './dvv.js';
 import { restorePoint, type EpochEntry } from './epochs.js';
 
 /** Storage meta naming a claim seen and not yet acted on. */
@@ -151,7 +151,7 @@ export function impossibleClaim(
     for (const v of s.vs) {
       if (v.r !== me) continue;
       check(v.n);
-      if (held && v.n > worst && !((held[i]?.cc[me] ?? 0) >= v.n)) worst = v.n;
+      if (held && v.n > worst && !covers((held[i] ?? EMPTY_STATE).cc, me, v.n)) worst = v.n;
     }
   }
   return worst;
