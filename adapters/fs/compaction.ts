@@ -3,11 +3,9 @@
  * (the index minus the batches still queued for the new segment), chained records made whole for it (a snapshot's
  * records stand alone: record.ts), and the index re-pointed at the snapshot once it is durable.
  */
-import { crc32 } from './crc32.js';
 import type { DataFile } from './data-file.js';
 import type { Entry, Keyspace } from './keyspace.js';
-import { encodeRecord, recordBytes } from './record.js';
-import type { SnapshotView } from './snapshot.js';
+import type { SnapshotView, WrittenSnapshot } from './snapshot.js';
 import type { KeyRecord } from '../../lib/storage.js';
 
 /** What a queued batch replaced (file-storage.ts PendingBatch): enough to undo it in a view. */
@@ -54,31 +52,31 @@ export function toSnapshotView(view: Map<string, Map<string, Entry>>, meta: Map<
   return { meta, spaces };
 }
 
-/** Chained records of the view, read with their chains and encoded whole (with their CRC). */
-export async function wholeRecords(view: SnapshotView, read: (e: Entry) => Promise<KeyRecord>): Promise<Map<Entry, { bytes: Buffer; crc: number }>> {
-  const whole = new Map<Entry, { bytes: Buffer; crc: number }>();
+/** Chained records of the view, read with their chains: the snapshot stores them whole. */
+export async function wholeRecords(view: SnapshotView, read: (e: Entry) => Promise<KeyRecord>): Promise<Map<Entry, KeyRecord>> {
+  const whole = new Map<Entry, KeyRecord>();
   for (const [, entries] of view.spaces) {
-    for (const [, e] of entries) {
-      if (!e.chained) continue;
-      const bytes = recordBytes(encodeRecord(await read(e)).text);
-      whole.set(e, { bytes, crc: crc32(bytes) });
-    }
+    for (const [, e] of entries) if (e.chained) whole.set(e, await read(e));
   }
   return whole;
 }
 
-/** The snapshot is durable: its entries now live there (`offsets` per space, per entry), chained ones whole. */
-export function repoint(ks: Keyspace, view: SnapshotView, offsets: number[][], data: DataFile): void {
+/**
+ * The snapshot is durable: its entries now live there, each standing alone in the form the snapshot stored it
+ * (its length and CRC may differ from the log's: compact-record.ts).
+ */
+export function repoint(ks: Keyspace, view: SnapshotView, written: WrittenSnapshot, data: DataFile): void {
   view.spaces.forEach(([name, entries], si) => {
-    const offs = offsets[si]!;
+    const offs = written.offsets[si]!;
+    const lens = written.lens[si]!;
+    const crcs = written.crcs[si]!;
     const index = ks.space(name);
     entries.forEach(([key, e], i) => {
       e.file = data;
       e.off = offs[i]!;
-      const w = view.whole?.get(e);
-      if (w) {
+      if (e.chained || e.len !== lens[i] || e.crc !== crcs[i]) {
         const weight = e.weight;
-        e.standAlone(w.bytes.length, w.crc);
+        e.standAlone(lens[i]!, crcs[i]!);
         index.reweighed(key, e, weight);
       }
     });

@@ -138,15 +138,15 @@ export class Compactor {
       }, reject),
     ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
     view.whole = await wholeRecords(view, (e) => h.readEntry(e));
-    const res = await writeSnapshot(h.io, h.dir, gen, view, () => false);
+    const res = await writeSnapshot(h.io, h.dir, gen, view, () => false, h.files.snapshot?.compact);
     if (!res) return;
     let data: DataFile;
     try {
-      data = new DataFile(snapName(gen), await h.io.open(res.path, 'r'));
+      data = new DataFile(snapName(gen), await h.io.open(res.path, 'r'), res.compact);
     } catch (e) {
       throw ioError(e, `opening ${snapName(gen)}`);
     }
-    repoint(ks, view, res.offsets, data);
+    repoint(ks, view, res, data);
     h.files.snapshot?.retire();
     h.files.snapshot = data;
     const old = h.files.segments.filter((s) => s.num < gen);

@@ -5,9 +5,19 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import { crc32 } from './crc32.js';
+import type { CompactContext } from './compact-record.js';
 import { decodeRecord, type StoredRecord } from './record.js';
 import { ioError } from './io-errors.js';
 import { readFully, type IoFile } from './io.js';
+
+/** A record asked for: where it is, its CRC, and the seq and hash the index holds for it. */
+interface Wanted {
+  readonly off: number;
+  readonly len: number;
+  readonly crc: number;
+  readonly seq: number;
+  readonly h: string;
+}
 
 export class DataFile {
   private reads = 0;
@@ -17,6 +27,8 @@ export class DataFile {
   constructor(
     readonly name: string,
     readonly file: IoFile,
+    /** A snapshot's table of replica ids and base time, which its compact records are read with. */
+    readonly compact?: CompactContext,
   ) {}
 
   /** Reads `length` bytes at `position`; fewer only at end of file. */
@@ -35,9 +47,9 @@ export class DataFile {
     }
   }
 
-  /** Reads one stored record and checks it against the CRC the index holds for it. */
-  async readRecord(position: number, length: number, crc: number): Promise<StoredRecord> {
-    return this.check(await this.read(position, length), position, length, crc);
+  /** Reads one stored record and checks it against the CRC the index holds for it (and its seq and hash). */
+  async readRecord(position: number, length: number, crc: number, seq: number, h: string): Promise<StoredRecord> {
+    return this.check(await this.read(position, length), { off: position, len: length, crc, seq, h });
   }
 
   /**
@@ -45,7 +57,7 @@ export class DataFile {
    * segment's in log order) are read with one positioned read per run of them, not one each. A run is cut where a
    * gap passes `maxGap` bytes or the run passes `maxRun`. Returns them in the order asked.
    */
-  async readRecords(wanted: ReadonlyArray<{ off: number; len: number; crc: number }>, maxGap = 4096, maxRun = 1 << 20): Promise<StoredRecord[]> {
+  async readRecords(wanted: ReadonlyArray<Wanted>, maxGap = 4096, maxRun = 1 << 20): Promise<StoredRecord[]> {
     const order = wanted.map((_, i) => i).sort((a, b) => wanted[a]!.off - wanted[b]!.off);
     const out: StoredRecord[] = new Array(wanted.length);
     const reads: Promise<void>[] = [];
@@ -63,7 +75,7 @@ export class DataFile {
         this.read(start, end - start).then((bytes) => {
           for (const k of run) {
             const w = wanted[k]!;
-            out[k] = this.check(bytes.subarray(w.off - start, w.off - start + w.len), w.off, w.len, w.crc);
+            out[k] = this.check(bytes.subarray(w.off - start, w.off - start + w.len), w);
           }
         }),
       );
@@ -73,14 +85,14 @@ export class DataFile {
     return out;
   }
 
-  private check(bytes: Buffer, position: number, length: number, crc: number): StoredRecord {
-    if (bytes.length !== length || crc32(bytes) !== crc) {
-      throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${position} does not match its checksum`);
+  private check(bytes: Buffer, w: Wanted): StoredRecord {
+    if (bytes.length !== w.len || crc32(bytes) !== w.crc) {
+      throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${w.off} does not match its checksum`);
     }
     try {
-      return decodeRecord(bytes);
+      return decodeRecord(bytes, this.compact, w.seq, w.h);
     } catch {
-      throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${position} is not readable`);
+      throw new ConcordError('CORRUPT', `${this.name}: the record at offset ${w.off} is not readable`);
     }
   }
 

@@ -292,7 +292,7 @@ export class FileStorage implements StorageAdapter {
     if (e.rec) return e.rec;
     const file = e.file!;
     const off = e.off;
-    const stored = await file.readRecord(off, e.len, e.crc);
+    const stored = await file.readRecord(off, e.len, e.crc, e.seq, e.h);
     // Compaction may have stored the record elsewhere meanwhile (whole, where it was chained): read it there.
     if (e.file !== file || e.off !== off) return this.readEntry(e);
     // A chained record is read with the key's previous record (deltas and references into it); a damaged or
@@ -349,7 +349,7 @@ export class FileStorage implements StorageAdapter {
     await Promise.all(
       [...byFile].map(async ([file, es]) => {
         const where = es.map((e) => e.off);
-        const stored = await file.readRecords(es.map((e, i) => ({ off: where[i]!, len: e.len, crc: e.crc })));
+        const stored = await file.readRecords(es.map((e, i) => ({ off: where[i]!, len: e.len, crc: e.crc, seq: e.seq, h: e.h })));
         es.forEach((e, i) => {
           if (e.rec || e.file !== file || e.off !== where[i] || e.chained) return; // read, or stored elsewhere meanwhile
           const rec = readRecordWith(stored[i]!, undefined);

@@ -19,6 +19,7 @@
 import { chainForm, unchain, type ChainVersion } from '../../lib/chain.js';
 import type { Dot } from '../../lib/dvv.js';
 import type { KeyRecord } from '../../lib/storage.js';
+import { COMPACT_RECORD, decodeCompact, type CompactContext } from './compact-record.js';
 
 const BINARY_RECORD = 0x00;
 
@@ -82,8 +83,15 @@ export interface StoredRecord extends Omit<KeyRecord, 'vs'> {
   vs: ChainVersion[];
 }
 
-/** Parses a stored record (throws on anything malformed; callers report CORRUPT). */
-export function decodeRecord(bytes: Buffer): StoredRecord {
+/**
+ * Parses a stored record (throws on anything malformed; callers report CORRUPT). A snapshot's compact record
+ * (compact-record.ts) is read with the snapshot's `compact` context and the `seq` and hash its index holds.
+ */
+export function decodeRecord(bytes: Buffer, compact?: CompactContext, seq = 0, h = ''): StoredRecord {
+  if (bytes[0] === COMPACT_RECORD) {
+    if (!compact) throw new Error('a compact record outside a snapshot');
+    return decodeCompact(bytes, compact, seq, h);
+  }
   if (bytes[0] !== BINARY_RECORD) return JSON.parse(bytes.toString('utf8')) as StoredRecord;
   const jsonLen = bytes.readUInt32LE(1);
   if (5 + jsonLen > bytes.length) throw new Error('record head past its end');

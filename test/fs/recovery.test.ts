@@ -130,7 +130,13 @@ describe('recovery', () => {
     const dir = await dirWith(20, { compactMinBytes: 1, compactRatio: 0 });
     const snaps = await snapshotFiles(dir);
     expect(snaps.length).toBe(1);
-    await flipByteAt(snaps[0]!, 40);
+    // The head is at the end (snapshot.ts): the 16-byte trailer, before it the head's columns.
+    const size = (await stat(snaps[0]!)).size;
+    await flipByteAt(snaps[0]!, size - 16 - 5);
+    await expect(fileStorage(dir).open()).rejects.toMatchObject({ code: 'CORRUPT' });
+    await flipByteAt(snaps[0]!, size - 16 - 5); // mended: it opens again
+    expect(await keysOf(dir)).toEqual(range(1, 20));
+    await flipByteAt(snaps[0]!, size - 16); // the head's length, in the trailer
     await expect(fileStorage(dir).open()).rejects.toMatchObject({ code: 'CORRUPT' });
   });
 

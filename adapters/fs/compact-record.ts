@@ -1,0 +1,191 @@
+/**
+ * The compact form of a record inside a snapshot (snapshot.ts), where the bulk of a store lives. The record's seq
+ * and hash are not repeated in it (the snapshot's index columns hold them), replica ids are indices into the
+ * snapshot's table of ids, and numbers are varints:
+ *
+ *   0x01 ‖ flags ‖ [src: len ‖ UTF-8] ‖ count of versions ‖ versions ‖ count of context entries ‖ entries
+ *   version: kind (0 tombstone, 1 text value, 2 byte value) ‖ id ‖ n ‖ zigzag(t − base) ‖ c ‖ [value: len ‖ bytes]
+ *   entry:   id ‖ counter
+ *
+ * flags bit 0: `src` follows. `base` is an HLC time the snapshot names (its first record's), so times close to it
+ * take few bytes. A record
+ * this form cannot hold (a version kept with its derivation, a number that is not a non-negative safe integer) is
+ * stored in the log's form instead (record.ts), which never starts with 0x01.
+ */
+import type { StoredVersion, VersionVector } from '../../lib/dvv.js';
+import type { KeyRecord } from '../../lib/storage.js';
+import type { StoredRecord } from './record.js';
+
+export const COMPACT_RECORD = 0x01;
+
+/** How a snapshot's compact records are read: its table of replica ids and its base time. */
+export interface CompactContext {
+  readonly ids: readonly string[];
+  readonly base: number;
+}
+
+/** A growing table of replica ids (index by first use), built while a snapshot is written. */
+export class IdTable {
+  readonly ids: string[];
+  private readonly index = new Map<string, number>();
+  constructor(start: readonly string[] = []) {
+    this.ids = [...start];
+    this.ids.forEach((id, i) => this.index.set(id, i));
+  }
+  of(id: string): number {
+    let i = this.index.get(id);
+    if (i === undefined) {
+      i = this.ids.length;
+      this.ids.push(id);
+      this.index.set(id, i);
+    }
+    return i;
+  }
+}
+
+const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+const MAX_SPAN = 2 ** 51;
+const zigzag = (x: number): number => (x >= 0 ? 2 * x : -2 * x - 1);
+const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+
+/** Whether `rec` fits the compact form with times counted from `base`. */
+export function compactable(rec: KeyRecord, base: number): boolean {
+  for (const v of rec.vs) {
+    if (v.x || !isCount(v.n) || !isCount(v.c) || !Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
+    if (!v.d && v.v === undefined) return false;
+    if (v.d && v.v !== undefined) return false;
+  }
+  for (const r in rec.cc) if (!isCount(rec.cc[r])) return false;
+  return true;
+}
+
+/** Appends varints and byte runs to one growing buffer. */
+class Writer {
+  buf = Buffer.allocUnsafe(256);
+  at = 0;
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+  uint(n: number): void {
+    this.room(8);
+    while (n >= 0x80) {
+      this.buf[this.at++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.at++] = n;
+  }
+  bytes(b: Uint8Array): void {
+    this.uint(b.length);
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+  text(s: string): void {
+    // Worst case 3 bytes per UTF-16 unit; the length is written once the bytes are known.
+    this.room(8 + s.length * 3);
+    const start = this.at;
+    this.at += 1;
+    const n = this.buf.write(s, this.at, 'utf8');
+    if (n < 0x80) {
+      this.buf[start] = n;
+      this.at += n;
+    } else {
+      const body = Buffer.from(this.buf.subarray(this.at, this.at + n));
+      this.at = start;
+      this.bytes(body);
+    }
+  }
+}
+
+/** The compact bytes of `rec` (call `compactable` first), its ids added to `table`. */
+export function encodeCompact(rec: KeyRecord, table: IdTable, base: number): Buffer {
+  const w = new Writer();
+  w.uint(COMPACT_RECORD);
+  w.uint(rec.src === undefined ? 0 : 1);
+  if (rec.src !== undefined) w.text(rec.src);
+  w.uint(rec.vs.length);
+  for (const v of rec.vs) {
+    const value = v.v;
+    w.uint(v.d ? 0 : typeof value === 'string' ? 1 : 2);
+    w.uint(table.of(v.r));
+    w.uint(v.n);
+    w.uint(zigzag(v.t - base));
+    w.uint(v.c);
+    if (typeof value === 'string') w.text(value);
+    else if (value !== undefined) w.bytes(value);
+  }
+  const rs = Object.keys(rec.cc);
+  w.uint(rs.length);
+  for (const r of rs) {
+    w.uint(table.of(r));
+    w.uint(rec.cc[r]!);
+  }
+  return Buffer.from(w.buf.subarray(0, w.at));
+}
+
+/** Reads a compact record; `seq` and `h` come from the snapshot's index. Throws on anything malformed. */
+export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: string): StoredRecord {
+  let at = 1;
+  const uint = (): number => {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= b.length) throw new Error('a compact record ends early');
+      const byte = b[at++]!;
+      n += (byte & 0x7f) * scale;
+      if (byte < 0x80) return n;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new Error('a varint too long');
+    }
+  };
+  const run = (): [number, number] => {
+    const len = uint();
+    if (at + len > b.length) throw new Error('a compact record ends early');
+    at += len;
+    return [at - len, at];
+  };
+  const id = (): string => {
+    const r = ctx.ids[uint()];
+    if (r === undefined) throw new Error('a replica id outside the table');
+    return r;
+  };
+  const flags = uint();
+  let src: string | undefined;
+  if (flags & 1) {
+    const [s, e] = run();
+    src = b.toString('utf8', s, e);
+  }
+  const nv = uint();
+  if (nv > b.length) throw new Error('more versions than bytes');
+  const vs: StoredVersion[] = new Array(nv);
+  for (let i = 0; i < nv; i++) {
+    const kind = uint();
+    const r = id();
+    const n = uint();
+    const t = unzigzag(uint()) + ctx.base;
+    const c = uint();
+    if (kind === 0) vs[i] = { r, n, t, c, d: 1 };
+    else if (kind === 1) {
+      const [s, e] = run();
+      vs[i] = { r, n, t, c, v: b.toString('utf8', s, e) };
+    } else if (kind === 2) {
+      const [s, e] = run();
+      vs[i] = { r, n, t, c, v: new Uint8Array(b.subarray(s, e)) };
+    } else throw new Error('an unknown version kind');
+  }
+  const ne = uint();
+  const cc: Record<string, number> = {};
+  for (let i = 0; i < ne; i++) {
+    const r = id();
+    // As JSON.parse makes it: an own property even for "__proto__".
+    if (r === '__proto__') Object.defineProperty(cc, r, { value: uint(), enumerable: true, writable: true, configurable: true });
+    else cc[r] = uint();
+  }
+  if (at !== b.length) throw new Error('trailing bytes after a compact record');
+  const rec: { vs: StoredVersion[]; cc: VersionVector; seq: number; h: string; src?: string } = { vs, cc, seq, h };
+  if (src !== undefined) rec.src = src;
+  return rec;
+}

@@ -1,0 +1,118 @@
+// Snapshot version 3 (adapters/fs/snapshot.ts): records in the compact form where they fit, the head last. Every
+// record shape reads back as written, through compactions that copy compact records and extend the table of ids;
+// a store written by the code before (version 2) opens and is rewritten as version 3 at its next compaction.
+import { cp, readFile, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { fileStorage, type FileStorageOptions } from '../../adapters/fs/index.js';
+import { loadHasher } from '../../lib/hash.js';
+import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
+import { snapshotFiles, tempDir } from './helpers.js';
+// @ts-expect-error: a plain module shared with the fixture's generator
+import { snapshotMeta, snapshotRecords } from './fixtures/snapshot-records.mjs';
+
+beforeAll(loadHasher);
+
+type Row = [space: string, key: string, rec: KeyRecord];
+const records = (): Row[] => snapshotRecords() as Row[];
+
+let cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups) await c();
+  cleanups = [];
+});
+
+async function dir(tag: string): Promise<string> {
+  const t = await tempDir(tag);
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+const quiet: FileStorageOptions = { compactMinBytes: 1 << 30, cacheRecords: 0 };
+
+/** Every record, its index row, the log order and the metadata, as `rows` says they must be. */
+async function expectHolds(s: StorageAdapter, rows: Row[], meta: Record<string, unknown>): Promise<void> {
+  for (const [space, key, rec] of rows) expect(await s.get(space, key), `${space}/${key}`).toStrictEqual(rec);
+  for (const space of new Set(rows.map(([sp]) => sp))) {
+    const mine = rows.filter(([sp]) => sp === space).sort((a, b) => a[2].seq - b[2].seq);
+    expect((await s.index(space)).sort((a, b) => a.seq - b.seq)).toEqual(mine.map(([, key, rec]) => ({ key, seq: rec.seq, h: rec.h })));
+    const log = await s.readLog(space, 0, 1000);
+    expect(log.map(([k, r]) => [k, r])).toStrictEqual(mine.map(([, k, r]) => [k, r]));
+  }
+  for (const [k, v] of Object.entries(meta)) expect(await s.getMeta(k)).toStrictEqual(v);
+}
+
+async function magic(path: string): Promise<string> {
+  return (await readFile(path)).subarray(0, 8).toString('latin1');
+}
+
+describe('compact snapshots', () => {
+  it('hold every record shape as written, through a reopen and a second compaction', async () => {
+    const d = await dir('compact');
+    const s = fileStorage(d, quiet);
+    await s.open();
+    const rows = records();
+    await s.transact((tx) => {
+      for (const [sp, k, r] of rows) tx.put(sp, k, r);
+      for (const [k, v] of Object.entries(snapshotMeta)) tx.setMeta(k, v);
+    });
+    await s.compactNow();
+    await expectHolds(s, rows, snapshotMeta); // read from the new snapshot (no cache)
+    await s.close();
+    const [snap] = await snapshotFiles(d);
+    expect(await magic(snap!)).toBe('CNCSNAP3');
+
+    // New writers (ids the first table lacks) and changed keys; the unchanged compact records are copied as they are.
+    const first = await readFile(snap!);
+    const again = fileStorage(d, quiet);
+    await again.open();
+    await expectHolds(again, rows, snapshotMeta);
+    const changed: Row[] = [
+      ['sp', 'k3', { vs: [{ r: 'newcomer', n: 1, t: 1_796_000_100_000, c: 0, v: '"changed"' }], cc: { newcomer: 1, writer3: 3 }, seq: 200, h: '00000000000000c8' }],
+      ['sp', 'late', { vs: [{ r: 'writer1', n: 90, t: 1_796_000_200_000, c: 4, d: 1 }], cc: { writer1: 90, another: 2 }, seq: 201, h: '00000000000000c9' }],
+    ];
+    await again.transact((tx) => {
+      for (const [sp, k, r] of changed) tx.put(sp, k, r);
+      tx.remove('sp', 'k4');
+    });
+    await again.compactNow();
+    await again.close();
+    const [snap2] = await snapshotFiles(d);
+    expect(snap2).not.toBe(snap);
+    const second = await readFile(snap2!);
+    const k7 = records().find(([, k]) => k === 'k7')!;
+    const needle = Buffer.from(k7[2].vs[0]!.v as string, 'utf8');
+    const around = (b: Buffer) => b.subarray(b.indexOf(needle) - 8, b.indexOf(needle) + needle.length);
+    expect(around(second), 'an unchanged compact record is copied byte for byte').toEqual(around(first));
+
+    const after = rows.filter(([, k]) => k !== 'k3' && k !== 'k4').concat(changed);
+    const reopened = fileStorage(d, quiet);
+    await reopened.open();
+    await expectHolds(reopened, after, snapshotMeta);
+    expect(await reopened.get('sp', 'k4')).toBeUndefined();
+    await reopened.close();
+  });
+
+  it('open a version 2 snapshot written by the code before, and rewrite it as version 3 at the next compaction', async () => {
+    const d = await dir('v2');
+    await cp(fileURLToPath(new URL('./fixtures/snapshot-v2', import.meta.url)), d, { recursive: true });
+    const [old] = await snapshotFiles(d);
+    expect(await magic(old!)).toBe('CNCSNAP2');
+    const oldSize = (await stat(old!)).size;
+    const s = fileStorage(d, quiet);
+    await s.open();
+    await expectHolds(s, records(), snapshotMeta);
+    await s.transact((tx) => tx.put('sp', 'k1', { vs: [{ r: 'writer1', n: 300, t: 1_796_000_300_000, c: 0, v: '"new"' }], cc: { writer1: 300 }, seq: 300, h: '000000000000012c' }));
+    await s.compactNow();
+    await s.close();
+    const [snap] = await snapshotFiles(d);
+    expect(await magic(snap!)).toBe('CNCSNAP3');
+    const rows = records().filter(([, k]) => k !== 'k1');
+    rows.push(['sp', 'k1', { vs: [{ r: 'writer1', n: 300, t: 1_796_000_300_000, c: 0, v: '"new"' }], cc: { writer1: 300 }, seq: 300, h: '000000000000012c' }]);
+    const again = fileStorage(d, quiet);
+    await again.open();
+    await expectHolds(again, rows, snapshotMeta);
+    await again.close();
+    expect((await stat(snap!)).size, 'version 3 is smaller than the version 2 it replaced').toBeLessThan(oldSize);
+  });
+});
