@@ -46,7 +46,63 @@ async function yjsPersisted(p: IndexeddbPersistence): Promise<void> {
   });
 }
 
+/**
+ * S5's floor: IndexedDB alone, no library: `n` writes of a record-sized object in strict readwrite transactions of
+ * `perTx` writes each, all issued at once (IndexedDB runs them in order). `shape` says what each write costs in
+ * requests: 'put' one put; 'put+log' a put and a log entry's put (2); 'get+put+log' a read first (3, Concord's
+ * shape for a key it must read); 'batch' one put per transaction of all its writes as one value (an append-only
+ * batch layout). Returns ms until the last transaction completed.
+ */
+async function idbFloor(n: number, perTx: number, shape: 'put' | 'put+log' | 'get+put+log' | 'batch'): Promise<number> {
+  const name = `s5-floor-${shape}`;
+  await deleteDb(name);
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore('records');
+      req.result.createObjectStore('log');
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const rec = (i: number) => ({ vs: [{ r: 'AbCdEfGhIjKlMnOp', n: i + 1, t: 1796226728424, c: 0, v: JSON.stringify(item(i)) }], cc: { AbCdEfGhIjKlMnOp: i + 1 }, seq: i + 1, h: '0123456789abcdef' });
+  const t0 = performance.now();
+  const done: Promise<void>[] = [];
+  for (let from = 0; from < n; from += perTx) {
+    const tx = db.transaction(['records', 'log'], 'readwrite', { durability: 'strict' });
+    const records = tx.objectStore('records');
+    const log = tx.objectStore('log');
+    const to = Math.min(n, from + perTx);
+    if (shape === 'batch') {
+      const all = [];
+      for (let i = from; i < to; i++) all.push(['bench', `k${i}`, rec(i)]);
+      log.put(all, from);
+    } else {
+      for (let i = from; i < to; i++) {
+        const key = ['bench', `k${i}`];
+        const write = () => {
+          records.put(rec(i), key);
+          if (shape !== 'put') log.put(key, ['bench', i + 1]);
+        };
+        if (shape === 'get+put+log') records.get(key).onsuccess = write;
+        else write();
+      }
+    }
+    done.push(new Promise((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = tx.onabort = () => reject(tx.error);
+    }));
+  }
+  await Promise.all(done);
+  const ms = performance.now() - t0;
+  db.close();
+  await deleteDb(name);
+  return ms;
+}
+
 const bench = {
+  idbFloor,
+
   /** Concord: n durable writes, one key per write, all in flight. Returns ms. */
   concordWrites: (n: number) => concordFill('s5-concord', n, n),
 

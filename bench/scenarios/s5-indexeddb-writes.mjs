@@ -21,10 +21,10 @@ export const id = 'S5';
 export const title = 'Durable writes to IndexedDB in headless Chromium (and S6: reopen from IndexedDB)';
 const row = rowMaker(id);
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-async function bundle() {
+export async function bundle() {
   const out = await build({
     entryPoints: [fileURLToPath(new URL('../browser/idb-page.ts', import.meta.url))],
     bundle: true,
@@ -38,7 +38,7 @@ async function bundle() {
   return out.outputFiles[0].text;
 }
 
-async function serve(js) {
+export async function serve(js) {
   const html = '<!doctype html><meta charset="utf-8"><title>S5</title><script type="module" src="/page.js"></script>';
   const server = createServer((req, res) => {
     if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
