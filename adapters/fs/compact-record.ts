@@ -22,12 +22,20 @@ export const COMPACT_RECORD = 0x01;
 export interface CompactContext {
   readonly ids: readonly string[];
   readonly base: number;
+  /** How many of `ids` its records name (a snapshot written before this was counted: unknown). */
+  readonly used?: number;
 }
 
-/** A growing table of replica ids (index by first use), built while a snapshot is written. */
+/**
+ * A growing table of replica ids (index by first use), built while a snapshot is written, counting the ids its
+ * records name: a table carried over from the snapshot before keeps ids whose keys are gone since, so the compactor
+ * starts a fresh one once fewer than half are named (compactor.ts).
+ */
 export class IdTable {
   readonly ids: string[];
   private readonly index = new Map<string, number>();
+  private named = new Uint8Array(64);
+  used = 0;
   constructor(start: readonly string[] = []) {
     this.ids = [...start];
     this.ids.forEach((id, i) => this.index.set(id, i));
@@ -39,7 +47,64 @@ export class IdTable {
       this.ids.push(id);
       this.index.set(id, i);
     }
+    this.name(i);
     return i;
+  }
+  /** A record names the id at `i`. */
+  name(i: number): void {
+    if (i >= this.named.length) {
+      const more = new Uint8Array(Math.max(this.named.length * 2, i + 1));
+      more.set(this.named);
+      this.named = more;
+    }
+    if (this.named[i] === 0) {
+      this.named[i] = 1;
+      this.used++;
+    }
+  }
+}
+
+/** Counts the ids a compact record names into `table` (its bytes copied as they are); throws on malformed bytes. */
+export function nameIds(b: Buffer, table: IdTable): void {
+  const r = new Reader(b);
+  if (r.uint() & 1) r.skip();
+  const nv = r.uint();
+  for (let i = 0; i < nv; i++) {
+    const kind = r.uint();
+    table.name(r.uint());
+    r.uint();
+    r.uint();
+    r.uint();
+    if (kind !== 0) r.skip();
+  }
+  const ne = r.uint();
+  for (let i = 0; i < ne; i++) {
+    table.name(r.uint());
+    r.uint();
+  }
+}
+
+class Reader {
+  at = 1;
+  constructor(private readonly b: Buffer) {}
+  uint(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.at >= this.b.length) throw new Error('a compact record ends early');
+      const byte = this.b[this.at++]!;
+      n += (byte & 0x7f) * scale;
+      if (byte < 0x80) return n;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new Error('a varint too long');
+    }
+  }
+  /** Skips a length-prefixed run; returns its bounds. */
+  skip(): [number, number] {
+    const len = this.uint();
+    if (this.at + len > this.b.length) throw new Error('a compact record ends early');
+    this.at += len;
+    return [this.at - len, this.at];
   }
 }
 
@@ -128,25 +193,9 @@ export function encodeCompact(rec: KeyRecord, table: IdTable, base: number): Buf
 
 /** Reads a compact record; `seq` and `h` come from the snapshot's index. Throws on anything malformed. */
 export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: string): StoredRecord {
-  let at = 1;
-  const uint = (): number => {
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      if (at >= b.length) throw new Error('a compact record ends early');
-      const byte = b[at++]!;
-      n += (byte & 0x7f) * scale;
-      if (byte < 0x80) return n;
-      scale *= 0x80;
-      if (scale > 2 ** 56) throw new Error('a varint too long');
-    }
-  };
-  const run = (): [number, number] => {
-    const len = uint();
-    if (at + len > b.length) throw new Error('a compact record ends early');
-    at += len;
-    return [at - len, at];
-  };
+  const reader = new Reader(b);
+  const uint = () => reader.uint();
+  const run = () => reader.skip();
   const id = (): string => {
     const r = ctx.ids[uint()];
     if (r === undefined) throw new Error('a replica id outside the table');
@@ -184,7 +233,7 @@ export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: st
     if (r === '__proto__') Object.defineProperty(cc, r, { value: uint(), enumerable: true, writable: true, configurable: true });
     else cc[r] = uint();
   }
-  if (at !== b.length) throw new Error('trailing bytes after a compact record');
+  if (reader.at !== b.length) throw new Error('trailing bytes after a compact record');
   const rec: { vs: StoredVersion[]; cc: VersionVector; seq: number; h: string; src?: string } = { vs, cc, seq, h };
   if (src !== undefined) rec.src = src;
   return rec;

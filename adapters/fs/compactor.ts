@@ -11,6 +11,7 @@ import { ioError } from './io-errors.js';
 import type { Io } from './io.js';
 import type { Entry, Keyspace } from './keyspace.js';
 import type { LogWriter, Segment } from './log-writer.js';
+import type { CompactContext } from './compact-record.js';
 import { snapName, writeSnapshot } from './snapshot.js';
 
 export interface CompactionOptions {
@@ -138,7 +139,7 @@ export class Compactor {
       }, reject),
     ).then(({ view, meta, gen }) => ({ view: toSnapshotView(view, meta), gen }));
     view.whole = await wholeRecords(view, (e) => h.readEntry(e));
-    const res = await writeSnapshot(h.io, h.dir, gen, view, () => false, h.files.snapshot?.compact);
+    const res = await writeSnapshot(h.io, h.dir, gen, view, () => false, carriedTable(h.files.snapshot?.compact));
     if (!res) return;
     let data: DataFile;
     try {
@@ -164,3 +165,13 @@ export class Compactor {
 }
 
 function noop(): void {}
+
+/**
+ * The snapshot before's table of ids, to keep (its compact records are then copied as they are) — unless most of its
+ * ids are named by no record any more (their keys were removed): then every record is encoded again, into a fresh
+ * table, so a table never outgrows twice what the records name (past a small size).
+ */
+export function carriedTable(prev: CompactContext | undefined): CompactContext | undefined {
+  if (!prev) return undefined;
+  return prev.ids.length > 256 && (prev.used ?? 0) * 2 < prev.ids.length ? undefined : prev;
+}

@@ -12,7 +12,8 @@
  *               hashes: 8 bytes per row (`hex`: every hash is 16 lowercase hex digits), else a JSON array
  *   end−16  length of the head u32 LE · CRC-32 of the head u32 LE · "CNCSNAP3"
  *
- * `ids` is the table of replica ids compact records name by index, `base` the HLC time they count from. The head
+ * `ids` is the table of replica ids compact records name by index (`used` of them named by this snapshot's records),
+ * `base` the HLC time they count from. The head
  * comes last so records stream out as they are encoded (their lengths and CRCs are known only then). Version 2
  * (the head first, records copied as the log stored them, hashes as hex text) is still read.
  *
@@ -23,7 +24,7 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { COMPACT_RECORD, compactable, encodeCompact, IdTable, type CompactContext } from './compact-record.js';
+import { COMPACT_RECORD, compactable, encodeCompact, IdTable, nameIds, type CompactContext } from './compact-record.js';
 import { crc32 } from './crc32.js';
 import { DataFile } from './data-file.js';
 import { ioError } from './io-errors.js';
@@ -56,6 +57,7 @@ interface SnapHead {
   data: number;
   ids?: string[];
   base?: number;
+  used?: number;
   spaces: SpaceHead3[];
 }
 
@@ -87,8 +89,8 @@ export async function loadSnapshot(io: Io, path: string, name: string, ks: Keysp
     const jLen = b.readUInt32LE(0);
     const head = JSON.parse(b.toString('utf8', 4, 4 + jLen)) as SnapHead;
     if (head.v !== 3 || 8 + head.data + headLen + TRAILER !== size) throw corrupt('unexpected version or size');
-    if (!Array.isArray(head.ids) || !head.ids.every((r) => typeof r === 'string') || typeof head.base !== 'number') throw corrupt('no table of ids');
-    const data = new DataFile(name, file, { ids: head.ids, base: head.base });
+    if (!Array.isArray(head.ids) || !head.ids.every((r) => typeof r === 'string') || typeof head.base !== 'number' || typeof head.used !== 'number') throw corrupt('no table of ids');
+    const data = new DataFile(name, file, { ids: head.ids, base: head.base, used: head.used });
     let at = 4 + jLen;
     let off = 8;
     const uint = (end: number): number => {
@@ -261,7 +263,7 @@ function encodeHead(gen: number, view: SnapshotView, stored: ReadonlyArray<{ len
     parts.push(c.done(), hashes);
     spaces.push({ n, count, seqsLen, lensLen, keysLen, hashesLen: hashes.length, hex });
   });
-  const head: SnapHead = { v: 3, gen, meta: Object.fromEntries(view.meta), data, ids: table.ids, base, spaces };
+  const head: SnapHead = { v: 3, gen, meta: Object.fromEntries(view.meta), data, ids: table.ids, base, used: table.used, spaces };
   const j = Buffer.from(JSON.stringify(head), 'utf8');
   const len = Buffer.alloc(4);
   len.writeUInt32LE(j.length, 0);
@@ -293,7 +295,7 @@ export interface WrittenSnapshot {
 /**
  * Writes the snapshot `gen` of `view` and makes it durable under its final name. `from` is the context of the
  * snapshot it replaces: its table of ids is kept (in order) and its base time too, so its compact records are
- * copied as they are. Returns where each entry now is, so the caller can point the index at it. `aborted` is polled
+ * copied as they are (without it, every record is encoded again, into a fresh table). Returns where each entry now is, so the caller can point the index at it. `aborted` is polled
  * between chunks.
  */
 export async function writeSnapshot(
@@ -330,7 +332,10 @@ export async function writeSnapshot(
       if (!rec && e.file) {
         bytes = await reader.bytes(e.file, e.off, e.len);
         if (crc32(bytes) !== e.crc) throw new ConcordError('CORRUPT', `the record of ${JSON.stringify(key)} in ${e.file.name} does not match its checksum`);
-        if (bytes[0] === COMPACT_RECORD && from && e.file.compact === from) return bytes;
+        if (bytes[0] === COMPACT_RECORD && from && e.file.compact === from) {
+          nameIds(bytes, table);
+          return bytes;
+        }
         rec = decodeRecord(bytes, e.file.compact, e.seq, e.h) as KeyRecord;
       }
       rec ??= e.rec!;
@@ -366,7 +371,7 @@ export async function writeSnapshot(
     }
     if (fill > 0) await flush();
     base ??= 0;
-    written.compact = { ids: table.ids, base };
+    written.compact = { ids: table.ids, base, used: table.used };
     const head = encodeHead(gen, view, written.lens.map((lens, i) => ({ lens, crcs: written.crcs[i]! })), table, base);
     const trailer = Buffer.alloc(TRAILER);
     trailer.writeUInt32LE(head.length, 0);

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compactable, decodeCompact, encodeCompact, IdTable } from '../../adapters/fs/compact-record.js';
+import { compactable, decodeCompact, encodeCompact, IdTable, nameIds } from '../../adapters/fs/compact-record.js';
 import { decodeRecord } from '../../adapters/fs/record.js';
 import type { KeyRecord } from '../../lib/storage.js';
 
@@ -51,6 +51,12 @@ describe('compact records', () => {
         expect(decodeRecord(bytes, ctx, 77, '0123456789abcdef')).toStrictEqual(decodeRecordLike(rec));
         expect(() => decodeRecord(bytes), 'a compact record needs its snapshot').toThrow();
         expect(table.ids[0]).toBe('pre-existing');
+        // the ids a record names, counted without decoding it (a copied record's, snapshot.ts)
+        const named = new Set([...rec.vs.map((v) => v.r), ...Object.keys(rec.cc)]);
+        expect(table.used).toBe(named.size);
+        const again = new IdTable(table.ids);
+        nameIds(bytes, again);
+        expect(again.used).toBe(named.size);
         // every cut is refused, never read as another record
         for (let cut = 1; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 7))) {
           expect(() => decodeCompact(bytes.subarray(0, cut), ctx, 77, 'x')).toThrow();

@@ -42,6 +42,14 @@ async function expectHolds(s: StorageAdapter, rows: Row[], meta: Record<string, 
   for (const [k, v] of Object.entries(meta)) expect(await s.getMeta(k)).toStrictEqual(v);
 }
 
+/** The head of a version 3 snapshot (its table of ids and how many its records name). */
+async function headOf(path: string): Promise<{ ids: string[]; used: number }> {
+  const b = await readFile(path);
+  const len = b.readUInt32LE(b.length - 16);
+  const head = b.subarray(b.length - 16 - len, b.length - 16);
+  return JSON.parse(head.toString('utf8', 4, 4 + head.readUInt32LE(0))) as { ids: string[]; used: number };
+}
+
 async function magic(path: string): Promise<string> {
   return (await readFile(path)).subarray(0, 8).toString('latin1');
 }
@@ -91,6 +99,37 @@ describe('compact snapshots', () => {
     await expectHolds(reopened, after, snapshotMeta);
     expect(await reopened.get('sp', 'k4')).toBeUndefined();
     await reopened.close();
+  });
+
+  it('carry the table of ids over while most of it is named, and start a fresh one once most of its keys are gone', async () => {
+    const d = await dir('table');
+    const s = fileStorage(d, quiet);
+    await s.open();
+    const many = Array.from({ length: 600 }, (_, i): Row => ['sp', `w${i}`, { vs: [{ r: `writer-${i}`, n: 1, t: 1_796_000_000_000 + i, c: 0, v: `${i}` }], cc: { [`writer-${i}`]: 1 }, seq: i + 1, h: (i + 1).toString(16).padStart(16, '0') }]);
+    await s.transact((tx) => {
+      for (const [sp, k, r] of many) tx.put(sp, k, r);
+    });
+    await s.compactNow();
+    let [snap] = await snapshotFiles(d);
+    expect(await headOf(snap!)).toMatchObject({ used: 600 });
+    await s.transact((tx) => {
+      for (const [sp, k] of many.slice(100)) tx.remove(sp, k);
+    });
+    await s.compactNow(); // the 100 left are copied as they are: the table is kept, and 100 of its ids are named
+    [snap] = await snapshotFiles(d);
+    const kept = await headOf(snap!);
+    expect([kept.ids.length, kept.used]).toEqual([600, 100]);
+    await s.transact((tx) => tx.put('sp', 'w0', { ...many[0]![2], seq: 700 }));
+    await s.compactNow(); // fewer than half named: a fresh table
+    [snap] = await snapshotFiles(d);
+    const fresh = await headOf(snap!);
+    expect([fresh.ids.length, fresh.used]).toEqual([100, 100]);
+    await expectHolds(s, [...many.slice(1, 100), ['sp', 'w0', { ...many[0]![2], seq: 700 }]], {});
+    await s.close();
+    const again = fileStorage(d, quiet);
+    await again.open();
+    await expectHolds(again, [...many.slice(1, 100), ['sp', 'w0', { ...many[0]![2], seq: 700 }]], {});
+    await again.close();
   });
 
   it('open a version 2 snapshot written by the code before, and rewrite it as version 3 at the next compaction', async () => {
