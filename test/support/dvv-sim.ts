@@ -13,7 +13,9 @@ import { EMPTY_STATE, join, update, type KeyState, type StoredVersion, type Vers
 export type Op =
   | { t: 'write'; i: number; ctx: number | null; del: boolean; skip: number }
   | { t: 'read'; i: number }
-  | { t: 'sync'; i: number; j: number };
+  | { t: 'sync'; i: number; j: number }
+  /** The replica's storage goes back to an earlier copy of itself (`back` snapshots ago): it mints its lost dots again. */
+  | { t: 'restore'; i: number; back: number };
 
 export const REPLICAS = ['a', 'b', 'c'] as const;
 
@@ -24,6 +26,12 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
 );
 
 export const opsArb = fc.array(opArb, { minLength: 1, maxLength: 40 });
+
+/** Schedules with restores from older copies (the causal specification no longer holds; the lattice laws must). */
+export const opsWithRestoresArb = fc.array(
+  fc.oneof({ weight: 6, arbitrary: opArb }, { weight: 1, arbitrary: fc.record({ t: fc.constant('restore' as const), i: fc.nat(2), back: fc.nat(6) }) }),
+  { minLength: 1, maxLength: 50 },
+);
 
 interface Read {
   cc: VersionVector;
@@ -37,6 +45,8 @@ interface SimReplica {
   /** Dots this replica has seen (its causal history for the key). */
   hist: Set<string>;
   reads: Read[];
+  /** Copies of itself after each change, for restores. */
+  copies?: Array<{ seq: number; state: KeyState; hist: Set<string> }>;
 }
 
 export interface SimResult {
@@ -59,6 +69,7 @@ export function simulate(ops: readonly Op[]): SimResult {
   const written = new Set<string>();
   const superseded = new Set<string>();
   const writes = new Map<string, Set<string>>();
+  let step = 0;
   for (const op of ops) {
     if (op.t === 'read') {
       const x = replicas[op.i]!;
@@ -68,19 +79,31 @@ export function simulate(ops: readonly Op[]): SimResult {
       // Other keys' writes take counters from the same sequence: a replica's dots for one key are sparse.
       x.seq += 1 + op.skip;
       const read = op.ctx !== null && x.reads.length > 0 ? x.reads[op.ctx % x.reads.length]! : { cc: x.state.cc, hist: x.hist };
-      const version: StoredVersion = op.del ? { r: x.r, n: x.seq, t: x.seq, c: 0, d: 1 } : { r: x.r, n: x.seq, t: x.seq, c: 0, v: JSON.stringify(`${x.r}${x.seq}`) };
+      // Time goes on through restores: a dot minted again carries a later HLC and another value.
+      step++;
+      const version: StoredVersion = op.del ? { r: x.r, n: x.seq, t: step, c: 0, d: 1 } : { r: x.r, n: x.seq, t: step, c: 0, v: JSON.stringify(`${x.r}${x.seq}@${step}`) };
       for (const d of read.hist) superseded.add(d);
       writes.set(dot(version), new Set(read.hist));
       x.state = update(x.state, read.cc, version);
       x.hist = new Set([...x.hist, dot(version)]);
       written.add(dot(version));
       pool.push(x.state);
+      (x.copies ??= []).push({ seq: x.seq, state: x.state, hist: x.hist });
+    } else if (op.t === 'restore') {
+      const x = replicas[op.i]!;
+      const copies = x.copies ?? [];
+      const copy = copies.length > op.back ? copies[copies.length - 1 - op.back]! : { seq: 0, state: EMPTY_STATE, hist: new Set<string>() };
+      x.seq = copy.seq;
+      x.state = copy.state;
+      x.hist = copy.hist;
+      x.reads = [];
     } else {
       const from = replicas[op.i]!;
       const to = replicas[op.j]!;
       to.state = join(to.state, from.state);
       to.hist = new Set([...to.hist, ...from.hist]);
       pool.push(to.state);
+      (to.copies ??= []).push({ seq: to.seq, state: to.state, hist: to.hist });
     }
   }
   return { replicas, pool, written, superseded, writes };
