@@ -110,6 +110,9 @@ class Reader {
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 const MAX_SPAN = 2 ** 51;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Whether UTF-8 carries `s` as it is (no lone surrogate). */
+export const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
 const zigzag = (x: number): number => (x >= 0 ? 2 * x : -2 * x - 1);
 const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 
@@ -119,7 +122,10 @@ export function compactable(rec: KeyRecord, base: number): boolean {
     if (v.x || !isCount(v.n) || !isCount(v.c) || !Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
     if (!v.d && v.v === undefined) return false;
     if (v.d && v.v !== undefined) return false;
+    // UTF-8 cannot carry a lone surrogate: such a text keeps the log's form (JSON escapes it).
+    if (typeof v.v === 'string' && !wellFormed(v.v)) return false;
   }
+  if (rec.src !== undefined && !wellFormed(rec.src)) return false;
   for (const r in rec.cc) if (!isCount(rec.cc[r])) return false;
   return true;
 }

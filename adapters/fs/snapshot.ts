@@ -8,7 +8,7 @@
  *                                                  spaces: [{ n: name, count, seqsLen, lensLen, keysLen, hashesLen, hex }] }
  *             then per space, `count` rows in seq order, as flat columns:
  *               seqs: varint differences · lens: varints · crcs: u32 LE ×count
- *               keys: varint byte length and UTF-8, per row
+ *               keys: varint byte length and UTF-8, per row (`keysJson`: a JSON array, where a key holds a lone surrogate)
  *               hashes: 8 bytes per row (`hex`: every hash is 16 lowercase hex digits), else a JSON array
  *   end−16  length of the head u32 LE · CRC-32 of the head u32 LE · "CNCSNAP3"
  *
@@ -24,7 +24,7 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { COMPACT_RECORD, compactable, encodeCompact, IdTable, nameIds, type CompactContext } from './compact-record.js';
+import { COMPACT_RECORD, compactable, encodeCompact, IdTable, nameIds, wellFormed, type CompactContext } from './compact-record.js';
 import { crc32 } from './crc32.js';
 import { DataFile } from './data-file.js';
 import { ioError } from './io-errors.js';
@@ -48,6 +48,8 @@ interface SpaceHead3 extends SpaceHead2 {
   seqsLen: number;
   lensLen: number;
   hex: boolean;
+  /** The keys column is a JSON array (some key holds a lone surrogate, which UTF-8 cannot carry). */
+  keysJson?: boolean;
 }
 
 interface SnapHead {
@@ -126,11 +128,18 @@ export async function loadSnapshot(io: Io, path: string, name: string, ks: Keysp
       if (at !== end) throw corrupt('columns of unequal length');
       for (let i = 0; i < n; i++, at += 4) crcs[i] = b.readUInt32LE(at);
       end = at + sp.keysLen;
-      const keys: string[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        const len = uint(end);
-        if (at + len > end) throw corrupt('a key runs past its column');
-        keys[i] = b.toString('utf8', at, (at += len));
+      let keys: string[];
+      if (sp.keysJson) {
+        keys = JSON.parse(b.toString('utf8', at, end)) as string[];
+        at = end;
+        if (!Array.isArray(keys) || keys.length !== n || !keys.every((k) => typeof k === 'string')) throw corrupt('columns of unequal length');
+      } else {
+        keys = new Array(n);
+        for (let i = 0; i < n; i++) {
+          const len = uint(end);
+          if (at + len > end) throw corrupt('a key runs past its column');
+          keys[i] = b.toString('utf8', at, (at += len));
+        }
       }
       if (at !== end) throw corrupt('columns of unequal length');
       const hashes = sp.hex ? b.toString('hex', at, at + sp.hashesLen) : (JSON.parse(b.toString('utf8', at, at + sp.hashesLen)) as string[]);
@@ -252,16 +261,20 @@ function encodeHead(gen: number, view: SnapshotView, stored: ReadonlyArray<{ len
     c.room(4 * count);
     for (const crc of crcs) c.at = c.buf.writeUInt32LE(crc, c.at);
     const keysStart = c.at;
-    for (const [k] of entries) {
-      const kb = Buffer.from(k, 'utf8');
-      c.uint(kb.length);
-      c.raw(kb);
+    const keysJson = !entries.every(([k]) => wellFormed(k));
+    if (keysJson) c.raw(Buffer.from(JSON.stringify(entries.map(([k]) => k)), 'utf8'));
+    else {
+      for (const [k] of entries) {
+        const kb = Buffer.from(k, 'utf8');
+        c.uint(kb.length);
+        c.raw(kb);
+      }
     }
     const keysLen = c.at - keysStart;
     const hex = entries.every(([, e]) => HEX16.test(e.h));
     const hashes = hex ? Buffer.from(entries.map(([, e]) => e.h).join(''), 'hex') : Buffer.from(JSON.stringify(entries.map(([, e]) => e.h)), 'utf8');
     parts.push(c.done(), hashes);
-    spaces.push({ n, count, seqsLen, lensLen, keysLen, hashesLen: hashes.length, hex });
+    spaces.push({ n, count, seqsLen, lensLen, keysLen, hashesLen: hashes.length, hex, ...(keysJson ? { keysJson } : {}) });
   });
   const head: SnapHead = { v: 3, gen, meta: Object.fromEntries(view.meta), data, ids: table.ids, base, used: table.used, spaces };
   const j = Buffer.from(JSON.stringify(head), 'utf8');

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compactable, decodeCompact, encodeCompact, IdTable, nameIds } from '../../adapters/fs/compact-record.js';
+import { compactable, decodeCompact, encodeCompact, IdTable, nameIds, wellFormed } from '../../adapters/fs/compact-record.js';
 import { decodeRecord } from '../../adapters/fs/record.js';
 import type { KeyRecord } from '../../lib/storage.js';
 
@@ -14,8 +14,11 @@ const id = fc.oneof(fc.string({ minLength: 1, maxLength: 22 }), fc.string({ unit
 const count = fc.oneof(fc.nat(1000), fc.constantFrom(0, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32, 2 ** 48, Number.MAX_SAFE_INTEGER));
 const oddNumber = fc.constantFrom(-1, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY);
 const time = fc.oneof(fc.integer({ min: BASE - 10 ** 9, max: BASE + 10 ** 9 }), fc.constantFrom(0, BASE, BASE + 2 ** 50, BASE - 2 ** 50, 8e15, BASE + 0.5));
+/** Texts with lone surrogates among valid characters (which UTF-8 cannot carry). */
+const oddText = fc.array(fc.constantFrom('a', 'é', '😀', '\uD800', '\uDBFF', '\uDC00', '\uDFFF'), { minLength: 1, maxLength: 8 }).map((cs) => cs.join(''));
 const value = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 300 }).map((s) => ({ v: JSON.stringify(s) })),
+  oddText.map((s) => ({ v: `~${s}` })), // lone surrogates too: refused, never mangled
   fc.uint8Array({ maxLength: 300 }).map((b) => ({ v: b })),
   fc.constant({ d: 1 as const }),
 );
@@ -23,7 +26,7 @@ const version = fc.record({ r: id, n: fc.oneof(count, oddNumber), t: time, c: co
 const record = fc.record({
   vs: fc.array(version, { maxLength: 5 }),
   cc: fc.dictionary(id, fc.oneof(count, count, oddNumber), { maxKeys: 12 }),
-  src: fc.option(id, { nil: undefined }),
+  src: fc.option(fc.oneof(id, oddText), { nil: undefined }),
 });
 
 function build(raw: { vs: Array<{ r: string; n: number; t: number; c: number; value: { v: string | Uint8Array } | { d: 1 } }>; cc: Record<string, number>; src?: string }): KeyRecord {
@@ -41,8 +44,12 @@ describe('compact records', () => {
         const table = new IdTable(['pre-existing']);
         if (!compactable(rec, BASE)) {
           const numbers = [...rec.vs.flatMap((v) => [v.n, v.c]), ...Object.values(rec.cc)];
-          const odd = numbers.some((n) => !Number.isSafeInteger(n) || n < 0) || rec.vs.some((v) => !Number.isSafeInteger(v.t) || Math.abs(v.t - BASE) >= 2 ** 51);
-          expect(odd, 'refused only for a number the form cannot hold').toBe(true);
+          const texts = [...rec.vs.map((v) => (typeof v.v === 'string' ? v.v : '')), rec.src ?? ''];
+          const odd =
+            texts.some((t) => !wellFormed(t)) ||
+            numbers.some((n) => !Number.isSafeInteger(n) || n < 0) ||
+            rec.vs.some((v) => !Number.isSafeInteger(v.t) || Math.abs(v.t - BASE) >= 2 ** 51);
+          expect(odd, 'refused only for a number or a text the form cannot hold').toBe(true);
           return;
         }
         const bytes = encodeCompact(rec, table, BASE);

@@ -101,6 +101,28 @@ describe('compact snapshots', () => {
     await reopened.close();
   });
 
+  it('keep keys, texts and peers holding a lone surrogate as they were (UTF-8 cannot carry one)', async () => {
+    const d = await dir('surrogates');
+    const s = fileStorage(d, quiet);
+    await s.open();
+    const rows: Row[] = [
+      ['sp', 'lone \uD800 high', { vs: [{ r: 'w', n: 1, t: 1_796_000_000_000, c: 0, v: '"fine"' }], cc: { w: 1 }, seq: 1, h: '0000000000000001' }],
+      ['sp', 'fine key', { vs: [{ r: 'w', n: 2, t: 1_796_000_000_001, c: 0, v: '~text \uDC00 lone low' }], cc: { w: 2 }, seq: 2, h: '0000000000000002' }],
+      ['sp', 'from a peer', { vs: [{ r: 'w', n: 3, t: 1_796_000_000_002, c: 0, v: '"p"' }], cc: { w: 3 }, seq: 3, h: '0000000000000003', src: 'peer \uD83D' }],
+      ['sp', 'pair \uD83D\uDE00 ok', { vs: [{ r: 'w', n: 4, t: 1_796_000_000_003, c: 0, v: '"😀 \uD83D\uDE00"' }], cc: { w: 4 }, seq: 4, h: '0000000000000004' }],
+    ];
+    await s.transact((tx) => {
+      for (const [sp, k, r] of rows) tx.put(sp, k, r);
+    });
+    await s.compactNow();
+    await expectHolds(s, rows, {});
+    await s.close();
+    const again = fileStorage(d, quiet);
+    await again.open();
+    await expectHolds(again, rows, {});
+    await again.close();
+  });
+
   it('carry the table of ids over while most of it is named, and start a fresh one once most of its keys are gone', async () => {
     const d = await dir('table');
     const s = fileStorage(d, quiet);
