@@ -54,7 +54,11 @@ export function checkKey(key: unknown): asserts key is string {
   if (key.length > MAX_KEY_BYTES / 3 && utf8Length(key) > MAX_KEY_BYTES) {
     throw new ConcordError('INVALID_KEY', `key is ${utf8Length(key)} bytes long; the limit is ${MAX_KEY_BYTES}`);
   }
+  // Keys travel as UTF-8, which cannot carry a lone surrogate: peers would store it under another key (U+FFFD).
+  if (LONE_SURROGATE.test(key)) throw new ConcordError('INVALID_KEY', 'key holds a lone UTF-16 surrogate (not a Unicode string: it cannot travel as UTF-8)');
 }
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The outcome of a write: durable locally when you hold it. */
 export class WriteResult {

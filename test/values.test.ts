@@ -106,6 +106,9 @@ describe('rejections: a stable code, and nothing stored', () => {
     ['over 1 KiB of ASCII', 'k'.repeat(1025)],
     ['over 1 KiB of UTF-8 (400 × 3 bytes)', '€'.repeat(400)],
     ['over 1 KiB of UTF-8 (257 × 4 bytes)', '😀'.repeat(257)],
+    ['with a lone high surrogate (UTF-8 would turn it into U+FFFD on the wire)', 'k\uD800'],
+    ['with a lone low surrogate', '\uDC00k'],
+    ['with surrogates in the wrong order', '\uDE00\uD83D'],
   ])('key %s → INVALID_KEY', async (_name, key) => {
     const r = await one();
     const s = r.space('s');
@@ -116,7 +119,7 @@ describe('rejections: a stable code, and nothing stored', () => {
 
   it('keys of exactly 1 KiB are accepted', async () => {
     const r = await one();
-    for (const key of ['k'.repeat(1024), '😀'.repeat(256), '€'.repeat(341) + 'a']) {
+    for (const key of ['k'.repeat(1024), '😀'.repeat(256), '€'.repeat(341) + 'a', '\uD83D\uDE00 a pair']) {
       await r.space('s').put(key, 1);
       expect((await r.space('s').get(key))!.value).toBe(1);
     }
