@@ -8,7 +8,7 @@ import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
 import type { KeyRecord } from './storage.js';
 import type { ChangeEvent, Context, Durability, GetResult, MergeFn, MergeTable } from './types.js';
-import { utf8Length, encodeValue, type EncodedValue } from './values.js';
+import { utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
 import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
 import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
@@ -55,10 +55,8 @@ export function checkKey(key: unknown): asserts key is string {
     throw new ConcordError('INVALID_KEY', `key is ${utf8Length(key)} bytes long; the limit is ${MAX_KEY_BYTES}`);
   }
   // Keys travel as UTF-8, which cannot carry a lone surrogate: peers would store it under another key (U+FFFD).
-  if (LONE_SURROGATE.test(key)) throw new ConcordError('INVALID_KEY', 'key holds a lone UTF-16 surrogate (not a Unicode string: it cannot travel as UTF-8)');
+  if (!wellFormed(key)) throw new ConcordError('INVALID_KEY', 'key holds a lone UTF-16 surrogate (not a Unicode string: it cannot travel as UTF-8)');
 }
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The outcome of a write: durable locally when you hold it. */
 export class WriteResult {

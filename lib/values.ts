@@ -37,6 +37,13 @@ export const BINARY = 0x00;
 export const TYPED = 0x01;
 
 /** UTF-8 length of a string, without allocating. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether UTF-8 carries `s` as it is: no lone UTF-16 surrogate (`String.prototype.isWellFormed`, ES2024). */
+export function wellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
 export function utf8Length(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {

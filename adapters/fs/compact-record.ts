@@ -14,7 +14,11 @@
  */
 import type { StoredVersion, VersionVector } from '../../lib/dvv.js';
 import type { KeyRecord } from '../../lib/storage.js';
+import { wellFormed } from '../../lib/values.js';
+import { ByteReader, ByteWriter } from './bytes.js';
 import type { StoredRecord } from './record.js';
+
+const compactError = (why: string) => new Error(`a compact record: ${why}`);
 
 export const COMPACT_RECORD = 0x01;
 
@@ -66,7 +70,7 @@ export class IdTable {
 
 /** Counts the ids a compact record names into `table` (its bytes copied as they are); throws on malformed bytes. */
 export function nameIds(b: Buffer, table: IdTable): void {
-  const r = new Reader(b);
+  const r = new ByteReader(b, 1, b.length, compactError);
   if (r.uint() & 1) r.skip();
   const nv = r.uint();
   for (let i = 0; i < nv; i++) {
@@ -84,35 +88,8 @@ export function nameIds(b: Buffer, table: IdTable): void {
   }
 }
 
-class Reader {
-  at = 1;
-  constructor(private readonly b: Buffer) {}
-  uint(): number {
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.at >= this.b.length) throw new Error('a compact record ends early');
-      const byte = this.b[this.at++]!;
-      n += (byte & 0x7f) * scale;
-      if (byte < 0x80) return n;
-      scale *= 0x80;
-      if (scale > 2 ** 56) throw new Error('a varint too long');
-    }
-  }
-  /** Skips a length-prefixed run; returns its bounds. */
-  skip(): [number, number] {
-    const len = this.uint();
-    if (this.at + len > this.b.length) throw new Error('a compact record ends early');
-    this.at += len;
-    return [this.at - len, this.at];
-  }
-}
-
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 const MAX_SPAN = 2 ** 51;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** Whether UTF-8 carries `s` as it is (no lone surrogate). */
-export const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s);
 const zigzag = (x: number): number => (x >= 0 ? 2 * x : -2 * x - 1);
 const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 
@@ -130,50 +107,9 @@ export function compactable(rec: KeyRecord, base: number): boolean {
   return true;
 }
 
-/** Appends varints and byte runs to one growing buffer. */
-class Writer {
-  buf = Buffer.allocUnsafe(256);
-  at = 0;
-  private room(n: number): void {
-    if (this.at + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
-    this.buf.copy(next, 0, 0, this.at);
-    this.buf = next;
-  }
-  uint(n: number): void {
-    this.room(8);
-    while (n >= 0x80) {
-      this.buf[this.at++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.buf[this.at++] = n;
-  }
-  bytes(b: Uint8Array): void {
-    this.uint(b.length);
-    this.room(b.length);
-    this.buf.set(b, this.at);
-    this.at += b.length;
-  }
-  text(s: string): void {
-    // Worst case 3 bytes per UTF-16 unit; the length is written once the bytes are known.
-    this.room(8 + s.length * 3);
-    const start = this.at;
-    this.at += 1;
-    const n = this.buf.write(s, this.at, 'utf8');
-    if (n < 0x80) {
-      this.buf[start] = n;
-      this.at += n;
-    } else {
-      const body = Buffer.from(this.buf.subarray(this.at, this.at + n));
-      this.at = start;
-      this.bytes(body);
-    }
-  }
-}
-
 /** The compact bytes of `rec` (call `compactable` first), its ids added to `table`. */
 export function encodeCompact(rec: KeyRecord, table: IdTable, base: number): Buffer {
-  const w = new Writer();
+  const w = new ByteWriter();
   w.uint(COMPACT_RECORD);
   w.uint(rec.src === undefined ? 0 : 1);
   if (rec.src !== undefined) w.text(rec.src);
@@ -194,12 +130,12 @@ export function encodeCompact(rec: KeyRecord, table: IdTable, base: number): Buf
     w.uint(table.of(r));
     w.uint(rec.cc[r]!);
   }
-  return Buffer.from(w.buf.subarray(0, w.at));
+  return Buffer.from(w.done());
 }
 
 /** Reads a compact record; `seq` and `h` come from the snapshot's index. Throws on anything malformed. */
 export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: string): StoredRecord {
-  const reader = new Reader(b);
+  const reader = new ByteReader(b, 1, b.length, compactError);
   const uint = () => reader.uint();
   const run = () => reader.skip();
   const id = (): string => {

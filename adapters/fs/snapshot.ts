@@ -24,7 +24,9 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { COMPACT_RECORD, compactable, encodeCompact, IdTable, nameIds, wellFormed, type CompactContext } from './compact-record.js';
+import { wellFormed } from '../../lib/values.js';
+import { COMPACT_RECORD, compactable, encodeCompact, IdTable, nameIds, type CompactContext } from './compact-record.js';
+import { ByteReader, ByteWriter } from './bytes.js';
 import { crc32 } from './crc32.js';
 import { DataFile } from './data-file.js';
 import { ioError } from './io-errors.js';
@@ -93,57 +95,43 @@ export async function loadSnapshot(io: Io, path: string, name: string, ks: Keysp
     if (head.v !== 3 || 8 + head.data + headLen + TRAILER !== size) throw corrupt('unexpected version or size');
     if (!Array.isArray(head.ids) || !head.ids.every((r) => typeof r === 'string') || typeof head.base !== 'number' || typeof head.used !== 'number') throw corrupt('no table of ids');
     const data = new DataFile(name, file, { ids: head.ids, base: head.base, used: head.used });
-    let at = 4 + jLen;
+    const r = new ByteReader(b, 4 + jLen, 0, (why) => corrupt(`a column ${why}`));
     let off = 8;
-    const uint = (end: number): number => {
-      let n = 0;
-      let scale = 1;
-      for (;;) {
-        if (at >= end) throw corrupt('a column ends early');
-        const byte = b[at++]!;
-        n += (byte & 0x7f) * scale;
-        if (byte < 0x80) return n;
-        scale *= 0x80;
-      }
+    const column = (len: number) => (r.end = r.at + len);
+    const ended = () => {
+      if (r.at !== r.end) throw corrupt('columns of unequal length');
     };
     for (const sp of head.spaces) {
       const n = sp.count;
-      const seqs = new Float64Array(n);
-      const lens = new Uint32Array(n);
-      const crcs = new Uint32Array(n);
-      const offs = new Float64Array(n);
-      let end = at + sp.seqsLen;
+      const { seqs, lens, crcs, offs } = columns(n);
+      column(sp.seqsLen);
       let seq = 0;
-      for (let i = 0; i < n; i++) seqs[i] = seq += uint(end);
-      if (at !== end) throw corrupt('columns of unequal length');
-      end = at + sp.lensLen;
+      for (let i = 0; i < n; i++) seqs[i] = seq += r.uint();
+      ended();
+      column(sp.lensLen);
       let bytes = 0;
       for (let i = 0; i < n; i++) {
-        const len = uint(end);
+        const len = r.uint();
         lens[i] = len;
         offs[i] = off;
         off += len;
         bytes += len;
       }
-      if (at !== end) throw corrupt('columns of unequal length');
-      for (let i = 0; i < n; i++, at += 4) crcs[i] = b.readUInt32LE(at);
-      end = at + sp.keysLen;
+      ended();
+      for (let i = 0; i < n; i++, r.at += 4) crcs[i] = b.readUInt32LE(r.at);
+      column(sp.keysLen);
       let keys: string[];
       if (sp.keysJson) {
-        keys = JSON.parse(b.toString('utf8', at, end)) as string[];
-        at = end;
+        keys = JSON.parse(b.toString('utf8', r.at, r.end)) as string[];
+        r.at = r.end;
         if (!Array.isArray(keys) || keys.length !== n || !keys.every((k) => typeof k === 'string')) throw corrupt('columns of unequal length');
       } else {
         keys = new Array(n);
-        for (let i = 0; i < n; i++) {
-          const len = uint(end);
-          if (at + len > end) throw corrupt('a key runs past its column');
-          keys[i] = b.toString('utf8', at, (at += len));
-        }
+        for (let i = 0; i < n; i++) keys[i] = b.toString('utf8', ...r.skip());
       }
-      if (at !== end) throw corrupt('columns of unequal length');
-      const hashes = sp.hex ? b.toString('hex', at, at + sp.hashesLen) : (JSON.parse(b.toString('utf8', at, at + sp.hashesLen)) as string[]);
-      at += sp.hashesLen;
+      ended();
+      const hashes = sp.hex ? b.toString('hex', r.at, r.at + sp.hashesLen) : (JSON.parse(b.toString('utf8', r.at, r.at + sp.hashesLen)) as string[]);
+      r.at += sp.hashesLen;
       if (typeof hashes === 'string' ? hashes.length !== 16 * n : hashes.length !== n) throw corrupt('columns of unequal length');
       addSpace(ks, sp.n, { file: data, seqs, lens, crcs, offs, hashes }, keys, bytes);
     }
@@ -155,6 +143,11 @@ export async function loadSnapshot(io: Io, path: string, name: string, ks: Keysp
     if (e instanceof SyntaxError || e instanceof RangeError) throw corrupt('unreadable head');
     throw ioError(e, `loading snapshot ${name}`);
   }
+}
+
+/** The flat index columns of `n` rows (keyspace.ts BaseColumns). */
+function columns(n: number): { seqs: Float64Array; lens: Uint32Array; crcs: Uint32Array; offs: Float64Array } {
+  return { seqs: new Float64Array(n), lens: new Uint32Array(n), crcs: new Uint32Array(n), offs: new Float64Array(n) };
 }
 
 function addSpace(ks: Keyspace, name: string, base: NonNullable<ReturnType<Keyspace['space']>['base']>, keys: string[], bytes: number): void {
@@ -181,10 +174,7 @@ async function loadV2(file: IoFile, size: number, header: Buffer, name: string, 
   let off = HEADER2 + headLen;
   for (const sp of head.spaces) {
     const n = sp.count;
-    const seqs = new Float64Array(n);
-    const lens = new Uint32Array(n);
-    const crcs = new Uint32Array(n);
-    const offs = new Float64Array(n);
+    const { seqs, lens, crcs, offs } = columns(n);
     for (let i = 0; i < n; i++, at += 8) seqs[i] = b.readDoubleLE(at);
     let bytes = 0;
     for (let i = 0; i < n; i++, at += 4) {
@@ -207,36 +197,11 @@ async function loadV2(file: IoFile, size: number, header: Buffer, name: string, 
   return data;
 }
 
-/** Varints and byte runs into one growing buffer (the head's columns). */
-class Columns {
-  buf = Buffer.allocUnsafe(1 << 12);
-  at = 0;
-  room(n: number): void {
-    if (this.at + n <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
-    this.buf.copy(next, 0, 0, this.at);
-    this.buf = next;
-  }
-  uint(n: number): void {
-    if (!Number.isSafeInteger(n) || n < 0) throw new ConcordError('STORAGE_ERROR', `a snapshot column cannot hold ${n}`);
-    this.room(8);
-    while (n >= 0x80) {
-      this.buf[this.at++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.buf[this.at++] = n;
-  }
-  raw(b: Buffer): void {
-    this.room(b.length);
-    b.copy(this.buf, this.at);
-    this.at += b.length;
-  }
-  done(): Buffer {
-    return this.buf.subarray(0, this.at);
-  }
-}
-
 const HEX16 = /^[0-9a-f]{16}$/;
+
+function column(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConcordError('STORAGE_ERROR', `a snapshot column cannot hold ${n}`);
+}
 
 /** The head of a snapshot of `view`: its index columns (with each row's stored length and CRC) and metadata. */
 function encodeHead(gen: number, view: SnapshotView, stored: ReadonlyArray<{ lens: number[]; crcs: number[] }>, table: IdTable, base: number): Buffer {
@@ -246,14 +211,16 @@ function encodeHead(gen: number, view: SnapshotView, stored: ReadonlyArray<{ len
   view.spaces.forEach(([n, entries], si) => {
     const { lens, crcs } = stored[si]!;
     const count = entries.length;
-    const c = new Columns();
+    const c = new ByteWriter(1 << 12);
     let prev = 0;
     for (const [, e] of entries) {
+      column(e.seq - prev);
       c.uint(e.seq - prev);
       prev = e.seq;
     }
     const seqsLen = c.at;
     for (const len of lens) {
+      column(len);
       c.uint(len);
       data += len;
     }

@@ -6,19 +6,13 @@
  * transaction as one put (an append-only batch layout). Medians of 3, alternating.
  * Run: `node bench/floor/s5-floor.mjs` (after `npm run build`; needs /usr/bin/chromium or CHROMIUM_PATH).
  */
-import { chromium } from 'playwright-core';
-import { ARGS, bundle, CHROMIUM, serve } from '../scenarios/s5-indexeddb-writes.mjs';
+import { openBenchPage } from '../scenarios/s5-indexeddb-writes.mjs';
 
 const N = 20_000;
 const PER_TX = 1_000;
 const ROUNDS = 3;
-const [js, browser] = await Promise.all([bundle(), chromium.launch({ executablePath: CHROMIUM, args: ARGS })]);
-const server = await serve(js);
+const { page, close } = await openBenchPage();
 try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(600_000);
-  await page.goto(server.url);
-  await page.waitForFunction(() => typeof globalThis.bench === 'object');
   const shapes = ['put', 'put+log', 'get+put+log', 'batch'];
   const results = Object.fromEntries([...shapes, 'concord', 'y-indexeddb'].map((k) => [k, []]));
   for (let r = 0; r < ROUNDS; r++) {
@@ -33,6 +27,5 @@ try {
     console.log(`${k.padEnd(14)} ${String(Math.round(m)).padStart(9)} writes/s   ${(m / y).toFixed(1).padStart(6)}× y-indexeddb`);
   }
 } finally {
-  await browser.close();
-  await server.close();
+  await close();
 }

@@ -21,10 +21,10 @@ export const id = 'S5';
 export const title = 'Durable writes to IndexedDB in headless Chromium (and S6: reopen from IndexedDB)';
 const row = rowMaker(id);
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
 
-export async function bundle() {
+async function bundle() {
   const out = await build({
     entryPoints: [fileURLToPath(new URL('../browser/idb-page.ts', import.meta.url))],
     bundle: true,
@@ -38,7 +38,7 @@ export async function bundle() {
   return out.outputFiles[0].text;
 }
 
-export async function serve(js) {
+async function serve(js) {
   const html = '<!doctype html><meta charset="utf-8"><title>S5</title><script type="module" src="/page.js"></script>';
   const server = createServer((req, res) => {
     if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(html);
@@ -52,15 +52,30 @@ export async function serve(js) {
 const perSecond = (n, ms) => Math.round((n * 1000) / ms);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function run({ quick = false } = {}) {
+/** Headless Chromium on the bench page (bench/browser/idb-page.ts), `window.bench` ready; `close` ends both. */
+export async function openBenchPage() {
   if (!existsSync(CHROMIUM)) throw new Error(`S5 needs Chromium at ${CHROMIUM} (apt-get install -y chromium), or set CHROMIUM_PATH`);
   const [js, browser] = await Promise.all([bundle(), chromium.launch({ executablePath: CHROMIUM, args: ARGS })]);
   const server = await serve(js);
+  const close = async () => {
+    await browser.close();
+    await server.close();
+  };
   try {
     const page = await browser.newPage();
     page.setDefaultTimeout(600_000);
     await page.goto(server.url);
     await page.waitForFunction(() => typeof globalThis.bench === 'object');
+    return { page, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+export async function run({ quick = false } = {}) {
+  const { page, close } = await openBenchPage();
+  try {
     const ev = (fn, arg) => page.evaluate(fn, arg);
     const rounds = quick ? 1 : 3;
 
@@ -120,8 +135,7 @@ export async function run({ quick = false } = {}) {
     }
     return { rows };
   } finally {
-    await browser.close();
-    await server.close();
+    await close();
   }
 }
 

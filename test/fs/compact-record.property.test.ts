@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compactable, decodeCompact, encodeCompact, IdTable, nameIds, wellFormed } from '../../adapters/fs/compact-record.js';
+import { compactable, decodeCompact, encodeCompact, IdTable, nameIds } from '../../adapters/fs/compact-record.js';
+import { wellFormed } from '../../lib/values.js';
 import { decodeRecord } from '../../adapters/fs/record.js';
 import type { KeyRecord } from '../../lib/storage.js';
 

@@ -1,0 +1,94 @@
+/**
+ * Varints (LEB128, up to 2^53) and length-prefixed runs, written into one growing buffer and read back within
+ * bounds: the compact records (compact-record.ts) and the index columns of a snapshot (snapshot.ts).
+ */
+
+export class ByteWriter {
+  buf: Buffer;
+  at = 0;
+
+  constructor(size = 256) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  /** A non-negative safe integer (the caller checks). */
+  uint(n: number): void {
+    this.room(8);
+    while (n >= 0x80) {
+      this.buf[this.at++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.buf[this.at++] = n;
+  }
+
+  raw(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
+  /** A length, then the bytes. */
+  bytes(b: Uint8Array): void {
+    this.uint(b.length);
+    this.raw(b);
+  }
+
+  /** A length, then the UTF-8 of `s` (well formed: the caller checks). */
+  text(s: string): void {
+    // Worst case 3 bytes per UTF-16 unit; the length is written once the bytes are known.
+    this.room(8 + s.length * 3);
+    const start = this.at;
+    this.at += 1;
+    const n = this.buf.write(s, this.at, 'utf8');
+    if (n < 0x80) {
+      this.buf[start] = n;
+      this.at += n;
+    } else {
+      const body = Buffer.from(this.buf.subarray(this.at, this.at + n));
+      this.at = start;
+      this.bytes(body);
+    }
+  }
+
+  done(): Buffer {
+    return this.buf.subarray(0, this.at);
+  }
+}
+
+/** Reads varints and runs from `b` between `at` and `end`; throws `fail(why)` past `end`. */
+export class ByteReader {
+  constructor(
+    private readonly b: Buffer,
+    public at: number,
+    public end: number,
+    private readonly fail: (why: string) => Error = (why) => new Error(why),
+  ) {}
+
+  uint(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.at >= this.end) throw this.fail('ends early');
+      const byte = this.b[this.at++]!;
+      n += (byte & 0x7f) * scale;
+      if (byte < 0x80) return n;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw this.fail('a varint too long');
+    }
+  }
+
+  /** Skips a length-prefixed run; returns its bounds. */
+  skip(): [number, number] {
+    const len = this.uint();
+    if (this.at + len > this.end) throw this.fail('a run past the end');
+    this.at += len;
+    return [this.at - len, this.at];
+  }
+}
