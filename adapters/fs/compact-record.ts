@@ -8,9 +8,9 @@
  *   entry:   id ‖ counter
  *
  * flags bit 0: `src` follows. `base` is an HLC time the snapshot names (its first record's), so times close to it
- * take few bytes. A record
- * this form cannot hold (a version kept with its derivation, a number that is not a non-negative safe integer) is
- * stored in the log's form instead (record.ts), which never starts with 0x01.
+ * take few bytes. A record this form cannot hold (a version kept with its derivation, a number that is not a
+ * non-negative safe integer, a text with a lone surrogate) is stored in the log's form instead (record.ts), which
+ * never starts with 0x01.
  */
 import type { StoredVersion, VersionVector } from '../../lib/dvv.js';
 import type { KeyRecord } from '../../lib/storage.js';
@@ -26,8 +26,8 @@ export const COMPACT_RECORD = 0x01;
 export interface CompactContext {
   readonly ids: readonly string[];
   readonly base: number;
-  /** How many of `ids` its records name (a snapshot written before this was counted: unknown). */
-  readonly used?: number;
+  /** How many of `ids` its records name (compactor.ts `carriedTable` starts a fresh table below half). */
+  readonly used: number;
 }
 
 /**

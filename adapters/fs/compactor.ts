@@ -173,5 +173,5 @@ function noop(): void {}
  */
 export function carriedTable(prev: CompactContext | undefined): CompactContext | undefined {
   if (!prev) return undefined;
-  return prev.ids.length > 256 && (prev.used ?? 0) * 2 < prev.ids.length ? undefined : prev;
+  return prev.ids.length > 256 && prev.used * 2 < prev.ids.length ? undefined : prev;
 }

@@ -4,18 +4,19 @@
  *   0   "CNCSNAP3"
  *   8   records, space after space, in row order: each stands alone (chained ones, record.ts, are written whole,
  *       their deltas applied), in the compact form (compact-record.ts) where it fits, else in the log's form
- *       head: u32 LE length of J, then J = JSON { v: 3, gen, meta, data: bytes of records, ids, base,
- *                                                  spaces: [{ n: name, count, seqsLen, lensLen, keysLen, hashesLen, hex }] }
+ *       head: u32 LE length of J, then J = JSON { v: 3, gen, meta, data: bytes of records, ids, base, used,
+ *             spaces: [{ n: name, count, seqsLen, lensLen, keysLen, hashesLen, hex, keysJson? }] },
  *             then per space, `count` rows in seq order, as flat columns:
  *               seqs: varint differences · lens: varints · crcs: u32 LE ×count
- *               keys: varint byte length and UTF-8, per row (`keysJson`: a JSON array, where a key holds a lone surrogate)
+ *               keys: varint byte length and UTF-8 per row (`keysJson`: a JSON array, where a key holds a lone
+ *                 surrogate, which UTF-8 cannot carry)
  *               hashes: 8 bytes per row (`hex`: every hash is 16 lowercase hex digits), else a JSON array
  *   end−16  length of the head u32 LE · CRC-32 of the head u32 LE · "CNCSNAP3"
  *
  * `ids` is the table of replica ids compact records name by index (`used` of them named by this snapshot's records),
- * `base` the HLC time they count from. The head
- * comes last so records stream out as they are encoded (their lengths and CRCs are known only then). Version 2
- * (the head first, records copied as the log stored them, hashes as hex text) is still read.
+ * `base` the HLC time they count from. The head comes last so records stream out as they are encoded (their lengths
+ * and CRCs are known only then). Version 2 (the head first, records copied as the log stored them, hashes as hex
+ * text) is still read.
  *
  * Built to open fast: the index is read as columns (no object per key: rows stay numbers until used, see
  * keyspace.ts), rows come in change-log order, a record's offset is the running sum of lens; values are
@@ -295,7 +296,7 @@ export async function writeSnapshot(
     file = await io.open(tmp, 'w');
     await writeFully(file, MAGIC, 0);
     let pos = MAGIC.length;
-    const written: WrittenSnapshot = { path: final, compact: { ids: table.ids, base: 0 }, offsets: [], lens: [], crcs: [] };
+    const written: WrittenSnapshot = { path: final, compact: { ids: table.ids, base: 0, used: 0 }, offsets: [], lens: [], crcs: [] };
     const reader = new WindowReader();
     const out = Buffer.allocUnsafe(1 << 20);
     let fill = 0;

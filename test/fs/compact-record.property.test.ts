@@ -54,7 +54,7 @@ describe('compact records', () => {
           return;
         }
         const bytes = encodeCompact(rec, table, BASE);
-        const ctx = { ids: table.ids, base: BASE };
+        const ctx = { ids: table.ids, base: BASE, used: table.used };
         expect(decodeCompact(bytes, ctx, 77, '0123456789abcdef')).toStrictEqual(decodeRecordLike(rec));
         expect(decodeRecord(bytes, ctx, 77, '0123456789abcdef')).toStrictEqual(decodeRecordLike(rec));
         expect(() => decodeRecord(bytes), 'a compact record needs its snapshot').toThrow();
