@@ -56,6 +56,8 @@ export class Link {
   private outageReported = false;
   private peer: string | undefined;
   private wake: (() => void) | undefined;
+  /** A wake came while an attempt was under way (nothing waited for it): the attempt's end retries at once. */
+  private wokenDuringAttempt = false;
   /** The last connection ended for a reason that wants a new one at once: its token expired (a fresh one), or its hello was made for another peer. */
   private reconnectAtOnce = false;
   private timer: unknown;
@@ -97,7 +99,8 @@ export class Link {
     if (!this.active) return this.options.role?.wake();
     this.attempt = 0;
     this.timers.clearTimeout(this.timer);
-    this.wake?.();
+    if (this.wake) this.wake();
+    else this.wokenDuringAttempt = true;
   }
 
   /** @internal Runs (true) or suspends (false) the link: the instance gained or lost the network role. */
@@ -140,6 +143,7 @@ export class Link {
         this.wake = undefined;
         continue;
       }
+      this.wokenDuringAttempt = false;
       const code = await this.connectOnce();
       if (this.stopped) break;
       if (!this.active) continue;
@@ -149,6 +153,13 @@ export class Link {
       }
       if (this.reconnectAtOnce) {
         this.reconnectAtOnce = false;
+        this.attempt = 0;
+        continue;
+      }
+      if (this.wokenDuringAttempt && !(code !== undefined && REFUSED.has(code))) {
+        // The network came back (or the page became visible) while the attempt was still failing: one
+        // prompt retry instead of the backoff. A refusal is the peer's answer, not the network's: it waits.
+        this.wokenDuringAttempt = false;
         this.attempt = 0;
         continue;
       }
@@ -213,6 +224,7 @@ export class Link {
         onStatus: () => {
           if (session?.status === 'synced') {
             this.attempt = 0;
+            this.wokenDuringAttempt = false; // a wake while connected says nothing about the next outage
             this.outageReported = false;
           }
           this.hub.refreshStatus();

@@ -91,6 +91,64 @@ describe('link reconnect policy', () => {
     expect(opens).toBe(2);
   });
 
+  it('a wake that arrives while an attempt is still failing is not lost: the next attempt follows at once', async () => {
+    // The browser reports `online` while the attempt begun offline has not failed yet (a slow refusal): once it
+    // fails, the link must not wait out a 30–60 s backoff for a network that is already back.
+    const [a, b] = await Promise.all([replica(), replica()]);
+    a.space('s');
+    b.space('s');
+    const [ta, tb] = pairTransports();
+    let wake: (() => void) | undefined;
+    let fail: (() => void) | undefined;
+    let opens = 0;
+    const flaky: Transport = {
+      label: ta.label,
+      open: (handlers) => {
+        opens++;
+        if (opens > 1) return ta.open(handlers);
+        return new Promise((_, reject) => (fail = () => reject(new Error('offline'))));
+      },
+      onWake: (listener) => {
+        wake = listener;
+        return () => (wake = undefined);
+      },
+    };
+    a.on('error', () => {});
+    const timers = manualTimers();
+    a.connect(flaky, { timers, backoff: { base: 60_000, max: 60_000 } });
+    b.connect(tb);
+    await until(() => opens === 1 && fail !== undefined, 'the first attempt is in flight');
+    wake!(); // the network came back during the attempt
+    fail!();
+    await until(() => a.status === 'synced' && b.status === 'synced', 'synced with no timer fired');
+    expect(opens).toBe(2);
+  });
+
+  it('wakes during attempts do not make a link spin: one wake buys one prompt retry', async () => {
+    const r = await replica();
+    let opens = 0;
+    let wake: (() => void) | undefined;
+    const failing: Transport = {
+      label: 'down',
+      open: async () => {
+        opens++;
+        if (opens === 1) wake!(); // a wake during the first attempt only
+        throw new Error('unreachable');
+      },
+      onWake: (listener) => {
+        wake = listener;
+        return () => (wake = undefined);
+      },
+    };
+    r.on('error', () => {});
+    const timers = manualTimers();
+    const link = r.connect(failing, { timers, backoff: { base: 60_000, max: 60_000 } });
+    await until(() => opens === 2 && timers.waiting() === 1, 'one prompt retry, then the backoff');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(opens).toBe(2);
+    link.close();
+  });
+
   it('retryNow() on a waiting link reconnects at once; on a closed link it does nothing', async () => {
     const r = await replica();
     let opens = 0;
