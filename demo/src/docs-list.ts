@@ -28,17 +28,22 @@ export function mountDocsList(app: App, editor: DocEditor): void {
       ...ids.map((id) =>
         h(
           'li',
-          { class: 'doc-item' + (editor.current === id ? ' open' : ''), 'data-doc': id },
+          { class: 'doc-item' + (chosen === id ? ' open' : ''), 'data-doc': id },
           h('button', { type: 'button', class: 'doc-link', onclick: () => void openDoc(id) }, titles.get(id) ?? id),
         ),
       ),
     );
-    if (document.activeElement !== title) title.value = titles.get(editor.current ?? MAIN_DOC) ?? '';
+    if (document.activeElement !== title) title.value = titles.get(chosen) ?? '';
   };
 
+  // The document chosen last, set at once on a click: the title field renames it even while its content is still
+  // loading (a title typed right after "New" names the new document, not the one open before it).
+  let chosen = MAIN_DOC;
+
   const openDoc = async (id: string) => {
+    chosen = id;
+    render();
     await editor.open(id);
-    title.value = titles.get(id) ?? '';
     render();
   };
 
@@ -55,16 +60,21 @@ export function mountDocsList(app: App, editor: DocEditor): void {
       const id = randomId(8);
       const name = `Untitled ${titles.size}`;
       titles.set(id, name);
-      app.wrote(`create “${name}”`, await app.space.put<Title>(TITLE_PREFIX + id, { title: name }));
-      await openDoc(id);
+      const created = app.space.put<Title>(TITLE_PREFIX + id, { title: name });
+      // Ready to be renamed at once: what is typed from here on is kept (render leaves a focused field alone).
+      chosen = id;
+      title.value = name;
       title.focus();
       title.select();
+      render();
+      app.wrote(`create “${name}”`, await created);
+      if (chosen === id) await openDoc(id); // unless another document was chosen meanwhile
     })();
   });
 
   byId<HTMLFormElement>('doc-rename').addEventListener('submit', (e) => {
     e.preventDefault();
-    const id = editor.current;
+    const id = chosen;
     const next = title.value.trim();
     if (!id || !next) return;
     titles.set(id, next);

@@ -374,6 +374,24 @@ describe.skipIf(skipBrowser)('demo app in headless Chromium', { timeout: 45_000 
     await shot(b, 'demo-10-deletion-kept-pete');
   });
 
+  it('a title typed right after "New", before the new document is stored, names the new document', async () => {
+    const a = await device('sybil');
+    await status(a, 'synced');
+    // Click, type and submit in one task: the new document's put has not resolved yet.
+    await a.evaluate(() => {
+      document.getElementById('doc-new')!.click();
+      const input = document.getElementById('doc-title') as HTMLInputElement;
+      input.value = 'Typed at once';
+      (document.getElementById('doc-rename') as HTMLFormElement).requestSubmit();
+    });
+    const item = a.locator('#docs-list .doc-item', { hasText: 'Typed at once' });
+    await item.waitFor({ timeout: WAIT });
+    expect(await item.getAttribute('data-doc')).not.toBe('main'); // the new document, not the one open before
+    await a.locator('#docs-list .doc-item[data-doc="main"]', { hasText: 'Shared document' }).waitFor({ timeout: WAIT });
+    await a.waitForFunction(() => document.querySelector('#docs-list .doc-item.open')?.textContent === 'Typed at once', undefined, { timeout: WAIT });
+    expect(await a.inputValue('#doc-title')).toBe('Typed at once');
+  });
+
   it('a new device shows one empty state per panel, not two', async () => {
     // Kept offline from its first load, so the data the other tests synced never reaches it.
     const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
