@@ -156,16 +156,17 @@ export class Link {
         this.attempt = 0;
         continue;
       }
-      if (this.wokenDuringAttempt && !(code !== undefined && REFUSED.has(code))) {
+      const refused = code !== undefined && REFUSED.has(code);
+      if (refused) this.attempt = Math.max(this.attempt, 4);
+      // The relay binds replicaIds to users: ours is another's there. A new id, then at once again.
+      if (code === CloseCode.ID_CONFLICT) await this.hub.core.renewIdentity().catch((e) => this.hub.core.events.emit('error', e));
+      if (this.wokenDuringAttempt && !refused) {
         // The network came back (or the page became visible) while the attempt was still failing: one
         // prompt retry instead of the backoff. A refusal is the peer's answer, not the network's: it waits.
         this.wokenDuringAttempt = false;
         this.attempt = 0;
         continue;
       }
-      if (code !== undefined && REFUSED.has(code)) this.attempt = Math.max(this.attempt, 4);
-      // The relay binds replicaIds to users: ours is another's there. A new id, then at once again.
-      if (code === CloseCode.ID_CONFLICT) await this.hub.core.renewIdentity().catch((e) => this.hub.core.events.emit('error', e));
       const { base, max } = this.options.backoff ?? DEFAULT_BACKOFF;
       const delay = Math.min(max, base * 2 ** this.attempt) * (0.5 + this.random() / 2);
       this.attempt = Math.min(this.attempt + 1, 20);
