@@ -29,6 +29,20 @@ function manualTimers() {
   return timers;
 }
 
+/** A transport whose `open` is given; `wake()` fires its onWake listener (concord/ws: the browser's `online` event). */
+function wakeable(label: string | undefined, open: Transport['open']): { transport: Transport; wake: () => void } {
+  let listener: (() => void) | undefined;
+  const transport: Transport = {
+    ...(label !== undefined ? { label } : {}),
+    open,
+    onWake: (l) => {
+      listener = l;
+      return () => (listener = undefined);
+    },
+  };
+  return { transport, wake: () => listener?.() };
+}
+
 const replicas: Replica[] = [];
 afterEach(async () => {
   await Promise.all(replicas.splice(0).map((r) => r.close()));
@@ -67,26 +81,17 @@ describe('link reconnect policy', () => {
     a.space('s');
     b.space('s');
     const [ta, tb] = pairTransports();
-    let wake: (() => void) | undefined;
     let up = false;
     let opens = 0;
-    // Unreachable until `up`; the wake hook is what a browser's `online` event drives in concord/ws.
-    const flaky: Transport = {
-      label: ta.label,
-      open: (handlers) => (opens++, up ? ta.open(handlers) : Promise.reject(new Error('offline'))),
-      onWake: (listener) => {
-        wake = listener;
-        return () => (wake = undefined);
-      },
-    };
+    // Unreachable until `up`.
+    const { transport: flaky, wake } = wakeable(ta.label, (handlers) => (opens++, up ? ta.open(handlers) : Promise.reject(new Error('offline'))));
     a.on('error', () => {});
     const timers = manualTimers();
     a.connect(flaky, { timers, backoff: { base: 60_000, max: 60_000 } });
     b.connect(tb);
     await until(() => opens === 1 && timers.waiting() === 1, 'the first attempt failed and the link waits 30–60 s');
-    expect(wake).toBeTypeOf('function');
     up = true;
-    wake!();
+    wake();
     await until(() => a.status === 'synced' && b.status === 'synced', 'synced right after the wake, no timer fired');
     expect(opens).toBe(2);
   });
@@ -98,27 +103,19 @@ describe('link reconnect policy', () => {
     a.space('s');
     b.space('s');
     const [ta, tb] = pairTransports();
-    let wake: (() => void) | undefined;
     let fail: (() => void) | undefined;
     let opens = 0;
-    const flaky: Transport = {
-      label: ta.label,
-      open: (handlers) => {
-        opens++;
-        if (opens > 1) return ta.open(handlers);
-        return new Promise((_, reject) => (fail = () => reject(new Error('offline'))));
-      },
-      onWake: (listener) => {
-        wake = listener;
-        return () => (wake = undefined);
-      },
-    };
+    const { transport: flaky, wake } = wakeable(ta.label, (handlers) => {
+      opens++;
+      if (opens > 1) return ta.open(handlers);
+      return new Promise((_, reject) => (fail = () => reject(new Error('offline'))));
+    });
     a.on('error', () => {});
     const timers = manualTimers();
     a.connect(flaky, { timers, backoff: { base: 60_000, max: 60_000 } });
     b.connect(tb);
     await until(() => opens === 1 && fail !== undefined, 'the first attempt is in flight');
-    wake!(); // the network came back during the attempt
+    wake(); // the network came back during the attempt
     fail!();
     await until(() => a.status === 'synced' && b.status === 'synced', 'synced with no timer fired');
     expect(opens).toBe(2);
@@ -127,19 +124,11 @@ describe('link reconnect policy', () => {
   it('wakes during attempts do not make a link spin: one wake buys one prompt retry', async () => {
     const r = await replica();
     let opens = 0;
-    let wake: (() => void) | undefined;
-    const failing: Transport = {
-      label: 'down',
-      open: async () => {
-        opens++;
-        if (opens === 1) wake!(); // a wake during the first attempt only
-        throw new Error('unreachable');
-      },
-      onWake: (listener) => {
-        wake = listener;
-        return () => (wake = undefined);
-      },
-    };
+    const { transport: failing, wake } = wakeable('down', async () => {
+      opens++;
+      if (opens === 1) wake(); // a wake during the first attempt only
+      throw new Error('unreachable');
+    });
     r.on('error', () => {});
     const timers = manualTimers();
     const link = r.connect(failing, { timers, backoff: { base: 60_000, max: 60_000 } });
