@@ -138,6 +138,24 @@ describe('link reconnect policy', () => {
     link.close();
   });
 
+  it('a wake during an attempt the peer refuses (4401) does not skip the backoff: a refusal is no network fault', async () => {
+    const r = await replica();
+    let opens = 0;
+    const { transport, wake } = wakeable('refusing', async (handlers) => {
+      opens++;
+      wake(); // the page came online while the attempt ran
+      setTimeout(() => handlers.onClose(4401, 'bad token'), 0);
+      return { send: () => {}, close: () => {} };
+    });
+    r.on('error', () => {});
+    const timers = manualTimers();
+    const link = r.connect(transport, { timers, backoff: { base: 60_000, max: 60_000 } });
+    await until(() => opens === 1 && timers.waiting() === 1, 'the refusal waits out its backoff');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(opens).toBe(1);
+    link.close();
+  });
+
   it('retryNow() on a waiting link reconnects at once; on a closed link it does nothing', async () => {
     const r = await replica();
     let opens = 0;
