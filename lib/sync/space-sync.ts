@@ -10,7 +10,7 @@
 import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
 import type { StorageTx } from '../storage.js';
 import { ProtocolError } from './codec.js';
-import { decideSpace, initiatesAntiEntropy, type LogView } from './handshake.js';
+import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
 import { MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
@@ -18,6 +18,14 @@ import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
 import type { Rights, SessionOptions } from './session-state.js';
+
+/** The cursor into a peer's log as stored (meta `c:<peer>:<space>`), with the reach (`re`, `rs`) beside it. */
+interface StoredCursor {
+  e: string;
+  s: number;
+  re?: string;
+  rs?: number;
+}
 
 interface Held {
   keys: Set<string>;
@@ -51,6 +59,8 @@ export class SpaceSync {
   theirs?: SyncItem;
   /** The cursor I hold into the peer's log. */
   cursor = { e: '', s: 0 };
+  /** How far into the peer's log what we took from it may reach (handshake.ts Reach), stored with the cursor. */
+  private reach: Reach | undefined;
   caughtUp = false;
   rights?: Rights;
   /** Log frames stored but not acknowledged while keys they carried wait to arrive whole (holdBack). */
@@ -115,8 +125,9 @@ export class SpaceSync {
 
   /** Our sync item for the space, with the cursor we hold for `peerId` (none for an unknown peer). */
   async makeItem(peerId: string | undefined): Promise<SyncItem> {
-    const stored = peerId === undefined ? undefined : await this.core.storage.getMeta<{ e: string; s: number }>(this.cursorKey(peerId));
-    this.cursor = stored ?? { e: '', s: 0 };
+    const stored = peerId === undefined ? undefined : await this.core.storage.getMeta<StoredCursor>(this.cursorKey(peerId));
+    this.cursor = stored ? { e: stored.e, s: stored.s } : { e: '', s: 0 };
+    this.reach = stored && typeof stored.re === 'string' && typeof stored.rs === 'number' ? { e: stored.re, s: stored.rs } : undefined;
     const { lastSeq, keys } = await this.session.hub.summary(this.name);
     this.mine = { space: this.name, cursorEpoch: this.cursor.e, cursorSeq: this.cursor.s, top: lastSeq, keys };
     return this.mine;
@@ -126,11 +137,13 @@ export class SpaceSync {
   decide(): void {
     const peer = this.session.peer!;
     const theirs = this.theirs!;
-    const d = decideSpace(this.mine!, theirs, this.session.me, { history: peer.history, top: peer.top });
+    const view = { history: peer.history, top: peer.top };
+    const d = decideSpace(this.mine!, theirs, this.session.me, view, reachHeld(this.reach, peer.epoch, view));
     if (d.freshCursor) {
       // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session
       // streams from it instead of repairing by anti-entropy.
-      const fresh = (this.cursor = { e: peer.epoch, s: 0 });
+      this.cursor = { e: peer.epoch, s: 0 };
+      const fresh = this.storedCursor();
       const key = this.cursorKey(peer.replicaId);
       void this.core.storage.transact((tx) => tx.setMeta(key, fresh)).catch((e) => this.session.fail(e));
     }
@@ -150,6 +163,19 @@ export class SpaceSync {
   /** Synced here: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged. */
   get synced(): boolean {
     return this.caughtUp && !this.held && !this.repair.running && this.out.done;
+  }
+
+  /** The cursor record stored: a cursor (default: the one held) with the reach. */
+  private storedCursor(cursor = this.cursor): StoredCursor {
+    const reach = this.reach;
+    return reach ? { e: cursor.e, s: cursor.s, re: reach.e, rs: reach.s } : { e: cursor.e, s: cursor.s };
+  }
+
+  /** Entries of the peer's frame (`upTo`, 0 for a repair state) are about to be stored: whether the reach moved. */
+  private moveReach(upTo: number): boolean {
+    const before = this.reach;
+    this.reach = reachAfter(before, this.session.peer!.epoch, upTo);
+    return before?.e !== this.reach.e || before.s !== this.reach.s;
   }
 
   async changes(m: Changes): Promise<void> {
@@ -176,11 +202,13 @@ export class SpaceSync {
     const release = held && held.keys.size === 0 ? held : undefined;
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
     const key = this.cursorKey(peer.replicaId);
+    const reached = ready.length > 0 && this.moveReach(m.upTo);
+    const value = cursor || reached ? this.storedCursor(cursor) : undefined;
     const stored = await this.core.join(m.space, ready, {
       source: session,
       peer: peer.replicaId,
       delivered: { epoch: peer.epoch, history: peer.history },
-      ...(cursor ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}),
+      ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}),
     });
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
@@ -208,8 +236,10 @@ export class SpaceSync {
     const peer = this.session.peer!;
     const done = held.keys.size === 0;
     const key = this.cursorKey(peer.replicaId);
-    const cursor = { e: peer.epoch, s: m.upTo };
-    await this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch, history: peer.history }, ...(done ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, cursor) } : {}) });
+    // The entries stored now reach past the cursor, which waits for the missing keys: the reach says so.
+    const reached = ready.length > 0 && this.moveReach(m.upTo);
+    const value = done || reached ? this.storedCursor(done ? { e: peer.epoch, s: m.upTo } : this.cursor) : undefined;
+    await this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch, history: peer.history }, ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}) });
     if (fresh.length > 0) this.session.send({ type: MsgType.Need, space: m.space, keys: fresh });
     if (done) await this.released(held);
     this.session.refreshStatus();
@@ -262,7 +292,8 @@ export class SpaceSync {
     this.core.events.emit('antiEntropy', run);
     if (!info.establishing || session.closed) return session.refreshStatus();
     const peer = session.peer!;
-    const cursor = (this.cursor = { e: peer.epoch, s: info.peerTop });
+    this.cursor = { e: peer.epoch, s: info.peerTop };
+    const cursor = this.storedCursor();
     const key = this.cursorKey(peer.replicaId);
     await this.core.storage.transact((tx) => tx.setMeta(key, cursor));
     // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.

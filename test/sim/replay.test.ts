@@ -31,6 +31,18 @@ describe('simulated runs replay from their seed', () => {
   // write at 2 was neither minted again nor re-issued, and was dropped everywhere. The point is now the open
   // before the counter where the histories show they parted (restore-claims.ts forkBefore). tiny-frames 777329 and
   // mixed 778968 (both with restores) also fail on the code before it and pass with it.
+  // Soak seeds of a restored receiver (issue 10): c's state of a set came from a, in a log frame held back for a
+  // missing delta base (entries stored, cursor not); then a was restored from a copy older than that frame. c's
+  // cursor into a's log was still valid, so c took the record for one a holds and never streamed it back: a and b
+  // lacked c's write for good. The reach (handshake.ts) now says how far into a's log what c took may come from, and
+  // a log that no longer reaches it gets back what it once sent. crash 2026120512 (with a restore) likewise.
+  it.each([
+    [2026120994, 'mixed'],
+    [2026120512, 'crash'],
+  ] as const)('seed %i (%s): a peer restored below what we took from it gets it back', async (seed, family) => {
+    expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }))).problems).toEqual([]);
+  });
+
   it.each([
     [777295, 'restore-once'],
     [777329, 'tiny-frames'],

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { stripOwnDots } from '../../lib/dvv.js';
 import { cursorValid, epochEnd, lostWrites, restorePoint, startEpoch, MAX_STORED_EPOCHS, type EpochEntry } from '../../lib/epochs.js';
-import { decideSpace, initiatesAntiEntropy, versionRefusal } from '../../lib/sync/handshake.js';
+import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, REACH_OPEN, versionRefusal } from '../../lib/sync/handshake.js';
 import type { SyncItem } from '../../lib/sync/messages.js';
 
 // E1 covered seqs 1..140, E2 141..512, E3 (current) 513.. up to the durable top.
@@ -104,6 +104,36 @@ describe('decideSpace', () => {
     expect(decideSpace(mine, theirs, me, peer)).toMatchObject(expected);
     // The peer decides from the mirrored inputs: the same stream-or-repair answer.
     expect(decideSpace(theirs, mine, peer, me).stream).toBe(expected.stream);
+  });
+
+  it('streams back what the peer once sent when its log lost part of what we took from it (echoes)', () => {
+    const mine = item('P2', 40, 50, 5);
+    const theirs = item('M1', 40, 80, 9);
+    // Our cursor (P2, 40) is valid either way; what decides is whether the peer still holds all we took from it.
+    expect(decideSpace(mine, theirs, me, peer, true).echoFloor).toBe(0);
+    expect(decideSpace(mine, theirs, me, peer, false)).toMatchObject({ stream: true, from: 40, echoFloor: 50 });
+  });
+
+  describe('reach: how far into the peer\'s log what we took from it may come from', () => {
+    // The peer's epochs: P1 from 0, P2 from 30; P3 (its current one) from 60, top 80.
+    const view = { history: [['P1', 0], ['P2', 30], ['P3', 60]] as EpochEntry[], top: 80 };
+    it.each([
+      ['nothing stored yet', undefined, false],
+      ['in its current epoch, even a repair state', { e: 'P3', s: REACH_OPEN }, true],
+      ['in an earlier epoch, within what it kept', { e: 'P2', s: 60 }, true],
+      ['past the end its log now shows for that epoch (restored from a copy)', { e: 'P2', s: 61 }, false],
+      ['from an epoch its history no longer has', { e: 'PX', s: 5 }, false],
+      ['a repair state from an earlier epoch: no position to check', { e: 'P2', s: REACH_OPEN }, false],
+    ] as const)('%s', (_what, reach, held) => {
+      expect(reachHeld(reach, 'P3', view)).toBe(held);
+    });
+
+    it('moves on with log frames and repair states, and starts over in a new epoch', () => {
+      expect(reachAfter(undefined, 'P1', 12)).toEqual({ e: 'P1', s: 12 });
+      expect(reachAfter({ e: 'P1', s: 12 }, 'P1', 7)).toEqual({ e: 'P1', s: 12 }); // a held frame before a later one
+      expect(reachAfter({ e: 'P1', s: 12 }, 'P1', 0)).toEqual({ e: 'P1', s: REACH_OPEN });
+      expect(reachAfter({ e: 'P1', s: REACH_OPEN }, 'P2', 31)).toEqual({ e: 'P2', s: 31 });
+    });
   });
 
   it('judges cursors by the epochs a hello carries, on both ends alike', () => {
