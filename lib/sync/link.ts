@@ -158,7 +158,8 @@ export class Link {
       }
       const refused = code !== undefined && REFUSED.has(code);
       if (refused) this.attempt = Math.max(this.attempt, 4);
-      // The relay binds replicaIds to users: ours is another's there. A new id, then at once again.
+      // The relay binds replicaIds to users: ours is another's there. A new id, then the backoff as after any failure
+      // (not at once: a relay answering every id with ID_CONFLICT would otherwise make us mint ids in a loop).
       if (code === CloseCode.ID_CONFLICT) await this.hub.core.renewIdentity().catch((e) => this.hub.core.events.emit('error', e));
       if (this.wokenDuringAttempt && !refused) {
         // The network came back (or the page became visible) while the attempt was still failing: one
