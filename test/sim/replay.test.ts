@@ -35,10 +35,12 @@ describe('simulated runs replay from their seed', () => {
   // missing delta base (entries stored, cursor not); then a was restored from a copy older than that frame. c's
   // cursor into a's log was still valid, so c took the record for one a holds and never streamed it back: a and b
   // lacked c's write for good. The reach (handshake.ts) now says how far into a's log what c took may come from, and
-  // a log that no longer reaches it gets back what it once sent. crash 2026120512 (with a restore) likewise.
+  // a log that no longer reaches it gets back what it once sent. crash 2026120512 (with a restore) and
+  // restore-replica 1335985441 (an add-wins removal, failing since it was first listed) likewise.
   it.each([
     [2026120994, 'mixed'],
     [2026120512, 'crash'],
+    [1335985441, 'restore-replica'],
   ] as const)('seed %i (%s): a peer restored below what we took from it gets it back', async (seed, family) => {
     expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }))).problems).toEqual([]);
   });
