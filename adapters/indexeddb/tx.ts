@@ -166,12 +166,16 @@ export class Batch {
     const meta = this.tx.objectStore('meta');
     const spaces: string[] = [];
     for (const [space, writes] of this.written) {
+      const read = this.baseRead.get(space);
       for (const [key, rec] of writes) {
-        const base = this.baseRead.get(space)?.get(key);
+        const base = read?.get(key);
+        // Chain rows to remove: none where the key was read and had none — absent keys included (a key without a
+        // head has no chain rows), which spares a request per new key; unknown where the key was not read.
+        const mayChain = base ? base.ch !== 0 : !read?.has(key);
         if (rec === null) {
           ignore(heads.delete([space, key]));
           ignore(states.delete([space, key]));
-          if (base?.ch !== 0) ignore(deltas.delete(chainRange(space, key)));
+          if (mayChain) ignore(deltas.delete(chainRange(space, key)));
           continue;
         }
         // Chained to the record before the batch when it derives from it (a delta row); else whole, as the root.
@@ -181,7 +185,7 @@ export class Batch {
         if (form.chained) ignore(deltas.put(form.row, [space, key, rec.seq]));
         else {
           ignore(states.put(form.row, [space, key]));
-          if (base?.ch !== 0) ignore(deltas.delete(chainRange(space, key)));
+          if (mayChain) ignore(deltas.delete(chainRange(space, key)));
         }
       }
       if (writes.size > 0) spaces.push(space);

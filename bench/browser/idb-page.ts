@@ -53,7 +53,7 @@ async function yjsPersisted(p: IndexeddbPersistence): Promise<void> {
  * shape for a key it must read); 'batch' one put per transaction of all its writes as one value (an append-only
  * batch layout). Returns ms until the last transaction completed.
  */
-async function idbFloor(n: number, perTx: number, shape: 'put' | 'put+log' | 'get+put+log' | 'batch'): Promise<number> {
+async function idbFloor(n: number, perTx: number, shape: 'put' | 'put+log' | 'get+put+log' | 'batch' | 'put-text' | 'put+log-text'): Promise<number> {
   const name = `s5-floor-${shape}`;
   await deleteDb(name);
   const db = await new Promise<IDBDatabase>((resolve, reject) => {
@@ -80,9 +80,11 @@ async function idbFloor(n: number, perTx: number, shape: 'put' | 'put+log' | 'ge
     } else {
       for (let i = from; i < to; i++) {
         const key = ['bench', `k${i}`];
+        const text = shape === 'put-text' || shape === 'put+log-text';
         const write = () => {
-          records.put(rec(i), key);
-          if (shape !== 'put') log.put(key, ['bench', i + 1]);
+          // The record as one string (its JSON text) instead of nested objects: what a clone costs by form.
+          records.put(text ? JSON.stringify(rec(i)) : rec(i), key);
+          if (shape !== 'put' && shape !== 'put-text') log.put(key, ['bench', i + 1]);
         };
         if (shape === 'get+put+log') records.get(key).onsuccess = write;
         else write();

@@ -13,7 +13,7 @@ const PER_TX = 1_000;
 const ROUNDS = 3;
 const { page, close } = await openBenchPage();
 try {
-  const shapes = ['put', 'put+log', 'get+put+log', 'batch'];
+  const shapes = ['put', 'put-text', 'put+log', 'put+log-text', 'get+put+log', 'batch'];
   const results = Object.fromEntries([...shapes, 'concord', 'y-indexeddb'].map((k) => [k, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (const shape of shapes) results[shape].push((N * 1000) / (await page.evaluate(([n, per, sh]) => bench.idbFloor(n, per, sh), [N, PER_TX, shape])));

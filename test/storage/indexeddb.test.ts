@@ -24,6 +24,18 @@ runStorageContract('indexedDBStorage (fake-indexeddb)', async () => {
   };
 });
 
+/** An object store of the database `name`, in a transaction of its own connection (closed after). */
+async function storeOf(factory: IDBFactory, name: string, store: string): Promise<IDBObjectStore> {
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const req = factory.open(name);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const os = db.transaction(store, 'readonly').objectStore(store);
+  db.close();
+  return os;
+}
+
 /** Reads every row of a store of the database `name` (its own connection, closed after). */
 async function rowsOf(factory: IDBFactory, name: string, store: string): Promise<unknown[]> {
   const db = await new Promise<IDBDatabase>((resolve, reject) => {
@@ -68,6 +80,46 @@ describe('indexedDBStorage: deltas (schema version 2)', () => {
     Y.applyUpdate(got, (await again.space('s').get('doc'))!.value as Uint8Array);
     expect(got.getText('body').toString()).toBe(want);
     await again.close();
+  });
+
+  it('a new key costs no request to the deltas store; a key rewritten without a read still loses its chain', async () => {
+    const { factory, name } = fresh();
+    const r = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+    doc.getText('body').insert(0, 'the document '.repeat(3000));
+    await flushDoc(doc);
+    for (let i = 0; i < 3; i++) {
+      doc.getText('body').insert(0, 'k');
+      await flushDoc(doc);
+    }
+    doc.destroy();
+    await r.close();
+    expect(await rowsOf(factory, name, 'deltas')).toHaveLength(3);
+    // Count the deletes issued to the deltas store (fake-indexeddb's object store class, patched for this test only).
+    const proto = Object.getPrototypeOf(await storeOf(factory, name, 'deltas')) as { delete: (...a: unknown[]) => unknown };
+    const original = proto.delete;
+    let deltaDeletes = 0;
+    proto.delete = function (this: { name: string }, ...a: unknown[]) {
+      if (this.name === 'deltas') deltaDeletes++;
+      return original.apply(this, a);
+    };
+    try {
+      const s = indexedDBStorage(name, { indexedDB: factory });
+      await s.open();
+      await Promise.all(Array.from({ length: 40 }, (_, i) => s.transact(async (tx) => {
+        await tx.get('s', `new${i}`);
+        tx.put('s', `new${i}`, rec(100 + i));
+      })));
+      expect(deltaDeletes).toBe(0);
+      // Written without reading it first: the adapter cannot know it has no chain, so the chain goes.
+      await s.transact((tx) => tx.put('s', 'doc', rec(200)));
+      expect(deltaDeletes).toBe(1);
+      expect(await rowsOf(factory, name, 'deltas')).toHaveLength(0);
+      expect((await s.get('s', 'doc'))?.seq).toBe(200);
+      await s.close();
+    } finally {
+      proto.delete = original;
+    }
   });
 
   it('opens a database written by schema version 1 (no deltas store) and keeps its records', async () => {
