@@ -100,7 +100,8 @@ export class Link {
     this.attempt = 0;
     this.timers.clearTimeout(this.timer);
     if (this.wake) this.wake();
-    else this.wokenDuringAttempt = true;
+    // No backoff to cut short: an attempt is under way (its end retries at once), or a connection is up (nothing to do).
+    else if (!this.session || this.session.closed) this.wokenDuringAttempt = true;
   }
 
   /** @internal Runs (true) or suspends (false) the link: the instance gained or lost the network role. */

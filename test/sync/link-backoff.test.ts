@@ -138,6 +138,26 @@ describe('link reconnect policy', () => {
     link.close();
   });
 
+  it('a wake while connected is no wake: a later drop still waits out the backoff', async () => {
+    const [a, b] = await Promise.all([replica(), replica()]);
+    a.space('s');
+    b.space('s');
+    const [ta, tb] = pairTransports();
+    let opens = 0;
+    const { transport, wake } = wakeable(ta.label, (handlers) => (opens++, opens === 1 ? ta.open(handlers) : Promise.reject(new Error('offline'))));
+    a.on('error', () => {});
+    const timers = manualTimers();
+    a.connect(transport, { timers, backoff: { base: 60_000, max: 60_000 } });
+    const lb = b.connect(tb);
+    await until(() => a.status === 'synced' && b.status === 'synced', 'connected');
+    wake(); // the page became visible while connected
+    lb.close(); // then the peer goes away
+    await until(() => a.status !== 'synced', 'the drop reached a');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(opens).toBe(1); // no attempt yet: the backoff runs
+    expect(timers.delays.at(-1)).toBeGreaterThanOrEqual(30_000);
+  });
+
   it('a wake during an attempt the peer refuses (4401) does not skip the backoff: a refusal is no network fault', async () => {
     const r = await replica();
     let opens = 0;
