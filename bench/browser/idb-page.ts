@@ -78,9 +78,9 @@ async function idbFloor(n: number, perTx: number, shape: 'put' | 'put+log' | 'ge
       for (let i = from; i < to; i++) all.push(['bench', `k${i}`, rec(i)]);
       log.put(all, from);
     } else {
+      const text = shape === 'put-text' || shape === 'put+log-text';
       for (let i = from; i < to; i++) {
         const key = ['bench', `k${i}`];
-        const text = shape === 'put-text' || shape === 'put+log-text';
         const write = () => {
           // The record as one string (its JSON text) instead of nested objects: what a clone costs by form.
           records.put(text ? JSON.stringify(rec(i)) : rec(i), key);

@@ -227,7 +227,7 @@ export class Link {
         onStatus: () => {
           if (session?.status === 'synced') {
             this.attempt = 0;
-            this.wokenDuringAttempt = false; // a wake while connected says nothing about the next outage
+            this.wokenDuringAttempt = false; // a wake during an attempt that succeeded says nothing about the next outage
             this.outageReported = false;
           }
           this.hub.refreshStatus();

@@ -171,11 +171,15 @@ export class SpaceSync {
     return reach ? { e: cursor.e, s: cursor.s, re: reach.e, rs: reach.s } : { e: cursor.e, s: cursor.s };
   }
 
-  /** Entries of the peer's frame (`upTo`, 0 for a repair state) are about to be stored: whether the reach moved. */
-  private moveReach(upTo: number): boolean {
+  /**
+   * What to store beside a join of the peer's frame (`upTo`, 0 for a repair state) that stores `entries` of it: the
+   * cursor record when the cursor moves (`next`) or the reach does, else nothing.
+   */
+  private cursorAfter(next: { e: string; s: number } | undefined, upTo: number, entries: number): StoredCursor | undefined {
     const before = this.reach;
-    this.reach = reachAfter(before, this.session.peer!.epoch, upTo);
-    return before?.e !== this.reach.e || before.s !== this.reach.s;
+    if (entries > 0) this.reach = reachAfter(before, this.session.peer!.epoch, upTo);
+    const moved = before?.e !== this.reach?.e || before?.s !== this.reach?.s;
+    return next || moved ? this.storedCursor(next) : undefined;
   }
 
   async changes(m: Changes): Promise<void> {
@@ -202,8 +206,7 @@ export class SpaceSync {
     const release = held && held.keys.size === 0 ? held : undefined;
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
     const key = this.cursorKey(peer.replicaId);
-    const reached = ready.length > 0 && this.moveReach(m.upTo);
-    const value = cursor || reached ? this.storedCursor(cursor) : undefined;
+    const value = this.cursorAfter(cursor, m.upTo, ready.length);
     const stored = await this.core.join(m.space, ready, {
       source: session,
       peer: peer.replicaId,
@@ -237,8 +240,7 @@ export class SpaceSync {
     const done = held.keys.size === 0;
     const key = this.cursorKey(peer.replicaId);
     // The entries stored now reach past the cursor, which waits for the missing keys: the reach says so.
-    const reached = ready.length > 0 && this.moveReach(m.upTo);
-    const value = done || reached ? this.storedCursor(done ? { e: peer.epoch, s: m.upTo } : this.cursor) : undefined;
+    const value = this.cursorAfter(done ? { e: peer.epoch, s: m.upTo } : undefined, m.upTo, ready.length);
     await this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch, history: peer.history }, ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}) });
     if (fresh.length > 0) this.session.send({ type: MsgType.Need, space: m.space, keys: fresh });
     if (done) await this.released(held);
