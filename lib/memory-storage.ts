@@ -105,7 +105,8 @@ class MemoryStorage implements StorageAdapter {
 
   /** @internal */
   applyMeta(name: string, value: unknown): void {
-    this.meta.set(name, value);
+    if (value === null) this.meta.delete(name);
+    else this.meta.set(name, value);
   }
 
   committed(space: string, key: string): KeyRecord | undefined {

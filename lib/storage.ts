@@ -37,7 +37,10 @@ export interface StorageTx {
   /** Removes a key outright (tombstone GC). */
   remove(space: string, key: string): void;
   getMeta<T>(name: string): MaybePromise<T | undefined>;
-  /** Metadata values are JSON data. */
+  /**
+   * Metadata values are JSON data. `null` removes the name: an adapter may drop it or keep it as null, so a reader
+   * takes null and undefined alike for "none" (ours drop it once committed).
+   */
   setMeta(name: string, value: unknown): void;
 }
 

@@ -11,7 +11,7 @@
 import type { DataFile } from './data-file.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { change, encodeChange, encodeHead, type Change, type EncodedBatch } from './frame.js';
-import { chainable, Entry, type Keyspace } from './keyspace.js';
+import { chainable, Entry, setMetaOf, type Keyspace } from './keyspace.js';
 import type { Batch } from './log-writer.js';
 
 /** Changes and record bytes past which a batch takes no more transactions (the next one opens a new batch). */
@@ -65,7 +65,7 @@ export class PendingBatch implements Batch {
       // the value before the batch, the first time the batch sets the name: a batch is rolled back whole
       if (!this.meta.has(name)) (this.metaUndo ??= []).push([name, ks.meta.has(name), ks.meta.get(name)]);
       this.meta.set(name, value);
-      ks.meta.set(name, value);
+      setMetaOf(ks.meta, name, value);
     }
   }
 
@@ -102,3 +102,4 @@ export function encodeWrites(ks: Keyspace, writes: ReadonlyMap<string, ReadonlyM
 }
 
 function noop(): void {}
+

@@ -271,3 +271,9 @@ export const MAX_DISK_CHAIN = 128;
 export function chainable(prev: Entry): boolean {
   return prev.depth < MAX_DISK_CHAIN && prev.weight - prev.rootLen <= prev.rootLen;
 }
+
+/** Sets a metadata name, or removes it for null (StorageTx.setMeta): the log's frames and snapshots say the same. */
+export function setMetaOf(meta: Map<string, unknown>, name: string, value: unknown): void {
+  if (value === null) meta.delete(name);
+  else meta.set(name, value);
+}

@@ -17,7 +17,7 @@ import { DataFile } from './data-file.js';
 import { FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, type BatchHead, type FrameHeader } from './frame.js';
 import { ioError } from './io-errors.js';
 import { readFully, type Io, type IoFile } from './io.js';
-import { Entry, type Keyspace } from './keyspace.js';
+import { Entry, setMetaOf, type Keyspace } from './keyspace.js';
 import type { Segment } from './log-writer.js';
 import { loadSnapshot, segName } from './snapshot.js';
 
@@ -176,7 +176,7 @@ function apply(head: BatchHead, recOff: number, ks: Keyspace, data: DataFile): v
       recOff += op[4];
     }
   }
-  if (head.m) for (const [k, v] of Object.entries(head.m)) ks.meta.set(k, v);
+  if (head.m) for (const [k, v] of Object.entries(head.m)) setMetaOf(ks.meta, k, v);
 }
 
 /**

@@ -33,7 +33,7 @@ import { DataFile } from './data-file.js';
 import { ioError } from './io-errors.js';
 import { readFully, writeFully, type Io, type IoFile } from './io.js';
 import { decodeRecord, encodeRecord, recordBytes } from './record.js';
-import type { Entry, Keyspace } from './keyspace.js';
+import { setMetaOf, type Entry, type Keyspace } from './keyspace.js';
 
 const MAGIC2 = Buffer.from('CNCSNAP2', 'latin1');
 const MAGIC = Buffer.from('CNCSNAP3', 'latin1');
@@ -137,7 +137,7 @@ export async function loadSnapshot(io: Io, path: string, name: string, ks: Keysp
       addSpace(ks, sp.n, { file: data, seqs, lens, crcs, offs, hashes }, keys, bytes);
     }
     if (off !== 8 + head.data) throw corrupt('records of unexpected length');
-    for (const [k, v] of Object.entries(head.meta)) ks.meta.set(k, v);
+    for (const [k, v] of Object.entries(head.meta)) setMetaOf(ks.meta, k, v);
     return data;
   } catch (e) {
     await file.close().catch(() => {});
@@ -194,7 +194,7 @@ async function loadV2(file: IoFile, size: number, header: Buffer, name: string, 
     if (keys.length !== n || (typeof hashes === 'string' ? hashes.length !== 16 * n : hashes.length !== n)) throw corrupt('columns of unequal length');
     addSpace(ks, sp.n, { file: data, seqs, lens, crcs, offs, hashes }, keys, bytes);
   }
-  for (const [k, v] of Object.entries(head.meta)) ks.meta.set(k, v);
+  for (const [k, v] of Object.entries(head.meta)) setMetaOf(ks.meta, k, v);
   return data;
 }
 

@@ -190,7 +190,7 @@ export class Batch {
       }
       if (writes.size > 0) spaces.push(space);
     }
-    for (const [name, value] of this.writtenMeta) ignore(meta.put(value, name));
+    for (const [name, value] of this.writtenMeta) ignore(value === null ? meta.delete(name) : meta.put(value, name));
     return spaces;
   }
 }

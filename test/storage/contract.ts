@@ -52,6 +52,33 @@ export function runStorageContract(name: string, setup: () => Promise<ContractSe
         expect(await s.get('other', 'a')).toBeUndefined();
       }));
 
+    it('a null metadata value removes the name, also across a reopen', () =>
+      withStorage(async (s, ctx) => {
+        await s.transact((tx) => {
+          tx.setMeta('gone', { e: 'x', s: 3 });
+          tx.setMeta('kept', 2);
+        });
+        let now = s;
+        if (ctx.reopen) {
+          await now.close();
+          now = await ctx.reopen();
+          await now.open();
+        }
+        await now.transact(async (tx) => {
+          tx.setMeta('gone', null);
+          expect((await tx.getMeta('gone')) ?? undefined).toBeUndefined();
+        });
+        expect((await now.getMeta('gone')) ?? undefined).toBeUndefined();
+        if (ctx.reopen) {
+          await now.close();
+          now = await ctx.reopen();
+          await now.open();
+        }
+        expect((await now.getMeta('gone')) ?? undefined).toBeUndefined();
+        expect(await now.getMeta('kept')).toBe(2);
+        if (now !== s) await now.close();
+      }));
+
     it('a transaction reads its own writes', () =>
       withStorage(async (s) => {
         const seen = await s.transact(async (tx) => {
