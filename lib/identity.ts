@@ -47,12 +47,16 @@ export async function openIdentity(
   const top = (await tx.getMeta<number>('seq')) ?? 0;
   // Storage the operator says was restored from a copy: a new id before any write, so no dot minted from here can
   // name a value its lost writes gave the same dot (those come back from peers under the old id).
-  if (!stored || options.restored) {
+  const history: EpochEntry[] | undefined = stored && (stored.history ?? [[stored.epoch, 0]]);
+  if (!stored || !history || options.restored) {
     const minted = mintIdentity(top, options.random);
-    tx.setMeta(IDENTITY_META, minted);
-    return minted;
+    // The log goes on under the new id, and so does its history: a cursor into what this copy holds stays good, one
+    // into what it lost is refused (epochs.ts), and a peer can tell the log is the one it knew under the old id
+    // (lineage.ts: it then forgets what it stored under that id).
+    const identity = history ? { ...minted, history: startEpoch(history, minted.epoch, top) } : minted;
+    tx.setMeta(IDENTITY_META, identity);
+    return identity;
   }
-  const history: EpochEntry[] = stored.history ?? [[stored.epoch, 0]];
   if (!options.startEpoch) return { id: stored.id, epoch: stored.epoch, history };
   const epoch = newEpoch(options.random);
   const next = { id: stored.id, epoch, history: startEpoch(history, epoch, top) };

@@ -55,6 +55,8 @@ export class Link {
   /** Whether this outage's first failed connection attempt was reported already. */
   private outageReported = false;
   private peer: string | undefined;
+  /** The epochs of that peer's log as its last hello named them (lineage.ts mayServe). */
+  private peerEpochs: string[] | undefined;
   private wake: (() => void) | undefined;
   /** A wake came while an attempt was under way (nothing waited for it): the attempt's end retries at once. */
   private wokenDuringAttempt = false;
@@ -212,13 +214,15 @@ export class Link {
         ...(token !== undefined ? { token } : {}),
         spaces: 'opened',
         ...(this.peer ? { expectedPeer: this.peer } : {}),
+        ...(this.peerEpochs ? { expectedEpochs: this.peerEpochs } : {}),
         maxFrameBytes: conn.maxFrameBytes ?? this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
         maxValueBytes: this.options.maxValueBytes,
         now: this.hub.core.now,
         timers: this.timers,
         ...(this.options.antiEntropyInterval !== undefined ? { antiEntropyInterval: this.options.antiEntropyInterval } : {}),
         onRehello: () => (this.reconnectAtOnce = true),
-        onPeer: (id) => {
+        onPeer: (id, history) => {
+          this.peerEpochs = history.map(([e]) => e);
           if (id === this.peer) return;
           this.peer = id;
           const label = this.transport.label;

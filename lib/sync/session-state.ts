@@ -4,6 +4,7 @@
  */
 import { ConcordError } from '../errors.js';
 import { CloseCode } from '../transport.js';
+import type { EpochEntry } from '../epochs.js';
 import { ProtocolError } from './codec.js';
 
 export type Rights = 'read' | 'write';
@@ -49,13 +50,15 @@ export interface SessionOptions {
   spaces: 'opened' | 'requested';
   /** The peer this session expects (from an earlier session), so the hello can carry cursors. */
   expectedPeer?: string;
+  /** The epochs of the expected peer's log as its last hello in this process named them (unknown after a restart). */
+  expectedEpochs?: readonly string[];
   maxFrameBytes: number;
   maxValueBytes: number;
   now: () => number;
   /** Milliseconds between anti-entropy rounds once synced (default 60 000; 0 turns them off). Both ends keep the timer. */
   antiEntropyInterval?: number;
   timers?: Timers;
-  onPeer?: (peerId: string) => void;
+  onPeer?: (peerId: string, history: readonly EpochEntry[]) => void;
   /**
    * Client: our hello was made for another replica than the one that answered (or for none), so it could not
    * carry what we hold of that peer's dots (restore evidence, epochs.ts): the session closes and the link

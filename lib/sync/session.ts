@@ -34,6 +34,7 @@ import { Attester } from './attester.js';
 import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
+import { retire } from './lineage.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
 
@@ -85,7 +86,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   get core() {
     return this.hub.core;
   }
-
   /** Our log as our hello announced it: cursors into it are judged by this. */
   get me(): LogView {
     return { history: this.helloHistory, top: this.helloTop };
@@ -267,19 +267,21 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     }
     const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? (this.options.expectedPeer ?? '') : undefined);
     if (verdict === 'reidentify') await this.core.reidentify(m.replicaId, [m.seen, m.attest].filter((x) => x !== undefined));
-    else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId), this.options.onRehello!());
+    else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     this.peer = m;
     this.wire.start(this.core.replicaId, m.replicaId);
-    this.options.onPeer?.(m.replicaId);
+    this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();
     this.setStatus('syncing');
     this.scheduleAntiEntropy();
-    // Our hello's items were made for another peer: forget them; fresh ones go below.
+    // Our hello's items were made for another peer: forget them; fresh ones go below. What we hold of that peer may be
+    // of this one's log under an older id: then it goes (lineage.ts).
     const guessed = this.options.expectedPeer;
     if (guessed !== undefined && guessed !== m.replicaId) for (const s of this.spaces.values()) s.mine = undefined;
+    void retire(this.core.storage, this.hub.openedSpaces(), { id: guessed, epochs: this.options.expectedEpochs }, m).catch((e) => this.fail(e));
     // The peer's hello items count when made for us or for nobody in particular; items made for another
     // peer are ignored, and the peer sends fresh ones once it sees our hello.
     if (m.expect === '' || m.expect === this.core.replicaId) for (const item of m.spaces) await this.onSyncItem(item);

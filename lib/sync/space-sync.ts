@@ -10,6 +10,7 @@
 import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
 import type { StorageTx } from '../storage.js';
 import { ProtocolError } from './codec.js';
+import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
 import { MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
@@ -19,13 +20,6 @@ import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
 import type { Rights, SessionOptions } from './session-state.js';
 
-/** The cursor into a peer's log as stored (meta `c:<peer>:<space>`), with the reach (`re`, `rs`) beside it. */
-interface StoredCursor {
-  e: string;
-  s: number;
-  re?: string;
-  rs?: number;
-}
 
 interface Held {
   keys: Set<string>;
@@ -120,12 +114,12 @@ export class SpaceSync {
   }
 
   private cursorKey(peerId: string): string {
-    return `c:${peerId}:${this.name}`;
+    return cursorKey(peerId, this.name);
   }
 
   /** Our sync item for the space, with the cursor we hold for `peerId` (none for an unknown peer). */
   async makeItem(peerId: string | undefined): Promise<SyncItem> {
-    const stored = peerId === undefined ? undefined : await this.core.storage.getMeta<StoredCursor>(this.cursorKey(peerId));
+    const stored = peerId === undefined ? undefined : readCursor(await this.core.storage.getMeta(this.cursorKey(peerId)));
     this.cursor = stored ? { e: stored.e, s: stored.s } : { e: '', s: 0 };
     this.reach = stored && typeof stored.re === 'string' && typeof stored.rs === 'number' ? { e: stored.re, s: stored.rs } : undefined;
     const { lastSeq, keys } = await this.session.hub.summary(this.name);

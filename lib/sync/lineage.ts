@@ -1,0 +1,98 @@
+/**
+ * A peer met again under a new replicaId may still serve the same log. A relay opens under a fresh id at every start
+ * (relay.ts), and a replica takes a new id when it learns it was restored (reidentify.ts); in both cases its storage
+ * goes on, and so does its change log with its epochs (identity.ts keeps the history across the new id). What we
+ * stored under the old id — a cursor per space (`c:<peer>:<space>`), `told:`, `dd:` and `da:` — is then never read
+ * again, and each relay restart used to leave a few such records per space in every client's metadata, for ever.
+ *
+ * Whether the log is the same is never taken on the id's word: a cursor of the old id counts only when the new peer's
+ * hello names its epoch, at or past its seq (`cursorValid`), exactly as any cursor is judged. Another relay behind the
+ * same address (another log, say behind a load balancer) proves nothing, and what we hold of the old id then stays.
+ * A peer that learned our cursors' epochs (they travel in our hellos) and forges a history naming them can only make
+ * us forget records of an id it answers for.
+ *
+ * The cursors are removed, not carried over to the new id, though they would often be good there: a client would then
+ * stream from them at once instead of running anti-entropy. Tried, and dropped for now: where the relay and a writer
+ * were both restored from copies, the writer's new writes then leave before the lost writes it would learn of its
+ * restore from come back (test/sync/restore-escaped.test.ts, the case that passes today, fails with it). That is the
+ * residual of issue 10, and carrying cursors waits for its fix.
+ */
+import { ATTESTATION_META } from '../attest.js';
+import { cursorValid, type EpochEntry } from '../epochs.js';
+import type { StorageAdapter } from '../storage.js';
+
+/** The cursor into a peer's log as stored (meta `c:<peer>:<space>`), with the reach (`re`, `rs`) beside it. */
+export interface StoredCursor {
+  e: string;
+  s: number;
+  re?: string;
+  rs?: number;
+}
+
+export function cursorKey(peer: string, space: string): string {
+  return `c:${peer}:${space}`;
+}
+
+/** A stored cursor, or undefined for anything else (none, removed, malformed). */
+export function readCursor(v: unknown): StoredCursor | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const c = v as StoredCursor;
+  return typeof c.e === 'string' && typeof c.s === 'number' ? c : undefined;
+}
+
+/** What the new peer announced of its log (its hello). */
+export interface AnnouncedLog {
+  readonly history: readonly EpochEntry[];
+  readonly top: number;
+}
+
+/**
+ * Whether a peer announcing `history` may serve the log whose epochs `known` are (the expected peer's, as last seen in
+ * this process): when none is shared it cannot, and nothing is read. Unknown (a restart since): it may.
+ */
+export function mayServe(known: readonly string[] | undefined, history: readonly EpochEntry[]): boolean {
+  return known === undefined || history.some(([e]) => known.includes(e));
+}
+
+/** Per-peer records other than cursors, removed with the old id. */
+const PEER_RECORDS = ['told:', 'dd:', ATTESTATION_META];
+
+/**
+ * Removes what we hold of `from` when `to`'s hello shows it serves `from`'s log (above): its cursors and its `told:`,
+ * `dd:` and `da:` records. Returns whether it did (nothing changes when the log is not shown to be the same).
+ */
+export async function retireOldId(storage: StorageAdapter, spaces: Iterable<string>, from: string, log: AnnouncedLog): Promise<boolean> {
+  const names = [...new Set(spaces)];
+  return storage.transact(async (tx) => {
+    const olds = await Promise.all(names.map((s) => tx.getMeta(cursorKey(from, s))));
+    const same = olds.some((v) => {
+      const c = readCursor(v);
+      return c !== undefined && cursorValid(log.history, log.top, c.e, c.s);
+    });
+    if (!same) return false;
+    names.forEach((space, i) => {
+      if (olds[i] !== undefined && olds[i] !== null) tx.setMeta(cursorKey(from, space), null);
+    });
+    const others = await Promise.all(PEER_RECORDS.map((p) => tx.getMeta(p + from)));
+    PEER_RECORDS.forEach((p, i) => {
+      if (others[i] !== undefined && others[i] !== null) tx.setMeta(p + from, null);
+    });
+    return true;
+  });
+}
+
+/**
+ * After a hello from `peer`, where our hello expected `expected` (its id, and its log's epochs as last seen in this
+ * process): `retireOldId` over every space that may hold a cursor of the expected id, when the peer answers under
+ * another id and may serve the same log. Returns whether anything was removed.
+ */
+export async function retire(
+  storage: StorageAdapter,
+  opened: Iterable<string>,
+  expected: { id: string | undefined; epochs: readonly string[] | undefined },
+  peer: AnnouncedLog & { replicaId: string },
+): Promise<boolean> {
+  const from = expected.id;
+  if (from === undefined || from === peer.replicaId || !mayServe(expected.epochs, peer.history)) return false;
+  return retireOldId(storage, [...opened, ...(await storage.spaces())], from, peer);
+}
