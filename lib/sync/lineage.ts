@@ -58,8 +58,8 @@ export function mayServe(known: readonly string[] | undefined, history: readonly
 const PEER_RECORDS = ['told:', 'dd:', ATTESTATION_META];
 
 /**
- * Removes what we hold of `from` when `to`'s hello shows it serves `from`'s log (above): its cursors and its `told:`,
- * `dd:` and `da:` records. Returns whether it did (nothing changes when the log is not shown to be the same).
+ * Removes what we hold of `from` when the log a peer now announces (`log`, from its hello) is shown to be `from`'s
+ * (above): its cursors and its `told:`, `dd:` and `da:` records. Returns whether it did (nothing changes when the log is not shown to be the same).
  */
 export async function retireOldId(storage: StorageAdapter, spaces: Iterable<string>, from: string, log: AnnouncedLog): Promise<boolean> {
   const names = [...new Set(spaces)];
