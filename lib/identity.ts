@@ -47,19 +47,19 @@ export async function openIdentity(
   const top = (await tx.getMeta<number>('seq')) ?? 0;
   // Storage the operator says was restored from a copy: a new id before any write, so no dot minted from here can
   // name a value its lost writes gave the same dot (those come back from peers under the old id).
-  const history: EpochEntry[] | undefined = stored && (stored.history ?? [[stored.epoch, 0]]);
-  if (!stored || !history || options.restored) {
+  const old = readIdentity(stored);
+  if (!old || options.restored) {
     const minted = mintIdentity(top, options.random);
     // The log goes on under the new id, and so does its history: a cursor into what this copy holds stays good, one
     // into what it lost is refused (epochs.ts), and a peer can tell the log is the one it knew under the old id
     // (lineage.ts: it then forgets what it stored under that id).
-    const identity = history ? { ...minted, history: startEpoch(history, minted.epoch, top) } : minted;
+    const identity = old ? { ...minted, history: startEpoch(old.history, minted.epoch, top) } : minted;
     tx.setMeta(IDENTITY_META, identity);
     return identity;
   }
-  if (!options.startEpoch) return { id: stored.id, epoch: stored.epoch, history };
+  if (!options.startEpoch) return old;
   const epoch = newEpoch(options.random);
-  const next = { id: stored.id, epoch, history: startEpoch(history, epoch, top) };
+  const next = { id: old.id, epoch, history: startEpoch(old.history, epoch, top) };
   tx.setMeta(IDENTITY_META, next);
   return next;
 }

@@ -102,4 +102,3 @@ export function encodeWrites(ks: Keyspace, writes: ReadonlyMap<string, ReadonlyM
 }
 
 function noop(): void {}
-

@@ -1,7 +1,8 @@
 /**
  * A peer met again under a new replicaId may still serve the same log. A relay opens under a fresh id at every start
- * (relay.ts), and a replica takes a new id when it learns it was restored (reidentify.ts); in both cases its storage
- * goes on, and so does its change log with its epochs (identity.ts keeps the history across the new id). What we
+ * (relay.ts, openReplica's `restored`): its storage goes on, and so does its change log with its epochs (identity.ts
+ * keeps the history across the new id). (A replica that re-identifies after learning of its restore, reidentify.ts,
+ * starts a fresh history today, so its peers cannot tell and keep what they stored of its old id.) What we
  * stored under the old id — a cursor per space (`c:<peer>:<space>`), `told:`, `dd:` and `da:` — is then never read
  * again, and each relay restart used to leave a few such records per space in every client's metadata, for ever.
  *
@@ -59,23 +60,22 @@ const PEER_RECORDS = ['told:', 'dd:', ATTESTATION_META];
 
 /**
  * Removes what we hold of `from` when the log a peer now announces (`log`, from its hello) is shown to be `from`'s
- * (above): its cursors and its `told:`, `dd:` and `da:` records. Returns whether it did (nothing changes when the log is not shown to be the same).
+ * (above): its cursors and its `told:`, `dd:` and `da:` records. Returns whether it did (when the log is not shown
+ * to be the same, nothing changes).
  */
 export async function retireOldId(storage: StorageAdapter, spaces: Iterable<string>, from: string, log: AnnouncedLog): Promise<boolean> {
   const names = [...new Set(spaces)];
   return storage.transact(async (tx) => {
-    const olds = await Promise.all(names.map((s) => tx.getMeta(cursorKey(from, s))));
-    const same = olds.some((v) => {
+    const cursors = names.map((s) => cursorKey(from, s));
+    const records = [...cursors, ...PEER_RECORDS.map((p) => p + from)];
+    const held = await Promise.all(records.map((name) => tx.getMeta(name)));
+    const same = held.slice(0, cursors.length).some((v) => {
       const c = readCursor(v);
       return c !== undefined && cursorValid(log.history, log.top, c.e, c.s);
     });
     if (!same) return false;
-    names.forEach((space, i) => {
-      if (olds[i] !== undefined && olds[i] !== null) tx.setMeta(cursorKey(from, space), null);
-    });
-    const others = await Promise.all(PEER_RECORDS.map((p) => tx.getMeta(p + from)));
-    PEER_RECORDS.forEach((p, i) => {
-      if (others[i] !== undefined && others[i] !== null) tx.setMeta(p + from, null);
+    records.forEach((name, i) => {
+      if (held[i] !== undefined && held[i] !== null) tx.setMeta(name, null);
     });
     return true;
   });

@@ -20,7 +20,6 @@ import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
 import type { Rights, SessionOptions } from './session-state.js';
 
-
 interface Held {
   keys: Set<string>;
   /** The upTo of each held frame, in order, and the last one. */
