@@ -33,6 +33,8 @@ export const LATER = Symbol('later');
 export class ReplicaCore {
   readonly events = new Emitter<CoreEvents>();
   readonly acks = new AckTracker();
+  /** @internal A relay acknowledges every log frame at once: its cluster counts replication from its ACKs (sync/ack-policy.ts). */
+  promptAcks = false;
   readonly clock: HybridClock;
   readonly now: () => number;
   readonly random: () => number;

@@ -146,6 +146,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     restored: true,
     now,
   });
+  replica.core.promptAcks = true;
   const metrics = new RelayMetrics(async () => (await storage.spaces()).length);
   metrics.gauge('concord_relay_indexed_spaces', 'Spaces holding a Merkle index in memory (idle ones are evicted)', () => replica.indexStats.spaces);
   metrics.gauge('concord_relay_index_nodes', 'Merkle tree nodes held in memory, all spaces', () => replica.indexStats.nodes);

@@ -43,9 +43,11 @@ export { entrySize } from './wire-state.js';
  * tombstone floor, and RESET is gone (a replica decides for itself that it was restored). 3: versions travel
  * whole, held or as deltas (wire-state.ts), NEED, and LIVE frames. 4: anti-entropy range items carry each key's dots
  * instead of a hash (ae-codec.ts), and repair states take held forms: a value goes only to the side that lacks it.
- * 5: ATTEST, and hellos echo it (attest.ts: a relay learns from its clients that it was restored).
+ * 5: ATTEST, and hellos echo it (attest.ts: a relay learns from its clients that it was restored). 6: an ACK
+ * acknowledges every log frame up to its seq, so a receiver may answer several frames with one (ack-policy.ts); a
+ * peer speaking 5 still gets one ACK per frame, and its ACKs are read the same way.
  */
-export const PROTOCOL_VERSIONS = [5] as const;
+export const PROTOCOL_VERSIONS = [5, 6] as const;
 
 export const enum MsgType {
   Hello = 1,

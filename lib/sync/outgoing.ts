@@ -1,12 +1,15 @@
 /**
  * One space's outgoing log stream on a session: our change log from the cursor the peer holds, in CHANGES
- * frames under the frame budget, each acknowledged (ACK) once the peer stored it durably. At most WINDOW
- * frames are unacknowledged; the rest waits in the log (the log is the queue: nothing is buffered per peer).
+ * frames under the frame budget, acknowledged (ACK) once the peer stored them durably. An ACK is a cursor: it
+ * acknowledges every frame up to its seq, so a peer may answer several frames with one (space-sync.ts defers the
+ * ACKs nobody waits for). At most WINDOW frames are unacknowledged; the rest waits in the log (the log is the
+ * queue: nothing is buffered per peer).
  *
  *   start(from)     the log from `from` on is what the peer lacks
  *   changed(...)    a change was stored: sent at once when everything before it was (live fast path, one
  *                   frame per tick), else the pump reads it from the log
- *   ack(upTo)       the peer holds our log up to `upTo`: writes up to it are synced; the window reopens
+ *   ack(upTo)       the peer holds our log up to `upTo`: writes up to it are synced; the frames up to it leave the
+ *                   window
  *
  * Only durable state is streamed: the log (readLog) holds durable records only, and change events fire once
  * a transaction is durable. Records that came from the peer are not sent back (handshake.ts echoFloor).
@@ -53,7 +56,8 @@ export class LogStream {
   /** Highest upTo carried by a frame (the peer's cursor once acknowledged). */
   private announced = 0;
   private acked = 0;
-  inflight = 0;
+  /** The upTo of each unacknowledged frame, in the order sent. */
+  private readonly inflight: number[] = [];
   pumping = false;
   private again = false;
   /** Live changes waiting for this tick's frame. */
@@ -70,7 +74,7 @@ export class LogStream {
 
   /** Whether a frame is queued, unacknowledged or being read. */
   get busy(): boolean {
-    return this.inflight > 0 || this.pumping || this.live.length > 0;
+    return this.inflight.length > 0 || this.pumping || this.live.length > 0;
   }
 
   start(from: number, echoFloor: number): void {
@@ -94,7 +98,7 @@ export class LogStream {
     // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read. Only when
     // it is the very next seq: a gap means the log holds a change this instance has not seen as an event yet
     // (another tab's commit, announced later), and a frame up to this seq would carry the peer's cursor past it.
-    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq === prevLast + 1 && this.inflight < WINDOW) {
+    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq === prevLast + 1 && this.inflight.length < WINDOW) {
       this.sent = rec.seq;
       if (rec.src !== this.port.peerId) {
         if (this.live.length === 0) queueMicrotask(() => this.flushLive());
@@ -117,7 +121,7 @@ export class LogStream {
 
   private sendFrame(upTo: number, entries: Entry[]): void {
     this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries });
-    this.inflight++;
+    this.inflight.push(upTo);
     this.announced = upTo;
   }
 
@@ -132,7 +136,7 @@ export class LogStream {
     try {
       do {
         this.again = false;
-        while (!this.port.closed && this.ready && this.inflight < WINDOW) {
+        while (!this.port.closed && this.ready && this.inflight.length < WINDOW) {
           const page = await this.port.readLog(this.sent, PAGE);
           if (page.length === 0 || this.port.closed) break;
           let batch: Entry[] = [];
@@ -167,7 +171,10 @@ export class LogStream {
   ack(upTo: number): void {
     if (upTo > this.sent) throw new ProtocolError('ack beyond what was sent');
     if (upTo > this.acked) this.acked = upTo;
-    if (this.inflight > 0) this.inflight--;
+    // Every frame up to `upTo` is acknowledged (one ACK per frame where the peer speaks protocol 5).
+    let kept = 0;
+    for (const u of this.inflight) if (u > upTo) this.inflight[kept++] = u;
+    this.inflight.length = kept;
     this.port.acked(upTo);
     // Pump again only if the log holds entries not sent yet (the window held them back).
     if (this.port.lastSeq() > this.sent || this.again) void this.pump();

@@ -53,7 +53,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   /** Cluster news waits for both hellos (the peer expects our hello first). */
   private clusterQueue: string[] | undefined = [];
   private aeTimer: unknown;
-  private readonly timers: Timers;
+  readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
   private readonly wire = new Wire((e) => this.core.events.emit('error', e));

@@ -18,7 +18,8 @@ import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
-import type { Rights, SessionOptions } from './session-state.js';
+import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
+import type { Rights, SessionOptions, Timers } from './session-state.js';
 
 interface Held {
   keys: Set<string>;
@@ -40,6 +41,7 @@ export interface SessionPort {
   readonly me: LogView;
   readonly frameBudget: number;
   readonly options: SessionOptions;
+  readonly timers: Timers;
   send(m: Message): void;
   sendRepair(space: string, entries: Entry[]): Promise<void>;
   rightsFor(space: string): Rights | undefined;
@@ -60,12 +62,15 @@ export class SpaceSync {
   private held: Held | undefined;
   readonly out: LogStream;
   readonly repair: Repair;
+  /** When the ACKs of the peer's log frames go. */
+  private readonly acks: AckPolicy;
 
   constructor(
     readonly name: string,
     private readonly session: SessionPort,
   ) {
     const { core, hub } = session;
+    this.acks = new AckPolicy((upTo) => session.send({ type: MsgType.Ack, space: name, upTo }), session.timers, () => session.closed);
     this.out = new LogStream(
       name,
       {
@@ -213,8 +218,14 @@ export class SpaceSync {
       return session.refreshStatus();
     }
     await this.storedUpTo(m.upTo, m.entries.map(([k]) => k), stored);
-    session.send({ type: MsgType.Ack, space: m.space, upTo: m.upTo });
+    this.acks.stored(m.upTo, this.ackAtOnce(m));
     session.refreshStatus();
+  }
+
+  /** Whether someone may wait for the ACK of this stored frame (ack-policy.ts). */
+  private ackAtOnce(m: Changes): boolean {
+    const peer = this.session.peer!;
+    return this.core.promptAcks || !peer.versions.includes(CUMULATIVE_ACKS) || holdsOwnWrite(m.entries, peer.replicaId);
   }
 
   /**
@@ -244,7 +255,7 @@ export class SpaceSync {
   private async released(held: Held): Promise<void> {
     this.held = undefined;
     await this.storedUpTo(held.latest, undefined, []);
-    for (const upTo of held.acks) this.session.send({ type: MsgType.Ack, space: this.name, upTo });
+    for (const upTo of held.acks) this.acks.stored(upTo, true);
   }
 
   /** The cursor reached `upTo` (stored): remember it, tell the relay hook, see whether we caught up. */

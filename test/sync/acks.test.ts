@@ -1,0 +1,204 @@
+/**
+ * When a receiver acknowledges log frames (lib/sync/ack-policy.ts): frames nobody waits for — a peer passing on
+ * another replica's writes — are answered together by one ACK, at the latest after ACK_EVERY frames or ACK_DELAY;
+ * frames carrying the sender's own writes, every frame where the receiver is a relay, and every frame of a peer that
+ * speaks protocol 5 only are answered at once. Topology: w — h — c over in-memory pairs; c's delayed ACK timer is
+ * held by the test (it fires only when told), so what goes when is decided by the policy, not by the clock.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, pairTransports, type Replica, type Transport } from '../../lib/index.js';
+import { ACK_DELAY, ACK_EVERY } from '../../lib/sync/ack-policy.js';
+import { decodeMessage, encodeMessage, MsgType } from '../../lib/sync/messages.js';
+import { defaultTimers, type Timers } from '../../lib/sync/session-state.js';
+import { LogStream, WINDOW, type StreamPort } from '../../lib/sync/outgoing.js';
+import { gate, type Gate } from './gate.js';
+import { until } from './support.js';
+
+/** Timers whose ACK_DELAY timeouts wait for `fire()`; every other timeout runs as usual. */
+function heldAckTimers() {
+  const held = new Map<object, () => void>();
+  const timers: Timers = {
+    setTimeout(fn, ms) {
+      if (ms !== ACK_DELAY) return defaultTimers.setTimeout(fn, ms);
+      const handle = {};
+      held.set(handle, fn);
+      return handle;
+    },
+    clearTimeout(h) {
+      if (h && typeof h === 'object' && held.delete(h)) return;
+      defaultTimers.clearTimeout(h);
+    },
+  };
+  return {
+    timers,
+    get waiting() {
+      return held.size;
+    },
+    fire() {
+      const fns = [...held.values()];
+      held.clear();
+      for (const fn of fns) fn();
+    },
+  };
+}
+
+/** A transport whose hellos claim protocol 5 only (a peer of the last release). */
+function speaksFiveOnly(inner: Transport): Transport {
+  return {
+    ...inner,
+    async open(handlers) {
+      const conn = await inner.open(handlers);
+      return {
+        ...conn,
+        send(frame) {
+          if (frame instanceof Uint8Array && frame[0] === MsgType.Hello) {
+            const hello = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+            if (hello.type === MsgType.Hello) return conn.send(encodeMessage({ ...hello, versions: [5] }));
+          }
+          conn.send(frame);
+        },
+        close: (code, reason) => conn.close(code, reason),
+        get bufferedAmount() {
+          return conn.bufferedAmount;
+        },
+      };
+    },
+  };
+}
+
+const open: Replica[] = [];
+afterEach(async () => {
+  for (const r of open.splice(0)) await r.close();
+});
+
+async function replica(): Promise<Replica> {
+  const r = await openReplica({ storage: memoryStorage() });
+  r.space('s');
+  open.push(r);
+  return r;
+}
+
+const LOG_FRAMES = new Set<number>([MsgType.Changes, MsgType.Live, MsgType.LiveCleared]);
+const count = (g: Gate, types: ReadonlySet<number>) => g.sent.filter((f) => types.has(f[0]!)).length;
+const ACKS = new Set<number>([MsgType.Ack]);
+
+/** w — h — c: c's side of its link to h is gated (its frames recorded) and its ACK timer held. */
+async function chain(options: { hSpeaksFive?: boolean; cIsRelay?: boolean } = {}) {
+  const [w, h, c] = [await replica(), await replica(), await replica()];
+  if (options.cIsRelay) c.core.promptAcks = true;
+  const [tw, th1] = pairTransports();
+  w.connect(tw);
+  h.connect(th1);
+  const [th2, tc] = pairTransports();
+  const toC = gate(options.hSpeaksFive ? speaksFiveOnly(th2) : th2);
+  const fromC = gate(tc);
+  const t = heldAckTimers();
+  h.connect(toC.transport);
+  c.connect(fromC.transport, { timers: t.timers });
+  await until(() => [w, h, c].every((r) => r.status === 'synced'), 'the chain synced');
+  return { w, h, c, toC, fromC, t };
+}
+
+/** Writes n keys on `r`, one frame each (every put waits for its first hop's ACK). */
+async function writeEach(r: Replica, prefix: string, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await (await r.space('s').put(`${prefix}${i}`, i)).synced;
+}
+
+const has = (r: Replica, key: string) => async () => (await r.space('s').get(key)) !== undefined;
+
+describe('acknowledging log frames', () => {
+  it('answers frames of writes passed on by one ACK, once the delay passes', async () => {
+    const { w, h, c, toC, fromC, t } = await chain();
+    const frames0 = count(toC, LOG_FRAMES);
+    const acks0 = count(fromC, ACKS);
+    await writeEach(w, 'k', 5);
+    await until(has(c, 'k4'), 'the writes on c');
+    const frames = count(toC, LOG_FRAMES) - frames0;
+    expect(frames).toBeGreaterThanOrEqual(2);
+    // Nobody waits for these ACKs: none went yet, and h's stream to c still waits for one.
+    expect(count(fromC, ACKS) - acks0).toBe(0);
+    expect(t.waiting).toBe(1);
+    expect(h.status).not.toBe('synced');
+    t.fire();
+    await until(() => h.status === 'synced', 'h synced once c acknowledged');
+    expect(count(fromC, ACKS) - acks0).toBe(1);
+    expect(w.status).toBe('synced');
+  });
+
+  it('answers a frame of the sender’s own write at once', async () => {
+    const { h, c, fromC, t } = await chain();
+    const acks0 = count(fromC, ACKS);
+    await h.space('s').put('own', 1);
+    await until(has(c, 'own'), 'h’s write on c');
+    // No timer fires in this test: the ACK goes because h may be waiting for it (its w.synced, its pending count).
+    await until(() => count(fromC, ACKS) > acks0, 'c acknowledging h’s own write', 2000);
+    await until(() => h.status === 'synced', 'h synced');
+    expect(t.waiting).toBe(0);
+  });
+
+  it('keeps the sender’s window open without the timer: one ACK at least every ACK_EVERY frames', async () => {
+    const { w, c, fromC, toC, t } = await chain();
+    const acks0 = count(fromC, ACKS);
+    const frames0 = count(toC, LOG_FRAMES);
+    const n = 3 * WINDOW;
+    await writeEach(w, 'x', n);
+    // More frames than the window holds reach c although the timer never fires.
+    await until(has(c, `x${n - 1}`), 'every write on c', 20_000);
+    const frames = count(toC, LOG_FRAMES) - frames0;
+    const acks = count(fromC, ACKS) - acks0;
+    expect(frames).toBeGreaterThan(WINDOW);
+    expect(acks).toBeGreaterThanOrEqual(Math.floor(frames / ACK_EVERY));
+    expect(acks).toBeLessThan(frames);
+    t.fire();
+  }, 30_000);
+
+  it('answers every frame at once where the sender speaks protocol 5 only, or the receiver is a relay', async () => {
+    for (const options of [{ hSpeaksFive: true }, { cIsRelay: true }]) {
+      const { w, c, fromC, toC } = await chain(options);
+      const acks0 = count(fromC, ACKS);
+      const frames0 = count(toC, LOG_FRAMES);
+      await writeEach(w, 'k', 5);
+      await until(has(c, 'k4'), 'the writes on c');
+      await until(() => count(fromC, ACKS) - acks0 === count(toC, LOG_FRAMES) - frames0, `one ACK per frame (${JSON.stringify(options)})`, 2000);
+      for (const r of open.splice(0)) await r.close();
+    }
+  });
+});
+
+describe('LogStream (outgoing.ts)', () => {
+  it('takes one ACK for every frame up to its seq', () => {
+    const sent: number[] = [];
+    let last = 0;
+    const port: StreamPort = {
+      closed: false,
+      peerId: 'peer',
+      frameBudget: 1 << 20,
+      send: (m) => void sent.push(m.upTo),
+      readLog: async () => [],
+      lastSeq: () => last,
+      acked: () => {},
+      refreshStatus: () => {},
+      fail: (e) => {
+        throw e;
+      },
+    };
+    const stream = new LogStream('s', port, () => 0);
+    stream.start(0, 0);
+    const rec = (seq: number) => ({ seq, src: 'other', vs: [], cc: {} });
+    return (async () => {
+      await Promise.resolve();
+      for (let seq = 1; seq <= 3; seq++) {
+        stream.changed({ space: 's', key: `k${seq}`, rec: rec(seq) } as never, last);
+        last = seq;
+        await Promise.resolve(); // each change its own frame (one frame per tick)
+      }
+      expect(sent).toEqual([1, 2, 3]);
+      expect(stream.busy).toBe(true);
+      stream.ack(2);
+      expect(stream.busy).toBe(true); // frame 3 still waits
+      stream.ack(3);
+      expect(stream.busy).toBe(false);
+      expect(stream.done).toBe(true);
+    })();
+  });
+});
