@@ -50,7 +50,9 @@ describe('dots that name their epoch (the model of issue 10’s fix)', () => {
   });
 
   // Today's vector contexts on the same schedules: a restored writer's new dot covers its lost one, and the lost
-  // write is dropped where it was acknowledged. Expected to fail until dots name their epoch in lib/dvv.ts.
+  // write is dropped where it was acknowledged. Expected to fail until dots name their epoch in lib/dvv.ts. On a
+  // fixed seed: a random one finds the loss within 28 to 331 runs of seven seeds tried, so 500 random runs missed it
+  // now and then and this expected failure flipped (seed 3 finds it at run 28).
   it.fails('today (lib/dvv.ts, vector contexts) keeps exactly the writes no write had seen, restores included', () => {
     fc.assert(
       fc.property(eopsArb(true), (ops) => {
@@ -59,7 +61,7 @@ describe('dots that name their epoch (the model of issue 10’s fix)', () => {
         const expected = survivors(sim).map((d) => sim.steps.get(d)!);
         expect(all.vs.map((v) => v.t).sort((x, y) => x - y)).toEqual(expected.sort((x, y) => x - y));
       }),
-      { numRuns: RUNS },
+      { numRuns: Math.max(RUNS, 100), seed: 3 },
     );
   });
 });
