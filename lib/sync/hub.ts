@@ -22,7 +22,7 @@ export interface SessionLike {
   readonly peerId?: string | undefined;
   /**
    * A change was stored (any origin): push it if the space is live on this session. `prevLast` is the
-   * space's last log seq before this change, when the index knows it.
+   * space's last log seq before this change, when the index knows it and every earlier commit was announced here.
    */
   changed(change: StoredChange, prevLast: number | undefined): void;
   /** A space was opened locally after the session started. */
@@ -46,10 +46,12 @@ export class SyncHub {
   private readonly built = new Map<string, SpaceIndex>();
   private readonly usedAt = new Map<string, number>();
   /**
-   * The last log seq of every space indexed since this hub started, once it has entries; exact (every change
-   * updates it), and kept when the index is dropped.
+   * The last log seq of every space indexed or summarized since this hub started (0 while it has no entries);
+   * exact (every change updates it), and kept when the index is dropped.
    */
   private readonly lastSeqs = new Map<string, number>();
+  /** The seq of the latest change announced here, in any space (undefined before the first). */
+  private lastAnnounced: number | undefined;
   private lastSweep = 0;
   /** A re-identification is under way: sessions wait for its end (they would speak for the old id). */
   private reidentifying = false;
@@ -90,7 +92,12 @@ export class SyncHub {
     core.events.on('change', (change) => {
       const built = this.built.get(change.space);
       const known = this.lastSeqs.get(change.space);
-      const prevLast = built ? built.lastSeq : known;
+      // The live fast path (outgoing.ts) may rely on the space's previous entry only when no commit this instance has
+      // not announced precedes this one: its seq follows the last change announced, in any space (seqs are the
+      // replica's, one sequence for every space; another tab's commit leaves a gap until it is announced).
+      const before = this.lastAnnounced;
+      if (before === undefined || change.rec.seq > before) this.lastAnnounced = change.rec.seq;
+      const prevLast = before !== undefined && change.rec.seq === before + 1 ? (built ? built.lastSeq : known) : undefined;
       if (built) this.apply(built, change);
       else {
         const index = this.indexes.get(change.space);
@@ -149,7 +156,7 @@ export class SyncHub {
       }
     }
     lastSeq = Math.max(lastSeq, this.lastSeqs.get(space) ?? 0);
-    if (lastSeq > 0) this.lastSeqs.set(space, lastSeq);
+    this.lastSeqs.set(space, lastSeq);
     return { lastSeq, keys };
   }
 
@@ -165,7 +172,7 @@ export class SyncHub {
     }
     // Changes stored while the storage index was read are in lastSeqs (their tree updates wait on this build).
     lastSeq = Math.max(lastSeq, this.lastSeqs.get(space) ?? 0);
-    if (lastSeq > 0) this.lastSeqs.set(space, lastSeq);
+    this.lastSeqs.set(space, lastSeq);
     const ix = { tree, lastSeq };
     if (this.indexes.has(space)) this.built.set(space, ix);
     return ix;

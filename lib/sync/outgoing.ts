@@ -96,9 +96,10 @@ export class LogStream {
     const rec = change.rec;
     // Live fast path: everything before this change was sent, so it goes straight from the event (batched with
     // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read. Only when
-    // it is the very next seq: a gap means the log holds a change this instance has not seen as an event yet
-    // (another tab's commit, announced later), and a frame up to this seq would carry the peer's cursor past it.
-    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq === prevLast + 1 && this.inflight.length < WINDOW) {
+    // the hub knows the space's previous entry and every commit before this one was announced here (hub.ts): a
+    // change this instance has not seen as an event yet (another tab's commit, announced later) may sit in the
+    // log before it, and a frame up to this seq would carry the peer's cursor past it.
+    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > prevLast && this.inflight.length < WINDOW) {
       this.sent = rec.seq;
       if (rec.src !== this.port.peerId) {
         if (this.live.length === 0) queueMicrotask(() => this.flushLive());

@@ -24,7 +24,8 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(s)).problems).toEqual([]);
   });
 
-  // Soak seeds of the residual restore class that data claims now close (issue 10). restore-once 777295: f is
+  // Soak seeds of the residual restore class that data claims closed (issue 10). restore-once 777295 (now an
+  // expected failure, below): f is
   // restored from a copy, opened twice before it meets anyone, and writes k0 with counter 2 in between; its relay
   // then loses its disk. The relay's new copy of the lost history names f's counter 2 in doc0's context (f never
   // wrote doc0 in its restored history) and 7 in k0's: the claim's restore point was the latest open (2), so f's
@@ -46,11 +47,22 @@ describe('simulated runs replay from their seed', () => {
   });
 
   it.each([
-    [777295, 'restore-once'],
     [777329, 'tiny-frames'],
     [778968, 'mixed'],
   ] as const)('seed %i (%s): a data claim\'s restore point reaches back to where the histories parted', async (seed, family) => {
     expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }))).problems).toEqual([]);
+  });
+
+  // restore-once 777295 passed with the fix above only while the live stream was off for spaces empty at the hello
+  // (a defect: every change then went through a log read; hub.ts). With changes streamed from their events again,
+  // the run's timing differs and a join drops f's write of k0 under counter 3, which no write superseded (the
+  // residual of issue 10: a restored writer's re-minted dot that a context covers, before f learns of the restore;
+  // the checker reports it on every replica). It fails with
+  // and without forkBefore now, so it no longer tests that; 778968 does (it fails without it). Kept as an expected
+  // failure so that the day dots name their epoch it flips. The soak base 2026120400 fails fewer schedules with the
+  // live stream on (5 of 6 800) than off (7).
+  it.fails('seed 777295 (restore-once): a restored writer\'s write that leaves before it learns of the restore (issue 10\'s residual)', async () => {
+    expect((await runSchedule(makeSchedule(777295, { family: 'restore-once', disabled: new Set() }))).problems).toEqual([]);
   });
 
   it('different seeds give different runs', async () => {

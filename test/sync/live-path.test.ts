@@ -1,0 +1,75 @@
+/**
+ * The live fast path (lib/sync/outgoing.ts, hub.ts): a change stored while a stream is caught up goes out from its
+ * event, without reading the log back. It used to be taken only when the hub knew the space's last seq from a space
+ * that had entries at the hello (an empty space, a new document, never got it), and only when the change's seq
+ * followed that space's last one (a replica writing two spaces never got it: seqs are one sequence for every space).
+ * Then every change cost each session a log read and its own copy of the entry (a relay with n clients: n reads and
+ * n model states per write). Counted here as log reads on the hub's storage, w — h — c over in-memory pairs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
+import { until } from './support.js';
+
+const open: Replica[] = [];
+afterEach(async () => {
+  for (const r of open.splice(0)) await r.close();
+});
+
+/** Memory storage that counts its log reads. */
+function countingStorage(): { storage: StorageAdapter; readonly reads: number } {
+  const storage = memoryStorage();
+  const read = storage.readLog.bind(storage);
+  let reads = 0;
+  storage.readLog = (...args) => {
+    reads++;
+    return read(...args);
+  };
+  return {
+    storage,
+    get reads() {
+      return reads;
+    },
+  };
+}
+
+async function chain(spaces: string[]) {
+  const counted = countingStorage();
+  const w = await openReplica({ storage: memoryStorage() });
+  const h = await openReplica({ storage: counted.storage });
+  const cs = [await openReplica({ storage: memoryStorage() }), await openReplica({ storage: memoryStorage() })];
+  open.push(w, h, ...cs);
+  for (const r of [w, h, ...cs]) for (const s of spaces) r.space(s);
+  const [tw, th] = pairTransports();
+  w.connect(tw);
+  h.connect(th);
+  for (const c of cs) {
+    const [a, b] = pairTransports();
+    h.connect(a);
+    c.connect(b);
+  }
+  await until(() => [w, h, ...cs].every((r) => r.status === 'synced'), 'all synced');
+  return { w, h, cs, counted };
+}
+
+describe('the live fast path', () => {
+  it('streams the writes of a space that was empty at the hello without reading the log', async () => {
+    const { w, cs, counted } = await chain(['doc']);
+    await (await w.space('doc').put('seed', 0)).synced; // the first change on a hub is announced without a predecessor
+    const before = counted.reads;
+    for (let i = 0; i < 20; i++) await (await w.space('doc').put(`k${i}`, i)).synced;
+    for (const c of cs) await until(async () => (await c.space('doc').get('k19'))?.value === 19, 'every write on every client');
+    // Two client sessions, 20 writes: the log path read the log at least once per session per write.
+    expect(counted.reads - before).toBeLessThan(5);
+    for (const c of cs) for (let i = 0; i < 20; i++) expect((await c.space('doc').get(`k${i}`))?.value).toBe(i);
+  });
+
+  it('streams writes to two spaces in turn without reading the log', async () => {
+    const { w, cs, counted } = await chain(['a', 'b']);
+    await (await w.space('a').put('seed', 0)).synced; // the first change on a hub is announced without a predecessor
+    const before = counted.reads;
+    for (let i = 0; i < 20; i++) await (await w.space(i % 2 ? 'b' : 'a').put(`k${i}`, i)).synced;
+    for (const c of cs) await until(async () => (await c.space('b').get('k19'))?.value === 19, 'every write on every client');
+    expect(counted.reads - before).toBeLessThan(5);
+    for (const c of cs) for (let i = 0; i < 20; i++) expect((await c.space(i % 2 ? 'b' : 'a').get(`k${i}`))?.value).toBe(i);
+  });
+});
