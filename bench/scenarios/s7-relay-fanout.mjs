@@ -11,6 +11,9 @@
  *               workers are started for each run, so without them p99 measured how long JIT compilation takes to
  *               reach a code path run once per write per client (the warm-up run before does not warm them)
  *   throughput: the writer writes N new keys at once; writes/s = N / time until every client saw every key
+ *   server:     how long the main thread (server and writer) is busy per write during the latency writes
+ *               (event-loop utilization; on 2 cores shared with the client workers, so it includes time
+ *               the thread was descheduled while busy): what fanning a write out to the clients costs the server
  *
  * Data: key k<i>, value { title: 'item <i>', done: i % 2 === 0, n: i }.
  * Alone: `node bench/scenarios/s7-relay-fanout.mjs [--quick]` (needs the build: npm ci or npm run build).
@@ -92,7 +95,9 @@ async function measure(clients, write, { latencyWrites, burst, warm }) {
   for (let i = 0; i < warm; i++) cold.push(await one(i));
   cold.sort((a, b) => a - b);
   const lat = [];
+  const elu = performance.eventLoopUtilization();
   for (let i = warm; i < warm + latencyWrites; i++) lat.push(await one(i));
+  const busy = performance.eventLoopUtilization(elu).active / latencyWrites;
   lat.sort((a, b) => a - b);
   const from = warm + latencyWrites;
   const keys = Array.from({ length: burst }, (_, j) => `k${from + j}`);
@@ -100,7 +105,7 @@ async function measure(clients, write, { latencyWrites, burst, warm }) {
   const t0 = now();
   await Promise.all(keys.map((k, j) => write(k, value(from + j))));
   const last = Math.max(...(await Promise.all(seen)));
-  return { p50: percentile(lat, 50), p99: percentile(lat, 99), coldP50: percentile(cold, 50), coldMax: cold[cold.length - 1], writesPerSecond: burst / ((last - t0) / 1000) };
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), coldP50: percentile(cold, 50), coldMax: cold[cold.length - 1], busy, writesPerSecond: burst / ((last - t0) / 1000) };
 }
 
 async function concord(opts) {
@@ -160,6 +165,7 @@ export async function run({ quick = false } = {}) {
       row({ case: 'write-to-all-delivered p50', metric: 'ms', higherIsBetter: false, concord: round(c.p50), peers: peers(round(y.p50)), note }),
       row({ case: `first ${opts.warm} writes on fresh clients: p50`, metric: 'ms', higherIsBetter: false, concord: round(c.coldP50), peers: peers(round(y.coldP50)), note: `${note}; each client's code still being compiled (JIT)` }),
       row({ case: `first ${opts.warm} writes on fresh clients: max`, metric: 'ms', higherIsBetter: false, concord: round(c.coldMax), peers: peers(round(y.coldMax)), note }),
+      row({ case: 'server thread busy per write', metric: 'ms', higherIsBetter: false, concord: round(c.busy), peers: peers(round(y.busy)), note: `${note}; the main thread (server and writer) during the latency writes, event-loop utilization` }),
       row({ case: `writes delivered to all ${opts.clients} clients`, metric: 'writes/s', higherIsBetter: true, concord: Math.round(c.writesPerSecond), peers: peers(Math.round(y.writesPerSecond)), note: `${note}; target ≥ y-websocket's`, target: { atLeast: 1, of: 'yjs' } }),
     ],
   };
