@@ -50,8 +50,12 @@ export class SyncHub {
    * exact (every change updates it), and kept when the index is dropped.
    */
   private readonly lastSeqs = new Map<string, number>();
-  /** The seq of the latest change announced here, in any space (undefined before the first). */
-  private lastAnnounced: number | undefined;
+  /**
+   * The latest run of seqs announced here with no gap, in any space (undefined before the first change). A gap is a
+   * commit this instance has not seen as an event (another tab's, whose hint may come late or never): a new run
+   * starts after it, and nothing below the run is vouched for.
+   */
+  private run: { from: number; to: number } | undefined;
   private lastSweep = 0;
   /** A re-identification is under way: sessions wait for its end (they would speak for the old id). */
   private reidentifying = false;
@@ -92,18 +96,22 @@ export class SyncHub {
     core.events.on('change', (change) => {
       const built = this.built.get(change.space);
       const known = this.lastSeqs.get(change.space);
-      // The live fast path (outgoing.ts) may rely on the space's previous entry only when no commit this instance has
-      // not announced precedes this one: its seq follows the last change announced, in any space (seqs are the
-      // replica's, one sequence for every space; another tab's commit leaves a gap until it is announced).
-      const before = this.lastAnnounced;
-      if (before === undefined || change.rec.seq > before) this.lastAnnounced = change.rec.seq;
-      const prevLast = before !== undefined && change.rec.seq === before + 1 ? (built ? built.lastSeq : known) : undefined;
+      // The live fast path (outgoing.ts) may rely on the space's previous entry only when every seq between it and
+      // this change was announced here (seqs are the replica's, one sequence for every space): it is the very next
+      // seq, or both lie within the current run.
+      const seq = change.rec.seq;
+      const spacePrev = built ? built.lastSeq : known;
+      const run = this.run;
+      const extendsRun = run !== undefined && seq === run.to + 1;
+      const prevLast = spacePrev !== undefined && (seq === spacePrev + 1 || (extendsRun && spacePrev >= run.from - 1)) ? spacePrev : undefined;
+      if (extendsRun) run.to = seq;
+      else if (run === undefined || seq > run.to) this.run = { from: seq, to: seq };
       if (built) this.apply(built, change);
       else {
         const index = this.indexes.get(change.space);
         if (index) void index.then((ix) => this.apply(ix, change));
       }
-      if ((built || known !== undefined) && change.rec.seq > (known ?? 0)) this.lastSeqs.set(change.space, change.rec.seq);
+      if ((built || known !== undefined) && seq > (known ?? 0)) this.lastSeqs.set(change.space, seq);
       for (const s of this.sessions) s.changed(change, prevLast);
     });
     // Sessions speak for the identity they said hello with: from the start of a re-identification (a log page read

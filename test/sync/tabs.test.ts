@@ -157,6 +157,27 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
     await w.synced;
   });
 
+  it('a lost commit hint in one space does not let a later change of that space skip it on the live path', async () => {
+    // Seqs are one sequence for all spaces: b's unannounced commit in 's' sits between a's changes, and a's next
+    // change in 's' must not go from its event with a cursor past it (hub.ts: a gap starts a new run of seqs).
+    const { server, relay, replicas } = await setup(2);
+    const [a, b] = replicas as [Replica, Replica];
+    for (const r of [a, relay]) {
+      r.space('s');
+      r.space('t');
+    }
+    a.connect(server.transport());
+    await until(() => a.status === 'synced', 'a synced');
+    await (await a.space('s').put('before', 1)).synced;
+    const hints = (b as unknown as { core: { storage: { hints: { post(s: string[]): void } } } }).core.storage.hints;
+    hints.post = () => {};
+    await b.space('s').put('unannounced', 1);
+    await (await a.space('t').put('other space', 1)).synced;
+    await (await a.space('s').put('after', 1)).synced;
+    await until(async () => (await relay.space('s').get('after'))?.value === 1, 'the relay got a’s later write');
+    await until(async () => (await relay.space('s').get('unannounced'))?.value === 1, 'the relay got b’s unannounced write', 5000);
+  });
+
   it('acknowledgements lost on the way to another tab are repaired by the leader’s next beat', async () => {
     const { replicas, members, leaderIdx, follower } = await syncedTabs();
     members[leaderIdx]!.dropPosts(true);
