@@ -59,8 +59,8 @@ describe('simulated runs replay from their seed', () => {
   // residual of issue 10: a restored writer's re-minted dot that a context covers, before f learns of the restore;
   // the checker reports it on every replica). It fails with
   // and without forkBefore now, so it no longer tests that; 778968 does (it fails without it). Kept as an expected
-  // failure so that the day dots name their epoch it flips. The soak base 2026120400 fails fewer schedules with the
-  // live stream on (5 of 6 800) than off (7).
+  // failure so that the day dots name their epoch it flips. The soak base 2026120400 fails no more schedules with the
+  // live stream on (5 and 6 of 6 800 in two runs) than off (7), all of them restored writers.
   it.fails('seed 777295 (restore-once): a restored writer\'s write that leaves before it learns of the restore (issue 10\'s residual)', async () => {
     expect((await runSchedule(makeSchedule(777295, { family: 'restore-once', disabled: new Set() }))).problems).toEqual([]);
   });
