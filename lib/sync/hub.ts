@@ -22,7 +22,8 @@ export interface SessionLike {
   readonly peerId?: string | undefined;
   /**
    * A change was stored (any origin): push it if the space is live on this session. `prevLast` is the
-   * space's last log seq before this change, when the index knows it and every earlier commit was announced here.
+   * space's last log seq before this change, when the index knows it and every commit between the two was announced
+   * here.
    */
   changed(change: StoredChange, prevLast: number | undefined): void;
   /** A space was opened locally after the session started. */

@@ -96,10 +96,11 @@ export class LogStream {
     const rec = change.rec;
     // Live fast path: everything before this change was sent, so it goes straight from the event (batched with
     // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read. Only when
-    // the hub knows the space's previous entry and every commit before this one was announced here (hub.ts): a
-    // change this instance has not seen as an event yet (another tab's commit, announced later) may sit in the
-    // log before it, and a frame up to this seq would carry the peer's cursor past it.
-    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > prevLast && this.inflight.length < WINDOW) {
+    // the hub knows the space's previous entry and every commit between it and this one was announced here (hub.ts):
+    // a change this instance has not seen as an event yet (another tab's commit, announced later) may sit in the log
+    // before it, and a frame up to this seq would carry the peer's cursor past it. And only past what was sent: a
+    // log read between the commit and its event may have sent it already (a frame for it again would go backwards).
+    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.inflight.length < WINDOW) {
       this.sent = rec.seq;
       if (rec.src !== this.port.peerId) {
         if (this.live.length === 0) queueMicrotask(() => this.flushLive());

@@ -8,6 +8,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
+import type { KeyRecord } from '../../lib/storage.js';
+import { LogStream } from '../../lib/sync/outgoing.js';
 import { until } from './support.js';
 
 const open: Replica[] = [];
@@ -71,5 +73,37 @@ describe('the live fast path', () => {
     for (const c of cs) await until(async () => (await c.space('b').get('k19'))?.value === 19, 'every write on every client');
     expect(counted.reads - before).toBeLessThan(5);
     for (const c of cs) for (let i = 0; i < 20; i++) expect((await c.space(i % 2 ? 'b' : 'a').get(`k${i}`))?.value).toBe(i);
+  });
+});
+
+describe('LogStream (outgoing.ts)', () => {
+  it('does not send a change again that a log read sent before its event came', async () => {
+    const rec = { seq: 1, src: 'other', vs: [], cc: {} };
+    const sent: number[] = [];
+    const stream = new LogStream(
+      's',
+      {
+        closed: false,
+        peerId: 'peer',
+        frameBudget: 1 << 20,
+        send: (m) => void sent.push(m.upTo),
+        // The commit is durable and in the log before its change event reaches the stream.
+        readLog: async (after) => (after < 1 ? [['k', rec as unknown as KeyRecord] as [string, KeyRecord]] : []),
+        lastSeq: () => 1,
+        acked: () => {},
+        refreshStatus: () => {},
+        fail: (e) => {
+          throw e;
+        },
+      },
+      () => 0,
+    );
+    stream.start(0, 0);
+    await until(() => sent.length === 1, 'the log read sent it');
+    await new Promise((r) => setTimeout(r, 0));
+    stream.changed({ space: 's', key: 'k', rec } as never, 0);
+    await new Promise((r) => setTimeout(r, 0));
+    // A second frame up to 1 would take the peer's cursor backwards (it refuses that as a protocol error).
+    expect(sent).toEqual([1]);
   });
 });
