@@ -6,13 +6,13 @@
  * held by the test (it fires only when told), so what goes when is decided by the policy, not by the clock.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryStorage, openReplica, pairTransports, type Replica, type Transport } from '../../lib/index.js';
+import { pairTransports, type Replica, type Transport } from '../../lib/index.js';
 import { ACK_DELAY, ACK_EVERY } from '../../lib/sync/ack-policy.js';
 import { decodeMessage, encodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { defaultTimers, type Timers } from '../../lib/sync/session-state.js';
-import { LogStream, WINDOW, type StreamPort } from '../../lib/sync/outgoing.js';
+import { LogStream, WINDOW } from '../../lib/sync/outgoing.js';
 import { gate, type Gate } from './gate.js';
-import { until } from './support.js';
+import { replicaPool, streamPort, until } from './support.js';
 
 /** Timers whose ACK_DELAY timeouts wait for `fire()`; every other timeout runs as usual. */
 function heldAckTimers() {
@@ -66,17 +66,8 @@ function speaksFiveOnly(inner: Transport): Transport {
   };
 }
 
-const open: Replica[] = [];
-afterEach(async () => {
-  for (const r of open.splice(0)) await r.close();
-});
-
-async function replica(): Promise<Replica> {
-  const r = await openReplica({ storage: memoryStorage() });
-  r.space('s');
-  open.push(r);
-  return r;
-}
+const pool = replicaPool();
+afterEach(() => pool.closeAll());
 
 const LOG_FRAMES = new Set<number>([MsgType.Changes, MsgType.Live, MsgType.LiveCleared]);
 const count = (g: Gate, types: ReadonlySet<number>) => g.sent.filter((f) => types.has(f[0]!)).length;
@@ -84,7 +75,7 @@ const ACKS = new Set<number>([MsgType.Ack]);
 
 /** w — h — c: c's side of its link to h is gated (its frames recorded) and its ACK timer held. */
 async function chain(options: { hSpeaksFive?: boolean; cIsRelay?: boolean } = {}) {
-  const [w, h, c] = [await replica(), await replica(), await replica()];
+  const [w, h, c] = [await pool.replica(), await pool.replica(), await pool.replica()];
   if (options.cIsRelay) c.core.promptAcks = true;
   const [tw, th1] = pairTransports();
   w.connect(tw);
@@ -160,7 +151,7 @@ describe('acknowledging log frames', () => {
       await writeEach(w, 'k', 5);
       await until(has(c, 'k4'), 'the writes on c');
       await until(() => count(fromC, ACKS) - acks0 === count(toC, LOG_FRAMES) - frames0, `one ACK per frame (${JSON.stringify(options)})`, 2000);
-      for (const r of open.splice(0)) await r.close();
+      await pool.closeAll();
     }
   });
 });
@@ -169,20 +160,7 @@ describe('LogStream (outgoing.ts)', () => {
   it('takes one ACK for every frame up to its seq', () => {
     const sent: number[] = [];
     let last = 0;
-    const port: StreamPort = {
-      closed: false,
-      peerId: 'peer',
-      frameBudget: 1 << 20,
-      send: (m) => void sent.push(m.upTo),
-      readLog: async () => [],
-      lastSeq: () => last,
-      acked: () => {},
-      refreshStatus: () => {},
-      fail: (e) => {
-        throw e;
-      },
-    };
-    const stream = new LogStream('s', port, () => 0);
+    const stream = new LogStream('s', streamPort(sent, { readLog: async () => [], lastSeq: () => last }), () => 0);
     stream.start(0, 0);
     const rec = (seq: number) => ({ seq, src: 'other', vs: [], cc: {} });
     return (async () => {

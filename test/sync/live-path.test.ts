@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { LogStream } from '../../lib/sync/outgoing.js';
-import { until } from './support.js';
+import { streamPort, until } from './support.js';
 
 const open: Replica[] = [];
 afterEach(async () => {
@@ -80,24 +80,9 @@ describe('LogStream (outgoing.ts)', () => {
   it('does not send a change again that a log read sent before its event came', async () => {
     const rec = { seq: 1, src: 'other', vs: [], cc: {} };
     const sent: number[] = [];
-    const stream = new LogStream(
-      's',
-      {
-        closed: false,
-        peerId: 'peer',
-        frameBudget: 1 << 20,
-        send: (m) => void sent.push(m.upTo),
-        // The commit is durable and in the log before its change event reaches the stream.
-        readLog: async (after) => (after < 1 ? [['k', rec as unknown as KeyRecord] as [string, KeyRecord]] : []),
-        lastSeq: () => 1,
-        acked: () => {},
-        refreshStatus: () => {},
-        fail: (e) => {
-          throw e;
-        },
-      },
-      () => 0,
-    );
+    // The commit is durable and in the log before its change event reaches the stream.
+    const readLog = async (after: number) => (after < 1 ? [['k', rec as unknown as KeyRecord] as [string, KeyRecord]] : []);
+    const stream = new LogStream('s', streamPort(sent, { readLog, lastSeq: () => 1 }), () => 0);
     stream.start(0, 0);
     await until(() => sent.length === 1, 'the log read sent it');
     await new Promise((r) => setTimeout(r, 0));

@@ -1,5 +1,6 @@
 import { memoryStorage } from '../../lib/memory-storage.js';
 import { openReplica, type Replica } from '../../lib/replica.js';
+import type { StreamPort } from '../../lib/sync/outgoing.js';
 
 /** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
 export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
@@ -34,5 +35,21 @@ export function replicaPool() {
     async closeAll(): Promise<void> {
       for (const r of open.splice(0)) await r.close();
     },
+  };
+}
+
+/** A LogStream's port for unit tests: an open session whose frames go to `sent` (their upTo), over `parts`' log. */
+export function streamPort(sent: number[], parts: Pick<StreamPort, 'readLog' | 'lastSeq'>): StreamPort {
+  return {
+    closed: false,
+    peerId: 'peer',
+    frameBudget: 1 << 20,
+    send: (m) => void sent.push(m.upTo),
+    acked: () => {},
+    refreshStatus: () => {},
+    fail: (e) => {
+      throw e;
+    },
+    ...parts,
   };
 }
