@@ -2,7 +2,9 @@
  * The AE (anti-entropy turn) message body: space, run id, the sender's top, flags (final, more), the tree items in
  * groups — a run of node items at consecutive indexes of one level is one block (level, first index, count, hashes);
  * a range item is level, index and its (key, dots) list — then the wanted keys. Decoding validates every field
- * (fields.ts) and refuses nodes the tree cannot have.
+ * (fields.ts) and refuses nodes the tree cannot have. Protocol 7 adds the fast path's items (fast-path.ts), each
+ * its own group: a sketch (level, the differing nodes as index gaps, the cell count, 12 bytes a cell, every sum
+ * below the field's prime), claims (a (key, dots) list without a range) and key hashes (below 2^30).
  *
  * A key's dots are its state without values or times: 2 × the version count (+ 1 when the context follows
  * explicitly), each version's replica id (the frame's string table) and counter × 2 + its tombstone flag, then the
@@ -13,12 +15,19 @@ import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { hash, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
+import { KEY_BITS, P } from './sketch.js';
 import { ccIsDots, MAX_COUNTER } from './wire-state.js';
 
 /** One Merkle node's hash, or (RANGE) the keys under a node with the dots of each key's state (no values). */
 export type AeItem =
   | { kind: 'node'; level: number; index: number; hash: string }
-  | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, KeyState]> };
+  | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, KeyState]> }
+  /** Protocol 7 (fast-path.ts): the differing nodes of an opening level, and a sketch of the keys under them. */
+  | { kind: 'sketch'; level: number; nodes: number[]; m: number; cells: Uint32Array }
+  /** Protocol 7: keys with the dots of each key's state, like a range item's, but only these keys. */
+  | { kind: 'keys'; keys: Array<readonly [string, KeyState]> }
+  /** Protocol 7: key hashes (sketch.ts) whose keys the sender lacks. */
+  | { kind: 'hashes'; hashes: number[] };
 
 export interface AntiEntropyBody {
   space: string;
@@ -47,6 +56,10 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
   w.uint(groups.length);
   for (const g of groups) {
     const first = g[0]!;
+    if (first.kind === 'sketch' || first.kind === 'keys' || first.kind === 'hashes') {
+      writeFastItem(w, first);
+      continue;
+    }
     w.u8(first.kind === 'node' ? 0 : 1);
     w.uint(first.level);
     w.uint(first.index);
@@ -54,11 +67,7 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
       w.uint(g.length);
       for (const it of g) writeHash(w, (it as { hash: string }).hash);
     } else {
-      w.uint(first.keys.length);
-      for (const [k, st] of first.keys) {
-        w.str(k);
-        writeDots(w, st);
-      }
+      writeClaims(w, first.keys);
     }
   }
   w.uint(m.want.length);
@@ -77,6 +86,10 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
   const items: AeItem[] = [];
   for (let i = 0; i < ng; i++) {
     const kind = r.u8();
+    if (kind >= 2) {
+      items.push(readFastItem(r, kind));
+      continue;
+    }
     const level = r.uint();
     const index = r.uint();
     // The tree has DEPTH + 1 levels: a node below the leaves does not exist (and used to end in error 4500).
@@ -85,17 +98,94 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
       const n = r.count(4);
       if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
       for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
-    } else if (kind === 1) {
-      const nk = r.count(3);
-      const keys: Array<readonly [string, KeyState]> = [];
-      for (let j = 0; j < nk; j++) keys.push([key(r), readDots(r)]);
-      items.push({ kind: 'range', level, index, keys });
-    } else throw new ProtocolError('invalid tree item');
+    } else items.push({ kind: 'range', level, index, keys: readClaims(r) });
   }
   const nw = r.count(2);
   const want: string[] = [];
   for (let i = 0; i < nw; i++) want.push(key(r));
   return { space: s, run, top, items, want, final, ...(more ? { more } : {}) };
+}
+
+function writeClaims(w: Writer, keys: ReadonlyArray<readonly [string, KeyState]>): void {
+  w.uint(keys.length);
+  for (const [k, st] of keys) {
+    w.str(k);
+    writeDots(w, st);
+  }
+}
+
+function readClaims(r: Reader): Array<readonly [string, KeyState]> {
+  const nk = r.count(3);
+  const keys: Array<readonly [string, KeyState]> = [];
+  for (let j = 0; j < nk; j++) keys.push([key(r), readDots(r)]);
+  return keys;
+}
+
+/** Cells a sketch may have (fast-path.ts MAX_SKETCH_CELLS). */
+const MAX_CELLS = 1 << 16;
+
+function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' | 'hashes' }>): void {
+  if (it.kind === 'keys') {
+    w.u8(3);
+    return writeClaims(w, it.keys);
+  }
+  if (it.kind === 'hashes') {
+    w.u8(4);
+    w.uint(it.hashes.length);
+    for (const h of it.hashes) w.uint(h);
+    return;
+  }
+  w.u8(2);
+  w.uint(it.level);
+  w.uint(it.nodes.length);
+  let prev = -1;
+  for (const n of it.nodes) {
+    w.uint(n - prev - 1);
+    prev = n;
+  }
+  w.uint(it.m);
+  const bytes = new Uint8Array(4 * it.cells.length);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < it.cells.length; i++) view.setUint32(4 * i, it.cells[i]!, true);
+  w.bytes(bytes);
+}
+
+function readFastItem(r: Reader, kind: number): AeItem {
+  if (kind === 3) return { kind: 'keys', keys: readClaims(r) };
+  if (kind === 4) {
+    const n = r.count(1);
+    const hashes: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const h = r.uint();
+      if (h >= 2 ** KEY_BITS) throw new ProtocolError('invalid key hash');
+      hashes.push(h);
+    }
+    return { kind: 'hashes', hashes };
+  }
+  if (kind !== 2) throw new ProtocolError('invalid tree item');
+  const level = r.uint();
+  if (level < 1 || level > 2) throw new ProtocolError('invalid sketch level');
+  const n = r.count(1);
+  if (n > ARITY ** level) throw new ProtocolError('invalid sketch nodes');
+  const nodes: number[] = [];
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    prev += r.uint() + 1;
+    if (prev >= ARITY ** level) throw new ProtocolError('invalid sketch nodes');
+    nodes.push(prev);
+  }
+  const m = r.uint();
+  if (m < 1 || m > MAX_CELLS) throw new ProtocolError('invalid sketch size');
+  const bytes = r.bytes();
+  if (bytes.length !== 12 * m) throw new ProtocolError('invalid sketch cells');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const cells = new Uint32Array(3 * m);
+  for (let i = 0; i < cells.length; i++) {
+    const c = view.getUint32(4 * i, true);
+    if (c >= P) throw new ProtocolError('invalid sketch cell');
+    cells[i] = c;
+  }
+  return { kind: 'sketch', level, nodes, m, cells };
 }
 
 export function writeDots(w: Writer, s: KeyState): void {
@@ -173,7 +263,9 @@ export function turnMemory(items: readonly AeItem[], want: readonly string[]): n
   let n = 0;
   for (const it of items) {
     n += 96;
-    if (it.kind === 'range') for (const [k, st] of it.keys) n += 2 * k.length + 320 + 64 * (st.vs.length + Object.keys(st.cc).length);
+    if (it.kind === 'sketch') n += 12 * it.m + 8 * it.nodes.length;
+    else if (it.kind === 'hashes') n += 8 * it.hashes.length;
+    else if (it.kind === 'range' || it.kind === 'keys') for (const [k, st] of it.keys) n += 2 * k.length + 320 + 64 * (st.vs.length + Object.keys(st.cc).length);
   }
   for (const k of want) n += 2 * k.length + 48;
   return n;

@@ -12,6 +12,8 @@
  *              superseded (held form, wire-state.ts) — and asks (want) for the key when the peer holds something
  *              it lacks (`exchange`). No further items for that subtree.
  * A turn with no items and no wants is final. The keys to send travel as CHANGES frames before the turn.
+ * With a peer speaking protocol 7, the answer to the opening may instead be a sketch of the keys under the differing
+ * nodes (fast-path.ts): the differing keys are then known after one round trip, however deep the tree.
  * A range item's dots are read from the records (`fillRanges`): `answerTurn` leaves them empty.
  * `runAntiEntropy` drives two sides against each other in-process (tests, and the round-trip benchmark).
  */
@@ -75,7 +77,7 @@ export async function fillRanges(
 ): Promise<AeItem[]> {
   const out: AeItem[] = [];
   for (const it of items) {
-    if (it.kind !== 'range') {
+    if (it.kind !== 'range' && it.kind !== 'keys') {
       out.push(it);
       continue;
     }
@@ -118,9 +120,10 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
   const wanted = new Map<string, KeyState>();
   const differing: Array<{ level: number; index: number }> = [];
   for (const it of peer) {
-    if (it.kind === 'range') {
+    if (it.kind === 'range' || it.kind === 'keys') {
       const theirs = new Map(it.keys);
-      for (const [k, full] of tree.keysUnder(it.level, it.index)) {
+      const mine = it.kind === 'range' ? tree.keysUnder(it.level, it.index) : it.keys.flatMap(([k]) => ((h) => (h === undefined ? [] : [[k, h] as const]))(tree.get(k)));
+      for (const [k, full] of mine) {
         const t = theirs.get(k);
         theirs.delete(k);
         if (t !== undefined && stateHash(k, t) === full) continue;
@@ -134,10 +137,20 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
         want.push(k);
         wanted.set(k, t);
       }
-    } else if (wireHash(tree.hash(it.level, it.index), run) !== it.hash) {
+    } else if (it.kind === 'node' && wireHash(tree.hash(it.level, it.index), run) !== it.hash) {
       differing.push(it);
     }
   }
+  items.push(...expand(tree, differing, run));
+  return { items, send, want, theirs: wanted };
+}
+
+/**
+ * The items that walk down from nodes known to differ: the children's hashes (the grandchildren's when few
+ * differ), or the keys under a leaf or a small subtree.
+ */
+export function expand(tree: MerkleTree, differing: ReadonlyArray<{ level: number; index: number }>, run: number): AeItem[] {
+  const items: AeItem[] = [];
   const levels = differing.length <= DEEP_EXPAND ? 2 : 1;
   for (const { level, index } of differing) {
     if (level === DEPTH || tree.count(level, index) <= SMALL_SUBTREE) {
@@ -150,7 +163,7 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
     // key lists only for nodes known to differ, so equal small subtrees cost a hash, not their keys.
     for (let c = index * span; c < (index + 1) * span; c++) items.push(node(tree, level + down, c, run));
   }
-  return { items, send, want, theirs: wanted };
+  return items;
 }
 
 /**
@@ -168,9 +181,16 @@ export function splitTurn(items: readonly AeItem[], want: readonly string[], bud
     bytes += size;
     return parts[parts.length - 1]!;
   };
-  for (const it of items) room(it.kind === 'node' ? 5 : 8 + it.keys.reduce((n, [k, s]) => n + k.length + 2 + dotsSize(s), 0)).items.push(it);
+  for (const it of items) room(itemSize(it)).items.push(it);
   for (const k of want) room(k.length + 2).want.push(k);
   return parts;
+}
+
+function itemSize(it: AeItem): number {
+  if (it.kind === 'node') return 5;
+  if (it.kind === 'sketch') return 16 + 2 * it.nodes.length + 12 * it.m;
+  if (it.kind === 'hashes') return 4 + 5 * it.hashes.length;
+  return 8 + it.keys.reduce((n, [k, s]) => n + k.length + 2 + dotsSize(s), 0);
 }
 
 export interface InProcessResult {

@@ -190,6 +190,29 @@ export class MerkleTree {
     return out;
   }
 
+  /** Calls `fn` with each key under a node, its state hash and its bucket, in keysUnder's order. */
+  forEachUnder(level: number, index: number, fn: (key: string, stateHash: string, bucket: number) => void): void {
+    if (this.count(level, index) === 0) return;
+    const span = ARITY ** (DEPTH - level);
+    const from = index * span;
+    if (span <= this.leaves.size) {
+      for (let b = from; b < from + span; b++) {
+        const leaf = this.leaves.get(b);
+        if (leaf) for (const [k, h] of leaf) fn(k, h, b);
+      }
+      return;
+    }
+    const buckets: number[] = [];
+    for (const b of this.leaves.keys()) if (b >= from && b < from + span) buckets.push(b);
+    buckets.sort((a, b) => a - b);
+    for (const b of buckets) for (const [k, h] of this.leaves.get(b)!) fn(k, h, b);
+  }
+
+  /** The keys of one bucket (leaf), with their state hashes. */
+  bucket(b: number): ReadonlyMap<string, string> | undefined {
+    return this.leaves.get(b);
+  }
+
   /** Whether two trees hold the same states (root hashes and counts equal). */
   sameAs(other: MerkleTree): boolean {
     return this.size === other.size && this.hash(0, 0) === other.hash(0, 0);

@@ -45,9 +45,13 @@ export { entrySize } from './wire-state.js';
  * instead of a hash (ae-codec.ts), and repair states take held forms: a value goes only to the side that lacks it.
  * 5: ATTEST, and hellos echo it (attest.ts: a relay learns from its clients that it was restored). 6: an ACK
  * acknowledges every log frame up to its seq, so a receiver may answer several frames with one (ack-policy.ts); a
- * peer speaking 5 still gets one ACK per frame, and its ACKs are read the same way.
+ * peer speaking 5 still gets one ACK per frame, and its ACKs are read the same way. 7: anti-entropy's fast path
+ * (fast-path.ts): a sketch answers an opening, then claims of keys and key hashes; sent only to a peer speaking 7.
  */
-export const PROTOCOL_VERSIONS = [5, 6] as const;
+export const PROTOCOL_VERSIONS = [5, 6, 7] as const;
+
+/** The first protocol version with anti-entropy's fast path. */
+export const FAST_PATH = 7;
 
 export const enum MsgType {
   Hello = 1,

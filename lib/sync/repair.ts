@@ -27,7 +27,8 @@
 import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
 import type { KeyState } from '../dvv.js';
-import { answerTurn, exchange, fillRanges, openingTurn, splitTurn } from './antientropy.js';
+import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, wireHash } from './antientropy.js';
+import { buildSketch, claimItem, decodeSketch, dotsOf, keysToOffer, sketchPlan } from './fast-path.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import type { MerkleTree } from './merkle.js';
@@ -39,12 +40,28 @@ import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from '.
  */
 const MAX_TURN_BYTES = 256 * 1024 * 1024;
 
+/**
+ * On the fast path, a differing key's state goes whole at once when it takes at most this many bytes beyond twice its
+ * key: about what naming it and being asked for it would cost (a claim, then a want).
+ */
+const WHOLE_BYTES = 48;
+
+/**
+ * A peer may start a run whenever it likes, and answering its opening with a sketch costs a pass over our keys under
+ * the differing nodes where the tree walk costs a few hashes: per session and space, sketches pass over at most this
+ * many times the space's keys (at least 10 000), and past that its runs take the tree walk. An honest peer sketches
+ * on connecting and when a periodic run finds a difference the log stream did not mend: rarely.
+ */
+const SKETCH_PASSES = 8;
+
 export interface RepairPort {
   readonly closed: boolean;
   readonly peerId: string;
   readonly frameBudget: number;
   /** Whether we may offer our states (a client the relay made read-only does not). */
   readonly offersStates: boolean;
+  /** Whether the peer speaks the fast path's items (protocol 7, fast-path.ts). */
+  readonly sketches: boolean;
   index(): Promise<{ tree: MerkleTree; lastSeq: number }>;
   get(key: string): Promise<KeyRecord | undefined>;
   random(): number;
@@ -75,12 +92,20 @@ interface Run {
   stats: RunStats;
   /** Keys whose state went to the peer in this run. */
   sent: Set<string>;
+  /**
+   * The fast path (fast-path.ts): 'sketched' on the side that sent the sketch, which remembers the states the peer
+   * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
+   */
+  fast?: 'sketched' | 'decoded';
+  received?: Map<string, KeyState>;
 }
 
 export class Repair {
   private run: Run | undefined;
   private parts: { run: number; top: number; items: AeItem[]; want: string[]; bytes: number } | undefined;
   private outbox: Promise<void> = Promise.resolve();
+  /** Keys our sketches for this peer have passed over (SKETCH_PASSES bounds it). */
+  private sketchWork = 0;
 
   constructor(
     private readonly space: string,
@@ -138,14 +163,31 @@ export class Repair {
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
     if (m.final) return this.queue(async () => {
-      await this.sendStates(run, m.want);
+      await this.sendStates(run, [...m.want, ...(await this.sendBack(run, m.items))]);
       await this.end(run);
     });
+    const sketch = m.items.find((it) => it.kind === 'sketch');
+    if (sketch) {
+      if (!run.initiator || m.items.length !== 1) throw new ProtocolError('a sketch answers an opening, alone');
+      return this.queue(() => this.peel(run, sketch, m.want));
+    }
+    const plan = first && this.port.sketches ? sketchPlan(ix.tree, m.items, run.id, this.port.frameBudget, wireHash) : undefined;
+    if (plan && this.sketchWork + plan.keys <= SKETCH_PASSES * Math.max(ix.tree.keyCount, 10_000)) {
+      this.sketchWork += plan.keys;
+      run.fast = 'sketched';
+      run.received = new Map();
+      const { level, nodes, m: cellCount } = plan;
+      const cells = buildSketch(ix.tree, level, nodes, cellCount, run.id).cells;
+      return this.queue(async () => {
+        await this.sendStates(run, m.want);
+        if (this.run === run && !this.port.closed) this.sendTurn(run.id, run.myTop, [{ kind: 'sketch', level, nodes, m: cellCount, cells }], [], false);
+      });
+    }
     const turn = answerTurn(ix.tree, m.items, run.id);
     this.queue(async () => {
       // Which differing keys go, and which we ask for, from both sides' dots; the peer's dots of a key we send
       // make its versions go held where the peer holds them or saw them superseded.
-      const send: string[] = [];
+      const send: string[] = await this.sendBack(run, m.items, turn.theirs);
       const want: string[] = [];
       for (const k of new Set([...turn.send, ...turn.want])) {
         const theirs = turn.theirs.get(k);
@@ -165,6 +207,70 @@ export class Repair {
       this.sendTurn(run.id, first ? run.myTop : 0, items, want, final);
       if (final) await this.end(run);
     });
+  }
+
+  /**
+   * The side that sent the sketch, answering the peer's next turn: the keys of the hashes it asked for, our keys
+   * sharing a hash with a key it named, and the keys it sent whole of which we hold something it lacks (their dots are
+   * added to `theirs`, so our versions it holds go as held forms).
+   */
+  private async sendBack(run: Run, items: readonly AeItem[], theirs?: Map<string, KeyState>): Promise<string[]> {
+    if (run.fast !== 'sketched') return [];
+    const { tree } = await this.port.index();
+    const received = run.received!;
+    run.received = new Map();
+    const named = new Set(received.keys());
+    const hashes: number[] = [];
+    for (const it of items) {
+      if (it.kind === 'keys') for (const [k] of it.keys) named.add(k);
+      else if (it.kind === 'hashes') hashes.push(...it.hashes);
+    }
+    const out = keysToOffer(tree, hashes, named);
+    for (const [k, dots] of received) {
+      if (theirs?.has(k)) continue;
+      const x = exchange(await this.port.get(k), dots);
+      if (!x.send) continue;
+      this.port.observe(k, dots);
+      out.push(k);
+    }
+    return out;
+  }
+
+  /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch. */
+  received(entries: readonly Entry[]): void {
+    const got = this.run?.received;
+    if (got) for (const [k, st] of entries) got.set(k, dotsOf(st));
+  }
+
+  /**
+   * The initiator, given the peer's sketch: peel it; send whole the differing keys whose states are small, claim the
+   * others, ask for the hashes we hold no key of. If it does not peel, walk down from the differing nodes instead.
+   */
+  private async peel(run: Run, sketch: Extract<AeItem, { kind: 'sketch' }>, want: readonly string[]): Promise<void> {
+    const { tree, lastSeq } = await this.port.index();
+    const found = decodeSketch(tree, sketch, run.id);
+    let items: AeItem[];
+    const whole: string[] = [];
+    if (!found) items = expand(tree, sketch.nodes.map((index) => ({ level: sketch.level, index })), run.id);
+    else {
+      run.fast = 'decoded';
+      const claims: string[] = [];
+      for (const k of found.ours) {
+        const rec = await this.durable(k, lastSeq);
+        // Whole when the peer has none of it, or when that costs about what a claim and a want would.
+        if (rec && this.port.offersStates && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
+        else claims.push(k);
+      }
+      items = [];
+      for (let i = 0; i < claims.length; i += 64) items.push(claimItem(claims.slice(i, i + 64)));
+      for (let i = 0; i < found.hashes.length; i += 256) items.push({ kind: 'hashes', hashes: found.hashes.slice(i, i + 256) });
+    }
+    const filled = await fillRanges(items, (k) => this.durable(k, lastSeq), whole);
+    const final = filled.length === 0 && whole.length === 0;
+    await this.sendStates(run, [...want, ...whole]);
+    if (this.run !== run || this.port.closed) return;
+    this.sendTurn(run.id, 0, filled, [], final);
+    if (final) await this.end(run);
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */

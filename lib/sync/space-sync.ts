@@ -13,7 +13,7 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
+import { FAST_PATH, MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
@@ -101,6 +101,9 @@ export class SpaceSync {
       frameBudget: session.frameBudget,
       get offersStates() {
         return offers();
+      },
+      get sketches() {
+        return session.peer?.versions.includes(FAST_PATH) ?? false;
       },
       index: () => hub.index(name),
       get: (key) => core.storage.get(name, key),
@@ -213,6 +216,7 @@ export class SpaceSync {
     });
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
+      this.repair.received(m.entries);
       session.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
       if (release) await this.released(release);
       return session.refreshStatus();

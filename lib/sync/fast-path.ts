@@ -1,0 +1,129 @@
+/**
+ * Anti-entropy's fast path: the differing keys found with a set-difference sketch (sketch.ts) instead of by walking
+ * the Merkle tree, so a run takes two round trips whatever the tree's depth.
+ *
+ *   A → B   the opening: one level of A's tree (as on the Merkle path)
+ *   B → A   SKETCH: which opening nodes differ, and B's sketch of the keys under them, sized from how many differ
+ *           (d differing keys scattered over n nodes leave about n·e^(−d/n) equal: d ≈ −n·ln(1 − b/n))
+ *   A → B   A builds its own sketch of the keys under those nodes and peels the difference: the hashes of the
+ *           differing keys. For each one A holds: its state whole when that costs about what naming it would (small
+ *           values), else its dots (a KEYS claim: the Merkle path's range item without the range). HASHES asks for the
+ *           keys A has none of. If the sketch does not peel, A goes on down the tree from the differing nodes
+ *           (Merkle path, nothing lost but the sketch's bytes).
+ *   B → A   B answers as it answers a range item (each value only to a side that lacks it, wants for what it lacks),
+ *           sends the keys of the hashes asked for, and sends back what a state A sent whole lacks of B's
+ *   A → B   the wanted states; the final turn
+ *
+ * A key hash names a bucket of A's or B's tree and 14 bits of the key, so two keys can share one: the side that
+ * answers also sends its keys that share a hash with a key the other named and were not named themselves (rare, a
+ * few bytes; otherwise a key hidden behind a named one would never be found, run after run).
+ */
+import { EMPTY_STATE, type KeyState } from '../dvv.js';
+import type { AeItem } from './ae-codec.js';
+import { ARITY, bucketOf, type MerkleTree } from './merkle.js';
+import { bucketOfKeyHash, keyHash, Sketch, weight } from './sketch.js';
+
+export type SketchItem = Extract<AeItem, { kind: 'sketch' }>;
+
+/** Cells a peer may send or ask us to build. */
+export const MAX_SKETCH_CELLS = 1 << 16;
+/** Cells per estimated differing key (peeling needs 1.4–1.9 on average; the estimate has a spread), and a floor. */
+const CELLS_PER_KEY = 1.8;
+const CELLS_MIN = 16;
+/** Bytes a cell takes on the wire. */
+export const CELL_BYTES = 12;
+
+export interface SketchPlan {
+  level: number;
+  nodes: number[];
+  m: number;
+  /** Our keys under those nodes: the keys building the sketch passes over. */
+  keys: number;
+}
+
+/**
+ * Whether to answer a turn with a sketch, and its shape: the turn is a whole opening level (1 or 2), some but not
+ * all of its nodes differ, and the sketch is smaller than listing our keys under them (the Merkle path ends in key
+ * lists, a few bytes a key) and fits in one frame.
+ */
+export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: number, frameBudget: number, hash: (h: string, run: number) => string): SketchPlan | undefined {
+  const first = items[0];
+  if (!first || first.kind !== 'node' || first.level < 1 || first.level > 2) return undefined;
+  const level = first.level;
+  const n = ARITY ** level;
+  if (items.length !== n) return undefined;
+  const nodes: number[] = [];
+  let keys = 0;
+  for (let i = 0; i < n; i++) {
+    const it = items[i]!;
+    if (it.kind !== 'node' || it.level !== level || it.index !== i) return undefined;
+    if (hash(tree.hash(level, i), run) !== it.hash) {
+      nodes.push(i);
+      keys += tree.count(level, i);
+    }
+  }
+  const b = nodes.length;
+  if (b === 0 || b === n) return undefined;
+  const m = Math.ceil(CELLS_PER_KEY * -n * Math.log(1 - b / n)) + CELLS_MIN;
+  if (m > MAX_SKETCH_CELLS || CELL_BYTES * m > frameBudget - 1024 || CELL_BYTES * m > 6 * keys) return undefined;
+  return { level, nodes, m, keys };
+}
+
+/** Our sketch of the keys under the given nodes of one level. */
+export function buildSketch(tree: MerkleTree, level: number, nodes: readonly number[], m: number, run: number): Sketch {
+  const s = new Sketch(m, run);
+  for (const i of nodes) tree.forEachUnder(level, i, (key, h, bucket) => s.add(keyHash(key, bucket), weight(h, run)));
+  return s;
+}
+
+/**
+ * The keys that differ between our tree and the peer's sketch, or undefined when it does not peel: `ours` the keys
+ * we hold (`lacked` those the peer holds nothing of), `hashes` the hashes we hold no key of.
+ */
+export function decodeSketch(tree: MerkleTree, item: SketchItem, run: number): { ours: string[]; lacked: Set<string>; hashes: number[] } | undefined {
+  const mine = buildSketch(tree, item.level, item.nodes, item.m, run);
+  const found = mine.minus(new Sketch(item.m, run, item.cells)).decode(item.m);
+  if (!found) return undefined;
+  const ours: string[] = [];
+  const lacked = new Set<string>();
+  const hashes: number[] = [];
+  for (const { k, d } of found) {
+    const keys = keysOfHash(tree, k);
+    if (keys.length === 0) hashes.push(k);
+    for (const key of keys) ours.push(key);
+    // One key of ours under this hash, and the difference is its whole weight: the peer has no state of it.
+    if (keys.length === 1 && weight(tree.get(keys[0]!)!, run) === d) lacked.add(keys[0]!);
+  }
+  return { ours, lacked, hashes };
+}
+
+/** Our keys with the given hash. */
+export function keysOfHash(tree: MerkleTree, k: number): string[] {
+  const b = bucketOfKeyHash(k);
+  const leaf = tree.bucket(b);
+  const out: string[] = [];
+  if (leaf) for (const key of leaf.keys()) if (keyHash(key, b) === k) out.push(key);
+  return out;
+}
+
+/**
+ * What the side that sent the sketch sends for the peer's answer: the keys of the hashes it asked for, and our keys
+ * sharing a hash with one it named (claimed, or sent whole: `named`) that it did not name.
+ */
+export function keysToOffer(tree: MerkleTree, hashes: Iterable<number>, named: ReadonlySet<string>): string[] {
+  const ks = new Set<number>(hashes);
+  for (const key of named) ks.add(keyHash(key, bucketOf(key)));
+  const out: string[] = [];
+  for (const k of ks) for (const key of keysOfHash(tree, k)) if (!named.has(key)) out.push(key);
+  return out;
+}
+
+/** A claim item for keys: their dots are filled in from the records before it goes (antientropy.ts fillRanges). */
+export function claimItem(keys: readonly string[]): AeItem {
+  return { kind: 'keys', keys: keys.map((k) => [k, EMPTY_STATE] as const) };
+}
+
+/** A state without its values (what we remember of a state the peer sent whole in this run): dots, HLCs, context. */
+export function dotsOf(s: KeyState): KeyState {
+  return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
+}

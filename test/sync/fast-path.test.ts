@@ -1,0 +1,267 @@
+// Anti-entropy's fast path (lib/sync/fast-path.ts, protocol 7) between real replicas: two replicas with no shared
+// cursor and every kind of difference converge in one run of two round trips, values go only to the side that lacks
+// them, a sketch that does not peel falls back to the tree walk, keys sharing a hash are not hidden, a peer of the
+// last release gets the Merkle path, and a hostile peer's items get no more than the keys they name.
+import { afterAll, describe, expect, it } from 'vitest';
+import { CloseCode, pairTransports, type Replica, type Transport } from '../../lib/index.js';
+import { MerkleTree, bucketOf } from '../../lib/sync/merkle.js';
+import { wireHash } from '../../lib/sync/antientropy.js';
+import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import { keyHash } from '../../lib/sync/sketch.js';
+import { connectRaw } from '../values/hostile.js';
+import { dump, replicaPool, synced, until } from './support.js';
+
+const pool = replicaPool();
+const replica = pool.replica;
+afterAll(() => pool.closeAll());
+
+const SPACE = 's';
+const big = (tag: string) => tag + ':' + 'x'.repeat(3000);
+
+interface Sent {
+  who: 'a' | 'b';
+  bytes: number;
+  m: Message | undefined;
+}
+
+/** A transport that records what its side sends (decoded where the frame decodes alone), and may claim older versions. */
+function recorded(inner: Transport, who: 'a' | 'b', log: Sent[], table: () => string[], versions?: number[]): Transport {
+  return {
+    ...inner,
+    async open(handlers) {
+      const conn = await inner.open(handlers);
+      return {
+        ...conn,
+        send(frame) {
+          let m: Message | undefined;
+          if (frame instanceof Uint8Array) {
+            try {
+              m = decodeMessage(frame, { maxValueBytes: 1 << 22, table: table() });
+            } catch {
+              m = undefined; // a LIVE frame: it needs the connection's table
+            }
+          }
+          if (versions && m?.type === MsgType.Hello) return conn.send(encodeMessage({ ...m, versions }));
+          log.push({ who, bytes: typeof frame === 'string' ? frame.length : frame.byteLength, m });
+          conn.send(frame);
+        },
+        close: (code, reason) => conn.close(code, reason),
+        get bufferedAmount() {
+          return conn.bufferedAmount;
+        },
+      };
+    },
+  };
+}
+
+async function copyAll(from: Replica, to: Replica): Promise<void> {
+  const page = await from.core.storage.scan(SPACE, { limit: 1e9 });
+  await to.core.join(SPACE, page.map(([k, rec]) => [k, { vs: rec.vs, cc: rec.cc }] as const));
+}
+
+/** Two replicas holding the same `n` keys, with no cursor into each other's log. */
+async function twins(n: number, prefix = 'k'): Promise<[Replica, Replica]> {
+  const a = await replica();
+  const s = a.space(SPACE);
+  for (let i = 0; i < n; i += 500) await Promise.all(Array.from({ length: Math.min(500, n - i) }, (_, j) => s.put(`${prefix}${i + j}`, { n: i + j })));
+  const b = await replica();
+  b.space(SPACE);
+  await copyAll(a, b);
+  return [a, b];
+}
+
+/** Connects a and b (both hellos may claim older protocol versions: b then speaks as a peer of that release would), waits until synced; the frames each sent, hellos apart. */
+async function exchange(a: Replica, b: Replica, bVersions?: number[]): Promise<Sent[]> {
+  const [ta, tb] = pairTransports();
+  const log: Sent[] = [];
+  const la = a.connect(recorded(ta, 'a', log, () => [a.replicaId, b.replicaId], bVersions), { antiEntropyInterval: 0 });
+  const lb = b.connect(recorded(tb, 'b', log, () => [b.replicaId, a.replicaId], bVersions), { antiEntropyInterval: 0 });
+  await synced(a, b);
+  la.close();
+  lb.close();
+  return log.filter((s) => s.m?.type !== MsgType.Hello);
+}
+
+const aeItems = (log: Sent[]) => log.flatMap((s) => (s.m?.type === MsgType.AntiEntropy ? s.m.items : []));
+/**
+ * Round trips of the anti-entropy run: changes of sender among its turns and repair states (CHANGES with upTo 0).
+ * The log stream is left out: a join that makes siblings of both sides' versions is a new entry of each side's log,
+ * and each streams it to the other once the run is over (the peer model knows each side's state, not their join).
+ */
+function roundTrips(log: Sent[]): number {
+  let turns = 0;
+  let last: string | undefined;
+  for (const s of log) {
+    if (s.m?.type !== MsgType.AntiEntropy && !(s.m?.type === MsgType.Changes && s.m.upTo === 0 && s.m.entries.length > 0)) continue;
+    if (s.who !== last) turns++;
+    last = s.who;
+  }
+  return Math.max(1, Math.ceil((turns - 1) / 2));
+}
+const valueBytes = (log: Sent[], who: 'a' | 'b') =>
+  log.filter((s) => s.who === who).reduce((n, s) => n + (s.m?.type === MsgType.Changes ? s.m.entries.reduce((x, [, st]) => x + st.vs.reduce((y, v) => y + (typeof v.v === 'string' ? v.v.length : 0), 0), 0) : 0), 0);
+
+describe('anti-entropy fast path', () => {
+  // Which side sends the sketch and which peels it follows the replica ids: both orderings are run.
+  it.each([0, 1])('every kind of difference converges in one run of two round trips (ordering %i)', async (flip) => {
+    const [x, y] = await twins(6000);
+    const [a, b] = flip ? [y, x] : [x, y];
+    const sa = a.space(SPACE);
+    const sb = b.space(SPACE);
+    for (let i = 0; i < 40; i++) await sa.put(`k${i * 97}`, { n: -i }); // rewritten on a, small
+    for (let i = 0; i < 10; i++) await sb.put(`k${i * 89 + 1}`, big(`b${i}`)); // rewritten on b, large
+    for (let i = 0; i < 5; i++) {
+      await sa.put(`k${i * 83 + 2}`, `a-side ${i}`); // concurrent: siblings on both after
+      await sb.put(`k${i * 83 + 2}`, `b-side ${i}`);
+    }
+    for (let i = 0; i < 5; i++) await sa.delete(`k${i * 79 + 3}`);
+    for (let i = 0; i < 5; i++) await sa.put(`only-a-${i}`, big(`only a ${i}`));
+    for (let i = 0; i < 5; i++) await sb.put(`only-b-${i}`, `only b ${i}`);
+    const log = await exchange(a, b);
+    if (process.env.FP_LOG) console.log(log.map((s) => `${s.who}:${s.m?.type}:${s.bytes}${s.m?.type === MsgType.Changes && s.bytes < 400 ? ':' + s.m.entries.map(([k, st]) => k + '=' + st.vs.map((v) => v.r.slice(0, 4) + v.n).join('|')).join(',') : ''}${s.m?.type === MsgType.AntiEntropy ? ':' + [...new Set(s.m.items.map((i) => i.kind))].join(',') + (s.m.final ? ':final' : '') : ''}`).join(' '));
+    expect(await dump(a, SPACE)).toEqual(await dump(b, SPACE));
+    expect((await sb.get('k0'))?.value).toEqual({ n: -0 });
+    expect((await sa.get('k1'))?.value).toBe(big('b0'));
+    expect((await sa.get('k2'))?.siblings ?? (await sa.get('k2'))).toBeDefined();
+    expect(await sb.get('k3')).toBeUndefined();
+    expect((await sb.get('only-a-0'))?.value).toBe(big('only a 0'));
+    expect((await sa.get('only-b-0'))?.value).toBe('only b 0');
+    const items = aeItems(log);
+    expect(items.filter((it) => it.kind === 'sketch')).toHaveLength(1);
+    // No tree walk: after the opening's level, no node or range item went.
+    expect(items.filter((it) => it.kind === 'range' || (it.kind === 'node' && it.level > 2))).toEqual([]);
+    expect(roundTrips(log)).toBeLessThanOrEqual(2);
+    // Each large value went once, to the side that lacked it: b's ten, a's five, nothing back.
+    const bigBytes = big('').length;
+    expect(valueBytes(log, 'b')).toBeLessThan(11 * bigBytes);
+    expect(valueBytes(log, 'a')).toBeLessThan(6 * bigBytes);
+  });
+
+  it('a sketch that does not peel falls back to the tree walk, and the run still converges', async () => {
+    const [a, b] = await twins(6000);
+    // Every key under one node of the opening level changed: the estimate says about one key differs, and a sketch
+    // of fewer cells than differing keys cannot peel.
+    const keys = (await a.core.storage.scan(SPACE, { limit: 1e9 })).map(([k]) => k).filter((k) => bucketOf(k) >>> 8 === 7);
+    expect(keys.length).toBeGreaterThan(15);
+    for (const k of keys) await a.space(SPACE).put(k, 'changed');
+    // and one elsewhere, so some node but not all differ
+    await b.space(SPACE).put('k1', 'changed on b');
+    const log = await exchange(a, b);
+    if (process.env.FP_LOG) console.log(keys.length, log.map((s) => `${s.who}:${s.m?.type}:${s.bytes}${s.m?.type === MsgType.AntiEntropy ? ':' + [...new Set(s.m.items.map((i) => i.kind + (i.kind === 'node' ? i.level : '')))].join(',') : ''}`).join(' '));
+    expect(await dump(a, SPACE)).toEqual(await dump(b, SPACE));
+    const items = aeItems(log);
+    expect(items.some((it) => it.kind === 'sketch')).toBe(true);
+    expect(items.some((it) => it.kind === 'node' && it.level > 2)).toBe(true);
+  });
+
+  it('a key hidden behind another with the same key hash is found in the same run', async () => {
+    // Two keys of one bucket and one hash: found by search (30 bits; a few tens of thousands of candidates).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const k = `c${i}`;
+      const h = keyHash(k, bucketOf(k));
+      const other = seen.get(h);
+      if (other) pair = [other, k];
+      else seen.set(h, k);
+    }
+    const [a, b] = await twins(5000);
+    await a.space(SPACE).put(pair[0], 'both hold this');
+    await copyAll(a, b);
+    await b.space(SPACE).put(pair[1], 'only b holds this'); // same hash as pair[0], which does not differ
+    for (let i = 0; i < 20; i++) await a.space(SPACE).put(`k${i * 131}`, 'changed');
+    const log = await exchange(a, b);
+    expect(aeItems(log).some((it) => it.kind === 'sketch')).toBe(true);
+    expect((await a.space(SPACE).get(pair[1]))?.value).toBe('only b holds this');
+    expect(await dump(a, SPACE)).toEqual(await dump(b, SPACE));
+  });
+
+  it('a peer of the last release (protocol 6) gets the Merkle path', async () => {
+    const [a, b] = await twins(5000);
+    for (let i = 0; i < 20; i++) await a.space(SPACE).put(`k${i * 131}`, 'changed');
+    const log = await exchange(a, b, [5, 6]);
+    expect(await dump(a, SPACE)).toEqual(await dump(b, SPACE));
+    const items = aeItems(log);
+    expect(items.some((it) => it.kind === 'sketch' || it.kind === 'keys' || it.kind === 'hashes')).toBe(false);
+    expect(items.some((it) => it.kind === 'range')).toBe(true);
+  });
+});
+
+describe('fast-path items from a hostile peer', () => {
+  function received(got: Uint8Array[], from: number, table: string[]): Message[] {
+    const out: Message[] = [];
+    for (const f of got.slice(from)) {
+      try {
+        out.push(decodeMessage(f, { maxValueBytes: 1 << 20, table }));
+      } catch {
+        // a LIVE frame
+      }
+    }
+    return out;
+  }
+
+  it('a sketch that answers no opening of ours closes the link', async () => {
+    const r = await replica();
+    await r.space(SPACE).put('k', 1);
+    const { conn, raw, peer, got, closed } = await connectRaw(r);
+    await until(() => got.length > 1, 'the replica syncing the space');
+    conn.send(encodeMessage({ type: MsgType.AntiEntropy, space: SPACE, run: 5, top: 1, items: [{ kind: 'sketch', level: 1, nodes: [2], m: 1, cells: new Uint32Array(3) }], want: [], final: false }, [raw.id, peer]));
+    await until(() => closed() !== undefined, 'the link closing');
+    expect(closed()!.code).toBe(CloseCode.PROTOCOL_ERROR);
+  });
+
+  it('thousands of asked-for hashes get the states of the keys we hold under them, each once, nothing more', async () => {
+    const r = await replica();
+    for (let i = 0; i < 300; i++) await r.space(SPACE).put(`k${i}`, big(`v${i}`));
+    const { conn, raw, peer, got } = await connectRaw(r);
+    await until(() => got.length > 1, 'the replica syncing the space');
+    // The opening of a run, with three of the sixteen nodes made to differ: the replica answers with a sketch.
+    const tree = new MerkleTree();
+    for (const [k, rec] of await r.core.storage.scan(SPACE, { limit: 1e9 })) tree.set(k, rec.h);
+    const run = 77;
+    const send = (m: Message) => conn.send(encodeMessage(m, [raw.id, peer]));
+    const nodes = Array.from({ length: 16 }, (_, i) => ({ kind: 'node' as const, level: 1, index: i, hash: i < 3 ? '00000000' : wireHash(tree.hash(1, i), run) }));
+    let mark = got.length;
+    send({ type: MsgType.AntiEntropy, space: SPACE, run, top: 1, items: nodes, want: [], final: false });
+    await until(() => received(got, mark, [peer, raw.id]).some((m) => m.type === MsgType.AntiEntropy), 'the sketch');
+    const sketch = received(got, mark, [peer, raw.id]).flatMap((m) => (m.type === MsgType.AntiEntropy ? m.items : [])).find((it) => it.kind === 'sketch');
+    expect(sketch && sketch.kind === 'sketch' && sketch.nodes).toEqual([0, 1, 2]);
+    // Now 4 000 hashes, one of them a key's the replica holds.
+    const target = 'k7';
+    const hashes = Array.from({ length: 4000 }, (_, i) => (i * 2654435761) % 2 ** 30);
+    hashes[100] = keyHash(target, bucketOf(target));
+    mark = got.length;
+    send({ type: MsgType.AntiEntropy, space: SPACE, run, top: 0, items: [{ kind: 'hashes', hashes }], want: [], final: false });
+    await until(() => received(got, mark, [peer, raw.id]).some((m) => m.type === MsgType.AntiEntropy), 'the answer');
+    const states = received(got, mark, [peer, raw.id]).flatMap((m) => (m.type === MsgType.Changes ? m.entries.map(([k]) => k) : []));
+    expect(states).toContain(target);
+    expect(new Set(states).size).toBe(states.length);
+    // At most the keys whose hash was named (a random hash meets one of 300 keys about once in 3.6 million).
+    for (const k of states) expect(hashes).toContain(keyHash(k, bucketOf(k)));
+  });
+
+  it('a flood of openings gets sketches only until they passed over the space a few times, then the tree walk', async () => {
+    const r = await replica();
+    for (let i = 0; i < 300; i++) await r.space(SPACE).put(`k${i}`, i);
+    const { conn, raw, peer, got } = await connectRaw(r);
+    await until(() => got.length > 1, 'the replica syncing the space');
+    const tree = new MerkleTree();
+    for (const [k, rec] of await r.core.storage.scan(SPACE, { limit: 1e9 })) tree.set(k, rec.h);
+    const send = (m: Message) => conn.send(encodeMessage(m, [raw.id, peer]));
+    const answers = async (run: number) => {
+      const mark = got.length;
+      // All nodes but the last differ: each sketch passes over about 280 of the 300 keys.
+      const nodes = Array.from({ length: 16 }, (_, i) => ({ kind: 'node' as const, level: 1, index: i, hash: i < 15 ? '00000000' : wireHash(tree.hash(1, i), run) }));
+      send({ type: MsgType.AntiEntropy, space: SPACE, run, top: 1, items: nodes, want: [], final: false });
+      await until(() => received(got, mark, [peer, raw.id]).some((m) => m.type === MsgType.AntiEntropy && !m.more), `the answer to run ${run}`);
+      return received(got, mark, [peer, raw.id]).flatMap((m) => (m.type === MsgType.AntiEntropy ? m.items : []));
+    };
+    const kinds: string[] = [];
+    for (let run = 1; run <= 320; run++) kinds.push((await answers(run))[0]!.kind);
+    const sketches = kinds.filter((k) => k === 'sketch').length;
+    // 8 passes over at least 10 000 keys: 80 000 / ~280 keys a sketch.
+    expect(sketches).toBeGreaterThan(250);
+    expect(sketches).toBeLessThan(300);
+    expect(kinds.slice(-10)).toEqual(new Array(10).fill('node'));
+  });
+});

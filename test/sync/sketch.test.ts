@@ -1,0 +1,152 @@
+// The set-difference sketch of anti-entropy's fast path (lib/sync/sketch.ts) and its items on the wire (ae-codec.ts):
+// what a difference peels to, what a short sketch does (it fails, never lies), and what a hostile frame is refused.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from '../../lib/sync/ae-codec.js';
+import { ProtocolError, Reader, Writer } from '../../lib/sync/codec.js';
+import { cellsOf, KEY_BITS, mulmod, invmod, P, Sketch } from '../../lib/sync/sketch.js';
+
+type Item = readonly [k: number, g: number];
+
+/** Two sides' items from a seed: `common` alike, `changed` with another weight on b, `onlyA`, `onlyB`. */
+function sides(rnd: () => number, n: { common: number; changed: number; onlyA: number; onlyB: number }) {
+  const used = new Set<number>();
+  const key = () => {
+    for (;;) {
+      const k = Math.floor(rnd() * 2 ** KEY_BITS);
+      if (!used.has(k)) return used.add(k), k;
+    }
+  };
+  const weight = () => 1 + Math.floor(rnd() * (P - 1));
+  const a: Item[] = [];
+  const b: Item[] = [];
+  const differing = new Map<number, number>();
+  for (let i = 0; i < n.common; i++) {
+    const it = [key(), weight()] as const;
+    a.push(it);
+    b.push(it);
+  }
+  for (let i = 0; i < n.changed; i++) {
+    const k = key();
+    const [ga, gb] = [weight(), weight()];
+    a.push([k, ga]);
+    b.push([k, gb]);
+    differing.set(k, (ga - gb + P) % P);
+  }
+  for (let i = 0; i < n.onlyA; i++) {
+    const it = [key(), weight()] as const;
+    a.push(it);
+    differing.set(it[0], it[1]);
+  }
+  for (let i = 0; i < n.onlyB; i++) {
+    const it = [key(), weight()] as const;
+    b.push(it);
+    differing.set(it[0], (P - it[1]) % P);
+  }
+  return { a, b, differing };
+}
+
+function sketchOf(items: readonly Item[], m: number, run: number): Sketch {
+  const s = new Sketch(m, run);
+  for (const [k, g] of items) s.add(k, g);
+  return s;
+}
+
+function mulberry(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('the sketch', () => {
+  it('field arithmetic is exact: a · a⁻¹ = 1 and products match BigInt', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: P - 1 }), fc.integer({ min: 0, max: P - 1 }), (a, b) => {
+        expect(mulmod(a, invmod(a))).toBe(1);
+        expect(mulmod(a, b)).toBe(Number((BigInt(a) * BigInt(b)) % BigInt(P)));
+      }),
+    );
+  });
+
+  it('an item lies in cell 0 and then in cell i with probability about 2/(i+2), the same on every peer', () => {
+    const hits = new Array<number>(64).fill(0);
+    const n = 20_000;
+    for (let k = 0; k < n; k++) for (const i of cellsOf(k * 7919, 42, 64)) hits[i]!++;
+    expect(hits[0]).toBe(n);
+    for (const i of [1, 4, 16, 63]) expect(Math.abs(hits[i]! / n - 2 / (i + 2))).toBeLessThan(0.02);
+    expect(cellsOf(123456, 7, 1000)).toEqual(cellsOf(123456, 7, 1000));
+    // A prefix of the cells is the sketch with fewer cells: the sketch is rateless.
+    expect(cellsOf(123456, 7, 200)).toEqual(cellsOf(123456, 7, 1000).filter((i) => i < 200));
+  });
+
+  it('a difference peels to exactly the differing keys and their weight differences (a key rewritten on one side is one item)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }), (seed, changed, onlyA, onlyB) => {
+        const rnd = mulberry(seed);
+        const { a, b, differing } = sides(rnd, { common: 300, changed, onlyA, onlyB });
+        const d = differing.size;
+        const m = 3 * d + 16;
+        const run = 1 + (seed % 1000);
+        const found = sketchOf(a, m, run).minus(sketchOf(b, m, run)).decode();
+        expect(found, `seed ${seed}`).toBeDefined();
+        expect(new Map(found!.map(({ k, d: w }) => [k, w]))).toEqual(differing);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('too few cells: decoding fails (undefined), it never returns a partial or a wrong set', () => {
+    let failed = 0;
+    for (let seed = 1; seed <= 40; seed++) {
+      const { a, b } = sides(mulberry(seed), { common: 100, changed: 200, onlyA: 0, onlyB: 0 });
+      const found = sketchOf(a, 120, seed).minus(sketchOf(b, 120, seed)).decode();
+      if (found === undefined) failed++;
+      else expect(found).toHaveLength(200);
+    }
+    expect(failed).toBe(40);
+  });
+
+  it('equal sides leave every cell zero; the run salts the cells', () => {
+    const { a } = sides(mulberry(5), { common: 500, changed: 0, onlyA: 0, onlyB: 0 });
+    expect(sketchOf(a, 50, 1).minus(sketchOf(a, 50, 1)).decode()).toEqual([]);
+    expect(sketchOf(a, 50, 1).cells).not.toEqual(sketchOf(a, 50, 2).cells);
+  });
+});
+
+describe('fast-path items on the wire', () => {
+  const body = (items: AntiEntropyBody['items']): AntiEntropyBody => ({ space: 's', run: 9, top: 0, items, want: [], final: false });
+  const roundTrip = (m: AntiEntropyBody) => {
+    const w = new Writer();
+    writeAntiEntropy(w, m);
+    return readAntiEntropy(new Reader(w.finish()));
+  };
+
+  it('a sketch, claims and key hashes come back as sent', () => {
+    const cells = new Uint32Array(3 * 5).map((_, i) => (i * 104_729) % P);
+    const m = body([
+      { kind: 'sketch', level: 2, nodes: [0, 3, 255], m: 5, cells },
+      { kind: 'keys', keys: [['k1', { vs: [{ r: 'replica-a', n: 3, t: 0, c: 0 }], cc: { 'replica-a': 3 } }]] },
+      { kind: 'hashes', hashes: [0, 12345, 2 ** KEY_BITS - 1] },
+    ]);
+    expect(roundTrip(m)).toEqual(m);
+  });
+
+  /** Writing then reading a turn of one item, which may be malformed. */
+  const hostile = (item: Record<string, unknown>) => () => roundTrip(body([item as never]));
+
+  it('refuses malformed sketches and hashes', () => {
+    const ok = { kind: 'sketch', level: 2, nodes: [1], m: 2, cells: new Uint32Array(6) };
+    expect(hostile(ok)).not.toThrow();
+    expect(hostile({ ...ok, cells: new Uint32Array(6).fill(P) })).toThrow(ProtocolError);
+    expect(hostile({ ...ok, level: 3, nodes: [1] })).toThrow(ProtocolError);
+    expect(hostile({ ...ok, nodes: [256] })).toThrow(ProtocolError);
+    expect(hostile({ ...ok, m: 1 << 17, cells: new Uint32Array(3 << 17) })).toThrow(ProtocolError);
+    expect(hostile({ ...ok, m: 3 })).toThrow(ProtocolError); // 3 cells announced, 2 sent
+    expect(hostile({ kind: 'hashes', hashes: [2 ** KEY_BITS] })).toThrow(ProtocolError);
+  });
+});
