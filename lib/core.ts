@@ -35,6 +35,11 @@ export class ReplicaCore {
   readonly acks = new AckTracker();
   /** @internal A relay acknowledges every log frame at once: its cluster counts replication from its ACKs (sync/ack-policy.ts). */
   promptAcks = false;
+  /**
+   * @internal Answer every anti-entropy opening with a sketch wherever one fits a frame, even where listing keys would
+   * be smaller (sync/fast-path.ts): the simulator's spaces are too small for the size rule to pick the fast path.
+   */
+  sketchAlways = false;
   readonly clock: HybridClock;
   readonly now: () => number;
   readonly random: () => number;

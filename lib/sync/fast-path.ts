@@ -46,7 +46,7 @@ export interface SketchPlan {
  * all of its nodes differ, and the sketch is smaller than listing our keys under them (the Merkle path ends in key
  * lists, a few bytes a key) and fits in one frame.
  */
-export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: number, frameBudget: number, hash: (h: string, run: number) => string): SketchPlan | undefined {
+export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: number, frameBudget: number, hash: (h: string, run: number) => string, always = false): SketchPlan | undefined {
   const first = items[0];
   if (!first || first.kind !== 'node' || first.level < 1 || first.level > 2) return undefined;
   const level = first.level;
@@ -65,7 +65,7 @@ export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: numb
   const b = nodes.length;
   if (b === 0 || b === n) return undefined;
   const m = Math.ceil(CELLS_PER_KEY * -n * Math.log(1 - b / n)) + CELLS_MIN;
-  if (m > MAX_SKETCH_CELLS || CELL_BYTES * m > frameBudget - 1024 || CELL_BYTES * m > 6 * keys) return undefined;
+  if (m > MAX_SKETCH_CELLS || CELL_BYTES * m + 64 > 2 * frameBudget || (!always && (CELL_BYTES * m > frameBudget - 1024 || CELL_BYTES * m > 6 * keys))) return undefined;
   return { level, nodes, m, keys };
 }
 

@@ -62,6 +62,8 @@ export interface RepairPort {
   readonly offersStates: boolean;
   /** Whether the peer speaks the fast path's items (protocol 7, fast-path.ts). */
   readonly sketches: boolean;
+  /** Sketch wherever one fits a frame, not only where it is the smaller answer (the simulator's small spaces). */
+  readonly sketchAlways: boolean;
   index(): Promise<{ tree: MerkleTree; lastSeq: number }>;
   get(key: string): Promise<KeyRecord | undefined>;
   random(): number;
@@ -171,7 +173,7 @@ export class Repair {
       if (!run.initiator || m.items.length !== 1) throw new ProtocolError('a sketch answers an opening, alone');
       return this.queue(() => this.peel(run, sketch, m.want));
     }
-    const plan = first && this.port.sketches ? sketchPlan(ix.tree, m.items, run.id, this.port.frameBudget, wireHash) : undefined;
+    const plan = first && this.port.sketches ? sketchPlan(ix.tree, m.items, run.id, this.port.frameBudget, wireHash, this.port.sketchAlways) : undefined;
     if (plan && this.sketchWork + plan.keys <= SKETCH_PASSES * Math.max(ix.tree.keyCount, 10_000)) {
       this.sketchWork += plan.keys;
       run.fast = 'sketched';

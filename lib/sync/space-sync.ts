@@ -105,6 +105,9 @@ export class SpaceSync {
       get sketches() {
         return session.peer?.versions.includes(FAST_PATH) ?? false;
       },
+      get sketchAlways() {
+        return core.sketchAlways;
+      },
       index: () => hub.index(name),
       get: (key) => core.storage.get(name, key),
       random: () => core.random(),

@@ -53,6 +53,8 @@ export interface ClusterOptions {
   collect?: Readonly<Record<string, number>>;
   /** Per relay client: whether its replicaId must sort above or below its relay's (re-rolled until it does). */
   sides?: Readonly<Record<string, 'above' | 'below'>>;
+  /** Every replica answers anti-entropy openings with a sketch wherever one fits a frame (ReplicaCore.sketchAlways). */
+  sketches?: boolean;
   /** The virtual clock to run on (default: a new one). */
   clock?: VirtualClock;
 }
@@ -291,6 +293,7 @@ export class Cluster {
       ...(this.openRestored.delete(name) || (this.relays.has(name) && !this.options.keptRelayIds) ? { restored: true } : {}),
     });
     replica = opened;
+    if (this.options.sketches) opened.core.sketchAlways = true;
     if (grace !== undefined) stopRealTimeCollection(opened);
     opened.on('error', (e) => {
       n.errors.push(e);

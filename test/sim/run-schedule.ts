@@ -85,6 +85,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     tabs: s.tabs,
     collect: s.collect,
     skew: s.skew,
+    sketches: s.sketches,
     disk: (node, c) => {
       const f = s.fsync[node];
       const r = fsyncRng.fork();

@@ -33,6 +33,8 @@
  *   5. feature faults (feature-faults.ts: restore, crash, dead disks, collect, tab, and the absences and
  *      quiet tail of the gc features)
  *   6. document edits (Edit: half the schedules edit a Yjs document key, written as deltas)
+ *   7. the fast path (half the schedules answer every anti-entropy opening with a sketch where one fits a frame,
+ *      however few keys the space holds: spaces here are too small for the size rule to pick it)
  * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, and the
  * draws of a stream are made whatever the features, so switching one changes only what it shapes (features
  * that change the topology — relays, a mid-chain peer — do shift the draws that depend on it).
@@ -146,6 +148,8 @@ export interface Schedule {
   faults: Array<Timed<Fault>>;
   /** Document edits (their own stream: drawing them shifts no other draw of the seed). */
   edits: Array<Timed<Edit>>;
+  /** Every replica answers anti-entropy openings with a sketch where one fits (fast-path.ts), not only in large spaces. */
+  sketches: boolean;
 }
 
 export const COUNTERS = ['c0', 'c1'];
@@ -184,6 +188,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const faultRng = rng.fork();
   const extraRng = rng.fork();
   const docRng = rng.fork();
+  const sketchRng = rng.fork();
 
   // 1. Features.
   const on = new Set<Feature>();
@@ -365,6 +370,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     ops: ops.sort(byTime),
     faults: faults.sort(byTime),
     edits: edits.sort(byTime),
+    // 7. The fast path.
+    sketches: sketchRng.chance(0.5),
   };
 }
 
