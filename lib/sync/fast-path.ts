@@ -21,7 +21,7 @@
 import { EMPTY_STATE, type KeyState } from '../dvv.js';
 import type { AeItem } from './ae-codec.js';
 import { ARITY, bucketOf, type MerkleTree } from './merkle.js';
-import { bucketOfKeyHash, keyHash, Sketch, weight } from './sketch.js';
+import { bucketOfKeyHash, keyHash, Sketch, weight, weightSalt } from './sketch.js';
 
 export type SketchItem = Extract<AeItem, { kind: 'sketch' }>;
 
@@ -72,7 +72,8 @@ export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: numb
 /** Our sketch of the keys under the given nodes of one level. */
 export function buildSketch(tree: MerkleTree, level: number, nodes: readonly number[], m: number, run: number): Sketch {
   const s = new Sketch(m, run);
-  for (const i of nodes) tree.forEachUnder(level, i, (key, h, bucket) => s.add(keyHash(key, bucket), weight(h, run)));
+  const salt = weightSalt(run);
+  for (const i of nodes) tree.forEachUnder(level, i, (key, h, bucket) => s.add(keyHash(key, bucket), weight(h, run, salt)));
   return s;
 }
 

@@ -67,35 +67,53 @@ function mix32(x: number): number {
 }
 
 /** A key's weight in a run: 31 bits of its state hash (hex), at an offset and salt that depend on the run. */
-export function weight(stateHash: string, run: number): number {
+export function weight(stateHash: string, run: number, salt = mix32(run)): number {
   const at = run % 9;
-  const g = (parseInt(stateHash.slice(at, at + 8), 16) ^ mix32(run)) >>> 1;
+  let v = 0;
+  for (let i = at; i < at + 8; i++) {
+    const c = stateHash.charCodeAt(i);
+    v = v * 16 + (c <= 57 ? c - 48 : (c | 32) - 87);
+  }
+  const g = (v ^ salt) >>> 1;
   return g === 0 || g === P ? 1 : g;
 }
 
-function check(k: number, run: number): number {
-  return 1 + (mix32(k ^ mix32(run + 0x9e3779b9)) % (P - 1));
+/** The run's salt of weights (pass it to `weight` when weighing many keys). */
+export const weightSalt = (run: number): number => mix32(run);
+
+const checkSalt = (run: number): number => mix32(run + 0x9e3779b9);
+
+function check(k: number, salt: number): number {
+  return 1 + (mix32(k ^ salt) % (P - 1));
+}
+
+/** The generator's first state for item K. */
+const seedOf = (k: number, salt: number): number => mix32(k ^ salt) || 1;
+
+/** xorshift32: the generator's next state (a non-zero 32-bit integer, as a signed one). */
+function step(state: number): number {
+  state ^= state << 13;
+  state ^= state >>> 17;
+  return state ^ (state << 5);
+}
+
+/** The cell after cell i, for the generator's new state: the smallest j > i with (j+1)(j+2) > (i+1)(i+2) / u. */
+function after(i: number, state: number): number {
+  const bound = ((i + 1) * (i + 2)) / (((state >>> 0) + 1) / 4294967296);
+  let j = Math.floor((Math.sqrt(1 + 4 * bound) - 3) / 2);
+  if (j <= i) j = i + 1;
+  while ((j + 1) * (j + 2) <= bound) j++;
+  while (j > i + 1 && j * (j + 1) > bound) j--;
+  return j;
 }
 
 /** Item K's cells below `m`, in order: 0, then each next one drawn from a generator seeded by K and the run. */
 export function cellsOf(k: number, run: number, m: number, out: number[] = []): number[] {
   out.length = 0;
-  let state = mix32(k ^ mix32(run)) || 1;
-  let i = 0;
-  while (i < m) {
+  let state = seedOf(k, mix32(run));
+  for (let i = 0; i < m; i = after(i, state)) {
     out.push(i);
-    // xorshift32, then a uniform u in (0, 1]
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    const u = ((state >>> 0) + 1) / 4294967296;
-    const a = (i + 1) * (i + 2);
-    // smallest j > i with (j+1)(j+2) > a / u
-    let j = Math.floor((Math.sqrt(1 + (4 * a) / u) - 3) / 2);
-    if (j <= i) j = i + 1;
-    while ((j + 1) * (j + 2) <= a / u) j++;
-    while (j > i + 1 && j * (j + 1) > a / u) j--;
-    i = j;
+    state = step(state);
   }
   return out;
 }
@@ -103,7 +121,8 @@ export function cellsOf(k: number, run: number, m: number, out: number[] = []): 
 /** A sketch of m cells: three sums per cell, as above. */
 export class Sketch {
   readonly cells: Uint32Array;
-  private readonly scratch: number[] = [];
+  private readonly seedSalt: number;
+  private readonly checkSalt: number;
 
   constructor(
     readonly m: number,
@@ -111,6 +130,8 @@ export class Sketch {
     cells?: Uint32Array,
   ) {
     this.cells = cells ?? new Uint32Array(3 * m);
+    this.seedSalt = mix32(run);
+    this.checkSalt = checkSalt(run);
     if (this.cells.length !== 3 * m) throw new Error('sketch: cell array of the wrong size');
   }
 
@@ -118,13 +139,15 @@ export class Sketch {
   add(k: number, g: number, sign = 1): void {
     const w = sign > 0 ? g : P - g;
     const kw = mulmod(k, w);
-    const hw = mulmod(check(k, this.run), w);
+    const hw = mulmod(check(k, this.checkSalt), w);
     const c = this.cells;
-    for (const i of cellsOf(k, this.run, this.m, this.scratch)) {
+    let state = seedOf(k, this.seedSalt);
+    for (let i = 0; i < this.m; i = after(i, state)) {
       const b = 3 * i;
       c[b] = (c[b]! + w) % P;
       c[b + 1] = (c[b + 1]! + kw) % P;
       c[b + 2] = (c[b + 2]! + hw) % P;
+      state = step(state);
     }
   }
 
@@ -152,7 +175,7 @@ export class Sketch {
       const d = c[b]!;
       if (d === 0) continue;
       const k = mulmod(c[b + 1]!, invmod(d));
-      const hd = mulmod(check(k, this.run), d);
+      const hd = mulmod(check(k, this.checkSalt), d);
       if (k >= 2 ** KEY_BITS || c[b + 2] !== hd) continue;
       cellsOf(k, this.run, this.m, seq);
       if (!seq.includes(i)) continue;
