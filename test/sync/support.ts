@@ -1,5 +1,5 @@
 import { memoryStorage } from '../../lib/memory-storage.js';
-import { openReplica, type Replica } from '../../lib/replica.js';
+import { openReplica, type Replica, type ReplicaOptions } from '../../lib/replica.js';
 import type { StreamPort } from '../../lib/sync/outgoing.js';
 
 /** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
@@ -26,8 +26,8 @@ export async function dump(r: Replica, space: string): Promise<Record<string, un
 export function replicaPool() {
   const open: Replica[] = [];
   return {
-    async replica(): Promise<Replica> {
-      const r = await openReplica({ storage: memoryStorage() });
+    async replica(options: Omit<ReplicaOptions, 'storage'> = {}): Promise<Replica> {
+      const r = await openReplica({ storage: memoryStorage(), ...options });
       open.push(r);
       r.space('s');
       return r;
