@@ -3,8 +3,9 @@
  * differences. Target (Merkle path): ≤ Negentropy's bytes in ≤ its round trips (aim ≤ ½); d = 0: 1 round trip.
  *
  * Two replicas hold the same N keys (one copied from the other's storage, as a relay would hold them),
- * then d scattered keys are rewritten on one side; both re-identify (fresh log epochs: no cursor is
- * valid), connect, and Merkle anti-entropy repairs them. Every frame until both report 'synced' is
+ * then d scattered keys are rewritten on one side; both forget their cursors (no cursor is valid),
+ * connect, and anti-entropy repairs them: the opening level of the Merkle tree, then (protocol 7) a
+ * sketch of the keys under the differing nodes, which the other side peels (lib/sync/fast-path.ts). Every frame until both report 'synced' is
  * counted with WebSocket framing, hellos apart. Beside it: the information-theoretic floor (the differing
  * records as Concord encodes them for the wire) and Negentropy's published figure (10^6 keys, 100
  * differences: about 164 KB in 3 round trips) — no peer library here reconciles without shared history.
