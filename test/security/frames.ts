@@ -89,6 +89,17 @@ const aeItemArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.record({ kind: fc.constant('node'), level: levelArb, index: mostly(fc.nat({ max: 15 }), fc.constantFrom(65535, 65536, 2 ** 40)), hash: fc.constantFrom('00000000', 'ffffffff', '12345678') }),
   // A key's dots (protocol 4): versions without values, some of other replicas' ids, counters out of range now and then.
   fc.record({ kind: fc.constant('range'), level: levelArb, index: fc.nat({ max: 15 }), keys: fc.array(fc.tuple(keyArb, dotsArb()), { maxLength: 50 }) }),
+  // Protocol 7's fast path: claims without a range, key hashes (some out of range), sketches (answering no opening of
+  // the relay's, with sums at or past the prime now and then).
+  fc.record({ kind: fc.constant('keys'), keys: fc.array(fc.tuple(keyArb, dotsArb()), { maxLength: 50 }) }),
+  fc.record({ kind: fc.constant('hashes'), hashes: fc.array(mostly(fc.nat({ max: 2 ** 30 - 1 }), fc.constantFrom(2 ** 30, 2 ** 40)), { maxLength: 300 }) }),
+  fc.record({
+    kind: fc.constant('sketch'),
+    level: mostly(fc.integer({ min: 1, max: 2 }), fc.constantFrom(0, 3, 9)),
+    nodes: fc.uniqueArray(mostly(fc.nat({ max: 15 }), fc.constantFrom(255, 256, 4096)), { maxLength: 20 }).map((a) => a.sort((x, y) => x - y)),
+    m: fc.integer({ min: 1, max: 64 }),
+    fill: mostly(fc.nat({ max: 0x7ffffffe }), fc.constantFrom(0x7fffffff, 0xffffffff)),
+  }).map(({ fill, m, ...it }) => ({ ...it, m, cells: new Uint32Array(3 * m).map((_, i) => (i === 0 ? fill : (fill + i * 7919) % 0x7fffffff)) })),
 );
 
 function presenceArb(open: boolean): fc.Arbitrary<string> {
@@ -204,8 +215,8 @@ export function build(spec: FrameSpec, ids: Ids): Uint8Array {
   }
   if (m.type === MsgType.AntiEntropy) {
     type Dots = { vs: Array<{ who: Who; n: number; d: boolean }>; cc?: Array<[Who, number]> };
-    const items = (m.items as Array<{ kind: 'node' } | { kind: 'range'; level: number; index: number; keys: Array<[string, Dots]> }>).map((it) => {
-      if (it.kind !== 'range') return it as AeItem;
+    const items = (m.items as Array<{ kind: 'node' | 'sketch' | 'hashes' } | { kind: 'range' | 'keys'; keys: Array<[string, Dots]> }>).map((it) => {
+      if (it.kind !== 'range' && it.kind !== 'keys') return it as AeItem;
       const keys = it.keys.map(([k, s]) => {
         const vs = s.vs.map((v) => ({ r: idOf(v.who, ids, fresh), n: v.n, t: 0, c: 0, ...(v.d ? { d: 1 as const } : {}) }));
         const cc: Record<string, number> = {};
