@@ -263,9 +263,19 @@ export class Repair {
         if (rec && this.port.offersStates && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
         else claims.push(k);
       }
+      // Items small enough that a turn splits into frames under the budget (a claim is its key and a few dots).
       items = [];
-      for (let i = 0; i < claims.length; i += 64) items.push(claimItem(claims.slice(i, i + 64)));
-      for (let i = 0; i < found.hashes.length; i += 256) items.push({ kind: 'hashes', hashes: found.hashes.slice(i, i + 256) });
+      const room = Math.max(64, this.port.frameBudget / 2);
+      for (let i = 0, bytes = 0, from = 0; i <= claims.length; i++) {
+        if (i === claims.length || (bytes > 0 && bytes + claims[i]!.length + 24 > room)) {
+          if (i > from) items.push(claimItem(claims.slice(from, i)));
+          from = i;
+          bytes = 0;
+        }
+        if (i < claims.length) bytes += claims[i]!.length + 24;
+      }
+      const perItem = Math.max(8, Math.floor(room / 5));
+      for (let i = 0; i < found.hashes.length; i += perItem) items.push({ kind: 'hashes', hashes: found.hashes.slice(i, i + perItem) });
     }
     const filled = await fillRanges(items, (k) => this.durable(k, lastSeq), whole);
     const final = filled.length === 0 && whole.length === 0;

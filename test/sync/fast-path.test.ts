@@ -92,8 +92,8 @@ async function twins(n: number, prefix = 'k'): Promise<[Replica, Replica]> {
 }
 
 /** Connects a and b (both hellos may claim older protocol versions: b then speaks as a peer of that release would), waits until synced; the frames each sent, hellos apart. */
-async function exchange(a: Replica, b: Replica, bVersions?: number[]): Promise<Sent[]> {
-  const [ta, tb] = pairTransports();
+async function exchange(a: Replica, b: Replica, bVersions?: number[], maxFrameBytes?: number): Promise<Sent[]> {
+  const [ta, tb] = pairTransports(maxFrameBytes ? { maxFrameBytes } : {});
   const log: Sent[] = [];
   const la = a.connect(recorded(ta, 'a', log, () => [a.replicaId, b.replicaId], bVersions), { antiEntropyInterval: 0 });
   const lb = b.connect(recorded(tb, 'b', log, () => [b.replicaId, a.replicaId], bVersions), { antiEntropyInterval: 0 });
@@ -193,6 +193,20 @@ describe('anti-entropy fast path', () => {
     expect(aeItems(log).some((it) => it.kind === 'sketch')).toBe(true);
     expect((await a.space(SPACE).get(pair[1]))?.value).toBe('only b holds this');
     expect(await dump(a, SPACE)).toEqual(await dump(b, SPACE));
+  });
+
+  it('claims of long keys split over frames under a small frame limit', async () => {
+    const long = 'p'.repeat(600); // 15 claims of these in one item would not fit one frame
+    const [a, b] = await twins(6000, long);
+    // Large values on both sides: whichever side peels the sketch claims its 15 (about 9.4 KB of claims).
+    for (let i = 0; i < 15; i++) await a.space(SPACE).put(`${long}${i * 193}`, 'a'.repeat(3000));
+    for (let i = 0; i < 15; i++) await b.space(SPACE).put(`${long}${i * 197 + 1}`, 'b'.repeat(3000));
+    const log = await exchange(a, b, undefined, 8192);
+    expect(await dump(a, SPACE)).toEqual(await dump(b, SPACE));
+    const items = aeItems(log);
+    expect(items.some((it) => it.kind === 'sketch')).toBe(true);
+    expect(items.filter((it) => it.kind === 'keys').length).toBeGreaterThan(1);
+    expect(Math.max(...log.map((s) => s.bytes))).toBeLessThanOrEqual(8192);
   });
 
   it('a peer of the last release (protocol 6) gets the Merkle path', async () => {
