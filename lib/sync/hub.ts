@@ -13,6 +13,7 @@
 import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
+import type { SketchCredit } from './repair.js';
 import { PresenceHub } from './presence-hub.js';
 import { Principals } from './principals.js';
 
@@ -34,6 +35,8 @@ export interface SessionLike {
 interface SpaceIndex {
   tree: MerkleTree;
   lastSeq: number;
+  /** What anti-entropy sketches of this space may still pass over, for every session together (repair.ts). */
+  sketch?: SketchCredit;
 }
 
 /** An index not used for this long is dropped (ms). */

@@ -48,11 +48,20 @@ const WHOLE_BYTES = 48;
 
 /**
  * A peer may start a run whenever it likes, and answering its opening with a sketch costs a pass over our keys under
- * the differing nodes where the tree walk costs a few hashes: per session and space, sketches pass over at most this
- * many times the space's keys (at least 10 000), and past that its runs take the tree walk. An honest peer sketches
- * on connecting and when a periodic run finds a difference the log stream did not mend: rarely.
+ * the differing nodes where the tree walk costs a few hashes. So a space's sketches, for all sessions together, draw
+ * on a credit of this many passes over its keys (at least 10 000 keys a pass), which refills by one pass every
+ * SKETCH_REFILL_MS of the replica's clock; without credit a run takes the tree walk. Honest peers sketch on
+ * connecting and when a periodic run finds a difference the log stream did not mend; a relay's clients reconnecting
+ * together after a restart use the credit first, the rest take the tree walk.
  */
 const SKETCH_PASSES = 8;
+const SKETCH_REFILL_MS = 10_000;
+
+/** A space's credit for sketches (keys they may still pass over), and when it was last brought up to date. */
+export interface SketchCredit {
+  credit: number;
+  at: number;
+}
 
 export interface RepairPort {
   readonly closed: boolean;
@@ -64,7 +73,9 @@ export interface RepairPort {
   readonly sketches: boolean;
   /** Sketch wherever one fits a frame, not only where it is the smaller answer (the simulator's small spaces). */
   readonly sketchAlways: boolean;
-  index(): Promise<{ tree: MerkleTree; lastSeq: number }>;
+  index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit }>;
+  /** The replica's clock (ms): refills the sketch credit. */
+  now(): number;
   get(key: string): Promise<KeyRecord | undefined>;
   random(): number;
   /** The peer holds (at least) this state of the key, as dots: our states for it go with held forms (peer-model.ts). */
@@ -106,8 +117,6 @@ export class Repair {
   private run: Run | undefined;
   private parts: { run: number; top: number; items: AeItem[]; want: string[]; bytes: number } | undefined;
   private outbox: Promise<void> = Promise.resolve();
-  /** Keys our sketches for this peer have passed over (SKETCH_PASSES bounds it). */
-  private sketchWork = 0;
 
   constructor(
     private readonly space: string,
@@ -174,8 +183,7 @@ export class Repair {
       return this.queue(() => this.peel(run, sketch, m.want));
     }
     const plan = first && this.port.sketches ? sketchPlan(ix.tree, m.items, run.id, this.port.frameBudget, wireHash, this.port.sketchAlways) : undefined;
-    if (plan && this.sketchWork + plan.keys <= SKETCH_PASSES * Math.max(ix.tree.keyCount, 10_000)) {
-      this.sketchWork += plan.keys;
+    if (plan && this.draw(ix, plan.keys)) {
       run.fast = 'sketched';
       run.received = new Map();
       const { level, nodes, m: cellCount } = plan;
@@ -283,6 +291,18 @@ export class Repair {
     if (this.run !== run || this.port.closed) return;
     this.sendTurn(run.id, 0, filled, [], final);
     if (final) await this.end(run);
+  }
+
+  /** Takes `keys` from the space's sketch credit, if it holds that much (SKETCH_PASSES). */
+  private draw(ix: { tree: MerkleTree; sketch?: SketchCredit }, keys: number): boolean {
+    const pass = Math.max(ix.tree.keyCount, 10_000);
+    const now = this.port.now();
+    const c = (ix.sketch ??= { credit: SKETCH_PASSES * pass, at: now });
+    c.credit = Math.min(SKETCH_PASSES * pass, c.credit + (Math.max(0, now - c.at) / SKETCH_REFILL_MS) * pass);
+    c.at = now;
+    if (c.credit < keys) return false;
+    c.credit -= keys;
+    return true;
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */

@@ -109,6 +109,7 @@ export class SpaceSync {
         return core.sketchAlways;
       },
       index: () => hub.index(name),
+      now: () => core.now(),
       get: (key) => core.storage.get(name, key),
       random: () => core.random(),
       observe: (key, dots) => session.model.observe(name, key, dots, true),

@@ -273,28 +273,37 @@ describe('fast-path items from a hostile peer', () => {
     for (const k of states) expect(hashes).toContain(keyHash(k, bucketOf(k)));
   });
 
-  it('a flood of openings gets sketches only until they passed over the space a few times, then the tree walk', async () => {
-    const r = await replica();
+  it('floods of openings from two sessions share one credit of sketches per space; it refills with the clock', async () => {
+    let clock = 1_790_000_000_000;
+    const r = await replica({ now: () => clock });
     for (let i = 0; i < 300; i++) await r.space(SPACE).put(`k${i}`, i);
-    const { conn, raw, peer, got } = await connectRaw(r);
-    await until(() => got.length > 1, 'the replica syncing the space');
     const tree = new MerkleTree();
     for (const [k, rec] of await r.core.storage.scan(SPACE, { limit: 1e9 })) tree.set(k, rec.h);
-    const send = (m: Message) => conn.send(encodeMessage(m, [raw.id, peer]));
-    const answers = async (run: number) => {
+    const flooders = [await connectRaw(r), await connectRaw(r)];
+    for (const { got } of flooders) await until(() => got.length > 1, 'the replica syncing the space');
+    let run = 0;
+    /** The first item of the replica's answer to an opening whose nodes all differ but the last. */
+    const answer = async ({ conn, raw, peer, got }: Awaited<ReturnType<typeof connectRaw>>) => {
       const mark = got.length;
-      // All nodes but the last differ: each sketch passes over about 280 of the 300 keys.
+      run++;
       const nodes = Array.from({ length: 16 }, (_, i) => ({ kind: 'node' as const, level: 1, index: i, hash: i < 15 ? '00000000' : wireHash(tree.hash(1, i), run) }));
-      send({ type: MsgType.AntiEntropy, space: SPACE, run, top: 1, items: nodes, want: [], final: false });
+      conn.send(encodeMessage({ type: MsgType.AntiEntropy, space: SPACE, run, top: 1, items: nodes, want: [], final: false }, [raw.id, peer]));
       await until(() => received(got, mark, [peer, raw.id]).some((m) => m.type === MsgType.AntiEntropy && !m.more), `the answer to run ${run}`);
-      return received(got, mark, [peer, raw.id]).flatMap((m) => (m.type === MsgType.AntiEntropy ? m.items : []));
+      return received(got, mark, [peer, raw.id]).flatMap((m) => (m.type === MsgType.AntiEntropy ? m.items : []))[0]!.kind;
     };
     const kinds: string[] = [];
-    for (let run = 1; run <= 320; run++) kinds.push((await answers(run))[0]!.kind);
+    for (let i = 0; i < 170; i++) for (const f of flooders) kinds.push(await answer(f));
+    // Each sketch passes over about 280 of the 300 keys; the credit is 8 passes of 10 000 keys (the floor).
     const sketches = kinds.filter((k) => k === 'sketch').length;
-    // 8 passes over at least 10 000 keys: 80 000 / ~280 keys a sketch.
     expect(sketches).toBeGreaterThan(250);
     expect(sketches).toBeLessThan(300);
     expect(kinds.slice(-10)).toEqual(new Array(10).fill('node'));
+    // Ten seconds later: one more pass of credit, about 35 sketches.
+    clock += 10_000;
+    const later: string[] = [];
+    for (let i = 0; i < 50; i++) later.push(await answer(flooders[i % 2]!));
+    const more = later.filter((k) => k === 'sketch').length;
+    expect(more).toBeGreaterThan(30);
+    expect(more).toBeLessThan(40);
   });
 });
