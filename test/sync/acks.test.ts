@@ -12,7 +12,7 @@ import { decodeMessage, encodeMessage, MsgType } from '../../lib/sync/messages.j
 import { defaultTimers, type Timers } from '../../lib/sync/session-state.js';
 import { LogStream, WINDOW } from '../../lib/sync/outgoing.js';
 import { gate, type Gate } from './gate.js';
-import { replicaPool, streamPort, until } from './support.js';
+import { replicaPool, streamPort, tapped, until } from './support.js';
 
 /** Timers whose ACK_DELAY timeouts wait for `fire()`; every other timeout runs as usual. */
 function heldAckTimers() {
@@ -44,26 +44,13 @@ function heldAckTimers() {
 
 /** A transport whose hellos claim protocol 5 only (a peer of the last release). */
 function speaksFiveOnly(inner: Transport): Transport {
-  return {
-    ...inner,
-    async open(handlers) {
-      const conn = await inner.open(handlers);
-      return {
-        ...conn,
-        send(frame) {
-          if (frame instanceof Uint8Array && frame[0] === MsgType.Hello) {
-            const hello = decodeMessage(frame, { maxValueBytes: 1 << 20 });
-            if (hello.type === MsgType.Hello) return conn.send(encodeMessage({ ...hello, versions: [5] }));
-          }
-          conn.send(frame);
-        },
-        close: (code, reason) => conn.close(code, reason),
-        get bufferedAmount() {
-          return conn.bufferedAmount;
-        },
-      };
-    },
-  };
+  return tapped(inner, (frame, conn) => {
+    if (frame instanceof Uint8Array && frame[0] === MsgType.Hello) {
+      const hello = decodeMessage(frame, { maxValueBytes: 1 << 20 });
+      if (hello.type === MsgType.Hello) return conn.send(encodeMessage({ ...hello, versions: [5] }));
+    }
+    conn.send(frame);
+  });
 }
 
 const pool = replicaPool();

@@ -2,9 +2,9 @@
 // that lacks it. Bytes are counted over pairTransports (what each side sent, hellos included), never timed.
 import { afterAll, describe, expect, it } from 'vitest';
 import { CloseCode, pairTransports, type Replica } from '../../lib/index.js';
-import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import { encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import { connectRaw } from '../values/hostile.js';
-import { dump, replicaPool, synced, until } from './support.js';
+import { decodedFrom, dump, replicaPool, synced, until } from './support.js';
 
 /** Values far larger than the tree walk's hashes (a level of 256 node hashes is 1 KB), so the figures show the values. */
 const SIZE = 8000;
@@ -114,17 +114,8 @@ describe('anti-entropy sends each value only to the side that lacks it', () => {
 
 describe('anti-entropy dots from a hostile peer', () => {
   /** The messages the replica sent the raw peer since `from` (LIVE frames, which need the connection's table, left out). */
-  function received(got: Uint8Array[], from: number, table: string[]): Message[] {
-    const out: Message[] = [];
-    for (const f of got.slice(from)) {
-      try {
-        out.push(decodeMessage(f, { maxValueBytes: 1 << 20, table }));
-      } catch {
-        // a LIVE frame
-      }
-    }
-    return out;
-  }
+  const received = decodedFrom;
+
 
   it('forged dots cost the peer values it then lacks, never a value or a version of the replica; another space closes the link', async () => {
     const r = await replica();

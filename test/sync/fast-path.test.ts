@@ -6,10 +6,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CloseCode, pairTransports, type Replica, type Transport } from '../../lib/index.js';
 import { MerkleTree, bucketOf } from '../../lib/sync/merkle.js';
 import { wireHash } from '../../lib/sync/antientropy.js';
-import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import { encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import { keyHash } from '../../lib/sync/sketch.js';
+import { prng } from '../sim/clock.js';
 import { connectRaw } from '../values/hostile.js';
-import { dump, replicaPool, synced, until } from './support.js';
+import { decodedFrom, dump, replicaPool, synced, tapped, until } from './support.js';
 
 const pool = replicaPool();
 const replica = pool.replica;
@@ -26,32 +27,12 @@ interface Sent {
 
 /** A transport that records what its side sends (decoded where the frame decodes alone), and may claim older versions. */
 function recorded(inner: Transport, who: 'a' | 'b', log: Sent[], table: () => string[], versions?: number[]): Transport {
-  return {
-    ...inner,
-    async open(handlers) {
-      const conn = await inner.open(handlers);
-      return {
-        ...conn,
-        send(frame) {
-          let m: Message | undefined;
-          if (frame instanceof Uint8Array) {
-            try {
-              m = decodeMessage(frame, { maxValueBytes: 1 << 22, table: table() });
-            } catch {
-              m = undefined; // a LIVE frame: it needs the connection's table
-            }
-          }
-          if (versions && m?.type === MsgType.Hello) return conn.send(encodeMessage({ ...m, versions }));
-          log.push({ who, bytes: typeof frame === 'string' ? frame.length : frame.byteLength, m });
-          conn.send(frame);
-        },
-        close: (code, reason) => conn.close(code, reason),
-        get bufferedAmount() {
-          return conn.bufferedAmount;
-        },
-      };
-    },
-  };
+  return tapped(inner, (frame, conn) => {
+    const m = frame instanceof Uint8Array ? decodedFrom([frame], 0, table())[0] : undefined;
+    if (versions && m?.type === MsgType.Hello) return conn.send(encodeMessage({ ...m, versions }));
+    log.push({ who, bytes: typeof frame === 'string' ? frame.length : frame.byteLength, m });
+    conn.send(frame);
+  });
 }
 
 async function copyAll(from: Replica, to: Replica): Promise<void> {
@@ -64,18 +45,8 @@ async function copyAll(from: Replica, to: Replica): Promise<void> {
  * same every time, and whether a sketch peels (about 99 % of runs at these sizes) does not change from run to run.
  */
 function seeded(seed: number) {
-  let a = seed >>> 0;
   let t = 1_790_000_000_000;
-  return {
-    random: () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let x = a;
-      x = Math.imul(x ^ (x >>> 15), x | 1);
-      x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-      return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-    },
-    now: () => (t += 3),
-  };
+  return { random: prng(seed), now: () => (t += 3) };
 }
 
 let seeds = 1;
@@ -221,17 +192,8 @@ describe('anti-entropy fast path', () => {
 });
 
 describe('fast-path items from a hostile peer', () => {
-  function received(got: Uint8Array[], from: number, table: string[]): Message[] {
-    const out: Message[] = [];
-    for (const f of got.slice(from)) {
-      try {
-        out.push(decodeMessage(f, { maxValueBytes: 1 << 20, table }));
-      } catch {
-        // a LIVE frame
-      }
-    }
-    return out;
-  }
+  const received = decodedFrom;
+
 
   it('a sketch that answers no opening of ours closes the link', async () => {
     const r = await replica();

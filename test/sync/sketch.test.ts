@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from '../../lib/sync/ae-codec.js';
 import { ProtocolError, Reader, Writer } from '../../lib/sync/codec.js';
+import { prng } from '../sim/clock.js';
 import { cellsOf, KEY_BITS, mulmod, invmod, P, Sketch } from '../../lib/sync/sketch.js';
 
 type Item = readonly [k: number, g: number];
@@ -52,16 +53,6 @@ function sketchOf(items: readonly Item[], m: number, run: number): Sketch {
   return s;
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('the sketch', () => {
   it('field arithmetic is exact: a · a⁻¹ = 1 and products match BigInt', () => {
@@ -87,7 +78,7 @@ describe('the sketch', () => {
   it('a difference peels to exactly the differing keys and their weight differences (a key rewritten on one side is one item)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }), (seed, changed, onlyA, onlyB) => {
-        const rnd = mulberry(seed);
+        const rnd = prng(seed);
         const { a, b, differing } = sides(rnd, { common: 300, changed, onlyA, onlyB });
         const d = differing.size;
         // Peeling needs about 1.4–1.9 cells a key on average, and more for a few keys (up to ~12 for two): room for all.
@@ -104,7 +95,7 @@ describe('the sketch', () => {
   it('too few cells: decoding fails (undefined), it never returns a partial or a wrong set', () => {
     let failed = 0;
     for (let seed = 1; seed <= 40; seed++) {
-      const { a, b } = sides(mulberry(seed), { common: 100, changed: 200, onlyA: 0, onlyB: 0 });
+      const { a, b } = sides(prng(seed), { common: 100, changed: 200, onlyA: 0, onlyB: 0 });
       const found = sketchOf(a, 120, seed).minus(sketchOf(b, 120, seed)).decode();
       if (found === undefined) failed++;
       else expect(found).toHaveLength(200);
@@ -113,7 +104,7 @@ describe('the sketch', () => {
   });
 
   it('equal sides leave every cell zero; the run salts the cells', () => {
-    const { a } = sides(mulberry(5), { common: 500, changed: 0, onlyA: 0, onlyB: 0 });
+    const { a } = sides(prng(5), { common: 500, changed: 0, onlyA: 0, onlyB: 0 });
     expect(sketchOf(a, 50, 1).minus(sketchOf(a, 50, 1)).decode()).toEqual([]);
     expect(sketchOf(a, 50, 1).cells).not.toEqual(sketchOf(a, 50, 2).cells);
   });

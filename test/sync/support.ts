@@ -1,5 +1,7 @@
 import { memoryStorage } from '../../lib/memory-storage.js';
 import { openReplica, type Replica, type ReplicaOptions } from '../../lib/replica.js';
+import type { Connection, Transport } from '../../lib/transport.js';
+import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { StreamPort } from '../../lib/sync/outgoing.js';
 
 /** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
@@ -52,4 +54,35 @@ export function streamPort(sent: number[], parts: Pick<StreamPort, 'readLog' | '
     },
     ...parts,
   };
+}
+
+/** A transport whose connections hand every frame they send to `send`, with the inner connection to pass it on. */
+export function tapped(inner: Transport, send: (frame: Parameters<Connection['send']>[0], conn: Connection) => void): Transport {
+  return {
+    ...inner,
+    async open(handlers) {
+      const conn = await inner.open(handlers);
+      return {
+        ...conn,
+        send: (frame) => send(frame, conn),
+        close: (code, reason) => conn.close(code, reason),
+        get bufferedAmount() {
+          return conn.bufferedAmount;
+        },
+      };
+    },
+  };
+}
+
+/** The messages among `got[from…]` that decode alone with the connection's string table (LIVE frames do not). */
+export function decodedFrom(got: readonly Uint8Array[], from: number, table: string[]): Message[] {
+  const out: Message[] = [];
+  for (const f of got.slice(from)) {
+    try {
+      out.push(decodeMessage(f, { maxValueBytes: 1 << 20, table }));
+    } catch {
+      // a LIVE frame
+    }
+  }
+  return out;
 }
