@@ -6,9 +6,10 @@
  *   B → A   SKETCH: which opening nodes differ, and B's sketch of the keys under them, sized from how many differ
  *           (d differing keys scattered over n nodes leave about n·e^(−d/n) equal: d ≈ −n·ln(1 − b/n))
  *   A → B   A builds its own sketch of the keys under those nodes and peels the difference: the hashes of the
- *           differing keys. For each one A holds: its state whole when that costs about what naming it would (small
- *           values), else its dots (a KEYS claim: the Merkle path's range item without the range). HASHES asks for the
- *           keys A has none of. If the sketch does not peel, A goes on down the tree from the differing nodes
+ *           differing keys, each with its weight difference. For each one A holds: its state whole when B holds none
+ *           of it (the difference is A's whole weight) or when that costs about what naming it would (small values),
+ *           else its dots (a KEYS claim: the Merkle path's range item without the range). HASHES asks for the keys A
+ *           has none of. If the sketch does not peel, A goes on down the tree from the differing nodes
  *           (Merkle path, nothing lost but the sketch's bytes).
  *   B → A   B answers as it answers a range item (each value only to a side that lacks it, wants for what it lacks),
  *           sends the keys of the hashes asked for, and sends back what a state A sent whole lacks of B's

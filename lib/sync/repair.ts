@@ -5,6 +5,9 @@
  *   turn(m)        a turn, possibly split over frames (`more`), is gathered, then answered: the states of the
  *                  keys the peer lacks something of go first (repair CHANGES, upTo 0), then our turn;
  *                  a turn with nothing left to compare ends the run on both sides
+ *   fast path      (protocol 7, fast-path.ts) the responder may answer the opening with a sketch (`draw` bounds how
+ *                  often); the initiator peels it (`peel`) and sends states, claims and key hashes; the responder
+ *                  answers them and sends back what a state sent whole lacks (`sendBack`)
  *
  * Values go only to a side that lacks them: a range item carries the dots of each key's state, so the side that
  * answers it sends each key's state with the versions the peer holds or has seen superseded as held forms (the link's
