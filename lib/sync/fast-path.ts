@@ -19,7 +19,7 @@
  * answers also sends its keys that share a hash with a key the other named and were not named themselves (rare, a
  * few bytes; otherwise a key hidden behind a named one would never be found, run after run).
  */
-import { EMPTY_STATE, type KeyState } from '../dvv.js';
+import { EMPTY_STATE } from '../dvv.js';
 import type { AeItem } from './ae-codec.js';
 import { ARITY, bucketOf, type MerkleTree } from './merkle.js';
 import { bucketOfKeyHash, keyHash, Sketch, weight, weightSalt } from './sketch.js';
@@ -123,9 +123,4 @@ export function keysToOffer(tree: MerkleTree, hashes: Iterable<number>, named: R
 /** A claim item for keys: their dots are filled in from the records before it goes (antientropy.ts fillRanges). */
 export function claimItem(keys: readonly string[]): AeItem {
   return { kind: 'keys', keys: keys.map((k) => [k, EMPTY_STATE] as const) };
-}
-
-/** A state without its values (what we remember of a state the peer sent whole in this run): dots, HLCs, context. */
-export function dotsOf(s: KeyState): KeyState {
-  return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
 }

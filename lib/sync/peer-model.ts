@@ -36,7 +36,7 @@ function holdsDot(s: KeyState, r: string, n: number): boolean {
 const sentDots = new WeakMap<KeyState, KeyState>();
 
 /** The dots of a state (versions without their values, so the model pins no value). */
-function dotsOf(s: KeyState): KeyState {
+export function dotsOf(s: KeyState): KeyState {
   return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
 }
 
