@@ -70,11 +70,27 @@ export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: numb
   return { level, nodes, m, keys };
 }
 
-/** Our sketch of the keys under the given nodes of one level. */
-export function buildSketch(tree: MerkleTree, level: number, nodes: readonly number[], m: number, run: number): Sketch {
+/** Keys a sketch passes over between two pauses (about 35 ms of one core). */
+const KEYS_PER_SLICE = 50_000;
+
+/**
+ * Our sketch of the keys under the given nodes of one level, built a node at a time with `pause` awaited after every
+ * KEYS_PER_SLICE keys, so a large space does not hold the event loop for the whole pass. A key written meanwhile is
+ * taken in whatever state it has when its node is reached: any mix of states is a set the peer's sketch can be
+ * compared with, and what changed after is the log stream's to send.
+ */
+export async function buildSketch(tree: MerkleTree, level: number, nodes: readonly number[], m: number, run: number, pause?: () => Promise<void>): Promise<Sketch> {
   const s = new Sketch(m, run);
   const salt = weightSalt(run);
-  for (const i of nodes) tree.forEachUnder(level, i, (key, h, bucket) => s.add(keyHash(key, bucket), weight(h, run, salt)));
+  let slice = 0;
+  for (const i of nodes) {
+    if (pause && slice >= KEYS_PER_SLICE) {
+      await pause();
+      slice = 0;
+    }
+    slice += tree.count(level, i);
+    tree.forEachUnder(level, i, (key, h, bucket) => s.add(keyHash(key, bucket), weight(h, run, salt)));
+  }
   return s;
 }
 
@@ -82,8 +98,8 @@ export function buildSketch(tree: MerkleTree, level: number, nodes: readonly num
  * The keys that differ between our tree and the peer's sketch, or undefined when it does not peel: `ours` the keys
  * we hold (`lacked` those the peer holds nothing of), `hashes` the hashes we hold no key of.
  */
-export function decodeSketch(tree: MerkleTree, item: SketchItem, run: number): { ours: string[]; lacked: Set<string>; hashes: number[] } | undefined {
-  const mine = buildSketch(tree, item.level, item.nodes, item.m, run);
+export async function decodeSketch(tree: MerkleTree, item: SketchItem, run: number, pause?: () => Promise<void>): Promise<{ ours: string[]; lacked: Set<string>; hashes: number[] } | undefined> {
+  const mine = await buildSketch(tree, item.level, item.nodes, item.m, run, pause);
   const found = mine.minus(new Sketch(item.m, run, item.cells)).decode(item.m);
   if (!found) return undefined;
   const ours: string[] = [];

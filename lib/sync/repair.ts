@@ -80,6 +80,8 @@ export interface RepairPort {
   index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit }>;
   /** The replica's clock (ms): refills the sketch credit. */
   now(): number;
+  /** Lets other work run (a timer of the session's): a large sketch is built in slices. */
+  pause?: () => Promise<void>;
   get(key: string): Promise<KeyRecord | undefined>;
   random(): number;
   /** The peer holds (at least) this state of the key, as dots: our states for it go with held forms (peer-model.ts). */
@@ -191,8 +193,8 @@ export class Repair {
       run.fast = 'sketched';
       run.received = new Map();
       const { level, nodes, m: cellCount } = plan;
-      const cells = buildSketch(ix.tree, level, nodes, cellCount, run.id).cells;
       return this.queue(async () => {
+        const { cells } = await buildSketch(ix.tree, level, nodes, cellCount, run.id, this.port.pause);
         await this.sendStates(run, m.want);
         if (this.run === run && !this.port.closed) this.sendTurn(run.id, run.myTop, [{ kind: 'sketch', level, nodes, m: cellCount, cells }], [], false);
       });
@@ -262,7 +264,7 @@ export class Repair {
    */
   private async peel(run: Run, sketch: Extract<AeItem, { kind: 'sketch' }>, want: readonly string[]): Promise<void> {
     const { tree, lastSeq } = await this.port.index();
-    const found = decodeSketch(tree, sketch, run.id);
+    const found = await decodeSketch(tree, sketch, run.id, this.port.pause);
     let items: AeItem[];
     const whole: string[] = [];
     if (!found) items = expand(tree, sketch.nodes.map((index) => ({ level: sketch.level, index })), run.id);

@@ -110,6 +110,7 @@ export class SpaceSync {
       },
       index: () => hub.index(name),
       now: () => core.now(),
+      pause: () => new Promise<void>((resolve) => session.timers.setTimeout(resolve, 0)),
       get: (key) => core.storage.get(name, key),
       random: () => core.random(),
       observe: (key, dots) => session.model.observe(name, key, dots, true),

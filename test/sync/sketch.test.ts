@@ -4,6 +4,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from '../../lib/sync/ae-codec.js';
 import { ProtocolError, Reader, Writer } from '../../lib/sync/codec.js';
+import { loadHasher } from '../../lib/hash.js';
+import { buildSketch } from '../../lib/sync/fast-path.js';
+import { MerkleTree } from '../../lib/sync/merkle.js';
 import { prng } from '../sim/clock.js';
 import { cellsOf, KEY_BITS, mulmod, invmod, P, Sketch } from '../../lib/sync/sketch.js';
 
@@ -107,6 +110,20 @@ describe('the sketch', () => {
     const { a } = sides(prng(5), { common: 500, changed: 0, onlyA: 0, onlyB: 0 });
     expect(sketchOf(a, 50, 1).minus(sketchOf(a, 50, 1)).decode()).toEqual([]);
     expect(sketchOf(a, 50, 1).cells).not.toEqual(sketchOf(a, 50, 2).cells);
+  });
+});
+
+describe('building a sketch of a large space', () => {
+  it('pauses between slices of keys and makes the same cells as in one go', async () => {
+    await loadHasher();
+    const tree = new MerkleTree();
+    for (let i = 0; i < 120_000; i++) tree.set(`key-${i}`, (i * 2654435761).toString(16).padStart(16, '0').slice(-16));
+    const nodes = Array.from({ length: 256 }, (_, i) => i);
+    let pauses = 0;
+    const sliced = await buildSketch(tree, 2, nodes, 64, 99, async () => void pauses++);
+    const whole = await buildSketch(tree, 2, nodes, 64, 99);
+    expect(pauses).toBe(2); // after 50 000 and 100 000 keys
+    expect(sliced.cells).toEqual(whole.cells);
   });
 });
 
