@@ -4,7 +4,8 @@
  * a range item is level, index and its (key, dots) list — then the wanted keys. Decoding validates every field
  * (fields.ts) and refuses nodes the tree cannot have. Protocol 7 adds the fast path's items (fast-path.ts), each
  * its own group: a sketch (level, the differing nodes as index gaps, the cell count, 12 bytes a cell, every sum
- * below the field's prime), claims (a (key, dots) list without a range) and key hashes (below 2^30).
+ * below the field's prime), claims (a (key, dots) list without a range), key hashes (below 2^30) and the claims
+ * wanted back (a bitmap over the claims of the peer's last turn).
  *
  * A key's dots are its state without values or times: 2 × the version count (+ 1 when the context follows
  * explicitly), each version's replica id (the frame's string table) and counter × 2 + its tombstone flag, then the
@@ -27,7 +28,9 @@ export type AeItem =
   /** Protocol 7: keys with the dots of each key's state, like a range item's, but only these keys. */
   | { kind: 'keys'; keys: Array<readonly [string, KeyState]> }
   /** Protocol 7: key hashes (sketch.ts) whose keys the sender lacks. */
-  | { kind: 'hashes'; hashes: number[] };
+  | { kind: 'hashes'; hashes: number[] }
+  /** Protocol 7: the claims of the peer's last turn the sender wants, as a bitmap over them in order (bit i: byte i >> 3, bit i & 7). */
+  | { kind: 'wanted'; bits: Uint8Array };
 
 export interface AntiEntropyBody {
   space: string;
@@ -56,7 +59,7 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
   w.uint(groups.length);
   for (const g of groups) {
     const first = g[0]!;
-    if (first.kind === 'sketch' || first.kind === 'keys' || first.kind === 'hashes') {
+    if (first.kind === 'sketch' || first.kind === 'keys' || first.kind === 'hashes' || first.kind === 'wanted') {
       writeFastItem(w, first);
       continue;
     }
@@ -124,7 +127,11 @@ function readClaims(r: Reader): Array<readonly [string, KeyState]> {
 /** Cells a sketch may have (fast-path.ts MAX_SKETCH_CELLS). */
 const MAX_CELLS = 1 << 16;
 
-function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' | 'hashes' }>): void {
+function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' | 'hashes' | 'wanted' }>): void {
+  if (it.kind === 'wanted') {
+    w.u8(5);
+    return w.bytes(it.bits);
+  }
   if (it.kind === 'keys') {
     w.u8(3);
     return writeClaims(w, it.keys);
@@ -151,6 +158,7 @@ function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' 
 }
 
 function readFastItem(r: Reader, kind: number): AeItem {
+  if (kind === 5) return { kind: 'wanted', bits: r.bytes() };
   if (kind === 3) return { kind: 'keys', keys: readClaims(r) };
   if (kind === 4) {
     const n = r.count(1);
@@ -265,6 +273,7 @@ export function turnMemory(items: readonly AeItem[], want: readonly string[]): n
     n += 96;
     if (it.kind === 'sketch') n += 12 * it.m + 8 * it.nodes.length;
     else if (it.kind === 'hashes') n += 8 * it.hashes.length;
+    else if (it.kind === 'wanted') n += it.bits.length;
     else if (it.kind === 'range' || it.kind === 'keys') for (const [k, st] of it.keys) n += 2 * k.length + 320 + 64 * (st.vs.length + Object.keys(st.cc).length);
   }
   for (const k of want) n += 2 * k.length + 48;

@@ -190,6 +190,7 @@ function itemSize(it: AeItem): number {
   if (it.kind === 'node') return 5;
   if (it.kind === 'sketch') return 16 + 2 * it.nodes.length + 12 * it.m;
   if (it.kind === 'hashes') return 4 + 5 * it.hashes.length;
+  if (it.kind === 'wanted') return 4 + it.bits.length;
   return 8 + it.keys.reduce((n, [k, s]) => n + k.length + 2 + dotsSize(s), 0);
 }
 

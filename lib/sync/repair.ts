@@ -117,6 +117,8 @@ interface Run {
    */
   fast?: 'sketched' | 'decoded';
   received?: Map<string, KeyState>;
+  /** The keys our last turn claimed, in order (the peeling side): a bitmap over them says which the peer wants. */
+  claimed?: string[];
 }
 
 export class Repair {
@@ -179,6 +181,7 @@ export class Repair {
       this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
+    m = wantedClaims(run, m);
     if (m.final) return this.queue(async () => {
       await this.sendStates(run, [...m.want, ...(await this.sendBack(run, m.items))]);
       await this.end(run);
@@ -220,7 +223,10 @@ export class Repair {
       const final = items.length === 0 && want.length === 0;
       await this.sendStates(run, [...send, ...m.want, ...whole]);
       if (this.run !== run || this.port.closed) return;
-      this.sendTurn(run.id, first ? run.myTop : 0, items, want, final);
+      // The claims we want back go as a bitmap over the peer's claims, not as their keys again.
+      const bits = run.fast === 'sketched' ? claimBits(m.items, want) : undefined;
+      if (bits) this.sendTurn(run.id, first ? run.myTop : 0, [...items, { kind: 'wanted', bits: bits.bits }], bits.rest, final);
+      else this.sendTurn(run.id, first ? run.myTop : 0, items, want, final);
       if (final) await this.end(run);
     });
   }
@@ -292,6 +298,7 @@ export class Repair {
       for (let i = 0; i < found.hashes.length; i += perItem) items.push({ kind: 'hashes', hashes: found.hashes.slice(i, i + perItem) });
     }
     const filled = await fillRanges(items, (k) => this.durable(k, lastSeq), whole);
+    run.claimed = filled.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : []));
     const final = filled.length === 0 && whole.length === 0;
     await this.sendStates(run, [...want, ...whole]);
     if (this.run !== run || this.port.closed) return;
@@ -368,6 +375,46 @@ export class Repair {
       { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop },
     );
   }
+}
+
+/**
+ * The wants among the claims of the peer's turn, as a bitmap over those claims in order, and the other wants; undefined
+ * when the turn claimed nothing we want.
+ */
+function claimBits(items: readonly AeItem[], want: readonly string[]): { bits: Uint8Array; rest: string[] } | undefined {
+  const order = new Map<string, number>();
+  let count = 0;
+  for (const it of items) {
+    if (it.kind !== 'keys') continue;
+    for (const [k] of it.keys) if (!order.has(k)) order.set(k, count++);
+    else count++;
+  }
+  const wanted = want.filter((k) => order.has(k));
+  if (wanted.length === 0) return undefined;
+  const bits = new Uint8Array(Math.ceil(count / 8));
+  for (const k of wanted) {
+    const i = order.get(k)!;
+    bits[i >> 3]! |= 1 << (i & 7);
+  }
+  return { bits, rest: want.filter((k) => !order.has(k)) };
+}
+
+/** A turn with its bitmap of wanted claims (claimBits) turned back into keys, from what our last turn claimed. */
+function wantedClaims(run: Run, m: AntiEntropy): AntiEntropy {
+  const bitmaps = m.items.filter((it) => it.kind === 'wanted');
+  if (bitmaps.length === 0) return m;
+  const claimed = run.claimed;
+  if (!claimed || bitmaps.length > 1) throw new ProtocolError('wanted claims where we claimed nothing');
+  const bits = bitmaps[0]!.bits;
+  if (bits.length > Math.ceil(claimed.length / 8)) throw new ProtocolError('wanted claims past our claims');
+  const want = [...m.want];
+  for (let i = 0; i < bits.length * 8; i++) {
+    if (!(bits[i >> 3]! & (1 << (i & 7)))) continue;
+    if (i >= claimed.length) throw new ProtocolError('wanted claims past our claims');
+    want.push(claimed[i]!);
+  }
+  run.claimed = undefined;
+  return { ...m, items: m.items.filter((it) => it.kind !== 'wanted'), want };
 }
 
 export const newStats = (): RunStats => ({ turns: 0, bytes: 0, keysSent: 0, keysReceived: 0, keysRepaired: 0 });

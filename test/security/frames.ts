@@ -92,6 +92,7 @@ const aeItemArb: fc.Arbitrary<unknown> = fc.oneof(
   // Protocol 7's fast path: claims without a range, key hashes (some out of range), sketches (answering no opening of
   // the relay's, with sums at or past the prime now and then).
   fc.record({ kind: fc.constant('keys'), keys: fc.array(fc.tuple(keyArb, dotsArb()), { maxLength: 50 }) }),
+  fc.record({ kind: fc.constant('wanted'), bits: fc.uint8Array({ maxLength: 40 }) }),
   fc.record({ kind: fc.constant('hashes'), hashes: fc.array(mostly(fc.nat({ max: 2 ** 30 - 1 }), fc.constantFrom(2 ** 30, 2 ** 40)), { maxLength: 300 }) }),
   fc.record({
     kind: fc.constant('sketch'),
@@ -215,7 +216,7 @@ export function build(spec: FrameSpec, ids: Ids): Uint8Array {
   }
   if (m.type === MsgType.AntiEntropy) {
     type Dots = { vs: Array<{ who: Who; n: number; d: boolean }>; cc?: Array<[Who, number]> };
-    const items = (m.items as Array<{ kind: 'node' | 'sketch' | 'hashes' } | { kind: 'range' | 'keys'; keys: Array<[string, Dots]> }>).map((it) => {
+    const items = (m.items as Array<{ kind: 'node' | 'sketch' | 'hashes' | 'wanted' } | { kind: 'range' | 'keys'; keys: Array<[string, Dots]> }>).map((it) => {
       if (it.kind !== 'range' && it.kind !== 'keys') return it as AeItem;
       const keys = it.keys.map(([k, s]) => {
         const vs = s.vs.map((v) => ({ r: idOf(v.who, ids, fresh), n: v.n, t: 0, c: 0, ...(v.d ? { d: 1 as const } : {}) }));

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CloseCode, pairTransports, type Replica, type Transport } from '../../lib/index.js';
 import { MerkleTree, bucketOf } from '../../lib/sync/merkle.js';
 import { wireHash } from '../../lib/sync/antientropy.js';
-import { encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import { encodeMessage, MsgType, type AeItem, type Message } from '../../lib/sync/messages.js';
 import { keyHash } from '../../lib/sync/sketch.js';
 import { prng } from '../sim/clock.js';
 import { connectRaw } from '../values/hostile.js';
@@ -178,6 +178,10 @@ describe('anti-entropy fast path', () => {
     expect(items.some((it) => it.kind === 'sketch')).toBe(true);
     expect(items.filter((it) => it.kind === 'keys').length).toBeGreaterThan(1);
     expect(Math.max(...log.map((s) => s.bytes))).toBeLessThanOrEqual(8192);
+    // The claimed keys the other side wants back go as a bitmap over the claims, not as 600-byte keys again.
+    const claimed = new Set(items.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : [])));
+    expect(items.some((it) => it.kind === 'wanted')).toBe(true);
+    expect(log.flatMap((s) => (s.m?.type === MsgType.AntiEntropy ? s.m.want : [])).filter((k) => claimed.has(k))).toEqual([]);
   });
 
   it('a peer of the last release (protocol 6) gets the Merkle path', async () => {
@@ -195,12 +199,15 @@ describe('fast-path items from a hostile peer', () => {
   const received = decodedFrom;
 
 
-  it('a sketch that answers no opening of ours closes the link', async () => {
+  it.each<[string, AeItem]>([
+    ['a sketch that answers no opening of ours', { kind: 'sketch', level: 1, nodes: [2], m: 1, cells: new Uint32Array(3) }],
+    ['claims wanted back where we claimed nothing', { kind: 'wanted', bits: new Uint8Array([1]) }],
+  ])('%s closes the link', async (_, item) => {
     const r = await replica();
     await r.space(SPACE).put('k', 1);
     const { conn, raw, peer, got, closed } = await connectRaw(r);
     await until(() => got.length > 1, 'the replica syncing the space');
-    conn.send(encodeMessage({ type: MsgType.AntiEntropy, space: SPACE, run: 5, top: 1, items: [{ kind: 'sketch', level: 1, nodes: [2], m: 1, cells: new Uint32Array(3) }], want: [], final: false }, [raw.id, peer]));
+    conn.send(encodeMessage({ type: MsgType.AntiEntropy, space: SPACE, run: 5, top: 1, items: [item], want: [], final: false }, [raw.id, peer]));
     await until(() => closed() !== undefined, 'the link closing');
     expect(closed()!.code).toBe(CloseCode.PROTOCOL_ERROR);
   });

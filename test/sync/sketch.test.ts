@@ -135,12 +135,13 @@ describe('fast-path items on the wire', () => {
     return readAntiEntropy(new Reader(w.finish()));
   };
 
-  it('a sketch, claims and key hashes come back as sent', () => {
+  it('a sketch, claims, key hashes and wanted claims come back as sent', () => {
     const cells = new Uint32Array(3 * 5).map((_, i) => (i * 104_729) % P);
     const m = body([
       { kind: 'sketch', level: 2, nodes: [0, 3, 255], m: 5, cells },
       { kind: 'keys', keys: [['k1', { vs: [{ r: 'replica-a', n: 3, t: 0, c: 0 }], cc: { 'replica-a': 3 } }]] },
       { kind: 'hashes', hashes: [0, 12345, 2 ** KEY_BITS - 1] },
+      { kind: 'wanted', bits: new Uint8Array([0b101, 0, 0x80]) },
     ]);
     expect(roundTrip(m)).toEqual(m);
   });
