@@ -183,6 +183,11 @@ export class LogStream {
     this.port.refreshStatus();
   }
 
+  /** Our log sent up to its last entry; acknowledgements may still be on their way (a peer defers them: ack-policy.ts). */
+  get sentAll(): boolean {
+    return this.ready && !this.pumping && this.live.length === 0 && this.port.lastSeq() <= this.sent;
+  }
+
   /** Caught up on our side: the log sent up to its last entry and every frame acknowledged. */
   get done(): boolean {
     return this.ready && !this.busy && this.port.lastSeq() <= this.sent;

@@ -344,14 +344,17 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.spaces.get(change.space)?.out.changed(change, prevLast);
   }
 
-  /** Periodic repair on a synced session: both ends keep the timer; the smaller replicaId starts the round. */
+  /**
+   * Periodic repair: both ends keep the timer; the smaller replicaId starts a round in every space that is settled
+   * (synced, acknowledgements aside: space-sync.ts).
+   */
   private scheduleAntiEntropy(): void {
     const every = this.options.antiEntropyInterval ?? DEFAULT_ANTI_ENTROPY_INTERVAL;
     if (every <= 0 || this.closed) return;
     this.aeTimer = this.timers.setTimeout(() => {
       if (this.closed) return;
-      if (this.currentStatus === 'synced' && initiatesAntiEntropy(this.core.replicaId, this.peer!.replicaId)) {
-        for (const s of this.spaces.values()) if (s.out.ready && s.theirs) s.beginRepair(false);
+      if (this.peer && initiatesAntiEntropy(this.core.replicaId, this.peer.replicaId)) {
+        for (const s of this.spaces.values()) if (s.theirs && s.settled) s.beginRepair(false);
       }
       this.scheduleAntiEntropy();
     }, every);

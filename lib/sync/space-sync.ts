@@ -171,6 +171,15 @@ export class SpaceSync {
     return this.caughtUp && !this.held && !this.repair.running && this.out.done;
   }
 
+  /**
+   * Ready for a periodic repair: synced but for acknowledgements still on their way. A link that forwards writes all
+   * the time always has a frame or two unacknowledged (a peer defers its ACKs up to ACK_DELAY), so a round that waited
+   * for `synced` at the timer's tick could miss every tick.
+   */
+  get settled(): boolean {
+    return this.caughtUp && !this.held && !this.repair.running && this.out.sentAll;
+  }
+
   /** The cursor record stored: a cursor (default: the one held) with the reach. */
   private storedCursor(cursor = this.cursor): StoredCursor {
     const reach = this.reach;
