@@ -35,10 +35,7 @@ export class ReplicaCore {
   readonly acks = new AckTracker();
   /** @internal A relay acknowledges every log frame at once: its cluster counts replication from its ACKs (sync/ack-policy.ts). */
   promptAcks = false;
-  /**
-   * @internal Answer every anti-entropy opening with a sketch wherever one fits a frame, even where listing keys would
-   * be smaller (sync/fast-path.ts): the simulator's spaces are too small for the size rule to pick the fast path.
-   */
+  /** @internal Sketch every anti-entropy opening where one fits a frame (sync/fast-path.ts): for the simulator's small spaces. */
   sketchAlways = false;
   readonly clock: HybridClock;
   readonly now: () => number;

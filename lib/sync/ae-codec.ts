@@ -16,7 +16,7 @@ import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { hash, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
-import { KEY_BITS, P } from './sketch.js';
+import { CELL_BYTES, KEY_BITS, MAX_CELLS, P } from './sketch.js';
 import { ccIsDots, MAX_COUNTER } from './wire-state.js';
 
 /** One Merkle node's hash, or (RANGE) the keys under a node with the dots of each key's state (no values). */
@@ -124,9 +124,6 @@ function readClaims(r: Reader): Array<readonly [string, KeyState]> {
   return keys;
 }
 
-/** Cells a sketch may have (fast-path.ts MAX_SKETCH_CELLS). */
-const MAX_CELLS = 1 << 16;
-
 function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' | 'hashes' | 'wanted' }>): void {
   if (it.kind === 'wanted') {
     w.u8(5);
@@ -185,7 +182,7 @@ function readFastItem(r: Reader, kind: number): AeItem {
   const m = r.uint();
   if (m < 1 || m > MAX_CELLS) throw new ProtocolError('invalid sketch size');
   const bytes = r.bytes();
-  if (bytes.length !== 12 * m) throw new ProtocolError('invalid sketch cells');
+  if (bytes.length !== CELL_BYTES * m) throw new ProtocolError('invalid sketch cells');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const cells = new Uint32Array(3 * m);
   for (let i = 0; i < cells.length; i++) {
@@ -271,7 +268,7 @@ export function turnMemory(items: readonly AeItem[], want: readonly string[]): n
   let n = 0;
   for (const it of items) {
     n += 96;
-    if (it.kind === 'sketch') n += 12 * it.m + 8 * it.nodes.length;
+    if (it.kind === 'sketch') n += CELL_BYTES * it.m + 8 * it.nodes.length;
     else if (it.kind === 'hashes') n += 8 * it.hashes.length;
     else if (it.kind === 'wanted') n += it.bits.length;
     else if (it.kind === 'range' || it.kind === 'keys') for (const [k, st] of it.keys) n += 2 * k.length + 320 + 64 * (st.vs.length + Object.keys(st.cc).length);

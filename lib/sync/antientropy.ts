@@ -21,6 +21,7 @@ import { dotTest, EMPTY_STATE, join, sameState, stateHash, type KeyState } from 
 import { dotsSize, MAX_CLAIMED_VERSIONS } from './ae-codec.js';
 import type { AeItem } from './messages.js';
 import { ARITY, DEPTH, type MerkleTree } from './merkle.js';
+import { CELL_BYTES } from './sketch.js';
 
 /**
  * Hashes on the wire are 32 of the 64 bits, taken at an offset that depends on the run: a collision in one
@@ -188,7 +189,7 @@ export function splitTurn(items: readonly AeItem[], want: readonly string[], bud
 
 function itemSize(it: AeItem): number {
   if (it.kind === 'node') return 5;
-  if (it.kind === 'sketch') return 16 + 2 * it.nodes.length + 12 * it.m;
+  if (it.kind === 'sketch') return 16 + 2 * it.nodes.length + CELL_BYTES * it.m;
   if (it.kind === 'hashes') return 4 + 5 * it.hashes.length;
   if (it.kind === 'wanted') return 4 + it.bits.length;
   return 8 + it.keys.reduce((n, [k, s]) => n + k.length + 2 + dotsSize(s), 0);

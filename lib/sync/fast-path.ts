@@ -21,18 +21,16 @@
  */
 import { EMPTY_STATE } from '../dvv.js';
 import type { AeItem } from './ae-codec.js';
+import { wireHash } from './antientropy.js';
+import { ProtocolError } from './codec.js';
 import { ARITY, bucketOf, type MerkleTree } from './merkle.js';
-import { bucketOfKeyHash, keyHash, Sketch, weight, weightSalt } from './sketch.js';
+import { bucketOfKeyHash, CELL_BYTES, keyHash, MAX_CELLS, Sketch, weight, weightSalt } from './sketch.js';
 
 export type SketchItem = Extract<AeItem, { kind: 'sketch' }>;
 
-/** Cells a peer may send or ask us to build. */
-export const MAX_SKETCH_CELLS = 1 << 16;
 /** Cells per estimated differing key (peeling needs 1.4–1.9 on average; the estimate has a spread), and a floor. */
 const CELLS_PER_KEY = 1.8;
 const CELLS_MIN = 16;
-/** Bytes a cell takes on the wire. */
-export const CELL_BYTES = 12;
 
 export interface SketchPlan {
   level: number;
@@ -47,7 +45,7 @@ export interface SketchPlan {
  * all of its nodes differ, and the sketch is smaller than listing our keys under them (the Merkle path ends in key
  * lists, a few bytes a key) and fits in one frame.
  */
-export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: number, frameBudget: number, hash: (h: string, run: number) => string, always = false): SketchPlan | undefined {
+export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: number, frameBudget: number, always = false): SketchPlan | undefined {
   const first = items[0];
   if (!first || first.kind !== 'node' || first.level < 1 || first.level > 2) return undefined;
   const level = first.level;
@@ -58,7 +56,7 @@ export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: numb
   for (let i = 0; i < n; i++) {
     const it = items[i]!;
     if (it.kind !== 'node' || it.level !== level || it.index !== i) return undefined;
-    if (hash(tree.hash(level, i), run) !== it.hash) {
+    if (wireHash(tree.hash(level, i), run) !== it.hash) {
       nodes.push(i);
       keys += tree.count(level, i);
     }
@@ -66,7 +64,7 @@ export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: numb
   const b = nodes.length;
   if (b === 0 || b === n) return undefined;
   const m = Math.ceil(CELLS_PER_KEY * -n * Math.log(1 - b / n)) + CELLS_MIN;
-  if (m > MAX_SKETCH_CELLS || CELL_BYTES * m + 64 > 2 * frameBudget || (!always && (CELL_BYTES * m > frameBudget - 1024 || CELL_BYTES * m > 6 * keys))) return undefined;
+  if (m > MAX_CELLS || CELL_BYTES * m + 64 > 2 * frameBudget || (!always && (CELL_BYTES * m > frameBudget - 1024 || CELL_BYTES * m > 6 * keys))) return undefined;
   return { level, nodes, m, keys };
 }
 
@@ -139,4 +137,99 @@ export function keysToOffer(tree: MerkleTree, hashes: Iterable<number>, named: R
 /** A claim item for keys: their dots are filled in from the records before it goes (antientropy.ts fillRanges). */
 export function claimItem(keys: readonly string[]): AeItem {
   return { kind: 'keys', keys: keys.map((k) => [k, EMPTY_STATE] as const) };
+}
+
+/**
+ * On the fast path, a differing key's state goes whole at once when it takes at most this many bytes beyond twice its
+ * key: about what naming it and being asked for it would cost (a claim, then a want).
+ */
+export const WHOLE_BYTES = 48;
+
+/**
+ * The initiator's items after peeling: claims of `claims` and asks for `hashes`, each item small enough that a turn
+ * splits into frames under `frameBudget` (a claim is its key and a few dots, a hash up to 5 bytes).
+ */
+export function peelItems(claims: readonly string[], hashes: readonly number[], frameBudget: number): AeItem[] {
+  const items: AeItem[] = [];
+  const room = Math.max(64, frameBudget / 2);
+  for (let i = 0, bytes = 0, from = 0; i <= claims.length; i++) {
+    if (i === claims.length || (bytes > 0 && bytes + claims[i]!.length + 24 > room)) {
+      if (i > from) items.push(claimItem(claims.slice(from, i)));
+      from = i;
+      bytes = 0;
+    }
+    if (i < claims.length) bytes += claims[i]!.length + 24;
+  }
+  const perItem = Math.max(8, Math.floor(room / 5));
+  for (let i = 0; i < hashes.length; i += perItem) items.push({ kind: 'hashes', hashes: hashes.slice(i, i + perItem) });
+  return items;
+}
+
+/**
+ * The wants among the claims of the peer's turn, as a bitmap over those claims in order, and the other wants; undefined
+ * when the turn claimed nothing we want.
+ */
+export function claimBits(items: readonly AeItem[], want: readonly string[]): { bits: Uint8Array; rest: string[] } | undefined {
+  const order = new Map<string, number>();
+  let count = 0;
+  for (const it of items) {
+    if (it.kind !== 'keys') continue;
+    for (const [k] of it.keys) if (!order.has(k)) order.set(k, count++);
+    else count++;
+  }
+  const wanted = want.filter((k) => order.has(k));
+  if (wanted.length === 0) return undefined;
+  const bits = new Uint8Array(Math.ceil(count / 8));
+  for (const k of wanted) {
+    const i = order.get(k)!;
+    bits[i >> 3]! |= 1 << (i & 7);
+  }
+  return { bits, rest: want.filter((k) => !order.has(k)) };
+}
+
+/**
+ * A turn's items and wants with its bitmap of wanted claims (claimBits) turned back into keys, from `claimed`, what our
+ * last turn claimed; the turn as it was when it holds no bitmap.
+ */
+export function wantedClaims(claimed: readonly string[] | undefined, items: readonly AeItem[], want: readonly string[]): { items: AeItem[]; want: string[] } | undefined {
+  const bitmaps = items.filter((it) => it.kind === 'wanted');
+  if (bitmaps.length === 0) return undefined;
+  if (!claimed || bitmaps.length > 1) throw new ProtocolError('wanted claims where we claimed nothing');
+  const bits = bitmaps[0]!.bits;
+  if (bits.length > Math.ceil(claimed.length / 8)) throw new ProtocolError('wanted claims past our claims');
+  const out = [...want];
+  for (let i = 0; i < bits.length * 8; i++) {
+    if (!(bits[i >> 3]! & (1 << (i & 7)))) continue;
+    if (i >= claimed.length) throw new ProtocolError('wanted claims past our claims');
+    out.push(claimed[i]!);
+  }
+  return { items: items.filter((it) => it.kind !== 'wanted'), want: out };
+}
+
+/**
+ * A peer may start a run whenever it likes, and answering its opening with a sketch costs a pass over our keys under
+ * the differing nodes where the tree walk costs a few hashes. So a space's sketches, for all sessions together, draw
+ * on a credit of this many passes over its keys (at least 10 000 keys a pass), which refills by one pass every
+ * SKETCH_REFILL_MS of the replica's clock; without credit a run takes the tree walk. Honest peers sketch on
+ * connecting and when a periodic run finds a difference the log stream did not mend; a relay's clients reconnecting
+ * together after a restart use the credit first, the rest take the tree walk.
+ */
+const SKETCH_PASSES = 8;
+const SKETCH_REFILL_MS = 10_000;
+
+/** A space's credit for sketches (keys they may still pass over), and when it was last brought up to date. */
+export interface SketchCredit {
+  credit: number;
+  at: number;
+}
+
+/** Takes `keys` from the space's sketch credit (kept on its index) at time `now`, if it holds that much. */
+export function drawCredit(ix: { tree: MerkleTree; sketch?: SketchCredit }, keys: number, now: number): boolean {
+  const pass = Math.max(ix.tree.keyCount, 10_000);
+  const c = (ix.sketch ??= { credit: SKETCH_PASSES * pass, at: now });
+  c.credit = Math.min(SKETCH_PASSES * pass, c.credit + (Math.max(0, now - c.at) / SKETCH_REFILL_MS) * pass);
+  c.at = now;
+  if (c.credit < keys) return false;
+  c.credit -= keys;
+  return true;
 }

@@ -13,7 +13,7 @@
 import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
 import { MerkleTree } from './merkle.js';
-import type { SketchCredit } from './repair.js';
+import type { SketchCredit } from './fast-path.js';
 import { PresenceHub } from './presence-hub.js';
 import { Principals } from './principals.js';
 
@@ -35,7 +35,7 @@ export interface SessionLike {
 interface SpaceIndex {
   tree: MerkleTree;
   lastSeq: number;
-  /** What anti-entropy sketches of this space may still pass over, for every session together (repair.ts). */
+  /** What anti-entropy sketches of this space may still pass over, for every session together (fast-path.ts). */
   sketch?: SketchCredit;
 }
 

@@ -30,8 +30,8 @@
 import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
 import type { KeyState } from '../dvv.js';
-import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, wireHash } from './antientropy.js';
-import { buildSketch, claimItem, decodeSketch, keysToOffer, sketchPlan } from './fast-path.js';
+import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn } from './antientropy.js';
+import { buildSketch, claimBits, decodeSketch, drawCredit, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
@@ -43,29 +43,6 @@ import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from '.
  * make us hold more. About 650 000 keys that differ, each with one writer (a single frame is bounded by its size).
  */
 const MAX_TURN_BYTES = 256 * 1024 * 1024;
-
-/**
- * On the fast path, a differing key's state goes whole at once when it takes at most this many bytes beyond twice its
- * key: about what naming it and being asked for it would cost (a claim, then a want).
- */
-const WHOLE_BYTES = 48;
-
-/**
- * A peer may start a run whenever it likes, and answering its opening with a sketch costs a pass over our keys under
- * the differing nodes where the tree walk costs a few hashes. So a space's sketches, for all sessions together, draw
- * on a credit of this many passes over its keys (at least 10 000 keys a pass), which refills by one pass every
- * SKETCH_REFILL_MS of the replica's clock; without credit a run takes the tree walk. Honest peers sketch on
- * connecting and when a periodic run finds a difference the log stream did not mend; a relay's clients reconnecting
- * together after a restart use the credit first, the rest take the tree walk.
- */
-const SKETCH_PASSES = 8;
-const SKETCH_REFILL_MS = 10_000;
-
-/** A space's credit for sketches (keys they may still pass over), and when it was last brought up to date. */
-export interface SketchCredit {
-  credit: number;
-  at: number;
-}
 
 export interface RepairPort {
   readonly closed: boolean;
@@ -181,7 +158,11 @@ export class Repair {
       this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
-    m = wantedClaims(run, m);
+    const unpacked = wantedClaims(run.claimed, m.items, m.want);
+    if (unpacked) {
+      run.claimed = undefined;
+      m = { ...m, ...unpacked };
+    }
     if (m.final) return this.queue(async () => {
       await this.sendStates(run, [...m.want, ...(await this.sendBack(run, m.items))]);
       await this.end(run);
@@ -191,8 +172,8 @@ export class Repair {
       if (!run.initiator || m.items.length !== 1) throw new ProtocolError('a sketch answers an opening, alone');
       return this.queue(() => this.peel(run, sketch, m.want));
     }
-    const plan = first && this.port.sketches ? sketchPlan(ix.tree, m.items, run.id, this.port.frameBudget, wireHash, this.port.sketchAlways) : undefined;
-    if (plan && this.draw(ix, plan.keys)) {
+    const plan = first && this.port.sketches ? sketchPlan(ix.tree, m.items, run.id, this.port.frameBudget, this.port.sketchAlways) : undefined;
+    if (plan && drawCredit(ix, plan.keys, this.port.now())) {
       run.fast = 'sketched';
       run.received = new Map();
       const { level, nodes, m: cellCount } = plan;
@@ -283,19 +264,7 @@ export class Repair {
         if (rec && this.port.offersStates && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
         else claims.push(k);
       }
-      // Items small enough that a turn splits into frames under the budget (a claim is its key and a few dots).
-      items = [];
-      const room = Math.max(64, this.port.frameBudget / 2);
-      for (let i = 0, bytes = 0, from = 0; i <= claims.length; i++) {
-        if (i === claims.length || (bytes > 0 && bytes + claims[i]!.length + 24 > room)) {
-          if (i > from) items.push(claimItem(claims.slice(from, i)));
-          from = i;
-          bytes = 0;
-        }
-        if (i < claims.length) bytes += claims[i]!.length + 24;
-      }
-      const perItem = Math.max(8, Math.floor(room / 5));
-      for (let i = 0; i < found.hashes.length; i += perItem) items.push({ kind: 'hashes', hashes: found.hashes.slice(i, i + perItem) });
+      items = peelItems(claims, found.hashes, this.port.frameBudget);
     }
     const filled = await fillRanges(items, (k) => this.durable(k, lastSeq), whole);
     run.claimed = filled.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : []));
@@ -304,18 +273,6 @@ export class Repair {
     if (this.run !== run || this.port.closed) return;
     this.sendTurn(run.id, 0, filled, [], final);
     if (final) await this.end(run);
-  }
-
-  /** Takes `keys` from the space's sketch credit, if it holds that much (SKETCH_PASSES). */
-  private draw(ix: { tree: MerkleTree; sketch?: SketchCredit }, keys: number): boolean {
-    const pass = Math.max(ix.tree.keyCount, 10_000);
-    const now = this.port.now();
-    const c = (ix.sketch ??= { credit: SKETCH_PASSES * pass, at: now });
-    c.credit = Math.min(SKETCH_PASSES * pass, c.credit + (Math.max(0, now - c.at) / SKETCH_REFILL_MS) * pass);
-    c.at = now;
-    if (c.credit < keys) return false;
-    c.credit -= keys;
-    return true;
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
@@ -375,46 +332,6 @@ export class Repair {
       { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop },
     );
   }
-}
-
-/**
- * The wants among the claims of the peer's turn, as a bitmap over those claims in order, and the other wants; undefined
- * when the turn claimed nothing we want.
- */
-function claimBits(items: readonly AeItem[], want: readonly string[]): { bits: Uint8Array; rest: string[] } | undefined {
-  const order = new Map<string, number>();
-  let count = 0;
-  for (const it of items) {
-    if (it.kind !== 'keys') continue;
-    for (const [k] of it.keys) if (!order.has(k)) order.set(k, count++);
-    else count++;
-  }
-  const wanted = want.filter((k) => order.has(k));
-  if (wanted.length === 0) return undefined;
-  const bits = new Uint8Array(Math.ceil(count / 8));
-  for (const k of wanted) {
-    const i = order.get(k)!;
-    bits[i >> 3]! |= 1 << (i & 7);
-  }
-  return { bits, rest: want.filter((k) => !order.has(k)) };
-}
-
-/** A turn with its bitmap of wanted claims (claimBits) turned back into keys, from what our last turn claimed. */
-function wantedClaims(run: Run, m: AntiEntropy): AntiEntropy {
-  const bitmaps = m.items.filter((it) => it.kind === 'wanted');
-  if (bitmaps.length === 0) return m;
-  const claimed = run.claimed;
-  if (!claimed || bitmaps.length > 1) throw new ProtocolError('wanted claims where we claimed nothing');
-  const bits = bitmaps[0]!.bits;
-  if (bits.length > Math.ceil(claimed.length / 8)) throw new ProtocolError('wanted claims past our claims');
-  const want = [...m.want];
-  for (let i = 0; i < bits.length * 8; i++) {
-    if (!(bits[i >> 3]! & (1 << (i & 7)))) continue;
-    if (i >= claimed.length) throw new ProtocolError('wanted claims past our claims');
-    want.push(claimed[i]!);
-  }
-  run.claimed = undefined;
-  return { ...m, items: m.items.filter((it) => it.kind !== 'wanted'), want };
 }
 
 export const newStats = (): RunStats => ({ turns: 0, bytes: 0, keysSent: 0, keysReceived: 0, keysRepaired: 0 });

@@ -344,10 +344,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.spaces.get(change.space)?.out.changed(change, prevLast);
   }
 
-  /**
-   * Periodic repair: both ends keep the timer; the smaller replicaId starts a round in every space that is settled
-   * (synced, acknowledgements aside: space-sync.ts).
-   */
+  /** Periodic repair: both ends keep a timer; the smaller replicaId starts a round in each settled space (space-sync.ts). */
   private scheduleAntiEntropy(): void {
     const every = this.options.antiEntropyInterval ?? DEFAULT_ANTI_ENTROPY_INTERVAL;
     if (every <= 0 || this.closed) return;

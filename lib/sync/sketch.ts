@@ -22,6 +22,10 @@
  */
 
 export const P = 0x7fffffff;
+/** Cells a sketch may have (a peer's, or one a peer makes us build). */
+export const MAX_CELLS = 1 << 16;
+/** Bytes a cell takes on the wire: its three sums, 4 bytes each. */
+export const CELL_BYTES = 12;
 /** Bits of a key hash: 16 of the Merkle bucket, then 14 of FNV-1a over the key's UTF-16 code units. */
 export const KEY_BITS = 30;
 const SUFFIX_BITS = 14;
