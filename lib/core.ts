@@ -17,8 +17,8 @@ import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
 import { IDENTITY_META, mintAgain, openIdentity, readIdentity, type Identity } from './identity.js';
-import { LocalWrite, writeNow, type Produce, type WriteHost } from './local-write.js';
-import { record } from './record.js';
+import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
+import { record, type WriteContent } from './record.js';
 import { reidentify, renewIdentity, type IdentityOwner } from './reidentify.js';
 import { CLAIM_META, ClaimWatch, readClaim, type RestoreClaim } from './restore-claims.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
@@ -206,7 +206,7 @@ export class ReplicaCore {
    * A local write (local-write.ts). `produce` sees the current record inside the transaction and returns what to
    * write, or undefined to write nothing. `ctx` is what the write supersedes (default: everything stored).
    */
-  write(space: string, key: string, produce: Produce, ctx?: VersionVector): Promise<KeyRecord | undefined> {
+  write(space: string, key: string, produce: Produce | WriteContent, ctx?: VersionVector): Promise<KeyRecord | undefined> {
     if (this.closed) return Promise.reject(new ConcordError('CLOSED', 'the replica is closed'));
     const w = new LocalWrite(this.writeHost, space, key, produce, ctx);
     // A promise chain rather than an async function: one promise less per write on the hottest path.
@@ -215,15 +215,15 @@ export class ReplicaCore {
 
   /**
    * The same write, committed at once where the storage can (memory storage, or file storage with nothing queued and
-   * the key's record in memory): `map` of the record (undefined when `produce` wrote nothing), or its promise when the
-   * commit is not durable yet (file storage: once fsynced; `waiting` is told while it waits), or `LATER` when the
+   * the key's record in memory): `receiver.settled` of the record (undefined when `produce` wrote nothing), or its promise
+   * when the commit is not durable yet (file storage: once fsynced; `receiver.waiting` is told meanwhile), or `LATER` when the
    * storage cannot — then nothing ran; use `write`. Saves the promises of a transaction on the hottest path
    * (Space.put). Throws what `produce` throws.
    */
-  writeNow<R>(space: string, key: string, produce: Produce, ctx: VersionVector | undefined, map: (rec: KeyRecord | undefined) => R, waiting?: (on: boolean) => void): R | Promise<R> | typeof LATER {
+  writeNow<R>(space: string, key: string, produce: Produce | WriteContent, ctx: VersionVector | undefined, receiver: WriteReceiver<R>): R | Promise<R> | typeof LATER {
     this.assertOpen();
     if (!this.storage.transactNow) return LATER;
-    return writeNow(this.storage, new LocalWrite(this.writeHost, space, key, produce, ctx), map, waiting) ?? LATER;
+    return writeNow(this.storage, new LocalWrite(this.writeHost, space, key, produce, ctx), receiver) ?? LATER;
   }
 
   /** Inside a transaction: adopts the identity the storage holds (another instance may have changed it), then `then`. */

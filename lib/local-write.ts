@@ -27,16 +27,26 @@ export interface WriteHost {
 
 export type Produce = (current: KeyRecord | undefined) => WriteContent | undefined;
 
+/** Who hears of a write that ran at once (writeNow): its result once durable, and whether it waits for that. */
+export interface WriteReceiver<R> {
+  settled(w: LocalWrite, rec: KeyRecord | undefined): R;
+  waiting?(on: boolean): void;
+}
+
 export class LocalWrite {
   private readonly hlc: Hlc;
   private prev: KeyRecord | undefined;
 
+  /**
+   * `produce` decides the content from the key's current record; a put passes its content itself (no closure per put:
+   * a write waiting for its fsync keeps less alive).
+   */
   constructor(
     private readonly host: WriteHost,
-    private readonly space: string,
-    private readonly key: string,
-    private readonly produce: Produce,
-    private readonly ctx: VersionVector | undefined,
+    readonly space: string,
+    readonly key: string,
+    private readonly produce: Produce | WriteContent,
+    readonly ctx: VersionVector | undefined,
   ) {
     this.hlc = host.tick();
   }
@@ -65,7 +75,7 @@ export class LocalWrite {
 
   private body(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined {
     this.prev = current;
-    const content = this.produce(current);
+    const content = typeof this.produce === 'function' ? this.produce(current) : this.produce;
     if (content === undefined) return undefined;
     const r = this.host.id;
     // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
@@ -85,28 +95,24 @@ export class LocalWrite {
 }
 
 /**
- * Runs `w` at once where the storage can (StorageAdapter.transactNow): `map` of its record, or a promise of it when the
- * commit is not durable yet (`waiting` is told while it waits), or undefined when the storage cannot (nothing ran).
+ * Runs `w` at once where the storage can (StorageAdapter.transactNow): `receiver.settled` of its record, or a promise of
+ * it when the commit is not durable yet (`receiver.waiting` is told while it waits), or undefined when the storage
+ * cannot (nothing ran).
  */
-export function writeNow<R>(
-  storage: StorageAdapter,
-  w: LocalWrite,
-  map: (rec: KeyRecord | undefined) => R,
-  waiting: ((on: boolean) => void) | undefined,
-): R | Promise<R> | undefined {
+export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: WriteReceiver<R>): R | Promise<R> | undefined {
   const now = storage.transactNow?.<KeyRecord | undefined>((tx) => w.run(tx) as KeyRecord | undefined);
   if (!now) return undefined;
   const rec = now.value;
-  if (!now.durable) return map(w.done(rec));
-  waiting?.(true);
+  if (!now.durable) return receiver.settled(w, w.done(rec));
+  receiver.waiting?.(true);
   return now.durable.then(
     () => {
-      const out = map(w.done(rec));
-      waiting?.(false);
+      const out = receiver.settled(w, w.done(rec));
+      receiver.waiting?.(false);
       return out;
     },
     (e: unknown) => {
-      waiting?.(false);
+      receiver.waiting?.(false);
       throw e;
     },
   );

@@ -3,6 +3,7 @@
  * of the public API go through here; state changes go through the core's `write` and `join`.
  */
 import { LATER, type ReplicaCore, type StoredChange, type WriteContent } from './core.js';
+import type { WriteReceiver } from './local-write.js';
 import { decodeContext, encodeContext, sameState, type VersionVector } from './dvv.js';
 import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
@@ -166,7 +167,7 @@ export class Space {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.commit(key, () => ({ v }), ctx);
+    return this.commit(key, { v }, ctx);
   }
 
   /** Deletes (a tombstone version). A write concurrent with the delete survives as a sibling. */
@@ -350,16 +351,27 @@ export class Space {
     return after && !after.conflict ? { ...view.result!, versions: after.versions, context: after.context } : view.result;
   }
 
-  /** Writes waiting to be durable count as in flight for the replica (whenSynced waits for them). */
-  private readonly waiting = (on: boolean): void => this.host.writing?.(on);
+  /**
+   * What a write committed at once reports (core.writeNow): its WriteResult, and, while it waits to be durable, that it
+   * is in flight for the replica (whenSynced waits for it). One object for the space: a put waiting for its fsync keeps
+   * no closure of its own.
+   */
+  private readonly receiver: WriteReceiver<WriteResult> = {
+    settled: (w, rec) => this.resultOf(w.key, w.ctx, rec),
+    waiting: (on) => this.host.writing?.(on),
+  };
 
-  private commit(key: string, produce: (cur: KeyRecord | undefined) => WriteContent | undefined, ctx?: VersionVector): Promise<WriteResult> {
-    const result = (rec: KeyRecord | undefined) => new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}));
+  private resultOf(key: string, ctx: VersionVector | undefined, rec: KeyRecord | undefined): WriteResult {
+    return new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}));
+  }
+
+  /** Writes `produce`'s content (a put passes the content itself), superseding `ctx` or what the replica holds. */
+  private commit(key: string, produce: ((cur: KeyRecord | undefined) => WriteContent | undefined) | WriteContent, ctx?: VersionVector): Promise<WriteResult> {
     // Where the storage commits at once, the write costs one promise: the one returned (memory: resolved already;
     // files: resolved once the record was fsynced).
     let now: WriteResult | Promise<WriteResult> | typeof LATER;
     try {
-      now = this.core.writeNow(this.name, key, produce, ctx, result, this.waiting);
+      now = this.core.writeNow(this.name, key, produce, ctx, this.receiver);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -367,7 +379,7 @@ export class Space {
     if (now !== LATER) return now;
     this.host.writing?.(true);
     return this.core.write(this.name, key, produce, ctx).then(
-      (rec) => (this.host.writing?.(false), result(rec)),
+      (rec) => (this.host.writing?.(false), this.resultOf(key, ctx, rec)),
       (e: unknown) => {
         this.host.writing?.(false);
         throw e;

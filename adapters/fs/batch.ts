@@ -10,7 +10,7 @@
  */
 import type { DataFile } from './data-file.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { change, encodeChange, encodeHead, type Change, type EncodedBatch } from './frame.js';
+import { change, encodeChange, encodeHead, RecordArea, type Change, type EncodedBatch } from './frame.js';
 import { chainable, Entry, setMetaOf, type Keyspace } from './keyspace.js';
 import type { Batch } from './log-writer.js';
 
@@ -33,6 +33,7 @@ export class PendingBatch implements Batch {
   resolve!: () => void;
   reject!: (e: unknown) => void;
   private recordBytes = 0;
+  private readonly area = new RecordArea();
   private encoded: EncodedBatch | undefined;
 
   constructor(readonly id: number) {
@@ -51,9 +52,15 @@ export class PendingBatch implements Batch {
   }
 
   /** Applies a transaction's encoded writes and metadata to the index and adds them to the batch, keeping what each replaced. */
-  apply(ks: Keyspace, { changes, before }: EncodedWrites, meta: ReadonlyMap<string, unknown>): void {
+  apply(ks: Keyspace, { changes, texts, before }: EncodedWrites, meta: ReadonlyMap<string, unknown>): void {
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i]!;
+      const text = texts[i];
+      if (text !== undefined) {
+        const { len, crc } = this.area.append(text);
+        c.len = len;
+        c.crc = crc;
+      }
       const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, this.id, c.rec);
       if (e && c.chained) e.chainTo(before[i]);
       this.changes.push(c);
@@ -71,12 +78,14 @@ export class PendingBatch implements Batch {
 
   /** Seals the batch and returns its frame's contents (the same ones on every call). */
   encode(): EncodedBatch {
-    return (this.encoded ??= encodeHead(this.changes, this.meta));
+    return (this.encoded ??= encodeHead(this.changes, this.meta, this.area.parts()));
   }
 }
 
 export interface EncodedWrites {
   readonly changes: Change[];
+  /** Per change: its record's stored form (undefined for a remove), appended to the batch's records when applied. */
+  readonly texts: Array<string | Buffer | undefined>;
   /** Per change: the key's entry before it (a chained record is read with it). */
   readonly before: Array<Entry | undefined>;
 }
@@ -87,18 +96,18 @@ export interface EncodedWrites {
  */
 export function encodeWrites(ks: Keyspace, writes: ReadonlyMap<string, ReadonlyMap<string, KeyRecord | null>>): EncodedWrites {
   const changes: Change[] = [];
+  const texts: Array<string | Buffer | undefined> = [];
   const before: Array<Entry | undefined> = [];
   for (const [space, w] of writes) {
     for (const [key, rec] of w) {
       const c = change(space, key, rec);
       const prev = rec ? ks.get(space, key) : undefined;
-      if (prev?.rec && chainable(prev)) c.prev = prev.rec;
-      encodeChange(c);
+      texts.push(encodeChange(c, prev?.rec && chainable(prev) ? prev.rec : undefined));
       changes.push(c);
       before.push(prev);
     }
   }
-  return { changes, before };
+  return { changes, texts, before };
 }
 
 function noop(): void {}

@@ -38,53 +38,92 @@ export interface BatchHead {
   m?: Record<string, unknown>;
 }
 
-/** One write of a transaction: a put (`rec`) or a remove (`rec === null`), with its encoding once encoded. */
+/** One write of a transaction: a put (`rec`) or a remove (`rec === null`), with its encoding's place once encoded. */
 export interface Change {
   readonly space: string;
   readonly key: string;
   readonly rec: KeyRecord | null;
-  /** The key's previous record, when the put may be stored chained to it (record.ts); `chained` once encoded. */
-  prev?: KeyRecord | undefined;
+  /** Stored chained to the key's previous record (record.ts), once encoded. */
   chained?: boolean;
-  /** The record's stored form (record.ts), its byte length and CRC-32, its offset within the payload (puts only). */
-  text: string | Buffer;
+  /** The record's stored form's byte length and CRC-32 (RecordArea.append), its offset within the payload (puts only). */
   len: number;
   crc: number;
   rel: number;
 }
 
-/** A transaction ready to be framed: its head and record texts, kept as strings until the group write. */
+/** A transaction ready to be framed: its head, and its records' bytes in order (RecordArea.parts). */
 export interface EncodedBatch {
   head: string;
   headLen: number;
   changes: Change[];
-  /** Payload bytes: headLen + the record texts' UTF-8 lengths. */
+  records: readonly Buffer[];
+  /** Payload bytes: headLen + the records' lengths. */
   length: number;
 }
 
 export function change(space: string, key: string, rec: KeyRecord | null): Change {
-  return { space, key, rec, text: '', len: 0, crc: 0, rel: 0 };
+  return { space, key, rec, len: 0, crc: 0, rel: 0 };
 }
 
 /**
- * Encodes one put's record (its stored form, byte length and CRC); throws, before anything is applied, if the record
- * is not serializable. Removes have nothing to encode.
+ * Encodes one put's record (its stored form, record.ts: chained to `prev`, the key's previous record, where it may be);
+ * throws, before anything is applied, if the record is not serializable. Removes have nothing to encode.
  */
-export function encodeChange(c: Change): void {
-  if (c.rec === null) return;
-  const enc = encodeRecord(c.rec, c.prev);
-  c.text = enc.text;
+export function encodeChange(c: Change, prev?: KeyRecord): string | Buffer | undefined {
+  if (c.rec === null) return undefined;
+  const enc = encodeRecord(c.rec, prev);
   c.chained = enc.chained;
-  c.len = typeof c.text === 'string' ? Buffer.byteLength(c.text, 'utf8') : c.text.length;
-  c.crc = crc32(c.text);
+  return enc.text;
+}
+
+/** Bytes of record area taken at a time. */
+const AREA_CHUNK = 64 << 10;
+
+/**
+ * The records of a batch as bytes, appended in order as its transactions commit: a record's text is encoded to UTF-8
+ * once (its length and CRC are taken from those bytes) and then only its bytes wait for the group write. Bytes live
+ * outside the JavaScript heap, so many writes waiting for an fsync cost the garbage collector little (a string each
+ * had to be copied at every young collection it survived).
+ */
+export class RecordArea {
+  private readonly done: Buffer[] = [];
+  private chunk: Buffer | undefined;
+  private used = 0;
+
+  /** Appends a record's stored form; returns its byte length and CRC-32. */
+  append(text: string | Buffer): { len: number; crc: number } {
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
+    const most = typeof text === 'string' ? text.length * 3 : text.length;
+    if (!this.chunk || this.chunk.length - this.used < most) {
+      this.seal();
+      this.chunk = Buffer.allocUnsafe(Math.max(AREA_CHUNK, most));
+      this.used = 0;
+    }
+    const at = this.used;
+    const len = typeof text === 'string' ? this.chunk.write(text, at, 'utf8') : text.copy(this.chunk, at);
+    this.used += len;
+    return { len, crc: crc32(this.chunk.subarray(at, at + len)) };
+  }
+
+  /** The bytes appended so far, in order. */
+  parts(): Buffer[] {
+    this.seal();
+    return this.done;
+  }
+
+  private seal(): void {
+    if (this.chunk && this.used > 0) this.done.push(this.chunk.subarray(0, this.used));
+    this.chunk = undefined;
+    this.used = 0;
+  }
 }
 
 /**
- * The head of a frame whose changes were encoded (encodeChange), in order; one frame may hold several transactions
- * (file-storage.ts coalesces those committed while the writer was busy): its ops are applied in order at recovery,
- * and `meta` holds the last value each name was set to.
+ * The head of a frame whose changes were encoded, in order, their records' bytes in `records`; one frame may hold
+ * several transactions (file-storage.ts coalesces those committed while the writer was busy): its ops are applied in
+ * order at recovery, and `meta` holds the last value each name was set to.
  */
-export function encodeHead(changes: Change[], meta: ReadonlyMap<string, unknown>): EncodedBatch {
+export function encodeHead(changes: Change[], meta: ReadonlyMap<string, unknown>, records: readonly Buffer[]): EncodedBatch {
   const ops = new Array<HeadOp>(changes.length);
   for (let i = 0; i < changes.length; i++) {
     const c = changes[i]!;
@@ -100,23 +139,24 @@ export function encodeHead(changes: Change[], meta: ReadonlyMap<string, unknown>
     c.rel = off;
     off += c.len;
   }
-  return { head, headLen, changes, length: off };
+  return { head, headLen, changes, records, length: off };
 }
 
 /** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable). */
 export function encodeBatch(changes: Change[], meta: ReadonlyMap<string, unknown>): EncodedBatch {
-  for (const c of changes) encodeChange(c);
-  return encodeHead(changes, meta);
+  const area = new RecordArea();
+  for (const c of changes) {
+    const text = encodeChange(c);
+    if (text !== undefined) Object.assign(c, area.append(text));
+  }
+  return encodeHead(changes, meta, area.parts());
 }
 
 /** Writes a whole frame (header and payload) for `b` into `out` at `at`; returns its size. */
 export function writeFrame(out: Buffer, at: number, b: EncodedBatch, group: number, flags: number): number {
   let pos = at + FRAME_HEADER;
   pos += out.write(b.head, pos, 'utf8');
-  for (const c of b.changes) {
-    if (c.rec === null) continue;
-    pos += typeof c.text === 'string' ? out.write(c.text, pos, 'utf8') : c.text.copy(out, pos);
-  }
+  for (const part of b.records) pos += part.copy(out, pos);
   MAGIC.copy(out, at);
   out.writeUInt32LE(b.length, at + 4);
   out.writeUInt32LE(b.headLen, at + 8);

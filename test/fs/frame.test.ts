@@ -2,7 +2,7 @@
 // bit is caught.
 import { describe, expect, it } from 'vitest';
 import { crc32, crc32Table } from '../../adapters/fs/crc32.js';
-import { change, encodeBatch, FRAME_HEADER, frameChecks, LAST_IN_GROUP, parseHead, readFrameHeader, writeFrame } from '../../adapters/fs/frame.js';
+import { change, encodeBatch, FRAME_HEADER, frameChecks, LAST_IN_GROUP, parseHead, readFrameHeader, RecordArea, writeFrame } from '../../adapters/fs/frame.js';
 import { rec } from '../storage/contract.js';
 
 describe('crc32', () => {
@@ -46,5 +46,38 @@ describe('frames', () => {
       const ok = h !== undefined && FRAME_HEADER + h.length <= bad.length && frameChecks(bad, 0, h, bad.subarray(FRAME_HEADER, FRAME_HEADER + h.length));
       expect(ok, `bit flipped at byte ${i}`).toBe(false);
     }
+  });
+});
+
+describe('record area', () => {
+  // Records wait for the group write as bytes in 64 KiB chunks (one written past a chunk's end starts the next one, a
+  // larger one gets a chunk of its own): every record must come back whole, at its offset, with its own CRC.
+  it('records over many chunks, one larger than a chunk, multi-byte text at the edges: each read back at its offset', () => {
+    const values = Array.from({ length: 1200 }, (_, i) => (i % 7 === 3 ? '漢🙂é'.repeat(60 + i) : `v${i}-`.repeat(i % 50)));
+    values[600] = 'x'.repeat(200_000) + '漢';
+    const changes = values.map((v, i) => change('sp', `k${i}`, rec(i + 1, v)));
+    changes.splice(100, 0, change('sp', 'gone', null));
+    const b = encodeBatch(changes, new Map());
+    expect(b.records.length).toBeGreaterThan(3);
+    const out = Buffer.alloc(FRAME_HEADER + b.length);
+    expect(writeFrame(out, 0, b, 1, LAST_IN_GROUP)).toBe(out.length);
+    const payload = out.subarray(FRAME_HEADER);
+    expect(frameChecks(out, 0, readFrameHeader(out, 0)!, payload)).toBe(true);
+    const puts = b.changes.filter((c) => c.rec !== null);
+    expect(puts).toHaveLength(values.length);
+    puts.forEach((c, i) => {
+      const bytes = payload.subarray(c.rel, c.rel + c.len);
+      expect(JSON.parse(bytes.toString('utf8'))).toEqual(rec(i + 1, values[i]));
+      expect(crc32(bytes)).toBe(c.crc);
+    });
+  });
+
+  it('bytes records are copied in as they are', () => {
+    const area = new RecordArea();
+    const first = area.append(Buffer.from([1, 2, 3]));
+    const second = area.append('é');
+    expect(first).toEqual({ len: 3, crc: crc32(Buffer.from([1, 2, 3])) });
+    expect(second).toEqual({ len: 2, crc: crc32(Buffer.from('é', 'utf8')) });
+    expect(Buffer.concat(area.parts())).toEqual(Buffer.from([1, 2, 3, 0xc3, 0xa9]));
   });
 });
