@@ -5,7 +5,9 @@
  * (fields.ts) and refuses nodes the tree cannot have. Protocol 7 adds the fast path's items (fast-path.ts), each
  * its own group: a sketch (level, the differing nodes as index gaps, the cell count, 12 bytes a cell, every sum
  * below the field's prime), claims (a (key, dots) list without a range), key hashes (below 2^30) and the claims
- * wanted back (a bitmap over the claims of the peer's last turn).
+ * wanted back (a bitmap over the claims of the peer's last turn). Protocol 8's compact forms are groups of their own
+ * too: a node block whose hashes take 3 bytes (24 bits, antientropy.ts wireHash), and a sketch whose three sums a cell
+ * take 31 bits each, packed (93 bits a cell where 96 went).
  *
  * A key's dots are its state without values or times: 2 × the version count (+ 1 when the context follows
  * explicitly), each version's replica id (the frame's string table) and counter × 2 + its tombstone flag, then the
@@ -14,7 +16,7 @@
  */
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
-import { hash, key, replicaId, space, writeHash } from './fields.js';
+import { hash, hash24, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
 import { CELL_BYTES, KEY_BITS, MAX_CELLS, P } from './sketch.js';
 import { ccIsDots, MAX_COUNTER } from './wire-state.js';
@@ -24,7 +26,7 @@ export type AeItem =
   | { kind: 'node'; level: number; index: number; hash: string }
   | { kind: 'range'; level: number; index: number; keys: Array<readonly [string, KeyState]> }
   /** Protocol 7 (fast-path.ts): the differing nodes of an opening level, and a sketch of the keys under them. */
-  | { kind: 'sketch'; level: number; nodes: number[]; m: number; cells: Uint32Array }
+  | { kind: 'sketch'; level: number; nodes: number[]; m: number; cells: Uint32Array; packed?: boolean }
   /** Protocol 7: keys with the dots of each key's state, like a range item's, but only these keys. */
   | { kind: 'keys'; keys: Array<readonly [string, KeyState]> }
   /** Protocol 7: key hashes (sketch.ts) whose keys the sender lacks. */
@@ -53,7 +55,7 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
   for (const it of m.items) {
     const g = groups[groups.length - 1];
     const prev = g?.[g.length - 1];
-    if (g && prev && it.kind === 'node' && prev.kind === 'node' && prev.level === it.level && prev.index + 1 === it.index) g.push(it);
+    if (g && prev && it.kind === 'node' && prev.kind === 'node' && prev.level === it.level && prev.index + 1 === it.index && prev.hash.length === it.hash.length) g.push(it);
     else groups.push([it]);
   }
   w.uint(groups.length);
@@ -63,7 +65,8 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
       writeFastItem(w, first);
       continue;
     }
-    w.u8(first.kind === 'node' ? 0 : 1);
+    const short = first.kind === 'node' && first.hash.length === 6;
+    w.u8(first.kind === 'node' ? (short ? 6 : 0) : 1);
     w.uint(first.level);
     w.uint(first.index);
     if (first.kind === 'node') {
@@ -89,7 +92,7 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
   const items: AeItem[] = [];
   for (let i = 0; i < ng; i++) {
     const kind = r.u8();
-    if (kind >= 2) {
+    if (kind >= 2 && kind !== 6) {
       items.push(readFastItem(r, kind));
       continue;
     }
@@ -97,10 +100,10 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
     const index = r.uint();
     // The tree has DEPTH + 1 levels: a node below the leaves does not exist (and used to end in error 4500).
     if (level > DEPTH || index >= ARITY ** level) throw new ProtocolError('invalid tree node');
-    if (kind === 0) {
-      const n = r.count(4);
+    if (kind !== 1) {
+      const n = r.count(kind === 6 ? 3 : 4);
       if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
-      for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r) });
+      for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: kind === 6 ? hash24(r) : hash(r) });
     } else items.push({ kind: 'range', level, index, keys: readClaims(r) });
   }
   const nw = r.count(2);
@@ -139,7 +142,7 @@ function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' 
     for (const h of it.hashes) w.uint(h);
     return;
   }
-  w.u8(2);
+  w.u8(it.packed ? 7 : 2);
   w.uint(it.level);
   w.uint(it.nodes.length);
   let prev = -1;
@@ -148,10 +151,67 @@ function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' 
     prev = n;
   }
   w.uint(it.m);
+  if (it.packed) return w.bytes(packSums(it.cells));
   const bytes = new Uint8Array(4 * it.cells.length);
   const view = new DataView(bytes.buffer);
   for (let i = 0; i < it.cells.length; i++) view.setUint32(4 * i, it.cells[i]!, true);
   w.bytes(bytes);
+}
+
+/** Bits a sketch's sum takes packed: every sum is below the field's prime 2^31 − 1. */
+const SUM_BITS = 31;
+
+/** The sums, 31 bits each, least significant bit first, in as few bytes as hold them. */
+export function packSums(sums: Uint32Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil((sums.length * SUM_BITS) / 8));
+  let at = 0;
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < sums.length; i++) {
+    // Take the sum in two parts so the accumulator never holds more than 32 bits.
+    let v = sums[i]!;
+    let left = SUM_BITS;
+    while (left > 0) {
+      const take = Math.min(left, 8 - bits);
+      acc |= (v & ((1 << take) - 1)) << bits;
+      v >>>= take;
+      left -= take;
+      bits += take;
+      if (bits === 8) {
+        out[at++] = acc;
+        acc = 0;
+        bits = 0;
+      }
+    }
+  }
+  if (bits > 0) out[at] = acc;
+  return out;
+}
+
+/** `count` sums from their packed bytes (packSums); each must be below the prime, and the unused last bits zero. */
+export function unpackSums(bytes: Uint8Array, count: number): Uint32Array {
+  if (bytes.length !== Math.ceil((count * SUM_BITS) / 8)) throw new ProtocolError('invalid sketch cells');
+  const sums = new Uint32Array(count);
+  let at = 0;
+  let bit = 0;
+  for (let i = 0; i < count; i++) {
+    let v = 0;
+    let got = 0;
+    while (got < SUM_BITS) {
+      const take = Math.min(SUM_BITS - got, 8 - bit);
+      v += ((bytes[at]! >>> bit) & ((1 << take) - 1)) * 2 ** got;
+      got += take;
+      bit += take;
+      if (bit === 8) {
+        at++;
+        bit = 0;
+      }
+    }
+    if (v >= P) throw new ProtocolError('invalid sketch cell');
+    sums[i] = v;
+  }
+  if (bit > 0 && bytes[at]! >>> bit !== 0) throw new ProtocolError('invalid sketch cells');
+  return sums;
 }
 
 function readFastItem(r: Reader, kind: number): AeItem {
@@ -167,7 +227,7 @@ function readFastItem(r: Reader, kind: number): AeItem {
     }
     return { kind: 'hashes', hashes };
   }
-  if (kind !== 2) throw new ProtocolError('invalid tree item');
+  if (kind !== 2 && kind !== 7) throw new ProtocolError('invalid tree item');
   const level = r.uint();
   if (level < 1 || level > 2) throw new ProtocolError('invalid sketch level');
   const n = r.count(1);
@@ -182,6 +242,7 @@ function readFastItem(r: Reader, kind: number): AeItem {
   const m = r.uint();
   if (m < 1 || m > MAX_CELLS) throw new ProtocolError('invalid sketch size');
   const bytes = r.bytes();
+  if (kind === 7) return { kind: 'sketch', level, nodes, m, cells: unpackSums(bytes, 3 * m), packed: true };
   if (bytes.length !== CELL_BYTES * m) throw new ProtocolError('invalid sketch cells');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const cells = new Uint32Array(3 * m);

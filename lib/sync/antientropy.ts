@@ -24,13 +24,18 @@ import { ARITY, DEPTH, type MerkleTree } from './merkle.js';
 import { CELL_BYTES } from './sketch.js';
 
 /**
- * Hashes on the wire are 32 of the 64 bits, taken at an offset that depends on the run: a collision in one
- * run (one in 4·10^9 per differing node or key) cannot hide the same difference in the next run.
+ * A node's hash on the wire: `width` hex digits of its 64 bits — 8 (32 bits), or 6 (24 bits) to a peer speaking
+ * protocol 8 — taken at an offset that depends on the run. A differing node hidden by a collision (one in 4·10^9 runs
+ * at 32 bits, one in 1.7·10^7 at 24) is hidden in that run only: the next run compares other bits, so the difference
+ * is repaired one run later, never lost. A received hash is compared at its own width.
  */
-export function wireHash(h: string, run: number): string {
-  const at = run % 9;
-  return h.slice(at, at + 8);
+export function wireHash(h: string, run: number, width: HashWidth = 8): string {
+  const at = run % (17 - width);
+  return h.slice(at, at + width);
 }
+
+/** Hex digits of a node hash on the wire (see wireHash). */
+export type HashWidth = 6 | 8;
 
 /** A subtree with at most this many keys is described by its key list rather than walked. */
 export const SMALL_SUBTREE = 4;
@@ -48,16 +53,16 @@ export interface Turn {
 }
 
 /** The initiator's first turn. */
-export function openingTurn(tree: MerkleTree, run: number): Turn {
+export function openingTurn(tree: MerkleTree, run: number, width: HashWidth = 8): Turn {
   if (tree.keyCount <= SMALL_SUBTREE) return { items: [range(tree, 0, 0)], send: [], want: [], theirs: new Map() };
   const level = tree.keyCount > 16 * 256 ? 2 : 1;
   const items: AeItem[] = [];
-  for (let i = 0; i < ARITY ** level; i++) items.push(node(tree, level, i, run));
+  for (let i = 0; i < ARITY ** level; i++) items.push(node(tree, level, i, run, width));
   return { items, send: [], want: [], theirs: new Map() };
 }
 
-function node(tree: MerkleTree, level: number, index: number, run: number): AeItem {
-  return { kind: 'node', level, index, hash: wireHash(tree.hash(level, index), run) };
+function node(tree: MerkleTree, level: number, index: number, run: number, width: HashWidth): AeItem {
+  return { kind: 'node', level, index, hash: wireHash(tree.hash(level, index), run, width) };
 }
 
 /** A range item with its keys; their dots are filled in from the records before it goes (`fillRanges`). */
@@ -114,7 +119,7 @@ export function exchange(mine: KeyState | undefined, theirs: KeyState | undefine
 }
 
 /** Answers the peer's turn. */
-export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: number): Turn {
+export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: number, width: HashWidth = 8): Turn {
   const items: AeItem[] = [];
   const send: string[] = [];
   const want: string[] = [];
@@ -138,11 +143,11 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
         want.push(k);
         wanted.set(k, t);
       }
-    } else if (it.kind === 'node' && wireHash(tree.hash(it.level, it.index), run) !== it.hash) {
+    } else if (it.kind === 'node' && wireHash(tree.hash(it.level, it.index), run, it.hash.length as HashWidth) !== it.hash) {
       differing.push(it);
     }
   }
-  items.push(...expand(tree, differing, run));
+  items.push(...expand(tree, differing, run, width));
   return { items, send, want, theirs: wanted };
 }
 
@@ -150,7 +155,7 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
  * The items that walk down from nodes known to differ: the children's hashes (the grandchildren's when few
  * differ), or the keys under a leaf or a small subtree.
  */
-export function expand(tree: MerkleTree, differing: ReadonlyArray<{ level: number; index: number }>, run: number): AeItem[] {
+export function expand(tree: MerkleTree, differing: ReadonlyArray<{ level: number; index: number }>, run: number, width: HashWidth = 8): AeItem[] {
   const items: AeItem[] = [];
   const levels = differing.length <= DEEP_EXPAND ? 2 : 1;
   for (const { level, index } of differing) {
@@ -162,7 +167,7 @@ export function expand(tree: MerkleTree, differing: ReadonlyArray<{ level: numbe
     const span = ARITY ** down;
     // Children as hashes (an empty child's zero hash still tells the peer whether it has keys there);
     // key lists only for nodes known to differ, so equal small subtrees cost a hash, not their keys.
-    for (let c = index * span; c < (index + 1) * span; c++) items.push(node(tree, level + down, c, run));
+    for (let c = index * span; c < (index + 1) * span; c++) items.push(node(tree, level + down, c, run, width));
   }
   return items;
 }

@@ -21,7 +21,7 @@
  */
 import { EMPTY_STATE } from '../dvv.js';
 import type { AeItem } from './ae-codec.js';
-import { wireHash } from './antientropy.js';
+import { wireHash, type HashWidth } from './antientropy.js';
 import { ProtocolError } from './codec.js';
 import { ARITY, bucketOf, type MerkleTree } from './merkle.js';
 import { bucketOfKeyHash, CELL_BYTES, keyHash, MAX_CELLS, Sketch, weight, weightSalt } from './sketch.js';
@@ -56,7 +56,7 @@ export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: numb
   for (let i = 0; i < n; i++) {
     const it = items[i]!;
     if (it.kind !== 'node' || it.level !== level || it.index !== i) return undefined;
-    if (wireHash(tree.hash(level, i), run) !== it.hash) {
+    if (wireHash(tree.hash(level, i), run, it.hash.length as HashWidth) !== it.hash) {
       nodes.push(i);
       keys += tree.count(level, i);
     }

@@ -39,9 +39,16 @@ export function hash(r: Reader): string {
   return x.toString(16).padStart(8, '0');
 }
 
+/** A 24-bit wire hash (6 hex digits: protocol 8's node hashes, antientropy.ts wireHash). */
+export function hash24(r: Reader): string {
+  const x = r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
+  return x.toString(16).padStart(6, '0');
+}
+
+/** Writes a wire hash of 8 or 6 hex digits as 4 or 3 bytes. */
 export function writeHash(w: Writer, h: string): void {
   const x = parseInt(h, 16);
-  w.u8(x >>> 24);
+  if (h.length === 8) w.u8(x >>> 24);
   w.u8((x >>> 16) & 255);
   w.u8((x >>> 8) & 255);
   w.u8(x & 255);

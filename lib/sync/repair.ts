@@ -30,7 +30,7 @@
 import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
 import type { KeyState } from '../dvv.js';
-import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn } from './antientropy.js';
+import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
 import { turnMemory } from './ae-codec.js';
@@ -52,6 +52,8 @@ export interface RepairPort {
   readonly offersStates: boolean;
   /** Whether the peer speaks the fast path's items (protocol 7, fast-path.ts). */
   readonly sketches: boolean;
+  /** Whether the peer reads compact items (protocol 8): 24-bit node hashes, packed sketch cells. */
+  readonly compact: boolean;
   /** Sketch wherever one fits a frame, not only where it is the smaller answer (the simulator's small spaces). */
   readonly sketchAlways: boolean;
   index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit }>;
@@ -112,6 +114,11 @@ export class Repair {
     return this.run !== undefined;
   }
 
+  /** The width of the node hashes we send (antientropy.ts wireHash). */
+  private get width(): HashWidth {
+    return this.port.compact ? 6 : 8;
+  }
+
   /** Counts a frame of this run (bytes both ways, keys received). */
   count(bytes: number, keysReceived = 0, keysRepaired = 0, turnEnds = false): void {
     const stats = this.run?.stats;
@@ -127,7 +134,7 @@ export class Repair {
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
     this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set() };
     const whole: string[] = [];
-    const items = await fillRanges(openingTurn(ix.tree, id).items, (k) => this.durable(k, ix.lastSeq), whole);
+    const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(k, ix.lastSeq), whole);
     if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
     const run = this.run;
     this.queue(async () => {
@@ -180,10 +187,11 @@ export class Repair {
       return this.queue(async () => {
         const { cells } = await buildSketch(ix.tree, level, nodes, cellCount, run.id, this.port.pause);
         await this.sendStates(run, m.want);
-        if (this.run === run && !this.port.closed) this.sendTurn(run.id, run.myTop, [{ kind: 'sketch', level, nodes, m: cellCount, cells }], [], false);
+        const item: AeItem = { kind: 'sketch', level, nodes, m: cellCount, cells, ...(this.port.compact ? { packed: true } : {}) };
+        if (this.run === run && !this.port.closed) this.sendTurn(run.id, run.myTop, [item], [], false);
       });
     }
-    const turn = answerTurn(ix.tree, m.items, run.id);
+    const turn = answerTurn(ix.tree, m.items, run.id, this.width);
     this.queue(async () => {
       // Which differing keys go, and which we ask for, from both sides' dots; the peer's dots of a key we send
       // make its versions go held where the peer holds them or saw them superseded.
@@ -254,7 +262,7 @@ export class Repair {
     const found = await decodeSketch(tree, sketch, run.id, this.port.pause);
     let items: AeItem[];
     const whole: string[] = [];
-    if (!found) items = expand(tree, sketch.nodes.map((index) => ({ level: sketch.level, index })), run.id);
+    if (!found) items = expand(tree, sketch.nodes.map((index) => ({ level: sketch.level, index })), run.id, this.width);
     else {
       run.fast = 'decoded';
       const claims: string[] = [];

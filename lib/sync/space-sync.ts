@@ -13,7 +13,7 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { FAST_PATH, MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
+import { COMPACT_AE, FAST_PATH, MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
@@ -104,6 +104,9 @@ export class SpaceSync {
       },
       get sketches() {
         return session.peer?.versions.includes(FAST_PATH) ?? false;
+      },
+      get compact() {
+        return session.peer?.versions.includes(COMPACT_AE) ?? false;
       },
       get sketchAlways() {
         return core.sketchAlways;

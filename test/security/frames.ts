@@ -86,7 +86,7 @@ function dotsArb() {
 
 const levelArb = mostly(fc.nat({ max: 4 }), fc.integer({ min: 5, max: 10 }));
 const aeItemArb: fc.Arbitrary<unknown> = fc.oneof(
-  fc.record({ kind: fc.constant('node'), level: levelArb, index: mostly(fc.nat({ max: 15 }), fc.constantFrom(65535, 65536, 2 ** 40)), hash: fc.constantFrom('00000000', 'ffffffff', '12345678') }),
+  fc.record({ kind: fc.constant('node'), level: levelArb, index: mostly(fc.nat({ max: 15 }), fc.constantFrom(65535, 65536, 2 ** 40)), hash: fc.constantFrom('00000000', 'ffffffff', '12345678', '000000', 'ffffff', 'abcdef') }),
   // A key's dots (protocol 4): versions without values, some of other replicas' ids, counters out of range now and then.
   fc.record({ kind: fc.constant('range'), level: levelArb, index: fc.nat({ max: 15 }), keys: fc.array(fc.tuple(keyArb, dotsArb()), { maxLength: 50 }) }),
   // Protocol 7's fast path: claims without a range, key hashes (some out of range), sketches (answering no opening of
@@ -99,6 +99,8 @@ const aeItemArb: fc.Arbitrary<unknown> = fc.oneof(
     level: mostly(fc.integer({ min: 1, max: 2 }), fc.constantFrom(0, 3, 9)),
     nodes: fc.uniqueArray(mostly(fc.nat({ max: 15 }), fc.constantFrom(255, 256, 4096)), { maxLength: 20 }).map((a) => a.sort((x, y) => x - y)),
     m: fc.integer({ min: 1, max: 64 }),
+    // Protocol 8 packs the sums in 31 bits each.
+    packed: fc.boolean(),
     fill: mostly(fc.nat({ max: 0x7ffffffe }), fc.constantFrom(0x7fffffff, 0xffffffff)),
   }).map(({ fill, m, ...it }) => ({ ...it, m, cells: new Uint32Array(3 * m).map((_, i) => (i === 0 ? fill : (fill + i * 7919) % 0x7fffffff)) })),
 );

@@ -1,7 +1,8 @@
 // Anti-entropy's fast path (lib/sync/fast-path.ts, protocol 7) between real replicas: two replicas with no shared
 // cursor and every kind of difference converge in one run of two round trips, values go only to the side that lacks
-// them, a sketch that does not peel falls back to the tree walk, keys sharing a hash are not hidden, a peer of the
-// last release gets the Merkle path, and a hostile peer's items get no more than the keys they name.
+// them, a sketch that does not peel falls back to the tree walk, keys sharing a hash are not hidden, peers of the
+// last releases get the forms they read (the Merkle path for 6, full-width items for 7), and a hostile peer's items get
+// no more than the keys they name.
 import { afterAll, describe, expect, it } from 'vitest';
 import { CloseCode, pairTransports, type Replica, type Transport } from '../../lib/index.js';
 import { MerkleTree, bucketOf } from '../../lib/sync/merkle.js';
@@ -182,6 +183,22 @@ describe('anti-entropy fast path', () => {
     const claimed = new Set(items.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : [])));
     expect(items.some((it) => it.kind === 'wanted')).toBe(true);
     expect(log.flatMap((s) => (s.m?.type === MsgType.AntiEntropy ? s.m.want : [])).filter((k) => claimed.has(k))).toEqual([]);
+  });
+
+  it("protocol 8's compact items between peers speaking it; a peer of the last release (protocol 7) gets 32-bit hashes and 12-byte cells", async () => {
+    const forms = async (bVersions?: number[]) => {
+      const [a, b] = await twins(6000);
+      for (let i = 0; i < 30; i++) await a.space(SPACE).put(`k${i * 131}`, 'changed');
+      const log = await exchange(a, b, bVersions);
+      expect(await dump(a, SPACE)).toEqual(await dump(b, SPACE));
+      const items = aeItems(log);
+      const sketch = items.find((it) => it.kind === 'sketch');
+      expect(sketch).toBeDefined();
+      expect(roundTrips(log)).toBeLessThanOrEqual(2);
+      return { widths: new Set(items.flatMap((it) => (it.kind === 'node' ? [it.hash.length] : []))), packed: sketch?.kind === 'sketch' && sketch.packed === true };
+    };
+    expect(await forms()).toEqual({ widths: new Set([6]), packed: true });
+    expect(await forms([5, 6, 7])).toEqual({ widths: new Set([8]), packed: false });
   });
 
   it('a peer of the last release (protocol 6) gets the Merkle path', async () => {
