@@ -49,10 +49,18 @@ async function concord(n, e) {
     );
   }
   let link = follower.connect(webSocketTransport(relay.url));
+  // Both 'synced' is not yet every document on the follower: the relay may still be streaming the writer's last
+  // frames to it (they reached the relay after the follower's hello; the follower caught up to what the relay held
+  // then). So wait for the documents themselves, and fail only if they do not all arrive.
+  const held = async () => {
+    let keys = 0;
+    for await (const _ of follower.space('docs').scan('d/')) keys++;
+    return keys;
+  };
   await waitFor(() => writer.status === 'synced' && follower.status === 'synced', 'initial sync');
-  let keys = 0;
-  for await (const _ of follower.space('docs').scan('d/')) keys++;
-  if (keys !== n) throw new Error(`follower holds ${keys} of ${n} documents`);
+  await waitFor(async () => (await held()) === n, 'every document on the follower', 30_000).catch(async () => {
+    throw new Error(`follower holds ${await held()} of ${n} documents`);
+  });
   link.close();
 
   for (const i of edited(n, e)) {
