@@ -76,8 +76,9 @@ export function encodeChange(c: Change, prev?: KeyRecord): string | Buffer | und
   return enc.text;
 }
 
-/** Bytes of record area taken at a time. */
+/** Bytes of record area taken at a time: the first chunk small (most batches are one write), each next one twice as large, up to this. */
 const AREA_CHUNK = 64 << 10;
+const FIRST_CHUNK = 1 << 10;
 
 /**
  * The records of a batch as bytes, appended in order as its transactions commit: a record's text is encoded to UTF-8
@@ -96,7 +97,7 @@ export class RecordArea {
     const most = typeof text === 'string' ? text.length * 3 : text.length;
     if (!this.chunk || this.chunk.length - this.used < most) {
       this.seal();
-      this.chunk = Buffer.allocUnsafe(Math.max(AREA_CHUNK, most));
+      this.chunk = Buffer.allocUnsafe(Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK << this.done.length), most));
       this.used = 0;
     }
     const at = this.used;
