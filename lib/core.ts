@@ -37,6 +37,8 @@ export class ReplicaCore {
   promptAcks = false;
   /** @internal Sketch every anti-entropy opening where one fits a frame (sync/fast-path.ts): for the simulator's small spaces. */
   sketchAlways = false;
+  /** @internal The protocol versions our hellos announce, where not all (the simulator plays peers of earlier releases). */
+  speaks: readonly number[] | undefined;
   readonly clock: HybridClock;
   readonly now: () => number;
   readonly random: () => number;

@@ -113,6 +113,16 @@ export async function decodeSketch(tree: MerkleTree, item: SketchItem, run: numb
   return { ours, lacked, hashes };
 }
 
+/**
+ * The protocol version (messages.ts) an anti-entropy item needs its reader to speak: 8 for a compact form (a 24-bit
+ * node hash, a packed sketch), 7 for the fast path's items, 5 for the Merkle path's.
+ */
+export function itemVersion(it: AeItem): number {
+  if (it.kind === 'node') return it.hash.length === 6 ? 8 : 5;
+  if (it.kind === 'range') return 5;
+  return it.kind === 'sketch' && it.packed ? 8 : 7;
+}
+
 /** Our keys with the given hash. */
 export function keysOfHash(tree: MerkleTree, k: number): string[] {
   const b = bucketOfKeyHash(k);

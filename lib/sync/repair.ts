@@ -31,7 +31,7 @@ import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
 import type { KeyState } from '../dvv.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
-import { buildSketch, claimBits, decodeSketch, drawCredit, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
+import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
@@ -54,6 +54,8 @@ export interface RepairPort {
   readonly sketches: boolean;
   /** Whether the peer reads compact items (protocol 8): 24-bit node hashes, packed sketch cells. */
   readonly compact: boolean;
+  /** Whether our hello announced this protocol version: an item of a later one is refused, as its release would. */
+  reads(version: number): boolean;
   /** Sketch wherever one fits a frame, not only where it is the smaller answer (the simulator's small spaces). */
   readonly sketchAlways: boolean;
   index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit }>;
@@ -144,6 +146,7 @@ export class Repair {
   }
 
   async turn(m: AntiEntropy, establishingIfNew: boolean): Promise<void> {
+    for (const it of m.items) if (!this.port.reads(itemVersion(it))) throw new ProtocolError(`an anti-entropy item of protocol ${itemVersion(it)}, which we did not announce`);
     // A turn split over several frames: gather it, and answer once it is whole.
     if (m.more || this.parts) {
       const parts = (this.parts ??= { run: m.run, top: 0, items: [], want: [], bytes: 0 });

@@ -131,7 +131,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.helloHistory = sentHistory(this.core.history);
     this.send({
       type: MsgType.Hello,
-      versions: [...PROTOCOL_VERSIONS],
+      versions: [...(this.core.speaks ?? PROTOCOL_VERSIONS)],
       replicaId: this.core.replicaId,
       epoch: this.core.epoch,
       top: this.helloTop,

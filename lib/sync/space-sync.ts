@@ -13,7 +13,7 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { COMPACT_AE, FAST_PATH, MsgType, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
+import { COMPACT_AE, FAST_PATH, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
@@ -91,6 +91,8 @@ export class SpaceSync {
       () => this.mine?.top ?? 0,
     );
     const offers = () => !(session.options.role === 'client' && this.rights === 'read');
+    /** A version both hellos announced: only its forms go to the peer. */
+    const spoken = (version: number) => (core.speaks ?? PROTOCOL_VERSIONS).includes(version) && (session.peer?.versions.includes(version) ?? false);
     this.repair = new Repair(name, {
       get closed() {
         return session.closed;
@@ -103,11 +105,12 @@ export class SpaceSync {
         return offers();
       },
       get sketches() {
-        return session.peer?.versions.includes(FAST_PATH) ?? false;
+        return spoken(FAST_PATH);
       },
       get compact() {
-        return session.peer?.versions.includes(COMPACT_AE) ?? false;
+        return spoken(COMPACT_AE);
       },
+      reads: (version) => (core.speaks ?? PROTOCOL_VERSIONS).includes(version),
       get sketchAlways() {
         return core.sketchAlways;
       },
@@ -246,7 +249,8 @@ export class SpaceSync {
   /** Whether someone may wait for the ACK of this stored frame (ack-policy.ts). */
   private ackAtOnce(m: Changes): boolean {
     const peer = this.session.peer!;
-    return this.core.promptAcks || !peer.versions.includes(CUMULATIVE_ACKS) || holdsOwnWrite(m.entries, peer.replicaId);
+    const cumulative = (this.core.speaks ?? PROTOCOL_VERSIONS).includes(CUMULATIVE_ACKS) && peer.versions.includes(CUMULATIVE_ACKS);
+    return this.core.promptAcks || !cumulative || holdsOwnWrite(m.entries, peer.replicaId);
   }
 
   /**

@@ -55,6 +55,8 @@ export interface ClusterOptions {
   sides?: Readonly<Record<string, 'above' | 'below'>>;
   /** Every replica answers anti-entropy openings with a sketch wherever one fits a frame (ReplicaCore.sketchAlways). */
   sketches?: boolean;
+  /** Nodes that play a peer of an earlier release: the protocol versions their hellos announce (ReplicaCore.speaks). */
+  speaks?: Readonly<Record<string, readonly number[]>>;
   /** The virtual clock to run on (default: a new one). */
   clock?: VirtualClock;
 }
@@ -294,6 +296,7 @@ export class Cluster {
     });
     replica = opened;
     if (this.options.sketches) opened.core.sketchAlways = true;
+    if (this.options.speaks?.[name]) opened.core.speaks = this.options.speaks[name];
     if (grace !== undefined) stopRealTimeCollection(opened);
     opened.on('error', (e) => {
       n.errors.push(e);

@@ -86,6 +86,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     collect: s.collect,
     skew: s.skew,
     sketches: s.sketches,
+    speaks: s.speaks,
     disk: (node, c) => {
       const f = s.fsync[node];
       const r = fsyncRng.fork();

@@ -150,7 +150,15 @@ export interface Schedule {
   edits: Array<Timed<Edit>>;
   /** Every replica answers anti-entropy openings with a sketch where one fits (fast-path.ts), not only in large spaces. */
   sketches: boolean;
+  /**
+   * Nodes playing a peer of an earlier release: the protocol versions they announce (and read: an item of a later
+   * version closes the link, as that release's decoder would). Its own stream, drawn last.
+   */
+  speaks: Record<string, number[]>;
 }
+
+/** Earlier releases a node may play: what their hellos announced (messages.ts PROTOCOL_VERSIONS). */
+const RELEASES: readonly number[][] = [[5, 6, 7], [5, 6], [5]];
 
 export const COUNTERS = ['c0', 'c1'];
 export const SETS = ['set0'];
@@ -189,6 +197,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const extraRng = rng.fork();
   const docRng = rng.fork();
   const sketchRng = rng.fork();
+  const releaseRng = rng.fork();
 
   // 1. Features.
   const on = new Set<Feature>();
@@ -372,6 +381,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     edits: edits.sort(byTime),
     // 7. The fast path.
     sketches: sketchRng.chance(0.5),
+    // 8. Peers of earlier releases, in a third of the schedules: one or two nodes, each announcing older versions.
+    speaks: releaseRng.chance(1 / 3) ? Object.fromEntries(Array.from({ length: releaseRng.int(1, 2) }, () => [releaseRng.pick(nodes), [...releaseRng.pick(RELEASES)]])) : {},
   };
 }
 
@@ -441,6 +452,7 @@ export function describeSchedule(s: Schedule): string {
       Object.keys(s.tabs).length ? `tabs ${dict(s.tabs)}` : '',
       Object.keys(s.collect).length ? `collect grace ${dict(s.collect)}` : '',
       `skew ${dict(s.skew)}`,
+      Object.keys(s.speaks).length ? `earlier releases ${dict(s.speaks)}` : '',
     ].filter(Boolean).join('; '),
     `${s.ops.length} ops${s.edits.length ? ` and ${s.edits.length} document edits` : ''} over ${s.duration} ms${s.tail ? ` and a quiet tail of ${s.tail} ms` : ''}; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');

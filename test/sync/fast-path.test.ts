@@ -229,6 +229,24 @@ describe('fast-path items from a hostile peer', () => {
     expect(closed()!.code).toBe(CloseCode.PROTOCOL_ERROR);
   });
 
+  it('a replica announcing an earlier release refuses items of a later one (as its decoder would); one announcing 8 reads them', async () => {
+    const opening = (width: 6 | 8): AeItem[] => Array.from({ length: 16 }, (_, i) => ({ kind: 'node' as const, level: 1, index: i, hash: '0'.repeat(width) }));
+    const outcome = async (speaks: number[] | undefined, width: 6 | 8) => {
+      const r = await replica();
+      if (speaks) r.core.speaks = speaks;
+      for (let i = 0; i < 40; i++) await r.space(SPACE).put(`k${i}`, i);
+      const { conn, raw, peer, got, closed } = await connectRaw(r);
+      await until(() => got.length > 1, 'the replica syncing the space');
+      const mark = got.length;
+      conn.send(encodeMessage({ type: MsgType.AntiEntropy, space: SPACE, run: 5, top: 1, items: opening(width), want: [], final: false }, [raw.id, peer]));
+      await until(() => closed() !== undefined || received(got, mark, [peer, raw.id]).some((m) => m.type === MsgType.AntiEntropy), 'an answer or the link closing');
+      return closed()?.code ?? 'answered';
+    };
+    expect(await outcome([5, 6, 7], 6)).toBe(CloseCode.PROTOCOL_ERROR);
+    expect(await outcome([5, 6, 7], 8)).toBe('answered');
+    expect(await outcome(undefined, 6)).toBe('answered');
+  });
+
   it('thousands of asked-for hashes get the states of the keys we hold under them, each once, nothing more', async () => {
     const r = await replica();
     for (let i = 0; i < 300; i++) await r.space(SPACE).put(`k${i}`, big(`v${i}`));
