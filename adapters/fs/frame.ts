@@ -93,8 +93,9 @@ export class RecordArea {
 
   /** Appends a record's stored form; returns its byte length and CRC-32. */
   append(text: string | Buffer): { len: number; crc: number } {
-    // A UTF-16 code unit takes at most 3 bytes of UTF-8.
-    const most = typeof text === 'string' ? text.length * 3 : text.length;
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8; a text past a chunk is measured (a chunk of 3× a large
+    // value's size would be mostly unused).
+    const most = typeof text !== 'string' ? text.length : text.length > AREA_CHUNK ? Buffer.byteLength(text, 'utf8') : text.length * 3;
     if (!this.chunk || this.chunk.length - this.used < most) {
       this.seal();
       this.chunk = Buffer.allocUnsafe(Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK << this.done.length), most));
