@@ -98,7 +98,7 @@ export class RecordArea {
     const most = typeof text !== 'string' ? text.length : text.length > AREA_CHUNK ? Buffer.byteLength(text, 'utf8') : text.length * 3;
     if (!this.chunk || this.chunk.length - this.used < most) {
       this.seal();
-      this.chunk = Buffer.allocUnsafe(Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK << this.done.length), most));
+      this.chunk = Buffer.allocUnsafe(Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK * 2 ** this.done.length), most));
       this.used = 0;
     }
     const at = this.used;

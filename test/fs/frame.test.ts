@@ -72,6 +72,18 @@ describe('record area', () => {
     });
   });
 
+  it('a batch of megabytes takes 64 KiB chunks, however many (a shift past 31 bits once gave each record its own)', () => {
+    const area = new RecordArea();
+    const text = JSON.stringify({ title: 'x'.repeat(120) });
+    const n = 40_000; // ~5 MB
+    for (let i = 0; i < n; i++) area.append(text);
+    const parts = area.parts();
+    const bytes = parts.reduce((s, p) => s + p.length, 0);
+    expect(bytes).toBe(n * text.length);
+    expect(parts.length).toBeLessThan(bytes / 60_000 + 8);
+    expect(Buffer.concat(parts).subarray(0, 2 * text.length).toString()).toBe(text + text);
+  });
+
   it('bytes records are copied in as they are', () => {
     const area = new RecordArea();
     const first = area.append(Buffer.from([1, 2, 3]));
