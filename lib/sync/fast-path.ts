@@ -23,6 +23,7 @@ import { EMPTY_STATE } from '../dvv.js';
 import type { AeItem } from './ae-codec.js';
 import { wireHash, type HashWidth } from './antientropy.js';
 import { ProtocolError } from './codec.js';
+import { COMPACT_AE, FAST_PATH, PROTOCOL_VERSIONS } from './messages.js';
 import { ARITY, bucketOf, type MerkleTree } from './merkle.js';
 import { bucketOfKeyHash, CELL_BYTES, keyHash, MAX_CELLS, Sketch, weight, weightSalt } from './sketch.js';
 
@@ -118,9 +119,10 @@ export async function decodeSketch(tree: MerkleTree, item: SketchItem, run: numb
  * node hash, a packed sketch), 7 for the fast path's items, 5 for the Merkle path's.
  */
 export function itemVersion(it: AeItem): number {
-  if (it.kind === 'node') return it.hash.length === 6 ? 8 : 5;
-  if (it.kind === 'range') return 5;
-  return it.kind === 'sketch' && it.packed ? 8 : 7;
+  const oldest = PROTOCOL_VERSIONS[0];
+  if (it.kind === 'node') return it.hash.length === 6 ? COMPACT_AE : oldest;
+  if (it.kind === 'range') return oldest;
+  return it.kind === 'sketch' && it.packed ? COMPACT_AE : FAST_PATH;
 }
 
 /** Our keys with the given hash. */
