@@ -16,7 +16,7 @@
  */
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
-import { hash, hash24, key, replicaId, space, writeHash } from './fields.js';
+import { hash, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
 import { CELL_BYTES, KEY_BITS, MAX_CELLS, P } from './sketch.js';
 import { ccIsDots, MAX_COUNTER } from './wire-state.js';
@@ -103,7 +103,7 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
     if (kind !== 1) {
       const n = r.count(kind === 6 ? 3 : 4);
       if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
-      for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: kind === 6 ? hash24(r) : hash(r) });
+      for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r, kind === 6 ? 6 : 8) });
     } else items.push({ kind: 'range', level, index, keys: readClaims(r) });
   }
   const nw = r.count(2);

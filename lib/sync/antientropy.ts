@@ -37,6 +37,11 @@ export function wireHash(h: string, run: number, width: HashWidth = 8): string {
 /** Hex digits of a node hash on the wire (see wireHash). */
 export type HashWidth = 6 | 8;
 
+/** Whether a peer's node item differs from our tree's node, compared at the item's own width. */
+export function nodeDiffers(tree: MerkleTree, it: { level: number; index: number; hash: string }, run: number): boolean {
+  return wireHash(tree.hash(it.level, it.index), run, it.hash.length as HashWidth) !== it.hash;
+}
+
 /** A subtree with at most this many keys is described by its key list rather than walked. */
 export const SMALL_SUBTREE = 4;
 /** Expand two levels at once when at most this many nodes differ in a turn. */
@@ -143,7 +148,7 @@ export function answerTurn(tree: MerkleTree, peer: readonly AeItem[], run: numbe
         want.push(k);
         wanted.set(k, t);
       }
-    } else if (it.kind === 'node' && wireHash(tree.hash(it.level, it.index), run, it.hash.length as HashWidth) !== it.hash) {
+    } else if (it.kind === 'node' && nodeDiffers(tree, it, run)) {
       differing.push(it);
     }
   }

@@ -21,7 +21,7 @@
  */
 import { EMPTY_STATE } from '../dvv.js';
 import type { AeItem } from './ae-codec.js';
-import { wireHash, type HashWidth } from './antientropy.js';
+import { nodeDiffers } from './antientropy.js';
 import { ProtocolError } from './codec.js';
 import { COMPACT_AE, FAST_PATH, PROTOCOL_VERSIONS } from './messages.js';
 import { ARITY, bucketOf, type MerkleTree } from './merkle.js';
@@ -57,7 +57,7 @@ export function sketchPlan(tree: MerkleTree, items: readonly AeItem[], run: numb
   for (let i = 0; i < n; i++) {
     const it = items[i]!;
     if (it.kind !== 'node' || it.level !== level || it.index !== i) return undefined;
-    if (wireHash(tree.hash(level, i), run, it.hash.length as HashWidth) !== it.hash) {
+    if (nodeDiffers(tree, it, run)) {
       nodes.push(i);
       keys += tree.count(level, i);
     }

@@ -33,16 +33,11 @@ export function key(r: Reader): string {
   return checkKey(r.str());
 }
 
-/** A 32-bit wire hash (8 hex digits, see antientropy.ts wireHash). */
-export function hash(r: Reader): string {
-  const x = r.u8() * 2 ** 24 + r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
-  return x.toString(16).padStart(8, '0');
-}
-
-/** A 24-bit wire hash (6 hex digits: protocol 8's node hashes, antientropy.ts wireHash). */
-export function hash24(r: Reader): string {
-  const x = r.u8() * 2 ** 16 + r.u8() * 2 ** 8 + r.u8();
-  return x.toString(16).padStart(6, '0');
+/** A wire hash of `digits` hex digits, 8 (32 bits) or 6 (protocol 8's node hashes), see antientropy.ts wireHash. */
+export function hash(r: Reader, digits: 6 | 8 = 8): string {
+  let x = 0;
+  for (let i = 0; i < digits / 2; i++) x = x * 256 + r.u8();
+  return x.toString(16).padStart(digits, '0');
 }
 
 /** Writes a wire hash of 8 or 6 hex digits as 4 or 3 bytes. */

@@ -91,8 +91,7 @@ export class SpaceSync {
       () => this.mine?.top ?? 0,
     );
     const offers = () => !(session.options.role === 'client' && this.rights === 'read');
-    /** A version both hellos announced: only its forms go to the peer. */
-    const spoken = (version: number) => (core.speaks ?? PROTOCOL_VERSIONS).includes(version) && (session.peer?.versions.includes(version) ?? false);
+    const spoken = (version: number) => this.spoken(version);
     this.repair = new Repair(name, {
       get closed() {
         return session.closed;
@@ -110,7 +109,7 @@ export class SpaceSync {
       get compact() {
         return spoken(COMPACT_AE);
       },
-      reads: (version) => (core.speaks ?? PROTOCOL_VERSIONS).includes(version),
+      reads: (version) => this.announced(version),
       get sketchAlways() {
         return core.sketchAlways;
       },
@@ -248,9 +247,17 @@ export class SpaceSync {
 
   /** Whether someone may wait for the ACK of this stored frame (ack-policy.ts). */
   private ackAtOnce(m: Changes): boolean {
-    const peer = this.session.peer!;
-    const cumulative = (this.core.speaks ?? PROTOCOL_VERSIONS).includes(CUMULATIVE_ACKS) && peer.versions.includes(CUMULATIVE_ACKS);
-    return this.core.promptAcks || !cumulative || holdsOwnWrite(m.entries, peer.replicaId);
+    return this.core.promptAcks || !this.spoken(CUMULATIVE_ACKS) || holdsOwnWrite(m.entries, this.session.peer!.replicaId);
+  }
+
+  /** Whether our hello announced `version` (ReplicaCore.speaks: the simulator plays peers of earlier releases). */
+  private announced(version: number): boolean {
+    return (this.core.speaks ?? PROTOCOL_VERSIONS).includes(version);
+  }
+
+  /** A version both hellos announced: only its forms go to the peer. */
+  private spoken(version: number): boolean {
+    return this.announced(version) && (this.session.peer?.versions.includes(version) ?? false);
   }
 
   /**
