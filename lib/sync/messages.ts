@@ -18,6 +18,8 @@
  *            string table, upTo and HLC times as differences from the connection's last ones (conn-table.ts); type 13
  *            says the sender cleared the table first
  *   ATTEST   e, n, tag                          — a relay's signature: it delivered its own dots up to n (attest.ts)
+ *   TOP      space, top                         — my log reaches `top`: frames up to it follow (a link is caught up only
+ *            once its cursor reaches the highest top it was told; sent where the log grew past what the peer was told)
  *   NEED     space, [key, type]                — the whole states of keys whose delta could not be resolved here:
  *            a base it names is not held ('') or the type cannot take deltas here (its name); answered with repair
  *            CHANGES (upTo 0) carrying them whole, and the sender sends them whole from then on
@@ -49,14 +51,19 @@ export { entrySize } from './wire-state.js';
  * (fast-path.ts): a sketch answers an opening, then claims of keys and key hashes; sent only to a peer speaking 7.
  * 8: anti-entropy's tree nodes carry 24 of their hash's bits (antientropy.ts wireHash) and a sketch's sums go in 31
  * bits each (ae-codec.ts): a quarter fewer bytes for an opening, 3 % fewer for a sketch; sent only to a peer speaking 8.
+ * 9: TOP (a log stream says how far the sender's log reaches when it grew past the hello's top, so the receiver is not
+ * `synced` until it holds that); sent only to a peer speaking 9.
  */
-export const PROTOCOL_VERSIONS = [5, 6, 7, 8] as const;
+export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9] as const;
 
 /** The first protocol version with anti-entropy's fast path. */
 export const FAST_PATH = 7;
 
 /** The first protocol version whose anti-entropy items are compact: 24-bit node hashes, packed sketch cells. */
 export const COMPACT_AE = 8;
+
+/** The first protocol version with TOP. */
+export const BACKLOG_TOP = 9;
 
 export const enum MsgType {
   Hello = 1,
@@ -77,6 +84,8 @@ export const enum MsgType {
   LiveCleared = 13,
   /** A relay's signed statement of the own dots it delivered (attest.ts). */
   Attest = 14,
+  /** How far the sender's log reaches: frames up to it follow. */
+  Top = 15,
 }
 
 export interface SyncItem {
@@ -127,6 +136,12 @@ export interface Ack {
   upTo: number;
 }
 
+export interface Top {
+  type: MsgType.Top;
+  space: string;
+  top: number;
+}
+
 export type { AeItem } from './ae-codec.js';
 
 export interface AntiEntropy extends AntiEntropyBody {
@@ -170,7 +185,7 @@ export interface AttestMsg extends Attestation {
   type: MsgType.Attest;
 }
 
-export type Message = Hello | Sync | Changes | Ack | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg;
+export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg;
 
 // ---- limits (fields.ts checks every field) -----------------------------------------------------------
 
@@ -236,6 +251,10 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
     case MsgType.Ack:
       w.str(m.space);
       w.uint(m.upTo);
+      break;
+    case MsgType.Top:
+      w.str(m.space);
+      w.uint(m.top);
       break;
     case MsgType.AntiEntropy:
       writeAntiEntropy(w, m);
@@ -330,6 +349,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     }
     case MsgType.Ack:
       m = { type, space: space(r), upTo: r.uint() };
+      break;
+    case MsgType.Top:
+      m = { type, space: space(r), top: r.uint() };
       break;
     case MsgType.AntiEntropy:
       m = { type, ...readAntiEntropy(r) };

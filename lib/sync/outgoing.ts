@@ -11,6 +11,10 @@
  *   ack(upTo)       the peer holds our log up to `upTo`: writes up to it are synced; the frames up to it leave the
  *                   window
  *
+ * The peer is caught up once its cursor reaches the top we told it: our hello's, or a later one (TOP) whenever the log
+ * grew past it while the pump had entries to send — so a peer is not `synced` with entries of ours still on their way
+ * that were stored before the frames it read went. Every top told is reached by a frame (the last one may be empty).
+ *
  * Only durable state is streamed: the log (readLog) holds durable records only, and change events fire once
  * a transaction is durable. Records that came from the peer are not sent back (handshake.ts echoFloor).
  */
@@ -45,6 +49,8 @@ export interface StreamPort {
   /** The space's last durable log seq as the index knows it. */
   lastSeq(): number;
   acked(upTo: number): void;
+  /** Tells the peer our log reaches `top` (TOP; nothing where the peer does not speak it). */
+  tellTop(top: number): void;
   refreshStatus(): void;
   fail(e: unknown): void;
 }
@@ -64,6 +70,8 @@ export class LogStream {
   private live: Entry[] = [];
   private liveUpTo = 0;
   private echoFloor = Infinity;
+  /** The highest top told with TOP. */
+  private told = 0;
 
   constructor(
     private readonly space: string,
@@ -138,9 +146,11 @@ export class LogStream {
     try {
       do {
         this.again = false;
+        this.tellTop();
         while (!this.port.closed && this.ready && this.inflight.length < WINDOW) {
           const page = await this.port.readLog(this.sent, PAGE);
           if (page.length === 0 || this.port.closed) break;
+          this.tellTop();
           let batch: Entry[] = [];
           let bytes = 0;
           for (let i = 0; i < page.length; i++) {
@@ -158,9 +168,9 @@ export class LogStream {
             }
           }
         }
-        // The log is exhausted. If echoes were skipped below the top we announced, the peer still needs its
-        // cursor to pass that top to know it caught up: one empty frame says so.
-        if (!this.port.closed && this.ready && this.announced < this.sent && this.announced < this.announcedTop()) this.sendFrame(this.sent, []);
+        // The log is exhausted. If echoes were skipped below a top we told, the peer still needs its cursor to
+        // pass that top to know it caught up: one empty frame says so.
+        if (!this.port.closed && this.ready && this.announced < this.sent && this.announced < Math.max(this.told, this.announcedTop())) this.sendFrame(this.sent, []);
       } while (this.again && !this.port.closed);
     } catch (e) {
       this.port.fail(e);
@@ -168,6 +178,15 @@ export class LogStream {
       this.pumping = false;
       this.port.refreshStatus();
     }
+  }
+
+  /** Entries past what the peer was told are stored (and the pump will send them): tell it how far the log reaches. */
+  private tellTop(): void {
+    if (this.port.closed || !this.ready) return;
+    const top = this.port.lastSeq();
+    if (top <= this.sent || top <= this.told || top <= this.announcedTop()) return;
+    this.told = top;
+    this.port.tellTop(top);
   }
 
   ack(upTo: number): void {

@@ -220,6 +220,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return this.synced(m.space, 'changes').changes(m);
       case MsgType.Need:
         return this.synced(m.space, 'need').need(m);
+      case MsgType.Top:
+        return this.synced(m.space, 'top').top(m.top);
       case MsgType.Ack:
         // upTo 0 acknowledges a repair frame: room in the session's window. Else the space's log stream.
         if (m.upTo === 0) return this.window.acked();
@@ -382,13 +384,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   refreshStatus(): void {
     if (this.closed || !this.peer) return;
     let synced = true;
-    for (const s of this.spaces.values()) {
-      if (!s.theirs || !s.mine) {
-        if (s.mine) synced = false;
-        continue;
-      }
-      if (!s.synced) synced = false;
-    }
+    // A space counts once we sent its item: until the peer's came, it is not synced.
+    for (const s of this.spaces.values()) if (s.mine && (!s.theirs || !s.synced)) synced = false;
     this.setStatus(synced ? 'synced' : 'syncing');
   }
 

@@ -13,7 +13,7 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { COMPACT_AE, FAST_PATH, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
+import { BACKLOG_TOP, COMPACT_AE, FAST_PATH, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
@@ -57,6 +57,8 @@ export class SpaceSync {
   /** How far into the peer's log what we took from it may reach (handshake.ts Reach), stored with the cursor. */
   private reach: Reach | undefined;
   caughtUp = false;
+  /** The highest top of its log the peer told us (its sync item's, then TOP): caught up once the cursor reaches it. */
+  private peerTop = 0;
   rights?: Rights;
   /** Log frames stored but not acknowledged while keys they carried wait to arrive whole (holdBack). */
   private held: Held | undefined;
@@ -85,6 +87,9 @@ export class SpaceSync {
         readLog: (after, limit) => core.storage.readLog(name, after, limit),
         lastSeq: () => hub.lastSeqNow(name),
         acked: (upTo) => core.acks.ack(name, upTo, session.peer!.replicaId),
+        tellTop: (top) => {
+          if (this.spoken(BACKLOG_TOP)) session.send({ type: MsgType.Top, space: name, top });
+        },
         refreshStatus: () => session.refreshStatus(),
         fail: (e) => session.fail(e),
       },
@@ -158,7 +163,8 @@ export class SpaceSync {
       const key = this.cursorKey(peer.replicaId);
       void this.core.storage.transact((tx) => tx.setMeta(key, fresh)).catch((e) => this.session.fail(e));
     }
-    if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= theirs.top;
+    this.peerTop = Math.max(this.peerTop, theirs.top);
+    if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
     if (d.stream) {
       this.session.model.streamFrom(this.name, d.from);
       this.out.start(d.from, d.echoFloor);
@@ -306,7 +312,15 @@ export class SpaceSync {
       onStored(this.name, upTo, localSeq);
     }
     this.cursor = { e: session.peer!.epoch, s: upTo };
-    if (!this.caughtUp && this.cursor.s >= this.theirs!.top) this.caughtUp = true;
+    if (!this.caughtUp && this.cursor.s >= this.peerTop) this.caughtUp = true;
+  }
+
+  /** The peer's log reaches `top` (TOP): frames up to it are on their way, and we are not caught up before they came. */
+  top(top: number): void {
+    if (top <= this.peerTop) return;
+    this.peerTop = top;
+    if (this.cursor.s < top) this.caughtUp = false;
+    this.session.refreshStatus();
   }
 
   /** The peer asks for whole states (it could not resolve our deltas): they go as repair states, and whole until then. */
@@ -330,13 +344,16 @@ export class SpaceSync {
     this.core.events.emit('antiEntropy', run);
     if (!info.establishing || session.closed) return session.refreshStatus();
     const peer = session.peer!;
-    this.cursor = { e: peer.epoch, s: info.peerTop };
+    // The peer's stream may have started (from its top at the run's start) before our side of the run ended, and
+    // its frames moved the cursor on already: it stays there.
+    if (this.cursor.e !== peer.epoch || this.cursor.s < info.peerTop) this.cursor = { e: peer.epoch, s: info.peerTop };
     const cursor = this.storedCursor();
     const key = this.cursorKey(peer.replicaId);
     await this.core.storage.transact((tx) => tx.setMeta(key, cursor));
     // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
     if (session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
-    this.caughtUp = true;
+    this.peerTop = Math.max(this.peerTop, info.peerTop);
+    this.caughtUp = this.cursor.s >= this.peerTop;
     // The peer holds our state as of our top then; what came from it since is its own.
     session.model.streamFrom(this.name, info.myTop);
     this.out.start(info.myTop, 0);

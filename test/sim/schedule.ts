@@ -158,7 +158,7 @@ export interface Schedule {
 }
 
 /** Earlier releases a node may play: what their hellos announced (messages.ts PROTOCOL_VERSIONS). */
-const RELEASES: readonly number[][] = [[5, 6, 7], [5, 6], [5]];
+const RELEASES: readonly number[][] = [[5, 6, 7, 8], [5, 6, 7], [5, 6], [5]];
 
 export const COUNTERS = ['c0', 'c1'];
 export const SETS = ['set0'];

@@ -48,6 +48,7 @@ export function streamPort(sent: number[], parts: Pick<StreamPort, 'readLog' | '
     frameBudget: 1 << 20,
     send: (m) => void sent.push(m.upTo),
     acked: () => {},
+    tellTop: () => {},
     refreshStatus: () => {},
     fail: (e) => {
       throw e;
