@@ -72,6 +72,8 @@ export class LogStream {
   private echoFloor = Infinity;
   /** The highest top told with TOP. */
   private told = 0;
+  /** The seq of the latest change stored here that did not come from the peer (echoes need no TOP: it has them). */
+  private foreignTop = 0;
 
   constructor(
     private readonly space: string,
@@ -100,8 +102,10 @@ export class LogStream {
   }
 
   changed(change: StoredChange, prevLast: number | undefined): void {
-    if (!this.ready) return this.port.refreshStatus();
     const rec = change.rec;
+    // Before the stream is ready the peer may be unknown: every change counts as news to it then.
+    if (rec.seq > this.foreignTop && (!this.ready || rec.src !== this.port.peerId)) this.foreignTop = rec.seq;
+    if (!this.ready) return this.port.refreshStatus();
     // Live fast path: everything before this change was sent, so it goes straight from the event (batched with
     // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read. Only when
     // the hub knows the space's previous entry and every commit between it and this one was announced here (hub.ts):
@@ -180,10 +184,13 @@ export class LogStream {
     }
   }
 
-  /** Entries past what the peer was told are stored (and the pump will send them): tell it how far the log reaches. */
+  /**
+   * Entries past what the peer was told are stored (and the pump will send them): tell it how far the log reaches —
+   * up to the latest change that is news to it (a tail of its own changes coming back is skipped, not waited for).
+   */
   private tellTop(): void {
     if (this.port.closed || !this.ready) return;
-    const top = this.port.lastSeq();
+    const top = Math.min(this.foreignTop, this.port.lastSeq());
     if (top <= this.sent || top <= this.told || top <= this.announcedTop()) return;
     this.told = top;
     this.port.tellTop(top);
