@@ -4,14 +4,17 @@
  */
 import { LATER, type ReplicaCore, type StoredChange, type WriteContent } from './core.js';
 import type { WriteReceiver } from './local-write.js';
-import { decodeContext, encodeContext, sameState, type VersionVector } from './dvv.js';
+import { decodeContext, sameState, type VersionVector } from './dvv.js';
 import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
 import type { KeyRecord } from './storage.js';
-import type { ChangeEvent, Context, Durability, GetResult, MergeFn, MergeTable } from './types.js';
+import type { ChangeEvent, Context, GetResult, MergeFn, MergeTable } from './types.js';
 import { utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
 import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
+import { WriteResult } from './write-result.js';
+
+export { WriteResult };
 import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
 
 export const MAX_KEY_BYTES = 1024;
@@ -57,48 +60,6 @@ export function checkKey(key: unknown): asserts key is string {
   }
   // Keys travel as UTF-8, which cannot carry a lone surrogate: peers would store it under another key (U+FFFD).
   if (!wellFormed(key)) throw new ConcordError('INVALID_KEY', 'key holds a lone UTF-16 surrogate (not a Unicode string: it cannot travel as UTF-8)');
-}
-
-/** The outcome of a write: durable locally when you hold it. */
-export class WriteResult {
-  private syncedPromise: Promise<void> | undefined;
-  private contextText: Context | undefined;
-
-  constructor(
-    private readonly core: ReplicaCore,
-    readonly space: string,
-    readonly key: string,
-    /** The write's position in this replica's change log (0 for a write that changed nothing). */
-    readonly seq: number,
-    private readonly cc: VersionVector,
-  ) {}
-
-  /** The causal context of the key right after this write. */
-  get context(): Context {
-    return (this.contextText ??= encodeContext(this.cc));
-  }
-
-  /** 'local', 'synced' (a relay or peer stored it), or 'replicated' (relays report at least two of them hold it). */
-  get durability(): Durability {
-    if (this.seq === 0) return 'synced';
-    if (this.core.acks.replicatedCount(this.space, this.seq) >= 2) return 'replicated';
-    return this.core.acks.isAcked(this.space, this.seq) ? 'synced' : 'local';
-  }
-
-  /**
-   * Resolves once at least `relays` relays of a cluster hold the write (or a later state of the key), as
-   * reported by the relay this replica syncs with. Never rejects; it stays pending while fewer relays are
-   * reachable (race it with a timeout if needed). A write that changed nothing resolves at once.
-   */
-  replicated(relays = 2): Promise<void> {
-    if (this.seq === 0) return Promise.resolve();
-    return this.core.acks.waitReplicated(this.space, this.seq, relays);
-  }
-
-  /** Resolves once a relay or peer stored the write (or a later state of the key). Never rejects. */
-  get synced(): Promise<void> {
-    return (this.syncedPromise ??= this.seq === 0 ? Promise.resolve() : this.core.acks.wait(this.space, this.seq));
-  }
 }
 
 interface Subscriber {

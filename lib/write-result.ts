@@ -1,0 +1,49 @@
+/**
+ * What a write answers: the key's context right after it, its durability now, and promises of it reaching a relay
+ * (`synced`) or several (`replicated`), from the acknowledgements the replica tracks (acks.ts).
+ */
+import type { ReplicaCore } from './core.js';
+import { encodeContext, type VersionVector } from './dvv.js';
+import type { Context, Durability } from './types.js';
+
+/** The outcome of a write: durable locally when you hold it. */
+export class WriteResult {
+  private syncedPromise: Promise<void> | undefined;
+  private contextText: Context | undefined;
+
+  constructor(
+    private readonly core: ReplicaCore,
+    readonly space: string,
+    readonly key: string,
+    /** The write's position in this replica's change log (0 for a write that changed nothing). */
+    readonly seq: number,
+    private readonly cc: VersionVector,
+  ) {}
+
+  /** The causal context of the key right after this write. */
+  get context(): Context {
+    return (this.contextText ??= encodeContext(this.cc));
+  }
+
+  /** 'local', 'synced' (a relay or peer stored it), or 'replicated' (relays report at least two of them hold it). */
+  get durability(): Durability {
+    if (this.seq === 0) return 'synced';
+    if (this.core.acks.replicatedCount(this.space, this.seq) >= 2) return 'replicated';
+    return this.core.acks.isAcked(this.space, this.seq) ? 'synced' : 'local';
+  }
+
+  /**
+   * Resolves once at least `relays` relays of a cluster hold the write (or a later state of the key), as
+   * reported by the relay this replica syncs with. Never rejects; it stays pending while fewer relays are
+   * reachable (race it with a timeout if needed). A write that changed nothing resolves at once.
+   */
+  replicated(relays = 2): Promise<void> {
+    if (this.seq === 0) return Promise.resolve();
+    return this.core.acks.waitReplicated(this.space, this.seq, relays);
+  }
+
+  /** Resolves once a relay or peer stored the write (or a later state of the key). Never rejects. */
+  get synced(): Promise<void> {
+    return (this.syncedPromise ??= this.seq === 0 ? Promise.resolve() : this.core.acks.wait(this.space, this.seq));
+  }
+}
