@@ -18,6 +18,7 @@
  */
 import type { Derivation, Dot, StoredVersion } from './dvv.js';
 import { valueType, type ValueType } from './typed.js';
+import { applyWorking } from './working-copies.js';
 import { encodedSize, encodeTyped, sameEncoding, typedParts, TYPED, type EncodedValue } from './values.js';
 
 export class DeltaError extends Error {
@@ -99,6 +100,13 @@ function applyAll(base: EncodedValue, deltas: readonly Uint8Array[]): EncodedVal
   const type = b && deltaType(b.name);
   if (!b || !type) throw new DeltaError('the base of a delta is not a value of a type with deltas here');
   try {
+    if (type.working) {
+      // A working copy (kept from the last materialization of this value, or made now) takes the deltas in place.
+      const made = applyWorking(base, b.payload, type.working, deltas.length > 1 && type.compose ? [type.compose(deltas)] : deltas);
+      const out = encodeTyped(b.name, made.payload);
+      made.keep(out);
+      return out;
+    }
     let value = type.decode(b.payload);
     if (deltas.length > 1 && type.compose) value = type.apply!(value, type.compose(deltas));
     else for (const d of deltas) value = type.apply!(value, d);

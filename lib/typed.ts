@@ -51,6 +51,15 @@ export interface ValueType<T = unknown> {
   /** An upper bound of the encoded size of `apply(base, delta)` for a base of `baseSize` bytes (hostile deltas included). */
   applySize?(baseSize: number, delta: Uint8Array): number;
   /**
+   * A working copy that takes deltas in place, for types whose decode is the costly part of `apply` (a Yjs document
+   * is loaded struct by struct). Replicas materialize a version held as a chain of deltas every so many deltas; with
+   * this, the copy made the last time is kept (for a few large values, deltas.ts) and the next time costs the new
+   * deltas and one `encode`, not a decode of the whole value. `open(payload)` makes a copy of a value, `step` applies
+   * a delta to it as `apply` would (throwing where `apply` throws: the copy is then dropped), `encode` gives its
+   * payload, `dispose` frees a copy no longer kept.
+   */
+  working?: WorkingCopies;
+  /**
    * For a type that mints its own per-replica tags from the value it reads (an add-wins set's item tags): `value`,
    * written by replica `oldId` after its storage went back to an older copy, with the tags it minted then moved to
    * `newId`. Those tags were minted from the older state, so another replica may hold the same tags for other
@@ -60,6 +69,14 @@ export interface ValueType<T = unknown> {
    * as written.
    */
   reissue?(value: T, oldId: string, newId: string, base: readonly T[]): T;
+}
+
+/** ValueType.working: a type's working copies (`C`: the copy, e.g. a Y.Doc). */
+export interface WorkingCopies<C = unknown> {
+  open(payload: Uint8Array): C;
+  step(copy: C, delta: Uint8Array): void;
+  encode(copy: C): Uint8Array;
+  dispose?(copy: C): void;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
