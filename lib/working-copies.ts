@@ -20,6 +20,9 @@ export const MAX_COPIES = 8;
 export const MAX_COPY_BYTES = 4 << 20;
 export const MIN_BYTES = 16 << 10;
 
+/** Values smaller than this keep no copy (MIN_BYTES; the simulator, whose documents are small, lowers it). */
+let floor = MIN_BYTES;
+
 interface Kept {
   readonly copy: unknown;
   readonly w: WorkingCopies;
@@ -59,7 +62,7 @@ function take(value: EncodedValue): Kept | undefined {
 }
 
 function put(value: EncodedValue, k: Kept): void {
-  if (k.bytes < MIN_BYTES || k.bytes > MAX_COPY_BYTES) return k.w.dispose?.(k.copy);
+  if (k.bytes < floor || k.bytes > MAX_COPY_BYTES) return k.w.dispose?.(k.copy);
   kept.set(value, k);
   keptBytes += k.bytes;
   for (const [v, old] of kept) {
@@ -67,6 +70,11 @@ function put(value: EncodedValue, k: Kept): void {
     take(v);
     old.w.dispose?.(old.copy);
   }
+}
+
+/** @internal For tests: the size below which no copy is kept (default MIN_BYTES). */
+export function setWorkingCopyFloor(bytes: number): void {
+  floor = bytes;
 }
 
 /** For tests: how many copies are kept, and drops them all. */
