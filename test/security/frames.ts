@@ -127,6 +127,8 @@ export function frameSpec(options: { open?: boolean } = {}): fc.Arbitrary<FrameS
     w(2, fc.array(syncItemArb, { minLength: 1, maxLength: 5 }).map((spaces) => ({ type: MsgType.Sync, spaces }))),
     w(6, fc.record({ space: spaceArb, upTo: seqArb, entries: fc.array(fc.tuple(keyArb, stateArb(open)), { maxLength: 6 }) }).map((m) => ({ type: MsgType.Changes, ...m }))),
     w(1, fc.record({ space: spaceArb, upTo: mostly(fc.constant(0), seqArb) }).map((m) => ({ type: MsgType.Ack, ...m }))),
+    // Protocol 9: how far the sender's log reaches (a lie only keeps the sender's own link syncing).
+    w(1, fc.record({ space: spaceArb, top: seqArb }).map((m) => ({ type: MsgType.Top, ...m }))),
     w(6, fc.record({ space: spaceArb, run: seqArb, top: seqArb, items: fc.array(aeItemArb, { maxLength: 6 }), want: fc.array(keyArb, { maxLength: 40 }), final: fc.boolean(), more: mostly(fc.constant(false), fc.constant(true)) }).map((m) => ({ type: MsgType.AntiEntropy, ...m }))),
     ...(open ? [w(1, seqArb.map((highest) => ({ type: RESET, highest })))] : []),
     w(1, fc.record({ space: spaceArb, code: fc.constantFrom('FORBIDDEN', 'X'), reason: fc.string({ maxLength: 30 }) }).map((m) => ({ type: MsgType.Denied, ...m }))),
