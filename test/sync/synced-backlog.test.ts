@@ -32,76 +32,65 @@ function pagedStorage(pageSize: number): { storage: StorageAdapter; beforeFirstP
   return { storage, beforeFirstPage: (f) => (hook = f) };
 }
 
+/**
+ * `a` holding `keys` keys, its log read in pages of `pageSize`, and a fresh `b`; `late` writes land on `a` inside the
+ * first page read of its stream to b, after both hellos went (past the top a's hello announced). `tap` sees a's frames.
+ */
+async function lateWrites(pageSize: number, keys: number, late: number, tap?: (frame: Uint8Array) => void) {
+  const { storage, beforeFirstPage } = pagedStorage(pageSize);
+  const a = await openReplica({ storage });
+  for (let i = 0; i < keys; i++) await a.space('s').put(`k${i}`, i);
+  const b = await openReplica({ storage: memoryStorage() });
+  beforeFirstPage(async () => {
+    for (let i = 0; i < late; i++) await a.space('s').put(`late${i}`, i);
+  });
+  const connect = (speaks?: readonly number[]) => {
+    if (speaks) (b as unknown as { core: { speaks?: readonly number[] } }).core.speaks = speaks;
+    const [ta, tb] = pairTransports();
+    a.connect(tap ? tapped(ta, (frame, conn) => (frame instanceof Uint8Array && tap(frame), conn.send(frame))) : ta);
+    b.connect(tb);
+  };
+  return { a, b, connect, close: () => Promise.all([a.close(), b.close()]) };
+}
+
 describe('synced after a backlog the hello did not announce', () => {
   it('a link is not synced until it holds the entries its peer committed after its hello', async () => {
-    const { storage, beforeFirstPage } = pagedStorage(40);
-    const a = await openReplica({ storage });
-    for (let i = 0; i < 200; i++) await a.space('s').put(`k${i}`, i);
-    const b = await openReplica({ storage: memoryStorage() });
+    const { a, b, connect, close } = await lateWrites(40, 200, 30);
     const seen = new Set<string>();
     b.space('s').subscribe('*', (e) => seen.add(e.key));
     const atSynced: number[] = [];
     b.on('status', (status) => {
       if (status === 'synced') atSynced.push(seen.size);
     });
-    // The peer's stream reads its first page after both hellos went: 30 writes land then, past the hello's top.
-    beforeFirstPage(async () => {
-      for (let i = 0; i < 30; i++) await a.space('s').put(`late${i}`, i);
-    });
-    const [ta, tb] = pairTransports();
-    a.connect(ta);
-    b.connect(tb);
+    connect();
     await synced(a, b);
     await b.whenSynced();
     expect(seen.size).toBe(230);
     // Every time b said it was synced, it held everything (the 30 late writes went before b could be caught up).
     expect(atSynced.length).toBeGreaterThan(0);
     expect(atSynced).toEqual(atSynced.map(() => 230));
-    await Promise.all([a.close(), b.close()]);
+    await close();
   });
 
   it('whenSynced() resolves only with the late entries held', async () => {
-    const { storage, beforeFirstPage } = pagedStorage(25);
-    const a = await openReplica({ storage });
-    for (let i = 0; i < 100; i++) await a.space('s').put(`k${i}`, i);
-    const b = await openReplica({ storage: memoryStorage() });
-    const space = b.space('s');
-    beforeFirstPage(async () => {
-      for (let i = 0; i < 10; i++) await a.space('s').put(`late${i}`, i);
-    });
-    const [ta, tb] = pairTransports();
-    a.connect(ta);
-    b.connect(tb);
+    const { b, connect, close } = await lateWrites(25, 100, 10);
+    connect();
     await b.whenSynced();
-    for (let i = 0; i < 10; i++) expect((await space.get(`late${i}`))?.value).toBe(i);
-    await Promise.all([a.close(), b.close()]);
+    for (let i = 0; i < 10; i++) expect((await b.space('s').get(`late${i}`))?.value).toBe(i);
+    await close();
   });
 
   it('a peer of an earlier release gets no TOP (it would refuse the type)', async () => {
-    const { storage, beforeFirstPage } = pagedStorage(40);
-    const a = await openReplica({ storage });
-    for (let i = 0; i < 100; i++) await a.space('s').put(`k${i}`, i);
-    const b = await openReplica({ storage: memoryStorage() });
-    (b as unknown as { core: { speaks?: readonly number[] } }).core.speaks = PROTOCOL_VERSIONS.filter((v) => v < 9);
-    beforeFirstPage(async () => {
-      for (let i = 0; i < 10; i++) await a.space('s').put(`late${i}`, i);
-    });
     const sent: Uint8Array[] = [];
-    const [ta, tb] = pairTransports();
-    a.connect(
-      tapped(ta, (frame, conn) => {
-        if (frame instanceof Uint8Array) sent.push(frame);
-        conn.send(frame);
-      }),
-    );
-    b.connect(tb);
+    const { a, b, connect, close } = await lateWrites(40, 100, 10, (f) => sent.push(f));
     const errors: unknown[] = [];
     b.on('error', (e) => errors.push(e));
+    connect(PROTOCOL_VERSIONS.filter((v) => v < 9));
     await synced(a, b);
     await b.whenSynced();
     expect((await b.space('s').get('late9'))?.value).toBe(9);
     expect(sent.some((f) => f[0] === MsgType.Top)).toBe(false);
     expect(errors).toEqual([]);
-    await Promise.all([a.close(), b.close()]);
+    await close();
   });
 });
