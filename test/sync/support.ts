@@ -1,6 +1,7 @@
 import { memoryStorage } from '../../lib/memory-storage.js';
 import { openReplica, type Replica, type ReplicaOptions } from '../../lib/replica.js';
 import type { Connection, Transport } from '../../lib/transport.js';
+import type { StorageAdapter } from '../../lib/storage.js';
 import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { StreamPort } from '../../lib/sync/outgoing.js';
 
@@ -86,4 +87,26 @@ export function decodedFrom(got: readonly Uint8Array[], from: number, table: str
     }
   }
   return out;
+}
+
+/** Memory storage whose log reads return short pages and may run `hook` inside the first read (after reading it). */
+export function pagedStorage(pageSize: number): { storage: StorageAdapter; beforeFirstPage: (f: () => Promise<void>) => void } {
+  const inner = memoryStorage();
+  let hook: (() => Promise<void>) | undefined;
+  const storage = new Proxy(inner, {
+    get(target, p) {
+      if (p === 'readLog') {
+        return async (space: string, after: number, limit: number) => {
+          const page = await target.readLog(space, after, Math.min(limit, pageSize));
+          const f = hook;
+          hook = undefined;
+          if (f) await f();
+          return page;
+        };
+      }
+      const v = Reflect.get(target, p, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { storage, beforeFirstPage: (f) => (hook = f) };
 }

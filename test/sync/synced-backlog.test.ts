@@ -6,31 +6,9 @@
  * protocol 9 now says how far its log reaches (TOP) whenever it grew past what the peer was told.
  */
 import { describe, expect, it } from 'vitest';
-import { memoryStorage, openReplica, pairTransports, type StorageAdapter } from '../../lib/index.js';
-import { synced, tapped } from './support.js';
+import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
+import { pagedStorage, synced, tapped } from './support.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
-
-/** Memory storage whose log reads return short pages and may run `hook` inside the first read (after reading it). */
-function pagedStorage(pageSize: number): { storage: StorageAdapter; beforeFirstPage: (f: () => Promise<void>) => void } {
-  const inner = memoryStorage();
-  let hook: (() => Promise<void>) | undefined;
-  const storage = new Proxy(inner, {
-    get(target, p) {
-      if (p === 'readLog') {
-        return async (space: string, after: number, limit: number) => {
-          const page = await target.readLog(space, after, Math.min(limit, pageSize));
-          const f = hook;
-          hook = undefined;
-          if (f) await f();
-          return page;
-        };
-      }
-      const v = Reflect.get(target, p, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return { storage, beforeFirstPage: (f) => (hook = f) };
-}
 
 /**
  * `a` holding `keys` keys, its log read in pages of `pageSize`, and a fresh `b`; `late` writes land on `a` inside the
