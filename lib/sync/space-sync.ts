@@ -293,7 +293,9 @@ export class SpaceSync {
   private async released(held: Held): Promise<void> {
     this.held = undefined;
     await this.storedUpTo(held.latest, undefined, []);
-    for (const upTo of held.acks) this.acks.stored(upTo, true);
+    // One ACK of the latest answers them all where the peer reads ACKs as cumulative (protocol 6); else one a frame.
+    if (this.spoken(CUMULATIVE_ACKS)) this.acks.stored(held.latest, true);
+    else for (const upTo of held.acks) this.acks.stored(upTo, true);
   }
 
   /** The cursor reached `upTo` (stored): remember it, tell the relay hook, see whether we caught up. */

@@ -9,7 +9,7 @@ import { memoryStorage, openReplica, pairTransports, type Replica, type StorageA
 import { MsgType } from '../../lib/sync/messages.js';
 import { volatileStorage } from '../support/volatile-storage.js';
 import { gate } from './gate.js';
-import { synced, until } from './support.js';
+import { decodedFrom, synced, until } from './support.js';
 
 const KEY = 'doc';
 const text = (d: Y.Doc) => d.getText('body').toString();
@@ -97,10 +97,17 @@ describe('deltas on the wire', () => {
     const acksHeld = gb.sent.filter((f) => f[0] === MsgType.Ack).length;
     expect(await stored(b)).not.toContain('A');
     expect(b.status).not.toBe('synced');
+    const released = gb.sent.length;
     gb.release();
     await synced(a, b);
     expect((await cursorOf(b, a))!.s).toBeGreaterThan(cursorBefore);
     expect(gb.sent.filter((f) => f[0] === MsgType.Ack).length).toBeGreaterThan(acksHeld);
+    // Both held frames are answered by one ACK of the later (both sides read ACKs as cumulative: protocol 6), not
+    // one each: no ACK after the release names a seq below the later frame's.
+    const latest = (await a.core.storage.get('s', 'other'))!.seq;
+    const acks = decodedFrom(gb.sent, released, [b.replicaId, a.replicaId]).flatMap((m) => (m.type === MsgType.Ack && m.upTo > 0 ? [m.upTo] : []));
+    expect(acks[0]).toBe(latest);
+    expect(acks.every((u) => u >= latest)).toBe(true);
     await until(() => text(da) === text(db) && (text(da).startsWith('AB') || text(da).startsWith('BA')), 'both edits everywhere');
     expect(text(db)).toBe(text(da));
     expect(await stored(b)).toBe(text(da));
