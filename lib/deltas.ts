@@ -100,16 +100,16 @@ function applyAll(base: EncodedValue, deltas: readonly Uint8Array[]): EncodedVal
   const type = b && deltaType(b.name);
   if (!b || !type) throw new DeltaError('the base of a delta is not a value of a type with deltas here');
   try {
+    const steps = deltas.length > 1 && type.compose ? [type.compose(deltas)] : deltas;
     if (type.working) {
       // A working copy (kept from the last materialization of this value, or made now) takes the deltas in place.
-      const made = applyWorking(base, b.payload, type.working, deltas.length > 1 && type.compose ? [type.compose(deltas)] : deltas);
+      const made = applyWorking(base, b.payload, type.working, steps);
       const out = encodeTyped(b.name, made.payload);
       made.keep(out);
       return out;
     }
     let value = type.decode(b.payload);
-    if (deltas.length > 1 && type.compose) value = type.apply!(value, type.compose(deltas));
-    else for (const d of deltas) value = type.apply!(value, d);
+    for (const d of steps) value = type.apply!(value, d);
     return encodeTyped(b.name, type.encode(value));
   } catch (e) {
     throw new DeltaError(`a "${b.name}" delta does not apply to its base`, { cause: e });
