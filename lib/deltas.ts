@@ -9,8 +9,9 @@
  *
  * Derived versions (dvv.ts `Derivation`): a version written or received as a delta is held as its bases and the delta
  * until something reads its value: `valueOf` materializes it (applying the chain of deltas back to a held value in
- * one go where the type composes) and caches it on the version. In memory a chain is at most MAX_CHAIN long and its
- * deltas never outweigh the value they start from (`settle` materializes past that), so what a chain pins is bounded.
+ * one go where the type composes) and caches it on the version. In memory a chain is at most `chainBound` long (MAX_CHAIN,
+ * longer over large values) and its deltas never outweigh the value they start from (`settle` materializes past
+ * that), so what a chain pins is bounded.
  *
  * Invariant the types guarantee (typed.ts): sameValue(applyEncoded(base, diffEncoded(base, next)), next). The result
  * may differ from `next` in bytes (a Yjs merge is not byte-canonical) but never in value, which is what a dot names.
@@ -18,19 +19,32 @@
  */
 import type { Derivation, Dot, StoredVersion } from './dvv.js';
 import { valueType, type ValueType } from './typed.js';
-import { applyWorking } from './working-copies.js';
+import { applyWorking, encodeFollowed, follow } from './working-copies.js';
 import { encodedSize, encodeTyped, sameEncoding, typedParts, TYPED, type EncodedValue } from './values.js';
 
 export class DeltaError extends Error {
   override readonly name = 'DeltaError';
 }
 
-/** Derivations a version may sit behind in memory before its value is materialized. */
+/** Derivations a version may sit behind in memory before its value is materialized (for values up to 64 KiB). */
 export const MAX_CHAIN = 64;
+
+/** The longest chain any value may sit behind in memory (a large value's bound grows with its size up to this). */
+export const MAX_LONG_CHAIN = 1024;
+
+/**
+ * Derivations a version of a value of `size` encoded bytes may sit behind before it is materialized: MAX_CHAIN, or
+ * one per KiB of the value for larger ones (up to MAX_LONG_CHAIN). Materializing encodes the whole value (a working
+ * copy spares the decode, not the encode), so over a large value it comes less often: the encoding work per delta stays
+ * about the same whatever the value's size, and what the chain pins stays bounded by the value (settle's byte bound).
+ */
+export function chainBound(size: number): number {
+  return Math.min(MAX_LONG_CHAIN, Math.max(MAX_CHAIN, size >> 10));
+}
 
 /**
  * One link of a version's history of deltas, without the versions themselves (so it pins no value): what
- * `deltaFor` composes to reach a peer that holds an older version. At most 2 × MAX_CHAIN links deep.
+ * `deltaFor` composes to reach a peer that holds an older version. At most twice the chain's bound deep (chainBound).
  */
 interface Link {
   readonly b: readonly Dot[];
@@ -56,7 +70,7 @@ function linkOf(v: StoredVersion): Link | undefined {
   const x = v.x as Held | undefined;
   if (!x) return undefined;
   if (!x.link) {
-    const up = x.up && x.up.depth < 2 * MAX_CHAIN ? x.up : undefined;
+    const up = x.up && x.up.depth < 2 * chainBound(x.rs ?? 0) ? x.up : undefined;
     x.link = { b: x.b, d: x.d, s: x.s, up, depth: (up?.depth ?? 0) + 1 };
   }
   return x.link;
@@ -152,6 +166,14 @@ export function sameValue(a: EncodedValue, b: EncodedValue): boolean {
 export function valueOf(v: StoredVersion): EncodedValue {
   if (v.v !== undefined) return v.v;
   if (!v.x?.base) throw new DeltaError(`the value of ${v.r}:${v.n} is neither held nor derivable here`);
+  const followed = encodeFollowed(v);
+  if (followed) {
+    // A working copy took every delta of the chain as it was stored (settle): one encode.
+    const out = encodeTyped(versionType(v), followed.payload);
+    followed.keep(out);
+    held(v, out);
+    return out;
+  }
   const deltas: Uint8Array[] = [];
   let cur: StoredVersion = v;
   let bases: readonly StoredVersion[];
@@ -160,7 +182,7 @@ export function valueOf(v: StoredVersion): EncodedValue {
     deltas.push(cur.x!.d);
     bases = cur.x!.base!;
     const only = bases.length === 1 ? bases[0]! : undefined;
-    if (only && only.v === undefined && only.x?.base && deltas.length < MAX_CHAIN * 2) cur = only;
+    if (only && only.v === undefined && only.x?.base && deltas.length < MAX_LONG_CHAIN * 2) cur = only;
     else break;
   }
   const base = bases.length === 1 ? valueOf(bases[0]!) : mergeEncoded(bases.map(valueOf));
@@ -226,7 +248,9 @@ export function derivedFrom(fields: { r: string; n: number; t: number; c: number
 export function settle(v: StoredVersion, maxBytes: number, whole?: () => EncodedValue): number {
   const x = v.x as Held | undefined;
   if (v.v !== undefined || !x) return sizeBound(v);
-  if ((x.k ?? 0) > MAX_CHAIN || (x.cb ?? 0) > (x.rs ?? 0) || (x.z ?? Infinity) > maxBytes) {
+  // A working copy standing for the base takes the delta now, so materializing the chain later is one encode.
+  if (x.base?.length === 1 && !whole) follow(x.base[0]!, v, x.d);
+  if ((x.k ?? 0) > chainBound(x.rs ?? 0) || (x.cb ?? 0) > (x.rs ?? 0) || (x.z ?? Infinity) > maxBytes) {
     // The writer may know the value already (a document binding holds the document): cheaper than applying the chain.
     if (whole) held(v, whole());
     return encodedSize(valueOf(v));

@@ -12,7 +12,13 @@
  * twice (two versions derived from one base) finds it the first time only and opens its own the second. A copy
  * whose delta fails is dropped, never kept half-applied. Bounded: the most recent few, by count and by encoded bytes;
  * values smaller than MIN_BYTES are not kept (decoding them is cheap).
+ *
+ * A copy also follows its chain as it grows (`follow`): each delta derived from the version the copy stands for is
+ * stepped into it when the derived version is stored, and the copy is filed under that version. Materializing the
+ * chain's head is then one `encode` (deltas.ts valueOf), and the work of the deltas is spread over the writes that
+ * brought them rather than paid at once by the write that reached the chain's bound.
  */
+import type { StoredVersion } from './dvv.js';
 import type { WorkingCopies } from './typed.js';
 import type { EncodedValue } from './values.js';
 
@@ -29,7 +35,8 @@ interface Kept {
   readonly bytes: number;
 }
 
-const kept = new Map<EncodedValue, Kept>();
+/** Copies by the value they were encoded to, or by the (not materialized) version they followed a chain to. */
+const kept = new Map<EncodedValue | StoredVersion, Kept>();
 let keptBytes = 0;
 
 /**
@@ -52,7 +59,40 @@ export function applyWorking(base: EncodedValue, payload: Uint8Array, w: Working
   }
 }
 
-function take(value: EncodedValue): Kept | undefined {
+/**
+ * A version `next` derived from `base` alone by `delta` was stored: the copy standing for `base` (its value, or `base`
+ * itself when it was followed to), if any, takes the delta and now stands for `next`. A delta that fails drops it.
+ */
+export function follow(base: StoredVersion, next: StoredVersion, delta: Uint8Array): void {
+  const k = take(base.v ?? base);
+  if (!k) return;
+  try {
+    k.w.step(k.copy, delta);
+  } catch {
+    k.w.dispose?.(k.copy);
+    return;
+  }
+  put(next, k);
+}
+
+/**
+ * The value of `v` from the copy that followed its chain to it (undefined when none did): `encode` of it, its type's
+ * payload. `keep(out)` files the copy under the value made of it.
+ */
+export function encodeFollowed(v: StoredVersion): { payload: Uint8Array; keep: (out: EncodedValue) => void } | undefined {
+  const k = take(v);
+  if (!k) return undefined;
+  let payload: Uint8Array;
+  try {
+    payload = k.w.encode(k.copy);
+  } catch {
+    k.w.dispose?.(k.copy);
+    return undefined;
+  }
+  return { payload, keep: (value) => put(value, { copy: k.copy, w: k.w, bytes: payload.length }) };
+}
+
+function take(value: EncodedValue | StoredVersion): Kept | undefined {
   const k = kept.get(value);
   if (k) {
     kept.delete(value);
@@ -61,7 +101,7 @@ function take(value: EncodedValue): Kept | undefined {
   return k;
 }
 
-function put(value: EncodedValue, k: Kept): void {
+function put(value: EncodedValue | StoredVersion, k: Kept): void {
   if (k.bytes < floor || k.bytes > MAX_COPY_BYTES) return k.w.dispose?.(k.copy);
   kept.set(value, k);
   keptBytes += k.bytes;

@@ -263,13 +263,25 @@ export class Keyspace {
 
 /** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */
 export const MAX_DISK_CHAIN = 128;
+/** The longest chain over a large record (see diskChainBound). */
+export const MAX_LONG_DISK_CHAIN = 1024;
+
+/**
+ * Records a chain starting from a record of `rootLen` bytes may grow to: MAX_DISK_CHAIN, or one per KiB of a larger
+ * record (up to MAX_LONG_DISK_CHAIN). Cutting a chain writes the whole value again (a 300 KB document every 128
+ * keystrokes was 2.3 KB written a keystroke, and an encode of the document on the writer's write path); a longer chain
+ * of small records costs a read of the key little beside its root.
+ */
+export function diskChainBound(rootLen: number): number {
+  return Math.min(MAX_LONG_DISK_CHAIN, Math.max(MAX_DISK_CHAIN, rootLen >> 10));
+}
 
 /**
  * Whether the next record of a key may be chained to `prev` (stored as its deltas and references, record.ts): while
  * the chain is short enough to read at once, and its deltas weigh less than the record they start from.
  */
 export function chainable(prev: Entry): boolean {
-  return prev.depth < MAX_DISK_CHAIN && prev.weight - prev.rootLen <= prev.rootLen;
+  return prev.depth < diskChainBound(prev.rootLen) && prev.weight - prev.rootLen <= prev.rootLen;
 }
 
 /** Sets a metadata name, or removes it for null (StorageTx.setMeta): the log's frames and snapshots say the same. */

@@ -68,6 +68,28 @@ describe('deltas in the file log', () => {
     await expectReopened(dir, r, doc, t.toString());
   });
 
+  it('a chain over a large document runs past 128 records (one per KiB): 200 keystrokes into 300 KB write no copy of it', async () => {
+    const { dir, cleanup } = await tempDir('deltas');
+    cleanups.push(cleanup);
+    const { r, storage } = await replicaIn(dir);
+    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+    const t = doc.getText('body');
+    for (let i = 0; i < 50; i++) t.insert(t.length, `paragraph ${i}: ${'consectetur adipiscing elit '.repeat(220)}\n`);
+    await flushDoc(doc);
+    await storage.compactNow(); // the document whole in the snapshot: the chain starts from it
+    expect(((await r.space('s').get('doc'))!.value as Uint8Array).length).toBeGreaterThan(300_000);
+    const before = await dirSize(dir);
+    let updates = 0;
+    doc.on('update', (u: Uint8Array) => (updates += u.length));
+    for (let i = 0; i < 200; i++) {
+      t.insert((i * 7919) % t.length, 'y');
+      await flushDoc(doc);
+    }
+    // Cut at 128 records, the 129th would have stored the whole document again (300 KB).
+    expect((await dirSize(dir)) - before).toBeLessThan(updates + 200 * 400);
+    await expectReopened(dir, r, doc, t.toString());
+  });
+
   it('recovery replays chains, compaction stores them whole, and a damaged base makes that key CORRUPT and no other', async () => {
     const { dir, cleanup } = await tempDir('deltas');
     cleanups.push(cleanup);

@@ -1,18 +1,19 @@
 /**
- * Working copies (lib/working-copies.ts): a chain of deltas over a large value is materialized every MAX_CHAIN
- * deltas; the copy made the last time takes the next deltas in place instead of decoding the whole value again.
+ * Working copies (lib/working-copies.ts): a chain of deltas over a large value is materialized every so many deltas
+ * (deltas.ts chainBound); the copy made the last time takes the next deltas in place instead of decoding the whole
+ * value again, and follows the chain as each version is stored (settle), so materializing is one encode.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { yjsValue } from '../../adapters/yjs/index.js';
-import { derive, MAX_CHAIN, valueOf } from '../../lib/deltas.js';
+import { chainBound, derive, MAX_CHAIN, MAX_LONG_CHAIN, settle, valueOf } from '../../lib/deltas.js';
 import type { StoredVersion } from '../../lib/dvv.js';
 import { registerValueType, typedBytes, TypedBytes, type ValueType } from '../../lib/typed.js';
 import { decodeValue, encodeValue } from '../../lib/values.js';
 import { dropWorkingCopies, keptCopies, MAX_COPIES, MIN_BYTES } from '../../lib/working-copies.js';
 
 /** A text type whose delta appends its bytes ('!' refuses to apply); counts what its working copies do. */
-const counts = { opened: 0, disposed: 0, applied: 0 };
+const counts = { opened: 0, disposed: 0, applied: 0, stepped: 0, encoded: 0 };
 const text = (p: Uint8Array) => new TextDecoder().decode(p);
 const bytes = (s: string) => new TextEncoder().encode(s);
 const appendType: ValueType<TypedBytes> = {
@@ -35,9 +36,10 @@ const appendType: ValueType<TypedBytes> = {
     },
     step(c: { s: string }, d: Uint8Array) {
       if (d[0] === 33) throw new Error('refused');
+      counts.stepped++;
       c.s += text(d);
     },
-    encode: (c: { s: string }) => bytes(c.s),
+    encode: (c: { s: string }) => (counts.encoded++, bytes(c.s)),
     dispose: () => void counts.disposed++,
   },
 };
@@ -45,7 +47,7 @@ registerValueType(appendType);
 
 afterEach(() => {
   dropWorkingCopies();
-  counts.opened = counts.disposed = counts.applied = 0;
+  counts.opened = counts.disposed = counts.applied = counts.stepped = counts.encoded = 0;
 });
 
 /** A version holding `payload` whole, then `n` versions each derived from the one before by `delta(i)`. */
@@ -99,6 +101,56 @@ describe('working copies', () => {
     dropWorkingCopies();
     valueOf(chain(bytes('small'), 1, () => bytes('+'))[1]!);
     expect(keptCopies()).toBe(0);
+  });
+
+  it('a copy follows its chain as each version is stored: materializing the head is one encode, no step', () => {
+    const base = 'f'.repeat(MIN_BYTES);
+    const vs = chain(bytes(base), 1, () => bytes('<1>'));
+    valueOf(vs[1]!); // a copy now stands for vs[1]'s value
+    for (let i = 2; i <= 40; i++) {
+      vs.push(derive({ r: 'w', n: i + 1, t: i + 1, c: 0 }, [vs[i - 1]!], bytes(`<${i}>`), i));
+      settle(vs[i]!, 1 << 30); // what storing it does (record.ts, the sync engine's joins)
+      expect(counts.stepped).toBe(i); // taken now, one delta a write
+      expect(vs[i]!.v).toBeUndefined(); // still held as its chain
+    }
+    const encodes = counts.encoded;
+    expect(valueText(vs[40]!)).toBe(base + Array.from({ length: 40 }, (_, i) => `<${i + 1}>`).join(''));
+    expect(counts.encoded).toBe(encodes + 1);
+    expect(counts.stepped).toBe(40);
+    expect(counts.opened).toBe(1);
+    expect(counts.applied).toBe(0);
+    // A version derived from a base the copy moved past (a sibling of vs[40]) reads right from a copy of its own.
+    const sibling = derive({ r: 'v', n: 1, t: 99, c: 0 }, [vs[39]!], bytes('S'), 39);
+    settle(sibling, 1 << 30);
+    expect(valueText(sibling)).toBe(base + Array.from({ length: 39 }, (_, i) => `<${i + 1}>`).join('') + 'S');
+    expect(counts.opened).toBe(2);
+  });
+
+  it('a delta that fails while the copy follows drops the copy; the chain then reads (or fails) as without one', () => {
+    const vs = chain(bytes('g'.repeat(MIN_BYTES)), 1, () => bytes('1'));
+    valueOf(vs[1]!);
+    vs.push(derive({ r: 'w', n: 3, t: 3, c: 0 }, [vs[1]!], bytes('!'), 2));
+    settle(vs[2]!, 1 << 30);
+    expect(keptCopies()).toBe(0);
+    expect(counts.disposed).toBe(1);
+    expect(() => valueOf(vs[2]!)).toThrow(/does not apply/);
+    expect(valueText(vs[1]!).endsWith('1')).toBe(true);
+  });
+
+  it('a chain over a large value may grow longer before it is materialized: one derivation per KiB of the value', () => {
+    expect(chainBound(1000)).toBe(MAX_CHAIN);
+    expect(chainBound(300 << 10)).toBe(300);
+    expect(chainBound(100 << 20)).toBe(MAX_LONG_CHAIN);
+    const grow = (size: number, n: number) => {
+      const vs = chain(bytes('h'.repeat(size)), 0, () => bytes(''));
+      for (let i = 1; i <= n; i++) {
+        vs.push(derive({ r: 'w', n: i + 1, t: i + 1, c: 0 }, [vs[i - 1]!], bytes('.'), i));
+        settle(vs[i]!, 1 << 30);
+      }
+      return vs.findIndex((v, i) => i > 0 && v.v !== undefined); // the first version materialized by settle
+    };
+    expect(grow(MIN_BYTES, 100)).toBe(MAX_CHAIN + 1);
+    expect(grow(300 << 10, 400)).toBe(301);
   });
 
   it('a Yjs document: the same text as loading the base and applying every delta, from one load for two materializations', () => {
