@@ -102,7 +102,7 @@ export function encodeWrites(ks: Keyspace, writes: ReadonlyMap<string, ReadonlyM
     for (const [key, rec] of w) {
       const c = change(space, key, rec);
       const prev = rec ? ks.get(space, key) : undefined;
-      texts.push(encodeChange(c, prev?.rec && chainable(prev) ? prev.rec : undefined));
+      texts.push(encodeChange(c, rec && prev?.rec && chainable(prev, rec) ? prev.rec : undefined));
       changes.push(c);
       before.push(prev);
     }

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { fileStorage, type FileStorage } from '../../adapters/fs/index.js';
+import { chainable, diskChainBound, Entry, MAX_DISK_CHAIN } from '../../adapters/fs/keyspace.js';
+import type { KeyRecord } from '../../lib/storage.js';
 import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { openReplica, type Replica } from '../../lib/index.js';
 import { snapshotFiles, tempDir } from './helpers.js';
@@ -88,6 +90,33 @@ describe('deltas in the file log', () => {
     // Cut at 128 records, the 129th would have stored the whole document again (300 KB).
     expect((await dirSize(dir)) - before).toBeLessThan(updates + 200 * 400);
     await expectReopened(dir, r, doc, t.toString());
+  });
+
+  it('past its bound a chain is cut at the first record whose values are at hand, and at twice the bound regardless', () => {
+    const root = 300 << 10;
+    const bound = diskChainBound(root);
+    expect(bound).toBe(300);
+    expect(diskChainBound(1000)).toBe(MAX_DISK_CHAIN);
+    const at = (depth: number) => {
+      const e = new Entry(1, 'h', root, 0, 0, undefined);
+      let cur = e;
+      for (let i = 0; i < depth; i++) {
+        const next = new Entry(i + 2, 'h', 10, 0, 0, undefined);
+        next.chainTo(cur);
+        cur = next;
+      }
+      return cur;
+    };
+    const held: KeyRecord = { vs: [{ r: 'w', n: 9, t: 1, c: 0, v: 'whole' }], cc: { w: 9 }, seq: 9, h: 'h' };
+    const derived: KeyRecord = { vs: [{ r: 'w', n: 9, t: 1, c: 0, x: { b: [['w', 8]], d: new Uint8Array(1), s: 8 } }], cc: { w: 9 }, seq: 9, h: 'h' };
+    expect(chainable(at(bound - 1), held)).toBe(true);
+    expect(chainable(at(bound), held)).toBe(false); // at hand: stored whole now, nothing to apply
+    expect(chainable(at(bound), derived)).toBe(true); // would be materialized to store it whole: not yet
+    expect(chainable(at(2 * bound - 1), derived)).toBe(true);
+    expect(chainable(at(2 * bound), derived)).toBe(false);
+    const heavy = at(3);
+    heavy.weight = 2 * root + 1; // its deltas outweigh the record they start from
+    expect(chainable(heavy, derived)).toBe(false);
   });
 
   it('recovery replays chains, compaction stores them whole, and a damaged base makes that key CORRUPT and no other', async () => {
