@@ -35,6 +35,29 @@ async function replicaIn(dir: string, options = {}): Promise<{ r: Replica; stora
   return { r, storage };
 }
 
+/** A replica on file storage in a fresh directory, and a document `doc` open in it (its text: `body`). */
+async function docIn(options = {}): Promise<{ dir: string; r: Replica; storage: FileStorage; doc: Y.Doc; t: Y.Text }> {
+  const { dir, cleanup } = await tempDir('deltas');
+  cleanups.push(cleanup);
+  const { r, storage } = await replicaIn(dir, options);
+  const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+  return { dir, r, storage, doc, t: doc.getText('body') };
+}
+
+/** Types `n` one-character keystrokes into `t` (at `i * stride`), each flushed: the directory's growth, and the updates' bytes. */
+async function keystrokes(dir: string, doc: Y.Doc, t: Y.Text, n: number, stride: number, ch: string): Promise<{ grown: number; updates: number }> {
+  const before = await dirSize(dir);
+  let updates = 0;
+  const count = (u: Uint8Array) => (updates += u.length);
+  doc.on('update', count);
+  for (let i = 0; i < n; i++) {
+    t.insert((i * stride) % t.length, ch);
+    await flushDoc(doc);
+  }
+  doc.off('update', count);
+  return { grown: (await dirSize(dir)) - before, updates };
+}
+
 /** Closes the document and the replica, opens the directory again: the document reads `want` there. */
 async function expectReopened(dir: string, r: Replica, doc: Y.Doc, want: string): Promise<void> {
   doc.destroy();
@@ -46,49 +69,28 @@ async function expectReopened(dir: string, r: Replica, doc: Y.Doc, want: string)
 
 describe('deltas in the file log', () => {
   it('a keystroke into a large document appends about its delta; a reopen reads the document back exact', async () => {
-    const { dir, cleanup } = await tempDir('deltas');
-    cleanups.push(cleanup);
-    const { r } = await replicaIn(dir);
-    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
-    const t = doc.getText('body');
+    const { dir, r, doc, t } = await docIn();
     for (let i = 0; i < 20; i++) {
       t.insert(t.length, `paragraph ${i}: ${'lorem ipsum dolor sit amet '.repeat(200)}\n`);
       await flushDoc(doc);
     }
     const docBytes = ((await r.space('s').get('doc'))!.value as Uint8Array).length;
     expect(docBytes).toBeGreaterThan(100_000);
-    const before = await dirSize(dir);
-    let updates = 0;
-    doc.on('update', (u: Uint8Array) => (updates += u.length));
-    for (let i = 0; i < 100; i++) {
-      t.insert((i * 997) % t.length, 'x');
-      await flushDoc(doc);
-    }
-    const grown = (await dirSize(dir)) - before;
+    const { grown, updates } = await keystrokes(dir, doc, t, 100, 997, 'x');
     // Each record is the keystroke's update and the record's head around it, never the document.
     expect(grown).toBeLessThan(updates + 100 * 400);
     await expectReopened(dir, r, doc, t.toString());
   });
 
   it('a chain over a large document runs past 128 records (one per KiB): 200 keystrokes into 300 KB write no copy of it', async () => {
-    const { dir, cleanup } = await tempDir('deltas');
-    cleanups.push(cleanup);
-    const { r, storage } = await replicaIn(dir);
-    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
-    const t = doc.getText('body');
+    const { dir, r, storage, doc, t } = await docIn();
     for (let i = 0; i < 50; i++) t.insert(t.length, `paragraph ${i}: ${'consectetur adipiscing elit '.repeat(220)}\n`);
     await flushDoc(doc);
     await storage.compactNow(); // the document whole in the snapshot: the chain starts from it
     expect(((await r.space('s').get('doc'))!.value as Uint8Array).length).toBeGreaterThan(300_000);
-    const before = await dirSize(dir);
-    let updates = 0;
-    doc.on('update', (u: Uint8Array) => (updates += u.length));
-    for (let i = 0; i < 200; i++) {
-      t.insert((i * 7919) % t.length, 'y');
-      await flushDoc(doc);
-    }
+    const { grown, updates } = await keystrokes(dir, doc, t, 200, 7919, 'y');
     // Cut at 128 records, the 129th would have stored the whole document again (300 KB).
-    expect((await dirSize(dir)) - before).toBeLessThan(updates + 200 * 400);
+    expect(grown).toBeLessThan(updates + 200 * 400);
     await expectReopened(dir, r, doc, t.toString());
   });
 
@@ -120,11 +122,7 @@ describe('deltas in the file log', () => {
   });
 
   it('recovery replays chains, compaction stores them whole, and a damaged base makes that key CORRUPT and no other', async () => {
-    const { dir, cleanup } = await tempDir('deltas');
-    cleanups.push(cleanup);
-    const { r, storage } = await replicaIn(dir);
-    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
-    const t = doc.getText('body');
+    const { dir, r, storage, doc, t } = await docIn();
     t.insert(0, `MARKER-OF-THE-BASE ${'base text '.repeat(500)}`);
     await flushDoc(doc);
     await r.space('s').put('other', 'unharmed');
@@ -162,11 +160,7 @@ describe('deltas in the file log', () => {
   });
 
   it('compaction writes chained records whole: after it, the directory holds about the document once', async () => {
-    const { dir, cleanup } = await tempDir('deltas');
-    cleanups.push(cleanup);
-    const { r, storage } = await replicaIn(dir);
-    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
-    const t = doc.getText('body');
+    const { dir, r, storage, doc, t } = await docIn();
     t.insert(0, 'start '.repeat(5000));
     await flushDoc(doc);
     for (let i = 0; i < 200; i++) {
@@ -182,11 +176,7 @@ describe('deltas in the file log', () => {
   it('a small store whose log outweighs its data is left compact at close (compactOnClose)', async () => {
     const sizes: number[] = [];
     for (const compactOnClose of [true, false]) {
-      const { dir, cleanup } = await tempDir('deltas');
-      cleanups.push(cleanup);
-      const { r } = await replicaIn(dir, { compactOnClose });
-      const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
-      const t = doc.getText('body');
+      const { dir, r, doc, t } = await docIn({ compactOnClose });
       t.insert(0, 'lorem ipsum '.repeat(3000));
       await flushDoc(doc);
       for (let i = 0; i < 400; i++) {
