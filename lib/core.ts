@@ -19,8 +19,9 @@ import { ExternalChanges } from './external.js';
 import { IDENTITY_META, mintAgain, openIdentity, readIdentity, type Identity } from './identity.js';
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
 import { record, type WriteContent } from './record.js';
-import { reidentify, renewIdentity, type IdentityOwner } from './reidentify.js';
-import { CLAIM_META, ClaimWatch, readClaim, type RestoreClaim } from './restore-claims.js';
+import { IdentityChanges } from './identity-changes.js';
+import type { IdentityOwner } from './reidentify.js';
+import { CLAIM_META, ClaimWatch, type RestoreClaim } from './restore-claims.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { CoreEvents, CoreOptions, StoredChange } from './core-types.js';
 
@@ -67,8 +68,8 @@ export class ReplicaCore {
   private readonly claims: ClaimWatch;
   /** No other instance has shared the storage since the open: none can change the identity behind our back. */
   private alone: boolean;
-  /** Re-identifications run one at a time. */
-  private identityChange: Promise<void> = Promise.resolve();
+  /** Re-identifications and renewals, one at a time (identity-changes.ts). */
+  private readonly changes: IdentityChanges;
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -103,6 +104,13 @@ export class ReplicaCore {
       committed: (s) => this.committed(s),
       noteOwn: (space, s) => this.external.noteOwn(space, s),
     };
+    this.changes = new IdentityChanges({
+      owner: this.owner,
+      claims: this.claims,
+      isAlone: () => this.alone,
+      isClosed: () => this.closed,
+      refreshIdentity: () => this.refreshIdentity(),
+    });
     const core = this;
     this.writeHost = {
       get id() {
@@ -317,38 +325,13 @@ export class ReplicaCore {
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       this.events.emit('change', change);
     }
-    if (claim && this.claims.watching) void this.actOnClaim(claim);
+    if (claim && this.claims.watching) void this.changes.actOnClaim(claim);
     return changes;
   }
 
-  /**
-   * A received state named counters of ours that no dot of this storage's history can be (restore-claims.ts):
-   * re-identify, re-issuing what was written since `claim.point`. Once per open; runs after the join that saw the
-   * claim, which stored it.
-   */
-  private actOnClaim(claim: RestoreClaim): Promise<void> {
-    this.claims.stop();
-    // Another instance sharing the storage may have re-identified already (the claim then names a retired id). Alone,
-    // nothing is read first: the re-identification starts (and stops the sessions) at once.
-    const run = async () => {
-      if (!this.alone) await this.refreshIdentity();
-      if (this.identity.id === claim.id) await reidentify(this.owner, { point: claim.point });
-    };
-    return this.changeIdentity(run).catch((e) => {
-      if (!this.closed) this.events.emit('error', e);
-    });
-  }
-
   /** At open: a claim stored by a join whose re-identification did not run (a crash came first) runs now. */
-  async resumeClaim(): Promise<void> {
-    const claim = readClaim(await this.storage.getMeta(CLAIM_META));
-    if (claim && claim.id === this.identity.id) await this.actOnClaim(claim);
-  }
-
-  private changeIdentity(run: () => Promise<void> | undefined): Promise<void> {
-    const next = this.identityChange.then(() => (this.closed ? undefined : run()));
-    this.identityChange = next.catch(() => {});
-    return next;
+  resumeClaim(): Promise<void> {
+    return this.changes.resumeClaim();
   }
 
   /** Tombstone collection (collection.ts). Returns how many keys were collected. */
@@ -379,8 +362,7 @@ export class ReplicaCore {
    */
   async reidentify(peer: string, claims: readonly Seen[] = []): Promise<void> {
     this.assertOpen();
-    const id = this.identity.id;
-    await this.changeIdentity(() => (this.identity.id === id ? reidentify(this.owner, { peer, claims }) : undefined));
+    await this.changes.reidentify(peer, claims);
   }
 
   /**
@@ -389,7 +371,7 @@ export class ReplicaCore {
    */
   async renewIdentity(): Promise<void> {
     this.assertOpen();
-    await renewIdentity(this.owner);
+    await this.changes.renewIdentity();
   }
 
   async close(): Promise<void> {
