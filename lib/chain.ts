@@ -10,9 +10,10 @@
  *   { d: 1 }       a tombstone
  *
  * A record using `p`, or an `x` without `v`, is *chained*: it is read with the previous record (`unchain`). Adapters
- * bound their chains (a read reads the whole chain) and store a record whole past their bound.
+ * bound their chains (a read reads the whole chain) and store a record whole past their bound — at the first record
+ * whose values are at hand (`cutHere`): storing one whose value is still a chain in memory would apply it all again.
  */
-import { derivedFrom, valueOf } from './deltas.js';
+import { chainBound, derivedFrom, encodedRootSize, valueOf } from './deltas.js';
 import type { Dot, StoredVersion } from './dvv.js';
 import type { KeyRecord } from './storage.js';
 
@@ -57,6 +58,28 @@ export function chainForm(rec: KeyRecord, prev: KeyRecord | undefined): { vs: Ch
     return out;
   });
   return { vs, chained };
+}
+
+/** Whether every live version of `rec` holds its value (storing it whole materializes nothing). */
+export function valuesAtHand(rec: KeyRecord): boolean {
+  for (const v of rec.vs) if (!v.d && v.v === undefined) return false;
+  return true;
+}
+
+/**
+ * Whether a storage chain `depth` records long, whose next record is `rec`, is cut there (the record stored whole):
+ * past `bound` records at the first record whose values are at hand (a document binding or a working copy
+ * materialized them when the in-memory chain reached its own bound), and at twice the bound whatever it costs.
+ */
+export function cutHere(depth: number, bound: number, rec: KeyRecord): boolean {
+  return depth >= 2 * bound || (depth >= bound && valuesAtHand(rec));
+}
+
+/** The in-memory chain bound (deltas.ts chainBound) for `rec`'s values: a storage keeping the same bound stays in step. */
+export function recordChainBound(rec: KeyRecord): number {
+  let size = 0;
+  for (const v of rec.vs) if (!v.d) size = Math.max(size, encodedRootSize(v));
+  return chainBound(size);
 }
 
 /** Whether stored versions need the previous record to be read. */

@@ -200,6 +200,12 @@ export function versionType(v: StoredVersion): string {
   return '';
 }
 
+/** The encoded size of the value a live version's chain starts from (its own, once materialized). */
+export function encodedRootSize(v: StoredVersion): number {
+  if (v.v !== undefined) return encodedSize(v.v);
+  return (v.x as Held | undefined)?.rs ?? 0;
+}
+
 /** An upper bound of a live version's encoded size. */
 export function sizeBound(v: StoredVersion): number {
   if (v.v !== undefined) return encodedSize(v.v);

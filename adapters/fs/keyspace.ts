@@ -11,6 +11,7 @@
  * so comparing entry identity tells whether a key changed. Changes return what they replaced, which is
  * what a failed batch's rollback restores.
  */
+import { cutHere } from '../../lib/chain.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import type { DataFile } from './data-file.js';
 import { keysInRange, upperBound } from '../../lib/sorted.js';
@@ -284,16 +285,7 @@ export function diskChainBound(rootLen: number): number {
  * deltas again (a 300 KB document: ~27 ms on the writer's write path). At twice the bound it is cut regardless.
  */
 export function chainable(prev: Entry, rec: KeyRecord): boolean {
-  if (prev.weight - prev.rootLen > prev.rootLen) return false;
-  const bound = diskChainBound(prev.rootLen);
-  if (prev.depth < bound) return true;
-  return prev.depth < 2 * bound && !valuesAtHand(rec);
-}
-
-/** Whether every live version of `rec` holds its value (none would be materialized to store the record whole). */
-function valuesAtHand(rec: KeyRecord): boolean {
-  for (const v of rec.vs) if (!v.d && v.v === undefined) return false;
-  return true;
+  return prev.weight - prev.rootLen <= prev.rootLen && !cutHere(prev.depth, diskChainBound(prev.rootLen), rec);
 }
 
 /** Sets a metadata name, or removes it for null (StorageTx.setMeta): the log's frames and snapshots say the same. */

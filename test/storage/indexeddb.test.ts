@@ -82,6 +82,29 @@ describe('indexedDBStorage: deltas (schema version 2)', () => {
     await again.close();
   });
 
+  it('over a large document the chain grows past 64 rows (one per KiB of it, as in memory): 100 keystrokes, 100 rows', async () => {
+    const { factory, name } = fresh();
+    const r = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+    const t = doc.getText('body');
+    t.insert(0, 'a larger document '.repeat(8000)); // ~144 KB: a chain of up to 140 rows
+    await flushDoc(doc);
+    for (let i = 0; i < 100; i++) {
+      t.insert(i * 13, 'k');
+      await flushDoc(doc);
+    }
+    const want = t.toString();
+    doc.destroy();
+    await r.close();
+    // Cut at 64 rows, the 65th write would have stored the document whole again and dropped the rows before it.
+    expect(await rowsOf(factory, name, 'deltas')).toHaveLength(100);
+    const again = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+    const got = new Y.Doc();
+    Y.applyUpdate(got, (await again.space('s').get('doc'))!.value as Uint8Array);
+    expect(got.getText('body').toString()).toBe(want);
+    await again.close();
+  });
+
   it('a new key costs no request to the deltas store; a key rewritten without a read still loses its chain', async () => {
     const { factory, name } = fresh();
     const r = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
