@@ -12,7 +12,8 @@ import { encodeValue } from '../../lib/values.js';
 import { checkPeriodicAntiEntropy, checkState, signature, type EditLog } from './checks.js';
 import { DOC_TEXT } from './doc-values.js';
 import { Cluster } from './cluster.js';
-import { dotOf, Ledger } from './ledger.js';
+import { dotOf, Ledger, writeKey } from './ledger.js';
+import type { StorageAdapter } from '../../lib/storage.js';
 import type { Schedule } from './schedule.js';
 
 const noGc = { collect: {} } as unknown as Schedule;
@@ -67,6 +68,26 @@ describe('the history checker', () => {
     ]);
     const problems = ledger.violations(finals);
     expect(problems).toEqual([`collected delete came back: k@${dotOf('W', 3)} ("old") is on a, but relay collected a tombstone of k that superseded it`]);
+  });
+
+  it('judges a collection of a restored writer\'s counters by the writes its tombstones superseded, not by the counters', () => {
+    const tomb = { r: 'W', n: 4, t: 9, c: 0, d: 1 as const };
+    const seenOld = { r: 'W', n: 2, t: 5, c: 0, v: '"seen"' };
+    const finals = new Map([['a', () => [{ dot: dotOf('W', 3), body: '"lost history"' }, { dot: dotOf('W', 2), body: '"seen"' }]]]);
+    /** Node w writes as W; its tombstone W:4 superseded its write W:2 "seen"; w collects it (after a restore, or not). */
+    const judged = (restoredBefore: boolean) => {
+      const ledger = new Ledger();
+      ledger.spy('w', {} as StorageAdapter, (r) => r === 'W');
+      (ledger as unknown as { byWriteBodies: Map<string, string[]> }).byWriteBodies.set(writeKey(tomb), [writeKey(seenOld)]);
+      if (restoredBefore) ledger.diskReplaced('w'); // restored from an older copy: W's counters may name two writes
+      ledger.collected.push({ node: 'w', space: 's', key: 'k', cc: { W: 4 }, tombstones: new Set([dotOf('W', 4)]), tombstoneWrites: [writeKey(tomb)] });
+      return ledger.violations(finals);
+    };
+    const came = (dot: string, body: string) => `collected delete came back: k@${dot} (${body}) is on a, but w collected a tombstone of k that superseded it`;
+    // No restore: the context's counters say it, W:3 included.
+    expect(judged(false)).toEqual([came(dotOf('W', 3), '"lost history"'), came(dotOf('W', 2), '"seen"')]);
+    // After W's restore, W:3 "lost history" is another write under a counter W minted again, which no tombstone saw.
+    expect(judged(true)).toEqual([came(dotOf('W', 2), '"seen"')]);
   });
 
   it('reports links without a periodic anti-entropy round', async () => {

@@ -54,6 +54,8 @@ export interface Collected {
   key: string;
   cc: Readonly<Record<string, number>>;
   tombstones: ReadonlySet<Dot>;
+  /** The tombstones' writes (writeKey): what they superseded is in the ledger's supersession map. */
+  tombstoneWrites?: readonly string[];
   /** The collector's disk was replaced since (a restore, a dead disk): it no longer knows of this collection. */
   diskGone?: boolean;
 }
@@ -98,6 +100,10 @@ export class Ledger {
   private readonly contexts = new Map<string, Array<Readonly<Record<string, number>>>>();
   /** Per node and key, own versions a join dropped (a re-identification may re-issue them: lib/dropped-own.ts). */
   private readonly droppedOwn = new Map<string, Array<KeyRecord['vs'][number]>>();
+  /** Per node: whether a replicaId is one of its ids (spy's `isOwn`). */
+  private readonly idsOf = new Map<string, (r: string) => boolean>();
+  /** Nodes whose disk was replaced (restored from an older copy, or lost): their counters may name two writes. */
+  private readonly replaced = new Set<string>();
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
 
@@ -107,6 +113,7 @@ export class Ledger {
    * a new id inside the transaction that switches to it).
    */
   spy(node: string, inner: StorageAdapter, isOwn: (r: string) => boolean): StorageAdapter {
+    this.idsOf.set(node, isOwn);
     type Seen = () => void;
     const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null, reissuing = false): Seen | undefined => {
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
@@ -125,7 +132,7 @@ export class Ledger {
           for (const v of added) {
             if (v.d) continue; // an older tombstone back is harmless: only values must stay gone
             const d = dotOf(v.r, v.n);
-            if ((c.cc[v.r] ?? 0) >= v.n && !c.tombstones.has(d)) this.reappeared.push(`collected delete came back: ${node} stored ${key}@${d} (${bodyOf(v)}) again after collecting a tombstone of ${key} that superseded it`);
+            if (this.collectionSuperseded(c, d, bodyOf(v))) this.reappeared.push(`collected delete came back: ${node} stored ${key}@${d} (${bodyOf(v)}) again after collecting a tombstone of ${key} that superseded it`);
           }
         }
         if (mine) {
@@ -154,7 +161,7 @@ export class Ledger {
         for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: collected ? 'remove' : next ? 'join' : 'remove', tombstone: v.d === 1 });
         const own = gone.filter((v) => isOwn(v.r));
         if (own.length) this.droppedOwn.set(`${node}\u0000${id(space, key)}`, [...(this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []), ...own]);
-        if (collected) this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))) });
+        if (collected) this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))), tombstoneWrites: prev.vs.map(writeKey) });
       };
     };
     const wrapTx = (tx: StorageTx, seen: Seen[]): StorageTx => {
@@ -240,6 +247,32 @@ export class Ledger {
   /** The node's disk was replaced: what it collected before is no longer known there. */
   diskReplaced(node: string): void {
     for (const c of this.collected) if (c.node === node) c.diskGone = true;
+    this.replaced.add(node);
+  }
+
+  /**
+   * Whether collection `c` superseded the version `dot` holding `body`. By its context's counters — except for a
+   * version whose writer's disk was replaced: that writer may have minted its counters again for other writes, so a
+   * context naming them says nothing of this write; then only the writes its tombstones superseded count (the
+   * supersession map, transitively, by dot and value).
+   */
+  private collectionSuperseded(c: Collected, dot: Dot, body: string): boolean {
+    const [r, n] = splitDot(dot);
+    if ((c.cc[r] ?? 0) < n || c.tombstones.has(dot)) return false;
+    const reused = [...this.replaced].some((node) => this.idsOf.get(node)?.(r));
+    if (!reused || !c.tombstoneWrites) return true;
+    const want = `${dot}\u0000${body}`;
+    const seen = new Set<string>();
+    const todo = [...c.tombstoneWrites];
+    while (todo.length) {
+      const w = todo.pop()!;
+      if (seen.has(w)) continue;
+      seen.add(w);
+      const parts = w.split('\u0000');
+      if (`${parts[0]}\u0000${parts[2]}` === want) return true;
+      todo.push(...(this.byWriteBodies.get(w) ?? []));
+    }
+    return false;
   }
 
   /**
@@ -300,8 +333,7 @@ export class Ledger {
       for (const [node, versions] of finals) {
         for (const v of versions(c.space, c.key)) {
           if (v.body === '<deleted>') continue;
-          const [r, n] = splitDot(v.dot);
-          if ((c.cc[r] ?? 0) >= n && !c.tombstones.has(v.dot)) {
+          if (this.collectionSuperseded(c, v.dot, v.body)) {
             out.push(`collected delete came back: ${c.key}@${v.dot} (${v.body}) is on ${node}, but ${c.node} collected a tombstone of ${c.key} that superseded it`);
           }
         }
