@@ -54,55 +54,53 @@ async function rowsOf(factory: IDBFactory, name: string, store: string): Promise
   }
 }
 
+/**
+ * A replica on a fresh database types `text` into a document, then `n` one-character keystrokes (at `i * stride`),
+ * each flushed; closes. Returns the database and the text typed.
+ */
+async function typed(text: string, n: number, stride: number): Promise<{ factory: IDBFactory; name: string; want: string }> {
+  const { factory, name } = fresh();
+  const r = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+  const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
+  const t = doc.getText('body');
+  t.insert(0, text);
+  await flushDoc(doc);
+  for (let i = 0; i < n; i++) {
+    t.insert(i * stride, 'k');
+    await flushDoc(doc);
+  }
+  const want = t.toString();
+  doc.destroy();
+  await r.close();
+  return { factory, name, want };
+}
+
+/** The document's text as a replica opening the database reads it. */
+async function reread(factory: IDBFactory, name: string): Promise<string> {
+  const again = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+  const got = new Y.Doc();
+  Y.applyUpdate(got, (await again.space('s').get('doc'))!.value as Uint8Array);
+  await again.close();
+  return got.getText('body').toString();
+}
+
 describe('indexedDBStorage: deltas (schema version 2)', () => {
   it('a replica typing into a document stores each write as a small delta row after the root, and reads it back exact', async () => {
-    const { factory, name } = fresh();
-    const r = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
-    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
-    const t = doc.getText('body');
-    t.insert(0, 'the document '.repeat(3000));
-    await flushDoc(doc);
-    for (let i = 0; i < 20; i++) {
-      t.insert(i * 11, 'k');
-      await flushDoc(doc);
-    }
-    const want = t.toString();
-    doc.destroy();
-    await r.close();
+    const { factory, name, want } = await typed('the document '.repeat(3000), 20, 11);
     const deltas = (await rowsOf(factory, name, 'deltas')) as Array<{ vs: Array<{ x?: { d: Uint8Array }; v?: unknown }> }>;
     expect(deltas).toHaveLength(20);
     for (const row of deltas) {
       expect(row.vs[0]!.v).toBeUndefined();
       expect(row.vs[0]!.x!.d.length).toBeLessThan(100);
     }
-    const again = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
-    const got = new Y.Doc();
-    Y.applyUpdate(got, (await again.space('s').get('doc'))!.value as Uint8Array);
-    expect(got.getText('body').toString()).toBe(want);
-    await again.close();
+    expect(await reread(factory, name)).toBe(want);
   });
 
   it('over a large document the chain grows past 64 rows (one per KiB of it, as in memory): 100 keystrokes, 100 rows', async () => {
-    const { factory, name } = fresh();
-    const r = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
-    const doc = await openDoc(r.space('s'), 'doc', { writeDelay: 0 });
-    const t = doc.getText('body');
-    t.insert(0, 'a larger document '.repeat(8000)); // ~144 KB: a chain of up to 140 rows
-    await flushDoc(doc);
-    for (let i = 0; i < 100; i++) {
-      t.insert(i * 13, 'k');
-      await flushDoc(doc);
-    }
-    const want = t.toString();
-    doc.destroy();
-    await r.close();
+    const { factory, name, want } = await typed('a larger document '.repeat(8000), 100, 13); // ~144 KB: up to 140 rows
     // Cut at 64 rows, the 65th write would have stored the document whole again and dropped the rows before it.
     expect(await rowsOf(factory, name, 'deltas')).toHaveLength(100);
-    const again = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
-    const got = new Y.Doc();
-    Y.applyUpdate(got, (await again.space('s').get('doc'))!.value as Uint8Array);
-    expect(got.getText('body').toString()).toBe(want);
-    await again.close();
+    expect(await reread(factory, name)).toBe(want);
   });
 
   it('a new key costs no request to the deltas store; a key rewritten without a read still loses its chain', async () => {
