@@ -11,16 +11,13 @@ import { encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js
 import type { Form } from '../../lib/sync/wire-state.js';
 import { registerValueType, typedBytes, TypedBytes, type ValueType } from '../../lib/typed.js';
 import { encodeValue } from '../../lib/values.js';
+import { bytesType } from '../support/bytes-type.js';
 import { connectRaw } from '../values/hostile.js';
 import { until } from './support.js';
 
 /** A test type whose delta `[k]` repeats its base k × 1000 times: a tiny delta, a huge value (no size bound declared). */
 const bloat: ValueType<TypedBytes> = {
-  name: 'test-bloat',
-  is: (v): v is TypedBytes => v instanceof TypedBytes && v.typeName === 'test-bloat',
-  encode: (v) => v,
-  decode: (p) => typedBytes('test-bloat', p),
-  merge: (vs) => vs[0]!,
+  ...bytesType('test-bloat'),
   apply: (base, delta) => {
     const out = new Uint8Array(base.length * delta[0]! * 1000);
     for (let i = 0; i < out.length; i += base.length) out.set(base, i);

@@ -11,17 +11,14 @@ import type { StoredVersion } from '../../lib/dvv.js';
 import { registerValueType, typedBytes, TypedBytes, type ValueType } from '../../lib/typed.js';
 import { decodeValue, encodeValue } from '../../lib/values.js';
 import { dropWorkingCopies, keptCopies, MAX_COPIES, MIN_BYTES } from '../../lib/working-copies.js';
+import { bytesType } from '../support/bytes-type.js';
 
 /** A text type whose delta appends its bytes ('!' refuses to apply); counts what its working copies do. */
 const counts = { opened: 0, disposed: 0, applied: 0, stepped: 0, encoded: 0 };
 const text = (p: Uint8Array) => new TextDecoder().decode(p);
 const bytes = (s: string) => new TextEncoder().encode(s);
 const appendType: ValueType<TypedBytes> = {
-  name: 'test-append',
-  is: (v): v is TypedBytes => v instanceof TypedBytes && v.typeName === 'test-append',
-  encode: (v) => v,
-  decode: (p) => typedBytes('test-append', p),
-  merge: (vs) => vs[0]!,
+  ...bytesType('test-append'),
   apply: (base, d) => {
     counts.applied++;
     if (d[0] === 33) throw new Error('refused');
