@@ -12,6 +12,7 @@
  * what a failed batch's rollback restores.
  */
 import { cutHere } from '../../lib/chain.js';
+import { chainBound } from '../../lib/deltas.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import type { DataFile } from './data-file.js';
 import { keysInRange, upperBound } from '../../lib/sorted.js';
@@ -264,17 +265,15 @@ export class Keyspace {
 
 /** Records a chain may grow to before a record is stored whole again (reading a key reads its chain). */
 export const MAX_DISK_CHAIN = 128;
-/** The longest chain over a large record (see diskChainBound). */
-export const MAX_LONG_DISK_CHAIN = 1024;
 
 /**
- * Records a chain starting from a record of `rootLen` bytes may grow to: MAX_DISK_CHAIN, or one per KiB of a larger
- * record (up to MAX_LONG_DISK_CHAIN). Cutting a chain writes the whole value again (a 300 KB document every 128
- * keystrokes was 2.3 KB written a keystroke, and an encode of the document on the writer's write path); a longer chain
- * of small records costs a read of the key little beside its root.
+ * Records a chain starting from a record of `rootLen` bytes may grow to: MAX_DISK_CHAIN, or the in-memory bound for a
+ * value of that size where it is longer (lib/deltas.ts chainBound: one per KiB, up to 1 024). Cutting a chain writes
+ * the whole value again (a 300 KB document every 128 keystrokes was 2.3 KB written a keystroke, and an encode of the
+ * document on the writer's write path); a longer chain of small records costs a read of the key little beside its root.
  */
 export function diskChainBound(rootLen: number): number {
-  return Math.min(MAX_LONG_DISK_CHAIN, Math.max(MAX_DISK_CHAIN, rootLen >> 10));
+  return Math.max(MAX_DISK_CHAIN, chainBound(rootLen));
 }
 
 /**

@@ -1,16 +1,14 @@
 /**
  * Records of a key as a chain (schema.ts): its root in `states`, then `ch` records in `deltas`, each stored as
  * its deltas and references against the one before (lib/chain.ts). A write that derives from the key's previous
- * record adds a row of about its delta; past MAX_CHAIN rows (a read reads them all; more over large values, as the
- * in-memory chain: lib/chain.ts recordChainBound) the record is stored whole again, as the new root, and the rows go
- * — at the first record whose values are at hand, and at twice the bound whatever it costs (lib/chain.ts cutHere).
+ * record adds a row of about its delta; past the in-memory chain's bound (lib/chain.ts recordChainBound: 64 rows, more
+ * over large values; a read reads them all) the record is stored whole again, as the new root, and the rows go — at the
+ * first record whose values are at hand, and at twice the bound whatever it costs (lib/chain.ts cutHere).
  */
 import { chainForm, cutHere, recordChainBound, unchain } from '../../lib/chain.js';
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import type { Head, StoredRow } from './schema.js';
-
-export const MAX_CHAIN = 64;
 
 /** A record read back with what its write needs to know: its chain's length. */
 export interface ReadRecord {
@@ -40,7 +38,7 @@ export function assemble(head: Head, root: StoredRow, rows: readonly StoredRow[]
  * or not read): chained as a `deltas` row when it derives from or repeats `base`'s versions, else whole in `states`.
  */
 export function storedForm(rec: KeyRecord, base: ReadRecord | undefined): { chained: boolean; row: StoredRow; ch: number } {
-  if (base && !cutHere(base.ch, Math.max(MAX_CHAIN, recordChainBound(base.rec)), rec)) {
+  if (base && !cutHere(base.ch, recordChainBound(base.rec), rec)) {
     const form = chainForm(rec, base.rec);
     if (form.chained) return { chained: true, row: row(rec, form.vs), ch: base.ch + 1 };
     return { chained: false, row: row(rec, form.vs), ch: 0 };
