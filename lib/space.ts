@@ -12,10 +12,10 @@ import type { ChangeEvent, Context, GetResult, MergeFn, MergeTable } from './typ
 import { utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
 import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
+import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
 import { WriteResult } from './write-result.js';
 
 export { WriteResult };
-import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
 
 export const MAX_KEY_BYTES = 1024;
 const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
