@@ -41,6 +41,7 @@ const PAGE = 1024;
 /** What a stream needs of its session. */
 export interface StreamPort {
   readonly closed: boolean;
+  /** The peer's replicaId; '' until its hello arrived. */
   readonly peerId: string;
   /** Largest batch of entries, in estimated bytes, for one frame. */
   readonly frameBudget: number;
@@ -103,8 +104,9 @@ export class LogStream {
 
   changed(change: StoredChange, prevLast: number | undefined): void {
     const rec = change.rec;
-    // Before the stream is ready the peer may be unknown: every change counts as news to it then.
-    if (rec.seq > this.foreignTop && (!this.ready || rec.src !== this.port.peerId)) this.foreignTop = rec.seq;
+    // A state stored exactly as the peer sent it (`src`) is no news to it, also while an establishing anti-entropy run
+    // repairs (the stream is not ready yet); before the peer is known (`peerId` ''), every change is.
+    if (rec.seq > this.foreignTop && (rec.src === undefined || rec.src !== this.port.peerId)) this.foreignTop = rec.seq;
     if (!this.ready) return this.port.refreshStatus();
     // Live fast path: everything before this change was sent, so it goes straight from the event (batched with
     // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read. Only when

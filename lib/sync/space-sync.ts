@@ -80,7 +80,7 @@ export class SpaceSync {
           return session.closed;
         },
         get peerId() {
-          return session.peer!.replicaId;
+          return session.peer?.replicaId ?? '';
         },
         frameBudget: session.frameBudget,
         send: (m) => session.send(m),

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
 import { pagedStorage, synced, tapped } from './support.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
+import { cursorKey } from '../../lib/sync/lineage.js';
 
 /**
  * `a` holding `keys` keys, its log read in pages of `pageSize`, and a fresh `b`; `late` writes land on `a` inside the
@@ -70,5 +71,31 @@ describe('synced after a backlog the hello did not announce', () => {
     expect(sent.some((f) => f[0] === MsgType.Top)).toBe(false);
     expect(errors).toEqual([]);
     await close();
+  });
+});
+
+describe('TOP after an anti-entropy run', () => {
+  it("a run that stores the peer's versions as it sent them tells it no TOP (it holds them): no extra round trip", async () => {
+    // Two replicas with the same 300 keys and no cursor for each other; `a` then rewrites 3 of them. The run that
+    // repairs `b` stores a's states exactly as sent (echoes of a's writes): b's log grows past the top its hello
+    // announced, but nothing in it is news to a. Telling a TOP there made a wait for one more frame of b's (a third
+    // round trip in BENCHMARKS S2 at d = 1).
+    const a = await openReplica({ storage: memoryStorage() });
+    for (let i = 0; i < 300; i++) await a.space('s').put(`k${i}`, i);
+    const b = await openReplica({ storage: memoryStorage() });
+    b.space('s');
+    await b.core.join('s', (await a.core.storage.scan('s', { limit: 1000 })).map(([k, rec]) => [k, { vs: rec.vs, cc: rec.cc }]));
+    for (const i of [7, 150, 299]) await a.space('s').put(`k${i}`, -i);
+    // Each holds a cursor into the other's log that names no epoch of it: no catch-up, an anti-entropy run (as BENCHMARKS S2).
+    for (const [r, peer] of [[a, b], [b, a]] as const) await r.core.storage.transact((tx) => tx.setMeta(cursorKey(peer.replicaId, 's'), { e: '', s: 0 }));
+    const fromB: Uint8Array[] = [];
+    const [ta, tb] = pairTransports();
+    a.connect(ta, { antiEntropyInterval: 0 });
+    b.connect(tapped(tb, (frame, conn) => (frame instanceof Uint8Array && fromB.push(frame), conn.send(frame))), { antiEntropyInterval: 0 });
+    await synced(a, b);
+    for (const i of [7, 150, 299]) expect((await b.space('s').get(`k${i}`))?.value).toBe(-i);
+    expect(fromB.filter((f) => f[0] === MsgType.AntiEntropy).length).toBeGreaterThan(0); // the repair was a run
+    expect(fromB.filter((f) => f[0] === MsgType.Top)).toEqual([]);
+    await Promise.all([a.close(), b.close()]);
   });
 });
