@@ -105,8 +105,8 @@ export class LogStream {
   changed(change: StoredChange, prevLast: number | undefined): void {
     const rec = change.rec;
     // A state stored exactly as the peer sent it (`src`) is no news to it, also while an establishing anti-entropy run
-    // repairs (the stream is not ready yet); before the peer is known (`peerId` ''), every change is.
-    if (rec.seq > this.foreignTop && (rec.src === undefined || rec.src !== this.port.peerId)) this.foreignTop = rec.seq;
+    // repairs (the stream is not ready yet); before the peer is known (`peerId` '', which no `src` is), every change is.
+    if (rec.seq > this.foreignTop && rec.src !== this.port.peerId) this.foreignTop = rec.seq;
     if (!this.ready) return this.port.refreshStatus();
     // Live fast path: everything before this change was sent, so it goes straight from the event (batched with
     // the others of this tick) — or, an echo of the peer's own change, is skipped without a log read. Only when
