@@ -79,6 +79,12 @@ export { bodyOf };
  */
 export const writeKey = (v: KeyRecord['vs'][number]): string => `${dotOf(v.r, v.n)}\u0000${v.t}.${v.c}\u0000${bodyOf(v)}`;
 
+/** A write's dot and value from its writeKey (the HLC left out; the value is everything after the second separator). */
+function dotAndBody(write: string): string {
+  const first = write.indexOf('\u0000');
+  return write.slice(0, first) + write.slice(write.indexOf('\u0000', first + 1));
+}
+
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
   /** Per local write (dot and body: a dot minted twice after a restore names two writes): the dots it superseded. */
@@ -268,8 +274,7 @@ export class Ledger {
       const w = todo.pop()!;
       if (seen.has(w)) continue;
       seen.add(w);
-      const parts = w.split('\u0000');
-      if (`${parts[0]}\u0000${parts[2]}` === want) return true;
+      if (dotAndBody(w) === want) return true;
       todo.push(...(this.byWriteBodies.get(w) ?? []));
     }
     return false;
