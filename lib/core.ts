@@ -140,9 +140,11 @@ export class ReplicaCore {
       await storage.close();
       throw new ConcordError('INVALID_OPTION', 'restored: another instance has this storage open; open the restored copy alone first');
     }
-    const identity = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored }));
+    const location = await storage.location?.();
+    const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !restored && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
+    const fresh = restored || copied;
+    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
   }
 
   get replicaId(): string {

@@ -29,6 +29,8 @@ interface StoredIdentity {
 }
 
 export const IDENTITY_META = 'replica';
+/** Where the storage was when last opened (StorageAdapter `location`), kept beside the identity. */
+export const LOCATION_META = 'location';
 
 /** Epoch labels are short: unique within one replica's history is all they need to be. */
 const newEpoch = (random?: () => number) => randomId(8, random);
@@ -38,16 +40,33 @@ export function mintIdentity(top: number, random?: () => number): Identity {
   return { id: randomId(16, random), epoch, history: [[epoch, top]] };
 }
 
-/** Reads the identity inside an open's transaction, minting it or starting a new epoch; stores the result. */
+/**
+ * Reads the identity inside an open's transaction, minting it or starting a new epoch; stores the result. `copied`:
+ * the storage is somewhere it was not at its last open (`location`), so it is a copy and opened as `restored`.
+ */
 export async function openIdentity(
   tx: StorageTx,
-  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean },
-): Promise<Identity> {
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined },
+): Promise<{ identity: Identity; copied: boolean }> {
   const stored = await tx.getMeta<StoredIdentity>(IDENTITY_META);
   const top = (await tx.getMeta<number>('seq')) ?? 0;
-  // Storage the operator says was restored from a copy: a new id before any write, so no dot minted from here can
-  // name a value its lost writes gave the same dot (those come back from peers under the old id).
   const old = readIdentity(stored);
+  // Storage written before it kept its location, or one that cannot tell it, is never taken for a copy. A copy
+  // opened while another instance has the storage open is not this open's to judge: that instance saw it first.
+  const was = await tx.getMeta<string>(LOCATION_META);
+  const copied = !!old && options.startEpoch && options.location !== undefined && was !== undefined && was !== options.location;
+  if (options.location !== undefined && options.location !== was && options.startEpoch) tx.setMeta(LOCATION_META, options.location);
+  return { identity: openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied }), copied };
+}
+
+function openedIdentity(
+  tx: StorageTx,
+  old: Identity | undefined,
+  top: number,
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored: boolean },
+): Identity {
+  // Storage restored from a copy (the operator says so, or it is somewhere else): a new id before any write, so no
+  // dot minted from here can name a value its lost writes gave the same dot (those come back under the old id).
   if (!old || options.restored) {
     const minted = mintIdentity(top, options.random);
     // The log goes on under the new id, and so does its history: a cursor into what this copy holds stays good, one

@@ -96,6 +96,13 @@ export interface StorageAdapter {
    */
   openedElsewhere?(): Promise<boolean>;
   /**
+   * Optional: where the data lives, as something a copy of it does not share (the file storage: its directory's
+   * inode and birth time). Asked after `open()`. The replica keeps it; an open that finds the storage somewhere else
+   * takes it for a copy (a restored backup, or a second copy of a live one) and opens under a new replicaId, as
+   * `restored: true` does, so nothing it writes can take a dot its original minted. Without it: never a copy.
+   */
+  location?(): Promise<string | undefined>;
+  /**
    * Optional, the manual way (kept for apps that pick the tab holding the link themselves): this instance
    * competes for the network role from the call on, for as long as the storage is open. Prefer `shared()`,
    * which the replica drives from `connect()`.

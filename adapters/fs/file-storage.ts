@@ -23,8 +23,8 @@ import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } fr
 import { DataFile } from './data-file.js';
 import { Compactor, type CompactionHost, type CompactionOptions, type LogFiles } from './compactor.js';
 import { encodeWrites, PendingBatch } from './batch.js';
-import { ioError } from './io-errors.js';
-import { nodeIo, type Io } from './io.js';
+import { errnoCode, ioError } from './io-errors.js';
+import { nodeIo, writeFully, type Io } from './io.js';
 import { Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Segment } from './log-writer.js';
@@ -131,6 +131,35 @@ export class FileStorage implements StorageAdapter {
       await this.releaseFiles();
       this.state = 'closed';
       throw e;
+    }
+  }
+
+  /**
+   * Where the data lives, on the disk (io.ts `identify`): the directory's identity and that of a file `PLACE` made
+   * once in it and never written again. A directory made anew by a copy or restore has another; one kept and emptied,
+   * with the files copied into it, has a new `PLACE`. Only files copied over the old ones in place keep both.
+   */
+  async location(): Promise<string | undefined> {
+    if (!this.io.identify) return undefined;
+    const place = `${this.dir}/PLACE`;
+    try {
+      const file = await this.io.open(place, 'wx').catch((e: unknown) => {
+        if (errnoCode(e) === 'EEXIST') return undefined;
+        throw e;
+      });
+      if (file) {
+        const note = new TextEncoder().encode('Marks this directory as the place of its data: a copy of the directory gets a new replica id.\n');
+        try {
+          await writeFully(file, note, 0);
+          await file.datasync();
+        } finally {
+          await file.close();
+        }
+        await this.io.syncDir(this.dir);
+      }
+      return `${await this.io.identify(this.dir)}/${await this.io.identify(place)}`;
+    } catch (e) {
+      throw ioError(e, `reading where ${this.dir} is`);
     }
   }
 

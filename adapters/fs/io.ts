@@ -26,6 +26,11 @@ export interface Io {
   mkdir(path: string): Promise<void>;
   /** fsync of a directory, so a create, rename or unlink in it is durable. */
   syncDir(path: string): Promise<void>;
+  /**
+   * Optional: names the directory itself, not its path, in a way a copy of it does not share (node:fs: its inode
+   * and birth time: a rename keeps both, a copy or a restore into a new directory has others).
+   */
+  identify?(path: string): Promise<string>;
 }
 
 class NodeFile implements IoFile {
@@ -68,6 +73,10 @@ export const nodeIo: Io = {
     } finally {
       await fh.close();
     }
+  },
+  async identify(path) {
+    const s = await fs.stat(path, { bigint: true });
+    return `${s.ino}:${s.birthtimeNs}`;
   },
 };
 
