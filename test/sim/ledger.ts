@@ -225,6 +225,7 @@ export class Ledger {
       ...(inner.onExternalChange ? { onExternalChange: (l: (spaces: string[]) => void) => inner.onExternalChange!(l) } : {}),
       ...(inner.leadership ? { leadership: () => inner.leadership!() } : {}),
       ...(inner.openedElsewhere ? { openedElsewhere: () => inner.openedElsewhere!() } : {}),
+      ...(inner.location ? { location: () => inner.location!() } : {}),
     };
   }
 

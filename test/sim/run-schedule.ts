@@ -95,7 +95,10 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     disk: (node, c) => {
       const f = s.fsync[node];
       const r = fsyncRng.fork();
-      return new SimDisk({ timers: c, ...(f ? { fsyncDelay: () => r.int(f.min, f.max) } : {}) });
+      // Half the single-instance nodes keep their data where a copy can be told (a file storage's directory); the
+      // others as IndexedDB does, or a VM snapshot: there a restore stays unseen until a peer tells.
+      const tellsCopies = !s.tabs[node] && prng(s.seed ^ nameHash(node))() < 0.5;
+      return new SimDisk({ timers: c, tellsCopies, ...(f ? { fsyncDelay: () => r.int(f.min, f.max) } : {}) });
     },
     merge: { 'c*': merges.counter, 'set*': merges.addWins },
     link: { antiEntropyInterval: s.antiEntropyInterval, backoff: { base: 20, max: 1000 } },
@@ -455,4 +458,11 @@ function trace(now: () => number, ids?: (node: string) => string[]) {
     const body = JSON.stringify(rest, (k, v) => (k === 'vs' ? (v as Array<{ r: string; n: number; d?: 1 }>).map((x) => `${x.r.slice(0, 3)}:${x.n}${x.d ? 'd' : ''}`) : v));
     process.stderr.write(`${now().toFixed(1)} ${from}->${to} ${type} ${body.slice(0, Number(process.env.SIM_TRACE_WIDTH ?? 300))}\n`);
   };
+}
+
+/** A node name as a number, to seed what is drawn per node without drawing from the schedule's generators. */
+function nameHash(name: string): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }

@@ -28,7 +28,14 @@ export interface SimDiskOptions {
   timers: Timers;
   /** Virtual ms one group commit's fsync takes; undefined: durable at once. */
   fsyncDelay?: () => number;
+  /**
+   * The disk tells where it lives (StorageAdapter `location`), and a copy lives elsewhere: as the file storage's
+   * directory does. Without it, a copy cannot be told from the original (IndexedDB, a VM snapshot).
+   */
+  tellsCopies?: boolean;
 }
+
+let places = 0;
 
 interface Placed {
   rec: KeyRecord;
@@ -124,8 +131,12 @@ export class SimDisk {
   private readonly live: Instance[] = [];
   /** Transactions applied and made durable so far (a backup point for tests). */
   commits = 0;
+  /** Where it lives, when it tells (`tellsCopies`): every disk, copies included, somewhere of its own. */
+  readonly place: string | undefined;
 
-  constructor(readonly options: SimDiskOptions) {}
+  constructor(readonly options: SimDiskOptions) {
+    this.place = options.tellsCopies ? `disk-${++places}` : undefined;
+  }
 
   /** A process or tab opening the disk. */
   instance(): StorageAdapter & { readonly leadershipOf: () => Leadership } {
@@ -411,6 +422,10 @@ class Instance implements StorageAdapter {
   /** Another live instance (tab) had the disk open when this one opened (as IndexedDB's open lock tells). */
   async openedElsewhere(): Promise<boolean> {
     return this.elsewhere;
+  }
+
+  async location(): Promise<string | undefined> {
+    return this.disk.place;
   }
 
   async close(): Promise<void> {
