@@ -16,6 +16,9 @@
  * dot carrying the epoch it was minted in, and a context entry that splits per epoch where two histories of one
  * replica diverge. Counting dots per key (Dynamo's and Riak's vector clocks) does not do it alone: the restored
  * writer's second write of the key would cover the lost write's per-key counter just the same (Riak's KV679).
+ * A storage that tells where it lives closes it from the other end: the file storage's copy opens under a new
+ * replicaId before its first write (test/storage/fs-copy.test.ts runs this limit on real directories). The
+ * simulated storages here cannot tell a copy, as IndexedDB cannot.
  */
 import { describe, expect, it } from 'vitest';
 import type { Cluster } from '../sim/cluster.js';
