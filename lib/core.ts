@@ -140,7 +140,13 @@ export class ReplicaCore {
       await storage.close();
       throw new ConcordError('INVALID_OPTION', 'restored: another instance has this storage open; open the restored copy alone first');
     }
-    const location = await storage.location?.();
+    let location: string | undefined;
+    try {
+      location = await storage.location?.();
+    } catch (e) {
+      await storage.close().catch(() => {});
+      throw e;
+    }
     const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
     const seq = (await storage.getMeta<number>('seq')) ?? 0;
     const fresh = restored || copied;

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
+import { nodeIo } from '../../adapters/fs/io.js';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
 import { synced, until } from '../sync/support.js';
 
@@ -58,6 +59,18 @@ describe('a file-storage directory restored from a copy', () => {
     const original = await openReplica({ storage: fileStorage(moved) });
     expect(original.replicaId).toBe(id);
     await original.close();
+  });
+
+  it('fails an open whose place cannot be read, closed, and the next open goes on under the same id', async () => {
+    const dir = join(await tempDir(), 'data');
+    const first = await openReplica({ storage: fileStorage(dir) });
+    const id = first.replicaId;
+    await first.close();
+    const failing = { ...nodeIo, identify: async () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })) };
+    await expect(openReplica({ storage: fileStorage(dir, { io: failing }) })).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+    const again = await openReplica({ storage: fileStorage(dir) }); // not LOCKED: the failed open let the directory go
+    expect(again.replicaId).toBe(id);
+    await again.close();
   });
 
   it('tells a restore into the directory it kept, emptied first', async () => {
