@@ -134,23 +134,22 @@ export class ReplicaCore {
   static async open({ storage, now = Date.now, random, maxClockDriftMs, restored = false }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
-    // Every open starts a new epoch of the log (epochs.ts), unless another live instance shares the storage.
-    const shared = (await storage.openedElsewhere?.()) ?? false;
-    if (restored && shared) {
-      await storage.close();
-      throw new ConcordError('INVALID_OPTION', 'restored: another instance has this storage open; open the restored copy alone first');
-    }
-    let location: string | undefined;
     try {
-      location = await storage.location?.();
+      // Every open starts a new epoch of the log (epochs.ts), unless another live instance shares the storage.
+      const shared = (await storage.openedElsewhere?.()) ?? false;
+      if (restored && shared) {
+        throw new ConcordError('INVALID_OPTION', 'restored: another instance has this storage open; open the restored copy alone first');
+      }
+      const location = await storage.location?.();
+      const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
+      const seq = (await storage.getMeta<number>('seq')) ?? 0;
+      const fresh = restored || copied;
+      return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
     } catch (e) {
+      // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
       await storage.close().catch(() => {});
       throw e;
     }
-    const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
-    const seq = (await storage.getMeta<number>('seq')) ?? 0;
-    const fresh = restored || copied;
-    return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
   }
 
   get replicaId(): string {
