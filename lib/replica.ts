@@ -66,8 +66,8 @@ export interface ReplicaOptions {
    * writes tells this replica (a client its relay, a relay only the relays of its cluster), and a write made
    * before that can reuse a dot the lost writes used; its peers then keep one of the two values. A storage that
    * tells where it lives (`location`: the file storage's directory) needs it only where a copy keeps the place:
-   * files copied over the old ones in place, a file-system or VM snapshot rolled back. A copy in a directory made
-   * anew or emptied first (`cp -a`, `tar`, a backup tool's restore) is told by itself.
+   * files copied over the old ones in place (rsync), a volume's image or snapshot, a backup from before the release
+   * that added it. A copy whose files were made anew (`cp -a`, `tar`, a file-level restore) is told by itself.
    */
   restored?: boolean;
 }

@@ -135,9 +135,10 @@ export class FileStorage implements StorageAdapter {
   }
 
   /**
-   * Where the data lives, on the disk (io.ts `identify`): the directory's identity and that of a file `PLACE` made
-   * once in it and never written again. A directory made anew by a copy or restore has another; one kept and emptied,
-   * with the files copied into it, has a new `PLACE`. Only files copied over the old ones in place keep both.
+   * Where the data lives, on the disk (io.ts `identify`): the identity of a file `PLACE` made once in the directory and
+   * never written again (the directory's own would not do: its change time moves at every open, with LOCK). A copy or
+   * restore that makes the file anew gives it another (inode reused or not, its times differ). Not told: `PLACE` left
+   * in place or copied over the old one (rsync skipping it), a block-level image or snapshot of the volume.
    */
   async location(): Promise<string | undefined> {
     if (!this.io.identify) return undefined;
@@ -157,7 +158,7 @@ export class FileStorage implements StorageAdapter {
         }
         await this.io.syncDir(this.dir);
       }
-      return `${await this.io.identify(this.dir)}/${await this.io.identify(place)}`;
+      return await this.io.identify(place);
     } catch (e) {
       throw ioError(e, `reading where ${this.dir} is`);
     }

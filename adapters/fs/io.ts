@@ -27,8 +27,9 @@ export interface Io {
   /** fsync of a directory, so a create, rename or unlink in it is durable. */
   syncDir(path: string): Promise<void>;
   /**
-   * Optional: names the directory itself, not its path, in a way a copy of it does not share (node:fs: its inode
-   * and birth time: a rename keeps both, a copy or a restore into a new directory has others).
+   * Optional: names a file itself, not its path, in a way a copy of it does not share (node:fs: its inode, birth time
+   * and change time; a rename keeps them, a copy made anew has others). For a file nothing writes again, all three
+   * stay put: where the platform has no birth time, Node reports the change time for it, still stable for such a file.
    */
   identify?(path: string): Promise<string>;
 }
@@ -76,7 +77,7 @@ export const nodeIo: Io = {
   },
   async identify(path) {
     const s = await fs.stat(path, { bigint: true });
-    return `${s.ino}:${s.birthtimeNs}`;
+    return `${s.ino}:${s.birthtimeNs}:${s.ctimeNs}`;
   },
 };
 
