@@ -49,6 +49,11 @@ export interface RunOptions {
   hlcDrift?: boolean;
   /** Called after the checks, before the cluster closes (for debugging a seed). */
   inspect?: (cluster: Cluster, problems: string[]) => Promise<void> | void;
+  /**
+   * Whether some disks tell a copy (default: half the single-instance nodes, drawn per seed and node). False: none,
+   * as every schedule ran before storages could tell one; seeds recorded then replay as they were found.
+   */
+  copiesTold?: boolean;
 }
 
 export interface RunResult {
@@ -97,7 +102,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       const r = fsyncRng.fork();
       // Half the single-instance nodes keep their data where a copy can be told (a file storage's directory); the
       // others as IndexedDB does, or a VM snapshot: there a restore stays unseen until a peer tells.
-      const tellsCopies = !s.tabs[node] && prng(s.seed ^ nameHash(node))() < 0.5;
+      const tellsCopies = options.copiesTold !== false && !s.tabs[node] && prng(s.seed ^ nameHash(node))() < 0.5;
       return new SimDisk({ timers: c, tellsCopies, ...(f ? { fsyncDelay: () => r.int(f.min, f.max) } : {}) });
     },
     merge: { 'c*': merges.counter, 'set*': merges.addWins },
