@@ -54,8 +54,9 @@ export async function openIdentity(
   // Storage written before it kept its location, or one that cannot tell it, is never taken for a copy. A copy
   // opened while another instance has the storage open is not this open's to judge: that instance saw it first.
   const was = await tx.getMeta<string>(LOCATION_META);
-  const copied = !!old && options.startEpoch && options.location !== undefined && was !== undefined && was !== options.location;
-  if (options.location !== undefined && options.location !== was && options.startEpoch) tx.setMeta(LOCATION_META, options.location);
+  const moved = options.startEpoch && options.location !== undefined && options.location !== was;
+  if (moved) tx.setMeta(LOCATION_META, options.location);
+  const copied = moved && !!old && was !== undefined;
   return { identity: openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied }), copied };
 }
 

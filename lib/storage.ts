@@ -96,8 +96,8 @@ export interface StorageAdapter {
    */
   openedElsewhere?(): Promise<boolean>;
   /**
-   * Optional: where the data lives, as something a copy of it does not share (the file storage: its directory's
-   * inode and birth time). Asked after `open()`. The replica keeps it; an open that finds the storage somewhere else
+   * Optional: where the data lives, as something a copy of it does not share (the file storage: inode, birth and
+   * change time of a file it makes once in its directory, adapters/fs/place.ts). Asked after `open()`. The replica keeps it; an open that finds the storage somewhere else
    * takes it for a copy (a restored backup, or a second copy of a live one) and opens under a new replicaId, as
    * `restored: true` does, so nothing it writes can take a dot its original minted. Without it: never a copy.
    */

@@ -23,8 +23,9 @@ import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } fr
 import { DataFile } from './data-file.js';
 import { Compactor, type CompactionHost, type CompactionOptions, type LogFiles } from './compactor.js';
 import { encodeWrites, PendingBatch } from './batch.js';
-import { errnoCode, ioError } from './io-errors.js';
-import { nodeIo, writeFully, type Io } from './io.js';
+import { ioError } from './io-errors.js';
+import { nodeIo, type Io } from './io.js';
+import { placeOf } from './place.js';
 import { Entry, Keyspace } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Segment } from './log-writer.js';
@@ -134,34 +135,9 @@ export class FileStorage implements StorageAdapter {
     }
   }
 
-  /**
-   * Where the data lives, on the disk (io.ts `identify`): the identity of a file `PLACE` made once in the directory and
-   * never written again (the directory's own would not do: its change time moves at every open, with LOCK). A copy or
-   * restore that makes the file anew gives it another (inode reused or not, its times differ). Not told: `PLACE` left
-   * in place or copied over the old one (rsync skipping it), a block-level image or snapshot of the volume.
-   */
-  async location(): Promise<string | undefined> {
-    if (!this.io.identify) return undefined;
-    const place = `${this.dir}/PLACE`;
-    try {
-      const file = await this.io.open(place, 'wx').catch((e: unknown) => {
-        if (errnoCode(e) === 'EEXIST') return undefined;
-        throw e;
-      });
-      if (file) {
-        const note = new TextEncoder().encode('Marks this directory as the place of its data: a copy of the directory gets a new replica id.\n');
-        try {
-          await writeFully(file, note, 0);
-          await file.datasync();
-        } finally {
-          await file.close();
-        }
-        await this.io.syncDir(this.dir);
-      }
-      return await this.io.identify(place);
-    } catch (e) {
-      throw ioError(e, `reading where ${this.dir} is`);
-    }
+  /** Where the data lives, as a copy of the directory does not share (place.ts). */
+  location(): Promise<string | undefined> {
+    return placeOf(this.io, this.dir);
   }
 
   async close(): Promise<void> {

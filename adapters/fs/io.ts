@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { errnoCode } from './io-errors.js';
 
 export interface IoFile {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
@@ -98,4 +99,22 @@ export async function writeFully(file: IoFile, buffer: Uint8Array, position: num
     const { bytesWritten } = await file.write(buffer, done, buffer.length - done, position + done);
     done += bytesWritten;
   }
+}
+
+/** Creates `path` holding `bytes`, durably (data synced; the directory entry is the caller's to sync); false if it exists. */
+export async function createExclusive(io: Io, path: string, bytes: Uint8Array): Promise<boolean> {
+  let file;
+  try {
+    file = await io.open(path, 'wx');
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    await writeFully(file, bytes, 0);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+  return true;
 }

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConcordError } from '../../lib/errors.js';
 import { errnoCode, ioError } from './io-errors.js';
-import { writeFully, type Io } from './io.js';
+import { createExclusive, type Io } from './io.js';
 
 interface LockInfo {
   pid: number;
@@ -56,22 +56,7 @@ async function readLock(io: Io, path: string): Promise<LockInfo | undefined> {
   }
 }
 
-async function createExclusive(io: Io, path: string, info: LockInfo): Promise<boolean> {
-  let file;
-  try {
-    file = await io.open(path, 'wx');
-  } catch (e) {
-    if (errnoCode(e) === 'EEXIST') return false;
-    throw e;
-  }
-  try {
-    await writeFully(file, Buffer.from(JSON.stringify(info)), 0);
-    await file.datasync();
-  } finally {
-    await file.close();
-  }
-  return true;
-}
+const lockBytes = (info: LockInfo) => Buffer.from(JSON.stringify(info));
 
 export interface DirLock {
   release(): Promise<void>;
@@ -87,7 +72,7 @@ export async function acquireLock(io: Io, dir: string): Promise<DirLock> {
   const me: LockInfo = { pid: process.pid, host: hostname(), token: Math.random().toString(36).slice(2), ...(start ? { start } : {}) };
   try {
     for (let attempt = 0; ; attempt++) {
-      if (await createExclusive(io, path, me)) break;
+      if (await createExclusive(io, path, lockBytes(me))) break;
       let holder: LockInfo | undefined;
       try {
         holder = await readLock(io, path);
@@ -123,7 +108,7 @@ export async function acquireLock(io: Io, dir: string): Promise<DirLock> {
 /** Removes a stale lock, under a second exclusive file so that only one process removes it. */
 async function takeOver(io: Io, dir: string, path: string, stale: LockInfo | undefined, me: LockInfo): Promise<void> {
   const guard = join(dir, 'LOCK.takeover');
-  if (!(await createExclusive(io, guard, me))) {
+  if (!(await createExclusive(io, guard, lockBytes(me)))) {
     const other = await readLock(io, guard).catch(() => undefined);
     if (other && isAlive(other)) return; // someone else is taking over; the next attempt sees the result
     await io.unlink(guard).catch(() => {});
