@@ -64,10 +64,8 @@ export interface ReplicaOptions {
    * directory copied back): open under a new replica id. Pass it on the first open after the restore, not every
    * time (each open with it adds an id). Without it a restore is noticed only when a peer that holds the lost
    * writes tells this replica (a client its relay, a relay only the relays of its cluster), and a write made
-   * before that can reuse a dot the lost writes used; its peers then keep one of the two values. A storage that
-   * tells where it lives (`location`: the file storage's directory) needs it only where a copy keeps the place:
-   * files copied over the old ones in place (rsync), a volume's image or snapshot, a backup from before the release
-   * that added it. A copy whose files were made anew (`cp -a`, `tar`, a file-level restore) is told by itself.
+   * before that can reuse a dot the lost writes used; its peers then keep one of the two values. The file storage
+   * tells a copy made file by file by itself (`location`; what it cannot tell: docs/deploy.md, "Backups").
    */
   restored?: boolean;
 }
