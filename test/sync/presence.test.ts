@@ -55,9 +55,8 @@ describe('presence', () => {
     await until(() => b.space('room').presence.list().length === 1, 'b sees a');
     // a's process dies: its links drop, nothing says goodbye.
     links[0]!.close();
-    const gone = Date.now();
+    // The bound is ten ttls: a member that never expired would stay in the view for good.
     await until(() => b.space('room').presence.list().length === 0, 'a leaves b’s view', 3000);
-    expect(Date.now() - gone).toBeLessThan(3000);
     links[1]!.close();
     await Promise.all([hub, a, b].map((r) => r.close()));
   });

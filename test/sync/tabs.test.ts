@@ -11,7 +11,9 @@ import { memoryStorage, openReplica, pairTransports, type Replica } from '../../
 import { memoryRelay, tabGroup, withShared, type Member } from '../support/tab-group.js';
 import { until } from './support.js';
 
-const FAST = { beatMs: 40, probeTimeoutMs: 40 };
+// Fast enough for a takeover within a test, slow enough that a busy event loop on a loaded CI machine does not
+// look like a dead leader (a takeover needs a silence of 3 beats and then an unanswered probe).
+const FAST = { beatMs: 150, probeTimeoutMs: 150 };
 const open: Replica[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close().catch(() => {})));

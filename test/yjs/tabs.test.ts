@@ -35,7 +35,7 @@ describe('two tabs typing into one document', () => {
     const tabs: Replica[] = [];
     for (let i = 0; i < 2; i++) {
       const member = group.member(`tab${i}`);
-      const r = await openReplica({ storage: withShared(indexedDBStorage(name, { indexedDB: factory }), member), sharedNetwork: { beatMs: 40, probeTimeoutMs: 40, timers: member.timers } });
+      const r = await openReplica({ storage: withShared(indexedDBStorage(name, { indexedDB: factory }), member), sharedNetwork: { beatMs: 150, probeTimeoutMs: 150, timers: member.timers } });
       open.push(r);
       tabs.push(r);
       r.space('s');
