@@ -252,45 +252,55 @@ export function stateHash(key: string, s: KeyState): string {
   for (const v of s.vs) size += v.r.length + 19;
   for (const r of rs) size += r.length + 18;
   const buf = hashScratch(size);
-  let at = utf8.encodeInto(key, buf).written;
+  // (Module-level writers, not closures over `at`: a put hashes once, and closures were a tenth of what it allocated.)
+  let at = writeAscii(buf, 0, key);
+  if (at < 0) at = utf8.encodeInto(key, buf).written;
   buf[at++] = 0;
-  const ascii = (text: string): boolean => {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 0x80) return false;
-      buf[at++] = c;
-    }
-    return true;
-  };
-  const digits = (n: number): boolean => {
-    if (!Number.isSafeInteger(n) || n < 0) return false;
-    const start = at;
-    do {
-      buf[at++] = 48 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
-    for (let a = start, b = at - 1; a < b; a++, b--) {
-      const t = buf[a]!;
-      buf[a] = buf[b]!;
-      buf[b] = t;
-    }
-    return true;
-  };
   for (const v of s.vs) {
-    if (!ascii(v.r)) return hash64(canonicalStateText(key, s));
+    at = writeAscii(buf, at, v.r);
+    if (at < 0) return hash64(canonicalStateText(key, s));
     buf[at++] = 58; // ':'
-    if (!digits(v.n)) return hash64(canonicalStateText(key, s));
+    at = writeDigits(buf, at, v.n);
+    if (at < 0) return hash64(canonicalStateText(key, s));
     if (v.d) buf[at++] = 100; // 'd'
     buf[at++] = 44; // ','
   }
   buf[at++] = 124; // '|'
   for (const r of rs) {
-    if (!ascii(r)) return hash64(canonicalStateText(key, s));
+    at = writeAscii(buf, at, r);
+    if (at < 0) return hash64(canonicalStateText(key, s));
     buf[at++] = 58;
-    if (!digits(s.cc[r]!)) return hash64(canonicalStateText(key, s));
+    at = writeDigits(buf, at, s.cc[r]!);
+    if (at < 0) return hash64(canonicalStateText(key, s));
     buf[at++] = 44;
   }
   return hash64Scratch(at);
+}
+
+/** Writes plain-ASCII `text` at `at`; the position after it, or -1 when `text` is not plain ASCII (bytes written are junk then). */
+function writeAscii(buf: Uint8Array, at: number, text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    buf[at++] = c;
+  }
+  return at;
+}
+
+/** Writes a non-negative safe integer's decimal digits at `at`; the position after them, or -1 for any other number. */
+function writeDigits(buf: Uint8Array, at: number, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) return -1;
+  const start = at;
+  do {
+    buf[at++] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  for (let a = start, b = at - 1; a < b; a++, b--) {
+    const t = buf[a]!;
+    buf[a] = buf[b]!;
+    buf[b] = t;
+  }
+  return at;
 }
 
 // ---- opaque, serializable contexts ---------------------------------------------------------------

@@ -13,15 +13,36 @@ export const MAX_DEPTH = 128;
 
 /** Returns true when the value is plain JSON data (encodes exactly with JSON.stringify). */
 export function checkData(value: unknown): boolean {
-  return walk(value, []);
+  // Objects take the spare stack unless a walk is running (a getter may put); a put allocated one per put before.
+  const stack = spare ?? new Stack();
+  spare = undefined;
+  try {
+    return walk(value, stack);
+  } finally {
+    stack.clear();
+    spare = stack;
+  }
 }
+
+/** The objects above the value being walked, each with the key (or index) it was entered by: `n` slots of `s` in use. */
+class Stack {
+  readonly s: Array<object | string | number> = [];
+  n = 0;
+  /** Forgets the walked objects (the array keeps its room for the next walk). */
+  clear(): void {
+    this.s.fill(0);
+    this.n = 0;
+  }
+}
+
+let spare: Stack | undefined = new Stack();
 
 /**
  * The walk behind `checkData`. `stack` holds the objects and arrays above `value` with the key (or index)
  * each was entered by; the path an error names is built from it only when there is an error (a put of a
  * valid value builds no strings).
  */
-function walk(value: unknown, stack: Array<object | string | number>): boolean {
+function walk(value: unknown, stack: Stack): boolean {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -38,15 +59,17 @@ function walk(value: unknown, stack: Array<object | string | number>): boolean {
   }
   if (value === null) return true;
   const obj = value as object;
-  for (let i = 0; i < stack.length; i += 2) if (stack[i] === obj) throw unserializable(pathOf(stack), 'a cyclic reference');
-  if (stack.length >= 2 * MAX_DEPTH) throw unserializable(pathOf(stack), `nested deeper than ${MAX_DEPTH} levels`);
-  const at = stack.length;
-  stack.push(obj, '');
+  for (let i = 0; i < stack.n; i += 2) if (stack.s[i] === obj) throw unserializable(pathOf(stack), 'a cyclic reference');
+  if (stack.n >= 2 * MAX_DEPTH) throw unserializable(pathOf(stack), `nested deeper than ${MAX_DEPTH} levels`);
+  const at = stack.n;
+  stack.s[at] = obj;
+  stack.s[at + 1] = '';
+  stack.n = at + 2;
   try {
     if (Array.isArray(obj)) {
       let plain = true;
       for (let i = 0; i < obj.length; i++) {
-        stack[at + 1] = i;
+        stack.s[at + 1] = i;
         if (!(i in obj)) plain = false;
         else if (!walk(obj[i], stack)) plain = false;
       }
@@ -59,7 +82,7 @@ function walk(value: unknown, stack: Array<object | string | number>): boolean {
       for (const k in obj) {
         if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
         if (k === '__proto__') throw unserializable(pathOf(stack, at), 'a "__proto__" key');
-        stack[at + 1] = k;
+        stack.s[at + 1] = k;
         if (!walk((obj as Record<string, unknown>)[k], stack)) plain = false;
       }
       return plain;
@@ -67,30 +90,30 @@ function walk(value: unknown, stack: Array<object | string | number>): boolean {
     if (obj instanceof Date || obj instanceof RegExp || obj instanceof URL) return false;
     if (obj instanceof Map) {
       for (const [k, v] of obj) {
-        stack[at + 1] = '<key>';
+        stack.s[at + 1] = '<key>';
         walk(k, stack);
-        stack[at + 1] = `get(${String(k)})`;
+        stack.s[at + 1] = `get(${String(k)})`;
         walk(v, stack);
       }
       return false;
     }
     if (obj instanceof Set) {
-      stack[at + 1] = '<item>';
+      stack.s[at + 1] = '<item>';
       for (const v of obj) walk(v, stack);
       return false;
     }
     const name = (proto && proto.constructor && proto.constructor.name) || 'unknown';
     throw unserializable(pathOf(stack, at), `an instance of ${name}, which would not come back as one`);
   } finally {
-    stack.length = at;
+    stack.n = at;
   }
 }
 
 /** The path of the value being walked (`.a[3].b`), from the keys on the stack (up to `end`, exclusive). */
-function pathOf(stack: ReadonlyArray<object | string | number>, end = stack.length): string {
+function pathOf(stack: Stack, end = stack.n): string {
   let out = '';
   for (let i = 1; i < end; i += 2) {
-    const k = stack[i]!;
+    const k = stack.s[i]!;
     out += typeof k === 'number' ? `[${k}]` : k === '<key>' || k === '<item>' ? k : `.${k as string}`;
   }
   return out;
