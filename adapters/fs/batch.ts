@@ -52,7 +52,7 @@ export class PendingBatch implements Batch {
   }
 
   /** Applies a transaction's encoded writes and metadata to the index and adds them to the batch, keeping what each replaced. */
-  apply(ks: Keyspace, { changes, texts, before }: EncodedWrites, meta: ReadonlyMap<string, unknown>): void {
+  apply(ks: Keyspace, { changes, texts, before }: EncodedWrites, meta: readonly unknown[] | undefined): void {
     for (let i = 0; i < changes.length; i++) {
       const c = changes[i]!;
       const text = texts[i];
@@ -68,7 +68,9 @@ export class PendingBatch implements Batch {
       this.prevs.push(ks.space(c.space).swap(c.key, e));
       this.recordBytes += c.len;
     }
-    for (const [name, value] of meta) {
+    for (let j = 0; meta && j < meta.length; j += 2) {
+      const name = meta[j] as string;
+      const value = meta[j + 1];
       // the value before the batch, the first time the batch sets the name: a batch is rolled back whole
       if (!this.meta.has(name)) (this.metaUndo ??= []).push([name, ks.meta.has(name), ks.meta.get(name)]);
       this.meta.set(name, value);
@@ -91,21 +93,22 @@ export interface EncodedWrites {
 }
 
 /**
- * Encodes a transaction's writes (throws, before anything is applied, when a record cannot be encoded); a put may be
+ * Encodes a transaction's writes, (space, key, record or null) triples (throws, before anything is applied, when a record cannot be encoded); a put may be
  * stored chained to the key's current record (record.ts).
  */
-export function encodeWrites(ks: Keyspace, writes: ReadonlyMap<string, ReadonlyMap<string, KeyRecord | null>>): EncodedWrites {
+export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>): EncodedWrites {
   const changes: Change[] = [];
   const texts: Array<string | Buffer | undefined> = [];
   const before: Array<Entry | undefined> = [];
-  for (const [space, w] of writes) {
-    for (const [key, rec] of w) {
-      const c = change(space, key, rec);
-      const prev = rec ? ks.get(space, key) : undefined;
-      texts.push(encodeChange(c, rec && prev?.rec && chainable(prev, rec) ? prev.rec : undefined));
-      changes.push(c);
-      before.push(prev);
-    }
+  for (let i = 0; i < writes.length; i += 3) {
+    const space = writes[i] as string;
+    const key = writes[i + 1] as string;
+    const rec = writes[i + 2] as KeyRecord | null;
+    const c = change(space, key, rec);
+    const prev = rec ? ks.get(space, key) : undefined;
+    texts.push(encodeChange(c, rec && prev?.rec && chainable(prev, rec) ? prev.rec : undefined));
+    changes.push(c);
+    before.push(prev);
   }
   return { changes, texts, before };
 }

@@ -224,7 +224,7 @@ export class FileStorage implements StorageAdapter {
    * index (keeping what each replaced) and adds them to the open batch, or to a new one queued for the writer.
    */
   private commit(tx: FileTx): PendingBatch {
-    const encoded = encodeWrites(this.ks, tx.writes);
+    const encoded = encodeWrites(this.ks, tx.writes ?? []);
     let batch = this.openBatch;
     if (!batch?.open) {
       batch = this.openBatch = new PendingBatch(this.nextBatch++);
