@@ -89,6 +89,44 @@ export function runStorageContract(name: string, setup: () => Promise<ContractSe
         expect(seen).toEqual([rec(1), 7]);
       }));
 
+    it('a key written again in one transaction keeps its last write, in small and large transactions alike', () =>
+      withStorage(async (s, ctx) => {
+        // Spaces a<n> and b<n>: n keys spread over both, then rewrites, removals and a re-put of a removed key.
+        const write = (n: number) =>
+          s.transact(async (tx) => {
+            for (let i = 0; i < n; i++) tx.put(`${i % 2 ? 'a' : 'b'}${n}`, `k${i}`, rec(i + 1));
+            tx.put(`a${n}`, 'k1', rec(100 + n));
+            tx.remove(`b${n}`, 'k2');
+            tx.put(`b${n}`, 'k0', rec(200 + n));
+            tx.remove(`b${n}`, 'k0');
+            tx.put(`b${n}`, 'k0', rec(300 + n));
+            tx.setMeta(`m${n}`, 1);
+            tx.setMeta(`m${n}`, n);
+            tx.put(`a${n}`, `k${n * 2 - 1}`, rec(500 + n)); // a key first written late, then rewritten
+            tx.put(`a${n}`, `k${n * 2 - 1}`, rec(600 + n));
+            expect(await tx.get(`a${n}`, `k${n * 2 - 1}`)).toEqual(rec(600 + n));
+            return [await tx.get(`a${n}`, 'k1'), await tx.get(`b${n}`, 'k2'), await tx.get(`b${n}`, 'k0'), await tx.get(`a${n}`, 'k0'), await tx.getMeta(`m${n}`)];
+          });
+        for (const n of [3, 40]) expect(await write(n)).toEqual([rec(100 + n), undefined, rec(300 + n), undefined, n]);
+        let now = s;
+        if (ctx.reopen) {
+          await now.close();
+          now = await ctx.reopen();
+          await now.open();
+        }
+        for (const n of [3, 40]) {
+          expect(await now.get(`a${n}`, 'k1')).toEqual(rec(100 + n));
+          expect(await now.get(`b${n}`, 'k2')).toBeUndefined();
+          expect(await now.get(`b${n}`, 'k0')).toEqual(rec(300 + n));
+          expect(await now.getMeta(`m${n}`)).toBe(n);
+          expect(await now.get(`a${n}`, `k${n * 2 - 1}`)).toEqual(rec(600 + n));
+        }
+        expect(await now.get('a40', 'k39')).toEqual(rec(40));
+        expect(await now.get('b40', 'k38')).toEqual(rec(39));
+        expect((await now.index('b40')).length).toBe(19);
+        if (now !== s) await now.close();
+      }));
+
     it('a throwing transaction leaves nothing behind', () =>
       withStorage(async (s) => {
         await s.transact(async (tx) => tx.put('sp', 'a', rec(1)));
