@@ -15,7 +15,10 @@ export async function placeOf(io: Io, dir: string): Promise<string | undefined> 
   if (!io.identify) return undefined;
   const place = `${dir}/PLACE`;
   try {
-    if (await createExclusive(io, place, NOTE)) await io.syncDir(dir);
+    await createExclusive(io, place, NOTE);
+    // Also when the file was there: a process that made it and died before this fsync may have left an entry a
+    // machine crash would still lose (the next open would make PLACE anew and take a new replica id for nothing).
+    await io.syncDir(dir);
     return await io.identify(place);
   } catch (e) {
     throw ioError(e, `reading where ${dir} is`);

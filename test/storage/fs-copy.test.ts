@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
-import { nodeIo } from '../../adapters/fs/io.js';
+import { nodeIo, type Io } from '../../adapters/fs/io.js';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
 import { synced, until } from '../sync/support.js';
 
@@ -155,5 +155,63 @@ describe('a file-storage directory restored from a copy', () => {
     unlinkA();
     unlinkD();
     await Promise.all([a.close(), hub.close(), d.close()]);
+  });
+
+  it('keeps its id through a machine crash after a process that made PLACE died before making its entry durable', async () => {
+    // A model of the disk: an entry made in a directory is lost by a machine crash until that directory is fsynced.
+    const notDurable = new Set<string>();
+    const dirOf = (path: string) => path.slice(0, path.lastIndexOf('/'));
+    let syncing = true; // false: the process died right after making its files (no directory fsync happens)
+    const io: Io = {
+      ...nodeIo,
+      async open(path, flags) {
+        const file = await nodeIo.open(path, flags);
+        if (flags.startsWith('w')) notDurable.add(path);
+        return file;
+      },
+      async rename(from, to) {
+        await nodeIo.rename(from, to);
+        notDurable.delete(from);
+        notDurable.add(to);
+      },
+      async syncDir(path) {
+        if (!syncing) return;
+        await nodeIo.syncDir(path);
+        for (const p of notDurable) if (dirOf(p) === path) notDurable.delete(p);
+      },
+    };
+    const crash = () => Promise.all([...notDurable].map((p) => nodeIo.unlink(p).catch(() => {}))).then(() => notDurable.clear());
+    const dir = join(await tempDir(), 'data');
+    await nodeIo.mkdir(dir);
+    await nodeIo.syncDir(dirOf(dir));
+
+    // With every fsync done, a crash loses nothing of a closed replica.
+    const before = await openReplica({ storage: fileStorage(join(dir, 'x'), { io }) });
+    await before.space('s').put('k', 'kept');
+    await before.close();
+    const lost = [...notDurable];
+    await crash();
+    const after = await openReplica({ storage: fileStorage(join(dir, 'x'), { io }) });
+    expect([after.replicaId, (await after.space('s').get('k'))?.value, lost]).toEqual([before.replicaId, 'kept', []]);
+    await after.close();
+
+    syncing = false;
+    const first = await openReplica({ storage: fileStorage(dir, { io }) });
+    const id = first.replicaId;
+    await first.close();
+    expect([...notDurable].map((p) => p.slice(dir.length + 1))).toContain('PLACE');
+    notDurable.clear(); // what the first process made, other than PLACE, does not matter here: keep it
+    notDurable.add(`${dir}/PLACE`); // PLACE's entry is still not durable
+    syncing = true;
+
+    const second = await openReplica({ storage: fileStorage(dir, { io }) });
+    expect(second.replicaId).toBe(id);
+    await second.space('s').put('k', 1);
+    await second.close();
+    await crash();
+
+    const third = await openReplica({ storage: fileStorage(dir, { io }) });
+    expect(third.replicaId).toBe(id);
+    await third.close();
   });
 });
