@@ -9,7 +9,8 @@ import { checkData, jsonDepthExceeds, MAX_DEPTH } from './value-check.js';
 
 const RICH = 0x7e;
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a text that starts with U+FEFF is data, kept as it was sent (by default the decoder drops it).
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export function corrupt(why: string, cause?: unknown): ConcordError {
   return new ConcordError('CORRUPT', `malformed value: ${why}`, cause === undefined ? undefined : { cause });

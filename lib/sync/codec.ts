@@ -15,7 +15,8 @@ export class ProtocolError extends Error {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a key or value that starts with U+FEFF is data, kept as it was sent (by default the decoder drops it).
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const enum Tag {
   Null = 0,
