@@ -66,6 +66,8 @@ export class LogStream {
   /** The upTo of each unacknowledged frame, in the order sent. */
   private readonly inflight: number[] = [];
   pumping = false;
+  /** Waiting for the peer to store what anti-entropy sent it before `start`'s position counts as acknowledged. */
+  private confirming = false;
   private again = false;
   /** Live changes waiting for this tick's frame. */
   private live: Entry[] = [];
@@ -85,17 +87,33 @@ export class LogStream {
 
   /** Whether a frame is queued, unacknowledged or being read. */
   get busy(): boolean {
-    return this.inflight.length > 0 || this.pumping || this.live.length > 0;
+    return this.confirming || this.inflight.length > 0 || this.pumping || this.live.length > 0;
   }
 
-  start(from: number, echoFloor: number): void {
+  /**
+   * Streams from `from`: the peer holds our log up to it — at once, or once `stored` resolves (an anti-entropy run
+   * sent it states it has not acknowledged storing yet: until then our writes up to `from` are not synced, nor is the
+   * stream done).
+   */
+  start(from: number, echoFloor: number, stored?: Promise<void>): void {
     this.ready = true;
     this.sent = from;
     this.announced = from;
-    this.acked = Math.max(this.acked, from);
     this.echoFloor = echoFloor;
-    this.port.acked(from);
+    if (stored) {
+      this.confirming = true;
+      void stored.then(() => {
+        this.confirming = false;
+        this.confirm(from);
+        this.port.refreshStatus();
+      });
+    } else this.confirm(from);
     void this.pump();
+  }
+
+  private confirm(upTo: number): void {
+    this.acked = Math.max(this.acked, upTo);
+    this.port.acked(upTo);
   }
 
   private isEcho(rec: KeyRecord): boolean {

@@ -153,6 +153,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   /** Sends repair states (upTo 0) once the session's repair window and the transport have room. */
   async sendRepair(space: string, entries: Entry[]): Promise<void> {
     await this.window.room(() => this.closed);
+    this.spaces.get(space)?.repairAcks.sent();
     this.send({ type: MsgType.Changes, space, upTo: 0, entries });
   }
 
@@ -224,7 +225,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return this.synced(m.space, 'top').top(m.top);
       case MsgType.Ack:
         // upTo 0 acknowledges a repair frame: room in the session's window. Else the space's log stream.
-        if (m.upTo === 0) return this.window.acked();
+        if (m.upTo === 0) return (this.spaces.get(m.space)?.repairAcks.acked(), this.window.acked());
         return this.synced(m.space, 'ack').out.ack(m.upTo);
       case MsgType.AntiEntropy: {
         const s = this.synced(m.space, 'anti-entropy');

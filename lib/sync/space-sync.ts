@@ -18,6 +18,7 @@ import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
+import { RepairAcks } from './repair-acks.js';
 import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
 import type { Rights, SessionOptions, Timers } from './session-state.js';
 
@@ -64,6 +65,8 @@ export class SpaceSync {
   private held: Held | undefined;
   readonly out: LogStream;
   readonly repair: Repair;
+  /** The repair frames sent to the peer and not yet acknowledged (its durable store of them). */
+  readonly repairAcks = new RepairAcks();
   /** When the ACKs of the peer's log frames go. */
   private readonly acks: AckPolicy;
 
@@ -356,9 +359,9 @@ export class SpaceSync {
     if (session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
     this.peerTop = Math.max(this.peerTop, info.peerTop);
     this.caughtUp = this.cursor.s >= this.peerTop;
-    // The peer holds our state as of our top then; what came from it since is its own.
+    // The peer holds our state as of our top then — once it stored every state we sent it; what came from it since is its own.
     session.model.streamFrom(this.name, info.myTop);
-    this.out.start(info.myTop, 0);
+    this.out.start(info.myTop, 0, this.repairAcks.settled());
     session.refreshStatus();
   }
 }

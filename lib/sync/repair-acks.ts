@@ -1,0 +1,28 @@
+/**
+ * The repair frames (CHANGES with upTo 0) a session sent for one space, and the peer's acknowledgements of them
+ * (ACK upTo 0, sent once a frame's states are durable there). An anti-entropy run's end tells the writer the peer
+ * holds our state as of the run's start (`w.synced`), which is true only once every state sent to it is stored:
+ * `settled` resolves when no repair frame is waiting for its acknowledgement (frames sent after it was asked count
+ * too: a NEED answered meanwhile carries states the run promised).
+ */
+export class RepairAcks {
+  private sentFrames = 0;
+  private ackedFrames = 0;
+  private waiters: Array<() => void> = [];
+
+  sent(): void {
+    this.sentFrames++;
+  }
+
+  acked(): void {
+    // An acknowledgement beyond what was sent is the peer's error; it settles nothing early.
+    if (this.ackedFrames < this.sentFrames) this.ackedFrames++;
+    if (this.ackedFrames === this.sentFrames) for (const resolve of this.waiters.splice(0)) resolve();
+  }
+
+  /** Resolves once every repair frame sent is acknowledged (never, if the session ends first). */
+  settled(): Promise<void> {
+    if (this.ackedFrames === this.sentFrames) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
