@@ -156,6 +156,11 @@ export class ClusterDriver {
   }
 
   /** Every known member, self included (dead and left ones while their tombstones last). */
+  /** Whether `id` is the replicaId of a relay of the cluster (this one, or a member in any state). */
+  isMember(id: string): boolean {
+    return id === this.swim.id || this.swim.members().some((m) => m.id === id);
+  }
+
   members(): MemberInfo[] {
     return this.swim.members();
   }

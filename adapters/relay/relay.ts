@@ -160,7 +160,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
 
   // Relay powers (no rate limit, every space) come only from a token signed with a cluster secret; a token
   // signed with a client secret that claims `relay` is refused outright.
-  const authenticate = (token: string) => {
+  const authenticate = (token: string, peerId: string) => {
     if (!clientRing) return OPEN_GRANTS;
     const t = now();
     if (clusterRing) {
@@ -174,6 +174,9 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     }
     const claims = verifyToken(clientRing.accepted(t), token, { now: t });
     if (claims.relay) throw new ConcordError('UNAUTHORIZED', 'a relay token must be signed with the cluster secret');
+    // A client speaking for a relay of the cluster would have its versions taken as that relay's own deliveries
+    // (restore detection: the relay told it lost writes) and its ACKs as that relay's (w.replicated).
+    if (cluster?.isMember(peerId)) throw new ConcordError('UNAUTHORIZED', 'this replicaId is a relay of the cluster; a client token cannot speak for it');
     return grantsOf(claims);
   };
   const gate = new Gate({ open, hosts: options.hosts, origins: originCheck(options.origins, open) });
