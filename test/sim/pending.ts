@@ -25,9 +25,19 @@ export interface Pending {
  * Remove an entry once every defect it names is fixed (run `SIM_PENDING=1 npx vitest run test/sim` first).
  * Families (fault classes) first, then checks, then named scenarios.
  */
-export const PENDING_FIXES: Record<string, Pending> = {};
+export const PENDING_FIXES: Record<string, Pending> = {
+  'check:synced-durable': {
+    defects: ['N5'],
+    why:
+      'a write reported synced (w.synced) while no other node held it durably. Fixed: an anti-entropy run counted its ' +
+      'repair frames stored before the peer acknowledged them. Found and not fixed (analysed on seeds 6 and 97, mixed): ' +
+      'a run that leaves out a key whose newer record is not durable yet still counts our log to the run\'s start; a ' +
+      'hello tells a cursor read from metadata not yet durable. Some failures are writes a restored replica re-issued ' +
+      'under a new id, whose old dot the check still looks for. SIM_PENDING=check:synced-durable runs it.',
+  },
+};
 
-export type CheckName = 'periodic-anti-entropy' | 'hlc-drift';
+export type CheckName = 'periodic-anti-entropy' | 'hlc-drift' | 'synced-durable';
 
 /** SIM_PENDING=1: nothing is pending; SIM_PENDING=crash,check:hlc-drift: those entries are not. */
 const released = new Set((process.env.SIM_PENDING ?? '').split(',').filter(Boolean));

@@ -83,6 +83,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
   // Watches every frame from the first hello on (links dial while the cluster is being made).
   const leaked: string[] = [];
+  const syncedEarly: string[] = [];
   let made: Cluster | undefined;
   const watch = new DurabilityWatch((node) => made?.node(node).disk);
   const cluster = await Cluster.create({
@@ -138,9 +139,17 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     const slot = `${node}/${tab % n.tabs.length}/${op.key}`;
     // The dot a write was stored under, as the ledger's spy saw it (the replica may have re-identified since).
     const dotOfWrite = (w: { seq: number }) => (w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, op.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined);
-    const note = async (w: { seq: number }, what: string, mayCover?: Readonly<Record<string, number>>) => {
+    const note = async (w: { seq: number; readonly synced: Promise<void> }, what: string, mayCover?: Readonly<Record<string, number>>) => {
       const dot = dotOfWrite(w);
-      if (dot) cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
+      if (!dot) return;
+      cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
+      // w.synced: a relay or peer holds it — durably, at that instant (a power loss there now must not lose it).
+      const at = dot.lastIndexOf(':');
+      const [r, n] = [dot.slice(0, at), Number(dot.slice(at + 1))];
+      if (checkEnabled('synced-durable')) void w.synced.then(() => {
+        const held = [...cluster.nodes.values()].some((m) => m.name !== node && m.disk.durablySeen(SPACE, op.key, r, n));
+        if (!held && syncedEarly.length < 5) syncedEarly.push(`${node}'s ${what} (op ${index}, ${op.key}@${dot}) was reported synced at ${cluster.clock.now()} while no other node held it durably`);
+      }, () => {});
     };
     switch (op.kind) {
       case 'put':
@@ -316,6 +325,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
     }
     problems.push(...leaked.slice(0, 5));
+    problems.push(...syncedEarly);
     problems.push(...opErrors);
     problems.push(...cluster.net.violations);
     for (const n of cluster.nodes.values()) {
