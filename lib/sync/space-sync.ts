@@ -50,6 +50,22 @@ export interface SessionPort {
   fail(e: unknown): void;
 }
 
+/**
+ * Cursor writes not durable yet, per replica and cursor: a hello tells the cursor it holds, and the peer then counts
+ * its writes up to it as stored here (synced), so a hello reads a cursor only once its last write is durable.
+ */
+const cursorWrites = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+function noteCursorWrite(core: object, key: string, write: Promise<unknown>): void {
+  let pending = cursorWrites.get(core);
+  if (!pending) cursorWrites.set(core, (pending = new Map()));
+  const settled = Promise.all([pending.get(key), write]).then(noop, noop);
+  pending.set(key, settled);
+  void settled.then(() => pending.get(key) === settled && pending.delete(key));
+}
+
+function noop(): void {}
+
 export class SpaceSync {
   mine?: SyncItem;
   theirs?: SyncItem;
@@ -144,7 +160,9 @@ export class SpaceSync {
 
   /** Our sync item for the space, with the cursor we hold for `peerId` (none for an unknown peer). */
   async makeItem(peerId: string | undefined): Promise<SyncItem> {
-    const stored = peerId === undefined ? undefined : readCursor(await this.core.storage.getMeta(this.cursorKey(peerId)));
+    const key = peerId === undefined ? undefined : this.cursorKey(peerId);
+    if (key !== undefined) await cursorWrites.get(this.core)?.get(key);
+    const stored = key === undefined ? undefined : readCursor(await this.core.storage.getMeta(key));
     this.cursor = stored ? { e: stored.e, s: stored.s } : { e: '', s: 0 };
     this.reach = stored && typeof stored.re === 'string' && typeof stored.rs === 'number' ? { e: stored.re, s: stored.rs } : undefined;
     const { lastSeq, keys } = await this.session.hub.summary(this.name);
@@ -164,7 +182,9 @@ export class SpaceSync {
       this.cursor = { e: peer.epoch, s: 0 };
       const fresh = this.storedCursor();
       const key = this.cursorKey(peer.replicaId);
-      void this.core.storage.transact((tx) => tx.setMeta(key, fresh)).catch((e) => this.session.fail(e));
+      const write = this.core.storage.transact((tx) => tx.setMeta(key, fresh));
+      noteCursorWrite(this.core, key, write);
+      void write.catch((e) => this.session.fail(e));
     }
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
@@ -236,12 +256,14 @@ export class SpaceSync {
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
     const key = this.cursorKey(peer.replicaId);
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
-    const stored = await this.core.join(m.space, ready, {
+    const joined = this.core.join(m.space, ready, {
       source: session,
       peer: peer.replicaId,
       delivered: { epoch: peer.epoch, history: peer.history },
       ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}),
     });
+    if (value !== undefined) noteCursorWrite(this.core, key, joined);
+    const stored = await joined;
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
       this.repair.received(m.entries);
@@ -286,7 +308,9 @@ export class SpaceSync {
     const key = this.cursorKey(peer.replicaId);
     // The entries stored now reach past the cursor, which waits for the missing keys: the reach says so.
     const value = this.cursorAfter(done ? { e: peer.epoch, s: m.upTo } : undefined, m.upTo, ready.length);
-    await this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch, history: peer.history }, ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}) });
+    const joined = this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch, history: peer.history }, ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}) });
+    if (value !== undefined) noteCursorWrite(this.core, key, joined);
+    await joined;
     if (fresh.length > 0) this.session.send({ type: MsgType.Need, space: m.space, keys: fresh });
     if (done) await this.released(held);
     this.session.refreshStatus();
@@ -354,7 +378,9 @@ export class SpaceSync {
     if (this.cursor.e !== peer.epoch || this.cursor.s < info.peerTop) this.cursor = { e: peer.epoch, s: info.peerTop };
     const cursor = this.storedCursor();
     const key = this.cursorKey(peer.replicaId);
-    await this.core.storage.transact((tx) => tx.setMeta(key, cursor));
+    const write = this.core.storage.transact((tx) => tx.setMeta(key, cursor));
+    noteCursorWrite(this.core, key, write);
+    await write;
     // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
     if (session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
     this.peerTop = Math.max(this.peerTop, info.peerTop);

@@ -30,10 +30,10 @@ export const PENDING_FIXES: Record<string, Pending> = {
     defects: ['N5'],
     why:
       'a write reported synced (w.synced) while no other node held it durably. Fixed: an anti-entropy run counted its ' +
-      'repair frames stored before the peer acknowledged them. Found and not fixed (analysed on seeds 6 and 97, mixed): ' +
-      'a run that leaves out a key whose newer record is not durable yet still counts our log to the run\'s start; a ' +
-      'hello tells a cursor read from metadata not yet durable. Some failures are writes a restored replica re-issued ' +
-      'under a new id, whose old dot the check still looks for. SIM_PENDING=check:synced-durable runs it.',
+      'repair frames stored before the peer acknowledged them; a hello told a cursor whose write was not durable yet ' +
+      '(seed 97, mixed). Found and not fixed: a run that leaves out a key whose newer record is not durable yet still ' +
+      'counts our log to the run\'s start (seed 6, mixed). Some failures are writes a restored replica re-issued under a ' +
+      'new id, whose old dot the check still looks for. SIM_PENDING=check:synced-durable runs it.',
   },
 };
 
