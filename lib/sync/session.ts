@@ -101,7 +101,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     if (this.closed) return;
     this.wire.send(m, this.options.maxFrameBytes, (frame, sent) => {
       this.conn.send(frame);
-      if (sent.type === MsgType.Changes && sent.upTo === 0) this.window.sent();
+      // Counted as they leave (the wire may split one message in several frames, each acknowledged on its own).
+      if (sent.type === MsgType.Changes && sent.upTo === 0) (this.window.sent(), this.spaces.get(sent.space)?.repairAcks.sent());
       if (sent.type === MsgType.AntiEntropy || (sent.type === MsgType.Changes && sent.upTo === 0)) {
         this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
       }
@@ -153,7 +154,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   /** Sends repair states (upTo 0) once the session's repair window and the transport have room. */
   async sendRepair(space: string, entries: Entry[]): Promise<void> {
     await this.window.room(() => this.closed);
-    this.spaces.get(space)?.repairAcks.sent();
     this.send({ type: MsgType.Changes, space, upTo: 0, entries });
   }
 
