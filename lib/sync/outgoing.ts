@@ -91,20 +91,20 @@ export class LogStream {
   }
 
   /**
-   * Streams from `from`: the peer holds our log up to it — at once, or once `stored` resolves (an anti-entropy run
+   * Streams from `from`: the peer holds our log up to it — at once, or once `stored` resolves true (an anti-entropy run
    * sent it states it has not acknowledged storing yet: until then our writes up to `from` are not synced, nor is the
-   * stream done).
+   * stream done); false: the peer refused them, and nothing up to `from` counts as held.
    */
-  start(from: number, echoFloor: number, stored?: Promise<void>): void {
+  start(from: number, echoFloor: number, stored?: Promise<boolean>): void {
     this.ready = true;
     this.sent = from;
     this.announced = from;
     this.echoFloor = echoFloor;
     if (stored) {
       this.confirming = true;
-      void stored.then(() => {
+      void stored.then((ok) => {
         this.confirming = false;
-        this.confirm(from);
+        if (ok) this.confirm(from);
         this.port.refreshStatus();
       });
     } else this.confirm(from);

@@ -3,12 +3,14 @@
  * (ACK upTo 0, sent once a frame's states are durable there). An anti-entropy run's end tells the writer the peer
  * holds our state as of the run's start (`w.synced`), which is true only once every state sent to it is stored:
  * `settled` resolves when no repair frame is waiting for its acknowledgement (frames sent after it was asked count
- * too: a NEED answered meanwhile carries states the run promised).
+ * too: a NEED answered meanwhile carries states the run promised), or when the peer refused them (a read-only client's
+ * states are answered with DENIED, not acknowledged).
  */
 export class RepairAcks {
   private sentFrames = 0;
   private ackedFrames = 0;
-  private waiters: Array<() => void> = [];
+  private refusedAny = false;
+  private waiters: Array<(stored: boolean) => void> = [];
 
   sent(): void {
     this.sentFrames++;
@@ -17,12 +19,26 @@ export class RepairAcks {
   acked(): void {
     // An acknowledgement beyond what was sent is the peer's error; it settles nothing early.
     if (this.ackedFrames < this.sentFrames) this.ackedFrames++;
-    if (this.ackedFrames === this.sentFrames) for (const resolve of this.waiters.splice(0)) resolve();
+    if (this.ackedFrames === this.sentFrames) this.settle(!this.refusedAny);
   }
 
-  /** Resolves once every repair frame sent is acknowledged (never, if the session ends first). */
-  settled(): Promise<void> {
-    if (this.ackedFrames === this.sentFrames) return Promise.resolve();
+  /** The peer refused our states for the space (DENIED: read-only here): what we sent is not stored, nor will be. */
+  refused(): void {
+    this.refusedAny = true;
+    this.settle(false);
+  }
+
+  /**
+   * Resolves once every repair frame sent is acknowledged (true), or once the peer refused them (false); never, if
+   * the session ends first.
+   */
+  settled(): Promise<boolean> {
+    if (this.refusedAny) return Promise.resolve(false);
+    if (this.ackedFrames === this.sentFrames) return Promise.resolve(true);
     return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private settle(stored: boolean): void {
+    for (const resolve of this.waiters.splice(0)) resolve(stored);
   }
 }

@@ -234,7 +234,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       case MsgType.Denied:
         this.core.events.emit('error', new ConcordError(m.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'PROTOCOL', `space "${m.space}": ${m.reason}`));
         this.hub.markReadOnly(m.space, m.code === 'FORBIDDEN');
-        return;
+        return this.spaces.get(m.space)?.repairAcks.refused();
       case MsgType.Grant:
         this.state(m.space).rights = m.rights;
         this.hub.markReadOnly(m.space, m.rights === 'read');

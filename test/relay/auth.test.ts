@@ -123,9 +123,14 @@ describe('relay authentication and rights', () => {
     open.push(reader);
     reader.on('error', (e) => errors.push(e));
     await reader.space('ro').put('offline-write', 'from reader'); // made before it knew it was read-only
-    reader.connect(webSocketTransport(relay.url, { token: async () => readToken }));
+    const link = reader.connect(webSocketTransport(relay.url, { token: async () => readToken }));
     await until(async () => (await reader.space('ro').get('cart'))?.versions.length === 2, 'reader received both siblings');
     await until(() => reader.space('ro').readOnly, 'reader knows it is read-only');
+    // Its link settles although the relay answered its repair states with DENIED, not ACK; its own write stays
+    // pending (no relay holds it), so the replica as a whole is not synced — it was, falsely, before.
+    await until(() => link.status === 'synced', 'the reader’s link is synced');
+    expect(reader.pending).toBe(1);
+    expect(reader.status).toBe('syncing');
     await synced(w1, w2);
 
     const merged = await reader.space('ro').get('cart');
