@@ -155,12 +155,15 @@ export class ClusterDriver {
     return this.swim.id;
   }
 
-  /** Every known member, self included (dead and left ones while their tombstones last). */
-  /** Whether `id` is the replicaId of a relay of the cluster (this one, or a member in any state). */
+  /**
+   * Whether `id` is the replicaId of a relay of the cluster: this one (as it started, or now), or a member in any state.
+   * (A member that re-identified since it joined is known here under the id it joined with.)
+   */
   isMember(id: string): boolean {
-    return id === this.swim.id || this.swim.members().some((m) => m.id === id);
+    return id === this.swim.id || id === this.o.replica.replicaId || this.swim.members().some((m) => m.id === id);
   }
 
+  /** Every known member, self included (dead and left ones while their tombstones last). */
   members(): MemberInfo[] {
     return this.swim.members();
   }
