@@ -62,7 +62,6 @@ export class LogStream {
   sent = 0;
   /** Highest upTo carried by a frame (the peer's cursor once acknowledged). */
   private announced = 0;
-  private acked = 0;
   /** The upTo of each unacknowledged frame, in the order sent. */
   private readonly inflight: number[] = [];
   pumping = false;
@@ -104,16 +103,11 @@ export class LogStream {
       this.confirming = true;
       void stored.then((ok) => {
         this.confirming = false;
-        if (ok) this.confirm(from);
+        if (ok) this.port.acked(from);
         this.port.refreshStatus();
       });
-    } else this.confirm(from);
+    } else this.port.acked(from);
     void this.pump();
-  }
-
-  private confirm(upTo: number): void {
-    this.acked = Math.max(this.acked, upTo);
-    this.port.acked(upTo);
   }
 
   private isEcho(rec: KeyRecord): boolean {
@@ -218,7 +212,6 @@ export class LogStream {
 
   ack(upTo: number): void {
     if (upTo > this.sent) throw new ProtocolError('ack beyond what was sent');
-    if (upTo > this.acked) this.acked = upTo;
     // Every frame up to `upTo` is acknowledged (one ACK per frame where the peer speaks protocol 5).
     let kept = 0;
     for (const u of this.inflight) if (u > upTo) this.inflight[kept++] = u;

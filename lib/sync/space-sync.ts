@@ -158,6 +158,26 @@ export class SpaceSync {
     return cursorKey(peerId, this.name);
   }
 
+  /** Stores the cursor record alone (noted until durable: a hello waits for it). */
+  private storeCursor(key: string, value: StoredCursor): Promise<void> {
+    const write = this.core.storage.transact((tx) => tx.setMeta(key, value));
+    noteCursorWrite(this.core, key, write);
+    return write;
+  }
+
+  /** Joins entries of the peer's frame, with the cursor record in the same transaction when there is one to store. */
+  private joinWithCursor(ready: Entry[], key: string, value: StoredCursor | undefined): Promise<StoredChange[]> {
+    const peer = this.session.peer!;
+    const joined = this.core.join(this.name, ready, {
+      source: this.session,
+      peer: peer.replicaId,
+      delivered: { epoch: peer.epoch, history: peer.history },
+      ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}),
+    });
+    if (value !== undefined) noteCursorWrite(this.core, key, joined);
+    return joined;
+  }
+
   /** Our sync item for the space, with the cursor we hold for `peerId` (none for an unknown peer). */
   async makeItem(peerId: string | undefined): Promise<SyncItem> {
     const key = peerId === undefined ? undefined : this.cursorKey(peerId);
@@ -182,9 +202,7 @@ export class SpaceSync {
       this.cursor = { e: peer.epoch, s: 0 };
       const fresh = this.storedCursor();
       const key = this.cursorKey(peer.replicaId);
-      const write = this.core.storage.transact((tx) => tx.setMeta(key, fresh));
-      noteCursorWrite(this.core, key, write);
-      void write.catch((e) => this.session.fail(e));
+      void this.storeCursor(key, fresh).catch((e) => this.session.fail(e));
     }
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
@@ -256,14 +274,7 @@ export class SpaceSync {
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
     const key = this.cursorKey(peer.replicaId);
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
-    const joined = this.core.join(m.space, ready, {
-      source: session,
-      peer: peer.replicaId,
-      delivered: { epoch: peer.epoch, history: peer.history },
-      ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}),
-    });
-    if (value !== undefined) noteCursorWrite(this.core, key, joined);
-    const stored = await joined;
+    const stored = await this.joinWithCursor(ready, key, value);
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
       this.repair.received(m.entries);
@@ -308,9 +319,7 @@ export class SpaceSync {
     const key = this.cursorKey(peer.replicaId);
     // The entries stored now reach past the cursor, which waits for the missing keys: the reach says so.
     const value = this.cursorAfter(done ? { e: peer.epoch, s: m.upTo } : undefined, m.upTo, ready.length);
-    const joined = this.core.join(m.space, ready, { source: this.session, peer: peer.replicaId, delivered: { epoch: peer.epoch, history: peer.history }, ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}) });
-    if (value !== undefined) noteCursorWrite(this.core, key, joined);
-    await joined;
+    await this.joinWithCursor(ready, key, value);
     if (fresh.length > 0) this.session.send({ type: MsgType.Need, space: m.space, keys: fresh });
     if (done) await this.released(held);
     this.session.refreshStatus();
@@ -378,9 +387,7 @@ export class SpaceSync {
     if (this.cursor.e !== peer.epoch || this.cursor.s < info.peerTop) this.cursor = { e: peer.epoch, s: info.peerTop };
     const cursor = this.storedCursor();
     const key = this.cursorKey(peer.replicaId);
-    const write = this.core.storage.transact((tx) => tx.setMeta(key, cursor));
-    noteCursorWrite(this.core, key, write);
-    await write;
+    await this.storeCursor(key, cursor);
     // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
     if (session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
     this.peerTop = Math.max(this.peerTop, info.peerTop);

@@ -30,7 +30,7 @@ import { SimDisk } from '../support/sim-disk.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type EditLog, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
-import { dotOf, writeKey } from './ledger.js';
+import { dotOf, splitDot, writeKey } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import { DOC_TEXT } from './doc-values.js';
 import type { Edit, Op, Schedule, Timed } from './schedule.js';
@@ -144,8 +144,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       if (!dot) return;
       cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
       // w.synced: a relay or peer holds it — durably, at that instant (a power loss there now must not lose it).
-      const at = dot.lastIndexOf(':');
-      const [r, n] = [dot.slice(0, at), Number(dot.slice(at + 1))];
+      const [r, n] = splitDot(dot);
       if (checkEnabled('synced-durable')) void w.synced.then(() => {
         const held = [...cluster.nodes.values()].some((m) => m.name !== node && m.disk.durablySeen(SPACE, op.key, r, n));
         if (!held && syncedEarly.length < 5) syncedEarly.push(`${node}'s ${what} (op ${index}, ${op.key}@${dot}) was reported synced at ${cluster.clock.now()} while no other node held it durably`);
