@@ -72,7 +72,8 @@ export interface RepairPort {
   sendRepair(entries: Entry[], bytes: number, top: number): Promise<void>;
   fail(e: unknown): void;
   /** The run ended (both sides); `peerTop`/`myTop` are the logs' tops when it started. */
-  ended(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number }): Promise<void>;
+  /** `confirmed`: the run left nothing of ours at or below `myTop` to the stream (the peer got all of it). */
+  ended(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number; confirmed: boolean }): Promise<void>;
 }
 
 export interface RunStats {
@@ -92,6 +93,8 @@ interface Run {
   stats: RunStats;
   /** Keys whose state went to the peer in this run. */
   sent: Set<string>;
+  /** A key left out, its record newer than the durable log: its older write at or below `myTop` went neither way. */
+  skipped?: boolean;
   /**
    * The fast path (fast-path.ts): 'sketched' on the side that sent the sketch, which remembers the states the peer
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
@@ -136,7 +139,7 @@ export class Repair {
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
     this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set() };
     const whole: string[] = [];
-    const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(k, ix.lastSeq), whole);
+    const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(this.run!, k, ix.lastSeq), whole);
     if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
     const run = this.run;
     this.queue(async () => {
@@ -211,7 +214,7 @@ export class Repair {
       }
       const { lastSeq } = await this.port.index();
       const whole: string[] = [];
-      const items = await fillRanges(turn.items, (k) => this.durable(k, lastSeq), whole);
+      const items = await fillRanges(turn.items, (k) => this.durable(run, k, lastSeq), whole);
       const final = items.length === 0 && want.length === 0;
       await this.sendStates(run, [...send, ...m.want, ...whole]);
       if (this.run !== run || this.port.closed) return;
@@ -270,14 +273,14 @@ export class Repair {
       run.fast = 'decoded';
       const claims: string[] = [];
       for (const k of found.ours) {
-        const rec = await this.durable(k, lastSeq);
+        const rec = await this.durable(run, k, lastSeq);
         // Whole when the peer has none of it, or when that costs about what a claim and a want would.
         if (rec && this.port.offersStates && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
         else claims.push(k);
       }
       items = peelItems(claims, found.hashes, this.port.frameBudget);
     }
-    const filled = await fillRanges(items, (k) => this.durable(k, lastSeq), whole);
+    const filled = await fillRanges(items, (k) => this.durable(run, k, lastSeq), whole);
     run.claimed = filled.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : []));
     const final = filled.length === 0 && whole.length === 0;
     await this.sendStates(run, [...want, ...whole]);
@@ -287,8 +290,9 @@ export class Repair {
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
-  private async durable(key: string, lastSeq: number): Promise<KeyRecord | undefined> {
+  private async durable(run: Run, key: string, lastSeq: number): Promise<KeyRecord | undefined> {
     const rec = await this.port.get(key);
+    if (rec && rec.seq > lastSeq) run.skipped = true;
     return rec && rec.seq <= lastSeq ? rec : undefined;
   }
 
@@ -326,6 +330,7 @@ export class Repair {
       run.sent.add(key);
       const rec = await this.port.get(key);
       // Absent, or not durable yet (the log stream sends it once it is).
+      if (rec && rec.seq > lastSeq) run.skipped = true;
       if (!rec || rec.seq > lastSeq) continue;
       batch.push([key, { vs: rec.vs, cc: rec.cc }]);
       bytes += entrySize(key, rec);
@@ -340,7 +345,7 @@ export class Repair {
     this.run = undefined;
     await this.port.ended(
       { space: this.space, peer: this.port.peerId, ...run.stats, onConnect: run.establishing },
-      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop },
+      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop, confirmed: !run.skipped },
     );
   }
 }

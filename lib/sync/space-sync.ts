@@ -377,7 +377,7 @@ export class SpaceSync {
     for (let i = 0; i < entries.length; i += 16) await session.sendRepair(this.name, entries.slice(i, i + 16));
   }
 
-  private async repairEnded(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number }): Promise<void> {
+  private async repairEnded(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number; confirmed: boolean }): Promise<void> {
     const { session } = this;
     this.core.events.emit('antiEntropy', run);
     if (!info.establishing || session.closed) return session.refreshStatus();
@@ -394,7 +394,7 @@ export class SpaceSync {
     this.caughtUp = this.cursor.s >= this.peerTop;
     // The peer holds our state as of our top then — once it stored every state we sent it; what came from it since is its own.
     session.model.streamFrom(this.name, info.myTop);
-    this.out.start(info.myTop, 0, this.repairAcks.settled());
+    this.out.start(info.myTop, 0, info.confirmed ? this.repairAcks.settled() : Promise.resolve(false));
     session.refreshStatus();
   }
 }

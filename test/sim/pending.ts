@@ -31,9 +31,9 @@ export const PENDING_FIXES: Record<string, Pending> = {
     why:
       'a write reported synced (w.synced) while no other node held it durably. Fixed: an anti-entropy run counted its ' +
       'repair frames stored before the peer acknowledged them; a hello told a cursor whose write was not durable yet ' +
-      '(seed 97, mixed). Found and not fixed: a run that leaves out a key whose newer record is not durable yet still ' +
-      'counts our log to the run\'s start (seed 6, mixed). Some failures are writes a restored replica re-issued under a ' +
-      'new id, whose old dot the check still looks for. SIM_PENDING=check:synced-durable runs it.',
+      '(seed 97, mixed); a run that left out a key whose newer record was not durable yet counted our log to the ' +
+      'run\'s start (seed 6, mixed: replay.test.ts). Some failures left are writes a restored replica re-issued under a ' +
+      'new id, whose old dot the check still looks for; the rest are not analysed. SIM_PENDING=check:synced-durable runs it.',
   },
 };
 

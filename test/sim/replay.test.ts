@@ -17,6 +17,16 @@ describe('simulated runs replay from their seed', () => {
     expect(first.bytes).toBeGreaterThan(0);
   });
 
+  // mixed seed 6, with the synced-durable check (pending for CI as a whole, on for this seed): b's write of c1 at its
+  // counter 4 was rewritten, and the rewrite was not durable when b's first anti-entropy run with a read its index;
+  // the run left c1 to the log stream, which starts after the run's top (4), and the run's end counted b's log to 4
+  // as held by a: c1@4 was reported synced while no node but b held anything of it. A run that leaves a key out
+  // now confirms nothing at its end (the stream's acknowledgements do).
+  it('seed 6 (mixed): a write the anti-entropy run left to the stream is not counted synced at the run\'s end', async () => {
+    const s = makeSchedule(6, { family: 'mixed', disabled: pendingFeatures() });
+    expect((await runSchedule(s, { syncedDurable: true })).problems).toEqual([]);
+  });
+
   // restore-replica seed 1128: a node restored twice while cut off. A document edit made between the restores took
   // a dot the first restore's lost writes had used (held elsewhere for another edit), and the second restore lost
   // it with its only copy. The checker forgave lost writes and the writes they superseded by dot alone, so the held

@@ -47,6 +47,7 @@ export interface RunOptions {
   /** Checks to apply (default: those not pending, see pending.ts). */
   periodicAntiEntropy?: boolean;
   hlcDrift?: boolean;
+  syncedDurable?: boolean;
   /** Called after the checks, before the cluster closes (for debugging a seed). */
   inspect?: (cluster: Cluster, problems: string[]) => Promise<void> | void;
   /**
@@ -145,7 +146,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
       // w.synced: a relay or peer holds it — durably, at that instant (a power loss there now must not lose it).
       const [r, n] = splitDot(dot);
-      if (checkEnabled('synced-durable')) void w.synced.then(() => {
+      if (options.syncedDurable ?? checkEnabled('synced-durable')) void w.synced.then(() => {
         const held = [...cluster.nodes.values()].some((m) => m.name !== node && m.disk.durablySeen(SPACE, op.key, r, n));
         if (!held && syncedEarly.length < 5) syncedEarly.push(`${node}'s ${what} (op ${index}, ${op.key}@${dot}) was reported synced at ${cluster.clock.now()} while no other node held it durably`);
       }, () => {});
