@@ -3,6 +3,11 @@
  * to seq s"; a write is synced once any peer acknowledged a seq at or beyond its own (the key's later
  * state contains or supersedes it). Waiters are only created when someone awaits `w.synced`.
  *
+ * An acknowledgement covers the log as it was sent, which holds each key once, at its newest record: a key written
+ * again before the peer acknowledged the first write's seq left that seq empty, so an acknowledgement past it says
+ * nothing of the key. A write waits, then, for the seq where its key's own unacknowledged versions are now
+ * (`locate`, the pending-writes map: pending.ts), whenever that is past the acknowledgement.
+ *
  * Also kept: each peer's own acknowledgement per space (a relay counts how many relays of its cluster hold
  * a change), and the replication counts relays report to a client (`w.replicated(n)`): "n relays hold your
  * log in this space up to seq u" — monotone in u, since acknowledgements are cursors.
@@ -16,9 +21,20 @@ interface Waiter {
   resolve: () => void;
 }
 
+interface SyncWaiter {
+  seq: number;
+  key: string | undefined;
+  resolve: () => void;
+}
+
 export class AckTracker {
   private readonly acked = new Map<string, number>();
-  private readonly waiters = new Map<string, Array<{ seq: number; resolve: () => void }>>();
+  private readonly waiters = new Map<string, SyncWaiter[]>();
+  /**
+   * The seq of the newest record of `key` that holds our unacknowledged versions (undefined when none does): set by
+   * the replica to its pending-writes map; without it, a write counts as synced once its own seq was acknowledged.
+   */
+  locate: ((space: string, key: string) => number | undefined) | undefined;
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
@@ -32,12 +48,29 @@ export class AckTracker {
     return (this.acked.get(space) ?? 0) >= seq;
   }
 
-  wait(space: string, seq: number): Promise<void> {
-    if (this.isAcked(space, seq)) return Promise.resolve();
+  /**
+   * The seq a write of `key` at `seq` waits for: its own, or, once that was acknowledged, the seq its key's own
+   * unacknowledged versions moved to (0: nothing left to wait for).
+   */
+  private target(space: string, key: string | undefined, seq: number, upTo: number): number {
+    if (seq > upTo) return seq;
+    const now = key === undefined ? undefined : this.locate?.(space, key);
+    return now !== undefined && now > upTo ? now : 0;
+  }
+
+  /** Whether the write of `key` at `seq` is synced: its seq acknowledged, and its key not rewritten unacknowledged since. */
+  isSynced(space: string, key: string, seq: number): boolean {
+    return this.target(space, key, seq, this.acked.get(space) ?? 0) === 0;
+  }
+
+  /** Resolves once the write of `key` (when given) at `seq` is synced (see isSynced). */
+  wait(space: string, seq: number, key?: string): Promise<void> {
+    const at = this.target(space, key, seq, this.acked.get(space) ?? 0);
+    if (at === 0) return Promise.resolve();
     return new Promise((resolve) => {
       let list = this.waiters.get(space);
       if (!list) this.waiters.set(space, (list = []));
-      list.push({ seq, resolve });
+      list.push({ seq: at, key, resolve });
     });
   }
 
@@ -58,8 +91,12 @@ export class AckTracker {
     if (!list) return;
     const keep = [];
     for (const w of list) {
-      if (w.seq <= seq) w.resolve();
-      else keep.push(w);
+      const at = this.target(space, w.key, w.seq, seq);
+      if (at === 0) w.resolve();
+      else {
+        w.seq = at;
+        keep.push(w);
+      }
     }
     if (keep.length) this.waiters.set(space, keep);
     else this.waiters.delete(space);

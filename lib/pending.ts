@@ -135,6 +135,12 @@ export class PendingWrites {
     return this.total;
   }
 
+  /** The log seq of `key`'s record while it holds our unacknowledged versions (undefined when it holds none). */
+  seqOf(space: string, key: string): number | undefined {
+    if (this.lazy.size > 0) this.materialize(space);
+    return this.keys.get(space)?.get(key);
+  }
+
   /** Spaces holding at least one pending key. */
   spaces(): IterableIterator<string> {
     return this.lazy.size === 0 ? this.keys.keys() : new Set([...this.keys.keys(), ...this.lazy.keys()]).values();

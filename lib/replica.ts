@@ -160,6 +160,8 @@ export class Replica implements SpaceHost {
     });
     core.events.on('change', (change) => this.pendingWrites.changed(change));
     core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
+    // A write's key written again before its seq was acknowledged: `w.synced` waits for where the key is now.
+    core.acks.locate = (space, key) => this.pendingWrites.seqOf(space, key);
     this.hub = new SyncHub(core, {
       opened: () => this.syncedSpaces(),
       readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),

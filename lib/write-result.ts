@@ -10,6 +10,8 @@ import type { Context, Durability } from './types.js';
 export class WriteResult {
   private syncedPromise: Promise<void> | undefined;
   private contextText: Context | undefined;
+  /** Seen synced once: it stays so (a later write of the key, not acknowledged yet, would otherwise say 'local'). */
+  private wasSynced = false;
 
   constructor(
     private readonly core: ReplicaCore,
@@ -29,7 +31,8 @@ export class WriteResult {
   get durability(): Durability {
     if (this.seq === 0) return 'synced';
     if (this.core.acks.replicatedCount(this.space, this.seq) >= 2) return 'replicated';
-    return this.core.acks.isAcked(this.space, this.seq) ? 'synced' : 'local';
+    if (!this.wasSynced) this.wasSynced = this.core.acks.isSynced(this.space, this.key, this.seq);
+    return this.wasSynced ? 'synced' : 'local';
   }
 
   /**
@@ -44,6 +47,8 @@ export class WriteResult {
 
   /** Resolves once a relay or peer stored the write (or a later state of the key). Never rejects. */
   get synced(): Promise<void> {
-    return (this.syncedPromise ??= this.seq === 0 ? Promise.resolve() : this.core.acks.wait(this.space, this.seq));
+    if (this.syncedPromise) return this.syncedPromise;
+    if (this.seq === 0 || this.wasSynced) return (this.syncedPromise = Promise.resolve());
+    return (this.syncedPromise = this.core.acks.wait(this.space, this.seq, this.key).then(() => void (this.wasSynced = true)));
   }
 }

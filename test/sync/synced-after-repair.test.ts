@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
+import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { volatileStorage } from '../support/volatile-storage.js';
 import { until } from './support.js';
 
@@ -85,4 +86,87 @@ describe('w.synced after anti-entropy', () => {
       await Promise.all([writer.close(), peer.close()]);
     }
   });
+
+  it('a write whose key was written again before the peer acknowledged it waits for the key\'s newer record', async () => {
+    // Found by the simulator's synced-durable check (mixed seed 236): the log holds each key once, at its newest
+    // record, so a key written again offline leaves its first write's seq empty; the catch-up's acknowledgement of an
+    // earlier frame passed that seq and counted the first write synced while the peer held no state of the key at all.
+    const gate = heldKeyStorage('k');
+    const peer = await openReplica({ storage: gate.storage });
+    const writer = await openReplica({ storage: memoryStorage() });
+    let [ta, tb] = pairTransports();
+    let la = writer.connect(ta, { antiEntropyInterval: 0, maxFrameBytes: 400 });
+    let lb = peer.connect(tb, { antiEntropyInterval: 0, maxFrameBytes: 400 });
+    try {
+      await (await writer.space('s').put('first', 1)).synced;
+      la.close();
+      lb.close();
+      const first = await writer.space('s').put('k', 'old');
+      for (let i = 0; i < 10; i++) await writer.space('s').put(`o/${i}`, 'x'.repeat(100) + i);
+      const second = await writer.space('s').put('k', 'new');
+      let settled = false;
+      void first.synced.then(() => (settled = true));
+      gate.hold = true; // the peer's join of k stays undurable until released
+      [ta, tb] = pairTransports();
+      la = writer.connect(ta, { antiEntropyInterval: 0, maxFrameBytes: 400 });
+      lb = peer.connect(tb, { antiEntropyInterval: 0, maxFrameBytes: 400 });
+      await until(() => gate.heldCount > 0 && writer.pending === 1, 'the peer acknowledged every other key and holds k back');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(settled, 'the first write of k counted synced while the peer held no state of k durably').toBe(false);
+      expect(first.durability).toBe('local');
+      gate.release();
+      await until(() => settled, 'synced once the peer holds k');
+      await second.synced;
+      expect(first.durability).toBe('synced');
+      expect((await peer.space('s').get('k'))?.value).toBe('new');
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
 });
+
+/** A memory storage whose transactions touching `key` resolve (become durable) only on release(), while `hold` is on. */
+function heldKeyStorage(key: string): { storage: StorageAdapter; hold: boolean; readonly heldCount: number; release(): void } {
+  const inner = memoryStorage();
+  const held: Array<() => void> = [];
+  const gate = {
+    hold: false,
+    get heldCount() {
+      return held.length;
+    },
+    release() {
+      gate.hold = false;
+      for (const done of held.splice(0)) done();
+    },
+    storage: {
+      open: () => inner.open(),
+      get: (space, k) => inner.get(space, k),
+      getMeta: (name) => inner.getMeta(name),
+      scan: (space, options) => inner.scan(space, options),
+      readLog: (space, after, limit) => inner.readLog(space, after, limit),
+      index: (space) => inner.index(space),
+      spaces: () => inner.spaces(),
+      close: () => inner.close(),
+      transact: <T>(fn: (tx: StorageTx) => Promise<T> | T) => {
+        let touched = false;
+        return inner
+          .transact((tx) =>
+            fn({
+              get: (sp, k) => tx.get(sp, k),
+              getMeta: (n) => tx.getMeta(n),
+              setMeta: (n, v) => tx.setMeta(n, v),
+              remove: (sp, k) => tx.remove(sp, k),
+              put: (sp, k, rec) => {
+                if (k === key) touched = true;
+                tx.put(sp, k, rec);
+              },
+            }),
+          )
+          .then((result) => (touched && gate.hold ? new Promise<T>((resolve) => held.push(() => resolve(result))) : result));
+      },
+    } as StorageAdapter,
+  };
+  return gate;
+}
