@@ -4,9 +4,12 @@
  * state contains or supersedes it). Waiters are only created when someone awaits `w.synced`.
  *
  * An acknowledgement covers the log as it was sent, which holds each key once, at its newest record: a key written
- * again before the peer acknowledged the first write's seq left that seq empty, so an acknowledgement past it says
- * nothing of the key. A write waits, then, for the seq where its key's own unacknowledged versions are now
- * (`locate`, the pending-writes map: pending.ts), whenever that is past the acknowledgement.
+ * again (or joined with a peer's state) before the peer acknowledged the first write's seq left that seq empty, and
+ * the log read for sending stops at the first record not durable yet, so an acknowledgement past the seq says nothing
+ * of the key. A write waits, then, for where its key's record holding our versions is now, read after the
+ * acknowledgement came (`where`: records only move up the log, so a record at or below it then was in what the peer
+ * acknowledged), whenever that is past the acknowledgement. `locate` answers the same from the pending-writes map
+ * (pending.ts) for `w.durability`, which cannot wait for a read; it learns of a record once it is durable.
  *
  * Also kept: each peer's own acknowledgement per space (a relay counts how many relays of its cluster hold
  * a change), and the replication counts relays report to a client (`w.replicated(n)`): "n relays hold your
@@ -35,6 +38,8 @@ export class AckTracker {
    * the replica to its pending-writes map; without it, a write counts as synced once its own seq was acknowledged.
    */
   locate: ((space: string, key: string) => number | undefined) | undefined;
+  /** The seq of `key`'s record as stored now (applied) when it holds versions of ours, else undefined. */
+  where: ((space: string, key: string) => Promise<number | undefined>) | undefined;
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
@@ -63,15 +68,36 @@ export class AckTracker {
     return this.target(space, key, seq, this.acked.get(space) ?? 0) === 0;
   }
 
-  /** Resolves once the write of `key` (when given) at `seq` is synced (see isSynced). */
+  /** Resolves once the write of `key` (when given) at `seq` is synced: see the class comment. */
   wait(space: string, seq: number, key?: string): Promise<void> {
-    const at = this.target(space, key, seq, this.acked.get(space) ?? 0);
-    if (at === 0) return Promise.resolve();
-    return new Promise((resolve) => {
+    if (key === undefined && this.isAcked(space, seq)) return Promise.resolve();
+    return new Promise((resolve) => this.settle(space, { seq, key, resolve }));
+  }
+
+  /**
+   * Resolves the waiter if its seq is acknowledged and its key's record is not past the acknowledgement (read after
+   * it), or moves it to where the record is now; keeps it waiting while its seq is past what was acknowledged.
+   */
+  private settle(space: string, w: SyncWaiter): void {
+    const upTo = this.acked.get(space) ?? 0;
+    if (w.seq > upTo) {
       let list = this.waiters.get(space);
       if (!list) this.waiters.set(space, (list = []));
-      list.push({ seq: at, key, resolve });
-    });
+      list.push(w);
+      return;
+    }
+    if (w.key === undefined) return w.resolve();
+    const now = this.where ? this.where(space, w.key) : Promise.resolve(this.locate?.(space, w.key));
+    void now.then(
+      (at) => {
+        if (at === undefined || at <= upTo) return w.resolve();
+        w.seq = at;
+        this.settle(space, w);
+      },
+      () => {
+        // The storage closed: the replica is gone, and nothing resolves any more.
+      },
+    );
   }
 
   /** A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). */
@@ -89,17 +115,12 @@ export class AckTracker {
     for (const l of this.advanceListeners) l(space, seq, peer);
     const list = this.waiters.get(space);
     if (!list) return;
-    const keep = [];
-    for (const w of list) {
-      const at = this.target(space, w.key, w.seq, seq);
-      if (at === 0) w.resolve();
-      else {
-        w.seq = at;
-        keep.push(w);
-      }
-    }
+    const keep: SyncWaiter[] = [];
+    const due: SyncWaiter[] = [];
+    for (const w of list) (w.seq <= seq ? due : keep).push(w);
     if (keep.length) this.waiters.set(space, keep);
     else this.waiters.delete(space);
+    for (const w of due) this.settle(space, w);
   }
 
   /**

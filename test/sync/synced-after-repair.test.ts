@@ -125,7 +125,50 @@ describe('w.synced after anti-entropy', () => {
       await Promise.all([writer.close(), peer.close()]);
     }
   });
+  it('a write whose key moved to a record not durable yet waits for it (the catch-up reads the durable log only)', async () => {
+    // Found by the simulator's synced-durable check (crash seed 93): the writer joined a peer's state into k at a new
+    // seq, not fsynced yet; the catch-up to another peer read the durable log, which had k neither at the old seq (the
+    // record moved) nor at the new one, and that peer's acknowledgement past the old seq counted the write synced.
+    const storage = volatileStorage();
+    const writer = await openReplica({ storage });
+    const peer = await openReplica({ storage: memoryStorage() });
+    let [ta, tb] = pairTransports();
+    let la = writer.connect(ta, { antiEntropyInterval: 0 });
+    let lb = peer.connect(tb, { antiEntropyInterval: 0 });
+    try {
+      // Both hold a cursor into the other's log, so the reconnect streams from them (no anti-entropy run first).
+      await (await writer.space('s').put('first', 1)).synced;
+      await peer.space('s').put('p', 1);
+      await until(async () => (await writer.space('s').get('p')) !== undefined, 'the writer got the peer\'s write');
+      la.close();
+      lb.close();
+      const first = await writer.space('s').put('k', 'old');
+      await writer.space('s').put('o', 'other');
+      storage.autoFlush = false;
+      const second = writer.space('s').put('k', 'new'); // applied at once, durable on flush()
+      await until(() => storage.unflushed > 0, 'the second write of k applied');
+      let settled = false;
+      void first.synced.then(() => (settled = true));
+      [ta, tb] = pairTransports();
+      la = writer.connect(ta, { antiEntropyInterval: 0 });
+      lb = peer.connect(tb, { antiEntropyInterval: 0 });
+      await until(async () => (await peer.space('s').get('o')) !== undefined, 'the peer got the durable log');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await peer.space('s').get('k'), 'the peer holds no state of k').toBeUndefined();
+      expect(settled, 'the first write of k counted synced while the peer held no state of k').toBe(false);
+      storage.autoFlush = true;
+      storage.flush();
+      await second;
+      await until(() => settled, 'synced once the peer holds k');
+      expect((await peer.space('s').get('k'))?.value).toBe('new');
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
 });
+
 
 /** A memory storage whose transactions touching `key` resolve (become durable) only on release(), while `hold` is on. */
 function heldKeyStorage(key: string): { storage: StorageAdapter; hold: boolean; readonly heldCount: number; release(): void } {
