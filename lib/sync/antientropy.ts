@@ -77,7 +77,9 @@ function range(tree: MerkleTree, level: number, index: number): AeItem {
 
 /**
  * Fills in the dots of a turn's range items from `dotsOf` (the records); a key it gives none for (gone, or not
- * durable yet) is left out: the peer then takes it for a key we lack. A state with more versions than a claim may
+ * durable yet) is left out of a range item, where the peer then takes it for a key we lack, and is claimed as nothing
+ * in a keys item, which names the keys the peer is to look at: left out there, the peer would send nothing of it, yet
+ * count the run as having exchanged everything. A state with more versions than a claim may
  * name (MAX_CLAIMED_VERSIONS) is claimed as nothing, so the peer sends its state of the key whole, and the key is
  * added to `whole`: the caller sends ours (as protocol 3 did for every differing key).
  */
@@ -99,6 +101,7 @@ export async function fillRanges(
         keys.push([k, EMPTY_STATE]);
         whole?.push(k);
       } else if (s) keys.push([k, { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: 0, c: 0, d: 1 } : { r: v.r, n: v.n, t: 0, c: 0 })), cc: s.cc }]);
+      else if (it.kind === 'keys') keys.push([k, EMPTY_STATE]);
     }
     out.push({ ...it, keys });
   }

@@ -167,7 +167,57 @@ describe('w.synced after anti-entropy', () => {
       await Promise.all([writer.close(), peer.close()]);
     }
   });
+  it('a key the decoding side holds only undurably is still exchanged by a sketched run (it is claimed as nothing)', async () => {
+    // Found by the simulator's synced-durable check (tabs seed 24): the side decoding the peer's sketch left a differing
+    // key whose record was not durable yet out of its claims, so the peer never looked at it, sent nothing of it, and
+    // counted its log as held by the run's end: the peer's write of the key reported synced, never sent. (Here, on the
+    // old code, the run does not even end: the claim of k, emptied, asks for nothing and the turns go round.)
+    const storage = volatileStorage();
+    const decoder = await openReplica({ storage });
+    let writer = await openReplica({ storage: memoryStorage() });
+    while (writer.replicaId < decoder.replicaId) {
+      await writer.close();
+      writer = await openReplica({ storage: memoryStorage() }); // the decoder opens the run, the writer sketches
+    }
+    writer.core.sketchAlways = true;
+    // Both hold the same 40 keys, from a third replica, and have never met: their first meeting repairs by a run whose
+    // trees differ in k alone, which the writer answers with a sketch.
+    await decoder.space('s').put('k', 'first'); // in the decoder's tree (of durable records) when the run starts
+    const third = await openReplica({ storage: memoryStorage() });
+    for (let i = 0; i < 40; i++) await third.space('s').put(`d/${i}`, i);
+    for (const r of [decoder, writer]) {
+      const [x, y] = pairTransports();
+      const links = [third.connect(x, { antiEntropyInterval: 0 }), r.connect(y, { antiEntropyInterval: 0 })];
+      await until(async () => (await r.space('s').get('d/39')) !== undefined && r.status === 'synced', 'a copy of the third\'s keys');
+      for (const l of links) l.close();
+    }
+    await third.close();
+    const mine = await writer.space('s').put('k', 'from the writer');
+    let settled = false;
+    void mine.synced.then(() => (settled = true));
+    storage.autoFlush = false;
+    void decoder.space('s').put('k', 'from the decoder'); // applied, durable on flush()
+    await until(() => storage.unflushed > 0, 'the decoder wrote k');
+    let ran = 0;
+    writer.on('antiEntropy', () => ran++);
+    const [ta, tb] = pairTransports();
+    const la = writer.connect(ta, { antiEntropyInterval: 0 });
+    const lb = decoder.connect(tb, { antiEntropyInterval: 0 });
+    try {
+      await until(() => ran > 0, 'the run ended');
+      storage.autoFlush = true;
+      storage.flush();
+      await until(() => settled, 'the writer\'s write of k synced');
+      const held = await decoder.space('s').get('k');
+      expect([...(held?.siblings ?? [])].sort(), 'synced, so the decoder holds it').toEqual(['from the decoder', 'from the writer']);
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), decoder.close()]);
+    }
+  });
 });
+
 
 
 /** A memory storage whose transactions touching `key` resolve (become durable) only on release(), while `hold` is on. */
