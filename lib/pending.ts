@@ -141,6 +141,11 @@ export class PendingWrites {
     return this.keys.get(space)?.get(key);
   }
 
+  /** How many keys of `space` hold our unacknowledged versions. */
+  countIn(space: string): number {
+    return this.lazy.get(space)?.length ?? this.keys.get(space)?.size ?? 0;
+  }
+
   /** Spaces holding at least one pending key. */
   spaces(): IterableIterator<string> {
     return this.lazy.size === 0 ? this.keys.keys() : new Set([...this.keys.keys(), ...this.lazy.keys()]).values();

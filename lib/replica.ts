@@ -168,7 +168,14 @@ export class Replica implements SpaceHost {
     };
     this.hub = new SyncHub(core, {
       opened: () => this.syncedSpaces(),
-      readOnly: (space, on) => (on ? this.readOnlySpaces.add(space) : this.readOnlySpaces.delete(space)),
+      readOnly: (space, on) => {
+        if (!on) return void this.readOnlySpaces.delete(space);
+        if (this.readOnlySpaces.has(space)) return;
+        this.readOnlySpaces.add(space);
+        // Writes made before the relay said so never reach it: say it once, not by uploading them to be refused.
+        const waiting = this.pendingWrites.countIn(space);
+        if (waiting > 0) core.events.emit('error', new ConcordError('FORBIDDEN', `space "${space}" is read-only for this connection: ${waiting} local write${waiting === 1 ? '' : 's'} in it will not sync`));
+      },
       pending: () => this.pendingWrites.count,
       ...(presenceTtl !== undefined ? { presenceTtl } : {}),
     });

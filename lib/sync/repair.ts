@@ -345,7 +345,8 @@ export class Repair {
     this.run = undefined;
     await this.port.ended(
       { space: this.space, peer: this.port.peerId, ...run.stats, onConnect: run.establishing },
-      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop, confirmed: !run.skipped },
+      // Nothing of ours is confirmed by a run that left a key of ours out, or sent no states at all (read-only).
+      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop, confirmed: !run.skipped && this.port.offersStates },
     );
   }
 }

@@ -126,8 +126,8 @@ describe('relay authentication and rights', () => {
     const link = reader.connect(webSocketTransport(relay.url, { token: async () => readToken }));
     await until(async () => (await reader.space('ro').get('cart'))?.versions.length === 2, 'reader received both siblings');
     await until(() => reader.space('ro').readOnly, 'reader knows it is read-only');
-    // Its link settles although the relay answered its repair states with DENIED, not ACK; its own write stays
-    // pending (no relay holds it), so the replica as a whole is not synced — it was, falsely, before.
+    // Its link settles; its own write stays pending (no relay holds it), so the replica as a whole is not synced — it
+    // was, falsely, before — and it was told once (an 'error' event, FORBIDDEN) that the write will not sync.
     await until(() => link.status === 'synced', 'the reader’s link is synced');
     expect(reader.pending).toBe(1);
     expect(reader.status).toBe('syncing');
@@ -142,5 +142,45 @@ describe('relay authentication and rights', () => {
     expect(Object.keys(await dump(reader, 'ro')).sort()).toEqual(['cart', 'offline-write']);
     expect(await relay.replica.space('ro').get('offline-write')).toBeUndefined();
     expect(errors.some((e) => isConcordError(e, 'FORBIDDEN'))).toBe(true);
+  });
+
+  it('a read-only client sends no states of its own once granted read (its offline writes are not uploaded to be refused)', async () => {
+    // The relay's GRANT(read) came before its sync item, whose handling set the space's rights back to 'write' on the
+    // client: it then offered its states in every anti-entropy run, each answered DENIED (a megabyte of offline
+    // writes went up at every reconnect and round, for nothing).
+    const readToken = createToken(SECRET, { spaces: { 'up*': 'read' }, expiresIn: 60 });
+    const writer = await openReplica({ storage: memoryStorage() });
+    open.push(writer);
+    await writer.space('upload').put('seed', 1); // so the relay holds keys and the reader's first meeting compares
+    writer.connect(webSocketTransport(relay.url, { token: createToken(SECRET, { spaces: { upload: 'write' }, expiresIn: 60 }) }));
+    await until(async () => (await relay.replica.space('upload').get('seed')) !== undefined, 'the relay holds a key');
+    const reader = await openReplica({ storage: memoryStorage() });
+    open.push(reader);
+    reader.on('error', () => {});
+    for (let i = 0; i < 20; i++) await reader.space('upload').put(`offline/${i}`, 'x'.repeat(1000));
+    let sent = 0;
+    const inner = webSocketTransport(relay.url, { token: readToken });
+    const transport: Transport = {
+      ...inner,
+      open: async (h) => {
+        const conn = await inner.open(h);
+        return {
+          send: (f) => {
+            sent += typeof f === 'string' ? f.length : f.byteLength;
+            conn.send(f);
+          },
+          close: (code, why) => conn.close(code, why),
+          get bufferedAmount() {
+            return conn.bufferedAmount;
+          },
+          ...(conn.maxFrameBytes !== undefined ? { maxFrameBytes: conn.maxFrameBytes } : {}),
+        };
+      },
+    };
+    const link = reader.connect(transport, { antiEntropyInterval: 100 });
+    await until(() => link.status === 'synced' && reader.space('upload').readOnly, 'the reader is synced and knows it is read-only');
+    await new Promise((r) => setTimeout(r, 400)); // a few anti-entropy rounds
+    expect(sent, 'bytes the read-only reader sent (its 20 KB of offline writes must not be among them)').toBeLessThan(8000);
+    expect(await relay.replica.space('upload').get('offline/0')).toBeUndefined();
   });
 });
