@@ -23,6 +23,9 @@
  *   NEED     space, [key, type]                — the whole states of keys whose delta could not be resolved here:
  *            a base it names is not held ('') or the type cannot take deltas here (its name); answered with repair
  *            CHANGES (upTo 0) carrying them whole, and the sender sends them whole from then on
+ *   PART     CHANGES' fields: upTo 0, one key and some of its versions — a key state too large for one frame goes as
+ *            PARTs, then the CHANGES frame it belonged to with that key's context and no versions; the receiver
+ *            stages the parts and joins the whole state only with that frame (key-parts.ts)
  *
  * Key states, with their version forms (whole, tombstone, held, delta), are wire-state.ts's.
  */
@@ -53,8 +56,10 @@ export { entrySize } from './wire-state.js';
  * bits each (ae-codec.ts): a quarter fewer bytes for an opening, 3 % fewer for a sketch; sent only to a peer speaking 8.
  * 9: TOP (a log stream says how far the sender's log reaches when it grew past the hello's top, so the receiver is not
  * `synced` until it holds that); sent only to a peer speaking 9.
+ * 10: PART (key-parts.ts: a key state larger than one frame goes in parts); sent only to a peer speaking 10 — to an
+ * earlier peer such a key stays unsendable and is reported (VALUE_TOO_LARGE), as before.
  */
-export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9] as const;
+export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10] as const;
 
 /** The first protocol version with anti-entropy's fast path. */
 export const FAST_PATH = 7;
@@ -86,6 +91,8 @@ export const enum MsgType {
   Attest = 14,
   /** How far the sender's log reaches: frames up to it follow. */
   Top = 15,
+  /** Some versions of a key state too large for one frame (key-parts.ts). */
+  Part = 16,
 }
 
 export interface SyncItem {
@@ -123,6 +130,7 @@ export interface Sync {
 
 export type Entry = readonly [key: string, state: KeyState];
 
+/** PART (key-parts.ts) has CHANGES' fields: upTo 0, one entry holding some of the key's versions. */
 export interface Changes {
   type: MsgType.Changes;
   space: string;
@@ -185,7 +193,8 @@ export interface AttestMsg extends Attestation {
   type: MsgType.Attest;
 }
 
-export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg;
+export type Part = Omit<Changes, 'type'> & { type: MsgType.Part };
+export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg | Part;
 
 // ---- limits (fields.ts checks every field) -----------------------------------------------------------
 
@@ -238,6 +247,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       writeSyncItems(w, m.spaces);
       break;
     case MsgType.Changes:
+    case MsgType.Part:
       writeChanges(w, m, ctx.forms);
       break;
     case MsgType.Need:
@@ -280,7 +290,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
 }
 
 /** A CHANGES frame's fields after its type byte, through the frame's table `w`. */
-export function writeChanges(w: Writer, m: Changes, forms: ReadonlyMap<StoredVersion, Form> | undefined): void {
+export function writeChanges(w: Writer, m: Changes | Part, forms: ReadonlyMap<StoredVersion, Form> | undefined): void {
   w.str(m.space);
   w.uint(m.upTo);
   let baseT = 0;
@@ -317,7 +327,8 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     case MsgType.Sync:
       m = { type, spaces: readSyncItems(r) };
       break;
-    case MsgType.Changes: {
+    case MsgType.Changes:
+    case MsgType.Part: {
       const s = space(r);
       const upTo = r.uint();
       const baseT = r.uint();
@@ -325,6 +336,7 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const entries: Entry[] = [];
       const decoder = frameDecoder(r, baseT);
       for (let i = 0; i < n; i++) entries.push([key(r), readState(r, decoder, limits.maxValueBytes * 4)]);
+      if (type === MsgType.Part && (upTo !== 0 || n !== 1 || entries[0]![1].vs.length === 0)) throw new ProtocolError('a PART carries versions of one key');
       if (upTo > 0) limits.conn?.upTo.set(s, upTo);
       m = { type, space: s, upTo, entries };
       break;

@@ -27,6 +27,7 @@ import type { SessionLike, SyncHub } from './hub.js';
 import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { Wire } from './wire.js';
+import { KEY_PARTS, stagingLimit } from './key-parts.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { checkGrant, closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
@@ -171,12 +172,13 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     // replica ids, known only once the hello before them was handled.
     this.inbox = this.inbox
       .then(() => {
-        let m: Message;
+        let m: Message | undefined;
         try {
           m = this.wire.decode(frame, this.options.maxValueBytes);
         } catch (e) {
           throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
         }
+        if (!m) return; // a PART, staged (key-parts.ts)
         if (m.type === MsgType.AntiEntropy) this.spaces.get(m.space)?.repair.count(size, 0, 0, !m.more);
         if (m.type === MsgType.Changes && m.upTo === 0) this.spaces.get(m.space)?.repair.count(size, m.entries.length);
         return this.handle(m);
@@ -273,7 +275,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     this.peer = m;
-    this.wire.start(this.core.replicaId, m.replicaId);
+    this.wire.start(this.core.replicaId, m.replicaId, (this.core.speaks ?? PROTOCOL_VERSIONS).includes(KEY_PARTS) && m.versions.includes(KEY_PARTS) ? stagingLimit(this.options.maxFrameBytes) : 0);
     this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));

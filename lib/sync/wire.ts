@@ -8,6 +8,8 @@
  *   CHANGES             each version's form (whole, held, delta) is decided by the link's model of the peer
  *                       (peer-model.ts), which learns from every state sent and received
  *
+ *   PART                a single key state over the frame limit goes in parts where the peer speaks 10 (key-parts.ts)
+ *
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
  */
@@ -15,6 +17,7 @@ import { ConcordError } from '../errors.js';
 import type { StoredVersion } from '../dvv.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Message } from './messages.js';
+import { lastOfParts, partFrames, PartStaging } from './key-parts.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
 import { encodeChangesOnce } from './shared-frames.js';
@@ -32,11 +35,19 @@ export class Wire {
   private inTable: readonly string[] | undefined;
   private out: ConnTableOut | undefined;
   private in: ConnTableIn | undefined;
+  /** Key states in parts: received (staged until their last frame), and whether the peer takes them. */
+  private parts = new PartStaging(0);
+  private sendsParts = false;
 
   constructor(private readonly report: (error: unknown) => void) {}
 
-  /** Both hellos are known: later frames use both ids (ours first in what we send) and the LIVE form. */
-  start(me: string, peer: string): void {
+  /**
+   * Both hellos are known: later frames use both ids (ours first in what we send) and the LIVE form; `partsLimit`
+   * (both hellos announced protocol 10): what one key state in parts may take here, else 0 (no PART either way).
+   */
+  start(me: string, peer: string, partsLimit = 0): void {
+    this.parts = new PartStaging(partsLimit);
+    this.sendsParts = partsLimit > 0;
     this.table = [me, peer];
     this.inTable = [peer, me];
     this.out = new ConnTableOut(this.table);
@@ -64,7 +75,8 @@ export class Wire {
   /**
    * Encodes `m` and hands its frame to `transmit`. Batches of changes are sized by estimate; one that still outgrows
    * the frame limit goes in halves (the first part as repair states, upTo 0, which is always safe). A single state
-   * that cannot fit is reported and left out.
+   * that cannot fit goes in parts (key-parts.ts) where the peer takes them; else, or if even parts cannot carry it,
+   * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
     const encoded = this.encode(m, maxFrameBytes);
@@ -74,12 +86,30 @@ export class Wire {
     }
     const c = m as Changes;
     if (c.entries.length === 1) {
-      this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" does not fit the connection's frame limit (${maxFrameBytes} bytes); it is not sent on this link`));
+      const why = this.sendsParts ? this.sendParts(c, maxFrameBytes, transmit) : `it does not fit the connection's frame limit (${maxFrameBytes} bytes) and the peer takes no key in parts`;
+      if (why === undefined) return;
+      this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
       return this.send({ ...c, entries: [] }, maxFrameBytes, transmit);
     }
     const half = Math.ceil(c.entries.length / 2);
     this.send({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit);
     this.send({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit);
+  }
+
+  /**
+   * Sends the one entry of `c` in parts: every PART, then `c` with the key's context alone (key-parts.ts), all in this
+   * turn; or nothing, and why. The model learns the whole state once the last frame went.
+   */
+  private sendParts(c: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): string | undefined {
+    const { forms } = this.model.forms(c.space, c.entries, c.upTo === 0);
+    const parts = partFrames(c.space, c.entries[0]!, maxFrameBytes, (p) => encodeMessage(p, this.table, { forms }));
+    if (typeof parts === 'string') return parts;
+    const last = this.encode(lastOfParts(c), maxFrameBytes);
+    if (!last) return `its context alone does not fit the connection's frame limit (${maxFrameBytes} bytes)`;
+    for (const frame of parts) transmit(frame, { type: MsgType.Part, space: c.space, upTo: 0, entries: [] });
+    transmit(last.frame, last.m);
+    this.sent({ frame: last.frame, m: c, forms });
+    return undefined;
   }
 
   /** The frame went out. */
@@ -91,7 +121,9 @@ export class Wire {
     if (m.upTo > 0) this.out?.upTo.set(m.space, m.upTo);
   }
 
-  decode(frame: Uint8Array | string, maxValueBytes: number): Message {
-    return decodeMessage(frame, { maxValueBytes, table: this.inTable, conn: this.in });
+  /** A decoded frame; undefined for a PART (staged until the frame that ends its key, which comes back whole). */
+  decode(frame: Uint8Array | string, maxValueBytes: number): Message | undefined {
+    const m = decodeMessage(frame, { maxValueBytes, table: this.inTable, conn: this.in });
+    return this.parts.take(m, typeof frame === 'string' ? frame.length : frame.byteLength);
   }
 }
