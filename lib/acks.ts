@@ -87,17 +87,15 @@ export class AckTracker {
       return;
     }
     if (w.key === undefined) return w.resolve();
-    const now = this.where ? this.where(space, w.key) : Promise.resolve(this.locate?.(space, w.key));
-    void now.then(
-      (at) => {
-        if (at === undefined || at <= upTo) return w.resolve();
-        w.seq = at;
-        this.settle(space, w);
-      },
-      () => {
-        // The storage closed: the replica is gone, and nothing resolves any more.
-      },
-    );
+    const key = w.key;
+    const pending = () => this.locate?.(space, key);
+    // A storage that cannot be read any more (closed, or dead after a crash) leaves the pending-writes map to say.
+    const now = this.where ? this.where(space, key).catch(pending) : Promise.resolve(pending());
+    void now.then((at) => {
+      if (at === undefined || at <= upTo) return w.resolve();
+      w.seq = at;
+      this.settle(space, w);
+    });
   }
 
   /** A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). */

@@ -23,8 +23,11 @@ import { entrySize, MsgType, type Changes, type Entry, type Message, type Part }
 
 /** The first protocol version with PART. */
 export const KEY_PARTS = 10;
-/** A key state in parts may take at most this many frames' bytes at the receiver ... */
-export const STAGED_FRAMES = 16;
+/**
+ * A key state in parts may take at most this many frames' bytes at the receiver (16 MiB at the default 4 MiB frames,
+ * per connection: a relay with many connections must not be made to hold much more than their frames) ...
+ */
+export const STAGED_FRAMES = 4;
 /** ... counting each version this much more (what it costs held in memory beyond its bytes). */
 export const PER_VERSION = 64;
 

@@ -328,8 +328,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       return;
     }
     if (this.options.role === 'server' && rights === 'read') this.send({ type: MsgType.Grant, space: item.space, rights });
-    // A relay's GRANT(read) comes before its sync item: that narrowing stands (a client's own rights read 'write').
-    if (s.rights !== 'read') s.rights = rights;
+    if (s.rights !== 'read') s.rights = rights; // a relay's GRANT(read), come before its sync item, stands
     if (s.theirs) throw new ProtocolError(`second sync item for space "${item.space}"`);
     s.theirs = item;
     if (!s.mine) this.send({ type: MsgType.Sync, spaces: [await s.makeItem(peer.replicaId)] });
