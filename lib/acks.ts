@@ -8,7 +8,8 @@
  * the log read for sending stops at the first record not durable yet, so an acknowledgement past the seq says nothing
  * of the key. A write waits, then, for where its key's record holding our versions is now, read after the
  * acknowledgement came (`where`: records only move up the log, so a record at or below it then was in what the peer
- * acknowledged), whenever that is past the acknowledgement. `locate` answers the same from the pending-writes map
+ * acknowledged), whenever that is past the acknowledgement; `w.replicated(n)` likewise, with the relays' reports of
+ * how far n of them hold our log. `locate` answers the same from the pending-writes map
  * (pending.ts) for `w.durability`, which cannot wait for a read; it learns of a record once it is durable.
  *
  * Also kept: each peer's own acknowledgement per space (a relay counts how many relays of its cluster hold
@@ -21,6 +22,7 @@
 interface Waiter {
   seq: number;
   n: number;
+  key: string | undefined;
   resolve: () => void;
 }
 
@@ -199,21 +201,35 @@ export class AckTracker {
     for (const l of this.repListeners) l(space, upTo, count);
     const waiting = this.repWaiters.get(space);
     if (!waiting) return;
-    const keep = waiting.filter((w) => {
-      if (this.replicatedCount(space, w.seq) < w.n) return true;
-      w.resolve();
-      return false;
-    });
+    const keep = waiting.filter((w) => this.replicatedCount(space, w.seq) < w.n);
     if (keep.length) this.repWaiters.set(space, keep);
     else this.repWaiters.delete(space);
+    for (const w of waiting) if (!keep.includes(w)) this.settleReplicated(space, w);
   }
 
-  waitReplicated(space: string, seq: number, n: number): Promise<void> {
-    if (this.replicatedCount(space, seq) >= n) return Promise.resolve();
-    return new Promise((resolve) => {
+  /** Resolves once `n` relays hold the write of `key` (when given) at `seq`: as `wait`, with the relays' reports. */
+  waitReplicated(space: string, seq: number, n: number, key?: string): Promise<void> {
+    if (key === undefined && this.replicatedCount(space, seq) >= n) return Promise.resolve();
+    return new Promise((resolve) => this.settleReplicated(space, { seq, n, key, resolve }));
+  }
+
+  /** As `settle`, for a replication waiter. */
+  private settleReplicated(space: string, w: Waiter): void {
+    if (this.replicatedCount(space, w.seq) < w.n) {
       let list = this.repWaiters.get(space);
       if (!list) this.repWaiters.set(space, (list = []));
-      list.push({ seq, n, resolve });
+      list.push(w);
+      return;
+    }
+    if (w.key === undefined) return w.resolve();
+    const key = w.key;
+    const held = w.seq;
+    const pending = () => this.locate?.(space, key);
+    const now = this.where ? this.where(space, key).catch(pending) : Promise.resolve(pending());
+    void now.then((at) => {
+      if (at === undefined || at <= held || this.replicatedCount(space, at) >= w.n) return w.resolve();
+      w.seq = at;
+      this.settleReplicated(space, w);
     });
   }
 }

@@ -42,7 +42,7 @@ export class WriteResult {
    */
   replicated(relays = 2): Promise<void> {
     if (this.seq === 0) return Promise.resolve();
-    return this.core.acks.waitReplicated(this.space, this.seq, relays);
+    return this.core.acks.waitReplicated(this.space, this.seq, relays, this.key);
   }
 
   /** Resolves once a relay or peer stored the write (or a later state of the key). Never rejects. */

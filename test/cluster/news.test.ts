@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { AckTracker } from '../../lib/acks.js';
 import { encodeNews, parseNews } from '../../lib/sync/cluster-news.js';
 
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 1));
+  expect(done()).toBe(true);
+}
+
 describe('cluster news', () => {
   it('round-trips and refuses what it does not know', () => {
     expect(parseNews(encodeNews({ kind: 'relays', relays: ['ws://a:1', 'wss://b'] }))).toEqual({ kind: 'relays', relays: ['ws://a:1', 'wss://b'] });
@@ -29,6 +34,29 @@ describe('replication counts', () => {
     await w9;
     expect(order).toEqual(['5/2', '9/3']);
     expect(acks.replicatedCount('t', 1)).toBe(0);
+  });
+
+  it('a write whose key moved up the log waits for the report that covers where it is now', async () => {
+    // The log holds a key once, at its newest record: a count up to the write's own seq says nothing of a key written
+    // again (or joined) since, whose record now sits past it (as for w.synced: test/sync/synced-after-repair.test.ts).
+    const acks = new AckTracker();
+    const at = new Map([['k', 9]]); // k was written at 5, and again at 9 before any relay held 5
+    acks.where = async (_space, key) => at.get(key);
+    let replicated = false;
+    let synced = false;
+    void acks.waitReplicated('s', 5, 2, 'k').then(() => (replicated = true));
+    void acks.wait('s', 5, 'k').then(() => (synced = true));
+    acks.replicated('s', 6, 2);
+    acks.ack('s', 6, 'relay');
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect([replicated, synced], 'counted held up to 6 while k sits at 9').toEqual([false, false]);
+    acks.replicated('s', 9, 2);
+    acks.ack('s', 9, 'relay');
+    await until(() => replicated && synced);
+    // A key whose record did not move past the report resolves at once.
+    at.set('j', 3);
+    await acks.waitReplicated('s', 3, 2, 'j');
+    await acks.wait('s', 3, 'j');
   });
 
   it('keeps acknowledgements per peer', () => {
