@@ -18,6 +18,7 @@ import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
+import { NeedAnswers } from './need-answers.js';
 import { RepairAcks } from './repair-acks.js';
 import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
 import type { Rights, SessionOptions, Timers } from './session-state.js';
@@ -85,6 +86,7 @@ export class SpaceSync {
   readonly repairAcks = new RepairAcks();
   /** When the ACKs of the peer's log frames go. */
   private readonly acks: AckPolicy;
+  private readonly needs: NeedAnswers;
 
   constructor(
     readonly name: string,
@@ -92,6 +94,12 @@ export class SpaceSync {
   ) {
     const { core, hub } = session;
     this.acks = new AckPolicy((upTo) => session.send({ type: MsgType.Ack, space: name, upTo }), session.timers, () => session.closed);
+    this.needs = new NeedAnswers(core, name, {
+      needWhole: (key, type) => session.model.needWhole(name, key, type),
+      lastSeq: async () => (await hub.index(name)).lastSeq,
+      sendRepair: (entries) => session.sendRepair(name, entries),
+      fail: (e) => session.fail(e),
+    });
     this.out = new LogStream(
       name,
       {
@@ -362,19 +370,8 @@ export class SpaceSync {
   }
 
   /** The peer asks for whole states (it could not resolve our deltas): they go as repair states, and whole until then. */
-  async need(m: Need): Promise<void> {
-    const { session } = this;
-    const keys = [...new Set(m.keys.map(([k]) => k))];
-    for (const [k, type] of m.keys) session.model.needWhole(m.space, k, type);
-    const { lastSeq } = await session.hub.index(this.name);
-    const entries: Entry[] = [];
-    for (const k of keys) {
-      const rec = await this.core.storage.get(this.name, k);
-      // Not durable yet: the log stream sends it (whole) once it is.
-      if (rec && rec.seq > lastSeq) continue;
-      entries.push([k, rec ? { vs: rec.vs, cc: rec.cc } : { vs: [], cc: {} }]);
-    }
-    for (let i = 0; i < entries.length; i += 16) await session.sendRepair(this.name, entries.slice(i, i + 16));
+  need(m: Need): void {
+    this.needs.take(m);
   }
 
   private async repairEnded(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number; confirmed: boolean }): Promise<void> {

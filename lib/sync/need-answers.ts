@@ -1,0 +1,47 @@
+/**
+ * The answers to a peer's NEED (it could not resolve our deltas of some keys): their whole states, as repair frames,
+ * and whole from then on. An answer waits for room in the session's repair window, which only the peer's ACKs make,
+ * and the session's inbox is what reads them: so answers go on a queue of their own, never awaited by the inbox (a NEED
+ * asking for more than the window held stalled the session for good, test/relay/need-window.test.ts).
+ */
+import type { ReplicaCore } from '../core.js';
+import type { Entry, Need } from './messages.js';
+
+export interface NeedPort {
+  /** From now on, send these keys' versions whole. */
+  needWhole(key: string, type: string): void;
+  /** The top of our durable log in the space (what may leave this replica). */
+  lastSeq(): Promise<number>;
+  /** Sends repair states once the repair window has room. */
+  sendRepair(entries: Entry[]): Promise<void>;
+  fail(e: unknown): void;
+}
+
+export class NeedAnswers {
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly core: ReplicaCore,
+    private readonly space: string,
+    private readonly port: NeedPort,
+  ) {}
+
+  /** Takes a NEED: the keys go whole at once; their states are queued to go. */
+  take(m: Need): void {
+    for (const [k, type] of m.keys) this.port.needWhole(k, type);
+    const keys = [...new Set(m.keys.map(([k]) => k))];
+    this.queue = this.queue.then(() => this.answer(keys)).catch((e) => this.port.fail(e));
+  }
+
+  private async answer(keys: readonly string[]): Promise<void> {
+    const lastSeq = await this.port.lastSeq();
+    const entries: Entry[] = [];
+    for (const k of keys) {
+      const rec = await this.core.storage.get(this.space, k);
+      // Not durable yet: the log stream sends it (whole) once it is.
+      if (rec && rec.seq > lastSeq) continue;
+      entries.push([k, rec ? { vs: rec.vs, cc: rec.cc } : { vs: [], cc: {} }]);
+    }
+    for (let i = 0; i < entries.length; i += 16) await this.port.sendRepair(entries.slice(i, i + 16));
+  }
+}
