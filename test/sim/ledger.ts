@@ -112,6 +112,11 @@ export class Ledger {
   private readonly replaced = new Set<string>();
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
+  /**
+   * Per node, own dots a re-identification re-issued (lib/reidentify.ts): old dot → the dot of the record's new version
+   * at its seq (the newest the re-issue minted in that record: a state holding it holds every version re-issued there).
+   */
+  private readonly reissuedAs = new Map<string, Dot>();
 
   /**
    * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
@@ -152,7 +157,13 @@ export class Ledger {
           // A re-issue of an own write a join dropped before the restore was known carries that write on (the
           // transaction that clears the engine's notes of such writes, lib/dropped-own.ts).
           const dropped = reissuing ? (this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []) : [];
-          gone.push(...dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v)));
+          const carried = dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v));
+          // Re-issued here: own versions of another id gone from the record and no longer covered by its context (a
+          // write supersedes only what its context covers; a re-identification strips the suspect counters,
+          // dvv.ts stripOwnDots), and the dropped ones carried on.
+          const stripped = gone.filter((v) => v.r !== mine.r && isOwn(v.r) && (next!.cc[v.r] ?? 0) < v.n);
+          for (const v of [...stripped, ...carried]) this.reissuedAs.set(`${node}\u0000${dotOf(v.r, v.n)}`, dotOf(mine.r, mine.n));
+          gone.push(...carried);
           this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
           this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));
@@ -244,6 +255,16 @@ export class Ledger {
   /** The dot the node's write of `key` at `seq` was stored under (as its spy saw it), if any. */
   dotOfWrite(node: string, space: string, key: string, seq: number): Dot | undefined {
     return this.localDots.get(node)?.get(`${id(space, key)}\u0000${seq}`);
+  }
+
+  /**
+   * The dots `node`'s write stored under `dot` has had: that one, then each it was re-issued under by the node's
+   * re-identifications so far (lib/reidentify.ts: the write's `w.synced` follows it, lib/acks.ts reissued).
+   */
+  reissueChain(node: string, dot: Dot): Dot[] {
+    const chain = [dot];
+    for (let d = this.reissuedAs.get(`${node}\u0000${dot}`); d !== undefined && !chain.includes(d); d = this.reissuedAs.get(`${node}\u0000${d}`)) chain.push(d);
+    return chain;
   }
 
   /** A resolved write that may be missing everywhere: its only copy was lost (`why`). */

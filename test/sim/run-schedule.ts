@@ -30,10 +30,11 @@ import { SimDisk } from '../support/sim-disk.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type EditLog, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
-import { dotOf, splitDot, writeKey } from './ledger.js';
+import { dotOf, writeKey } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import { DOC_TEXT } from './doc-values.js';
 import type { Edit, Op, Schedule, Timed } from './schedule.js';
+import { SyncedDurableCheck } from './synced-check.js';
 
 export const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
@@ -84,7 +85,6 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
   // Watches every frame from the first hello on (links dial while the cluster is being made).
   const leaked: string[] = [];
-  const syncedEarly: string[] = [];
   let made: Cluster | undefined;
   const watch = new DurabilityWatch((node) => made?.node(node).disk);
   const cluster = await Cluster.create({
@@ -123,6 +123,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     },
   });
   made = cluster;
+  const synced = new SyncedDurableCheck(cluster, SPACE);
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
   const held = new Map<string, { context: Context; saw: Readonly<Record<string, number>> }>(); // node/tab/key → a read earlier
@@ -144,12 +145,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       const dot = dotOfWrite(w);
       if (!dot) return;
       cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
-      // w.synced: a relay or peer holds it — durably, at that instant (a power loss there now must not lose it).
-      const [r, n] = splitDot(dot);
-      if (options.syncedDurable ?? checkEnabled('synced-durable')) void w.synced.then(() => {
-        const held = [...cluster.nodes.values()].some((m) => m.name !== node && m.disk.durablySeen(SPACE, op.key, r, n));
-        if (!held && syncedEarly.length < 5) syncedEarly.push(`${node}'s ${what} (op ${index}, ${op.key}@${dot}) was reported synced at ${cluster.clock.now()} while no other node held it durably`);
-      }, () => {});
+      // w.synced: a relay or peer holds it — durably, at that instant (synced-check.ts).
+      if (options.syncedDurable ?? checkEnabled('synced-durable')) synced.watch(node, op.key, dot, `${what} (op ${index})`, w.synced);
     };
     switch (op.kind) {
       case 'put':
@@ -325,7 +322,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
     }
     problems.push(...leaked.slice(0, 5));
-    problems.push(...syncedEarly);
+    problems.push(...synced.violations);
     problems.push(...opErrors);
     problems.push(...cluster.net.violations);
     for (const n of cluster.nodes.values()) {
