@@ -86,6 +86,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   // Watches every frame from the first hello on (links dial while the cluster is being made).
   const leaked: string[] = [];
   let made: Cluster | undefined;
+  let synced: SyncedDurableCheck | undefined; // made with the cluster; frames flow before
   const watch = new DurabilityWatch((node) => made?.node(node).disk);
   const cluster = await Cluster.create({
     clock,
@@ -120,10 +121,12 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
         printer?.(from, to, frame);
       },
+      delivered: (from, to, sentAt) => synced?.delivered(from, to, sentAt),
     },
   });
   made = cluster;
-  const synced = new SyncedDurableCheck(cluster, SPACE);
+  synced = new SyncedDurableCheck(cluster, SPACE, clock.now());
+  if (printer) process.stderr.write(`${(clock.now() - start).toFixed(1)} the schedule's time 0\n`);
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
   const held = new Map<string, { context: Context; saw: Readonly<Record<string, number>> }>(); // node/tab/key → a read earlier
@@ -249,6 +252,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       const old = cluster.node(node).disk;
       cluster.node(node).disk = disk();
       cluster.ledger.diskReplaced(node);
+      synced.diskReplaced(node, old, why);
       await after(0);
       forgiveLost(cluster, old, `lost with ${node}'s ${why}`);
     });
