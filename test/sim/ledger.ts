@@ -113,10 +113,11 @@ export class Ledger {
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
   /**
-   * Per node, own dots a re-identification re-issued (lib/reidentify.ts): old dot → the dot of the record's new version
-   * at its seq (the newest the re-issue minted in that record: a state holding it holds every version re-issued there).
+   * Per node and key, what became of a dot there: the local write that superseded it, or the dot a re-identification
+   * re-issued it under (lib/reidentify.ts: the record's new version at its seq, the newest the re-issue minted in that
+   * record — a state holding it holds every version re-issued there). By key, as a restore can mint a dot again.
    */
-  private readonly reissuedAs = new Map<string, Dot>();
+  private readonly carriedOn = new Map<string, Dot[]>();
 
   /**
    * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
@@ -161,9 +162,13 @@ export class Ledger {
           // Re-issued here: own versions of another id gone from the record and no longer covered by its context (a
           // write supersedes only what its context covers; a re-identification strips the suspect counters,
           // dvv.ts stripOwnDots), and the dropped ones carried on.
-          const stripped = gone.filter((v) => v.r !== mine.r && isOwn(v.r) && (next!.cc[v.r] ?? 0) < v.n);
-          for (const v of [...stripped, ...carried]) this.reissuedAs.set(`${node}\u0000${dotOf(v.r, v.n)}`, dotOf(mine.r, mine.n));
           gone.push(...carried);
+          // Each version gone lives on in this write: superseded by it (its context covers the version), or re-issued
+          // as it (a re-identification strips the suspect counters from the context, dvv.ts stripOwnDots).
+          for (const v of gone) {
+            const at = `${node}\u0000${id(space, key)}\u0000${dotOf(v.r, v.n)}`;
+            this.carriedOn.set(at, [...(this.carriedOn.get(at) ?? []), dotOf(mine.r, mine.n)]);
+          }
           this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
           this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));
@@ -258,12 +263,16 @@ export class Ledger {
   }
 
   /**
-   * The dots `node`'s write stored under `dot` has had: that one, then each it was re-issued under by the node's
-   * re-identifications so far (lib/reidentify.ts: the write's `w.synced` follows it, lib/acks.ts reissued).
+   * The dots `node`'s write of `key` stored under `dot` lives on in there so far: that one, then (transitively) the
+   * node's local writes of the key that superseded it and the dots its re-identifications re-issued it under
+   * (lib/reidentify.ts: the write's `w.synced` follows a re-issue, lib/acks.ts reissued). A state covering any of them
+   * holds the write or a later state of its key that covers it — the re-issue took the old dot out of the contexts.
    */
-  reissueChain(node: string, dot: Dot): Dot[] {
+  carriedChain(node: string, space: string, key: string, dot: Dot): Dot[] {
     const chain = [dot];
-    for (let d = this.reissuedAs.get(`${node}\u0000${dot}`); d !== undefined && !chain.includes(d); d = this.reissuedAs.get(`${node}\u0000${d}`)) chain.push(d);
+    for (let i = 0; i < chain.length; i++) {
+      for (const d of this.carriedOn.get(`${node}\u0000${id(space, key)}\u0000${chain[i]}`) ?? []) if (!chain.includes(d)) chain.push(d);
+    }
     return chain;
   }
 

@@ -4,7 +4,7 @@
  * loss there now must not lose it; what a later restore of that node loses is the relay-restore fault's, checked by
  * the history). The write's dot is the one it was stored under, or one a re-identification of its replica re-issued
  * it under since (lib/reidentify.ts: `w.synced` then waits for the re-issued version, lib/acks.ts reissued): the
- * ledger follows that chain (ledger.ts reissueChain).
+ * ledger follows that chain, and the local writes that superseded it on the way (ledger.ts carriedChain).
  */
 import type { Cluster, Volume } from './cluster.js';
 import { splitDot, type Dot } from './ledger.js';
@@ -52,8 +52,8 @@ export class SyncedDurableCheck {
     const at = this.now();
     void synced.then(() => {
       if (this.heldElsewhere(node, key, dot) || this.violations.length >= MAX_REPORTED) return;
-      const chain = this.cluster.ledger.reissueChain(node, dot);
-      const under = chain.length > 1 ? `, re-issued as ${chain.slice(1).join(' then ')}` : '';
+      const chain = this.cluster.ledger.carriedChain(node, this.space, key, dot);
+      const under = chain.length > 1 ? `, carried on as ${chain.slice(1).join(', ')}` : '';
       let more = '';
       if (process.env.SIM_SYNCED_DEBUG) {
         const applied = [...this.cluster.nodes.values()].filter((m) => m.name !== node && chain.some((d) => this.covers(m.disk.records(this.space).find(([k]) => k === key)?.[1].cc, d)));
@@ -81,7 +81,7 @@ export class SyncedDurableCheck {
       ...[...this.cluster.nodes.values()].filter((m) => m.name !== node).map((m) => m.disk),
       ...this.retired.filter((x) => x.node !== node && justSent(x.node, x.at)).map((x) => x.disk),
     ];
-    return this.cluster.ledger.reissueChain(node, dot).some((c) => {
+    return this.cluster.ledger.carriedChain(node, this.space, key, dot).some((c) => {
       const [r, n] = splitDot(c);
       return volumes.some((v) => v.durablySeen(this.space, key, r, n));
     });
