@@ -57,7 +57,9 @@ export class SyncedDurableCheck {
       let more = '';
       if (process.env.SIM_SYNCED_DEBUG) {
         const applied = [...this.cluster.nodes.values()].filter((m) => m.name !== node && chain.some((d) => this.covers(m.disk.records(this.space).find(([k]) => k === key)?.[1].cc, d)));
-        more = ` [written @${at}; applied, not durable, on: ${applied.map((m) => m.name).join(',') || '-'}; ${node}'s ids ${this.cluster.node(node).ids.join(',')}; disks replaced: ${this.replaced.join(', ') || '-'}]`;
+        const own = this.cluster.node(node).disk;
+        const seqIn = (list: Array<[string, { seq: number }]>) => list.find(([k]) => k === key)?.[1].seq ?? '-';
+        more = ` [written @${at}; applied, not durable, on: ${applied.map((m) => m.name).join(',') || '-'}; ${node}'s record of ${key} at seq ${seqIn(own.records(this.space))} (durable: ${seqIn(own.durableRecords(this.space))}); ${node}'s ids ${this.cluster.node(node).ids.join(',')}; disks replaced: ${this.replaced.join(', ') || '-'}]`;
       }
       this.violations.push(`${node}'s ${what} (${key}@${dot}${under}) was reported synced @${this.now()} while no other node held it durably${more}`);
     }, () => {});
