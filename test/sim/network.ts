@@ -36,7 +36,7 @@ export interface NetworkOptions {
   /** Sees every frame sent on a live connection (to decode and count message types in a test). */
   tap?: (from: string, to: string, frame: Frame) => void;
   /** Sees every frame delivered, with the virtual time it was sent at (just before the receiving end handles it). */
-  delivered?: (from: string, to: string, sentAt: number) => void;
+  delivered?: (from: string, to: string, frame: Frame, sentAt: number) => void;
 }
 
 export interface EndStats {
@@ -299,7 +299,7 @@ export class SimNetwork {
       q.shift();
       this.inflightCount--;
       if (w.closed[to]) return;
-      this.options.delivered?.(w.edge.ends[to === 0 ? 1 : 0], w.edge.ends[to], item.sentAt);
+      this.options.delivered?.(w.edge.ends[to === 0 ? 1 : 0], w.edge.ends[to], frame, item.sentAt);
       w.handlers[to].onMessage(frame);
     }, this.arrival(w, to) - this.clock.now());
     w.inflight[to].push(item);

@@ -121,7 +121,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
         printer?.(from, to, frame);
       },
-      delivered: (from, to, sentAt) => synced?.delivered(from, to, sentAt),
+      delivered: (from, to, frame, sentAt) => synced?.delivered(from, to, frame, sentAt),
     },
   });
   made = cluster;

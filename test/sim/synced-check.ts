@@ -1,11 +1,17 @@
 /**
  * The synced-durable check (run-schedule.ts): when a write's `w.synced` resolves, some OTHER node's disk durably
  * holds the write — its durable record of the key has a context covering the write's dot — at that instant (a power
- * loss there now must not lose it; what a later restore of that node loses is the relay-restore fault's, checked by
- * the history). The write's dot is the one it was stored under, or one a re-identification of its replica re-issued
- * it under since (lib/reidentify.ts: `w.synced` then waits for the re-issued version, lib/acks.ts reissued): the
- * ledger follows that chain, and the local writes that superseded it on the way (ledger.ts carriedChain).
+ * loss there now must not lose it). The write's dot is the one it was stored under, or one it was carried on as since:
+ * a re-identification of its replica re-issued it (lib/reidentify.ts: `w.synced` then waits for the re-issued version,
+ * lib/acks.ts reissued), and the local writes that superseded it on the way (ledger.ts carriedChain).
+ *
+ * What a restore of the holder loses after it acknowledged is that restore's loss (the history's check), not an early
+ * `w.synced`: an acknowledgement its sender sent before a restore or a wipe took its disk is judged by that disk.
+ *
+ * SIM_SYNCED_DEBUG=1 adds to each violation what helps to tell its cause.
  */
+import { MsgType } from '../../lib/sync/messages.js';
+import type { Frame } from '../../lib/transport.js';
 import type { Cluster, Volume } from './cluster.js';
 import { splitDot, type Dot } from './ledger.js';
 
@@ -14,6 +20,15 @@ const MAX_REPORTED = 5;
 
 export class SyncedDurableCheck {
   readonly violations: string[] = [];
+  /** Disks replaced so far, as text (for SIM_SYNCED_DEBUG). */
+  private readonly replaced: string[] = [];
+  /** Disks nodes had until a restore or a wipe replaced them, with the virtual time they went. */
+  private readonly retired: Array<{ node: string; disk: Volume; at: number }> = [];
+  /**
+   * Per receiving node, the acknowledgements delivered to it: ACKs, and anti-entropy frames (a run's end confirms what
+   * it repaired), with their sender and the virtual times they were sent and delivered.
+   */
+  private readonly acks = new Map<string, Array<{ from: string; sentAt: number; at: number }>>();
 
   /** `start`: the virtual time the schedule's times count from (violations name the time as the schedule does). */
   constructor(
@@ -22,13 +37,6 @@ export class SyncedDurableCheck {
     private readonly start: number,
   ) {}
 
-  /** Disks replaced so far (SIM_SYNCED_DEBUG=1 names those before a violation). */
-  private readonly replaced: string[] = [];
-  /** Disks nodes had until a restore or a wipe replaced them, with the time they went. */
-  private readonly retired: Array<{ node: string; disk: Volume; at: number }> = [];
-  /** Per receiving node: the frames delivered to it at the current instant (sender, time sent). */
-  private readonly deliveries = new Map<string, { at: number; frames: Array<{ from: string; sentAt: number }> }>();
-
   /** `node`'s disk `old` was replaced (`why`: restore, disk). */
   diskReplaced(node: string, old: Volume, why: string): void {
     this.replaced.push(`${why} of ${node} @${this.now()}`);
@@ -36,56 +44,61 @@ export class SyncedDurableCheck {
   }
 
   /** The network delivered to `to` a frame `from` sent at `sentAt` (virtual time). */
-  delivered(from: string, to: string, sentAt: number): void {
-    const now = this.cluster.clock.now();
-    let d = this.deliveries.get(to);
-    if (!d || d.at !== now) this.deliveries.set(to, (d = { at: now, frames: [] }));
-    d.frames.push({ from, sentAt });
+  delivered(from: string, to: string, frame: Frame, sentAt: number): void {
+    if (typeof frame === 'string' || (frame[0] !== MsgType.Ack && frame[0] !== MsgType.AntiEntropy)) return;
+    const list = this.acks.get(to) ?? [];
+    this.acks.set(to, list);
+    list.push({ from, sentAt, at: this.cluster.clock.now() });
+  }
+
+  /** `node`'s write of `key` stored under `dot` (`what`: how to name it) resolved; judge it when `synced` does. */
+  watch(node: string, key: string, dot: Dot, what: string, synced: Promise<void>): void {
+    const at = this.now();
+    const written = this.cluster.clock.now();
+    void synced.then(() => {
+      if (this.heldElsewhere(node, key, dot, written) || this.violations.length >= MAX_REPORTED) return;
+      const chain = this.cluster.ledger.carriedChain(node, this.space, key, dot);
+      const under = chain.length > 1 ? `, carried on as ${chain.slice(1).join(', ')}` : '';
+      const more = process.env.SIM_SYNCED_DEBUG ? ` [written @${at}; ${this.debug(node, key, chain)}]` : '';
+      this.violations.push(`${node}'s ${what} (${key}@${dot}${under}) was reported synced @${this.now()} while no other node held it durably${more}`);
+    }, () => {});
+  }
+
+  /**
+   * Whether a node other than `node` durably holds the write (resolved at `written`) under `dot` or a dot it was
+   * carried on as — or held it on a disk it had when it sent `node` an acknowledgement delivered since the write: a
+   * restore or a wipe took that disk before `w.synced` resolved (the acknowledgement still travelling, or the writer
+   * still storing what came with it).
+   */
+  heldElsewhere(node: string, key: string, dot: Dot, written: number): boolean {
+    const others = [...this.cluster.nodes.values()].filter((m) => m.name !== node).map((m) => m.disk);
+    const acked = (x: { node: string; at: number }) => (this.acks.get(node) ?? []).some((a) => a.from === x.node && a.sentAt <= x.at && a.at >= written);
+    const volumes = [...others, ...this.retired.filter((x) => x.node !== node && acked(x)).map((x) => x.disk)];
+    return this.cluster.ledger.carriedChain(node, this.space, key, dot).some((d) => volumes.some((v) => this.holds(v, key, d)));
+  }
+
+  private holds(v: Volume, key: string, dot: Dot): boolean {
+    const [r, n] = splitDot(dot);
+    return v.durablySeen(this.space, key, r, n);
   }
 
   private now(): number {
     return Math.round(this.cluster.clock.now() - this.start);
   }
 
-  /** `node`'s write of `key` stored under `dot` (`what`: how to name it) resolved; judge it when `synced` does. */
-  watch(node: string, key: string, dot: Dot, what: string, synced: Promise<void>): void {
-    const at = this.now();
-    void synced.then(() => {
-      if (this.heldElsewhere(node, key, dot) || this.violations.length >= MAX_REPORTED) return;
-      const chain = this.cluster.ledger.carriedChain(node, this.space, key, dot);
-      const under = chain.length > 1 ? `, carried on as ${chain.slice(1).join(', ')}` : '';
-      let more = '';
-      if (process.env.SIM_SYNCED_DEBUG) {
-        const applied = [...this.cluster.nodes.values()].filter((m) => m.name !== node && chain.some((d) => this.covers(m.disk.records(this.space).find(([k]) => k === key)?.[1].cc, d)));
-        const own = this.cluster.node(node).disk;
-        const seqIn = (list: Array<[string, { seq: number }]>) => list.find(([k]) => k === key)?.[1].seq ?? '-';
-        more = ` [written @${at}; applied, not durable, on: ${applied.map((m) => m.name).join(',') || '-'}; ${node}'s record of ${key} at seq ${seqIn(own.records(this.space))} (durable: ${seqIn(own.durableRecords(this.space))}); ${node}'s ids ${this.cluster.node(node).ids.join(',')}; disks replaced: ${this.replaced.join(', ') || '-'}]`;
-      }
-      this.violations.push(`${node}'s ${what} (${key}@${dot}${under}) was reported synced @${this.now()} while no other node held it durably${more}`);
-    }, () => {});
-  }
-
-  private covers(cc: Readonly<Record<string, number>> | undefined, dot: Dot): boolean {
-    const [r, n] = splitDot(dot);
-    return (cc?.[r] ?? 0) >= n;
-  }
-
-  /**
-   * Whether a node other than `node` durably holds the write under `dot` or a dot it was re-issued under — or held it
-   * when it sent a frame `node` received just now: the acknowledgement was true when sent, and what a restore of its
-   * sender lost while it travelled is that restore's loss (the history's check), not an early `w.synced`.
-   */
-  heldElsewhere(node: string, key: string, dot: Dot): boolean {
-    const now = this.cluster.clock.now();
-    const d = this.deliveries.get(node);
-    const justSent = (from: string, before: number) => d?.at === now && d.frames.some((f) => f.from === from && f.sentAt <= before);
-    const volumes = [
-      ...[...this.cluster.nodes.values()].filter((m) => m.name !== node).map((m) => m.disk),
-      ...this.retired.filter((x) => x.node !== node && justSent(x.node, x.at)).map((x) => x.disk),
-    ];
-    return this.cluster.ledger.carriedChain(node, this.space, key, dot).some((c) => {
-      const [r, n] = splitDot(c);
-      return volumes.some((v) => v.durablySeen(this.space, key, r, n));
-    });
+  /** Which nodes applied the write without making it durable, the writer's record, disks that held it, ids. */
+  private debug(node: string, key: string, chain: readonly Dot[]): string {
+    const covers = (rec: { cc: Readonly<Record<string, number>> } | undefined) => chain.some((d) => (rec?.cc[splitDot(d)[0]] ?? 0) >= splitDot(d)[1]);
+    const recordOf = (list: Array<[string, { seq: number; cc: Readonly<Record<string, number>> }]>) => list.find(([k]) => k === key)?.[1];
+    const applied = [...this.cluster.nodes.values()].filter((m) => m.name !== node && covers(recordOf(m.disk.records(this.space))));
+    const own = this.cluster.node(node).disk;
+    const retired = this.retired.filter((x) => chain.some((d) => this.holds(x.disk, key, d)));
+    return [
+      `applied, not durable, on: ${applied.map((m) => m.name).join(',') || '-'}`,
+      `${node}'s record of ${key} at seq ${recordOf(own.records(this.space))?.seq ?? '-'} (durable: ${recordOf(own.durableRecords(this.space))?.seq ?? '-'})`,
+      `retired disks that held it: ${retired.map((x) => `${x.node}'s until @${Math.round(x.at - this.start)}`).join(',') || '-'}`,
+      `${node}'s ids ${this.cluster.node(node).ids.join(',')}`,
+      `disks replaced: ${this.replaced.join(', ') || '-'}`,
+    ].join('; ');
   }
 }
