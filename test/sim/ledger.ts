@@ -85,6 +85,12 @@ function dotAndBody(write: string): string {
   return write.slice(0, first) + write.slice(write.indexOf('\u0000', first + 1));
 }
 
+/** A key's state by its versions' dots and its context. */
+export interface CarriedState {
+  dots: readonly Dot[];
+  cc: Readonly<Record<string, number>>;
+}
+
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
   /** Per local write (dot and body: a dot minted twice after a restore names two writes): the dots it superseded. */
@@ -118,6 +124,8 @@ export class Ledger {
    * record — a state holding it holds every version re-issued there). By key, as a restore can mint a dot again.
    */
   private readonly carriedOn = new Map<string, Dot[]>();
+  /** The same for dots a re-identification took out of a record's context with no version to re-issue: that state. */
+  private readonly carriedStates = new Map<string, CarriedState[]>();
 
   /**
    * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
@@ -136,8 +144,19 @@ export class Ledger {
       const fresh = (v: KeyRecord['vs'][number]) => !this.minted.has(`${dotOf(v.r, v.n)}@${v.t}.${v.c}`);
       const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n) && fresh(v)) : undefined;
       const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
-      if (!mine && gone.length === 0 && added.length === 0) return undefined;
+      // A re-identification lowers the record's counters of our old id to the restore point (dvv.ts stripOwnDots): our
+      // dots above it that no version holds (collected tombstones, superseded writes) live on in the lowered state.
+      const lowered: Dot[] = [];
+      for (const [r, top] of Object.entries(prev?.cc ?? {})) {
+        if (next === null || !isOwn(r) || (next.cc[r] ?? 0) >= top) continue;
+        for (let n = (next.cc[r] ?? 0) + 1; n <= top; n++) if (!prev!.vs.some((v) => v.r === r && v.n === n)) lowered.push(dotOf(r, n));
+      }
+      if (!mine && gone.length === 0 && added.length === 0 && lowered.length === 0) return undefined;
       return () => {
+        for (const d of lowered) {
+          const at = `${node}\u0000${id(space, key)}\u0000${d}`;
+          this.carriedStates.set(at, [...(this.carriedStates.get(at) ?? []), { dots: next!.vs.map((v) => dotOf(v.r, v.n)), cc: { ...next!.cc } }]);
+        }
         // A collector stores again a version its collected tombstone superseded: the delete came back.
         for (const c of this.collected) {
           if (c.node !== node || c.space !== space || c.key !== key || c.diskGone) continue;
@@ -274,6 +293,15 @@ export class Ledger {
       for (const d of this.carriedOn.get(`${node}\u0000${id(space, key)}\u0000${chain[i]}`) ?? []) if (!chain.includes(d)) chain.push(d);
     }
     return chain;
+  }
+
+  /**
+   * The states of `key` the dots of `chain` (carriedChain) live on in where a re-identification lowered a record's
+   * context below them and no version carried them (a collected delete of ours past the restore point): a state that
+   * descends from one holds what they did.
+   */
+  carriedStatesOf(node: string, space: string, key: string, chain: readonly Dot[]): CarriedState[] {
+    return chain.flatMap((d) => this.carriedStates.get(`${node}\u0000${id(space, key)}\u0000${d}`) ?? []);
   }
 
   /** A resolved write that may be missing everywhere: its only copy was lost (`why`). */

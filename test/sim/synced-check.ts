@@ -13,7 +13,7 @@
 import { MsgType } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import type { Cluster, Volume } from './cluster.js';
-import { splitDot, type Dot } from './ledger.js';
+import { splitDot, type CarriedState, type Dot } from './ledger.js';
 
 /** Violations reported at most (the first ones tell the story). */
 const MAX_REPORTED = 5;
@@ -66,15 +66,18 @@ export class SyncedDurableCheck {
 
   /**
    * Whether a node other than `node` durably holds the write (resolved at `written`) under `dot` or a dot it was
-   * carried on as — or held it on a disk it had when it sent `node` an acknowledgement delivered since the write: a
+   * carried on as — or held it on a disk it had when it sent `node` an acknowledgement after the write: a
    * restore or a wipe took that disk before `w.synced` resolved (the acknowledgement still travelling, or the writer
    * still storing what came with it).
    */
   heldElsewhere(node: string, key: string, dot: Dot, written: number): boolean {
     const others = [...this.cluster.nodes.values()].filter((m) => m.name !== node).map((m) => m.disk);
-    const acked = (x: { node: string; at: number }) => (this.acks.get(node) ?? []).some((a) => a.from === x.node && a.sentAt <= x.at && a.at >= written);
+    const acked = (x: { node: string; at: number }) => (this.acks.get(node) ?? []).some((a) => a.from === x.node && a.sentAt >= written && a.sentAt <= x.at);
     const volumes = [...others, ...this.retired.filter((x) => x.node !== node && acked(x)).map((x) => x.disk)];
-    return this.cluster.ledger.carriedChain(node, this.space, key, dot).some((d) => volumes.some((v) => this.holds(v, key, d)));
+    const chain = this.cluster.ledger.carriedChain(node, this.space, key, dot);
+    if (chain.some((d) => volumes.some((v) => this.holds(v, key, d)))) return true;
+    const states = this.cluster.ledger.carriedStatesOf(node, this.space, key, chain);
+    return states.some((s) => volumes.some((v) => descends(v.durableRecords(this.space).find(([k]) => k === key)?.[1], s)));
   }
 
   private holds(v: Volume, key: string, dot: Dot): boolean {
@@ -101,4 +104,13 @@ export class SyncedDurableCheck {
       `disks replaced: ${this.replaced.join(', ') || '-'}`,
     ].join('; ');
   }
+}
+
+/**
+ * Whether `rec` descends from state `s` (joining `s` into it changes nothing): its context covers `s`'s, and every
+ * version it holds that `s`'s context covers is one of `s`'s versions.
+ */
+function descends(rec: { vs: ReadonlyArray<{ r: string; n: number }>; cc: Readonly<Record<string, number>> } | undefined, s: CarriedState): boolean {
+  if (!rec || Object.entries(s.cc).some(([r, n]) => (rec.cc[r] ?? 0) < n)) return false;
+  return rec.vs.every((v) => (s.cc[v.r] ?? 0) < v.n || s.dots.includes(`${v.r}:${v.n}`));
 }
