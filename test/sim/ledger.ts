@@ -22,6 +22,7 @@
 import { DROPPED_META } from '../../lib/dropped-own.js';
 import { sameVector } from '../../lib/dvv.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { Carried } from './carried.js';
 import { bodyOf } from './doc-values.js';
 
 export type Dot = string;
@@ -85,12 +86,6 @@ function dotAndBody(write: string): string {
   return write.slice(0, first) + write.slice(write.indexOf('\u0000', first + 1));
 }
 
-/** A key's state by its versions' dots and its context. */
-export interface CarriedState {
-  dots: readonly Dot[];
-  cc: Readonly<Record<string, number>>;
-}
-
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
   /** Per local write (dot and body: a dot minted twice after a restore names two writes): the dots it superseded. */
@@ -118,14 +113,8 @@ export class Ledger {
   private readonly replaced = new Set<string>();
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
-  /**
-   * Per node and key, what became of a dot there: the local write that superseded it, or the dot a re-identification
-   * re-issued it under (lib/reidentify.ts: the record's new version at its seq, the newest the re-issue minted in that
-   * record — a state holding it holds every version re-issued there). By key, as a restore can mint a dot again.
-   */
-  private readonly carriedOn = new Map<string, Dot[]>();
-  /** The same for dots a re-identification took out of a record's context with no version to re-issue: that state. */
-  private readonly carriedStates = new Map<string, CarriedState[]>();
+  /** What became of each node's own dots (carried.ts): superseded, re-issued, lowered. */
+  readonly carried = new Carried();
 
   /**
    * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
@@ -145,18 +134,11 @@ export class Ledger {
       const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n) && fresh(v)) : undefined;
       const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
       // A re-identification lowers the record's counters of our old id to the restore point (dvv.ts stripOwnDots): our
-      // dots above it that no version holds (collected tombstones, superseded writes) live on in the lowered state.
-      const lowered: Dot[] = [];
-      for (const [r, top] of Object.entries(prev?.cc ?? {})) {
-        if (next === null || !isOwn(r) || (next.cc[r] ?? 0) >= top) continue;
-        for (let n = (next.cc[r] ?? 0) + 1; n <= top; n++) if (!prev!.vs.some((v) => v.r === r && v.n === n)) lowered.push(dotOf(r, n));
-      }
+      // dots above it that no version holds (a collected delete) live on in the lowered state alone.
+      const lowered = Carried.lowered(prev, next, isOwn);
       if (!mine && gone.length === 0 && added.length === 0 && lowered.length === 0) return undefined;
       return () => {
-        for (const d of lowered) {
-          const at = `${node}\u0000${id(space, key)}\u0000${d}`;
-          this.carriedStates.set(at, [...(this.carriedStates.get(at) ?? []), { dots: next!.vs.map((v) => dotOf(v.r, v.n)), cc: { ...next!.cc } }]);
-        }
+        if (lowered.length) this.carried.lower(node, space, key, lowered, next!);
         // A collector stores again a version its collected tombstone superseded: the delete came back.
         for (const c of this.collected) {
           if (c.node !== node || c.space !== space || c.key !== key || c.diskGone) continue;
@@ -177,17 +159,9 @@ export class Ledger {
           // A re-issue of an own write a join dropped before the restore was known carries that write on (the
           // transaction that clears the engine's notes of such writes, lib/dropped-own.ts).
           const dropped = reissuing ? (this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []) : [];
-          const carried = dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v));
-          // Re-issued here: own versions of another id gone from the record and no longer covered by its context (a
-          // write supersedes only what its context covers; a re-identification strips the suspect counters,
-          // dvv.ts stripOwnDots), and the dropped ones carried on.
-          gone.push(...carried);
-          // Each version gone lives on in this write: superseded by it (its context covers the version), or re-issued
-          // as it (a re-identification strips the suspect counters from the context, dvv.ts stripOwnDots).
-          for (const v of gone) {
-            const at = `${node}\u0000${id(space, key)}\u0000${dotOf(v.r, v.n)}`;
-            this.carriedOn.set(at, [...(this.carriedOn.get(at) ?? []), dotOf(mine.r, mine.n)]);
-          }
+          gone.push(...dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v)));
+          // Each version gone lives on in this write: superseded by it, or re-issued as it.
+          this.carried.carry(node, space, key, gone, dotOf(mine.r, mine.n));
           this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
           this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));
@@ -279,29 +253,6 @@ export class Ledger {
   /** The dot the node's write of `key` at `seq` was stored under (as its spy saw it), if any. */
   dotOfWrite(node: string, space: string, key: string, seq: number): Dot | undefined {
     return this.localDots.get(node)?.get(`${id(space, key)}\u0000${seq}`);
-  }
-
-  /**
-   * The dots `node`'s write of `key` stored under `dot` lives on in there so far: that one, then (transitively) the
-   * node's local writes of the key that superseded it and the dots its re-identifications re-issued it under
-   * (lib/reidentify.ts: the write's `w.synced` follows a re-issue, lib/acks.ts reissued). A state covering any of them
-   * holds the write or a later state of its key that covers it — the re-issue took the old dot out of the contexts.
-   */
-  carriedChain(node: string, space: string, key: string, dot: Dot): Dot[] {
-    const chain = [dot];
-    for (let i = 0; i < chain.length; i++) {
-      for (const d of this.carriedOn.get(`${node}\u0000${id(space, key)}\u0000${chain[i]}`) ?? []) if (!chain.includes(d)) chain.push(d);
-    }
-    return chain;
-  }
-
-  /**
-   * The states of `key` the dots of `chain` (carriedChain) live on in where a re-identification lowered a record's
-   * context below them and no version carried them (a collected delete of ours past the restore point): a state that
-   * descends from one holds what they did.
-   */
-  carriedStatesOf(node: string, space: string, key: string, chain: readonly Dot[]): CarriedState[] {
-    return chain.flatMap((d) => this.carriedStates.get(`${node}\u0000${id(space, key)}\u0000${d}`) ?? []);
   }
 
   /** A resolved write that may be missing everywhere: its only copy was lost (`why`). */

@@ -3,7 +3,7 @@
  * holds the write — its durable record of the key has a context covering the write's dot — at that instant (a power
  * loss there now must not lose it). The write's dot is the one it was stored under, or one it was carried on as since:
  * a re-identification of its replica re-issued it (lib/reidentify.ts: `w.synced` then waits for the re-issued version,
- * lib/acks.ts reissued), and the local writes that superseded it on the way (ledger.ts carriedChain).
+ * lib/acks.ts reissued), and the local writes that superseded it on the way (carried.ts).
  *
  * What a restore of the holder loses after it acknowledged is that restore's loss (the history's check), not an early
  * `w.synced`: an acknowledgement its sender sent before a restore or a wipe took its disk is judged by that disk.
@@ -13,7 +13,8 @@
 import { MsgType } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import type { Cluster, Volume } from './cluster.js';
-import { splitDot, type CarriedState, type Dot } from './ledger.js';
+import type { CarriedState } from './carried.js';
+import { splitDot, type Dot } from './ledger.js';
 
 /** Violations reported at most (the first ones tell the story). */
 const MAX_REPORTED = 5;
@@ -57,7 +58,7 @@ export class SyncedDurableCheck {
     const written = this.cluster.clock.now();
     void synced.then(() => {
       if (this.heldElsewhere(node, key, dot, written) || this.violations.length >= MAX_REPORTED) return;
-      const chain = this.cluster.ledger.carriedChain(node, this.space, key, dot);
+      const chain = this.cluster.ledger.carried.chain(node, this.space, key, dot);
       const under = chain.length > 1 ? `, carried on as ${chain.slice(1).join(', ')}` : '';
       const more = process.env.SIM_SYNCED_DEBUG ? ` [written @${at}; ${this.debug(node, key, chain)}]` : '';
       this.violations.push(`${node}'s ${what} (${key}@${dot}${under}) was reported synced @${this.now()} while no other node held it durably${more}`);
@@ -74,9 +75,9 @@ export class SyncedDurableCheck {
     const others = [...this.cluster.nodes.values()].filter((m) => m.name !== node).map((m) => m.disk);
     const acked = (x: { node: string; at: number }) => (this.acks.get(node) ?? []).some((a) => a.from === x.node && a.sentAt >= written && a.sentAt <= x.at);
     const volumes = [...others, ...this.retired.filter((x) => x.node !== node && acked(x)).map((x) => x.disk)];
-    const chain = this.cluster.ledger.carriedChain(node, this.space, key, dot);
+    const chain = this.cluster.ledger.carried.chain(node, this.space, key, dot);
     if (chain.some((d) => volumes.some((v) => this.holds(v, key, d)))) return true;
-    const states = this.cluster.ledger.carriedStatesOf(node, this.space, key, chain);
+    const states = this.cluster.ledger.carried.statesOf(node, this.space, key, chain);
     return states.some((s) => volumes.some((v) => descends(v.durableRecords(this.space).find(([k]) => k === key)?.[1], s)));
   }
 
