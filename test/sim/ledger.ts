@@ -22,6 +22,7 @@
 import { DROPPED_META } from '../../lib/dropped-own.js';
 import { sameVector } from '../../lib/dvv.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { Carried } from './carried.js';
 import { bodyOf } from './doc-values.js';
 
 export type Dot = string;
@@ -112,6 +113,8 @@ export class Ledger {
   private readonly replaced = new Set<string>();
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
+  /** What became of each node's own dots (carried.ts): superseded, re-issued, lowered. */
+  readonly carried = new Carried();
 
   /**
    * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
@@ -130,8 +133,12 @@ export class Ledger {
       const fresh = (v: KeyRecord['vs'][number]) => !this.minted.has(`${dotOf(v.r, v.n)}@${v.t}.${v.c}`);
       const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n) && fresh(v)) : undefined;
       const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
-      if (!mine && gone.length === 0 && added.length === 0) return undefined;
+      // A re-identification lowers the record's counters of our old id to the restore point (dvv.ts stripOwnDots): our
+      // dots above it that no version holds (a collected delete) live on in the lowered state alone.
+      const lowered = Carried.lowered(prev, next, isOwn);
+      if (!mine && gone.length === 0 && added.length === 0 && lowered.length === 0) return undefined;
       return () => {
+        if (lowered.length) this.carried.lower(node, space, key, lowered, next!);
         // A collector stores again a version its collected tombstone superseded: the delete came back.
         for (const c of this.collected) {
           if (c.node !== node || c.space !== space || c.key !== key || c.diskGone) continue;
@@ -153,6 +160,8 @@ export class Ledger {
           // transaction that clears the engine's notes of such writes, lib/dropped-own.ts).
           const dropped = reissuing ? (this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []) : [];
           gone.push(...dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v)));
+          // Each version gone lives on in this write: superseded by it, or re-issued as it.
+          this.carried.carry(node, space, key, gone, dotOf(mine.r, mine.n));
           this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
           this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));

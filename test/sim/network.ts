@@ -35,6 +35,8 @@ export interface NetworkOptions {
   maxFrameBytes?: number;
   /** Sees every frame sent on a live connection (to decode and count message types in a test). */
   tap?: (from: string, to: string, frame: Frame) => void;
+  /** Sees every frame delivered, with the virtual time it was sent at (just before the receiving end handles it). */
+  delivered?: (from: string, to: string, frame: Frame, sentAt: number) => void;
 }
 
 export interface EndStats {
@@ -57,6 +59,7 @@ interface Waiter {
 interface InFlight {
   frame: Frame;
   timer: unknown;
+  sentAt: number;
 }
 
 class Wire {
@@ -289,13 +292,15 @@ export class SimNetwork {
   }
 
   private schedule(w: Wire, to: 0 | 1, frame: Frame): void {
-    const item: InFlight = { frame, timer: undefined };
+    const item: InFlight = { frame, timer: undefined, sentAt: this.clock.now() };
     item.timer = this.clock.setTimeout(() => {
       const q = w.inflight[to];
       if (q[0] !== item) throw new Error('simulated network delivered out of order');
       q.shift();
       this.inflightCount--;
-      if (!w.closed[to]) w.handlers[to].onMessage(frame);
+      if (w.closed[to]) return;
+      this.options.delivered?.(w.edge.ends[to === 0 ? 1 : 0], w.edge.ends[to], frame, item.sentAt);
+      w.handlers[to].onMessage(frame);
     }, this.arrival(w, to) - this.clock.now());
     w.inflight[to].push(item);
     this.inflightCount++;

@@ -32,8 +32,12 @@ export const PENDING_FIXES: Record<string, Pending> = {
       'a write reported synced (w.synced) while no other node held it durably. Fixed: an anti-entropy run counted its ' +
       'repair frames stored before the peer acknowledged them; a hello told a cursor whose write was not durable yet ' +
       '(seed 97, mixed); a run that left out a key whose newer record was not durable yet counted our log to the ' +
-      'run\'s start (seed 6, mixed: replay.test.ts). Some failures left are writes a restored replica re-issued under a ' +
-      'new id, whose old dot the check still looks for; the rest are not analysed. SIM_PENDING=check:synced-durable runs it.',
+      'run\'s start (seed 6, mixed: replay.test.ts). The check follows a write a restored replica re-issued, superseded ' +
+      'or lowered out of its context (carried.ts), and judges an acknowledgement by the disk its sender had when it sent ' +
+      'it (synced-check.ts). Left (18 of 1 500): a key rewritten and not yet durable, whose log entry a catch-up skipped ' +
+      'while the frame\'s upTo passed its older write, acknowledged (17, e.g. mixed 343, crash 93); an anti-entropy run ' +
+      'with a restored relay that ended without it taking the client\'s newer key, the stream then starting past it ' +
+      '(far-future 50). SIM_PENDING=check:synced-durable runs it; SIM_SYNCED_DEBUG=1 tells more of each.',
   },
 };
 

@@ -22,18 +22,19 @@ import { yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
 import { decodeContext } from '../../lib/dvv.js';
 import { merges, type Context } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
-import { ConnTableIn } from '../../lib/sync/conn-table.js';
 import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import { dropWorkingCopies, MIN_BYTES, setWorkingCopyFloor } from '../../lib/working-copies.js';
 import { SimDisk } from '../support/sim-disk.js';
+import { DurabilityWatch } from './durability-watch.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type EditLog, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
-import { dotOf, splitDot, writeKey } from './ledger.js';
+import { dotOf, writeKey } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import { DOC_TEXT } from './doc-values.js';
 import type { Edit, Op, Schedule, Timed } from './schedule.js';
+import { SyncedDurableCheck } from './synced-check.js';
 
 export const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
@@ -84,8 +85,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
   // Watches every frame from the first hello on (links dial while the cluster is being made).
   const leaked: string[] = [];
-  const syncedEarly: string[] = [];
   let made: Cluster | undefined;
+  let synced: SyncedDurableCheck | undefined; // made with the cluster; frames flow before
   const watch = new DurabilityWatch((node) => made?.node(node).disk);
   const cluster = await Cluster.create({
     clock,
@@ -120,9 +121,12 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
         printer?.(from, to, frame);
       },
+      delivered: (from, to, frame, sentAt) => synced?.delivered(from, to, frame, sentAt),
     },
   });
   made = cluster;
+  synced = new SyncedDurableCheck(cluster, SPACE, clock.now());
+  if (printer) process.stderr.write(`${(clock.now() - start).toFixed(1)} the schedule's time 0\n`);
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
   const held = new Map<string, { context: Context; saw: Readonly<Record<string, number>> }>(); // node/tab/key → a read earlier
@@ -144,12 +148,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       const dot = dotOfWrite(w);
       if (!dot) return;
       cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
-      // w.synced: a relay or peer holds it — durably, at that instant (a power loss there now must not lose it).
-      const [r, n] = splitDot(dot);
-      if (options.syncedDurable ?? checkEnabled('synced-durable')) void w.synced.then(() => {
-        const held = [...cluster.nodes.values()].some((m) => m.name !== node && m.disk.durablySeen(SPACE, op.key, r, n));
-        if (!held && syncedEarly.length < 5) syncedEarly.push(`${node}'s ${what} (op ${index}, ${op.key}@${dot}) was reported synced at ${cluster.clock.now()} while no other node held it durably`);
-      }, () => {});
+      // w.synced: a relay or peer holds it — durably, at that instant (synced-check.ts).
+      if (options.syncedDurable ?? checkEnabled('synced-durable')) synced.watch(node, op.key, dot, `${what} (op ${index})`, w.synced);
     };
     switch (op.kind) {
       case 'put':
@@ -252,6 +252,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       const old = cluster.node(node).disk;
       cluster.node(node).disk = disk();
       cluster.ledger.diskReplaced(node);
+      synced.diskReplaced(node, old, why);
       await after(0);
       forgiveLost(cluster, old, `lost with ${node}'s ${why}`);
     });
@@ -325,7 +326,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
     }
     problems.push(...leaked.slice(0, 5));
-    problems.push(...syncedEarly);
+    problems.push(...synced.violations);
     problems.push(...opErrors);
     problems.push(...cluster.net.violations);
     for (const n of cluster.nodes.values()) {
@@ -375,70 +376,6 @@ function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
   }
   // By dot: a write still resolving (waiting for its fsync) when the disk went is forgiven as well.
   for (const d of forgiven) cluster.ledger.forgive(d, why);
-}
-
-/**
- * "A dot leaves its replica only once it is durable there": the sender's own dots in a log frame (CHANGES, or
- * LIVE: one log entry through the connection's tables) must be durable on its disk (its durable record of the
- * key covers them). LIVE frames decode only in order, with their direction's state (conn-table.ts), seeded like
- * the session's by both replica ids of the hellos; a network wire carries one session, and a new wire starts
- * with hellos, so a hello resets both directions of its edge. A frame that does not decode is skipped (counted),
- * and so is the rest of its direction until the next hello.
- */
-class DurabilityWatch {
-  readonly counts = { changes: 0, live: 0, undecoded: 0 };
-  /** Per direction `from>to`: the sender's replica id in its last hello. */
-  private readonly ids = new Map<string, string>();
-  /** Per direction: its LIVE state (null: lost track until the next hello). */
-  private readonly conns = new Map<string, ConnTableIn | null>();
-
-  /** `disk`: a node's disk (undefined while the cluster is being made: frames are decoded, not judged, then). */
-  constructor(private readonly disk: (node: string) => Volume | undefined) {}
-
-  check(from: string, to: string, frame: Frame): string[] {
-    if (typeof frame === 'string') return [];
-    const dir = `${from}>${to}`;
-    const type = frame[0];
-    if (type === MsgType.Hello) {
-      try {
-        const m = decodeMessage(frame, { maxValueBytes: 1 << 30 });
-        if (m.type === MsgType.Hello) this.ids.set(dir, m.replicaId);
-      } catch {
-        this.ids.delete(dir);
-      }
-      this.conns.delete(dir);
-      this.conns.delete(`${to}>${from}`);
-      return [];
-    }
-    if (type !== MsgType.Changes && type !== MsgType.Live && type !== MsgType.LiveCleared) return [];
-    const sender = this.ids.get(dir);
-    const receiver = this.ids.get(`${to}>${from}`);
-    let conn = this.conns.get(dir);
-    if (conn === undefined && sender && receiver) this.conns.set(dir, (conn = new ConnTableIn([sender, receiver])));
-    if (!conn || !sender || !receiver) {
-      this.counts.undecoded++;
-      return [];
-    }
-    let m: Message;
-    try {
-      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn });
-    } catch {
-      this.counts.undecoded++;
-      this.conns.set(dir, null);
-      return [];
-    }
-    if (m.type !== MsgType.Changes) return [];
-    this.counts[type === MsgType.Changes ? 'changes' : 'live']++;
-    const out: string[] = [];
-    const disk = this.disk(from);
-    if (!disk) return out;
-    for (const [key, state] of m.entries) {
-      for (const v of state.vs) {
-        if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n)) out.push(`${from} sent ${key}@${dotOf(v.r, v.n)} to ${to} before it was durable (only durable state may leave a replica)`);
-      }
-    }
-    return out;
-  }
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */

@@ -1,0 +1,69 @@
+import { ConnTableIn } from '../../lib/sync/conn-table.js';
+import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import type { Frame } from '../../lib/transport.js';
+import type { Volume } from './cluster.js';
+import { dotOf } from './ledger.js';
+
+/**
+ * "A dot leaves its replica only once it is durable there": the sender's own dots in a log frame (CHANGES, or
+ * LIVE: one log entry through the connection's tables) must be durable on its disk (its durable record of the
+ * key covers them). LIVE frames decode only in order, with their direction's state (conn-table.ts), seeded like
+ * the session's by both replica ids of the hellos; a network wire carries one session, and a new wire starts
+ * with hellos, so a hello resets both directions of its edge. A frame that does not decode is skipped (counted),
+ * and so is the rest of its direction until the next hello.
+ */
+export class DurabilityWatch {
+  readonly counts = { changes: 0, live: 0, undecoded: 0 };
+  /** Per direction `from>to`: the sender's replica id in its last hello. */
+  private readonly ids = new Map<string, string>();
+  /** Per direction: its LIVE state (null: lost track until the next hello). */
+  private readonly conns = new Map<string, ConnTableIn | null>();
+
+  /** `disk`: a node's disk (undefined while the cluster is being made: frames are decoded, not judged, then). */
+  constructor(private readonly disk: (node: string) => Volume | undefined) {}
+
+  check(from: string, to: string, frame: Frame): string[] {
+    if (typeof frame === 'string') return [];
+    const dir = `${from}>${to}`;
+    const type = frame[0];
+    if (type === MsgType.Hello) {
+      try {
+        const m = decodeMessage(frame, { maxValueBytes: 1 << 30 });
+        if (m.type === MsgType.Hello) this.ids.set(dir, m.replicaId);
+      } catch {
+        this.ids.delete(dir);
+      }
+      this.conns.delete(dir);
+      this.conns.delete(`${to}>${from}`);
+      return [];
+    }
+    if (type !== MsgType.Changes && type !== MsgType.Live && type !== MsgType.LiveCleared) return [];
+    const sender = this.ids.get(dir);
+    const receiver = this.ids.get(`${to}>${from}`);
+    let conn = this.conns.get(dir);
+    if (conn === undefined && sender && receiver) this.conns.set(dir, (conn = new ConnTableIn([sender, receiver])));
+    if (!conn || !sender || !receiver) {
+      this.counts.undecoded++;
+      return [];
+    }
+    let m: Message;
+    try {
+      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn });
+    } catch {
+      this.counts.undecoded++;
+      this.conns.set(dir, null);
+      return [];
+    }
+    if (m.type !== MsgType.Changes) return [];
+    this.counts[type === MsgType.Changes ? 'changes' : 'live']++;
+    const out: string[] = [];
+    const disk = this.disk(from);
+    if (!disk) return out;
+    for (const [key, state] of m.entries) {
+      for (const v of state.vs) {
+        if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n)) out.push(`${from} sent ${key}@${dotOf(v.r, v.n)} to ${to} before it was durable (only durable state may leave a replica)`);
+      }
+    }
+    return out;
+  }
+}
