@@ -12,6 +12,12 @@ export class WriteResult {
   private contextText: Context | undefined;
   /** Seen synced once: it stays so (a later write of the key, not acknowledged yet, would otherwise say 'local'). */
   private wasSynced = false;
+  /**
+   * `synced` resolved: the acknowledgement was checked against where the key's record is now (acks.ts `where`). The
+   * status's own judgement (`wasSynced`, from the pending-writes map, which hears of a record only once it is durable)
+   * does not stand in for it: a key moved to a record not durable yet still sits at the acknowledged seq there.
+   */
+  private confirmed = false;
 
   constructor(
     private readonly core: ReplicaCore,
@@ -31,7 +37,7 @@ export class WriteResult {
   get durability(): Durability {
     if (this.seq === 0) return 'synced';
     if (this.core.acks.replicatedCount(this.space, this.seq) >= 2) return 'replicated';
-    if (!this.wasSynced) this.wasSynced = this.core.acks.isSynced(this.space, this.key, this.seq);
+    if (!this.wasSynced) this.wasSynced = this.confirmed || this.core.acks.isSynced(this.space, this.key, this.seq);
     return this.wasSynced ? 'synced' : 'local';
   }
 
@@ -48,7 +54,7 @@ export class WriteResult {
   /** Resolves once a relay or peer stored the write (or a later state of the key). Never rejects. */
   get synced(): Promise<void> {
     if (this.syncedPromise) return this.syncedPromise;
-    if (this.seq === 0 || this.wasSynced) return (this.syncedPromise = Promise.resolve());
-    return (this.syncedPromise = this.core.acks.wait(this.space, this.seq, this.key).then(() => void (this.wasSynced = true)));
+    if (this.seq === 0) return (this.syncedPromise = Promise.resolve());
+    return (this.syncedPromise = this.core.acks.wait(this.space, this.seq, this.key).then(() => void (this.confirmed = this.wasSynced = true)));
   }
 }

@@ -1,0 +1,59 @@
+/**
+ * Review probe: `w.synced` of a write to a key that is written again faster than acknowledgements come back (an
+ * autosaved document, a cursor position). Each acknowledgement u finds the key's record past u (`where`), so the waiter
+ * moves on — and again at the next one — although the peer holds a later state of the key containing the write
+ * ("resolves once a relay or peer stored the write (or a later state of the key)").
+ * KNOWN (it.fails): a regression of 2dd2ae9/675a46a — on ef960dc it resolves in ~130 ms; on main it stays pending for
+ * as long as the saves go on (188 saves over 2 s with 20 ms of latency each way). w.replicated(n) has the same shape.
+ */
+import { describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
+import type { Transport, Connection, ConnectionHandlers } from '../../lib/transport.js';
+import { until } from '../sync/support.js';
+
+/** `inner` with every incoming frame handed over `ms` later (order kept): a link with latency. */
+function delayed(inner: Transport, ms: number): Transport {
+  return {
+    reconnect: false,
+    open(handlers: ConnectionHandlers): Promise<Connection> {
+      let chain = Promise.resolve();
+      return inner.open({
+        onMessage: (frame) => {
+          const at = Date.now() + ms;
+          chain = chain.then(() => new Promise<void>((r) => setTimeout(r, Math.max(0, at - Date.now())))).then(() => handlers.onMessage(frame));
+        },
+        onClose: (code, reason) => void chain.then(() => handlers.onClose(code, reason)),
+      });
+    },
+  };
+}
+
+describe('w.synced of a hot key', () => {
+  it.fails('resolves while the key keeps being written, once the peer holds a state containing the write', async () => {
+    const writer = await openReplica({ storage: memoryStorage() });
+    const peer = await openReplica({ storage: memoryStorage() });
+    peer.space('s');
+    const [ta, tb] = pairTransports();
+    const la = writer.connect(delayed(ta, 20), { antiEntropyInterval: 0 });
+    const lb = peer.connect(delayed(tb, 20), { antiEntropyInterval: 0 });
+    try {
+      await (await writer.space('s').put('warm', 1)).synced;
+      const first = await writer.space('s').put('doc', 'v0');
+      let settled = false;
+      void first.synced.then(() => (settled = true));
+      const until2s = Date.now() + 2000;
+      let i = 0;
+      while (Date.now() < until2s && !settled) {
+        await writer.space('s').put('doc', `v${++i}`); // typing: a save every 10 ms
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const held = await peer.space('s').get('doc');
+      expect(held?.value, 'the peer holds later states of doc').not.toBe('v0');
+      expect(settled, `first.synced still pending after ${i} later saves of the key, the peer holding ${String(held?.value)}`).toBe(true);
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
+});
