@@ -26,8 +26,14 @@ interface Waiter {
   resolve: () => void;
 }
 
+/** A waiter whose key could not be read under a live replica: it stays unresolved. */
+const STALLED = -1;
+
 interface SyncWaiter {
+  /** The seq it waits for: the write's own, or where its key's record moved since. */
   seq: number;
+  /** The write's own seq (a log frame reaching past it that carried the key holds the write). */
+  origin: number;
   key: string | undefined;
   resolve: () => void;
 }
@@ -40,8 +46,18 @@ export class AckTracker {
    * the replica to its pending-writes map; without it, a write counts as synced once its own seq was acknowledged.
    */
   locate: ((space: string, key: string) => number | undefined) | undefined;
+  /**
+   * Whether the replica was closed: then `locate` answers (a clean close left every write durable, so the map is
+   * right). A read by `where` that fails is a storage gone under a live replica (a crash): such a waiter resolves
+   * never, as its process would not live to see it (the map may still place a key whose newer record the crash took).
+   */
+  closed: (() => boolean) | undefined;
   /** The seq of `key`'s record as stored now (applied) when it holds versions of ours, else undefined. */
   where: ((space: string, key: string) => Promise<number | undefined>) | undefined;
+  /** space → key → the waiters on it (whose keys a log frame's carrying is noted for: `carried`). */
+  private readonly waitingOn = new Map<string, Map<string, Set<SyncWaiter>>>();
+  /** peer → space → key → the upTo of each log frame that carried the key to that peer, not acknowledged yet. */
+  private readonly carried = new Map<string, Map<string, Map<string, number[]>>>();
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
@@ -73,7 +89,58 @@ export class AckTracker {
   /** Resolves once the write of `key` (when given) at `seq` is synced: see the class comment. */
   wait(space: string, seq: number, key?: string): Promise<void> {
     if (key === undefined && this.isAcked(space, seq)) return Promise.resolve();
-    return new Promise((resolve) => this.settle(space, { seq, key, resolve }));
+    return new Promise((resolve) => {
+      if (key === undefined) return this.settle(space, { seq, origin: seq, key, resolve });
+      let keys = this.waitingOn.get(space);
+      if (!keys) this.waitingOn.set(space, (keys = new Map()));
+      let set = keys.get(key);
+      if (!set) keys.set(key, (set = new Set()));
+      const waiting = set;
+      const w: SyncWaiter = {
+        seq,
+        origin: seq,
+        key,
+        resolve: () => {
+          waiting.delete(w);
+          if (waiting.size === 0 && keys.get(key) === waiting) keys.delete(key);
+          resolve();
+        },
+      };
+      waiting.add(w);
+      this.settle(space, w);
+    });
+  }
+
+  /**
+   * A log frame (`upTo` > 0) went to `peer` carrying these keys. Its acknowledgement then says the peer holds each
+   * key's state as sent, at or after every write of it at or below `upTo` (a frame reaching past a write was read
+   * after it): a write of a key written again since still counts synced by it (a key saved faster than
+   * acknowledgements come back would otherwise wait as long as the saves go on). Noted only for awaited keys.
+   */
+  sentFrame(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>): void {
+    const waited = this.waitingOn.get(space);
+    if (upTo === 0 || !waited || waited.size === 0) return;
+    for (const [key] of entries) {
+      if (!waited.has(key)) continue;
+      let spaces = this.carried.get(peer);
+      if (!spaces) this.carried.set(peer, (spaces = new Map()));
+      let byKey = spaces.get(space);
+      if (!byKey) spaces.set(space, (byKey = new Map()));
+      const list = byKey.get(key);
+      if (list) list.push(upTo);
+      else byKey.set(key, [upTo]);
+    }
+  }
+
+  /** Whether some peer acknowledged a log frame that carried `key` and reached past `seq`. */
+  private carriedPast(space: string, key: string, seq: number): boolean {
+    for (const [peer, spaces] of this.carried) {
+      const list = spaces.get(space)?.get(key);
+      if (!list) continue;
+      const upTo = this.ackedBy(peer, space);
+      if (list.some((f) => f >= seq && f <= upTo)) return true;
+    }
+    return false;
   }
 
   /**
@@ -88,12 +155,13 @@ export class AckTracker {
       list.push(w);
       return;
     }
-    if (w.key === undefined) return w.resolve();
+    if (w.key === undefined || this.carriedPast(space, w.key, w.origin)) return w.resolve();
     const key = w.key;
     const pending = () => this.locate?.(space, key);
     // A storage that cannot be read any more (closed, or dead after a crash) leaves the pending-writes map to say.
-    const now = this.where ? this.where(space, key).catch(pending) : Promise.resolve(pending());
+    const now = this.where && !this.closed?.() ? this.where(space, key).catch(() => STALLED) : Promise.resolve(pending());
     void now.then((at) => {
+      if (at === STALLED) return;
       if (at === undefined || at <= upTo) return w.resolve();
       w.seq = at;
       this.settle(space, w);
@@ -102,12 +170,16 @@ export class AckTracker {
 
   /** A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). */
   ack(space: string, seq: number, peer?: string): void {
+    // A closed replica's sessions may still drain frames: what they acknowledge counts for nothing now (after a crash
+    // the pending-writes map may place a key whose newer record the crash took).
+    if (this.closed?.()) return;
     if (peer !== undefined && seq > 0) {
       let m = this.byPeer.get(peer);
       if (!m) this.byPeer.set(peer, (m = new Map()));
       if ((m.get(space) ?? 0) < seq) {
         m.set(space, seq);
         for (const l of this.peerListeners) l(peer, space, seq);
+        this.ackedCarried(peer, space, seq);
       }
     }
     if ((this.acked.get(space) ?? 0) >= seq) return;
@@ -123,12 +195,26 @@ export class AckTracker {
     for (const w of due) this.settle(space, w);
   }
 
+  /** `peer` acknowledged up to `upTo`: the waiters on keys its acknowledged frames carried past their writes resolve. */
+  private ackedCarried(peer: string, space: string, upTo: number): void {
+    const byKey = this.carried.get(peer)?.get(space);
+    if (!byKey) return;
+    for (const [key, list] of byKey) {
+      for (const w of [...(this.waitingOn.get(space)?.get(key) ?? [])]) if (list.some((f) => f >= w.origin && f <= upTo)) w.resolve();
+      // Weighed for every waiter it reached; a waiter made later reads where its key is (settle).
+      const rest = list.filter((f) => f > upTo);
+      if (rest.length) byKey.set(key, rest);
+      else byKey.delete(key);
+    }
+  }
+
   /**
    * The peer's last session ended: forget its acknowledgements (a relay meets countless clients; a peer that
    * comes back acknowledges again when its stream restarts from its cursor).
    */
   forgetPeer(peer: string): void {
     this.byPeer.delete(peer);
+    this.carried.delete(peer);
   }
 
   /**
@@ -140,7 +226,7 @@ export class AckTracker {
     for (const [space, seq] of moved) top.set(space, Math.max(top.get(space) ?? 0, seq));
     for (const [space, list] of this.waiters) {
       const t = top.get(space);
-      if (t !== undefined) for (const w of list) if (w.seq > point && w.seq < t) w.seq = t;
+      if (t !== undefined) for (const w of list) if (w.seq > point && w.seq < t) w.seq = w.origin = t;
     }
   }
 
@@ -225,8 +311,9 @@ export class AckTracker {
     const key = w.key;
     const held = w.seq;
     const pending = () => this.locate?.(space, key);
-    const now = this.where ? this.where(space, key).catch(pending) : Promise.resolve(pending());
+    const now = this.where && !this.closed?.() ? this.where(space, key).catch(() => STALLED) : Promise.resolve(pending());
     void now.then((at) => {
+      if (at === STALLED) return;
       if (at === undefined || at <= held || this.replicatedCount(space, at) >= w.n) return w.resolve();
       w.seq = at;
       this.settleReplicated(space, w);

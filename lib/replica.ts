@@ -162,6 +162,7 @@ export class Replica implements SpaceHost {
     core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
     // A write's key written again before its seq was acknowledged: `w.synced` waits for where the key is now.
     core.acks.locate = (space, key) => this.pendingWrites.seqOf(space, key);
+    core.acks.closed = () => core.isClosed;
     core.acks.where = async (space, key) => {
       const rec = await core.storage.get(space, key);
       return rec && rec.src === undefined && rec.vs.some((v) => v.r === core.replicaId) ? rec.seq : undefined;

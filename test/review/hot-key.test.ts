@@ -29,7 +29,7 @@ function delayed(inner: Transport, ms: number): Transport {
 }
 
 describe('w.synced of a hot key', () => {
-  it.fails('resolves while the key keeps being written, once the peer holds a state containing the write', async () => {
+  it('resolves while the key keeps being written, once the peer holds a state containing the write', async () => {
     const writer = await openReplica({ storage: memoryStorage() });
     const peer = await openReplica({ storage: memoryStorage() });
     peer.space('s');
