@@ -125,8 +125,7 @@ export class SpaceSync {
       },
       () => this.mine?.top ?? 0,
     );
-    const offers = () => !(session.options.role === 'client' && this.rights === 'read');
-    const spoken = (version: number) => this.spoken(version);
+    const self = this; // the port's getters read this space's state
     this.repair = new Repair(name, {
       get closed() {
         return session.closed;
@@ -136,13 +135,13 @@ export class SpaceSync {
       },
       frameBudget: session.frameBudget,
       get offersStates() {
-        return offers();
+        return self.offers;
       },
       get sketches() {
-        return spoken(FAST_PATH);
+        return self.spoken(FAST_PATH);
       },
       get compact() {
-        return spoken(COMPACT_AE);
+        return self.spoken(COMPACT_AE);
       },
       reads: (version) => this.announced(version),
       get sketchAlways() {
@@ -163,10 +162,6 @@ export class SpaceSync {
 
   private get core(): ReplicaCore {
     return this.session.core;
-  }
-
-  private cursorKey(peerId: string): string {
-    return cursorKey(peerId, this.name);
   }
 
   /** Stores the cursor record alone (noted until durable: a hello waits for it). */
@@ -191,7 +186,7 @@ export class SpaceSync {
 
   /** Our sync item for the space, with the cursor we hold for `peerId` (none for an unknown peer). */
   async makeItem(peerId: string | undefined): Promise<SyncItem> {
-    const key = peerId === undefined ? undefined : this.cursorKey(peerId);
+    const key = peerId === undefined ? undefined : cursorKey(peerId, this.name);
     if (key !== undefined) await cursorWrites.get(this.core)?.get(key);
     const stored = key === undefined ? undefined : readCursor(await this.core.storage.getMeta(key));
     this.cursor = stored ? { e: stored.e, s: stored.s } : { e: '', s: 0 };
@@ -212,15 +207,13 @@ export class SpaceSync {
       // streams from it instead of repairing by anti-entropy.
       this.cursor = { e: peer.epoch, s: 0 };
       const fresh = this.storedCursor();
-      const key = this.cursorKey(peer.replicaId);
+      const key = cursorKey(peer.replicaId, this.name);
       void this.storeCursor(key, fresh).catch((e) => this.session.fail(e));
     }
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
-    if (d.stream) {
-      this.session.model.streamFrom(this.name, d.from);
-      this.out.start(d.from, d.echoFloor);
-    }
+    if (d.stream && this.offers) (this.session.model.streamFrom(this.name, d.from), this.out.start(d.from, d.echoFloor));
+    else if (d.stream) this.session.refreshStatus();
     else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) this.beginRepair(true);
   }
 
@@ -229,9 +222,14 @@ export class SpaceSync {
     void this.repair.begin(establishing).catch((e) => this.session.fail(e));
   }
 
+  /** Whether we send our states: not as a client the relay granted read only (they would be refused, DENIED). */
+  private get offers(): boolean {
+    return !(this.session.options.role === 'client' && this.rights === 'read');
+  }
+
   /** Synced here: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged. */
   get synced(): boolean {
-    return this.caughtUp && !this.held && !this.repair.running && this.out.done;
+    return this.caughtUp && !this.held && !this.repair.running && (this.out.done || !this.offers);
   }
 
   /**
@@ -240,7 +238,7 @@ export class SpaceSync {
    * for `synced` at the timer's tick could miss every tick.
    */
   get settled(): boolean {
-    return this.caughtUp && !this.held && !this.repair.running && this.out.sentAll;
+    return this.caughtUp && !this.held && !this.repair.running && (this.out.sentAll || !this.offers);
   }
 
   /** The cursor record stored: a cursor (default: the one held) with the reach. */
@@ -283,7 +281,7 @@ export class SpaceSync {
     // A repair that brings the last missing key releases the held cursor, in the same transaction.
     const release = held && held.keys.size === 0 ? held : undefined;
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
-    const key = this.cursorKey(peer.replicaId);
+    const key = cursorKey(peer.replicaId, this.name);
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
     const stored = await this.joinWithCursor(ready, key, value);
     if (m.upTo === 0) {
@@ -327,7 +325,7 @@ export class SpaceSync {
     held.latest = m.upTo;
     const peer = this.session.peer!;
     const done = held.keys.size === 0;
-    const key = this.cursorKey(peer.replicaId);
+    const key = cursorKey(peer.replicaId, this.name);
     // The entries stored now reach past the cursor, which waits for the missing keys: the reach says so.
     const value = this.cursorAfter(done ? { e: peer.epoch, s: m.upTo } : undefined, m.upTo, ready.length);
     await this.joinWithCursor(ready, key, value);
@@ -386,7 +384,7 @@ export class SpaceSync {
     // its frames moved the cursor on already: it stays there.
     if (this.cursor.e !== peer.epoch || this.cursor.s < info.peerTop) this.cursor = { e: peer.epoch, s: info.peerTop };
     const cursor = this.storedCursor();
-    const key = this.cursorKey(peer.replicaId);
+    const key = cursorKey(peer.replicaId, this.name);
     await this.storeCursor(key, cursor);
     // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
     if (session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
