@@ -135,6 +135,9 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   let valueSeq = 0;
   let healed = false;
 
+  // The synced-durable check runs in CI on every schedule that replaces no disk (pending.ts: those that do wait).
+  const replacesDisk = s.faults.some((f) => f.what.kind === 'restore' || f.what.kind === 'wipe');
+  const checksSynced = options.syncedDurable ?? (checkEnabled('synced-durable') || (!replacesDisk && checkEnabled('synced-durable-kept-disks')));
   const runOp = async ({ node, what: op, tab = 0 }: Timed<Op>, index: number) => {
     const n = cluster.node(node);
     const r = n.tab(tab);
@@ -149,7 +152,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       if (!dot) return;
       cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
       // w.synced: a relay or peer holds it — durably, at that instant (synced-check.ts).
-      if (options.syncedDurable ?? checkEnabled('synced-durable')) synced.watch(node, op.key, dot, `${what} (op ${index})`, w.synced);
+      if (checksSynced) synced.watch(node, op.key, dot, `${what} (op ${index})`, w.synced);
     };
     switch (op.kind) {
       case 'put':
