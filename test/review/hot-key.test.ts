@@ -3,8 +3,9 @@
  * autosaved document, a cursor position). Each acknowledgement u finds the key's record past u (`where`), so the waiter
  * moves on — and again at the next one — although the peer holds a later state of the key containing the write
  * ("resolves once a relay or peer stored the write (or a later state of the key)").
- * KNOWN (it.fails): a regression of 2dd2ae9/675a46a — on ef960dc it resolves in ~130 ms; on main it stays pending for
- * as long as the saves go on (188 saves over 2 s with 20 ms of latency each way). w.replicated(n) has the same shape.
+ * It was a regression of 2dd2ae9/675a46a (pending through 188 saves over 2 s with 20 ms of latency each way; ~130 ms
+ * on ef960dc), fixed by c1664b5: a log frame that carried the key past the write, once acknowledged, resolves it
+ * (AckTracker.sentFrame). w.replicated(n) keeps the old shape (Noticed in the closing note).
  */
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';

@@ -1,9 +1,9 @@
 /**
  * Review probe: a read-only client with an offline write, in a space the relay holds nothing of (so the first meeting
  * streams logs instead of comparing trees).
- * KNOWN (it.fails): e10f172 stopped the anti-entropy offers only; the log stream still uploads the offline writes
- * (20 KB, refused: a second FORBIDDEN from the relay's DENIED), and the link stays 'syncing' (still so after 3 s).
- * On ef960dc the same, with 9 FORBIDDEN.
+ * e10f172 stopped the anti-entropy offers only; the log stream still uploaded the offline writes (20 KB, refused: a
+ * second FORBIDDEN from the relay's DENIED), and the link stayed 'syncing' (still so after 3 s; on ef960dc the same,
+ * with 9 FORBIDDEN). Fixed by ecc47c0: a client granted read streams none of its log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, type Relay } from '../../adapters/relay/index.js';
