@@ -1,4 +1,4 @@
-import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { memoryStorage, openReplica, type Replica, type Transport } from '../../lib/index.js';
 import { createRelay, type Relay, type RelayOptions } from '../../adapters/relay/index.js';
 import { webSocketTransport, type WebSocketTransportOptions } from '../../adapters/ws/index.js';
 
@@ -28,4 +28,27 @@ export async function closeAll(...things: Array<{ close(): Promise<void> | void 
       // already closed
     }
   }));
+}
+
+/** `inner` with the bytes of every frame it sends counted (`sent()`: so far, over all its connections). */
+export function countingTransport(inner: Transport): { transport: Transport; sent: () => number } {
+  let sent = 0;
+  const transport: Transport = {
+    ...inner,
+    open: async (h) => {
+      const conn = await inner.open(h);
+      return {
+        send: (f) => {
+          sent += typeof f === 'string' ? f.length : f.byteLength;
+          conn.send(f);
+        },
+        close: (code, why) => conn.close(code, why),
+        get bufferedAmount() {
+          return conn.bufferedAmount;
+        },
+        ...(conn.maxFrameBytes !== undefined ? { maxFrameBytes: conn.maxFrameBytes } : {}),
+      };
+    },
+  };
+  return { transport, sent: () => sent };
 }

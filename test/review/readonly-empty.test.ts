@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, type Relay } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
-import { isConcordError, memoryStorage, openReplica, type Replica, type Transport } from '../../lib/index.js';
-import { closeAll, SECRET, startRelay, until } from '../relay/support.js';
+import { isConcordError, memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { closeAll, countingTransport, SECRET, startRelay, until } from '../relay/support.js';
 
 let relay: Relay;
 const open: Replica[] = [];
@@ -26,29 +26,14 @@ describe('a read-only client with an offline write, the relay holding nothing of
     const errors: unknown[] = [];
     reader.on('error', (e) => errors.push(e));
     for (let i = 0; i < 20; i++) await reader.space('empty').put(`offline/${i}`, 'x'.repeat(1000));
-    let sent = 0;
-    const inner = webSocketTransport(relay.url, { token: readToken });
-    const transport: Transport = {
-      ...inner,
-      open: async (h) => {
-        const conn = await inner.open(h);
-        return {
-          send: (f) => {
-            sent += typeof f === 'string' ? f.length : f.byteLength;
-            conn.send(f);
-          },
-          close: (code, why) => conn.close(code, why),
-          ...(conn.maxFrameBytes !== undefined ? { maxFrameBytes: conn.maxFrameBytes } : {}),
-        };
-      },
-    };
+    const { transport, sent } = countingTransport(webSocketTransport(relay.url, { token: readToken }));
     const link = reader.connect(transport, { antiEntropyInterval: 100 });
     await until(() => reader.space('empty').readOnly, 'read-only known');
     await new Promise((r) => setTimeout(r, 1500));
     expect({
       link: link.status,
       forbidden: errors.filter((e) => isConcordError(e, 'FORBIDDEN')).length,
-      uploadedLessThan8k: sent < 8000,
+      uploadedLessThan8k: sent() < 8000,
     }).toEqual({ link: 'synced', forbidden: 1, uploadedLessThan8k: true });
   });
 });

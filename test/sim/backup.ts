@@ -5,6 +5,7 @@
 import { memoryStorage } from '../../lib/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { recordingTx, storageOf, type Write } from '../support/tx-journal.js';
+import { readsOf } from '../support/delegate.js';
 
 export interface JournaledStorage extends StorageAdapter {
   /** Number of transactions committed so far: a backup point. */
@@ -20,19 +21,12 @@ export function journaledStorage(inner: StorageAdapter = memoryStorage()): Journ
       return journal.length;
     },
     restore: (mark) => storageOf(journal.slice(0, mark)),
-    open: () => inner.open(),
+    ...readsOf(inner),
     async transact(fn) {
       const writes: Write[] = [];
       const result = await inner.transact((tx) => fn(recordingTx(tx, writes)));
       if (writes.length) journal.push(writes);
       return result;
     },
-    get: (space, key) => inner.get(space, key),
-    getMeta: (name) => inner.getMeta(name),
-    scan: (space, options) => inner.scan(space, options),
-    readLog: (space, after, limit) => inner.readLog(space, after, limit),
-    index: (space) => inner.index(space),
-    spaces: () => inner.spaces(),
-    close: () => inner.close(),
   };
 }

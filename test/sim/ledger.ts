@@ -24,6 +24,7 @@ import { sameVector } from '../../lib/dvv.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { Carried } from './carried.js';
 import { bodyOf } from './doc-values.js';
+import { readsOf } from '../support/delegate.js';
 
 export type Dot = string;
 
@@ -210,7 +211,7 @@ export class Ledger {
       };
     };
     return {
-      open: () => inner.open(),
+      ...readsOf(inner),
       transact: <T>(fn: (tx: StorageTx) => Promise<T> | T) => {
         // Observations count once the transaction resolved (durable); a throwing or lost one counts for nothing.
         let seen: Seen[] = [];
@@ -224,13 +225,6 @@ export class Ledger {
             return result;
           });
       },
-      get: (space, key) => inner.get(space, key),
-      getMeta: (name) => inner.getMeta(name),
-      scan: (space, options) => inner.scan(space, options),
-      readLog: (space, after, limit) => inner.readLog(space, after, limit),
-      index: (space) => inner.index(space),
-      spaces: () => inner.spaces(),
-      close: () => inner.close(),
       ...(inner.onExternalChange ? { onExternalChange: (l: (spaces: string[]) => void) => inner.onExternalChange!(l) } : {}),
       ...(inner.leadership ? { leadership: () => inner.leadership!() } : {}),
       ...(inner.openedElsewhere ? { openedElsewhere: () => inner.openedElsewhere!() } : {}),

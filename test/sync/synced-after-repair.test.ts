@@ -9,7 +9,9 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { readsOf } from '../support/delegate.js';
 import { volatileStorage } from '../support/volatile-storage.js';
+import { keyMovedToUndurable } from './moved-key.js';
 import { until } from './support.js';
 
 describe('w.synced after anti-entropy', () => {
@@ -129,42 +131,18 @@ describe('w.synced after anti-entropy', () => {
     // Found by the simulator's synced-durable check (crash seed 93): the writer joined a peer's state into k at a new
     // seq, not fsynced yet; the catch-up to another peer read the durable log, which had k neither at the old seq (the
     // record moved) nor at the new one, and that peer's acknowledgement past the old seq counted the write synced.
-    const storage = volatileStorage();
-    const writer = await openReplica({ storage });
-    const peer = await openReplica({ storage: memoryStorage() });
-    let [ta, tb] = pairTransports();
-    let la = writer.connect(ta, { antiEntropyInterval: 0 });
-    let lb = peer.connect(tb, { antiEntropyInterval: 0 });
+    let settled = false;
+    const m = await keyMovedToUndurable((first) => void first.synced.then(() => (settled = true)));
     try {
-      // Both hold a cursor into the other's log, so the reconnect streams from them (no anti-entropy run first).
-      await (await writer.space('s').put('first', 1)).synced;
-      await peer.space('s').put('p', 1);
-      await until(async () => (await writer.space('s').get('p')) !== undefined, 'the writer got the peer\'s write');
-      la.close();
-      lb.close();
-      const first = await writer.space('s').put('k', 'old');
-      await writer.space('s').put('o', 'other');
-      storage.autoFlush = false;
-      const second = writer.space('s').put('k', 'new'); // applied at once, durable on flush()
-      await until(() => storage.unflushed > 0, 'the second write of k applied');
-      let settled = false;
-      void first.synced.then(() => (settled = true));
-      [ta, tb] = pairTransports();
-      la = writer.connect(ta, { antiEntropyInterval: 0 });
-      lb = peer.connect(tb, { antiEntropyInterval: 0 });
-      await until(async () => (await peer.space('s').get('o')) !== undefined, 'the peer got the durable log');
-      await new Promise((r) => setTimeout(r, 100));
-      expect(await peer.space('s').get('k'), 'the peer holds no state of k').toBeUndefined();
+      expect(await m.peer.space('s').get('k'), 'the peer holds no state of k').toBeUndefined();
       expect(settled, 'the first write of k counted synced while the peer held no state of k').toBe(false);
-      storage.autoFlush = true;
-      storage.flush();
-      await second;
+      m.storage.autoFlush = true;
+      m.storage.flush();
+      await m.second;
       await until(() => settled, 'synced once the peer holds k');
-      expect((await peer.space('s').get('k'))?.value).toBe('new');
+      expect((await m.peer.space('s').get('k'))?.value).toBe('new');
     } finally {
-      la.close();
-      lb.close();
-      await Promise.all([writer.close(), peer.close()]);
+      await m.close();
     }
   });
   it('a key the decoding side holds only undurably is still exchanged by a sketched run (it is claimed as nothing)', async () => {
@@ -234,14 +212,7 @@ function heldKeyStorage(key: string): { storage: StorageAdapter; hold: boolean; 
       for (const done of held.splice(0)) done();
     },
     storage: {
-      open: () => inner.open(),
-      get: (space, k) => inner.get(space, k),
-      getMeta: (name) => inner.getMeta(name),
-      scan: (space, options) => inner.scan(space, options),
-      readLog: (space, after, limit) => inner.readLog(space, after, limit),
-      index: (space) => inner.index(space),
-      spaces: () => inner.spaces(),
-      close: () => inner.close(),
+      ...readsOf(inner),
       transact: <T>(fn: (tx: StorageTx) => Promise<T> | T) => {
         let touched = false;
         return inner
