@@ -158,7 +158,8 @@ export class AckTracker {
     if (w.key === undefined || this.carriedPast(space, w.key, w.origin)) return w.resolve();
     const key = w.key;
     const pending = () => this.locate?.(space, key);
-    // A storage that cannot be read any more (closed, or dead after a crash) leaves the pending-writes map to say.
+    // A closed replica asks the pending-writes map (right after a clean close); a read that fails under a live one is a
+    // storage gone in a crash: the waiter stays unresolved (STALLED).
     const now = this.where && !this.closed?.() ? this.where(space, key).catch(() => STALLED) : Promise.resolve(pending());
     void now.then((at) => {
       if (at === STALLED) return;
