@@ -320,7 +320,6 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   }
 
   private async onSyncItem(item: SyncItem): Promise<void> {
-    const peer = this.peer!;
     const s = this.state(item.space);
     const rights = this.rightsFor(item.space);
     if (!rights) {
@@ -328,10 +327,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       return;
     }
     if (this.options.role === 'server' && rights === 'read') this.send({ type: MsgType.Grant, space: item.space, rights });
-    if (s.rights !== 'read') s.rights = rights; // a relay's GRANT(read), come before its sync item, stands
+    // A relay's GRANT(read), come before its sync item, stands; a sync item without one (a token refreshed) allows writes.
+    if (s.rights !== 'read') (s.rights = rights), this.options.role !== 'server' && this.hub.markReadOnly(item.space, false);
     if (s.theirs) throw new ProtocolError(`second sync item for space "${item.space}"`);
     s.theirs = item;
-    if (!s.mine) this.send({ type: MsgType.Sync, spaces: [await s.makeItem(peer.replicaId)] });
+    if (!s.mine) this.send({ type: MsgType.Sync, spaces: [await s.makeItem(this.peer!.replicaId)] });
     this.hub.presence.spaceLive(this, s.name);
     s.decide();
     this.refreshStatus();

@@ -227,9 +227,14 @@ export class SpaceSync {
     return !(this.session.options.role === 'client' && this.rights === 'read');
   }
 
+  /** Whether we take the peer's states: not a read-only client's (so its log is none to catch up with either). */
+  private get takes(): boolean {
+    return this.session.rightsFor(this.name) === 'write';
+  }
+
   /** Synced here: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged. */
   get synced(): boolean {
-    return this.caughtUp && !this.held && !this.repair.running && (this.out.done || !this.offers);
+    return (this.caughtUp || !this.takes) && !this.held && !this.repair.running && (this.out.done || !this.offers);
   }
 
   /**
@@ -238,7 +243,7 @@ export class SpaceSync {
    * for `synced` at the timer's tick could miss every tick.
    */
   get settled(): boolean {
-    return this.caughtUp && !this.held && !this.repair.running && (this.out.sentAll || !this.offers);
+    return (this.caughtUp || !this.takes) && !this.held && !this.repair.running && (this.out.sentAll || !this.offers);
   }
 
   /** The cursor record stored: a cursor (default: the one held) with the reach. */
@@ -380,14 +385,11 @@ export class SpaceSync {
     this.core.events.emit('antiEntropy', run);
     if (!info.establishing || session.closed) return session.refreshStatus();
     const peer = session.peer!;
-    // The peer's stream may have started (from its top at the run's start) before our side of the run ended, and
-    // its frames moved the cursor on already: it stays there.
-    if (this.cursor.e !== peer.epoch || this.cursor.s < info.peerTop) this.cursor = { e: peer.epoch, s: info.peerTop };
-    const cursor = this.storedCursor();
-    const key = cursorKey(peer.replicaId, this.name);
-    await this.storeCursor(key, cursor);
-    // Anti-entropy made us hold the peer's whole state as of its top then: its log up to that top.
-    if (session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
+    // The run made us hold the peer's log up to its top then (not a read-only client's: we refused its states); its
+    // stream may have moved the cursor past that already (it started from that top before our side ended): it stays.
+    if (this.takes && (this.cursor.e !== peer.epoch || this.cursor.s < info.peerTop)) this.cursor = { e: peer.epoch, s: info.peerTop };
+    if (this.takes) await this.storeCursor(cursorKey(peer.replicaId, this.name), this.storedCursor());
+    if (this.takes && session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
     this.peerTop = Math.max(this.peerTop, info.peerTop);
     this.caughtUp = this.cursor.s >= this.peerTop;
     // The peer holds our state as of our top then — once it stored every state we sent it; what came from it since is its own.
