@@ -34,7 +34,7 @@ interface SyncWaiter {
   seq: number;
   /** The write's own seq (a log frame reaching past it that carried the key holds the write). */
   origin: number;
-  key: string | undefined;
+  key: string;
   resolve: () => void;
 }
 
@@ -72,25 +72,19 @@ export class AckTracker {
   }
 
   /**
-   * The seq a write of `key` at `seq` waits for: its own, or, once that was acknowledged, the seq its key's own
-   * unacknowledged versions moved to (0: nothing left to wait for).
+   * Whether the write of `key` at `seq` is synced, as far as the pending-writes map tells (`w.durability`): its seq
+   * acknowledged, and its key's record holding our unacknowledged versions not past the acknowledgement.
    */
-  private target(space: string, key: string | undefined, seq: number, upTo: number): number {
-    if (seq > upTo) return seq;
-    const now = key === undefined ? undefined : this.locate?.(space, key);
-    return now !== undefined && now > upTo ? now : 0;
-  }
-
-  /** Whether the write of `key` at `seq` is synced: its seq acknowledged, and its key not rewritten unacknowledged since. */
   isSynced(space: string, key: string, seq: number): boolean {
-    return this.target(space, key, seq, this.acked.get(space) ?? 0) === 0;
+    const upTo = this.acked.get(space) ?? 0;
+    if (seq > upTo) return false;
+    const now = this.locate?.(space, key);
+    return now === undefined || now <= upTo;
   }
 
-  /** Resolves once the write of `key` (when given) at `seq` is synced: see the class comment. */
-  wait(space: string, seq: number, key?: string): Promise<void> {
-    if (key === undefined && this.isAcked(space, seq)) return Promise.resolve();
+  /** Resolves once the write of `key` at `seq` is synced: see the class comment. */
+  wait(space: string, seq: number, key: string): Promise<void> {
     return new Promise((resolve) => {
-      if (key === undefined) return this.settle(space, { seq, origin: seq, key, resolve });
       let keys = this.waitingOn.get(space);
       if (!keys) this.waitingOn.set(space, (keys = new Map()));
       let set = keys.get(key);
@@ -155,18 +149,23 @@ export class AckTracker {
       list.push(w);
       return;
     }
-    if (w.key === undefined || this.carriedPast(space, w.key, w.origin)) return w.resolve();
-    const key = w.key;
-    const pending = () => this.locate?.(space, key);
-    // A closed replica asks the pending-writes map (right after a clean close); a read that fails under a live one is a
-    // storage gone in a crash: the waiter stays unresolved (STALLED).
-    const now = this.where && !this.closed?.() ? this.where(space, key).catch(() => STALLED) : Promise.resolve(pending());
-    void now.then((at) => {
+    if (this.carriedPast(space, w.key, w.origin)) return w.resolve();
+    void this.recordNow(space, w.key).then((at) => {
       if (at === STALLED) return;
       if (at === undefined || at <= upTo) return w.resolve();
       w.seq = at;
       this.settle(space, w);
     });
+  }
+
+  /**
+   * Where `key`'s record holding our versions is now (`where`, read after the acknowledgement that brought a waiter
+   * here). A closed replica asks the pending-writes map (right after a clean close); a read that fails under a live one
+   * is a storage gone in a crash: STALLED, and the waiter stays unresolved.
+   */
+  private recordNow(space: string, key: string): Promise<number | undefined> {
+    if (!this.where || this.closed?.()) return Promise.resolve(this.locate?.(space, key));
+    return this.where(space, key).catch(() => STALLED);
   }
 
   /** A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). */
@@ -309,11 +308,8 @@ export class AckTracker {
       return;
     }
     if (w.key === undefined) return w.resolve();
-    const key = w.key;
     const held = w.seq;
-    const pending = () => this.locate?.(space, key);
-    const now = this.where && !this.closed?.() ? this.where(space, key).catch(() => STALLED) : Promise.resolve(pending());
-    void now.then((at) => {
+    void this.recordNow(space, w.key).then((at) => {
       if (at === STALLED) return;
       if (at === undefined || at <= held || this.replicatedCount(space, at) >= w.n) return w.resolve();
       w.seq = at;

@@ -94,7 +94,7 @@ const PAGE = 512;
  * came from a peer (`src`): that peer holds it, our versions in it included (and it is never streamed back to it,
  * so its log entry would never be acknowledged).
  */
-function ownAbove(rec: KeyRecord, replicaId: string, floor: number): { min: number } | undefined {
+export function ownAbove(rec: KeyRecord, replicaId: string, floor: number): { min: number } | undefined {
   if (rec.src !== undefined) return undefined;
   let min = Infinity;
   for (const v of rec.vs) if (v.r === replicaId && v.n > floor && v.n < min) min = v.n;

@@ -13,7 +13,7 @@
  */
 import { ReplicaCore, type AntiEntropyRun, type CoreEvents } from './core.js';
 import { ConcordError } from './errors.js';
-import { PendingWrites } from './pending.js';
+import { ownAbove, PendingWrites } from './pending.js';
 import { patternTable, type Pattern } from './pattern.js';
 import { checkSpaceName, Space, type SpaceHost, type SpaceOptions } from './space.js';
 import type { StorageAdapter } from './storage.js';
@@ -165,7 +165,7 @@ export class Replica implements SpaceHost {
     core.acks.closed = () => core.isClosed;
     core.acks.where = async (space, key) => {
       const rec = await core.storage.get(space, key);
-      return rec && rec.src === undefined && rec.vs.some((v) => v.r === core.replicaId) ? rec.seq : undefined;
+      return rec && ownAbove(rec, core.replicaId, 0) ? rec.seq : undefined;
     };
     this.hub = new SyncHub(core, {
       opened: () => this.syncedSpaces(),

@@ -328,10 +328,9 @@ export class Repair {
     for (const key of keys) {
       if (run.sent.has(key) || this.port.closed || this.run !== run) continue;
       run.sent.add(key);
-      const rec = await this.port.get(key);
       // Absent, or not durable yet (the log stream sends it once it is).
-      if (rec && rec.seq > lastSeq) run.skipped = true;
-      if (!rec || rec.seq > lastSeq) continue;
+      const rec = await this.durable(run, key, lastSeq);
+      if (!rec) continue;
       batch.push([key, { vs: rec.vs, cc: rec.cc }]);
       bytes += entrySize(key, rec);
       if (rec.seq > top) top = rec.seq;

@@ -266,7 +266,7 @@ export class SpaceSync {
   async changes(m: Changes): Promise<void> {
     const { session } = this;
     if (!this.theirs) throw new ProtocolError(`changes for space "${m.space}" before its sync`);
-    if (m.entries.length > 0 && session.rightsFor(m.space) !== 'write') {
+    if (m.entries.length > 0 && !this.takes) {
       session.send({ type: MsgType.Denied, space: m.space, code: 'FORBIDDEN', reason: 'the token grants read access only; writes are not stored' });
       return;
     }
