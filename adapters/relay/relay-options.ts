@@ -2,9 +2,11 @@
  * `createRelay` options and their defaults. Every limit a relay enforces is here with its default (and in
  * SECURITY.md); relay.ts only wires them.
  */
+import { ConcordError } from '../../lib/errors.js';
 import type { SwimConfig } from '../../lib/membership/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import type { MergeTable } from '../../lib/types.js';
+import { DEFAULT_MAX_VALUE_BYTES } from '../../lib/values.js';
 import type { IpCaps } from './ip-limits.js';
 import type { RateLimit } from './limits.js';
 import type { LogOption } from './log.js';
@@ -105,3 +107,22 @@ export interface RelayOptions {
 
 export const DEFAULT_MAX_SPACES_PER_CONNECTION = 1_000;
 export const DEFAULT_MAX_INBOUND_BYTES = 16 * 1024 * 1024;
+
+/** Bytes of a frame a value leaves for the rest (type, space, key of up to 1 024 characters, version header). */
+const VALUE_FRAME_OVERHEAD = 8 * 1024;
+
+/**
+ * The frame limit (`maxPayload`, default 4 MiB) and the value limit: a value must fit one frame beside its key, space
+ * and version header (siblings go in parts, lib/sync/key-parts.ts; a value never does). Without `maxValueBytes`, a
+ * small `maxPayload` lowers the default (1 MiB); a `maxValueBytes` it cannot carry is refused (INVALID_OPTION).
+ */
+export function frameLimits(options: RelayOptions): { maxPayload: number; maxValueBytes: number } {
+  const maxPayload = options.maxPayload ?? 4 * 1024 * 1024;
+  if (!Number.isSafeInteger(maxPayload) || maxPayload <= VALUE_FRAME_OVERHEAD) {
+    throw new ConcordError('INVALID_OPTION', `maxPayload must be an integer over ${VALUE_FRAME_OVERHEAD} bytes, got ${maxPayload}`);
+  }
+  if (options.maxValueBytes !== undefined && options.maxValueBytes > maxPayload - VALUE_FRAME_OVERHEAD) {
+    throw new ConcordError('INVALID_OPTION', `maxValueBytes (${options.maxValueBytes}) must leave ${VALUE_FRAME_OVERHEAD} bytes of maxPayload (${maxPayload}) for the frame around a value: a larger value could be stored but never sent`);
+  }
+  return { maxPayload, maxValueBytes: options.maxValueBytes ?? Math.min(DEFAULT_MAX_VALUE_BYTES, maxPayload - VALUE_FRAME_OVERHEAD) };
+}

@@ -26,7 +26,6 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ConcordError } from '../../lib/errors.js';
-import { DEFAULT_MAX_VALUE_BYTES } from '../../lib/values.js';
 import { lanConfig, type MemberInfo } from '../../lib/membership/index.js';
 import { ClusterDriver, type MemberEvent } from './cluster.js';
 import { openReplica, type Replica } from '../../lib/replica.js';
@@ -38,7 +37,7 @@ import { DEFAULT_RATE_LIMIT } from './limits.js';
 import { createLogger } from './log.js';
 import { RelayMetrics } from './metrics.js';
 import { isLoopbackHost, originCheck } from './origins.js';
-import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_INBOUND_BYTES, DEFAULT_MAX_SPACES_PER_CONNECTION, type RelayOptions } from './relay-options.js';
+import { DEFAULT_HTTP_TIMEOUTS, DEFAULT_MAX_INBOUND_BYTES, DEFAULT_MAX_SPACES_PER_CONNECTION, frameLimits, type RelayOptions } from './relay-options.js';
 import { checkDisjoint, DEFAULT_SECRET_GRACE_MS, derivedClusterSecrets, secretRing, type SecretRing } from './secrets.js';
 import { serveSocket, type ServedSocket, type SocketPolicy } from './socket.js';
 import { loadValueTypes } from './value-types.js';
@@ -113,16 +112,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
   const derived = !open && options.clusterSecret === undefined;
   const clusterRing: SecretRing | undefined = open ? undefined : secretRing(options.clusterSecret ?? derivedClusterSecrets(options.secret!), 'clusterSecret', startedAt, graceMs);
   if (options.clusterSecret !== undefined) checkDisjoint(options.secret!, options.clusterSecret);
-  const maxPayload = options.maxPayload ?? 4 * 1024 * 1024;
-  // A value must fit one frame beside its key, space and version header: siblings go in parts (lib/sync/key-parts.ts),
-  // a value never does. Without maxValueBytes, a small maxPayload lowers the default.
-  if (!Number.isSafeInteger(maxPayload) || maxPayload <= VALUE_FRAME_OVERHEAD) {
-    throw new ConcordError('INVALID_OPTION', `maxPayload must be an integer over ${VALUE_FRAME_OVERHEAD} bytes, got ${maxPayload}`);
-  }
-  if (options.maxValueBytes !== undefined && options.maxValueBytes > maxPayload - VALUE_FRAME_OVERHEAD) {
-    throw new ConcordError('INVALID_OPTION', `maxValueBytes (${options.maxValueBytes}) must leave ${VALUE_FRAME_OVERHEAD} bytes of maxPayload (${maxPayload}) for the frame around a value: a larger value could be stored but never sent`);
-  }
-  const maxValueBytes = options.maxValueBytes ?? Math.min(DEFAULT_MAX_VALUE_BYTES, maxPayload - VALUE_FRAME_OVERHEAD);
+  const { maxPayload, maxValueBytes } = frameLimits(options);
   const policy: SocketPolicy = {
     helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
     heartbeatMs: options.heartbeatMs ?? 30_000,
@@ -403,6 +393,3 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     close: (opts) => (closing ??= shutdown(opts?.leave ?? true)),
   };
 }
-
-/** Bytes of a frame a value leaves for the rest (type, space, key of up to 1 024 characters, version header). */
-const VALUE_FRAME_OVERHEAD = 8 * 1024;
