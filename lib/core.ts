@@ -59,6 +59,11 @@ export class ReplicaCore {
    */
   durableSeq: number;
   /**
+   * A record of `key` was applied at `seq` by this instance (a local write or a join), before it is durable: the
+   * pending-writes map (pending.ts) learns of records once durable, and must not count the key acknowledged meanwhile.
+   */
+  onApplied: ((space: string, key: string, seq: number) => void) | undefined;
+  /**
    * The highest log seq this instance has written, joined or read. When a transaction finds the log past it,
    * another instance sharing the storage (a tab) committed meanwhile, and may have re-identified the replica:
    * a write then reads the identity the storage holds before minting (prepareWrite).
@@ -123,6 +128,7 @@ export class ReplicaCore {
       sawSeq: (seq) => void (seq > this.seenSeq && (this.seenSeq = seq)),
       minted: (seq) => this.claims.minted(seq),
       withStoredIdentity: (tx, then) => this.withStoredIdentity(tx, then),
+      applied: (space, key, seq) => this.onApplied?.(space, key, seq),
       written: (space, key, rec, prev) => {
         this.noteDurable(rec.seq);
         this.external.noteOwn(space, rec.seq);
@@ -305,6 +311,7 @@ export class ReplicaCore {
         const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;
         const rec = record(key, joined, seq, src);
         tx.put(space, key, rec);
+        this.onApplied?.(space, key, seq);
         changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
       }
       if (seq !== (lastSeq ?? 0)) tx.setMeta('seq', seq);

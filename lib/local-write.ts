@@ -21,6 +21,8 @@ export interface WriteHost {
   minted(seq: number): void;
   /** Inside a transaction: adopts the identity the storage holds, then `then`. */
   withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T>;
+  /** A record was applied, not durable yet (the pending-writes map places its key there at once: pending.ts `applied`). */
+  applied(space: string, key: string, seq: number): void;
   /** A write of `rec` is durable: note it and report the change. */
   written(space: string, key: string, rec: KeyRecord, prev: KeyRecord | undefined): void;
 }
@@ -90,6 +92,7 @@ export class LocalWrite {
     const state = update(base, this.ctx ?? base.cc, version);
     const next = record(this.key, state, seq);
     tx.put(this.space, this.key, next);
+    this.host.applied(this.space, this.key, seq);
     return next;
   }
 }

@@ -116,6 +116,14 @@ export class PendingWrites {
   private scheduled = false;
   /** While the open reads the log: the seq each key was last seen at by a change event (newer wins). */
   private loading: Map<string, number> | undefined;
+  /**
+   * space → key → the seq of the key's newest record applied by this instance and not heard of as durable yet (a
+   * local write or a join waiting for its fsync). A record not durable yet is not in the log a peer is sent, so an
+   * acknowledgement past a key's durable entry says nothing of it while a newer record of it waits: the key stays
+   * counted until the acknowledgement passes that record too. An entry at or below the durable seq is stale (its
+   * change was heard, or its transaction failed) and counts for nothing.
+   */
+  private readonly ahead = new Map<string, Map<string, number>>();
   /** The top of the stored keys the open started from, while they still say what is pending (no key changed since). */
   private keptTop: number | undefined;
 
@@ -135,10 +143,39 @@ export class PendingWrites {
     return this.total;
   }
 
-  /** The log seq of `key`'s record while it holds our unacknowledged versions (undefined when it holds none). */
+  /**
+   * The log seq an acknowledgement must reach for `key`'s unacknowledged versions of ours to be held (undefined when it
+   * holds none): its record's, or a newer one's applied since and not durable yet.
+   */
   seqOf(space: string, key: string): number | undefined {
     if (this.lazy.size > 0) this.materialize(space);
-    return this.keys.get(space)?.get(key);
+    const n = this.keys.get(space)?.get(key);
+    if (n === undefined) return undefined;
+    const a = this.aheadOf(space, key);
+    return a !== undefined && a > n ? a : n;
+  }
+
+  /**
+   * A record of `key` was applied at `seq`, not durable yet (ReplicaCore.onApplied). Noted only for a key counted
+   * now: for any other, nothing is pending for an acknowledgement to clear before the record's change is heard.
+   */
+  applied(space: string, key: string, seq: number): void {
+    if (this.lazy.size > 0) this.materialize(space);
+    if (this.keys.get(space)?.get(key) === undefined) return;
+    let keys = this.ahead.get(space);
+    if (!keys) this.ahead.set(space, (keys = new Map()));
+    if ((keys.get(key) ?? 0) < seq) keys.set(key, seq);
+  }
+
+  /** The seq of `key`'s newest applied record not durable yet, if any (stale entries dropped). */
+  private aheadOf(space: string, key: string): number | undefined {
+    const keys = this.ahead.get(space);
+    const a = keys?.get(key);
+    if (a === undefined) return undefined;
+    if (a > this.core.durableSeq) return a;
+    keys!.delete(key);
+    if (keys!.size === 0) this.ahead.delete(space);
+    return undefined;
   }
 
   /** How many keys of `space` hold our unacknowledged versions. */
@@ -225,6 +262,8 @@ export class PendingWrites {
   changed(change: StoredChange): void {
     const { space, key, rec } = change;
     this.loading?.set(`${space}\n${key}`, rec.seq);
+    const a = this.ahead.get(space)?.get(key);
+    if (a !== undefined && a <= rec.seq) this.aheadOf(space, key); // heard durable: drops it (durableSeq covers it now)
     const floor = this.floors.get(space) ?? 0;
     const before = this.total;
     this.setKey(space, key, ownAbove(rec, this.core.replicaId, floor) ? rec.seq : undefined);
@@ -237,11 +276,19 @@ export class PendingWrites {
     const before = this.total;
     this.materialize(space);
     const keys = this.keys.get(space);
+    // A key whose newer record waits to be durable stays (the peer was sent nothing of it past its entry), and the
+    // floor stays below it (a crash before that record is durable leaves the entry the peer never got).
+    let kept = Infinity;
     if (keys) {
-      for (const [key, n] of keys) if (n <= upTo) this.setKey(space, key, undefined);
+      for (const [key, n] of keys) {
+        if (n > upTo) continue;
+        const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
+        if (a !== undefined && a > upTo) kept = Math.min(kept, n);
+        else this.setKey(space, key, undefined);
+      }
     }
     // The instance that heard the peer stores the floor; the others were told and need not.
-    this.raise(space, upTo, peer !== undefined && this.total !== before);
+    this.raise(space, Math.min(upTo, kept - 1), peer !== undefined && this.total !== before);
     if (this.total !== before) this.emitCount();
   }
 

@@ -160,6 +160,7 @@ export class Replica implements SpaceHost {
     });
     core.events.on('change', (change) => this.pendingWrites.changed(change));
     core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
+    core.onApplied = (space, key, seq) => this.pendingWrites.applied(space, key, seq);
     // A write's key written again before its seq was acknowledged: `w.synced` waits for where the key is now.
     core.acks.locate = (space, key) => this.pendingWrites.seqOf(space, key);
     core.acks.closed = () => core.isClosed;

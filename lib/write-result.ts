@@ -18,6 +18,13 @@ export class WriteResult {
    * does not stand in for it: a key moved to a record not durable yet still sits at the acknowledged seq there.
    */
   private confirmed = false;
+  /**
+   * `replicated(n ≥ 2)` resolved (it reads where the key's record is now). The status says 'replicated' only then: a
+   * relay's report past the write's own seq says nothing of a key written again before it (acks.ts), and the status
+   * cannot wait for a read; so a report covering the write starts that check (`checking`) and the status follows it.
+   */
+  private wasReplicated = false;
+  private checking: Promise<void> | undefined;
 
   constructor(
     private readonly core: ReplicaCore,
@@ -36,7 +43,8 @@ export class WriteResult {
   /** 'local', 'synced' (a relay or peer stored it), or 'replicated' (relays report at least two of them hold it). */
   get durability(): Durability {
     if (this.seq === 0) return 'synced';
-    if (this.core.acks.replicatedCount(this.space, this.seq) >= 2) return 'replicated';
+    if (this.wasReplicated) return 'replicated';
+    if (!this.checking && this.core.acks.replicatedCount(this.space, this.seq) >= 2) this.checking = this.replicated(2);
     if (!this.wasSynced) this.wasSynced = this.confirmed || this.core.acks.isSynced(this.space, this.key, this.seq);
     return this.wasSynced ? 'synced' : 'local';
   }
@@ -48,7 +56,11 @@ export class WriteResult {
    */
   replicated(relays = 2): Promise<void> {
     if (this.seq === 0) return Promise.resolve();
-    return this.core.acks.waitReplicated(this.space, this.seq, relays, this.key);
+    return this.core.acks.waitReplicated(this.space, this.seq, relays, this.key).then(() => {
+      // Held by a relay: synced too (the same read placed the key).
+      this.confirmed = this.wasSynced = true;
+      if (relays >= 2) this.wasReplicated = true;
+    });
   }
 
   /** Resolves once a relay or peer stored the write (or a later state of the key). Never rejects. */

@@ -26,7 +26,7 @@ describe('w.durability then w.synced while the key moved to an undurable record'
     }
   });
 
-  it.fails('w.durability says local while the peer holds no state of the key (KNOWN: it judges from the pending-writes map)', async () => {
+  it('w.durability says local while the peer holds no state of the key (the pending-writes map places the key at its newer record)', async () => {
     const m = await keyMovedToUndurable();
     try {
       expect(await m.peer.space('s').get('k'), 'the peer holds no state of k').toBeUndefined();
