@@ -58,6 +58,13 @@ export class AckTracker {
   private readonly waitingOn = new Map<string, Map<string, Set<SyncWaiter>>>();
   /** peer → space → key → the upTo of each log frame that carried the key to that peer, not acknowledged yet. */
   private readonly carried = new Map<string, Map<string, Map<string, number[]>>>();
+  /**
+   * space → keys a frame left out (the link could not send their state: VALUE_TOO_LARGE, TYPE_NOT_LOADED): no
+   * acknowledgement counts them until their record changes (`release`); their waiters wait there (`parked`).
+   */
+  private readonly withheldKeys = new Map<string, Set<string>>();
+  private readonly parked = new Set<SyncWaiter>();
+  private readonly parkedReplicated = new Set<readonly [string, Waiter]>();
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
@@ -77,7 +84,7 @@ export class AckTracker {
    */
   isSynced(space: string, key: string, seq: number): boolean {
     const upTo = this.acked.get(space) ?? 0;
-    if (seq > upTo) return false;
+    if (seq > upTo || this.isWithheld(space, key)) return false;
     const now = this.locate?.(space, key);
     return now === undefined || now <= upTo;
   }
@@ -96,6 +103,7 @@ export class AckTracker {
         key,
         resolve: () => {
           waiting.delete(w);
+          this.parked.delete(w);
           if (waiting.size === 0 && keys.get(key) === waiting) keys.delete(key);
           resolve();
         },
@@ -126,6 +134,35 @@ export class AckTracker {
     }
   }
 
+  /**
+   * A frame to a peer left `key` out: the link cannot send its state. Until the key's record changes, no
+   * acknowledgement counts it synced (its writes stay pending: the app was told by an error event).
+   */
+  withhold(space: string, key: string): void {
+    let keys = this.withheldKeys.get(space);
+    if (!keys) this.withheldKeys.set(space, (keys = new Set()));
+    keys.add(key);
+  }
+
+  isWithheld(space: string, key: string): boolean {
+    return this.withheldKeys.size > 0 && this.withheldKeys.get(space)?.has(key) === true;
+  }
+
+  /** `key`'s record changed: a withheld key's next state may go; its parked waiters are weighed again. */
+  release(space: string, key: string): void {
+    const keys = this.withheldKeys.get(space);
+    if (!keys?.delete(key)) return;
+    if (keys.size === 0) this.withheldKeys.delete(space);
+    for (const w of this.waitingOn.get(space)?.get(key) ?? []) {
+      if (this.parked.delete(w)) this.settle(space, w);
+    }
+    for (const entry of this.parkedReplicated) {
+      if (entry[0] !== space || entry[1].key !== key) continue;
+      this.parkedReplicated.delete(entry);
+      this.settleReplicated(space, entry[1]);
+    }
+  }
+
   /** Whether some peer acknowledged a log frame that carried `key` and reached past `seq`. */
   private carriedPast(space: string, key: string, seq: number): boolean {
     for (const [peer, spaces] of this.carried) {
@@ -150,8 +187,10 @@ export class AckTracker {
       return;
     }
     if (this.carriedPast(space, w.key, w.origin)) return w.resolve();
+    if (this.isWithheld(space, w.key)) return void this.parked.add(w);
     void this.recordNow(space, w.key).then((at) => {
       if (at === STALLED) return;
+      if (this.isWithheld(space, w.key)) return void this.parked.add(w);
       if (at === undefined || at <= upTo) return w.resolve();
       w.seq = at;
       this.settle(space, w);
@@ -311,6 +350,8 @@ export class AckTracker {
     const held = w.seq;
     void this.recordNow(space, w.key).then((at) => {
       if (at === STALLED) return;
+      // Left out of what we sent: relays hold our log past it without it. Weighed again at the key's next change.
+      if (this.isWithheld(space, w.key!)) return void this.parkedReplicated.add([space, w]);
       if (at === undefined || at <= held || this.replicatedCount(space, at) >= w.n) return w.resolve();
       w.seq = at;
       this.settleReplicated(space, w);

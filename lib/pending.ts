@@ -276,14 +276,14 @@ export class PendingWrites {
     const before = this.total;
     this.materialize(space);
     const keys = this.keys.get(space);
-    // A key whose newer record waits to be durable stays (the peer was sent nothing of it past its entry), and the
-    // floor stays below it (a crash before that record is durable leaves the entry the peer never got).
+    // A key whose newer record waits to be durable stays (the peer was sent nothing of it past its entry), as does one
+    // a frame left out (acks.ts `withhold`: the link cannot send it); and the floor stays below them (a crash before that record is durable leaves the entry the peer never got).
     let kept = Infinity;
     if (keys) {
       for (const [key, n] of keys) {
         if (n > upTo) continue;
         const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
-        if (a !== undefined && a > upTo) kept = Math.min(kept, n);
+        if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key)) kept = Math.min(kept, n);
         else this.setKey(space, key, undefined);
       }
     }

@@ -158,7 +158,10 @@ export class Replica implements SpaceHost {
         if (!this.spaces.has(space)) this.hub?.spaceOpened(space);
       },
     });
-    core.events.on('change', (change) => this.pendingWrites.changed(change));
+    core.events.on('change', (change) => {
+      core.acks.release(change.space, change.key);
+      this.pendingWrites.changed(change);
+    });
     core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
     core.onApplied = (space, key, seq) => this.pendingWrites.applied(space, key, seq);
     // A write's key written again before its seq was acknowledged: `w.synced` waits for where the key is now.

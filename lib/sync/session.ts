@@ -57,7 +57,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
-  private readonly wire = new Wire((e) => this.core.events.emit('error', e));
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys) => keys.forEach((key) => this.core.acks.withhold(space, key)));
   readonly model: PeerModel = this.wire.model;
   /** A relay signs the own dots it delivers to a client (attest.ts). */
   private attester: Attester | undefined;
@@ -102,11 +102,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     if (this.closed) return;
     this.wire.send(m, this.options.maxFrameBytes, (frame, sent) => {
       this.conn.send(frame);
-      // Counted as they leave (the wire may split one message in several frames, each acknowledged on its own).
+      // Counted as they leave (the wire may split a message, each frame acknowledged on its own); a log frame's keys as sent.
       if (sent.type === MsgType.Changes && sent.upTo === 0) (this.window.sent(), this.spaces.get(sent.space)?.repairAcks.sent());
-      if (sent.type === MsgType.AntiEntropy || (sent.type === MsgType.Changes && sent.upTo === 0)) {
-        this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
-      }
+      else if (sent.type === MsgType.Changes) this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries);
+      const repair = sent.type === MsgType.AntiEntropy || (sent.type === MsgType.Changes && sent.upTo === 0);
+      if (repair) this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
     });
     this.attester?.sent(m);
   }

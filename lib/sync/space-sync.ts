@@ -110,10 +110,7 @@ export class SpaceSync {
           return session.peer?.replicaId ?? '';
         },
         frameBudget: session.frameBudget,
-        send: (m) => {
-          if (m.type === MsgType.Changes) core.acks.sentFrame(session.peer!.replicaId, name, m.upTo, m.entries);
-          session.send(m);
-        },
+        send: (m) => session.send(m),
         readLog: (after, limit) => core.storage.readLog(name, after, limit),
         lastSeq: () => hub.lastSeqNow(name),
         acked: (upTo) => core.acks.ack(name, upTo, session.peer!.replicaId),

@@ -39,7 +39,11 @@ export class Wire {
   private parts = new PartStaging(0);
   private sendsParts = false;
 
-  constructor(private readonly report: (error: unknown) => void) {}
+  constructor(
+    private readonly report: (error: unknown) => void,
+    /** A frame left these keys out (their state cannot go on this link): they are not acknowledged by it (acks.ts). */
+    private readonly withheld: (space: string, keys: readonly string[]) => void = () => {},
+  ) {}
 
   /**
    * Both hellos are known: later frames use both ids (ours first in what we send) and the LIVE form; `partsLimit`
@@ -59,6 +63,7 @@ export class Wire {
     if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table), m, forms: undefined };
     const { forms, bad } = this.model.forms(m.space, m.entries, m.upTo === 0);
     if (bad.length > 0) {
+      this.withheld(m.space, bad);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
       m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
     }
@@ -88,6 +93,7 @@ export class Wire {
     if (c.entries.length === 1) {
       const why = this.sendsParts ? this.sendParts(c, maxFrameBytes, transmit) : `it does not fit the connection's frame limit (${maxFrameBytes} bytes) and the peer takes no key in parts`;
       if (why === undefined) return;
+      this.withheld(c.space, [c.entries[0]![0]]);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
       return this.send({ ...c, entries: [] }, maxFrameBytes, transmit);
     }
