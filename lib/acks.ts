@@ -21,9 +21,13 @@
  */
 interface Waiter {
   seq: number;
+  /** The write's own seq. */
+  origin: number;
   n: number;
   key: string | undefined;
   resolve: () => void;
+  /** Resolved (it may still sit in a list it is dropped from later). */
+  done?: boolean;
 }
 
 /** A waiter whose key could not be read under a live replica: it stays unresolved. */
@@ -65,6 +69,18 @@ export class AckTracker {
   private readonly withheldKeys = new Map<string, Set<string>>();
   private readonly parked = new Set<SyncWaiter>();
   private readonly parkedReplicated = new Set<readonly [string, Waiter]>();
+  /**
+   * space → key → the highest upTo of a log frame that carried the key and that its peer acknowledged: the peer holds
+   * the key's state as of then, every write of it at or below that upTo included (noted for awaited keys only, and
+   * dropped once nobody waits on the key). Told to the other instances sharing the storage that wait on the key.
+   */
+  private readonly heldAt = new Map<string, Map<string, number>>();
+  /** space → keys other instances sharing the storage (tabs) wait on: this one's frames note them (tab-waits.ts). */
+  private readonly remoteWaits = new Map<string, Set<string>>();
+  /** space → key → the `replicated(n)` waiters on it. */
+  private readonly repOn = new Map<string, Map<string, Set<Waiter>>>();
+  private readonly heldListeners = new Set<(space: string, key: string, at: number) => void>();
+  private readonly waitListeners = new Set<(space: string, key: string) => void>();
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
@@ -105,10 +121,12 @@ export class AckTracker {
           waiting.delete(w);
           this.parked.delete(w);
           if (waiting.size === 0 && keys.get(key) === waiting) keys.delete(key);
+          this.forgetHeld(space, key);
           resolve();
         },
       };
       waiting.add(w);
+      for (const l of this.waitListeners) l(space, key);
       this.settle(space, w);
     });
   }
@@ -121,9 +139,11 @@ export class AckTracker {
    */
   sentFrame(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>): void {
     const waited = this.waitingOn.get(space);
-    if (upTo === 0 || !waited || waited.size === 0) return;
+    const remote = this.remoteWaits.get(space);
+    const reps = this.repOn.get(space);
+    if (upTo === 0 || (!waited?.size && !remote?.size && !reps?.size)) return;
     for (const [key] of entries) {
-      if (!waited.has(key)) continue;
+      if (!waited?.has(key) && !remote?.has(key) && !reps?.has(key)) continue;
       let spaces = this.carried.get(peer);
       if (!spaces) this.carried.set(peer, (spaces = new Map()));
       let byKey = spaces.get(space);
@@ -186,7 +206,7 @@ export class AckTracker {
       list.push(w);
       return;
     }
-    if (this.carriedPast(space, w.key, w.origin)) return w.resolve();
+    if (this.carriedPast(space, w.key, w.origin) || (this.heldAt.get(space)?.get(w.key) ?? 0) >= w.origin) return w.resolve();
     if (this.isWithheld(space, w.key)) return void this.parked.add(w);
     void this.recordNow(space, w.key).then((at) => {
       if (at === STALLED) return;
@@ -239,12 +259,70 @@ export class AckTracker {
     const byKey = this.carried.get(peer)?.get(space);
     if (!byKey) return;
     for (const [key, list] of byKey) {
-      for (const w of [...(this.waitingOn.get(space)?.get(key) ?? [])]) if (list.some((f) => f >= w.origin && f <= upTo)) w.resolve();
+      let at = 0;
+      for (const f of list) if (f <= upTo && f > at) at = f;
+      if (at > 0) this.held(space, key, at, true);
       // Weighed for every waiter it reached; a waiter made later reads where its key is (settle).
       const rest = list.filter((f) => f > upTo);
       if (rest.length) byKey.set(key, rest);
       else byKey.delete(key);
     }
+  }
+
+  /**
+   * A peer holds `key`'s state as of log position `at` (an acknowledged frame carried it there): its waiters for writes
+   * at or below `at` resolve, and `replicated(n)` ones once n relays hold the log up to `at`. `tell`: heard from our
+   * own peer (not passed on by another instance), so instances waiting on the key are told (tab-waits.ts).
+   */
+  held(space: string, key: string, at: number, tell = false): void {
+    let keys = this.heldAt.get(space);
+    if ((keys?.get(key) ?? 0) >= at) return;
+    if (!keys) this.heldAt.set(space, (keys = new Map()));
+    keys.set(key, at);
+    for (const w of [...(this.waitingOn.get(space)?.get(key) ?? [])]) if (w.origin <= at) w.resolve();
+    for (const w of [...(this.repOn.get(space)?.get(key) ?? [])]) if (w.origin <= at && this.replicatedCount(space, at) >= w.n) w.resolve();
+    if (tell && this.remoteWaits.get(space)?.delete(key)) for (const l of this.heldListeners) l(space, key, at);
+    this.forgetHeld(space, key);
+  }
+
+  /** Nobody here waits on `key` any more: what a peer holds of it need not be kept. */
+  private forgetHeld(space: string, key: string): void {
+    if (this.waitingOn.get(space)?.get(key)?.size || this.repOn.get(space)?.get(key)?.size) return;
+    const keys = this.heldAt.get(space);
+    if (keys?.delete(key) && keys.size === 0) this.heldAt.delete(space);
+  }
+
+  /** Another instance sharing the storage waits on these keys: log frames to our peers note them (sentFrame). */
+  remoteWait(space: string, keys: readonly string[]): void {
+    let set = this.remoteWaits.get(space);
+    if (!set) this.remoteWaits.set(space, (set = new Set()));
+    for (const key of keys) if (set.size < 10_000) set.add(key);
+  }
+
+  /** This instance no longer hears peers (it gave the network role up): the other instances' waits are not its to note. */
+  forgetRemoteWaits(): void {
+    this.remoteWaits.clear();
+  }
+
+  /** The keys waiters here wait on, per space (told to a new leader of the instances sharing the storage). */
+  waitedKeys(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const on of [this.waitingOn, this.repOn]) {
+      for (const [space, keys] of on) for (const [key, set] of keys) if (set.size > 0) (out.get(space) ?? out.set(space, []).get(space)!).push(key);
+    }
+    return out;
+  }
+
+  /** Called when a waiter on a key is made. Returns the unsubscribe function. */
+  onWait(listener: (space: string, key: string) => void): () => void {
+    this.waitListeners.add(listener);
+    return () => void this.waitListeners.delete(listener);
+  }
+
+  /** Called when a peer was found to hold a key another instance waits on. Returns the unsubscribe function. */
+  onHeld(listener: (space: string, key: string, at: number) => void): () => void {
+    this.heldListeners.add(listener);
+    return () => void this.heldListeners.delete(listener);
   }
 
   /**
@@ -324,22 +402,56 @@ export class AckTracker {
     list.sort((a, b) => a[0] - b[0]);
     this.reps.set(space, list);
     for (const l of this.repListeners) l(space, upTo, count);
+    // Waiters on keys a peer holds past their writes (held): resolved once n relays hold the log up to there.
+    const heldHere = this.heldAt.get(space);
+    if (heldHere) {
+      for (const [key, set] of this.repOn.get(space) ?? []) {
+        const at = heldHere.get(key);
+        if (at !== undefined) for (const w of [...set]) if (w.origin <= at && this.replicatedCount(space, at) >= w.n) w.resolve();
+      }
+    }
     const waiting = this.repWaiters.get(space);
     if (!waiting) return;
-    const keep = waiting.filter((w) => this.replicatedCount(space, w.seq) < w.n);
+    const keep = waiting.filter((w) => !w.done && this.replicatedCount(space, w.seq) < w.n);
     if (keep.length) this.repWaiters.set(space, keep);
     else this.repWaiters.delete(space);
-    for (const w of waiting) if (!keep.includes(w)) this.settleReplicated(space, w);
+    for (const w of waiting) if (!w.done && !keep.includes(w)) this.settleReplicated(space, w);
   }
 
   /** Resolves once `n` relays hold the write of `key` (when given) at `seq`: as `wait`, with the relays' reports. */
   waitReplicated(space: string, seq: number, n: number, key?: string): Promise<void> {
     if (key === undefined && this.replicatedCount(space, seq) >= n) return Promise.resolve();
-    return new Promise((resolve) => this.settleReplicated(space, { seq, n, key, resolve }));
+    return new Promise((resolve) => {
+      if (key === undefined) return this.settleReplicated(space, { seq, origin: seq, n, key, resolve });
+      let keys = this.repOn.get(space);
+      if (!keys) this.repOn.set(space, (keys = new Map()));
+      let set = keys.get(key);
+      if (!set) keys.set(key, (set = new Set()));
+      const waiting = set;
+      const w: Waiter = {
+        seq,
+        origin: seq,
+        n,
+        key,
+        resolve: () => {
+          if (w.done) return;
+          w.done = true;
+          waiting.delete(w);
+          if (waiting.size === 0 && keys.get(key) === waiting) keys.delete(key);
+          this.forgetHeld(space, key);
+          resolve();
+        },
+      };
+      waiting.add(w);
+      for (const l of this.waitListeners) l(space, key);
+      this.settleReplicated(space, w);
+    });
   }
 
   /** As `settle`, for a replication waiter. */
   private settleReplicated(space: string, w: Waiter): void {
+    const at = w.key === undefined ? undefined : this.heldAt.get(space)?.get(w.key);
+    if (at !== undefined && at >= w.origin && this.replicatedCount(space, at) >= w.n) return w.resolve();
     if (this.replicatedCount(space, w.seq) < w.n) {
       let list = this.repWaiters.get(space);
       if (!list) this.repWaiters.set(space, (list = []));

@@ -11,6 +11,7 @@
  *   follower probe     the leader was silent for 3 beats: are you there? (any leader answers with its state)
  *   follower wake      reconnect now (this tab came online or became visible)
  *   any      presence  this instance's presence gossip: each tab is its own presence member
+ *   follower waits     keys it waits on; leader held: a peer holds them as of a log position (tab-waits.ts)
  *   leader   resign    gave the role up (closing, unloading, or no link left)
  *
  * Invariants:
@@ -40,6 +41,7 @@ import type { ReplicaStatus } from '../types.js';
 import type { PresenceChannel, PresenceHub } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { defaultTimers, type Timers } from './session-state.js';
+import { parseWaits, TabWaits, type WaitsBody } from './tab-waits.js';
 
 const KIND = 'concord-tabs';
 const VERSION = 1;
@@ -84,6 +86,7 @@ type Msg = { k: typeof KIND; v: typeof VERSION; from: string } & (
   | { t: 'hello' | 'spaces'; spaces: string[] }
   | { t: 'probe' | 'wake' | 'resign' }
   | { t: 'presence'; space: string; json: string }
+  | WaitsBody
 );
 
 type Body = Msg extends infer M ? (M extends unknown ? Omit<M, 'k' | 'v' | 'from'> : never) : never;
@@ -105,6 +108,7 @@ export class TabNetwork {
   private readonly beatMs: number;
   private readonly probeTimeoutMs: number;
   private readonly channel: PresenceChannel;
+  private readonly waits: TabWaits;
 
   constructor(
     private readonly port: SharedInstances,
@@ -123,7 +127,9 @@ export class TabNetwork {
       hasSpace: () => this.links > 0,
     };
     const acks = host.core.acks;
+    this.waits = new TabWaits(acks, (body) => this.post(body), () => this.port.isLeader);
     this.stops.push(
+      () => this.waits.close(),
       port.onMessage((m) => this.receive(m)),
       port.onLeaderChange((on) => this.leaderChanged(on)),
       port.onVisible?.(() => this.visible()) ?? (() => {}),
@@ -198,6 +204,7 @@ export class TabNetwork {
       // Ask every instance for its spaces: the new leader syncs them all.
       this.sendState(true);
     } else {
+      this.waits.resigned();
       if (this.leaderId === this.id) this.leaderId = undefined;
       this.lastHeard = this.now();
       this.host.setLeading(false);
@@ -294,6 +301,7 @@ export class TabNetwork {
         this.apply(m.acks, m.reps);
         // The port says who leads here; a claim from a leader that was just replaced changes nothing.
         if (!this.port.isLeader) {
+          if (this.leaderId !== m.from) this.waits.newLeader();
           this.leaderId = m.from;
           this.leaderStatus = m.status;
           this.lastHeard = this.now();
@@ -324,6 +332,9 @@ export class TabNetwork {
         this.lastHeard = this.now();
         this.host.refreshStatus();
         return;
+      case 'waits':
+      case 'held':
+        return this.waits.receive(m);
       case 'presence':
         if (this.links === 0) return;
         try {
@@ -378,6 +389,9 @@ function parse(raw: unknown): Msg | undefined {
     case 'wake':
     case 'resign':
       return { ...base, t: m.t };
+    case 'waits':
+    case 'held':
+      return parseWaits(m, isName, base);
     case 'presence':
       return isName(m.space) && typeof m.json === 'string' && m.json.length <= 1 << 20 ? { ...base, t: 'presence', space: m.space, json: m.json } : undefined;
     default:

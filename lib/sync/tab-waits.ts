@@ -1,0 +1,95 @@
+/**
+ * `w.synced` of a write made in a tab that does not hold the network role, for keys saved faster than
+ * acknowledgements come back (a document being typed in). Only the leader hears its peers, and an acknowledgement
+ * says "I hold your log up to u": a write whose key was saved again since sits past u every time it is looked at. The
+ * leader knows more — which log frames carried the key (acks.ts `sentFrame`, `held`) — but notes that only for keys
+ * somebody waits on. So:
+ *
+ *   follower  waits   I wait on these keys of a space (each waiter made; all of them again to a new leader)
+ *   leader    held    a peer holds these keys' states as of these log positions (an acknowledged frame carried them)
+ *
+ * Both best effort, like every message between instances: a lost one leaves the waiter where it was before this
+ * (resolved by an acknowledgement past its key's record), and the next waiter made on the key asks again.
+ */
+import type { AckTracker } from '../acks.js';
+
+export type WaitsBody = { t: 'waits'; space: string; keys: string[] } | { t: 'held'; space: string; held: Array<[string, number]> };
+
+const MAX_KEYS = 10_000;
+const MAX_KEY_CHARS = 1024; // MAX_KEY_BYTES (space.ts): no key has more characters
+
+export class TabWaits {
+  private waits: Map<string, Set<string>> | undefined;
+  private helds: Map<string, Map<string, number>> | undefined;
+  private readonly stops: Array<() => void>;
+
+  constructor(
+    private readonly acks: AckTracker,
+    private readonly post: (body: WaitsBody) => void,
+    private readonly isLeader: () => boolean,
+  ) {
+    this.stops = [
+      acks.onWait((space, key) => void (!this.isLeader() && this.queueWait(space, [key]))),
+      acks.onHeld((space, key, at) => void (this.isLeader() && this.queueHeld(space, key, at))),
+    ];
+  }
+
+  /** Another instance took the network role: it learns every key waited on here. */
+  newLeader(): void {
+    for (const [space, keys] of this.acks.waitedKeys()) this.queueWait(space, keys);
+  }
+
+  /** This instance gave the role up: what the others waited on is for the next leader to note. */
+  resigned(): void {
+    this.acks.forgetRemoteWaits();
+  }
+
+  receive(m: WaitsBody): void {
+    if (m.t === 'waits') {
+      if (this.isLeader()) this.acks.remoteWait(m.space, m.keys);
+      return;
+    }
+    for (const [key, at] of m.held) this.acks.held(m.space, key, at);
+  }
+
+  close(): void {
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  private queueWait(space: string, keys: readonly string[]): void {
+    if (!this.waits) {
+      this.waits = new Map();
+      queueMicrotask(() => {
+        const all = this.waits!;
+        this.waits = undefined;
+        for (const [s, set] of all) for (let i = 0, list = [...set]; i < list.length; i += MAX_KEYS) this.post({ t: 'waits', space: s, keys: list.slice(i, i + MAX_KEYS) });
+      });
+    }
+    const set = this.waits.get(space) ?? this.waits.set(space, new Set()).get(space)!;
+    for (const key of keys) set.add(key);
+  }
+
+  private queueHeld(space: string, key: string, at: number): void {
+    if (!this.helds) {
+      this.helds = new Map();
+      queueMicrotask(() => {
+        const all = this.helds!;
+        this.helds = undefined;
+        for (const [s, m] of all) for (let i = 0, list = [...m]; i < list.length; i += MAX_KEYS) this.post({ t: 'held', space: s, held: list.slice(i, i + MAX_KEYS) });
+      });
+    }
+    const m = this.helds.get(space) ?? this.helds.set(space, new Map()).get(space)!;
+    m.set(key, Math.max(m.get(key) ?? 0, at));
+  }
+}
+
+const isKey = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_KEY_CHARS;
+const isHeld = (x: unknown): x is [string, number] =>
+  Array.isArray(x) && x.length === 2 && isKey(x[0]) && typeof x[1] === 'number' && Number.isSafeInteger(x[1]) && x[1] > 0;
+
+/** The body of a 'waits' or 'held' message from another instance (which may run another version), or undefined. */
+export function parseWaits<B extends object>(m: Record<string, unknown>, isName: (s: unknown) => s is string, base: B): (B & WaitsBody) | undefined {
+  if (!isName(m.space)) return undefined;
+  if (m.t === 'waits') return Array.isArray(m.keys) && m.keys.length <= MAX_KEYS && m.keys.every(isKey) ? { ...base, t: 'waits', space: m.space, keys: m.keys as string[] } : undefined;
+  return Array.isArray(m.held) && m.held.length <= MAX_KEYS && m.held.every(isHeld) ? { ...base, t: 'held', space: m.space, held: m.held as Array<[string, number]> } : undefined;
+}
