@@ -304,6 +304,11 @@ export class AckTracker {
     this.remoteWaits.clear();
   }
 
+  /** Whether a waiter here waits on `key`. */
+  waitsOn(space: string, key: string): boolean {
+    return (this.waitingOn.get(space)?.get(key)?.size ?? 0) > 0 || (this.repOn.get(space)?.get(key)?.size ?? 0) > 0;
+  }
+
   /** The keys waiters here wait on, per space (told to a new leader of the instances sharing the storage). */
   waitedKeys(): Map<string, string[]> {
     const out = new Map<string, string[]>();

@@ -50,6 +50,9 @@ export class TabWaits {
       return;
     }
     for (const [key, at] of m.held) this.acks.held(m.space, key, at);
+    // The leader notes a key until it told what the peer holds of it: writes of it still waited on ask again.
+    const again = m.held.filter(([key]) => this.acks.waitsOn(m.space, key)).map(([key]) => key);
+    if (again.length > 0 && !this.isLeader()) this.queueWait(m.space, again);
   }
 
   close(): void {

@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AckTracker } from '../../lib/acks.js';
+import { TabWaits } from '../../lib/sync/tab-waits.js';
 
 const PEER = 'p'.repeat(22);
 const tick = () => new Promise((r) => setTimeout(r, 5));
@@ -75,5 +76,34 @@ describe('what a peer holds of a hot key', () => {
       await tick();
     }
     expect(done, 'the follower\'s write of a key the leader streamed and had acknowledged').toBe(true);
+  });
+});
+
+describe('tab-waits: the messages between a follower and the leader', () => {
+  it('a write still waited on after the leader told an earlier answer is asked for again, and resolves', async () => {
+    const leader = tracker();
+    const follower = tracker();
+    // Two instances' TabWaits over a channel delivering each message to the other, as the SharedInstances port does.
+    const toLeader: Array<(m: unknown) => void> = [];
+    const toFollower: Array<(m: unknown) => void> = [];
+    const l = new TabWaits(leader.acks, (m) => queueMicrotask(() => toFollower.forEach((f) => f(m))), () => true);
+    const f = new TabWaits(follower.acks, (m) => queueMicrotask(() => toLeader.forEach((g) => g(m))), () => false);
+    toLeader.push((m) => l.receive(m as Parameters<typeof l.receive>[0]));
+    toFollower.push((m) => f.receive(m as Parameters<typeof f.receive>[0]));
+    const done: number[] = [];
+    void follower.acks.wait('s', 5, 'k').then(() => done.push(5));
+    void follower.acks.wait('s', 9, 'k').then(() => done.push(9));
+    await tick(); // the waits reach the leader
+    for (let save = 6; save <= 30; save += 4) {
+      leader.at.k = follower.at.k = save;
+      leader.acks.sentFrame(PEER, 's', save, [['k']]);
+      leader.at.k = follower.at.k = save + 1;
+      leader.acks.ack('s', save, PEER);
+      follower.acks.ack('s', save);
+      await tick();
+    }
+    expect(done).toEqual([5, 9]);
+    l.close();
+    f.close();
   });
 });
