@@ -40,6 +40,7 @@ interface SyncWaiter {
   origin: number;
   key: string;
   resolve: () => void;
+  done?: boolean;
 }
 
 export class AckTracker {
@@ -108,27 +109,30 @@ export class AckTracker {
   /** Resolves once the write of `key` at `seq` is synced: see the class comment. */
   wait(space: string, seq: number, key: string): Promise<void> {
     return new Promise((resolve) => {
-      let keys = this.waitingOn.get(space);
-      if (!keys) this.waitingOn.set(space, (keys = new Map()));
-      let set = keys.get(key);
-      if (!set) keys.set(key, (set = new Set()));
-      const waiting = set;
-      const w: SyncWaiter = {
-        seq,
-        origin: seq,
-        key,
-        resolve: () => {
-          waiting.delete(w);
-          this.parked.delete(w);
-          if (waiting.size === 0 && keys.get(key) === waiting) keys.delete(key);
-          this.forgetHeld(space, key);
-          resolve();
-        },
-      };
-      waiting.add(w);
-      for (const l of this.waitListeners) l(space, key);
+      const w: SyncWaiter = { seq, origin: seq, key, resolve };
+      this.file(this.waitingOn, space, key, w, resolve);
       this.settle(space, w);
     });
+  }
+
+  /** Files `w` under `on` (telling the wait listeners); its resolve then takes it out of every place it sits, once. */
+  private file<W extends SyncWaiter | Waiter>(on: Map<string, Map<string, Set<W>>>, space: string, key: string, w: W, resolve: () => void): void {
+    let keys = on.get(space);
+    if (!keys) on.set(space, (keys = new Map()));
+    let set = keys.get(key);
+    if (!set) keys.set(key, (set = new Set()));
+    const waiting = set;
+    w.resolve = () => {
+      if (w.done) return;
+      w.done = true;
+      waiting.delete(w);
+      this.parked.delete(w as SyncWaiter);
+      if (waiting.size === 0 && keys.get(key) === waiting) keys.delete(key);
+      this.forgetHeld(space, key);
+      resolve();
+    };
+    waiting.add(w);
+    for (const l of this.waitListeners) l(space, key);
   }
 
   /**
@@ -153,6 +157,7 @@ export class AckTracker {
       else byKey.set(key, [upTo]);
     }
   }
+
 
   /**
    * A frame to a peer left `key` out: the link cannot send its state. Until the key's record changes, no
@@ -427,28 +432,8 @@ export class AckTracker {
   waitReplicated(space: string, seq: number, n: number, key?: string): Promise<void> {
     if (key === undefined && this.replicatedCount(space, seq) >= n) return Promise.resolve();
     return new Promise((resolve) => {
-      if (key === undefined) return this.settleReplicated(space, { seq, origin: seq, n, key, resolve });
-      let keys = this.repOn.get(space);
-      if (!keys) this.repOn.set(space, (keys = new Map()));
-      let set = keys.get(key);
-      if (!set) keys.set(key, (set = new Set()));
-      const waiting = set;
-      const w: Waiter = {
-        seq,
-        origin: seq,
-        n,
-        key,
-        resolve: () => {
-          if (w.done) return;
-          w.done = true;
-          waiting.delete(w);
-          if (waiting.size === 0 && keys.get(key) === waiting) keys.delete(key);
-          this.forgetHeld(space, key);
-          resolve();
-        },
-      };
-      waiting.add(w);
-      for (const l of this.waitListeners) l(space, key);
+      const w: Waiter = { seq, origin: seq, n, key, resolve };
+      if (key !== undefined) this.file(this.repOn, space, key, w, resolve);
       this.settleReplicated(space, w);
     });
   }

@@ -9,25 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
-import type { Transport, Connection, ConnectionHandlers } from '../../lib/transport.js';
-import { until } from '../sync/support.js';
-
-/** `inner` with every incoming frame handed over `ms` later (order kept): a link with latency. */
-function delayed(inner: Transport, ms: number): Transport {
-  return {
-    reconnect: false,
-    open(handlers: ConnectionHandlers): Promise<Connection> {
-      let chain = Promise.resolve();
-      return inner.open({
-        onMessage: (frame) => {
-          const at = Date.now() + ms;
-          chain = chain.then(() => new Promise<void>((r) => setTimeout(r, Math.max(0, at - Date.now())))).then(() => handlers.onMessage(frame));
-        },
-        onClose: (code, reason) => void chain.then(() => handlers.onClose(code, reason)),
-      });
-    },
-  };
-}
+import { delayed, until } from '../sync/support.js';
 
 describe('w.synced of a hot key', () => {
   it('resolves while the key keeps being written, once the peer holds a state containing the write', async () => {
@@ -35,8 +17,8 @@ describe('w.synced of a hot key', () => {
     const peer = await openReplica({ storage: memoryStorage() });
     peer.space('s');
     const [ta, tb] = pairTransports();
-    const la = writer.connect(delayed(ta, 20), { antiEntropyInterval: 0 });
-    const lb = peer.connect(delayed(tb, 20), { antiEntropyInterval: 0 });
+    const la = writer.connect(delayed(ta, 20, { reconnect: false }), { antiEntropyInterval: 0 });
+    const lb = peer.connect(delayed(tb, 20, { reconnect: false }), { antiEntropyInterval: 0 });
     try {
       await (await writer.space('s').put('warm', 1)).synced;
       const first = await writer.space('s').put('doc', 'v0');

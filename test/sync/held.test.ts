@@ -5,7 +5,7 @@
  * (AckTracker `sentFrame`, `held`); c1664b5 used that for `w.synced` in the instance that hears the peer. Here: the
  * same for `w.replicated(n)` (relays report how far n of them hold our log), and for a write made in a tab that does
  * not hold the network role (the leader tells it: lib/sync/tab-waits.ts; the whole path with two tabs is
- * tab-hot-key.test.ts). Each fails on the commit before.
+ * tabs.test.ts, "a document typed in the follower"). Each fails on the commit before.
  */
 import { describe, expect, it } from 'vitest';
 import { AckTracker } from '../../lib/acks.js';

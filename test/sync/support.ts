@@ -1,6 +1,6 @@
 import { memoryStorage } from '../../lib/memory-storage.js';
 import { openReplica, type Replica, type ReplicaOptions } from '../../lib/replica.js';
-import type { Connection, Transport } from '../../lib/transport.js';
+import type { Connection, ConnectionHandlers, Transport } from '../../lib/transport.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { StreamPort } from '../../lib/sync/outgoing.js';
@@ -12,6 +12,23 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** `inner` with every incoming frame handed over `ms` later (order kept): a link with latency. */
+export function delayed(inner: Transport, ms: number, options: { reconnect?: boolean } = {}): Transport {
+  return {
+    ...(options.reconnect !== undefined ? { reconnect: options.reconnect } : {}),
+    open(handlers: ConnectionHandlers): Promise<Connection> {
+      let chain = Promise.resolve();
+      return inner.open({
+        onMessage: (frame) => {
+          const at = Date.now() + ms;
+          chain = chain.then(() => new Promise<void>((r) => setTimeout(r, Math.max(0, at - Date.now())))).then(() => handlers.onMessage(frame));
+        },
+        onClose: (code, reason) => void chain.then(() => handlers.onClose(code, reason)),
+      });
+    },
+  };
 }
 
 export const synced = (...rs: Replica[]) => until(() => rs.every((r) => r.status === 'synced'), 'all replicas synced');

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
 import { memoryRelay, tabGroup, withShared, type Member } from '../support/tab-group.js';
-import { until } from './support.js';
+import { delayed, until } from './support.js';
 
 // Fast enough for a takeover within a test, slow enough that a busy event loop on a loaded CI machine does not
 // look like a dead leader (a takeover needs a silence of 3 beats and then an unanswered probe).
@@ -38,14 +38,15 @@ async function setup(tabs: number) {
   return { group, relay, server, members, replicas, factory, name };
 }
 
-/** Two tabs with space 's', both connected and synced over the one connection the leader holds. */
-async function syncedTabs() {
+/** Two tabs with space 's', both connected and synced over the one connection the leader holds (`latencyMs` each way). */
+async function syncedTabs(latencyMs = 0) {
   const set = await setup(2);
   const [a, b] = set.replicas as [Replica, Replica];
   a.space('s');
   b.space('s');
-  a.connect(set.server.transport());
-  b.connect(set.server.transport());
+  const transport = () => (latencyMs > 0 ? delayed(set.server.transport(), latencyMs) : set.server.transport());
+  a.connect(transport());
+  b.connect(transport());
   await until(() => a.status === 'synced' && b.status === 'synced', 'both tabs synced');
   expect(set.server.open).toBe(1);
   const leaderIdx = set.group.holder === 'tab0' ? 0 : 1;
@@ -190,6 +191,26 @@ describe('tabs sharing one replica: one connection, every tab a full citizen', (
     members[leaderIdx]!.dropPosts(false);
     await w.synced;
     await until(() => follower.pending === 0 && follower.status === 'synced', 'repaired');
+  });
+
+  it('a document typed in the follower: its saves resolve w.synced while the typing goes on', async () => {
+    // Each acknowledgement the leader passes on sits below the key's newest record: the follower's first save waited
+    // as long as the saves went on (175 saves over 2 s on 312cc7d). The leader tells it which of its keys an
+    // acknowledged frame carried (lib/sync/tab-waits.ts); a second waiter made later is answered too.
+    const { relay, follower } = await syncedTabs(20);
+    const first = await follower.space('s').put('doc', 'v0');
+    let settled = 0;
+    void first.synced.then(() => settled++);
+    const end = Date.now() + 3000;
+    let i = 0;
+    while (Date.now() < end && settled < 2) {
+      const w = await follower.space('s').put('doc', `v${++i}`);
+      if (i === 40) void w.synced.then(() => settled++);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const held = await relay.space('s').get('doc');
+    expect(held?.value).not.toBe('v0');
+    expect(settled, `pending after ${i} saves; the relay holds ${String(held?.value)}`).toBe(2);
   });
 
   it('a follower never shows synced while it counts a write the leader has not acknowledged', async () => {
