@@ -59,6 +59,8 @@ export interface ClusterOptions {
   speaks?: Readonly<Record<string, readonly number[]>>;
   /** The virtual clock to run on (default: a new one). */
   clock?: VirtualClock;
+  /** A replica instance opened on `node` (tab `tab`), on `storage` (the disk's instance, under the ledger's spy). */
+  opened?: (node: string, tab: number, replica: Replica, storage: StorageAdapter) => void;
 }
 
 /** What a node's data lives on: a SimDisk, or a plain storage adapter (PlainVolume). */
@@ -309,6 +311,7 @@ export class Cluster {
     if (!n.ids.includes(opened.replicaId)) n.ids.push(opened.replicaId);
     for (const s of spaces) opened.space(s);
     n.tabs[tab] = opened;
+    this.options.opened?.(name, tab, opened, instance);
     const leadership = instance.leadership?.();
     if (!leadership || n.tabs.length === 1) {
       this.lead(n, tab);

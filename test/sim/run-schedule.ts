@@ -20,7 +20,7 @@
 import * as Y from 'yjs';
 import { yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
 import { decodeContext } from '../../lib/dvv.js';
-import { merges, type Context } from '../../lib/index.js';
+import { merges, type Context, type WriteResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
@@ -35,6 +35,7 @@ import { checkEnabled } from './pending.js';
 import { DOC_TEXT } from './doc-values.js';
 import type { Edit, Op, Schedule, Timed } from './schedule.js';
 import { SyncedDurableCheck } from './synced-check.js';
+import { ClaimsCheck } from './claims-check.js';
 
 export const SPACE = 's';
 /** Rejections our simulated network gives, reported by links as `error` events: expected. */
@@ -49,6 +50,8 @@ export interface RunOptions {
   periodicAntiEntropy?: boolean;
   hlcDrift?: boolean;
   syncedDurable?: boolean;
+  /** The held-claims checks (claims-check.ts: pending, status, whenSynced, w.durability); default: see pending.ts. */
+  claims?: boolean;
   /** Called after the checks, before the cluster closes (for debugging a seed). */
   inspect?: (cluster: Cluster, problems: string[]) => Promise<void> | void;
   /**
@@ -68,6 +71,8 @@ export interface RunResult {
   frameTypes: Record<number, number>;
   /** Log frames (CHANGES and LIVE) the durability check decoded, and those it could not (it skips them). */
   durabilityChecked: { changes: number; live: number; undecoded: number };
+  /** How often each held-claim was observed and judged (claims-check.ts), when those checks ran. */
+  claims?: ClaimsCheck['counts'];
 }
 
 export async function runSchedule(s: Schedule, options: RunOptions = {}): Promise<RunResult> {
@@ -87,6 +92,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   const leaked: string[] = [];
   let made: Cluster | undefined;
   let synced: SyncedDurableCheck | undefined; // made with the cluster; frames flow before
+  let claims: ClaimsCheck | undefined; // likewise; instances opened before it are attached once it is made
+  const openedEarly: Array<Parameters<ClaimsCheck['attach']>> = [];
   const watch = new DurabilityWatch((node) => made?.node(node).disk);
   const cluster = await Cluster.create({
     clock,
@@ -121,8 +128,12 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         for (const b of bytes) digest = Math.imul(digest ^ b, 16777619) >>> 0;
         printer?.(from, to, frame);
       },
-      delivered: (from, to, frame, sentAt) => synced?.delivered(from, to, frame, sentAt),
+      delivered: (from, to, frame, sentAt) => {
+        synced?.delivered(from, to, frame, sentAt);
+        claims?.observeAll();
+      },
     },
+    opened: (...a) => (claims ? claims.attach(...a) : openedEarly.push(a)),
   });
   made = cluster;
   synced = new SyncedDurableCheck(cluster, SPACE, clock.now());
@@ -138,6 +149,15 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   // The synced-durable check runs in CI on every schedule that replaces no disk (pending.ts: those that do wait).
   const replacesDisk = s.faults.some((f) => f.what.kind === 'restore' || f.what.kind === 'wipe');
   const checksSynced = options.syncedDurable ?? (checkEnabled('synced-durable') || (!replacesDisk && checkEnabled('synced-durable-kept-disks')));
+  // The other claims that a write is held (claims-check.ts), on schedules that restore no disk from a copy (a disk lost
+  // outright is judged as synced-durable judges it: by the acknowledgements its node sent before it went); in CI only
+  // where no power fails either (pending.ts).
+  const powerLoss = s.faults.some((f) => f.what.kind === 'crash');
+  const restores = s.faults.some((f) => f.what.kind === 'restore');
+  if (options.claims ?? (!restores && (checkEnabled('held-claims') || (!powerLoss && checkEnabled('held-claims-no-power-loss'))))) {
+    claims = new ClaimsCheck(cluster, synced, SPACE, clock.now());
+    for (const a of openedEarly.splice(0)) claims.attach(...a);
+  }
   const runOp = async ({ node, what: op, tab = 0 }: Timed<Op>, index: number) => {
     const n = cluster.node(node);
     const r = n.tab(tab);
@@ -147,9 +167,11 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     const slot = `${node}/${tab % n.tabs.length}/${op.key}`;
     // The dot a write was stored under, as the ledger's spy saw it (the replica may have re-identified since).
     const dotOfWrite = (w: { seq: number }) => (w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, op.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined);
-    const note = async (w: { seq: number; readonly synced: Promise<void> }, what: string, mayCover?: Readonly<Record<string, number>>) => {
+    const claimed = op.kind === 'get' ? undefined : claims?.issuing(r);
+    const note = async (w: WriteResult, what: string, mayCover?: Readonly<Record<string, number>>) => {
       const dot = dotOfWrite(w);
       if (!dot) return;
+      claimed?.(op.key, dot, `${what} (op ${index})`, w);
       cluster.ledger.record({ node, space: SPACE, key: op.key, dot, what: `${what} (op ${index})`, ...(mayCover ? { mayCover } : {}) });
       // w.synced: a relay or peer holds it — durably, at that instant (synced-check.ts).
       if (checksSynced) synced.watch(node, op.key, dot, `${what} (op ${index})`, w.synced);
@@ -209,6 +231,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     edits.set(what.key, log);
     const marker = String.fromCharCode(0x4e00 + index); // one UTF-16 unit per edit: an insert never splits one
     log.attempted.add(marker);
+    const claimed = claims?.issuing(r);
     const w = await r.space(SPACE).writeWith(what.key, (cur, read) => {
       const doc = new Y.Doc();
       doc.clientID = 1 + index; // one Yjs client per edit, fixed by the schedule: runs replay byte for byte
@@ -223,6 +246,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     const dot = w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, what.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined;
     if (!dot) return;
     log.resolved.push({ marker, dot, afterRestore: restored.has(node) });
+    claimed?.(what.key, dot, `edit ${what.key} +${marker} (edit ${index})`, w);
     cluster.ledger.record({ node, space: SPACE, key: what.key, dot, what: `edit ${what.key} +${marker} (edit ${index})` });
   };
 
@@ -329,7 +353,9 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
     }
     problems.push(...leaked.slice(0, 5));
+    claims?.observeAll();
     problems.push(...synced.violations);
+    problems.push(...(claims?.violations ?? []));
     problems.push(...opErrors);
     problems.push(...cluster.net.violations);
     for (const n of cluster.nodes.values()) {
@@ -349,7 +375,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   }
   let bytes = 0;
   for (const name of cluster.names) for (const t of cluster.transportsOf(name)) bytes += t.stats.bytes;
-  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes, frameTypes, durabilityChecked: watch.counts };
+  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes, frameTypes, durabilityChecked: watch.counts, ...(claims ? { claims: claims.counts } : {}) };
 }
 
 /**
