@@ -156,12 +156,11 @@ export class PendingWrites {
   }
 
   /**
-   * A record of `key` was applied at `seq`, not durable yet (ReplicaCore.onApplied). Noted only for a key counted
-   * now: for any other, nothing is pending for an acknowledgement to clear before the record's change is heard.
+   * A record of `key` was applied at `seq`, not durable yet (ReplicaCore.onApplied). Noted for every key: one not
+   * counted now may be by the time an acknowledgement comes (an earlier write of it, not durable either, is heard of
+   * first), and that acknowledgement must not clear it below this record. Its change, once heard, drops the note.
    */
   applied(space: string, key: string, seq: number): void {
-    if (this.lazy.size > 0) this.materialize(space);
-    if (this.keys.get(space)?.get(key) === undefined) return;
     let keys = this.ahead.get(space);
     if (!keys) this.ahead.set(space, (keys = new Map()));
     if ((keys.get(key) ?? 0) < seq) keys.set(key, seq);
@@ -287,8 +286,11 @@ export class PendingWrites {
         else this.setKey(space, key, undefined);
       }
     }
-    // The instance that heard the peer stores the floor; the others were told and need not.
-    this.raise(space, Math.min(upTo, kept - 1), peer !== undefined && this.total !== before);
+    // The instance that heard the peer stores the floor; the others were told and need not. While a key stays, the floor
+    // does not move: its own versions lie anywhere above the floor, below its entry's seq (a record moves up the log by a
+    // join or a later write, and the map knows its entry, not its lowest own counter), and a floor passing one drops it
+    // from the count at the key's next change.
+    if (kept === Infinity) this.raise(space, upTo, peer !== undefined && this.total !== before);
     if (this.total !== before) this.emitCount();
   }
 
