@@ -84,6 +84,7 @@ export class AckTracker {
   private readonly waitListeners = new Set<(space: string, key: string) => void>();
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
+  private readonly frameListeners = new Set<(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>) => void>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
   private readonly advanceListeners = new Set<(space: string, upTo: number, peer: string | undefined) => void>();
   private readonly repListeners = new Set<(space: string, upTo: number, count: number) => void>();
@@ -142,6 +143,7 @@ export class AckTracker {
    * acknowledgements come back would otherwise wait as long as the saves go on). Noted only for awaited keys.
    */
   sentFrame(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>): void {
+    if (upTo > 0 && this.frameListeners.size > 0) for (const l of this.frameListeners) l(peer, space, upTo, entries);
     const waited = this.waitingOn.get(space);
     const remote = this.remoteWaits.get(space);
     const reps = this.repOn.get(space);
@@ -387,6 +389,15 @@ export class AckTracker {
   /** The seq up to which `peer` acknowledged our log in `space` (0 when it did not). */
   ackedBy(peer: string, space: string): number {
     return this.byPeer.get(peer)?.get(space) ?? 0;
+  }
+
+  /**
+   * Called on every log frame (upTo > 0) that went to a peer, with its entries as sent (a relay notes which keys went
+   * to its cluster's members: cluster.ts). Returns the unsubscribe function.
+   */
+  onFrame(listener: (peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>) => void): () => void {
+    this.frameListeners.add(listener);
+    return () => void this.frameListeners.delete(listener);
   }
 
   /** Called on every per-peer acknowledgement that advanced; returns the unsubscribe function. */

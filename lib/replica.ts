@@ -79,8 +79,11 @@ export interface AcceptOptions {
   /** Checks the peer's token (sent in its hello); throws ConcordError 'UNAUTHORIZED' to refuse it. */
   authenticate: (token: string, peerId: string) => AcceptGrants | Promise<AcceptGrants>;
   maxFrameBytes?: number;
-  /** The peer's changes in `space` up to its seq `upTo` are stored, the newest at our log seq `localSeq`. */
-  onStored?: (space: string, upTo: number, localSeq: number) => void;
+  /**
+   * The peer's changes in `space` up to its seq `upTo` are stored, the newest at our log seq `localSeq`; `keys`: the
+   * keys of the log frame that brought them (undefined when a repair or a held-back run did: keys not known here).
+   */
+  onStored?: (space: string, upTo: number, localSeq: number, keys?: readonly string[]) => void;
   /** Milliseconds between anti-entropy rounds on this connection once synced (default 60 000; 0 turns them off). */
   antiEntropyInterval?: number;
   /** Timers for the periodic rounds (simulations pass virtual ones). */

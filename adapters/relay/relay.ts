@@ -266,7 +266,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
         policy,
         now,
         onAuthenticated: authenticated,
-        onStored: (sock, space, upTo, localSeq) => cluster?.stored(sock, space, upTo, localSeq),
+        onStored: (sock, space, upTo, localSeq, keys) => cluster?.stored(sock, space, upTo, localSeq, keys),
       });
       served.add(s);
       if (cluster) s.sendCluster(cluster.relaysNews());

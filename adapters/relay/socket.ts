@@ -56,7 +56,7 @@ export interface SocketContext {
   policy: SocketPolicy;
   now: () => number;
   /** The peer's changes in `space` up to its seq `upTo` are stored at our log seq `localSeq` (cluster counts). */
-  onStored?: (socket: ServedSocket, space: string, upTo: number, localSeq: number) => void;
+  onStored?: (socket: ServedSocket, space: string, upTo: number, localSeq: number, keys?: readonly string[]) => void;
   /** The peer's hello was authenticated (it no longer counts as an unauthenticated socket). */
   onAuthenticated?: () => void;
 }
@@ -146,7 +146,7 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       return grants;
     },
     maxFrameBytes: policy.maxPayload,
-    ...(onStored ? { onStored: (space: string, upTo: number, localSeq: number) => served && !relayPeer && onStored(served, space, upTo, localSeq) } : {}),
+    ...(onStored ? { onStored: (space: string, upTo: number, localSeq: number, keys?: readonly string[]) => served && !relayPeer && onStored(served, space, upTo, localSeq, keys) } : {}),
   });
   metrics.connections.inc();
   metrics.connectionsTotal.inc();

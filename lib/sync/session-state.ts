@@ -72,7 +72,7 @@ export interface SessionOptions {
    * Server: the peer's changes in `space` up to its seq `upTo` are stored here, the newest of them at our
    * log seq `localSeq` (a relay counts how many relays hold them once its relay peers acknowledge that seq).
    */
-  onStored?: (space: string, upTo: number, localSeq: number) => void;
+  onStored?: (space: string, upTo: number, localSeq: number, keys?: readonly string[]) => void;
 }
 
 /** How a session closes on a failure it expects (a refusal, a protocol error); undefined for anything else. */

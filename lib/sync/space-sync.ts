@@ -358,7 +358,7 @@ export class SpaceSync {
       if (keys && stored.length < keys.length) {
         for (const k of keys) localSeq = Math.max(localSeq, (await this.core.storage.get(this.name, k))?.seq ?? 0);
       }
-      onStored(this.name, upTo, localSeq);
+      onStored(this.name, upTo, localSeq, keys);
     }
     this.cursor = { e: session.peer!.epoch, s: upTo };
     if (!this.caughtUp && this.cursor.s >= this.peerTop) this.caughtUp = true;
