@@ -67,8 +67,9 @@ export class AckTracker {
    * space → keys a frame left out (the link could not send their state: VALUE_TOO_LARGE, TYPE_NOT_LOADED): no
    * acknowledgement counts them until their record changes (`release`); their waiters wait there (`parked`).
    */
-  private readonly withheldKeys = new Map<string, Set<string>>();
-  private readonly parked = new Set<SyncWaiter>();
+  private readonly withheldKeys = new Map<string, Map<string, Set<string>>>();
+  /** Parked waiters, with their spaces. */
+  private readonly parked = new Map<SyncWaiter, string>();
   private readonly parkedReplicated = new Set<readonly [string, Waiter]>();
   /**
    * space → key → the highest upTo of a log frame that carried the key and that its peer acknowledged: the peer holds
@@ -102,7 +103,7 @@ export class AckTracker {
    */
   isSynced(space: string, key: string, seq: number): boolean {
     const upTo = this.acked.get(space) ?? 0;
-    if (seq > upTo || this.isWithheld(space, key)) return false;
+    if (seq > upTo || this.isWithheld(space, key, seq)) return false;
     const now = this.locate?.(space, key);
     return now === undefined || now <= upTo;
   }
@@ -162,17 +163,26 @@ export class AckTracker {
 
 
   /**
-   * A frame to a peer left `key` out: the link cannot send its state. Until the key's record changes, no
-   * acknowledgement counts it synced (its writes stay pending: the app was told by an error event).
+   * A frame to `peer` left `key` out: that link cannot send its state. Until the key's record changes, or that peer's
+   * session ends, its acknowledgements do not count the key (its writes stay pending: the app was told by an error
+   * event); another peer's acknowledgement still does.
    */
-  withhold(space: string, key: string): void {
+  withhold(peer: string, space: string, key: string): void {
     let keys = this.withheldKeys.get(space);
-    if (!keys) this.withheldKeys.set(space, (keys = new Set()));
-    keys.add(key);
+    if (!keys) this.withheldKeys.set(space, (keys = new Map()));
+    const peers = keys.get(key) ?? keys.set(key, new Set()).get(key)!;
+    peers.add(peer);
   }
 
-  isWithheld(space: string, key: string): boolean {
-    return this.withheldKeys.size > 0 && this.withheldKeys.get(space)?.has(key) === true;
+  /**
+   * Whether `key` is withheld for what reaches `seq`: some link left it out, and no peer whose link did not has
+   * acknowledged our log up to `seq`.
+   */
+  isWithheld(space: string, key: string, seq: number): boolean {
+    const peers = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
+    if (!peers) return false;
+    for (const [peer, spaces] of this.byPeer) if (!peers.has(peer) && (spaces.get(space) ?? 0) >= seq) return false;
+    return true;
   }
 
   /** `key`'s record changed: a withheld key's next state may go; its parked waiters are weighed again. */
@@ -180,11 +190,18 @@ export class AckTracker {
     const keys = this.withheldKeys.get(space);
     if (!keys?.delete(key)) return;
     if (keys.size === 0) this.withheldKeys.delete(space);
-    for (const w of this.waitingOn.get(space)?.get(key) ?? []) {
-      if (this.parked.delete(w)) this.settle(space, w);
+    this.wake(space, key);
+  }
+
+  /** Parked waiters of `space` (on `key`, when given) are weighed again. */
+  private wake(space: string, key?: string): void {
+    for (const [w, s] of [...this.parked]) {
+      if (s !== space || (key !== undefined && w.key !== key)) continue;
+      this.parked.delete(w);
+      this.settle(space, w);
     }
-    for (const entry of this.parkedReplicated) {
-      if (entry[0] !== space || entry[1].key !== key) continue;
+    for (const entry of [...this.parkedReplicated]) {
+      if (entry[0] !== space || (key !== undefined && entry[1].key !== key)) continue;
       this.parkedReplicated.delete(entry);
       this.settleReplicated(space, entry[1]);
     }
@@ -214,10 +231,10 @@ export class AckTracker {
       return;
     }
     if (this.carriedPast(space, w.key, w.origin) || (this.heldAt.get(space)?.get(w.key) ?? 0) >= w.origin) return w.resolve();
-    if (this.isWithheld(space, w.key)) return void this.parked.add(w);
+    if (this.isWithheld(space, w.key, w.seq)) return void this.parked.set(w, space);
     void this.recordNow(space, w.key).then((at) => {
       if (at === STALLED) return;
-      if (this.isWithheld(space, w.key)) return void this.parked.add(w);
+      if (this.isWithheld(space, w.key, Math.max(w.seq, at ?? 0))) return void this.parked.set(w, space);
       if (at === undefined || at <= upTo) return w.resolve();
       w.seq = at;
       this.settle(space, w);
@@ -246,6 +263,12 @@ export class AckTracker {
         m.set(space, seq);
         for (const l of this.peerListeners) l(peer, space, seq);
         this.ackedCarried(peer, space, seq);
+        // A peer whose link sent what another's left out: its acknowledgement counts those keys.
+        if (this.withheldKeys.has(space)) {
+          this.wake(space);
+          const upTo = this.acked.get(space) ?? 0;
+          if (upTo >= seq) for (const l of this.advanceListeners) l(space, upTo, peer);
+        }
       }
     }
     if ((this.acked.get(space) ?? 0) >= seq) return;
@@ -344,6 +367,11 @@ export class AckTracker {
   forgetPeer(peer: string): void {
     this.byPeer.delete(peer);
     this.carried.delete(peer);
+    // What its link could not send no longer holds anything back.
+    for (const [space, keys] of this.withheldKeys) {
+      for (const [key, peers] of keys) if (peers.delete(peer) && peers.size === 0) (keys.delete(key), this.wake(space, key));
+      if (keys.size === 0) this.withheldKeys.delete(space);
+    }
   }
 
   /**
@@ -464,7 +492,7 @@ export class AckTracker {
     void this.recordNow(space, w.key).then((at) => {
       if (at === STALLED) return;
       // Left out of what we sent: relays hold our log past it without it. Weighed again at the key's next change.
-      if (this.isWithheld(space, w.key!)) return void this.parkedReplicated.add([space, w]);
+      if (this.isWithheld(space, w.key!, Math.max(held, at ?? 0))) return void this.parkedReplicated.add([space, w]);
       if (at === undefined || at <= held || this.replicatedCount(space, at) >= w.n) return w.resolve();
       w.seq = at;
       this.settleReplicated(space, w);

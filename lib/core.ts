@@ -63,6 +63,8 @@ export class ReplicaCore {
    * pending-writes map (pending.ts) learns of records once durable, and must not count the key acknowledged meanwhile.
    */
   onApplied: ((space: string, key: string, seq: number) => void) | undefined;
+  /** The transaction that applied a record (onApplied) failed. */
+  onAbandoned: ((space: string, key: string, seq: number) => void) | undefined;
   /**
    * The highest log seq this instance has written, joined or read. When a transaction finds the log past it,
    * another instance sharing the storage (a tab) committed meanwhile, and may have re-identified the replica:
@@ -129,6 +131,7 @@ export class ReplicaCore {
       minted: (seq) => this.claims.minted(seq),
       withStoredIdentity: (tx, then) => this.withStoredIdentity(tx, then),
       applied: (space, key, seq) => this.onApplied?.(space, key, seq),
+      abandoned: (space, key, seq) => this.onAbandoned?.(space, key, seq),
       written: (space, key, rec, prev) => {
         this.noteDurable(rec.seq);
         this.external.noteOwn(space, rec.seq);
@@ -233,7 +236,10 @@ export class ReplicaCore {
     if (this.closed) return Promise.reject(new ConcordError('CLOSED', 'the replica is closed'));
     const w = new LocalWrite(this.writeHost, space, key, produce, ctx);
     // A promise chain rather than an async function: one promise less per write on the hottest path.
-    return this.storage.transact((tx) => w.run(tx)).then((rec) => w.done(rec));
+    return this.storage.transact((tx) => w.run(tx)).then(
+      (rec) => w.done(rec),
+      (e: unknown) => Promise.reject(w.failed(e)),
+    );
   }
 
   /**
@@ -320,18 +326,25 @@ export class ReplicaCore {
       options.alsoInTx?.(tx);
       return seq;
     };
-    const seq = await this.storage.transact((tx) => {
-      // Every read goes out at once: the records, the sequence, and what the peer delivered before (when not
-      // cached yet). Where storage answers at once (memory), nothing is awaited at all.
-      const prevs = entries.map(([key]) => tx.get(space, key));
-      const lastSeq = tx.getMeta<number>('seq');
-      const cached = seen ? this.seenOf.get(peer!) : null;
-      const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
-      if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {
-        return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => body(tx, p, s, k ?? null));
-      }
-      return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
-    });
+    let seq: number;
+    try {
+      seq = await this.storage.transact((tx) => {
+        // Every read goes out at once: the records, the sequence, and what the peer delivered before (when not
+        // cached yet). Where storage answers at once (memory), nothing is awaited at all.
+        const prevs = entries.map(([key]) => tx.get(space, key));
+        const lastSeq = tx.getMeta<number>('seq');
+        const cached = seen ? this.seenOf.get(peer!) : null;
+        const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
+        if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {
+          return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => body(tx, p, s, k ?? null));
+        }
+        return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
+      });
+    } catch (e) {
+      // Nothing of it stays: what onApplied told of its records is taken back.
+      for (const c of changes) this.onAbandoned?.(space, c.key, c.rec.seq);
+      throw e;
+    }
     this.committed(seq);
     if (seen) this.seenOf.set(peer!, seen);
     for (const change of changes) {

@@ -23,6 +23,8 @@ export interface WriteHost {
   withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T>;
   /** A record was applied, not durable yet (the pending-writes map places its key there at once: pending.ts `applied`). */
   applied(space: string, key: string, seq: number): void;
+  /** The transaction that applied it failed: nothing of it stays (pending.ts `abandoned`). */
+  abandoned(space: string, key: string, seq: number): void;
   /** A write of `rec` is durable: note it and report the change. */
   written(space: string, key: string, rec: KeyRecord, prev: KeyRecord | undefined): void;
 }
@@ -38,6 +40,8 @@ export interface WriteReceiver<R> {
 export class LocalWrite {
   private readonly hlc: Hlc;
   private prev: KeyRecord | undefined;
+  /** The seq of the record `body` applied, if it did. */
+  private appliedAt: number | undefined;
 
   /**
    * `produce` decides the content from the key's current record; a put passes its content itself (no closure per put:
@@ -61,6 +65,12 @@ export class LocalWrite {
       return Promise.all([current, lastSeq]).then(([c, s]) => this.mint(tx, c, s));
     }
     return this.mint(tx, current, lastSeq);
+  }
+
+  /** The transaction failed: what `body` told of its record is taken back. Returns `e` (to throw it on). */
+  failed(e: unknown): unknown {
+    if (this.appliedAt !== undefined) this.host.abandoned(this.space, this.key, this.appliedAt);
+    return e;
   }
 
   /** Reports a durable write; returns its record. */
@@ -93,6 +103,7 @@ export class LocalWrite {
     const next = record(this.key, state, seq);
     tx.put(this.space, this.key, next);
     this.host.applied(this.space, this.key, seq);
+    this.appliedAt = seq;
     return next;
   }
 }
@@ -116,7 +127,7 @@ export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: Wr
     },
     (e: unknown) => {
       receiver.waiting?.(false);
-      throw e;
+      throw w.failed(e);
     },
   );
 }

@@ -166,6 +166,14 @@ export class PendingWrites {
     if ((keys.get(key) ?? 0) < seq) keys.set(key, seq);
   }
 
+  /** The transaction that applied `key`'s record at `seq` failed (ReplicaCore.onAbandoned): the note goes. */
+  abandoned(space: string, key: string, seq: number): void {
+    const keys = this.ahead.get(space);
+    if (keys?.get(key) !== seq) return;
+    keys.delete(key);
+    if (keys.size === 0) this.ahead.delete(space);
+  }
+
   /** The seq of `key`'s newest applied record not durable yet, if any (stale entries dropped). */
   private aheadOf(space: string, key: string): number | undefined {
     const keys = this.ahead.get(space);
@@ -282,7 +290,7 @@ export class PendingWrites {
       for (const [key, n] of keys) {
         if (n > upTo) continue;
         const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
-        if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key)) kept = Math.min(kept, n);
+        if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key, n)) kept = Math.min(kept, n);
         else this.setKey(space, key, undefined);
       }
     }

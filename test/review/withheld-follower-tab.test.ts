@@ -1,0 +1,141 @@
+/**
+ * KNOWN, not fixed yet (it.fails): the closing note of the stop that added it says what the fix needs.
+ * Probe (review 32): a key the leader's link withholds counts synced in a follower tab.
+ *
+ * `withhold` (acks.ts) lives in the AckTracker of the instance whose session left the key out: the leader tab. The
+ * others sharing the storage hear only "acknowledged up to u" (tabs.ts passes onAdvance on; AckTracker.ack without a
+ * peer), and neither their pending-writes map (pending.ts acked: `isWithheld` asks their own tracker) nor their waiters
+ * (acks.ts settle: the record read is at or below u) know the key was left out. A big write made in a follower tab then
+ * resolves `w.synced`, says 'synced', counts nothing pending there — and the follower's floor (raised past the key in
+ * memory, stored at close) makes a reopen count nothing either — while the relay holds nothing of it.
+ */
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
+import { ConcordError } from '../../lib/errors.js';
+import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import type { Connection, ConnectionHandlers, Transport } from '../../lib/transport.js';
+import { tabGroup, withShared, type Member } from '../support/tab-group.js';
+import { until } from '../sync/support.js';
+
+const FAST = { beatMs: 150, probeTimeoutMs: 150 };
+const FRAME = 16 * 1024;
+const open: Replica[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close().catch(() => {})));
+});
+
+/** test/support/tab-group.ts memoryRelay, with a frame limit on both ends (the relay's --max-payload). */
+function relayTransport(relay: Replica): Transport {
+  return {
+    label: 'memory-relay',
+    async open(handlers: ConnectionHandlers): Promise<Connection> {
+      let closed = false;
+      let server!: ConnectionHandlers;
+      const end = (code: number, reason: string) => {
+        if (closed) return;
+        closed = true;
+        queueMicrotask(() => {
+          server.onClose(code, reason);
+          handlers.onClose(code, reason);
+        });
+      };
+      const toServer: Connection = {
+        maxFrameBytes: FRAME,
+        send: (f) => void (!closed && queueMicrotask(() => !closed && server.onMessage(f))),
+        close: (code = 1000, reason = '') => end(code, reason),
+      };
+      const toClient: Connection = {
+        maxFrameBytes: FRAME,
+        send: (f) => void (!closed && queueMicrotask(() => !closed && handlers.onMessage(f))),
+        close: (code = 1000, reason = '') => end(code, reason),
+      };
+      server = relay.accept(toClient, { authenticate: () => ({ rights: () => 'write' }) });
+      return toServer;
+    },
+  };
+}
+
+describe('a key the leader tab withholds, written in a follower tab', () => {
+  it.fails('is not synced, and stays pending, in the follower tab too', async () => {
+    const factory = new IDBFactory();
+    const name = `tabs-${Math.random().toString(36).slice(2)}`;
+    const group = tabGroup();
+    const relay = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024 });
+    relay.core.speaks = [5, 6, 7, 8, 9]; // a relay of an earlier release: takes no key in parts
+    open.push(relay);
+    const tabs: Replica[] = [];
+    const members: Member[] = [];
+    for (let i = 0; i < 2; i++) {
+      const member = group.member(`tab${i}`);
+      const r = await openReplica({
+        storage: withShared(indexedDBStorage(name, { indexedDB: factory }), member),
+        sharedNetwork: { ...FAST, timers: member.timers },
+        maxValueBytes: 64 * 1024,
+      });
+      r.space('s');
+      members.push(member);
+      tabs.push(r);
+      open.push(r);
+    }
+    const errors: unknown[] = [];
+    for (const t of tabs) t.on('error', (e) => errors.push(e));
+    for (const t of tabs) t.connect(relayTransport(relay));
+    await until(() => tabs.every((t) => t.status === 'synced'), 'both tabs synced');
+    const leader = tabs[group.holder === 'tab0' ? 0 : 1]!;
+    const follower = tabs[group.holder === 'tab0' ? 1 : 0]!;
+
+    const big = await follower.space('s').put('big', 'x'.repeat(30 * 1024));
+    let synced = false;
+    void big.synced.then(() => (synced = true));
+    const other = await follower.space('s').put('other', 1);
+    await other.synced; // the relay acknowledged the log past big
+    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the leader reported big');
+    await until(() => leader.pending === 1, 'the leader counts big pending');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await relay.space('s').get('big'), 'the relay holds nothing of big').toBeUndefined();
+    expect.soft(synced, "big's w.synced resolved in the follower while the relay holds nothing of it").toBe(false);
+    expect.soft(big.durability, 'the follower says big is synced').toBe('local');
+    expect.soft(follower.pending, 'the follower counts nothing pending').toBe(1);
+    expect.soft(follower.status).not.toBe('synced');
+    void members;
+  });
+
+  it.fails('is counted pending after both tabs close and the storage is opened again (the follower stored a floor past it)', async () => {
+    const factory = new IDBFactory();
+    const name = `tabs-${Math.random().toString(36).slice(2)}`;
+    const group = tabGroup();
+    const relay = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024 });
+    relay.core.speaks = [5, 6, 7, 8, 9];
+    open.push(relay);
+    const tabs: Replica[] = [];
+    for (let i = 0; i < 2; i++) {
+      const member = group.member(`tab${i}`);
+      const r = await openReplica({
+        storage: withShared(indexedDBStorage(name, { indexedDB: factory }), member),
+        sharedNetwork: { ...FAST, timers: member.timers },
+        maxValueBytes: 64 * 1024,
+      });
+      r.space('s');
+      tabs.push(r);
+    }
+    const errors: unknown[] = [];
+    for (const t of tabs) t.on('error', (e) => errors.push(e));
+    for (const t of tabs) t.connect(relayTransport(relay));
+    await until(() => tabs.every((t) => t.status === 'synced'), 'both tabs synced');
+    const leader = tabs[group.holder === 'tab0' ? 0 : 1]!;
+    const follower = tabs[group.holder === 'tab0' ? 1 : 0]!;
+    await follower.space('s').put('big', 'x'.repeat(30 * 1024));
+    await (await follower.space('s').put('other', 1)).synced;
+    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the leader reported big');
+    await until(() => leader.pending === 1, 'the leader counts big pending');
+    await new Promise((r) => setTimeout(r, 100));
+    await follower.close();
+    await leader.close();
+    const again = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }), maxValueBytes: 64 * 1024 });
+    open.push(again);
+    expect(await relay.space('s').get('big'), 'the relay holds nothing of big').toBeUndefined();
+    expect(again.pending, 'big pending after the reopen').toBe(1);
+  });
+});
