@@ -124,6 +124,13 @@ export class PendingWrites {
    * change was heard, or its transaction failed) and counts for nothing.
    */
   private readonly ahead = new Map<string, Map<string, number>>();
+  /**
+   * space → key → the lowest counter of our versions in a counted key's record, where that lies below the record's seq
+   * (a join kept our version beside a peer's, or we wrote beside our own earlier sibling). An acknowledgement past the
+   * counter but below the entry says nothing of the key (the log it covers did not hold the key there): the floor may
+   * not pass the counter while the key is counted. Rare, so kept apart from `keys`.
+   */
+  private readonly lows = new Map<string, Map<string, number>>();
   /** The top of the stored keys the open started from, while they still say what is pending (no key changed since). */
   private keptTop: number | undefined;
 
@@ -257,7 +264,7 @@ export class PendingWrites {
         const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0);
         if (own) minOwn = Math.min(minOwn, own.min, rec.seq);
         const seen = this.loading!.get(`${space}\n${key}`);
-        if (seen === undefined || seen < rec.seq) this.setKey(space, key, own ? rec.seq : undefined);
+        if (seen === undefined || seen < rec.seq) this.setKey(space, key, own ? rec.seq : undefined, own?.min);
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]![1].seq;
@@ -273,7 +280,8 @@ export class PendingWrites {
     if (a !== undefined && a <= rec.seq) this.aheadOf(space, key); // heard durable: drops it (durableSeq covers it now)
     const floor = this.floors.get(space) ?? 0;
     const before = this.total;
-    this.setKey(space, key, ownAbove(rec, this.core.replicaId, floor) ? rec.seq : undefined);
+    const own = ownAbove(rec, this.core.replicaId, floor);
+    this.setKey(space, key, own ? rec.seq : undefined, own?.min);
     if (!this.hooks.shared && !this.keys.has(space)) this.raise(space, rec.seq, false);
     if (this.total !== before) this.emitCount();
   }
@@ -287,8 +295,14 @@ export class PendingWrites {
     // a frame left out (acks.ts `withhold`: the link cannot send it); and the floor stays below them (a crash before that record is durable leaves the entry the peer never got).
     let kept = Infinity;
     if (keys) {
+      const lows = this.lows.get(space);
       for (const [key, n] of keys) {
-        if (n > upTo) continue;
+        if (n > upTo) {
+          // Its entry is past what was acknowledged, but our versions in it may not be: the floor stays below them.
+          const low = lows?.get(key);
+          if (low !== undefined && low <= upTo) kept = Math.min(kept, low);
+          continue;
+        }
         const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
         if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key, n)) kept = Math.min(kept, n);
         else this.setKey(space, key, undefined);
@@ -302,9 +316,16 @@ export class PendingWrites {
     if (this.total !== before) this.emitCount();
   }
 
-  private setKey(space: string, key: string, n: number | undefined): void {
+  private setKey(space: string, key: string, n: number | undefined, low?: number): void {
     if (!this.loading) this.keptTop = undefined;
     if (this.lazy.size > 0) this.materialize(space);
+    if (n !== undefined && low !== undefined && low < n) {
+      const lows = this.lows.get(space) ?? this.lows.set(space, new Map()).get(space)!;
+      lows.set(key, low);
+    } else if (this.lows.size > 0) {
+      const lows = this.lows.get(space);
+      if (lows?.delete(key) && lows.size === 0) this.lows.delete(space);
+    }
     let keys = this.keys.get(space);
     if (n === undefined) {
       if (keys?.delete(key)) {
@@ -355,7 +376,9 @@ export class PendingWrites {
     const top = await this.core.storedTop();
     // Opened from stored keys, and nothing changed since: they are still right (no frame of them again in the log).
     if (this.keptTop === top || this.total < MIN_STORED) return;
-    const kept: StoredKeys | null = this.total <= MAX_STORED ? { id: this.core.replicaId, top, spaces: {} } : null;
+    // Stored keys say their entries' seqs, not our lowest counters in them: with a key whose counters lie lower, the next
+    // open reads the log instead (its floor must stay below them).
+    const kept: StoredKeys | null = this.total <= MAX_STORED && this.lows.size === 0 ? { id: this.core.replicaId, top, spaces: {} } : null;
     for (const space of [...this.lazy.keys()]) this.materialize(space);
     if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys);
     await this.core.storage.transact((tx) => tx.setMeta(KEYS_META, kept));

@@ -76,4 +76,20 @@ describe('replica.pending and records applied before they are durable', () => {
     pending.acked('s', 4, 'peer');
     expect(pending.count).toBe(0);
   });
+
+  it('an acknowledgement below a key\'s entry but past our version in it does not move the floor past that version', () => {
+    const { pending, core } = map();
+    // k: our write (1), then a peer's concurrent write joined (2: our version 1 stays in it). A frame read before the
+    // join sent the log up to 1 with k in it; one read after it sends nothing of k below 2: either way the peer acks 1
+    // while k's entry is at 2 — here the latter, so the peer holds nothing of k.
+    pending.changed(change(core, 'k', 1, [[ME, 1]]));
+    pending.changed(change(core, 'k', 2, [[ME, 1], [THEM, 1]]));
+    pending.acked('s', 1, 'peer');
+    expect(pending.count, 'k: its entry (2) is past the acknowledgement').toBe(1);
+    // Another concurrent write of the peer's joined: our version 1 is still in k, still in no peer.
+    pending.changed(change(core, 'k', 3, [[ME, 1], [THEM, 2]]));
+    expect(pending.count, 'k: the floor passed our version 1 and its next change dropped it').toBe(1);
+    pending.acked('s', 3, 'peer');
+    expect(pending.count).toBe(0);
+  });
 });
