@@ -163,9 +163,9 @@ export class AckTracker {
 
 
   /**
-   * A frame to `peer` left `key` out: that link cannot send its state. Until the key's record changes, or that peer's
-   * session ends, its acknowledgements do not count the key (its writes stay pending: the app was told by an error
-   * event); another peer's acknowledgement still does.
+   * A frame to `peer` left `key` out: that link cannot send its state. Until the key's record changes, that peer's
+   * acknowledgements do not count the key, in this session or a later one (which streams from its cursor, past the
+   * key); another peer's still do. Its writes stay pending meanwhile: the app was told by an error event.
    */
   withhold(peer: string, space: string, key: string): void {
     let keys = this.withheldKeys.get(space);
@@ -367,11 +367,7 @@ export class AckTracker {
   forgetPeer(peer: string): void {
     this.byPeer.delete(peer);
     this.carried.delete(peer);
-    // What its link could not send no longer holds anything back.
-    for (const [space, keys] of this.withheldKeys) {
-      for (const [key, peers] of keys) if (peers.delete(peer) && peers.size === 0) (keys.delete(key), this.wake(space, key));
-      if (keys.size === 0) this.withheldKeys.delete(space);
-    }
+    // What its link could not send stays withheld from it: a next session streams from its cursor, past the key.
   }
 
   /**

@@ -57,4 +57,35 @@ describe('a write the link cannot send', () => {
       for (const l of links) l.close();
     });
   }
+
+  it('stays withheld after the link closes: the next session to the same peer streams from past the key and sends nothing of it', async () => {
+    const writer = await replica();
+    const errors: unknown[] = [];
+    writer.on('error', (e) => errors.push(e));
+    const late = await replica();
+    late.core.speaks = [5, 6, 7, 8, 9]; // takes no key in parts
+    const connect = () => {
+      const [ta, tb] = pairTransports({ maxFrameBytes: FRAME });
+      return [writer.connect(ta, { antiEntropyInterval: 0 }), late.connect(tb, { antiEntropyInterval: 0 })];
+    };
+    let links = connect();
+    await until(() => writer.status === 'synced', 'linked');
+    const big = await writer.space('s').put('big', 'x'.repeat(30 * 1024));
+    await (await writer.space('s').put('other', 1)).synced;
+    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
+    for (const l of links) l.close();
+    await until(() => writer.status !== 'synced' || writer.core.acks.ackedBy(late.replicaId, 's') === 0, 'the link is down');
+    await new Promise((r) => setTimeout(r, 20));
+    links = connect();
+    await (await writer.space('s').put('after', 2)).synced; // the new session acknowledged our log past big's entry
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await late.space('s').get('big'), 'the peer holds nothing of big').toBeUndefined();
+    let synced = false;
+    void big.synced.then(() => (synced = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(synced, 'big synced by the second session, which never carried it').toBe(false);
+    expect(writer.pending, 'big still pending').toBe(1);
+    expect(writer.status).not.toBe('synced');
+    for (const l of links) l.close();
+  });
 });
