@@ -83,6 +83,7 @@ export class AckTracker {
   private readonly repOn = new Map<string, Map<string, Set<Waiter>>>();
   private readonly heldListeners = new Set<(space: string, key: string, at: number) => void>();
   private readonly waitListeners = new Set<(space: string, key: string) => void>();
+  private readonly withholdListeners = new Set<(peer: string, space: string, key: string) => void>();
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly frameListeners = new Set<(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>) => void>();
@@ -171,7 +172,22 @@ export class AckTracker {
     let keys = this.withheldKeys.get(space);
     if (!keys) this.withheldKeys.set(space, (keys = new Map()));
     const peers = keys.get(key) ?? keys.set(key, new Set()).get(key)!;
+    if (peers.has(peer)) return;
     peers.add(peer);
+    for (const l of this.withholdListeners) l(peer, space, key);
+  }
+
+  /** Every key withheld, with the peer whose link left it out. */
+  withheldList(): Array<[space: string, key: string, peer: string]> {
+    const out: Array<[string, string, string]> = [];
+    for (const [space, keys] of this.withheldKeys) for (const [key, peers] of keys) for (const peer of peers) out.push([space, key, peer]);
+    return out;
+  }
+
+  /** Listens to keys newly withheld (tab-waits.ts tells the other instances sharing the storage). */
+  onWithhold(listener: (peer: string, space: string, key: string) => void): () => void {
+    this.withholdListeners.add(listener);
+    return () => void this.withholdListeners.delete(listener);
   }
 
   /**

