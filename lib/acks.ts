@@ -177,6 +177,18 @@ export class AckTracker {
     for (const l of this.withholdListeners) l(peer, space, key);
   }
 
+  /** Whether a link to `peer` left `key` out (and its record has not changed since): `peer` does not hold it from us. */
+  isWithheldFrom(peer: string, space: string, key: string): boolean {
+    return this.withheldKeys.size > 0 && this.withheldKeys.get(space)?.get(key)?.has(peer) === true;
+  }
+
+  /** Whether a link to `peer` left any key of `space` out (that has not changed since). */
+  hasWithheldFrom(peer: string, space: string): boolean {
+    const keys = this.withheldKeys.size > 0 ? this.withheldKeys.get(space) : undefined;
+    if (keys) for (const peers of keys.values()) if (peers.has(peer)) return true;
+    return false;
+  }
+
   /** Every key withheld, with the peer whose link left it out. */
   withheldList(): Array<[space: string, key: string, peer: string]> {
     const out: Array<[string, string, string]> = [];

@@ -423,10 +423,18 @@ export class ClusterDriver {
   /** Whether `member` (which acknowledged `acked` in `space`) holds the entry; the keys it is not known to hold go to `unknown`. */
   private memberHolds(member: string, space: string, acked: number, p: Pending, unknown: Set<string>): boolean {
     if (acked < p.localSeq) return false;
-    if (!p.keys) return true;
+    const acks = this.o.replica.core.acks;
+    // An entry stored with no keys (a repair's) may hold any key: while the link to the member leaves one out, it does
+    // not count (a conservative count: the writes of that entry wait for the key's next state, or another member).
+    if (!p.keys) return !acks.hasWithheldFrom(member, space);
     const held = this.holds.get(member)?.get(space);
     let all = true;
     for (const key of p.keys) {
+      // A key the link to it left out (over its frame, a type it lacks): however far it acknowledged, not there.
+      if (acks.isWithheldFrom(member, space, key)) {
+        all = false;
+        continue;
+      }
       if ((held?.get(key) ?? 0) >= p.localSeq) continue;
       all = false;
       unknown.add(key);
@@ -450,14 +458,14 @@ export class ClusterDriver {
       due.push(key);
     }
     if (due.length === 0) return;
-    const storage = this.o.replica.core.storage;
+    const { storage, acks } = this.o.replica.core;
     void Promise.all(due.map((key) => storage.get(space, key).then((rec) => rec?.seq, () => undefined))).then((seqs) => {
       if (this.closed) return;
       const watched = this.watched.get(space);
       due.forEach((key, i) => {
         const at = seqs[i];
         if (at === undefined || !watched?.has(key)) return;
-        for (const [member, a] of acked) if (at <= a) this.hold(member, space, key, a);
+        for (const [member, a] of acked) if (at <= a && !acks.isWithheldFrom(member, space, key)) this.hold(member, space, key, a);
       });
       this.recount(space);
     });
