@@ -42,6 +42,11 @@ export class LocalWrite {
   private prev: KeyRecord | undefined;
   /** The seq of the record `body` applied, if it did. */
   private appliedAt: number | undefined;
+  /**
+   * Run at once (writeNow): the host hears that the record was applied once the storage answered, and only if the
+   * record is not durable by then — a note nothing could read before the change reports the record durable.
+   */
+  appliedLater = false;
 
   /**
    * `produce` decides the content from the key's current record; a put passes its content itself (no closure per put:
@@ -73,6 +78,11 @@ export class LocalWrite {
     return e;
   }
 
+  /** The record `rec` of a write run at once was applied and waits to be durable (see appliedLater). */
+  appliedNow(rec: KeyRecord | undefined): void {
+    if (rec) this.host.applied(this.space, this.key, rec.seq);
+  }
+
   /** Reports a durable write; returns its record. */
   done(rec: KeyRecord | undefined): KeyRecord | undefined {
     if (rec) this.host.written(this.space, this.key, rec, this.prev);
@@ -102,7 +112,7 @@ export class LocalWrite {
     const state = update(base, this.ctx ?? base.cc, version);
     const next = record(this.key, state, seq);
     tx.put(this.space, this.key, next);
-    this.host.applied(this.space, this.key, seq);
+    if (!this.appliedLater) this.host.applied(this.space, this.key, seq);
     this.appliedAt = seq;
     return next;
   }
@@ -114,10 +124,15 @@ export class LocalWrite {
  * cannot (nothing ran).
  */
 export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: WriteReceiver<R>): R | Promise<R> | undefined {
+  // The pending-writes map hears of the applied record after the storage answered (no code runs in between, and no
+  // acknowledgement), and not at all when the commit is durable at once (memory storage): the change that follows
+  // at once, after the durable seq moved past the record, would drop the note unread — two map writes per put saved.
+  w.appliedLater = true;
   const now = storage.transactNow?.<KeyRecord | undefined>((tx) => w.run(tx) as KeyRecord | undefined);
   if (!now) return undefined;
   const rec = now.value;
   if (!now.durable) return receiver.settled(w, w.done(rec));
+  w.appliedNow(rec);
   receiver.waiting?.(true);
   return now.durable.then(
     () => {
