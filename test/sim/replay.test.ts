@@ -51,12 +51,15 @@ describe('simulated runs replay from their seed', () => {
   // again before the peer acknowledged the first write (mixed 236, 2dd2ae9); a key moved to a record not durable yet,
   // which the catch-up's log read skips (crash 93, 675a46a; and c1664b5: an ACK a crashed replica's session drained
   // after the close); a sketched run's claims leaving out a key not durable at the decoder (tabs 24, a6208fe); mixed 97
-  // (crashes and tabs: fails with the merged checker until c1664b5).
+  // (crashes and tabs: fails with the merged checker until c1664b5); a relay that writes collected its own delete before
+  // any peer held it, so the key's record named no version of ours and a peer's acknowledgement of a log that never
+  // carried the key resolved w.synced (gc-relay 46; test/sync/collect-pending-tombstone.test.ts).
   it.each([
     [236, 'mixed'],
     [93, 'crash'],
     [24, 'tabs'],
     [97, 'mixed'],
+    [46, 'gc-relay'],
   ] as const)('seed %i (%s): w.synced only once another node holds the write durably', async (seed, family) => {
     const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
     expect((await runSchedule(s, { syncedDurable: true })).problems, `seed ${seed} (${family})`).toEqual([]);
