@@ -33,7 +33,8 @@ describe('simulated runs replay from their seed', () => {
   // collected delete whose counter a re-identification lowered out of its key's context lives on in that context
   // (restore-once 100); an acknowledgement is judged by the disk its sender had when it sent it, a relay restored
   // (mixed 317, crash 81) or a peer's disk lost (crash 85) while it travelled or while the writer stored what came
-  // with it.
+  // with it; a hello's cursors acknowledge too, judged likewise (mixed 6771: b's hello, sent while its disk held c's
+  // write, reached c after that disk was lost).
   it.each([
     [38, 'mixed'],
     [327, 'mixed'],
@@ -41,6 +42,7 @@ describe('simulated runs replay from their seed', () => {
     [317, 'mixed'],
     [81, 'crash'],
     [85, 'crash'],
+    [6771, 'mixed'],
   ] as const)('seed %i (%s) passes the synced-durable check', async (seed, family) => {
     const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
     expect(s.faults.some((f) => f.what.kind === 'restore' || f.what.kind === 'wipe'), `seed ${seed}`).toBe(true);
