@@ -6,21 +6,30 @@
  * which joins with it), and nothing the context does not cover is ever refused. The collected state is a
  * change like any other (a new seq, streamed to peers, who drop their tombstones likewise); a collected key
  * is never collected again.
+ *
+ * A key holding a tombstone of ours that no peer has acknowledged yet (`pending`: replica.pending counts it) is not
+ * collected until one has: collected, our delete would live on only in the key's context, which names no version of
+ * ours — nothing then tells that the write still waits for a peer (`w.synced` and replica.pending read our versions
+ * in the record), and a peer's acknowledgement of a log that never carried the key would count it held.
  */
 import type { ReplicaCore, StoredChange } from './core.js';
 import { record } from './record.js';
 import type { KeyRecord } from './storage.js';
 
-/** Collects the tombstones older than `grace` ms in every space; returns how many keys were collected. */
-export async function collectTombstones(core: ReplicaCore, grace: number): Promise<number> {
+/**
+ * Collects the tombstones older than `grace` ms in every space; returns how many keys were collected. `pending`: whether
+ * the key's record holds a version of ours no peer has acknowledged (such a key is left for a later round).
+ */
+export async function collectTombstones(core: ReplicaCore, grace: number, pending?: (space: string, key: string, rec: KeyRecord) => boolean): Promise<number> {
   const cutoff = core.now() - grace;
-  const doomed = (rec: KeyRecord) => rec.vs.length > 0 && rec.vs.every((v) => v.d && v.t < cutoff);
+  const expired = (rec: KeyRecord) => rec.vs.length > 0 && rec.vs.every((v) => v.d && v.t < cutoff);
   let collected = 0;
   for (const space of await core.storage.spaces()) {
+    const doomed = (key: string, rec: KeyRecord) => expired(rec) && !pending?.(space, key, rec);
     const keys: string[] = [];
     for (let after: string | undefined; ; ) {
       const page = await core.storage.scan(space, { limit: 512, ...(after !== undefined ? { after } : {}) });
-      for (const [key, rec] of page) if (doomed(rec)) keys.push(key);
+      for (const [key, rec] of page) if (doomed(key, rec)) keys.push(key);
       if (page.length < 512) break;
       after = page[page.length - 1]![0];
     }
@@ -31,7 +40,7 @@ export async function collectTombstones(core: ReplicaCore, grace: number): Promi
       let seq = (await tx.getMeta<number>('seq')) ?? 0;
       for (const key of keys) {
         const prev = await tx.get(space, key);
-        if (!prev || !doomed(prev)) continue;
+        if (!prev || !doomed(key, prev)) continue;
         const rec = record(key, { vs: [], cc: prev.cc }, ++seq);
         tx.put(space, key, rec);
         changes.push({ space, key, rec, prev, origin: 'remote', collected: true });

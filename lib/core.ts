@@ -362,9 +362,9 @@ export class ReplicaCore {
   }
 
   /** Tombstone collection (collection.ts). Returns how many keys were collected. */
-  collectTombstones(grace: number): Promise<number> {
+  collectTombstones(grace: number, pending?: (space: string, key: string, rec: KeyRecord) => boolean): Promise<number> {
     this.assertOpen();
-    return collectTombstones(this, grace);
+    return collectTombstones(this, grace, pending);
   }
 
   /** What `peer` delivered to us directly (its highest own dot and the epoch it announced then), if anything. */

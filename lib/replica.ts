@@ -406,7 +406,13 @@ export class Replica implements SpaceHost {
 
   /** Collects tombstones older than the grace period now (relays also do it periodically); returns the count removed. */
   collectGarbage(): Promise<number> {
-    return this.core.collectTombstones(this.gcGrace);
+    // A key holding a version of ours no peer acknowledged yet waits (collection.ts): its record not durable yet, or
+    // still counted pending.
+    const core = this.core;
+    return core.collectTombstones(
+      this.gcGrace,
+      (space, key, rec) => rec.vs.some((v) => v.r === core.replicaId) && (rec.seq > core.durableSeq || this.pendingWrites.seqOf(space, key) !== undefined),
+    );
   }
 
   async close(): Promise<void> {

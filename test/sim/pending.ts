@@ -26,19 +26,6 @@ export interface Pending {
  * Families (fault classes) first, then checks, then named scenarios.
  */
 export const PENDING_FIXES: Record<string, Pending> = {
-  'check:synced-durable': {
-    defects: ['N5'],
-    why:
-      'a write reported synced (w.synced) while no other node held it durably — pending only for schedules that restore a ' +
-      'disk from a copy or lose one (restore, wipe); CI checks every other schedule (check:synced-durable-kept-disks). ' +
-      'Fixed in the engine: repair frames counted stored before acknowledged; a hello\'s cursor not durable yet (mixed ' +
-      '97); a run that left a non-durable key out (mixed 6); a key written again, or moved into the non-durable tail of ' +
-      'the log, before the acknowledgement (mixed 236, crash 93); a sketched run\'s claims leaving a key out (tabs 24); an ' +
-      'acknowledgement drained by a closed replica (crash 93). The check follows re-issued, superseded and lowered writes ' +
-      '(carried.ts) and judges an acknowledgement by its sender\'s disk when sent (synced-check.ts). Left: 1 of 1 500 CI ' +
-      'schedules (gc-relay 46: a relay restored once, collecting tombstones), 13 of 6 300 from base 5000, every one with a ' +
-      'replaced disk. SIM_PENDING=check:synced-durable runs it; SIM_SYNCED_DEBUG=1 tells more of each.',
-  },
   'check:held-claims': {
     defects: ['N6'],
     why:

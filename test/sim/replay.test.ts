@@ -33,7 +33,8 @@ describe('simulated runs replay from their seed', () => {
   // collected delete whose counter a re-identification lowered out of its key's context lives on in that context
   // (restore-once 100); an acknowledgement is judged by the disk its sender had when it sent it, a relay restored
   // (mixed 317, crash 81) or a peer's disk lost (crash 85) while it travelled or while the writer stored what came
-  // with it.
+  // with it; a hello's cursors acknowledge too, judged likewise (mixed 6771: b's hello, sent while its disk held c's
+  // write, reached c after that disk was lost).
   it.each([
     [38, 'mixed'],
     [327, 'mixed'],
@@ -41,6 +42,7 @@ describe('simulated runs replay from their seed', () => {
     [317, 'mixed'],
     [81, 'crash'],
     [85, 'crash'],
+    [6771, 'mixed'],
   ] as const)('seed %i (%s) passes the synced-durable check', async (seed, family) => {
     const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
     expect(s.faults.some((f) => f.what.kind === 'restore' || f.what.kind === 'wipe'), `seed ${seed}`).toBe(true);
@@ -51,12 +53,15 @@ describe('simulated runs replay from their seed', () => {
   // again before the peer acknowledged the first write (mixed 236, 2dd2ae9); a key moved to a record not durable yet,
   // which the catch-up's log read skips (crash 93, 675a46a; and c1664b5: an ACK a crashed replica's session drained
   // after the close); a sketched run's claims leaving out a key not durable at the decoder (tabs 24, a6208fe); mixed 97
-  // (crashes and tabs: fails with the merged checker until c1664b5).
+  // (crashes and tabs: fails with the merged checker until c1664b5); a relay that writes collected its own delete before
+  // any peer held it, so the key's record named no version of ours and a peer's acknowledgement of a log that never
+  // carried the key resolved w.synced (gc-relay 46; test/sync/collect-pending-tombstone.test.ts).
   it.each([
     [236, 'mixed'],
     [93, 'crash'],
     [24, 'tabs'],
     [97, 'mixed'],
+    [46, 'gc-relay'],
   ] as const)('seed %i (%s): w.synced only once another node holds the write durably', async (seed, family) => {
     const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
     expect((await runSchedule(s, { syncedDurable: true })).problems, `seed ${seed} (${family})`).toEqual([]);

@@ -146,7 +146,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   let valueSeq = 0;
   let healed = false;
 
-  // The synced-durable check runs in CI on every schedule that replaces no disk (pending.ts: those that do wait).
+  // The synced-durable check runs in CI on every schedule ('synced-durable-kept-disks' alone limits it to those that
+  // replace no disk, should an entry of pending.ts switch 'synced-durable' off again).
   const replacesDisk = s.faults.some((f) => f.what.kind === 'restore' || f.what.kind === 'wipe');
   const checksSynced = options.syncedDurable ?? (checkEnabled('synced-durable') || (!replacesDisk && checkEnabled('synced-durable-kept-disks')));
   // The other claims that a write is held (claims-check.ts), on schedules that restore no disk from a copy (a disk lost

@@ -16,6 +16,13 @@ import type { Cluster, Volume } from './cluster.js';
 import type { CarriedState } from './carried.js';
 import { splitDot, type Dot } from './ledger.js';
 
+/**
+ * Frames that acknowledge the receiver's log: ACKs, anti-entropy frames (a run's end confirms what it repaired), and the
+ * hellos and SYNCs whose per-space cursors (and `seen`) tell how far the sender holds the receiver's log — the engine
+ * counts those as acknowledgements too (a session's catch-up starts from them), so an early `w.synced` may rest on one.
+ */
+const ACKNOWLEDGING: ReadonlySet<number> = new Set([MsgType.Ack, MsgType.AntiEntropy, MsgType.Hello, MsgType.Sync]);
+
 /** Violations reported at most (the first ones tell the story). */
 const MAX_REPORTED = 5;
 
@@ -26,8 +33,8 @@ export class SyncedDurableCheck {
   /** Disks nodes had until a restore or a wipe replaced them, with the virtual time they went. */
   private readonly retired: Array<{ node: string; disk: Volume; at: number }> = [];
   /**
-   * Per receiving node, the acknowledgements delivered to it: ACKs, and anti-entropy frames (a run's end confirms what
-   * it repaired), with their sender and the virtual times they were sent and delivered.
+   * Per receiving node, the acknowledgements delivered to it (ACKNOWLEDGING), with their sender and the virtual times
+   * they were sent and delivered.
    */
   private readonly acks = new Map<string, Array<{ from: string; sentAt: number; at: number }>>();
 
@@ -46,7 +53,7 @@ export class SyncedDurableCheck {
 
   /** The network delivered to `to` a frame `from` sent at `sentAt` (virtual time). */
   delivered(from: string, to: string, frame: Frame, sentAt: number): void {
-    if (typeof frame === 'string' || (frame[0] !== MsgType.Ack && frame[0] !== MsgType.AntiEntropy)) return;
+    if (typeof frame === 'string' || !ACKNOWLEDGING.has(frame[0]!)) return;
     const list = this.acks.get(to) ?? [];
     this.acks.set(to, list);
     list.push({ from, sentAt, at: this.cluster.clock.now() });

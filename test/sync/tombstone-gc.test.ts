@@ -62,6 +62,13 @@ describe('tombstone GC', () => {
     const read = await s.put('contested', 'x');
     await s.delete('contested', { context: read.context });
     await s.put('contested', 'concurrent', { context: '' });
+    // A peer holds the deletes (a tombstone of ours no peer acknowledged is not collected: collect-pending-tombstone.test.ts).
+    const peer = await openReplica({ storage: memoryStorage(), now: () => now });
+    peer.space('s');
+    const [t1, t2] = pairTransports();
+    r.connect(t1, { antiEntropyInterval: 0 });
+    peer.connect(t2, { antiEntropyInterval: 0 });
+    await until(() => r.pending === 0, 'the peer acknowledged the writes');
     now += 5 * DAY;
     expect(await r.collectGarbage()).toBe(0);
     now += 6 * DAY;
@@ -72,6 +79,6 @@ describe('tombstone GC', () => {
     now += 20 * DAY;
     expect(await r.collectGarbage()).toBe(0);
     expect((await s.get('contested'))?.value).toBe('concurrent');
-    await r.close();
+    await Promise.all([r.close(), peer.close()]);
   });
 });
