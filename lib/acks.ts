@@ -33,9 +33,17 @@ interface Waiter {
 /** A waiter whose key could not be read under a live replica: it stays unresolved. */
 const STALLED = -1;
 
+/**
+ * The most peers a withheld key names: past them it is withheld from every peer (ANY). A relay meets countless clients
+ * and a withhold outlives their sessions; a client chooses its id and the versions it speaks.
+ */
+const MAX_WITHHELD_PEERS = 32;
+/** Stands for every peer in a withheld key's peers (no replicaId is "*"). */
+const ANY = '*';
+
 /** A key some links left out (acks.ts `withhold`). */
 interface Withheld {
-  /** The peers whose links left it out. */
+  /** The peers whose links left it out (ANY: past MAX_WITHHELD_PEERS of them, every peer counts as one). */
   readonly peers: Set<string>;
   /** The highest seq of our log that a peer whose link did not leave it out acknowledged (0: none). */
   elsewhere: number;
@@ -186,7 +194,9 @@ export class AckTracker {
       for (const [p, spaces] of this.byPeer) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
       keys.set(key, (entry = { peers: new Set(), elsewhere }));
     }
-    if (entry.peers.has(peer)) return;
+    if (entry.peers.has(peer) || entry.peers.has(ANY)) return;
+    // Past the bound, conservative: no acknowledgement counts the key until it changes (`elsewhere` stays where it is).
+    if (entry.peers.size >= MAX_WITHHELD_PEERS) peer = ANY;
     entry.peers.add(peer);
     for (const l of this.withholdListeners) l(peer, space, key, entry.elsewhere, true);
   }
@@ -206,13 +216,14 @@ export class AckTracker {
 
   /** Whether a link to `peer` left `key` out (and its record has not changed since): `peer` does not hold it from us. */
   isWithheldFrom(peer: string, space: string, key: string): boolean {
-    return this.withheldKeys.size > 0 && this.withheldKeys.get(space)?.get(key)?.peers.has(peer) === true;
+    const peers = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key)?.peers : undefined;
+    return peers !== undefined && (peers.has(peer) || peers.has(ANY));
   }
 
   /** Whether a link to `peer` left any key of `space` out (that has not changed since). */
   hasWithheldFrom(peer: string, space: string): boolean {
     const keys = this.withheldKeys.size > 0 ? this.withheldKeys.get(space) : undefined;
-    if (keys) for (const { peers } of keys.values()) if (peers.has(peer)) return true;
+    if (keys) for (const { peers } of keys.values()) if (peers.has(peer) || peers.has(ANY)) return true;
     return false;
   }
 
@@ -323,7 +334,7 @@ export class AckTracker {
         const withheld = this.withheldKeys.get(space);
         if (withheld) {
           for (const [key, entry] of withheld) {
-            if (entry.peers.has(peer) || entry.elsewhere >= seq) continue;
+            if (entry.peers.has(peer) || entry.peers.has(ANY) || entry.elsewhere >= seq) continue;
             entry.elsewhere = seq;
             const [first] = entry.peers;
             for (const l of this.withholdListeners) l(first!, space, key, seq, false);

@@ -1,0 +1,45 @@
+/**
+ * Probe (review 33): the withholds a relay keeps grow without bound with the clients it ever met.
+ *
+ * A withhold (acks.ts) is kept per peer and outlives the peer's session (`forgetPeer` keeps it: a next session streams
+ * from its cursor, past the key), until the key's record changes. A relay meets countless clients, and a client picks
+ * its own replicaId and the protocol versions it speaks: every session of an old-release client (or of anyone claiming
+ * to be one, under a fresh id each time) that a catch-up frame leaves a big key out for adds an entry, forever while the
+ * key does not change — memory per space is to be bounded (DESIGN.md, Security). Now a key keeps at most a fixed number
+ * of peers; past that it is withheld from every peer ('*': conservative, a relay's own writes of it wait for the key's
+ * next change).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { until } from '../sync/support.js';
+
+const FRAME = 16 * 1024;
+const open: Replica[] = [];
+afterEach(async () => {
+  for (const r of open.splice(0)) await r.close();
+});
+
+describe('withholds on a hub met by many clients', () => {
+  it('stay bounded per key', async () => {
+    const hub = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024 });
+    hub.on('error', () => {});
+    hub.space('s');
+    open.push(hub);
+    await hub.space('s').put('big', 'x'.repeat(30 * 1024));
+    await hub.space('s').put('small', 1);
+    const clients = 80;
+    for (let i = 0; i < clients; i++) {
+      const c = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024 });
+      c.core.speaks = [5, 6, 7, 8, 9]; // an old release (or a client saying so): takes no key in parts
+      c.space('s');
+      const [ta, tb] = pairTransports({ maxFrameBytes: FRAME });
+      const links: Link[] = [hub.connect(ta, { antiEntropyInterval: 0 }), c.connect(tb, { antiEntropyInterval: 0 })];
+      await until(async () => (await c.space('s').get('small')) !== undefined, 'the client caught up');
+      for (const l of links) l.close();
+      await c.close();
+    }
+    const entries = hub.core.acks.withheldList().filter(([space, key]) => space === 's' && key === 'big');
+    expect(entries.length, 'withheld entries kept for big').toBeGreaterThan(0);
+    expect(entries.length, 'withheld entries kept for big, one per client ever met').toBeLessThanOrEqual(33);
+  });
+});
