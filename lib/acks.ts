@@ -332,13 +332,18 @@ export class AckTracker {
         this.ackedCarried(peer, space, seq);
         // A peer whose link sent what another's left out: its acknowledgement counts those keys.
         const withheld = this.withheldKeys.get(space);
+        let rose = false;
         if (withheld) {
           for (const [key, entry] of withheld) {
             if (entry.peers.has(peer) || entry.peers.has(ANY) || entry.elsewhere >= seq) continue;
             entry.elsewhere = seq;
+            rose = true;
             const [first] = entry.peers;
             for (const l of this.withholdListeners) l(first!, space, key, seq, false);
           }
+        }
+        // Only then: a relay's countless clients, each a withholding link, acknowledge all the time.
+        if (rose) {
           this.wake(space);
           const upTo = this.acked.get(space) ?? 0;
           if (upTo >= seq) for (const l of this.advanceListeners) l(space, upTo, peer);
