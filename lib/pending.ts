@@ -36,7 +36,7 @@
  * log has not reached (storage restored from a copy older than them), and when there are more than MAX_STORED.
  */
 import type { ReplicaCore, StoredChange } from './core.js';
-import type { KeyRecord } from './storage.js';
+import type { KeyRecord, StorageTx } from './storage.js';
 
 const FLOOR_META = 'af:';
 const KEYS_META = 'pending';
@@ -48,6 +48,7 @@ const KEYS_META = 'pending';
  */
 const WITHHELD_META = 'withheld';
 type StoredWithheld = Array<[space: string, key: string, peer: string, elsewhere: number, at: number]>;
+const MAX_WITHHELD_STORED = 10_000;
 /** Above this many pending keys a clean close stores none (the next open reads the log as before). */
 const MAX_STORED = 250_000;
 /**
@@ -184,8 +185,30 @@ export class PendingWrites {
       }
       if (list.length === 0 && this.withheldSaved.size === 0) return;
       this.withheldSaved = saved;
+      // Tabs share the list: the items of keys this instance does not count stay (another tab's; a stale one is
+      // dropped at the open, its key's entry having moved), up to a bound.
+      const write = (tx: StorageTx, stored: StoredWithheld | undefined) => {
+        const all = [...list];
+        const mine = new Set(list.map(([sp, k, p]) => `${sp}\n${k}\n${p}`));
+        if (Array.isArray(stored)) {
+          for (const item of stored) {
+            if (all.length >= MAX_WITHHELD_STORED) break;
+            if (!Array.isArray(item) || typeof item[0] !== 'string' || typeof item[1] !== 'string' || mine.has(`${item[0]}\n${item[1]}\n${String(item[2])}`)) continue;
+            // Kept unless this instance counts the key at another entry (it moved: that withhold went with it).
+            const at = this.countedAt(item[0], item[1]);
+            if (at === undefined || at === item[4]) all.push(item);
+          }
+        }
+        tx.setMeta(WITHHELD_META, all.length > 0 ? all : null);
+      };
       // Best effort: a storage failing here fails the writes too, which then report it.
-      void this.core.storage.transact((tx) => tx.setMeta(WITHHELD_META, list.length > 0 ? list : null)).catch(() => {});
+      void this.core.storage
+        .transact((tx) => {
+          const stored = tx.getMeta<StoredWithheld>(WITHHELD_META);
+          if (stored instanceof Promise) return stored.then((v) => write(tx, v));
+          write(tx, stored);
+        })
+        .catch(() => {});
     });
   }
 
@@ -193,14 +216,18 @@ export class PendingWrites {
   private async loadWithheld(): Promise<void> {
     const list = await this.core.storage.getMeta<StoredWithheld>(WITHHELD_META);
     if (!Array.isArray(list)) return;
+    const valid: StoredWithheld = [];
     for (const item of list) {
       if (!Array.isArray(item) || item.length !== 5) continue;
       const [space, key, peer, elsewhere, at] = item;
       if (typeof space !== 'string' || typeof key !== 'string' || typeof peer !== 'string' || typeof elsewhere !== 'number') continue;
       if (this.countedAt(space, key) !== at) continue;
+      valid.push(item);
       this.core.acks.withhold(peer, space, key);
       if (elsewhere > 0) this.core.acks.heldElsewhere(space, key, elsewhere);
     }
+    // The open read every key: the items of keys not counted at their entries (acknowledged, changed) go.
+    if (valid.length < list.length) await this.core.storage.transact((tx) => tx.setMeta(WITHHELD_META, valid.length > 0 ? valid : null));
   }
 
   get count(): number {
