@@ -34,17 +34,20 @@ interface Waiter {
 const STALLED = -1;
 
 /**
- * The most peers a withheld key names: past them it is withheld from every peer (ANY). A relay meets countless clients
- * and a withhold outlives their sessions; a client chooses its id and the versions it speaks.
+ * The most peers a withheld key names, past the peers always named (`exact`: a relay's cluster members): past them it
+ * is withheld from every other peer (`overflow`). A relay meets countless clients and a withhold outlives their
+ * sessions; a client chooses its id and the versions it speaks.
  */
 const MAX_WITHHELD_PEERS = 32;
-/** Stands for every peer in a withheld key's peers (no replicaId is "*"). */
+/** Stands for the overflow in what tabs tell each other and in `withheldList` (no replicaId is "*"). */
 const ANY = '*';
 
 /** A key some links left out (acks.ts `withhold`). */
 interface Withheld {
-  /** The peers whose links left it out (ANY: past MAX_WITHHELD_PEERS of them, every peer counts as one). */
+  /** The peers whose links left it out. */
   readonly peers: Set<string>;
+  /** More peers than MAX_WITHHELD_PEERS did: every peer not always named (`exact`) and not known to hold it counts as one. */
+  overflow: boolean;
   /** The highest seq of our log that a peer whose link did not leave it out acknowledged (0: none). */
   elsewhere: number;
 }
@@ -67,6 +70,11 @@ export class AckTracker {
    * the replica to its pending-writes map; without it, a write counts as synced once its own seq was acknowledged.
    */
   locate: ((space: string, key: string) => number | undefined) | undefined;
+  /**
+   * Peers a withheld key always names, past MAX_WITHHELD_PEERS too (a relay's cluster members: cluster.ts counts how
+   * many of them hold a write); without it, none.
+   */
+  exact: ((peer: string) => boolean) | undefined;
   /**
    * Whether the replica was closed: then `locate` answers (a clean close left every write durable, so the map is
    * right). A read by `where` that fails is a storage gone under a live replica (a crash): such a waiter resolves
@@ -192,12 +200,15 @@ export class AckTracker {
       // What the peers heard so far already acknowledged (their links did not leave the key out): they hold it there.
       let elsewhere = 0;
       for (const [p, spaces] of this.byPeer) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
-      keys.set(key, (entry = { peers: new Set(), elsewhere }));
+      keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false }));
     }
-    if (entry.peers.has(peer) || entry.peers.has(ANY)) return;
-    // Past the bound, conservative: no acknowledgement counts the key until it changes (`elsewhere` stays where it is).
-    if (entry.peers.size >= MAX_WITHHELD_PEERS) peer = ANY;
-    entry.peers.add(peer);
+    if (entry.peers.has(peer)) return;
+    // Past the bound, conservative: no acknowledgement but an always-named peer's raises `elsewhere` until the key changes.
+    if (peer === ANY || (entry.peers.size >= MAX_WITHHELD_PEERS && !this.exact?.(peer))) {
+      if (entry.overflow) return;
+      entry.overflow = true;
+      peer = ANY;
+    } else entry.peers.add(peer);
     for (const l of this.withholdListeners) l(peer, space, key, entry.elsewhere, true);
   }
 
@@ -216,21 +227,31 @@ export class AckTracker {
 
   /** Whether a link to `peer` left `key` out (and its record has not changed since): `peer` does not hold it from us. */
   isWithheldFrom(peer: string, space: string, key: string): boolean {
-    const peers = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key)?.peers : undefined;
-    return peers !== undefined && (peers.has(peer) || peers.has(ANY));
+    const entry = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
+    return entry !== undefined && this.withheldFrom(entry, peer);
+  }
+
+  /** Whether `peer` counts as one whose link left the key of `entry` out. */
+  private withheldFrom(entry: Withheld, peer: string): boolean {
+    return entry.peers.has(peer) || (entry.overflow && !this.exact?.(peer));
   }
 
   /** Whether a link to `peer` left any key of `space` out (that has not changed since). */
   hasWithheldFrom(peer: string, space: string): boolean {
     const keys = this.withheldKeys.size > 0 ? this.withheldKeys.get(space) : undefined;
-    if (keys) for (const { peers } of keys.values()) if (peers.has(peer) || peers.has(ANY)) return true;
+    if (keys) for (const entry of keys.values()) if (this.withheldFrom(entry, peer)) return true;
     return false;
   }
 
   /** Every key withheld, with the peer whose link left it out and how far other peers hold it (`heldElsewhere`). */
   withheldList(): Array<[space: string, key: string, peer: string, elsewhere: number]> {
     const out: Array<[string, string, string, number]> = [];
-    for (const [space, keys] of this.withheldKeys) for (const [key, { peers, elsewhere }] of keys) for (const peer of peers) out.push([space, key, peer, elsewhere]);
+    for (const [space, keys] of this.withheldKeys) {
+      for (const [key, { peers, elsewhere, overflow }] of keys) {
+        for (const peer of peers) out.push([space, key, peer, elsewhere]);
+        if (overflow) out.push([space, key, ANY, elsewhere]);
+      }
+    }
     return out;
   }
 
@@ -335,11 +356,11 @@ export class AckTracker {
         let rose = false;
         if (withheld) {
           for (const [key, entry] of withheld) {
-            if (entry.peers.has(peer) || entry.peers.has(ANY) || entry.elsewhere >= seq) continue;
+            if (entry.elsewhere >= seq || this.withheldFrom(entry, peer)) continue;
             entry.elsewhere = seq;
             rose = true;
-            const [first] = entry.peers;
-            for (const l of this.withholdListeners) l(first!, space, key, seq, false);
+            const [first = ANY] = entry.peers;
+            for (const l of this.withholdListeners) l(first, space, key, seq, false);
           }
         }
         // Only then: a relay's countless clients, each a withholding link, acknowledge all the time.
