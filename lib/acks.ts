@@ -33,6 +33,25 @@ interface Waiter {
 /** A waiter whose key could not be read under a live replica: it stays unresolved. */
 const STALLED = -1;
 
+/**
+ * The most peers a withheld key names, past the peers always named (`exact`: a relay's cluster members): past them it
+ * is withheld from every other peer (`overflow`). A relay meets countless clients and a withhold outlives their
+ * sessions; a client chooses its id and the versions it speaks.
+ */
+const MAX_WITHHELD_PEERS = 32;
+/** Stands for the overflow in what tabs tell each other and in `withheldList` (no replicaId is "*"). */
+const ANY = '*';
+
+/** A key some links left out (acks.ts `withhold`). */
+interface Withheld {
+  /** The peers whose links left it out. */
+  readonly peers: Set<string>;
+  /** More peers than MAX_WITHHELD_PEERS did: every peer not always named (`exact`) and not known to hold it counts as one. */
+  overflow: boolean;
+  /** The highest seq of our log that a peer whose link did not leave it out acknowledged (0: none). */
+  elsewhere: number;
+}
+
 interface SyncWaiter {
   /** The seq it waits for: the write's own, or where its key's record moved since. */
   seq: number;
@@ -52,6 +71,11 @@ export class AckTracker {
    */
   locate: ((space: string, key: string) => number | undefined) | undefined;
   /**
+   * Peers a withheld key always names, past MAX_WITHHELD_PEERS too (a relay's cluster members: cluster.ts counts how
+   * many of them hold a write); without it, none.
+   */
+  exact: ((peer: string) => boolean) | undefined;
+  /**
    * Whether the replica was closed: then `locate` answers (a clean close left every write durable, so the map is
    * right). A read by `where` that fails is a storage gone under a live replica (a crash): such a waiter resolves
    * never, as its process would not live to see it (the map may still place a key whose newer record the crash took).
@@ -67,7 +91,7 @@ export class AckTracker {
    * space → keys a frame left out (the link could not send their state: VALUE_TOO_LARGE, TYPE_NOT_LOADED): no
    * acknowledgement counts them until their record changes (`release`); their waiters wait there (`parked`).
    */
-  private readonly withheldKeys = new Map<string, Map<string, Set<string>>>();
+  private readonly withheldKeys = new Map<string, Map<string, Withheld>>();
   /** Parked waiters, with their spaces. */
   private readonly parked = new Map<SyncWaiter, string>();
   private readonly parkedReplicated = new Set<readonly [string, Waiter]>();
@@ -83,7 +107,7 @@ export class AckTracker {
   private readonly repOn = new Map<string, Map<string, Set<Waiter>>>();
   private readonly heldListeners = new Set<(space: string, key: string, at: number) => void>();
   private readonly waitListeners = new Set<(space: string, key: string) => void>();
-  private readonly withholdListeners = new Set<(peer: string, space: string, key: string) => void>();
+  private readonly withholdListeners = new Set<(peer: string, space: string, key: string, elsewhere: number, fresh: boolean) => void>();
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
   private readonly frameListeners = new Set<(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>) => void>();
@@ -171,46 +195,82 @@ export class AckTracker {
   withhold(peer: string, space: string, key: string): void {
     let keys = this.withheldKeys.get(space);
     if (!keys) this.withheldKeys.set(space, (keys = new Map()));
-    const peers = keys.get(key) ?? keys.set(key, new Set()).get(key)!;
-    if (peers.has(peer)) return;
-    peers.add(peer);
-    for (const l of this.withholdListeners) l(peer, space, key);
+    let entry = keys.get(key);
+    if (!entry) {
+      // What the peers heard so far already acknowledged (their links did not leave the key out): they hold it there.
+      let elsewhere = 0;
+      for (const [p, spaces] of this.byPeer) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
+      keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false }));
+    }
+    if (entry.peers.has(peer)) return;
+    // Past the bound, conservative: no acknowledgement but an always-named peer's raises `elsewhere` until the key changes.
+    if (peer === ANY || (entry.peers.size >= MAX_WITHHELD_PEERS && !this.exact?.(peer))) {
+      if (entry.overflow) return;
+      entry.overflow = true;
+      peer = ANY;
+    } else entry.peers.add(peer);
+    for (const l of this.withholdListeners) l(peer, space, key, entry.elsewhere, true);
+  }
+
+  /**
+   * A peer whose link did not leave `key` out holds our log up to `upTo` (told by the instance that heard it: tabs): the
+   * key counts as held up to there, after that peer's session ends too.
+   */
+  heldElsewhere(space: string, key: string, upTo: number): void {
+    const entry = this.withheldKeys.get(space)?.get(key);
+    if (!entry || entry.elsewhere >= upTo) return;
+    entry.elsewhere = upTo;
+    this.wake(space, key);
+    const acked = this.acked.get(space) ?? 0;
+    if (acked > 0) for (const l of this.advanceListeners) l(space, acked, undefined);
   }
 
   /** Whether a link to `peer` left `key` out (and its record has not changed since): `peer` does not hold it from us. */
   isWithheldFrom(peer: string, space: string, key: string): boolean {
-    return this.withheldKeys.size > 0 && this.withheldKeys.get(space)?.get(key)?.has(peer) === true;
+    const entry = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
+    return entry !== undefined && this.withheldFrom(entry, peer);
+  }
+
+  /** Whether `peer` counts as one whose link left the key of `entry` out. */
+  private withheldFrom(entry: Withheld, peer: string): boolean {
+    return entry.peers.has(peer) || (entry.overflow && !this.exact?.(peer));
   }
 
   /** Whether a link to `peer` left any key of `space` out (that has not changed since). */
   hasWithheldFrom(peer: string, space: string): boolean {
     const keys = this.withheldKeys.size > 0 ? this.withheldKeys.get(space) : undefined;
-    if (keys) for (const peers of keys.values()) if (peers.has(peer)) return true;
+    if (keys) for (const entry of keys.values()) if (this.withheldFrom(entry, peer)) return true;
     return false;
   }
 
-  /** Every key withheld, with the peer whose link left it out. */
-  withheldList(): Array<[space: string, key: string, peer: string]> {
-    const out: Array<[string, string, string]> = [];
-    for (const [space, keys] of this.withheldKeys) for (const [key, peers] of keys) for (const peer of peers) out.push([space, key, peer]);
+  /** Every key withheld, with the peer whose link left it out and how far other peers hold it (`heldElsewhere`). */
+  withheldList(): Array<[space: string, key: string, peer: string, elsewhere: number]> {
+    const out: Array<[string, string, string, number]> = [];
+    for (const [space, keys] of this.withheldKeys) {
+      for (const [key, { peers, elsewhere, overflow }] of keys) {
+        for (const peer of peers) out.push([space, key, peer, elsewhere]);
+        if (overflow) out.push([space, key, ANY, elsewhere]);
+      }
+    }
     return out;
   }
 
-  /** Listens to keys newly withheld (tab-waits.ts tells the other instances sharing the storage). */
-  onWithhold(listener: (peer: string, space: string, key: string) => void): () => void {
+  /**
+   * Listens to keys newly withheld from a peer (`fresh`), and to a withheld key's `elsewhere` rising (then `peer` is one
+   * of those it is withheld from): tab-waits.ts tells the other instances sharing the storage.
+   */
+  onWithhold(listener: (peer: string, space: string, key: string, elsewhere: number, fresh: boolean) => void): () => void {
     this.withholdListeners.add(listener);
     return () => void this.withholdListeners.delete(listener);
   }
 
   /**
    * Whether `key` is withheld for what reaches `seq`: some link left it out, and no peer whose link did not has
-   * acknowledged our log up to `seq`.
+   * acknowledged our log up to `seq` (in a session still open or one that ended: `elsewhere` keeps it).
    */
   isWithheld(space: string, key: string, seq: number): boolean {
-    const peers = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
-    if (!peers) return false;
-    for (const [peer, spaces] of this.byPeer) if (!peers.has(peer) && (spaces.get(space) ?? 0) >= seq) return false;
-    return true;
+    const entry = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
+    return entry !== undefined && entry.elsewhere < seq;
   }
 
   /** `key`'s record changed: a withheld key's next state may go; its parked waiters are weighed again. */
@@ -292,7 +352,19 @@ export class AckTracker {
         for (const l of this.peerListeners) l(peer, space, seq);
         this.ackedCarried(peer, space, seq);
         // A peer whose link sent what another's left out: its acknowledgement counts those keys.
-        if (this.withheldKeys.has(space)) {
+        const withheld = this.withheldKeys.get(space);
+        let rose = false;
+        if (withheld) {
+          for (const [key, entry] of withheld) {
+            if (entry.elsewhere >= seq || this.withheldFrom(entry, peer)) continue;
+            entry.elsewhere = seq;
+            rose = true;
+            const [first = ANY] = entry.peers;
+            for (const l of this.withholdListeners) l(first, space, key, seq, false);
+          }
+        }
+        // Only then: a relay's countless clients, each a withholding link, acknowledge all the time.
+        if (rose) {
           this.wake(space);
           const upTo = this.acked.get(space) ?? 0;
           if (upTo >= seq) for (const l of this.advanceListeners) l(space, upTo, peer);

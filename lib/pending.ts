@@ -36,10 +36,19 @@
  * log has not reached (storage restored from a copy older than them), and when there are more than MAX_STORED.
  */
 import type { ReplicaCore, StoredChange } from './core.js';
-import type { KeyRecord } from './storage.js';
+import type { KeyRecord, StorageTx } from './storage.js';
 
 const FLOOR_META = 'af:';
 const KEYS_META = 'pending';
+/**
+ * The withheld keys (acks.ts `withhold`) that are pending here: [space, key, peer, elsewhere, the key's entry seq]. A
+ * withhold must outlive the process: the peer acknowledged our log past the key without it, so its next session,
+ * streaming from that cursor, never sends the key, and its acknowledgement would clear it. An item whose key's entry
+ * moved since (a write, a join) is stale and dropped at the open.
+ */
+const WITHHELD_META = 'withheld';
+type StoredWithheld = Array<[space: string, key: string, peer: string, elsewhere: number, at: number]>;
+const MAX_WITHHELD_STORED = 10_000;
 /** Above this many pending keys a clean close stores none (the next open reads the log as before). */
 const MAX_STORED = 250_000;
 /**
@@ -144,7 +153,82 @@ export class PendingWrites {
       /** A space got its first pending key. */
       onSpace: (space: string) => void;
     },
-  ) {}
+  ) {
+    // Optional call: unit tests hand in a core whose tracker has only what they use.
+    core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.countedAt(space, key) !== undefined && this.saveWithheld()));
+  }
+
+  /** The keys whose withholds the last save stored (`${space}\n${key}`): a change of one stores the list again. */
+  private withheldSaved = new Set<string>();
+  private withheldSaving = false;
+
+  /** `key`'s entry seq while it is counted. */
+  private countedAt(space: string, key: string): number | undefined {
+    if (this.lazy.size > 0) this.materialize(space);
+    return this.keys.get(space)?.get(key);
+  }
+
+  /** Stores the withholds of pending keys (once per turn). */
+  private saveWithheld(): void {
+    if (this.withheldSaving) return;
+    this.withheldSaving = true;
+    queueMicrotask(() => {
+      this.withheldSaving = false;
+      if (this.core.isClosed) return;
+      const list: StoredWithheld = [];
+      const saved = new Set<string>();
+      for (const [space, key, peer, elsewhere] of this.core.acks.withheldList()) {
+        const at = this.countedAt(space, key);
+        if (at === undefined) continue;
+        list.push([space, key, peer, elsewhere, at]);
+        saved.add(`${space}\n${key}`);
+      }
+      if (list.length === 0 && this.withheldSaved.size === 0) return;
+      this.withheldSaved = saved;
+      // Tabs share the list: the items of keys this instance does not count stay (another tab's; a stale one is
+      // dropped at the open, its key's entry having moved), up to a bound.
+      const write = (tx: StorageTx, stored: StoredWithheld | undefined) => {
+        const all = [...list];
+        const mine = new Set(list.map(([sp, k, p]) => `${sp}\n${k}\n${p}`));
+        if (Array.isArray(stored)) {
+          for (const item of stored) {
+            if (all.length >= MAX_WITHHELD_STORED) break;
+            if (!Array.isArray(item) || typeof item[0] !== 'string' || typeof item[1] !== 'string' || mine.has(`${item[0]}\n${item[1]}\n${String(item[2])}`)) continue;
+            // Kept unless this instance counts the key at another entry (it moved: that withhold went with it).
+            const at = this.countedAt(item[0], item[1]);
+            if (at === undefined || at === item[4]) all.push(item);
+          }
+        }
+        tx.setMeta(WITHHELD_META, all.length > 0 ? all : null);
+      };
+      // Best effort: a storage failing here fails the writes too, which then report it.
+      void this.core.storage
+        .transact((tx) => {
+          const stored = tx.getMeta<StoredWithheld>(WITHHELD_META);
+          if (stored instanceof Promise) return stored.then((v) => write(tx, v));
+          write(tx, stored);
+        })
+        .catch(() => {});
+    });
+  }
+
+  /** At the open: the stored withholds whose keys' entries have not moved since. */
+  private async loadWithheld(): Promise<void> {
+    const list = await this.core.storage.getMeta<StoredWithheld>(WITHHELD_META);
+    if (!Array.isArray(list)) return;
+    const valid: StoredWithheld = [];
+    for (const item of list) {
+      if (!Array.isArray(item) || item.length !== 5) continue;
+      const [space, key, peer, elsewhere, at] = item;
+      if (typeof space !== 'string' || typeof key !== 'string' || typeof peer !== 'string' || typeof elsewhere !== 'number') continue;
+      if (this.countedAt(space, key) !== at) continue;
+      valid.push(item);
+      this.core.acks.withhold(peer, space, key);
+      if (elsewhere > 0) this.core.acks.heldElsewhere(space, key, elsewhere);
+    }
+    // The open read every key: the items of keys not counted at their entries (acknowledged, changed) go.
+    if (valid.length < list.length) await this.core.storage.transact((tx) => tx.setMeta(WITHHELD_META, valid.length > 0 ? valid : null));
+  }
 
   get count(): number {
     return this.total;
@@ -230,6 +314,7 @@ export class PendingWrites {
     } finally {
       this.loading = undefined;
     }
+    await this.loadWithheld();
     this.emitCount();
     await this.flush();
   }
@@ -276,6 +361,8 @@ export class PendingWrites {
   changed(change: StoredChange): void {
     const { space, key, rec } = change;
     this.loading?.set(`${space}\n${key}`, rec.seq);
+    // Its withhold went (acks.ts `release`, just before): the stored list follows.
+    if (this.withheldSaved.size > 0 && this.withheldSaved.has(`${space}\n${key}`)) this.saveWithheld();
     const a = this.ahead.get(space)?.get(key);
     if (a !== undefined && a <= rec.seq) this.aheadOf(space, key); // heard durable: drops it (durableSeq covers it now)
     const floor = this.floors.get(space) ?? 0;

@@ -140,6 +140,8 @@ export class ClusterDriver {
 
   constructor(private readonly o: ClusterOptions) {
     this.swim = new Swim({ self: { id: o.replica.replicaId, address: o.address }, config: o.config, random: o.random, validAddress: isMemberAddress });
+    // Members' withholds are always named (acks.ts `exact`): a withheld key's overflow of clients does not stop them counting.
+    o.replica.core.acks.exact = (peer) => this.isMember(peer);
     const registers = [o.metrics.registry];
     const swim = this.swim;
     new Gauge({

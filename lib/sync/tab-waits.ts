@@ -9,7 +9,8 @@
  *   leader    held    a peer holds these keys' states as of these log positions (an acknowledged frame carried them)
  *   leader    withheld  a link to this peer left these keys out (acks.ts `withhold`): its acknowledgements do not
  *                     count them until their record changes — sent when it happens, so before any acknowledgement
- *                     it bears on, and all of them before each 'state' (whose acknowledgements a new tab applies)
+ *                     it bears on, and all of them before each 'state' (whose acknowledgements a new tab applies);
+ *                     with how far peers whose links sent them hold our log (also when that rises, batched)
  *
  * 'waits' and 'held' are best effort, like every message between instances: a lost one leaves the waiter where it was before this
  * (resolved by an acknowledgement past its key's record), and the next waiter made on the key asks again.
@@ -19,7 +20,7 @@ import type { AckTracker } from '../acks.js';
 export type WaitsBody =
   | { t: 'waits'; space: string; keys: string[] }
   | { t: 'held'; space: string; held: Array<[string, number]> }
-  | { t: 'withheld'; space: string; items: Array<[key: string, peer: string]> };
+  | { t: 'withheld'; space: string; items: Array<[key: string, peer: string, elsewhere?: number]> };
 
 const MAX_KEYS = 10_000;
 const MAX_KEY_CHARS = 1024; // MAX_KEY_BYTES (space.ts): no key has more characters
@@ -27,6 +28,8 @@ const MAX_KEY_CHARS = 1024; // MAX_KEY_BYTES (space.ts): no key has more charact
 export class TabWaits {
   private waits: Map<string, Set<string>> | undefined;
   private helds: Map<string, Map<string, number>> | undefined;
+  /** space → key → [a peer it is withheld from, how far others hold it]: risen `elsewhere`s not posted yet. */
+  private elsewheres: Map<string, Map<string, [string, number]>> | undefined;
   private readonly stops: Array<() => void>;
 
   constructor(
@@ -37,7 +40,11 @@ export class TabWaits {
     this.stops = [
       acks.onWait((space, key) => void (!this.isLeader() && this.queueWait(space, [key]))),
       acks.onHeld((space, key, at) => void (this.isLeader() && this.queueHeld(space, key, at))),
-      acks.onWithhold((peer, space, key) => void (this.isLeader() && this.postWithheld([[space, key, peer]]))),
+      acks.onWithhold((peer, space, key, elsewhere, fresh) => {
+        if (!this.isLeader()) return;
+        if (fresh) this.postWithheld([[space, key, peer, elsewhere]]);
+        else this.queueElsewhere(space, key, peer, elsewhere);
+      }),
     ];
   }
 
@@ -60,7 +67,11 @@ export class TabWaits {
   receive(m: WaitsBody): void {
     if (m.t === 'withheld') {
       // From any leader, past or present: the peer's cursor passed the key all the same.
-      for (const [key, peer] of m.items) this.acks.withhold(peer, m.space, key);
+      // `elsewhere`: how far peers whose links sent it hold our log (their sessions may have ended since).
+      for (const [key, peer, elsewhere] of m.items) {
+        this.acks.withhold(peer, m.space, key);
+        if (elsewhere) this.acks.heldElsewhere(m.space, key, elsewhere);
+      }
       return;
     }
     if (m.t === 'waits') {
@@ -94,10 +105,29 @@ export class TabWaits {
    * At once, not batched: an acknowledgement that arrives later must reach the others after it (one sender's messages
    * keep their order).
    */
-  private postWithheld(list: ReadonlyArray<readonly [space: string, key: string, peer: string]>): void {
-    const bySpace = new Map<string, Array<[string, string]>>();
-    for (const [space, key, peer] of list) (bySpace.get(space) ?? bySpace.set(space, []).get(space)!).push([key, peer]);
+  private postWithheld(list: ReadonlyArray<readonly [space: string, key: string, peer: string, elsewhere: number]>): void {
+    const bySpace = new Map<string, Array<[string, string, number]>>();
+    for (const [space, key, peer, elsewhere] of list) (bySpace.get(space) ?? bySpace.set(space, []).get(space)!).push([key, peer, elsewhere]);
     for (const [space, items] of bySpace) for (let i = 0; i < items.length; i += MAX_KEYS) this.post({ t: 'withheld', space, items: items.slice(i, i + MAX_KEYS) });
+  }
+
+  /**
+   * A withheld key's `elsewhere` rose (an acknowledgement by a peer whose link sent it): batched, one message per turn
+   * (acknowledgements come per frame), and order does not matter (a follower weighs its keys again on receipt).
+   */
+  private queueElsewhere(space: string, key: string, peer: string, elsewhere: number): void {
+    if (!this.elsewheres) {
+      this.elsewheres = new Map();
+      queueMicrotask(() => {
+        const all = this.elsewheres!;
+        this.elsewheres = undefined;
+        const list: Array<[string, string, string, number]> = [];
+        for (const [s, keys] of all) for (const [k, [p, e]] of keys) list.push([s, k, p, e]);
+        if (this.isLeader()) this.postWithheld(list);
+      });
+    }
+    const keys = this.elsewheres.get(space) ?? this.elsewheres.set(space, new Map()).get(space)!;
+    keys.set(key, [peer, elsewhere]);
   }
 
   private queueHeld(space: string, key: string, at: number): void {
@@ -116,7 +146,8 @@ export class TabWaits {
 
 const isKey = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= MAX_KEY_CHARS;
 const isPeer = (x: unknown): x is string => typeof x === 'string' && x.length <= 64;
-const isWithheld = (x: unknown): x is [string, string] => Array.isArray(x) && x.length === 2 && isKey(x[0]) && isPeer(x[1]);
+const isWithheld = (x: unknown): x is [string, string, number?] =>
+  Array.isArray(x) && (x.length === 2 || (x.length === 3 && Number.isSafeInteger(x[2]) && (x[2] as number) >= 0)) && isKey(x[0]) && isPeer(x[1]);
 const isHeld = (x: unknown): x is [string, number] =>
   Array.isArray(x) && x.length === 2 && isKey(x[0]) && typeof x[1] === 'number' && Number.isSafeInteger(x[1]) && x[1] > 0;
 
@@ -124,7 +155,7 @@ const isHeld = (x: unknown): x is [string, number] =>
 export function parseWaits<B extends object>(m: Record<string, unknown>, isName: (s: unknown) => s is string, base: B): (B & WaitsBody) | undefined {
   if (!isName(m.space) || (m.t !== 'waits' && m.t !== 'held' && m.t !== 'withheld')) return undefined;
   if (m.t === 'withheld') {
-    return Array.isArray(m.items) && m.items.length <= MAX_KEYS && m.items.every(isWithheld) ? { ...base, t: 'withheld', space: m.space, items: m.items as Array<[string, string]> } : undefined;
+    return Array.isArray(m.items) && m.items.length <= MAX_KEYS && m.items.every(isWithheld) ? { ...base, t: 'withheld', space: m.space, items: m.items as Array<[string, string, number?]> } : undefined;
   }
   if (m.t === 'waits') return Array.isArray(m.keys) && m.keys.length <= MAX_KEYS && m.keys.every(isKey) ? { ...base, t: 'waits', space: m.space, keys: m.keys as string[] } : undefined;
   return Array.isArray(m.held) && m.held.length <= MAX_KEYS && m.held.every(isHeld) ? { ...base, t: 'held', space: m.space, held: m.held as Array<[string, number]> } : undefined;
