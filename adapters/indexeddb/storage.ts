@@ -216,6 +216,9 @@ export class IDBStorage implements IndexedDBStorage {
       this.running = undefined;
       if (error !== undefined) {
         if (isLostConnection(error)) this.dropConnection();
+        this.foldRetryAt = Date.now() + FOLD_RETRY_MS;
+        // Transactions queued behind the failed step go on (else they would wait for the next call).
+        this.pump();
         throw storageError(error, 'folding committed batches');
       }
       if (folded === 0) return this.pump();
