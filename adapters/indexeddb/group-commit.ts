@@ -60,6 +60,8 @@ export async function runGroup(db: Db, jobs: readonly Job[], cache: BatchCache):
   }
   let spaces: string[] = [];
   let row: BatchRow | undefined;
+  // Whether batches wait decides the form of the writes (tx.ts flush): the first request, answered by now as a rule.
+  if (inactive === undefined) await batch.overlayLoaded();
   if (inactive === undefined) {
     try {
       ({ spaces, row } = batch.flush());

@@ -147,30 +147,43 @@ export class BatchCache {
   /** Entries and batches not folded as of the last load (undefined: not loaded since the connection opened). */
   backlog: { entries: number; batches: number } | undefined;
 
-  /** The overlay as `tx` sees it. Only IndexedDB requests of `tx` are awaited. */
+  /**
+   * The overlay as `tx` sees it. Only IndexedDB requests of `tx` are awaited. One request (the ids) when every row is
+   * cached (this tab's own commits); rows another tab added are then read, in the same transaction.
+   */
   async load(tx: WithBatches): Promise<Overlay> {
     const store = tx.objectStore('batches') as BatchStore;
-    let max = -1;
-    for (const id of this.rows.keys()) if (id > max) max = id;
-    const [keys, fresh] = await Promise.all([store.getAllKeys(), max < 0 ? store.getAll() : store.getAll(IDBKeyRange.lowerBound(max, true))]);
-    for (const row of fresh) this.rows.set(row.i!, row.e);
-    const missing = keys.filter((id) => !this.rows.has(id));
-    if (missing.length > 0) {
-      const got = await Promise.all(missing.map((id) => store.get(id)));
-      got.forEach((row, j) => {
-        if (!row) throw new ConcordError('CORRUPT', `batch ${missing[j]} was listed but not read in the same transaction`);
-        this.rows.set(missing[j]!, row.e);
-      });
+    const keys = await store.getAllKeys();
+    // The rows of this snapshot, held here: another load (another snapshot) may prune the cache meanwhile.
+    const got = new Map<number, readonly BatchEntry[]>();
+    const missing: number[] = [];
+    for (const id of keys) {
+      const row = this.rows.get(id);
+      if (row) got.set(id, row);
+      else missing.push(id);
     }
-    // Rows this transaction does not see are folded (or newer than it; those are read again when needed).
+    if (missing.length > 0) {
+      const fetched =
+        missing.length > 4
+          ? (await store.getAll(IDBKeyRange.bound(missing[0]!, missing[missing.length - 1]!))).filter((row) => !got.has(row.i!))
+          : await Promise.all(missing.map((id) => store.get(id)));
+      for (const row of fetched) if (row) got.set(row.i!, row.e);
+      for (const id of missing) {
+        const row = got.get(id);
+        if (!row) throw new ConcordError('CORRUPT', `batch ${id} was listed but not read in the same transaction`);
+        this.rows.set(id, row);
+      }
+    }
+    // Rows below the newest this transaction sees but not seen by it are folded: gone for good (ids only go up).
+    // Rows above it may be newer than this snapshot: kept.
     if (this.rows.size > keys.length) {
-      const seen = new Set(keys);
-      for (const id of [...this.rows.keys()]) if (!seen.has(id)) this.rows.delete(id);
+      const top = keys.length > 0 ? keys[keys.length - 1]! : -1;
+      for (const id of [...this.rows.keys()]) if (id < top && !got.has(id)) this.rows.delete(id);
     }
     const last = this.last;
     let overlay: Overlay;
     if (last.ids.length === keys.length && keys.every((id, j) => last.ids[j] === id)) overlay = last;
-    else overlay = new Overlay(keys.map((id) => [id, this.rows.get(id)!] as const));
+    else overlay = new Overlay(keys.map((id) => [id, got.get(id)!] as const));
     this.last = overlay;
     this.backlog = { entries: overlay.size, batches: overlay.ids.length };
     return overlay;

@@ -6,7 +6,9 @@
  *   the commit flushed. Group commit (group-commit.ts, tx.ts): callbacks queued while a commit is under way
  *   run together in the next IDB transaction, each still all-or-nothing and in call order, so many writes
  *   in flight share one flush, their first reads are issued together, and each key is written once.
- * - A group commit's records are ONE request: a row of `batches` (schema.ts). Folds (fold.ts) move them into the
+ * - A small group commit (at most 8 keys: sequential writes) while no batch waits goes straight into the per-key
+ *   stores, as a fold would store it (tx.ts flush): no fold later, nothing for readers to lay over.
+ * - A larger group commit's records are ONE request: a row of `batches` (schema.ts). Folds (fold.ts) move them into the
  *   per-key stores later, from the same queue as the commits: when no transaction has been queued for `foldDelay`
  *   ms, a fold step before the next commit while more than `maxUnfolded` entries wait (so the batches every read
  *   lays over the per-key stores stay bounded), and all of them at `close()` and `fold()`. Until then every read, in

@@ -58,10 +58,10 @@ afterEach(() => {
   while (patches.length) patches.pop()!();
 });
 /** Replaces a method of fake-indexeddb's object store for the test's duration. */
-function patchStore<K extends 'add' | 'delete' | 'put'>(method: K, impl: (orig: FakeStore[K], store: FakeStore, args: unknown[]) => unknown): void {
+function patchStore<K extends 'add' | 'delete' | 'put'>(method: K, impl: (orig: IDBObjectStore[K], store: IDBObjectStore, args: unknown[]) => unknown): void {
   const proto = FakeStore.prototype as unknown as Record<string, unknown>;
-  const orig = proto[method] as FakeStore[K];
-  proto[method] = function (this: FakeStore, ...args: unknown[]) {
+  const orig = proto[method] as IDBObjectStore[K];
+  proto[method] = function (this: IDBObjectStore, ...args: unknown[]) {
     return impl(orig, this, args);
   };
   patches.push(() => void (proto[method] = orig));
@@ -121,7 +121,7 @@ describe('indexedDBStorage batches under attack (fake-indexeddb)', () => {
         killed = true;
         // fake-indexeddb's forced close lets running transactions finish: abort ours first, as a killed tab's is.
         store.transaction.abort();
-        forceCloseDatabase(store.transaction.db);
+        forceCloseDatabase(store.transaction.db as never);
       }
       return out;
     });
@@ -131,7 +131,7 @@ describe('indexedDBStorage batches under attack (fake-indexeddb)', () => {
         killed = true;
         // fake-indexeddb's forced close lets running transactions finish: abort ours first, as a killed tab's is.
         store.transaction.abort();
-        forceCloseDatabase(store.transaction.db);
+        forceCloseDatabase(store.transaction.db as never);
       }
       return out;
     });
@@ -173,7 +173,9 @@ describe('indexedDBStorage batches under attack (fake-indexeddb)', () => {
   it('a failed fold does not stall the transactions queued behind it', async () => {
     const { factory, name } = fresh();
     const a = await opened(factory, name);
-    await a.transact((tx) => tx.put('sp', 'k0', rec(1)));
+    // A burst (one batch row: small commits with no batch waiting go straight to the per-key stores).
+    await Promise.all([a.transact((tx) => tx.put('sp', 'k0', rec(1))), ...Array.from({ length: 10 }, (_, i) => a.transact((tx) => tx.put('sp', `x${i}`, rec(100 + i))))]);
+    expect(await countRows(factory, name, 'batches')).toBe(1);
     // A write arrives while the fold step runs (queued behind it), then the fold fails.
     let writing: Promise<void> | undefined;
     patchStore('put', (orig, store, args) => {
@@ -205,11 +207,14 @@ describe('indexedDBStorage batches under attack (fake-indexeddb)', () => {
     });
     await a.fold();
     await a.transact((tx) => tx.put('sp', 'k2', rec(3))); // left in a batch
-    // The batch row refused synchronously for quota.
-    patchStore('add', (orig, store, args) => {
-      if (store.name === 'batches') throw new DOMException('quota', 'QuotaExceededError');
-      return orig.apply(store, args as never);
-    });
+    // Refused synchronously for quota, the batch row or a per-key row (a small commit with no batch waiting).
+    const refuse = (method: 'add' | 'put') =>
+      patchStore(method, (orig, store, args) => {
+        if (store.name !== 'meta') throw new DOMException('quota', 'QuotaExceededError');
+        return orig.apply(store, args as never);
+      });
+    refuse('add');
+    refuse('put');
     const refused = Promise.all([
       a.transact((tx) => {
         tx.put('sp', 'k0', rec(4));
@@ -220,11 +225,22 @@ describe('indexedDBStorage batches under attack (fake-indexeddb)', () => {
     await expect(refused).rejects.toMatchObject({ code: 'STORAGE_FULL', message: expect.stringMatching(/full/) });
     while (patches.length) patches.pop()!();
     // The request fails asynchronously: the transaction aborts.
-    patchStore('add', (orig, store, args) => {
-      const req = orig.apply(store, args as never) as IDBRequest;
-      if (store.name === 'batches') store.transaction.abort();
-      return req;
-    });
+    const abortAfter = (method: 'add' | 'put') =>
+      patchStore(method, (orig, store, args) => {
+        const req = orig.apply(store, args as never) as IDBRequest;
+        if (store.name !== 'meta') {
+          queueMicrotask(() => {
+            try {
+              store.transaction.abort();
+            } catch {
+              // Aborted already (another write of the same commit).
+            }
+          });
+        }
+        return req;
+      });
+    abortAfter('add');
+    abortAfter('put');
     await expect(a.transact((tx) => tx.put('sp', 'k2', rec(5)))).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/committing/) });
     while (patches.length) patches.pop()!();
     const want = new Map([
@@ -326,7 +342,42 @@ describe('indexedDBStorage batches under attack (fake-indexeddb)', () => {
     await expect(s.get('sp', 'k')).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringMatching(/upgraded by a newer version/) });
     await expect(s.transact((tx) => tx.put('sp', 'k2', rec(2)))).rejects.toMatchObject({ message: expect.stringMatching(/upgraded by a newer version/) });
     await s.close();
-    // The batch written before is still there for the newer code to read.
-    expect(await countRows(factory, name, 'batches')).toBe(1);
+    // The record written before is still there for the newer code to read.
+    expect((await countRows(factory, name, 'batches')) + (await countRows(factory, name, 'heads'))).toBe(1);
+  });
+
+  it('small commits while no batch waits go straight into the per-key stores; a burst goes to a batch; both read back alike', async () => {
+    const { factory, name } = fresh();
+    const a = await opened(factory, name);
+    const b = await opened(factory, name);
+    const v1 = rec(1, 'one');
+    const v2: KeyRecord = { ...rec(2, 'two'), vs: [rec(2, 'two').vs[0]!, v1.vs[0]!], cc: { replicaA: 2 } };
+    await a.transact((tx) => tx.put('sp', 'k', v1));
+    await a.transact(async (tx) => {
+      await tx.get('sp', 'k');
+      tx.put('sp', 'k', v2); // chained: a deltas row
+    });
+    expect(await countRows(factory, name, 'batches')).toBe(0);
+    expect(await countRows(factory, name, 'deltas')).toBe(1);
+    expect(await b.get('sp', 'k')).toEqual(v2);
+    // Written without a read: whole, the old chain row gone.
+    const v3 = rec(3, 'three');
+    await b.transact((tx) => tx.put('sp', 'k', v3));
+    expect(await countRows(factory, name, 'deltas')).toBe(0);
+    expect(await a.get('sp', 'k')).toEqual(v3);
+    // A burst: one batch row; a small commit after it goes to a batch too (the key is in the overlay).
+    await Promise.all(Array.from({ length: 20 }, (_, i) => a.transact((tx) => tx.put('sp', `b${i}`, rec(10 + i)))));
+    await b.transact((tx) => tx.remove('sp', 'b3'));
+    expect(await countRows(factory, name, 'batches')).toBe(2);
+    await b.fold();
+    // A removal of a key written without a read, straight away.
+    await a.transact((tx) => tx.remove('sp', 'b4'));
+    expect(await countRows(factory, name, 'batches')).toBe(0);
+    const want = new Map<string, KeyRecord>([['k', v3]]);
+    for (let i = 0; i < 20; i++) if (i !== 3 && i !== 4) want.set(`b${i}`, rec(10 + i));
+    await expectAll(a, 'sp', want);
+    await expectAll(b, 'sp', want);
+    await a.close();
+    await b.close();
   });
 });
