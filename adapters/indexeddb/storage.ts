@@ -137,8 +137,8 @@ export class IDBStorage implements IndexedDBStorage {
     this.lifecycle.start();
     await this.instances.start();
     this.tabLeadership.setOpen(true);
-    // Batches an instance left unfolded (closed abruptly): folded once this one is idle.
-    this.scheduleFold();
+    // Batches an instance left unfolded (closed abruptly) are folded once this one is idle, after a read or commit
+    // found them (scheduleFold).
   }
 
   async openedElsewhere(): Promise<boolean> {
@@ -237,11 +237,13 @@ export class IDBStorage implements IndexedDBStorage {
     }
   }
 
-  /** Folds once idle for `foldDelay` ms, while batches wait (or may: not loaded since opening). */
+  /** Folds once idle for `foldDelay` ms, while batches wait (as last loaded). */
   private scheduleFold(): void {
     if (this.closed || this.foldTimer !== undefined || this.foldDelay === Infinity) return;
+    // Not loaded yet (just opened): the first read or commit that loads the batches tells, and schedules then. A fold
+    // on spec would be a readwrite transaction that every read queued after it waits for (S6: opening).
     const b = this.cache.backlog;
-    if (b !== undefined && b.batches === 0) return;
+    if (b === undefined || b.batches === 0) return;
     const timer = setTimeout(() => {
       this.foldTimer = undefined;
       if (this.closed || this.running || this.queue.length > 0) return;
