@@ -1,6 +1,6 @@
 /**
  * One group commit: the callbacks of several `transact` calls run as one readwrite IndexedDB transaction
- * with strict durability (see tx.ts for how each stays all-or-nothing and sees its predecessors' writes).
+ * with strict durability, whose records are written as one `batches` row (see tx.ts for how each stays all-or-nothing and sees its predecessors' writes).
  *
  * Outcomes: 'done' (committed durably; each callback's own result or error), 'lost' (the connection went
  * away: nothing committed, the caller may retry on a new connection), 'inactive' (a callback let the
@@ -10,7 +10,8 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { StorageTx } from '../../lib/storage.js';
 import { isLostConnection } from './errors.js';
-import { STORES, type Db } from './schema.js';
+import { STORES, type BatchRow, type Db } from './schema.js';
+import type { BatchCache } from './overlay.js';
 import { Batch, BatchTx, type WriteTx } from './tx.js';
 
 export interface Job {
@@ -25,8 +26,11 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
 
 export type GroupResult = { kind: 'done'; outcomes: Outcome[]; spaces: string[] } | { kind: 'lost' | 'failed' | 'inactive'; error: unknown };
 
-/** Runs the jobs' callbacks as one readwrite transaction (see tx.ts) and waits for its durable commit. */
-export async function runGroup(db: Db, jobs: readonly Job[]): Promise<GroupResult> {
+/**
+ * Runs the jobs' callbacks as one readwrite transaction (see tx.ts) and waits for its durable commit; the batch row
+ * it added is cached in `cache` once committed.
+ */
+export async function runGroup(db: Db, jobs: readonly Job[], cache: BatchCache): Promise<GroupResult> {
   let tx: WriteTx;
   try {
     tx = db.transaction([...STORES], 'readwrite', { durability: 'strict' });
@@ -38,7 +42,7 @@ export async function runGroup(db: Db, jobs: readonly Job[]): Promise<GroupResul
   let endedEarly = false;
   done.then(() => (endedEarly = true), () => {});
   const early = (e: unknown) => isInactive(e) || endedEarly;
-  const batch = new Batch(tx);
+  const batch = new Batch(tx, cache);
   const turns = jobs.map(() => deferred());
   const views = jobs.map((_, i) => new BatchTx(batch, turns[i]!.promise));
   // Every callback starts now (its first read is issued at once); each read resolves at its turn.
@@ -55,9 +59,12 @@ export async function runGroup(db: Db, jobs: readonly Job[]): Promise<GroupResul
     outcomes.push(outcome);
   }
   let spaces: string[] = [];
+  let row: BatchRow | undefined;
+  // Whether batches wait decides the form of the writes (tx.ts flush): the first request, answered by now as a rule.
+  if (inactive === undefined) await batch.overlayLoaded();
   if (inactive === undefined) {
     try {
-      spaces = batch.flush();
+      ({ spaces, row } = batch.flush());
     } catch (e) {
       if (!early(e)) {
         abort(tx);
@@ -76,6 +83,8 @@ export async function runGroup(db: Db, jobs: readonly Job[]): Promise<GroupResul
   } catch (e) {
     return { kind: isLostConnection(e) ? 'lost' : 'failed', error: e };
   }
+  // Committed: the add succeeded before the commit, so the row has its id.
+  if (row?.i !== undefined) cache.added(row);
   return { kind: 'done', outcomes, spaces };
 }
 

@@ -1,6 +1,12 @@
 /**
  * The IndexedDB layout, and opening it.
  *
+ * Writes land in `batches` first (version 3): one value per group commit holding all its records, so a commit of
+ * a thousand writes is one request rather than two or three per write. A fold (fold.ts) later moves the records of
+ * the oldest batches into the per-key stores below and deletes those batches, in one transaction. Readers read the
+ * per-key stores and the batches not folded yet, in the same transaction, and lay the batches over the per-key
+ * stores (overlay.ts).
+ *
  *   heads   keyPath [s, k]      { s, k, seq, h, ch? }  one small row per key; index `log` on [s, seq] IS the
  *                                                     change log of space s (one entry per key, ordered by seq)
  *   states  key [s, k]          { vs, cc, src? }      the key's record standing alone, values included (the root
@@ -8,11 +14,16 @@
  *   deltas  key [s, k, seq]     { vs, cc, src? }      (version 2) the key's later records, each chained to the one
  *                                                     before (lib/chain.ts: deltas and references): `ch` of them
  *   meta    key name            JSON data             replica identity, sequence, sync cursors
+ *   batches keyPath i (auto)    { i, e: BatchEntry[] } (version 3) committed group commits not folded yet, in commit
+ *                                                     order: each entry a key's record (or its removal) as of that commit
  *
  * Invariants: `heads` and `states` hold exactly the same keys (every write and removal touches both in the
  * same transaction), so a range read over both in one transaction yields aligned rows; a key's `deltas` rows are
  * exactly its head's `ch` records after its root, written and removed in the same transactions as its head. Opening
  * a replica and catch-up walk `heads` only: values are never read to build the index (BENCHMARKS S6).
+A key's record is its per-key record with its entries in unfolded batches applied in batch order (overlay.ts): an
+entry is stored whole or chained onto the key's record before it, exactly as a `deltas` row would be, so folding
+it is a copy. Batch ids come from the store's key generator, which never goes back: ids grow in commit order.
  * Key order is IndexedDB's: arrays compare element-wise, strings by UTF-16 code unit (as JS `<` does),
  * and an array sorts after every string, so [s, []] bounds every [s, key] from above.
  */
@@ -20,9 +31,10 @@ import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ChainVersion } from '../../lib/chain.js';
 import type { KeyState } from '../../lib/dvv.js';
 
-export const DB_VERSION = 2;
-export const STORES = ['heads', 'states', 'deltas', 'meta'] as const;
-export const RECORD_STORES = ['heads', 'states', 'deltas'] as const;
+export const DB_VERSION = 3;
+export const STORES = ['heads', 'states', 'deltas', 'meta', 'batches'] as const;
+/** What a read outside `transact` opens, and a fold writes: the per-key stores and the batches laid over them. */
+export const RECORD_STORES = ['heads', 'states', 'deltas', 'batches'] as const;
 
 export interface Head {
   s: string;
@@ -40,11 +52,37 @@ export interface StoredRow {
   src?: string;
 }
 
+/** A key's record as of one group commit, in a batch: stored as a `states` root (whole) or a `deltas` row (`c: 1`). */
+export interface WrittenEntry extends StoredRow {
+  s: string;
+  k: string;
+  seq: number;
+  h: string;
+  /** Chained onto the key's record before it (a `deltas` row when folded); absent: whole (a root). */
+  c?: 1;
+}
+
+/** A key's removal, in a batch. */
+export interface RemovedEntry {
+  s: string;
+  k: string;
+  rm: 1;
+}
+
+export type BatchEntry = WrittenEntry | RemovedEntry;
+
+/** One committed group commit not folded yet; `i` is set by the store's key generator. */
+export interface BatchRow {
+  i?: number;
+  e: BatchEntry[];
+}
+
 export interface Schema extends DBSchema {
   heads: { key: [string, string]; value: Head; indexes: { log: [string, number] } };
   states: { key: [string, string]; value: StoredRow };
   deltas: { key: [string, string, number]; value: StoredRow };
   meta: { key: string; value: unknown };
+  batches: { key: number; value: BatchRow };
 }
 
 export type Db = IDBPDatabase<Schema>;
@@ -74,6 +112,8 @@ export function openDatabase(factory: IDBFactory, name: string, hooks: OpenHooks
       db.createObjectStore('meta');
     }
     if (event.oldVersion < 2) db.createObjectStore('deltas');
+    // Version 3 adds a store and changes no existing row: a database of version 1 or 2 keeps its records as they are.
+    if (event.oldVersion < 3) db.createObjectStore('batches', { keyPath: 'i', autoIncrement: true });
   });
   request.addEventListener('blocked', () => hooks.onBlocked?.());
   return (wrap(request) as unknown as Promise<Db>).then((db) => {

@@ -6,12 +6,20 @@
  *   the commit flushed. Group commit (group-commit.ts, tx.ts): callbacks queued while a commit is under way
  *   run together in the next IDB transaction, each still all-or-nothing and in call order, so many writes
  *   in flight share one flush, their first reads are issued together, and each key is written once.
+ * - A small group commit (at most 8 keys: sequential writes) while no batch waits goes straight into the per-key
+ *   stores, as a fold would store it (tx.ts flush): no fold later, nothing for readers to lay over.
+ * - A larger group commit's records are ONE request: a row of `batches` (schema.ts). Folds (fold.ts) move them into the
+ *   per-key stores later, from the same queue as the commits: when no transaction has been queued for `foldDelay`
+ *   ms, a fold step before the next commit while more than `maxUnfolded` entries wait (so the batches every read
+ *   lays over the per-key stores stay bounded), and all of them at `close()` and `fold()`. Until then every read, in
+ *   every tab, reads them in its own transaction (overlay.ts): a committed record is visible at once, and a tab
+ *   killed before its fold leaves batches that the next reader reads and the next idle instance folds.
  * - Inside an IDB transaction nothing is awaited but IndexedDB requests (the callbacks' contract) and the
  *   batch's own turns.
  * - Readwrite transactions over the same stores are serialized by IndexedDB across tabs, which is what lets
  *   every tab mint sequence numbers (dots) from meta 'seq' without reusing one.
  * - Reads outside `transact` use readonly transactions, which see only committed (durable) data: `readLog`
- *   never returns an entry that is not durable.
+ *   never returns an entry that is not durable (a batch is committed strictly before anyone can read it).
  * - A `versionchange` closes our connection at once (so an upgrade elsewhere proceeds); a lost connection is
  *   reopened on next use, and an operation that failed because of it is retried once.
  */
@@ -19,11 +27,19 @@ import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, Leadership, ScanOptions, SharedInstances, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { isLostConnection, storageError } from './errors.js';
 import { inactiveError, runGroup, type Job } from './group-commit.js';
-import { listSpaces, readIndex, readLogRecords, scanRecords } from './reads.js';
-import { openDatabase, RECORD_STORES, type Db } from './schema.js';
+import { foldStep } from './fold.js';
+import { BatchCache } from './overlay.js';
+import { listSpaces, readIndex, readKey, readLogRecords, scanRecords } from './reads.js';
+import { openDatabase, type Db } from './schema.js';
 import { PageLifecycle, SharedTabs } from './shared.js';
 import { Hints, OpenInstances, TabLeadership } from './tabs.js';
-import { readRecord } from './tx.js';
+
+/** Entries a fold step moves at most (whole batches, at least one): how long a fold holds up the next commit. */
+const FOLD_STEP = 2048;
+/** Unfolded batches beyond which a fold step runs before the next commit (many small commits: sequential writes). */
+const MAX_UNFOLDED_BATCHES = 1024;
+/** After a failed fold, how long before the next try (ms); commits go on meanwhile. */
+const FOLD_RETRY_MS = 1000;
 
 export interface IndexedDBStorageOptions {
   /**
@@ -41,6 +57,14 @@ export interface IndexedDBStorageOptions {
    * Firefox asks the user, so an app may prefer to ask later, at a moment the user understands.
    */
   requestPersistence?: boolean;
+  /**
+   * Committed records wait in batches (one IndexedDB request per group commit) until folded into the per-key stores;
+   * a fold step runs before the next commit while more than this many records wait (default 32 768). Reads lay the
+   * waiting records over the per-key stores, so this bounds what each tab holds in memory for that.
+   */
+  maxUnfolded?: number;
+  /** Fold once no transaction has been queued for this long (ms, default 20); `Infinity`: only over `maxUnfolded`, at `fold()` and `close()`. */
+  foldDelay?: number;
 }
 
 export interface IndexedDBStorage extends StorageAdapter {
@@ -52,6 +76,8 @@ export interface IndexedDBStorage extends StorageAdapter {
   onExternalChange(listener: (spaces: string[]) => void): () => void;
   leadership(): Leadership;
   shared(): SharedInstances;
+  /** Folds every committed batch into the per-key stores now (after the transactions queued before it). */
+  fold(): Promise<void>;
 }
 
 export class IDBStorage implements IndexedDBStorage {
@@ -67,6 +93,11 @@ export class IDBStorage implements IndexedDBStorage {
   private readonly instances: OpenInstances;
   private readonly factory: IDBFactory | undefined;
   private readonly maxBatch: number;
+  private readonly maxUnfolded: number;
+  private readonly foldDelay: number;
+  private readonly cache = new BatchCache();
+  private foldTimer: ReturnType<typeof setTimeout> | undefined;
+  private foldRetryAt = 0;
 
   constructor(
     readonly name: string,
@@ -74,6 +105,8 @@ export class IDBStorage implements IndexedDBStorage {
   ) {
     this.factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
     this.maxBatch = options.maxBatch ?? 1000;
+    this.maxUnfolded = options.maxUnfolded ?? 32_768;
+    this.foldDelay = options.foldDelay ?? 20;
     this.hints = new Hints(name);
     this.tabLeadership = new TabLeadership(name);
     this.lifecycle = new PageLifecycle(this.tabLeadership);
@@ -104,6 +137,8 @@ export class IDBStorage implements IndexedDBStorage {
     this.lifecycle.start();
     await this.instances.start();
     this.tabLeadership.setOpen(true);
+    // Batches an instance left unfolded (closed abruptly) are folded once this one is idle, after a read or commit
+    // found them (scheduleFold).
   }
 
   async openedElsewhere(): Promise<boolean> {
@@ -113,6 +148,12 @@ export class IDBStorage implements IndexedDBStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     while (this.running) await this.running;
+    clearTimeout(this.foldTimer);
+    this.foldTimer = undefined;
+    // Leave the database folded where we can; what is left is read and folded by the next instance.
+    await this.fold().catch(() => {});
+    while (this.running) await this.running;
+    clearTimeout(this.foldTimer);
     this.closed = true;
     this.hints.stop();
     this.sharedTabs.stop();
@@ -150,11 +191,69 @@ export class IDBStorage implements IndexedDBStorage {
   }
 
   private pump(): void {
-    if (this.running || this.queue.length === 0) return;
-    this.running = this.runBatch().finally(() => {
+    if (this.running) return;
+    if (this.queue.length === 0) return this.scheduleFold();
+    const b = this.cache.backlog;
+    const foldFirst = b !== undefined && (b.entries > this.maxUnfolded || b.batches > MAX_UNFOLDED_BATCHES) && Date.now() >= this.foldRetryAt;
+    this.running = (foldFirst ? this.runFold() : this.runBatch()).finally(() => {
       this.running = undefined;
       this.pump();
     });
+  }
+
+  // ---- folds ----
+
+  async fold(): Promise<void> {
+    if (this.closed) throw closedError();
+    for (;;) {
+      while (this.running) await this.running;
+      let folded = 0;
+      let error: unknown;
+      const step = this.connection().then((db) => foldStep(db, this.cache, FOLD_STEP));
+      this.running = step.then(
+        (n) => void (folded = n),
+        (e: unknown) => void (error = e),
+      );
+      await this.running;
+      this.running = undefined;
+      if (error !== undefined) {
+        if (isLostConnection(error)) this.dropConnection();
+        this.foldRetryAt = Date.now() + FOLD_RETRY_MS;
+        // Transactions queued behind the failed step go on (else they would wait for the next call).
+        this.pump();
+        throw storageError(error, 'folding committed batches');
+      }
+      if (folded === 0) return this.pump();
+    }
+  }
+
+  /** One fold step; a failure leaves the batches where they are (reads still read them) and waits before the next try. */
+  private async runFold(): Promise<void> {
+    try {
+      await foldStep(await this.connection(), this.cache, FOLD_STEP);
+    } catch (e) {
+      if (isLostConnection(e)) this.dropConnection();
+      this.foldRetryAt = Date.now() + FOLD_RETRY_MS;
+    }
+  }
+
+  /** Folds once idle for `foldDelay` ms, while batches wait (as last loaded). */
+  private scheduleFold(): void {
+    if (this.closed || this.foldTimer !== undefined || this.foldDelay === Infinity) return;
+    // Not loaded yet (just opened): the first read or commit that loads the batches tells, and schedules then. A fold
+    // on spec would be a readwrite transaction that every read queued after it waits for (S6: opening).
+    const b = this.cache.backlog;
+    if (b === undefined || b.batches === 0) return;
+    const timer = setTimeout(() => {
+      this.foldTimer = undefined;
+      if (this.closed || this.running || this.queue.length > 0) return;
+      this.running = this.runFold().finally(() => {
+        this.running = undefined;
+        this.pump();
+      });
+    }, Math.max(this.foldDelay, this.foldRetryAt - Date.now()));
+    (timer as { unref?: () => void }).unref?.();
+    this.foldTimer = timer;
   }
 
   /** The next batch: up to maxBatch jobs, or one job alone if it is marked so. */
@@ -172,11 +271,11 @@ export class IDBStorage implements IndexedDBStorage {
       for (const job of jobs) job.reject(storageError(db, 'opening the database'));
       return;
     }
-    let attempt = await runGroup(db, jobs);
+    let attempt = await runGroup(db, jobs, this.cache);
     if (attempt.kind === 'lost') {
       this.dropConnection();
       const again = await this.connection().catch((e) => e as Error);
-      attempt = again instanceof Error ? { kind: 'failed', error: again } : await runGroup(again, jobs);
+      attempt = again instanceof Error ? { kind: 'failed', error: again } : await runGroup(again, jobs, this.cache);
     }
     if (attempt.kind === 'inactive') {
       // A callback let the transaction end (it awaited something other than a tx read). Nothing was
@@ -196,7 +295,7 @@ export class IDBStorage implements IndexedDBStorage {
   // ---- reads ----
 
   async get(space: string, key: string): Promise<KeyRecord | undefined> {
-    return this.read('reading a key', (db) => readRecord(db.transaction([...RECORD_STORES], 'readonly'), space, key));
+    return this.read('reading a key', (db) => readKey(db, this.cache, space, key));
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {
@@ -204,26 +303,29 @@ export class IDBStorage implements IndexedDBStorage {
   }
 
   scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>> {
-    return this.read('scanning', (db) => scanRecords(db, space, options));
+    return this.read('scanning', (db) => scanRecords(db, this.cache, space, options));
   }
 
   readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
-    return this.read('reading the change log', (db) => readLogRecords(db, space, afterSeq, limit));
+    return this.read('reading the change log', (db) => readLogRecords(db, this.cache, space, afterSeq, limit));
   }
 
   index(space: string): Promise<IndexEntry[]> {
-    return this.read('reading the index', (db) => readIndex(db, space));
+    return this.read('reading the index', (db) => readIndex(db, this.cache, space));
   }
 
   spaces(): Promise<string[]> {
-    return this.read('listing spaces', (db) => listSpaces(db));
+    return this.read('listing spaces', (db) => listSpaces(db, this.cache));
   }
 
   /** A read in its own readonly transaction, retried once on a fresh connection if the old one was lost. */
   private async read<T>(what: string, fn: (db: Db) => Promise<T>): Promise<T> {
     if (this.closed) throw closedError();
     try {
-      return await fn(await this.connection());
+      const out = await fn(await this.connection());
+      // Batches another tab left (closed before folding) are folded here once idle.
+      if (!this.running && this.queue.length === 0) this.scheduleFold();
+      return out;
     } catch (e) {
       if (!isLostConnection(e) || this.closed) throw storageError(e, what);
       this.dropConnection();
@@ -240,6 +342,8 @@ export class IDBStorage implements IndexedDBStorage {
   private connection(): Promise<Db> {
     if (this.closed) return Promise.reject(closedError());
     if (!this.db) {
+      // A new connection: the database may have been deleted and made again since (batch ids start over).
+      this.cache.clear();
       const db = openDatabase(this.factory!, this.name, {
         onVersionChange: () => this.closeConnection(db),
         onTerminated: () => this.forget(db),

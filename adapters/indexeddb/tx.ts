@@ -2,12 +2,18 @@
  * Group commit: the callbacks of several `transact` calls run as one readwrite IndexedDB transaction,
  * each still all-or-nothing and in call order, as if each had run alone.
  *
- *   IDB reads ──▶ base (pre-batch state, cached) ◀── fn_i reads: own writes, then `written`, then base
- *   fn_i returns ──▶ its writes join `written` (in order) ──▶ end of batch: one put per key, then commit
+ *   IDB reads ──▶ base (pre-batch state: per-key stores + unfolded batches, cached) ◀── fn_i reads: own writes,
+ *                 then `written`, then base
+ *   fn_i returns ──▶ its writes join `written` (in order) ──▶ end of batch: ONE `batches` row holding every key's
+ *                 record (one entry per key), then commit
  *
  * Invariants:
- * - No put is issued before the batch ends, so every IDB read in the batch returns the pre-batch state:
+ * - No write is issued before the batch ends, so every IDB read in the batch returns the pre-batch state:
  *   caching it (`base`) is exact, and a key written earlier in the batch is read from `written` instead.
+ * - The pre-batch record of a key is its per-key record with its entries in unfolded batches laid over it
+ *   (overlay.ts), both read in this transaction, which IndexedDB serializes with every other readwrite one (all tabs).
+ * - A key's entry is stored as a fold would store it after that record (chains.ts storedForm): whole, or chained
+ *   onto it; so the overlay reads it back, and a fold copies it, without deciding anything again.
  * - Callbacks start together (so their first reads go to IndexedDB together, pipelined), but each read
  *   resolves only at the callback's turn, after every earlier callback finished and its writes joined
  *   `written`: each callback sees exactly the state after the callbacks before it.
@@ -19,17 +25,21 @@ import type { IDBPTransaction } from 'idb';
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord, StorageTx } from '../../lib/storage.js';
 import { assemble, storedForm, type ReadRecord } from './chains.js';
-import { chainRange, type Head, type Schema, type StoredRow } from './schema.js';
+import { needsFolded, resolve, type BatchCache, type Overlay } from './overlay.js';
+import { chainRange, type BatchEntry, type BatchRow, type Head, type Schema, type StoredRow, type WrittenEntry } from './schema.js';
 
-export type WriteTx = IDBPTransaction<Schema, ('heads' | 'states' | 'deltas' | 'meta')[], 'readwrite'>;
-type ReadTx = IDBPTransaction<Schema, ('heads' | 'states' | 'deltas')[], 'readonly'>;
+export type WriteTx = IDBPTransaction<Schema, ('heads' | 'states' | 'deltas' | 'meta' | 'batches')[], 'readwrite'>;
+export type ReadTx = IDBPTransaction<Schema, ('heads' | 'states' | 'deltas' | 'batches')[], 'readonly' | 'readwrite'>;
 
-/** Reads one record (head, root and chain) within a transaction; the requests are issued at once. */
-export async function readRecord(tx: ReadTx | WriteTx, space: string, key: string): Promise<KeyRecord | undefined> {
-  return (await readChained(tx, space, key))?.rec;
+/** A key's record as `overlay` and the per-key stores of `tx` tell it (the per-key record read only when needed). */
+export async function readOverlaid(tx: ReadTx | WriteTx, overlay: Overlay, space: string, key: string): Promise<ReadRecord | undefined> {
+  const entries = overlay.entries(space, key);
+  if (!entries) return readChained(tx, space, key);
+  return resolve(entries, needsFolded(entries) ? await readChained(tx, space, key) : undefined);
 }
 
-async function readChained(tx: ReadTx | WriteTx, space: string, key: string): Promise<ReadRecord | undefined> {
+/** Reads one per-key record (head, root and chain) within a transaction; the requests are issued at once. */
+export async function readChained(tx: ReadTx | WriteTx, space: string, key: string): Promise<ReadRecord | undefined> {
   const t = tx as ReadTx;
   const [head, state, rows] = await Promise.all([t.objectStore('heads').get([space, key]), t.objectStore('states').get([space, key]), t.objectStore('deltas').getAll(chainRange(space, key))]);
   return head && state ? assemble(head, state, rows) : undefined;
@@ -74,7 +84,24 @@ export class Batch {
   private collecting = true;
   private readonly pending = new Map<string, Map<string, Deferred<ReadRecord | undefined>>>();
 
-  constructor(readonly tx: WriteTx) {}
+  /** The unfolded batches as this transaction sees them: its first request. */
+  private readonly overlay: Promise<Overlay>;
+
+  constructor(
+    readonly tx: WriteTx,
+    cache: BatchCache,
+  ) {
+    this.overlay = quiet(cache.load(tx));
+    this.overlay.then((o) => void (this.unfolded = o.size), () => {});
+  }
+
+  /** Once this transaction's load of the unfolded batches answered (a request of its own, issued first), or failed. */
+  async overlayLoaded(): Promise<void> {
+    await this.overlay.catch(() => {});
+  }
+
+  /** Entries in unfolded batches as this transaction sees them (undefined until its load answered). */
+  private unfolded: number | undefined;
 
   /** The pre-batch record, read once from IndexedDB (grouped with the others while callbacks start). */
   baseRecord(space: string, key: string): Promise<KeyRecord | undefined> {
@@ -95,7 +122,13 @@ export class Batch {
       let seen = this.baseRead.get(space);
       if (!seen) this.baseRead.set(space, (seen = new Map()));
       const known = seen;
-      p = read.then((r) => (known.set(key, r), r?.rec));
+      // The per-key record (read whatever the overlay says, so every first read goes out at once), under the overlay.
+      p = Promise.all([read, this.overlay]).then(([folded, overlay]) => {
+        const entries = overlay.entries(space, key);
+        const r = entries ? resolve(entries, folded) : folded;
+        known.set(key, r);
+        return r?.rec;
+      });
       m.set(key, quiet(p));
     }
     return p;
@@ -156,44 +189,94 @@ export class Batch {
   }
 
   /**
-   * Issues the batch's writes, one request per key and store (synchronously: all or none of them, since
-   * the transaction cannot become inactive in the middle). Returns the spaces written.
+   * Issues the batch's writes: one `batches` row holding every key written (its record as of the batch, in the form
+   * it is stored after the key's record before the batch), and the metadata (synchronously: all or none of them,
+   * since the transaction cannot become inactive in the middle). Returns the spaces written, and the row (its id is
+   * set once the add succeeded) to cache after the commit.
    */
-  flush(): string[] {
-    const heads = this.tx.objectStore('heads');
-    const states = this.tx.objectStore('states');
-    const deltas = this.tx.objectStore('deltas');
+  flush(): { spaces: string[]; row: BatchRow | undefined } {
     const meta = this.tx.objectStore('meta');
     const spaces: string[] = [];
+    const entries: BatchEntry[] = [];
+    let count = 0;
+    for (const writes of this.written.values()) count += writes.size;
+    // A small commit while no batch waits (sequential writes): straight into the per-key stores, as a fold would
+    // store it. Two or three requests a key, but no fold later and no overlay for readers; a batch row is one
+    // request now and about three a key when folded.
+    if (count > 0 && count <= DIRECT_MAX && this.unfolded === 0) {
+      for (const [space, writes] of this.written) {
+        this.writeDirect(space, writes);
+        if (writes.size > 0) spaces.push(space);
+      }
+      for (const [name, value] of this.writtenMeta) ignore(value === null ? meta.delete(name) : meta.put(value, name));
+      return { spaces, row: undefined };
+    }
     for (const [space, writes] of this.written) {
       const read = this.baseRead.get(space);
       for (const [key, rec] of writes) {
-        const base = read?.get(key);
-        // Chain rows to remove: none where the key was read and had none — absent keys included (a key without a
-        // head has no chain rows), which spares a request per new key; unknown where the key was not read.
-        const mayChain = base ? base.ch !== 0 : !read?.has(key);
         if (rec === null) {
-          ignore(heads.delete([space, key]));
-          ignore(states.delete([space, key]));
-          if (mayChain) ignore(deltas.delete(chainRange(space, key)));
+          entries.push({ s: space, k: key, rm: 1 });
           continue;
         }
-        // Chained to the record before the batch when it derives from it (a delta row); else whole, as the root.
-        const form = storedForm(rec, base);
-        const head: Head = form.ch > 0 ? { s: space, k: key, seq: rec.seq, h: rec.h, ch: form.ch } : { s: space, k: key, seq: rec.seq, h: rec.h };
-        ignore(heads.put(head));
-        if (form.chained) ignore(deltas.put(form.row, [space, key, rec.seq]));
-        else {
-          ignore(states.put(form.row, [space, key]));
-          if (mayChain) ignore(deltas.delete(chainRange(space, key)));
-        }
+        // Chained to the record before the batch when it derives from it; else whole. A key written without a read
+        // is stored whole (the fold then drops its old chain rows).
+        const form = storedForm(rec, read?.get(key));
+        const e: WrittenEntry = { s: space, k: key, seq: rec.seq, h: rec.h, vs: form.row.vs, cc: form.row.cc };
+        if (form.row.src !== undefined) e.src = form.row.src;
+        if (form.chained) e.c = 1;
+        entries.push(e);
       }
       if (writes.size > 0) spaces.push(space);
     }
+    let row: BatchRow | undefined;
+    if (entries.length > 0) {
+      const added: BatchRow = { e: entries };
+      row = added;
+      this.tx
+        .objectStore('batches')
+        .add(added)
+        .then((id) => (added.i = id as number), () => {});
+    }
     for (const [name, value] of this.writtenMeta) ignore(value === null ? meta.delete(name) : meta.put(value, name));
-    return spaces;
+    return { spaces, row };
+  }
+
+  /**
+   * One space's writes into the per-key stores (no batch waits, so the per-key record IS the key's record): whole in
+   * `states` (its old chain rows deleted), or chained as a `deltas` row after the record read; a removal deletes all
+   * three. A key written without a read has an unknown chain: its rows are deleted whatever they are.
+   */
+  private writeDirect(space: string, writes: Map<string, KeyRecord | null>): void {
+    const heads = this.tx.objectStore('heads');
+    const states = this.tx.objectStore('states');
+    const deltas = this.tx.objectStore('deltas');
+    const read = this.baseRead.get(space);
+    for (const [key, rec] of writes) {
+      const known = read?.has(key) ?? false;
+      const base = read?.get(key);
+      const oldRows = !known || (base?.ch ?? 0) > 0;
+      if (rec === null) {
+        if (known && !base) continue;
+        ignore(heads.delete([space, key]));
+        ignore(states.delete([space, key]));
+        if (oldRows) ignore(deltas.delete(chainRange(space, key)));
+        continue;
+      }
+      const form = storedForm(rec, base);
+      if (form.chained) {
+        ignore(deltas.put(form.row, [space, key, rec.seq]));
+        ignore(heads.put({ s: space, k: key, seq: rec.seq, h: rec.h, ch: form.ch }));
+        continue;
+      }
+      if (oldRows) ignore(deltas.delete(chainRange(space, key)));
+      ignore(states.put(form.row, [space, key]));
+      ignore(heads.put({ s: space, k: key, seq: rec.seq, h: rec.h }));
+    }
   }
 }
+
+/** Commits of at most this many keys go straight into the per-key stores when no batch waits. */
+const DIRECT_MAX = 8;
 
 /** One callback's view of the batch. */
 export class BatchTx implements StorageTx {
