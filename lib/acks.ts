@@ -128,8 +128,11 @@ export class AckTracker {
    */
   isSynced(space: string, key: string, seq: number): boolean {
     const upTo = this.acked.get(space) ?? 0;
-    if (seq > upTo || this.isWithheld(space, key, seq)) return false;
+    if (seq > upTo) return false;
     const now = this.locate?.(space, key);
+    // Withheld as far as where the key's record is now (as `settle` weighs it): a withhold made after the record moved
+    // starts from what other peers acknowledged below it, which may pass the write's own seq.
+    if (this.isWithheld(space, key, Math.max(seq, now ?? 0))) return false;
     return now === undefined || now <= upTo;
   }
 

@@ -26,12 +26,6 @@ export interface Pending {
  * Families (fault classes) first, then checks, then named scenarios.
  */
 export const PENDING_FIXES: Record<string, Pending> = {
-  withheld: {
-    defects: ['W1'],
-    why:
-      "w.durability said 'synced' of a withheld write while no other node held it: AckTracker.isSynced weighed the " +
-      "withhold at the write's own seq, not at where its key's record is now (withheld 40, 190).",
-  },
   'check:held-claims': {
     defects: ['N6'],
     why:
