@@ -24,8 +24,9 @@
  *   withheld         one or two "narrow" nodes whose connections carry frames of a few KiB, and writes of values of
  *                    10–24 KB: such a key state cannot go over a narrow connection (VALUE_TOO_LARGE, withheld: acks.ts),
  *                    so a big write of a narrow node is held by no other node, and one of a wide node reaches only
- *                    the nodes wide links join. Most big writes are written small again later by their writer; in
- *                    two thirds of the schedules every node holding a big version writes its key small after heal
+ *                    the nodes wide links join (half the big writes are made beside a narrow node by a node with a
+ *                    wide link too; some of their writers restart soon after). Most are written small again later; in
+ *                    half the schedules every node holding a big version writes its key small after heal
  *                    (then everything must converge and nothing stay pending), in the others big versions stay
  *                    (checks.ts judges such keys per group of nodes wide links join). Drawn in its own family only
  *                    (so the seeds of 'mixed' and the other families keep their meaning), from its own stream (9);
@@ -273,7 +274,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const plainKeys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
   const plainLimit = shape.pick([undefined, undefined, 2048]);
   const tinyLimit = shape.pick([512, 640, 768, 1024, 1536, 2048]);
-  const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : plainLimit;
+  // Narrow nodes (withheld) need wide links beside them: no frame limit for the whole schedule unless tiny-frames asks.
+  const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : on.has('withheld') ? undefined : plainLimit;
   const plainAe = shape.pick([0, 0, 500, 5000]);
   const fastAe = shape.pick([300, 600, 1200]);
   // Rounds far apart compared to a round trip (as in deployments: a minute by default), so the network falls
@@ -383,28 +385,35 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   }
 
   // 9. The withheld feature (its own stream: every draw made whether or not it is on).
-  const narrow: Record<string, number> = {};
+  const narrowDrawn: Record<string, number> = {};
   const narrowCount = withheldRng.int(1, 2);
-  for (let i = 0; i < narrowCount; i++) {
-    const x = withheldRng.pick(nodes);
-    const limit = withheldRng.pick(NARROW_LIMITS);
-    if (on.has('withheld')) narrow[x] = limit;
-  }
+  for (let i = 0; i < narrowCount; i++) narrowDrawn[withheldRng.pick(nodes)] = withheldRng.pick(NARROW_LIMITS);
+  const narrow = on.has('withheld') ? narrowDrawn : {};
+  // Half the big writes are made beside a narrow node by a node with a wide link too: withheld from one peer, held by
+  // another (the withhold is per peer).
+  const near = (x: string) => edges.some(([a, b]) => (a === x && narrowDrawn[b] !== undefined) || (b === x && narrowDrawn[a] !== undefined));
+  const wideToo = (x: string) => edges.some(([a, b]) => (a === x && narrowDrawn[b] === undefined) || (b === x && narrowDrawn[a] === undefined));
+  const besideNarrow = nodes.filter((x) => narrowDrawn[x] === undefined && near(x) && wideToo(x));
   const bigWrites = withheldRng.int(2, 6);
   for (let i = 0; i < bigWrites; i++) {
     const at = withheldRng.int(0, duration);
-    const node = withheldRng.pick(nodes);
+    const node = withheldRng.chance(0.5) && besideNarrow.length ? withheldRng.pick(besideNarrow) : withheldRng.pick(nodes);
     const key = withheldRng.pick(plainKeys);
     const bytes = withheldRng.int(BIG_VALUE.min, BIG_VALUE.max);
     const tab = withheldRng.int(0, 2);
     // Most are written small again by their writer a while later (that state may go everywhere).
     const shrinks = withheldRng.chance(0.6);
     const later = withheldRng.int(50, 1500);
+    // Some writers restart a while after (the withhold must outlive the process: stored, and restored at the open).
+    const restarts = withheldRng.chance(0.3);
+    const restartAt = at + withheldRng.int(100, 1200);
+    const down = withheldRng.int(0, 600);
     if (!on.has('withheld')) continue;
     ops.push({ at, node, what: { kind: 'put', key, bytes }, tab });
     if (shrinks) ops.push({ at: at + later, node, what: { kind: 'put', key }, tab });
+    if (restarts) faults.push({ at: restartAt, node, what: { kind: 'restart', node, down } });
   }
-  const shrinkAtEnd = withheldRng.chance(2 / 3) && on.has('withheld');
+  const shrinkAtEnd = withheldRng.chance(1 / 2) && on.has('withheld');
 
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
   return {
