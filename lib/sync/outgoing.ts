@@ -49,7 +49,8 @@ export interface StreamPort {
   readLog(afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
   /** The space's last durable log seq as the index knows it. */
   lastSeq(): number;
-  acked(upTo: number): void;
+  /** `resumed`: the peer's cursor the stream starts from (acks.ts ack), not an acknowledgement of frames sent here. */
+  acked(upTo: number, resumed?: boolean): void;
   /** Tells the peer our log reaches `top` (TOP; nothing where the peer does not speak it). */
   tellTop(top: number): void;
   refreshStatus(): void;
@@ -106,7 +107,7 @@ export class LogStream {
         if (ok) this.port.acked(from);
         this.port.refreshStatus();
       });
-    } else this.port.acked(from);
+    } else this.port.acked(from, true);
     void this.pump();
   }
 
