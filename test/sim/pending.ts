@@ -26,17 +26,6 @@ export interface Pending {
  * Families (fault classes) first, then checks, then named scenarios.
  */
 export const PENDING_FIXES: Record<string, Pending> = {
-  'check:held-claims': {
-    defects: ['N6'],
-    why:
-      'replica.pending, the status, whenSynced() and w.durability saying a write is held while no other node held it ' +
-      'durably (claims-check.ts) — pending only for schedules with a power loss; CI checks every other schedule that ' +
-      'restores no disk (check:held-claims-no-power-loss). Left: a key whose newer record was not durable yet when a ' +
-      'log frame went is skipped by the log read (the log holds it at that record\'s seq), so the frame\'s upTo passes its ' +
-      'older, durable entry; a power loss then drops the newer record, the older entry is back below the peer\'s cursor, ' +
-      'and the next session\'s catch-up counts it acknowledged (mixed 97, crash 93; test/sync/crash-moved-key.test.ts). ' +
-      'SIM_PENDING=check:held-claims runs it everywhere; SIM_SYNCED_DEBUG=1 tells more of each.',
-  },
 };
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift' | 'synced-durable' | 'synced-durable-kept-disks' | 'held-claims' | 'held-claims-no-power-loss';
