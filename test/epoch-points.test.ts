@@ -1,0 +1,86 @@
+// The order of context points over a replica's tree of epochs (lib/epoch-points.ts), and how lib/dvv.ts judges dots
+// that name epochs beside untagged ones.
+import { describe, expect, it } from 'vitest';
+import { canonicalStateText, EMPTY_STATE, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
+import { Epochs, inHistory, maximalPoints, NO_EPOCHS, UNTAGGED } from '../lib/epoch-points.js';
+
+const v = (r: string, n: number, ep?: string): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`), ...(ep !== undefined ? { ep } : {}) });
+
+describe('epoch points', () => {
+  // a's history: E1 opened at 0, E2 at 10, E3 at 20; a copy taken in E2 at counter 15 was restored: E4 under E2 at 15.
+  const reg = new Epochs();
+  reg.learn('a', [
+    ['E1', 0],
+    ['E2', 10],
+    ['E3', 20],
+  ]);
+  reg.add('a', 'E4', 'E2', 15);
+
+  it('a point covers its own epoch up to its counter, and its ancestors up to each fork point', () => {
+    expect(inHistory(reg, 'a', 'E3', 25, { e: 'E3', n: 25 })).toBe(true);
+    expect(inHistory(reg, 'a', 'E3', 26, { e: 'E3', n: 25 })).toBe(false);
+    expect(inHistory(reg, 'a', 'E2', 14, { e: 'E4', n: 30 })).toBe(true);
+    // E2 minted 16..20 after the copy was taken: the lost branch, not in E4's history.
+    expect(inHistory(reg, 'a', 'E2', 18, { e: 'E4', n: 30 })).toBe(false);
+    expect(inHistory(reg, 'a', 'E2', 18, { e: 'E3', n: 21 })).toBe(true);
+    // Siblings never cover each other's dots, whatever their counters.
+    expect(inHistory(reg, 'a', 'E3', 21, { e: 'E4', n: 30 })).toBe(false);
+    expect(inHistory(reg, 'a', 'E4', 16, { e: 'E3', n: 30 })).toBe(false);
+    // The untagged root is reached at the oldest epoch's fork point (0: no untagged dot of a).
+    expect(inHistory(reg, 'a', UNTAGGED, 1, { e: 'E3', n: 30 })).toBe(false);
+  });
+
+  it('keeps the maximal points: one on a chain, one per branch after a restore', () => {
+    expect(maximalPoints(reg, 'a', [{ e: 'E2', n: 12 }, { e: 'E3', n: 22 }, { e: 'E1', n: 3 }])).toEqual([{ e: 'E3', n: 22 }]);
+    expect(maximalPoints(reg, 'a', [{ e: 'E3', n: 22 }, { e: 'E4', n: 17 }, { e: 'E2', n: 14 }])).toEqual([
+      { e: 'E3', n: 22 },
+      { e: 'E4', n: 17 },
+    ]);
+  });
+
+  it('judges an epoch it does not know as a root: its points cover its own dots only', () => {
+    expect(inHistory(reg, 'a', 'E2', 5, { e: 'X9', n: 40 })).toBe(false);
+    expect(inHistory(NO_EPOCHS, 'a', 'E2', 5, { e: 'E4', n: 40 })).toBe(false);
+    expect(inHistory(NO_EPOCHS, 'a', 'E4', 16, { e: 'E4', n: 40 })).toBe(true);
+  });
+
+  it('a loop in a forged record ends (the chain is cut, nothing is covered through it)', () => {
+    const bad = new Epochs();
+    bad.add('b', 'L1', 'L2', 5);
+    bad.add('b', 'L2', 'L1', 5);
+    expect(inHistory(bad, 'b', 'L3', 1, { e: 'L1', n: 9 })).toBe(false);
+    // An epoch's record is fixed once learned.
+    bad.add('b', 'L1', undefined, 0);
+    expect(bad.parentOf('b', 'L1')).toEqual({ parent: 'L2', fork: 5 });
+  });
+
+  it('a restored writer’s new dot does not cover the lost write under the same counter (the vector did)', () => {
+    // a wrote (E3, 21) and b holds it; a, restored to its copy in E2 at 15, writes (E4, 16) then (E4, 21).
+    const atB = updateWith(reg, EMPTY_STATE, EMPTY_STATE, v('a', 21, 'E3'));
+    let atA: KeyState = updateWith(reg, EMPTY_STATE, EMPTY_STATE, v('a', 16, 'E4'));
+    atA = updateWith(reg, atA, atA, v('a', 21, 'E4'));
+    const both = joinWith(reg, atB, atA);
+    expect(both.vs.map((x) => `${x.ep}:${x.n}`)).toEqual(['E3:21', 'E4:21']);
+    expect(both.pts).toEqual({ a: [{ e: 'E3', n: 21 }, { e: 'E4', n: 21 }] });
+    expect(both.cc).toEqual({ a: 21 });
+    // The same writes untagged: one dot for two writes, one of them gone.
+    const plain = join(update(EMPTY_STATE, {}, v('a', 21)), update(update(EMPTY_STATE, {}, v('a', 16)), { a: 16 }, { ...v('a', 21), t: 99 }));
+    expect(plain.vs).toHaveLength(1);
+  });
+
+  it('untagged states join, update and hash as they always did; a tagged one hashes apart', () => {
+    const s = update(update(EMPTY_STATE, {}, v('a', 3)), { a: 3 }, v('b', 4));
+    expect(s).toEqual({ vs: [v('b', 4)], cc: { a: 3, b: 4 } });
+    expect('pts' in joinWith(reg, s, s)).toBe(false);
+    expect(canonicalStateText('k', s)).toBe('k\u0000b:4,|a:3,b:4,');
+    // a upgraded at counter 10: its first tagged epoch F1 forks from the untagged one there.
+    const up = new Epochs();
+    up.learn('a', [['F1', 10]]);
+    const t = updateWith(up, s, s, v('a', 25, 'F1'));
+    expect(t.pts).toEqual({ a: [{ e: 'F1', n: 25 }] });
+    expect(t.cc).toEqual({ a: 25, b: 4 });
+    expect(canonicalStateText('k', t)).toBe('k\u0000a:25@F1,|a:25@F1,b:4,');
+    // Where the registry cannot place the untagged point under the tagged one, both are kept.
+    expect(updateWith(reg, s, s, v('a', 25, 'E3')).pts).toEqual({ a: [{ e: UNTAGGED, n: 3 }, { e: 'E3', n: 25 }] });
+  });
+});
