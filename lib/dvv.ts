@@ -445,30 +445,70 @@ export function isReplicaId(r: unknown): r is string {
   return typeof r === 'string' && REPLICA_ID.test(r) && !(r in Object.prototype) && r !== '__proto__';
 }
 
-export function encodeContext(cc: VersionVector): Context {
+/**
+ * A context as text: `r:n` per replica (n in base 36), sorted by replica. A replica with points naming epochs
+ * (`pts`) has one part per point, `r:n@e` (its untagged point, if it is one, `r:n`): a context without them is
+ * the text it always was.
+ */
+export function encodeContext(cc: VersionVector, pts?: EpochPoints): Context {
   return Object.keys(cc)
     .sort()
-    .map((r) => r + ':' + cc[r]!.toString(36))
+    .map((r) => {
+      const points = pts?.[r];
+      if (points === undefined) return r + ':' + cc[r]!.toString(36);
+      return points.map((p) => r + ':' + p.n.toString(36) + (p.e === UNTAGGED ? '' : '@' + p.e)).join(',');
+    })
     .join(',');
 }
 
-/** Parses a context; returns undefined when it is not one. */
+/** Parses a context without points naming epochs; returns undefined when it is not one (decodeCausal takes both). */
 export function decodeContext(text: unknown): VersionVector | undefined {
+  const ctx = decodeCausal(text);
+  return ctx === undefined || ctx.pts !== undefined ? undefined : ctx.cc;
+}
+
+/** Parses a context, points naming epochs included; returns undefined when it is not one. */
+export function decodeCausal(text: unknown): Causal | undefined {
   if (typeof text !== 'string') return undefined;
-  if (text === '') return {};
-  // A Map for the duplicate check; ids naming Object.prototype members ("constructor", "__proto__") are never
+  if (text === '') return { cc: {} };
+  // Maps for the duplicate checks; ids naming Object.prototype members ("constructor", "__proto__") are never
   // minted and are refused everywhere (isReplicaId), since version vectors are plain objects.
-  const out = new Map<string, number>();
+  const plain = new Map<string, number>();
+  const tagged = new Map<string, Point[]>();
   for (const part of text.split(',')) {
     const i = part.lastIndexOf(':');
     const r = part.slice(0, i);
-    const nText = part.slice(i + 1);
+    const at = part.indexOf('@', i + 1);
+    const nText = at < 0 ? part.slice(i + 1) : part.slice(i + 1, at);
     if (i <= 0 || !isReplicaId(r) || !/^[0-9a-z]{1,11}$/.test(nText)) return undefined;
     const n = parseInt(nText, 36);
-    if (!Number.isSafeInteger(n) || n <= 0 || out.has(r)) return undefined;
-    out.set(r, n);
+    if (!Number.isSafeInteger(n) || n <= 0) return undefined;
+    const e = at < 0 ? UNTAGGED : part.slice(at + 1);
+    if (at >= 0 && !isReplicaId(e)) return undefined;
+    let points = tagged.get(r);
+    if (points === undefined) {
+      if (e === UNTAGGED && !plain.has(r)) {
+        plain.set(r, n);
+        continue;
+      }
+      tagged.set(r, (points = plain.has(r) ? [{ e: UNTAGGED, n: plain.get(r)! }] : []));
+      plain.delete(r);
+    }
+    if (points.some((p) => p.e === e)) return undefined;
+    points.push({ e, n });
   }
-  return Object.fromEntries(out);
+  if (tagged.size === 0) return { cc: Object.fromEntries(plain) };
+  const cc: Record<string, number> = Object.fromEntries(plain);
+  const pts: Record<string, readonly Point[]> = {};
+  for (const r of [...tagged.keys()].sort()) {
+    const points = tagged.get(r)!;
+    // Two untagged parts for one replica are no context (as before); a replica's only part untagged is its vector entry.
+    if (points.every((p) => p.e === UNTAGGED)) return undefined;
+    points.sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
+    pts[r] = points;
+    cc[r] = topCounter(points);
+  }
+  return { cc, pts };
 }
 
 /**

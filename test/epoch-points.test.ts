@@ -1,7 +1,7 @@
 // The order of context points over a replica's tree of epochs (lib/epoch-points.ts), and how lib/dvv.ts judges dots
 // that name epochs beside untagged ones.
 import { describe, expect, it } from 'vitest';
-import { canonicalStateText, EMPTY_STATE, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
+import { canonicalStateText, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { Epochs, inHistory, maximalPoints, NO_EPOCHS, UNTAGGED } from '../lib/epoch-points.js';
 
 const v = (r: string, n: number, ep?: string): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`), ...(ep !== undefined ? { ep } : {}) });
@@ -82,5 +82,18 @@ describe('epoch points', () => {
     expect(canonicalStateText('k', t)).toBe('k\u0000a:25@F1,|a:25@F1,b:4,');
     // Where the registry cannot place the untagged point under the tagged one, both are kept.
     expect(updateWith(reg, s, s, v('a', 25, 'E3')).pts).toEqual({ a: [{ e: UNTAGGED, n: 3 }, { e: 'E3', n: 25 }] });
+  });
+
+  it('a context with points travels as text; one without is the text it always was', () => {
+    expect(encodeContext({ b: 40, a: 3 })).toBe('a:3,b:14');
+    expect(decodeCausal('a:3,b:14')).toEqual({ cc: { a: 3, b: 40 } });
+    const pts = { a: [{ e: UNTAGGED, n: 3 }, { e: 'E3AbC-_9', n: 37 }] };
+    const text = encodeContext({ a: 37, b: 40 }, pts);
+    expect(text).toBe('a:3,a:11@E3AbC-_9,b:14');
+    expect(decodeCausal(text)).toEqual({ cc: { a: 37, b: 40 }, pts });
+    expect(decodeCausal('b:14,a:11@E3AbC-_9,a:3')).toEqual({ cc: { a: 37, b: 40 }, pts });
+    // The plain decoder takes no points; neither takes a replica twice in one epoch, or an epoch that is no label.
+    expect(decodeContext(text)).toBeUndefined();
+    for (const bad of ['a:3,a:4', 'a:3@E1,a:4@E1', 'a:3@', 'a:3@E!', 'a:0@E1', '@E1:3', 'a:3@E1@E2']) expect(decodeCausal(bad), bad).toBeUndefined();
   });
 });
