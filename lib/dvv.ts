@@ -312,6 +312,13 @@ export function updateWith(reg: EpochRegistry, state: KeyState, ctx: Causal, ver
   return withContext(vs, mergeCausal(reg, mergeCausal(reg, state, ctx), own));
 }
 
+/** Whether a state holds a dot or a context point naming an epoch (none of the stored and wire forms carries one yet). */
+export function namesEpochs(s: KeyState): boolean {
+  if (s.pts !== undefined) return true;
+  for (const v of s.vs) if (v.ep !== undefined) return true;
+  return false;
+}
+
 /** Whether two states are the same state (same dots, HLCs and context); values follow from the dots. */
 export function sameState(a: KeyState, b: KeyState): boolean {
   if (a.vs.length !== b.vs.length) return false;

@@ -1,8 +1,12 @@
 // The order of context points over a replica's tree of epochs (lib/epoch-points.ts), and how lib/dvv.ts judges dots
 // that name epochs beside untagged ones.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { canonicalStateText, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { Epochs, inHistory, maximalPoints, NO_EPOCHS, UNTAGGED } from '../lib/epoch-points.js';
+import { loadHasher } from '../lib/hash.js';
+import { record } from '../lib/record.js';
+import { Writer } from '../lib/sync/codec.js';
+import { writeState } from '../lib/sync/wire-state.js';
 
 const v = (r: string, n: number, ep?: string): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`), ...(ep !== undefined ? { ep } : {}) });
 
@@ -95,5 +99,20 @@ describe('epoch points', () => {
     // The plain decoder takes no points; neither takes a replica twice in one epoch, or an epoch that is no label.
     expect(decodeContext(text)).toBeUndefined();
     for (const bad of ['a:3,a:4', 'a:3@E1,a:4@E1', 'a:3@', 'a:3@E!', 'a:0@E1', '@E1:3', 'a:3@E1@E2']) expect(decodeCausal(bad), bad).toBeUndefined();
+  });
+});
+
+describe('no half format', () => {
+  beforeAll(() => loadHasher());
+
+  it('a state naming epochs is neither stored nor sent before the stored and wire forms carry them', () => {
+    const reg = new Epochs();
+    const tagged = updateWith(reg, EMPTY_STATE, EMPTY_STATE, v('a', 3, 'E1'));
+    expect(() => record('k', tagged, 1)).toThrow(/cannot be stored yet/);
+    expect(() => writeState(new Writer(), tagged, { rid: () => {}, time: () => {} })).toThrow(/cannot be sent yet/);
+    // A version naming an epoch in a state built by hand, without points: refused all the same.
+    expect(() => record('k', { vs: [v('a', 3, 'E1')], cc: { a: 3 } }, 1)).toThrow(/cannot be stored yet/);
+    const plain = update(EMPTY_STATE, {}, v('a', 3));
+    expect(record('k', plain, 1).cc).toEqual({ a: 3 });
   });
 });
