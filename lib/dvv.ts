@@ -253,6 +253,7 @@ export function joinWith(reg: EpochRegistry, a: KeyState, b: KeyState): KeyState
   for (const v of b.vs) if (!coversDot(reg, a, v.r, v.ep, v.n) && !inA(v)) vs.push(v);
   vs.sort(compareDots);
   if (twice) pickFirstMinted(vs, b.vs);
+  if (a.pts === undefined && b.pts === undefined) return { vs, cc: mergeVectors(a.cc, b.cc) };
   return withContext(vs, mergeCausal(reg, a, b));
 }
 
