@@ -546,24 +546,33 @@ export function stripOwnDots(state: KeyState, id: string, point: number): { stat
  * without them and with the remote's versions of those dots joined in (they are the other writes).
  * Without a contradiction: undefined (the usual join applies).
  */
-export function contradiction(prev: KeyState, remote: KeyState, me: string, top: number, since: number): { base: KeyState; again: StoredVersion[] } | undefined {
+export function contradiction(
+  prev: KeyState,
+  remote: KeyState,
+  me: string,
+  top: number,
+  since: number,
+  reg: EpochRegistry = NO_EPOCHS,
+): { base: KeyState; again: StoredVersion[] } | undefined {
   const claimed = remote.cc[me] ?? 0;
   let again: StoredVersion[] | undefined;
   for (const v of prev.vs) {
     if (v.r !== me) continue;
-    const theirs = remote.vs.find((u) => u.r === me && u.n === v.n);
+    // Dots naming epochs: a restored branch's dot is another dot than the lost branch's under the same counter, and
+    // a point of the lost branch does not cover it, so neither test fires for it.
+    const theirs = remote.vs.find((u) => sameDot(u, v));
     const collides = theirs !== undefined && (theirs.t !== v.t || theirs.c !== v.c);
-    const coveredByClaim = theirs === undefined && claimed > top && v.n <= claimed && v.n > since;
+    const coveredByClaim = theirs === undefined && claimed > top && v.n > since && coversDot(reg, remote, me, v.ep, v.n);
     if (collides || coveredByClaim) (again ??= []).push(v);
   }
   if (!again) return undefined;
   const kept = prev.vs.filter((v) => !again!.includes(v));
   // The remote's own versions of the colliding dots are writes we lost: keep them (our context covers their
   // counters, so a plain join would skip them).
-  const taken = remote.vs.filter((u) => u.r === me && again!.some((v) => v.n === u.n));
-  const joined = join({ vs: kept, cc: prev.cc }, remote);
+  const taken = remote.vs.filter((u) => u.r === me && again!.some((v) => sameDot(u, v)));
+  const joined = joinWith(reg, withContext(kept, prev), remote);
   const vs = [...joined.vs];
   for (const u of taken) if (!holds(vs, u)) vs.push(u);
   vs.sort(compareDots);
-  return { base: { vs, cc: joined.cc }, again };
+  return { base: withContext(vs, joined), again };
 }

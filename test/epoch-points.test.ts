@@ -1,7 +1,7 @@
 // The order of context points over a replica's tree of epochs (lib/epoch-points.ts), and how lib/dvv.ts judges dots
 // that name epochs beside untagged ones.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { canonicalStateText, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
+import { canonicalStateText, contradiction, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { Epochs, inHistory, maximalPoints, NO_EPOCHS, UNTAGGED } from '../lib/epoch-points.js';
 import { loadHasher } from '../lib/hash.js';
 import { record } from '../lib/record.js';
@@ -114,5 +114,35 @@ describe('no half format', () => {
     expect(() => record('k', { vs: [v('a', 3, 'E1')], cc: { a: 3 } }, 1)).toThrow(/cannot be stored yet/);
     const plain = update(EMPTY_STATE, {}, v('a', 3));
     expect(record('k', plain, 1).cc).toEqual({ a: 3 });
+  });
+});
+
+describe('a restored writer meets its lost writes (dvv.ts contradiction)', () => {
+  // a wrote (E3, 21) and b holds it; a, restored to its copy in E2 at 15 and opened as E4, wrote (E4, 16) and
+  // (E4, 21). b's state comes back to a: top (the highest counter a minted since the restore) is 21, since 15.
+  const reg = new Epochs();
+  reg.learn('a', [
+    ['E1', 0],
+    ['E2', 10],
+    ['E3', 20],
+  ]);
+  reg.add('a', 'E4', 'E2', 15);
+
+  it('with dots naming epochs nothing collides and nothing is claimed: the plain join keeps both branches', () => {
+    const atB = updateWith(reg, EMPTY_STATE, EMPTY_STATE, v('a', 21, 'E3'));
+    const atA = updateWith(reg, updateWith(reg, EMPTY_STATE, EMPTY_STATE, v('a', 16, 'E4')), EMPTY_STATE, v('a', 21, 'E4'));
+    expect(contradiction(atA, atB, 'a', 21, 15, reg)).toBeUndefined();
+    // b's later write over its state claims a counter above a's top, in the lost branch only: still no claim on E4's dots.
+    const later = updateWith(reg, atB, atB, v('a', 30, 'E3'));
+    expect(contradiction(atA, later, 'a', 21, 15, reg)).toBeUndefined();
+    expect(joinWith(reg, atA, later).vs.map((x) => `${x.ep}:${x.n}`)).toEqual(['E4:16', 'E4:21', 'E3:30']);
+  });
+
+  it('untagged, the same histories collide under one dot, and a claim above top covers our later write', () => {
+    const atB = update(EMPTY_STATE, {}, v('a', 21));
+    const atA = update(update(EMPTY_STATE, {}, v('a', 16)), {}, { ...v('a', 21), t: 99 });
+    expect(contradiction(atA, atB, 'a', 21, 15)?.again.map((x) => x.n)).toEqual([21]);
+    const later = update(EMPTY_STATE, {}, v('a', 30));
+    expect(contradiction(atA, later, 'a', 21, 15)?.again.map((x) => x.n)).toEqual([16, 21]);
   });
 });
