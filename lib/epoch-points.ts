@@ -126,9 +126,13 @@ export class Epochs implements EpochRegistry {
     epochs.set(e, parent === undefined ? null : { parent, fork });
   }
 
-  /** Records the epochs of a history of replica `r` (see the class comment for where it must begin). */
-  learn(r: string, history: readonly EpochEntry[]): void {
-    for (let i = 0; i < history.length; i++) {
+  /**
+   * Records the epochs of a history of replica `r`. `whole`: the history begins at r's first epoch whose dots
+   * named it, so its oldest epoch forks from the untagged one (see the class comment); otherwise (a hello's last
+   * few epochs, a stored history at its cap) the oldest one's parent is not known and it is left out.
+   */
+  learn(r: string, history: readonly EpochEntry[], whole = true): void {
+    for (let i = whole ? 0 : 1; i < history.length; i++) {
       const [e, from] = history[i]!;
       this.add(r, e, i === 0 ? UNTAGGED : history[i - 1]![0], from);
     }
