@@ -525,15 +525,26 @@ export function decodeCausal(text: unknown): Causal | undefined {
  * and the versions removed (to be re-issued under a new id). The context keeps covering the replica's own
  * dots up to the point — all of them were minted by reading this key's state, which the restored copy holds —
  * and no longer covers the suspect ones, so their values come back from the peers that hold them.
+ * Dots naming an epoch are never suspect (a restored branch's dots are other dots than the lost branch's): they,
+ * and the points naming epochs, stay; only the untagged ones and the untagged point are cut.
  */
 export function stripOwnDots(state: KeyState, id: string, point: number): { state: KeyState; removed: StoredVersion[] } {
-  const removed = state.vs.filter((v) => v.r === id && v.n > point);
+  const suspect = (v: StoredVersion) => v.r === id && v.ep === undefined && v.n > point;
+  const removed = state.vs.filter(suspect);
+  const points = state.pts?.[id];
+  if (points !== undefined) {
+    const untagged = points.find((p) => p.e === UNTAGGED);
+    if (removed.length === 0 && (untagged === undefined || untagged.n <= point)) return { state, removed };
+    const kept = points.flatMap((p) => (p.e !== UNTAGGED || p.n <= point ? [p] : point > 0 ? [{ e: UNTAGGED, n: point }] : []));
+    const cc = { ...state.cc, [id]: topCounter(kept) };
+    return { state: { vs: state.vs.filter((v) => !suspect(v)), cc, pts: { ...state.pts, [id]: kept } }, removed };
+  }
   const seen = state.cc[id];
   if (removed.length === 0 && (seen === undefined || seen <= point)) return { state, removed };
   const cc: Record<string, number> = { ...state.cc };
   if (point > 0) cc[id] = Math.min(seen ?? 0, point);
   else delete cc[id];
-  return { state: { vs: state.vs.filter((v) => !(v.r === id && v.n > point)), cc }, removed };
+  return { state: withContext(state.vs.filter((v) => !suspect(v)), { cc, pts: state.pts }), removed };
 }
 
 /**

@@ -1,7 +1,7 @@
 // The order of context points over a replica's tree of epochs (lib/epoch-points.ts), and how lib/dvv.ts judges dots
 // that name epochs beside untagged ones.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { canonicalStateText, contradiction, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
+import { canonicalStateText, contradiction, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, stripOwnDots, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { Epochs, inHistory, maximalPoints, NO_EPOCHS, UNTAGGED } from '../lib/epoch-points.js';
 import { loadHasher } from '../lib/hash.js';
 import { record } from '../lib/record.js';
@@ -144,5 +144,33 @@ describe('a restored writer meets its lost writes (dvv.ts contradiction)', () =>
     expect(contradiction(atA, atB, 'a', 21, 15)?.again.map((x) => x.n)).toEqual([21]);
     const later = update(EMPTY_STATE, {}, v('a', 30));
     expect(contradiction(atA, later, 'a', 21, 15)?.again.map((x) => x.n)).toEqual([16, 21]);
+  });
+});
+
+describe('re-identification strips only untagged own dots (dvv.ts stripOwnDots)', () => {
+  it('keeps dots and points naming epochs, cuts the untagged ones past the restore point', () => {
+    const up = new Epochs();
+    up.learn('a', [['F1', 20]]);
+    // a's untagged writes 12 and 18 (before it tagged), then (F1, 25); b's write 4.
+    let s = update(update(EMPTY_STATE, {}, v('a', 12)), {}, v('a', 18));
+    s = update(s, {}, v('b', 4));
+    s = updateWith(up, s, { cc: {} }, v('a', 25, 'F1'));
+    expect(s.pts).toEqual({ a: [{ e: 'F1', n: 25 }] });
+    // (F1, 25) covers the untagged dots up to 20, but a's versions stay (the write's context was empty).
+    const { state, removed } = stripOwnDots(s, 'a', 15);
+    expect(removed.map((x) => x.n)).toEqual([18]);
+    expect(state.vs.map((x) => `${x.r}:${x.n}${x.ep ? '@' + x.ep : ''}`)).toEqual(['a:12', 'a:25@F1', 'b:4']);
+    expect(state.pts).toEqual(s.pts);
+    expect(state.cc).toEqual({ a: 25, b: 4 });
+    // With an untagged point beside the tagged one (a registry that cannot place it), the untagged point is cut.
+    const t = updateWith(new Epochs(), update(EMPTY_STATE, {}, v('a', 18)), { cc: {} }, v('a', 25, 'F1'));
+    expect(t.pts).toEqual({ a: [{ e: UNTAGGED, n: 18 }, { e: 'F1', n: 25 }] });
+    const cut = stripOwnDots(t, 'a', 15);
+    expect(cut.state.pts).toEqual({ a: [{ e: UNTAGGED, n: 15 }, { e: 'F1', n: 25 }] });
+    expect(cut.state.cc).toEqual({ a: 25 });
+    expect(stripOwnDots(t, 'a', 0).state.pts).toEqual({ a: [{ e: 'F1', n: 25 }] });
+    // Untagged states: as before.
+    const plain = update(update(EMPTY_STATE, {}, v('a', 12)), {}, v('a', 18));
+    expect(stripOwnDots(plain, 'a', 15).state).toEqual({ vs: [v('a', 12)], cc: { a: 15 } });
   });
 });
