@@ -8,7 +8,7 @@
 // state, and for the same laws.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalStateText, joinWith, sameState, type KeyState, type StoredVersion } from '../lib/dvv.js';
+import { canonicalStateText, decodeCausal, encodeContext, joinWith, sameState, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { normal } from './support/dvv-sim.js';
 import { edot, ejoin, enormal, eopsArb, esimulate, survivors, type EState } from './support/epoch-dvv.js';
 
@@ -100,6 +100,20 @@ describe('dots that name their epoch (the model of issue 10’s fix)', () => {
         expect(normal(J(ab, b))).toEqual(normal(ab));
         expect(sameState(J(a, b), J(b, a))).toBe(true);
         expect(canonicalStateText('k', J(J(a, b), c))).toBe(canonicalStateText('k', J(a, J(b, c))));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('lib/dvv.ts contexts with points travel as text and back unchanged, over reachable states', () => {
+    fc.assert(
+      fc.property(eopsArb(true), (ops) => {
+        const { vpool } = esimulate(ops);
+        for (const s of vpool) {
+          const back = decodeCausal(encodeContext(s.cc, s.pts))!;
+          expect(back.cc).toEqual(s.cc);
+          expect(back.pts ?? {}).toEqual(s.pts ?? {});
+        }
       }),
       { numRuns: RUNS },
     );
