@@ -1,11 +1,12 @@
 // The order of context points over a replica's tree of epochs (lib/epoch-points.ts), and how lib/dvv.ts judges dots
 // that name epochs beside untagged ones.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { canonicalStateText, contradiction, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, stripOwnDots, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
+import { canonicalStateText, contradiction, decodeCausal, decodeContext, EMPTY_STATE, encodeContext, sameState, stripOwnDots, join, joinWith, update, updateWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { Epochs, inHistory, maximalPoints, NO_EPOCHS, UNTAGGED } from '../lib/epoch-points.js';
 import { loadHasher } from '../lib/hash.js';
 import { record } from '../lib/record.js';
 import { Writer } from '../lib/sync/codec.js';
+import { dotsOf } from '../lib/sync/peer-model.js';
 import { writeState } from '../lib/sync/wire-state.js';
 
 const v = (r: string, n: number, ep?: string): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`), ...(ep !== undefined ? { ep } : {}) });
@@ -172,5 +173,18 @@ describe('re-identification strips only untagged own dots (dvv.ts stripOwnDots)'
     // Untagged states: as before.
     const plain = update(update(EMPTY_STATE, {}, v('a', 12)), {}, v('a', 18));
     expect(stripOwnDots(plain, 'a', 15).state).toEqual({ vs: [v('a', 12)], cc: { a: 15 } });
+  });
+});
+
+describe('the peer model keeps what names epochs (sync/peer-model.ts dotsOf)', () => {
+  it('a state’s dots keep their epochs and its context its points; an untagged state’s dots are as before', () => {
+    const reg = new Epochs();
+    const tagged = updateWith(reg, update(EMPTY_STATE, {}, v('b', 2)), { cc: {} }, v('a', 3, 'E1'));
+    const d = dotsOf(tagged);
+    expect(d.vs).toEqual([{ r: 'a', ep: 'E1', n: 3, t: 3, c: 0 }, { r: 'b', n: 2, t: 2, c: 0 }]);
+    expect(d.pts).toEqual(tagged.pts);
+    expect(sameState(d, tagged)).toBe(true);
+    const plain = update(EMPTY_STATE, {}, { ...v('b', 2), d: 1 as const, v: undefined });
+    expect(dotsOf(plain)).toEqual({ vs: [{ r: 'b', n: 2, t: 2, c: 0, d: 1 }], cc: { b: 2 } });
   });
 });
