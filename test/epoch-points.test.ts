@@ -6,6 +6,7 @@ import { Epochs, inHistory, maximalPoints, NO_EPOCHS, UNTAGGED } from '../lib/ep
 import { loadHasher } from '../lib/hash.js';
 import { record } from '../lib/record.js';
 import { Writer } from '../lib/sync/codec.js';
+import { exchange } from '../lib/sync/antientropy.js';
 import { dotsOf } from '../lib/sync/peer-model.js';
 import { writeState } from '../lib/sync/wire-state.js';
 
@@ -186,5 +187,21 @@ describe('the peer model keeps what names epochs (sync/peer-model.ts dotsOf)', (
     expect(sameState(d, tagged)).toBe(true);
     const plain = update(EMPTY_STATE, {}, { ...v('b', 2), d: 1 as const, v: undefined });
     expect(dotsOf(plain)).toEqual({ vs: [{ r: 'b', n: 2, t: 2, c: 0, d: 1 }], cc: { b: 2 } });
+  });
+});
+
+describe('anti-entropy judges states naming epochs by the replica’s registry (sync/antientropy.ts exchange)', () => {
+  it('a version covered only through an epoch’s parent is not sent for ever', () => {
+    const reg = new Epochs();
+    reg.learn('a', [
+      ['E1', 0],
+      ['E2', 10],
+    ]);
+    const mine = updateWith(reg, EMPTY_STATE, EMPTY_STATE, v('a', 5, 'E1'));
+    // The peer's write (E2, 12) read (E1, 5) and superseded it.
+    const theirs = updateWith(reg, mine, mine, v('a', 12, 'E2'));
+    expect(exchange(mine, theirs, reg)).toEqual({ send: false, want: true });
+    // Without the ancestry, (E1, 5) looks missing on their side: it would be offered at every round.
+    expect(exchange(mine, theirs)).toEqual({ send: true, want: true });
   });
 });
