@@ -84,8 +84,8 @@ export interface KeyState {
   readonly vs: readonly StoredVersion[];
   /**
    * Per replica, its highest counter seen. For a replica absent from `pts` that is its one context point, in the
-   * untagged epoch; for one in `pts`, only the highest counter of its points (an upper bound: what a dot of it
-   * above which is certainly not covered).
+   * untagged epoch; for one in `pts`, only the highest counter of its points (an upper bound: no dot of it above
+   * that counter is covered; which ones below are, its points tell).
    */
   readonly cc: VersionVector;
   /** The context points of replicas with a point naming an epoch (epoch-points.ts); absent when none has. */
