@@ -242,17 +242,7 @@ export class Space {
   /** @internal Called by the replica for every stored change of this space. */
   dispatch(change: StoredChange): void {
     const watchers = this.watchers.get(change.key);
-    if (watchers) {
-      let result: GetResult | undefined | null = null;
-      const read = () => (result === null ? (result = this.view(change.key, change.rec, this.mergeFor(change.key))?.result) : result);
-      for (const cb of watchers) {
-        try {
-          cb(change, read);
-        } catch (e) {
-          this.core.events.emit('error', e);
-        }
-      }
-    }
+    if (watchers) this.tellWatchers(watchers, change);
     if (this.subscribers.size === 0) return;
     let event: ChangeEvent | undefined;
     for (const sub of this.subscribers) {
@@ -260,6 +250,19 @@ export class Space {
       event ??= this.changeEvent(change);
       try {
         sub.cb(event);
+      } catch (e) {
+        this.core.events.emit('error', e);
+      }
+    }
+  }
+
+  /** A method of its own: the closure `read` would otherwise make every dispatch (every put) allocate its context. */
+  private tellWatchers(watchers: ReadonlySet<(change: StoredChange, read: () => GetResult | undefined) => void>, change: StoredChange): void {
+    let result: GetResult | undefined | null = null;
+    const read = () => (result === null ? (result = this.view(change.key, change.rec, this.mergeFor(change.key))?.result) : result);
+    for (const cb of watchers) {
+      try {
+        cb(change, read);
       } catch (e) {
         this.core.events.emit('error', e);
       }
