@@ -112,8 +112,13 @@ export class Space {
 
   /** Stores a value, superseding what this replica holds of the key (or exactly `options.context`). Resolves once durable locally. */
   put<T>(key: string, value: T, options?: WriteOptions): Promise<WriteResult> {
-    if (this.schemas) return this.schemas.checkThen(this.name, key, value, (checked) => this.store(key, checked, options));
+    if (this.schemas) return this.checkedPut(this.schemas, key, value, options);
     return this.store(key, value, options);
+  }
+
+  /** A method of its own: its closure's context would otherwise be allocated by every put, schemas or not. */
+  private checkedPut(schemas: SchemaTable, key: string, value: unknown, options: WriteOptions | undefined): Promise<WriteResult> {
+    return schemas.checkThen(this.name, key, value, (checked) => this.store(key, checked, options));
   }
 
   private store(key: string, value: unknown, options?: WriteOptions): Promise<WriteResult> {
