@@ -362,7 +362,7 @@ export class PendingWrites {
   changed(change: StoredChange): void {
     const { space, key, rec } = change;
     this.loading?.set(`${space}\n${key}`, rec.seq);
-    // Its withhold went (acks.ts `release`, just before): the stored list follows.
+    // Its withhold goes (acks.ts `release`, just after; the save waits for the turn's end): the stored list follows.
     if (this.withheldSaved.size > 0 && this.withheldSaved.has(`${space}\n${key}`)) this.saveWithheld();
     const a = this.ahead.get(space)?.get(key);
     if (a !== undefined && a <= rec.seq) this.aheadOf(space, key); // heard durable: drops it (durableSeq covers it now)

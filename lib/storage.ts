@@ -77,7 +77,12 @@ export interface StorageAdapter {
   getMeta<T>(name: string): Promise<T | undefined>;
   /** Records in key order. */
   scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>>;
-  /** The change log: durable records with seq > afterSeq, in seq order, at most `limit`. */
+  /**
+   * The change log: durable records with seq > afterSeq, in seq order, at most `limit` — the log a power loss right now
+   * leaves. It stops before the first record that is not durable, and before the seq where a key's durable record sits
+   * while a newer record of that key (or its removal) is not durable yet: should power fail, that record comes back at
+   * that seq, and a peer's cursor must not have passed it without it (test/sync/crash-moved-key.test.ts).
+   */
   readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
   /** Every key of a space with its seq and hash, in no particular order; values are not read. */
   index(space: string): Promise<IndexEntry[]>;
