@@ -110,6 +110,11 @@ export class AckTracker {
   private readonly withholdListeners = new Set<(peer: string, space: string, key: string, elsewhere: number, fresh: boolean) => void>();
   /** peer → space → highest seq it acknowledged. */
   private readonly byPeer = new Map<string, Map<string, number>>();
+  /**
+   * peer → space → highest seq it acknowledged of log frames sent to it under that id (not a cursor it resumed from):
+   * what counts a withheld key held by a peer whose link did not leave it out (`elsewhere`).
+   */
+  private readonly framed = new Map<string, Map<string, number>>();
   private readonly frameListeners = new Set<(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>) => void>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
   private readonly advanceListeners = new Set<(space: string, upTo: number, peer: string | undefined) => void>();
@@ -128,8 +133,11 @@ export class AckTracker {
    */
   isSynced(space: string, key: string, seq: number): boolean {
     const upTo = this.acked.get(space) ?? 0;
-    if (seq > upTo || this.isWithheld(space, key, seq)) return false;
+    if (seq > upTo) return false;
     const now = this.locate?.(space, key);
+    // Withheld as far as where the key's record is now (as `settle` weighs it): a withhold made after the record moved
+    // starts from what other peers acknowledged below it, which may pass the write's own seq.
+    if (this.isWithheld(space, key, Math.max(seq, now ?? 0))) return false;
     return now === undefined || now <= upTo;
   }
 
@@ -199,7 +207,7 @@ export class AckTracker {
     if (!entry) {
       // What the peers heard so far already acknowledged (their links did not leave the key out): they hold it there.
       let elsewhere = 0;
-      for (const [p, spaces] of this.byPeer) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
+      for (const [p, spaces] of this.framed) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
       keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false }));
     }
     if (entry.peers.has(peer)) return;
@@ -339,8 +347,12 @@ export class AckTracker {
     return this.where(space, key).catch(() => STALLED);
   }
 
-  /** A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). */
-  ack(space: string, seq: number, peer?: string): void {
+  /**
+   * A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). `resumed`: the peer's cursor
+   * our stream resumed from, not frames sent under this id — it may have been reached under another id (a peer restored
+   * from a copy comes back under a new one) while a link to it left keys out, so it counts no withheld key held.
+   */
+  ack(space: string, seq: number, peer?: string, resumed = false): void {
     // A closed replica's sessions may still drain frames: what they acknowledge counts for nothing now (after a crash
     // the pending-writes map may place a key whose newer record the crash took).
     if (this.closed?.()) return;
@@ -351,6 +363,11 @@ export class AckTracker {
         m.set(space, seq);
         for (const l of this.peerListeners) l(peer, space, seq);
         this.ackedCarried(peer, space, seq);
+      }
+      let f = this.framed.get(peer);
+      if (!resumed && !f) this.framed.set(peer, (f = new Map()));
+      if (f && !resumed && (f.get(space) ?? 0) < seq) {
+        f.set(space, seq);
         // A peer whose link sent what another's left out: its acknowledgement counts those keys.
         const withheld = this.withheldKeys.get(space);
         let rose = false;
@@ -466,6 +483,7 @@ export class AckTracker {
    */
   forgetPeer(peer: string): void {
     this.byPeer.delete(peer);
+    this.framed.delete(peer);
     this.carried.delete(peer);
     // What its link could not send stays withheld from it: a next session streams from its cursor, past the key.
   }

@@ -289,7 +289,11 @@ function pickFirstMinted(vs: StoredVersion[], other: readonly StoredVersion[]): 
 export function update(state: KeyState, ctx: VersionVector, version: StoredVersion): KeyState {
   if (state.pts !== undefined || version.ep !== undefined) return updateWith(NO_EPOCHS, state, ctx === state.cc ? state : { cc: ctx }, version);
   let vs: StoredVersion[] | undefined;
-  for (const v of state.vs) if (!covers(ctx, v.r, v.n)) (vs ??= []).push(v);
+  // Indexed loops here and in stateHash: a put runs them on the frozen EMPTY_STATE, whose iterator was not optimized away.
+  for (let i = 0; i < state.vs.length; i++) {
+    const v = state.vs[i]!;
+    if (!covers(ctx, v.r, v.n)) (vs ??= []).push(v);
+  }
   if (vs === undefined) vs = [version];
   else {
     vs.push(version);
@@ -384,17 +388,25 @@ const utf8 = new TextEncoder();
  */
 export function stateHash(key: string, s: KeyState): string {
   if (s.pts !== undefined) return hash64(canonicalStateText(key, s));
-  const rs = Object.keys(s.cc);
-  if (rs.length > 1) rs.sort();
+  // A context of one replica (most keys: one writer) needs no array of its ids (a put hashes once).
+  let only: string | undefined;
+  let count = 0;
+  for (const r in s.cc) {
+    only = r;
+    count++;
+  }
+  const rs = count > 1 ? Object.keys(s.cc).sort() : undefined;
   let size = key.length * 3 + 2;
-  for (const v of s.vs) size += v.r.length + 19;
-  for (const r of rs) size += r.length + 18;
+  for (let i = 0; i < s.vs.length; i++) size += s.vs[i]!.r.length + 19;
+  if (rs) for (const r of rs) size += r.length + 18;
+  else if (only !== undefined) size += only.length + 18;
   const buf = hashScratch(size);
   // (Module-level writers, not closures over `at`: a put hashes once, and closures were a tenth of what it allocated.)
   let at = writeAscii(buf, 0, key);
   if (at < 0) at = utf8.encodeInto(key, buf).written;
   buf[at++] = 0;
-  for (const v of s.vs) {
+  for (let i = 0; i < s.vs.length; i++) {
+    const v = s.vs[i]!;
     at = v.ep === undefined ? writeAscii(buf, at, v.r) : -1;
     if (at < 0) return hash64(canonicalStateText(key, s));
     buf[at++] = 58; // ':'
@@ -404,15 +416,27 @@ export function stateHash(key: string, s: KeyState): string {
     buf[at++] = 44; // ','
   }
   buf[at++] = 124; // '|'
-  for (const r of rs) {
-    at = writeAscii(buf, at, r);
+  if (rs) {
+    for (const r of rs) {
+      at = writeEntry(buf, at, r, s.cc[r]!);
+      if (at < 0) return hash64(canonicalStateText(key, s));
+    }
+  } else if (only !== undefined) {
+    at = writeEntry(buf, at, only, s.cc[only]!);
     if (at < 0) return hash64(canonicalStateText(key, s));
-    buf[at++] = 58;
-    at = writeDigits(buf, at, s.cc[r]!);
-    if (at < 0) return hash64(canonicalStateText(key, s));
-    buf[at++] = 44;
   }
   return hash64Scratch(at);
+}
+
+/** Writes a context entry `r:n,` at `at`; the position after it, or -1 (see writeAscii, writeDigits). */
+function writeEntry(buf: Uint8Array, at: number, r: string, n: number): number {
+  at = writeAscii(buf, at, r);
+  if (at < 0) return -1;
+  buf[at++] = 58; // ':'
+  at = writeDigits(buf, at, n);
+  if (at < 0) return -1;
+  buf[at++] = 44; // ','
+  return at;
 }
 
 /** Writes plain-ASCII `text` at `at`; the position after it, or -1 when `text` is not plain ASCII (bytes written are junk then). */

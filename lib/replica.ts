@@ -162,8 +162,10 @@ export class Replica implements SpaceHost {
       },
     });
     core.events.on('change', (change) => {
-      core.acks.release(change.space, change.key);
+      // The map first: a waiter the release wakes on a closed replica is placed by it (acks.ts recordNow), and must find
+      // the key's new record there, not the one a link left out (a join stored as the replica closed: withheld 1289).
       this.pendingWrites.changed(change);
+      core.acks.release(change.space, change.key);
     });
     core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
     core.onApplied = (space, key, seq) => this.pendingWrites.applied(space, key, seq);
@@ -173,7 +175,7 @@ export class Replica implements SpaceHost {
     core.acks.closed = () => core.isClosed;
     core.acks.where = async (space, key) => {
       const rec = await core.storage.get(space, key);
-      return rec && ownAbove(rec, core.replicaId, 0) ? rec.seq : undefined;
+      return rec && ownAbove(rec, core.replicaId, 0) > 0 ? rec.seq : undefined;
     };
     this.hub = new SyncHub(core, {
       opened: () => this.syncedSpaces(),

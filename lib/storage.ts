@@ -68,7 +68,8 @@ export interface StorageAdapter {
    * `{ value }`, with `durable` when the commit is not durable yet (it resolves once it is, or rejects: then nothing
    * of it was kept); otherwise keeps nothing of the run and returns undefined — the storage may end a run at a read
    * it cannot answer at once (by throwing through `fn`), so `fn` must do nothing but reads before its last read.
-   * `fn` must answer synchronously. Memory and file storage implement it, so a write costs no transaction promise.
+   * `fn` must answer synchronously, and is called at most once, before transactNow returns (a local write passes one
+   * function for every write: local-write.ts). Memory and file storage implement it, so a write costs no transaction promise.
    */
   transactNow?<T>(fn: (tx: StorageTx) => T): { value: T; durable?: Promise<void> } | undefined;
   /** The committed record of a key (values included). */
@@ -76,7 +77,12 @@ export interface StorageAdapter {
   getMeta<T>(name: string): Promise<T | undefined>;
   /** Records in key order. */
   scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>>;
-  /** The change log: durable records with seq > afterSeq, in seq order, at most `limit`. */
+  /**
+   * The change log: durable records with seq > afterSeq, in seq order, at most `limit` — the log a power loss right now
+   * leaves. It stops before the first record that is not durable, and before the seq where a key's durable record sits
+   * while a newer record of that key (or its removal) is not durable yet: should power fail, that record comes back at
+   * that seq, and a peer's cursor must not have passed it without it (test/sync/crash-moved-key.test.ts).
+   */
   readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
   /** Every key of a space with its seq and hash, in no particular order; values are not read. */
   index(space: string): Promise<IndexEntry[]>;

@@ -60,6 +60,8 @@ export class FileStorage implements StorageAdapter {
   private lastBatch: PendingBatch | undefined;
   /** The batch transactions are appended to while the writer has not taken it yet. */
   private openBatch: PendingBatch | undefined;
+  /** The batches not durable yet, oldest first (readLog holds the log back where they replaced durable records). */
+  private unsettled: PendingBatch[] = [];
   /** Transactions handed to `transact` whose function has not finished yet. */
   private queued = 0;
   private failEpoch = 0;
@@ -124,6 +126,7 @@ export class FileStorage implements StorageAdapter {
       this.durableBatch = 0;
       this.lastBatch = undefined;
       this.openBatch = undefined;
+      this.unsettled = [];
       this.state = 'open';
       // A long log replayed at this open is compacted soon (not at once: the first reads come first).
       this.openTimer = setTimeout(() => this.compactor.maybe(), 1000);
@@ -228,6 +231,7 @@ export class FileStorage implements StorageAdapter {
     let batch = this.openBatch;
     if (!batch?.open) {
       batch = this.openBatch = new PendingBatch(this.nextBatch++);
+      this.unsettled.push(batch);
       this.writer!.enqueue(batch);
     }
     batch.apply(this.ks, encoded, tx.meta);
@@ -247,6 +251,9 @@ export class FileStorage implements StorageAdapter {
       }
     }
     this.durableBatch = group[group.length - 1]!.id;
+    let settled = 0;
+    while (settled < this.unsettled.length && this.unsettled[settled]!.id <= this.durableBatch) settled++;
+    if (settled > 0) this.unsettled.splice(0, settled);
     for (const b of group) b.resolve();
     this.compactor.maybe();
   }
@@ -263,6 +270,7 @@ export class FileStorage implements StorageAdapter {
       }
     }
     this.failEpoch++;
+    this.unsettled = this.unsettled.filter((b) => !batches.includes(b));
     if (this.openBatch && batches.includes(this.openBatch)) this.openBatch = undefined;
     // The failed batches are the last ones (a group and all queued after it): every batch before them is durable,
     // so a read-only transaction from now on waits for nothing, rather than for a batch that failed.
@@ -343,7 +351,25 @@ export class FileStorage implements StorageAdapter {
     this.assertOpen();
     const s = this.ks.spaces.get(space);
     if (!s) return [];
-    return this.readAll(s.log(afterSeq, limit, (e) => e.batch <= this.durableBatch));
+    const held = this.heldAfter(space, afterSeq);
+    return this.readAll(s.log(afterSeq, limit, (e) => e.batch <= this.durableBatch && e.seq < held));
+  }
+
+  /**
+   * The lowest seq past `afterSeq` where a key's durable record sits while a batch not durable yet replaced it (or
+   * removed it): a power loss brings the record back there, so the log read stops before it (StorageAdapter readLog).
+   */
+  private heldAfter(space: string, afterSeq: number): number {
+    let held = Infinity;
+    for (const b of this.unsettled) {
+      if (b.id <= this.durableBatch) continue;
+      const { changes, prevs } = b;
+      for (let i = 0; i < changes.length; i++) {
+        const p = prevs[i];
+        if (p !== undefined && p.batch <= this.durableBatch && p.seq > afterSeq && p.seq < held && changes[i]!.space === space) held = p.seq;
+      }
+    }
+    return held;
   }
 
   private async readAll(entries: Array<[string, Entry]>): Promise<Array<[string, KeyRecord]>> {

@@ -49,7 +49,8 @@ export interface StreamPort {
   readLog(afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
   /** The space's last durable log seq as the index knows it. */
   lastSeq(): number;
-  acked(upTo: number): void;
+  /** `resumed`: the peer's cursor the stream starts from (acks.ts ack), not an acknowledgement of frames sent here. */
+  acked(upTo: number, resumed?: boolean): void;
   /** Tells the peer our log reaches `top` (TOP; nothing where the peer does not speak it). */
   tellTop(top: number): void;
   refreshStatus(): void;
@@ -69,7 +70,8 @@ export class LogStream {
   private confirming = false;
   private again = false;
   /** Live changes waiting for this tick's frame. */
-  private live: Entry[] = [];
+  /** The live changes of this tick, by key: a key changed twice goes once, at its newest state (as the log holds it). */
+  private live = new Map<string, Entry>();
   private liveUpTo = 0;
   private echoFloor = Infinity;
   /** The highest top told with TOP. */
@@ -86,7 +88,7 @@ export class LogStream {
 
   /** Whether a frame is queued, unacknowledged or being read. */
   get busy(): boolean {
-    return this.confirming || this.inflight.length > 0 || this.pumping || this.live.length > 0;
+    return this.confirming || this.inflight.length > 0 || this.pumping || this.live.size > 0;
   }
 
   /**
@@ -106,7 +108,7 @@ export class LogStream {
         if (ok) this.port.acked(from);
         this.port.refreshStatus();
       });
-    } else this.port.acked(from);
+    } else this.port.acked(from, true);
     void this.pump();
   }
 
@@ -129,10 +131,13 @@ export class LogStream {
     if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.inflight.length < WINDOW) {
       this.sent = rec.seq;
       if (rec.src !== this.port.peerId) {
-        if (this.live.length === 0) queueMicrotask(() => this.flushLive());
-        this.live.push(liveEntry(change));
+        if (this.live.size === 0) queueMicrotask(() => this.flushLive());
+        // An older state of the key this tick is superseded by this one: it goes no more (left out of the frame, it
+        // would be reported and withheld, acks.ts, after this change released the key).
+        this.live.delete(change.key);
+        this.live.set(change.key, liveEntry(change));
         this.liveUpTo = rec.seq;
-      } else if (this.live.length === 0) this.port.refreshStatus();
+      } else if (this.live.size === 0) this.port.refreshStatus();
       return;
     }
     void this.pump();
@@ -140,9 +145,9 @@ export class LogStream {
 
   /** Sends the live changes gathered this tick as one frame. */
   private flushLive(): void {
-    if (this.live.length === 0 || this.port.closed) return void (this.live = []);
-    const entries = this.live;
-    this.live = [];
+    if (this.live.size === 0 || this.port.closed) return void this.live.clear();
+    const entries = [...this.live.values()];
+    this.live.clear();
     this.sendFrame(this.liveUpTo, entries);
     this.port.refreshStatus();
   }
@@ -224,7 +229,7 @@ export class LogStream {
 
   /** Our log sent up to its last entry; acknowledgements may still be on their way (a peer defers them: ack-policy.ts). */
   get sentAll(): boolean {
-    return this.ready && !this.pumping && this.live.length === 0 && this.port.lastSeq() <= this.sent;
+    return this.ready && !this.pumping && this.live.size === 0 && this.port.lastSeq() <= this.sent;
   }
 
   /** Caught up on our side: the log sent up to its last entry and every frame acknowledged. */

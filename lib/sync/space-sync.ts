@@ -113,7 +113,7 @@ export class SpaceSync {
         send: (m) => session.send(m),
         readLog: (after, limit) => core.storage.readLog(name, after, limit),
         lastSeq: () => hub.lastSeqNow(name),
-        acked: (upTo) => core.acks.ack(name, upTo, session.peer!.replicaId),
+        acked: (upTo, resumed) => core.acks.ack(name, upTo, session.peer!.replicaId, resumed),
         tellTop: (top) => {
           if (this.spoken(BACKLOG_TOP)) session.send({ type: MsgType.Top, space: name, top });
         },

@@ -2,7 +2,7 @@
  * The checker can fail: each check, given an outcome that breaks its property, reports it. (A checker that
  * passes everything would make every simulated schedule pass.)
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { yjsValue } from '../../adapters/yjs/index.js';
 import { derive } from '../../lib/deltas.js';
@@ -14,7 +14,9 @@ import { DOC_TEXT } from './doc-values.js';
 import { Cluster } from './cluster.js';
 import { dotOf, Ledger, writeKey } from './ledger.js';
 import type { StorageAdapter } from '../../lib/storage.js';
-import type { Schedule } from './schedule.js';
+import { makeSchedule, type Schedule } from './schedule.js';
+import { runSchedule } from './run-schedule.js';
+import { WriteResult } from '../../lib/write-result.js';
 
 const noGc = { collect: {} } as unknown as Schedule;
 
@@ -150,5 +152,39 @@ describe('the history checker', () => {
     problems = await checkState(c, noGc, new Map(), new Map(), edits);
     expect(problems).toEqual([]);
     await c.close();
+  });
+
+  it('compares a key left big within the groups of nodes wide links join, and no wider', async () => {
+    // a–c wide, b narrow (its link to a carries 4 KiB): a big value of k stays on a and c.
+    const s = { collect: {}, nodes: ['a', 'b', 'c'], edges: [['a', 'b'], ['a', 'c']], narrow: { b: 4096 } } as unknown as Schedule;
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b', 'c'], edges: [] });
+    const big = { vs: [version('X', 1, 'x'.repeat(12_000))], cc: { X: 1 } };
+    const small = { vs: [version('Y', 1, 'small')], cc: { Y: 1 } };
+    await plant(c, 'a', 'k', big, 1);
+    await plant(c, 'b', 'k', small, 1);
+    expect((await checkState(c, s, new Map(), new Map())).join('\n')).toContain('diverged versions of k (left big; among ac');
+    await plant(c, 'c', 'k', big, 1);
+    expect(await checkState(c, s, new Map(), new Map())).toEqual([]);
+    // Not left big: every node must agree.
+    await plant(c, 'a', 'k', small, 2);
+    await plant(c, 'c', 'k', small, 2);
+    await plant(c, 'b', 'k', { vs: [version('Y', 2, 'other')], cc: { Y: 2 } }, 2);
+    expect((await checkState(c, s, new Map(), new Map())).join('\n')).toContain('diverged versions of k:');
+    await c.close();
+  });
+});
+
+describe('the held-claims checker', () => {
+  it('reports w.replicated(2) resolved while fewer than two other nodes hold the write', async () => {
+    // No simulated relay reports replication counts: make every replicated() resolve at once.
+    const spy = vi.spyOn(WriteResult.prototype, 'replicated').mockImplementation(() => Promise.resolve());
+    try {
+      const s = makeSchedule(1, { family: 'mixed', disabled: new Set() });
+      const { problems, claims } = await runSchedule(s, { claims: true });
+      expect(problems.join('\n')).toMatch(/was reported replicated\(2\) @\d+ while [01] other nodes? held it durably/);
+      expect(claims!.replicated).toBeGreaterThan(0);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

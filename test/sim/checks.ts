@@ -6,9 +6,10 @@ import { merges, type GetResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import type { Cluster } from './cluster.js';
-import { readDocText } from './doc-values.js';
+import type { StoredVersion } from '../../lib/dvv.js';
+import { peekValue, readDocText } from './doc-values.js';
 import { bodyOf, dotOf, type FinalVersion } from './ledger.js';
-import { COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
+import { BIG_VALUE, COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
 
 const SPACE = 's';
 
@@ -71,9 +72,44 @@ function describeRead(g: Read): string {
  */
 export function signature(rec: KeyRecord | undefined): string {
   if (!rec || rec.vs.length === 0) return 'absent';
-  const vs = rec.vs.map((v) => `${dotOf(v.r, v.n)}@${v.t}.${v.c}${v.d ? ' deleted' : `=${bodyOf(v)}`}`).sort();
+  const vs = rec.vs.map((v) => `${dotOf(v.r, v.n)}@${v.t}.${v.c}${v.d ? ' deleted' : `=${shortBody(bodyOf(v))}`}`).sort();
   const cc = Object.keys(rec.cc).sort().map((r) => `${r}:${rec.cc[r]}`);
   return `[${vs.join(', ')}] cc{${cc.join(',')}}`;
+}
+
+/** The frame limit of the edge a–b under the withheld feature: the lower of its ends' narrow limits (none: undefined). */
+export function narrowLimit(s: Schedule, a: string, b: string): number | undefined {
+  const limits = [s.narrow?.[a], s.narrow?.[b]].filter((x): x is number => x !== undefined);
+  return limits.length ? Math.min(...limits) : undefined;
+}
+
+/** A version holding a big value (the withheld feature's: over every narrow frame limit). */
+export function isBig(v: StoredVersion): boolean {
+  const value = peekValue(v);
+  return value !== undefined && value.length >= BIG_VALUE.min;
+}
+
+/**
+ * The withheld feature: the groups of nodes that wide links join (no narrow end, no frame limit for the whole
+ * schedule). A key state holding a big version goes over wide links only, so a key left big at the end is the same
+ * within each group and may differ between groups (docs/errors.md VALUE_TOO_LARGE: not sent on that connection until
+ * written again with a state it can carry).
+ */
+export function wideGroups(s: Schedule, nodes: readonly string[]): string[][] {
+  const group = new Map(nodes.map((x) => [x, x]));
+  const find = (x: string): string => (group.get(x) === x ? x : find(group.get(x)!));
+  if (s.maxFrameBytes === undefined) for (const [a, b] of s.edges ?? []) if (narrowLimit(s, a, b) === undefined) group.set(find(a), find(b));
+  const out = new Map<string, string[]>();
+  for (const x of nodes) out.set(find(x), [...(out.get(find(x)) ?? []), x]);
+  return [...out.values()];
+}
+
+/** A body as printed: a big one by its start, its length and a hash of the whole (equal iff the bodies are, all but surely). */
+function shortBody(body: string): string {
+  if (body.length < 200) return body;
+  let h = 2166136261;
+  for (let i = 0; i < body.length; i++) h = Math.imul(h ^ body.charCodeAt(i), 16777619) >>> 0;
+  return `${body.slice(0, 24)}…(${body.length} chars, #${h.toString(16)})`;
 }
 
 const onlyTombstones = (rec: KeyRecord | undefined) => rec !== undefined && rec.vs.length > 0 && rec.vs.every((v) => v.d === 1);
@@ -95,15 +131,21 @@ export async function checkState(
   const collecting = Object.values(s.collect).some((g) => g < DAY);
   const records = new Map(names.map((n) => [n, new Map(cluster.node(n).disk.records(SPACE))]));
   const keys = [...new Set([...records.values()].flatMap((m) => [...m.keys()]))].sort();
+  // Keys left big at the end (the withheld feature): the same within each group of nodes wide links join.
+  const groups = wideGroups(s, names);
+  const leftBig = new Set(keys.filter((key) => names.some((n) => records.get(n)!.get(key)?.vs.some(isBig))));
+  const groupsOf = (key: string) => (leftBig.has(key) ? groups : [names]);
   // 1. Same versions, value bytes included (a state hash leaves values out: two values under one dot hash equal).
   for (const key of keys) {
-    const recs = names.map((n) => records.get(n)!.get(key));
-    const sigs = recs.map(signature);
-    const present = new Set(sigs.filter((x) => x !== 'absent'));
-    const someAbsent = sigs.includes('absent');
-    const collectedAway = collecting && someAbsent && recs.every((r) => !r || r.vs.length === 0 || onlyTombstones(r));
-    if (present.size > 1 || (someAbsent && present.size === 1 && !collectedAway)) {
-      problems.push(`diverged versions of ${key}:\n  ${names.map((n, i) => `${n}: ${sigs[i]}`).join('\n  ')}`);
+    for (const group of groupsOf(key)) {
+      const recs = group.map((n) => records.get(n)!.get(key));
+      const sigs = recs.map(signature);
+      const present = new Set(sigs.filter((x) => x !== 'absent'));
+      const someAbsent = sigs.includes('absent');
+      const collectedAway = collecting && someAbsent && recs.every((r) => !r || r.vs.length === 0 || onlyTombstones(r));
+      if (present.size > 1 || (someAbsent && present.size === 1 && !collectedAway)) {
+        problems.push(`diverged versions of ${key}${leftBig.has(key) ? ` (left big; among ${group.join('')}, which wide links join)` : ''}:\n  ${group.map((n, i) => `${n}: ${sigs[i]}`).join('\n  ')}`);
+      }
     }
   }
   // 2. A dot names one value of its key, forever: the same dot of a key with two values, anywhere, is a violation
@@ -136,14 +178,19 @@ export async function checkState(
     reads.set(name, m);
   }
   for (const key of keys) {
-    const shown = names.map((n) => describeRead(reads.get(n)!.get(key)));
-    if (new Set(shown).size > 1) problems.push(`diverged read of ${key}:\n  ${names.map((n, i) => `${n}: ${shown[i]}`).join('\n  ')}`);
+    for (const group of groupsOf(key)) {
+      const shown = group.map((n) => describeRead(reads.get(n)!.get(key)));
+      if (new Set(shown).size > 1) problems.push(`diverged read of ${key}:\n  ${group.map((n, i) => `${n}: ${shown[i]}`).join('\n  ')}`);
+    }
   }
   // 4. The history: no lost write, no reused dot, no context overreach, no collected delete back.
   const finals = new Map<string, (space: string, key: string) => readonly FinalVersion[]>();
+  const versionsOn = (name: string, key: string) => (records.get(name)!.get(key)?.vs ?? []).map((v) => ({ dot: dotOf(v.r, v.n), body: bodyOf(v) }));
   for (const name of names) {
-    const m = records.get(name)!;
-    finals.set(name, (_space, key) => (m.get(key)?.vs ?? []).map((v) => ({ dot: dotOf(v.r, v.n), body: bodyOf(v) })));
+    // A key left big: a node holds, as far as the history goes, what the nodes it shares no wide link with hold too
+    // (a write may stay there, unsent); a write held nowhere is still lost.
+    const apart = groups.filter((g) => !g.includes(name)).flat();
+    finals.set(name, (_space, key) => [...versionsOn(name, key), ...(leftBig.has(key) ? apart.flatMap((x) => versionsOn(x, key)) : [])]);
   }
   problems.push(...cluster.ledger.violations(finals));
   // 5. The CRDT values count what resolved.

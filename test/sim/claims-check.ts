@@ -14,6 +14,10 @@
  *   whenSynced  `replica.whenSynced()` resolving says every write made before the call is held — writes still
  *               being stored at the call included (it waits for them).
  *   durability  `w.durability` saying 'synced' (or 'replicated') says that write is held.
+ *   replicated  `w.replicated(2)` resolving (and `w.durability` 'replicated', which follows it) says two relays hold the
+ *               write: two nodes other than its writer hold it durably (one, beside a writer that is a relay itself).
+ *               Called for every write; the simulator's relays run no cluster driver (adapters/relay/cluster.ts) and
+ *               report no replication counts, so it never resolves here yet: the judgement waits for a relay that does.
  *
  * Which writes a claim of an instance covers: those made through it (once their put resolved: a write still in
  * flight does not count, except for whenSynced), and those of other instances on the node's disk that resolved at
@@ -83,12 +87,12 @@ interface Write {
   reported: boolean;
 }
 
-export type Claim = 'pending' | 'status' | 'whenSynced' | 'durability';
+export type Claim = 'pending' | 'status' | 'whenSynced' | 'durability' | 'replicated';
 
 export class ClaimsCheck {
   readonly violations: string[] = [];
   /** Observations and judgements made, per claim (how often each was observed saying "held"). */
-  readonly counts: Record<Claim, number> = { pending: 0, status: 0, whenSynced: 0, durability: 0 };
+  readonly counts: Record<Claim, number> = { pending: 0, status: 0, whenSynced: 0, durability: 0, replicated: 0 };
   private readonly instances: Instance[] = [];
   private readonly writes: Write[] = [];
   /** Writes not yet seen held or judged by their durability (shrinks as they are). */
@@ -137,6 +141,8 @@ export class ClaimsCheck {
       const write: Write = { node: inst.node, via: inst, issue, key, dot, what, at: this.cluster.clock.now(), w, held: false, durabilityJudged: false, reported: false };
       this.writes.push(write);
       this.open.push(write);
+      // `w.replicated(2)` (and so `w.durability` 'replicated', which follows it) says two relays hold the write.
+      void w.replicated(2).then(() => this.alive(inst) && this.judgeReplicated(write, 2));
       // Right after its put resolved: its writer counts it (nobody else can hold it yet), and says so.
       this.observe(inst, inst.r.pending, 'pending');
     };
@@ -200,6 +206,18 @@ export class ClaimsCheck {
       }
     }
     if (drop) this.open = this.open.filter((x) => !(x.durabilityJudged && (x.held || x.reported)));
+  }
+
+  /**
+   * `x` was reported held by `n` relays (`w.replicated(n)` resolved): n nodes other than its writer hold it durably, or
+   * n - 1 where the writer is a relay itself (a relay counts itself among the holders it reports).
+   */
+  private judgeReplicated(x: Write, n: number): void {
+    this.counts.replicated++;
+    const need = this.cluster.isRelay(x.node) ? n - 1 : n;
+    const have = this.synced.holders(x.node, x.key, x.dot, x.at, need);
+    if (have >= need || this.collectedByWriter(x) || this.violations.length >= MAX_REPORTED) return;
+    this.violations.push(`${x.node}'s ${x.what} (${x.key}@${x.dot}) was reported replicated(${n}) @${this.now()} while ${have} other node${have === 1 ? '' : 's'} held it durably (${need} needed)${this.debug(x)}`);
   }
 
   private isHeld(x: Write): boolean {

@@ -29,7 +29,7 @@ export interface ClusterOptions {
   edges: ReadonlyArray<readonly [string, string]>;
   merge?: MergeTable;
   link?: Pick<LinkOptions, 'antiEntropyInterval' | 'backoff'>;
-  net?: Pick<NetworkOptions, 'latency' | 'edgeLatency' | 'connectTimeout' | 'maxFrameBytes' | 'tap' | 'delivered'>;
+  net?: Pick<NetworkOptions, 'latency' | 'edgeLatency' | 'connectTimeout' | 'maxFrameBytes' | 'edgeFrameBytes' | 'tap' | 'delivered'>;
   /** Wall-clock skew per node, up to ± this many ms (default 0), or exactly this per node. */
   skew?: number | Readonly<Record<string, number>>;
   /** Nodes that serve their edges as relays (`replica.accept`) instead of dialing; of two relays, the first dials. */

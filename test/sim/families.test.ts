@@ -117,6 +117,18 @@ describe('seed families', () => {
     await c.close();
   });
 
+  it('withheld: narrow nodes and big writes, some written small again; drawn in its own family only', () => {
+    const all = family('withheld');
+    for (const s of all) {
+      expect(Object.keys(s.narrow).length).toBeGreaterThan(0);
+      const big = s.ops.filter((o) => o.what.kind === 'put' && o.what.bytes);
+      expect(big.length).toBeGreaterThan(0);
+      for (const o of big) for (const limit of Object.values(s.narrow)) expect((o.what as { bytes: number }).bytes).toBeGreaterThan(limit);
+    }
+    expect(all.some((s) => s.shrinkAtEnd) && all.some((s) => !s.shrinkAtEnd)).toBe(true);
+    for (const f of FAMILIES.filter((x) => x !== 'withheld')) for (const s of family(f)) expect(s.features).not.toContain('withheld');
+  });
+
   it('the families are the mixed generator and one per fault class', () => {
     expect(FAMILIES).toEqual(['mixed', ...FEATURES]);
   });

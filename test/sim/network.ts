@@ -17,7 +17,8 @@
  *   isolate    `isolate('a')`: a single node is cut off from every other (independent of the partition)
  *              until `rejoin('a')`; `heal()` ends both
  *
- * Every frame is checked against `maxFrameBytes` (when set) and counted per sending end.
+ * Every frame is checked against its connection's frame limit (`maxFrameBytes`, or an edge's own: `edgeFrameBytes`),
+ * when set, and counted per sending end.
  */
 import type { Connection, ConnectionHandlers, Frame, Transport } from '../../lib/transport.js';
 import type { Rng, VirtualClock } from './clock.js';
@@ -33,6 +34,8 @@ export interface NetworkOptions {
   connectTimeout?: number;
   /** Largest frame a connection carries; larger sends are recorded as violations. */
   maxFrameBytes?: number;
+  /** The frame limit of one edge's connections (by its ends' names), below `maxFrameBytes` where given. */
+  edgeFrameBytes?: (a: string, b: string) => number | undefined;
   /** Sees every frame sent on a live connection (to decode and count message types in a test). */
   tap?: (from: string, to: string, frame: Frame) => void;
   /** Sees every frame delivered, with the virtual time it was sent at (just before the receiving end handles it). */
@@ -233,7 +236,8 @@ export class SimNetwork {
 
   private connection(w: Wire, me: 0 | 1): Connection {
     const other: 0 | 1 = me === 0 ? 1 : 0;
-    const max = this.options.maxFrameBytes;
+    const edgeMax = this.options.edgeFrameBytes?.(w.edge.ends[0], w.edge.ends[1]);
+    const max = edgeMax === undefined ? this.options.maxFrameBytes : Math.min(edgeMax, this.options.maxFrameBytes ?? edgeMax);
     return {
       send: (frame) => {
         if (w.dead) return;

@@ -142,8 +142,12 @@ describe('simulated runs replay from their seed', () => {
   // and without forkBefore now, so it no longer tests that; 778968 does (it fails without it). Kept as an expected
   // failure so that the day dots name their epoch it flips. The soak base 2026120400 fails no more schedules with the
   // live stream on (5 and 6 of 6 800 in two runs) than off (7), all of them restored writers.
-  it.fails('seed 777295 (restore-once): a restored writer\'s write that leaves before it learns of the restore (issue 10\'s residual)', async () => {
-    expect((await runSchedule(makeSchedule(777295, { family: 'restore-once', disabled: new Set() }), RECORDED)).problems).toEqual([]);
+  // 777295 passes since a tick's live frame carries each key once (outgoing.ts, afa400e): the timing moved again, the
+  // residual did not go. withheld 1282 shows it now: e, restored from a copy taken at 126 and cut off, adds fig to set0
+  // under its counter 5 before it learns of the restore; a's context of set0 covers e's lost counter 7, and the join
+  // drops e's add everywhere (it fails the same with and without every fix of branch sim-withheld to the library).
+  it.fails('seed 1282 (withheld): a restored writer\'s write that leaves before it learns of the restore (issue 10\'s residual)', async () => {
+    expect((await runSchedule(makeSchedule(1282, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
   });
 
   it('different seeds give different runs', async () => {

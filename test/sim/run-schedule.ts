@@ -14,6 +14,9 @@
  *     typed; versions and reads compare documents by content (doc-values.ts), not bytes
  *   - no frame over the limit, no unexpected `error` event
  *   - with a far-future peer: no honest replica's clock was pulled more than a minute past its wall clock
+ *   - with narrow nodes (the withheld feature, schedule.ts): big keys left at the end are judged per group of nodes wide
+ *     links join (checks.ts wideGroups); and after heal no leading instance counts pending a key whose writes of its own
+ *     another node holds, nor says other than 'synced' when there is none (SIM_LIVENESS=1: in every family)
  *
  * Returns the list of violations (empty when the schedule passes).
  */
@@ -27,7 +30,7 @@ import type { Frame } from '../../lib/transport.js';
 import { dropWorkingCopies, MIN_BYTES, setWorkingCopyFloor } from '../../lib/working-copies.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { DurabilityWatch } from './durability-watch.js';
-import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, type EditLog, type Increments, type ItemLog } from './checks.js';
+import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, isBig, narrowLimit, type EditLog, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
 import { dotOf, writeKey } from './ledger.js';
@@ -42,6 +45,8 @@ export const SPACE = 's';
 const NETWORK_ERRORS = /unreachable|partitioned|superseded by a newer open/;
 /** Virtual ms after heal within which every link must be 'synced' (reconnect backoff is at most 1 s here). */
 const SETTLE_BUDGET = 120_000;
+/** A key state a narrow connection cannot carry (the withheld feature): reported, expected there. */
+const WITHHELD = /is not sent on this link/;
 /** The notice of a replica that learnt it was restored from an older copy: expected where restores happen. */
 const RESTORE_NOTICE = /restored from a backup|its storage lost/;
 
@@ -120,6 +125,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     net: {
       latency: s.latency,
       ...(s.maxFrameBytes ? { maxFrameBytes: s.maxFrameBytes } : {}),
+      // The withheld feature: a narrow node's connections carry frames up to its limit (the lower of two).
+      ...(Object.keys(s.narrow).length ? { edgeFrameBytes: (a: string, b: string) => narrowLimit(s, a, b) } : {}),
       tap: (from, to, frame) => {
         for (const x of watch.check(from, to, frame)) if (!leaked.includes(x)) leaked.push(x);
         const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
@@ -164,7 +171,11 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     const r = n.tab(tab);
     if (!r) return;
     const space = r.space(SPACE);
-    const value = `${node}#${index}:${++valueSeq}`;
+    const short = `${node}#${index}:${++valueSeq}`;
+    // A big value (the withheld feature) is named by its start and size in what the checks print.
+    const big = op.kind === 'put' && op.bytes ? op.bytes : 0;
+    const value = big ? `${short}~${'x'.repeat(big)}` : short;
+    const shown = big ? `${short}~(${big} bytes)` : value;
     const slot = `${node}/${tab % n.tabs.length}/${op.key}`;
     // The dot a write was stored under, as the ledger's spy saw it (the replica may have re-identified since).
     const dotOfWrite = (w: { seq: number }) => (w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, op.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined);
@@ -179,7 +190,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     };
     switch (op.kind) {
       case 'put':
-        return note(await space.put(op.key, value), `put ${op.key}=${value}`);
+        return note(await space.put(op.key, value), `put ${op.key}=${shown}`);
       case 'get': {
         // A read that finds nothing holds an empty context: a write with it later creates the key concurrently
         // with whatever was written meanwhile (read absent, wait, create).
@@ -342,6 +353,24 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       settled = false;
       problems.push(String((e as Error).message));
     }
+    if (settled && s.shrinkAtEnd) {
+      // The withheld feature: every node holding a big version of a key writes the key small (superseding what it
+      // holds): every such state may go everywhere, so everything converges and no write stays pending.
+      let index = s.ops.length;
+      for (const name of cluster.names) {
+        for (const [key, rec] of cluster.node(name).disk.records(SPACE)) {
+          if (!rec.vs.some(isBig)) continue;
+          track(runOp({ at: 0, node: name, what: { kind: 'put', key }, tab: cluster.node(name).leader ?? 0 }, index++), `small again ${name} ${key}`);
+        }
+      }
+      while (pending.length) await cluster.drive(Promise.all(pending.splice(0)));
+      try {
+        await cluster.settle(SETTLE_BUDGET);
+      } catch (e) {
+        settled = false;
+        problems.push(`after the big keys were written small: ${String((e as Error).message)}`);
+      }
+    }
     if (settled && s.antiEntropyInterval > 0) {
       // Periodic repair: a few intervals after heal, every link ran a round; then everything is quiet again.
       const from = cluster.clock.now();
@@ -363,9 +392,11 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       for (const e of n.errors) {
         const text = String((e as Error)?.message ?? e);
         if (NETWORK_ERRORS.test(text) || RESTORE_NOTICE.test(text) || (e as { code?: string }).code === 'CLOSED') continue;
+        if (Object.keys(s.narrow).length && (e as { code?: string }).code === 'VALUE_TOO_LARGE' && WITHHELD.test(text)) continue;
         problems.push(`${n.name} error event: ${String(e)}`);
       }
     }
+    if (settled && (s.features.includes('withheld') || process.env.SIM_LIVENESS)) problems.push(...checkNothingHeldPending(cluster));
     if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items, edits)));
     // Missing periodic rounds are reported after the state, so they do not hide what went wrong there.
     problems.push(...periodic);
@@ -447,4 +478,32 @@ function nameHash(name: string): number {
   let h = 0x9e3779b9;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
   return h >>> 0;
+}
+
+/**
+ * The withheld feature, after heal and settling: an instance counts pending no more keys than hold a write of its own
+ * (under its id) that no other node durably holds — a write another node holds (its link did not withhold it) is not
+ * kept pending by the links that withheld it — and says 'synced' when there is none.
+ */
+function checkNothingHeldPending(cluster: Cluster): string[] {
+  const problems: string[] = [];
+  for (const n of cluster.nodes.values()) {
+    // The leader only: the simulated disk gives its instances no shared port (lib/storage.ts shared), so a tab that does
+    // not lead hears no acknowledgement and shows 'offline' (lib/sync/tabs.ts: an instance without links).
+    n.tabs.forEach((r, tab) => {
+      if (!r || r.core.isClosed || tab !== n.leader) return;
+      const id = r.replicaId;
+      const others = [...cluster.nodes.values()].filter((m) => m !== n).map((m) => new Map(m.disk.durableRecords(SPACE)));
+      const unheld: string[] = [];
+      for (const [key, rec] of n.disk.records(SPACE)) {
+        const mine = rec.vs.filter((v) => v.r === id);
+        if (mine.some((v) => !others.some((o) => (o.get(key)?.cc[id] ?? 0) >= v.n))) unheld.push(key);
+      }
+      const name = `${n.name}${n.tabs.length > 1 ? ` (tab ${tab})` : ''}`;
+      if (r.pending > unheld.length) problems.push(`${name} counts ${r.pending} keys pending after heal, but only ${unheld.length} hold a write of its own no other node holds${unheld.length ? ` (${unheld.join(', ')})` : ''}`);
+      // (A relay dials no link: it says 'offline'.)
+      else if (unheld.length === 0 && r.status !== 'synced' && !cluster.isRelay(n.name)) problems.push(`${name} says '${r.status}' after heal though every write of its own is held elsewhere`);
+    });
+  }
+  return problems;
 }

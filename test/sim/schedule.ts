@@ -21,6 +21,16 @@
  *   far-future       one replica's clock is a day ahead
  *   restore-once     one client restored from an earlier copy, once (restore-replica draws one or two, which may
  *                    restore a replica's witness too): a peer that saw its lost writes directly is there to tell it
+ *   withheld         one or two "narrow" nodes whose connections carry frames of a few KiB, and writes of values of
+ *                    10–24 KB: such a key state cannot go over a narrow connection (VALUE_TOO_LARGE, withheld: acks.ts),
+ *                    so a big write of a narrow node is held by no other node, and one of a wide node reaches only
+ *                    the nodes wide links join (half the big writes are made beside a narrow node by a node with a
+ *                    wide link too; some of their writers restart soon after). Most are written small again later; in
+ *                    half the schedules every node holding a big version writes its key small after heal
+ *                    (then everything must converge and nothing stay pending), in the others big versions stay
+ *                    (checks.ts judges such keys per group of nodes wide links join). Drawn in its own family only
+ *                    (so the seeds of 'mixed' and the other families keep their meaning), from its own stream (9);
+ *                    never with tabs (see the feature draws).
  *
  * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
  * adding a draw to one does not shift another): the PRNG of the seed (xor a hash of the family's name, except
@@ -35,6 +45,8 @@
  *   6. document edits (Edit: half the schedules edit a Yjs document key, written as deltas)
  *   7. the fast path (half the schedules answer every anti-entropy opening with a sketch where one fits a frame,
  *      however few keys the space holds: spaces here are too small for the size rule to pick it)
+ *   8. peers of earlier releases
+ *   9. the withheld feature's narrow nodes and big writes
  * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, and the
  * draws of a stream are made whatever the features, so switching one changes only what it shapes (features
  * that change the topology — relays, a mid-chain peer — do shift the draws that depend on it).
@@ -42,7 +54,9 @@
 import { prng, Rng } from './clock.js';
 import { featureFaults } from './feature-faults.js';
 
-export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once'] as const;
+export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once', 'withheld'] as const;
+/** Features drawn only in their own family (rolled everywhere all the same). */
+const OWN_FAMILY_ONLY: ReadonlySet<Feature> = new Set(['withheld']);
 export type Feature = (typeof FEATURES)[number];
 export type Family = 'mixed' | Feature;
 /**
@@ -67,7 +81,8 @@ const P_FEATURE_IN_FAMILY = 0.3;
 export type Topology = 'star' | 'chain' | 'ring' | 'mesh' | 'hub';
 
 export type Op =
-  | { kind: 'put'; key: string }
+  /** `bytes`: a big value of about that many bytes (the withheld feature); else a short one. */
+  | { kind: 'put'; key: string; bytes?: number }
   | { kind: 'get'; key: string }
   | { kind: 'putCtx'; key: string }
   | { kind: 'delete'; key: string; withCtx: boolean }
@@ -152,10 +167,18 @@ export interface Schedule {
   sketches: boolean;
   /**
    * Nodes playing a peer of an earlier release: the protocol versions they announce (and read: an item of a later
-   * version closes the link, as that release's decoder would). Its own stream, drawn last.
+   * version closes the link, as that release's decoder would). Its own stream.
    */
   speaks: Record<string, number[]>;
+  /** The withheld feature's narrow nodes: the frame limit of every connection they have (absent: none). */
+  narrow: Record<string, number>;
+  /** The withheld feature: after heal, every node holding a big version writes its key small again (false: they stay). */
+  shrinkAtEnd: boolean;
 }
+
+/** The withheld feature's sizes: narrow frame limits, and big values (each over every narrow limit). */
+export const NARROW_LIMITS: readonly number[] = [4096, 6144, 8192];
+export const BIG_VALUE = { min: 10_000, max: 24_000 } as const;
 
 /** Earlier releases a node may play: what their hellos announced (messages.ts PROTOCOL_VERSIONS). */
 const RELEASES: readonly number[][] = [[5, 6, 7, 8], [5, 6, 7], [5, 6], [5]];
@@ -198,16 +221,21 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const docRng = rng.fork();
   const sketchRng = rng.fork();
   const releaseRng = rng.fork();
+  const withheldRng = rng.fork();
 
   // 1. Features.
   const on = new Set<Feature>();
   const disabled: Switch[] = [];
   for (const f of FEATURES) {
     const roll = featRng.next();
-    if (f !== family && roll >= (family === 'mixed' ? P_FEATURE : P_FEATURE_IN_FAMILY)) continue;
+    if (f !== family && (OWN_FAMILY_ONLY.has(f) || roll >= (family === 'mixed' ? P_FEATURE : P_FEATURE_IN_FAMILY))) continue;
     if (options.disabled?.has(f)) disabled.push(f);
     else on.add(f);
   }
+  // Not tabs beside narrow nodes: the simulated disk gives its instances no shared port, so a tab taking the network
+  // role over would know nothing of the keys its predecessor's links withheld (the library tells them by tab messages,
+  // lib/sync/tabs.ts, tested with a port in test/review/withheld-follower-*.test.ts): withheld 153 said pending 0 so.
+  if (on.has('withheld')) on.delete('tabs');
   const clientRestores = ['restore-replica', 'restore-once'] as const;
   if (options.disabled?.has(DOUBLE_RESTORE) && on.has('restore-relay') && clientRestores.some((f) => on.has(f))) {
     if (family === 'restore-relay') for (const f of clientRestores) on.delete(f);
@@ -246,7 +274,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const plainKeys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
   const plainLimit = shape.pick([undefined, undefined, 2048]);
   const tinyLimit = shape.pick([512, 640, 768, 1024, 1536, 2048]);
-  const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : plainLimit;
+  // Narrow nodes (withheld) need wide links beside them: no frame limit for the whole schedule unless tiny-frames asks.
+  const maxFrameBytes = on.has('tiny-frames') ? tinyLimit : on.has('withheld') ? undefined : plainLimit;
   const plainAe = shape.pick([0, 0, 500, 5000]);
   const fastAe = shape.pick([300, 600, 1200]);
   // Rounds far apart compared to a round trip (as in deployments: a minute by default), so the network falls
@@ -355,6 +384,37 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     if (editing && !plainOnly) edits.push({ at, node, what: { key: DOCS[0]!, at: where }, tab });
   }
 
+  // 9. The withheld feature (its own stream: every draw made whether or not it is on).
+  const narrowDrawn: Record<string, number> = {};
+  const narrowCount = withheldRng.int(1, 2);
+  for (let i = 0; i < narrowCount; i++) narrowDrawn[withheldRng.pick(nodes)] = withheldRng.pick(NARROW_LIMITS);
+  const narrow = on.has('withheld') ? narrowDrawn : {};
+  // Half the big writes are made beside a narrow node by a node with a wide link too: withheld from one peer, held by
+  // another (the withhold is per peer).
+  const near = (x: string) => edges.some(([a, b]) => (a === x && narrowDrawn[b] !== undefined) || (b === x && narrowDrawn[a] !== undefined));
+  const wideToo = (x: string) => edges.some(([a, b]) => (a === x && narrowDrawn[b] === undefined) || (b === x && narrowDrawn[a] === undefined));
+  const besideNarrow = nodes.filter((x) => narrowDrawn[x] === undefined && near(x) && wideToo(x));
+  const bigWrites = withheldRng.int(2, 6);
+  for (let i = 0; i < bigWrites; i++) {
+    const at = withheldRng.int(0, duration);
+    const node = withheldRng.chance(0.5) && besideNarrow.length ? withheldRng.pick(besideNarrow) : withheldRng.pick(nodes);
+    const key = withheldRng.pick(plainKeys);
+    const bytes = withheldRng.int(BIG_VALUE.min, BIG_VALUE.max);
+    const tab = withheldRng.int(0, 2);
+    // Most are written small again by their writer a while later (that state may go everywhere).
+    const shrinks = withheldRng.chance(0.6);
+    const later = withheldRng.int(50, 1500);
+    // Some writers restart a while after (the withhold must outlive the process: stored, and restored at the open).
+    const restarts = withheldRng.chance(0.3);
+    const restartAt = at + withheldRng.int(100, 1200);
+    const down = withheldRng.int(0, 600);
+    if (!on.has('withheld')) continue;
+    ops.push({ at, node, what: { kind: 'put', key, bytes }, tab });
+    if (shrinks) ops.push({ at: at + later, node, what: { kind: 'put', key }, tab });
+    if (restarts) faults.push({ at: restartAt, node, what: { kind: 'restart', node, down } });
+  }
+  const shrinkAtEnd = withheldRng.chance(1 / 2) && on.has('withheld');
+
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
   return {
     seed,
@@ -383,6 +443,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     sketches: sketchRng.chance(0.5),
     // 8. Peers of earlier releases, in a third of the schedules: one or two nodes, each announcing older versions.
     speaks: releaseRng.chance(1 / 3) ? Object.fromEntries(Array.from({ length: releaseRng.int(1, 2) }, () => [releaseRng.pick(nodes), [...releaseRng.pick(RELEASES)]])) : {},
+    narrow,
+    shrinkAtEnd,
   };
 }
 
@@ -453,6 +515,7 @@ export function describeSchedule(s: Schedule): string {
       Object.keys(s.collect).length ? `collect grace ${dict(s.collect)}` : '',
       `skew ${dict(s.skew)}`,
       Object.keys(s.speaks).length ? `earlier releases ${dict(s.speaks)}` : '',
+      Object.keys(s.narrow).length ? `narrow frames ${dict(s.narrow)}, ${s.ops.filter((o) => o.what.kind === 'put' && o.what.bytes).length} big writes${s.shrinkAtEnd ? ', written small after heal' : ', left big'}` : '',
     ].filter(Boolean).join('; '),
     `${s.ops.length} ops${s.edits.length ? ` and ${s.edits.length} document edits` : ''} over ${s.duration} ms${s.tail ? ` and a quiet tail of ${s.tail} ms` : ''}; faults: ${faults.join(', ') || 'none'}`,
   ].join('\n');

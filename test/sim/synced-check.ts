@@ -79,13 +79,25 @@ export class SyncedDurableCheck {
    * still storing what came with it).
    */
   heldElsewhere(node: string, key: string, dot: Dot, written: number): boolean {
-    const others = [...this.cluster.nodes.values()].filter((m) => m.name !== node).map((m) => m.disk);
+    return this.holders(node, key, dot, written, 1) >= 1;
+  }
+
+  /**
+   * How many nodes other than `node` hold the write as `heldElsewhere` says one does (each node once, by its disk now or
+   * one a restore or a wipe took after it acknowledged); counting stops at `enough`.
+   */
+  holders(node: string, key: string, dot: Dot, written: number, enough = Infinity): number {
     const acked = (x: { node: string; at: number }) => (this.acks.get(node) ?? []).some((a) => a.from === x.node && a.sentAt >= written && a.sentAt <= x.at);
-    const volumes = [...others, ...this.retired.filter((x) => x.node !== node && acked(x)).map((x) => x.disk)];
     const chain = this.cluster.ledger.carried.chain(node, this.space, key, dot);
-    if (chain.some((d) => volumes.some((v) => this.holds(v, key, d)))) return true;
     const states = this.cluster.ledger.carried.statesOf(node, this.space, key, chain);
-    return states.some((s) => volumes.some((v) => descends(v.durableRecords(this.space).find(([k]) => k === key)?.[1], s)));
+    const holds = (v: Volume) => chain.some((d) => this.holds(v, key, d)) || states.some((s) => descends(v.durableRecords(this.space).find(([k]) => k === key)?.[1], s));
+    let count = 0;
+    for (const m of this.cluster.nodes.values()) {
+      if (m.name === node) continue;
+      const volumes = [m.disk, ...this.retired.filter((x) => x.node === m.name && acked(x)).map((x) => x.disk)];
+      if (volumes.some(holds) && ++count >= enough) break;
+    }
+    return count;
   }
 
   private holds(v: Volume, key: string, dot: Dot): boolean {

@@ -326,11 +326,24 @@ export class SimDisk {
   readLog(space: string, afterSeq: number, limit: number): Array<[string, KeyRecord]> {
     const s = this.applied.spaces.get(space);
     if (!s) return [];
+    // Where a key's durable record sits while a write not durable yet replaced or removed it: a power loss brings it
+    // back there, so the log stops before it (StorageAdapter readLog).
+    let held = Infinity;
+    const d = this.durable.spaces.get(space);
+    if (d) {
+      for (const b of this.group.length > 0 ? [...this.group, ...this.queued] : this.queued) {
+        for (const w of b.writes) {
+          if (!('space' in w) || w.space !== space) continue;
+          const seq = d.records.get(w.key)?.rec.seq;
+          if (seq !== undefined && seq > afterSeq && seq < held) held = seq;
+        }
+      }
+    }
     const out: Array<[string, KeyRecord]> = [];
     for (let i = upperBound(s.logSeq, afterSeq); i < s.logSeq.length && out.length < limit; i++) {
       const p = s.records.get(s.logKey[i]!);
       if (!p || p.rec.seq !== s.logSeq[i]) continue;
-      if (p.batch > this.durableBatch) break;
+      if (p.batch > this.durableBatch || p.rec.seq >= held) break;
       out.push([s.logKey[i]!, p.rec]);
     }
     return out;

@@ -25,12 +25,19 @@ export function volatileStorage(): VolatileStorage {
   const durable: Write[][] = [];
   const waiting: Array<{ writes: Write[]; done: () => void }> = [];
   let durableSeq = 0;
+  /** space → key → the seq of its durable record. */
+  const durableAt = new Map<string, Map<string, number>>();
   const self: VolatileStorage = {
     autoFlush: true,
     flush() {
       for (const { writes, done } of waiting.splice(0)) {
         durable.push(writes);
-        for (const w of writes) if ('meta' in w && w.meta === 'seq') durableSeq = Math.max(durableSeq, w.value as number);
+        for (const w of writes) {
+          if ('meta' in w) {
+            if (w.meta === 'seq') durableSeq = Math.max(durableSeq, w.value as number);
+          } else if (w.rec === null) durableAt.get(w.space)?.delete(w.key);
+          else (durableAt.get(w.space) ?? durableAt.set(w.space, new Map()).get(w.space)!).set(w.key, w.rec.seq);
+        }
         done();
       }
     },
@@ -52,7 +59,20 @@ export function volatileStorage(): VolatileStorage {
     get: (space, key) => inner.get(space, key),
     getMeta: (name) => inner.getMeta(name),
     scan: (space, options) => inner.scan(space, options),
-    readLog: async (space, after, limit) => (await inner.readLog(space, after, limit)).filter(([, rec]) => rec.seq <= durableSeq),
+    readLog: async (space, after, limit) => {
+      // Where a key's durable record sits while a write not flushed yet replaced or removed it: a crash brings it back
+      // there, so the log stops before it (StorageAdapter readLog).
+      let held = Infinity;
+      for (const { writes } of waiting) {
+        for (const w of writes) {
+          const seq = 'key' in w && w.space === space ? durableAt.get(space)?.get(w.key) : undefined;
+          if (seq !== undefined && seq > after && seq < held) held = seq;
+        }
+      }
+      const page = await inner.readLog(space, after, limit);
+      const stop = page.findIndex(([, rec]) => rec.seq > durableSeq || rec.seq >= held);
+      return stop < 0 ? page : page.slice(0, stop);
+    },
     index: (space) => inner.index(space),
     spaces: () => inner.spaces(),
     close: () => inner.close(),
