@@ -7,8 +7,9 @@
  * link it came from, so it is not echoed back); other tabs' commits are reported alike (external.ts).
  */
 import { AckTracker } from './acks.js';
-import { contradiction, EMPTY_STATE, join, sameState, type KeyState, type VersionVector } from './dvv.js';
-import type { EpochEntry, Seen } from './epochs.js';
+import { contradiction, EMPTY_STATE, joinWith, sameState, type KeyState, type VersionVector } from './dvv.js';
+import { Epochs } from './epoch-points.js';
+import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
 import { ConcordError } from './errors.js';
@@ -77,6 +78,10 @@ export class ReplicaCore {
   private alone: boolean;
   /** Re-identifications and renewals, one at a time (identity-changes.ts). */
   private readonly changes: IdentityChanges;
+  /** The epoch ancestry this replica knows (epoch-points.ts): its own history's, and its peers' (link.ts, hellos). */
+  private readonly knownEpochs = new Epochs();
+  /** The identity whose history `knownEpochs` last learned. */
+  private epochsOf: Identity | undefined;
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -288,6 +293,7 @@ export class ReplicaCore {
     const me = this.identity.id;
     const history = this.identity.history;
     const since = history[history.length - 1]![1];
+    const epochs = this.epochs;
     let claim: RestoreClaim | undefined;
     const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
       changes.length = 0;
@@ -300,7 +306,7 @@ export class ReplicaCore {
         const prev = prevs[i];
         // A remote state claiming our own dots for other writes (a restore lost them; or a forgery) must not
         // drop what we wrote since: those versions are minted again above the claim (dvv.ts contradiction).
-        const clash = prev && contradiction(prev, remote, me, lastSeq ?? 0, since);
+        const clash = prev && contradiction(prev, remote, me, lastSeq ?? 0, since, epochs);
         let joined: KeyState;
         if (clash) {
           const from = Math.max(seq, remote.cc[me] ?? 0);
@@ -309,7 +315,7 @@ export class ReplicaCore {
           joined = again.state;
           seq = again.seq - 1; // the record's own seq is taken below
         } else {
-          joined = prev ? join(prev, remote) : join(EMPTY_STATE, remote);
+          joined = joinWith(epochs, prev ?? EMPTY_STATE, remote);
           if (prev) noteDropped(tx, space, key, me, prev, joined);
         }
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
@@ -396,6 +402,19 @@ export class ReplicaCore {
    * A relay refused our replicaId (another principal uses it there, principals.ts): take a new one. Unlike
    * `reidentify` nothing is re-issued — our dots so far are ours and name what they named.
    */
+  /**
+   * The epoch ancestry joins judge dots naming epochs by. Nothing stored or received names one yet (stage 1 of
+   * docs/design/epochs-build.md): until then it changes no join.
+   */
+  get epochs(): Epochs {
+    if (this.epochsOf !== this.identity) {
+      const history = this.identity.history;
+      this.knownEpochs.learn(this.identity.id, history, history.length < MAX_STORED_EPOCHS);
+      this.epochsOf = this.identity;
+    }
+    return this.knownEpochs;
+  }
+
   async renewIdentity(): Promise<void> {
     this.assertOpen();
     await this.changes.renewIdentity();

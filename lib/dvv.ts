@@ -17,9 +17,19 @@
  *
  * `join` is commutative, associative and idempotent (test/dvv.property.test.ts checks it); every sync
  * path relies on that.
+ *
+ * Epochs (epoch-points.ts, issue 10): a dot may name the writer's epoch, (r, e, n), and a context may hold, for a
+ * replica, points (epoch, counter) in `pts` instead of its plain vector entry; `joinWith` and `updateWith` judge
+ * coverage with a registry of the replicas' epoch ancestry. A restored writer's new branch then never collides with
+ * its lost one. Untagged dots and vectors (all the stored and wire forms hold today) behave exactly as before: `join`
+ * and `update` are `joinWith` and `updateWith` with a registry that knows no epoch, and a state without `pts` encodes,
+ * hashes and compares as it always did.
  */
 
+import { inHistory, maximalPoints, NO_EPOCHS, topCounter, UNTAGGED, type EpochPoints, type EpochRegistry, type Point } from './epoch-points.js';
 import { hash64, hash64Scratch, hashScratch } from './hash.js';
+
+export type { EpochPoints, EpochRegistry, Point } from './epoch-points.js';
 
 /** replicaId → highest counter seen, for one key. Entries exist only for replicas that wrote the key. */
 export type VersionVector = Readonly<Record<string, number>>;
@@ -50,6 +60,11 @@ export interface Derivation {
 /** One version of a key as stored and sent: dot (r, n), HLC (t, c), tombstone flag, encoded value. */
 export interface StoredVersion {
   readonly r: string;
+  /**
+   * The writer's epoch the dot was minted in (epoch-points.ts); absent for an untagged dot (every dot stored or
+   * sent today: the stored and wire forms do not carry epochs yet). The dot is (r, e, n).
+   */
+  readonly ep?: string;
   readonly n: number;
   readonly t: number;
   readonly c: number;
@@ -65,9 +80,22 @@ export interface StoredVersion {
 }
 
 export interface KeyState {
-  /** Surviving versions, in canonical order (replicaId, then counter). */
+  /** Surviving versions, in canonical order (replicaId, then counter, then epoch: untagged first). */
   readonly vs: readonly StoredVersion[];
+  /**
+   * Per replica, its highest counter seen. For a replica absent from `pts` that is its one context point, in the
+   * untagged epoch; for one in `pts`, only the highest counter of its points (an upper bound: no dot of it above
+   * that counter is covered; which ones below are, its points tell).
+   */
   readonly cc: VersionVector;
+  /** The context points of replicas with a point naming an epoch (epoch-points.ts); absent when none has. */
+  readonly pts?: EpochPoints;
+}
+
+/** A causal context: the vector, and the points of replicas with a point naming an epoch. */
+export interface Causal {
+  readonly cc: VersionVector;
+  readonly pts?: EpochPoints | undefined;
 }
 
 export const EMPTY_STATE: KeyState = Object.freeze({ vs: Object.freeze([]), cc: Object.freeze({}) });
@@ -77,12 +105,37 @@ export function covers(cc: VersionVector, r: string, n: number): boolean {
   return seen !== undefined && seen >= n;
 }
 
-function compareDots(a: StoredVersion, b: StoredVersion): number {
-  return a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n;
+/**
+ * Whether a context (vector `cc` with points `pts`) covers dot (r, e, n): the dot lies in the history of one of r's
+ * points. Without points for r, its one point is untagged: it covers untagged dots up to cc[r], and no tagged dot.
+ */
+export function coversDot(reg: EpochRegistry, ctx: Causal, r: string, e: string | undefined, n: number): boolean {
+  const points = ctx.pts?.[r];
+  if (points === undefined) return e === undefined && covers(ctx.cc, r, n);
+  const epoch = e ?? UNTAGGED;
+  for (const p of points) if (inHistory(reg, r, epoch, n, p)) return true;
+  return false;
 }
 
+/** Canonical order of versions: replicaId, then counter, then epoch (untagged first). */
+function compareDots(a: StoredVersion, b: StoredVersion): number {
+  if (a.r !== b.r) return a.r < b.r ? -1 : 1;
+  if (a.n !== b.n) return a.n - b.n;
+  const ea = a.ep ?? UNTAGGED;
+  const eb = b.ep ?? UNTAGGED;
+  return ea < eb ? -1 : ea > eb ? 1 : 0;
+}
+
+/** Whether two versions name one dot (r, e, n). */
+export function sameDot(a: { readonly r: string; readonly ep?: string; readonly n: number }, b: { readonly r: string; readonly ep?: string; readonly n: number }): boolean {
+  return a.r === b.r && a.n === b.n && a.ep === b.ep;
+}
+
+/** A version's replica and epoch as one map key (a space is in neither a replica id nor an epoch label). */
+const lineOf = (v: StoredVersion): string => (v.ep === undefined ? v.r : v.r + ' ' + v.ep);
+
 function holds(vs: readonly StoredVersion[], v: StoredVersion): boolean {
-  for (const u of vs) if (u.r === v.r && u.n === v.n) return true;
+  for (const u of vs) if (sameDot(u, v)) return true;
   return false;
 }
 
@@ -98,23 +151,24 @@ export function dotTest(vs: readonly StoredVersion[]): (v: StoredVersion) => boo
   const count = vs.length;
   if (count <= SCAN_VERSIONS) {
     return (v) => {
-      for (let i = 0; i < count; i++) if (vs[i]!.r === v.r && vs[i]!.n === v.n) return true;
+      for (let i = 0; i < count; i++) if (sameDot(vs[i]!, v)) return true;
       return false;
     };
   }
-  // Per replica, its counters (no string made per version); built at the first question, if one comes.
+  // Per replica (and epoch), its counters (no string made per untagged version); built at the first question, if one comes.
   let byReplica: Map<string, Set<number>> | undefined;
   return (v) => {
     if (!byReplica) {
       byReplica = new Map();
       for (let i = 0; i < count; i++) {
         const u = vs[i]!;
-        let ns = byReplica.get(u.r);
-        if (!ns) byReplica.set(u.r, (ns = new Set()));
+        const line = lineOf(u);
+        let ns = byReplica.get(line);
+        if (!ns) byReplica.set(line, (ns = new Set()));
         ns.add(u.n);
       }
     }
-    return byReplica.get(v.r)?.has(v.n) === true;
+    return byReplica.get(lineOf(v))?.has(v.n) === true;
   };
 }
 
@@ -141,13 +195,54 @@ export function firstMinted(a: StoredVersion, b: StoredVersion): StoredVersion {
   return !a.d && b.d ? b : a;
 }
 
-/** The least upper bound of two states of one key. */
+/**
+ * The causal context of two (the union of their points, kept maximal). Plain vectors merge as they always did;
+ * a replica with a point naming an epoch on either side gets its maximal points, and its vector entry is their
+ * highest counter.
+ */
+export function mergeCausal(reg: EpochRegistry, a: Causal, b: Causal): Causal {
+  const merged = mergeVectors(a.cc, b.cc);
+  if (a.pts === undefined && b.pts === undefined) return { cc: merged };
+  const cc: Record<string, number> = { ...merged };
+  const pts: Record<string, readonly Point[]> = {};
+  const rs = [...new Set([...Object.keys(a.pts ?? {}), ...Object.keys(b.pts ?? {})])].sort();
+  for (const r of rs) {
+    const points = maximalPoints(reg, r, [...pointsOf(a, r), ...pointsOf(b, r)]);
+    pts[r] = points;
+    cc[r] = topCounter(points);
+  }
+  return { cc, pts };
+}
+
+/** A context's points of replica r: its listed points, or the untagged point of its vector entry. */
+export function pointsOf(ctx: Causal, r: string): readonly Point[] {
+  const points = ctx.pts?.[r];
+  if (points !== undefined) return points;
+  const n = ctx.cc[r];
+  return n === undefined ? [] : [{ e: UNTAGGED, n }];
+}
+
+const withContext = (vs: StoredVersion[], ctx: Causal): KeyState => (ctx.pts === undefined ? { vs, cc: ctx.cc } : { vs, cc: ctx.cc, pts: ctx.pts });
+
+/**
+ * The least upper bound of two states of one key, judging dots that name epochs as the registry that knows none
+ * does (each tagged epoch a root): states with no epoch in them, every state stored or sent today, join as they
+ * always did. `joinWith` judges with the replica's registry.
+ */
 export function join(a: KeyState, b: KeyState): KeyState {
+  return joinWith(NO_EPOCHS, a, b);
+}
+
+/**
+ * The least upper bound of two states of one key: a version survives unless the other side has seen its dot (one
+ * of its points covers it, by `reg`'s ancestry of epochs) and no longer holds it.
+ */
+export function joinWith(reg: EpochRegistry, a: KeyState, b: KeyState): KeyState {
   const vs: StoredVersion[] = [];
   const inB = dotTest(b.vs);
   let twice = false;
   for (const v of a.vs) {
-    if (!covers(b.cc, v.r, v.n)) vs.push(v);
+    if (!coversDot(reg, b, v.r, v.ep, v.n)) vs.push(v);
     else if (inB(v)) {
       vs.push(v);
       twice = true;
@@ -155,26 +250,28 @@ export function join(a: KeyState, b: KeyState): KeyState {
   }
   // A version of b's is new unless a kept its dot (a state names each dot once).
   const inA = dotTest(vs);
-  for (const v of b.vs) if (!covers(a.cc, v.r, v.n) && !inA(v)) vs.push(v);
+  for (const v of b.vs) if (!coversDot(reg, a, v.r, v.ep, v.n) && !inA(v)) vs.push(v);
   vs.sort(compareDots);
   if (twice) pickFirstMinted(vs, b.vs);
-  return { vs, cc: mergeVectors(a.cc, b.cc) };
+  if (a.pts === undefined && b.pts === undefined) return { vs, cc: mergeVectors(a.cc, b.cc) };
+  return withContext(vs, mergeCausal(reg, a, b));
 }
 
 /** Where `vs` and `other` hold one dot under two writes (other HLCs), `vs` takes the one minted first. */
 function pickFirstMinted(vs: StoredVersion[], other: readonly StoredVersion[]): void {
   let at: Map<string, Map<number, number>> | undefined;
   const find = (u: StoredVersion): number => {
-    if (vs.length <= SCAN_VERSIONS) return vs.findIndex((v) => v.r === u.r && v.n === u.n);
+    if (vs.length <= SCAN_VERSIONS) return vs.findIndex((v) => sameDot(v, u));
     if (!at) {
       at = new Map();
       for (let i = 0; i < vs.length; i++) {
-        let ns = at.get(vs[i]!.r);
-        if (!ns) at.set(vs[i]!.r, (ns = new Map()));
+        const line = lineOf(vs[i]!);
+        let ns = at.get(line);
+        if (!ns) at.set(line, (ns = new Map()));
         ns.set(vs[i]!.n, i);
       }
     }
-    return at.get(u.r)?.get(u.n) ?? -1;
+    return at.get(lineOf(u))?.get(u.n) ?? -1;
   };
   for (const u of other) {
     const i = find(u);
@@ -186,11 +283,17 @@ function pickFirstMinted(vs: StoredVersion[], other: readonly StoredVersion[]): 
 
 /**
  * A new version written with causal context `ctx`: it supersedes exactly the versions `ctx` covers and
- * stays a sibling of the rest.
+ * stays a sibling of the rest. A plain vector `ctx` holds untagged points (`ctx === state.cc` is the state's own
+ * context, points included); `updateWith` takes a context with points and judges with the replica's registry.
  */
 export function update(state: KeyState, ctx: VersionVector, version: StoredVersion): KeyState {
+  if (state.pts !== undefined || version.ep !== undefined) return updateWith(NO_EPOCHS, state, ctx === state.cc ? state : { cc: ctx }, version);
   let vs: StoredVersion[] | undefined;
-  for (const v of state.vs) if (!covers(ctx, v.r, v.n)) (vs ??= []).push(v);
+  // Indexed loops here and in stateHash: a put runs them on the frozen EMPTY_STATE, whose iterator was not optimized away.
+  for (let i = 0; i < state.vs.length; i++) {
+    const v = state.vs[i]!;
+    if (!covers(ctx, v.r, v.n)) (vs ??= []).push(v);
+  }
   if (vs === undefined) vs = [version];
   else {
     vs.push(version);
@@ -203,15 +306,48 @@ export function update(state: KeyState, ctx: VersionVector, version: StoredVersi
   return { vs, cc };
 }
 
+/** `update` with a context that may hold points naming epochs, judged by `reg`'s ancestry. */
+export function updateWith(reg: EpochRegistry, state: KeyState, ctx: Causal, version: StoredVersion): KeyState {
+  if (state.pts === undefined && ctx.pts === undefined && version.ep === undefined) return update(state, ctx === state ? state.cc : ctx.cc, version);
+  const vs = state.vs.filter((v) => !coversDot(reg, ctx, v.r, v.ep, v.n));
+  vs.push(version);
+  vs.sort(compareDots);
+  const own: Causal =
+    version.ep === undefined ? { cc: { [version.r]: version.n } } : { cc: { [version.r]: version.n }, pts: { [version.r]: [{ e: version.ep, n: version.n }] } };
+  return withContext(vs, mergeCausal(reg, mergeCausal(reg, state, ctx), own));
+}
+
+/** Whether a state holds a dot or a context point naming an epoch (none of the stored and wire forms carries one yet). */
+export function namesEpochs(s: KeyState): boolean {
+  if (s.pts !== undefined) return true;
+  for (const v of s.vs) if (v.ep !== undefined) return true;
+  return false;
+}
+
 /** Whether two states are the same state (same dots, HLCs and context); values follow from the dots. */
 export function sameState(a: KeyState, b: KeyState): boolean {
   if (a.vs.length !== b.vs.length) return false;
   for (let i = 0; i < a.vs.length; i++) {
     const x = a.vs[i]!;
     const y = b.vs[i]!;
-    if (x.r !== y.r || x.n !== y.n || x.t !== y.t || x.c !== y.c) return false;
+    if (x.r !== y.r || x.n !== y.n || x.t !== y.t || x.c !== y.c || x.ep !== y.ep) return false;
   }
-  return sameVector(a.cc, b.cc);
+  return sameVector(a.cc, b.cc) && samePoints(a.pts, b.pts);
+}
+
+/** Whether two contexts list the same points (both sorted, as `mergeCausal` leaves them). */
+export function samePoints(a: EpochPoints | undefined, b: EpochPoints | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const ra = Object.keys(a);
+  if (ra.length !== Object.keys(b).length) return false;
+  for (const r of ra) {
+    const pa = a[r]!;
+    const pb = b[r];
+    if (pb === undefined || pa.length !== pb.length) return false;
+    for (let i = 0; i < pa.length; i++) if (pa[i]!.e !== pb[i]!.e || pa[i]!.n !== pb[i]!.n) return false;
+  }
+  return true;
 }
 
 export function sameVector(a: VersionVector, b: VersionVector): boolean {
@@ -230,11 +366,16 @@ export function sameVector(a: VersionVector, b: VersionVector): boolean {
  */
 export function canonicalStateText(key: string, s: KeyState): string {
   let out = key + '\u0000';
-  for (const v of s.vs) out += v.r + ':' + v.n + (v.d ? 'd,' : ',');
+  // A dot naming an epoch as `r:n@e`, a replica's points as `r:n@e;n@e` (untagged ones without `@`): states
+  // without epochs hash as they always did.
+  for (const v of s.vs) out += v.r + ':' + v.n + (v.ep === undefined ? '' : '@' + v.ep) + (v.d ? 'd,' : ',');
   out += '|';
   const rs = Object.keys(s.cc);
   if (rs.length > 1) rs.sort();
-  for (const r of rs) out += r + ':' + s.cc[r] + ',';
+  for (const r of rs) {
+    const points = s.pts?.[r];
+    out += r + ':' + (points === undefined ? s.cc[r] : points.map((p) => p.n + (p.e === UNTAGGED ? '' : '@' + p.e)).join(';')) + ',';
+  }
   return out;
 }
 
@@ -246,18 +387,27 @@ const utf8 = new TextEncoder();
  * ids that are not plain ASCII, and counters that are not safe integers, take the text's way.
  */
 export function stateHash(key: string, s: KeyState): string {
-  const rs = Object.keys(s.cc);
-  if (rs.length > 1) rs.sort();
+  if (s.pts !== undefined) return hash64(canonicalStateText(key, s));
+  // A context of one replica (most keys: one writer) needs no array of its ids (a put hashes once).
+  let only: string | undefined;
+  let count = 0;
+  for (const r in s.cc) {
+    only = r;
+    count++;
+  }
+  const rs = count > 1 ? Object.keys(s.cc).sort() : undefined;
   let size = key.length * 3 + 2;
-  for (const v of s.vs) size += v.r.length + 19;
-  for (const r of rs) size += r.length + 18;
+  for (let i = 0; i < s.vs.length; i++) size += s.vs[i]!.r.length + 19;
+  if (rs) for (const r of rs) size += r.length + 18;
+  else if (only !== undefined) size += only.length + 18;
   const buf = hashScratch(size);
   // (Module-level writers, not closures over `at`: a put hashes once, and closures were a tenth of what it allocated.)
   let at = writeAscii(buf, 0, key);
   if (at < 0) at = utf8.encodeInto(key, buf).written;
   buf[at++] = 0;
-  for (const v of s.vs) {
-    at = writeAscii(buf, at, v.r);
+  for (let i = 0; i < s.vs.length; i++) {
+    const v = s.vs[i]!;
+    at = v.ep === undefined ? writeAscii(buf, at, v.r) : -1;
     if (at < 0) return hash64(canonicalStateText(key, s));
     buf[at++] = 58; // ':'
     at = writeDigits(buf, at, v.n);
@@ -266,15 +416,27 @@ export function stateHash(key: string, s: KeyState): string {
     buf[at++] = 44; // ','
   }
   buf[at++] = 124; // '|'
-  for (const r of rs) {
-    at = writeAscii(buf, at, r);
+  if (rs) {
+    for (const r of rs) {
+      at = writeEntry(buf, at, r, s.cc[r]!);
+      if (at < 0) return hash64(canonicalStateText(key, s));
+    }
+  } else if (only !== undefined) {
+    at = writeEntry(buf, at, only, s.cc[only]!);
     if (at < 0) return hash64(canonicalStateText(key, s));
-    buf[at++] = 58;
-    at = writeDigits(buf, at, s.cc[r]!);
-    if (at < 0) return hash64(canonicalStateText(key, s));
-    buf[at++] = 44;
   }
   return hash64Scratch(at);
+}
+
+/** Writes a context entry `r:n,` at `at`; the position after it, or -1 (see writeAscii, writeDigits). */
+function writeEntry(buf: Uint8Array, at: number, r: string, n: number): number {
+  at = writeAscii(buf, at, r);
+  if (at < 0) return -1;
+  buf[at++] = 58; // ':'
+  at = writeDigits(buf, at, n);
+  if (at < 0) return -1;
+  buf[at++] = 44; // ','
+  return at;
 }
 
 /** Writes plain-ASCII `text` at `at`; the position after it, or -1 when `text` is not plain ASCII (bytes written are junk then). */
@@ -315,30 +477,70 @@ export function isReplicaId(r: unknown): r is string {
   return typeof r === 'string' && REPLICA_ID.test(r) && !(r in Object.prototype) && r !== '__proto__';
 }
 
-export function encodeContext(cc: VersionVector): Context {
+/**
+ * A context as text: `r:n` per replica (n in base 36), sorted by replica. A replica with points naming epochs
+ * (`pts`) has one part per point, `r:n@e` (its untagged point, if it is one, `r:n`): a context without them is
+ * the text it always was.
+ */
+export function encodeContext(cc: VersionVector, pts?: EpochPoints): Context {
   return Object.keys(cc)
     .sort()
-    .map((r) => r + ':' + cc[r]!.toString(36))
+    .map((r) => {
+      const points = pts?.[r];
+      if (points === undefined) return r + ':' + cc[r]!.toString(36);
+      return points.map((p) => r + ':' + p.n.toString(36) + (p.e === UNTAGGED ? '' : '@' + p.e)).join(',');
+    })
     .join(',');
 }
 
-/** Parses a context; returns undefined when it is not one. */
+/** Parses a context without points naming epochs; returns undefined when it is not one (decodeCausal takes both). */
 export function decodeContext(text: unknown): VersionVector | undefined {
+  const ctx = decodeCausal(text);
+  return ctx === undefined || ctx.pts !== undefined ? undefined : ctx.cc;
+}
+
+/** Parses a context, points naming epochs included; returns undefined when it is not one. */
+export function decodeCausal(text: unknown): Causal | undefined {
   if (typeof text !== 'string') return undefined;
-  if (text === '') return {};
-  // A Map for the duplicate check; ids naming Object.prototype members ("constructor", "__proto__") are never
+  if (text === '') return { cc: {} };
+  // Maps for the duplicate checks; ids naming Object.prototype members ("constructor", "__proto__") are never
   // minted and are refused everywhere (isReplicaId), since version vectors are plain objects.
-  const out = new Map<string, number>();
+  const plain = new Map<string, number>();
+  const tagged = new Map<string, Point[]>();
   for (const part of text.split(',')) {
     const i = part.lastIndexOf(':');
     const r = part.slice(0, i);
-    const nText = part.slice(i + 1);
+    const at = part.indexOf('@', i + 1);
+    const nText = at < 0 ? part.slice(i + 1) : part.slice(i + 1, at);
     if (i <= 0 || !isReplicaId(r) || !/^[0-9a-z]{1,11}$/.test(nText)) return undefined;
     const n = parseInt(nText, 36);
-    if (!Number.isSafeInteger(n) || n <= 0 || out.has(r)) return undefined;
-    out.set(r, n);
+    if (!Number.isSafeInteger(n) || n <= 0) return undefined;
+    const e = at < 0 ? UNTAGGED : part.slice(at + 1);
+    if (at >= 0 && !isReplicaId(e)) return undefined;
+    let points = tagged.get(r);
+    if (points === undefined) {
+      if (e === UNTAGGED && !plain.has(r)) {
+        plain.set(r, n);
+        continue;
+      }
+      tagged.set(r, (points = plain.has(r) ? [{ e: UNTAGGED, n: plain.get(r)! }] : []));
+      plain.delete(r);
+    }
+    if (points.some((p) => p.e === e)) return undefined;
+    points.push({ e, n });
   }
-  return Object.fromEntries(out);
+  if (tagged.size === 0) return { cc: Object.fromEntries(plain) };
+  const cc: Record<string, number> = Object.fromEntries(plain);
+  const pts: Record<string, readonly Point[]> = {};
+  for (const r of [...tagged.keys()].sort()) {
+    const points = tagged.get(r)!;
+    // Two untagged parts for one replica are no context (as before); a replica's only part untagged is its vector entry.
+    if (points.every((p) => p.e === UNTAGGED)) return undefined;
+    points.sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
+    pts[r] = points;
+    cc[r] = topCounter(points);
+  }
+  return { cc, pts };
 }
 
 /**
@@ -347,15 +549,26 @@ export function decodeContext(text: unknown): VersionVector | undefined {
  * and the versions removed (to be re-issued under a new id). The context keeps covering the replica's own
  * dots up to the point — all of them were minted by reading this key's state, which the restored copy holds —
  * and no longer covers the suspect ones, so their values come back from the peers that hold them.
+ * Dots naming an epoch are never suspect (a restored branch's dots are other dots than the lost branch's): they,
+ * and the points naming epochs, stay; only the untagged ones and the untagged point are cut.
  */
 export function stripOwnDots(state: KeyState, id: string, point: number): { state: KeyState; removed: StoredVersion[] } {
-  const removed = state.vs.filter((v) => v.r === id && v.n > point);
+  const suspect = (v: StoredVersion) => v.r === id && v.ep === undefined && v.n > point;
+  const removed = state.vs.filter(suspect);
+  const points = state.pts?.[id];
+  if (points !== undefined) {
+    const untagged = points.find((p) => p.e === UNTAGGED);
+    if (removed.length === 0 && (untagged === undefined || untagged.n <= point)) return { state, removed };
+    const kept = points.flatMap((p) => (p.e !== UNTAGGED || p.n <= point ? [p] : point > 0 ? [{ e: UNTAGGED, n: point }] : []));
+    const cc = { ...state.cc, [id]: topCounter(kept) };
+    return { state: { vs: state.vs.filter((v) => !suspect(v)), cc, pts: { ...state.pts, [id]: kept } }, removed };
+  }
   const seen = state.cc[id];
   if (removed.length === 0 && (seen === undefined || seen <= point)) return { state, removed };
   const cc: Record<string, number> = { ...state.cc };
   if (point > 0) cc[id] = Math.min(seen ?? 0, point);
   else delete cc[id];
-  return { state: { vs: state.vs.filter((v) => !(v.r === id && v.n > point)), cc }, removed };
+  return { state: withContext(state.vs.filter((v) => !suspect(v)), { cc, pts: state.pts }), removed };
 }
 
 /**
@@ -368,24 +581,33 @@ export function stripOwnDots(state: KeyState, id: string, point: number): { stat
  * without them and with the remote's versions of those dots joined in (they are the other writes).
  * Without a contradiction: undefined (the usual join applies).
  */
-export function contradiction(prev: KeyState, remote: KeyState, me: string, top: number, since: number): { base: KeyState; again: StoredVersion[] } | undefined {
+export function contradiction(
+  prev: KeyState,
+  remote: KeyState,
+  me: string,
+  top: number,
+  since: number,
+  reg: EpochRegistry = NO_EPOCHS,
+): { base: KeyState; again: StoredVersion[] } | undefined {
   const claimed = remote.cc[me] ?? 0;
   let again: StoredVersion[] | undefined;
   for (const v of prev.vs) {
     if (v.r !== me) continue;
-    const theirs = remote.vs.find((u) => u.r === me && u.n === v.n);
+    // Dots naming epochs: a restored branch's dot is another dot than the lost branch's under the same counter, and
+    // a point of the lost branch does not cover it, so neither test fires for it.
+    const theirs = remote.vs.find((u) => sameDot(u, v));
     const collides = theirs !== undefined && (theirs.t !== v.t || theirs.c !== v.c);
-    const coveredByClaim = theirs === undefined && claimed > top && v.n <= claimed && v.n > since;
+    const coveredByClaim = theirs === undefined && claimed > top && v.n > since && coversDot(reg, remote, me, v.ep, v.n);
     if (collides || coveredByClaim) (again ??= []).push(v);
   }
   if (!again) return undefined;
   const kept = prev.vs.filter((v) => !again!.includes(v));
   // The remote's own versions of the colliding dots are writes we lost: keep them (our context covers their
   // counters, so a plain join would skip them).
-  const taken = remote.vs.filter((u) => u.r === me && again!.some((v) => v.n === u.n));
-  const joined = join({ vs: kept, cc: prev.cc }, remote);
+  const taken = remote.vs.filter((u) => u.r === me && again!.some((v) => sameDot(u, v)));
+  const joined = joinWith(reg, withContext(kept, prev), remote);
   const vs = [...joined.vs];
   for (const u of taken) if (!holds(vs, u)) vs.push(u);
   vs.sort(compareDots);
-  return { base: { vs, cc: joined.cc }, again };
+  return { base: withContext(vs, joined), again };
 }

@@ -118,6 +118,10 @@ export class LocalWrite {
   }
 }
 
+/** The write `writeNow` runs (transactNow calls `runNowWrite` at once, before it returns). */
+let nowWrite: LocalWrite | undefined;
+const runNowWrite = (tx: StorageTx): KeyRecord | undefined => nowWrite!.run(tx) as KeyRecord | undefined;
+
 /**
  * Runs `w` at once where the storage can (StorageAdapter.transactNow): `receiver.settled` of its record, or a promise of
  * it when the commit is not durable yet (`receiver.waiting` is told while it waits), or undefined when the storage
@@ -128,7 +132,16 @@ export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: Wr
   // acknowledgement), and not at all when the commit is durable at once (memory storage): the change that follows
   // at once, after the durable seq moved past the record, would drop the note unread — two map writes per put saved.
   w.appliedLater = true;
-  const now = storage.transactNow?.<KeyRecord | undefined>((tx) => w.run(tx) as KeyRecord | undefined);
+  // One function for every write (not a closure per write): it runs the write named in `nowWrite`, which transactNow
+  // calls synchronously; saved and restored, so a write started inside another's transaction finds its own.
+  const outer = nowWrite;
+  nowWrite = w;
+  let now: { value: KeyRecord | undefined; durable?: Promise<void> } | undefined;
+  try {
+    now = storage.transactNow?.<KeyRecord | undefined>(runNowWrite);
+  } finally {
+    nowWrite = outer;
+  }
   if (!now) return undefined;
   const rec = now.value;
   if (!now.durable) return receiver.settled(w, w.done(rec));

@@ -183,13 +183,18 @@ class MemoryStorage implements StorageAdapter {
 }
 
 /**
- * A transaction's buffered writes: flat arrays searched from the end (a transaction writes a handful of
- * keys; a join batch a few hundred), made on the first write, so a small transaction allocates almost nothing.
- * Reads answer at once.
+ * A transaction's buffered writes: the first write and the first metadata change in fields of its own (a put makes
+ * one of each, and allocates no array for them), the rest in flat arrays searched from the end (a transaction writes
+ * a handful of keys; a join batch a few hundred), made when needed. Reads answer at once.
  */
 class MemoryTx implements StorageTx {
-  private writes: Array<string | KeyRecord | null> | undefined; // space, key, record — triples
-  private meta: unknown[] | undefined; // name, value — pairs
+  private space0: string | undefined;
+  private key0: string | undefined;
+  private rec0: KeyRecord | null = null;
+  private writes: Array<string | KeyRecord | null> | undefined; // space, key, record — triples after the first write
+  private name0: string | undefined;
+  private value0: unknown;
+  private meta: unknown[] | undefined; // name, value — pairs after the first
   closed = false;
 
   constructor(private readonly store: MemoryStorage) {}
@@ -201,6 +206,7 @@ class MemoryTx implements StorageTx {
         if (w[i + 1] === key && w[i] === space) return (w[i + 2] as KeyRecord | null) ?? undefined;
       }
     }
+    if (this.key0 === key && this.space0 === space) return this.rec0 ?? undefined;
     return this.store.committed(space, key);
   }
 
@@ -215,27 +221,37 @@ class MemoryTx implements StorageTx {
   getMeta<T>(name: string): T | undefined {
     const m = this.meta;
     if (m) for (let i = m.length - 2; i >= 0; i -= 2) if (m[i] === name) return cloneMeta(m[i + 1]) as T;
+    if (this.name0 === name) return cloneMeta(this.value0) as T;
     return this.store.committedMeta(name) as T | undefined;
   }
 
   setMeta(name: string, value: unknown): void {
     this.assertLive();
-    if (this.meta) this.meta.push(name, cloneMeta(value));
+    if (this.name0 === undefined) {
+      this.name0 = name;
+      this.value0 = cloneMeta(value);
+    } else if (this.meta) this.meta.push(name, cloneMeta(value));
     else this.meta = [name, cloneMeta(value)];
   }
 
-  /** Ends the transaction and applies its writes. */
+  /** Ends the transaction and applies its writes, in the order made. */
   finish(): void {
     this.closed = true;
+    if (this.space0 !== undefined) this.store.applyWrite(this.space0, this.key0!, this.rec0);
     const w = this.writes;
     if (w) for (let i = 0; i < w.length; i += 3) this.store.applyWrite(w[i] as string, w[i + 1] as string, w[i + 2] as KeyRecord | null);
+    if (this.name0 !== undefined) this.store.applyMeta(this.name0, this.value0);
     const m = this.meta;
     if (m) for (let i = 0; i < m.length; i += 2) this.store.applyMeta(m[i] as string, m[i + 1]);
   }
 
   private write(space: string, key: string, rec: KeyRecord | null): void {
     this.assertLive();
-    if (this.writes) this.writes.push(space, key, rec);
+    if (this.space0 === undefined) {
+      this.space0 = space;
+      this.key0 = key;
+      this.rec0 = rec;
+    } else if (this.writes) this.writes.push(space, key, rec);
     else this.writes = [space, key, rec];
   }
 

@@ -99,15 +99,16 @@ const STRIDE = 1024;
 const PAGE = 512;
 
 /**
- * The lowest counter of `replicaId`'s versions in `rec` above `floor`, if any. None for a record whose exact state
+ * The lowest counter of `replicaId`'s versions in `rec` above `floor`, or 0 when there is none. None for a record whose exact state
  * came from a peer (`src`): that peer holds it, our versions in it included (and it is never streamed back to it,
  * so its log entry would never be acknowledged).
  */
-export function ownAbove(rec: KeyRecord, replicaId: string, floor: number): { min: number } | undefined {
-  if (rec.src !== undefined) return undefined;
+export function ownAbove(rec: KeyRecord, replicaId: string, floor: number): number {
+  // A number, not an object: this runs on every change (a put's too), and counters start at 1.
+  if (rec.src !== undefined) return 0;
   let min = Infinity;
   for (const v of rec.vs) if (v.r === replicaId && v.n > floor && v.n < min) min = v.n;
-  return min < Infinity ? { min } : undefined;
+  return min < Infinity ? min : 0;
 }
 
 export class PendingWrites {
@@ -347,9 +348,9 @@ export class PendingWrites {
       for (const [key, rec] of page) {
         last = Math.max(last, rec.seq);
         const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0);
-        if (own) minOwn = Math.min(minOwn, own.min, rec.seq);
+        if (own > 0) minOwn = Math.min(minOwn, own, rec.seq);
         const seen = this.loading!.get(`${space}\n${key}`);
-        if (seen === undefined || seen < rec.seq) this.setKey(space, key, own ? rec.seq : undefined, own?.min);
+        if (seen === undefined || seen < rec.seq) this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]![1].seq;
@@ -368,7 +369,7 @@ export class PendingWrites {
     const floor = this.floors.get(space) ?? 0;
     const before = this.total;
     const own = ownAbove(rec, this.core.replicaId, floor);
-    this.setKey(space, key, own ? rec.seq : undefined, own?.min);
+    this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
     if (!this.hooks.shared && !this.keys.has(space)) this.raise(space, rec.seq, false);
     if (this.total !== before) this.emitCount();
   }

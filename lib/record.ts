@@ -4,12 +4,15 @@
  * And the version a local write adds (`versionFor`).
  */
 import { derive, settle } from './deltas.js';
-import { stateHash, type KeyState, type StoredVersion } from './dvv.js';
+import { namesEpochs, stateHash, type KeyState, type StoredVersion } from './dvv.js';
 import { ConcordError } from './errors.js';
 import type { KeyRecord } from './storage.js';
 import { encodeTyped } from './values.js';
 
 export function record(key: string, state: KeyState, seq: number, src?: string): KeyRecord {
+  // No stored form holds epochs yet (docs/design/epochs-build.md, stage 2): a record of such a state would keep its
+  // vector's highest counters as untagged points, which cover dots the context never saw.
+  if (namesEpochs(state)) throw new Error('concord: a state whose dots or context name epochs cannot be stored yet');
   const rec = { vs: state.vs, cc: state.cc, seq, h: stateHash(key, state) };
   return src === undefined ? rec : { ...rec, src };
 }

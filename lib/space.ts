@@ -112,8 +112,13 @@ export class Space {
 
   /** Stores a value, superseding what this replica holds of the key (or exactly `options.context`). Resolves once durable locally. */
   put<T>(key: string, value: T, options?: WriteOptions): Promise<WriteResult> {
-    if (this.schemas) return this.schemas.checkThen(this.name, key, value, (checked) => this.store(key, checked, options));
+    if (this.schemas) return this.checkedPut(this.schemas, key, value, options);
     return this.store(key, value, options);
+  }
+
+  /** A method of its own: its closure's context would otherwise be allocated by every put, schemas or not. */
+  private checkedPut(schemas: SchemaTable, key: string, value: unknown, options: WriteOptions | undefined): Promise<WriteResult> {
+    return schemas.checkThen(this.name, key, value, (checked) => this.store(key, checked, options));
   }
 
   private store(key: string, value: unknown, options?: WriteOptions): Promise<WriteResult> {
@@ -242,17 +247,7 @@ export class Space {
   /** @internal Called by the replica for every stored change of this space. */
   dispatch(change: StoredChange): void {
     const watchers = this.watchers.get(change.key);
-    if (watchers) {
-      let result: GetResult | undefined | null = null;
-      const read = () => (result === null ? (result = this.view(change.key, change.rec, this.mergeFor(change.key))?.result) : result);
-      for (const cb of watchers) {
-        try {
-          cb(change, read);
-        } catch (e) {
-          this.core.events.emit('error', e);
-        }
-      }
-    }
+    if (watchers) this.tellWatchers(watchers, change);
     if (this.subscribers.size === 0) return;
     let event: ChangeEvent | undefined;
     for (const sub of this.subscribers) {
@@ -260,6 +255,19 @@ export class Space {
       event ??= this.changeEvent(change);
       try {
         sub.cb(event);
+      } catch (e) {
+        this.core.events.emit('error', e);
+      }
+    }
+  }
+
+  /** A method of its own: the closure `read` would otherwise make every dispatch (every put) allocate its context. */
+  private tellWatchers(watchers: ReadonlySet<(change: StoredChange, read: () => GetResult | undefined) => void>, change: StoredChange): void {
+    let result: GetResult | undefined | null = null;
+    const read = () => (result === null ? (result = this.view(change.key, change.rec, this.mergeFor(change.key))?.result) : result);
+    for (const cb of watchers) {
+      try {
+        cb(change, read);
       } catch (e) {
         this.core.events.emit('error', e);
       }

@@ -68,7 +68,8 @@ export interface StorageAdapter {
    * `{ value }`, with `durable` when the commit is not durable yet (it resolves once it is, or rejects: then nothing
    * of it was kept); otherwise keeps nothing of the run and returns undefined — the storage may end a run at a read
    * it cannot answer at once (by throwing through `fn`), so `fn` must do nothing but reads before its last read.
-   * `fn` must answer synchronously. Memory and file storage implement it, so a write costs no transaction promise.
+   * `fn` must answer synchronously, and is called at most once, before transactNow returns (a local write passes one
+   * function for every write: local-write.ts). Memory and file storage implement it, so a write costs no transaction promise.
    */
   transactNow?<T>(fn: (tx: StorageTx) => T): { value: T; durable?: Promise<void> } | undefined;
   /** The committed record of a key (values included). */

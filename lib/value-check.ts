@@ -28,10 +28,13 @@ export function checkData(value: unknown): boolean {
 class Stack {
   readonly s: Array<object | string | number> = [];
   n = 0;
+  /** The most slots in use during this walk: `clear` forgets those only (a put's value is rarely deep). */
+  hi = 0;
   /** Forgets the walked objects (the array keeps its room for the next walk). */
   clear(): void {
-    this.s.fill(0);
+    for (let i = 0; i < this.hi; i++) this.s[i] = 0;
     this.n = 0;
+    this.hi = 0;
   }
 }
 
@@ -65,6 +68,7 @@ function walk(value: unknown, stack: Stack): boolean {
   stack.s[at] = obj;
   stack.s[at + 1] = '';
   stack.n = at + 2;
+  if (stack.n > stack.hi) stack.hi = stack.n;
   try {
     if (Array.isArray(obj)) {
       let plain = true;

@@ -17,7 +17,8 @@
  * A range item's dots are read from the records (`fillRanges`): `answerTurn` leaves them empty.
  * `runAntiEntropy` drives two sides against each other in-process (tests, and the round-trip benchmark).
  */
-import { dotTest, EMPTY_STATE, join, sameState, stateHash, type KeyState } from '../dvv.js';
+import { dotTest, EMPTY_STATE, joinWith, sameState, stateHash, type KeyState } from '../dvv.js';
+import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import { dotsSize, MAX_CLAIMED_VERSIONS } from './ae-codec.js';
 import type { AeItem } from './messages.js';
 import { ARITY, DEPTH, type MerkleTree } from './merkle.js';
@@ -113,11 +114,13 @@ export async function fillRanges(
  * a context), and whether we ask for theirs (we lack something of it). When we ask for a key the peer holds versions
  * of that we hold too, our state goes anyway (all held, a few bytes): the peer then sends those values held too.
  */
-export function exchange(mine: KeyState | undefined, theirs: KeyState | undefined): { send: boolean; want: boolean } {
+export function exchange(mine: KeyState | undefined, theirs: KeyState | undefined, epochs: EpochRegistry = NO_EPOCHS): { send: boolean; want: boolean } {
   if (!mine) return { send: false, want: theirs !== undefined };
   if (!theirs) return { send: true, want: false };
-  const want = !sameState(join(mine, theirs), mine);
-  const send = !sameState(join(theirs, mine), theirs);
+  // Judged by the replica's ancestry of epochs (states naming them): a version a point covers only through it would
+  // otherwise look missing on one side for ever.
+  const want = !sameState(joinWith(epochs, mine, theirs), mine);
+  const send = !sameState(joinWith(epochs, theirs, mine), theirs);
   let inform = false;
   if (want) {
     const held = dotTest(mine.vs);

@@ -116,7 +116,7 @@ export class SyncHub {
         if (index) void index.then((ix) => this.apply(ix, change));
       }
       if ((built || known !== undefined) && seq > (known ?? 0)) this.lastSeqs.set(change.space, seq);
-      for (const s of this.sessions) s.changed(change, prevLast);
+      if (this.sessions.size > 0) for (const s of this.sessions) s.changed(change, prevLast);
     });
     // Sessions speak for the identity they said hello with: from the start of a re-identification (a log page read
     // before it may hold dots it re-issues), every one stops, and starts over under the new identity.
@@ -283,6 +283,8 @@ export class SyncHub {
    * another tab, or in a space no link syncs, keeps the status at 'syncing' until some peer holds it).
    */
   refreshStatus(): void {
+    // No link (a replica that never synced): 'offline' without copying the set — the pending count calls this per put.
+    if (this.links.size === 0 && this.current === 'offline') return;
     const all = [...this.links];
     let next: ReplicaStatus;
     if (all.length === 0 || all.every((l) => l.status === 'offline')) next = 'offline';

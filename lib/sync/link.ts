@@ -223,6 +223,8 @@ export class Link {
         onRehello: () => (this.reconnectAtOnce = true),
         onPeer: (id, history) => {
           this.peerEpochs = history.map(([e]) => e);
+          // A hello's last few epochs: the oldest one's parent is not among them.
+          this.hub.core.epochs.learn(id, history, false);
           if (id === this.peer) return;
           this.peer = id;
           const label = this.transport.label;

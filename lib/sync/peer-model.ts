@@ -20,7 +20,8 @@
  * Bounded: at most MAX_KEYS keys per link (the least recently used go).
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
-import { covers, dotTest, join, type KeyState, type StoredVersion } from '../dvv.js';
+import { coversDot, dotTest, join, namesEpochs, type KeyState, type StoredVersion } from '../dvv.js';
+import { NO_EPOCHS } from '../epoch-points.js';
 import type { Entry } from './messages.js';
 import { WHOLE, type Form } from './wire-state.js';
 
@@ -37,6 +38,11 @@ const sentDots = new WeakMap<KeyState, KeyState>();
 
 /** The dots of a state (versions without their values, so the model pins no value). */
 export function dotsOf(s: KeyState): KeyState {
+  // A state naming epochs (none is received or stored yet: docs/design/epochs-build.md) keeps them: its dots and points.
+  if (namesEpochs(s)) {
+    const vs = s.vs.map((v) => ({ r: v.r, ...(v.ep !== undefined ? { ep: v.ep } : {}), n: v.n, t: v.t, c: v.c, ...(v.d ? { d: 1 as const } : {}) }));
+    return s.pts !== undefined ? { vs, cc: s.cc, pts: s.pts } : { vs, cc: s.cc };
+  }
   return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
 }
 
@@ -94,7 +100,7 @@ export class PeerModel {
       for (const v of s.vs) {
         if (v.d) continue;
         let form: Form | undefined;
-        if (known && (held!(v) || covers(known.cc, v.r, v.n))) form = HELD;
+        if (known && (held!(v) || coversDot(NO_EPOCHS, known, v.r, v.ep, v.n))) form = HELD;
         else if (v.x && !repair && !this.whole.has(id) && !this.noDeltas.has(versionType(v))) {
           const d = deltaFor(v, known ? (x) => x.b.every(([r, n]) => holdsDot(known, r, n)) : (x) => x.s <= from);
           if (d) form = { kind: 'delta', b: d.b, d: d.d };

@@ -30,6 +30,7 @@
 import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
 import type { KeyState } from '../dvv.js';
+import type { EpochRegistry } from '../epoch-points.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
@@ -58,6 +59,8 @@ export interface RepairPort {
   reads(version: number): boolean;
   /** Sketch wherever one fits a frame, not only where it is the smaller answer (the simulator's small spaces). */
   readonly sketchAlways: boolean;
+  /** The replica's ancestry of epochs (epoch-points.ts), to judge states naming them; none known when absent. */
+  readonly epochs?: EpochRegistry;
   index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit }>;
   /** The replica's clock (ms): refills the sketch credit. */
   now(): number;
@@ -205,7 +208,7 @@ export class Repair {
       const want: string[] = [];
       for (const k of new Set([...turn.send, ...turn.want])) {
         const theirs = turn.theirs.get(k);
-        const x = exchange(await this.port.get(k), theirs);
+        const x = exchange(await this.port.get(k), theirs, this.port.epochs);
         if (x.send) {
           if (theirs) this.port.observe(k, theirs);
           send.push(k);
@@ -245,7 +248,7 @@ export class Repair {
     const out = keysToOffer(tree, hashes, named);
     for (const [k, dots] of received) {
       if (theirs?.has(k)) continue;
-      const x = exchange(await this.port.get(k), dots);
+      const x = exchange(await this.port.get(k), dots, this.port.epochs);
       if (!x.send) continue;
       this.port.observe(k, dots);
       out.push(k);

@@ -23,7 +23,7 @@
  */
 import type { ReplicaCore } from '../core.js';
 import { checkReceived, derive, takesDeltas, versionType } from '../deltas.js';
-import { covers, firstMinted, type StoredVersion } from '../dvv.js';
+import { coversDot, firstMinted, sameDot, type StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';
 import type { Entry } from './messages.js';
 import { needsResolving, type WireVersion } from './wire-state.js';
@@ -60,13 +60,13 @@ export async function resolveEntries(core: ReplicaCore, space: string, entries: 
         vs.push(v);
         continue;
       }
-      const local = rec?.vs.find((u) => u.r === v.r && u.n === v.n);
+      const local = rec?.vs.find((u) => sameDot(u, v));
       const collides = local !== undefined && (local.t !== v.t || local.c !== v.c) && (v.r === me || firstMinted(local, v) === v);
       if (local && !collides) {
         vs.push(local);
         continue;
       }
-      if (rec && !collides && covers(rec.cc, v.r, v.n)) continue;
+      if (rec && !collides && coversDot(core.epochs, rec, v.r, v.ep, v.n)) continue;
       if (v.e) {
         lack = '';
         clash = collides;

@@ -144,6 +144,7 @@ export class SpaceSync {
       get sketchAlways() {
         return core.sketchAlways;
       },
+      epochs: core.epochs,
       index: () => hub.index(name),
       now: () => core.now(),
       pause: () => new Promise<void>((resolve) => session.timers.setTimeout(resolve, 0)),

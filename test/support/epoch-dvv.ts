@@ -18,7 +18,8 @@
  * replica's identity (a few bytes per open) so a receiver can order points it has not seen before.
  */
 import fc from 'fast-check';
-import { EMPTY_STATE, join, update, type KeyState, type VersionVector } from '../../lib/dvv.js';
+import { EMPTY_STATE, joinWith, updateWith, type Causal, type KeyState } from '../../lib/dvv.js';
+import type { EpochRegistry } from '../../lib/epoch-points.js';
 
 export interface Epoch {
   readonly r: string;
@@ -28,6 +29,16 @@ export interface Epoch {
 }
 
 export type Registry = Map<string, Epoch>;
+
+/** The model's registry as lib/dvv.ts asks it (every tag is unique across replicas here). */
+export function libRegistry(reg: Registry): EpochRegistry {
+  return {
+    parentOf: (r, e) => {
+      const ep = reg.get(e);
+      return ep !== undefined && ep.r === r && ep.parent !== undefined ? { parent: ep.parent, fork: ep.fork } : undefined;
+    },
+  };
+}
 
 export interface EVersion {
   readonly r: string;
@@ -135,21 +146,25 @@ interface Copy {
   epoch: string;
   seq: number;
   state: EState;
-  /** The same history through lib/dvv.ts (dots without epochs, vector contexts): today's design, for comparison. */
+  /** The same history through lib/dvv.ts, its dots naming their epochs (joinWith, updateWith with the registry). */
   vstate: KeyState;
   hist: Set<string>;
 }
 
 interface EReplica extends Copy {
   r: string;
-  reads: Array<{ cc: EContext; vcc: VersionVector; hist: Set<string> }>;
+  reads: Array<{ cc: EContext; vcc: Causal; hist: Set<string> }>;
   copies: Copy[];
 }
 
 export interface ESimResult {
   reg: Registry;
+  /** `reg` as lib/dvv.ts asks it. */
+  lib: EpochRegistry;
   replicas: EReplica[];
   pool: EState[];
+  /** The same states through lib/dvv.ts, in the same order (vpool[i] is pool[i]). */
+  vpool: KeyState[];
   written: Set<string>;
   superseded: Set<string>;
   /** Each write's dot and the dots it had seen. */
@@ -171,6 +186,7 @@ export function survivors(sim: ESimResult): string[] {
 /** Runs the schedule; every state any replica held is in `pool`. */
 export function esimulate(ops: readonly EOp[]): ESimResult {
   const reg: Registry = new Map();
+  const lib = libRegistry(reg);
   let epochs = 0;
   const open = (r: string, parent: string | undefined, fork: number) => {
     const tag = `${r}${++epochs}`;
@@ -181,16 +197,18 @@ export function esimulate(ops: readonly EOp[]): ESimResult {
   const steps = new Map<string, number>();
   const writes = new Map<string, Set<string>>();
   const pool: EState[] = [EMPTY];
+  const vpool: KeyState[] = [EMPTY_STATE];
   const written = new Set<string>();
   const superseded = new Set<string>();
   const keep = (x: EReplica) => {
     pool.push(x.state);
+    vpool.push(x.vstate);
     x.copies.push({ epoch: x.epoch, seq: x.seq, state: x.state, vstate: x.vstate, hist: x.hist });
   };
   let step = 0;
   for (const op of ops) {
     const x = replicas[op.i]!;
-    if (op.t === 'read') x.reads.push({ cc: x.state.cc, vcc: x.vstate.cc, hist: new Set(x.hist) });
+    if (op.t === 'read') x.reads.push({ cc: x.state.cc, vcc: x.vstate, hist: new Set(x.hist) });
     else if (op.t === 'reopen') {
       x.epoch = open(x.r, x.epoch, x.seq);
       x.reads = [];
@@ -207,13 +225,13 @@ export function esimulate(ops: readonly EOp[]): ESimResult {
     } else if (op.t === 'write') {
       x.seq += 1 + op.skip;
       step++;
-      const read = op.ctx !== null && x.reads.length > 0 ? x.reads[op.ctx % x.reads.length]! : { cc: x.state.cc, vcc: x.vstate.cc, hist: x.hist };
+      const read = op.ctx !== null && x.reads.length > 0 ? x.reads[op.ctx % x.reads.length]! : { cc: x.state.cc, vcc: x.vstate, hist: x.hist };
       const v: EVersion = op.del ? { r: x.r, e: x.epoch, n: x.seq, t: step, d: 1 } : { r: x.r, e: x.epoch, n: x.seq, t: step, v: `${x.r}${x.seq}@${step}` };
       for (const d of read.hist) superseded.add(d);
       writes.set(edot(v), new Set(read.hist));
       x.state = eupdate(reg, x.state, read.cc, v);
-      const { e: _e, ...plain } = v;
-      x.vstate = update(x.vstate, read.vcc, { ...plain, c: 0, ...(v.v !== undefined ? { v: JSON.stringify(v.v) } : {}) });
+      const { e, ...plain } = v;
+      x.vstate = updateWith(lib, x.vstate, read.vcc, { ...plain, ep: e, c: 0, ...(v.v !== undefined ? { v: JSON.stringify(v.v) } : {}) });
       steps.set(edot(v), step);
       x.hist = new Set([...x.hist, edot(v)]);
       written.add(edot(v));
@@ -222,10 +240,10 @@ export function esimulate(ops: readonly EOp[]): ESimResult {
       const to = replicas[op.j]!;
       const from = x;
       to.state = ejoin(reg, to.state, from.state);
-      to.vstate = join(to.vstate, from.vstate);
+      to.vstate = joinWith(lib, to.vstate, from.vstate);
       to.hist = new Set([...to.hist, ...from.hist]);
       keep(to);
     }
   }
-  return { reg, replicas, pool, written, superseded, writes, steps };
+  return { reg, lib, replicas, pool, vpool, written, superseded, writes, steps };
 }

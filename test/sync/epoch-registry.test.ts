@@ -1,0 +1,36 @@
+// The epoch ancestry a replica knows (lib/epoch-points.ts, issue 10 stage 1): its own history's, and a peer's as its
+// hello announces it. Joins judge dots naming epochs by it; nothing stored or sent names one yet.
+import { describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
+import { synced } from './support.js';
+
+describe('the epoch registry of a replica', () => {
+  it('learns its own history whole, and a peer’s epochs from its hello (the oldest one’s parent is not in it)', async () => {
+    const storage = memoryStorage();
+    const first = await openReplica({ storage });
+    await first.space('s').put('k', 1);
+    await first.close();
+    const b = await openReplica({ storage });
+    await b.space('s').put('k', 2);
+    await b.close();
+    const b3 = await openReplica({ storage });
+    const history = b3.core.history;
+    expect(history).toHaveLength(3);
+    const [[e1], [e2, from2], [e3, from3]] = history as [readonly [string, number], readonly [string, number], readonly [string, number]];
+    expect(b3.core.epochs.parentOf(b3.replicaId, e1)).toEqual({ parent: '', fork: 0 });
+    expect(b3.core.epochs.parentOf(b3.replicaId, e3)).toEqual({ parent: e2, fork: from3 });
+
+    const a = await openReplica({ storage: memoryStorage() });
+    expect(a.core.epochs.knows(b3.replicaId, e3)).toBe(false);
+    const [ta, tb] = pairTransports();
+    a.connect(ta);
+    b3.connect(tb);
+    await synced(a, b3);
+    expect(a.core.epochs.parentOf(b3.replicaId, e2)).toEqual({ parent: e1, fork: from2 });
+    expect(a.core.epochs.parentOf(b3.replicaId, e3)).toEqual({ parent: e2, fork: from3 });
+    expect(a.core.epochs.knows(b3.replicaId, e1)).toBe(false);
+    expect((await a.space('s').get('k'))?.value).toBe(2);
+    await a.close();
+    await b3.close();
+  });
+});
