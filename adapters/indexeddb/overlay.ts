@@ -143,6 +143,9 @@ export function resolve(entries: readonly BatchEntry[], folded: ReadRecord | und
 /** The rows of `batches` this tab has read or written, by id; and the last overlay built from them. */
 export class BatchCache {
   private readonly rows = new Map<number, readonly BatchEntry[]>();
+  /** When each cached row joined the cache (a count of insertions), so a load can tell rows cached before it began. */
+  private readonly since = new Map<number, number>();
+  private inserted = 0;
   private last: Overlay = Overlay.EMPTY;
   /** Entries and batches not folded as of the last load (undefined: not loaded since the connection opened). */
   backlog: { entries: number; batches: number } | undefined;
@@ -153,6 +156,8 @@ export class BatchCache {
    */
   async load(tx: WithBatches): Promise<Overlay> {
     const store = tx.objectStore('batches') as BatchStore;
+    // Rows cached before this transaction was made were committed before it: it sees each of them unless folded.
+    const before = this.inserted;
     const keys = await store.getAllKeys();
     // The rows of this snapshot, held here: another load (another snapshot) may prune the cache meanwhile.
     const got = new Map<number, readonly BatchEntry[]>();
@@ -171,14 +176,15 @@ export class BatchCache {
       for (const id of missing) {
         const row = got.get(id);
         if (!row) throw new ConcordError('CORRUPT', `batch ${id} was listed but not read in the same transaction`);
-        this.rows.set(id, row);
+        this.cache(id, row);
       }
     }
-    // Rows below the newest this transaction sees but not seen by it are folded: gone for good (ids only go up).
-    // Rows above it may be newer than this snapshot: kept.
+    // Rows this transaction does not see are folded (gone for good: ids only go up) when they are below the newest it
+    // sees, or were cached before it was made (so committed before it; another tab may have folded them all, and then
+    // it sees none). Other rows may be newer than this snapshot: kept.
     if (this.rows.size > keys.length) {
       const top = keys.length > 0 ? keys[keys.length - 1]! : -1;
-      for (const id of [...this.rows.keys()]) if (id < top && !got.has(id)) this.rows.delete(id);
+      for (const [id, at] of this.since) if ((id < top || at <= before) && !got.has(id)) this.drop(id);
     }
     const last = this.last;
     let overlay: Overlay;
@@ -191,20 +197,31 @@ export class BatchCache {
 
   /** A batch this tab committed (durably): cached, so no load reads it back. */
   added(row: BatchRow): void {
-    this.rows.set(row.i!, row.e);
+    this.cache(row.i!, row.e);
     const b = this.backlog ?? { entries: 0, batches: 0 };
     this.backlog = { entries: b.entries + row.e.length, batches: b.batches + 1 };
   }
 
   /** Batches this tab folded (committed): gone for good. */
   folded(ids: readonly number[], entries: number): void {
-    for (const id of ids) this.rows.delete(id);
+    for (const id of ids) this.drop(id);
     if (this.backlog) this.backlog = { entries: Math.max(0, this.backlog.entries - entries), batches: Math.max(0, this.backlog.batches - ids.length) };
+  }
+
+  private cache(id: number, row: readonly BatchEntry[]): void {
+    this.rows.set(id, row);
+    this.since.set(id, ++this.inserted);
+  }
+
+  private drop(id: number): void {
+    this.rows.delete(id);
+    this.since.delete(id);
   }
 
   /** A new connection: the database may have been deleted and made again (ids start over). */
   clear(): void {
     this.rows.clear();
+    this.since.clear();
     this.last = Overlay.EMPTY;
     this.backlog = undefined;
   }
