@@ -59,12 +59,12 @@ export async function runGroup(db: Db, jobs: readonly Job[], cache: BatchCache):
     outcomes.push(outcome);
   }
   let spaces: string[] = [];
-  let row: BatchRow | undefined;
+  let rows: BatchRow[] = [];
   // Whether batches wait decides the form of the writes (tx.ts flush): the first request, answered by now as a rule.
   if (inactive === undefined) await batch.overlayLoaded();
   if (inactive === undefined) {
     try {
-      ({ spaces, row } = batch.flush());
+      ({ spaces, rows } = batch.flush());
     } catch (e) {
       if (!early(e)) {
         abort(tx);
@@ -84,7 +84,7 @@ export async function runGroup(db: Db, jobs: readonly Job[], cache: BatchCache):
     return { kind: isLostConnection(e) ? 'lost' : 'failed', error: e };
   }
   // Committed: the add succeeded before the commit, so the row has its id.
-  if (row?.i !== undefined) cache.added(row);
+  for (const row of rows) if (row.i !== undefined) cache.added(row);
   return { kind: 'done', outcomes, spaces };
 }
 

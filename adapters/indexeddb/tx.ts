@@ -194,7 +194,7 @@ export class Batch {
    * since the transaction cannot become inactive in the middle). Returns the spaces written, and the row (its id is
    * set once the add succeeded) to cache after the commit.
    */
-  flush(): { spaces: string[]; row: BatchRow | undefined } {
+  flush(): { spaces: string[]; rows: BatchRow[] } {
     const meta = this.tx.objectStore('meta');
     const spaces: string[] = [];
     const entries: BatchEntry[] = [];
@@ -209,7 +209,7 @@ export class Batch {
         if (writes.size > 0) spaces.push(space);
       }
       for (const [name, value] of this.writtenMeta) ignore(value === null ? meta.delete(name) : meta.put(value, name));
-      return { spaces, row: undefined };
+      return { spaces, rows: [] };
     }
     for (const [space, writes] of this.written) {
       const read = this.baseRead.get(space);
@@ -228,17 +228,26 @@ export class Batch {
       }
       if (writes.size > 0) spaces.push(space);
     }
-    let row: BatchRow | undefined;
-    if (entries.length > 0) {
-      const added: BatchRow = { e: entries };
-      row = added;
-      this.tx
-        .objectStore('batches')
-        .add(added)
-        .then((id) => (added.i = id as number), () => {});
+    // Rows of at most ROW_BYTES of values each: a browser refuses a value past its bound (Chromium: about 127 MiB,
+    // UnknownError), which many large values written together would pass though each alone fits.
+    const rows: BatchRow[] = [];
+    let chunk: BatchEntry[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      const size = entrySize(e);
+      if (chunk.length > 0 && bytes + size > ROW_BYTES) {
+        rows.push({ e: chunk });
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(e);
+      bytes += size;
     }
+    if (chunk.length > 0) rows.push({ e: chunk });
+    const batches = this.tx.objectStore('batches');
+    for (const added of rows) batches.add(added).then((id) => (added.i = id as number), () => {});
     for (const [name, value] of this.writtenMeta) ignore(value === null ? meta.delete(name) : meta.put(value, name));
-    return { spaces, row };
+    return { spaces, rows };
   }
 
   /**
@@ -273,6 +282,21 @@ export class Batch {
       ignore(heads.put({ s: space, k: key, seq: rec.seq, h: rec.h }));
     }
   }
+}
+
+/** Bytes of values beyond which a group commit's entries go to another `batches` row (in the same transaction). */
+export const ROW_BYTES = 32 * 1024 * 1024;
+
+/** About the bytes an entry's values take (strings at two bytes a code unit); the rest is small. */
+function entrySize(e: BatchEntry): number {
+  let n = 64;
+  for (const v of (e as WrittenEntry).vs ?? []) {
+    n += 32;
+    if (typeof v.v === 'string') n += v.v.length * 2;
+    else if (v.v) n += v.v.byteLength;
+    if (v.x) n += v.x.d.byteLength;
+  }
+  return n;
 }
 
 /** Commits of at most this many keys go straight into the per-key stores when no batch waits. */
