@@ -91,3 +91,34 @@ describe('indexedDBStorage: a group commit of many large values (fake-indexeddb 
     }
   });
 });
+
+describe('indexedDBStorage: an older library opening a version 3 database (fake-indexeddb)', () => {
+  beforeAll(loadHasher);
+
+  it('is refused with VersionError (the old code reports it as a newer app elsewhere) and nothing is lost', async () => {
+    const factory = new IDBFactory();
+    const s = indexedDBStorage('down-1', { indexedDB: factory, foldDelay: Infinity });
+    await s.open();
+    await s.transact((tx) => {
+      for (let i = 0; i < 12; i++) tx.put('sp', `k${i}`, rec(i + 1));
+      tx.setMeta('seq', 12);
+    });
+    // Unfolded: the records sit in a batches row only. An older library opens at version 2.
+    const err = await new Promise<DOMException | null>((resolve) => {
+      const req = factory.open('down-1', 2);
+      req.onsuccess = () => {
+        req.result.close();
+        resolve(null);
+      };
+      req.onerror = () => resolve(req.error);
+    });
+    expect(err?.name).toBe('VersionError');
+    // Our connection stayed (no versionchange was fired): the records read back, and after a fold too.
+    expect((await s.scan('sp', { limit: 100 })).length).toBe(12);
+    await s.close();
+    const again = indexedDBStorage('down-1', { indexedDB: factory, foldDelay: Infinity });
+    await again.open();
+    expect(await again.readLog('sp', 0, 100)).toEqual(Array.from({ length: 12 }, (_, i) => [`k${i}`, rec(i + 1)]));
+    await again.close();
+  });
+});
