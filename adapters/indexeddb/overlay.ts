@@ -34,6 +34,8 @@ export class Overlay {
   readonly ids: readonly number[];
   /** Entries in all batches. */
   readonly size: number;
+  /** About the bytes of values in all batches (entrySize). */
+  readonly bytes: number;
   private readonly bySpace = new Map<string, Map<string, BatchEntry[]>>();
   private readonly sorted = new Map<string, string[]>();
   private readonly logs = new Map<string, Array<[string, WrittenEntry]>>();
@@ -41,8 +43,10 @@ export class Overlay {
   constructor(readonly rows: ReadonlyArray<readonly [number, readonly BatchEntry[]]>) {
     this.ids = rows.map(([id]) => id);
     let size = 0;
+    let bytes = 0;
     for (const [, entries] of rows) {
       size += entries.length;
+      bytes += rowSize(entries);
       for (const e of entries) {
         let keys = this.bySpace.get(e.s);
         if (!keys) this.bySpace.set(e.s, (keys = new Map()));
@@ -52,6 +56,7 @@ export class Overlay {
       }
     }
     this.size = size;
+    this.bytes = bytes;
   }
 
   /** A key's entries in batch order, or undefined when no batch holds it. */
@@ -89,6 +94,24 @@ export class Overlay {
     }
     return out;
   }
+}
+
+/** About the bytes an entry's values take (strings at two bytes a code unit); the rest is small. */
+export function entrySize(e: BatchEntry): number {
+  let n = 64;
+  for (const v of (e as WrittenEntry).vs ?? []) {
+    n += 32;
+    if (typeof v.v === 'string') n += v.v.length * 2;
+    else if (v.v) n += v.v.byteLength;
+    if (v.x) n += v.x.d.byteLength;
+  }
+  return n;
+}
+
+function rowSize(entries: readonly BatchEntry[]): number {
+  let n = 0;
+  for (const e of entries) n += entrySize(e);
+  return n;
 }
 
 export function isRemoval(e: BatchEntry): e is BatchEntry & { rm: 1 } {
@@ -148,7 +171,7 @@ export class BatchCache {
   private inserted = 0;
   private last: Overlay = Overlay.EMPTY;
   /** Entries and batches not folded as of the last load (undefined: not loaded since the connection opened). */
-  backlog: { entries: number; batches: number } | undefined;
+  backlog: { entries: number; batches: number; bytes: number } | undefined;
 
   /**
    * The overlay as `tx` sees it. Only IndexedDB requests of `tx` are awaited. One request (the ids) when every row is
@@ -191,21 +214,27 @@ export class BatchCache {
     if (last.ids.length === keys.length && keys.every((id, j) => last.ids[j] === id)) overlay = last;
     else overlay = new Overlay(keys.map((id) => [id, got.get(id)!] as const));
     this.last = overlay;
-    this.backlog = { entries: overlay.size, batches: overlay.ids.length };
+    this.backlog = { entries: overlay.size, batches: overlay.ids.length, bytes: overlay.bytes };
     return overlay;
   }
 
   /** A batch this tab committed (durably): cached, so no load reads it back. */
   added(row: BatchRow): void {
     this.cache(row.i!, row.e);
-    const b = this.backlog ?? { entries: 0, batches: 0 };
-    this.backlog = { entries: b.entries + row.e.length, batches: b.batches + 1 };
+    const b = this.backlog ?? { entries: 0, batches: 0, bytes: 0 };
+    this.backlog = { entries: b.entries + row.e.length, batches: b.batches + 1, bytes: b.bytes + rowSize(row.e) };
   }
 
   /** Batches this tab folded (committed): gone for good. */
   folded(ids: readonly number[], entries: number): void {
-    for (const id of ids) this.drop(id);
-    if (this.backlog) this.backlog = { entries: Math.max(0, this.backlog.entries - entries), batches: Math.max(0, this.backlog.batches - ids.length) };
+    let bytes = 0;
+    for (const id of ids) {
+      const row = this.rows.get(id);
+      if (row) bytes += rowSize(row);
+      this.drop(id);
+    }
+    const b = this.backlog;
+    if (b) this.backlog = { entries: Math.max(0, b.entries - entries), batches: Math.max(0, b.batches - ids.length), bytes: Math.max(0, b.bytes - bytes) };
   }
 
   private cache(id: number, row: readonly BatchEntry[]): void {

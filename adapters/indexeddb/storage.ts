@@ -38,6 +38,8 @@ import { Hints, OpenInstances, TabLeadership } from './tabs.js';
 const FOLD_STEP = 2048;
 /** Unfolded batches beyond which a fold step runs before the next commit (many small commits: sequential writes). */
 const MAX_UNFOLDED_BATCHES = 1024;
+/** Bytes of values in unfolded batches beyond which a fold step runs before the next commit: what each tab holds for them. */
+const MAX_UNFOLDED_BYTES = 64 * 1024 * 1024;
 /** After a failed fold, how long before the next try (ms); commits go on meanwhile. */
 const FOLD_RETRY_MS = 1000;
 
@@ -194,7 +196,7 @@ export class IDBStorage implements IndexedDBStorage {
     if (this.running) return;
     if (this.queue.length === 0) return this.scheduleFold();
     const b = this.cache.backlog;
-    const foldFirst = b !== undefined && (b.entries > this.maxUnfolded || b.batches > MAX_UNFOLDED_BATCHES) && Date.now() >= this.foldRetryAt;
+    const foldFirst = b !== undefined && (b.entries > this.maxUnfolded || b.batches > MAX_UNFOLDED_BATCHES || b.bytes > MAX_UNFOLDED_BYTES) && Date.now() >= this.foldRetryAt;
     this.running = (foldFirst ? this.runFold() : this.runBatch()).finally(() => {
       this.running = undefined;
       this.pump();

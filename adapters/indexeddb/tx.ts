@@ -25,7 +25,7 @@ import type { IDBPTransaction } from 'idb';
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord, StorageTx } from '../../lib/storage.js';
 import { assemble, storedForm, type ReadRecord } from './chains.js';
-import { needsFolded, resolve, type BatchCache, type Overlay } from './overlay.js';
+import { entrySize, needsFolded, resolve, type BatchCache, type Overlay } from './overlay.js';
 import { chainRange, type BatchEntry, type BatchRow, type Head, type Schema, type StoredRow, type WrittenEntry } from './schema.js';
 
 export type WriteTx = IDBPTransaction<Schema, ('heads' | 'states' | 'deltas' | 'meta' | 'batches')[], 'readwrite'>;
@@ -286,18 +286,6 @@ export class Batch {
 
 /** Bytes of values beyond which a group commit's entries go to another `batches` row (in the same transaction). */
 export const ROW_BYTES = 32 * 1024 * 1024;
-
-/** About the bytes an entry's values take (strings at two bytes a code unit); the rest is small. */
-function entrySize(e: BatchEntry): number {
-  let n = 64;
-  for (const v of (e as WrittenEntry).vs ?? []) {
-    n += 32;
-    if (typeof v.v === 'string') n += v.v.length * 2;
-    else if (v.v) n += v.v.byteLength;
-    if (v.x) n += v.x.d.byteLength;
-  }
-  return n;
-}
 
 /** Commits of at most this many keys go straight into the per-key stores when no batch waits. */
 const DIRECT_MAX = 8;

@@ -122,3 +122,28 @@ describe('indexedDBStorage: an older library opening a version 3 database (fake-
     await again.close();
   });
 });
+
+describe('indexedDBStorage: what an instance holds for unfolded batches of large values (fake-indexeddb)', () => {
+  beforeAll(loadHasher);
+
+  it('stays bounded in bytes (a fold runs before a commit past 64 MiB), not only in entries', async () => {
+    const factory = new IDBFactory();
+    // Never idle (foldDelay Infinity), as under a steady stream of commits: only the bounds before a commit fold.
+    const s = indexedDBStorage('bytes-1', { indexedDB: factory, foldDelay: Infinity });
+    await s.open();
+    const cache = (s as unknown as { cache: { rows: Map<number, unknown> } }).cache;
+    let seq = 0;
+    let most = 0;
+    for (let round = 0; round < 24; round++) {
+      // Nine 1 MB values (two bytes a code unit): a batch row of ~9 MB, far under every entry or batch count bound.
+      await s.transact((tx) => {
+        for (let i = 0; i < 9; i++) tx.put('sp', `k${round}-${i}`, rec(++seq, String.fromCharCode(97 + i).repeat(500_000)));
+        tx.setMeta('seq', seq);
+      });
+      most = Math.max(most, valueBytes([...cache.rows.values()]));
+    }
+    expect(most).toBeLessThan(64 * 1024 * 1024 + 10_000_000);
+    expect((await s.scan('sp', { limit: 1000 })).length).toBe(24 * 9);
+    await s.close();
+  });
+});
