@@ -9,32 +9,12 @@
  * there, the record under the acknowledgement, and said 'synced' while neither peer held anything of the big write.
  * (`w.synced` weighs the withhold at the record's seq, and stays pending: the two disagreed.)
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { connect, FRAME, replica } from './narrow-links.js';
 import { until } from '../sync/support.js';
 
-const FRAME = 16 * 1024;
-const open: Replica[] = [];
-const links: Link[] = [];
-afterEach(async () => {
-  for (const l of links.splice(0)) l.close();
-  for (const r of open.splice(0)) await r.close();
-});
-
-async function replica(old = false): Promise<Replica> {
-  const r = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024 });
-  if (old) r.core.speaks = [5, 6, 7, 8, 9]; // takes no key in parts
-  r.space('s');
-  open.push(r);
-  return r;
-}
-
-function connect(a: Replica, b: Replica): void {
-  const [ta, tb] = pairTransports({ maxFrameBytes: FRAME });
-  links.push(a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 }));
-}
-
+/* Replicas and links: narrow-links.ts. */
 describe('a withheld write whose key a peer wrote too', () => {
   it("is not 'synced' by its durability while no peer holds it", async () => {
     const writer = await replica();
@@ -42,8 +22,8 @@ describe('a withheld write whose key a peer wrote too', () => {
     writer.on('error', (e) => errors.push(e));
     const one = await replica(true);
     const two = await replica(true);
-    connect(writer, one);
-    connect(writer, two);
+    connect(writer, one, FRAME);
+    connect(writer, two, FRAME);
     await until(() => writer.status === 'synced', 'linked');
     const big = await writer.space('s').put('big', 'x'.repeat(30 * 1024));
     // Both peers acknowledge the log past big's seq (the frames left big out).

@@ -8,34 +8,12 @@
  * failover, a laptop closing its lid — a `w.synced` asked then parks forever and `w.durability` says 'local', though
  * a peer stored the write and the pending count already cleared it.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { connect, FRAME, replica } from './narrow-links.js';
 import { until } from '../sync/support.js';
 
-const FRAME = 16 * 1024;
-const open: Replica[] = [];
-const links: Link[] = [];
-afterEach(async () => {
-  for (const l of links.splice(0)) l.close();
-  for (const r of open.splice(0)) await r.close();
-});
-
-async function replica(old = false): Promise<Replica> {
-  const r = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024 });
-  if (old) r.core.speaks = [5, 6, 7, 8, 9]; // takes no key in parts
-  r.space('s');
-  open.push(r);
-  return r;
-}
-
-function connect(a: Replica, b: Replica, frame?: number): Link[] {
-  const [ta, tb] = frame === undefined ? pairTransports() : pairTransports({ maxFrameBytes: frame });
-  const pair = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
-  links.push(...pair);
-  return pair;
-}
-
+/* Replicas and links: narrow-links.ts. */
 describe('a withheld key held by a peer that left', () => {
   it('stays synced after the holding peer disconnects', async () => {
     const writer = await replica();

@@ -8,35 +8,19 @@
  * held it, but the withhold stayed until the key's next change: its writes counted pending for good, the status never
  * said 'synced'. A tick's live frame now carries each key once, at its newest state (as the log holds it).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { connect, FRAME, replica } from './narrow-links.js';
 import { until } from '../sync/support.js';
 
-const FRAME = 16 * 1024;
-const open: Replica[] = [];
-const links: Link[] = [];
-afterEach(async () => {
-  for (const l of links.splice(0)) l.close();
-  for (const r of open.splice(0)) await r.close();
-});
-
-async function replica(old = false): Promise<Replica> {
-  const r = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024 });
-  if (old) r.core.speaks = [5, 6, 7, 8, 9]; // takes no key in parts
-  r.space('s');
-  open.push(r);
-  return r;
-}
-
+/* Replicas and links: narrow-links.ts. */
 describe('a key written big and small again in one tick', () => {
   it('goes at its small state, is not withheld, and syncs', async () => {
     const writer = await replica();
     const errors: unknown[] = [];
     writer.on('error', (e) => errors.push(e));
     const peer = await replica(true);
-    const [ta, tb] = pairTransports({ maxFrameBytes: FRAME });
-    links.push(writer.connect(ta, { antiEntropyInterval: 0 }), peer.connect(tb, { antiEntropyInterval: 0 }));
+    connect(writer, peer, FRAME);
     await until(() => writer.status === 'synced', 'linked');
     const s = writer.space('s');
     const [big, small] = await Promise.all([s.put('k', 'x'.repeat(30 * 1024)), s.put('k', 'small')]);
