@@ -70,10 +70,15 @@ export class ExternalChanges {
       const mark = this.marks.get(space) ?? this.openSeq;
       if (top <= mark) continue;
       const own = this.own.get(space);
+      // How far the log was read: a read stops short of `top` where records are not durable yet, or where a key's
+      // durable record sits while its newer one is not (StorageAdapter readLog); the rest is read at a later hint.
+      let read = mark;
       for (let after = mark; ; ) {
         const page = await host.storage.readLog(space, after, 512);
         for (const [key, rec] of page) {
-          if (rec.seq > top || own?.has(rec.seq)) continue;
+          if (rec.seq > top) continue;
+          read = Math.max(read, rec.seq);
+          if (own?.has(rec.seq)) continue;
           const mine = rec.vs.some((v) => v.r === host.replicaId && v.n === rec.seq);
           for (const v of rec.vs) host.clock.observe(v.t, v.c);
           host.events.emit('change', { space, key, rec, prev: undefined, origin: mine ? 'local' : 'remote', external: true });
@@ -81,8 +86,8 @@ export class ExternalChanges {
         if (page.length < 512) break;
         after = page[page.length - 1]![1].seq;
       }
-      this.marks.set(space, top);
-      if (own) for (const seq of own) if (seq <= top) own.delete(seq);
+      this.marks.set(space, read);
+      if (own) for (const seq of own) if (seq <= read) own.delete(seq);
     }
   }
 }
