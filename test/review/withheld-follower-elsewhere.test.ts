@@ -15,8 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { ConcordError } from '../../lib/errors.js';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
-import type { Connection, ConnectionHandlers, Transport } from '../../lib/transport.js';
-import { tabGroup, withShared, type Member } from '../support/tab-group.js';
+import { memoryRelay, tabGroup, withShared, type Member } from '../support/tab-group.js';
 import { until } from '../sync/support.js';
 
 const FAST = { beatMs: 150, probeTimeoutMs: 150 };
@@ -25,37 +24,6 @@ const open: Replica[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close().catch(() => {})));
 });
-
-/** test/support/tab-group.ts memoryRelay, with a frame limit on both ends (the relay's --max-payload). */
-function relayTransport(relay: Replica, frame?: number): Transport {
-  return {
-    label: 'memory-relay',
-    async open(handlers: ConnectionHandlers): Promise<Connection> {
-      let closed = false;
-      let server!: ConnectionHandlers;
-      const end = (code: number, reason: string) => {
-        if (closed) return;
-        closed = true;
-        queueMicrotask(() => {
-          server.onClose(code, reason);
-          handlers.onClose(code, reason);
-        });
-      };
-      const toServer: Connection = {
-        ...(frame === undefined ? {} : { maxFrameBytes: frame }),
-        send: (f) => void (!closed && queueMicrotask(() => !closed && server.onMessage(f))),
-        close: (code = 1000, reason = '') => end(code, reason),
-      };
-      const toClient: Connection = {
-        ...(frame === undefined ? {} : { maxFrameBytes: frame }),
-        send: (f) => void (!closed && queueMicrotask(() => !closed && handlers.onMessage(f))),
-        close: (code = 1000, reason = '') => end(code, reason),
-      };
-      server = relay.accept(toClient, { authenticate: () => ({ rights: () => 'write' }) });
-      return toServer;
-    },
-  };
-}
 
 describe('a key one link of the leader tab withholds and another delivers', () => {
   it('is synced in the follower tab too', async () => {
@@ -83,8 +51,8 @@ describe('a key one link of the leader tab withholds and another delivers', () =
     const errors: unknown[] = [];
     for (const t of tabs) t.on('error', (e) => errors.push(e));
     for (const t of tabs) {
-      t.connect(relayTransport(oldRelay, FRAME));
-      t.connect(relayTransport(relay));
+      t.connect(memoryRelay(oldRelay, FRAME).transport());
+      t.connect(memoryRelay(relay).transport());
     }
     await until(() => tabs.every((t) => t.status === 'synced'), 'both tabs synced');
     const leader = tabs[group.holder === 'tab0' ? 0 : 1]!;

@@ -172,8 +172,12 @@ export function withShared<S extends StorageAdapter>(storage: S, member: Member)
   });
 }
 
-/** A relay in memory: `transport()` opens connections served by `relay.accept`; counts the open ones. */
-export function memoryRelay(relay: Replica) {
+/**
+ * A relay in memory: `transport()` opens connections served by `relay.accept`; counts the open ones. `maxFrameBytes`:
+ * a frame limit on both ends (the relay's --max-payload).
+ */
+export function memoryRelay(relay: Replica, maxFrameBytes?: number) {
+  const limit = maxFrameBytes === undefined ? {} : { maxFrameBytes };
   let open = 0;
   let opened = 0;
   const transport = (): Transport => ({
@@ -191,10 +195,12 @@ export function memoryRelay(relay: Replica) {
         });
       };
       const toServer: Connection = {
+        ...limit,
         send: (f) => void (!closed && queueMicrotask(() => !closed && server.onMessage(f))),
         close: (code = 1000, reason = '') => end(code, reason),
       };
       const toClient: Connection = {
+        ...limit,
         send: (f) => void (!closed && queueMicrotask(() => !closed && handlers.onMessage(f))),
         close: (code = 1000, reason = '') => end(code, reason),
       };
