@@ -1,0 +1,68 @@
+/**
+ * A stream held back behind a key's durable record (StorageAdapter readLog) while the key's newer record waits for its
+ * fsync — and that fsync fails. The file storage rolls the batch back (the key's durable record is its current one
+ * again) and the log reads on past it, but nothing tells the stream: no change event comes for a transaction that
+ * failed, and the stream pumps only on change events and acknowledgements. Before the fix the peer never got `o` (nor
+ * `k`'s durable record) and the link never reached `synced`, however long it stayed up.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { fileStorage } from '../../adapters/fs/index.js';
+import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { errnoError, faultyIo, isLog, tempDir, type Faults } from '../fs/helpers.js';
+import { until } from '../sync/support.js';
+
+const undo: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const u of undo.splice(0).reverse()) await u().catch(() => {});
+});
+
+describe('a held stream whose held batch fails', () => {
+  it('reads on past the rolled-back key: the peer gets the durable log and the link settles', async () => {
+    let gate: Promise<void> | undefined;
+    let open!: () => void;
+    let failSync = false;
+    const faults: Faults = {
+      beforeSync: (p) => (isLog(p) && gate ? gate : Promise.resolve()),
+      datasync: (p) => (isLog(p) && failSync ? errnoError('EIO', 'fdatasync') : undefined),
+    };
+    const { dir, cleanup } = await tempDir('held-rollback');
+    undo.push(cleanup);
+    const writer: Replica = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults) }) });
+    const peer: Replica = await openReplica({ storage: memoryStorage() });
+    writer.on('error', () => {}); // the broken log refuses the writer's later stores (floors, cursors)
+    undo.push(() => writer.close(), () => peer.close());
+    let links: Link[] = [];
+    const connect = () => {
+      const [ta, tb] = pairTransports();
+      links.push(writer.connect(ta, { antiEntropyInterval: 0 }), peer.connect(tb, { antiEntropyInterval: 0 }));
+    };
+    undo.push(async () => links.forEach((l) => l.close()));
+    connect();
+    // Both hold a cursor into the other's log, so the reconnect streams from them (no anti-entropy run).
+    await (await writer.space('s').put('first', 1)).synced;
+    await peer.space('s').put('p', 1);
+    await until(async () => (await writer.space('s').get('p')) !== undefined, "the writer got the peer's write");
+    links.forEach((l) => l.close());
+    links = [];
+    await writer.space('s').put('k', 'old'); // durable
+    await writer.space('s').put('o', 'other'); // durable
+    gate = new Promise((r) => (open = r));
+    const rewrite = writer.space('s').put('k', 'new').then(
+      () => 'durable',
+      () => 'failed',
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    connect();
+    await until(() => writer.status !== 'offline' && peer.status !== 'offline', 'the link is up');
+    await new Promise((r) => setTimeout(r, 500)); // past every deferred ACK (ACK_DELAY is 100 ms)
+    expect(await peer.space('s').get('o'), 'held behind k (sanity: the stream waits)').toBeUndefined();
+    failSync = true;
+    gate = undefined;
+    open();
+    expect(await rewrite).toBe('failed');
+    expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
+    await until(async () => (await peer.space('s').get('o')) !== undefined, 'the peer got o', 2000).catch(() => {});
+    expect({ o: (await peer.space('s').get('o'))?.value, k: (await peer.space('s').get('k'))?.value }).toEqual({ o: 'other', k: 'old' });
+    await until(() => writer.status === 'synced' && writer.pending === 0, 'the link settles');
+  });
+});
