@@ -343,7 +343,7 @@ export class PendingWrites {
       for (const [, seq] of kept) if (seq < minOwn) minOwn = seq;
       from = last = base.top;
     }
-    for (let after = from; ; ) {
+    for (let after = from, waited = false; ; ) {
       const page = await this.core.storage.readLog(space, after, PAGE);
       for (const [key, rec] of page) {
         last = Math.max(last, rec.seq);
@@ -352,8 +352,15 @@ export class PendingWrites {
         const seen = this.loading!.get(`${space}\n${key}`);
         if (seen === undefined || seen < rec.seq) this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
       }
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]![1].seq;
+      if (page.length > 0) after = page[page.length - 1]![1].seq;
+      if (page.length === PAGE) continue;
+      // A short page is the log's end, or where the read stopped before a record another instance's write holds back
+      // (StorageAdapter readLog: not durable yet, or a key's durable record that write replaced). Records at or below
+      // the top this instance opened at are never reported as external changes, so the read goes on once everything
+      // applied so far is durable (an empty transaction), until a read after such a wait adds nothing.
+      if (!this.hooks.shared || (waited && page.length === 0)) break;
+      await this.core.storage.transact(() => undefined);
+      waited = true;
     }
     this.raise(space, minOwn === Infinity ? last : Math.min(last, minOwn - 1), true);
   }
