@@ -1,7 +1,8 @@
 /**
  * A stream held back behind a key's durable record (StorageAdapter readLog) while the key's newer record waits for its
- * fsync — and that fsync fails. The file storage rolls the batch back (the key's durable record is its current one
- * again) and the log reads on past it, but nothing tells the stream: no change event comes for a transaction that
+ * fsync — and that batch fails: its fsync (EIO: the log is broken until reopened) or its write (ENOSPC: truncated back,
+ * the log takes later writes). The file storage rolls the batch back (the key's durable record is its current one
+ * again) and the log reads on past it, but nothing told the stream: no change event comes for a transaction that
  * failed, and the stream pumps only on change events and acknowledgements. Before the fix the peer never got `o` (nor
  * `k`'s durable record) and the link never reached `synced`, however long it stayed up.
  */
@@ -16,53 +17,65 @@ afterEach(async () => {
   for (const u of undo.splice(0).reverse()) await u().catch(() => {});
 });
 
+async function heldThenFailed(how: 'fsync' | 'write'): Promise<void> {
+  let gate: Promise<void> | undefined;
+  let open!: () => void;
+  let failSync = false;
+  let failWrite = false;
+  let gated = 0;
+  const faults: Faults = {
+    beforeSync: (p) => (isLog(p) && gate ? (gated++, gate) : Promise.resolve()),
+    datasync: (p) => (isLog(p) && failSync ? errnoError('EIO', 'fdatasync') : undefined),
+    write: (p) => (isLog(p) && failWrite ? errnoError('ENOSPC', 'write') : undefined),
+  };
+  const { dir, cleanup } = await tempDir('held-rollback');
+  undo.push(cleanup);
+  const writer: Replica = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults) }) });
+  const peer: Replica = await openReplica({ storage: memoryStorage() });
+  writer.on('error', () => {}); // a broken log refuses the writer's later stores (floors, cursors)
+  undo.push(() => writer.close(), () => peer.close());
+  let links: Link[] = [];
+  const connect = () => {
+    const [ta, tb] = pairTransports();
+    links.push(writer.connect(ta, { antiEntropyInterval: 0 }), peer.connect(tb, { antiEntropyInterval: 0 }));
+  };
+  undo.push(async () => links.forEach((l) => l.close()));
+  connect();
+  // Both hold a cursor into the other's log, so the reconnect streams from them (no anti-entropy run).
+  await (await writer.space('s').put('first', 1)).synced;
+  await peer.space('s').put('p', 1);
+  await until(async () => (await writer.space('s').get('p')) !== undefined, "the writer got the peer's write");
+  links.forEach((l) => l.close());
+  links = [];
+  await writer.space('s').put('k', 'old'); // durable
+  await writer.space('s').put('o', 'other'); // durable
+  gate = new Promise((r) => (open = r));
+  // 'write': a group (z) waits for its fsync, and k's rewrite queues behind it; its write will fail
+  const before = how === 'write' ? writer.space('s').put('z', 'zed') : undefined;
+  if (before) await until(() => gated > 0, "z's fsync waits");
+  const rewrite = writer.space('s').put('k', 'new').then(
+    () => 'durable',
+    () => 'failed',
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  connect();
+  await until(() => writer.status !== 'offline' && peer.status !== 'offline', 'the link is up');
+  await new Promise((r) => setTimeout(r, 500)); // past every deferred ACK (ACK_DELAY is 100 ms)
+  expect(await peer.space('s').get('o'), 'held behind k (sanity: the stream waits)').toBeUndefined();
+  if (how === 'fsync') failSync = true;
+  else failWrite = true;
+  gate = undefined;
+  open();
+  expect(await rewrite).toBe('failed');
+  if (before) await before; // z, in the group before, is durable
+  failWrite = false;
+  expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
+  await until(async () => (await peer.space('s').get('o')) !== undefined, 'the peer got o', 2000).catch(() => {});
+  expect({ o: (await peer.space('s').get('o'))?.value, k: (await peer.space('s').get('k'))?.value }).toEqual({ o: 'other', k: 'old' });
+  await until(() => writer.status === 'synced' && writer.pending === 0, 'the link settles');
+}
+
 describe('a held stream whose held batch fails', () => {
-  it('reads on past the rolled-back key: the peer gets the durable log and the link settles', async () => {
-    let gate: Promise<void> | undefined;
-    let open!: () => void;
-    let failSync = false;
-    const faults: Faults = {
-      beforeSync: (p) => (isLog(p) && gate ? gate : Promise.resolve()),
-      datasync: (p) => (isLog(p) && failSync ? errnoError('EIO', 'fdatasync') : undefined),
-    };
-    const { dir, cleanup } = await tempDir('held-rollback');
-    undo.push(cleanup);
-    const writer: Replica = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults) }) });
-    const peer: Replica = await openReplica({ storage: memoryStorage() });
-    writer.on('error', () => {}); // the broken log refuses the writer's later stores (floors, cursors)
-    undo.push(() => writer.close(), () => peer.close());
-    let links: Link[] = [];
-    const connect = () => {
-      const [ta, tb] = pairTransports();
-      links.push(writer.connect(ta, { antiEntropyInterval: 0 }), peer.connect(tb, { antiEntropyInterval: 0 }));
-    };
-    undo.push(async () => links.forEach((l) => l.close()));
-    connect();
-    // Both hold a cursor into the other's log, so the reconnect streams from them (no anti-entropy run).
-    await (await writer.space('s').put('first', 1)).synced;
-    await peer.space('s').put('p', 1);
-    await until(async () => (await writer.space('s').get('p')) !== undefined, "the writer got the peer's write");
-    links.forEach((l) => l.close());
-    links = [];
-    await writer.space('s').put('k', 'old'); // durable
-    await writer.space('s').put('o', 'other'); // durable
-    gate = new Promise((r) => (open = r));
-    const rewrite = writer.space('s').put('k', 'new').then(
-      () => 'durable',
-      () => 'failed',
-    );
-    await new Promise((r) => setTimeout(r, 20));
-    connect();
-    await until(() => writer.status !== 'offline' && peer.status !== 'offline', 'the link is up');
-    await new Promise((r) => setTimeout(r, 500)); // past every deferred ACK (ACK_DELAY is 100 ms)
-    expect(await peer.space('s').get('o'), 'held behind k (sanity: the stream waits)').toBeUndefined();
-    failSync = true;
-    gate = undefined;
-    open();
-    expect(await rewrite).toBe('failed');
-    expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
-    await until(async () => (await peer.space('s').get('o')) !== undefined, 'the peer got o', 2000).catch(() => {});
-    expect({ o: (await peer.space('s').get('o'))?.value, k: (await peer.space('s').get('k'))?.value }).toEqual({ o: 'other', k: 'old' });
-    await until(() => writer.status === 'synced' && writer.pending === 0, 'the link settles');
-  });
+  it('its fsync (EIO): reads on past the rolled-back key; the peer gets the durable log and the link settles', () => heldThenFailed('fsync'));
+  it('its write (ENOSPC, behind a group waiting for its fsync): likewise', () => heldThenFailed('write'));
 });
