@@ -17,7 +17,7 @@ afterEach(async () => {
   for (const u of undo.splice(0).reverse()) await u().catch(() => {});
 });
 
-async function heldThenFailed(how: 'fsync' | 'write'): Promise<void> {
+async function heldThenFailed(how: 'fsync' | 'write' | 'collect'): Promise<void> {
   let gate: Promise<void> | undefined;
   let open!: () => void;
   let failSync = false;
@@ -47,13 +47,24 @@ async function heldThenFailed(how: 'fsync' | 'write'): Promise<void> {
   await until(async () => (await writer.space('s').get('p')) !== undefined, "the writer got the peer's write");
   links.forEach((l) => l.close());
   links = [];
-  await writer.space('s').put('k', 'old'); // durable
+  if (how === 'collect') {
+    // k: a third replica's tombstone, durable here (not the peer's own, so not an echo to it); collected below
+    const third = await openReplica({ storage: memoryStorage() });
+    undo.push(() => third.close());
+    const [ta, tb] = pairTransports();
+    const pair = [writer.connect(ta, { antiEntropyInterval: 0 }), third.connect(tb, { antiEntropyInterval: 0 })];
+    await third.space('s').put('k', 'old');
+    await (await third.space('s').delete('k')).synced;
+    await until(async () => (await writer.space('s').get('k')) === undefined && (await writer.core.storage.get('s', 'k')) !== undefined, 'the writer holds the tombstone');
+    pair.forEach((l) => l.close());
+    await new Promise((r) => setTimeout(r, 5)); // the tombstone is older than a grace of 0
+  } else await writer.space('s').put('k', 'old'); // durable
   await writer.space('s').put('o', 'other'); // durable
   gate = new Promise((r) => (open = r));
   // 'write': a group (z) waits for its fsync, and k's rewrite queues behind it; its write will fail
   const before = how === 'write' ? writer.space('s').put('z', 'zed') : undefined;
   if (before) await until(() => gated > 0, "z's fsync waits");
-  const rewrite = writer.space('s').put('k', 'new').then(
+  const rewrite = (how === 'collect' ? writer.core.collectTombstones(0) : writer.space('s').put('k', 'new')).then(
     () => 'durable',
     () => 'failed',
   );
@@ -62,20 +73,24 @@ async function heldThenFailed(how: 'fsync' | 'write'): Promise<void> {
   await until(() => writer.status !== 'offline' && peer.status !== 'offline', 'the link is up');
   await new Promise((r) => setTimeout(r, 500)); // past every deferred ACK (ACK_DELAY is 100 ms)
   expect(await peer.space('s').get('o'), 'held behind k (sanity: the stream waits)').toBeUndefined();
-  if (how === 'fsync') failSync = true;
+  if (how !== 'write') failSync = true;
   else failWrite = true;
   gate = undefined;
   open();
   expect(await rewrite).toBe('failed');
   if (before) await before; // z, in the group before, is durable
   failWrite = false;
-  expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
+  const k = how === 'collect' ? (r?: { vs: unknown[] }) => r?.vs.length : (r?: { value: unknown }) => r?.value;
+  const kOf = async (r: Replica) => (how === 'collect' ? k((await r.core.storage.get('s', 'k')) as never) : k((await r.space('s').get('k')) as never));
+  const kOld = how === 'collect' ? 1 : 'old';
+  expect(await kOf(writer), 'rolled back').toBe(kOld);
   await until(async () => (await peer.space('s').get('o')) !== undefined, 'the peer got o', 2000).catch(() => {});
-  expect({ o: (await peer.space('s').get('o'))?.value, k: (await peer.space('s').get('k'))?.value }).toEqual({ o: 'other', k: 'old' });
+  expect({ o: (await peer.space('s').get('o'))?.value, k: await kOf(peer) }).toEqual({ o: 'other', k: kOld });
   await until(() => writer.status === 'synced' && writer.pending === 0, 'the link settles');
 }
 
 describe('a held stream whose held batch fails', () => {
   it('its fsync (EIO): reads on past the rolled-back key; the peer gets the durable log and the link settles', () => heldThenFailed('fsync'));
   it('its write (ENOSPC, behind a group waiting for its fsync): likewise', () => heldThenFailed('write'));
+  it('a tombstone collection whose fsync fails (EIO): likewise', () => heldThenFailed('collect'));
 });
