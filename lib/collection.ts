@@ -47,6 +47,10 @@ export async function collectTombstones(core: ReplicaCore, grace: number, pendin
       }
       tx.setMeta('seq', seq);
       return seq;
+    }).catch((e: unknown) => {
+      // Nothing of it stays: the rollback may let the log be read on (a stream held behind a record it replaced).
+      for (const c of changes) core.onAbandoned?.(space, c.key, c.rec.seq);
+      throw e;
     });
     core.noteDurable(seq);
     for (const change of changes) core.events.emit('change', change);

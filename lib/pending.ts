@@ -311,7 +311,7 @@ export class PendingWrites {
       const keys = trusted ? decodeKeys(kept) : undefined;
       const base = keys ? { top: kept!.top, keys } : undefined;
       this.keptTop = base && base.top === top ? top : undefined;
-      for (const space of spaces) await this.scan(space, base);
+      for (const space of spaces) await this.scan(space, base, top);
     } finally {
       this.loading = undefined;
     }
@@ -320,7 +320,7 @@ export class PendingWrites {
     await this.flush();
   }
 
-  private async scan(space: string, base: { top: number; keys: Map<string, Array<[string, number]>> } | undefined): Promise<void> {
+  private async scan(space: string, base: { top: number; keys: Map<string, Array<[string, number]>> } | undefined, top: number): Promise<void> {
     const floor = this.stored.get(space) ?? 0;
     let last = floor;
     // The floor may not pass a pending own version, nor the entry of a key still pending (a version under our id
@@ -343,7 +343,7 @@ export class PendingWrites {
       for (const [, seq] of kept) if (seq < minOwn) minOwn = seq;
       from = last = base.top;
     }
-    for (let after = from; ; ) {
+    for (let after = from, waited = false; ; ) {
       const page = await this.core.storage.readLog(space, after, PAGE);
       for (const [key, rec] of page) {
         last = Math.max(last, rec.seq);
@@ -352,8 +352,16 @@ export class PendingWrites {
         const seen = this.loading!.get(`${space}\n${key}`);
         if (seen === undefined || seen < rec.seq) this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
       }
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]![1].seq;
+      if (page.length > 0) after = page[page.length - 1]![1].seq;
+      if (page.length === PAGE) continue;
+      // A short page is the log's end, or where the read stopped before a record another instance's write holds back
+      // (StorageAdapter readLog: not durable yet, or a key's durable record that write replaced). Records at or below
+      // the top this instance opened at are never reported as external changes, so the read goes on once everything
+      // applied so far is durable (an empty transaction), until a read after such a wait adds nothing. A read that
+      // reached the top read at the load's start is whole (no wait).
+      if (!this.hooks.shared || last >= top || (waited && page.length === 0)) break;
+      await this.core.storage.transact(() => undefined);
+      waited = true;
     }
     this.raise(space, minOwn === Infinity ? last : Math.min(last, minOwn - 1), true);
   }

@@ -169,7 +169,10 @@ export class Replica implements SpaceHost {
     });
     core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
     core.onApplied = (space, key, seq) => this.pendingWrites.applied(space, key, seq);
-    core.onAbandoned = (space, key, seq) => this.pendingWrites.abandoned(space, key, seq);
+    core.onAbandoned = (space, key, seq) => {
+      this.pendingWrites.abandoned(space, key, seq);
+      this.hub?.logMoved(space);
+    };
     // A write's key written again before its seq was acknowledged: `w.synced` waits for where the key is now.
     core.acks.locate = (space, key) => this.pendingWrites.seqOf(space, key);
     core.acks.closed = () => core.isClosed;

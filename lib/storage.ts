@@ -93,7 +93,10 @@ export interface StorageAdapter {
   close(): Promise<void>;
   /**
    * Optional: called by the adapter when another process or tab committed changes (IndexedDB shared by
-   * tabs). The replica re-reads what it caches. The argument is a hint, not a guarantee of delivery.
+   * tabs). The replica re-reads what it caches. The argument is a hint, not a guarantee of delivery. An adapter whose
+   * readLog may stop before durable records (a durability lag) hints a space to an instance whose read of it stopped
+   * so once the stop lifts, also when the write that lifts it is that instance's own (lib/external.ts reads on from
+   * where it stopped only when hinted).
    */
   onExternalChange?(listener: (spaces: string[]) => void): () => void;
   /**

@@ -10,7 +10,8 @@
  *   and resolves only after its frame was fsynced (group commit, log-writer.ts). Transactions committed while the
  *   writer is busy share one batch, one frame (batch.ts). `transactNow` runs one at once when nothing is queued
  *   and its reads answer from memory, and hands back the promise of its durability.
- * - `readLog` returns only entries whose batch is durable: it stops at the first one that is not.
+ * - `readLog` returns only entries whose batch is durable: it stops at the first one that is not, and before a key's
+ *   durable record while a batch not durable yet replaced or removed it (`heldAfter`; the log a power loss leaves).
  * - A batch that fails to reach the disk is rolled back from the index, with every batch applied after it,
  *   in reverse order, so memory matches disk; transactions that read the rolled-back state fail too.
  * - Values are not held in memory: the index keeps where each record's text is (file, offset, length, CRC)

@@ -27,6 +27,8 @@ export interface SessionLike {
    * here.
    */
   changed(change: StoredChange, prevLast: number | undefined): void;
+  /** The space's log may read further with no change stored (a rolled-back transaction held it back). */
+  logMoved(space: string): void;
   /** A space was opened locally after the session started. */
   spaceOpened(space: string): void;
   close(code: number, reason: string): void;
@@ -262,6 +264,15 @@ export class SyncHub {
 
   spaceOpened(space: string): void {
     for (const s of this.sessions) s.spaceOpened(space);
+  }
+
+  /**
+   * A transaction that applied records in `space` failed and was rolled back (ReplicaCore.onAbandoned). While it waited
+   * for its fsync it may have held the log read back (StorageAdapter readLog stops before a key's durable record it
+   * replaced); no change event follows a failure, so the streams are told to read on.
+   */
+  logMoved(space: string): void {
+    for (const s of this.sessions) s.logMoved(space);
   }
 
   addLink(link: { readonly status: ReplicaStatus }): void {

@@ -16,7 +16,9 @@
  * that were stored before the frames it read went. Every top told is reached by a frame (the last one may be empty).
  *
  * Only durable state is streamed: the log (readLog) holds durable records only, and change events fire once
- * a transaction is durable. Records that came from the peer are not sent back (handshake.ts echoFloor).
+ * a transaction is durable. Records that came from the peer are not sent back (handshake.ts echoFloor). A read may stop
+ * before durable records a pending write holds back; its change event pumps again, or, should it fail, the rollback
+ * does (SyncHub.logMoved).
  */
 import type { StoredChange } from '../core.js';
 import type { KeyRecord } from '../storage.js';

@@ -88,13 +88,9 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     return this.hub.core;
   }
   /** Our log as our hello announced it: cursors into it are judged by this. */
-  get me(): LogView {
-    return { history: this.helloHistory, top: this.helloTop };
-  }
+  get me(): LogView { return { history: this.helloHistory, top: this.helloTop }; }
 
-  async start(): Promise<void> {
-    if (this.options.role === 'client') await this.sendHello();
-  }
+  async start(): Promise<void> { if (this.options.role === 'client') await this.sendHello(); }
 
   // ---- outbound ----------------------------------------------------------------------------------
 
@@ -345,8 +341,12 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   }
 
   changed(change: StoredChange, prevLast: number | undefined): void {
-    if (this.closed) return;
-    this.spaces.get(change.space)?.out.changed(change, prevLast);
+    if (!this.closed) this.spaces.get(change.space)?.out.changed(change, prevLast);
+  }
+
+  /** The space's log may read further with no change stored: a transaction that held it back was rolled back. */
+  logMoved(space: string): void {
+    if (!this.closed) void this.spaces.get(space)?.out.pump();
   }
 
   /** Periodic repair: both ends keep a timer; the smaller replicaId starts a round in each settled space (space-sync.ts). */

@@ -17,7 +17,8 @@
  * - Several live instances share the state (tabs of one origin): after a transaction of one is durable, the
  *   others' `onExternalChange` listeners hear the spaces it changed (a hint, on the timers, like
  *   BroadcastChannel), and `leadership()` makes exactly one live instance the leader (the earliest to ask),
- *   handed to the next when it closes.
+ *   handed to the next when it closes. An instance whose read of a space's log was held back (readLog) hears that
+ *   space at the next durable group, its own included: nothing else would tell it the hold lifted.
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, Leadership, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
@@ -301,10 +302,11 @@ export class SimDisk {
     // Hints to the other live instances (tabs), after the commit, on the timers (like BroadcastChannel).
     const by = new Set(group.map((b) => b.by));
     const names = [...spaces];
-    if (names.length === 0) return;
     for (const i of this.live) {
-      if (by.size === 1 && by.has(i)) continue;
-      this.options.timers.setTimeout(() => i.hint(names), 0);
+      const told = by.size === 1 && by.has(i) ? [] : names;
+      const held = [...i.heldIn].filter((space) => !told.includes(space));
+      i.heldIn.clear();
+      if (told.length + held.length > 0) this.options.timers.setTimeout(() => i.hint([...told, ...held]), 0);
     }
   }
 
@@ -323,7 +325,7 @@ export class SimDisk {
   }
 
   /** @internal Durable records only, stopping at the first entry that is not (as file storage does). */
-  readLog(space: string, afterSeq: number, limit: number): Array<[string, KeyRecord]> {
+  readLog(space: string, afterSeq: number, limit: number, by?: Instance): Array<[string, KeyRecord]> {
     const s = this.applied.spaces.get(space);
     if (!s) return [];
     // Where a key's durable record sits while a write not durable yet replaced or removed it: a power loss brings it
@@ -343,7 +345,13 @@ export class SimDisk {
     for (let i = upperBound(s.logSeq, afterSeq); i < s.logSeq.length && out.length < limit; i++) {
       const p = s.records.get(s.logKey[i]!);
       if (!p || p.rec.seq !== s.logSeq[i]) continue;
-      if (p.batch > this.durableBatch || p.rec.seq >= held) break;
+      if (p.batch > this.durableBatch) break;
+      if (p.rec.seq >= held) {
+        // Held: no commit of another instance may come to lift it (the write holding it may be the reader's own), so the
+        // reader is told when a group is durable, as if another instance had committed (StorageAdapter onExternalChange).
+        by?.heldIn.add(space);
+        break;
+      }
       out.push([s.logKey[i]!, p.rec]);
     }
     return out;
@@ -411,6 +419,8 @@ class Instance implements StorageAdapter {
   private leader = false;
   private readonly leaderListeners = new Set<(v: boolean) => void>();
   private readonly externalListeners = new Set<(spaces: string[]) => void>();
+  /** Spaces whose last read of the log stopped before a durable record a pending write replaced (told when one is durable). */
+  readonly heldIn = new Set<string>();
 
   constructor(
     private readonly disk: SimDisk,
@@ -478,7 +488,7 @@ class Instance implements StorageAdapter {
 
   async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
     this.check();
-    return this.disk.readLog(space, afterSeq, limit);
+    return this.disk.readLog(space, afterSeq, limit, this);
   }
 
   async index(space: string): Promise<IndexEntry[]> {
