@@ -14,7 +14,7 @@
  * context as in wire-state.ts when it is not the versions' own dots. They name the state exactly (a dot names one
  * value): the receiver compares them with its own state hash, and sends each value only to a side that lacks it.
  */
-import type { KeyState, StoredVersion } from '../dvv.js';
+import { namesEpochs, type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { hash, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
@@ -255,6 +255,9 @@ function readFastItem(r: Reader, kind: number): AeItem {
 }
 
 export function writeDots(w: Writer, s: KeyState): void {
+  // As wire-state.ts writeState: no protocol version carries epochs yet, and a claim's points sent as a vector would
+  // cover dots it never saw at the receiver.
+  if (namesEpochs(s)) throw new Error('concord: a claim whose dots or context name epochs cannot be sent yet');
   const implicit = ccIsDots(s);
   w.uint(s.vs.length * 2 + (implicit ? 0 : 1));
   for (const v of s.vs) {
