@@ -302,7 +302,7 @@ export class ReplicaCore {
       changes.length = 0;
       let seq = lastSeq ?? 0;
       // Counters of ours that are no dot of this storage's history: it lacks a history of ours (restore-claims.ts).
-      claim = this.claims.check(entries, prevs, me, seq, history);
+      claim = this.claims.check(entries, prevs, me, seq, history, epochs);
       if (claim) tx.setMeta(CLAIM_META, claim);
       for (let i = 0; i < entries.length; i++) {
         const [key, remote] = entries[i]!;

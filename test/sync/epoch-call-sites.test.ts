@@ -10,6 +10,7 @@ import { runAntiEntropy, type Side } from '../../lib/sync/antientropy.js';
 import { Writer } from '../../lib/sync/codec.js';
 import { MerkleTree } from '../../lib/sync/merkle.js';
 import { Epochs, NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
+import { forkBefore, impossibleClaim } from '../../lib/restore-claims.js';
 import { PeerModel } from '../../lib/sync/peer-model.js';
 
 const v = (r: string, n: number, ep?: string): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`), ...(ep !== undefined ? { ep } : {}) });
@@ -61,5 +62,33 @@ describe('anti-entropy in process', () => {
   it('the claim codec refuses a claim naming epochs (no protocol version carries them yet)', () => {
     expect(() => writeDots(new Writer(), seenInE2)).toThrow(/cannot be sent yet/);
     expect(() => writeDots(new Writer(), { vs: [v('a', 3)], cc: { a: 3 } })).not.toThrow();
+  });
+});
+
+describe('restore claims', () => {
+  // me: E1 opened at 0, E2 at 9 and minted up to 14 (lost); a copy taken in E1 at 5 was restored: E3 under E1 at 5.
+  const mine = new Epochs();
+  mine.learn('me', [
+    ['E1', 0],
+    ['E2', 9],
+  ]);
+  mine.add('me', 'E3', 'E1', 5);
+  // Our state of k, read in E3 at 12: it has seen (me, E1, ≤ 5) and E3's dots, not the lost branch's (me, E2, 7).
+  const held: KeyState = { vs: [], cc: { me: 12 }, pts: { me: [{ e: 'E3', n: 12 }] } };
+  const lost: [string, KeyState] = ['k', { vs: [v('me', 7, 'E2')], cc: { me: 7 }, pts: { me: [{ e: 'E2', n: 7 }] } }];
+  const early: [string, KeyState] = ['k', { vs: [v('me', 4, 'E1')], cc: { me: 4 }, pts: { me: [{ e: 'E1', n: 4 }] } }];
+
+  it('a version of ours judged by whole dot against our state’s points, not by its counter', () => {
+    expect(impossibleClaim([lost], 'me', 20, undefined, [held], mine)).toBe(7);
+    expect(impossibleClaim([early], 'me', 20, undefined, [held], mine)).toBe(0);
+    // Each epoch judged a root: E3's point does not reach E1.
+    expect(impossibleClaim([early], 'me', 20, undefined, [held])).toBe(4);
+  });
+
+  it('the fork point too', () => {
+    const history = [['E1', 0], ['E3', 15]] as const;
+    expect(forkBefore(20, [lost], [held], 'me', history, mine)).toBe(0);
+    expect(forkBefore(20, [early], [held], 'me', history, mine)).toBe(20);
+    expect(forkBefore(20, [early], [held], 'me', history)).toBe(0);
   });
 });
