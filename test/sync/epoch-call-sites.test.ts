@@ -11,7 +11,10 @@ import { Writer } from '../../lib/sync/codec.js';
 import { MerkleTree } from '../../lib/sync/merkle.js';
 import { Epochs, NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
 import { forkBefore, impossibleClaim } from '../../lib/restore-claims.js';
+import { lastOfParts, PartStaging } from '../../lib/sync/key-parts.js';
+import { MsgType, type Changes } from '../../lib/sync/messages.js';
 import { PeerModel } from '../../lib/sync/peer-model.js';
+import { ccIsDots, dotsContext, sortDots } from '../../lib/sync/wire-state.js';
 
 const v = (r: string, n: number, ep?: string): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`), ...(ep !== undefined ? { ep } : {}) });
 
@@ -90,5 +93,35 @@ describe('restore claims', () => {
     expect(forkBefore(20, [lost], [held], 'me', history, mine)).toBe(0);
     expect(forkBefore(20, [early], [held], 'me', history, mine)).toBe(20);
     expect(forkBefore(20, [early], [held], 'me', history)).toBe(0);
+  });
+});
+
+describe('wire states by whole dot', () => {
+  it('a context is the versions’ own dots only when its points are theirs', () => {
+    const own: KeyState = { vs: [v('a', 12, 'E2'), v('b', 2)], cc: { a: 12, b: 2 }, pts: { a: [{ e: 'E2', n: 12 }] } };
+    expect(ccIsDots(own)).toBe(true);
+    expect(dotsContext(own.vs)).toEqual({ cc: own.cc, pts: own.pts });
+    // One point more (a's untagged dots up to 7 seen): the vector alone matches, the context is not implied.
+    expect(ccIsDots({ ...own, pts: { a: [{ e: '', n: 7 }, { e: 'E2', n: 12 }] } })).toBe(false);
+    // Tagged dots under a plain vector: not implied either (their points would be).
+    expect(ccIsDots({ vs: own.vs, cc: own.cc })).toBe(false);
+    expect(ccIsDots({ vs: [v('a', 3), v('b', 2)], cc: { a: 3, b: 2 } })).toBe(true);
+    expect(dotsContext([v('a', 3), v('b', 2)])).toEqual({ cc: { a: 3, b: 2 } });
+  });
+
+  it('one counter under two epochs is two dots; one dot twice is refused', () => {
+    expect(sortDots([v('a', 3, 'E2'), v('a', 3, 'E1'), v('a', 3)]).map((u) => u.ep)).toEqual([undefined, 'E1', 'E2']);
+    expect(() => sortDots([v('a', 3, 'E1'), v('b', 1), v('a', 3, 'E1')])).toThrow(/duplicate dot/);
+    expect(() => sortDots([v('a', 3), v('a', 3)])).toThrow(/duplicate dot/);
+  });
+
+  it('a key state in parts keeps its points', () => {
+    const full: Changes = { type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', { vs: [v('a', 7), v('a', 12, 'E2')], cc: { a: 12 }, pts: { a: [{ e: '', n: 7 }, { e: 'E2', n: 12 }] } }]] } as Changes;
+    const last = lastOfParts(full);
+    expect(last.entries[0]![1].pts).toEqual(full.entries[0]![1].pts);
+    const staging = new PartStaging(1 << 20);
+    expect(staging.take({ type: MsgType.Part, space: 's', upTo: 0, entries: [['k', { vs: full.entries[0]![1].vs, cc: {} }]] } as never, 100)).toBeUndefined();
+    const whole = staging.take(last, 10) as Changes;
+    expect(whole.entries[0]![1]).toEqual(full.entries[0]![1]);
   });
 });
