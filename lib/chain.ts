@@ -14,12 +14,14 @@
  * whose values are at hand (`cutHere`): storing one whose value is still a chain in memory would apply it all again.
  */
 import { chainBound, derivedFrom, encodedRootSize, valueOf } from './deltas.js';
-import type { Dot, StoredVersion } from './dvv.js';
+import { dotOf, isDot, type Dot, type StoredVersion } from './dvv.js';
 import type { KeyRecord } from './storage.js';
 
 /** A version as stored in a chain (plain data: JSON or structured clone). */
 export interface ChainVersion {
   r: string;
+  /** The dot's epoch, where it names one (no stored record holds such a version yet: record.ts refuses it). */
+  ep?: string;
   n: number;
   t: number;
   c: number;
@@ -29,8 +31,9 @@ export interface ChainVersion {
   x?: { b: readonly Dot[]; s: number; d: Uint8Array };
 }
 
-function holdsDot(rec: KeyRecord, r: string, n: number): boolean {
-  for (const v of rec.vs) if (v.r === r && v.n === n && !v.d) return true;
+/** Whether `rec` holds the live version of dot `d` (the whole dot: a counter under another epoch is another dot). */
+function holdsDot(rec: KeyRecord, d: Dot): boolean {
+  for (const v of rec.vs) if (isDot(v, d) && !v.d) return true;
   return false;
 }
 
@@ -42,17 +45,18 @@ export function chainForm(rec: KeyRecord, prev: KeyRecord | undefined): { vs: Ch
   let chained = false;
   const vs = rec.vs.map((v): ChainVersion => {
     const out: ChainVersion = { r: v.r, n: v.n, t: v.t, c: v.c };
+    if (v.ep !== undefined) out.ep = v.ep;
     if (v.d) {
       out.d = 1;
       return out;
     }
-    if (prev && holdsDot(prev, v.r, v.n)) {
+    if (prev && holdsDot(prev, dotOf(v))) {
       chained = true;
       out.p = 1;
       return out;
     }
     const x = v.x;
-    if (prev && x && x.b.every(([r, n]) => holdsDot(prev, r, n))) chained = true;
+    if (prev && x && x.b.every((d) => holdsDot(prev, d))) chained = true;
     else out.v = valueOf(v);
     if (x) out.x = { b: x.b, s: x.s, d: x.d };
     return out;
@@ -92,21 +96,21 @@ export function isChainedForm(vs: readonly ChainVersion[]): boolean {
  * read). Throws when `prev` is needed and lacks a version they refer to (the caller reports the key CORRUPT).
  */
 export function unchain(vs: readonly ChainVersion[], prev: KeyRecord | undefined): StoredVersion[] {
-  const find = (r: string, n: number) => {
-    const v = prev?.vs.find((u) => u.r === r && u.n === n && !u.d);
-    if (!v) throw new Error(`the previous record lacks ${r}:${n}`);
+  const find = (d: Dot) => {
+    const v = prev?.vs.find((u) => isDot(u, d) && !u.d);
+    if (!v) throw new Error(`the previous record lacks ${d[0]}:${d[1]}${d[2] === undefined ? '' : '@' + d[2]}`);
     return v;
   };
   return vs.map((j): StoredVersion => {
-    const fields = { r: j.r, n: j.n, t: j.t, c: j.c };
+    const fields = j.ep === undefined ? { r: j.r, n: j.n, t: j.t, c: j.c } : { r: j.r, ep: j.ep, n: j.n, t: j.t, c: j.c };
     if (j.d) return { ...fields, d: 1 };
-    if (j.p) return find(j.r, j.n);
+    if (j.p) return find(dotOf(j));
     if (!j.x) {
       if (j.v === undefined) throw new Error('a version without its value');
       return { ...fields, v: j.v };
     }
     const x = { b: j.x.b, s: j.x.s, d: j.x.d };
     if (j.v !== undefined) return { ...fields, v: j.v, x };
-    return derivedFrom(fields, x.b.map(([r, n]) => find(r, n)), x.d, x.s);
+    return derivedFrom(fields, x.b.map(find), x.d, x.s);
   });
 }

@@ -20,7 +20,7 @@
  * Bounded: at most MAX_KEYS keys per link (the least recently used go).
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
-import { coversDot, dotTest, joinWith, namesEpochs, type KeyState, type StoredVersion } from '../dvv.js';
+import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
 import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry } from './messages.js';
 import { WHOLE, type Form } from './wire-state.js';
@@ -28,8 +28,9 @@ import { WHOLE, type Form } from './wire-state.js';
 const MAX_KEYS = 4096;
 const HELD: Form = { kind: 'held' };
 
-function holdsDot(s: KeyState, r: string, n: number): boolean {
-  for (const v of s.vs) if (v.r === r && v.n === n) return true;
+/** Whether `s` holds the version of dot `d` (a delta base: the whole dot). */
+function holdsDot(s: KeyState, d: Dot): boolean {
+  for (const v of s.vs) if (isDot(v, d)) return true;
   return false;
 }
 
@@ -109,7 +110,7 @@ export class PeerModel {
         let form: Form | undefined;
         if (known && (held!(v) || coversDot(reg, known, v.r, v.ep, v.n))) form = HELD;
         else if (v.x && !repair && !this.whole.has(id) && !this.noDeltas.has(versionType(v))) {
-          const d = deltaFor(v, known ? (x) => x.b.every(([r, n]) => holdsDot(known, r, n)) : (x) => x.s <= from);
+          const d = deltaFor(v, known ? (x) => x.b.every((d) => holdsDot(known, d)) : (x) => x.s <= from);
           if (d) form = { kind: 'delta', b: d.b, d: d.d };
         }
         if (form) forms.set(v, form);

@@ -76,6 +76,8 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
     const form = forms?.get(v) ?? WHOLE;
     if (form.kind === 'held') w.uint(v.c * 4 + FORM_HELD);
     else if (form.kind === 'delta') {
+      // A base composed from a chain's link (peer-model.ts) need not be among the state's own: checked here too.
+      for (const d of form.b) if (d[2] !== undefined) throw new Error('concord: a delta base naming an epoch cannot be sent yet');
       w.uint(v.c * 4 + FORM_DELTA);
       const only = form.b.length === 1 ? form.b[0]! : undefined;
       if (only && only[0] === v.r) w.uint(zigzag(v.n - only[1]) * 2);

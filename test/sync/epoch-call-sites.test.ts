@@ -10,10 +10,15 @@ import { runAntiEntropy, type Side } from '../../lib/sync/antientropy.js';
 import { Writer } from '../../lib/sync/codec.js';
 import { MerkleTree } from '../../lib/sync/merkle.js';
 import { Epochs, NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
+import { chainForm, unchain } from '../../lib/chain.js';
+import { dotOf, namesEpochs } from '../../lib/dvv.js';
 import { forkBefore, impossibleClaim } from '../../lib/restore-claims.js';
+import type { KeyRecord } from '../../lib/storage.js';
 import { lastOfParts, PartStaging } from '../../lib/sync/key-parts.js';
 import { MsgType, type Changes } from '../../lib/sync/messages.js';
 import { PeerModel } from '../../lib/sync/peer-model.js';
+import { resolveEntries } from '../../lib/sync/resolve.js';
+import type { ReplicaCore } from '../../lib/core.js';
 import { ccIsDots, dotsContext, sortDots } from '../../lib/sync/wire-state.js';
 
 const v = (r: string, n: number, ep?: string): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`), ...(ep !== undefined ? { ep } : {}) });
@@ -123,5 +128,50 @@ describe('wire states by whole dot', () => {
     expect(staging.take({ type: MsgType.Part, space: 's', upTo: 0, entries: [['k', { vs: full.entries[0]![1].vs, cc: {} }]] } as never, 100)).toBeUndefined();
     const whole = staging.take(last, 10) as Changes;
     expect(whole.entries[0]![1]).toEqual(full.entries[0]![1]);
+  });
+});
+
+describe('delta bases name their epoch', () => {
+  // (b, 20) derives from (a, 12) of epoch E2; a restored branch E1′ minted another (a, 12).
+  const base = v('a', 12, 'E2');
+  const other = v('a', 12, 'E1');
+  const derived: StoredVersion = { r: 'b', n: 20, t: 20, c: 0, v: JSON.stringify('b20'), x: { b: [dotOf(base)], d: new Uint8Array([1]), s: 3 } };
+  const rec = (vs: StoredVersion[], seq: number): KeyRecord => ({ vs, cc: { a: 12, b: 20 }, seq, h: '' });
+
+  it('a base is the whole dot', () => {
+    expect(dotOf(base)).toEqual(['a', 12, 'E2']);
+    expect(dotOf(v('a', 12))).toEqual(['a', 12]);
+    expect(namesEpochs({ vs: [derived], cc: { b: 20 } })).toBe(true);
+  });
+
+  it('a stored chain links to the previous record only through the base’s whole dot', () => {
+    expect(chainForm(rec([derived], 5), rec([base], 4)).chained).toBe(true);
+    expect(chainForm(rec([derived], 5), rec([other], 4)).chained).toBe(false);
+    // A version the previous record holds is referenced, and comes back with its epoch.
+    const prev = rec([base], 4);
+    const form = chainForm(rec([base, derived], 5), prev);
+    expect(form.vs[0]).toMatchObject({ r: 'a', ep: 'E2', n: 12, p: 1 });
+    const back = unchain(form.vs, prev);
+    expect(back[0]).toBe(base);
+    expect(() => unchain(form.vs, rec([other], 4))).toThrow(/lacks a:12@E2/);
+  });
+
+  it('the peer model sends a delta only where the peer holds the base’s whole dot', () => {
+    const kindOf = (held: StoredVersion) => {
+      const model = new PeerModel(() => reg);
+      model.observe('s', 'k', { vs: [held], cc: { a: 12 } }, true);
+      return model.forms('s', [['k', { vs: [derived], cc: { a: 12, b: 20 } }]], false).forms.get(derived)?.kind ?? 'whole';
+    };
+    expect(kindOf(base)).toBe('delta');
+    expect(kindOf(other)).toBe('whole');
+  });
+
+  it('a received state resolves against our versions by whole dot and keeps its points', async () => {
+    const core = (held: StoredVersion) => ({ replicaId: 'me', epochs: reg, storage: { get: async () => rec([held], 4) } }) as unknown as ReplicaCore;
+    const sent: KeyState = { vs: [{ ...base, v: undefined, e: 1 } as StoredVersion], cc: { a: 12 }, pts: { a: [{ e: '', n: 7 }, { e: 'E2', n: 12 }] } };
+    const ok = await resolveEntries(core(base), 's', [['k', sent]], 1 << 20);
+    expect(ok.ready).toEqual([['k', { vs: [base], cc: sent.cc, pts: sent.pts }]]);
+    const lacking = await resolveEntries(core(other), 's', [['k', sent]], 1 << 20);
+    expect(lacking.missing).toEqual([['k', '']]);
   });
 });
