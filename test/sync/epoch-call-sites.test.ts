@@ -11,6 +11,8 @@ import { Writer } from '../../lib/sync/codec.js';
 import { MerkleTree } from '../../lib/sync/merkle.js';
 import { Epochs, NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
 import { chainForm, unchain } from '../../lib/chain.js';
+import { AddWins, addWinsType, values } from '../../lib/merges/add-wins.js';
+import { textPayload } from '../../lib/payload.js';
 import { dotOf, namesEpochs } from '../../lib/dvv.js';
 import { forkBefore, impossibleClaim } from '../../lib/restore-claims.js';
 import type { KeyRecord } from '../../lib/storage.js';
@@ -173,5 +175,34 @@ describe('delta bases name their epoch', () => {
     expect(ok.ready).toEqual([['k', { vs: [base], cc: sent.cc, pts: sent.pts }]]);
     const lacking = await resolveEntries(core(other), 's', [['k', sent]], 1 << 20);
     expect(lacking.missing).toEqual([['k', '']]);
+  });
+});
+
+describe('add-wins sets whose tags and context name epochs', () => {
+  it('a tag is its whole dot: one counter under two epochs is two tags', () => {
+    const x = new AddWins([['x', 'a', 12, 'E1']], { a: 12 }, { a: [{ e: 'E1', n: 12 }] });
+    const y = new AddWins([['y', 'a', 12, 'E2']], { a: 12 }, { a: [{ e: 'E2', n: 12 }] });
+    // E2 forked from E1 at 9: neither point covers the other's tag.
+    expect(values(addWinsType.merge([x, y], reg))).toEqual(['x', 'y']);
+    expect(values(addWinsType.merge([y, x], reg))).toEqual(['x', 'y']);
+  });
+
+  it('a remove covers a tag through an epoch’s parent, judged by the registry given', () => {
+    const removed = new AddWins([], { a: 12 }, { a: [{ e: 'E2', n: 12 }] });
+    const added = new AddWins([['milk', 'a', 3]], { a: 3 });
+    expect(values(addWinsType.merge([removed, added], reg))).toEqual([]);
+    // No ancestry known: E2 is judged a root, and the add wins (conservative).
+    expect(values(addWinsType.merge([removed, added]))).toEqual(['milk']);
+  });
+
+  it('encodes its points and reads them back; an untagged set encodes as it always did', () => {
+    const set = new AddWins([['x', 'a', 12, 'E2'], ['y', 'b', 1]], { a: 12, b: 1 }, { a: [{ e: '', n: 7 }, { e: 'E2', n: 12 }] });
+    const back = addWinsType.decode(addWinsType.encode(set));
+    expect(back).toEqual(set);
+    expect(back.pts).toEqual(set.pts);
+    const plain = new AddWins([['y', 'b', 1]], { b: 1 });
+    expect(addWinsType.encode(plain)).toEqual(textPayload({ e: [['y', 'b', 1]], cc: { b: 1 } }));
+    expect('pts' in plain).toBe(false);
+    expect(() => addWinsType.decode(textPayload({ e: [], cc: { a: 3 }, pts: { a: [{ e: '', n: 3 }] } }))).toThrow(/context/);
   });
 });
