@@ -1,14 +1,14 @@
 // Stored records that name epochs (issue 10, stage 2 item 4 of docs/design/epochs-build.md), behind record()'s guard:
 // nothing writes such a record yet (record() refuses it); recordOf builds one for these round trips. Every adapter
-// keeps a dot's epoch, a delta base's and the context's points; the snapshot's compact form, which has no table of
-// epochs yet, leaves such a record in the log's form.
+// keeps a dot's epoch, a delta base's and the context's points; the snapshot's compact form names an epoch by an index
+// into its table of ids.
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compactable } from '../../adapters/fs/compact-record.js';
+import { compactable, decodeCompact, encodeCompact, IdTable, nameIds } from '../../adapters/fs/compact-record.js';
 import { fileStorage } from '../../adapters/fs/index.js';
 import { decodeRecord, encodeRecord, readRecordWith } from '../../adapters/fs/record.js';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
@@ -43,7 +43,7 @@ describe('records naming epochs', () => {
     expect('pts' in recordOf('k', { vs: [state.vs[0]!], cc: { a: 7 } }, 5)).toBe(false);
   });
 
-  it('the file log’s form keeps epochs of dots, bases and points (text and byte records); the compact form declines them', () => {
+  it('the file log’s form keeps epochs of dots, bases and points (text and byte records)', () => {
     const rec = recordOf('k', state, 5);
     const text = encodeRecord(rec);
     expect(typeof text.text).toBe('string');
@@ -56,8 +56,27 @@ describe('records naming epochs', () => {
     expect(back.pts).toEqual(state.pts);
     expect(back.vs[1]).toMatchObject({ r: 'a', ep: 'E2', n: 12 });
     expect(back.vs[3]!.x!.b).toEqual([['a', 12, 'E2'], ['b', 2]]);
-    expect(compactable(rec, T)).toBe(false);
-    expect(compactable(recordOf('k', { vs: [state.vs[0]!], cc: { a: 7 } }, 5), T)).toBe(true);
+  });
+
+  it('the snapshot’s compact form keeps them, each epoch an index into the snapshot’s table of ids', () => {
+    const rec = recordOf('k', state, 5);
+    expect(compactable(rec, T)).toBe(true);
+    const table = new IdTable();
+    const bytes = encodeCompact(rec, table, T);
+    expect(table.ids).toEqual(['a', 'E2', 'b']);
+    const back = decodeCompact(bytes, { ids: table.ids, base: T, used: table.used }, rec.seq, rec.h) as KeyRecord;
+    expect(shape(back)).toEqual(shape(rec));
+    // The compactor's count of the ids a carried record names takes its epochs too.
+    const carried = new IdTable(table.ids);
+    nameIds(bytes, carried);
+    expect(carried.used).toBe(3);
+    // Untagged: no epoch in the table, and no points.
+    const plain = recordOf('p', { vs: [state.vs[0]!], cc: { a: 7 } }, 6);
+    const plainTable = new IdTable();
+    const back2 = decodeCompact(encodeCompact(plain, plainTable, T), { ids: plainTable.ids, base: T, used: 1 }, 6, plain.h);
+    expect(plainTable.ids).toEqual(['a']);
+    expect('pts' in back2).toBe(false);
+    expect(shape(back2 as KeyRecord)).toEqual(shape(plain));
   });
 
   const adapters: Array<[string, () => Promise<{ open: () => StorageAdapter; done?: () => Promise<void> }>]> = [
