@@ -189,26 +189,40 @@ function decodePoints(raw: unknown, cc: Record<string, number>): EpochPoints | u
  * replica may hold for another item would instead drop that item everywhere.
  */
 function reissue<T>(set: AddWinsSet<T>, oldId: string, newId: string, base: readonly AddWinsSet<T>[]): AddWins<T> {
-  const known = Math.max(0, ...base.map((b) => b.cc[oldId] ?? 0));
+  // What the base knows of oldId's untagged tags (its untagged point): only those are suspect (as dvv.ts
+  // stripOwnDots: a restored branch's tags name their epoch, other dots than the lost branch's).
+  const known = Math.max(0, ...base.map((b) => untaggedPoint(b, oldId)));
   let n = Math.max(0, ...base.map((b) => b.cc[newId] ?? 0));
-  // Only untagged tags are suspect (as dvv.ts stripOwnDots: a restored branch's tags are other dots than the lost one's).
   const e = set.e.map((x): AddWinsEntry<T> => (x[1] === oldId && x[3] === undefined && x[2] > known ? [x[0], newId, ++n] : x));
   const cc: Record<string, number> = { ...set.cc };
   if (n > 0) cc[newId] = Math.max(cc[newId] ?? 0, n);
-  const mine = Math.min(cc[oldId] ?? 0, known);
-  if (mine > 0) cc[oldId] = mine;
-  else delete cc[oldId];
+  let pts = set.pts;
+  const points = pts?.[oldId];
+  if (points === undefined) {
+    const mine = Math.min(cc[oldId] ?? 0, known);
+    if (mine > 0) cc[oldId] = mine;
+    else delete cc[oldId];
+  } else {
+    // The untagged point cut back to `known`; points naming epochs stay (at least one: a replica is listed in
+    // `pts` only for one), the vector entry their highest counter.
+    const kept = points.flatMap((p) => (p.e !== '' || p.n <= known ? [p] : known > 0 ? [{ e: '', n: known }] : []));
+    pts = { ...pts, [oldId]: kept };
+    cc[oldId] = topCounter(kept);
+  }
   // A context counts tags without gaps: this one now covers `newId`'s tags below its own, so it must hold those
   // the base holds (a sibling re-issued before it), or a join would take them for removed. Siblings merge by this
   // join on every read anyway.
   const holders = base.filter((b) => (b.cc[newId] ?? 0) > 0);
   const tags = new Set<number>();
   for (const x of holders.flatMap((b) => b.e)) if (x[1] === newId && !tags.has(x[2])) e.push(x), tags.add(x[2]);
-  // Points naming epochs stay as they are, each replica's vector entry their highest counter again. (Left for stage 2,
-  // docs/design/epochs-build.md: cutting oldId's untagged point back to `known`, as dvv.ts stripOwnDots does.)
-  const pts = set.pts;
-  if (pts !== undefined) for (const r in pts) cc[r] = topCounter(pts[r]!);
   return holders.length ? joinAll([new AddWins(e, cc, pts), ...holders]) : new AddWins(e, cc, pts);
+}
+
+/** A set's untagged point of replica r: its vector entry, or where r has points, the untagged one's counter (0: none). */
+function untaggedPoint(s: AddWinsSet, r: string): number {
+  const points = s.pts?.[r];
+  if (points === undefined) return s.cc[r] ?? 0;
+  return points.find((p) => p.e === '')?.n ?? 0;
 }
 
 export const addWinsType: ValueType<AddWins> = {

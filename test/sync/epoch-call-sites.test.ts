@@ -205,4 +205,14 @@ describe('add-wins sets whose tags and context name epochs', () => {
     expect('pts' in plain).toBe(false);
     expect(() => addWinsType.decode(textPayload({ e: [], cc: { a: 3 }, pts: { a: [{ e: '', n: 3 }] } }))).toThrow(/context/);
   });
+
+  it('re-issue moves only untagged tags past what the base knew, and cuts only the untagged point', () => {
+    // old re-identifies; its base knew its untagged tags up to 5. (y, old, 9) is suspect; (z, old, 12, E5) is not.
+    const set = new AddWins([['x', 'old', 3], ['y', 'old', 9], ['z', 'old', 12, 'E5']], { old: 12 }, { old: [{ e: '', n: 9 }, { e: 'E5', n: 12 }] });
+    const baseSet = new AddWins([['x', 'old', 3]], { old: 5 });
+    const out = addWinsType.reissue!(set, 'old', 'new', [baseSet]);
+    expect(out.e).toEqual([['x', 'old', 3], ['y', 'new', 1], ['z', 'old', 12, 'E5']]);
+    expect(out.pts).toEqual({ old: [{ e: '', n: 5 }, { e: 'E5', n: 12 }] });
+    expect(out.cc).toEqual({ new: 1, old: 12 });
+  });
 });
