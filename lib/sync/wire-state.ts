@@ -126,18 +126,22 @@ export function ccIsDots(s: KeyState): boolean {
   return n === writers;
 }
 
+/** Per replica the highest counter of `vs`'s versions: the vector of the context they imply. */
+function dotsVector(vs: readonly StoredVersion[]): Record<string, number> {
+  const cc: Record<string, number> = {};
+  for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
+  return cc;
+}
+
 /**
  * The context a state's versions imply (what a state without an explicit context has): per replica the highest
  * counter of its versions; for a replica with a version naming an epoch, the points (epoch, highest counter) of its
  * versions, sorted by (epoch, counter).
  */
 export function dotsContext(vs: readonly StoredVersion[]): Causal {
-  const cc: Record<string, number> = {};
+  const cc = dotsVector(vs);
   let tagged: Map<string, Map<string, number>> | undefined;
-  for (const v of vs) {
-    cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
-    if (v.ep !== undefined) (tagged ??= new Map()).set(v.r, new Map());
-  }
+  for (const v of vs) if (v.ep !== undefined) (tagged ??= new Map()).set(v.r, new Map());
   if (tagged === undefined) return { cc };
   for (const v of vs) {
     const tops = tagged.get(v.r);
@@ -223,10 +227,9 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
     }
   }
   sortDots(vs);
-  if (!explicitCc) {
-    const implied = dotsContext(vs);
-    return implied.pts === undefined ? { vs, cc: implied.cc } : { vs, cc: implied.cc, pts: implied.pts };
-  }
+  // No version read here names an epoch (no protocol version carries one yet): the implied context is the vector of
+  // dotsContext, built without its wrapper (this runs for every key state received).
+  if (!explicitCc) return { vs, cc: dotsVector(vs) };
   const cc: Record<string, number> = {};
   const ncc = r.uint();
   if (ncc * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
