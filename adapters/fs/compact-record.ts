@@ -15,7 +15,7 @@
  * is the bytes it always was; one naming an epoch cannot be read by a release before epochs (an unknown kind),
  * which could not hold it anyway. `base` is an HLC time the snapshot names (its first record's), so times close to it
  * take few bytes. A record this form cannot hold (a version kept with its derivation, a number that is not a
- * non-negative safe integer, a text with a lone surrogate, a dot or context point naming an epoch) is stored in the log's form instead (record.ts), which
+ * non-negative safe integer, a text with a lone surrogate, an epoch label with one) is stored in the log's form instead (record.ts), which
  * never starts with 0x01.
  */
 import type { EpochPoints, Point, StoredVersion, VersionVector } from '../../lib/dvv.js';
