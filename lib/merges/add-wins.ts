@@ -80,7 +80,17 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
     added.add(k);
     e.push([item, replicaId, ++n]);
   }
-  return new AddWins(e, { ...s.cc, [replicaId]: n }, s.pts);
+  return new AddWins(e, { ...s.cc, [replicaId]: n }, withUntaggedPoint(s.pts, replicaId, n));
+}
+
+/**
+ * `pts` with r's untagged point raised to n (the new untagged tags' top, above every point of r), where r has points:
+ * their coverage is what the join reads, and a set's vector entry is its points' top (decodeSet checks it).
+ */
+function withUntaggedPoint(pts: EpochPoints | undefined, r: string, n: number): EpochPoints | undefined {
+  const points = pts?.[r];
+  if (points === undefined || n === topCounter(points)) return pts;
+  return { ...pts, [r]: [{ e: '', n }, ...points.filter((p) => p.e !== '')] };
 }
 
 export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWins<T> {
