@@ -28,3 +28,13 @@ describe('epochs2 review: add to a set whose context holds points of the adding 
     expect(addWinsType.encode(back)).toEqual(addWinsType.encode(added as AddWins));
   });
 });
+
+describe('epochs2 review: a decoded set covers the tags naming epochs it holds', () => {
+  // A tag naming an epoch is covered only by a point naming an epoch (an untagged point covers untagged dots
+  // only), so a set holding one with no points for its replica does not cover its own tag: no remove, here or
+  // anywhere its context travels, would ever drop it. decodeSet took such a payload.
+  it('decodeSet refuses a tag naming an epoch whose replica has no points in the set', () => {
+    const text = JSON.stringify({ e: [['tea', ME, 2, 'EpochX']], cc: { [ME]: 2 } });
+    expect(() => addWinsType.decode(new TextEncoder().encode(text))).toThrow(TypeError);
+  });
+});
