@@ -162,7 +162,8 @@ function decodeSet(raw: unknown): AddWins {
   for (const x of s.e as unknown[]) {
     const tagged = Array.isArray(x) && x.length === 4;
     if (!Array.isArray(x) || (x.length !== 3 && !tagged) || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || (cc[x[1]] ?? 0) < x[2]) throw new TypeError('not an add-wins entry');
-    if (tagged && !isReplicaId(x[3])) throw new TypeError('not an add-wins entry');
+    // A tag naming an epoch is covered only by a point naming one: its replica must have points (pts lists only such).
+    if (tagged && (!isReplicaId(x[3]) || pts?.[x[1]] === undefined)) throw new TypeError('not an add-wins entry');
     e.push(tagged ? [x[0], x[1], x[2], x[3] as string] : [x[0], x[1], x[2]]);
   }
   return new AddWins(e, cc, pts);
