@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { covers, coversDot, join, joinWith, update, updateWith, type KeyState, type StoredVersion, type VersionVector } from '../../lib/dvv.js';
 import { Epochs } from '../../lib/epoch-points.js';
 import { AddWins, addWinsType, merge as addWinsMerge, type AddWinsEntry, type AddWinsSet } from '../../lib/merges/add-wins.js';
+import { forkBefore, impossibleClaim } from '../../lib/restore-claims.js';
 import { ccIsDots, dotsContext } from '../../lib/sync/wire-state.js';
 import { normal, opsWithRestoresArb, simulate } from '../support/dvv-sim.js';
 
@@ -193,6 +194,65 @@ describe('epochs2 review: untagged states judged with a registry that knows epoc
           expect(implied.pts).toBeUndefined();
           expect(implied.cc).toEqual(mainImplied(s.vs));
         }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+// ---- restore claims: main's judgement of our own versions (lib/restore-claims.ts before the branch) ----
+
+function mainImpossibleClaim(states: ReadonlyArray<readonly [string, KeyState]>, me: string, top: number, held: ReadonlyArray<KeyState | undefined>): number {
+  let worst = 0;
+  const check = (n: number) => {
+    if (n > worst && n > top) worst = n;
+  };
+  for (let i = 0; i < states.length; i++) {
+    const s = states[i]![1];
+    const c = s.cc[me];
+    if (typeof c === 'number') check(c);
+    for (const v of s.vs) {
+      if (v.r !== me) continue;
+      check(v.n);
+      if (v.n > worst && !covers((held[i] ?? { vs: [], cc: {} }).cc, me, v.n)) worst = v.n;
+    }
+  }
+  return worst;
+}
+
+function mainForkBefore(point: number, states: ReadonlyArray<readonly [string, KeyState]>, held: ReadonlyArray<KeyState | undefined>, me: string, history: ReadonlyArray<readonly [string, number]>): number {
+  let p = point;
+  const parted = (n: number) => {
+    if (n > p) return;
+    for (let j = history.length - 1; j >= 0; j--) {
+      if (history[j]![1] < n) {
+        p = Math.min(p, history[j]![1]);
+        return;
+      }
+    }
+    p = 0;
+  };
+  for (let i = 0; i < states.length; i++) {
+    const s = states[i]![1];
+    const seen = held[i]?.cc[me] ?? 0;
+    const c = s.cc[me];
+    if (typeof c === 'number' && c > seen) parted(c);
+    for (const v of s.vs) if (v.r === me && v.n > seen) parted(v.n);
+  }
+  return p;
+}
+
+describe('epochs2 review: restore claims judge untagged versions of ours as main did', () => {
+  it('impossibleClaim and forkBefore under a knowing registry equal main’s', () => {
+    const reg = knowingRegistry();
+    fc.assert(
+      fc.property(opsWithRestoresArb, fc.array(fc.tuple(fc.nat(), fc.option(fc.nat())), { minLength: 1, maxLength: 5 }), fc.nat(12), fc.nat(12), (ops, picks, top, point) => {
+        const { pool } = simulate(ops);
+        const states = picks.map(([i], k) => ['k' + k, pool[i % pool.length]!] as const);
+        const held = picks.map(([, j]) => (j === null ? undefined : pool[j % pool.length]!));
+        const history: Array<readonly [string, number]> = [['e1', 0], ['e2', 3], ['e3', 7]];
+        expect(impossibleClaim(states, 'a', top, undefined, held, reg)).toBe(mainImpossibleClaim(states, 'a', top, held));
+        expect(forkBefore(point, states, held, 'a', history, reg)).toBe(mainForkBefore(point, states, held, 'a', history));
       }),
       { numRuns: RUNS },
     );
