@@ -20,6 +20,8 @@ import type { KeyRecord } from './storage.js';
 /** A version as stored in a chain (plain data: JSON or structured clone). */
 export interface ChainVersion {
   r: string;
+  /** The dot's epoch, where it names one (no stored record holds such a version yet: record.ts refuses it). */
+  ep?: string;
   n: number;
   t: number;
   c: number;
@@ -29,8 +31,13 @@ export interface ChainVersion {
   x?: { b: readonly Dot[]; s: number; d: Uint8Array };
 }
 
-function holdsDot(rec: KeyRecord, r: string, n: number): boolean {
-  for (const v of rec.vs) if (v.r === r && v.n === n && !v.d) return true;
+/**
+ * Whether `rec` holds the live version of dot (r, n, ep) (the whole dot: a counter under another epoch is another
+ * dot). Its parts, not a `Dot`: chainForm asks for every live version of every stored record (IndexedDB: each put of
+ * a key it holds), and building a `Dot` there cost an array per version.
+ */
+function holdsDot(rec: KeyRecord, r: string, n: number, ep: string | undefined): boolean {
+  for (const v of rec.vs) if (v.r === r && v.n === n && v.ep === ep && !v.d) return true;
   return false;
 }
 
@@ -39,25 +46,36 @@ function holdsDot(rec: KeyRecord, r: string, n: number): boolean {
  * alone). Throws DeltaError when a version must be stored whole and its value cannot be made here.
  */
 export function chainForm(rec: KeyRecord, prev: KeyRecord | undefined): { vs: ChainVersion[]; chained: boolean } {
+  // A loop into an array of its final length, not `map` with a closure writing `chained`: that closure's context
+  // is allocated per call unless the optimizer inlines the callback, which it stopped doing once the epoch checks
+  // made the function larger (IndexedDB stores each put of a key it holds through here).
   let chained = false;
-  const vs = rec.vs.map((v): ChainVersion => {
+  const vs = new Array<ChainVersion>(rec.vs.length);
+  for (let i = 0; i < rec.vs.length; i++) {
+    const v = rec.vs[i]!;
     const out: ChainVersion = { r: v.r, n: v.n, t: v.t, c: v.c };
+    vs[i] = out;
+    if (v.ep !== undefined) out.ep = v.ep;
     if (v.d) {
       out.d = 1;
-      return out;
+      continue;
     }
-    if (prev && holdsDot(prev, v.r, v.n)) {
+    if (prev && holdsDot(prev, v.r, v.n, v.ep)) {
       chained = true;
       out.p = 1;
-      return out;
+      continue;
     }
     const x = v.x;
-    if (prev && x && x.b.every(([r, n]) => holdsDot(prev, r, n))) chained = true;
+    if (prev && x && basesHeld(prev, x.b)) chained = true;
     else out.v = valueOf(v);
     if (x) out.x = { b: x.b, s: x.s, d: x.d };
-    return out;
-  });
+  }
   return { vs, chained };
+}
+
+function basesHeld(prev: KeyRecord, b: readonly Dot[]): boolean {
+  for (const d of b) if (!holdsDot(prev, d[0], d[1], d[2])) return false;
+  return true;
 }
 
 /** Whether every live version of `rec` holds its value (storing it whole materializes nothing). */
@@ -92,21 +110,21 @@ export function isChainedForm(vs: readonly ChainVersion[]): boolean {
  * read). Throws when `prev` is needed and lacks a version they refer to (the caller reports the key CORRUPT).
  */
 export function unchain(vs: readonly ChainVersion[], prev: KeyRecord | undefined): StoredVersion[] {
-  const find = (r: string, n: number) => {
-    const v = prev?.vs.find((u) => u.r === r && u.n === n && !u.d);
-    if (!v) throw new Error(`the previous record lacks ${r}:${n}`);
+  const find = (r: string, n: number, ep: string | undefined) => {
+    const v = prev?.vs.find((u) => u.r === r && u.n === n && u.ep === ep && !u.d);
+    if (!v) throw new Error(`the previous record lacks ${r}:${n}${ep === undefined ? '' : '@' + ep}`);
     return v;
   };
   return vs.map((j): StoredVersion => {
-    const fields = { r: j.r, n: j.n, t: j.t, c: j.c };
+    const fields = j.ep === undefined ? { r: j.r, n: j.n, t: j.t, c: j.c } : { r: j.r, ep: j.ep, n: j.n, t: j.t, c: j.c };
     if (j.d) return { ...fields, d: 1 };
-    if (j.p) return find(j.r, j.n);
+    if (j.p) return find(j.r, j.n, j.ep);
     if (!j.x) {
       if (j.v === undefined) throw new Error('a version without its value');
       return { ...fields, v: j.v };
     }
     const x = { b: j.x.b, s: j.x.s, d: j.x.d };
     if (j.v !== undefined) return { ...fields, v: j.v, x };
-    return derivedFrom(fields, x.b.map(([r, n]) => find(r, n)), x.d, x.s);
+    return derivedFrom(fields, x.b.map((d) => find(d[0], d[1], d[2])), x.d, x.s);
   });
 }

@@ -7,7 +7,7 @@
  * link it came from, so it is not echoed back); other tabs' commits are reported alike (external.ts).
  */
 import { AckTracker } from './acks.js';
-import { contradiction, EMPTY_STATE, joinWith, sameState, type KeyState, type VersionVector } from './dvv.js';
+import { contradiction, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
 import { Epochs } from './epoch-points.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
@@ -131,6 +131,9 @@ export class ReplicaCore {
       get seenSeq() {
         return core.seenSeq;
       },
+      get epochs() {
+        return core.epochs;
+      },
       tick: () => this.clock.tick(),
       sawSeq: (seq) => void (seq > this.seenSeq && (this.seenSeq = seq)),
       minted: (seq) => this.claims.minted(seq),
@@ -237,7 +240,7 @@ export class ReplicaCore {
    * A local write (local-write.ts). `produce` sees the current record inside the transaction and returns what to
    * write, or undefined to write nothing. `ctx` is what the write supersedes (default: everything stored).
    */
-  write(space: string, key: string, produce: Produce | WriteContent, ctx?: VersionVector): Promise<KeyRecord | undefined> {
+  write(space: string, key: string, produce: Produce | WriteContent, ctx?: Causal): Promise<KeyRecord | undefined> {
     if (this.closed) return Promise.reject(new ConcordError('CLOSED', 'the replica is closed'));
     const w = new LocalWrite(this.writeHost, space, key, produce, ctx);
     // A promise chain rather than an async function: one promise less per write on the hottest path.
@@ -254,7 +257,7 @@ export class ReplicaCore {
    * storage cannot — then nothing ran; use `write`. Saves the promises of a transaction on the hottest path
    * (Space.put). Throws what `produce` throws.
    */
-  writeNow<R>(space: string, key: string, produce: Produce | WriteContent, ctx: VersionVector | undefined, receiver: WriteReceiver<R>): R | Promise<R> | typeof LATER {
+  writeNow<R>(space: string, key: string, produce: Produce | WriteContent, ctx: Causal | undefined, receiver: WriteReceiver<R>): R | Promise<R> | typeof LATER {
     this.assertOpen();
     if (!this.storage.transactNow) return LATER;
     return writeNow(this.storage, new LocalWrite(this.writeHost, space, key, produce, ctx), receiver) ?? LATER;
@@ -299,7 +302,7 @@ export class ReplicaCore {
       changes.length = 0;
       let seq = lastSeq ?? 0;
       // Counters of ours that are no dot of this storage's history: it lacks a history of ours (restore-claims.ts).
-      claim = this.claims.check(entries, prevs, me, seq, history);
+      claim = this.claims.check(entries, prevs, me, seq, history, epochs);
       if (claim) tx.setMeta(CLAIM_META, claim);
       for (let i = 0; i < entries.length; i++) {
         const [key, remote] = entries[i]!;

@@ -17,7 +17,7 @@
  * may differ from `next` in bytes (a Yjs merge is not byte-canonical) but never in value, which is what a dot names.
  * Only typed values have deltas; plain, rich and binary values always travel whole.
  */
-import type { Derivation, Dot, StoredVersion } from './dvv.js';
+import { dotOf, type Derivation, type Dot, type StoredVersion } from './dvv.js';
 import { valueType, type ValueType } from './typed.js';
 import { applyWorking, encodeFollowed, follow } from './working-copies.js';
 import { encodedSize, encodeTyped, sameEncoding, typedParts, TYPED, type EncodedValue } from './values.js';
@@ -216,7 +216,7 @@ export function sizeBound(v: StoredVersion): number {
  * A version whose value is `apply(merge(value(base…)), delta)`, held as that until read. `base`: live versions of one
  * type with deltas, in canonical order; `s`: the seq of the local record they were read from.
  */
-export function derive(fields: { r: string; n: number; t: number; c: number }, base: readonly StoredVersion[], delta: Uint8Array, s: number): StoredVersion {
+export function derive(fields: { r: string; ep?: string; n: number; t: number; c: number }, base: readonly StoredVersion[], delta: Uint8Array, s: number): StoredVersion {
   if (base.length === 0) throw new DeltaError('a delta needs a base');
   const name = versionType(base[0]!);
   const type = deltaType(name);
@@ -225,7 +225,7 @@ export function derive(fields: { r: string; n: number; t: number; c: number }, b
 }
 
 /** `derive` without its checks, for derivations read back from storage (a type not loaded here fails when read). */
-export function derivedFrom(fields: { r: string; n: number; t: number; c: number }, base: readonly StoredVersion[], delta: Uint8Array, s: number): StoredVersion {
+export function derivedFrom(fields: { r: string; ep?: string; n: number; t: number; c: number }, base: readonly StoredVersion[], delta: Uint8Array, s: number): StoredVersion {
   const name = versionType(base[0]!);
   const type = deltaType(name);
   let k = 0;
@@ -242,8 +242,10 @@ export function derivedFrom(fields: { r: string; n: number; t: number; c: number
   }
   const header = 2 + name.length;
   const z = type?.applySize ? header + type.applySize(Math.max(0, size - header), delta) : Infinity;
-  const x: Held = { b: base.map((v) => [v.r, v.n] as Dot), d: delta, s, base, k: k + 1, z, cb, rs, up: base.length === 1 ? linkOf(base[0]!) : undefined };
-  return { r: fields.r, n: fields.n, t: fields.t, c: fields.c, x }; // a literal: an optimized spread makes a hidden class per version (record.ts)
+  const x: Held = { b: base.map(dotOf), d: delta, s, base, k: k + 1, z, cb, rs, up: base.length === 1 ? linkOf(base[0]!) : undefined };
+  // Literals: an optimized spread makes a hidden class per version (record.ts).
+  if (fields.ep !== undefined) return { r: fields.r, ep: fields.ep, n: fields.n, t: fields.t, c: fields.c, x };
+  return { r: fields.r, n: fields.n, t: fields.t, c: fields.c, x };
 }
 
 /**

@@ -34,15 +34,25 @@ export type { EpochPoints, EpochRegistry, Point } from './epoch-points.js';
 /** replicaId → highest counter seen, for one key. Entries exist only for replicas that wrote the key. */
 export type VersionVector = Readonly<Record<string, number>>;
 
-/** A dot: (replicaId, counter). */
-export type Dot = readonly [r: string, n: number];
+/** A dot as a delta base names it: (replicaId, counter), and the epoch where the version's dot names one (dvv.ts StoredVersion.ep). */
+export type Dot = readonly [r: string, n: number, ep?: string];
+
+/** A version's dot as a delta base names it (no third element for an untagged dot: stored and sent as before). */
+export function dotOf(v: { readonly r: string; readonly ep?: string; readonly n: number }): Dot {
+  return v.ep === undefined ? [v.r, v.n] : [v.r, v.n, v.ep];
+}
+
+/** Whether version `v` has dot `d` (the whole dot: replica, counter and epoch). */
+export function isDot(v: { readonly r: string; readonly ep?: string; readonly n: number }, d: Dot): boolean {
+  return v.r === d[0] && v.n === d[1] && v.ep === d[2];
+}
 
 /**
  * How a version's value derives from other versions (docs/deltas.md): `value ≡ apply(merge(value(b…)), d)`. A
  * derivation is only a way to carry or store the value: the dot still names the full value.
  */
 export interface Derivation {
-  /** The base dots, in canonical order (replicaId, then counter). */
+  /** The base dots, in canonical order (replicaId, then counter, then epoch: untagged first). */
   readonly b: readonly Dot[];
   /** The delta, in its type's own encoding (no typed-value header). */
   readonly d: Uint8Array;
@@ -317,10 +327,14 @@ export function updateWith(reg: EpochRegistry, state: KeyState, ctx: Causal, ver
   return withContext(vs, mergeCausal(reg, mergeCausal(reg, state, ctx), own));
 }
 
-/** Whether a state holds a dot or a context point naming an epoch (none of the stored and wire forms carries one yet). */
+/** Whether a state holds a dot, a delta base or a context point naming an epoch (none of the stored and wire forms carries one yet). */
 export function namesEpochs(s: KeyState): boolean {
   if (s.pts !== undefined) return true;
-  for (const v of s.vs) if (v.ep !== undefined) return true;
+  for (const v of s.vs) {
+    if (v.ep !== undefined) return true;
+    // A delta base naming an epoch (no stored or wire form of a base carries one yet).
+    if (v.x !== undefined) for (const b of v.x.b) if (b[2] !== undefined) return true;
+  }
   return false;
 }
 

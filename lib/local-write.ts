@@ -4,7 +4,7 @@
  * The transaction reads the key and the replica's sequence, mints the dot above both, and stores the new record;
  * after it is durable the change is reported (and may leave for peers: a dot leaves its replica only once durable).
  */
-import { EMPTY_STATE, update, type VersionVector } from './dvv.js';
+import { EMPTY_STATE, updateWith, type Causal, type EpochRegistry } from './dvv.js';
 import type { Hlc } from './hlc.js';
 import { record, versionFor, type WriteContent } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
@@ -13,6 +13,8 @@ import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 export interface WriteHost {
   /** The replica id that mints the dot. */
   readonly id: string;
+  /** The epoch ancestry the write judges its context's coverage by (ReplicaCore.epochs). */
+  readonly epochs: EpochRegistry;
   tick(): Hlc;
   /** The highest log seq this instance knows of; a transaction finding the log past it reads the stored identity first. */
   readonly seenSeq: number;
@@ -57,7 +59,8 @@ export class LocalWrite {
     readonly space: string,
     readonly key: string,
     private readonly produce: Produce | WriteContent,
-    readonly ctx: VersionVector | undefined,
+    /** What the write supersedes: a context read earlier (points naming epochs included), or undefined for all it finds. */
+    readonly ctx: Causal | undefined,
   ) {
     this.hlc = host.tick();
   }
@@ -109,7 +112,7 @@ export class LocalWrite {
     tx.setMeta('seq', seq);
     const version = versionFor(content, { r, n: seq, t: this.hlc.ms, c: this.hlc.logical }, current);
     const base = current ?? EMPTY_STATE;
-    const state = update(base, this.ctx ?? base.cc, version);
+    const state = updateWith(this.host.epochs, base, this.ctx ?? base, version);
     const next = record(this.key, state, seq);
     tx.put(this.space, this.key, next);
     if (!this.appliedLater) this.host.applied(this.space, this.key, seq);

@@ -23,7 +23,8 @@
  * never been opened before, or that re-identified in this open cannot be shown a genuine claim until it is
  * opened again — no copy of it can exist yet — so it ignores them (SECURITY.md).
  */
-import { covers, EMPTY_STATE, type KeyState } from './dvv.js';
+import { coversDot, EMPTY_STATE, type KeyState } from './dvv.js';
+import { NO_EPOCHS, type EpochRegistry } from './epoch-points.js';
 import { restorePoint, type EpochEntry } from './epochs.js';
 
 /** Storage meta naming a claim seen and not yet acted on. */
@@ -82,9 +83,10 @@ export class ClaimWatch {
     me: string,
     top: number,
     history: readonly EpochEntry[],
+    reg: EpochRegistry = NO_EPOCHS,
   ): RestoreClaim | undefined {
-    if (!this.on || impossibleClaim(states, me, top, this.own, held) === 0) return undefined;
-    return { id: me, point: forkBefore(restorePoint(history, top, undefined), states, held, me, history) };
+    if (!this.on || impossibleClaim(states, me, top, this.own, held, reg) === 0) return undefined;
+    return { id: me, point: forkBefore(restorePoint(history, top, undefined), states, held, me, history, reg) };
   }
 }
 
@@ -139,6 +141,7 @@ export function impossibleClaim(
   top: number,
   own: OwnDots | undefined,
   held?: ReadonlyArray<KeyState | undefined>,
+  reg: EpochRegistry = NO_EPOCHS,
 ): number {
   let worst = 0;
   const check = (n: number) => {
@@ -151,7 +154,7 @@ export function impossibleClaim(
     for (const v of s.vs) {
       if (v.r !== me) continue;
       check(v.n);
-      if (held && v.n > worst && !covers((held[i] ?? EMPTY_STATE).cc, me, v.n)) worst = v.n;
+      if (held && v.n > worst && !coversDot(reg, held[i] ?? EMPTY_STATE, me, v.ep, v.n)) worst = v.n;
     }
   }
   return worst;
@@ -172,6 +175,7 @@ export function forkBefore(
   held: ReadonlyArray<KeyState | undefined>,
   me: string,
   history: readonly EpochEntry[],
+  reg: EpochRegistry = NO_EPOCHS,
 ): number {
   let p = point;
   const parted = (n: number) => {
@@ -186,10 +190,13 @@ export function forkBefore(
   };
   for (let i = 0; i < states.length; i++) {
     const s = states[i]![1];
-    const seen = held[i]?.cc[me] ?? 0;
+    const mine = held[i] ?? EMPTY_STATE;
+    // A context's counter against ours (cc: the highest counter of a replica's points); a version by whole dot, as the
+    // registry judges our points (the vector alone would take a dot of a lost branch for one our state has seen).
+    const seen = mine.cc[me] ?? 0;
     const c = s.cc[me];
     if (typeof c === 'number' && c > seen) parted(c);
-    for (const v of s.vs) if (v.r === me && v.n > seen) parted(v.n);
+    for (const v of s.vs) if (v.r === me && !coversDot(reg, mine, me, v.ep, v.n)) parted(v.n);
   }
   return p;
 }

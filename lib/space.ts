@@ -4,7 +4,7 @@
  */
 import { LATER, type ReplicaCore, type StoredChange, type WriteContent } from './core.js';
 import type { WriteReceiver } from './local-write.js';
-import { decodeContext, sameState, type VersionVector } from './dvv.js';
+import { decodeCausal, sameState, type Causal } from './dvv.js';
 import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
 import type { KeyRecord } from './storage.js';
@@ -124,7 +124,7 @@ export class Space {
   private store(key: string, value: unknown, options?: WriteOptions): Promise<WriteResult> {
     // Not an async function (one promise less per put); bad input still rejects, it never throws.
     let v: EncodedValue;
-    let ctx: VersionVector | undefined;
+    let ctx: Causal | undefined;
     try {
       checkKey(key);
       this.assertWritable();
@@ -314,7 +314,7 @@ export class Space {
     // and only if the key is still in the state that was read: a write committed meanwhile already superseded
     // (some of) those siblings, and writing their merge beside it would bring them back.
     const content: WriteContent = view.repair === 'delete' ? { d: true } : { v: encodeValue(view.result!.value, this.host.maxValueBytes) };
-    const repaired = await this.core.write(this.name, key, (cur) => (cur && sameState(cur, rec) ? content : undefined), rec.cc);
+    const repaired = await this.core.write(this.name, key, (cur) => (cur && sameState(cur, rec) ? content : undefined), rec);
     if (!repaired || view.repair === 'delete') return view.result;
     const after = this.view(key, repaired, undefined)?.result;
     return after && !after.conflict ? { ...view.result!, versions: after.versions, context: after.context } : view.result;
@@ -330,12 +330,12 @@ export class Space {
     waiting: (on) => this.host.writing?.(on),
   };
 
-  private resultOf(key: string, ctx: VersionVector | undefined, rec: KeyRecord | undefined): WriteResult {
-    return new WriteResult(this.core, this.name, key, rec?.seq ?? 0, rec ? rec.cc : (ctx ?? {}));
+  private resultOf(key: string, ctx: Causal | undefined, rec: KeyRecord | undefined): WriteResult {
+    return rec ? new WriteResult(this.core, this.name, key, rec.seq, rec.cc, rec.pts) : new WriteResult(this.core, this.name, key, 0, ctx?.cc ?? {}, ctx?.pts);
   }
 
   /** Writes `produce`'s content (a put passes the content itself), superseding `ctx` or what the replica holds. */
-  private commit(key: string, produce: ((cur: KeyRecord | undefined) => WriteContent | undefined) | WriteContent, ctx?: VersionVector): Promise<WriteResult> {
+  private commit(key: string, produce: ((cur: KeyRecord | undefined) => WriteContent | undefined) | WriteContent, ctx?: Causal): Promise<WriteResult> {
     // Where the storage commits at once, the write costs one promise: the one returned (memory: resolved already;
     // files: resolved once the record was fsynced).
     let now: WriteResult | Promise<WriteResult> | typeof LATER;
@@ -371,9 +371,12 @@ function missingTypeError(type: string, key: string): ConcordError {
   return new ConcordError('TYPE_NOT_LOADED', `"${key}" holds concurrent "${type}" values that this replica cannot merge: ${fix}. Until then get() shows them as unmerged siblings (conflict: true) and writes nothing back.`);
 }
 
-function contextOption(options: WriteOptions | undefined): VersionVector | undefined {
+function contextOption(options: WriteOptions | undefined): Causal | undefined {
   if (options?.context === undefined) return undefined;
-  const ctx = decodeContext(options.context);
+  const ctx = decodeCausal(options.context);
   if (!ctx) throw new ConcordError('INVALID_CONTEXT', 'context is not one returned by get() or put()');
+  // The write path judges points naming epochs (ReplicaCore.epochs), but no stored record holds them yet
+  // (record.ts refuses such a state: docs/design/epochs-build.md, stage 2), and no read returns such a context.
+  if (ctx.pts !== undefined) throw new ConcordError('INVALID_CONTEXT', 'context names epochs, which this release does not store yet');
   return ctx;
 }

@@ -19,6 +19,7 @@
  * to `TypedBytes`, the payload with its type name, which re-encodes to the same bytes when put back. Only its
  * merge is missing; see view.ts for what a read does then.
  */
+import type { EpochRegistry } from './epoch-points.js';
 import { ConcordError } from './errors.js';
 
 export interface ValueType<T = unknown> {
@@ -29,8 +30,11 @@ export interface ValueType<T = unknown> {
   encode(value: T): Uint8Array;
   /** Validates and decodes a payload; throws on a malformed one. */
   decode(payload: Uint8Array): T;
-  /** The join of two or more values of this type; canonical (see above). */
-  merge(values: readonly T[]): T;
+  /**
+   * The join of two or more values of this type; canonical (see above). `epochs`: the ancestry a type whose own dots
+   * name epochs judges them by (add-wins sets); none known when absent.
+   */
+  merge(values: readonly T[], epochs?: EpochRegistry): T;
   /** Whether two values are the same value (default: equal encodings). */
   equals?(a: T, b: T): boolean;
   /** A delta that turns `base` into `next` (undefined: none smaller than the full value). */

@@ -78,7 +78,7 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
   }
   const problems = malformed ? { malformed } : {};
   if (versions.length === 0) return malformed ? { result: undefined, repair: false, ...problems } : undefined;
-  const context = encodeContext(state.cc);
+  const context = encodeContext(state.cc, state.pts);
 
   // Equal values count as one: the representative of a value is its first (latest) version.
   const distinct: VersionInfo[] = [];

@@ -3,7 +3,7 @@
  * (`synced`) or several (`replicated`), from the acknowledgements the replica tracks (acks.ts).
  */
 import type { ReplicaCore } from './core.js';
-import { encodeContext, type VersionVector } from './dvv.js';
+import { encodeContext, type EpochPoints, type VersionVector } from './dvv.js';
 import type { Context, Durability } from './types.js';
 
 /** The outcome of a write: durable locally when you hold it. */
@@ -33,11 +33,13 @@ export class WriteResult {
     /** The write's position in this replica's change log (0 for a write that changed nothing). */
     readonly seq: number,
     private readonly cc: VersionVector,
+    /** The context's points naming epochs, if it holds any (dvv.ts KeyState.pts). */
+    private readonly pts?: EpochPoints,
   ) {}
 
   /** The causal context of the key right after this write. */
   get context(): Context {
-    return (this.contextText ??= encodeContext(this.cc));
+    return (this.contextText ??= encodeContext(this.cc, this.pts));
   }
 
   /** 'local', 'synced' (a relay or peer stored it), or 'replicated' (relays report at least two of them hold it). */

@@ -4,21 +4,30 @@
  * snapshot's table of ids, and numbers are varints:
  *
  *   0x01 ‖ flags ‖ [src: len ‖ UTF-8] ‖ count of versions ‖ versions ‖ count of context entries ‖ entries
- *   version: kind (0 tombstone, 1 text value, 2 byte value) ‖ id ‖ n ‖ zigzag(t − base) ‖ c ‖ [value: len ‖ bytes]
+ *        ‖ [count of replicas with points ‖ per replica: id ‖ count of points ‖ points]
+ *   version: kind (0 tombstone, 1 text value, 2 byte value; + 4: the dot names an epoch) ‖ id ‖ [epoch]
+ *            ‖ n ‖ zigzag(t − base) ‖ c ‖ [value: len ‖ bytes]
  *   entry:   id ‖ counter
+ *   point:   epoch + 1 (0: the untagged epoch) ‖ counter
  *
- * flags bit 0: `src` follows. `base` is an HLC time the snapshot names (its first record's), so times close to it
+ * flags bit 0: `src` follows; bit 1: the context's points follow (dvv.ts KeyState.pts: some name an epoch). An epoch
+ * label is an index into the same table as replica ids (both are short base64url strings). A record naming no epoch
+ * is the bytes it always was; one naming an epoch cannot be read by a release before epochs (an unknown kind),
+ * which could not hold it anyway. `base` is an HLC time the snapshot names (its first record's), so times close to it
  * take few bytes. A record this form cannot hold (a version kept with its derivation, a number that is not a
- * non-negative safe integer, a text with a lone surrogate) is stored in the log's form instead (record.ts), which
+ * non-negative safe integer, a text with a lone surrogate, an epoch label with one) is stored in the log's form instead (record.ts), which
  * never starts with 0x01.
  */
-import type { StoredVersion, VersionVector } from '../../lib/dvv.js';
+import type { EpochPoints, Point, StoredVersion, VersionVector } from '../../lib/dvv.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { wellFormed } from '../../lib/values.js';
 import { ByteReader, ByteWriter } from './bytes.js';
 import type { StoredRecord } from './record.js';
 
 const compactError = (why: string) => new Error(`a compact record: ${why}`);
+const fail = (why: string): never => {
+  throw new Error(why);
+};
 
 export const COMPACT_RECORD = 0x01;
 
@@ -71,22 +80,38 @@ export class IdTable {
 /** Counts the ids a compact record names into `table` (its bytes copied as they are); throws on malformed bytes. */
 export function nameIds(b: Buffer, table: IdTable): void {
   const r = new ByteReader(b, 1, b.length, compactError);
-  if (r.uint() & 1) r.skip();
+  const flags = r.uint();
+  if (flags & 1) r.skip();
   const nv = r.uint();
   for (let i = 0; i < nv; i++) {
     const kind = r.uint();
     table.name(r.uint());
+    if (kind & TAGGED) table.name(r.uint());
     r.uint();
     r.uint();
     r.uint();
-    if (kind !== 0) r.skip();
+    if ((kind & 3) !== 0) r.skip();
   }
   const ne = r.uint();
   for (let i = 0; i < ne; i++) {
     table.name(r.uint());
     r.uint();
   }
+  if (!(flags & 2)) return;
+  const np = r.uint();
+  for (let i = 0; i < np; i++) {
+    table.name(r.uint());
+    const count = r.uint();
+    for (let j = 0; j < count; j++) {
+      const e = r.uint();
+      if (e > 0) table.name(e - 1);
+      r.uint();
+    }
+  }
 }
+
+/** Version kind bit: the dot names an epoch (its index follows the replica id's). */
+const TAGGED = 4;
 
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 const MAX_SPAN = 2 ** 51;
@@ -95,7 +120,11 @@ const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 
 /** Whether `rec` fits the compact form with times counted from `base`. */
 export function compactable(rec: KeyRecord, base: number): boolean {
+  if (rec.pts !== undefined) {
+    for (const r in rec.pts) for (const p of rec.pts[r]!) if (!isCount(p.n) || !wellFormed(p.e)) return false;
+  }
   for (const v of rec.vs) {
+    if (v.ep !== undefined && !wellFormed(v.ep)) return false;
     if (v.x || !isCount(v.n) || !isCount(v.c) || !Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
     if (!v.d && v.v === undefined) return false;
     if (v.d && v.v !== undefined) return false;
@@ -111,13 +140,14 @@ export function compactable(rec: KeyRecord, base: number): boolean {
 export function encodeCompact(rec: KeyRecord, table: IdTable, base: number): Buffer {
   const w = new ByteWriter();
   w.uint(COMPACT_RECORD);
-  w.uint(rec.src === undefined ? 0 : 1);
+  w.uint((rec.src === undefined ? 0 : 1) | (rec.pts === undefined ? 0 : 2));
   if (rec.src !== undefined) w.text(rec.src);
   w.uint(rec.vs.length);
   for (const v of rec.vs) {
     const value = v.v;
-    w.uint(v.d ? 0 : typeof value === 'string' ? 1 : 2);
+    w.uint((v.d ? 0 : typeof value === 'string' ? 1 : 2) | (v.ep === undefined ? 0 : TAGGED));
     w.uint(table.of(v.r));
+    if (v.ep !== undefined) w.uint(table.of(v.ep));
     w.uint(v.n);
     w.uint(zigzag(v.t - base));
     w.uint(v.c);
@@ -129,6 +159,19 @@ export function encodeCompact(rec: KeyRecord, table: IdTable, base: number): Buf
   for (const r of rs) {
     w.uint(table.of(r));
     w.uint(rec.cc[r]!);
+  }
+  if (rec.pts !== undefined) {
+    const tagged = Object.keys(rec.pts);
+    w.uint(tagged.length);
+    for (const r of tagged) {
+      const points = rec.pts[r]!;
+      w.uint(table.of(r));
+      w.uint(points.length);
+      for (const p of points) {
+        w.uint(p.e === '' ? 0 : table.of(p.e) + 1);
+        w.uint(p.n);
+      }
+    }
   }
   return Buffer.from(w.done());
 }
@@ -155,17 +198,22 @@ export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: st
   for (let i = 0; i < nv; i++) {
     const kind = uint();
     const r = id();
+    const ep = kind & TAGGED ? id() : undefined;
     const n = uint();
     const t = unzigzag(uint()) + ctx.base;
     const c = uint();
-    if (kind === 0) vs[i] = { r, n, t, c, d: 1 };
-    else if (kind === 1) {
+    let v: StoredVersion;
+    if ((kind & 3) === 0) v = { r, n, t, c, d: 1 };
+    else if ((kind & 3) === 1) {
       const [s, e] = run();
-      vs[i] = { r, n, t, c, v: b.toString('utf8', s, e) };
-    } else if (kind === 2) {
+      v = { r, n, t, c, v: b.toString('utf8', s, e) };
+    } else if ((kind & 3) === 2) {
       const [s, e] = run();
-      vs[i] = { r, n, t, c, v: new Uint8Array(b.subarray(s, e)) };
+      v = { r, n, t, c, v: new Uint8Array(b.subarray(s, e)) };
     } else throw new Error('an unknown version kind');
+    if (kind > (TAGGED | 3)) throw new Error('an unknown version kind');
+    // A dot naming an epoch: its fields in the log form's order (r, ep, n, …).
+    vs[i] = ep === undefined ? v : Object.assign({ r, ep }, v);
   }
   const ne = uint();
   const cc: Record<string, number> = {};
@@ -175,8 +223,25 @@ export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: st
     if (r === '__proto__') Object.defineProperty(cc, r, { value: uint(), enumerable: true, writable: true, configurable: true });
     else cc[r] = uint();
   }
+  let pts: Record<string, Point[]> | undefined;
+  if (flags & 2) {
+    pts = {};
+    const np = uint();
+    for (let i = 0; i < np; i++) {
+      const r = id();
+      if (cc[r] === undefined || r in pts) throw new Error('points outside the context');
+      const count = uint();
+      if (count > b.length) throw new Error('more points than bytes');
+      const points: Point[] = [];
+      for (let j = 0; j < count; j++) {
+        const e = uint();
+        points.push({ e: e === 0 ? '' : ctx.ids[e - 1] ?? fail('an epoch outside the table'), n: uint() });
+      }
+      pts[r] = points;
+    }
+  }
   if (reader.at !== b.length) throw new Error('trailing bytes after a compact record');
-  const rec: { vs: StoredVersion[]; cc: VersionVector; seq: number; h: string; src?: string } = { vs, cc, seq, h };
+  const rec: { vs: StoredVersion[]; cc: VersionVector; pts?: EpochPoints; seq: number; h: string; src?: string } = pts === undefined ? { vs, cc, seq, h } : { vs, cc, pts, seq, h };
   if (src !== undefined) rec.src = src;
   return rec;
 }

@@ -5,11 +5,12 @@
  *
  *   0x00 ‖ u32 LE length of J ‖ J ‖ the byte areas, raw, in version order
  *
- * where J is the record's JSON with each version written as {r, n, t, c, d?} and its value as one of
+ * where J is the record's JSON (its context points `pts` where any names an epoch) with each version written as
+ * {r, ep?, n, t, c, d?} (ep: the dot's epoch, where it names one) and its value as one of
  *   v: "text"                 a text value
  *   v: length                 a byte value (its bytes in the byte area)
  *   p: 1                      the same version as in the key's previous record (a dot names one value)
- *   x: [bases, s, length]     derived from versions of the key's previous record (docs/deltas.md): the delta's
+ *   x: [bases, s, length]     (a base: [r, n] or [r, n, epoch]) derived from versions of the key's previous record (docs/deltas.md): the delta's
  *                             bytes in the byte area; with `v` too, the value is whole and the derivation is kept
  *                             (the sync engine sends it to peers holding the bases)
  * A record with `p` or an `x` without `v` is a *chained* record: it is read with the key's previous record
@@ -25,6 +26,7 @@ const BINARY_RECORD = 0x00;
 
 interface VersionJson {
   r: string;
+  ep?: string;
   n: number;
   t: number;
   c: number;
@@ -58,7 +60,7 @@ export function encodeRecord(rec: KeyRecord, prev?: KeyRecord): { text: string |
     }
     return out;
   });
-  const json = Buffer.from(JSON.stringify({ vs, cc: rec.cc, seq: rec.seq, h: rec.h, ...(rec.src !== undefined ? { src: rec.src } : {}) }), 'utf8');
+  const json = Buffer.from(JSON.stringify({ vs, cc: rec.cc, ...(rec.pts !== undefined ? { pts: rec.pts } : {}), seq: rec.seq, h: rec.h, ...(rec.src !== undefined ? { src: rec.src } : {}) }), 'utf8');
   let total = 5 + json.length;
   for (const b of areas) total += b.length;
   const out = Buffer.allocUnsafe(total);
@@ -110,7 +112,7 @@ export function decodeRecord(bytes: Buffer, compact?: CompactContext, seq = 0, h
     if (v !== undefined) out.v = typeof v === 'string' ? v : area(v);
     if (x) {
       if (!Array.isArray(x) || !Array.isArray(x[0]) || typeof x[1] !== 'number') throw new Error('a malformed derivation');
-      out.x = { b: x[0].map(([r, n]) => [String(r), Number(n)] as Dot), s: x[1], d: area(x[2]) };
+      out.x = { b: x[0].map(([r, n, e]) => (e === undefined ? [String(r), Number(n)] : [String(r), Number(n), String(e)]) as Dot), s: x[1], d: area(x[2]) };
     }
     return out;
   });

@@ -17,7 +17,10 @@ export interface ReadRecord {
 }
 
 function row(rec: KeyRecord, vs: StoredRow['vs']): StoredRow {
-  return rec.src === undefined ? { vs, cc: rec.cc } : { vs, cc: rec.cc, src: rec.src };
+  const out: StoredRow = rec.src === undefined ? { vs, cc: rec.cc } : { vs, cc: rec.cc, src: rec.src };
+  // Points only where a context names an epoch (no record holds one yet: record.ts); untagged rows are as they were.
+  if (rec.pts !== undefined) out.pts = rec.pts;
+  return out;
 }
 
 /** The key's record from its head, root and chain rows (in seq order). Throws CORRUPT when they do not fit. */
@@ -25,8 +28,8 @@ export function assemble(head: Head, root: StoredRow, rows: readonly StoredRow[]
   const ch = head.ch ?? 0;
   try {
     if (rows.length !== ch) throw new Error(`${rows.length} chain rows where the head says ${ch}`);
-    let rec: KeyRecord = { vs: unchain(root.vs, undefined), cc: root.cc, seq: head.seq, h: head.h, ...(root.src !== undefined ? { src: root.src } : {}) };
-    for (const r of rows) rec = { vs: unchain(r.vs, rec), cc: r.cc, seq: head.seq, h: head.h, ...(r.src !== undefined ? { src: r.src } : {}) };
+    let rec: KeyRecord = { vs: unchain(root.vs, undefined), cc: root.cc, ...(root.pts !== undefined ? { pts: root.pts } : {}), seq: head.seq, h: head.h, ...(root.src !== undefined ? { src: root.src } : {}) };
+    for (const r of rows) rec = { vs: unchain(r.vs, rec), cc: r.cc, ...(r.pts !== undefined ? { pts: r.pts } : {}), seq: head.seq, h: head.h, ...(r.src !== undefined ? { src: r.src } : {}) };
     return { rec, ch };
   } catch (cause) {
     throw new ConcordError('CORRUPT', `the stored record of ${JSON.stringify(head.k)} in space ${JSON.stringify(head.s)} does not read back`, { cause });

@@ -36,7 +36,9 @@ async function readHeads(tx: ReadTx, space: string, keys: readonly string[]): Pr
 }
 
 function rowOf(e: WrittenEntry): StoredRow {
-  return e.src === undefined ? { vs: e.vs, cc: e.cc } : { vs: e.vs, cc: e.cc, src: e.src };
+  const row: StoredRow = e.src === undefined ? { vs: e.vs, cc: e.cc } : { vs: e.vs, cc: e.cc, src: e.src };
+  if (e.pts !== undefined) row.pts = e.pts;
+  return row;
 }
 
 function corrupt(e: BatchEntry): ConcordError {

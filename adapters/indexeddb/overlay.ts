@@ -134,7 +134,7 @@ export function needsFolded(entries: readonly BatchEntry[]): boolean {
 
 function recordOf(e: WrittenEntry, prev: KeyRecord | undefined): KeyRecord {
   try {
-    return { vs: unchain(e.vs, prev), cc: e.cc, seq: e.seq, h: e.h, ...(e.src !== undefined ? { src: e.src } : {}) };
+    return { vs: unchain(e.vs, prev), cc: e.cc, ...(e.pts !== undefined ? { pts: e.pts } : {}), seq: e.seq, h: e.h, ...(e.src !== undefined ? { src: e.src } : {}) };
   } catch (cause) {
     throw new ConcordError('CORRUPT', `the stored record of ${JSON.stringify(e.k)} in space ${JSON.stringify(e.s)} does not read back`, { cause });
   }

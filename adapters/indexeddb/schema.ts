@@ -49,6 +49,8 @@ export interface Head {
 export interface StoredRow {
   vs: ChainVersion[];
   cc: KeyState['cc'];
+  /** The context's points, where one names an epoch (dvv.ts KeyState.pts). */
+  pts?: KeyState['pts'];
   src?: string;
 }
 

@@ -222,6 +222,7 @@ export class Batch {
         // is stored whole (the fold then drops its old chain rows).
         const form = storedForm(rec, read?.get(key));
         const e: WrittenEntry = { s: space, k: key, seq: rec.seq, h: rec.h, vs: form.row.vs, cc: form.row.cc };
+        if (form.row.pts !== undefined) e.pts = form.row.pts;
         if (form.row.src !== undefined) e.src = form.row.src;
         if (form.chained) e.c = 1;
         entries.push(e);

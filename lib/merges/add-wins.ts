@@ -12,25 +12,37 @@
  * replica computed from the same state would reuse a dot. Values are `AddWins` instances (frozen, entries
  * sorted): canonical. The helpers also accept the plain `{ e, cc }` objects stored before sets carried their type.
  */
+import { coversDot, isReplicaId, mergeCausal, type EpochPoints, type Point } from '../dvv.js';
+import { NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
 import { canonicalKey, compareValues } from '../equal.js';
 import { parseTextPayload, textPayload } from '../payload.js';
 import type { ValueType } from '../typed.js';
 import type { MergeFn } from '../types.js';
 
-/** [item, replicaId, counter] */
-export type AddWinsEntry<T = unknown> = readonly [T, string, number];
+/**
+ * [item, replicaId, counter], and the tag's epoch where it names one (dvv.ts: a dot (r, e, n); no tag names one yet:
+ * `add` mints untagged tags).
+ */
+export type AddWinsEntry<T = unknown> = readonly [T, string, number, string?];
 
 export interface AddWinsSet<T = unknown> {
   readonly e: ReadonlyArray<AddWinsEntry<T>>;
+  /** Per replica the highest counter of its tags seen (for one in `pts`, only an upper bound, as dvv.ts KeyState.cc). */
   readonly cc: Readonly<Record<string, number>>;
+  /** The context's points of replicas with a point naming an epoch (dvv.ts KeyState.pts); absent when none has. */
+  readonly pts?: EpochPoints;
 }
 
 export class AddWins<T = unknown> implements AddWinsSet<T> {
   readonly e: ReadonlyArray<AddWinsEntry<T>>;
   readonly cc: Readonly<Record<string, number>>;
-  constructor(e: AddWinsEntry<T>[], cc: Record<string, number>) {
+  // Declared only: an untagged set has no `pts` field at all.
+  declare readonly pts?: EpochPoints;
+  constructor(e: AddWinsEntry<T>[], cc: Record<string, number>, pts?: EpochPoints) {
     this.e = Object.freeze(e.sort(compareEntries));
     this.cc = Object.freeze(sortedCc(cc));
+    // Only where a point names an epoch: an untagged set has the fields (and the encoding) it always had.
+    if (pts !== undefined) this.pts = pts;
     Object.freeze(this);
   }
 }
@@ -48,8 +60,13 @@ function check<T>(s: unknown): AddWinsSet<T> {
 }
 
 function compareEntries(a: AddWinsEntry, b: AddWinsEntry): number {
-  return compareValues(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2]);
+  const ea = a[3] ?? '';
+  const eb = b[3] ?? '';
+  return compareValues(a[0], b[0]) || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[2] - b[2]) || (ea < eb ? -1 : ea > eb ? 1 : 0);
 }
+
+/** A tag's whole dot as one string (replica ids and epochs hold no space). */
+const tagOf = (x: AddWinsEntry): string => (x[3] === undefined ? x[1] + ':' + x[2] : x[1] + ':' + x[2] + ' ' + x[3]);
 
 export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWins<T> {
   const s = set ? check<T>(set) : empty<T>();
@@ -63,7 +80,17 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
     added.add(k);
     e.push([item, replicaId, ++n]);
   }
-  return new AddWins(e, { ...s.cc, [replicaId]: n });
+  return new AddWins(e, { ...s.cc, [replicaId]: n }, withUntaggedPoint(s.pts, replicaId, n));
+}
+
+/**
+ * `pts` with r's untagged point raised to n (the new untagged tags' top, above every point of r), where r has points:
+ * their coverage is what the join reads, and a set's vector entry is its points' top (decodeSet checks it).
+ */
+function withUntaggedPoint(pts: EpochPoints | undefined, r: string, n: number): EpochPoints | undefined {
+  const points = pts?.[r];
+  if (points === undefined || n === topCounter(points)) return pts;
+  return { ...pts, [r]: [{ e: '', n }, ...points.filter((p) => p.e !== '')] };
 }
 
 export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWins<T> {
@@ -72,6 +99,7 @@ export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWin
   return new AddWins(
     s.e.filter((x) => !keys.has(canonicalKey(x[0]))),
     { ...s.cc },
+    s.pts,
   );
 }
 
@@ -98,20 +126,24 @@ function sortedCc(cc: Record<string, number>): Record<string, number> {
   return out;
 }
 
-function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>): AddWins<T> {
-  const id = (x: AddWinsEntry) => x[1] + ':' + x[2];
-  const inB = new Set(b.e.map(id));
-  const inA = new Set(a.e.map(id));
-  const seen = (cc: Readonly<Record<string, number>>, x: AddWinsEntry) => (cc[x[1]] ?? 0) >= x[2];
-  const e = [...a.e.filter((x) => inB.has(id(x)) || !seen(b.cc, x)), ...b.e.filter((x) => !inA.has(id(x)) && !seen(a.cc, x))];
-  const cc: Record<string, number> = { ...a.cc };
-  for (const r in b.cc) cc[r] = Math.max(cc[r] ?? 0, b.cc[r]!);
-  return new AddWins(e, cc);
+/**
+ * The join: a tag survives unless the other set has seen it (its context covers the whole dot, judged by `reg`'s
+ * ancestry of epochs) and no longer holds it. Untagged sets join as they always did (the registry changes nothing
+ * for them). Which registry a typed merge may judge by is left to stage 2 (docs/design/epochs-build.md): a merge
+ * must give every replica the same value, so it cannot judge by ancestry one replica knows and another does not.
+ */
+function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>, reg: EpochRegistry): AddWins<T> {
+  const inB = new Set(b.e.map(tagOf));
+  const inA = new Set(a.e.map(tagOf));
+  const seen = (s: AddWinsSet<T>, x: AddWinsEntry) => coversDot(reg, s, x[1], x[3], x[2]);
+  const e = [...a.e.filter((x) => inB.has(tagOf(x)) || !seen(b, x)), ...b.e.filter((x) => !inA.has(tagOf(x)) && !seen(a, x))];
+  const ctx = mergeCausal(reg, a, b);
+  return new AddWins(e, { ...ctx.cc }, ctx.pts);
 }
 
-function joinAll<T>(sets: readonly AddWinsSet<T>[]): AddWins<T> {
+function joinAll<T>(sets: readonly AddWinsSet<T>[], reg: EpochRegistry = NO_EPOCHS): AddWins<T> {
   const all = sets.map((s) => check<T>(s));
-  return all.slice(1).reduce<AddWins<T>>((acc, s) => join(acc, s), join(all[0]!, all[0]!));
+  return all.slice(1).reduce<AddWins<T>>((acc, s) => join(acc, s, reg), join(all[0]!, all[0]!, reg));
 }
 
 /** As a merge function (registering it is no longer needed; it still merges plain `{ e, cc }` siblings). */
@@ -125,12 +157,39 @@ function decodeSet(raw: unknown): AddWins {
     if (r === '__proto__' || r.length === 0 || r.length > 64 || !Number.isSafeInteger(n) || (n as number) < 0) throw new TypeError('not an add-wins context');
     cc[r] = n as number;
   }
+  const pts = decodePoints((s as { pts?: unknown }).pts, cc);
   const e: AddWinsEntry[] = [];
   for (const x of s.e as unknown[]) {
-    if (!Array.isArray(x) || x.length !== 3 || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || (cc[x[1]] ?? 0) < x[2]) throw new TypeError('not an add-wins entry');
-    e.push([x[0], x[1], x[2]]);
+    const tagged = Array.isArray(x) && x.length === 4;
+    if (!Array.isArray(x) || (x.length !== 3 && !tagged) || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || (cc[x[1]] ?? 0) < x[2]) throw new TypeError('not an add-wins entry');
+    // A tag naming an epoch is covered only by a point naming one: its replica must have points (pts lists only such).
+    if (tagged && (!isReplicaId(x[3]) || pts?.[x[1]] === undefined)) throw new TypeError('not an add-wins entry');
+    e.push(tagged ? [x[0], x[1], x[2], x[3] as string] : [x[0], x[1], x[2]]);
   }
-  return new AddWins(e, cc);
+  return new AddWins(e, cc, pts);
+}
+
+/** A set's points (absent: none); each replica's sorted, naming an epoch, its highest counter its `cc` entry. */
+function decodePoints(raw: unknown, cc: Record<string, number>): EpochPoints | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TypeError('not an add-wins context');
+  const pts: Record<string, readonly Point[]> = {};
+  for (const [r, list] of Object.entries(raw as object)) {
+    if (!isReplicaId(r) || !Array.isArray(list) || list.length === 0 || cc[r] === undefined) throw new TypeError('not an add-wins context');
+    const points: Point[] = [];
+    let top = 0;
+    for (const p of list as unknown[]) {
+      const { e, n } = (p ?? {}) as { e?: unknown; n?: unknown };
+      if ((e !== '' && !isReplicaId(e)) || typeof e !== 'string' || !Number.isSafeInteger(n) || (n as number) < 1) throw new TypeError('not an add-wins context');
+      const last = points[points.length - 1];
+      if (last && (last.e > e || (last.e === e))) throw new TypeError('not an add-wins context');
+      points.push({ e, n: n as number });
+      top = Math.max(top, n as number);
+    }
+    if (top !== cc[r] || points.every((p) => p.e === '')) throw new TypeError('not an add-wins context');
+    pts[r] = points;
+  }
+  return Object.keys(pts).length > 0 ? pts : undefined;
 }
 
 /**
@@ -141,28 +200,47 @@ function decodeSet(raw: unknown): AddWins {
  * replica may hold for another item would instead drop that item everywhere.
  */
 function reissue<T>(set: AddWinsSet<T>, oldId: string, newId: string, base: readonly AddWinsSet<T>[]): AddWins<T> {
-  const known = Math.max(0, ...base.map((b) => b.cc[oldId] ?? 0));
+  // What the base knows of oldId's untagged tags (its untagged point): only those are suspect (as dvv.ts
+  // stripOwnDots: a restored branch's tags name their epoch, other dots than the lost branch's).
+  const known = Math.max(0, ...base.map((b) => untaggedPoint(b, oldId)));
   let n = Math.max(0, ...base.map((b) => b.cc[newId] ?? 0));
-  const e = set.e.map((x): AddWinsEntry<T> => (x[1] === oldId && x[2] > known ? [x[0], newId, ++n] : x));
+  const e = set.e.map((x): AddWinsEntry<T> => (x[1] === oldId && x[3] === undefined && x[2] > known ? [x[0], newId, ++n] : x));
   const cc: Record<string, number> = { ...set.cc };
   if (n > 0) cc[newId] = Math.max(cc[newId] ?? 0, n);
-  const mine = Math.min(cc[oldId] ?? 0, known);
-  if (mine > 0) cc[oldId] = mine;
-  else delete cc[oldId];
+  let pts = set.pts;
+  const points = pts?.[oldId];
+  if (points === undefined) {
+    const mine = Math.min(cc[oldId] ?? 0, known);
+    if (mine > 0) cc[oldId] = mine;
+    else delete cc[oldId];
+  } else {
+    // The untagged point cut back to `known`; points naming epochs stay (at least one: a replica is listed in
+    // `pts` only for one), the vector entry their highest counter.
+    const kept = points.flatMap((p) => (p.e !== '' || p.n <= known ? [p] : known > 0 ? [{ e: '', n: known }] : []));
+    pts = { ...pts, [oldId]: kept };
+    cc[oldId] = topCounter(kept);
+  }
   // A context counts tags without gaps: this one now covers `newId`'s tags below its own, so it must hold those
   // the base holds (a sibling re-issued before it), or a join would take them for removed. Siblings merge by this
   // join on every read anyway.
   const holders = base.filter((b) => (b.cc[newId] ?? 0) > 0);
   const tags = new Set<number>();
   for (const x of holders.flatMap((b) => b.e)) if (x[1] === newId && !tags.has(x[2])) e.push(x), tags.add(x[2]);
-  return holders.length ? joinAll([new AddWins(e, cc), ...holders]) : new AddWins(e, cc);
+  return holders.length ? joinAll([new AddWins(e, cc, pts), ...holders]) : new AddWins(e, cc, pts);
+}
+
+/** A set's untagged point of replica r: its vector entry, or where r has points, the untagged one's counter (0: none). */
+function untaggedPoint(s: AddWinsSet, r: string): number {
+  const points = s.pts?.[r];
+  if (points === undefined) return s.cc[r] ?? 0;
+  return points.find((p) => p.e === '')?.n ?? 0;
 }
 
 export const addWinsType: ValueType<AddWins> = {
   name: 'add-wins',
   is: (v): v is AddWins => v instanceof AddWins,
-  encode: (s) => textPayload({ e: s.e, cc: s.cc }),
+  encode: (s) => textPayload(s.pts === undefined ? { e: s.e, cc: s.cc } : { e: s.e, cc: s.cc, pts: s.pts }),
   decode: (payload) => decodeSet(parseTextPayload(payload)),
-  merge: (values) => joinAll(values),
+  merge: (values, epochs) => joinAll(values, epochs),
   reissue: (value, oldId, newId, base) => reissue(value, oldId, newId, base),
 };

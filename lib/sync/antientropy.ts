@@ -101,7 +101,7 @@ export async function fillRanges(
       if (s && s.vs.length > MAX_CLAIMED_VERSIONS) {
         keys.push([k, EMPTY_STATE]);
         whole?.push(k);
-      } else if (s) keys.push([k, { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: 0, c: 0, d: 1 } : { r: v.r, n: v.n, t: 0, c: 0 })), cc: s.cc }]);
+      } else if (s) keys.push([k, claimOf(s)]);
       else if (it.kind === 'keys') keys.push([k, EMPTY_STATE]);
     }
     out.push({ ...it, keys });
@@ -127,6 +127,18 @@ export function exchange(mine: KeyState | undefined, theirs: KeyState | undefine
     inform = theirs.vs.some((v) => !v.d && held(v));
   }
   return { send: send || inform, want };
+}
+
+/**
+ * A key's claimed state: its dots without values or times. Epochs and points stay (the peer judges the claim by
+ * them: as a vector alone, a context with points would cover dots it never saw); ae-codec.ts writeDots refuses a
+ * claim that names epochs until the protocol carries them.
+ */
+function claimOf(s: KeyState): KeyState {
+  const vs = s.vs.map((v) =>
+    v.ep !== undefined ? { r: v.r, ep: v.ep, n: v.n, t: 0, c: 0, ...(v.d ? { d: 1 as const } : {}) } : v.d ? { r: v.r, n: v.n, t: 0, c: 0, d: 1 as const } : { r: v.r, n: v.n, t: 0, c: 0 },
+  );
+  return s.pts === undefined ? { vs, cc: s.cc } : { vs, cc: s.cc, pts: s.pts };
 }
 
 /** Answers the peer's turn. */
@@ -223,6 +235,8 @@ export interface InProcessResult {
 export interface Side {
   tree: MerkleTree;
   states: ReadonlyMap<string, KeyState>;
+  /** The side's epoch ancestry (ReplicaCore.epochs), which its `exchange` judges by; none known when absent. */
+  epochs?: EpochRegistry;
 }
 
 /** Runs anti-entropy between two in-process sides (no transport): which keys go which way, in how many turns. */
@@ -247,7 +261,7 @@ export async function runAntiEntropy(a: Side, b: Side, run = 1): Promise<InProce
     for (const k of turn.want) if (receiver.states.has(k)) sends = !!sent.add(k);
     const want: string[] = [];
     for (const k of new Set([...next.send, ...next.want])) {
-      const x = exchange(receiver.states.get(k), next.theirs.get(k));
+      const x = exchange(receiver.states.get(k), next.theirs.get(k), receiver.epochs);
       if (x.send) sends = !!sent.add(k);
       if (x.want) want.push(k);
     }

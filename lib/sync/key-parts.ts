@@ -20,6 +20,7 @@
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type Changes, type Entry, type Message, type Part } from './messages.js';
+import { sortDots } from './wire-state.js';
 
 /** The first protocol version with PART. */
 export const KEY_PARTS = 10;
@@ -85,10 +86,8 @@ export function partFrames(space: string, entry: Entry, maxFrameBytes: number, e
 /** The last frame of a key in parts: the message it belonged to, with the key's context and no versions. */
 export function lastOfParts(m: Changes): Changes {
   const [key, state] = m.entries[0]!;
-  return { ...m, entries: [[key, { vs: [], cc: state.cc }]] };
+  return { ...m, entries: [[key, state.pts === undefined ? { vs: [], cc: state.cc } : { vs: [], cc: state.cc, pts: state.pts }]] };
 }
-
-const byDot = (a: StoredVersion, b: StoredVersion) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n);
 
 /** The receiver's side: the parts of one key state of a connection, until the frame that ends it. */
 export class PartStaging {
@@ -111,13 +110,13 @@ export class PartStaging {
       throw new ProtocolError(`the parts of "${this.key}" in space "${this.space}" were not followed by its context`);
     }
     const [key, last] = m.entries[0]!;
-    const vs = [...this.vs, ...last.vs].sort(byDot);
+    const vs = [...this.vs, ...last.vs];
     this.key = undefined;
     this.vs = [];
     this.bytes = 0;
-    for (let i = 1; i < vs.length; i++) if (vs[i]!.r === vs[i - 1]!.r && vs[i]!.n === vs[i - 1]!.n) throw new ProtocolError('duplicate dot in a state');
+    sortDots(vs);
     for (const v of vs) if ((last.cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
-    return { ...m, entries: [[key, { vs, cc: last.cc }]] };
+    return { ...m, entries: [[key, last.pts === undefined ? { vs, cc: last.cc } : { vs, cc: last.cc, pts: last.pts }]] };
   }
 
   private stage(m: Part, frameBytes: number): undefined {

@@ -20,16 +20,17 @@
  * Bounded: at most MAX_KEYS keys per link (the least recently used go).
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
-import { coversDot, dotTest, join, namesEpochs, type KeyState, type StoredVersion } from '../dvv.js';
-import { NO_EPOCHS } from '../epoch-points.js';
+import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
+import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry } from './messages.js';
 import { WHOLE, type Form } from './wire-state.js';
 
 const MAX_KEYS = 4096;
 const HELD: Form = { kind: 'held' };
 
-function holdsDot(s: KeyState, r: string, n: number): boolean {
-  for (const v of s.vs) if (v.r === r && v.n === n) return true;
+/** Whether `s` holds the version of dot `d` (a delta base: the whole dot). */
+function holdsDot(s: KeyState, d: Dot): boolean {
+  for (const v of s.vs) if (isDot(v, d)) return true;
   return false;
 }
 
@@ -62,6 +63,11 @@ export class PeerModel {
   /** Per space, the cursor the peer held for our log when our stream started. */
   private readonly from = new Map<string, number>();
 
+  constructor(
+    /** The epoch ancestry coverage is judged by (ReplicaCore.epochs): asked at each use, as the replica learns epochs. */
+    private readonly epochs: () => EpochRegistry = () => NO_EPOCHS,
+  ) {}
+
   streamFrom(space: string, from: number): void {
     this.from.set(space, from);
   }
@@ -69,11 +75,12 @@ export class PeerModel {
   /** The peer holds (at least) `state` of the key: it sent it or said so (`told`), or it will have joined what we send. */
   observe(space: string, key: string, state: KeyState, told = false): void {
     const id = space + '\u0000' + key;
-    const dots = remember(this.states, id, state);
+    const reg = this.epochs();
+    const dots = remember(reg, this.states, id, state);
     if (!told) return;
     // A key new to both maps gets the same (immutable) dots in each.
     if (dots !== undefined && !this.told.has(id)) setRecent(this.told, id, dots);
-    else remember(this.told, id, state);
+    else remember(reg, this.told, id, state);
   }
 
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
@@ -92,6 +99,7 @@ export class PeerModel {
   forms(space: string, entries: readonly Entry[], repair: boolean): { forms: Map<StoredVersion, Form>; bad: string[] } {
     const forms = new Map<StoredVersion, Form>();
     const bad: string[] = [];
+    const reg = this.epochs();
     for (const [key, s] of entries) {
       const id = space + '\u0000' + key;
       const known = this.whole.has(id) ? undefined : (repair ? this.told : this.states).get(id);
@@ -100,9 +108,9 @@ export class PeerModel {
       for (const v of s.vs) {
         if (v.d) continue;
         let form: Form | undefined;
-        if (known && (held!(v) || coversDot(NO_EPOCHS, known, v.r, v.ep, v.n))) form = HELD;
+        if (known && (held!(v) || coversDot(reg, known, v.r, v.ep, v.n))) form = HELD;
         else if (v.x && !repair && !this.whole.has(id) && !this.noDeltas.has(versionType(v))) {
-          const d = deltaFor(v, known ? (x) => x.b.every(([r, n]) => holdsDot(known, r, n)) : (x) => x.s <= from);
+          const d = deltaFor(v, known ? (x) => x.b.every((d) => holdsDot(known, d)) : (x) => x.s <= from);
           if (d) form = { kind: 'delta', b: d.b, d: d.d };
         }
         if (form) forms.set(v, form);
@@ -114,9 +122,10 @@ export class PeerModel {
 
   /** A frame went: the peer will hold its states; keys sent whole no longer need to be. */
   sent(space: string, entries: readonly Entry[], forms: ReadonlyMap<StoredVersion, Form>): void {
+    const reg = this.epochs();
     for (const [key, s] of entries) {
       const id = space + '\u0000' + key;
-      if (this.states.has(id)) remember(this.states, id, s);
+      if (this.states.has(id)) remember(reg, this.states, id, s);
       else {
         // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
         let dots = sentDots.get(s);
@@ -129,10 +138,10 @@ export class PeerModel {
 }
 
 /** Joins `state` into what `map` holds of `id`, as dots, most recent last; the least recent goes past MAX_KEYS. */
-function remember(map: Map<string, KeyState>, id: string, state: KeyState): KeyState | undefined {
+function remember(reg: EpochRegistry, map: Map<string, KeyState>, id: string, state: KeyState): KeyState | undefined {
   const known = map.get(id);
   if (known) map.delete(id);
-  const dots = dotsOf(known ? join(known, state) : state);
+  const dots = dotsOf(known ? joinWith(reg, known, state) : state);
   setRecent(map, id, dots);
   return known ? undefined : dots;
 }

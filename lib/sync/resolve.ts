@@ -23,7 +23,7 @@
  */
 import type { ReplicaCore } from '../core.js';
 import { checkReceived, derive, takesDeltas, versionType } from '../deltas.js';
-import { coversDot, firstMinted, sameDot, type StoredVersion } from '../dvv.js';
+import { coversDot, firstMinted, isDot, sameDot, type StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';
 import type { Entry } from './messages.js';
 import { needsResolving, type WireVersion } from './wire-state.js';
@@ -73,8 +73,8 @@ export async function resolveEntries(core: ReplicaCore, space: string, entries: 
         break;
       }
       const bases: StoredVersion[] = [];
-      for (const [r, n] of v.x!.b) {
-        const b = rec?.vs.find((u) => u.r === r && u.n === n);
+      for (const d of v.x!.b) {
+        const b = rec?.vs.find((u) => isDot(u, d));
         if (b) bases.push(b);
       }
       if (bases.length < v.x!.b.length) {
@@ -87,14 +87,14 @@ export async function resolveEntries(core: ReplicaCore, space: string, entries: 
         break;
       }
       try {
-        const derived = derive({ r: v.r, n: v.n, t: v.t, c: v.c }, bases, v.x!.d, rec!.seq);
+        const derived = derive(v.ep === undefined ? { r: v.r, n: v.n, t: v.t, c: v.c } : { r: v.r, ep: v.ep, n: v.n, t: v.t, c: v.c }, bases, v.x!.d, rec!.seq);
         checkReceived(derived, maxValueBytes);
         vs.push(derived);
       } catch (e) {
         throw new ProtocolError(`a delta for "${key}" that does not apply to its base here: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    if (lack === undefined) ready.push([key, { vs, cc: s.cc }]);
+    if (lack === undefined) ready.push([key, s.pts === undefined ? { vs, cc: s.cc } : { vs, cc: s.cc, pts: s.pts }]);
     else {
       missing.push([key, lack]);
       if (clash) clashes.add(key);

@@ -21,7 +21,7 @@
  * them into stored versions against the receiver's records, or refuses the frame.
  */
 import { valueOf } from '../deltas.js';
-import { namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
+import { namesEpochs, sameDot, samePoints, sameVector, type Causal, type Dot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
 import { invalidEncoding } from '../values.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 
@@ -76,6 +76,8 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
     const form = forms?.get(v) ?? WHOLE;
     if (form.kind === 'held') w.uint(v.c * 4 + FORM_HELD);
     else if (form.kind === 'delta') {
+      // A base composed from a chain's link (peer-model.ts) need not be among the state's own: checked here too.
+      for (const d of form.b) if (d[2] !== undefined) throw new Error('concord: a delta base naming an epoch cannot be sent yet');
       w.uint(v.c * 4 + FORM_DELTA);
       const only = form.b.length === 1 ? form.b[0]! : undefined;
       if (only && only[0] === v.r) w.uint(zigzag(v.n - only[1]) * 2);
@@ -102,8 +104,17 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
   }
 }
 
-/** Whether a state's context is its versions' own dots (then it is not written). */
+/**
+ * Whether a state's context is its versions' own dots (then it is not written): per replica the highest counter of
+ * its versions, and where a version names an epoch, exactly the points (epoch, highest counter) of its versions
+ * (`dotsContext`). Registry-free, so a context with a point no version names, or one a version's epoch would make
+ * redundant, is written out.
+ */
 export function ccIsDots(s: KeyState): boolean {
+  if (namesEpochs(s)) {
+    const implied = dotsContext(s.vs);
+    return sameVector(implied.cc, s.cc) && samePoints(implied.pts, s.pts);
+  }
   let n = 0;
   for (const r in s.cc) {
     n++;
@@ -115,13 +126,56 @@ export function ccIsDots(s: KeyState): boolean {
   return n === writers;
 }
 
+/** Per replica the highest counter of `vs`'s versions: the vector of the context they imply. */
+function dotsVector(vs: readonly StoredVersion[]): Record<string, number> {
+  const cc: Record<string, number> = {};
+  for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
+  return cc;
+}
+
+/**
+ * The context a state's versions imply (what a state without an explicit context has): per replica the highest
+ * counter of its versions; for a replica with a version naming an epoch, the points (epoch, highest counter) of its
+ * versions, sorted by (epoch, counter).
+ */
+export function dotsContext(vs: readonly StoredVersion[]): Causal {
+  const cc = dotsVector(vs);
+  let tagged: Map<string, Map<string, number>> | undefined;
+  for (const v of vs) if (v.ep !== undefined) (tagged ??= new Map()).set(v.r, new Map());
+  if (tagged === undefined) return { cc };
+  for (const v of vs) {
+    const tops = tagged.get(v.r);
+    const e = v.ep ?? '';
+    if (tops !== undefined) tops.set(e, Math.max(tops.get(e) ?? 0, v.n));
+  }
+  const pts: Record<string, readonly Point[]> = {};
+  for (const r of [...tagged.keys()].sort()) {
+    pts[r] = [...tagged.get(r)!].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([e, n]) => ({ e, n }));
+  }
+  return { cc, pts };
+}
+
+/** Canonical order of a state's versions: replica, counter, then epoch (untagged first), as dvv.ts keeps them. */
+export function byDot(a: { readonly r: string; readonly n: number; readonly ep?: string }, b: { readonly r: string; readonly n: number; readonly ep?: string }): number {
+  if (a.r !== b.r) return a.r < b.r ? -1 : 1;
+  if (a.n !== b.n) return a.n - b.n;
+  const ea = a.ep ?? '';
+  const eb = b.ep ?? '';
+  return ea < eb ? -1 : ea > eb ? 1 : 0;
+}
+
+/** Sorts decoded versions canonically (in place) and refuses a state naming one dot (r, e, n) twice. */
+export function sortDots<V extends StoredVersion>(vs: V[]): V[] {
+  vs.sort(byDot);
+  for (let i = 1; i < vs.length; i++) if (sameDot(vs[i]!, vs[i - 1]!)) throw new ProtocolError('duplicate dot in a state');
+  return vs;
+}
+
 function counter(r: Reader): number {
   const n = r.uint();
   if (n < 1 || n > MAX_COUNTER) throw new ProtocolError('invalid version');
   return n;
 }
-
-const byDot = (a: { r: string; n: number }, b: { r: string; n: number }) => (a.r < b.r ? -1 : a.r > b.r ? 1 : a.n - b.n);
 
 const zigzag = (n: number) => (n < 0 ? -2 * n - 1 : 2 * n);
 const unzigzag = (z: number) => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
@@ -172,24 +226,21 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
       vs.push({ r: rid, n, t, c: cl, v });
     }
   }
-  vs.sort(byDot);
-  for (let i = 1; i < vs.length; i++) {
-    if (vs[i]!.r === vs[i - 1]!.r && vs[i]!.n === vs[i - 1]!.n) throw new ProtocolError('duplicate dot in a state');
-  }
+  sortDots(vs);
+  // No version read here names an epoch (no protocol version carries one yet): the implied context is the vector of
+  // dotsContext, built without its wrapper (this runs for every key state received).
+  if (!explicitCc) return { vs, cc: dotsVector(vs) };
   const cc: Record<string, number> = {};
-  if (!explicitCc) {
-    for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
-  } else {
-    const ncc = r.uint();
-    if (ncc * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
-    for (let i = 0; i < ncc; i++) {
-      const rid = c.rid();
-      const n = counter(r);
-      if (rid in cc) throw new ProtocolError('invalid causal context');
-      cc[rid] = n;
-    }
-    for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
+  const ncc = r.uint();
+  if (ncc * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
+  for (let i = 0; i < ncc; i++) {
+    const rid = c.rid();
+    const n = counter(r);
+    if (rid in cc) throw new ProtocolError('invalid causal context');
+    cc[rid] = n;
   }
+  // cc[r] bounds every point of r from above (dvv.ts KeyState.cc), so this holds for points too.
+  for (const v of vs) if ((cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
   return { vs, cc };
 }
 

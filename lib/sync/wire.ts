@@ -14,7 +14,7 @@
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
  */
 import { ConcordError } from '../errors.js';
-import type { StoredVersion } from '../dvv.js';
+import type { EpochRegistry, StoredVersion } from '../dvv.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Message } from './messages.js';
 import { lastOfParts, partFrames, PartStaging } from './key-parts.js';
@@ -30,7 +30,7 @@ export interface Encoded {
 }
 
 export class Wire {
-  readonly model = new PeerModel();
+  readonly model: PeerModel;
   private table: readonly string[] | undefined;
   private inTable: readonly string[] | undefined;
   private out: ConnTableOut | undefined;
@@ -43,7 +43,11 @@ export class Wire {
     private readonly report: (error: unknown) => void,
     /** A frame left these keys out (their state cannot go on this link): they are not acknowledged by it (acks.ts). */
     private readonly withheld: (space: string, keys: readonly string[]) => void = () => {},
-  ) {}
+    /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
+    epochs?: () => EpochRegistry,
+  ) {
+    this.model = new PeerModel(epochs);
+  }
 
   /**
    * Both hellos are known: later frames use both ids (ours first in what we send) and the LIVE form; `partsLimit`
