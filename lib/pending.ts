@@ -169,13 +169,26 @@ export class PendingWrites {
     return this.keys.get(space)?.get(key);
   }
 
-  /** Stores the withholds of pending keys (once per turn). */
+  /**
+   * Stores the withholds of pending keys (once per turn). The store is told to the tracker at once (acks.ts
+   * `withholdsStored`), before the turn's frames go: a link holds back the frame that left a key out, and every frame
+   * after it, until the store is durable (wire.ts). Else the peer may store a cursor past the key while a crash still
+   * takes the withhold, and the next session's resumed cursor clears a key the peer never got.
+   */
   private saveWithheld(): void {
     if (this.withheldSaving) return;
     this.withheldSaving = true;
+    let settle!: () => void;
+    const storing = new Promise<void>((resolve) => (settle = resolve));
+    const acks = this.core.acks;
+    acks.withholdsStored = storing;
+    const done = () => {
+      if (acks.withholdsStored === storing) acks.withholdsStored = undefined;
+      settle();
+    };
     queueMicrotask(() => {
       this.withheldSaving = false;
-      if (this.core.isClosed) return;
+      if (this.core.isClosed) return done();
       const list: StoredWithheld = [];
       const saved = new Set<string>();
       for (const [space, key, peer, elsewhere] of this.core.acks.withheldList()) {
@@ -184,7 +197,7 @@ export class PendingWrites {
         list.push([space, key, peer, elsewhere, at]);
         saved.add(`${space}\n${key}`);
       }
-      if (list.length === 0 && this.withheldSaved.size === 0) return;
+      if (list.length === 0 && this.withheldSaved.size === 0) return done();
       this.withheldSaved = saved;
       // Tabs share the list: the items of keys this instance does not count stay (another tab's; a stale one is
       // dropped at the open, its key's entry having moved), up to a bound.
@@ -202,14 +215,14 @@ export class PendingWrites {
         }
         tx.setMeta(WITHHELD_META, all.length > 0 ? all : null);
       };
-      // Best effort: a storage failing here fails the writes too, which then report it.
-      void this.core.storage
+      // Best effort: a storage failing here fails the writes too, which then report it (the held frames go then).
+      this.core.storage
         .transact((tx) => {
           const stored = tx.getMeta<StoredWithheld>(WITHHELD_META);
           if (stored instanceof Promise) return stored.then((v) => write(tx, v));
           write(tx, stored);
         })
-        .catch(() => {});
+        .then(done, done);
     });
   }
 

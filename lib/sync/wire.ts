@@ -12,6 +12,10 @@
  *
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
+ *
+ *   WITHHELD            a frame that left a key out, and every frame after it, are held back (in order) until the
+ *                       withhold is stored durably (acks.ts `withholdsStored`): the peer stores a cursor past the key
+ *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
  */
 import { ConcordError } from '../errors.js';
 import type { StoredVersion } from '../dvv.js';
@@ -39,11 +43,36 @@ export class Wire {
   private parts = new PartStaging(0);
   private sendsParts = false;
 
+  /** While a withhold is being stored: the frames held back until it is durable (WITHHELD), in order. */
+  private holding: Promise<void> | undefined;
+  private readonly held: Array<() => void> = [];
+
   constructor(
     private readonly report: (error: unknown) => void,
-    /** A frame left these keys out (their state cannot go on this link): they are not acknowledged by it (acks.ts). */
-    private readonly withheld: (space: string, keys: readonly string[]) => void = () => {},
+    /**
+     * A frame left these keys out (their state cannot go on this link): they are not acknowledged by it (acks.ts).
+     * Returns the store of the withholds under way, if any: that frame and the ones after it wait for it.
+     */
+    private readonly withheld: (space: string, keys: readonly string[]) => Promise<void> | undefined | void = () => {},
   ) {}
+
+  /** Keys left out of a frame about to go: told, and the frames from it on held back while the withhold is stored. */
+  private leaveOut(space: string, keys: readonly string[]): void {
+    const storing = this.withheld(space, keys);
+    if (!storing) return;
+    const gate: Promise<void> = Promise.all([this.holding, storing]).then(() => {
+      if (this.holding !== gate) return; // held longer by a later withhold: its gate sends them all
+      this.holding = undefined;
+      for (const go of this.held.splice(0)) {
+        try {
+          go();
+        } catch (e) {
+          this.report(e);
+        }
+      }
+    });
+    this.holding = gate;
+  }
 
   /**
    * Both hellos are known: later frames use both ids (ours first in what we send) and the LIVE form; `partsLimit`
@@ -63,7 +92,7 @@ export class Wire {
     if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table), m, forms: undefined };
     const { forms, bad } = this.model.forms(m.space, m.entries, m.upTo === 0);
     if (bad.length > 0) {
-      this.withheld(m.space, bad);
+      this.leaveOut(m.space, bad);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
       m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
     }
@@ -84,6 +113,11 @@ export class Wire {
    * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+    this.put(m, maxFrameBytes, (frame, sent) => (this.holding ? void this.held.push(() => transmit(frame, sent)) : transmit(frame, sent)));
+  }
+
+  /** `send`, with `transmit` holding frames back while a withhold is stored. */
+  private put(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
     const encoded = this.encode(m, maxFrameBytes);
     if (encoded) {
       transmit(encoded.frame, encoded.m);
@@ -93,13 +127,13 @@ export class Wire {
     if (c.entries.length === 1) {
       const why = this.sendsParts ? this.sendParts(c, maxFrameBytes, transmit) : `it does not fit the connection's frame limit (${maxFrameBytes} bytes) and the peer takes no key in parts`;
       if (why === undefined) return;
-      this.withheld(c.space, [c.entries[0]![0]]);
+      this.leaveOut(c.space, [c.entries[0]![0]]);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
-      return this.send({ ...c, entries: [] }, maxFrameBytes, transmit);
+      return this.put({ ...c, entries: [] }, maxFrameBytes, transmit);
     }
     const half = Math.ceil(c.entries.length / 2);
-    this.send({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit);
-    this.send({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit);
+    this.put({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit);
+    this.put({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit);
   }
 
   /**
