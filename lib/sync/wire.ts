@@ -123,10 +123,19 @@ export class Wire {
    * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
-    this.put(m, maxFrameBytes, (frame, sent) => (this.holding ? void this.held.push(() => transmit(frame, sent)) : transmit(frame, sent)));
+    this.put(m, maxFrameBytes, transmit);
   }
 
-  /** `send`, with `transmit` holding frames back while a withhold is stored. */
+  /**
+   * Puts a frame `transmit` was given on the connection (`go`): now, or once the withhold being stored is durable
+   * (WITHHELD), after the frames held before it. What the session notes of a frame it sends is noted at `transmit`,
+   * not here: a repair frame counts as sent (its window, the run's acknowledgements) from the moment it was made.
+   */
+  deliver(go: () => void): void {
+    if (this.holding) this.held.push(go);
+    else go();
+  }
+
   private put(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
     if (this.leftOutCount > 0 && m.type === MsgType.Changes && m.upTo === 0 && m.entries.length > 0) {
       // Repair states this connection could not carry as they are now: not tried again (LEFT OUT), nor a frame sent for none.
