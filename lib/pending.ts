@@ -159,6 +159,10 @@ export class PendingWrites {
     core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.countedAt(space, key) !== undefined && this.saveWithheld()));
   }
 
+  /** A rise of the count waits to be told (emitSoon); the count last told. */
+  private emitting = false;
+  private told = 0;
+
   /** The keys whose withholds the last save stored (`${space}\n${key}`): a change of one stores the list again. */
   private withheldSaved = new Set<string>();
   private withheldSaving = false;
@@ -384,7 +388,20 @@ export class PendingWrites {
     const own = ownAbove(rec, this.core.replicaId, floor);
     this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
     if (!this.hooks.shared && !this.keys.has(space)) this.raise(space, rec.seq, false);
-    if (this.total !== before) this.emitCount();
+    // A commit of several keys (a re-issue, a join) tells its changes one by one: a count that rose is told once they
+    // all were, so the event never says fewer keys than the commit left pending (the count went 1 while 2 were).
+    if (this.total > before) this.emitSoon();
+    else if (this.total !== before) this.emitCount();
+  }
+
+  /** Tells the count at the end of this turn's synchronous work (once), unless it was told as it is meanwhile. */
+  private emitSoon(): void {
+    if (this.emitting) return;
+    this.emitting = true;
+    queueMicrotask(() => {
+      this.emitting = false;
+      if (this.total !== this.told) this.emitCount();
+    });
   }
 
   /** Some peer acknowledged our log in `space` up to `upTo` (`peer` undefined: another instance passed it on). */
@@ -464,7 +481,9 @@ export class PendingWrites {
   }
 
   private emitCount(): void {
-    if (!this.loading) this.hooks.onCount(this.total);
+    if (this.loading) return;
+    this.told = this.total;
+    this.hooks.onCount(this.total);
   }
 
   /**
