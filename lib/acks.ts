@@ -71,6 +71,12 @@ export class AckTracker {
    */
   locate: ((space: string, key: string) => number | undefined) | undefined;
   /**
+   * The store of the withholds of pending keys under way (pending.ts), if any. A link holds back a frame that left a key
+   * out, and every frame after it, until this resolves (wire.ts): the withhold must be durable before a peer can store a
+   * cursor past the key without it.
+   */
+  withholdsStored: Promise<void> | undefined;
+  /**
    * Peers a withheld key always names, past MAX_WITHHELD_PEERS too (a relay's cluster members: cluster.ts counts how
    * many of them hold a write); without it, none.
    */

@@ -159,6 +159,10 @@ export class PendingWrites {
     core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.countedAt(space, key) !== undefined && this.saveWithheld()));
   }
 
+  /** A rise of the count waits to be told (emitSoon); the count last told. */
+  private emitting = false;
+  private told = 0;
+
   /** The keys whose withholds the last save stored (`${space}\n${key}`): a change of one stores the list again. */
   private withheldSaved = new Set<string>();
   private withheldSaving = false;
@@ -169,13 +173,26 @@ export class PendingWrites {
     return this.keys.get(space)?.get(key);
   }
 
-  /** Stores the withholds of pending keys (once per turn). */
+  /**
+   * Stores the withholds of pending keys (once per turn). The store is told to the tracker at once (acks.ts
+   * `withholdsStored`), before the turn's frames go: a link holds back the frame that left a key out, and every frame
+   * after it, until the store is durable (wire.ts). Else the peer may store a cursor past the key while a crash still
+   * takes the withhold, and the next session's resumed cursor clears a key the peer never got.
+   */
   private saveWithheld(): void {
     if (this.withheldSaving) return;
     this.withheldSaving = true;
+    let settle!: () => void;
+    const storing = new Promise<void>((resolve) => (settle = resolve));
+    const acks = this.core.acks;
+    acks.withholdsStored = storing;
+    const done = () => {
+      if (acks.withholdsStored === storing) acks.withholdsStored = undefined;
+      settle();
+    };
     queueMicrotask(() => {
       this.withheldSaving = false;
-      if (this.core.isClosed) return;
+      if (this.core.isClosed) return done();
       const list: StoredWithheld = [];
       const saved = new Set<string>();
       for (const [space, key, peer, elsewhere] of this.core.acks.withheldList()) {
@@ -184,7 +201,7 @@ export class PendingWrites {
         list.push([space, key, peer, elsewhere, at]);
         saved.add(`${space}\n${key}`);
       }
-      if (list.length === 0 && this.withheldSaved.size === 0) return;
+      if (list.length === 0 && this.withheldSaved.size === 0) return done();
       this.withheldSaved = saved;
       // Tabs share the list: the items of keys this instance does not count stay (another tab's; a stale one is
       // dropped at the open, its key's entry having moved), up to a bound.
@@ -202,14 +219,14 @@ export class PendingWrites {
         }
         tx.setMeta(WITHHELD_META, all.length > 0 ? all : null);
       };
-      // Best effort: a storage failing here fails the writes too, which then report it.
-      void this.core.storage
+      // Best effort: a storage failing here fails the writes too, which then report it (the held frames go then).
+      this.core.storage
         .transact((tx) => {
           const stored = tx.getMeta<StoredWithheld>(WITHHELD_META);
           if (stored instanceof Promise) return stored.then((v) => write(tx, v));
           write(tx, stored);
         })
-        .catch(() => {});
+        .then(done, done);
     });
   }
 
@@ -379,7 +396,20 @@ export class PendingWrites {
     const own = ownAbove(rec, this.core.replicaId, floor);
     this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
     if (!this.hooks.shared && !this.keys.has(space)) this.raise(space, rec.seq, false);
-    if (this.total !== before) this.emitCount();
+    // A commit of several keys (a re-issue, a join) tells its changes one by one: a count that rose is told once they
+    // all were, so the event never says fewer keys than the commit left pending (the count went 1 while 2 were).
+    if (this.total > before) this.emitSoon();
+    else if (this.total !== before) this.emitCount();
+  }
+
+  /** Tells the count at the end of this turn's synchronous work (once), unless it was told as it is meanwhile. */
+  private emitSoon(): void {
+    if (this.emitting) return;
+    this.emitting = true;
+    queueMicrotask(() => {
+      this.emitting = false;
+      if (this.total !== this.told) this.emitCount();
+    });
   }
 
   /** Some peer acknowledged our log in `space` up to `upTo` (`peer` undefined: another instance passed it on). */
@@ -459,7 +489,9 @@ export class PendingWrites {
   }
 
   private emitCount(): void {
-    if (!this.loading) this.hooks.onCount(this.total);
+    if (this.loading) return;
+    this.told = this.total;
+    this.hooks.onCount(this.total);
   }
 
   /**

@@ -57,7 +57,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
-  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys) => keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key)), () => this.core.epochs);
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key)), this.core.acks.withholdsStored), () => this.core.epochs);
   readonly model: PeerModel = this.wire.model;
   /** A relay signs the own dots it delivers to a client (attest.ts). */
   private attester: Attester | undefined;
@@ -97,7 +97,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   send(m: Message): void {
     if (this.closed) return;
     this.wire.send(m, this.options.maxFrameBytes, (frame, sent) => {
-      this.conn.send(frame);
+      this.wire.deliver(() => this.conn.send(frame));
       // Counted as they leave (the wire may split a message, each frame acknowledged on its own); a log frame's keys as sent.
       if (sent.type === MsgType.Changes && sent.upTo === 0) (this.window.sent(), this.spaces.get(sent.space)?.repairAcks.sent());
       else if (sent.type === MsgType.Changes) this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries);

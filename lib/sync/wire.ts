@@ -12,16 +12,27 @@
  *
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
+ *
+ *   LEFT OUT            a key state this connection could not carry is not tried again in a repair frame while the
+ *                       key's state stays the same (the frame limit is the connection's): anti-entropy between a narrow
+ *                       and a wide replica meets the same difference every run, and resending it each time (an error
+ *                       event and an empty frame per run, for ever) kept their links from ever falling quiet
+ *   WITHHELD            a frame that left a key out, and every frame after it, are held back (in order) until the
+ *                       withhold is stored durably (acks.ts `withholdsStored`): the peer stores a cursor past the key
+ *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
  */
 import { ConcordError } from '../errors.js';
-import type { EpochRegistry, StoredVersion } from '../dvv.js';
+import { sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { decodeMessage, encodeMessage, MsgType, type Changes, type Message } from './messages.js';
+import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { lastOfParts, partFrames, PartStaging } from './key-parts.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
 import { encodeChangesOnce } from './shared-frames.js';
 import type { Form } from './wire-state.js';
+
+/** Key states noted as too large for a connection at most (LEFT OUT): past them, each is tried as before. */
+const MAX_LEFT_OUT = 10_000;
 
 export interface Encoded {
   readonly frame: Uint8Array;
@@ -39,14 +50,42 @@ export class Wire {
   private parts = new PartStaging(0);
   private sendsParts = false;
 
+  /** space → key → the state this connection could not carry (LEFT OUT), while at most MAX_LEFT_OUT are noted. */
+  private readonly leftOut = new Map<string, Map<string, KeyState>>();
+  private leftOutCount = 0;
+  /** While a withhold is being stored: the frames held back until it is durable (WITHHELD), in order. */
+  private holding: Promise<void> | undefined;
+  private readonly held: Array<() => void> = [];
+
   constructor(
     private readonly report: (error: unknown) => void,
-    /** A frame left these keys out (their state cannot go on this link): they are not acknowledged by it (acks.ts). */
-    private readonly withheld: (space: string, keys: readonly string[]) => void = () => {},
+    /**
+     * A frame left these keys out (their state cannot go on this link): they are not acknowledged by it (acks.ts).
+     * Returns the store of the withholds under way, if any: that frame and the ones after it wait for it.
+     */
+    private readonly withheld: (space: string, keys: readonly string[]) => Promise<void> | undefined | void = () => {},
     /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
     epochs?: () => EpochRegistry,
   ) {
     this.model = new PeerModel(epochs);
+  }
+
+  /** Keys left out of a frame about to go: told, and the frames from it on held back while the withhold is stored. */
+  private leaveOut(space: string, keys: readonly string[]): void {
+    const storing = this.withheld(space, keys);
+    if (!storing) return;
+    const gate: Promise<void> = Promise.all([this.holding, storing]).then(() => {
+      if (this.holding !== gate) return; // held longer by a later withhold: its gate sends them all
+      this.holding = undefined;
+      for (const go of this.held.splice(0)) {
+        try {
+          go();
+        } catch (e) {
+          this.report(e);
+        }
+      }
+    });
+    this.holding = gate;
   }
 
   /**
@@ -67,7 +106,7 @@ export class Wire {
     if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table), m, forms: undefined };
     const { forms, bad } = this.model.forms(m.space, m.entries, m.upTo === 0);
     if (bad.length > 0) {
-      this.withheld(m.space, bad);
+      this.leaveOut(m.space, bad);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
       m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
     }
@@ -88,6 +127,27 @@ export class Wire {
    * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+    this.put(m, maxFrameBytes, transmit);
+  }
+
+  /**
+   * Puts a frame `transmit` was given on the connection (`go`): now, or once the withhold being stored is durable
+   * (WITHHELD), after the frames held before it. What the session notes of a frame it sends is noted at `transmit`,
+   * not here: a repair frame counts as sent (its window, the run's acknowledgements) from the moment it was made.
+   */
+  deliver(go: () => void): void {
+    if (this.holding) this.held.push(go);
+    else go();
+  }
+
+  private put(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+    if (this.leftOutCount > 0 && m.type === MsgType.Changes && m.upTo === 0 && m.entries.length > 0) {
+      // Repair states this connection could not carry as they are now: not tried again (LEFT OUT), nor a frame sent for none.
+      const known = this.leftOut.get(m.space);
+      const entries = known ? m.entries.filter(([k, st]) => !((was) => was !== undefined && sameState(was, st))(known.get(k))) : m.entries;
+      if (entries.length === 0) return;
+      if (entries.length < m.entries.length) m = { ...m, entries };
+    }
     const encoded = this.encode(m, maxFrameBytes);
     if (encoded) {
       transmit(encoded.frame, encoded.m);
@@ -97,13 +157,23 @@ export class Wire {
     if (c.entries.length === 1) {
       const why = this.sendsParts ? this.sendParts(c, maxFrameBytes, transmit) : `it does not fit the connection's frame limit (${maxFrameBytes} bytes) and the peer takes no key in parts`;
       if (why === undefined) return;
-      this.withheld(c.space, [c.entries[0]![0]]);
+      this.leaveOut(c.space, [c.entries[0]![0]]);
+      this.noteLeftOut(c.space, c.entries[0]!);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
-      return this.send({ ...c, entries: [] }, maxFrameBytes, transmit);
+      return this.put({ ...c, entries: [] }, maxFrameBytes, transmit);
     }
     const half = Math.ceil(c.entries.length / 2);
-    this.send({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit);
-    this.send({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit);
+    this.put({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit);
+    this.put({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit);
+  }
+
+  /** `entry`'s state did not fit this connection: a repair frame does not try it again while the key's state is the same. */
+  private noteLeftOut(space: string, [key, state]: Entry): void {
+    let keys = this.leftOut.get(space);
+    if (!keys?.has(key) && this.leftOutCount >= MAX_LEFT_OUT) return;
+    if (!keys) this.leftOut.set(space, (keys = new Map()));
+    if (!keys.has(key)) this.leftOutCount++;
+    keys.set(key, state);
   }
 
   /**

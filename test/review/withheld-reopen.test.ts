@@ -7,8 +7,8 @@
  * acknowledgement, now unopposed, cleared the key: `replica.pending` 0, status 'synced', `whenSynced()` resolved —
  * while the peer held nothing of the write (without anti-entropy, or with it where the value never fits the frame).
  * pending.ts now stores the withholds of pending keys (meta 'withheld', with each key's entry seq) and restores those
- * whose keys have not moved at the open. Left: a crash after the peer's acknowledgement and before that store is
- * durable still loses the withhold.
+ * whose keys have not moved at the open. A crash before that store is durable: withheld-crash.test.ts (the link holds
+ * the frame that left the key out back until it is).
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';

@@ -1,0 +1,70 @@
+/**
+ * A withhold a crash takes (issue 10, simulator seed withheld 20031). pending.ts stores the withholds of pending keys,
+ * but that store went after the frame that left the key out: the peer stored a cursor past the key on that frame, and a
+ * crash of the writer before the store was durable took the withhold. After the restart the peer's hello resumed from
+ * that cursor, which then acknowledged the key: `replica.pending` dropped it while no other replica held the write.
+ * A link now holds that frame, and every one after it, back until the withhold is durable (wire.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import { ConcordError } from '../../lib/errors.js';
+import { openReplica, pairTransports } from '../../lib/index.js';
+import type { StorageTx } from '../../lib/storage.js';
+import { until } from '../sync/support.js';
+import { volatileStorage } from '../support/volatile-storage.js';
+import { FRAME, replica } from './narrow-links.js';
+
+describe('a withheld key across a crash', () => {
+  it('stays pending when the crash took the store of its withhold', async () => {
+    // The writer's disk: durable at once, except that the transaction storing the withholds, and every one after it,
+    // never gets durable before the crash (its group commit's fsync has not returned).
+    const disk = volatileStorage();
+    const transact = disk.transact.bind(disk);
+    disk.transact = (fn) =>
+      transact((tx) =>
+        fn({
+          ...tx,
+          setMeta(name: string, value: unknown) {
+            if (name === 'withheld') disk.autoFlush = false;
+            return tx.setMeta(name, value);
+          },
+        } as StorageTx),
+      );
+    const writer = await openReplica({ storage: disk, maxValueBytes: 64 * 1024 });
+    writer.space('s');
+    const errors: unknown[] = [];
+    writer.on('error', (e) => errors.push(e));
+    await writer.space('s').put('big', 'x'.repeat(30 * 1024));
+    const old = await replica(true); // takes no key in parts: big cannot cross the narrow link
+    // One narrow pair of transports: the peer's link lives on and dials again, so its next hello carries its cursor.
+    const [tw, to] = pairTransports({ maxFrameBytes: FRAME });
+    const peerLink = old.connect(to, { antiEntropyInterval: 0, backoff: { base: 10, max: 50 } });
+    let link = writer.connect(tw, { antiEntropyInterval: 0 });
+    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
+    expect(disk.autoFlush, 'the withhold is being stored').toBe(false);
+    await new Promise((r) => setTimeout(r, 100)); // a frame past big would be stored and acknowledged by now
+    expect(writer.pending).toBe(1);
+
+    // Power loss: what was not durable is gone. The old process is then let go (its writes are flushed to a disk nobody reads).
+    const after = await disk.crashed();
+    link.close();
+    disk.flush();
+    disk.autoFlush = true;
+    await writer.close();
+
+    const again = await openReplica({ storage: after, maxValueBytes: 64 * 1024 });
+    again.space('s');
+    try {
+      expect(again.pending, 'big pending after the restart').toBe(1);
+      link = again.connect(tw, { antiEntropyInterval: 0 });
+      await until(() => old.status === 'synced' && again.status !== 'connecting', 'linked again');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await old.space('s').get('big'), 'the peer never got big').toBeUndefined();
+      expect(again.pending, 'big still pending: no replica but the writer holds it').toBe(1);
+      expect(again.status).not.toBe('synced');
+    } finally {
+      link.close();
+      peerLink.close();
+      await again.close();
+    }
+  });
+});
