@@ -68,10 +68,19 @@ interface StoredKeys {
   spaces: Record<string, { k: string; s: string }>;
 }
 
-function encodeKeys(keys: ReadonlyMap<string, number>): { k: string; s: string } {
+function encodeKeys(keys: ReadonlyMap<string, number>, fresh: { seqs: number[]; keys: string[] } | undefined): { k: string; s: string } {
   let k = '';
-  for (const key of keys.keys()) k += key.length + ':' + key;
-  return { k, s: [...keys.values()].map((n) => n.toString(36)).join(',') };
+  const s: string[] = [];
+  for (const [key, n] of keys) {
+    k += key.length + ':' + key;
+    s.push(n.toString(36));
+  }
+  // A space's fresh keys (PendingWrites `fresh`) after its map's: none of them is in the map.
+  if (fresh) {
+    for (const key of fresh.keys) k += key.length + ':' + key;
+    for (const n of fresh.seqs) s.push(n.toString(36));
+  }
+  return { k, s: s.join(',') };
 }
 
 /** The stored keys of every space, or undefined when anything in them is not as `encodeKeys` wrote it. */
@@ -550,8 +559,7 @@ export class PendingWrites {
     // open reads the log instead (its floor must stay below them).
     const kept: StoredKeys | null = this.total <= MAX_STORED && this.lows.size === 0 ? { id: this.core.replicaId, top, spaces: {} } : null;
     for (const space of [...this.lazy.keys()]) this.materialize(space);
-    for (const space of [...this.fresh.keys()]) this.fold(space);
-    if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys);
+    if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys, this.fresh.get(space));
     await this.core.storage.transact((tx) => tx.setMeta(KEYS_META, kept));
   }
 

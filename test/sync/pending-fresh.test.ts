@@ -5,9 +5,10 @@
  * acknowledgement clears the list's front, keeps a withheld key of it, and a later change of one of its keys finds it.
  * (Behaviour the map had before the list: these hold on the code before it too; they guard the list.)
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ReplicaCore, StoredChange } from '../../lib/core.js';
-import { PendingWrites } from '../../lib/pending.js';
+import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
+import { MIN_STORED, PendingWrites } from '../../lib/pending.js';
 import type { KeyRecord } from '../../lib/storage.js';
 
 const ME = 'mine000000000000';
@@ -99,5 +100,57 @@ describe('replica.pending: new keys written in order', () => {
     expect(pending.count, 'b: its entry is at 4').toBe(1);
     pending.acked('s', 4, 'peer');
     expect(pending.count).toBe(0);
+  });
+});
+
+describe('replica.pending: new keys kept at a clean close', () => {
+  const open: Replica[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((r) => r.close().catch(() => {})));
+  });
+  const replica = async (storage: StorageAdapter = memoryStorage()) => {
+    const r = await openReplica({ storage });
+    open.push(r);
+    return r;
+  };
+
+  it('keeps the keys of the map and of the list of new keys alike: the next open counts them all without reading the log, and they clear', async () => {
+    const storage = memoryStorage();
+    const a = await replica(storage);
+    const s = a.space('s');
+    for (let i = 0; i < MIN_STORED; i++) await s.put(`m${i}`, i);
+    // A rewrite: the space's list goes into the map; the keys after it are listed again.
+    await s.put('m7', 'again');
+    for (let i = 0; i < 50; i++) await s.put(`n${i}`, i);
+    await a.space('t').put('solo', 1);
+    expect(a.pending).toBe(MIN_STORED + 51);
+    await a.close();
+    let read = 0;
+    const counted: StorageAdapter = {
+      open: () => storage.open(),
+      close: () => storage.close(),
+      transact: (fn) => storage.transact(fn),
+      get: (space, key) => storage.get(space, key),
+      getMeta: (name) => storage.getMeta(name),
+      scan: (space, o) => storage.scan(space, o),
+      index: (space) => storage.index(space),
+      spaces: () => storage.spaces(),
+      readLog: async (space, after, limit) => {
+        const page = await storage.readLog(space, after, limit);
+        read += page.length;
+        return page;
+      },
+    };
+    const again = await replica(counted);
+    expect(again.pending).toBe(MIN_STORED + 51);
+    expect(read).toBe(0);
+    const b = await replica();
+    const [ta, tb] = pairTransports();
+    again.connect(ta);
+    b.connect(tb);
+    await again.whenSynced();
+    expect(again.pending).toBe(0);
+    expect((await b.space('s').get('n49'))?.value).toBe(49);
+    expect((await b.space('s').get('m7'))?.value).toBe('again');
   });
 });
