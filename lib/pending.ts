@@ -68,10 +68,19 @@ interface StoredKeys {
   spaces: Record<string, { k: string; s: string }>;
 }
 
-function encodeKeys(keys: ReadonlyMap<string, number>): { k: string; s: string } {
+function encodeKeys(keys: ReadonlyMap<string, number>, fresh: { seqs: number[]; keys: string[] } | undefined): { k: string; s: string } {
   let k = '';
-  for (const key of keys.keys()) k += key.length + ':' + key;
-  return { k, s: [...keys.values()].map((n) => n.toString(36)).join(',') };
+  const s: string[] = [];
+  for (const [key, n] of keys) {
+    k += key.length + ':' + key;
+    s.push(n.toString(36));
+  }
+  // A space's fresh keys (PendingWrites `fresh`) after its map's: none of them is in the map.
+  if (fresh) {
+    for (const key of fresh.keys) k += key.length + ':' + key;
+    for (const n of fresh.seqs) s.push(n.toString(36));
+  }
+  return { k, s: s.join(',') };
 }
 
 /** The stored keys of every space, or undefined when anything in them is not as `encodeKeys` wrote it. */
@@ -143,6 +152,15 @@ export class PendingWrites {
   private readonly lows = new Map<string, Map<string, number>>();
   /** The top of the stored keys the open started from, while they still say what is pending (no key changed since). */
   private keptTop: number | undefined;
+  /**
+   * space → counted keys not in `keys` yet, in write order (their seqs rise): a local write of a key the storage did not
+   * hold (a put of a new key, the common case) is appended here instead of inserted into the map — an insert into a
+   * large map was a put's costliest step. Its keys are distinct and none is in `keys` (each was new, and any other
+   * change of the space folds the list into the map first). An acknowledgement cuts the acknowledged front off without
+   * touching the map; anything asking after one key folds the list in (`fold`). A space with a list is in `keys` too
+   * (with an empty map, maybe): `keys.has(space)` still says whether it holds pending keys.
+   */
+  private readonly fresh = new Map<string, { seqs: number[]; keys: string[] }>();
 
   constructor(
     private readonly core: ReplicaCore,
@@ -170,6 +188,7 @@ export class PendingWrites {
   /** `key`'s entry seq while it is counted. */
   private countedAt(space: string, key: string): number | undefined {
     if (this.lazy.size > 0) this.materialize(space);
+    if (this.fresh.size > 0) this.fold(space);
     return this.keys.get(space)?.get(key);
   }
 
@@ -258,6 +277,7 @@ export class PendingWrites {
    */
   seqOf(space: string, key: string): number | undefined {
     if (this.lazy.size > 0) this.materialize(space);
+    if (this.fresh.size > 0) this.fold(space);
     const n = this.keys.get(space)?.get(key);
     if (n === undefined) return undefined;
     const a = this.aheadOf(space, key);
@@ -296,7 +316,16 @@ export class PendingWrites {
 
   /** How many keys of `space` hold our unacknowledged versions. */
   countIn(space: string): number {
-    return this.lazy.get(space)?.length ?? this.keys.get(space)?.size ?? 0;
+    return this.lazy.get(space)?.length ?? (this.keys.get(space)?.size ?? 0) + (this.fresh.get(space)?.seqs.length ?? 0);
+  }
+
+  /** The space's fresh keys into `keys`. */
+  private fold(space: string): void {
+    const list = this.fresh.get(space);
+    if (!list) return;
+    this.fresh.delete(space);
+    const keys = this.keys.get(space)!;
+    for (let i = 0; i < list.seqs.length; i++) keys.set(list.keys[i]!, list.seqs[i]!);
   }
 
   /** Spaces holding at least one pending key. */
@@ -394,6 +423,12 @@ export class PendingWrites {
     const floor = this.floors.get(space) ?? 0;
     const before = this.total;
     const own = ownAbove(rec, this.core.replicaId, floor);
+    if (own === rec.seq && change.prev === undefined && change.origin === 'local' && !change.external && !this.hooks.shared && !this.loading && this.lazy.size === 0 && this.lows.size === 0) {
+      // A new key written here: counted at its record's seq, its only version ours at that seq (no low counter).
+      this.appendFresh(space, key, rec.seq);
+      if (this.total !== before) this.emitCount();
+      return;
+    }
     this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
     if (!this.hooks.shared && !this.keys.has(space)) this.raise(space, rec.seq, false);
     // A commit of several keys (a re-issue, a join) tells its changes one by one: a count that rose is told once they
@@ -412,6 +447,61 @@ export class PendingWrites {
     });
   }
 
+  /** A new key's first write (see `fresh`). */
+  private appendFresh(space: string, key: string, seq: number): void {
+    this.keptTop = undefined;
+    let keys = this.keys.get(space);
+    if (!keys) {
+      this.keys.set(space, (keys = new Map()));
+      this.hooks.onSpace(space);
+    } else if (keys.size > 0 && keys.has(key)) {
+      // Counted already though the storage held no record of it (not expected): the map keeps it, at its new entry.
+      if (this.fresh.size > 0) this.fold(space);
+      keys.set(key, seq);
+      return;
+    }
+    let list = this.fresh.get(space);
+    if (!list) this.fresh.set(space, (list = { seqs: [], keys: [] }));
+    else if (list.seqs[list.seqs.length - 1]! >= seq) {
+      // Out of order (not expected: seqs rise): the map takes them all.
+      this.fold(space);
+      keys.set(key, seq);
+      this.total++;
+      return;
+    }
+    list.seqs.push(seq);
+    list.keys.push(key);
+    this.total++;
+  }
+
+  /**
+   * The front of `space`'s fresh keys that `upTo` acknowledged: each cleared, or, when it must stay (as in `acked`), moved
+   * into the map. Returns the lowest seq that stays (Infinity when none).
+   */
+  private ackFresh(space: string, upTo: number): number {
+    const list = this.fresh.get(space);
+    if (!list || list.seqs[0]! > upTo) return Infinity;
+    const keys = this.keys.get(space)!;
+    let kept = Infinity;
+    let i = 0;
+    for (; i < list.seqs.length && list.seqs[i]! <= upTo; i++) {
+      const key = list.keys[i]!;
+      const n = list.seqs[i]!;
+      const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
+      if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key, n)) {
+        kept = Math.min(kept, n);
+        keys.set(key, n);
+      } else this.total--;
+    }
+    if (i === list.seqs.length) this.fresh.delete(space);
+    else {
+      list.seqs.splice(0, i);
+      list.keys.splice(0, i);
+    }
+    if (keys.size === 0 && !this.fresh.has(space)) this.keys.delete(space);
+    return kept;
+  }
+
   /** Some peer acknowledged our log in `space` up to `upTo` (`peer` undefined: another instance passed it on). */
   acked(space: string, upTo: number, peer: string | undefined): void {
     const before = this.total;
@@ -419,7 +509,7 @@ export class PendingWrites {
     const keys = this.keys.get(space);
     // A key whose newer record waits to be durable stays (the peer was sent nothing of it past its entry), as does one
     // a frame left out (acks.ts `withhold`: the link cannot send it); and the floor stays below them (a crash before that record is durable leaves the entry the peer never got).
-    let kept = Infinity;
+    let kept = this.fresh.size > 0 ? this.ackFresh(space, upTo) : Infinity;
     if (keys) {
       const lows = this.lows.get(space);
       for (const [key, n] of keys) {
@@ -431,7 +521,7 @@ export class PendingWrites {
         }
         const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
         if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key, n)) kept = Math.min(kept, n);
-        else this.setKey(space, key, undefined);
+        else this.setKey(space, key, undefined, undefined, false);
       }
     }
     // The instance that heard the peer stores the floor; the others were told and need not. While a key stays, the floor
@@ -442,9 +532,10 @@ export class PendingWrites {
     if (this.total !== before) this.emitCount();
   }
 
-  private setKey(space: string, key: string, n: number | undefined, low?: number): void {
+  private setKey(space: string, key: string, n: number | undefined, low?: number, fold = true): void {
     if (!this.loading) this.keptTop = undefined;
     if (this.lazy.size > 0) this.materialize(space);
+    if (fold && this.fresh.size > 0) this.fold(space);
     if (n !== undefined && low !== undefined && low < n) {
       const lows = this.lows.get(space) ?? this.lows.set(space, new Map()).get(space)!;
       lows.set(key, low);
@@ -456,7 +547,7 @@ export class PendingWrites {
     if (n === undefined) {
       if (keys?.delete(key)) {
         this.total--;
-        if (keys.size === 0) this.keys.delete(space);
+        if (keys.size === 0 && !this.fresh.has(space)) this.keys.delete(space);
       }
       return;
     }
@@ -508,7 +599,7 @@ export class PendingWrites {
     // open reads the log instead (its floor must stay below them).
     const kept: StoredKeys | null = this.total <= MAX_STORED && this.lows.size === 0 ? { id: this.core.replicaId, top, spaces: {} } : null;
     for (const space of [...this.lazy.keys()]) this.materialize(space);
-    if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys);
+    if (kept) for (const [space, keys] of this.keys) kept.spaces[space] = encodeKeys(keys, this.fresh.get(space));
     await this.core.storage.transact((tx) => tx.setMeta(KEYS_META, kept));
   }
 
