@@ -29,26 +29,28 @@ const base = Number(process.env.SIM_BASE_SEED ?? (soak ? Math.floor(Math.random(
 /** Schedules per test case: a case stays well under the test timeout and a failure names a small range. */
 const CHUNK = 25;
 
-export function replayCommand(seed: number, family: Family): string {
+export function replayCommand(seed: number, family: Family, jitter = false): string {
   const env = ['SIM_PENDING', 'SIM_OPS', 'SIM_FAULTS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
-  return `${env}SEED=${seed} SIM_FAMILY=${family} npx vitest run test/sim/convergence.test.ts`;
+  return `${env}SEED=${seed} SIM_FAMILY=${family} SIM_JITTER=${jitter ? 1 : 0} npx vitest run test/sim/convergence.test.ts`;
 }
 
-export async function check(seed: number, family: Family): Promise<string | undefined> {
+export async function check(seed: number, family: Family, jitter = false): Promise<string | undefined> {
   const schedule = makeSchedule(seed, { family, disabled: pendingFeatures() });
-  if (process.env.SIM_VERBOSE) process.stderr.write(`seed ${seed} ${family}\n`);
-  const { problems } = await runSchedule(schedule);
+  if (process.env.SIM_VERBOSE) process.stderr.write(`seed ${seed} ${family}${jitter ? ' jitter' : ''}\n`);
+  const { problems } = await runSchedule(schedule, { jitter });
   if (problems.length === 0) return undefined;
-  return `seed ${seed} family ${family} failed (replay: ${replayCommand(seed, family)})\n${describeSchedule(schedule)}\n${problems.slice(0, 12).join('\n')}`;
+  const how = jitter ? ' with storage jitter' : '';
+  return `seed ${seed} family ${family}${how} failed (replay: ${replayCommand(seed, family, jitter)})\n${describeSchedule(schedule)}\n${problems.slice(0, 12).join('\n')}`;
 }
 
-async function checkAll(seeds: readonly number[], family: Family): Promise<void> {
+async function checkAll(seeds: readonly number[], family: Family, jitter = false): Promise<void> {
   const failures: string[] = [];
   for (const seed of seeds) {
-    const failure = await check(seed, family);
+    const failure = await check(seed, family, jitter);
     if (failure) failures.push(failure);
   }
-  if (failures.length) expect.fail(`${failures.length} of ${seeds.length} ${family} schedules failed\n\n${failures.join('\n\n')}`);
+  const how = jitter ? ' jittered' : '';
+  if (failures.length) expect.fail(`${failures.length} of ${seeds.length}${how} ${family} schedules failed\n\n${failures.join('\n\n')}`);
 }
 
 /** Defines part `part` (0-based) of `parts` of the schedule run. */
