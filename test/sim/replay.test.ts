@@ -200,13 +200,17 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // Found by the jitter on the code before its fixes (each fails the held-claims check there): tabs 24, crash 14, crash
   // 17 and mixed 65 — a key's change heard after a newer one moved it back below its entry in the pending map (pending.ts
   // `changed`; test/sync/pending-applied.test.ts); mixed 97 — a hello told a cursor a join of the last session's frame
-  // had applied, not durable yet, because that join began while the cursor read ran (space-sync.ts `makeItem`).
+  // had applied, not durable yet, because that join began while the cursor read ran (space-sync.ts `makeItem`; gc-relay
+  // 46 too: a write reported synced so). restore-replica 93 was the simulator's own: the cluster looked quiet while a
+  // join waited on a jitter timer, and the checks ran before it stored (Cluster.quiescent now waits for `waits`).
   it.each([
     [24, 'tabs'],
     [14, 'crash'],
     [17, 'crash'],
     [65, 'mixed'],
     [97, 'mixed'],
+    [46, 'gc-relay'],
+    [93, 'restore-replica'],
   ] as const)('seed %i (%s) with storage jitter passes every check', async (seed, family) => {
     const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
     expect((await runSchedule(s, { jitter: true })).problems, `seed ${seed} (${family}) jittered`).toEqual([]);

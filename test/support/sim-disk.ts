@@ -167,6 +167,11 @@ export class SimDisk {
     } else for (let i = 0; i < n; i++) await undefined;
   }
 
+  /** Completions waiting on a jitter timer now. */
+  get waits(): number {
+    return this.hopTimers.size;
+  }
+
   /** Jitter off from now on; delays waiting on a timer end at once (for checks and closing with no clock stepping). */
   calm(): void {
     this.jitter = undefined;
