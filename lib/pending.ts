@@ -415,7 +415,15 @@ export class PendingWrites {
   /** A change was stored (any origin, any instance): the key's pending state follows its new record. */
   changed(change: StoredChange): void {
     const { space, key, rec } = change;
-    this.loading?.set(`${space}\n${key}`, rec.seq);
+    if (this.loading) {
+      const id = `${space}\n${key}`;
+      if ((this.loading.get(id) ?? 0) < rec.seq) this.loading.set(id, rec.seq);
+    }
+    // Changes of one key may be heard out of order: two transactions' completions (a local write's, a join's) resolve in
+    // either order. One older than the entry the key is counted at says nothing of it now (that entry superseded it in
+    // the log); taken, it would move the key back below its entry, and an acknowledgement between the two would clear it.
+    const at = this.countedAt(space, key);
+    if (at !== undefined && at > rec.seq) return;
     // Its withhold goes (acks.ts `release`, just after; the save waits for the turn's end): the stored list follows.
     if (this.withheldSaved.size > 0 && this.withheldSaved.has(`${space}\n${key}`)) this.saveWithheld();
     const a = this.ahead.get(space)?.get(key);

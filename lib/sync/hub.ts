@@ -115,7 +115,7 @@ export class SyncHub {
       if (built) this.apply(built, change);
       else {
         const index = this.indexes.get(change.space);
-        if (index) void index.then((ix) => this.apply(ix, change));
+        if (index) void index.then((ix) => this.apply(ix, change), noop); // a failed build is dropped (index())
       }
       if ((built || known !== undefined) && seq > (known ?? 0)) this.lastSeqs.set(change.space, seq);
       if (this.sessions.size > 0) for (const s of this.sessions) s.changed(change, prevLast);
@@ -142,7 +142,11 @@ export class SyncHub {
     const now = this.core.now();
     let ix = this.indexes.get(space);
     if (ix) this.indexes.delete(space); // re-inserted below: most recently used last
-    else ix = this.build(space);
+    else {
+      // A build that fails (the storage closed under it) is not kept: its callers hear the error, the next use builds again.
+      const building = (ix = this.build(space));
+      building.catch(() => this.indexes.get(space) === building && this.indexes.delete(space));
+    }
     this.indexes.set(space, ix);
     this.usedAt.set(space, now);
     this.evict(now, space);
@@ -308,3 +312,5 @@ export class SyncHub {
     }
   }
 }
+
+function noop(): void {}

@@ -7,6 +7,7 @@
  * acknowledged only then; the stream starts only once the decision (handshake.ts) is made, from the cursor
  * the peer holds or, after anti-entropy, from our top at the run's start.
  */
+import { cursorWriteOf, noteCursorWrite } from './cursor-writes.js';
 import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
 import type { StorageTx } from '../storage.js';
 import { ProtocolError } from './codec.js';
@@ -50,22 +51,6 @@ export interface SessionPort {
   refreshStatus(): void;
   fail(e: unknown): void;
 }
-
-/**
- * Cursor writes not durable yet, per replica and cursor: a hello tells the cursor it holds, and the peer then counts
- * its writes up to it as stored here (synced), so a hello reads a cursor only once its last write is durable.
- */
-const cursorWrites = new WeakMap<object, Map<string, Promise<unknown>>>();
-
-function noteCursorWrite(core: object, key: string, write: Promise<unknown>): void {
-  let pending = cursorWrites.get(core);
-  if (!pending) cursorWrites.set(core, (pending = new Map()));
-  const settled = Promise.all([pending.get(key), write]).then(noop, noop);
-  pending.set(key, settled);
-  void settled.then(() => pending.get(key) === settled && pending.delete(key));
-}
-
-function noop(): void {}
 
 export class SpaceSync {
   mine?: SyncItem;
@@ -185,8 +170,18 @@ export class SpaceSync {
   /** Our sync item for the space, with the cursor we hold for `peerId` (none for an unknown peer). */
   async makeItem(peerId: string | undefined): Promise<SyncItem> {
     const key = peerId === undefined ? undefined : cursorKey(peerId, this.name);
-    if (key !== undefined) await cursorWrites.get(this.core)?.get(key);
-    const stored = key === undefined ? undefined : readCursor(await this.core.storage.getMeta(key));
+    // Read once every write of it noted so far is durable; one noted while the read ran (a join of the last session's
+    // frame began meanwhile, and the read may see it applied, not durable yet) is waited for and the record read again:
+    // a hello never tells a cursor that a power loss can take back. (Inline: no microtask more than one read needs.)
+    let raw: unknown;
+    for (let waited = key === undefined ? undefined : cursorWriteOf(this.core, key); key !== undefined; ) {
+      await waited;
+      raw = await this.core.storage.getMeta(key);
+      const now = cursorWriteOf(this.core, key);
+      if (now === undefined || now === waited) break;
+      waited = now;
+    }
+    const stored = key === undefined ? undefined : readCursor(raw);
     this.cursor = stored ? { e: stored.e, s: stored.s } : { e: '', s: 0 };
     this.reach = stored && typeof stored.re === 'string' && typeof stored.rs === 'number' ? { e: stored.re, s: stored.rs } : undefined;
     const { lastSeq, keys } = await this.session.hub.summary(this.name);

@@ -71,6 +71,8 @@ export interface Volume {
   records(space: string): Array<[string, KeyRecord]>;
   durableRecords(space: string): Array<[string, KeyRecord]>;
   readonly pendingBatches: number;
+  /** Storage completions waiting on a timer (SimDisk jitter): the node is not quiet while one is. */
+  readonly waits: number;
   crash(): void;
   copy(): Volume;
 }
@@ -78,6 +80,7 @@ export interface Volume {
 /** A plain storage adapter as a node's volume: the same adapter object at every start. */
 export class PlainVolume implements Volume {
   readonly pendingBatches = 0;
+  readonly waits = 0;
   constructor(readonly storage: StorageAdapter) {}
   instance(): StorageAdapter {
     return this.storage;
@@ -408,7 +411,7 @@ export class Cluster {
     for (const n of this.nodes.values()) {
       if (!n.up || n.leader === undefined) return false;
       for (const l of n.links) if (l.status !== 'synced') return false;
-      if (n.disk.pendingBatches > 0) return false;
+      if (n.disk.pendingBatches > 0 || n.disk.waits > 0) return false;
     }
     return true;
   }

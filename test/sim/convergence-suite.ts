@@ -11,7 +11,8 @@
  *
  *   SEED=<n> SIM_FAMILY=<family> npx vitest run test/sim/convergence.test.ts
  *
- * SIM_FAMILY=<family> alone runs only that family (SIM_FAMILY_RUNS of them).
+ * SIM_FAMILY=<family> alone runs only that family (SIM_FAMILY_RUNS of them). A jittered schedule's line says
+ * SIM_JITTER=1 (storage-timing jitter, see JITTER_SHARE below); without SIM_JITTER a SEED replays unjittered.
  */
 import { describe, expect, it } from 'vitest';
 import { isPending, pendingFeatures, pendingLabel } from './pending.js';
@@ -28,27 +29,42 @@ const familyRuns = Number(process.env.SIM_FAMILY_RUNS ?? 100 * scale);
 const base = Number(process.env.SIM_BASE_SEED ?? (soak ? Math.floor(Math.random() * 2 ** 31) : 1));
 /** Schedules per test case: a case stays well under the test timeout and a failure names a small range. */
 const CHUNK = 25;
+/**
+ * Storage-timing jitter (run-schedule.ts `jitter`): the last fifth of each family's seeds (whole chunks: 100 of the
+ * mixed ones, 25 of each other family) run with it, in place of their plain run, so CI time stays the same.
+ * SIM_JITTER=1 runs every schedule jittered, SIM_JITTER=0 none (with SEED: that one schedule so or not); a 'jitter'
+ * entry in pending.ts runs the share plain.
+ */
+const jitterEnv = process.env.SIM_JITTER;
+const JITTER_SHARE = 0.2;
+function jitteredCount(count: number): number {
+  if (jitterEnv === '1') return count;
+  if (jitterEnv === '0' || isPending('jitter')) return 0;
+  return Math.min(count, Math.max(1, Math.round((count * JITTER_SHARE) / CHUNK)) * CHUNK);
+}
 
-export function replayCommand(seed: number, family: Family): string {
+export function replayCommand(seed: number, family: Family, jitter = false): string {
   const env = ['SIM_PENDING', 'SIM_OPS', 'SIM_FAULTS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
-  return `${env}SEED=${seed} SIM_FAMILY=${family} npx vitest run test/sim/convergence.test.ts`;
+  return `${env}SEED=${seed} SIM_FAMILY=${family} SIM_JITTER=${jitter ? 1 : 0} npx vitest run test/sim/convergence.test.ts`;
 }
 
-export async function check(seed: number, family: Family): Promise<string | undefined> {
+export async function check(seed: number, family: Family, jitter = false): Promise<string | undefined> {
   const schedule = makeSchedule(seed, { family, disabled: pendingFeatures() });
-  if (process.env.SIM_VERBOSE) process.stderr.write(`seed ${seed} ${family}\n`);
-  const { problems } = await runSchedule(schedule);
+  if (process.env.SIM_VERBOSE) process.stderr.write(`seed ${seed} ${family}${jitter ? ' jitter' : ''}\n`);
+  const { problems } = await runSchedule(schedule, { jitter });
   if (problems.length === 0) return undefined;
-  return `seed ${seed} family ${family} failed (replay: ${replayCommand(seed, family)})\n${describeSchedule(schedule)}\n${problems.slice(0, 12).join('\n')}`;
+  const how = jitter ? ' with storage jitter' : '';
+  return `seed ${seed} family ${family}${how} failed (replay: ${replayCommand(seed, family, jitter)})\n${describeSchedule(schedule)}\n${problems.slice(0, 12).join('\n')}`;
 }
 
-async function checkAll(seeds: readonly number[], family: Family): Promise<void> {
+async function checkAll(seeds: readonly number[], family: Family, jitter = false): Promise<void> {
   const failures: string[] = [];
   for (const seed of seeds) {
-    const failure = await check(seed, family);
+    const failure = await check(seed, family, jitter);
     if (failure) failures.push(failure);
   }
-  if (failures.length) expect.fail(`${failures.length} of ${seeds.length} ${family} schedules failed\n\n${failures.join('\n\n')}`);
+  const how = jitter ? ' jittered' : '';
+  if (failures.length) expect.fail(`${failures.length} of ${seeds.length}${how} ${family} schedules failed\n\n${failures.join('\n\n')}`);
 }
 
 /** Defines part `part` (0-based) of `parts` of the schedule run. */
@@ -56,7 +72,8 @@ export function defineConvergence(part: number, parts: number): void {
   describe(`convergence under seeded fault schedules (part ${part + 1} of ${parts})`, () => {
     if (one !== undefined) {
       const family = onlyFamily ?? 'mixed';
-      if (part === 0) it(`seed ${one} (${family})`, () => checkAll([one], family), 300_000);
+      const jitter = jitterEnv === '1';
+      if (part === 0) it(`seed ${one} (${family}${jitter ? ', jittered' : ''})`, () => checkAll([one], family, jitter), 300_000);
       else it.skip(`seed ${one} runs in part 1`, () => {});
       return;
     }
@@ -66,12 +83,15 @@ export function defineConvergence(part: number, parts: number): void {
     for (const family of families) {
       const count = family === 'mixed' && !onlyFamily ? mixedRuns : familyRuns;
       const seeds = Array.from({ length: count }, (_, i) => base + i);
+      const plain = count - jitteredCount(count);
       for (let i = 0; i < seeds.length; i += CHUNK) {
-        const chunk = seeds.slice(i, i + CHUNK);
+        // Chunks never straddle the jitter boundary (jitteredCount is whole chunks, or every seed).
+        const chunk = seeds.slice(i, Math.min(i + CHUNK, i < plain ? plain : seeds.length));
+        const jitter = i >= plain;
         if (slot++ % parts !== part) continue;
-        const name = `${family}: ${chunk.length} schedules, seeds ${chunk[0]}…${chunk[chunk.length - 1]}`;
+        const name = `${family}${jitter ? ' jittered' : ''}: ${chunk.length} schedules, seeds ${chunk[0]}…${chunk[chunk.length - 1]}`;
         if (family !== 'mixed' && isPending(family)) it.skip(`${name} — ${pendingLabel(family)}`, () => {});
-        else it(name, () => checkAll(chunk, family), 600_000);
+        else it(name, () => checkAll(chunk, family, jitter), 600_000);
       }
     }
   });

@@ -9,6 +9,7 @@
  *   'relays-collect'     relays run without tombstone collection (and so without its refusal) unless a gc
  *                        family asks for it
  *   'double-restore'     no schedule restores a relay and a client both (schedule.ts DOUBLE_RESTORE)
+ *   'jitter'             no CI schedule runs with storage-timing jitter (convergence-suite.ts: its share runs plain)
  *   'check:<name>'       a check of run-schedule.ts that CI does not apply
  *   'scenario:<name>'    a named scenario test (scenarios*.test.ts) that CI skips
  * `defects` are the numbers of issue 10 the entry demonstrates (see each test/sim family's notes).

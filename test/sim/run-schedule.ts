@@ -57,6 +57,12 @@ export interface RunOptions {
   syncedDurable?: boolean;
   /** The held-claims checks (claims-check.ts: pending, status, whenSynced, w.durability); default: see pending.ts. */
   claims?: boolean;
+  /**
+   * Storage-timing jitter (SimDisk `jitter`): every disk's reads, transactions and fsyncs complete after delays drawn
+   * from a stream of their own (seed-derived; it shifts no other draw), so a seed explores another interleaving of
+   * storage completions. Off (the default), every seed runs exactly as before.
+   */
+  jitter?: boolean;
   /** Called after the checks, before the cluster closes (for debugging a seed). */
   inspect?: (cluster: Cluster, problems: string[]) => Promise<void> | void;
   /**
@@ -93,6 +99,14 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   // the network's tap (which once made a traced run differ from the plain one).
   const printer = process.env.SIM_TRACE ? trace(() => clock.now() - start, (node) => made?.node(node).ids ?? []) : undefined;
   const fsyncRng = new Rng(prng(s.seed ^ 0x5f5f5f5f));
+  // Jitter's own stream, one fork per disk made (wiped disks included): half the completions at once, some after a
+  // zero-delay timer, the rest after 1–8 microtasks.
+  const jitterRng = new Rng(prng((s.seed ^ 0x2c1b3c6d) >>> 0));
+  const jitter = (): { jitter: () => number } | undefined => {
+    if (!options.jitter) return undefined;
+    const r = jitterRng.fork();
+    return { jitter: () => (r.chance(0.5) ? 0 : r.chance(0.2) ? -1 : r.int(1, 8)) };
+  };
   // Watches every frame from the first hello on (links dial while the cluster is being made).
   const leaked: string[] = [];
   let made: Cluster | undefined;
@@ -118,7 +132,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       // Half the single-instance nodes keep their data where a copy can be told (a file storage's directory); the
       // others as IndexedDB does, or a VM snapshot: there a restore stays unseen until a peer tells.
       const tellsCopies = options.copiesTold !== false && !s.tabs[node] && prng(s.seed ^ nameHash(node))() < 0.5;
-      return new SimDisk({ timers: c, tellsCopies, ...(f ? { fsyncDelay: () => r.int(f.min, f.max) } : {}) });
+      return new SimDisk({ timers: c, tellsCopies, ...(f ? { fsyncDelay: () => r.int(f.min, f.max) } : {}), ...jitter() });
     },
     merge: { 'c*': merges.counter, 'set*': merges.addWins },
     link: { antiEntropyInterval: s.antiEntropyInterval, backoff: { base: 20, max: 1000 } },
@@ -324,7 +338,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         cluster.net.isolate(w.node);
         cluster.clock.setTimeout(() => cluster.net.rejoin(w.node), w.for);
       } else if (w.kind === 'collect') track(cluster.collect(w.node), `collect on ${w.node}`);
-      else if (w.kind === 'wipe') track(replaceDisk(w.node, () => new SimDisk({ timers: cluster.clock }), 'disk', w.down, w.isolate ?? 0), `wipe ${w.node}`);
+      else if (w.kind === 'wipe') track(replaceDisk(w.node, () => new SimDisk({ timers: cluster.clock, ...jitter() }), 'disk', w.down, w.isolate ?? 0), `wipe ${w.node}`);
       else if (w.kind === 'tab') {
         track(exclusive(w.node, () => cluster.closeTab(w.node, w.tab)), `close tab ${w.node}/${w.tab}`);
         cluster.clock.setTimeout(() => track(exclusive(w.node, () => cluster.openTab(w.node, w.tab)), `open tab ${w.node}/${w.tab}`), w.down);
@@ -382,6 +396,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       }
       if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
     }
+    // The checks read replicas with no clock stepping: storage completes at once from here on.
+    calm(cluster);
     problems.push(...leaked.slice(0, 5));
     claims?.observeAll();
     problems.push(...synced.violations);
@@ -403,6 +419,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     if (problems.length === 0 && s.farFuture && (options.hlcDrift ?? checkEnabled('hlc-drift'))) problems.push(...(await checkHlcDrift(cluster, s)));
     await options.inspect?.(cluster, problems);
   } finally {
+    calm(cluster);
     await cluster.close();
   }
   let bytes = 0;
@@ -437,6 +454,11 @@ function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
   }
   // By dot: a write still resolving (waiting for its fsync) when the disk went is forgiven as well.
   for (const d of forgiven) cluster.ledger.forgive(d, why);
+}
+
+/** Storage jitter off on every node's disk (a plain volume has none). */
+function calm(cluster: Cluster): void {
+  for (const n of cluster.nodes.values()) if (n.disk instanceof SimDisk) n.disk.calm();
 }
 
 /** 32-bit FNV-1a over a string, continuing from `h`. */

@@ -17,8 +17,8 @@
  * - Several live instances share the state (tabs of one origin): after a transaction of one is durable, the
  *   others' `onExternalChange` listeners hear the spaces it changed (a hint, on the timers, like
  *   BroadcastChannel), and `leadership()` makes exactly one live instance the leader (the earliest to ask),
- *   handed to the next when it closes. An instance whose read of a space's log was held back (readLog) hears that
- *   space at the next durable group, its own included: nothing else would tell it the hold lifted.
+    if (!this.disk.jitter) return this.disk.readLog(space, afterSeq, limit, this);
+    return this.jittered(() => this.disk.readLog(space, afterSeq, limit, this));
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, Leadership, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
@@ -34,6 +34,11 @@ export interface SimDiskOptions {
    * directory does. Without it, a copy cannot be told from the original (IndexedDB, a VM snapshot).
    */
   tellsCopies?: boolean;
+  /**
+   * Storage-timing jitter: the delay of one completion, drawn per completion (from a stream of the caller's own):
+   * n ≥ 0 waits n microtasks, n < 0 one zero-delay timer on `timers` (so a timer due now may fire first).
+   */
+  jitter?: () => number;
 }
 
 let places = 0;
@@ -135,8 +140,43 @@ export class SimDisk {
   /** Where it lives, when it tells (`tellsCopies`): every disk, copies included, somewhere of its own. */
   readonly place: string | undefined;
 
+  /** The jitter in force (from the options; a run turns it off before it checks what it holds, with no clock left to step). */
+  jitter: (() => number) | undefined;
+
   constructor(readonly options: SimDiskOptions) {
     this.place = options.tellsCopies ? `disk-${++places}` : undefined;
+    this.jitter = options.jitter;
+  }
+
+  private readonly hopTimers = new Map<unknown, () => void>();
+
+  /** @internal One jittered delay (a no-op without jitter; callers skip it then, so no microtask is added). */
+  async hop(): Promise<void> {
+    const n = this.jitter?.() ?? 0;
+    if (n < 0) {
+      await new Promise<void>((resolve) => {
+        const handle = this.options.timers.setTimeout(() => {
+          this.hopTimers.delete(handle);
+          resolve();
+        }, 0);
+        this.hopTimers.set(handle, resolve);
+      });
+    } else for (let i = 0; i < n; i++) await undefined;
+  }
+
+  /** Completions waiting on a jitter timer now. */
+  get waits(): number {
+    return this.hopTimers.size;
+  }
+
+  /** Jitter off from now on; delays waiting on a timer end at once (for checks and closing with no clock stepping). */
+  calm(): void {
+    this.jitter = undefined;
+    for (const [handle, resolve] of this.hopTimers) {
+      this.options.timers.clearTimeout(handle);
+      resolve();
+    }
+    this.hopTimers.clear();
   }
 
   /** A process or tab opening the disk. */
@@ -240,6 +280,7 @@ export class SimDisk {
   transact<T>(by: Instance, fn: (tx: StorageTx) => Promise<T> | T): Promise<T> {
     const gen = this.generation;
     const run = async (): Promise<{ result: T; durable: Promise<void> | undefined }> => {
+      if (this.jitter) await this.hop();
       if (!this.isLive(gen) || !by.isOpen) throw closed('crashed or closed');
       const tx = new SimTx(this);
       const result = await fn(tx);
@@ -253,7 +294,8 @@ export class SimDisk {
     };
     const p = this.tail.then(run, run);
     this.tail = p.then(noop, noop);
-    return p.then(({ result, durable }) => (durable ? durable.then(() => result) : result));
+    const out = p.then(({ result, durable }) => (durable ? durable.then(() => result) : result));
+    return this.jitter ? out.then(async (result) => (this.jitter && (await this.hop()), result)) : out;
   }
 
   private commit(by: Instance, writes: Write[]): Promise<void> {
@@ -298,7 +340,8 @@ export class SimDisk {
       this.durableBatch = b.id;
       this.commits++;
     }
-    for (const b of group) b.resolve();
+    if (this.jitter) for (const b of group) void this.hop().then(b.resolve);
+    else for (const b of group) b.resolve();
     // Hints to the other live instances (tabs), after the commit, on the timers (like BroadcastChannel).
     const by = new Set(group.map((b) => b.by));
     const names = [...spaces];
@@ -473,32 +516,47 @@ class Instance implements StorageAdapter {
 
   async get(space: string, key: string): Promise<KeyRecord | undefined> {
     this.check();
-    return this.disk.read(space, key);
+    if (!this.disk.jitter) return this.disk.read(space, key);
+    return this.jittered(() => this.disk.read(space, key));
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {
     this.check();
-    return this.disk.readMeta(name) as T | undefined;
+    if (!this.disk.jitter) return this.disk.readMeta(name) as T | undefined;
+    return this.jittered(() => this.disk.readMeta(name) as T | undefined);
   }
 
   async scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>> {
     this.check();
-    return this.disk.scan(space, options);
+    if (!this.disk.jitter) return this.disk.scan(space, options);
+    return this.jittered(() => this.disk.scan(space, options));
   }
 
   async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
     this.check();
-    return this.disk.readLog(space, afterSeq, limit, this);
+    if (!this.disk.jitter) return this.disk.readLog(space, afterSeq, limit, this);
+    return this.jittered(() => this.disk.readLog(space, afterSeq, limit, this));
   }
 
   async index(space: string): Promise<IndexEntry[]> {
     this.check();
-    return this.disk.index(space);
+    if (!this.disk.jitter) return this.disk.index(space);
+    return this.jittered(() => this.disk.index(space));
   }
 
   async spaces(): Promise<string[]> {
     this.check();
-    return this.disk.spaces();
+    if (!this.disk.jitter) return this.disk.spaces();
+    return this.jittered(() => this.disk.spaces());
+  }
+
+  /** A read under jitter: a delay before it looks (the instance must still be live then) and one before it answers. */
+  private async jittered<T>(read: () => T): Promise<T> {
+    await this.disk.hop();
+    this.check();
+    const result = read();
+    await this.disk.hop();
+    return result;
   }
 
   onExternalChange(listener: (spaces: string[]) => void): () => void {

@@ -92,4 +92,23 @@ describe('replica.pending and records applied before they are durable', () => {
     pending.acked('s', 3, 'peer');
     expect(pending.count).toBe(0);
   });
+  // tabs 24 with storage jitter (SIM_JITTER=1): a relay's write of k0 (seq 13) and a join keeping it beside a peer's
+  // version (seq 15) completed in the other order, so the map heard 15 first, then 13, and counted k0 back at 13; the log
+  // held k0 at 15 only, a peer acknowledging up to 14 held nothing of it, and the count dropped it.
+  it('a change heard after a newer one of the same key does not move the key back below its entry', () => {
+    const { pending, core } = map();
+    pending.applied('s', 'k', 1);
+    pending.applied('s', 'o', 2);
+    pending.applied('s', 'k', 3);
+    // All durable; the join's completion (3) is heard before the write's (1).
+    pending.changed(change(core, 'k', 3, [[ME, 1], [THEM, 1]]));
+    pending.changed(change(core, 'o', 2, [[ME, 2]]));
+    pending.changed(change(core, 'k', 1, [[ME, 1]]));
+    expect(pending.count).toBe(2);
+    // The log holds o at 2 and k at 3: a peer that read it up to 2 holds nothing of k.
+    pending.acked('s', 2, 'peer');
+    expect(pending.count, 'k: its entry is at 3').toBe(1);
+    pending.acked('s', 3, 'peer');
+    expect(pending.count).toBe(0);
+  });
 });

@@ -1,0 +1,21 @@
+/**
+ * Cursor writes not durable yet, per replica and cursor: a hello tells the cursor it holds, and the peer then counts
+ * its writes up to it as stored here (synced), so a hello reads a cursor only once its writes are durable.
+ */
+const cursorWrites = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+/** `write` stores the cursor record `key` (alone, or beside a join's entries). */
+export function noteCursorWrite(core: object, key: string, write: Promise<unknown>): void {
+  let pending = cursorWrites.get(core);
+  if (!pending) cursorWrites.set(core, (pending = new Map()));
+  const settled = Promise.all([pending.get(key), write]).then(noop, noop);
+  pending.set(key, settled);
+  void settled.then(() => pending.get(key) === settled && pending.delete(key));
+}
+
+/** The noted writes of cursor record `key` (settled once each is durable or failed), if any are still on their way. */
+export function cursorWriteOf(core: object, key: string): Promise<unknown> | undefined {
+  return cursorWrites.get(core)?.get(key);
+}
+
+function noop(): void {}
