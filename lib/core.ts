@@ -7,6 +7,7 @@
  * link it came from, so it is not echoed back); other tabs' commits are reported alike (external.ts).
  */
 import { AckTracker } from './acks.js';
+import { ChangeOrder } from './change-order.js';
 import { contradiction, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
 import { Epochs } from './epoch-points.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
@@ -66,6 +67,8 @@ export class ReplicaCore {
   onApplied: ((space: string, key: string, seq: number) => void) | undefined;
   /** The transaction that applied a record (onApplied) failed. */
   onAbandoned: ((space: string, key: string, seq: number) => void) | undefined;
+  /** Change events in log order per key: one heard after a newer record of its key is stale (change-order.ts). */
+  private readonly order = new ChangeOrder();
   /**
    * The highest log seq this instance has written, joined or read. When a transaction finds the log past it,
    * another instance sharing the storage (a tab) committed meanwhile, and may have re-identified the replica:
@@ -138,12 +141,18 @@ export class ReplicaCore {
       sawSeq: (seq) => void (seq > this.seenSeq && (this.seenSeq = seq)),
       minted: (seq) => this.claims.minted(seq),
       withStoredIdentity: (tx, then) => this.withStoredIdentity(tx, then),
-      applied: (space, key, seq) => this.onApplied?.(space, key, seq),
-      abandoned: (space, key, seq) => this.onAbandoned?.(space, key, seq),
+      applied: (space, key, seq) => {
+        this.order.applied(space, key, seq);
+        this.onApplied?.(space, key, seq);
+      },
+      abandoned: (space, key, seq) => {
+        this.order.told(space, key, seq);
+        this.onAbandoned?.(space, key, seq);
+      },
       written: (space, key, rec, prev) => {
         this.noteDurable(rec.seq);
         this.external.noteOwn(space, rec.seq);
-        this.events.emit('change', { space, key, rec, prev, origin: 'local' });
+        if (!this.order.told(space, key, rec.seq)) this.events.emit('change', { space, key, rec, prev, origin: 'local' });
       },
     };
   }
@@ -326,6 +335,7 @@ export class ReplicaCore {
         const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;
         const rec = record(key, joined, seq, src);
         tx.put(space, key, rec);
+        this.order.applied(space, key, seq);
         this.onApplied?.(space, key, seq);
         changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
       }
@@ -351,7 +361,10 @@ export class ReplicaCore {
       });
     } catch (e) {
       // Nothing of it stays: what onApplied told of its records is taken back.
-      for (const c of changes) this.onAbandoned?.(space, c.key, c.rec.seq);
+      for (const c of changes) {
+        this.order.told(space, c.key, c.rec.seq);
+        this.onAbandoned?.(space, c.key, c.rec.seq);
+      }
       throw e;
     }
     this.committed(seq);
@@ -359,7 +372,8 @@ export class ReplicaCore {
     for (const change of changes) {
       this.external.noteOwn(space, change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
-      this.events.emit('change', change);
+      // Heard after a newer record of its key (transactions resolving out of order): the newer change said it all.
+      if (!this.order.told(space, change.key, change.rec.seq)) this.events.emit('change', change);
     }
     if (claim && this.claims.watching) void this.changes.actOnClaim(claim);
     return changes;
