@@ -50,6 +50,11 @@ interface Withheld {
   overflow: boolean;
   /** The highest seq of our log that a peer whose link did not leave it out acknowledged (0: none). */
   elsewhere: number;
+  /**
+   * The highest log position of a frame that left it out (0: none known, as for repair states): the record it left out
+   * lies at or below it, so a change of the key's record up to there is that record's (or an older one's), heard late.
+   */
+  upTo: number;
 }
 
 interface SyncWaiter {
@@ -206,7 +211,7 @@ export class AckTracker {
    * acknowledgements do not count the key, in this session or a later one (which streams from its cursor, past the
    * key); another peer's still do. Its writes stay pending meanwhile: the app was told by an error event.
    */
-  withhold(peer: string, space: string, key: string): void {
+  withhold(peer: string, space: string, key: string, upTo = 0): void {
     let keys = this.withheldKeys.get(space);
     if (!keys) this.withheldKeys.set(space, (keys = new Map()));
     let entry = keys.get(key);
@@ -214,8 +219,8 @@ export class AckTracker {
       // What the peers heard so far already acknowledged (their links did not leave the key out): they hold it there.
       let elsewhere = 0;
       for (const [p, spaces] of this.framed) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
-      keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false }));
-    }
+      keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false, upTo }));
+    } else if (upTo > entry.upTo) entry.upTo = upTo;
     if (entry.peers.has(peer)) return;
     // Past the bound, conservative: no acknowledgement but an always-named peer's raises `elsewhere` until the key changes.
     if (peer === ANY || (entry.peers.size >= MAX_WITHHELD_PEERS && !this.exact?.(peer))) {
@@ -287,10 +292,16 @@ export class AckTracker {
     return entry !== undefined && entry.elsewhere < seq;
   }
 
-  /** `key`'s record changed: a withheld key's next state may go; its parked waiters are weighed again. */
-  release(space: string, key: string): void {
+  /**
+   * `key`'s record changed (to the one at `seq`): a withheld key's next state may go; its parked waiters are weighed
+   * again. Not when a frame that left the key out reached `seq` already: its change was heard after a log read sent
+   * that frame (the record is durable, and read, before its transaction's change is told), and it is the record left out.
+   */
+  release(space: string, key: string, seq?: number): void {
     const keys = this.withheldKeys.get(space);
-    if (!keys?.delete(key)) return;
+    const entry = keys?.get(key);
+    if (!keys || !entry || (seq !== undefined && entry.upTo >= seq)) return;
+    keys.delete(key);
     if (keys.size === 0) this.withheldKeys.delete(space);
     this.wake(space, key);
   }

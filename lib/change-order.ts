@@ -17,6 +17,13 @@ export class ChangeOrder {
   /** space\nkey → the newest seq told while an older one was untold. */
   private readonly newest = new Map<string, number>();
 
+  /** The lowest seq applied and not told yet (Infinity: none). */
+  lowestUntold(): number {
+    let low = Infinity;
+    for (const seqs of this.untold.values()) for (const n of seqs) if (n < low) low = n;
+    return low;
+  }
+
   applied(space: string, key: string, seq: number): void {
     const id = `${space}\n${key}`;
     const seqs = this.untold.get(id);

@@ -69,6 +69,11 @@ export class ReplicaCore {
   onAbandoned: ((space: string, key: string, seq: number) => void) | undefined;
   /** Change events in log order per key: one heard after a newer record of its key is stale (change-order.ts). */
   private readonly order = new ChangeOrder();
+
+  /** The lowest seq of a record this instance applied whose change is not told yet (Infinity: none). */
+  get untoldLow(): number {
+    return this.order.lowestUntold();
+  }
   /**
    * The highest log seq this instance has written, joined or read. When a transaction finds the log past it,
    * another instance sharing the storage (a tab) committed meanwhile, and may have re-identified the replica:

@@ -570,6 +570,9 @@ export class PendingWrites {
 
   /** Advances a space's floor; stores it now (`store`) or once it moved a stride past the stored one. */
   private raise(space: string, floor: number, store: boolean): void {
+    // Not past a record applied here whose change is not heard yet (transactions resolve in no set order): it may hold
+    // a write of ours that nothing acknowledged (a later write's change, or an acknowledgement, came first).
+    floor = Math.min(floor, (this.core.untoldLow ?? Infinity) - 1);
     if (floor <= (this.floors.get(space) ?? 0)) return;
     this.floors.set(space, floor);
     if (store || floor - (this.stored.get(space) ?? 0) >= STRIDE) this.markDirty(space);

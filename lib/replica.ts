@@ -165,7 +165,7 @@ export class Replica implements SpaceHost {
       // The map first: a waiter the release wakes on a closed replica is placed by it (acks.ts recordNow), and must find
       // the key's new record there, not the one a link left out (a join stored as the replica closed: withheld 1289).
       this.pendingWrites.changed(change);
-      core.acks.release(change.space, change.key);
+      core.acks.release(change.space, change.key, change.rec.seq);
     });
     core.acks.onAdvance((space, upTo, peer) => this.pendingWrites.acked(space, upTo, peer));
     core.onApplied = (space, key, seq) => this.pendingWrites.applied(space, key, seq);

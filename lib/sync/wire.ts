@@ -61,9 +61,10 @@ export class Wire {
     private readonly report: (error: unknown) => void,
     /**
      * A frame left these keys out (their state cannot go on this link): they are not acknowledged by it (acks.ts).
-     * Returns the store of the withholds under way, if any: that frame and the ones after it wait for it.
+     * `upTo`: the frame's log position (0: repair states), past the records it left out. Returns the store of the
+     * withholds under way, if any: that frame and the ones after it wait for it.
      */
-    private readonly withheld: (space: string, keys: readonly string[]) => Promise<void> | undefined | void = () => {},
+    private readonly withheld: (space: string, keys: readonly string[], upTo: number) => Promise<void> | undefined | void = () => {},
     /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
     epochs?: () => EpochRegistry,
   ) {
@@ -71,8 +72,8 @@ export class Wire {
   }
 
   /** Keys left out of a frame about to go: told, and the frames from it on held back while the withhold is stored. */
-  private leaveOut(space: string, keys: readonly string[]): void {
-    const storing = this.withheld(space, keys);
+  private leaveOut(space: string, keys: readonly string[], reach: number): void {
+    const storing = this.withheld(space, keys, reach);
     if (!storing) return;
     const gate: Promise<void> = Promise.all([this.holding, storing]).then(() => {
       if (this.holding !== gate) return; // held longer by a later withhold: its gate sends them all
@@ -102,11 +103,11 @@ export class Wire {
   }
 
   /** Encodes a message; undefined when a batch of changes outgrew `maxFrameBytes` (split it, nothing changed here). */
-  private encode(m: Message, maxFrameBytes: number): Encoded | undefined {
+  private encode(m: Message, maxFrameBytes: number, reach: number): Encoded | undefined {
     if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table), m, forms: undefined };
     const { forms, bad } = this.model.forms(m.space, m.entries, m.upTo === 0);
     if (bad.length > 0) {
-      this.leaveOut(m.space, bad);
+      this.leaveOut(m.space, bad, reach);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
       m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
     }
@@ -127,7 +128,7 @@ export class Wire {
    * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
-    this.put(m, maxFrameBytes, transmit);
+    this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
   }
 
   /**
@@ -140,7 +141,8 @@ export class Wire {
     else go();
   }
 
-  private put(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+  /** `reach`: the log position of the frame `m` was split from (its records lie at or below it). */
+  private put(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void, reach: number): void {
     if (this.leftOutCount > 0 && m.type === MsgType.Changes && m.upTo === 0 && m.entries.length > 0) {
       // Repair states this connection could not carry as they are now: not tried again (LEFT OUT), nor a frame sent for none.
       const known = this.leftOut.get(m.space);
@@ -148,7 +150,7 @@ export class Wire {
       if (entries.length === 0) return;
       if (entries.length < m.entries.length) m = { ...m, entries };
     }
-    const encoded = this.encode(m, maxFrameBytes);
+    const encoded = this.encode(m, maxFrameBytes, reach);
     if (encoded) {
       transmit(encoded.frame, encoded.m);
       return this.sent(encoded);
@@ -157,14 +159,14 @@ export class Wire {
     if (c.entries.length === 1) {
       const why = this.sendsParts ? this.sendParts(c, maxFrameBytes, transmit) : `it does not fit the connection's frame limit (${maxFrameBytes} bytes) and the peer takes no key in parts`;
       if (why === undefined) return;
-      this.leaveOut(c.space, [c.entries[0]![0]]);
+      this.leaveOut(c.space, [c.entries[0]![0]], reach);
       this.noteLeftOut(c.space, c.entries[0]!);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
-      return this.put({ ...c, entries: [] }, maxFrameBytes, transmit);
+      return this.put({ ...c, entries: [] }, maxFrameBytes, transmit, reach);
     }
     const half = Math.ceil(c.entries.length / 2);
-    this.put({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit);
-    this.put({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit);
+    this.put({ ...c, upTo: 0, entries: c.entries.slice(0, half) }, maxFrameBytes, transmit, reach);
+    this.put({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit, reach);
   }
 
   /** `entry`'s state did not fit this connection: a repair frame does not try it again while the key's state is the same. */
@@ -184,7 +186,7 @@ export class Wire {
     const { forms } = this.model.forms(c.space, c.entries, c.upTo === 0);
     const parts = partFrames(c.space, c.entries[0]!, maxFrameBytes, (p) => encodeMessage(p, this.table, { forms }));
     if (typeof parts === 'string') return parts;
-    const last = this.encode(lastOfParts(c), maxFrameBytes);
+    const last = this.encode(lastOfParts(c), maxFrameBytes, c.upTo);
     if (!last) return `its context alone does not fit the connection's frame limit (${maxFrameBytes} bytes)`;
     for (const frame of parts) transmit(frame, { type: MsgType.Part, space: c.space, upTo: 0, entries: [] });
     transmit(last.frame, last.m);
