@@ -8,51 +8,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openReplica, type Replica } from '../../lib/index.js';
 import type { StoredChange } from '../../lib/core.js';
-import { SimDisk } from '../support/sim-disk.js';
+import { heldDisk, releaseHeldDisks } from '../support/held-disk.js';
 import { until } from '../sync/support.js';
 
-const HELD = 1_000_000;
 const open: Replica[] = [];
-let release = () => {};
 afterEach(async () => {
-  release();
+  releaseHeldDisks();
   for (const r of open.splice(0)) await r.close().catch(() => {});
 });
-
-/** A disk on real timers whose fsyncs, and whose hints to other tabs, wait while held. */
-function heldDisk() {
-  let fsyncHeld = false;
-  let hintsHeld = false;
-  const fsyncs: Array<() => void> = [];
-  const hints: Array<() => void> = [];
-  const disk = new SimDisk({
-    timers: {
-      setTimeout: (fn: () => void, ms: number) => {
-        if (ms === HELD) return void fsyncs.push(fn);
-        if (ms === 0 && hintsHeld) return void hints.push(fn);
-        return setTimeout(fn, ms);
-      },
-      clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
-    },
-    fsyncDelay: () => (fsyncHeld ? HELD : 1), // hints go at 0 ms: told apart from fsyncs
-  });
-  const releaseFsyncs = () => {
-    fsyncHeld = false;
-    for (const fn of fsyncs.splice(0)) fn();
-  };
-  const releaseHints = () => {
-    hintsHeld = false;
-    for (const fn of hints.splice(0)) fn();
-  };
-  release = () => (releaseHints(), releaseFsyncs());
-  return {
-    disk,
-    holdFsyncs: () => void (fsyncHeld = true),
-    holdHints: () => void (hintsHeld = true),
-    releaseFsyncs,
-    releaseHints,
-  };
-}
 
 describe('a tab whose read of the log was held back by its own write', () => {
   it('reads on once its write is durable: the other tab\'s commit past the hold is reported', async () => {
