@@ -420,9 +420,13 @@ export class PendingWrites {
       if ((this.loading.get(id) ?? 0) < rec.seq) this.loading.set(id, rec.seq);
     }
     // Changes of one key may be heard out of order: two transactions' completions (a local write's, a join's) resolve in
-    // either order. One older than the entry the key is counted at says nothing of it now (that entry superseded it in
-    // the log); taken, it would move the key back below its entry, and an acknowledgement between the two would clear it.
-    const at = this.countedAt(space, key);
+    // either order (the core drops such a change of its own transactions, change-order.ts; this keeps the count right
+    // whatever tells it). One older than the entry the key is counted at says nothing of it now (that entry superseded it
+    // in the log); taken, it would move the key back below its entry, and an acknowledgement between the two would clear
+    // it. The map alone is asked, not the list of new keys (`countedAt` would fold that list on every write): a newer
+    // record of a key that had one before is never on that list, which holds first records only.
+    if (this.lazy.size > 0) this.materialize(space);
+    const at = this.keys.get(space)?.get(key);
     if (at !== undefined && at > rec.seq) return;
     // Its withhold goes (acks.ts `release`, just after; the save waits for the turn's end): the stored list follows.
     if (this.withheldSaved.size > 0 && this.withheldSaved.has(`${space}\n${key}`)) this.saveWithheld();
