@@ -10,6 +10,7 @@ import type { ReplicaCore, StoredChange } from '../../lib/core.js';
 import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
 import { MIN_STORED, PendingWrites } from '../../lib/pending.js';
 import type { KeyRecord } from '../../lib/storage.js';
+import { countingReads } from './support.js';
 
 const ME = 'mine000000000000';
 const THEM = 'them000000000000';
@@ -125,25 +126,10 @@ describe('replica.pending: new keys kept at a clean close', () => {
     await a.space('t').put('solo', 1);
     expect(a.pending).toBe(MIN_STORED + 51);
     await a.close();
-    let read = 0;
-    const counted: StorageAdapter = {
-      open: () => storage.open(),
-      close: () => storage.close(),
-      transact: (fn) => storage.transact(fn),
-      get: (space, key) => storage.get(space, key),
-      getMeta: (name) => storage.getMeta(name),
-      scan: (space, o) => storage.scan(space, o),
-      index: (space) => storage.index(space),
-      spaces: () => storage.spaces(),
-      readLog: async (space, after, limit) => {
-        const page = await storage.readLog(space, after, limit);
-        read += page.length;
-        return page;
-      },
-    };
-    const again = await replica(counted);
+    const counted = countingReads(storage);
+    const again = await replica(counted.storage);
     expect(again.pending).toBe(MIN_STORED + 51);
-    expect(read).toBe(0);
+    expect(counted.read()).toBe(0);
     const b = await replica();
     const [ta, tb] = pairTransports();
     again.connect(ta);

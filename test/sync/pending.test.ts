@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConcordError, memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
 import { MIN_STORED } from '../../lib/pending.js';
 import { volatileStorage } from '../support/volatile-storage.js';
-import { dump, until } from './support.js';
+import { countingReads, dump, until } from './support.js';
 
 const open: Replica[] = [];
 afterEach(async () => {
@@ -39,28 +39,6 @@ function state(p: Promise<unknown>) {
   return s;
 }
 
-/** `storage` with its log reads counted (records returned). */
-function countingReads(storage: StorageAdapter): { storage: StorageAdapter; read: () => number } {
-  let read = 0;
-  return {
-    read: () => read,
-    storage: {
-      open: () => storage.open(),
-      close: () => storage.close(),
-      transact: (fn) => storage.transact(fn),
-      get: (space, key) => storage.get(space, key),
-      getMeta: (name) => storage.getMeta(name),
-      scan: (space, o) => storage.scan(space, o),
-      index: (space) => storage.index(space),
-      spaces: () => storage.spaces(),
-      readLog: async (space, after, limit) => {
-        const page = await storage.readLog(space, after, limit);
-        read += page.length;
-        return page;
-      },
-    },
-  };
-}
 
 describe('replica.pending', () => {
   it('counts keys with unacknowledged local writes (a key written twice once), reports changes, and drops to 0 once a peer stored them', async () => {

@@ -127,3 +127,26 @@ export function pagedStorage(pageSize: number): { storage: StorageAdapter; befor
   });
   return { storage, beforeFirstPage: (f) => (hook = f) };
 }
+
+/** `storage` with its log reads counted (records returned). */
+export function countingReads(storage: StorageAdapter): { storage: StorageAdapter; read: () => number } {
+  let read = 0;
+  return {
+    read: () => read,
+    storage: {
+      open: () => storage.open(),
+      close: () => storage.close(),
+      transact: (fn) => storage.transact(fn),
+      get: (space, key) => storage.get(space, key),
+      getMeta: (name) => storage.getMeta(name),
+      scan: (space, o) => storage.scan(space, o),
+      index: (space) => storage.index(space),
+      spaces: () => storage.spaces(),
+      readLog: async (space, after, limit) => {
+        const page = await storage.readLog(space, after, limit);
+        read += page.length;
+        return page;
+      },
+    },
+  };
+}
