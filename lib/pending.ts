@@ -576,8 +576,11 @@ export class PendingWrites {
   private raise(space: string, floor: number, store: boolean): void {
     // Not past a record applied here whose change is not heard yet (transactions resolve in no set order): it may hold
     // a write of ours that nothing acknowledged (a later write's change, or an acknowledgement, came first).
+    // (untoldLow walks the records in flight: asked only when the floor would move.)
+    const was = this.floors.get(space) ?? 0;
+    if (floor <= was) return;
     floor = Math.min(floor, (this.core.untoldLow ?? Infinity) - 1);
-    if (floor <= (this.floors.get(space) ?? 0)) return;
+    if (floor <= was) return;
     this.floors.set(space, floor);
     if (store || floor - (this.stored.get(space) ?? 0) >= STRIDE) this.markDirty(space);
   }
