@@ -36,6 +36,7 @@
  * log has not reached (storage restored from a copy older than them), and when there are more than MAX_STORED.
  */
 import type { ReplicaCore, StoredChange } from './core.js';
+import { ConcordError } from './errors.js';
 import type { KeyRecord, StorageTx } from './storage.js';
 
 const FLOOR_META = 'af:';
@@ -49,6 +50,9 @@ const KEYS_META = 'pending';
 const WITHHELD_META = 'withheld';
 type StoredWithheld = Array<[space: string, key: string, peer: string, elsewhere: number, at: number]>;
 const MAX_WITHHELD_STORED = 10_000;
+/** A failed store of the withholds is tried again after this long, doubling up to the second bound. */
+const WITHHELD_RETRY_MS = 50;
+const WITHHELD_RETRY_MAX_MS = 5_000;
 /** Above this many pending keys a clean close stores none (the next open reads the log as before). */
 const MAX_STORED = 250_000;
 /**
@@ -209,8 +213,8 @@ export class PendingWrites {
       if (acks.withholdsStored === storing) acks.withholdsStored = undefined;
       settle();
     };
-    queueMicrotask(() => {
-      this.withheldSaving = false;
+    let delay = WITHHELD_RETRY_MS;
+    const attempt = (): void => {
       if (this.core.isClosed) return done();
       const list: StoredWithheld = [];
       const saved = new Set<string>();
@@ -238,14 +242,26 @@ export class PendingWrites {
         }
         tx.setMeta(WITHHELD_META, all.length > 0 ? all : null);
       };
-      // Best effort: a storage failing here fails the writes too, which then report it (the held frames go then).
+      // A failed store (a transient storage error) is reported (once a streak) and tried again, from the list as it is
+      // then: the frames held behind it must not go before it is durable (a crash would then take the withhold the
+      // peer's cursor skips past).
       this.core.storage
         .transact((tx) => {
           const stored = tx.getMeta<StoredWithheld>(WITHHELD_META);
           if (stored instanceof Promise) return stored.then((v) => write(tx, v));
           write(tx, stored);
         })
-        .then(done, done);
+        .then(done, (e: unknown) => {
+          if (this.core.isClosed) return done();
+          if (delay === WITHHELD_RETRY_MS) this.core.events.emit('error', new ConcordError('STORAGE_ERROR', 'storing the keys a link left out failed; trying again until it is stored', { cause: e }));
+          const timer = setTimeout(attempt, delay);
+          (timer as { unref?: () => void }).unref?.(); // a closed replica's retry ends at once; it keeps no process alive
+          delay = Math.min(delay * 2, WITHHELD_RETRY_MAX_MS);
+        });
+    };
+    queueMicrotask(() => {
+      this.withheldSaving = false;
+      attempt();
     });
   }
 
