@@ -253,6 +253,9 @@ export class PendingWrites {
         })
         .then(done, (e: unknown) => {
           if (this.core.isClosed) return done();
+          // The storage is closed under a live replica (a crash, a close racing this): nothing is stored any more, and
+          // the held frames must not go either; the replica's links end with it.
+          if (e instanceof ConcordError && e.code === 'CLOSED') return;
           if (delay === WITHHELD_RETRY_MS) this.core.events.emit('error', new ConcordError('STORAGE_ERROR', 'storing the keys a link left out failed; trying again until it is stored', { cause: e }));
           const timer = setTimeout(attempt, delay);
           (timer as { unref?: () => void }).unref?.(); // a closed replica's retry ends at once; it keeps no process alive
