@@ -43,17 +43,19 @@ export async function collectTombstones(core: ReplicaCore, grace: number, pendin
         if (!prev || !doomed(key, prev)) continue;
         const rec = record(key, { vs: [], cc: prev.cc }, ++seq);
         tx.put(space, key, rec);
+        // Heard in log order per key: a write of the key applied after this one may be heard first (change-order.ts).
+        core.noteApplied(space, key, rec.seq);
         changes.push({ space, key, rec, prev, origin: 'remote', collected: true });
       }
       tx.setMeta('seq', seq);
       return seq;
     }).catch((e: unknown) => {
       // Nothing of it stays: the rollback may let the log be read on (a stream held behind a record it replaced).
-      for (const c of changes) core.onAbandoned?.(space, c.key, c.rec.seq);
+      for (const c of changes) core.abandonApplied(space, c.key, c.rec.seq);
       throw e;
     });
     core.noteDurable(seq);
-    for (const change of changes) core.events.emit('change', change);
+    for (const change of changes) core.tellApplied(change);
     collected += changes.length;
   }
   return collected;

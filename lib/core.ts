@@ -230,6 +230,25 @@ export class ReplicaCore {
     if (seq > this.durableSeq) this.durableSeq = seq;
   }
 
+  /**
+   * @internal A record a transaction outside the core's own paths (tombstone collection) applied at `seq`: its change
+   * is told through `tellApplied` (in log order per key, change-order.ts), or taken back by `abandonApplied`.
+   */
+  noteApplied(space: string, key: string, seq: number): void {
+    this.order.applied(space, key, seq);
+  }
+
+  /** @internal The change of a record noted by `noteApplied`, told unless a newer record of its key was told first. */
+  tellApplied(change: StoredChange): void {
+    if (!this.order.told(change.space, change.key, change.rec.seq)) this.events.emit('change', change);
+  }
+
+  /** @internal The transaction of a record noted by `noteApplied` failed: nothing of it stays. */
+  abandonApplied(space: string, key: string, seq: number): void {
+    this.order.told(space, key, seq);
+    this.onAbandoned?.(space, key, seq);
+  }
+
   /** @internal Another instance shares the storage: the dots minted since the open are no longer all known here. */
   heardOthers(): void {
     this.alone = false;

@@ -9,11 +9,12 @@ import { derive } from '../../lib/deltas.js';
 import { record as makeRecord } from '../../lib/record.js';
 import type { KeyState, StoredVersion } from '../../lib/dvv.js';
 import { encodeValue } from '../../lib/values.js';
+import { loadHasher } from '../../lib/hash.js';
 import { checkPeriodicAntiEntropy, checkState, signature, type EditLog } from './checks.js';
 import { DOC_TEXT } from './doc-values.js';
 import { Cluster } from './cluster.js';
 import { dotOf, Ledger, writeKey } from './ledger.js';
-import type { StorageAdapter } from '../../lib/storage.js';
+import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { makeSchedule, type Schedule } from './schedule.js';
 import { runSchedule } from './run-schedule.js';
 import { WriteResult } from '../../lib/write-result.js';
@@ -70,6 +71,50 @@ describe('the history checker', () => {
     ]);
     const problems = ledger.violations(finals);
     expect(problems).toEqual([`collected delete came back: k@${dotOf('W', 3)} ("old") is on a, but relay collected a tombstone of k that superseded it`]);
+  });
+
+  // Crash 116 with storage jitter: relay a stored k0@(a's first id):1 from a peer, then a delete of k0 that superseded
+  // it, then collected that delete; one group commit made the three durable and their transact() promises settled
+  // collection first, so the checker saw the store "after" the collection. Order is the order transactions applied.
+  it('judges a collected delete\'s return by the order its transactions were applied, not the order they settled', async () => {
+    const old = { ...version('W', 1, 'old'), t: 2 };
+    const tomb = version('D', 3);
+    const cc = { W: 1, D: 3 };
+    /** Applies `states` to k on a spied node in turn (each its own transaction), then settles them in `settle` order. */
+    await loadHasher();
+    const run = async (states: KeyState[], settle: number[]) => {
+      const ledger = new Ledger();
+      const held = new Map<string, KeyRecord>();
+      const done: Array<() => void> = [];
+      const tx: StorageTx = { get: (_s, k) => held.get(k), put: (_s, k, r) => void held.set(k, r), remove: (_s, k) => void held.delete(k), getMeta: () => undefined, setMeta: () => {} };
+      const inner = {
+        // Applied at once (fn is synchronous here), durable when the test says.
+        transact: <T>(fn: (t: StorageTx) => T) => {
+          const result = fn(tx);
+          return new Promise<T>((resolve) => done.push(() => resolve(result)));
+        },
+      } as unknown as StorageAdapter;
+      const disk = ledger.spy('relay', inner, (r) => r === 'R');
+      const settled: Promise<unknown>[] = [];
+      for (const [i, state] of states.entries()) {
+        settled.push(disk.transact((t) => (t.get('s', 'k'), t.put('s', 'k', makeRecord('k', state, i + 1)))));
+      }
+      expect(done).toHaveLength(states.length);
+      for (const i of settle) {
+        done[i]!();
+        await settled[i];
+      }
+      return ledger.violations(new Map()).filter((p) => p.startsWith('collected delete came back'));
+    };
+    const came = `collected delete came back: relay stored k@${dotOf('W', 1)} ("old") again after collecting a tombstone of k that superseded it`;
+    const storeDeleteCollect: KeyState[] = [{ vs: [old], cc: { W: 1 } }, { vs: [tomb], cc }, { vs: [], cc }];
+    // Stored, superseded, then collected: no return, however the three settle.
+    expect(await run(storeDeleteCollect, [0, 1, 2])).toEqual([]);
+    expect(await run(storeDeleteCollect, [2, 0, 1])).toEqual([]);
+    // Collected, then stored again: a return, also when the store settles before the collection.
+    const deleteCollectStore: KeyState[] = [{ vs: [tomb], cc }, { vs: [], cc }, { vs: [old], cc }];
+    expect(await run(deleteCollectStore, [0, 1, 2])).toEqual([came]);
+    expect(await run(deleteCollectStore, [2, 1, 0])).toEqual([came]);
   });
 
   it('judges a collection of a restored writer\'s counters by the writes its tombstones superseded, not by the counters', () => {

@@ -18,6 +18,11 @@
  *   - a write with an explicit context supersedes nothing but the versions the read behind that context saw;
  *   - no version a collected tombstone superseded (its dot covered by the collected record's context) is
  *     held anywhere at the end, nor stored again by the collector at any time after it collected.
+ *
+ * "After" is the order the transactions were applied in (each disk serializes them), not the order they were seen
+ * durable: one group commit makes several durable at once, and under storage jitter their `transact()` promises
+ * settle in any order (seed 116 of crash, jittered: a store of a version and the later collection that covered it
+ * settled collection first).
  */
 import { DROPPED_META } from '../../lib/dropped-own.js';
 import { sameVector } from '../../lib/dvv.js';
@@ -60,6 +65,18 @@ export interface Collected {
   tombstoneWrites?: readonly string[];
   /** The collector's disk was replaced since (a restore, a dead disk): it no longer knows of this collection. */
   diskGone?: boolean;
+  /** When the collecting transaction was applied (the ledger's apply order); absent: before every store. */
+  applied?: number;
+}
+
+/** A value a node stored (a version added to its key's record), with when its transaction was applied. */
+interface Stored {
+  node: string;
+  space: string;
+  key: string;
+  dot: Dot;
+  body: string;
+  applied: number;
 }
 
 /** What a final version looks like to the checker: its dot, and its value (encoded) or a tombstone. */
@@ -114,6 +131,10 @@ export class Ledger {
   private readonly replaced = new Set<string>();
   /** Versions a collector stored again after its collection superseded them. */
   private readonly reappeared: string[] = [];
+  /** Spied puts and removes, counted as they are applied (inside their transaction, which its disk serializes). */
+  private appliedCount = 0;
+  /** Values stored, seen durable: a collection seen durable after a store applied later than it is judged by them. */
+  private readonly stored: Stored[] = [];
   /** What became of each node's own dots (carried.ts): superseded, re-issued, lowered. */
   readonly carried = new Carried();
 
@@ -126,6 +147,7 @@ export class Ledger {
     this.idsOf.set(node, isOwn);
     type Seen = () => void;
     const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null, reissuing = false): Seen | undefined => {
+      const applied = ++this.appliedCount;
       const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
       // A local write: a new version of ours at the record's seq (the engine mints a write's dot there, above
       // any counter of ours the key's context claims). A join brings our own dots back below it — except after a
@@ -140,14 +162,14 @@ export class Ledger {
       if (!mine && gone.length === 0 && added.length === 0 && lowered.length === 0) return undefined;
       return () => {
         if (lowered.length) this.carried.lower(node, space, key, lowered, next!);
-        // A collector stores again a version its collected tombstone superseded: the delete came back.
-        for (const c of this.collected) {
-          if (c.node !== node || c.space !== space || c.key !== key || c.diskGone) continue;
-          for (const v of added) {
-            if (v.d) continue; // an older tombstone back is harmless: only values must stay gone
-            const d = dotOf(v.r, v.n);
-            if (this.collectionSuperseded(c, d, bodyOf(v))) this.reappeared.push(`collected delete came back: ${node} stored ${key}@${d} (${bodyOf(v)}) again after collecting a tombstone of ${key} that superseded it`);
-          }
+        // A collector stores again a version its collected tombstone superseded: the delete came back. Judged by apply
+        // order both ways: a collection seen durable already, applied before this store; and (below) a store seen
+        // durable already, applied after the collection.
+        for (const v of added) {
+          if (v.d) continue; // an older tombstone back is harmless: only values must stay gone
+          const stored: Stored = { node, space, key, dot: dotOf(v.r, v.n), body: bodyOf(v), applied };
+          this.stored.push(stored);
+          for (const c of this.collected) if (c.node === node && c.space === space && c.key === key) this.cameBack(c, stored);
         }
         if (mine) {
           this.minted.add(`${dotOf(mine.r, mine.n)}@${mine.t}.${mine.c}`);
@@ -177,7 +199,11 @@ export class Ledger {
         for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: collected ? 'remove' : next ? 'join' : 'remove', tombstone: v.d === 1 });
         const own = gone.filter((v) => isOwn(v.r));
         if (own.length) this.droppedOwn.set(`${node}\u0000${id(space, key)}`, [...(this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []), ...own]);
-        if (collected) this.collected.push({ node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))), tombstoneWrites: prev.vs.map(writeKey) });
+        if (collected) {
+          const c: Collected = { node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))), tombstoneWrites: prev.vs.map(writeKey), applied };
+          this.collected.push(c);
+          for (const s of this.stored) if (s.node === node && s.space === space && s.key === key) this.cameBack(c, s);
+        }
       };
     };
     const wrapTx = (tx: StorageTx, seen: Seen[]): StorageTx => {
@@ -258,6 +284,12 @@ export class Ledger {
   diskReplaced(node: string): void {
     for (const c of this.collected) if (c.node === node) c.diskGone = true;
     this.replaced.add(node);
+  }
+
+  /** Notes `s` if its collector stored it after collection `c` (on the same disk) had superseded it. */
+  private cameBack(c: Collected, s: Stored): void {
+    if (c.diskGone || s.applied < (c.applied ?? 0) || !this.collectionSuperseded(c, s.dot, s.body)) return;
+    this.reappeared.push(`collected delete came back: ${s.node} stored ${s.key}@${s.dot} (${s.body}) again after collecting a tombstone of ${s.key} that superseded it`);
   }
 
   /**
