@@ -164,6 +164,25 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(makeSchedule(seed, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
   });
 
+  // Issue 10's withheld seeds past CI's (21814, 22728): a checker error, not the library's. c, restored from its copy and
+  // re-identified (a peer held dots of its lost history), still held a big write of its own made under its old id before
+  // the restore point (21814: k32 at DNxPuj…:4; 22728: k14 at tQePn1…:13), which no link could carry to any other node.
+  // c kept counting that key pending, truthfully; the check counted only versions under c's current id, so it judged
+  // 0 keys unheld and c's count of 1 a key held elsewhere. It now counts a node's writes under every id it had.
+  it.each([21814, 22728])('seed %i (withheld): a write under an id the node had before re-identifying, held nowhere else, may stay pending', async (seed) => {
+    expect((await runSchedule(makeSchedule(seed, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
+  });
+
+  // withheld 22078 (past CI's seeds): the restored writer of issue 10's residual, which the epoch effort retires. d is
+  // restored to its copy taken at 839 (log top 8) and no peer tells it (its relay a was restored too, b never links to
+  // it), so it keeps its id. Its lost history had minted idrA…:10–12 (the doc0 edits at 1062 and 1174 were 11 and 12)
+  // and b holds doc0 with idrA…:12 in its context (a->b at 1291). Restored, d edits doc0 again at 1774 under idrA…:9
+  // (上) and 10 (不); a's answer to d's anti-entropy at 3074 carries b's doc0, whose context idrA…:12 covers both, and
+  // d's join drops them (不's dot is also the lost delete of k0's, so the checker forgives it). Kept as an expected failure, like 1282 above, so that the day dots name their epoch it flips.
+  it.fails('seed 22078 (withheld): a restored writer\'s document edit under a counter its lost history used (issue 10\'s residual)', async () => {
+    expect((await runSchedule(makeSchedule(22078, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
+  });
+
   it('different seeds give different runs', async () => {
     const a = await runSchedule(makeSchedule(5, { disabled: pendingFeatures() }), RECORDED);
     const b = await runSchedule(makeSchedule(6, { disabled: pendingFeatures() }), RECORDED);

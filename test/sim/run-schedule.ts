@@ -504,7 +504,7 @@ function nameHash(name: string): number {
 
 /**
  * The withheld feature, after heal and settling: an instance counts pending no more keys than hold a write of its own
- * (under its id) that no other node durably holds — a write another node holds (its link did not withhold it) is not
+ * (under any id its node had) that no other node durably holds — a write another node holds (its link did not withhold it) is not
  * kept pending by the links that withheld it — and says 'synced' when there is none.
  */
 function checkNothingHeldPending(cluster: Cluster): string[] {
@@ -514,12 +514,15 @@ function checkNothingHeldPending(cluster: Cluster): string[] {
     // not lead hears no acknowledgement and shows 'offline' (lib/sync/tabs.ts: an instance without links).
     n.tabs.forEach((r, tab) => {
       if (!r || r.core.isClosed || tab !== n.leader) return;
-      const id = r.replicaId;
+      // Its writes under every id the node had: a replica re-identified after a restore keeps the versions it wrote under
+      // the old id up to the restore point (only later ones are re-issued), and one that no other node holds (a big
+      // write no link could carry) is a local write nobody acknowledged — counting it claims nothing false.
+      const ids = new Set([...n.ids, r.replicaId]);
       const others = [...cluster.nodes.values()].filter((m) => m !== n).map((m) => new Map(m.disk.durableRecords(SPACE)));
       const unheld: string[] = [];
       for (const [key, rec] of n.disk.records(SPACE)) {
-        const mine = rec.vs.filter((v) => v.r === id);
-        if (mine.some((v) => !others.some((o) => (o.get(key)?.cc[id] ?? 0) >= v.n))) unheld.push(key);
+        const mine = rec.vs.filter((v) => ids.has(v.r));
+        if (mine.some((v) => !others.some((o) => (o.get(key)?.cc[v.r] ?? 0) >= v.n))) unheld.push(key);
       }
       const name = `${n.name}${n.tabs.length > 1 ? ` (tab ${tab})` : ''}`;
       if (r.pending > unheld.length) problems.push(`${name} counts ${r.pending} keys pending after heal, but only ${unheld.length} hold a write of its own no other node holds${unheld.length ? ` (${unheld.join(', ')})` : ''}`);
