@@ -248,18 +248,21 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
     [46, 'gc-relay'],
     [93, 'restore-replica'],
     [125, 'crash'],
-  ] as const)('seed %i (%s) with storage jitter passes every check', async (seed, family) => {
-    const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
-    expect((await runSchedule(s, { jitter: true })).problems, `seed ${seed} (${family}) jittered`).toEqual([]);
-  });
-});
-
-describe('storage-timing jitter: found, not fixed yet (issue 10)', () => {
-  // Beyond CI's seeds (crash 101–250 jittered, SIM_JITTER=1); it passes unjittered. crash 116: relay a, restored from
-  // its copy and collecting tombstones, stored k0@(a's first id):1 again after collecting the tombstone that superseded
-  // it (the collected-delete invariant). It fails as stated; remove `fails` once fixed.
-  it.fails.each([
+    // Past CI's seeds (crash 3060–3359 jittered). 3149, 3180, 3232: a replica read a storage hint of its own (its log read
+    // had been held back by its rewrite of a key) while a later write of its own waited for its fsync, and took the log's
+    // committed top for durable (lib/external.ts): its index and repair then sent that write before it was durable
+    // (test/review/held-external-top.test.ts). 3144: relay a, under a fresh id after a crash, counted pending 3 of the 4
+    // keys holding its unacknowledged writes — those under its id before the crash left the count (lib/pending.ts former
+    // ids; test/review/withheld-former-id.test.ts). Each fails on the commit before its fix.
+    [3144, 'crash'],
+    // crash 116 was an expected failure here (relay a, restored from its copy and collecting tombstones, stored k0@(its
+    // first id):1 again after collecting the tombstone that superseded it). It passes since the former-ids commit and
+    // fails with that commit's library part reverted; how that change reaches the collected delete was not traced, so it
+    // may be timing only: kept here, where a return of the defect shows.
     [116, 'crash'],
+    [3149, 'crash'],
+    [3180, 'crash'],
+    [3232, 'crash'],
   ] as const)('seed %i (%s) with storage jitter passes every check', async (seed, family) => {
     const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
     expect((await runSchedule(s, { jitter: true })).problems, `seed ${seed} (${family}) jittered`).toEqual([]);
