@@ -36,7 +36,9 @@ export const LOCATION_META = 'location';
  * The ids this storage's replica wrote under before its current one (a restore detected, a copy opened, a relay's
  * refusal), newest last: the versions it wrote under them before the change keep those ids (only writes past a restore
  * point are re-issued), and one no peer acknowledged is still a local write waiting (pending.ts). Bounded: past
- * MAX_FORMER the oldest are forgotten (their writes then no longer count as waiting after a reopen).
+ * MAX_FORMER the oldest are forgotten (their writes then no longer count as waiting after a reopen). A copy's former
+ * id may be one the original goes on writing under: such versions arriving by a join count here as waiting until a
+ * peer acknowledges their entry, as a forged version under our own id does (never for good).
  */
 export const FORMER_META = 'former';
 const MAX_FORMER = 64;

@@ -3,13 +3,13 @@
  *
  * A key counts while its stored state holds a version this replica wrote (its own dot `(replicaId, n)`, or one under an
  * id it wrote under before a re-identification: ReplicaCore.formerIds) with `n` above its space's acknowledged floor,
- * until some peer acknowledges our log up to the key's entry in it (`rec.seq`: the peer then holds that state, every version of ours in it included). A key written five times
- * offline counts once: the log keeps one entry per key, and its latest write is acknowledged together with the
- * earlier ones it superseded. A version of ours that another replica's write superseded does not count (that
- * replica held it), nor does one in a state a peer sent us exactly as stored (that peer holds it). Every space in
- * storage counts, opened or not; the replica syncs the spaces that hold pending keys (replica.ts). A version
- * under our id that we never wrote (a forged one, arriving by a join) counts like ours until its entry is
- * acknowledged: it never blocks the count for good.
+ * until some peer acknowledges our log up to the key's entry in it (`rec.seq`: the peer then holds that state, every
+ * version of ours in it included). A key written five times offline counts once: the log keeps one entry per key, and
+ * its latest write is acknowledged together with the earlier ones it superseded. A version of ours that another
+ * replica's write superseded does not count (that replica held it), nor does one in a state a peer sent us exactly as
+ * stored (that peer holds it). Every space in storage counts, opened or not; the replica syncs the spaces that hold
+ * pending keys (replica.ts). A version under our id that we never wrote (a forged one, arriving by a join) counts like
+ * ours until its entry is acknowledged: it never blocks the count for good.
  *
  * The floor of a space: every own write at or below it was acknowledged by some peer ("I hold your log up to
  * u" acknowledges every write at or below u). Floors are stored (meta `af:<space>`), so the count is derived
