@@ -150,6 +150,20 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(makeSchedule(1282, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
   });
 
+  // The same residual, past CI's seeds (plain runs, base 3000, 200 per family), failing alike on the library before this
+  // stop's commits: restore-relay 3052 — c, restored from its copy of 622 and never re-identified, re-mints eXck…:9 for a
+  // put of k1; its lost history had reached :11 (a delete of k1 among it), and a join drops the put (the covering
+  // context was not traced further).
+  // restore-replica 3134 — b, restored twice under one id, re-mints :20–:27 (the ledger shows each used twice, e.g. :22
+  // for the doc0 edit 专 and later a delete of k0), and joins drop k2@:25 and doc0@:22. Expected failures, to flip when
+  // dots name their epoch.
+  it.fails.each([
+    [3052, 'restore-relay'],
+    [3134, 'restore-replica'],
+  ] as const)('seed %i (%s): a restored writer\'s re-minted dot dropped by a join (issue 10\'s residual)', async (seed, family) => {
+    expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }))).problems).toEqual([]);
+  });
+
   // Issue 10's withheld seeds of this stop (each fails on the commit before its fix). withheld 20031: a crash took the
   // store of a withhold after the peer stored a cursor past the key, so the next session's resumed cursor cleared a key
   // nobody held (h said pending 1 with 2 keys unheld; test/review/withheld-crash.test.ts). withheld 20026: anti-entropy
