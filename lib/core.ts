@@ -18,7 +18,7 @@ import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
-import { IDENTITY_META, mintAgain, openIdentity, readIdentity, type Identity } from './identity.js';
+import { FORMER_META, IDENTITY_META, mintAgain, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
 import { record, type WriteContent } from './record.js';
 import { IdentityChanges } from './identity-changes.js';
@@ -86,6 +86,11 @@ export class ReplicaCore {
   private alone: boolean;
   /** Re-identifications and renewals, one at a time (identity-changes.ts). */
   private readonly changes: IdentityChanges;
+  /**
+   * The ids this replica wrote under before its current one (identity.ts FORMER_META): versions under them in its
+   * storage are its own writes too (pending.ts counts those no peer acknowledged).
+   */
+  readonly formerIds = new Set<string>();
   /** The epoch ancestry this replica knows (epoch-points.ts): its own history's, and its peers' (link.ts, hellos). */
   private readonly knownEpochs = new Epochs();
   /** The identity whose history `knownEpochs` last learned. */
@@ -117,7 +122,10 @@ export class ReplicaCore {
       seeded,
       identity: () => this.identity,
       setIdentity: (identity) => {
-        if (identity.id !== this.identity.id) this.claims.stop();
+        if (identity.id !== this.identity.id) {
+          this.claims.stop();
+          this.formerIds.add(this.identity.id);
+        }
         this.identity = identity;
       },
       storedTop: () => this.storedTop(),
@@ -173,9 +181,11 @@ export class ReplicaCore {
       }
       const location = await storage.location?.();
       const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
-      const seq = (await storage.getMeta<number>('seq')) ?? 0;
+      const [seq = 0, former] = await Promise.all([storage.getMeta<number>('seq'), storage.getMeta<unknown>(FORMER_META)]);
       const fresh = restored || copied;
-      return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
+      const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
+      for (const id of readFormer(former)) if (id !== identity.id) core.formerIds.add(id);
+      return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
       await storage.close().catch(() => {});
@@ -212,6 +222,7 @@ export class ReplicaCore {
     const event = { oldId: this.identity.id, newId: stored.id };
     this.identity = stored;
     if (event.oldId === event.newId) return;
+    this.formerIds.add(event.oldId); // the instance that changed it stored it (identity.ts noteFormer)
     this.claims.stop();
     if (later) queueMicrotask(() => this.events.emit('reidentified', event));
     else this.events.emit('reidentified', event);

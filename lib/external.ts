@@ -63,9 +63,13 @@ export class ExternalChanges {
     const host = this.host;
     if (host.isClosed) return;
     const top = (await host.storage.getMeta<number>('seq')) ?? 0;
-    // Another instance may have re-identified this replica; what it committed is durable.
+    // Another instance may have re-identified this replica.
     await host.refreshIdentity();
-    host.committed(top);
+    // `top` is the log's top as committed, not as durable: the hint may be this instance's own (its read was held back,
+    // and the write that lifted the hold is durable now), while a later write of its own waits for its fsync — a storage
+    // whose durability lags the commit counts that write in `top` already. So what is durable is what the log read
+    // returns (durable records only, and storage makes transactions durable in order): every transaction up to a record
+    // read is durable, and only that is told (before the record's change, as a write's own is).
     for (const space of new Set(spaces)) {
       const mark = this.marks.get(space) ?? this.openSeq;
       if (top <= mark) continue;
@@ -75,6 +79,7 @@ export class ExternalChanges {
       let read = mark;
       for (let after = mark; ; ) {
         const page = await host.storage.readLog(space, after, 512);
+        if (page.length > 0) host.committed(page[page.length - 1]![1].seq);
         for (const [key, rec] of page) {
           if (rec.seq > top) continue;
           read = Math.max(read, rec.seq);

@@ -32,6 +32,33 @@ export const IDENTITY_META = 'replica';
 /** Where the storage was when last opened (StorageAdapter `location`), kept beside the identity. */
 export const LOCATION_META = 'location';
 
+/**
+ * The ids this storage's replica wrote under before its current one (a restore detected, a copy opened, a relay's
+ * refusal), newest last: the versions it wrote under them before the change keep those ids (only writes past a restore
+ * point are re-issued), and one no peer acknowledged is still a local write waiting (pending.ts). Bounded: past
+ * MAX_FORMER the oldest are forgotten (their writes then no longer count as waiting after a reopen). A copy's former
+ * id may be one the original goes on writing under: such versions arriving by a join count here as waiting until a
+ * peer acknowledges their entry, as a forged version under our own id does (never for good).
+ */
+export const FORMER_META = 'former';
+const MAX_FORMER = 64;
+
+/** Adds `id` to the stored former ids, inside the transaction that leaves it. */
+export function noteFormer(tx: StorageTx, id: string): void | Promise<void> {
+  const write = (stored: unknown) => {
+    const ids = Array.isArray(stored) ? stored.filter((x): x is string => typeof x === 'string' && x !== id) : [];
+    ids.push(id);
+    tx.setMeta(FORMER_META, ids.slice(-MAX_FORMER));
+  };
+  const got = tx.getMeta<unknown>(FORMER_META);
+  return got instanceof Promise ? got.then(write) : write(got);
+}
+
+/** The stored former ids (none when the metadata is absent or not as `noteFormer` wrote it). */
+export function readFormer(stored: unknown): string[] {
+  return Array.isArray(stored) ? stored.filter((x): x is string => typeof x === 'string') : [];
+}
+
 /** Epoch labels are short: unique within one replica's history is all they need to be. */
 const newEpoch = (random?: () => number) => randomId(8, random);
 
@@ -57,7 +84,9 @@ export async function openIdentity(
   const moved = options.startEpoch && options.location !== undefined && options.location !== was;
   if (moved) tx.setMeta(LOCATION_META, options.location);
   const copied = moved && !!old && was !== undefined;
-  return { identity: openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied }), copied };
+  const identity = openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied });
+  if (old && identity.id !== old.id) await noteFormer(tx, old.id);
+  return { identity, copied };
 }
 
 function openedIdentity(
@@ -116,6 +145,7 @@ export async function reissue(
   // when it next writes, and reads the identity before minting (core.ts prepareWrite).
   tx.setMeta('seq', seq + 1);
   tx.setMeta(IDENTITY_META, identity);
+  await noteFormer(tx, old.id);
   return { identity, rewritten, seq: seq + 1 };
 }
 

@@ -1,15 +1,15 @@
 /**
  * `replica.pending`: the local writes no relay or peer has acknowledged yet, counted per key.
  *
- * A key counts while its stored state holds a version this replica wrote (its own dot `(replicaId, n)`) with
- * `n` above its space's acknowledged floor, until some peer acknowledges our log up to the key's entry in it
- * (`rec.seq`: the peer then holds that state, every version of ours in it included). A key written five times
- * offline counts once: the log keeps one entry per key, and its latest write is acknowledged together with the
- * earlier ones it superseded. A version of ours that another replica's write superseded does not count (that
- * replica held it), nor does one in a state a peer sent us exactly as stored (that peer holds it). Every space in
- * storage counts, opened or not; the replica syncs the spaces that hold pending keys (replica.ts). A version
- * under our id that we never wrote (a forged one, arriving by a join) counts like ours until its entry is
- * acknowledged: it never blocks the count for good.
+ * A key counts while its stored state holds a version this replica wrote (its own dot `(replicaId, n)`, or one under an
+ * id it wrote under before a re-identification: ReplicaCore.formerIds) with `n` above its space's acknowledged floor,
+ * until some peer acknowledges our log up to the key's entry in it (`rec.seq`: the peer then holds that state, every
+ * version of ours in it included). A key written five times offline counts once: the log keeps one entry per key, and
+ * its latest write is acknowledged together with the earlier ones it superseded. A version of ours that another
+ * replica's write superseded does not count (that replica held it), nor does one in a state a peer sent us exactly as
+ * stored (that peer holds it). Every space in storage counts, opened or not; the replica syncs the spaces that hold
+ * pending keys (replica.ts). A version under our id that we never wrote (a forged one, arriving by a join) counts like
+ * ours until its entry is acknowledged: it never blocks the count for good.
  *
  * The floor of a space: every own write at or below it was acknowledged by some peer ("I hold your log up to
  * u" acknowledges every write at or below u). Floors are stored (meta `af:<space>`), so the count is derived
@@ -112,15 +112,17 @@ const STRIDE = 1024;
 const PAGE = 512;
 
 /**
- * The lowest counter of `replicaId`'s versions in `rec` above `floor`, or 0 when there is none. None for a record whose exact state
+ * The lowest counter of `replicaId`'s versions in `rec` above `floor`, or 0 when there is none; `former`: ids the replica
+ * wrote under before (ReplicaCore.formerIds), whose versions are its writes too. None for a record whose exact state
  * came from a peer (`src`): that peer holds it, our versions in it included (and it is never streamed back to it,
  * so its log entry would never be acknowledged).
  */
-export function ownAbove(rec: KeyRecord, replicaId: string, floor: number): number {
+export function ownAbove(rec: KeyRecord, replicaId: string, floor: number, former?: ReadonlySet<string>): number {
   // A number, not an object: this runs on every change (a put's too), and counters start at 1.
   if (rec.src !== undefined) return 0;
   let min = Infinity;
-  for (const v of rec.vs) if (v.r === replicaId && v.n > floor && v.n < min) min = v.n;
+  const others = former !== undefined && former.size > 0;
+  for (const v of rec.vs) if ((v.r === replicaId || (others && former.has(v.r))) && v.n > floor && v.n < min) min = v.n;
   return min < Infinity ? min : 0;
 }
 
@@ -412,7 +414,7 @@ export class PendingWrites {
       const page = await this.core.storage.readLog(space, after, PAGE);
       for (const [key, rec] of page) {
         last = Math.max(last, rec.seq);
-        const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0);
+        const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0, this.core.formerIds);
         if (own > 0) minOwn = Math.min(minOwn, own, rec.seq);
         const seen = this.loading!.get(`${space}\n${key}`);
         if (seen === undefined || seen < rec.seq) this.setKey(space, key, own > 0 ? rec.seq : undefined, own > 0 ? own : undefined);
@@ -453,7 +455,7 @@ export class PendingWrites {
     if (a !== undefined && a <= rec.seq) this.aheadOf(space, key); // heard durable: drops it (durableSeq covers it now)
     const floor = this.floors.get(space) ?? 0;
     const before = this.total;
-    const own = ownAbove(rec, this.core.replicaId, floor);
+    const own = ownAbove(rec, this.core.replicaId, floor, this.core.formerIds);
     if (own === rec.seq && change.prev === undefined && change.origin === 'local' && !change.external && !this.hooks.shared && !this.loading && this.lazy.size === 0 && this.lows.size === 0) {
       // A new key written here: counted at its record's seq, its only version ours at that seq (no low counter).
       this.appendFresh(space, key, rec.seq);

@@ -18,7 +18,7 @@ import { epochEnd, restorePoint, type EpochEntry, type Seen } from './epochs.js'
 import { ConcordError } from './errors.js';
 import type { Emitter } from './events.js';
 import type { HybridClock } from './hlc.js';
-import { IDENTITY_META, mintIdentity, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
+import { IDENTITY_META, mintIdentity, noteFormer, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
 import { record } from './record.js';
 import type { StorageAdapter, StorageTx } from './storage.js';
 
@@ -107,7 +107,10 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
 export async function renewIdentity(owner: IdentityOwner): Promise<void> {
   const old = owner.identity();
   const next = mintIdentity(0, owner.seeded);
-  await owner.storage.transact((tx) => tx.setMeta(IDENTITY_META, next));
+  await owner.storage.transact((tx) => {
+    tx.setMeta(IDENTITY_META, next);
+    return noteFormer(tx, old.id);
+  });
   owner.setIdentity(next);
   owner.events.emit('reidentified', { oldId: old.id, newId: next.id });
   owner.events.emit('error', new ConcordError('UNAUTHORIZED', `a relay refused replicaId ${old.id} (in use by another user there): this replica now writes as ${next.id}`));

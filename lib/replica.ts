@@ -416,7 +416,7 @@ export class Replica implements SpaceHost {
     const core = this.core;
     return core.collectTombstones(
       this.gcGrace,
-      (space, key, rec) => rec.vs.some((v) => v.r === core.replicaId) && (rec.seq > core.durableSeq || this.pendingWrites.seqOf(space, key) !== undefined),
+      (space, key, rec) => rec.vs.some((v) => v.r === core.replicaId || core.formerIds.has(v.r)) && (rec.seq > core.durableSeq || this.pendingWrites.seqOf(space, key) !== undefined),
     );
   }
 
