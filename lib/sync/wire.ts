@@ -13,7 +13,7 @@
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
  *
- *   LEFT OUT            a key state this connection could not carry goes as its context alone, lowered to cover none of
+ *   LEFT OUT            a key state this connection could not carry goes as its context alone, without the replicas of
  *                       its versions (fit-state.ts); it is not tried again in a repair frame while the key's state stays
  *                       the same (the frame limit is the connection's): anti-entropy between a narrow
  *                       and a wide replica meets the same difference every run, and resending it each time (an error
@@ -164,7 +164,7 @@ export class Wire {
       this.leaveOut(c.space, [c.entries[0]![0]], reach);
       this.noteLeftOut(c.space, c.entries[0]!);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
-      // Its context still goes, lowered to cover none of its versions (fit-state.ts): what it superseded is dropped there.
+      // Its context still goes, without its versions' replicas (fit-state.ts): what the state superseded is dropped there.
       const context = contextAlone(c.entries[0]![1]);
       const part = context && this.encode({ ...c, entries: [[c.entries[0]![0], context]] }, maxFrameBytes, reach);
       // Told to the session as a frame of no entries: its acknowledgement says nothing of the key (WITHHELD).

@@ -6,8 +6,9 @@
  * its tombstone: k then lived on b as its context alone, and on a as the big sibling under a context that covers b's
  * write. Back, d never heard of it: k's state on a did not fit d's link, and the wire left it out whole — context and
  * all — so b's deleted write stayed readable on d for as long as the big sibling stood (the simulator's check: "a
- * collected delete came back"). A state left out now goes as its context alone, lowered to cover none of its versions
- * (lib/sync/fit-state.ts): d drops what it superseded and holds nothing of the big sibling, which stays withheld.
+ * collected delete came back"). A state left out now goes as its context alone, without the entries of its versions'
+ * replicas (lib/sync/fit-state.ts): d drops what it superseded and holds nothing of the big sibling, which stays
+ * withheld.
  */
 import { describe, expect, it } from 'vitest';
 import { collectTombstones } from '../../lib/collection.js';

@@ -165,9 +165,16 @@ describe('simulated runs replay from their seed', () => {
   // or tiny frames everywhere), its context with it: the node kept the write the delete superseded after the delete
   // was collected. The restores of 21015 and 21333 play no part (a's big sibling in 21015 is a write under its id after
   // the restore; c, restored in 21333, holds its own write under one value). A state left out now goes as its context
-  // alone (lib/sync/fit-state.ts; test/review/withheld-collected-context.test.ts).
+  // alone (lib/sync/fit-state.ts; test/review/withheld-collected-context.test.ts). withheld 23227 (jittered) failed
+  // with the first form of it, whose context was lowered below the state's versions: c took a counter of its own it
+  // never minted for a lost history and re-identified (restore-claims.ts), and its big write under the old id stayed
+  // pending, which the check did not expect (it counts writes under the current id); the context leaves those out now.
   it.each([20031, 20026, 21676, 21281, 21249, 21727, 22332, 21015, 21333])('seed %i (withheld): its problem is gone', async (seed) => {
     expect((await runSchedule(makeSchedule(seed, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
+  });
+
+  it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
+    expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
 
   it('different seeds give different runs', async () => {
