@@ -173,6 +173,14 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(makeSchedule(seed, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
   });
 
+  // withheld 23178 (jittered; found in the run of 300 from base 23000, the only failure there): h, restored to its copy
+  // from 28 ms, writes under its old id before it learns of the restore (its counter 2 names a tombstone of k4 on e and
+  // an add to set0 on h), and a join drops its increment c1@h:1 everywhere: the restored-writer class of 1282, which
+  // the epoch effort retires. It fails the same on main.
+  it.fails('seed 23178 (withheld, jittered): a restored writer\'s writes under its old id before it learns of the restore', async () => {
+    expect((await runSchedule(makeSchedule(23178, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
+  });
+
   it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
     expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
