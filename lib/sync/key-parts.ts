@@ -16,7 +16,7 @@
  *              with the last frame, in the join's transaction, space-sync.ts)
  *
  * A peer that does not speak 10 gets no PART: such a key stays unsendable to it and is reported (VALUE_TOO_LARGE); its
- * context alone goes (fit-state.ts).
+ * context alone goes, for the replicas with no version in it (fit-state.ts).
  */
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';
