@@ -15,7 +15,8 @@
  *              between parts leaves nothing staged and nothing joined, and the cursor did not move (it moves only
  *              with the last frame, in the join's transaction, space-sync.ts)
  *
- * A peer that does not speak 10 gets no PART: such a key stays unsendable to it and is reported (VALUE_TOO_LARGE).
+ * A peer that does not speak 10 gets no PART: such a key stays unsendable to it and is reported (VALUE_TOO_LARGE); its
+ * context alone goes, for the replicas with no version in it (fit-state.ts).
  */
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';

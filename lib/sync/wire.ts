@@ -13,8 +13,9 @@
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
  *
- *   LEFT OUT            a key state this connection could not carry is not tried again in a repair frame while the
- *                       key's state stays the same (the frame limit is the connection's): anti-entropy between a narrow
+ *   LEFT OUT            a key state this connection could not carry goes as its context alone, without the replicas of
+ *                       its versions (fit-state.ts); it is not tried again in a repair frame while the key's state stays
+ *                       the same (the frame limit is the connection's): anti-entropy between a narrow
  *                       and a wide replica meets the same difference every run, and resending it each time (an error
  *                       event and an empty frame per run, for ever) kept their links from ever falling quiet
  *   WITHHELD            a frame that left a key out, and every frame after it, are held back (in order) until the
@@ -26,6 +27,7 @@ import { sameState, type EpochRegistry, type KeyState, type StoredVersion } from
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { lastOfParts, partFrames, PartStaging } from './key-parts.js';
+import { contextAlone } from './fit-state.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
 import { encodeChangesOnce } from './shared-frames.js';
@@ -162,6 +164,11 @@ export class Wire {
       this.leaveOut(c.space, [c.entries[0]![0]], reach);
       this.noteLeftOut(c.space, c.entries[0]!);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
+      // Its context still goes, without its versions' replicas (fit-state.ts): what the state superseded is dropped there.
+      const context = contextAlone(c.entries[0]![1]);
+      const part = context && this.encode({ ...c, entries: [[c.entries[0]![0], context]] }, maxFrameBytes, reach);
+      // Told to the session as a frame of no entries: its acknowledgement says nothing of the key (WITHHELD).
+      if (part) return (transmit(part.frame, { ...c, entries: [] }), this.sent(part));
       return this.put({ ...c, entries: [] }, maxFrameBytes, transmit, reach);
     }
     const half = Math.ceil(c.entries.length / 2);

@@ -182,15 +182,19 @@ describe('simulated runs replay from their seed', () => {
   // reported synced while a held neither). withheld 21249 and 21727: a relay opening under a fresh id re-issued its
   // big writes in one commit and its 'pending' event, told after the first change, said fewer keys than were
   // pending (test/sync/pending-batch.test.ts).
-  it.each([20031, 20026, 21676, 21281, 21249, 21727])('seed %i (withheld): its problem is gone', async (seed) => {
+  // withheld 22332, 21015 and 21333 ("a collected delete came back"): a key whose state held a big sibling beside a
+  // delete was left out of every frame to a node that cannot take the big one (an earlier release behind a narrow link,
+  // or tiny frames everywhere), its context with it: the node kept the write the delete superseded after the delete
+  // was collected. The restores of 21015 and 21333 play no part (a's big sibling in 21015 is a write under its id after
+  // the restore; c, restored in 21333, holds its own write under one value). A state left out now goes as its context
+  // alone (lib/sync/fit-state.ts; test/review/withheld-collected-context.test.ts). withheld 23227 (jittered) failed
+  // with the first form of it, whose context was lowered below the state's versions: c took a counter of its own it
+  // never minted for a lost history and re-identified (restore-claims.ts), and its big write under the old id stayed
+  // pending, which the check did not expect (it counts writes under the current id); the context leaves those out now.
+  it.each([20031, 20026, 21676, 21281, 21249, 21727, 22332, 21015, 21333])('seed %i (withheld): its problem is gone', async (seed) => {
     expect((await runSchedule(makeSchedule(seed, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
   });
 
-  // Issue 10's withheld seeds past CI's (21814, 22728): a checker error, not the library's. c, restored from its copy and
-  // re-identified (a peer held dots of its lost history), still held a big write of its own made under its old id before
-  // the restore point (21814: k32 at DNxPuj…:4; 22728: k14 at tQePn1…:13), which no link could carry to any other node.
-  // c kept counting that key pending, truthfully; the check counted only versions under c's current id, so it judged
-  // 0 keys unheld and c's count of 1 a key held elsewhere. It now counts a node's writes under every id it had.
   // Found by this stop's soak (plain schedules, no jitter): a restored, re-identified relay a (2122913640) and a client c
   // (2122916997) read a storage hint while a write of their own waited for its fsync, took the log's committed top for
   // durable (lib/external.ts, the defect crash 3149 showed under jitter), and a sketch answer or log frame carried that
@@ -199,6 +203,11 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(makeSchedule(seed, { family: 'mixed', disabled: pendingFeatures() }))).problems).toEqual([]);
   });
 
+  // Issue 10's withheld seeds past CI's (21814, 22728): a checker error, not the library's. c, restored from its copy and
+  // re-identified (a peer held dots of its lost history), still held a big write of its own made under its old id before
+  // the restore point (21814: k32 at DNxPuj…:4; 22728: k14 at tQePn1…:13), which no link could carry to any other node.
+  // c kept counting that key pending, truthfully; the check counted only versions under c's current id, so it judged
+  // 0 keys unheld and c's count of 1 a key held elsewhere. It now counts a node's writes under every id it had.
   it.each([21814, 22728])('seed %i (withheld): a write under an id the node had before re-identifying, held nowhere else, may stay pending', async (seed) => {
     expect((await runSchedule(makeSchedule(seed, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
   });
@@ -219,6 +228,18 @@ describe('simulated runs replay from their seed', () => {
   // d's join drops them (不's dot is also the lost delete of k0's, so the checker forgives it). Kept as an expected failure, like 1282 above, so that the day dots name their epoch it flips.
   it.fails('seed 22078 (withheld): a restored writer\'s document edit under a counter its lost history used (issue 10\'s residual)', async () => {
     expect((await runSchedule(makeSchedule(22078, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
+  });
+
+  // withheld 23178 (jittered; found in the run of 300 from base 23000, the only failure there): h, restored to its copy
+  // from 28 ms, writes under its old id before it learns of the restore (its counter 2 names a tombstone of k4 on e and
+  // an add to set0 on h), and a join drops its increment c1@h:1 everywhere: the restored-writer class of 1282, which
+  // the epoch effort retires. It fails the same on main.
+  it.fails('seed 23178 (withheld, jittered): a restored writer\'s writes under its old id before it learns of the restore', async () => {
+    expect((await runSchedule(makeSchedule(23178, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
+  });
+
+  it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
+    expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
 
   it('different seeds give different runs', async () => {
