@@ -44,15 +44,13 @@ export class LocalWrite {
   private hlc: Hlc | undefined;
   private produce: Produce | WriteContent | undefined;
   private prev: KeyRecord | undefined;
-  /** The seq of the record `body` applied, if it did. */
-  private appliedAt: number | undefined;
-  /**
-   * Run at once (writeNow): the host hears that the record was applied once the storage answered, and only if the
-   * record is not durable by then — a note nothing could read before the change reports the record durable.
-   */
-  appliedLater = false;
-  /** Run at once and waiting to be durable: the record applied, and who hears of it then (appliedNow). */
+  /** The record `body` applied, if it did. */
   private rec: KeyRecord | undefined;
+  /**
+   * Run at once (writeNow): who hears of the write once durable. The host then hears that the record was applied
+   * once the storage answered, and only if the record is not durable by then — a note nothing could read before the
+   * change reports the record durable.
+   */
   private receiver: WriteReceiver<unknown> | undefined;
 
   /**
@@ -83,15 +81,18 @@ export class LocalWrite {
 
   /** The transaction failed: what `body` told of its record is taken back. Returns `e` (to throw it on). */
   failed(e: unknown): unknown {
-    if (this.appliedAt !== undefined) this.host.abandoned(this.space, this.key, this.appliedAt);
+    if (this.rec !== undefined) this.host.abandoned(this.space, this.key, this.rec.seq);
     return e;
   }
 
-  /** The record `rec` of a write run at once was applied and waits to be durable (see appliedLater); `receiver` hears of it then. */
-  appliedNow(rec: KeyRecord | undefined, receiver: WriteReceiver<unknown>): void {
-    this.rec = rec;
+  /** The write is run at once (writeNow); `receiver` hears of it once durable (see `receiver`). */
+  runsNow(receiver: WriteReceiver<unknown>): void {
     this.receiver = receiver;
-    if (rec) this.host.applied(this.space, this.key, rec.seq);
+  }
+
+  /** The record of a write run at once was applied and waits to be durable. */
+  appliedNow(): void {
+    if (this.rec) this.host.applied(this.space, this.key, this.rec.seq);
   }
 
   /** The write run at once is durable: its receiver's result. */
@@ -140,8 +141,8 @@ export class LocalWrite {
     const state = updateWith(this.host.epochs, base, this.ctx ?? base, version);
     const next = record(this.key, state, seq);
     tx.put(this.space, this.key, next);
-    if (!this.appliedLater) this.host.applied(this.space, this.key, seq);
-    this.appliedAt = seq;
+    if (this.receiver === undefined) this.host.applied(this.space, this.key, seq);
+    this.rec = next;
     return next;
   }
 }
@@ -159,7 +160,7 @@ export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: Wr
   // The pending-writes map hears of the applied record after the storage answered (no code runs in between, and no
   // acknowledgement), and not at all when the commit is durable at once (memory storage): the change that follows
   // at once, after the durable seq moved past the record, would drop the note unread — two map writes per put saved.
-  w.appliedLater = true;
+  w.runsNow(receiver as WriteReceiver<unknown>);
   // One function for every write (not a closure per write): it runs the write named in `nowWrite`, which transactNow
   // calls synchronously; saved and restored, so a write started inside another's transaction finds its own.
   const outer = nowWrite;
@@ -173,7 +174,7 @@ export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: Wr
   if (!now) return undefined;
   const rec = now.value;
   if (!now.durable) return receiver.settled(w, w.done(rec));
-  w.appliedNow(rec, receiver);
+  w.appliedNow();
   receiver.waiting?.(true);
   return whenDurable<R>(now.durable, w);
 }
