@@ -106,14 +106,17 @@ export interface EncodedWrites {
  * record cannot be encoded); a put may be stored chained to the key's current record (record.ts).
  */
 export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>): EncodedWrites {
-  const texts: Array<string | Buffer | undefined> = [];
-  const chainedTo: Array<Entry | undefined> = [];
-  for (let i = 0; i < writes.length; i += 3) {
+  // Arrays of the writes' number (most transactions write one key: a push onto [] would reserve room for seventeen).
+  const n = writes.length / 3;
+  const texts = new Array<string | Buffer | undefined>(n);
+  const chainedTo = new Array<Entry | undefined>(n);
+  for (let i = 0, j = 0; j < n; i += 3, j++) {
     const rec = writes[i + 2] as KeyRecord | null;
-    const prev = rec === null ? undefined : ks.get(writes[i] as string, writes[i + 1] as string);
-    const enc = rec === null ? undefined : encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
-    texts.push(enc?.text);
-    chainedTo.push(enc?.chained ? prev : undefined);
+    if (rec === null) continue;
+    const prev = ks.get(writes[i] as string, writes[i + 1] as string);
+    const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
+    texts[j] = enc.text;
+    if (enc.chained) chainedTo[j] = prev;
   }
   return { writes, texts, chainedTo };
 }
