@@ -10,25 +10,40 @@
  * transactions fail (`told`), and while an older record of a key is untold keeps the newest seq told of it: an older
  * change told after it is stale and not emitted (the newer record supersedes or contains it, as the log does). Only
  * keys of transactions in flight are held.
+ *
+ * The lowest untold seq (pending.ts asks it whenever a space's floor would move) is the top of a min-heap of the untold
+ * seqs. A told seq leaves the heap at once when it is the top (changes are mostly told in the order they were applied)
+ * and otherwise later, when it reaches the top (`gone` counts those): O(log n) per record applied, O(1) amortised per
+ * question, rather than a walk of every record in flight each time.
  */
 export class ChangeOrder {
-  /** space\nkey → seqs of records applied and not told yet. */
-  private readonly untold = new Map<string, number[]>();
-  /** space\nkey → the newest seq told while an older one was untold. */
-  private readonly newest = new Map<string, number>();
+  /** space → key → the seq (or seqs, in the order applied) of its records applied and not told yet. */
+  private readonly untold = new Map<string, Map<string, number | number[]>>();
+  /** Keys in `untold`. */
+  private keys = 0;
+  /** space → key → the newest seq told while an older one was untold. */
+  private readonly newest = new Map<string, Map<string, number>>();
+  /** Min-heap of the untold seqs, and of told ones not yet removed from it (each counted in `gone`). */
+  private readonly heap: number[] = [];
+  /** seq → how many of the heap's entries of it were told (removed lazily, at the top). */
+  private readonly gone = new Map<number, number>();
 
   /** The lowest seq applied and not told yet (Infinity: none). */
   lowestUntold(): number {
-    let low = Infinity;
-    for (const seqs of this.untold.values()) for (const n of seqs) if (n < low) low = n;
-    return low;
+    this.settleTop();
+    return this.heap.length > 0 ? this.heap[0]! : Infinity;
   }
 
   applied(space: string, key: string, seq: number): void {
-    const id = `${space}\n${key}`;
-    const seqs = this.untold.get(id);
-    if (seqs) seqs.push(seq);
-    else this.untold.set(id, [seq]);
+    let inSpace = this.untold.get(space);
+    if (!inSpace) this.untold.set(space, (inSpace = new Map()));
+    const seqs = inSpace.get(key);
+    if (seqs === undefined) {
+      inSpace.set(key, seq);
+      this.keys++;
+    } else if (typeof seqs === 'number') inSpace.set(key, [seqs, seq]);
+    else seqs.push(seq);
+    heapPush(this.heap, seq);
   }
 
   /**
@@ -36,17 +51,102 @@ export class ChangeOrder {
    * the key was told before it (then it is stale, and not to be told).
    */
   told(space: string, key: string, seq: number): boolean {
-    if (this.untold.size === 0) return false;
-    const id = `${space}\n${key}`;
-    const seqs = this.untold.get(id);
+    if (this.keys === 0) return false;
+    const inSpace = this.untold.get(space);
+    const seqs = inSpace?.get(key);
     if (seqs === undefined) return false;
-    const at = seqs.indexOf(seq);
-    if (at >= 0) seqs.splice(at, 1);
-    const stale = (this.newest.get(id) ?? 0) > seq;
-    if (seqs.length === 0) {
-      this.untold.delete(id);
-      this.newest.delete(id);
-    } else if (!stale && seqs.some((n) => n < seq)) this.newest.set(id, seq);
+    let removed = false;
+    /** What stays untold of the key (undefined: nothing), and whether some of it is older than `seq`. */
+    let left: number | number[] | undefined;
+    let older = false;
+    if (typeof seqs === 'number') {
+      if (seqs === seq) removed = true;
+      else {
+        left = seqs;
+        older = seqs < seq;
+      }
+    } else {
+      const at = seqs.indexOf(seq);
+      if (at >= 0) {
+        seqs.splice(at, 1);
+        removed = true;
+      }
+      left = seqs.length === 0 ? undefined : seqs.length === 1 ? seqs[0] : seqs;
+      older = seqs.some((n) => n < seq);
+    }
+    if (removed) this.remove(seq);
+    const newestIn = this.newest.size > 0 ? this.newest.get(space) : undefined;
+    const stale = (newestIn?.get(key) ?? 0) > seq;
+    if (left === undefined) {
+      inSpace!.delete(key);
+      if (inSpace!.size === 0) this.untold.delete(space);
+      if (--this.keys === 0) this.clear();
+      else if (newestIn?.delete(key) && newestIn.size === 0) this.newest.delete(space);
+    } else {
+      if (left !== seqs) inSpace!.set(key, left);
+      if (!stale && older) {
+        if (newestIn) newestIn.set(key, seq);
+        else this.newest.set(space, new Map([[key, seq]]));
+      }
+    }
     return stale;
   }
+
+  /** One untold record at `seq` is told: out of the heap now if it is the top, else once it gets there. */
+  private remove(seq: number): void {
+    if (this.heap[0] === seq) {
+      heapPop(this.heap);
+      this.settleTop();
+    } else this.gone.set(seq, (this.gone.get(seq) ?? 0) + 1);
+  }
+
+  /** Pops told seqs off the top. */
+  private settleTop(): void {
+    const heap = this.heap;
+    while (this.gone.size > 0 && heap.length > 0) {
+      const top = heap[0]!;
+      const n = this.gone.get(top);
+      if (n === undefined) return;
+      if (n === 1) this.gone.delete(top);
+      else this.gone.set(top, n - 1);
+      heapPop(heap);
+    }
+  }
+
+  /** Nothing is untold: whatever the heap still holds was told. */
+  private clear(): void {
+    this.heap.length = 0;
+    this.gone.clear();
+    this.newest.clear();
+  }
+}
+
+function heapPush(heap: number[], x: number): void {
+  let i = heap.length;
+  heap.push(x);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const p = heap[parent]!;
+    if (p <= x) break;
+    heap[i] = p;
+    i = parent;
+  }
+  heap[i] = x;
+}
+
+function heapPop(heap: number[]): void {
+  const last = heap.pop()!;
+  const n = heap.length;
+  if (n === 0) return;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= n) break;
+    const r = l + 1;
+    const c = r < n && heap[r]! < heap[l]! ? r : l;
+    if (heap[c]! >= last) break;
+    heap[i] = heap[c]!;
+    i = c;
+  }
+  heap[i] = last;
 }

@@ -40,15 +40,18 @@ export interface WriteReceiver<R> {
 }
 
 export class LocalWrite {
-  private readonly hlc: Hlc;
+  /** The write's timestamp and content: let go once the record is made (a write waiting for its fsync keeps the record). */
+  private hlc: Hlc | undefined;
+  private produce: Produce | WriteContent | undefined;
   private prev: KeyRecord | undefined;
-  /** The seq of the record `body` applied, if it did. */
-  private appliedAt: number | undefined;
+  /** The record `body` applied, if it did. */
+  private rec: KeyRecord | undefined;
   /**
-   * Run at once (writeNow): the host hears that the record was applied once the storage answered, and only if the
-   * record is not durable by then — a note nothing could read before the change reports the record durable.
+   * Run at once (writeNow): who hears of the write once durable. The host then hears that the record was applied
+   * once the storage answered, and only if the record is not durable by then — a note nothing could read before the
+   * change reports the record durable.
    */
-  appliedLater = false;
+  private receiver: WriteReceiver<unknown> | undefined;
 
   /**
    * `produce` decides the content from the key's current record; a put passes its content itself (no closure per put:
@@ -58,10 +61,11 @@ export class LocalWrite {
     private readonly host: WriteHost,
     readonly space: string,
     readonly key: string,
-    private readonly produce: Produce | WriteContent,
+    produce: Produce | WriteContent,
     /** What the write supersedes: a context read earlier (points naming epochs included), or undefined for all it finds. */
     readonly ctx: Causal | undefined,
   ) {
+    this.produce = produce;
     this.hlc = host.tick();
   }
 
@@ -77,13 +81,32 @@ export class LocalWrite {
 
   /** The transaction failed: what `body` told of its record is taken back. Returns `e` (to throw it on). */
   failed(e: unknown): unknown {
-    if (this.appliedAt !== undefined) this.host.abandoned(this.space, this.key, this.appliedAt);
+    if (this.rec !== undefined) this.host.abandoned(this.space, this.key, this.rec.seq);
     return e;
   }
 
-  /** The record `rec` of a write run at once was applied and waits to be durable (see appliedLater). */
-  appliedNow(rec: KeyRecord | undefined): void {
-    if (rec) this.host.applied(this.space, this.key, rec.seq);
+  /** The write is run at once (writeNow); `receiver` hears of it once durable (see `receiver`). */
+  runsNow(receiver: WriteReceiver<unknown>): void {
+    this.receiver = receiver;
+  }
+
+  /** The record of a write run at once was applied and waits to be durable. */
+  appliedNow(): void {
+    if (this.rec) this.host.applied(this.space, this.key, this.rec.seq);
+  }
+
+  /** The write run at once is durable: its receiver's result. */
+  settle(): unknown {
+    const receiver = this.receiver!;
+    const out = receiver.settled(this, this.done(this.rec));
+    receiver.waiting?.(false);
+    return out;
+  }
+
+  /** The write run at once failed: its receiver hears it; returns the error to throw. */
+  settleFailed(e: unknown): unknown {
+    this.receiver!.waiting?.(false);
+    return this.failed(e);
   }
 
   /** Reports a durable write; returns its record. */
@@ -100,8 +123,11 @@ export class LocalWrite {
 
   private body(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined {
     this.prev = current;
-    const content = typeof this.produce === 'function' ? this.produce(current) : this.produce;
+    const produce = this.produce!;
+    const content = typeof produce === 'function' ? produce(current) : produce;
     if (content === undefined) return undefined;
+    const hlc = this.hlc!;
+    this.produce = this.hlc = undefined;
     const r = this.host.id;
     // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
     // minted if it was forged (or our storage lost writes), and a dot it covers would be dropped on arrival.
@@ -110,13 +136,13 @@ export class LocalWrite {
     this.host.sawSeq(seq);
     this.host.minted(seq);
     tx.setMeta('seq', seq);
-    const version = versionFor(content, { r, n: seq, t: this.hlc.ms, c: this.hlc.logical }, current);
+    const version = versionFor(content, { r, n: seq, t: hlc.ms, c: hlc.logical }, current);
     const base = current ?? EMPTY_STATE;
     const state = updateWith(this.host.epochs, base, this.ctx ?? base, version);
     const next = record(this.key, state, seq);
     tx.put(this.space, this.key, next);
-    if (!this.appliedLater) this.host.applied(this.space, this.key, seq);
-    this.appliedAt = seq;
+    if (this.receiver === undefined) this.host.applied(this.space, this.key, seq);
+    this.rec = next;
     return next;
   }
 }
@@ -134,7 +160,7 @@ export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: Wr
   // The pending-writes map hears of the applied record after the storage answered (no code runs in between, and no
   // acknowledgement), and not at all when the commit is durable at once (memory storage): the change that follows
   // at once, after the durable seq moved past the record, would drop the note unread — two map writes per put saved.
-  w.appliedLater = true;
+  w.runsNow(receiver as WriteReceiver<unknown>);
   // One function for every write (not a closure per write): it runs the write named in `nowWrite`, which transactNow
   // calls synchronously; saved and restored, so a write started inside another's transaction finds its own.
   const outer = nowWrite;
@@ -148,17 +174,56 @@ export function writeNow<R>(storage: StorageAdapter, w: LocalWrite, receiver: Wr
   if (!now) return undefined;
   const rec = now.value;
   if (!now.durable) return receiver.settled(w, w.done(rec));
-  w.appliedNow(rec);
+  w.appliedNow();
   receiver.waiting?.(true);
-  return now.durable.then(
-    () => {
-      const out = receiver.settled(w, w.done(rec));
-      receiver.waiting?.(false);
-      return out;
-    },
-    (e: unknown) => {
-      receiver.waiting?.(false);
-      throw w.failed(e);
-    },
-  );
+  return whenDurable<R>(now.durable, w);
+}
+
+/**
+ * The writes waiting for one durable promise (a file storage batch's: thousands of puts in flight share it), in the
+ * order their reactions were registered on it. A promise runs its reactions in that order (ECMAScript: a promise's
+ * reactions are enqueued in the order of their `then`, and jobs run first in, first out), so two functions shared by
+ * all of them settle the writes one after the other: no closure per write (two closures and their context were a third
+ * of what a put in flight kept until its fsync).
+ */
+class Waiters {
+  private readonly writes: Array<LocalWrite | undefined> = [];
+  private next = 0;
+
+  constructor(private readonly durable: Promise<void>) {}
+
+  add<R>(w: LocalWrite): Promise<R> {
+    this.writes.push(w);
+    return this.durable.then(this.ok, this.fail) as Promise<R>;
+  }
+
+  /** The write whose reaction runs now. */
+  private take(): LocalWrite {
+    const w = this.writes[this.next]!;
+    this.writes[this.next++] = undefined;
+    if (this.next === this.writes.length) {
+      waiting.delete(this.durable);
+      if (lastWaiters === this) lastWaiters = lastDurable = undefined;
+    }
+    return w;
+  }
+
+  private readonly ok = (): unknown => this.take().settle();
+
+  private readonly fail = (e: unknown): never => {
+    throw this.take().settleFailed(e);
+  };
+}
+
+const waiting = new WeakMap<Promise<void>, Waiters>();
+/** The waiters of the durable promise asked last (most puts in a row share one). */
+let lastWaiters: Waiters | undefined;
+let lastDurable: Promise<void> | undefined;
+
+function whenDurable<R>(durable: Promise<void>, w: LocalWrite): Promise<R> {
+  let q = lastWaiters !== undefined && lastDurable === durable ? lastWaiters : waiting.get(durable);
+  if (!q) waiting.set(durable, (q = new Waiters(durable)));
+  lastWaiters = q;
+  lastDurable = durable;
+  return q.add<R>(w);
 }

@@ -10,17 +10,23 @@
  */
 import type { DataFile } from './data-file.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { change, encodeChange, encodeHead, RecordArea, type Change, type EncodedBatch } from './frame.js';
+import { encodeHead, RecordArea, type EncodedBatch } from './frame.js';
 import { chainable, Entry, setMetaOf, type Keyspace } from './keyspace.js';
 import type { Batch } from './log-writer.js';
+import { encodeRecord } from './record.js';
 
 /** Changes and record bytes past which a batch takes no more transactions (the next one opens a new batch). */
 const MAX_BATCH_CHANGES = 8192;
 const MAX_BATCH_BYTES = 4 << 20;
 
 export class PendingBatch implements Batch {
-  readonly changes: Change[] = [];
-  /** Per change: the entry it stored (puts) and the entry it replaced. */
+  /**
+   * Per change, in order: its space and key, the entry it stored (a put: the entry holds the record, its stored form's
+   * length and CRC, and whether it is chained, all the frame's head needs) or undefined (a remove), and the entry it
+   * replaced. Parallel arrays, not an object per change: a put waiting for its fsync keeps less.
+   */
+  readonly spaces: string[] = [];
+  readonly keys: string[] = [];
   readonly entries: Array<Entry | undefined> = [];
   readonly prevs: Array<Entry | undefined> = [];
   /** Metadata as the batch leaves it: the last value each name was set to. */
@@ -48,25 +54,27 @@ export class PendingBatch implements Batch {
 
   /** Whether another transaction may still be appended. */
   get open(): boolean {
-    return this.encoded === undefined && this.changes.length < MAX_BATCH_CHANGES && this.recordBytes < MAX_BATCH_BYTES;
+    return this.encoded === undefined && this.keys.length < MAX_BATCH_CHANGES && this.recordBytes < MAX_BATCH_BYTES;
   }
 
   /** Applies a transaction's encoded writes and metadata to the index and adds them to the batch, keeping what each replaced. */
-  apply(ks: Keyspace, { changes, texts, before }: EncodedWrites, meta: readonly unknown[] | undefined): void {
-    for (let i = 0; i < changes.length; i++) {
-      const c = changes[i]!;
-      const text = texts[i];
-      if (text !== undefined) {
-        const { len, crc } = this.area.append(text);
-        c.len = len;
-        c.crc = crc;
+  apply(ks: Keyspace, { writes, texts, chainedTo }: EncodedWrites, meta: readonly unknown[] | undefined): void {
+    for (let i = 0, j = 0; i < writes.length; i += 3, j++) {
+      const space = writes[i] as string;
+      const key = writes[i + 1] as string;
+      const rec = writes[i + 2] as KeyRecord | null;
+      let e: Entry | undefined;
+      if (rec !== null) {
+        const len = this.area.append(texts[j]!);
+        e = new Entry(rec.seq, rec.h, len, this.area.crc, this.id, rec);
+        const prev = chainedTo[j];
+        if (prev !== undefined) e.chainTo(prev);
+        this.recordBytes += len;
       }
-      const e = c.rec === null ? undefined : new Entry(c.rec.seq, c.rec.h, c.len, c.crc, this.id, c.rec);
-      if (e && c.chained) e.chainTo(before[i]);
-      this.changes.push(c);
+      this.spaces.push(space);
+      this.keys.push(key);
       this.entries.push(e);
-      this.prevs.push(ks.space(c.space).swap(c.key, e));
-      this.recordBytes += c.len;
+      this.prevs.push(ks.space(space).swap(key, e));
     }
     for (let j = 0; meta && j < meta.length; j += 2) {
       const name = meta[j] as string;
@@ -80,37 +88,37 @@ export class PendingBatch implements Batch {
 
   /** Seals the batch and returns its frame's contents (the same ones on every call). */
   encode(): EncodedBatch {
-    return (this.encoded ??= encodeHead(this.changes, this.meta, this.area.parts()));
+    return (this.encoded ??= encodeHead(this.spaces, this.keys, this.entries, this.meta, this.area.parts()));
   }
 }
 
 export interface EncodedWrites {
-  readonly changes: Change[];
-  /** Per change: its record's stored form (undefined for a remove), appended to the batch's records when applied. */
-  readonly texts: Array<string | Buffer | undefined>;
-  /** Per change: the key's entry before it (a chained record is read with it). */
-  readonly before: Array<Entry | undefined>;
+  /** The transaction's writes, (space, key, record or null) triples. */
+  readonly writes: ReadonlyArray<string | KeyRecord | null>;
+  /** Per write: its record's stored form (undefined for a remove). */
+  readonly texts: ReadonlyArray<string | Buffer | undefined>;
+  /** Per write stored chained to the key's previous record (record.ts): that record's entry, read with it. */
+  readonly chainedTo: ReadonlyArray<Entry | undefined>;
 }
 
 /**
- * Encodes a transaction's writes, (space, key, record or null) triples (throws, before anything is applied, when a record cannot be encoded); a put may be
- * stored chained to the key's current record (record.ts).
+ * Encodes a transaction's writes, (space, key, record or null) triples (throws, before anything is applied, when a
+ * record cannot be encoded); a put may be stored chained to the key's current record (record.ts).
  */
 export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>): EncodedWrites {
-  const changes: Change[] = [];
-  const texts: Array<string | Buffer | undefined> = [];
-  const before: Array<Entry | undefined> = [];
-  for (let i = 0; i < writes.length; i += 3) {
-    const space = writes[i] as string;
-    const key = writes[i + 1] as string;
+  // Arrays of the writes' number (most transactions write one key: a push onto [] would reserve room for seventeen).
+  const n = writes.length / 3;
+  const texts = new Array<string | Buffer | undefined>(n);
+  const chainedTo = new Array<Entry | undefined>(n);
+  for (let i = 0, j = 0; j < n; i += 3, j++) {
     const rec = writes[i + 2] as KeyRecord | null;
-    const c = change(space, key, rec);
-    const prev = rec ? ks.get(space, key) : undefined;
-    texts.push(encodeChange(c, rec && prev?.rec && chainable(prev, rec) ? prev.rec : undefined));
-    changes.push(c);
-    before.push(prev);
+    if (rec === null) continue;
+    const prev = ks.get(writes[i] as string, writes[i + 1] as string);
+    const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
+    texts[j] = enc.text;
+    if (enc.chained) chainedTo[j] = prev;
   }
-  return { changes, texts, before };
+  return { writes, texts, chainedTo };
 }
 
 function noop(): void {}

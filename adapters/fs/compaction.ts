@@ -10,7 +10,9 @@ import type { KeyRecord } from '../../lib/storage.js';
 
 /** What a queued batch replaced (file-storage.ts PendingBatch): enough to undo it in a view. */
 export interface Undoable {
-  readonly changes: ReadonlyArray<{ readonly space: string; readonly key: string }>;
+  /** Per change: its space and key, and the entry it replaced. */
+  readonly spaces: readonly string[];
+  readonly keys: readonly string[];
   readonly prevs: ReadonlyArray<Entry | undefined>;
   readonly metaUndo: ReadonlyArray<readonly [name: string, had: boolean, prev: unknown]> | undefined;
 }
@@ -25,9 +27,9 @@ export function stateWithout(ks: Keyspace, pending: readonly Undoable[]): { view
   const meta = new Map(ks.meta);
   for (let i = pending.length - 1; i >= 0; i--) {
     const b = pending[i]!;
-    const changes = b.changes;
-    for (let j = changes.length - 1; j >= 0; j--) {
-      const { space, key } = changes[j]!;
+    for (let j = b.keys.length - 1; j >= 0; j--) {
+      const space = b.spaces[j]!;
+      const key = b.keys[j]!;
       const prev = b.prevs[j];
       let m = view.get(space);
       if (!m) view.set(space, (m = new Map()));

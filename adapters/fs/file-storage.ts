@@ -242,12 +242,16 @@ export class FileStorage implements StorageAdapter {
 
   private onDurable(group: PendingBatch[]): void {
     for (const b of group) {
-      const changes = b.changes;
-      for (let i = 0; i < changes.length; i++) {
-        const e = b.entries[i];
+      // A put's record follows the head and the records of the puts before it (frame.ts encodeHead); an entry's length
+      // does not change before it is durable (compaction re-points only durable entries).
+      const entries = b.entries;
+      let off = b.payloadAt + b.encode().headLen;
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i];
         if (!e) continue;
         e.file = b.segment;
-        e.off = b.payloadAt + changes[i]!.rel;
+        e.off = off;
+        off += e.len;
         this.remember(e);
       }
     }
@@ -262,8 +266,7 @@ export class FileStorage implements StorageAdapter {
   private onFailed(batches: PendingBatch[], error: ConcordError): void {
     for (let i = batches.length - 1; i >= 0; i--) {
       const b = batches[i]!;
-      const changes = b.changes;
-      for (let j = changes.length - 1; j >= 0; j--) this.ks.space(changes[j]!.space).restore(changes[j]!.key, b.prevs[j]);
+      for (let j = b.keys.length - 1; j >= 0; j--) this.ks.space(b.spaces[j]!).restore(b.keys[j]!, b.prevs[j]);
       for (let j = (b.metaUndo?.length ?? 0) - 1; j >= 0; j--) {
         const [name, had, prev] = b.metaUndo![j]!;
         if (had) this.ks.meta.set(name, prev);
@@ -364,10 +367,10 @@ export class FileStorage implements StorageAdapter {
     let held = Infinity;
     for (const b of this.unsettled) {
       if (b.id <= this.durableBatch) continue;
-      const { changes, prevs } = b;
-      for (let i = 0; i < changes.length; i++) {
+      const { spaces, prevs } = b;
+      for (let i = 0; i < prevs.length; i++) {
         const p = prevs[i];
-        if (p !== undefined && p.batch <= this.durableBatch && p.seq > afterSeq && p.seq < held && changes[i]!.space === space) held = p.seq;
+        if (p !== undefined && p.batch <= this.durableBatch && p.seq > afterSeq && p.seq < held && spaces[i] === space) held = p.seq;
       }
     }
     return held;

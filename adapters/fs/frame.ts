@@ -38,7 +38,10 @@ export interface BatchHead {
   m?: Record<string, unknown>;
 }
 
-/** One write of a transaction: a put (`rec`) or a remove (`rec === null`), with its encoding's place once encoded. */
+/**
+ * One write of a transaction framed alone (encodeBatch: tests and tools): a put (`rec`) or a remove (`rec === null`),
+ * with its encoding's place once encoded. File storage's batches keep no such object per write (batch.ts).
+ */
 export interface Change {
   readonly space: string;
   readonly key: string;
@@ -55,10 +58,18 @@ export interface Change {
 export interface EncodedBatch {
   head: string;
   headLen: number;
-  changes: Change[];
   records: readonly Buffer[];
   /** Payload bytes: headLen + the records' lengths. */
   length: number;
+}
+
+/** A put as its frame's head names it: the record's seq and hash, its stored form's length and CRC, and whether it is chained. */
+export interface FramedPut {
+  readonly seq: number;
+  readonly h: string;
+  readonly len: number;
+  readonly crc: number;
+  readonly chained: boolean;
 }
 
 export function change(space: string, key: string, rec: KeyRecord | null): Change {
@@ -91,8 +102,11 @@ export class RecordArea {
   private chunk: Buffer | undefined;
   private used = 0;
 
-  /** Appends a record's stored form; returns its byte length and CRC-32. */
-  append(text: string | Buffer): { len: number; crc: number } {
+  /** The CRC-32 of the record appended last. */
+  crc = 0;
+
+  /** Appends a record's stored form; returns its byte length (its CRC-32 is then in `crc`). */
+  append(text: string | Buffer): number {
     // A UTF-16 code unit takes at most 3 bytes of UTF-8; a text past a chunk is measured (a chunk of 3× a large
     // value's size would be mostly unused).
     const most = typeof text !== 'string' ? text.length : text.length > AREA_CHUNK ? Buffer.byteLength(text, 'utf8') : text.length * 3;
@@ -104,7 +118,8 @@ export class RecordArea {
     const at = this.used;
     const len = typeof text === 'string' ? this.chunk.write(text, at, 'utf8') : text.copy(this.chunk, at);
     this.used += len;
-    return { len, crc: crc32(this.chunk.subarray(at, at + len)) };
+    this.crc = crc32(this.chunk.subarray(at, at + len));
+    return len;
   }
 
   /** The bytes appended so far, in order. */
@@ -121,37 +136,49 @@ export class RecordArea {
 }
 
 /**
- * The head of a frame whose changes were encoded, in order, their records' bytes in `records`; one frame may hold
- * several transactions (file-storage.ts coalesces those committed while the writer was busy): its ops are applied in
- * order at recovery, and `meta` holds the last value each name was set to.
+ * The head of a frame whose changes were encoded, in order — change i is a put of `puts[i]` or, where that is
+ * undefined, a remove of `keys[i]` in `spaces[i]` — their records' bytes in `records`; one frame may hold several
+ * transactions (file-storage.ts coalesces those committed while the writer was busy): its ops are applied in order at
+ * recovery, and `meta` holds the last value each name was set to. A put's record starts `headLen` plus the lengths of
+ * the puts before it into the payload.
  */
-export function encodeHead(changes: Change[], meta: ReadonlyMap<string, unknown>, records: readonly Buffer[]): EncodedBatch {
-  const ops = new Array<HeadOp>(changes.length);
-  for (let i = 0; i < changes.length; i++) {
-    const c = changes[i]!;
-    if (c.rec === null) ops[i] = [c.space, c.key];
-    else ops[i] = c.chained ? [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc, 1] : [c.space, c.key, c.rec.seq, c.rec.h, c.len, c.crc];
+export function encodeHead(spaces: readonly string[], keys: readonly string[], puts: ReadonlyArray<FramedPut | undefined>, meta: ReadonlyMap<string, unknown>, records: readonly Buffer[]): EncodedBatch {
+  const ops = new Array<HeadOp>(keys.length);
+  let bytes = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const p = puts[i];
+    if (p === undefined) ops[i] = [spaces[i]!, keys[i]!];
+    else {
+      ops[i] = p.chained ? [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc, 1] : [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc];
+      bytes += p.len;
+    }
   }
   const h: BatchHead = meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
   const head = JSON.stringify(h);
   const headLen = Buffer.byteLength(head, 'utf8');
-  let off = headLen;
+  return { head, headLen, records, length: headLen + bytes };
+}
+
+/** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable); each put's `rel` is set. */
+export function encodeBatch(changes: Change[], meta: ReadonlyMap<string, unknown>): EncodedBatch & { changes: Change[] } {
+  const area = new RecordArea();
+  const puts: Array<FramedPut | undefined> = [];
+  for (const c of changes) {
+    const text = encodeChange(c);
+    if (text !== undefined) {
+      c.len = area.append(text);
+      c.crc = area.crc;
+    }
+    puts.push(c.rec === null ? undefined : { seq: c.rec.seq, h: c.rec.h, len: c.len, crc: c.crc, chained: c.chained === true });
+  }
+  const b = encodeHead(changes.map((c) => c.space), changes.map((c) => c.key), puts, meta, area.parts());
+  let off = b.headLen;
   for (const c of changes) {
     if (c.rec === null) continue;
     c.rel = off;
     off += c.len;
   }
-  return { head, headLen, changes, records, length: off };
-}
-
-/** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable). */
-export function encodeBatch(changes: Change[], meta: ReadonlyMap<string, unknown>): EncodedBatch {
-  const area = new RecordArea();
-  for (const c of changes) {
-    const text = encodeChange(c);
-    if (text !== undefined) Object.assign(c, area.append(text));
-  }
-  return encodeHead(changes, meta, area.parts());
+  return { ...b, changes };
 }
 
 /** Writes a whole frame (header and payload) for `b` into `out` at `at`; returns its size. */

@@ -17,16 +17,21 @@ import type { KeyRecord } from '../../lib/storage.js';
 import type { DataFile } from './data-file.js';
 import { keysInRange, upperBound } from '../../lib/sorted.js';
 
-export class Entry {
-  /** A chained record (record.ts) is read with the key's previous record: this one. */
-  prev: Entry | undefined = undefined;
-  chained = false;
-  /** Records back to one that stands alone (0 for one that does). */
-  depth = 0;
+/** How a chained record (record.ts) hangs on the key's previous one: kept apart, as most records stand alone. */
+interface Chain {
+  /** The entry this record is read with (undefined: the previous record is missing, so this one cannot be read). */
+  readonly prev: Entry | undefined;
+  /** Records back to one that stands alone. */
+  readonly depth: number;
   /** Bytes on disk this record needs: its own, and its chain's. */
-  weight: number;
+  readonly weight: number;
   /** Bytes of the record that stands alone at the chain's start. */
-  rootLen: number;
+  readonly rootLen: number;
+}
+
+export class Entry {
+  /** Set while the record is chained (one object for the four fields: an entry per key, pending or not, is smaller). */
+  private chain: Chain | undefined = undefined;
 
   constructor(
     readonly seq: number,
@@ -38,29 +43,42 @@ export class Entry {
     public rec: KeyRecord | undefined,
     public file: DataFile | undefined = undefined,
     public off = 0,
-  ) {
-    this.weight = len;
-    this.rootLen = len;
+  ) {}
+
+  /** A chained record (record.ts) is read with the key's previous record: this one. */
+  get prev(): Entry | undefined {
+    return this.chain?.prev;
+  }
+
+  get chained(): boolean {
+    return this.chain !== undefined;
+  }
+
+  /** Records back to one that stands alone (0 for one that does). */
+  get depth(): number {
+    return this.chain?.depth ?? 0;
+  }
+
+  /** Bytes on disk this record needs: its own, and its chain's. */
+  get weight(): number {
+    return this.chain?.weight ?? this.len;
+  }
+
+  /** Bytes of the record that stands alone at the chain's start. */
+  get rootLen(): number {
+    return this.chain?.rootLen ?? this.len;
   }
 
   /** This record is chained to `prev` (undefined: its previous record is missing, so it cannot be read). */
   chainTo(prev: Entry | undefined): void {
-    this.chained = true;
-    this.prev = prev;
-    this.depth = (prev?.depth ?? 0) + 1;
-    this.weight = this.len + (prev?.weight ?? 0);
-    this.rootLen = prev?.rootLen ?? 0;
+    this.chain = { prev, depth: (prev?.depth ?? 0) + 1, weight: this.len + (prev?.weight ?? 0), rootLen: prev?.rootLen ?? 0 };
   }
 
   /** Now stored whole at (file, off): no chain. */
   standAlone(len: number, crc: number): void {
     this.len = len;
     this.crc = crc;
-    this.chained = false;
-    this.prev = undefined;
-    this.depth = 0;
-    this.weight = len;
-    this.rootLen = len;
+    this.chain = undefined;
   }
 }
 

@@ -86,7 +86,12 @@ export class FileTx implements StorageTx {
       this.writes![at + 2] = rec;
       return;
     }
-    const w = (this.writes ??= []);
+    const w = this.writes;
+    // The first write makes the array with its three slots (a push onto [] would reserve room for seventeen).
+    if (w === undefined) {
+      this.writes = [space, key, rec];
+      return;
+    }
     const start = w.length;
     w.push(space, key, rec);
     if (this.index) addIndex(this.index, space, key, start);

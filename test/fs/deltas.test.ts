@@ -116,8 +116,10 @@ describe('deltas in the file log', () => {
     expect(chainable(at(bound), derived)).toBe(true); // would be materialized to store it whole: not yet
     expect(chainable(at(2 * bound - 1), derived)).toBe(true);
     expect(chainable(at(2 * bound), derived)).toBe(false);
-    const heavy = at(3);
-    heavy.weight = 2 * root + 1; // its deltas outweigh the record they start from
+    // its deltas outweigh the record they start from: at(2)'s two deltas of 10 bytes, and one of root - 19
+    const heavy = new Entry(9, 'h', root - 19, 0, 0, undefined);
+    heavy.chainTo(at(2));
+    expect(heavy.weight).toBe(2 * root + 1);
     expect(chainable(heavy, derived)).toBe(false);
   });
 

@@ -86,10 +86,10 @@ describe('record area', () => {
 
   it('bytes records are copied in as they are', () => {
     const area = new RecordArea();
-    const first = area.append(Buffer.from([1, 2, 3]));
-    const second = area.append('é');
-    expect(first).toEqual({ len: 3, crc: crc32(Buffer.from([1, 2, 3])) });
-    expect(second).toEqual({ len: 2, crc: crc32(Buffer.from('é', 'utf8')) });
+    expect(area.append(Buffer.from([1, 2, 3]))).toBe(3);
+    expect(area.crc).toBe(crc32(Buffer.from([1, 2, 3])));
+    expect(area.append('é')).toBe(2);
+    expect(area.crc).toBe(crc32(Buffer.from('é', 'utf8')));
     expect(Buffer.concat(area.parts())).toEqual(Buffer.from([1, 2, 3, 0xc3, 0xa9]));
   });
 });
