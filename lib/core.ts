@@ -87,6 +87,8 @@ export class ReplicaCore {
   private alone: boolean;
   /** Re-identifications and renewals, one at a time (identity-changes.ts). */
   private readonly changes: IdentityChanges;
+  /** Once open: records the registry learns of an identity change are stored at once (`epochs`). */
+  private storesEpochs = false;
   /** The identity whose history `knownEpochs` last learned. */
   private epochsOf: Identity | undefined;
 
@@ -179,7 +181,8 @@ export class ReplicaCore {
       const epochs = await loadEpochs(storage);
       const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function', epochs);
       // This open's epoch record (and any of the history the registry lacks) is stored before anything names it.
-      await saveEpochs(storage, core.epochs);
+      await core.saveEpochs();
+      core.storesEpochs = true;
       return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
@@ -439,11 +442,18 @@ export class ReplicaCore {
       const history = this.identity.history;
       this.knownEpochs.learn(this.identity.id, history, history.length < MAX_STORED_EPOCHS);
       this.epochsOf = this.identity;
+      // Not awaited: transactions become durable in order, so these records before any state naming them. One that
+      // fails stays fresh, stored with the next ones.
+      if (this.storesEpochs) void this.saveEpochs().catch(() => {});
     }
     return this.knownEpochs;
   }
 
-  /** Stores the epoch records learned since the last store (epoch-store.ts): a reopened replica judges by them too. */
+  /**
+   * Stores the epoch records learned since the last store (epoch-store.ts): a reopened replica judges by them too. A
+   * caller need not wait for it before it stores a state naming those epochs: storage makes transactions durable in
+   * order (storage.ts), so the records are durable first.
+   */
   saveEpochs(): Promise<void> {
     return this.closed ? Promise.resolve() : saveEpochs(this.storage, this.epochs);
   }
@@ -456,7 +466,6 @@ export class ReplicaCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await saveEpochs(this.storage, this.epochs).catch(() => {});
     await this.external.close();
     await this.storage.close();
   }

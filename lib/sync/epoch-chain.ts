@@ -65,11 +65,20 @@ export function readChain(r: Reader): EpochRecord[] {
 }
 
 /** What a hello tells of its sender's epochs, learned (a conflict refuses the hello) and stored. */
-export async function learnHello(core: ReplicaCore, m: Hello): Promise<void> {
+export function learnHello(core: ReplicaCore, m: Hello): void {
   // A hello's last few epochs: the oldest one's parent is not among them (the chain frame carries it).
   const refused = core.epochs.learn(m.replicaId, m.history, false);
   if (refused) throw new ProtocolError(refused);
-  await core.saveEpochs();
+  stored(core);
+}
+
+/**
+ * Stores what the registry learned, not awaited: a hello must not wait for a disk (transactions are durable in order,
+ * so these records before any state of this session naming them). On failure the records stay fresh and go with the
+ * next store (or are learned again from the peer).
+ */
+function stored(core: ReplicaCore): void {
+  void core.saveEpochs().catch(() => {});
 }
 
 /** Our chain for a peer that announced `versions` (none for a peer of an earlier release), split to fit `budget` bytes a frame. */
@@ -94,8 +103,8 @@ export function chainFrames(core: ReplicaCore, versions: readonly number[], ours
 }
 
 /** A peer's chain frame: its records learned, all or none (a refusal closes the session with why), and stored. */
-export async function chainReceived(core: ReplicaCore, peer: string, m: EpochsMsg): Promise<void> {
+export function chainReceived(core: ReplicaCore, peer: string, m: EpochsMsg): void {
   const refused = core.epochs.learnChain(peer, m.records);
   if (refused) throw new ProtocolError(refused);
-  await core.saveEpochs();
+  stored(core);
 }

@@ -267,7 +267,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     if (verdict === 'reidentify') await this.core.reidentify(m.replicaId, [m.seen, m.attest].filter((x) => x !== undefined));
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
-    await learnHello(this.core, m);
+    learnHello(this.core, m);
     this.peer = m;
     this.wire.start(this.core.replicaId, m.replicaId, (this.core.speaks ?? PROTOCOL_VERSIONS).includes(KEY_PARTS) && m.versions.includes(KEY_PARTS) ? stagingLimit(this.options.maxFrameBytes) : 0);
     this.options.onPeer?.(m.replicaId, m.history);
