@@ -451,8 +451,8 @@ export class ReplicaCore {
 
   /**
    * Stores the epoch records learned since the last store (epoch-store.ts): a reopened replica judges by them too. A
-   * caller need not wait for it before it stores a state naming those epochs: storage makes transactions durable in
-   * order (storage.ts), so the records are durable first.
+   * caller need not wait for it before it stores a state naming those epochs: storage resolves transactions in order,
+   * once durable (`durableSeq`), so the records are durable first.
    */
   saveEpochs(): Promise<void> {
     return this.closed ? Promise.resolve() : saveEpochs(this.storage, this.epochs);

@@ -16,13 +16,12 @@
  * A record that conflicts with one we hold, or a count past a bound (epoch-points.ts), refuses the frame: the
  * session closes with the reason, and nothing of the frame is kept.
  */
-import { UNTAGGED, type EpochRecord } from '../epoch-points.js';
+import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord } from '../epoch-points.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
 import { MsgType, type Hello } from './messages.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
-import { MAX_FRAME_RECORDS } from '../epoch-points.js';
 
 /** The first protocol version with EPOCHS frames. */
 export const EPOCH_CHAINS = 11;
@@ -73,8 +72,8 @@ export function learnHello(core: ReplicaCore, m: Hello): void {
 }
 
 /**
- * Stores what the registry learned, not awaited: a hello must not wait for a disk (transactions are durable in order,
- * so these records before any state of this session naming them). On failure the records stay fresh and go with the
+ * Stores what the registry learned, not awaited: a hello must not wait for a disk (storage resolves transactions in
+ * order, once durable — core.ts durableSeq — so these records are durable before any state of this session naming them). On failure the records stay fresh and go with the
  * next store (or are learned again from the peer).
  */
 function stored(core: ReplicaCore): void {
