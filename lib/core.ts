@@ -9,7 +9,8 @@
 import { AckTracker } from './acks.js';
 import { ChangeOrder } from './change-order.js';
 import { contradiction, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
-import { Epochs } from './epoch-points.js';
+import type { Epochs } from './epoch-points.js';
+import { loadEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
@@ -86,8 +87,8 @@ export class ReplicaCore {
   private alone: boolean;
   /** Re-identifications and renewals, one at a time (identity-changes.ts). */
   private readonly changes: IdentityChanges;
-  /** The epoch ancestry this replica knows (epoch-points.ts): its own history's, and its peers' (link.ts, hellos). */
-  private readonly knownEpochs = new Epochs();
+  /** Once open: records the registry learns of an identity change are stored at once (`epochs`). */
+  private storesEpochs = false;
   /** The identity whose history `knownEpochs` last learned. */
   private epochsOf: Identity | undefined;
 
@@ -100,6 +101,8 @@ export class ReplicaCore {
     maxClockDriftMs: number | undefined,
     watchClaims: boolean,
     alone: boolean,
+    /** The epoch ancestry this replica knows (epoch-points.ts): its own history's, and its peers' (link.ts), as stored (epoch-store.ts). */
+    private readonly knownEpochs: Epochs,
   ) {
     this.alone = alone;
     this.claims = new ClaimWatch(watchClaims, alone, identity.history[identity.history.length - 1]![1]);
@@ -175,7 +178,12 @@ export class ReplicaCore {
       const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
       const seq = (await storage.getMeta<number>('seq')) ?? 0;
       const fresh = restored || copied;
-      return new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
+      const epochs = await loadEpochs(storage);
+      const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function', epochs);
+      // This open's epoch record (and any of the history the registry lacks) is stored before anything names it.
+      await core.saveEpochs();
+      core.storesEpochs = true;
+      return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
       await storage.close().catch(() => {});
@@ -425,16 +433,29 @@ export class ReplicaCore {
    * `reidentify` nothing is re-issued — our dots so far are ours and name what they named.
    */
   /**
-   * The epoch ancestry joins judge dots naming epochs by. Nothing stored or received names one yet (stage 1 of
-   * docs/design/epochs-build.md): until then it changes no join.
+   * The epoch ancestry joins judge dots naming epochs by: every record this replica learned, kept across opens
+   * (epoch-store.ts). Nothing stored or received names an epoch yet (docs/design/epochs-build.md): until then it
+   * changes no join.
    */
   get epochs(): Epochs {
     if (this.epochsOf !== this.identity) {
       const history = this.identity.history;
       this.knownEpochs.learn(this.identity.id, history, history.length < MAX_STORED_EPOCHS);
       this.epochsOf = this.identity;
+      // Not awaited: transactions become durable in order, so these records before any state naming them. One that
+      // fails stays fresh, stored with the next ones.
+      if (this.storesEpochs) void this.saveEpochs().catch(() => {});
     }
     return this.knownEpochs;
+  }
+
+  /**
+   * Stores the epoch records learned since the last store (epoch-store.ts): a reopened replica judges by them too. A
+   * caller need not wait for it before it stores a state naming those epochs: storage resolves transactions in order,
+   * once durable (`durableSeq`), so the records are durable first.
+   */
+  saveEpochs(): Promise<void> {
+    return this.closed ? Promise.resolve() : saveEpochs(this.storage, this.epochs);
   }
 
   async renewIdentity(): Promise<void> {

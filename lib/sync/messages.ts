@@ -26,17 +26,19 @@
  *   PART     CHANGES' fields: upTo 0, one key and some of its versions — a key state too large for one frame goes as
  *            PARTs, then the CHANGES frame it belonged to with that key's context and no versions; the receiver
  *            stages the parts and joins the whole state only with that frame (key-parts.ts)
+ *   EPOCHS   records[epoch, parent, fork]      — the sender's epoch chain, after the hellos (epoch-chain.ts)
  *
  * Key states, with their version forms (whole, tombstone, held, delta), are wire-state.ts's.
  */
 import type { Attestation } from '../attest.js';
 import type { KeyState, StoredVersion } from '../dvv.js';
 import type { EpochEntry, Seen } from '../epochs.js';
-import { isTypeName } from '../typed.js';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
 import type { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { readChain, writeChain, type EpochsMsg } from './epoch-chain.js';
+import { readNeed, writeNeed } from './need-answers.js';
 import { readAttestation, readHello, readSyncItems, writeAttestation, writeHello, writeSyncItems } from './hello-codec.js';
 import { liveFits, readLive, writeLive } from './live.js';
 import { MAX_COUNTER, readState, writeState, type Form, type StateCodec, type StateDecoder } from './wire-state.js';
@@ -58,8 +60,9 @@ export { entrySize } from './wire-state.js';
  * `synced` until it holds that); sent only to a peer speaking 9.
  * 10: PART (key-parts.ts: a key state larger than one frame goes in parts); sent only to a peer speaking 10 — to an
  * earlier peer such a key stays unsendable and is reported (VALUE_TOO_LARGE), as before.
+ * 11: EPOCHS (epoch-chain.ts: after the hellos, the sender's epoch chain, which a hello cannot carry); sent only to a peer speaking 11.
  */
-export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10] as const;
+export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10, 11] as const;
 
 /** The first protocol version with anti-entropy's fast path. */
 export const FAST_PATH = 7;
@@ -93,6 +96,8 @@ export const enum MsgType {
   Top = 15,
   /** Some versions of a key state too large for one frame (key-parts.ts). */
   Part = 16,
+  /** The sender's epoch records, after the hellos (epoch-chain.ts). */
+  Epochs = 17,
 }
 
 export interface SyncItem {
@@ -194,7 +199,7 @@ export interface AttestMsg extends Attestation {
 }
 
 export type Part = Omit<Changes, 'type'> & { type: MsgType.Part };
-export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg | Part;
+export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg | Part | EpochsMsg;
 
 // ---- limits (fields.ts checks every field) -----------------------------------------------------------
 
@@ -243,6 +248,9 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
     case MsgType.Attest:
       writeAttestation(w, m);
       break;
+    case MsgType.Epochs:
+      writeChain(w, m.records);
+      break;
     case MsgType.Sync:
       writeSyncItems(w, m.spaces);
       break;
@@ -251,12 +259,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       writeChanges(w, m, ctx.forms);
       break;
     case MsgType.Need:
-      w.str(m.space);
-      w.uint(m.keys.length);
-      for (const [k, t] of m.keys) {
-        w.str(k);
-        w.str(t);
-      }
+      writeNeed(w, m);
       break;
     case MsgType.Ack:
       w.str(m.space);
@@ -324,6 +327,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     case MsgType.Attest:
       m = { type, ...readAttestation(r) };
       break;
+    case MsgType.Epochs:
+      m = { type, records: readChain(r) };
+      break;
     case MsgType.Sync:
       m = { type, spaces: readSyncItems(r) };
       break;
@@ -346,19 +352,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
       m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4) };
       break;
-    case MsgType.Need: {
-      const s = space(r);
-      const n = r.count(2);
-      const keys: Array<readonly [string, string]> = [];
-      for (let i = 0; i < n; i++) {
-        const k = key(r);
-        const t = r.str();
-        if (t !== '' && !isTypeName(t)) throw new ProtocolError('invalid type name');
-        keys.push([k, t]);
-      }
-      m = { type, space: s, keys };
+    case MsgType.Need:
+      m = { type, ...readNeed(r) };
       break;
-    }
     case MsgType.Ack:
       m = { type, space: space(r), upTo: r.uint() };
       break;
