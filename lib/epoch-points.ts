@@ -137,4 +137,12 @@ export class Epochs implements EpochRegistry {
       this.add(r, e, i === 0 ? UNTAGGED : history[i - 1]![0], from);
     }
   }
+
+  /**
+   * What a received frame says of the ancestry of an epoch of `r` (sync/epoch-wire.ts, protocol 11): its chain, as
+   * `learn` takes a history. The one place the wire hands the registry epoch records.
+   */
+  learnChain(r: string, records: readonly EpochEntry[], whole: boolean): void {
+    this.learn(r, records, whole);
+  }
 }

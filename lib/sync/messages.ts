@@ -31,17 +31,20 @@
  */
 import type { Attestation } from '../attest.js';
 import type { KeyState, StoredVersion } from '../dvv.js';
+import { readChanges, writeChanges } from './changes-codec.js';
+import { EpochIn, EpochOut, type EpochLink } from './epoch-wire.js';
 import type { EpochEntry, Seen } from '../epochs.js';
 import { isTypeName } from '../typed.js';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
 import type { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, space } from './fields.js';
 import { readAttestation, readHello, readSyncItems, writeAttestation, writeHello, writeSyncItems } from './hello-codec.js';
 import { liveFits, readLive, writeLive } from './live.js';
-import { MAX_COUNTER, readState, writeState, type Form, type StateCodec, type StateDecoder } from './wire-state.js';
+import { MAX_COUNTER, type Form } from './wire-state.js';
 
 export { entrySize } from './wire-state.js';
+export { writeChanges } from './changes-codec.js';
 
 /**
  * Versions of this protocol. 2: hellos carry epoch histories and delivered-dot records, sync items no
@@ -58,6 +61,8 @@ export { entrySize } from './wire-state.js';
  * `synced` until it holds that); sent only to a peer speaking 9.
  * 10: PART (key-parts.ts: a key state larger than one frame goes in parts); sent only to a peer speaking 10 — to an
  * earlier peer such a key stays unsendable and is reported (VALUE_TOO_LARGE), as before.
+ * 11: dots, delta bases, context points and anti-entropy claims may name their epoch (epoch-wire.ts); sent only to a
+ * peer speaking 11 — to an earlier peer a state naming an epoch is refused (wire-state.ts).
  */
 export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10] as const;
 
@@ -205,22 +210,14 @@ export { MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH };
  */
 export { MAX_COUNTER };
 
-// ---- key states (wire-state.ts), through the frame's table ------------------------------------------------
-
-function frameCodec(w: Writer, baseT: number): StateCodec {
-  return { rid: (s) => w.sym(s), time: (t) => w.int(t - baseT) };
-}
-
-function frameDecoder(r: Reader, baseT: number): StateDecoder {
-  return { rid: () => replicaId(r), time: () => baseT + r.int() };
-}
-
 // ---- frames ------------------------------------------------------------------------------------------
 
 /** How a session encodes: the versions' forms (absent: whole), and the connection's LIVE state (absent: no LIVE frames). */
 export interface EncodeContext {
   forms?: ReadonlyMap<StoredVersion, Form>;
   live?: ConnTableOut;
+  /** The connection's epochs where both sides speak protocol 11 (epoch-wire.ts); absent: no dot names an epoch. */
+  epochs?: EpochLink | undefined;
 }
 
 /**
@@ -228,10 +225,11 @@ export interface EncodeContext {
  * A CHANGES message of one log entry goes as a LIVE frame when `ctx.live` is given and the entry is small enough.
  */
 export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
+  const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg()) : undefined;
   if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
     const w = new Writer(undefined, 128);
     w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
-    writeLive(w, m, ctx.live, ctx.forms);
+    writeLive(w, m, ctx.live, ctx.forms, ep);
     return w.finish();
   }
   const w = new Writer(table);
@@ -248,7 +246,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       break;
     case MsgType.Changes:
     case MsgType.Part:
-      writeChanges(w, m, ctx.forms);
+      writeChanges(w, m, ctx.forms, ep);
       break;
     case MsgType.Need:
       w.str(m.space);
@@ -267,7 +265,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       w.uint(m.top);
       break;
     case MsgType.AntiEntropy:
-      writeAntiEntropy(w, m);
+      writeAntiEntropy(w, m, ep);
       break;
     case MsgType.Denied:
       w.str(m.space);
@@ -289,32 +287,20 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
   return w.finish();
 }
 
-/** A CHANGES frame's fields after its type byte, through the frame's table `w`. */
-export function writeChanges(w: Writer, m: Changes | Part, forms: ReadonlyMap<StoredVersion, Form> | undefined): void {
-  w.str(m.space);
-  w.uint(m.upTo);
-  let baseT = 0;
-  for (const [, s] of m.entries) for (const v of s.vs) if (v.t > baseT) baseT = v.t;
-  w.uint(baseT);
-  w.uint(m.entries.length);
-  const codec = frameCodec(w, baseT);
-  for (const [k, s] of m.entries) {
-    w.str(k);
-    writeState(w, s, codec, forms);
-  }
-}
-
 export interface DecodeLimits {
   maxValueBytes: number;
   /** The string table the sender seeded (sender's replica id first); must match `encodeMessage`'s. */
   table?: readonly string[] | undefined;
   /** The connection's LIVE state, for this direction (seeded like `table`); without it a LIVE frame is refused. */
   conn?: ConnTableIn | undefined;
+  /** The connection's epochs where both sides speak protocol 11; a frame's chain records are learned once it decoded whole. */
+  epochs?: EpochLink | undefined;
 }
 
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
   if (typeof frame === 'string') throw new ProtocolError('text frames are not part of the protocol');
   const r = new Reader(frame, limits.table);
+  const ep = limits.epochs ? new EpochIn(limits.epochs.peer) : undefined;
   const type = r.u8();
   let m: Message;
   switch (type) {
@@ -329,22 +315,16 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       break;
     case MsgType.Changes:
     case MsgType.Part: {
-      const s = space(r);
-      const upTo = r.uint();
-      const baseT = r.uint();
-      const n = r.count(3);
-      const entries: Entry[] = [];
-      const decoder = frameDecoder(r, baseT);
-      for (let i = 0; i < n; i++) entries.push([key(r), readState(r, decoder, limits.maxValueBytes * 4)]);
-      if (type === MsgType.Part && (upTo !== 0 || n !== 1 || entries[0]![1].vs.length === 0)) throw new ProtocolError('a PART carries versions of one key');
-      if (upTo > 0) limits.conn?.upTo.set(s, upTo);
-      m = { type, space: s, upTo, entries };
+      const c = readChanges(r, limits.maxValueBytes * 4, ep);
+      if (type === MsgType.Part && (c.upTo !== 0 || c.entries.length !== 1 || c.entries[0]![1].vs.length === 0)) throw new ProtocolError('a PART carries versions of one key');
+      if (c.upTo > 0) limits.conn?.upTo.set(c.space, c.upTo);
+      m = { type, ...c };
       break;
     }
     case MsgType.Live:
     case MsgType.LiveCleared:
       if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
-      m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4) };
+      m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep) };
       break;
     case MsgType.Need: {
       const s = space(r);
@@ -366,7 +346,7 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       m = { type, space: space(r), top: r.uint() };
       break;
     case MsgType.AntiEntropy:
-      m = { type, ...readAntiEntropy(r) };
+      m = { type, ...readAntiEntropy(r, ep) };
       break;
     case MsgType.Denied:
       m = { type, space: space(r), code: r.str(), reason: r.str() };
@@ -392,5 +372,6 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       throw new ProtocolError(`unknown message type ${type}`);
   }
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
+  if (ep) for (const c of ep.chains) limits.epochs!.learn(c.r, c.records, c.whole);
   return m;
 }

@@ -26,8 +26,7 @@ import { initiatesAntiEntropy, sentHistory, versionRefusal, type LogView } from 
 import type { SessionLike, SyncHub } from './hub.js';
 import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
-import { Wire } from './wire.js';
-import { KEY_PARTS, stagingLimit } from './key-parts.js';
+import { linkTerms, Wire } from './wire.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { checkGrant, closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
@@ -271,7 +270,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     this.peer = m;
-    this.wire.start(this.core.replicaId, m.replicaId, (this.core.speaks ?? PROTOCOL_VERSIONS).includes(KEY_PARTS) && m.versions.includes(KEY_PARTS) ? stagingLimit(this.options.maxFrameBytes) : 0);
+    this.wire.start(this.core.replicaId, m.replicaId, ...linkTerms(this.core.speaks ?? PROTOCOL_VERSIONS, m.versions, this.options.maxFrameBytes));
     this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
