@@ -62,22 +62,28 @@ export function chainEpoch(chain: readonly EpochEntry[], n: number): string {
   return e;
 }
 
-/** The records of epoch `e` of `r` as the registry knows them, oldest first, and whether they reach the untagged epoch. */
+/**
+ * The records of epoch `e` of `r` as the registry knows them, oldest first, and whether they reach the untagged epoch.
+ * Cut (the oldest record then names an epoch whose parent is not told) where the registry knows no more, after
+ * MAX_CHAIN_RECORDS, and where what it was told cannot be a history — a loop, or a fork point above its child's
+ * (counters go on across epochs): such records are not sent, since a receiver refuses them.
+ */
 export function chainOf(reg: EpochRegistry, r: string, e: string): { records: EpochEntry[]; whole: boolean } {
   const up: EpochEntry[] = [];
   const seen = new Set<string>();
   let tag = e;
+  let limit = Infinity;
   for (;;) {
-    seen.add(tag);
     const p = reg.parentOf(r, tag);
-    if (p === undefined) {
+    if (p === undefined || p.fork > limit || up.length >= MAX_CHAIN_RECORDS - 1) {
       up.push([tag, 0]);
       return { records: up.reverse(), whole: false };
     }
     up.push([tag, p.fork]);
+    seen.add(tag);
+    limit = p.fork;
     if (p.parent === UNTAGGED) return { records: up.reverse(), whole: true };
-    // A loop the registry was told, or a chain past the cap: cut, the oldest record then stands for a parent not told.
-    if (seen.has(p.parent) || up.length >= MAX_CHAIN_RECORDS) return { records: up.reverse(), whole: false };
+    if (seen.has(p.parent)) return { records: up.reverse(), whole: false };
     tag = p.parent;
   }
 }
