@@ -186,18 +186,18 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
         const changes = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, { forms, epochs: send });
         const got = decode(changes, receive);
         expect(got.type).toBe(MsgType.Changes);
-        expect((got as { entries: Array<[string, KeyState]> }).entries.map(([k, s]) => [k, normalState(s)])).toEqual(want);
+        expect((got as { entries: ReadonlyArray<readonly [string, KeyState]> }).entries.map(([k, s]) => [k, normalState(s)])).toEqual(want);
         expectLearned(named(states, new EpochOut(send.me, reg)), reg, learned);
 
         // The shared form (all whole) is the same codec.
         const whole = encodeChangesOnce({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, undefined, send);
-        const gotWhole = decode(whole, links(chain, reg, new Epochs()).receive) as { entries: Array<[string, KeyState]> };
+        const gotWhole = decode(whole, links(chain, reg, new Epochs()).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
         expect(gotWhole.entries.map(([k, s]) => [k, normalState(s)])).toEqual(entries.map(([k, s]) => [k, normalState(s)]));
 
         const [k0, s0] = entries[0]!;
         if (s0.vs.length > 0) {
           const part = encodeMessage({ type: MsgType.Part, space: 's', upTo: 0, entries: [[k0, s0]] }, TABLE, { forms, epochs: send });
-          const gotPart = decode(part, links(chain, reg, new Epochs()).receive) as { entries: Array<[string, KeyState]> };
+          const gotPart = decode(part, links(chain, reg, new Epochs()).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
           expect(normalState(gotPart.entries[0]![1])).toEqual(want[0]![1]);
         }
 
@@ -207,7 +207,7 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
         for (const upTo of [3, 4]) {
           const live = encodeMessage({ type: MsgType.Changes, space: 's', upTo, entries: [[k0, s0]] }, TABLE, { forms, epochs: send, live: out });
           out.commit();
-          const gotLive = decode(live, links(chain, reg, new Epochs()).receive, inn) as { entries: Array<[string, KeyState]> };
+          const gotLive = decode(live, links(chain, reg, new Epochs()).receive, inn) as { entries: ReadonlyArray<readonly [string, KeyState]> };
           expect(normalState(gotLive.entries[0]![1])).toEqual(want[0]![1]);
         }
       }),
@@ -226,7 +226,7 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
           TABLE,
           { epochs: send },
         );
-        const got = decode(frame, receive) as { items: Array<{ keys: Array<[string, KeyState]> }> };
+        const got = decode(frame, receive) as unknown as { items: Array<{ keys: Array<[string, KeyState]> }> };
         const want = keys.map(([k, s]) => [k, normalClaim(s)]);
         expect(got.items.map((it) => it.keys.map(([k, s]) => [k, normalClaim(s)]))).toEqual([want, want]);
         expectLearned(named(keys.map(([, s]) => s), new EpochOut(send.me, reg)), reg, learned);
@@ -375,7 +375,7 @@ describe('protocol 11: hostile epoch references and chains are refused, never de
     expect(() => decode(chain([['E 1', 5]]), link)).toThrow(/invalid epoch label/);
     expect(() => decode(chain([['E1', 1], ['E2', 2]], 1, true), link)).toThrow(/trailing bytes/);
     expect(learned.knows(OTHER, 'E1') || learned.knows(OTHER, 'E2')).toBe(false);
-    const ok = decode(chain([['E1', 1], ['E2', 2]]), link) as { entries: Array<[string, KeyState]> };
+    const ok = decode(chain([['E1', 1], ['E2', 2]]), link) as { entries: ReadonlyArray<readonly [string, KeyState]> };
     expect(ok.entries[0]![1].vs[0]).toMatchObject({ r: OTHER, n: 50, ep: 'E2', d: 1 });
     expect(learned.parentOf(OTHER, 'E2')).toEqual({ parent: 'E1', fork: 2 });
     expect(learned.parentOf(OTHER, 'E1')).toEqual({ parent: '', fork: 1 });
@@ -396,7 +396,7 @@ describe('protocol 11: hostile epoch references and chains are refused, never de
           expect(e).toBeInstanceOf(ProtocolError);
           return;
         }
-        for (const [, s] of (got as { entries: Array<[string, KeyState]> }).entries) {
+        for (const [, s] of (got as { entries: ReadonlyArray<readonly [string, KeyState]> }).entries) {
           for (let i = 1; i < s.vs.length; i++) expect(byDot(s.vs[i - 1]!, s.vs[i]!)).toBeLessThan(0);
           for (const v of s.vs) expect(s.cc[v.r] ?? 0).toBeGreaterThanOrEqual(v.n);
           for (const [r, points] of Object.entries(s.pts ?? {})) expect(s.cc[r]).toBe(Math.max(...points.map((p) => p.n)));
@@ -434,12 +434,12 @@ describe('protocol 11: what a dot implies', () => {
         };
         const tagged = made.map(({ state }, i) => [`k${i}`, own(state)] as const);
         const plain = tagged.map(([k, s]) => [k, untag(s)] as const);
-        const size = (entries: ReadonlyArray<readonly [string, KeyState]>, c: readonly EpochEntry[]) =>
+        const size = (entries: Array<readonly [string, KeyState]>, c: readonly EpochEntry[]) =>
           encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, { epochs: links(c, new Epochs(), new Epochs()).send }).byteLength;
         expect(size(tagged, chain)).toBe(size(plain, []));
         const learned = new Epochs();
         const frame = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries: tagged }, TABLE, { epochs: links(chain, new Epochs(), learned).send });
-        const got = decode(frame, links(chain, new Epochs(), learned).receive) as { entries: Array<[string, KeyState]> };
+        const got = decode(frame, links(chain, new Epochs(), learned).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
         expect(got.entries.map(([k, s]) => [k, normalState(s)])).toEqual(tagged.map(([k, s]) => [k, normalState(s)]));
       }),
     );
