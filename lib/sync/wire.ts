@@ -11,7 +11,9 @@
  *   PART                a single key state over the frame limit goes in parts where the peer speaks 10 (key-parts.ts)
  *   EPOCHS              where both speak 11, dots may name epochs (epoch-wire.ts): every frame that carries versions
  *                       or dots (CHANGES, PART, LIVE, AE) is written with the frame's epoch table, and the chain records
- *                       of a frame received whole go to the replica's registry (Epochs.learnChain)
+ *                       of a frame received whole go to the replica's registry (Epochs.learnChain); to a peer below 11 a
+ *                       key whose state names an epoch is left out of the frame and reported (PROTOCOL), like a value
+ *                       of a type not loaded: sending it untagged is item 6 of docs/design/epochs-build.md, not built
  *
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
@@ -25,7 +27,7 @@
  *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
  */
 import { ConcordError } from '../errors.js';
-import { sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
+import { namesEpochs, sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
 import { Epochs, NO_EPOCHS } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
 import { EPOCH_DOTS, type EpochLink } from './epoch-wire.js';
@@ -144,6 +146,13 @@ export class Wire {
       this.leaveOut(m.space, bad, reach);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
       m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
+    }
+    const tagged = this.epochLink ? [] : m.entries.filter(([, s]) => namesEpochs(s)).map(([k]) => k);
+    if (tagged.length > 0) {
+      this.leaveOut(m.space, tagged, reach);
+      this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry; not sent on this link`));
+      for (const e of m.entries) if (tagged.includes(e[0])) this.noteLeftOut(m.space, e);
+      m = { ...m, entries: m.entries.filter(([k]) => !tagged.includes(k)) };
     }
     // Not a LIVE frame: the same bytes for every session sending the same entries (shared-frames.ts).
     const frame =

@@ -3,7 +3,8 @@
  * through ReplicaCore.speaks, as the simulator plays releases): two replicas that both speak 11 sync by catch-up,
  * live frames and anti-entropy, and every frame one sends after its hello is written at 11 (it decodes with the
  * protocol 11 decoder to the versions it stores, HLC logical counters included, where the word differs from 10's).
- * A replica speaking 11 and a peer of an earlier release (5, 9, 10) still connect and sync, at the older protocol.
+ * A replica speaking 11 and a peer of an earlier release (5, 9, 10) still connect and sync, at the older protocol;
+ * a key whose state names an epoch is left out of a frame to such a peer and reported, the rest of the frame goes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KeyState } from '../../lib/dvv.js';
@@ -12,9 +13,13 @@ import { memoryStorage, openReplica, pairTransports, type Replica } from '../../
 import { ConnTableIn } from '../../lib/sync/conn-table.js';
 import type { EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
+import { ConcordError } from '../../lib/errors.js';
+import { Wire } from '../../lib/sync/wire.js';
 import { dump, synced, tapped } from './support.js';
 
 const WITH_11 = [...PROTOCOL_VERSIONS, 11];
+const ME = 'sender-id-aaaaaaaaaaaa';
+const PEER = 'receiver-id-bbbbbbbbbb';
 const open: Replica[] = [];
 afterEach(async () => {
   for (const r of open.splice(0)) await r.close();
@@ -115,4 +120,39 @@ describe('protocol 11 in sessions', () => {
       expect((await check(c, d, await run(c, d), undefined)).versions).toBeGreaterThanOrEqual(170);
     });
   }
+});
+
+describe('a state naming an epoch, for a peer below 11', () => {
+  const tagged: KeyState = { vs: [{ r: ME, n: 3, t: 5, c: 0, ep: 'E1', v: '1' }], cc: { [ME]: 3 }, pts: { [ME]: [{ e: 'E1', n: 3 }] } };
+  const plain: KeyState = { vs: [{ r: ME, n: 4, t: 5, c: 0, v: '2' }], cc: { [ME]: 4 } };
+
+  function wire(at11: boolean) {
+    const reports: unknown[] = [];
+    const withheld: string[] = [];
+    const w = new Wire(
+      (e) => reports.push(e),
+      (_space, keys) => void withheld.push(...keys),
+    );
+    w.start(ME, PEER, 0, at11 ? { mine: [], theirs: [] } : undefined);
+    const frames: Uint8Array[] = [];
+    w.send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['t', tagged], ['p', plain]] }, 1 << 20, (f) => frames.push(f));
+    const link: EpochLink | undefined = at11 ? { me: { id: PEER, chain: [] }, peer: { id: ME, chain: [] }, reg: () => new Epochs(), learn: () => {} } : undefined;
+    const conn = new ConnTableIn([ME, PEER]);
+    const got = frames.map((f) => decodeMessage(f, { maxValueBytes: 1 << 20, table: [ME, PEER], conn, epochs: link }));
+    return { reports, withheld, keys: got.flatMap((m) => (m.type === MsgType.Changes ? m.entries.map(([k]) => k) : [])) };
+  }
+
+  it('is left out of the frame and reported (PROTOCOL); the rest of the frame goes', () => {
+    const old = wire(false);
+    expect(old.keys).toEqual(['p']);
+    expect(old.withheld).toEqual(['t']);
+    expect(old.reports).toHaveLength(1);
+    expect(old.reports[0]).toBeInstanceOf(ConcordError);
+    expect((old.reports[0] as ConcordError).code).toBe('PROTOCOL');
+    expect(String(old.reports[0])).toMatch(/names an epoch, which the peer's protocol \(below 11\) cannot carry/);
+    // At 11 both go.
+    const now = wire(true);
+    expect(now.keys).toEqual(['t', 'p']);
+    expect(now.reports).toEqual([]);
+  });
 });
