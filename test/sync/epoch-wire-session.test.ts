@@ -155,4 +155,21 @@ describe('a state naming an epoch, for a peer below 11', () => {
     expect(now.keys).toEqual(['t', 'p']);
     expect(now.reports).toEqual([]);
   });
+
+  it('is claimed as nothing in an anti-entropy turn (the peer sends its state whole); at 11 its claim goes as it is', () => {
+    for (const at11 of [false, true]) {
+      const w = new Wire(() => {});
+      w.start(ME, PEER, 0, at11 ? { mine: [], theirs: [] } : undefined);
+      const frames: Uint8Array[] = [];
+      const keys = [['t', tagged] as const, ['p', plain] as const];
+      w.send({ type: MsgType.AntiEntropy, space: 's', run: 1, top: 0, final: false, want: [], items: [{ kind: 'keys', keys }] }, 1 << 20, (f) => frames.push(f));
+      const link: EpochLink | undefined = at11 ? { me: { id: PEER, chain: [] }, peer: { id: ME, chain: [] }, reg: () => new Epochs(), learn: () => {} } : undefined;
+      const m = decodeMessage(frames[0]!, { maxValueBytes: 1 << 20, table: [ME, PEER], epochs: link });
+      const claims = m.type === MsgType.AntiEntropy && m.items[0]!.kind === 'keys' ? m.items[0]!.keys : [];
+      expect(claims.map(([k, st]) => [k, st.vs.map((v) => [v.n, v.ep]), st.pts])).toEqual([
+        ['t', at11 ? [[3, 'E1']] : [], at11 ? { [ME]: [{ e: 'E1', n: 3 }] } : undefined],
+        ['p', [[4, undefined]], undefined],
+      ]);
+    }
+  });
 });
