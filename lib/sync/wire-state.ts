@@ -80,23 +80,16 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
     c.rid(v.r);
     w.uint(v.n);
     c.time(v.t);
-    // The version's word, and its epoch reference where it names one (protocol 11).
-    const word = (form: number): void => {
-      if (!ep) return w.uint(v.c * 4 + form);
-      const named = ep.named(v.r, v.n, v.ep);
-      w.uint((v.c * 2 + (named ? 1 : 0)) * 4 + form);
-      if (named) ep.ref(w, v.r, v.ep);
-    };
     if (v.d) {
-      word(FORM_TOMBSTONE);
+      writeWord(w, v, ep, FORM_TOMBSTONE);
       continue;
     }
     const form = forms?.get(v) ?? WHOLE;
-    if (form.kind === 'held') word(FORM_HELD);
+    if (form.kind === 'held') writeWord(w, v, ep, FORM_HELD);
     else if (form.kind === 'delta') {
       // A base composed from a chain's link (peer-model.ts) need not be among the state's own: checked here too.
       if (!ep) for (const d of form.b) if (d[2] !== undefined) throw new Error('concord: a delta base naming an epoch cannot be sent to a peer speaking protocol 10 or less');
-      word(FORM_DELTA);
+      writeWord(w, v, ep, FORM_DELTA);
       const only = form.b.length === 1 ? form.b[0]! : undefined;
       if (only && only[0] === v.r && (!ep || !ep.named(v.r, only[1], only[2]))) w.uint(zigzag(v.n - only[1]) * 2);
       else {
@@ -114,7 +107,7 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
       }
       w.bytes(form.d);
     } else {
-      word(FORM_WHOLE);
+      writeWord(w, v, ep, FORM_WHOLE);
       if (v.v !== undefined) w.valueOf(v, v.v);
       else w.value(valueOf(v));
     }
@@ -127,6 +120,14 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
     c.rid(r);
     w.uint(s.cc[r]!);
   }
+}
+
+/** A version's word, and its epoch reference where it names one (protocol 11). */
+function writeWord(w: Writer, v: StoredVersion, ep: EpochOut | undefined, form: number): void {
+  if (!ep) return w.uint(v.c * 4 + form);
+  const named = ep.named(v.r, v.n, v.ep);
+  w.uint((v.c * 2 + (named ? 1 : 0)) * 4 + form);
+  if (named) ep.ref(w, v.r, v.ep);
 }
 
 /**
