@@ -14,6 +14,7 @@ import { ConnTableIn } from '../../lib/sync/conn-table.js';
 import type { EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
 import { ConcordError } from '../../lib/errors.js';
+import { stagingLimit } from '../../lib/sync/key-parts.js';
 import { Wire } from '../../lib/sync/wire.js';
 import { dump, synced, tapped } from './support.js';
 
@@ -171,5 +172,55 @@ describe('a state naming an epoch, for a peer below 11', () => {
         ['p', [[4, undefined]], undefined],
       ]);
     }
+  });
+});
+
+describe('protocol 11: a tagged key state too large for one frame', () => {
+  it('goes in parts and arrives whole, epochs and points included', () => {
+    const FRAME = 16 * 1024;
+    const big = (i: number) => JSON.stringify(`${i}:`.padEnd(5000, 'x'));
+    // In canonical order (PEER's id sorts first).
+    const vs = [
+      { r: PEER, n: 5, t: 12, c: 0, v: big(3) },
+      { r: PEER, n: 6, t: 13, c: 0, ep: 'E9', v: big(4) },
+      { r: ME, n: 3, t: 10, c: 0, ep: 'E1', v: big(1) },
+      { r: ME, n: 7, t: 11, c: 2, ep: 'E2', v: big(2) },
+    ];
+    const state: KeyState = { vs, cc: { [ME]: 9, [PEER]: 6 }, pts: { [ME]: [{ e: 'E1', n: 4 }, { e: 'E2', n: 9 }], [PEER]: [{ e: '', n: 5 }, { e: 'E9', n: 6 }] } };
+    const sentReg = new Epochs();
+    sentReg.learn(ME, [
+      ['E1', 1],
+      ['E2', 5],
+    ]);
+    const sender = new Wire(
+      (e) => {
+        throw e;
+      },
+      () => {},
+      () => sentReg,
+    );
+    sender.start(ME, PEER, stagingLimit(FRAME), { mine: [], theirs: [] });
+    const learned = new Epochs();
+    const receiver = new Wire(
+      (e) => {
+        throw e;
+      },
+      () => {},
+      () => learned,
+    );
+    receiver.start(PEER, ME, stagingLimit(FRAME), { mine: [], theirs: [] });
+    const frames: Uint8Array[] = [];
+    sender.send({ type: MsgType.Changes, space: 's', upTo: 4, entries: [['big', state]] }, FRAME, (f) => frames.push(f));
+    expect(frames.filter((f) => f[0] === MsgType.Part).length).toBeGreaterThan(1);
+    const got = frames.map((f) => receiver.decode(f, 1 << 20)).filter((m) => m !== undefined);
+    expect(got).toHaveLength(1);
+    const m = got[0]!;
+    if (m.type !== MsgType.Changes) throw new Error('not CHANGES');
+    const [, s] = m.entries[0]!;
+    expect(s.vs.map((v) => [v.r, v.n, v.ep, v.t, v.c, v.v])).toEqual(vs.map((v) => [v.r, v.n, v.ep, v.t, v.c, v.v]));
+    expect([s.cc, s.pts]).toEqual([state.cc, state.pts]);
+    // The receiver learned the chain of ME's epochs the frames named.
+    expect(learned.parentOf(ME, 'E2')).toEqual({ parent: 'E1', fork: 5 });
+    expect(learned.parentOf(ME, 'E1')).toEqual({ parent: '', fork: 1 });
   });
 });
