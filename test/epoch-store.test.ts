@@ -10,7 +10,8 @@ import { Epochs, MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegist
 import { MAX_STORED_EPOCHS } from '../lib/epochs.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../lib/index.js';
 import type { StorageAdapter } from '../lib/storage.js';
-import { MsgType } from '../lib/sync/messages.js';
+import { MsgType, PROTOCOL_VERSIONS } from '../lib/sync/messages.js';
+import { EPOCH_DOTS } from '../lib/sync/epoch-wire.js';
 import type { Connection, Transport } from '../lib/transport.js';
 import { tempDir } from './fs/helpers.js';
 import { until } from './sync/support.js';
@@ -42,12 +43,15 @@ async function place(kind: 'memory' | 'file' | 'indexeddb'): Promise<Place> {
   return () => indexedDBStorage(name, { indexedDB: factory });
 }
 
-/** Opens a replica on `at` `times` times, writing one key each time (so every epoch starts at another counter); the last stays open. */
+/** Protocol 11 is not announced by default (PROTOCOL_VERSIONS): replicas of these tests speak it (ReplicaCore.speaks). */
+const WITH_11 = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
+
+/** Opens a replica on `at` `times` times, writing one key each time (so every epoch starts at another counter); the last stays open, speaking 11. */
 async function opened(at: Place, times: number): Promise<Replica> {
   for (let i = 0; ; i++) {
     const r = await openReplica({ storage: at() });
     await r.space('s').put(`k${i}`, i);
-    if (i === times - 1) return (open.push(r), r);
+    if (i === times - 1) return (open.push(r), (r.core.speaks = WITH_11), r);
     await r.close();
   }
 }

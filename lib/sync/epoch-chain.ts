@@ -20,11 +20,12 @@ import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord } from '../epoch-points.j
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
 import { MsgType, type Hello } from './messages.js';
+import { EPOCH_DOTS } from './epoch-wire.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
 
 /** The first protocol version with EPOCHS frames. */
-export const EPOCH_CHAINS = 11;
+export const EPOCH_CHAINS = EPOCH_DOTS;
 
 export interface EpochsMsg {
   type: MsgType.Epochs;
@@ -63,10 +64,15 @@ export function readChain(r: Reader): EpochRecord[] {
   return out;
 }
 
-/** What a hello tells of its sender's epochs, learned (a conflict refuses the hello) and stored. */
-export function learnHello(core: ReplicaCore, m: Hello): void {
+/**
+ * What a hello tells of its sender's epochs. Where both speak protocol 11 (`at11`) the records are learned as chain
+ * records are (a conflict refuses the hello, closing the session with why) and stored; on an earlier link they are
+ * learned in memory only and a conflict keeps the known record, as before protocol 11: nothing changes there.
+ */
+export function learnHello(core: ReplicaCore, m: Hello, at11: boolean): void {
   // A hello's last few epochs: the oldest one's parent is not among them (the chain frame carries it).
   const refused = core.epochs.learn(m.replicaId, m.history, false);
+  if (!at11) return;
   if (refused) throw new ProtocolError(refused);
   stored(core);
 }
@@ -78,6 +84,15 @@ export function learnHello(core: ReplicaCore, m: Hello): void {
  */
 function stored(core: ReplicaCore): void {
   void core.saveEpochs().catch(() => {});
+}
+
+/**
+ * What the peer's protocol-11 frames may teach (wire.ts EpochChains): records of its own epochs always; of other
+ * replicas' epochs only when `trusted` — the peer is our relay (we are its client) or a trusted relay of the cluster.
+ * Learned records are stored (not awaited).
+ */
+export function teachTerms(core: ReplicaCore, trusted: boolean): { others: boolean; learned: () => void } {
+  return { others: trusted, learned: () => stored(core) };
 }
 
 /** Our chain for a peer that announced `versions` (none for a peer of an earlier release), split to fit `budget` bytes a frame. */

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
 import { synced } from './support.js';
+import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
+import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 
 describe('the epoch registry of a replica', () => {
   it('learns its own history whole, and a peer’s epochs from its hello and chain frame (the oldest one’s parent too)', async () => {
@@ -23,6 +25,8 @@ describe('the epoch registry of a replica', () => {
 
     const a = await openReplica({ storage: memoryStorage() });
     expect(a.core.epochs.knows(b3.replicaId, e3)).toBe(false);
+    // Chain frames go only where both speak protocol 11, which is not announced by default.
+    a.core.speaks = b3.core.speaks = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
     const [ta, tb] = pairTransports();
     a.connect(ta);
     b3.connect(tb);
