@@ -10,7 +10,7 @@ import { AckTracker } from './acks.js';
 import { ChangeOrder } from './change-order.js';
 import { contradiction, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
 import type { Epochs } from './epoch-points.js';
-import { loadEpochs, saveEpochs } from './epoch-store.js';
+import { openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
@@ -175,13 +175,15 @@ export class ReplicaCore {
         throw new ConcordError('INVALID_OPTION', 'restored: another instance has this storage open; open the restored copy alone first');
       }
       const location = await storage.location?.();
-      const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
+      // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
+      // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
+      const { identity, copied, epochs } = await storage.transact(async (tx) => {
+        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location });
+        return { ...opened, epochs: await openEpochs(tx, opened.identity) };
+      });
       const seq = (await storage.getMeta<number>('seq')) ?? 0;
       const fresh = restored || copied;
-      const epochs = await loadEpochs(storage);
       const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function', epochs);
-      // This open's epoch record (and any of the history the registry lacks) is stored before anything names it.
-      await core.saveEpochs();
       core.storesEpochs = true;
       return core;
     } catch (e) {

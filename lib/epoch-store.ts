@@ -10,6 +10,8 @@
  * records it lacks; a record it holds for an epoch stays (an epoch's record never changes).
  */
 import { Epochs, type EpochRecord } from './epoch-points.js';
+import { MAX_STORED_EPOCHS } from './epochs.js';
+import type { Identity } from './identity.js';
 import type { StorageAdapter, StorageTx } from './storage.js';
 
 export const EPOCH_INDEX_META = 'epochs';
@@ -20,8 +22,8 @@ type Stored = Array<[e: string, parent: string, fork: number]>;
 const valid = (x: unknown): x is [string, string, number] =>
   Array.isArray(x) && x.length === 3 && typeof x[0] === 'string' && typeof x[1] === 'string' && typeof x[2] === 'number';
 
-/** A registry holding every record `storage` keeps (none of them counted as fresh). */
-export async function loadEpochs(storage: StorageAdapter): Promise<Epochs> {
+/** A registry holding every record `storage` (or an open transaction) keeps (none of them counted as fresh). */
+export async function loadEpochs(storage: Pick<StorageAdapter | StorageTx, 'getMeta'>): Promise<Epochs> {
   const reg = new Epochs();
   const ids = (await storage.getMeta<string[]>(EPOCH_INDEX_META)) ?? [];
   const all = await Promise.all(ids.map((id) => storage.getMeta<Stored>(EPOCH_META + id)));
@@ -29,6 +31,19 @@ export async function loadEpochs(storage: StorageAdapter): Promise<Epochs> {
     for (const x of all[i] ?? []) if (valid(x)) reg.add(id, x[0], x[1], x[2]);
   });
   reg.takeFresh();
+  return reg;
+}
+
+/**
+ * At an open, in the transaction that opens the identity (core.ts): the registry as stored, with the identity's
+ * history learned (whole below the stored history's cap) and what it added stored in that same transaction — so the
+ * open's epoch record is durable with the epoch itself, and an open costs no transaction more than before.
+ */
+export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 'history'>): Promise<Epochs> {
+  const reg = await loadEpochs(tx);
+  reg.learn(identity.id, identity.history, identity.history.length < MAX_STORED_EPOCHS);
+  const ids = reg.takeFresh();
+  if (ids.length > 0) await storeRecords(tx, reg, ids);
   return reg;
 }
 
