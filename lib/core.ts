@@ -87,8 +87,6 @@ export class ReplicaCore {
   private alone: boolean;
   /** Re-identifications and renewals, one at a time (identity-changes.ts). */
   private readonly changes: IdentityChanges;
-  /** Once open: records the registry learns of an identity change are stored at once (`epochs`). */
-  private storesEpochs = false;
   /** The identity whose history `knownEpochs` last learned. */
   private epochsOf: Identity | undefined;
 
@@ -184,7 +182,6 @@ export class ReplicaCore {
       const seq = (await storage.getMeta<number>('seq')) ?? 0;
       const fresh = restored || copied;
       const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function', epochs);
-      core.storesEpochs = true;
       return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
@@ -444,9 +441,8 @@ export class ReplicaCore {
       const history = this.identity.history;
       this.knownEpochs.learn(this.identity.id, history, history.length < MAX_STORED_EPOCHS);
       this.epochsOf = this.identity;
-      // Not awaited: transactions become durable in order, so these records before any state naming them. One that
-      // fails stays fresh, stored with the next ones.
-      if (this.storesEpochs) void this.saveEpochs().catch(() => {});
+      // Not stored here (a transaction more on every identity change, protocol 11 or not): they stay fresh, stored by
+      // the next store of a protocol-11 session or learned from the history again at the next open (openEpochs).
     }
     return this.knownEpochs;
   }

@@ -40,10 +40,19 @@ export async function loadEpochs(storage: Pick<StorageAdapter | StorageTx, 'getM
  * open's epoch record is durable with the epoch itself, and an open costs no transaction more than before.
  */
 export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 'history'>): Promise<Epochs> {
-  const reg = await loadEpochs(tx);
+  // Reads that a storage answers at once are taken at once: an open adds no step to its transaction's work then.
+  const now = <T>(v: T | Promise<T>): T | Promise<T> => v;
+  const index = now(tx.getMeta<string[]>(EPOCH_INDEX_META));
+  const ids = (index instanceof Promise ? await index : index) ?? [];
+  const reg = new Epochs();
+  for (const id of ids) {
+    const got = now(tx.getMeta<Stored>(EPOCH_META + id));
+    for (const x of (got instanceof Promise ? await got : got) ?? []) if (valid(x)) reg.add(id, x[0], x[1], x[2]);
+  }
+  reg.takeFresh();
   reg.learn(identity.id, identity.history, identity.history.length < MAX_STORED_EPOCHS);
-  const ids = reg.takeFresh();
-  if (ids.length > 0) await storeRecords(tx, reg, ids);
+  const fresh = reg.takeFresh();
+  if (fresh.length > 0) storeRecordsNow(tx, reg, fresh, ids);
   return reg;
 }
 
@@ -57,6 +66,16 @@ export async function saveEpochs(storage: StorageAdapter, reg: Epochs): Promise<
     reg.unsaved(ids);
     throw e;
   }
+}
+
+/** storeRecords with the index read already (`index`) and the records of `ids` known to be the registry's (openEpochs). */
+function storeRecordsNow(tx: StorageTx, reg: Epochs, ids: readonly string[], index: readonly string[]): void {
+  const listed = new Set(index);
+  for (const id of ids) {
+    tx.setMeta(EPOCH_META + id, reg.recordsOf(id).map((r): [string, string, number] => [r.e, r.parent, r.fork]));
+    if (!listed.has(id)) listed.add(id);
+  }
+  if (listed.size > index.length) tx.setMeta(EPOCH_INDEX_META, [...listed]);
 }
 
 async function storeRecords(tx: StorageTx, reg: Epochs, ids: readonly string[]): Promise<void> {
