@@ -9,7 +9,8 @@
 import { AckTracker } from './acks.js';
 import { ChangeOrder } from './change-order.js';
 import { contradiction, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
-import { Epochs } from './epoch-points.js';
+import type { Epochs } from './epoch-points.js';
+import { openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
@@ -91,8 +92,6 @@ export class ReplicaCore {
    * storage are its own writes too (pending.ts counts those no peer acknowledged).
    */
   readonly formerIds = new Set<string>();
-  /** The epoch ancestry this replica knows (epoch-points.ts): its own history's, and its peers' (link.ts, hellos). */
-  private readonly knownEpochs = new Epochs();
   /** The identity whose history `knownEpochs` last learned. */
   private epochsOf: Identity | undefined;
 
@@ -105,6 +104,8 @@ export class ReplicaCore {
     maxClockDriftMs: number | undefined,
     watchClaims: boolean,
     alone: boolean,
+    /** The epoch ancestry this replica knows (epoch-points.ts): its own history's, and its peers' (link.ts), as stored (epoch-store.ts). */
+    private readonly knownEpochs: Epochs,
   ) {
     this.alone = alone;
     this.claims = new ClaimWatch(watchClaims, alone, identity.history[identity.history.length - 1]![1]);
@@ -180,10 +181,15 @@ export class ReplicaCore {
         throw new ConcordError('INVALID_OPTION', 'restored: another instance has this storage open; open the restored copy alone first');
       }
       const location = await storage.location?.();
-      const { identity, copied } = await storage.transact((tx) => openIdentity(tx, { startEpoch: !shared, random, restored, location }));
+      // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
+      // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
+      const { identity, copied, epochs } = await storage.transact(async (tx) => {
+        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location });
+        return { ...opened, epochs: await openEpochs(tx, opened.identity) };
+      });
       const [seq = 0, former] = await Promise.all([storage.getMeta<number>('seq'), storage.getMeta<unknown>(FORMER_META)]);
       const fresh = restored || copied;
-      const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function');
+      const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function', epochs);
       for (const id of readFormer(former)) if (id !== identity.id) core.formerIds.add(id);
       return core;
     } catch (e) {
@@ -455,16 +461,28 @@ export class ReplicaCore {
    * `reidentify` nothing is re-issued — our dots so far are ours and name what they named.
    */
   /**
-   * The epoch ancestry joins judge dots naming epochs by. Nothing stored or received names one yet (stage 1 of
-   * docs/design/epochs-build.md): until then it changes no join.
+   * The epoch ancestry joins judge dots naming epochs by: every record this replica learned, kept across opens
+   * (epoch-store.ts). Nothing stored or received names an epoch yet (docs/design/epochs-build.md): until then it
+   * changes no join.
    */
   get epochs(): Epochs {
     if (this.epochsOf !== this.identity) {
       const history = this.identity.history;
       this.knownEpochs.learn(this.identity.id, history, history.length < MAX_STORED_EPOCHS);
       this.epochsOf = this.identity;
+      // Not stored here (a transaction more on every identity change, protocol 11 or not): they stay fresh, stored by
+      // the next store of a protocol-11 session or learned from the history again at the next open (openEpochs).
     }
     return this.knownEpochs;
+  }
+
+  /**
+   * Stores the epoch records learned since the last store (epoch-store.ts): a reopened replica judges by them too. A
+   * caller need not wait for it before it stores a state naming those epochs: storage resolves transactions in order,
+   * once durable (`durableSeq`), so the records are durable first.
+   */
+  saveEpochs(): Promise<void> {
+    return this.closed ? Promise.resolve() : saveEpochs(this.storage, this.epochs);
   }
 
   async renewIdentity(): Promise<void> {

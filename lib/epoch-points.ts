@@ -98,15 +98,35 @@ export function topCounter(points: readonly Point[]): number {
   return n;
 }
 
+/** An epoch's record as it is stored and sent: epoch `e` of its replica forks from `parent` (UNTAGGED: the untagged root) at `fork`. */
+export interface EpochRecord {
+  readonly e: string;
+  readonly parent: string;
+  readonly fork: number;
+}
+
+/** Records one frame (a hello's chain frame, or a frame's epoch table) may carry: a frame beyond it is refused. */
+export const MAX_FRAME_RECORDS = 4096;
 /**
- * A registry learned from epoch histories (epochs.ts: oldest first, each epoch with the log's top when it opened).
- * Each epoch's parent is the one before it; the oldest's is the untagged epoch, at its own start: the history
- * handed in must begin with the first epoch whose dots named it (the ones before it minted untagged dots).
- * An epoch's record never changes once learned (its tag is fresh and its parent fixed when it opened): a later,
- * other claim about it is ignored.
+ * Records kept per replica id: a replica adds one per open, so this is that many opens (the walk's loop bound, so
+ * no honest chain is cut). A record past it is refused with an error, never dropped: what a hostile peer can make a
+ * replica (a relay) store is this many records per replica id it admits (~30 bytes each, about 2 MB).
+ */
+export const MAX_REPLICA_RECORDS = MAX_CHAIN;
+
+const sameRecord = (a: EpochParent | null, parent: string | undefined, fork: number): boolean =>
+  a === null ? parent === undefined : a.parent === parent && a.fork === fork;
+
+/**
+ * The registry a replica judges by (epochs.ts histories, and chains its peers send). An epoch's record never changes
+ * once learned (its tag is fresh and its parent fixed when it opened): a conflicting record is refused — `learnChain`
+ * refuses the whole chain and says why; `learn`, from a history, keeps the known record and says so. What is learned is
+ * kept by epoch-store.ts (`fresh` names the replicas with records not stored yet).
  */
 export class Epochs implements EpochRegistry {
   private readonly byReplica = new Map<string, Map<string, EpochParent | null>>();
+  /** Replicas with records learned since they were last handed to the store. */
+  private readonly fresh = new Set<string>();
 
   parentOf(r: string, e: string): EpochParent | undefined {
     return this.byReplica.get(r)?.get(e) ?? undefined;
@@ -117,24 +137,94 @@ export class Epochs implements EpochRegistry {
     return e === UNTAGGED || this.byReplica.get(r)?.has(e) === true;
   }
 
-  /** Records epoch `e` of replica `r`: under `parent` at `fork`, or a root when parent is undefined. */
-  add(r: string, e: string, parent: string | undefined, fork: number): void {
-    if (e === UNTAGGED || e === parent) return;
+  /**
+   * Records epoch `e` of replica `r`: under `parent` at `fork`, or a root when parent is undefined (kept in memory
+   * only: no stored or sent record is one). Returns why it was not taken when `e` is known with another record.
+   */
+  add(r: string, e: string, parent: string | undefined, fork: number): string | undefined {
+    if (e === UNTAGGED || e === parent) return undefined;
     let epochs = this.byReplica.get(r);
     if (!epochs) this.byReplica.set(r, (epochs = new Map()));
-    if (epochs.has(e)) return;
+    const known = epochs.get(e);
+    if (known !== undefined) return sameRecord(known, parent, fork) ? undefined : conflict(r, e, known, parent, fork);
     epochs.set(e, parent === undefined ? null : { parent, fork });
+    if (parent !== undefined) this.fresh.add(r);
+    return undefined;
   }
 
   /**
    * Records the epochs of a history of replica `r`. `whole`: the history begins at r's first epoch whose dots
    * named it, so its oldest epoch forks from the untagged one (see the class comment); otherwise (a hello's last
-   * few epochs, a stored history at its cap) the oldest one's parent is not known and it is left out.
+   * few epochs, a stored history at its cap) the oldest one's parent is not known and it is left out. Returns the
+   * first conflict with a known record (that record is kept).
    */
-  learn(r: string, history: readonly EpochEntry[], whole = true): void {
+  learn(r: string, history: readonly EpochEntry[], whole = true): string | undefined {
+    let refused: string | undefined;
     for (let i = whole ? 0 : 1; i < history.length; i++) {
       const [e, from] = history[i]!;
-      this.add(r, e, i === 0 ? UNTAGGED : history[i - 1]![0], from);
+      refused ??= this.add(r, e, i === 0 ? UNTAGGED : history[i - 1]![0], from);
     }
+    return refused;
   }
+
+  /**
+   * Learns records of replica `r`'s epochs (a chain, or any of its records), all or none: returns why not when one
+   * conflicts with a known record (or another of the chain), names no epoch, or the frame or the replica's count
+   * would pass its bound. Nothing is learned then; the caller refuses the frame with that reason.
+   */
+  learnChain(r: string, records: readonly EpochRecord[]): string | undefined {
+    if (records.length > MAX_FRAME_RECORDS) return `an epoch chain of ${records.length} records (at most ${MAX_FRAME_RECORDS} a frame)`;
+    const known = this.byReplica.get(r);
+    const mine = new Map<string, EpochRecord>();
+    for (const rec of records) {
+      if (rec.e === UNTAGGED || rec.e === rec.parent || !(Number.isSafeInteger(rec.fork) && rec.fork >= 0)) return `an invalid epoch record of ${r}`;
+      const had = known?.get(rec.e) ?? mine.get(rec.e);
+      if (had !== undefined && !sameRecord(had, rec.parent, rec.fork)) return conflict(r, rec.e, had, rec.parent, rec.fork);
+      if (had === undefined) mine.set(rec.e, rec);
+    }
+    if ((known?.size ?? 0) + mine.size > MAX_REPLICA_RECORDS) return `replica ${r} would have more than ${MAX_REPLICA_RECORDS} epoch records`;
+    for (const rec of mine.values()) this.add(r, rec.e, rec.parent, rec.fork);
+    return undefined;
+  }
+
+  /**
+   * What to send so a receiver can place epoch `e` of `r`: its record and its ancestors' as far as known, oldest first
+   * (the first forks from the untagged root, or from an epoch no record here names). Empty when `e` is not known.
+   */
+  chainOf(r: string, e: string): EpochRecord[] {
+    const out: EpochRecord[] = [];
+    const seen = new Set<string>();
+    for (let tag = e; tag !== UNTAGGED && !seen.has(tag) && out.length < MAX_REPLICA_RECORDS; ) {
+      seen.add(tag);
+      const up = this.parentOf(r, tag);
+      if (up === undefined) break;
+      out.push({ e: tag, parent: up.parent, fork: up.fork });
+      tag = up.parent;
+    }
+    return out.reverse();
+  }
+
+  /** Every stored-form record of `r` (roots learned in memory left out). */
+  recordsOf(r: string): EpochRecord[] {
+    const out: EpochRecord[] = [];
+    for (const [e, up] of this.byReplica.get(r) ?? []) if (up) out.push({ e, parent: up.parent, fork: up.fork });
+    return out;
+  }
+
+  /** The replicas with records not handed to the store yet; they count as handed from here (`unsaved` puts them back). */
+  takeFresh(): string[] {
+    const ids = [...this.fresh];
+    this.fresh.clear();
+    return ids;
+  }
+
+  unsaved(ids: readonly string[]): void {
+    for (const r of ids) this.fresh.add(r);
+  }
+}
+
+function conflict(r: string, e: string, known: EpochParent | null, parent: string | undefined, fork: number): string {
+  const was = known === null ? 'a root' : `under '${known.parent}' at ${known.fork}`;
+  const now = parent === undefined ? 'a root' : `under '${parent}' at ${fork}`;
+  return `epoch ${e} of ${r} is known ${was}: a record ${now} is refused (an epoch's record never changes)`;
 }

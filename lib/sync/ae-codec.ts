@@ -13,13 +13,17 @@
  * explicitly), each version's replica id (the frame's string table) and counter × 2 + its tombstone flag, then the
  * context as in wire-state.ts when it is not the versions' own dots. They name the state exactly (a dot names one
  * value): the receiver compares them with its own state hash, and sends each value only to a side that lacks it.
+ * From protocol 11 (epoch-wire.ts) the count word is (2 × the version count + explicit) × 2 + any: when `any`, each
+ * version's word is (counter × 2 + named) × 2 + tombstone, an epoch reference following when named; else every
+ * version's epoch is implied and its word is as before. An explicit context is epoch-wire.ts's writeCausal.
  */
 import { namesEpochs, type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { readCausal, writeCausal, type EpochIn, type EpochOut } from './epoch-wire.js';
 import { hash, key, replicaId, space, writeHash } from './fields.js';
 import { ARITY, DEPTH } from './merkle.js';
 import { CELL_BYTES, KEY_BITS, MAX_CELLS, P } from './sketch.js';
-import { ccIsDots, MAX_COUNTER, sortDots } from './wire-state.js';
+import { ccIsDots, dotsContext, MAX_COUNTER, sortDots } from './wire-state.js';
 
 /** One Merkle node's hash, or (RANGE) the keys under a node with the dots of each key's state (no values). */
 export type AeItem =
@@ -46,7 +50,8 @@ export interface AntiEntropyBody {
   more?: boolean;
 }
 
-export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
+/** `ep`: the frame's epochs where the connection speaks protocol 11. */
+export function writeAntiEntropy(w: Writer, m: AntiEntropyBody, ep?: EpochOut): void {
   w.str(m.space);
   w.uint(m.run);
   w.uint(m.top);
@@ -62,7 +67,7 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
   for (const g of groups) {
     const first = g[0]!;
     if (first.kind === 'sketch' || first.kind === 'keys' || first.kind === 'hashes' || first.kind === 'wanted') {
-      writeFastItem(w, first);
+      writeFastItem(w, first, ep);
       continue;
     }
     const short = first.kind === 'node' && first.hash.length === 6;
@@ -73,14 +78,14 @@ export function writeAntiEntropy(w: Writer, m: AntiEntropyBody): void {
       w.uint(g.length);
       for (const it of g) writeHash(w, (it as { hash: string }).hash);
     } else {
-      writeClaims(w, first.keys);
+      writeClaims(w, first.keys, ep);
     }
   }
   w.uint(m.want.length);
   for (const k of m.want) w.str(k);
 }
 
-export function readAntiEntropy(r: Reader): AntiEntropyBody {
+export function readAntiEntropy(r: Reader, ep?: EpochIn): AntiEntropyBody {
   const s = space(r);
   const run = r.uint();
   const top = r.uint();
@@ -93,7 +98,7 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
   for (let i = 0; i < ng; i++) {
     const kind = r.u8();
     if (kind >= 2 && kind !== 6) {
-      items.push(readFastItem(r, kind));
+      items.push(readFastItem(r, kind, ep));
       continue;
     }
     const level = r.uint();
@@ -104,7 +109,7 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
       const n = r.count(kind === 6 ? 3 : 4);
       if (index + n > ARITY ** level) throw new ProtocolError('invalid tree node');
       for (let j = 0; j < n; j++) items.push({ kind: 'node', level, index: index + j, hash: hash(r, kind === 6 ? 6 : 8) });
-    } else items.push({ kind: 'range', level, index, keys: readClaims(r) });
+    } else items.push({ kind: 'range', level, index, keys: readClaims(r, ep) });
   }
   const nw = r.count(2);
   const want: string[] = [];
@@ -112,29 +117,29 @@ export function readAntiEntropy(r: Reader): AntiEntropyBody {
   return { space: s, run, top, items, want, final, ...(more ? { more } : {}) };
 }
 
-function writeClaims(w: Writer, keys: ReadonlyArray<readonly [string, KeyState]>): void {
+function writeClaims(w: Writer, keys: ReadonlyArray<readonly [string, KeyState]>, ep: EpochOut | undefined): void {
   w.uint(keys.length);
   for (const [k, st] of keys) {
     w.str(k);
-    writeDots(w, st);
+    writeDots(w, st, ep);
   }
 }
 
-function readClaims(r: Reader): Array<readonly [string, KeyState]> {
+function readClaims(r: Reader, ep: EpochIn | undefined): Array<readonly [string, KeyState]> {
   const nk = r.count(3);
   const keys: Array<readonly [string, KeyState]> = [];
-  for (let j = 0; j < nk; j++) keys.push([key(r), readDots(r)]);
+  for (let j = 0; j < nk; j++) keys.push([key(r), readDots(r, ep)]);
   return keys;
 }
 
-function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' | 'hashes' | 'wanted' }>): void {
+function writeFastItem(w: Writer, it: Extract<AeItem, { kind: 'sketch' | 'keys' | 'hashes' | 'wanted' }>, ep: EpochOut | undefined): void {
   if (it.kind === 'wanted') {
     w.u8(5);
     return w.bytes(it.bits);
   }
   if (it.kind === 'keys') {
     w.u8(3);
-    return writeClaims(w, it.keys);
+    return writeClaims(w, it.keys, ep);
   }
   if (it.kind === 'hashes') {
     w.u8(4);
@@ -214,9 +219,9 @@ export function unpackSums(bytes: Uint8Array, count: number): Uint32Array {
   return sums;
 }
 
-function readFastItem(r: Reader, kind: number): AeItem {
+function readFastItem(r: Reader, kind: number, ep: EpochIn | undefined): AeItem {
   if (kind === 5) return { kind: 'wanted', bits: r.bytes() };
-  if (kind === 3) return { kind: 'keys', keys: readClaims(r) };
+  if (kind === 3) return { kind: 'keys', keys: readClaims(r, ep) };
   if (kind === 4) {
     const n = r.count(1);
     const hashes: number[] = [];
@@ -254,17 +259,27 @@ function readFastItem(r: Reader, kind: number): AeItem {
   return { kind: 'sketch', level, nodes, m, cells };
 }
 
-export function writeDots(w: Writer, s: KeyState): void {
-  // As wire-state.ts writeState: no protocol version carries epochs yet, and a claim's points sent as a vector would
-  // cover dots it never saw at the receiver.
-  if (namesEpochs(s)) throw new Error('concord: a claim whose dots or context name epochs cannot be sent yet');
+export function writeDots(w: Writer, s: KeyState, ep?: EpochOut): void {
+  // As wire-state.ts writeState: before protocol 11 no version carries epochs, and a claim's points sent as a vector
+  // would cover dots it never saw at the receiver.
+  if (!ep && namesEpochs(s)) throw new Error('concord: a claim whose dots or context name epochs cannot be sent to a peer speaking protocol 10 or less');
   const implicit = ccIsDots(s);
-  w.uint(s.vs.length * 2 + (implicit ? 0 : 1));
+  let any = false;
+  if (ep) for (const v of s.vs) if (ep.named(v.r, v.n, v.ep)) any = true;
+  const head = s.vs.length * 2 + (implicit ? 0 : 1);
+  w.uint(ep ? head * 2 + (any ? 1 : 0) : head);
   for (const v of s.vs) {
     w.sym(v.r);
-    w.uint(v.n * 2 + (v.d ? 1 : 0));
+    if (!any) {
+      w.uint(v.n * 2 + (v.d ? 1 : 0));
+      continue;
+    }
+    const named = ep!.named(v.r, v.n, v.ep);
+    w.uint((v.n * 2 + (named ? 1 : 0)) * 2 + (v.d ? 1 : 0));
+    if (named) ep!.ref(w, v.r, v.ep);
   }
   if (implicit) return;
+  if (ep) return writeCausal(w, s, (r) => w.sym(r), ep);
   const rs = Object.keys(s.cc);
   w.uint(rs.length);
   for (const r of rs) {
@@ -282,25 +297,36 @@ export function writeDots(w: Writer, s: KeyState): void {
 export const MAX_CLAIMED_VERSIONS = 1024;
 
 /** A state's dots as read (versions without values, times 0), in canonical order; validated like wire-state.ts's. */
-export function readDots(r: Reader): KeyState {
-  const head = r.uint();
+export function readDots(r: Reader, ep?: EpochIn): KeyState {
+  const word = r.uint();
+  const any = ep !== undefined && word % 2 === 1;
+  const head = ep ? Math.floor(word / 2) : word;
   const nv = Math.floor(head / 2);
   if (nv * 2 > r.remaining) throw new ProtocolError('count exceeds frame');
   if (nv > MAX_CLAIMED_VERSIONS) throw new ProtocolError(`a key's claimed dots name more than ${MAX_CLAIMED_VERSIONS} versions`);
   // Sized as read: a growing array would hold room for 17 versions for each key's one.
   const vs: StoredVersion[] = new Array(nv);
+  let tagged = false;
   for (let i = 0; i < nv; i++) {
     const rid = replicaId(r);
     const w = r.uint();
-    const n = Math.floor(w / 2);
+    const n = any ? Math.floor(w / 4) : Math.floor(w / 2);
     if (n < 1 || n > MAX_COUNTER) throw new ProtocolError('invalid version');
+    const e = ep ? ep.epoch(r, rid, n, any && Math.floor(w / 2) % 2 === 1) : '';
     vs[i] = w % 2 === 1 ? { r: rid, n, t: 0, c: 0, d: 1 } : { r: rid, n, t: 0, c: 0 };
+    if (e !== '') ((vs[i] as { ep?: string }).ep = e), (tagged = true);
   }
   sortDots(vs);
+  if (tagged && head % 2 === 0) return { vs, ...dotsContext(vs) };
   const cc: Record<string, number> = {};
   if (head % 2 === 0) {
     for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
     return { vs, cc };
+  }
+  if (ep) {
+    const ctx = readCausal(r, () => replicaId(r), ep);
+    for (const v of vs) if ((ctx.cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
+    return ctx.pts ? { vs, cc: ctx.cc, pts: ctx.pts } : { vs, cc: ctx.cc };
   }
   const ncc = r.count(2);
   for (let i = 0; i < ncc; i++) {

@@ -21,7 +21,7 @@
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type Changes, type Entry, type Message, type Part } from './messages.js';
-import { sortDots } from './wire-state.js';
+import { dotsContext, sortDots } from './wire-state.js';
 
 /** The first protocol version with PART. */
 export const KEY_PARTS = 10;
@@ -38,11 +38,12 @@ export function stagingLimit(maxFrameBytes: number): number {
   return STAGED_FRAMES * maxFrameBytes;
 }
 
-/** The state of some versions alone: their own dots as context (the frame then carries no context). */
+/**
+ * The state of some versions alone: their own dots as context, points included where they name epochs (protocol 11),
+ * so the frame carries no context.
+ */
 function partState(vs: readonly StoredVersion[]): KeyState {
-  const cc: Record<string, number> = {};
-  for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
-  return { vs: [...vs], cc };
+  return { vs: [...vs], ...dotsContext(vs) };
 }
 
 /**

@@ -222,9 +222,7 @@ export class Link {
         ...(this.options.antiEntropyInterval !== undefined ? { antiEntropyInterval: this.options.antiEntropyInterval } : {}),
         onRehello: () => (this.reconnectAtOnce = true),
         onPeer: (id, history) => {
-          this.peerEpochs = history.map(([e]) => e);
-          // A hello's last few epochs: the oldest one's parent is not among them.
-          this.hub.core.epochs.learn(id, history, false);
+          this.peerEpochs = history.map(([e]) => e); // the registry learns them in the session (epoch-chain.ts)
           if (id === this.peer) return;
           this.peer = id;
           const label = this.transport.label;

@@ -7,6 +7,7 @@
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { FRAME_CHARS, FRAME_STRINGS, type ConnTableIn, type ConnTableOut } from './conn-table.js';
+import type { EpochIn, EpochOut } from './epoch-wire.js';
 import { checkKey, SPACE_NAME } from './fields.js';
 import { readState, writeState, type Form } from './wire-state.js';
 
@@ -31,16 +32,16 @@ export function liveFits(m: LiveBody): boolean {
 }
 
 /** Writes the body (the type byte, which says whether `conn.begin` cleared the table, is the caller's). */
-export function writeLive(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined): void {
+export function writeLive(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined, ep?: EpochOut): void {
   conn.sym(w, m.space);
   w.uint(m.upTo - (conn.upTo.get(m.space) ?? 0));
   conn.upTo.set(m.space, m.upTo);
   const [key, state] = m.entries[0]!;
   conn.sym(w, key);
-  writeState(w, state, { rid: (s) => conn.sym(w, s), time: (t) => (w.int(t - conn.t), (conn.t = t)) }, forms);
+  writeState(w, state, { rid: (s) => conn.sym(w, s), time: (t) => (w.int(t - conn.t), (conn.t = t)), ep }, forms);
 }
 
-export function readLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number): LiveBody {
+export function readLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number, ep?: EpochIn): LiveBody {
   conn.begin(cleared);
   const s = conn.sym(r);
   if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
@@ -56,6 +57,7 @@ export function readLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValu
       return id;
     },
     time: () => (conn.t += r.int()),
+    ep,
   };
   return { space: s, upTo, entries: [[k, readState(r, decoder, maxValue)]] };
 }

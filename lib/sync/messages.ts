@@ -26,22 +26,27 @@
  *   PART     CHANGES' fields: upTo 0, one key and some of its versions — a key state too large for one frame goes as
  *            PARTs, then the CHANGES frame it belonged to with that key's context and no versions; the receiver
  *            stages the parts and joins the whole state only with that frame (key-parts.ts)
+ *   EPOCHS   records[epoch, parent, fork]      — the sender's epoch chain, after the hellos (epoch-chain.ts)
  *
  * Key states, with their version forms (whole, tombstone, held, delta), are wire-state.ts's.
  */
 import type { Attestation } from '../attest.js';
 import type { KeyState, StoredVersion } from '../dvv.js';
+import { readChanges, writeChanges } from './changes-codec.js';
+import { chainRecords, EpochIn, EpochOut, type EpochLink } from './epoch-wire.js';
 import type { EpochEntry, Seen } from '../epochs.js';
-import { isTypeName } from '../typed.js';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
 import type { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, space } from './fields.js';
+import { readChain, writeChain, type EpochsMsg } from './epoch-chain.js';
+import { readNeed, writeNeed } from './need-answers.js';
 import { readAttestation, readHello, readSyncItems, writeAttestation, writeHello, writeSyncItems } from './hello-codec.js';
 import { liveFits, readLive, writeLive } from './live.js';
-import { MAX_COUNTER, readState, writeState, type Form, type StateCodec, type StateDecoder } from './wire-state.js';
+import { MAX_COUNTER, type Form } from './wire-state.js';
 
 export { entrySize } from './wire-state.js';
+export { writeChanges } from './changes-codec.js';
 
 /**
  * Versions of this protocol. 2: hellos carry epoch histories and delivered-dot records, sync items no
@@ -58,6 +63,10 @@ export { entrySize } from './wire-state.js';
  * `synced` until it holds that); sent only to a peer speaking 9.
  * 10: PART (key-parts.ts: a key state larger than one frame goes in parts); sent only to a peer speaking 10 — to an
  * earlier peer such a key stays unsendable and is reported (VALUE_TOO_LARGE), as before.
+ * 11 (not announced: a connection takes it only where both sides list it, `ReplicaCore.speaks`): EPOCHS
+ * (epoch-chain.ts: after the hellos, the sender's epoch chain, which a hello cannot carry), and dots, delta bases,
+ * context points and anti-entropy claims may name their epoch (epoch-wire.ts) — to an earlier peer a state naming an
+ * epoch is refused (wire-state.ts). docs/design/epochs-build.md, stage 2 items 2 and 3.
  */
 export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10] as const;
 
@@ -93,6 +102,8 @@ export const enum MsgType {
   Top = 15,
   /** Some versions of a key state too large for one frame (key-parts.ts). */
   Part = 16,
+  /** The sender's epoch records, after the hellos (epoch-chain.ts). */
+  Epochs = 17,
 }
 
 export interface SyncItem {
@@ -194,7 +205,7 @@ export interface AttestMsg extends Attestation {
 }
 
 export type Part = Omit<Changes, 'type'> & { type: MsgType.Part };
-export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg | Part;
+export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg | Part | EpochsMsg;
 
 // ---- limits (fields.ts checks every field) -----------------------------------------------------------
 
@@ -205,22 +216,14 @@ export { MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH };
  */
 export { MAX_COUNTER };
 
-// ---- key states (wire-state.ts), through the frame's table ------------------------------------------------
-
-function frameCodec(w: Writer, baseT: number): StateCodec {
-  return { rid: (s) => w.sym(s), time: (t) => w.int(t - baseT) };
-}
-
-function frameDecoder(r: Reader, baseT: number): StateDecoder {
-  return { rid: () => replicaId(r), time: () => baseT + r.int() };
-}
-
 // ---- frames ------------------------------------------------------------------------------------------
 
 /** How a session encodes: the versions' forms (absent: whole), and the connection's LIVE state (absent: no LIVE frames). */
 export interface EncodeContext {
   forms?: ReadonlyMap<StoredVersion, Form>;
   live?: ConnTableOut;
+  /** The connection's epochs where both sides speak protocol 11 (epoch-wire.ts); absent: no dot names an epoch. */
+  epochs?: EpochLink | undefined;
 }
 
 /**
@@ -228,10 +231,11 @@ export interface EncodeContext {
  * A CHANGES message of one log entry goes as a LIVE frame when `ctx.live` is given and the entry is small enough.
  */
 export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
+  const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg()) : undefined;
   if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
     const w = new Writer(undefined, 128);
     w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
-    writeLive(w, m, ctx.live, ctx.forms);
+    writeLive(w, m, ctx.live, ctx.forms, ep);
     return w.finish();
   }
   const w = new Writer(table);
@@ -243,20 +247,18 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
     case MsgType.Attest:
       writeAttestation(w, m);
       break;
+    case MsgType.Epochs:
+      writeChain(w, m.records);
+      break;
     case MsgType.Sync:
       writeSyncItems(w, m.spaces);
       break;
     case MsgType.Changes:
     case MsgType.Part:
-      writeChanges(w, m, ctx.forms);
+      writeChanges(w, m, ctx.forms, ep);
       break;
     case MsgType.Need:
-      w.str(m.space);
-      w.uint(m.keys.length);
-      for (const [k, t] of m.keys) {
-        w.str(k);
-        w.str(t);
-      }
+      writeNeed(w, m);
       break;
     case MsgType.Ack:
       w.str(m.space);
@@ -267,7 +269,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       w.uint(m.top);
       break;
     case MsgType.AntiEntropy:
-      writeAntiEntropy(w, m);
+      writeAntiEntropy(w, m, ep);
       break;
     case MsgType.Denied:
       w.str(m.space);
@@ -289,32 +291,20 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
   return w.finish();
 }
 
-/** A CHANGES frame's fields after its type byte, through the frame's table `w`. */
-export function writeChanges(w: Writer, m: Changes | Part, forms: ReadonlyMap<StoredVersion, Form> | undefined): void {
-  w.str(m.space);
-  w.uint(m.upTo);
-  let baseT = 0;
-  for (const [, s] of m.entries) for (const v of s.vs) if (v.t > baseT) baseT = v.t;
-  w.uint(baseT);
-  w.uint(m.entries.length);
-  const codec = frameCodec(w, baseT);
-  for (const [k, s] of m.entries) {
-    w.str(k);
-    writeState(w, s, codec, forms);
-  }
-}
-
 export interface DecodeLimits {
   maxValueBytes: number;
   /** The string table the sender seeded (sender's replica id first); must match `encodeMessage`'s. */
   table?: readonly string[] | undefined;
   /** The connection's LIVE state, for this direction (seeded like `table`); without it a LIVE frame is refused. */
   conn?: ConnTableIn | undefined;
+  /** The connection's epochs where both sides speak protocol 11; a frame's chain records are learned once it decoded whole. */
+  epochs?: EpochLink | undefined;
 }
 
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
   if (typeof frame === 'string') throw new ProtocolError('text frames are not part of the protocol');
   const r = new Reader(frame, limits.table);
+  const ep = limits.epochs ? new EpochIn(limits.epochs.peer) : undefined;
   const type = r.u8();
   let m: Message;
   switch (type) {
@@ -324,41 +314,28 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     case MsgType.Attest:
       m = { type, ...readAttestation(r) };
       break;
+    case MsgType.Epochs:
+      m = { type, records: readChain(r) };
+      break;
     case MsgType.Sync:
       m = { type, spaces: readSyncItems(r) };
       break;
     case MsgType.Changes:
     case MsgType.Part: {
-      const s = space(r);
-      const upTo = r.uint();
-      const baseT = r.uint();
-      const n = r.count(3);
-      const entries: Entry[] = [];
-      const decoder = frameDecoder(r, baseT);
-      for (let i = 0; i < n; i++) entries.push([key(r), readState(r, decoder, limits.maxValueBytes * 4)]);
-      if (type === MsgType.Part && (upTo !== 0 || n !== 1 || entries[0]![1].vs.length === 0)) throw new ProtocolError('a PART carries versions of one key');
-      if (upTo > 0) limits.conn?.upTo.set(s, upTo);
-      m = { type, space: s, upTo, entries };
+      const c = readChanges(r, limits.maxValueBytes * 4, ep);
+      if (type === MsgType.Part && (c.upTo !== 0 || c.entries.length !== 1 || c.entries[0]![1].vs.length === 0)) throw new ProtocolError('a PART carries versions of one key');
+      if (c.upTo > 0) limits.conn?.upTo.set(c.space, c.upTo);
+      m = { type, ...c };
       break;
     }
     case MsgType.Live:
     case MsgType.LiveCleared:
       if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
-      m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4) };
+      m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep) };
       break;
-    case MsgType.Need: {
-      const s = space(r);
-      const n = r.count(2);
-      const keys: Array<readonly [string, string]> = [];
-      for (let i = 0; i < n; i++) {
-        const k = key(r);
-        const t = r.str();
-        if (t !== '' && !isTypeName(t)) throw new ProtocolError('invalid type name');
-        keys.push([k, t]);
-      }
-      m = { type, space: s, keys };
+    case MsgType.Need:
+      m = { type, ...readNeed(r) };
       break;
-    }
     case MsgType.Ack:
       m = { type, space: space(r), upTo: r.uint() };
       break;
@@ -366,7 +343,7 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       m = { type, space: space(r), top: r.uint() };
       break;
     case MsgType.AntiEntropy:
-      m = { type, ...readAntiEntropy(r) };
+      m = { type, ...readAntiEntropy(r, ep) };
       break;
     case MsgType.Denied:
       m = { type, space: space(r), code: r.str(), reason: r.str() };
@@ -392,5 +369,11 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       throw new ProtocolError(`unknown message type ${type}`);
   }
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
+  if (ep) {
+    for (const c of ep.chains) {
+      const refused = limits.epochs!.learn(c.r, chainRecords(c));
+      if (refused) throw new ProtocolError(refused);
+    }
+  }
   return m;
 }

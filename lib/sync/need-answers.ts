@@ -5,7 +5,33 @@
  * asking for more than the window held stalled the session for good, test/relay/need-window.test.ts).
  */
 import type { ReplicaCore } from '../core.js';
+import { isTypeName } from '../typed.js';
+import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { key, space } from './fields.js';
 import type { Entry, Need } from './messages.js';
+
+/** NEED's wire form: space, then the keys, each with why ('' or a type name). */
+export function writeNeed(w: Writer, m: Need): void {
+  w.str(m.space);
+  w.uint(m.keys.length);
+  for (const [k, t] of m.keys) {
+    w.str(k);
+    w.str(t);
+  }
+}
+
+export function readNeed(r: Reader): Omit<Need, 'type'> {
+  const s = space(r);
+  const n = r.count(2);
+  const keys: Array<readonly [string, string]> = [];
+  for (let i = 0; i < n; i++) {
+    const k = key(r);
+    const t = r.str();
+    if (t !== '' && !isTypeName(t)) throw new ProtocolError('invalid type name');
+    keys.push([k, t]);
+  }
+  return { space: s, keys };
+}
 
 export interface NeedPort {
   /** From now on, send these keys' versions whole. */

@@ -26,8 +26,7 @@ import { initiatesAntiEntropy, sentHistory, versionRefusal, type LogView } from 
 import type { SessionLike, SyncHub } from './hub.js';
 import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
-import { Wire } from './wire.js';
-import { KEY_PARTS, stagingLimit } from './key-parts.js';
+import { linkTerms, Wire } from './wire.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { checkGrant, closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
@@ -36,6 +35,7 @@ import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
 import { retire } from './lineage.js';
+import { chainFrames, chainReceived, EPOCH_CHAINS, learnHello, teachTerms } from './epoch-chain.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
 
@@ -73,20 +73,14 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     hub.presence.addChannel(this);
   }
 
-  get status(): ReplicaStatus {
-    return this.currentStatus;
-  }
+  get status(): ReplicaStatus { return this.currentStatus; }
   /** Who the peer's credential speaks for (a token's `sub`), and whether it is a trusted relay of the cluster. */
   get principal(): { principal?: string; trusted: boolean } {
     return { ...(this.grants?.principal !== undefined ? { principal: this.grants.principal } : {}), trusted: this.grants?.trusted === true };
   }
 
-  get peerId(): string | undefined {
-    return this.peer?.replicaId;
-  }
-  get core() {
-    return this.hub.core;
-  }
+  get peerId(): string | undefined { return this.peer?.replicaId; }
+  get core() { return this.hub.core; }
   /** Our log as our hello announced it: cursors into it are judged by this. */
   get me(): LogView { return { history: this.helloHistory, top: this.helloTop }; }
 
@@ -245,6 +239,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         // Only relays send news, to their clients; a server ignores it (a client has no news for it).
         if (this.options.role === 'client') this.options.onCluster?.(m.json);
         return;
+      case MsgType.Epochs:
+        return chainReceived(this.core, this.peer.replicaId, m);
       case MsgType.Attest:
         // Only relays attest, to their clients; a relay trusts no signature but its own.
         if (this.options.role === 'client') await Attester.received(this.core, this.peer.replicaId, m);
@@ -270,10 +266,14 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     if (verdict === 'reidentify') await this.core.reidentify(m.replicaId, [m.seen, m.attest].filter((x) => x !== undefined));
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
+    const ours = this.core.speaks ?? PROTOCOL_VERSIONS;
+    learnHello(this.core, m, ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS));
     this.peer = m;
-    this.wire.start(this.core.replicaId, m.replicaId, (this.core.speaks ?? PROTOCOL_VERSIONS).includes(KEY_PARTS) && m.versions.includes(KEY_PARTS) ? stagingLimit(this.options.maxFrameBytes) : 0);
+    const teach = teachTerms(this.core, this.options.role === 'client' || this.grants?.trusted === true); // as restoreVerdict trusts
+    this.wire.start(this.core.replicaId, m.replicaId, ...linkTerms(ours, m.versions, this.options.maxFrameBytes, teach));
     this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();
+    for (const f of chainFrames(this.core, m.versions, ours, this.frameBudget)) this.send(f);
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();
     this.setStatus('syncing');

@@ -16,6 +16,11 @@
  *             (count, then (replica id, counter) pairs); without it, the context is the versions' own dots (the
  *             common single-writer case)
  *
+ * From protocol 11 (epoch-wire.ts) a version's word is (logical × 2 + named) × 4 + form, an epoch reference following
+ * when named; a delta's one base of the version's own replica keeps the short form where its epoch is implied (else
+ * the bases go as a list, each counter × 2 + named); an explicit context is epoch-wire.ts's writeCausal; a context
+ * left implicit holds the versions' points (dotsContext).
+ *
  * Which form a version takes is the sender's call (peer-model.ts); without one, every value goes whole. Decoding
  * validates every field and returns held and delta versions unresolved (`e`, or `x` without bases): resolve.ts turns
  * them into stored versions against the receiver's records, or refuses the frame.
@@ -24,6 +29,7 @@ import { valueOf } from '../deltas.js';
 import { namesEpochs, sameDot, samePoints, sameVector, type Causal, type Dot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
 import { invalidEncoding } from '../values.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { readCausal, writeCausal, type EpochIn, type EpochOut } from './epoch-wire.js';
 
 /** How a version travels. */
 export type Form = { readonly kind: 'whole' } | { readonly kind: 'held' } | { readonly kind: 'delta'; readonly b: readonly Dot[]; readonly d: Uint8Array };
@@ -50,19 +56,24 @@ export interface StateCodec {
   rid(s: string): void;
   /** The HLC ms of a version, as written (and the codec's running time advanced, where it runs). */
   time(t: number): void;
+  /** The frame's epochs where the connection speaks protocol 11 (absent: protocol 10 or less). */
+  readonly ep?: EpochOut | undefined;
 }
 
 export interface StateDecoder {
   /** A replica id (validated). */
   rid(): string;
   time(): number;
+  readonly ep?: EpochIn | undefined;
 }
 
 /** Writes a state; `forms` gives each version's form (absent: whole). */
 export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: ReadonlyMap<StoredVersion, Form>): void {
-  // No protocol version carries epochs yet (docs/design/epochs-build.md): sent as a vector, a context with points
-  // would cover dots it never saw at the receiver.
-  if (namesEpochs(s)) throw new Error('concord: a state whose dots or context name epochs cannot be sent yet');
+  const ep = c.ep;
+  // Before protocol 11 no version carries epochs (docs/design/epochs-build.md): sent as a vector, a context with
+  // points would cover dots it never saw at the receiver, and an epoch's dot sent untagged may be taken for a lost
+  // branch's (item 6's rule, not built). Refused.
+  if (!ep && namesEpochs(s)) throw new Error('concord: a state whose dots or context name epochs cannot be sent to a peer speaking protocol 10 or less');
   const dots = ccIsDots(s);
   w.uint(s.vs.length * 2 + (dots ? 0 : 1));
   for (const v of s.vs) {
@@ -70,38 +81,53 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
     w.uint(v.n);
     c.time(v.t);
     if (v.d) {
-      w.uint(v.c * 4 + FORM_TOMBSTONE);
+      writeWord(w, v, ep, FORM_TOMBSTONE);
       continue;
     }
     const form = forms?.get(v) ?? WHOLE;
-    if (form.kind === 'held') w.uint(v.c * 4 + FORM_HELD);
+    if (form.kind === 'held') writeWord(w, v, ep, FORM_HELD);
     else if (form.kind === 'delta') {
       // A base composed from a chain's link (peer-model.ts) need not be among the state's own: checked here too.
-      for (const d of form.b) if (d[2] !== undefined) throw new Error('concord: a delta base naming an epoch cannot be sent yet');
-      w.uint(v.c * 4 + FORM_DELTA);
+      if (!ep) for (const d of form.b) if (d[2] !== undefined) throw new Error('concord: a delta base naming an epoch cannot be sent to a peer speaking protocol 10 or less');
+      writeWord(w, v, ep, FORM_DELTA);
       const only = form.b.length === 1 ? form.b[0]! : undefined;
-      if (only && only[0] === v.r) w.uint(zigzag(v.n - only[1]) * 2);
+      if (only && only[0] === v.r && (!ep || !ep.named(v.r, only[1], only[2]))) w.uint(zigzag(v.n - only[1]) * 2);
       else {
         w.uint(form.b.length * 2 + 1);
-        for (const [r, n] of form.b) {
+        for (const [r, n, e] of form.b) {
           c.rid(r);
-          w.uint(n);
+          if (!ep) {
+            w.uint(n);
+            continue;
+          }
+          const named = ep.named(r, n, e);
+          w.uint(n * 2 + (named ? 1 : 0));
+          if (named) ep.ref(w, r, e);
         }
       }
       w.bytes(form.d);
     } else {
-      w.uint(v.c * 4 + FORM_WHOLE);
+      writeWord(w, v, ep, FORM_WHOLE);
       if (v.v !== undefined) w.valueOf(v, v.v);
       else w.value(valueOf(v));
     }
   }
   if (dots) return;
+  if (ep) return writeCausal(w, s, (r) => c.rid(r), ep);
   const rs = Object.keys(s.cc);
   w.uint(rs.length);
   for (const r of rs) {
     c.rid(r);
     w.uint(s.cc[r]!);
   }
+}
+
+/** A version's word, and its epoch reference where it names one (protocol 11). */
+function writeWord(w: Writer, v: StoredVersion, ep: EpochOut | undefined, form: number): void {
+  if (!ep) return w.uint(v.c * 4 + form);
+  const named = ep.named(v.r, v.n, v.ep);
+  w.uint((v.c * 2 + (named ? 1 : 0)) * 4 + form);
+  if (named) ep.ref(w, v.r, v.ep);
 }
 
 /**
@@ -185,15 +211,20 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
   const nv = Math.floor(head / 2);
   const explicitCc = head % 2 === 1;
   if (nv * 4 > r.remaining) throw new ProtocolError('count exceeds frame');
+  const ep = c.ep;
   const vs: WireVersion[] = [];
+  let tagged = false;
   for (let i = 0; i < nv; i++) {
     const rid = c.rid();
     const n = counter(r);
     const t = c.time();
     const w = r.uint();
-    if (t < 0 || t > 2 ** 48 || w >> 2 > 0xffff) throw new ProtocolError('invalid version');
-    const cl = Math.floor(w / 4);
+    if (t < 0 || t > 2 ** 48 || (ep ? Math.floor(w / 8) > 0xffff : w >> 2 > 0xffff)) throw new ProtocolError('invalid version');
+    const cl = ep ? Math.floor(w / 8) : Math.floor(w / 4);
     const form = w % 4;
+    const e = ep ? ep.epoch(r, rid, n, Math.floor(w / 4) % 2 === 1) : '';
+    if (e !== '') tagged = true;
+    const at = vs.length;
     if (form === FORM_TOMBSTONE) vs.push({ r: rid, n, t, c: cl, d: 1 });
     else if (form === FORM_HELD) vs.push({ r: rid, n, t, c: cl, e: 1 });
     else if (form === FORM_DELTA) {
@@ -203,12 +234,14 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
       const b: Dot[] = [];
       for (let j = 0; j < nb; j++) {
         const br = m % 2 === 0 ? rid : c.rid();
-        const bn = m % 2 === 0 ? n - unzigzag(m / 2) : counter(r);
+        const bw = m % 2 === 0 ? 0 : ep ? r.uint() : counter(r);
+        const bn = m % 2 === 0 ? n - unzigzag(m / 2) : ep ? Math.floor(bw / 2) : bw;
         if (bn < 1 || bn > MAX_COUNTER) throw new ProtocolError('invalid delta bases');
+        const be = ep ? ep.epoch(r, br, bn, m % 2 === 1 && bw % 2 === 1) : '';
         const prev = b[j - 1];
-        if (prev && byDot({ r: prev[0], n: prev[1] }, { r: br, n: bn }) >= 0) throw new ProtocolError('delta bases out of order');
-        if (br === rid && bn === n) throw new ProtocolError('a version derived from itself');
-        b.push([br, bn]);
+        if (prev && byDot({ r: prev[0], n: prev[1], ep: prev[2] }, { r: br, n: bn, ep: be }) >= 0) throw new ProtocolError('delta bases out of order');
+        if (br === rid && bn === n && be === e) throw new ProtocolError('a version derived from itself');
+        b.push(be === '' ? [br, bn] : [br, bn, be]);
       }
       const d = r.bytes();
       if (d.length === 0 || d.length > maxValue) throw new ProtocolError('invalid delta');
@@ -225,11 +258,17 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
       }
       vs.push({ r: rid, n, t, c: cl, v });
     }
+    if (e !== '') (vs[at] as { ep?: string }).ep = e;
   }
   sortDots(vs);
-  // No version read here names an epoch (no protocol version carries one yet): the implied context is the vector of
-  // dotsContext, built without its wrapper (this runs for every key state received).
-  if (!explicitCc) return { vs, cc: dotsVector(vs) };
+  // Where no version names an epoch the implied context is the vector of dotsContext, built without its wrapper
+  // (this runs for every key state received).
+  if (!explicitCc) return tagged ? { vs, ...dotsContext(vs) } : { vs, cc: dotsVector(vs) };
+  if (ep) {
+    const ctx = readCausal(r, () => c.rid(), ep);
+    for (const v of vs) if ((ctx.cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
+    return ctx.pts ? { vs, cc: ctx.cc, pts: ctx.pts } : { vs, cc: ctx.cc };
+  }
   const cc: Record<string, number> = {};
   const ncc = r.uint();
   if (ncc * 2 > r.remaining) throw new ProtocolError('count exceeds frame');

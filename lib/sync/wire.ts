@@ -9,6 +9,12 @@
  *                       (peer-model.ts), which learns from every state sent and received
  *
  *   PART                a single key state over the frame limit goes in parts where the peer speaks 10 (key-parts.ts)
+ *   EPOCHS              where both speak 11, dots may name epochs (epoch-wire.ts): every frame that carries versions
+ *                       or dots (CHANGES, PART, LIVE, AE) is written with the frame's epoch table, and the chain records
+ *                       of a frame received whole go to the replica's registry (Epochs.learnChain); to a peer below 11 a
+ *                       key whose state names an epoch is left out of the frame and reported (PROTOCOL), like a value
+ *                       of a type not loaded: sending it untagged is item 6 of docs/design/epochs-build.md, not built;
+ *                       its anti-entropy claim goes as nothing (the peer then sends its state of the key whole)
  *
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
@@ -23,10 +29,13 @@
  *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
  */
 import { ConcordError } from '../errors.js';
-import { sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
+import { EMPTY_STATE, namesEpochs, sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
+import { Epochs, NO_EPOCHS } from '../epoch-points.js';
+import type { EpochEntry } from '../epochs.js';
+import { EPOCH_DOTS, type EpochLink } from './epoch-wire.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
-import { lastOfParts, partFrames, PartStaging } from './key-parts.js';
+import { decodeMessage, encodeMessage, MsgType, type AntiEntropy, type Changes, type Entry, type Message } from './messages.js';
+import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
 import { contextAlone } from './fit-state.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
@@ -42,6 +51,43 @@ export interface Encoded {
   readonly forms: ReadonlyMap<StoredVersion, Form> | undefined;
 }
 
+/** Tagged chains of both sides, for a connection of protocol 11 (epoch-wire.ts). */
+export interface EpochChains {
+  readonly mine: readonly EpochEntry[];
+  readonly theirs: readonly EpochEntry[];
+  /**
+   * Whose epoch records the peer's frames may teach: its own always; another replica's only when `others` (the peer
+   * is a relay this end trusts: a client's server, a relay of the cluster). From anyone else a record of a third
+   * replica is not learned (the epoch stays unknown here, judged a root: a version kept, never dropped), so no client
+   * can fix a false ancestry for another replica's epoch, which its true record could then not correct.
+   */
+  readonly others?: boolean;
+  /** Called once a frame's records were learned (ReplicaCore.saveEpochs, not awaited). */
+  readonly learned?: () => void;
+}
+
+/**
+ * `Wire.start`'s terms once both hellos are known (`ours`: the versions our hello announced): what a key state in
+ * parts may take (protocol 10), and the tagged chains where both speak 11. The chains are empty while no dot is tagged
+ * (the hello carries none yet): every dot that names no epoch is then untagged.
+ */
+export function linkTerms(
+  ours: readonly number[],
+  theirs: readonly number[],
+  maxFrameBytes: number,
+  teach: Pick<EpochChains, 'others' | 'learned'> = { others: false },
+): [number, EpochChains | undefined] {
+  const both = (v: number) => ours.includes(v) && theirs.includes(v);
+  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { mine: [], theirs: [], ...teach } : undefined];
+}
+
+/** An AE turn for a peer below protocol 11: a claim naming an epoch is claimed as nothing (antientropy.ts fillRanges). */
+function claimsForOld(m: AntiEntropy): AntiEntropy {
+  if (!m.items.some((it) => (it.kind === 'range' || it.kind === 'keys') && it.keys.some(([, s]) => namesEpochs(s)))) return m;
+  const items = m.items.map((it) => (it.kind === 'range' || it.kind === 'keys' ? { ...it, keys: it.keys.map(([k, s]) => [k, namesEpochs(s) ? EMPTY_STATE : s] as const) } : it));
+  return { ...m, items };
+}
+
 export class Wire {
   readonly model: PeerModel;
   private table: readonly string[] | undefined;
@@ -51,6 +97,8 @@ export class Wire {
   /** Key states in parts: received (staged until their last frame), and whether the peer takes them. */
   private parts = new PartStaging(0);
   private sendsParts = false;
+  /** Where both hellos announced protocol 11: the connection's epochs (epoch-wire.ts). */
+  private epochLink: EpochLink | undefined;
 
   /** space → key → the state this connection could not carry (LEFT OUT), while at most MAX_LEFT_OUT are noted. */
   private readonly leftOut = new Map<string, Map<string, KeyState>>();
@@ -68,7 +116,7 @@ export class Wire {
      */
     private readonly withheld: (space: string, keys: readonly string[], upTo: number) => Promise<void> | undefined | void = () => {},
     /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
-    epochs?: () => EpochRegistry,
+    private readonly epochs?: () => EpochRegistry,
   ) {
     this.model = new PeerModel(epochs);
   }
@@ -95,7 +143,20 @@ export class Wire {
    * Both hellos are known: later frames use both ids (ours first in what we send) and the LIVE form; `partsLimit`
    * (both hellos announced protocol 10): what one key state in parts may take here, else 0 (no PART either way).
    */
-  start(me: string, peer: string, partsLimit = 0): void {
+  start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
+    const reg = () => this.epochs?.() ?? NO_EPOCHS;
+    this.epochLink = epochDots && {
+      me: { id: me, chain: epochDots.mine },
+      peer: { id: peer, chain: epochDots.theirs },
+      reg,
+      learn: (r, records) => {
+        const known = reg();
+        if (!(known instanceof Epochs) || (r !== peer && epochDots.others !== true)) return undefined;
+        const refused = known.learnChain(r, records);
+        if (!refused) epochDots.learned?.();
+        return refused;
+      },
+    };
     this.parts = new PartStaging(partsLimit);
     this.sendsParts = partsLimit > 0;
     this.table = [me, peer];
@@ -106,16 +167,26 @@ export class Wire {
 
   /** Encodes a message; undefined when a batch of changes outgrew `maxFrameBytes` (split it, nothing changed here). */
   private encode(m: Message, maxFrameBytes: number, reach: number): Encoded | undefined {
-    if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table), m, forms: undefined };
+    if (m.type === MsgType.AntiEntropy && !this.epochLink) m = claimsForOld(m);
+    if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table, { epochs: this.epochLink }), m, forms: undefined };
     const { forms, bad } = this.model.forms(m.space, m.entries, m.upTo === 0);
     if (bad.length > 0) {
       this.leaveOut(m.space, bad, reach);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
       m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
     }
+    const tagged = this.epochLink ? [] : m.entries.filter(([, s]) => namesEpochs(s)).map(([k]) => k);
+    if (tagged.length > 0) {
+      this.leaveOut(m.space, tagged, reach);
+      this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry; not sent on this link`));
+      for (const e of m.entries) if (tagged.includes(e[0])) this.noteLeftOut(m.space, e);
+      m = { ...m, entries: m.entries.filter(([k]) => !tagged.includes(k)) };
+    }
     // Not a LIVE frame: the same bytes for every session sending the same entries (shared-frames.ts).
     const frame =
-      this.table && !(this.out && liveFits(m)) ? encodeChangesOnce(m, this.table, forms) : encodeMessage(m, this.table, { forms, ...(this.out ? { live: this.out } : {}) });
+      this.table && !(this.out && liveFits(m))
+        ? encodeChangesOnce(m, this.table, forms, this.epochLink)
+        : encodeMessage(m, this.table, { forms, epochs: this.epochLink, ...(this.out ? { live: this.out } : {}) });
     if (frame.byteLength > maxFrameBytes && m.entries.length > 0) {
       this.out?.rollback();
       return undefined;
@@ -191,7 +262,7 @@ export class Wire {
    */
   private sendParts(c: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): string | undefined {
     const { forms } = this.model.forms(c.space, c.entries, c.upTo === 0);
-    const parts = partFrames(c.space, c.entries[0]!, maxFrameBytes, (p) => encodeMessage(p, this.table, { forms }));
+    const parts = partFrames(c.space, c.entries[0]!, maxFrameBytes, (p) => encodeMessage(p, this.table, { forms, epochs: this.epochLink }));
     if (typeof parts === 'string') return parts;
     const last = this.encode(lastOfParts(c), maxFrameBytes, c.upTo);
     if (!last) return `its context alone does not fit the connection's frame limit (${maxFrameBytes} bytes)`;
@@ -212,7 +283,7 @@ export class Wire {
 
   /** A decoded frame; undefined for a PART (staged until the frame that ends its key, which comes back whole). */
   decode(frame: Uint8Array | string, maxValueBytes: number): Message | undefined {
-    const m = decodeMessage(frame, { maxValueBytes, table: this.inTable, conn: this.in });
+    const m = decodeMessage(frame, { maxValueBytes, table: this.inTable, conn: this.in, epochs: this.epochLink });
     return this.parts.take(m, typeof frame === 'string' ? frame.length : frame.byteLength);
   }
 }

@@ -1,11 +1,14 @@
 // The epoch ancestry a replica knows (lib/epoch-points.ts, issue 10 stage 1): its own history's, and a peer's as its
-// hello announces it. Joins judge dots naming epochs by it; nothing stored or sent names one yet.
+// hello announces it and its chain frame completes it (epoch-chain.ts). Joins judge dots naming epochs by it; nothing
+// stored or sent names one yet.
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
 import { synced } from './support.js';
+import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
+import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 
 describe('the epoch registry of a replica', () => {
-  it('learns its own history whole, and a peer’s epochs from its hello (the oldest one’s parent is not in it)', async () => {
+  it('learns its own history whole, and a peer’s epochs from its hello and chain frame (the oldest one’s parent too)', async () => {
     const storage = memoryStorage();
     const first = await openReplica({ storage });
     await first.space('s').put('k', 1);
@@ -22,13 +25,16 @@ describe('the epoch registry of a replica', () => {
 
     const a = await openReplica({ storage: memoryStorage() });
     expect(a.core.epochs.knows(b3.replicaId, e3)).toBe(false);
+    // Chain frames go only where both speak protocol 11, which is not announced by default.
+    a.core.speaks = b3.core.speaks = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
     const [ta, tb] = pairTransports();
     a.connect(ta);
     b3.connect(tb);
     await synced(a, b3);
     expect(a.core.epochs.parentOf(b3.replicaId, e2)).toEqual({ parent: e1, fork: from2 });
     expect(a.core.epochs.parentOf(b3.replicaId, e3)).toEqual({ parent: e2, fork: from3 });
-    expect(a.core.epochs.knows(b3.replicaId, e1)).toBe(false);
+    // Not in b's hello (its oldest epoch's parent), but in its chain frame (protocol 11).
+    expect(a.core.epochs.parentOf(b3.replicaId, e1)).toEqual({ parent: '', fork: 0 });
     expect((await a.space('s').get('k'))?.value).toBe(2);
     await a.close();
     await b3.close();

@@ -63,7 +63,7 @@ async function twins(n: number, prefix = 'k'): Promise<[Replica, Replica]> {
   return [a, b];
 }
 
-/** Connects a and b (both hellos may claim older protocol versions: b then speaks as a peer of that release would), waits until synced; the frames each sent, hellos apart. */
+/** Connects a and b (both hellos may claim older protocol versions: b then speaks as a peer of that release would), waits until synced; the frames each sent, hellos (and their chain frames) apart. */
 async function exchange(a: Replica, b: Replica, bVersions?: number[], maxFrameBytes?: number): Promise<Sent[]> {
   const [ta, tb] = pairTransports(maxFrameBytes ? { maxFrameBytes } : {});
   const log: Sent[] = [];
@@ -72,7 +72,7 @@ async function exchange(a: Replica, b: Replica, bVersions?: number[], maxFrameBy
   await synced(a, b);
   la.close();
   lb.close();
-  return log.filter((s) => s.m?.type !== MsgType.Hello);
+  return log.filter((s) => s.m?.type !== MsgType.Hello && s.m?.type !== MsgType.Epochs); // a chain frame (protocol 11) completes its hello
 }
 
 const aeItems = (log: Sent[]) => log.flatMap((s) => (s.m?.type === MsgType.AntiEntropy ? s.m.items : []));

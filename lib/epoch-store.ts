@@ -1,0 +1,95 @@
+/**
+ * The epoch registry in storage (docs/design/epochs-build.md, stage 2 item 3): every epoch record a replica learns,
+ * its own (one per open, from its identity's history) and its peers' (hellos, chain frames), is kept, so a reopened
+ * replica judges a stored version by the ancestry it judged it by before — also once its own history passed the 64
+ * epochs the identity keeps (MAX_STORED_EPOCHS), and for peers it does not meet again.
+ *
+ * Stored as metadata, which every adapter keeps alike (storage.ts): 'epochs' lists the replica ids that have records,
+ * and 'epochs:' + id holds that replica's records, each [epoch, parent, fork] in the order they were learned. A store
+ * only adds: it reads what is there (another instance sharing the storage may have added records) and appends the
+ * records it lacks; a record it holds for an epoch stays (an epoch's record never changes).
+ */
+import { Epochs, type EpochRecord } from './epoch-points.js';
+import { MAX_STORED_EPOCHS } from './epochs.js';
+import type { Identity } from './identity.js';
+import type { StorageAdapter, StorageTx } from './storage.js';
+
+export const EPOCH_INDEX_META = 'epochs';
+export const EPOCH_META = 'epochs:';
+
+type Stored = Array<[e: string, parent: string, fork: number]>;
+
+const valid = (x: unknown): x is [string, string, number] =>
+  Array.isArray(x) && x.length === 3 && typeof x[0] === 'string' && typeof x[1] === 'string' && typeof x[2] === 'number';
+
+/** A registry holding every record `storage` (or an open transaction) keeps (none of them counted as fresh). */
+export async function loadEpochs(storage: Pick<StorageAdapter | StorageTx, 'getMeta'>): Promise<Epochs> {
+  const reg = new Epochs();
+  const ids = (await storage.getMeta<string[]>(EPOCH_INDEX_META)) ?? [];
+  const all = await Promise.all(ids.map((id) => storage.getMeta<Stored>(EPOCH_META + id)));
+  ids.forEach((id, i) => {
+    for (const x of all[i] ?? []) if (valid(x)) reg.add(id, x[0], x[1], x[2]);
+  });
+  reg.takeFresh();
+  return reg;
+}
+
+/**
+ * At an open, in the transaction that opens the identity (core.ts): the registry as stored, with the identity's
+ * history learned (whole below the stored history's cap) and what it added stored in that same transaction — so the
+ * open's epoch record is durable with the epoch itself, and an open costs no transaction more than before.
+ */
+export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 'history'>): Promise<Epochs> {
+  // Reads that a storage answers at once are taken at once: an open adds no step to its transaction's work then.
+  const now = <T>(v: T | Promise<T>): T | Promise<T> => v;
+  const index = now(tx.getMeta<string[]>(EPOCH_INDEX_META));
+  const ids = (index instanceof Promise ? await index : index) ?? [];
+  const reg = new Epochs();
+  for (const id of ids) {
+    const got = now(tx.getMeta<Stored>(EPOCH_META + id));
+    for (const x of (got instanceof Promise ? await got : got) ?? []) if (valid(x)) reg.add(id, x[0], x[1], x[2]);
+  }
+  reg.takeFresh();
+  reg.learn(identity.id, identity.history, identity.history.length < MAX_STORED_EPOCHS);
+  const fresh = reg.takeFresh();
+  if (fresh.length > 0) storeRecordsNow(tx, reg, fresh, ids);
+  return reg;
+}
+
+/** Stores the records `reg` learned since its last store (one transaction; on failure they stay fresh). */
+export async function saveEpochs(storage: StorageAdapter, reg: Epochs): Promise<void> {
+  const ids = reg.takeFresh();
+  if (ids.length === 0) return;
+  try {
+    await storage.transact((tx) => storeRecords(tx, reg, ids));
+  } catch (e) {
+    reg.unsaved(ids);
+    throw e;
+  }
+}
+
+/** storeRecords with the index read already (`index`) and the records of `ids` known to be the registry's (openEpochs). */
+function storeRecordsNow(tx: StorageTx, reg: Epochs, ids: readonly string[], index: readonly string[]): void {
+  const listed = new Set(index);
+  for (const id of ids) {
+    tx.setMeta(EPOCH_META + id, reg.recordsOf(id).map((r): [string, string, number] => [r.e, r.parent, r.fork]));
+    if (!listed.has(id)) listed.add(id);
+  }
+  if (listed.size > index.length) tx.setMeta(EPOCH_INDEX_META, [...listed]);
+}
+
+async function storeRecords(tx: StorageTx, reg: Epochs, ids: readonly string[]): Promise<void> {
+  const index = (await tx.getMeta<string[]>(EPOCH_INDEX_META)) ?? [];
+  const listed = new Set(index);
+  let grew = false;
+  const held = await Promise.all(ids.map((id) => tx.getMeta<Stored>(EPOCH_META + id)));
+  ids.forEach((id, i) => {
+    const stored: Stored = (held[i] ?? []).filter(valid);
+    const have = new Set(stored.map(([e]) => e));
+    const add = reg.recordsOf(id).filter((r: EpochRecord) => !have.has(r.e));
+    if (add.length === 0) return;
+    tx.setMeta(EPOCH_META + id, [...stored, ...add.map((r): [string, string, number] => [r.e, r.parent, r.fork])]);
+    if (!listed.has(id)) (index.push(id), listed.add(id), (grew = true));
+  });
+  if (grew) tx.setMeta(EPOCH_INDEX_META, index);
+}

@@ -1,0 +1,278 @@
+/**
+ * Dots that name their epoch, on the wire: protocol 11 (docs/design/epochs-build.md, stage 2 item 2).
+ *
+ * Versions, delta bases, context entries and anti-entropy claims are written as before, with one flag each (where it
+ * goes is wire-state.ts's and ae-codec.ts's to say): `named` 0 — the dot's epoch is the one it implies; 1 — an epoch
+ * reference follows.
+ *
+ *   implied     a dot (r, n) of the frame's sender: the epoch of the sender's tagged chain (as its hello announced it,
+ *               oldest first, each epoch with the counter it forked at) whose range holds n — untagged '' at or below
+ *               the first one's fork point; a dot of any other replica: untagged. So an untagged state costs no byte
+ *               for its epochs, nor a state whose dots are all the sender's own in its current chain.
+ *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table):
+ *               0, then a new entry; else 1 + the index of an entry the frame introduced before, which must be of the
+ *               same replica as the dot that names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
+ *               k records (label, fork) oldest first, the last one the epoch named: each epoch forked from the one
+ *               before it at that counter, the oldest from the untagged epoch when `whole` (else its parent is not
+ *               told and it is left out, as Epochs.learn does with a hello's history).
+ *
+ * The decoder checks every reference and record (bounds, labels, a label twice in one chain, fork points going
+ * down) and refuses the frame with a ProtocolError; the records of a frame that decoded whole are handed to the
+ * receiver's registry (Epochs.learnChain), one call per entry. A peer that negotiated 10 or less gets the bytes it
+ * always did, and a state naming an epoch is refused for it (wire-state.ts: sending it untagged is item 6's rule).
+ */
+import { isReplicaId, type Causal } from '../dvv.js';
+import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry, type Point } from '../epoch-points.js';
+import type { EpochEntry } from '../epochs.js';
+import { ProtocolError, type Reader, type Writer } from './codec.js';
+
+/** The first protocol version whose dots may name epochs. */
+export const EPOCH_DOTS = 11;
+
+/** Records one table entry may carry (a stored history's cap, epochs.ts MAX_STORED_EPOCHS). */
+export const MAX_CHAIN_RECORDS = 64;
+/** Entries one frame's epoch table may hold. */
+export const MAX_FRAME_EPOCHS = 1024;
+
+const MAX_COUNTER = 2 ** 48;
+
+/** A side of a connection: its replica id and its tagged chain (oldest first; empty while it tags no dot). */
+export interface EpochSide {
+  readonly id: string;
+  readonly chain: readonly EpochEntry[];
+}
+
+/** A connection where both hellos announced protocol 11. */
+export interface EpochLink {
+  readonly me: EpochSide;
+  readonly peer: EpochSide;
+  /** The registry the records of the epochs we name are taken from. */
+  readonly reg: () => EpochRegistry;
+  /**
+   * Learns the chain records of a frame received whole (the registry's `Epochs.learnChain`, all or none); returns why
+   * they were refused (a record conflicting with a known one, a bound passed), and the frame is then refused with it.
+   * Whose records a frame may teach is the link's to decide (wire.ts `Wire.start`: its sender's own, others' only from
+   * a trusted relay).
+   */
+  readonly learn: (r: string, records: readonly EpochRecord[]) => string | undefined;
+}
+
+/** The epoch of counter `n` in a tagged chain: the last epoch that forked below n, untagged when none did. */
+export function chainEpoch(chain: readonly EpochEntry[], n: number): string {
+  let e = UNTAGGED;
+  for (const [label, from] of chain) {
+    if (n <= from) break;
+    e = label;
+  }
+  return e;
+}
+
+/**
+ * The records of epoch `e` of `r` as the registry knows them, oldest first, and whether they reach the untagged epoch.
+ * Cut (the oldest record then names an epoch whose parent is not told) where the registry knows no more, after
+ * MAX_CHAIN_RECORDS, and where what it was told cannot be a history — a loop, or a fork point above its child's
+ * (counters go on across epochs): such records are not sent, since a receiver refuses them.
+ */
+export function frameChain(reg: EpochRegistry, r: string, e: string): { records: EpochEntry[]; whole: boolean } {
+  const up: EpochEntry[] = [];
+  const seen = new Set<string>();
+  let tag = e;
+  let limit = Infinity;
+  for (;;) {
+    const p = reg.parentOf(r, tag);
+    if (p === undefined || p.fork > limit || up.length >= MAX_CHAIN_RECORDS - 1) {
+      up.push([tag, 0]);
+      return { records: up.reverse(), whole: false };
+    }
+    up.push([tag, p.fork]);
+    seen.add(tag);
+    limit = p.fork;
+    if (p.parent === UNTAGGED) return { records: up.reverse(), whole: true };
+    if (seen.has(p.parent)) return { records: up.reverse(), whole: false };
+    tag = p.parent;
+  }
+}
+
+abstract class EpochFrame {
+  constructor(protected readonly sender: EpochSide) {}
+
+  /** The epoch a dot (r, n) implies when it names none. */
+  implied(r: string, n: number): string {
+    return r === this.sender.id && this.sender.chain.length > 0 ? chainEpoch(this.sender.chain, n) : UNTAGGED;
+  }
+}
+
+/** One frame's epochs, as written. */
+export class EpochOut extends EpochFrame {
+  private readonly table = new Map<string, number>();
+
+  constructor(
+    sender: EpochSide,
+    private readonly reg: EpochRegistry,
+  ) {
+    super(sender);
+  }
+
+  /** Entries the frame's table holds (a frame without any is the same bytes whatever the registry knows). */
+  get entries(): number {
+    return this.table.size;
+  }
+
+  /** Whether dot (r, e, n) must name its epoch. */
+  named(r: string, n: number, e: string | undefined): boolean {
+    return (e ?? UNTAGGED) !== this.implied(r, n);
+  }
+
+  /** Writes a reference to epoch `e` of `r`. */
+  ref(w: Writer, r: string, e: string | undefined): void {
+    const label = e ?? UNTAGGED;
+    const k = `${r}\n${label}`;
+    const i = this.table.get(k);
+    if (i !== undefined) return w.uint(i + 1);
+    this.table.set(k, this.table.size);
+    w.uint(0);
+    if (label === UNTAGGED) return w.uint(0);
+    const { records, whole } = frameChain(this.reg, r, label);
+    w.uint(records.length * 2 + (whole ? 1 : 0));
+    for (const [l, from] of records) {
+      w.str(l);
+      w.uint(from);
+    }
+  }
+}
+
+/** A chain a frame told: learned once the frame decoded whole. */
+export interface ChainRecords {
+  readonly r: string;
+  readonly records: readonly EpochEntry[];
+  readonly whole: boolean;
+}
+
+/**
+ * A table entry's chain as the registry's records (`Epochs.learnChain`): each epoch under the one before it at its
+ * fork; the oldest under the untagged root when the chain is whole, else left out (its parent is not told).
+ */
+export function chainRecords(c: ChainRecords): EpochRecord[] {
+  const out: EpochRecord[] = [];
+  c.records.forEach(([e, fork], i) => {
+    if (i > 0) out.push({ e, parent: c.records[i - 1]![0], fork });
+    else if (c.whole) out.push({ e, parent: UNTAGGED, fork });
+  });
+  return out;
+}
+
+/** One frame's epochs, as read. */
+export class EpochIn extends EpochFrame {
+  private readonly table: Array<{ readonly r: string; readonly e: string }> = [];
+  private readonly keys = new Set<string>();
+  readonly chains: ChainRecords[] = [];
+  /** Records the frame's table carried so far: at most MAX_FRAME_RECORDS a frame, as an EPOCHS frame. */
+  private records = 0;
+
+  /** The epoch of dot (r, n): read from a reference when `named`, else implied. */
+  epoch(rd: Reader, r: string, n: number, named: boolean): string {
+    return named ? this.ref(rd, r) : this.implied(r, n);
+  }
+
+  /** Reads a reference to an epoch of `r`. */
+  ref(rd: Reader, r: string): string {
+    const i = rd.uint();
+    if (i > 0) {
+      const t = this.table[i - 1];
+      if (t === undefined) throw new ProtocolError('unknown epoch reference');
+      if (t.r !== r) throw new ProtocolError("an epoch reference names another replica's epoch");
+      return t.e;
+    }
+    if (this.table.length >= MAX_FRAME_EPOCHS) throw new ProtocolError("a frame's epoch table over its bound");
+    const head = rd.uint();
+    let e = UNTAGGED;
+    if (head !== 0) {
+      const k = Math.floor(head / 2);
+      if (k < 1 || k > MAX_CHAIN_RECORDS) throw new ProtocolError('invalid epoch chain: too long or empty');
+      if (k * 2 > rd.remaining) throw new ProtocolError('count exceeds frame');
+      if ((this.records += k) > MAX_FRAME_RECORDS) throw new ProtocolError(`a frame's epoch table of more than ${MAX_FRAME_RECORDS} records`);
+      const records: EpochEntry[] = [];
+      const labels = new Set<string>();
+      for (let j = 0; j < k; j++) {
+        const label = rd.str();
+        const from = rd.uint();
+        if (!isReplicaId(label)) throw new ProtocolError('invalid epoch label');
+        if (labels.has(label)) throw new ProtocolError('invalid epoch chain: a loop');
+        if (from > MAX_COUNTER || (j > 0 && from < records[j - 1]![1])) throw new ProtocolError('invalid epoch chain: fork points out of order');
+        labels.add(label);
+        records.push([label, from]);
+      }
+      e = records[k - 1]![0];
+      this.chains.push({ r, records, whole: head % 2 === 1 });
+    }
+    const key = `${r}\n${e}`;
+    if (this.keys.has(key)) throw new ProtocolError("an epoch twice in a frame's table");
+    this.keys.add(key);
+    this.table.push({ r, e });
+    return e;
+  }
+}
+
+/**
+ * Writes a causal context from protocol 11: count × 2 + any, then per entry (one per point; a replica without points
+ * one, untagged, its vector entry) the replica id and its counter — × 2 + named, then a reference when named, where
+ * `any` says some entry is named (else every entry's epoch is implied and costs nothing).
+ */
+export function writeCausal(w: Writer, s: Causal, rid: (r: string) => void, ep: EpochOut): void {
+  const entries: Array<readonly [string, string, number]> = [];
+  for (const r of Object.keys(s.cc)) {
+    const pts = s.pts?.[r];
+    if (pts) for (const p of pts) entries.push([r, p.e, p.n]);
+    else entries.push([r, UNTAGGED, s.cc[r]!]);
+  }
+  let any = false;
+  for (const [r, e, n] of entries) if (ep.named(r, n, e)) any = true;
+  w.uint(entries.length * 2 + (any ? 1 : 0));
+  for (const [r, e, n] of entries) {
+    rid(r);
+    if (!any) {
+      w.uint(n);
+      continue;
+    }
+    const named = ep.named(r, n, e);
+    w.uint(n * 2 + (named ? 1 : 0));
+    if (named) ep.ref(w, r, e);
+  }
+}
+
+/** Reads what writeCausal wrote: per replica its points (a replica whose only point is untagged: its vector entry). */
+export function readCausal(rd: Reader, rid: () => string, ep: EpochIn): Causal {
+  const head = rd.uint();
+  const any = head % 2 === 1;
+  const n = Math.floor(head / 2);
+  if (n * 2 > rd.remaining) throw new ProtocolError('count exceeds frame');
+  const plain = new Map<string, number>();
+  const tagged = new Map<string, Point[]>();
+  for (let i = 0; i < n; i++) {
+    const r = rid();
+    const w = rd.uint();
+    const c = any ? Math.floor(w / 2) : w;
+    if (c < 1 || c > MAX_COUNTER) throw new ProtocolError('invalid causal context');
+    const e = ep.epoch(rd, r, c, any && w % 2 === 1);
+    let points = tagged.get(r);
+    if (points === undefined) {
+      if (e === UNTAGGED && !plain.has(r)) {
+        plain.set(r, c);
+        continue;
+      }
+      tagged.set(r, (points = plain.has(r) ? [{ e: UNTAGGED, n: plain.get(r)! }] : []));
+      plain.delete(r);
+    }
+    if (points.some((p) => p.e === e)) throw new ProtocolError('invalid causal context');
+    points.push({ e, n: c });
+  }
+  const cc: Record<string, number> = Object.fromEntries(plain);
+  if (tagged.size === 0) return { cc };
+  const pts: Record<string, readonly Point[]> = {};
+  for (const r of [...tagged.keys()].sort()) {
+    const points = tagged.get(r)!.sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
+    pts[r] = points;
+    cc[r] = Math.max(...points.map((p) => p.n));
+  }
+  return { cc, pts };
+}
