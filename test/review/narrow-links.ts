@@ -3,8 +3,10 @@
  * in parts, so a value over the link's frame limit is left out and withheld), links with an optional frame limit, and
  * everything closed after each test.
  */
-import { afterEach } from 'vitest';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { afterEach, expect } from 'vitest';
+import { memoryStorage, openReplica, pairTransports, type Link, type Replica, type Transport } from '../../lib/index.js';
+import type { StorageAdapter } from '../../lib/storage.js';
+import { until } from '../sync/support.js';
 
 /** The frame limit of a narrow link: a 30 KiB value does not cross it whole. */
 export const FRAME = 16 * 1024;
@@ -30,4 +32,22 @@ export function connect(a: Replica, b: Replica, frame?: number): Link[] {
   const pair = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
   links.push(...pair);
   return pair;
+}
+
+/**
+ * The writer of `big` crashed and left `after` (what was durable): reopens it, links it again over `transport` (whose
+ * other end is `old`'s link, dialing back), and checks that `big` is pending before and after the link, while `old`
+ * never got it. The reopened replica and its link are closed after the test.
+ */
+export async function restartWithheld(after: StorageAdapter, transport: Transport, old: Replica): Promise<Replica> {
+  const again = await openReplica({ storage: after, maxValueBytes: 64 * 1024 });
+  open.push(again);
+  again.space('s');
+  expect(again.pending, 'big pending after the restart').toBe(1);
+  links.push(again.connect(transport, { antiEntropyInterval: 0 }));
+  await until(() => old.status === 'synced' && again.status !== 'connecting', 'linked again');
+  await new Promise((r) => setTimeout(r, 200));
+  expect(await old.space('s').get('big'), 'the peer never got big').toBeUndefined();
+  expect(again.pending, 'big still pending: no replica but the writer holds it').toBe(1);
+  return again;
 }
