@@ -513,14 +513,51 @@ export function decodeContext(text: unknown): VersionVector | undefined {
   return ctx === undefined || ctx.pts !== undefined ? undefined : ctx.cc;
 }
 
+/**
+ * A context read part by part (the text form, `decodeCausal`; the wire form, epoch-wire.ts `readCausal`): per replica
+ * its untagged entry, or its points once one names an epoch. `add` is false for a second point of a replica in one
+ * epoch (no context holds two). Maps, not objects, for the duplicate checks: ids naming Object.prototype members
+ * ("constructor", "__proto__") are never minted and are refused everywhere (isReplicaId).
+ */
+export class CausalParts {
+  private readonly plain = new Map<string, number>();
+  private readonly tagged = new Map<string, Point[]>();
+
+  add(r: string, e: string, n: number): boolean {
+    let points = this.tagged.get(r);
+    if (points === undefined) {
+      if (e === UNTAGGED && !this.plain.has(r)) {
+        this.plain.set(r, n);
+        return true;
+      }
+      this.tagged.set(r, (points = this.plain.has(r) ? [{ e: UNTAGGED, n: this.plain.get(r)! }] : []));
+      this.plain.delete(r);
+    }
+    if (points.some((p) => p.e === e)) return false;
+    points.push({ e, n });
+    return true;
+  }
+
+  /** The context: a replica whose only part is untagged keeps its vector entry; the others their points, in order. */
+  build(): Causal {
+    const cc: Record<string, number> = Object.fromEntries(this.plain);
+    if (this.tagged.size === 0) return { cc };
+    const pts: Record<string, readonly Point[]> = {};
+    for (const r of [...this.tagged.keys()].sort()) {
+      // Each holds a point naming an epoch: a second untagged part of a replica is refused by `add`.
+      const points = this.tagged.get(r)!.sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
+      pts[r] = points;
+      cc[r] = topCounter(points);
+    }
+    return { cc, pts };
+  }
+}
+
 /** Parses a context, points naming epochs included; returns undefined when it is not one. */
 export function decodeCausal(text: unknown): Causal | undefined {
   if (typeof text !== 'string') return undefined;
   if (text === '') return { cc: {} };
-  // Maps for the duplicate checks; ids naming Object.prototype members ("constructor", "__proto__") are never
-  // minted and are refused everywhere (isReplicaId), since version vectors are plain objects.
-  const plain = new Map<string, number>();
-  const tagged = new Map<string, Point[]>();
+  const parts = new CausalParts();
   for (const part of text.split(',')) {
     const i = part.lastIndexOf(':');
     const r = part.slice(0, i);
@@ -531,30 +568,9 @@ export function decodeCausal(text: unknown): Causal | undefined {
     if (!Number.isSafeInteger(n) || n <= 0) return undefined;
     const e = at < 0 ? UNTAGGED : part.slice(at + 1);
     if (at >= 0 && !isReplicaId(e)) return undefined;
-    let points = tagged.get(r);
-    if (points === undefined) {
-      if (e === UNTAGGED && !plain.has(r)) {
-        plain.set(r, n);
-        continue;
-      }
-      tagged.set(r, (points = plain.has(r) ? [{ e: UNTAGGED, n: plain.get(r)! }] : []));
-      plain.delete(r);
-    }
-    if (points.some((p) => p.e === e)) return undefined;
-    points.push({ e, n });
+    if (!parts.add(r, e, n)) return undefined;
   }
-  if (tagged.size === 0) return { cc: Object.fromEntries(plain) };
-  const cc: Record<string, number> = Object.fromEntries(plain);
-  const pts: Record<string, readonly Point[]> = {};
-  for (const r of [...tagged.keys()].sort()) {
-    const points = tagged.get(r)!;
-    // Two untagged parts for one replica are no context (as before); a replica's only part untagged is its vector entry.
-    if (points.every((p) => p.e === UNTAGGED)) return undefined;
-    points.sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
-    pts[r] = points;
-    cc[r] = topCounter(points);
-  }
-  return { cc, pts };
+  return parts.build();
 }
 
 /**

@@ -21,8 +21,8 @@
  * receiver's registry (Epochs.learnChain), one call per entry. A peer that negotiated 10 or less gets the bytes it
  * always did, and a state naming an epoch is refused for it (wire-state.ts: sending it untagged is item 6's rule).
  */
-import { isReplicaId, type Causal } from '../dvv.js';
-import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry, type Point } from '../epoch-points.js';
+import { CausalParts, isReplicaId, type Causal } from '../dvv.js';
+import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 
@@ -246,33 +246,13 @@ export function readCausal(rd: Reader, rid: () => string, ep: EpochIn): Causal {
   const any = head % 2 === 1;
   const n = Math.floor(head / 2);
   if (n * 2 > rd.remaining) throw new ProtocolError('count exceeds frame');
-  const plain = new Map<string, number>();
-  const tagged = new Map<string, Point[]>();
+  const parts = new CausalParts();
   for (let i = 0; i < n; i++) {
     const r = rid();
     const w = rd.uint();
     const c = any ? Math.floor(w / 2) : w;
     if (c < 1 || c > MAX_COUNTER) throw new ProtocolError('invalid causal context');
-    const e = ep.epoch(rd, r, c, any && w % 2 === 1);
-    let points = tagged.get(r);
-    if (points === undefined) {
-      if (e === UNTAGGED && !plain.has(r)) {
-        plain.set(r, c);
-        continue;
-      }
-      tagged.set(r, (points = plain.has(r) ? [{ e: UNTAGGED, n: plain.get(r)! }] : []));
-      plain.delete(r);
-    }
-    if (points.some((p) => p.e === e)) throw new ProtocolError('invalid causal context');
-    points.push({ e, n: c });
+    if (!parts.add(r, ep.epoch(rd, r, c, any && w % 2 === 1), c)) throw new ProtocolError('invalid causal context');
   }
-  const cc: Record<string, number> = Object.fromEntries(plain);
-  if (tagged.size === 0) return { cc };
-  const pts: Record<string, readonly Point[]> = {};
-  for (const r of [...tagged.keys()].sort()) {
-    const points = tagged.get(r)!.sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
-    pts[r] = points;
-    cc[r] = Math.max(...points.map((p) => p.n));
-  }
-  return { cc, pts };
+  return parts.build();
 }
