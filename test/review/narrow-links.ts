@@ -4,9 +4,11 @@
  * everything closed after each test.
  */
 import { afterEach, expect } from 'vitest';
+import { ConcordError } from '../../lib/errors.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica, type Transport } from '../../lib/index.js';
-import type { StorageAdapter } from '../../lib/storage.js';
+import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { until } from '../sync/support.js';
+import { volatileStorage, type VolatileStorage } from '../support/volatile-storage.js';
 
 /** The frame limit of a narrow link: a 30 KiB value does not cross it whole. */
 export const FRAME = 16 * 1024;
@@ -50,4 +52,35 @@ export async function restartWithheld(after: StorageAdapter, transport: Transpor
   expect(await old.space('s').get('big'), 'the peer never got big').toBeUndefined();
   expect(again.pending, 'big still pending: no replica but the writer holds it').toBe(1);
   return again;
+}
+
+/**
+ * A writer of a 30 KiB `big` on a volatile disk (durable at once), linked to an old peer over one narrow pair of
+ * transports (the peer's link lives on and dials again, so its next hello carries its cursor); returns once the writer
+ * reported big too large for the link. Every store of the withheld keys first calls `onWithholdStore` (which may hold
+ * the disk's durability back, or throw: the store fails). The writer is the caller's to crash and close.
+ */
+export async function withheldWriter(onWithholdStore: (disk: VolatileStorage) => void) {
+  const disk = volatileStorage();
+  const transact = disk.transact.bind(disk);
+  disk.transact = (fn) =>
+    transact((tx) =>
+      fn({
+        ...tx,
+        setMeta(name: string, value: unknown) {
+          if (name === 'withheld') onWithholdStore(disk);
+          return tx.setMeta(name, value);
+        },
+      } as StorageTx),
+    );
+  const writer = await openReplica({ storage: disk, maxValueBytes: 64 * 1024 });
+  const errors: unknown[] = [];
+  writer.on('error', (e) => errors.push(e));
+  await writer.space('s').put('big', 'x'.repeat(30 * 1024));
+  const old = await replica(true); // takes no key in parts: big cannot cross the narrow link
+  const [tw, to] = pairTransports({ maxFrameBytes: FRAME });
+  links.push(old.connect(to, { antiEntropyInterval: 0, backoff: { base: 10, max: 50 } }));
+  const link = writer.connect(tw, { antiEntropyInterval: 0 });
+  await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
+  return { disk, writer, errors, old, tw, link };
 }

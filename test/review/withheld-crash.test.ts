@@ -6,40 +6,13 @@
  * A link now holds that frame, and every one after it, back until the withhold is durable (wire.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { ConcordError } from '../../lib/errors.js';
-import { openReplica, pairTransports } from '../../lib/index.js';
-import type { StorageTx } from '../../lib/storage.js';
-import { until } from '../sync/support.js';
-import { volatileStorage } from '../support/volatile-storage.js';
-import { FRAME, replica, restartWithheld } from './narrow-links.js';
+import { restartWithheld, withheldWriter } from './narrow-links.js';
 
 describe('a withheld key across a crash', () => {
   it('stays pending when the crash took the store of its withhold', async () => {
     // The writer's disk: durable at once, except that the transaction storing the withholds, and every one after it,
     // never gets durable before the crash (its group commit's fsync has not returned).
-    const disk = volatileStorage();
-    const transact = disk.transact.bind(disk);
-    disk.transact = (fn) =>
-      transact((tx) =>
-        fn({
-          ...tx,
-          setMeta(name: string, value: unknown) {
-            if (name === 'withheld') disk.autoFlush = false;
-            return tx.setMeta(name, value);
-          },
-        } as StorageTx),
-      );
-    const writer = await openReplica({ storage: disk, maxValueBytes: 64 * 1024 });
-    writer.space('s');
-    const errors: unknown[] = [];
-    writer.on('error', (e) => errors.push(e));
-    await writer.space('s').put('big', 'x'.repeat(30 * 1024));
-    const old = await replica(true); // takes no key in parts: big cannot cross the narrow link
-    // One narrow pair of transports: the peer's link lives on and dials again, so its next hello carries its cursor.
-    const [tw, to] = pairTransports({ maxFrameBytes: FRAME });
-    const peerLink = old.connect(to, { antiEntropyInterval: 0, backoff: { base: 10, max: 50 } });
-    const link = writer.connect(tw, { antiEntropyInterval: 0 });
-    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
+    const { disk, writer, old, tw, link } = await withheldWriter((d) => (d.autoFlush = false));
     expect(disk.autoFlush, 'the withhold is being stored').toBe(false);
     await new Promise((r) => setTimeout(r, 100)); // a frame past big would be stored and acknowledged by now
     expect(writer.pending).toBe(1);
@@ -51,11 +24,7 @@ describe('a withheld key across a crash', () => {
     disk.autoFlush = true;
     await writer.close();
 
-    try {
-      const again = await restartWithheld(after, tw, old);
-      expect(again.status).not.toBe('synced');
-    } finally {
-      peerLink.close();
-    }
+    const again = await restartWithheld(after, tw, old);
+    expect(again.status).not.toBe('synced');
   });
 });

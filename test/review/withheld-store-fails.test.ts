@@ -6,44 +6,19 @@
  * tried again (with a back-off) until it is durable, and the held frames wait for it.
  */
 import { describe, expect, it } from 'vitest';
-import { ConcordError } from '../../lib/errors.js';
-import { openReplica, pairTransports } from '../../lib/index.js';
-import type { StorageTx } from '../../lib/storage.js';
-import { until } from '../sync/support.js';
-import { volatileStorage } from '../support/volatile-storage.js';
-import { FRAME, replica, restartWithheld } from './narrow-links.js';
+import { restartWithheld, withheldWriter } from './narrow-links.js';
 
 describe('a withheld key whose withhold store failed', () => {
   it('stays pending across a crash, and the peer gets no frame past it before the withhold is stored', async () => {
-    const disk = volatileStorage(); // durable at once
     let failures = 1;
     let tries = 0;
-    const transact = disk.transact.bind(disk);
-    disk.transact = (fn) =>
-      transact((tx) =>
-        fn({
-          ...tx,
-          setMeta(name: string, value: unknown) {
-            if (name === 'withheld') {
-              tries++;
-              if (failures > 0) {
-                failures--;
-                throw new Error('EIO: the withhold store failed');
-              }
-            }
-            return tx.setMeta(name, value);
-          },
-        } as StorageTx),
-      );
-    const writer = await openReplica({ storage: disk, maxValueBytes: 64 * 1024 });
-    const errors: unknown[] = [];
-    writer.on('error', (e) => errors.push(e));
-    await writer.space('s').put('big', 'x'.repeat(30 * 1024));
-    const old = await replica(true); // takes no key in parts: big cannot cross the narrow link
-    const [tw, to] = pairTransports({ maxFrameBytes: FRAME });
-    const peerLink = old.connect(to, { antiEntropyInterval: 0, backoff: { base: 10, max: 50 } });
-    const link = writer.connect(tw, { antiEntropyInterval: 0 });
-    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
+    const { disk, writer, errors, old, tw, link } = await withheldWriter(() => {
+      tries++;
+      if (failures > 0) {
+        failures--;
+        throw new Error('EIO: the withhold store failed');
+      }
+    });
     // Long enough for a frame past big to be stored and acknowledged by the peer (the old code sent it at the failure).
     await new Promise((r) => setTimeout(r, 200));
     expect(tries, 'the withhold store was tried').toBeGreaterThan(0);
@@ -52,11 +27,7 @@ describe('a withheld key whose withhold store failed', () => {
     const after = await disk.crashed();
     link.close();
     await writer.close();
-    try {
-      await restartWithheld(after, tw, old);
-      expect(errors.some((e) => /withhold store failed/.test(String(e) + String((e as { cause?: unknown }).cause))), 'the failure is reported').toBe(true);
-    } finally {
-      peerLink.close();
-    }
+    await restartWithheld(after, tw, old);
+    expect(errors.some((e) => /withhold store failed/.test(String(e) + String((e as { cause?: unknown }).cause))), 'the failure is reported').toBe(true);
   });
 });
