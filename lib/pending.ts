@@ -410,7 +410,7 @@ export class PendingWrites {
       for (const [, seq] of kept) if (seq < minOwn) minOwn = seq;
       from = last = base.top;
     }
-    for (let after = from, waited = false; ; ) {
+    for (let after = from; ; ) {
       const page = await this.core.storage.readLog(space, after, PAGE);
       for (const [key, rec] of page) {
         last = Math.max(last, rec.seq);
@@ -424,13 +424,24 @@ export class PendingWrites {
       // A short page is the log's end, or where the read stopped before a record another instance's write holds back
       // (StorageAdapter readLog: not durable yet, or a key's durable record that write replaced). Records at or below
       // the top this instance opened at are never reported as external changes, so the read goes on once everything
-      // applied so far is durable (an empty transaction), until a read after such a wait adds nothing. A read that
-      // reached the top read at the load's start is whole (no wait).
-      if (!this.hooks.shared || last >= top || (waited && page.length === 0)) break;
+      // applied so far is durable (an empty transaction), until it reaches the space's own top at or below the open's:
+      // a read after the wait may be held again by a later rewrite, so "a read after a wait adds nothing" is no end.
+      // The space's top only falls while this runs (a key's record moves up past `top` when rewritten), and each wait
+      // makes what was applied before it durable, so the loop ends once the other instance stops rewriting keys below
+      // the top. A read that reached the top read at the load's start, or the space's top, is whole (no wait).
+      if (!this.hooks.shared || last >= top || last >= (await this.spaceTop(space, top))) break;
       await this.core.storage.transact(() => undefined);
-      waited = true;
     }
     this.raise(space, minOwn === Infinity ? last : Math.min(last, minOwn - 1), true);
+  }
+
+  /** The highest seq at or below `upTo` of a key of `space` now (applied, durable or not). */
+  private async spaceTop(space: string, upTo: number): Promise<number> {
+    const storage = this.core.storage;
+    if (storage.summary) return (await storage.summary(space, upTo)).lastSeq;
+    let high = 0;
+    for (const e of await storage.index(space)) if (e.seq <= upTo && e.seq > high) high = e.seq;
+    return high;
   }
 
   /** A change was stored (any origin, any instance): the key's pending state follows its new record. */
