@@ -6,7 +6,8 @@
  */
 import { WebSocket } from 'ws';
 import { randomId } from '../../lib/ids.js';
-import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Hello, type Message, type SyncItem } from '../../lib/sync/messages.js';
+import { decodeMessage, encodeMessage, MsgType, type Hello, type Message, type SyncItem } from '../../lib/sync/messages.js';
+import { RAW_VERSIONS } from '../support/raw-versions.js';
 
 export interface RawSession {
   readonly ws: WebSocket;
@@ -98,7 +99,7 @@ export function rawSession(url: string, options: RawSessionOptions = {}): RawSes
     ws.send(
       encodeMessage({
         type: MsgType.Hello,
-        versions: [...PROTOCOL_VERSIONS],
+        versions: [...RAW_VERSIONS],
         replicaId,
         epoch,
         top: options.top ?? 0,
