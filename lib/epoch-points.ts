@@ -127,6 +127,11 @@ export class Epochs implements EpochRegistry {
   private readonly byReplica = new Map<string, Map<string, EpochParent | null>>();
   /** Replicas with records learned since they were last handed to the store. */
   private readonly fresh = new Set<string>();
+  /**
+   * Replicas whose records stay in memory only, with how many sessions hold them (a relay's client of which it
+   * stores no state yet: sync/epoch-holds.ts). Their records are not handed to the store, and go with the last hold.
+   */
+  private readonly held = new Map<string, number>();
 
   parentOf(r: string, e: string): EpochParent | undefined {
     return this.byReplica.get(r)?.get(e) ?? undefined;
@@ -211,11 +216,37 @@ export class Epochs implements EpochRegistry {
     return out;
   }
 
-  /** The replicas with records not handed to the store yet; they count as handed from here (`unsaved` puts them back). */
+  /** The replicas with records not handed to the store yet, held ones apart; they count as handed from here (`unsaved` puts them back). */
   takeFresh(): string[] {
-    const ids = [...this.fresh];
-    this.fresh.clear();
+    const ids = [...this.fresh].filter((r) => !this.held.has(r));
+    for (const r of ids) this.fresh.delete(r);
     return ids;
+  }
+
+  /**
+   * Keeps `r`'s records out of the store from here, until `keep(r)`, and forgets them at the last `release(r)`. Only
+   * for a replica of which nothing is known yet (nothing stored, nothing learned), or already held: false otherwise.
+   */
+  hold(r: string): boolean {
+    const n = this.held.get(r);
+    if (n === undefined && this.byReplica.has(r)) return false;
+    this.held.set(r, (n ?? 0) + 1);
+    return true;
+  }
+
+  /** A hold of `r` ends; at the last one its records, none of them stored, are forgotten. Nothing when kept meanwhile. */
+  release(r: string): void {
+    const n = this.held.get(r);
+    if (n === undefined) return;
+    if (n > 1) return void this.held.set(r, n - 1);
+    this.held.delete(r);
+    this.byReplica.delete(r);
+    this.fresh.delete(r);
+  }
+
+  /** `r`'s records go to the store from now on (with the next store), held or not. Returns whether `r` was held. */
+  keep(r: string): boolean {
+    return this.held.delete(r);
   }
 
   unsaved(ids: readonly string[]): void {

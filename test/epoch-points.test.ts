@@ -205,3 +205,36 @@ describe('anti-entropy judges states naming epochs by the replica’s registry (
     expect(exchange(mine, theirs)).toEqual({ send: true, want: true });
   });
 });
+
+describe('Epochs holds (a relay keeping a client\'s records in memory only: sync/epoch-holds.ts)', () => {
+  const rec = (e: string, parent: string, fork: number) => ({ e, parent, fork });
+  it('a held replica\'s records judge but are not handed to the store, and go with the last hold', () => {
+    const reg = new Epochs();
+    expect(reg.hold('c')).toBe(true);
+    expect(reg.hold('c')).toBe(true); // a second session under the same id
+    expect(reg.learnChain('c', [rec('E1', UNTAGGED, 0), rec('E2', 'E1', 4)])).toBeUndefined();
+    expect(reg.learnChain('d', [rec('F1', UNTAGGED, 0)])).toBeUndefined();
+    expect(reg.parentOf('c', 'E2')).toEqual({ parent: 'E1', fork: 4 });
+    expect(reg.takeFresh()).toEqual(['d']);
+    reg.release('c');
+    expect(reg.recordsOf('c')).toHaveLength(2); // the other session still holds them
+    reg.release('c');
+    expect(reg.recordsOf('c')).toEqual([]);
+    expect(reg.takeFresh()).toEqual([]);
+  });
+
+  it('kept (a state naming the replica is joined), its records go to the store and no release drops them', () => {
+    const reg = new Epochs();
+    reg.hold('c');
+    reg.learnChain('c', [rec('E1', UNTAGGED, 0)]);
+    expect(reg.keep('c')).toBe(true);
+    expect(reg.keep('c')).toBe(false);
+    expect(reg.takeFresh()).toEqual(['c']);
+    reg.release('c');
+    expect(reg.recordsOf('c')).toEqual([rec('E1', UNTAGGED, 0)]);
+    // A replica with records known (stored, loaded, or learned otherwise) is not held.
+    expect(reg.hold('c')).toBe(false);
+    reg.release('c');
+    expect(reg.recordsOf('c')).toHaveLength(1);
+  });
+});

@@ -23,6 +23,7 @@ import { MsgType, type Hello } from './messages.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
+import type { EpochHolds } from './epoch-holds.js';
 
 /** The first protocol version with EPOCHS frames. */
 export const EPOCH_CHAINS = EPOCH_DOTS;
@@ -84,6 +85,16 @@ export function learnHello(core: ReplicaCore, m: Hello, at11: boolean): void {
  */
 function stored(core: ReplicaCore): void {
   void core.saveEpochs().catch(() => {});
+}
+
+/**
+ * A peer's hello, before its frames: a client of ours (not `trusted`) is held (epoch-holds.ts) before its hello's
+ * records are learned; then what its frames may teach (teachTerms).
+ */
+export function peerEpochs(core: ReplicaCore, holds: EpochHolds, session: object, m: Hello, ours: readonly number[], trusted: boolean): ReturnType<typeof teachTerms> {
+  if (!trusted) holds.hold(session, m.replicaId);
+  learnHello(core, m, ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS));
+  return teachTerms(core, trusted);
 }
 
 /**

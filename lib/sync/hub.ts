@@ -16,6 +16,7 @@ import { MerkleTree } from './merkle.js';
 import type { SketchCredit } from './fast-path.js';
 import { PresenceHub } from './presence-hub.js';
 import { Principals } from './principals.js';
+import { EpochHolds } from './epoch-holds.js';
 
 export interface SessionLike {
   readonly status: ReplicaStatus;
@@ -78,6 +79,8 @@ export class SyncHub {
   readonly presence: PresenceHub;
   /** Which principal owns which replicaId here (servers). */
   readonly principals: Principals;
+  /** The epoch records of clients held in memory only (servers: epoch-holds.ts). */
+  readonly epochHolds: EpochHolds;
 
   constructor(
     readonly core: ReplicaCore,
@@ -96,6 +99,7 @@ export class SyncHub {
     this.indexIdleMs = hooks.indexIdleMs ?? DEFAULT_INDEX_IDLE_MS;
     this.maxIndexes = Math.max(1, hooks.maxIndexes ?? DEFAULT_MAX_INDEXES);
     this.principals = new Principals(core);
+    this.epochHolds = new EpochHolds(core);
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     this.pending = hooks.pending ?? (() => 0);
@@ -260,6 +264,7 @@ export class SyncHub {
 
   removeSession(s: SessionLike): void {
     this.sessions.delete(s);
+    this.epochHolds.release(s);
     this.refreshStatus();
     const peer = s.peerId;
     if (peer !== undefined && ![...this.sessions].some((o) => o.peerId === peer)) this.core.acks.forgetPeer(peer);

@@ -35,7 +35,7 @@ import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
 import { retire } from './lineage.js';
-import { chainFrames, chainReceived, EPOCH_CHAINS, learnHello, teachTerms } from './epoch-chain.js';
+import { chainFrames, chainReceived, peerEpochs } from './epoch-chain.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
 
@@ -267,9 +267,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     const ours = this.core.speaks ?? PROTOCOL_VERSIONS;
-    learnHello(this.core, m, ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS));
+    const teach = peerEpochs(this.core, this.hub.epochHolds, this, m, ours, this.options.role === 'client' || this.grants?.trusted === true); // as restoreVerdict trusts
     this.peer = m;
-    const teach = teachTerms(this.core, this.options.role === 'client' || this.grants?.trusted === true); // as restoreVerdict trusts
     this.wire.start(this.core.replicaId, m.replicaId, ...linkTerms(ours, m.versions, this.options.maxFrameBytes, teach));
     this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();

@@ -22,6 +22,7 @@ import { Repair } from './repair.js';
 import { NeedAnswers } from './need-answers.js';
 import { RepairAcks } from './repair-acks.js';
 import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
+import { EPOCH_DOTS } from './epoch-wire.js';
 import type { Rights, SessionOptions, Timers } from './session-state.js';
 
 interface Held {
@@ -157,6 +158,7 @@ export class SpaceSync {
   /** Joins entries of the peer's frame, with the cursor record in the same transaction when there is one to store. */
   private joinWithCursor(ready: Entry[], key: string, value: StoredCursor | undefined): Promise<StoredChange[]> {
     const peer = this.session.peer!;
+    this.session.hub.epochHolds.joining(ready, this.spoken(EPOCH_DOTS));
     const joined = this.core.join(this.name, ready, {
       source: this.session,
       peer: peer.replicaId,

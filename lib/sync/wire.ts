@@ -49,6 +49,8 @@ export interface Encoded {
   readonly frame: Uint8Array;
   readonly m: Message;
   readonly forms: ReadonlyMap<StoredVersion, Form> | undefined;
+  /** What the session is told the frame carried, where keys went as their context alone (those keys left out). */
+  readonly told?: Message;
 }
 
 /** Tagged chains of both sides, for a connection of protocol 11 (epoch-wire.ts). */
@@ -173,15 +175,28 @@ export class Wire {
     if (bad.length > 0) {
       this.leaveOut(m.space, bad, reach);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
-      m = { ...m, entries: m.entries.filter(([k]) => !bad.includes(k)) };
     }
-    const tagged = this.epochLink ? [] : m.entries.filter(([, s]) => namesEpochs(s)).map(([k]) => k);
+    const tagged = this.epochLink ? [] : m.entries.filter(([k, s]) => !bad.includes(k) && namesEpochs(s)).map(([k]) => k);
     if (tagged.length > 0) {
       this.leaveOut(m.space, tagged, reach);
       this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry; not sent on this link`));
       for (const e of m.entries) if (tagged.includes(e[0])) this.noteLeftOut(m.space, e);
-      m = { ...m, entries: m.entries.filter(([k]) => !tagged.includes(k)) };
     }
+    if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);
+    // Left out, each key still takes its context alone (fit-state.ts: no version, no entry of a replica with a version in
+    // the state or a point naming an epoch, so nothing a peer below 11 cannot carry either): the peer drops what the state
+    // superseded. The session is told the frame carried none of them: they stay withheld, their writes pending.
+    const apart = new Set([...bad, ...tagged]);
+    const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
+    const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(contextAlone(e[1]))));
+    const withContexts = entries.length > told.entries.length ? this.frameOf({ ...m, entries }, forms, maxFrameBytes) : undefined;
+    if (withContexts) return { ...withContexts, told };
+    // No context to tell, or the frame does not fit with them (split only for what the session sends).
+    return this.frameOf(told, forms, maxFrameBytes);
+  }
+
+  /** A CHANGES frame of `m`; undefined when it has entries and outgrew `maxFrameBytes` (nothing changed here). */
+  private frameOf(m: Changes, forms: ReadonlyMap<StoredVersion, Form>, maxFrameBytes: number): Encoded | undefined {
     // Not a LIVE frame: the same bytes for every session sending the same entries (shared-frames.ts).
     const frame =
       this.table && !(this.out && liveFits(m))
@@ -225,7 +240,7 @@ export class Wire {
     }
     const encoded = this.encode(m, maxFrameBytes, reach);
     if (encoded) {
-      transmit(encoded.frame, encoded.m);
+      transmit(encoded.frame, encoded.told ?? encoded.m);
       return this.sent(encoded);
     }
     const c = m as Changes;

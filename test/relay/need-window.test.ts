@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, type Relay } from '../../adapters/relay/index.js';
 import { randomId } from '../../lib/ids.js';
-import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
+import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import { RAW_VERSIONS } from '../support/raw-versions.js';
 import { client, closeAll, SECRET, startRelay, until } from './support.js';
 import { item, rawPeer } from './raw.js';
 
@@ -30,7 +31,7 @@ describe('a NEED larger than the repair window', () => {
     const epoch = randomId();
     const peer = rawPeer(relay.url);
     await peer.opened;
-    peer.ws.send(encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: me, epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces: [item('s')] }));
+    peer.ws.send(encodeMessage({ type: MsgType.Hello, versions: [...RAW_VERSIONS], replicaId: me, epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces: [item('s')] }));
     await until(() => peer.frames.length > 0, 'the relay said hello');
     const hello = decodeMessage(peer.frames[0]!, { maxValueBytes: 1 << 20 });
     if (hello.type !== MsgType.Hello) throw new Error(`expected a hello, got type ${hello.type}`);

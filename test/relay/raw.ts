@@ -1,7 +1,8 @@
 /** Raw WebSocket peers for tests: exact frames in, exact close codes out. */
 import { WebSocket } from 'ws';
 import { randomId } from '../../lib/ids.js';
-import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type SyncItem } from '../../lib/sync/messages.js';
+import { encodeMessage, MsgType, type SyncItem } from '../../lib/sync/messages.js';
+import { RAW_VERSIONS } from '../support/raw-versions.js';
 
 export interface Closed {
   code: number;
@@ -48,7 +49,7 @@ export function item(space: string): SyncItem {
 /** A valid hello from a fresh replica. */
 export function helloFrame(token: string, spaces: SyncItem[] = []): Uint8Array {
   const epoch = randomId();
-  return encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: randomId(), epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces });
+  return encodeMessage({ type: MsgType.Hello, versions: [...RAW_VERSIONS], replicaId: randomId(), epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces });
 }
 
 export function syncFrame(spaces: SyncItem[]): Uint8Array {

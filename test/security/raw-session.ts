@@ -6,7 +6,8 @@
  */
 import { WebSocket } from 'ws';
 import { randomId } from '../../lib/ids.js';
-import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Hello, type Message, type SyncItem } from '../../lib/sync/messages.js';
+import { decodeMessage, encodeMessage, MsgType, type Hello, type Message, type SyncItem } from '../../lib/sync/messages.js';
+import { RAW_VERSIONS } from '../support/raw-versions.js';
 
 export interface RawSession {
   readonly ws: WebSocket;
@@ -41,6 +42,8 @@ export interface RawSessionOptions {
   headers?: Record<string, string>;
   /** Do not read from the socket (a slow consumer): the relay's send buffer fills. */
   paused?: boolean;
+  /** The versions the hello announces (default RAW_VERSIONS): only those whose frames the test writes. */
+  versions?: readonly number[];
 }
 
 export function syncItem(space: string, overrides: Partial<SyncItem> = {}): SyncItem {
@@ -98,7 +101,7 @@ export function rawSession(url: string, options: RawSessionOptions = {}): RawSes
     ws.send(
       encodeMessage({
         type: MsgType.Hello,
-        versions: [...PROTOCOL_VERSIONS],
+        versions: [...(options.versions ?? RAW_VERSIONS)],
         replicaId,
         epoch,
         top: options.top ?? 0,

@@ -3,6 +3,7 @@ import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js
 import type { Frame } from '../../lib/transport.js';
 import type { Volume } from './cluster.js';
 import { dotOf } from './ledger.js';
+import { readerEpochs, speaks11 } from '../support/epoch-reader.js';
 
 /**
  * "A dot leaves its replica only once it is durable there": the sender's own dots in a log frame (CHANGES, or
@@ -10,12 +11,15 @@ import { dotOf } from './ledger.js';
  * key covers them). LIVE frames decode only in order, with their direction's state (conn-table.ts), seeded like
  * the session's by both replica ids of the hellos; a network wire carries one session, and a new wire starts
  * with hellos, so a hello resets both directions of its edge. A frame that does not decode is skipped (counted),
- * and so is the rest of its direction until the next hello.
+ * and so is the rest of its direction until the next hello. Where both hellos of an edge list protocol 11, its frames
+ * are read in 11's form (support/epoch-reader.ts).
  */
 export class DurabilityWatch {
   readonly counts = { changes: 0, live: 0, undecoded: 0 };
   /** Per direction `from>to`: the sender's replica id in its last hello. */
   private readonly ids = new Map<string, string>();
+  /** Per direction: the versions the sender's last hello announced. */
+  private readonly versions = new Map<string, readonly number[]>();
   /** Per direction: its LIVE state (null: lost track until the next hello). */
   private readonly conns = new Map<string, ConnTableIn | null>();
 
@@ -29,9 +33,10 @@ export class DurabilityWatch {
     if (type === MsgType.Hello) {
       try {
         const m = decodeMessage(frame, { maxValueBytes: 1 << 30 });
-        if (m.type === MsgType.Hello) this.ids.set(dir, m.replicaId);
+        if (m.type === MsgType.Hello) (this.ids.set(dir, m.replicaId), this.versions.set(dir, m.versions));
       } catch {
         this.ids.delete(dir);
+        this.versions.delete(dir);
       }
       this.conns.delete(dir);
       this.conns.delete(`${to}>${from}`);
@@ -48,7 +53,8 @@ export class DurabilityWatch {
     }
     let m: Message;
     try {
-      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn });
+      const at11 = speaks11(this.versions.get(dir), this.versions.get(`${to}>${from}`));
+      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn, ...(at11 ? { epochs: readerEpochs(sender, receiver) } : {}) });
     } catch {
       this.counts.undecoded++;
       this.conns.set(dir, null);

@@ -18,7 +18,7 @@ import { stagingLimit } from '../../lib/sync/key-parts.js';
 import { Wire } from '../../lib/sync/wire.js';
 import { dump, synced, tapped } from './support.js';
 
-const WITH_11 = [...PROTOCOL_VERSIONS, 11];
+const WITH_11 = [...PROTOCOL_VERSIONS.filter((v) => v < 11), 11];
 const ME = 'sender-id-aaaaaaaaaaaa';
 const PEER = 'receiver-id-bbbbbbbbbb';
 const open: Replica[] = [];
@@ -155,6 +155,28 @@ describe('a state naming an epoch, for a peer below 11', () => {
     const now = wire(true);
     expect(now.keys).toEqual(['t', 'p']);
     expect(now.reports).toEqual([]);
+  });
+
+  it('goes as its context alone where the context has entries a peer below 11 can carry; the key stays left out', () => {
+    const Q = 'third-replica-cccccccc';
+    // The state's own replica has a version and points: left out of the context; Q, untagged and with no version, goes.
+    const withQ: KeyState = { ...tagged, cc: { ...tagged.cc, [Q]: 7 } };
+    const reports: unknown[] = [];
+    const withheld: string[] = [];
+    const w = new Wire((e) => reports.push(e), (_space, keys) => void withheld.push(...keys));
+    w.start(ME, PEER, 0, undefined);
+    const frames: Uint8Array[] = [];
+    const told: Message[] = [];
+    w.send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['t', withQ], ['p', plain]] }, 1 << 20, (f, m) => (frames.push(f), told.push(m)));
+    const conn = new ConnTableIn([ME, PEER]);
+    const got = frames.map((f) => decodeMessage(f, { maxValueBytes: 1 << 20, table: [ME, PEER], conn }));
+    const entries = got.flatMap((m) => (m.type === MsgType.Changes ? m.entries : []));
+    expect(entries.map(([k]) => k)).toEqual(['t', 'p']);
+    expect(entries[0]![1]).toEqual({ vs: [], cc: { [Q]: 7 } });
+    // The session is told the frame carried p alone: t is withheld, not acknowledged by this frame.
+    expect(told.flatMap((m) => (m.type === MsgType.Changes ? m.entries.map(([k]) => k) : []))).toEqual(['p']);
+    expect(withheld).toEqual(['t']);
+    expect((reports[0] as ConcordError).code).toBe('PROTOCOL');
   });
 
   it('is claimed as nothing in an anti-entropy turn (the peer sends its state whole); at 11 its claim goes as it is', () => {

@@ -12,6 +12,7 @@ import { keyHash } from '../../lib/sync/sketch.js';
 import { prng } from '../sim/clock.js';
 import { connectRaw } from '../values/hostile.js';
 import { decodedFrom, dump, replicaPool, synced, tapped, until } from './support.js';
+import { readerEpochs, speaks11 } from '../support/epoch-reader.js';
 
 const pool = replicaPool();
 const replica = pool.replica;
@@ -26,10 +27,16 @@ interface Sent {
   m: Message | undefined;
 }
 
-/** A transport that records what its side sends (decoded where the frame decodes alone), and may claim older versions. */
-function recorded(inner: Transport, who: 'a' | 'b', log: Sent[], table: () => string[], versions?: number[]): Transport {
+/**
+ * A transport that records what its side sends (decoded where the frame decodes alone: in 11's form where both hellos,
+ * noted in `hellos`, list it), and may claim older versions.
+ */
+function recorded(inner: Transport, who: 'a' | 'b', log: Sent[], table: () => string[], hellos: Map<string, readonly number[]>, versions?: number[]): Transport {
   return tapped(inner, (frame, conn) => {
-    const m = frame instanceof Uint8Array ? decodedFrom([frame], 0, table())[0] : undefined;
+    const [me, peer] = table() as [string, string];
+    const at11 = speaks11(hellos.get(me), hellos.get(peer));
+    const m = frame instanceof Uint8Array ? decodedFrom([frame], 0, [me, peer], at11 ? readerEpochs(me, peer) : undefined)[0] : undefined;
+    if (m?.type === MsgType.Hello) hellos.set(me, versions ?? m.versions);
     if (versions && m?.type === MsgType.Hello) return conn.send(encodeMessage({ ...m, versions }));
     log.push({ who, bytes: typeof frame === 'string' ? frame.length : frame.byteLength, m });
     conn.send(frame);
@@ -67,8 +74,9 @@ async function twins(n: number, prefix = 'k'): Promise<[Replica, Replica]> {
 async function exchange(a: Replica, b: Replica, bVersions?: number[], maxFrameBytes?: number): Promise<Sent[]> {
   const [ta, tb] = pairTransports(maxFrameBytes ? { maxFrameBytes } : {});
   const log: Sent[] = [];
-  const la = a.connect(recorded(ta, 'a', log, () => [a.replicaId, b.replicaId], bVersions), { antiEntropyInterval: 0 });
-  const lb = b.connect(recorded(tb, 'b', log, () => [b.replicaId, a.replicaId], bVersions), { antiEntropyInterval: 0 });
+  const hellos = new Map<string, readonly number[]>();
+  const la = a.connect(recorded(ta, 'a', log, () => [a.replicaId, b.replicaId], hellos, bVersions), { antiEntropyInterval: 0 });
+  const lb = b.connect(recorded(tb, 'b', log, () => [b.replicaId, a.replicaId], hellos, bVersions), { antiEntropyInterval: 0 });
   await synced(a, b);
   la.close();
   lb.close();

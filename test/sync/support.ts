@@ -4,6 +4,7 @@ import type { Connection, ConnectionHandlers, Transport } from '../../lib/transp
 import type { StorageAdapter } from '../../lib/storage.js';
 import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { StreamPort } from '../../lib/sync/outgoing.js';
+import type { EpochLink } from '../../lib/sync/epoch-wire.js';
 
 /** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
 export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
@@ -94,11 +95,11 @@ export function tapped(inner: Transport, send: (frame: Parameters<Connection['se
 }
 
 /** The messages among `got[from…]` that decode alone with the connection's string table (LIVE frames do not). */
-export function decodedFrom(got: readonly Uint8Array[], from: number, table: string[]): Message[] {
+export function decodedFrom(got: readonly Uint8Array[], from: number, table: string[], epochs?: EpochLink): Message[] {
   const out: Message[] = [];
   for (const f of got.slice(from)) {
     try {
-      out.push(decodeMessage(f, { maxValueBytes: 1 << 20, table }));
+      out.push(decodeMessage(f, { maxValueBytes: 1 << 20, table, ...(epochs ? { epochs } : {}) }));
     } catch {
       // a LIVE frame
     }

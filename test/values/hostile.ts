@@ -5,7 +5,8 @@
 import type { KeyState } from '../../lib/dvv.js';
 import { randomId } from '../../lib/ids.js';
 import { pairTransports, type Replica } from '../../lib/index.js';
-import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type SyncItem } from '../../lib/sync/messages.js';
+import { decodeMessage, encodeMessage, MsgType, type SyncItem } from '../../lib/sync/messages.js';
+import { RAW_VERSIONS } from '../support/raw-versions.js';
 import type { Connection } from '../../lib/transport.js';
 import { item } from '../relay/raw.js';
 
@@ -64,7 +65,7 @@ export function rawSide(received: () => Uint8Array[]): RawSide {
     },
     hello: (spaces, token = '') => {
       const epoch = randomId();
-      return encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId: id, epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces });
+      return encodeMessage({ type: MsgType.Hello, versions: [...RAW_VERSIONS], replicaId: id, epoch, top: 0, token, expect: '', history: [[epoch, 0]], spaces });
     },
     changes: (space, entries, peer) => encodeMessage({ type: MsgType.Changes, space, upTo: 0, entries: entries.map(([k, s]) => [k, s] as const) }, [id, peer]),
   };
