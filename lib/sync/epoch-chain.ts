@@ -65,16 +65,16 @@ export function readChain(r: Reader): EpochRecord[] {
 }
 
 /**
- * What a hello tells of its sender's epochs. Where both speak protocol 11 (`at11`) the records are learned as chain
- * records are (a conflict refuses the hello, closing the session with why) and stored; on an earlier link they are
- * learned in memory only and a conflict keeps the known record, as before protocol 11: nothing changes there.
+ * What a hello tells of its sender's epochs. Where both speak protocol 11 (`at11`), nothing: the chain frame that
+ * follows carries the sender's records as its registry holds them, and a record derived from the hello's history
+ * would name the wrong parent for the first epoch that tagged (it forks from the untagged root, not from the epoch
+ * before it: identity.ts Identity.tagged), and a record never changes once learned. On an earlier link they are
+ * learned in memory only and a conflict keeps the known record, as before protocol 11: nothing changes there (no
+ * state naming an epoch crosses such a link).
  */
 export function learnHello(core: ReplicaCore, m: Hello, at11: boolean): void {
   // A hello's last few epochs: the oldest one's parent is not among them (the chain frame carries it).
-  const refused = core.epochs.learn(m.replicaId, m.history, false);
-  if (!at11) return;
-  if (refused) throw new ProtocolError(refused);
-  stored(core);
+  if (!at11) core.epochs.learn(m.replicaId, m.history, false);
 }
 
 /**
