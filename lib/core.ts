@@ -213,6 +213,11 @@ export class ReplicaCore {
     return this.identity.epoch;
   }
 
+  /** Whether states naming epochs are this replica's to make: it tags its dots, or speaks protocol 11 (its reads may return them). */
+  get takesEpochs(): boolean {
+    return this.identity.tagged !== undefined || this.speaks?.includes(EPOCH_DOTS) === true;
+  }
+
   /** The epochs of this replica's change log, oldest first; the last is the current one. */
   get history(): readonly EpochEntry[] {
     return this.identity.history;
