@@ -22,7 +22,7 @@
  */
 import * as Y from 'yjs';
 import { yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
-import { decodeContext } from '../../lib/dvv.js';
+import { decodeCausal } from '../../lib/dvv.js';
 import { merges, type Context, type WriteResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { ACK_DELAY } from '../../lib/sync/ack-policy.js';
@@ -220,7 +220,9 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         // A read that finds nothing holds an empty context: a write with it later creates the key concurrently
         // with whatever was written meanwhile (read absent, wait, create).
         const got = await space.get(op.key);
-        held.set(slot, got ? { context: got.context, saw: decodeContext(got.context) ?? {} } : { context: '' as Context, saw: {} });
+        // At protocol 11 a context may name epochs (`r:n@e`), which decodeContext refuses: the ledger knows dots as
+        // r:n, so it takes each replica's highest counter (decodeCausal's vector, an upper bound of its points).
+        held.set(slot, got ? { context: got.context, saw: decodeCausal(got.context)?.cc ?? {} } : { context: '' as Context, saw: {} });
         return;
       }
       case 'putCtx': {
