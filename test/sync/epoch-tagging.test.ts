@@ -3,11 +3,7 @@
 // the open's log top. What is tested: tagged records survive reopens on memory, file and IndexedDB storage and travel
 // at 11 by catch-up, anti-entropy and LIVE frames; tabs of one storage tag alike; untagged data written before tagging
 // started goes on working beside tagged data; and a default replica tags nothing.
-import 'fake-indexeddb/auto';
-import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileStorage } from '../../adapters/fs/index.js';
-import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { UNTAGGED } from '../../lib/epoch-points.js';
 import { IDENTITY_META } from '../../lib/identity.js';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
@@ -15,7 +11,7 @@ import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { VirtualClock } from '../sim/clock.js';
-import { tempDir } from '../fs/helpers.js';
+import { place as placeOf, type Place } from '../support/places.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { dump, synced, tapped } from './support.js';
 
@@ -36,21 +32,7 @@ async function replica(storage: StorageAdapter, speaks?: readonly number[]): Pro
 const rec = async (r: Replica, key: string): Promise<KeyRecord | undefined> => await r.core.storage.get('s', key);
 const identity = async (r: Replica) => await r.core.storage.getMeta<{ id: string; epoch: string; tagged?: string }>(IDENTITY_META);
 
-type Place = () => StorageAdapter;
-async function place(kind: 'memory' | 'file' | 'indexeddb'): Promise<Place> {
-  if (kind === 'memory') {
-    const s = memoryStorage();
-    return () => s;
-  }
-  if (kind === 'file') {
-    const { dir, cleanup } = await tempDir('tagging');
-    cleanups.push(cleanup);
-    return () => fileStorage(dir);
-  }
-  const factory = new IDBFactory();
-  const name = `tagging-${Math.random().toString(36).slice(2)}`;
-  return () => indexedDBStorage(name, { indexedDB: factory });
-}
+const place = (kind: 'memory' | 'file' | 'indexeddb'): Promise<Place> => placeOf(kind, cleanups, 'tagging');
 
 describe('a replica speaking 11 names the epoch of every dot it mints', () => {
   it('tags from its open on (the epoch forks from the untagged root); a default replica tags nothing, its identity as before', async () => {
