@@ -53,6 +53,22 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
     expect(Object.keys((await identity(d))!).sort()).toEqual(['epoch', 'history', 'id']);
   });
 
+  it('a re-identified replica tags under its new id’s first epoch (a renewed id too)', async () => {
+    const a = await replica(memoryStorage(), WITH_11);
+    await a.space('s').put('k', 'before');
+    const oldId = a.replicaId;
+    await a.core.reidentify('a-peer');
+    expect(a.replicaId).not.toBe(oldId);
+    expect((await identity(a))?.tagged).toBe(a.core.epoch);
+    expect(a.core.epochs.parentOf(a.replicaId, a.core.epoch)).toEqual({ parent: UNTAGGED, fork: 0 });
+    await a.space('s').put('k', 'after');
+    expect((await rec(a, 'k'))!.vs).toEqual([expect.objectContaining({ r: a.replicaId, ep: a.core.epoch, v: JSON.stringify('after') })]);
+    await a.core.renewIdentity();
+    await a.space('s').put('j', 1);
+    expect((await rec(a, 'j'))!.vs).toEqual([expect.objectContaining({ r: a.replicaId, ep: a.core.epoch })]);
+    expect((await identity(a))?.tagged).toBe(a.core.epoch);
+  });
+
   it.each(['memory', 'file', 'indexeddb'] as const)('a tagged write survives a reopen (%s), and the next open tags under its own epoch', async (kind) => {
     const at = await place(kind);
     const a = await replica(at(), WITH_11);
