@@ -19,7 +19,7 @@
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord } from '../epoch-points.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
-import { MsgType, type Hello } from './messages.js';
+import { MsgType, PROTOCOL_VERSIONS, type Hello } from './messages.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
@@ -114,6 +114,18 @@ export function chainFrames(core: ReplicaCore, versions: readonly number[], ours
   }
   if (records.length > 0) frames.push({ type: MsgType.Epochs, records });
   return frames;
+}
+
+/**
+ * The peer's hello shows we lost writes (restoreVerdict): our chain goes to it first (where it speaks 11), then we
+ * re-identify. Our versions minted under this id leave from now on under the new one, so to the peer they are a third
+ * replica's, whose records it takes from a trusted relay only (teachTerms): without them it would judge those epochs
+ * roots while we place them, and keep a version we superseded (restore-once 11019 at SIM_SPEAKS=11). The records are
+ * true whatever the restore lost: a restored branch's epochs are other epochs than the lost branch's.
+ */
+export async function reidentifyTelling(core: ReplicaCore, m: Hello, budget: number, send: (f: EpochsMsg) => void): Promise<void> {
+  for (const f of chainFrames(core, m.versions, core.speaks ?? PROTOCOL_VERSIONS, budget)) send(f);
+  await core.reidentify(m.replicaId, [m.seen, m.attest].filter((x) => x !== undefined));
 }
 
 /** A peer's chain frame: its records learned, all or none (a refusal closes the session with why), and stored. */

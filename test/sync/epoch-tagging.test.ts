@@ -13,6 +13,7 @@ import { MsgType, PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { VirtualClock } from '../sim/clock.js';
 import { place as placeOf, type Place } from '../support/places.js';
 import { SimDisk } from '../support/sim-disk.js';
+import { journaledCluster } from './restore-support.js';
 import { dump, synced, tapped } from './support.js';
 
 const WITH_11 = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
@@ -183,5 +184,30 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
     const ctx = (await a.space('s').get('mixed'))!.context;
     await a.space('s').put('mixed', 'a again', { context: ctx });
     expect((await a.space('s').get('mixed'))?.siblings).toEqual(['a again']);
+  });
+
+  it('a restored writer at 11 that its relay’s hello re-identifies tells its chain first: every replica places its versions alike', async () => {
+    // a's write of k after the restore supersedes its own earlier one through the new epoch's ancestry. It leaves under
+    // a's new id, to which those epochs are a third replica's: without a's chain frame before the re-identification,
+    // hub and d would judge the new epoch a root and keep the superseded version beside it (restore-once 11019).
+    const { c, journals } = await journaledCluster(3, ['hub', 'a', 'd'], [['hub', 'a'], ['hub', 'd']], 'hub', WITH_11);
+    const on = (n: string) => c.node(n).r.space('s');
+    await on('a').put('k', 'before the copy');
+    await c.settle();
+    const backup = journals.get('a')!.mark;
+    await on('a').put('x', 'lost with the disk'); // held by hub: its hello tells the restored a it lost writes
+    await c.settle();
+    c.net.partition(['a']);
+    await c.replaceStorage('a', await journals.get('a')!.restore(backup));
+    const oldId = c.node('a').r.replicaId;
+    const restoredEpoch = c.node('a').r.core.epoch;
+    await on('a').put('k', 'after the restore');
+    c.net.heal();
+    await c.settle();
+    expect(c.node('a').r.replicaId).not.toBe(oldId);
+    for (const n of ['hub', 'd']) expect(c.node(n).r.core.epochs.parentOf(oldId, restoredEpoch), n).toBeDefined();
+    for (const n of ['a', 'hub', 'd']) expect((await on(n).get('k'))?.siblings, n).toEqual(['after the restore']);
+    for (const n of ['a', 'hub', 'd']) expect((await on(n).get('x'))?.siblings, n).toEqual(['lost with the disk']);
+    await c.close();
   });
 });
