@@ -12,6 +12,7 @@
  * ours — nothing then tells that the write still waits for a peer (`w.synced` and replica.pending read our versions
  * in the record), and a peer's acknowledgement of a log that never carried the key would count it held.
  */
+import { contextOnly } from './dvv.js';
 import type { ReplicaCore, StoredChange } from './core.js';
 import { record } from './record.js';
 import type { KeyRecord } from './storage.js';
@@ -41,7 +42,7 @@ export async function collectTombstones(core: ReplicaCore, grace: number, pendin
       for (const key of keys) {
         const prev = await tx.get(space, key);
         if (!prev || !doomed(key, prev)) continue;
-        const rec = record(key, { vs: [], cc: prev.cc }, ++seq);
+        const rec = record(key, contextOnly(prev), ++seq);
         tx.put(space, key, rec);
         // Heard in log order per key: a write of the key applied after this one may be heard first (change-order.ts).
         core.noteApplied(space, key, rec.seq);

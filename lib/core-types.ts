@@ -62,4 +62,9 @@ export interface CoreOptions {
   maxClockDriftMs?: number;
   /** The storage was restored from a copy: open under a new replica id (identity.ts openIdentity). */
   restored?: boolean;
+  /**
+   * @internal The protocol versions this replica's hellos announce (ReplicaCore.speaks), known at the open: an open that
+   * starts an epoch while they include protocol 11 starts tagging dots with epochs (identity.ts Identity.tagged).
+   */
+  speaks?: readonly number[];
 }

@@ -12,6 +12,7 @@ import { contradiction, EMPTY_STATE, joinWith, sameState, type Causal, type KeyS
 import type { Epochs } from './epoch-points.js';
 import { openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
+import { EPOCH_DOTS } from './sync/epoch-wire.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
 import { ConcordError } from './errors.js';
@@ -19,7 +20,7 @@ import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
-import { FORMER_META, IDENTITY_META, mintAgain, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
+import { FORMER_META, IDENTITY_META, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
 import { record, type WriteContent } from './record.js';
 import { IdentityChanges } from './identity-changes.js';
@@ -145,6 +146,9 @@ export class ReplicaCore {
       get id() {
         return core.identity.id;
       },
+      get ep() {
+        return mintEpoch(core.identity);
+      },
       get seenSeq() {
         return core.seenSeq;
       },
@@ -171,7 +175,7 @@ export class ReplicaCore {
     };
   }
 
-  static async open({ storage, now = Date.now, random, maxClockDriftMs, restored = false }: CoreOptions): Promise<ReplicaCore> {
+  static async open({ storage, now = Date.now, random, maxClockDriftMs, restored = false, speaks }: CoreOptions): Promise<ReplicaCore> {
     await loadHasher();
     await storage.open();
     try {
@@ -184,13 +188,14 @@ export class ReplicaCore {
       // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
       // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
       const { identity, copied, epochs } = await storage.transact(async (tx) => {
-        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location });
+        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, tags: speaks?.includes(EPOCH_DOTS) });
         return { ...opened, epochs: await openEpochs(tx, opened.identity) };
       });
       const [seq = 0, former] = await Promise.all([storage.getMeta<number>('seq'), storage.getMeta<unknown>(FORMER_META)]);
       const fresh = restored || copied;
       const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function', epochs);
       for (const id of readFormer(former)) if (id !== identity.id) core.formerIds.add(id);
+      if (speaks) core.speaks = speaks;
       return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
@@ -206,6 +211,11 @@ export class ReplicaCore {
   /** The epoch of this replica's change log (epochs.ts). */
   get epoch(): string {
     return this.identity.epoch;
+  }
+
+  /** Whether states naming epochs are this replica's to make: it tags its dots, or speaks protocol 11 (its reads may return them). */
+  get takesEpochs(): boolean {
+    return this.identity.tagged !== undefined || this.speaks?.includes(EPOCH_DOTS) === true;
   }
 
   /** The epochs of this replica's change log, oldest first; the last is the current one. */
@@ -363,7 +373,7 @@ export class ReplicaCore {
         let joined: KeyState;
         if (clash) {
           const from = Math.max(seq, remote.cc[me] ?? 0);
-          const again = mintAgain(clash.base, clash.again, me, from, () => this.clock.tick());
+          const again = mintAgain(clash.base, clash.again, me, from, () => this.clock.tick(), mintEpoch(this.identity), epochs);
           for (let n = from + 1; n <= again.seq; n++) this.claims.minted(n);
           joined = again.state;
           seq = again.seq - 1; // the record's own seq is taken below
@@ -468,7 +478,7 @@ export class ReplicaCore {
   get epochs(): Epochs {
     if (this.epochsOf !== this.identity) {
       const history = this.identity.history;
-      this.knownEpochs.learn(this.identity.id, history, history.length < MAX_STORED_EPOCHS);
+      this.knownEpochs.learn(this.identity.id, history, history.length < MAX_STORED_EPOCHS, this.identity.tagged);
       this.epochsOf = this.identity;
       // Not stored here (a transaction more on every identity change, protocol 11 or not): they stay fresh, stored by
       // the next store of a protocol-11 session or learned from the history again at the next open (openEpochs).

@@ -87,7 +87,7 @@ export function noteDropped(tx: StorageTx, space: string, key: string, me: strin
  * Inside a re-identification's transaction: the noted versions of `oldId` minted past `point` that the key's record
  * no longer holds, written again under `id` as siblings of what the record holds. Their notes go.
  */
-export async function reissueDropped(tx: StorageTx, id: string, oldId: string, point: number, tick: () => Hlc): Promise<{ rewritten: Reissued[]; seq: number }> {
+export async function reissueDropped(tx: StorageTx, id: string, oldId: string, point: number, tick: () => Hlc, ep?: string): Promise<{ rewritten: Reissued[]; seq: number }> {
   let seq = (await tx.getMeta<number>('seq')) ?? 0;
   const byKey = new Map<string, Note[]>();
   for (let slot = 0; slot < MAX_DROPPED; slot++) {
@@ -105,7 +105,7 @@ export async function reissueDropped(tx: StorageTx, id: string, oldId: string, p
     // Not held under its dot, nor already re-issued from the record itself (the same value under the new id).
     const missing = notes.map(fromNote).filter((n) => !base.vs.some((v) => (v.r === n.r && v.n === n.n) || (v.r === id && sameValue(v, n))));
     if (missing.length === 0) continue;
-    const again = mintAgain(base, missing, id, seq, tick);
+    const again = mintAgain(base, missing, id, seq, tick, ep);
     seq = again.seq;
     rewritten.push({ space, key, state: again.state, seq });
   }

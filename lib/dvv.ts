@@ -235,6 +235,16 @@ export function pointsOf(ctx: Causal, r: string): readonly Point[] {
 const withContext = (vs: StoredVersion[], ctx: Causal): KeyState => (ctx.pts === undefined ? { vs, cc: ctx.cc } : { vs, cc: ctx.cc, pts: ctx.pts });
 
 /**
+ * The key state of a record (or any state with more fields): its versions and whole context, points included — a
+ * state built from `vs` and `cc` alone would take a point naming an epoch for the untagged point of its counter.
+ */
+export const stateOf = (s: { readonly vs: readonly StoredVersion[]; readonly cc: VersionVector; readonly pts?: EpochPoints }): KeyState =>
+  s.pts === undefined ? { vs: s.vs, cc: s.cc } : { vs: s.vs, cc: s.cc, pts: s.pts };
+
+/** A state with no version left and `s`'s whole context (a collected tombstone's record, a context sent alone). */
+export const contextOnly = (s: Causal): KeyState => withContext([], s);
+
+/**
  * The least upper bound of two states of one key, judging dots that name epochs as the registry that knows none
  * does (each tagged epoch a root): states with no epoch in them, every state stored or sent today, join as they
  * always did. `joinWith` judges with the replica's registry.

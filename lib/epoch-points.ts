@@ -161,13 +161,14 @@ export class Epochs implements EpochRegistry {
    * Records the epochs of a history of replica `r`. `whole`: the history begins at r's first epoch whose dots
    * named it, so its oldest epoch forks from the untagged one (see the class comment); otherwise (a hello's last
    * few epochs, a stored history at its cap) the oldest one's parent is not known and it is left out. Returns the
-   * first conflict with a known record (that record is kept).
+   * first conflict with a known record (that record is kept). `tagged`: the first epoch whose dots named it (identity.ts
+   * Identity.tagged): it forks from the untagged root at its `from`, wherever it sits in the history.
    */
-  learn(r: string, history: readonly EpochEntry[], whole = true): string | undefined {
+  learn(r: string, history: readonly EpochEntry[], whole = true, tagged?: string): string | undefined {
     let refused: string | undefined;
     for (let i = whole ? 0 : 1; i < history.length; i++) {
       const [e, from] = history[i]!;
-      refused ??= this.add(r, e, i === 0 ? UNTAGGED : history[i - 1]![0], from);
+      refused ??= this.add(r, e, i === 0 || e === tagged ? UNTAGGED : history[i - 1]![0], from);
     }
     return refused;
   }

@@ -39,7 +39,7 @@ export async function loadEpochs(storage: Pick<StorageAdapter | StorageTx, 'getM
  * history learned (whole below the stored history's cap) and what it added stored in that same transaction — so the
  * open's epoch record is durable with the epoch itself, and an open costs no transaction more than before.
  */
-export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 'history'>): Promise<Epochs> {
+export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 'history' | 'tagged'>): Promise<Epochs> {
   // Reads that a storage answers at once are taken at once: an open adds no step to its transaction's work then.
   const now = <T>(v: T | Promise<T>): T | Promise<T> => v;
   const index = now(tx.getMeta<string[]>(EPOCH_INDEX_META));
@@ -50,7 +50,7 @@ export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 
     for (const x of (got instanceof Promise ? await got : got) ?? []) if (valid(x)) reg.add(id, x[0], x[1], x[2]);
   }
   reg.takeFresh();
-  reg.learn(identity.id, identity.history, identity.history.length < MAX_STORED_EPOCHS);
+  reg.learn(identity.id, identity.history, identity.history.length < MAX_STORED_EPOCHS, identity.tagged);
   const fresh = reg.takeFresh();
   if (fresh.length > 0) storeRecordsNow(tx, reg, fresh, ids);
   return reg;

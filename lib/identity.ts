@@ -8,7 +8,8 @@
  * { id, epoch }: its epoch then covers the log from the start.
  */
 import { valueOf } from './deltas.js';
-import { stripOwnDots, type KeyState, type StoredVersion } from './dvv.js';
+import { EMPTY_STATE, stripOwnDots, updateWith, type KeyState, type StoredVersion } from './dvv.js';
+import { NO_EPOCHS, type EpochRegistry } from './epoch-points.js';
 import { startEpoch, type EpochEntry } from './epochs.js';
 import type { Hlc } from './hlc.js';
 import { randomId } from './ids.js';
@@ -20,12 +21,20 @@ export interface Identity {
   readonly id: string;
   readonly epoch: string;
   readonly history: readonly EpochEntry[];
+  /**
+   * The first epoch whose dots name it (docs/design/epochs-build.md, item 1): from its open on, every dot this identity
+   * mints names the epoch it is minted in. Its record forks from the untagged root at its `from` (every untagged dot of
+   * this id is at or below it); absent: no dot of this identity names an epoch. Set only by an open that starts an
+   * epoch (or mints an id) for a replica speaking protocol 11, and kept by every later open, tab and new id.
+   */
+  readonly tagged?: string;
 }
 
 interface StoredIdentity {
   id: string;
   epoch: string;
   history?: EpochEntry[];
+  tagged?: string;
 }
 
 export const IDENTITY_META = 'replica';
@@ -62,10 +71,14 @@ export function readFormer(stored: unknown): string[] {
 /** Epoch labels are short: unique within one replica's history is all they need to be. */
 const newEpoch = (random?: () => number) => randomId(8, random);
 
-export function mintIdentity(top: number, random?: () => number): Identity {
+export function mintIdentity(top: number, random?: () => number, tags = false): Identity {
   const epoch = newEpoch(random);
-  return { id: randomId(16, random), epoch, history: [[epoch, top]] };
+  const id = randomId(16, random);
+  return tags ? { id, epoch, history: [[epoch, top]], tagged: epoch } : { id, epoch, history: [[epoch, top]] };
 }
+
+/** The epoch a dot this identity mints names: its current one once it tags, else none. */
+export const mintEpoch = (identity: Identity): string | undefined => (identity.tagged === undefined ? undefined : identity.epoch);
 
 /**
  * Reads the identity inside an open's transaction, minting it or starting a new epoch; stores the result. `copied`:
@@ -73,7 +86,7 @@ export function mintIdentity(top: number, random?: () => number): Identity {
  */
 export async function openIdentity(
   tx: StorageTx,
-  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined },
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined; tags?: boolean },
 ): Promise<{ identity: Identity; copied: boolean }> {
   const stored = await tx.getMeta<StoredIdentity>(IDENTITY_META);
   const top = (await tx.getMeta<number>('seq')) ?? 0;
@@ -93,12 +106,16 @@ function openedIdentity(
   tx: StorageTx,
   old: Identity | undefined,
   top: number,
-  options: { startEpoch: boolean; random?: (() => number) | undefined; restored: boolean },
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored: boolean; tags?: boolean },
 ): Identity {
+  // Tagging starts only at an open that starts an epoch (or an id): that epoch's record ('' at its `from`) is then the
+  // only one anyone can learn for it, and a copy of the storage taken at any later point holds the same. An open
+  // beside a live instance continues the epoch and its tagging (tabs tag alike), and once on it stays on.
+  const tags = !!options.tags || old?.tagged !== undefined;
   // Storage restored from a copy (the operator says so, or it is somewhere else): a new id before any write, so no
   // dot minted from here can name a value its lost writes gave the same dot (those come back under the old id).
   if (!old || options.restored) {
-    const minted = mintIdentity(top, options.random);
+    const minted = mintIdentity(top, options.random, tags);
     // The log goes on under the new id, and so does its history: a cursor into what this copy holds stays good, one
     // into what it lost is refused (epochs.ts), and a peer can tell the log is the one it knew under the old id
     // (lineage.ts: it then forgets what it stored under that id).
@@ -108,14 +125,17 @@ function openedIdentity(
   }
   if (!options.startEpoch) return old;
   const epoch = newEpoch(options.random);
-  const next = { id: old.id, epoch, history: startEpoch(old.history, epoch, top) };
+  const history = startEpoch(old.history, epoch, top);
+  const next = tags ? { id: old.id, epoch, history, tagged: old.tagged ?? epoch } : { id: old.id, epoch, history };
   tx.setMeta(IDENTITY_META, next);
   return next;
 }
 
 /** Reads the stored identity (another instance sharing the storage may have changed it). */
 export function readIdentity(stored: StoredIdentity | undefined): Identity | undefined {
-  return stored ? { id: stored.id, epoch: stored.epoch, history: stored.history ?? [[stored.epoch, 0]] } : undefined;
+  if (!stored) return undefined;
+  const identity = { id: stored.id, epoch: stored.epoch, history: stored.history ?? [[stored.epoch, 0]] };
+  return typeof stored.tagged === 'string' ? { ...identity, tagged: stored.tagged } : identity;
 }
 
 /** A key's record rewritten by a re-identification: its suspect own dots stripped, their versions re-issued. */
@@ -139,8 +159,8 @@ export async function reissue(
   tick: () => Hlc,
   random?: () => number,
 ): Promise<{ identity: Identity; rewritten: Reissued[]; seq: number }> {
-  const identity = mintIdentity(0, random);
-  const { rewritten, seq } = await reissueUnder(tx, identity.id, old.id, point, touched, tick);
+  const identity = mintIdentity(0, random, old.tagged !== undefined);
+  const { rewritten, seq } = await reissueUnder(tx, identity.id, old.id, point, touched, tick, mintEpoch(identity));
   // The log's seq moves even when nothing was re-issued: a tab that has not heard of the change sees it move
   // when it next writes, and reads the identity before minting (core.ts prepareWrite).
   tx.setMeta('seq', seq + 1);
@@ -161,6 +181,8 @@ export async function reissueUnder(
   point: number,
   touched: ReadonlyArray<readonly [space: string, key: string]>,
   tick: () => Hlc,
+  /** The epoch the new id's dots name (mintEpoch), if it tags. */
+  ep?: string,
 ): Promise<{ rewritten: Reissued[]; seq: number }> {
   let seq = (await tx.getMeta<number>('seq')) ?? 0;
   const rewritten: Reissued[] = [];
@@ -169,7 +191,7 @@ export async function reissueUnder(
     if (!rec) continue;
     const { state, removed } = stripOwnDots(rec, oldId, point);
     if (state === rec) continue;
-    const again = mintAgain(state, retagged(state, removed, oldId, id), id, seq, tick);
+    const again = mintAgain(state, retagged(state, removed, oldId, id), id, seq, tick, ep);
     seq = removed.length === 0 ? seq + 1 : again.seq;
     rewritten.push({ space, key, state: again.state, seq });
   }
@@ -208,9 +230,28 @@ function retagged(state: KeyState, versions: readonly StoredVersion[], oldId: st
 /**
  * `base` with `versions` written again under `id`, at the counters after `seq` (each with a fresh HLC, its value
  * whole: a version written as a delta holds none until read, deltas.ts valueOf), as siblings of what `base`
- * holds. Returns the state and the last counter taken.
+ * holds. `ep`: the epoch the new dots name (an identity that tags, mintEpoch), their points judged by `reg`. Returns
+ * the state and the last counter taken.
  */
-export function mintAgain(base: KeyState, versions: readonly StoredVersion[], id: string, seq: number, tick: () => Hlc): { state: KeyState; seq: number } {
+export function mintAgain(
+  base: KeyState,
+  versions: readonly StoredVersion[],
+  id: string,
+  seq: number,
+  tick: () => Hlc,
+  ep?: string,
+  reg: EpochRegistry = NO_EPOCHS,
+): { state: KeyState; seq: number } {
+  if (ep !== undefined) {
+    // Each a sibling of all the state holds: an update whose context covers nothing (dvv.ts updateWith adds its point).
+    let state = base;
+    for (const v of versions) {
+      const hlc = tick();
+      const again: StoredVersion = v.d ? { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) };
+      state = updateWith(reg, state, EMPTY_STATE, again);
+    }
+    return { state, seq };
+  }
   const vs: StoredVersion[] = [...base.vs];
   const cc: Record<string, number> = { ...base.cc };
   for (const v of versions) {

@@ -13,6 +13,8 @@ import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 export interface WriteHost {
   /** The replica id that mints the dot. */
   readonly id: string;
+  /** The epoch the dot names (identity.ts mintEpoch): undefined until the replica tags. */
+  readonly ep?: string | undefined;
   /** The epoch ancestry the write judges its context's coverage by (ReplicaCore.epochs). */
   readonly epochs: EpochRegistry;
   tick(): Hlc;
@@ -136,7 +138,8 @@ export class LocalWrite {
     this.host.sawSeq(seq);
     this.host.minted(seq);
     tx.setMeta('seq', seq);
-    const version = versionFor(content, { r, n: seq, t: hlc.ms, c: hlc.logical }, current);
+    const ep = this.host.ep;
+    const version = versionFor(content, ep === undefined ? { r, n: seq, t: hlc.ms, c: hlc.logical } : { r, ep, n: seq, t: hlc.ms, c: hlc.logical }, current);
     const base = current ?? EMPTY_STATE;
     const state = updateWith(this.host.epochs, base, this.ctx ?? base, version);
     const next = record(this.key, state, seq);

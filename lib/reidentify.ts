@@ -18,7 +18,7 @@ import { epochEnd, restorePoint, type EpochEntry, type Seen } from './epochs.js'
 import { ConcordError } from './errors.js';
 import type { Emitter } from './events.js';
 import type { HybridClock } from './hlc.js';
-import { IDENTITY_META, mintIdentity, noteFormer, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
+import { IDENTITY_META, mintEpoch, mintIdentity, noteFormer, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
 import { record } from './record.js';
 import type { StorageAdapter, StorageTx } from './storage.js';
 
@@ -88,9 +88,9 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
   });
   owner.setIdentity(identity);
   // A tab sharing the storage may have written under the old id while the keys were read: those too.
-  changes.push(...(await rewrite(owner, await keysPast(owner.storage, point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick))));
+  changes.push(...(await rewrite(owner, await keysPast(owner.storage, point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick, mintEpoch(identity)))));
   // And the writes since the restore that joins dropped before we knew (a peer's context saw their dots used before).
-  changes.push(...(await rewrite(owner, [], (tx) => reissueDropped(tx, identity.id, old.id, point, tick))));
+  changes.push(...(await rewrite(owner, [], (tx) => reissueDropped(tx, identity.id, old.id, point, tick, mintEpoch(identity)))));
   owner.acks.reissued(point, changes.map((c) => [c.space, c.rec.seq] as const));
   owner.events.emit('reidentified', { oldId: old.id, newId: identity.id });
   owner.events.emit('error', new ConcordError('RESTORED', `a peer holds writes of this replica that its storage lost (restored from an older copy?): it now writes as a new replica ${identity.id}, and re-issued ${changes.length} write(s) made after the restore point`));
@@ -106,7 +106,7 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
  */
 export async function renewIdentity(owner: IdentityOwner): Promise<void> {
   const old = owner.identity();
-  const next = mintIdentity(0, owner.seeded);
+  const next = mintIdentity(0, owner.seeded, old.tagged !== undefined);
   await owner.storage.transact((tx) => {
     tx.setMeta(IDENTITY_META, next);
     return noteFormer(tx, old.id);

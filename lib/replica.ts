@@ -68,6 +68,12 @@ export interface ReplicaOptions {
    * tells a copy made file by file by itself (`location`; what it cannot tell: docs/deploy.md, "Backups").
    */
   restored?: boolean;
+  /**
+   * @internal The protocol versions this replica's hellos announce (default: all this release speaks). An open that
+   * starts an epoch while they include 11 (not announced by default) starts naming epochs in dots
+   * (docs/design/epochs-build.md, item 1); the storage's identity keeps doing so from then on.
+   */
+  speaks?: readonly number[];
 }
 
 export const DEFAULT_GC_GRACE = 30 * 24 * 3600 * 1000;
@@ -113,6 +119,7 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     ...(options.random ? { random: options.random } : {}),
     ...(options.maxClockDriftMs !== undefined ? { maxClockDriftMs: options.maxClockDriftMs } : {}),
     ...(options.restored ? { restored: true } : {}),
+    ...(options.speaks ? { speaks: options.speaks } : {}),
   });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl, options.sharedNetwork);
   try {

@@ -129,7 +129,7 @@ export class Space {
       checkKey(key);
       this.assertWritable();
       v = encodeValue(value, this.host.maxValueBytes);
-      ctx = contextOption(options);
+      ctx = contextOption(options, this.host.core.takesEpochs);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -140,7 +140,7 @@ export class Space {
   async delete(key: string, options?: WriteOptions): Promise<WriteResult> {
     checkKey(key);
     this.assertWritable();
-    const ctx = contextOption(options);
+    const ctx = contextOption(options, this.host.core.takesEpochs);
     return this.commit(key, (cur) => (ctx || cur?.vs.some((v) => !v.d) ? { d: true } : undefined), ctx);
   }
 
@@ -371,12 +371,13 @@ function missingTypeError(type: string, key: string): ConcordError {
   return new ConcordError('TYPE_NOT_LOADED', `"${key}" holds concurrent "${type}" values that this replica cannot merge: ${fix}. Until then get() shows them as unmerged siblings (conflict: true) and writes nothing back.`);
 }
 
-function contextOption(options: WriteOptions | undefined): Causal | undefined {
+function contextOption(options: WriteOptions | undefined, takesEpochs: boolean): Causal | undefined {
   if (options?.context === undefined) return undefined;
   const ctx = decodeCausal(options.context);
   if (!ctx) throw new ConcordError('INVALID_CONTEXT', 'context is not one returned by get() or put()');
-  // The write path judges points naming epochs (ReplicaCore.epochs), but no stored record holds them yet
-  // (record.ts refuses such a state: docs/design/epochs-build.md, stage 2), and no read returns such a context.
-  if (ctx.pts !== undefined) throw new ConcordError('INVALID_CONTEXT', 'context names epochs, which this release does not store yet');
+  // Points naming epochs are judged by the write path (ReplicaCore.epochs) and stored, where the replica takes them
+  // (it tags, or speaks protocol 11: its reads may return them). Elsewhere no read returns one, and a state holding
+  // one could not go to its peers: refused as before.
+  if (ctx.pts !== undefined && !takesEpochs) throw new ConcordError('INVALID_CONTEXT', 'context names epochs, which this replica does not take (it speaks no protocol that carries them)');
   return ctx;
 }

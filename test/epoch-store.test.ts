@@ -1,10 +1,6 @@
 // The epoch registry kept in storage (lib/epoch-store.ts) and the chain frames that fill it (lib/sync/epoch-chain.ts):
 // docs/design/epochs-build.md, stage 2 item 3, "registry before judgement".
-import 'fake-indexeddb/auto';
-import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileStorage } from '../adapters/fs/index.js';
-import { indexedDBStorage } from '../adapters/indexeddb/index.js';
 import { joinWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { Epochs, MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } from '../lib/epoch-points.js';
 import { MAX_STORED_EPOCHS } from '../lib/epochs.js';
@@ -13,7 +9,7 @@ import type { StorageAdapter } from '../lib/storage.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../lib/sync/messages.js';
 import { EPOCH_DOTS } from '../lib/sync/epoch-wire.js';
 import type { Connection, Transport } from '../lib/transport.js';
-import { tempDir } from './fs/helpers.js';
+import { place as placeOf, type Place } from './support/places.js';
 import { until } from './sync/support.js';
 
 const open: Replica[] = [];
@@ -25,23 +21,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-/** A storage that can be opened again after a close: each call gives an adapter onto the same data. */
-type Place = () => StorageAdapter;
-
-async function place(kind: 'memory' | 'file' | 'indexeddb'): Promise<Place> {
-  if (kind === 'memory') {
-    const s = memoryStorage();
-    return () => s;
-  }
-  if (kind === 'file') {
-    const { dir, cleanup } = await tempDir('epochs');
-    cleanups.push(cleanup);
-    return () => fileStorage(dir);
-  }
-  const factory = new IDBFactory();
-  const name = `epochs-${Math.random().toString(36).slice(2)}`;
-  return () => indexedDBStorage(name, { indexedDB: factory });
-}
+const place = (kind: 'memory' | 'file' | 'indexeddb'): Promise<Place> => placeOf(kind, cleanups, 'epochs');
 
 /** Protocol 11 is not announced by default (PROTOCOL_VERSIONS): replicas of these tests speak it (ReplicaCore.speaks). */
 const WITH_11 = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS];

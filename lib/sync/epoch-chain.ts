@@ -19,7 +19,7 @@
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord } from '../epoch-points.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
-import { MsgType, type Hello } from './messages.js';
+import { MsgType, PROTOCOL_VERSIONS, type Hello } from './messages.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
@@ -66,16 +66,16 @@ export function readChain(r: Reader): EpochRecord[] {
 }
 
 /**
- * What a hello tells of its sender's epochs. Where both speak protocol 11 (`at11`) the records are learned as chain
- * records are (a conflict refuses the hello, closing the session with why) and stored; on an earlier link they are
- * learned in memory only and a conflict keeps the known record, as before protocol 11: nothing changes there.
+ * What a hello tells of its sender's epochs. Where both speak protocol 11 (`at11`), nothing: the chain frame that
+ * follows carries the sender's records as its registry holds them, and a record derived from the hello's history
+ * would name the wrong parent for the first epoch that tagged (it forks from the untagged root, not from the epoch
+ * before it: identity.ts Identity.tagged), and a record never changes once learned. On an earlier link they are
+ * learned in memory only and a conflict keeps the known record, as before protocol 11: nothing changes there (no
+ * state naming an epoch crosses such a link).
  */
 export function learnHello(core: ReplicaCore, m: Hello, at11: boolean): void {
   // A hello's last few epochs: the oldest one's parent is not among them (the chain frame carries it).
-  const refused = core.epochs.learn(m.replicaId, m.history, false);
-  if (!at11) return;
-  if (refused) throw new ProtocolError(refused);
-  stored(core);
+  if (!at11) core.epochs.learn(m.replicaId, m.history, false);
 }
 
 /**
@@ -125,6 +125,18 @@ export function chainFrames(core: ReplicaCore, versions: readonly number[], ours
   }
   if (records.length > 0) frames.push({ type: MsgType.Epochs, records });
   return frames;
+}
+
+/**
+ * The peer's hello shows we lost writes (restoreVerdict): our chain goes to it first (where it speaks 11), then we
+ * re-identify. Our versions minted under this id leave from now on under the new one, so to the peer they are a third
+ * replica's, whose records it takes from a trusted relay only (teachTerms): without them it would judge those epochs
+ * roots while we place them, and keep a version we superseded (restore-once 11019 at SIM_SPEAKS=11). The records are
+ * true whatever the restore lost: a restored branch's epochs are other epochs than the lost branch's.
+ */
+export async function reidentifyTelling(core: ReplicaCore, m: Hello, budget: number, send: (f: EpochsMsg) => void): Promise<void> {
+  for (const f of chainFrames(core, m.versions, core.speaks ?? PROTOCOL_VERSIONS, budget)) send(f);
+  await core.reidentify(m.replicaId, [m.seen, m.attest].filter((x) => x !== undefined));
 }
 
 /** A peer's chain frame: its records learned, all or none (a refusal closes the session with why), and stored. */

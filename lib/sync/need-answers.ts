@@ -4,6 +4,7 @@
  * and the session's inbox is what reads them: so answers go on a queue of their own, never awaited by the inbox (a NEED
  * asking for more than the window held stalled the session for good, test/relay/need-window.test.ts).
  */
+import { stateOf } from '../dvv.js';
 import type { ReplicaCore } from '../core.js';
 import { isTypeName } from '../typed.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
@@ -66,7 +67,7 @@ export class NeedAnswers {
       const rec = await this.core.storage.get(this.space, k);
       // Not durable yet: the log stream sends it (whole) once it is.
       if (rec && rec.seq > lastSeq) continue;
-      entries.push([k, rec ? { vs: rec.vs, cc: rec.cc } : { vs: [], cc: {} }]);
+      entries.push([k, rec ? stateOf(rec) : { vs: [], cc: {} }]);
     }
     for (let i = 0; i < entries.length; i += 16) await this.port.sendRepair(entries.slice(i, i + 16));
   }

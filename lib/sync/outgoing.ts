@@ -20,6 +20,7 @@
  * before durable records a pending write holds back; its change event pumps again, or, should it fail, the rollback
  * does (SyncHub.logMoved).
  */
+import { stateOf } from '../dvv.js';
 import type { StoredChange } from '../core.js';
 import type { KeyRecord } from '../storage.js';
 import { ProtocolError } from './codec.js';
@@ -32,7 +33,7 @@ import { entrySize, MsgType, type Changes, type Entry } from './messages.js';
 const entries = new WeakMap<KeyRecord, Entry>();
 function liveEntry(change: StoredChange): Entry {
   let e = entries.get(change.rec);
-  if (!e || e[0] !== change.key) entries.set(change.rec, (e = [change.key, { vs: change.rec.vs, cc: change.rec.cc }]));
+  if (!e || e[0] !== change.key) entries.set(change.rec, (e = [change.key, stateOf(change.rec)]));
   return e;
 }
 
@@ -181,7 +182,7 @@ export class LogStream {
           for (let i = 0; i < page.length; i++) {
             const [key, rec] = page[i]!;
             if (!this.isEcho(rec)) {
-              batch.push([key, { vs: rec.vs, cc: rec.cc }]);
+              batch.push([key, stateOf(rec)]);
               bytes += entrySize(key, rec);
             }
             if (i === page.length - 1 || bytes > this.port.frameBudget) {

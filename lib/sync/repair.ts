@@ -29,7 +29,7 @@
  */
 import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
-import type { KeyState } from '../dvv.js';
+import { stateOf, type KeyState } from '../dvv.js';
 import type { EpochRegistry } from '../epoch-points.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
@@ -334,7 +334,7 @@ export class Repair {
       // Absent, or not durable yet (the log stream sends it once it is).
       const rec = await this.durable(run, key, lastSeq);
       if (!rec) continue;
-      batch.push([key, { vs: rec.vs, cc: rec.cc }]);
+      batch.push([key, stateOf(rec)]);
       bytes += entrySize(key, rec);
       if (rec.seq > top) top = rec.seq;
       if (bytes > this.port.frameBudget) await flush();

@@ -35,7 +35,7 @@ import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
 import { retire } from './lineage.js';
-import { chainFrames, chainReceived, peerEpochs } from './epoch-chain.js';
+import { chainFrames, chainReceived, peerEpochs, reidentifyTelling } from './epoch-chain.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
 
@@ -263,7 +263,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       if (!this.grants.trusted) this.attester = new Attester(this.core, (a) => this.send(a), (e) => this.fail(e));
     }
     const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? (this.options.expectedPeer ?? '') : undefined);
-    if (verdict === 'reidentify') await this.core.reidentify(m.replicaId, [m.seen, m.attest].filter((x) => x !== undefined));
+    if (verdict === 'reidentify') await reidentifyTelling(this.core, m, this.frameBudget, (f) => this.send(f));
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     const ours = this.core.speaks ?? PROTOCOL_VERSIONS;

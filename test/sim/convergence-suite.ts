@@ -44,7 +44,7 @@ function jitteredCount(count: number): number {
 }
 
 export function replayCommand(seed: number, family: Family, jitter = false): string {
-  const env = ['SIM_PENDING', 'SIM_OPS', 'SIM_FAULTS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
+  const env = ['SIM_PENDING', 'SIM_OPS', 'SIM_FAULTS', 'SIM_SPEAKS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('');
   return `${env}SEED=${seed} SIM_FAMILY=${family} SIM_JITTER=${jitter ? 1 : 0} npx vitest run test/sim/convergence.test.ts`;
 }
 

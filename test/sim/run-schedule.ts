@@ -22,11 +22,12 @@
  */
 import * as Y from 'yjs';
 import { yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
-import { decodeContext } from '../../lib/dvv.js';
+import { decodeCausal } from '../../lib/dvv.js';
 import { merges, type Context, type WriteResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { ACK_DELAY } from '../../lib/sync/ack-policy.js';
-import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
+import { decodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
+import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import type { Frame } from '../../lib/transport.js';
 import { dropWorkingCopies, MIN_BYTES, setWorkingCopyFloor } from '../../lib/working-copies.js';
 import { SimDisk } from '../support/sim-disk.js';
@@ -71,7 +72,16 @@ export interface RunOptions {
    * as every schedule ran before storages could tell one; seeds recorded then replay as they were found.
    */
   copiesTold?: boolean;
+  /**
+   * Every node speaks protocol 11 as well ([5 … 11]), so every open tags its dots with epochs (docs/design/epochs-build.md,
+   * item 1), earlier-release nodes of the schedule included. Default: SIM_SPEAKS=11 in the environment; off, every
+   * schedule runs as before (the schedule itself is not changed: recorded seeds replay).
+   */
+  speaks11?: boolean;
 }
+
+/** What every node announces under `speaks11`. */
+export const SPEAKS_11: readonly number[] = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
 
 export interface RunResult {
   problems: string[];
@@ -126,7 +136,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     collect: s.collect,
     skew: s.skew,
     sketches: s.sketches,
-    speaks: s.speaks,
+    speaks: (options.speaks11 ?? process.env.SIM_SPEAKS === '11') ? Object.fromEntries(s.nodes.map((n) => [n, SPEAKS_11])) : s.speaks,
     disk: (node, c) => {
       const f = s.fsync[node];
       const r = fsyncRng.fork();
@@ -210,7 +220,9 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         // A read that finds nothing holds an empty context: a write with it later creates the key concurrently
         // with whatever was written meanwhile (read absent, wait, create).
         const got = await space.get(op.key);
-        held.set(slot, got ? { context: got.context, saw: decodeContext(got.context) ?? {} } : { context: '' as Context, saw: {} });
+        // At protocol 11 a context may name epochs (`r:n@e`), which decodeContext refuses: the ledger knows dots as
+        // r:n, so it takes each replica's highest counter (decodeCausal's vector, an upper bound of its points).
+        held.set(slot, got ? { context: got.context, saw: decodeCausal(got.context)?.cc ?? {} } : { context: '' as Context, saw: {} });
         return;
       }
       case 'putCtx': {

@@ -1,5 +1,5 @@
-// Stored records that name epochs (issue 10, stage 2 item 4 of docs/design/epochs-build.md), behind record()'s guard:
-// nothing writes such a record yet (record() refuses it); recordOf builds one for these round trips. Every adapter
+// Stored records that name epochs (issue 10, stage 2 item 4 of docs/design/epochs-build.md): record() stores them (a
+// replica that tags writes them: test/sync/epoch-tagging.test.ts). Every adapter
 // keeps a dot's epoch, a delta base's and the context's points; the snapshot's compact form names an epoch by an index
 // into its table of ids.
 import 'fake-indexeddb/auto';
@@ -15,7 +15,7 @@ import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import type { KeyState, StoredVersion } from '../../lib/dvv.js';
 import { loadHasher } from '../../lib/hash.js';
 import { memoryStorage } from '../../lib/index.js';
-import { record, recordOf } from '../../lib/record.js';
+import { record as recordOf } from '../../lib/record.js';
 import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 
 beforeAll(loadHasher);
@@ -35,8 +35,7 @@ const state: KeyState = {
 const shape = (r: KeyRecord | undefined) => r && { vs: r.vs.map((v) => ({ ...v })), cc: r.cc, pts: r.pts, seq: r.seq, h: r.h };
 
 describe('records naming epochs', () => {
-  it('record() still refuses them; recordOf keeps the points and hashes them apart', () => {
-    expect(() => record('k', state, 5)).toThrow(/cannot be stored yet/);
+  it('record() keeps the points and hashes them apart', () => {
     const rec = recordOf('k', state, 5);
     expect(rec.pts).toEqual(state.pts);
     expect(rec.h).not.toBe(recordOf('k', { vs: state.vs, cc: state.cc }, 5).h);

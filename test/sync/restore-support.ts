@@ -3,13 +3,15 @@ import { merges, type AddWinsSet } from '../../lib/index.js';
 import { journaledStorage, type JournaledStorage } from '../sim/backup.js';
 import { Cluster } from '../sim/cluster.js';
 
-export async function journaledCluster(seed: number, nodes: string[], edges: Array<[string, string]>, relay?: string) {
+/** `speaks`: the protocol versions every node announces, said at each open (with 11 every node tags its dots). */
+export async function journaledCluster(seed: number, nodes: string[], edges: Array<[string, string]>, relay?: string, speaks?: readonly number[]) {
   const journals = new Map<string, JournaledStorage>();
   const c = await Cluster.create({
     seed,
     nodes,
     edges,
     ...(relay ? { relay } : {}),
+    ...(speaks ? { speaks: Object.fromEntries(nodes.map((n) => [n, speaks])) } : {}),
     link: { antiEntropyInterval: 0, backoff: { base: 20, max: 500 } },
     storage: (n) => {
       const s = journaledStorage();
