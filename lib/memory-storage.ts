@@ -7,10 +7,42 @@
  */
 import { ConcordError } from './errors.js';
 import { keysInRange, upperBound } from './sorted.js';
+import type { StoredVersion } from './dvv.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from './storage.js';
 
+/**
+ * A record of one version whose own dot is its whole context (a key one replica wrote: most keys), as kept here: the
+ * version, the seq and the hash, rebuilt into its KeyRecord when read. Kept whole, such a record is four objects more
+ * (itself, its array and the array's store, its context) that outlive the write; every young object that outlives a
+ * write is copied by the next two scavenges, and that copying was the largest single cost of a put (bench S3).
+ */
+class OneVersion {
+  constructor(
+    readonly version: StoredVersion,
+    readonly seq: number,
+    readonly h: string,
+  ) {}
+}
+
+type Kept = KeyRecord | OneVersion;
+
+/** What is kept of `rec`: a OneVersion where the record is exactly what it rebuilds into, else the record itself. */
+function keep(rec: KeyRecord): Kept {
+  if (rec.vs.length !== 1 || rec.pts !== undefined || rec.src !== undefined) return rec;
+  const version = rec.vs[0]!;
+  for (const r in rec.cc) if (r !== version.r) return rec;
+  return rec.cc[version.r] === version.n ? new OneVersion(version, rec.seq, rec.h) : rec;
+}
+
+/** The KeyRecord of what is kept (a fresh one each read of a OneVersion, sharing its version). */
+function recordOf(kept: Kept): KeyRecord {
+  if (!(kept instanceof OneVersion)) return kept;
+  const version = kept.version;
+  return { vs: [version], cc: { [version.r]: version.n }, seq: kept.seq, h: kept.h };
+}
+
 interface SpaceData {
-  records: Map<string, KeyRecord>;
+  records: Map<string, Kept>;
   logSeq: number[];
   logKey: string[];
   sorted: string[] | null;
@@ -110,7 +142,8 @@ class MemoryStorage implements StorageAdapter {
   }
 
   committed(space: string, key: string): KeyRecord | undefined {
-    return this.data.get(space)?.records.get(key);
+    const kept = this.data.get(space)?.records.get(key);
+    return kept === undefined ? undefined : recordOf(kept);
   }
 
   committedMeta(name: string): unknown {
@@ -125,7 +158,7 @@ class MemoryStorage implements StorageAdapter {
       return;
     }
     const size = d.records.size;
-    d.records.set(key, rec);
+    d.records.set(key, keep(rec));
     if (d.records.size !== size) d.sorted = null; // a new key (one lookup, not has() then set())
     d.logSeq.push(rec.seq);
     d.logKey.push(key);
@@ -147,7 +180,7 @@ class MemoryStorage implements StorageAdapter {
     const d = this.data.get(space);
     if (!d) return [];
     const keys = (d.sorted ??= [...d.records.keys()].sort());
-    return keysInRange(keys, prefix, after, limit).map((key) => [key, d.records.get(key)!]);
+    return keysInRange(keys, prefix, after, limit).map((key) => [key, recordOf(d.records.get(key)!)]);
   }
 
   async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
@@ -157,8 +190,8 @@ class MemoryStorage implements StorageAdapter {
     const out: Array<[string, KeyRecord]> = [];
     for (let i = upperBound(d.logSeq, afterSeq); i < d.logSeq.length && out.length < limit; i++) {
       const key = d.logKey[i]!;
-      const rec = d.records.get(key);
-      if (rec && rec.seq === d.logSeq[i]) out.push([key, rec]);
+      const kept = d.records.get(key);
+      if (kept && kept.seq === d.logSeq[i]) out.push([key, recordOf(kept)]);
     }
     return out;
   }

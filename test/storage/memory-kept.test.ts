@@ -1,0 +1,72 @@
+// The memory storage keeps a record of one version whose own dot is its whole context as that version, its seq and its
+// hash, and rebuilds the record when read (memory-storage.ts OneVersion: what a put leaves behind shrinks, bench S3).
+// Every record must read back as it was put, by every read path, whether it was kept that way or whole: these shapes
+// sit on both sides of the line (one version but a second writer in the context, a context above the dot, a source, an
+// epoch's points, two versions, a tombstone, bytes, a derived version).
+import { describe, expect, it } from 'vitest';
+import type { StoredVersion } from '../../lib/dvv.js';
+import { memoryStorage } from '../../lib/memory-storage.js';
+import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
+
+const T = 1_700_000_000_000;
+const A = 'replicaA';
+const B = 'replicaB';
+const version = (r: string, n: number, more: Partial<StoredVersion> = {}): StoredVersion => ({ r, n, t: T + n, c: 0, v: JSON.stringify(`${r}${n}`), ...more });
+const h = (seq: number) => seq.toString(16).padStart(16, '0');
+
+/** [name, the record put at seq 1 under key `name`]. */
+const shapes: Array<[string, KeyRecord]> = [
+  ['one writer', { vs: [version(A, 1)], cc: { [A]: 1 }, seq: 1, h: h(1) }],
+  ['one writer, dot below the log seq', { vs: [version(A, 3)], cc: { [A]: 3 }, seq: 9, h: h(9) }],
+  ['a tombstone', { vs: [{ r: A, n: 2, t: T, c: 4, d: 1 }], cc: { [A]: 2 }, seq: 2, h: h(2) }],
+  ['bytes', { vs: [version(A, 1, { v: Uint8Array.of(0, 1, 2, 255) })], cc: { [A]: 1 }, seq: 1, h: h(1) }],
+  ['a derived version', { vs: [version(A, 5, { x: { b: [[A, 4]], d: Uint8Array.of(7), s: 4 } })], cc: { [A]: 5 }, seq: 5, h: h(5) }],
+  ['a dot naming an epoch', { vs: [version(A, 4, { ep: 'E1' })], cc: { [A]: 4 }, seq: 4, h: h(4) }],
+  ['a second writer in the context', { vs: [version(A, 2)], cc: { [A]: 2, [B]: 7 }, seq: 2, h: h(2) }],
+  ['a second writer first in the context', { vs: [version(A, 2)], cc: { [B]: 7, [A]: 2 }, seq: 2, h: h(2) }],
+  ['a context above the dot', { vs: [version(A, 2)], cc: { [A]: 6 }, seq: 6, h: h(6) }],
+  ['a context naming another writer only', { vs: [version(A, 2)], cc: { [B]: 2 }, seq: 2, h: h(2) }],
+  ['an empty context', { vs: [version(A, 2)], cc: {}, seq: 2, h: h(2) }],
+  ['a source', { vs: [version(A, 1)], cc: { [A]: 1 }, seq: 1, h: h(1), src: B }],
+  ['context points', { vs: [version(A, 3)], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
+  ['two versions', { vs: [version(A, 1), version(B, 1)], cc: { [A]: 1, [B]: 1 }, seq: 3, h: h(3) }],
+  ['no version', { vs: [], cc: { [A]: 1 }, seq: 1, h: h(1) }],
+];
+
+/** The record as the test compares it: its fields in their order, bytes as arrays (a JSON text would lose them). */
+function form(rec: KeyRecord | undefined): unknown {
+  return rec && JSON.stringify(rec, (_, v: unknown) => (v instanceof Uint8Array ? { bytes: [...v] } : v));
+}
+
+async function reads(s: StorageAdapter, key: string): Promise<Array<[string, unknown]>> {
+  const inTx = await s.transact((tx) => tx.get('s', key));
+  const [scanned] = await s.scan('s', { prefix: key, limit: 1 });
+  const logged = (await s.readLog('s', 0, 100)).find(([k]) => k === key);
+  return [
+    ['get', form(await s.get('s', key))],
+    ['tx.get', form(inTx)],
+    ['scan', form(scanned?.[0] === key ? scanned[1] : undefined)],
+    ['readLog', form(logged?.[1])],
+  ];
+}
+
+describe('memory storage: records kept as their one version', () => {
+  it.each(shapes)('%s: every read gives the record back as put', async (name, rec) => {
+    const s = memoryStorage();
+    await s.open();
+    await s.transact((tx) => tx.put('s', name, rec));
+    for (const [path, got] of await reads(s, name)) expect([path, got]).toEqual([path, form(rec)]);
+    expect(await s.index('s')).toEqual([{ key: name, seq: rec.seq, h: rec.h }]);
+  });
+
+  it('a key moving between kept and whole records reads its latest, in the log once', async () => {
+    const s = memoryStorage();
+    await s.open();
+    const steps = [shapes[0]![1], shapes[6]![1], shapes[11]![1], shapes[2]![1], shapes[13]![1]].map((r, i) => ({ ...r, seq: 10 + i }));
+    for (const r of steps) {
+      await s.transact((tx) => tx.put('s', 'k', r));
+      for (const [path, got] of await reads(s, 'k')) expect([path, got]).toEqual([path, form(r)]);
+      expect((await s.readLog('s', 0, 100)).map(([k, x]) => [k, x.seq])).toEqual([['k', r.seq]]);
+    }
+  });
+});
