@@ -11,16 +11,21 @@ import type { StoredVersion } from './dvv.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from './storage.js';
 
 /**
- * A record of one version whose own dot is its whole context (a key one replica wrote: most keys), as kept here: the
- * version, the seq and the hash, rebuilt into its KeyRecord when read. Kept whole, such a record is four objects more
- * (itself, its array and the array's store, its context) that outlive the write; every young object that outlives a
- * write is copied by the next two scavenges, and that copying was the largest single cost of a put (bench S3).
+ * A record of one plain version (a value: no tombstone, epoch or derivation) whose own dot is its whole context — a key
+ * one replica wrote, most keys — as kept here: the version's fields, the seq and the hash, rebuilt into its KeyRecord
+ * when read. Kept whole, such a record is five objects more (itself, its array and the array's store, its context, the
+ * version) that stay on the heap as long as the key: the collector copies and marks them (bench S3, a put's largest
+ * single cost was its garbage collection).
  */
 class OneVersion {
   constructor(
-    readonly version: StoredVersion,
     readonly seq: number,
     readonly h: string,
+    readonly r: string,
+    readonly n: number,
+    readonly t: number,
+    readonly c: number,
+    readonly v: string | Uint8Array,
   ) {}
 }
 
@@ -29,16 +34,16 @@ type Kept = KeyRecord | OneVersion;
 /** What is kept of `rec`: a OneVersion where the record is exactly what it rebuilds into, else the record itself. */
 function keep(rec: KeyRecord): Kept {
   if (rec.vs.length !== 1 || rec.pts !== undefined || rec.src !== undefined) return rec;
-  const version = rec.vs[0]!;
-  for (const r in rec.cc) if (r !== version.r) return rec;
-  return rec.cc[version.r] === version.n ? new OneVersion(version, rec.seq, rec.h) : rec;
+  const { r, n, t, c, v, d, ep, x } = rec.vs[0]!;
+  if (v === undefined || d !== undefined || ep !== undefined || x !== undefined) return rec;
+  for (const id in rec.cc) if (id !== r) return rec;
+  return rec.cc[r] === n ? new OneVersion(rec.seq, rec.h, r, n, t, c, v) : rec;
 }
 
-/** The KeyRecord of what is kept (a fresh one each read of a OneVersion, sharing its version). */
+/** The KeyRecord of what is kept (a fresh one each read of a OneVersion). */
 function recordOf(kept: Kept): KeyRecord {
   if (!(kept instanceof OneVersion)) return kept;
-  const version = kept.version;
-  return { vs: [version], cc: { [version.r]: version.n }, seq: kept.seq, h: kept.h };
+  return { vs: [{ r: kept.r, n: kept.n, t: kept.t, c: kept.c, v: kept.v }], cc: { [kept.r]: kept.n }, seq: kept.seq, h: kept.h };
 }
 
 interface SpaceData {

@@ -1,8 +1,8 @@
-// The memory storage keeps a record of one version whose own dot is its whole context as that version, its seq and its
-// hash, and rebuilds the record when read (memory-storage.ts OneVersion: what a put leaves behind shrinks, bench S3).
-// Every record must read back as it was put, by every read path, whether it was kept that way or whole: these shapes
-// sit on both sides of the line (one version but a second writer in the context, a context above the dot, a source, an
-// epoch's points, two versions, a tombstone, bytes, a derived version).
+// The memory storage keeps a record of one plain version whose own dot is its whole context as the version's fields,
+// its seq and its hash, and rebuilds the record when read (memory-storage.ts OneVersion: what a put leaves on the heap
+// shrinks, bench S3). Every record must read back as it was put, by every read path, whether it was kept that way or
+// whole: these shapes sit on both sides of the line (one version but a second writer in the context, a context above
+// the dot, a source, an epoch's points, two versions, a tombstone, bytes, a derived version, a dot naming an epoch).
 import { describe, expect, it } from 'vitest';
 import type { StoredVersion } from '../../lib/dvv.js';
 import { memoryStorage } from '../../lib/memory-storage.js';
@@ -19,6 +19,8 @@ const shapes: Array<[string, KeyRecord]> = [
   ['one writer', { vs: [version(A, 1)], cc: { [A]: 1 }, seq: 1, h: h(1) }],
   ['one writer, dot below the log seq', { vs: [version(A, 3)], cc: { [A]: 3 }, seq: 9, h: h(9) }],
   ['a tombstone', { vs: [{ r: A, n: 2, t: T, c: 4, d: 1 }], cc: { [A]: 2 }, seq: 2, h: h(2) }],
+  ['a tombstone with a value', { vs: [version(A, 2, { d: 1 })], cc: { [A]: 2 }, seq: 2, h: h(2) }],
+  ['a version without its value', { vs: [{ r: A, n: 2, t: T, c: 0 }], cc: { [A]: 2 }, seq: 2, h: h(2) }],
   ['bytes', { vs: [version(A, 1, { v: Uint8Array.of(0, 1, 2, 255) })], cc: { [A]: 1 }, seq: 1, h: h(1) }],
   ['a derived version', { vs: [version(A, 5, { x: { b: [[A, 4]], d: Uint8Array.of(7), s: 4 } })], cc: { [A]: 5 }, seq: 5, h: h(5) }],
   ['a dot naming an epoch', { vs: [version(A, 4, { ep: 'E1' })], cc: { [A]: 4 }, seq: 4, h: h(4) }],
@@ -33,9 +35,9 @@ const shapes: Array<[string, KeyRecord]> = [
   ['no version', { vs: [], cc: { [A]: 1 }, seq: 1, h: h(1) }],
 ];
 
-/** The record as the test compares it: its fields in their order, bytes as arrays (a JSON text would lose them). */
+/** The record as the test compares it: its fields in their order, bytes and fields present but undefined included. */
 function form(rec: KeyRecord | undefined): unknown {
-  return rec && JSON.stringify(rec, (_, v: unknown) => (v instanceof Uint8Array ? { bytes: [...v] } : v));
+  return rec && JSON.stringify(rec, (_, v: unknown) => (v instanceof Uint8Array ? { bytes: [...v] } : v === undefined ? '(undefined)' : v));
 }
 
 async function reads(s: StorageAdapter, key: string): Promise<Array<[string, unknown]>> {
