@@ -5,6 +5,7 @@
 // the dot, a source, an epoch's points, two versions, a tombstone, bytes, a derived version, a dot naming an epoch).
 import { describe, expect, it } from 'vitest';
 import type { StoredVersion } from '../../lib/dvv.js';
+import { openReplica } from '../../lib/index.js';
 import { memoryStorage } from '../../lib/memory-storage.js';
 import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 
@@ -70,5 +71,29 @@ describe('memory storage: records kept as their one version', () => {
       for (const [path, got] of await reads(s, 'k')) expect([path, got]).toEqual([path, form(r)]);
       expect((await s.readLog('s', 0, 100)).map(([k, x]) => [k, x.seq])).toEqual([['k', r.seq]]);
     }
+  });
+
+  it('writes on top of kept records: puts in flight on one key, a put with an older context, a delete, then the same again', async () => {
+    const replica = await openReplica({ storage: memoryStorage() });
+    const space = replica.space('s');
+    const changes: unknown[] = [];
+    space.subscribe('*', (c) => changes.push([c.key, c.value, c.deleted]));
+    const first = await space.put('k', 1);
+    // In flight on one key, each reading the record the one before kept (rebuilt from its one version).
+    const [, , third] = await Promise.all([space.put('k', 2), space.put('k', 3), space.put('k', 4)]);
+    expect((await space.get('k'))?.siblings).toEqual([4]);
+    // Superseding only what `first` saw: 4 stays beside it, the key's context holds both dots.
+    await space.put('k', 5, { context: first.context });
+    const both = await space.get('k');
+    expect([...both!.siblings].sort()).toEqual([4, 5]);
+    expect(both!.conflict).toBe(true);
+    await space.put('k', 6, { context: both!.context });
+    expect((await space.get('k'))?.siblings).toEqual([6]);
+    await space.delete('k');
+    expect(await space.get('k')).toBeUndefined();
+    await space.put('k', 7, { context: third.context });
+    expect((await space.get('k'))?.siblings).toEqual([7]);
+    expect(changes).toEqual([['k', 1, false], ['k', 2, false], ['k', 3, false], ['k', 4, false], ['k', 5, false], ['k', 6, false], ['k', undefined, true], ['k', 7, false]]);
+    await replica.close();
   });
 });
