@@ -7,10 +7,47 @@
  */
 import { ConcordError } from './errors.js';
 import { keysInRange, upperBound } from './sorted.js';
+import type { StoredVersion } from './dvv.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from './storage.js';
 
+/**
+ * A record of one plain version (a value: no tombstone, epoch or derivation) whose own dot is its whole context — a key
+ * one replica wrote, most keys — as kept here: the version's fields, the seq and the hash, rebuilt into its KeyRecord
+ * when read. Kept whole, such a record is five objects more (itself, its array and the array's store, its context, the
+ * version) that stay on the heap as long as the key: the collector copies and marks them (bench S3, a put's largest
+ * single cost was its garbage collection).
+ */
+class OneVersion {
+  constructor(
+    readonly seq: number,
+    readonly h: string,
+    readonly r: string,
+    readonly n: number,
+    readonly t: number,
+    readonly c: number,
+    readonly v: string | Uint8Array,
+  ) {}
+}
+
+type Kept = KeyRecord | OneVersion;
+
+/** What is kept of `rec`: a OneVersion where the record is exactly what it rebuilds into, else the record itself. */
+function keep(rec: KeyRecord): Kept {
+  if (rec.vs.length !== 1 || rec.pts !== undefined || rec.src !== undefined) return rec;
+  const { r, n, t, c, v, d, ep, x } = rec.vs[0]!;
+  if (v === undefined || d !== undefined || ep !== undefined || x !== undefined) return rec;
+  for (const id in rec.cc) if (id !== r) return rec;
+  return rec.cc[r] === n ? new OneVersion(rec.seq, rec.h, r, n, t, c, v) : rec;
+}
+
+/** The KeyRecord of what is kept (a fresh one each read of a OneVersion). */
+function recordOf(kept: Kept): KeyRecord {
+  if (!(kept instanceof OneVersion)) return kept;
+  return { vs: [{ r: kept.r, n: kept.n, t: kept.t, c: kept.c, v: kept.v }], cc: { [kept.r]: kept.n }, seq: kept.seq, h: kept.h };
+}
+
 interface SpaceData {
-  records: Map<string, KeyRecord>;
+  records: Map<string, Kept>;
   logSeq: number[];
   logKey: string[];
   sorted: string[] | null;
@@ -110,7 +147,8 @@ class MemoryStorage implements StorageAdapter {
   }
 
   committed(space: string, key: string): KeyRecord | undefined {
-    return this.data.get(space)?.records.get(key);
+    const kept = this.data.get(space)?.records.get(key);
+    return kept === undefined ? undefined : recordOf(kept);
   }
 
   committedMeta(name: string): unknown {
@@ -125,7 +163,7 @@ class MemoryStorage implements StorageAdapter {
       return;
     }
     const size = d.records.size;
-    d.records.set(key, rec);
+    d.records.set(key, keep(rec));
     if (d.records.size !== size) d.sorted = null; // a new key (one lookup, not has() then set())
     d.logSeq.push(rec.seq);
     d.logKey.push(key);
@@ -147,7 +185,7 @@ class MemoryStorage implements StorageAdapter {
     const d = this.data.get(space);
     if (!d) return [];
     const keys = (d.sorted ??= [...d.records.keys()].sort());
-    return keysInRange(keys, prefix, after, limit).map((key) => [key, d.records.get(key)!]);
+    return keysInRange(keys, prefix, after, limit).map((key) => [key, recordOf(d.records.get(key)!)]);
   }
 
   async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
@@ -157,8 +195,8 @@ class MemoryStorage implements StorageAdapter {
     const out: Array<[string, KeyRecord]> = [];
     for (let i = upperBound(d.logSeq, afterSeq); i < d.logSeq.length && out.length < limit; i++) {
       const key = d.logKey[i]!;
-      const rec = d.records.get(key);
-      if (rec && rec.seq === d.logSeq[i]) out.push([key, rec]);
+      const kept = d.records.get(key);
+      if (kept && kept.seq === d.logSeq[i]) out.push([key, recordOf(kept)]);
     }
     return out;
   }

@@ -109,6 +109,10 @@ export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES):
   const plain = checkData(value);
   const text = plain ? JSON.stringify(value) : '~' + superjson.stringify(value);
   if (text.length > maxBytes / 3 && utf8Length(text) > maxBytes) throw tooLarge(utf8Length(text), maxBytes);
+  // V8's JSON.stringify answers with a rope of the pieces it wrote (a cons string: three objects for a small value),
+  // which the record keeps as long as it lives. Reading a character flattens it in place into one string, and the
+  // next scavenge drops the rope: 60 bytes less per put that every scavenge copies (bench S3). Elsewhere a no-op.
+  text.charCodeAt(0);
   return text;
 }
 
