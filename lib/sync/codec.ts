@@ -48,20 +48,48 @@ interface EncodedPlain {
  */
 const plainOnce = new WeakMap<object, EncodedPlain>();
 
+/**
+ * Scratch buffers of finished writers, written again by the next ones: a frame costs one allocation, its bytes copied
+ * out at `finish` (a relay fanning a write out to n sessions writes n frames; an ArrayBuffer of a writer's starting
+ * size lives outside the JS heap, slow to allocate and to free). Bounded: a few buffers of at most SPARE_BYTES each.
+ */
+interface Scratch {
+  readonly buf: Uint8Array;
+  readonly view: DataView;
+}
+const spare: Scratch[] = [];
+const SPARE_BUFFERS = 4;
+const SPARE_BYTES = 1 << 16;
+/** The table of a frame that has no string yet (never written to: `addString` makes the frame's own). */
+const NO_STRINGS: Map<string, number> = new Map();
+const FINISHED: Scratch = { buf: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)) };
+
+function scratch(size: number): Scratch {
+  const s = spare.pop();
+  if (s && s.buf.length >= size) return s;
+  const buf = new Uint8Array(Math.max(size, s?.buf.length ?? 0));
+  return { buf, view: new DataView(buf.buffer) };
+}
+
 export class Writer {
   private buf: Uint8Array;
   private view: DataView;
   pos = 0;
-  private readonly table = new Map<string, number>();
+  /** The frame's string table; made at its first string (a LIVE frame's table is the connection's: it has none). */
+  private table: Map<string, number> = NO_STRINGS;
   /** Seed strings the frame referred to (bit i: seed string i); seeds beyond 31 are not tracked. */
   seedUsed = 0;
   private readonly seedSize: number;
 
   constructor(seed?: readonly string[], size = 256) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
-    if (seed) for (const s of seed) if (!this.table.has(s)) this.table.set(s, this.table.size);
+    ({ buf: this.buf, view: this.view } = scratch(size));
+    if (seed) for (const s of seed) if (!this.table.has(s)) this.addString(s);
     this.seedSize = this.table.size;
+  }
+
+  private addString(s: string): void {
+    if (this.table === NO_STRINGS) this.table = new Map();
+    this.table.set(s, this.table.size);
   }
 
   /** Whether the frame's string table holds `s` (a seed string, or one the frame added). */
@@ -71,7 +99,7 @@ export class Writer {
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    let size = Math.max(64, this.buf.length * 2);
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
@@ -135,7 +163,7 @@ export class Writer {
       this.uint(i + 1);
       return;
     }
-    this.table.set(s, this.table.size);
+    this.addString(s);
     this.uint(0);
     this.str(s);
   }
@@ -178,7 +206,7 @@ export class Writer {
     this.ensure(e.bytes.length);
     this.buf.set(e.bytes, this.pos);
     this.pos += e.bytes.length;
-    for (const k of e.strings) this.table.set(k, this.table.size);
+    for (const k of e.strings) this.addString(k);
   }
 
   private any(v: unknown, depth: number): void {
@@ -214,8 +242,12 @@ export class Writer {
     }
   }
 
+  /** The frame's bytes (a copy of its exact size); the writer's buffer goes back to the spares, so nothing is written after. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    const out = this.buf.slice(0, this.pos);
+    if (this.buf.length <= SPARE_BYTES && spare.length < SPARE_BUFFERS) spare.push({ buf: this.buf, view: this.view });
+    ({ buf: this.buf, view: this.view } = FINISHED);
+    return out;
   }
 }
 
