@@ -50,7 +50,7 @@ const plainOnce = new WeakMap<object, EncodedPlain>();
 
 /**
  * Scratch buffers of finished writers, written again by the next ones: a frame costs one allocation, its bytes copied
- * out at `finish` (a relay fanning a write out to n sessions writes n frames; an ArrayBuffer of a writer's starting
+ * out at `done` (a relay fanning a write out to n sessions writes n frames; an ArrayBuffer of a writer's starting
  * size lives outside the JS heap, slow to allocate and to free). Bounded: a few buffers of at most SPARE_BYTES each.
  */
 interface Scratch {
@@ -99,6 +99,7 @@ export class Writer {
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
+    if (this.buf === FINISHED.buf) throw new Error('Writer: written after done()');
     let size = Math.max(64, this.buf.length * 2);
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);
@@ -200,7 +201,7 @@ export class Writer {
     if (e?.text !== text) {
       const w = new Writer(undefined, 64);
       w.value(text);
-      e = { text, bytes: w.finish(), strings: [...w.table.keys()] };
+      e = { text, bytes: w.done(), strings: [...w.table.keys()] };
       plainOnce.set(owner, e);
     }
     this.ensure(e.bytes.length);
@@ -242,8 +243,13 @@ export class Writer {
     }
   }
 
-  /** The frame's bytes (a copy of its exact size); the writer's buffer goes back to the spares, so nothing is written after. */
+  /** The bytes written so far (a copy of their exact size); the writer may go on. */
   finish(): Uint8Array {
+    return this.buf.slice(0, this.pos);
+  }
+
+  /** `finish`, and the writer's buffer goes back to the spares: writing to it after throws. */
+  done(): Uint8Array {
     const out = this.buf.slice(0, this.pos);
     if (this.buf.length <= SPARE_BYTES && spare.length < SPARE_BUFFERS) spare.push({ buf: this.buf, view: this.view });
     ({ buf: this.buf, view: this.view } = FINISHED);
