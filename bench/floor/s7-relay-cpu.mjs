@@ -13,16 +13,15 @@
  * Run: `node bench/floor/s7-relay-cpu.mjs [writes] [rounds] [--yjs] [--heap-sample]`.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import { Worker } from 'node:worker_threads';
 import { memoryStorage, openReplica } from 'concord';
 import { createRelay } from 'concord/relay';
 import { webSocketTransport } from 'concord/ws';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
+import { startClients, yjsServer } from '../scenarios/s7-relay-fanout.mjs';
 
 const require = createRequire(import.meta.url);
 process.setMaxListeners(0); // each WebsocketProvider adds a process 'exit' listener
@@ -30,7 +29,6 @@ const YJS = process.argv.includes('--yjs');
 /** `--heap-sample`: where the main thread allocates during the measured writes (sampled), by function. */
 const HEAP_SAMPLE = process.argv.includes('--heap-sample');
 const CLIENTS = 100;
-const WORKERS = 2;
 const WARM = 50;
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const WRITES = Number(args[0] ?? 400);
@@ -112,13 +110,7 @@ async function concordSide(space) {
 async function yjsSide(docName) {
   const Y = require('yjs');
   const { WebsocketProvider } = require('y-websocket');
-  const { setupWSConnection } = require('y-websocket/bin/utils');
-  const server = createServer();
-  const wss = new WebSocketServer({ noServer: true });
-  wss.on('connection', (conn, req) => setupWSConnection(conn, req, { docName }));
-  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const url = `ws://127.0.0.1:${server.address().port}`;
+  const { url, close } = await yjsServer(docName);
   return {
     url,
     async writer() {
@@ -128,39 +120,18 @@ async function yjsSide(docName) {
       const map = doc.getMap('m');
       return { put: async (k, v) => map.set(k, v), close: async () => provider.destroy() };
     },
-    async close() {
-      wss.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
+    close,
   };
 }
 
 async function round(r) {
   const space = `cpu-${r}`;
   const relay = YJS ? await yjsSide(space) : await concordSide(space);
-  const arrivals = new Map();
-  const waiters = new Map();
-  const workers = [];
-  await Promise.all(Array.from({ length: WORKERS }, () => new Promise((resolve, reject) => {
-    const w = new Worker(new URL('../lib/s7-clients.mjs', import.meta.url), { workerData: { system: YJS ? 'yjs' : 'concord', url: relay.url, docName: space, count: CLIENTS / WORKERS } });
-    workers.push(w);
-    w.on('error', reject);
-    w.on('message', (m) => {
-      if (m.ready) return resolve();
-      if (!m.key) return;
-      const a = arrivals.get(m.key) ?? [0, 0];
-      a[0]++;
-      a[1] = Math.max(a[1], m.at);
-      arrivals.set(m.key, a);
-      if (a[0] === WORKERS) waiters.get(m.key)?.(a[1]);
-    });
-  })));
-  const seen = (key) => new Promise((resolve) => waiters.set(key, resolve));
+  const clients = await startClients(YJS ? 'yjs' : 'concord', relay.url, space, CLIENTS);
   const writer = await relay.writer();
   const one = async (i) => {
     const key = `k${i}`;
-    const done = seen(key);
+    const done = clients.allSeen(key);
     const t0 = now();
     await writer.put(key, value(i));
     return (await done) - t0;
@@ -190,11 +161,7 @@ async function round(r) {
   const per = (k) => (count[k] - before[k]) / WRITES;
   const frames = { out: per('out'), outBytes: per('outBytes'), in: per('in'), inBytes: per('inBytes') };
   lat.sort((a, b) => a - b);
-  await Promise.all(workers.map((w) => new Promise((resolve) => {
-    w.on('message', (m) => m.closed && resolve());
-    w.postMessage('close');
-  })));
-  await Promise.all(workers.map((w) => w.terminate()));
+  await clients.close();
   await writer.close();
   await relay.close();
   return { busy, cpu, allCpu, allocated, p50: percentile(lat, 50), p99: percentile(lat, 99), frames };
