@@ -133,7 +133,7 @@ export class PeerModel {
           if (d) form = { kind: 'delta', b: d.b, d: d.d };
         }
         if (form) (forms ??= new Map()).set(v, form);
-        else if (!materialized(v)) (bad ??= []).push(key);
+        else if (v.v === undefined && !materialized(v)) (bad ??= []).push(key);
       }
     }
     return { forms: forms ?? NO_FORMS, bad: bad ?? NO_KEYS };
