@@ -10,6 +10,8 @@
  *
  * Every read is bounds-checked and throws ProtocolError: a frame from the network is never trusted.
  */
+import { FINISHED, giveBack, plainOnce, takeScratch } from './writer-memory.js';
+
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
@@ -33,43 +35,8 @@ const enum Tag {
 }
 
 const MAX_DEPTH = 128;
-
-/** A plain value as `Writer.value` writes it into a frame whose string table is empty: its bytes and the strings it adds. */
-interface EncodedPlain {
-  readonly text: string;
-  readonly bytes: Uint8Array;
-  readonly strings: readonly string[];
-}
-
-/**
- * Encode once: plain values written where the frame's table is empty (the first value of a LIVE frame), keyed by the
- * immutable version that holds them. A relay sends one stored version to every session where its space is live;
- * the value's bytes are then the same for each, and made once.
- */
-const plainOnce = new WeakMap<object, EncodedPlain>();
-
-/**
- * Scratch buffers of finished writers, written again by the next ones: a frame costs one allocation, its bytes copied
- * out at `done` (a relay fanning a write out to n sessions writes n frames; an ArrayBuffer of a writer's starting
- * size lives outside the JS heap, slow to allocate and to free). Bounded: a few buffers of at most SPARE_BYTES each.
- */
-interface Scratch {
-  readonly buf: Uint8Array;
-  readonly view: DataView;
-}
-const spare: Scratch[] = [];
-const SPARE_BUFFERS = 4;
-const SPARE_BYTES = 1 << 16;
 /** The table of a frame that has no string yet (never written to: `addString` makes the frame's own). */
 const NO_STRINGS: Map<string, number> = new Map();
-const FINISHED: Scratch = { buf: new Uint8Array(0), view: new DataView(new ArrayBuffer(0)) };
-
-function scratch(size: number): Scratch {
-  const s = spare.pop();
-  if (s && s.buf.length >= size) return s;
-  const buf = new Uint8Array(Math.max(size, s?.buf.length ?? 0));
-  return { buf, view: new DataView(buf.buffer) };
-}
 
 export class Writer {
   private buf: Uint8Array;
@@ -82,7 +49,7 @@ export class Writer {
   private readonly seedSize: number;
 
   constructor(seed?: readonly string[], size = 256) {
-    ({ buf: this.buf, view: this.view } = scratch(size));
+    ({ buf: this.buf, view: this.view } = takeScratch(size));
     if (seed) for (const s of seed) if (!this.table.has(s)) this.addString(s);
     this.seedSize = this.table.size;
   }
@@ -251,7 +218,7 @@ export class Writer {
   /** `finish`, and the writer's buffer goes back to the spares: writing to it after throws. */
   done(): Uint8Array {
     const out = this.buf.slice(0, this.pos);
-    if (this.buf.length <= SPARE_BYTES && spare.length < SPARE_BUFFERS) spare.push({ buf: this.buf, view: this.view });
+    giveBack(this.buf, this.view);
     ({ buf: this.buf, view: this.view } = FINISHED);
     return out;
   }
