@@ -24,10 +24,10 @@ const TYPE_NAMES: Record<number, string> = {
   [MsgType.Need]: 'need',
 };
 
-export function messageType(frame: Uint8Array | string): string {
-  if (typeof frame === 'string') return 'text';
-  return TYPE_NAMES[frame[0] ?? -1] ?? 'unknown';
-}
+/** Where a text frame and an empty binary frame are counted (any other by its first byte, 0..255). */
+const TEXT = 256;
+const EMPTY = 257;
+const slot = (frame: Uint8Array | string): number => (typeof frame === 'string' ? TEXT : (frame[0] ?? EMPTY));
 
 export class RelayMetrics {
   readonly registry = new Registry();
@@ -51,19 +51,22 @@ export class RelayMetrics {
         this.set(await countSpaces());
       },
     });
+    const fold = () => this.fold();
     this.messages = new Counter({
       name: 'concord_relay_messages_total',
       help: 'Protocol messages by direction (in, out) and type',
       labelNames: ['direction', 'type'] as const,
       registers,
+      collect: fold,
     });
     this.bytes = new Counter({
       name: 'concord_relay_bytes_total',
       help: 'WebSocket payload bytes by direction (in, out)',
       labelNames: ['direction'] as const,
       registers,
+      collect: fold,
     });
-    this.syncRounds = new Counter({ name: 'concord_relay_sync_rounds_total', help: 'HELLO and SYNC messages received (each starts a catch-up or anti-entropy)', registers });
+    this.syncRounds = new Counter({ name: 'concord_relay_sync_rounds_total', help: 'HELLO and SYNC messages received (each starts a catch-up or anti-entropy)', registers, collect: fold });
     this.errors = new Counter({
       name: 'concord_relay_errors_total',
       help: 'Errors by reason (protocol, unauthorized, forbidden, rate_limited, slow_consumer, too_large, auth_timeout, internal, ...)',
@@ -98,34 +101,38 @@ export class RelayMetrics {
     });
   }
 
-  /** Label children bound once: counting a frame is then two additions (it runs for every frame). */
-  private readonly bound = new Map<string, { inc(n?: number): void }>();
+  /**
+   * Frames counted since the last scrape, per direction by first byte (TEXT: a text frame), and their bytes: counting a
+   * frame is two additions (it runs for every frame, a hundred times for a write fanned out to a hundred clients). The
+   * counters take them when read (`fold`, their collect), so a scrape shows every frame counted before it.
+   */
+  private readonly pending = { in: new Float64Array(EMPTY + 1), out: new Float64Array(EMPTY + 1), inBytes: 0, outBytes: 0 };
 
-  private child(direction: 'in' | 'out', type: string): { inc(n?: number): void } {
-    const k = direction + type;
-    let c = this.bound.get(k);
-    if (!c) this.bound.set(k, (c = this.messages.labels({ direction, type })));
-    return c;
-  }
-
-  private readonly bytesIn = () => this.bytes.labels({ direction: 'in' });
-  private readonly bytesOut = () => this.bytes.labels({ direction: 'out' });
-  private boundBytes?: { in: { inc(n?: number): void }; out: { inc(n?: number): void } };
-
-  private get byteCounters() {
-    return (this.boundBytes ??= { in: this.bytesIn(), out: this.bytesOut() });
+  private fold(): void {
+    const p = this.pending;
+    for (const direction of ['in', 'out'] as const) {
+      const counts = p[direction];
+      for (let b = 0; b <= EMPTY; b++) {
+        const n = counts[b]!;
+        if (n === 0) continue;
+        counts[b] = 0;
+        this.messages.inc({ direction, type: b === TEXT ? 'text' : (TYPE_NAMES[b] ?? 'unknown') }, n);
+        if (direction === 'in' && (b === MsgType.Hello || b === MsgType.Sync)) this.syncRounds.inc(n);
+      }
+    }
+    if (p.inBytes > 0) this.bytes.inc({ direction: 'in' }, p.inBytes);
+    if (p.outBytes > 0) this.bytes.inc({ direction: 'out' }, p.outBytes);
+    p.inBytes = p.outBytes = 0;
   }
 
   inbound(frame: Uint8Array | string, bytes: number): void {
-    const type = messageType(frame);
-    this.child('in', type).inc();
-    this.byteCounters.in.inc(bytes);
-    if (type === 'hello' || type === 'sync') this.syncRounds.inc();
+    this.pending.in[slot(frame)]!++;
+    this.pending.inBytes += bytes;
   }
 
   outbound(frame: Uint8Array | string, bytes: number): void {
-    this.child('out', messageType(frame)).inc();
-    this.byteCounters.out.inc(bytes);
+    this.pending.out[slot(frame)]!++;
+    this.pending.outBytes += bytes;
   }
 
   async text(): Promise<{ contentType: string; body: string }> {

@@ -45,7 +45,7 @@ function percentile(sorted, p) {
 }
 
 /** Starts the client workers; resolves once all their clients are synced. */
-async function startClients(system, url, docName, clients) {
+export async function startClients(system, url, docName, clients) {
   const per = clients / CLIENT_WORKERS;
   const arrivals = new Map(); // key → [count of workers done, latest at]
   const waiters = new Map();
@@ -126,14 +126,8 @@ async function concord(opts) {
 async function yjs(opts) {
   const Y = require('yjs');
   const { WebsocketProvider } = require('y-websocket');
-  const { setupWSConnection } = require('y-websocket/bin/utils');
   const docName = `bench-${++runs}`; // bin/utils.js keeps its docs in a module-wide map
-  const server = createServer();
-  const wss = new WebSocketServer({ noServer: true });
-  wss.on('connection', (conn, req) => setupWSConnection(conn, req, { docName }));
-  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const url = `ws://127.0.0.1:${server.address().port}`;
+  const { url, close } = await yjsServer(docName);
   const clients = await startClients('yjs', url, docName, opts.clients);
   const doc = new Y.Doc();
   const provider = new WebsocketProvider(url, docName, doc, { WebSocketPolyfill: WebSocket, disableBc: true });
@@ -142,10 +136,26 @@ async function yjs(opts) {
   const result = await measure(clients, async (k, v) => map.set(k, v), opts);
   await clients.close();
   provider.destroy();
-  wss.close();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await close();
   return result;
+}
+
+/** y-websocket's server (bin/utils.js setupWSConnection) on loopback, serving `docName`. */
+export async function yjsServer(docName) {
+  const { setupWSConnection } = require('y-websocket/bin/utils');
+  const server = createServer();
+  const wss = new WebSocketServer({ noServer: true });
+  wss.on('connection', (conn, req) => setupWSConnection(conn, req, { docName }));
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `ws://127.0.0.1:${server.address().port}`,
+    async close() {
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }
 
 export async function run({ quick = false } = {}) {

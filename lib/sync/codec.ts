@@ -10,6 +10,8 @@
  *
  * Every read is bounds-checked and throws ProtocolError: a frame from the network is never trusted.
  */
+import { FINISHED, giveBack, plainOnce, takeScratch } from './writer-memory.js';
+
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
 }
@@ -33,35 +35,28 @@ const enum Tag {
 }
 
 const MAX_DEPTH = 128;
-
-/** A plain value as `Writer.value` writes it into a frame whose string table is empty: its bytes and the strings it adds. */
-interface EncodedPlain {
-  readonly text: string;
-  readonly bytes: Uint8Array;
-  readonly strings: readonly string[];
-}
-
-/**
- * Encode once: plain values written where the frame's table is empty (the first value of a LIVE frame), keyed by the
- * immutable version that holds them. A relay sends one stored version to every session where its space is live;
- * the value's bytes are then the same for each, and made once.
- */
-const plainOnce = new WeakMap<object, EncodedPlain>();
+/** The table of a frame that has no string yet (never written to: `addString` makes the frame's own). */
+const NO_STRINGS: Map<string, number> = new Map();
 
 export class Writer {
   private buf: Uint8Array;
   private view: DataView;
   pos = 0;
-  private readonly table = new Map<string, number>();
+  /** The frame's string table; made at its first string (a LIVE frame's table is the connection's: it has none). */
+  private table: Map<string, number> = NO_STRINGS;
   /** Seed strings the frame referred to (bit i: seed string i); seeds beyond 31 are not tracked. */
   seedUsed = 0;
   private readonly seedSize: number;
 
   constructor(seed?: readonly string[], size = 256) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
-    if (seed) for (const s of seed) if (!this.table.has(s)) this.table.set(s, this.table.size);
+    ({ buf: this.buf, view: this.view } = takeScratch(size));
+    if (seed) for (const s of seed) if (!this.table.has(s)) this.addString(s);
     this.seedSize = this.table.size;
+  }
+
+  private addString(s: string): void {
+    if (this.table === NO_STRINGS) this.table = new Map();
+    this.table.set(s, this.table.size);
   }
 
   /** Whether the frame's string table holds `s` (a seed string, or one the frame added). */
@@ -71,7 +66,8 @@ export class Writer {
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    if (this.buf === FINISHED.buf) throw new Error('Writer: written after done()');
+    let size = Math.max(64, this.buf.length * 2);
     while (size < this.pos + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
@@ -135,7 +131,7 @@ export class Writer {
       this.uint(i + 1);
       return;
     }
-    this.table.set(s, this.table.size);
+    this.addString(s);
     this.uint(0);
     this.str(s);
   }
@@ -172,13 +168,13 @@ export class Writer {
     if (e?.text !== text) {
       const w = new Writer(undefined, 64);
       w.value(text);
-      e = { text, bytes: w.finish(), strings: [...w.table.keys()] };
+      e = { text, bytes: w.done(), strings: [...w.table.keys()] };
       plainOnce.set(owner, e);
     }
     this.ensure(e.bytes.length);
     this.buf.set(e.bytes, this.pos);
     this.pos += e.bytes.length;
-    for (const k of e.strings) this.table.set(k, this.table.size);
+    for (const k of e.strings) this.addString(k);
   }
 
   private any(v: unknown, depth: number): void {
@@ -214,8 +210,17 @@ export class Writer {
     }
   }
 
+  /** The bytes written so far (a copy of their exact size); the writer may go on. */
   finish(): Uint8Array {
     return this.buf.slice(0, this.pos);
+  }
+
+  /** `finish`, and the writer's buffer goes back to the spares: writing to it after throws. */
+  done(): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    giveBack(this.buf, this.view);
+    ({ buf: this.buf, view: this.view } = FINISHED);
+    return out;
   }
 }
 

@@ -12,6 +12,7 @@
  *   send), the receiver's as it decodes, in order (a frame that fails to decode closes the connection).
  */
 import { ProtocolError, type Reader, type Writer } from './codec.js';
+import type { EpochOut } from './epoch-wire.js';
 
 export const MAX_STRINGS = 1024;
 export const MAX_CHARS = 65536;
@@ -19,27 +20,42 @@ export const MAX_CHARS = 65536;
 export const FRAME_STRINGS = 64;
 export const FRAME_CHARS = 16384;
 
-interface Saved {
-  /** Strings before the frame; or, when the frame cleared the table, the table before it. */
-  n: number;
-  chars: number;
-  cleared: { strings: string[]; index: Map<string, number> } | undefined;
-  t: number;
-  upTo: [string, number | undefined];
-}
-
 export class ConnTableOut {
   private strings: string[] = [];
   private index = new Map<string, number>();
   private chars = 0;
-  private saved: Saved | undefined;
+  /**
+   * The state before the frame being written (`begin`), for `rollback`: strings and characters, or the table itself when
+   * the frame cleared it; the time; the space's upTo. Fields, not an object: a relay writes a frame per session per write.
+   */
+  private saving = false;
+  private savedN = 0;
+  private savedChars = 0;
+  private savedTable: { strings: string[]; index: Map<string, number> } | undefined;
+  private savedT = 0;
+  private savedSpace = '';
+  private savedUpTo: number | undefined;
   /** Per space, the upTo of the last log frame sent (CHANGES or LIVE). */
   readonly upTo = new Map<string, number>();
   /** The HLC time of the last version a LIVE frame carried. */
   t = 0;
+  /** `writeState`'s codec for the frame being written: the connection's table and time (live.ts), made once. */
+  readonly codec: { w: Writer | undefined; rid(s: string): void; time(t: number): void; ep: EpochOut | undefined };
 
   constructor(private readonly seed: readonly string[]) {
     this.reset();
+    const conn = this;
+    this.codec = {
+      w: undefined,
+      rid(s) {
+        conn.sym(this.w!, s);
+      },
+      time(t) {
+        this.w!.int(t - conn.t);
+        conn.t = t;
+      },
+      ep: undefined,
+    };
   }
 
   private reset(): void {
@@ -58,7 +74,13 @@ export class ConnTableOut {
   /** Starts a frame for `space`; returns true when the table was cleared first (the frame must say so). */
   begin(space: string): boolean {
     const full = this.strings.length + FRAME_STRINGS > MAX_STRINGS || this.chars + FRAME_CHARS > MAX_CHARS;
-    this.saved = { n: this.strings.length, chars: this.chars, cleared: full ? { strings: this.strings, index: this.index } : undefined, t: this.t, upTo: [space, this.upTo.get(space)] };
+    this.saving = true;
+    this.savedN = this.strings.length;
+    this.savedChars = this.chars;
+    this.savedTable = full ? { strings: this.strings, index: this.index } : undefined;
+    this.savedT = this.t;
+    this.savedSpace = space;
+    this.savedUpTo = this.upTo.get(space);
     if (full) this.reset();
     return full;
   }
@@ -73,24 +95,25 @@ export class ConnTableOut {
 
   /** The frame was not sent: back to the state before `begin`. */
   rollback(): void {
-    const s = this.saved;
-    if (!s) return;
-    if (s.cleared) {
-      this.strings = s.cleared.strings;
-      this.index = s.cleared.index;
+    if (!this.saving) return;
+    const cleared = this.savedTable;
+    if (cleared) {
+      this.strings = cleared.strings;
+      this.index = cleared.index;
     } else {
-      for (let i = s.n; i < this.strings.length; i++) this.index.delete(this.strings[i]!);
-      this.strings.length = s.n;
+      for (let i = this.savedN; i < this.strings.length; i++) this.index.delete(this.strings[i]!);
+      this.strings.length = this.savedN;
     }
-    this.chars = s.chars;
-    this.t = s.t;
-    if (s.upTo[1] === undefined) this.upTo.delete(s.upTo[0]);
-    else this.upTo.set(s.upTo[0], s.upTo[1]);
-    this.saved = undefined;
+    this.chars = this.savedChars;
+    this.t = this.savedT;
+    if (this.savedUpTo === undefined) this.upTo.delete(this.savedSpace);
+    else this.upTo.set(this.savedSpace, this.savedUpTo);
+    this.commit();
   }
 
   commit(): void {
-    this.saved = undefined;
+    this.saving = false;
+    this.savedTable = undefined;
   }
 }
 

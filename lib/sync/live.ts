@@ -27,7 +27,8 @@ export function liveFits(m: LiveBody): boolean {
     strings += 1 + (v.x?.b.length ?? 0);
     chars += 64 * (1 + (v.x?.b.length ?? 0));
   }
-  const writers = Object.keys(s.cc).length;
+  let writers = 0;
+  for (const _ in s.cc) writers++;
   return strings + writers <= FRAME_STRINGS && chars + 64 * writers <= FRAME_CHARS;
 }
 
@@ -38,7 +39,14 @@ export function writeLive(w: Writer, m: LiveBody, conn: ConnTableOut, forms: Rea
   conn.upTo.set(m.space, m.upTo);
   const [key, state] = m.entries[0]!;
   conn.sym(w, key);
-  writeState(w, state, { rid: (s) => conn.sym(w, s), time: (t) => (w.int(t - conn.t), (conn.t = t)), ep }, forms);
+  const codec = conn.codec;
+  codec.w = w;
+  codec.ep = ep;
+  try {
+    writeState(w, state, codec, forms);
+  } finally {
+    codec.w = codec.ep = undefined;
+  }
 }
 
 export function readLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number, ep?: EpochIn): LiveBody {

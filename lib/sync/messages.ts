@@ -236,7 +236,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
     const w = new Writer(undefined, 128);
     w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
     writeLive(w, m, ctx.live, ctx.forms, ep);
-    return w.finish();
+    return w.done();
   }
   const w = new Writer(table);
   w.u8(m.type);
@@ -288,7 +288,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       w.str(m.json);
       break;
   }
-  return w.finish();
+  return w.done();
 }
 
 export interface DecodeLimits {

@@ -37,6 +37,27 @@ function liveEntry(change: StoredChange): Entry {
   return e;
 }
 
+/**
+ * The streams with live changes gathered this tick, flushed by one microtask for all of them: a change goes live on
+ * every session of its space at once (a relay's fan-out), and a microtask each costs more than the frame's bookkeeping.
+ * One stream that fails does not keep the others' frames back: its session fails.
+ */
+let toFlush: LogStream[] = [];
+function flushSoon(stream: LogStream): void {
+  if (toFlush.push(stream) === 1) queueMicrotask(flushAll);
+}
+function flushAll(): void {
+  const streams = toFlush;
+  toFlush = [];
+  for (const stream of streams) {
+    try {
+      stream.flushLive();
+    } catch (e) {
+      stream.failed(e);
+    }
+  }
+}
+
 /** Frames a stream may have unacknowledged (bounds what a slow peer makes us buffer). */
 export const WINDOW = 32;
 const PAGE = 1024;
@@ -72,9 +93,17 @@ export class LogStream {
   /** Waiting for the peer to store what anti-entropy sent it before `start`'s position counts as acknowledged. */
   private confirming = false;
   private again = false;
-  /** Live changes waiting for this tick's frame. */
-  /** The live changes of this tick, by key: a key changed twice goes once, at its newest state (as the log holds it). */
-  private live = new Map<string, Entry>();
+  /**
+   * The live changes of this tick, by key: a key changed twice goes once, at its newest state (as the log holds it).
+   * The first key's entry (its newest), set while any wait:
+   */
+  private liveOne: Entry | undefined;
+  /**
+   * Every one of them, in the order of their latest change, once a second key came this tick (made only then: a
+   * relay's fan-out of one write gathers one entry per session, and a map made and cleared per tick per session costs
+   * more than the frame's own bookkeeping).
+   */
+  private liveMore: Map<string, Entry> | undefined;
   private liveUpTo = 0;
   private echoFloor = Infinity;
   /** The highest top told with TOP. */
@@ -91,7 +120,7 @@ export class LogStream {
 
   /** Whether a frame is queued, unacknowledged or being read. */
   get busy(): boolean {
-    return this.confirming || this.inflight.length > 0 || this.pumping || this.live.size > 0;
+    return this.confirming || this.inflight.length > 0 || this.pumping || this.liveOne !== undefined;
   }
 
   /**
@@ -134,24 +163,32 @@ export class LogStream {
     if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.inflight.length < WINDOW) {
       this.sent = rec.seq;
       if (rec.src !== this.port.peerId) {
-        if (this.live.size === 0) queueMicrotask(() => this.flushLive());
         // An older state of the key this tick is superseded by this one: it goes no more (left out of the frame, it
         // would be reported and withheld, acks.ts, after this change released the key).
-        this.live.delete(change.key);
-        this.live.set(change.key, liveEntry(change));
+        const entry = liveEntry(change);
+        const key = change.key;
+        if (this.liveMore) {
+          this.liveMore.delete(key);
+          this.liveMore.set(key, entry);
+        } else if (this.liveOne === undefined) {
+          flushSoon(this);
+          this.liveOne = entry;
+        } else if (this.liveOne[0] === key) this.liveOne = entry;
+        else this.liveMore = new Map([[this.liveOne[0], this.liveOne], [key, entry]]);
         this.liveUpTo = rec.seq;
-      } else if (this.live.size === 0) this.port.refreshStatus();
+      } else if (this.liveOne === undefined) this.port.refreshStatus();
       return;
     }
     void this.pump();
   }
 
   /** Sends the live changes gathered this tick as one frame. */
-  private flushLive(): void {
-    if (this.live.size === 0 || this.port.closed) return void this.live.clear();
-    const entries = [...this.live.values()];
-    this.live.clear();
-    this.sendFrame(this.liveUpTo, entries);
+  flushLive(): void {
+    const one = this.liveOne;
+    const more = this.liveMore;
+    this.liveOne = this.liveMore = undefined;
+    if (one === undefined || this.port.closed) return;
+    this.sendFrame(this.liveUpTo, more ? [...more.values()] : [one]);
     this.port.refreshStatus();
   }
 
@@ -159,6 +196,11 @@ export class LogStream {
     this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries });
     this.inflight.push(upTo);
     this.announced = upTo;
+  }
+
+  /** Sending failed (the session fails). */
+  failed(e: unknown): void {
+    this.port.fail(e);
   }
 
   async pump(): Promise<void> {
@@ -232,7 +274,7 @@ export class LogStream {
 
   /** Our log sent up to its last entry; acknowledgements may still be on their way (a peer defers them: ack-policy.ts). */
   get sentAll(): boolean {
-    return this.ready && !this.pumping && this.live.size === 0 && this.port.lastSeq() <= this.sent;
+    return this.ready && !this.pumping && this.liveOne === undefined && this.port.lastSeq() <= this.sent;
   }
 
   /** Caught up on our side: the log sent up to its last entry and every frame acknowledged. */

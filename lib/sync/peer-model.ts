@@ -34,6 +34,23 @@ function holdsDot(s: KeyState, d: Dot): boolean {
   return false;
 }
 
+const NO_FORMS: ReadonlyMap<StoredVersion, Form> = new Map();
+const NO_KEYS: readonly string[] = [];
+
+/**
+ * `space\0key` of the last entry looked up: a relay's fan-out hands every session the same entry object in turn
+ * (outgoing.ts), so each link's maps look up one string whose hash is known, not a fresh one per link.
+ */
+let lastEntry: Entry | undefined;
+let lastSpace = '';
+let lastId = '';
+function idOf(space: string, entry: Entry): string {
+  if (lastEntry === entry && lastSpace === space) return lastId;
+  lastEntry = entry;
+  lastSpace = space;
+  return (lastId = space + '\u0000' + entry[0]);
+}
+
 /** The dots of states sent on many links (a relay's fan-out sends one state object to every session): made once. */
 const sentDots = new WeakMap<KeyState, KeyState>();
 
@@ -96,12 +113,14 @@ export class PeerModel {
    * The forms of a frame's versions (whole ones are left out of the map). `repair`: no deltas. A version
    * whose value cannot be made here and that cannot go otherwise makes its entry unsendable: `bad` lists those keys.
    */
-  forms(space: string, entries: readonly Entry[], repair: boolean): { forms: Map<StoredVersion, Form>; bad: string[] } {
-    const forms = new Map<StoredVersion, Form>();
-    const bad: string[] = [];
+  forms(space: string, entries: readonly Entry[], repair: boolean): { forms: ReadonlyMap<StoredVersion, Form>; bad: readonly string[] } {
+    // Made only when a version takes a form other than whole (a relay's fan-out of a fresh write: none, on every link).
+    let forms: Map<StoredVersion, Form> | undefined;
+    let bad: string[] | undefined;
     const reg = this.epochs();
-    for (const [key, s] of entries) {
-      const id = space + '\u0000' + key;
+    for (const entry of entries) {
+      const [key, s] = entry;
+      const id = idOf(space, entry);
       const known = this.whole.has(id) ? undefined : (repair ? this.told : this.states).get(id);
       const from = this.from.get(space) ?? 0;
       const held = known && dotTest(known.vs);
@@ -113,18 +132,19 @@ export class PeerModel {
           const d = deltaFor(v, known ? (x) => x.b.every((d) => holdsDot(known, d)) : (x) => x.s <= from);
           if (d) form = { kind: 'delta', b: d.b, d: d.d };
         }
-        if (form) forms.set(v, form);
-        else if (!materialized(v)) bad.push(key);
+        if (form) (forms ??= new Map()).set(v, form);
+        else if (v.v === undefined && !materialized(v)) (bad ??= []).push(key);
       }
     }
-    return { forms, bad };
+    return { forms: forms ?? NO_FORMS, bad: bad ?? NO_KEYS };
   }
 
   /** A frame went: the peer will hold its states; keys sent whole no longer need to be. */
   sent(space: string, entries: readonly Entry[], forms: ReadonlyMap<StoredVersion, Form>): void {
     const reg = this.epochs();
-    for (const [key, s] of entries) {
-      const id = space + '\u0000' + key;
+    for (const entry of entries) {
+      const s = entry[1];
+      const id = idOf(space, entry);
       if (this.states.has(id)) remember(reg, this.states, id, s);
       else {
         // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.

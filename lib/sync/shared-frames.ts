@@ -57,7 +57,7 @@ export function encodeChangesOnce(m: Changes, table: readonly string[], forms: R
   const ep = epochs ? new EpochOut(epochs.me, epochs.reg()) : undefined;
   w.u8(MsgType.Changes);
   writeChanges(w, m, forms, ep);
-  const frame = w.finish();
+  const frame = w.done();
   const peerUsed = (w.seedUsed & 2) !== 0;
   // A frame that refers to its peer's id is that peer's own: it does not replace one the others can share.
   if (shareable && (ep === undefined || ep.entries === 0) && (!same || !peerUsed)) frames.set(first, { space: m.space, upTo: m.upTo, entries: m.entries, me, peer, mode, frame, w, peerUsed });

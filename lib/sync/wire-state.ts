@@ -148,7 +148,14 @@ export function ccIsDots(s: KeyState): boolean {
     for (const v of s.vs) if (v.r === r && v.n > top) top = v.n;
     if (top !== s.cc[r]) return false;
   }
-  const writers = new Set(s.vs.map((v) => v.r)).size;
+  // The distinct writers of the versions (a few at most): counted in place, as this runs per state per link sent to.
+  let writers = 0;
+  for (let i = 0; i < s.vs.length; i++) {
+    const r = s.vs[i]!.r;
+    let seen = false;
+    for (let j = 0; j < i && !seen; j++) seen = s.vs[j]!.r === r;
+    if (!seen) writers++;
+  }
   return n === writers;
 }
 

@@ -83,6 +83,15 @@ export function linkTerms(
   return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { mine: [], theirs: [], ...teach } : undefined];
 }
 
+const NONE: readonly string[] = [];
+
+/** The keys of entries whose states name an epoch (a peer below protocol 11 cannot take them), less `besides` (left out already); nothing made for none. */
+function taggedKeys(entries: readonly Entry[], besides: readonly string[]): readonly string[] {
+  let keys: string[] | undefined;
+  for (const [k, s] of entries) if (namesEpochs(s) && !besides.includes(k)) (keys ??= []).push(k);
+  return keys ?? NONE;
+}
+
 /** An AE turn for a peer below protocol 11: a claim naming an epoch is claimed as nothing (antientropy.ts fillRanges). */
 function claimsForOld(m: AntiEntropy): AntiEntropy {
   if (!m.items.some((it) => (it.kind === 'range' || it.kind === 'keys') && it.keys.some(([, s]) => namesEpochs(s)))) return m;
@@ -176,7 +185,7 @@ export class Wire {
       this.leaveOut(m.space, bad, reach);
       this.report(new ConcordError('TYPE_NOT_LOADED', `space "${m.space}": the value of ${bad.map((k) => JSON.stringify(k)).join(', ')} is held as deltas of a type not loaded here and cannot be sent whole; not sent on this link`));
     }
-    const tagged = this.epochLink ? [] : m.entries.filter(([k, s]) => !bad.includes(k) && namesEpochs(s)).map(([k]) => k);
+    const tagged = this.epochLink ? NONE : taggedKeys(m.entries, bad);
     if (tagged.length > 0) {
       this.leaveOut(m.space, tagged, reach);
       this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry; not sent on this link`));
@@ -201,7 +210,7 @@ export class Wire {
     const frame =
       this.table && !(this.out && liveFits(m))
         ? encodeChangesOnce(m, this.table, forms, this.epochLink)
-        : encodeMessage(m, this.table, { forms, epochs: this.epochLink, ...(this.out ? { live: this.out } : {}) });
+        : encodeMessage(m, this.table, { forms, epochs: this.epochLink, live: this.out });
     if (frame.byteLength > maxFrameBytes && m.entries.length > 0) {
       this.out?.rollback();
       return undefined;
@@ -220,13 +229,13 @@ export class Wire {
   }
 
   /**
-   * Puts a frame `transmit` was given on the connection (`go`): now, or once the withhold being stored is durable
+   * Puts a frame `transmit` was given on the connection: now, or once the withhold being stored is durable
    * (WITHHELD), after the frames held before it. What the session notes of a frame it sends is noted at `transmit`,
    * not here: a repair frame counts as sent (its window, the run's acknowledgements) from the moment it was made.
    */
-  deliver(go: () => void): void {
-    if (this.holding) this.held.push(go);
-    else go();
+  deliver(conn: { send(frame: Uint8Array): void }, frame: Uint8Array): void {
+    if (this.holding) this.held.push(() => conn.send(frame));
+    else conn.send(frame);
   }
 
   /** `reach`: the log position of the frame `m` was split from (its records lie at or below it). */
