@@ -37,7 +37,7 @@
  */
 import type { ReplicaCore, StoredChange } from './core.js';
 import { ConcordError } from './errors.js';
-import type { KeyRecord, StorageTx } from './storage.js';
+import { summaryOf, type KeyRecord, type StorageTx } from './storage.js';
 
 const FLOOR_META = 'af:';
 const KEYS_META = 'pending';
@@ -429,19 +429,10 @@ export class PendingWrites {
       // The space's top only falls while this runs (a key's record moves up past `top` when rewritten), and each wait
       // makes what was applied before it durable, so the loop ends once the other instance stops rewriting keys below
       // the top. A read that reached the top read at the load's start, or the space's top, is whole (no wait).
-      if (!this.hooks.shared || last >= top || last >= (await this.spaceTop(space, top))) break;
+      if (!this.hooks.shared || last >= top || last >= (await summaryOf(this.core.storage, space, top)).lastSeq) break;
       await this.core.storage.transact(() => undefined);
     }
     this.raise(space, minOwn === Infinity ? last : Math.min(last, minOwn - 1), true);
-  }
-
-  /** The highest seq at or below `upTo` of a key of `space` now (applied, durable or not). */
-  private async spaceTop(space: string, upTo: number): Promise<number> {
-    const storage = this.core.storage;
-    if (storage.summary) return (await storage.summary(space, upTo)).lastSeq;
-    let high = 0;
-    for (const e of await storage.index(space)) if (e.seq <= upTo && e.seq > high) high = e.seq;
-    return high;
   }
 
   /** A change was stored (any origin, any instance): the key's pending state follows its new record. */

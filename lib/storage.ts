@@ -158,3 +158,16 @@ export interface SharedInstances {
   /** Optional: this instance is going away (the page unloads): a last chance to say goodbye, best effort. */
   onClosing?(listener: () => void): () => void;
 }
+
+/** How many keys of a space have a seq at or below `upTo`, and the highest such seq: `summary` where the adapter has it, else counted from `index`. */
+export async function summaryOf(storage: StorageAdapter, space: string, upTo: number): Promise<{ keys: number; lastSeq: number }> {
+  if (storage.summary) return storage.summary(space, upTo);
+  let keys = 0;
+  let lastSeq = 0;
+  for (const e of await storage.index(space)) {
+    if (e.seq > upTo) continue;
+    keys++;
+    if (e.seq > lastSeq) lastSeq = e.seq;
+  }
+  return { keys, lastSeq };
+}

@@ -12,6 +12,7 @@
  */
 import type { ReplicaCore, StoredChange } from '../core.js';
 import type { ReplicaStatus } from '../types.js';
+import { summaryOf } from '../storage.js';
 import { MerkleTree } from './merkle.js';
 import type { SketchCredit } from './fast-path.js';
 import { PresenceHub } from './presence-hub.js';
@@ -165,19 +166,8 @@ export class SyncHub {
   async summary(space: string): Promise<{ lastSeq: number; keys: number }> {
     const ix = this.built.get(space) ?? (await this.indexes.get(space));
     if (ix) return { lastSeq: ix.lastSeq, keys: ix.tree.keyCount };
-    const durable = this.core.durableSeq;
-    let lastSeq = 0;
-    let keys = 0;
-    const storage = this.core.storage;
-    if (storage.summary) ({ keys, lastSeq } = await storage.summary(space, durable));
-    else {
-      for (const e of await storage.index(space)) {
-        if (e.seq > durable) continue;
-        keys++;
-        if (e.seq > lastSeq) lastSeq = e.seq;
-      }
-    }
-    lastSeq = Math.max(lastSeq, this.lastSeqs.get(space) ?? 0);
+    const { keys, lastSeq: stored } = await summaryOf(this.core.storage, space, this.core.durableSeq);
+    const lastSeq = Math.max(stored, this.lastSeqs.get(space) ?? 0);
     this.lastSeqs.set(space, lastSeq);
     return { lastSeq, keys };
   }
