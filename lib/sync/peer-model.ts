@@ -100,6 +100,11 @@ export class PeerModel {
     else remember(reg, this.told, id, state);
   }
 
+  /** What the link knows of the peer's state of the key, as dots (a lower bound but for versions since superseded there). */
+  known(space: string, key: string): KeyState | undefined {
+    return this.states.get(space + '\u0000' + key);
+  }
+
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
   needWhole(space: string, key: string, type: string): void {
     const id = space + '\u0000' + key;

@@ -197,7 +197,7 @@ export class Wire {
     // superseded. The session is told the frame carried none of them: they stay withheld, their writes pending.
     const apart = new Set([...bad, ...tagged]);
     const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
-    const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(contextAlone(e[1]))));
+    const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(contextAlone(e[1], this.model.known(m.space, e[0])))));
     const withContexts = entries.length > told.entries.length ? this.frameOf({ ...m, entries }, forms, maxFrameBytes) : undefined;
     if (withContexts) return { ...withContexts, told };
     // No context to tell, or the frame does not fit with them (split only for what the session sends).
@@ -260,7 +260,7 @@ export class Wire {
       this.noteLeftOut(c.space, c.entries[0]!);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
       // Its context still goes, without its versions' replicas (fit-state.ts): what the state superseded is dropped there.
-      const context = contextAlone(c.entries[0]![1]);
+      const context = contextAlone(c.entries[0]![1], this.model.known(c.space, c.entries[0]![0]));
       const part = context && this.encode({ ...c, entries: [[c.entries[0]![0], context]] }, maxFrameBytes, reach);
       // Told to the session as a frame of no entries: its acknowledgement says nothing of the key (WITHHELD).
       if (part) return (transmit(part.frame, { ...c, entries: [] }), this.sent(part));

@@ -238,13 +238,13 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(makeSchedule(23178, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
 
-  // withheld 1733502631 (jittered; this stop's soak; the same at SIM_SPEAKS=11): no restore. d, behind a narrow link,
+  // withheld 1733502631 (jittered; stop 37's soak; the same at SIM_SPEAKS=11): no restore. d, behind a narrow link,
   // holds a's k0 at a:3; c deletes it (context covering a:3) and collects the tombstone; a writes k0 again at a:7, a
-  // value too big for d's link, so a sends d k0's context alone (fit-state.ts), which leaves out every replica with a
-  // version in the state — a's entry too, the one that would tell d that a:3 is superseded. d keeps a:3 for good.
-  // A library defect (the hole fit-state.ts's rule leaves when the superseded version's writer also wrote the big
-  // sibling), not yet fixed: an expected failure until it is.
-  it.fails('seed 1733502631 (withheld, jittered): a node behind a narrow link keeps a version whose writer also wrote the big sibling that superseded it', async () => {
+  // value too big for d's link, so a sends d k0's context alone (fit-state.ts), which left out every replica with a
+  // version in the state — a's entry too, the one that tells d that a:3 is superseded. d kept a:3 for good. Now an
+  // entry of such a replica goes lowered to the highest of the peer's versions of it that the state superseded
+  // (the link's model of the peer knows d holds a:3).
+  it('seed 1733502631 (withheld, jittered): a node behind a narrow link drops a version whose writer also wrote the big sibling that superseded it', async () => {
     expect((await runSchedule(makeSchedule(1733502631, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
 
