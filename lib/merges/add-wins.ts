@@ -12,16 +12,17 @@
  * replica computed from the same state would reuse a dot. Values are `AddWins` instances (frozen, entries
  * sorted): canonical. The helpers also accept the plain `{ e, cc }` objects stored before sets carried their type.
  */
-import { coversDot, isReplicaId, mergeCausal, type EpochPoints, type Point } from '../dvv.js';
-import { NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
+import { coversDot, isReplicaId, mergeCausal, pointsOf, type EpochPoints, type Point } from '../dvv.js';
+import { maximalPoints, NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
+import { mintingEpoch } from '../minting.js';
 import { canonicalKey, compareValues } from '../equal.js';
 import { parseTextPayload, textPayload } from '../payload.js';
 import type { ValueType } from '../typed.js';
 import type { MergeFn } from '../types.js';
 
 /**
- * [item, replicaId, counter], and the tag's epoch where it names one (dvv.ts: a dot (r, e, n); no tag names one yet:
- * `add` mints untagged tags).
+ * [item, replicaId, counter], and the tag's epoch where it names one (dvv.ts: a dot (r, e, n)): `add` names the epoch
+ * of the write it runs in when that replica tags its dots (minting.ts), and none otherwise.
  */
 export type AddWinsEntry<T = unknown> = readonly [T, string, number, string?];
 
@@ -70,17 +71,32 @@ const tagOf = (x: AddWinsEntry): string => (x[3] === undefined ? x[1] + ':' + x[
 
 export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWins<T> {
   const s = set ? check<T>(set) : empty<T>();
+  // Inside a write of a replica that tags, its tags name the write's epoch (minting.ts); else untagged, as always.
+  const ep = mintingEpoch(replicaId);
   const keys = new Set(items.map(canonicalKey));
-  let n = s.cc[replicaId] ?? 0;
+  const from = s.cc[replicaId] ?? 0;
+  let n = from;
   const e: AddWinsEntry<T>[] = s.e.filter((x) => !keys.has(canonicalKey(x[0])));
   const added = new Set<string>();
   for (const item of items) {
     const k = canonicalKey(item);
     if (added.has(k)) continue;
     added.add(k);
-    e.push([item, replicaId, ++n]);
+    e.push(ep === undefined ? [item, replicaId, ++n] : [item, replicaId, ++n, ep]);
   }
+  if (ep !== undefined && n > from) return new AddWins(e, { ...s.cc, [replicaId]: n }, withPoint(s, replicaId, ep, n));
   return new AddWins(e, { ...s.cc, [replicaId]: n }, withUntaggedPoint(s.pts, replicaId, n));
+}
+
+/**
+ * `s`'s points with r's point in epoch `ep` raised to n (the new tags' top, above every point of r). A set judges by
+ * no ancestry (a merge must give every replica the same value, whatever epoch records it learned; and a tag's
+ * counter is the set's, not the log's, so the log's fork points would not place it anyway): every epoch is a root,
+ * and r keeps one point per epoch it added in — the points of the epochs before a restore are what lets a remove
+ * made after it still cover the tags it saw, and what keeps a tag of the lost branch apart from the restored one's.
+ */
+function withPoint(s: AddWinsSet, r: string, ep: string, n: number): EpochPoints {
+  return { ...s.pts, [r]: maximalPoints(NO_EPOCHS, r, [...pointsOf(s, r).filter((p) => p.n > 0), { e: ep, n }]) };
 }
 
 /**
