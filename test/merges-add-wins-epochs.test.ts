@@ -20,23 +20,24 @@ import { PROTOCOL_VERSIONS } from '../lib/sync/messages.js';
 import { journaledCluster } from './sync/restore-support.js';
 
 const { add, remove, values, empty } = merges.addWins;
-const RUNS = Number(process.env.AW_RUNS ?? 400);
+const RUNS = Number(process.env.AW_RUNS ?? 1000);
 const SEED = process.env.AW_SEED !== undefined ? Number(process.env.AW_SEED) : undefined;
-const ITEMS = ['apple', 'fig', 'pear'];
+const ITEMS = ['apple', 'fig'];
 const REPLICAS = ['ra', 'rb', 'rc'];
 
 type Op =
   | { k: 'add' | 'remove'; r: number; item: number }
   | { k: 'sync'; from: number; to: number }
-  | { k: 'copy' | 'reopen'; r: number }
+  | { k: 'copy'; r: number }
+  | { k: 'reopen'; r: number }
   | { k: 'restore'; r: number; copy: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ k: fc.constantFrom('add' as const, 'remove' as const), r: fc.nat(2), item: fc.nat(2) }) },
+  { weight: 5, arbitrary: fc.record({ k: fc.constantFrom('add' as const, 'remove' as const), r: fc.nat(2), item: fc.nat(ITEMS.length - 1) }) },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('sync' as const), from: fc.nat(2), to: fc.nat(2) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('copy' as const), r: fc.nat(2) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('copy' as const), r: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('reopen' as const), r: fc.nat(2) }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('restore' as const), r: fc.nat(2), copy: fc.nat(5) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('restore' as const), r: fc.nat(2), copy: fc.nat(5) }) },
 );
 
 /** One add or remove as the specification sees it: its item, and the events its replica had seen when it ran. */
@@ -104,14 +105,14 @@ function play(ops: readonly Op[], tagged: number): Run {
     } else if (op.k === 'sync') {
       const from = nodes[op.from]!;
       const to = nodes[op.to]!;
-      to.set = addWinsType.merge([to.set, from.set]);
+      to.set = join([to.set, from.set]);
       for (const e of from.seen) to.seen.add(e);
     } else if (op.k === 'copy') {
       const n = nodes[op.r]!;
       n.copies.push({ set: n.set, seen: new Set(n.seen) });
     } else if (op.k === 'reopen') {
       reopen(nodes[op.r]!, op.r);
-    } else {
+    } else if (op.k === 'restore') {
       const n = nodes[op.r]!;
       if (n.copies.length === 0) continue;
       const c = n.copies[op.copy % n.copies.length]!;
@@ -123,6 +124,8 @@ function play(ops: readonly Op[], tagged: number): Run {
   return { nodes, events, reminted };
 }
 
+/** The typed join, of string sets. */
+const join = (sets: readonly AddWins<string>[]): AddWins<string> => addWinsType.merge(sets) as AddWins<string>;
 const encoded = (s: AddWinsSet): string => Buffer.from(addWinsType.encode(s as AddWins)).toString('hex');
 
 describe('add-wins tags naming their epoch', () => {
@@ -139,7 +142,7 @@ describe('add-wins tags naming their epoch', () => {
         expect(values(joined)).toEqual(expected(events, final));
         // Convergence without a registry: any order and grouping of the joins gives the same bytes.
         const shuffled = [...states].sort((a, b) => order[states.indexOf(a)]! - order[states.indexOf(b)]!);
-        const stepwise = shuffled.reduce((acc, s) => addWinsType.merge([s, acc]));
+        const stepwise = shuffled.reduce((acc, s) => join([s, acc]));
         expect(encoded(stepwise)).toBe(encoded(joined));
         // Each replica, once it has joined every other state, holds that value; it decodes to itself (a valid set).
         for (const s of states) expect(encoded(addWinsType.merge([s, ...states]))).toBe(encoded(joined));
@@ -157,7 +160,7 @@ describe('add-wins tags naming their epoch', () => {
     let e = mintingAs('e', ep(0), () => add(empty<string>(), 'e', 'apple'));
     const copy = e;
     e = mintingAs('e', ep(0), () => add(e, 'e', 'fig'));
-    let a = addWinsType.merge([empty<string>(), e]);
+    let a = join([empty<string>(), e]);
     a = remove(a, 'fig'); // a removes the lost fig: its context covers e's (e-0, 2)
     e = mintingAs('e', ep(1), () => add(copy, 'e', 'fig')); // the restored e re-mints counter 2, in its new epoch
     expect(e.e.find((x) => x[0] === 'fig')).toEqual(['fig', 'e', 2, ep(1)]);
