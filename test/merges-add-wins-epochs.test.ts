@@ -13,6 +13,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { merges, type AddWinsSet } from '../lib/index.js';
+import * as addWinsModule from '../lib/merges/add-wins.js';
 import { addWinsType, type AddWins } from '../lib/merges/add-wins.js';
 import { mintingAs, mintingEpoch } from '../lib/minting.js';
 import { EPOCH_DOTS } from '../lib/sync/epoch-wire.js';
@@ -179,6 +180,29 @@ describe('add-wins tags naming their epoch', () => {
     expect(mintingAs('other', 'o-1', () => add(empty<string>(), 'e', 'x'))).toEqual(plain);
     expect(mintingAs('e', 'e-1', () => mintingEpoch('e'))).toBe('e-1');
     expect(mintingEpoch('e')).toBeUndefined();
+  });
+});
+
+describe('a set of many points', () => {
+  it('a join reads each point of a context a bounded number of times, not once per tag (a hostile value within the size limit)', () => {
+    // Every point of replica r, read through a proxy that counts reads of its elements.
+    const P = 300;
+    const label = (i: number) => 'E' + String(i).padStart(4, '0');
+    let reads = 0;
+    // The holder's points name other epochs than the tags': it saw none of them, so the join keeps every tag.
+    const points = Array.from({ length: P }, (_, i) => ({ e: 'F' + label(i), n: i + 1 }));
+    const counted = new Proxy(points, {
+      get(t, k, rcv) {
+        if (typeof k === 'string' && /^[0-9]+$/.test(k)) reads++;
+        return Reflect.get(t, k, rcv) as unknown;
+      },
+    });
+    const { AddWins } = addWinsModule;
+    const holder = new AddWins<string>([], { r: P }, { r: counted });
+    const tags = new AddWins<string>(Array.from({ length: P }, (_, i) => ['x' + i, 'r', i + 1, label(i)] as const).map((x) => [...x]) as never, { r: P }, { r: Array.from({ length: P }, (_, i) => ({ e: label(i), n: i + 1 })) });
+    const joined = join([tags, holder]);
+    expect(values(joined)).toEqual(values(tags)); // each tag held by one side, unseen by the other: kept
+    expect(reads).toBeLessThan(10 * P);
   });
 });
 

@@ -151,10 +151,27 @@ function sortedCc(cc: Record<string, number>): Record<string, number> {
 function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>, reg: EpochRegistry): AddWins<T> {
   const inB = new Set(b.e.map(tagOf));
   const inA = new Set(a.e.map(tagOf));
-  const seen = (s: AddWinsSet<T>, x: AddWinsEntry) => coversDot(reg, s, x[1], x[3], x[2]);
-  const e = [...a.e.filter((x) => inB.has(tagOf(x)) || !seen(b, x)), ...b.e.filter((x) => !inA.has(tagOf(x)) && !seen(a, x))];
+  const seenByA = coverage(a, reg);
+  const seenByB = coverage(b, reg);
+  const e = [...a.e.filter((x) => inB.has(tagOf(x)) || !seenByB(x)), ...b.e.filter((x) => !inA.has(tagOf(x)) && !seenByA(x))];
   const ctx = mergeCausal(reg, a, b);
   return new AddWins(e, { ...ctx.cc }, ctx.pts);
+}
+
+/**
+ * Whether set `s`'s context covers a tag. Judged by no ancestry (every merge today), a tag is covered by its replica's
+ * point of its own epoch alone: looked up, so a join costs the tags plus the points, not their product (a hostile value
+ * within the size limit holds tens of thousands of each).
+ */
+function coverage(s: AddWinsSet, reg: EpochRegistry): (x: AddWinsEntry) => boolean {
+  if (reg !== NO_EPOCHS || s.pts === undefined) return (x) => coversDot(reg, s, x[1], x[3], x[2]);
+  const byReplica = new Map<string, Map<string, number>>();
+  for (const r of Object.keys(s.pts)) byReplica.set(r, new Map(s.pts[r]!.map((p) => [p.e, p.n])));
+  return (x) => {
+    const points = byReplica.get(x[1]);
+    if (points === undefined) return x[3] === undefined && (s.cc[x[1]] ?? 0) >= x[2];
+    return (points.get(x[3] ?? '') ?? 0) >= x[2];
+  };
 }
 
 function joinAll<T>(sets: readonly AddWinsSet<T>[], reg: EpochRegistry = NO_EPOCHS): AddWins<T> {
