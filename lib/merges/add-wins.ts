@@ -9,7 +9,9 @@
  *   addWins.values((await space.get('list')).value)   // → sorted items
  *
  * Change it through `space.update`: the dot counter is minted from the stored state, and two changes by one
- * replica computed from the same state would reuse a dot. Values are `AddWins` instances (frozen, entries
+ * replica computed from the same state would reuse a dot. Inside that write a replica that tags its dots with epochs
+ * (protocol 11) names its epoch in the tag too (minting.ts), so a replica restored from an older copy, minting its lost
+ * counters again, mints other tags than its lost branch's; a set keeps one context point per epoch a replica added in. Values are `AddWins` instances (frozen, entries
  * sorted): canonical. The helpers also accept the plain `{ e, cc }` objects stored before sets carried their type.
  */
 import { coversDot, isReplicaId, mergeCausal, pointsOf, type EpochPoints, type Point } from '../dvv.js';
