@@ -157,6 +157,15 @@ describe('the history checker', () => {
     expect(judged(true)).toEqual([came(dotOf('W', 2), '"seen"')]);
   });
 
+  it('reports a dot naming an epoch whose record the ledger never learned (it would judge the epoch a root)', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a'], edges: [] });
+    await plant(c, 'a', 'k', { vs: [{ ...version('W', 3, 'x'), ep: 'e9' }], cc: { W: 3 }, pts: { W: [{ e: 'e9', n: 3 }] } }, 1);
+    expect(await checkState(c, noGc, new Map(), new Map())).toEqual(['the checker knows no record of epoch W@e9 (a node\'s open it did not see)']);
+    c.ledger.epochs.add('W', 'e9', '', 0);
+    expect(await checkState(c, noGc, new Map(), new Map())).toEqual([]);
+    await c.close();
+  });
+
   it('at protocol 11 judges a collection\'s context by its points and the epochs\' ancestry', () => {
     // W restored to its copy at counter 2 (epoch e2 forks from e1 there), then deleted k at (W, e2, 4) and collected it.
     const ledger = new Ledger();

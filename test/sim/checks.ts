@@ -187,7 +187,13 @@ export async function checkState(
       if (new Set(shown).size > 1) problems.push(`diverged read of ${key}:\n  ${group.map((n, i) => `${n}: ${shown[i]}`).join('\n  ')}`);
     }
   }
-  // 4. The history: no lost write, no reused dot, no context overreach, no collected delete back.
+  // 4. The history: no lost write, no reused dot, no context overreach, no collected delete back. Judged by every node's
+  //    epoch records: a dot naming an epoch the ledger never learned would be judged a root (its context coverage
+  //    understated), so one is reported — the ledger missed an open, not the library.
+  const unplaced = new Set<string>();
+  for (const n of names) for (const [, rec] of records.get(n)!) for (const v of rec.vs) if (v.ep !== undefined && !cluster.ledger.epochs.knows(v.r, v.ep)) unplaced.add(`${v.r}@${v.ep}`);
+  if (unplaced.size) problems.push(`the checker knows no record of epoch ${[...unplaced].join(', ')} (a node's open it did not see)`);
+  problems.push(...cluster.ledger.epochConflicts.map((c) => `the checker learned conflicting epoch records: ${c}`));
   const finals = new Map<string, (space: string, key: string) => readonly FinalVersion[]>();
   const versionsOn = (name: string, key: string) => (records.get(name)!.get(key)?.vs ?? []).map((v) => ({ dot: versionDot(v), body: bodyOf(v) }));
   for (const name of names) {
