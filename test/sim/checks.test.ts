@@ -157,6 +157,19 @@ describe('the history checker', () => {
     expect(judged(true)).toEqual([came(dotOf('W', 2), '"seen"')]);
   });
 
+  it('reports replicas whose states differ in their context points alone (their state hashes differ: they never agree)', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    c.ledger.epochs.add('W', 'e1', '', 0);
+    c.ledger.epochs.add('W', 'e2', '', 0);
+    const v = { ...version('W', 5, 'x'), ep: 'e2' };
+    await plant(c, 'a', 'k', { vs: [v], cc: { W: 5 }, pts: { W: [{ e: 'e2', n: 5 }] } }, 1);
+    // b keeps a second point it cannot place under e2 (it lacks the record that would make it dominated).
+    await plant(c, 'b', 'k', { vs: [v], cc: { W: 5 }, pts: { W: [{ e: 'e1', n: 3 }, { e: 'e2', n: 5 }] } }, 1);
+    const problems = await checkState(c, noGc, new Map(), new Map());
+    expect(problems.map((p) => p.split('\n')[0])).toEqual(['diverged versions of k:']);
+    await c.close();
+  });
+
   it('reports a dot naming an epoch whose record the ledger never learned (it would judge the epoch a root)', async () => {
     const c = await Cluster.create({ seed: 1, nodes: ['a'], edges: [] });
     await plant(c, 'a', 'k', { vs: [{ ...version('W', 3, 'x'), ep: 'e9' }], cc: { W: 3 }, pts: { W: [{ e: 'e9', n: 3 }] } }, 1);
