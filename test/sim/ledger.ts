@@ -325,10 +325,10 @@ export class Ledger {
   }
 
   /**
-   * Whether collection `c` superseded the version `dot` holding `body`. By its context's counters — except for a
-   * version whose writer's disk was replaced: that writer may have minted its counters again for other writes, so a
-   * context naming them says nothing of this write; then only the writes its tombstones superseded count (the
-   * supersession map, transitively, by dot and value).
+   * Whether collection `c` superseded the version `dot` holding `body`. By its context (its points and the epochs'
+   * ancestry where they name epochs) — except for an untagged version whose writer's disk was replaced: that writer
+   * may have minted its counters again for other writes, so a context naming them says nothing of this write; then
+   * only the writes its tombstones superseded count (the supersession map, transitively, by dot and value).
    */
   private collectionSuperseded(c: Collected, dot: Dot, body: string): boolean {
     const [r, , ep] = splitDot(dot);
