@@ -17,22 +17,34 @@
  * it tells more (wire.ts LEFT OUT). Any other lowered counter could be one the writer
  * never minted, which it takes for a sign that its storage lost a history (restore-claims.ts OwnDots) and re-identifies
  * for nothing (withheld seed 23227 did, with a counter lowered blindly). With no such version known the entry is left
- * out; so is a replica whose context holds points naming epochs.
+ * out.
+ *
+ * A replica whose context holds points naming epochs goes with its points where the link carries them (protocol 11),
+ * if it has no version in the state (its points then cover none of the state's versions); otherwise it is left out
+ * (below 11 no point naming an epoch can travel; lowering a point is not done). Left out at 11, a peer holding a
+ * writer's old version never learned that the writer's delete superseded it, and once the delete was collected the
+ * old version stood there for good (withheld seed 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete
+ * at 28, collected, because b's big k4 stood beside it).
  *
  * Without the lowered entry, a peer holding an old version of a writer who also wrote the big sibling never learned it
  * was superseded: the one entry that said so was the writer's, left out (withheld seed 1733502631: d kept a's k0 at a:3
  * after c's collected delete, because a also wrote the big k0 at a:7).
  */
-import type { KeyState } from '../dvv.js';
+import type { KeyState, Point } from '../dvv.js';
 
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
- * peer's state of the key (its versions' dots), if anything.
+ * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs.
  */
-export function contextAlone(state: KeyState, peer?: KeyState): KeyState | undefined {
+export function contextAlone(state: KeyState, peer?: KeyState, points = false): KeyState | undefined {
   const cc: Record<string, number> = {};
+  const pts: Record<string, readonly Point[]> = {};
   for (const r of Object.keys(state.cc)) {
-    if (state.pts?.[r] !== undefined) continue;
+    const tagged = state.pts?.[r];
+    if (tagged !== undefined) {
+      if (points && !state.vs.some((v) => v.r === r)) (cc[r] = state.cc[r]!), (pts[r] = tagged);
+      continue;
+    }
     let lowest = Infinity;
     for (const v of state.vs) if (v.r === r && v.n < lowest) lowest = v.n;
     if (lowest === Infinity) cc[r] = state.cc[r]!;
@@ -41,7 +53,8 @@ export function contextAlone(state: KeyState, peer?: KeyState): KeyState | undef
       if (n > 0) cc[r] = n;
     }
   }
-  return Object.keys(cc).length === 0 ? undefined : { vs: [], cc };
+  if (Object.keys(cc).length === 0) return undefined;
+  return Object.keys(pts).length === 0 ? { vs: [], cc } : { vs: [], cc, pts };
 }
 
 /** The highest counter of `r`'s untagged versions in `peer` below `lowest` that `state`'s context covers; 0 if none. */

@@ -196,11 +196,11 @@ export class Wire {
     }
     if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);
     // Left out, each key still takes its context alone (fit-state.ts: no version, no entry of a replica with a version in
-    // the state or a point naming an epoch, so nothing a peer below 11 cannot carry either): the peer drops what the state
+    // the state, a point naming an epoch only at 11, so nothing a peer below 11 cannot carry): the peer drops what the state
     // superseded. The session is told the frame carried none of them: they stay withheld, their writes pending.
     const apart = new Set([...bad, ...tagged]);
     const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
-    const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(contextAlone(e[1], this.model.known(m.space, e[0])))));
+    const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(this.alone(m.space, e[0], e[1]))));
     const withContexts = entries.length > told.entries.length ? this.frameOf({ ...m, entries }, forms, maxFrameBytes) : undefined;
     if (withContexts) {
       for (const [k, c] of entries) if (apart.has(k)) this.toldContext(m.space, k, c);
@@ -270,7 +270,7 @@ export class Wire {
       this.noteLeftOut(c.space, c.entries[0]!);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
       // Its context still goes, without its versions' replicas (fit-state.ts): what the state superseded is dropped there.
-      const context = contextAlone(c.entries[0]![1], this.model.known(c.space, c.entries[0]![0]));
+      const context = this.alone(c.space, c.entries[0]![0], c.entries[0]![1]);
       const part = context && this.encode({ ...c, entries: [[c.entries[0]![0], context]] }, maxFrameBytes, reach);
       // Told to the session as a frame of no entries: its acknowledgement says nothing of the key (WITHHELD).
       if (part) return (this.toldContext(c.space, c.entries[0]![0], context), transmit(part.frame, { ...c, entries: [] }), this.sent(part));
@@ -297,13 +297,18 @@ export class Wire {
     if (was && c) was.told = c;
   }
 
+  /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
+  private alone(space: string, key: string, st: KeyState): KeyState | undefined {
+    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined);
+  }
+
   /**
    * Whether repair state `st` of `key` is one this connection could not carry (`was`); if so and its context alone now
    * tells more than the one sent (the link has learned of versions the peer holds that it superseded), that goes on `more`.
    */
   private asLeftOut(space: string, key: string, st: KeyState, was: { state: KeyState; told?: KeyState } | undefined, more: Entry[]): boolean {
     if (was === undefined || !sameState(was.state, st)) return false;
-    const c = contextAlone(st, this.model.known(space, key));
+    const c = this.alone(space, key, st);
     if (c && Object.keys(c.cc).some((r) => c.cc[r]! > (was.told?.cc[r] ?? 0))) more.push([key, c]);
     return true;
   }

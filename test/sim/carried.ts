@@ -11,7 +11,7 @@
  * By node and key, as a restore can mint a dot again.
  */
 import type { KeyRecord } from '../../lib/storage.js';
-import { dotOf, type Dot } from './ledger.js';
+import { dotOf, versionDot, type Dot } from './ledger.js';
 
 /** A key's state by its versions' dots and its context. */
 export interface CarriedState {
@@ -29,9 +29,9 @@ export class Carried {
   private readonly states = new Map<string, CarriedState[]>();
 
   /** The versions `gone` from `node`'s record of the key live on in its local write `mine` (superseded, re-issued). */
-  carry(node: string, space: string, key: string, gone: ReadonlyArray<{ r: string; n: number }>, mine: Dot): void {
+  carry(node: string, space: string, key: string, gone: ReadonlyArray<{ r: string; n: number; ep?: string }>, mine: Dot): void {
     for (const v of gone) {
-      const k = at(node, space, key, dotOf(v.r, v.n));
+      const k = at(node, space, key, versionDot(v));
       this.on.set(k, [...(this.on.get(k) ?? []), mine]);
     }
   }
@@ -48,7 +48,7 @@ export class Carried {
 
   /** The `lowered` dots of `node`'s key live on in the state `next`. */
   lower(node: string, space: string, key: string, lowered: readonly Dot[], next: KeyRecord): void {
-    const state = { dots: next.vs.map((v) => dotOf(v.r, v.n)), cc: { ...next.cc } };
+    const state = { dots: next.vs.map(versionDot), cc: { ...next.cc } };
     for (const d of lowered) {
       const k = at(node, space, key, d);
       this.states.set(k, [...(this.states.get(k) ?? []), state]);

@@ -62,6 +62,26 @@ describe('the history checker', () => {
     await c.close();
   });
 
+  // Protocol 11: a restored writer mints the counters of its lost history again, in a new epoch. Keyed as r:n the checker
+  // took the two writes under W:3 for one dot — "names two values" where a held both branches' versions (restore-relay
+  // 7071, withheld 7093 at SIM_SPEAKS=11), and a replica missing the restored branch's write but holding the lost one's
+  // was taken to hold it.
+  it('at protocol 11 tells a restored branch\'s dot from the lost branch\'s under the same counter: a lost write is reported, the two dots beside each other are not', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    const lost = { ...version('W', 3, 'lost branch'), ep: 'e1' };
+    const restored = { ...version('W', 3, 'restored branch'), ep: 'e2', t: 2 };
+    // Both branches' writes side by side on a (neither saw the other); b holds the lost branch's only.
+    await plant(c, 'a', 'k', { vs: [lost, restored], cc: { W: 3 }, pts: { W: [{ e: 'e1', n: 3 }, { e: 'e2', n: 3 }] } }, 1);
+    await plant(c, 'b', 'k', { vs: [lost], cc: { W: 3 }, pts: { W: [{ e: 'e1', n: 3 }] } }, 1);
+    c.ledger.epochs.add('W', 'e1', '', 0);
+    c.ledger.epochs.add('W', 'e2', 'e1', 2);
+    c.ledger.record({ node: 'a', space: 's', key: 'k', dot: dotOf('W', 3, 'e1'), what: 'put k (lost branch)' });
+    c.ledger.record({ node: 'a', space: 's', key: 'k', dot: dotOf('W', 3, 'e2'), what: 'put k (restored branch)' });
+    const problems = (await checkState(c, noGc, new Map(), new Map())).filter((p) => !p.startsWith('diverged'));
+    expect(problems).toEqual([`lost write: put k (restored branch) by a (k@${dotOf('W', 3, 'e2')}) is missing on b and no write superseded it`]);
+    await c.close();
+  });
+
   it('reports a version a collected tombstone superseded, found again', () => {
     const ledger = new Ledger();
     ledger.collected.push({ node: 'relay', space: 's', key: 'k', cc: { W: 5, D: 2 }, tombstones: new Set([dotOf('D', 2)]) });
@@ -135,6 +155,40 @@ describe('the history checker', () => {
     expect(judged(false)).toEqual([came(dotOf('W', 3), '"lost history"'), came(dotOf('W', 2), '"seen"')]);
     // After W's restore, W:3 "lost history" is another write under a counter W minted again, which no tombstone saw.
     expect(judged(true)).toEqual([came(dotOf('W', 2), '"seen"')]);
+  });
+
+  it('reports replicas whose states differ in their context points alone (their state hashes differ: they never agree)', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a', 'b'], edges: [] });
+    c.ledger.epochs.add('W', 'e1', '', 0);
+    c.ledger.epochs.add('W', 'e2', '', 0);
+    const v = { ...version('W', 5, 'x'), ep: 'e2' };
+    await plant(c, 'a', 'k', { vs: [v], cc: { W: 5 }, pts: { W: [{ e: 'e2', n: 5 }] } }, 1);
+    // b keeps a second point it cannot place under e2 (it lacks the record that would make it dominated).
+    await plant(c, 'b', 'k', { vs: [v], cc: { W: 5 }, pts: { W: [{ e: 'e1', n: 3 }, { e: 'e2', n: 5 }] } }, 1);
+    const problems = await checkState(c, noGc, new Map(), new Map());
+    expect(problems.map((p) => p.split('\n')[0])).toEqual(['diverged versions of k:']);
+    await c.close();
+  });
+
+  it('reports a dot naming an epoch whose record the ledger never learned (it would judge the epoch a root)', async () => {
+    const c = await Cluster.create({ seed: 1, nodes: ['a'], edges: [] });
+    await plant(c, 'a', 'k', { vs: [{ ...version('W', 3, 'x'), ep: 'e9' }], cc: { W: 3 }, pts: { W: [{ e: 'e9', n: 3 }] } }, 1);
+    expect(await checkState(c, noGc, new Map(), new Map())).toEqual(['the checker knows no record of epoch W@e9 (a node\'s open it did not see)']);
+    c.ledger.epochs.add('W', 'e9', '', 0);
+    expect(await checkState(c, noGc, new Map(), new Map())).toEqual([]);
+    await c.close();
+  });
+
+  it('at protocol 11 judges a collection\'s context by its points and the epochs\' ancestry', () => {
+    // W restored to its copy at counter 2 (epoch e2 forks from e1 there), then deleted k at (W, e2, 4) and collected it.
+    const ledger = new Ledger();
+    ledger.epochs.add('W', 'e1', '', 0);
+    ledger.epochs.add('W', 'e2', 'e1', 2);
+    ledger.collected.push({ node: 'w', space: 's', key: 'k', cc: { W: 4 }, pts: { W: [{ e: 'e2', n: 4 }] }, tombstones: new Set([dotOf('W', 4, 'e2')]) });
+    const finals = new Map([['a', () => [{ dot: dotOf('W', 2, 'e1'), body: '"seen"' }, { dot: dotOf('W', 3, 'e1'), body: '"lost branch"' }, { dot: dotOf('W', 3, 'e2'), body: '"restored"' }]]]);
+    const came = (dot: string, body: string) => `collected delete came back: k@${dot} (${body}) is on a, but w collected a tombstone of k that superseded it`;
+    // (W, e1, 2) lies in the history of (e2, 4) through the fork; (W, e1, 3), minted after the copy, does not.
+    expect(ledger.violations(finals)).toEqual([came(dotOf('W', 2, 'e1'), '"seen"'), came(dotOf('W', 3, 'e2'), '"restored"')]);
   });
 
   it('reports links without a periodic anti-entropy round', async () => {

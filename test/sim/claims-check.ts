@@ -52,7 +52,8 @@
 import type { Replica, WriteResult } from '../../lib/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import type { Cluster } from './cluster.js';
-import { splitDot, type Dot } from './ledger.js';
+import type { Causal } from '../../lib/dvv.js';
+import type { Dot } from './ledger.js';
 import type { SyncedDurableCheck } from './synced-check.js';
 
 /** Violations reported at most (the first ones tell the story). */
@@ -235,8 +236,8 @@ export class ClaimsCheck {
   private collectedByWriter(x: Write): boolean {
     const mine = this.cluster.ledger.collected.filter((c) => c.node === x.node && c.space === this.space && c.key === x.key);
     if (mine.length === 0) return false;
-    const chain = this.cluster.ledger.carried.chain(x.node, this.space, x.key, x.dot).map(splitDot);
-    return mine.some((c) => chain.some(([r, n]) => (c.cc[r] ?? 0) >= n));
+    const chain = this.cluster.ledger.carried.chain(x.node, this.space, x.key, x.dot);
+    return mine.some((c) => chain.some((d) => this.cluster.ledger.covers(c, d)));
   }
 
   /** Open, and on a disk that did not lose power under it. */
@@ -256,14 +257,14 @@ export class ClaimsCheck {
     if (!process.env.SIM_SYNCED_DEBUG) return '';
     const rec = (list: Array<[string, { seq: number }]>) => list.find(([k]) => k === x.key)?.[1].seq ?? '-';
     const disk = this.cluster.node(x.node).disk;
-    const chain = this.cluster.ledger.carried.chain(x.node, this.space, x.key, x.dot).map(splitDot);
-    const covers = (list: Array<[string, { cc: Readonly<Record<string, number>> }]>) => {
-      const cc = list.find(([k]) => k === x.key)?.[1].cc;
-      return cc !== undefined && chain.some(([r, n]) => (cc[r] ?? 0) >= n);
+    const chain = this.cluster.ledger.carried.chain(x.node, this.space, x.key, x.dot);
+    const covers = (list: Array<[string, Causal]>) => {
+      const ctx = list.find(([k]) => k === x.key)?.[1];
+      return ctx !== undefined && chain.some((d) => this.cluster.ledger.covers(ctx, d));
     };
     const others = [...this.cluster.nodes.values()].filter((m) => m.name !== x.node);
     const applied = others.filter((m) => covers(m.disk.records(this.space))).map((m) => m.name);
     const durable = others.filter((m) => covers(m.disk.durableRecords(this.space))).map((m) => m.name);
-    return ` [written @${Math.round(x.at - this.start)} through ${x.via.node}${this.tabName(x.via)}; its record of ${x.key} at seq ${rec(disk.records(this.space))} (durable: ${rec(disk.durableRecords(this.space))}); others' records covering it: ${applied.join(',') || '-'} (durable: ${durable.join(',') || '-'}); carried on as ${chain.slice(1).map(([r, n]) => `${r}:${n}`).join(',') || '-'}]`;
+    return ` [written @${Math.round(x.at - this.start)} through ${x.via.node}${this.tabName(x.via)}; its record of ${x.key} at seq ${rec(disk.records(this.space))} (durable: ${rec(disk.durableRecords(this.space))}); others' records covering it: ${applied.join(',') || '-'} (durable: ${durable.join(',') || '-'}); carried on as ${chain.slice(1).join(',') || '-'}]`;
   }
 }

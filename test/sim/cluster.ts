@@ -21,7 +21,8 @@ import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import type { MergeTable } from '../../lib/types.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { prng, Rng, settle, VirtualClock } from './clock.js';
-import { dotOf, Ledger, type Dot } from './ledger.js';
+import type { EpochRegistry } from '../../lib/epoch-points.js';
+import { Ledger, versionDot, type Dot } from './ledger.js';
 import { SimNetwork, type NetworkOptions, type SimTransport } from './network.js';
 
 export interface ClusterOptions {
@@ -67,8 +68,11 @@ export interface ClusterOptions {
 /** What a node's data lives on: a SimDisk, or a plain storage adapter (PlainVolume). */
 export interface Volume {
   instance(): StorageAdapter;
-  /** Whether the durable state has seen dot (r, n) of `key` (true where durability is not modelled). */
-  durablySeen(space: string, key: string, r: string, n: number): boolean;
+  /**
+   * Whether the durable state has seen dot (r, n) of `key`, in epoch `ep` where the dot names one, judged with `reg`
+   * (true where durability is not modelled).
+   */
+  durablySeen(space: string, key: string, r: string, n: number, ep?: string, reg?: EpochRegistry): boolean;
   records(space: string): Array<[string, KeyRecord]>;
   durableRecords(space: string): Array<[string, KeyRecord]>;
   readonly pendingBatches: number;
@@ -308,13 +312,16 @@ export class Cluster {
     if (grace !== undefined) stopRealTimeCollection(opened);
     opened.on('error', (e) => {
       n.errors.push(e);
-      // A re-identification is announced as an error event: note the new id.
+      // A re-identification is announced as an error event: note the new id (and its epoch records).
       if (!n.ids.includes(opened.replicaId)) n.ids.push(opened.replicaId);
+      this.ledger.learnEpochs(opened.core.epochs, n.ids);
     });
     opened.on('antiEntropy', (e) => {
       if (n.tabs.indexOf(opened) === n.leader) n.ae.push({ at: this.clock.now(), peer: e.peer, onConnect: e.onConnect });
     });
     if (!n.ids.includes(opened.replicaId)) n.ids.push(opened.replicaId);
+    // The open's epoch and its ancestry (a restored copy's opens under the copy's): what the ledger judges contexts by.
+    this.ledger.learnEpochs(opened.core.epochs, n.ids);
     for (const s of spaces) opened.space(s);
     n.tabs[tab] = opened;
     this.options.opened?.(name, tab, opened, instance);
@@ -446,7 +453,7 @@ export class Cluster {
   /** The dots of every key of a space on a node, read from its disk. */
   async dots(name: string, space = 's'): Promise<Map<string, Set<Dot>>> {
     const out = new Map<string, Set<Dot>>();
-    for (const [key, rec] of this.node(name).disk.records(space)) out.set(key, new Set(rec.vs.map((v) => dotOf(v.r, v.n))));
+    for (const [key, rec] of this.node(name).disk.records(space)) out.set(key, new Set(rec.vs.map(versionDot)));
     return out;
   }
 

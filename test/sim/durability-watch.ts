@@ -1,8 +1,9 @@
+import { NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
 import { ConnTableIn } from '../../lib/sync/conn-table.js';
 import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import type { Volume } from './cluster.js';
-import { dotOf } from './ledger.js';
+import { versionDot } from './ledger.js';
 import { readerEpochs, speaks11 } from '../support/epoch-reader.js';
 
 /**
@@ -24,7 +25,14 @@ export class DurabilityWatch {
   private readonly conns = new Map<string, ConnTableIn | null>();
 
   /** `disk`: a node's disk (undefined while the cluster is being made: frames are decoded, not judged, then). */
-  constructor(private readonly disk: (node: string) => Volume | undefined) {}
+  /**
+   * `disk`: a node's disk (undefined while the cluster is being made: frames are decoded, not judged, then). `epochs`:
+   * the registry a sent dot naming its epoch is judged by (the ledger's: every node's records).
+   */
+  constructor(
+    private readonly disk: (node: string) => Volume | undefined,
+    private readonly epochs: () => EpochRegistry = () => NO_EPOCHS,
+  ) {}
 
   check(from: string, to: string, frame: Frame): string[] {
     if (typeof frame === 'string') return [];
@@ -67,7 +75,7 @@ export class DurabilityWatch {
     if (!disk) return out;
     for (const [key, state] of m.entries) {
       for (const v of state.vs) {
-        if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n)) out.push(`${from} sent ${key}@${dotOf(v.r, v.n)} to ${to} before it was durable (only durable state may leave a replica)`);
+        if (v.r === sender && !disk.durablySeen(m.space, key, v.r, v.n, v.ep, this.epochs())) out.push(`${from} sent ${key}@${versionDot(v)} to ${to} before it was durable (only durable state may leave a replica)`);
       }
     }
     return out;

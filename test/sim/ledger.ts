@@ -25,15 +25,23 @@
  * settled collection first).
  */
 import { DROPPED_META } from '../../lib/dropped-own.js';
-import { sameVector } from '../../lib/dvv.js';
+import { coversDot, sameDot, samePoints, sameVector, type Causal } from '../../lib/dvv.js';
+import { Epochs } from '../../lib/epoch-points.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { Carried } from './carried.js';
 import { bodyOf } from './doc-values.js';
 import { readsOf } from '../support/delegate.js';
 
+/**
+ * A dot as text: `r:n` untagged, `r:n@e` when it names its epoch (protocol 11: after a restore the lost branch and the
+ * restored one mint the same counters in two epochs, two dots).
+ */
 export type Dot = string;
 
-export const dotOf = (r: string, n: number): Dot => `${r}:${n}`;
+export const dotOf = (r: string, n: number, ep?: string): Dot => (ep === undefined ? `${r}:${n}` : `${r}:${n}@${ep}`);
+
+/** A version's dot, its epoch included. */
+export const versionDot = (v: { readonly r: string; readonly n: number; readonly ep?: string }): Dot => dotOf(v.r, v.n, v.ep);
 
 export interface ResolvedWrite {
   node: string;
@@ -42,7 +50,7 @@ export interface ResolvedWrite {
   dot: Dot;
   what: string;
   /** For a write with an explicit context: that context (all it may supersede is what it covers). */
-  mayCover?: Readonly<Record<string, number>>;
+  mayCover?: Causal;
 }
 
 interface Drop {
@@ -54,8 +62,8 @@ interface Drop {
   tombstone: boolean;
 }
 
-/** A key removed by tombstone collection: its context, and the tombstones it held. */
-export interface Collected {
+/** A key removed by tombstone collection: its context (`cc`, and `pts` where points name epochs), and the tombstones it held. */
+export interface Collected extends Causal {
   node: string;
   space: string;
   key: string;
@@ -96,7 +104,7 @@ export { bodyOf };
  * One write, as stored: its dot, its HLC and its value. After a restore one dot can name two writes, and even with
  * the same value (a counter counted to the same figure twice), their HLCs differ.
  */
-export const writeKey = (v: KeyRecord['vs'][number]): string => `${dotOf(v.r, v.n)}\u0000${v.t}.${v.c}\u0000${bodyOf(v)}`;
+export const writeKey = (v: KeyRecord['vs'][number]): string => `${versionDot(v)}\u0000${v.t}.${v.c}\u0000${bodyOf(v)}`;
 
 /** A write's dot and value from its writeKey (the HLC left out; the value is everything after the second separator). */
 function dotAndBody(write: string): string {
@@ -122,7 +130,7 @@ export class Ledger {
   readonly writes: Array<ResolvedWrite & { body: string | undefined }> = [];
   private readonly forgiven = new Map<Dot, string>();
   /** Per key, the contexts of resolved writes made with an explicit context (what they may supersede). */
-  private readonly contexts = new Map<string, Array<Readonly<Record<string, number>>>>();
+  private readonly contexts = new Map<string, Causal[]>();
   /** Per node and key, own versions a join dropped (a re-identification may re-issue them: lib/dropped-own.ts). */
   private readonly droppedOwn = new Map<string, Array<KeyRecord['vs'][number]>>();
   /** Per node: whether a replicaId is one of its ids (spy's `isOwn`). */
@@ -137,6 +145,30 @@ export class Ledger {
   private readonly stored: Stored[] = [];
   /** What became of each node's own dots (carried.ts): superseded, re-issued, lowered. */
   readonly carried = new Carried();
+  /**
+   * Every node's epoch records, as its replica learned them at each open and identity change (`learnEpochs`): the
+   * ancestry contexts are judged by, as the library's coversDot does. The checker sees every open, so it knows every
+   * epoch that minted a dot; one it does not know is judged a root (a dot it covers only by its own epoch's point).
+   */
+  readonly epochs = new Epochs();
+  /** Records of a node that conflicted with ones learned before (an epoch's record never changes: none expected). */
+  readonly epochConflicts: string[] = [];
+
+  /** Learns the records `reg` (a replica's registry) holds of `ids` (the node's ids). */
+  learnEpochs(reg: { recordsOf(r: string): ReadonlyArray<{ e: string; parent: string; fork: number }> }, ids: Iterable<string>): void {
+    for (const r of ids) {
+      for (const rec of reg.recordsOf(r)) {
+        const refused = this.epochs.add(r, rec.e, rec.parent, rec.fork);
+        if (refused) this.epochConflicts.push(refused);
+      }
+    }
+  }
+
+  /** Whether context `ctx` covers `dot` (by its points and the epochs' ancestry where they name epochs). */
+  covers(ctx: Causal, dot: Dot): boolean {
+    const [r, n, ep] = splitDot(dot);
+    return coversDot(this.epochs, ctx, r, ep, n);
+  }
 
   /**
    * Wraps `inner` so the ledger sees every durable record replaced on `node`. `isOwn(r)` tells whether replicaId
@@ -148,14 +180,14 @@ export class Ledger {
     type Seen = () => void;
     const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null, reissuing = false): Seen | undefined => {
       const applied = ++this.appliedCount;
-      const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => u.r === v.r && u.n === v.n));
+      const gone = (prev?.vs ?? []).filter((v) => !next?.vs.some((u) => sameDot(u, v)));
       // A local write: a new version of ours at the record's seq (the engine mints a write's dot there, above
       // any counter of ours the key's context claims). A join brings our own dots back below it — except after a
       // restore set our log back, when a write the restore lost can come back from a peer at any seq: a dot and
       // version already seen written (its dot and HLC) is never a write again.
-      const fresh = (v: KeyRecord['vs'][number]) => !this.minted.has(`${dotOf(v.r, v.n)}@${v.t}.${v.c}`);
-      const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => u.r === v.r && u.n === v.n) && fresh(v)) : undefined;
-      const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => u.r === v.r && u.n === v.n)) : [];
+      const fresh = (v: KeyRecord['vs'][number]) => !this.minted.has(`${versionDot(v)}/${v.t}.${v.c}`);
+      const mine = next !== null ? next.vs.find((v) => v.n >= next.seq && isOwn(v.r) && !prev?.vs.some((u) => sameDot(u, v)) && fresh(v)) : undefined;
+      const added = next ? next.vs.filter((v) => !prev?.vs.some((u) => sameDot(u, v))) : [];
       // A re-identification lowers the record's counters of our old id to the restore point (dvv.ts stripOwnDots): our
       // dots above it that no version holds (a collected delete) live on in the lowered state alone.
       const lowered = Carried.lowered(prev, next, isOwn);
@@ -167,40 +199,40 @@ export class Ledger {
         // durable already, applied after the collection.
         for (const v of added) {
           if (v.d) continue; // an older tombstone back is harmless: only values must stay gone
-          const stored: Stored = { node, space, key, dot: dotOf(v.r, v.n), body: bodyOf(v), applied };
+          const stored: Stored = { node, space, key, dot: versionDot(v), body: bodyOf(v), applied };
           this.stored.push(stored);
           for (const c of this.collected) if (c.node === node && c.space === space && c.key === key) this.cameBack(c, stored);
         }
         if (mine) {
-          this.minted.add(`${dotOf(mine.r, mine.n)}@${mine.t}.${mine.c}`);
+          this.minted.add(`${versionDot(mine)}/${mine.t}.${mine.c}`);
           let bodies = this.localBodies.get(node);
           if (!bodies) this.localBodies.set(node, (bodies = new Map()));
-          bodies.set(dotOf(mine.r, mine.n), bodyOf(mine));
+          bodies.set(versionDot(mine), bodyOf(mine));
           let dots = this.localDots.get(node);
           if (!dots) this.localDots.set(node, (dots = new Map()));
-          dots.set(`${id(space, key)}\u0000${next!.seq}`, dotOf(mine.r, mine.n));
+          dots.set(`${id(space, key)}\u0000${next!.seq}`, versionDot(mine));
           // A re-issue of an own write a join dropped before the restore was known carries that write on (the
           // transaction that clears the engine's notes of such writes, lib/dropped-own.ts).
           const dropped = reissuing ? (this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []) : [];
           gone.push(...dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v)));
           // Each version gone lives on in this write: superseded by it, or re-issued as it.
-          this.carried.carry(node, space, key, gone, dotOf(mine.r, mine.n));
-          this.byWrite.set(`${dotOf(mine.r, mine.n)}\u0000${bodyOf(mine)}`, gone.map((v) => dotOf(v.r, v.n)));
+          this.carried.carry(node, space, key, gone, versionDot(mine));
+          this.byWrite.set(`${versionDot(mine)}\u0000${bodyOf(mine)}`, gone.map(versionDot));
           this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));
           if (!set) this.superseded.set(id(space, key), (set = new Set()));
-          for (const v of gone) set.add(dotOf(v.r, v.n));
+          for (const v of gone) set.add(versionDot(v));
           return;
         }
         // Tombstone collection: the key removed outright, or (the engine since issue 10) kept as its context
         // alone — no version, the same context — which then travels as a state and drops tombstones elsewhere.
         const onlyTombstones = prev !== undefined && prev.vs.length > 0 && prev.vs.every((v) => v.d === 1);
-        const collected = onlyTombstones && (next === null || (next.vs.length === 0 && sameVector(next.cc, prev.cc)));
-        for (const v of gone) this.drops.push({ node, space, key, dot: dotOf(v.r, v.n), how: collected ? 'remove' : next ? 'join' : 'remove', tombstone: v.d === 1 });
+        const collected = onlyTombstones && (next === null || (next.vs.length === 0 && sameVector(next.cc, prev.cc) && samePoints(next.pts, prev.pts)));
+        for (const v of gone) this.drops.push({ node, space, key, dot: versionDot(v), how: collected ? 'remove' : next ? 'join' : 'remove', tombstone: v.d === 1 });
         const own = gone.filter((v) => isOwn(v.r));
         if (own.length) this.droppedOwn.set(`${node}\u0000${id(space, key)}`, [...(this.droppedOwn.get(`${node}\u0000${id(space, key)}`) ?? []), ...own]);
         if (collected) {
-          const c: Collected = { node, space, key, cc: { ...prev.cc }, tombstones: new Set(prev.vs.map((v) => dotOf(v.r, v.n))), tombstoneWrites: prev.vs.map(writeKey), applied };
+          const c: Collected = { node, space, key, cc: { ...prev.cc }, ...(prev.pts ? { pts: prev.pts } : {}), tombstones: new Set(prev.vs.map(versionDot)), tombstoneWrites: prev.vs.map(writeKey), applied };
           this.collected.push(c);
           for (const s of this.stored) if (s.node === node && s.space === space && s.key === key) this.cameBack(c, s);
         }
@@ -293,14 +325,17 @@ export class Ledger {
   }
 
   /**
-   * Whether collection `c` superseded the version `dot` holding `body`. By its context's counters — except for a
-   * version whose writer's disk was replaced: that writer may have minted its counters again for other writes, so a
-   * context naming them says nothing of this write; then only the writes its tombstones superseded count (the
-   * supersession map, transitively, by dot and value).
+   * Whether collection `c` superseded the version `dot` holding `body`. By its context (its points and the epochs'
+   * ancestry where they name epochs) — except for an untagged version whose writer's disk was replaced: that writer
+   * may have minted its counters again for other writes, so a context naming them says nothing of this write; then
+   * only the writes its tombstones superseded count (the supersession map, transitively, by dot and value).
    */
   private collectionSuperseded(c: Collected, dot: Dot, body: string): boolean {
-    const [r, n] = splitDot(dot);
-    if ((c.cc[r] ?? 0) < n || c.tombstones.has(dot)) return false;
+    const [r, , ep] = splitDot(dot);
+    if (!this.covers(c, dot) || c.tombstones.has(dot)) return false;
+    // A dot naming its epoch names one write, whatever restore came after: its writer mints no counter of that
+    // epoch again (a restored copy opens a new epoch), so a context covering it saw that very write.
+    if (ep !== undefined) return true;
     const reused = [...this.replaced].some((node) => this.idsOf.get(node)?.(r));
     if (!reused || !c.tombstoneWrites) return true;
     const want = `${dot}\u0000${body}`;
@@ -330,8 +365,7 @@ export class Ledger {
 
   private wasSuperseded(space: string, key: string, dot: Dot): boolean {
     if (this.superseded.get(id(space, key))?.has(dot)) return true;
-    const [r, n] = splitDot(dot);
-    return this.contexts.get(id(space, key))?.some((cc) => (cc[r] ?? 0) >= n) ?? false;
+    return this.contexts.get(id(space, key))?.some((ctx) => this.covers(ctx, dot)) ?? false;
   }
 
   /**
@@ -342,10 +376,7 @@ export class Ledger {
     const out: string[] = [...new Set(this.reappeared)];
     // Tombstones a collection covered may vanish everywhere: the collected state (or the collector's refusal)
     // makes every replica drop them.
-    const gc = (space: string, key: string, dot: Dot) => {
-      const [r, n] = splitDot(dot);
-      return this.collected.some((c) => c.space === space && c.key === key && (c.cc[r] ?? 0) >= n);
-    };
+    const gc = (space: string, key: string, dot: Dot) => this.collected.some((c) => c.space === space && c.key === key && this.covers(c, dot));
     for (const d of this.drops) {
       if (d.how === 'remove' && d.tombstone) continue;
       if (d.tombstone && gc(d.space, d.key, d.dot)) continue;
@@ -354,10 +385,7 @@ export class Ledger {
     }
     for (const w of this.writes) {
       const isTombstone = w.body === '<deleted>';
-      const covers = (d: Dot) => {
-        const [r, n] = splitDot(d);
-        return (w.mayCover![r] ?? 0) >= n;
-      };
+      const covers = (d: Dot) => this.covers(w.mayCover!, d);
       const over = w.mayCover && !this.forgiven.has(w.dot) ? (this.byWrite.get(`${w.dot}\u0000${w.body}`) ?? []).filter((d) => !covers(d)) : [];
       if (over.length) out.push(`${w.what} by ${w.node} (${w.key}@${w.dot}) superseded ${over.join(' ')}, outside its context`);
       if (this.wasSuperseded(w.space, w.key, w.dot) || this.forgiven.has(w.dot) || (isTombstone && gc(w.space, w.key, w.dot))) continue;
@@ -384,7 +412,13 @@ export class Ledger {
   }
 }
 
-export function splitDot(dot: Dot): [string, number] {
-  const i = dot.lastIndexOf(':');
-  return [dot.slice(0, i), Number(dot.slice(i + 1))];
+/** A dot's replica, counter and epoch (undefined: untagged). Replica ids and epoch labels hold neither ':' nor '@'. */
+export function splitDot(dot: Dot): [string, number, string?] {
+  const at = dot.indexOf('@');
+  const plain = at < 0 ? dot : dot.slice(0, at);
+  const i = plain.lastIndexOf(':');
+  const r = plain.slice(0, i);
+  const n = Number(plain.slice(i + 1));
+  return at < 0 ? [r, n] : [r, n, dot.slice(at + 1)];
 }
+

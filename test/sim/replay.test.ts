@@ -274,6 +274,11 @@ describe('simulated runs replay from their seed', () => {
     [1282, 'withheld', false, false, true],
     [2122911595, 'gc-peer', false, false, true],
     [11079, 'restore-replica', false, false, true],
+    // At 11 only (base 7000): the ledger keyed dots as r:n and took a restored branch's dot for the lost one's ("dot …
+    // names two values", 7093); a key's context alone left a tagged point out (fit-state.ts), so f kept g's k4 after g's
+    // collected delete (7074).
+    [7093, 'withheld', false, false, true],
+    [7074, 'withheld', false, false, true],
   ] as const)('seed %i (%s, jittered: %s) at protocol 11: a restored writer\'s write survives', async (seed, family, jitter, recorded, pending) => {
     // As each was found: the soak's seeds (and 5097) with the pending features left out, the probes above without.
     const s = makeSchedule(seed, { family, disabled: pending ? pendingFeatures() : new Set() });

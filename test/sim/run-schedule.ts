@@ -22,12 +22,13 @@
  */
 import * as Y from 'yjs';
 import { yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
-import { decodeCausal } from '../../lib/dvv.js';
+import { coversDot, decodeCausal, type Causal } from '../../lib/dvv.js';
 import { merges, type Context, type WriteResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import { ACK_DELAY } from '../../lib/sync/ack-policy.js';
 import { decodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
+import { NO_EPOCHS } from '../../lib/epoch-points.js';
 import type { Frame } from '../../lib/transport.js';
 import { dropWorkingCopies, MIN_BYTES, setWorkingCopyFloor } from '../../lib/working-copies.js';
 import { SimDisk } from '../support/sim-disk.js';
@@ -35,7 +36,7 @@ import { DurabilityWatch } from './durability-watch.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, isBig, narrowLimit, type EditLog, type Increments, type ItemLog } from './checks.js';
 import { prng, Rng, VirtualClock } from './clock.js';
 import { Cluster, type Volume } from './cluster.js';
-import { dotOf, writeKey } from './ledger.js';
+import { dotOf, versionDot, writeKey } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import { DOC_TEXT } from './doc-values.js';
 import type { Edit, Op, Schedule, Timed } from './schedule.js';
@@ -124,7 +125,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   let synced: SyncedDurableCheck | undefined; // made with the cluster; frames flow before
   let claims: ClaimsCheck | undefined; // likewise; instances opened before it are attached once it is made
   const openedEarly: Array<Parameters<ClaimsCheck['attach']>> = [];
-  const watch = new DurabilityWatch((node) => made?.node(node).disk);
+  const watch = new DurabilityWatch((node) => made?.node(node).disk, () => made?.ledger.epochs ?? NO_EPOCHS);
   const cluster = await Cluster.create({
     clock,
     seed: s.seed,
@@ -172,7 +173,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   if (printer) process.stderr.write(`${(clock.now() - start).toFixed(1)} the schedule's time 0\n`);
   if (process.env.SIM_TRACE) for (const n of cluster.nodes.values()) process.stderr.write(`${n.name} = ${n.r.replicaId}\n`);
   const pending: Promise<unknown>[] = [];
-  const held = new Map<string, { context: Context; saw: Readonly<Record<string, number>> }>(); // node/tab/key → a read earlier
+  const held = new Map<string, { context: Context; saw: Causal }>(); // node/tab/key → a read earlier
   const increments = new Map<string, Increments>();
   const items = new Map<string, ItemLog>();
   let valueSeq = 0;
@@ -205,7 +206,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     // The dot a write was stored under, as the ledger's spy saw it (the replica may have re-identified since).
     const dotOfWrite = (w: { seq: number }) => (w.seq > 0 ? (cluster.ledger.dotOfWrite(node, SPACE, op.key, w.seq) ?? dotOf(r.replicaId, w.seq)) : undefined);
     const claimed = op.kind === 'get' ? undefined : claims?.issuing(r);
-    const note = async (w: WriteResult, what: string, mayCover?: Readonly<Record<string, number>>) => {
+    const note = async (w: WriteResult, what: string, mayCover?: Causal) => {
       const dot = dotOfWrite(w);
       if (!dot) return;
       claimed?.(op.key, dot, `${what} (op ${index})`, w);
@@ -220,9 +221,9 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         // A read that finds nothing holds an empty context: a write with it later creates the key concurrently
         // with whatever was written meanwhile (read absent, wait, create).
         const got = await space.get(op.key);
-        // At protocol 11 a context may name epochs (`r:n@e`), which decodeContext refuses: the ledger knows dots as
-        // r:n, so it takes each replica's highest counter (decodeCausal's vector, an upper bound of its points).
-        held.set(slot, got ? { context: got.context, saw: decodeCausal(got.context)?.cc ?? {} } : { context: '' as Context, saw: {} });
+        // At protocol 11 a context may name epochs (`r:n@e`): the ledger judges what it covers by its points and the
+        // epochs' ancestry (decodeCausal: the vector and the points).
+        held.set(slot, got ? { context: got.context, saw: decodeCausal(got.context) ?? { cc: {} } } : { context: '' as Context, saw: { cc: {} } });
         return;
       }
       case 'putCtx': {
@@ -463,7 +464,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
 function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
   // By write (dot, HLC and value): after a restore one dot may name two writes, and only one may be held elsewhere.
   const before = new Map<string, string>(); // write → dot
-  for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(writeKey(v), dotOf(v.r, v.n));
+  for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(writeKey(v), versionDot(v));
   // Held durably elsewhere: a copy another node only applied (not yet durable) may still be lost in a crash.
   const held = new Set<string>();
   for (const n of cluster.nodes.values()) for (const [, rec] of n.disk.durableRecords(SPACE)) for (const v of rec.vs) held.add(writeKey(v));
@@ -549,7 +550,7 @@ function checkNothingHeldPending(cluster: Cluster): string[] {
       const unheld: string[] = [];
       for (const [key, rec] of n.disk.records(SPACE)) {
         const mine = rec.vs.filter((v) => ids.has(v.r));
-        if (mine.some((v) => !others.some((o) => (o.get(key)?.cc[v.r] ?? 0) >= v.n))) unheld.push(key);
+        if (mine.some((v) => !others.some((o) => coversDot(cluster.ledger.epochs, o.get(key) ?? { cc: {} }, v.r, v.ep, v.n)))) unheld.push(key);
       }
       const name = `${n.name}${n.tabs.length > 1 ? ` (tab ${tab})` : ''}`;
       if (r.pending > unheld.length) problems.push(`${name} counts ${r.pending} keys pending after heal, but only ${unheld.length} hold a write of its own no other node holds${unheld.length ? ` (${unheld.join(', ')})` : ''}`);

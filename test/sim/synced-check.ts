@@ -12,9 +12,10 @@
  */
 import { MsgType } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
+import type { Causal } from '../../lib/dvv.js';
 import type { Cluster, Volume } from './cluster.js';
 import type { CarriedState } from './carried.js';
-import { splitDot, type Dot } from './ledger.js';
+import { splitDot, versionDot, type Dot } from './ledger.js';
 
 /**
  * Frames that acknowledge the receiver's log: ACKs, anti-entropy frames (a run's end confirms what it repaired), and the
@@ -101,8 +102,8 @@ export class SyncedDurableCheck {
   }
 
   private holds(v: Volume, key: string, dot: Dot): boolean {
-    const [r, n] = splitDot(dot);
-    return v.durablySeen(this.space, key, r, n);
+    const [r, n, ep] = splitDot(dot);
+    return v.durablySeen(this.space, key, r, n, ep, this.cluster.ledger.epochs);
   }
 
   private now(): number {
@@ -111,7 +112,7 @@ export class SyncedDurableCheck {
 
   /** Which nodes applied the write without making it durable, the writer's record, disks that held it, ids. */
   private debug(node: string, key: string, chain: readonly Dot[]): string {
-    const covers = (rec: { cc: Readonly<Record<string, number>> } | undefined) => chain.some((d) => (rec?.cc[splitDot(d)[0]] ?? 0) >= splitDot(d)[1]);
+    const covers = (rec: Causal | undefined) => rec !== undefined && chain.some((d) => this.cluster.ledger.covers(rec, d));
     const recordOf = (list: Array<[string, { seq: number; cc: Readonly<Record<string, number>> }]>) => list.find(([k]) => k === key)?.[1];
     const applied = [...this.cluster.nodes.values()].filter((m) => m.name !== node && covers(recordOf(m.disk.records(this.space))));
     const own = this.cluster.node(node).disk;
@@ -130,7 +131,7 @@ export class SyncedDurableCheck {
  * Whether `rec` descends from state `s` (joining `s` into it changes nothing): its context covers `s`'s, and every
  * version it holds that `s`'s context covers is one of `s`'s versions.
  */
-function descends(rec: { vs: ReadonlyArray<{ r: string; n: number }>; cc: Readonly<Record<string, number>> } | undefined, s: CarriedState): boolean {
+function descends(rec: { vs: ReadonlyArray<{ r: string; n: number; ep?: string }>; cc: Readonly<Record<string, number>> } | undefined, s: CarriedState): boolean {
   if (!rec || Object.entries(s.cc).some(([r, n]) => (rec.cc[r] ?? 0) < n)) return false;
-  return rec.vs.every((v) => (s.cc[v.r] ?? 0) < v.n || s.dots.includes(`${v.r}:${v.n}`));
+  return rec.vs.every((v) => (s.cc[v.r] ?? 0) < v.n || s.dots.includes(versionDot(v)));
 }

@@ -20,6 +20,8 @@
     if (!this.disk.jitter) return this.disk.readLog(space, afterSeq, limit, this);
     return this.jittered(() => this.disk.readLog(space, afterSeq, limit, this));
  */
+import { coversDot } from '../../lib/dvv.js';
+import { NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, Leadership, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { keysInRange, upperBound } from '../../lib/sorted.js';
@@ -220,9 +222,13 @@ export class SimDisk {
     return s ? [...s.records].map(([k, p]) => [k, p.rec] as [string, KeyRecord]) : [];
   }
 
-  /** Whether the durable state has seen dot (r, n) of `key`: its durable record's context covers it. */
-  durablySeen(space: string, key: string, r: string, n: number): boolean {
-    return (this.durable.spaces.get(space)?.records.get(key)?.rec.cc[r] ?? 0) >= n;
+  /**
+   * Whether the durable state has seen dot (r, n) of `key` — (r, ep, n) where the dot names its epoch: its durable
+   * record's context covers it, by its points and `reg`'s ancestry of epochs (dvv.ts coversDot).
+   */
+  durablySeen(space: string, key: string, r: string, n: number, ep?: string, reg: EpochRegistry = NO_EPOCHS): boolean {
+    const rec = this.durable.spaces.get(space)?.records.get(key)?.rec;
+    return rec !== undefined && coversDot(reg, rec, r, ep, n);
   }
 
   /** Applied, not yet durable transactions. */

@@ -10,7 +10,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { covers, join } from '../../lib/dvv.js';
+import { covers, join, joinWith, type KeyState, type StoredVersion } from '../../lib/dvv.js';
+import { Epochs } from '../../lib/epoch-points.js';
 import { contextAlone } from '../../lib/sync/fit-state.js';
 import { normal, opsArb, simulate } from '../support/dvv-sim.js';
 
@@ -55,5 +56,28 @@ describe('a key state\'s context alone', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  // Protocol 11 (withheld seed 7074 at SIM_SPEAKS=11): g's k4 at (g, e, 9) stood on f, behind a narrow link, after g
+  // deleted it at (g, e, 28) and collected the tombstone, because b's big k4 stood beside the delete and its context
+  // alone left g's entry out: a point naming an epoch was never sent alone.
+  it('at protocol 11 carries the points of a replica with no version in the state, and the peer drops what they cover', () => {
+    const reg = new Epochs();
+    reg.add('g', 'e1', '', 0);
+    reg.add('g', 'e2', 'e1', 12);
+    const big: StoredVersion = { r: 'b', ep: 'eb', n: 8, t: 2, c: 0, v: '"big"' };
+    // The whole state: b's big version; g's delete superseded its k4 and was collected (g's points only).
+    const whole: KeyState = { vs: [big], cc: { b: 8, g: 28 }, pts: { b: [{ e: 'eb', n: 8 }], g: [{ e: 'e2', n: 28 }] } };
+    // The peer holds g's old k4, minted in g's earlier epoch (its point's history reaches it through e2's fork).
+    const there: KeyState = { vs: [{ r: 'g', ep: 'e1', n: 9, t: 1, c: 0, v: '"old"' }], cc: { g: 9 }, pts: { g: [{ e: 'e1', n: 9 }] } };
+    const alone = contextAlone(whole, there, true);
+    expect(alone).toEqual({ vs: [], cc: { g: 28 }, pts: { g: [{ e: 'e2', n: 28 }] } });
+    expect(joinWith(reg, there, alone!).vs).toEqual([]);
+    // Joined with the whole state later, it lands where the whole state alone would.
+    expect(joinWith(reg, joinWith(reg, there, alone!), whole)).toEqual(joinWith(reg, there, whole));
+    // Below 11 no point naming an epoch travels: nothing is left to tell.
+    expect(contextAlone(whole, there)).toBeUndefined();
+    // A replica with a version in the state stays out at 11 too (its points would cover that version).
+    expect(contextAlone({ ...whole, vs: [big, { r: 'g', ep: 'e2', n: 30, t: 3, c: 0, v: '"new"' }], cc: { b: 8, g: 30 }, pts: { b: [{ e: 'eb', n: 8 }], g: [{ e: 'e2', n: 30 }] } }, there, true)).toBeUndefined();
   });
 });
