@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { joinWith, type KeyState, type StoredVersion } from '../../lib/dvv.js';
 import { Epochs, UNTAGGED } from '../../lib/epoch-points.js';
+import { exchange } from '../../lib/sync/antientropy.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { MAX_WIDENED, ToldChains, widenCausal } from '../../lib/sync/epoch-widen.js';
 import { MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
@@ -134,6 +135,26 @@ describe('a told chain not believed widens the contexts of its frame', () => {
       { e: 'B', parent: 'A', fork: 2 },
     ]);
     expect(widenCausal(new Epochs(), loop, tagged(version(THIRD, 9, 'A'))).pts![THIRD]!.map((p) => `${p.e}:${p.n}`)).toEqual(['A:9', 'B:4']);
+  });
+});
+
+describe('a state judged without a record', () => {
+  it('is re-judged by the next exchange once the record arrives: no version is dropped by joining it with itself', () => {
+    // Stored while T2 was unknown (a root): T1:4 kept beside T2:7, both points maximal.
+    const kept: KeyState = {
+      vs: [version(THIRD, 4, 'T1'), version(THIRD, 7, 'T2')],
+      cc: { [THIRD]: 7 },
+      pts: { [THIRD]: [{ e: 'T1', n: 4 }, { e: 'T2', n: 7 }] },
+    };
+    const theirs = tagged(version(THIRD, 7, 'T2'));
+    const reg = new Epochs();
+    expect(exchange(kept, theirs, reg).want, 'no record: nothing to ask').toBe(false);
+    const placed = truth();
+    // Joined with itself under the record, the state keeps both versions (which write superseded which is not in it).
+    expect(joinWith(placed, kept, kept).vs.length).toBe(2);
+    // The exchange with a replica that judged with the record asks for its state, and the join drops T1:4.
+    expect(exchange(kept, theirs, placed).want).toBe(true);
+    expect(joinWith(placed, kept, theirs).vs.map((v) => `${v.ep}:${v.n}`)).toEqual(['T2:7']);
   });
 });
 
