@@ -95,7 +95,12 @@ export function widenCausal<C extends Causal>(reg: EpochRegistry, told: ToldChai
   return pts === undefined ? s : { ...s, pts };
 }
 
-const widenEntries = (reg: EpochRegistry, told: ToldChains, entries: Entry[]): Entry[] => entries.map((e) => ((s: KeyState) => (s === e[1] ? e : [e[0], s] as const))(widenCausal(reg, told, e[1])));
+function widenEntries(reg: EpochRegistry, told: ToldChains, entries: Entry[]): Entry[] {
+  return entries.map((e) => {
+    const s: KeyState = widenCausal(reg, told, e[1]);
+    return s === e[1] ? e : [e[0], s];
+  });
+}
 
 function widenItem(reg: EpochRegistry, told: ToldChains, it: AeItem): AeItem {
   return it.kind === 'range' || it.kind === 'keys' ? { ...it, keys: widenEntries(reg, told, it.keys) } : it;

@@ -11,34 +11,8 @@ import { exchange } from '../../lib/sync/antientropy.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { MAX_WIDENED, ToldChains, widenCausal } from '../../lib/sync/epoch-widen.js';
 import { MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
-import { Wire, type EpochChains } from '../../lib/sync/wire.js';
 import { Cluster } from '../sim/cluster.js';
-
-const ME = 'sender-id-aaaaaaaaaaaa';
-const PEER = 'receiver-id-bbbbbbbbbb';
-const THIRD = 'third-id-cccccccccccc';
-const FRAME = 1 << 22;
-
-function wire(reg: Epochs, me: string, peer: string, terms: EpochChains): Wire {
-  const w = new Wire(
-    (e) => {
-      throw e;
-    },
-    () => {},
-    () => reg,
-  );
-  w.start(me, peer, 0, terms);
-  return w;
-}
-
-/** `m` as `sent` (its registry) writes it, decoded by a receiver with registry `reg` and `terms`. */
-function carry(sent: Epochs, m: Message, reg: Epochs, terms: EpochChains): Message[] {
-  const sender = wire(sent, ME, PEER, { mine: [], theirs: [] });
-  const receiver = wire(reg, PEER, ME, terms);
-  const frames: Uint8Array[] = [];
-  sender.send(m, FRAME, (f) => frames.push(f));
-  return frames.map((f) => receiver.decode(f, FRAME)!).filter((x) => x !== undefined);
-}
+import { carry, THIRD } from './epoch-frames.js';
 
 const version = (r: string, n: number, ep: string, d = false): StoredVersion => ({ r, n, t: n, c: 0, v: d ? undefined : String(n), ep, ...(d ? { d: 1 as const } : {}) });
 const tagged = (v: StoredVersion): KeyState => ({ vs: [v], cc: { [v.r]: v.n }, pts: { [v.r]: [{ e: v.ep!, n: v.n }] } });
