@@ -33,7 +33,8 @@
 import type { Attestation } from '../attest.js';
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { readChanges, writeChanges } from './changes-codec.js';
-import { chainRecords, EpochIn, EpochOut, type EpochLink } from './epoch-wire.js';
+import { EpochIn, EpochOut, type EpochLink } from './epoch-wire.js';
+import { chainsReceived } from './epoch-widen.js';
 import type { EpochEntry, Seen } from '../epochs.js';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
@@ -369,11 +370,5 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       throw new ProtocolError(`unknown message type ${type}`);
   }
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
-  if (ep) {
-    for (const c of ep.chains) {
-      const refused = limits.epochs!.learn(c.r, chainRecords(c));
-      if (refused) throw new ProtocolError(refused);
-    }
-  }
-  return m;
+  return ep ? chainsReceived(m, ep.chains, limits.epochs!) : m;
 }
