@@ -55,11 +55,6 @@ export interface EpochLink {
    * a trusted relay).
    */
   readonly learn: (r: string, records: readonly EpochRecord[]) => string | undefined;
-  /**
-   * Whether the peer is believed about replica `r`'s records (absent: about every replica's). A chain it is not
-   * believed about is not learned: it widens the frame's contexts (epoch-widen.ts).
-   */
-  readonly believes?: (r: string) => boolean;
 }
 
 /** The epoch of counter `n` in a tagged chain: the last epoch that forked below n, untagged when none did. */

@@ -33,8 +33,7 @@
 import type { Attestation } from '../attest.js';
 import type { KeyState, StoredVersion } from '../dvv.js';
 import { readChanges, writeChanges } from './changes-codec.js';
-import { EpochIn, EpochOut, type EpochLink } from './epoch-wire.js';
-import { chainsReceived } from './epoch-widen.js';
+import { chainRecords, EpochIn, EpochOut, type EpochLink } from './epoch-wire.js';
 import type { EpochEntry, Seen } from '../epochs.js';
 import { readAntiEntropy, writeAntiEntropy, type AntiEntropyBody } from './ae-codec.js';
 import { ProtocolError, Reader, Writer } from './codec.js';
@@ -370,5 +369,11 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       throw new ProtocolError(`unknown message type ${type}`);
   }
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
-  return ep ? chainsReceived(m, ep.chains, limits.epochs!) : m;
+  if (ep) {
+    for (const c of ep.chains) {
+      const refused = limits.epochs!.learn(c.r, chainRecords(c));
+      if (refused) throw new ProtocolError(refused);
+    }
+  }
+  return m;
 }

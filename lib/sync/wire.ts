@@ -163,10 +163,9 @@ export class Wire {
       me: { id: me, chain: epochDots.mine },
       peer: { id: peer, chain: epochDots.theirs },
       reg,
-      believes: (r) => r === peer || epochDots.others === true,
       learn: (r, records) => {
         const known = reg();
-        if (!(known instanceof Epochs)) return undefined;
+        if (!(known instanceof Epochs) || (r !== peer && epochDots.others !== true)) return undefined;
         const refused = known.learnChain(r, records);
         if (!refused) epochDots.learned?.();
         return refused;

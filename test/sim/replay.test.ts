@@ -285,22 +285,6 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(s, { ...(recorded ? RECORDED : {}), jitter, speaks11: true })).problems, `seed ${seed} (${family})`).toEqual([]);
   });
 
-  // Records that never arrive (base 7000 at SIM_SPEAKS=11; each passes at default): a replica learns a third replica's
-  // epoch records only from a relay it trusts, and neither the relay b that a dials (7078, 7089: the simulator's relays
-  // accepted each other without `trusted`, which a cluster's relays give each other) nor a relay behind a client that saw
-  // a restored writer's lost branch first-hand (7090) could place the writer's epoch: it kept the version the writer's
-  // later write superseded through that epoch's ancestry, while the replicas placing it dropped it. 7078 and 7089 pass
-  // since the simulator's relays trust each other (and with the widening alone); 7090 since the chain a frame tells of
-  // a third replica's epoch, not learned from a client, widens the frame's contexts (lib/sync/epoch-widen.ts).
-  it.each([
-    [7078, 'crash'],
-    [7089, 'restore-replica'],
-    [7090, 'restore-relay'],
-  ] as const)('seed %i (%s) at protocol 11: a version its writer superseded through an epoch the receiver cannot place goes', async (seed, family) => {
-    const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
-    expect((await runSchedule(s, { speaks11: true })).problems, `seed ${seed} (${family})`).toEqual([]);
-  });
-
   it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
     expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });

@@ -11,12 +11,33 @@ import type { KeyState, StoredVersion } from '../../lib/dvv.js';
 import { Epochs, MAX_FRAME_RECORDS, UNTAGGED } from '../../lib/epoch-points.js';
 import { ProtocolError } from '../../lib/sync/codec.js';
 import { MsgType } from '../../lib/sync/messages.js';
-import type { EpochChains } from '../../lib/sync/wire.js';
-import { carry as carryMessage, ME, THIRD } from './epoch-frames.js';
+import { Wire, type EpochChains } from '../../lib/sync/wire.js';
+
+const ME = 'sender-id-aaaaaaaaaaaa';
+const PEER = 'receiver-id-bbbbbbbbbb';
+const THIRD = 'third-id-cccccccccccc';
+const FRAME = 1 << 22;
+
+function wire(reg: Epochs, me: string, peer: string, terms: EpochChains): Wire {
+  const w = new Wire(
+    (e) => {
+      throw e;
+    },
+    () => {},
+    () => reg,
+  );
+  w.start(me, peer, 0, terms);
+  return w;
+}
 
 /** The frames `sent` (its registry) writes for `state`, decoded by a receiver with registry `learned` and `terms`. */
 function carry(sent: Epochs, state: KeyState, learned: Epochs, terms: EpochChains): void {
-  carryMessage(sent, { type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', state]] }, learned, terms);
+  const sender = wire(sent, ME, PEER, { mine: [], theirs: [] });
+  const receiver = wire(learned, PEER, ME, terms);
+  const frames: Uint8Array[] = [];
+  sender.send({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', state]] }, FRAME, (f) => frames.push(f));
+  expect(frames.length).toBeGreaterThan(0);
+  for (const f of frames) receiver.decode(f, FRAME);
 }
 
 const version = (r: string, n: number, ep: string): StoredVersion => ({ r, n, t: 1, c: 0, v: '1', ep });
