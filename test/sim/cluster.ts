@@ -343,11 +343,16 @@ export class Cluster {
     for (const l of n.links) l.close();
     n.leader = tab;
     if (this.relays.has(n.name)) {
-      // Any token is accepted: this simulates the network, not authentication.
+      // Any token is accepted: this simulates the network, not authentication. A relay dialing us is a relay of the
+      // cluster, as a cluster token makes it (adapters/relay/relay.ts authenticate): trusted, and forwarding presence.
       // The relay's side of each connection runs periodic anti-entropy too, on the virtual clock.
       const every = this.options.link?.antiEntropyInterval;
-      this.net.serve(n.name, (conn) =>
-        replica.accept(conn, { authenticate: () => ({ rights: () => 'write' }), timers: this.clock, ...(every !== undefined ? { antiEntropyInterval: every } : {}) }),
+      this.net.serve(n.name, (conn, from) =>
+        replica.accept(conn, {
+          authenticate: () => (this.relays.has(from) ? { rights: () => 'write', relay: true, trusted: true } : { rights: () => 'write' }),
+          timers: this.clock,
+          ...(every !== undefined ? { antiEntropyInterval: every } : {}),
+        }),
       );
     }
     n.links = this.transportsOf(n.name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));

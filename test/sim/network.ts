@@ -93,8 +93,8 @@ class Edge {
   ) {}
 }
 
-/** A listening end (a relay): gets the server side of each incoming connection, returns its handlers. */
-export type Acceptor = (connection: Connection) => ConnectionHandlers;
+/** A listening end (a relay): gets the server side of each incoming connection and the dialing node's name, returns its handlers. */
+export type Acceptor = (connection: Connection, from: string) => ConnectionHandlers;
 
 export class SimNetwork {
   private readonly edges: Edge[] = [];
@@ -211,7 +211,7 @@ export class SimNetwork {
             e.wire = wire;
             e.stats[0].connections++;
             e.stats[1].connections++;
-            wire.handlers[1] = acceptor(this.connection(wire, 1));
+            wire.handlers[1] = acceptor(this.connection(wire, 1), e.ends[0]);
             resolve(this.connection(wire, 0));
             return;
           }
