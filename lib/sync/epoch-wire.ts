@@ -5,8 +5,8 @@
  * goes is wire-state.ts's and ae-codec.ts's to say): `named` 0 — the dot's epoch is the one it implies; 1 — an epoch
  * reference follows.
  *
- *   implied     a dot (r, n) of the frame's sender: the epoch of the sender's tagged chain (as its hello announced it,
- *               oldest first, each epoch with the counter it forked at) whose range holds n — untagged '' at or below
+ *   implied     a dot (r, n) of the frame's sender: the epoch of the chain it implies (EpochSide: what the receiver
+ *               holds of the sender's chain, oldest first, each epoch with the counter it forked at) whose range holds n — untagged '' at or below
  *               the first one's fork point; a dot of any other replica: untagged. So an untagged state costs no byte
  *               for its epochs, nor a state whose dots are all the sender's own in its current chain.
  *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table):
@@ -36,10 +36,15 @@ export const MAX_FRAME_EPOCHS = 1024;
 
 const MAX_COUNTER = 2 ** 48;
 
-/** A side of a connection: its replica id and its tagged chain (oldest first; empty while it tags no dot). */
+/**
+ * A side of a connection: its replica id and the chain its dots imply (oldest first): the records of its epochs the
+ * receiver holds, as both ends agree on it — at the start what the receiver said it holds (a server's hello, HELLO
+ * `holds`), from the sender's EPOCHS frames on its whole chain (epoch-chain.ts). It changes only between frames, at an
+ * EPOCHS frame, the same on both ends (the sender as the frame leaves, the receiver as it learns the frame).
+ */
 export interface EpochSide {
   readonly id: string;
-  readonly chain: readonly EpochEntry[];
+  chain: readonly EpochEntry[];
 }
 
 /** A connection where both hellos announced protocol 11. */

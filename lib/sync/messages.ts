@@ -132,6 +132,8 @@ export interface Hello {
   /** The latest attestation the expected peer (a relay) sent the sender: it can check its own signature. */
   attest?: Attestation;
   spaces: SyncItem[];
+  /** From protocol 11, a server's hello to a client that announced it: which of the client's epochs it holds (epoch-chain.ts). */
+  holds?: number;
 }
 
 export interface Sync {

@@ -30,9 +30,10 @@
  */
 import { ConcordError } from '../errors.js';
 import { EMPTY_STATE, namesEpochs, sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
-import { Epochs, NO_EPOCHS } from '../epoch-points.js';
+import { Epochs, NO_EPOCHS, type EpochRecord } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
 import { EPOCH_DOTS, type EpochLink } from './epoch-wire.js';
+import { carriesOwnEpochs, chainBudget, splitChain } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type AntiEntropy, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
@@ -53,10 +54,19 @@ export interface Encoded {
   readonly told?: Message;
 }
 
-/** Tagged chains of both sides, for a connection of protocol 11 (epoch-wire.ts). */
+/**
+ * What both sides' dots imply on a connection of protocol 11 (epoch-wire.ts EpochSide: each side's hello history), and
+ * our records the peer lacks (epoch-chain.ts chainStart): they go in EPOCHS frames before the first frame carrying a
+ * dot of ours naming an epoch (`send`).
+ */
 export interface EpochChains {
-  readonly mine: readonly EpochEntry[];
+  /** The history our hello announced, where the wire was not told it (`Wire.announced`). */
+  readonly mine?: readonly EpochEntry[];
+  /** The history the peer's hello announced. */
   readonly theirs: readonly EpochEntry[];
+  readonly missing?: readonly EpochRecord[];
+  /** A server's hello field (which of the client's epochs it holds): HELLO `holds`. */
+  readonly holds?: number;
   /**
    * Whose epoch records the peer's frames may teach: its own always; another replica's only when `others` (the peer
    * is a relay this end trusts: a client's server, a relay of the cluster). From anyone else a record of a third
@@ -70,17 +80,17 @@ export interface EpochChains {
 
 /**
  * `Wire.start`'s terms once both hellos are known (`ours`: the versions our hello announced): what a key state in
- * parts may take (protocol 10), and the tagged chains where both speak 11. The chains are empty while no dot is tagged
- * (the hello carries none yet): every dot that names no epoch is then untagged.
+ * parts may take (protocol 10), and where both speak 11 whom the peer's frames may teach and the chains both sides'
+ * dots imply (`teach`: epoch-chain.ts peerEpochs, from the registry and the hellos; none given, both start empty).
  */
 export function linkTerms(
   ours: readonly number[],
   theirs: readonly number[],
   maxFrameBytes: number,
-  teach: Pick<EpochChains, 'others' | 'learned'> = { others: false },
+  teach: Omit<EpochChains, 'theirs'> & Partial<EpochChains> = { others: false },
 ): [number, EpochChains | undefined] {
   const both = (v: number) => ours.includes(v) && theirs.includes(v);
-  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { mine: [], theirs: [], ...teach } : undefined];
+  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { theirs: [], ...teach } : undefined];
 }
 
 const NONE: readonly string[] = [];
@@ -110,6 +120,12 @@ export class Wire {
   private sendsParts = false;
   /** Where both hellos announced protocol 11: the connection's epochs (epoch-wire.ts). */
   private epochLink: EpochLink | undefined;
+  /** Our records the peer lacks, until they go (EpochChains.missing). */
+  private missing: readonly EpochRecord[] = [];
+  /** A server's HELLO `holds` for this connection (EpochChains.holds). */
+  holds: number | undefined;
+  /** The history our hello announced (`announced`). */
+  private history: readonly EpochEntry[] = [];
 
   /** space → key → the state this connection could not carry (LEFT OUT), while at most MAX_LEFT_OUT are noted. */
   private readonly leftOut = new Map<string, Map<string, KeyState>>();
@@ -156,8 +172,10 @@ export class Wire {
    */
   start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
+    this.missing = epochDots?.missing ?? [];
+    this.holds = epochDots?.holds;
     this.epochLink = epochDots && {
-      me: { id: me, chain: epochDots.mine },
+      me: { id: me, chain: epochDots.mine ?? this.history },
       peer: { id: peer, chain: epochDots.theirs },
       reg,
       learn: (r, records) => {
@@ -225,7 +243,20 @@ export class Wire {
    * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+    const link = this.epochLink;
+    if (link && this.missing.length > 0 && carriesOwnEpochs(m, link.me.id)) {
+      // Our records the peer lacks go first: it holds them before it judges a dot naming them.
+      for (const f of splitChain(this.missing, chainBudget(maxFrameBytes))) this.put(f, maxFrameBytes, transmit, 0);
+      this.missing = [];
+    }
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
+  }
+
+  /** The history our hello announced (sent before any frame of the link): what our dots imply (EpochSide). */
+  announced<H extends readonly EpochEntry[]>(history: H): H {
+    this.history = history;
+    if (this.epochLink) this.epochLink.me.chain = history;
+    return history;
   }
 
   /**
