@@ -117,7 +117,11 @@ export function heldIndex(reg: Epochs, r: string, history: readonly EpochEntry[]
 export interface ChainStart {
   readonly theirs: readonly EpochEntry[];
   readonly missing: readonly EpochRecord[];
+  /** Our own chain (its labels), which the peer holds once `missing` went. */
+  readonly own: readonly string[];
   readonly holds?: number;
+  /** The peer learns our records of other replicas' epochs: we are its relay (a client trusts its server). */
+  readonly teaches: boolean;
 }
 
 /**
@@ -127,11 +131,12 @@ export interface ChainStart {
  */
 export function chainStart(core: ReplicaCore, m: Hello, sent: readonly EpochEntry[] | undefined): ChainStart {
   const own = core.epochs.chainOf(core.replicaId, core.epoch);
-  if (sent === undefined) return { theirs: m.history, missing: own, holds: heldIndex(core.epochs, m.replicaId, m.history) };
+  const labels = own.map((x) => x.e);
+  if (sent === undefined) return { theirs: m.history, missing: own, own: labels, holds: heldIndex(core.epochs, m.replicaId, m.history), teaches: true };
   const held = m.holds ?? 0;
   if (held > sent.length) throw new ProtocolError('a held epoch our hello did not announce');
   const at = held > 0 ? own.findIndex((x) => x.e === sent[held - 1]![0]) : -1;
-  return { theirs: m.history, missing: own.slice(at + 1) };
+  return { theirs: m.history, missing: own.slice(at + 1), own: labels, teaches: false };
 }
 
 /** Whether state `s` holds a dot of `me` naming an epoch: a version, a delta base or a context point. */

@@ -32,7 +32,7 @@ import { ConcordError } from '../errors.js';
 import { EMPTY_STATE, namesEpochs, sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
 import { Epochs, NO_EPOCHS, type EpochRecord } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
-import { EPOCH_DOTS, type EpochLink } from './epoch-wire.js';
+import { EPOCH_DOTS, ToldChains, type EpochLink } from './epoch-wire.js';
 import { carriesOwnEpochs, chainBudget, splitChain } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type AntiEntropy, type Changes, type Entry, type Message } from './messages.js';
@@ -65,6 +65,10 @@ export interface EpochChains {
   /** The history the peer's hello announced. */
   readonly theirs: readonly EpochEntry[];
   readonly missing?: readonly EpochRecord[];
+  /** Our chain's labels: the peer holds them once `missing` went (ToldChains). */
+  readonly own?: readonly string[];
+  /** The peer learns our records of other replicas' epochs (we are its relay): ToldChains `others`. */
+  readonly teaches?: boolean;
   /** A server's hello field (which of the client's epochs it holds): HELLO `holds`. */
   readonly holds?: number;
   /**
@@ -120,8 +124,9 @@ export class Wire {
   private sendsParts = false;
   /** Where both hellos announced protocol 11: the connection's epochs (epoch-wire.ts). */
   private epochLink: EpochLink | undefined;
-  /** Our records the peer lacks, until they go (EpochChains.missing). */
+  /** Our records the peer lacks, until they go (EpochChains.missing), and our chain's labels. */
   private missing: readonly EpochRecord[] = [];
+  private own: readonly string[] = [];
   /** A server's HELLO `holds` for this connection (EpochChains.holds). */
   holds: number | undefined;
   /** The history our hello announced (`announced`). */
@@ -173,10 +178,14 @@ export class Wire {
   start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
     this.missing = epochDots?.missing ?? [];
+    this.own = epochDots?.own ?? [];
     this.holds = epochDots?.holds;
+    const told = epochDots && new ToldChains(me, epochDots.teaches === true);
+    if (told && this.missing.length === 0) told.hold(me, this.own);
     this.epochLink = epochDots && {
       me: { id: me, chain: epochDots.mine ?? this.history },
       peer: { id: peer, chain: epochDots.theirs },
+      told,
       reg,
       learn: (r, records) => {
         const known = reg();
@@ -231,6 +240,7 @@ export class Wire {
         : encodeMessage(m, this.table, { forms, epochs: this.epochLink, live: this.out });
     if (frame.byteLength > maxFrameBytes && m.entries.length > 0) {
       this.out?.rollback();
+      this.epochLink?.told?.rollback();
       return undefined;
     }
     return { frame, m, forms };
@@ -248,6 +258,7 @@ export class Wire {
       // Our records the peer lacks go first: it holds them before it judges a dot naming them.
       for (const f of splitChain(this.missing, chainBudget(maxFrameBytes))) this.put(f, maxFrameBytes, transmit, 0);
       this.missing = [];
+      link.told?.hold(link.me.id, this.own);
     }
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
   }
@@ -318,8 +329,9 @@ export class Wire {
   private sendParts(c: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): string | undefined {
     const { forms } = this.model.forms(c.space, c.entries, c.upTo === 0);
     const parts = partFrames(c.space, c.entries[0]!, maxFrameBytes, (p) => encodeMessage(p, this.table, { forms, epochs: this.epochLink }));
+    const last = typeof parts === 'string' ? undefined : this.encode(lastOfParts(c), maxFrameBytes, c.upTo);
+    if (!last) this.epochLink?.told?.rollback(); // nothing of them goes
     if (typeof parts === 'string') return parts;
-    const last = this.encode(lastOfParts(c), maxFrameBytes, c.upTo);
     if (!last) return `its context alone does not fit the connection's frame limit (${maxFrameBytes} bytes)`;
     for (const frame of parts) transmit(frame, { type: MsgType.Part, space: c.space, upTo: 0, entries: [] });
     transmit(last.frame, last.m);
@@ -330,6 +342,7 @@ export class Wire {
   /** The frame went out. */
   private sent(e: Encoded): void {
     this.out?.commit();
+    this.epochLink?.told?.commit();
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
     this.model.sent(m.space, m.entries, e.forms ?? new Map());

@@ -11,7 +11,7 @@ import { Reader, Writer } from '../../lib/sync/codec.js';
 import { readChain } from '../../lib/sync/epoch-chain.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { readHello, writeHello } from '../../lib/sync/hello-codec.js';
-import { decodeMessage, MsgType, PROTOCOL_VERSIONS, type Hello } from '../../lib/sync/messages.js';
+import { decodeMessage, MsgType, PROTOCOL_VERSIONS, writeChanges, type Hello } from '../../lib/sync/messages.js';
 import type { Connection, ConnectionHandlers, Transport } from '../../lib/transport.js';
 import { memoryRelay } from '../support/tab-group.js';
 import { synced, until } from './support.js';
@@ -189,6 +189,69 @@ describe('chain records go only where they are lacking', () => {
     expect((decodeMessage(log.in[0]!, { maxValueBytes: 1 << 20 }) as Hello).holds).toBe(0);
     expect(epochFrames(log.out)).toEqual([[{ e: client.core.epoch, parent: UNTAGGED, fork: 0 }]]);
     expect(restored.core.epochs.chainOf(client.replicaId, client.core.epoch)).toHaveLength(1);
+  });
+});
+
+describe("a frame's table names an epoch the receiver holds by its label alone", () => {
+  it('a relay forwarding a client’s writes sends its chain in the first frame only', async () => {
+    const server = await replica();
+    server.space('s');
+    const relay = memoryRelay(server);
+    const storage = memoryStorage();
+    for (let i = 0; i < 4; i++) await (await openReplica({ storage, speaks: WITH_11 })).close();
+    const a = await replica(storage); // a chain of five records
+    expect(a.core.epochs.chainOf(a.replicaId, a.core.epoch)).toHaveLength(5);
+    const b = await replica();
+    a.space('s');
+    b.space('s');
+    const learned: number[] = [];
+    const learnChain = b.core.epochs.learnChain.bind(b.core.epochs);
+    b.core.epochs.learnChain = (r, records) => (r === a.replicaId && learned.push(records.length), learnChain(r, records));
+    links.push(a.connect(relay.transport(), { antiEntropyInterval: 0 }), b.connect(relay.transport(), { antiEntropyInterval: 0 }));
+    await synced(a, b);
+    for (let i = 0; i < 4; i++) {
+      await a.space('s').put(`k${i}`, i);
+      await until(async () => (await b.space('s').get(`k${i}`)) !== undefined, `b has k${i}`);
+    }
+    expect(learned, 'a’s records reached b once, in the first frame naming a’s epoch').toEqual([5]);
+    expect(b.core.epochs.chainOf(a.replicaId, a.core.epoch)).toHaveLength(5);
+
+  });
+
+  it('a chain goes whole again in the next frame when the frame that carried it did not go (over the frame limit)', async () => {
+    const { ToldChains, EpochOut } = await import('../../lib/sync/epoch-wire.js');
+    const { Epochs } = await import('../../lib/epoch-points.js');
+    const reg = new Epochs();
+    reg.learnChain('c', [{ e: 'C1', parent: UNTAGGED, fork: 0 }, { e: 'C2', parent: 'C1', fork: 4 }]);
+    const told = new ToldChains('me', true);
+    const write = () => {
+      const w = new Writer();
+      new EpochOut({ id: 'me', chain: [] }, reg, told).ref(w, 'c', 'C2');
+      return w.finish();
+    };
+    const whole = write();
+    told.rollback();
+    expect(write(), 'rolled back: the chain goes again').toEqual(whole);
+    told.commit();
+    const alone = write();
+    expect(alone.length).toBeLessThan(whole.length);
+    expect([...alone.subarray(0, 2)]).toEqual([0, 1]);
+    // A receiver decodes the label where its registry holds the chain, and refuses it where it does not.
+    const frame = (() => {
+      const w = new Writer();
+      w.u8(MsgType.Changes);
+      writeChanges(w, { type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', { vs: [{ r: 'c', n: 5, t: 1, c: 0, v: '1', ep: 'C2' }], cc: { c: 5 }, pts: { c: [{ e: 'C2', n: 5 }] } }]] }, undefined, new EpochOut({ id: 'me', chain: [] }, reg, told));
+      return w.finish();
+    })();
+    const link = (held: boolean): EpochLink => ({ me: { id: 'you', chain: [] }, peer: { id: 'me', chain: [] }, reg: () => (held ? reg : new Epochs()), learn: () => undefined });
+    const m = decodeMessage(frame, { maxValueBytes: 1 << 20, table: ['me', 'you'], epochs: link(true) });
+    expect(m.type === MsgType.Changes && m.entries[0]![1].vs[0]!.ep).toBe('C2');
+    expect(() => decodeMessage(frame, { maxValueBytes: 1 << 20, table: ['me', 'you'], epochs: link(false) })).toThrow(/epoch C2 of c named without its chain/);
+    // Only our own records where the receiver does not learn others' from us.
+    const client = new ToldChains('me', false);
+    new EpochOut({ id: 'me', chain: [] }, reg, client).ref(new Writer(), 'c', 'C2');
+    client.commit();
+    expect(client.has('c', 'C2')).toBe(false);
   });
 });
 
