@@ -188,8 +188,9 @@ export class EpochOut extends EpochFrame {
     w.uint(0);
     if (label === UNTAGGED) return w.uint(0);
     if (this.told?.has(r, label)) return (w.uint(HELD), w.str(label));
-    this.told?.note(r, label);
     const { records, whole } = frameChain(this.reg, r, label);
+    // The receiver learns the epoch named only from a record of it: one whose parent goes too (chainRecords).
+    if (whole || records.length > 1) this.told?.note(r, label);
     w.uint(records.length * 2 + (whole ? 1 : 0));
     for (const [l, from] of records) {
       w.str(l);

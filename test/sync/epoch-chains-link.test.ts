@@ -247,6 +247,12 @@ describe("a frame's table names an epoch the receiver holds by its label alone",
     const m = decodeMessage(frame, { maxValueBytes: 1 << 20, table: ['me', 'you'], epochs: link(true) });
     expect(m.type === MsgType.Changes && m.entries[0]![1].vs[0]!.ep).toBe('C2');
     expect(() => decodeMessage(frame, { maxValueBytes: 1 << 20, table: ['me', 'you'], epochs: link(false) })).toThrow(/epoch C2 of c named without its chain/);
+    // An epoch the sender holds no record of goes as its label with nothing to learn: never named alone after it
+    // (restore-once 7017 and restore-replica 7013, jittered, at SIM_SPEAKS=11: a relay forwarding a third replica's
+    // dot of an epoch it had no record of named it alone next time, and its clients refused every frame after).
+    new EpochOut({ id: 'me', chain: [] }, reg, told).ref(new Writer(), 'c', 'X9');
+    told.commit();
+    expect(told.has('c', 'X9')).toBe(false);
     // Only our own records where the receiver does not learn others' from us.
     const client = new ToldChains('me', false);
     new EpochOut({ id: 'me', chain: [] }, reg, client).ref(new Writer(), 'c', 'C2');
