@@ -31,7 +31,7 @@ import type { KeyState } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
 import { MsgType, PROTOCOL_VERSIONS, type Hello, type Message } from './messages.js';
-import { EPOCH_DOTS } from './epoch-wire.js';
+import { EPOCH_DOTS, type ToldChains } from './epoch-wire.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
 import type { EpochHolds } from './epoch-holds.js';
@@ -159,6 +159,30 @@ export function carriesOwnEpochs(m: Message, me: string): boolean {
   if (m.type === MsgType.Changes || m.type === MsgType.Part) return m.entries.some(([, s]) => namesOwnEpoch(s, me));
   if (m.type !== MsgType.AntiEntropy) return false;
   return m.items.some((it) => (it.kind === 'range' || it.kind === 'keys') && it.keys.some(([, s]) => namesOwnEpoch(s, me)));
+}
+
+/**
+ * Our chain on one link (wire.ts): the records the peer lacks go before our first frame carrying a tagged dot of ours;
+ * from then on (or from the start, when it lacks none) the peer holds our chain, and `told` names its epochs alone.
+ */
+export class ChainOut {
+  constructor(
+    private missing: readonly EpochRecord[],
+    private readonly own: readonly string[],
+    private readonly me: string,
+    private readonly told: ToldChains,
+  ) {
+    if (missing.length === 0) told.hold(me, own);
+  }
+
+  /** The EPOCHS frames to send before `m`: none once they went, or while no frame carries a tagged dot of ours. */
+  before(m: Message, maxFrameBytes: number): EpochsMsg[] {
+    if (this.missing.length === 0 || !carriesOwnEpochs(m, this.me)) return [];
+    const frames = splitChain(this.missing, chainBudget(maxFrameBytes));
+    this.missing = [];
+    this.told.hold(this.me, this.own);
+    return frames;
+  }
 }
 
 /** The frame budget EPOCHS frames are split to, for a connection's frame limit (as the session's). */

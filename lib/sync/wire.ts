@@ -33,7 +33,7 @@ import { EMPTY_STATE, namesEpochs, sameState, type EpochRegistry, type KeyState,
 import { Epochs, NO_EPOCHS, type EpochRecord } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
 import { EPOCH_DOTS, ToldChains, type EpochLink } from './epoch-wire.js';
-import { carriesOwnEpochs, chainBudget, splitChain } from './epoch-chain.js';
+import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type AntiEntropy, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
@@ -124,9 +124,8 @@ export class Wire {
   private sendsParts = false;
   /** Where both hellos announced protocol 11: the connection's epochs (epoch-wire.ts). */
   private epochLink: EpochLink | undefined;
-  /** Our records the peer lacks, until they go (EpochChains.missing), and our chain's labels. */
-  private missing: readonly EpochRecord[] = [];
-  private own: readonly string[] = [];
+  /** Our chain on this link (EpochChains.missing, own). */
+  private chain: ChainOut | undefined;
   /** A server's HELLO `holds` for this connection (EpochChains.holds). */
   holds: number | undefined;
   /** The history our hello announced (`announced`). */
@@ -177,11 +176,9 @@ export class Wire {
    */
   start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
-    this.missing = epochDots?.missing ?? [];
-    this.own = epochDots?.own ?? [];
     this.holds = epochDots?.holds;
     const told = epochDots && new ToldChains(me, epochDots.teaches === true);
-    if (told && this.missing.length === 0) told.hold(me, this.own);
+    this.chain = told && new ChainOut(epochDots!.missing ?? [], epochDots!.own ?? [], me, told);
     this.epochLink = epochDots && {
       me: { id: me, chain: epochDots.mine ?? this.history },
       peer: { id: peer, chain: epochDots.theirs },
@@ -253,13 +250,8 @@ export class Wire {
    * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
-    const link = this.epochLink;
-    if (link && this.missing.length > 0 && carriesOwnEpochs(m, link.me.id)) {
-      // Our records the peer lacks go first: it holds them before it judges a dot naming them.
-      for (const f of splitChain(this.missing, chainBudget(maxFrameBytes))) this.put(f, maxFrameBytes, transmit, 0);
-      this.missing = [];
-      link.told?.hold(link.me.id, this.own);
-    }
+    // Our records the peer lacks go first: it holds them before it judges a dot naming them.
+    for (const f of this.chain?.before(m, maxFrameBytes) ?? []) this.put(f, maxFrameBytes, transmit, 0);
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
   }
 
