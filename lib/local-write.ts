@@ -6,6 +6,7 @@
  */
 import { EMPTY_STATE, updateWith, type Causal, type EpochRegistry } from './dvv.js';
 import type { Hlc } from './hlc.js';
+import { mintingAs } from './minting.js';
 import { record, versionFor, type WriteContent } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 
@@ -126,7 +127,8 @@ export class LocalWrite {
   private body(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined {
     this.prev = current;
     const produce = this.produce!;
-    const content = typeof produce === 'function' ? produce(current) : produce;
+    // A helper minting its own tags inside `produce` (add-wins `add`) names the epoch this write's dot names.
+    const content = typeof produce === 'function' ? mintingAs(this.host.id, this.host.ep, () => produce(current)) : produce;
     if (content === undefined) return undefined;
     const hlc = this.hlc!;
     this.produce = this.hlc = undefined;

@@ -9,19 +9,22 @@
  *   addWins.values((await space.get('list')).value)   // → sorted items
  *
  * Change it through `space.update`: the dot counter is minted from the stored state, and two changes by one
- * replica computed from the same state would reuse a dot. Values are `AddWins` instances (frozen, entries
+ * replica computed from the same state would reuse a dot. Inside that write a replica that tags its dots with epochs
+ * (protocol 11) names its epoch in the tag too (minting.ts), so a replica restored from an older copy, minting its lost
+ * counters again, mints other tags than its lost branch's; a set keeps one context point per epoch a replica added in. Values are `AddWins` instances (frozen, entries
  * sorted): canonical. The helpers also accept the plain `{ e, cc }` objects stored before sets carried their type.
  */
-import { coversDot, isReplicaId, mergeCausal, type EpochPoints, type Point } from '../dvv.js';
-import { NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
+import { coversDot, isReplicaId, mergeCausal, pointsOf, type EpochPoints, type Point } from '../dvv.js';
+import { maximalPoints, NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
+import { mintingEpoch } from '../minting.js';
 import { canonicalKey, compareValues } from '../equal.js';
 import { parseTextPayload, textPayload } from '../payload.js';
 import type { ValueType } from '../typed.js';
 import type { MergeFn } from '../types.js';
 
 /**
- * [item, replicaId, counter], and the tag's epoch where it names one (dvv.ts: a dot (r, e, n); no tag names one yet:
- * `add` mints untagged tags).
+ * [item, replicaId, counter], and the tag's epoch where it names one (dvv.ts: a dot (r, e, n)): `add` names the epoch
+ * of the write it runs in when that replica tags its dots (minting.ts), and none otherwise.
  */
 export type AddWinsEntry<T = unknown> = readonly [T, string, number, string?];
 
@@ -70,17 +73,32 @@ const tagOf = (x: AddWinsEntry): string => (x[3] === undefined ? x[1] + ':' + x[
 
 export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWins<T> {
   const s = set ? check<T>(set) : empty<T>();
+  // Inside a write of a replica that tags, its tags name the write's epoch (minting.ts); else untagged, as always.
+  const ep = mintingEpoch(replicaId);
   const keys = new Set(items.map(canonicalKey));
-  let n = s.cc[replicaId] ?? 0;
+  const from = s.cc[replicaId] ?? 0;
+  let n = from;
   const e: AddWinsEntry<T>[] = s.e.filter((x) => !keys.has(canonicalKey(x[0])));
   const added = new Set<string>();
   for (const item of items) {
     const k = canonicalKey(item);
     if (added.has(k)) continue;
     added.add(k);
-    e.push([item, replicaId, ++n]);
+    e.push(ep === undefined ? [item, replicaId, ++n] : [item, replicaId, ++n, ep]);
   }
+  if (ep !== undefined && n > from) return new AddWins(e, { ...s.cc, [replicaId]: n }, withPoint(s, replicaId, ep, n));
   return new AddWins(e, { ...s.cc, [replicaId]: n }, withUntaggedPoint(s.pts, replicaId, n));
+}
+
+/**
+ * `s`'s points with r's point in epoch `ep` raised to n (the new tags' top, above every point of r). A set judges by
+ * no ancestry (a merge must give every replica the same value, whatever epoch records it learned; and a tag's
+ * counter is the set's, not the log's, so the log's fork points would not place it anyway): every epoch is a root,
+ * and r keeps one point per epoch it added in — the points of the epochs before a restore are what lets a remove
+ * made after it still cover the tags it saw, and what keeps a tag of the lost branch apart from the restored one's.
+ */
+function withPoint(s: AddWinsSet, r: string, ep: string, n: number): EpochPoints {
+  return { ...s.pts, [r]: maximalPoints(NO_EPOCHS, r, [...pointsOf(s, r).filter((p) => p.n > 0), { e: ep, n }]) };
 }
 
 /**
@@ -135,10 +153,27 @@ function sortedCc(cc: Record<string, number>): Record<string, number> {
 function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>, reg: EpochRegistry): AddWins<T> {
   const inB = new Set(b.e.map(tagOf));
   const inA = new Set(a.e.map(tagOf));
-  const seen = (s: AddWinsSet<T>, x: AddWinsEntry) => coversDot(reg, s, x[1], x[3], x[2]);
-  const e = [...a.e.filter((x) => inB.has(tagOf(x)) || !seen(b, x)), ...b.e.filter((x) => !inA.has(tagOf(x)) && !seen(a, x))];
+  const seenByA = coverage(a, reg);
+  const seenByB = coverage(b, reg);
+  const e = [...a.e.filter((x) => inB.has(tagOf(x)) || !seenByB(x)), ...b.e.filter((x) => !inA.has(tagOf(x)) && !seenByA(x))];
   const ctx = mergeCausal(reg, a, b);
   return new AddWins(e, { ...ctx.cc }, ctx.pts);
+}
+
+/**
+ * Whether set `s`'s context covers a tag. Judged by no ancestry (every merge today), a tag is covered by its replica's
+ * point of its own epoch alone: looked up, so a join costs the tags plus the points, not their product (a hostile value
+ * within the size limit holds tens of thousands of each).
+ */
+function coverage(s: AddWinsSet, reg: EpochRegistry): (x: AddWinsEntry) => boolean {
+  if (reg !== NO_EPOCHS || s.pts === undefined) return (x) => coversDot(reg, s, x[1], x[3], x[2]);
+  const byReplica = new Map<string, Map<string, number>>();
+  for (const r of Object.keys(s.pts)) byReplica.set(r, new Map(s.pts[r]!.map((p) => [p.e, p.n])));
+  return (x) => {
+    const points = byReplica.get(x[1]);
+    if (points === undefined) return x[3] === undefined && (s.cc[x[1]] ?? 0) >= x[2];
+    return (points.get(x[3] ?? '') ?? 0) >= x[2];
+  };
 }
 
 function joinAll<T>(sets: readonly AddWinsSet<T>[], reg: EpochRegistry = NO_EPOCHS): AddWins<T> {

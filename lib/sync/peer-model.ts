@@ -77,6 +77,11 @@ export class PeerModel {
   private readonly whole = new Set<string>();
   /** Value types the peer cannot apply deltas of. */
   private readonly noDeltas = new Set<string>();
+  /**
+   * Keys this link could not carry (wire.ts LEFT OUT) whose state on the peer the model did not know then: anti-entropy
+   * asks the peer for it once, so the key's context alone can name what the peer holds that the state superseded.
+   */
+  private readonly unknownLeftOut = new Set<string>();
   /** Per space, the cursor the peer held for our log when our stream started. */
   private readonly from = new Map<string, number>();
 
@@ -103,6 +108,24 @@ export class PeerModel {
   /** What the link knows of the peer's state of the key, as dots (a lower bound but for versions since superseded there). */
   known(space: string, key: string): KeyState | undefined {
     return this.states.get(space + '\u0000' + key);
+  }
+
+  /** The key's state did not fit this link: if its state on the peer is not known, ask for it (`asks`). */
+  leftOut(space: string, key: string): void {
+    const id = space + '\u0000' + key;
+    if (!this.states.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
+  }
+
+  /** Keys of `space` anti-entropy should ask the peer for (once each): left out here, their state there unknown. */
+  asking(space: string): string[] {
+    const out: string[] = [];
+    const prefix = space + '\u0000';
+    for (const id of this.unknownLeftOut) {
+      if (!id.startsWith(prefix)) continue;
+      this.unknownLeftOut.delete(id);
+      if (!this.states.has(id)) out.push(id.slice(prefix.length));
+    }
+    return out;
   }
 
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */

@@ -70,6 +70,8 @@ export interface RepairPort {
   random(): number;
   /** The peer holds (at least) this state of the key, as dots: our states for it go with held forms (peer-model.ts). */
   observe(key: string, dots: KeyState): void;
+  /** Keys to ask the peer for though our states cover theirs (keys left out on the link: peer-model.ts asking). */
+  asking?(): string[];
   send(m: AntiEntropy): void;
   /** Sends repair states (CHANGES, upTo 0) once the window and the transport have room; `top`: their records' highest seq. */
   sendRepair(entries: Entry[], bytes: number, top: number): Promise<void>;
@@ -205,7 +207,7 @@ export class Repair {
       // Which differing keys go, and which we ask for, from both sides' dots; the peer's dots of a key we send
       // make its versions go held where the peer holds them or saw them superseded.
       const send: string[] = await this.sendBack(run, m.items, turn.theirs);
-      const want: string[] = [];
+      const want: string[] = this.port.asking?.() ?? [];
       for (const k of new Set([...turn.send, ...turn.want])) {
         const theirs = turn.theirs.get(k);
         const x = exchange(await this.port.get(k), theirs, this.port.epochs);

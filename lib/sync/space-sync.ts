@@ -137,6 +137,7 @@ export class SpaceSync {
       get: (key) => core.storage.get(name, key),
       random: () => core.random(),
       observe: (key, dots) => session.model.observe(name, key, dots, true),
+      asking: () => session.model.asking(name),
       send: (m) => session.send(m),
       sendRepair: (entries) => session.sendRepair(name, entries),
       fail: (e) => session.fail(e),

@@ -131,8 +131,11 @@ export class Wire {
   /** The history our hello announced (`announced`). */
   private history: readonly EpochEntry[] = [];
 
-  /** space → key → the state this connection could not carry (LEFT OUT), while at most MAX_LEFT_OUT are noted. */
-  private readonly leftOut = new Map<string, Map<string, KeyState>>();
+  /**
+   * space → key → the state this connection could not carry (LEFT OUT), and the context alone sent in its place
+   * (fit-state.ts), while at most MAX_LEFT_OUT are noted.
+   */
+  private readonly leftOut = new Map<string, Map<string, { state: KeyState; told?: KeyState }>>();
   private leftOutCount = 0;
   /** While a withhold is being stored: the frames held back until it is durable (WITHHELD), in order. */
   private holding: Promise<void> | undefined;
@@ -223,7 +226,10 @@ export class Wire {
     const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
     const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(contextAlone(e[1], this.model.known(m.space, e[0])))));
     const withContexts = entries.length > told.entries.length ? this.frameOf({ ...m, entries }, forms, maxFrameBytes) : undefined;
-    if (withContexts) return { ...withContexts, told };
+    if (withContexts) {
+      for (const [k, c] of entries) if (apart.has(k)) this.toldContext(m.space, k, c);
+      return { ...withContexts, told };
+    }
     // No context to tell, or the frame does not fit with them (split only for what the session sends).
     return this.frameOf(told, forms, maxFrameBytes);
   }
@@ -275,9 +281,13 @@ export class Wire {
   /** `reach`: the log position of the frame `m` was split from (its records lie at or below it). */
   private put(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void, reach: number): void {
     if (this.leftOutCount > 0 && m.type === MsgType.Changes && m.upTo === 0 && m.entries.length > 0) {
-      // Repair states this connection could not carry as they are now: not tried again (LEFT OUT), nor a frame sent for none.
-      const known = this.leftOut.get(m.space);
-      const entries = known ? m.entries.filter(([k, st]) => !((was) => was !== undefined && sameState(was, st))(known.get(k))) : m.entries;
+      // Repair states this connection could not carry as they are now: not tried again (LEFT OUT), nor a frame sent for
+      // none. Their contexts go again where what the link learned of the peer since lets them tell more (fit-state.ts).
+      const space = m.space;
+      const known = this.leftOut.get(space);
+      const more: Entry[] = [];
+      const entries = known ? m.entries.filter(([k, st]) => !this.asLeftOut(space, k, st, known.get(k), more)) : m.entries;
+      if (more.length > 0) this.tellContexts({ ...m, entries: more }, maxFrameBytes, transmit);
       if (entries.length === 0) return;
       if (entries.length < m.entries.length) m = { ...m, entries };
     }
@@ -297,7 +307,7 @@ export class Wire {
       const context = contextAlone(c.entries[0]![1], this.model.known(c.space, c.entries[0]![0]));
       const part = context && this.encode({ ...c, entries: [[c.entries[0]![0], context]] }, maxFrameBytes, reach);
       // Told to the session as a frame of no entries: its acknowledgement says nothing of the key (WITHHELD).
-      if (part) return (transmit(part.frame, { ...c, entries: [] }), this.sent(part));
+      if (part) return (this.toldContext(c.space, c.entries[0]![0], context), transmit(part.frame, { ...c, entries: [] }), this.sent(part));
       return this.put({ ...c, entries: [] }, maxFrameBytes, transmit, reach);
     }
     const half = Math.ceil(c.entries.length / 2);
@@ -311,7 +321,39 @@ export class Wire {
     if (!keys?.has(key) && this.leftOutCount >= MAX_LEFT_OUT) return;
     if (!keys) this.leftOut.set(space, (keys = new Map()));
     if (!keys.has(key)) this.leftOutCount++;
-    keys.set(key, state);
+    keys.set(key, { state });
+    this.model.leftOut(space, key);
+  }
+
+  /** The context alone `c` of a key left out went in its place. */
+  private toldContext(space: string, key: string, c: KeyState | undefined): void {
+    const was = this.leftOut.get(space)?.get(key);
+    if (was && c) was.told = c;
+  }
+
+  /**
+   * Whether repair state `st` of `key` is one this connection could not carry (`was`); if so and its context alone now
+   * tells more than the one sent (the link has learned of versions the peer holds that it superseded), that goes on `more`.
+   */
+  private asLeftOut(space: string, key: string, st: KeyState, was: { state: KeyState; told?: KeyState } | undefined, more: Entry[]): boolean {
+    if (was === undefined || !sameState(was.state, st)) return false;
+    const c = contextAlone(st, this.model.known(space, key));
+    if (c && Object.keys(c.cc).some((r) => c.cc[r]! > (was.told?.cc[r] ?? 0))) more.push([key, c]);
+    return true;
+  }
+
+  /** Frames of contexts alone (`m`'s entries) for keys left out, told to the session as carrying none of them. */
+  private tellContexts(m: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+    const encoded = this.encode(m, maxFrameBytes, 0);
+    if (!encoded) {
+      if (m.entries.length === 1) return;
+      const half = Math.ceil(m.entries.length / 2);
+      this.tellContexts({ ...m, entries: m.entries.slice(0, half) }, maxFrameBytes, transmit);
+      return this.tellContexts({ ...m, entries: m.entries.slice(half) }, maxFrameBytes, transmit);
+    }
+    for (const [k, c] of m.entries) this.toldContext(m.space, k, c);
+    transmit(encoded.frame, { ...m, entries: [] });
+    this.sent(encoded);
   }
 
   /**

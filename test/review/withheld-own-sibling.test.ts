@@ -1,0 +1,46 @@
+/**
+ * A version superseded by a big write of its own writer, behind a narrow link (simulator, withheld seed 1733502631).
+ *
+ * d, a peer of an earlier release (no key parts) behind a narrow link, holds a's small write of k. While d is away, a
+ * writes k again with a value the link cannot carry. The key's context alone goes in its place (fit-state.ts), but the
+ * one entry that says a's small write is superseded is a's own, and a also has a version (the big one) in the state: an
+ * entry a:n would cover it. The entry goes lowered to the highest of a's versions the peer is known to hold that the
+ * state superseded (the link's model of the peer: here it learns d's version from d's anti-entropy claim); before, it
+ * was left out and d kept showing a's overwritten value for good.
+ *
+ * The order matters: the catch-up stream meets k first, while the link knows nothing of d's k, and leaves it out; the
+ * key is then not tried again in repair frames while its state stays the same (wire.ts LEFT OUT) — unless what the link
+ * has learned since lets its context tell more.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConcordError } from '../../lib/errors.js';
+import { pairTransports, type Link } from '../../lib/index.js';
+import { connect, FRAME, replica } from './narrow-links.js';
+import { until } from '../sync/support.js';
+
+describe('a key whose own writer overwrote it with a value a narrow link cannot carry', () => {
+  it('is dropped behind the link once the link learns the peer holds the old version', async () => {
+    const a = await replica();
+    const d = await replica(true);
+    const errors: unknown[] = [];
+    a.on('error', (e) => errors.push(e));
+    let links: Link[] = connect(a, d, FRAME);
+    await (await a.space('s').put('k', 'small')).synced;
+    await until(async () => (await d.space('s').get('k'))?.value === 'small', 'd holds a\'s small write');
+    for (const l of links) l.close();
+
+    await a.space('s').put('k', 'x'.repeat(30 * 1024)); // overwrites the small write (the key's own context)
+    expect((await a.space('s').get('k'))?.versions).toHaveLength(1);
+
+    // Back, with periodic anti-entropy (d's claims tell a which version of k it holds).
+    const [ta, td] = pairTransports({ maxFrameBytes: FRAME });
+    links = [a.connect(ta, { antiEntropyInterval: 30 }), d.connect(td, { antiEntropyInterval: 30 })];
+    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'k left out on d\'s link');
+    await until(async () => (await d.space('s').get('k')) === undefined, 'a\'s overwritten small write gone from d', 2000);
+    const rec = await d.core.storage.get('s', 'k');
+    expect(rec?.vs ?? [], 'd holds no version of k').toEqual([]);
+    // The big write stays withheld from d, pending on a.
+    expect(a.core.acks.isWithheldFrom(d.replicaId, 's', 'k')).toBe(true);
+    for (const l of links) l.close();
+  });
+});
