@@ -26,12 +26,16 @@ const place = (kind: 'memory' | 'file' | 'indexeddb'): Promise<Place> => placeOf
 /** Protocol 11 is not announced by default (PROTOCOL_VERSIONS): replicas of these tests speak it (ReplicaCore.speaks). */
 const WITH_11 = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS];
 
-/** Opens a replica on `at` `times` times, writing one key each time (so every epoch starts at another counter); the last stays open, speaking 11. */
-async function opened(at: Place, times: number): Promise<Replica> {
+/**
+ * Opens a replica on `at` `times` times, writing one key each time (so every epoch starts at another counter); the last
+ * stays open. Each open speaks 11, so the replica tags from its first open (its chain is its whole history) and its
+ * chain goes to a peer with its first tagged dot (epoch-chain.ts); `speaks` another list: opened speaking that.
+ */
+async function opened(at: Place, times: number, speaks: readonly number[] = WITH_11): Promise<Replica> {
   for (let i = 0; ; i++) {
-    const r = await openReplica({ storage: at() });
+    const r = await openReplica({ storage: at(), speaks });
     await r.space('s').put(`k${i}`, i);
-    if (i === times - 1) return (open.push(r), (r.core.speaks = WITH_11), r);
+    if (i === times - 1) return (open.push(r), r);
     await r.close();
   }
 }
@@ -173,9 +177,10 @@ describe('chain frames on the wire', () => {
   });
 
   it('a peer of an earlier release still connects and gets no chain frame; a current peer gets one', async () => {
-    const a = await opened(await place('memory'), 10);
-    const o = await opened(await place('memory'), 3);
-    o.core.speaks = [5, 6, 7, 8, 9, 10];
+    // a speaks 11 but tags nothing (its opens spoke 10): its states cross a link at 10.
+    const a = await opened(await place('memory'), 10, PROTOCOL_VERSIONS);
+    a.core.speaks = WITH_11;
+    const o = await opened(await place('memory'), 3, PROTOCOL_VERSIONS);
     const withOld = connect(a, o);
     await until(() => a.status === 'synced' && o.status === 'synced', 'linked to the old peer');
     await a.space('s').put('late', 1);
@@ -187,10 +192,12 @@ describe('chain frames on the wire', () => {
     // From its hello, the old peer learned a's last epochs only, as before (the oldest's parent is not in it).
     expect(held(o.core.epochs, a.replicaId, ownChain(a))).toEqual(ownChain(a).slice(3));
 
+    // A current peer gets the chain of a replica that tags, with its first tagged dot.
+    const t = await opened(await place('memory'), 10);
     const n = await opened(await place('memory'), 1);
-    const withNew = connect(a, n);
+    const withNew = connect(t, n);
     await until(() => n.status === 'synced', 'linked to the current peer');
-    await until(() => held(n.core.epochs, a.replicaId, ownChain(a)).length === 10, 'a’s whole chain', 2000);
-    expect(withNew.atB.types.includes(17), 'an EPOCHS frame').toBe(true);
+    await until(() => held(n.core.epochs, t.replicaId, ownChain(t)).length === 10, 't’s whole chain', 2000);
+    expect(withNew.atB.types.includes(MsgType.Epochs), 'an EPOCHS frame').toBe(true);
   });
 });

@@ -3,7 +3,7 @@
  * anti-entropy exchange between them.
  *
  * `replicaPair` fills replica a by puts, then copies a's records into b with `core.join` (as a relay would
- * hold them), so both hold identical records. `reconcile` makes each forget the cursor it holds into the
+ * hold them: whole states, epoch points included), so both hold identical records. `reconcile` makes each forget the cursor it holds into the
  * other's log (an invalid cursor: anti-entropy decides), connects them over an in-memory pair, and counts every frame
  * until both report 'synced': bytes with WebSocket framing, hellos (type 1) apart, per side.
  */
@@ -22,7 +22,8 @@ export async function replicaPair(n, valueOf) {
   b.space(SPACE);
   for (let after; ; ) {
     const page = await a.core.storage.scan(SPACE, { limit: 5000, ...(after !== undefined ? { after } : {}) });
-    await b.core.join(SPACE, page.map(([k, rec]) => [k, { vs: rec.vs, cc: rec.cc }]));
+    // The whole state, its epoch points included where a's dots name epochs (protocol 11): what a relay would hold.
+    await b.core.join(SPACE, page.map(([k, rec]) => [k, { vs: rec.vs, cc: rec.cc, ...(rec.pts ? { pts: rec.pts } : {}) }]));
     if (page.length < 5000) break;
     after = page[page.length - 1][0];
   }

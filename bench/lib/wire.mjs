@@ -24,13 +24,28 @@ export function recording(transport, who, log, { client }) {
         send(frame) {
           const n = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength;
           const type = typeof frame === 'string' ? 0 : frame[0];
-          log.push({ who, type, bytes: n + wsFraming(n, client), signal: type === 4 || (type === 3 && changesCount(frame) === 0) });
+          log.push({ who, type, bytes: n + wsFraming(n, client), signal: isSignal(frame) });
           conn.send(frame);
         },
         close: (code, reason) => conn.close(code, reason),
       };
     },
   };
+}
+
+/** Concord's frame types: ACK, CHANGES, EPOCHS (lib/sync/messages.ts MsgType). */
+const ACK = 4;
+const CHANGES = 3;
+const EPOCHS = 17;
+
+/**
+ * A frame nobody waits for: an ACK, an empty CHANGES (a cursor advanced past echoes), or an EPOCHS frame (protocol 11:
+ * chain records the receiver learns; it answers nothing, and goes right before the frame that needs it, in the same
+ * turn — lib/sync/epoch-chain.ts — so that frame, not the chain, is what the peer answers).
+ */
+export function isSignal(frame) {
+  const type = frame[0];
+  return type === ACK || type === EPOCHS || (type === CHANGES && changesCount(frame) === 0);
 }
 
 /** Entries in a Concord CHANGES frame: type, space (length-prefixed), upTo, base time, then the count. */
@@ -55,8 +70,8 @@ function changesCount(frame) {
 /**
  * Round trips: a turn is a run of messages from one side; every turn after the first answers the other
  * side, so a sync of t turns waited t − 1 times, and round trips are those waits over two, rounded up.
- * Signals nobody waits for are left out: Concord's ACKs and its empty CHANGES (a cursor advanced past
- * echoes), which in one process can be sent after a data frame arrived without answering it.
+ * Signals nobody waits for are left out (`isSignal`): Concord's ACKs, its empty CHANGES (a cursor advanced past
+ * echoes), which in one process can be sent after a data frame arrived without answering it, and its EPOCHS frames.
  */
 export function roundTrips(log) {
   let turns = 0;

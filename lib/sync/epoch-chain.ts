@@ -3,12 +3,21 @@
  * epochs-build.md, stage 2 item 3: a replica has every record of the epochs a peer will name before it judges).
  *
  * A hello carries the sender's last MAX_SENT_EPOCHS epochs (what cursors are judged by); the oldest one's parent is
- * not among them. Its wire form cannot grow: a receiver refuses trailing bytes, and a client sends its hello before it
- * knows what its peer speaks. So right after the hellos, each end whose peer announced EPOCH_CHAINS sends its chain —
- * the records of its current epoch and of every ancestor its registry holds, oldest first, in as many EPOCHS frames
- * as the frame budget needs (at most MAX_FRAME_RECORDS records each). A peer of an earlier release gets none, and
- * learns from the hello what it always did.
+ * not among them. They are also what the sender's dots imply on the link (epoch-wire.ts: both ends read them from
+ * the hello, so nothing else has to agree first). A client's hello cannot grow: a receiver of an earlier release
+ * refuses trailing bytes, and a client sends its hello before it knows what its peer speaks. A server's hello is sent
+ * after the client's, so where that listed 11 it takes one more field, `holds`: the newest epoch of the client's hello
+ * history whose chain the server's registry holds whole (reaching the untagged root), as its 1-based index, 0 for
+ * none. A peer of an earlier release gets no such field and no EPOCHS frame, and learns from the hello what it
+ * always did.
  *
+ * The records of our chain the peer lacks — after the epoch `holds` names for a client, all of them for a server or
+ * between two clients — go in EPOCHS frames (at most MAX_FRAME_RECORDS records each, split to the frame budget) only
+ * once a frame is about to carry a dot of ours naming an epoch (wire.ts), right before that frame: the receiver has
+ * them before it judges. A session that sends none of its own tagged dots sends no chain, and a relay met before
+ * (which stored our chain: records are stored before any state naming them, epoch-store.ts) is sent only what it
+ * lacks. Why read from the registry, not remembered per peer: a peer restored from an older copy holds fewer
+ * records than it once acknowledged; `holds` is its registry as it is now, so it is sent them again.
  *   EPOCHS  count, then per record: epoch, how its parent is named (0: the record before it in this frame, 1: the
  *           untagged root, 2: a string follows), the parent when named, fork
  *
@@ -16,11 +25,13 @@
  * A record that conflicts with one we hold, or a count past a bound (epoch-points.ts), refuses the frame: the
  * session closes with the reason, and nothing of the frame is kept.
  */
-import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord } from '../epoch-points.js';
+import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type Epochs } from '../epoch-points.js';
+import type { EpochEntry } from '../epochs.js';
+import type { KeyState } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
-import { MsgType, PROTOCOL_VERSIONS, type Hello } from './messages.js';
-import { EPOCH_DOTS } from './epoch-wire.js';
+import { MsgType, PROTOCOL_VERSIONS, type Hello, type Message } from './messages.js';
+import { EPOCH_DOTS, type ToldChains } from './epoch-wire.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
 import type { EpochHolds } from './epoch-holds.js';
@@ -87,14 +98,116 @@ function stored(core: ReplicaCore): void {
   void core.saveEpochs().catch(() => {});
 }
 
+/** The chain a registry holds of epoch `e` of `r` when whole (reaching the untagged root), as chain entries; else none. */
+function wholeChain(reg: Epochs, r: string, e: string): EpochEntry[] | undefined {
+  const records = reg.chainOf(r, e);
+  return records.length > 0 && records[0]!.parent === UNTAGGED ? records.map((x) => [x.e, x.fork] as const) : undefined;
+}
+
+/** A server's `holds` for a client's hello history: the newest entry whose chain `reg` holds whole, 1-based; 0 for none. */
+export function heldIndex(reg: Epochs, r: string, history: readonly EpochEntry[]): number {
+  for (let i = history.length - 1; i >= 0; i--) {
+    const records = reg.chainOf(r, history[i]![0]);
+    if (records.length > 0 && records[0]!.parent === UNTAGGED) return i + 1;
+  }
+  return 0;
+}
+
+/** Where both speak 11: the peer's hello history, our records the peer lacks (wire.ts EpochChains), a server's `holds`. */
+export interface ChainStart {
+  readonly theirs: readonly EpochEntry[];
+  readonly missing: readonly EpochRecord[];
+  /** Our own chain (its labels), which the peer holds once `missing` went. */
+  readonly own: readonly string[];
+  readonly holds?: number;
+  /** The peer learns our records of other replicas' epochs: we are its relay (a client trusts its server). */
+  readonly teaches: boolean;
+}
+
+/**
+ * A server reads from its registry which of the client's epochs it holds (its hello tells, `holds`) and knows nothing
+ * of what the client holds of its own chain; a client (`sent`: the history its own hello announced) takes the
+ * server's `holds`, and a peer that is no server (two clients: neither hello can say) is sent the whole chain.
+ */
+export function chainStart(core: ReplicaCore, m: Hello, sent: readonly EpochEntry[] | undefined): ChainStart {
+  const own = core.epochs.chainOf(core.replicaId, core.epoch);
+  const labels = own.map((x) => x.e);
+  if (sent === undefined) return { theirs: m.history, missing: own, own: labels, holds: heldIndex(core.epochs, m.replicaId, m.history), teaches: true };
+  const held = m.holds ?? 0;
+  if (held > sent.length) throw new ProtocolError('a held epoch our hello did not announce');
+  const at = held > 0 ? own.findIndex((x) => x.e === sent[held - 1]![0]) : -1;
+  return { theirs: m.history, missing: own.slice(at + 1), own: labels, teaches: false };
+}
+
+/** Whether state `s` holds a dot of `me` naming an epoch: a version, a delta base or a context point. */
+function namesOwnEpoch(s: KeyState, me: string): boolean {
+  for (const v of s.vs) {
+    if (v.r === me && v.ep !== undefined) return true;
+    if (v.x !== undefined) for (const b of v.x.b) if (b[0] === me && b[2] !== undefined) return true;
+  }
+  const pts = s.pts?.[me];
+  if (pts) for (const p of pts) if (p.e !== UNTAGGED) return true;
+  return false;
+}
+
+/**
+ * Whether a frame of `m` may carry a dot of `me` naming an epoch (it is then preceded by our chain, where the peer
+ * lacks it). Only a hint of cost, not of soundness: a dot whose epoch the chain told does not imply is named, with its
+ * chain in the frame's table (epoch-wire.ts).
+ */
+export function carriesOwnEpochs(m: Message, me: string): boolean {
+  if (m.type === MsgType.Changes || m.type === MsgType.Part) return m.entries.some(([, s]) => namesOwnEpoch(s, me));
+  if (m.type !== MsgType.AntiEntropy) return false;
+  return m.items.some((it) => (it.kind === 'range' || it.kind === 'keys') && it.keys.some(([, s]) => namesOwnEpoch(s, me)));
+}
+
+/**
+ * Our chain on one link (wire.ts): the records the peer lacks go before our first frame carrying a tagged dot of ours;
+ * from then on (or from the start, when it lacks none) the peer holds our chain, and `told` names its epochs alone.
+ */
+export class ChainOut {
+  constructor(
+    private missing: readonly EpochRecord[],
+    private readonly own: readonly string[],
+    private readonly me: string,
+    private readonly told: ToldChains,
+  ) {
+    if (missing.length === 0) told.hold(me, own);
+  }
+
+  /** The EPOCHS frames to send before `m`: none once they went, or while no frame carries a tagged dot of ours. */
+  before(m: Message, maxFrameBytes: number): EpochsMsg[] {
+    if (this.missing.length === 0 || !carriesOwnEpochs(m, this.me)) return [];
+    const frames = splitChain(this.missing, chainBudget(maxFrameBytes));
+    this.missing = [];
+    this.told.hold(this.me, this.own);
+    return frames;
+  }
+}
+
+/** The frame budget EPOCHS frames are split to, for a connection's frame limit (as the session's). */
+export function chainBudget(maxFrameBytes: number): number {
+  return Math.min(256 * 1024, Math.floor(maxFrameBytes / 4));
+}
+
 /**
  * A peer's hello, before its frames: a client of ours (not `trusted`) is held (epoch-holds.ts) before its hello's
- * records are learned; then what its frames may teach (teachTerms).
+ * records are learned; then what its frames may teach (teachTerms) and, where both speak 11, where the link's chains
+ * start (chainStart; `sent`: our hello's history when we are the client, undefined for a server).
  */
-export function peerEpochs(core: ReplicaCore, holds: EpochHolds, session: object, m: Hello, ours: readonly number[], trusted: boolean): ReturnType<typeof teachTerms> {
+export function peerEpochs(
+  core: ReplicaCore,
+  holds: EpochHolds,
+  session: object,
+  m: Hello,
+  ours: readonly number[],
+  trusted: boolean,
+  sent: readonly EpochEntry[] | undefined,
+): ReturnType<typeof teachTerms> & Partial<ChainStart> {
   if (!trusted) holds.hold(session, m.replicaId);
-  learnHello(core, m, ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS));
-  return teachTerms(core, trusted);
+  const at11 = ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS);
+  learnHello(core, m, at11);
+  return { ...teachTerms(core, trusted), ...(at11 ? chainStart(core, m, sent) : {}) };
 }
 
 /**
@@ -109,7 +222,11 @@ export function teachTerms(core: ReplicaCore, trusted: boolean): { others: boole
 /** Our chain for a peer that announced `versions` (none for a peer of an earlier release), split to fit `budget` bytes a frame. */
 export function chainFrames(core: ReplicaCore, versions: readonly number[], ours: readonly number[], budget: number): EpochsMsg[] {
   if (!versions.includes(EPOCH_CHAINS) || !ours.includes(EPOCH_CHAINS)) return [];
-  const chain = core.epochs.chainOf(core.replicaId, core.epoch);
+  return splitChain(core.epochs.chainOf(core.replicaId, core.epoch), budget);
+}
+
+/** EPOCHS frames of `chain`, split to fit `budget` bytes a frame. */
+export function splitChain(chain: readonly EpochRecord[], budget: number): EpochsMsg[] {
   const frames: EpochsMsg[] = [];
   let records: EpochRecord[] = [];
   let size = 8;

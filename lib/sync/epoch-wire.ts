@@ -5,8 +5,8 @@
  * goes is wire-state.ts's and ae-codec.ts's to say): `named` 0 — the dot's epoch is the one it implies; 1 — an epoch
  * reference follows.
  *
- *   implied     a dot (r, n) of the frame's sender: the epoch of the sender's tagged chain (as its hello announced it,
- *               oldest first, each epoch with the counter it forked at) whose range holds n — untagged '' at or below
+ *   implied     a dot (r, n) of the frame's sender: the epoch of the chain it implies (EpochSide: what the receiver
+ *               holds of the sender's chain, oldest first, each epoch with the counter it forked at) whose range holds n — untagged '' at or below
  *               the first one's fork point; a dot of any other replica: untagged. So an untagged state costs no byte
  *               for its epochs, nor a state whose dots are all the sender's own in its current chain.
  *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table):
@@ -14,7 +14,9 @@
  *               same replica as the dot that names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
  *               k records (label, fork) oldest first, the last one the epoch named: each epoch forked from the one
  *               before it at that counter, the oldest from the untagged epoch when `whole` (else its parent is not
- *               told and it is left out, as Epochs.learn does with a hello's history).
+ *               told and it is left out, as Epochs.learn does with a hello's history); or 1 then the label alone, for an
+ *               epoch whose chain the receiver holds (an earlier frame of the link carried it: ToldChains), which the
+ *               receiver's registry must then hold.
  *
  * The decoder checks every reference and record (bounds, labels, a label twice in one chain, fork points going
  * down) and refuses the frame with a ProtocolError; the records of a frame that decoded whole are handed to the
@@ -33,19 +35,71 @@ export const EPOCH_DOTS = 11;
 export const MAX_CHAIN_RECORDS = 64;
 /** Entries one frame's epoch table may hold. */
 export const MAX_FRAME_EPOCHS = 1024;
+/** A table entry's head for an epoch named by its label alone, its chain held by the receiver (k = 0, whole). */
+const HELD = 1;
 
 const MAX_COUNTER = 2 ** 48;
 
-/** A side of a connection: its replica id and its tagged chain (oldest first; empty while it tags no dot). */
+/**
+ * A side of a connection: its replica id and the chain its dots imply (oldest first): the records of its epochs the
+ * receiver holds, as both ends agree on it — at the start what the receiver said it holds (a server's hello, HELLO
+ * `holds`), from the sender's EPOCHS frames on its whole chain (epoch-chain.ts). It changes only between frames, at an
+ * EPOCHS frame, the same on both ends (the sender as the frame leaves, the receiver as it learns the frame).
+ */
 export interface EpochSide {
   readonly id: string;
-  readonly chain: readonly EpochEntry[];
+  chain: readonly EpochEntry[];
+}
+
+/** Chains held at most by a link's `ToldChains` (past it, chains go whole as before). */
+const MAX_TOLD = 4096;
+
+/**
+ * What a link's receiver holds, on the sender's side: (replica, epoch) pairs whose chain a frame sent on the link
+ * carried (the receiver learns them once the frame decoded whole, or refuses it and the link closes), or that it holds
+ * otherwise (our own chain once it went: epoch-chain.ts). A frame names such an epoch by its label alone. Noted as
+ * frames are encoded, kept only for frames that go (`commit`; `rollback` for one that does not).
+ */
+export class ToldChains {
+  private readonly held = new Set<string>();
+  private pending: string[] = [];
+
+  /** `others`: the receiver learns our records of other replicas' epochs (it trusts us as its relay); else only ours. */
+  constructor(
+    readonly me: string,
+    readonly others: boolean,
+  ) {}
+
+  has(r: string, e: string): boolean {
+    return this.held.has(`${r}\n${e}`);
+  }
+
+  /** A chain of `r` a frame being encoded carries. */
+  note(r: string, e: string): void {
+    if ((r === this.me || this.others) && this.held.size + this.pending.length < MAX_TOLD) this.pending.push(`${r}\n${e}`);
+  }
+
+  /** Held outright (the receiver learned them otherwise): our own epochs once our chain went. */
+  hold(r: string, epochs: readonly string[]): void {
+    for (const e of epochs) if (this.held.size < MAX_TOLD) this.held.add(`${r}\n${e}`);
+  }
+
+  commit(): void {
+    for (const k of this.pending) this.held.add(k);
+    this.pending = [];
+  }
+
+  rollback(): void {
+    this.pending = [];
+  }
 }
 
 /** A connection where both hellos announced protocol 11. */
 export interface EpochLink {
   readonly me: EpochSide;
   readonly peer: EpochSide;
+  /** What the receiver holds (the sender's side): an epoch whose chain it holds is named by its label alone. */
+  readonly told?: ToldChains;
   /** The registry the records of the epochs we name are taken from. */
   readonly reg: () => EpochRegistry;
   /**
@@ -109,6 +163,7 @@ export class EpochOut extends EpochFrame {
   constructor(
     sender: EpochSide,
     private readonly reg: EpochRegistry,
+    private readonly told?: ToldChains,
   ) {
     super(sender);
   }
@@ -132,7 +187,10 @@ export class EpochOut extends EpochFrame {
     this.table.set(k, this.table.size);
     w.uint(0);
     if (label === UNTAGGED) return w.uint(0);
+    if (this.told?.has(r, label)) return (w.uint(HELD), w.str(label));
     const { records, whole } = frameChain(this.reg, r, label);
+    // The receiver learns the epoch named only from a record of it: one whose parent goes too (chainRecords).
+    if (whole || records.length > 1) this.told?.note(r, label);
     w.uint(records.length * 2 + (whole ? 1 : 0));
     for (const [l, from] of records) {
       w.str(l);
@@ -161,8 +219,15 @@ export function chainRecords(c: ChainRecords): EpochRecord[] {
   return out;
 }
 
-/** One frame's epochs, as read. */
+/** One frame's epochs, as read. `reg`: the receiver's registry, which must hold an epoch named by its label alone. */
 export class EpochIn extends EpochFrame {
+  constructor(
+    sender: EpochSide,
+    private readonly reg?: EpochRegistry,
+  ) {
+    super(sender);
+  }
+
   private readonly table: Array<{ readonly r: string; readonly e: string }> = [];
   private readonly keys = new Set<string>();
   readonly chains: ChainRecords[] = [];
@@ -186,7 +251,12 @@ export class EpochIn extends EpochFrame {
     if (this.table.length >= MAX_FRAME_EPOCHS) throw new ProtocolError("a frame's epoch table over its bound");
     const head = rd.uint();
     let e = UNTAGGED;
-    if (head !== 0) {
+    if (head === HELD) {
+      e = rd.str();
+      if (!isReplicaId(e)) throw new ProtocolError('invalid epoch label');
+      // Named alone, its chain must be here (item 3: no judging with an unknown ancestry).
+      if (this.reg?.parentOf(r, e) === undefined) throw new ProtocolError(`epoch ${e} of ${r} named without its chain, which this end does not hold`);
+    } else if (head !== 0) {
       const k = Math.floor(head / 2);
       if (k < 1 || k > MAX_CHAIN_RECORDS) throw new ProtocolError('invalid epoch chain: too long or empty');
       if (k * 2 > rd.remaining) throw new ProtocolError('count exceeds frame');

@@ -2,7 +2,8 @@
  * The HELLO and SYNC items' wire forms, and ATTEST's (messages.ts lists every message).
  *
  *   HELLO   versions, replicaId, epoch, top, token, expect, history, seen (e, n), attest (tag, then e and n when the
- *           tag is not empty), sync items
+ *           tag is not empty), sync items; then, from protocol 11, in a server's hello to a client whose hello listed 11
+ *           (so it reads it: an earlier release refuses trailing bytes), `holds` (epoch-chain.ts heldIndex)
  *   ATTEST  e, n, tag  — a relay's signed statement that it delivered its own dots up to n in epoch e (attest.ts)
  */
 import type { Attestation } from '../attest.js';
@@ -10,6 +11,7 @@ import { isReplicaId } from '../dvv.js';
 import { MAX_SENT_EPOCHS, type EpochEntry } from '../epochs.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH, MAX_TOKEN_LENGTH, replicaId, space } from './fields.js';
+import { EPOCH_DOTS } from './epoch-wire.js';
 import { MsgType, PROTOCOL_VERSIONS, type Hello, type SyncItem } from './messages.js';
 import { MAX_COUNTER } from './wire-state.js';
 
@@ -75,6 +77,14 @@ export function writeHello(w: Writer, m: Hello): void {
     w.uint(m.attest.n);
   }
   writeSyncItems(w, m.spaces);
+  if (m.holds !== undefined) w.uint(m.holds);
+}
+
+/** A hello's `holds`: an index (1-based, 0: none) into the history the peer's hello announced, so at most that many. */
+function heldOf(r: Reader): number {
+  const n = r.uint();
+  if (n > MAX_SENT_EPOCHS) throw new ProtocolError('invalid held epoch');
+  return n;
 }
 
 export function readHello(r: Reader): Hello {
@@ -130,5 +140,7 @@ export function readHello(r: Reader): Hello {
     ...(seenN > 0 ? { seen: { e: seenE, n: seenN } } : {}),
     ...(attest ? { attest } : {}),
     spaces: readSyncItems(r),
+    // Only a hello listing 11 may carry it (a client's never does; nothing else may follow the items).
+    ...(versions.includes(EPOCH_DOTS) && r.remaining > 0 ? { holds: heldOf(r) } : {}),
   };
 }

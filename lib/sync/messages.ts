@@ -132,6 +132,8 @@ export interface Hello {
   /** The latest attestation the expected peer (a relay) sent the sender: it can check its own signature. */
   attest?: Attestation;
   spaces: SyncItem[];
+  /** From protocol 11, a server's hello to a client that announced it: which of the client's epochs it holds (epoch-chain.ts). */
+  holds?: number;
 }
 
 export interface Sync {
@@ -231,7 +233,7 @@ export interface EncodeContext {
  * A CHANGES message of one log entry goes as a LIVE frame when `ctx.live` is given and the entry is small enough.
  */
 export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
-  const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg()) : undefined;
+  const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg(), ctx.epochs.told) : undefined;
   if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
     const w = new Writer(undefined, 128);
     w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
@@ -304,7 +306,7 @@ export interface DecodeLimits {
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
   if (typeof frame === 'string') throw new ProtocolError('text frames are not part of the protocol');
   const r = new Reader(frame, limits.table);
-  const ep = limits.epochs ? new EpochIn(limits.epochs.peer) : undefined;
+  const ep = limits.epochs ? new EpochIn(limits.epochs.peer, limits.epochs.reg()) : undefined;
   const type = r.u8();
   let m: Message;
   switch (type) {

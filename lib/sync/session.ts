@@ -35,7 +35,7 @@ import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
 import { retire } from './lineage.js';
-import { chainFrames, chainReceived, peerEpochs, reidentifyTelling } from './epoch-chain.js';
+import { chainReceived, peerEpochs, reidentifyTelling } from './epoch-chain.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
 
@@ -120,7 +120,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     const seen = stored && seenFor(stored, this.peer && this.peer.replicaId === expected ? this.peer.history : undefined);
     const attest = expected === undefined ? undefined : await attestationOf(this.core.storage, expected);
     this.helloTop = this.core.durableSeq;
-    this.helloHistory = sentHistory(this.core.history);
+    this.helloHistory = this.wire.announced(sentHistory(this.core.history));
     this.send({
       type: MsgType.Hello,
       versions: [...(this.core.speaks ?? PROTOCOL_VERSIONS)],
@@ -131,7 +131,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       expect: expected ?? '',
       history: this.helloHistory,
       ...(seen ? { seen } : {}),
-      ...(attest ? { attest } : {}),
+      ...(attest ? { attest } : {}), ...(this.wire.holds !== undefined ? { holds: this.wire.holds } : {}),
       spaces,
     });
   }
@@ -267,12 +267,11 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     const ours = this.core.speaks ?? PROTOCOL_VERSIONS;
-    const teach = peerEpochs(this.core, this.hub.epochHolds, this, m, ours, this.options.role === 'client' || this.grants?.trusted === true); // as restoreVerdict trusts
+    const teach = peerEpochs(this.core, this.hub.epochHolds, this, m, ours, this.options.role === 'client' || this.grants?.trusted === true, this.options.role === 'server' ? undefined : this.helloHistory); // trust as restoreVerdict's
     this.peer = m;
     this.wire.start(this.core.replicaId, m.replicaId, ...linkTerms(ours, m.versions, this.options.maxFrameBytes, teach));
     this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();
-    for (const f of chainFrames(this.core, m.versions, ours, this.frameBudget)) this.send(f);
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.flushCluster();
     this.setStatus('syncing');

@@ -54,7 +54,7 @@ export function encodeChangesOnce(m: Changes, table: readonly string[], forms: R
   const same = c !== undefined && c.space === m.space && c.upTo === m.upTo && c.me === me && c.mode === mode && sameEntries(c.entries, m.entries);
   if (same && (c.peer === peer || (!c.peerUsed && !c.w.hasString(peer)))) return c.frame;
   const w = new Writer(table);
-  const ep = epochs ? new EpochOut(epochs.me, epochs.reg()) : undefined;
+  const ep = epochs ? new EpochOut(epochs.me, epochs.reg(), epochs.told) : undefined;
   w.u8(MsgType.Changes);
   writeChanges(w, m, forms, ep);
   const frame = w.done();

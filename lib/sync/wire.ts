@@ -30,9 +30,10 @@
  */
 import { ConcordError } from '../errors.js';
 import { EMPTY_STATE, namesEpochs, sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
-import { Epochs, NO_EPOCHS } from '../epoch-points.js';
+import { Epochs, NO_EPOCHS, type EpochRecord } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
-import { EPOCH_DOTS, type EpochLink } from './epoch-wire.js';
+import { EPOCH_DOTS, ToldChains, type EpochLink } from './epoch-wire.js';
+import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type AntiEntropy, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
@@ -53,10 +54,23 @@ export interface Encoded {
   readonly told?: Message;
 }
 
-/** Tagged chains of both sides, for a connection of protocol 11 (epoch-wire.ts). */
+/**
+ * What both sides' dots imply on a connection of protocol 11 (epoch-wire.ts EpochSide: each side's hello history), and
+ * our records the peer lacks (epoch-chain.ts chainStart): they go in EPOCHS frames before the first frame carrying a
+ * dot of ours naming an epoch (`send`).
+ */
 export interface EpochChains {
-  readonly mine: readonly EpochEntry[];
+  /** The history our hello announced, where the wire was not told it (`Wire.announced`). */
+  readonly mine?: readonly EpochEntry[];
+  /** The history the peer's hello announced. */
   readonly theirs: readonly EpochEntry[];
+  readonly missing?: readonly EpochRecord[];
+  /** Our chain's labels: the peer holds them once `missing` went (ToldChains). */
+  readonly own?: readonly string[];
+  /** The peer learns our records of other replicas' epochs (we are its relay): ToldChains `others`. */
+  readonly teaches?: boolean;
+  /** A server's hello field (which of the client's epochs it holds): HELLO `holds`. */
+  readonly holds?: number;
   /**
    * Whose epoch records the peer's frames may teach: its own always; another replica's only when `others` (the peer
    * is a relay this end trusts: a client's server, a relay of the cluster). From anyone else a record of a third
@@ -70,17 +84,17 @@ export interface EpochChains {
 
 /**
  * `Wire.start`'s terms once both hellos are known (`ours`: the versions our hello announced): what a key state in
- * parts may take (protocol 10), and the tagged chains where both speak 11. The chains are empty while no dot is tagged
- * (the hello carries none yet): every dot that names no epoch is then untagged.
+ * parts may take (protocol 10), and where both speak 11 whom the peer's frames may teach and the chains both sides'
+ * dots imply (`teach`: epoch-chain.ts peerEpochs, from the registry and the hellos; none given, both start empty).
  */
 export function linkTerms(
   ours: readonly number[],
   theirs: readonly number[],
   maxFrameBytes: number,
-  teach: Pick<EpochChains, 'others' | 'learned'> = { others: false },
+  teach: Omit<EpochChains, 'theirs'> & Partial<EpochChains> = { others: false },
 ): [number, EpochChains | undefined] {
   const both = (v: number) => ours.includes(v) && theirs.includes(v);
-  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { mine: [], theirs: [], ...teach } : undefined];
+  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { theirs: [], ...teach } : undefined];
 }
 
 const NONE: readonly string[] = [];
@@ -110,6 +124,12 @@ export class Wire {
   private sendsParts = false;
   /** Where both hellos announced protocol 11: the connection's epochs (epoch-wire.ts). */
   private epochLink: EpochLink | undefined;
+  /** Our chain on this link (EpochChains.missing, own). */
+  private chain: ChainOut | undefined;
+  /** A server's HELLO `holds` for this connection (EpochChains.holds). */
+  holds: number | undefined;
+  /** The history our hello announced (`announced`). */
+  private history: readonly EpochEntry[] = [];
 
   /**
    * space → key → the state this connection could not carry (LEFT OUT), and the context alone sent in its place
@@ -159,9 +179,13 @@ export class Wire {
    */
   start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
+    this.holds = epochDots?.holds;
+    const told = epochDots && new ToldChains(me, epochDots.teaches === true);
+    this.chain = told && new ChainOut(epochDots!.missing ?? [], epochDots!.own ?? [], me, told);
     this.epochLink = epochDots && {
-      me: { id: me, chain: epochDots.mine },
+      me: { id: me, chain: epochDots.mine ?? this.history },
       peer: { id: peer, chain: epochDots.theirs },
+      told,
       reg,
       learn: (r, records) => {
         const known = reg();
@@ -219,6 +243,7 @@ export class Wire {
         : encodeMessage(m, this.table, { forms, epochs: this.epochLink, live: this.out });
     if (frame.byteLength > maxFrameBytes && m.entries.length > 0) {
       this.out?.rollback();
+      this.epochLink?.told?.rollback();
       return undefined;
     }
     return { frame, m, forms };
@@ -231,7 +256,16 @@ export class Wire {
    * it is reported and left out.
    */
   send(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
+    // Our records the peer lacks go first: it holds them before it judges a dot naming them.
+    for (const f of this.chain?.before(m, maxFrameBytes) ?? []) this.put(f, maxFrameBytes, transmit, 0);
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
+  }
+
+  /** The history our hello announced (sent before any frame of the link): what our dots imply (EpochSide). */
+  announced<H extends readonly EpochEntry[]>(history: H): H {
+    this.history = history;
+    if (this.epochLink) this.epochLink.me.chain = history;
+    return history;
   }
 
   /**
@@ -334,8 +368,9 @@ export class Wire {
   private sendParts(c: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): string | undefined {
     const { forms } = this.model.forms(c.space, c.entries, c.upTo === 0);
     const parts = partFrames(c.space, c.entries[0]!, maxFrameBytes, (p) => encodeMessage(p, this.table, { forms, epochs: this.epochLink }));
+    const last = typeof parts === 'string' ? undefined : this.encode(lastOfParts(c), maxFrameBytes, c.upTo);
+    if (!last) this.epochLink?.told?.rollback(); // nothing of them goes
     if (typeof parts === 'string') return parts;
-    const last = this.encode(lastOfParts(c), maxFrameBytes, c.upTo);
     if (!last) return `its context alone does not fit the connection's frame limit (${maxFrameBytes} bytes)`;
     for (const frame of parts) transmit(frame, { type: MsgType.Part, space: c.space, upTo: 0, entries: [] });
     transmit(last.frame, last.m);
@@ -346,6 +381,7 @@ export class Wire {
   /** The frame went out. */
   private sent(e: Encoded): void {
     this.out?.commit();
+    this.epochLink?.told?.commit();
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
     this.model.sent(m.space, m.entries, e.forms ?? new Map());

@@ -1,7 +1,9 @@
 /**
  * For test readers of a connection's frames (recorders, the simulator's checkers): a connection takes protocol 11
  * where both hellos list it, and its CHANGES, PART, LIVE and AE frames are then written in 11's form (epoch-wire.ts),
- * which a reader must decode with the connection's epochs. The tagged chains are empty until dots are tagged.
+ * which a reader must decode with the connection's epochs. These readers leave the sides' chains empty (a sender's
+ * dots imply their epochs from its hello's history, epoch-wire.ts): an implied epoch then reads untagged, while the
+ * frame's structure, replica ids and counters — all these readers use — decode as sent.
  */
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';

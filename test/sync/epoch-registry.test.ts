@@ -9,24 +9,25 @@ import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 
 describe('the epoch registry of a replica', () => {
   it('learns its own history whole, and a peer’s epochs from its hello and chain frame (the oldest one’s parent too)', async () => {
+    // Every open speaks 11, so b tags from its first open: its chain goes to a peer with its first tagged dot.
+    const speaks = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS];
     const storage = memoryStorage();
-    const first = await openReplica({ storage });
+    const first = await openReplica({ storage, speaks });
     await first.space('s').put('k', 1);
     await first.close();
-    const b = await openReplica({ storage });
+    const b = await openReplica({ storage, speaks });
     await b.space('s').put('k', 2);
     await b.close();
-    const b3 = await openReplica({ storage });
+    const b3 = await openReplica({ storage, speaks });
     const history = b3.core.history;
     expect(history).toHaveLength(3);
     const [[e1], [e2, from2], [e3, from3]] = history as [readonly [string, number], readonly [string, number], readonly [string, number]];
     expect(b3.core.epochs.parentOf(b3.replicaId, e1)).toEqual({ parent: '', fork: 0 });
     expect(b3.core.epochs.parentOf(b3.replicaId, e3)).toEqual({ parent: e2, fork: from3 });
 
-    const a = await openReplica({ storage: memoryStorage() });
+    const a = await openReplica({ storage: memoryStorage(), speaks });
     expect(a.core.epochs.knows(b3.replicaId, e3)).toBe(false);
     // Chain frames go only where both speak protocol 11, which is not announced by default.
-    a.core.speaks = b3.core.speaks = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS];
     const [ta, tb] = pairTransports();
     a.connect(ta);
     b3.connect(tb);
