@@ -25,7 +25,8 @@ export interface Identity {
    * The first epoch whose dots name it (docs/design/epochs-build.md, item 1): from its open on, every dot this identity
    * mints names the epoch it is minted in. Its record forks from the untagged root at its `from` (every untagged dot of
    * this id is at or below it); absent: no dot of this identity names an epoch. Set only by an open that starts an
-   * epoch (or mints an id) for a replica speaking protocol 11, and kept by every later open, tab and new id.
+   * epoch (or mints an id) for a replica speaking protocol 11 whose storage has met a peer speaking it
+   * (EPOCH_PEER_META), and kept by every later open, tab and new id.
    */
   readonly tagged?: string;
 }
@@ -38,6 +39,13 @@ interface StoredIdentity {
 }
 
 export const IDENTITY_META = 'replica';
+/**
+ * Set (to 1) once a session of the replica completed a hello with a peer that also announced protocol 11
+ * (docs/design/epochs-build.md, "Item 6 — decided"). Tagging starts only at an open after it: a tagged state never
+ * goes to a peer below 11, so a replica that tagged before any peer could take its states would keep its writes
+ * pending behind a relay of an earlier release for ever. A storage that met only earlier peers stays untagged.
+ */
+export const EPOCH_PEER_META = 'epochPeer';
 /** Where the storage was when last opened (StorageAdapter `location`), kept beside the identity. */
 export const LOCATION_META = 'location';
 
@@ -86,9 +94,12 @@ export const mintEpoch = (identity: Identity): string | undefined => (identity.t
  */
 export async function openIdentity(
   tx: StorageTx,
-  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined; tags?: boolean },
-): Promise<{ identity: Identity; copied: boolean }> {
+  /** `speaks11`: the replica speaks protocol 11 (it then tags from an open after its storage met a peer speaking it). */
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined; speaks11?: boolean },
+): Promise<{ identity: Identity; copied: boolean; metEpochPeer: boolean }> {
   const stored = await tx.getMeta<StoredIdentity>(IDENTITY_META);
+  // Read only where 11 is spoken: a default open reads and stores what it did before.
+  const metEpochPeer = options.speaks11 === true && (await tx.getMeta<unknown>(EPOCH_PEER_META)) !== undefined;
   const top = (await tx.getMeta<number>('seq')) ?? 0;
   const old = readIdentity(stored);
   // Storage written before it kept its location, or one that cannot tell it, is never taken for a copy. A copy
@@ -97,9 +108,9 @@ export async function openIdentity(
   const moved = options.startEpoch && options.location !== undefined && options.location !== was;
   if (moved) tx.setMeta(LOCATION_META, options.location);
   const copied = moved && !!old && was !== undefined;
-  const identity = openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied });
+  const identity = openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied, tags: metEpochPeer });
   if (old && identity.id !== old.id) await noteFormer(tx, old.id);
-  return { identity, copied };
+  return { identity, copied, metEpochPeer };
 }
 
 function openedIdentity(

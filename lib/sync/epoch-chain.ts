@@ -93,7 +93,11 @@ function stored(core: ReplicaCore): void {
  */
 export function peerEpochs(core: ReplicaCore, holds: EpochHolds, session: object, m: Hello, ours: readonly number[], trusted: boolean): ReturnType<typeof teachTerms> {
   if (!trusted) holds.hold(session, m.replicaId);
-  learnHello(core, m, ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS));
+  const at11 = ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS);
+  // A peer that takes tagged states: from the storage's next open on, this replica tags (docs/design/epochs-build.md,
+  // "Item 6 — decided": tagging only once a peer can carry what it tags).
+  if (at11) core.noteEpochPeer();
+  learnHello(core, m, at11);
   return teachTerms(core, trusted);
 }
 
