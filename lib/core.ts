@@ -20,7 +20,7 @@ import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
-import { EPOCH_PEER_META, FORMER_META, IDENTITY_META, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
+import { FORMER_META, IDENTITY_META, meetEpochPeer, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
 import { record, type WriteContent } from './record.js';
 import { IdentityChanges } from './identity-changes.js';
@@ -213,15 +213,29 @@ export class ReplicaCore {
 
   /**
    * @internal A session's hellos both announced protocol 11 (epoch-chain.ts peerEpochs): the storage notes it once
-   * (identity.ts EPOCH_PEER_META), so its next open that starts an epoch tags. Not awaited (a hello does not wait for a
-   * disk); a failed store is tried again at the next such hello. Tagging never starts mid-session (identity.ts).
+   * (identity.ts EPOCH_PEER_META), so its next open that starts an epoch tags; a fresh id's storage untouched since its
+   * open tags from now on (identity.ts meetEpochPeer). Not awaited (a hello does not wait for a disk); a failed store
+   * is tried again at the next such hello.
    */
   noteEpochPeer(): void {
     if (this.metEpochPeer || this.closed) return;
     this.metEpochPeer = true;
-    this.storage.transact((tx) => tx.setMeta(EPOCH_PEER_META, 1)).catch(() => {
-      this.metEpochPeer = false;
-    });
+    const was = this.identity;
+    let started: Identity | undefined;
+    this.storage
+      .transact(async (tx) => {
+        const met = await meetEpochPeer(tx, was);
+        // Taken before any later transaction's body runs: a write queued behind this one mints tagged.
+        if (met && this.identity === was) this.identity = started = met.identity;
+        return met;
+      })
+      .then(
+        (met) => void (met && this.committed(met.seq)),
+        () => {
+          this.metEpochPeer = false;
+          if (started && this.identity === started) this.identity = was;
+        },
+      );
   }
 
   /** The epoch of this replica's change log (epochs.ts). */

@@ -26,7 +26,8 @@ export interface Identity {
    * mints names the epoch it is minted in. Its record forks from the untagged root at its `from` (every untagged dot of
    * this id is at or below it); absent: no dot of this identity names an epoch. Set only by an open that starts an
    * epoch (or mints an id) for a replica speaking protocol 11 whose storage has met a peer speaking it
-   * (EPOCH_PEER_META), and kept by every later open, tab and new id.
+   * (EPOCH_PEER_META), or at that meeting for a fresh id's storage untouched since its open (meetEpochPeer); kept by
+   * every later open, tab and new id.
    */
   readonly tagged?: string;
 }
@@ -140,6 +141,27 @@ function openedIdentity(
   const next = tags ? { id: old.id, epoch, history, tagged: old.tagged ?? epoch } : { id: old.id, epoch, history };
   tx.setMeta(IDENTITY_META, next);
   return next;
+}
+
+/**
+ * At a session's first hello with a peer speaking 11 (core.ts noteEpochPeer), in one transaction: the storage notes
+ * the meeting (EPOCH_PEER_META: its next open tags), and where it is untouched since a fresh id's open — one epoch in
+ * the id's history, not tagging, the log where that open left it — tagging starts in that very epoch: its record is
+ * already (epoch, '', from), what a tagging epoch's record is, and no dot of the id lies above `from` (a mint sets the
+ * log's seq to its counter). No record changes and the epoch the hellos announced stays, so nothing peers learned
+ * or remember moves. The log's seq moves by one, so that another instance sharing the storage reads the identity
+ * before it next mints (local-write.ts mint). Returns the identity and seq when tagging started.
+ */
+export async function meetEpochPeer(tx: StorageTx, current: Identity): Promise<{ identity: Identity; seq: number } | undefined> {
+  tx.setMeta(EPOCH_PEER_META, 1);
+  const stored = readIdentity(await tx.getMeta<StoredIdentity>(IDENTITY_META));
+  const seq = (await tx.getMeta<number>('seq')) ?? 0;
+  if (!stored || stored.id !== current.id || stored.epoch !== current.epoch || stored.tagged !== undefined) return undefined;
+  if (stored.history.length !== 1 || stored.history[0]![1] !== seq) return undefined;
+  const identity: Identity = { ...stored, tagged: stored.epoch };
+  tx.setMeta(IDENTITY_META, identity);
+  tx.setMeta('seq', seq + 1);
+  return { identity, seq: seq + 1 };
 }
 
 /** Reads the stored identity (another instance sharing the storage may have changed it). */

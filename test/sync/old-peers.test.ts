@@ -20,7 +20,7 @@ afterEach(async () => {
   for (const c of clusters.splice(0)) await c.close();
 });
 
-async function cluster(speaks: Record<string, readonly number[]>, antiEntropyInterval = 0): Promise<Cluster> {
+async function cluster(speaks: Record<string, readonly number[]>, antiEntropyInterval = 0, tabs?: Record<string, number>): Promise<Cluster> {
   const names = Object.keys(speaks);
   const c = await Cluster.create({
     seed: 11,
@@ -28,6 +28,7 @@ async function cluster(speaks: Record<string, readonly number[]>, antiEntropyInt
     edges: names.filter((n) => n !== 'hub').map((n) => ['hub', n] as const),
     relay: 'hub',
     speaks,
+    ...(tabs ? { tabs } : {}),
     link: { antiEntropyInterval, backoff: { base: 20, max: 500 } },
   });
   clusters.push(c);
@@ -58,20 +59,41 @@ describe('a replica speaking 11 tags only once its storage met a peer speaking 1
     for (const n of ['hub', 'a', 'b']) expect(protocolErrors(c, n), n).toEqual([]);
   });
 
-  it('a client at 11 that met a relay at 11 tags from its next open, not before', async () => {
-    const c = await cluster({ hub: WITH_11, a: WITH_11 });
-    expect(await tagsNow(c, 'a')).toBe(false);
-    await c.drive(c.node('a').r.space('s').put('k', 'untagged'));
-    await c.settle();
-    expect(stored(c, 'a', 'k')!.vs[0]!.ep).toBeUndefined();
-    expect(await c.drive(c.node('a').storage.getMeta(EPOCH_PEER_META))).toBe(1);
-    await c.restart('a');
+  it('a fresh client meeting a relay at 11 before it wrote tags at once, its other tabs too; one that wrote before tags from its next open', async () => {
+    // Fresh and untouched: its first epoch's record is already what a tagging epoch's is; tagging starts at the hello.
+    const c = await cluster({ hub: WITH_11, a: WITH_11 }, 0, { a: 2 });
     await c.settle();
     expect(await tagsNow(c, 'a')).toBe(true);
-    await c.drive(c.node('a').r.space('s').put('k', 'tagged'));
+    expect(await c.drive(c.node('a').storage.getMeta(EPOCH_PEER_META))).toBe(1);
+    // The other tab had the identity from before: the log's seq moved, so it reads the identity before it mints.
+    const follower = c.node('a').tabs.find((t) => t !== c.node('a').r)!;
+    await c.drive(follower.space('s').put('f', 'from the other tab'));
+    await c.drive(c.node('a').r.space('s').put('k', 'from the leader'));
     await c.settle();
-    expect(stored(c, 'hub', 'k')!.vs).toEqual([expect.objectContaining({ ep: c.node('a').r.core.epoch, v: JSON.stringify('tagged') })]);
+    const epoch = c.node('a').r.core.epoch;
+    for (const key of ['f', 'k']) expect(stored(c, 'hub', key)!.vs, key).toEqual([expect.objectContaining({ ep: epoch })]);
     expect(c.node('a').r.pending).toBe(0);
+
+    // One that wrote before it met a peer at 11 (its relay upgraded later) goes on untagged until its next open.
+    const speaks: Record<string, readonly number[]> = { hub: OLD, b: WITH_11 };
+    const d = await cluster(speaks);
+    await d.drive(d.node('b').r.space('s').put('k', 'before'));
+    await d.settle();
+    speaks.hub = WITH_11;
+    await d.restart('hub');
+    await d.settle();
+    expect(await d.drive(d.node('b').storage.getMeta(EPOCH_PEER_META))).toBe(1);
+    expect(await tagsNow(d, 'b')).toBe(false);
+    await d.drive(d.node('b').r.space('s').put('k', 'still untagged'));
+    await d.settle();
+    expect(stored(d, 'b', 'k')!.vs[0]!.ep).toBeUndefined();
+    await d.restart('b');
+    await d.settle();
+    expect(await tagsNow(d, 'b')).toBe(true);
+    await d.drive(d.node('b').r.space('s').put('k', 'tagged'));
+    await d.settle();
+    expect(stored(d, 'hub', 'k')!.vs).toEqual([expect.objectContaining({ ep: d.node('b').r.core.epoch, v: JSON.stringify('tagged') })]);
+    expect(d.node('b').r.pending).toBe(0);
   });
 
   it('a client of an earlier release behind a relay at 11: untagged keys reach it, tagged ones are reported with the upgrade, its writes reach the relay; once upgraded it gets them', async () => {
