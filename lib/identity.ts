@@ -275,12 +275,15 @@ export function mintAgain(
   ep?: string,
   reg: EpochRegistry = NO_EPOCHS,
 ): { state: KeyState; seq: number } {
-  if (ep !== undefined) {
+  if (ep !== undefined || base.pts !== undefined) {
     // Each a sibling of all the state holds: an update whose context covers nothing (dvv.ts updateWith adds its point).
+    // So too for an untagged dot in a state holding points (another replica's tagged versions): the vector alone would
+    // drop those points, and every peer at 11 then refuses the state (a version outside its causal context).
     let state = base;
     for (const v of versions) {
       const hlc = tick();
-      const again: StoredVersion = v.d ? { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) };
+      const dot = ep === undefined ? { r: id, n: ++seq, t: hlc.ms, c: hlc.logical } : { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical };
+      const again: StoredVersion = v.d ? { ...dot, d: 1 } : { ...dot, v: valueOf(v) };
       state = updateWith(reg, state, EMPTY_STATE, again);
     }
     return { state, seq };

@@ -8,7 +8,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
-import { EPOCH_PEER_META, IDENTITY_META } from '../../lib/identity.js';
+import type { KeyState } from '../../lib/dvv.js';
+import { EPOCH_PEER_META, IDENTITY_META, mintAgain } from '../../lib/identity.js';
+import { MsgType } from '../../lib/sync/messages.js';
+import { Wire } from '../../lib/sync/wire.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { Cluster } from '../sim/cluster.js';
@@ -129,5 +132,38 @@ describe('a replica speaking 11 tags only once its storage met a peer speaking 1
     await c.clock.advance(20_000);
     await c.settle();
     expect(await value(c, 'old', 't')).toBe('tagged');
+  });
+});
+
+describe('an untagged replica re-issuing its writes in a state holding a tagged version of another replica', () => {
+  // The case item 6 makes common (replicas speaking 11 that do not tag yet hold tagged states of their peers):
+  // restore-once-like withheld 23178 at 11, h re-identified untagged and re-issued into states holding tagged versions;
+  // the vector-only re-mint dropped their points and the relay refused h's every frame (4400, "a version outside its
+  // causal context") for good.
+  it('keeps their points, so the state still travels at 11', () => {
+    const P = 'peer-id-pppppppppppp';
+    const OLD_ID = 'old-id-oooooooooooooo';
+    const NEW_ID = 'new-id-nnnnnnnnnnnnnn';
+    const base: KeyState = { vs: [{ r: P, ep: 'E1', n: 3, t: 1, c: 0, v: '"p"' }], cc: { [P]: 3 }, pts: { [P]: [{ e: 'E1', n: 3 }] } };
+    const lost = { r: OLD_ID, n: 7, t: 1, c: 0, v: '"mine"' };
+    const { state, seq } = mintAgain(base, [lost], NEW_ID, 4, () => ({ ms: 2, logical: 0 }));
+    expect(seq).toBe(5);
+    expect(state.pts?.[P]).toEqual([{ e: 'E1', n: 3 }]);
+    expect(state.vs.find((v) => v.r === NEW_ID)).toEqual({ r: NEW_ID, n: 5, t: 2, c: 0, v: '"mine"' });
+    const sender = new Wire((e) => {
+      throw e;
+    });
+    const receiver = new Wire((e) => {
+      throw e;
+    });
+    sender.start(NEW_ID, P, 0, { mine: [], theirs: [] });
+    receiver.start(P, NEW_ID, 0, { mine: [], theirs: [] });
+    const frames: Uint8Array[] = [];
+    sender.send({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', state]] }, 1 << 20, (f) => frames.push(f));
+    const got = receiver.decode(frames[0]!, 1 << 20);
+    expect(got?.type === MsgType.Changes && got.entries[0]![1].vs.map((v) => [v.r, v.n, v.ep])).toEqual([
+      [NEW_ID, 5, undefined],
+      [P, 3, 'E1'],
+    ]);
   });
 });
