@@ -20,7 +20,7 @@ import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
-import { FORMER_META, IDENTITY_META, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
+import { FORMER_META, IDENTITY_META, meetEpochPeer, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
 import { record, type WriteContent } from './record.js';
 import { IdentityChanges } from './identity-changes.js';
@@ -93,6 +93,8 @@ export class ReplicaCore {
    * storage are its own writes too (pending.ts counts those no peer acknowledged).
    */
   readonly formerIds = new Set<string>();
+  /** The storage has met a peer speaking protocol 11, or tags already (noteEpochPeer). */
+  private metEpochPeer = false;
   /** The identity whose history `knownEpochs` last learned. */
   private epochsOf: Identity | undefined;
 
@@ -187,8 +189,8 @@ export class ReplicaCore {
       const location = await storage.location?.();
       // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
       // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
-      const { identity, copied, epochs } = await storage.transact(async (tx) => {
-        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, tags: speaks?.includes(EPOCH_DOTS) });
+      const { identity, copied, epochs, metEpochPeer } = await storage.transact(async (tx) => {
+        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, speaks11: speaks?.includes(EPOCH_DOTS) === true });
         return { ...opened, epochs: await openEpochs(tx, opened.identity) };
       });
       const [seq = 0, former] = await Promise.all([storage.getMeta<number>('seq'), storage.getMeta<unknown>(FORMER_META)]);
@@ -196,6 +198,7 @@ export class ReplicaCore {
       const core = new ReplicaCore(storage, identity, now, seq, random, maxClockDriftMs, !fresh && identity.history.length > 1, !shared && typeof storage.shared !== 'function', epochs);
       for (const id of readFormer(former)) if (id !== identity.id) core.formerIds.add(id);
       if (speaks) core.speaks = speaks;
+      core.metEpochPeer = metEpochPeer || identity.tagged !== undefined;
       return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
@@ -206,6 +209,33 @@ export class ReplicaCore {
 
   get replicaId(): string {
     return this.identity.id;
+  }
+
+  /**
+   * @internal A session's hellos both announced protocol 11 (epoch-chain.ts peerEpochs): the storage notes it once
+   * (identity.ts EPOCH_PEER_META), so its next open that starts an epoch tags; a fresh id's storage untouched since its
+   * open tags from now on (identity.ts meetEpochPeer). Not awaited (a hello does not wait for a disk); a failed store
+   * is tried again at the next such hello.
+   */
+  noteEpochPeer(): void {
+    if (this.metEpochPeer || this.closed) return;
+    this.metEpochPeer = true;
+    const was = this.identity;
+    let started: Identity | undefined;
+    this.storage
+      .transact(async (tx) => {
+        const met = await meetEpochPeer(tx, was);
+        // Taken before any later transaction's body runs: a write queued behind this one mints tagged.
+        if (met && this.identity === was) this.identity = started = met.identity;
+        return met;
+      })
+      .then(
+        (met) => void (met && this.committed(met.seq)),
+        () => {
+          this.metEpochPeer = false;
+          if (started && this.identity === started) this.identity = was;
+        },
+      );
   }
 
   /** The epoch of this replica's change log (epochs.ts). */

@@ -25,7 +25,9 @@ export interface Identity {
    * The first epoch whose dots name it (docs/design/epochs-build.md, item 1): from its open on, every dot this identity
    * mints names the epoch it is minted in. Its record forks from the untagged root at its `from` (every untagged dot of
    * this id is at or below it); absent: no dot of this identity names an epoch. Set only by an open that starts an
-   * epoch (or mints an id) for a replica speaking protocol 11, and kept by every later open, tab and new id.
+   * epoch (or mints an id) for a replica speaking protocol 11 whose storage has met a peer speaking it
+   * (EPOCH_PEER_META), or at that meeting for a fresh id's storage untouched since its open (meetEpochPeer); kept by
+   * every later open, tab and new id.
    */
   readonly tagged?: string;
 }
@@ -38,6 +40,13 @@ interface StoredIdentity {
 }
 
 export const IDENTITY_META = 'replica';
+/**
+ * Set (to 1) once a session of the replica completed a hello with a peer that also announced protocol 11
+ * (docs/design/epochs-build.md, "Item 6 — decided"). Tagging starts only at an open after it: a tagged state never
+ * goes to a peer below 11, so a replica that tagged before any peer could take its states would keep its writes
+ * pending behind a relay of an earlier release for ever. A storage that met only earlier peers stays untagged.
+ */
+export const EPOCH_PEER_META = 'epochPeer';
 /** Where the storage was when last opened (StorageAdapter `location`), kept beside the identity. */
 export const LOCATION_META = 'location';
 
@@ -86,9 +95,12 @@ export const mintEpoch = (identity: Identity): string | undefined => (identity.t
  */
 export async function openIdentity(
   tx: StorageTx,
-  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined; tags?: boolean },
-): Promise<{ identity: Identity; copied: boolean }> {
+  /** `speaks11`: the replica speaks protocol 11 (it then tags from an open after its storage met a peer speaking it). */
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined; speaks11?: boolean },
+): Promise<{ identity: Identity; copied: boolean; metEpochPeer: boolean }> {
   const stored = await tx.getMeta<StoredIdentity>(IDENTITY_META);
+  // Read only where 11 is spoken: a default open reads and stores what it did before.
+  const metEpochPeer = options.speaks11 === true && (await tx.getMeta<unknown>(EPOCH_PEER_META)) !== undefined;
   const top = (await tx.getMeta<number>('seq')) ?? 0;
   const old = readIdentity(stored);
   // Storage written before it kept its location, or one that cannot tell it, is never taken for a copy. A copy
@@ -97,9 +109,9 @@ export async function openIdentity(
   const moved = options.startEpoch && options.location !== undefined && options.location !== was;
   if (moved) tx.setMeta(LOCATION_META, options.location);
   const copied = moved && !!old && was !== undefined;
-  const identity = openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied });
+  const identity = openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied, tags: metEpochPeer });
   if (old && identity.id !== old.id) await noteFormer(tx, old.id);
-  return { identity, copied };
+  return { identity, copied, metEpochPeer };
 }
 
 function openedIdentity(
@@ -129,6 +141,27 @@ function openedIdentity(
   const next = tags ? { id: old.id, epoch, history, tagged: old.tagged ?? epoch } : { id: old.id, epoch, history };
   tx.setMeta(IDENTITY_META, next);
   return next;
+}
+
+/**
+ * At a session's first hello with a peer speaking 11 (core.ts noteEpochPeer), in one transaction: the storage notes
+ * the meeting (EPOCH_PEER_META: its next open tags), and where it is untouched since a fresh id's open — one epoch in
+ * the id's history, not tagging, the log where that open left it — tagging starts in that very epoch: its record is
+ * already (epoch, '', from), what a tagging epoch's record is, and no dot of the id lies above `from` (a mint sets the
+ * log's seq to its counter). No record changes and the epoch the hellos announced stays, so nothing peers learned
+ * or remember moves. The log's seq moves by one, so that another instance sharing the storage reads the identity
+ * before it next mints (local-write.ts mint). Returns the identity and seq when tagging started.
+ */
+export async function meetEpochPeer(tx: StorageTx, current: Identity): Promise<{ identity: Identity; seq: number } | undefined> {
+  tx.setMeta(EPOCH_PEER_META, 1);
+  const stored = readIdentity(await tx.getMeta<StoredIdentity>(IDENTITY_META));
+  const seq = (await tx.getMeta<number>('seq')) ?? 0;
+  if (!stored || stored.id !== current.id || stored.epoch !== current.epoch || stored.tagged !== undefined) return undefined;
+  if (stored.history.length !== 1 || stored.history[0]![1] !== seq) return undefined;
+  const identity: Identity = { ...stored, tagged: stored.epoch };
+  tx.setMeta(IDENTITY_META, identity);
+  tx.setMeta('seq', seq + 1);
+  return { identity, seq: seq + 1 };
 }
 
 /** Reads the stored identity (another instance sharing the storage may have changed it). */
@@ -242,12 +275,15 @@ export function mintAgain(
   ep?: string,
   reg: EpochRegistry = NO_EPOCHS,
 ): { state: KeyState; seq: number } {
-  if (ep !== undefined) {
+  if (ep !== undefined || base.pts !== undefined) {
     // Each a sibling of all the state holds: an update whose context covers nothing (dvv.ts updateWith adds its point).
+    // So too for an untagged dot in a state holding points (another replica's tagged versions): the vector alone would
+    // drop those points, and every peer at 11 then refuses the state (a version outside its causal context).
     let state = base;
     for (const v of versions) {
       const hlc = tick();
-      const again: StoredVersion = v.d ? { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical, d: 1 } : { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical, v: valueOf(v) };
+      const dot = ep === undefined ? { r: id, n: ++seq, t: hlc.ms, c: hlc.logical } : { r: id, ep, n: ++seq, t: hlc.ms, c: hlc.logical };
+      const again: StoredVersion = v.d ? { ...dot, d: 1 } : { ...dot, v: valueOf(v) };
       state = updateWith(reg, state, EMPTY_STATE, again);
     }
     return { state, seq };

@@ -206,6 +206,9 @@ export function peerEpochs(
 ): ReturnType<typeof teachTerms> & Partial<ChainStart> {
   if (!trusted) holds.hold(session, m.replicaId);
   const at11 = ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS);
+  // A peer that takes tagged states: from the storage's next open on, this replica tags (docs/design/epochs-build.md,
+  // "Item 6 — decided": tagging only once a peer can carry what it tags).
+  if (at11) core.noteEpochPeer();
   learnHello(core, m, at11);
   return { ...teachTerms(core, trusted), ...(at11 ? chainStart(core, m, sent) : {}) };
 }

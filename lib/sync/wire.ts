@@ -215,7 +215,8 @@ export class Wire {
     const tagged = this.epochLink ? NONE : taggedKeys(m.entries, bad);
     if (tagged.length > 0) {
       this.leaveOut(m.space, tagged, reach);
-      this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry; not sent on this link`));
+      const peer = this.table?.[1] ?? 'the peer';
+      this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry: ${peer} runs an earlier release of Concord, and gets the key once upgraded to one speaking protocol 11 (its own writes still sync); not sent on this link`));
       for (const e of m.entries) if (tagged.includes(e[0])) this.noteLeftOut(m.space, e);
     }
     if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);

@@ -6,7 +6,9 @@ import { merges, type GetResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import type { Cluster } from './cluster.js';
-import type { StoredVersion } from '../../lib/dvv.js';
+import { namesEpochs, type StoredVersion } from '../../lib/dvv.js';
+import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
+import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { peekValue, readDocText } from './doc-values.js';
 import { bodyOf, versionDot, type FinalVersion } from './ledger.js';
 import { BIG_VALUE, COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
@@ -97,12 +99,24 @@ export function isBig(v: StoredVersion): boolean {
  * written again with a state it can carry).
  */
 export function wideGroups(s: Schedule, nodes: readonly string[]): string[][] {
+  return linkGroups(s, nodes, (a, b) => wide(s, a, b));
+}
+
+const wide = (s: Schedule, a: string, b: string) => s.maxFrameBytes === undefined && narrowLimit(s, a, b) === undefined;
+
+/** The groups of nodes that the schedule's links `carries` accepts join. */
+export function linkGroups(s: Schedule, nodes: readonly string[], carries: (a: string, b: string) => boolean): string[][] {
   const group = new Map(nodes.map((x) => [x, x]));
   const find = (x: string): string => (group.get(x) === x ? x : find(group.get(x)!));
-  if (s.maxFrameBytes === undefined) for (const [a, b] of s.edges ?? []) if (narrowLimit(s, a, b) === undefined) group.set(find(a), find(b));
+  for (const [a, b] of s.edges ?? []) if (carries(a, b)) group.set(find(a), find(b));
   const out = new Map<string, string[]>();
   for (const x of nodes) out.set(find(x), [...(out.get(find(x)) ?? []), x]);
   return [...out.values()];
+}
+
+/** Whether a node's hellos announce protocol 11 (Cluster `speaks`, else this release's versions). */
+export function speaks11(cluster: Cluster, node: string): boolean {
+  return (cluster.options.speaks?.[node] ?? PROTOCOL_VERSIONS).includes(EPOCH_DOTS);
 }
 
 /** A body as printed: a big one by its start, its length and a hash of the whole (equal iff the bodies are, all but surely). */
@@ -138,7 +152,17 @@ export async function checkState(
   // Keys left big at the end (the withheld feature): the same within each group of nodes wide links join.
   const groups = wideGroups(s, names);
   const leftBig = new Set(keys.filter((key) => names.some((n) => records.get(n)!.get(key)?.vs.some(isBig))));
-  const groupsOf = (key: string) => (leftBig.has(key) ? groups : [names]);
+  // Peers of earlier releases beside nodes at 11 (SIM_SPEAKS=mixed): a state naming an epoch goes over links whose ends
+  // both speak 11 only (wire.ts: left out and reported to a peer below 11, docs/design/epochs-build.md item 6), so such
+  // a key is judged per group of nodes those links join, as a big key is per wide group.
+  const at11 = (n: string) => speaks11(cluster, n);
+  const mixed = names.some(at11) && !names.every(at11);
+  const tagged = new Set(mixed ? keys.filter((key) => names.some((n) => ((r) => r !== undefined && namesEpochs(r))(records.get(n)!.get(key)))) : []);
+  const groups11 = tagged.size ? linkGroups(s, names, (a, b) => at11(a) && at11(b)) : [names];
+  const groupsBoth = tagged.size ? linkGroups(s, names, (a, b) => wide(s, a, b) && at11(a) && at11(b)) : groups;
+  const groupsOf = (key: string) => (leftBig.has(key) ? (tagged.has(key) ? groupsBoth : groups) : tagged.has(key) ? groups11 : [names]);
+  const why = (key: string, group: readonly string[]) =>
+    leftBig.has(key) ? ` (left big; among ${group.join('')}, which wide links join)` : tagged.has(key) ? ` (names an epoch; among ${group.join('')}, which links at protocol 11 join)` : '';
   // 1. Same versions, value bytes included (a state hash leaves values out: two values under one dot hash equal).
   for (const key of keys) {
     for (const group of groupsOf(key)) {
@@ -148,7 +172,7 @@ export async function checkState(
       const someAbsent = sigs.includes('absent');
       const collectedAway = collecting && someAbsent && recs.every((r) => !r || r.vs.length === 0 || onlyTombstones(r));
       if (present.size > 1 || (someAbsent && present.size === 1 && !collectedAway)) {
-        problems.push(`diverged versions of ${key}${leftBig.has(key) ? ` (left big; among ${group.join('')}, which wide links join)` : ''}:\n  ${group.map((n, i) => `${n}: ${sigs[i]}`).join('\n  ')}`);
+        problems.push(`diverged versions of ${key}${why(key, group)}:\n  ${group.map((n, i) => `${n}: ${sigs[i]}`).join('\n  ')}`);
       }
     }
   }
@@ -197,15 +221,22 @@ export async function checkState(
   const finals = new Map<string, (space: string, key: string) => readonly FinalVersion[]>();
   const versionsOn = (name: string, key: string) => (records.get(name)!.get(key)?.vs ?? []).map((v) => ({ dot: versionDot(v), body: bodyOf(v) }));
   for (const name of names) {
-    // A key left big: a node holds, as far as the history goes, what the nodes it shares no wide link with hold too
-    // (a write may stay there, unsent); a write held nowhere is still lost.
-    const apart = groups.filter((g) => !g.includes(name)).flat();
-    finals.set(name, (_space, key) => [...versionsOn(name, key), ...(leftBig.has(key) ? apart.flatMap((x) => versionsOn(x, key)) : [])]);
+    // A key left big (or naming an epoch, beside peers of earlier releases): a node holds, as far as the history goes,
+    // what the nodes of the other groups hold too (a write may stay there, unsent); a write held nowhere is still lost.
+    finals.set(name, (_space, key) => [...versionsOn(name, key), ...groupsOf(key).filter((g) => !g.includes(name)).flat().flatMap((x) => versionsOn(x, key))]);
   }
   problems.push(...cluster.ledger.violations(finals));
-  // 5. The CRDT values count what resolved.
-  const first = reads.get(names[0]!)!;
+  // 5. The CRDT values count what resolved, read on the first node; for a key naming an epoch beside peers of earlier
+  //    releases, on a node of the one group of nodes at 11 (every write reaches it: an earlier peer's states are
+  //    untagged, and go everywhere), or nowhere when the nodes at 11 are apart.
+  const readerOf = (key: string): ReadonlyMap<string, Read> | undefined => {
+    if (!tagged.has(key)) return reads.get(names[0]!)!;
+    const with11 = groupsOf(key).filter((g) => g.some(at11));
+    return with11.length === 1 ? reads.get(with11[0]!.find(at11)!) : undefined;
+  };
   for (const key of COUNTERS) {
+    const first = readerOf(key);
+    if (!first) continue;
     // Increments lost with their only copy (a restore from an older copy) need not count.
     const c = increments.get(key) ?? { resolved: [], afterRestore: [], attempted: 0 };
     const kept = c.resolved.filter((d) => !cluster.ledger.isForgiven(d) && !c.afterRestore.includes(d)).length;
@@ -213,6 +244,8 @@ export async function checkState(
     if (total < kept || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${kept} increments resolved (and kept) of ${c.attempted} attempted`);
   }
   for (const key of SETS) {
+    const first = readerOf(key);
+    if (!first) continue;
     const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));
     for (const [item, it] of items) {
       const kept = it.added.filter((d) => !cluster.ledger.isForgiven(d)).length;
@@ -223,6 +256,8 @@ export async function checkState(
   // 6. A document holds every resolved edit (Yjs merges keep every insert; writes are deltas against what they
   //    read) unless it was lost with its only copy, and no marker that was never typed.
   for (const [key, log] of edits) {
+    const first = readerOf(key);
+    if (!first) continue;
     const value = first.get(key)?.value;
     const text = readDocText(value);
     if (value !== undefined && text === undefined) {

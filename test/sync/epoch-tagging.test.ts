@@ -1,6 +1,6 @@
-// Tagging (docs/design/epochs-build.md, item 1): a replica opened speaking protocol 11 mints every dot as (replica,
-// epoch, counter) from that open on (identity.ts Identity.tagged); the epoch's record forks from the untagged root at
-// the open's log top. What is tested: tagged records survive reopens on memory, file and IndexedDB storage and travel
+// Tagging (docs/design/epochs-build.md, item 1): a replica opened speaking protocol 11, whose storage has met a peer
+// speaking it (item 6: `metAt11` stands for that session here), mints every dot as (replica, epoch, counter) from that
+// open on (identity.ts Identity.tagged); the epoch's record forks from the untagged root at the open's log top. What is tested: tagged records survive reopens on memory, file and IndexedDB storage and travel
 // at 11 by catch-up, anti-entropy and LIVE frames; tabs of one storage tag alike; untagged data written before tagging
 // started goes on working beside tagged data; and a default replica tags nothing.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { VirtualClock } from '../sim/clock.js';
 import { place as placeOf, type Place } from '../support/places.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { journaledCluster } from './restore-support.js';
+import { metAt11 } from '../support/epoch-peer.js';
 import { dump, synced, tapped } from './support.js';
 
 const WITH_11 = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
@@ -37,7 +38,7 @@ const place = (kind: 'memory' | 'file' | 'indexeddb'): Promise<Place> => placeOf
 
 describe('a replica speaking 11 names the epoch of every dot it mints', () => {
   it('tags from its open on (the epoch forks from the untagged root); a default replica tags nothing, its identity as before', async () => {
-    const a = await replica(memoryStorage(), WITH_11);
+    const a = await replica(await metAt11(memoryStorage()), WITH_11);
     const w = await a.space('s').put('k', 1);
     expect(w.seq).toBeGreaterThan(0);
     const stored = (await rec(a, 'k'))!;
@@ -55,7 +56,7 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
   });
 
   it('a re-identified replica tags under its new id’s first epoch (a renewed id too)', async () => {
-    const a = await replica(memoryStorage(), WITH_11);
+    const a = await replica(await metAt11(memoryStorage()), WITH_11);
     await a.space('s').put('k', 'before');
     const oldId = a.replicaId;
     await a.core.reidentify('a-peer');
@@ -72,7 +73,7 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
 
   it.each(['memory', 'file', 'indexeddb'] as const)('a tagged write survives a reopen (%s), and the next open tags under its own epoch', async (kind) => {
     const at = await place(kind);
-    const a = await replica(at(), WITH_11);
+    const a = await replica(await metAt11(at()), WITH_11);
     await a.space('s').put('k', 'first');
     await a.space('s').put('j', { n: 1 });
     const first = a.core.epoch;
@@ -94,8 +95,8 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
   });
 
   it('two replicas at 11 sync tagged states by catch-up, anti-entropy and LIVE frames', async () => {
-    const a = await replica(memoryStorage(), WITH_11);
-    const b = await replica(memoryStorage(), WITH_11);
+    const a = await replica(await metAt11(memoryStorage()), WITH_11);
+    const b = await replica(await metAt11(memoryStorage()), WITH_11);
     for (let i = 0; i < 20; i++) await a.space('s').put(`a${i}`, i);
     for (let i = 0; i < 5; i++) await b.space('s').put(`b${i}`, i);
     await b.space('s').put('both', 'b');
@@ -126,7 +127,7 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
 
   it('two tabs sharing a storage, both at 11, tag alike; a tab opened by default beside them tags too', async () => {
     const disk = new SimDisk({ timers: new VirtualClock() });
-    const a = await replica(disk.instance(), WITH_11);
+    const a = await replica(await metAt11(disk.instance()), WITH_11);
     const b = await replica(disk.instance(), WITH_11);
     const c = await replica(disk.instance());
     expect(b.core.epoch).toBe(a.core.epoch);
@@ -144,8 +145,10 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
   it('untagged data from before keeps working once tagging starts (old and tagged records in one store; mixed contexts)', async () => {
     const s = memoryStorage();
     const peerStore = memoryStorage();
-    let a = await replica(s);
-    let p = await replica(peerStore);
+    // Both speak 11 from the start: untagged at their first open (their storages met no peer at 11 yet); the session
+    // between them is one, so each tags from its next open (item 6).
+    let a = await replica(s, WITH_11);
+    let p = await replica(peerStore, WITH_11);
     await a.space('s').put('old', 'untagged');
     await a.space('s').put('mixed', 'a, untagged');
     await p.space('s').put('mixed', 'p, untagged');
@@ -156,6 +159,7 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
     };
     link();
     await synced(a, p);
+    expect((await rec(a, 'mixed'))!.vs.every((v) => v.ep === undefined)).toBe(true);
     await a.close();
     await p.close();
     a = await replica(s, WITH_11);
