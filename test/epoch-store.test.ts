@@ -5,6 +5,7 @@ import { joinWith, type KeyState, type StoredVersion } from '../lib/dvv.js';
 import { Epochs, MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } from '../lib/epoch-points.js';
 import { MAX_STORED_EPOCHS } from '../lib/epochs.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../lib/index.js';
+import { metAt11 } from './support/epoch-peer.js';
 import type { StorageAdapter } from '../lib/storage.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../lib/sync/messages.js';
 import { EPOCH_DOTS } from '../lib/sync/epoch-wire.js';
@@ -33,7 +34,7 @@ const WITH_11 = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS]
  */
 async function opened(at: Place, times: number, speaks: readonly number[] = WITH_11): Promise<Replica> {
   for (let i = 0; ; i++) {
-    const r = await openReplica({ storage: at(), speaks });
+    const r = await openReplica({ storage: speaks.includes(EPOCH_DOTS) ? await metAt11(at()) : at(), speaks });
     await r.space('s').put(`k${i}`, i);
     if (i === times - 1) return (open.push(r), r);
     await r.close();

@@ -212,7 +212,9 @@ describe('through replicas speaking 11', () => {
 
   it('space.update names the replica’s epoch in its tags; a default replica’s are untagged', async () => {
     for (const speaks of [WITH_11, undefined]) {
-      const { c } = await journaledCluster(3, ['a'], [], undefined, speaks);
+      // a meets b first: a storage tags once it met a peer speaking 11 (item 6), a fresh one from that meeting.
+      const { c } = await journaledCluster(3, ['a', 'b'], [['a', 'b']], undefined, speaks);
+      await c.settle();
       const r = c.node('a').r;
       await r.space('s').update<AddWinsSet<string>>('list', (s) => add(s, r.replicaId, 'x'));
       const set = (await r.space('s').get('list'))!.value as AddWins<string>;

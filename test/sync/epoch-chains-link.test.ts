@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { UNTAGGED, type EpochRecord } from '../../lib/epoch-points.js';
 import type { EpochEntry } from '../../lib/epochs.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { metAt11 } from '../support/epoch-peer.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { Reader, Writer } from '../../lib/sync/codec.js';
 import { readChain } from '../../lib/sync/epoch-chain.js';
@@ -25,7 +26,7 @@ afterEach(async () => {
 });
 
 async function replica(storage: StorageAdapter = memoryStorage()): Promise<Replica> {
-  const r = await openReplica({ storage, speaks: WITH_11 });
+  const r = await openReplica({ storage: await metAt11(storage), speaks: WITH_11 });
   open.push(r);
   return r;
 }
@@ -198,7 +199,7 @@ describe("a frame's table names an epoch the receiver holds by its label alone",
     server.space('s');
     const relay = memoryRelay(server);
     const storage = memoryStorage();
-    for (let i = 0; i < 4; i++) await (await openReplica({ storage, speaks: WITH_11 })).close();
+    for (let i = 0; i < 4; i++) await (await openReplica({ storage: await metAt11(storage), speaks: WITH_11 })).close();
     const a = await replica(storage); // a chain of five records
     expect(a.core.epochs.chainOf(a.replicaId, a.core.epoch)).toHaveLength(5);
     const b = await replica();

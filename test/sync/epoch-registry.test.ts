@@ -3,6 +3,7 @@
 // stored or sent names one yet.
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
+import { metAt11 } from '../support/epoch-peer.js';
 import { synced } from './support.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
@@ -12,13 +13,13 @@ describe('the epoch registry of a replica', () => {
     // Every open speaks 11, so b tags from its first open: its chain goes to a peer with its first tagged dot.
     const speaks = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS];
     const storage = memoryStorage();
-    const first = await openReplica({ storage, speaks });
+    const first = await openReplica({ storage: await metAt11(storage), speaks });
     await first.space('s').put('k', 1);
     await first.close();
-    const b = await openReplica({ storage, speaks });
+    const b = await openReplica({ storage: await metAt11(storage), speaks });
     await b.space('s').put('k', 2);
     await b.close();
-    const b3 = await openReplica({ storage, speaks });
+    const b3 = await openReplica({ storage: await metAt11(storage), speaks });
     const history = b3.core.history;
     expect(history).toHaveLength(3);
     const [[e1], [e2, from2], [e3, from3]] = history as [readonly [string, number], readonly [string, number], readonly [string, number]];

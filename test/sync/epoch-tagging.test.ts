@@ -196,6 +196,7 @@ describe('a replica speaking 11 names the epoch of every dot it mints', () => {
     // hub and d would judge the new epoch a root and keep the superseded version beside it (restore-once 11019).
     const { c, journals } = await journaledCluster(3, ['hub', 'a', 'd'], [['hub', 'a'], ['hub', 'd']], 'hub', WITH_11);
     const on = (n: string) => c.node(n).r.space('s');
+    await c.settle(); // a meets hub first: a fresh storage tags from its first meeting with a peer at 11 (item 6)
     await on('a').put('k', 'before the copy');
     await c.settle();
     const backup = journals.get('a')!.mark;
