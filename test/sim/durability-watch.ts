@@ -2,6 +2,7 @@ import { NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
 import { ConnTableIn } from '../../lib/sync/conn-table.js';
 import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
+import type { EpochEntry } from '../../lib/epochs.js';
 import type { Volume } from './cluster.js';
 import { versionDot } from './ledger.js';
 import { readerEpochs, speaks11 } from '../support/epoch-reader.js';
@@ -21,6 +22,8 @@ export class DurabilityWatch {
   private readonly ids = new Map<string, string>();
   /** Per direction: the versions the sender's last hello announced. */
   private readonly versions = new Map<string, readonly number[]>();
+  /** Per direction: the epoch history the sender's last hello announced (what its dots imply at 11). */
+  private readonly histories = new Map<string, readonly EpochEntry[]>();
   /** Per direction: its LIVE state (null: lost track until the next hello). */
   private readonly conns = new Map<string, ConnTableIn | null>();
 
@@ -41,10 +44,11 @@ export class DurabilityWatch {
     if (type === MsgType.Hello) {
       try {
         const m = decodeMessage(frame, { maxValueBytes: 1 << 30 });
-        if (m.type === MsgType.Hello) (this.ids.set(dir, m.replicaId), this.versions.set(dir, m.versions));
+        if (m.type === MsgType.Hello) (this.ids.set(dir, m.replicaId), this.versions.set(dir, m.versions), this.histories.set(dir, m.history));
       } catch {
         this.ids.delete(dir);
         this.versions.delete(dir);
+        this.histories.delete(dir);
       }
       this.conns.delete(dir);
       this.conns.delete(`${to}>${from}`);
@@ -62,7 +66,7 @@ export class DurabilityWatch {
     let m: Message;
     try {
       const at11 = speaks11(this.versions.get(dir), this.versions.get(`${to}>${from}`));
-      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn, ...(at11 ? { epochs: readerEpochs(sender, receiver) } : {}) });
+      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn, ...(at11 ? { epochs: readerEpochs(sender, receiver, this.histories.get(dir), this.histories.get(`${to}>${from}`)) } : {}) });
     } catch {
       this.counts.undecoded++;
       this.conns.set(dir, null);

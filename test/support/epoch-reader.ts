@@ -1,11 +1,13 @@
 /**
  * For test readers of a connection's frames (recorders, the simulator's checkers): a connection takes protocol 11
  * where both hellos list it, and its CHANGES, PART, LIVE and AE frames are then written in 11's form (epoch-wire.ts),
- * which a reader must decode with the connection's epochs. These readers leave the sides' chains empty (a sender's
- * dots imply their epochs from its hello's history, epoch-wire.ts): an implied epoch then reads untagged, while the
- * frame's structure, replica ids and counters — all these readers use — decode as sent.
+ * which a reader must decode with the connection's epochs. A sender's dots imply their epochs from the history its
+ * hello announced (epoch-wire.ts EpochSide): a reader that has the hellos passes those histories (the simulator's
+ * durability watch, which judges whole dots); one that leaves them empty reads an implied epoch as untagged, while the
+ * frame's structure, replica ids and counters decode as sent.
  */
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
+import type { EpochEntry } from '../../lib/epochs.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
 
 /** Whether a connection whose hellos announced `a` and `b` speaks protocol 11. */
@@ -13,7 +15,10 @@ export function speaks11(a: readonly number[] | undefined, b: readonly number[] 
   return (a?.includes(EPOCH_DOTS) ?? false) && (b?.includes(EPOCH_DOTS) ?? false);
 }
 
-/** The epochs to decode `sender`'s frames to `receiver` with, on a connection of protocol 11 (learning nothing). */
-export function readerEpochs(sender: string, receiver: string): EpochLink {
-  return { me: { id: receiver, chain: [] }, peer: { id: sender, chain: [] }, reg: () => NO_EPOCHS, learn: () => undefined };
+/**
+ * The epochs to decode `sender`'s frames to `receiver` with, on a connection of protocol 11 (learning nothing); the
+ * histories their hellos announced, where the reader has them.
+ */
+export function readerEpochs(sender: string, receiver: string, senderHistory: readonly EpochEntry[] = [], receiverHistory: readonly EpochEntry[] = []): EpochLink {
+  return { me: { id: receiver, chain: receiverHistory }, peer: { id: sender, chain: senderHistory }, reg: () => NO_EPOCHS, learn: () => undefined };
 }
