@@ -137,6 +137,46 @@ describe('the history checker', () => {
     expect(await run(deleteCollectStore, [2, 1, 0])).toEqual([came]);
   });
 
+  // Tabs 1733600021: b deleted k1 at b:6 with a context covering the two versions it dropped; restored to an older copy,
+  // b minted b:6 again for a delete of k2 that dropped b:1. Keyed by dot and body alone ("<deleted>" both), the second
+  // delete's drops were taken for the first's: "superseded b:1, outside its context". Also under one key: a delete at
+  // b:6 again after the restore must not rewrite what the first delete superseded.
+  it('judges a write with a context by what it superseded, when its dot names a later write after a restore', async () => {
+    await loadHasher();
+    /** Node b (writing as B) applies `states` in turn, each its own transaction, and records each as a resolved write. */
+    type Step = { key: string; state: KeyState; seq: number; write?: { dot: string; ctx?: Record<string, number> } };
+    const run = async (steps: Step[]) => {
+      const ledger = new Ledger();
+      const held = new Map<string, KeyRecord>();
+      const tx: StorageTx = { get: (_s, k) => held.get(k), put: (_s, k, r) => void held.set(k, r), remove: (_s, k) => void held.delete(k), getMeta: () => undefined, setMeta: () => {} };
+      const inner = { transact: async <T>(fn: (t: StorageTx) => T) => fn(tx) } as unknown as StorageAdapter;
+      const disk = ledger.spy('b', inner, (r) => r === 'B');
+      for (const { key, state, seq, write } of steps) {
+        await disk.transact((t) => (t.get('s', key), t.put('s', key, makeRecord(key, state, seq))));
+        if (write) ledger.record({ node: 'b', space: 's', key, dot: write.dot, what: `delete ${key}`, ...(write.ctx ? { mayCover: { cc: write.ctx } } : {}) });
+      }
+      return ledger.violations(new Map()).filter((p) => p.includes('outside its context'));
+    };
+    const c1 = version('C', 1, 'c');
+    const v1 = version('V', 1, 'v');
+    const b1 = version('B', 1, 'b');
+    const tomb = (t: number) => ({ r: 'B', n: 6, t, c: 0, d: 1 as const });
+    const before: Step[] = [
+      { key: 'k1', state: { vs: [c1, v1], cc: { C: 1, V: 1 } }, seq: 2 }, // joined from peers
+      { key: 'k2', state: { vs: [b1], cc: { B: 1 } }, seq: 1 }, // b's own write
+    ];
+    const deleteK1 = (ctx: Record<string, number>): Step => ({ key: 'k1', state: { vs: [tomb(5)], cc: { C: 1, V: 1, B: 6 } }, seq: 6, write: { dot: dotOf('B', 6), ctx } });
+    // Restored: b mints B:6 again, for a delete of k2 (no context) that drops b:1.
+    const deleteK2: Step = { key: 'k2', state: { vs: [tomb(7)], cc: { B: 6 } }, seq: 6, write: { dot: dotOf('B', 6) } };
+    expect(await run([...before, deleteK1({ C: 1, V: 1 }), deleteK2])).toEqual([]);
+    // The same key: restored to a copy holding k1 = b:1, b deletes k1 at B:6 again.
+    const restoredK1: Step = { key: 'k1', state: { vs: [b1], cc: { B: 1 } }, seq: 1 };
+    const deleteK1Again: Step = { key: 'k1', state: { vs: [tomb(7)], cc: { B: 6 } }, seq: 6, write: { dot: dotOf('B', 6) } };
+    expect(await run([...before, deleteK1({ C: 1, V: 1 }), restoredK1, deleteK1Again])).toEqual([]);
+    // The check still fails a delete whose context did not cover what it dropped.
+    expect(await run([...before, deleteK1({ C: 1 }), deleteK2])).toEqual([`delete k1 by b (k1@${dotOf('B', 6)}) superseded ${dotOf('V', 1)}, outside its context`]);
+  });
+
   it('judges a collection of a restored writer\'s counters by the writes its tombstones superseded, not by the counters', () => {
     const tomb = { r: 'W', n: 4, t: 9, c: 0, d: 1 as const };
     const seenOld = { r: 'W', n: 2, t: 5, c: 0, v: '"seen"' };

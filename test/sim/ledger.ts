@@ -106,6 +106,9 @@ export { bodyOf };
  */
 export const writeKey = (v: KeyRecord['vs'][number]): string => `${versionDot(v)}\u0000${v.t}.${v.c}\u0000${bodyOf(v)}`;
 
+/** A local write of `key` under `dot` storing `body`, as `byWrite` keys it. */
+const writeOf = (space: string, key: string, dot: Dot, body: string | undefined) => `${id(space, key)}\u0000${dot}\u0000${body}`;
+
 /** A write's dot and value from its writeKey (the HLC left out; the value is everything after the second separator). */
 function dotAndBody(write: string): string {
   const first = write.indexOf('\u0000');
@@ -114,20 +117,24 @@ function dotAndBody(write: string): string {
 
 export class Ledger {
   private readonly superseded = new Map<string, Set<Dot>>();
-  /** Per local write (dot and body: a dot minted twice after a restore names two writes): the dots it superseded. */
+  /**
+   * Per local write (key, dot and body: a dot minted twice after a restore names two writes, under one key or two, and
+   * two deletes have one body): the dots it superseded (`writeOf`).
+   */
   private readonly byWrite = new Map<string, Dot[]>();
   /** The same, by write on both sides (writeKey: dot, HLC and body). */
   private readonly byWriteBodies = new Map<string, string[]>();
   /** Versions local writes minted (dot and HLC): one coming back later (from a peer, after a restore) is no write. */
   private readonly minted = new Set<string>();
-  /** Per node: the body of each local write it made durable, by dot (the latest, should a dot be minted twice). */
+  /** Per node: the body of each local write it made durable, by key and dot (the latest, should a dot be minted twice). */
   private readonly localBodies = new Map<string, Map<Dot, string>>();
   /** Per node: the dot of its latest local write of a key at a seq (the write's seq names it; its replicaId may
    * have changed by the time the write resolves, when the replica re-identified meanwhile). */
   private readonly localDots = new Map<string, Map<string, Dot>>();
   private readonly drops: Drop[] = [];
   readonly collected: Collected[] = [];
-  readonly writes: Array<ResolvedWrite & { body: string | undefined }> = [];
+  /** Resolved writes, each with its body and the dots it superseded, as the spy saw them when it resolved. */
+  readonly writes: Array<ResolvedWrite & { body: string | undefined; gone: readonly Dot[] }> = [];
   private readonly forgiven = new Map<Dot, string>();
   /** Per key, the contexts of resolved writes made with an explicit context (what they may supersede). */
   private readonly contexts = new Map<string, Causal[]>();
@@ -207,7 +214,7 @@ export class Ledger {
           this.minted.add(`${versionDot(mine)}/${mine.t}.${mine.c}`);
           let bodies = this.localBodies.get(node);
           if (!bodies) this.localBodies.set(node, (bodies = new Map()));
-          bodies.set(versionDot(mine), bodyOf(mine));
+          bodies.set(`${id(space, key)}\u0000${versionDot(mine)}`, bodyOf(mine));
           let dots = this.localDots.get(node);
           if (!dots) this.localDots.set(node, (dots = new Map()));
           dots.set(`${id(space, key)}\u0000${next!.seq}`, versionDot(mine));
@@ -217,7 +224,7 @@ export class Ledger {
           gone.push(...dropped.filter((v) => v.r !== mine.r && bodyOf(v) === bodyOf(mine) && !gone.includes(v)));
           // Each version gone lives on in this write: superseded by it, or re-issued as it.
           this.carried.carry(node, space, key, gone, versionDot(mine));
-          this.byWrite.set(`${versionDot(mine)}\u0000${bodyOf(mine)}`, gone.map(versionDot));
+          this.byWrite.set(writeOf(space, key, versionDot(mine), bodyOf(mine)), gone.map(versionDot));
           this.byWriteBodies.set(writeKey(mine), gone.map(writeKey));
           let set = this.superseded.get(id(space, key));
           if (!set) this.superseded.set(id(space, key), (set = new Set()));
@@ -292,7 +299,10 @@ export class Ledger {
 
   /** A write resolved: its body is what the node's spy saw it store under its dot. */
   record(write: ResolvedWrite): void {
-    this.writes.push({ ...write, body: this.localBodies.get(write.node)?.get(write.dot) });
+    const body = this.localBodies.get(write.node)?.get(`${id(write.space, write.key)}\u0000${write.dot}`);
+    // What it superseded, taken now: after a restore its dot may name a later write too (tabs 1733600021: b's delete of k1
+    // at b:6, then restored, its delete of k2 at b:6 again).
+    this.writes.push({ ...write, body, gone: this.byWrite.get(writeOf(write.space, write.key, write.dot, body)) ?? [] });
     // A write with an explicit context supersedes every version that context covers, also ones its replica
     // never held (the context came from a read elsewhere: another tab, or before the replica lost its disk).
     if (write.mayCover) {
@@ -386,7 +396,7 @@ export class Ledger {
     for (const w of this.writes) {
       const isTombstone = w.body === '<deleted>';
       const covers = (d: Dot) => this.covers(w.mayCover!, d);
-      const over = w.mayCover && !this.forgiven.has(w.dot) ? (this.byWrite.get(`${w.dot}\u0000${w.body}`) ?? []).filter((d) => !covers(d)) : [];
+      const over = w.mayCover && !this.forgiven.has(w.dot) ? w.gone.filter((d) => !covers(d)) : [];
       if (over.length) out.push(`${w.what} by ${w.node} (${w.key}@${w.dot}) superseded ${over.join(' ')}, outside its context`);
       if (this.wasSuperseded(w.space, w.key, w.dot) || this.forgiven.has(w.dot) || (isTombstone && gc(w.space, w.key, w.dot))) continue;
       for (const [node, versions] of finals) {

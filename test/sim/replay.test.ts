@@ -249,6 +249,15 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(makeSchedule(1733502631, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
 
+  // tabs 1733600021 (the same at SIM_SPEAKS=11): b deleted k1 at b:6 with a context covering what it dropped; restored to
+  // an older copy, b minted b:6 again (untagged) for a delete of k2 that dropped b:1. The checker keyed what a write
+  // superseded by dot and body, and took the second delete's b:1 for the first's ("superseded b:1, outside its
+  // context"); test/sim/checks.test.ts has the case.
+  it.each([false, true])('seed 1733600021 (tabs, at 11: %s): a delete with a context is judged by what it dropped, not by a later write under its dot', async (speaks11) => {
+    const s = makeSchedule(1733600021, { family: 'tabs', disabled: pendingFeatures() });
+    expect((await runSchedule(s, speaks11 ? { speaks11: true } : {})).problems).toEqual([]);
+  });
+
   // Issue 10's residual with every node speaking protocol 11 (SIM_SPEAKS=11: each open tags its dots with its epoch,
   // docs/design/epochs-build.md item 1). The restored writers' probes above pass there, and so do these soak seeds of
   // the same class (each fails at default, the write dropped by a join). The last three are the add-wins tag's: a
