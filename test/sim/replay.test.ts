@@ -289,6 +289,10 @@ describe('simulated runs replay from their seed', () => {
     // collected delete (7074).
     [7093, 'withheld', false, false, true],
     [7074, 'withheld', false, false, true],
+    // At 11 (base 7000): two relays, where a relay learned the records of the other relay's clients from no one (the
+    // simulator's server relay did not trust its dialing peer, which a real cluster's does both ways).
+    [7078, 'crash', false, false, true],
+    [7089, 'restore-replica', false, false, true],
   ] as const)('seed %i (%s, jittered: %s) at protocol 11: a restored writer\'s write survives', async (seed, family, jitter, recorded, pending) => {
     // As each was found: the soak's seeds (and 5097) with the pending features left out, the probes above without.
     const s = makeSchedule(seed, { family, disabled: pending ? pendingFeatures() : new Set() });
