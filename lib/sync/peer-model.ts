@@ -78,8 +78,9 @@ export class PeerModel {
   /** Value types the peer cannot apply deltas of. */
   private readonly noDeltas = new Set<string>();
   /**
-   * Keys this link could not carry (wire.ts LEFT OUT) whose state on the peer the model did not know then: anti-entropy
-   * asks the peer for it once, so the key's context alone can name what the peer holds that the state superseded.
+   * Keys this link could not carry (wire.ts LEFT OUT) of which the peer itself has told nothing (`told`; `states` holds
+   * the context alone we sent in its place, which says nothing of the peer's versions): anti-entropy asks the peer for
+   * each once, so the key's context alone can name what the peer holds that the state superseded.
    */
   private readonly unknownLeftOut = new Set<string>();
   /** Per space, the cursor the peer held for our log when our stream started. */
@@ -113,17 +114,17 @@ export class PeerModel {
   /** The key's state did not fit this link: if its state on the peer is not known, ask for it (`asks`). */
   leftOut(space: string, key: string): void {
     const id = space + '\u0000' + key;
-    if (!this.states.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
+    if (!this.told.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
   }
 
-  /** Keys of `space` anti-entropy should ask the peer for (once each): left out here, their state there unknown. */
+  /** Keys of `space` anti-entropy should ask the peer for (once each): left out here, the peer's state of them untold. */
   asking(space: string): string[] {
     const out: string[] = [];
     const prefix = space + '\u0000';
     for (const id of this.unknownLeftOut) {
       if (!id.startsWith(prefix)) continue;
       this.unknownLeftOut.delete(id);
-      if (!this.states.has(id)) out.push(id.slice(prefix.length));
+      if (!this.told.has(id)) out.push(id.slice(prefix.length));
     }
     return out;
   }

@@ -43,4 +43,29 @@ describe('a key whose own writer overwrote it with a value a narrow link cannot 
     expect(a.core.acks.isWithheldFrom(d.replicaId, 's', 'k')).toBe(true);
     for (const l of links) l.close();
   });
+
+  it('also when another writer is in the key\'s context: the first context alone goes, and the peer is still asked', async () => {
+    // c wrote k first and a's small write superseded it: the context alone is then {c} at once, not nothing — and the
+    // link's model held that context as "the peer's state" of k, so the ask was dropped (found by review; the loss then
+    // hung on whether an anti-entropy turn happened to hand the link d's claim of k).
+    const a = await replica();
+    const c = await replica();
+    const d = await replica(true);
+    const errors: unknown[] = [];
+    a.on('error', (e) => errors.push(e));
+    const toC = connect(a, c);
+    await (await c.space('s').put('k', 'c1')).synced;
+    await until(async () => (await a.space('s').get('k'))?.value === 'c1', 'a holds c\'s write');
+    for (const l of toC) l.close();
+    let links: Link[] = connect(a, d, FRAME);
+    await (await a.space('s').put('k', 'small')).synced;
+    await until(async () => (await d.space('s').get('k'))?.value === 'small', 'd holds a\'s small write');
+    for (const l of links) l.close();
+    await a.space('s').put('k', 'x'.repeat(30 * 1024));
+    const [ta, td] = pairTransports({ maxFrameBytes: FRAME });
+    links = [a.connect(ta, { antiEntropyInterval: 30 }), d.connect(td, { antiEntropyInterval: 30 })];
+    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'k left out on d\'s link');
+    await until(async () => (await d.space('s').get('k')) === undefined, 'a\'s overwritten small write gone from d', 2000);
+    for (const l of links) l.close();
+  });
 });
