@@ -41,6 +41,11 @@ const NO_KEYS: readonly string[] = [];
  * `space\0key` of the last entry looked up: a relay's fan-out hands every session the same entry object in turn
  * (outgoing.ts), so each link's maps look up one string whose hash is known, not a fresh one per link.
  */
+/** A key's id in the model's maps. */
+function keyId(space: string, key: string): string {
+  return space + '\u0000' + key;
+}
+
 let lastEntry: Entry | undefined;
 let lastSpace = '';
 let lastId = '';
@@ -48,7 +53,7 @@ function idOf(space: string, entry: Entry): string {
   if (lastEntry === entry && lastSpace === space) return lastId;
   lastEntry = entry;
   lastSpace = space;
-  return (lastId = space + '\u0000' + entry[0]);
+  return (lastId = keyId(space, entry[0]));
 }
 
 /** The dots of states sent on many links (a relay's fan-out sends one state object to every session): made once. */
@@ -97,7 +102,7 @@ export class PeerModel {
 
   /** The peer holds (at least) `state` of the key: it sent it or said so (`told`), or it will have joined what we send. */
   observe(space: string, key: string, state: KeyState, told = false): void {
-    const id = space + '\u0000' + key;
+    const id = keyId(space, key);
     const reg = this.epochs();
     const dots = remember(reg, this.states, id, state);
     if (!told) return;
@@ -108,19 +113,19 @@ export class PeerModel {
 
   /** What the link knows of the peer's state of the key, as dots (a lower bound but for versions since superseded there). */
   known(space: string, key: string): KeyState | undefined {
-    return this.states.get(space + '\u0000' + key);
+    return this.states.get(keyId(space, key));
   }
 
   /** The key's state did not fit this link: if its state on the peer is not known, ask for it (`asks`). */
   leftOut(space: string, key: string): void {
-    const id = space + '\u0000' + key;
+    const id = keyId(space, key);
     if (!this.told.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
   }
 
   /** Keys of `space` anti-entropy should ask the peer for (once each): left out here, the peer's state of them untold. */
   asking(space: string): string[] {
     const out: string[] = [];
-    const prefix = space + '\u0000';
+    const prefix = keyId(space, '');
     for (const id of this.unknownLeftOut) {
       if (!id.startsWith(prefix)) continue;
       this.unknownLeftOut.delete(id);
@@ -131,7 +136,7 @@ export class PeerModel {
 
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
   needWhole(space: string, key: string, type: string): void {
-    const id = space + '\u0000' + key;
+    const id = keyId(space, key);
     this.states.delete(id);
     this.told.delete(id);
     if (this.whole.size < MAX_KEYS) this.whole.add(id);

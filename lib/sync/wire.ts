@@ -306,9 +306,8 @@ export class Wire {
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
       // Its context still goes, without its versions' replicas (fit-state.ts): what the state superseded is dropped there.
       const context = this.alone(c.space, c.entries[0]![0], c.entries[0]![1]);
-      const part = context && this.encode({ ...c, entries: [[c.entries[0]![0], context]] }, maxFrameBytes, reach);
       // Told to the session as a frame of no entries: its acknowledgement says nothing of the key (WITHHELD).
-      if (part) return (this.toldContext(c.space, c.entries[0]![0], context), transmit(part.frame, { ...c, entries: [] }), this.sent(part));
+      if (context && this.tellContexts({ ...c, entries: [[c.entries[0]![0], context]] }, maxFrameBytes, transmit, reach)) return;
       return this.put({ ...c, entries: [] }, maxFrameBytes, transmit, reach);
     }
     const half = Math.ceil(c.entries.length / 2);
@@ -348,18 +347,20 @@ export class Wire {
     return true;
   }
 
-  /** Frames of contexts alone (`m`'s entries) for keys left out, told to the session as carrying none of them. */
-  private tellContexts(m: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void): void {
-    const encoded = this.encode(m, maxFrameBytes, 0);
+  /** Frames of contexts alone (`m`'s entries) of keys left out, told as carrying none; false: a lone one did not fit. */
+  private tellContexts(m: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void, reach = 0): boolean {
+    const encoded = this.encode(m, maxFrameBytes, reach);
     if (!encoded) {
-      if (m.entries.length === 1) return;
+      if (m.entries.length === 1) return false;
       const half = Math.ceil(m.entries.length / 2);
-      this.tellContexts({ ...m, entries: m.entries.slice(0, half) }, maxFrameBytes, transmit);
-      return this.tellContexts({ ...m, entries: m.entries.slice(half) }, maxFrameBytes, transmit);
+      this.tellContexts({ ...m, entries: m.entries.slice(0, half) }, maxFrameBytes, transmit, reach);
+      this.tellContexts({ ...m, entries: m.entries.slice(half) }, maxFrameBytes, transmit, reach);
+      return true;
     }
     for (const [k, c] of m.entries) this.toldContext(m.space, k, c);
     transmit(encoded.frame, { ...m, entries: [] });
     this.sent(encoded);
+    return true;
   }
 
   /**
