@@ -14,9 +14,30 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
-import { pairTransports, type Link } from '../../lib/index.js';
+import { pairTransports, type Link, type Replica } from '../../lib/index.js';
 import { connect, FRAME, replica } from './narrow-links.js';
 import { until } from '../sync/support.js';
+
+/** d gets a's small write of k over a narrow link, and goes away; a overwrites k with a value the link cannot carry. */
+async function overwriteWhileAway(a: Replica, d: Replica): Promise<void> {
+  const links = connect(a, d, FRAME);
+  await (await a.space('s').put('k', 'small')).synced;
+  await until(async () => (await d.space('s').get('k'))?.value === 'small', 'd holds a\'s small write');
+  for (const l of links) l.close();
+  await a.space('s').put('k', 'x'.repeat(30 * 1024)); // overwrites the small write (the key's own context)
+}
+
+/**
+ * d back on a narrow link with periodic anti-entropy (d's claims tell a which version of k it holds): returns the
+ * links once k was left out on it and a's overwritten small write is gone from d.
+ */
+async function backUntilDropped(a: Replica, d: Replica, errors: unknown[]): Promise<Link[]> {
+  const [ta, td] = pairTransports({ maxFrameBytes: FRAME });
+  const links = [a.connect(ta, { antiEntropyInterval: 30 }), d.connect(td, { antiEntropyInterval: 30 })];
+  await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'k left out on d\'s link');
+  await until(async () => (await d.space('s').get('k')) === undefined, 'a\'s overwritten small write gone from d', 2000);
+  return links;
+}
 
 describe('a key whose own writer overwrote it with a value a narrow link cannot carry', () => {
   it('is dropped behind the link once the link learns the peer holds the old version', async () => {
@@ -24,19 +45,9 @@ describe('a key whose own writer overwrote it with a value a narrow link cannot 
     const d = await replica(true);
     const errors: unknown[] = [];
     a.on('error', (e) => errors.push(e));
-    let links: Link[] = connect(a, d, FRAME);
-    await (await a.space('s').put('k', 'small')).synced;
-    await until(async () => (await d.space('s').get('k'))?.value === 'small', 'd holds a\'s small write');
-    for (const l of links) l.close();
-
-    await a.space('s').put('k', 'x'.repeat(30 * 1024)); // overwrites the small write (the key's own context)
+    await overwriteWhileAway(a, d);
     expect((await a.space('s').get('k'))?.versions).toHaveLength(1);
-
-    // Back, with periodic anti-entropy (d's claims tell a which version of k it holds).
-    const [ta, td] = pairTransports({ maxFrameBytes: FRAME });
-    links = [a.connect(ta, { antiEntropyInterval: 30 }), d.connect(td, { antiEntropyInterval: 30 })];
-    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'k left out on d\'s link');
-    await until(async () => (await d.space('s').get('k')) === undefined, 'a\'s overwritten small write gone from d', 2000);
+    const links = await backUntilDropped(a, d, errors);
     const rec = await d.core.storage.get('s', 'k');
     expect(rec?.vs ?? [], 'd holds no version of k').toEqual([]);
     // The big write stays withheld from d, pending on a.
@@ -57,15 +68,7 @@ describe('a key whose own writer overwrote it with a value a narrow link cannot 
     await (await c.space('s').put('k', 'c1')).synced;
     await until(async () => (await a.space('s').get('k'))?.value === 'c1', 'a holds c\'s write');
     for (const l of toC) l.close();
-    let links: Link[] = connect(a, d, FRAME);
-    await (await a.space('s').put('k', 'small')).synced;
-    await until(async () => (await d.space('s').get('k'))?.value === 'small', 'd holds a\'s small write');
-    for (const l of links) l.close();
-    await a.space('s').put('k', 'x'.repeat(30 * 1024));
-    const [ta, td] = pairTransports({ maxFrameBytes: FRAME });
-    links = [a.connect(ta, { antiEntropyInterval: 30 }), d.connect(td, { antiEntropyInterval: 30 })];
-    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'k left out on d\'s link');
-    await until(async () => (await d.space('s').get('k')) === undefined, 'a\'s overwritten small write gone from d', 2000);
-    for (const l of links) l.close();
+    await overwriteWhileAway(a, d);
+    for (const l of await backUntilDropped(a, d, errors)) l.close();
   });
 });
