@@ -12,6 +12,7 @@ import { EPOCH_DOTS } from '../lib/sync/epoch-wire.js';
 import type { Connection, Transport } from '../lib/transport.js';
 import { place as placeOf, type Place } from './support/places.js';
 import { until } from './sync/support.js';
+import { SPEAKS_10 } from './support/raw-versions.js';
 
 const open: Replica[] = [];
 const links: Link[] = [];
@@ -179,9 +180,9 @@ describe('chain frames on the wire', () => {
 
   it('a peer of an earlier release still connects and gets no chain frame; a current peer gets one', async () => {
     // a speaks 11 but tags nothing (its opens spoke 10): its states cross a link at 10.
-    const a = await opened(await place('memory'), 10, PROTOCOL_VERSIONS);
+    const a = await opened(await place('memory'), 10, SPEAKS_10);
     a.core.speaks = WITH_11;
-    const o = await opened(await place('memory'), 3, PROTOCOL_VERSIONS);
+    const o = await opened(await place('memory'), 3, SPEAKS_10);
     const withOld = connect(a, o);
     await until(() => a.status === 'synced' && o.status === 'synced', 'linked to the old peer');
     await a.space('s').put('late', 1);

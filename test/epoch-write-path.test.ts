@@ -13,6 +13,7 @@ import type { KeyRecord, StorageTx } from '../lib/storage.js';
 import { readView } from '../lib/view.js';
 import { WriteResult } from '../lib/write-result.js';
 import type { ReplicaCore } from '../lib/core.js';
+import { SPEAKS_10 } from './support/raw-versions.js';
 
 vi.mock('../lib/record.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../lib/record.js')>();
@@ -97,8 +98,8 @@ describe('contexts reported with their points', () => {
     expect(new WriteResult({} as ReplicaCore, 's', 'k', 1, { a: 3 }).context).toBe('a:3');
   });
 
-  it('put still refuses a context naming epochs, since no record can store the state it makes', async () => {
-    const r = await openReplica({ storage: memoryStorage() });
+  it('put of a replica of 10 still refuses a context naming epochs, since no record can store the state it makes', async () => {
+    const r = await openReplica({ storage: memoryStorage(), speaks: SPEAKS_10 });
     await expect(r.space('s').put('k', 1, { context: 'a:c@E2' as never })).rejects.toMatchObject({ code: 'INVALID_CONTEXT' });
     await r.close();
   });

@@ -19,6 +19,7 @@ import { mintingAs, mintingEpoch } from '../lib/minting.js';
 import { EPOCH_DOTS } from '../lib/sync/epoch-wire.js';
 import { PROTOCOL_VERSIONS } from '../lib/sync/messages.js';
 import { journaledCluster } from './sync/restore-support.js';
+import { SPEAKS_10 } from './support/raw-versions.js';
 
 const { add, remove, values, empty } = merges.addWins;
 const RUNS = Number(process.env.AW_RUNS ?? 1000);
@@ -210,15 +211,15 @@ describe('through replicas speaking 11', () => {
   const WITH_11 = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
   const list = async (c: Awaited<ReturnType<typeof journaledCluster>>['c'], n: string) => values((await c.node(n).r.space('s').get('list'))?.value as AddWinsSet<string>);
 
-  it('space.update names the replica’s epoch in its tags; a default replica’s are untagged', async () => {
-    for (const speaks of [WITH_11, undefined]) {
+  it('space.update names the replica’s epoch in its tags; a replica of 10’s are untagged', async () => {
+    for (const speaks of [WITH_11, SPEAKS_10]) {
       // a meets b first: a storage tags once it met a peer speaking 11 (item 6), a fresh one from that meeting.
       const { c } = await journaledCluster(3, ['a', 'b'], [['a', 'b']], undefined, speaks);
       await c.settle();
       const r = c.node('a').r;
       await r.space('s').update<AddWinsSet<string>>('list', (s) => add(s, r.replicaId, 'x'));
       const set = (await r.space('s').get('list'))!.value as AddWins<string>;
-      expect(set.e).toEqual(speaks ? [['x', r.replicaId, 1, r.core.epoch]] : [['x', r.replicaId, 1]]);
+      expect(set.e).toEqual(speaks === WITH_11 ? [['x', r.replicaId, 1, r.core.epoch]] : [['x', r.replicaId, 1]]);
       await c.close();
     }
   });

@@ -89,7 +89,7 @@ export interface RunOptions {
 }
 
 /** What every node announces under `speaks11`. */
-export const SPEAKS_11: readonly number[] = [...PROTOCOL_VERSIONS, EPOCH_DOTS];
+export const SPEAKS_11: readonly number[] = [...new Set([...PROTOCOL_VERSIONS, EPOCH_DOTS])];
 
 /** The versions each node announces (Cluster `speaks`) under `speaks11`. */
 function speaksOf(s: Schedule, speaks11: boolean | 'beside-earlier'): Record<string, readonly number[]> {

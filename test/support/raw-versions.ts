@@ -6,3 +6,9 @@
  * change what these peers test.
  */
 export const RAW_VERSIONS: readonly number[] = [5, 6, 7, 8, 9, 10];
+
+/**
+ * What a replica of the release before protocol 11 announces: tests of 10's paths (a writer that does not tag beside
+ * a peer of an earlier release) open their replicas with it, so announcing 11 does not move what they test.
+ */
+export const SPEAKS_10: readonly number[] = RAW_VERSIONS;

@@ -13,6 +13,7 @@ import { defaultTimers, type Timers } from '../../lib/sync/session-state.js';
 import { LogStream, WINDOW } from '../../lib/sync/outgoing.js';
 import { gate, type Gate } from './gate.js';
 import { replicaPool, streamPort, tapped, until } from './support.js';
+import { SPEAKS_10 } from '../support/raw-versions.js';
 
 /** Timers whose ACK_DELAY timeouts wait for `fire()`; every other timeout runs as usual. */
 function heldAckTimers() {
@@ -62,7 +63,10 @@ const ACKS = new Set<number>([MsgType.Ack]);
 
 /** w — h — c: c's side of its link to h is gated (its frames recorded) and its ACK timer held. */
 async function chain(options: { hSpeaksFive?: boolean; cIsRelay?: boolean } = {}) {
-  const [w, h, c] = [await pool.replica(), await pool.replica(), await pool.replica()];
+  // A peer speaking 5 only beside writers of 10 (SPEAKS_10): writers that met a peer at 11 would tag, and such a peer
+  // then gets none of their keys (item 6).
+  const o = options.hSpeaksFive ? { speaks: SPEAKS_10 } : {};
+  const [w, h, c] = [await pool.replica(o), await pool.replica(o), await pool.replica(o)];
   if (options.cIsRelay) c.core.promptAcks = true;
   const [tw, th1] = pairTransports();
   w.connect(tw);

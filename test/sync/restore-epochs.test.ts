@@ -8,10 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { merges, type AddWinsSet } from '../../lib/index.js';
 import type { Cluster } from '../sim/cluster.js';
 import { journaledCluster, restoreThenAdd } from './restore-support.js';
+import { SPEAKS_10 } from '../support/raw-versions.js';
 
 const SEED = process.env.SEED !== undefined ? Number(process.env.SEED) : 5;
 
-const journaled = (nodes: string[], edges: Array<[string, string]>, relay?: string) => journaledCluster(SEED, nodes, edges, relay);
+// The restore machinery of 10's path (restore claims, re-identification, re-issue), which stays while peers below 11 are
+// admitted: a writer at 11 tags its dots and needs none of it.
+const journaled = (nodes: string[], edges: Array<[string, string]>, relay?: string) => journaledCluster(SEED, nodes, edges, relay, SPEAKS_10);
 
 const valueOn = async (c: Cluster, node: string, key: string) => (await c.node(node).r.space('s').get(key))?.siblings.slice().sort();
 
