@@ -7,9 +7,10 @@
  *   context   {replica: counter, …} sorted by replicaId      {L-ZntHf5: 4, Zc_bQfJN: 4}
  *
  * A context is opaque to apps (a string to pass back to put/delete); the demo decodes it only to show it, with
- * the library's own parser, and shows the string as it is if that ever fails.
+ * the library's own parser, and shows the string as it is if that ever fails. A replica whose dots name their epoch
+ * (protocol 11) shows its highest counter: the epochs are the library's to judge by, not the reader's.
  */
-import { decodeContext } from '../../lib/dvv.js';
+import { decodeCausal } from '../../lib/dvv.js';
 import type { Context, WriteResult } from '../../lib/index.js';
 
 /** The first 8 characters of a replicaId, enough to tell devices apart on screen. */
@@ -22,7 +23,7 @@ export function formatDot(replicaId: string, counter: number): string {
 }
 
 export function formatContext(context: Context): string {
-  const vv = decodeContext(context);
+  const vv = decodeCausal(context)?.cc;
   if (!vv) return String(context);
   const ids = Object.keys(vv).sort();
   return `{${ids.map((id) => `${short(id)}: ${vv[id]}`).join(', ')}}`;
@@ -35,6 +36,6 @@ export function formatContext(context: Context): string {
  */
 export function dotOfWrite(w: WriteResult, replicaId: string): string | undefined {
   if (w.seq === 0) return undefined;
-  const counter = decodeContext(w.context)?.[replicaId];
+  const counter = decodeCausal(w.context)?.cc[replicaId];
   return counter === undefined ? undefined : formatDot(replicaId, counter);
 }

@@ -45,6 +45,8 @@ describe('notation', () => {
     expect(formatContext('Zc_bQfJNxxxxxxxx:a,L-ZntHf5yyyyyyyy:10')).toBe('{L-ZntHf5: 36, Zc_bQfJN: 10}');
     expect(formatContext('')).toBe('{}');
     expect(formatContext('not a context')).toBe('not a context');
+    // Dots naming their epoch (protocol 11): the replica's highest counter, as for an untagged context.
+    expect(formatContext('Zc_bQfJNxxxxxxxx:4@AapK3e_4,Zc_bQfJNxxxxxxxx:9@6quG5Gub,L-ZntHf5yyyyyyyy:a')).toBe('{L-ZntHf5: 10, Zc_bQfJN: 9}');
   });
 
   it('the dot of a write is the one its version carries, and the context after it contains it', async () => {
