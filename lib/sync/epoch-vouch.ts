@@ -22,12 +22,17 @@
  * (epoch-holds.ts: in memory while no state naming X is stored, forgotten with the session); one session learns at
  * most MAX_REPLICA_RECORDS records so. A chain conflicting with a known record, or past a bound, is not learned (the
  * known record stands) and the frame is still taken, as before: the client may have taken it from a peer of its own.
+ * An id whose chain was not learned is not weighed again on that session (a client resends a third replica's chain in
+ * every frame naming its epochs while the relay cannot place them): one owner lookup an id, not one a frame.
  */
 import type { ReplicaCore } from '../core.js';
 import { MAX_REPLICA_RECORDS, type EpochRecord } from '../epoch-points.js';
 import type { EpochHolds } from './epoch-holds.js';
 import type { Principals } from './principals.js';
 import type { Grants } from './session-state.js';
+
+/** Replica ids a session remembers it was refused for (a frame names at most 1 024 epochs). */
+export const MAX_REFUSED = 4096;
 
 /** What of a relay's session the vouching reads. */
 export interface VouchPort {
@@ -43,6 +48,8 @@ export interface VouchPort {
 export class ChainVouch {
   private told: Array<{ readonly r: string; readonly records: readonly EpochRecord[] }> = [];
   private learned = 0;
+  /** Replicas whose chain this session's was not learned (at most MAX_REFUSED kept): not weighed again. */
+  private readonly refused = new Set<string>();
 
   constructor(
     private readonly port: VouchPort,
@@ -52,7 +59,8 @@ export class ChainVouch {
   /** A third replica's chain a frame told (wire.ts EpochChains.told); it waits only when the registry lacks a record of it. */
   readonly tell = (r: string, records: readonly EpochRecord[]): void => {
     const reg = this.port.core.epochs;
-    if (r !== this.port.core.replicaId && records.some((x) => reg.parentOf(r, x.e) === undefined)) this.told.push({ r, records });
+    if (r === this.port.core.replicaId || this.refused.has(r)) return;
+    if (records.some((x) => reg.parentOf(r, x.e) === undefined)) this.told.push({ r, records });
   };
 
   /** Chains wait to be weighed (Session.handle settles them before the frame). */
@@ -62,20 +70,23 @@ export class ChainVouch {
 
   /** Learns the waiting chains whose replica the session's credential speaks for, and stores them (not awaited). */
   async settle(): Promise<void> {
-    const reg = this.port.core.epochs;
     let learned = false;
     for (const { r, records } of this.told.splice(0)) {
-      if (this.learned + records.length > MAX_REPLICA_RECORDS || !(await this.speaksFor(r))) continue;
-      this.port.holds.hold(this.session, r);
-      if (reg.learnChain(r, records) !== undefined) continue;
-      this.learned += records.length;
-      learned = true;
+      if (this.refused.has(r)) continue;
+      if (await this.learns(r, records)) {
+        this.learned += records.length;
+        learned = true;
+      } else if (this.refused.size < MAX_REFUSED) this.refused.add(r);
     }
     if (learned) void this.port.core.saveEpochs().catch(() => {});
   }
 
-  private async speaksFor(r: string): Promise<boolean> {
-    return (await this.port.accepts(r)) && (await this.port.principals.speaksFor(r, this.port.principal));
+  /** `r`'s chain learned from this session: within the bound, from a credential that speaks for `r`, conflicting with nothing. */
+  private async learns(r: string, records: readonly EpochRecord[]): Promise<boolean> {
+    if (this.learned + records.length > MAX_REPLICA_RECORDS) return false;
+    if (!(await this.port.accepts(r)) || !(await this.port.principals.speaksFor(r, this.port.principal))) return false;
+    this.port.holds.hold(this.session, r);
+    return this.port.core.epochs.learnChain(r, records) === undefined;
   }
 }
 

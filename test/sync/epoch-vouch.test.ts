@@ -150,6 +150,16 @@ describe("a relay learns a third replica's records from a client whose token cou
     expect(relay.core.epochs.parentOf('told-only-xxxxxxxxxx', 'e2'), 'forgotten with the session').toBeUndefined();
     expect(relay.core.epochs.parentOf('written-xxxxxxxxxxxx', 'e1')).toBeDefined();
 
+    // An id whose chain was not learned is weighed once a session: a client resends it in every frame naming its epochs.
+    let asked = 0;
+    const denied = new ChainVouch({ core: relay.core, principals: new Principals(relay.core), holds, principal: '', accepts: async () => (asked++, false) }, {});
+    denied.tell('owned-elsewhere-xxxx', chain(2));
+    await denied.settle();
+    denied.tell('owned-elsewhere-xxxx', chain(2));
+    expect(denied.waiting).toBe(false);
+    expect(asked).toBe(1);
+    expect(relay.core.epochs.parentOf('owned-elsewhere-xxxx', 'e1')).toBeUndefined();
+
     // At most MAX_REPLICA_RECORDS records a session: the 17th chain of 4 096 is not learned.
     const bounded = new ChainVouch({ core: relay.core, principals: new Principals(relay.core), holds, principal: '', accepts: async () => true }, {});
     const ids = Array.from({ length: 17 }, (_, i) => `bulk-${String(i).padStart(2, '0')}-xxxxxxxxxx`);
