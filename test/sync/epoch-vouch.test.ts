@@ -6,13 +6,10 @@
 // records where d's token could say hello as w there: anonymous and w bound to no principal, or the principal that
 // owns w. Not from another principal, nor for an id the authenticator refuses the token for; and records of a replica
 // no stored state names go with the session that told them.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
-import { memoryStorage, openReplica, pairTransports, type AcceptOptions, type Link, type Replica } from '../../lib/index.js';
-import type { StorageAdapter } from '../../lib/storage.js';
-import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
-import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
-import { metAt11 } from '../support/epoch-peer.js';
+import { memoryStorage, pairTransports, type AcceptOptions, type Replica } from '../../lib/index.js';
+import { at11Replicas } from '../support/epoch-peer.js';
 import { memoryRelay } from '../support/tab-group.js';
 import { until } from './support.js';
 import { MAX_REPLICA_RECORDS, UNTAGGED, type EpochRecord } from '../../lib/epoch-points.js';
@@ -20,19 +17,7 @@ import { EpochHolds } from '../../lib/sync/epoch-holds.js';
 import { ChainVouch } from '../../lib/sync/epoch-vouch.js';
 import { Principals } from '../../lib/sync/principals.js';
 
-const WITH_11 = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS];
-const open: Replica[] = [];
-const links: Link[] = [];
-afterEach(async () => {
-  for (const l of links.splice(0)) l.close();
-  for (const r of open.splice(0)) await r.close().catch(() => {});
-});
-
-async function replica(storage: StorageAdapter): Promise<Replica> {
-  const r = await openReplica({ storage, speaks: WITH_11 });
-  open.push(r);
-  return r;
-}
+const { replica, open, links } = at11Replicas();
 
 const siblings = async (r: Replica) => (await r.space('s').get('k'))?.siblings;
 const pts = async (r: Replica) => (await r.core.storage.get('s', 'k'))?.pts;
@@ -45,12 +30,12 @@ const tokens: AcceptOptions['authenticate'] = (token) => ({ rights: () => 'write
  * then syncs with the relay, then e. Returns once e holds what the relay holds of w's second write.
  */
 async function writtenAround(wToken: string, dToken: string) {
-  const relay = await replica(await metAt11(memoryStorage()));
+  const relay = await replica(memoryStorage());
   const hub = memoryRelay(relay, undefined, tokens);
-  const wStore = await metAt11(memoryStorage());
+  const wStore = memoryStorage();
   let w = await replica(wStore);
-  const d = await replica(await metAt11(memoryStorage()));
-  const e = await replica(await metAt11(memoryStorage()));
+  const d = await replica(memoryStorage());
+  const e = await replica(memoryStorage());
   const wId = w.replicaId;
   let link = w.connect(hub.transport(wToken), { antiEntropyInterval: 0 });
   await (await w.space('s').put('k', 'first')).synced;
@@ -110,12 +95,12 @@ describe("a relay learns a third replica's records from a client whose token cou
       if (token === 'd' && id === wId) throw new ConcordError('UNAUTHORIZED', 'not for this id');
       return { rights: () => 'write' };
     };
-    const relay = await replica(await metAt11(memoryStorage()));
+    const relay = await replica(memoryStorage());
     const hub = memoryRelay(relay, undefined, refused);
-    const w = await replica(await metAt11(memoryStorage()));
+    const w = await replica(memoryStorage());
     wId = w.replicaId;
     // A record of w told by d, the only sender: w never spoke to this relay.
-    const d = await replica(await metAt11(memoryStorage()));
+    const d = await replica(memoryStorage());
     const [tw, td] = pairTransports();
     const pair = [w.connect(tw, { antiEntropyInterval: 0 }), d.connect(td, { antiEntropyInterval: 0 })];
     await w.space('s').put('k', 'w');
@@ -127,7 +112,7 @@ describe("a relay learns a third replica's records from a client whose token cou
   });
 
   it('records of a replica nothing stored names are held, stored once a state naming it is joined, else forgotten with the session; bounded a session', async () => {
-    const relay = await replica(await metAt11(memoryStorage()));
+    const relay = await replica(memoryStorage());
     const holds = new EpochHolds(relay.core);
     const session = {};
     const vouch = new ChainVouch({ core: relay.core, principals: new Principals(relay.core), holds, principal: '', accepts: async () => true }, session);
