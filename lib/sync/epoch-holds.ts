@@ -17,22 +17,25 @@ import type { KeyState } from '../dvv.js';
 import type { ReplicaCore } from '../core.js';
 
 export class EpochHolds {
-  /** Per session: the client id it holds. */
-  private readonly bySession = new Map<object, string>();
+  /** Per session: the ids it holds (its client's; third replicas' its client was believed about, epoch-vouch.ts). */
+  private readonly bySession = new Map<object, string[]>();
 
   constructor(private readonly core: ReplicaCore) {}
 
   /** At a client's hello, before its records are learned (none are held when some are known: stored or learned). */
   hold(session: object, peer: string): void {
-    if (this.core.epochs.hold(peer)) this.bySession.set(session, peer);
+    if (!this.core.epochs.hold(peer)) return;
+    const ids = this.bySession.get(session);
+    if (ids) ids.push(peer);
+    else this.bySession.set(session, [peer]);
   }
 
   /** A session ended: its hold goes (the hub's removeSession). */
   release(session: object): void {
-    const peer = this.bySession.get(session);
-    if (peer === undefined) return;
+    const ids = this.bySession.get(session);
+    if (ids === undefined) return;
     this.bySession.delete(session);
-    this.core.epochs.release(peer);
+    for (const r of ids) this.core.epochs.release(r);
   }
 
   /**

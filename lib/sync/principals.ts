@@ -26,6 +26,12 @@ export class Principals {
     return stored;
   }
 
+  /** Whether a session of `principal` may say hello as `replicaId` (`claim`'s rule), binding nothing (epoch-vouch.ts). */
+  async speaksFor(replicaId: string, principal: string): Promise<boolean> {
+    const owner = await this.owner(replicaId);
+    return principal === '' ? owner === undefined : owner === principal;
+  }
+
   /**
    * Binds `replicaId` to `principal` on first sight; false when another principal owns it. Sessions without a
    * principal (a relay without a secret, tokens without `sub`) are one anonymous principal: nothing is bound

@@ -35,7 +35,8 @@ import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
 import { retire } from './lineage.js';
-import { chainReceived, peerEpochs, reidentifyTelling } from './epoch-chain.js';
+import { chainBudget, chainReceived, peerEpochs, reidentifyTelling } from './epoch-chain.js';
+import { clientVouch, type ChainVouch } from './epoch-vouch.js';
 
 export type { Grants, Rights, SessionOptions } from './session-state.js';
 
@@ -59,8 +60,9 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
   private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs);
   readonly model: PeerModel = this.wire.model;
-  /** A relay signs the own dots it delivers to a client (attest.ts). */
+  /** A relay signs the own dots it delivers to a client (attest.ts), and learns the chains of other replicas its token speaks for (epoch-vouch.ts). */
   private attester: Attester | undefined;
+  private vouch: ChainVouch | undefined;
 
   constructor(
     readonly hub: SyncHub,
@@ -75,9 +77,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   get status(): ReplicaStatus { return this.currentStatus; }
   /** Who the peer's credential speaks for (a token's `sub`), and whether it is a trusted relay of the cluster. */
-  get principal(): { principal?: string; trusted: boolean } {
-    return { ...(this.grants?.principal !== undefined ? { principal: this.grants.principal } : {}), trusted: this.grants?.trusted === true };
-  }
+  get principal(): { principal?: string; trusted: boolean } { return { ...(this.grants?.principal !== undefined ? { principal: this.grants.principal } : {}), trusted: this.grants?.trusted === true }; }
 
   get peerId(): string | undefined { return this.peer?.replicaId; }
   get core() { return this.hub.core; }
@@ -101,9 +101,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.attester?.sent(m);
   }
 
-  get frameBudget(): number {
-    return Math.min(256 * 1024, Math.floor(this.options.maxFrameBytes / 4));
-  }
+  get frameBudget(): number { return chainBudget(this.options.maxFrameBytes); }
 
   private sendHello = (): Promise<void> => (this.hello ??= this.makeHello());
 
@@ -204,6 +202,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private async handle(m: Message): Promise<void> {
     if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
     if (!this.peer) throw new ProtocolError('expected hello first');
+    if (this.vouch?.waiting) await this.vouch.settle();
     checkGrant(this.grants, this.options.now());
     switch (m.type) {
       case MsgType.Sync:
@@ -261,6 +260,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         return this.close(CloseCode.ID_CONFLICT, 'this replicaId is in use by another principal here: take a new one');
       }
       if (!this.grants.trusted) this.attester = new Attester(this.core, (a) => this.send(a), (e) => this.fail(e));
+      if (!this.grants.trusted) this.vouch = clientVouch(this.hub, this, this.options.authenticate, m.token, this.grants.principal ?? '');
     }
     const verdict = await restoreVerdict(this.core, m, this.options.role === 'client' || this.grants?.trusted === true, this.options.onRehello ? (this.options.expectedPeer ?? '') : undefined);
     if (verdict === 'reidentify') await reidentifyTelling(this.core, m, this.frameBudget, (f) => this.send(f));
@@ -269,7 +269,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     const ours = this.core.speaks ?? PROTOCOL_VERSIONS;
     const teach = peerEpochs(this.core, this.hub.epochHolds, this, m, ours, this.options.role === 'client' || this.grants?.trusted === true, this.options.role === 'server' ? undefined : this.helloHistory); // trust as restoreVerdict's
     this.peer = m;
-    this.wire.start(this.core.replicaId, m.replicaId, ...linkTerms(ours, m.versions, this.options.maxFrameBytes, teach));
+    this.wire.start(this.core.replicaId, m.replicaId, ...linkTerms(ours, m.versions, this.options.maxFrameBytes, { ...teach, told: this.vouch?.tell }));
     this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));

@@ -72,12 +72,11 @@ export interface EpochChains {
   /** A server's hello field (which of the client's epochs it holds): HELLO `holds`. */
   readonly holds?: number;
   /**
-   * Whose epoch records the peer's frames may teach: its own always; another replica's only when `others` (the peer
-   * is a relay this end trusts: a client's server, a relay of the cluster). From anyone else a record of a third
-   * replica is not learned (the epoch stays unknown here, judged a root: a version kept, never dropped), so no client
-   * can fix a false ancestry for another replica's epoch, which its true record could then not correct.
+   * Whose epoch records the peer's frames may teach: its own; another replica's when `others` (a relay we trust: our
+   * server, a relay of the cluster), else its chain goes to `told` (a relay weighs its client's token: epoch-vouch.ts).
    */
   readonly others?: boolean;
+  readonly told?: (r: string, records: readonly EpochRecord[]) => void;
   /** Called once a frame's records were learned (ReplicaCore.saveEpochs, not awaited). */
   readonly learned?: () => void;
 }
@@ -189,7 +188,8 @@ export class Wire {
       reg,
       learn: (r, records) => {
         const known = reg();
-        if (!(known instanceof Epochs) || (r !== peer && epochDots.others !== true)) return undefined;
+        if (!(known instanceof Epochs)) return undefined;
+        if (r !== peer && epochDots.others !== true) return void epochDots.told?.(r, records);
         const refused = known.learnChain(r, records);
         if (!refused) epochDots.learned?.();
         return refused;

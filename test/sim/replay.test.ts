@@ -293,6 +293,15 @@ describe('simulated runs replay from their seed', () => {
     // simulator's server relay did not trust its dialing peer, which a real cluster's does both ways).
     [7078, 'crash', false, false, true],
     [7089, 'restore-replica', false, false, true],
+    // At 11: a restored writer whose loss a mesh peer's hello showed told that peer alone its chain, then re-identified;
+    // its former id never spoke to the relay again, which took the chain from no client and so kept what the peer and
+    // the writer drop through the restored epoch's ancestry (tabs 1733600006: set0's untagged point c:8 beside
+    // (c, 0AOvfwxx, 14); restore-relay 7090: k4's version e:2 beside e's delete under its restored epoch). A client's
+    // chain of a third replica is now taken where its token could say hello as that replica (epoch-vouch.ts).
+    [1733600006, 'tabs', false, false, true],
+    [1733600006, 'tabs', true, false, true],
+    [7090, 'restore-relay', false, false, true],
+    [7090, 'restore-relay', true, false, true],
   ] as const)('seed %i (%s, jittered: %s) at protocol 11: a restored writer\'s write survives', async (seed, family, jitter, recorded, pending) => {
     // As each was found: the soak's seeds (and 5097) with the pending features left out, the probes above without.
     const s = makeSchedule(seed, { family, disabled: pending ? pendingFeatures() : new Set() });

@@ -6,7 +6,7 @@
  * its connections.
  */
 import type { SharedInstances, StorageAdapter } from '../../lib/storage.js';
-import type { Connection, ConnectionHandlers, Replica, Transport } from '../../lib/index.js';
+import type { AcceptOptions, Connection, ConnectionHandlers, Replica, Transport } from '../../lib/index.js';
 import type { Timers } from '../../lib/sync/link.js';
 
 export interface Member extends SharedInstances {
@@ -175,13 +175,15 @@ export function withShared<S extends StorageAdapter>(storage: S, member: Member)
 /**
  * A relay in memory: `transport()` opens connections served by `relay.accept`; counts the open ones. `maxFrameBytes`:
  * a frame limit on both ends (the relay's --max-payload).
+ * `authenticate`: the relay's (default: every token, every right, no principal); `transport(token)` sends `token`.
  */
-export function memoryRelay(relay: Replica, maxFrameBytes?: number) {
+export function memoryRelay(relay: Replica, maxFrameBytes?: number, authenticate: AcceptOptions['authenticate'] = () => ({ rights: () => 'write' })) {
   const limit = maxFrameBytes === undefined ? {} : { maxFrameBytes };
   let open = 0;
   let opened = 0;
-  const transport = (): Transport => ({
+  const transport = (token?: string): Transport => ({
     label: 'memory-relay',
+    ...(token !== undefined ? { token } : {}),
     async open(handlers: ConnectionHandlers): Promise<Connection> {
       let closed = false;
       let server!: ConnectionHandlers;
@@ -204,7 +206,7 @@ export function memoryRelay(relay: Replica, maxFrameBytes?: number) {
         send: (f) => void (!closed && queueMicrotask(() => !closed && handlers.onMessage(f))),
         close: (code = 1000, reason = '') => end(code, reason),
       };
-      server = relay.accept(toClient, { authenticate: () => ({ rights: () => 'write' }) });
+      server = relay.accept(toClient, { authenticate });
       open++;
       opened++;
       return toServer;

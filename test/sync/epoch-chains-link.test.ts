@@ -2,12 +2,11 @@
 // own tagged dots imply their epoch from the history its hello announced (0 B an epoch), and its chain records go only
 // to a peer that lacks them, right before its first frame carrying a tagged dot of its own (epoch-chain.ts). A server's
 // hello says which of the client's epochs it holds (`holds`), read from its registry as it is at that moment.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UNTAGGED, type EpochRecord } from '../../lib/epoch-points.js';
 import type { EpochEntry } from '../../lib/epochs.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
-import { metAt11 } from '../support/epoch-peer.js';
-import type { StorageAdapter } from '../../lib/storage.js';
+import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { at11Replicas, metAt11, WITH_11 } from '../support/epoch-peer.js';
 import { Reader, Writer } from '../../lib/sync/codec.js';
 import { readChain } from '../../lib/sync/epoch-chain.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
@@ -17,19 +16,7 @@ import type { Connection, ConnectionHandlers, Transport } from '../../lib/transp
 import { memoryRelay } from '../support/tab-group.js';
 import { synced, until } from './support.js';
 
-const WITH_11 = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOCH_DOTS];
-const open: Replica[] = [];
-const links: Link[] = [];
-afterEach(async () => {
-  for (const l of links.splice(0)) l.close();
-  for (const r of open.splice(0)) await r.close().catch(() => {});
-});
-
-async function replica(storage: StorageAdapter = memoryStorage()): Promise<Replica> {
-  const r = await openReplica({ storage: await metAt11(storage), speaks: WITH_11 });
-  open.push(r);
-  return r;
-}
+const { replica, open, links } = at11Replicas();
 
 /** Every frame each end sent, in order. */
 interface Log {
