@@ -4,12 +4,12 @@
 // hello says which of the client's epochs it holds (`holds`), read from its registry as it is at that moment.
 import { afterEach, describe, expect, it } from 'vitest';
 import { UNTAGGED, type EpochRecord } from '../../lib/epoch-points.js';
-import type { EpochEntry } from '../../lib/epochs.js';
+import { MAX_SENT_EPOCHS, type EpochEntry } from '../../lib/epochs.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
 import { metAt11 } from '../support/epoch-peer.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { Reader, Writer } from '../../lib/sync/codec.js';
-import { readChain } from '../../lib/sync/epoch-chain.js';
+import { helloRecords, readChain } from '../../lib/sync/epoch-chain.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { readHello, writeHello } from '../../lib/sync/hello-codec.js';
 import { decodeMessage, MsgType, PROTOCOL_VERSIONS, writeChanges, type Hello } from '../../lib/sync/messages.js';
@@ -28,6 +28,20 @@ afterEach(async () => {
 async function replica(storage: StorageAdapter = memoryStorage()): Promise<Replica> {
   const r = await openReplica({ storage: await metAt11(storage), speaks: WITH_11 });
   open.push(r);
+  return r;
+}
+
+/**
+ * A replica whose first tagged epoch has left the history its hellos carry (MAX_SENT_EPOCHS opens after it): its hello
+ * teaches none of its records (epoch-chain.ts helloRecords), so its chain goes in EPOCHS frames where the peer lacks it.
+ */
+async function farReplica(storage: StorageAdapter = memoryStorage()): Promise<Replica> {
+  await metAt11(storage);
+  for (let i = 0; i <= MAX_SENT_EPOCHS; i++) await (await openReplica({ storage, speaks: WITH_11 })).close();
+  const r = await replica(storage);
+  const chain = r.core.epochs.chainOf(r.replicaId, r.core.epoch);
+  expect(chain.length).toBeGreaterThan(MAX_SENT_EPOCHS);
+  expect(helloRecords(r.core.history.slice(-MAX_SENT_EPOCHS))).toEqual([]);
   return r;
 }
 
@@ -95,8 +109,9 @@ describe("a sender's own tagged dots on the wire", () => {
 
 describe('chain records go only where they are lacking', () => {
   it('a session that sends no tagged dot of its own sends no chain; the chain goes right before the first one', async () => {
-    const a = await replica();
-    const b = await replica();
+    const a = await farReplica();
+    const b = await farReplica();
+    const chainOf = (r: Replica) => r.core.epochs.chainOf(r.replicaId, r.core.epoch);
     await a.space('s').put('k', 1);
     b.space('s');
     const first = pair(a, b);
@@ -107,9 +122,9 @@ describe('chain records go only where they are lacking', () => {
     const at = typesFromA.indexOf(MsgType.Epochs);
     expect(at, 'an EPOCHS frame from a').toBeGreaterThan(0);
     expect(typesFromA.slice(0, at), 'only the hello before it').toEqual([MsgType.Hello]);
-    expect(epochFrames(first.atA.out)).toEqual([[{ e: a.core.epoch, parent: UNTAGGED, fork: 0 }]]);
+    expect(epochFrames(first.atA.out)).toEqual([chainOf(a)]);
     expect(epochFrames(first.atB.out), 'b sent no tagged dot of its own: no chain').toEqual([]);
-    expect(b.core.epochs.chainOf(a.replicaId, a.core.epoch)).toEqual([{ e: a.core.epoch, parent: UNTAGGED, fork: 0 }]);
+    expect(b.core.epochs.chainOf(a.replicaId, a.core.epoch)).toEqual(chainOf(a));
     await closeLinks();
 
     // Met again with nothing new: no EPOCHS either way (each session used to start with both chains).
@@ -122,8 +137,8 @@ describe('chain records go only where they are lacking', () => {
     await b.space('s').put('late', 1);
     await b.space('s').put('later', 2);
     await until(async () => (await a.space('s').get('later')) !== undefined, 'a has b’s writes');
-    expect(epochFrames(quiet.atB.out)).toEqual([[{ e: b.core.epoch, parent: UNTAGGED, fork: 0 }]]);
-    expect(a.core.epochs.chainOf(b.replicaId, b.core.epoch)).toHaveLength(1);
+    expect(epochFrames(quiet.atB.out)).toEqual([chainOf(b)]);
+    expect(a.core.epochs.chainOf(b.replicaId, b.core.epoch)).toEqual(chainOf(b));
   });
 
   it("a server's hello says which of the client's epochs it holds: the client sends only the records after it", async () => {
@@ -131,15 +146,16 @@ describe('chain records go only where they are lacking', () => {
     server.space('s');
     const relay = memoryRelay(server);
     const storage = memoryStorage();
-    let client = await replica(storage);
+    let client = await farReplica(storage);
     const firstEpoch = client.core.epoch;
+    const firstChain = client.core.epochs.chainOf(client.replicaId, firstEpoch);
     await client.space('s').put('k0', 0);
     const log1: Log = { out: [], in: [] };
     links.push(client.connect(recorded(relay.transport(), log1), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k0')) !== undefined, 'the server has k0');
     const hello1 = decodeMessage(log1.in[0]!, { maxValueBytes: 1 << 20 }) as Hello;
     expect(hello1.holds, 'first contact: the server holds none of the client’s epochs').toBe(0);
-    expect(epochFrames(log1.out)).toEqual([[{ e: firstEpoch, parent: UNTAGGED, fork: 0 }]]);
+    expect(epochFrames(log1.out)).toEqual([firstChain]);
     await closeLinks();
 
     // The client reopens (a new epoch), writes, and connects again: the server holds its first epoch's chain.
@@ -157,7 +173,7 @@ describe('chain records go only where they are lacking', () => {
     expect(sent2[hello2.holds! - 1]?.[0], 'the server holds the first epoch').toBe(firstEpoch);
     const fork = sent2.at(-1)![1];
     expect(epochFrames(log2.out), 'only the record the server lacks').toEqual([[{ e: second, parent: firstEpoch, fork }]]);
-    expect(server.core.epochs.chainOf(client.replicaId, second).map((x) => x.e)).toEqual([firstEpoch, second]);
+    expect(server.core.epochs.chainOf(client.replicaId, second).map((x) => x.e)).toEqual([...firstChain.map((x) => x.e), second]);
     await closeLinks();
 
     // Again with nothing new to the server's registry: its hello holds the current epoch, and no chain goes.
@@ -174,7 +190,7 @@ describe('chain records go only where they are lacking', () => {
     const server = await replica();
     server.space('s');
     const relay = memoryRelay(server);
-    const client = await replica();
+    const client = await farReplica();
     await client.space('s').put('k0', 0);
     links.push(client.connect(relay.transport(), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k0')) !== undefined, 'the server has k0');
@@ -188,8 +204,9 @@ describe('chain records go only where they are lacking', () => {
     links.push(client.connect(recorded(again.transport(), log), { antiEntropyInterval: 0 }));
     await until(async () => (await restored.space('s').get('k1')) !== undefined, 'the restored server has k1');
     expect((decodeMessage(log.in[0]!, { maxValueBytes: 1 << 20 }) as Hello).holds).toBe(0);
-    expect(epochFrames(log.out)).toEqual([[{ e: client.core.epoch, parent: UNTAGGED, fork: 0 }]]);
-    expect(restored.core.epochs.chainOf(client.replicaId, client.core.epoch)).toHaveLength(1);
+    const chain = client.core.epochs.chainOf(client.replicaId, client.core.epoch);
+    expect(epochFrames(log.out)).toEqual([chain]);
+    expect(restored.core.epochs.chainOf(client.replicaId, client.core.epoch)).toEqual(chain);
   });
 });
 
