@@ -196,6 +196,27 @@ describe('a hello at 11 teaches its sender’s tagged chain', () => {
   });
 });
 
+describe('a refused chain frame', () => {
+  it('closes the session before the frames queued behind it: the tagged write it preceded is not joined', async () => {
+    // a's first tagged epoch has left its hello's window: its chain goes in an EPOCHS frame, right before its write.
+    const storage = await metAt11(memoryStorage());
+    for (let i = 0; i <= MAX_SENT_EPOCHS; i++) await (await openReplica({ storage, speaks: WITH_11 })).close();
+    const a = await replica(storage);
+    expect(helloRecords(a.core.history.slice(-MAX_SENT_EPOCHS))).toEqual([]);
+    const b = await replica();
+    b.core.epochs.add(a.replicaId, a.core.epoch, 'Zz', 3);
+    await a.space('s').put('k', 1);
+    const { atA } = pair(a, b);
+    await until(() => atA.closes.length > 0, 'the refusal');
+    expect(atA.closes[0]).toMatch(new RegExp(`^4400 epoch ${a.core.epoch} of ${a.replicaId} is known under 'Zz' at 3`));
+    expect(epochFrames(atA.out)).toHaveLength(1);
+    expect(atA.out.some((f) => f[0] === MsgType.Changes || f[0] === MsgType.Live), 'a sent its write behind the chain').toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await b.space('s').get('k'), 'nothing of the refused session joined').toBeUndefined();
+    expect(b.core.epochs.parentOf(a.replicaId, a.core.epoch)).toEqual({ parent: 'Zz', fork: 3 });
+  });
+});
+
 describe('what a hello may teach', () => {
   /** Sends `hello` to `b` from a hand-driven end of a pair; resolves with how b closed, if it did. */
   async function helloTo(b: Replica, hello: Hello): Promise<Log> {
@@ -246,6 +267,19 @@ describe('what a hello may teach', () => {
     ]);
     expect(b.core.epochs.knows('hostile-peer-0001', 'Cccccccc')).toBe(false);
     expect(atB.closes).toEqual([]);
+    // A hello of 10 is learned in memory as before (each entry under the one before it, the oldest left out), but for
+    // its root labels, which fork from the untagged root there too: what a later hello at 11 teaches agrees with it.
+    const old = { ...hello('earlier-peer-0001', history), versions: WITH_11.filter((v) => v < EPOCH_DOTS) };
+    await helloTo(b, old);
+    await until(() => b.core.epochs.knows('earlier-peer-0001', 'Eeeeeeee'), 'learned at 10');
+    expect(history.map(([e]) => b.core.epochs.parentOf('earlier-peer-0001', e))).toEqual([
+      undefined,
+      { parent: UNTAGGED, fork: 2 },
+      { parent: 'Bbbbbbb', fork: 4 },
+      { parent: UNTAGGED, fork: 6 },
+      { parent: 'Ddddddd', fork: 8 },
+    ]);
+    expect(b.core.epochs.learnChain('earlier-peer-0001', helloRecords(history))).toBeUndefined();
   });
 });
 
