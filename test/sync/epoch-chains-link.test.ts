@@ -3,17 +3,17 @@
 // to a peer that lacks them, right before its first frame carrying a tagged dot of its own (epoch-chain.ts). A server's
 // hello says which of the client's epochs it holds (`holds`), read from its registry as it is at that moment.
 import { afterEach, describe, expect, it } from 'vitest';
-import { UNTAGGED, type EpochRecord } from '../../lib/epoch-points.js';
+import { UNTAGGED } from '../../lib/epoch-points.js';
 import { MAX_SENT_EPOCHS, type EpochEntry } from '../../lib/epochs.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { memoryStorage, openReplica, type Link, type Replica } from '../../lib/index.js';
 import { metAt11 } from '../support/epoch-peer.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { Reader, Writer } from '../../lib/sync/codec.js';
-import { helloRecords, readChain } from '../../lib/sync/epoch-chain.js';
+import { helloRecords } from '../../lib/sync/epoch-chain.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { readHello, writeHello } from '../../lib/sync/hello-codec.js';
 import { decodeMessage, MsgType, PROTOCOL_VERSIONS, writeChanges, type Hello } from '../../lib/sync/messages.js';
-import type { Connection, ConnectionHandlers, Transport } from '../../lib/transport.js';
+import { closeLinks as closeAll, dialingPair, epochFrames, linkLog, recorded } from '../support/link-log.js';
 import { memoryRelay } from '../support/tab-group.js';
 import { synced, until } from './support.js';
 
@@ -45,40 +45,8 @@ async function farReplica(storage: StorageAdapter = memoryStorage()): Promise<Re
   return r;
 }
 
-/** Every frame each end sent, in order. */
-interface Log {
-  out: Uint8Array[];
-  in: Uint8Array[];
-}
-
-/** `inner`, recording what this end sends (`out`) and receives (`in`). */
-function recorded(inner: Transport, log: Log): Transport {
-  return {
-    ...inner,
-    async open(handlers: ConnectionHandlers): Promise<Connection> {
-      const conn = await inner.open({
-        ...handlers,
-        onMessage: (f) => (typeof f !== 'string' && log.in.push(f), handlers.onMessage(f)),
-      });
-      return { ...conn, send: (f) => (typeof f !== 'string' && log.out.push(f), conn.send(f)), close: (c, r) => conn.close(c, r) };
-    },
-  };
-}
-
-function pair(a: Replica, b: Replica): { atA: Log; atB: Log } {
-  const [ta, tb] = pairTransports();
-  const atA: Log = { out: [], in: [] };
-  const atB: Log = { out: [], in: [] };
-  links.push(a.connect(recorded(ta, atA), { antiEntropyInterval: 0 }), b.connect(recorded(tb, atB), { antiEntropyInterval: 0 }));
-  return { atA, atB };
-}
-
-const closeLinks = async () => {
-  for (const l of links.splice(0)) l.close();
-  await new Promise((r) => setTimeout(r, 10));
-};
-
-const epochFrames = (frames: readonly Uint8Array[]): EpochRecord[][] => frames.filter((f) => f[0] === MsgType.Epochs).map((f) => readChain(new Reader(f.subarray(1))));
+const pair = (a: Replica, b: Replica) => dialingPair(a, b, links);
+const closeLinks = () => closeAll(links);
 
 describe("a sender's own tagged dots on the wire", () => {
   it('imply their epoch from its hello: a catch-up frame names none of them (no table entry, no chain)', async () => {
@@ -150,7 +118,7 @@ describe('chain records go only where they are lacking', () => {
     const firstEpoch = client.core.epoch;
     const firstChain = client.core.epochs.chainOf(client.replicaId, firstEpoch);
     await client.space('s').put('k0', 0);
-    const log1: Log = { out: [], in: [] };
+    const log1 = linkLog();
     links.push(client.connect(recorded(relay.transport(), log1), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k0')) !== undefined, 'the server has k0');
     const hello1 = decodeMessage(log1.in[0]!, { maxValueBytes: 1 << 20 }) as Hello;
@@ -165,7 +133,7 @@ describe('chain records go only where they are lacking', () => {
     const second = client.core.epoch;
     expect(second).not.toBe(firstEpoch);
     await client.space('s').put('k1', 1);
-    const log2: Log = { out: [], in: [] };
+    const log2 = linkLog();
     links.push(client.connect(recorded(relay.transport(), log2), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k1')) !== undefined, 'the server has k1');
     const hello2 = decodeMessage(log2.in[0]!, { maxValueBytes: 1 << 20 }) as Hello;
@@ -178,7 +146,7 @@ describe('chain records go only where they are lacking', () => {
 
     // Again with nothing new to the server's registry: its hello holds the current epoch, and no chain goes.
     await client.space('s').put('k2', 2);
-    const log3: Log = { out: [], in: [] };
+    const log3 = linkLog();
     links.push(client.connect(recorded(relay.transport(), log3), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k2')) !== undefined, 'the server has k2');
     const hello3 = decodeMessage(log3.in[0]!, { maxValueBytes: 1 << 20 }) as Hello;
@@ -200,7 +168,7 @@ describe('chain records go only where they are lacking', () => {
     restored.space('s');
     const again = memoryRelay(restored);
     await client.space('s').put('k1', 1);
-    const log: Log = { out: [], in: [] };
+    const log = linkLog();
     links.push(client.connect(recorded(again.transport(), log), { antiEntropyInterval: 0 }));
     await until(async () => (await restored.space('s').get('k1')) !== undefined, 'the restored server has k1');
     expect((decodeMessage(log.in[0]!, { maxValueBytes: 1 << 20 }) as Hello).holds).toBe(0);

@@ -10,14 +10,13 @@ import { isRootLabel, MAX_SENT_EPOCHS, ROOT_LABEL, type EpochEntry } from '../..
 import { IDENTITY_META } from '../../lib/identity.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
-import { Reader } from '../../lib/sync/codec.js';
-import { helloRecords, readChain } from '../../lib/sync/epoch-chain.js';
+import { helloRecords } from '../../lib/sync/epoch-chain.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type Hello } from '../../lib/sync/messages.js';
-import type { Connection, ConnectionHandlers, Transport } from '../../lib/transport.js';
 import { VirtualClock } from '../sim/clock.js';
 import { journaledStorage } from '../sim/backup.js';
 import { metAt11 } from '../support/epoch-peer.js';
+import { closeLinks as closeAll, dialingPair, epochFrames, linkLog, recorded, type LinkLog } from '../support/link-log.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { dump, synced, until } from './support.js';
 
@@ -42,37 +41,8 @@ async function reopen(r: Replica, storage: StorageAdapter): Promise<Replica> {
   return replica(storage, false);
 }
 
-/** What one end of a link saw: the frames it sent, and how its connection closed. */
-interface Log {
-  out: Uint8Array[];
-  closes: string[];
-}
-
-function recorded(inner: Transport, log: Log): Transport {
-  return {
-    ...inner,
-    async open(handlers: ConnectionHandlers): Promise<Connection> {
-      const conn = await inner.open({ ...handlers, onClose: (code, reason) => (log.closes.push(`${code} ${reason}`), handlers.onClose(code, reason)) });
-      return { ...conn, send: (f) => (typeof f !== 'string' && log.out.push(f), conn.send(f)), close: (c, r) => conn.close(c, r) };
-    },
-  };
-}
-
-/** Two peers that both dial (each `connect`s its end of a pair): neither hello can say what the other holds. */
-function pair(a: Replica, b: Replica): { atA: Log; atB: Log } {
-  const [ta, tb] = pairTransports();
-  const atA: Log = { out: [], closes: [] };
-  const atB: Log = { out: [], closes: [] };
-  links.push(a.connect(recorded(ta, atA), { antiEntropyInterval: 0 }), b.connect(recorded(tb, atB), { antiEntropyInterval: 0 }));
-  return { atA, atB };
-}
-
-const closeLinks = async () => {
-  for (const l of links.splice(0)) l.close();
-  await new Promise((r) => setTimeout(r, 10));
-};
-
-const epochFrames = (frames: readonly Uint8Array[]): EpochRecord[][] => frames.filter((f) => f[0] === MsgType.Epochs).map((f) => readChain(new Reader(f.subarray(1))));
+const pair = (a: Replica, b: Replica) => dialingPair(a, b, links);
+const closeLinks = () => closeAll(links);
 const chainOf = (reg: Replica, of: Replica): EpochRecord[] => reg.core.epochs.chainOf(of.replicaId, of.core.epoch);
 const siblings = async (r: Replica, key: string) => (await r.space('s').get(key))?.siblings;
 
@@ -219,9 +189,9 @@ describe('a refused chain frame', () => {
 
 describe('what a hello may teach', () => {
   /** Sends `hello` to `b` from a hand-driven end of a pair; resolves with how b closed, if it did. */
-  async function helloTo(b: Replica, hello: Hello): Promise<Log> {
+  async function helloTo(b: Replica, hello: Hello): Promise<LinkLog> {
     const [ta, tb] = pairTransports();
-    const atB: Log = { out: [], closes: [] };
+    const atB = linkLog();
     links.push(b.connect(recorded(tb, atB), { antiEntropyInterval: 0 }));
     const conn = await ta.open({ onMessage: () => {}, onClose: () => {} });
     conn.send(encodeMessage(hello));
