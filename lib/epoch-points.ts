@@ -24,7 +24,7 @@
  * ancestries may then judge one context differently until the records reach both, so the records must travel
  * with, or before, the first dot naming an epoch (docs/design/epochs-build.md).
  */
-import type { EpochEntry } from './epochs.js';
+import { isRootLabel, type EpochEntry } from './epochs.js';
 
 /** The untagged epoch: every replica's root, the epoch of dots that name none. */
 export const UNTAGGED = '';
@@ -181,13 +181,16 @@ export class Epochs implements EpochRegistry {
    * named it, so its oldest epoch forks from the untagged one (see the class comment); otherwise (a hello's last
    * few epochs, a stored history at its cap) the oldest one's parent is not known and it is left out. Returns the
    * first conflict with a known record (that record is kept). `tagged`: the first epoch whose dots named it (identity.ts
-   * Identity.tagged): it forks from the untagged root at its `from`, wherever it sits in the history.
+   * Identity.tagged): it forks from the untagged root at its `from`, wherever it sits in the history; so does an epoch
+   * with a root label (epochs.ts isRootLabel), in any replica's history.
    */
   learn(r: string, history: readonly EpochEntry[], whole = true, tagged?: string): string | undefined {
     let refused: string | undefined;
-    for (let i = whole ? 0 : 1; i < history.length; i++) {
+    for (let i = 0; i < history.length; i++) {
       const [e, from] = history[i]!;
-      refused ??= this.add(r, e, i === 0 || e === tagged ? UNTAGGED : history[i - 1]![0], from);
+      // A root label (epochs.ts ROOT_LABEL) forks from the untagged root wherever it sits, as the tagged epoch does.
+      const root = e === tagged || isRootLabel(e) || (i === 0 && whole);
+      if (i > 0 || root) refused ??= this.add(r, e, root ? UNTAGGED : history[i - 1]![0], from);
     }
     return refused;
   }

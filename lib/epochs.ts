@@ -24,6 +24,19 @@
 /** One epoch: its label and the log's seq when it started. */
 export type EpochEntry = readonly [epoch: string, from: number];
 
+/**
+ * The length of a *root label*: an epoch labelled so forks from the untagged root at its `from` (epoch-points.ts
+ * Epochs.learn), whatever sits before it in a history. Only such epochs take one (identity.ts): an id's first epoch whose
+ * dots name it (Identity.tagged), and a fresh id's first epoch where its replica speaks protocol 11. Every other label
+ * has 8 characters, as every label of every release before did. So a history alone says where its tagged chain starts,
+ * and a peer learns that chain from a hello at 11 (sync/epoch-chain.ts helloRecords): the records the sender's registry
+ * holds, by construction, with no chain frame.
+ */
+export const ROOT_LABEL = 7;
+
+/** Whether epoch label `e` is a root label (ROOT_LABEL). */
+export const isRootLabel = (e: string): boolean => e.length === ROOT_LABEL;
+
 /** Epochs kept in storage; a cursor from an epoch older than these falls back to anti-entropy. */
 export const MAX_STORED_EPOCHS = 64;
 /** Epochs a hello carries (the peer validates its cursor into our log against them). */

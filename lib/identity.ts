@@ -10,7 +10,7 @@
 import { valueOf } from './deltas.js';
 import { EMPTY_STATE, stripOwnDots, updateWith, type KeyState, type StoredVersion } from './dvv.js';
 import { NO_EPOCHS, type EpochRegistry } from './epoch-points.js';
-import { startEpoch, type EpochEntry } from './epochs.js';
+import { ROOT_LABEL, startEpoch, type EpochEntry } from './epochs.js';
 import type { Hlc } from './hlc.js';
 import { randomId } from './ids.js';
 import type { StorageTx } from './storage.js';
@@ -27,7 +27,9 @@ export interface Identity {
    * this id is at or below it); absent: no dot of this identity names an epoch. Set only by an open that starts an
    * epoch (or mints an id) for a replica speaking protocol 11 whose storage has met a peer speaking it
    * (EPOCH_PEER_META), or at that meeting for a fresh id's storage untouched since its open (meetEpochPeer); kept by
-   * every later open, tab and new id.
+   * every later open, tab and new id. Its label is a root label (epochs.ts ROOT_LABEL), which tells peers its record
+   * from a hello — but at a meeting whose storage was opened fresh by a replica not speaking 11 (then its chain goes in
+   * a chain frame, sync/epoch-chain.ts).
    */
   readonly tagged?: string;
 }
@@ -77,11 +79,15 @@ export function readFormer(stored: unknown): string[] {
   return Array.isArray(stored) ? stored.filter((x): x is string => typeof x === 'string') : [];
 }
 
-/** Epoch labels are short: unique within one replica's history is all they need to be. */
-const newEpoch = (random?: () => number) => randomId(8, random);
+/**
+ * Epoch labels are short: unique within one replica's history is all they need to be. `root`: the epoch forks from the
+ * untagged root by construction, and its label says so (epochs.ts ROOT_LABEL: one character fewer, the same draws).
+ */
+const newEpoch = (random?: () => number, root = false) => (root ? randomId(8, random).slice(0, ROOT_LABEL) : randomId(8, random));
 
-export function mintIdentity(top: number, random?: () => number, tags = false): Identity {
-  const epoch = newEpoch(random);
+/** `root`: the first epoch's label is a root label (it is one where the id tags from it; epochs.ts ROOT_LABEL). */
+export function mintIdentity(top: number, random?: () => number, tags = false, root = tags): Identity {
+  const epoch = newEpoch(random, root);
   const id = randomId(16, random);
   return tags ? { id, epoch, history: [[epoch, top]], tagged: epoch } : { id, epoch, history: [[epoch, top]] };
 }
@@ -118,7 +124,7 @@ function openedIdentity(
   tx: StorageTx,
   old: Identity | undefined,
   top: number,
-  options: { startEpoch: boolean; random?: (() => number) | undefined; restored: boolean; tags?: boolean },
+  options: { startEpoch: boolean; random?: (() => number) | undefined; restored: boolean; tags?: boolean; speaks11?: boolean },
 ): Identity {
   // Tagging starts only at an open that starts an epoch (or an id): that epoch's record ('' at its `from`) is then the
   // only one anyone can learn for it, and a copy of the storage taken at any later point holds the same. An open
@@ -127,7 +133,9 @@ function openedIdentity(
   // Storage restored from a copy (the operator says so, or it is somewhere else): a new id before any write, so no
   // dot minted from here can name a value its lost writes gave the same dot (those come back under the old id).
   if (!old || options.restored) {
-    const minted = mintIdentity(top, options.random, tags);
+    // A fresh storage's first epoch forks from the untagged root whether it tags or not: where the replica speaks 11 its
+    // label says so (epochs.ts ROOT_LABEL), so a peer learns its chain from its hello should it tag from it (meetEpochPeer).
+    const minted = mintIdentity(top, options.random, tags, tags || (!old && options.speaks11 === true));
     // The log goes on under the new id, and so does its history: a cursor into what this copy holds stays good, one
     // into what it lost is refused (epochs.ts), and a peer can tell the log is the one it knew under the old id
     // (lineage.ts: it then forgets what it stored under that id).
@@ -136,7 +144,7 @@ function openedIdentity(
     return identity;
   }
   if (!options.startEpoch) return old;
-  const epoch = newEpoch(options.random);
+  const epoch = newEpoch(options.random, tags && old.tagged === undefined);
   const history = startEpoch(old.history, epoch, top);
   const next = tags ? { id: old.id, epoch, history, tagged: old.tagged ?? epoch } : { id: old.id, epoch, history };
   tx.setMeta(IDENTITY_META, next);

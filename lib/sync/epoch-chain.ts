@@ -4,20 +4,24 @@
  *
  * A hello carries the sender's last MAX_SENT_EPOCHS epochs (what cursors are judged by); the oldest one's parent is
  * not among them. They are also what the sender's dots imply on the link (epoch-wire.ts: both ends read them from
- * the hello, so nothing else has to agree first). A client's hello cannot grow: a receiver of an earlier release
- * refuses trailing bytes, and a client sends its hello before it knows what its peer speaks. A server's hello is sent
- * after the client's, so where that listed 11 it takes one more field, `holds`: the newest epoch of the client's hello
- * history whose chain the server's registry holds whole (reaching the untagged root), as its 1-based index, 0 for
- * none. A peer of an earlier release gets no such field and no EPOCHS frame, and learns from the hello what it
- * always did.
+ * the hello, so nothing else has to agree first). At 11 they teach the sender's chain where its first tagged epoch is
+ * among them: that epoch's label is a root label (epochs.ts ROOT_LABEL), so the receiver learns the records from it on
+ * exactly as the sender's registry holds them (helloRecords), and no EPOCHS frame carries them — also between two
+ * peers that both dialed, and to a peer restored from a copy that lacks them.
+ *
+ * A client's hello cannot grow: a receiver of an earlier release refuses trailing bytes, and a client sends its hello
+ * before it knows what its peer speaks. A server's hello is sent after the client's, so where that listed 11 it takes
+ * one more field, `holds`: the newest epoch of the client's hello history whose chain the server's registry holds
+ * whole (reaching the untagged root), as its 1-based index, 0 for none. A peer of an earlier release gets no such
+ * field and no EPOCHS frame, and learns from the hello what it always did.
  *
  * The records of our chain the peer lacks — after the epoch `holds` names for a client, all of them for a server or
- * between two clients — go in EPOCHS frames (at most MAX_FRAME_RECORDS records each, split to the frame budget) only
- * once a frame is about to carry a dot of ours naming an epoch (wire.ts), right before that frame: the receiver has
- * them before it judges. A session that sends none of its own tagged dots sends no chain, and a relay met before
- * (which stored our chain: records are stored before any state naming them, epoch-store.ts) is sent only what it
- * lacks. Why read from the registry, not remembered per peer: a peer restored from an older copy holds fewer
- * records than it once acknowledged; `holds` is its registry as it is now, so it is sent them again.
+ * between two clients, less those our hello taught — go in EPOCHS frames (at most MAX_FRAME_RECORDS records each,
+ * split to the frame budget) only once a frame is about to carry a dot of ours naming an epoch (wire.ts), right before
+ * that frame: the receiver has them before it judges. A session that sends none of its own tagged dots sends no chain,
+ * and a relay met before (which stored our chain: records are stored before any state naming them, epoch-store.ts)
+ * is sent only what it lacks. Why read from the registry, not remembered per peer: a peer restored from an older copy
+ * holds fewer records than it once acknowledged; `holds` is its registry as it is now, so it is sent them again.
  *   EPOCHS  count, then per record: epoch, how its parent is named (0: the record before it in this frame, 1: the
  *           untagged root, 2: a string follows), the parent when named, fork
  *
@@ -26,12 +30,12 @@
  * session closes with the reason, and nothing of the frame is kept.
  */
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type Epochs } from '../epoch-points.js';
-import type { EpochEntry } from '../epochs.js';
+import { isRootLabel, type EpochEntry } from '../epochs.js';
 import type { KeyState } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
 import { MsgType, PROTOCOL_VERSIONS, type Hello, type Message } from './messages.js';
-import { EPOCH_DOTS, type ToldChains } from './epoch-wire.js';
+import { EPOCH_DOTS, type EpochSide, type ToldChains } from './epoch-wire.js';
 import { MAX_COUNTER } from './wire-state.js';
 import type { ReplicaCore } from '../core.js';
 import type { EpochHolds } from './epoch-holds.js';
@@ -77,16 +81,32 @@ export function readChain(r: Reader): EpochRecord[] {
 }
 
 /**
- * What a hello tells of its sender's epochs. Where both speak protocol 11 (`at11`), nothing: the chain frame that
- * follows carries the sender's records as its registry holds them, and a record derived from the hello's history
- * would name the wrong parent for the first epoch that tagged (it forks from the untagged root, not from the epoch
- * before it: identity.ts Identity.tagged), and a record never changes once learned. On an earlier link they are
- * learned in memory only and a conflict keeps the known record, as before protocol 11: nothing changes there (no
- * state naming an epoch crosses such a link).
+ * The records of its sender's epochs a hello's history tells: from its last entry with a root label (epochs.ts
+ * ROOT_LABEL: it forks from the untagged root) on, each entry forking from the one before it at its `from` — for a
+ * replica that tags, its chain whole where its tagged epoch is among the hello's last epochs. Exactly the records the
+ * sender's registry holds of them (Epochs.learn derives them so from the sender's own history), so no chain frame
+ * need carry them. None where no entry has a root label: the oldest entry's parent is not told.
+ */
+export function helloRecords(history: readonly EpochEntry[]): EpochRecord[] {
+  let at = history.length - 1;
+  while (at >= 0 && !isRootLabel(history[at]![0])) at--;
+  if (at < 0) return [];
+  return history.slice(at).map(([e, fork], i) => ({ e, parent: i === 0 ? UNTAGGED : history[at + i - 1]![0], fork }));
+}
+
+/**
+ * What a hello tells of its sender's epochs. Where both speak protocol 11 (`at11`), its sender's chain as far as its
+ * history tells it (helloRecords), all or none: a record conflicting with a known one refuses the hello with the reason,
+ * as a chain frame's would. On an earlier link they are learned in memory only and a conflict keeps the known record,
+ * as before protocol 11 (no state naming an epoch crosses such a link).
  */
 export function learnHello(core: ReplicaCore, m: Hello, at11: boolean): void {
-  // A hello's last few epochs: the oldest one's parent is not among them (the chain frame carries it).
-  if (!at11) core.epochs.learn(m.replicaId, m.history, false);
+  if (!at11) return void core.epochs.learn(m.replicaId, m.history, false);
+  const records = helloRecords(m.history);
+  if (records.length === 0) return;
+  const refused = core.epochs.learnChain(m.replicaId, records);
+  if (refused) throw new ProtocolError(refused);
+  stored(core);
 }
 
 /**
@@ -163,27 +183,47 @@ export function carriesOwnEpochs(m: Message, me: string): boolean {
 
 /**
  * Our chain on one link (wire.ts): the records the peer lacks go before our first frame carrying a tagged dot of ours;
- * from then on (or from the start, when it lacks none) the peer holds our chain, and `told` names its epochs alone.
+ * from then on (or from the start, when it lacks none) the peer holds our chain, and `told` names its epochs alone. The
+ * peer lacks none its receiver learns from our hello (helloRecords of the history `announced` holds: a server's hello
+ * goes after the link starts, so it is read again until none is missing).
  */
 export class ChainOut {
+  /** The history of ours last read (`announced`), and whether the peer holds our chain. */
+  private read: readonly EpochEntry[] | undefined;
+  private held = false;
+
   constructor(
     private missing: readonly EpochRecord[],
     private readonly own: readonly string[],
     private readonly me: string,
     private readonly told: ToldChains,
+    private readonly announced: EpochSide,
   ) {
-    if (missing.length === 0) told.hold(me, own);
+    this.settle();
+  }
+
+  /** Leaves out what the peer learns from our hello; once nothing is missing, the peer holds our chain. */
+  private settle(): void {
+    if (this.announced.chain !== this.read) {
+      this.read = this.announced.chain;
+      const told = new Map(helloRecords(this.read).map((x) => [x.e, x]));
+      this.missing = this.missing.filter((x) => !sameRecord(told.get(x.e), x));
+    }
+    if (this.missing.length === 0 && !this.held) (this.held = true), this.told.hold(this.me, this.own);
   }
 
   /** The EPOCHS frames to send before `m`: none once they went, or while no frame carries a tagged dot of ours. */
   before(m: Message, maxFrameBytes: number): EpochsMsg[] {
+    this.settle();
     if (this.missing.length === 0 || !carriesOwnEpochs(m, this.me)) return [];
     const frames = splitChain(this.missing, chainBudget(maxFrameBytes));
     this.missing = [];
-    this.told.hold(this.me, this.own);
+    this.settle();
     return frames;
   }
 }
+
+const sameRecord = (a: EpochRecord | undefined, b: EpochRecord): boolean => a !== undefined && a.parent === b.parent && a.fork === b.fork;
 
 /** The frame budget EPOCHS frames are split to, for a connection's frame limit (as the session's). */
 export function chainBudget(maxFrameBytes: number): number {

@@ -90,3 +90,12 @@ export function closeFor(e: unknown): [code: number, reason: string] | undefined
   if (e.code === 'CLOSED') return [CloseCode.GOING_AWAY, 'replica closed'];
   return undefined;
 }
+
+/** A frame decoded by `decode`; anything a decoder throws but a ProtocolError refuses it as malformed. */
+export function decoded<T>(decode: () => T): T {
+  try {
+    return decode();
+  } catch (e) {
+    throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
+  }
+}

@@ -29,7 +29,7 @@ import type { PeerModel } from './peer-model.js';
 import { linkTerms, Wire } from './wire.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
-import { checkGrant, closeFor, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
 import { Attester } from './attester.js';
 import { RepairWindow } from './repair.js';
 import { restoreVerdict } from './restore-check.js';
@@ -46,6 +46,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private readonly spaces = new Map<string, SpaceSync>();
   private inbox: Promise<void> = Promise.resolve();
   closed = false;
+  /** Closed by `fail` (a frame refused, an error): the frames queued behind it are not handled. */
+  private failed = false;
   private currentStatus: ReplicaStatus = 'connecting';
   /** Our hello, once started: a peer's hello arriving while ours is being made must not send a second one. */
   private hello: Promise<void> | undefined;
@@ -160,12 +162,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     // replica ids, known only once the hello before them was handled.
     this.inbox = this.inbox
       .then(() => {
-        let m: Message | undefined;
-        try {
-          m = this.wire.decode(frame, this.options.maxValueBytes);
-        } catch (e) {
-          throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
-        }
+        if (this.failed) return; // queued behind a frame the session refused: not decoded (no record learned), not joined
+        const m = decoded(() => this.wire.decode(frame, this.options.maxValueBytes));
         if (!m) return; // a PART, staged (key-parts.ts)
         if (m.type === MsgType.AntiEntropy) this.spaces.get(m.space)?.repair.count(size, 0, 0, !m.more);
         if (m.type === MsgType.Changes && m.upTo === 0) this.spaces.get(m.space)?.repair.count(size, m.entries.length);
@@ -177,6 +175,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   fail(e: unknown): void {
     if (this.closed) return;
+    this.failed = true;
     const known = closeFor(e);
     if (!known) this.core.events.emit('error', e);
     this.close(...(known ?? [CloseCode.INTERNAL, 'internal error']));

@@ -180,7 +180,6 @@ export class Wire {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
     this.holds = epochDots?.holds;
     const told = epochDots && new ToldChains(me, epochDots.teaches === true);
-    this.chain = told && new ChainOut(epochDots!.missing ?? [], epochDots!.own ?? [], me, told);
     this.epochLink = epochDots && {
       me: { id: me, chain: epochDots.mine ?? this.history },
       peer: { id: peer, chain: epochDots.theirs },
@@ -195,6 +194,7 @@ export class Wire {
         return refused;
       },
     };
+    this.chain = told && new ChainOut(epochDots!.missing ?? [], epochDots!.own ?? [], me, told, this.epochLink!.me);
     this.parts = new PartStaging(partsLimit);
     this.sendsParts = partsLimit > 0;
     this.table = [me, peer];

@@ -4,54 +4,37 @@
 // hello says which of the client's epochs it holds (`holds`), read from its registry as it is at that moment.
 import { describe, expect, it } from 'vitest';
 import { UNTAGGED, type EpochRecord } from '../../lib/epoch-points.js';
-import type { EpochEntry } from '../../lib/epochs.js';
-import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { MAX_SENT_EPOCHS, type EpochEntry } from '../../lib/epochs.js';
+import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
 import { at11Replicas, metAt11, WITH_11 } from '../support/epoch-peer.js';
+import type { StorageAdapter } from '../../lib/storage.js';
 import { Reader, Writer } from '../../lib/sync/codec.js';
-import { readChain } from '../../lib/sync/epoch-chain.js';
+import { helloRecords } from '../../lib/sync/epoch-chain.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { readHello, writeHello } from '../../lib/sync/hello-codec.js';
 import { decodeMessage, MsgType, PROTOCOL_VERSIONS, writeChanges, type Hello } from '../../lib/sync/messages.js';
-import type { Connection, ConnectionHandlers, Transport } from '../../lib/transport.js';
+import { closeLinks as closeAll, dialingPair, epochFrames, linkLog, recorded } from '../support/link-log.js';
 import { memoryRelay } from '../support/tab-group.js';
 import { synced, until } from './support.js';
 
 const { replica, open, links } = at11Replicas();
 
-/** Every frame each end sent, in order. */
-interface Log {
-  out: Uint8Array[];
-  in: Uint8Array[];
+/**
+ * A replica whose first tagged epoch has left the history its hellos carry (MAX_SENT_EPOCHS opens after it): its hello
+ * teaches none of its records (epoch-chain.ts helloRecords), so its chain goes in EPOCHS frames where the peer lacks it.
+ */
+async function farReplica(storage: StorageAdapter = memoryStorage()): Promise<Replica> {
+  await metAt11(storage);
+  for (let i = 0; i <= MAX_SENT_EPOCHS; i++) await (await openReplica({ storage, speaks: WITH_11 })).close();
+  const r = await replica(storage);
+  const chain = r.core.epochs.chainOf(r.replicaId, r.core.epoch);
+  expect(chain.length).toBeGreaterThan(MAX_SENT_EPOCHS);
+  expect(helloRecords(r.core.history.slice(-MAX_SENT_EPOCHS))).toEqual([]);
+  return r;
 }
 
-/** `inner`, recording what this end sends (`out`) and receives (`in`). */
-function recorded(inner: Transport, log: Log): Transport {
-  return {
-    ...inner,
-    async open(handlers: ConnectionHandlers): Promise<Connection> {
-      const conn = await inner.open({
-        ...handlers,
-        onMessage: (f) => (typeof f !== 'string' && log.in.push(f), handlers.onMessage(f)),
-      });
-      return { ...conn, send: (f) => (typeof f !== 'string' && log.out.push(f), conn.send(f)), close: (c, r) => conn.close(c, r) };
-    },
-  };
-}
-
-function pair(a: Replica, b: Replica): { atA: Log; atB: Log } {
-  const [ta, tb] = pairTransports();
-  const atA: Log = { out: [], in: [] };
-  const atB: Log = { out: [], in: [] };
-  links.push(a.connect(recorded(ta, atA), { antiEntropyInterval: 0 }), b.connect(recorded(tb, atB), { antiEntropyInterval: 0 }));
-  return { atA, atB };
-}
-
-const closeLinks = async () => {
-  for (const l of links.splice(0)) l.close();
-  await new Promise((r) => setTimeout(r, 10));
-};
-
-const epochFrames = (frames: readonly Uint8Array[]): EpochRecord[][] => frames.filter((f) => f[0] === MsgType.Epochs).map((f) => readChain(new Reader(f.subarray(1))));
+const pair = (a: Replica, b: Replica) => dialingPair(a, b, links);
+const closeLinks = () => closeAll(links);
 
 describe("a sender's own tagged dots on the wire", () => {
   it('imply their epoch from its hello: a catch-up frame names none of them (no table entry, no chain)', async () => {
@@ -82,8 +65,9 @@ describe("a sender's own tagged dots on the wire", () => {
 
 describe('chain records go only where they are lacking', () => {
   it('a session that sends no tagged dot of its own sends no chain; the chain goes right before the first one', async () => {
-    const a = await replica();
-    const b = await replica();
+    const a = await farReplica();
+    const b = await farReplica();
+    const chainOf = (r: Replica) => r.core.epochs.chainOf(r.replicaId, r.core.epoch);
     await a.space('s').put('k', 1);
     b.space('s');
     const first = pair(a, b);
@@ -94,9 +78,9 @@ describe('chain records go only where they are lacking', () => {
     const at = typesFromA.indexOf(MsgType.Epochs);
     expect(at, 'an EPOCHS frame from a').toBeGreaterThan(0);
     expect(typesFromA.slice(0, at), 'only the hello before it').toEqual([MsgType.Hello]);
-    expect(epochFrames(first.atA.out)).toEqual([[{ e: a.core.epoch, parent: UNTAGGED, fork: 0 }]]);
+    expect(epochFrames(first.atA.out)).toEqual([chainOf(a)]);
     expect(epochFrames(first.atB.out), 'b sent no tagged dot of its own: no chain').toEqual([]);
-    expect(b.core.epochs.chainOf(a.replicaId, a.core.epoch)).toEqual([{ e: a.core.epoch, parent: UNTAGGED, fork: 0 }]);
+    expect(b.core.epochs.chainOf(a.replicaId, a.core.epoch)).toEqual(chainOf(a));
     await closeLinks();
 
     // Met again with nothing new: no EPOCHS either way (each session used to start with both chains).
@@ -109,8 +93,8 @@ describe('chain records go only where they are lacking', () => {
     await b.space('s').put('late', 1);
     await b.space('s').put('later', 2);
     await until(async () => (await a.space('s').get('later')) !== undefined, 'a has b’s writes');
-    expect(epochFrames(quiet.atB.out)).toEqual([[{ e: b.core.epoch, parent: UNTAGGED, fork: 0 }]]);
-    expect(a.core.epochs.chainOf(b.replicaId, b.core.epoch)).toHaveLength(1);
+    expect(epochFrames(quiet.atB.out)).toEqual([chainOf(b)]);
+    expect(a.core.epochs.chainOf(b.replicaId, b.core.epoch)).toEqual(chainOf(b));
   });
 
   it("a server's hello says which of the client's epochs it holds: the client sends only the records after it", async () => {
@@ -118,15 +102,16 @@ describe('chain records go only where they are lacking', () => {
     server.space('s');
     const relay = memoryRelay(server);
     const storage = memoryStorage();
-    let client = await replica(storage);
+    let client = await farReplica(storage);
     const firstEpoch = client.core.epoch;
+    const firstChain = client.core.epochs.chainOf(client.replicaId, firstEpoch);
     await client.space('s').put('k0', 0);
-    const log1: Log = { out: [], in: [] };
+    const log1 = linkLog();
     links.push(client.connect(recorded(relay.transport(), log1), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k0')) !== undefined, 'the server has k0');
     const hello1 = decodeMessage(log1.in[0]!, { maxValueBytes: 1 << 20 }) as Hello;
     expect(hello1.holds, 'first contact: the server holds none of the client’s epochs').toBe(0);
-    expect(epochFrames(log1.out)).toEqual([[{ e: firstEpoch, parent: UNTAGGED, fork: 0 }]]);
+    expect(epochFrames(log1.out)).toEqual([firstChain]);
     await closeLinks();
 
     // The client reopens (a new epoch), writes, and connects again: the server holds its first epoch's chain.
@@ -136,7 +121,7 @@ describe('chain records go only where they are lacking', () => {
     const second = client.core.epoch;
     expect(second).not.toBe(firstEpoch);
     await client.space('s').put('k1', 1);
-    const log2: Log = { out: [], in: [] };
+    const log2 = linkLog();
     links.push(client.connect(recorded(relay.transport(), log2), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k1')) !== undefined, 'the server has k1');
     const hello2 = decodeMessage(log2.in[0]!, { maxValueBytes: 1 << 20 }) as Hello;
@@ -144,12 +129,12 @@ describe('chain records go only where they are lacking', () => {
     expect(sent2[hello2.holds! - 1]?.[0], 'the server holds the first epoch').toBe(firstEpoch);
     const fork = sent2.at(-1)![1];
     expect(epochFrames(log2.out), 'only the record the server lacks').toEqual([[{ e: second, parent: firstEpoch, fork }]]);
-    expect(server.core.epochs.chainOf(client.replicaId, second).map((x) => x.e)).toEqual([firstEpoch, second]);
+    expect(server.core.epochs.chainOf(client.replicaId, second).map((x) => x.e)).toEqual([...firstChain.map((x) => x.e), second]);
     await closeLinks();
 
     // Again with nothing new to the server's registry: its hello holds the current epoch, and no chain goes.
     await client.space('s').put('k2', 2);
-    const log3: Log = { out: [], in: [] };
+    const log3 = linkLog();
     links.push(client.connect(recorded(relay.transport(), log3), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k2')) !== undefined, 'the server has k2');
     const hello3 = decodeMessage(log3.in[0]!, { maxValueBytes: 1 << 20 }) as Hello;
@@ -161,7 +146,7 @@ describe('chain records go only where they are lacking', () => {
     const server = await replica();
     server.space('s');
     const relay = memoryRelay(server);
-    const client = await replica();
+    const client = await farReplica();
     await client.space('s').put('k0', 0);
     links.push(client.connect(relay.transport(), { antiEntropyInterval: 0 }));
     await until(async () => (await server.space('s').get('k0')) !== undefined, 'the server has k0');
@@ -171,12 +156,13 @@ describe('chain records go only where they are lacking', () => {
     restored.space('s');
     const again = memoryRelay(restored);
     await client.space('s').put('k1', 1);
-    const log: Log = { out: [], in: [] };
+    const log = linkLog();
     links.push(client.connect(recorded(again.transport(), log), { antiEntropyInterval: 0 }));
     await until(async () => (await restored.space('s').get('k1')) !== undefined, 'the restored server has k1');
     expect((decodeMessage(log.in[0]!, { maxValueBytes: 1 << 20 }) as Hello).holds).toBe(0);
-    expect(epochFrames(log.out)).toEqual([[{ e: client.core.epoch, parent: UNTAGGED, fork: 0 }]]);
-    expect(restored.core.epochs.chainOf(client.replicaId, client.core.epoch)).toHaveLength(1);
+    const chain = client.core.epochs.chainOf(client.replicaId, client.core.epoch);
+    expect(epochFrames(log.out)).toEqual([chain]);
+    expect(restored.core.epochs.chainOf(client.replicaId, client.core.epoch)).toEqual(chain);
   });
 });
 
