@@ -373,6 +373,7 @@ export class ReplicaCore {
     this.assertOpen();
     const changes: StoredChange[] = [];
     const peer = options.peer;
+    const source = options.source;
     let seen: Seen | undefined;
     if (peer !== undefined && options.delivered) {
       let top = 0;
@@ -418,7 +419,7 @@ export class ReplicaCore {
         tx.put(space, key, rec);
         this.order.applied(space, key, seq);
         this.onApplied?.(space, key, seq);
-        changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
+        changes.push(source ? { space, key, rec, prev, origin: 'remote', source } : { space, key, rec, prev, origin: 'remote' });
       }
       if (seq !== (lastSeq ?? 0)) tx.setMeta('seq', seq);
       if (seen && (!known || seen.n > known.n)) tx.setMeta('dd:' + peer, seen);
@@ -426,28 +427,20 @@ export class ReplicaCore {
       options.alsoInTx?.(tx);
       return seq;
     };
-    const run = (tx: StorageTx): number | Promise<number> => {
-      // Every read goes out at once: the records, the sequence, and what the peer delivered before (when not
-      // cached yet). Where storage answers at once (memory), nothing is awaited at all. Only reads before `body`
-      // (transactNow may end the run at a read it cannot answer at once): `body` only writes.
-      const prevs = entries.map(([key]) => tx.get(space, key));
-      const lastSeq = tx.getMeta<number>('seq');
-      const cached = seen ? this.seenOf.get(peer!) : null;
-      const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
-      if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {
-        return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => body(tx, p, s, k ?? null));
-      }
-      return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
-    };
     let seq: number;
     try {
-      // Committed at once where the storage can (StorageAdapter.transactNow): no transaction promise nor queue turn for
-      // a join of one live frame, which every client of a relay makes for every write (bench S7).
-      const now = this.storage.transactNow?.(run);
-      if (now) {
-        if (now.durable) await now.durable;
-        seq = now.value as number;
-      } else seq = await this.storage.transact(run);
+      seq = await this.storage.transact((tx) => {
+        // Every read goes out at once: the records, the sequence, and what the peer delivered before (when not
+        // cached yet). Where storage answers at once (memory), nothing is awaited at all.
+        const prevs = entries.map(([key]) => tx.get(space, key));
+        const lastSeq = tx.getMeta<number>('seq');
+        const cached = seen ? this.seenOf.get(peer!) : null;
+        const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
+        if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {
+          return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => body(tx, p, s, k ?? null));
+        }
+        return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
+      });
     } catch (e) {
       // Nothing of it stays: what onApplied told of its records is taken back.
       for (const c of changes) {

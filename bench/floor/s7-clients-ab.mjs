@@ -16,6 +16,7 @@ import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
+import { memoryTransport } from '../lib/memory-link.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -40,28 +41,6 @@ if (PROMISES) createHook({ init: (_id, type) => void (type === 'PROMISE' && prom
 let gcs = 0;
 new PerformanceObserver((list) => (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
 
-/** A transport whose connections `relay.accept` serves; frames cross in a microtask, in order; `count` the client's. */
-function memoryTransport(relay, count) {
-  return {
-    label: 'memory',
-    reconnect: false,
-    async open(handlers) {
-      let closed = false;
-      let server;
-      const end = (code, reason) => {
-        if (closed) return;
-        closed = true;
-        queueMicrotask(() => {
-          server.onClose(code, reason);
-          handlers.onClose(code, reason);
-        });
-      };
-      const toClient = { send: (f) => void (!closed && queueMicrotask(() => !closed && handlers.onMessage(f))), close: end };
-      server = relay.accept(toClient, { authenticate: () => ({ rights: () => 'write' }) });
-      return { send: (f) => void (count.sent++, !closed && queueMicrotask(() => !closed && server.onMessage(f))), close: end };
-    },
-  };
-}
 
 function printAllocations(profile, deliveries) {
   const by = new Map();
@@ -90,12 +69,12 @@ async function round(C, r) {
     x.space(space).subscribe('*', () => {
       if (++seen === CLIENTS) waiting?.();
     });
-    x.connect(memoryTransport(relay, count));
+    x.connect(memoryTransport(relay, () => count.sent++));
     clients.push(x);
   }
   const writer = await C.openReplica({ storage: C.memoryStorage() });
   const s = writer.space(space);
-  writer.connect(memoryTransport(relay, { sent: 0 }));
+  writer.connect(memoryTransport(relay));
   const until = async (cond) => {
     while (!cond()) await new Promise((res) => setTimeout(res, 5));
   };

@@ -70,6 +70,8 @@ export class SpaceSync {
   readonly repair: Repair;
   /** The repair frames sent to the peer and not yet acknowledged (its durable store of them). */
   readonly repairAcks = new RepairAcks();
+  /** The name of the cursor record for the session's peer (made once: a join per live frame stores it). */
+  private cursorName: string | undefined;
   /** When the ACKs of the peer's log frames go. */
   private readonly acks: AckPolicy;
   private readonly needs: NeedAnswers;
@@ -160,12 +162,9 @@ export class SpaceSync {
   private joinWithCursor(ready: readonly Entry[], key: string, value: StoredCursor | undefined): Promise<StoredChange[]> {
     const peer = this.session.peer!;
     this.session.hub.epochHolds.joining(ready, this.spoken(EPOCH_DOTS));
-    const joined = this.core.join(this.name, ready, {
-      source: this.session,
-      peer: peer.replicaId,
-      delivered: { epoch: peer.epoch, history: peer.history },
-      ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}),
-    });
+    // The peer's hello says what it delivered (its epoch and history); literals, not spreads: a join per live frame.
+    const joined = this.core.join(this.name, ready, value === undefined ? { source: this.session, peer: peer.replicaId, delivered: peer }
+      : { source: this.session, peer: peer.replicaId, delivered: peer, alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) });
     if (value !== undefined) noteCursorWrite(this.core, key, joined);
     return joined;
   }
@@ -283,7 +282,7 @@ export class SpaceSync {
     // A repair that brings the last missing key releases the held cursor, in the same transaction.
     const release = held && held.keys.size === 0 ? held : undefined;
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
-    const key = cursorKey(peer.replicaId, this.name);
+    const key = (this.cursorName ??= cursorKey(peer.replicaId, this.name));
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
     const stored = await this.joinWithCursor(ready, key, value);
     if (m.upTo === 0) {
