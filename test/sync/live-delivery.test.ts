@@ -7,6 +7,7 @@
 import { createHook } from 'node:async_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openReplica, memoryStorage, type ChangeEvent, type ConnectionHandlers, type Replica, type Transport } from '../../lib/index.js';
+import { record } from '../../lib/record.js';
 import { MsgType } from '../../lib/sync/messages.js';
 import { memoryRelay } from '../support/tab-group.js';
 import { synced, until } from './support.js';
@@ -118,5 +119,13 @@ describe('a client receiving a live frame (S7, per delivery)', () => {
     s.client.core.events.emit('change', { space: 's', key: 'bad', rec, prev: undefined, origin: 'remote' });
     expect(s.events.at(-1)).toEqual({ key: 'bad', value: undefined, siblings: [], conflict: false, deleted: true, origin: 'remote' });
     expect(errors).toHaveLength(1);
+  });
+
+  it('a joined record keeps its fields in the order stored records always had (file storage writes it as JSON)', () => {
+    const vs = [{ r: 'a', n: 1, t: 5, c: 0, v: '1' }];
+    expect(Object.keys(record('k', { vs, cc: { a: 1 } }, 3, 'p'))).toEqual(['vs', 'cc', 'seq', 'h', 'src']);
+    expect(Object.keys(record('k', { vs, cc: { a: 1 } }, 3))).toEqual(['vs', 'cc', 'seq', 'h']);
+    const pts = { a: [{ n: 1, e: 'x' }] } as never;
+    expect(Object.keys(record('k', { vs, cc: { a: 1 }, pts }, 3, 'p'))).toEqual(['vs', 'cc', 'pts', 'seq', 'h', 'src']);
   });
 });
