@@ -78,8 +78,8 @@ export class ChangeOrder {
     const newestIn = this.newest.size > 0 ? this.newest.get(space) : undefined;
     const stale = (newestIn?.get(key) ?? 0) > seq;
     if (left === undefined) {
+      // The space's map stays (a client's space empties and fills again on every join: a map made and dropped each).
       inSpace!.delete(key);
-      if (inSpace!.size === 0) this.untold.delete(space);
       if (--this.keys === 0) this.clear();
       else if (newestIn?.delete(key) && newestIn.size === 0) this.newest.delete(space);
     } else {
@@ -116,8 +116,9 @@ export class ChangeOrder {
   /** Nothing is untold: whatever the heap still holds was told. */
   private clear(): void {
     this.heap.length = 0;
-    this.gone.clear();
-    this.newest.clear();
+    // Only maps that hold something: clear() makes a map's table anew even when it is empty.
+    if (this.gone.size > 0) this.gone.clear();
+    if (this.newest.size > 0) this.newest.clear();
   }
 }
 

@@ -373,6 +373,7 @@ export class ReplicaCore {
     this.assertOpen();
     const changes: StoredChange[] = [];
     const peer = options.peer;
+    const source = options.source;
     let seen: Seen | undefined;
     if (peer !== undefined && options.delivered) {
       let top = 0;
@@ -418,7 +419,7 @@ export class ReplicaCore {
         tx.put(space, key, rec);
         this.order.applied(space, key, seq);
         this.onApplied?.(space, key, seq);
-        changes.push({ space, key, rec, prev, origin: 'remote', ...(options.source ? { source: options.source } : {}) });
+        changes.push(source ? { space, key, rec, prev, origin: 'remote', source } : { space, key, rec, prev, origin: 'remote' });
       }
       if (seq !== (lastSeq ?? 0)) tx.setMeta('seq', seq);
       if (seen && (!known || seen.n > known.n)) tx.setMeta('dd:' + peer, seen);

@@ -330,8 +330,7 @@ export class PendingWrites {
     const a = keys?.get(key);
     if (a === undefined) return undefined;
     if (a > this.core.durableSeq) return a;
-    keys!.delete(key);
-    if (keys!.size === 0) this.ahead.delete(space);
+    keys!.delete(key); // the space's map stays: the next join of the space sets a key in it again
     return undefined;
   }
 

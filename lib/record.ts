@@ -16,8 +16,9 @@ import { encodeTyped } from './values.js';
  */
 export function record(key: string, state: KeyState, seq: number, src?: string): KeyRecord {
   const h = stateHash(key, state);
-  const rec: KeyRecord = state.pts === undefined ? { vs: state.vs, cc: state.cc, seq, h } : { vs: state.vs, cc: state.cc, pts: state.pts, seq, h };
-  return src === undefined ? rec : { ...rec, src };
+  // Literals, not a copy spread with `src` (a record of every join of a peer's state: one object, not two).
+  if (state.pts === undefined) return src === undefined ? { vs: state.vs, cc: state.cc, seq, h } : { vs: state.vs, cc: state.cc, seq, h, src };
+  return src === undefined ? { vs: state.vs, cc: state.cc, pts: state.pts, seq, h } : { vs: state.vs, cc: state.cc, pts: state.pts, seq, h, src };
 }
 
 /**

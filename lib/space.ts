@@ -9,7 +9,8 @@ import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
 import type { KeyRecord } from './storage.js';
 import type { ChangeEvent, Context, GetResult, MergeFn, MergeTable } from './types.js';
-import { utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
+import { decodeValue, utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
+import { valueOf } from './deltas.js';
 import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
 import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
@@ -275,6 +276,19 @@ export class Space {
   }
 
   private changeEvent({ key, rec, origin }: StoredChange): ChangeEvent {
+    // One live version (a fresh key, a write over what it saw): its value is the event's, no view to build (nothing
+    // to order, merge or count as equal). A value that does not decode goes the view's way, which reports it.
+    const v = rec.vs.length === 1 ? rec.vs[0]! : undefined;
+    if (v && !v.d) {
+      let value: unknown;
+      let decoded = true;
+      try {
+        value = decodeValue(valueOf(v));
+      } catch {
+        decoded = false;
+      }
+      if (decoded) return { key, value, siblings: [value], conflict: false, deleted: false, origin };
+    }
     const result = this.view(key, rec, this.mergeFor(key))?.result;
     return result
       ? { key, value: result.value, siblings: result.siblings, conflict: result.conflict, deleted: false, origin }

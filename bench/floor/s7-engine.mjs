@@ -10,6 +10,7 @@
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { memoryTransport } from '../lib/memory-link.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -29,28 +30,6 @@ const value = (i) => ({ title: `item ${i}`, done: i % 2 === 0, n: i });
 const R = await import(pathToFileURL(path.join(relayDist, 'lib/index.js')).href);
 const C = await import(pathToFileURL(path.join(clientDist, 'lib/index.js')).href);
 
-/** A transport whose connections `relay.accept` serves; frames cross in a microtask, in order. */
-function memoryTransport(relay) {
-  return {
-    label: 'memory',
-    reconnect: false,
-    async open(handlers) {
-      let closed = false;
-      let server;
-      const end = (code, reason) => {
-        if (closed) return;
-        closed = true;
-        queueMicrotask(() => {
-          server.onClose(code, reason);
-          handlers.onClose(code, reason);
-        });
-      };
-      const toClient = { send: (f) => void (!closed && queueMicrotask(() => !closed && handlers.onMessage(f))), close: end };
-      server = relay.accept(toClient, { authenticate: () => ({ rights: () => 'write' }) });
-      return { send: (f) => void (!closed && queueMicrotask(() => !closed && server.onMessage(f))), close: end };
-    },
-  };
-}
 
 const relay = await R.openReplica({ storage: R.memoryStorage() });
 const space = 'engine';

@@ -8,9 +8,13 @@ const cursorWrites = new WeakMap<object, Map<string, Promise<unknown>>>();
 export function noteCursorWrite(core: object, key: string, write: Promise<unknown>): void {
   let pending = cursorWrites.get(core);
   if (!pending) cursorWrites.set(core, (pending = new Map()));
-  const settled = Promise.all([pending.get(key), write]).then(noop, noop);
+  const before = pending.get(key);
+  // One promise per write where none is on its way (a client's joins of a live stream: each done before the next).
+  const done = (): void => {
+    if (pending.get(key) === settled) pending.delete(key);
+  };
+  const settled: Promise<unknown> = (before === undefined ? write : Promise.all([before, write])).then(done, done);
   pending.set(key, settled);
-  void settled.then(() => pending.get(key) === settled && pending.delete(key));
 }
 
 /** The noted writes of cursor record `key` (settled once each is durable or failed), if any are still on their way. */
@@ -18,4 +22,3 @@ export function cursorWriteOf(core: object, key: string): Promise<unknown> | und
   return cursorWrites.get(core)?.get(key);
 }
 
-function noop(): void {}

@@ -30,17 +30,25 @@ import { needsResolving, type WireVersion } from './wire-state.js';
 
 export interface Resolved {
   /** Entries ready to join (their versions hold values or derivations over our versions). */
-  ready: Entry[];
+  ready: readonly Entry[];
   /** Keys to ask for whole, with why ('' a base is missing here, else the type that cannot take deltas here). */
   missing: Array<readonly [key: string, type: string]>;
   /**
    * The keys of `missing` that are there only because a held version names a dot of ours that we hold under another
    * HLC: the sender could not tell (range dots carry no HLC), so even a repair state may hold one.
    */
-  clashes: Set<string>;
+  clashes: ReadonlySet<string>;
 }
 
-export async function resolveEntries(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Promise<Resolved> {
+/** Nothing to resolve: every version whole (a live frame of fresh writes): answered at once, no promise nor turn. */
+const NO_CLASHES: ReadonlySet<string> = new Set();
+
+export function resolveEntries(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Resolved | Promise<Resolved> {
+  for (const [, s] of entries) if (needsResolving(s)) return resolveSome(core, space, entries, maxValueBytes);
+  return { ready: entries, missing: [], clashes: NO_CLASHES };
+}
+
+async function resolveSome(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Promise<Resolved> {
   const ready: Entry[] = [];
   const missing: Array<readonly [string, string]> = [];
   const clashes = new Set<string>();

@@ -70,6 +70,8 @@ export class SpaceSync {
   readonly repair: Repair;
   /** The repair frames sent to the peer and not yet acknowledged (its durable store of them). */
   readonly repairAcks = new RepairAcks();
+  /** The name of the cursor record for the session's peer (made once: a join per live frame stores it). */
+  private cursorName: string | undefined;
   /** When the ACKs of the peer's log frames go. */
   private readonly acks: AckPolicy;
   private readonly needs: NeedAnswers;
@@ -157,15 +159,12 @@ export class SpaceSync {
   }
 
   /** Joins entries of the peer's frame, with the cursor record in the same transaction when there is one to store. */
-  private joinWithCursor(ready: Entry[], key: string, value: StoredCursor | undefined): Promise<StoredChange[]> {
+  private joinWithCursor(ready: readonly Entry[], key: string, value: StoredCursor | undefined): Promise<StoredChange[]> {
     const peer = this.session.peer!;
     this.session.hub.epochHolds.joining(ready, this.spoken(EPOCH_DOTS));
-    const joined = this.core.join(this.name, ready, {
-      source: this.session,
-      peer: peer.replicaId,
-      delivered: { epoch: peer.epoch, history: peer.history },
-      ...(value !== undefined ? { alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) } : {}),
-    });
+    // The peer's hello says what it delivered (its epoch and history); literals, not spreads: a join per live frame.
+    const joined = this.core.join(this.name, ready, value === undefined ? { source: this.session, peer: peer.replicaId, delivered: peer }
+      : { source: this.session, peer: peer.replicaId, delivered: peer, alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) });
     if (value !== undefined) noteCursorWrite(this.core, key, joined);
     return joined;
   }
@@ -269,7 +268,8 @@ export class SpaceSync {
     const peer = session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
     for (const [k, st] of m.entries) session.model.observe(m.space, k, st, true);
-    const { ready, missing, clashes } = await resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
+    const resolving = resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
+    const { ready, missing, clashes } = resolving instanceof Promise ? await resolving : resolving;
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
     // version of our own dot that we hold under another HLC (our range dots carry no HLC): that key is asked for whole.
     if (m.upTo === 0 && missing.length > 0) {
@@ -282,7 +282,7 @@ export class SpaceSync {
     // A repair that brings the last missing key releases the held cursor, in the same transaction.
     const release = held && held.keys.size === 0 ? held : undefined;
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
-    const key = cursorKey(peer.replicaId, this.name);
+    const key = (this.cursorName ??= cursorKey(peer.replicaId, this.name));
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
     const stored = await this.joinWithCursor(ready, key, value);
     if (m.upTo === 0) {
@@ -292,7 +292,8 @@ export class SpaceSync {
       if (release) await this.released(release);
       return session.refreshStatus();
     }
-    await this.storedUpTo(m.upTo, m.entries.map(([k]) => k), stored);
+    const telling = this.storedUpTo(m.upTo, m.entries, stored);
+    if (telling) await telling;
     this.acks.stored(m.upTo, this.ackAtOnce(m));
     session.refreshStatus();
   }
@@ -317,7 +318,7 @@ export class SpaceSync {
    * stored now, the missing keys are asked for whole (NEED), and the cursor and the frames' ACKs wait until they came
    * (a repair, or a later log frame, brings them whole): a cursor never covers a version we lack, crash or not.
    */
-  private async holdBack(m: Changes, ready: Entry[], missing: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  private async holdBack(m: Changes, ready: readonly Entry[], missing: ReadonlyArray<readonly [string, string]>): Promise<void> {
     const held = (this.held ??= { keys: new Set(), acks: [], latest: 0 });
     for (const [k] of ready) held.keys.delete(k);
     const fresh = missing.filter(([k]) => !held.keys.has(k));
@@ -344,23 +345,21 @@ export class SpaceSync {
     else for (const upTo of held.acks) this.acks.stored(upTo, true);
   }
 
-  /** The cursor reached `upTo` (stored): remember it, tell the relay hook, see whether we caught up. */
-  private async storedUpTo(upTo: number, keys: string[] | undefined, stored: readonly StoredChange[]): Promise<void> {
-    const { session } = this;
-    const onStored = session.options.onStored;
-    if (onStored && (keys === undefined || keys.length > 0)) {
-      // The newest of our log seqs holding these entries: the stored changes', or, for entries we already
-      // held, the seq of the record that holds them (it contains or supersedes them).
-      let localSeq = 0;
-      if (keys === undefined) localSeq = (await session.hub.index(this.name)).lastSeq;
-      for (const c of stored) localSeq = Math.max(localSeq, c.rec.seq);
-      if (keys && stored.length < keys.length) {
-        for (const k of keys) localSeq = Math.max(localSeq, (await this.core.storage.get(this.name, k))?.seq ?? 0);
-      }
-      onStored(this.name, upTo, localSeq, keys);
-    }
-    this.cursor = { e: session.peer!.epoch, s: upTo };
-    if (!this.caughtUp && this.cursor.s >= this.peerTop) this.caughtUp = true;
+  /** The cursor reached `upTo` (stored): tell the relay hook (`entries`: the frame's), remember it, see whether we caught up. */
+  private storedUpTo(upTo: number, entries: readonly Entry[] | undefined, stored: readonly StoredChange[]): Promise<void> | undefined {
+    const onStored = this.session.options.onStored;
+    if (onStored && (entries === undefined || entries.length > 0)) return this.tellStored(onStored, upTo, entries?.map(([k]) => k), stored);
+    this.cursor = { e: this.session.peer!.epoch, s: upTo }; // no hook (a client): no turn taken
+    if (!this.caughtUp && upTo >= this.peerTop) this.caughtUp = true;
+  }
+
+  /** The newest of our log seqs holding the entries: the stored changes', or, for entries we already held, the seq of the record that holds them (it contains or supersedes them). */
+  private async tellStored(onStored: NonNullable<SessionOptions['onStored']>, upTo: number, keys: string[] | undefined, stored: readonly StoredChange[]): Promise<void> {
+    let localSeq = keys === undefined ? (await this.session.hub.index(this.name)).lastSeq : 0;
+    for (const c of stored) localSeq = Math.max(localSeq, c.rec.seq);
+    if (keys && stored.length < keys.length) for (const k of keys) localSeq = Math.max(localSeq, (await this.core.storage.get(this.name, k))?.seq ?? 0);
+    onStored(this.name, upTo, localSeq, keys);
+    this.storedUpTo(upTo, [], stored);
   }
 
   /** The peer's log reaches `top` (TOP): frames up to it are on their way, and we are not caught up before they came. */
