@@ -13,11 +13,18 @@
  */
 import type { KeyRecord } from './storage.js';
 
-/** Float64 columns per slot: the record's seq, the version's counter n, HLC milliseconds t and logical c. */
-const NUMS = 4;
+/**
+ * Float64 columns per slot: the record's seq, the version's counter n, HLC milliseconds t and logical c, and the hash's
+ * two 32-bit halves. Slots come in chunks of CHUNK (the first grows to it from 64): a chunk is never copied once full,
+ * and a table of a few keys stays small.
+ */
+const NUMS = 6;
+const SHIFT = 11;
+const CHUNK = 1 << SHIFT;
+const MASK = CHUNK - 1;
 
 /** Whether `h` is 16 lowercase hex digits (the hash64 form): only then is it kept as two 32-bit halves. */
-function hexHalves(h: string, out: Int32Array, at: number): boolean {
+function hexHalves(h: string, out: Float64Array, at: number): boolean {
   if (h.length !== 16) return false;
   let hi = 0;
   let lo = 0;
@@ -41,8 +48,7 @@ function hex8(x: number): string {
 export class RecordTable {
   /** Each key's slot. */
   private readonly slots = new Map<string, number>();
-  private nums = new Float64Array(NUMS * 64);
-  private hashes = new Int32Array(2 * 64);
+  private readonly chunks: Float64Array[] = [new Float64Array(NUMS * 64)];
   /** Per slot: the kept version's encoded value, or the whole record (then `ids` holds undefined there). */
   private readonly vals: Array<string | Uint8Array | KeyRecord | undefined> = [];
   /** Per slot: the kept version's writer id, or undefined when `vals` holds the whole record. */
@@ -81,7 +87,7 @@ export class RecordTable {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
     const r = this.ids[slot];
-    return r === undefined ? (this.vals[slot] as KeyRecord).seq : this.nums[slot * NUMS]!;
+    return r === undefined ? (this.vals[slot] as KeyRecord).seq : this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!;
   }
 
   /** Stores `rec` as `key`'s record; returns whether the key is new. */
@@ -103,7 +109,8 @@ export class RecordTable {
       this.ids[slot] = v === undefined ? undefined : rec.vs[0]!.r;
       return true;
     }
-    if ((slot + 1) * NUMS > this.nums.length) this.grow();
+    const chunk = this.chunks[slot >> SHIFT];
+    if (chunk === undefined || (slot & MASK) * NUMS >= chunk.length) this.grow(slot);
     const v = this.keptValue(rec, slot);
     this.vals.push(v === undefined ? rec : v);
     this.ids.push(v === undefined ? undefined : rec.vs[0]!.r);
@@ -126,19 +133,22 @@ export class RecordTable {
     const out: Array<{ key: string; seq: number; h: string }> = [];
     for (const [key, slot] of this.slots) {
       const whole = this.ids[slot] === undefined ? (this.vals[slot] as KeyRecord) : undefined;
-      out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.nums[slot * NUMS]!, h: this.hashAt(slot) });
+      out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!, h: this.hashAt(slot) });
     }
     return out;
   }
 
-  /** Doubles the typed columns. */
-  private grow(): void {
-    const nums = new Float64Array(this.nums.length * 2);
-    nums.set(this.nums);
-    this.nums = nums;
-    const hashes = new Int32Array(this.hashes.length * 2);
-    hashes.set(this.hashes);
-    this.hashes = hashes;
+  /** Makes room for `slot` (the next past the end): the first chunk doubles up to CHUNK slots, then a chunk is added. */
+  private grow(slot: number): void {
+    const c = slot >> SHIFT;
+    if (c === this.chunks.length) {
+      this.chunks.push(new Float64Array(NUMS * CHUNK));
+      return;
+    }
+    const old = this.chunks[c]!;
+    const chunk = new Float64Array(Math.min(old.length * 2, NUMS * CHUNK));
+    chunk.set(old);
+    this.chunks[c] = chunk;
   }
 
   /**
@@ -151,24 +161,28 @@ export class RecordTable {
     if (v === undefined || d !== undefined || ep !== undefined || x !== undefined) return undefined;
     if (typeof n !== 'number' || typeof t !== 'number' || typeof c !== 'number' || typeof rec.seq !== 'number') return undefined;
     for (const id in rec.cc) if (id !== r) return undefined;
-    if (rec.cc[r] !== n || !hexHalves(rec.h, this.hashes, slot * 2)) return undefined;
-    const at = slot * NUMS;
-    this.nums[at] = rec.seq;
-    this.nums[at + 1] = n;
-    this.nums[at + 2] = t;
-    this.nums[at + 3] = c;
+    const chunk = this.chunks[slot >> SHIFT]!;
+    const at = (slot & MASK) * NUMS;
+    if (rec.cc[r] !== n || !hexHalves(rec.h, chunk, at + 4)) return undefined;
+    chunk[at] = rec.seq;
+    chunk[at + 1] = n;
+    chunk[at + 2] = t;
+    chunk[at + 3] = c;
     return v;
   }
 
   private hashAt(slot: number): string {
-    return hex8(this.hashes[slot * 2]!) + hex8(this.hashes[slot * 2 + 1]!);
+    const chunk = this.chunks[slot >> SHIFT]!;
+    const at = (slot & MASK) * NUMS;
+    return hex8(chunk[at + 4]!) + hex8(chunk[at + 5]!);
   }
 
   private recordAt(slot: number): KeyRecord {
     const r = this.ids[slot];
     if (r === undefined) return this.vals[slot] as KeyRecord;
-    const at = slot * NUMS;
-    const n = this.nums[at + 1]!;
-    return { vs: [{ r, n, t: this.nums[at + 2]!, c: this.nums[at + 3]!, v: this.vals[slot] as string | Uint8Array }], cc: { [r]: n }, seq: this.nums[at]!, h: this.hashAt(slot) };
+    const chunk = this.chunks[slot >> SHIFT]!;
+    const at = (slot & MASK) * NUMS;
+    const n = chunk[at + 1]!;
+    return { vs: [{ r, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v: this.vals[slot] as string | Uint8Array }], cc: { [r]: n }, seq: chunk[at]!, h: this.hashAt(slot) };
   }
 }

@@ -50,7 +50,8 @@ describe('memory storage: records kept in columns', () => {
     // ~100 bytes. A record kept as an object was ~190 (the object, its boxed HLC, its hash's text, beside those).
     expect(perKey).toBeLessThan(130);
     // And every record reads back as it was put.
-    for (const i of [0, 1, 777, N - 1]) expect(await s.get('s', keys[i]!)).toEqual(plain(i, i + 2));
+    for (const i of [0, 1, 63, 64, 777, 2047, 2048, 4095, 4096, N - 1]) expect(await s.get('s', keys[i]!)).toEqual(plain(i, i + 2));
+    expect((await s.index('s')).find((e) => e.key === keys[N - 1])).toEqual({ key: keys[N - 1], seq: N + 1, h: hashOf(N - 1) });
     await s.close();
   });
 
