@@ -1,7 +1,7 @@
 /**
  * The memory storage's records of one space (memory-storage.ts), kept in columns: a record of one plain version (a value:
  * no tombstone, epoch or derivation) whose own dot is its whole context — a key one replica wrote, most keys — is its
- * version's numbers (seq, counter, HLC) in a Float64Array, its hash's 64 bits in an Int32Array, and two slots of plain
+ * version's numbers (seq, counter, HLC) and its hash's two 32-bit halves in Float64Array columns, and two slots of plain
  * arrays (the encoded value, the writer's id), all at the key's slot; the record is rebuilt when read. Any other record
  * is kept whole in the value's slot.
  *
@@ -9,7 +9,9 @@
  * (bench S3: that copying was a put's largest single cost, more than everything the put does). Kept as an object of its
  * own, such a record was that object, a boxed HLC (a number above 2^31 is a heap number) and its hash's text: ~130 bytes
  * copied twice per put. In columns a put leaves only its encoded value (the key's slot is a small integer in the map, the
- * numbers sit in typed arrays outside the collected heap), and the memory a key costs falls with it.
+ * numbers sit in typed arrays outside the collected heap), and the memory a key costs falls with it. (A Map of small
+ * objects of two fields was faster still in an experiment, but such an object cannot hold the record's numbers without a
+ * boxed HLC and a hash text again.)
  */
 import type { KeyRecord } from './storage.js';
 
