@@ -7,47 +7,12 @@
  */
 import { ConcordError } from './errors.js';
 import { keysInRange, upperBound } from './sorted.js';
-import type { StoredVersion } from './dvv.js';
+import { RecordTable } from './memory-records.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from './storage.js';
 
-/**
- * A record of one plain version (a value: no tombstone, epoch or derivation) whose own dot is its whole context — a key
- * one replica wrote, most keys — as kept here: the version's fields, the seq and the hash, rebuilt into its KeyRecord
- * when read. Kept whole, such a record is five objects more (itself, its array and the array's store, its context, the
- * version) that stay on the heap as long as the key: the collector copies and marks them (bench S3, a put's largest
- * single cost was its garbage collection).
- */
-class OneVersion {
-  constructor(
-    readonly seq: number,
-    readonly h: string,
-    readonly r: string,
-    readonly n: number,
-    readonly t: number,
-    readonly c: number,
-    readonly v: string | Uint8Array,
-  ) {}
-}
-
-type Kept = KeyRecord | OneVersion;
-
-/** What is kept of `rec`: a OneVersion where the record is exactly what it rebuilds into, else the record itself. */
-function keep(rec: KeyRecord): Kept {
-  if (rec.vs.length !== 1 || rec.pts !== undefined || rec.src !== undefined) return rec;
-  const { r, n, t, c, v, d, ep, x } = rec.vs[0]!;
-  if (v === undefined || d !== undefined || ep !== undefined || x !== undefined) return rec;
-  for (const id in rec.cc) if (id !== r) return rec;
-  return rec.cc[r] === n ? new OneVersion(rec.seq, rec.h, r, n, t, c, v) : rec;
-}
-
-/** The KeyRecord of what is kept (a fresh one each read of a OneVersion). */
-function recordOf(kept: Kept): KeyRecord {
-  if (!(kept instanceof OneVersion)) return kept;
-  return { vs: [{ r: kept.r, n: kept.n, t: kept.t, c: kept.c, v: kept.v }], cc: { [kept.r]: kept.n }, seq: kept.seq, h: kept.h };
-}
-
 interface SpaceData {
-  records: Map<string, Kept>;
+  /** Its records, most kept in columns (memory-records.ts). */
+  records: RecordTable;
   logSeq: number[];
   logKey: string[];
   sorted: string[] | null;
@@ -147,8 +112,7 @@ class MemoryStorage implements StorageAdapter {
   }
 
   committed(space: string, key: string): KeyRecord | undefined {
-    const kept = this.data.get(space)?.records.get(key);
-    return kept === undefined ? undefined : recordOf(kept);
+    return this.data.get(space)?.records.get(key);
   }
 
   committedMeta(name: string): unknown {
@@ -157,14 +121,12 @@ class MemoryStorage implements StorageAdapter {
 
   private apply(space: string, key: string, rec: KeyRecord | null): void {
     let d = this.data.get(space);
-    if (!d) this.data.set(space, (d = { records: new Map(), logSeq: [], logKey: [], sorted: null }));
+    if (!d) this.data.set(space, (d = { records: new RecordTable(), logSeq: [], logKey: [], sorted: null }));
     if (rec === null) {
       if (d.records.delete(key)) d.sorted = null;
       return;
     }
-    const size = d.records.size;
-    d.records.set(key, keep(rec));
-    if (d.records.size !== size) d.sorted = null; // a new key (one lookup, not has() then set())
+    if (d.records.set(key, rec)) d.sorted = null; // a new key
     d.logSeq.push(rec.seq);
     d.logKey.push(key);
     if (d.logSeq.length > 64 && d.logSeq.length > 2 * d.records.size) compact(d);
@@ -185,7 +147,7 @@ class MemoryStorage implements StorageAdapter {
     const d = this.data.get(space);
     if (!d) return [];
     const keys = (d.sorted ??= [...d.records.keys()].sort());
-    return keysInRange(keys, prefix, after, limit).map((key) => [key, recordOf(d.records.get(key)!)]);
+    return keysInRange(keys, prefix, after, limit).map((key) => [key, d.records.get(key)!]);
   }
 
   async readLog(space: string, afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>> {
@@ -195,8 +157,7 @@ class MemoryStorage implements StorageAdapter {
     const out: Array<[string, KeyRecord]> = [];
     for (let i = upperBound(d.logSeq, afterSeq); i < d.logSeq.length && out.length < limit; i++) {
       const key = d.logKey[i]!;
-      const kept = d.records.get(key);
-      if (kept && kept.seq === d.logSeq[i]) out.push([key, recordOf(kept)]);
+      if (d.records.seqOf(key) === d.logSeq[i]) out.push([key, d.records.get(key)!]);
     }
     return out;
   }
@@ -205,9 +166,7 @@ class MemoryStorage implements StorageAdapter {
     this.assertOpen();
     const d = this.data.get(space);
     if (!d) return [];
-    const out: IndexEntry[] = [];
-    for (const [key, rec] of d.records) out.push({ key, seq: rec.seq, h: rec.h });
-    return out;
+    return d.records.index();
   }
 
   async spaces(): Promise<string[]> {
@@ -302,7 +261,7 @@ function compact(d: SpaceData): void {
   const live: Array<[number, string]> = [];
   for (let i = 0; i < d.logSeq.length; i++) {
     const key = d.logKey[i]!;
-    if (d.records.get(key)?.seq === d.logSeq[i]) live.push([d.logSeq[i]!, key]);
+    if (d.records.seqOf(key) === d.logSeq[i]) live.push([d.logSeq[i]!, key]);
   }
   d.logSeq = live.map((e) => e[0]);
   d.logKey = live.map((e) => e[1]);

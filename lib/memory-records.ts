@@ -1,0 +1,190 @@
+/**
+ * The memory storage's records of one space (memory-storage.ts), kept in columns: a record of one plain version (a value:
+ * no tombstone, epoch or derivation) whose own dot is its whole context — a key one replica wrote, most keys — is its
+ * version's numbers (seq, counter, HLC) and its hash's two 32-bit halves in Float64Array columns, and two slots of plain
+ * arrays (the encoded value, the writer's id), all at the key's slot; the record is rebuilt when read. Any other record
+ * is kept whole in the value's slot.
+ *
+ * Why columns: every object a put leaves on the heap is copied twice by the young-generation collector before it settles
+ * (bench S3: that copying was a put's largest single cost, more than everything the put does). Kept as an object of its
+ * own, such a record was that object, a boxed HLC (a number above 2^31 is a heap number) and its hash's text: ~130 bytes
+ * copied twice per put. In columns a put leaves only its encoded value (the key's slot is a small integer in the map, the
+ * numbers sit in typed arrays outside the collected heap), and the memory a key costs falls with it. (A Map of small
+ * objects of two fields was faster still in an experiment, but such an object cannot hold the record's numbers without a
+ * boxed HLC and a hash text again.)
+ */
+import type { KeyRecord } from './storage.js';
+
+/**
+ * Float64 columns per slot: the record's seq, the version's counter n, HLC milliseconds t and logical c, and the hash's
+ * two 32-bit halves. Slots come in chunks of CHUNK (the first grows to it from 64): a chunk is never copied once full,
+ * and a table of a few keys stays small.
+ */
+const NUMS = 6;
+const SHIFT = 11;
+const CHUNK = 1 << SHIFT;
+const MASK = CHUNK - 1;
+
+/** Whether `h` is 16 lowercase hex digits (the hash64 form): only then is it kept as two 32-bit halves. */
+function hexHalves(h: string, out: Float64Array, at: number): boolean {
+  if (h.length !== 16) return false;
+  let hi = 0;
+  let lo = 0;
+  for (let i = 0; i < 16; i++) {
+    const ch = h.charCodeAt(i);
+    const d = ch >= 48 && ch <= 57 ? ch - 48 : ch >= 97 && ch <= 102 ? ch - 87 : -1;
+    if (d < 0) return false;
+    if (i < 8) hi = (hi << 4) | d;
+    else lo = (lo << 4) | d;
+  }
+  out[at] = hi;
+  out[at + 1] = lo;
+  return true;
+}
+
+function hex8(x: number): string {
+  const s = (x >>> 0).toString(16);
+  return s.length === 8 ? s : '0'.repeat(8 - s.length) + s;
+}
+
+export class RecordTable {
+  /** Each key's slot. */
+  private readonly slots = new Map<string, number>();
+  private readonly chunks: Float64Array[] = [new Float64Array(NUMS * 64)];
+  /** Per slot: the kept version's encoded value, or the whole record (then `ids` holds undefined there). */
+  private readonly vals: Array<string | Uint8Array | KeyRecord | undefined> = [];
+  /** Per slot: the kept version's writer id, or undefined when `vals` holds the whole record. */
+  private readonly ids: Array<string | undefined> = [];
+  /** Slots of removed keys, reused first. */
+  private readonly free: number[] = [];
+  /**
+   * The key `get` or `set` looked up last and its slot (undefined: absent): a put reads its key, then stores it, and
+   * the store then needs no second lookup. Kept right by `set` and `delete`.
+   */
+  private lastKey: string | undefined;
+  private lastSlot: number | undefined;
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.slots.keys();
+  }
+
+  has(key: string): boolean {
+    return this.slots.has(key);
+  }
+
+  /** The record of `key`: a fresh one each read of a kept version (mutating it changes nothing kept). */
+  get(key: string): KeyRecord | undefined {
+    const slot = this.slots.get(key);
+    this.lastKey = key;
+    this.lastSlot = slot;
+    return slot === undefined ? undefined : this.recordAt(slot);
+  }
+
+  /** The seq of `key`'s record (no record built). */
+  seqOf(key: string): number | undefined {
+    const slot = this.slots.get(key);
+    if (slot === undefined) return undefined;
+    const r = this.ids[slot];
+    return r === undefined ? (this.vals[slot] as KeyRecord).seq : this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!;
+  }
+
+  /** Stores `rec` as `key`'s record; returns whether the key is new. */
+  set(key: string, rec: KeyRecord): boolean {
+    let slot = key === this.lastKey ? this.lastSlot : this.slots.get(key);
+    if (slot !== undefined) {
+      const v = this.keptValue(rec, slot);
+      this.vals[slot] = v === undefined ? rec : v;
+      this.ids[slot] = v === undefined ? undefined : rec.vs[0]!.r;
+      return false;
+    }
+    slot = this.free.length > 0 ? this.free.pop()! : this.vals.length;
+    this.slots.set(key, slot);
+    this.lastKey = key;
+    this.lastSlot = slot;
+    if (slot < this.vals.length) {
+      const v = this.keptValue(rec, slot);
+      this.vals[slot] = v === undefined ? rec : v;
+      this.ids[slot] = v === undefined ? undefined : rec.vs[0]!.r;
+      return true;
+    }
+    const chunk = this.chunks[slot >> SHIFT];
+    if (chunk === undefined || (slot & MASK) * NUMS >= chunk.length) this.grow(slot);
+    const v = this.keptValue(rec, slot);
+    this.vals.push(v === undefined ? rec : v);
+    this.ids.push(v === undefined ? undefined : rec.vs[0]!.r);
+    return true;
+  }
+
+  /** Removes `key`; returns whether it was there. */
+  delete(key: string): boolean {
+    const slot = this.slots.get(key);
+    if (slot === undefined) return false;
+    this.slots.delete(key);
+    if (key === this.lastKey) this.lastSlot = undefined;
+    this.vals[slot] = this.ids[slot] = undefined;
+    this.free.push(slot);
+    return true;
+  }
+
+  /** Every key with its record's seq and hash (no record built). */
+  index(): Array<{ key: string; seq: number; h: string }> {
+    const out: Array<{ key: string; seq: number; h: string }> = [];
+    for (const [key, slot] of this.slots) {
+      const whole = this.ids[slot] === undefined ? (this.vals[slot] as KeyRecord) : undefined;
+      out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!, h: this.hashAt(slot) });
+    }
+    return out;
+  }
+
+  /** Makes room for `slot` (the next past the end): the first chunk doubles up to CHUNK slots, then a chunk is added. */
+  private grow(slot: number): void {
+    const c = slot >> SHIFT;
+    if (c === this.chunks.length) {
+      this.chunks.push(new Float64Array(NUMS * CHUNK));
+      return;
+    }
+    const old = this.chunks[c]!;
+    const chunk = new Float64Array(Math.min(old.length * 2, NUMS * CHUNK));
+    chunk.set(old);
+    this.chunks[c] = chunk;
+  }
+
+  /**
+   * Where `rec` is exactly what its one version rebuilds into, writes its numbers and hash at `slot` and returns the
+   * version's value; else undefined (the record is kept whole).
+   */
+  private keptValue(rec: KeyRecord, slot: number): string | Uint8Array | undefined {
+    if (rec.vs.length !== 1 || rec.pts !== undefined || rec.src !== undefined) return undefined;
+    const { r, n, t, c, v, d, ep, x } = rec.vs[0]!;
+    if (v === undefined || d !== undefined || ep !== undefined || x !== undefined) return undefined;
+    if (typeof n !== 'number' || typeof t !== 'number' || typeof c !== 'number' || typeof rec.seq !== 'number') return undefined;
+    for (const id in rec.cc) if (id !== r) return undefined;
+    const chunk = this.chunks[slot >> SHIFT]!;
+    const at = (slot & MASK) * NUMS;
+    if (rec.cc[r] !== n || !hexHalves(rec.h, chunk, at + 4)) return undefined;
+    chunk[at] = rec.seq;
+    chunk[at + 1] = n;
+    chunk[at + 2] = t;
+    chunk[at + 3] = c;
+    return v;
+  }
+
+  private hashAt(slot: number): string {
+    const chunk = this.chunks[slot >> SHIFT]!;
+    const at = (slot & MASK) * NUMS;
+    return hex8(chunk[at + 4]!) + hex8(chunk[at + 5]!);
+  }
+
+  private recordAt(slot: number): KeyRecord {
+    const r = this.ids[slot];
+    if (r === undefined) return this.vals[slot] as KeyRecord;
+    const chunk = this.chunks[slot >> SHIFT]!;
+    const at = (slot & MASK) * NUMS;
+    const n = chunk[at + 1]!;
+    return { vs: [{ r, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v: this.vals[slot] as string | Uint8Array }], cc: { [r]: n }, seq: chunk[at]!, h: this.hashAt(slot) };
+  }
+}
