@@ -26,17 +26,26 @@
  * old version stood there for good (withheld seed 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete
  * at 28, collected, because b's big k4 stood beside it).
  *
+ * To a peer below 11 a state naming an epoch tells no context at all (docs/design/epochs-build.md item 6): the state
+ * that superseded the peer's versions never reaches it, yet holds what they held — a typed merge (a counter's
+ * per-replica count, an add-wins tag), or a read-modify-write built on them. Told only the context, the peer dropped
+ * them and built its next write on a state without them: its counter entry started over at 1, which the withheld
+ * state's larger count absorbed, and its next add-wins tag re-minted a counter the withheld set's context covers, so
+ * that item was dropped everywhere (SIM_SPEAKS=mixed relay-hub 37: b's second increment of c0 lost). Kept, its
+ * versions stay under its next write's context, and the withheld state joins them once the peer is upgraded.
+ *
  * Without the lowered entry, a peer holding an old version of a writer who also wrote the big sibling never learned it
  * was superseded: the one entry that said so was the writer's, left out (withheld seed 1733502631: d kept a's k0 at a:3
  * after c's collected delete, because a also wrote the big k0 at a:7).
  */
-import type { KeyState, Point } from '../dvv.js';
+import { namesEpochs, type KeyState, type Point } from '../dvv.js';
 
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
  * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs.
  */
 export function contextAlone(state: KeyState, peer?: KeyState, points = false): KeyState | undefined {
+  if (!points && namesEpochs(state)) return undefined;
   const cc: Record<string, number> = {};
   const pts: Record<string, readonly Point[]> = {};
   for (const r of Object.keys(state.cc)) {
