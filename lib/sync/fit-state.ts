@@ -26,14 +26,16 @@
  * old version stood there for good (withheld seed 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete
  * at 28, collected, because b's big k4 stood beside it).
  *
- * To a peer below 11 a state naming an epoch tells no context at all (docs/design/epochs-build.md item 6): the state
- * that superseded the peer's versions never reaches it, yet holds what they held — a typed merge (a counter's
- * per-replica count, an add-wins tag), or a read-modify-write built on them. Told only the context, the peer dropped
- * them and built its next write on a state without them: its counter entry started over at 1, which the withheld
- * state's larger count absorbed, and its next add-wins tag re-minted a counter the withheld set's context covers, so
- * that item was dropped everywhere (SIM_SPEAKS=mixed relay-hub 37: b's second increment of c0 lost). Kept, its
- * versions stay under its next write's context, and the withheld state joins them once the peer is upgraded.
- *
+ * To a peer below 11 a state naming an epoch that holds a live version tells no context (docs/design/epochs-build.md
+ * item 6): that state never reaches the peer, yet holds what the versions it superseded held — a typed merge (a
+ * counter's per-replica count, an add-wins tag) or a read-modify-write built on them. Told the context, the peer
+ * dropped them and built its next write on a state without them: its counter entry started over at 1, which the
+ * withheld state's larger count absorbed, and its next add-wins tag re-minted a counter the withheld set's context
+ * covers, so that item was dropped everywhere (SIM_SPEAKS=mixed relay-hub 37: b's second increment of c0 lost).
+ * Kept, they stay under the peer's next write's context, and join the withheld state once the peer is upgraded. A
+ * delete (every version a tombstone, or collected: none) holds nothing of them, and its context still goes: else the
+ * peer kept the deleted version, and brought it back once the tombstone was collected (restore-relay 40 at mixed).
+
  * Without the lowered entry, a peer holding an old version of a writer who also wrote the big sibling never learned it
  * was superseded: the one entry that said so was the writer's, left out (withheld seed 1733502631: d kept a's k0 at a:3
  * after c's collected delete, because a also wrote the big k0 at a:7).
@@ -45,7 +47,7 @@ import { namesEpochs, type KeyState, type Point } from '../dvv.js';
  * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs.
  */
 export function contextAlone(state: KeyState, peer?: KeyState, points = false): KeyState | undefined {
-  if (!points && namesEpochs(state)) return undefined;
+  if (!points && namesEpochs(state) && state.vs.some((v) => v.d !== 1)) return undefined;
   const cc: Record<string, number> = {};
   const pts: Record<string, readonly Point[]> = {};
   for (const r of Object.keys(state.cc)) {
