@@ -80,4 +80,21 @@ describe('a key state\'s context alone', () => {
     // A replica with a version in the state stays out at 11 too (its points would cover that version).
     expect(contextAlone({ ...whole, vs: [big, { r: 'g', ep: 'e2', n: 30, t: 3, c: 0, v: '"new"' }], cc: { b: 8, g: 30 }, pts: { b: [{ e: 'eb', n: 8 }], g: [{ e: 'e2', n: 30 }] } }, there, true)).toBeUndefined();
   });
+
+  // SIM_SPEAKS=mixed relay-hub 37: below 11, the context alone of a state naming an epoch made a peer of an earlier
+  // release drop its own counter version, which the withheld state had merged; its next increment started over at 1.
+  it('below 11 tells nothing of a state naming an epoch that holds a live version, and a delete\'s context as before', () => {
+    const merged: StoredVersion = { r: 'a', ep: 'ea', n: 17, t: 2, c: 0, v: '{"p":{"a":1,"b":1},"n":{}}' };
+    const live: KeyState = { vs: [merged], cc: { a: 17, b: 9, d: 4 }, pts: { a: [{ e: 'ea', n: 17 }] } };
+    const there: KeyState = { vs: [{ r: 'b', n: 9, t: 1, c: 0, v: '{"p":{"b":1},"n":{}}' }], cc: { b: 9 } };
+    expect(contextAlone(live, there)).toBeUndefined();
+    // At 11 the whole state travels; were it left out there (too big), its context goes as before.
+    expect(contextAlone(live, there, true)).toEqual({ vs: [], cc: { b: 9, d: 4 } });
+    // A delete holds nothing of what it superseded: the peer drops it (else it came back once the tombstone was collected).
+    const deleted: KeyState = { ...live, vs: [{ r: 'a', ep: 'ea', n: 17, t: 2, c: 0, d: 1 }] };
+    expect(contextAlone(deleted, there)).toEqual({ vs: [], cc: { b: 9, d: 4 } });
+    const collected: KeyState = { vs: [], cc: live.cc, pts: live.pts! };
+    expect(contextAlone(collected, there)).toEqual({ vs: [], cc: { b: 9, d: 4 } });
+    expect(join(there, contextAlone(collected, there)!).vs).toEqual([]);
+  });
 });
