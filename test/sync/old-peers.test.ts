@@ -137,17 +137,23 @@ describe('a replica speaking 11 tags only once its storage met a peer speaking 1
   });
 });
 
+/** A relay at 11, a client of an earlier release (`old`) and a client at 11 (`a`) that tags. */
+async function taggingBesideOld(): Promise<Cluster> {
+  const c = await cluster({ hub: WITH_11, a: WITH_11, old: OLD }, 10_000);
+  await c.settle();
+  await c.restart('a'); // a met the relay at 11: it tags from here
+  await c.settle();
+  expect(await tagsNow(c, 'a')).toBe(true);
+  return c;
+}
+
 describe('a client of an earlier release whose writes a tagged state superseded on the relay', () => {
   // SIM_SPEAKS=mixed relay-hub 37 (and nine other seeds' counters and add-wins sets): the relay told the old client the
   // withheld state's context alone, which covered the client's own versions; the client dropped them and built its next
   // increment on nothing (its entry back at 1, absorbed by the withheld state's 1) and its next add on an empty set (a
   // re-minted tag, which the withheld set's context covers: the item dropped everywhere).
   it('keeps them, so its next increment and add build on its own count and tags', async () => {
-    const c = await cluster({ hub: WITH_11, a: WITH_11, old: OLD }, 10_000);
-    await c.settle();
-    await c.restart('a'); // a met the relay at 11: it tags from here
-    await c.settle();
-    expect(await tagsNow(c, 'a')).toBe(true);
+    const c = await taggingBesideOld();
     const old = c.node('old').r;
     const a = c.node('a').r;
     const incr = (r: typeof a) => c.drive(r.space('s').update<CounterValue>('n', (v) => merges.counter.increment(v, r.replicaId, 1)));
@@ -173,10 +179,7 @@ describe('a client of an earlier release whose writes a tagged state superseded 
   });
 
   it('still drops a version a tagged delete superseded (else it came back once the tombstone was collected: restore-relay 40)', async () => {
-    const c = await cluster({ hub: WITH_11, a: WITH_11, old: OLD }, 10_000);
-    await c.settle();
-    await c.restart('a');
-    await c.settle();
+    const c = await taggingBesideOld();
     await c.drive(c.node('old').r.space('s').put('k', 'from the old client'));
     await c.settle();
     expect(await value(c, 'a', 'k')).toBe('from the old client');
