@@ -178,16 +178,23 @@ describe('a client of an earlier release whose writes a tagged state superseded 
     expect(old.pending).toBe(0);
   });
 
-  it('still drops a version a tagged delete superseded (else it came back once the tombstone was collected: restore-relay 40)', async () => {
+  // What a plain value or a delete superseded is dropped as before: kept, it came back once every state covering it was
+  // lost (restore-relay 40 at mixed, a collected delete's; 84 jittered, a plain write's after a relay's restore and a
+  // lost disk). Both fail where no tagged state tells its context to an earlier peer (the first cut of the rule).
+  it('still drops a version a tagged plain write or a tagged delete superseded', async () => {
     const c = await taggingBesideOld();
-    await c.drive(c.node('old').r.space('s').put('k', 'from the old client'));
+    const old = c.node('old').r.space('s');
+    const a = c.node('a').r.space('s');
+    await c.drive(old.put('w', 'from the old client'));
+    await c.drive(old.put('k', 'from the old client'));
     await c.settle();
     expect(await value(c, 'a', 'k')).toBe('from the old client');
-    await c.drive(c.node('a').r.space('s').delete('k'));
+    await c.drive(a.put('w', 'over it'));
+    await c.drive(a.delete('k'));
     await c.settle();
+    expect(stored(c, 'hub', 'w')!.vs).toEqual([expect.objectContaining({ ep: c.node('a').r.core.epoch })]);
     expect(stored(c, 'hub', 'k')!.vs).toEqual([expect.objectContaining({ ep: c.node('a').r.core.epoch, d: 1 })]);
-    expect(await value(c, 'old', 'k')).toBeUndefined();
-    expect(stored(c, 'old', 'k')!.vs).toEqual([]);
+    expect({ w: stored(c, 'old', 'w')!.vs, k: stored(c, 'old', 'k')!.vs }).toEqual({ w: [], k: [] });
   });
 });
 
