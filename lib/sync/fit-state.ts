@@ -26,17 +26,32 @@
  * old version stood there for good (withheld seed 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete
  * at 28, collected, because b's big k4 stood beside it).
  *
+ * To a peer below 11, a state naming an epoch that holds a live typed value tells no context (docs/design/epochs-build.md
+ * item 6): that state never reaches the peer, yet its merge holds what the versions it superseded held (a counter's
+ * per-replica count, an add-wins tag). Told the context, the peer dropped them and built its next write on a state
+ * without them: its counter entry started over at 1, which the withheld state's larger count absorbed, and its next
+ * add-wins tag re-minted a counter the withheld set's context covers, so that item was dropped everywhere (SIM_SPEAKS=
+ * mixed relay-hub 37: b's second increment of c0 lost). Kept, they stay under the peer's next write's context, and
+ * join the withheld state once the peer is upgraded. Every entry is left out, not only the peer's own: peers of earlier
+ * releases pass what they hold to each other, a dropped version with it (restore-once 80 jittered: d, told e's entry,
+ * emptied e's set over their own link). A plain value merges nothing, and a delete (every version a tombstone, or
+ * collected: none) holds nothing of what it superseded: their context still goes, else the peer kept the superseded
+ * version and brought it back once every state covering it was lost (restore-relay 40 at mixed, a collected delete's;
+ * 84 jittered, a write's and a collected delete's after a relay's restore and a lost disk).
+ *
  * Without the lowered entry, a peer holding an old version of a writer who also wrote the big sibling never learned it
  * was superseded: the one entry that said so was the writer's, left out (withheld seed 1733502631: d kept a's k0 at a:3
  * after c's collected delete, because a also wrote the big k0 at a:7).
  */
-import type { KeyState, Point } from '../dvv.js';
+import { namesEpochs, type KeyState, type Point, type StoredVersion } from '../dvv.js';
+import { TYPED } from '../values.js';
 
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
  * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs.
  */
 export function contextAlone(state: KeyState, peer?: KeyState, points = false): KeyState | undefined {
+  if (!points && namesEpochs(state) && state.vs.some(typedLive)) return undefined;
   const cc: Record<string, number> = {};
   const pts: Record<string, readonly Point[]> = {};
   for (const r of Object.keys(state.cc)) {
@@ -64,3 +79,6 @@ function supersededBelow(state: KeyState, peer: KeyState, r: string, lowest: num
   for (const v of peer.vs) if (v.r === r && v.ep === undefined && v.n <= top && v.n > best) best = v.n;
   return best;
 }
+
+/** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
+const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || (typeof v.v !== 'string' && v.v?.[0] === TYPED));

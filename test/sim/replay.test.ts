@@ -326,6 +326,33 @@ describe('simulated runs replay from their seed', () => {
     expect(Object.entries(seen).some(([n, k]) => !n.endsWith('(earlier)') && k > 0)).toBe(true);
   });
 
+  // Typed values beside peers of earlier releases (SIM_SPEAKS=mixed; each failed there, and passes at 11): a relay told
+  // an earlier peer the context alone of a tagged state superseding its versions, so it dropped them and built its next
+  // increment or add-wins add on nothing — its counter entry back at 1, absorbed by the withheld state's ("counter c1 =
+  // 5, but 6 increments resolved"), or a re-minted tag the withheld set's context covers ("add-wins set0 lost pear").
+  // A state holding a live typed value now tells an earlier peer no context (fit-state.ts); a plain value's and a delete's
+  // still go: without them restore-relay 40 and 84 (jittered; it passes on main) brought a superseded version back.
+  // Telling every entry but the peer's own lost restore-once 80's lime (two earlier peers linked to each other).
+  it.each([
+    [37, 'relay-hub', false],
+    [180, 'mixed', false],
+    [394, 'mixed', false],
+    [53, 'mixed', false],
+    [40, 'restore-relay', false],
+    [89, 'gc-peer', true],
+    [1, 'restore-once', false],
+    [198, 'mixed', false],
+    [9, 'mixed', false],
+    [80, 'restore-once', true],
+    [67, 'restore-relay', false],
+    [84, 'restore-relay', true],
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases and at 11: counters and add-wins sets keep every write', async (seed, family, jitter) => {
+    const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
+    for (const speaks11 of ['beside-earlier', true] as const) {
+      expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}, ${speaks11})`).toEqual([]);
+    }
+  });
+
   it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
     expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });

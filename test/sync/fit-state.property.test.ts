@@ -12,7 +12,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { covers, join, joinWith, type KeyState, type StoredVersion } from '../../lib/dvv.js';
 import { Epochs } from '../../lib/epoch-points.js';
+import { Counter } from '../../lib/merges/index.js';
 import { contextAlone } from '../../lib/sync/fit-state.js';
+import { encodeValue } from '../../lib/values.js';
 import { normal, opsArb, simulate } from '../support/dvv-sim.js';
 
 const same = (a: { r: string; n: number }, b: { r: string; n: number }) => a.r === b.r && a.n === b.n;
@@ -79,5 +81,27 @@ describe('a key state\'s context alone', () => {
     expect(contextAlone(whole, there)).toBeUndefined();
     // A replica with a version in the state stays out at 11 too (its points would cover that version).
     expect(contextAlone({ ...whole, vs: [big, { r: 'g', ep: 'e2', n: 30, t: 3, c: 0, v: '"new"' }], cc: { b: 8, g: 30 }, pts: { b: [{ e: 'eb', n: 8 }], g: [{ e: 'e2', n: 30 }] } }, there, true)).toBeUndefined();
+  });
+
+  // SIM_SPEAKS=mixed relay-hub 37: below 11, the context alone of a state naming an epoch made a peer of an earlier
+  // release drop its own counter version, which the withheld state had merged; its next increment started over at 1.
+  it('below 11 tells nothing of a state naming an epoch that holds a live typed value; a plain value\'s and a delete\'s context as before', () => {
+    const counter = (json: string) => encodeValue(new Counter(JSON.parse(json), {}));
+    const merged: StoredVersion = { r: 'a', ep: 'ea', n: 17, t: 2, c: 0, v: counter('{"a":1,"b":1}') };
+    const live: KeyState = { vs: [merged], cc: { a: 17, b: 9, d: 4 }, pts: { a: [{ e: 'ea', n: 17 }] } };
+    const there: KeyState = { vs: [{ r: 'b', n: 9, t: 1, c: 0, v: counter('{"b":1}') }], cc: { b: 9 } };
+    const told = { vs: [], cc: { b: 9, d: 4 } };
+    expect(contextAlone(live, there)).toBeUndefined();
+    // Held as a delta (only typed values are), the same.
+    expect(contextAlone({ ...live, vs: [{ ...merged, v: undefined, x: { b: [['b', 9]], d: new Uint8Array([1]) } as never }] }, there)).toBeUndefined();
+    // At 11 the whole state travels; were it left out there (too big), its context goes as before.
+    expect(contextAlone(live, there, true)).toEqual(told);
+    // A plain value merges nothing of what it superseded, and a delete holds nothing of it: the peer drops it (else it
+    // came back once every state covering it was lost).
+    expect(contextAlone({ ...live, vs: [{ ...merged, v: '"plain"' }] }, there)).toEqual(told);
+    expect(contextAlone({ ...live, vs: [{ r: 'a', ep: 'ea', n: 17, t: 2, c: 0, d: 1 }] }, there)).toEqual(told);
+    const collected: KeyState = { vs: [], cc: live.cc, pts: live.pts! };
+    expect(contextAlone(collected, there)).toEqual(told);
+    expect(join(there, contextAlone(collected, there)!).vs).toEqual([]);
   });
 });
