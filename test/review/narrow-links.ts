@@ -31,6 +31,12 @@ export async function replica(old = false): Promise<Replica> {
   return r;
 }
 
+/** Closes `link` after the test. */
+export function track(link: Link): Link {
+  links.push(link);
+  return link;
+}
+
 /** Links `a` and `b` (no periodic anti-entropy); `frame`: the link's frame limit (default: none). */
 export function connect(a: Replica, b: Replica, frame?: number): Link[] {
   const [ta, tb] = frame === undefined ? pairTransports() : pairTransports({ maxFrameBytes: frame });
