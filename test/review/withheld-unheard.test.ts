@@ -10,11 +10,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
 import { openReplica, pairTransports } from '../../lib/index.js';
-import type { StorageTx } from '../../lib/storage.js';
 import { until } from '../sync/support.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
-import { volatileStorage, type VolatileStorage } from '../support/volatile-storage.js';
-import { FRAME, replica, restartWithheld, track } from './narrow-links.js';
+import type { VolatileStorage } from '../support/volatile-storage.js';
+import { crashWithheld, FRAME, replica, restartWithheld, track, withholdDisk } from './narrow-links.js';
 
 /**
  * A writer whose put of a 30 KiB `big` is durable but not resolved (its fsync returned, the process not told yet)
@@ -22,22 +21,14 @@ import { FRAME, replica, restartWithheld, track } from './narrow-links.js';
  * put resolves. `onWithholdStore` is called at each store of the withheld keys (it may hold the disk's durability back).
  */
 async function leftOutUnheard(onWithholdStore: (disk: VolatileStorage) => void) {
-  const disk = volatileStorage();
+  const disk = withholdDisk(onWithholdStore);
   const transact = disk.transact.bind(disk);
   let hold: Promise<void> | undefined;
   let durable = false;
   disk.transact = async (fn) => {
     const h = hold;
     hold = undefined;
-    const result = await transact((tx) =>
-      fn({
-        ...tx,
-        setMeta(name: string, value: unknown) {
-          if (name === 'withheld') onWithholdStore(disk);
-          return tx.setMeta(name, value);
-        },
-      } as StorageTx),
-    );
+    const result = await transact(fn);
     durable = true;
     if (h) await h;
     return result;
@@ -86,12 +77,6 @@ describe('a withheld key whose change was not heard yet', () => {
     await new Promise((r) => setTimeout(r, 100)); // a frame past big would be acknowledged by now
     expect(writer.pending).toBe(1);
 
-    const after = await disk.crashed();
-    link.close();
-    disk.flush();
-    disk.autoFlush = true;
-    await writer.close();
-    const again = await restartWithheld(after, tw, old);
-    expect(again.status).not.toBe('synced');
+    await crashWithheld(disk, writer, link, tw, old);
   });
 });
