@@ -180,7 +180,9 @@ export class PendingWrites {
     },
   ) {
     // Optional call: unit tests hand in a core whose tracker has only what they use.
-    core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.countedAt(space, key) !== undefined && this.saveWithheld()));
+    // A key whose record was applied here but whose change is not heard yet counts too (`entryOf`): a frame reads the
+    // log once the record is durable, which may be before its transaction's change is told.
+    core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.entryOf(space, key) !== undefined && this.saveWithheld()));
   }
 
   /** A rise of the count waits to be told (emitSoon); the count last told. */
@@ -196,6 +198,19 @@ export class PendingWrites {
     if (this.lazy.size > 0) this.materialize(space);
     if (this.fresh.size > 0) this.fold(space);
     return this.keys.get(space)?.get(key);
+  }
+
+  /**
+   * The entry a withhold of `key` is stored with: its newest record applied here — the one it is counted at, or a newer
+   * one whose change is not heard yet (`ahead`, stale or not: a frame may read a durable record before its change is
+   * told, and leave it out). Undefined when neither: no write of ours waits in it. A record heard later that holds no
+   * version of ours is not counted, and the open drops its item (`loadWithheld`); one whose change releases the
+   * withhold stores the list again (`changed`).
+   */
+  private entryOf(space: string, key: string): number | undefined {
+    const at = this.countedAt(space, key);
+    const a = this.ahead.size > 0 ? this.ahead.get(space)?.get(key) : undefined;
+    return a !== undefined && a > (at ?? 0) ? a : at;
   }
 
   /**
@@ -221,7 +236,7 @@ export class PendingWrites {
       const list: StoredWithheld = [];
       const saved = new Set<string>();
       for (const [space, key, peer, elsewhere] of this.core.acks.withheldList()) {
-        const at = this.countedAt(space, key);
+        const at = this.entryOf(space, key);
         if (at === undefined) continue;
         list.push([space, key, peer, elsewhere, at]);
         saved.add(`${space}\n${key}`);

@@ -31,6 +31,12 @@ export async function replica(old = false): Promise<Replica> {
   return r;
 }
 
+/** Closes `link` after the test. */
+export function track(link: Link): Link {
+  links.push(link);
+  return link;
+}
+
 /** Links `a` and `b` (no periodic anti-entropy); `frame`: the link's frame limit (default: none). */
 export function connect(a: Replica, b: Replica, frame?: number): Link[] {
   const [ta, tb] = frame === undefined ? pairTransports() : pairTransports({ maxFrameBytes: frame });
@@ -57,13 +63,8 @@ export async function restartWithheld(after: StorageAdapter, transport: Transpor
   return again;
 }
 
-/**
- * A writer of a 30 KiB `big` on a volatile disk (durable at once), linked to an old peer over one narrow pair of
- * transports (the peer's link lives on and dials again, so its next hello carries its cursor); returns once the writer
- * reported big too large for the link. Every store of the withheld keys first calls `onWithholdStore` (which may hold
- * the disk's durability back, or throw: the store fails). The writer is the caller's to crash and close.
- */
-export async function withheldWriter(onWithholdStore: (disk: VolatileStorage) => void) {
+/** A volatile disk (durable at once) whose every store of the withheld keys first calls `onWithholdStore`. */
+export function withholdDisk(onWithholdStore: (disk: VolatileStorage) => void): VolatileStorage {
   const disk = volatileStorage();
   const transact = disk.transact.bind(disk);
   disk.transact = (fn) =>
@@ -76,6 +77,32 @@ export async function withheldWriter(onWithholdStore: (disk: VolatileStorage) =>
         },
       } as StorageTx),
     );
+  return disk;
+}
+
+/**
+ * The writer on `disk`, whose store of a withhold is not durable (autoFlush off), loses power: what was durable is
+ * reopened by `restartWithheld` (the old process is let go first: its writes are flushed to a disk nobody reads).
+ */
+export async function crashWithheld(disk: VolatileStorage, writer: Replica, link: Link, transport: Transport, old: Replica): Promise<Replica> {
+  const after = await disk.crashed();
+  link.close();
+  disk.flush();
+  disk.autoFlush = true;
+  await writer.close();
+  const again = await restartWithheld(after, transport, old);
+  expect(again.status).not.toBe('synced');
+  return again;
+}
+
+/**
+ * A writer of a 30 KiB `big` on a volatile disk (durable at once), linked to an old peer over one narrow pair of
+ * transports (the peer's link lives on and dials again, so its next hello carries its cursor); returns once the writer
+ * reported big too large for the link. Every store of the withheld keys first calls `onWithholdStore` (which may hold
+ * the disk's durability back, or throw: the store fails). The writer is the caller's to crash and close.
+ */
+export async function withheldWriter(onWithholdStore: (disk: VolatileStorage) => void) {
+  const disk = withholdDisk(onWithholdStore);
   const writer = await openReplica({ storage: disk, maxValueBytes: 64 * 1024, speaks: SPEAKS_10 });
   const errors: unknown[] = [];
   writer.on('error', (e) => errors.push(e));

@@ -6,7 +6,7 @@
  * A link now holds that frame, and every one after it, back until the withhold is durable (wire.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { restartWithheld, withheldWriter } from './narrow-links.js';
+import { crashWithheld, withheldWriter } from './narrow-links.js';
 
 describe('a withheld key across a crash', () => {
   it('stays pending when the crash took the store of its withhold', async () => {
@@ -17,14 +17,7 @@ describe('a withheld key across a crash', () => {
     await new Promise((r) => setTimeout(r, 100)); // a frame past big would be stored and acknowledged by now
     expect(writer.pending).toBe(1);
 
-    // Power loss: what was not durable is gone. The old process is then let go (its writes are flushed to a disk nobody reads).
-    const after = await disk.crashed();
-    link.close();
-    disk.flush();
-    disk.autoFlush = true;
-    await writer.close();
-
-    const again = await restartWithheld(after, tw, old);
-    expect(again.status).not.toBe('synced');
+    // Power loss: what was not durable is gone.
+    await crashWithheld(disk, writer, link, tw, old);
   });
 });

@@ -249,6 +249,15 @@ describe('simulated runs replay from their seed', () => {
     expect((await runSchedule(makeSchedule(1733502631, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
 
+  // withheld 42012 (jittered; failed on mains before this fix; passed at SIM_SPEAKS=11 before it): a's big k0
+  // went in PARTs to d and was left out of a frame to b (speaks 5) — both withholds made before a heard k0's change (the
+  // frame read the durable record first), so pending.ts found k0 not counted and stored no withhold: the links held no
+  // frame back, and after a's restart b's resumed cursor past k0 cleared it (pending 0; d's disk was lost meanwhile).
+  // A withhold now counts the newest record applied, heard or not (test/review/withheld-unheard.test.ts).
+  it('seed 42012 (withheld, jittered): a withhold made before its key\'s change is heard is stored', async () => {
+    expect((await runSchedule(makeSchedule(42012, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
+  });
+
   // tabs 1733600021 (the same at SIM_SPEAKS=11): b deleted k1 at b:6 with a context covering what it dropped; restored to
   // an older copy, b minted b:6 again (untagged) for a delete of k2 that dropped b:1. The checker keyed what a write
   // superseded by dot and body, and took the second delete's b:1 for the first's ("superseded b:1, outside its
