@@ -29,7 +29,7 @@
  */
 import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
-import { stateOf, type KeyState } from '../dvv.js';
+import { namesEpochs, stateOf, type KeyState } from '../dvv.js';
 import type { EpochRegistry } from '../epoch-points.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
@@ -55,6 +55,8 @@ export interface RepairPort {
   readonly sketches: boolean;
   /** Whether the peer reads compact items (protocol 8): 24-bit node hashes, packed sketch cells. */
   readonly compact: boolean;
+  /** Whether the peer takes states naming epochs (protocol 11): else such a key goes as a claim (old-peers.ts), never whole. */
+  readonly carriesEpochs: boolean;
   /** Whether our hello announced this protocol version: an item of a later one is refused, as its release would. */
   reads(version: number): boolean;
   /** Sketch wherever one fits a frame, not only where it is the smaller answer (the simulator's small spaces). */
@@ -279,8 +281,9 @@ export class Repair {
       const claims: string[] = [];
       for (const k of found.ours) {
         const rec = await this.durable(run, k, lastSeq);
-        // Whole when the peer has none of it, or when that costs about what a claim and a want would.
-        if (rec && this.port.offersStates && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
+        // Whole when the peer has none of it, or when that costs about what a claim and a want would — where it can go:
+        // a state naming an epoch, left out of the frame to a peer below 11, would hide that we hold the key differently.
+        if (rec && this.port.offersStates && (this.port.carriesEpochs || !namesEpochs(rec)) && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
         else claims.push(k);
       }
       items = peelItems(claims, found.hashes, this.port.frameBudget);
