@@ -27,16 +27,14 @@
  * The outbox is in order: the states of a turn go before the turn, as the peer expects.
  * Only durable state leaves: a record newer than the space's last durable seq is left to the log stream.
  */
-import type { AntiEntropyRun } from '../core.js';
 import type { KeyRecord } from '../storage.js';
-import { stateOf, type KeyState } from '../dvv.js';
-import type { EpochRegistry } from '../epoch-points.js';
+import { namesEpochs, stateOf, type KeyState } from '../dvv.js';
+import type { RepairPort, RunStats } from './repair-port.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
-import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES, type SketchCredit } from './fast-path.js';
+import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
-import type { MerkleTree } from './merkle.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
 
 /**
@@ -44,50 +42,6 @@ import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from '.
  * make us hold more. About 650 000 keys that differ, each with one writer (a single frame is bounded by its size).
  */
 const MAX_TURN_BYTES = 256 * 1024 * 1024;
-
-export interface RepairPort {
-  readonly closed: boolean;
-  readonly peerId: string;
-  readonly frameBudget: number;
-  /** Whether we may offer our states (a client the relay made read-only does not). */
-  readonly offersStates: boolean;
-  /** Whether the peer speaks the fast path's items (protocol 7, fast-path.ts). */
-  readonly sketches: boolean;
-  /** Whether the peer reads compact items (protocol 8): 24-bit node hashes, packed sketch cells. */
-  readonly compact: boolean;
-  /** Whether our hello announced this protocol version: an item of a later one is refused, as its release would. */
-  reads(version: number): boolean;
-  /** Sketch wherever one fits a frame, not only where it is the smaller answer (the simulator's small spaces). */
-  readonly sketchAlways: boolean;
-  /** The replica's ancestry of epochs (epoch-points.ts), to judge states naming them; none known when absent. */
-  readonly epochs?: EpochRegistry;
-  index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit }>;
-  /** The replica's clock (ms): refills the sketch credit. */
-  now(): number;
-  /** Lets other work run (a timer of the session's): a large sketch is built in slices. */
-  pause?: () => Promise<void>;
-  get(key: string): Promise<KeyRecord | undefined>;
-  random(): number;
-  /** The peer holds (at least) this state of the key, as dots: our states for it go with held forms (peer-model.ts). */
-  observe(key: string, dots: KeyState): void;
-  /** Keys to ask the peer for though our states cover theirs (keys left out on the link: peer-model.ts asking). */
-  asking?(): string[];
-  send(m: AntiEntropy): void;
-  /** Sends repair states (CHANGES, upTo 0) once the window and the transport have room; `top`: their records' highest seq. */
-  sendRepair(entries: Entry[], bytes: number, top: number): Promise<void>;
-  fail(e: unknown): void;
-  /** The run ended (both sides); `peerTop`/`myTop` are the logs' tops when it started. */
-  /** `confirmed`: the run left nothing of ours at or below `myTop` to the stream (the peer got all of it). */
-  ended(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number; confirmed: boolean }): Promise<void>;
-}
-
-export interface RunStats {
-  turns: number;
-  bytes: number;
-  keysSent: number;
-  keysReceived: number;
-  keysRepaired: number;
-}
 
 interface Run {
   id: number;
@@ -279,8 +233,9 @@ export class Repair {
       const claims: string[] = [];
       for (const k of found.ours) {
         const rec = await this.durable(run, k, lastSeq);
-        // Whole when the peer has none of it, or when that costs about what a claim and a want would.
-        if (rec && this.port.offersStates && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
+        // Whole when the peer has none of it, or when that costs about what a claim and a want would — where it can go:
+        // a state naming an epoch, left out of the frame to a peer below 11, would hide that we hold the key differently.
+        if (rec && this.port.offersStates && (this.port.carriesEpochs || !namesEpochs(rec)) && (found.lacked.has(k) || entrySize(k, rec) <= WHOLE_BYTES + 2 * k.length)) whole.push(k);
         else claims.push(k);
       }
       items = peelItems(claims, found.hashes, this.port.frameBudget);

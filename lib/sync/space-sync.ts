@@ -128,6 +128,9 @@ export class SpaceSync {
       get compact() {
         return self.spoken(COMPACT_AE);
       },
+      get carriesEpochs() {
+        return self.spoken(EPOCH_DOTS);
+      },
       reads: (version) => this.announced(version),
       get sketchAlways() {
         return core.sketchAlways;

@@ -14,7 +14,8 @@
  *                       of a frame received whole go to the replica's registry (Epochs.learnChain); to a peer below 11 a
  *                       key whose state names an epoch is left out of the frame and reported (PROTOCOL), like a value
  *                       of a type not loaded: sending it untagged is item 6 of docs/design/epochs-build.md, not built;
- *                       its anti-entropy claim goes as nothing (the peer then sends its state of the key whole)
+ *                       its anti-entropy claim goes as nothing (the peer then sends its state of the key whole), and
+ *                       the key counts as left out of that frame too (old-peers.ts)
  *
  * Invariant: the outgoing connection table and the model change only for frames actually sent (`sent`); an encoded
  * frame that is not sent (over the frame limit: the session splits the batch) leaves no trace.
@@ -29,15 +30,16 @@
  *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
  */
 import { ConcordError } from '../errors.js';
-import { EMPTY_STATE, namesEpochs, sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
+import { sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
 import { Epochs, NO_EPOCHS, type EpochRecord } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
 import { EPOCH_DOTS, ToldChains, type EpochLink } from './epoch-wire.js';
 import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { decodeMessage, encodeMessage, MsgType, type AntiEntropy, type Changes, type Entry, type Message } from './messages.js';
+import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
 import { contextAlone } from './fit-state.js';
+import { claimsForOld, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
 import { encodeChangesOnce } from './shared-frames.js';
@@ -94,22 +96,6 @@ export function linkTerms(
 ): [number, EpochChains | undefined] {
   const both = (v: number) => ours.includes(v) && theirs.includes(v);
   return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { theirs: [], ...teach } : undefined];
-}
-
-const NONE: readonly string[] = [];
-
-/** The keys of entries whose states name an epoch (a peer below protocol 11 cannot take them), less `besides` (left out already); nothing made for none. */
-function taggedKeys(entries: readonly Entry[], besides: readonly string[]): readonly string[] {
-  let keys: string[] | undefined;
-  for (const [k, s] of entries) if (namesEpochs(s) && !besides.includes(k)) (keys ??= []).push(k);
-  return keys ?? NONE;
-}
-
-/** An AE turn for a peer below protocol 11: a claim naming an epoch is claimed as nothing (antientropy.ts fillRanges). */
-function claimsForOld(m: AntiEntropy): AntiEntropy {
-  if (!m.items.some((it) => (it.kind === 'range' || it.kind === 'keys') && it.keys.some(([, s]) => namesEpochs(s)))) return m;
-  const items = m.items.map((it) => (it.kind === 'range' || it.kind === 'keys' ? { ...it, keys: it.keys.map(([k, s]) => [k, namesEpochs(s) ? EMPTY_STATE : s] as const) } : it));
-  return { ...m, items };
 }
 
 export class Wire {
@@ -205,7 +191,11 @@ export class Wire {
 
   /** Encodes a message; undefined when a batch of changes outgrew `maxFrameBytes` (split it, nothing changed here). */
   private encode(m: Message, maxFrameBytes: number, reach: number): Encoded | undefined {
-    if (m.type === MsgType.AntiEntropy && !this.epochLink) m = claimsForOld(m);
+    if (m.type === MsgType.AntiEntropy && !this.epochLink) {
+      const [old, claimed] = claimsForOld(m);
+      if (claimed.length > 0) this.leaveOut(m.space, claimed, reach);
+      m = old;
+    }
     if (m.type !== MsgType.Changes) return { frame: encodeMessage(m, this.table, { epochs: this.epochLink }), m, forms: undefined };
     const { forms, bad } = this.model.forms(m.space, m.entries, m.upTo === 0);
     if (bad.length > 0) {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyState } from '../../lib/dvv.js';
 import { Epochs } from '../../lib/epoch-points.js';
-import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
+import { EPOCH_DOTS, ToldChains } from '../../lib/sync/epoch-wire.js';
 import { encodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { readerEpochs } from '../support/epoch-reader.js';
 import { SimDisk } from '../support/sim-disk.js';
@@ -44,5 +44,23 @@ describe('the durability watch at protocol 11', () => {
     expect(watch.check('w', 'p', send('e1', 3))).toEqual([]);
     expect(watch.check('w', 'p', send('e1', 2))).toEqual([]);
     expect(watch.counts).toEqual({ changes: 3, live: 0, undecoded: 0 });
+  });
+
+  it("decodes a frame naming a third replica's epoch by its label alone (its receiver holds the chain) with every node's records, not skipping it", () => {
+    // A relay at 11 passes X's tagged version on; the receiver learned X's chain before, so the frame names eX alone.
+    // The watch decoded with no records and skipped such frames (restore-relay 17 at SIM_SPEAKS=mixed: 116 frames, tabs 62: 17).
+    const reg = new Epochs();
+    reg.add('X', 'eX', '', 0);
+    const watch = new DurabilityWatch(() => undefined, () => reg);
+    expect(watch.check('w', 'p', hello('W'))).toEqual([]);
+    expect(watch.check('p', 'w', hello('P'))).toEqual([]);
+    const told = new ToldChains('W', true);
+    told.hold('X', ['eX']);
+    const state: KeyState = { vs: [{ r: 'X', ep: 'eX', n: 1, t: 1, c: 0, v: '"x"' }], cc: { X: 1 }, pts: { X: [{ e: 'eX', n: 1 }] } };
+    const frame = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 1, entries: [['k', state]] }, ['W', 'P'], {
+      epochs: { ...readerEpochs('P', 'W'), me: { id: 'W', chain: [] }, peer: { id: 'P', chain: [] }, told, reg: () => reg },
+    });
+    expect(watch.check('w', 'p', frame)).toEqual([]);
+    expect(watch.counts).toEqual({ changes: 1, live: 0, undecoded: 0 });
   });
 });

@@ -14,7 +14,8 @@ import { readerEpochs, speaks11 } from '../support/epoch-reader.js';
  * the session's by both replica ids of the hellos; a network wire carries one session, and a new wire starts
  * with hellos, so a hello resets both directions of its edge. A frame that does not decode is skipped (counted),
  * and so is the rest of its direction until the next hello. Where both hellos of an edge list protocol 11, its frames
- * are read in 11's form (support/epoch-reader.ts).
+ * are read in 11's form (support/epoch-reader.ts), with every node's epoch records (`epochs`): a frame names an epoch
+ * whose chain its receiver holds (a third replica's, passed on by a relay) by its label alone.
  */
 export class DurabilityWatch {
   readonly counts = { changes: 0, live: 0, undecoded: 0 };
@@ -66,7 +67,7 @@ export class DurabilityWatch {
     let m: Message;
     try {
       const at11 = speaks11(this.versions.get(dir), this.versions.get(`${to}>${from}`));
-      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn, ...(at11 ? { epochs: readerEpochs(sender, receiver, this.histories.get(dir), this.histories.get(`${to}>${from}`)) } : {}) });
+      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn, ...(at11 ? { epochs: readerEpochs(sender, receiver, this.histories.get(dir), this.histories.get(`${to}>${from}`), this.epochs()) } : {}) });
     } catch {
       this.counts.undecoded++;
       this.conns.set(dir, null);

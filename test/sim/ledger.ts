@@ -369,6 +369,17 @@ export class Ledger {
     return this.byWriteBodies.get(write) ?? [];
   }
 
+  /**
+   * Whether `rec`, a node's durable record of a key, outranks a copy of version `v` held elsewhere: its context covers
+   * v's dot and it holds no version under that dot, so the copy is dropped wherever it meets that record — where the
+   * dot names one write (it names its epoch, or its writer's disk was never replaced: no later write minted it again).
+   */
+  outranks(rec: Causal & { vs: ReadonlyArray<KeyRecord['vs'][number]> }, v: KeyRecord['vs'][number]): boolean {
+    const dot = versionDot(v);
+    if (rec.vs.some((x) => versionDot(x) === dot) || !this.covers(rec, dot)) return false;
+    return v.ep !== undefined || ![...this.replaced].some((node) => this.idsOf.get(node)?.(v.r));
+  }
+
   isForgiven(dot: Dot): boolean {
     return this.forgiven.has(dot);
   }

@@ -32,6 +32,7 @@ import { decodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../l
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
 import type { Frame } from '../../lib/transport.js';
+import type { KeyRecord } from '../../lib/storage.js';
 import { dropWorkingCopies, MIN_BYTES, setWorkingCopyFloor } from '../../lib/working-copies.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { DurabilityWatch } from './durability-watch.js';
@@ -474,15 +475,20 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
  * Resolved writes the replaced disk held and no disk holds any more (the restore lost their only copy) may be
  * missing at the end, and so may the writes they superseded that no disk holds either (their effect, say an
  * increment, lived on only in the lost write). A write missing already before the restore is not forgiven:
- * something else lost it.
+ * something else lost it. A copy that another disk's record outranks (Ledger.outranks: its context covers the dot,
+ * without the version) holds nothing: it is dropped wherever it meets that record — a restored copy's stale version
+ * of a write the lost one superseded, where a peer kept only the context of the lost state (a peer below 11 gets a
+ * state naming an epoch as its context alone: restore-replica 99 jittered, SIM_SPEAKS=mixed).
  */
-function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
+export function forgiveLost(cluster: Cluster, old: Volume, why: string): void {
   // By write (dot, HLC and value): after a restore one dot may name two writes, and only one may be held elsewhere.
   const before = new Map<string, string>(); // write → dot
   for (const [, rec] of old.records(SPACE)) for (const v of rec.vs) before.set(writeKey(v), versionDot(v));
   // Held durably elsewhere: a copy another node only applied (not yet durable) may still be lost in a crash.
+  const disks = [...cluster.nodes.values()].map((n) => new Map(n.disk.durableRecords(SPACE)));
+  const outranked = (key: string, v: KeyRecord['vs'][number]) => disks.some((d) => ((rec) => rec !== undefined && cluster.ledger.outranks(rec, v))(d.get(key)));
   const held = new Set<string>();
-  for (const n of cluster.nodes.values()) for (const [, rec] of n.disk.durableRecords(SPACE)) for (const v of rec.vs) held.add(writeKey(v));
+  for (const d of disks) for (const [key, rec] of d) for (const v of rec.vs) if (!outranked(key, v)) held.add(writeKey(v));
   // Superseded writes by write too: the dot a lost write superseded may be held elsewhere for another write (a dot
   // minted again after an earlier restore, even with the same value), which does not hold that write.
   const lost = [...before.keys()].filter((k) => !held.has(k));

@@ -6,7 +6,7 @@
  * durability watch, which judges whole dots); one that leaves them empty reads an implied epoch as untagged, while the
  * frame's structure, replica ids and counters decode as sent.
  */
-import { NO_EPOCHS } from '../../lib/epoch-points.js';
+import { NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
 import type { EpochEntry } from '../../lib/epochs.js';
 import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
 
@@ -17,8 +17,9 @@ export function speaks11(a: readonly number[] | undefined, b: readonly number[] 
 
 /**
  * The epochs to decode `sender`'s frames to `receiver` with, on a connection of protocol 11 (learning nothing); the
- * histories their hellos announced, where the reader has them.
+ * histories their hellos announced, where the reader has them; `reg`: the records the receiver holds, where the reader
+ * has them (a frame names an epoch whose chain its receiver holds by its label alone, which decodes only with them).
  */
-export function readerEpochs(sender: string, receiver: string, senderHistory: readonly EpochEntry[] = [], receiverHistory: readonly EpochEntry[] = []): EpochLink {
-  return { me: { id: receiver, chain: receiverHistory }, peer: { id: sender, chain: senderHistory }, reg: () => NO_EPOCHS, learn: () => undefined };
+export function readerEpochs(sender: string, receiver: string, senderHistory: readonly EpochEntry[] = [], receiverHistory: readonly EpochEntry[] = [], reg: EpochRegistry = NO_EPOCHS): EpochLink {
+  return { me: { id: receiver, chain: receiverHistory }, peer: { id: sender, chain: senderHistory }, reg: () => reg, learn: () => undefined };
 }
