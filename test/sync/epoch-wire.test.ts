@@ -137,12 +137,12 @@ function normalCausal(s: KeyState) {
   return { cc, pts };
 }
 
+/** Both ends of a link that has carried no frame yet (each end its own view of the sides: either may turn plain). */
 function links(chain: readonly EpochEntry[], reg: Epochs, learned: Epochs): { send: EpochLink; receive: EpochLink } {
-  const me = { id: ME, chain };
-  const peer = { id: PEER, chain: [] as EpochEntry[] };
+  const side = (id: string, c: readonly EpochEntry[]) => ({ id, chain: c });
   return {
-    send: { me, peer, reg: () => reg, learn: () => expect.fail('the sender learns nothing') },
-    receive: { me: peer, peer: me, reg: () => learned, learn: (r, records) => learned.learnChain(r, records) },
+    send: { me: side(ME, chain), peer: side(PEER, []), reg: () => reg, learn: () => expect.fail('the sender learns nothing') },
+    receive: { me: side(PEER, []), peer: side(ME, chain), reg: () => learned, learn: (r, records) => learned.learnChain(r, records) },
   };
 }
 
@@ -187,27 +187,29 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
         const got = decode(changes, receive);
         expect(got.type).toBe(MsgType.Changes);
         expect((got as { entries: ReadonlyArray<readonly [string, KeyState]> }).entries.map(([k, s]) => [k, normalState(s)])).toEqual(want);
-        expectLearned(named(states, new EpochOut(send.me, reg)), reg, learned);
+        expectLearned(named(states, new EpochOut(links(chain, reg, learned).send.me, reg)), reg, learned);
 
-        // The shared form (all whole) is the same codec.
-        const whole = encodeChangesOnce({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, undefined, send);
+        // The shared form (all whole) is the same codec. Each frame below is the first of its link.
+        const whole = encodeChangesOnce({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, undefined, links(chain, reg, learned).send);
         const gotWhole = decode(whole, links(chain, reg, new Epochs()).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
         expect(gotWhole.entries.map(([k, s]) => [k, normalState(s)])).toEqual(entries.map(([k, s]) => [k, normalState(s)]));
 
         const [k0, s0] = entries[0]!;
         if (s0.vs.length > 0) {
-          const part = encodeMessage({ type: MsgType.Part, space: 's', upTo: 0, entries: [[k0, s0]] }, TABLE, { forms, epochs: send });
+          const part = encodeMessage({ type: MsgType.Part, space: 's', upTo: 0, entries: [[k0, s0]] }, TABLE, { forms, epochs: links(chain, reg, learned).send });
           const gotPart = decode(part, links(chain, reg, new Epochs()).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
           expect(normalState(gotPart.entries[0]![1])).toEqual(want[0]![1]);
         }
 
-        // LIVE: through the connection's tables, twice (the second frame refers to strings the first added).
+        // LIVE: through the connection's tables, twice on one link (the second frame refers to strings the first added,
+        // and implies as the first left the sides).
         const out = new ConnTableOut(TABLE);
         const inn = new ConnTableIn(TABLE);
+        const link = links(chain, reg, new Epochs());
         for (const upTo of [3, 4]) {
-          const live = encodeMessage({ type: MsgType.Changes, space: 's', upTo, entries: [[k0, s0]] }, TABLE, { forms, epochs: send, live: out });
+          const live = encodeMessage({ type: MsgType.Changes, space: 's', upTo, entries: [[k0, s0]] }, TABLE, { forms, epochs: link.send, live: out });
           out.commit();
-          const gotLive = decode(live, links(chain, reg, new Epochs()).receive, inn) as { entries: ReadonlyArray<readonly [string, KeyState]> };
+          const gotLive = decode(live, link.receive, inn) as { entries: ReadonlyArray<readonly [string, KeyState]> };
           expect(normalState(gotLive.entries[0]![1])).toEqual(want[0]![1]);
         }
       }),
@@ -229,7 +231,7 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
         const got = decode(frame, receive) as unknown as { items: Array<{ keys: Array<[string, KeyState]> }> };
         const want = keys.map(([k, s]) => [k, normalClaim(s)]);
         expect(got.items.map((it) => it.keys.map(([k, s]) => [k, normalClaim(s)]))).toEqual([want, want]);
-        expectLearned(named(keys.map(([, s]) => s), new EpochOut(send.me, reg)), reg, learned);
+        expectLearned(named(keys.map(([, s]) => s), new EpochOut(links(chain, reg, learned).send.me, reg)), reg, learned);
       }),
     );
   });
