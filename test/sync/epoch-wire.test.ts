@@ -14,7 +14,7 @@ import { Epochs, type Point } from '../../lib/epoch-points.js';
 import type { EpochEntry } from '../../lib/epochs.js';
 import { ProtocolError, Writer } from '../../lib/sync/codec.js';
 import { ConnTableIn, ConnTableOut } from '../../lib/sync/conn-table.js';
-import { chainEpoch, frameChain, EpochOut, MAX_FRAME_EPOCHS, type EpochLink } from '../../lib/sync/epoch-wire.js';
+import { chainEpoch, frameChain, impliedChain, EpochOut, MAX_FRAME_EPOCHS, ToldChains, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import { encodeChangesOnce } from '../../lib/sync/shared-frames.js';
 
@@ -443,6 +443,100 @@ describe('protocol 11: what a dot implies', () => {
         const frame = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries: tagged }, TABLE, { epochs: links(chain, new Epochs(), learned).send });
         const got = decode(frame, links(chain, new Epochs(), learned).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
         expect(got.entries.map(([k, s]) => [k, normalState(s)])).toEqual(tagged.map(([k, s]) => [k, normalState(s)]));
+      }),
+    );
+  });
+});
+
+describe('protocol 11: frames on one link, the sender plain or not (epoch-wire.ts `plain`)', () => {
+  // Root labels (7 characters: epochs.ts ROOT_LABEL) among the sender's chain: its dots at or below the last one's fork imply none.
+  const ROOTS = ['Root001', 'Root002'];
+  const rootedChainArb = fc
+    .uniqueArray(fc.constantFrom(...LABELS, ...ROOTS), { maxLength: 4 })
+    .chain((ls) => fc.tuple(fc.constant(ls), fc.array(fc.nat(40), { minLength: ls.length, maxLength: ls.length })))
+    .map(([ls, fs]): EpochEntry[] => {
+      const sorted = [...fs].sort((a, b) => a - b);
+      return ls.map((l, i) => [l, sorted[i]!] as const);
+    });
+  /** Each of the sender's dots in the epoch its chain gives it (a tagger's), or untagged (`plain`), or as drawn. */
+  const ownAs = (chain: readonly EpochEntry[], how: 'tagger' | 'plain' | 'drawn', s: KeyState): KeyState => {
+    if (how === 'drawn') return s;
+    const vs = s.vs
+      .map((v) => {
+        if (v.r !== ME) return v;
+        const e = how === 'tagger' ? chainEpoch(impliedChain(chain), v.n) : '';
+        const { ep: _, x, ...rest } = v;
+        return { ...rest, ...(e ? { ep: e } : {}) };
+      })
+      .sort(byDot);
+    const uniq = vs.filter((v, i) => i === 0 || byDot(vs[i - 1]!, v) !== 0);
+    return { vs: uniq, ...dotsContext(uniq) };
+  };
+  type Step = 'changes' | 'live' | 'ae' | 'parts' | 'rolled back';
+  const stepArb = fc.record({ states: fc.array(stateArb, { minLength: 1, maxLength: 3 }), how: fc.constantFrom('tagger', 'plain', 'drawn'), step: fc.constantFrom<Step>('changes', 'live', 'ae', 'parts', 'rolled back') });
+
+  it('every frame that went decodes to its state, and both ends turn the sender plain alike', () => {
+    fc.assert(
+      fc.property(rootedChainArb, regArb, fc.array(stepArb, { minLength: 1, maxLength: 6 }), (chain, recs, steps) => {
+        const reg = registry(recs);
+        const learned = new Epochs();
+        const { send: bare, receive } = links(chain, reg, learned);
+        const told = new ToldChains(ME, false);
+        const send: EpochLink = { ...bare, told };
+        const out = new ConnTableOut(TABLE);
+        const inn = new ConnTableIn(TABLE);
+        let upTo = 7;
+        for (const { states, how, step } of steps) {
+          upTo++;
+          const entries = states.map(({ state }, i) => [`k${i}`, ownAs(chain, how, state)] as const);
+          const forms = new Map<StoredVersion, Form>();
+          if (how === 'drawn') for (const { forms: f } of states) for (const [v, x] of f) forms.set(v, x);
+          const changes = { type: MsgType.Changes, space: 's', upTo, entries } as const;
+          const frames: Array<[Uint8Array, unknown]> = [];
+          if (step === 'ae') {
+            const m = { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] } as const;
+            frames.push([encodeMessage(m, TABLE, { epochs: send }), [entries.map(([k, s]) => [k, normalClaim(s)])]]);
+          } else if (step === 'parts') {
+            // A key in parts (wire.ts sendParts): its PART frames and the last are all written before any goes.
+            const [k0, s0] = entries[0]!;
+            if (s0.vs.length > 0) frames.push([encodeMessage({ type: MsgType.Part, space: 's', upTo: 0, entries: [[k0, s0]] }, TABLE, { forms, epochs: send }), [[k0, normalState(s0, forms)]]]);
+            frames.push([encodeMessage(changes, TABLE, { forms, epochs: send }), entries.map(([k, s]) => [k, normalState(s, forms)])]);
+          } else {
+            const live = step === 'live' && entries.length === 1 ? out : undefined;
+            frames.push([encodeMessage(changes, TABLE, { forms, epochs: send, ...(live ? { live } : {}) }), entries.map(([k, s]) => [k, normalState(s, forms)])]);
+          }
+          if (step === 'rolled back') {
+            told.rollback();
+            out.rollback();
+            continue;
+          }
+          told.commit();
+          out.commit();
+          for (const [frame, want] of frames) {
+            const got = decode(frame, receive, inn) as unknown as { entries?: Array<[string, KeyState]>; items?: Array<{ keys: Array<[string, KeyState]> }> };
+            if (got.items) expect(got.items.map((it) => it.keys.map(([k, s]) => [k, normalClaim(s)]))).toEqual(want);
+            else expect(got.entries!.map(([k, s]) => [k, normalState(s)])).toEqual(want);
+          }
+          expect(receive.peer.plain === true).toBe(send.me.plain === true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a sender that tags as its chain from the last root label says never turns plain, and names no dot of its own', () => {
+    fc.assert(
+      fc.property(rootedChainArb, fc.array(fc.array(stateArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 }), (chain, frames) => {
+        const { send, receive } = links(chain, new Epochs(), new Epochs());
+        for (const made of frames) {
+          const entries = made.map(({ state }, i) => [`k${i}`, ownAs(chain, 'tagger', untag(state))] as const);
+          const plain = entries.map(([k, s]) => [k, untag(s)] as const);
+          const frame = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, { epochs: send });
+          // Its own dots cost what they cost untagged (other replicas' untagged dots imply none either).
+          expect(frame.byteLength).toBe(encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries: plain }, TABLE, { epochs: links([], new Epochs(), new Epochs()).send }).byteLength);
+          decode(frame, receive);
+        }
+        expect([send.me.plain, receive.peer.plain]).toEqual([undefined, undefined]);
       }),
     );
   });
