@@ -76,7 +76,8 @@ async function keystrokes(kind: Writer, speaks: number[]): Promise<{ lengths: nu
       // The frame less the Yjs update it carries (whose length varies with the document's random client id).
       lengths.push(live[0]!.byteLength - update!.byteLength);
     }
-    return { lengths, tagged: a.core.identity.tagged !== undefined };
+    // Whether the writer tags (identity.ts `tagged`): read from the core, which keeps it private.
+    return { lengths, tagged: (a.core as unknown as { identity: { tagged?: string } }).identity.tagged !== undefined };
   } finally {
     await Promise.all([a.close(), b.close()]);
   }

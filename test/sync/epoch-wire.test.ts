@@ -496,7 +496,7 @@ describe('protocol 11: frames on one link, the sender plain or not (epoch-wire.t
           const changes = { type: MsgType.Changes, space: 's', upTo, entries } as const;
           const frames: Array<[Uint8Array, unknown]> = [];
           if (step === 'ae') {
-            const m = { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] } as const;
+            const m: Message = { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] };
             frames.push([encodeMessage(m, TABLE, { epochs: send }), [entries.map(([k, s]) => [k, normalClaim(s)])]]);
           } else if (step === 'parts') {
             // A key in parts (wire.ts sendParts): its PART frames and the last are all written before any goes.
