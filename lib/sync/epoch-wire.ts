@@ -6,9 +6,9 @@
  * reference follows.
  *
  *   implied     a dot (r, n) of the frame's sender: the epoch of the chain it implies (EpochSide: what the receiver
- *               holds of the sender's chain, oldest first, each epoch with the counter it forked at; impliedChain: from
- *               its last root label on) whose range holds n — untagged '' at or below the first one's fork point; a dot
- *               of any other replica, or any dot of a sender whose side is `plain`: untagged. So an untagged state
+ *               holds of the sender's chain, oldest first, each epoch with the counter it forked at; from its last
+ *               root label on: impliedEpoch) whose range holds n — untagged '' at or below the first one's fork point;
+ *               a dot of any other replica, or any dot of a sender whose side is `plain`: untagged. So an untagged state
  *               costs no byte for its epochs, nor a state whose dots are all the sender's own in its current chain.
  *   plain       a side turns plain (for good) after the first frame that named one of its sender's own dots untagged
  *               (a reference to the untagged epoch of the sender): the sender does not tag above where its chain
@@ -62,13 +62,14 @@ export interface EpochSide {
 }
 
 /**
- * The chain a side's dots imply: its entries from the last root label on (epochs.ts ROOT_LABEL: where the sender's
- * tagging starts, every own dot at or below its fork untagged); the whole chain where none is among them (a tagger
- * whose root label left the hello's last epochs).
+ * The epoch a side's chain implies for its sender's dot at counter `n`: chainEpoch of its entries from the last root
+ * label on (epochs.ts ROOT_LABEL: where the sender's tagging starts, every own dot at or below its fork untagged); of
+ * the whole chain where none is among them (a tagger whose root label left the hello's last epochs).
  */
-export function impliedChain(chain: readonly EpochEntry[]): readonly EpochEntry[] {
-  for (let i = chain.length - 1; i > 0; i--) if (isRootLabel(chain[i]![0])) return chain.slice(i);
-  return chain;
+export function impliedEpoch(chain: readonly EpochEntry[], n: number): string {
+  let from = chain.length - 1;
+  while (from > 0 && !isRootLabel(chain[from]![0])) from--;
+  return chainEpoch(chain, n, Math.max(from, 0));
 }
 
 /** Chains held at most by a link's `ToldChains` (past it, chains go whole as before). */
@@ -140,10 +141,11 @@ export interface EpochLink {
   readonly learn: (r: string, records: readonly EpochRecord[]) => string | undefined;
 }
 
-/** The epoch of counter `n` in a tagged chain: the last epoch that forked below n, untagged when none did. */
-export function chainEpoch(chain: readonly EpochEntry[], n: number): string {
+/** The epoch of counter `n` in a tagged chain (its entries from `at` on): the last epoch that forked below n, untagged when none did. */
+export function chainEpoch(chain: readonly EpochEntry[], n: number, at = 0): string {
   let e = UNTAGGED;
-  for (const [label, from] of chain) {
+  for (let i = at; i < chain.length; i++) {
+    const [label, from] = chain[i]!;
     if (n <= from) break;
     e = label;
   }
@@ -181,7 +183,7 @@ abstract class EpochFrame {
 
   /** The epoch a dot (r, n) implies when it names none. */
   implied(r: string, n: number): string {
-    return r === this.sender.id && this.sender.chain.length > 0 && this.sender.plain !== true ? chainEpoch(impliedChain(this.sender.chain), n) : UNTAGGED;
+    return r === this.sender.id && this.sender.plain !== true ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
   }
 
   /** Whether the frame named a dot of its sender untagged (`plain`): the side turns plain after it (not at a PART frame). */
