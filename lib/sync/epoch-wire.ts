@@ -6,9 +6,17 @@
  * reference follows.
  *
  *   implied     a dot (r, n) of the frame's sender: the epoch of the chain it implies (EpochSide: what the receiver
- *               holds of the sender's chain, oldest first, each epoch with the counter it forked at) whose range holds n — untagged '' at or below
- *               the first one's fork point; a dot of any other replica: untagged. So an untagged state costs no byte
- *               for its epochs, nor a state whose dots are all the sender's own in its current chain.
+ *               holds of the sender's chain, oldest first, each epoch with the counter it forked at; from its last
+ *               root label on: impliedEpoch) whose range holds n — untagged '' at or below the first one's fork point;
+ *               a dot of any other replica, or any dot of a sender whose side is `plain`: untagged. So an untagged state
+ *               costs no byte for its epochs, nor a state whose dots are all the sender's own in its current chain.
+ *   plain       a side turns plain (for good) after the first frame that named one of its sender's own dots untagged
+ *               (a reference to the untagged epoch of the sender): the sender does not tag above where its chain
+ *               implied it does (a replica that does not tag, identity.ts `tagged`: its history's epochs, even a root
+ *               label minted for a first epoch it never tagged in, name none of its dots), so that frame is the last to
+ *               pay for it. Both ends turn it between frames: the sender as the frame goes (ToldChains commit), the
+ *               receiver once the frame decoded whole (messages.ts); never at a PART frame (EpochOut.done). A tagging
+ *               sender names no own dot untagged above its root label's fork, so it never turns plain.
  *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table):
  *               0, then a new entry; else 1 + the index of an entry the frame introduced before, which must be of the
  *               same replica as the dot that names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
@@ -25,7 +33,7 @@
  */
 import { CausalParts, isReplicaId, type Causal } from '../dvv.js';
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } from '../epoch-points.js';
-import type { EpochEntry } from '../epochs.js';
+import { isRootLabel, type EpochEntry } from '../epochs.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 
 /** The first protocol version whose dots may name epochs. */
@@ -49,6 +57,19 @@ const MAX_COUNTER = 2 ** 48;
 export interface EpochSide {
   readonly id: string;
   chain: readonly EpochEntry[];
+  /** Every dot of the sender implies the untagged epoch (`plain` above). */
+  plain?: boolean;
+}
+
+/**
+ * The epoch a side's chain implies for its sender's dot at counter `n`: chainEpoch of its entries from the last root
+ * label on (epochs.ts ROOT_LABEL: where the sender's tagging starts, every own dot at or below its fork untagged); of
+ * the whole chain where none is among them (a tagger whose root label left the hello's last epochs).
+ */
+export function impliedEpoch(chain: readonly EpochEntry[], n: number): string {
+  let from = chain.length - 1;
+  while (from > 0 && !isRootLabel(chain[from]![0])) from--;
+  return chainEpoch(chain, n, Math.max(from, 0));
 }
 
 /** Chains held at most by a link's `ToldChains` (past it, chains go whole as before). */
@@ -63,6 +84,7 @@ const MAX_TOLD = 4096;
 export class ToldChains {
   private readonly held = new Set<string>();
   private pending: string[] = [];
+  private plain: EpochSide | undefined;
 
   /** `others`: the receiver learns our records of other replicas' epochs (it trusts us as its relay); else only ours. */
   constructor(
@@ -84,13 +106,21 @@ export class ToldChains {
     for (const e of epochs) if (this.held.size < MAX_TOLD) this.held.add(`${r}\n${e}`);
   }
 
+  /** A frame being encoded names a dot of `side`'s sender untagged: the side turns plain once the frame goes. */
+  turnsPlain(side: EpochSide): void {
+    this.plain = side;
+  }
+
   commit(): void {
     for (const k of this.pending) this.held.add(k);
     this.pending = [];
+    if (this.plain) this.plain.plain = true;
+    this.plain = undefined;
   }
 
   rollback(): void {
     this.pending = [];
+    this.plain = undefined;
   }
 }
 
@@ -111,10 +141,11 @@ export interface EpochLink {
   readonly learn: (r: string, records: readonly EpochRecord[]) => string | undefined;
 }
 
-/** The epoch of counter `n` in a tagged chain: the last epoch that forked below n, untagged when none did. */
-export function chainEpoch(chain: readonly EpochEntry[], n: number): string {
+/** The epoch of counter `n` in a tagged chain (its entries from `at` on): the last epoch that forked below n, untagged when none did. */
+export function chainEpoch(chain: readonly EpochEntry[], n: number, at = 0): string {
   let e = UNTAGGED;
-  for (const [label, from] of chain) {
+  for (let i = at; i < chain.length; i++) {
+    const [label, from] = chain[i]!;
     if (n <= from) break;
     e = label;
   }
@@ -152,7 +183,14 @@ abstract class EpochFrame {
 
   /** The epoch a dot (r, n) implies when it names none. */
   implied(r: string, n: number): string {
-    return r === this.sender.id && this.sender.chain.length > 0 ? chainEpoch(this.sender.chain, n) : UNTAGGED;
+    return r === this.sender.id && this.sender.plain !== true ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
+  }
+
+  /** Whether the frame named a dot of its sender untagged (`plain`): the side turns plain after it (not at a PART frame). */
+  turnsPlain = false;
+
+  protected noteRef(r: string, e: string): void {
+    if (r === this.sender.id && e === UNTAGGED) this.turnsPlain = true;
   }
 }
 
@@ -173,7 +211,18 @@ export class EpochOut extends EpochFrame {
     return this.table.size;
   }
 
-  /** Whether dot (r, e, n) must name its epoch. */
+  /**
+   * The frame is written: where it named a dot of its sender untagged, the side turns plain (once it goes, with
+   * `told`; else now). Not for a PART frame: a key's parts are written before any of them goes, and one may be
+   * written again smaller (key-parts.ts), so neither end turns a side plain at one.
+   */
+  done(part: boolean): void {
+    if (!this.turnsPlain || part) return;
+    if (this.told) this.told.turnsPlain(this.sender);
+    else this.sender.plain = true;
+  }
+
+    /** Whether dot (r, e, n) must name its epoch. */
   named(r: string, n: number, e: string | undefined): boolean {
     return (e ?? UNTAGGED) !== this.implied(r, n);
   }
@@ -186,7 +235,10 @@ export class EpochOut extends EpochFrame {
     if (i !== undefined) return w.uint(i + 1);
     this.table.set(k, this.table.size);
     w.uint(0);
-    if (label === UNTAGGED) return w.uint(0);
+    if (label === UNTAGGED) {
+      this.noteRef(r, label);
+      return w.uint(0);
+    }
     if (this.told?.has(r, label)) return (w.uint(HELD), w.str(label));
     const { records, whole } = frameChain(this.reg, r, label);
     // The receiver learns the epoch named only from a record of it: one whose parent goes too (chainRecords).
@@ -275,6 +327,7 @@ export class EpochIn extends EpochFrame {
       e = records[k - 1]![0];
       this.chains.push({ r, records, whole: head % 2 === 1 });
     }
+    this.noteRef(r, e);
     const key = `${r}\n${e}`;
     if (this.keys.has(key)) throw new ProtocolError("an epoch twice in a frame's table");
     this.keys.add(key);

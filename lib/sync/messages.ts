@@ -238,6 +238,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
     const w = new Writer(undefined, 128);
     w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
     writeLive(w, m, ctx.live, ctx.forms, ep);
+    ep?.done(false);
     return w.done();
   }
   const w = new Writer(table);
@@ -290,6 +291,7 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       w.str(m.json);
       break;
   }
+  ep?.done(m.type === MsgType.Part);
   return w.done();
 }
 
@@ -376,6 +378,8 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       const refused = limits.epochs!.learn(c.r, chainRecords(c));
       if (refused) throw new ProtocolError(refused);
     }
+    // The frame named a dot of its sender untagged: from the next frame on, the sender's dots imply none (epoch-wire.ts).
+    if (ep.turnsPlain && type !== MsgType.Part) limits.epochs!.peer.plain = true;
   }
   return m;
 }

@@ -48,7 +48,7 @@ function sameEntries(a: readonly Entry[], b: readonly Entry[]): boolean {
 export function encodeChangesOnce(m: Changes, table: readonly string[], forms: ReadonlyMap<StoredVersion, Form> | undefined, epochs?: EpochLink): Uint8Array {
   const [me, peer] = table as readonly [string, string];
   const first = m.entries[0];
-  const mode = epochs ? JSON.stringify(epochs.me.chain) : undefined;
+  const mode = epochs ? JSON.stringify([epochs.me.chain, epochs.me.plain === true]) : undefined;
   const shareable = first !== undefined && table.length === 2 && (forms === undefined || forms.size === 0);
   const c = shareable ? frames.get(first) : undefined;
   const same = c !== undefined && c.space === m.space && c.upTo === m.upTo && c.me === me && c.mode === mode && sameEntries(c.entries, m.entries);
@@ -57,6 +57,7 @@ export function encodeChangesOnce(m: Changes, table: readonly string[], forms: R
   const ep = epochs ? new EpochOut(epochs.me, epochs.reg(), epochs.told) : undefined;
   w.u8(MsgType.Changes);
   writeChanges(w, m, forms, ep);
+  ep?.done(false);
   const frame = w.done();
   const peerUsed = (w.seedUsed & 2) !== 0;
   // A frame that refers to its peer's id is that peer's own: it does not replace one the others can share.

@@ -1,5 +1,6 @@
 import { NO_EPOCHS, type EpochRegistry } from '../../lib/epoch-points.js';
 import { ConnTableIn } from '../../lib/sync/conn-table.js';
+import type { EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
 import type { EpochEntry } from '../../lib/epochs.js';
@@ -27,6 +28,8 @@ export class DurabilityWatch {
   private readonly histories = new Map<string, readonly EpochEntry[]>();
   /** Per direction: its LIVE state (null: lost track until the next hello). */
   private readonly conns = new Map<string, ConnTableIn | null>();
+  /** Per direction at protocol 11, what its frames imply (the sender's side turns plain at a frame: epoch-wire.ts). */
+  private readonly links = new Map<string, EpochLink>();
 
   /** `disk`: a node's disk (undefined while the cluster is being made: frames are decoded, not judged, then). */
   /**
@@ -53,23 +56,30 @@ export class DurabilityWatch {
       }
       this.conns.delete(dir);
       this.conns.delete(`${to}>${from}`);
+      this.links.delete(dir);
+      this.links.delete(`${to}>${from}`);
       return [];
     }
-    if (type !== MsgType.Changes && type !== MsgType.Live && type !== MsgType.LiveCleared) return [];
+    // An anti-entropy frame is read for what it leaves of the link's epochs (a side turned plain), else not judged.
+    const ae = type === MsgType.AntiEntropy;
+    if (type !== MsgType.Changes && type !== MsgType.Live && type !== MsgType.LiveCleared && !ae) return [];
     const sender = this.ids.get(dir);
     const receiver = this.ids.get(`${to}>${from}`);
     let conn = this.conns.get(dir);
     if (conn === undefined && sender && receiver) this.conns.set(dir, (conn = new ConnTableIn([sender, receiver])));
     if (!conn || !sender || !receiver) {
-      this.counts.undecoded++;
+      if (!ae) this.counts.undecoded++;
       return [];
     }
     let m: Message;
     try {
       const at11 = speaks11(this.versions.get(dir), this.versions.get(`${to}>${from}`));
-      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], conn, ...(at11 ? { epochs: readerEpochs(sender, receiver, this.histories.get(dir), this.histories.get(`${to}>${from}`), this.epochs()) } : {}) });
+      let link = this.links.get(dir);
+      if (at11 && !link) this.links.set(dir, (link = readerEpochs(sender, receiver, this.histories.get(dir), this.histories.get(`${to}>${from}`), this.epochs)));
+      m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], ...(ae ? {} : { conn }), ...(at11 ? { epochs: link } : {}) });
     } catch {
-      this.counts.undecoded++;
+      // Past a frame it cannot read, the direction is not judged (what later frames imply may have changed at it).
+      if (!ae) this.counts.undecoded++;
       this.conns.set(dir, null);
       return [];
     }

@@ -20,6 +20,7 @@ export function speaks11(a: readonly number[] | undefined, b: readonly number[] 
  * histories their hellos announced, where the reader has them; `reg`: the records the receiver holds, where the reader
  * has them (a frame names an epoch whose chain its receiver holds by its label alone, which decodes only with them).
  */
-export function readerEpochs(sender: string, receiver: string, senderHistory: readonly EpochEntry[] = [], receiverHistory: readonly EpochEntry[] = [], reg: EpochRegistry = NO_EPOCHS): EpochLink {
-  return { me: { id: receiver, chain: receiverHistory }, peer: { id: sender, chain: senderHistory }, reg: () => reg, learn: () => undefined };
+export function readerEpochs(sender: string, receiver: string, senderHistory: readonly EpochEntry[] = [], receiverHistory: readonly EpochEntry[] = [], reg: EpochRegistry | (() => EpochRegistry) = NO_EPOCHS): EpochLink {
+  // A function is read at each use: a reader kept for a link's life sees the records learned since.
+  return { me: { id: receiver, chain: receiverHistory }, peer: { id: sender, chain: senderHistory }, reg: typeof reg === 'function' ? reg : () => reg, learn: () => undefined };
 }

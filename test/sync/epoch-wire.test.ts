@@ -14,7 +14,7 @@ import { Epochs, type Point } from '../../lib/epoch-points.js';
 import type { EpochEntry } from '../../lib/epochs.js';
 import { ProtocolError, Writer } from '../../lib/sync/codec.js';
 import { ConnTableIn, ConnTableOut } from '../../lib/sync/conn-table.js';
-import { chainEpoch, frameChain, EpochOut, MAX_FRAME_EPOCHS, type EpochLink } from '../../lib/sync/epoch-wire.js';
+import { chainEpoch, frameChain, EpochOut, MAX_FRAME_EPOCHS, ToldChains, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import { encodeChangesOnce } from '../../lib/sync/shared-frames.js';
 
@@ -137,12 +137,12 @@ function normalCausal(s: KeyState) {
   return { cc, pts };
 }
 
+/** Both ends of a link that has carried no frame yet (each end its own view of the sides: either may turn plain). */
 function links(chain: readonly EpochEntry[], reg: Epochs, learned: Epochs): { send: EpochLink; receive: EpochLink } {
-  const me = { id: ME, chain };
-  const peer = { id: PEER, chain: [] as EpochEntry[] };
+  const side = (id: string, c: readonly EpochEntry[]) => ({ id, chain: c });
   return {
-    send: { me, peer, reg: () => reg, learn: () => expect.fail('the sender learns nothing') },
-    receive: { me: peer, peer: me, reg: () => learned, learn: (r, records) => learned.learnChain(r, records) },
+    send: { me: side(ME, chain), peer: side(PEER, []), reg: () => reg, learn: () => expect.fail('the sender learns nothing') },
+    receive: { me: side(PEER, []), peer: side(ME, chain), reg: () => learned, learn: (r, records) => learned.learnChain(r, records) },
   };
 }
 
@@ -187,27 +187,29 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
         const got = decode(changes, receive);
         expect(got.type).toBe(MsgType.Changes);
         expect((got as { entries: ReadonlyArray<readonly [string, KeyState]> }).entries.map(([k, s]) => [k, normalState(s)])).toEqual(want);
-        expectLearned(named(states, new EpochOut(send.me, reg)), reg, learned);
+        expectLearned(named(states, new EpochOut(links(chain, reg, learned).send.me, reg)), reg, learned);
 
-        // The shared form (all whole) is the same codec.
-        const whole = encodeChangesOnce({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, undefined, send);
+        // The shared form (all whole) is the same codec. Each frame below is the first of its link.
+        const whole = encodeChangesOnce({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, undefined, links(chain, reg, learned).send);
         const gotWhole = decode(whole, links(chain, reg, new Epochs()).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
         expect(gotWhole.entries.map(([k, s]) => [k, normalState(s)])).toEqual(entries.map(([k, s]) => [k, normalState(s)]));
 
         const [k0, s0] = entries[0]!;
         if (s0.vs.length > 0) {
-          const part = encodeMessage({ type: MsgType.Part, space: 's', upTo: 0, entries: [[k0, s0]] }, TABLE, { forms, epochs: send });
+          const part = encodeMessage({ type: MsgType.Part, space: 's', upTo: 0, entries: [[k0, s0]] }, TABLE, { forms, epochs: links(chain, reg, learned).send });
           const gotPart = decode(part, links(chain, reg, new Epochs()).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
           expect(normalState(gotPart.entries[0]![1])).toEqual(want[0]![1]);
         }
 
-        // LIVE: through the connection's tables, twice (the second frame refers to strings the first added).
+        // LIVE: through the connection's tables, twice on one link (the second frame refers to strings the first added,
+        // and implies as the first left the sides).
         const out = new ConnTableOut(TABLE);
         const inn = new ConnTableIn(TABLE);
+        const link = links(chain, reg, new Epochs());
         for (const upTo of [3, 4]) {
-          const live = encodeMessage({ type: MsgType.Changes, space: 's', upTo, entries: [[k0, s0]] }, TABLE, { forms, epochs: send, live: out });
+          const live = encodeMessage({ type: MsgType.Changes, space: 's', upTo, entries: [[k0, s0]] }, TABLE, { forms, epochs: link.send, live: out });
           out.commit();
-          const gotLive = decode(live, links(chain, reg, new Epochs()).receive, inn) as { entries: ReadonlyArray<readonly [string, KeyState]> };
+          const gotLive = decode(live, link.receive, inn) as { entries: ReadonlyArray<readonly [string, KeyState]> };
           expect(normalState(gotLive.entries[0]![1])).toEqual(want[0]![1]);
         }
       }),
@@ -229,7 +231,7 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
         const got = decode(frame, receive) as unknown as { items: Array<{ keys: Array<[string, KeyState]> }> };
         const want = keys.map(([k, s]) => [k, normalClaim(s)]);
         expect(got.items.map((it) => it.keys.map(([k, s]) => [k, normalClaim(s)]))).toEqual([want, want]);
-        expectLearned(named(keys.map(([, s]) => s), new EpochOut(send.me, reg)), reg, learned);
+        expectLearned(named(keys.map(([, s]) => s), new EpochOut(links(chain, reg, learned).send.me, reg)), reg, learned);
       }),
     );
   });
@@ -441,6 +443,102 @@ describe('protocol 11: what a dot implies', () => {
         const frame = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries: tagged }, TABLE, { epochs: links(chain, new Epochs(), learned).send });
         const got = decode(frame, links(chain, new Epochs(), learned).receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
         expect(got.entries.map(([k, s]) => [k, normalState(s)])).toEqual(tagged.map(([k, s]) => [k, normalState(s)]));
+      }),
+    );
+  });
+});
+
+describe('protocol 11: frames on one link, the sender plain or not (epoch-wire.ts `plain`)', () => {
+  // Root labels (7 characters: epochs.ts ROOT_LABEL) among the sender's chain: its dots at or below the last one's fork imply none.
+  const ROOTS = ['Root001', 'Root002'];
+  const rootedChainArb = fc
+    .uniqueArray(fc.constantFrom(...LABELS, ...ROOTS), { maxLength: 4 })
+    .chain((ls) => fc.tuple(fc.constant(ls), fc.array(fc.nat(40), { minLength: ls.length, maxLength: ls.length })))
+    .map(([ls, fs]): EpochEntry[] => {
+      const sorted = [...fs].sort((a, b) => a - b);
+      return ls.map((l, i) => [l, sorted[i]!] as const);
+    });
+  /** Each of the sender's dots in the epoch its chain gives it (a tagger's), or untagged (`plain`), or as drawn. */
+  const ownAs = (chain: readonly EpochEntry[], how: 'tagger' | 'plain' | 'drawn', s: KeyState): KeyState => {
+    if (how === 'drawn') return s;
+    const vs = s.vs
+      .map((v) => {
+        if (v.r !== ME) return v;
+        // A tagger's dots at or below its (last) root label's fork are from before it tagged.
+        const root = chain.map(([l]) => ROOTS.includes(l)).lastIndexOf(true);
+        const e = how === 'tagger' ? chainEpoch(chain.slice(Math.max(0, root)), v.n) : '';
+        const { ep: _, x, ...rest } = v;
+        return { ...rest, ...(e ? { ep: e } : {}) };
+      })
+      .sort(byDot);
+    const uniq = vs.filter((v, i) => i === 0 || byDot(vs[i - 1]!, v) !== 0);
+    return { vs: uniq, ...dotsContext(uniq) };
+  };
+  type Step = 'changes' | 'live' | 'ae' | 'parts' | 'rolled back';
+  const stepArb = fc.record({ states: fc.array(stateArb, { minLength: 1, maxLength: 3 }), how: fc.constantFrom('tagger', 'plain', 'drawn'), step: fc.constantFrom<Step>('changes', 'live', 'ae', 'parts', 'rolled back') });
+
+  it('every frame that went decodes to its state, and both ends turn the sender plain alike', () => {
+    fc.assert(
+      fc.property(rootedChainArb, regArb, fc.array(stepArb, { minLength: 1, maxLength: 6 }), (chain, recs, steps) => {
+        const reg = registry(recs);
+        const learned = new Epochs();
+        const { send: bare, receive } = links(chain, reg, learned);
+        const told = new ToldChains(ME, false);
+        const send: EpochLink = { ...bare, told };
+        const out = new ConnTableOut(TABLE);
+        const inn = new ConnTableIn(TABLE);
+        let upTo = 7;
+        for (const { states, how, step } of steps) {
+          upTo++;
+          const entries = states.map(({ state }, i) => [`k${i}`, ownAs(chain, how, state)] as const);
+          const forms = new Map<StoredVersion, Form>();
+          if (how === 'drawn') for (const { forms: f } of states) for (const [v, x] of f) forms.set(v, x);
+          const changes = { type: MsgType.Changes, space: 's', upTo, entries } as const;
+          const frames: Array<[Uint8Array, unknown]> = [];
+          if (step === 'ae') {
+            const m: Message = { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] };
+            frames.push([encodeMessage(m, TABLE, { epochs: send }), [entries.map(([k, s]) => [k, normalClaim(s)])]]);
+          } else if (step === 'parts') {
+            // A key in parts (wire.ts sendParts): its PART frames and the last are all written before any goes.
+            const [k0, s0] = entries[0]!;
+            if (s0.vs.length > 0) frames.push([encodeMessage({ type: MsgType.Part, space: 's', upTo: 0, entries: [[k0, s0]] }, TABLE, { forms, epochs: send }), [[k0, normalState(s0, forms)]]]);
+            frames.push([encodeMessage(changes, TABLE, { forms, epochs: send }), entries.map(([k, s]) => [k, normalState(s, forms)])]);
+          } else {
+            const live = step === 'live' && entries.length === 1 ? out : undefined;
+            frames.push([encodeMessage(changes, TABLE, { forms, epochs: send, ...(live ? { live } : {}) }), entries.map(([k, s]) => [k, normalState(s, forms)])]);
+          }
+          if (step === 'rolled back') {
+            told.rollback();
+            out.rollback();
+            continue;
+          }
+          told.commit();
+          out.commit();
+          for (const [frame, want] of frames) {
+            const got = decode(frame, receive, inn) as unknown as { entries?: Array<[string, KeyState]>; items?: Array<{ keys: Array<[string, KeyState]> }> };
+            if (got.items) expect(got.items.map((it) => it.keys.map(([k, s]) => [k, normalClaim(s)]))).toEqual(want);
+            else expect(got.entries!.map(([k, s]) => [k, normalState(s)])).toEqual(want);
+          }
+          expect(receive.peer.plain === true).toBe(send.me.plain === true);
+        }
+      }),
+      { numRuns: 600 },
+    );
+  });
+
+  it('a sender that tags as its chain from the last root label says never turns plain, and names no dot of its own', () => {
+    fc.assert(
+      fc.property(rootedChainArb, fc.array(fc.array(stateArb, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 }), (chain, frames) => {
+        const { send, receive } = links(chain, new Epochs(), new Epochs());
+        for (const made of frames) {
+          const entries = made.map(({ state }, i) => [`k${i}`, ownAs(chain, 'tagger', untag(state))] as const);
+          const plain = entries.map(([k, s]) => [k, untag(s)] as const);
+          const frame = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries }, TABLE, { epochs: send });
+          // Its own dots cost what they cost untagged (other replicas' untagged dots imply none either).
+          expect(frame.byteLength).toBe(encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries: plain }, TABLE, { epochs: links([], new Epochs(), new Epochs()).send }).byteLength);
+          decode(frame, receive);
+        }
+        expect([send.me.plain, receive.peer.plain]).toEqual([undefined, undefined]);
       }),
     );
   });
