@@ -185,7 +185,7 @@ export class Replica implements SpaceHost {
     core.acks.closed = () => core.isClosed;
     core.acks.where = async (space, key) => {
       const rec = await core.storage.get(space, key);
-      return rec && ownAbove(rec, core.replicaId, 0) > 0 ? rec.seq : undefined;
+      return rec && ownAbove(rec, core.replicaId, 0, core.formerIds) > 0 ? rec.seq : undefined;
     };
     this.hub = new SyncHub(core, {
       opened: () => this.syncedSpaces(),
