@@ -382,6 +382,23 @@ describe('simulated runs replay from their seed', () => {
     }
   });
 
+  // Issue 10 at 11 (CI's last SIM_SPEAKS=mixed failure, and withheld 1733910019 at 11): a tagged restored writer that
+  // re-identifies re-issues none of its tagged writes; they stay under its former id. `w.synced` of such a write, its key's
+  // record moved up the log by a join, waited for where that record is now only while it held a version under the
+  // current id, so an acknowledgement past the write's own seq (restore-replica 80: earlier peer a's run end, after a's
+  // state joined and released the withhold; withheld 1733910019: d's) reported it synced while no other node held it.
+  // `where` now counts the former ids as `replica.pending` does (replica.ts; test/sync/former-id-synced.test.ts).
+  it.each([
+    [80, 'restore-replica', true],
+    [1733910019, 'withheld', false],
+    [1733910019, 'withheld', true],
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, and at 11: a write left under a former id is not reported synced before another node holds it', async (seed, family, jitter) => {
+    const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
+    for (const speaks11 of ['beside-earlier', true, false] as const) {
+      expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}) at ${String(speaks11)}`).toEqual([]);
+    }
+  });
+
   it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
     expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
