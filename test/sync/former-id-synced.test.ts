@@ -18,16 +18,22 @@ afterEach(async () => {
 const flush = () => new Promise((r) => setTimeout(r, 10));
 
 describe('w.synced of a write under a former id', () => {
-  it('waits for where its key’s record is now, not its own seq', async () => {
-    const a = await openReplica({ storage: await metAt11(memoryStorage()), speaks: WITH_11 });
+  // A tagged replica at 11 re-identified after a restore; and at default, an id a relay refused (renewIdentity re-issues
+  // nothing either: the old id's dots are ours and name what they named).
+  it.each(['a tagged restored writer re-identified at 11', 'a renewed id at default'] as const)('%s: waits for where its key’s record is now, not its own seq', async (how) => {
+    const tagged = how.startsWith('a tagged');
+    const a = await openReplica(tagged ? { storage: await metAt11(memoryStorage()), speaks: WITH_11 } : { storage: memoryStorage() });
     open.push(a);
     const w = await a.space('s').put('k', 'ours');
     const oldId = a.replicaId;
-    await a.core.reidentify('a-peer');
+    if (tagged) await a.core.reidentify('a-peer');
+    else await a.core.renewIdentity();
     expect(a.replicaId).not.toBe(oldId);
     expect(a.core.formerIds.has(oldId)).toBe(true);
-    // Not re-issued: the tagged write stays under the former id, and counts pending.
-    expect((await a.core.storage.get('s', 'k'))!.vs).toEqual([expect.objectContaining({ r: oldId })]);
+    // Not re-issued: the write stays under the former id (tagged or not), and counts pending.
+    const before = (await a.core.storage.get('s', 'k'))!.vs;
+    expect(before).toEqual([expect.objectContaining({ r: oldId })]);
+    expect(before[0]!.ep !== undefined).toBe(tagged);
     expect(a.pending).toBe(1);
 
     // A peer's concurrent write joins: the key's record, our version still in it, moves up the log.
