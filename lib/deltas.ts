@@ -20,7 +20,7 @@
 import { dotOf, type Derivation, type Dot, type StoredVersion } from './dvv.js';
 import { valueType, type ValueType } from './typed.js';
 import { applyWorking, encodeFollowed, follow } from './working-copies.js';
-import { encodedSize, encodeTyped, sameEncoding, typedParts, TYPED, type EncodedValue } from './values.js';
+import { encodedSize, encodeTyped, sameEncoding, isTypedEncoding, typedParts, type EncodedValue } from './values.js';
 
 export class DeltaError extends Error {
   override readonly name = 'DeltaError';
@@ -77,7 +77,7 @@ function linkOf(v: StoredVersion): Link | undefined {
 }
 
 function typedOf(v: EncodedValue): { name: string; payload: Uint8Array } | undefined {
-  if (typeof v === 'string' || v[0] !== TYPED) return undefined;
+  if (!isTypedEncoding(v)) return undefined;
   try {
     return typedParts(v);
   } catch {

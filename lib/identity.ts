@@ -15,7 +15,7 @@ import type { Hlc } from './hlc.js';
 import { randomId } from './ids.js';
 import type { StorageTx } from './storage.js';
 import { valueType, type ValueType } from './typed.js';
-import { TYPED, encodeTyped, typedParts } from './values.js';
+import { encodeTyped, isTypedEncoding, typedParts } from './values.js';
 
 export interface Identity {
   readonly id: string;
@@ -250,7 +250,7 @@ function retagged(state: KeyState, versions: readonly StoredVersion[], oldId: st
     if (v.d) return undefined;
     try {
       const enc = valueOf(v);
-      if (typeof enc === 'string' || enc[0] !== TYPED) return undefined;
+      if (!isTypedEncoding(enc)) return undefined;
       const { name, payload } = typedParts(enc);
       const type = valueType(name);
       return type?.reissue ? { name, type, value: type.decode(payload) } : undefined;

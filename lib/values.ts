@@ -116,6 +116,11 @@ export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES):
   return text;
 }
 
+/** Whether an encoding is a typed value's (its first byte TYPED; the header checked by typedParts). */
+export function isTypedEncoding(v: EncodedValue | undefined): v is Uint8Array {
+  return v !== undefined && typeof v !== 'string' && v[0] === TYPED;
+}
+
 /** The type name and payload of a typed encoding (throws CORRUPT when the header is malformed). */
 export function typedParts(v: Uint8Array): { name: string; payload: Uint8Array } {
   const len = v[1] ?? 0;

@@ -44,7 +44,7 @@
  * after c's collected delete, because a also wrote the big k0 at a:7).
  */
 import { namesEpochs, type KeyState, type Point, type StoredVersion } from '../dvv.js';
-import { TYPED } from '../values.js';
+import { isTypedEncoding } from '../values.js';
 
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
@@ -81,4 +81,4 @@ function supersededBelow(state: KeyState, peer: KeyState, r: string, lowest: num
 }
 
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
-const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || (typeof v.v !== 'string' && v.v?.[0] === TYPED));
+const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
