@@ -37,6 +37,13 @@ export const ROOT_LABEL = 7;
 /** Whether epoch label `e` is a root label (ROOT_LABEL). */
 export const isRootLabel = (e: string): boolean => e.length === ROOT_LABEL;
 
+/** The index of the last entry of `history` with a root label; -1 when none has one. */
+export function lastRootIndex(history: readonly EpochEntry[]): number {
+  let at = history.length - 1;
+  while (at >= 0 && !isRootLabel(history[at]![0])) at--;
+  return at;
+}
+
 /** Epochs kept in storage; a cursor from an epoch older than these falls back to anti-entropy. */
 export const MAX_STORED_EPOCHS = 64;
 /** Epochs a hello carries (the peer validates its cursor into our log against them). */

@@ -30,7 +30,7 @@
  * session closes with the reason, and nothing of the frame is kept.
  */
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type Epochs } from '../epoch-points.js';
-import { isRootLabel, type EpochEntry } from '../epochs.js';
+import { lastRootIndex, type EpochEntry } from '../epochs.js';
 import type { KeyState } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { EPOCH } from './fields.js';
@@ -88,8 +88,7 @@ export function readChain(r: Reader): EpochRecord[] {
  * need carry them. None where no entry has a root label: the oldest entry's parent is not told.
  */
 export function helloRecords(history: readonly EpochEntry[]): EpochRecord[] {
-  let at = history.length - 1;
-  while (at >= 0 && !isRootLabel(history[at]![0])) at--;
+  const at = lastRootIndex(history);
   if (at < 0) return [];
   return history.slice(at).map(([e, fork], i) => ({ e, parent: i === 0 ? UNTAGGED : history[at + i - 1]![0], fork }));
 }

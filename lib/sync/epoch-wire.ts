@@ -33,7 +33,7 @@
  */
 import { CausalParts, isReplicaId, type Causal } from '../dvv.js';
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } from '../epoch-points.js';
-import { isRootLabel, type EpochEntry } from '../epochs.js';
+import { lastRootIndex, type EpochEntry } from '../epochs.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 
 /** The first protocol version whose dots may name epochs. */
@@ -67,9 +67,7 @@ export interface EpochSide {
  * the whole chain where none is among them (a tagger whose root label left the hello's last epochs).
  */
 export function impliedEpoch(chain: readonly EpochEntry[], n: number): string {
-  let from = chain.length - 1;
-  while (from > 0 && !isRootLabel(chain[from]![0])) from--;
-  return chainEpoch(chain, n, Math.max(from, 0));
+  return chainEpoch(chain, n, Math.max(lastRootIndex(chain), 0));
 }
 
 /** Chains held at most by a link's `ToldChains` (past it, chains go whole as before). */
