@@ -89,6 +89,24 @@ describe('bench row schema', () => {
   });
 });
 
+describe('S3 round order', () => {
+  // Whatever a round leaves behind (its garbage, the heap's sizing) lands on the one that runs next: a plain rotation
+  // kept each contender's predecessor, so one of them paid for TinyBase's rounds every time (bench/scenarios/s3-local-writes.mjs).
+  it('has each contender run right after each other one equally often over 2 × n rounds', async () => {
+    const { balancedOrders } = (await import(pathToFileURL(path.join(root, 'bench/scenarios/s3-local-writes.mjs')).href)) as { balancedOrders: (names: string[], rounds: number) => string[][] };
+    for (const names of [['a', 'b', 'c'], ['a', 'b', 'c', 'd']]) {
+      const orders = balancedOrders(names, 2 * names.length);
+      const follows = new Map<string, number>();
+      for (const order of orders) {
+        expect([...order].sort()).toEqual(names);
+        for (let i = 1; i < order.length; i++) follows.set(`${order[i - 1]}>${order[i]}`, (follows.get(`${order[i - 1]}>${order[i]}`) ?? 0) + 1);
+      }
+      expect(follows.size, names.join('')).toBe(names.length * (names.length - 1));
+      expect(new Set(follows.values()).size, names.join('')).toBe(1);
+    }
+  });
+});
+
 describe('bench runner', () => {
   let dir: string;
   let out: string;

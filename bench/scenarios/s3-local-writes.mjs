@@ -9,7 +9,7 @@
  *   document, so it writes fewer keys (20 000, as in BENCHMARKS.md's figures) and runs one round only.
  * - TinyBase: `createMergeableStore().setRow('t', key, value)`.
  * After a warm-up of each, Concord's two cases and Yjs run `ROUNDS` interleaved rounds in a balanced order
- * (`balancedOrders`: over each 6 rounds every contender runs after every other equally often), then TinyBase
+ * (`balancedOrders`: over each 6 rounds every contender runs right after every other one twice), then TinyBase
  * its rounds, then Automerge; the median is reported. All of it is in-memory work without I/O, so the figure is
  * writes per second of process CPU time (steady on a shared machine); wall-clock medians are kept in the JSON.
  * Why TinyBase is not in the rotation, and why the order is balanced: whoever ran right after a TinyBase round ran
@@ -86,16 +86,20 @@ async function automerge(keys, values, n) {
 }
 
 /**
- * `rounds` orders of `names` in which each contender runs right after each other one equally often (over every
- * 2 × names.length rounds): the rotations of `names`, each followed by its reverse. A plain rotation keeps every
- * contender's predecessor, so whatever a round leaves behind (its garbage, the heap's sizing) lands on the same one.
+ * `rounds` orders of `names` in which each contender runs right after each other one equally often — a Williams
+ * design: the first order is 0, 1, n−1, 2, n−2, …, each next one adds 1 to every index (mod n), and for an odd n each
+ * order is followed by its reverse (so the period is n orders for an even n, 2n for an odd one). A plain rotation
+ * keeps every contender's predecessor, so whatever a round leaves behind (its garbage, the heap's sizing) lands on
+ * the same one every time.
  */
 export function balancedOrders(names, rounds) {
+  const n = names.length;
+  const first = Array.from({ length: n }, (_, i) => (i === 0 ? 0 : i % 2 === 1 ? (i + 1) / 2 : n - i / 2));
   const orders = [];
-  for (let r = 0; r < rounds; r++) {
-    const shift = Math.floor(r / 2) % names.length;
-    const order = names.map((_, i) => names[(i + shift) % names.length]);
-    orders.push(r % 2 === 0 ? order : order.reverse());
+  for (let r = 0; orders.length < rounds; r++) {
+    const order = first.map((i) => names[(i + r) % n]);
+    orders.push(order);
+    if (n % 2 === 1 && orders.length < rounds) orders.push([...order].reverse());
   }
   return orders;
 }
