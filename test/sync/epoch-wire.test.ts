@@ -542,4 +542,52 @@ describe('protocol 11: frames on one link, the sender plain or not (epoch-wire.t
       }),
     );
   });
+  it("a sender that does not tag pays for one dot of its own in its first frame, not for every one (S2's repair at 11)", () => {
+    // A fresh replica at 11 that wrote before it met a peer at 11: its first epoch has a root label (fork 0) and its
+    // dots name none. Its first frame of 100 keys (an anti-entropy claim, a repair's CHANGES): before, every one of its
+    // dots was named untagged in that frame (2 B a version word and reference; 1 000 keys of S2: +2 000 B of claims).
+    const chain: EpochEntry[] = [['Root001', 0]];
+    const entries = Array.from({ length: 100 }, (_, i) => {
+      const vs: StoredVersion[] = [{ r: ME, n: 10 + i, t: 1_000 + i, c: i % 16, v: JSON.stringify(i) }];
+      return [`k${i}`, { vs, ...dotsContext(vs) }] as const;
+    });
+    const changes: Message = { type: MsgType.Changes, space: 's', upTo: 7, entries };
+    const claims: Message = { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] };
+    for (const m of [changes, claims]) {
+      const at10 = encodeMessage(m, TABLE).byteLength;
+      const { send, receive } = links(chain, new Epochs(), new Epochs());
+      const first = encodeMessage(m, TABLE, { epochs: send });
+      // One dot named untagged: the table entry (2 B) and its flag; every later one implies untagged.
+      expect(first.byteLength - at10).toBeLessThanOrEqual(3);
+      const got = decode(first, receive) as unknown as { entries?: Array<[string, KeyState]>; items?: Array<{ keys: Array<[string, KeyState]> }> };
+      const keys = got.entries ?? got.items![0]!.keys;
+      expect(keys.map(([k, st]) => [k, normalClaim(st)])).toEqual(entries.map(([k, st]) => [k, normalClaim(st)]));
+      // Both ends turned the side plain: the next frame costs what it costs at 10.
+      expect([send.me.plain, receive.peer.plain]).toEqual([true, true]);
+      expect(encodeMessage(m, TABLE, { epochs: send }).byteLength).toBe(at10);
+    }
+  });
+
+  it('within a frame, a dot of the sender after its first untagged one is named where it is tagged, and read back so', () => {
+    // A fresh replica that wrote untagged, then met a peer at 11 and tags in that same root-label epoch (identity.ts
+    // meetEpochPeer): a frame holding both kinds of its dots, the untagged ones first in the frame, then the tagged.
+    const chain: EpochEntry[] = [['Root001', 5]];
+    const mk = (i: number, tagged: boolean): readonly [string, KeyState] => {
+      const vs: StoredVersion[] = [{ r: ME, n: i, t: 1_000 + i, c: 0, v: JSON.stringify(i), ...(tagged ? { ep: 'Root001' } : {}) }];
+      return [`k${String(i).padStart(2, '0')}`, { vs, ...dotsContext(vs) }];
+    };
+    // Untagged 1–5 imply untagged anyway (at or below the fork); 6–9 untagged above it (the first turns the frame);
+    // 10–14 tagged in Root001, which the frame must then name.
+    const entries = [...Array.from({ length: 9 }, (_, i) => mk(i + 1, false)), ...Array.from({ length: 5 }, (_, i) => mk(i + 10, true))];
+    for (const m of [
+      { type: MsgType.Changes, space: 's', upTo: 7, entries } as Message,
+      { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] } as Message,
+    ]) {
+      const { send, receive } = links(chain, new Epochs(), new Epochs());
+      const got = decode(encodeMessage(m, TABLE, { epochs: send }), receive) as unknown as { entries?: Array<[string, KeyState]>; items?: Array<{ keys: Array<[string, KeyState]> }> };
+      const keys = got.entries ?? got.items![0]!.keys;
+      expect(keys.map(([k, st]) => [k, normalClaim(st)])).toEqual(entries.map(([k, st]) => [k, normalClaim(st)]));
+      expect([send.me.plain, receive.peer.plain]).toEqual([true, true]);
+    }
+  });
 });
