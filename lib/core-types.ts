@@ -28,6 +28,12 @@ export interface CoreEvents extends Record<string, unknown> {
    * over (`over`: its sessions may start again; 'reidentified' follows unless it failed).
    */
   reidentifying: { oldId: string; over?: true };
+  /**
+   * @internal A transaction of this instance took log seq `seq` and wrote no record under it (identity.ts
+   * meetEpochPeer moves the seq so another tab reads the identity), and is durable: no change event comes for that
+   * seq. The hub's run of announced seqs (hub.ts) passes over it, so the next change keeps the live fast path.
+   */
+  skipped: { seq: number };
   error: unknown;
   status: ReplicaStatus;
   /** The number of keys holding a local write no relay or peer acknowledged yet changed (pending.ts). */

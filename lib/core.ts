@@ -230,7 +230,11 @@ export class ReplicaCore {
         return met;
       })
       .then(
-        (met) => void (met && this.committed(met.seq)),
+        (met) => {
+          if (!met) return;
+          this.committed(met.seq);
+          this.events.emit('skipped', { seq: met.seq });
+        },
         () => {
           this.metEpochPeer = false;
           if (started && this.identity === started) this.identity = was;

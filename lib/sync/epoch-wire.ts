@@ -10,13 +10,15 @@
  *               root label on: impliedEpoch) whose range holds n — untagged '' at or below the first one's fork point;
  *               a dot of any other replica, or any dot of a sender whose side is `plain`: untagged. So an untagged state
  *               costs no byte for its epochs, nor a state whose dots are all the sender's own in its current chain.
- *   plain       a side turns plain (for good) after the first frame that named one of its sender's own dots untagged
- *               (a reference to the untagged epoch of the sender): the sender does not tag above where its chain
- *               implied it does (a replica that does not tag, identity.ts `tagged`: its history's epochs, even a root
- *               label minted for a first epoch it never tagged in, name none of its dots), so that frame is the last to
- *               pay for it. Both ends turn it between frames: the sender as the frame goes (ToldChains commit), the
- *               receiver once the frame decoded whole (messages.ts); never at a PART frame (EpochOut.done). A tagging
- *               sender names no own dot untagged above its root label's fork, so it never turns plain.
+ *   plain       a side turns plain (for good) at the first reference of a frame to its sender's untagged epoch (a
+ *               dot of the sender's own named untagged): the sender does not tag above where its chain implied it
+ *               does (a replica that does not tag, identity.ts `tagged`: its history's epochs, even a root label minted
+ *               for a first epoch it never tagged in, name none of its dots), so that dot is the last to pay for it.
+ *               Within the frame both ends turn at that reference (EpochFrame.turnsPlain: every implied epoch is
+ *               taken where the dot is written and read, in one order); for the link, between frames: the sender as
+ *               the frame goes (ToldChains commit), the receiver once the frame decoded whole (messages.ts); never at
+ *               a PART frame (EpochOut.done), whose turn stays its own. A tagging sender names no own dot untagged
+ *               above its root label's fork, so it never turns plain.
  *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table):
  *               0, then a new entry; else 1 + the index of an entry the frame introduced before, which must be of the
  *               same replica as the dot that names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
@@ -179,12 +181,16 @@ export function frameChain(reg: EpochRegistry, r: string, e: string): { records:
 abstract class EpochFrame {
   constructor(protected readonly sender: EpochSide) {}
 
-  /** The epoch a dot (r, n) implies when it names none. */
+  /** The epoch a dot (r, n) implies when it names none: untagged for a plain side, and past where the frame turned it. */
   implied(r: string, n: number): string {
-    return r === this.sender.id && this.sender.plain !== true ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
+    return r === this.sender.id && this.sender.plain !== true && !this.turnsPlain ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
   }
 
-  /** Whether the frame named a dot of its sender untagged (`plain`): the side turns plain after it (not at a PART frame). */
+  /**
+   * Whether the frame named a dot of its sender untagged (`plain`): the rest of the frame implies its sender's dots
+   * untagged — both ends turn at that reference, read and written in one order — and the side turns plain after it
+   * (not at a PART frame).
+   */
   turnsPlain = false;
 
   protected noteRef(r: string, e: string): void {

@@ -112,11 +112,8 @@ export class SyncHub {
       // seq, or both lie within the current run.
       const seq = change.rec.seq;
       const spacePrev = built ? built.lastSeq : known;
-      const run = this.run;
-      const extendsRun = run !== undefined && seq === run.to + 1;
-      const prevLast = spacePrev !== undefined && (seq === spacePrev + 1 || (extendsRun && spacePrev >= run.from - 1)) ? spacePrev : undefined;
-      if (extendsRun) run.to = seq;
-      else if (run === undefined || seq > run.to) this.run = { from: seq, to: seq };
+      const run = this.announce(seq);
+      const prevLast = spacePrev !== undefined && (seq === spacePrev + 1 || (run !== undefined && spacePrev >= run.from - 1)) ? spacePrev : undefined;
       if (built) this.apply(built, change);
       else {
         const index = this.indexes.get(change.space);
@@ -125,6 +122,8 @@ export class SyncHub {
       if ((built || known !== undefined) && seq > (known ?? 0)) this.lastSeqs.set(change.space, seq);
       if (this.sessions.size > 0) for (const s of this.sessions) s.changed(change, prevLast);
     });
+    // A seq this instance took with no record (identity.ts meetEpochPeer) is no gap: nothing of it can sit in the log.
+    core.events.on('skipped', ({ seq }) => void this.announce(seq));
     // Sessions speak for the identity they said hello with: from the start of a re-identification (a log page read
     // before it may hold dots it re-issues), every one stops, and starts over under the new identity.
     const stop = () => {
@@ -135,6 +134,17 @@ export class SyncHub {
       stop();
     });
     core.events.on('reidentified', stop);
+  }
+
+  /** Notes `seq` announced here; the run it extended (undefined when it starts a new one or lies below the run). */
+  private announce(seq: number): { from: number; to: number } | undefined {
+    const run = this.run;
+    if (run !== undefined && seq === run.to + 1) {
+      run.to = seq;
+      return run;
+    }
+    if (run === undefined || seq > run.to) this.run = { from: seq, to: seq };
+    return undefined;
   }
 
   private apply(ix: SpaceIndex, change: StoredChange): void {

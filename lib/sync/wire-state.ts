@@ -16,8 +16,9 @@
  *             (count, then (replica id, counter) pairs); without it, the context is the versions' own dots (the
  *             common single-writer case)
  *
- * From protocol 11 (epoch-wire.ts) a version's word is (logical × 2 + named) × 4 + form, an epoch reference following
- * when named; a delta's one base of the version's own replica keeps the short form where its epoch is implied (else
+ * From protocol 11 (epoch-wire.ts) a state starts with (2 × the version count + explicit) × 2 + any, and only where
+ * `any` (some version names its epoch) is a version's word (logical × 2 + named) × 4 + form, an epoch reference
+ * following when named — else it is 10's, so a state naming no epoch costs what it did at 10; a delta's one base of the version's own replica keeps the short form where its epoch is implied (else
  * the bases go as a list, each counter × 2 + named); an explicit context is epoch-wire.ts's writeCausal; a context
  * left implicit holds the versions' points (dotsContext).
  *
@@ -75,21 +76,25 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
   // branch's (item 6's rule, not built). Refused.
   if (!ep && namesEpochs(s)) throw new Error('concord: a state whose dots or context name epochs cannot be sent to a peer speaking protocol 10 or less');
   const dots = ccIsDots(s);
-  w.uint(s.vs.length * 2 + (dots ? 0 : 1));
+  const head = s.vs.length * 2 + (dots ? 0 : 1);
+  // From 11 the head says whether any version names its epoch; only then does each version's word carry the flag.
+  const any = ep !== undefined && s.vs.some((v) => ep.named(v.r, v.n, v.ep));
+  w.uint(ep ? head * 2 + (any ? 1 : 0) : head);
+  const words = any ? ep : undefined;
   for (const v of s.vs) {
     c.rid(v.r);
     w.uint(v.n);
     c.time(v.t);
     if (v.d) {
-      writeWord(w, v, ep, FORM_TOMBSTONE);
+      writeWord(w, v, words, FORM_TOMBSTONE);
       continue;
     }
     const form = forms?.get(v) ?? WHOLE;
-    if (form.kind === 'held') writeWord(w, v, ep, FORM_HELD);
+    if (form.kind === 'held') writeWord(w, v, words, FORM_HELD);
     else if (form.kind === 'delta') {
       // A base composed from a chain's link (peer-model.ts) need not be among the state's own: checked here too.
       if (!ep) for (const d of form.b) if (d[2] !== undefined) throw new Error('concord: a delta base naming an epoch cannot be sent to a peer speaking protocol 10 or less');
-      writeWord(w, v, ep, FORM_DELTA);
+      writeWord(w, v, words, FORM_DELTA);
       const only = form.b.length === 1 ? form.b[0]! : undefined;
       if (only && only[0] === v.r && (!ep || !ep.named(v.r, only[1], only[2]))) w.uint(zigzag(v.n - only[1]) * 2);
       else {
@@ -107,7 +112,7 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
       }
       w.bytes(form.d);
     } else {
-      writeWord(w, v, ep, FORM_WHOLE);
+      writeWord(w, v, words, FORM_WHOLE);
       if (v.v !== undefined) w.valueOf(v, v.v);
       else w.value(valueOf(v));
     }
@@ -122,7 +127,7 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
   }
 }
 
-/** A version's word, and its epoch reference where it names one (protocol 11). */
+/** A version's word, and its epoch reference where it names one (`ep`: protocol 11, and some version of the state is named). */
 function writeWord(w: Writer, v: StoredVersion, ep: EpochOut | undefined, form: number): void {
   if (!ep) return w.uint(v.c * 4 + form);
   const named = ep.named(v.r, v.n, v.ep);
@@ -214,11 +219,13 @@ const zigzag = (n: number) => (n < 0 ? -2 * n - 1 : 2 * n);
 const unzigzag = (z: number) => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 
 export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyState {
-  const head = r.uint();
+  const ep = c.ep;
+  const word = r.uint();
+  const any = ep !== undefined && word % 2 === 1;
+  const head = ep ? Math.floor(word / 2) : word;
   const nv = Math.floor(head / 2);
   const explicitCc = head % 2 === 1;
   if (nv * 4 > r.remaining) throw new ProtocolError('count exceeds frame');
-  const ep = c.ep;
   const vs: WireVersion[] = [];
   let tagged = false;
   for (let i = 0; i < nv; i++) {
@@ -226,10 +233,10 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
     const n = counter(r);
     const t = c.time();
     const w = r.uint();
-    if (t < 0 || t > 2 ** 48 || (ep ? Math.floor(w / 8) > 0xffff : w >> 2 > 0xffff)) throw new ProtocolError('invalid version');
-    const cl = ep ? Math.floor(w / 8) : Math.floor(w / 4);
+    if (t < 0 || t > 2 ** 48 || (any ? Math.floor(w / 8) > 0xffff : ep ? Math.floor(w / 4) > 0xffff : w >> 2 > 0xffff)) throw new ProtocolError('invalid version');
+    const cl = any ? Math.floor(w / 8) : Math.floor(w / 4);
     const form = w % 4;
-    const e = ep ? ep.epoch(r, rid, n, Math.floor(w / 4) % 2 === 1) : '';
+    const e = ep ? ep.epoch(r, rid, n, any && Math.floor(w / 4) % 2 === 1) : '';
     if (e !== '') tagged = true;
     const at = vs.length;
     if (form === FORM_TOMBSTONE) vs.push({ r: rid, n, t, c: cl, d: 1 });

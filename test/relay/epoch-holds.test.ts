@@ -15,9 +15,10 @@ import { openReplica, type Replica } from '../../lib/index.js';
 import { memoryStorage } from '../../lib/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import { EPOCH_INDEX_META, EPOCH_META } from '../../lib/epoch-store.js';
-import type { EpochRecord } from '../../lib/epoch-points.js';
-import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
-import { MsgType } from '../../lib/sync/messages.js';
+import { Epochs, type EpochRecord } from '../../lib/epoch-points.js';
+import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
+import { encodeMessage, MsgType } from '../../lib/sync/messages.js';
+import { dotsContext } from '../../lib/sync/wire-state.js';
 import { rawSession, syncItem } from '../security/raw-session.js';
 import { RAW_VERSIONS } from '../support/raw-versions.js';
 import { closeAll, startRelay, synced, until } from './support.js';
@@ -53,7 +54,10 @@ async function teach(relay: Relay, records: EpochRecord[], write?: string) {
   await s.ready;
   s.send({ type: MsgType.Epochs, records });
   if (write) {
-    s.send({ type: MsgType.Changes, space: 's', upTo: 0, entries: [[write, { vs: [{ r: s.replicaId, n: 1, t: Date.now(), c: 0, v: JSON.stringify(write) }], cc: { [s.replicaId]: 1 } }]] });
+    // Written in 11's form: the version's epoch is the one its hello history implies for it (so it names none).
+    const vs = [{ r: s.replicaId, n: 1, t: Date.now(), c: 0, v: JSON.stringify(write), ep: s.epoch }];
+    const link: EpochLink = { me: { id: s.replicaId, chain: [[s.epoch, 0]] }, peer: { id: s.relay!.replicaId, chain: [] }, reg: () => new Epochs(), learn: () => undefined };
+    s.sendRaw(encodeMessage({ type: MsgType.Changes, space: 's', upTo: 0, entries: [[write, { vs, ...dotsContext(vs) }]] }, [s.replicaId, s.relay!.replicaId], { epochs: link }));
     await until(async () => (await coreOf(relay).storage.get('s', write)) !== undefined || s.isClosed, 'the relay stored the key');
   }
   const last = records[records.length - 1]!.e;

@@ -236,16 +236,16 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
     );
   });
 
-  it('an untagged state whose dots are implied costs at 11 what it cost at 10, but for version words crossing a byte', () => {
+  it('an untagged state whose dots are implied costs at 11 what it cost at 10, version words crossing a byte included', () => {
     fc.assert(
       fc.property(fc.array(stateArb, { minLength: 1, maxLength: 4 }), (made) => {
         const entries = made.map(({ state }, i) => [`k${i}`, untag(state)] as const);
         const m = { type: MsgType.Changes, space: 's', upTo: 7, entries } as const;
         const at10 = encodeMessage(m, TABLE).byteLength;
         const at11 = encodeMessage(m, TABLE, { epochs: links([], new Epochs(), new Epochs()).send }).byteLength;
-        // A version's logical counter from 16 to 31 takes a second byte at 11; nothing else grows.
-        const crossing = entries.reduce((n, [, s]) => n + s.vs.filter((v) => v.c >= 16 && v.c < 32).length, 0);
-        expect(at11 - at10).toBe(crossing);
+        // A state naming no epoch says so in its head (a bit that takes a byte only from 32 versions on): its versions'
+        // words carry no flag, so a logical counter from 16 to 31 takes one byte as at 10 (it took two before).
+        expect(at11).toBe(at10);
         const ae = (ep?: EpochLink) => encodeMessage({ type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] }, TABLE, { epochs: ep }).byteLength;
         expect(ae(links([], new Epochs(), new Epochs()).send)).toBe(ae());
       }),
@@ -289,6 +289,9 @@ function frame(body: (w: Writer) => void): Uint8Array {
   return w.finish();
 }
 
+/** A state's head at 11 with `nv` versions, the context implied, some version naming its epoch ((2 × nv + 0) × 2 + 1). */
+const namedHead = (nv: number) => nv * 4 + 1;
+
 /** A tombstone version of `r` at `n` naming an epoch (word (0 × 2 + 1) × 4 + 1); the caller writes the reference. */
 function namedTomb(w: Writer, r: string, n: number): void {
   w.sym(r);
@@ -306,18 +309,18 @@ describe('protocol 11: hostile epoch references and chains are refused, never de
   it('a reference to an entry the frame has not made, or to another replica’s entry', () => {
     const { learned, link } = receive();
     const bad = frame((w) => {
-      w.uint(2); // one version, implied context
+      w.uint(namedHead(1)); // one version, implied context
       namedTomb(w, OTHER, 4);
       w.uint(3); // no third entry
     });
     expect(() => decode(bad, link)).toThrow(/unknown epoch reference/);
     const other = frame((w) => {
-      w.uint(4);
+      w.uint(namedHead(2));
       namedTomb(w, OTHER, 4);
       w.uint(0);
       w.uint(3); // one record, whole
       w.str('E1');
-      w.uint(2);
+      w.uint(namedHead(1));
       namedTomb(w, ME, 5);
       w.uint(1); // OTHER's E1
     });
@@ -330,7 +333,7 @@ describe('protocol 11: hostile epoch references and chains are refused, never de
     const { link } = receive();
     const n = MAX_FRAME_EPOCHS + 1;
     const huge = frame((w) => {
-      w.uint(n * 2);
+      w.uint(namedHead(n));
       for (let i = 0; i < n; i++) {
         namedTomb(w, OTHER, i + 1);
         w.uint(0);
@@ -341,14 +344,14 @@ describe('protocol 11: hostile epoch references and chains are refused, never de
     });
     expect(() => decode(huge, link)).toThrow(/epoch table over its bound/);
     const long = frame((w) => {
-      w.uint(2);
+      w.uint(namedHead(1));
       namedTomb(w, OTHER, 4);
       w.uint(0);
       w.uint(1_000_001);
     });
     expect(() => decode(long, link)).toThrow(/too long/);
     const short = frame((w) => {
-      w.uint(2);
+      w.uint(namedHead(1));
       namedTomb(w, OTHER, 4);
       w.uint(0);
       w.uint(40 * 2 + 1);
@@ -362,7 +365,7 @@ describe('protocol 11: hostile epoch references and chains are refused, never de
     const { learned, link } = receive();
     const chain = (records: Array<[string, number]>, whole = 1, trailing = false) =>
       frame((w) => {
-        w.uint(2);
+        w.uint(namedHead(1));
         namedTomb(w, OTHER, 50);
         w.uint(0);
         w.uint(records.length * 2 + whole);
@@ -541,5 +544,53 @@ describe('protocol 11: frames on one link, the sender plain or not (epoch-wire.t
         expect([send.me.plain, receive.peer.plain]).toEqual([undefined, undefined]);
       }),
     );
+  });
+  it("a sender that does not tag pays for one dot of its own in its first frame, not for every one (S2's repair at 11)", () => {
+    // A fresh replica at 11 that wrote before it met a peer at 11: its first epoch has a root label (fork 0) and its
+    // dots name none. Its first frame of 100 keys (an anti-entropy claim, a repair's CHANGES): before, every one of its
+    // dots was named untagged in that frame (2 B a version word and reference; 1 000 keys of S2: +2 000 B of claims).
+    const chain: EpochEntry[] = [['Root001', 0]];
+    const entries = Array.from({ length: 100 }, (_, i) => {
+      const vs: StoredVersion[] = [{ r: ME, n: 10 + i, t: 1_000 + i, c: i % 16, v: JSON.stringify(i) }];
+      return [`k${i}`, { vs, ...dotsContext(vs) }] as const;
+    });
+    const changes: Message = { type: MsgType.Changes, space: 's', upTo: 7, entries };
+    const claims: Message = { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] };
+    for (const m of [changes, claims]) {
+      const at10 = encodeMessage(m, TABLE).byteLength;
+      const { send, receive } = links(chain, new Epochs(), new Epochs());
+      const first = encodeMessage(m, TABLE, { epochs: send });
+      // One dot named untagged: the table entry (2 B) and its flag; every later one implies untagged.
+      expect(first.byteLength - at10).toBeLessThanOrEqual(3);
+      const got = decode(first, receive) as unknown as { entries?: Array<[string, KeyState]>; items?: Array<{ keys: Array<[string, KeyState]> }> };
+      const keys = got.entries ?? got.items![0]!.keys;
+      expect(keys.map(([k, st]) => [k, normalClaim(st)])).toEqual(entries.map(([k, st]) => [k, normalClaim(st)]));
+      // Both ends turned the side plain: the next frame costs what it costs at 10.
+      expect([send.me.plain, receive.peer.plain]).toEqual([true, true]);
+      expect(encodeMessage(m, TABLE, { epochs: send }).byteLength).toBe(at10);
+    }
+  });
+
+  it('within a frame, a dot of the sender after its first untagged one is named where it is tagged, and read back so', () => {
+    // A fresh replica that wrote untagged, then met a peer at 11 and tags in that same root-label epoch (identity.ts
+    // meetEpochPeer): a frame holding both kinds of its dots, the untagged ones first in the frame, then the tagged.
+    const chain: EpochEntry[] = [['Root001', 5]];
+    const mk = (i: number, tagged: boolean): readonly [string, KeyState] => {
+      const vs: StoredVersion[] = [{ r: ME, n: i, t: 1_000 + i, c: 0, v: JSON.stringify(i), ...(tagged ? { ep: 'Root001' } : {}) }];
+      return [`k${String(i).padStart(2, '0')}`, { vs, ...dotsContext(vs) }];
+    };
+    // Untagged 1–5 imply untagged anyway (at or below the fork); 6–9 untagged above it (the first turns the frame);
+    // 10–14 tagged in Root001, which the frame must then name.
+    const entries = [...Array.from({ length: 9 }, (_, i) => mk(i + 1, false)), ...Array.from({ length: 5 }, (_, i) => mk(i + 10, true))];
+    for (const m of [
+      { type: MsgType.Changes, space: 's', upTo: 7, entries } as Message,
+      { type: MsgType.AntiEntropy, space: 's', run: 1, top: 2, final: false, want: [], items: [{ kind: 'keys', keys: entries }] } as Message,
+    ]) {
+      const { send, receive } = links(chain, new Epochs(), new Epochs());
+      const got = decode(encodeMessage(m, TABLE, { epochs: send }), receive) as unknown as { entries?: Array<[string, KeyState]>; items?: Array<{ keys: Array<[string, KeyState]> }> };
+      const keys = got.entries ?? got.items![0]!.keys;
+      expect(keys.map(([k, st]) => [k, normalClaim(st)])).toEqual(entries.map(([k, st]) => [k, normalClaim(st)]));
+      expect([send.me.plain, receive.peer.plain]).toEqual([true, true]);
+    }
   });
 });

@@ -5,11 +5,18 @@
  * followed that space's last one (a replica writing two spaces never got it: seqs are one sequence for every space).
  * Then every change cost each session a log read and its own copy of the entry (a relay with n clients: n reads and
  * n model states per write). Counted here as log reads on the hub's storage, w — h — c over in-memory pairs.
+ *
+ * At protocol 11 (every replica opened with `speaks` listing it, as announcing 11 would make every default replica) a
+ * fresh storage starts tagging at its first hello at 11 and moves its log's seq by one with no record under it
+ * (identity.ts meetEpochPeer). The hub took that seq for a gap (a commit it had not seen as an event), so the first
+ * change of every space but the first after it fell off the live path: each session of the writer and of the hub read
+ * the log for it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { LogStream } from '../../lib/sync/outgoing.js';
+import { WITH_11 } from '../support/epoch-peer.js';
 import { streamPort, until } from './support.js';
 
 const open: Replica[] = [];
@@ -34,11 +41,12 @@ function countingStorage(): { storage: StorageAdapter; readonly reads: number } 
   };
 }
 
-async function chain(spaces: string[]) {
+async function chain(spaces: string[], speaks?: readonly number[]) {
   const counted = countingStorage();
-  const w = await openReplica({ storage: memoryStorage() });
-  const h = await openReplica({ storage: counted.storage });
-  const cs = [await openReplica({ storage: memoryStorage() }), await openReplica({ storage: memoryStorage() })];
+  const writer = countingStorage();
+  const w = await openReplica({ storage: writer.storage, speaks });
+  const h = await openReplica({ storage: counted.storage, speaks });
+  const cs = [await openReplica({ storage: memoryStorage(), speaks }), await openReplica({ storage: memoryStorage(), speaks })];
   open.push(w, h, ...cs);
   for (const r of [w, h, ...cs]) for (const s of spaces) r.space(s);
   const [tw, th] = pairTransports();
@@ -50,28 +58,32 @@ async function chain(spaces: string[]) {
     c.connect(b);
   }
   await until(() => [w, h, ...cs].every((r) => r.status === 'synced'), 'all synced');
-  return { w, h, cs, counted };
+  return { w, h, cs, counted, writer };
 }
 
-describe('the live fast path', () => {
+/** Every replica at protocol 11 (default: what every release announces). */
+const PROTOCOLS = [['default', undefined], ['at protocol 11', WITH_11]] as const;
+
+describe.each(PROTOCOLS)('the live fast path (%s)', (_, speaks) => {
   it('streams the writes of a space that was empty at the hello without reading the log', async () => {
-    const { w, cs, counted } = await chain(['doc']);
+    const { w, cs, counted, writer } = await chain(['doc'], speaks);
     await (await w.space('doc').put('seed', 0)).synced; // the first change on a hub is announced without a predecessor
-    const before = counted.reads;
+    const before = counted.reads + writer.reads;
     for (let i = 0; i < 20; i++) await (await w.space('doc').put(`k${i}`, i)).synced;
     for (const c of cs) await until(async () => (await c.space('doc').get('k19'))?.value === 19, 'every write on every client');
     // Two client sessions, 20 writes: the log path read the log at least once per session per write.
-    expect(counted.reads - before).toBeLessThan(5);
+    expect(counted.reads + writer.reads - before).toBeLessThan(5);
     for (const c of cs) for (let i = 0; i < 20; i++) expect((await c.space('doc').get(`k${i}`))?.value).toBe(i);
   });
 
   it('streams writes to two spaces in turn without reading the log', async () => {
-    const { w, cs, counted } = await chain(['a', 'b']);
+    const { w, cs, counted, writer } = await chain(['a', 'b'], speaks);
     await (await w.space('a').put('seed', 0)).synced; // the first change on a hub is announced without a predecessor
-    const before = counted.reads;
+    const before = counted.reads + writer.reads;
     for (let i = 0; i < 20; i++) await (await w.space(i % 2 ? 'b' : 'a').put(`k${i}`, i)).synced;
     for (const c of cs) await until(async () => (await c.space('b').get('k19'))?.value === 19, 'every write on every client');
-    expect(counted.reads - before).toBeLessThan(5);
+    // At 11 before the hub passed over the seq its tagging start took: 6 reads on the hub and 2 on the writer.
+    expect(counted.reads + writer.reads - before).toBeLessThan(5);
     for (const c of cs) for (let i = 0; i < 20; i++) expect((await c.space(i % 2 ? 'b' : 'a').get(`k${i}`))?.value).toBe(i);
   });
 });
