@@ -20,7 +20,7 @@ import { EPOCH_DOTS, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { encodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { dotsContext } from '../../lib/sync/wire-state.js';
 import { rawSession, syncItem } from '../security/raw-session.js';
-import { RAW_VERSIONS } from '../support/raw-versions.js';
+import { RAW_VERSIONS, SPEAKS_10 } from '../support/raw-versions.js';
 import { closeAll, startRelay, synced, until } from './support.js';
 
 const WITH_11 = [...RAW_VERSIONS, EPOCH_DOTS];
@@ -110,8 +110,9 @@ describe('the epoch records a relay keeps of its clients', () => {
 
   it('an honest client writing at 11 has its records stored; a reader of the same relay too once its own write arrives', async () => {
     const relay = await relaySpeaking11();
-    const writer = await openReplica({ storage: memoryStorage() });
-    const reader = await openReplica({ storage: memoryStorage() });
+    // Opened speaking 10 (their first epochs plain labels, not root labels: a hello then teaches no record), then 11.
+    const writer = await openReplica({ storage: memoryStorage(), speaks: SPEAKS_10 });
+    const reader = await openReplica({ storage: memoryStorage(), speaks: SPEAKS_10 });
     open.push(writer, reader);
     for (const r of [writer, reader]) {
       r.core.speaks = WITH_11;
@@ -127,6 +128,19 @@ describe('the epoch records a relay keeps of its clients', () => {
     // first frame carrying a tagged dot of its own (epoch-chain.ts ChainOut), and a hello at 11 teaches none.
     expect(await storedIds(relay)).not.toContain(reader.replicaId);
     expect(coreOf(relay).epochs.knows(reader.replicaId, reader.core.epoch)).toBe(false);
+    await (await reader.space('s').put('r', 2)).synced;
+    await until(async () => (await storedIds(relay)).includes(reader.replicaId), "the reader's records stored");
+  });
+
+  it('a reader opened at 11 is known from its hello (its root label) and stored only once its own write arrives', async () => {
+    const relay = await relaySpeaking11();
+    const reader = await openReplica({ storage: memoryStorage(), speaks: WITH_11 });
+    open.push(reader);
+    reader.space('s');
+    reader.connect(webSocketTransport(relay.url), { backoff: { base: 20, max: 200 } });
+    await synced(reader);
+    await until(() => coreOf(relay).epochs.knows(reader.replicaId, reader.core.epoch), "the reader's hello taught its epoch");
+    expect(await storedIds(relay)).not.toContain(reader.replicaId);
     await (await reader.space('s').put('r', 2)).synced;
     await until(async () => (await storedIds(relay)).includes(reader.replicaId), "the reader's records stored");
   });

@@ -16,6 +16,7 @@ import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type Hello } from '../../lib
 import { VirtualClock } from '../sim/clock.js';
 import { journaledStorage } from '../sim/backup.js';
 import { metAt11 } from '../support/epoch-peer.js';
+import { SPEAKS_10 } from '../support/raw-versions.js';
 import { closeLinks as closeAll, dialingPair, epochFrames, linkLog, recorded, type LinkLog } from '../support/link-log.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { dump, synced, until } from './support.js';
@@ -254,12 +255,12 @@ describe('what a hello may teach', () => {
 });
 
 describe('root labels', () => {
-  it('mark exactly the epochs forking from the untagged root; a default replica’s labels are as before', async () => {
+  it('mark exactly the epochs forking from the untagged root; a replica speaking 10 keeps its labels as before', async () => {
     const s = memoryStorage();
-    const d = await openReplica({ storage: s });
+    const d = await openReplica({ storage: s, speaks: SPEAKS_10 });
     expect(d.core.epoch).toHaveLength(8);
     await d.close();
-    const d2 = await openReplica({ storage: await metAt11(s) }); // met 11, but speaks the default: no tagging, no root label
+    const d2 = await openReplica({ storage: await metAt11(s), speaks: SPEAKS_10 }); // met 11, but speaks 10: no tagging, no root label
     expect(d2.core.epoch).toHaveLength(8);
     expect(d2.core.takesEpochs).toBe(false);
     await d2.close();
