@@ -244,6 +244,11 @@ export class AckTracker {
     if (acked > 0) for (const l of this.advanceListeners) l(space, acked, undefined);
   }
 
+  /** The highest log position of a frame that left `key` out (0: none known, or not withheld). */
+  withheldUpTo(space: string, key: string): number {
+    return (this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key)?.upTo : undefined) ?? 0;
+  }
+
   /** Whether a link to `peer` left `key` out (and its record has not changed since): `peer` does not hold it from us. */
   isWithheldFrom(peer: string, space: string, key: string): boolean {
     const entry = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
