@@ -18,38 +18,13 @@ import { openReplica, pairTransports, type StorageAdapter, type Transport } from
 import { until } from '../sync/support.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 import { volatileStorage } from '../support/volatile-storage.js';
-import { FRAME, replica, track } from './narrow-links.js';
+import { FRAME, holding, replica, track } from './narrow-links.js';
 
 const BIG = 'x'.repeat(30 * 1024);
 
-/** A volatile disk (durable at once) whose next transaction, once `holdNext` is called, resolves only at `release`. */
-function holdingDisk() {
-  const disk = volatileStorage();
-  const transact = disk.transact.bind(disk);
-  let hold: Promise<void> | undefined;
-  let durable = false;
-  disk.transact = async (fn) => {
-    const h = hold;
-    hold = undefined;
-    const result = await transact(fn);
-    durable = true;
-    if (h) await h;
-    return result;
-  };
-  return Object.assign(disk, {
-    /** The next transaction's change is not heard until `release`; `durable()` says when it is durable. */
-    holdNext(): { release: () => void; durable: () => boolean } {
-      let release!: () => void;
-      hold = new Promise<void>((r) => (release = r));
-      durable = false;
-      return { release, durable: () => durable };
-    },
-  });
-}
-
 /** A writer of `keys` (30 KiB each) on a holding disk, linked to an old peer over a narrow link that left them all out. */
 async function leftOut(keys: string[]) {
-  const disk = holdingDisk();
+  const disk = holding(volatileStorage());
   const writer = await openReplica({ storage: disk, maxValueBytes: 64 * 1024, speaks: SPEAKS_10 });
   const s = writer.space('s');
   const tooLarge: string[] = [];
@@ -66,7 +41,7 @@ async function leftOut(keys: string[]) {
 }
 
 /** Runs `write` on the holding disk: returns once its record is durable, its change not heard until `release`. */
-async function rewriteUnheard(disk: ReturnType<typeof holdingDisk>, write: () => Promise<unknown>) {
+async function rewriteUnheard(disk: ReturnType<typeof holding>, write: () => Promise<unknown>) {
   const { release, durable } = disk.holdNext();
   const put = write();
   await until(durable, 'the rewrite durable');
