@@ -239,9 +239,22 @@ export class AckTracker {
     const entry = this.withheldKeys.get(space)?.get(key);
     if (!entry || entry.elsewhere >= upTo) return;
     entry.elsewhere = upTo;
+    this.weighAgain(space, key);
+  }
+
+  /**
+   * A withheld key counts as held further (or is withheld no more): its parked waiters, and the acknowledgements come
+   * already (pending.ts kept the key past them while it was withheld), are weighed again.
+   */
+  private weighAgain(space: string, key: string): void {
     this.wake(space, key);
     const acked = this.acked.get(space) ?? 0;
     if (acked > 0) for (const l of this.advanceListeners) l(space, acked, undefined);
+  }
+
+  /** The highest log position of a frame that left `key` out (0: none known, or not withheld). */
+  withheldUpTo(space: string, key: string): number {
+    return (this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key)?.upTo : undefined) ?? 0;
   }
 
   /** Whether a link to `peer` left `key` out (and its record has not changed since): `peer` does not hold it from us. */
@@ -296,6 +309,8 @@ export class AckTracker {
    * `key`'s record changed (to the one at `seq`): a withheld key's next state may go; its parked waiters are weighed
    * again. Not when a frame that left the key out reached `seq` already: its change was heard after a log read sent
    * that frame (the record is durable, and read, before its transaction's change is told), and it is the record left out.
+   * An acknowledgement past `seq` may have come before the change was heard (a log frame reads a durable record first),
+   * and kept the key pending while it was withheld: it counts now, or the key waited for the next one.
    */
   release(space: string, key: string, seq?: number): void {
     const keys = this.withheldKeys.get(space);
@@ -303,7 +318,7 @@ export class AckTracker {
     if (!keys || !entry || (seq !== undefined && entry.upTo >= seq)) return;
     keys.delete(key);
     if (keys.size === 0) this.withheldKeys.delete(space);
-    this.wake(space, key);
+    this.weighAgain(space, key);
   }
 
   /** Parked waiters of `space` (on `key`, when given) are weighed again. */

@@ -201,16 +201,19 @@ export class PendingWrites {
   }
 
   /**
-   * The entry a withhold of `key` is stored with: its newest record applied here — the one it is counted at, or a newer
-   * one whose change is not heard yet (`ahead`, stale or not: a frame may read a durable record before its change is
-   * told, and leave it out). Undefined when neither: no write of ours waits in it. A record heard later that holds no
-   * version of ours is not counted, and the open drops its item (`loadWithheld`); one whose change releases the
-   * withhold stores the list again (`changed`).
+   * The entry a withhold of `key` is stored with: the record the frames that left it out read — the one it is counted
+   * at, or a newer one whose change is not heard yet (`ahead`, stale or not: a frame may read a durable record before its
+   * change is told, and leave it out) where such a frame's log position reached it. Undefined when neither: no write of
+   * ours waits in it. A record heard later that holds no version of ours is not counted, and the open drops its item
+   * (`loadWithheld`); one whose change releases the withhold stores the list again (`changed`). A newer record no such
+   * frame reached is not the entry: hearing its change releases the withhold (acks.ts `release`), and an item stored
+   * under it would match the key's entry then and come back at the next open — withheld from a peer the newer record
+   * reached (simulator seed withheld 21249 at SIM_SPEAKS=mixed).
    */
   private entryOf(space: string, key: string): number | undefined {
     const at = this.countedAt(space, key);
     const a = this.ahead.size > 0 ? this.ahead.get(space)?.get(key) : undefined;
-    return a !== undefined && a > (at ?? 0) ? a : at;
+    return a !== undefined && a > (at ?? 0) && a <= this.core.acks.withheldUpTo(space, key) ? a : at;
   }
 
   /**

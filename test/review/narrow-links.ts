@@ -114,3 +114,29 @@ export async function withheldWriter(onWithholdStore: (disk: VolatileStorage) =>
   await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
   return { disk, writer, errors, old, tw, link };
 }
+
+/**
+ * `disk` whose next transaction, once `holdNext` was called, resolves only when its `release` is called: the record is
+ * durable (`durable()` says when) and read by frames, but the write's change is not heard until then.
+ */
+export function holding<D extends VolatileStorage>(disk: D): D & { holdNext(): { release: () => void; durable: () => boolean } } {
+  const transact = disk.transact.bind(disk);
+  let hold: Promise<void> | undefined;
+  let durable = false;
+  disk.transact = async (fn) => {
+    const h = hold;
+    hold = undefined;
+    const result = await transact(fn);
+    durable = true;
+    if (h) await h;
+    return result;
+  };
+  return Object.assign(disk, {
+    holdNext() {
+      let release!: () => void;
+      hold = new Promise<void>((r) => (release = r));
+      durable = false;
+      return { release, durable: () => durable };
+    },
+  });
+}

@@ -13,7 +13,7 @@ import { openReplica, pairTransports } from '../../lib/index.js';
 import { until } from '../sync/support.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 import type { VolatileStorage } from '../support/volatile-storage.js';
-import { crashWithheld, FRAME, replica, restartWithheld, track, withholdDisk } from './narrow-links.js';
+import { crashWithheld, FRAME, holding, replica, restartWithheld, track, withholdDisk } from './narrow-links.js';
 
 /**
  * A writer whose put of a 30 KiB `big` is durable but not resolved (its fsync returned, the process not told yet)
@@ -21,28 +21,16 @@ import { crashWithheld, FRAME, replica, restartWithheld, track, withholdDisk } f
  * put resolves. `onWithholdStore` is called at each store of the withheld keys (it may hold the disk's durability back).
  */
 async function leftOutUnheard(onWithholdStore: (disk: VolatileStorage) => void) {
-  const disk = withholdDisk(onWithholdStore);
-  const transact = disk.transact.bind(disk);
-  let hold: Promise<void> | undefined;
-  let durable = false;
-  disk.transact = async (fn) => {
-    const h = hold;
-    hold = undefined;
-    const result = await transact(fn);
-    durable = true;
-    if (h) await h;
-    return result;
-  };
+  const disk = holding(withholdDisk(onWithholdStore));
   const writer = await openReplica({ storage: disk, maxValueBytes: 64 * 1024, speaks: SPEAKS_10 });
   const s = writer.space('s');
   const errors: unknown[] = [];
   writer.on('error', (e) => errors.push(e));
   const old = await replica(true); // takes no key in parts: big cannot cross the narrow link
 
-  let release!: () => void;
-  hold = new Promise<void>((r) => (release = r));
+  const { release, durable } = disk.holdNext();
   const put = s.put('big', 'x'.repeat(30 * 1024));
-  await until(() => durable, 'big durable');
+  await until(durable, 'big durable');
   expect(writer.pending, 'its change not heard yet').toBe(0);
 
   const [tw, to] = pairTransports({ maxFrameBytes: FRAME });
