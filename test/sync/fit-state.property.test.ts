@@ -83,6 +83,41 @@ describe('a key state\'s context alone', () => {
     expect(contextAlone({ ...whole, vs: [big, { r: 'g', ep: 'e2', n: 30, t: 3, c: 0, v: '"new"' }], cc: { b: 8, g: 30 }, pts: { b: [{ e: 'eb', n: 8 }], g: [{ e: 'e2', n: 30 }] } }, there, true)).toBeUndefined();
   });
 
+  // Protocol 11 (withheld seed 1733502631 jittered at SIM_SPEAKS=11): d, behind a narrow link, kept a's k0 at (a, e, 4)
+  // after a's big k0 at (a, e, 8) superseded it and c's delete of k0 was collected: the context alone left a's entry out,
+  // a replica with a version in the state and points naming epochs (the untagged writer's entry is lowered since stop 38).
+  it('at protocol 11 lowers the points of a writer with a version in the state to the peer\'s versions they superseded', () => {
+    const reg = new Epochs();
+    reg.add('a', 'e1', '', 1);
+    reg.add('a', 'e2', 'e1', 5);
+    reg.add('c', 'ec', '', 0);
+    const big: StoredVersion = { r: 'a', ep: 'e2', n: 8, t: 3, c: 0, v: '"big"' };
+    // The whole state: a's big version, written over its k0 at (a, e2, 7); c's delete collected (c's point only).
+    const whole: KeyState = { vs: [big], cc: { a: 8, c: 4 }, pts: { a: [{ e: 'e2', n: 8 }], c: [{ e: 'ec', n: 4 }] } };
+    const there: KeyState = { vs: [{ r: 'a', ep: 'e2', n: 7, t: 2, c: 0, v: '"old"' }], cc: { a: 7 }, pts: { a: [{ e: 'e2', n: 7 }] } };
+    const alone = contextAlone(whole, there, true, reg);
+    expect(alone).toEqual({ vs: [], cc: { a: 7, c: 4 }, pts: { a: [{ e: 'e2', n: 7 }], c: [{ e: 'ec', n: 4 }] } });
+    expect(joinWith(reg, there, alone!).vs).toEqual([]);
+    expect(joinWith(reg, joinWith(reg, there, alone!), whole)).toEqual(joinWith(reg, there, whole));
+    // The peer's version in an ancestor epoch (below e2's fork): its own point, which covers none of the state's versions.
+    const older: KeyState = { vs: [{ r: 'a', ep: 'e1', n: 3, t: 1, c: 0, v: '"older"' }], cc: { a: 3 }, pts: { a: [{ e: 'e1', n: 3 }] } };
+    expect(contextAlone(whole, older, true, reg)).toEqual({ vs: [], cc: { a: 3, c: 4 }, pts: { a: [{ e: 'e1', n: 3 }], c: [{ e: 'ec', n: 4 }] } });
+    expect(joinWith(reg, older, contextAlone(whole, older, true, reg)!).vs).toEqual([]);
+    // An untagged version of the peer's: the untagged point, as the vector's entry.
+    const plain: KeyState = { vs: [{ r: 'a', n: 1, t: 1, c: 0, v: '"plain"' }], cc: { a: 1 } };
+    expect(contextAlone(whole, plain, true, reg)).toEqual({ vs: [], cc: { a: 1, c: 4 }, pts: { c: [{ e: 'ec', n: 4 }] } });
+    expect(joinWith(reg, plain, contextAlone(whole, plain, true, reg)!).vs).toEqual([]);
+    // A point that would cover a version the state holds is not told: here the state keeps a's sibling at (a, e1, 2),
+    // which the peer's (a, e1, 4)'s point covers.
+    const sibling: StoredVersion = { r: 'a', ep: 'e1', n: 2, t: 1, c: 0, v: '"sibling"' };
+    const both: KeyState = { ...whole, vs: [sibling, big] };
+    const four: KeyState = { vs: [sibling, { r: 'a', ep: 'e1', n: 4, t: 1, c: 0, v: '"four"' }], cc: { a: 4 }, pts: { a: [{ e: 'e1', n: 4 }] } };
+    expect(contextAlone(both, four, true, reg)).toEqual({ vs: [], cc: { c: 4 }, pts: { c: [{ e: 'ec', n: 4 }] } });
+    // Not knowing the peer's state, or below 11, nothing of a's.
+    expect(contextAlone(whole, undefined, true, reg)).toEqual({ vs: [], cc: { c: 4 }, pts: { c: [{ e: 'ec', n: 4 }] } });
+    expect(contextAlone(whole, there, false, reg)).toBeUndefined();
+  });
+
   // SIM_SPEAKS=mixed relay-hub 37: below 11, the context alone of a state naming an epoch made a peer of an earlier
   // release drop its own counter version, which the withheld state had merged; its next increment started over at 1.
   it('below 11 tells nothing of a state naming an epoch that holds a live typed value; a plain value\'s and a delete\'s context as before', () => {
