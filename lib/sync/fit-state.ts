@@ -45,7 +45,7 @@
  * was superseded: the one entry that said so was the writer's, left out (withheld seed 1733502631: d kept a's k0 at a:3
  * after c's collected delete, because a also wrote the big k0 at a:7).
  */
-import { coversDot, namesEpochs, sameDot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
+import { coversDot, namesEpochs, pointsOf, sameDot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
 import { inHistory, maximalPoints, NO_EPOCHS, topCounter, UNTAGGED, type EpochRegistry } from '../epoch-points.js';
 import { isTypedEncoding } from '../values.js';
 
@@ -85,6 +85,18 @@ function supersededBelow(state: KeyState, peer: KeyState, r: string, lowest: num
   const top = Math.min(state.cc[r]!, lowest - 1);
   for (const v of peer.vs) if (v.r === r && v.ep === undefined && v.n <= top && v.n > best) best = v.n;
   return best;
+}
+
+/**
+ * Whether context alone `c` tells more than `told` (one sent before for the same state): a point of it `told` does not
+ * cover. At protocol 11 a lowered replica's new point may name another epoch below the top counter told before (a
+ * peer's version of a restored branch): the vector entries alone would not show it.
+ */
+export function tellsMore(reg: EpochRegistry, c: KeyState, told: KeyState | undefined): boolean {
+  for (const r of Object.keys(c.cc)) {
+    for (const p of pointsOf(c, r)) if (told === undefined || !coversDot(reg, told, r, p.e === UNTAGGED ? undefined : p.e, p.n)) return true;
+  }
+  return false;
 }
 
 /**

@@ -38,7 +38,7 @@ import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
-import { contextAlone } from './fit-state.js';
+import { contextAlone, tellsMore } from './fit-state.js';
 import { claimsForOld, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
@@ -333,7 +333,7 @@ export class Wire {
   private asLeftOut(space: string, key: string, st: KeyState, was: { state: KeyState; told?: KeyState } | undefined, more: Entry[]): boolean {
     if (was === undefined || !sameState(was.state, st)) return false;
     const c = this.alone(space, key, st);
-    if (c && Object.keys(c.cc).some((r) => c.cc[r]! > (was.told?.cc[r] ?? 0))) more.push([key, c]);
+    if (c && tellsMore(this.epochs?.() ?? NO_EPOCHS, c, was.told)) more.push([key, c]);
     return true;
   }
 
