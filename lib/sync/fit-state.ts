@@ -23,7 +23,8 @@
  * if it has no version in the state (its points then cover none of the state's versions); with a version there, its
  * points go lowered as a plain entry does: to the points of the peer's versions of it that the state superseded (known
  * dots of its, for this key), less any whose history holds a version of the state. Below 11 no point naming an epoch
- * travels: such a replica is left out. Left out at 11, a peer holding a writer's old version never learned that the
+ * travels: such a replica tells only its untagged point, lowered so to the peer's untagged versions (its writes from
+ * before it tagged), with or without a version in the state. Left out at 11, a peer holding a writer's old version never learned that the
  * writer's delete superseded it, and once the delete was collected the old version stood there for good (withheld seed
  * 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete at 28, collected, because b's big k4 stood beside
  * it; withheld 1733502631 at 11: d kept a's k0 at (a, e, 4) because a's own big k0 stood beside c's collected delete).
@@ -61,8 +62,8 @@ export function contextAlone(state: KeyState, peer?: KeyState, points = false, r
   for (const r of Object.keys(state.cc)) {
     const tagged = state.pts?.[r];
     if (tagged !== undefined) {
-      if (!points) continue;
-      const told = state.vs.some((v) => v.r === r) ? (peer ? supersededPoints(reg, state, peer, r) : []) : tagged;
+      // Below 11 only its untagged point can go, and only lowered to the peer's untagged versions the state superseded.
+      const told = points && !state.vs.some((v) => v.r === r) ? tagged : peer ? supersededPoints(reg, state, peer, r, !points) : [];
       if (told.length === 1 && told[0]!.e === UNTAGGED) cc[r] = told[0]!.n;
       else if (told.length > 0) (cc[r] = topCounter(told)), (pts[r] = told);
       continue;
@@ -100,17 +101,18 @@ export function tellsMore(reg: EpochRegistry, c: KeyState, told: KeyState | unde
 }
 
 /**
- * At protocol 11, the points of `r` lowered below the state's versions of it: the dots of the peer's versions of `r`
- * (dots `r` minted for this key) that the state's context covers and its versions do not hold, each as a point — less
- * any whose history holds a version of the state — kept maximal (withheld seed 1733502631 at 11: d kept a's k0 at
- * (a, e, 4) after a's big k0 at (a, e, 8) and c's collected delete, a's entry left out because it names an epoch).
+ * The points of `r` lowered below the state's versions of it: the dots of the peer's versions of `r` (dots `r` minted
+ * for this key) that the state's context covers and its versions do not hold, each as a point — less any whose history
+ * holds a version of the state — kept maximal (withheld seed 1733502631 at 11: d kept a's k0 at (a, e, 4) after a's big
+ * k0 at (a, e, 8) and c's collected delete, a's entry left out because it names an epoch). `untaggedOnly` (a peer below
+ * 11): of its untagged versions only, whatever `r` has in the state (the untagged point is a plain vector entry there).
  */
-function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r: string): Point[] {
+function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r: string, untaggedOnly: boolean): Point[] {
   const mine = state.vs.filter((v) => v.r === r);
   const holdsMine = (p: Point) => mine.some((v) => inHistory(reg, r, v.ep ?? UNTAGGED, v.n, p));
   const out: Point[] = [];
   for (const v of peer.vs) {
-    if (v.r !== r || mine.some((u) => sameDot(u, v)) || !coversDot(reg, state, r, v.ep, v.n)) continue;
+    if (v.r !== r || (untaggedOnly && v.ep !== undefined) || mine.some((u) => sameDot(u, v)) || !coversDot(reg, state, r, v.ep, v.n)) continue;
     const p = { e: v.ep ?? UNTAGGED, n: v.n };
     if (!holdsMine(p)) out.push(p);
   }

@@ -97,6 +97,13 @@ describe('a key state\'s context alone', () => {
           if (whole.vs.some((u) => u.r === v.r && inHistory(lib, v.r, u.ep ?? UNTAGGED, u.n, p))) continue;
           expect(first.vs.some((u) => sameDot(u, v)), `${v.r}:${v.n}@${v.ep} kept`).toBe(false);
         }
+        // Below 11: no point naming an epoch, and still below the state.
+        const below = contextAlone(whole, there, false, lib);
+        if (below === undefined) return;
+        expect(below.pts).toBeUndefined();
+        expect(canonicalStateText('k', joinWith(lib, below, whole))).toBe(canonicalStateText('k', whole));
+        const after = joinWith(lib, there, below);
+        for (const v of there.vs) if (!after.vs.some((u) => sameDot(u, v))) expect(direct.vs.some((u) => sameDot(u, v)), `${v.r}:${v.n}`).toBe(false);
       }),
       { numRuns: Number(process.env.FIT_RUNS ?? 500) },
     );
@@ -158,6 +165,30 @@ describe('a key state\'s context alone', () => {
     // Not knowing the peer's state, or below 11, nothing of a's.
     expect(contextAlone(whole, undefined, true, reg)).toEqual({ vs: [], cc: { c: 4 }, pts: { c: [{ e: 'ec', n: 4 }] } });
     expect(contextAlone(whole, there, false, reg)).toBeUndefined();
+  });
+
+  // Below 11 (SIM_SPEAKS=mixed) a state naming an epoch goes nowhere, and a replica whose entry was points naming epochs
+  // was left out of its context alone: a peer of an earlier release kept that replica's untagged versions the state
+  // superseded (its writes from before it tagged), and once a delete of the key was collected they stood there for good.
+  // Its untagged point goes now, lowered to the highest such version the peer holds.
+  it('below 11 tells a tagging replica\'s untagged point, lowered to the peer\'s untagged versions the state superseded', () => {
+    const reg = new Epochs();
+    reg.add('w', 'e', '', 5); // w tagged from its counter 5 on
+    const before: StoredVersion = { r: 'w', n: 3, t: 1, c: 0, v: '"before"' };
+    const there: KeyState = { vs: [before], cc: { w: 3 } };
+    // w wrote over it once it tagged: the state is withheld from the earlier peer.
+    const over: KeyState = { vs: [{ r: 'w', ep: 'e', n: 8, t: 2, c: 0, v: '"over"' }], cc: { w: 8 }, pts: { w: [{ e: 'e', n: 8 }] } };
+    expect(contextAlone(over, there, false, reg)).toEqual({ vs: [], cc: { w: 3 } });
+    expect(join(there, contextAlone(over, there, false, reg)!).vs).toEqual([]);
+    // c deleted it (tagged) and collected the tombstone: w has no version in the state.
+    const collected: KeyState = { vs: [], cc: { c: 4, w: 8 }, pts: { c: [{ e: 'ec', n: 4 }], w: [{ e: 'e', n: 8 }] } };
+    expect(contextAlone(collected, there, false, reg)).toEqual({ vs: [], cc: { w: 3 } });
+    // Only dots the peer holds: nothing of w where the link knows no version of it, nor one the state does not cover.
+    expect(contextAlone(collected, undefined, false, reg)).toBeUndefined();
+    expect(contextAlone(collected, { vs: [{ ...before, n: 6 }], cc: { w: 6 } }, false, reg)).toBeUndefined();
+    // An untagged version the state keeps stays: its point would cover it.
+    const kept: KeyState = { vs: [{ r: 'w', n: 2, t: 1, c: 0, v: '"two"' }, ...over.vs], cc: { w: 8 }, pts: { w: [{ e: 'e', n: 8 }] } };
+    expect(contextAlone(kept, { vs: [kept.vs[0]!, before], cc: { w: 3 } }, false, reg)).toBeUndefined();
   });
 
   // SIM_SPEAKS=mixed relay-hub 37: below 11, the context alone of a state naming an epoch made a peer of an earlier
