@@ -210,8 +210,8 @@ export class Wire {
       for (const e of m.entries) if (tagged.includes(e[0])) this.noteLeftOut(m.space, e);
     }
     if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);
-    // Left out, each key still takes its context alone (fit-state.ts: no version, no entry of a replica with a version in
-    // the state, a point naming an epoch only at 11, so nothing a peer below 11 cannot carry): the peer drops what the state
+    // Left out, each key still takes its context alone (fit-state.ts: no version, entries lowered below the state's own
+    // versions, a point naming an epoch only at 11, so nothing a peer below 11 cannot carry): the peer drops what the state
     // superseded. The session is told the frame carried none of them: they stay withheld, their writes pending.
     const apart = new Set([...bad, ...tagged]);
     const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
