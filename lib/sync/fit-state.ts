@@ -20,11 +20,14 @@
  * out.
  *
  * A replica whose context holds points naming epochs goes with its points where the link carries them (protocol 11),
- * if it has no version in the state (its points then cover none of the state's versions); otherwise it is left out
- * (below 11 no point naming an epoch can travel; lowering a point is not done). Left out at 11, a peer holding a
- * writer's old version never learned that the writer's delete superseded it, and once the delete was collected the
- * old version stood there for good (withheld seed 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete
- * at 28, collected, because b's big k4 stood beside it).
+ * if it has no version in the state (its points then cover none of the state's versions); with a version there, its
+ * points go lowered as a plain entry does: to the points of the peer's versions of it that the state superseded (known
+ * dots of its, for this key), less any whose history holds a version of the state. Below 11 no point naming an epoch
+ * travels: such a replica tells only its untagged point, lowered so to the peer's untagged versions (its writes from
+ * before it tagged), with or without a version in the state. Left out at 11, a peer holding a writer's old version never learned that the
+ * writer's delete superseded it, and once the delete was collected the old version stood there for good (withheld seed
+ * 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete at 28, collected, because b's big k4 stood beside
+ * it; withheld 1733502631 at 11: d kept a's k0 at (a, e, 4) because a's own big k0 stood beside c's collected delete).
  *
  * To a peer below 11, a state naming an epoch that holds a live typed value tells no context (docs/design/epochs-build.md
  * item 6): that state never reaches the peer, yet its merge holds what the versions it superseded held (a counter's
@@ -43,21 +46,26 @@
  * was superseded: the one entry that said so was the writer's, left out (withheld seed 1733502631: d kept a's k0 at a:3
  * after c's collected delete, because a also wrote the big k0 at a:7).
  */
-import { namesEpochs, type KeyState, type Point, type StoredVersion } from '../dvv.js';
+import { coversDot, namesEpochs, pointsOf, sameDot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
+import { inHistory, maximalPoints, NO_EPOCHS, topCounter, UNTAGGED, type EpochRegistry } from '../epoch-points.js';
 import { isTypedEncoding } from '../values.js';
 
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
- * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs.
+ * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs. `reg`:
+ * the epochs' ancestry the state's context is judged by.
  */
-export function contextAlone(state: KeyState, peer?: KeyState, points = false): KeyState | undefined {
+export function contextAlone(state: KeyState, peer?: KeyState, points = false, reg: EpochRegistry = NO_EPOCHS): KeyState | undefined {
   if (!points && namesEpochs(state) && state.vs.some(typedLive)) return undefined;
   const cc: Record<string, number> = {};
   const pts: Record<string, readonly Point[]> = {};
   for (const r of Object.keys(state.cc)) {
     const tagged = state.pts?.[r];
     if (tagged !== undefined) {
-      if (points && !state.vs.some((v) => v.r === r)) (cc[r] = state.cc[r]!), (pts[r] = tagged);
+      // Below 11 only its untagged point can go, and only lowered to the peer's untagged versions the state superseded.
+      const told = points && !state.vs.some((v) => v.r === r) ? tagged : peer ? supersededPoints(reg, state, peer, r, !points) : [];
+      if (told.length === 1 && told[0]!.e === UNTAGGED) cc[r] = told[0]!.n;
+      else if (told.length > 0) (cc[r] = topCounter(told)), (pts[r] = told);
       continue;
     }
     let lowest = Infinity;
@@ -78,6 +86,37 @@ function supersededBelow(state: KeyState, peer: KeyState, r: string, lowest: num
   const top = Math.min(state.cc[r]!, lowest - 1);
   for (const v of peer.vs) if (v.r === r && v.ep === undefined && v.n <= top && v.n > best) best = v.n;
   return best;
+}
+
+/**
+ * Whether context alone `c` tells more than `told` (one sent before for the same state): a point of it `told` does not
+ * cover. At protocol 11 a lowered replica's new point may name another epoch below the top counter told before (a
+ * peer's version of a restored branch): the vector entries alone would not show it.
+ */
+export function tellsMore(reg: EpochRegistry, c: KeyState, told: KeyState | undefined): boolean {
+  for (const r of Object.keys(c.cc)) {
+    for (const p of pointsOf(c, r)) if (told === undefined || !coversDot(reg, told, r, p.e === UNTAGGED ? undefined : p.e, p.n)) return true;
+  }
+  return false;
+}
+
+/**
+ * The points of `r` lowered below the state's versions of it: the dots of the peer's versions of `r` (dots `r` minted
+ * for this key) that the state's context covers and its versions do not hold, each as a point — less any whose history
+ * holds a version of the state — kept maximal (withheld seed 1733502631 at 11: d kept a's k0 at (a, e, 4) after a's big
+ * k0 at (a, e, 8) and c's collected delete, a's entry left out because it names an epoch). `untaggedOnly` (a peer below
+ * 11): of its untagged versions only, whatever `r` has in the state (the untagged point is a plain vector entry there).
+ */
+function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r: string, untaggedOnly: boolean): Point[] {
+  const mine = state.vs.filter((v) => v.r === r);
+  const holdsMine = (p: Point) => mine.some((v) => inHistory(reg, r, v.ep ?? UNTAGGED, v.n, p));
+  const out: Point[] = [];
+  for (const v of peer.vs) {
+    if (v.r !== r || (untaggedOnly && v.ep !== undefined) || mine.some((u) => sameDot(u, v)) || !coversDot(reg, state, r, v.ep, v.n)) continue;
+    const p = { e: v.ep ?? UNTAGGED, n: v.n };
+    if (!holdsMine(p)) out.push(p);
+  }
+  return out.length === 0 ? out : maximalPoints(reg, r, out);
 }
 
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */

@@ -38,7 +38,7 @@ import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
-import { contextAlone } from './fit-state.js';
+import { contextAlone, tellsMore } from './fit-state.js';
 import { claimsForOld, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
@@ -210,8 +210,8 @@ export class Wire {
       for (const e of m.entries) if (tagged.includes(e[0])) this.noteLeftOut(m.space, e);
     }
     if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);
-    // Left out, each key still takes its context alone (fit-state.ts: no version, no entry of a replica with a version in
-    // the state, a point naming an epoch only at 11, so nothing a peer below 11 cannot carry): the peer drops what the state
+    // Left out, each key still takes its context alone (fit-state.ts: no version, entries lowered below the state's own
+    // versions, a point naming an epoch only at 11, so nothing a peer below 11 cannot carry): the peer drops what the state
     // superseded. The session is told the frame carried none of them: they stay withheld, their writes pending.
     const apart = new Set([...bad, ...tagged]);
     const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
@@ -323,7 +323,7 @@ export class Wire {
 
   /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
   private alone(space: string, key: string, st: KeyState): KeyState | undefined {
-    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined);
+    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS);
   }
 
   /**
@@ -333,7 +333,7 @@ export class Wire {
   private asLeftOut(space: string, key: string, st: KeyState, was: { state: KeyState; told?: KeyState } | undefined, more: Entry[]): boolean {
     if (was === undefined || !sameState(was.state, st)) return false;
     const c = this.alone(space, key, st);
-    if (c && Object.keys(c.cc).some((r) => c.cc[r]! > (was.told?.cc[r] ?? 0))) more.push([key, c]);
+    if (c && tellsMore(this.epochs?.() ?? NO_EPOCHS, c, was.told)) more.push([key, c]);
     return true;
   }
 

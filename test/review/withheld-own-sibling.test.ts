@@ -8,6 +8,10 @@
  * state superseded (the link's model of the peer: here it learns d's version from d's anti-entropy claim); before, it
  * was left out and d kept showing a's overwritten value for good.
  *
+ * At protocol 11 (withheld seed 1733502631 jittered at SIM_SPEAKS=11) the same: a's entry there is a point naming its
+ * epoch, and such an entry of a replica with a version in the state was left out, not lowered; it goes lowered to the
+ * point of a's version d holds.
+ *
  * The order matters: the catch-up stream meets k first, while the link knows nothing of d's k, and leaves it out; the
  * key is then not tried again in repair frames while its state stays the same (wire.ts LEFT OUT) — unless what the link
  * has learned since lets its context tell more.
@@ -15,12 +19,21 @@
 import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
 import { pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
+import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { connect, FRAME, replica } from './narrow-links.js';
 import { until } from '../sync/support.js';
 
-/** d gets a's small write of k over a narrow link, and goes away; a overwrites k with a value the link cannot carry. */
-async function overwriteWhileAway(a: Replica, d: Replica): Promise<void> {
+/** Both ends at protocol 11: every dot names its epoch, and a context's points travel. */
+const SPEAKS_11 = [...new Set([...PROTOCOL_VERSIONS, EPOCH_DOTS])];
+
+/**
+ * d gets a's small write of k over a narrow link, and goes away; a overwrites k with a value the link cannot carry.
+ * `meetFirst`: a writes once the hellos went (at 11 a fresh storage tags from its first meeting with a peer at 11).
+ */
+async function overwriteWhileAway(a: Replica, d: Replica, meetFirst = false): Promise<void> {
   const links = connect(a, d, FRAME);
+  if (meetFirst) await until(() => a.status === 'synced' && d.status === 'synced', 'linked');
   await (await a.space('s').put('k', 'small')).synced;
   await until(async () => (await d.space('s').get('k'))?.value === 'small', 'd holds a\'s small write');
   for (const l of links) l.close();
@@ -51,6 +64,20 @@ describe('a key whose own writer overwrote it with a value a narrow link cannot 
     const rec = await d.core.storage.get('s', 'k');
     expect(rec?.vs ?? [], 'd holds no version of k').toEqual([]);
     // The big write stays withheld from d, pending on a.
+    expect(a.core.acks.isWithheldFrom(d.replicaId, 's', 'k')).toBe(true);
+    for (const l of links) l.close();
+  });
+
+  it('at protocol 11 too, where a\'s entry names its epoch: the point of d\'s version goes', async () => {
+    const a = await replica(false, SPEAKS_11);
+    const d = await replica(false, SPEAKS_11);
+    const errors: unknown[] = [];
+    a.on('error', (e) => errors.push(e));
+    await overwriteWhileAway(a, d, true);
+    const small = (await d.core.storage.get('s', 'k'))?.vs ?? [];
+    expect(small.map((v) => v.ep), 'd\'s version of k names its epoch').toEqual([expect.any(String)]);
+    const links = await backUntilDropped(a, d, errors);
+    expect((await d.core.storage.get('s', 'k'))?.vs ?? [], 'd holds no version of k').toEqual([]);
     expect(a.core.acks.isWithheldFrom(d.replicaId, 's', 'k')).toBe(true);
     for (const l of links) l.close();
   });

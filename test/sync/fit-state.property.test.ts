@@ -10,12 +10,13 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { covers, join, joinWith, type KeyState, type StoredVersion } from '../../lib/dvv.js';
-import { Epochs } from '../../lib/epoch-points.js';
+import { canonicalStateText, covers, coversDot, join, joinWith, pointsOf, sameDot, type KeyState, type StoredVersion } from '../../lib/dvv.js';
+import { Epochs, inHistory, UNTAGGED } from '../../lib/epoch-points.js';
 import { Counter } from '../../lib/merges/index.js';
 import { contextAlone } from '../../lib/sync/fit-state.js';
 import { encodeValue } from '../../lib/values.js';
 import { normal, opsArb, simulate } from '../support/dvv-sim.js';
+import { eopsArb, esimulate } from '../support/epoch-dvv.js';
 
 const same = (a: { r: string; n: number }, b: { r: string; n: number }) => a.r === b.r && a.n === b.n;
 
@@ -60,6 +61,54 @@ describe('a key state\'s context alone', () => {
     );
   });
 
+  // Protocol 11, every dot naming its epoch (the epoch model's reachable states, restores included: a replica's branches
+  // give several points per replica). Withheld seed 1733502631 at SIM_SPEAKS=11: a writer with a version in the state was
+  // left out, so the peer kept its versions the state superseded.
+  it('at protocol 11 likewise: below the state, points naming only dots the peer holds, and the peer drops what the state superseded', () => {
+    fc.assert(
+      fc.property(eopsArb(true), fc.nat(), fc.nat(), (ops, i, j) => {
+        const { lib, vpool } = esimulate(ops);
+        const whole = vpool[i % vpool.length]!;
+        const there = vpool[j % vpool.length]!;
+        const alone = contextAlone(whole, there, true, lib);
+        const direct = joinWith(lib, there, whole);
+        const first = alone === undefined ? there : joinWith(lib, there, alone);
+        if (alone !== undefined) {
+          expect(alone.vs).toEqual([]);
+          for (const v of whole.vs) expect(coversDot(lib, alone, v.r, v.ep, v.n), `${v.r}:${v.n}@${v.ep}`).toBe(false);
+          for (const r of Object.keys(alone.cc)) {
+            for (const p of pointsOf(alone, r)) {
+              const e = p.e === UNTAGGED ? undefined : p.e;
+              // Each point lies in the state's context; of a replica with a version there, it is a dot the peer holds.
+              expect(coversDot(lib, whole, r, e, p.n), `${r}:${p.n}@${p.e}`).toBe(true);
+              if (whole.vs.some((v) => v.r === r)) expect(there.vs.some((v) => sameDot(v, { r, ep: e, n: p.n })), `${r}:${p.n}@${p.e}`).toBe(true);
+            }
+          }
+          expect(canonicalStateText('k', joinWith(lib, alone, whole))).toBe(canonicalStateText('k', whole));
+        }
+        // A receiver drops only what the whole state drops, and the whole state later lands where it would alone.
+        for (const v of there.vs) if (!first.vs.some((u) => sameDot(u, v))) expect(direct.vs.some((u) => sameDot(u, v)), `${v.r}:${v.n}`).toBe(false);
+        expect(canonicalStateText('k', joinWith(lib, first, whole))).toBe(canonicalStateText('k', direct));
+        // And it drops every version the whole state superseded, but where that version's point would hold one of the
+        // state's versions (so would cover it).
+        for (const v of there.vs) {
+          if (direct.vs.some((u) => sameDot(u, v))) continue;
+          const p = { e: v.ep ?? UNTAGGED, n: v.n };
+          if (whole.vs.some((u) => u.r === v.r && inHistory(lib, v.r, u.ep ?? UNTAGGED, u.n, p))) continue;
+          expect(first.vs.some((u) => sameDot(u, v)), `${v.r}:${v.n}@${v.ep} kept`).toBe(false);
+        }
+        // Below 11: no point naming an epoch, and still below the state.
+        const below = contextAlone(whole, there, false, lib);
+        if (below === undefined) return;
+        expect(below.pts).toBeUndefined();
+        expect(canonicalStateText('k', joinWith(lib, below, whole))).toBe(canonicalStateText('k', whole));
+        const after = joinWith(lib, there, below);
+        for (const v of there.vs) if (!after.vs.some((u) => sameDot(u, v))) expect(direct.vs.some((u) => sameDot(u, v)), `${v.r}:${v.n}`).toBe(false);
+      }),
+      { numRuns: Number(process.env.FIT_RUNS ?? 500) },
+    );
+  });
+
   // Protocol 11 (withheld seed 7074 at SIM_SPEAKS=11): g's k4 at (g, e, 9) stood on f, behind a narrow link, after g
   // deleted it at (g, e, 28) and collected the tombstone, because b's big k4 stood beside the delete and its context
   // alone left g's entry out: a point naming an epoch was never sent alone.
@@ -81,6 +130,65 @@ describe('a key state\'s context alone', () => {
     expect(contextAlone(whole, there)).toBeUndefined();
     // A replica with a version in the state stays out at 11 too (its points would cover that version).
     expect(contextAlone({ ...whole, vs: [big, { r: 'g', ep: 'e2', n: 30, t: 3, c: 0, v: '"new"' }], cc: { b: 8, g: 30 }, pts: { b: [{ e: 'eb', n: 8 }], g: [{ e: 'e2', n: 30 }] } }, there, true)).toBeUndefined();
+  });
+
+  // Protocol 11 (withheld seed 1733502631 jittered at SIM_SPEAKS=11): d, behind a narrow link, kept a's k0 at (a, e, 4)
+  // after a's big k0 at (a, e, 8) superseded it and c's delete of k0 was collected: the context alone left a's entry out,
+  // a replica with a version in the state and points naming epochs (the untagged writer's entry is lowered since stop 38).
+  it('at protocol 11 lowers the points of a writer with a version in the state to the peer\'s versions they superseded', () => {
+    const reg = new Epochs();
+    reg.add('a', 'e1', '', 1);
+    reg.add('a', 'e2', 'e1', 5);
+    reg.add('c', 'ec', '', 0);
+    const big: StoredVersion = { r: 'a', ep: 'e2', n: 8, t: 3, c: 0, v: '"big"' };
+    // The whole state: a's big version, written over its k0 at (a, e2, 7); c's delete collected (c's point only).
+    const whole: KeyState = { vs: [big], cc: { a: 8, c: 4 }, pts: { a: [{ e: 'e2', n: 8 }], c: [{ e: 'ec', n: 4 }] } };
+    const there: KeyState = { vs: [{ r: 'a', ep: 'e2', n: 7, t: 2, c: 0, v: '"old"' }], cc: { a: 7 }, pts: { a: [{ e: 'e2', n: 7 }] } };
+    const alone = contextAlone(whole, there, true, reg);
+    expect(alone).toEqual({ vs: [], cc: { a: 7, c: 4 }, pts: { a: [{ e: 'e2', n: 7 }], c: [{ e: 'ec', n: 4 }] } });
+    expect(joinWith(reg, there, alone!).vs).toEqual([]);
+    expect(joinWith(reg, joinWith(reg, there, alone!), whole)).toEqual(joinWith(reg, there, whole));
+    // The peer's version in an ancestor epoch (below e2's fork): its own point, which covers none of the state's versions.
+    const older: KeyState = { vs: [{ r: 'a', ep: 'e1', n: 3, t: 1, c: 0, v: '"older"' }], cc: { a: 3 }, pts: { a: [{ e: 'e1', n: 3 }] } };
+    expect(contextAlone(whole, older, true, reg)).toEqual({ vs: [], cc: { a: 3, c: 4 }, pts: { a: [{ e: 'e1', n: 3 }], c: [{ e: 'ec', n: 4 }] } });
+    expect(joinWith(reg, older, contextAlone(whole, older, true, reg)!).vs).toEqual([]);
+    // An untagged version of the peer's: the untagged point, as the vector's entry.
+    const plain: KeyState = { vs: [{ r: 'a', n: 1, t: 1, c: 0, v: '"plain"' }], cc: { a: 1 } };
+    expect(contextAlone(whole, plain, true, reg)).toEqual({ vs: [], cc: { a: 1, c: 4 }, pts: { c: [{ e: 'ec', n: 4 }] } });
+    expect(joinWith(reg, plain, contextAlone(whole, plain, true, reg)!).vs).toEqual([]);
+    // A point that would cover a version the state holds is not told: here the state keeps a's sibling at (a, e1, 2),
+    // which the peer's (a, e1, 4)'s point covers.
+    const sibling: StoredVersion = { r: 'a', ep: 'e1', n: 2, t: 1, c: 0, v: '"sibling"' };
+    const both: KeyState = { ...whole, vs: [sibling, big] };
+    const four: KeyState = { vs: [sibling, { r: 'a', ep: 'e1', n: 4, t: 1, c: 0, v: '"four"' }], cc: { a: 4 }, pts: { a: [{ e: 'e1', n: 4 }] } };
+    expect(contextAlone(both, four, true, reg)).toEqual({ vs: [], cc: { c: 4 }, pts: { c: [{ e: 'ec', n: 4 }] } });
+    // Not knowing the peer's state, or below 11, nothing of a's.
+    expect(contextAlone(whole, undefined, true, reg)).toEqual({ vs: [], cc: { c: 4 }, pts: { c: [{ e: 'ec', n: 4 }] } });
+    expect(contextAlone(whole, there, false, reg)).toBeUndefined();
+  });
+
+  // Below 11 (SIM_SPEAKS=mixed) a state naming an epoch goes nowhere, and a replica whose entry was points naming epochs
+  // was left out of its context alone: a peer of an earlier release kept that replica's untagged versions the state
+  // superseded (its writes from before it tagged), and once a delete of the key was collected they stood there for good.
+  // Its untagged point goes now, lowered to the highest such version the peer holds.
+  it('below 11 tells a tagging replica\'s untagged point, lowered to the peer\'s untagged versions the state superseded', () => {
+    const reg = new Epochs();
+    reg.add('w', 'e', '', 5); // w tagged from its counter 5 on
+    const before: StoredVersion = { r: 'w', n: 3, t: 1, c: 0, v: '"before"' };
+    const there: KeyState = { vs: [before], cc: { w: 3 } };
+    // w wrote over it once it tagged: the state is withheld from the earlier peer.
+    const over: KeyState = { vs: [{ r: 'w', ep: 'e', n: 8, t: 2, c: 0, v: '"over"' }], cc: { w: 8 }, pts: { w: [{ e: 'e', n: 8 }] } };
+    expect(contextAlone(over, there, false, reg)).toEqual({ vs: [], cc: { w: 3 } });
+    expect(join(there, contextAlone(over, there, false, reg)!).vs).toEqual([]);
+    // c deleted it (tagged) and collected the tombstone: w has no version in the state.
+    const collected: KeyState = { vs: [], cc: { c: 4, w: 8 }, pts: { c: [{ e: 'ec', n: 4 }], w: [{ e: 'e', n: 8 }] } };
+    expect(contextAlone(collected, there, false, reg)).toEqual({ vs: [], cc: { w: 3 } });
+    // Only dots the peer holds: nothing of w where the link knows no version of it, nor one the state does not cover.
+    expect(contextAlone(collected, undefined, false, reg)).toBeUndefined();
+    expect(contextAlone(collected, { vs: [{ ...before, n: 6 }], cc: { w: 6 } }, false, reg)).toBeUndefined();
+    // An untagged version the state keeps stays: its point would cover it.
+    const kept: KeyState = { vs: [{ r: 'w', n: 2, t: 1, c: 0, v: '"two"' }, ...over.vs], cc: { w: 8 }, pts: { w: [{ e: 'e', n: 8 }] } };
+    expect(contextAlone(kept, { vs: [kept.vs[0]!, before], cc: { w: 3 } }, false, reg)).toBeUndefined();
   });
 
   // SIM_SPEAKS=mixed relay-hub 37: below 11, the context alone of a state naming an epoch made a peer of an earlier
