@@ -402,9 +402,14 @@ describe('simulated runs replay from their seed', () => {
   // The soak at SIM_SPEAKS=mixed (base 1734000000; each failed there only, and passes at 11 and at default). mixed
   // 1734003383: c (protocol [5, 6, 7]) could not resolve b's delta of doc0 and asked for it whole; by then b's state of
   // doc0 named an epoch, which the wire left out (a live typed value tells no context), so c held its cursor and ACKs
-  // for good and the b-c link never settled ("not quiescent"). A NEED for such a key is now answered as nothing after
-  // the withheld state (need-answers.ts; test/sync/need-old-peer.test.ts).
-  it.each([[1734003383, 'mixed', false]] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at default: a NEED a peer below 11 sent is answered', async (seed, family, jitter) => {
+  // for good and the b-c link never settled ("not quiescent"); mixed 1734006361 (a-b, b at [5 … 8], crashes) and
+  // 1734007182 (d-f, d at [5, 6]) the same. A NEED for such a key is now answered as nothing after the withheld state
+  // (need-answers.ts; test/sync/need-old-peer.test.ts).
+  it.each([
+    [1734003383, 'mixed', false],
+    [1734006361, 'mixed', false],
+    [1734007182, 'mixed', false],
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at default: a NEED a peer below 11 sent is answered', async (seed, family, jitter) => {
     const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
     for (const speaks11 of ['beside-earlier', true, false] as const) {
       expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}) at ${String(speaks11)}`).toEqual([]);
