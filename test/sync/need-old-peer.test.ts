@@ -13,6 +13,7 @@ import { memoryStorage, openReplica, pairTransports, type Replica } from '../../
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { gate } from './gate.js';
+import { deltaOnLostBase } from './lost-base.js';
 import { synced, until } from './support.js';
 
 const OLD: readonly number[] = PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS);
@@ -46,11 +47,7 @@ describe('a NEED from a peer below 11 for a key our state of which names an epoc
 
     // b writes over the version both hold while its frames to a are held; a's next edit goes to b as a delta on the
     // version b no longer holds, and b asks for the key whole (the NEED is held with b's frames).
-    gb.hold();
-    db.getText('body').insert(0, 'B');
-    await flushDoc(db);
-    da.getText('body').insert(0, 'A');
-    await flushDoc(da);
+    await deltaOnLostBase(da, db, gb);
     await until(() => gb.sent.some((f) => f[0] === MsgType.Need), 'b asking for the whole state');
 
     // Before the NEED arrives, a tagging replica c (fresh, it tags from its meeting with a at 11) edits the document:
