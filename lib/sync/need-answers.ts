@@ -4,7 +4,7 @@
  * and the session's inbox is what reads them: so answers go on a queue of their own, never awaited by the inbox (a NEED
  * asking for more than the window held stalled the session for good, test/relay/need-window.test.ts).
  */
-import { stateOf } from '../dvv.js';
+import { EMPTY_STATE, namesEpochs, stateOf } from '../dvv.js';
 import type { ReplicaCore } from '../core.js';
 import { isTypeName } from '../typed.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
@@ -41,6 +41,8 @@ export interface NeedPort {
   lastSeq(): Promise<number>;
   /** Sends repair states once the repair window has room. */
   sendRepair(entries: Entry[]): Promise<void>;
+  /** Whether the link carries states naming epochs (both hellos announced protocol 11). */
+  carriesEpochs(): boolean;
   fail(e: unknown): void;
 }
 
@@ -70,5 +72,12 @@ export class NeedAnswers {
       entries.push([k, rec ? stateOf(rec) : { vs: [], cc: {} }]);
     }
     for (let i = 0; i < entries.length; i += 16) await this.port.sendRepair(entries.slice(i, i + 16));
+    // A state naming an epoch never reaches a peer below 11 (wire.ts leaves it out, withheld, and its context alone goes
+    // only where it has one): that peer holds its cursor and every ACK back until the key comes whole, so it would wait
+    // for good. Such a key is answered as nothing after it (as its anti-entropy claim goes, old-peers.ts): the peer
+    // resolves it, joins nothing, and its cursor moves on; what it lacks stays withheld here, not counted acknowledged.
+    if (this.port.carriesEpochs()) return;
+    const none = entries.filter(([, st]) => namesEpochs(st)).map(([k]): Entry => [k, EMPTY_STATE]);
+    for (let i = 0; i < none.length; i += 16) await this.port.sendRepair(none.slice(i, i + 16));
   }
 }

@@ -86,6 +86,7 @@ export class SpaceSync {
       needWhole: (key, type) => session.model.needWhole(name, key, type),
       lastSeq: async () => (await hub.index(name)).lastSeq,
       sendRepair: (entries) => session.sendRepair(name, entries),
+      carriesEpochs: () => this.spoken(EPOCH_DOTS),
       fail: (e) => session.fail(e),
     });
     this.out = new LogStream(

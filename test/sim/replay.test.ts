@@ -1,13 +1,21 @@
 // The simulation is reproducible: one seed, one run — the same frames at the same virtual times.
 import { describe, expect, it } from 'vitest';
 import { pendingFeatures } from './pending.js';
-import { makeSchedule } from './schedule.js';
+import { makeSchedule, type Family } from './schedule.js';
 import { runSchedule } from './run-schedule.js';
 
 /** These seeds were found, and their fixes proven, while no simulated storage could tell a copy: they replay so. */
 const RECORDED = { copiesTold: false } as const;
 import { MsgType } from '../../lib/sync/messages.js';
 import { namesEpochs } from '../../lib/dvv.js';
+
+/** The schedule passes beside peers of earlier releases (SIM_SPEAKS=mixed), at 11, and at default. */
+async function passesAtEach(seed: number, family: Family, jitter: boolean): Promise<void> {
+  const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
+  for (const speaks11 of ['beside-earlier', true, false] as const) {
+    expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}) at ${String(speaks11)}`).toEqual([]);
+  }
+}
 
 describe('simulated runs replay from their seed', () => {
   it.each([3, 26, 77])('seed %i runs the same twice', async (seed) => {
@@ -395,12 +403,19 @@ describe('simulated runs replay from their seed', () => {
     [80, 'restore-replica', true],
     [1733910019, 'withheld', false],
     [1733910019, 'withheld', true],
-  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, and at 11: a write left under a former id is not reported synced before another node holds it', async (seed, family, jitter) => {
-    const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
-    for (const speaks11 of ['beside-earlier', true, false] as const) {
-      expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}) at ${String(speaks11)}`).toEqual([]);
-    }
-  });
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, and at 11: a write left under a former id is not reported synced before another node holds it', passesAtEach);
+
+  // The soak at SIM_SPEAKS=mixed (base 1734000000; each failed there only, and passes at 11 and at default). mixed
+  // 1734003383: c (protocol [5, 6, 7]) could not resolve b's delta of doc0 and asked for it whole; by then b's state of
+  // doc0 named an epoch, which the wire left out (a live typed value tells no context), so c held its cursor and ACKs
+  // for good and the b-c link never settled ("not quiescent"); mixed 1734006361 (a-b, b at [5 … 8], crashes) and
+  // 1734007182 (d-f, d at [5, 6]) the same. A NEED for such a key is now answered as nothing after the withheld state
+  // (need-answers.ts; test/sync/need-old-peer.test.ts).
+  it.each([
+    [1734003383, 'mixed', false],
+    [1734006361, 'mixed', false],
+    [1734007182, 'mixed', false],
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at default: a NEED a peer below 11 sent is answered', passesAtEach);
 
   // withheld 21249 beside peers of earlier releases (plain and jittered; the lead's trial of announcing 11): relay a's big
   // k21 was left out of frames (tiny frames); a store of the withheld keys, made while a's small rewrite of k21 was

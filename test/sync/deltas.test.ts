@@ -9,6 +9,7 @@ import { memoryStorage, openReplica, pairTransports, type Replica, type StorageA
 import { MsgType } from '../../lib/sync/messages.js';
 import { volatileStorage } from '../support/volatile-storage.js';
 import { gate } from './gate.js';
+import { deltaOnLostBase } from './lost-base.js';
 import { decodedFrom, synced, until } from './support.js';
 
 const KEY = 'doc';
@@ -84,11 +85,7 @@ describe('deltas on the wire', () => {
     await synced(a, b);
     const cursorBefore = (await cursorOf(b, a))!.s;
     // b writes over the version both hold while its frames to a are held: a still thinks b holds that version.
-    gb.hold();
-    db.getText('body').insert(0, 'B');
-    await flushDoc(db);
-    da.getText('body').insert(0, 'A');
-    await flushDoc(da);
+    await deltaOnLostBase(da, db, gb);
     await a.space('s').put('other', 'after the delta');
     await until(async () => (await b.space('s').get('other'))?.value === 'after the delta', 'the later entry stored on b');
     await until(() => gb.sent.some((f) => f[0] === MsgType.Need), 'b asking for the whole state');
@@ -123,11 +120,7 @@ describe('deltas on the wire', () => {
     const db = await openDoc(b.space('s'), KEY, { writeDelay: 0 });
     await typeLines(da, 20);
     await synced(a, b);
-    gb.hold();
-    db.getText('body').insert(0, 'B');
-    await flushDoc(db);
-    da.getText('body').insert(0, 'A');
-    await flushDoc(da);
+    await deltaOnLostBase(da, db, gb);
     await a.space('s').put('other', 'kept');
     await until(async () => (await b.space('s').get('other'))?.value === 'kept', 'the later entry stored on b');
     await until(() => gb.sent.some((f) => f[0] === MsgType.Need), 'b asking for the whole state');
