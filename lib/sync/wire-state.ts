@@ -78,7 +78,7 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
   const dots = ccIsDots(s);
   const head = s.vs.length * 2 + (dots ? 0 : 1);
   // From 11 the head says whether any version names its epoch; only then does each version's word carry the flag.
-  const any = ep !== undefined && s.vs.some((v) => ep.named(v.r, v.n, v.ep));
+  const any = ep !== undefined && anyNamed(s, ep, forms);
   w.uint(ep ? head * 2 + (any ? 1 : 0) : head);
   const words = any ? ep : undefined;
   for (const v of s.vs) {
@@ -125,6 +125,24 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
     c.rid(r);
     w.uint(s.cc[r]!);
   }
+}
+
+/**
+ * Whether some version of `s` names its epoch where its word is written. Read in write order: a delta base naming the
+ * sender's untagged epoch turns the rest of the frame plain (epoch-wire.ts `turnsPlain`: both ends imply untagged from
+ * there on), after which a tagged version of the sender that was implied must be named — so a version after such a
+ * base is judged as the frame will be then (without it the reader took that version untagged).
+ */
+function anyNamed(s: KeyState, ep: EpochOut, forms?: ReadonlyMap<StoredVersion, Form>): boolean {
+  let plain = false;
+  const named = (r: string, n: number, e: string | undefined) => (plain ? (e ?? '') !== '' : ep.named(r, n, e));
+  for (const v of s.vs) {
+    if (named(v.r, v.n, v.ep)) return true;
+    const form = v.d ? undefined : forms?.get(v);
+    // A named untagged base can only be the sender's (every other replica's dots imply untagged).
+    if (form?.kind === 'delta') for (const [r, n, e] of form.b) if ((e ?? '') === '' && named(r, n, e)) plain = true;
+  }
+  return false;
 }
 
 /** A version's word, and its epoch reference where it names one (`ep`: protocol 11, and some version of the state is named). */

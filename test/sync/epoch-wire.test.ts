@@ -216,6 +216,23 @@ describe('protocol 11: every frame kind carrying versions or dots decodes to the
     );
   });
 
+  it('a delta base naming the sender untagged turns the frame plain before a later version of its own (fast-check seed 537705468)', () => {
+    // The sender's chain E2 then E3, both forking at 1: its dot 2 implies E3. Version 1 is untagged (implied: not
+    // named), a delta on base (sender, 2) untagged — named, and the frame turns plain there —, then version 2 in E3,
+    // implied before the base but named after it. The state's head said no version is named (judged before the base),
+    // so the reader took version 2 untagged.
+    const v1: StoredVersion = { r: ME, n: 1, t: 1000, c: 0, v: '""' };
+    const v2: StoredVersion = { r: ME, n: 2, t: 1000, c: 0, ep: 'E3', v: '""' };
+    const state: KeyState = { vs: [v1, v2], cc: { [ME]: 2 }, pts: { [ME]: [{ e: '', n: 1 }, { e: 'E3', n: 2 }] } };
+    const forms = new Map<StoredVersion, Form>([[v1, { kind: 'delta', b: [[ME, 2]], d: Uint8Array.from([1, 2, 0]) }]]);
+    const chain: EpochEntry[] = [['E2', 1], ['E3', 1]];
+    const reg = registry([]);
+    const { send, receive } = links(chain, reg, new Epochs());
+    const frame = encodeMessage({ type: MsgType.Changes, space: 's', upTo: 7, entries: [['k0', state]] }, TABLE, { forms, epochs: send });
+    const got = decode(frame, receive) as { entries: ReadonlyArray<readonly [string, KeyState]> };
+    expect(normalState(got.entries[0]![1])).toEqual(normalState(state, forms));
+  });
+
   it('anti-entropy range and key claims', () => {
     fc.assert(
       fc.property(fc.array(stateArb, { minLength: 1, maxLength: 4 }), chainArb, regArb, (made, chain, recs) => {
