@@ -13,6 +13,7 @@ import type { Epochs } from './epoch-points.js';
 import { openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { EPOCH_DOTS } from './sync/epoch-wire.js';
+import { PROTOCOL_VERSIONS } from './sync/messages.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
 import { ConcordError } from './errors.js';
@@ -190,7 +191,7 @@ export class ReplicaCore {
       // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
       // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
       const { identity, copied, epochs, metEpochPeer } = await storage.transact(async (tx) => {
-        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, speaks11: speaks?.includes(EPOCH_DOTS) === true });
+        const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, speaks11: (speaks ?? PROTOCOL_VERSIONS).includes(EPOCH_DOTS) });
         return { ...opened, epochs: await openEpochs(tx, opened.identity) };
       });
       const [seq = 0, former] = await Promise.all([storage.getMeta<number>('seq'), storage.getMeta<unknown>(FORMER_META)]);
@@ -249,7 +250,7 @@ export class ReplicaCore {
 
   /** Whether states naming epochs are this replica's to make: it tags its dots, or speaks protocol 11 (its reads may return them). */
   get takesEpochs(): boolean {
-    return this.identity.tagged !== undefined || this.speaks?.includes(EPOCH_DOTS) === true;
+    return this.identity.tagged !== undefined || (this.speaks ?? PROTOCOL_VERSIONS).includes(EPOCH_DOTS);
   }
 
   /** The epochs of this replica's change log, oldest first; the last is the current one. */

@@ -70,7 +70,7 @@ export interface ReplicaOptions {
   restored?: boolean;
   /**
    * @internal The protocol versions this replica's hellos announce (default: all this release speaks). An open that
-   * starts an epoch while they include 11 (not announced by default) starts naming epochs in dots
+   * starts an epoch while they include 11 (the default since 11 was announced) starts naming epochs in dots
    * (docs/design/epochs-build.md, item 1); the storage's identity keeps doing so from then on.
    */
   speaks?: readonly number[];

@@ -63,12 +63,13 @@ export { writeChanges } from './changes-codec.js';
  * `synced` until it holds that); sent only to a peer speaking 9.
  * 10: PART (key-parts.ts: a key state larger than one frame goes in parts); sent only to a peer speaking 10 — to an
  * earlier peer such a key stays unsendable and is reported (VALUE_TOO_LARGE), as before.
- * 11 (not announced: a connection takes it only where both sides list it, `ReplicaCore.speaks`): EPOCHS
- * (epoch-chain.ts: after the hellos, the sender's epoch chain, which a hello cannot carry), and dots, delta bases,
- * context points and anti-entropy claims may name their epoch (epoch-wire.ts) — to an earlier peer a state naming an
- * epoch is refused (wire-state.ts). docs/design/epochs-build.md, stage 2 items 2 and 3.
+ * 11: EPOCHS (epoch-chain.ts: after the hellos, the sender's epoch chain, which a hello cannot carry), and dots, delta
+ * bases, context points and anti-entropy claims may name their epoch (epoch-wire.ts); a storage whose open met a peer at
+ * 11 tags its dots with its epoch from then on. To an earlier peer a state naming an epoch is never down-converted: it
+ * is withheld and reported (PROTOCOL), its context told alone where that is sound (fit-state.ts).
+ * docs/design/epochs-build.md, stage 2.
  */
-export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10] as const;
+export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10, 11] as const;
 
 /** The first protocol version with anti-entropy's fast path. */
 export const FAST_PATH = 7;

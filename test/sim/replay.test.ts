@@ -124,8 +124,11 @@ describe('simulated runs replay from their seed', () => {
   // ACK (space-sync.ts settled) its timing moved and it fails with issue 10's residual instead — f, restored from its
   // copy, removes from set0 under counter 8 before it learns of the restore, and a join drops that write, which no
   // write superseded. Kept as an expected failure, like 777295 below, so that the day dots name their epoch it flips.
-  it.fails('seed 1335985441 (restore-replica): a restored writer\'s re-minted write dropped by a join (issue 10\'s residual)', async () => {
+  it('seed 1335985441 (restore-replica): a restored writer\'s re-minted write dropped by a join (issue 10\'s residual): passes with protocol 11 announced', async () => {
     expect((await runSchedule(makeSchedule(1335985441, { family: 'restore-replica', disabled: new Set() }), RECORDED)).problems).toEqual([]);
+  });
+  it.fails('seed 1335985441 (restore-replica): a restored writer\'s re-minted write dropped by a join (issue 10\'s residual), every node speaking 10 (the release before 11)', async () => {
+    expect((await runSchedule(makeSchedule(1335985441, { family: 'restore-replica', disabled: new Set() }), { ...RECORDED, speaks11: 'at-10' })).problems).toEqual([]);
   });
 
   it.each([
@@ -155,16 +158,22 @@ describe('simulated runs replay from their seed', () => {
   // residual did not go. withheld 1282 shows it now: e, restored from a copy taken at 126 and cut off, adds fig to set0
   // under its counter 5 before it learns of the restore; a's context of set0 covers e's lost counter 7, and the join
   // drops e's add everywhere (it fails the same with and without every fix of branch sim-withheld to the library).
-  it.fails('seed 1282 (withheld): a restored writer\'s write that leaves before it learns of the restore (issue 10\'s residual)', async () => {
+  it('seed 1282 (withheld): a restored writer\'s write that leaves before it learns of the restore (issue 10\'s residual): passes with protocol 11 announced', async () => {
     expect((await runSchedule(makeSchedule(1282, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
+  });
+  it.fails('seed 1282 (withheld): a restored writer\'s write that leaves before it learns of the restore (issue 10\'s residual), every node speaking 10 (the release before 11)', async () => {
+    expect((await runSchedule(makeSchedule(1282, { family: 'withheld', disabled: new Set() }), { speaks11: 'at-10' })).problems).toEqual([]);
   });
 
   // gc-relay 5097 (past CI's seeds; fails plain and jittered alike): c, restored to its copy @1292 while cut off (its disk
   // tells no copy), writes k2 under its counter 8 before any peer tells it of the restore; its lost history had put k2
   // under counter 9, which every other node holds in k2's context, and the join after heal drops the write everywhere.
   // The same residual; kept so that it flips with the others.
-  it.fails('seed 5097 (gc-relay): a restored writer\'s re-minted write dropped by a join (issue 10\'s residual)', async () => {
+  it('seed 5097 (gc-relay): a restored writer\'s re-minted write dropped by a join (issue 10\'s residual): passes with protocol 11 announced', async () => {
     expect((await runSchedule(makeSchedule(5097, { family: 'gc-relay', disabled: pendingFeatures() }))).problems).toEqual([]);
+  });
+  it.fails('seed 5097 (gc-relay): a restored writer\'s re-minted write dropped by a join (issue 10\'s residual), every node speaking 10 (the release before 11)', async () => {
+    expect((await runSchedule(makeSchedule(5097, { family: 'gc-relay', disabled: pendingFeatures() }), { speaks11: 'at-10' })).problems).toEqual([]);
   });
 
   // The same residual, past CI's seeds (plain runs, base 3000, 200 per family), failing alike on the library before this
@@ -174,11 +183,17 @@ describe('simulated runs replay from their seed', () => {
   // restore-replica 3134 — b, restored twice under one id, re-mints :20–:27 (the ledger shows each used twice, e.g. :22
   // for the doc0 edit 专 and later a delete of k0), and joins drop k2@:25 and doc0@:22. Expected failures, to flip when
   // dots name their epoch.
+  it.each([
+    [3052, 'restore-relay'],
+    [3134, 'restore-replica'],
+  ] as const)('seed %i (%s): a restored writer\'s re-minted dot dropped by a join (issue 10\'s residual): passes with protocol 11 announced', async (seed, family) => {
+    expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }))).problems).toEqual([]);
+  });
   it.fails.each([
     [3052, 'restore-relay'],
     [3134, 'restore-replica'],
-  ] as const)('seed %i (%s): a restored writer\'s re-minted dot dropped by a join (issue 10\'s residual)', async (seed, family) => {
-    expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }))).problems).toEqual([]);
+  ] as const)('seed %i (%s): a restored writer\'s re-minted dot dropped by a join (issue 10\'s residual), every node speaking 10 (the release before 11)', async (seed, family) => {
+    expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }), { speaks11: 'at-10' })).problems).toEqual([]);
   });
 
   // Issue 10's withheld seeds of this stop (each fails on the commit before its fix). withheld 20031: a crash took the
@@ -235,16 +250,22 @@ describe('simulated runs replay from their seed', () => {
   // and b holds doc0 with idrA…:12 in its context (a->b at 1291). Restored, d edits doc0 again at 1774 under idrA…:9
   // (上) and 10 (不); a's answer to d's anti-entropy at 3074 carries b's doc0, whose context idrA…:12 covers both, and
   // d's join drops them (不's dot is also the lost delete of k0's, so the checker forgives it). Kept as an expected failure, like 1282 above, so that the day dots name their epoch it flips.
-  it.fails('seed 22078 (withheld): a restored writer\'s document edit under a counter its lost history used (issue 10\'s residual)', async () => {
+  it('seed 22078 (withheld): a restored writer\'s document edit under a counter its lost history used (issue 10\'s residual): passes with protocol 11 announced', async () => {
     expect((await runSchedule(makeSchedule(22078, { family: 'withheld', disabled: new Set() }))).problems).toEqual([]);
+  });
+  it.fails('seed 22078 (withheld): a restored writer\'s document edit under a counter its lost history used (issue 10\'s residual), every node speaking 10 (the release before 11)', async () => {
+    expect((await runSchedule(makeSchedule(22078, { family: 'withheld', disabled: new Set() }), { speaks11: 'at-10' })).problems).toEqual([]);
   });
 
   // withheld 23178 (jittered; found in the run of 300 from base 23000, the only failure there): h, restored to its copy
   // from 28 ms, writes under its old id before it learns of the restore (its counter 2 names a tombstone of k4 on e and
   // an add to set0 on h), and a join drops its increment c1@h:1 everywhere: the restored-writer class of 1282, which
   // the epoch effort retires. It fails the same on main.
-  it.fails('seed 23178 (withheld, jittered): a restored writer\'s writes under its old id before it learns of the restore', async () => {
+  it('seed 23178 (withheld, jittered): a restored writer\'s writes under its old id before it learns of the restore: passes with protocol 11 announced', async () => {
     expect((await runSchedule(makeSchedule(23178, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
+  });
+  it.fails('seed 23178 (withheld, jittered): a restored writer\'s writes under its old id before it learns of the restore, every node speaking 10 (the release before 11)', async () => {
+    expect((await runSchedule(makeSchedule(23178, { family: 'withheld', disabled: new Set() }), { ...{ jitter: true }, speaks11: 'at-10' })).problems).toEqual([]);
   });
 
   // withheld 1733502631 (jittered; stop 37's soak; the same at SIM_SPEAKS=11): no restore. d, behind a narrow link,

@@ -34,6 +34,7 @@ import { NO_EPOCHS } from '../../lib/epoch-points.js';
 import type { Frame } from '../../lib/transport.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { dropWorkingCopies, MIN_BYTES, setWorkingCopyFloor } from '../../lib/working-copies.js';
+import { SPEAKS_10 } from '../support/raw-versions.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { DurabilityWatch } from './durability-watch.js';
 import { checkHlcDrift, checkPeriodicAntiEntropy, checkState, isBig, narrowLimit, speaks11, type EditLog, type Increments, type ItemLog } from './checks.js';
@@ -83,18 +84,24 @@ export interface RunOptions {
    * (docs/design/epochs-build.md, items 1 and 6), earlier-release nodes of the schedule included. 'beside-earlier': the
    * schedule's peers of earlier releases (schedule.ts `speaks`) keep theirs, every other node speaks 11 — a key naming
    * an epoch is then judged per group of nodes links at 11 join (checks.ts) and its PROTOCOL reports are expected.
-   * Default: SIM_SPEAKS=11 (true) or SIM_SPEAKS=mixed ('beside-earlier') in the environment; off, every schedule runs
-   * as before (the schedule itself is not changed: recorded seeds replay).
+   * 'at-10': the schedule's peers of earlier releases keep theirs, every other node speaks [5 … 10] — what a default
+   * schedule ran before 11 was announced (the residual of issue 10 at 10 replays so).
+   * Default: SIM_SPEAKS=11 (true), SIM_SPEAKS=mixed ('beside-earlier') or SIM_SPEAKS=10 ('at-10') in the environment;
+   * off, every node announces what the schedule says (its earlier releases; the others today's PROTOCOL_VERSIONS, 11
+   * among them: 'beside-earlier' again). The schedule itself is not changed: recorded seeds replay.
    */
-  speaks11?: boolean | 'beside-earlier';
+  speaks11?: boolean | 'beside-earlier' | 'at-10';
 }
+
+const SIM_SPEAKS: Record<string, RunOptions['speaks11']> = { '11': true, mixed: 'beside-earlier', '10': 'at-10' };
 
 /** What every node announces under `speaks11`. */
 export const SPEAKS_11: readonly number[] = [...new Set([...PROTOCOL_VERSIONS, EPOCH_DOTS])];
 
 /** The versions each node announces (Cluster `speaks`) under `speaks11`. */
-function speaksOf(s: Schedule, speaks11: boolean | 'beside-earlier'): Record<string, readonly number[]> {
+function speaksOf(s: Schedule, speaks11: boolean | 'beside-earlier' | 'at-10'): Record<string, readonly number[]> {
   if (!speaks11) return s.speaks;
+  if (speaks11 === 'at-10') return Object.fromEntries(s.nodes.map((n) => [n, s.speaks[n] ?? SPEAKS_10]));
   return Object.fromEntries(s.nodes.map((n) => [n, (speaks11 === 'beside-earlier' ? s.speaks[n] : undefined) ?? SPEAKS_11]));
 }
 
@@ -151,7 +158,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     collect: s.collect,
     skew: s.skew,
     sketches: s.sketches,
-    speaks: speaksOf(s, options.speaks11 ?? (process.env.SIM_SPEAKS === '11' ? true : process.env.SIM_SPEAKS === 'mixed' ? 'beside-earlier' : false)),
+    speaks: speaksOf(s, options.speaks11 ?? SIM_SPEAKS[process.env.SIM_SPEAKS ?? ''] ?? false),
     disk: (node, c) => {
       const f = s.fsync[node];
       const r = fsyncRng.fork();
