@@ -82,6 +82,14 @@ export class AckTracker {
    */
   withholdsStored: Promise<void> | undefined;
   /**
+   * Where other instances share the storage (pending.ts): takes the withholds they stored (resolves true once read). A
+   * peer's resumed cursor may have passed a key one of them withheld from it while it held the links; it counts here only
+   * after that withhold does (`ack`), and every acknowledgement after it waits its turn.
+   */
+  storedWithholds: (() => Promise<boolean>) | undefined;
+  /** The read of `storedWithholds` under way: acknowledgements wait for it, in order. */
+  private taking: Promise<void> | undefined;
+  /**
    * Peers a withheld key always names, past MAX_WITHHELD_PEERS too (a relay's cluster members: cluster.ts counts how
    * many of them hold a write); without it, none.
    */
@@ -387,6 +395,21 @@ export class AckTracker {
   ack(space: string, seq: number, peer?: string, resumed = false): void {
     // A closed replica's sessions may still drain frames: what they acknowledge counts for nothing now (after a crash
     // the pending-writes map may place a key whose newer record the crash took).
+    if (this.closed?.()) return;
+    if (this.taking) return void this.taking.then(() => this.ack(space, seq, peer, resumed));
+    if (resumed && this.storedWithholds) {
+      // A failed read counts no resumed cursor: the keys wait for frames this session sends and the peer acknowledges.
+      const read = this.storedWithholds().catch(() => false);
+      const taking = (this.taking = read.then((ok) => {
+        if (this.taking === taking) this.taking = undefined;
+        if (ok) this.countAck(space, seq, peer, true);
+      }));
+      return;
+    }
+    this.countAck(space, seq, peer, resumed);
+  }
+
+  private countAck(space: string, seq: number, peer: string | undefined, resumed: boolean): void {
     if (this.closed?.()) return;
     if (peer !== undefined && seq > 0) {
       let m = this.byPeer.get(peer);
