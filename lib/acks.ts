@@ -228,8 +228,17 @@ export class AckTracker {
       let elsewhere = 0;
       for (const [p, spaces] of this.framed) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
       keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false, upTo }));
-    } else if (upTo > entry.upTo) entry.upTo = upTo;
-    if (entry.peers.has(peer)) return;
+    }
+    const rose = upTo > entry.upTo;
+    if (rose) entry.upTo = upTo;
+    if (entry.peers.has(peer)) {
+      // A frame reaching further (a newer record) left the key out again: this entry outlives that record's change
+      // (`release`), but a copy another instance was told (no position: tab-waits.ts) or the stored item (pending.ts, by
+      // the key's entry) may have gone with it — the withhold is news again, to them (soak seed mixed 1734003284). Not
+      // for the peers past the bound (ANY): a relay's countless clients reach a key at as many positions.
+      if (rose) for (const l of this.withholdListeners) l(peer, space, key, entry.elsewhere, true);
+      return;
+    }
     // Past the bound, conservative: no acknowledgement but an always-named peer's raises `elsewhere` until the key changes.
     if (peer === ANY || (entry.peers.size >= MAX_WITHHELD_PEERS && !this.exact?.(peer))) {
       if (entry.overflow) return;
