@@ -82,11 +82,12 @@ export class AckTracker {
    */
   withholdsStored: Promise<void> | undefined;
   /**
-   * Where other instances share the storage (pending.ts): takes the withholds they stored (resolves true once read). A
-   * peer's resumed cursor may have passed a key one of them withheld from it while it held the links; it counts here only
-   * after that withhold does (`ack`), and every acknowledgement after it waits its turn.
+   * Where other instances share the storage (pending.ts): takes the withholds they stored (resolves true once read;
+   * undefined: nothing of `space` to take). A peer's resumed cursor may have passed a key one of them withheld from it
+   * while it held the links; it counts here only after that withhold does (`ack`), and every acknowledgement after it
+   * waits its turn.
    */
-  storedWithholds: (() => Promise<boolean>) | undefined;
+  storedWithholds: ((space: string) => Promise<boolean> | undefined) | undefined;
   /** The read of `storedWithholds` under way: acknowledgements wait for it, in order. */
   private taking: Promise<void> | undefined;
   /**
@@ -406,9 +407,10 @@ export class AckTracker {
     // the pending-writes map may place a key whose newer record the crash took).
     if (this.closed?.()) return;
     if (this.taking) return void this.taking.then(() => this.ack(space, seq, peer, resumed));
-    if (resumed && this.storedWithholds) {
+    const reading = resumed ? this.storedWithholds?.(space) : undefined;
+    if (reading) {
       // A failed read counts no resumed cursor: the keys wait for frames this session sends and the peer acknowledges.
-      const read = this.storedWithholds().catch(() => false);
+      const read = reading.catch(() => false);
       const taking = (this.taking = read.then((ok) => {
         if (this.taking === taking) this.taking = undefined;
         if (ok) this.countAck(space, seq, peer, true);

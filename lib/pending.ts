@@ -183,7 +183,9 @@ export class PendingWrites {
     // A key whose record was applied here but whose change is not heard yet counts too (`entryOf`): a frame reads the
     // log once the record is durable, which may be before its transaction's change is told.
     core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.entryOf(space, key) !== undefined && this.saveWithheld()));
-    if (hooks.shared) core.acks.storedWithholds = () => (this.core.isClosed ? Promise.resolve(false) : this.takeWithheld().then(() => true));
+    // Only where a write of ours waits in the space: a withhold is stored for pending keys only (and a key written later
+    // is a new record, which no stored item matches).
+    if (hooks.shared) core.acks.storedWithholds = (space) => (this.core.isClosed ? Promise.resolve(false) : this.countIn(space) === 0 ? undefined : this.takeWithheld().then(() => true));
   }
 
   /** A rise of the count waits to be told (emitSoon); the count last told. */
