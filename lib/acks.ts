@@ -82,6 +82,15 @@ export class AckTracker {
    */
   withholdsStored: Promise<void> | undefined;
   /**
+   * Where other instances share the storage (pending.ts): takes the withholds they stored (resolves true once read;
+   * undefined: nothing of `space` to take). A peer's resumed cursor may have passed a key one of them withheld from it
+   * while it held the links; it counts here only after that withhold does (`ack`), and every acknowledgement after it
+   * waits its turn.
+   */
+  storedWithholds: ((space: string) => Promise<boolean> | undefined) | undefined;
+  /** The read of `storedWithholds` under way: acknowledgements wait for it, in order. */
+  private taking: Promise<void> | undefined;
+  /**
    * Peers a withheld key always names, past MAX_WITHHELD_PEERS too (a relay's cluster members: cluster.ts counts how
    * many of them hold a write); without it, none.
    */
@@ -220,8 +229,17 @@ export class AckTracker {
       let elsewhere = 0;
       for (const [p, spaces] of this.framed) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
       keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false, upTo }));
-    } else if (upTo > entry.upTo) entry.upTo = upTo;
-    if (entry.peers.has(peer)) return;
+    }
+    const rose = upTo > entry.upTo;
+    if (rose) entry.upTo = upTo;
+    if (entry.peers.has(peer)) {
+      // A frame reaching further (a newer record) left the key out again: this entry outlives that record's change
+      // (`release`), but a copy another instance was told (no position: tab-waits.ts) or the stored item (pending.ts, by
+      // the key's entry) may have gone with it — the withhold is news again, to them (soak seed mixed 1734003284). Not
+      // for the peers past the bound (ANY): a relay's countless clients reach a key at as many positions.
+      if (rose) for (const l of this.withholdListeners) l(peer, space, key, entry.elsewhere, true);
+      return;
+    }
     // Past the bound, conservative: no acknowledgement but an always-named peer's raises `elsewhere` until the key changes.
     if (peer === ANY || (entry.peers.size >= MAX_WITHHELD_PEERS && !this.exact?.(peer))) {
       if (entry.overflow) return;
@@ -387,6 +405,22 @@ export class AckTracker {
   ack(space: string, seq: number, peer?: string, resumed = false): void {
     // A closed replica's sessions may still drain frames: what they acknowledge counts for nothing now (after a crash
     // the pending-writes map may place a key whose newer record the crash took).
+    if (this.closed?.()) return;
+    if (this.taking) return void this.taking.then(() => this.ack(space, seq, peer, resumed));
+    const reading = resumed ? this.storedWithholds?.(space) : undefined;
+    if (reading) {
+      // A failed read counts no resumed cursor: the keys wait for frames this session sends and the peer acknowledges.
+      const read = reading.catch(() => false);
+      const taking = (this.taking = read.then((ok) => {
+        if (this.taking === taking) this.taking = undefined;
+        if (ok) this.countAck(space, seq, peer, true);
+      }));
+      return;
+    }
+    this.countAck(space, seq, peer, resumed);
+  }
+
+  private countAck(space: string, seq: number, peer: string | undefined, resumed: boolean): void {
     if (this.closed?.()) return;
     if (peer !== undefined && seq > 0) {
       let m = this.byPeer.get(peer);

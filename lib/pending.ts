@@ -183,6 +183,9 @@ export class PendingWrites {
     // A key whose record was applied here but whose change is not heard yet counts too (`entryOf`): a frame reads the
     // log once the record is durable, which may be before its transaction's change is told.
     core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.entryOf(space, key) !== undefined && this.saveWithheld()));
+    // Only where a write of ours waits in the space: a withhold is stored for pending keys only (and a key written later
+    // is a new record, which no stored item matches).
+    if (hooks.shared) core.acks.storedWithholds = (space) => (this.core.isClosed ? Promise.resolve(false) : this.countIn(space) === 0 ? undefined : this.takeWithheld().then(() => true));
   }
 
   /** A rise of the count waits to be told (emitSoon); the count last told. */
@@ -290,8 +293,20 @@ export class PendingWrites {
 
   /** At the open: the stored withholds whose keys' entries have not moved since. */
   private async loadWithheld(): Promise<void> {
+    const [list, valid] = await this.takeWithheld();
+    // The open read every key: the items of keys not counted at their entries (acknowledged, changed) go.
+    if (valid.length < list.length) await this.core.storage.transact((tx) => tx.setMeta(WITHHELD_META, valid.length > 0 ? valid : null));
+  }
+
+  /**
+   * Takes the stored withholds whose keys are counted at their items' entries: at the open, and (storage shared with
+   * other instances) before a peer's resumed cursor counts (acks.ts `storedWithholds`) — another instance may have
+   * withheld a key from that peer while it held the links, and stored it without a word to this one (no port between
+   * them, or the message lost): that cursor passed the key the peer never got (soak seed mixed 1734003284).
+   */
+  private async takeWithheld(): Promise<[list: unknown[], valid: StoredWithheld]> {
     const list = await this.core.storage.getMeta<StoredWithheld>(WITHHELD_META);
-    if (!Array.isArray(list)) return;
+    if (!Array.isArray(list)) return [[], []];
     const valid: StoredWithheld = [];
     for (const item of list) {
       if (!Array.isArray(item) || item.length !== 5) continue;
@@ -302,8 +317,7 @@ export class PendingWrites {
       this.core.acks.withhold(peer, space, key);
       if (elsewhere > 0) this.core.acks.heldElsewhere(space, key, elsewhere);
     }
-    // The open read every key: the items of keys not counted at their entries (acknowledged, changed) go.
-    if (valid.length < list.length) await this.core.storage.transact((tx) => tx.setMeta(WITHHELD_META, valid.length > 0 ? valid : null));
+    return [list, valid];
   }
 
   get count(): number {

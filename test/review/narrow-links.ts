@@ -21,10 +21,10 @@ afterEach(async () => {
   for (const r of open.splice(0)) await r.close();
 });
 
-export async function replica(old = false, speaks: readonly number[] = SPEAKS_10): Promise<Replica> {
+export async function replica(old = false, speaks: readonly number[] = SPEAKS_10, storage: StorageAdapter = memoryStorage()): Promise<Replica> {
   // Current replicas speak 10 (SPEAKS_10) unless told: a writer that met a peer at 11 tags, and an earlier-release peer
   // then gets none of its keys (item 6): these tests are of 10's path.
-  const r = await openReplica({ storage: memoryStorage(), maxValueBytes: 64 * 1024, speaks });
+  const r = await openReplica({ storage, maxValueBytes: 64 * 1024, speaks });
   if (old) r.core.speaks = [5, 6, 7, 8, 9]; // takes no key in parts
   r.space('s');
   open.push(r);

@@ -438,6 +438,13 @@ describe('simulated runs replay from their seed', () => {
     [1734007182, 'mixed', false],
   ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at default: a NEED a peer below 11 sent is answered', passesAtEach);
 
+  // The soak at SIM_SPEAKS=mixed (base 1734000000), mixed 1734003284: node e's tab 1 held the links and withheld k7
+  // (written in tab 0 at seq 16; its state named an epoch) from d, below 11, and stored the withhold; tab 1 closed and
+  // tab 0 took the links, which had read the stored withholds only at its open: d's resumed cursor of 16 counted k7
+  // synced there while no other node held it. A resumed cursor now counts only after the withholds other instances
+  // stored are read (acks.ts `storedWithholds`; test/review/withheld-tab-takes-links.test.ts).
+  it.each([[1734003284, 'mixed', false]] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at default: a tab taking the links takes the withholds another stored', passesAtEach);
+
   // withheld 21249 beside peers of earlier releases (plain and jittered; the lead's trial of announcing 11): relay a's big
   // k21 was left out of frames (tiny frames); a store of the withheld keys, made while a's small rewrite of k21 was
   // applied but its change not heard, stamped k21's items with that newer record's seq though no frame that left k21 out
