@@ -191,6 +191,7 @@ export class Repair {
    * added to `theirs`, so our versions it holds go as held forms).
    */
   private async sendBack(run: Run, items: readonly AeItem[], theirs?: Map<string, KeyState>): Promise<string[]> {
+    if (run.fast === 'decoded' && run.received) return this.answerOld(run);
     if (run.fast !== 'sketched') return [];
     const { tree } = await this.port.index();
     const received = run.received!;
@@ -212,7 +213,25 @@ export class Repair {
     return out;
   }
 
-  /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch. */
+  /**
+   * The side that peeled, toward a peer below 11: it claimed a key naming an epoch as nothing (old-peers.ts), so the
+   * peer sent its state whole. Where ours supersedes it (a collected delete's context alone, say) ours goes back — the
+   * wire leaves it out and tells its context alone (fit-state.ts) — else the peer kept the superseded version for good.
+   */
+  private async answerOld(run: Run): Promise<string[]> {
+    const received = run.received!;
+    run.received = new Map();
+    const out: string[] = [];
+    for (const [k, dots] of received) {
+      const rec = await this.port.get(k);
+      if (!rec || !namesEpochs(rec) || !exchange(rec, dots, this.port.epochs).send) continue;
+      this.port.observe(k, dots);
+      out.push(k);
+    }
+    return out;
+  }
+
+  /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch (and, toward a peer below 11, on the side that peeled). */
   received(entries: readonly Entry[]): void {
     const got = this.run?.received;
     if (got) for (const [k, st] of entries) got.set(k, dotsOf(st));
@@ -230,6 +249,7 @@ export class Repair {
     if (!found) items = expand(tree, sketch.nodes.map((index) => ({ level: sketch.level, index })), run.id, this.width);
     else {
       run.fast = 'decoded';
+      if (!this.port.carriesEpochs) run.received = new Map();
       const claims: string[] = [];
       for (const k of found.ours) {
         const rec = await this.durable(run, k, lastSeq);
