@@ -5,18 +5,14 @@
  * epoch table lives for one frame). Measured against the same keystrokes at 10.
  */
 import { describe, expect, it } from 'vitest';
-import * as Y from 'yjs';
-import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { memoryStorage, openReplica, type ConnectionHandlers, type Replica, type Transport } from '../../lib/index.js';
-import { MsgType } from '../../lib/sync/messages.js';
 import { metAt11 } from '../support/epoch-peer.js';
 import { memoryRelay } from '../support/tab-group.js';
-import { synced, until } from './support.js';
+import { keystrokeFrames, tags } from './keystroke-frames.js';
 
 const AT10 = [5, 6, 7, 8, 9, 10];
 const AT11 = [...AT10, 11];
 const now = () => 1_765_000_000_000;
-const text = (d: Y.Doc) => d.getText('body').toString();
 
 /** `inner`, recording the frames its client receives. */
 function recording(inner: Transport, got: Uint8Array[]): Transport {
@@ -41,29 +37,8 @@ async function keystrokes(speaks: number[], met: boolean): Promise<number[]> {
     const got: Uint8Array[] = [];
     a.connect(mem.transport(), { antiEntropyInterval: 0 });
     b.connect(recording(mem.transport(), got), { antiEntropyInterval: 0 });
-    const da = await openDoc(a.space('s'), 'doc', { writeDelay: 0 });
-    const db = await openDoc(b.space('s'), 'doc', { writeDelay: 0 });
-    const t = da.getText('body');
-    for (let i = 0; i < 50; i++) {
-      t.insert(t.length, `line ${i}: the quick brown fox\n`);
-      await flushDoc(da);
-    }
-    await synced(a, b);
-    await until(() => text(db) === text(da), 'the lines');
-    const lengths: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const before = got.length;
-      let update: Uint8Array | undefined;
-      da.once('update', (u: Uint8Array) => (update = u));
-      t.insert(100 + i * 7, 'x');
-      await flushDoc(da);
-      await until(() => text(db) === text(da), 'keystroke');
-      const live = got.slice(before).filter((f) => f[0] === MsgType.Live);
-      expect(live.length).toBe(1);
-      lengths.push(live[0]!.byteLength - update!.byteLength);
-    }
-    const tagged = (a.core as unknown as { identity: { tagged?: string } }).identity.tagged !== undefined;
-    expect(tagged).toBe(met && speaks.includes(11));
+    const lengths = await keystrokeFrames(a, b, got);
+    expect(tags(a)).toBe(met && speaks.includes(11));
     return lengths;
   } finally {
     await Promise.all(opened.map((r) => r.close()));

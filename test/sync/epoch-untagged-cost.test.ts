@@ -5,19 +5,16 @@
  * writer that tags from its first epoch, and one whose root label left its hello's last epochs.
  */
 import { describe, expect, it } from 'vitest';
-import * as Y from 'yjs';
-import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
 import { MAX_SENT_EPOCHS } from '../../lib/epochs.js';
-import { MsgType } from '../../lib/sync/messages.js';
 import { gate } from './gate.js';
+import { keystrokeFrames, tags } from './keystroke-frames.js';
 import { synced, until } from './support.js';
 
 const AT10 = [5, 6, 7, 8, 9, 10];
 const AT11 = [...AT10, 11];
 type Writer = 'wrote before meeting' | 'before 11' | 'tags' | 'tags, root label gone';
 
-const text = (d: Y.Doc) => d.getText('body').toString();
 /** One wall-clock time for every replica: a version's time goes on the wire as a varint, so a real clock's elapsed
  * time could move a frame's length by a byte between the run at 10 and the one at 11 (it did, under load). */
 const now = () => 1_765_000_000_000;
@@ -58,29 +55,7 @@ async function keystrokes(kind: Writer, speaks: number[]): Promise<{ lengths: nu
     const ga = gate(ta);
     a.connect(ga.transport, { antiEntropyInterval: 0 });
     b.connect(tb, { antiEntropyInterval: 0 });
-    const da = await openDoc(a.space('s'), 'doc', { writeDelay: 0 });
-    const db = await openDoc(b.space('s'), 'doc', { writeDelay: 0 });
-    const t = da.getText('body');
-    for (let i = 0; i < 50; i++) {
-      t.insert(t.length, `line ${i}: the quick brown fox\n`);
-      await flushDoc(da);
-    }
-    await synced(a, b);
-    const lengths: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const before = ga.sent.length;
-      let update: Uint8Array | undefined;
-      da.once('update', (u: Uint8Array) => (update = u));
-      t.insert(100 + i * 7, 'x');
-      await flushDoc(da);
-      await until(() => text(db) === text(da), 'keystroke');
-      const live = ga.sent.slice(before).filter((f) => f[0] === MsgType.Live);
-      expect(live.length).toBe(1);
-      // The frame less the Yjs update it carries (whose length varies with the document's random client id).
-      lengths.push(live[0]!.byteLength - update!.byteLength);
-    }
-    // Whether the writer tags (identity.ts `tagged`): read from the core, which keeps it private.
-    return { lengths, tagged: (a.core as unknown as { identity: { tagged?: string } }).identity.tagged !== undefined };
+    return { lengths: await keystrokeFrames(a, b, ga.sent), tagged: tags(a) };
   } finally {
     await Promise.all([a.close(), b.close()]);
   }
