@@ -9,10 +9,15 @@ const RECORDED = { copiesTold: false } as const;
 import { MsgType } from '../../lib/sync/messages.js';
 import { namesEpochs } from '../../lib/dvv.js';
 
-/** The schedule passes beside peers of earlier releases (SIM_SPEAKS=mixed), at 11, and at default. */
-async function passesAtEach(seed: number, family: Family, jitter: boolean): Promise<void> {
+type Speaks = NonNullable<Parameters<typeof runSchedule>[1]>['speaks11'];
+
+/**
+ * The schedule passes beside peers of earlier releases (SIM_SPEAKS=mixed: the default since 11 is announced), at 11,
+ * and with every node at 10 (the default before) — or at the `modes` given.
+ */
+async function passesAtEach(seed: number, family: Family, jitter: boolean, modes: readonly Speaks[] = ['beside-earlier', true, 'at-10']): Promise<void> {
   const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
-  for (const speaks11 of ['beside-earlier', true, false] as const) {
+  for (const speaks11 of modes) {
     expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}) at ${String(speaks11)}`).toEqual([]);
   }
 }
@@ -387,12 +392,9 @@ describe('simulated runs replay from their seed', () => {
     [80, 'restore-once', true],
     [67, 'restore-relay', false],
     [84, 'restore-relay', true],
-  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases and at 11: counters and add-wins sets keep every write', async (seed, family, jitter) => {
-    const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
-    for (const speaks11 of ['beside-earlier', true] as const) {
-      expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}, ${speaks11})`).toEqual([]);
-    }
-  });
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases and at 11: counters and add-wins sets keep every write', (seed, family, jitter) =>
+    passesAtEach(seed, family, jitter, ['beside-earlier', true]),
+  );
 
   // Announcing 11 (the lead's trial): CI's schedules failing with SIM_SPEAKS=mixed, each passing at 11 and at default.
   // gc-peer 35: b's tagged write of k2 went to relay a (protocol 6) as an anti-entropy claim of nothing, and the run's
@@ -407,12 +409,9 @@ describe('simulated runs replay from their seed', () => {
     [17, 'restore-relay', false],
     [62, 'tabs', false],
     [99, 'restore-replica', true],
-  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, and at 11: no write reported synced before another node holds it, no edit lost', async (seed, family, jitter) => {
-    const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
-    for (const speaks11 of ['beside-earlier', true] as const) {
-      expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}) at ${String(speaks11)}`).toEqual([]);
-    }
-  });
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, and at 11: no write reported synced before another node holds it, no edit lost', (seed, family, jitter) =>
+    passesAtEach(seed, family, jitter, ['beside-earlier', true]),
+  );
 
   // Issue 10 at 11 (CI's last SIM_SPEAKS=mixed failure, and withheld 1733910019 at 11): a tagged restored writer that
   // re-identifies re-issues none of its tagged writes; they stay under its former id. `w.synced` of such a write, its key's
@@ -436,14 +435,14 @@ describe('simulated runs replay from their seed', () => {
     [1734003383, 'mixed', false],
     [1734006361, 'mixed', false],
     [1734007182, 'mixed', false],
-  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at default: a NEED a peer below 11 sent is answered', passesAtEach);
+  ] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at 10: a NEED a peer below 11 sent is answered', passesAtEach);
 
   // The soak at SIM_SPEAKS=mixed (base 1734000000), mixed 1734003284: node e's tab 1 held the links and withheld k7
   // (written in tab 0 at seq 16; its state named an epoch) from d, below 11, and stored the withhold; tab 1 closed and
   // tab 0 took the links, which had read the stored withholds only at its open: d's resumed cursor of 16 counted k7
   // synced there while no other node held it. A resumed cursor now counts only after the withholds other instances
   // stored are read (acks.ts `storedWithholds`; test/review/withheld-tab-takes-links.test.ts).
-  it.each([[1734003284, 'mixed', false]] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at default: a tab taking the links takes the withholds another stored', passesAtEach);
+  it.each([[1734003284, 'mixed', false]] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at 10: a tab taking the links takes the withholds another stored', passesAtEach);
 
   // withheld 21249 beside peers of earlier releases (plain and jittered; the lead's trial of announcing 11): relay a's big
   // k21 was left out of frames (tiny frames); a store of the withheld keys, made while a's small rewrite of k21 was
@@ -452,12 +451,9 @@ describe('simulated runs replay from their seed', () => {
   // stored items matched k21's entry and came back at a's next open, withheld from every peer: a counted k21 pending for
   // good while every node at 11 held it. A stored withhold now names a newer record only where a frame that left the
   // key out reached it (pending.ts `entryOf`; test/review/withheld-newer-record.test.ts).
-  it.each([false, true])('seed 21249 (withheld, jittered: %s) beside peers of earlier releases, and at 11: a withhold does not outlive the record it was made for', async (jitter) => {
-    const s = makeSchedule(21249, { family: 'withheld', disabled: pendingFeatures() });
-    for (const speaks11 of ['beside-earlier', true, false] as const) {
-      expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed 21249 (withheld) at ${String(speaks11)}`).toEqual([]);
-    }
-  });
+  it.each([false, true])('seed 21249 (withheld, jittered: %s) beside peers of earlier releases, and at 11: a withhold does not outlive the record it was made for', (jitter) =>
+    passesAtEach(21249, 'withheld', jitter),
+  );
 
   it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
     expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
