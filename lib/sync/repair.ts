@@ -203,10 +203,20 @@ export class Repair {
       else if (it.kind === 'hashes') hashes.push(...it.hashes);
     }
     const out = keysToOffer(tree, hashes, named);
+    out.push(...(await this.offerBack(received, (k) => !theirs?.has(k))));
+    return out;
+  }
+
+  /**
+   * Of the keys the peer sent whole (`received`) that `asked` takes, those of which our record holds something the
+   * peer's state lacks (`tagged`: only where our record names an epoch): the peer's dots are noted, the keys go back.
+   */
+  private async offerBack(received: ReadonlyMap<string, KeyState>, asked: (k: string) => boolean, tagged = false): Promise<string[]> {
+    const out: string[] = [];
     for (const [k, dots] of received) {
-      if (theirs?.has(k)) continue;
-      const x = exchange(await this.port.get(k), dots, this.port.epochs);
-      if (!x.send) continue;
+      if (!asked(k)) continue;
+      const rec = await this.port.get(k);
+      if ((tagged && (!rec || !namesEpochs(rec))) || !exchange(rec, dots, this.port.epochs).send) continue;
       this.port.observe(k, dots);
       out.push(k);
     }
@@ -218,17 +228,10 @@ export class Repair {
    * peer sent its state whole. Where ours supersedes it (a collected delete's context alone, say) ours goes back — the
    * wire leaves it out and tells its context alone (fit-state.ts) — else the peer kept the superseded version for good.
    */
-  private async answerOld(run: Run): Promise<string[]> {
+  private answerOld(run: Run): Promise<string[]> {
     const received = run.received!;
     run.received = new Map();
-    const out: string[] = [];
-    for (const [k, dots] of received) {
-      const rec = await this.port.get(k);
-      if (!rec || !namesEpochs(rec) || !exchange(rec, dots, this.port.epochs).send) continue;
-      this.port.observe(k, dots);
-      out.push(k);
-    }
-    return out;
+    return this.offerBack(received, () => true, true);
   }
 
   /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch (and, toward a peer below 11, on the side that peeled). */
