@@ -559,4 +559,11 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
       expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }), o)).problems, String(speaks11 ?? 'default')).toEqual([]);
     }
   });
+  // The soak at the announced default (stop 41, base 1736000000): crash 1736000017 — at default, at 10 and at 11. Relay
+  // a held g's write of set0 and a state superseding it, sent that state to g (a's acknowledgement lost), then was
+  // restored from a copy holding neither; g's first anti-entropy run with the restored a built g's tree while g's
+  // newest record of set0 (a join) waited for its fsync, so the tree left the key out, no turn named it, and the run's
+  // end counted g's log held: the write reported synced while no other node held it. A tree built with a key left out
+  // now confirms nothing (hub.ts `unsettled`, repair.ts; test/sync/synced-after-repair.test.ts).
+  it('seed 1736000017 (crash): a run over a tree that left a key out confirms nothing', () => passesAtEach(1736000017, 'crash', false));
 });
