@@ -339,6 +339,41 @@ export class AckTracker {
     this.weighAgain(space, key);
   }
 
+  /**
+   * The pending keys of `space` withheld from some peer, not from `peer`, and held by no peer as far as their records
+   * reach (`locate`): a resumed cursor of `peer` past one of them says nothing of it (`ack`), so they go to it again
+   * (withheld-passed.ts).
+   */
+  unheldFor(peer: string, space: string): string[] {
+    const keys = this.withheldKeys.size > 0 ? this.withheldKeys.get(space) : undefined;
+    const out: string[] = [];
+    if (keys) {
+      for (const [key, entry] of keys) {
+        const at = this.locate?.(space, key);
+        if (at !== undefined && entry.elsewhere < at && !this.withheldFrom(entry, peer)) out.push(key);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * `peer` acknowledged frames sent under its id that carried `key`'s record at `at` (a repair state): unless its link
+   * left the key out, the key counts as held up to there, as by an acknowledgement of a log frame (`countAck`).
+   */
+  heldBy(peer: string, space: string, key: string, at: number): void {
+    const entry = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
+    if (!entry || entry.elsewhere >= at || this.withheldFrom(entry, peer)) return;
+    entry.elsewhere = at;
+    const [first = ANY] = entry.peers;
+    for (const l of this.withholdListeners) l(first, space, key, at, false);
+    this.weighAgain(space, key);
+  }
+
+  /** Resolves once the reads of stored withholds under way (`storedWithholds`), and the acknowledgements behind them, are done. */
+  async reads(): Promise<void> {
+    for (let t = this.taking; t; t = this.taking) await t;
+  }
+
   /** Parked waiters of `space` (on `key`, when given) are weighed again. */
   private wake(space: string, key?: string): void {
     for (const [w, s] of [...this.parked]) {
