@@ -53,6 +53,8 @@ const MAX_WITHHELD_STORED = 10_000;
 /** A failed store of the withholds is tried again after this long, doubling up to the second bound. */
 const WITHHELD_RETRY_MS = 50;
 const WITHHELD_RETRY_MAX_MS = 5_000;
+/** A storage read counts and frames wait on (`retried`) is tried again when it takes longer than this. */
+const READ_TIMEOUT_MS = 10_000;
 /** Above this many pending keys a clean close stores none (the next open reads the log as before). */
 const MAX_STORED = 250_000;
 /**
@@ -191,7 +193,44 @@ export class PendingWrites {
     });
     // Also where this instance counts nothing in the space: a withhold another instance stored may be of a write whose
     // change was not heard here yet (`takeWithheld` reads its record).
-    if (hooks.shared) core.acks.storedWithholds = (space) => (this.core.isClosed ? Promise.resolve(false) : this.takeWithheld(space).then(() => true));
+    if (hooks.shared) {
+      core.acks.storedWithholds = (space) =>
+        this.retried(() => this.takeWithheld(space), 'reading the keys other instances withheld failed; pending counts of the space wait until it is read').then((r) => r !== undefined);
+    }
+  }
+
+  /**
+   * How long one storage read this instance waits on before its answers count (`retried`) may take before it is tried
+   * again: a read that hangs (an IndexedDB request never answered) is as one that failed.
+   */
+  readTimeoutMs = READ_TIMEOUT_MS;
+
+  /**
+   * `read` until it succeeds; undefined once the replica closed. A read that fails, or does not settle within
+   * `readTimeoutMs`, is reported (once a streak: `what`) and tried again, after a wait doubling up to WITHHELD_RETRY_MAX_MS.
+   * What waits on it stays as it is meanwhile (counts do not fall), and nothing else waits: a storage that recovers
+   * lets it go on.
+   */
+  private async retried<T>(read: () => Promise<T>, what: string): Promise<T | undefined> {
+    let delay = WITHHELD_RETRY_MS;
+    for (;;) {
+      if (this.core.isClosed) return undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ConcordError('STORAGE_ERROR', `a storage read took longer than ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
+        (timer as { unref?: () => void }).unref?.();
+      });
+      try {
+        return await Promise.race([read(), late]);
+      } catch (e) {
+        if (this.core.isClosed) return undefined;
+        if (delay === WITHHELD_RETRY_MS) this.core.events.emit('error', new ConcordError('STORAGE_ERROR', `${what}; trying again`, { cause: e }));
+        await new Promise<void>((resolve) => (setTimeout(resolve, delay) as { unref?: () => void }).unref?.());
+        delay = Math.min(delay * 2, WITHHELD_RETRY_MAX_MS);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
   }
 
   /** The store of the withholds last begun (`saveWithheld`), until it is durable. */
@@ -214,8 +253,7 @@ export class PendingWrites {
       if (acks.withholdsStored === learning) acks.withholdsStored = undefined;
       settle();
     };
-    this.core.storage
-      .get(space, key)
+    this.retried(() => this.core.storage.get(space, key), 'reading a key a link left out failed; its frames wait until it is read')
       .then(async (rec) => {
         if (rec && !this.core.isClosed && this.countedAt(space, key) === undefined && this.counts(space, key, rec)) this.saveWithheld();
         await Promise.all([before, this.lastSave]);

@@ -31,7 +31,7 @@ export function streamAcked(session: SessionPort, space: string, upTo: number, r
 async function sendPassed(session: SessionPort, space: string, peer: string, from: number, repairs: RepairAcks): Promise<void> {
   const { core } = session;
   // Withholds other instances on the storage stored (tabs) are among them once read.
-  await core.acks.reads();
+  await core.acks.reads(space);
   const keys = core.acks.unheldFor(peer, space);
   if (keys.length === 0 || session.closed || core.isClosed) return;
   const entries: Entry[] = [];
