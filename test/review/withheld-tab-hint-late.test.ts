@@ -10,11 +10,10 @@
  * late, counted nothing: pending 0 while no node but this one held big.
  */
 import { describe, expect, it } from 'vitest';
-import { ConcordError } from '../../lib/errors.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 import { until } from '../sync/support.js';
-import { connect, FRAME, replica } from './narrow-links.js';
+import { connect, FRAME, holderWithholdsBig, replica } from './narrow-links.js';
 
 /**
  * What the writer's instance counted before: nothing (its hello's top is below the peer's cursor: its own stream sends
@@ -43,13 +42,7 @@ async function hintLate(before: Before) {
   late = [];
   await holder.space('s').put('big', 'x'.repeat(30 * 1024));
   await holder.space('s').put('small', 1);
-  if (before !== 'nothing, the holder never linked') {
-    const first = connect(holder, old, FRAME);
-    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
-    await until(async () => (await old.space('s').get('small')) !== undefined, 'the peer got small');
-    await until(() => holder.pending === 1, 'the holder keeps big pending');
-    for (const l of first) l.close();
-  }
+  if (before !== 'nothing, the holder never linked') await holderWithholdsBig(holder, old, errors);
   await holder.close();
   expect(writer.pending, 'the writer heard nothing of big').toBe(before.startsWith('nothing') ? 0 : 1);
   // The writer's own later write: its log's top (its hello's) reaches past the peer's cursor, which it then resumes from.

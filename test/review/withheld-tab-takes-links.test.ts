@@ -10,12 +10,11 @@
  * withholds stored by others (acks.ts `storedWithholds`).
  */
 import { describe, expect, it } from 'vitest';
-import { ConcordError } from '../../lib/errors.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 import type { Replica } from '../../lib/index.js';
 import { until } from '../sync/support.js';
-import { connect, FRAME, replica } from './narrow-links.js';
+import { connect, FRAME, holderWithholdsBig, replica } from './narrow-links.js';
 
 /**
  * The writer's instance writes big (over the old peer's frame limit) and small; the holder's instance, on the same
@@ -38,11 +37,7 @@ async function takeOver(read?: 'fail' | 'fail once' | 'hang once', beforeLink?: 
   void big.synced.then(() => (synced = true));
   await writer.space('s').put('small', 1);
   await until(() => holder.pending === 2, 'the holder heard both writes');
-  const first = connect(holder, old, FRAME);
-  await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
-  await until(async () => (await old.space('s').get('small')) !== undefined, 'the peer got small');
-  await until(() => holder.pending === 1, 'the holder keeps big pending');
-  for (const l of first) l.close();
+  await holderWithholdsBig(holder, old, errors);
   await holder.close();
 
   if (read) {
