@@ -263,9 +263,12 @@ export class PendingWrites {
 
   /**
    * Counts `key` at `rec` (read from the storage: another instance's write whose change this one has not heard) where it
-   * holds a write of ours above the floor; whether it does.
+   * holds a write of ours above the floor; whether it does. Not where an acknowledgement counted here reached it: that
+   * peer held the key (this instance heard its change and the acknowledgement cleared it; or, not heard, it went with
+   * the floor already).
    */
   private counts(space: string, key: string, rec: KeyRecord): boolean {
+    if (this.core.acks.ackedUpTo(space) >= rec.seq) return false;
     const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0, this.core.formerIds);
     if (own === 0) return false;
     this.setKey(space, key, rec.seq, own);

@@ -63,4 +63,32 @@ describe('a withhold another instance stored, its write not heard here yet', () 
   it.each(['nothing', 'another key', 'an older entry of big', 'nothing, the holder never linked'] as const)('keeps big pending; the instance taking the links counted before: %s', async (before) => {
     await hintLate(before);
   });
+
+  it("does not count again a key this instance heard and a peer acknowledged, for another instance's stored withhold", async () => {
+    // The read of the stored items judges a key not counted here by its record: one an acknowledgement counted here
+    // reached is held by that peer. (A key left out of both links, k0, keeps the floor below big: else the floor alone
+    // would tell.) Links of three widths: k0 (30 KiB) crosses none, big (20 KiB) only the middle one.
+    const disk = new SimDisk({ timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) } });
+    const writer = await replica(false, SPEAKS_10, disk.instance());
+    const holder = await replica(false, SPEAKS_10, disk.instance());
+    const errors: unknown[] = [];
+    holder.on('error', (e) => errors.push(e));
+    const old = await replica(true);
+    const mid = await replica(true);
+    await writer.space('s').put('k0', 'x'.repeat(30 * 1024));
+    await holder.space('s').put('big', 'x'.repeat(20 * 1024));
+    await holder.space('s').put('small', 1);
+    await until(() => writer.pending === 3 && holder.pending === 3, 'both instances heard every write');
+    const first = connect(holder, old, FRAME);
+    await until(async () => (await old.space('s').get('small')) !== undefined && old.status === 'synced', 'the old peer past big and k0');
+    for (const l of first) l.close();
+    await holder.close();
+    const toMid = connect(writer, mid, 24 * 1024);
+    await until(async () => (await mid.space('s').get('big')) !== undefined && writer.pending === 1, 'the middle peer acknowledged big and small');
+    for (const l of toMid) l.close(); // its acknowledgements are forgotten with its session
+    connect(writer, old, FRAME); // the old peer resumes past big: the holder's stored withholds are read
+    await until(() => old.status === 'synced', 'linked again');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(writer.pending, 'k0 alone: big is held by the middle peer').toBe(1);
+  });
 });
