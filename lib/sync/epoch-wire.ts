@@ -37,6 +37,7 @@ import { CausalParts, isReplicaId, type Causal } from '../dvv.js';
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } from '../epoch-points.js';
 import { lastRootIndex, type EpochEntry } from '../epochs.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { LinkEpochsIn, LinkEpochsOut } from './epoch-table.js';
 
 /** The first protocol version whose dots may name epochs. */
 export const EPOCH_DOTS = 11;
@@ -179,11 +180,18 @@ export function frameChain(reg: EpochRegistry, r: string, e: string): { records:
 }
 
 abstract class EpochFrame {
-  constructor(protected readonly sender: EpochSide) {}
+  constructor(
+    protected readonly sender: EpochSide,
+    private readonly last: { implied(r: string): string | undefined },
+  ) {}
 
-  /** The epoch a dot (r, n) implies when it names none: untagged for a plain side, and past where the frame turned it. */
+  /**
+   * The epoch a dot (r, n) implies when it names none: for the sender's, untagged for a plain side and past where the
+   * frame turned it; for another replica's, the epoch its last entry in the link's table named (LIVE: epoch-table.ts).
+   */
   implied(r: string, n: number): string {
-    return r === this.sender.id && this.sender.plain !== true && !this.turnsPlain ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
+    if (r !== this.sender.id) return this.last.implied(r) ?? UNTAGGED;
+    return this.sender.plain !== true && !this.turnsPlain ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
   }
 
   /**
@@ -198,21 +206,22 @@ abstract class EpochFrame {
   }
 }
 
-/** One frame's epochs, as written. */
+/** One frame's epochs, as written; `table`: the link's (a LIVE frame), else the frame's own. */
 export class EpochOut extends EpochFrame {
-  private readonly table = new Map<string, number>();
+  private added = 0;
 
   constructor(
     sender: EpochSide,
     private readonly reg: EpochRegistry,
     private readonly told?: ToldChains,
+    private readonly table = new LinkEpochsOut(),
   ) {
-    super(sender);
+    super(sender, table);
   }
 
-  /** Entries the frame's table holds (a frame without any is the same bytes whatever the registry knows). */
+  /** Entries the frame added to its table (a frame without any is the same bytes whatever the registry knows). */
   get entries(): number {
-    return this.table.size;
+    return this.added;
   }
 
   /**
@@ -234,10 +243,10 @@ export class EpochOut extends EpochFrame {
   /** Writes a reference to epoch `e` of `r`. */
   ref(w: Writer, r: string, e: string | undefined): void {
     const label = e ?? UNTAGGED;
-    const k = `${r}\n${label}`;
-    const i = this.table.get(k);
+    const i = this.table.find(r, label);
     if (i !== undefined) return w.uint(i + 1);
-    this.table.set(k, this.table.size);
+    this.table.add(r, label);
+    this.added++;
     w.uint(0);
     if (label === UNTAGGED) {
       this.noteRef(r, label);
@@ -275,17 +284,19 @@ export function chainRecords(c: ChainRecords): EpochRecord[] {
   return out;
 }
 
-/** One frame's epochs, as read. `reg`: the receiver's registry, which must hold an epoch named by its label alone. */
+/**
+ * One frame's epochs, as read. `reg`: the receiver's registry, which must hold an epoch named by its label alone;
+ * `table`: the link's (a LIVE frame), else the frame's own.
+ */
 export class EpochIn extends EpochFrame {
   constructor(
     sender: EpochSide,
     private readonly reg?: EpochRegistry,
+    private readonly table = new LinkEpochsIn(MAX_FRAME_EPOCHS, "a frame's"),
   ) {
-    super(sender);
+    super(sender, table);
   }
 
-  private readonly table: Array<{ readonly r: string; readonly e: string }> = [];
-  private readonly keys = new Set<string>();
   readonly chains: ChainRecords[] = [];
   /** Records the frame's table carried so far: at most MAX_FRAME_RECORDS a frame, as an EPOCHS frame. */
   private records = 0;
@@ -299,12 +310,12 @@ export class EpochIn extends EpochFrame {
   ref(rd: Reader, r: string): string {
     const i = rd.uint();
     if (i > 0) {
-      const t = this.table[i - 1];
+      const t = this.table.get(i - 1);
       if (t === undefined) throw new ProtocolError('unknown epoch reference');
       if (t.r !== r) throw new ProtocolError("an epoch reference names another replica's epoch");
       return t.e;
     }
-    if (this.table.length >= MAX_FRAME_EPOCHS) throw new ProtocolError("a frame's epoch table over its bound");
+    this.table.room();
     const head = rd.uint();
     let e = UNTAGGED;
     if (head === HELD) {
@@ -332,10 +343,7 @@ export class EpochIn extends EpochFrame {
       this.chains.push({ r, records, whole: head % 2 === 1 });
     }
     this.noteRef(r, e);
-    const key = `${r}\n${e}`;
-    if (this.keys.has(key)) throw new ProtocolError("an epoch twice in a frame's table");
-    this.keys.add(key);
-    this.table.push({ r, e });
+    this.table.add(r, e);
     return e;
   }
 }
