@@ -42,11 +42,16 @@ export class ConnTableOut {
   /** The HLC time of the last version a LIVE frame carried. */
   t = 0;
   /** The epochs LIVE frames named (protocol 11). */
-  readonly epochs = new LinkEpochsOut();
+  readonly epochs: LinkEpochsOut;
   /** `writeState`'s codec for the frame being written: the connection's table and time (live.ts), made once. */
   readonly codec: { w: Writer | undefined; rid(s: string): void; time(t: number): void; ep: EpochOut | undefined };
 
-  constructor(private readonly seed: readonly string[]) {
+  /** `epochBound`: the epoch table's (epoch-table.ts), for tests. */
+  constructor(
+    private readonly seed: readonly string[],
+    epochBound?: number,
+  ) {
+    this.epochs = new LinkEpochsOut(epochBound);
     this.reset();
     const conn = this;
     this.codec = {
@@ -131,9 +136,13 @@ export class ConnTableIn {
   private chars = 0;
   readonly upTo = new Map<string, number>();
   t = 0;
-  readonly epochs = new LinkEpochsIn();
+  readonly epochs: LinkEpochsIn;
 
-  constructor(private readonly seed: readonly string[]) {
+  constructor(
+    private readonly seed: readonly string[],
+    epochBound?: number,
+  ) {
+    this.epochs = new LinkEpochsIn(epochBound);
     this.reset();
   }
 

@@ -35,14 +35,22 @@ export class LinkEpochsOut {
   private savedN = 0;
   private saved: { index: Map<string, number>; order: Array<readonly [string, string]>; last: Map<string, string> } | undefined;
 
+  /** `bound`: MAX_LINK_EPOCHS (a test may take less, at both ends, more than FRAME_EPOCHS). */
+  constructor(private readonly bound = MAX_LINK_EPOCHS) {}
+
+  get size(): number {
+    return this.order.length;
+  }
+
   /** Whether a LIVE frame starting now could pass the bound (the frame then clears the table first). */
   get full(): boolean {
-    return this.order.length + FRAME_EPOCHS > MAX_LINK_EPOCHS;
+    return this.order.length + FRAME_EPOCHS > this.bound;
   }
 
   /** Starts a frame: `clear`, the frame clears the table (conn-table.ts `begin`). */
   begin(clear: boolean): void {
-    this.savedN = this.order.length;
+    // The frame's entries start at savedN: at 0 in a cleared table (rollback then puts the saved one back).
+    this.savedN = clear ? 0 : this.order.length;
     this.saved = clear ? { index: this.index, order: this.order, last: this.last } : undefined;
     if (clear) [this.index, this.order, this.last] = [new Map(), [], new Map()];
   }
