@@ -16,6 +16,16 @@ import { ToldChains, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import { byDot, dotsContext } from '../../lib/sync/wire-state.js';
 import { Wire } from '../../lib/sync/wire.js';
+import { memoryStorage, openReplica, type ConnectionHandlers, type Replica, type Transport } from '../../lib/index.js';
+import { metAt11 } from '../support/epoch-peer.js';
+import { memoryRelay } from '../support/tab-group.js';
+import { tags } from './keystroke-frames.js';
+import { until } from './support.js';
+
+/** `inner`, recording the frames its client receives. */
+function recording(inner: Transport, got: Uint8Array[]): Transport {
+  return { ...inner, open: (h: ConnectionHandlers) => inner.open({ ...h, onMessage: (f) => (f instanceof Uint8Array && got.push(f), h.onMessage(f)) }) };
+}
 
 const ME = 'relay-id-aaaaaaaaaaaaaa';
 const PEER = 'follower-id-bbbbbbbbbb';
@@ -310,5 +320,47 @@ describe("a hostile peer and a link's LIVE epoch table", () => {
     // Cleared by its sender, the same entry is taken.
     expect(decoded(read(liveFrame(MAX_LINK_EPOCHS + 1, W1, MAX_LINK_EPOCHS + 1, entry('Overflow'), true))).vs[0]!.ep).toBe('Overflow');
     expect(inn.epochs.size).toBe(1);
+  });
+});
+
+// ---- a session -------------------------------------------------------------------------------------------------
+
+describe("a link's LIVE epoch table across a reconnect", () => {
+  it('a follower that reconnects starts both tables empty, and the writer’s writes reach it in the writer’s epoch', async () => {
+    const opened: Replica[] = [];
+    const open = async (storage = memoryStorage()) => {
+      const r = await openReplica({ storage, now: () => 1_765_000_000_000 });
+      opened.push(r);
+      return r;
+    };
+    const [relay, a, b] = [await open(), await open(await metAt11(memoryStorage())), await open()];
+    try {
+      const mem = memoryRelay(relay);
+      const got: Uint8Array[] = [];
+      a.connect(mem.transport(), { antiEntropyInterval: 0 });
+      const follow = () => b.connect(recording(mem.transport(), got), { antiEntropyInterval: 0 });
+      let link = follow();
+      const epochOf = async (k: string) => ((await b.core.storage.get('s', k)) as { vs: StoredVersion[] } | undefined)?.vs[0]?.ep;
+      const write = async (k: string) => {
+        await a.space('s').put(k, k);
+        await until(async () => (await b.space('s').get(k)) !== undefined, k);
+      };
+      for (const k of ['k1', 'k2', 'k3']) await write(k);
+      expect(tags(a)).toBe(true);
+      const mine = await epochOf('k1');
+      expect(mine).toBeDefined();
+      link.close();
+      await a.space('s').put('k4', 'k4');
+      link = follow();
+      await until(async () => (await b.space('s').get('k4')) !== undefined, 'k4 after the reconnect');
+      const before = got.length;
+      for (const k of ['k5', 'k6']) await write(k);
+      // The LIVE frames after the reconnect: the first names the writer's epoch again, read by a fresh table.
+      expect(got.slice(before).some((f) => f[0] === MsgType.Live || f[0] === MsgType.LiveCleared)).toBe(true);
+      for (const k of ['k1', 'k2', 'k3', 'k4', 'k5', 'k6']) expect(await epochOf(k), k).toBe(mine);
+      link.close();
+    } finally {
+      await Promise.all(opened.map((r) => r.close()));
+    }
   });
 });

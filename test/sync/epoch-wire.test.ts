@@ -542,7 +542,7 @@ describe('protocol 11: frames on one link, the sender plain or not (epoch-wire.t
           expect(receive.peer.plain === true).toBe(send.me.plain === true);
         }
       }),
-      { numRuns: 600 },
+      { numRuns: Number(process.env.NUM_RUNS ?? 600) },
     );
   });
 
