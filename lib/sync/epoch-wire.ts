@@ -8,8 +8,10 @@
  *   implied     a dot (r, n) of the frame's sender: the epoch of the chain it implies (EpochSide: what the receiver
  *               holds of the sender's chain, oldest first, each epoch with the counter it forked at; from its last
  *               root label on: impliedEpoch) whose range holds n — untagged '' at or below the first one's fork point;
- *               a dot of any other replica, or any dot of a sender whose side is `plain`: untagged. So an untagged state
- *               costs no byte for its epochs, nor a state whose dots are all the sender's own in its current chain.
+ *               any dot of a sender whose side is `plain`: untagged; a dot of any other replica: untagged, but in a LIVE
+ *               frame the epoch the link's last entry for that replica named, as of the frame's start (epoch-table.ts).
+ *               So an untagged state costs no byte for its epochs, nor a state whose dots are all the sender's own in
+ *               its current chain, nor a writer's keystroke a relay forwards once the link named the writer's epoch.
  *   plain       a side turns plain (for good) at the first reference of a frame to its sender's untagged epoch (a
  *               dot of the sender's own named untagged): the sender does not tag above where its chain implied it
  *               does (a replica that does not tag, identity.ts `tagged`: its history's epochs, even a root label minted
@@ -19,9 +21,10 @@
  *               the frame goes (ToldChains commit), the receiver once the frame decoded whole (messages.ts); never at
  *               a PART frame (EpochOut.done), whose turn stays its own. A tagging sender names no own dot untagged
  *               above its root label's fork, so it never turns plain.
- *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table):
- *               0, then a new entry; else 1 + the index of an entry the frame introduced before, which must be of the
- *               same replica as the dot that names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
+ *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table;
+ *               a LIVE frame's is the link's, kept from frame to frame and bounded: epoch-table.ts): 0, then a new
+ *               entry; else 1 + the index of an entry made before, which must be of the same replica as the dot that
+ *               names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
  *               k records (label, fork) oldest first, the last one the epoch named: each epoch forked from the one
  *               before it at that counter, the oldest from the untagged epoch when `whole` (else its parent is not
  *               told and it is left out, as Epochs.learn does with a hello's history); or 1 then the label alone, for an
@@ -38,6 +41,7 @@ import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } fro
 import { lastRootIndex, type EpochEntry } from '../epochs.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { LinkEpochsIn, LinkEpochsOut } from './epoch-table.js';
+import type { ToldChains } from './told-chains.js';
 
 /** The first protocol version whose dots may name epochs. */
 export const EPOCH_DOTS = 11;
@@ -73,57 +77,7 @@ export function impliedEpoch(chain: readonly EpochEntry[], n: number): string {
   return chainEpoch(chain, n, Math.max(lastRootIndex(chain), 0));
 }
 
-/** Chains held at most by a link's `ToldChains` (past it, chains go whole as before). */
-const MAX_TOLD = 4096;
-
-/**
- * What a link's receiver holds, on the sender's side: (replica, epoch) pairs whose chain a frame sent on the link
- * carried (the receiver learns them once the frame decoded whole, or refuses it and the link closes), or that it holds
- * otherwise (our own chain once it went: epoch-chain.ts). A frame names such an epoch by its label alone. Noted as
- * frames are encoded, kept only for frames that go (`commit`; `rollback` for one that does not).
- */
-export class ToldChains {
-  private readonly held = new Set<string>();
-  private pending: string[] = [];
-  private plain: EpochSide | undefined;
-
-  /** `others`: the receiver learns our records of other replicas' epochs (it trusts us as its relay); else only ours. */
-  constructor(
-    readonly me: string,
-    readonly others: boolean,
-  ) {}
-
-  has(r: string, e: string): boolean {
-    return this.held.has(`${r}\n${e}`);
-  }
-
-  /** A chain of `r` a frame being encoded carries. */
-  note(r: string, e: string): void {
-    if ((r === this.me || this.others) && this.held.size + this.pending.length < MAX_TOLD) this.pending.push(`${r}\n${e}`);
-  }
-
-  /** Held outright (the receiver learned them otherwise): our own epochs once our chain went. */
-  hold(r: string, epochs: readonly string[]): void {
-    for (const e of epochs) if (this.held.size < MAX_TOLD) this.held.add(`${r}\n${e}`);
-  }
-
-  /** A frame being encoded names a dot of `side`'s sender untagged: the side turns plain once the frame goes. */
-  turnsPlain(side: EpochSide): void {
-    this.plain = side;
-  }
-
-  commit(): void {
-    for (const k of this.pending) this.held.add(k);
-    this.pending = [];
-    if (this.plain) this.plain.plain = true;
-    this.plain = undefined;
-  }
-
-  rollback(): void {
-    this.pending = [];
-    this.plain = undefined;
-  }
-}
+export { ToldChains } from './told-chains.js';
 
 /** A connection where both hellos announced protocol 11. */
 export interface EpochLink {
@@ -192,6 +146,11 @@ abstract class EpochFrame {
   implied(r: string, n: number): string {
     if (r !== this.sender.id) return this.last.implied(r) ?? UNTAGGED;
     return this.sender.plain !== true && !this.turnsPlain ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
+  }
+
+  /** Whether `r` is the frame's sender. */
+  own(r: string): boolean {
+    return r === this.sender.id;
   }
 
   /**
