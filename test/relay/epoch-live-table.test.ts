@@ -6,12 +6,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Relay } from '../../adapters/relay/index.js';
 import type { Replica } from '../../lib/index.js';
-import { Writer } from '../../lib/sync/codec.js';
+import type { Writer } from '../../lib/sync/codec.js';
 import { MAX_LINK_EPOCHS } from '../../lib/sync/epoch-table.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
-import { MsgType } from '../../lib/sync/messages.js';
 import { CloseCode } from '../../lib/transport.js';
 import { rawSession, syncItem, type RawSession } from '../security/raw-session.js';
+import { newEntry, rawLive, tombstoneNaming } from '../support/raw-live.js';
 import { RAW_VERSIONS } from '../support/raw-versions.js';
 import { closeAll, startRelay, until } from './support.js';
 
@@ -21,45 +21,12 @@ const coreOf = (r: Relay): Replica['core'] => r.replica.core;
 const open: Relay[] = [];
 afterAll(() => closeAll(...open));
 
-/**
- * The client's LIVE frames, each of a tombstone of its own at `n` for key `key`, naming its epoch by `ref`, through the
- * connection's strings as its receiver keeps them (conn-table.ts: seeded with both ids, the sender's first). A state's
- * head (one version, implied context, some version named), then the version: replica id, counter, time, word (a
- * tombstone naming its epoch), reference.
- */
+/** The client's LIVE frames of a tombstone of its own at `n` for `key`, naming its epoch by `ref`. */
 function liveFrames(s: RawSession): (key: string, n: number, ref: (w: Writer) => void) => Uint8Array {
-  const strings = new Map([s.replicaId, s.relay!.replicaId].map((x, i) => [x, i]));
-  let t = 0;
-  return (key, n, ref) => {
-    const w = new Writer();
-    const sym = (x: string) => {
-      const i = strings.get(x);
-      if (i !== undefined) return w.uint(i + 1);
-      strings.set(x, strings.size);
-      w.uint(0);
-      w.str(x);
-    };
-    w.u8(MsgType.Live);
-    sym('s');
-    w.uint(1);
-    sym(key);
-    w.uint((1 * 2 + 0) * 2 + 1);
-    sym(s.replicaId);
-    w.uint(n);
-    w.int(t === 0 ? (t = Date.now()) : 0);
-    w.uint((0 * 2 + 1) * 4 + 1);
-    ref(w);
-    return w.finish();
-  };
+  const frame = rawLive([s.replicaId, s.relay!.replicaId]);
+  let first = true;
+  return (key, n, ref) => frame(tombstoneNaming(key, s.replicaId, n, ref, first ? ((first = false), Date.now()) : 0));
 }
-
-/** A new table entry: epoch `label`, one record forking from the untagged root at 0. */
-const entry = (label: string) => (w: Writer) => {
-  w.uint(0);
-  w.uint(1 * 2 + 1);
-  w.str(label);
-  w.uint(0);
-};
 
 async function client(): Promise<{ relay: Relay; s: RawSession }> {
   const relay = await startRelay();
@@ -76,7 +43,7 @@ describe("a relay's LIVE epoch table and a hostile client", () => {
   it('a reference to an entry the link never made closes the session, and the frame’s key is not stored', async () => {
     const { relay, s } = await client();
     const liveFrame = liveFrames(s);
-    s.sendRaw(liveFrame('k1', 1, entry('Ep00001')));
+    s.sendRaw(liveFrame('k1', 1, newEntry('Ep00001')));
     await until(() => stored(relay, 'k1'), 'the first frame taken');
     s.sendRaw(liveFrame('k2', 2, (w) => w.uint(9)));
     const closed = await s.closed;
@@ -88,11 +55,11 @@ describe("a relay's LIVE epoch table and a hostile client", () => {
   it('a frame that would take the link’s table past its bound closes the session, and its epoch is not learned', async () => {
     const { relay, s } = await client();
     const liveFrame = liveFrames(s);
-    for (let i = 1; i <= MAX_LINK_EPOCHS; i++) s.sendRaw(liveFrame(`k${i}`, i, entry(`L${String(i).padStart(6, '0')}`)));
+    for (let i = 1; i <= MAX_LINK_EPOCHS; i++) s.sendRaw(liveFrame(`k${i}`, i, newEntry(`L${String(i).padStart(6, '0')}`)));
     await until(() => stored(relay, `k${MAX_LINK_EPOCHS}`), 'every frame within the bound taken');
     expect(s.isClosed).toBe(false);
     const over = MAX_LINK_EPOCHS + 1;
-    s.sendRaw(liveFrame(`k${over}`, over, entry('Overflow')));
+    s.sendRaw(liveFrame(`k${over}`, over, newEntry('Overflow')));
     const closed = await s.closed;
     expect(closed.code).toBe(CloseCode.PROTOCOL_ERROR);
     expect(closed.reason).toMatch(/connection's epoch table over its bound/);

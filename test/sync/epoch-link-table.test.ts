@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { KeyState, StoredVersion } from '../../lib/dvv.js';
 import { Epochs, type Point } from '../../lib/epoch-points.js';
-import { ProtocolError, Writer } from '../../lib/sync/codec.js';
+import type { Writer } from '../../lib/sync/codec.js';
 import { ConnTableIn, ConnTableOut } from '../../lib/sync/conn-table.js';
 import { FRAME_EPOCHS, MAX_LINK_EPOCHS } from '../../lib/sync/epoch-table.js';
 import { ToldChains, type EpochLink } from '../../lib/sync/epoch-wire.js';
@@ -21,6 +21,8 @@ import { metAt11 } from '../support/epoch-peer.js';
 import { memoryRelay } from '../support/tab-group.js';
 import { tags } from './keystroke-frames.js';
 import { until } from './support.js';
+import { newEntry, rawLive, tombstoneNaming } from '../support/raw-live.js';
+import { explicitContext } from './epoch-states.js';
 
 /** `inner`, recording the frames its client receives. */
 function recording(inner: Transport, got: Uint8Array[]): Transport {
@@ -165,19 +167,8 @@ const stateArb = fc
     }
     const base = stateOf(vs);
     if (extra.length === 0) return base;
-    // An explicit context: the versions' points and a few more (points per replica and epoch at their highest).
-    const tops = new Map<string, Map<string, number>>();
-    const put = (r: string, e: string, n: number) => tops.set(r, (tops.get(r) ?? new Map<string, number>()).set(e, Math.max(tops.get(r)?.get(e) ?? 0, n)));
-    for (const v of base.vs) put(v.r, v.ep ?? '', v.n);
-    for (const x of extra) put(x.r, x.e, x.n);
-    const cc: Record<string, number> = {};
-    const pts: Record<string, Point[]> = {};
-    for (const [r, m] of tops) {
-      const points = [...m].map(([e, n]) => ({ e, n })).sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
-      cc[r] = Math.max(...points.map((p) => p.n));
-      if (points.some((p) => p.e !== '')) pts[r] = points;
-    }
-    return Object.keys(pts).length > 0 ? { vs: base.vs, cc, pts } : { vs: base.vs, cc };
+    // An explicit context: the versions' points and a few more.
+    return { vs: base.vs, ...explicitContext([...base.vs.map((v) => [v.r, v.ep ?? '', v.n] as const), ...extra.map((x) => [x.r, x.e, x.n] as const)]) };
   });
 
 type Step = 'live' | 'lost' | 'changes' | 'ae';
@@ -255,68 +246,24 @@ describe("a link's LIVE epoch table over many frames", () => {
 
 // ---- hostile bytes ----------------------------------------------------------------------------------------------
 
-/**
- * A hostile sender's LIVE frames, each of one tombstone of `r` at `n` naming its epoch (`ref` writes the reference),
- * keeping the connection's strings as the receiver does (conn-table.ts), and clearing them where told.
- */
-function rawLive(): (r: string, n: number, ref: (w: Writer) => void, cleared?: boolean) => Uint8Array {
-  let strings = new Map<string, number>();
-  const reset = () => (strings = new Map(TABLE.map((x, i) => [x, i])));
-  reset();
-  return (r, n, ref, cleared = false) => {
-    if (cleared) reset();
-    const w = new Writer();
-    w.u8(cleared ? MsgType.LiveCleared : MsgType.Live);
-    const sym = (x: string) => {
-      const i = strings.get(x);
-      if (i !== undefined) return w.uint(i + 1);
-      strings.set(x, strings.size);
-      w.uint(0);
-      w.str(x);
-    };
-    sym('s');
-    w.uint(1);
-    sym('k');
-    body(w, sym, r, n, ref);
-    return w.finish();
-  };
-}
-
-function body(w: Writer, sym: (x: string) => void, r: string, n: number, ref: (w: Writer) => void): void {
-  w.uint((1 * 2 + 0) * 2 + 1); // one version, context implied, some version named
-  sym(r);
-  w.uint(n);
-  w.int(0);
-  w.uint((0 * 2 + 1) * 4 + 1); // a tombstone naming its epoch
-  ref(w);
-}
-
-/** A new table entry: one record, whole (the epoch forks from untagged at 0). */
-const entry = (label: string) => (w: Writer) => {
-  w.uint(0);
-  w.uint(1 * 2 + 1);
-  w.str(label);
-  w.uint(0);
-};
-
 describe("a hostile peer and a link's LIVE epoch table", () => {
   const receiver = (bound?: number) => {
     const { receive, learned } = link();
     const inn = new ConnTableIn(TABLE, bound);
-    const frame = rawLive();
+    const frame = rawLive(TABLE);
     const read = (f: Uint8Array) => decodeMessage(f, { maxValueBytes: 1 << 20, table: TABLE, epochs: receive, conn: inn });
-    return { learned, inn, read, liveFrame: (_upTo: number, r: string, n: number, ref: (w: Writer) => void, cleared = false) => frame(r, n, ref, cleared) };
+    return { learned, inn, read, liveFrame: (_upTo: number, r: string, n: number, ref: (w: Writer) => void, cleared = false) => frame(tombstoneNaming('k', r, n, ref), cleared) };
   };
 
   it('a reference to an entry no frame made, to one made before a clear, or to another replica’s entry is refused', () => {
     const { read, learned, liveFrame } = receiver();
     expect(() => read(liveFrame(1, W1, 3, (w) => w.uint(5)))).toThrow(/unknown epoch reference/);
     const r2 = receiver();
-    expect(dots(decoded(r2.read(r2.liveFrame(1, W1, 3, entry('Ep00001')))))).toEqual([[W1, 3, 'Ep00001']]);
+    expect(dots(decoded(r2.read(r2.liveFrame(1, W1, 3, newEntry('Ep00001')))))).toEqual([[W1, 3, 'Ep00001']]);
     // Entry 0 is W1's: W2's dot may not name it, and after a clear it is gone.
     expect(() => r2.read(r2.liveFrame(2, W2, 4, (w) => w.uint(1)))).toThrow(/another replica's epoch/);
     const r3 = receiver();
-    r3.read(r3.liveFrame(1, W1, 3, entry('Ep00001')));
+    r3.read(r3.liveFrame(1, W1, 3, newEntry('Ep00001')));
     expect(dots(decoded(r3.read(r3.liveFrame(2, W1, 4, (w) => w.uint(1)))))).toEqual([[W1, 4, 'Ep00001']]);
     expect(() => r3.read(r3.liveFrame(3, W1, 5, (w) => w.uint(1), true))).toThrow(/unknown epoch reference/);
     expect(learned.knows(W1, 'Ep00001')).toBe(false);
@@ -324,19 +271,19 @@ describe("a hostile peer and a link's LIVE epoch table", () => {
 
   it('an entry the link already holds, made again, is refused', () => {
     const { read, liveFrame } = receiver();
-    read(liveFrame(1, W1, 3, entry('Ep00001')));
-    expect(() => read(liveFrame(2, W1, 4, entry('Ep00001')))).toThrow(/twice/);
+    read(liveFrame(1, W1, 3, newEntry('Ep00001')));
+    expect(() => read(liveFrame(2, W1, 4, newEntry('Ep00001')))).toThrow(/twice/);
   });
 
   it('a frame that would pass the bound is refused and teaches nothing; the sender would have cleared first', () => {
     const { read, learned, inn, liveFrame } = receiver();
-    for (let i = 0; i < MAX_LINK_EPOCHS; i++) read(liveFrame(i + 1, W1, i + 1, entry(`L${String(i).padStart(6, '0')}`)));
+    for (let i = 0; i < MAX_LINK_EPOCHS; i++) read(liveFrame(i + 1, W1, i + 1, newEntry(`L${String(i).padStart(6, '0')}`)));
     expect(inn.epochs.size).toBe(MAX_LINK_EPOCHS);
-    expect(() => read(liveFrame(MAX_LINK_EPOCHS + 1, W1, MAX_LINK_EPOCHS + 1, entry('Overflow')))).toThrow(/connection's epoch table over its bound/);
+    expect(() => read(liveFrame(MAX_LINK_EPOCHS + 1, W1, MAX_LINK_EPOCHS + 1, newEntry('Overflow')))).toThrow(/connection's epoch table over its bound/);
     expect(learned.knows(W1, 'Overflow')).toBe(false);
     expect(inn.epochs.size).toBe(MAX_LINK_EPOCHS);
     // Cleared by its sender, the same entry is taken.
-    expect(decoded(read(liveFrame(MAX_LINK_EPOCHS + 1, W1, MAX_LINK_EPOCHS + 1, entry('Overflow'), true))).vs[0]!.ep).toBe('Overflow');
+    expect(decoded(read(liveFrame(MAX_LINK_EPOCHS + 1, W1, MAX_LINK_EPOCHS + 1, newEntry('Overflow'), true))).vs[0]!.ep).toBe('Overflow');
     expect(inn.epochs.size).toBe(1);
   });
 });
