@@ -575,4 +575,10 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // end counted g's log held: the write reported synced while no other node held it. A tree built with a key left out
   // now confirms nothing (hub.ts `unsettled`, repair.ts; test/sync/synced-after-repair.test.ts).
   it('seed 1736000017 (crash): a run over a tree that left a key out confirms nothing', () => passesAtEach(1736000017, 'crash', false));
+  // The same soak (base 1736100000): withheld 1736100077, at default only. c's record of k1 — its own small version
+  // beside b's big one — crossed neither its link to relay a (too large, no parts) nor to b (below 11; the state names an
+  // epoch), so no acknowledgement counted it; restored relay a held c's version all along and sent c its state of k1 in
+  // every run, yet c counted k1 pending for good. A peer's state holding every version of ours, joined unchanged, now
+  // counts the key held there (core.ts join; test/review/withheld-held-by-peer.test.ts).
+  it('seed 1736100077 (withheld): a key a peer holds our versions of counts held, though every link withheld it', () => passesAtEach(1736100077, 'withheld', false));
 });
