@@ -49,7 +49,7 @@ function recorded(inner: Transport, log: Message[], ids: () => [string, string])
  * `tagging` and `old` holding the same shared keys and `old`'s write of k, `tagging` having deleted k and collected
  * the tombstone; the replica ids ordered so that `peels` starts the run, and the other side set to sketch its answer.
  */
-async function apart(peels: 'tagging' | 'old', value: string): Promise<{ t: Replica; o: Replica }> {
+async function apart(peels: 'tagging' | 'old', value: string, keys: readonly string[] = ['k']): Promise<{ t: Replica; o: Replica }> {
   for (let seed = 1; seed < 64; seed += 2) {
     const t = await openReplica({ storage: await metAt11(memoryStorage()), speaks: WITH_11, random: prng(seed) });
     const o = await openReplica({ storage: memoryStorage(), speaks: OLD, random: prng(seed + 1) });
@@ -63,15 +63,17 @@ async function apart(peels: 'tagging' | 'old', value: string): Promise<{ t: Repl
     t.space('s');
     // Enough keys that the opening goes as nodes, most of them agreeing (a sketch answers such an opening).
     for (let i = 0; i < 60; i++) await so.put(`shared${i}`, i);
-    await so.put('k', value);
+    for (const k of keys) await so.put(k, value);
     const page = await o.core.storage.scan('s', { limit: 1000 });
     await t.core.join('s', page.map(([key, rec]) => [key, { vs: rec.vs, cc: rec.cc }] as const));
-    await t.space('s').delete('k');
+    for (const k of keys) await t.space('s').delete(k);
     await new Promise((r) => setTimeout(r, 5));
-    expect(await collectTombstones(t.core, 1)).toBe(1);
-    const rec = (await t.core.storage.get('s', 'k'))!;
-    expect(rec.vs).toEqual([]);
-    expect(namesEpochs(rec), "the collected state names tagging's epoch").toBe(true);
+    expect(await collectTombstones(t.core, 1)).toBe(keys.length);
+    for (const k of keys) {
+      const rec = (await t.core.storage.get('s', k))!;
+      expect(rec.vs).toEqual([]);
+      expect(namesEpochs(rec), "the collected state names tagging's epoch").toBe(true);
+    }
     (peels === 'tagging' ? o : t).core.sketchAlways = true;
     return { t, o };
   }
@@ -79,8 +81,8 @@ async function apart(peels: 'tagging' | 'old', value: string): Promise<{ t: Repl
 }
 
 /** Connects the two, waits until both are synced; what each sent. */
-async function meet(t: Replica, o: Replica): Promise<{ byT: Message[]; byO: Message[] }> {
-  const [tt, to] = pairTransports();
+async function meet(t: Replica, o: Replica, maxFrameBytes?: number): Promise<{ byT: Message[]; byO: Message[] }> {
+  const [tt, to] = pairTransports(maxFrameBytes ? { maxFrameBytes } : {});
   const byT: Message[] = [];
   const byO: Message[] = [];
   links.push(t.connect(recorded(tt, byT, () => [t.replicaId, o.replicaId]), LINK));
@@ -119,4 +121,16 @@ describe('a collected delete on a tagging replica meets, by a sketch, a peer bel
       expect((await o.space('s').get('shared7'))?.value).toBe(7);
     });
   }
+
+  // Many such keys, over small frames: old's whole states come in several repair frames, each remembered, all answered.
+  it('the peer drops every such version when its whole states come in several frames (the tagging side peels)', async () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `gone${i}`);
+    const { t, o } = await apart('tagging', SMALL, keys);
+    const { byO } = await meet(t, o, 2048);
+    expect(sketched(byO)).toBe(true);
+    const frames = byO.filter((m) => m.type === MsgType.Changes && m.upTo === 0 && m.entries.some(([k]) => k.startsWith('gone')));
+    expect(frames.length, 'repair frames carrying the keys').toBeGreaterThan(1);
+    for (const k of keys) expect(await o.space('s').get(k), k).toBeUndefined();
+    expect((await o.space('s').get('shared7'))?.value).toBe(7);
+  });
 });
