@@ -173,7 +173,12 @@ export class PeerModel {
     return { forms: forms ?? NO_FORMS, bad: bad ?? NO_KEYS };
   }
 
-  /** A frame went: the peer will hold its states; keys sent whole no longer need to be. */
+  /**
+   * A frame went: the peer will hold its states; keys sent whole no longer need to be. A state with no version does not
+   * count as sent whole: it stands in for one the link left out (its context alone, wire.ts; need-answers.ts's empty
+   * answer to a peer below 11), and the flag outlives the key's entry in `states` (MAX_KEYS), where a delta would then
+   * go against the stream's start alone.
+   */
   sent(space: string, entries: readonly Entry[], forms: ReadonlyMap<StoredVersion, Form>): void {
     const reg = this.epochs();
     for (const entry of entries) {
@@ -186,7 +191,7 @@ export class PeerModel {
         if (!dots) sentDots.set(s, (dots = dotsOf(s)));
         setRecent(this.states, id, dots);
       }
-      if (this.whole.has(id) && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
+      if (this.whole.has(id) && s.vs.length > 0 && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
     }
   }
 }
