@@ -38,6 +38,8 @@ export class PendingBatch implements Batch {
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (e: unknown) => void;
+  /** Puts in the batch (changes that store a record). */
+  puts = 0;
   private recordBytes = 0;
   private readonly area = new RecordArea();
   private encoded: EncodedBatch | undefined;
@@ -70,6 +72,7 @@ export class PendingBatch implements Batch {
         const prev = chainedTo[j];
         if (prev !== undefined) e.chainTo(prev);
         this.recordBytes += len;
+        this.puts++;
       }
       this.spaces.push(space);
       this.keys.push(key);

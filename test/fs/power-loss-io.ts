@@ -117,14 +117,8 @@ export class PowerLossFs {
       if (ino === undefined) throw errnoError('ENOENT', 'open');
       return this.inodes.get(ino)!;
     };
-    const file = (node: Inode): IoFile => ({
-      read: async (buffer, offset, length, position) => {
-        alive();
-        const n = Math.max(0, Math.min(length, node.data.length - position));
-        node.data.copy(buffer, offset, position, position + n);
-        return { bytesRead: n };
-      },
-      write: async (buffer, offset, length, position) => {
+    const file = (node: Inode): IoFile => {
+      const write = async (buffer: Uint8Array, offset: number, length: number, position: number) => {
         alive();
         const end = position + length;
         if (position < node.data.length) node.appendOnly = false;
@@ -135,7 +129,20 @@ export class PowerLossFs {
         }
         Buffer.from(buffer.buffer, buffer.byteOffset + offset, length).copy(node.data, position);
         return { bytesWritten: length };
+      };
+      return {
+      read: async (buffer, offset, length, position) => {
+        alive();
+        const n = Math.max(0, Math.min(length, node.data.length - position));
+        node.data.copy(buffer, offset, position, position + n);
+        return { bytesRead: n };
       },
+      // A gathered write is the same bytes written at once (what a crash keeps of them: a prefix, as of any append).
+      writev: async (buffers, position) => {
+        const all = Buffer.concat(buffers);
+        return write(all, 0, all.length, position);
+      },
+      write,
       datasync: async () => {
         await turn();
         alive();
@@ -151,7 +158,8 @@ export class PowerLossFs {
       },
       size: async () => (alive(), node.data.length),
       close: async () => {},
-    });
+      };
+    };
     return {
       open: async (path, flags) => {
         const p = alive(path);
