@@ -60,7 +60,7 @@ export class PendingBatch implements Batch {
   }
 
   /** Applies a transaction's encoded writes and metadata to the index and adds them to the batch, keeping what each replaced. */
-  apply(ks: Keyspace, { writes, texts, chainedTo }: EncodedWrites, meta: readonly unknown[] | undefined): void {
+  apply(ks: Keyspace, { writes, texts, chainedTo, current }: EncodedWrites, meta: readonly unknown[] | undefined): void {
     for (let i = 0, j = 0; i < writes.length; i += 3, j++) {
       const space = writes[i] as string;
       const key = writes[i + 1] as string;
@@ -77,7 +77,7 @@ export class PendingBatch implements Batch {
       this.spaces.push(space);
       this.keys.push(key);
       this.entries.push(e);
-      this.prevs.push(ks.space(space).swap(key, e));
+      this.prevs.push(ks.space(space).swap(key, e, current[j]));
     }
     for (let j = 0; meta && j < meta.length; j += 2) {
       const name = meta[j] as string;
@@ -102,6 +102,8 @@ export interface EncodedWrites {
   readonly texts: ReadonlyArray<string | Buffer | undefined>;
   /** Per write stored chained to the key's previous record (record.ts): that record's entry, read with it. */
   readonly chainedTo: ReadonlyArray<Entry | undefined>;
+  /** Per write: the key's entry when the writes were encoded (apply replaces it: the key is not looked up again). */
+  readonly current: ReadonlyArray<Entry | undefined>;
 }
 
 /**
@@ -113,15 +115,16 @@ export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRec
   const n = writes.length / 3;
   const texts = new Array<string | Buffer | undefined>(n);
   const chainedTo = new Array<Entry | undefined>(n);
+  const current = new Array<Entry | undefined>(n);
   for (let i = 0, j = 0; j < n; i += 3, j++) {
+    const prev = (current[j] = ks.get(writes[i] as string, writes[i + 1] as string));
     const rec = writes[i + 2] as KeyRecord | null;
     if (rec === null) continue;
-    const prev = ks.get(writes[i] as string, writes[i + 1] as string);
     const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
     texts[j] = enc.text;
     if (enc.chained) chainedTo[j] = prev;
   }
-  return { writes, texts, chainedTo };
+  return { writes, texts, chainedTo, current };
 }
 
 function noop(): void {}
