@@ -1,6 +1,6 @@
 /**
  * Group commit. Batches queue here in transaction order; one loop writes everything queued as one commit
- * group (a single positioned write at the end of the current segment) and fdatasyncs it. While that fsync
+ * group (a single positioned, gathered write at the end of the current segment) and fdatasyncs it. While that fsync
  * runs, new batches queue and go together in the next group, so many transactions in flight share one fsync.
  * A batch is reported durable only after its group's fsync returned.
  *

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage, nodeIo, type Io, type IoFile } from '../../adapters/fs/index.js';
 import { openReplica } from '../../lib/index.js';
-import { isLog, tempDir } from './helpers.js';
+import { faultyIo, isLog, tempDir, type Faults } from './helpers.js';
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -90,5 +90,25 @@ describe('the group write', () => {
     const cut = (call: number, total: number) => (call % 4 === 0 ? Math.floor(total / 3) + 1 : call % 4 === 2 ? 24 : undefined);
     await putAndReadBack(watchingIo(seen, cut), 8_000);
     expect(seen.short).toBeGreaterThan(1);
+  });
+
+  it('a group of more puts than the cache holds leaves its last ones cached, and the earlier ones (and what was cached before) to the disk', async () => {
+    // file-storage.ts onDurable caches only the group's last `cacheRecords` puts (the others would be evicted by them)
+    const { dir, cleanup } = await tempDir('gathered-cache');
+    cleanups.push(cleanup);
+    const faults: Faults = {};
+    const r = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults), cacheRecords: 100, compactOnClose: false }) });
+    cleanups.push(() => r.close().catch(() => {}));
+    const s = r.space('s');
+    await s.put('before', 0);
+    await Promise.all(Array.from({ length: 500 }, (_, i) => s.put(`k${i}`, i)));
+    const reads = () => faults.reads ?? 0;
+    const at = reads();
+    for (let i = 499; i >= 400; i--) expect((await s.get(`k${i}`))?.value).toBe(i);
+    expect(reads()).toBe(at);
+    expect((await s.get('k399'))?.value).toBe(399);
+    expect(reads()).toBe(at + 1);
+    expect((await s.get('before'))?.value).toBe(0);
+    expect(reads()).toBe(at + 2);
   });
 });
