@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage, nodeIo, type Io, type IoFile } from '../../adapters/fs/index.js';
 import { openReplica } from '../../lib/index.js';
+import { writeAll } from '../../adapters/fs/io.js';
 import { faultyIo, isLog, tempDir, type Faults } from './helpers.js';
 
 let cleanups: Array<() => Promise<void>> = [];
@@ -110,5 +111,19 @@ describe('the group write', () => {
     expect(reads()).toBe(at + 1);
     expect((await s.get('before'))?.value).toBe(0);
     expect(reads()).toBe(at + 2);
+  });
+
+  it('a gathered write of more pieces than one system call takes (IOV_MAX, 1024 on Linux) writes them all, in order', async () => {
+    const { dir, cleanup } = await tempDir('gathered-many');
+    cleanups.push(cleanup);
+    const pieces = Array.from({ length: 3000 }, (_, i) => Buffer.from(`<${i}:${'x'.repeat(i % 17)}>`));
+    const f = await nodeIo.open(`${dir}/f`, 'wx+');
+    try {
+      await writeAll(f, [Buffer.from('head')], 0);
+      await writeAll(f, pieces, 4);
+      expect((await nodeIo.readFile(`${dir}/f`)).equals(Buffer.concat([Buffer.from('head'), ...pieces]))).toBe(true);
+    } finally {
+      await f.close();
+    }
   });
 });
