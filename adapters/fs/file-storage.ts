@@ -228,14 +228,15 @@ export class FileStorage implements StorageAdapter {
    * index (keeping what each replaced) and adds them to the open batch, or to a new one queued for the writer.
    */
   private commit(tx: FileTx): PendingBatch {
-    const encoded = encodeWrites(this.ks, tx.writes ?? []);
+    const writes = tx.writes ?? [];
+    const encoded = encodeWrites(this.ks, writes);
     let batch = this.openBatch;
     if (!batch?.open) {
       batch = this.openBatch = new PendingBatch(this.nextBatch++);
       this.unsettled.push(batch);
       this.writer!.enqueue(batch);
     }
-    batch.apply(this.ks, encoded, tx.meta);
+    batch.apply(this.ks, writes, encoded, tx.meta);
     this.lastBatch = batch;
     return batch;
   }
