@@ -131,33 +131,33 @@ export class PowerLossFs {
         return { bytesWritten: length };
       };
       return {
-      read: async (buffer, offset, length, position) => {
-        alive();
-        const n = Math.max(0, Math.min(length, node.data.length - position));
-        node.data.copy(buffer, offset, position, position + n);
-        return { bytesRead: n };
-      },
-      // A gathered write is the same bytes written at once (what a crash keeps of them: a prefix, as of any append).
-      writev: async (buffers, position) => {
-        const all = Buffer.concat(buffers);
-        return write(all, 0, all.length, position);
-      },
-      write,
-      datasync: async () => {
-        await turn();
-        alive();
-        node.durable = Buffer.from(node.data);
-        node.appendOnly = true;
-      },
-      truncate: async (length) => {
-        alive();
-        if (length < node.data.length) node.appendOnly = false;
-        const next = Buffer.alloc(length);
-        node.data.copy(next, 0, 0, Math.min(length, node.data.length));
-        node.data = next;
-      },
-      size: async () => (alive(), node.data.length),
-      close: async () => {},
+        read: async (buffer, offset, length, position) => {
+          alive();
+          const n = Math.max(0, Math.min(length, node.data.length - position));
+          node.data.copy(buffer, offset, position, position + n);
+          return { bytesRead: n };
+        },
+        // A gathered write is the same bytes written at once (what a crash keeps of them: a prefix, as of any append).
+        writev: async (buffers, position) => {
+          const all = Buffer.concat(buffers);
+          return write(all, 0, all.length, position);
+        },
+        write,
+        datasync: async () => {
+          await turn();
+          alive();
+          node.durable = Buffer.from(node.data);
+          node.appendOnly = true;
+        },
+        truncate: async (length) => {
+          alive();
+          if (length < node.data.length) node.appendOnly = false;
+          const next = Buffer.alloc(length);
+          node.data.copy(next, 0, 0, Math.min(length, node.data.length));
+          node.data = next;
+        },
+        size: async () => (alive(), node.data.length),
+        close: async () => {},
       };
     };
     return {
