@@ -15,8 +15,16 @@
  * seqs. A told seq leaves the heap at once when it is the top (changes are mostly told in the order they were applied)
  * and otherwise later, when it reaches the top (`gone` counts those): O(log n) per record applied, O(1) amortised per
  * question, rather than a walk of every record in flight each time.
+ *
+ * Most records are told in the order they were applied (a group commit resolves its writes in order): while every
+ * untold record was applied above the ones before it and each is told when it is the oldest, they wait in a queue
+ * instead (`inOrder`), and no key is looked up at all — none of them can be stale (a key's newest told record is
+ * only kept while an older one is untold) nor make one stale. The first record applied out of order, or told while
+ * it is not the oldest, moves the queue into the maps and the heap, which answer from then on until nothing is untold.
  */
 export class ChangeOrder {
+  /** The untold records, in the order applied (seqs increasing), from `head` on, while the maps hold none. */
+  private readonly inOrder = new InOrder();
   /** space → key → the seq (or seqs, in the order applied) of its records applied and not told yet. */
   private readonly untold = new Map<string, Map<string, number | number[]>>();
   /** Keys in `untold`. */
@@ -30,11 +38,20 @@ export class ChangeOrder {
 
   /** The lowest seq applied and not told yet (Infinity: none). */
   lowestUntold(): number {
+    if (this.keys === 0) return this.inOrder.lowest();
     this.settleTop();
     return this.heap.length > 0 ? this.heap[0]! : Infinity;
   }
 
   applied(space: string, key: string, seq: number): void {
+    if (this.keys === 0) {
+      if (this.inOrder.push(space, key, seq)) return;
+      this.inOrder.drain((s, k, n) => this.note(s, k, n));
+    }
+    this.note(space, key, seq);
+  }
+
+  private note(space: string, key: string, seq: number): void {
     let inSpace = this.untold.get(space);
     if (!inSpace) this.untold.set(space, (inSpace = new Map()));
     const seqs = inSpace.get(key);
@@ -51,7 +68,11 @@ export class ChangeOrder {
    * the key was told before it (then it is stale, and not to be told).
    */
   told(space: string, key: string, seq: number): boolean {
-    if (this.keys === 0) return false;
+    if (this.keys === 0) {
+      if (this.inOrder.shift(space, key, seq)) return false;
+      this.inOrder.drain((s, k, n) => this.note(s, k, n));
+      if (this.keys === 0) return false;
+    }
     const inSpace = this.untold.get(space);
     const seqs = inSpace?.get(key);
     if (seqs === undefined) return false;
@@ -119,6 +140,55 @@ export class ChangeOrder {
     // Only maps that hold something: clear() makes a map's table anew even when it is empty.
     if (this.gone.size > 0) this.gone.clear();
     if (this.newest.size > 0) this.newest.clear();
+  }
+}
+
+/** Records applied in increasing seq order and told oldest first (ChangeOrder.inOrder): parallel arrays, read from `head`. */
+class InOrder {
+  private spaces: string[] = [];
+  private keys: string[] = [];
+  private seqs: number[] = [];
+  private head = 0;
+
+  lowest(): number {
+    return this.head < this.seqs.length ? this.seqs[this.head]! : Infinity;
+  }
+
+  /** Queues a record applied above every queued one; false (nothing queued) when it is not above them. */
+  push(space: string, key: string, seq: number): boolean {
+    const n = this.seqs.length;
+    if (n > this.head && this.seqs[n - 1]! >= seq) return false;
+    this.spaces.push(space);
+    this.keys.push(key);
+    this.seqs.push(seq);
+    return true;
+  }
+
+  /** Takes the oldest record off when it is this one; false (nothing taken) when it is not. */
+  shift(space: string, key: string, seq: number): boolean {
+    const at = this.head;
+    if (at >= this.seqs.length || this.seqs[at] !== seq || this.keys[at] !== key || this.spaces[at] !== space) return false;
+    this.head++;
+    if (this.head === this.seqs.length) this.clear();
+    else if (this.head >= 4096 && this.head * 2 >= this.seqs.length) {
+      // what was told goes, once it is most of the arrays (a stream of writes that never all settle at once)
+      this.spaces = this.spaces.slice(this.head);
+      this.keys = this.keys.slice(this.head);
+      this.seqs = this.seqs.slice(this.head);
+      this.head = 0;
+    }
+    return true;
+  }
+
+  /** Hands every queued record to `to`, oldest first, and empties the queue. */
+  drain(to: (space: string, key: string, seq: number) => void): void {
+    for (let i = this.head; i < this.seqs.length; i++) to(this.spaces[i]!, this.keys[i]!, this.seqs[i]!);
+    this.clear();
+  }
+
+  private clear(): void {
+    this.spaces.length = this.keys.length = this.seqs.length = 0;
+    this.head = 0;
   }
 }
 

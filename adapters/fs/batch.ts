@@ -38,6 +38,8 @@ export class PendingBatch implements Batch {
   readonly done: Promise<void>;
   resolve!: () => void;
   reject!: (e: unknown) => void;
+  /** Puts in the batch (changes that store a record). */
+  puts = 0;
   private recordBytes = 0;
   private readonly area = new RecordArea();
   private encoded: EncodedBatch | undefined;
@@ -58,23 +60,24 @@ export class PendingBatch implements Batch {
   }
 
   /** Applies a transaction's encoded writes and metadata to the index and adds them to the batch, keeping what each replaced. */
-  apply(ks: Keyspace, { writes, texts, chainedTo }: EncodedWrites, meta: readonly unknown[] | undefined): void {
-    for (let i = 0, j = 0; i < writes.length; i += 3, j++) {
+  apply(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>, encoded: EncodedWrites, meta: readonly unknown[] | undefined): void {
+    for (let i = 0; i < writes.length; i += 3) {
       const space = writes[i] as string;
       const key = writes[i + 1] as string;
       const rec = writes[i + 2] as KeyRecord | null;
       let e: Entry | undefined;
       if (rec !== null) {
-        const len = this.area.append(texts[j]!);
+        const len = this.area.append(encoded[i] as string | Buffer);
         e = new Entry(rec.seq, rec.h, len, this.area.crc, this.id, rec);
-        const prev = chainedTo[j];
+        const prev = encoded[i + 1] as Entry | undefined;
         if (prev !== undefined) e.chainTo(prev);
         this.recordBytes += len;
+        this.puts++;
       }
       this.spaces.push(space);
       this.keys.push(key);
       this.entries.push(e);
-      this.prevs.push(ks.space(space).swap(key, e));
+      this.prevs.push(ks.space(space).swap(key, e, encoded[i + 2] as Entry | undefined));
     }
     for (let j = 0; meta && j < meta.length; j += 2) {
       const name = meta[j] as string;
@@ -92,33 +95,30 @@ export class PendingBatch implements Batch {
   }
 }
 
-export interface EncodedWrites {
-  /** The transaction's writes, (space, key, record or null) triples. */
-  readonly writes: ReadonlyArray<string | KeyRecord | null>;
-  /** Per write: its record's stored form (undefined for a remove). */
-  readonly texts: ReadonlyArray<string | Buffer | undefined>;
-  /** Per write stored chained to the key's previous record (record.ts): that record's entry, read with it. */
-  readonly chainedTo: ReadonlyArray<Entry | undefined>;
-}
+/**
+ * A transaction's writes encoded, three slots per (space, key, record or null) triple of its writes, at the same index:
+ * the record's stored form (undefined for a remove), the entry of the key's previous record it is stored chained to
+ * (record.ts; undefined: it stands alone), and the key's entry when the writes were encoded (apply replaces it: the key
+ * is not looked up again). One array, not an object of three: most transactions are one put.
+ */
+export type EncodedWrites = Array<string | Buffer | Entry | undefined>;
 
 /**
  * Encodes a transaction's writes, (space, key, record or null) triples (throws, before anything is applied, when a
  * record cannot be encoded); a put may be stored chained to the key's current record (record.ts).
  */
 export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>): EncodedWrites {
-  // Arrays of the writes' number (most transactions write one key: a push onto [] would reserve room for seventeen).
-  const n = writes.length / 3;
-  const texts = new Array<string | Buffer | undefined>(n);
-  const chainedTo = new Array<Entry | undefined>(n);
-  for (let i = 0, j = 0; j < n; i += 3, j++) {
+  // An array of the writes' size (a push onto [] would reserve room for seventeen).
+  const out: EncodedWrites = new Array(writes.length);
+  for (let i = 0; i < writes.length; i += 3) {
+    const prev = (out[i + 2] = ks.get(writes[i] as string, writes[i + 1] as string));
     const rec = writes[i + 2] as KeyRecord | null;
     if (rec === null) continue;
-    const prev = ks.get(writes[i] as string, writes[i + 1] as string);
     const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
-    texts[j] = enc.text;
-    if (enc.chained) chainedTo[j] = prev;
+    out[i] = enc.text;
+    if (enc.chained) out[i + 1] = prev;
   }
-  return { writes, texts, chainedTo };
+  return out;
 }
 
 function noop(): void {}

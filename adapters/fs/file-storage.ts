@@ -228,19 +228,26 @@ export class FileStorage implements StorageAdapter {
    * index (keeping what each replaced) and adds them to the open batch, or to a new one queued for the writer.
    */
   private commit(tx: FileTx): PendingBatch {
-    const encoded = encodeWrites(this.ks, tx.writes ?? []);
+    const writes = tx.writes ?? [];
+    const encoded = encodeWrites(this.ks, writes);
     let batch = this.openBatch;
     if (!batch?.open) {
       batch = this.openBatch = new PendingBatch(this.nextBatch++);
       this.unsettled.push(batch);
       this.writer!.enqueue(batch);
     }
-    batch.apply(this.ks, encoded, tx.meta);
+    batch.apply(this.ks, writes, encoded, tx.meta);
     this.lastBatch = batch;
     return batch;
   }
 
   private onDurable(group: PendingBatch[]): void {
+    // The cache keeps the records written last: of a group of more puts than it holds, the first ones would be added
+    // only to be dropped again by the group's own later ones (and everything cached before with them).
+    let puts = 0;
+    for (const b of group) puts += b.puts;
+    let dropped = puts - this.cacheRecords;
+    if (dropped >= 0) this.forget();
     for (const b of group) {
       // A put's record follows the head and the records of the puts before it (frame.ts encodeHead); an entry's length
       // does not change before it is durable (compaction re-points only durable entries).
@@ -252,7 +259,8 @@ export class FileStorage implements StorageAdapter {
         e.file = b.segment;
         e.off = off;
         off += e.len;
-        this.remember(e);
+        if (dropped-- > 0) e.rec = undefined;
+        else this.remember(e);
       }
     }
     this.durableBatch = group[group.length - 1]!.id;
@@ -291,6 +299,12 @@ export class FileStorage implements StorageAdapter {
       this.cache.delete(old);
       if (old.file) old.rec = undefined;
     }
+  }
+
+  /** Drops every durable record the cache holds. */
+  private forget(): void {
+    for (const e of this.cache) if (e.file) e.rec = undefined;
+    this.cache.clear();
   }
 
   /** The current (applied) record of a key when it is in memory (or absent); NOT_NOW when it is only on disk. */

@@ -56,7 +56,8 @@ export interface Change {
 
 /** A transaction ready to be framed: its head, and its records' bytes in order (RecordArea.parts). */
 export interface EncodedBatch {
-  head: string;
+  /** The head's JSON as UTF-8 (encoded once: its length is the frame's headLen, its bytes go to the file as they are). */
+  head: Buffer;
   headLen: number;
   records: readonly Buffer[];
   /** Payload bytes: headLen + the records' lengths. */
@@ -154,9 +155,8 @@ export function encodeHead(spaces: readonly string[], keys: readonly string[], p
     }
   }
   const h: BatchHead = meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
-  const head = JSON.stringify(h);
-  const headLen = Buffer.byteLength(head, 'utf8');
-  return { head, headLen, records, length: headLen + bytes };
+  const head = Buffer.from(JSON.stringify(h), 'utf8');
+  return { head, headLen: head.length, records, length: head.length + bytes };
 }
 
 /** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable); each put's `rel` is set. */
@@ -181,17 +181,28 @@ export function encodeBatch(changes: Change[], meta: ReadonlyMap<string, unknown
   return { ...b, changes };
 }
 
-/** Writes a whole frame (header and payload) for `b` into `out` at `at`; returns its size. */
+/**
+ * A whole frame for `b` as the pieces the log writer hands to the file in order (one gathered write, io.ts writeAll):
+ * the 24-byte header, the head, and the records' bytes as the batch holds them, not copied into one buffer (a group of
+ * 100 000 puts was a 25 MB buffer, allocated and filled once more only to be written).
+ */
+export function framePieces(b: EncodedBatch, group: number, flags: number): Buffer[] {
+  const header = Buffer.allocUnsafe(FRAME_HEADER);
+  MAGIC.copy(header, 0);
+  header.writeUInt32LE(b.length, 4);
+  header.writeUInt32LE(b.headLen, 8);
+  header.writeUInt32LE(group >>> 0, 12);
+  header.writeUInt32LE(flags, 16);
+  let crc = crc32(b.head, crc32(header.subarray(4, 20)));
+  for (const part of b.records) crc = crc32(part, crc);
+  header.writeUInt32LE(crc, 20);
+  return [header, b.head, ...b.records];
+}
+
+/** Writes a whole frame (header and payload) for `b` into `out` at `at`; returns its size. The bytes of framePieces. */
 export function writeFrame(out: Buffer, at: number, b: EncodedBatch, group: number, flags: number): number {
-  let pos = at + FRAME_HEADER;
-  pos += out.write(b.head, pos, 'utf8');
-  for (const part of b.records) pos += part.copy(out, pos);
-  MAGIC.copy(out, at);
-  out.writeUInt32LE(b.length, at + 4);
-  out.writeUInt32LE(b.headLen, at + 8);
-  out.writeUInt32LE(group >>> 0, at + 12);
-  out.writeUInt32LE(flags, at + 16);
-  out.writeUInt32LE(crc32(out.subarray(at + FRAME_HEADER, pos), crc32(out.subarray(at + 4, at + 20))), at + 20);
+  let pos = at;
+  for (const piece of framePieces(b, group, flags)) pos += piece.copy(out, pos);
   return pos - at;
 }
 

@@ -10,6 +10,11 @@ import { errnoCode } from './io-errors.js';
 export interface IoFile {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  /**
+   * Optional: writes `buffers` one after the other at `position` in one call (pwritev); may write fewer bytes than
+   * they hold, like `write`. Without it, writeAll joins them and writes the one buffer.
+   */
+  writev?(buffers: readonly Uint8Array[], position: number): Promise<{ bytesWritten: number }>;
   /** fdatasync: the data and the metadata needed to read it back (the size) are on disk. */
   datasync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -42,6 +47,9 @@ class NodeFile implements IoFile {
   }
   write(buffer: Uint8Array, offset: number, length: number, position: number) {
     return this.fh.write(buffer, offset, length, position);
+  }
+  writev(buffers: readonly Uint8Array[], position: number) {
+    return this.fh.writev(buffers as Uint8Array[], position);
   }
   datasync() {
     return this.fh.datasync();
@@ -99,6 +107,31 @@ export async function writeFully(file: IoFile, buffer: Uint8Array, position: num
     const { bytesWritten } = await file.write(buffer, done, buffer.length - done, position + done);
     done += bytesWritten;
   }
+}
+
+/**
+ * Writes `parts`, in order, at `position`: gathered into one call where the file can (IoFile.writev; what a short write
+ * left is written again), else joined and written as one buffer.
+ */
+export async function writeAll(file: IoFile, parts: readonly Uint8Array[], position: number): Promise<void> {
+  if (!file.writev) return writeFully(file, parts.length === 1 ? parts[0]! : Buffer.concat(parts), position);
+  let rest = parts;
+  while (rest.length > 0) {
+    const { bytesWritten } = await file.writev(rest, position);
+    if (!(bytesWritten > 0)) throw new Error(`a gathered write wrote ${bytesWritten} bytes`);
+    position += bytesWritten;
+    rest = after(rest, bytesWritten);
+  }
+}
+
+/** What of `parts` follows their first `n` bytes. */
+function after(parts: readonly Uint8Array[], n: number): readonly Uint8Array[] {
+  let i = 0;
+  while (i < parts.length && n >= parts[i]!.length) n -= parts[i++]!.length;
+  if (i === parts.length) return [];
+  const rest = parts.slice(i);
+  if (n > 0) rest[0] = rest[0]!.subarray(n);
+  return rest;
 }
 
 /** Creates `path` holding `bytes`, durably (data synced; the directory entry is the caller's to sync); false if it exists. */

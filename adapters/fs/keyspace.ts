@@ -140,8 +140,7 @@ export class SpaceIndex {
   }
 
   /** Replaces or removes a key's row, keeping the byte count and key order; true when a row was stored. */
-  private replace(key: string, entry: Entry | undefined): boolean {
-    const prev = this.records.get(key);
+  private replace(key: string, entry: Entry | undefined, prev = this.records.get(key)): boolean {
     if (prev !== undefined) this.bytes -= this.lenOf(prev);
     if (entry === undefined) {
       if (prev !== undefined) {
@@ -156,10 +155,13 @@ export class SpaceIndex {
     return true;
   }
 
-  /** Like set, and returns the entry it replaced (what a rollback restores). */
-  swap(key: string, entry: Entry | undefined): Entry | undefined {
-    const prev = this.entry(key);
-    this.set(key, entry);
+  /**
+   * Like set, and returns the entry it replaced (what a rollback restores). `prev`, when given, is that entry as the
+   * caller has just read it (`entry(key)`, nothing changed since): the key is not looked up again.
+   */
+  swap(key: string, entry: Entry | undefined, prev: Entry | undefined | null = null): Entry | undefined {
+    if (prev === null) prev = this.entry(key);
+    if (this.replace(key, entry, prev)) this.logAppend(entry!.seq, key);
     return prev;
   }
 

@@ -1,6 +1,6 @@
 /**
  * Group commit. Batches queue here in transaction order; one loop writes everything queued as one commit
- * group (a single positioned write at the end of the current segment) and fdatasyncs it. While that fsync
+ * group (a single positioned, gathered write at the end of the current segment) and fdatasyncs it. While that fsync
  * runs, new batches queue and go together in the next group, so many transactions in flight share one fsync.
  * A batch is reported durable only after its group's fsync returned.
  *
@@ -15,9 +15,9 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
-import { FRAME_HEADER, LAST_IN_GROUP, writeFrame, type EncodedBatch } from './frame.js';
+import { FRAME_HEADER, framePieces, LAST_IN_GROUP, type EncodedBatch } from './frame.js';
 import { ioError } from './io-errors.js';
-import { writeFully, type Io } from './io.js';
+import { writeAll, type Io } from './io.js';
 import { segName } from './snapshot.js';
 
 export interface Batch {
@@ -125,16 +125,20 @@ export class LogWriter<B extends Batch> {
   private async writeGroup(group: B[], bytes: number): Promise<void> {
     const seg = this.segment;
     const groupNo = this.nextGroup++;
-    const out = Buffer.allocUnsafe(bytes);
+    // The group's frames as pieces, written in one gathered write: the records' bytes go to the file from where their
+    // batch holds them.
+    const pieces: Buffer[] = [];
     let at = 0;
     group.forEach((b, i) => {
+      const enc = b.encode();
       b.payloadAt = seg.size + at + FRAME_HEADER;
       b.segment = seg.data;
-      at += writeFrame(out, at, b.encode(), groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0);
+      for (const piece of framePieces(enc, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0)) pieces.push(piece);
+      at += FRAME_HEADER + enc.length;
     });
     let stage = 'writing';
     try {
-      await writeFully(seg.data.file, out, seg.size);
+      await writeAll(seg.data.file, pieces, seg.size);
       stage = 'syncing';
       await seg.data.file.datasync();
     } catch (e) {

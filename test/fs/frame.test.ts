@@ -2,7 +2,7 @@
 // bit is caught.
 import { describe, expect, it } from 'vitest';
 import { crc32, crc32Table } from '../../adapters/fs/crc32.js';
-import { change, encodeBatch, FRAME_HEADER, frameChecks, LAST_IN_GROUP, parseHead, readFrameHeader, RecordArea, writeFrame } from '../../adapters/fs/frame.js';
+import { change, encodeBatch, FRAME_HEADER, frameChecks, framePieces, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, RecordArea, writeFrame } from '../../adapters/fs/frame.js';
 import { rec } from '../storage/contract.js';
 
 describe('crc32', () => {
@@ -33,6 +33,25 @@ describe('frames', () => {
     const a = b.changes[0]!;
     expect(JSON.parse(payload.subarray(a.rel, a.rel + a.len).toString('utf8'))).toEqual(rec(1, 'é漢🙂'));
     expect(crc32(payload.subarray(a.rel, a.rel + a.len))).toBe(a.crc);
+  });
+
+  it("a frame's pieces (what the log writer hands to the file) joined are the bytes of the frame as one buffer", () => {
+    // The frame laid out whole, as the writer did before it wrote pieces: header fields, head, records, then one CRC
+    // over bytes 4..20 and the payload. Files written either way are the same bytes.
+    const values = Array.from({ length: 600 }, (_, i) => (i % 9 === 1 ? '漢🙂é'.repeat(90 + i) : `v${i}`));
+    const b = encodeBatch(values.map((v, i) => change('sp', `k${i}`, rec(i + 1, v))), new Map([['seq', 600]]));
+    expect(b.records.length).toBeGreaterThan(1);
+    const whole = Buffer.concat([Buffer.alloc(FRAME_HEADER), b.head, ...b.records]);
+    MAGIC.copy(whole, 0);
+    whole.writeUInt32LE(b.length, 4);
+    whole.writeUInt32LE(b.headLen, 8);
+    whole.writeUInt32LE(9, 12);
+    whole.writeUInt32LE(LAST_IN_GROUP, 16);
+    whole.writeUInt32LE(crc32(whole.subarray(FRAME_HEADER), crc32(whole.subarray(4, 20))), 20);
+    const pieces = framePieces(b, 9, LAST_IN_GROUP);
+    expect(pieces.length).toBe(2 + b.records.length);
+    expect(pieces.slice(2).every((p, i) => p === b.records[i])).toBe(true); // the records' own buffers, not copies
+    expect(Buffer.concat(pieces).equals(whole)).toBe(true);
   });
 
   it('every single flipped bit fails the checksum or the header', () => {

@@ -42,6 +42,8 @@ export interface Faults {
   syncs?: number;
   /** Counted: positioned reads. */
   reads?: number;
+  /** Counted: gathered writes (IoFile.writev). */
+  writevs?: number;
 }
 
 export function faultyIo(faults: Faults): Io {
@@ -58,6 +60,17 @@ export function faultyIo(faults: Faults): Io {
         throw e;
       }
       return f.write(b, o, l, p);
+    },
+    async writev(bs, p) {
+      const l = bs.reduce((n, b) => n + b.length, 0);
+      faults.writevs = (faults.writevs ?? 0) + 1;
+      const e = faults.write?.(path, l);
+      if (e) {
+        // a partial write first, as a full disk would leave it
+        if (l > 1) await f.write(Buffer.concat(bs), 0, Math.floor(l / 2), p);
+        throw e;
+      }
+      return f.writev!(bs, p);
     },
     async datasync() {
       await faults.beforeSync?.(path);

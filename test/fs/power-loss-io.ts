@@ -117,14 +117,8 @@ export class PowerLossFs {
       if (ino === undefined) throw errnoError('ENOENT', 'open');
       return this.inodes.get(ino)!;
     };
-    const file = (node: Inode): IoFile => ({
-      read: async (buffer, offset, length, position) => {
-        alive();
-        const n = Math.max(0, Math.min(length, node.data.length - position));
-        node.data.copy(buffer, offset, position, position + n);
-        return { bytesRead: n };
-      },
-      write: async (buffer, offset, length, position) => {
+    const file = (node: Inode): IoFile => {
+      const write = async (buffer: Uint8Array, offset: number, length: number, position: number) => {
         alive();
         const end = position + length;
         if (position < node.data.length) node.appendOnly = false;
@@ -135,23 +129,37 @@ export class PowerLossFs {
         }
         Buffer.from(buffer.buffer, buffer.byteOffset + offset, length).copy(node.data, position);
         return { bytesWritten: length };
-      },
-      datasync: async () => {
-        await turn();
-        alive();
-        node.durable = Buffer.from(node.data);
-        node.appendOnly = true;
-      },
-      truncate: async (length) => {
-        alive();
-        if (length < node.data.length) node.appendOnly = false;
-        const next = Buffer.alloc(length);
-        node.data.copy(next, 0, 0, Math.min(length, node.data.length));
-        node.data = next;
-      },
-      size: async () => (alive(), node.data.length),
-      close: async () => {},
-    });
+      };
+      return {
+        read: async (buffer, offset, length, position) => {
+          alive();
+          const n = Math.max(0, Math.min(length, node.data.length - position));
+          node.data.copy(buffer, offset, position, position + n);
+          return { bytesRead: n };
+        },
+        // A gathered write is the same bytes written at once (what a crash keeps of them: a prefix, as of any append).
+        writev: async (buffers, position) => {
+          const all = Buffer.concat(buffers);
+          return write(all, 0, all.length, position);
+        },
+        write,
+        datasync: async () => {
+          await turn();
+          alive();
+          node.durable = Buffer.from(node.data);
+          node.appendOnly = true;
+        },
+        truncate: async (length) => {
+          alive();
+          if (length < node.data.length) node.appendOnly = false;
+          const next = Buffer.alloc(length);
+          node.data.copy(next, 0, 0, Math.min(length, node.data.length));
+          node.data = next;
+        },
+        size: async () => (alive(), node.data.length),
+        close: async () => {},
+      };
+    };
     return {
       open: async (path, flags) => {
         const p = alive(path);
