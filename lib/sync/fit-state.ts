@@ -23,8 +23,8 @@
  * if it has no version in the state (its points then cover none of the state's versions); with a version there, its
  * points go lowered as a plain entry does: to the points of the peer's versions of it that the state superseded (known
  * dots of its, for this key), less any whose history holds a version of the state. Below 11 no point naming an epoch
- * travels: such a replica tells only its untagged point, lowered so to the peer's untagged versions (its writes from
- * before it tagged), with or without a version in the state. Left out at 11, a peer holding a writer's old version never learned that the
+ * travels: such a replica tells only its untagged point — as it is where its history holds none of the state's versions
+ * (`withPlainPoint`), else lowered to the peer's untagged versions (its writes from before it tagged). Left out at 11, a peer holding a writer's old version never learned that the
  * writer's delete superseded it, and once the delete was collected the old version stood there for good (withheld seed
  * 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete at 28, collected, because b's big k4 stood beside
  * it; withheld 1733502631 at 11: d kept a's k0 at (a, e, 4) because a's own big k0 stood beside c's collected delete).
@@ -63,7 +63,8 @@ export function contextAlone(state: KeyState, peer?: KeyState, points = false, r
     const tagged = state.pts?.[r];
     if (tagged !== undefined) {
       // Below 11 only its untagged point can go, and only lowered to the peer's untagged versions the state superseded.
-      const told = points && !state.vs.some((v) => v.r === r) ? tagged : peer ? supersededPoints(reg, state, peer, r, !points) : [];
+      let told: readonly Point[] = points && !state.vs.some((v) => v.r === r) ? tagged : peer ? supersededPoints(reg, state, peer, r, !points) : [];
+      if (!points) told = withPlainPoint(reg, state, r, tagged, told);
       if (told.length === 1 && told[0]!.e === UNTAGGED) cc[r] = told[0]!.n;
       else if (told.length > 0) (cc[r] = topCounter(told)), (pts[r] = told);
       continue;
@@ -78,6 +79,20 @@ export function contextAlone(state: KeyState, peer?: KeyState, points = false, r
   }
   if (Object.keys(cc).length === 0) return undefined;
   return Object.keys(pts).length === 0 ? { vs: [], cc } : { vs: [], cc, pts };
+}
+
+/**
+ * Below 11: `r`'s untagged point in the context (its writes from before it tagged, seen for this key: a dot it minted for
+ * it, as a plain vector's entry is) goes as it is where its history holds none of the state's versions of `r` — also
+ * where the link knows nothing of the peer's state (a peer that never runs anti-entropy is never asked what it holds:
+ * gc-relay 1736200133, an earlier release kept a relay's untagged write the relay's tagged delete had superseded, and
+ * once the delete was collected it stood there for good). `lowered`: the untagged point lowered to the peer's versions.
+ */
+function withPlainPoint(reg: EpochRegistry, state: KeyState, r: string, tagged: readonly Point[], lowered: readonly Point[]): readonly Point[] {
+  const plain = tagged.find((p) => p.e === UNTAGGED);
+  if (plain === undefined || lowered.some((p) => p.n >= plain.n)) return lowered;
+  if (state.vs.some((v) => v.r === r && inHistory(reg, r, v.ep ?? UNTAGGED, v.n, plain))) return lowered;
+  return [plain];
 }
 
 /** The highest counter of `r`'s untagged versions in `peer` below `lowest` that `state`'s context covers; 0 if none. */

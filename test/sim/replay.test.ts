@@ -581,4 +581,10 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // every run, yet c counted k1 pending for good. A peer's state holding every version of ours, joined unchanged, now
   // counts the key held there (core.ts join; test/review/withheld-held-by-peer.test.ts).
   it('seed 1736100077 (withheld): a key a peer holds our versions of counts held, though every link withheld it', () => passesAtEach(1736100077, 'withheld', false));
+  // The same soak (base 1736200000): gc-relay 1736200133, at default only (anti-entropy off). Relay a's untagged k5 at
+  // a:5, superseded by a's tagged delete, then collected; c, an earlier release, held a:5, and every context alone of
+  // k5 to c left a's entry out (a tagging writer's untagged point went only lowered to the peer's versions the link
+  // knew, and without anti-entropy it knew none): c kept a:5 for good. The point goes as it is where it covers none of
+  // the state's versions (fit-state.ts withPlainPoint; test/sync/fit-state.property.test.ts).
+  it('seed 1736200133 (gc-relay): a tagging writer\'s untagged point reaches an earlier peer its link knows nothing of', () => passesAtEach(1736200133, 'gc-relay', false));
 });

@@ -191,6 +191,29 @@ describe('a key state\'s context alone', () => {
     expect(contextAlone(kept, { vs: [kept.vs[0]!, before], cc: { w: 3 } }, false, reg)).toBeUndefined();
   });
 
+  // gc-relay 1736200133 at default (anti-entropy off): relay a wrote k5 untagged at a:5, then tagged its delete at (a, e, 26)
+  // over it and collected the tombstone; c, an earlier release, held a:5. The link knew nothing of c's state (with no
+  // anti-entropy it is never asked), so a's entry was left out of every context alone and c kept a:5 for good.
+  it('below 11 tells a tagging replica\'s own untagged point where it covers none of the state\'s versions, knowing nothing of the peer', () => {
+    const reg = new Epochs();
+    reg.add('a', 'e', '', 1); // a tagged from its counter 1 on: its untagged write at 5 lies on another branch
+    const old: StoredVersion = { r: 'a', n: 5, t: 1, c: 0, v: '"old"' };
+    const there: KeyState = { vs: [old], cc: { a: 5 } };
+    const pts = { a: [{ e: UNTAGGED, n: 5 }, { e: 'e', n: 26 }] };
+    const deleted: KeyState = { vs: [{ r: 'a', ep: 'e', n: 26, t: 2, c: 0, d: 1 }], cc: { a: 26 }, pts };
+    const collected: KeyState = { vs: [], cc: { a: 26 }, pts };
+    for (const st of [deleted, collected]) {
+      expect(contextAlone(st, undefined, false, reg)).toEqual({ vs: [], cc: { a: 5 } });
+      expect(join(there, contextAlone(st, undefined, false, reg)!).vs).toEqual([]);
+      expect(canonicalStateText('k', joinWith(reg, contextAlone(st, undefined, false, reg)!, st))).toBe(canonicalStateText('k', st));
+    }
+    // An untagged version of a's the state holds lies in that point's history: then only the lowered point goes.
+    const kept: KeyState = { vs: [{ r: 'a', n: 4, t: 1, c: 0, v: '"four"' }, ...deleted.vs], cc: { a: 26 }, pts };
+    expect(contextAlone(kept, undefined, false, reg)).toBeUndefined();
+    // At 11 the points go as before (a has a version in the deleted state: lowered to the peer's; none in the collected).
+    expect(contextAlone(collected, undefined, true, reg)).toEqual({ vs: [], cc: { a: 26 }, pts });
+  });
+
   // SIM_SPEAKS=mixed relay-hub 37: below 11, the context alone of a state naming an epoch made a peer of an earlier
   // release drop its own counter version, which the withheld state had merged; its next increment started over at 1.
   it('below 11 tells nothing of a state naming an epoch that holds a live typed value; a plain value\'s and a delete\'s context as before', () => {
