@@ -67,6 +67,9 @@ interface SyncWaiter {
   done?: boolean;
 }
 
+/** Keys remembered as shown held by a peer's state (`shownHeldBy`), at most. */
+const MAX_SHOWN_HELD = 4096;
+
 export class AckTracker {
   private readonly acked = new Map<string, number>();
   private readonly waiters = new Map<string, SyncWaiter[]>();
@@ -116,6 +119,11 @@ export class AckTracker {
    * acknowledgement counts them until their record changes (`release`); their waiters wait there (`parked`).
    */
   private readonly withheldKeys = new Map<string, Map<string, Withheld>>();
+  /**
+   * Keys a peer's state showed held (it holds or covers every version of ours in the record at the seq kept), for a
+   * withhold made after it: space + '\n' + key → seq. The oldest go past MAX_SHOWN_HELD (a withhold then waits as before).
+   */
+  private readonly shownHeld = new Map<string, number>();
   /** Parked waiters, with their spaces. */
   private readonly parked = new Map<SyncWaiter, string>();
   private readonly parkedReplicated = new Set<readonly [string, Waiter]>();
@@ -232,6 +240,8 @@ export class AckTracker {
       // What the peers heard so far already acknowledged (their links did not leave the key out): they hold it there.
       let elsewhere = 0;
       for (const [p, spaces] of this.framed) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
+      // And what a peer's state showed it holds of our versions (its link may leave the key out, and its state come first).
+      if (this.shownHeld.size > 0) elsewhere = Math.max(elsewhere, this.shownHeld.get(`${space}\n${key}`) ?? 0);
       keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false, upTo }));
     }
     const rose = upTo > entry.upTo;
@@ -251,6 +261,22 @@ export class AckTracker {
       peer = ANY;
     } else entry.peers.add(peer);
     for (const l of this.withholdListeners) l(peer, space, key, entry.elsewhere, true);
+  }
+
+  /**
+   * A peer's state of `key`, joined, left our record (at `seq`) as it was and holds or covers every version of ours in it
+   * (core.ts join): the peer holds our writes there — a state leaves its replica only once durable — though no link of
+   * ours may carry the record (withheld from every one: too big, or naming an epoch). Counts as held up to `seq`, now
+   * or for a withhold made later.
+   */
+  shownHeldBy(space: string, key: string, seq: number): void {
+    const id = `${space}\n${key}`;
+    if ((this.shownHeld.get(id) ?? 0) < seq) {
+      this.shownHeld.delete(id);
+      if (this.shownHeld.size >= MAX_SHOWN_HELD) this.shownHeld.delete(this.shownHeld.keys().next().value!);
+      this.shownHeld.set(id, seq);
+    }
+    this.heldElsewhere(space, key, seq);
   }
 
   /**

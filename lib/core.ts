@@ -394,8 +394,8 @@ export class ReplicaCore {
     const since = history[history.length - 1]![1];
     const epochs = this.epochs;
     let claim: RestoreClaim | undefined;
-    // Keys withheld from some link whose record this peer's state leaves as it is, holding every version of ours in it:
-    // the peer holds our writes there (a state leaves a replica only once durable), though no link of ours carried them.
+    // Keys whose record this peer's state leaves as it is, holding every version of ours in it: the peer holds our writes
+    // there (a state leaves a replica only once durable), though a link of ours may withhold the key (acks.ts shownHeldBy).
     const heldThere: Array<[string, number]> = [];
     const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
       changes.length = 0;
@@ -422,7 +422,7 @@ export class ReplicaCore {
           if (prev) noteDropped(tx, space, key, me, prev, joined);
         }
         if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) {
-          if (prev && peer !== undefined && this.acks.isWithheld(space, key, prev.seq) && this.holdsOurs(remote, prev)) heldThere.push([key, prev.seq]);
+          if (prev && peer !== undefined && this.holdsOurs(remote, prev)) heldThere.push([key, prev.seq]);
           continue;
         }
         seq++;
@@ -463,7 +463,7 @@ export class ReplicaCore {
     }
     this.committed(seq);
     if (seen) this.seenOf.set(peer!, seen);
-    for (const [key, at] of heldThere) this.acks.heldElsewhere(space, key, at);
+    for (const [key, at] of heldThere) this.acks.shownHeldBy(space, key, at);
     for (const change of changes) {
       this.external.noteOwn(space, change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
@@ -474,12 +474,15 @@ export class ReplicaCore {
     return changes;
   }
 
-  /** Whether `state` holds or covers every version `rec` holds of ours (under this id or a former one). */
+  /** Whether `rec` holds a version of ours (under this id or a former one), and `state` holds or covers every one. */
   private holdsOurs(state: Causal, rec: KeyRecord): boolean {
+    let ours = false;
     for (const v of rec.vs) {
-      if ((v.r === this.identity.id || this.formerIds.has(v.r)) && !coversDot(this.epochs, state, v.r, v.ep, v.n)) return false;
+      if (v.r !== this.identity.id && !this.formerIds.has(v.r)) continue;
+      if (!coversDot(this.epochs, state, v.r, v.ep, v.n)) return false;
+      ours = true;
     }
-    return true;
+    return ours;
   }
 
   /** At open: a claim stored by a join whose re-identification did not run (a crash came first) runs now. */
