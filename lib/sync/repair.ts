@@ -59,6 +59,7 @@ interface Run {
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
    */
   fast?: 'sketched' | 'decoded';
+  /** States the peer sent whole (as dots): on the side that sent a sketch, and on every run toward a peer below 11. */
   received?: Map<string, KeyState>;
   /** The keys our last turn claimed, in order (the peeling side): a bitmap over them says which the peer wants. */
   claimed?: string[];
@@ -96,7 +97,7 @@ export class Repair {
   async begin(establishing: boolean): Promise<void> {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
-    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set() };
+    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(this.run!, k, ix.lastSeq), whole);
     if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
@@ -127,7 +128,7 @@ export class Repair {
     if (!this.run || this.run.id !== m.run) {
       if (this.run?.initiator) throw new ProtocolError('anti-entropy run mismatch');
       first = true;
-      this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set() };
+      this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
     const unpacked = wantedClaims(run.claimed, m.items, m.want);
@@ -191,8 +192,7 @@ export class Repair {
    * added to `theirs`, so our versions it holds go as held forms).
    */
   private async sendBack(run: Run, items: readonly AeItem[], theirs?: Map<string, KeyState>): Promise<string[]> {
-    if (run.fast === 'decoded' && run.received) return this.answerOld(run);
-    if (run.fast !== 'sketched') return [];
+    if (run.fast !== 'sketched') return run.received ? this.answerOld(run) : [];
     const { tree } = await this.port.index();
     const received = run.received!;
     run.received = new Map();
@@ -224,9 +224,11 @@ export class Repair {
   }
 
   /**
-   * The side that peeled, toward a peer below 11: it claimed a key naming an epoch as nothing (old-peers.ts), so the
-   * peer sent its state whole. Where ours supersedes it (a collected delete's context alone, say) ours goes back — the
-   * wire leaves it out and tells its context alone (fit-state.ts) — else the peer kept the superseded version for good.
+   * Toward a peer below 11, on every run but the sketch sender's (which answers all it was sent whole, above): a key
+   * naming an epoch went as a claim of nothing (old-peers.ts: the peeling side's claims, and every range claim of either
+   * side), so the peer sent its state whole. Where ours supersedes it (a collected delete's context alone, say) ours goes
+   * back — the wire leaves it out and tells its context alone (fit-state.ts) — else the peer kept the superseded version
+   * for good.
    */
   private answerOld(run: Run): Promise<string[]> {
     const received = run.received!;
@@ -234,7 +236,12 @@ export class Repair {
     return this.offerBack(received, () => true, true);
   }
 
-  /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch (and, toward a peer below 11, on the side that peeled). */
+  /** A new run's memory of the states the peer sends whole, toward a peer below 11 (`answerOld`). */
+  private oldPeer(): Pick<Run, 'received'> {
+    return this.port.carriesEpochs ? {} : { received: new Map() };
+  }
+
+  /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch, and on every run toward a peer below 11. */
   received(entries: readonly Entry[]): void {
     const got = this.run?.received;
     if (got) for (const [k, st] of entries) got.set(k, dotsOf(st));
@@ -252,7 +259,6 @@ export class Repair {
     if (!found) items = expand(tree, sketch.nodes.map((index) => ({ level: sketch.level, index })), run.id, this.width);
     else {
       run.fast = 'decoded';
-      if (!this.port.carriesEpochs) run.received = new Map();
       const claims: string[] = [];
       for (const k of found.ours) {
         const rec = await this.durable(run, k, lastSeq);
