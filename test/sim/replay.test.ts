@@ -561,7 +561,7 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   });
   // The same class by a run with no sketch (gc-peer 1735100147, base 1735100000 of that soak): d [5] lost relay b's delete
   // of k0 in a restart right after it came; b, restored from a copy (so the next session repaired by anti-entropy), held
-  // k0 and k1 as tagged states superseding d's e:6 and b:11 (c's deletes, later collected). d opened every run with
+  // k0 and k1 as tagged states superseding d's e:6 and b:11 (over deletes c later collected). d opened every run with
   // nodes, b answered with ranges claiming both as nothing (old-peers.ts), d sent them whole and b answered nothing, so d
   // kept both for good. Every run toward a peer below 11 now sends
   // back what the peer sent whole that its tagged state supersedes (repair.ts answerOld; the wire tells its context
