@@ -563,8 +563,8 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // of k0 in a restart right after it came; b, restored from a copy (so the next session repaired by anti-entropy), held
   // k0 and k1 as tagged states superseding d's e:6 and b:11 (over deletes c later collected). d opened every run with
   // nodes, b answered with ranges claiming both as nothing (old-peers.ts), d sent them whole and b answered nothing, so d
-  // kept both for good. Every run toward a peer below 11 now sends
-  // back what the peer sent whole that its tagged state supersedes (repair.ts answerOld; the wire tells its context
-  // alone). Fails on the commit before at default; passed at 10 and at 11 there too.
+  // kept both for good. Every run toward a peer below 11 now sends back what the peer sent whole that its tagged state
+  // supersedes (repair.ts answerOld; the wire tells its context alone). Fails on the commit before at default; passed at
+  // 10 and at 11 there too.
   it.each([[1735100147, 'gc-peer', false]] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at 10: a collected delete stays collected where a peer of an earlier release opens the runs', passesAtEach);
 });
