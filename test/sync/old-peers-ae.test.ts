@@ -42,13 +42,21 @@ async function written(seed: number, keys: readonly string[], value: string, spe
 }
 
 /**
- * Two nodes, `tagging` at 11 and `old` of the release `oldSpeaks`, holding their writes of `keys`, meeting for the first
- * time; `initiator` says which one's id is lower (it starts the anti-entropy runs: handshake.ts initiatesAntiEntropy).
+ * Two nodes, `tagging` at 11 and `old` of the release `oldSpeaks`, holding their writes of `keys` (and what `then` did to
+ * their storages after), meeting for the first time; `initiator` says which one's id is lower (it starts the
+ * anti-entropy runs: handshake.ts initiatesAntiEntropy).
  */
-async function firstMeeting(keys: { tagging: readonly string[]; old: readonly string[] }, oldSpeaks: readonly number[], initiator: 'tagging' | 'old', sketches = false): Promise<Cluster> {
+async function firstMeeting(
+  keys: { tagging: readonly string[]; old: readonly string[] },
+  oldSpeaks: readonly number[],
+  initiator: 'tagging' | 'old',
+  sketches = false,
+  then?: (tagging: StorageAdapter, old: StorageAdapter) => Promise<void>,
+): Promise<Cluster> {
   for (let seed = 1; seed < 64; seed += 2) {
     const t = await written(seed, keys.tagging, 't', WITH_11);
     const o = await written(seed + 1, keys.old, 'o', oldSpeaks);
+    await then?.(t.storage, o.storage);
     if ((t.id < o.id) !== (initiator === 'tagging')) continue;
     const storages: Record<string, StorageAdapter> = { tagging: t.storage, old: o.storage };
     const c = await Cluster.create({
@@ -147,30 +155,15 @@ describe('anti-entropy with a peer below 11 over a key whose state names an epoc
  * the tagging side's claim of k goes as nothing and the earlier peer's turn ends the run.
  */
 async function deletedBeside(initiator: 'tagging' | 'old'): Promise<Cluster> {
-  const more = ['f1', 'f2', 'f3', 'f4', 'f5'];
-  for (let seed = 1; seed < 64; seed += 2) {
-    const o = await written(seed + 1, ['k', ...(initiator === 'old' ? more : [])], 'o', [5, 6]);
-    const oldRead = await openReplica({ storage: o.storage, speaks: [5, 6] });
-    const context = (await oldRead.space('s').get('k'))!.context;
-    await oldRead.close();
-    const t = await written(seed, [], 't', WITH_11);
-    const tagging = await openReplica({ storage: t.storage, speaks: WITH_11 });
+  const keys = { tagging: [], old: ['k', ...(initiator === 'old' ? ['f1', 'f2', 'f3', 'f4', 'f5'] : [])] };
+  return firstMeeting(keys, [5, 6], initiator, false, async (storage, oldStorage) => {
+    const old = await openReplica({ storage: oldStorage, speaks: [5, 6] });
+    const context = (await old.space('s').get('k'))!.context;
+    await old.close();
+    const tagging = await openReplica({ storage, speaks: WITH_11 });
     await tagging.space('s').delete('k', { context });
     await tagging.close();
-    if ((t.id < o.id) !== (initiator === 'tagging')) continue;
-    const storages: Record<string, StorageAdapter> = { tagging: t.storage, old: o.storage };
-    const c = await Cluster.create({
-      seed: 5,
-      nodes: ['tagging', 'old'],
-      edges: [['tagging', 'old']],
-      speaks: { tagging: WITH_11, old: [5, 6] },
-      storage: (name) => storages[name]!,
-      link: { antiEntropyInterval: 0, backoff: { base: 20, max: 500 } },
-    });
-    clusters.push(c);
-    return c;
-  }
-  throw new Error('no seed gives that initiator');
+  });
 }
 
 /** Runs `p` on `clock` (as Cluster.drive does, before a cluster exists). */
