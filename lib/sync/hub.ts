@@ -39,6 +39,12 @@ export interface SessionLike {
 interface SpaceIndex {
   tree: MerkleTree;
   lastSeq: number;
+  /**
+   * Keys the build left out of the tree: their newest record was not durable then (the storage index holds each key
+   * once, at its newest record, so not even an older durable state of the key is in the tree). Each joins the tree with
+   * its change event; until then an anti-entropy run over this tree cannot see the key (repair.ts `skipped`).
+   */
+  unsettled?: Set<string>;
   /** What anti-entropy sketches of this space may still pass over, for every session together (fast-path.ts). */
   sketch?: SketchCredit;
 }
@@ -149,6 +155,7 @@ export class SyncHub {
 
   private apply(ix: SpaceIndex, change: StoredChange): void {
     ix.tree.set(change.key, change.rec.h);
+    if (ix.unsettled?.delete(change.key) && ix.unsettled.size === 0) ix.unsettled = undefined;
     if (change.rec.seq > ix.lastSeq) ix.lastSeq = change.rec.seq;
   }
 
@@ -187,15 +194,19 @@ export class SyncHub {
     let lastSeq = 0;
     // Only durable state: a record applied but not yet durable joins the tree with its change event.
     const durable = this.core.durableSeq;
+    let unsettled: Set<string> | undefined;
     for (const e of await this.core.storage.index(space)) {
-      if (e.seq > durable) continue;
+      if (e.seq > durable) {
+        (unsettled ??= new Set()).add(e.key);
+        continue;
+      }
       tree.set(e.key, e.h);
       if (e.seq > lastSeq) lastSeq = e.seq;
     }
     // Changes stored while the storage index was read are in lastSeqs (their tree updates wait on this build).
     lastSeq = Math.max(lastSeq, this.lastSeqs.get(space) ?? 0);
     this.lastSeqs.set(space, lastSeq);
-    const ix = { tree, lastSeq };
+    const ix: SpaceIndex = unsettled ? { tree, lastSeq, unsettled } : { tree, lastSeq };
     if (this.indexes.has(space)) this.built.set(space, ix);
     return ix;
   }

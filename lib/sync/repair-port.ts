@@ -28,7 +28,8 @@ export interface RepairPort {
   readonly sketchAlways: boolean;
   /** The replica's ancestry of epochs (epoch-points.ts), to judge states naming them; none known when absent. */
   readonly epochs?: EpochRegistry;
-  index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit }>;
+  /** The space's tree of durable records; `unsettled`: keys not in it yet, their newest record not durable (hub.ts). */
+  index(): Promise<{ tree: MerkleTree; lastSeq: number; sketch?: SketchCredit; unsettled?: ReadonlySet<string> }>;
   /** The replica's clock (ms): refills the sketch credit. */
   now(): number;
   /** Lets other work run (a timer of the session's): a large sketch is built in slices. */

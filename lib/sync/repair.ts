@@ -52,7 +52,10 @@ interface Run {
   stats: RunStats;
   /** Keys whose state went to the peer in this run. */
   sent: Set<string>;
-  /** A key left out, its record newer than the durable log: its older write at or below `myTop` went neither way. */
+  /**
+   * A key left out, its record newer than the durable log (or not in the tree at all: hub.ts `unsettled`): its older
+   * write at or below `myTop` went neither way.
+   */
   skipped?: boolean;
   /**
    * The fast path (fast-path.ts): 'sketched' on the side that sent the sketch, which remembers the states the peer
@@ -97,7 +100,7 @@ export class Repair {
   async begin(establishing: boolean): Promise<void> {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
-    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), ...this.oldPeer() };
+    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), skipped: ix.unsettled !== undefined, ...this.oldPeer() };
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(this.run!, k, ix.lastSeq), whole);
     if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
@@ -131,6 +134,7 @@ export class Repair {
       this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
+    if (ix.unsettled) run.skipped = true;
     const unpacked = wantedClaims(run.claimed, m.items, m.want);
     if (unpacked) {
       run.claimed = undefined;
@@ -172,7 +176,7 @@ export class Repair {
         }
         if (x.want) want.push(k);
       }
-      const { lastSeq } = await this.port.index();
+      const { lastSeq } = await this.index(run);
       const whole: string[] = [];
       const items = await fillRanges(turn.items, (k) => this.durable(run, k, lastSeq), whole);
       const final = items.length === 0 && want.length === 0;
@@ -193,7 +197,7 @@ export class Repair {
    */
   private async sendBack(run: Run, items: readonly AeItem[], theirs?: Map<string, KeyState>): Promise<string[]> {
     if (run.fast !== 'sketched') return run.received ? this.answerOld(run) : [];
-    const { tree } = await this.port.index();
+    const { tree } = await this.index(run);
     const received = run.received!;
     run.received = new Map();
     const named = new Set(received.keys());
@@ -224,11 +228,9 @@ export class Repair {
   }
 
   /**
-   * Toward a peer below 11, on every run but the sketch sender's (which answers all it was sent whole, above): a key
-   * naming an epoch went as a claim of nothing (old-peers.ts: the peeling side's claims, and every range claim of either
-   * side), so the peer sent its state whole. Where ours supersedes it (a collected delete's context alone, say) ours goes
-   * back — the wire leaves it out and tells its context alone (fit-state.ts) — else the peer kept the superseded version
-   * for good.
+   * Toward a peer below 11, on every run but the sketch sender's (answered above): a key naming an epoch went as a claim
+   * of nothing (old-peers.ts), so the peer sent its state whole. Where ours supersedes it, ours goes back (the wire leaves
+   * it out and tells its context alone, fit-state.ts), else the peer kept the superseded version for good.
    */
   private answerOld(run: Run): Promise<string[]> {
     const received = run.received!;
@@ -252,7 +254,7 @@ export class Repair {
    * others, ask for the hashes we hold no key of. If it does not peel, walk down from the differing nodes instead.
    */
   private async peel(run: Run, sketch: Extract<AeItem, { kind: 'sketch' }>, want: readonly string[]): Promise<void> {
-    const { tree, lastSeq } = await this.port.index();
+    const { tree, lastSeq } = await this.index(run);
     const found = await decodeSketch(tree, sketch, run.id, this.port.pause);
     let items: AeItem[];
     const whole: string[] = [];
@@ -278,6 +280,16 @@ export class Repair {
     if (final) await this.end(run);
   }
 
+  /**
+   * The space's tree, for `run`: a key left out of it (its newest record not durable when it was built, hub.ts) is one no
+   * turn of the run can name, so its older write at or below the run's top goes neither way, as a key `durable` skips.
+   */
+  private async index(run: Run): ReturnType<RepairPort['index']> {
+    const ix = await this.port.index();
+    if (ix.unsettled) run.skipped = true;
+    return ix;
+  }
+
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
   private async durable(run: Run, key: string, lastSeq: number): Promise<KeyRecord | undefined> {
     const rec = await this.port.get(key);
@@ -300,7 +312,7 @@ export class Repair {
 
   private async sendStates(run: Run, keys: readonly string[]): Promise<void> {
     if (!this.port.offersStates) return;
-    const { lastSeq } = await this.port.index();
+    const { lastSeq } = await this.index(run);
     let batch: Entry[] = [];
     let bytes = 0;
     let top = 0;

@@ -567,4 +567,11 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // supersedes (repair.ts answerOld; the wire tells its context alone). Fails on the commit before at default; passed at
   // 10 and at 11 there too.
   it.each([[1735100147, 'gc-peer', false]] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at 10: a collected delete stays collected where a peer of an earlier release opens the runs', passesAtEach);
+  // The soak at the announced default (stop 41, base 1736000000): crash 1736000017 — at default, at 10 and at 11. Relay
+  // a held g's write of set0 and a state superseding it, sent that state to g (a's acknowledgement lost), then was
+  // restored from a copy holding neither; g's first anti-entropy run with the restored a built g's tree while g's
+  // newest record of set0 (a join) waited for its fsync, so the tree left the key out, no turn named it, and the run's
+  // end counted g's log held: the write reported synced while no other node held it. A tree built with a key left out
+  // now confirms nothing (hub.ts `unsettled`, repair.ts; test/sync/synced-after-repair.test.ts).
+  it('seed 1736000017 (crash): a run over a tree that left a key out confirms nothing', () => passesAtEach(1736000017, 'crash', false));
 });

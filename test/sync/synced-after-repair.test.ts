@@ -11,6 +11,7 @@ import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { readsOf } from '../support/delegate.js';
 import { volatileStorage } from '../support/volatile-storage.js';
+import { stateOf } from '../../lib/dvv.js';
 import { keyMovedToUndurable } from './moved-key.js';
 import { until } from './support.js';
 
@@ -194,9 +195,68 @@ describe('w.synced after anti-entropy', () => {
       await Promise.all([writer.close(), decoder.close()]);
     }
   });
+
+  it('a key whose newest record was not durable when the writer\'s tree was built keeps its older write pending past the run', async () => {
+    // Found by the soak at the announced default (crash 1736000017, at 10 and at 11 alike): the space's tree is built
+    // from durable records only, and a key whose newest record was not durable yet was left out of it altogether — so
+    // no range of the run named it, the run never saw it left out, and its end counted the writer's log to the run's
+    // top as held. There the newest record was a peer's state superseding the writer's write, held by no one durably
+    // (that peer was then restored from an older copy): the write reported synced while only the writer held anything
+    // of it, and not durably.
+    const storage = volatileStorage();
+    const earlier = await openReplica({ storage });
+    const peer = await openReplica({ storage: memoryStorage() });
+    // Both hold the same 30 keys, from a third replica, and have never met: their first meeting repairs by a run, and
+    // the writer, whose stores wait for flush() below, receives nothing it lacks.
+    const third = await openReplica({ storage: memoryStorage() });
+    for (let i = 0; i < 30; i++) await third.space('s').put(`held/${i}`, i);
+    for (const r of [earlier, peer]) {
+      const [x, y] = pairTransports();
+      const links = [third.connect(x, { antiEntropyInterval: 0 }), r.connect(y, { antiEntropyInterval: 0 })];
+      await until(async () => (await r.space('s').get('held/29')) !== undefined && r.status === 'synced', 'a copy of the third\'s keys');
+      for (const l of links) l.close();
+    }
+    await Promise.all([third.close(), earlier.close()]);
+    const writer = await openReplica({ storage }); // opened again: no session of it has built the space's tree
+    const first = await writer.space('s').put('k', 'old');
+    await writer.space('s').put('after', 1); // durable, above k's write: the run's top passes it
+    // Whether the peer held a state of k (durably: its change is told once stored) when the write reported synced.
+    let peerHolds = false;
+    peer.core.events.on('change', (c) => void (c.key === 'k' && (peerHolds = true)));
+    let settled: boolean | undefined;
+    void first.synced.then(() => (settled = peerHolds));
+    // A state of k from a replica that saw the write and wrote k over it: joined here, applied, durable on flush().
+    const other = await openReplica({ storage: memoryStorage() });
+    await other.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
+    await other.space('s').put('k', 'theirs');
+    const theirs = stateOf((await other.core.storage.get('s', 'k'))!);
+    await other.close();
+    storage.autoFlush = false;
+    const joined = writer.core.join('s', [['k', theirs]]);
+    await until(() => storage.unflushed > 0, 'the writer joined the state');
+    let ran = 0;
+    writer.on('antiEntropy', () => ran++);
+    const [ta, tb] = pairTransports();
+    const la = writer.connect(ta, { antiEntropyInterval: 0 });
+    const lb = peer.connect(tb, { antiEntropyInterval: 0 });
+    try {
+      await until(async () => ran > 0 && (await peer.space('s').get('after')) !== undefined, 'the run ended, the peer holds the writer\'s other key');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await peer.space('s').get('k'), 'the peer holds no state of k').toBeUndefined();
+      expect(settled, 'the write of k counted synced while no other replica held anything of k').toBeUndefined();
+      storage.autoFlush = true;
+      storage.flush(); // the run's end stores its cursor, then counts the log to its top held
+      await joined;
+      await until(() => settled !== undefined, 'the write reported synced');
+      expect(settled, 'the write of k reported synced before the peer held the state superseding it').toBe(true);
+      expect((await peer.space('s').get('k'))?.value).toBe('theirs');
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
 });
-
-
 
 /** A memory storage whose transactions touching `key` resolve (become durable) only on release(), while `hold` is on. */
 function heldKeyStorage(key: string): { storage: StorageAdapter; hold: boolean; readonly heldCount: number; release(): void } {
