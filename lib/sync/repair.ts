@@ -33,6 +33,7 @@ import type { RepairPort, RunStats } from './repair-port.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
+import { claimedAsNothing } from './old-peers.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
@@ -62,8 +63,10 @@ interface Run {
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
    */
   fast?: 'sketched' | 'decoded';
-  /** States the peer sent whole (as dots): on the side that sent a sketch, and on every run toward a peer below 11. */
+  /** States the peer sent whole (as dots): on the side that sent a sketch, and toward a peer below 11 (`answerOld`). */
   received?: Map<string, KeyState>;
+  /** Toward a peer below 11: keys our claims named as nothing (a state naming an epoch, old-peers.ts), sent whole back. */
+  nothing?: Set<string>;
   /** The keys our last turn claimed, in order (the peeling side): a bitmap over them says which the peer wants. */
   claimed?: string[];
 }
@@ -103,6 +106,7 @@ export class Repair {
     this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), skipped: ix.unsettled !== undefined, ...this.oldPeer() };
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(this.run!, k, ix.lastSeq), whole);
+    this.noteNothing(this.run, items);
     if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
     const run = this.run;
     this.queue(async () => {
@@ -179,6 +183,7 @@ export class Repair {
       const { lastSeq } = await this.index(run);
       const whole: string[] = [];
       const items = await fillRanges(turn.items, (k) => this.durable(run, k, lastSeq), whole);
+      this.noteNothing(run, items);
       const final = items.length === 0 && want.length === 0;
       await this.sendStates(run, [...send, ...m.want, ...whole]);
       if (this.run !== run || this.port.closed) return;
@@ -196,7 +201,7 @@ export class Repair {
    * added to `theirs`, so our versions it holds go as held forms).
    */
   private async sendBack(run: Run, items: readonly AeItem[], theirs?: Map<string, KeyState>): Promise<string[]> {
-    if (run.fast !== 'sketched') return run.received ? this.answerOld(run) : [];
+    if (run.fast !== 'sketched') return run.received && (run.fast === 'decoded' || run.received.size > 0) ? this.answerOld(run) : [];
     const { tree } = await this.index(run);
     const received = run.received!;
     run.received = new Map();
@@ -229,8 +234,9 @@ export class Repair {
 
   /**
    * Toward a peer below 11, on every run but the sketch sender's (answered above): a key naming an epoch went as a claim
-   * of nothing (old-peers.ts), so the peer sent its state whole. Where ours supersedes it, ours goes back (the wire leaves
-   * it out and tells its context alone, fit-state.ts), else the peer kept the superseded version for good.
+   * of nothing (old-peers.ts), so the peer sent its state whole (`received`: all it sent on the side that peeled, else the
+   * keys in `nothing`). Where ours supersedes it, ours goes back (the wire leaves it out and tells its context alone,
+   * fit-state.ts), else the peer kept the superseded version for good.
    */
   private answerOld(run: Run): Promise<string[]> {
     const received = run.received!;
@@ -238,15 +244,24 @@ export class Repair {
     return this.offerBack(received, () => true, true);
   }
 
-  /** A new run's memory of the states the peer sends whole, toward a peer below 11 (`answerOld`). */
-  private oldPeer(): Pick<Run, 'received'> {
-    return this.port.carriesEpochs ? {} : { received: new Map() };
+  /** Toward a peer below 11: the keys `items` claim as nothing, whose states the peer then sends whole. */
+  private noteNothing(run: Run, items: readonly AeItem[]): void {
+    if (run.nothing) for (const k of claimedAsNothing(items)) run.nothing.add(k);
   }
 
-  /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch, and on every run toward a peer below 11. */
+  /** A new run's memory of the keys claimed as nothing and of the states the peer sends whole, toward a peer below 11. */
+  private oldPeer(): Pick<Run, 'received' | 'nothing'> {
+    return this.port.carriesEpochs ? {} : { received: new Map(), nothing: new Set() };
+  }
+
+  /**
+   * States the peer sent whole in this run (CHANGES, upTo 0), remembered as dots: all of them on the fast path's sides,
+   * else (toward a peer below 11) those of keys our claims named as nothing.
+   */
   received(entries: readonly Entry[]): void {
-    const got = this.run?.received;
-    if (got) for (const [k, st] of entries) got.set(k, dotsOf(st));
+    const run = this.run;
+    const got = run?.received;
+    if (got) for (const [k, st] of entries) if (run.fast || run.nothing?.has(k)) got.set(k, dotsOf(st));
   }
 
   /**
@@ -272,6 +287,7 @@ export class Repair {
       items = peelItems(claims, found.hashes, this.port.frameBudget);
     }
     const filled = await fillRanges(items, (k) => this.durable(run, k, lastSeq), whole);
+    this.noteNothing(run, filled);
     run.claimed = filled.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : []));
     const final = filled.length === 0 && whole.length === 0;
     await this.sendStates(run, [...want, ...whole]);
