@@ -82,14 +82,18 @@ export class AckTracker {
    */
   withholdsStored: Promise<void> | undefined;
   /**
-   * Where other instances share the storage (pending.ts): takes the withholds they stored (resolves true once read;
-   * undefined: nothing of `space` to take). A peer's resumed cursor may have passed a key one of them withheld from it
-   * while it held the links; it counts here only after that withhold does (`ack`), and every acknowledgement after it
-   * waits its turn.
+   * Where other instances share the storage (pending.ts): takes the withholds they stored (resolves true once read, false
+   * when it never will be: the replica closed; undefined: nothing of `space` to take). A peer's resumed cursor may have
+   * passed a key one of them withheld from it while it held the links; it counts here only after that withhold does
+   * (`ack`), and every acknowledgement of the space after it waits its turn (a frame acknowledged past the cursor counts
+   * the log below it too).
    */
   storedWithholds: ((space: string) => Promise<boolean> | undefined) | undefined;
-  /** The read of `storedWithholds` under way: acknowledgements wait for it, in order. */
-  private taking: Promise<void> | undefined;
+  /**
+   * space → the read of `storedWithholds` under way: that space's acknowledgements wait for it, in order. Those of other
+   * spaces do not: a read that fails or hangs (pending.ts tries it again) holds back the one space's counts only.
+   */
+  private readonly taking = new Map<string, Promise<void>>();
   /**
    * Peers a withheld key always names, past MAX_WITHHELD_PEERS too (a relay's cluster members: cluster.ts counts how
    * many of them hold a write); without it, none.
@@ -339,6 +343,41 @@ export class AckTracker {
     this.weighAgain(space, key);
   }
 
+  /**
+   * The pending keys of `space` withheld from some peer, not from `peer`, and held by no peer as far as their records
+   * reach (`locate`): a resumed cursor of `peer` past one of them says nothing of it (`ack`), so they go to it again
+   * (withheld-passed.ts).
+   */
+  unheldFor(peer: string, space: string): string[] {
+    const keys = this.withheldKeys.size > 0 ? this.withheldKeys.get(space) : undefined;
+    const out: string[] = [];
+    if (keys) {
+      for (const [key, entry] of keys) {
+        const at = this.locate?.(space, key);
+        if (at !== undefined && entry.elsewhere < at && !this.withheldFrom(entry, peer)) out.push(key);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * `peer` acknowledged frames sent under its id that carried `key`'s record at `at` (a repair state): unless its link
+   * left the key out, the key counts as held up to there, as by an acknowledgement of a log frame (`countAck`).
+   */
+  heldBy(peer: string, space: string, key: string, at: number): void {
+    const entry = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
+    if (!entry || entry.elsewhere >= at || this.withheldFrom(entry, peer)) return;
+    entry.elsewhere = at;
+    const [first = ANY] = entry.peers;
+    for (const l of this.withholdListeners) l(first, space, key, at, false);
+    this.weighAgain(space, key);
+  }
+
+  /** Resolves once the read of stored withholds of `space` under way (`storedWithholds`), and the acknowledgements behind it, are done. */
+  async reads(space: string): Promise<void> {
+    for (let t = this.taking.get(space); t; t = this.taking.get(space)) await t;
+  }
+
   /** Parked waiters of `space` (on `key`, when given) are weighed again. */
   private wake(space: string, key?: string): void {
     for (const [w, s] of [...this.parked]) {
@@ -406,15 +445,17 @@ export class AckTracker {
     // A closed replica's sessions may still drain frames: what they acknowledge counts for nothing now (after a crash
     // the pending-writes map may place a key whose newer record the crash took).
     if (this.closed?.()) return;
-    if (this.taking) return void this.taking.then(() => this.ack(space, seq, peer, resumed));
+    const waiting = this.taking.size > 0 ? this.taking.get(space) : undefined;
+    if (waiting) return void waiting.then(() => this.ack(space, seq, peer, resumed));
     const reading = resumed ? this.storedWithholds?.(space) : undefined;
     if (reading) {
-      // A failed read counts no resumed cursor: the keys wait for frames this session sends and the peer acknowledges.
+      // A read that never will be (the replica closed) counts no resumed cursor.
       const read = reading.catch(() => false);
-      const taking = (this.taking = read.then((ok) => {
-        if (this.taking === taking) this.taking = undefined;
+      const taking = read.then((ok) => {
+        if (this.taking.get(space) === taking) this.taking.delete(space);
         if (ok) this.countAck(space, seq, peer, true);
-      }));
+      });
+      this.taking.set(space, taking);
       return;
     }
     this.countAck(space, seq, peer, resumed);

@@ -8,7 +8,7 @@
  */
 import { AckTracker } from './acks.js';
 import { ChangeOrder } from './change-order.js';
-import { contradiction, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
+import { contradiction, coversDot, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
 import type { Epochs } from './epoch-points.js';
 import { openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
@@ -394,8 +394,12 @@ export class ReplicaCore {
     const since = history[history.length - 1]![1];
     const epochs = this.epochs;
     let claim: RestoreClaim | undefined;
+    // Keys withheld from some link whose record this peer's state leaves as it is, holding every version of ours in it:
+    // the peer holds our writes there (a state leaves a replica only once durable), though no link of ours carried them.
+    const heldThere: Array<[string, number]> = [];
     const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
       changes.length = 0;
+      heldThere.length = 0;
       let seq = lastSeq ?? 0;
       // Counters of ours that are no dot of this storage's history: it lacks a history of ours (restore-claims.ts).
       claim = this.claims.check(entries, prevs, me, seq, history, epochs);
@@ -417,7 +421,10 @@ export class ReplicaCore {
           joined = joinWith(epochs, prev ?? EMPTY_STATE, remote);
           if (prev) noteDropped(tx, space, key, me, prev, joined);
         }
-        if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) continue;
+        if (prev ? sameState(joined, prev) : joined.vs.length === 0 && Object.keys(joined.cc).length === 0) {
+          if (prev && peer !== undefined && this.acks.isWithheld(space, key, prev.seq) && this.holdsOurs(remote, prev)) heldThere.push([key, prev.seq]);
+          continue;
+        }
         seq++;
         const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;
         const rec = record(key, joined, seq, src);
@@ -456,6 +463,7 @@ export class ReplicaCore {
     }
     this.committed(seq);
     if (seen) this.seenOf.set(peer!, seen);
+    for (const [key, at] of heldThere) this.acks.heldElsewhere(space, key, at);
     for (const change of changes) {
       this.external.noteOwn(space, change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
@@ -464,6 +472,14 @@ export class ReplicaCore {
     }
     if (claim && this.claims.watching) void this.changes.actOnClaim(claim);
     return changes;
+  }
+
+  /** Whether `state` holds or covers every version `rec` holds of ours (under this id or a former one). */
+  private holdsOurs(state: Causal, rec: KeyRecord): boolean {
+    for (const v of rec.vs) {
+      if ((v.r === this.identity.id || this.formerIds.has(v.r)) && !coversDot(this.epochs, state, v.r, v.ep, v.n)) return false;
+    }
+    return true;
   }
 
   /** At open: a claim stored by a join whose re-identification did not run (a crash came first) runs now. */

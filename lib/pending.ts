@@ -53,6 +53,8 @@ const MAX_WITHHELD_STORED = 10_000;
 /** A failed store of the withholds is tried again after this long, doubling up to the second bound. */
 const WITHHELD_RETRY_MS = 50;
 const WITHHELD_RETRY_MAX_MS = 5_000;
+/** A storage read counts and frames wait on (`retried`) is tried again when it takes longer than this. */
+const READ_TIMEOUT_MS = 10_000;
 /** Above this many pending keys a clean close stores none (the next open reads the log as before). */
 const MAX_STORED = 250_000;
 /**
@@ -182,10 +184,96 @@ export class PendingWrites {
     // Optional call: unit tests hand in a core whose tracker has only what they use.
     // A key whose record was applied here but whose change is not heard yet counts too (`entryOf`): a frame reads the
     // log once the record is durable, which may be before its transaction's change is told.
-    core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => void (fresh && this.entryOf(space, key) !== undefined && this.saveWithheld()));
-    // Only where a write of ours waits in the space: a withhold is stored for pending keys only (and a key written later
-    // is a new record, which no stored item matches).
-    if (hooks.shared) core.acks.storedWithholds = (space) => (this.core.isClosed ? Promise.resolve(false) : this.countIn(space) === 0 ? undefined : this.takeWithheld().then(() => true));
+    // Where other instances write to the storage, a key not counted here may be another instance's write whose change this
+    // one has not heard yet (its hint lost or late): its record is read first (`learnWithheld`).
+    core.acks.onWithhold?.((_peer, space, key, _elsewhere, fresh) => {
+      if (!fresh) return;
+      if (this.entryOf(space, key) !== undefined) this.saveWithheld();
+      else if (hooks.shared) this.learnWithheld(space, key);
+    });
+    // Also where this instance counts nothing in the space: a withhold another instance stored may be of a write whose
+    // change was not heard here yet (`takeWithheld` reads its record).
+    if (hooks.shared) {
+      core.acks.storedWithholds = (space) =>
+        this.retried(() => this.takeWithheld(space), 'reading the keys other instances withheld failed; pending counts of the space wait until it is read').then((r) => r !== undefined);
+    }
+  }
+
+  /**
+   * How long one storage read this instance waits on before its answers count (`retried`) may take before it is tried
+   * again: a read that hangs (an IndexedDB request never answered) is as one that failed.
+   */
+  readTimeoutMs = READ_TIMEOUT_MS;
+
+  /**
+   * `read` until it succeeds; undefined once the replica closed. A read that fails, or does not settle within
+   * `readTimeoutMs`, is reported (once a streak: `what`) and tried again, after a wait doubling up to WITHHELD_RETRY_MAX_MS.
+   * What waits on it stays as it is meanwhile (counts do not fall), and nothing else waits: a storage that recovers
+   * lets it go on.
+   */
+  private async retried<T>(read: () => Promise<T>, what: string): Promise<T | undefined> {
+    let delay = WITHHELD_RETRY_MS;
+    for (;;) {
+      if (this.core.isClosed) return undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ConcordError('STORAGE_ERROR', `a storage read took longer than ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
+        (timer as { unref?: () => void }).unref?.();
+      });
+      try {
+        return await Promise.race([read(), late]);
+      } catch (e) {
+        if (this.core.isClosed) return undefined;
+        if (delay === WITHHELD_RETRY_MS) this.core.events.emit('error', new ConcordError('STORAGE_ERROR', `${what}; trying again`, { cause: e }));
+        await new Promise<void>((resolve) => (setTimeout(resolve, delay) as { unref?: () => void }).unref?.());
+        delay = Math.min(delay * 2, WITHHELD_RETRY_MAX_MS);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** The store of the withholds last begun (`saveWithheld`), until it is durable. */
+  private lastSave: Promise<void> | undefined;
+
+  /**
+   * `key` was withheld here while this instance does not count it: it may be another instance's write whose change was
+   * not heard here yet (a link reads the log from the storage). Its record is read; holding a write of ours above the
+   * floor, it counts now, as its change would make it, and its withhold is stored. Until then the link holds the frame
+   * that left it out, and every frame after it (this read is the tracker's `withholdsStored`): an acknowledgement past
+   * the key must not come first — the floor would pass it, and its change, heard late, count nothing.
+   */
+  private learnWithheld(space: string, key: string): void {
+    const acks = this.core.acks;
+    const before = acks.withholdsStored;
+    let settle!: () => void;
+    const learning = new Promise<void>((resolve) => (settle = resolve));
+    acks.withholdsStored = learning;
+    const done = () => {
+      if (acks.withholdsStored === learning) acks.withholdsStored = undefined;
+      settle();
+    };
+    this.retried(() => this.core.storage.get(space, key), 'reading a key a link left out failed; its frames wait until it is read')
+      .then(async (rec) => {
+        if (rec && !this.core.isClosed && this.countedAt(space, key) === undefined && this.counts(space, key, rec)) this.saveWithheld();
+        await Promise.all([before, this.lastSave]);
+      })
+      .then(done, done);
+  }
+
+  /**
+   * Counts `key` at `rec` (read from the storage: another instance's write whose change this one has not heard) where it
+   * holds a write of ours above the floor; whether it does. Not where an acknowledgement counted here reached it: that
+   * peer held the key (this instance heard its change and the acknowledgement cleared it; or, not heard, it went with
+   * the floor already).
+   */
+  private counts(space: string, key: string, rec: KeyRecord): boolean {
+    if (this.core.acks.ackedUpTo(space) >= rec.seq) return false;
+    const own = ownAbove(rec, this.core.replicaId, this.floors.get(space) ?? 0, this.core.formerIds);
+    if (own === 0) return false;
+    this.setKey(space, key, rec.seq, own);
+    this.emitSoon();
+    return true;
   }
 
   /** A rise of the count waits to be told (emitSoon); the count last told. */
@@ -231,7 +319,7 @@ export class PendingWrites {
     let settle!: () => void;
     const storing = new Promise<void>((resolve) => (settle = resolve));
     const acks = this.core.acks;
-    acks.withholdsStored = storing;
+    acks.withholdsStored = this.lastSave = storing;
     const done = () => {
       if (acks.withholdsStored === storing) acks.withholdsStored = undefined;
       settle();
@@ -302,22 +390,33 @@ export class PendingWrites {
    * Takes the stored withholds whose keys are counted at their items' entries: at the open, and (storage shared with
    * other instances) before a peer's resumed cursor counts (acks.ts `storedWithholds`) — another instance may have
    * withheld a key from that peer while it held the links, and stored it without a word to this one (no port between
-   * them, or the message lost): that cursor passed the key the peer never got (soak seed mixed 1734003284).
+   * them, or the message lost): that cursor passed the key the peer never got (soak seed mixed 1734003284). Then (`space`:
+   * the cursor's) an item of a key this instance does not count at its entry is judged by the key's record: that write's
+   * change may not have been heard here yet (its hint lost or late), and the floor would pass it.
    */
-  private async takeWithheld(): Promise<[list: unknown[], valid: StoredWithheld]> {
+  private async takeWithheld(space?: string): Promise<[list: unknown[], valid: StoredWithheld]> {
     const list = await this.core.storage.getMeta<StoredWithheld>(WITHHELD_META);
     if (!Array.isArray(list)) return [[], []];
     const valid: StoredWithheld = [];
     for (const item of list) {
       if (!Array.isArray(item) || item.length !== 5) continue;
-      const [space, key, peer, elsewhere, at] = item;
-      if (typeof space !== 'string' || typeof key !== 'string' || typeof peer !== 'string' || typeof elsewhere !== 'number') continue;
-      if (this.countedAt(space, key) !== at) continue;
+      const [itemSpace, key, peer, elsewhere, at] = item;
+      if (typeof itemSpace !== 'string' || typeof key !== 'string' || typeof peer !== 'string' || typeof elsewhere !== 'number' || typeof at !== 'number') continue;
+      const counted = this.countedAt(itemSpace, key);
+      if (counted !== at && (itemSpace !== space || (counted ?? 0) > at || !(await this.unheld(itemSpace, key, at)))) continue;
       valid.push(item);
-      this.core.acks.withhold(peer, space, key);
-      if (elsewhere > 0) this.core.acks.heldElsewhere(space, key, elsewhere);
+      // At the item's entry: the change of that record, heard here late, is no newer record to release it.
+      this.core.acks.withhold(peer, itemSpace, key, at);
+      if (elsewhere > 0) this.core.acks.heldElsewhere(itemSpace, key, elsewhere);
     }
     return [list, valid];
+  }
+
+  /** Whether `key`'s record is at `at` and holds a write of ours this instance had not counted (it counts now). */
+  private async unheld(space: string, key: string, at: number): Promise<boolean> {
+    const rec = await this.core.storage.get(space, key);
+    if (!rec || rec.seq !== at || this.core.isClosed) return false;
+    return this.countedAt(space, key) === at || this.counts(space, key, rec);
   }
 
   get count(): number {

@@ -1,7 +1,8 @@
 /**
  * The per-connection state of LIVE frames (messages.ts), one per direction: a string table (space names, keys,
  * replica ids: after its first use on the connection a string costs its index, one byte), the last log position
- * sent per space (a frame's `upTo` travels as the difference) and the last HLC time (a version's time likewise).
+ * sent per space (a frame's `upTo` travels as the difference), the last HLC time (a version's time likewise) and, at
+ * protocol 11, the epochs the frames named (epoch-table.ts: cleared with the strings, by the same flag).
  *
  * Invariants:
  * - Bounded: at most MAX_STRINGS strings and MAX_CHARS characters per direction. The sender clears its table at the
@@ -12,6 +13,7 @@
  *   send), the receiver's as it decodes, in order (a frame that fails to decode closes the connection).
  */
 import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { LinkEpochsIn, LinkEpochsOut } from './epoch-table.js';
 import type { EpochOut } from './epoch-wire.js';
 
 export const MAX_STRINGS = 1024;
@@ -39,10 +41,17 @@ export class ConnTableOut {
   readonly upTo = new Map<string, number>();
   /** The HLC time of the last version a LIVE frame carried. */
   t = 0;
+  /** The epochs LIVE frames named (protocol 11). */
+  readonly epochs: LinkEpochsOut;
   /** `writeState`'s codec for the frame being written: the connection's table and time (live.ts), made once. */
   readonly codec: { w: Writer | undefined; rid(s: string): void; time(t: number): void; ep: EpochOut | undefined };
 
-  constructor(private readonly seed: readonly string[]) {
+  /** `epochBound`: the epoch table's (epoch-table.ts), for tests. */
+  constructor(
+    private readonly seed: readonly string[],
+    epochBound?: number,
+  ) {
+    this.epochs = new LinkEpochsOut(epochBound);
     this.reset();
     const conn = this;
     this.codec = {
@@ -73,7 +82,8 @@ export class ConnTableOut {
 
   /** Starts a frame for `space`; returns true when the table was cleared first (the frame must say so). */
   begin(space: string): boolean {
-    const full = this.strings.length + FRAME_STRINGS > MAX_STRINGS || this.chars + FRAME_CHARS > MAX_CHARS;
+    const full = this.strings.length + FRAME_STRINGS > MAX_STRINGS || this.chars + FRAME_CHARS > MAX_CHARS || this.epochs.full;
+    this.epochs.begin(full);
     this.saving = true;
     this.savedN = this.strings.length;
     this.savedChars = this.chars;
@@ -108,10 +118,14 @@ export class ConnTableOut {
     this.t = this.savedT;
     if (this.savedUpTo === undefined) this.upTo.delete(this.savedSpace);
     else this.upTo.set(this.savedSpace, this.savedUpTo);
-    this.commit();
+    this.epochs.rollback();
+    this.saving = false;
+    this.savedTable = undefined;
   }
 
+  /** The frame went (any frame: the session commits every frame it sends). */
   commit(): void {
+    if (this.saving) this.epochs.commit();
     this.saving = false;
     this.savedTable = undefined;
   }
@@ -122,8 +136,13 @@ export class ConnTableIn {
   private chars = 0;
   readonly upTo = new Map<string, number>();
   t = 0;
+  readonly epochs: LinkEpochsIn;
 
-  constructor(private readonly seed: readonly string[]) {
+  constructor(
+    private readonly seed: readonly string[],
+    epochBound?: number,
+  ) {
+    this.epochs = new LinkEpochsIn(epochBound);
     this.reset();
   }
 
@@ -134,6 +153,7 @@ export class ConnTableIn {
 
   begin(cleared: boolean): void {
     if (cleared) this.reset();
+    this.epochs.begin(cleared);
   }
 
   sym(r: Reader): string {

@@ -8,8 +8,10 @@
  *   implied     a dot (r, n) of the frame's sender: the epoch of the chain it implies (EpochSide: what the receiver
  *               holds of the sender's chain, oldest first, each epoch with the counter it forked at; from its last
  *               root label on: impliedEpoch) whose range holds n — untagged '' at or below the first one's fork point;
- *               a dot of any other replica, or any dot of a sender whose side is `plain`: untagged. So an untagged state
- *               costs no byte for its epochs, nor a state whose dots are all the sender's own in its current chain.
+ *               any dot of a sender whose side is `plain`: untagged; a dot of any other replica: untagged, but in a LIVE
+ *               frame the epoch the link's last entry for that replica named, as of the frame's start (epoch-table.ts).
+ *               So an untagged state costs no byte for its epochs, nor a state whose dots are all the sender's own in
+ *               its current chain, nor a writer's keystroke a relay forwards once the link named the writer's epoch.
  *   plain       a side turns plain (for good) at the first reference of a frame to its sender's untagged epoch (a
  *               dot of the sender's own named untagged): the sender does not tag above where its chain implied it
  *               does (a replica that does not tag, identity.ts `tagged`: its history's epochs, even a root label minted
@@ -19,9 +21,10 @@
  *               the frame goes (ToldChains commit), the receiver once the frame decoded whole (messages.ts); never at
  *               a PART frame (EpochOut.done), whose turn stays its own. A tagging sender names no own dot untagged
  *               above its root label's fork, so it never turns plain.
- *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table):
- *               0, then a new entry; else 1 + the index of an entry the frame introduced before, which must be of the
- *               same replica as the dot that names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
+ *   reference   an index into the frame's table of epochs, grown as the frame names them (like its string table;
+ *               a LIVE frame's is the link's, kept from frame to frame and bounded: epoch-table.ts): 0, then a new
+ *               entry; else 1 + the index of an entry made before, which must be of the same replica as the dot that
+ *               names it. A new entry: 0 for the untagged epoch; else k × 2 + whole, then
  *               k records (label, fork) oldest first, the last one the epoch named: each epoch forked from the one
  *               before it at that counter, the oldest from the untagged epoch when `whole` (else its parent is not
  *               told and it is left out, as Epochs.learn does with a hello's history); or 1 then the label alone, for an
@@ -37,6 +40,8 @@ import { CausalParts, isReplicaId, type Causal } from '../dvv.js';
 import { MAX_FRAME_RECORDS, UNTAGGED, type EpochRecord, type EpochRegistry } from '../epoch-points.js';
 import { lastRootIndex, type EpochEntry } from '../epochs.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { LinkEpochsIn, LinkEpochsOut } from './epoch-table.js';
+import type { ToldChains } from './told-chains.js';
 
 /** The first protocol version whose dots may name epochs. */
 export const EPOCH_DOTS = 11;
@@ -72,57 +77,7 @@ export function impliedEpoch(chain: readonly EpochEntry[], n: number): string {
   return chainEpoch(chain, n, Math.max(lastRootIndex(chain), 0));
 }
 
-/** Chains held at most by a link's `ToldChains` (past it, chains go whole as before). */
-const MAX_TOLD = 4096;
-
-/**
- * What a link's receiver holds, on the sender's side: (replica, epoch) pairs whose chain a frame sent on the link
- * carried (the receiver learns them once the frame decoded whole, or refuses it and the link closes), or that it holds
- * otherwise (our own chain once it went: epoch-chain.ts). A frame names such an epoch by its label alone. Noted as
- * frames are encoded, kept only for frames that go (`commit`; `rollback` for one that does not).
- */
-export class ToldChains {
-  private readonly held = new Set<string>();
-  private pending: string[] = [];
-  private plain: EpochSide | undefined;
-
-  /** `others`: the receiver learns our records of other replicas' epochs (it trusts us as its relay); else only ours. */
-  constructor(
-    readonly me: string,
-    readonly others: boolean,
-  ) {}
-
-  has(r: string, e: string): boolean {
-    return this.held.has(`${r}\n${e}`);
-  }
-
-  /** A chain of `r` a frame being encoded carries. */
-  note(r: string, e: string): void {
-    if ((r === this.me || this.others) && this.held.size + this.pending.length < MAX_TOLD) this.pending.push(`${r}\n${e}`);
-  }
-
-  /** Held outright (the receiver learned them otherwise): our own epochs once our chain went. */
-  hold(r: string, epochs: readonly string[]): void {
-    for (const e of epochs) if (this.held.size < MAX_TOLD) this.held.add(`${r}\n${e}`);
-  }
-
-  /** A frame being encoded names a dot of `side`'s sender untagged: the side turns plain once the frame goes. */
-  turnsPlain(side: EpochSide): void {
-    this.plain = side;
-  }
-
-  commit(): void {
-    for (const k of this.pending) this.held.add(k);
-    this.pending = [];
-    if (this.plain) this.plain.plain = true;
-    this.plain = undefined;
-  }
-
-  rollback(): void {
-    this.pending = [];
-    this.plain = undefined;
-  }
-}
+export { ToldChains } from './told-chains.js';
 
 /** A connection where both hellos announced protocol 11. */
 export interface EpochLink {
@@ -179,11 +134,23 @@ export function frameChain(reg: EpochRegistry, r: string, e: string): { records:
 }
 
 abstract class EpochFrame {
-  constructor(protected readonly sender: EpochSide) {}
+  constructor(
+    protected readonly sender: EpochSide,
+    private readonly last: { implied(r: string): string | undefined },
+  ) {}
 
-  /** The epoch a dot (r, n) implies when it names none: untagged for a plain side, and past where the frame turned it. */
+  /**
+   * The epoch a dot (r, n) implies when it names none: for the sender's, untagged for a plain side and past where the
+   * frame turned it; for another replica's, the epoch its last entry in the link's table named (LIVE: epoch-table.ts).
+   */
   implied(r: string, n: number): string {
-    return r === this.sender.id && this.sender.plain !== true && !this.turnsPlain ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
+    if (r !== this.sender.id) return this.last.implied(r) ?? UNTAGGED;
+    return this.sender.plain !== true && !this.turnsPlain ? impliedEpoch(this.sender.chain, n) : UNTAGGED;
+  }
+
+  /** Whether `r` is the frame's sender. */
+  own(r: string): boolean {
+    return r === this.sender.id;
   }
 
   /**
@@ -198,21 +165,22 @@ abstract class EpochFrame {
   }
 }
 
-/** One frame's epochs, as written. */
+/** One frame's epochs, as written; `table`: the link's (a LIVE frame), else the frame's own. */
 export class EpochOut extends EpochFrame {
-  private readonly table = new Map<string, number>();
+  private added = 0;
 
   constructor(
     sender: EpochSide,
     private readonly reg: EpochRegistry,
     private readonly told?: ToldChains,
+    private readonly table = new LinkEpochsOut(),
   ) {
-    super(sender);
+    super(sender, table);
   }
 
-  /** Entries the frame's table holds (a frame without any is the same bytes whatever the registry knows). */
+  /** Entries the frame added to its table (a frame without any is the same bytes whatever the registry knows). */
   get entries(): number {
-    return this.table.size;
+    return this.added;
   }
 
   /**
@@ -234,10 +202,10 @@ export class EpochOut extends EpochFrame {
   /** Writes a reference to epoch `e` of `r`. */
   ref(w: Writer, r: string, e: string | undefined): void {
     const label = e ?? UNTAGGED;
-    const k = `${r}\n${label}`;
-    const i = this.table.get(k);
+    const i = this.table.find(r, label);
     if (i !== undefined) return w.uint(i + 1);
-    this.table.set(k, this.table.size);
+    this.table.add(r, label);
+    this.added++;
     w.uint(0);
     if (label === UNTAGGED) {
       this.noteRef(r, label);
@@ -275,17 +243,19 @@ export function chainRecords(c: ChainRecords): EpochRecord[] {
   return out;
 }
 
-/** One frame's epochs, as read. `reg`: the receiver's registry, which must hold an epoch named by its label alone. */
+/**
+ * One frame's epochs, as read. `reg`: the receiver's registry, which must hold an epoch named by its label alone;
+ * `table`: the link's (a LIVE frame), else the frame's own.
+ */
 export class EpochIn extends EpochFrame {
   constructor(
     sender: EpochSide,
     private readonly reg?: EpochRegistry,
+    private readonly table = new LinkEpochsIn(MAX_FRAME_EPOCHS, "a frame's"),
   ) {
-    super(sender);
+    super(sender, table);
   }
 
-  private readonly table: Array<{ readonly r: string; readonly e: string }> = [];
-  private readonly keys = new Set<string>();
   readonly chains: ChainRecords[] = [];
   /** Records the frame's table carried so far: at most MAX_FRAME_RECORDS a frame, as an EPOCHS frame. */
   private records = 0;
@@ -299,12 +269,12 @@ export class EpochIn extends EpochFrame {
   ref(rd: Reader, r: string): string {
     const i = rd.uint();
     if (i > 0) {
-      const t = this.table[i - 1];
+      const t = this.table.get(i - 1);
       if (t === undefined) throw new ProtocolError('unknown epoch reference');
       if (t.r !== r) throw new ProtocolError("an epoch reference names another replica's epoch");
       return t.e;
     }
-    if (this.table.length >= MAX_FRAME_EPOCHS) throw new ProtocolError("a frame's epoch table over its bound");
+    this.table.room();
     const head = rd.uint();
     let e = UNTAGGED;
     if (head === HELD) {
@@ -332,10 +302,7 @@ export class EpochIn extends EpochFrame {
       this.chains.push({ r, records, whole: head % 2 === 1 });
     }
     this.noteRef(r, e);
-    const key = `${r}\n${e}`;
-    if (this.keys.has(key)) throw new ProtocolError("an epoch twice in a frame's table");
-    this.keys.add(key);
-    this.table.push({ r, e });
+    this.table.add(r, e);
     return e;
   }
 }

@@ -7,6 +7,7 @@
 import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { FRAME_CHARS, FRAME_STRINGS, type ConnTableIn, type ConnTableOut } from './conn-table.js';
+import { FRAME_EPOCHS } from './epoch-table.js';
 import type { EpochIn, EpochOut } from './epoch-wire.js';
 import { checkKey, SPACE_NAME } from './fields.js';
 import { readState, writeState, type Form } from './wire-state.js';
@@ -32,8 +33,25 @@ export function liveFits(m: LiveBody): boolean {
   return strings + writers <= FRAME_STRINGS && chars + 64 * writers <= FRAME_CHARS;
 }
 
-/** Writes the body (the type byte, which says whether `conn.begin` cleared the table, is the caller's). */
-export function writeLive(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined, ep?: EpochOut): void {
+/**
+ * Writes the body (the type byte, which says whether `conn.begin` cleared the table, is the caller's); false, and the
+ * connection's state as before `begin`, where the state's epochs would add more than FRAME_EPOCHS entries to the
+ * connection's table (epoch-table.ts): the caller sends a CHANGES frame. A write that throws rolls back too.
+ */
+export function writeLive(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined, ep?: EpochOut): boolean {
+  try {
+    writeBody(w, m, conn, forms, ep);
+  } catch (e) {
+    conn.rollback();
+    throw e;
+  }
+  // Epochs this frame noted as told (ToldChains) stay noted: the CHANGES frame sent instead names each of them too.
+  if (ep === undefined || ep.entries <= FRAME_EPOCHS) return true;
+  conn.rollback();
+  return false;
+}
+
+function writeBody(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined, ep?: EpochOut): void {
   conn.sym(w, m.space);
   w.uint(m.upTo - (conn.upTo.get(m.space) ?? 0));
   conn.upTo.set(m.space, m.upTo);

@@ -234,14 +234,14 @@ export interface EncodeContext {
  * A CHANGES message of one log entry goes as a LIVE frame when `ctx.live` is given and the entry is small enough.
  */
 export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
-  const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg(), ctx.epochs.told) : undefined;
   if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
+    // A LIVE frame names epochs through the connection's table (epoch-table.ts); else it goes as CHANGES.
+    const live = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg(), ctx.epochs.told, ctx.live.epochs) : undefined;
     const w = new Writer(undefined, 128);
     w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
-    writeLive(w, m, ctx.live, ctx.forms, ep);
-    ep?.done(false);
-    return w.done();
+    if (writeLive(w, m, ctx.live, ctx.forms, live)) return (live?.done(false), w.done());
   }
+  const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg(), ctx.epochs.told) : undefined;
   const w = new Writer(table);
   w.u8(m.type);
   switch (m.type) {
@@ -309,8 +309,9 @@ export interface DecodeLimits {
 export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits): Message {
   if (typeof frame === 'string') throw new ProtocolError('text frames are not part of the protocol');
   const r = new Reader(frame, limits.table);
-  const ep = limits.epochs ? new EpochIn(limits.epochs.peer, limits.epochs.reg()) : undefined;
   const type = r.u8();
+  const live = type === MsgType.Live || type === MsgType.LiveCleared ? limits.conn?.epochs : undefined;
+  const ep = limits.epochs ? new EpochIn(limits.epochs.peer, limits.epochs.reg(), live) : undefined;
   let m: Message;
   switch (type) {
     case MsgType.Hello:
@@ -381,6 +382,7 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     }
     // The frame named a dot of its sender untagged: from the next frame on, the sender's dots imply none (epoch-wire.ts).
     if (ep.turnsPlain && type !== MsgType.Part) limits.epochs!.peer.plain = true;
+    live?.settle();
   }
   return m;
 }

@@ -9,7 +9,6 @@
  */
 import { cursorWriteOf, noteCursorWrite } from './cursor-writes.js';
 import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
-import type { StorageTx } from '../storage.js';
 import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
@@ -20,6 +19,7 @@ import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair } from './repair.js';
 import { NeedAnswers } from './need-answers.js';
+import { streamAcked } from './withheld-passed.js';
 import { RepairAcks } from './repair-acks.js';
 import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
@@ -102,7 +102,7 @@ export class SpaceSync {
         send: (m) => session.send(m),
         readLog: (after, limit) => core.storage.readLog(name, after, limit),
         lastSeq: () => hub.lastSeqNow(name),
-        acked: (upTo, resumed) => core.acks.ack(name, upTo, session.peer!.replicaId, resumed),
+        acked: (upTo, resumed) => streamAcked(session, name, upTo, resumed, this.repairAcks),
         tellTop: (top) => {
           if (this.spoken(BACKLOG_TOP)) session.send({ type: MsgType.Top, space: name, top });
         },
@@ -168,7 +168,7 @@ export class SpaceSync {
     this.session.hub.epochHolds.joining(ready, this.spoken(EPOCH_DOTS));
     // The peer's hello says what it delivered (its epoch and history); literals, not spreads: a join per live frame.
     const joined = this.core.join(this.name, ready, value === undefined ? { source: this.session, peer: peer.replicaId, delivered: peer }
-      : { source: this.session, peer: peer.replicaId, delivered: peer, alsoInTx: (tx: StorageTx) => tx.setMeta(key, value) });
+      : { source: this.session, peer: peer.replicaId, delivered: peer, alsoInTx: (tx) => tx.setMeta(key, value) });
     if (value !== undefined) noteCursorWrite(this.core, key, joined);
     return joined;
   }

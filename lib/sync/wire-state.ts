@@ -135,12 +135,13 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
  */
 function anyNamed(s: KeyState, ep: EpochOut, forms?: ReadonlyMap<StoredVersion, Form>): boolean {
   let plain = false;
-  const named = (r: string, n: number, e: string | undefined) => (plain ? (e ?? '') !== '' : ep.named(r, n, e));
+  const named = (r: string, n: number, e: string | undefined) => (plain && ep.own(r) ? (e ?? '') !== '' : ep.named(r, n, e));
   for (const v of s.vs) {
     if (named(v.r, v.n, v.ep)) return true;
     const form = v.d ? undefined : forms?.get(v);
-    // A named untagged base can only be the sender's (every other replica's dots imply untagged).
-    if (form?.kind === 'delta') for (const [r, n, e] of form.b) if ((e ?? '') === '' && named(r, n, e)) plain = true;
+    // Only the sender's untagged base turns the frame (another replica's may be named too: in a LIVE frame its dots
+    // imply the link's last entry for it, epoch-table.ts).
+    if (form?.kind === 'delta') for (const [r, n, e] of form.b) if (ep.own(r) && (e ?? '') === '' && named(r, n, e)) plain = true;
   }
   return false;
 }

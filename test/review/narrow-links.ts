@@ -140,3 +140,15 @@ export function holding<D extends VolatileStorage>(disk: D): D & { holdNext(): {
     },
   });
 }
+
+/**
+ * `holder` (an instance holding big and small, pending) links to `old` over a narrow link: big is left out (reported to
+ * `errors`), small taken, and the old peer's cursor passes big; the holder keeps big pending, and the link is closed.
+ */
+export async function holderWithholdsBig(holder: Replica, old: Replica, errors: readonly unknown[]): Promise<void> {
+  const first = connect(holder, old, FRAME);
+  await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'the report');
+  await until(async () => (await old.space('s').get('small')) !== undefined, 'the peer got small');
+  await until(() => holder.pending === 1, 'the holder keeps big pending');
+  for (const l of first) l.close();
+}

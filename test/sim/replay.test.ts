@@ -455,6 +455,15 @@ describe('simulated runs replay from their seed', () => {
     passesAtEach(21249, 'withheld', jitter),
   );
 
+  // withheld 1735200251 (jittered; fails beside peers of earlier releases only): b's k1 (its state named an epoch) was left
+  // out of b's frames to c (protocol [5, 6, 7]) and sent to a, which stored it; b crashed before a's ACK came. a's next
+  // hello resumed b's log from its cursor, past k1, and a resumed cursor counts no withheld key held: b, writing nothing
+  // more, counted k1 pending for good while a held it. A resumed stream now sends such keys again as repair states, whose
+  // acknowledgement counts them held (withheld-passed.ts; test/review/withheld-resumed-holder.test.ts).
+  it('seed 1735200251 (withheld, jittered) beside peers of earlier releases, at 11 and at 10: a withheld key whose ACK a crash lost drains', () =>
+    passesAtEach(1735200251, 'withheld', true),
+  );
+
   it('seed 23227 (withheld, jittered): a key\'s context alone names no counter a writer did not mint', async () => {
     expect((await runSchedule(makeSchedule(23227, { family: 'withheld', disabled: new Set() }), { jitter: true })).problems).toEqual([]);
   });
@@ -574,4 +583,10 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // end counted g's log held: the write reported synced while no other node held it. A tree built with a key left out
   // now confirms nothing (hub.ts `unsettled`, repair.ts; test/sync/synced-after-repair.test.ts).
   it('seed 1736000017 (crash): a run over a tree that left a key out confirms nothing', () => passesAtEach(1736000017, 'crash', false));
+  // The same soak (base 1736100000): withheld 1736100077, at default only. c's record of k1 — its own small version
+  // beside b's big one — crossed neither its link to relay a (too large, no parts) nor to b (below 11; the state names an
+  // epoch), so no acknowledgement counted it; restored relay a held c's version all along and sent c its state of k1 in
+  // every run, yet c counted k1 pending for good. A peer's state holding every version of ours, joined unchanged, now
+  // counts the key held there (core.ts join; test/review/withheld-held-by-peer.test.ts).
+  it('seed 1736100077 (withheld): a key a peer holds our versions of counts held, though every link withheld it', () => passesAtEach(1736100077, 'withheld', false));
 });

@@ -17,6 +17,7 @@ import { ConnTableIn, ConnTableOut } from '../../lib/sync/conn-table.js';
 import { chainEpoch, frameChain, EpochOut, MAX_FRAME_EPOCHS, ToldChains, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, encodeMessage, MsgType, type Message } from '../../lib/sync/messages.js';
 import { encodeChangesOnce } from '../../lib/sync/shared-frames.js';
+import { explicitContext } from './epoch-states.js';
 
 const ME = 'sender-id-aaaaaaaaaaaa';
 const PEER = 'receiver-id-bbbbbbbbbb';
@@ -93,25 +94,8 @@ const stateArb = fc
     }
     vs.sort(byDot);
     let state: KeyState = { vs, ...dotsContext(vs) };
-    if (explicit) {
-      // Points per replica and epoch at or above its versions', and a few more.
-      const tops = new Map<string, Map<string, number>>();
-      const put = (r: string, e: string, n: number) => {
-        const m = tops.get(r) ?? new Map<string, number>();
-        tops.set(r, m);
-        m.set(e, Math.max(m.get(e) ?? 0, n));
-      };
-      for (const v of vs) put(v.r, v.ep ?? '', v.n);
-      for (const [d, up] of extra) put(d.r, d.e, d.n + up);
-      const cc: Record<string, number> = {};
-      const pts: Record<string, Point[]> = {};
-      for (const [r, m] of tops) {
-        const points = [...m].map(([e, n]) => ({ e, n })).sort((a, b) => (a.e < b.e ? -1 : a.e > b.e ? 1 : a.n - b.n));
-        cc[r] = Math.max(...points.map((p) => p.n));
-        if (points.some((p) => p.e !== '')) pts[r] = points;
-      }
-      state = Object.keys(pts).length > 0 ? { vs, cc, pts } : { vs, cc };
-    }
+    // Points per replica and epoch at or above its versions', and a few more.
+    if (explicit) state = { vs, ...explicitContext([...vs.map((v) => [v.r, v.ep ?? '', v.n] as const), ...extra.map(([d, up]) => [d.r, d.e, d.n + up] as const)]) };
     return { state, forms };
   });
 
@@ -542,7 +526,7 @@ describe('protocol 11: frames on one link, the sender plain or not (epoch-wire.t
           expect(receive.peer.plain === true).toBe(send.me.plain === true);
         }
       }),
-      { numRuns: 600 },
+      { numRuns: Number(process.env.NUM_RUNS ?? 600) },
     );
   });
 
