@@ -6,7 +6,7 @@
  * writes of it (acks.ts withhold).
  */
 import { EMPTY_STATE, namesEpochs } from '../dvv.js';
-import type { AntiEntropy, Entry } from './messages.js';
+import type { AeItem, AntiEntropy, Entry } from './messages.js';
 
 export const NONE: readonly string[] = [];
 
@@ -22,9 +22,15 @@ export function taggedKeys(entries: readonly Entry[], besides: readonly string[]
  * with the keys so claimed (left out: the peer holds nothing of ours for them by this run).
  */
 export function claimsForOld(m: AntiEntropy): [AntiEntropy, readonly string[]] {
-  const keys: string[] = [];
-  for (const it of m.items) if (it.kind === 'range' || it.kind === 'keys') for (const [k, s] of it.keys) if (namesEpochs(s)) keys.push(k);
+  const keys = claimedAsNothing(m.items);
   if (keys.length === 0) return [m, NONE];
   const items = m.items.map((it) => (it.kind === 'range' || it.kind === 'keys' ? { ...it, keys: it.keys.map(([k, s]) => [k, namesEpochs(s) ? EMPTY_STATE : s] as const) } : it));
   return [{ ...m, items }, keys];
+}
+
+/** The keys of `items`' claims that name an epoch: to a peer below 11 they go as nothing (`claimsForOld`). */
+export function claimedAsNothing(items: readonly AeItem[]): string[] {
+  const keys: string[] = [];
+  for (const it of items) if (it.kind === 'range' || it.kind === 'keys') for (const [k, s] of it.keys) if (namesEpochs(s)) keys.push(k);
+  return keys;
 }

@@ -33,6 +33,7 @@ import type { RepairPort, RunStats } from './repair-port.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
+import { claimedAsNothing } from './old-peers.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
@@ -62,7 +63,10 @@ interface Run {
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
    */
   fast?: 'sketched' | 'decoded';
+  /** States the peer sent whole (as dots): on the side that sent a sketch, and toward a peer below 11 (`answerOld`). */
   received?: Map<string, KeyState>;
+  /** Toward a peer below 11: keys our claims named as nothing (a state naming an epoch, old-peers.ts), sent whole back. */
+  nothing?: Set<string>;
   /** The keys our last turn claimed, in order (the peeling side): a bitmap over them says which the peer wants. */
   claimed?: string[];
 }
@@ -99,9 +103,10 @@ export class Repair {
   async begin(establishing: boolean): Promise<void> {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
-    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), skipped: ix.unsettled !== undefined };
+    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), skipped: ix.unsettled !== undefined, ...this.oldPeer() };
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(this.run!, k, ix.lastSeq), whole);
+    this.noteNothing(this.run, items);
     if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
     const run = this.run;
     this.queue(async () => {
@@ -130,7 +135,7 @@ export class Repair {
     if (!this.run || this.run.id !== m.run) {
       if (this.run?.initiator) throw new ProtocolError('anti-entropy run mismatch');
       first = true;
-      this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set() };
+      this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
     if (ix.unsettled) run.skipped = true;
@@ -178,6 +183,7 @@ export class Repair {
       const { lastSeq } = await this.index(run);
       const whole: string[] = [];
       const items = await fillRanges(turn.items, (k) => this.durable(run, k, lastSeq), whole);
+      this.noteNothing(run, items);
       const final = items.length === 0 && want.length === 0;
       await this.sendStates(run, [...send, ...m.want, ...whole]);
       if (this.run !== run || this.port.closed) return;
@@ -195,8 +201,7 @@ export class Repair {
    * added to `theirs`, so our versions it holds go as held forms).
    */
   private async sendBack(run: Run, items: readonly AeItem[], theirs?: Map<string, KeyState>): Promise<string[]> {
-    if (run.fast === 'decoded' && run.received) return this.answerOld(run);
-    if (run.fast !== 'sketched') return [];
+    if (run.fast !== 'sketched') return run.received && (run.fast === 'decoded' || run.received.size > 0) ? this.answerOld(run) : [];
     const { tree } = await this.index(run);
     const received = run.received!;
     run.received = new Map();
@@ -228,9 +233,10 @@ export class Repair {
   }
 
   /**
-   * The side that peeled, toward a peer below 11: it claimed a key naming an epoch as nothing (old-peers.ts), so the
-   * peer sent its state whole. Where ours supersedes it (a collected delete's context alone, say) ours goes back — the
-   * wire leaves it out and tells its context alone (fit-state.ts) — else the peer kept the superseded version for good.
+   * Toward a peer below 11, on every run but the sketch sender's (answered above): a key naming an epoch went as a claim
+   * of nothing (old-peers.ts), so the peer sent its state whole (`received`: all it sent on the side that peeled, else the
+   * keys in `nothing`). Where ours supersedes it, ours goes back (the wire leaves it out and tells its context alone,
+   * fit-state.ts), else the peer kept the superseded version for good.
    */
   private answerOld(run: Run): Promise<string[]> {
     const received = run.received!;
@@ -238,10 +244,24 @@ export class Repair {
     return this.offerBack(received, () => true, true);
   }
 
-  /** States the peer sent whole in this run (CHANGES, upTo 0): remembered as dots on the side that sent the sketch (and, toward a peer below 11, on the side that peeled). */
+  /** Toward a peer below 11: the keys `items` claim as nothing, whose states the peer then sends whole. */
+  private noteNothing(run: Run, items: readonly AeItem[]): void {
+    if (run.nothing) for (const k of claimedAsNothing(items)) run.nothing.add(k);
+  }
+
+  /** A new run's memory of the keys claimed as nothing and of the states the peer sends whole, toward a peer below 11. */
+  private oldPeer(): Pick<Run, 'received' | 'nothing'> {
+    return this.port.carriesEpochs ? {} : { received: new Map(), nothing: new Set() };
+  }
+
+  /**
+   * States the peer sent whole in this run (CHANGES, upTo 0), remembered as dots: all of them on the fast path's sides,
+   * else (toward a peer below 11) those of keys our claims named as nothing.
+   */
   received(entries: readonly Entry[]): void {
-    const got = this.run?.received;
-    if (got) for (const [k, st] of entries) got.set(k, dotsOf(st));
+    const run = this.run;
+    const got = run?.received;
+    if (got) for (const [k, st] of entries) if (run.fast || run.nothing?.has(k)) got.set(k, dotsOf(st));
   }
 
   /**
@@ -256,7 +276,6 @@ export class Repair {
     if (!found) items = expand(tree, sketch.nodes.map((index) => ({ level: sketch.level, index })), run.id, this.width);
     else {
       run.fast = 'decoded';
-      if (!this.port.carriesEpochs) run.received = new Map();
       const claims: string[] = [];
       for (const k of found.ours) {
         const rec = await this.durable(run, k, lastSeq);
@@ -268,6 +287,7 @@ export class Repair {
       items = peelItems(claims, found.hashes, this.port.frameBudget);
     }
     const filled = await fillRanges(items, (k) => this.durable(run, k, lastSeq), whole);
+    this.noteNothing(run, filled);
     run.claimed = filled.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : []));
     const final = filled.length === 0 && whole.length === 0;
     await this.sendStates(run, [...want, ...whole]);
@@ -348,42 +368,3 @@ export class Repair {
 }
 
 export const newStats = (): RunStats => ({ turns: 0, bytes: 0, keysSent: 0, keysReceived: 0, keysRepaired: 0 });
-
-/**
- * The session-wide window for repair frames: at most `size` unacknowledged, across spaces, and none sent
- * while the transport holds more than `highWater` bytes unsent (it drains without telling: look again shortly).
- */
-export class RepairWindow {
-  private inflight = 0;
-  private waiters: Array<() => void> = [];
-
-  constructor(
-    private readonly buffered: () => number,
-    private readonly setTimer: (fn: () => void, ms: number) => unknown,
-    private readonly size = 8,
-    private readonly highWater = 4 * 1024 * 1024,
-  ) {}
-
-  /** Resolves once a repair frame may go (or the session closed). */
-  async room(closed: () => boolean): Promise<void> {
-    while (!closed() && (this.inflight >= this.size || this.buffered() > this.highWater)) {
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        if (this.inflight < this.size) this.setTimer(resolve, 20);
-      });
-    }
-  }
-
-  sent(): void {
-    this.inflight++;
-  }
-
-  acked(): void {
-    if (this.inflight > 0) this.inflight--;
-    this.wake();
-  }
-
-  wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-}

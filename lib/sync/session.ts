@@ -31,7 +31,7 @@ import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
 import { Attester } from './attester.js';
-import { RepairWindow } from './repair.js';
+import { RepairWindow } from './repair-window.js';
 import { restoreVerdict } from './restore-check.js';
 import { SpaceSync, type SessionPort } from './space-sync.js';
 import { retire } from './lineage.js';

@@ -568,6 +568,14 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
       expect((await runSchedule(makeSchedule(seed, { family, disabled: new Set() }), o)).problems, String(speaks11 ?? 'default')).toEqual([]);
     }
   });
+  // The same class by a run with no sketch (gc-peer 1735100147, base 1735100000 of that soak): d [5] lost relay b's delete
+  // of k0 in a restart right after it came; b, restored from a copy (so the next session repaired by anti-entropy), held
+  // k0 and k1 as tagged states superseding d's e:6 and b:11 (over deletes c later collected). d opened every run with
+  // nodes, b answered with ranges claiming both as nothing (old-peers.ts), d sent them whole and b answered nothing, so d
+  // kept both for good. Every run toward a peer below 11 now sends back what the peer sent whole that its tagged state
+  // supersedes (repair.ts answerOld; the wire tells its context alone). Fails on the commit before at default; passed at
+  // 10 and at 11 there too.
+  it.each([[1735100147, 'gc-peer', false]] as const)('seed %i (%s, jittered: %s) beside peers of earlier releases, at 11 and at 10: a collected delete stays collected where a peer of an earlier release opens the runs', passesAtEach);
   // The soak at the announced default (stop 41, base 1736000000): crash 1736000017 — at default, at 10 and at 11. Relay
   // a held g's write of set0 and a state superseding it, sent that state to g (a's acknowledgement lost), then was
   // restored from a copy holding neither; g's first anti-entropy run with the restored a built g's tree while g's

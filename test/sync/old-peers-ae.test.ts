@@ -42,13 +42,21 @@ async function written(seed: number, keys: readonly string[], value: string, spe
 }
 
 /**
- * Two nodes, `tagging` at 11 and `old` of the release `oldSpeaks`, holding their writes of `keys`, meeting for the first
- * time; `initiator` says which one's id is lower (it starts the anti-entropy runs: handshake.ts initiatesAntiEntropy).
+ * Two nodes, `tagging` at 11 and `old` of the release `oldSpeaks`, holding their writes of `keys` (and what `then` did to
+ * their storages after), meeting for the first time; `initiator` says which one's id is lower (it starts the
+ * anti-entropy runs: handshake.ts initiatesAntiEntropy).
  */
-async function firstMeeting(keys: { tagging: readonly string[]; old: readonly string[] }, oldSpeaks: readonly number[], initiator: 'tagging' | 'old', sketches = false): Promise<Cluster> {
+async function firstMeeting(
+  keys: { tagging: readonly string[]; old: readonly string[] },
+  oldSpeaks: readonly number[],
+  initiator: 'tagging' | 'old',
+  sketches = false,
+  then?: (tagging: StorageAdapter, old: StorageAdapter) => Promise<void>,
+): Promise<Cluster> {
   for (let seed = 1; seed < 64; seed += 2) {
     const t = await written(seed, keys.tagging, 't', WITH_11);
     const o = await written(seed + 1, keys.old, 'o', oldSpeaks);
+    await then?.(t.storage, o.storage);
     if ((t.id < o.id) !== (initiator === 'tagging')) continue;
     const storages: Record<string, StorageAdapter> = { tagging: t.storage, old: o.storage };
     const c = await Cluster.create({
@@ -112,13 +120,51 @@ describe('anti-entropy with a peer below 11 over a key whose state names an epoc
       if (t.replicaId > o.replicaId) continue;
       await c.settle();
       expect((await stored(c, 'tagging', 'k'))!.vs).toEqual([expect.objectContaining({ r: t.replicaId, ep: expect.any(String) })]);
-      expect(await writers(c, 'old', 'k')).toEqual([o.replicaId]);
+      // The tagged state went back as its context alone, which covers the peer's version: dropped there (it went on
+      // holding it until the tagging side answered the state it was sent whole: gc-peer 1735100147, below).
+      expect(await writers(c, 'old', 'k')).toEqual([]);
       expect(t.pending).toBe(1);
       return;
     }
     throw new Error('no seed gives the tagging side the lower id');
   });
+
+  // gc-peer 1735100147 in small: the tagging side's state of k supersedes the earlier peer's, and its claim went as
+  // nothing (old-peers.ts), so the peer sent its state whole and ended the run (a run with no sketch: protocol 6). The tagging side must send its state back — the link leaves it out and tells its context alone — or
+  // the peer keeps the superseded version for good, and it comes back once the tombstone is collected. Failed before
+  // for both initiators (the peer kept `o`); at 11 the state itself goes.
+  for (const initiator of ['old', 'tagging'] as const) {
+    it(`a tagged delete superseding the earlier peer's version reaches it as a context alone (Merkle path, ${initiator} starts the run)`, async () => {
+      const c = await deletedBeside(initiator);
+      await c.settle();
+      const t = c.node('tagging').r;
+      const o = c.node('old').r;
+      expect((await stored(c, 'tagging', 'k'))!.vs).toEqual([expect.objectContaining({ r: t.replicaId, ep: expect.any(String), d: 1 })]);
+      expect(await writers(c, 'old', 'k')).toEqual([]);
+      expect(await c.drive(o.space('s').get('k'))).toBeUndefined();
+      expect(t.pending).toBe(1);
+    });
+  }
 });
+
+/**
+ * `old` (protocol 6) holds its write `o` of k; `tagging` (at 11), never having met it, deleted k with the context of
+ * `old`'s read (a tagged tombstone superseding `o`). They then meet: no cursor, so anti-entropy, `initiator` holding the
+ * lower id. Started by `old`, which then holds more keys than one range item takes (antientropy.ts SMALL_SUBTREE), the
+ * run opens with nodes that the tagging side answers with ranges; started by `tagging`, with its one range. Either way
+ * the tagging side's claim of k goes as nothing and the earlier peer's turn ends the run.
+ */
+async function deletedBeside(initiator: 'tagging' | 'old'): Promise<Cluster> {
+  const keys = { tagging: [], old: ['k', ...(initiator === 'old' ? ['f1', 'f2', 'f3', 'f4', 'f5'] : [])] };
+  return firstMeeting(keys, [5, 6], initiator, false, async (storage, oldStorage) => {
+    const old = await openReplica({ storage: oldStorage, speaks: [5, 6] });
+    const context = (await old.space('s').get('k'))!.context;
+    await old.close();
+    const tagging = await openReplica({ storage, speaks: WITH_11 });
+    await tagging.space('s').delete('k', { context });
+    await tagging.close();
+  });
+}
 
 /** Runs `p` on `clock` (as Cluster.drive does, before a cluster exists). */
 async function driveOn<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
