@@ -595,4 +595,8 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // knew, and without anti-entropy it knew none): c kept a:5 for good. The point goes as it is where it covers none of
   // the state's versions (fit-state.ts withPlainPoint; test/sync/fit-state.property.test.ts).
   it('seed 1736200133 (gc-relay): a tagging writer\'s untagged point reaches an earlier peer its link knows nothing of', () => passesAtEach(1736200133, 'gc-relay', false));
+  // The same soak (base 1736300000, on the head before gcp147's merge): restore-replica 1736300274 jittered — d and f of
+  // earlier releases ([5]); d's collected delete of k13 came back. Fails on fc7f0e2, passes with repair.ts answering
+  // toward a peer below 11 the whole states its tagged records supersede in every run (gcp147).
+  it('seed 1736300274 (restore-replica, jittered): a collected delete stays collected beside protocol-5 peers', () => passesAtEach(1736300274, 'restore-replica', true));
 });
