@@ -599,4 +599,10 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // earlier releases ([5]); d's collected delete of k13 came back. Fails on fc7f0e2, passes with repair.ts answering
   // toward a peer below 11 the whole states its tagged records supersede in every run (gcp147).
   it('seed 1736300274 (restore-replica, jittered): a collected delete stays collected beside protocol-5 peers', () => passesAtEach(1736300274, 'restore-replica', true));
+  // The soak on the final head (base 1736400000): clock-skew 1736400272 jittered, a checker gap. a's document edits never
+  // left a (no session carried them) and a lost its disk: lost with their only copy, yet reported lost — the chain of
+  // writes the lost one superseded (forgiveLost) keyed a typed value by its body, which a delta whose base was not at
+  // hand read as underivable, and links were noted only once each write's durability was seen, after the disk went.
+  // (ledger.ts writeKey, the link noted as the write is applied; test/sim/checks.test.ts.)
+  it('seed 1736400272 (clock-skew, jittered): document edits lost with their only copy are forgiven', () => passesAtEach(1736400272, 'clock-skew', true));
 });
