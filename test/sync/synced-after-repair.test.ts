@@ -7,7 +7,7 @@
  * repair frame it was sent, which the peer gives once the frame's states are durable.
  */
 import { describe, expect, it } from 'vitest';
-import { memoryStorage, openReplica, pairTransports } from '../../lib/index.js';
+import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { readsOf } from '../support/delegate.js';
 import { volatileStorage } from '../support/volatile-storage.js';
@@ -162,15 +162,7 @@ describe('w.synced after anti-entropy', () => {
     // Both hold the same 40 keys, from a third replica, and have never met: their first meeting repairs by a run whose
     // trees differ in k alone, which the writer answers with a sketch.
     await decoder.space('s').put('k', 'first'); // in the decoder's tree (of durable records) when the run starts
-    const third = await openReplica({ storage: memoryStorage() });
-    for (let i = 0; i < 40; i++) await third.space('s').put(`d/${i}`, i);
-    for (const r of [decoder, writer]) {
-      const [x, y] = pairTransports();
-      const links = [third.connect(x, { antiEntropyInterval: 0 }), r.connect(y, { antiEntropyInterval: 0 })];
-      await until(async () => (await r.space('s').get('d/39')) !== undefined && r.status === 'synced', 'a copy of the third\'s keys');
-      for (const l of links) l.close();
-    }
-    await third.close();
+    await fromThird([decoder, writer], 'd', 40);
     const mine = await writer.space('s').put('k', 'from the writer');
     let settled = false;
     void mine.synced.then(() => (settled = true));
@@ -208,15 +200,8 @@ describe('w.synced after anti-entropy', () => {
     const peer = await openReplica({ storage: memoryStorage() });
     // Both hold the same 30 keys, from a third replica, and have never met: their first meeting repairs by a run, and
     // the writer, whose stores wait for flush() below, receives nothing it lacks.
-    const third = await openReplica({ storage: memoryStorage() });
-    for (let i = 0; i < 30; i++) await third.space('s').put(`held/${i}`, i);
-    for (const r of [earlier, peer]) {
-      const [x, y] = pairTransports();
-      const links = [third.connect(x, { antiEntropyInterval: 0 }), r.connect(y, { antiEntropyInterval: 0 })];
-      await until(async () => (await r.space('s').get('held/29')) !== undefined && r.status === 'synced', 'a copy of the third\'s keys');
-      for (const l of links) l.close();
-    }
-    await Promise.all([third.close(), earlier.close()]);
+    await fromThird([earlier, peer], 'held', 30);
+    await earlier.close();
     const writer = await openReplica({ storage }); // opened again: no session of it has built the space's tree
     const first = await writer.space('s').put('k', 'old');
     await writer.space('s').put('after', 1); // durable, above k's write: the run's top passes it
@@ -293,4 +278,17 @@ function heldKeyStorage(key: string): { storage: StorageAdapter; hold: boolean; 
     } as StorageAdapter,
   };
   return gate;
+}
+
+/** `count` keys `prefix/i` a third replica wrote, copied to each of `replicas` over its own link (they never meet). */
+async function fromThird(replicas: readonly Replica[], prefix: string, count: number): Promise<void> {
+  const third = await openReplica({ storage: memoryStorage() });
+  for (let i = 0; i < count; i++) await third.space('s').put(`${prefix}/${i}`, i);
+  for (const r of replicas) {
+    const [x, y] = pairTransports();
+    const links = [third.connect(x, { antiEntropyInterval: 0 }), r.connect(y, { antiEntropyInterval: 0 })];
+    await until(async () => (await r.space('s').get(`${prefix}/${count - 1}`)) !== undefined && r.status === 'synced', "a copy of the third's keys");
+    for (const l of links) l.close();
+  }
+  await third.close();
 }
