@@ -24,8 +24,8 @@
  * points go lowered as a plain entry does: to the points of the peer's versions of it that the state superseded (known
  * dots of its, for this key), less any whose history holds a version of the state. Below 11 no point naming an epoch
  * travels: such a replica tells only its untagged point — as it is where its history holds none of the state's versions
- * (`withPlainPoint`), else lowered to the peer's untagged versions (its writes from before it tagged). Left out at 11, a peer holding a writer's old version never learned that the
- * writer's delete superseded it, and once the delete was collected the old version stood there for good (withheld seed
+ * (`withPlainPoint`), else lowered to the peer's untagged versions (its writes from before it tagged). Left out at 11, a
+ * peer holding a writer's old version never learned that the writer's delete superseded it, and once the delete was collected the old version stood there for good (withheld seed
  * 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete at 28, collected, because b's big k4 stood beside
  * it; withheld 1733502631 at 11: d kept a's k0 at (a, e, 4) because a's own big k0 stood beside c's collected delete).
  *
@@ -62,7 +62,7 @@ export function contextAlone(state: KeyState, peer?: KeyState, points = false, r
   for (const r of Object.keys(state.cc)) {
     const tagged = state.pts?.[r];
     if (tagged !== undefined) {
-      // Below 11 only its untagged point can go, and only lowered to the peer's untagged versions the state superseded.
+      // Below 11 only its untagged point can go: as it is where it covers none of the state's versions, else lowered.
       let told: readonly Point[] = points && !state.vs.some((v) => v.r === r) ? tagged : peer ? supersededPoints(reg, state, peer, r, !points) : [];
       if (!points) told = withPlainPoint(reg, state, r, tagged, told);
       if (told.length === 1 && told[0]!.e === UNTAGGED) cc[r] = told[0]!.n;
