@@ -63,6 +63,8 @@ export class ReplicaCore {
    * replica only once it is durable there); a crash loses nothing above it that anyone else saw.
    */
   durableSeq: number;
+  /** Who waits for `durableSeq` to reach a seq (`settled`): told as it does, and all at close. */
+  private durableWaits: Array<{ seq: number; resolve: () => void }> = [];
   /**
    * A record of `key` was applied at `seq` by this instance (a local write or a join), before it is durable: the
    * pending-writes map (pending.ts) learns of records once durable, and must not count the key acknowledged meanwhile.
@@ -289,7 +291,26 @@ export class ReplicaCore {
 
   /** Every transaction up to `seq` is durable. */
   noteDurable(seq: number): void {
-    if (seq > this.durableSeq) this.durableSeq = seq;
+    if (seq <= this.durableSeq) return;
+    this.durableSeq = seq;
+    if (this.durableWaits.length > 0) this.wakeDurable();
+  }
+
+  /**
+   * Resolves once every transaction committed so far (the storage's top now, another instance's commits included) is
+   * durable here, or the replica closed. An anti-entropy run that left a key out, its newest record not durable, waits
+   * for it before its next turn (repair.ts `settle`).
+   */
+  async settled(): Promise<void> {
+    const top = await this.storedTop();
+    if (top <= this.durableSeq || this.closed) return;
+    return new Promise((resolve) => this.durableWaits.push({ seq: top, resolve }));
+  }
+
+  private wakeDurable(all = false): void {
+    const waits = this.durableWaits;
+    this.durableWaits = all ? [] : waits.filter((w) => w.seq > this.durableSeq);
+    for (const w of waits) if (all || w.seq <= this.durableSeq) w.resolve();
   }
 
   /**
@@ -558,6 +579,7 @@ export class ReplicaCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.wakeDurable(true);
     await this.external.close();
     await this.storage.close();
   }

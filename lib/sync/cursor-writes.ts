@@ -2,7 +2,16 @@
  * Cursor writes not durable yet, per replica and cursor: a hello tells the cursor it holds, and the peer then counts
  * its writes up to it as stored here (synced), so a hello reads a cursor only once its writes are durable.
  */
+import type { StorageAdapter } from '../storage.js';
+
 const cursorWrites = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+/** Stores the cursor record `key` alone, noted until durable (space-sync.ts). */
+export function storeCursorAlone(core: { readonly storage: StorageAdapter }, key: string, value: unknown): Promise<void> {
+  const write = core.storage.transact((tx) => tx.setMeta(key, value));
+  noteCursorWrite(core, key, write);
+  return write;
+}
 
 /** `write` stores the cursor record `key` (alone, or beside a join's entries). */
 export function noteCursorWrite(core: object, key: string, write: Promise<unknown>): void {

@@ -58,6 +58,8 @@ interface Run {
    * write at or below `myTop` went neither way.
    */
   skipped?: boolean;
+  /** A key left out since our last turn went: the next waits until it is durable (`settle`). */
+  leftOut?: boolean;
   /**
    * The fast path (fast-path.ts): 'sketched' on the side that sent the sketch, which remembers the states the peer
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
@@ -103,14 +105,15 @@ export class Repair {
   async begin(establishing: boolean): Promise<void> {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
-    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), skipped: ix.unsettled !== undefined, ...this.oldPeer() };
+    const run: Run = (this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), ...this.oldPeer() });
+    if (ix.unsettled) this.leave(run);
     const whole: string[] = [];
-    const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(this.run!, k, ix.lastSeq), whole);
-    this.noteNothing(this.run, items);
-    if (whole.length === 0) return this.sendTurn(id, ix.lastSeq, items, [], false);
-    const run = this.run;
+    const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(run, k, ix.lastSeq), whole);
+    this.noteNothing(run, items);
+    if (whole.length === 0 && !run.leftOut) return this.sendTurn(id, ix.lastSeq, items, [], false);
     this.queue(async () => {
       await this.sendStates(run, whole);
+      if (run.leftOut) await this.settle(run);
       if (this.run === run && !this.port.closed) this.sendTurn(id, ix.lastSeq, items, [], false);
     });
   }
@@ -138,7 +141,7 @@ export class Repair {
       this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
-    if (ix.unsettled) run.skipped = true;
+    if (ix.unsettled) this.leave(run);
     const unpacked = wantedClaims(run.claimed, m.items, m.want);
     if (unpacked) {
       run.claimed = undefined;
@@ -161,6 +164,7 @@ export class Repair {
       return this.queue(async () => {
         const { cells } = await buildSketch(ix.tree, level, nodes, cellCount, run.id, this.port.pause);
         await this.sendStates(run, m.want);
+        if (run.leftOut) await this.settle(run);
         const item: AeItem = { kind: 'sketch', level, nodes, m: cellCount, cells, ...(this.port.compact ? { packed: true } : {}) };
         if (this.run === run && !this.port.closed) this.sendTurn(run.id, run.myTop, [item], [], false);
       });
@@ -186,6 +190,7 @@ export class Repair {
       this.noteNothing(run, items);
       const final = items.length === 0 && want.length === 0;
       await this.sendStates(run, [...send, ...m.want, ...whole]);
+      if (run.leftOut) await this.settle(run);
       if (this.run !== run || this.port.closed) return;
       // The claims we want back go as a bitmap over the peer's claims, not as their keys again.
       const bits = run.fast === 'sketched' ? claimBits(m.items, want) : undefined;
@@ -291,6 +296,7 @@ export class Repair {
     run.claimed = filled.flatMap((it) => (it.kind === 'keys' ? it.keys.map(([k]) => k) : []));
     const final = filled.length === 0 && whole.length === 0;
     await this.sendStates(run, [...want, ...whole]);
+    if (run.leftOut) await this.settle(run);
     if (this.run !== run || this.port.closed) return;
     this.sendTurn(run.id, 0, filled, [], final);
     if (final) await this.end(run);
@@ -302,14 +308,31 @@ export class Repair {
    */
   private async index(run: Run): ReturnType<RepairPort['index']> {
     const ix = await this.port.index();
-    if (ix.unsettled) run.skipped = true;
+    if (ix.unsettled) this.leave(run);
     return ix;
+  }
+
+  /** A key of ours is left out of the run (its newest record not durable: hub.ts `unsettled`, `durable` below). */
+  private leave(run: Run): void {
+    run.skipped = true;
+    run.leftOut = true;
+  }
+
+  /**
+   * Before our next turn goes, after a key was left out: its record is made durable first. The peer takes our top as its
+   * cursor into our log at the run's end, and the top passes the key's older record, which went neither way (its newer one
+   * goes by the log stream): were the newer record lost in a crash, the older would come back below that cursor, never
+   * sent, and the cursor, resumed, would count it held (acks.ts) — a write reported synced that no peer holds.
+   */
+  private async settle(run: Run): Promise<void> {
+    run.leftOut = false;
+    await this.port.settled();
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
   private async durable(run: Run, key: string, lastSeq: number): Promise<KeyRecord | undefined> {
     const rec = await this.port.get(key);
-    if (rec && rec.seq > lastSeq) run.skipped = true;
+    if (rec && rec.seq > lastSeq) this.leave(run);
     return rec && rec.seq <= lastSeq ? rec : undefined;
   }
 

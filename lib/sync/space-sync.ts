@@ -7,7 +7,7 @@
  * acknowledged only then; the stream starts only once the decision (handshake.ts) is made, from the cursor
  * the peer holds or, after anti-entropy, from our top at the run's start.
  */
-import { cursorWriteOf, noteCursorWrite } from './cursor-writes.js';
+import { cursorWriteOf, noteCursorWrite, storeCursorAlone } from './cursor-writes.js';
 import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
 import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
@@ -141,6 +141,7 @@ export class SpaceSync {
       now: () => core.now(),
       pause: () => new Promise<void>((resolve) => session.timers.setTimeout(resolve, 0)),
       get: (key) => core.storage.get(name, key),
+      settled: () => core.settled(),
       random: () => core.random(),
       observe: (key, dots) => session.model.observe(name, key, dots, true),
       asking: () => session.model.asking(name),
@@ -157,9 +158,7 @@ export class SpaceSync {
 
   /** Stores the cursor record alone (noted until durable: a hello waits for it). */
   private storeCursor(key: string, value: StoredCursor): Promise<void> {
-    const write = this.core.storage.transact((tx) => tx.setMeta(key, value));
-    noteCursorWrite(this.core, key, write);
-    return write;
+    return storeCursorAlone(this.core, key, value);
   }
 
   /** Joins entries of the peer's frame, with the cursor record in the same transaction when there is one to store. */
