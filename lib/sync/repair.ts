@@ -110,11 +110,11 @@ export class Repair {
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(run, k, ix.lastSeq), whole);
     this.noteNothing(run, items);
-    if (whole.length === 0 && !run.leftOut) return this.sendTurn(id, ix.lastSeq, items, [], false);
+    if (whole.length === 0 && !run.leftOut) return this.sendTurn(id, run.myTop, items, [], false);
     this.queue(async () => {
       await this.sendStates(run, whole);
       if (run.leftOut) await this.settle(run);
-      if (this.run === run && !this.port.closed) this.sendTurn(id, ix.lastSeq, items, [], false);
+      if (this.run === run && !this.port.closed) this.sendTurn(id, run.myTop, items, [], false);
     });
   }
 
