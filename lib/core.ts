@@ -63,7 +63,7 @@ export class ReplicaCore {
    * replica only once it is durable there); a crash loses nothing above it that anyone else saw.
    */
   durableSeq: number;
-  /** Who waits for `durableSeq` to reach a seq (`settled`): told as it does, and all at close. */
+  /** Who waits for `durableSeq` to reach a seq (`whenDurable`): told as it does, and all at close. */
   private durableWaits: Array<{ seq: number; resolve: () => void }> = [];
   /**
    * A record of `key` was applied at `seq` by this instance (a local write or a join), before it is durable: the
@@ -297,14 +297,13 @@ export class ReplicaCore {
   }
 
   /**
-   * Resolves once every transaction committed so far (the storage's top now, another instance's commits included) is
-   * durable here, or the replica closed. An anti-entropy run that left a key out, its newest record not durable, waits
-   * for it before its next turn (repair.ts `settle`).
+   * Resolves once every transaction up to `seq` is known durable here (`durableSeq`: this instance's own, or another's
+   * read from the log), or the replica closed. An anti-entropy run that left a key out, its newest record not durable,
+   * waits for that record before its next turn (repair.ts `settle`).
    */
-  async settled(): Promise<void> {
-    const top = await this.storedTop();
-    if (top <= this.durableSeq || this.closed) return;
-    return new Promise((resolve) => this.durableWaits.push({ seq: top, resolve }));
+  whenDurable(seq: number): Promise<void> {
+    if (seq <= this.durableSeq || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.durableWaits.push({ seq, resolve }));
   }
 
   private wakeDurable(all = false): void {

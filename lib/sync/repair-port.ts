@@ -35,8 +35,8 @@ export interface RepairPort {
   /** Lets other work run (a timer of the session's): a large sketch is built in slices. */
   pause?: () => Promise<void>;
   get(key: string): Promise<KeyRecord | undefined>;
-  /** Resolves once every transaction committed so far is durable (or the replica closed): core.ts `settled`. */
-  settled(): Promise<void>;
+  /** Resolves once our log is durable up to `seq` (or the replica closed): core.ts `whenDurable`. */
+  durableTo(seq: number): Promise<void>;
   random(): number;
   /** The peer holds (at least) this state of the key, as dots: our states for it go with held forms (peer-model.ts). */
   observe(key: string, dots: KeyState): void;

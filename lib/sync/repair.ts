@@ -34,6 +34,7 @@ import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type 
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
 import { claimedAsNothing } from './old-peers.js';
+import { LeftOut } from './left-out.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
@@ -58,8 +59,8 @@ interface Run {
    * write at or below `myTop` went neither way.
    */
   skipped?: boolean;
-  /** A key left out since our last turn went: the next waits until it is durable (`settle`). */
-  leftOut?: boolean;
+  /** Keys left out since our last turn went: the next waits until their records are durable (left-out.ts). */
+  leftOut?: LeftOut;
   /**
    * The fast path (fast-path.ts): 'sketched' on the side that sent the sketch, which remembers the states the peer
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
@@ -106,7 +107,7 @@ export class Repair {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
     const run: Run = (this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), ...this.oldPeer() });
-    if (ix.unsettled) this.leave(run);
+    if (ix.unsettled) this.leave(run, 0);
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(run, k, ix.lastSeq), whole);
     this.noteNothing(run, items);
@@ -141,7 +142,7 @@ export class Repair {
       this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
-    if (ix.unsettled) this.leave(run);
+    if (ix.unsettled) this.leave(run, 0);
     const unpacked = wantedClaims(run.claimed, m.items, m.want);
     if (unpacked) {
       run.claimed = undefined;
@@ -308,31 +309,27 @@ export class Repair {
    */
   private async index(run: Run): ReturnType<RepairPort['index']> {
     const ix = await this.port.index();
-    if (ix.unsettled) this.leave(run);
+    if (ix.unsettled) this.leave(run, 0);
     return ix;
   }
 
-  /** A key of ours is left out of the run (its newest record not durable: hub.ts `unsettled`, `durable` below). */
-  private leave(run: Run): void {
+  /** A key of ours is left out of the run: its newest record, at `seq`, not durable (`durable` below; 0: hub.ts `unsettled`). */
+  private leave(run: Run, seq: number): void {
     run.skipped = true;
-    run.leftOut = true;
+    (run.leftOut ??= new LeftOut()).note(seq);
   }
 
-  /**
-   * Before our next turn goes, after a key was left out: its record is made durable first. The peer takes our top as its
-   * cursor into our log at the run's end, and the top passes the key's older record, which went neither way (its newer one
-   * goes by the log stream): were the newer record lost in a crash, the older would come back below that cursor, never
-   * sent, and the cursor, resumed, would count it held (acks.ts) — a write reported synced that no peer holds.
-   */
-  private async settle(run: Run): Promise<void> {
-    run.leftOut = false;
-    await this.port.settled();
+  /** Before our next turn goes, after keys were left out: their records durable first (left-out.ts). */
+  private settle(run: Run): Promise<void> {
+    const left = run.leftOut!;
+    run.leftOut = undefined;
+    return left.settle(this.port);
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
   private async durable(run: Run, key: string, lastSeq: number): Promise<KeyRecord | undefined> {
     const rec = await this.port.get(key);
-    if (rec && rec.seq > lastSeq) this.leave(run);
+    if (rec && rec.seq > lastSeq) this.leave(run, rec.seq);
     return rec && rec.seq <= lastSeq ? rec : undefined;
   }
 

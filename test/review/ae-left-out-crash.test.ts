@@ -105,9 +105,9 @@ async function crashAfterRun(leads: boolean, inTree: boolean) {
   await until(() => storage.unflushed > 0, 'the second write of k applied');
   // The run: it ends, or (since the fix) the writer's next turn waits for k's newer record to be durable.
   let waits = false;
-  const core = writer.core as { settled?: () => Promise<void> }; // (none before the fix: the run never waits)
-  const settled = core.settled?.bind(core);
-  if (settled) core.settled = () => ((waits = true), settled());
+  const core = writer.core as { whenDurable?: (seq: number) => Promise<void> }; // (none before the fix: the run never waits)
+  const whenDurable = core.whenDurable?.bind(core);
+  if (whenDurable) core.whenDurable = (seq) => ((waits = true), whenDurable(seq));
   connect(writer, peer);
   await until(async () => waits || (await has(peer, 'o')()), 'the peer got o from the run, or the writer waits');
   await new Promise((r) => setTimeout(r, 100)); // the run ends meanwhile where it does
@@ -133,4 +133,33 @@ describe('a key an anti-entropy run left out (its newest record not durable), th
       });
     }
   }
+});
+
+describe('ReplicaCore.whenDurable (what the run waits on)', () => {
+  it('resolves once the record is durable, and at close while it is not', async () => {
+    const d = disk();
+    const r = await opened(d as never);
+    const applied = async (value: number) => {
+      d.autoFlush = false;
+      const put = r.space('s').put('k', value);
+      await until(() => d.unflushed > 0, 'the write applied');
+      return { put, seq: (await r.core.storage.get('s', 'k'))!.seq };
+    };
+    const first = await applied(1);
+    let done = false;
+    void r.core.whenDurable(first.seq).then(() => (done = true));
+    await new Promise((res) => setTimeout(res, 20));
+    expect(done, 'the record is not durable yet').toBe(false);
+    d.flush();
+    await first.put;
+    await until(() => done, 'resolved once durable');
+    await r.core.whenDurable(first.seq - 1); // durable already: at once
+
+    const second = await applied(2);
+    void second.put.catch(() => {});
+    let told = false;
+    void r.core.whenDurable(second.seq).then(() => (told = true));
+    void r.close(); // its storage's close waits for the fsync (afterEach flushes): the waiter is told at once
+    await until(() => told, 'resolved at close');
+  });
 });

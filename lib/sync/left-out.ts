@@ -1,0 +1,32 @@
+/**
+ * The keys of ours an anti-entropy run (repair.ts) left out since its last turn went, their newest records not durable:
+ * the next turn goes only once those records are durable.
+ *
+ * Why: the peer takes the top we told as its cursor into our log at the run's end, and that top passes such a key's
+ * older record, which went neither way (the newer one goes by the log stream). Were the newer record lost in a crash,
+ * the older would come back below the peer's cursor, never sent, and the cursor, resumed in the next hello, would count
+ * it held (acks.ts): a write reported synced that no other replica holds (simulator seed withheld 1736500179). Once the
+ * newer record is durable, the key's durable record lies past the top for good, and the stream from the top sends it.
+ * The wait is one fsync of our own storage at most: nothing the peer does lengthens it.
+ */
+import type { RepairPort } from './repair-port.js';
+
+export class LeftOut {
+  /** The highest seq of a record left out that was read. */
+  private seq = 0;
+  /** The tree left keys out (hub.ts `unsettled`): their records are read when the turn waits. */
+  private tree = false;
+
+  /** A record at `seq` left out; 0: keys the tree left out. */
+  note(seq: number): void {
+    if (seq === 0) this.tree = true;
+    else if (seq > this.seq) this.seq = seq;
+  }
+
+  /** Waits until every record noted (and of the keys the tree still leaves out) is durable. */
+  async settle(port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>): Promise<void> {
+    let seq = this.seq;
+    if (this.tree) for (const k of (await port.index()).unsettled ?? []) seq = Math.max(seq, (await port.get(k))?.seq ?? 0);
+    await port.durableTo(seq);
+  }
+}
