@@ -390,19 +390,20 @@ export class AckTracker {
    * Per peer, where a frame to some peer that left the key out reached `seq` (so `release` keeps the entry): the peers
    * whose own frames that left it out all lay below `seq` are released — their links read an older record, and what
    * they acknowledged since (`framed`) counts the key as any other peer's does; a frame to one that leaves the newer
-   * record out names it again (`withhold`).
+   * record out names it again (`withhold`). A peer with no known position (0: a repair state, a copy told by another
+   * instance) may have been left out of the newer record itself: it stays, as the whole entry did before.
    */
   private releaseBelow(space: string, key: string, entry: Withheld, seq: number): void {
     let upTo = entry.overflow ? entry.overflowUpTo : 0;
     for (const [peer, at] of entry.peers) {
-      if (at >= seq) {
+      if (at >= seq || at === 0) {
         upTo = Math.max(upTo, at);
         continue;
       }
       entry.peers.delete(peer);
       entry.elsewhere = Math.max(entry.elsewhere, this.framed.get(peer)?.get(space) ?? 0);
     }
-    if (entry.overflow && entry.overflowUpTo < seq) entry.overflow = false;
+    if (entry.overflow && entry.overflowUpTo > 0 && entry.overflowUpTo < seq) entry.overflow = false;
     entry.upTo = upTo;
   }
 

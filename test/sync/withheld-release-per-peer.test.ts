@@ -72,4 +72,14 @@ describe('a withhold at a newer record', () => {
     acks.release('s', 'k', 40);
     expect(acks.isWithheldFrom(A, 's', 'k') || acks.isWithheldFrom(B, 's', 'k')).toBe(false);
   });
+
+  it('keeps a peer with no known position (a repair state left the key out: it may have missed the newer record)', () => {
+    const acks = tracker({ k: 36 });
+    acks.withhold(B, 's', 'k');
+    acks.withhold(A, 's', 'k', 37);
+    acks.release('s', 'k', 36);
+    expect(acks.isWithheldFrom(B, 's', 'k')).toBe(true);
+    acks.release('s', 'k', 38);
+    expect(acks.isWithheldFrom(B, 's', 'k')).toBe(false);
+  });
 });
