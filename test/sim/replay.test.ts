@@ -605,20 +605,20 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // hand read as underivable, and links were noted only once each write's durability was seen, after the disk went.
   // (ledger.ts writeKey, the link noted as the write is applied; test/sim/checks.test.ts.)
   it('seed 1736400272 (clock-skew, jittered): document edits lost with their only copy are forgiven', () => passesAtEach(1736400272, 'clock-skew', true));
-  // Open (stop 41): pending over-counts the soaks found at the end of the stop — a count that does not drain after heal,
-  // not a loss. Each flips to a plain test once fixed. withheld 1736400294 jittered, beside earlier releases only: a
-  // withhold entry keeps one position for every peer it names, so a frame to a protocol-5 peer past k14's newer record
-  // keeps b (which got that record) in the entry at the record's change (acks.ts release).
-  it.fails('seed 1736400294 (withheld, jittered) beside earlier releases: a withhold released per peer at a newer record', () => passesAtEach(1736400294, 'withheld', true, ['beside-earlier']));
+  // Pending over-counts the soaks found at the end of stop 41 — a count that does not drain after heal, not a loss.
+  // withheld 1736400294 jittered (stop 42): a withhold entry kept one position for every peer it names, so a frame to a
+  // protocol-5 peer past k14's newer record kept b (which got that record) in the entry at the record's change; entries
+  // now keep each peer's position (acks.ts release; test/sync/withheld-release-per-peer.test.ts).
+  it('seed 1736400294 (withheld, jittered): a withhold released per peer at a newer record (beside earlier releases, at 10, at 11)', () => passesAtEach(1736400294, 'withheld', true, ['beside-earlier', 'at-10', true]));
   // withheld 1736500024 at 11 (failing on the stop's first head too): e counted a key pending that another node held. It
   // passes since the wait below (w179's settle), not traced: e's run with relay a left k3 out (its newest record, seq
   // 21, not durable), which is ae0's class (a run that left a key out confirms nothing); the wait moves what follows.
   it('seed 1736500024 (withheld) at 11: e counts no key pending that another node holds', () => passesAtEach(1736500024, 'withheld', false, [true]));
   // withheld 1736500179 (at 10, 11 and beside earlier releases; failing on the stop's first head too): g, a protocol-5
-  // writer, said pending 0 while no node held its k0. g answered relay h's run with k0's newest record not durable yet,
-  // left k0 to the log stream, and told its top, past k0's older record; h took the top as its cursor into g's log at
-  // the run's end; g crashed before the newer record was durable, came back with the older below h's cursor, never sent,
-  // and h's resumed cursor counted it held. A run that left a key out now sends its next turn only once the key's record
-  // is durable (repair.ts settle; test/review/ae-left-out-crash.test.ts).
+  // writer, said pending 0 while no node held its k0 (an under-count). g answered relay h's run with k0's newest record
+  // not durable yet, left k0 to the log stream, and told its top, past k0's older record; h took the top as its cursor
+  // into g's log at the run's end; g crashed before the newer record was durable, came back with the older below h's
+  // cursor, never sent, and h's resumed cursor counted it held. A run that left a key out now sends its next turn only
+  // once the key's record is durable (lib/sync/left-out.ts; test/review/ae-left-out-crash.test.ts).
   it('seed 1736500179 (withheld): a key a run left out is not counted held by the cursor the run gave, across a crash', () => passesAtEach(1736500179, 'withheld', false));
 });
