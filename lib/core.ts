@@ -298,12 +298,14 @@ export class ReplicaCore {
 
   /**
    * Resolves once every transaction up to `seq` is known durable here (`durableSeq`: this instance's own, or another's
-   * read from the log), or the replica closed. An anti-entropy run that left a key out, its newest record not durable,
-   * waits for that record before its next turn (repair.ts `settle`).
+   * read from the log — `space`'s is read now, its hint may be lost), or the replica closed. An anti-entropy run that
+   * left a key out, its newest record not durable, waits for that record before its next turn (sync/left-out.ts).
    */
-  whenDurable(seq: number): Promise<void> {
+  whenDurable(seq: number, space?: string): Promise<void> {
     if (seq <= this.durableSeq || this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.durableWaits.push({ seq, resolve }));
+    const wait = new Promise<void>((resolve) => this.durableWaits.push({ seq, resolve }));
+    if (space !== undefined) this.external.poke(space);
+    return wait;
   }
 
   private wakeDurable(all = false): void {

@@ -53,6 +53,15 @@ export class ExternalChanges {
     own.add(seq);
   }
 
+  /**
+   * Reads `space`'s log now, as a hint would have it read (core.ts whenDurable): a record another instance committed is
+   * known durable here only once read, and its hint may be lost or late.
+   */
+  poke(space: string): void {
+    if (!this.host.storage.onExternalChange) return;
+    this.queue = this.queue.then(() => this.read([space])).catch((e) => this.host.events.emit('error', e));
+  }
+
   /** Stops listening, once what was heard has been read. */
   async close(): Promise<void> {
     this.stopWatching?.();

@@ -141,7 +141,7 @@ export class SpaceSync {
       now: () => core.now(),
       pause: () => new Promise<void>((resolve) => session.timers.setTimeout(resolve, 0)),
       get: (key) => core.storage.get(name, key),
-      durableTo: (seq) => core.whenDurable(seq),
+      durableTo: (seq) => core.whenDurable(seq, name),
       random: () => core.random(),
       observe: (key, dots) => session.model.observe(name, key, dots, true),
       asking: () => session.model.asking(name),

@@ -13,7 +13,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
-import { until } from '../sync/support.js';
+import { durableWaits, until } from '../sync/support.js';
 import { volatileStorage, type VolatileStorage } from '../support/volatile-storage.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 
@@ -104,12 +104,9 @@ async function crashAfterRun(leads: boolean, inTree: boolean) {
   void writer.space('s').put('k', 'new').catch(() => {}); // applied at once, durable on flush() (never, here)
   await until(() => storage.unflushed > 0, 'the second write of k applied');
   // The run: it ends, or (since the fix) the writer's next turn waits for k's newer record to be durable.
-  let waits = false;
-  const core = writer.core as { whenDurable?: (seq: number) => Promise<void> }; // (none before the fix: the run never waits)
-  const whenDurable = core.whenDurable?.bind(core);
-  if (whenDurable) core.whenDurable = (seq) => ((waits = true), whenDurable(seq));
+  const waits = durableWaits(writer);
   connect(writer, peer);
-  await until(async () => waits || (await has(peer, 'o')()), 'the peer got o from the run, or the writer waits');
+  await until(async () => waits() || (await has(peer, 'o')()), 'the peer got o from the run, or the writer waits');
   await new Promise((r) => setTimeout(r, 100)); // the run ends meanwhile where it does
   // Power loss: the second write of k is gone; the writer opens on what was durable, and meets the peer again.
   const after = await storage.crashed();

@@ -15,6 +15,18 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
   }
 }
 
+/**
+ * Whether `r`'s anti-entropy has waited for a record it left out to be durable (core.ts whenDurable, lib/sync/left-out.ts)
+ * since this was called: a run with a record held undurable waits there, its next turn unsent. (Never, on code before.)
+ */
+export function durableWaits(r: Replica): () => boolean {
+  let waited = false;
+  const core = r.core as { whenDurable?: (seq: number, space?: string) => Promise<void> };
+  const whenDurable = core.whenDurable?.bind(core);
+  if (whenDurable) core.whenDurable = (seq, space) => ((waited = true), whenDurable(seq, space));
+  return () => waited;
+}
+
 /** `inner` with every incoming frame handed over `ms` later (order kept): a link with latency. */
 export function delayed(inner: Transport, ms: number, options: { reconnect?: boolean } = {}): Transport {
   return {
