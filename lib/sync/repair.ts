@@ -30,6 +30,7 @@
 import type { KeyRecord } from '../storage.js';
 import { namesEpochs, stateOf, type KeyState } from '../dvv.js';
 import type { RepairPort, RunStats } from './repair-port.js';
+export type { RunEnd } from './repair-port.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
@@ -44,6 +45,9 @@ import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from '.
  */
 const MAX_TURN_BYTES = 256 * 1024 * 1024;
 
+/** Keys a run names as left out, at most (the stream sends each once it settles, echo or not: space-sync.ts). */
+export const MAX_LEFT_OUT = 4096;
+
 interface Run {
   id: number;
   initiator: boolean;
@@ -54,10 +58,10 @@ interface Run {
   /** Keys whose state went to the peer in this run. */
   sent: Set<string>;
   /**
-   * A key left out, its record newer than the durable log (or not in the tree at all: hub.ts `unsettled`): its older
-   * write at or below `myTop` went neither way.
+   * Keys left out, their records newer than the durable log (or not in the tree at all: hub.ts `unsettled`): an older
+   * write of one at or below `myTop` went neither way. At most MAX_LEFT_OUT named; the run left keys out when any is.
    */
-  skipped?: boolean;
+  skipped?: Set<string>;
   /**
    * The fast path (fast-path.ts): 'sketched' on the side that sent the sketch, which remembers the states the peer
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
@@ -103,7 +107,8 @@ export class Repair {
   async begin(establishing: boolean): Promise<void> {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
-    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), skipped: ix.unsettled !== undefined, ...this.oldPeer() };
+    this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), ...this.oldPeer() };
+    if (ix.unsettled) leaveOut(this.run, ix.unsettled);
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(this.run!, k, ix.lastSeq), whole);
     this.noteNothing(this.run, items);
@@ -138,7 +143,7 @@ export class Repair {
       this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
-    if (ix.unsettled) run.skipped = true;
+    if (ix.unsettled) leaveOut(run, ix.unsettled);
     const unpacked = wantedClaims(run.claimed, m.items, m.want);
     if (unpacked) {
       run.claimed = undefined;
@@ -302,14 +307,14 @@ export class Repair {
    */
   private async index(run: Run): ReturnType<RepairPort['index']> {
     const ix = await this.port.index();
-    if (ix.unsettled) run.skipped = true;
+    if (ix.unsettled) leaveOut(run, ix.unsettled);
     return ix;
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
   private async durable(run: Run, key: string, lastSeq: number): Promise<KeyRecord | undefined> {
     const rec = await this.port.get(key);
-    if (rec && rec.seq > lastSeq) run.skipped = true;
+    if (rec && rec.seq > lastSeq) leaveOut(run, [key]);
     return rec && rec.seq <= lastSeq ? rec : undefined;
   }
 
@@ -361,9 +366,19 @@ export class Repair {
     this.run = undefined;
     await this.port.ended(
       { space: this.space, peer: this.port.peerId, ...run.stats, onConnect: run.establishing },
-      // Nothing of ours is confirmed by a run that left a key of ours out, or sent no states at all (read-only).
-      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop, confirmed: !run.skipped && this.port.offersStates },
+      // Nothing of ours is confirmed by a run that left a key of ours out, or sent no states at all (read-only); the
+      // keys it left out go on the stream once they settle, echoes of the peer's states or not (outgoing.ts `owed`).
+      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop, confirmed: !run.skipped && this.port.offersStates, ...(run.skipped ? { leftOut: run.skipped } : {}) },
     );
+  }
+}
+
+/** Notes `keys` left out of `run` (named up to MAX_LEFT_OUT). */
+function leaveOut(run: Run, keys: Iterable<string>): void {
+  const left = (run.skipped ??= new Set());
+  for (const k of keys) {
+    if (left.size >= MAX_LEFT_OUT) return;
+    left.add(k);
   }
 }
 

@@ -241,6 +241,63 @@ describe('w.synced after anti-entropy', () => {
       await Promise.all([writer.close(), peer.close()]);
     }
   });
+  it.each([
+    [0, true],
+    [0, false],
+    [50, true],
+    [50, false],
+  ])('a write the peer holds, left out of a run because its key\'s newest record (the peer\'s own state) was not durable, syncs once that record is (anti-entropy every %i ms; the writer leads: %s)', async (every, writerLeads) => {
+    // Found by the adversarial review of stop 41 (rev41b): the run that left k out confirms nothing (test above), and
+    // once the writer's join of the peer's state of k became durable its record was an echo of the peer's own state
+    // (`src`: the peer), which the stream skips — no frame, no ACK. With no periodic run nothing else ever came, and the
+    // write stayed pending for good (`w.synced`, `whenSynced` and the status hanging) though the peer held it. Periodic
+    // runs did not help either: a run that does not establish the session confirms nothing (on main, 20 runs at 100 ms).
+    const storage = volatileStorage();
+    const earlier = await openReplica({ storage });
+    let peer = await openReplica({ storage: memoryStorage() });
+    while (earlier.replicaId < peer.replicaId !== writerLeads) {
+      await peer.close();
+      peer = await openReplica({ storage: memoryStorage() }); // the smaller replicaId opens the run
+    }
+    await fromThird([earlier, peer], 'held', 30);
+    await earlier.close();
+    const writer = await openReplica({ storage }); // no session of it has built the space's tree yet
+    const first = await writer.space('s').put('k', 'old');
+    await writer.space('s').put('after', 1); // durable, above k's write: the run's top passes it
+    let settled = false;
+    void first.synced.then(() => (settled = true));
+    // The peer saw the write (no link of the writer's told it so) and wrote k over it; its state came to the writer on
+    // a frame of a link that dropped before the join was durable: joined as the peer's own (`peer`), durable on flush().
+    await peer.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
+    await peer.space('s').put('k', 'theirs');
+    const theirs = stateOf((await peer.core.storage.get('s', 'k'))!);
+    storage.autoFlush = false;
+    const joined = writer.core.join('s', [['k', theirs]], { peer: peer.replicaId });
+    await until(() => storage.unflushed > 0, 'the writer joined the peer\'s state');
+    let ran = 0;
+    writer.on('antiEntropy', () => ran++);
+    const [ta, tb] = pairTransports();
+    const la = writer.connect(ta, { antiEntropyInterval: every });
+    const lb = peer.connect(tb, { antiEntropyInterval: every });
+    try {
+      // The writer's tree is built at its first turn, without k. The peer sends its state of k (the writer claims nothing
+      // of the key), whose join waits behind the first: the run ends once the writer's storage made both durable.
+      await until(() => storage.unflushed > 1, 'the writer joins the peer\'s state of k again');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(ran).toBe(0);
+      expect(settled).toBe(false);
+      storage.autoFlush = true;
+      storage.flush();
+      await joined;
+      await until(() => ran > 0, 'the run ended');
+      await until(() => settled && writer.pending === 0 && writer.status === 'synced', 'the write synced once the writer\'s record of k was durable');
+      expect((await peer.space('s').get('k'))?.value).toBe('theirs');
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
 });
 
 /** A memory storage whose transactions touching `key` resolve (become durable) only on release(), while `hold` is on. */
