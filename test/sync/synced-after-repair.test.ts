@@ -298,6 +298,49 @@ describe('w.synced after anti-entropy', () => {
       await Promise.all([writer.close(), peer.close()]);
     }
   });
+  it('a key left out of a run whose record came from the peer before it lost it reaches the peer once durable (no periodic run)', async () => {
+    // Attack on the change above: the writer's record of k is the peer's state, joined from a frame of an earlier session
+    // (`src`: the peer) and not durable yet when the run built the writer's tree; the peer has lost it since (restored
+    // from an older copy). The run compared nothing of k (neither side's tree names it), and on main the stream skipped
+    // the record as an echo once it was durable: the peer never got k back, and the writer's write stayed pending.
+    const storage = volatileStorage();
+    const earlier = await openReplica({ storage });
+    const peer = await openReplica({ storage: memoryStorage() });
+    await fromThird([earlier, peer], 'held', 30);
+    await earlier.close();
+    const writer = await openReplica({ storage });
+    const first = await writer.space('s').put('k', 'old');
+    await writer.space('s').put('after', 1);
+    let settled = false;
+    void first.synced.then(() => (settled = true));
+    // The state the peer held then (it saw the write and wrote over it): built on a replica standing for that copy.
+    const then = await openReplica({ storage: memoryStorage() });
+    await then.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
+    await then.space('s').put('k', 'theirs');
+    const theirs = stateOf((await then.core.storage.get('s', 'k'))!);
+    await then.close();
+    storage.autoFlush = false;
+    const joined = writer.core.join('s', [['k', theirs]], { peer: peer.replicaId });
+    await until(() => storage.unflushed > 0, 'the writer joined the state');
+    const [ta, tb] = pairTransports();
+    const la = writer.connect(ta, { antiEntropyInterval: 0 });
+    const lb = peer.connect(tb, { antiEntropyInterval: 0 });
+    try {
+      await until(async () => (await peer.space('s').get('after')) !== undefined, 'the peer holds the writer\'s other key');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await peer.space('s').get('k'), 'the peer holds nothing of k').toBeUndefined();
+      expect(settled).toBe(false);
+      storage.autoFlush = true;
+      storage.flush();
+      await joined;
+      await until(async () => (await peer.space('s').get('k'))?.value === 'theirs', 'the peer got k back');
+      await until(() => settled && writer.pending === 0, 'the write synced');
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
 });
 
 /** A memory storage whose transactions touching `key` resolve (become durable) only on release(), while `hold` is on. */
