@@ -11,7 +11,7 @@ import { memoryStorage, openReplica, pairTransports, type Replica } from '../../
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { readsOf } from '../support/delegate.js';
 import { volatileStorage } from '../support/volatile-storage.js';
-import { stateOf } from '../../lib/dvv.js';
+import { stateOf, type KeyState } from '../../lib/dvv.js';
 import { keyMovedToUndurable } from './moved-key.js';
 import { until } from './support.js';
 
@@ -195,27 +195,15 @@ describe('w.synced after anti-entropy', () => {
     // top as held. There the newest record was a peer's state superseding the writer's write, held by no one durably
     // (that peer was then restored from an older copy): the write reported synced while only the writer held anything
     // of it, and not durably.
-    const storage = volatileStorage();
-    const earlier = await openReplica({ storage });
-    const peer = await openReplica({ storage: memoryStorage() });
-    // Both hold the same 30 keys, from a third replica, and have never met: their first meeting repairs by a run, and
-    // the writer, whose stores wait for flush() below, receives nothing it lacks.
-    await fromThird([earlier, peer], 'held', 30);
-    await earlier.close();
-    const writer = await openReplica({ storage }); // opened again: no session of it has built the space's tree
-    const first = await writer.space('s').put('k', 'old');
-    await writer.space('s').put('after', 1); // durable, above k's write: the run's top passes it
+    // The writer, whose stores wait for flush() below, receives nothing it lacks from the peer.
+    const { storage, writer, peer, first } = await writerBesidePeer();
     // Whether the peer held a state of k (durably: its change is told once stored) when the write reported synced.
     let peerHolds = false;
     peer.core.events.on('change', (c) => void (c.key === 'k' && (peerHolds = true)));
     let settled: boolean | undefined;
     void first.synced.then(() => (settled = peerHolds));
     // A state of k from a replica that saw the write and wrote k over it: joined here, applied, durable on flush().
-    const other = await openReplica({ storage: memoryStorage() });
-    await other.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
-    await other.space('s').put('k', 'theirs');
-    const theirs = stateOf((await other.core.storage.get('s', 'k'))!);
-    await other.close();
+    const theirs = await writtenOver(storage, await openReplica({ storage: memoryStorage() }), true);
     storage.autoFlush = false;
     const joined = writer.core.join('s', [['k', theirs]]);
     await until(() => storage.unflushed > 0, 'the writer joined the state');
@@ -252,25 +240,12 @@ describe('w.synced after anti-entropy', () => {
     // (`src`: the peer), which the stream skips — no frame, no ACK. With no periodic run nothing else ever came, and the
     // write stayed pending for good (`w.synced`, `whenSynced` and the status hanging) though the peer held it. Periodic
     // runs did not help either: a run that does not establish the session confirms nothing (on main, 20 runs at 100 ms).
-    const storage = volatileStorage();
-    const earlier = await openReplica({ storage });
-    let peer = await openReplica({ storage: memoryStorage() });
-    while (earlier.replicaId < peer.replicaId !== writerLeads) {
-      await peer.close();
-      peer = await openReplica({ storage: memoryStorage() }); // the smaller replicaId opens the run
-    }
-    await fromThird([earlier, peer], 'held', 30);
-    await earlier.close();
-    const writer = await openReplica({ storage }); // no session of it has built the space's tree yet
-    const first = await writer.space('s').put('k', 'old');
-    await writer.space('s').put('after', 1); // durable, above k's write: the run's top passes it
+    const { storage, writer, peer, first } = await writerBesidePeer(writerLeads);
     let settled = false;
     void first.synced.then(() => (settled = true));
     // The peer saw the write (no link of the writer's told it so) and wrote k over it; its state came to the writer on
     // a frame of a link that dropped before the join was durable: joined as the peer's own (`peer`), durable on flush().
-    await peer.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
-    await peer.space('s').put('k', 'theirs');
-    const theirs = stateOf((await peer.core.storage.get('s', 'k'))!);
+    const theirs = await writtenOver(storage, peer);
     storage.autoFlush = false;
     const joined = writer.core.join('s', [['k', theirs]], { peer: peer.replicaId });
     await until(() => storage.unflushed > 0, 'the writer joined the peer\'s state');
@@ -303,22 +278,11 @@ describe('w.synced after anti-entropy', () => {
     // (`src`: the peer) and not durable yet when the run built the writer's tree; the peer has lost it since (restored
     // from an older copy). The run compared nothing of k (neither side's tree names it), and on main the stream skipped
     // the record as an echo once it was durable: the peer never got k back, and the writer's write stayed pending.
-    const storage = volatileStorage();
-    const earlier = await openReplica({ storage });
-    const peer = await openReplica({ storage: memoryStorage() });
-    await fromThird([earlier, peer], 'held', 30);
-    await earlier.close();
-    const writer = await openReplica({ storage });
-    const first = await writer.space('s').put('k', 'old');
-    await writer.space('s').put('after', 1);
+    const { storage, writer, peer, first } = await writerBesidePeer();
     let settled = false;
     void first.synced.then(() => (settled = true));
     // The state the peer held then (it saw the write and wrote over it): built on a replica standing for that copy.
-    const then = await openReplica({ storage: memoryStorage() });
-    await then.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
-    await then.space('s').put('k', 'theirs');
-    const theirs = stateOf((await then.core.storage.get('s', 'k'))!);
-    await then.close();
+    const theirs = await writtenOver(storage, await openReplica({ storage: memoryStorage() }), true);
     storage.autoFlush = false;
     const joined = writer.core.join('s', [['k', theirs]], { peer: peer.replicaId });
     await until(() => storage.unflushed > 0, 'the writer joined the state');
@@ -378,6 +342,37 @@ function heldKeyStorage(key: string): { storage: StorageAdapter; hold: boolean; 
     } as StorageAdapter,
   };
   return gate;
+}
+
+/**
+ * A writer on a volatile storage and a peer holding the same 30 keys (from a third replica) that have never met: their
+ * first meeting repairs by a run. The writer is opened again on its storage (no session of it has built the space's
+ * tree) and writes k ('old', `first`), then `after` above it (the run's top passes k's write). `writerLeads`: the writer
+ * opens the run (the smaller replicaId does); either when not given.
+ */
+async function writerBesidePeer(writerLeads?: boolean) {
+  const storage = volatileStorage();
+  const earlier = await openReplica({ storage });
+  let peer = await openReplica({ storage: memoryStorage() });
+  while (writerLeads !== undefined && earlier.replicaId < peer.replicaId !== writerLeads) {
+    await peer.close();
+    peer = await openReplica({ storage: memoryStorage() });
+  }
+  await fromThird([earlier, peer], 'held', 30);
+  await earlier.close();
+  const writer = await openReplica({ storage });
+  const first = await writer.space('s').put('k', 'old');
+  await writer.space('s').put('after', 1);
+  return { storage, writer, peer, first };
+}
+
+/** `by`'s state of k once it joined the writer's (on `storage`) and wrote k over it ('theirs'); `close`: `by` is closed then. */
+async function writtenOver(storage: StorageAdapter, by: Replica, close = false): Promise<KeyState> {
+  await by.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
+  await by.space('s').put('k', 'theirs');
+  const theirs = stateOf((await by.core.storage.get('s', 'k'))!);
+  if (close) await by.close();
+  return theirs;
 }
 
 /** `count` keys `prefix/i` a third replica wrote, copied to each of `replicas` over its own link (they never meet). */
