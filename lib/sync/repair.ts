@@ -45,7 +45,7 @@ import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from '.
  */
 const MAX_TURN_BYTES = 256 * 1024 * 1024;
 
-/** Keys a run names as left out, at most (the stream sends each once it settles, echo or not: space-sync.ts). */
+/** Keys a run names as left out, at most (the stream sends each once it settles, echo or not: outgoing.ts `owed`). */
 export const MAX_LEFT_OUT = 4096;
 
 interface Run {
