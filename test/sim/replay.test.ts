@@ -609,8 +609,12 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // not a loss. Each flips to a plain test once fixed. withheld 1736400294 jittered, beside earlier releases only: a
   // withhold entry keeps one position for every peer it names, so a frame to a protocol-5 peer past k14's newer record
   // keeps b (which got that record) in the entry at the record's change (acks.ts release). withheld 1736500179, at 10,
-  // 11 and beside earlier releases alike, and 1736500024 at 11: not traced (both fail on the stop's first head too).
+  // 11 and beside earlier releases alike: not traced (it fails on the stop's first head too).
   it.fails('seed 1736400294 (withheld, jittered) beside earlier releases: a withhold released per peer at a newer record', () => passesAtEach(1736400294, 'withheld', true, ['beside-earlier']));
   it.fails('seed 1736500179 (withheld): e counts a key pending that another node holds (at 10, 11 and beside earlier releases)', () => passesAtEach(1736500179, 'withheld', false, ['beside-earlier']));
-  it.fails('seed 1736500024 (withheld) at 11: e counts a key pending that another node holds', () => passesAtEach(1736500024, 'withheld', false, [true]));
+  // withheld 1736500024 at 11 (open at stop 41's end, not traced then): passes once a key an establishing anti-entropy run
+  // left out goes on the stream when it settles, echo of the peer's own state or not (outgoing.ts `owed`; without that
+  // change alone: 'e counts 1 keys pending after heal, but only 0 hold a write of its own no other node holds').
+  // test/sync/synced-after-repair.test.ts 'a write the peer holds, left out of a run …' is the mechanism on two replicas.
+  it('seed 1736500024 (withheld) at 11: e counts no key pending that another node holds', () => passesAtEach(1736500024, 'withheld', false, [true]));
 });
