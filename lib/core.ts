@@ -8,7 +8,7 @@
  */
 import { AckTracker } from './acks.js';
 import { ChangeOrder } from './change-order.js';
-import { contradiction, coversDot, EMPTY_STATE, joinWith, sameState, type Causal, type KeyState } from './dvv.js';
+import { anotherWriteHeld, contradiction, coversDot, EMPTY_STATE, joinWith, sameDot, sameState, type Causal, type KeyState } from './dvv.js';
 import type { Epochs } from './epoch-points.js';
 import { openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
@@ -496,12 +496,21 @@ export class ReplicaCore {
     return changes;
   }
 
-  /** Whether `rec` holds a version of ours (under this id or a former one), and `state` holds or covers every one. */
-  private holdsOurs(state: Causal, rec: KeyRecord): boolean {
+  /**
+   * Whether `rec` holds a version of ours (under this id or a former one), and `state` holds or covers every one. A former
+   * id's dot counts only held as the same write (its HLC): such a dot may name two writes — made again under the retired
+   * id after a restore, or forged — and no join checks a former id's dots for a contradiction. A held form names the HLC
+   * and is resolved to ours (resolve.ts), which marks the state where the two differ (`anotherWriteHeld`).
+   */
+  private holdsOurs(state: KeyState, rec: KeyRecord): boolean {
+    if (anotherWriteHeld.has(state)) return false;
     let ours = false;
     for (const v of rec.vs) {
-      if (v.r !== this.identity.id && !this.formerIds.has(v.r)) continue;
-      if (!coversDot(this.epochs, state, v.r, v.ep, v.n)) return false;
+      if (v.r === this.identity.id) {
+        if (!coversDot(this.epochs, state, v.r, v.ep, v.n)) return false;
+      } else if (this.formerIds.has(v.r)) {
+        if (!state.vs.some((x) => sameDot(x, v) && x.t === v.t && x.c === v.c)) return false;
+      } else continue;
       ours = true;
     }
     return ours;

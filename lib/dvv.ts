@@ -206,6 +206,13 @@ export function firstMinted(a: StoredVersion, b: StoredVersion): StoredVersion {
 }
 
 /**
+ * Received states (sync/resolve.ts) where a held version named a dot of a former id of ours that we hold as another
+ * write (another HLC) and was resolved to ours, minted first (the join keeps it): such a state does not show the peer
+ * holding our write there (core.ts holdsOurs). Weak: nothing outlives the state.
+ */
+export const anotherWriteHeld = new WeakSet<object>();
+
+/**
  * The causal context of two (the union of their points, kept maximal). Plain vectors merge as they always did;
  * a replica with a point naming an epoch on either side gets its maximal points, and its vector entry is their
  * highest counter.

@@ -178,7 +178,7 @@ export class Replica implements SpaceHost {
     core.onApplied = (space, key, seq) => this.pendingWrites.applied(space, key, seq);
     core.onAbandoned = (space, key, seq) => {
       this.pendingWrites.abandoned(space, key, seq);
-      this.hub?.logMoved(space);
+      this.hub?.logMoved(space, key);
     };
     // A write's key written again before its seq was acknowledged: `w.synced` waits for where the key is now.
     core.acks.locate = (space, key) => this.pendingWrites.seqOf(space, key);

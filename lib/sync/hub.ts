@@ -287,12 +287,26 @@ export class SyncHub {
   }
 
   /**
-   * A transaction that applied records in `space` failed and was rolled back (ReplicaCore.onAbandoned). While it waited
-   * for its fsync it may have held the log read back (StorageAdapter readLog stops before a key's durable record it
-   * replaced); no change event follows a failure, so the streams are told to read on.
+   * A transaction that applied `key`'s record in `space` failed and was rolled back (ReplicaCore.onAbandoned). While it
+   * waited for its fsync it may have held the log read back (StorageAdapter readLog stops before a key's durable record it
+   * replaced); no change event follows a failure, so the streams are told to read on. And a tree built meanwhile left the
+   * key out (`unsettled`) for a record that never comes: it goes in at its durable record, else every later run over the
+   * tree would leave it out — exchanging nothing of it, confirming nothing (repair.ts `skipped`) — until an eviction.
    */
-  logMoved(space: string): void {
+  logMoved(space: string, key?: string): void {
     for (const s of this.sessions) s.logMoved(space);
+    if (key !== undefined) void this.settleAbandoned(space, key).catch(noop); // a failed read leaves the key out, as before
+  }
+
+  private async settleAbandoned(space: string, key: string): Promise<void> {
+    const ix = this.built.get(space) ?? (await this.indexes.get(space));
+    if (!ix?.unsettled?.has(key)) return;
+    const rec = await this.core.storage.get(space, key);
+    // A change event came meanwhile (it put the key in), or a newer record still waits for its fsync (its event will).
+    if (!ix.unsettled?.has(key) || (rec !== undefined && rec.seq > this.core.durableSeq)) return;
+    if (rec) ix.tree.set(key, rec.h);
+    ix.unsettled.delete(key);
+    if (ix.unsettled.size === 0) ix.unsettled = undefined;
   }
 
   addLink(link: { readonly status: ReplicaStatus }): void {

@@ -30,3 +30,15 @@ export class LeftOut {
     await port.durableTo(seq);
   }
 }
+
+/** Keys a run names as left out, at most (the stream sends each once it settles, echo or not: outgoing.ts `owed`). */
+export const MAX_LEFT_OUT = 4096;
+
+/** Notes `keys` left out of `run` (named up to MAX_LEFT_OUT). */
+export function leaveOut(run: { skipped?: Set<string> }, keys: Iterable<string>): void {
+  const left = (run.skipped ??= new Set());
+  for (const k of keys) {
+    if (left.size >= MAX_LEFT_OUT) return;
+    left.add(k);
+  }
+}

@@ -106,6 +106,14 @@ export class LogStream {
   private liveMore: Map<string, Entry> | undefined;
   private liveUpTo = 0;
   private echoFloor = Infinity;
+  /**
+   * Keys an anti-entropy run left out (repair.ts `skipped`): their records, once in the log past `start`'s position, go to
+   * the peer even when they hold the peer's own state. The run confirmed nothing (our writes up to its top wait for an ACK
+   * past it), and an echo skipped gives the peer no frame to acknowledge: with no later change of ours, nothing would.
+   * Nor is the echo surely held: it may be the join of an earlier session's frame, the peer restored from an older copy
+   * since, and the run that left the key out never compared it. Each goes once (a newer record is the stream's anyway).
+   */
+  private owed: Set<string> | undefined;
   /** The highest top told with TOP. */
   private told = 0;
   /** The seq of the latest change stored here that did not come from the peer (echoes need no TOP: it has them). */
@@ -126,10 +134,11 @@ export class LogStream {
   /**
    * Streams from `from`: the peer holds our log up to it — at once, or once `stored` resolves true (an anti-entropy run
    * sent it states it has not acknowledged storing yet: until then our writes up to `from` are not synced, nor is the
-   * stream done); false: the peer refused them, and nothing up to `from` counts as held.
+   * stream done); false: the peer refused them, and nothing up to `from` counts as held. `owed`: keys the run left out.
    */
-  start(from: number, echoFloor: number, stored?: Promise<boolean>): void {
+  start(from: number, echoFloor: number, stored?: Promise<boolean>, owed?: ReadonlySet<string>): void {
     this.ready = true;
+    this.owed = owed && owed.size > 0 ? new Set(owed) : undefined;
     this.sent = from;
     this.announced = from;
     this.echoFloor = echoFloor;
@@ -144,8 +153,9 @@ export class LogStream {
     void this.pump();
   }
 
-  private isEcho(rec: KeyRecord): boolean {
-    return rec.src === this.port.peerId && rec.seq > this.echoFloor;
+  /** Whether `key`'s record is left out: the peer's own state, stored above the floor, and not owed (which it is no more). */
+  private isEcho(key: string, rec: KeyRecord): boolean {
+    return !this.owed?.delete(key) && rec.src === this.port.peerId && rec.seq > this.echoFloor;
   }
 
   changed(change: StoredChange, prevLast: number | undefined): void {
@@ -162,7 +172,7 @@ export class LogStream {
     // log read between the commit and its event may have sent it already (a frame for it again would go backwards).
     if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.inflight.length < WINDOW) {
       this.sent = rec.seq;
-      if (rec.src !== this.port.peerId) {
+      if (this.owed?.delete(change.key) || rec.src !== this.port.peerId) {
         // An older state of the key this tick is superseded by this one: it goes no more (left out of the frame, it
         // would be reported and withheld, acks.ts, after this change released the key).
         const entry = liveEntry(change);
@@ -223,7 +233,7 @@ export class LogStream {
           let bytes = 0;
           for (let i = 0; i < page.length; i++) {
             const [key, rec] = page[i]!;
-            if (!this.isEcho(rec)) {
+            if (!this.isEcho(key, rec)) {
               batch.push([key, stateOf(rec)]);
               bytes += entrySize(key, rec);
             }

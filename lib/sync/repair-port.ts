@@ -46,9 +46,20 @@ export interface RepairPort {
   /** Sends repair states (CHANGES, upTo 0) once the window and the transport have room; `top`: their records' highest seq. */
   sendRepair(entries: Entry[], bytes: number, top: number): Promise<void>;
   fail(e: unknown): void;
-  /** The run ended (both sides); `peerTop`/`myTop` are the logs' tops when it started. */
-  /** `confirmed`: the run left nothing of ours at or below `myTop` to the stream (the peer got all of it). */
-  ended(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number; confirmed: boolean }): Promise<void>;
+  /**
+   * The run ended (both sides); `peerTop`/`myTop` are the logs' tops when it started. `confirmed`: the run left nothing
+   * of ours at or below `myTop` to the stream (the peer got all of it); `leftOut`: the keys it left out (repair.ts `skipped`).
+   */
+  ended(run: AntiEntropyRun, info: RunEnd): Promise<void>;
+}
+
+/** What a run's end tells its space (RepairPort `ended`). */
+export interface RunEnd {
+  establishing: boolean;
+  myTop: number;
+  peerTop: number;
+  confirmed: boolean;
+  leftOut?: ReadonlySet<string>;
 }
 
 export interface RunStats {

@@ -30,11 +30,12 @@
 import type { KeyRecord } from '../storage.js';
 import { namesEpochs, stateOf, type KeyState } from '../dvv.js';
 import type { RepairPort, RunStats } from './repair-port.js';
+export type { RunEnd } from './repair-port.js';
 import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type HashWidth } from './antientropy.js';
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
 import { claimedAsNothing } from './old-peers.js';
-import { LeftOut } from './left-out.js';
+import { LeftOut, leaveOut } from './left-out.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
@@ -55,10 +56,10 @@ interface Run {
   /** Keys whose state went to the peer in this run. */
   sent: Set<string>;
   /**
-   * A key left out, its record newer than the durable log (or not in the tree at all: hub.ts `unsettled`): its older
-   * write at or below `myTop` went neither way.
+   * Keys left out, their records newer than the durable log (or not in the tree at all: hub.ts `unsettled`): an older
+   * write of one at or below `myTop` went neither way. At most MAX_LEFT_OUT named; the run left keys out when any is.
    */
-  skipped?: boolean;
+  skipped?: Set<string>;
   /** Keys left out since our last turn went: the next waits until their records are durable (left-out.ts). */
   leftOut?: LeftOut;
   /**
@@ -107,7 +108,7 @@ export class Repair {
     const ix = await this.port.index();
     const id = 1 + Math.floor(this.port.random() * 0x7fffffff);
     const run: Run = (this.run = { id, initiator: true, myTop: ix.lastSeq, peerTop: 0, establishing, stats: newStats(), sent: new Set(), ...this.oldPeer() });
-    if (ix.unsettled) this.leave(run, 0);
+    if (ix.unsettled) this.leave(run, 0, ix.unsettled);
     const whole: string[] = [];
     const items = await fillRanges(openingTurn(ix.tree, id, this.width).items, (k) => this.durable(run, k, ix.lastSeq), whole);
     this.noteNothing(run, items);
@@ -142,7 +143,7 @@ export class Repair {
       this.run = { id: m.run, initiator: false, myTop: ix.lastSeq, peerTop: m.top, establishing: establishingIfNew, stats: newStats(), sent: new Set(), ...this.oldPeer() };
     } else if (m.top > 0) this.run.peerTop = m.top;
     const run = this.run;
-    if (ix.unsettled) this.leave(run, 0);
+    if (ix.unsettled) this.leave(run, 0, ix.unsettled);
     const unpacked = wantedClaims(run.claimed, m.items, m.want);
     if (unpacked) {
       run.claimed = undefined;
@@ -309,13 +310,13 @@ export class Repair {
    */
   private async index(run: Run): ReturnType<RepairPort['index']> {
     const ix = await this.port.index();
-    if (ix.unsettled) this.leave(run, 0);
+    if (ix.unsettled) this.leave(run, 0, ix.unsettled);
     return ix;
   }
 
   /** A key of ours is left out of the run: its newest record, at `seq`, not durable (`durable` below; 0: hub.ts `unsettled`). */
-  private leave(run: Run, seq: number): void {
-    run.skipped = true;
+  private leave(run: Run, seq: number, keys: Iterable<string>): void {
+    leaveOut(run, keys);
     (run.leftOut ??= new LeftOut()).note(seq);
   }
 
@@ -329,7 +330,7 @@ export class Repair {
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
   private async durable(run: Run, key: string, lastSeq: number): Promise<KeyRecord | undefined> {
     const rec = await this.port.get(key);
-    if (rec && rec.seq > lastSeq) this.leave(run, rec.seq);
+    if (rec && rec.seq > lastSeq) this.leave(run, rec.seq, [key]);
     return rec && rec.seq <= lastSeq ? rec : undefined;
   }
 
@@ -381,8 +382,9 @@ export class Repair {
     this.run = undefined;
     await this.port.ended(
       { space: this.space, peer: this.port.peerId, ...run.stats, onConnect: run.establishing },
-      // Nothing of ours is confirmed by a run that left a key of ours out, or sent no states at all (read-only).
-      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop, confirmed: !run.skipped && this.port.offersStates },
+      // Nothing of ours is confirmed by a run that left a key of ours out, or sent no states at all (read-only); the
+      // keys it left out go on the stream once they settle, echoes of the peer's states or not (outgoing.ts `owed`).
+      { establishing: run.establishing, myTop: run.myTop, peerTop: run.peerTop, confirmed: !run.skipped && this.port.offersStates, ...(run.skipped ? { leftOut: run.skipped } : {}) },
     );
   }
 }

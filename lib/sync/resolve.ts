@@ -23,7 +23,7 @@
  */
 import type { ReplicaCore } from '../core.js';
 import { checkReceived, derive, takesDeltas, versionType } from '../deltas.js';
-import { coversDot, firstMinted, isDot, sameDot, type StoredVersion } from '../dvv.js';
+import { anotherWriteHeld, coversDot, firstMinted, isDot, sameDot, type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError } from './codec.js';
 import type { Entry } from './messages.js';
 import { needsResolving, type WireVersion } from './wire-state.js';
@@ -63,6 +63,7 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
     const vs: StoredVersion[] = [];
     let lack: string | undefined;
     let clash = false;
+    let another = false;
     for (const v of s.vs as readonly WireVersion[]) {
       if (!v.e && (v.v !== undefined || v.d || !v.x)) {
         vs.push(v);
@@ -71,6 +72,8 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
       const local = rec?.vs.find((u) => sameDot(u, v));
       const collides = local !== undefined && (local.t !== v.t || local.c !== v.c) && (v.r === me || firstMinted(local, v) === v);
       if (local && !collides) {
+        // Ours stands for theirs; where it is another write under a former id's dot, the state does not hold ours.
+        if ((local.t !== v.t || local.c !== v.c) && core.formerIds.has(v.r)) another = true;
         vs.push(local);
         continue;
       }
@@ -102,8 +105,11 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
         throw new ProtocolError(`a delta for "${key}" that does not apply to its base here: ${e instanceof Error ? e.message : String(e)}`);
       }
     }
-    if (lack === undefined) ready.push([key, s.pts === undefined ? { vs, cc: s.cc } : { vs, cc: s.cc, pts: s.pts }]);
-    else {
+    if (lack === undefined) {
+      const resolved: KeyState = s.pts === undefined ? { vs, cc: s.cc } : { vs, cc: s.cc, pts: s.pts };
+      if (another) anotherWriteHeld.add(resolved);
+      ready.push([key, resolved]);
+    } else {
       missing.push([key, lack]);
       if (clash) clashes.add(key);
     }

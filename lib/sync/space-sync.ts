@@ -17,7 +17,7 @@ import { BACKLOG_TOP, COMPACT_AE, FAST_PATH, MsgType, PROTOCOL_VERSIONS, type Ch
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
-import { Repair } from './repair.js';
+import { Repair, type RunEnd } from './repair.js';
 import { NeedAnswers } from './need-answers.js';
 import { streamAcked } from './withheld-passed.js';
 import { RepairAcks } from './repair-acks.js';
@@ -378,7 +378,7 @@ export class SpaceSync {
     this.needs.take(m);
   }
 
-  private async repairEnded(run: AntiEntropyRun, info: { establishing: boolean; myTop: number; peerTop: number; confirmed: boolean }): Promise<void> {
+  private async repairEnded(run: AntiEntropyRun, info: RunEnd): Promise<void> {
     const { session } = this;
     this.core.events.emit('antiEntropy', run);
     if (!info.establishing || session.closed) return session.refreshStatus();
@@ -392,7 +392,7 @@ export class SpaceSync {
     this.caughtUp = this.cursor.s >= this.peerTop;
     // The peer holds our state as of our top then — once it stored every state we sent it; what came from it since is its own.
     session.model.streamFrom(this.name, info.myTop);
-    this.out.start(info.myTop, 0, info.confirmed ? this.repairAcks.settled() : Promise.resolve(false));
+    this.out.start(info.myTop, 0, info.confirmed ? this.repairAcks.settled() : Promise.resolve(false), info.leftOut);
     session.refreshStatus();
   }
 }

@@ -11,7 +11,7 @@ import { memoryStorage, openReplica, pairTransports, type Replica } from '../../
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { readsOf } from '../support/delegate.js';
 import { volatileStorage } from '../support/volatile-storage.js';
-import { stateOf } from '../../lib/dvv.js';
+import { stateOf, type KeyState } from '../../lib/dvv.js';
 import { keyMovedToUndurable } from './moved-key.js';
 import { durableWaits, until } from './support.js';
 
@@ -197,27 +197,15 @@ describe('w.synced after anti-entropy', () => {
     // top as held. There the newest record was a peer's state superseding the writer's write, held by no one durably
     // (that peer was then restored from an older copy): the write reported synced while only the writer held anything
     // of it, and not durably.
-    const storage = volatileStorage();
-    const earlier = await openReplica({ storage });
-    const peer = await openReplica({ storage: memoryStorage() });
-    // Both hold the same 30 keys, from a third replica, and have never met: their first meeting repairs by a run, and
-    // the writer, whose stores wait for flush() below, receives nothing it lacks.
-    await fromThird([earlier, peer], 'held', 30);
-    await earlier.close();
-    const writer = await openReplica({ storage }); // opened again: no session of it has built the space's tree
-    const first = await writer.space('s').put('k', 'old');
-    await writer.space('s').put('after', 1); // durable, above k's write: the run's top passes it
+    // The writer, whose stores wait for flush() below, receives nothing it lacks from the peer.
+    const { storage, writer, peer, first } = await writerBesidePeer();
     // Whether the peer held a state of k (durably: its change is told once stored) when the write reported synced.
     let peerHolds = false;
     peer.core.events.on('change', (c) => void (c.key === 'k' && (peerHolds = true)));
     let settled: boolean | undefined;
     void first.synced.then(() => (settled = peerHolds));
     // A state of k from a replica that saw the write and wrote k over it: joined here, applied, durable on flush().
-    const other = await openReplica({ storage: memoryStorage() });
-    await other.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
-    await other.space('s').put('k', 'theirs');
-    const theirs = stateOf((await other.core.storage.get('s', 'k'))!);
-    await other.close();
+    const theirs = await writtenOver(storage, await openReplica({ storage: memoryStorage() }), true);
     storage.autoFlush = false;
     const joined = writer.core.join('s', [['k', theirs]]);
     await until(() => storage.unflushed > 0, 'the writer joined the state');
@@ -239,6 +227,84 @@ describe('w.synced after anti-entropy', () => {
       await until(() => settled !== undefined, 'the write reported synced');
       expect(settled, 'the write of k reported synced before the peer held the state superseding it').toBe(true);
       expect((await peer.space('s').get('k'))?.value).toBe('theirs');
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
+  it.each([
+    [0, true],
+    [0, false],
+    [50, true],
+    [50, false],
+  ])('a write the peer holds, left out of a run because its key\'s newest record (the peer\'s own state) was not durable, syncs once that record is (anti-entropy every %i ms; the writer leads: %s)', async (every, writerLeads) => {
+    // Found by the adversarial review of stop 41 (rev41b): the run that left k out confirms nothing (test above), and
+    // once the writer's join of the peer's state of k became durable its record was an echo of the peer's own state
+    // (`src`: the peer), which the stream skips — no frame, no ACK. With no periodic run nothing else ever came, and the
+    // write stayed pending for good (`w.synced`, `whenSynced` and the status hanging) though the peer held it. Periodic
+    // runs did not help either: a run that does not establish the session confirms nothing (on main, 20 runs at 100 ms).
+    const { storage, writer, peer, first } = await writerBesidePeer(writerLeads);
+    let settled = false;
+    void first.synced.then(() => (settled = true));
+    // The peer saw the write (no link of the writer's told it so) and wrote k over it; its state came to the writer on
+    // a frame of a link that dropped before the join was durable: joined as the peer's own (`peer`), durable on flush().
+    const theirs = await writtenOver(storage, peer);
+    storage.autoFlush = false;
+    const joined = writer.core.join('s', [['k', theirs]], { peer: peer.replicaId });
+    await until(() => storage.unflushed > 0, 'the writer joined the peer\'s state');
+    let ran = 0;
+    writer.on('antiEntropy', () => ran++);
+    const [ta, tb] = pairTransports();
+    const la = writer.connect(ta, { antiEntropyInterval: every });
+    const lb = peer.connect(tb, { antiEntropyInterval: every });
+    try {
+      // The writer's tree is built at its first turn, without k. The peer sends its state of k (the writer claims nothing
+      // of the key), whose join waits behind the first: the run ends once the writer's storage made both durable.
+      await until(() => storage.unflushed > 1, 'the writer joins the peer\'s state of k again');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(ran).toBe(0);
+      expect(settled).toBe(false);
+      storage.autoFlush = true;
+      storage.flush();
+      await joined;
+      await until(() => ran > 0, 'the run ended');
+      await until(() => settled && writer.pending === 0 && writer.status === 'synced', 'the write synced once the writer\'s record of k was durable');
+      expect((await peer.space('s').get('k'))?.value).toBe('theirs');
+    } finally {
+      la.close();
+      lb.close();
+      await Promise.all([writer.close(), peer.close()]);
+    }
+  });
+  it('a key left out of a run whose record came from the peer before it lost it reaches the peer once durable (no periodic run)', async () => {
+    // Attack on the change above: the writer's record of k is the peer's state, joined from a frame of an earlier session
+    // (`src`: the peer) and not durable yet when the run built the writer's tree; the peer has lost it since (restored
+    // from an older copy). The run compared nothing of k (neither side's tree names it), and on main the stream skipped
+    // the record as an echo once it was durable: the peer never got k back, and the writer's write stayed pending.
+    const { storage, writer, peer, first } = await writerBesidePeer();
+    let settled = false;
+    void first.synced.then(() => (settled = true));
+    // The state the peer held then (it saw the write and wrote over it): built on a replica standing for that copy.
+    const theirs = await writtenOver(storage, await openReplica({ storage: memoryStorage() }), true);
+    storage.autoFlush = false;
+    const joined = writer.core.join('s', [['k', theirs]], { peer: peer.replicaId });
+    await until(() => storage.unflushed > 0, 'the writer joined the state');
+    const waits = durableWaits(writer);
+    const [ta, tb] = pairTransports();
+    const la = writer.connect(ta, { antiEntropyInterval: 0 });
+    const lb = peer.connect(tb, { antiEntropyInterval: 0 });
+    try {
+      // (Or the writer's next turn waits for k's record to be durable, ae-left-out-crash.test.ts: the run goes on at flush.)
+      await until(async () => (await peer.space('s').get('after')) !== undefined || waits(), 'the peer holds the writer\'s other key (or the writer waits for k)');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await peer.space('s').get('k'), 'the peer holds nothing of k').toBeUndefined();
+      expect(settled).toBe(false);
+      storage.autoFlush = true;
+      storage.flush();
+      await joined;
+      await until(async () => (await peer.space('s').get('k'))?.value === 'theirs', 'the peer got k back');
+      await until(() => settled && writer.pending === 0, 'the write synced');
     } finally {
       la.close();
       lb.close();
@@ -282,6 +348,37 @@ function heldKeyStorage(key: string): { storage: StorageAdapter; hold: boolean; 
     } as StorageAdapter,
   };
   return gate;
+}
+
+/**
+ * A writer on a volatile storage and a peer holding the same 30 keys (from a third replica) that have never met: their
+ * first meeting repairs by a run. The writer is opened again on its storage (no session of it has built the space's
+ * tree) and writes k ('old', `first`), then `after` above it (the run's top passes k's write). `writerLeads`: the writer
+ * opens the run (the smaller replicaId does); either when not given.
+ */
+async function writerBesidePeer(writerLeads?: boolean) {
+  const storage = volatileStorage();
+  const earlier = await openReplica({ storage });
+  let peer = await openReplica({ storage: memoryStorage() });
+  while (writerLeads !== undefined && earlier.replicaId < peer.replicaId !== writerLeads) {
+    await peer.close();
+    peer = await openReplica({ storage: memoryStorage() });
+  }
+  await fromThird([earlier, peer], 'held', 30);
+  await earlier.close();
+  const writer = await openReplica({ storage });
+  const first = await writer.space('s').put('k', 'old');
+  await writer.space('s').put('after', 1);
+  return { storage, writer, peer, first };
+}
+
+/** `by`'s state of k once it joined the writer's (on `storage`) and wrote k over it ('theirs'); `close`: `by` is closed then. */
+async function writtenOver(storage: StorageAdapter, by: Replica, close = false): Promise<KeyState> {
+  await by.core.join('s', [['k', stateOf((await storage.get('s', 'k'))!)]]);
+  await by.space('s').put('k', 'theirs');
+  const theirs = stateOf((await by.core.storage.get('s', 'k'))!);
+  if (close) await by.close();
+  return theirs;
 }
 
 /** `count` keys `prefix/i` a third replica wrote, copied to each of `replicas` over its own link (they never meet). */
