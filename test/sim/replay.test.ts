@@ -605,6 +605,22 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // hand read as underivable, and links were noted only once each write's durability was seen, after the disk went.
   // (ledger.ts writeKey, the link noted as the write is applied; test/sim/checks.test.ts.)
   it('seed 1736400272 (clock-skew, jittered): document edits lost with their only copy are forgiven', () => passesAtEach(1736400272, 'clock-skew', true));
+  // The residual of stop 41 (tag2): a storage restored to a copy from before it first met a peer at 11 opened untagged
+  // (the copy held no note of the meeting) and its writes after the restore reused counters its lost history had used
+  // untagged — restore-relay 1736200258 jittered (b restored to its copy @19, relay a to its copy @180: b's k1 at b:1
+  // again, "dot reused") and gc-peer 1736200216 (b's k10 at b:1 dropped as the lost write's). A storage speaking 11 now
+  // tags from its second open at 11, met anyone or not, unless it met only earlier releases (identity.ts AT11_META;
+  // test/sync/second-open-tags.test.ts). Both pass at default and at 11; at 10 nothing tags, and they fail as before.
+  it.each([
+    [1736200258, 'restore-relay', true],
+    [1736200216, 'gc-peer', false],
+  ] as const)('seed %i (%s, jittered: %s): a restored copy from before its first meeting with 11 tags, at default and at 11', (seed, family, jitter) =>
+    passesAtEach(seed, family, jitter, ['beside-earlier', true]),
+  );
+  it.fails.each([
+    [1736200258, 'restore-relay', true],
+    [1736200216, 'gc-peer', false],
+  ] as const)('seed %i (%s, jittered: %s) at 10: nothing tags, the counters are reused', (seed, family, jitter) => passesAtEach(seed, family, jitter, ['at-10']));
   // Open (stop 41): pending over-counts the soaks found at the end of the stop — a count that does not drain after heal,
   // not a loss. Each flips to a plain test once fixed. withheld 1736400294 jittered, beside earlier releases only: a
   // withhold entry keeps one position for every peer it names, so a frame to a protocol-5 peer past k14's newer record
