@@ -621,6 +621,13 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
     [1736200258, 'restore-relay', true],
     [1736200216, 'gc-peer', false],
   ] as const)('seed %i (%s, jittered: %s) at 10: nothing tags, the counters are reused', (seed, family, jitter) => passesAtEach(seed, family, jitter, ['at-10']));
+  // The part left (decided: docs/design/epochs-build.md, "Stop 42"): restore-once 1735430000 — relay a of an earlier
+  // release ([5, 6, 7]) in front of every client, so none ever meets 11, each notes that it met only earlier peers and
+  // never tags (a tagged write could not reach a); d, restored to its copy @810 and cut off, removes fig at d:10, a
+  // counter its lost branch used, and a, which lost its disk, tells it nothing: the join drops the remove. Protected by
+  // the restore machinery of earlier releases only; passes at 11 (the relay speaks 11, so d tags).
+  it('seed 1735430000 (restore-once) at 11: every client behind a relay at 11 tags', () => passesAtEach(1735430000, 'restore-once', false, [true]));
+  it.fails('seed 1735430000 (restore-once) beside earlier releases: behind a relay of an earlier release nothing tags', () => passesAtEach(1735430000, 'restore-once', false, ['beside-earlier']));
   // Open (stop 41): pending over-counts the soaks found at the end of the stop — a count that does not drain after heal,
   // not a loss. Each flips to a plain test once fixed. withheld 1736400294 jittered, beside earlier releases only: a
   // withhold entry keeps one position for every peer it names, so a frame to a protocol-5 peer past k14's newer record
