@@ -26,8 +26,8 @@ export interface Identity {
    * mints names the epoch it is minted in. Its record forks from the untagged root at its `from` (every untagged dot of
    * this id is at or below it); absent: no dot of this identity names an epoch. Set only by an open that starts an
    * epoch (or mints an id) for a replica speaking protocol 11 whose storage has met a peer speaking it
-   * (EPOCH_PEER_META) or was opened at 11 before without meeting only earlier peers (AT11_META), or at that meeting
-   * for a fresh id's storage untouched since its open (meetEpochPeer); kept by
+   * (EPOCH_PEER_META) or was opened at 11 before (AT11_META `opened`; not where it met only peers of earlier releases),
+   * or at that meeting for a fresh id's storage untouched since its open (meetEpochPeer); kept by
    * every later open, tab and new id. Its label is a root label (epochs.ts ROOT_LABEL), which tells peers its record
    * from a hello — but at a meeting whose storage was opened fresh by a replica not speaking 11 (then its chain goes in
    * a chain frame, sync/epoch-chain.ts).
