@@ -38,7 +38,7 @@ async function cluster(speaks: Record<string, readonly number[]>): Promise<Clust
 const stored = (c: Cluster, node: string, key: string) => c.node(node).disk.records('s').find(([k]) => k === key)?.[1];
 /** The live values a node's disk holds for `key` (read from the record: a read could write a merge back). */
 const values = (c: Cluster, node: string, key: string): string[] =>
-  (stored(c, node, key)?.vs ?? []).flatMap((v) => (v.v === undefined ? [] : [JSON.parse(v.v) as string])).sort();
+  (stored(c, node, key)?.vs ?? []).flatMap((v) => (typeof v.v === 'string' ? [JSON.parse(v.v) as string] : [])).sort();
 const meta = (c: Cluster, node: string, name: string) => c.drive(c.node(node).storage.getMeta<unknown>(name));
 const tagsNow = async (c: Cluster, node: string) => ((await meta(c, node, IDENTITY_META)) as { tagged?: string } | undefined)?.tagged !== undefined;
 const protocolErrors = (c: Cluster, node: string) => c.node(node).errors.filter((e) => e instanceof ConcordError && e.code === 'PROTOCOL').map(String);
