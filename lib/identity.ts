@@ -211,6 +211,18 @@ export function readIdentity(stored: StoredIdentity | undefined): Identity | und
   return typeof stored.tagged === 'string' ? { ...identity, tagged: stored.tagged } : identity;
 }
 
+/**
+ * Whether this storage can have minted an untagged dot of `identity`'s id past `point` (a restore point): not where it
+ * tags from an epoch whose fork (its `from`) is at or below `point` — every untagged dot this storage minted lies at or
+ * below that fork (Identity.tagged). An untagged dot of ours past the point then came from elsewhere (a lost branch's
+ * write, received): its own dot, colliding with nothing, which a re-issue would only copy under the new id.
+ */
+export function mintedUntaggedPast(identity: Identity, point: number): boolean {
+  if (identity.tagged === undefined) return true;
+  const entry = identity.history.find(([e]) => e === identity.tagged);
+  return entry === undefined || entry[1] > point;
+}
+
 /** A key's record rewritten by a re-identification: its suspect own dots stripped, their versions re-issued. */
 export interface Reissued {
   readonly space: string;
