@@ -44,15 +44,23 @@ const ANY = '*';
 
 /** A key some links left out (acks.ts `withhold`). */
 interface Withheld {
-  /** The peers whose links left it out. */
-  readonly peers: Set<string>;
+  /**
+   * The peers whose links left it out, each with the highest log position of a frame to it that did: the record that
+   * frame left out lies at or below it, so a change of the key's record past it releases that peer (`release`) and not
+   * the others — one link's frame reaching further says nothing of what another's carried (soak seed withheld
+   * 1736400294 jittered: a frame to a protocol-5 peer past the key's newer record kept the peer that got it withheld).
+   */
+  readonly peers: Map<string, number>;
   /** More peers than MAX_WITHHELD_PEERS did: every peer not always named (`exact`) and not known to hold it counts as one. */
   overflow: boolean;
+  /** The highest log position of a frame that left it out past the bound (as a peer's in `peers`). */
+  overflowUpTo: number;
   /** The highest seq of our log that a peer whose link did not leave it out acknowledged (0: none). */
   elsewhere: number;
   /**
-   * The highest log position of a frame that left it out (0: none known, as for repair states): the record it left out
-   * lies at or below it, so a change of the key's record up to there is that record's (or an older one's), heard late.
+   * The highest log position of a frame that left it out, of every peer's (0: none known, as for repair states): the
+   * record it left out lies at or below it, so a change of the key's record up to there is that record's (or an older
+   * one's), heard late.
    */
   upTo: number;
 }
@@ -242,11 +250,13 @@ export class AckTracker {
       for (const [p, spaces] of this.framed) if (p !== peer) elsewhere = Math.max(elsewhere, spaces.get(space) ?? 0);
       // And what a peer's state showed it holds of our versions (its link may leave the key out, and its state come first).
       if (this.shownHeld.size > 0) elsewhere = Math.max(elsewhere, this.shownHeld.get(`${space}\n${key}`) ?? 0);
-      keys.set(key, (entry = { peers: new Set(), elsewhere, overflow: false, upTo }));
+      keys.set(key, (entry = { peers: new Map(), elsewhere, overflow: false, overflowUpTo: 0, upTo }));
     }
     const rose = upTo > entry.upTo;
     if (rose) entry.upTo = upTo;
-    if (entry.peers.has(peer)) {
+    const at = entry.peers.get(peer);
+    if (at !== undefined) {
+      if (upTo > at) entry.peers.set(peer, upTo);
       // A frame reaching further (a newer record) left the key out again: this entry outlives that record's change
       // (`release`), but a copy another instance was told (no position: tab-waits.ts) or the stored item (pending.ts, by
       // the key's entry) may have gone with it — the withhold is news again, to them (soak seed mixed 1734003284). Not
@@ -256,10 +266,11 @@ export class AckTracker {
     }
     // Past the bound, conservative: no acknowledgement but an always-named peer's raises `elsewhere` until the key changes.
     if (peer === ANY || (entry.peers.size >= MAX_WITHHELD_PEERS && !this.exact?.(peer))) {
+      entry.overflowUpTo = Math.max(entry.overflowUpTo, upTo);
       if (entry.overflow) return;
       entry.overflow = true;
       peer = ANY;
-    } else entry.peers.add(peer);
+    } else entry.peers.set(peer, upTo);
     for (const l of this.withholdListeners) l(peer, space, key, entry.elsewhere, true);
   }
 
@@ -328,7 +339,7 @@ export class AckTracker {
     const out: Array<[string, string, string, number]> = [];
     for (const [space, keys] of this.withheldKeys) {
       for (const [key, { peers, elsewhere, overflow }] of keys) {
-        for (const peer of peers) out.push([space, key, peer, elsewhere]);
+        for (const peer of peers.keys()) out.push([space, key, peer, elsewhere]);
         if (overflow) out.push([space, key, ANY, elsewhere]);
       }
     }
@@ -363,10 +374,37 @@ export class AckTracker {
   release(space: string, key: string, seq?: number): void {
     const keys = this.withheldKeys.get(space);
     const entry = keys?.get(key);
-    if (!keys || !entry || (seq !== undefined && entry.upTo >= seq)) return;
+    if (!keys || !entry) return;
+    if (seq !== undefined && entry.upTo >= seq) {
+      const before = entry.peers.size + (entry.overflow ? 1 : 0);
+      this.releaseBelow(space, key, entry, seq);
+      if (entry.peers.size + (entry.overflow ? 1 : 0) < before) this.weighAgain(space, key);
+      return;
+    }
     keys.delete(key);
     if (keys.size === 0) this.withheldKeys.delete(space);
     this.weighAgain(space, key);
+  }
+
+  /**
+   * Per peer, where a frame to some peer that left the key out reached `seq` (so `release` keeps the entry): the peers
+   * whose own frames that left it out all lay below `seq` are released — their links read an older record, and what
+   * they acknowledged since (`framed`) counts the key as any other peer's does; a frame to one that leaves the newer
+   * record out names it again (`withhold`). A peer with no known position (0: a repair state, a copy told by another
+   * instance) may have been left out of the newer record itself: it stays, as the whole entry did before.
+   */
+  private releaseBelow(space: string, key: string, entry: Withheld, seq: number): void {
+    let upTo = entry.overflow ? entry.overflowUpTo : 0;
+    for (const [peer, at] of entry.peers) {
+      if (at >= seq || at === 0) {
+        upTo = Math.max(upTo, at);
+        continue;
+      }
+      entry.peers.delete(peer);
+      entry.elsewhere = Math.max(entry.elsewhere, this.framed.get(peer)?.get(space) ?? 0);
+    }
+    if (entry.overflow && entry.overflowUpTo > 0 && entry.overflowUpTo < seq) entry.overflow = false;
+    entry.upTo = upTo;
   }
 
   /**
@@ -394,7 +432,7 @@ export class AckTracker {
     const entry = this.withheldKeys.size > 0 ? this.withheldKeys.get(space)?.get(key) : undefined;
     if (!entry || entry.elsewhere >= at || this.withheldFrom(entry, peer)) return;
     entry.elsewhere = at;
-    const [first = ANY] = entry.peers;
+    const [first = ANY] = entry.peers.keys();
     for (const l of this.withholdListeners) l(first, space, key, at, false);
     this.weighAgain(space, key);
   }
@@ -509,7 +547,7 @@ export class AckTracker {
             if (entry.elsewhere >= seq || this.withheldFrom(entry, peer)) continue;
             entry.elsewhere = seq;
             rose = true;
-            const [first = ANY] = entry.peers;
+            const [first = ANY] = entry.peers.keys();
             for (const l of this.withholdListeners) l(first, space, key, seq, false);
           }
         }
