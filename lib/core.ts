@@ -21,7 +21,7 @@ import { Emitter } from './events.js';
 import { loadHasher } from './hash.js';
 import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
-import { FORMER_META, IDENTITY_META, meetEpochPeer, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
+import { FORMER_META, IDENTITY_META, meetEarlierPeer, meetEpochPeer, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
 import { record, type WriteContent } from './record.js';
 import { IdentityChanges } from './identity-changes.js';
@@ -98,6 +98,8 @@ export class ReplicaCore {
   readonly formerIds = new Set<string>();
   /** The storage has met a peer speaking protocol 11, or tags already (noteEpochPeer). */
   private metEpochPeer = false;
+  /** The storage's note that a session settled below protocol 11 is there, or on its way (noteEarlierPeer). */
+  private metEarlierPeer = false;
   /** The identity whose history `knownEpochs` last learned. */
   private epochsOf: Identity | undefined;
 
@@ -192,7 +194,7 @@ export class ReplicaCore {
       const location = await storage.location?.();
       // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
       // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
-      const { identity, copied, epochs, metEpochPeer } = await storage.transact(async (tx) => {
+      const { identity, copied, epochs, metEpochPeer, metEarlierPeer } = await storage.transact(async (tx) => {
         const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, speaks11: (speaks ?? PROTOCOL_VERSIONS).includes(EPOCH_DOTS) });
         return { ...opened, epochs: await openEpochs(tx, opened.identity) };
       });
@@ -202,6 +204,7 @@ export class ReplicaCore {
       for (const id of readFormer(former)) if (id !== identity.id) core.formerIds.add(id);
       if (speaks) core.speaks = speaks;
       core.metEpochPeer = metEpochPeer || identity.tagged !== undefined;
+      core.metEarlierPeer = metEarlierPeer;
       return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
@@ -243,6 +246,17 @@ export class ReplicaCore {
           if (started && this.identity === started) this.identity = was;
         },
       );
+  }
+
+  /**
+   * @internal A session of this replica, speaking 11, settled below 11 (epoch-chain.ts peerEpochs): a storage that has
+   * not met a peer at 11 notes it (identity.ts AT11_META), once an open at most, not awaited, so its next open does not
+   * tag while it meets only earlier releases. A failed store is tried again at the next such hello.
+   */
+  noteEarlierPeer(): void {
+    if (this.metEpochPeer || this.metEarlierPeer || this.closed) return;
+    this.metEarlierPeer = true;
+    this.storage.transact((tx) => meetEarlierPeer(tx)).catch(() => void (this.metEarlierPeer = false));
   }
 
   /** The epoch of this replica's change log (epochs.ts). */

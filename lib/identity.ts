@@ -26,7 +26,8 @@ export interface Identity {
    * mints names the epoch it is minted in. Its record forks from the untagged root at its `from` (every untagged dot of
    * this id is at or below it); absent: no dot of this identity names an epoch. Set only by an open that starts an
    * epoch (or mints an id) for a replica speaking protocol 11 whose storage has met a peer speaking it
-   * (EPOCH_PEER_META), or at that meeting for a fresh id's storage untouched since its open (meetEpochPeer); kept by
+   * (EPOCH_PEER_META) or was opened at 11 before (AT11_META `opened`; not where it met only peers of earlier releases),
+   * or at that meeting for a fresh id's storage untouched since its open (meetEpochPeer); kept by
    * every later open, tab and new id. Its label is a root label (epochs.ts ROOT_LABEL), which tells peers its record
    * from a hello — but at a meeting whose storage was opened fresh by a replica not speaking 11 (then its chain goes in
    * a chain frame, sync/epoch-chain.ts).
@@ -49,6 +50,19 @@ export const IDENTITY_META = 'replica';
  * pending behind a relay of an earlier release for ever. A storage that met only earlier peers stays untagged.
  */
 export const EPOCH_PEER_META = 'epochPeer';
+/**
+ * What opens and sessions of a replica speaking protocol 11 found of this storage while it neither tagged nor had met a
+ * peer speaking 11 (docs/design/epochs-build.md, "Item 6", "The second open tags"): `OPENED` once such an open saw it
+ * (a fresh storage's first open at 11, or a storage of an earlier release at its first open by one at 11); `EARLIER`
+ * once a session of such a replica settled below 11 (the peer runs an earlier release). An open at 11 that starts an
+ * epoch for a storage holding an identity tags where the storage met a peer at 11 or this note says `OPENED`: from the
+ * second open at 11 on, met anyone or not — but not where the storage met only earlier peers, whose releases could not
+ * carry its tagged writes, nor at the first open at 11 of a storage from an earlier release (a client upgraded before
+ * its relay syncs everything through it, as before). Absent: no open at 11 saw the storage untagged yet.
+ */
+export const AT11_META = 'at11';
+export const AT11_OPENED = 'opened';
+export const AT11_EARLIER = 'earlier';
 /** Where the storage was when last opened (StorageAdapter `location`), kept beside the identity. */
 export const LOCATION_META = 'location';
 
@@ -101,23 +115,41 @@ export const mintEpoch = (identity: Identity): string | undefined => (identity.t
  */
 export async function openIdentity(
   tx: StorageTx,
-  /** `speaks11`: the replica speaks protocol 11 (it then tags from an open after its storage met a peer speaking it). */
+  /** `speaks11`: the replica speaks protocol 11 (it then tags from its storage's second open at 11, or after it met a peer speaking it: AT11_META). */
   options: { startEpoch: boolean; random?: (() => number) | undefined; restored?: boolean; location?: string | undefined; speaks11?: boolean },
-): Promise<{ identity: Identity; copied: boolean; metEpochPeer: boolean }> {
+): Promise<{ identity: Identity; copied: boolean; metEpochPeer: boolean; metEarlierPeer: boolean }> {
   const stored = await tx.getMeta<StoredIdentity>(IDENTITY_META);
-  // Read only where 11 is spoken: a default open reads and stores what it did before.
+  // Read only where 11 is spoken: a replica pinned below 11 reads and stores what it did before.
   const metEpochPeer = options.speaks11 === true && (await tx.getMeta<unknown>(EPOCH_PEER_META)) !== undefined;
   const top = (await tx.getMeta<number>('seq')) ?? 0;
   const old = readIdentity(stored);
+  const seen = options.speaks11 === true && !metEpochPeer && old?.tagged === undefined ? await openedAt11(tx, old) : undefined;
   // Storage written before it kept its location, or one that cannot tell it, is never taken for a copy. A copy
   // opened while another instance has the storage open is not this open's to judge: that instance saw it first.
   const was = await tx.getMeta<string>(LOCATION_META);
   const moved = options.startEpoch && options.location !== undefined && options.location !== was;
   if (moved) tx.setMeta(LOCATION_META, options.location);
   const copied = moved && !!old && was !== undefined;
-  const identity = openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied, tags: metEpochPeer });
+  // The second open at 11 on tags, met anyone or not, unless the storage met only earlier peers (AT11_META).
+  const tags = metEpochPeer || (options.startEpoch && seen === AT11_OPENED);
+  const identity = openedIdentity(tx, old, top, { ...options, restored: !!options.restored || copied, tags });
   if (old && identity.id !== old.id) await noteFormer(tx, old.id);
-  return { identity, copied, metEpochPeer };
+  return { identity, copied, metEpochPeer, metEarlierPeer: seen === AT11_EARLIER };
+}
+
+/**
+ * AT11_META as this open finds it, for a storage that neither tags nor met a peer at 11 (`old`: its identity, none when
+ * fresh); an open at 11 that finds it absent notes `OPENED`, in its transaction, so the storage's next open at 11 tags.
+ */
+async function openedAt11(tx: StorageTx, old: Identity | undefined): Promise<unknown> {
+  const seen = old ? await tx.getMeta<unknown>(AT11_META) : undefined;
+  if (seen === undefined) tx.setMeta(AT11_META, AT11_OPENED);
+  return seen;
+}
+
+/** A session of a replica speaking 11 settled below 11 (core.ts noteEarlierPeer): the storage notes it (AT11_META). */
+export function meetEarlierPeer(tx: StorageTx): void {
+  tx.setMeta(AT11_META, AT11_EARLIER);
 }
 
 function openedIdentity(
@@ -177,6 +209,18 @@ export function readIdentity(stored: StoredIdentity | undefined): Identity | und
   if (!stored) return undefined;
   const identity = { id: stored.id, epoch: stored.epoch, history: stored.history ?? [[stored.epoch, 0]] };
   return typeof stored.tagged === 'string' ? { ...identity, tagged: stored.tagged } : identity;
+}
+
+/**
+ * Whether this storage can have minted an untagged dot of `identity`'s id past `point` (a restore point): not where it
+ * tags from an epoch whose fork (its `from`) is at or below `point` — every untagged dot this storage minted lies at or
+ * below that fork (Identity.tagged). An untagged dot of ours past the point then came from elsewhere (a lost branch's
+ * write, received): its own dot, colliding with nothing, which a re-issue would only copy under the new id.
+ */
+export function mintedUntaggedPast(identity: Identity, point: number): boolean {
+  if (identity.tagged === undefined) return true;
+  const entry = identity.history.find(([e]) => e === identity.tagged);
+  return entry === undefined || entry[1] > point;
 }
 
 /** A key's record rewritten by a re-identification: its suspect own dots stripped, their versions re-issued. */

@@ -18,7 +18,7 @@ import { epochEnd, restorePoint, type EpochEntry, type Seen } from './epochs.js'
 import { ConcordError } from './errors.js';
 import type { Emitter } from './events.js';
 import type { HybridClock } from './hlc.js';
-import { IDENTITY_META, mintEpoch, mintIdentity, noteFormer, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
+import { IDENTITY_META, mintedUntaggedPast, mintEpoch, mintIdentity, noteFormer, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
 import { record } from './record.js';
 import type { StorageAdapter, StorageTx } from './storage.js';
 
@@ -81,14 +81,16 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
   const point = await pointOf(owner, old.history, cause);
   const tick = () => owner.clock.tick();
   let identity = old;
-  const changes = await rewrite(owner, await keysPast(owner.storage, point), async (tx, touched) => {
+  // A tagging storage whose untagged dots all lie at or below the point strips none: one past it is a lost write, received.
+  const strips = mintedUntaggedPast(old, point);
+  const changes = await rewrite(owner, strips ? await keysPast(owner.storage, point) : [], async (tx, touched) => {
     const out = await reissue(tx, old, point, touched, tick, owner.seeded);
     identity = out.identity;
     return out;
   });
   owner.setIdentity(identity);
   // A tab sharing the storage may have written under the old id while the keys were read: those too.
-  changes.push(...(await rewrite(owner, await keysPast(owner.storage, point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick, mintEpoch(identity)))));
+  if (strips) changes.push(...(await rewrite(owner, await keysPast(owner.storage, point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick, mintEpoch(identity)))));
   // And the writes since the restore that joins dropped before we knew (a peer's context saw their dots used before).
   changes.push(...(await rewrite(owner, [], (tx) => reissueDropped(tx, identity.id, old.id, point, tick, mintEpoch(identity)))));
   owner.acks.reissued(point, changes.map((c) => [c.space, c.rec.seq] as const));

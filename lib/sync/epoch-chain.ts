@@ -248,6 +248,7 @@ export function peerEpochs(
   // A peer that takes tagged states: from the storage's next open on, this replica tags (docs/design/epochs-build.md,
   // "Item 6 — decided": tagging only once a peer can carry what it tags).
   if (at11) core.noteEpochPeer();
+  else if (ours.includes(EPOCH_CHAINS)) core.noteEarlierPeer(); // the peer's release is below 11: a later open of ours does not tag for it alone
   learnHello(core, m, at11);
   return { ...teachTerms(core, trusted), ...(at11 ? chainStart(core, m, sent) : {}) };
 }

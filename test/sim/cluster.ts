@@ -17,7 +17,6 @@
 import { openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
 import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 import type { Link, LinkOptions } from '../../lib/sync/link.js';
-import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import type { MergeTable } from '../../lib/types.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { prng, Rng, settle, VirtualClock } from './clock.js';
@@ -302,8 +301,9 @@ export class Cluster {
       ...(this.options.merge ? { merge: this.options.merge } : {}),
       ...this.options.replica?.(name),
       ...(grace !== undefined ? { collectTombstones: true, gcGrace: grace } : {}),
-      // A node speaking 11 says so at the open, which then starts tagging (identity.ts Identity.tagged); others as before.
-      ...(this.options.speaks?.[name]?.includes(EPOCH_DOTS) ? { speaks: this.options.speaks[name] } : {}),
+      // Said at the open, which decides tagging (identity.ts openIdentity): a node of an earlier release (or pinned
+      // below 11) opens as one, never tagging and minting no root label; a node with no entry speaks the default.
+      ...(this.options.speaks?.[name] ? { speaks: this.options.speaks[name] } : {}),
       ...(this.openRestored.delete(name) || (this.relays.has(name) && !this.options.keptRelayIds) ? { restored: true } : {}),
     });
     replica = opened;

@@ -2,7 +2,7 @@
 // announced 11 leaves it: its next open at 11 tags (docs/design/epochs-build.md, "Item 6 — decided"). For tests of
 // tagging itself, which would otherwise need a session and a reopen first.
 import { afterEach } from 'vitest';
-import { EPOCH_PEER_META } from '../../lib/identity.js';
+import { AT11_EARLIER, AT11_META, EPOCH_PEER_META } from '../../lib/identity.js';
 import { memoryStorage, openReplica, type Link, type Replica } from '../../lib/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
@@ -14,6 +14,17 @@ export const WITH_11 = [...PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS), EPOC
 export async function metAt11<S extends StorageAdapter>(storage: S): Promise<S> {
   await storage.open();
   await storage.transact((tx) => tx.setMeta(EPOCH_PEER_META, 1));
+  await storage.close();
+  return storage;
+}
+
+/**
+ * A storage whose sessions at 11 met only peers of earlier releases (identity.ts AT11_META `earlier`), as such a session
+ * leaves it: its later opens do not tag until it meets a peer at 11.
+ */
+export async function metOnlyEarlier<S extends StorageAdapter>(storage: S): Promise<S> {
+  await storage.open();
+  await storage.transact((tx) => tx.setMeta(AT11_META, AT11_EARLIER));
   await storage.close();
   return storage;
 }

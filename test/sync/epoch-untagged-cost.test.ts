@@ -36,7 +36,7 @@ async function meet(storage: ReturnType<typeof memoryStorage>, speaks: number[])
 async function writer(kind: Writer, speaks: number[]): Promise<Replica> {
   const storage = memoryStorage();
   if (kind === 'before 11') {
-    const old = await openReplica({ storage, now });
+    const old = await openReplica({ storage, now, speaks: AT10 }); // a release before 11
     await old.space('s').put('old', 1);
     await old.close();
   }

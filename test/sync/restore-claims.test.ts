@@ -7,6 +7,7 @@ import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { CLAIM_META, forkBefore, impossibleClaim, OwnDots } from '../../lib/restore-claims.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { VirtualClock } from '../sim/clock.js';
+import { SPEAKS_10 } from '../support/raw-versions.js';
 import { SimDisk } from '../support/sim-disk.js';
 
 describe('which counters of ours a received state may name', () => {
@@ -67,20 +68,23 @@ describe('where a claim puts the restore point', () => {
 });
 
 describe('a replica shown a counter of its own that its storage cannot have minted', () => {
+  // Replicas of 10's path (SPEAKS_10): a storage speaking 11 tags from its second open, and a tagged write is told from a
+  // lost branch's untagged one by its epoch, with no claim (identity.ts AT11_META). The claims guard untagged dots, which
+  // a replica still mints where it speaks below 11 or met only earlier peers.
   /** A replica on `storage` opened a second time (a first open ignores claims: no copy of it can exist yet). */
   async function reopened(storage: StorageAdapter): Promise<Replica> {
-    await (await openReplica({ storage })).close();
-    return openReplica({ storage });
+    await (await openReplica({ storage, speaks: SPEAKS_10 })).close();
+    return openReplica({ storage, speaks: SPEAKS_10 });
   }
 
   const settled = () => new Promise((resolve) => setTimeout(resolve, 20));
 
   it('re-identifies on a counter past the log, re-issuing what it wrote since the open and nothing before', async () => {
     const storage = memoryStorage();
-    const first = await openReplica({ storage });
+    const first = await openReplica({ storage, speaks: SPEAKS_10 });
     await first.space('s').put('before', 'written in the first open');
     await first.close();
-    const r = await openReplica({ storage });
+    const r = await openReplica({ storage, speaks: SPEAKS_10 });
     const oldId = r.replicaId;
     const w = await r.space('s').put('since', 'written in this open');
     const errors: unknown[] = [];
@@ -121,13 +125,13 @@ describe('a replica shown a counter of its own that its storage cannot have mint
     await storage.open();
     await storage.transact((tx) => tx.setMeta(CLAIM_META, { id: oldId, point: w.seq - 1 }));
     await storage.close();
-    const again = await openReplica({ storage });
+    const again = await openReplica({ storage, speaks: SPEAKS_10 });
     expect(again.replicaId).not.toBe(oldId);
     expect((await again.space('s').get('since'))?.versions.map((v) => v.replicaId)).toEqual([again.replicaId]);
     const renewed = again.replicaId;
     await again.close();
     // The stored claim names the old id: the next open does nothing with it.
-    const third = await openReplica({ storage });
+    const third = await openReplica({ storage, speaks: SPEAKS_10 });
     expect(third.replicaId).toBe(renewed);
     await third.close();
   });
