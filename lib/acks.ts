@@ -288,6 +288,11 @@ export class AckTracker {
       this.shownHeld.set(id, seq);
     }
     this.heldElsewhere(space, key, seq);
+    // The key's waiters at or below `seq` resolve now, as by an acknowledged frame that carried it: the peer holds them
+    // now. Left to `elsewhere` alone they waited for our log's acknowledgement to reach `seq` from any peer — perhaps one
+    // the key is withheld from, long after, when the peer that showed it may have lost it since (soak seed clock-skew
+    // 1742700192: relay a's write reported synced after the only peer that had shown it held it was restored).
+    this.held(space, key, seq);
   }
 
   /**
