@@ -645,9 +645,14 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // cursor, never sent, and h's resumed cursor counted it held. A run that left a key out now sends its next turn only
   // once the key's record is durable (lib/sync/left-out.ts; test/review/ae-left-out-crash.test.ts).
   it('seed 1736500179 (withheld): a key a run left out is not counted held by the cursor the run gave, across a crash', () => passesAtEach(1736500179, 'withheld', false));
-  // The soak of stop 42 (base 1742700000, beside earlier releases): relay a's write of k8 reported synced while no other
-  // node held it — d's state had shown it held (acks.ts shownHeldBy), yet the waiter waited for a's log to be acknowledged
-  // past k8's record by any peer: b's, which k8 was withheld from, came after d was restored to a copy from before the
-  // write. A shown state now resolves the key's waiters at once (test/sync/shown-held-now.test.ts).
+  // The soak of stop 42 (base 1742700000, beside earlier releases): relay a's write of k8 reported synced 700 ms after d's
+  // state had shown it held (acks.ts shownHeldBy) — at b's acknowledgement, b which k8 was withheld from, after d was
+  // restored to a copy from before the write. A shown state now resolves the key's waiters at once
+  // (test/sync/shown-held-now.test.ts). And (base 1742800000, restore-once 1742800163, which that change made fail): the
+  // checker takes a state frame as it takes an ACK — judged by the disk its sender had when it sent it (synced-check.ts
+  // ACKNOWLEDGING) — so a's state sent 4 ms before its restore, showing e's write held, is the restore's loss. Under that
+  // rule 1742700192 passes on the code before too: the library change is one of timeliness (resolve on the evidence,
+  // not on an unrelated acknowledgement later).
   it('seed 1742700192 (clock-skew): a write shown held by a peer is synced then, not at a later acknowledgement', () => passesAtEach(1742700192, 'clock-skew', false));
+  it('seed 1742800163 (restore-once): a state its sender sent before a restore is judged by the disk it had', () => passesAtEach(1742800163, 'restore-once', false));
 });

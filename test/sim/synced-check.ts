@@ -21,8 +21,11 @@ import { splitDot, versionDot, type Dot } from './ledger.js';
  * Frames that acknowledge the receiver's log: ACKs, anti-entropy frames (a run's end confirms what it repaired), and the
  * hellos and SYNCs whose per-space cursors (and `seen`) tell how far the sender holds the receiver's log — the engine
  * counts those as acknowledgements too (a session's catch-up starts from them), so an early `w.synced` may rest on one.
+ * And the frames carrying the sender's states (CHANGES, LIVE): a state that, joined, leaves the receiver's record as it
+ * is and holds every version of its own there shows the sender holds those writes — a state leaves its replica only
+ * once durable — and the engine counts it so (acks.ts `shownHeldBy`).
  */
-const ACKNOWLEDGING: ReadonlySet<number> = new Set([MsgType.Ack, MsgType.AntiEntropy, MsgType.Hello, MsgType.Sync]);
+const ACKNOWLEDGING: ReadonlySet<number> = new Set([MsgType.Ack, MsgType.AntiEntropy, MsgType.Hello, MsgType.Sync, MsgType.Changes, MsgType.Live]);
 
 /** Violations reported at most (the first ones tell the story). */
 const MAX_REPORTED = 5;
