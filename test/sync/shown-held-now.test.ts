@@ -9,17 +9,14 @@
  * Now the shown state counts as an acknowledged frame carrying the key does, at once. Fails on the commit before.
  */
 import { describe, expect, it } from 'vitest';
-import { AckTracker } from '../../lib/acks.js';
+import { placedTracker, tick } from './support.js';
 
 const B = 'b'.repeat(22);
 const C = 'c'.repeat(22);
-const tick = () => new Promise((r) => setTimeout(r, 5));
 
 describe("a peer's state showing our write held", () => {
   it('resolves the waiters at or below its record at once, with our log acknowledged below it', async () => {
-    const acks = new AckTracker();
-    acks.where = async () => 9;
-    acks.locate = () => 9;
+    const acks = placedTracker({ k: 9 });
     acks.withhold(C, 's', 'k8', 9);
     let synced = false;
     void acks.wait('s', 5, 'k8').then(() => (synced = true));
@@ -32,9 +29,7 @@ describe("a peer's state showing our write held", () => {
   });
 
   it('does not resolve a write past the record the state was shown for', async () => {
-    const acks = new AckTracker();
-    acks.where = async () => 12;
-    acks.locate = () => 12;
+    const acks = placedTracker({ k: 12 });
     acks.withhold(B, 's', 'k8', 12);
     let synced = false;
     void acks.wait('s', 12, 'k8').then(() => (synced = true));

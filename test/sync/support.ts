@@ -5,6 +5,7 @@ import type { StorageAdapter } from '../../lib/storage.js';
 import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { StreamPort } from '../../lib/sync/outgoing.js';
 import type { EpochLink } from '../../lib/sync/epoch-wire.js';
+import { AckTracker } from '../../lib/acks.js';
 
 /** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
 export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
@@ -163,3 +164,14 @@ export function countingReads(storage: StorageAdapter): { storage: StorageAdapte
     },
   };
 }
+
+/** An acknowledgement tracker alone, every key's record where `at.k` says (as a replica's `where` and `locate` tell it). */
+export function placedTracker(at: { k: number }): AckTracker {
+  const acks = new AckTracker();
+  acks.where = async () => at.k;
+  acks.locate = () => at.k;
+  return acks;
+}
+
+/** A few timer turns: the tracker's reads and wakes settle. */
+export const tick = (): Promise<unknown> => new Promise((r) => setTimeout(r, 5));

@@ -8,18 +8,11 @@
  * withheld — c's write stayed pending for good, with b holding it durably. Fails on the commit before.
  */
 import { describe, expect, it } from 'vitest';
-import { AckTracker } from '../../lib/acks.js';
+import { placedTracker, tick } from './support.js';
 
 const A = 'a'.repeat(22);
 const B = 'b'.repeat(22);
-const tick = () => new Promise((r) => setTimeout(r, 5));
-
-function tracker(at: { k: number }) {
-  const acks = new AckTracker();
-  acks.where = async () => at.k;
-  acks.locate = () => at.k;
-  return acks;
-}
+const tracker = placedTracker;
 
 describe('a withhold at a newer record', () => {
   it("releases the peers whose frames left out only an older record: their acknowledgements count the key", async () => {

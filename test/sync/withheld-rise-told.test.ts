@@ -9,18 +9,11 @@
  * peer never got it. Fails on the commit before.
  */
 import { describe, expect, it } from 'vitest';
-import { AckTracker } from '../../lib/acks.js';
+import { placedTracker, tick } from './support.js';
 import { TabWaits } from '../../lib/sync/tab-waits.js';
 
 const PEER = 'p'.repeat(22);
-const tick = () => new Promise((r) => setTimeout(r, 5));
-
-function tracker(at: { k: number }) {
-  const acks = new AckTracker();
-  acks.where = async () => at.k;
-  acks.locate = () => at.k;
-  return acks;
-}
+const tracker = placedTracker;
 
 describe('a withhold whose position rises', () => {
   it('is told to the other instances again: a follower that released its copy withholds the key once more', async () => {
