@@ -172,6 +172,7 @@ export class ReplicaCore {
       },
       abandoned: (space, key, seq) => {
         this.order.told(space, key, seq);
+        this.abandonedSeq(seq);
         this.onAbandoned?.(space, key, seq);
       },
       written: (space, key, rec, prev) => {
@@ -344,7 +345,21 @@ export class ReplicaCore {
   /** @internal The transaction of a record noted by `noteApplied` failed: nothing of it stays. */
   abandonApplied(space: string, key: string, seq: number): void {
     this.order.told(space, key, seq);
+    this.abandonedSeq(seq);
     this.onAbandoned?.(space, key, seq);
+  }
+
+  /**
+   * A transaction whose records lay at `seq` failed (its seq taken back): nothing at or past it may become durable, so
+   * who waits for that (`whenDurable`) goes on now rather than for ever (rev42: a run waiting for a left-out record whose
+   * transaction failed held the space's repair outbox, and the link never synced again). The run then goes on as it did
+   * before it waited; the key, back in the tree at its durable record (hub.ts logMoved), is compared by a later run.
+   */
+  private abandonedSeq(seq: number): void {
+    if (this.durableWaits.length === 0) return;
+    const waits = this.durableWaits;
+    this.durableWaits = waits.filter((w) => w.seq < seq);
+    for (const w of waits) if (w.seq >= seq) w.resolve();
   }
 
   /** @internal Another instance shares the storage: the dots minted since the open are no longer all known here. */
@@ -493,6 +508,7 @@ export class ReplicaCore {
       // Nothing of it stays: what onApplied told of its records is taken back.
       for (const c of changes) {
         this.order.told(space, c.key, c.rec.seq);
+        this.abandonedSeq(c.rec.seq);
         this.onAbandoned?.(space, c.key, c.rec.seq);
       }
       throw e;

@@ -1,0 +1,60 @@
+/**
+ * rev42: the wait before an anti-entropy run's next turn (lib/sync/left-out.ts) is for a record that may never become
+ * durable: its transaction fails (ENOSPC: rolled back, the log's seq taken back, hub.ts logMoved). `whenDurable(seq)`
+ * then resolves only once some later transaction of this instance commits past that seq — with no later write here and
+ * nothing for the run to join, never. The run's task holds the space's repair outbox for good: the run never ends, no
+ * later run begins (`Repair.running`), and the link never reports 'synced' again (`whenSynced` waits for ever).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { fileStorage } from '../../adapters/fs/index.js';
+import { memoryStorage, openReplica, pairTransports, type Link } from '../../lib/index.js';
+import { errnoError, faultyIo, isLog, tempDir, type Faults } from '../fs/helpers.js';
+import { durableWaits, until } from '../sync/support.js';
+
+const undo: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const u of undo.splice(0).reverse()) await u().catch(() => {});
+});
+
+describe('a run waiting for a left-out record whose transaction then fails', () => {
+  it('goes on: later runs end and the link reports synced again', async () => {
+    let gate: Promise<void> | undefined;
+    let open!: () => void;
+    let failWrite = false;
+    let gated = 0;
+    const faults: Faults = {
+      beforeSync: (p) => (isLog(p) && gate ? (gated++, gate) : Promise.resolve()),
+      write: (p) => (isLog(p) && failWrite ? ((failWrite = false), errnoError('ENOSPC', 'write')) : undefined), // the next log write fails
+    };
+    const { dir, cleanup } = await tempDir('left-out-wait-failed');
+    undo.push(cleanup);
+    const writer = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults) }) });
+    const peer = await openReplica({ storage: memoryStorage() });
+    undo.push(() => writer.close(), () => peer.close());
+    for (let i = 0; i < 20; i++) await writer.space('s').put(`k${i}`, i);
+    peer.space('s');
+    const errors: unknown[] = [];
+    writer.on('error', (e) => errors.push(e));
+    const [ta, tb] = pairTransports();
+    const links: Link[] = [writer.connect(ta, { antiEntropyInterval: 20 }), peer.connect(tb, { antiEntropyInterval: 20 })];
+    undo.push(async () => links.forEach((l) => l.close()));
+    await until(async () => (await peer.space('s').get('k19')) !== undefined && writer.status === 'synced' && peer.status === 'synced', 'met and synced');
+    gate = new Promise((r) => (open = r));
+    const before = writer.space('s').put('z', 'zed').then(() => 'durable', () => 'failed'); // a group waiting for its fsync
+    await until(() => gated > 0, "z's fsync waits");
+    const rewrite = writer.space('s').put('k3', 'new').then(() => 'durable', () => 'failed'); // queued behind it, to fail
+    const waits = durableWaits(writer);
+    await until(() => waits(), 'a periodic run waits for a left-out record to be durable');
+    failWrite = true;
+    gate = undefined;
+    open();
+    expect(await rewrite).toBe('failed');
+    await before; // its group may fail with k3's (one log write)
+    expect((await writer.space('s').get('k3'))?.value, 'rolled back').toBe(3);
+    expect(errors, 'no session failed on the write').toEqual([]);
+    let runs = 0;
+    writer.on('antiEntropy', () => runs++);
+    await until(() => runs >= 2, 'later runs of the writer end', 3000);
+    await until(() => writer.status === 'synced' && peer.status === 'synced', 'synced again', 3000);
+  });
+});
