@@ -655,6 +655,9 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // not on an unrelated acknowledgement later).
   it('seed 1742700192 (clock-skew): a write shown held by a peer is synced then, not at a later acknowledgement', () => passesAtEach(1742700192, 'clock-skew', false));
   it('seed 1742800163 (restore-once): a state its sender sent before a restore is judged by the disk it had', () => passesAtEach(1742800163, 'restore-once', false));
+  // rev42's chunk (base 1742900000, plain, at every mode; the same class, found beside c2bb1a2): c's put of k0 reported
+  // synced 5 ms after relay a's restore — a's state showing it held was in flight. Fails on 05cb5f3 with the checker before.
+  it('seed 1742900004 (withheld): a state in flight across its sender\'s restore is judged by the disk it had', () => passesAtEach(1742900004, 'withheld', false));
   // Open (the soak of stop 42's last head, base 1743000000 at the default; both fail on stop 41's head too, pass at 10 and
   // at 11): a writer of an earlier release restored from a copy beside a relay at 11 — its post-restore write under a dot
   // its lost branch used is dropped (restore-once 1743000188: b at [5]; clock-skew 1743000054: c at [5..7]). Every node at

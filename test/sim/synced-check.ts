@@ -25,7 +25,18 @@ import { splitDot, versionDot, type Dot } from './ledger.js';
  * is and holds every version of its own there shows the sender holds those writes — a state leaves its replica only
  * once durable — and the engine counts it so (acks.ts `shownHeldBy`).
  */
-const ACKNOWLEDGING: ReadonlySet<number> = new Set([MsgType.Ack, MsgType.AntiEntropy, MsgType.Hello, MsgType.Sync, MsgType.Changes, MsgType.Live]);
+// LIVE_CLEARED is a LIVE frame (its sender cleared the string table first) and PART frames carry a state too large for
+// one: their states are joined, and counted, as any other's.
+const ACKNOWLEDGING: ReadonlySet<number> = new Set([
+  MsgType.Ack,
+  MsgType.AntiEntropy,
+  MsgType.Hello,
+  MsgType.Sync,
+  MsgType.Changes,
+  MsgType.Live,
+  MsgType.LiveCleared,
+  MsgType.Part,
+]);
 
 /** Violations reported at most (the first ones tell the story). */
 const MAX_REPORTED = 5;
