@@ -12,12 +12,11 @@ import { placedTracker, tick } from './support.js';
 
 const A = 'a'.repeat(22);
 const B = 'b'.repeat(22);
-const tracker = placedTracker;
 
 describe('a withhold at a newer record', () => {
   it("releases the peers whose frames left out only an older record: their acknowledgements count the key", async () => {
     const at = { k: 35 };
-    const acks = tracker(at);
+    const acks = placedTracker(at);
     acks.withhold(B, 's', 'k', 35);
     at.k = 36;
     acks.withhold(A, 's', 'k', 37); // a's frame read the record at 36 before its change was heard, and left it out
@@ -34,7 +33,7 @@ describe('a withhold at a newer record', () => {
 
   it("counts an acknowledgement of the released peer that came before the change was heard", async () => {
     const at = { k: 35 };
-    const acks = tracker(at);
+    const acks = placedTracker(at);
     acks.withhold(B, 's', 'k', 35);
     at.k = 36;
     acks.withhold(A, 's', 'k', 37);
@@ -49,7 +48,7 @@ describe('a withhold at a newer record', () => {
 
   it('keeps a peer whose own frame left the newer record out, and one past the bound alike', async () => {
     const at = { k: 35 };
-    const acks = tracker(at);
+    const acks = placedTracker(at);
     acks.withhold(B, 's', 'k', 36);
     acks.withhold(A, 's', 'k', 37);
     acks.release('s', 'k', 36);
@@ -67,7 +66,7 @@ describe('a withhold at a newer record', () => {
   });
 
   it('keeps a peer with no known position (a repair state left the key out: it may have missed the newer record)', () => {
-    const acks = tracker({ k: 36 });
+    const acks = placedTracker({ k: 36 });
     acks.withhold(B, 's', 'k');
     acks.withhold(A, 's', 'k', 37);
     acks.release('s', 'k', 36);

@@ -13,13 +13,12 @@ import { placedTracker, tick } from './support.js';
 import { TabWaits } from '../../lib/sync/tab-waits.js';
 
 const PEER = 'p'.repeat(22);
-const tracker = placedTracker;
 
 describe('a withhold whose position rises', () => {
   it('is told to the other instances again: a follower that released its copy withholds the key once more', async () => {
     const at = { k: 5 };
-    const leader = tracker(at);
-    const follower = tracker(at);
+    const leader = placedTracker(at);
+    const follower = placedTracker(at);
     const l = new TabWaits(leader, (m) => queueMicrotask(() => f.receive(m)), () => true);
     const f = new TabWaits(follower, (m) => queueMicrotask(() => l.receive(m)), () => false);
     const fresh: boolean[] = [];
@@ -51,7 +50,7 @@ describe('a withhold whose position rises', () => {
   });
 
   it('a frame leaving the key out again at a position it already reached tells nothing', () => {
-    const leader = tracker({ k: 5 });
+    const leader = placedTracker({ k: 5 });
     let told = 0;
     leader.onWithhold(() => void told++);
     leader.withhold(PEER, 's', 'k', 10);
