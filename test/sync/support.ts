@@ -18,13 +18,18 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
 
 /**
  * Whether `r`'s anti-entropy has waited for a record it left out to be durable (core.ts whenDurable, lib/sync/left-out.ts)
- * since this was called: a run with a record held undurable waits there, its next turn unsent. (Never, on code before.)
+ * since this was called: a run with a record held undurable waits there, its next turn unsent (a call for a seq already
+ * durable, which resolves at once, is no wait), by a run of space `only` if given. Never, on code before.
  */
-export function durableWaits(r: Replica): () => boolean {
+export function durableWaits(r: Replica, only?: string): () => boolean {
   let waited = false;
-  const core = r.core as { whenDurable?: (seq: number, space?: string) => Promise<void> };
+  const core = r.core as { whenDurable?: (seq: number, space?: string) => Promise<void>; durableSeq?: number };
   const whenDurable = core.whenDurable?.bind(core);
-  if (whenDurable) core.whenDurable = (seq, space) => ((waited = true), whenDurable(seq, space));
+  if (whenDurable)
+    core.whenDurable = (seq, space) => {
+      if (seq > (core.durableSeq ?? 0) && (only === undefined || space === only)) waited = true;
+      return whenDurable(seq, space);
+    };
   return () => waited;
 }
 
