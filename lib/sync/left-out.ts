@@ -16,18 +16,29 @@ export class LeftOut {
   private seq = 0;
   /** The tree left keys out (hub.ts `unsettled`): their records are read when the turn waits. */
   private tree = false;
+  /** The keys left out (at most MAX_LEFT_OUT named). */
+  private readonly keys = new Set<string>();
 
-  /** A record at `seq` left out; 0: keys the tree left out. */
-  note(seq: number): void {
+  /** `keys` left out, their newest record at `seq`; 0: keys the tree left out. */
+  note(seq: number, keys: Iterable<string>): void {
     if (seq === 0) this.tree = true;
     else if (seq > this.seq) this.seq = seq;
+    for (const k of keys) {
+      if (this.keys.size >= MAX_LEFT_OUT) break;
+      this.keys.add(k);
+    }
   }
 
-  /** Waits until every record noted (and of the keys the tree still leaves out) is durable. */
-  async settle(port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>): Promise<void> {
+  /**
+   * Waits until every record noted (and of the keys the tree still leaves out) is durable — or its transaction failed
+   * (core.ts `abandonedSeq`): then the key is back at an older record, which may lie at or below the run's top. Returns
+   * the keys noted, for the run to look at again.
+   */
+  async settle(port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>): Promise<ReadonlySet<string>> {
     let seq = this.seq;
     if (this.tree) for (const k of (await port.index()).unsettled ?? []) seq = Math.max(seq, (await port.get(k))?.seq ?? 0);
     await port.durableTo(seq);
+    return this.keys;
   }
 }
 

@@ -151,6 +151,7 @@ export class Repair {
     }
     if (m.final) return this.queue(async () => {
       await this.sendStates(run, [...m.want, ...(await this.sendBack(run, m.items))]);
+      if (run.leftOut) await this.settle(run);
       await this.end(run);
     });
     const sketch = m.items.find((it) => it.kind === 'sketch');
@@ -316,15 +317,30 @@ export class Repair {
 
   /** A key of ours is left out of the run: its newest record, at `seq`, not durable (`durable` below; 0: hub.ts `unsettled`). */
   private leave(run: Run, seq: number, keys: Iterable<string>): void {
-    leaveOut(run, keys);
-    (run.leftOut ??= new LeftOut()).note(seq);
+    const named = [...keys];
+    leaveOut(run, named);
+    (run.leftOut ??= new LeftOut()).note(seq, named);
   }
 
-  /** Before our next turn goes, after keys were left out: their records durable first (left-out.ts). */
-  private settle(run: Run): Promise<void> {
-    const left = run.leftOut!;
-    run.leftOut = undefined;
-    return left.settle(this.port);
+  /**
+   * Before our next turn goes, after keys were left out: their records durable first (left-out.ts). A key whose newer
+   * record's transaction failed meanwhile (rolled back) is back at its durable record, which may lie at or below our top:
+   * the stream, from the top, never reads it, and nothing of the run carried it — it goes as a state now, or the peer's
+   * acknowledgements past the top would count it held (rev42). Its state may leave a key out again (a newer write).
+   */
+  private async settle(run: Run): Promise<void> {
+    while (run.leftOut) {
+      const left = run.leftOut;
+      run.leftOut = undefined;
+      const back: string[] = [];
+      for (const k of await left.settle(this.port)) {
+        const rec = await this.port.get(k);
+        if (!rec || rec.seq > run.myTop) continue;
+        run.sent.delete(k);
+        back.push(k);
+      }
+      await this.sendStates(run, back);
+    }
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */
