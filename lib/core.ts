@@ -323,10 +323,11 @@ export class ReplicaCore {
     return wait;
   }
 
-  private wakeDurable(all = false): void {
+  /** Resolves the waits `done` names (default: those durable now), and keeps the rest. */
+  private wakeDurable(done = (seq: number) => seq <= this.durableSeq): void {
     const waits = this.durableWaits;
-    this.durableWaits = all ? [] : waits.filter((w) => w.seq > this.durableSeq);
-    for (const w of waits) if (all || w.seq <= this.durableSeq) w.resolve();
+    this.durableWaits = waits.filter((w) => !done(w.seq));
+    for (const w of waits) if (done(w.seq)) w.resolve();
   }
 
   /**
@@ -356,10 +357,7 @@ export class ReplicaCore {
    * before it waited; the key, back in the tree at its durable record (hub.ts logMoved), is compared by a later run.
    */
   private abandonedSeq(seq: number): void {
-    if (this.durableWaits.length === 0) return;
-    const waits = this.durableWaits;
-    this.durableWaits = waits.filter((w) => w.seq < seq);
-    for (const w of waits) if (w.seq >= seq) w.resolve();
+    if (this.durableWaits.length > 0) this.wakeDurable((at) => at >= seq);
   }
 
   /** @internal Another instance shares the storage: the dots minted since the open are no longer all known here. */
@@ -619,7 +617,7 @@ export class ReplicaCore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.wakeDurable(true);
+    this.wakeDurable(() => true);
     await this.external.close();
     await this.storage.close();
   }

@@ -9,7 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
-import { errnoError, faultyIo, isLog, tempDir, type Faults } from '../fs/helpers.js';
+import { faultyIo, tempDir } from '../fs/helpers.js';
+import { failingLog } from './failing-log.js';
 import { until } from '../sync/support.js';
 import type { SyncHub } from '../../lib/sync/hub.js';
 
@@ -32,35 +33,25 @@ async function third(rs: Replica[]) {
 
 describe('a key left out of the tree for a record whose transaction then failed', () => {
   it.each([0, 50])('goes back in at its durable record: a later run exchanges it and confirms the writer\'s log (anti-entropy every %i ms)', async (every) => {
-    let gate: Promise<void> | undefined;
-    let open!: () => void;
-    let failWrite = false;
-    let gated = 0;
-    const faults: Faults = {
-      beforeSync: (p) => (isLog(p) && gate ? (gated++, gate) : Promise.resolve()),
-      write: (p) => (isLog(p) && failWrite ? errnoError('ENOSPC', 'write') : undefined),
-    };
+    const log = failingLog();
     const { dir, cleanup } = await tempDir('left-out-rolled-back');
     undo.push(cleanup);
-    const writer = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults) }) });
+    const writer = await openReplica({ storage: fileStorage(dir, { io: faultyIo(log.faults) }) });
     const peer = await openReplica({ storage: memoryStorage() });
     undo.push(() => writer.close(), () => peer.close());
     await third([writer, peer]); // both hold the same keys and have never met: their meeting repairs by a run
     const first = await writer.space('s').put('k', 'old'); // durable; the peer holds nothing of k
     let synced = false;
     void first.synced.then(() => (synced = true));
-    gate = new Promise((r) => (open = r));
+    log.hold();
     const before = writer.space('s').put('z', 'zed'); // a group waiting for its fsync
-    await until(() => gated > 0, "z's fsync waits");
+    await until(() => log.state.gated > 0, "z's fsync waits");
     const rewrite = writer.space('s').put('k', 'new').then(() => 'durable', () => 'failed'); // queued behind it, to fail
     // The space's tree is built now (as a session with any peer would): k and z are not durable, so left out.
     await (writer as unknown as { hub: SyncHub }).hub.index('s');
-    failWrite = true;
-    gate = undefined;
-    open();
+    log.failAndRelease();
     expect(await rewrite).toBe('failed');
     await before;
-    failWrite = false;
     expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
     const [ta, tb] = pairTransports();
     const links: Link[] = [writer.connect(ta, { antiEntropyInterval: every }), peer.connect(tb, { antiEntropyInterval: every })];

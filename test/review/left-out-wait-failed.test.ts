@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
 import { memoryStorage, openReplica, pairTransports, type Link } from '../../lib/index.js';
-import { errnoError, faultyIo, isLog, tempDir, type Faults } from '../fs/helpers.js';
+import { faultyIo, tempDir } from '../fs/helpers.js';
+import { failingLog } from './failing-log.js';
 import { durableWaits, until } from '../sync/support.js';
 
 const undo: Array<() => Promise<void>> = [];
@@ -18,17 +19,10 @@ afterEach(async () => {
 
 describe('a run waiting for a left-out record whose transaction then fails', () => {
   it('goes on: later runs end and the link reports synced again', async () => {
-    let gate: Promise<void> | undefined;
-    let open!: () => void;
-    let failWrite = false;
-    let gated = 0;
-    const faults: Faults = {
-      beforeSync: (p) => (isLog(p) && gate ? (gated++, gate) : Promise.resolve()),
-      write: (p) => (isLog(p) && failWrite ? ((failWrite = false), errnoError('ENOSPC', 'write')) : undefined), // the next log write fails
-    };
+    const log = failingLog();
     const { dir, cleanup } = await tempDir('left-out-wait-failed');
     undo.push(cleanup);
-    const writer = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults) }) });
+    const writer = await openReplica({ storage: fileStorage(dir, { io: faultyIo(log.faults) }) });
     const peer = await openReplica({ storage: memoryStorage() });
     undo.push(() => writer.close(), () => peer.close());
     for (let i = 0; i < 20; i++) await writer.space('s').put(`k${i}`, i);
@@ -43,9 +37,9 @@ describe('a run waiting for a left-out record whose transaction then fails', () 
     // z, in another space, holds the log's fsync: no run of 's' can wait for it (one that did would hold that space's
     // outbox until the gate opens, and no later run would meet k3's record: the race the loaded CI machine lost).
     const waits = durableWaits(writer, 's');
-    gate = new Promise((r) => (open = r));
+    log.hold();
     const before = writer.space('o').put('z', 'zed').then(() => 'durable', () => 'failed'); // a group waiting for its fsync
-    await until(() => gated > 0, "z's fsync waits");
+    await until(() => log.state.gated > 0, "z's fsync waits");
     const rewrite = writer.space('s').put('k3', 'new').then(() => 'durable', () => 'failed'); // queued behind it, to fail
     // The space's tree is dropped (as an idle index is, hub.ts evict): the next run builds it again and leaves k3 out,
     // its record not durable (hub.ts `unsettled`), so it waits for it — the trees being equal, a run would otherwise
@@ -54,9 +48,7 @@ describe('a run waiting for a left-out record whose transaction then fails', () 
     hub.indexes.delete('s');
     hub.built.delete('s');
     await until(() => waits(), 'a periodic run waits for a left-out record to be durable');
-    failWrite = true;
-    gate = undefined;
-    open();
+    log.failAndRelease();
     expect(await rewrite).toBe('failed');
     await before; // its group may fail with k3's (one log write)
     expect((await writer.space('s').get('k3'))?.value, 'rolled back').toBe(3);
