@@ -16,29 +16,71 @@ export class LeftOut {
   private seq = 0;
   /** The tree left keys out (hub.ts `unsettled`): their records are read when the turn waits. */
   private tree = false;
-  /** The keys left out (at most MAX_LEFT_OUT named). */
+  /**
+   * The keys left out, every one (not capped as a run's `skipped` is: they are keys with a record in flight or unsettled
+   * in the tree, all held in memory already, and a key past a cap would go unchecked — rev43).
+   */
   private readonly keys = new Set<string>();
 
   /** `keys` left out, their newest record at `seq`; 0: keys the tree left out. */
   note(seq: number, keys: Iterable<string>): void {
     if (seq === 0) this.tree = true;
     else if (seq > this.seq) this.seq = seq;
-    for (const k of keys) {
-      if (this.keys.size >= MAX_LEFT_OUT) break;
-      this.keys.add(k);
-    }
+    for (const k of keys) this.keys.add(k);
   }
 
   /**
    * Waits until every record noted (and of the keys the tree still leaves out) is durable — or its transaction failed
    * (core.ts `abandonedSeq`): then the key is back at an older record, which may lie at or below the run's top. Returns
-   * the keys noted, for the run to look at again.
+   * the keys noted, for the run to look at again, and the seq waited for.
    */
-  async settle(port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>): Promise<ReadonlySet<string>> {
+  async settle(port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>): Promise<{ keys: ReadonlySet<string>; upTo: number }> {
     let seq = this.seq;
     if (this.tree) for (const k of (await port.index()).unsettled ?? []) seq = Math.max(seq, (await port.get(k))?.seq ?? 0);
     await port.durableTo(seq);
-    return this.keys;
+    return { keys: this.keys, upTo: seq };
+  }
+}
+
+/** What of a run `settleRun` reads and keeps (repair.ts `Run`). */
+export interface Settling {
+  myTop: number;
+  /** Keys whose state went to the peer in the run. */
+  sent: Set<string>;
+  leftOut?: LeftOut;
+  /** Keys `settleRun` sent back in the run: each goes once. */
+  resent?: Set<string>;
+}
+
+/** Rounds of one settle: each after the first waits for records written again while the one before waited. */
+const MAX_ROUNDS = 4;
+
+/**
+ * Before a run's next turn, after it left keys out: waits until their records are durable (LeftOut.settle). A key whose
+ * newer record's transaction failed meanwhile (rolled back) is back at its durable record, which may lie at or below the
+ * run's top: the stream, from the top, never reads it, and nothing of the run carried it — `send` sends its state now
+ * (once a run), or the peer's acknowledgements past the top would count the write held (rev42). A key written again
+ * while we waited (a record past the seq waited for, which may fail too: rev43) is waited for in the next round.
+ * `going`: the run is still ours and the session open.
+ */
+export async function settleRun(run: Settling, port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>, send: (keys: string[]) => Promise<void>, going: () => boolean): Promise<void> {
+  const resent = (run.resent ??= new Set());
+  for (let round = 0; run.leftOut && round < MAX_ROUNDS && going(); round++) {
+    const left = run.leftOut;
+    run.leftOut = undefined;
+    const { keys, upTo } = await left.settle(port);
+    const back: string[] = [];
+    for (const k of keys) {
+      const rec = await port.get(k);
+      if (rec && rec.seq > upTo) (run.leftOut ??= new LeftOut()).note(rec.seq, [k]);
+      else if (rec && rec.seq <= run.myTop && !resent.has(k)) {
+        resent.add(k);
+        run.sent.delete(k);
+        back.push(k);
+      }
+    }
+    // Their states may leave keys out again (a newer write): the next round waits for those.
+    if (back.length > 0 && going()) await send(back);
   }
 }
 

@@ -35,7 +35,7 @@ import { answerTurn, exchange, expand, fillRanges, openingTurn, splitTurn, type 
 import { buildSketch, claimBits, decodeSketch, drawCredit, itemVersion, keysToOffer, peelItems, sketchPlan, wantedClaims, WHOLE_BYTES } from './fast-path.js';
 import { dotsOf } from './peer-model.js';
 import { claimedAsNothing } from './old-peers.js';
-import { LeftOut, leaveOut } from './left-out.js';
+import { LeftOut, leaveOut, settleRun, type Settling } from './left-out.js';
 import { turnMemory } from './ae-codec.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from './messages.js';
@@ -46,22 +46,18 @@ import { entrySize, MsgType, type AeItem, type AntiEntropy, type Entry } from '.
  */
 const MAX_TURN_BYTES = 256 * 1024 * 1024;
 
-interface Run {
+/** A run; `myTop`, `sent`, `leftOut` (keys left out since our last turn went: the next waits for them): left-out.ts. */
+interface Run extends Settling {
   id: number;
   initiator: boolean;
-  myTop: number;
   peerTop: number;
   establishing: boolean;
   stats: RunStats;
-  /** Keys whose state went to the peer in this run. */
-  sent: Set<string>;
   /**
    * Keys left out, their records newer than the durable log (or not in the tree at all: hub.ts `unsettled`): an older
    * write of one at or below `myTop` went neither way. At most MAX_LEFT_OUT named; the run left keys out when any is.
    */
   skipped?: Set<string>;
-  /** Keys left out since our last turn went: the next waits until their records are durable (left-out.ts). */
-  leftOut?: LeftOut;
   /**
    * The fast path (fast-path.ts): 'sketched' on the side that sent the sketch, which remembers the states the peer
    * sends whole (`received`, as dots) to send back what they lack; 'decoded' on the side that peeled it.
@@ -322,25 +318,9 @@ export class Repair {
     (run.leftOut ??= new LeftOut()).note(seq, named);
   }
 
-  /**
-   * Before our next turn goes, after keys were left out: their records durable first (left-out.ts). A key whose newer
-   * record's transaction failed meanwhile (rolled back) is back at its durable record, which may lie at or below our top:
-   * the stream, from the top, never reads it, and nothing of the run carried it — it goes as a state now, or the peer's
-   * acknowledgements past the top would count it held (rev42). Its state may leave a key out again (a newer write).
-   */
-  private async settle(run: Run): Promise<void> {
-    while (run.leftOut) {
-      const left = run.leftOut;
-      run.leftOut = undefined;
-      const back: string[] = [];
-      for (const k of await left.settle(this.port)) {
-        const rec = await this.port.get(k);
-        if (!rec || rec.seq > run.myTop) continue;
-        run.sent.delete(k);
-        back.push(k);
-      }
-      await this.sendStates(run, back);
-    }
+  /** Before our next turn goes, after keys were left out: their records durable first, rolled-back ones sent (left-out.ts). */
+  private settle(run: Run): Promise<void> {
+    return settleRun(run, this.port, (keys) => this.sendStates(run, keys), () => this.run === run && !this.port.closed);
   }
 
   /** A key's state if it is durable (a newer one is left to the log stream, and out of our range items). */

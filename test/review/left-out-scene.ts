@@ -1,0 +1,61 @@
+/**
+ * rev43's scene for the left-out review tests (after rev42's left-out-abandoned-run.test.ts): a writer on file storage
+ * with log faults, a third replica, and a peer that got the writer's k 'old' and lost it in a crash (its storage not
+ * flushed), so the writer's write of k is pending and the peer holds nothing of k nor any cursor into the writer's log.
+ */
+import { expect } from 'vitest';
+import { fileStorage } from '../../adapters/fs/index.js';
+import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { faultyIo, tempDir, type Faults } from '../fs/helpers.js';
+import { until } from '../sync/support.js';
+import { volatileStorage } from '../support/volatile-storage.js';
+
+export async function meet(a: Replica, b: Replica, done: () => Promise<boolean>, what: string, ms?: number): Promise<void> {
+  const [ta, tb] = pairTransports();
+  const links: Link[] = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
+  await until(done, what, ms);
+  for (const l of links) l.close();
+}
+
+export const has = (r: Replica, key: string) => async () => (await r.space('s').get(key)) !== undefined;
+
+/** Connects the two for the run under test (closed by `undo`). */
+export function connect(a: Replica, b: Replica, undo: Array<() => Promise<void>>): void {
+  const [ta, tb] = pairTransports();
+  const links: Link[] = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
+  undo.push(async () => links.forEach((l) => l.close()));
+}
+
+/**
+ * The scene. `before(writer, third, p)` runs once the writer met the third, before k is written (the peer, `p`, is then
+ * fresh, its storage flushed). Returns the writer, the third, the reopened peer, and whether k 'old' counts synced.
+ */
+export async function lostScene(name: string, faults: Faults, undo: Array<() => Promise<void>>, before?: (writer: Replica, third: Replica, p: Replica) => Promise<void>) {
+  const { dir, cleanup } = await tempDir(name);
+  undo.push(cleanup);
+  const writer = await openReplica({ storage: fileStorage(dir, { io: faultyIo(faults) }) });
+  undo.push(() => writer.close());
+  const third = await openReplica({ storage: memoryStorage() });
+  undo.push(() => third.close());
+  await third.space('s').put('q', 1);
+  await meet(writer, third, has(writer, 'q'), 'the writer got q');
+  const disk = volatileStorage();
+  const p = await openReplica({ storage: disk });
+  p.space('s');
+  await before?.(writer, third, p);
+  const first = await writer.space('s').put('k', 'old'); // durable
+  await writer.space('s').put('o', 'other');
+  let synced = false;
+  void first.synced.then(() => (synced = true));
+  disk.autoFlush = false;
+  await meet(writer, p, has(p, 'o'), "the peer got the writer's log (not durably)");
+  const after = await disk.crashed();
+  (disk.autoFlush = true), disk.flush();
+  await p.close();
+  const peer = await openReplica({ storage: after });
+  undo.push(() => peer.close());
+  expect(peer.replicaId).toBe(p.replicaId);
+  expect(await peer.space('s').get('k'), 'the crash took what the peer got').toBeUndefined();
+  await meet(peer, third, has(peer, 'q'), 'the peer got q');
+  return { writer, third, peer, synced: () => synced };
+}
