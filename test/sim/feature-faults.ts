@@ -1,7 +1,7 @@
 /**
  * The faults of the fault classes (schedule.ts FEATURES), drawn from their own stream (the fifth of a
  * schedule's seed) after the base faults: restores, power losses and dead disks, tombstone collections with the
- * absences and quiet tail they need, tab closes. Every draw is made whether or not its feature is on, so
+ * absences and quiet tail they need, tab closes, full disks. Every draw is made whether or not its feature is on, so
  * switching a feature off changes nothing else.
  */
 import type { Rng } from './clock.js';
@@ -141,5 +141,35 @@ export function featureFaults({ rng: extraRng, on, nodes, relays, edges, plainKe
     const down = extraRng.int(0, 1500);
     if (tabbed.length) faults.push({ at, node, what: { kind: 'tab', node, tab: tab % tabs[node]!, down } });
   }
+  fullDisks({ rng: extraRng, on, nodes, relays, edges, plainKeys, duration, ops, faults });
   return { tail };
+}
+
+/**
+ * Full disks (disk-full; drawn last, so no other fault moves): three to six times a node's next group commits fail
+ * (STORAGE_FULL: the group whose fsync runs and every transaction queued after it, SimDisk failNextCommit), aimed
+ * where they bite — at a node with writes of its own applied around that time, or at a relay while its clients write
+ * (it stores what it hears), and half the time just after one of the node's links dropped, so the writes and the
+ * failure fall in the establishing anti-entropy run of its reconnection (a run leaving a key out waits for a record
+ * whose transaction then fails: lib/sync/left-out.ts, repair.ts settle).
+ */
+function fullDisks({ rng, on, nodes, relays, edges, plainKeys, duration, ops, faults }: Pick<FeatureContext, 'rng' | 'on' | 'nodes' | 'relays' | 'edges' | 'plainKeys' | 'duration' | 'ops' | 'faults'>): void {
+  const count = rng.int(3, 6);
+  for (let i = 0; i < count; i++) {
+    const node = relays.length && rng.chance(0.3) ? rng.pick(relays) : rng.pick(nodes);
+    const neighbours = edges.filter(([a, b]) => a === node || b === node).map(([a, b]) => (a === node ? b : a));
+    const neighbour = rng.pick(neighbours);
+    const at = rng.int(0, duration);
+    const commits = rng.int(1, 2);
+    const reconnecting = rng.chance(0.5);
+    const dropBefore = rng.int(0, 600);
+    // Writes over a window around the failure (a relay's: by the neighbour, which it stores when it hears them).
+    const writer = relays.includes(node) ? neighbour : node;
+    const spread = rng.int(200, 1500);
+    const writes = Array.from({ length: rng.int(2, 5) }, () => ({ at: Math.min(duration, Math.max(0, at - rng.int(0, spread)) + rng.int(0, spread)), key: rng.pick(plainKeys) }));
+    if (!on.has('disk-full')) continue;
+    faults.push({ at, node, what: { kind: 'full', node, commits } });
+    if (reconnecting) faults.push({ at: Math.max(0, at - dropBefore), node, what: { kind: 'drop', a: node, b: neighbour } });
+    for (const w of writes) ops.push({ at: w.at, node: writer, what: { kind: 'put', key: w.key }, tab: 0 });
+  }
 }
