@@ -329,7 +329,7 @@ export class Repair {
    * acknowledgements past the top would count it held (rev42). Its state may leave a key out again (a newer write).
    */
   private async settle(run: Run): Promise<void> {
-    while (run.leftOut) {
+    while (run.leftOut && this.run === run && !this.port.closed) {
       const left = run.leftOut;
       run.leftOut = undefined;
       const back: string[] = [];
