@@ -130,9 +130,9 @@ describe('seed families', () => {
     for (const f of FAMILIES.filter((x) => x !== 'withheld')) for (const s of family(f)) expect(s.features).not.toContain('withheld');
   });
 
-  it('disk-full: disks with an fsync, several full-disk faults with writes around them, some just after a drop; its own family only', () => {
+  it('disk-full: disks with an fsync, several full-disk faults with writes around them, some just after the node was cut off; its own family only', () => {
     const all = family('disk-full');
-    let afterDrop = 0;
+    let afterCut = 0;
     for (const s of all) {
       const full = faults(s, 'full');
       expect(full.length).toBeGreaterThanOrEqual(3);
@@ -142,10 +142,10 @@ describe('seed families', () => {
         // Writes near it: by the node, or by a neighbour of a relay (which stores what it hears).
         const writers = s.relays.includes(w.node) ? s.edges.filter((e) => e.includes(w.node)).flat().filter((x) => x !== w.node) : [w.node];
         expect(s.ops.some((o) => writers.includes(o.node) && o.what.kind === 'put' && Math.abs(o.at - f.at) <= 1500)).toBe(true);
-        if (faults(s, 'drop').some((d) => d.node === w.node && d.at <= f.at && f.at - d.at <= 600)) afterDrop++;
+        if (faults(s, 'away').some((d) => d.node === w.node && d.at <= f.at && f.at - d.at <= 1800)) afterCut++;
       }
     }
-    expect(afterDrop).toBeGreaterThan(0);
+    expect(afterCut).toBeGreaterThan(0);
     for (const f of FAMILIES.filter((x) => x !== 'disk-full')) for (const s of family(f)) expect(faults(s, 'full')).toEqual([]);
   });
 

@@ -149,9 +149,10 @@ export function featureFaults({ rng: extraRng, on, nodes, relays, edges, plainKe
  * Full disks (disk-full; drawn last, so no other fault moves): three to six times a node's next group commits fail
  * (STORAGE_FULL: the group whose fsync runs and every transaction queued after it, SimDisk failNextCommit), aimed
  * where they bite — at a node with writes of its own applied around that time, or at a relay while its clients write
- * (it stores what it hears), and half the time just after one of the node's links dropped, so the writes and the
- * failure fall in the establishing anti-entropy run of its reconnection (a run leaving a key out waits for a record
- * whose transaction then fails: lib/sync/left-out.ts, repair.ts settle).
+ * (it stores what it hears). Half the time the node was cut off just before and wrote the same keys meanwhile: it
+ * rejoins with records its peers lack, rewrites them as it reconnects, and the failure falls in the establishing
+ * anti-entropy runs (a run leaving a key out waits for a record whose transaction then fails: lib/sync/left-out.ts,
+ * repair.ts settle).
  */
 function fullDisks({ rng, on, nodes, relays, edges, plainKeys, duration, ops, faults }: Pick<FeatureContext, 'rng' | 'on' | 'nodes' | 'relays' | 'edges' | 'plainKeys' | 'duration' | 'ops' | 'faults'>): void {
   const count = rng.int(3, 6);
@@ -160,16 +161,23 @@ function fullDisks({ rng, on, nodes, relays, edges, plainKeys, duration, ops, fa
     const neighbours = edges.filter(([a, b]) => a === node || b === node).map(([a, b]) => (a === node ? b : a));
     const neighbour = rng.pick(neighbours);
     const at = rng.int(0, duration);
-    const commits = rng.int(1, 2);
+    const commits = rng.int(1, 3);
     const reconnecting = rng.chance(0.5);
-    const dropBefore = rng.int(0, 600);
+    const cut = rng.int(300, 1500);
+    const lead = rng.int(0, 300);
     // Writes over a window around the failure (a relay's: by the neighbour, which it stores when it hears them).
     const writer = relays.includes(node) ? neighbour : node;
-    const spread = rng.int(200, 1500);
-    const writes = Array.from({ length: rng.int(2, 5) }, () => ({ at: Math.min(duration, Math.max(0, at - rng.int(0, spread)) + rng.int(0, spread)), key: rng.pick(plainKeys) }));
+    const spread = rng.int(200, 1200);
+    const writes = Array.from({ length: rng.int(2, 5) }, () => ({ at: Math.min(duration, Math.max(0, at - 100) + rng.int(0, spread)), key: rng.pick(plainKeys) }));
+    // While cut off: the same keys written first (records the peers lack when it rejoins).
+    const cutWrites = Array.from({ length: rng.int(1, 3) }, (_, j) => ({ after: rng.int(0, Math.floor(cut / 2)), key: writes[j % writes.length]!.key }));
     if (!on.has('disk-full')) continue;
     faults.push({ at, node, what: { kind: 'full', node, commits } });
-    if (reconnecting) faults.push({ at: Math.max(0, at - dropBefore), node, what: { kind: 'drop', a: node, b: neighbour } });
+    const away = Math.max(0, at - lead - cut);
+    if (reconnecting) {
+      faults.push({ at: away, node, what: { kind: 'away', node, for: at - lead - away } });
+      for (const w of cutWrites) ops.push({ at: Math.min(duration, away + w.after), node: writer, what: { kind: 'put', key: w.key }, tab: 0 });
+    }
     for (const w of writes) ops.push({ at: w.at, node: writer, what: { kind: 'put', key: w.key }, tab: 0 });
   }
 }
