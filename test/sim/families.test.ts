@@ -142,7 +142,7 @@ describe('seed families', () => {
         // Writes near it: by the node, or by a neighbour of a relay (which stores what it hears).
         const writers = s.relays.includes(w.node) ? s.edges.filter((e) => e.includes(w.node)).flat().filter((x) => x !== w.node) : [w.node];
         expect(s.ops.some((o) => writers.includes(o.node) && o.what.kind === 'put' && Math.abs(o.at - f.at) <= 1500)).toBe(true);
-        if (faults(s, 'away').some((d) => d.node === w.node && d.at <= f.at && f.at - d.at <= 1800)) afterCut++;
+        if (faults(s, 'away').some((d) => d.node === w.node && d.at <= f.at && f.at - d.at <= 1500)) afterCut++;
       }
     }
     expect(afterCut).toBeGreaterThan(0);

@@ -148,11 +148,11 @@ export function featureFaults({ rng: extraRng, on, nodes, relays, edges, plainKe
 /**
  * Full disks (disk-full; drawn last, so no other fault moves): three to six times a node's next group commits fail
  * (STORAGE_FULL: the group whose fsync runs and every transaction queued after it, SimDisk failNextCommit), aimed
- * where they bite — at a node with writes of its own applied around that time, or at a relay while its clients write
- * (it stores what it hears). Half the time the node was cut off just before and wrote the same keys meanwhile: it
- * rejoins with records its peers lack, rewrites them as it reconnects, and the failure falls in the establishing
- * anti-entropy runs (a run leaving a key out waits for a record whose transaction then fails: lib/sync/left-out.ts,
- * repair.ts settle).
+ * where they bite. Half the time at a node just before it writes (or, a relay, just before a client of it writes: it
+ * stores what it hears), with writes before it in flight. Otherwise the node was cut off and wrote keys meanwhile
+ * (records its peers lack), and as it rejoins it writes them again while its disk is full for as many commits: the
+ * reconnection's establishing anti-entropy runs leave those keys out (records not durable) and wait for records whose
+ * transactions then fail — the keys back at records at or below the run's top (lib/sync/left-out.ts, repair.ts settle).
  */
 function fullDisks({ rng, on, nodes, relays, edges, plainKeys, duration, ops, faults }: Pick<FeatureContext, 'rng' | 'on' | 'nodes' | 'relays' | 'edges' | 'plainKeys' | 'duration' | 'ops' | 'faults'>): void {
   const count = rng.int(3, 6);
@@ -161,23 +161,26 @@ function fullDisks({ rng, on, nodes, relays, edges, plainKeys, duration, ops, fa
     const neighbours = edges.filter(([a, b]) => a === node || b === node).map(([a, b]) => (a === node ? b : a));
     const neighbour = rng.pick(neighbours);
     const at = rng.int(0, duration);
-    const commits = rng.int(1, 3);
-    const reconnecting = rng.chance(0.5);
+    const rejoining = rng.chance(0.5);
     const cut = rng.int(300, 1500);
-    const lead = rng.int(0, 300);
-    // Writes over a window around the failure (a relay's: by the neighbour, which it stores when it hears them).
     const writer = relays.includes(node) ? neighbour : node;
-    const spread = rng.int(200, 1200);
-    const writes = Array.from({ length: rng.int(2, 5) }, () => ({ at: Math.min(duration, Math.max(0, at - 100) + rng.int(0, spread)), key: rng.pick(plainKeys) }));
-    // While cut off: the same keys written first (records the peers lack when it rejoins).
-    const cutWrites = Array.from({ length: rng.int(1, 3) }, (_, j) => ({ after: rng.int(0, Math.floor(cut / 2)), key: writes[j % writes.length]!.key }));
+    const keys = Array.from({ length: rng.int(1, 3) }, () => rng.pick(plainKeys));
+    // While cut off (the first half of the cut), then after it rejoins (within a second: its reconnection's backoff).
+    const cutWrites = keys.map((key) => ({ at: at - cut + rng.int(0, Math.floor(cut / 2)), key }));
+    const later = Array.from({ length: rng.int(2, 5) }, (_, j) => ({ at: at + 1 + rng.int(0, 1000), key: keys[j % keys.length]! }));
+    // Or writes over the time before it (one to three commits fail: the group in flight, then the next).
+    const before = Array.from({ length: rng.int(2, 5) }, () => ({ at: at - rng.int(0, 600), key: rng.pick(plainKeys) }));
+    const commits = rng.int(1, 3);
     if (!on.has('disk-full')) continue;
-    faults.push({ at, node, what: { kind: 'full', node, commits } });
-    const away = Math.max(0, at - lead - cut);
-    if (reconnecting) {
-      faults.push({ at: away, node, what: { kind: 'away', node, for: at - lead - away } });
-      for (const w of cutWrites) ops.push({ at: Math.min(duration, away + w.after), node: writer, what: { kind: 'put', key: w.key }, tab: 0 });
+    const put = (w: { at: number; key: string }) => ops.push({ at: Math.min(duration, Math.max(0, w.at)), node: writer, what: { kind: 'put', key: w.key }, tab: 0 });
+    if (rejoining) {
+      faults.push({ at: Math.max(0, at - cut), node, what: { kind: 'away', node, for: Math.min(cut, at) } });
+      cutWrites.forEach(put);
+      later.forEach(put);
+      faults.push({ at, node, what: { kind: 'full', node, commits: later.length } });
+    } else {
+      before.forEach(put);
+      faults.push({ at, node, what: { kind: 'full', node, commits } });
     }
-    for (const w of writes) ops.push({ at: w.at, node: writer, what: { kind: 'put', key: w.key }, tab: 0 });
   }
 }

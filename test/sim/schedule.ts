@@ -33,9 +33,9 @@
  *                    never with tabs (see the feature draws).
  *   disk-full        disks take a virtual fsync per group commit (as crash), and three to six times a node's next
  *                    group commits fail (STORAGE_FULL, the replica lives on: SimDisk failNextCommit), at a writer
- *                    with writes around it, or a relay while its clients write; half the time the node was cut off
- *                    just before, writing the same keys (its reconnection's anti-entropy runs meet the failure,
- *                    with records its peers lack). Drawn in its own family only,
+ *                    with writes in flight, or a relay while its clients write; half the time the node was cut
+ *                    off and wrote keys meanwhile, and as it rejoins it writes them again while its disk is full
+ *                    (its reconnection's anti-entropy runs meet the failures). Drawn in its own family only,
  *                    its faults last of the feature-fault stream (5): no other family's schedule changes.
  *
  * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
