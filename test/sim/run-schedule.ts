@@ -408,6 +408,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     // Heal: no cut, every node up, every op finished.
     healed = true;
     cluster.net.heal();
+    // Full disks get room again (a node's open, which writes, would fail on one: an application tries again later).
+    for (const n of cluster.nodes.values()) if (n.disk instanceof SimDisk) n.disk.room();
     while (pending.length) await cluster.drive(Promise.all(pending.splice(0)));
     for (const name of cluster.names) await cluster.drive(exclusive(name, () => cluster.start(name)));
     let settled = true;

@@ -206,6 +206,11 @@ export class SimDisk {
     if (this.live.length > 0) this.fullFor += commits;
   }
 
+  /** Room again: no commit fails for a full disk from now on (the simulator's heal). */
+  room(): void {
+    this.fullFor = 0;
+  }
+
   /** Power loss: what is not durable is gone, and every instance is dead. */
   crash(): void {
     this.generation++;
