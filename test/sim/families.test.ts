@@ -9,6 +9,7 @@ import { DAY, FAMILIES, FEATURES, makeSchedule, type Family, type Schedule } fro
 const SEEDS = Array.from({ length: 40 }, (_, i) => i + 1);
 const family = (f: Family): Schedule[] => SEEDS.map((seed) => makeSchedule(seed, { family: f }));
 const faults = (s: Schedule, kind: string) => s.faults.filter((f) => f.what.kind === kind);
+const nodesWithoutTabs = (s: Schedule) => s.nodes.filter((x) => !s.tabs[x]);
 
 describe('seed families', () => {
   it.each(FEATURES)('every %s schedule has its fault class', (f) => {
@@ -127,6 +128,25 @@ describe('seed families', () => {
     }
     expect(all.some((s) => s.shrinkAtEnd) && all.some((s) => !s.shrinkAtEnd)).toBe(true);
     for (const f of FAMILIES.filter((x) => x !== 'withheld')) for (const s of family(f)) expect(s.features).not.toContain('withheld');
+  });
+
+  it('disk-full: disks with an fsync, several full-disk faults with writes around them, some just after the node was cut off; its own family only', () => {
+    const all = family('disk-full');
+    let afterCut = 0;
+    for (const s of all) {
+      const full = faults(s, 'full');
+      expect(full.length).toBeGreaterThanOrEqual(3);
+      for (const x of nodesWithoutTabs(s)) expect(s.fsync[x]).toBeDefined();
+      for (const f of full) {
+        const w = f.what as { node: string };
+        // Writes near it: by the node, or by a neighbour of a relay (which stores what it hears).
+        const writers = s.relays.includes(w.node) ? s.edges.filter((e) => e.includes(w.node)).flat().filter((x) => x !== w.node) : [w.node];
+        expect(s.ops.some((o) => writers.includes(o.node) && o.what.kind === 'put' && Math.abs(o.at - f.at) <= 1500)).toBe(true);
+        if (faults(s, 'away').some((d) => d.node === w.node && d.at <= f.at && f.at - d.at <= 1500)) afterCut++;
+      }
+    }
+    expect(afterCut).toBeGreaterThan(0);
+    for (const f of FAMILIES.filter((x) => x !== 'disk-full')) for (const s of family(f)) expect(faults(s, 'full')).toEqual([]);
   });
 
   it('the families are the mixed generator and one per fault class', () => {

@@ -1,7 +1,7 @@
 /**
  * The faults of the fault classes (schedule.ts FEATURES), drawn from their own stream (the fifth of a
  * schedule's seed) after the base faults: restores, power losses and dead disks, tombstone collections with the
- * absences and quiet tail they need, tab closes. Every draw is made whether or not its feature is on, so
+ * absences and quiet tail they need, tab closes, full disks. Every draw is made whether or not its feature is on, so
  * switching a feature off changes nothing else.
  */
 import type { Rng } from './clock.js';
@@ -141,5 +141,46 @@ export function featureFaults({ rng: extraRng, on, nodes, relays, edges, plainKe
     const down = extraRng.int(0, 1500);
     if (tabbed.length) faults.push({ at, node, what: { kind: 'tab', node, tab: tab % tabs[node]!, down } });
   }
+  fullDisks({ rng: extraRng, on, nodes, relays, edges, plainKeys, duration, ops, faults });
   return { tail };
+}
+
+/**
+ * Full disks (disk-full; drawn last, so no other fault moves): three to six times a node's next group commits fail
+ * (STORAGE_FULL: the group whose fsync runs and every transaction queued after it, SimDisk failNextCommit), aimed
+ * where they bite. Half the time at a node just before it writes (or, a relay, just before a client of it writes: it
+ * stores what it hears), with writes before it in flight. Otherwise the node was cut off and wrote keys meanwhile
+ * (records its peers lack), and as it rejoins it writes them again while its disk is full for as many commits: the
+ * reconnection's establishing anti-entropy runs leave those keys out (records not durable) and wait for records whose
+ * transactions then fail — the keys back at records at or below the run's top (lib/sync/left-out.ts, repair.ts settle).
+ */
+function fullDisks({ rng, on, nodes, relays, edges, plainKeys, duration, ops, faults }: Pick<FeatureContext, 'rng' | 'on' | 'nodes' | 'relays' | 'edges' | 'plainKeys' | 'duration' | 'ops' | 'faults'>): void {
+  const count = rng.int(3, 6);
+  for (let i = 0; i < count; i++) {
+    const node = relays.length && rng.chance(0.3) ? rng.pick(relays) : rng.pick(nodes);
+    const neighbours = edges.filter(([a, b]) => a === node || b === node).map(([a, b]) => (a === node ? b : a));
+    const neighbour = rng.pick(neighbours);
+    const at = rng.int(0, duration);
+    const rejoining = rng.chance(0.5);
+    const cut = rng.int(300, 1500);
+    const writer = relays.includes(node) ? neighbour : node;
+    const keys = Array.from({ length: rng.int(1, 3) }, () => rng.pick(plainKeys));
+    // While cut off (the first half of the cut), then after it rejoins (within a second: its reconnection's backoff).
+    const cutWrites = keys.map((key) => ({ at: at - cut + rng.int(0, Math.floor(cut / 2)), key }));
+    const later = Array.from({ length: rng.int(2, 5) }, (_, j) => ({ at: at + 1 + rng.int(0, 1000), key: keys[j % keys.length]! }));
+    // Or writes over the time before it (one to three commits fail: the group in flight, then the next).
+    const before = Array.from({ length: rng.int(2, 5) }, () => ({ at: at - rng.int(0, 600), key: rng.pick(plainKeys) }));
+    const commits = rng.int(1, 3);
+    if (!on.has('disk-full')) continue;
+    const put = (w: { at: number; key: string }) => ops.push({ at: Math.min(duration, Math.max(0, w.at)), node: writer, what: { kind: 'put', key: w.key }, tab: 0 });
+    if (rejoining) {
+      faults.push({ at: Math.max(0, at - cut), node, what: { kind: 'away', node, for: Math.min(cut, at) } });
+      cutWrites.forEach(put);
+      later.forEach(put);
+      faults.push({ at, node, what: { kind: 'full', node, commits: later.length } });
+    } else {
+      before.forEach(put);
+      faults.push({ at, node, what: { kind: 'full', node, commits } });
+    }
+  }
 }

@@ -15,8 +15,8 @@ type Speaks = NonNullable<Parameters<typeof runSchedule>[1]>['speaks11'];
  * The schedule passes beside peers of earlier releases (SIM_SPEAKS=mixed: the default since 11 is announced), at 11,
  * and with every node at 10 (the default before) — or at the `modes` given.
  */
-async function passesAtEach(seed: number, family: Family, jitter: boolean, modes: readonly Speaks[] = ['beside-earlier', true, 'at-10']): Promise<void> {
-  const s = makeSchedule(seed, { family, disabled: pendingFeatures() });
+async function passesAtEach(seed: number, family: Family, jitter: boolean, modes: readonly Speaks[] = ['beside-earlier', true, 'at-10'], disabled = pendingFeatures()): Promise<void> {
+  const s = makeSchedule(seed, { family, disabled });
   for (const speaks11 of modes) {
     expect((await runSchedule(s, { jitter, speaks11 })).problems, `seed ${seed} (${family}) at ${String(speaks11)}`).toEqual([]);
   }
@@ -664,4 +664,15 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // 10 guards the same restore; not traced. Each flips to a test once fixed.
   it.fails('seed 1743000188 (restore-once) beside earlier releases: a restored writer of an earlier release keeps its new write', () => passesAtEach(1743000188, 'restore-once', false, ['beside-earlier']));
   it.fails('seed 1743000054 (clock-skew) beside earlier releases: a restored writer of an earlier release keeps its new write', () => passesAtEach(1743000054, 'clock-skew', false, ['beside-earlier']));
+  // The disk-full seeds run with the family on though pending.ts holds it out of CI (seed 23 below).
+  // disk-full 1743300025 (plain; the disk-full family's first chunk found it): a node stops while an anti-entropy run of
+  // it waits for a record the tree left out; whenDurable answers at once once the core is closed, and settle's loop
+  // (repair.ts) left the key out again each round — microtasks only, for good: the run never returned (with repair.ts of
+  // 55be569 this test hangs the process; test/review/left-out-settle-closed.test.ts fails there instead).
+  it('seed 1743300025 (disk-full): a run waiting for a left-out record ends when its replica stops', () => passesAtEach(1743300025, 'disk-full', false, undefined, new Set()));
+  // disk-full 23 (plain; CI's first chunk of the family, which pending.ts holds out until it is fixed): relay a's disk is
+  // full for 1+3+1+1 commits around 1300–1400 (it stores what its clients send), and f's writes of k1, k2, k16, k5, k3
+  // (ops 20–30) are reported synced @5073 (f's pending 2) while no other node holds them durably. Not traced: whether a
+  // acknowledged joins whose transactions failed, or f counted them some other way. Flips to a test once fixed.
+  it.fails('seed 23 (disk-full): a write a relay failed to store is not reported synced', () => passesAtEach(23, 'disk-full', false, ['beside-earlier'], new Set()));
 });

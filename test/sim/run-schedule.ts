@@ -58,6 +58,14 @@ const WITHHELD = /is not sent on this link/;
 const TAGGED_WITHHELD = /names an epoch, which the peer's protocol \(below 11\) cannot carry/;
 /** The notice of a replica that learnt it was restored from an older copy: expected where restores happen. */
 const RESTORE_NOTICE = /restored from a backup|its storage lost/;
+/**
+ * A failure the disk-full feature causes (SimDisk failNextCommit): the failed transactions, and one whose function ran
+ * across the failure. Expected of operations and as error events where disks fill up; nothing of them was kept.
+ */
+const fullDiskError = (e: unknown): boolean => {
+  const { code, message } = (e ?? {}) as { code?: string; message?: string };
+  return code === 'STORAGE_FULL' || (code === 'STORAGE_ERROR' && /rolled back|trying again/.test(String(message)));
+};
 
 export interface RunOptions {
   /** Checks to apply (default: those not pending, see pending.ts). */
@@ -117,6 +125,8 @@ export interface RunResult {
   durabilityChecked: { changes: number; live: number; undecoded: number };
   /** How often each held-claim was observed and judged (claims-check.ts), when those checks ran. */
   claims?: ClaimsCheck['counts'];
+  /** Transactions a full disk rejected (disk-full), on the disks the nodes have at the end. */
+  fullFailed: number;
 }
 
 export async function runSchedule(s: Schedule, options: RunOptions = {}): Promise<RunResult> {
@@ -311,12 +321,14 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     cluster.ledger.record({ node, space: SPACE, key: what.key, dot, what: `edit ${what.key} +${marker} (edit ${index})` });
   };
 
+  const fillsDisks = s.faults.some((f) => f.what.kind === 'full');
   const opErrors: string[] = [];
   const track = (p: Promise<unknown>, what: string) =>
     pending.push(
       p.catch((e: unknown) => {
         // A replica closed under a running op (a restart, a crash) rejects it: that write did not resolve.
-        if ((e as { code?: string }).code !== 'CLOSED') opErrors.push(`${what}: ${String(e)}`);
+        // So does a full disk (the disk-full feature): its transaction failed, nothing of it was kept.
+        if ((e as { code?: string }).code !== 'CLOSED' && !(fillsDisks && fullDiskError(e))) opErrors.push(`${what}: ${String(e)}`);
       }),
     );
   const after = (ms: number) => new Promise<void>((resolve) => cluster.clock.setTimeout(resolve, ms));
@@ -377,6 +389,9 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       else if (w.kind === 'tab') {
         track(exclusive(w.node, () => cluster.closeTab(w.node, w.tab)), `close tab ${w.node}/${w.tab}`);
         cluster.clock.setTimeout(() => track(exclusive(w.node, () => cluster.openTab(w.node, w.tab)), `open tab ${w.node}/${w.tab}`), w.down);
+      } else if (w.kind === 'full') {
+        const disk = cluster.node(w.node).disk;
+        if (disk instanceof SimDisk) disk.failNextCommit(w.commits);
       } else if (cluster.node(w.node).up) {
         // Power fails at once; the stop that follows waits its turn.
         if (w.kind === 'crash') cluster.node(w.node).disk.crash();
@@ -393,6 +408,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     // Heal: no cut, every node up, every op finished.
     healed = true;
     cluster.net.heal();
+    // Full disks get room again (a node's open, which writes, would fail on one: an application tries again later).
+    for (const n of cluster.nodes.values()) if (n.disk instanceof SimDisk) n.disk.room();
     while (pending.length) await cluster.drive(Promise.all(pending.splice(0)));
     for (const name of cluster.names) await cluster.drive(exclusive(name, () => cluster.start(name)));
     let settled = true;
@@ -457,6 +474,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       for (const e of n.errors) {
         const text = String((e as Error)?.message ?? e);
         if (NETWORK_ERRORS.test(text) || RESTORE_NOTICE.test(text) || (e as { code?: string }).code === 'CLOSED') continue;
+        if (fillsDisks && fullDiskError(e)) continue;
         if (Object.keys(s.narrow).length && (e as { code?: string }).code === 'VALUE_TOO_LARGE' && WITHHELD.test(text)) continue;
         // A key naming an epoch, not sent to a peer of an earlier release (wire.ts): expected beside such peers.
         if ((e as { code?: string }).code === 'PROTOCOL' && TAGGED_WITHHELD.test(text) && cluster.names.some((m) => !speaks11(cluster, m))) continue;
@@ -475,7 +493,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
   }
   let bytes = 0;
   for (const name of cluster.names) for (const t of cluster.transportsOf(name)) bytes += t.stats.bytes;
-  return { problems, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes, frameTypes, durabilityChecked: watch.counts, ...(claims ? { claims: claims.counts } : {}) };
+  const fullFailed = [...cluster.nodes.values()].reduce((sum, n) => sum + (n.disk instanceof SimDisk ? n.disk.failedCommits : 0), 0);
+  return { problems, fullFailed, digest: digest.toString(16), virtualMs: cluster.clock.now() - start, bytes, frameTypes, durabilityChecked: watch.counts, ...(claims ? { claims: claims.counts } : {}) };
 }
 
 /**

@@ -31,6 +31,12 @@
  *                    (checks.ts judges such keys per group of nodes wide links join). Drawn in its own family only
  *                    (so the seeds of 'mixed' and the other families keep their meaning), from its own stream (9);
  *                    never with tabs (see the feature draws).
+ *   disk-full        disks take a virtual fsync per group commit (as crash), and three to six times a node's next
+ *                    group commits fail (STORAGE_FULL, the replica lives on: SimDisk failNextCommit), at a writer
+ *                    with writes in flight, or a relay while its clients write; half the time the node was cut
+ *                    off and wrote keys meanwhile, and as it rejoins it writes them again while its disk is full
+ *                    (its reconnection's anti-entropy runs meet the failures). Drawn in its own family only,
+ *                    its faults last of the feature-fault stream (5): no other family's schedule changes.
  *
  * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
  * adding a draw to one does not shift another): the PRNG of the seed (xor a hash of the family's name, except
@@ -54,9 +60,9 @@
 import { prng, Rng } from './clock.js';
 import { featureFaults } from './feature-faults.js';
 
-export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once', 'withheld'] as const;
+export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once', 'withheld', 'disk-full'] as const;
 /** Features drawn only in their own family (rolled everywhere all the same). */
-const OWN_FAMILY_ONLY: ReadonlySet<Feature> = new Set(['withheld']);
+const OWN_FAMILY_ONLY: ReadonlySet<Feature> = new Set(['withheld', 'disk-full']);
 export type Feature = (typeof FEATURES)[number];
 export type Family = 'mixed' | Feature;
 /**
@@ -105,7 +111,9 @@ export type Fault =
   /** The node loses its disk and comes back after `down` on an empty one (data loss: a new replica), cut off for `isolate` more. */
   | { kind: 'wipe'; node: string; down: number; isolate?: number }
   /** One tab of the node closes, and reopens after `down`. */
-  | { kind: 'tab'; node: string; tab: number; down: number };
+  | { kind: 'tab'; node: string; tab: number; down: number }
+  /** The node's disk is full for its next `commits` group commits (SimDisk failNextCommit). */
+  | { kind: 'full'; node: string; commits: number };
 
 /**
  * An edit of a Yjs document key: a marker inserted at a fraction of the text, written as a delta against the
@@ -280,7 +288,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const fastAe = shape.pick([300, 600, 1200]);
   // Rounds far apart compared to a round trip (as in deployments: a minute by default), so the network falls
   // quiet between them and the checker can tell that a cluster settled.
-  const drawnAe = on.has('crash') || on.has('relay-hub') ? fastAe : plainAe;
+  const drawnAe = on.has('crash') || on.has('relay-hub') || on.has('disk-full') ? fastAe : plainAe;
   const antiEntropyInterval = drawnAe > 0 ? Math.max(drawnAe, 8 * maxLatency) : 0;
   const tabs: Record<string, number> = {};
   const tabNodes = shape.int(1, 2);
@@ -292,7 +300,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   }
   const fsync: Record<string, { min: number; max: number }> = {};
   const fsyncMax = shape.pick([50, 300, 1000]);
-  for (const x of nodes) if (on.has('crash') && !tabs[x]) fsync[x] = { min: Math.floor(fsyncMax / 2), max: fsyncMax };
+  for (const x of nodes) if ((on.has('crash') || on.has('disk-full')) && !tabs[x]) fsync[x] = { min: Math.floor(fsyncMax / 2), max: fsyncMax };
   const collect: Record<string, number> = {};
   const grace = shape.int(100, 1500);
   const degree = (x: string) => edges.filter(([a, b]) => a === x || b === x).length;
@@ -500,6 +508,7 @@ export function describeSchedule(s: Schedule): string {
       : w.kind === 'restore' ? `restore ${w.node} to its copy @${w.backupAt}, down ${w.down}${w.isolate ? `, cut off ${w.isolate} after` : ''}`
       : w.kind === 'collect' ? `collect on ${w.node}`
       : w.kind === 'away' ? `${w.node} away for ${w.for}`
+      : w.kind === 'full' ? `${w.node}'s disk full for ${w.commits} commit${w.commits > 1 ? 's' : ''}`
       : w.kind === 'wipe' ? `${w.node} loses its disk, back empty after ${w.down}${w.isolate ? `, cut off ${w.isolate} more` : ''}`
       : `close tab ${w.node}/${w.tab} for ${w.down}`;
     return `@${f.at} ${text}`;

@@ -131,6 +131,74 @@ describe('SimDisk durability', () => {
     expect(await again.getMeta('seq')).toBe(1);
   });
 
+  it('a full disk fails the group whose fsync runs and every transaction after it (STORAGE_FULL), back to the durable state; later ones commit', async () => {
+    const { clock, disk, s } = await slowDisk();
+    await Promise.all([put(s, 'a', 1), clock.advance(100)]);
+    const inGroup = put(s, 'a', 2);
+    await clock.advance(10);
+    disk.failNextCommit();
+    const queued = put(s, 'b', 3);
+    await clock.advance(10);
+    expect(await s.get('sp', 'a')).toEqual(rec(2));
+    const order: string[] = [];
+    const outcomes = Promise.allSettled([inGroup.catch((e) => (order.push('group'), Promise.reject(e))), queued.catch((e) => (order.push('queued'), Promise.reject(e)))]);
+    await clock.advance(100);
+    const [g, q] = await outcomes;
+    expect(g).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE_FULL' } });
+    expect(q).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE_FULL' } });
+    expect(order).toEqual(['group', 'queued']);
+    expect(disk.failedCommits).toBe(2);
+    // Nothing of them stays: the applied state is the durable one; the instance lives on and commits again.
+    expect(await s.get('sp', 'a')).toEqual(rec(1));
+    expect(await s.get('sp', 'b')).toBeUndefined();
+    expect(await s.getMeta('seq')).toBe(1);
+    expect(await s.readLog('sp', 0, 10)).toEqual([['a', rec(1)]]);
+    await Promise.all([put(s, 'c', 4), clock.advance(100)]);
+    expect((await s.readLog('sp', 0, 10)).map(([k]) => k)).toEqual(['a', 'c']);
+    expect(disk.durableRecords('sp').map(([k]) => k).sort()).toEqual(['a', 'c']);
+  });
+
+  it('a full disk: a transaction running when its group fails keeps nothing (STORAGE_ERROR); a read-only one waiting on the group fails with it', async () => {
+    const { clock, disk, s } = await slowDisk();
+    const first = put(s, 'a', 1);
+    const read = s.transact(() => 'nothing written');
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const running = s.transact(async (tx) => {
+      await gate;
+      tx.put('sp', 'b', rec(2));
+    });
+    await clock.advance(10);
+    disk.failNextCommit();
+    const settled = Promise.allSettled([first, read, running]);
+    await clock.advance(100);
+    open();
+    const [f, r, run] = await settled;
+    expect(f).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE_FULL' } });
+    expect(r).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE_FULL' } });
+    expect(run).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE_ERROR' } });
+    expect(await s.get('sp', 'b')).toBeUndefined();
+    await clock.advance(200);
+    expect(disk.pendingBatches).toBe(0);
+    await Promise.all([put(s, 'b', 3), clock.advance(100)]);
+    expect(await s.get('sp', 'b')).toEqual(rec(3));
+  });
+
+  it('a full disk without an fsync delay fails the next transaction at once; the count lapses with the last instance', async () => {
+    const clock = new VirtualClock();
+    const disk = new SimDisk({ timers: clock });
+    const s = disk.instance();
+    await s.open();
+    disk.failNextCommit(2);
+    await expect(put(s, 'a', 1)).rejects.toMatchObject({ code: 'STORAGE_FULL' });
+    expect(await s.get('sp', 'a')).toBeUndefined();
+    await s.close();
+    const again = disk.instance();
+    await again.open();
+    await put(again, 'a', 2);
+    expect(await again.get('sp', 'a')).toEqual(rec(2));
+  });
+
   it('a copy holds the durable state at the time it was taken, and the two disks go separate ways', async () => {
     const { clock, disk, s } = await slowDisk();
     await Promise.all([put(s, 'a', 1), clock.advance(100)]);

@@ -13,6 +13,15 @@
  * - `crash()`: power loss. Every transaction not yet durable is gone (its `transact()` rejects with
  *   ConcordError 'CLOSED'), and every instance is dead: each call on it rejects 'CLOSED'. The next
  *   `instance()` opens the durable state.
+ * - `failNextCommit(n)`: the disk is full for the next `n` group commits (as file storage's log write failing with
+ *   ENOSPC, adapters/fs/log-writer.ts): the group whose fsync would complete, and every transaction queued after it
+ *   (applied on top of it), is rejected in order with ConcordError 'STORAGE_FULL', and the applied state goes back to
+ *   the durable one (nothing of them stays: file-storage.ts onFailed). A transaction whose function was running then
+ *   rejects with 'STORAGE_ERROR' once it returns, nothing of it kept (file storage's failEpoch). Instances stay
+ *   alive, and later transactions commit as before. Instances whose log read stopped before a record a failed write
+ *   held are told (as when a group is durable), and so are the other instances, of the spaces the failed writes
+ *   touched. Without `fsyncDelay` the failing transaction is rejected at once, nothing of it applied. The count lapses
+ *   when no instance is live (a crash, the last close): a replica opening later finds room again.
  * - `copy()`: a new disk holding this one's durable state (a backup, a copied directory, a VM snapshot).
  * - Several live instances share the state (tabs of one origin): after a transaction of one is durable, the
  *   others' `onExternalChange` listeners hear the spaces it changed (a hint, on the timers, like
@@ -122,6 +131,7 @@ interface Batch {
   done: Promise<void>;
 }
 
+const ROLLED_BACK = 'an earlier write failed and was rolled back while this transaction ran; nothing of it was kept (retry it)';
 const closed = (why: string) => new ConcordError('CLOSED', `storage is closed (${why})`);
 
 export class SimDisk {
@@ -139,6 +149,11 @@ export class SimDisk {
   private readonly live: Instance[] = [];
   /** Transactions applied and made durable so far (a backup point for tests). */
   commits = 0;
+  /** Group commits still to fail (`failNextCommit`), and transactions rejected so far for a full disk. */
+  private fullFor = 0;
+  failedCommits = 0;
+  /** Bumped by each failed group: a transaction whose function ran across it keeps nothing. */
+  private failEpoch = 0;
   /** Where it lives, when it tells (`tellsCopies`): every disk, copies included, somewhere of its own. */
   readonly place: string | undefined;
 
@@ -186,9 +201,20 @@ export class SimDisk {
     return new Instance(this, this.generation);
   }
 
+  /** The disk is full for the next `commits` group commits: each fails, with everything queued after it. */
+  failNextCommit(commits = 1): void {
+    if (this.live.length > 0) this.fullFor += commits;
+  }
+
+  /** Room again: no commit fails for a full disk from now on (the simulator's heal). */
+  room(): void {
+    this.fullFor = 0;
+  }
+
   /** Power loss: what is not durable is gone, and every instance is dead. */
   crash(): void {
     this.generation++;
+    this.fullFor = 0;
     this.options.timers.clearTimeout(this.fsyncTimer);
     this.fsyncTimer = undefined;
     const lost = [...this.group, ...this.queued];
@@ -258,6 +284,7 @@ export class SimDisk {
   detach(i: Instance): void {
     const at = this.live.indexOf(i);
     if (at >= 0) this.live.splice(at, 1);
+    if (this.live.length === 0) this.fullFor = 0;
     this.electLeader();
   }
 
@@ -289,9 +316,11 @@ export class SimDisk {
       if (this.jitter) await this.hop();
       if (!this.isLive(gen) || !by.isOpen) throw closed('crashed or closed');
       const tx = new SimTx(this);
+      const epoch = this.failEpoch;
       const result = await fn(tx);
       tx.closed = true;
       if (!this.isLive(gen)) throw closed('crashed while the transaction ran');
+      if (this.failEpoch !== epoch) throw new ConcordError('STORAGE_ERROR', ROLLED_BACK);
       if (tx.writes.length === 0) {
         const last = this.queued[this.queued.length - 1] ?? this.group[this.group.length - 1];
         return { result, durable: last?.done };
@@ -305,7 +334,8 @@ export class SimDisk {
   }
 
   private commit(by: Instance, writes: Write[]): Promise<void> {
-    for (const w of writes) this.apply(this.applied, w, this.nextBatch);
+    const failsNow = !this.options.fsyncDelay && this.fullFor > 0;
+    if (!failsNow) for (const w of writes) this.apply(this.applied, w, this.nextBatch);
     let resolve!: () => void;
     let reject!: (e: unknown) => void;
     const done = new Promise<void>((res, rej) => {
@@ -314,8 +344,9 @@ export class SimDisk {
     });
     done.catch(noop);
     const batch: Batch = { id: this.nextBatch++, writes, by, resolve, reject, done };
-    if (!this.options.fsyncDelay) {
-      this.makeDurable([batch]);
+    if (failsNow || !this.options.fsyncDelay) {
+      if (failsNow) this.fail([batch]);
+      else this.makeDurable([batch]);
       return done;
     }
     this.queued.push(batch);
@@ -331,7 +362,8 @@ export class SimDisk {
       const group = this.group;
       this.group = [];
       this.fsyncTimer = undefined;
-      this.makeDurable(group);
+      if (this.fullFor > 0) this.fail(group.concat(this.queued.splice(0)));
+      else this.makeDurable(group);
       if (this.queued.length) this.startFsync();
     }, Math.max(0, this.options.fsyncDelay!()));
   }
@@ -348,7 +380,28 @@ export class SimDisk {
     }
     if (this.jitter) for (const b of group) void this.hop().then(b.resolve);
     else for (const b of group) b.resolve();
-    // Hints to the other live instances (tabs), after the commit, on the timers (like BroadcastChannel).
+    this.tell(group, spaces);
+  }
+
+  /**
+   * A full disk: `batches` (a group and everything queued after it: every batch not durable) fail, in order, and the
+   * applied state is the durable one again.
+   */
+  private fail(batches: Batch[]): void {
+    this.fullFor--;
+    this.failEpoch++;
+    this.failedCommits += batches.length;
+    this.applied = this.durable.clone();
+    const spaces = new Set<string>();
+    for (const b of batches) for (const w of b.writes) if ('space' in w) spaces.add(w.space);
+    const error = () => new ConcordError('STORAGE_FULL', 'disk full while writing the log: nothing of this write was kept');
+    if (this.jitter) for (const b of batches) void this.hop().then(() => b.reject(error()));
+    else for (const b of batches) b.reject(error());
+    this.tell(batches, spaces);
+  }
+
+  /** Hints to the live instances (tabs) after a group settled, on the timers (like BroadcastChannel). */
+  private tell(group: Batch[], spaces: Set<string>): void {
     const by = new Set(group.map((b) => b.by));
     const names = [...spaces];
     for (const i of this.live) {
