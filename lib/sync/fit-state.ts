@@ -57,6 +57,7 @@ import { isTypedEncoding } from '../values.js';
  * the state go along (`withOwn`).
  */
 export function contextAlone(state: KeyState, peer?: KeyState, points = false, reg: EpochRegistry = NO_EPOCHS, writer?: string): KeyState | undefined {
+  if (!points && namesEpochs(state) && state.vs.some(typedLive)) return undefined;
   const c = contextOnly(state, peer, points, reg);
   return points || writer === undefined ? c : withOwn(state, peer, writer, c);
 }
@@ -84,7 +85,6 @@ function withOwn(state: KeyState, peer: KeyState | undefined, r: string, c: KeyS
 }
 
 function contextOnly(state: KeyState, peer: KeyState | undefined, points: boolean, reg: EpochRegistry): KeyState | undefined {
-  if (!points && namesEpochs(state) && state.vs.some(typedLive)) return undefined;
   const cc: Record<string, number> = {};
   const pts: Record<string, readonly Point[]> = {};
   for (const r of Object.keys(state.cc)) {

@@ -282,5 +282,9 @@ describe('a key state\'s context alone', () => {
     const collected: KeyState = { vs: [], cc: live.cc, pts: live.pts! };
     expect(contextAlone(collected, there)).toEqual(told);
     expect(join(there, contextAlone(collected, there)!).vs).toEqual([]);
+    // Sent to a writer of a plain version beside the typed one, still nothing: its whole entry would drop what it holds
+    // that the typed value merged.
+    const beside: KeyState = { vs: [merged, { r: 'b', n: 12, t: 3, c: 0, v: '"plain"' }], cc: { a: 17, b: 12, d: 4 }, pts: live.pts! };
+    expect(contextAlone(beside, there, false, undefined, 'b')).toBeUndefined();
   });
 });
