@@ -63,7 +63,11 @@ describe('a key state\'s context alone', () => {
 
   // Below 11, sent to the writer of versions in the state (clock-skew 1743000054 at the default: the lowered entry of the
   // peer's own id covered its write made since an unnoticed restore, and the versions that would show the restore stayed
-  // behind): the peer's own versions go along, with its whole entry, and the rest is as above.
+  // behind): where the link does not know the peer holds them all, every one of the peer's own versions goes along —
+  // those it holds too, since its whole entry covers them (fast-check seed 2064711834: b1@1 and b2@2 side by side, the
+  // peer known to hold b1; b2 went alone under b:2 and the peer dropped b1, which no write had superseded) — and the
+  // rest is as above. Two siblings of one writer are reachable: a write made with an older read's context (the
+  // generator's `ctx`; a put's `context` option) stands beside the writer's own earlier one.
   it('sent to a writer of versions in the state, carries those versions and still lies below the state', () => {
     fc.assert(
       fc.property(fc.tuple(opsArb, fc.nat(), fc.nat(), fc.boolean(), fc.nat()), ([ops, i, j, knowsPeer, w]) => {
@@ -76,23 +80,52 @@ describe('a key state\'s context alone', () => {
         const model = knowsPeer ? there : undefined;
         const plain = contextAlone(whole, model);
         const alone = contextAlone(whole, model, false, undefined, writer);
-        const own = whole.vs.filter((v) => v.r === writer && !model?.vs.some((u) => same(u, v)));
-        if (own.length === 0) {
+        const own = whole.vs.filter((v) => v.r === writer);
+        if (own.every((v) => model?.vs.some((u) => same(u, v)))) {
           expect(alone).toEqual(plain);
           return;
         }
         expect(alone!.vs).toEqual(own);
         expect(alone!.cc[writer]).toBe(whole.cc[writer]);
         for (const [r, n] of Object.entries(alone!.cc)) if (r !== writer) expect(n, r).toBe(plain!.cc[r]);
-        // Below the state: joined with it, nothing moves; a receiver drops only what the whole state drops.
+        // Below the state: it holds every version of the state its context covers, so joined with the state nothing
+        // moves; a receiver drops only what the whole state drops.
+        for (const v of whole.vs) if (covers(alone!.cc, v.r, v.n)) expect(alone!.vs.some((u) => same(u, v)), `${v.r}:${v.n}`).toBe(true);
         expect(normal(join(alone!, whole))).toEqual(normal(whole));
         const first = join(there, alone!);
         const direct = join(there, whole);
         for (const v of there.vs) if (!first.vs.some((u) => same(u, v))) expect(direct.vs.some((u) => same(u, v)), `${v.r}:${v.n}`).toBe(false);
         expect(normal(join(first, whole))).toEqual(normal(direct));
       }),
-      { numRuns: 500 },
+      { numRuns: Number(process.env.FIT_RUNS ?? 500) },
     );
+  });
+
+  it('sent to a writer of two siblings of its own, the link knowing the peer holds one, carries both', () => {
+    // b's second write was made with a read from before its first: both stand. The peer (b) is known to hold b1.
+    const b1: StoredVersion = { r: 'b', n: 1, t: 1, c: 0, v: '"b1"' };
+    const b2: StoredVersion = { r: 'b', n: 2, t: 2, c: 0, v: '"b2"' };
+    const whole: KeyState = { vs: [b1, b2], cc: { b: 2 } };
+    const there: KeyState = { vs: [b1], cc: { b: 1 } };
+    const alone = contextAlone(whole, there, false, undefined, 'b')!;
+    expect(alone).toEqual({ vs: [b1, b2], cc: { b: 2 } });
+    // b, holding both, keeps both: b's entry at 2 covers b1, which only b1 itself going along keeps.
+    expect(normal(join(whole, alone))).toEqual(normal(whole));
+    expect(normal(join(there, alone))).toEqual(normal(whole));
+    // Known to hold both: nothing of b's goes (its versions stay; the context alone is the plain one).
+    expect(contextAlone(whole, whole, false, undefined, 'b')).toEqual(contextAlone(whole, whole));
+  });
+
+  it('sent to a writer of a typed value beside a plain version of its own, lowers the writer\'s entry as to any peer', () => {
+    // No epoch named: the typed value could go, but is kept from the context alone; b's whole entry would cover it.
+    const counter = encodeValue(new Counter({ b: 2 }, {}));
+    const typed: StoredVersion = { r: 'b', n: 3, t: 1, c: 0, v: counter };
+    const plainB: StoredVersion = { r: 'b', n: 5, t: 2, c: 0, v: '"plain"' };
+    const whole: KeyState = { vs: [typed, plainB], cc: { b: 5, e: 7 } };
+    const there: KeyState = { vs: [typed], cc: { b: 3 } };
+    const alone = contextAlone(whole, there, false, undefined, 'b');
+    expect(alone).toEqual(contextAlone(whole, there));
+    expect(join(there, alone!).vs).toEqual([typed]);
   });
 
   it('sent to its writer restored unnoticed, shows it its lost version rather than cover its new one', () => {
