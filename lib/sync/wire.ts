@@ -323,7 +323,7 @@ export class Wire {
 
   /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
   private alone(space: string, key: string, st: KeyState): KeyState | undefined {
-    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS);
+    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS, this.table?.[1]);
   }
 
   /**
