@@ -210,7 +210,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       case MsgType.Changes:
         return this.synced(m.space, 'changes').changes(m);
       case MsgType.Need:
-        return this.synced(m.space, 'need').need(m);
+        return this.synced(m.space, 'need').needs.take(m);
       case MsgType.Top:
         return this.synced(m.space, 'top').top(m.top);
       case MsgType.Ack:
