@@ -130,6 +130,8 @@ export class Wire {
     private readonly withheld: (space: string, keys: readonly string[], upTo: number) => Promise<void> | undefined | void = () => {},
     /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
     private readonly epochs?: () => EpochRegistry,
+    /** Whether we take the peer's states in the space (not a read-only client's): only then are they asked for (NEED). */
+    private readonly takes: (space: string) => boolean = () => true,
   ) {
     this.model = new PeerModel(epochs);
   }
@@ -246,7 +248,7 @@ export class Wire {
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
     const asks = this.asks;
     this.asks = undefined;
-    for (const need of asks ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) this.put(need, maxFrameBytes, transmit, 0);
+    for (const need of asks && this.takes(asks.space) ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) this.put(need, maxFrameBytes, transmit, 0);
   }
 
   /** The history our hello announced (sent before any frame of the link): what our dots imply (EpochSide). */
