@@ -134,5 +134,14 @@ function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r
   return out.length === 0 ? out : maximalPoints(reg, r, out);
 }
 
+/**
+ * Whether `state`'s context alone toward a peer below 11 can tell more once the link knows the peer's versions of the key:
+ * only entries of replicas with a version in the state are lowered to them, and a state naming an epoch that holds a live
+ * typed value tells no context there (above). Else asking the peer for its state (wire.ts, NEED) tells nothing.
+ */
+export function lowersToPeer(state: KeyState): boolean {
+  return state.vs.length > 0 && !(namesEpochs(state) && state.vs.some(typedLive));
+}
+
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
 const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));

@@ -90,6 +90,8 @@ export class PeerModel {
    * each once, so the key's context alone can name what the peer holds that the state superseded.
    */
   private readonly unknownLeftOut = new Set<string>();
+  /** Keys asked for by NEED (wire.ts, toward a peer below 11), once a link each. */
+  private readonly asked = new Set<string>();
   /**
    * `space\0key` → a state this link could not carry (wire.ts LEFT OUT) and the context alone sent in its place
    * (fit-state.ts), while at most MAX_LEFT_OUT are noted.
@@ -125,13 +127,19 @@ export class PeerModel {
 
   /**
    * The key's `state` did not fit this link (noted, while at most MAX_LEFT_OUT are): if its state on the peer is not
-   * known, ask for it (`asking`). True where it was not known nor asked for before: need-answers.ts asks at once.
+   * known, anti-entropy asks for it (`asking`).
    */
-  leftOut(space: string, key: string, state: KeyState): boolean {
+  leftOut(space: string, key: string, state: KeyState): void {
     const id = keyId(space, key);
     if (this.notCarried.has(id) || this.notCarried.size < MAX_LEFT_OUT) this.notCarried.set(id, { state });
-    if (this.told.has(id) || this.unknownLeftOut.has(id) || this.unknownLeftOut.size >= MAX_KEYS) return false;
-    this.unknownLeftOut.add(id);
+    if (!this.told.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
+  }
+
+  /** Whether to ask the peer for its state of a key left out (NEED, need-answers.ts): not told, and not asked so before. */
+  toAsk(space: string, key: string): boolean {
+    const id = keyId(space, key);
+    if (this.told.has(id) || this.asked.has(id) || this.asked.size >= MAX_KEYS) return false;
+    this.asked.add(id);
     return true;
   }
 

@@ -38,7 +38,7 @@ import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
-import { contextAlone, tellsMore } from './fit-state.js';
+import { contextAlone, lowersToPeer, tellsMore } from './fit-state.js';
 import { claimsForOld, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
@@ -203,7 +203,12 @@ export class Wire {
       this.leaveOut(m.space, tagged, reach);
       const peer = this.table?.[1] ?? 'the peer';
       this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry: ${peer} runs an earlier release of Concord, and gets the key once upgraded to one speaking protocol 11 (its own writes still sync); not sent on this link`));
-      for (const e of m.entries) if (tagged.includes(e[0]) && this.noteLeftOut(m.space, e)) (this.asks ??= { space: m.space, keys: [] }).keys.push(e[0]);
+      for (const e of m.entries) {
+        if (!tagged.includes(e[0])) continue;
+        this.noteLeftOut(m.space, e);
+        // Where knowing the peer's versions lets the context alone tell more, the peer is asked (NEED: need-answers.ts).
+        if (lowersToPeer(e[1]) && this.model.toAsk(m.space, e[0])) (this.asks ??= { space: m.space, keys: [] }).keys.push(e[0]);
+      }
     }
     if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);
     // Left out, each key still takes its context alone (fit-state.ts: no version, entries lowered below the state's own
@@ -303,12 +308,9 @@ export class Wire {
     this.put({ ...c, entries: c.entries.slice(half) }, maxFrameBytes, transmit, reach);
   }
 
-  /**
-   * `entry`'s state did not fit this connection: a repair frame does not try it again while the key's state is the same.
-   * True where the link knows nothing of the peer's state of it (peer-model.ts leftOut).
-   */
-  private noteLeftOut(space: string, [key, state]: Entry): boolean {
-    return this.model.leftOut(space, key, state);
+  /** `entry`'s state did not fit this connection: a repair frame does not try it again while the key's state is the same. */
+  private noteLeftOut(space: string, [key, state]: Entry): void {
+    this.model.leftOut(space, key, state);
   }
 
   /** The context alone `c` of a key left out went in its place. */

@@ -97,9 +97,11 @@ describe('a key left out toward a peer below 11 whose state there the link does 
   const tagged = (n: number) => ({ vs: [{ r: 'W', n, t: 1, c: 0, v: '"x"' }], cc: { W: n, A: 3 }, pts: { A: [{ e: 'E1', n: 3 }] } });
   const sent = (takes: boolean, keys: readonly string[], limit = 1 << 20) => {
     const wire = new Wire((e) => void e, undefined, undefined, () => takes);
+    const receiver = new Wire((e) => void e);
     wire.start('me', 'peer', 0);
+    receiver.start('peer', 'me', 0);
     const frames: Message[] = [];
-    const send = (m: Message) => wire.send(m, limit, (f) => frames.push(decodeMessage(f, { maxValueBytes: 1 << 20, table: ['me', 'peer'] })));
+    const send = (m: Message) => wire.send(m, limit, (f) => frames.push(receiver.decode(f, 1 << 20)!));
     send({ type: MsgType.Changes, space: 's', upTo: 9, entries: keys.map((k, i) => [k, tagged(i + 1)] as const) });
     return { frames, wire, send };
   };
@@ -114,6 +116,9 @@ describe('a key left out toward a peer below 11 whose state there the link does 
     wire.model.observe('s', 'k3', { vs: [], cc: { W: 1 } }, true);
     send({ type: MsgType.Changes, space: 's', upTo: 11, entries: [['k3', tagged(6)]] });
     expect(asked(frames), 'the peer told its state of k3').toEqual([['k1', 'k2']]);
+    // A state with no version (a collected delete) tells its context alone whole: nothing to ask.
+    send({ type: MsgType.Changes, space: 's', upTo: 12, entries: [['k4', { ...tagged(7), vs: [] }]] });
+    expect(asked(frames), 'k4 holds no version').toEqual([['k1', 'k2']]);
     const many = Array.from({ length: 40 }, (_, i) => `key-${String(i).padStart(3, '0')}`);
     const small = sent(true, many, 160);
     const needs = asked(small.frames);
