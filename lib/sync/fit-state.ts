@@ -13,8 +13,9 @@
  * version, so such an entry is lowered below the replica's lowest version in the state — but only to a counter known
  * to be a dot that replica minted for this key: the highest of the peer's versions of it (as the link's model of the
  * peer's state knows them, peer-model.ts) that the state superseded. A key left out while the link knew nothing of
- * the peer's state of it is asked for in the next anti-entropy turn (PeerModel.asking), and its context goes again once
- * it tells more (wire.ts LEFT OUT). Any other lowered counter could be one the writer
+ * the peer's state of it is asked for in the next anti-entropy turn (PeerModel.asking) — toward a peer below 11 at once
+ * too (NEED, need-answers.ts: a link may run no anti-entropy) — and its context goes again once it tells more, when a
+ * repair state of the key goes or any frame brings the peer's state (wire.ts LEFT OUT). Any other lowered counter could be one the writer
  * never minted, which it takes for a sign that its storage lost a history (restore-claims.ts OwnDots) and re-identifies
  * for nothing (withheld seed 23227 did, with a counter lowered blindly). With no such version known the entry is left
  * out.

@@ -24,7 +24,8 @@
  *                       its versions (fit-state.ts); it is not tried again in a repair frame while the key's state stays
  *                       the same (the frame limit is the connection's): anti-entropy between a narrow
  *                       and a wide replica meets the same difference every run, and resending it each time (an error
- *                       event and an empty frame per run, for ever) kept their links from ever falling quiet
+ *                       event and an empty frame per run, for ever) kept their links from ever falling quiet; toward a
+ *                       peer below 11 a key whose context alone the peer's versions would lower is asked for (NEED)
  *   WITHHELD            a frame that left a key out, and every frame after it, are held back (in order) until the
  *                       withhold is stored durably (acks.ts `withholdsStored`): the peer stores a cursor past the key
  *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
