@@ -69,6 +69,7 @@ export class NeedAnswers {
    */
   heard(entries: readonly Entry[]): void {
     for (const [k, st] of entries) this.port.model.observe(this.space, k, st, true);
+    if (!this.port.model.leavesOut) return; // the live path's usual case: nothing to look up
     const back = this.port.model.leftOutStates(this.space, entries.map(([k]) => k));
     if (back.length > 0) this.port.send({ type: MsgType.Changes, space: this.space, upTo: 0, entries: back });
   }
