@@ -13,9 +13,8 @@
  * version, so such an entry is lowered below the replica's lowest version in the state — but only to a counter known
  * to be a dot that replica minted for this key: the highest of the peer's versions of it (as the link's model of the
  * peer's state knows them, peer-model.ts) that the state superseded. A key left out while the link knew nothing of
- * the peer's state of it is asked for in the next anti-entropy turn (PeerModel.asking) — toward a peer below 11 at once
- * too (NEED, need-answers.ts: a link may run no anti-entropy) — and its context goes again once it tells more, when a
- * repair state of the key goes or any frame brings the peer's state (wire.ts LEFT OUT). Any other lowered counter could be one the writer
+ * the peer's state of it is asked for in the next anti-entropy turn (PeerModel.asking), and its context goes again once
+ * it tells more (wire.ts LEFT OUT). Any other lowered counter could be one the writer
  * never minted, which it takes for a sign that its storage lost a history (restore-claims.ts OwnDots) and re-identifies
  * for nothing (withheld seed 23227 did, with a counter lowered blindly). With no such version known the entry is left
  * out.
@@ -135,14 +134,5 @@ function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r
   return out.length === 0 ? out : maximalPoints(reg, r, out);
 }
 
-/**
- * Whether `state`'s context alone toward a peer below 11 can tell more once the link knows the peer's versions of the key:
- * only entries of replicas with a version in the state are lowered to them, and a state naming an epoch that holds a live
- * typed value tells no context there (above). Else asking the peer for its state (wire.ts, NEED) tells nothing.
- */
-export function lowersToPeer(state: KeyState): boolean {
-  return state.vs.length > 0 && !(namesEpochs(state) && state.vs.some(typedLive));
-}
-
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
-const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
+export const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
