@@ -155,6 +155,12 @@ function writeWord(w: Writer, v: StoredVersion, ep: EpochOut | undefined, form: 
 }
 
 /**
+ * The answer of `ccIsDots` per state naming epochs, worked out once: it depends on the state alone (states are not
+ * changed once made), and a relay writes the same state object to every session it fans a write out to.
+ */
+const taggedIsDots = new WeakMap<KeyState, boolean>();
+
+/**
  * Whether a state's context is its versions' own dots (then it is not written): per replica the highest counter of
  * its versions, and where a version names an epoch, exactly the points (epoch, highest counter) of its versions
  * (`dotsContext`). Registry-free, so a context with a point no version names, or one a version's epoch would make
@@ -162,8 +168,13 @@ function writeWord(w: Writer, v: StoredVersion, ep: EpochOut | undefined, form: 
  */
 export function ccIsDots(s: KeyState): boolean {
   if (namesEpochs(s)) {
-    const implied = dotsContext(s.vs);
-    return sameVector(implied.cc, s.cc) && samePoints(implied.pts, s.pts);
+    let is = taggedIsDots.get(s);
+    if (is === undefined) {
+      const implied = dotsContext(s.vs);
+      is = sameVector(implied.cc, s.cc) && samePoints(implied.pts, s.pts);
+      taggedIsDots.set(s, is);
+    }
+    return is;
   }
   let n = 0;
   for (const r in s.cc) {
