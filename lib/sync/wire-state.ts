@@ -208,6 +208,9 @@ function dotsVector(vs: readonly StoredVersion[]): Record<string, number> {
  */
 export function dotsContext(vs: readonly StoredVersion[]): Causal {
   const cc = dotsVector(vs);
+  // One version (a write's state, what a client mostly receives): its own point, without the maps below.
+  const one = vs.length === 1 ? vs[0]! : undefined;
+  if (one) return one.ep === undefined ? { cc } : { cc, pts: { [one.r]: [{ e: one.ep, n: one.n }] } };
   let tagged: Map<string, Map<string, number>> | undefined;
   for (const v of vs) if (v.ep !== undefined) (tagged ??= new Map()).set(v.r, new Map());
   if (tagged === undefined) return { cc };

@@ -2,12 +2,14 @@
 // `writeState`, which asked again for every session whether the state's context is its versions' own (`ccIsDots`:
 // the implied context built, sorted and compared). The answer depends on the state alone, so it is worked out once a
 // state (wire-state.ts). Counted here through `samePoints`, the comparison that ends it for a state naming epochs.
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { Epochs, UNTAGGED } from '../../lib/epoch-points.js';
 import type { KeyState } from '../../lib/dvv.js';
 import { Writer } from '../../lib/sync/codec.js';
 import { EpochOut, ToldChains, type EpochLink } from '../../lib/sync/epoch-wire.js';
 import { decodeMessage, MsgType, writeChanges } from '../../lib/sync/messages.js';
+import { dotsContext } from '../../lib/sync/wire-state.js';
 
 const compared = vi.hoisted(() => ({ n: 0 }));
 vi.mock('../../lib/dvv.js', async (importOriginal) => {
@@ -54,5 +56,36 @@ describe('a tagged state written to many sessions', () => {
     expect(frame(implicit)).toEqual(a);
     expect(frame(wider)).toEqual(b);
     expect(decoded(a).pts).toEqual({ c: [{ e: 'C2', n: 5 }] });
+  });
+});
+
+/** The context versions imply, from its definition (wire-state.ts dotsContext): per replica its highest counter, and for
+ * a replica with a version naming an epoch, its versions' points (epoch, highest counter), sorted by epoch. */
+function impliedByDefinition(vs: ReadonlyArray<{ r: string; n: number; ep?: string }>): { cc: Record<string, number>; pts?: Record<string, Array<{ e: string; n: number }>> } {
+  const cc: Record<string, number> = {};
+  for (const v of vs) cc[v.r] = Math.max(cc[v.r] ?? 0, v.n);
+  const tagged = [...new Set(vs.filter((v) => v.ep !== undefined).map((v) => v.r))].sort();
+  if (tagged.length === 0) return { cc };
+  const pts: Record<string, Array<{ e: string; n: number }>> = {};
+  for (const r of tagged) {
+    const tops = new Map<string, number>();
+    for (const v of vs) if (v.r === r) tops.set(v.ep ?? UNTAGGED, Math.max(tops.get(v.ep ?? UNTAGGED) ?? 0, v.n));
+    pts[r] = [...tops].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([e, n]) => ({ e, n }));
+  }
+  return { cc, pts };
+}
+
+describe('the context versions imply', () => {
+  // A received state without an explicit context gets it from its versions (readState), per delivery: one version,
+  // the common case, takes a short way, which must give what the definition does (fast-check prints its seed).
+  it('is what its definition gives, for one version or several', () => {
+    const version = fc.record({ r: fc.constantFrom('a', 'b', 'c'), n: fc.integer({ min: 1, max: 50 }), ep: fc.option(fc.constantFrom('E1', 'E2', 'X'), { nil: undefined }) });
+    fc.assert(
+      fc.property(fc.array(version, { minLength: 1, maxLength: 5 }), (raw) => {
+        const vs = raw.map((v) => ({ r: v.r, n: v.n, t: 1, c: 0, ...(v.ep !== undefined ? { ep: v.ep } : {}) }));
+        expect(dotsContext(vs)).toEqual(impliedByDefinition(vs));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
