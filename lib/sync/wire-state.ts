@@ -135,15 +135,19 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
  */
 function anyNamed(s: KeyState, ep: EpochOut, forms?: ReadonlyMap<StoredVersion, Form>): boolean {
   let plain = false;
-  const named = (r: string, n: number, e: string | undefined) => (plain && ep.own(r) ? (e ?? '') !== '' : ep.named(r, n, e));
   for (const v of s.vs) {
-    if (named(v.r, v.n, v.ep)) return true;
+    if (namedAt(ep, plain, v.r, v.n, v.ep)) return true;
     const form = v.d ? undefined : forms?.get(v);
     // Only the sender's untagged base turns the frame (another replica's may be named too: in a LIVE frame its dots
     // imply the link's last entry for it, epoch-table.ts).
-    if (form?.kind === 'delta') for (const [r, n, e] of form.b) if (ep.own(r) && (e ?? '') === '' && named(r, n, e)) plain = true;
+    if (form?.kind === 'delta') for (const [r, n, e] of form.b) if (ep.own(r) && (e ?? '') === '' && namedAt(ep, plain, r, n, e)) plain = true;
   }
   return false;
+}
+
+/** Whether dot (r, n, e) is named, `plain`: past a base that turned the frame (a function, not a closure per call: a relay runs this per session). */
+function namedAt(ep: EpochOut, plain: boolean, r: string, n: number, e: string | undefined): boolean {
+  return plain && ep.own(r) ? (e ?? '') !== '' : ep.named(r, n, e);
 }
 
 /** A version's word, and its epoch reference where it names one (`ep`: protocol 11, and some version of the state is named). */
