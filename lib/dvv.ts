@@ -414,11 +414,11 @@ const utf8 = new TextEncoder();
 
 /**
  * hash64(canonicalStateText(key, s)) without building the text: its UTF-8 bytes are written straight into the
- * hasher's scratch buffer (a put hashes its key's new state; the text was a tenth of what a put allocated). Replica
- * ids that are not plain ASCII, and counters that are not safe integers, take the text's way.
+ * hasher's scratch buffer (a put hashes its key's new state; the text was a tenth of what a put allocated). States
+ * naming epochs too (at protocol 11 most do: every replica that stored one hashed its text). Replica ids or epoch
+ * labels that are not plain ASCII, and counters that are not safe integers, take the text's way.
  */
 export function stateHash(key: string, s: KeyState): string {
-  if (s.pts !== undefined) return hash64(canonicalStateText(key, s));
   // A context of one replica (most keys: one writer) needs no array of its ids (a put hashes once).
   let only: string | undefined;
   let count = 0;
@@ -427,10 +427,12 @@ export function stateHash(key: string, s: KeyState): string {
     count++;
   }
   const rs = count > 1 ? Object.keys(s.cc).sort() : undefined;
+  const pts = s.pts;
   let size = key.length * 3 + 2;
-  for (let i = 0; i < s.vs.length; i++) size += s.vs[i]!.r.length + 19;
+  for (let i = 0; i < s.vs.length; i++) size += s.vs[i]!.r.length + 20 + (s.vs[i]!.ep?.length ?? 0);
   if (rs) for (const r of rs) size += r.length + 18;
   else if (only !== undefined) size += only.length + 18;
+  if (pts !== undefined) for (const r in pts) for (const p of pts[r]!) size += p.e.length + 18;
   const buf = hashScratch(size);
   // (Module-level writers, not closures over `at`: a put hashes once, and closures were a tenth of what it allocated.)
   let at = writeAscii(buf, 0, key);
@@ -438,10 +440,14 @@ export function stateHash(key: string, s: KeyState): string {
   buf[at++] = 0;
   for (let i = 0; i < s.vs.length; i++) {
     const v = s.vs[i]!;
-    at = v.ep === undefined ? writeAscii(buf, at, v.r) : -1;
+    at = writeAscii(buf, at, v.r);
     if (at < 0) return hash64(canonicalStateText(key, s));
     buf[at++] = 58; // ':'
     at = writeDigits(buf, at, v.n);
+    if (at >= 0 && v.ep !== undefined) {
+      buf[at++] = 64; // '@'
+      at = writeAscii(buf, at, v.ep);
+    }
     if (at < 0) return hash64(canonicalStateText(key, s));
     if (v.d) buf[at++] = 100; // 'd'
     buf[at++] = 44; // ','
@@ -449,22 +455,35 @@ export function stateHash(key: string, s: KeyState): string {
   buf[at++] = 124; // '|'
   if (rs) {
     for (const r of rs) {
-      at = writeEntry(buf, at, r, s.cc[r]!);
+      at = writeEntry(buf, at, r, s.cc[r]!, pts?.[r]);
       if (at < 0) return hash64(canonicalStateText(key, s));
     }
   } else if (only !== undefined) {
-    at = writeEntry(buf, at, only, s.cc[only]!);
+    at = writeEntry(buf, at, only, s.cc[only]!, pts?.[only]);
     if (at < 0) return hash64(canonicalStateText(key, s));
   }
   return hash64Scratch(at);
 }
 
-/** Writes a context entry `r:n,` at `at`; the position after it, or -1 (see writeAscii, writeDigits). */
-function writeEntry(buf: Uint8Array, at: number, r: string, n: number): number {
+/**
+ * Writes a context entry at `at` — `r:n,`, or where the replica has points `r:n@e;n@e,` (an untagged point without
+ * `@`) — and returns the position after it, or -1 (see writeAscii, writeDigits).
+ */
+function writeEntry(buf: Uint8Array, at: number, r: string, n: number, points: readonly Point[] | undefined): number {
   at = writeAscii(buf, at, r);
   if (at < 0) return -1;
   buf[at++] = 58; // ':'
-  at = writeDigits(buf, at, n);
+  if (points === undefined) at = writeDigits(buf, at, n);
+  else {
+    for (let i = 0; i < points.length && at >= 0; i++) {
+      if (i > 0) buf[at++] = 59; // ';'
+      at = writeDigits(buf, at, points[i]!.n);
+      if (at >= 0 && points[i]!.e !== UNTAGGED) {
+        buf[at++] = 64; // '@'
+        at = writeAscii(buf, at, points[i]!.e);
+      }
+    }
+  }
   if (at < 0) return -1;
   buf[at++] = 44; // ','
   return at;

@@ -9,7 +9,7 @@
  * frames the clients sent per write (ACKs), and the collections (GC) per 1000 deliveries (with the default young
  * generation: what the allocation costs). Medians over the rounds at the end.
  * Run: `node --max-semi-space-size=512 --min-semi-space-size=512 bench/floor/s7-clients-ab.mjs --a DIST --b DIST
- * [--rounds N] [--writes N] [--clients N]` (copy each build's dist directory beside this checkout's node_modules).
+ * [--rounds N] [--writes N] [--clients N] [--relay DIST|same]` (copy each build's dist directory beside this checkout's node_modules).
  */
 import { createHook } from 'node:async_hooks';
 import { Session } from 'node:inspector/promises';
@@ -26,7 +26,8 @@ const arg = (name, fallback) => {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.join(here, '../../dist');
 const load = (d) => import(pathToFileURL(path.join(path.resolve(d), 'lib/index.js')).href);
-const R = await load(arg('--relay', dist));
+/** `--relay same`: each round's relay from the round's own build (the whole system A/B), else the one build given. */
+const R = arg('--relay') === 'same' ? undefined : await load(arg('--relay', dist));
 const builds = { A: await load(arg('--a', dist)), B: await load(arg('--b', dist)) };
 const CLIENTS = Number(arg('--clients', 100));
 const WRITES = Number(arg('--writes', 200));
@@ -59,7 +60,7 @@ function printAllocations(profile, deliveries) {
 }
 
 async function round(C, r) {
-  const relay = await R.openReplica({ storage: R.memoryStorage() });
+  const relay = await (R ?? C).openReplica({ storage: (R ?? C).memoryStorage() });
   const space = `ab-${r}`;
   const count = { sent: 0 };
   let waiting;

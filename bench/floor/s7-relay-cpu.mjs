@@ -17,20 +17,25 @@ import { createRequire } from 'node:module';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
-import { memoryStorage, openReplica } from 'concord';
-import { createRelay } from 'concord/relay';
-import { webSocketTransport } from 'concord/ws';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { startClients, yjsServer } from '../scenarios/s7-relay-fanout.mjs';
 
 const require = createRequire(import.meta.url);
+/** `--dist DIR`: the build to measure (relay, writer and clients; a copy of a checkout's dist), else this checkout's. */
+const DIST = process.argv.includes('--dist') ? path.resolve(process.argv[process.argv.indexOf('--dist') + 1]) : undefined;
+const load = (sub, name) => import(DIST ? pathToFileURL(path.join(DIST, sub)).href : name);
+const { memoryStorage, openReplica } = await load('lib/index.js', 'concord');
+const { createRelay } = await load('adapters/relay/index.js', 'concord/relay');
+const { webSocketTransport } = await load('adapters/ws/index.js', 'concord/ws');
 process.setMaxListeners(0); // each WebsocketProvider adds a process 'exit' listener
 const YJS = process.argv.includes('--yjs');
 /** `--heap-sample`: where the main thread allocates during the measured writes (sampled), by function. */
 const HEAP_SAMPLE = process.argv.includes('--heap-sample');
 const CLIENTS = 100;
 const WARM = 50;
-const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--dist');
 const WRITES = Number(args[0] ?? 400);
 const ROUNDS = Number(args[1] ?? 1);
 const now = () => performance.timeOrigin + performance.now();
@@ -51,15 +56,20 @@ WebSocket.prototype.emit = function (name, data, ...rest) {
   }
   return emit.call(this, name, data, ...rest);
 };
-/** CPU ms of the main thread alone (Linux: /proc; utime + stime in clock ticks of 10 ms) — robust under load, unlike ELU. */
+/**
+ * CPU ms of the main thread alone (Linux: /proc) — robust under load, unlike ELU: `all` from schedstat (ns), `user`
+ * and `sys` (the kernel's part: socket writes and reads) from stat, in clock ticks of 10 ms.
+ */
 const TICK_MS = 10;
 function mainThreadCpu() {
   try {
-    const stat = readFileSync(`/proc/${process.pid}/task/${process.pid}/stat`, 'utf8');
+    const task = `/proc/${process.pid}/task/${process.pid}`;
+    const stat = readFileSync(`${task}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_MS;
+    const all = Number(readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    return { all, user: Number(f[11]) * TICK_MS, sys: Number(f[12]) * TICK_MS };
   } catch {
-    return NaN;
+    return { all: NaN, user: NaN, sys: NaN };
   }
 }
 function printAllocations(profile) {
@@ -127,7 +137,7 @@ async function yjsSide(docName) {
 async function round(r) {
   const space = `cpu-${r}`;
   const relay = YJS ? await yjsSide(space) : await concordSide(space);
-  const clients = await startClients(YJS ? 'yjs' : 'concord', relay.url, space, CLIENTS);
+  const clients = await startClients(YJS ? 'yjs' : 'concord', relay.url, space, CLIENTS, DIST);
   const writer = await relay.writer();
   const one = async (i) => {
     const key = `k${i}`;
@@ -152,7 +162,10 @@ async function round(r) {
   const all0 = process.cpuUsage();
   for (let i = WARM; i < WARM + WRITES; i++) lat.push(await one(i));
   const busy = performance.eventLoopUtilization(elu).active / WRITES;
-  const cpu = (mainThreadCpu() - cpu0) / WRITES;
+  const cpu1 = mainThreadCpu();
+  const cpu = (cpu1.all - cpu0.all) / WRITES;
+  const user = (cpu1.user - cpu0.user) / WRITES;
+  const sys = (cpu1.sys - cpu0.sys) / WRITES;
   // Allocation of the main thread (the workers have heaps of their own), valid while no collection ran in between.
   const allocated = gcs === gcs0 ? { heap: (v8.getHeapStatistics().used_heap_size - heap0) / WRITES, buffers: (process.memoryUsage().arrayBuffers - ab0) / WRITES } : undefined;
   const all = process.cpuUsage(all0);
@@ -164,11 +177,11 @@ async function round(r) {
   await clients.close();
   await writer.close();
   await relay.close();
-  return { busy, cpu, allCpu, allocated, p50: percentile(lat, 50), p99: percentile(lat, 99), frames };
+  return { busy, cpu, user, sys, allCpu, allocated, p50: percentile(lat, 50), p99: percentile(lat, 99), frames };
 }
 
 for (let r = 0; r < ROUNDS; r++) {
   const x = await round(r);
-  console.log(`round ${r}: main thread per write: CPU ${x.cpu.toFixed(2)} ms, busy ${x.busy.toFixed(2)} ms; all threads CPU ${x.allCpu.toFixed(2)} ms;  p50 ${x.p50.toFixed(2)}  p99 ${x.p99.toFixed(2)} ms  per write: sent ${x.frames.out.toFixed(1)} frames ${x.frames.outBytes.toFixed(0)} B, received ${x.frames.in.toFixed(1)} frames ${x.frames.inBytes.toFixed(0)} B; ${x.allocated ? `allocated ${Math.round(x.allocated.heap)} B heap + ${Math.round(x.allocated.buffers)} B array buffers` : 'allocation: a collection ran (see the header)'}`);
+  console.log(`round ${r}: main thread per write: CPU ${x.cpu.toFixed(2)} ms (user ${x.user.toFixed(2)}, sys ${x.sys.toFixed(2)}), busy ${x.busy.toFixed(2)} ms; all threads CPU ${x.allCpu.toFixed(2)} ms (clients ${(x.allCpu - x.cpu).toFixed(2)});  p50 ${x.p50.toFixed(2)}  p99 ${x.p99.toFixed(2)} ms  per write: sent ${x.frames.out.toFixed(1)} frames ${x.frames.outBytes.toFixed(0)} B, received ${x.frames.in.toFixed(1)} frames ${x.frames.inBytes.toFixed(0)} B; ${x.allocated ? `allocated ${Math.round(x.allocated.heap)} B heap + ${Math.round(x.allocated.buffers)} B array buffers` : 'allocation: a collection ran (see the header)'}`);
 }
 process.exit(0);

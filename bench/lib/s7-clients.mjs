@@ -4,11 +4,15 @@
  * precision, comparable across threads). Posts { ready: true } once every client is synced.
  */
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { WebSocket } from 'ws';
 
 const require = createRequire(import.meta.url);
-const { system, url, docName, count } = workerData;
+const { system, url, docName, count, dist } = workerData;
+/** `dist`: the build to load (a dist directory; s7-relay-cpu.mjs `--dist`), else this checkout's (`concord`). */
+const concordModule = (sub) => import(dist ? pathToFileURL(path.join(dist, sub)).href : sub === 'lib/index.js' ? 'concord' : 'concord/ws');
 const now = () => performance.timeOrigin + performance.now();
 const seen = new Map();
 const delivered = (key) => {
@@ -23,8 +27,8 @@ const until = (cond) => new Promise((resolve) => {
 
 const closers = [];
 if (system === 'concord') {
-  const { memoryStorage, openReplica } = await import('concord');
-  const { webSocketTransport } = await import('concord/ws');
+  const { memoryStorage, openReplica } = await concordModule('lib/index.js');
+  const { webSocketTransport } = await concordModule('adapters/ws/index.js');
   const replicas = [];
   for (let c = 0; c < count; c++) {
     const r = await openReplica({ storage: memoryStorage() });

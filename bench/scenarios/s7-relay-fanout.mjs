@@ -44,15 +44,15 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-/** Starts the client workers; resolves once all their clients are synced. */
-export async function startClients(system, url, docName, clients) {
+/** Starts the client workers; resolves once all their clients are synced. `dist`: the build the clients load (default this checkout's). */
+export async function startClients(system, url, docName, clients, dist) {
   const per = clients / CLIENT_WORKERS;
   const arrivals = new Map(); // key → [count of workers done, latest at]
   const waiters = new Map();
   const workers = [];
   await Promise.all(
     Array.from({ length: CLIENT_WORKERS }, () => new Promise((resolve, reject) => {
-      const w = new Worker(new URL('../lib/s7-clients.mjs', import.meta.url), { workerData: { system, url, docName, count: per } });
+      const w = new Worker(new URL('../lib/s7-clients.mjs', import.meta.url), { workerData: { system, url, docName, count: per, dist } });
       workers.push(w);
       w.on('error', reject);
       w.on('message', (m) => {

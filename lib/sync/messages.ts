@@ -311,7 +311,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
   const r = new Reader(frame, limits.table);
   const type = r.u8();
   const live = type === MsgType.Live || type === MsgType.LiveCleared ? limits.conn?.epochs : undefined;
-  const ep = limits.epochs ? new EpochIn(limits.epochs.peer, limits.epochs.reg(), live) : undefined;
+  // Only frames carrying key states read epochs (not an ACK: a relay reads many per write it fans out).
+  const states = type === MsgType.Changes || type === MsgType.Part || type === MsgType.Live || type === MsgType.LiveCleared || type === MsgType.AntiEntropy;
+  const ep = limits.epochs && states ? new EpochIn(limits.epochs.peer, limits.epochs.reg(), live) : undefined;
   let m: Message;
   switch (type) {
     case MsgType.Hello:

@@ -135,15 +135,19 @@ export function writeState(w: Writer, s: KeyState, c: StateCodec, forms?: Readon
  */
 function anyNamed(s: KeyState, ep: EpochOut, forms?: ReadonlyMap<StoredVersion, Form>): boolean {
   let plain = false;
-  const named = (r: string, n: number, e: string | undefined) => (plain && ep.own(r) ? (e ?? '') !== '' : ep.named(r, n, e));
   for (const v of s.vs) {
-    if (named(v.r, v.n, v.ep)) return true;
+    if (namedAt(ep, plain, v.r, v.n, v.ep)) return true;
     const form = v.d ? undefined : forms?.get(v);
     // Only the sender's untagged base turns the frame (another replica's may be named too: in a LIVE frame its dots
     // imply the link's last entry for it, epoch-table.ts).
-    if (form?.kind === 'delta') for (const [r, n, e] of form.b) if (ep.own(r) && (e ?? '') === '' && named(r, n, e)) plain = true;
+    if (form?.kind === 'delta') for (const [r, n, e] of form.b) if (ep.own(r) && (e ?? '') === '' && namedAt(ep, plain, r, n, e)) plain = true;
   }
   return false;
+}
+
+/** Whether dot (r, n, e) is named, `plain`: past a base that turned the frame (a function, not a closure per call: a relay runs this per session). */
+function namedAt(ep: EpochOut, plain: boolean, r: string, n: number, e: string | undefined): boolean {
+  return plain && ep.own(r) ? (e ?? '') !== '' : ep.named(r, n, e);
 }
 
 /** A version's word, and its epoch reference where it names one (`ep`: protocol 11, and some version of the state is named). */
@@ -155,6 +159,12 @@ function writeWord(w: Writer, v: StoredVersion, ep: EpochOut | undefined, form: 
 }
 
 /**
+ * The answer of `ccIsDots` per state naming epochs, worked out once: it depends on the state alone (states are not
+ * changed once made), and a relay writes the same state object to every session it fans a write out to.
+ */
+const taggedIsDots = new WeakMap<KeyState, boolean>();
+
+/**
  * Whether a state's context is its versions' own dots (then it is not written): per replica the highest counter of
  * its versions, and where a version names an epoch, exactly the points (epoch, highest counter) of its versions
  * (`dotsContext`). Registry-free, so a context with a point no version names, or one a version's epoch would make
@@ -162,8 +172,13 @@ function writeWord(w: Writer, v: StoredVersion, ep: EpochOut | undefined, form: 
  */
 export function ccIsDots(s: KeyState): boolean {
   if (namesEpochs(s)) {
-    const implied = dotsContext(s.vs);
-    return sameVector(implied.cc, s.cc) && samePoints(implied.pts, s.pts);
+    let is = taggedIsDots.get(s);
+    if (is === undefined) {
+      const implied = dotsContext(s.vs);
+      is = sameVector(implied.cc, s.cc) && samePoints(implied.pts, s.pts);
+      taggedIsDots.set(s, is);
+    }
+    return is;
   }
   let n = 0;
   for (const r in s.cc) {
@@ -197,6 +212,9 @@ function dotsVector(vs: readonly StoredVersion[]): Record<string, number> {
  */
 export function dotsContext(vs: readonly StoredVersion[]): Causal {
   const cc = dotsVector(vs);
+  // One version (a write's state, what a client mostly receives): its own point, without the maps below.
+  const one = vs.length === 1 ? vs[0]! : undefined;
+  if (one) return one.ep === undefined ? { cc } : { cc, pts: { [one.r]: [{ e: one.ep, n: one.n }] } };
   let tagged: Map<string, Map<string, number>> | undefined;
   for (const v of vs) if (v.ep !== undefined) (tagged ??= new Map()).set(v.r, new Map());
   if (tagged === undefined) return { cc };
