@@ -91,6 +91,20 @@ function withOwn(state: KeyState, peer: KeyState | undefined, r: string, c: KeyS
   return c?.pts === undefined ? { vs: own, cc } : { vs: own, cc, pts: c.pts };
 }
 
+/**
+ * `c` (a context alone) without the writer's own versions `withOwn` put in it, nor the writer's entry, for a link whose
+ * frame they do not fit (a context alone never goes in parts): weaker than the lowered entry, so it drops none of the
+ * writer's writes even where the writer was restored unnoticed (`withOwn`); it still tells what others' entries
+ * superseded. Undefined when nothing is left to tell. `c` as it is where it carries no version.
+ */
+export function withoutOwn(c: KeyState, r: string | undefined): KeyState | undefined {
+  if (c.vs.length === 0 || r === undefined) return c;
+  const { [r]: _n, ...cc } = c.cc;
+  const { [r]: _p, ...pts } = c.pts ?? {};
+  if (Object.keys(cc).length === 0) return undefined;
+  return Object.keys(pts).length === 0 ? { vs: [], cc } : { vs: [], cc, pts };
+}
+
 function contextOnly(state: KeyState, peer: KeyState | undefined, points: boolean, reg: EpochRegistry): KeyState | undefined {
   const cc: Record<string, number> = {};
   const pts: Record<string, readonly Point[]> = {};

@@ -39,7 +39,7 @@ import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
-import { contextAlone, tellsMore } from './fit-state.js';
+import { contextAlone, tellsMore, withoutOwn } from './fit-state.js';
 import { claimsForOld, lowersToPeer, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
@@ -218,9 +218,11 @@ export class Wire {
     const apart = new Set([...bad, ...tagged]);
     const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
     const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(this.alone(m.space, e[0], e[1]))));
-    const withContexts = entries.length > told.entries.length ? this.frameOf({ ...m, entries }, forms, maxFrameBytes) : undefined;
+    // Where the writer's own versions (fit-state.ts withOwn) outgrow the frame, the contexts go without them.
+    const fits = (es: Entry[]) => (es.length > told.entries.length ? this.frameOf({ ...m, entries: es }, forms, maxFrameBytes) : undefined);
+    const withContexts = fits(entries) ?? fits(this.bare(entries, apart));
     if (withContexts) {
-      for (const [k, c] of entries) if (apart.has(k)) this.toldContext(m.space, k, c);
+      for (const [k, c] of (withContexts.m as Changes).entries) if (apart.has(k)) this.toldContext(m.space, k, c);
       return { ...withContexts, told };
     }
     // No context to tell, or the frame does not fit with them (split only for what the session sends).
@@ -320,6 +322,11 @@ export class Wire {
     if (was && c) was.told = c;
   }
 
+  /** `entries` (those in `only`, if given) as contexts alone without the writer's own versions (fit-state.ts withoutOwn). */
+  private bare(entries: Entry[], only?: ReadonlySet<string>): Entry[] {
+    return entries.flatMap((e): Entry[] => (only && !only.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(withoutOwn(e[1], this.table?.[1]))));
+  }
+
   /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
   private alone(space: string, key: string, st: KeyState): KeyState | undefined {
     return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS, this.table?.[1]);
@@ -340,7 +347,8 @@ export class Wire {
   private tellContexts(m: Changes, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void, reach = 0): boolean {
     const encoded = this.encode(m, maxFrameBytes, reach);
     if (!encoded) {
-      if (m.entries.length === 1) return false;
+      const bare = this.bare(m.entries);
+      if (m.entries.length === 1) return bare.length === 1 && bare[0]![1] !== m.entries[0]![1] && this.tellContexts({ ...m, entries: bare }, maxFrameBytes, transmit, reach);
       const half = Math.ceil(m.entries.length / 2);
       this.tellContexts({ ...m, entries: m.entries.slice(0, half) }, maxFrameBytes, transmit, reach);
       this.tellContexts({ ...m, entries: m.entries.slice(half) }, maxFrameBytes, transmit, reach);
