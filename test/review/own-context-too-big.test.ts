@@ -1,11 +1,12 @@
 /**
  * Review of p188b (lib/sync/fit-state.ts `withOwn`, wire.ts `alone`): below 11 the context alone going to the writer of
  * versions in the state carries the writer's own versions, whole where the link does not know the peer holds them.
- * A writer at [5..10] sends a value over the frame limit in parts (key-parts.ts); a context alone never goes in parts.
- * So once the link no longer knows the writer holds its big version (a new session), the context alone carrying it
- * does not fit a frame, and nothing goes (wire.ts encode: `withContexts` undefined, the frame goes without the key;
- * asLeftOut's `tellContexts` returns false, unread). Before p188 the bare context went: here d's old version, which e's
- * tagged write superseded, was dropped on w. Now w keeps it, and with no anti-entropy nothing ever tells it (with
+ * A writer at [5..10] sends a key state over the frame limit in parts (key-parts.ts: each version fits, two siblings
+ * of its own together do not); a context alone never goes in parts. So once the link no longer knows the writer holds
+ * its own versions (a new session), the context alone carrying them does not fit a frame, and nothing goes (wire.ts
+ * encode: `withContexts` undefined, the frame goes without the key; a repair's asLeftOut → `tellContexts` returns
+ * false, unread; VALUE_TOO_LARGE's path sends an empty frame instead). Before p188 the bare context went: here d's old
+ * version, which e's tagged write superseded, was dropped on w. Now w keeps it, and with no anti-entropy nothing ever tells it (with
  * anti-entropy on, its turn asks w for the left-out key, the link then knows w holds both, and the plain context goes).
  */
 import { describe, expect, it } from 'vitest';
