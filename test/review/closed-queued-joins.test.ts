@@ -3,25 +3,14 @@
  * session. A link that drops while the peer's joins wait for their log group (a slow fsync), with no failure, still
  * joins every frame queued behind. A guard (passes on main and on df23): a `failed` set on a normal close, or any close stopping the queue, fails it.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { memoryStorage, openReplica } from '../../lib/index.js';
 import { faultyIo, isLog, tempDir } from '../fs/helpers.js';
 import { until } from '../sync/support.js';
+import { paired, value } from './paired.js';
 
-const undo: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) await u().catch(() => {});
-});
-
-function connect(a: Replica, b: Replica): Link[] {
-  const [ta, tb] = pairTransports();
-  const links = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
-  undo.push(async () => links.forEach((l) => l.close()));
-  return links;
-}
-
-const value = async (r: Replica, key: string) => (await r.space('s').get(key))?.value;
+const { undo, connect } = paired();
 
 describe('frames queued on a session whose link dropped, no join failing', () => {
   it('are all joined', async () => {

@@ -5,26 +5,15 @@
  * The same failure on an open link emits STORAGE_FULL. Nothing is lost (the frame is not acknowledged, the writer sends
  * it again); what is lost is the one signal the application gets that its storage refuses writes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
+import { memoryStorage, openReplica } from '../../lib/index.js';
 import { faultyIo, tempDir } from '../fs/helpers.js';
 import { failingLog } from './failing-log.js';
 import { until } from '../sync/support.js';
+import { paired, value } from './paired.js';
 
-const undo: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const u of undo.splice(0).reverse()) await u().catch(() => {});
-});
-
-function connect(a: Replica, b: Replica): Link[] {
-  const [ta, tb] = pairTransports();
-  const links = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
-  undo.push(async () => links.forEach((l) => l.close()));
-  return links;
-}
-
-const value = async (r: Replica, key: string) => (await r.space('s').get(key))?.value;
+const { undo, connect } = paired();
 const codes = (errors: unknown[]) => errors.map((e) => (e as { code?: string }).code ?? String(e));
 
 /** The peer's join of the writer's k1 waits for its log group; `closeFirst`: the link drops before that group fails. */
