@@ -170,4 +170,4 @@ function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r
 }
 
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
-const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
+export const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
