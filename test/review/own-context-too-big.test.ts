@@ -18,6 +18,17 @@ import { Cluster } from '../sim/cluster.js';
 const short = (v: unknown) => (typeof v === 'string' && v.length > 20 ? `${v[0]}×${v.length}` : v);
 const siblings = async (c: Cluster, node: string, key: string) => (await c.node(node).r.space('s').get(key))?.siblings.map(short).sort();
 
+/** d's k at 'old'; the contexts of w's read of another key (covers none of k's versions) and of e's read of k (d's). */
+async function reads(c: Cluster) {
+  const on = (n: string) => c.node(n).r.space('s');
+  await on('w').put('k0', 'before k');
+  await c.settle();
+  const none = (await on('w').get('k0'))!.context;
+  await on('d').put('k', 'old');
+  await c.settle();
+  return { on, none, eRead: (await on('e').get('k'))!.context };
+}
+
 describe('a context alone carrying the writer\'s own big version', () => {
   // Fails on db0ce79 (p188b merged), passes on bc592b1 (before p188) and on main since r0010 (6b7fa27): the relay asks w
   // for the left-out key (NEED), w sends its state in parts, and once the link knows w holds both the plain context goes.
@@ -34,13 +45,7 @@ describe('a context alone carrying the writer\'s own big version', () => {
       link: { antiEntropyInterval: 0, backoff: { base: 20, max: 500 } },
       net: { maxFrameBytes: 2_048 },
     });
-    const on = (n: string) => c.node(n).r.space('s');
-    await on('w').put('k0', 'before k');
-    await c.settle();
-    const none = (await on('w').get('k0'))!.context; // covers none of k's versions
-    await on('d').put('k', 'old');
-    await c.settle();
-    const eRead = (await on('e').get('k'))!.context; // covers d's version only
+    const { on, none, eRead } = await reads(c);
     // w's two big writes stand beside d's (an older read's context); the state reaches the relay in parts.
     await on('w').put('k', big1, { context: none });
     await on('w').put('k', big2, { context: none });
@@ -74,13 +79,7 @@ describe('a context alone carrying the writer\'s own big version', () => {
       // Only the relay's link to w is narrow: w's state of k reaches the relay through f.
       net: { edgeFrameBytes: (a, b) => ([a, b].includes('hub') && [a, b].includes('w') ? 2_048 : undefined) },
     });
-    const on = (n: string) => c.node(n).r.space('s');
-    await on('w').put('k0', 'before k');
-    await c.settle();
-    const none = (await on('w').get('k0'))!.context; // covers none of k's versions
-    await on('d').put('k', 'old');
-    await c.settle();
-    const eRead = (await on('e').get('k'))!.context; // covers d's version only
+    const { on, none, eRead } = await reads(c);
     // w writes while cut off from the relay (its own stream would carry each write as it is made, the one before as
     // held): when they meet again, w's state of k goes to the relay neither way (VALUE_TOO_LARGE), it reaches it via f.
     c.net.partition(['w', 'f']);
