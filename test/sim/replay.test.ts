@@ -668,7 +668,7 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // at 10 and at 11): a tombstone relay a collected superseded f's k15 and b's k4 (b and d at [5, 6]), and both versions
   // came back on every node. Not traced. Flips to a test once fixed.
   it.fails('seed 1743400010 (restore-once) beside earlier releases: a collected delete stays collected', () => passesAtEach(1743400010, 'restore-once', false, ['beside-earlier']));
-  // The disk-full seeds run with the family on though pending.ts holds it out of CI (seed 23 below).
+  // The disk-full family (in CI since seed 23 below was fixed; its seeds here name their features whatever pending.ts says).
   // disk-full 1743300025 (plain; the disk-full family's first chunk found it): a node stops while an anti-entropy run of
   // it waits for a record the tree left out; whenDurable answers at once once the core is closed, and settle's loop
   // (repair.ts) left the key out again each round — microtasks only, for good: the run never returned (with repair.ts of
