@@ -14,16 +14,18 @@ import { fileStorage } from '../../adapters/fs/index.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
 import { faultyIo, tempDir } from '../fs/helpers.js';
 import { failingLog } from './failing-log.js';
-import { until } from '../sync/support.js';
+import { tapped, until } from '../sync/support.js';
 
 const undo: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const u of undo.splice(0).reverse()) await u().catch(() => {});
 });
 
-function connect(a: Replica, b: Replica): Link[] {
+/** Links `a` and `b`; `sent` counts the frames `a` sends. */
+function connect(a: Replica, b: Replica, sent = { frames: 0 }): Link[] {
   const [ta, tb] = pairTransports();
-  const links = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
+  const counted = tapped(ta, (frame, conn) => (sent.frames++, conn.send(frame)));
+  const links = [a.connect(counted, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 })];
   undo.push(async () => links.forEach((l) => l.close()));
   return links;
 }
@@ -41,7 +43,8 @@ describe('a log frame whose join failed, on a session closed meanwhile', () => {
     peer.on('error', () => {}); // the failed join is reported; expected here
     await writer.space('s').put('k0', 0);
     await peer.space('s').put('p', 0); // each holds a cursor into the other's log: they meet again by streaming
-    const first = connect(writer, peer);
+    const sent = { frames: 0 };
+    const first = connect(writer, peer, sent);
     await until(async () => (await value(peer, 'k0')) === 0 && (await value(writer, 'p')) === 0 && writer.status === 'synced' && peer.status === 'synced', 'met and synced');
 
     log.hold();
@@ -51,8 +54,9 @@ describe('a log frame whose join failed, on a session closed meanwhile', () => {
     let k1Synced = false;
     void k1.synced.then(() => (k1Synced = true), () => {});
     await until(async () => (await value(peer, 'k1')) === 'one', "k1's frame joined (applied, waiting for its group)");
+    const before = sent.frames;
     await writer.space('s').put('k2', 'two');
-    await new Promise((r) => setTimeout(r, 20)); // k2's frame delivered: queued behind k1's join
+    await until(() => sent.frames > before, "k2's frame sent"); // and delivered (a microtask): queued behind k1's join
     for (const l of first) l.close();
     log.failAndRelease(); // the log write of k1's group fails
     await other; // its group may fail with k1's (one log write)
