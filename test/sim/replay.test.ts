@@ -681,4 +681,13 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // k5, k3 synced @5073 and streamed from past them. A failed session now joins nothing queued, closed or not
   // (session.ts fail; test/review/failed-join-queued.test.ts).
   it('seed 23 (disk-full): a write a relay failed to store is not reported synced', () => passesAtEach(23, 'disk-full', false, ['beside-earlier', true, 'at-10'], new Set()));
+  // Open (df23's soak of the family at the default, base 1743700000, plain and jittered; fails on bc592b1 too, at the
+  // default and at 11, passes at 10): "the checker knows no record of epoch y4yRTDoccMEuYVsp@OUvHqWY". c, restored to an
+  // old copy, re-identifies (reidentify.ts reissueAll) while its disk is full for 3 commits: the first two re-issue
+  // transactions fail (new ids oA483X8s…, y4yRTDocc…), the third holds (6b9twSNc…, the id its RESTORED event names). A
+  // version under the second, failed id is on a disk at the end, its epoch record stored nowhere the checker saw (it
+  // learns epochs at opens and at re-identification events). Likely: a transaction of c queued behind the failing
+  // re-issue adopted its applied, not durable identity (core.ts withStoredIdentity) and kept it after the rollback. Not
+  // traced further. Flips to a test once fixed.
+  it.fails('seed 1743700184 (disk-full): a re-identification whose transaction fails leaves no version under its id', () => passesAtEach(1743700184, 'disk-full', false, ['beside-earlier']));
 });
