@@ -686,8 +686,9 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // old copy, re-identifies (reidentify.ts reissueAll) while its disk is full for 3 commits: the first two re-issue
   // transactions fail (new ids oA483X8s…, y4yRTDocc…), the third holds (6b9twSNc…, the id its RESTORED event names). A
   // version under the second, failed id is on a disk at the end, its epoch record stored nowhere the checker saw (it
-  // learns epochs at opens and at re-identification events). Likely: a transaction of c queued behind the failing
-  // re-issue adopted its applied, not durable identity (core.ts withStoredIdentity) and kept it after the rollback. Not
-  // traced further. Flips to a test once fixed.
+  // learns epochs at opens and at re-identification events). Seen with core.ts adopt instrumented: a local write queued
+  // behind the failing second re-issue adopted its applied, not durable identity (LocalWrite.mint → withStoredIdentity),
+  // and c kept y4yR… in memory after the rollback until a session's hello read the stored identity again (refreshIdentity:
+  // back to 74M6…); what stored a version under y4yR… in that window is not traced. Flips to a test once fixed.
   it.fails('seed 1743700184 (disk-full): a re-identification whose transaction fails leaves no version under its id', () => passesAtEach(1743700184, 'disk-full', false, ['beside-earlier']));
 });
