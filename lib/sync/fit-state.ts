@@ -53,10 +53,45 @@ import { isTypedEncoding } from '../values.js';
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
  * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs. `reg`:
- * the epochs' ancestry the state's context is judged by.
+ * the epochs' ancestry the state's context is judged by. `writer`: the peer's replicaId — below 11 its own versions in
+ * the state go along (`withOwn`).
  */
-export function contextAlone(state: KeyState, peer?: KeyState, points = false, reg: EpochRegistry = NO_EPOCHS): KeyState | undefined {
+export function contextAlone(state: KeyState, peer?: KeyState, points = false, reg: EpochRegistry = NO_EPOCHS, writer?: string): KeyState | undefined {
   if (!points && namesEpochs(state) && state.vs.some(typedLive)) return undefined;
+  const c = contextOnly(state, peer, points, reg);
+  return points || writer === undefined ? c : withOwn(state, peer, writer, c);
+}
+
+/**
+ * Below 11, the context alone going to the writer `r` of versions in the state carries those versions (untagged, plain
+ * or tombstones), with `r`'s whole entry, where the link does not know the peer holds them all. Lowered instead, `r`'s
+ * entry covered a version of `r` the peer holds below them, which a dot of `r`'s own says was superseded — but where `r`
+ * was restored from an older copy unnoticed (its relay restored too), that dot is a lost write's, and the peer's version
+ * a write made since under the same counter: the lowered entry dropped it, and nothing told `r` of its restore
+ * (clock-skew 1743000054 at the default: c at [5..7] dropped its k1@6, made after its restore, on relay a's context
+ * alone of a state holding c's lost k1@8 beside e's tagged write). Its own version of a dot it does not hold is what a
+ * whole state shows it (restore-claims.ts `impossibleClaim`): it re-identifies and re-issues the write.
+ *
+ * `r`'s whole entry covers every version of `r` in the state, so every one goes, those the peer holds too (as held
+ * forms, peer-model.ts: no value): one left behind would be covered and not held, and the peer dropped it as superseded
+ * — a live sibling of `r`'s own (a write made with an older read's context beside `r`'s earlier one), dropped there and,
+ * by that peer's state, everywhere (the property test's seed 2064711834: b1@1 and b2@2 side by side, the link knowing the
+ * peer held b1: b2 went alone under b:2, and b1 was gone). Where one cannot go — a typed value, which item 6 keeps from
+ * a peer below 11, or one held as deltas of a type not loaded here — the entry stays lowered. So this is still a weaker
+ * state of the key: it holds every version its context covers that the state holds, and joining it drops nothing the
+ * state did not supersede.
+ */
+function withOwn(state: KeyState, peer: KeyState | undefined, r: string, c: KeyState | undefined): KeyState | undefined {
+  const seq = state.cc[r];
+  if (seq === undefined || state.pts?.[r] !== undefined) return c;
+  const own = state.vs.filter((v) => v.r === r);
+  if (own.every((v) => peer?.vs.some((u) => sameDot(u, v)))) return c;
+  if (own.some((v) => v.ep !== undefined || typedLive(v))) return c;
+  const cc = { ...c?.cc, [r]: seq };
+  return c?.pts === undefined ? { vs: own, cc } : { vs: own, cc, pts: c.pts };
+}
+
+function contextOnly(state: KeyState, peer: KeyState | undefined, points: boolean, reg: EpochRegistry): KeyState | undefined {
   const cc: Record<string, number> = {};
   const pts: Record<string, readonly Point[]> = {};
   for (const r of Object.keys(state.cc)) {
@@ -135,4 +170,4 @@ function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r
 }
 
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
-const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
+export const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));

@@ -9,7 +9,8 @@ import type { ReplicaCore } from '../core.js';
 import { isTypeName } from '../typed.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { key, space } from './fields.js';
-import type { Entry, Need } from './messages.js';
+import { MsgType, type Entry, type Message, type Need } from './messages.js';
+import type { PeerModel } from './peer-model.js';
 
 /** NEED's wire form: space, then the keys, each with why ('' or a type name). */
 export function writeNeed(w: Writer, m: Need): void {
@@ -35,8 +36,10 @@ export function readNeed(r: Reader): Omit<Need, 'type'> {
 }
 
 export interface NeedPort {
-  /** From now on, send these keys' versions whole. */
-  needWhole(key: string, type: string): void;
+  /** What the link knows of the peer's states (peer-model.ts): keys asked for go whole from now on. */
+  readonly model: PeerModel;
+  /** Sends a frame now. */
+  send(m: Message): void;
   /** The top of our durable log in the space (what may leave this replica). */
   lastSeq(): Promise<number>;
   /** Sends repair states once the repair window has room. */
@@ -55,9 +58,25 @@ export class NeedAnswers {
     private readonly port: NeedPort,
   ) {}
 
+  /**
+   * The peer's states of `entries` came (a log frame, a repair state, an answer to our NEED): the link knows them (told),
+   * and a key this link left out (wire.ts LEFT OUT) goes again as a repair state — which the wire does not send, but
+   * whose context alone it tells again where it now tells more (fit-state.ts: the entries of replicas with a version in
+   * the state, lowered to the peer's versions the state superseded). Else a peer below 11 told a tagged state's context
+   * alone while the link knew nothing of its state kept a version the state superseded for good, where no anti-entropy
+   * run asks (restore-once 1743400010: d, back from a restart, kept f's k15 at f:19 and b's k4 at b:3 beside relay a's
+   * collected deletes; f and b had written the keys again, and c's tagged points named the states' epochs).
+   */
+  heard(entries: readonly Entry[]): void {
+    for (const [k, st] of entries) this.port.model.observe(this.space, k, st, true);
+    if (!this.port.model.leavesOut) return; // the live path's usual case: nothing to look up
+    const back = this.port.model.leftOutStates(this.space, entries.map(([k]) => k));
+    if (back.length > 0) this.port.send({ type: MsgType.Changes, space: this.space, upTo: 0, entries: back });
+  }
+
   /** Takes a NEED: the keys go whole at once; their states are queued to go. */
   take(m: Need): void {
-    for (const [k, type] of m.keys) this.port.needWhole(k, type);
+    for (const [k, type] of m.keys) this.port.model.needWhole(this.space, k, type);
     const keys = [...new Set(m.keys.map(([k]) => k))];
     this.queue = this.queue.then(() => this.answer(keys)).catch((e) => this.port.fail(e));
   }
@@ -80,4 +99,19 @@ export class NeedAnswers {
     const none = entries.filter(([, st]) => namesEpochs(st)).map(([k]): Entry => [k, EMPTY_STATE]);
     for (let i = 0; i < none.length; i += 16) await this.port.sendRepair(none.slice(i, i + 16));
   }
+}
+
+/**
+ * NEED frames asking for `keys` (none asked for a reason: '') that each fit (`fits`), halved until they do; a key whose
+ * NEED alone does not fit is not asked for. Asked by a link that left the keys out toward a peer below 11 while it knew
+ * nothing of the peer's state of them (wire.ts): the peer answers with its states, and `heard` tells the contexts
+ * alone lowered to them. Anti-entropy asks too (peer-model.ts asking), but a link may run none.
+ */
+export function needsFitting(space: string, keys: readonly string[], fits: (m: Need) => boolean): Need[] {
+  if (keys.length === 0) return [];
+  const m: Need = { type: MsgType.Need, space, keys: keys.map((k) => [k, ''] as const) };
+  if (fits(m)) return [m];
+  if (keys.length === 1) return [];
+  const half = Math.ceil(keys.length / 2);
+  return [...needsFitting(space, keys.slice(0, half), fits), ...needsFitting(space, keys.slice(half), fits)];
 }

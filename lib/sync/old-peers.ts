@@ -5,7 +5,8 @@
  * learns ours, and its acknowledgements — a run's end among them (space-sync.ts repairEnded) — must not count our
  * writes of it (acks.ts withhold).
  */
-import { EMPTY_STATE, namesEpochs } from '../dvv.js';
+import { EMPTY_STATE, namesEpochs, type KeyState } from '../dvv.js';
+import { typedLive } from './fit-state.js';
 import type { AeItem, AntiEntropy, Entry } from './messages.js';
 
 export const NONE: readonly string[] = [];
@@ -33,4 +34,14 @@ export function claimedAsNothing(items: readonly AeItem[]): string[] {
   const keys: string[] = [];
   for (const it of items) if (it.kind === 'range' || it.kind === 'keys') for (const [k, s] of it.keys) if (namesEpochs(s)) keys.push(k);
   return keys;
+}
+
+/**
+ * Whether a state left out toward a peer below 11 tells more in its context alone once the link knows the peer's versions
+ * of the key (fit-state.ts): only entries of replicas with a version in the state are lowered to them, and a state naming
+ * an epoch that holds a live typed value tells no context there. Else asking the peer for its state (wire.ts, NEED) tells
+ * nothing.
+ */
+export function lowersToPeer(state: KeyState): boolean {
+  return state.vs.length > 0 && !(namesEpochs(state) && state.vs.some(typedLive));
 }

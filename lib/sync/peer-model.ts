@@ -26,6 +26,8 @@ import type { Entry } from './messages.js';
 import { WHOLE, type Form } from './wire-state.js';
 
 const MAX_KEYS = 4096;
+/** Key states noted as too large for a link at most (wire.ts LEFT OUT): past them, each is tried as before. */
+const MAX_LEFT_OUT = 10_000;
 const HELD: Form = { kind: 'held' };
 
 /** Whether `s` holds the version of dot `d` (a delta base: the whole dot). */
@@ -88,6 +90,13 @@ export class PeerModel {
    * each once, so the key's context alone can name what the peer holds that the state superseded.
    */
   private readonly unknownLeftOut = new Set<string>();
+  /** Keys asked for by NEED (wire.ts, toward a peer below 11), once a link each. */
+  private readonly asked = new Set<string>();
+  /**
+   * `space\0key` → a state this link could not carry (wire.ts LEFT OUT) and the context alone sent in its place
+   * (fit-state.ts), while at most MAX_LEFT_OUT are noted.
+   */
+  private readonly notCarried = new Map<string, { state: KeyState; told?: KeyState }>();
   /** Per space, the cursor the peer held for our log when our stream started. */
   private readonly from = new Map<string, number>();
 
@@ -116,10 +125,42 @@ export class PeerModel {
     return this.states.get(keyId(space, key));
   }
 
-  /** The key's state did not fit this link: if its state on the peer is not known, ask for it (`asks`). */
-  leftOut(space: string, key: string): void {
+  /**
+   * The key's `state` did not fit this link (noted, while at most MAX_LEFT_OUT are): if its state on the peer is not
+   * known, anti-entropy asks for it (`asking`).
+   */
+  leftOut(space: string, key: string, state: KeyState): void {
     const id = keyId(space, key);
+    if (this.notCarried.has(id) || this.notCarried.size < MAX_LEFT_OUT) this.notCarried.set(id, { state });
     if (!this.told.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
+  }
+
+  /** Whether to ask the peer for its state of a key left out (NEED, need-answers.ts): not told, and not asked so before. */
+  toAsk(space: string, key: string): boolean {
+    const id = keyId(space, key);
+    if (this.told.has(id) || this.asked.has(id) || this.asked.size >= MAX_KEYS) return false;
+    this.asked.add(id);
+    return true;
+  }
+
+  /** Whether the link left any key out (LEFT OUT). */
+  get leavesOut(): boolean {
+    return this.notCarried.size > 0;
+  }
+
+  /** The state of the key the link could not carry, and the context alone told in its place, if noted. */
+  leftOutOf(space: string, key: string): { state: KeyState; told?: KeyState } | undefined {
+    return this.notCarried.get(keyId(space, key));
+  }
+
+  /** Of `keys`, those the link left out, with the states it could not carry. */
+  leftOutStates(space: string, keys: readonly string[]): Entry[] {
+    const out: Entry[] = [];
+    if (this.notCarried.size > 0) for (const k of keys) {
+      const was = this.notCarried.get(keyId(space, k));
+      if (was) out.push([k, was.state]);
+    }
+    return out;
   }
 
   /** Keys of `space` anti-entropy should ask the peer for (once each): left out here, the peer's state of them untold. */

@@ -13,7 +13,7 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { BACKLOG_TOP, COMPACT_AE, FAST_PATH, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type Need, type SyncItem } from './messages.js';
+import { BACKLOG_TOP, COMPACT_AE, FAST_PATH, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries } from './resolve.js';
 import { LogStream } from './outgoing.js';
@@ -74,7 +74,8 @@ export class SpaceSync {
   private cursorName: string | undefined;
   /** When the ACKs of the peer's log frames go. */
   private readonly acks: AckPolicy;
-  private readonly needs: NeedAnswers;
+  /** The peer's NEEDs (it could not resolve our deltas: the states go as repair states, and whole until then), and ours. */
+  readonly needs: NeedAnswers;
 
   constructor(
     readonly name: string,
@@ -83,7 +84,8 @@ export class SpaceSync {
     const { core, hub } = session;
     this.acks = new AckPolicy((upTo) => session.send({ type: MsgType.Ack, space: name, upTo }), session.timers, () => session.closed);
     this.needs = new NeedAnswers(core, name, {
-      needWhole: (key, type) => session.model.needWhole(name, key, type),
+      model: session.model,
+      send: (m) => session.send(m),
       lastSeq: async () => (await hub.index(name)).lastSeq,
       sendRepair: (entries) => session.sendRepair(name, entries),
       carriesEpochs: () => this.spoken(EPOCH_DOTS),
@@ -270,7 +272,7 @@ export class SpaceSync {
     }
     const peer = session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
-    for (const [k, st] of m.entries) session.model.observe(m.space, k, st, true);
+    this.needs.heard(m.entries);
     const resolving = resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
     const { ready, missing, clashes } = resolving instanceof Promise ? await resolving : resolving;
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
@@ -371,11 +373,6 @@ export class SpaceSync {
     this.peerTop = top;
     if (this.cursor.s < top) this.caughtUp = false;
     this.session.refreshStatus();
-  }
-
-  /** The peer asks for whole states (it could not resolve our deltas): they go as repair states, and whole until then. */
-  need(m: Need): void {
-    this.needs.take(m);
   }
 
   private async repairEnded(run: AntiEntropyRun, info: RunEnd): Promise<void> {

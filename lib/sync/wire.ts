@@ -24,7 +24,8 @@
  *                       its versions (fit-state.ts); it is not tried again in a repair frame while the key's state stays
  *                       the same (the frame limit is the connection's): anti-entropy between a narrow
  *                       and a wide replica meets the same difference every run, and resending it each time (an error
- *                       event and an empty frame per run, for ever) kept their links from ever falling quiet
+ *                       event and an empty frame per run, for ever) kept their links from ever falling quiet; toward a
+ *                       peer below 11 a key whose context alone the peer's versions would lower is asked for (NEED)
  *   WITHHELD            a frame that left a key out, and every frame after it, are held back (in order) until the
  *                       withhold is stored durably (acks.ts `withholdsStored`): the peer stores a cursor past the key
  *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
@@ -39,14 +40,12 @@ import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
 import { contextAlone, tellsMore } from './fit-state.js';
-import { claimsForOld, NONE, taggedKeys } from './old-peers.js';
+import { claimsForOld, lowersToPeer, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
+import { needsFitting } from './need-answers.js';
 import { encodeChangesOnce } from './shared-frames.js';
 import type { Form } from './wire-state.js';
-
-/** Key states noted as too large for a connection at most (LEFT OUT): past them, each is tried as before. */
-const MAX_LEFT_OUT = 10_000;
 
 export interface Encoded {
   readonly frame: Uint8Array;
@@ -116,12 +115,8 @@ export class Wire {
   /** The history our hello announced (`announced`). */
   private history: readonly EpochEntry[] = [];
 
-  /**
-   * space → key → the state this connection could not carry (LEFT OUT), and the context alone sent in its place
-   * (fit-state.ts), while at most MAX_LEFT_OUT are noted.
-   */
-  private readonly leftOut = new Map<string, Map<string, { state: KeyState; told?: KeyState }>>();
-  private leftOutCount = 0;
+  /** Keys left out toward a peer below 11 whose state there the link does not know: asked for after the frame (NEED). */
+  private asks: { space: string; keys: string[] } | undefined;
   /** While a withhold is being stored: the frames held back until it is durable (WITHHELD), in order. */
   private holding: Promise<void> | undefined;
   private readonly held: Array<() => void> = [];
@@ -136,6 +131,8 @@ export class Wire {
     private readonly withheld: (space: string, keys: readonly string[], upTo: number) => Promise<void> | undefined | void = () => {},
     /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
     private readonly epochs?: () => EpochRegistry,
+    /** Whether we take the peer's states in the space (not a read-only client's): only then are they asked for (NEED). */
+    private readonly takes: (space: string) => boolean = () => true,
   ) {
     this.model = new PeerModel(epochs);
   }
@@ -207,7 +204,12 @@ export class Wire {
       this.leaveOut(m.space, tagged, reach);
       const peer = this.table?.[1] ?? 'the peer';
       this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry: ${peer} runs an earlier release of Concord, and gets the key once upgraded to one speaking protocol 11 (its own writes still sync); not sent on this link`));
-      for (const e of m.entries) if (tagged.includes(e[0])) this.noteLeftOut(m.space, e);
+      for (const e of m.entries) {
+        if (!tagged.includes(e[0])) continue;
+        this.noteLeftOut(m.space, e);
+        // Where knowing the peer's versions lets the context alone tell more, the peer is asked (NEED: need-answers.ts).
+        if (lowersToPeer(e[1]) && this.model.toAsk(m.space, e[0])) (this.asks ??= { space: m.space, keys: [] }).keys.push(e[0]);
+      }
     }
     if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);
     // Left out, each key still takes its context alone (fit-state.ts: no version, entries lowered below the state's own
@@ -250,6 +252,9 @@ export class Wire {
     // Our records the peer lacks go first: it holds them before it judges a dot naming them.
     for (const f of this.chain?.before(m, maxFrameBytes) ?? []) this.put(f, maxFrameBytes, transmit, 0);
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
+    const asks = this.asks;
+    this.asks = undefined;
+    for (const need of asks && this.takes(asks.space) ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) this.put(need, maxFrameBytes, transmit, 0);
   }
 
   /** The history our hello announced (sent before any frame of the link): what our dots imply (EpochSide). */
@@ -271,13 +276,12 @@ export class Wire {
 
   /** `reach`: the log position of the frame `m` was split from (its records lie at or below it). */
   private put(m: Message, maxFrameBytes: number, transmit: (frame: Uint8Array, m: Message) => void, reach: number): void {
-    if (this.leftOutCount > 0 && m.type === MsgType.Changes && m.upTo === 0 && m.entries.length > 0) {
+    if (this.model.leavesOut && m.type === MsgType.Changes && m.upTo === 0 && m.entries.length > 0) {
       // Repair states this connection could not carry as they are now: not tried again (LEFT OUT), nor a frame sent for
       // none. Their contexts go again where what the link learned of the peer since lets them tell more (fit-state.ts).
       const space = m.space;
-      const known = this.leftOut.get(space);
       const more: Entry[] = [];
-      const entries = known ? m.entries.filter(([k, st]) => !this.asLeftOut(space, k, st, known.get(k), more)) : m.entries;
+      const entries = m.entries.filter(([k, st]) => !this.asLeftOut(space, k, st, this.model.leftOutOf(space, k), more));
       if (more.length > 0) this.tellContexts({ ...m, entries: more }, maxFrameBytes, transmit);
       if (entries.length === 0) return;
       if (entries.length < m.entries.length) m = { ...m, entries };
@@ -307,23 +311,18 @@ export class Wire {
 
   /** `entry`'s state did not fit this connection: a repair frame does not try it again while the key's state is the same. */
   private noteLeftOut(space: string, [key, state]: Entry): void {
-    let keys = this.leftOut.get(space);
-    if (!keys?.has(key) && this.leftOutCount >= MAX_LEFT_OUT) return;
-    if (!keys) this.leftOut.set(space, (keys = new Map()));
-    if (!keys.has(key)) this.leftOutCount++;
-    keys.set(key, { state });
-    this.model.leftOut(space, key);
+    this.model.leftOut(space, key, state);
   }
 
   /** The context alone `c` of a key left out went in its place. */
   private toldContext(space: string, key: string, c: KeyState | undefined): void {
-    const was = this.leftOut.get(space)?.get(key);
+    const was = this.model.leftOutOf(space, key);
     if (was && c) was.told = c;
   }
 
   /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
   private alone(space: string, key: string, st: KeyState): KeyState | undefined {
-    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS);
+    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS, this.table?.[1]);
   }
 
   /**

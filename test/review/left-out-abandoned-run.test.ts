@@ -85,7 +85,7 @@ describe("a key an establishing run left out, whose newer record's transaction t
     const { writer, peer } = await leftOutThenFailed();
     let runs = 0;
     writer.on('antiEntropy', () => runs++);
-    await until(() => runs > 0 && writer.status === 'synced' && peer.status === 'synced', 'the run ended and the link synced', 3000);
+    await until(() => runs > 0 && writer.status === 'synced' && peer.status === 'synced', 'the run ended and the link synced', 15_000); // a bound, not a timing: without the fix it waits for good
   });
 
   it("reaches the peer (its durable record) before the writer counts it synced", async () => {

@@ -83,6 +83,8 @@ export class DurabilityWatch {
       this.conns.set(dir, null);
       return [];
     }
+    // SIM_TRACE_DECODED=1: every frame the watch decodes (at 11 too, which SIM_TRACE cannot read), before SIM_TRACE's line of it.
+    if (process.env.SIM_TRACE_DECODED) process.stderr.write(`decoded ${from}->${to} ${JSON.stringify(m, (_k, v: unknown) => (v instanceof Uint8Array ? `<${v.length} B>` : v))}\n`);
     if (m.type !== MsgType.Changes) return [];
     this.counts[type === MsgType.Changes ? 'changes' : 'live']++;
     const out: string[] = [];

@@ -542,7 +542,7 @@ function fnv(h: number, text: string): number {
   return h;
 }
 
-/** SIM_TRACE=1: every frame, decoded, on stderr (with the virtual time). */
+/** SIM_TRACE=1: every frame, decoded in 10's form, on stderr (with the virtual time); SIM_TRACE_DECODED=1 adds the durability watch's reading (11's too). */
 function trace(now: () => number, ids?: (node: string) => string[]) {
   return (from: string, to: string, frame: Frame) => {
     let m: Message | undefined;

@@ -61,6 +61,87 @@ describe('a key state\'s context alone', () => {
     );
   });
 
+  // Below 11, sent to the writer of versions in the state (clock-skew 1743000054 at the default: the lowered entry of the
+  // peer's own id covered its write made since an unnoticed restore, and the versions that would show the restore stayed
+  // behind): where the link does not know the peer holds them all, every one of the peer's own versions goes along —
+  // those it holds too, since its whole entry covers them (fast-check seed 2064711834: b1@1 and b2@2 side by side, the
+  // peer known to hold b1; b2 went alone under b:2 and the peer dropped b1, which no write had superseded) — and the
+  // rest is as above. Two siblings of one writer are reachable: a write made with an older read's context (the
+  // generator's `ctx`; a put's `context` option) stands beside the writer's own earlier one.
+  it('sent to a writer of versions in the state, carries those versions and still lies below the state', () => {
+    fc.assert(
+      fc.property(fc.tuple(opsArb, fc.nat(), fc.nat(), fc.boolean(), fc.nat()), ([ops, i, j, knowsPeer, w]) => {
+        const { pool } = simulate(ops);
+        const whole = pool[i % pool.length]!;
+        const there = pool[j % pool.length]!;
+        const writers = [...new Set(whole.vs.map((v) => v.r))];
+        if (writers.length === 0) return;
+        const writer = writers[w % writers.length]!;
+        const model = knowsPeer ? there : undefined;
+        const plain = contextAlone(whole, model);
+        const alone = contextAlone(whole, model, false, undefined, writer);
+        const own = whole.vs.filter((v) => v.r === writer);
+        if (own.every((v) => model?.vs.some((u) => same(u, v)))) {
+          expect(alone).toEqual(plain);
+          return;
+        }
+        expect(alone!.vs).toEqual(own);
+        expect(alone!.cc[writer]).toBe(whole.cc[writer]);
+        for (const [r, n] of Object.entries(alone!.cc)) if (r !== writer) expect(n, r).toBe(plain!.cc[r]);
+        // Below the state: it holds every version of the state its context covers, so joined with the state nothing
+        // moves; a receiver drops only what the whole state drops.
+        for (const v of whole.vs) if (covers(alone!.cc, v.r, v.n)) expect(alone!.vs.some((u) => same(u, v)), `${v.r}:${v.n}`).toBe(true);
+        expect(normal(join(alone!, whole))).toEqual(normal(whole));
+        const first = join(there, alone!);
+        const direct = join(there, whole);
+        for (const v of there.vs) if (!first.vs.some((u) => same(u, v))) expect(direct.vs.some((u) => same(u, v)), `${v.r}:${v.n}`).toBe(false);
+        expect(normal(join(first, whole))).toEqual(normal(direct));
+      }),
+      { numRuns: Number(process.env.FIT_RUNS ?? 500) },
+    );
+  });
+
+  it('sent to a writer of two siblings of its own, the link knowing the peer holds one, carries both', () => {
+    // b's second write was made with a read from before its first: both stand. The peer (b) is known to hold b1.
+    const b1: StoredVersion = { r: 'b', n: 1, t: 1, c: 0, v: '"b1"' };
+    const b2: StoredVersion = { r: 'b', n: 2, t: 2, c: 0, v: '"b2"' };
+    const whole: KeyState = { vs: [b1, b2], cc: { b: 2 } };
+    const there: KeyState = { vs: [b1], cc: { b: 1 } };
+    const alone = contextAlone(whole, there, false, undefined, 'b')!;
+    expect(alone).toEqual({ vs: [b1, b2], cc: { b: 2 } });
+    // b, holding both, keeps both: b's entry at 2 covers b1, which only b1 itself going along keeps.
+    expect(normal(join(whole, alone))).toEqual(normal(whole));
+    expect(normal(join(there, alone))).toEqual(normal(whole));
+    // Known to hold both: nothing of b's goes (its versions stay; the context alone is the plain one).
+    expect(contextAlone(whole, whole, false, undefined, 'b')).toEqual(contextAlone(whole, whole));
+  });
+
+  it('sent to a writer of a typed value beside a plain version of its own, lowers the writer\'s entry as to any peer', () => {
+    // No epoch named: the typed value could go, but is kept from the context alone; b's whole entry would cover it.
+    const counter = encodeValue(new Counter({ b: 2 }, {}));
+    const typed: StoredVersion = { r: 'b', n: 3, t: 1, c: 0, v: counter };
+    const plainB: StoredVersion = { r: 'b', n: 5, t: 2, c: 0, v: '"plain"' };
+    const whole: KeyState = { vs: [typed, plainB], cc: { b: 5, e: 7 } };
+    const there: KeyState = { vs: [typed], cc: { b: 3 } };
+    const alone = contextAlone(whole, there, false, undefined, 'b');
+    expect(alone).toEqual(contextAlone(whole, there));
+    expect(join(there, alone!).vs).toEqual([typed]);
+  });
+
+  it('sent to its writer restored unnoticed, shows it its lost version rather than cover its new one', () => {
+    // The relay's state: w's lost write at 8 beside another writer's; the peer w holds its new write at 6.
+    const lost: StoredVersion = { r: 'w', n: 8, t: 1, c: 0, v: '"lost"' };
+    const whole: KeyState = { vs: [lost, { r: 'e', n: 30, t: 2, c: 0, v: '"e"' }], cc: { w: 8, e: 30 } };
+    const there: KeyState = { vs: [{ r: 'w', n: 6, t: 3, c: 0, v: '"after the restore"' }], cc: { w: 6 } };
+    // To another peer the entry is lowered to w's 6, which the state's context covers.
+    expect(contextAlone(whole, there)).toEqual({ vs: [], cc: { w: 6 } });
+    // To w itself its lost version goes: joined as it stands, w's new write is dropped, but w's claim check
+    // (restore-claims.ts impossibleClaim) sees a version of its own its state of the key never held.
+    expect(contextAlone(whole, there, false, undefined, 'w')).toEqual({ vs: [lost], cc: { w: 8 } });
+    // At 11 dots name their epochs: nothing changes there.
+    expect(contextAlone(whole, there, true, undefined, 'w')).toEqual(contextAlone(whole, there, true));
+  });
+
   // Protocol 11, every dot naming its epoch (the epoch model's reachable states, restores included: a replica's branches
   // give several points per replica). Withheld seed 1733502631 at SIM_SPEAKS=11: a writer with a version in the state was
   // left out, so the peer kept its versions the state superseded.
@@ -234,5 +315,9 @@ describe('a key state\'s context alone', () => {
     const collected: KeyState = { vs: [], cc: live.cc, pts: live.pts! };
     expect(contextAlone(collected, there)).toEqual(told);
     expect(join(there, contextAlone(collected, there)!).vs).toEqual([]);
+    // Sent to a writer of a plain version beside the typed one, still nothing: its whole entry would drop what it holds
+    // that the typed value merged.
+    const beside: KeyState = { vs: [merged, { r: 'b', n: 12, t: 3, c: 0, v: '"plain"' }], cc: { a: 17, b: 12, d: 4 }, pts: live.pts! };
+    expect(contextAlone(beside, there, false, undefined, 'b')).toBeUndefined();
   });
 });

@@ -10,13 +10,13 @@ import { PeerModel } from '../../lib/sync/peer-model.js';
 describe('the ask for a left-out key', () => {
   it('survives the context alone we sent in its place, goes once, and is not made where the peer told its state', () => {
     const m = new PeerModel();
-    m.leftOut('s', 'k');
+    m.leftOut('s', 'k', { vs: [], cc: {} });
     m.sent('s', [['k', { vs: [], cc: { c: 1 } }]], new Map());
     expect(m.asking('s')).toEqual(['k']);
     expect(m.asking('s'), 'once').toEqual([]);
 
     m.observe('s', 'j', { vs: [{ r: 'a', n: 1, t: 1, c: 0, v: '"x"' }], cc: { a: 1 } }, true);
-    m.leftOut('s', 'j');
+    m.leftOut('s', 'j', { vs: [], cc: {} });
     expect(m.asking('s'), 'the peer told its state of j').toEqual([]);
     expect(m.known('s', 'j')?.vs.map((v) => `${v.r}:${v.n}`)).toEqual(['a:1']);
   });
