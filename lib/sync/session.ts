@@ -174,8 +174,10 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   }
 
   fail(e: unknown): void {
-    if (this.closed) return;
+    // Failed even when closed already (the link dropped while a frame's join ran, then it failed): no frame queued behind
+    // is joined, whose cursor would cover the writes that failed (disk-full 23; test/review/failed-join-queued.test.ts).
     this.failed = true;
+    if (this.closed) return;
     const known = closeFor(e);
     if (!known) this.core.events.emit('error', e);
     this.close(...(known ?? [CloseCode.INTERNAL, 'internal error']));

@@ -26,12 +26,7 @@ export interface Pending {
  * Remove an entry once every defect it names is fixed (run `SIM_PENDING=1 npx vitest run test/sim` first).
  * Families (fault classes) first, then checks, then named scenarios.
  */
-export const PENDING_FIXES: Record<string, Pending> = {
-  'disk-full': {
-    defects: ['dfull-23'],
-    why: "disk-full 23 (plain): with relay a's disk full for several commits, f's writes were reported synced (and pending 2) while no other node held them durably — not traced (replay.test.ts it.fails probe); the family's other 49 CI schedules pass",
-  },
-};
+export const PENDING_FIXES: Record<string, Pending> = {};
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift' | 'synced-durable' | 'synced-durable-kept-disks' | 'held-claims' | 'held-claims-no-power-loss';
 
