@@ -177,9 +177,9 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     // Failed even when closed already (the link dropped while a frame's join ran, then it failed): no frame queued behind
     // is joined, whose cursor would cover the writes that failed (disk-full 23; test/review/failed-join-queued.test.ts).
     this.failed = true;
-    if (this.closed) return;
     const known = closeFor(e);
-    if (!known) this.core.events.emit('error', e);
+    if (!known) this.core.events.emit('error', e); // a disk that failed after the link dropped is news all the same
+    if (this.closed) return;
     this.close(...(known ?? [CloseCode.INTERNAL, 'internal error']));
   }
 
