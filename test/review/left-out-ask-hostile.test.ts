@@ -1,0 +1,126 @@
+/**
+ * Review of r0010 (restore-once 1743400010): toward a peer below 11, a key left out because its state names an epoch is
+ * asked for (NEED, wire.ts / peer-model.ts `toAsk`), and every CHANGES frame of the peer's re-tells the left-out keys'
+ * contexts alone where the peer's state lets them say more (need-answers.ts `heard`). Attacked here on the wire alone:
+ * what a peer that keeps sending its state (or a forged one) can make this side send, how many keys one link asks for and
+ * notes, and NEEDs at a frame limit a key name does not fit.
+ */
+import { describe, expect, it } from 'vitest';
+import type { KeyState } from '../../lib/dvv.js';
+import { MsgType, type Entry, type Message } from '../../lib/sync/messages.js';
+import { NeedAnswers } from '../../lib/sync/need-answers.js';
+import { Wire } from '../../lib/sync/wire.js';
+import type { ReplicaCore } from '../../lib/core.js';
+
+/** Our state of a key: W's version 7 over a context holding A's tagged point (so it is left out below 11). */
+const ours = (n = 7): KeyState => ({ vs: [{ r: 'W', n, t: 1, c: 0, v: '"x"' }], cc: { W: n, A: 3 }, pts: { A: [{ e: 'E1', n: 3 }] } });
+/** The peer's state: W's version `n` (one ours superseded where n < 7). */
+const theirs = (n: number): KeyState => ({ vs: [{ r: 'W', n, t: 1, c: 0, v: '"old"' }], cc: { W: n } });
+
+/** A wire toward a peer below 11 (no epochs on the link), what it sends decoded, and `heard` as the space runs it. */
+function link(limit = 1 << 20) {
+  const wire = new Wire((e) => void e);
+  const receiver = new Wire((e) => void e);
+  wire.start('me', 'peer', 0);
+  receiver.start('peer', 'me', 0);
+  const frames: Message[] = [];
+  const send = (m: Message) => wire.send(m, limit, (f) => frames.push(receiver.decode(f, 1 << 20)!));
+  // `heard` reads no record: the core is not reached (only NEED's answers read one).
+  const needs = new NeedAnswers(undefined as unknown as ReplicaCore, 's', {
+    model: wire.model,
+    send,
+    lastSeq: async () => 0,
+    sendRepair: async () => {},
+    carriesEpochs: () => false,
+    fail: (e) => {
+      throw e;
+    },
+  });
+  return { wire, frames, send, needs };
+}
+const contexts = (frames: readonly Message[]) => frames.flatMap((m) => (m.type === MsgType.Changes ? m.entries.map(([k, s]) => [k, s.cc] as const) : []));
+const asked = (frames: readonly Message[]) => frames.flatMap((m) => (m.type === MsgType.Need ? m.keys.map(([k]) => k) : []));
+
+describe('review r0010: heard, a peer repeating or forging its state of a left-out key', () => {
+  it('a peer sending its state of a left-out key a thousand times gets one context, then one more only when it tells more', () => {
+    const { frames, send, needs } = link();
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours()]] });
+    expect(asked(frames)).toEqual(['k']);
+    expect(contexts(frames), 'nothing known of the peer: W has a version in the state, A only a tagged point').toEqual([]);
+    frames.length = 0;
+    for (let i = 0; i < 1000; i++) needs.heard([['k', theirs(5)]]);
+    expect(contexts(frames)).toEqual([['k', { W: 5 }]]);
+    for (let i = 0; i < 1000; i++) needs.heard([['k', theirs(6)]]);
+    expect(contexts(frames)).toEqual([['k', { W: 5 }], ['k', { W: 6 }]]);
+    // The peer's model reset (it asked for the key whole: needWhole), then an older state of it again: told already.
+    for (let i = 0; i < 100; i++) {
+      needs.heard([['k', theirs(5)]]);
+      // the model drops what it knew of the key (a NEED of the peer's)
+      needs['port'].model.needWhole('s', 'k', '');
+    }
+    expect(frames.length, 'no frame for a context the link told').toBe(2);
+  });
+
+  it('a forged version above our context, at our own version, or of a tagged writer lowers nothing past the state', () => {
+    const { frames, needs, send } = link();
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours()]] });
+    frames.length = 0;
+    needs.heard([['k', { vs: [{ r: 'A', n: 3, t: 1, c: 0, v: '"forged"' }], cc: { A: 3 } }]]);
+    // A's tagged point never goes below 11, whatever the peer claims of A.
+    expect(contexts(frames)).toEqual([]);
+    needs.heard([['k', theirs(4)]]);
+    expect(contexts(frames)).toEqual([['k', { W: 4 }]]);
+    // W's entry goes only to a counter the state superseded (below its version 7): a claim at or above it moves nothing.
+    // (The link's model joins the claims: W:7 or W:99 there supersedes W:4, as it would on an honest peer.)
+    needs.heard([['k', theirs(7)]]);
+    needs.heard([['k', theirs(99)]]);
+    expect(contexts(frames)).toEqual([['k', { W: 4 }]]);
+  });
+
+  it('a peer sending states of keys the link never left out costs no frame', () => {
+    const { frames, needs, send } = link();
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours()]] });
+    frames.length = 0;
+    for (let i = 0; i < 500; i++) needs.heard([[`other-${i}`, theirs(5)]]);
+    expect(frames).toEqual([]);
+  });
+});
+
+describe('review r0010: how much one link asks for and notes', () => {
+  it('10 000 keys left out on one link: at most 4 096 asked, once each, and no more on a second frame of them', () => {
+    const { frames, send, wire } = link();
+    const keys = Array.from({ length: 10_000 }, (_, i) => `k${i}`);
+    const entries = (ks: readonly string[]): Entry[] => ks.map((k) => [k, ours()]);
+    for (let i = 0; i < keys.length; i += 1000) send({ type: MsgType.Changes, space: 's', upTo: 9 + i, entries: entries(keys.slice(i, i + 1000)) });
+    const first = asked(frames);
+    expect(first.length).toBe(4096);
+    expect(new Set(first).size).toBe(4096);
+    frames.length = 0;
+    send({ type: MsgType.Changes, space: 's', upTo: 20_000, entries: entries(keys.slice(0, 1000)) });
+    expect(asked(frames)).toEqual([]);
+    // The notes of left-out states stop at 10 000 a link (MAX_LEFT_OUT): a key past them is not noted.
+    send({ type: MsgType.Changes, space: 's', upTo: 20_001, entries: [['past', ours()]] });
+    expect(wire.model.leftOutOf('s', 'k9999')).toBeDefined();
+    expect(wire.model.leftOutOf('s', 'past')).toBeUndefined();
+  });
+});
+
+describe('review r0010: NEEDs at a tiny frame limit', () => {
+  it('a key whose name alone outgrows the frame limit is not asked for; the others are, each NEED within the limit', () => {
+    const limit = 200;
+    const frames: Message[] = [];
+    const long = 'L'.repeat(400);
+    const keys = ['a', long, 'b', 'c'];
+    const sizes: number[] = [];
+    const wire = new Wire((e) => void e);
+    const receiver = new Wire((e) => void e);
+    wire.start('me', 'peer', 0);
+    receiver.start('peer', 'me', 0);
+    wire.send({ type: MsgType.Changes, space: 's', upTo: 9, entries: keys.map((k) => [k, ours()]) }, limit, (f, m) => {
+      if (m.type === MsgType.Need) sizes.push(f.byteLength);
+      frames.push(receiver.decode(f, 1 << 20)!);
+    });
+    expect(asked(frames).sort()).toEqual(['a', 'b', 'c']);
+    for (const s of sizes) expect(s).toBeLessThanOrEqual(limit);
+  });
+});
