@@ -124,3 +124,18 @@ describe('review r0010: NEEDs at a tiny frame limit', () => {
     for (const s of sizes) expect(s).toBeLessThanOrEqual(limit);
   });
 });
+
+describe('review r0010: keys with typed values', () => {
+  // A typed value's encoding: TYPED (1), the type name's length and bytes, then its payload (values.ts).
+  const typed = new Uint8Array([1, 7, ...new TextEncoder().encode('counter'), 0, 1, 2]);
+  const typedState = (): KeyState => ({ vs: [{ r: 'W', n: 7, t: 1, c: 0, v: typed }], cc: { W: 7, A: 3 }, pts: { A: [{ e: 'E1', n: 3 }] } });
+
+  it('a left-out state holding a live typed value is not asked for, and the peer\'s state of it re-tells no context (item 6)', () => {
+    const { frames, send, needs } = link();
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['t', typedState()], ['k', ours()]] });
+    expect(asked(frames)).toEqual(['k']);
+    frames.length = 0;
+    needs.heard([['t', theirs(5)], ['k', theirs(5)]]);
+    expect(contexts(frames)).toEqual([['k', { W: 5 }]]);
+  });
+});
