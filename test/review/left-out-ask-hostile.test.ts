@@ -86,6 +86,19 @@ describe('review r0010: heard, a peer repeating or forging its state of a left-o
   });
 });
 
+describe('review r0010: the answer after the key was written again', () => {
+  it('the peer\'s answer, come after our state of the key moved on (left out again), lowers the newer state\'s context', () => {
+    const { frames, send, needs } = link();
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours(7)]] });
+    expect(asked(frames)).toEqual(['k']);
+    send({ type: MsgType.Changes, space: 's', upTo: 10, entries: [['k', ours(8)]] });
+    expect(asked(frames), 'asked once a link').toEqual(['k']);
+    frames.length = 0;
+    needs.heard([['k', theirs(7)]]); // the peer held W:7, which our W:8 superseded
+    expect(contexts(frames)).toEqual([['k', { W: 7 }]]);
+  });
+});
+
 describe('review r0010: how much one link asks for and notes', () => {
   it('10 000 keys left out on one link: at most 4 096 asked, once each, and no more on a second frame of them', () => {
     const { frames, send, wire } = link();
