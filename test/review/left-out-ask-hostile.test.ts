@@ -118,6 +118,24 @@ describe('review r0010: how much one link asks for and notes', () => {
   });
 });
 
+describe('review r0010: the per-link notes of left-out states', () => {
+  // Defect (memory, pre-existing: wire.ts held the same notes before r0010, which moved them to peer-model.ts
+  // `notCarried` and reads them in `heard`): a left-out key's note keeps the whole state, values and all, for the life
+  // of the link, up to MAX_LEFT_OUT (10 000) keys. Every tagged key sent toward a peer below 11 is noted, so a relay's
+  // long-lived link to an earlier-release client pins up to 10 000 states of up to maxValueBytes (1 MiB by default) each,
+  // per link (a catch-up reads its own copies). Only dots, context and whether a version is a live typed value are ever
+  // read of them (sameState, contextAlone): the note could keep those (peer-model.ts dotsOf) and a typed flag.
+  it.fails('a note of a left-out state keeps no value', () => {
+    const { send, wire } = link();
+    const state = ours();
+    const v = { ...state.vs[0]!, v: JSON.stringify('x'.repeat(100_000)) };
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', { ...state, vs: [v] }]] });
+    const noted = wire.model.leftOutOf('s', 'k');
+    expect(noted).toBeDefined();
+    expect(noted!.state.vs.map((x) => x.v)).toEqual([undefined]);
+  });
+});
+
 describe('review r0010: NEEDs at a tiny frame limit', () => {
   it('a key whose name alone outgrows the frame limit is not asked for; the others are, each NEED within the limit', () => {
     const limit = 200;
