@@ -143,8 +143,9 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
   // the NEED reached it and before its answer came back (a tab closing, a network blip). The next link knows nothing of
   // the peer's state again, but the peer's cursor moved past the frame that left the key out, so that link never sends
   // (nor leaves out, nor asks for) the key, and nothing re-tells its context: with anti-entropy off the peer keeps the
-  // superseded version for good, the restore-once 1743400010 outcome (a run heals it: the control). (The ask could be remembered until answered —
-  // e.g. kept with the withhold — or a new link could ask for the keys still withheld from the peer.)
+  // superseded version for good, the restore-once 1743400010 outcome (a run heals it: the control). (The ask could be
+  // remembered until answered — e.g. kept with the withhold — or a new link could ask for the keys still withheld from
+  // the peer.)
   const dropped = (antiEntropy: number) => async () => {
     const needs: string[] = [];
     let c: Cluster | undefined;
