@@ -56,6 +56,8 @@ export interface ClusterOptions {
   sides?: Readonly<Record<string, 'above' | 'below'>>;
   /** Every replica answers anti-entropy openings with a sketch wherever one fits a frame (ReplicaCore.sketchAlways). */
   sketches?: boolean;
+  /** Relay clients whose token grants read access only (default: every client writes). */
+  readers?: readonly string[];
   /** Nodes that play a peer of an earlier release: the protocol versions their hellos announce (ReplicaCore.speaks). */
   speaks?: Readonly<Record<string, readonly number[]>>;
   /** The virtual clock to run on (default: a new one). */
@@ -349,7 +351,7 @@ export class Cluster {
       const every = this.options.link?.antiEntropyInterval;
       this.net.serve(n.name, (conn, from) =>
         replica.accept(conn, {
-          authenticate: () => (this.relays.has(from) ? { rights: () => 'write', relay: true, trusted: true } : { rights: () => 'write' }),
+          authenticate: () => (this.relays.has(from) ? { rights: () => 'write', relay: true, trusted: true } : { rights: () => (this.options.readers?.includes(from) ? 'read' : 'write') }),
           timers: this.clock,
           ...(every !== undefined ? { antiEntropyInterval: every } : {}),
         }),
