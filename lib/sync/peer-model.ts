@@ -115,6 +115,7 @@ export class PeerModel {
     const reg = this.epochs();
     const dots = remember(reg, this.states, id, state);
     if (!told) return;
+    this.asked.delete(id); // answered (or told unasked): `told` holds it now, and the set's room goes to later keys
     // A key new to both maps gets the same (immutable) dots in each.
     if (dots !== undefined && !this.told.has(id)) setRecent(this.told, id, dots);
     else remember(reg, this.told, id, state);
