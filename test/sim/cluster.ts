@@ -14,7 +14,7 @@
  * `drive(p)` runs virtual time until `p` settles (a write waits for its fsync); `settle()` runs it until the
  * cluster is quiescent: every node up, nothing in flight, every link 'synced'.
  */
-import { openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
+import { ConcordError, openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
 import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 import type { Link, LinkOptions } from '../../lib/sync/link.js';
 import type { MergeTable } from '../../lib/types.js';
@@ -314,7 +314,10 @@ export class Cluster {
     if (grace !== undefined) stopRealTimeCollection(opened);
     opened.on('error', (e) => {
       n.errors.push(e);
-      // A re-identification is announced as an error event: note the new id (and its epoch records).
+      // A re-identification is announced as an error event, once its transaction held: note the new id (and its epoch
+      // records). Only then — on any other error (a full disk) the identity in memory may be one whose transaction is
+      // failing, whose epoch record no disk keeps (disk-full 1743700184): learnt, it would hide that from the checker.
+      if (!(e instanceof ConcordError && (e.code === 'RESTORED' || e.code === 'UNAUTHORIZED'))) return;
       if (!n.ids.includes(opened.replicaId)) n.ids.push(opened.replicaId);
       this.ledger.learnEpochs(opened.core.epochs, n.ids);
     });
