@@ -324,14 +324,15 @@ export class ReplicaCore {
   /**
    * A transaction of this instance failed while the identity in memory was read from one perhaps not durable (`unsure`):
    * every transaction applied after the failed one fails too (storage.ts), the one that stored that identity among them
-   * if it was not durable, so the durable identity before it is put back at once, and the next write reads the stored
-   * one again (another instance's change, durable, is read again then).
+   * if it was not durable, so the durable identity before it is put back at once; the stored one is read again now, and
+   * by the next write (another instance's change read before, durable but not known so here yet, comes back then).
    */
   private revertUnsure(): void {
     const unsure = this.unsure;
     if (!unsure || unsure.at <= this.durableSeq || sameIdentity(this.identity, unsure.was)) return;
     const event = { oldId: this.identity.id, newId: unsure.was.id };
     this.identity = unsure.was;
+    if (!this.closed) this.refreshIdentity().catch(() => {});
     if (event.oldId === event.newId) return;
     this.formerIds.delete(event.oldId);
     if (unsure.formerAdded) this.formerIds.delete(event.newId);
