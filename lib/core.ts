@@ -149,6 +149,7 @@ export class ReplicaCore {
       storedTop: () => this.storedTop(),
       committed: (s) => this.committed(s),
       noteOwn: (space, s) => this.external.noteOwn(space, s),
+      failed: () => this.revertUnsure(),
     };
     this.changes = new IdentityChanges({
       owner: this.owner,
@@ -258,6 +259,7 @@ export class ReplicaCore {
         () => {
           this.metEpochPeer = false;
           if (started && this.identity === started) this.identity = was;
+          this.revertUnsure();
         },
       );
   }
@@ -293,8 +295,12 @@ export class ReplicaCore {
    * epoch or re-identified the replica. A session reads it before its hello.
    */
   async refreshIdentity(): Promise<void> {
-    const [value, seq] = await Promise.all([this.storage.getMeta(IDENTITY_META), this.storage.getMeta<number>('seq')]);
-    this.adopt(value, seq ?? 0);
+    const value = await this.storage.getMeta(IDENTITY_META);
+    const stored = readIdentity(value as Parameters<typeof readIdentity>[0]);
+    if (!stored || sameIdentity(stored, this.identity)) return this.adopt(value, 0);
+    // Changed: read again with the log's seq, which tells whether the transaction that stored it may not be durable yet.
+    const [again, seq] = await Promise.all([this.storage.getMeta(IDENTITY_META), this.storage.getMeta<number>('seq')]);
+    this.adopt(again, seq ?? 0);
   }
 
   /**

@@ -25,8 +25,12 @@ afterEach(async () => {
 const storedId = async (r: Replica) => (await r.core.storage.getMeta<{ id: string }>(IDENTITY_META))?.id;
 const idsOf = async (r: Replica, key: string) => ((await r.space('s').get(key))?.versions ?? []).map((v) => v.replicaId);
 
-/** A replica on a file storage whose re-identification's group commit fails with a write queued behind it. */
-async function failedReidentification(produce: boolean) {
+/**
+ * A replica on a file storage whose re-identification's group commit fails with a write queued behind it (`produce`:
+ * one that applies a record, or one that writes nothing), or with the identity read again meanwhile as a session's
+ * hello reads it (`refresh`).
+ */
+async function failedReidentification(behind: 'produce' | 'nothing' | 'refresh') {
   const log = failingLog();
   const { dir, cleanup } = await tempDir('reidentify-failed-write');
   undo.push(cleanup);
@@ -46,10 +50,14 @@ async function failedReidentification(produce: boolean) {
   await until(async () => (await storedId(c)) !== oldId, "the re-identification's transaction applied");
   const failedId = (await storedId(c))!;
   // Behind it: a write that finds the log moved reads the identity stored (applied, not durable yet).
-  const k2 = produce
-    ? c.space('s').put('k2', 'queued').then(() => 'durable', () => 'failed')
-    : c.core.write('s', 'k2', () => undefined).then(() => 'durable', () => 'failed');
-  await until(async () => (produce ? (await idsOf(c, 'k2')).length > 0 : c.replicaId === failedId), 'k2 ran behind it');
+  if (behind === 'refresh') await c.core.refreshIdentity();
+  const k2 =
+    behind === 'produce'
+      ? c.space('s').put('k2', 'queued').then(() => 'durable', () => 'failed')
+      : behind === 'nothing'
+        ? c.core.write('s', 'k2', () => undefined).then(() => 'durable', () => 'failed')
+        : Promise.resolve('failed');
+  await until(async () => (behind === 'produce' ? (await idsOf(c, 'k2')).length > 0 : c.replicaId === failedId), 'k2 ran behind it');
   log.failAndRelease(); // the group of the re-issue and k2 fails
   expect(await reid).toBe('failed');
   expect(await k2).toBe('failed');
@@ -59,7 +67,7 @@ async function failedReidentification(produce: boolean) {
 
 describe('a re-identification whose transaction fails', () => {
   it('leaves no trace: the replica writes on under the identity its storage holds', async () => {
-    const { c, oldId, failedId } = await failedReidentification(true);
+    const { c, oldId, failedId } = await failedReidentification('produce');
     expect(await storedId(c), 'the storage rolled back').toBe(oldId);
     expect(c.replicaId, 'the failed identity is not kept in memory').toBe(oldId);
     expect(c.core.formerIds.has(failedId)).toBe(false);
@@ -77,9 +85,18 @@ describe('a re-identification whose transaction fails', () => {
   });
 
   it('a queued write that wrote nothing (its update returned undefined) still lets the failed identity go', async () => {
-    const { c, oldId } = await failedReidentification(false);
+    const { c, oldId } = await failedReidentification('nothing');
     expect(await storedId(c)).toBe(oldId);
     expect(c.replicaId).toBe(oldId);
+    await c.space('s').put('k3', 'after');
+    expect(await idsOf(c, 'k3')).toEqual([oldId]);
+  });
+
+  it('an identity a re-read took meanwhile (as a session hello does) goes with the transaction that failed', async () => {
+    const { c, oldId, failedId } = await failedReidentification('refresh');
+    expect(await storedId(c)).toBe(oldId);
+    expect(c.replicaId).toBe(oldId);
+    expect(c.core.formerIds.has(failedId)).toBe(false);
     await c.space('s').put('k3', 'after');
     expect(await idsOf(c, 'k3')).toEqual([oldId]);
   });
