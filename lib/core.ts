@@ -102,6 +102,14 @@ export class ReplicaCore {
   private metEarlierPeer = false;
   /** The identity whose history `knownEpochs` last learned. */
   private epochsOf: Identity | undefined;
+  /**
+   * The identity in memory was read from the storage (`adopt`) while the transaction that stored it may not be durable
+   * yet (a re-identification queued ahead of a write, reidentify.ts): `was` the identity before, durable; `at` the log's
+   * seq the read saw. Until every transaction up to `at` is durable each write reads the stored identity again, and a
+   * failed transaction puts `was` back at once (`revertUnsure`): the failed one's epoch record is gone with it, so
+   * nothing may be minted under it (disk-full 1743700184: a write minted under a re-identification that failed).
+   */
+  private unsure: { was: Identity; at: number; formerAdded: boolean } | undefined;
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -136,10 +144,12 @@ export class ReplicaCore {
           this.formerIds.add(this.identity.id);
         }
         this.identity = identity;
+        this.unsure = undefined; // stored by a transaction now durable
       },
       storedTop: () => this.storedTop(),
       committed: (s) => this.committed(s),
       noteOwn: (space, s) => this.external.noteOwn(space, s),
+      failed: () => this.revertUnsure(),
     };
     this.changes = new IdentityChanges({
       owner: this.owner,
@@ -159,13 +169,16 @@ export class ReplicaCore {
       get seenSeq() {
         return core.seenSeq;
       },
+      get identitySure() {
+        return core.unsure === undefined;
+      },
       get epochs() {
         return core.epochs;
       },
       tick: () => this.clock.tick(),
       sawSeq: (seq) => void (seq > this.seenSeq && (this.seenSeq = seq)),
       minted: (seq) => this.claims.minted(seq),
-      withStoredIdentity: (tx, then) => this.withStoredIdentity(tx, then),
+      withStoredIdentity: (tx, at, then) => this.withStoredIdentity(tx, at, then),
       applied: (space, key, seq) => {
         this.order.applied(space, key, seq);
         this.onApplied?.(space, key, seq);
@@ -175,6 +188,7 @@ export class ReplicaCore {
         this.abandonedSeq(seq);
         this.onAbandoned?.(space, key, seq);
       },
+      failed: () => this.revertUnsure(),
       written: (space, key, rec, prev) => {
         this.noteDurable(rec.seq);
         this.external.noteOwn(space, rec.seq);
@@ -245,6 +259,7 @@ export class ReplicaCore {
         () => {
           this.metEpochPeer = false;
           if (started && this.identity === started) this.identity = was;
+          this.revertUnsure();
         },
       );
   }
@@ -280,20 +295,54 @@ export class ReplicaCore {
    * epoch or re-identified the replica. A session reads it before its hello.
    */
   async refreshIdentity(): Promise<void> {
-    this.adopt(await this.storage.getMeta(IDENTITY_META));
+    const value = await this.storage.getMeta(IDENTITY_META);
+    const stored = readIdentity(value as Parameters<typeof readIdentity>[0]);
+    if (!stored || sameIdentity(stored, this.identity)) return this.adopt(value, 0);
+    // Changed: read again with the log's seq, which tells whether the transaction that stored it may not be durable yet.
+    const [again, seq] = await Promise.all([this.storage.getMeta(IDENTITY_META), this.storage.getMeta<number>('seq')]);
+    this.adopt(again, seq ?? 0);
   }
 
-  /** Takes the identity the storage holds; tells when its id changed (`later`: once the running transaction is over). */
-  private adopt(value: unknown, later = false): void {
+  /**
+   * Takes the identity the storage holds, read when the log's seq was `at`; tells when its id changed (`later`: once the
+   * running transaction is over). One read while a transaction up to `at` is not durable may be undone (`unsure`).
+   */
+  private adopt(value: unknown, at: number, later = false): void {
     const stored = readIdentity(value as Parameters<typeof readIdentity>[0]);
     if (!stored) return;
+    if (this.unsure && sameIdentity(stored, this.unsure.was)) this.unsure = undefined; // back to the durable one
+    // The same identity: kept as it is (noteEpochPeer puts back the one it replaced only if it is still the one in memory).
+    if (sameIdentity(stored, this.identity)) return;
     const event = { oldId: this.identity.id, newId: stored.id };
+    const formerAdded = event.oldId !== event.newId && !this.formerIds.has(event.oldId);
+    if (at > this.durableSeq) {
+      if (this.unsure) this.unsure.at = Math.max(this.unsure.at, at);
+      else this.unsure = { was: this.identity, at, formerAdded };
+    }
     this.identity = stored;
     if (event.oldId === event.newId) return;
     this.formerIds.add(event.oldId); // the instance that changed it stored it (identity.ts noteFormer)
     this.claims.stop();
     if (later) queueMicrotask(() => this.events.emit('reidentified', event));
     else this.events.emit('reidentified', event);
+  }
+
+  /**
+   * A transaction of this instance failed while the identity in memory was read from one perhaps not durable (`unsure`):
+   * every transaction applied after the failed one fails too (storage.ts), the one that stored that identity among them
+   * if it was not durable, so the durable identity before it is put back at once; the stored one is read again now, and
+   * by the next write (another instance's change read before, durable but not known so here yet, comes back then).
+   */
+  private revertUnsure(): void {
+    const unsure = this.unsure;
+    if (!unsure || unsure.at <= this.durableSeq || sameIdentity(this.identity, unsure.was)) return;
+    const event = { oldId: this.identity.id, newId: unsure.was.id };
+    this.identity = unsure.was;
+    if (!this.closed) this.refreshIdentity().catch(() => {});
+    if (event.oldId === event.newId) return;
+    this.formerIds.delete(event.oldId);
+    if (unsure.formerAdded) this.formerIds.delete(event.newId);
+    this.events.emit('reidentified', event);
   }
 
   /**
@@ -308,6 +357,7 @@ export class ReplicaCore {
   noteDurable(seq: number): void {
     if (seq <= this.durableSeq) return;
     this.durableSeq = seq;
+    if (this.unsure && this.unsure.at <= seq) this.unsure = undefined;
     if (this.durableWaits.length > 0) this.wakeDurable();
   }
 
@@ -357,6 +407,7 @@ export class ReplicaCore {
    * before it waited; the key, back in the tree at its durable record (hub.ts logMoved), is compared by a later run.
    */
   private abandonedSeq(seq: number): void {
+    this.revertUnsure();
     if (this.durableWaits.length > 0) this.wakeDurable((at) => at >= seq);
   }
 
@@ -408,9 +459,9 @@ export class ReplicaCore {
   }
 
   /** Inside a transaction: adopts the identity the storage holds (another instance may have changed it), then `then`. */
-  withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T> {
+  withStoredIdentity<T>(tx: StorageTx, at: number, then: () => T): T | Promise<T> {
     const value = tx.getMeta<unknown>(IDENTITY_META);
-    return value instanceof Promise ? value.then((v) => (this.adopt(v, true), then())) : (this.adopt(value, true), then());
+    return value instanceof Promise ? value.then((v) => (this.adopt(v, at, true), then())) : (this.adopt(value, at, true), then());
   }
 
   /**
@@ -621,4 +672,9 @@ export class ReplicaCore {
     await this.external.close();
     await this.storage.close();
   }
+}
+
+/** Two reads of the stored identity that name the same one (a re-read of an unchanged identity keeps the object in memory). */
+function sameIdentity(a: Identity, b: Identity): boolean {
+  return a.id === b.id && a.epoch === b.epoch && a.tagged === b.tagged && a.history.length === b.history.length;
 }

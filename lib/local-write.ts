@@ -21,15 +21,19 @@ export interface WriteHost {
   tick(): Hlc;
   /** The highest log seq this instance knows of; a transaction finding the log past it reads the stored identity first. */
   readonly seenSeq: number;
+  /** The identity in memory is durable: false while one read from a transaction perhaps not durable is (each write reads it again). */
+  readonly identitySure: boolean;
   sawSeq(seq: number): void;
   /** This instance mints its own dot `seq` (restore-claims.ts OwnDots). */
   minted(seq: number): void;
-  /** Inside a transaction: adopts the identity the storage holds, then `then`. */
-  withStoredIdentity<T>(tx: StorageTx, then: () => T): T | Promise<T>;
+  /** Inside a transaction, the log's seq at `at`: adopts the identity the storage holds, then `then`. */
+  withStoredIdentity<T>(tx: StorageTx, at: number, then: () => T): T | Promise<T>;
   /** A record was applied, not durable yet (the pending-writes map places its key there at once: pending.ts `applied`). */
   applied(space: string, key: string, seq: number): void;
   /** The transaction that applied it failed: nothing of it stays (pending.ts `abandoned`). */
   abandoned(space: string, key: string, seq: number): void;
+  /** A write's transaction failed (whether or not it applied a record): an identity it read from a failed one goes. */
+  failed(): void;
   /** A write of `rec` is durable: note it and report the change. */
   written(space: string, key: string, rec: KeyRecord, prev: KeyRecord | undefined): void;
 }
@@ -85,6 +89,7 @@ export class LocalWrite {
   /** The transaction failed: what `body` told of its record is taken back. Returns `e` (to throw it on). */
   failed(e: unknown): unknown {
     if (this.rec !== undefined) this.host.abandoned(this.space, this.key, this.rec.seq);
+    else this.host.failed();
     return e;
   }
 
@@ -119,9 +124,10 @@ export class LocalWrite {
   }
 
   private mint(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined | Promise<KeyRecord | undefined> {
-    // Another instance committed since we last looked (seenSeq): mint under the identity the storage holds.
-    if ((lastSeq ?? 0) <= this.host.seenSeq) return this.body(tx, current, lastSeq);
-    return this.host.withStoredIdentity(tx, () => this.body(tx, current, lastSeq));
+    // Another instance committed since we last looked (seenSeq), or the identity in memory was read from a transaction
+    // not known durable (it may have failed since): mint under the identity the storage holds.
+    if ((lastSeq ?? 0) <= this.host.seenSeq && this.host.identitySure) return this.body(tx, current, lastSeq);
+    return this.host.withStoredIdentity(tx, lastSeq ?? 0, () => this.body(tx, current, lastSeq));
   }
 
   private body(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined {

@@ -37,6 +37,8 @@ export interface IdentityOwner {
   committed(seq: number): void;
   /** This instance committed `seq` in `space` (external.ts). */
   noteOwn(space: string, seq: number): void;
+  /** A transaction of the change failed: an identity read meanwhile from one not durable goes (core.ts `unsure`). */
+  failed(): void;
 }
 
 /**
@@ -109,10 +111,15 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
 export async function renewIdentity(owner: IdentityOwner): Promise<void> {
   const old = owner.identity();
   const next = mintIdentity(0, owner.seeded, old.tagged !== undefined);
-  await owner.storage.transact((tx) => {
-    tx.setMeta(IDENTITY_META, next);
-    return noteFormer(tx, old.id);
-  });
+  await owner.storage
+    .transact((tx) => {
+      tx.setMeta(IDENTITY_META, next);
+      return noteFormer(tx, old.id);
+    })
+    .catch((e: unknown) => {
+      owner.failed();
+      throw e;
+    });
   owner.setIdentity(next);
   owner.events.emit('reidentified', { oldId: old.id, newId: next.id });
   owner.events.emit('error', new ConcordError('UNAUTHORIZED', `a relay refused replicaId ${old.id} (in use by another user there): this replica now writes as ${next.id}`));
@@ -134,17 +141,22 @@ async function rewrite(
   reissueIn: (tx: StorageTx, touched: ReadonlyArray<readonly [string, string]>) => Promise<{ rewritten: Reissued[]; seq: number }>,
 ): Promise<StoredChange[]> {
   const changes: StoredChange[] = [];
-  const seq = await owner.storage.transact(async (tx) => {
-    changes.length = 0;
-    const out = await reissueIn(tx, touched);
-    for (const r of out.rewritten) {
-      const prev = await tx.get(r.space, r.key);
-      const rec = record(r.key, r.state, r.seq);
-      tx.put(r.space, r.key, rec);
-      changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
-    }
-    return out.seq;
-  });
+  const seq = await owner.storage
+    .transact(async (tx) => {
+      changes.length = 0;
+      const out = await reissueIn(tx, touched);
+      for (const r of out.rewritten) {
+        const prev = await tx.get(r.space, r.key);
+        const rec = record(r.key, r.state, r.seq);
+        tx.put(r.space, r.key, rec);
+        changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
+      }
+      return out.seq;
+    })
+    .catch((e: unknown) => {
+      owner.failed();
+      throw e;
+    });
   owner.committed(seq);
   return changes;
 }

@@ -37,12 +37,14 @@ function writeOver(epochs: EpochRegistry, current: KeyRecord, ctx: Causal | unde
     id: 'm',
     epochs,
     seenSeq: 10,
+    identitySure: true,
     tick: () => ({ ms: 100, logical: 0 }),
     sawSeq: () => {},
     minted: () => {},
-    withStoredIdentity: (_tx, then) => then(),
+    withStoredIdentity: (_tx, _at, then) => then(),
     applied: () => {},
     abandoned: () => {},
+    failed: () => {},
     written: () => {},
   };
   let stored: KeyRecord | undefined;
