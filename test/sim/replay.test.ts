@@ -708,7 +708,8 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // not durable identity (LocalWrite.mint → withStoredIdentity), and c kept it in memory after the group failed: its next
   // writes minted under an id whose epoch record was stored nowhere. An identity read from a transaction not known durable
   // is now undone when a transaction fails, and each write reads the stored one again until it is durable (core.ts
-  // `unsure`; test/review/reidentify-failed-write.test.ts). The schedule's timing moved with 1abbd12 (it passes there
-  // without the fix too); it failed on ade8fbd and passes there with the fix, at the default, 10 and 11.
+  // `unsure`; test/review/reidentify-failed-write.test.ts). It passed on 1abbd12 without the fix, not by timing: that
+  // commit reports a failure after a link dropped, and the cluster learnt epochs on every error event — the failed
+  // identity's too; since d74b35b only on a re-identification's announcement, and the seed fails without the fix again.
   it('seed 1743700184 (disk-full): a re-identification whose transaction fails leaves no version under its id', () => passesAtEach(1743700184, 'disk-full', false, ['beside-earlier', true, 'at-10'], new Set()));
 });
