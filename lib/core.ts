@@ -14,6 +14,7 @@ import { openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { EPOCH_DOTS } from './sync/epoch-wire.js';
 import { PROTOCOL_VERSIONS } from './sync/messages.js';
+import { defaultTimers, type Timers } from './sync/session-state.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
 import { ConcordError } from './errors.js';
@@ -43,6 +44,8 @@ export class ReplicaCore {
   promptAcks = false;
   /** @internal Sketch every anti-entropy opening where one fits a frame (sync/fast-path.ts): for the simulator's small spaces. */
   sketchAlways = false;
+  /** @internal Timers of the core's own waits (retrying a failed storage write or read): the simulator's are virtual. */
+  timers: Timers = defaultTimers;
   /** @internal The protocol versions our hellos announce, where not all (the simulator plays peers of earlier releases). */
   speaks: readonly number[] | undefined;
   readonly clock: HybridClock;

@@ -215,20 +215,19 @@ export class PendingWrites {
     let delay = WITHHELD_RETRY_MS;
     for (;;) {
       if (this.core.isClosed) return undefined;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: unknown;
       const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new ConcordError('STORAGE_ERROR', `a storage read took longer than ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
-        (timer as { unref?: () => void }).unref?.();
+        timer = this.core.timers.setTimeout(() => reject(new ConcordError('STORAGE_ERROR', `a storage read took longer than ${this.readTimeoutMs} ms`)), this.readTimeoutMs);
       });
       try {
         return await Promise.race([read(), late]);
       } catch (e) {
         if (this.core.isClosed) return undefined;
         if (delay === WITHHELD_RETRY_MS) this.core.events.emit('error', new ConcordError('STORAGE_ERROR', `${what}; trying again`, { cause: e }));
-        await new Promise<void>((resolve) => (setTimeout(resolve, delay) as { unref?: () => void }).unref?.());
+        await new Promise<void>((resolve) => this.core.timers.setTimeout(resolve, delay));
         delay = Math.min(delay * 2, WITHHELD_RETRY_MAX_MS);
       } finally {
-        clearTimeout(timer);
+        this.core.timers.clearTimeout(timer);
       }
     }
   }
@@ -368,8 +367,7 @@ export class PendingWrites {
           // the held frames must not go either; the replica's links end with it.
           if (e instanceof ConcordError && e.code === 'CLOSED') return;
           if (delay === WITHHELD_RETRY_MS) this.core.events.emit('error', new ConcordError('STORAGE_ERROR', 'storing the keys a link left out failed; trying again until it is stored', { cause: e }));
-          const timer = setTimeout(attempt, delay);
-          (timer as { unref?: () => void }).unref?.(); // a closed replica's retry ends at once; it keeps no process alive
+          this.core.timers.setTimeout(attempt, delay); // unref'd: a closed replica's retry ends at once; it keeps no process alive
           delay = Math.min(delay * 2, WITHHELD_RETRY_MAX_MS);
         });
     };

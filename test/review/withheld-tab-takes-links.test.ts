@@ -110,3 +110,25 @@ describe('a withheld key when another instance on the storage takes the links', 
     await until(later, "t's later write's w.synced");
   });
 });
+
+// Soak of stop 44 (disk-full 1744100030, seen once under load, not replayed alone): the core's storage retries waited on
+// the process's timers, not the replica's — in the simulator's virtual time a retry of a withhold that failed to store
+// came whenever the loaded machine got to it, while the held frames waited for it, and the link stayed 'syncing' past
+// the schedule's end. They wait on `core.timers` now (the simulator sets its virtual clock there).
+describe("the core's storage retries", () => {
+  it("wait on the replica's timers: a read that failed is tried again when they fire", async () => {
+    const waits: Array<{ fn: () => void; ms: number }> = [];
+    const { writer, old, synced } = await takeOver('fail once', (w) => {
+      w.core.timers = { setTimeout: (fn, ms) => waits.push({ fn, ms }), clearTimeout: () => {} };
+    });
+    const w = await writer.space('s').put('later', 1);
+    let later = false;
+    void w.synced.then(() => (later = true));
+    await until(async () => (await old.space('s').get('later')) !== undefined, 'the peer got the later write');
+    await until(() => waits.some((t) => t.ms === 50), "the failed read's retry waits on the replica's timers");
+    expect(later, 'nothing counts before the retry').toBe(false);
+    for (const t of waits.splice(0)) if (t.ms === 50) t.fn();
+    await until(() => later, "the later write's w.synced, once the retry read");
+    expect(synced(), "big's w.synced").toBe(false);
+  });
+});

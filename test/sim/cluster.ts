@@ -310,6 +310,7 @@ export class Cluster {
     });
     replica = opened;
     if (this.options.sketches) opened.core.sketchAlways = true;
+    opened.core.timers = this.clock; // its storage retries wait in virtual time, as everything else of the node does
     if (this.options.speaks?.[name]) opened.core.speaks = this.options.speaks[name];
     if (grace !== undefined) stopRealTimeCollection(opened);
     opened.on('error', (e) => {
