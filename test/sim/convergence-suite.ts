@@ -89,8 +89,12 @@ export function defineConvergence(part: number, parts: number): void {
       const count = family === 'mixed' && !onlyFamily ? mixedRuns : onlyFamily ? familyRuns : Math.round(familyRuns * (FAMILY_SHARE[family] ?? 1));
       const seeds = Array.from({ length: count }, (_, i) => base + i);
       const plain = count - jitteredCount(count);
-      for (let i = 0; i < seeds.length; i += CHUNK) {
-        // Chunks never straddle the jitter boundary (jitteredCount is whole chunks, or every seed).
+      // Chunks never straddle the jitter boundary, and each part starts its own (a count that is not a whole number of
+      // chunks skipped the seeds between the plain part's end and the next multiple of CHUNK).
+      const starts: number[] = [];
+      for (let i = 0; i < plain; i += CHUNK) starts.push(i);
+      for (let i = plain; i < seeds.length; i += CHUNK) starts.push(i);
+      for (const i of starts) {
         const chunk = seeds.slice(i, Math.min(i + CHUNK, i < plain ? plain : seeds.length));
         const jitter = i >= plain;
         if (slot++ % parts !== part) continue;
