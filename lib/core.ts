@@ -10,7 +10,7 @@ import { AckTracker } from './acks.js';
 import { ChangeOrder } from './change-order.js';
 import { anotherWriteHeld, contradiction, coversDot, EMPTY_STATE, joinWith, sameDot, sameState, type Causal, type KeyState } from './dvv.js';
 import type { Epochs } from './epoch-points.js';
-import { openEpochs, saveEpochs } from './epoch-store.js';
+import { learnStored, openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { EPOCH_DOTS } from './sync/epoch-wire.js';
 import { PROTOCOL_VERSIONS } from './sync/messages.js';
@@ -551,10 +551,16 @@ export class ReplicaCore {
         const lastSeq = tx.getMeta<number>('seq');
         const cached = seen ? this.seenOf.get(peer!) : null;
         const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
+        // Epochs the states name that this instance does not know: their records, if another instance sharing the
+        // storage stored them (epoch-store.ts learnStored), so the joins below judge by them.
+        const judged = (p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null) => {
+          const reading = learnStored(tx, epochs, [...p, ...entries.map(([, remote]) => remote)]);
+          return reading ? reading.then(() => body(tx, p, s, k)) : body(tx, p, s, k);
+        };
         if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {
-          return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => body(tx, p, s, k ?? null));
+          return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => judged(p, s, k ?? null));
         }
-        return body(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
+        return judged(prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
       });
     } catch (e) {
       // Nothing of it stays: what onApplied told of its records is taken back.

@@ -232,6 +232,16 @@ export class Epochs implements EpochRegistry {
     return out.reverse();
   }
 
+  /**
+   * Records of `r` read from the storage (epoch-store.ts learnStored: another instance sharing it stored them): known
+   * from here, and not fresh (they are stored). A record conflicting with a known one is left out (the known one stays).
+   */
+  stored(r: string, records: readonly EpochRecord[]): void {
+    const fresh = this.fresh.has(r);
+    for (const x of records) this.add(r, x.e, x.parent, x.fork);
+    if (!fresh) this.fresh.delete(r);
+  }
+
   /** Every stored-form record of `r` (roots learned in memory left out). */
   recordsOf(r: string): EpochRecord[] {
     const out: EpochRecord[] = [];

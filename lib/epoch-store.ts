@@ -11,6 +11,7 @@
  */
 import { Epochs, type EpochRecord } from './epoch-points.js';
 import { MAX_STORED_EPOCHS } from './epochs.js';
+import type { KeyState } from './dvv.js';
 import type { Identity } from './identity.js';
 import type { StorageAdapter, StorageTx } from './storage.js';
 
@@ -54,6 +55,42 @@ export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 
   const fresh = reg.takeFresh();
   if (fresh.length > 0) storeRecordsNow(tx, reg, fresh, ids);
   return reg;
+}
+
+/** Replicas whose stored records one transaction reads at most (learnStored: a hostile state may name any number). */
+export const MAX_STORED_READS = 64;
+
+/**
+ * Before a transaction joins states (its stored records, received ones): reads the stored records of the replicas whose
+ * epochs they name and `reg` does not know. Another instance sharing the storage (a tab) may have learned them and stored
+ * them — before any state naming them, as saveEpochs goes first — while this instance's registry holds what it read at
+ * its open: judged without them, such an epoch is a root, and a join keeps a point its history holds (restore-once
+ * 1744200165 at 11: tab g/1 took the links from g/0, which had learned f's epoch fDmc…, and kept 3@yH-G… beside 4@fDmc…).
+ * Undefined when nothing is to read or the storage answered at once.
+ */
+export function learnStored(
+  tx: Pick<StorageTx, 'getMeta'>,
+  reg: Epochs,
+  states: Iterable<Pick<KeyState, 'vs' | 'pts'> | undefined>,
+): Promise<void> | undefined {
+  const ids = new Set<string>();
+  const want = (r: string, e: string | undefined): void => {
+    if (e !== undefined && ids.size < MAX_STORED_READS && !reg.knows(r, e)) ids.add(r);
+  };
+  for (const s of states) {
+    if (s === undefined) continue;
+    for (const v of s.vs) want(v.r, v.ep);
+    for (const [r, points] of Object.entries(s.pts ?? {})) for (const p of points) want(r, p.e);
+  }
+  const take = (id: string, got: Stored | undefined): void =>
+    reg.stored(id, (got ?? []).filter(valid).map(([e, parent, fork]) => ({ e, parent, fork })));
+  const pending: Array<Promise<void>> = [];
+  for (const id of ids) {
+    const got = tx.getMeta<Stored>(EPOCH_META + id);
+    if (got instanceof Promise) pending.push(got.then((x) => take(id, x)));
+    else take(id, got);
+  }
+  return pending.length > 0 ? Promise.all(pending).then(() => undefined) : undefined;
 }
 
 /** Stores the records `reg` learned since its last store (one transaction; on failure they stay fresh). */

@@ -641,13 +641,15 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // earlier releases, whose residual this is (fails at 10 too); passes at 11. Not traced further.
   it('seed 1744100370 (far-future) at 11: a restored writer that tags keeps its remove', () => passesAtEach(1744100370, 'far-future', false, [true]));
   it.fails('seed 1744100370 (far-future) beside earlier releases: a restored writer of an earlier release', () => passesAtEach(1744100370, 'far-future', false, ['beside-earlier']));
-  // Open (stop 44's soak at 11, base 1744200000; fails on bc592b1 too, so older than stop 44's changes; not traced):
-  // restore-once 1744200165 at 11 — seven nodes behind relay a, g with two tabs; f, b and a restored from copies. Every
-  // node holds the same three versions of k1, but g's context names f's entry as two points (4 in f's epoch fDmc…, and
-  // 3 in yH-G…) where every other node has the one: a point the others prune as covered (the older epoch in the newer
-  // one's history, presumably) g keeps — as if g's instance did not know that ancestry. Anti-entropy is off in the
-  // schedule; with it on, the two representations would differ in the trees for good unless a join prunes it.
-  it.fails('seed 1744200165 (restore-once) at 11: every node holds the same context of a key', () => passesAtEach(1744200165, 'restore-once', false, [true]));
+  // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
+  // a, g with two tabs; f, b and a restored from copies. f's epoch fDmc… opened under yH-G… at 3 (its restore), so
+  // 3@yH-G… is in 4@fDmc…'s history. g/0 learned that record from a and stored it; g/1, open since the start, had only
+  // what it read at its open. a, restored to a copy from before fDmc…, held k1 as {4@fDmc…, 3@yH-G…} (no record of fDmc…
+  // yet: clients do not vouch for another's records to their relay) and sent it to g/1 once g/0 closed (@4645) and g/1
+  // took the links: g/1's join judged fDmc… a root and stored both points; a, learning the record later, pruned its own.
+  // A transaction that joins states now reads the stored records of the replicas they name with epochs it does not know
+  // (epoch-store.ts learnStored; test/sync/epoch-tabs-stored-records.test.ts).
+  it('seed 1744200165 (restore-once) at 11: a tab judges by the epoch records another tab of its storage stored', () => passesAtEach(1744200165, 'restore-once', false, [true]));
   // Pending over-counts the soaks found at the end of stop 41 — a count that does not drain after heal, not a loss.
   // withheld 1736400294 jittered (stop 42): a withhold entry kept one position for every peer it names, so a frame to a
   // protocol-5 peer past k14's newer record kept b (which got that record) in the entry at the record's change; entries
