@@ -554,7 +554,7 @@ export class ReplicaCore {
         // Epochs the states name that this instance does not know: their records, if another instance sharing the
         // storage stored them (epoch-store.ts learnStored), so the joins below judge by them.
         const judged = (p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null) => {
-          const reading = learnStored(tx, epochs, [...p, ...entries.map(([, remote]) => remote)]);
+          const reading = learnStored(tx, epochs, p, entries);
           return reading ? reading.then(() => body(tx, p, s, k)) : body(tx, p, s, k);
         };
         if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {

@@ -61,7 +61,7 @@ export async function openEpochs(tx: StorageTx, identity: Pick<Identity, 'id' | 
 export const MAX_STORED_READS = 64;
 
 /**
- * Before a transaction joins states (its stored records, received ones): reads the stored records of the replicas whose
+ * Before a transaction joins states (`stored`: its stored records; `received`: the entries it joins): reads the stored records of the replicas whose
  * epochs they name and `reg` does not know. Another instance sharing the storage (a tab) may have learned them and stored
  * them — before any state naming them, as saveEpochs goes first — while this instance's registry holds what it read at
  * its open: judged without them, such an epoch is a root, and a join keeps a point its history holds (restore-once
@@ -71,17 +71,20 @@ export const MAX_STORED_READS = 64;
 export function learnStored(
   tx: Pick<StorageTx, 'getMeta'>,
   reg: Epochs,
-  states: Iterable<Pick<KeyState, 'vs' | 'pts'> | undefined>,
+  stored: Iterable<Pick<KeyState, 'vs' | 'pts'> | undefined>,
+  received: ReadonlyArray<readonly [unknown, Pick<KeyState, 'vs' | 'pts'>]> = [],
 ): Promise<void> | undefined {
   const ids = new Set<string>();
   const want = (r: string, e: string | undefined): void => {
     if (e !== undefined && ids.size < MAX_STORED_READS && !reg.knows(r, e)) ids.add(r);
   };
-  for (const s of states) {
-    if (s === undefined) continue;
+  const scan = (s: Pick<KeyState, 'vs' | 'pts'> | undefined): void => {
+    if (s === undefined) return;
     for (const v of s.vs) want(v.r, v.ep);
     for (const [r, points] of Object.entries(s.pts ?? {})) for (const p of points) want(r, p.e);
-  }
+  };
+  for (const s of stored) scan(s);
+  for (const [, s] of received) scan(s);
   const take = (id: string, got: Stored | undefined): void =>
     reg.stored(id, (got ?? []).filter(valid).map(([e, parent, fork]) => ({ e, parent, fork })));
   const pending: Array<Promise<void>> = [];

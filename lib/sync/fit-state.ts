@@ -49,6 +49,7 @@
 import { coversDot, namesEpochs, pointsOf, sameDot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
 import { inHistory, maximalPoints, NO_EPOCHS, topCounter, UNTAGGED, type EpochRegistry } from '../epoch-points.js';
 import { isTypedEncoding } from '../values.js';
+import type { Entry } from './messages.js';
 
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
@@ -185,3 +186,12 @@ function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r
 
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
 export const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
+
+/** `entries`, those in `only` (every one when absent) replaced by the context alone `f` makes of them, or dropped without one. */
+export function asContexts(entries: readonly Entry[], only: ReadonlySet<string> | undefined, f: (e: Entry) => KeyState | undefined): Entry[] {
+  return entries.flatMap((e): Entry[] => {
+    if (only && !only.has(e[0])) return [e];
+    const c = f(e);
+    return c ? [[e[0], c]] : [];
+  });
+}

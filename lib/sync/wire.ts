@@ -39,7 +39,7 @@ import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
 import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
-import { contextAlone, tellsMore, withoutOwn } from './fit-state.js';
+import { asContexts, contextAlone, tellsMore, withoutOwn } from './fit-state.js';
 import { claimsForOld, lowersToPeer, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel } from './peer-model.js';
@@ -217,7 +217,7 @@ export class Wire {
     // superseded. The session is told the frame carried none of them: they stay withheld, their writes pending.
     const apart = new Set([...bad, ...tagged]);
     const told = { ...m, entries: m.entries.filter(([k]) => !apart.has(k)) };
-    const entries = m.entries.flatMap((e): Entry[] => (!apart.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(this.alone(m.space, e[0], e[1]))));
+    const entries = asContexts(m.entries, apart, (e) => this.alone(m.space, e[0], e[1]));
     // Where the writer's own versions (fit-state.ts withOwn) outgrow the frame, the contexts go without them.
     const fits = (es: Entry[]) => (es.length > told.entries.length ? this.frameOf({ ...m, entries: es }, forms, maxFrameBytes) : undefined);
     const withContexts = fits(entries) ?? fits(this.bare(entries, apart));
@@ -324,7 +324,7 @@ export class Wire {
 
   /** `entries` (those in `only`, if given) as contexts alone without the writer's own versions (fit-state.ts withoutOwn). */
   private bare(entries: Entry[], only?: ReadonlySet<string>): Entry[] {
-    return entries.flatMap((e): Entry[] => (only && !only.has(e[0]) ? [e] : ((c) => (c ? [[e[0], c]] : []))(withoutOwn(e[1], this.table?.[1]))));
+    return asContexts(entries, only, (e) => withoutOwn(e[1], this.table?.[1]));
   }
 
   /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
