@@ -314,7 +314,11 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
   sortDots(vs);
   // Where no version names an epoch the implied context is the vector of dotsContext, built without its wrapper
   // (this runs for every key state received).
-  if (!explicitCc) return tagged ? { vs, ...dotsContext(vs) } : { vs, cc: dotsVector(vs) };
+  if (!explicitCc) {
+    if (!tagged) return { vs, cc: dotsVector(vs) };
+    const implied = dotsContext(vs);
+    return implied.pts ? { vs, cc: implied.cc, pts: implied.pts } : { vs, cc: implied.cc };
+  }
   if (ep) {
     const ctx = readCausal(r, () => c.rid(), ep);
     for (const v of vs) if ((ctx.cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
