@@ -553,53 +553,66 @@ export class ReplicaCore {
       options.alsoInTx?.(tx);
       return seq;
     };
+    // Epochs the states name that this instance does not know: their records, if another instance sharing the storage
+    // stored them (epoch-store.ts learnStored), so the joins below judge by them.
+    const judged = (tx: StorageTx, p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null) => {
+      const reading = learnStored(tx, epochs, p, entries);
+      return reading ? reading.then(() => body(tx, p, s, k)) : body(tx, p, s, k);
+    };
     // Every read goes out at once, before `body` (transactNow may end the run at a read it cannot answer at once; `body`
     // only writes): the records, the sequence, and what the peer delivered before (when not cached yet). Where storage
     // answers at once (memory), nothing is awaited at all.
     const run = (tx: StorageTx): number | Promise<number> => {
-      const prevs = entries.map(([key]) => tx.get(space, key));
+      const prevs: Array<KeyRecord | undefined | Promise<KeyRecord | undefined>> = [];
+      for (const [key] of entries) prevs.push(tx.get(space, key));
       const lastSeq = tx.getMeta<number>('seq');
       const cached = seen ? this.seenOf.get(peer!) : null;
       const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
-      // Epochs the states name that this instance does not know: their records, if another instance sharing the
-      // storage stored them (epoch-store.ts learnStored), so the joins below judge by them.
-      const judged = (p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null) => {
-        const reading = learnStored(tx, epochs, p, entries);
-        return reading ? reading.then(() => body(tx, p, s, k)) : body(tx, p, s, k);
-      };
       if (lastSeq instanceof Promise || known instanceof Promise || anyPromise(prevs)) {
-        return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => judged(p, s, k ?? null));
+        return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => judged(tx, p, s, k ?? null));
       }
-      return judged(prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
-    };
-    // Nothing of it stays: what onApplied told of its records is taken back.
-    const undo = (e: unknown): never => {
-      for (const c of changes) {
-        this.order.told(space, c.key, c.rec.seq);
-        this.abandonedSeq(c.rec.seq);
-        this.onAbandoned?.(space, c.key, c.rec.seq);
-      }
-      throw e;
-    };
-    const told = (seq: number): StoredChange[] => {
-      this.committed(seq);
-      if (seen) this.seenOf.set(peer!, seen);
-      this.joinTold(space, changes, heldThere, claim);
-      return changes;
+      return judged(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
     };
     let now: { value: number | Promise<number>; durable?: Promise<void> } | undefined;
     try {
       now = this.storage.transactNow?.(run);
     } catch (e) {
-      return undo(e);
+      this.joinUndone(space, changes);
+      throw e;
     }
-    if (now && !now.durable) return told(now.value as number);
+    // Committed and durable at once: told now, no promise nor turn (the usual case of a client on memory storage).
+    if (now && !now.durable) return this.joinTold(space, now.value as number, changes, heldThere, claim, peer, seen);
     const value = now?.value as number;
-    return (now ? now.durable!.then(() => value) : this.storage.transact(run)).then(told, undo);
+    return (now ? now.durable!.then(() => value) : this.storage.transact(run)).then(
+      (seq) => this.joinTold(space, seq, changes, heldThere, claim, peer, seen),
+      (e: unknown) => {
+        this.joinUndone(space, changes);
+        throw e;
+      },
+    );
   }
 
-  /** A join's transaction committed, storing `changes`: told, in order. */
-  private joinTold(space: string, changes: readonly StoredChange[], heldThere: ReadonlyArray<[string, number]>, claim: RestoreClaim | undefined): void {
+  /** A join's transaction failed: nothing of it stays, and what onApplied told of its records is taken back. */
+  private joinUndone(space: string, changes: readonly StoredChange[]): void {
+    for (const c of changes) {
+      this.order.told(space, c.key, c.rec.seq);
+      this.abandonedSeq(c.rec.seq);
+      this.onAbandoned?.(space, c.key, c.rec.seq);
+    }
+  }
+
+  /** A join's transaction committed at `seq`, storing `changes`: told, in order; returns them. */
+  private joinTold(
+    space: string,
+    seq: number,
+    changes: StoredChange[],
+    heldThere: ReadonlyArray<[string, number]>,
+    claim: RestoreClaim | undefined,
+    peer: string | undefined,
+    seen: Seen | undefined,
+  ): StoredChange[] {
+    this.committed(seq);
+    if (seen) this.seenOf.set(peer!, seen);
     for (const [key, at] of heldThere) this.acks.shownHeldBy(space, key, at);
     for (const change of changes) {
       this.external.noteOwn(space, change.rec.seq);
@@ -608,6 +621,7 @@ export class ReplicaCore {
       if (!this.order.told(space, change.key, change.rec.seq)) this.events.emit('change', change);
     }
     if (claim && this.claims.watching) void this.changes.actOnClaim(claim);
+    return changes;
   }
 
   /**
