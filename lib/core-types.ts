@@ -2,7 +2,8 @@
  * The replica core's types: what a change stored through it carries, the events it emits, and its options
  * (core.ts re-exports them).
  */
-import type { KeyRecord, StorageAdapter } from './storage.js';
+import type { EpochEntry } from './epochs.js';
+import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { ReplicaStatus } from './types.js';
 
 export interface StoredChange {
@@ -17,6 +18,18 @@ export interface StoredChange {
   readonly external?: boolean;
   /** Tombstone collection replaced the key's tombstones by their context: nothing changed for readers. */
   readonly collected?: boolean;
+}
+
+/** How a join of received states was delivered, and what commits with it (ReplicaCore.join). */
+export interface JoinOptions {
+  /** The sync link the states arrived on (the changes' `source`). */
+  source?: object;
+  /** The replica that sent them. */
+  peer?: string;
+  /** They came straight from the peer's own session, which announced this epoch (and history). */
+  delivered?: { epoch: string; history?: readonly EpochEntry[] };
+  /** Stores what must commit with the entries (a sync cursor). */
+  alsoInTx?: (tx: StorageTx) => void;
 }
 
 export interface CoreEvents extends Record<string, unknown> {

@@ -29,9 +29,9 @@ import { IdentityChanges } from './identity-changes.js';
 import type { IdentityOwner } from './reidentify.js';
 import { CLAIM_META, ClaimWatch, type RestoreClaim } from './restore-claims.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
-import type { CoreEvents, CoreOptions, StoredChange } from './core-types.js';
+import type { CoreEvents, CoreOptions, JoinOptions, StoredChange } from './core-types.js';
 
-export type { AntiEntropyRun, CoreEvents, CoreOptions, StoredChange } from './core-types.js';
+export type { AntiEntropyRun, CoreEvents, CoreOptions, JoinOptions, StoredChange } from './core-types.js';
 export type { WriteContent } from './record.js';
 
 /** `writeNow`'s answer when the storage cannot commit at once. */
@@ -473,11 +473,22 @@ export class ReplicaCore {
    * entries came straight from their peer's own session, which announced this epoch — its own dots among them
    * update what we remember it delivered (restore detection, epochs.ts). Returns the changes that were stored.
    */
-  async join(
-    space: string,
-    entries: ReadonlyArray<readonly [string, KeyState]>,
-    options: { source?: object; peer?: string; delivered?: { epoch: string; history?: readonly EpochEntry[] }; alsoInTx?: (tx: StorageTx) => void } = {},
-  ): Promise<StoredChange[]> {
+  join(space: string, entries: ReadonlyArray<readonly [string, KeyState]>, options: JoinOptions = {}): Promise<StoredChange[]> {
+    try {
+      const out = this.joinNow(space, entries, options);
+      return out instanceof Promise ? out : Promise.resolve(out);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * The same join, committed at once where the storage can (StorageAdapter.transactNow: memory storage, or file storage
+   * with nothing queued and the records in memory) and durable then: the stored changes, told already, with no promise
+   * nor turn taken (every client of a relay joins every write it fans out: S7). Else their promise. Throws what the
+   * join throws before anything is kept.
+   */
+  joinNow(space: string, entries: ReadonlyArray<readonly [string, KeyState]>, options: JoinOptions = {}): StoredChange[] | Promise<StoredChange[]> {
     this.assertOpen();
     const changes: StoredChange[] = [];
     const peer = options.peer;
@@ -542,35 +553,64 @@ export class ReplicaCore {
       options.alsoInTx?.(tx);
       return seq;
     };
-    let seq: number;
-    try {
-      seq = await this.storage.transact((tx) => {
-        // Every read goes out at once: the records, the sequence, and what the peer delivered before (when not
-        // cached yet). Where storage answers at once (memory), nothing is awaited at all.
-        const prevs = entries.map(([key]) => tx.get(space, key));
-        const lastSeq = tx.getMeta<number>('seq');
-        const cached = seen ? this.seenOf.get(peer!) : null;
-        const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
-        // Epochs the states name that this instance does not know: their records, if another instance sharing the
-        // storage stored them (epoch-store.ts learnStored), so the joins below judge by them.
-        const judged = (p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null) => {
-          const reading = learnStored(tx, epochs, p, entries);
-          return reading ? reading.then(() => body(tx, p, s, k)) : body(tx, p, s, k);
-        };
-        if (lastSeq instanceof Promise || known instanceof Promise || prevs.some((p) => p instanceof Promise)) {
-          return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => judged(p, s, k ?? null));
-        }
-        return judged(prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
-      });
-    } catch (e) {
-      // Nothing of it stays: what onApplied told of its records is taken back.
-      for (const c of changes) {
-        this.order.told(space, c.key, c.rec.seq);
-        this.abandonedSeq(c.rec.seq);
-        this.onAbandoned?.(space, c.key, c.rec.seq);
+    // Epochs the states name that this instance does not know: their records, if another instance sharing the storage
+    // stored them (epoch-store.ts learnStored), so the joins below judge by them.
+    const judged = (tx: StorageTx, p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null) => {
+      const reading = learnStored(tx, epochs, p, entries);
+      return reading ? reading.then(() => body(tx, p, s, k)) : body(tx, p, s, k);
+    };
+    // Every read goes out at once, before `body` (transactNow may end the run at a read it cannot answer at once; `body`
+    // only writes): the records, the sequence, and what the peer delivered before (when not cached yet). Where storage
+    // answers at once (memory), nothing is awaited at all.
+    const run = (tx: StorageTx): number | Promise<number> => {
+      const prevs: Array<KeyRecord | undefined | Promise<KeyRecord | undefined>> = [];
+      for (const [key] of entries) prevs.push(tx.get(space, key));
+      const lastSeq = tx.getMeta<number>('seq');
+      const cached = seen ? this.seenOf.get(peer!) : null;
+      const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
+      if (lastSeq instanceof Promise || known instanceof Promise || anyPromise(prevs)) {
+        return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => judged(tx, p, s, k ?? null));
       }
+      return judged(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
+    };
+    let now: { value: number | Promise<number>; durable?: Promise<void> } | undefined;
+    try {
+      now = this.storage.transactNow?.(run);
+    } catch (e) {
+      this.joinUndone(space, changes);
       throw e;
     }
+    // Committed and durable at once: told now, no promise nor turn (the usual case of a client on memory storage).
+    if (now && !now.durable) return this.joinTold(space, now.value as number, changes, heldThere, claim, peer, seen);
+    const value = now?.value as number;
+    return (now ? now.durable!.then(() => value) : this.storage.transact(run)).then(
+      (seq) => this.joinTold(space, seq, changes, heldThere, claim, peer, seen),
+      (e: unknown) => {
+        this.joinUndone(space, changes);
+        throw e;
+      },
+    );
+  }
+
+  /** A join's transaction failed: nothing of it stays, and what onApplied told of its records is taken back. */
+  private joinUndone(space: string, changes: readonly StoredChange[]): void {
+    for (const c of changes) {
+      this.order.told(space, c.key, c.rec.seq);
+      this.abandonedSeq(c.rec.seq);
+      this.onAbandoned?.(space, c.key, c.rec.seq);
+    }
+  }
+
+  /** A join's transaction committed at `seq`, storing `changes`: told, in order; returns them. */
+  private joinTold(
+    space: string,
+    seq: number,
+    changes: StoredChange[],
+    heldThere: ReadonlyArray<[string, number]>,
+    claim: RestoreClaim | undefined,
+    peer: string | undefined,
+    seen: Seen | undefined,
+  ): StoredChange[] {
     this.committed(seq);
     if (seen) this.seenOf.set(peer!, seen);
     for (const [key, at] of heldThere) this.acks.shownHeldBy(space, key, at);
@@ -686,4 +726,10 @@ export class ReplicaCore {
 /** Two reads of the stored identity that name the same one (a re-read of an unchanged identity keeps the object in memory). */
 function sameIdentity(a: Identity, b: Identity): boolean {
   return a.id === b.id && a.epoch === b.epoch && a.tagged === b.tagged && a.history.length === b.history.length;
+}
+
+/** Whether any of the reads is still on its way. */
+function anyPromise(reads: readonly unknown[]): boolean {
+  for (const r of reads) if (r instanceof Promise) return true;
+  return false;
 }

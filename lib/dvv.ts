@@ -219,16 +219,31 @@ export const anotherWriteHeld = new WeakSet<object>();
  */
 export function mergeCausal(reg: EpochRegistry, a: Causal, b: Causal): Causal {
   const merged = mergeVectors(a.cc, b.cc);
-  if (a.pts === undefined && b.pts === undefined) return { cc: merged };
+  const ap = a.pts;
+  const bp = b.pts;
+  if (ap === undefined && bp === undefined) return { cc: merged };
   const cc: Record<string, number> = { ...merged };
   const pts: Record<string, readonly Point[]> = {};
-  const rs = [...new Set([...Object.keys(a.pts ?? {}), ...Object.keys(b.pts ?? {})])].sort();
+  // The replicas either side lists points of, sorted (no set nor spread copies: every join of a state naming epochs).
+  const rs: string[] = ap === undefined ? [] : Object.keys(ap);
+  if (bp !== undefined) for (const r of Object.keys(bp)) if (ap === undefined || !Object.hasOwn(ap, r)) rs.push(r);
+  if (rs.length > 1) rs.sort();
   for (const r of rs) {
-    const points = maximalPoints(reg, r, [...pointsOf(a, r), ...pointsOf(b, r)]);
+    const points = mergePoints(reg, r, pointsOf(a, r), pointsOf(b, r));
     pts[r] = points;
     cc[r] = topCounter(points);
   }
   return { cc, pts };
+}
+
+/**
+ * maximalPoints of both sides' points of replica r. A replica with one point on each side in one epoch, or one point in
+ * all (a replica never restored: every state names one point of it), keeps the higher with no map nor walk.
+ */
+function mergePoints(reg: EpochRegistry, r: string, pa: readonly Point[], pb: readonly Point[]): Point[] {
+  if (pa.length + pb.length === 1) return [pa.length === 1 ? pa[0]! : pb[0]!];
+  if (pa.length === 1 && pb.length === 1 && pa[0]!.e === pb[0]!.e) return [pb[0]!.n > pa[0]!.n ? pb[0]! : pa[0]!];
+  return maximalPoints(reg, r, [...pa, ...pb]);
 }
 
 /** A context's points of replica r: its listed points, or the untagged point of its vector entry. */

@@ -74,6 +74,8 @@ export function learnStored(
   stored: Iterable<Pick<KeyState, 'vs' | 'pts'> | undefined>,
   received: ReadonlyArray<readonly [unknown, Pick<KeyState, 'vs' | 'pts'>]> = [],
 ): Promise<void> | undefined {
+  // The usual case, every epoch named known (each join of a received frame asks): answered with nothing built.
+  if (!namesUnknown(reg, stored, received)) return undefined;
   const ids = new Set<string>();
   const want = (r: string, e: string | undefined): void => {
     if (e !== undefined && ids.size < MAX_STORED_READS && !reg.knows(r, e)) ids.add(r);
@@ -94,6 +96,25 @@ export function learnStored(
     else take(id, got);
   }
   return pending.length > 0 ? Promise.all(pending).then(() => undefined) : undefined;
+}
+
+/** Whether a state of `stored` or `received` names an epoch `reg` does not know (learnStored's walk, allocating nothing). */
+function namesUnknown(
+  reg: Epochs,
+  stored: Iterable<Pick<KeyState, 'vs' | 'pts'> | undefined>,
+  received: ReadonlyArray<readonly [unknown, Pick<KeyState, 'vs' | 'pts'>]>,
+): boolean {
+  for (const s of stored) if (unknownIn(reg, s)) return true;
+  for (let i = 0; i < received.length; i++) if (unknownIn(reg, received[i]![1])) return true;
+  return false;
+}
+
+function unknownIn(reg: Epochs, s: Pick<KeyState, 'vs' | 'pts'> | undefined): boolean {
+  if (s === undefined) return false;
+  for (const v of s.vs) if (v.ep !== undefined && !reg.knows(v.r, v.ep)) return true;
+  const pts = s.pts;
+  if (pts !== undefined) for (const r in pts) for (const p of pts[r]!) if (!reg.knows(r, p.e)) return true;
+  return false;
 }
 
 /** Stores the records `reg` learned since its last store (one transaction; on failure they stay fresh). */

@@ -22,8 +22,33 @@ export function memoryStorage(): StorageAdapter {
   return new MemoryStorage();
 }
 
-function cloneMeta(value: unknown): unknown {
-  return value !== null && typeof value === 'object' ? JSON.parse(JSON.stringify(value)) : value;
+/** A copy of a metadata value, as JSON makes it (what a stored one reads back as). */
+export function cloneMeta(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  return flatCopy(value) ?? JSON.parse(JSON.stringify(value));
+}
+
+/** A JSON scalar that JSON gives back as it is (not -0, NaN or ±Infinity, which come back as 0 and null). */
+const asIs = (v: unknown): boolean =>
+  typeof v === 'string' || typeof v === 'boolean' || v === null || (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0));
+
+/**
+ * A plain object of such scalars and arrays of them (a sync cursor, what a peer delivered: every join of a received
+ * frame stores one) copied field by field, which is what the JSON round trip makes of it; undefined for anything else.
+ */
+function flatCopy(o: object): object | undefined {
+  if (Object.getPrototypeOf(o) !== Object.prototype) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    const v = (o as Record<string, unknown>)[k];
+    if (k === '__proto__') return undefined;
+    if (asIs(v)) out[k] = v;
+    else if (Array.isArray(v) && Object.getPrototypeOf(v) === Array.prototype) {
+      for (let i = 0; i < v.length; i++) if (!asIs(v[i])) return undefined;
+      out[k] = v.slice();
+    } else return undefined;
+  }
+  return out;
 }
 
 interface Job {

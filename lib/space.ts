@@ -9,7 +9,7 @@ import { ConcordError } from './errors.js';
 import { compilePattern, lookupPattern, patternTable, type Pattern } from './pattern.js';
 import type { KeyRecord } from './storage.js';
 import type { ChangeEvent, Context, GetResult, MergeFn, MergeTable } from './types.js';
-import { decodeValue, utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
+import { decodeValue, takeDecoded, utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
 import { valueOf } from './deltas.js';
 import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
@@ -20,6 +20,8 @@ export { WriteResult };
 
 export const MAX_KEY_BYTES = 1024;
 const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
+/** No value noted for a version (values.ts takeDecoded). */
+const NOT_NOTED = Symbol('not noted');
 
 export interface SpaceOptions {
   /** Merge functions by key pattern; they take precedence over the replica's. */
@@ -283,7 +285,9 @@ export class Space {
       let value: unknown;
       let decoded = true;
       try {
-        value = decodeValue(valueOf(v));
+        // The tree the wire read it from, where this is the version decoded last (a live frame joined at once).
+        value = takeDecoded(v, NOT_NOTED);
+        if (value === NOT_NOTED) value = decodeValue(valueOf(v));
       } catch {
         decoded = false;
       }

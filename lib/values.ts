@@ -131,6 +131,28 @@ export function typedParts(v: Uint8Array): { name: string; payload: Uint8Array }
   return { name, payload: v.subarray(2 + len) };
 }
 
+/**
+ * The value of the version a frame was decoded into last, as the wire read it (sync/codec.ts: the tree its JSON text
+ * was made of): the change event the join of that version tells takes it (`takeDecoded`) instead of parsing the text
+ * the wire just made. One slot, taken once: nothing is kept past the next version decoded, and no two readers share it.
+ */
+let decodedOf: object | undefined;
+let decoded: unknown;
+
+/** Notes `value` as what `version`'s JSON text parses to (a fresh tree nothing else holds). */
+export function noteDecoded(version: object, value: unknown): void {
+  decodedOf = version;
+  decoded = value;
+}
+
+/** The value noted for `version` (given out once), or `fallback`. */
+export function takeDecoded<F>(version: object, fallback: F): unknown {
+  if (decodedOf !== version) return fallback;
+  const value = decoded;
+  decodedOf = decoded = undefined;
+  return value;
+}
+
 /** Decodes a stored value: a fresh copy each time (mutating it changes nothing stored). Throws CORRUPT only. */
 export function decodeValue(v: EncodedValue): unknown {
   if (typeof v === 'string') {

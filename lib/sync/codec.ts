@@ -10,11 +10,9 @@
  *
  * Every read is bounds-checked and throws ProtocolError: a frame from the network is never trusted.
  */
+import { ProtocolError } from './protocol-error.js';
 import { FINISHED, giveBack, plainOnce, takeScratch } from './writer-memory.js';
-
-export class ProtocolError extends Error {
-  override readonly name = 'ProtocolError';
-}
+export { ProtocolError };
 
 const encoder = new TextEncoder();
 // ignoreBOM: a key or value that starts with U+FEFF is data, kept as it was sent (by default the decoder drops it).
@@ -235,14 +233,16 @@ function uintSize(n: number): number {
 
 export class Reader {
   pos = 0;
-  private readonly view: DataView;
+  /** Made at the first float read: most frames (an ACK, a live write of small numbers) have none. */
+  private view: DataView | undefined;
+  /** The last plain value read, as the tree its JSON text was made of (values.ts noteDecoded: not parsed again). */
+  plain: unknown;
   private readonly table: string[] = [];
 
   constructor(
     private readonly buf: Uint8Array,
     seed?: readonly string[],
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     if (seed) for (const s of seed) if (!this.table.includes(s)) this.table.push(s);
   }
 
@@ -287,7 +287,7 @@ export class Reader {
 
   f64(): number {
     if (this.remaining < 8) throw new ProtocolError('frame ends early');
-    const x = this.view.getFloat64(this.pos, true);
+    const x = (this.view ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)).getFloat64(this.pos, true);
     this.pos += 8;
     return x;
   }
@@ -355,7 +355,7 @@ export class Reader {
       if (text.charCodeAt(0) !== 0x7e) throw new ProtocolError('rich value without its marker');
       return text;
     }
-    return JSON.stringify(this.any(0));
+    return JSON.stringify((this.plain = this.any(0)));
   }
 
   private any(depth: number): unknown {
@@ -373,7 +373,7 @@ export class Reader {
       case Tag.Float: {
         const x = this.f64();
         if (!Number.isFinite(x)) throw new ProtocolError('non-finite number in a plain value');
-        return x;
+        return x === 0 ? 0 : x; // -0 as its JSON text reads back
       }
       case Tag.Str:
         return this.str();

@@ -10,7 +10,7 @@ import { FRAME_CHARS, FRAME_STRINGS, type ConnTableIn, type ConnTableOut } from 
 import { FRAME_EPOCHS } from './epoch-table.js';
 import type { EpochIn, EpochOut } from './epoch-wire.js';
 import { checkKey, SPACE_NAME } from './fields.js';
-import { readState, writeState, type Form } from './wire-state.js';
+import { readState, writeState, type Form, type StateDecoder } from './wire-state.js';
 
 export interface LiveBody {
   space: string;
@@ -67,7 +67,8 @@ function writeBody(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMa
   }
 }
 
-export function readLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number, ep?: EpochIn): LiveBody {
+/** Reads a LIVE body as a message of type `type` (the caller's CHANGES: one object, not a body copied into a message). */
+export function readLive<T>(type: T, r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number, ep?: EpochIn): LiveBody & { type: T } {
   conn.begin(cleared);
   const s = conn.sym(r);
   if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
@@ -76,14 +77,24 @@ export function readLive(r: Reader, conn: ConnTableIn, cleared: boolean, maxValu
   if (upTo <= last || !Number.isSafeInteger(upTo)) throw new ProtocolError('log stream went backwards');
   conn.upTo.set(s, upTo);
   const k = checkKey(conn.sym(r));
-  const decoder = {
-    rid: () => {
-      const id = conn.sym(r);
-      if (!isReplicaId(id)) throw new ProtocolError('invalid replica id');
-      return id;
-    },
-    time: () => (conn.t += r.int()),
-    ep,
-  };
-  return { space: s, upTo, entries: [[k, readState(r, decoder, maxValue)]] };
+  return { type, space: s, upTo, entries: [[k, readState(r, new LiveDecoder(r, conn, ep), maxValue)]] };
+}
+
+/** The state decoder of one LIVE frame: replica ids through the connection's string table, HLC times as differences. */
+class LiveDecoder implements StateDecoder {
+  constructor(
+    private readonly r: Reader,
+    private readonly conn: ConnTableIn,
+    readonly ep: EpochIn | undefined,
+  ) {}
+
+  rid(): string {
+    const id = this.conn.sym(this.r);
+    if (!isReplicaId(id)) throw new ProtocolError('invalid replica id');
+    return id;
+  }
+
+  time(): number {
+    return (this.conn.t += this.r.int());
+  }
 }

@@ -339,7 +339,7 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     case MsgType.Live:
     case MsgType.LiveCleared:
       if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
-      m = { type: MsgType.Changes, ...readLive(r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep) };
+      m = readLive(MsgType.Changes as const, r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep);
       break;
     case MsgType.Need:
       m = { type, ...readNeed(r) };

@@ -61,11 +61,17 @@ function idOf(space: string, entry: Entry): string {
 /** The dots of states sent on many links (a relay's fan-out sends one state object to every session): made once. */
 const sentDots = new WeakMap<KeyState, KeyState>();
 
+/** A version's dot, HLC and tombstone flag, its epoch named (literals, not spreads: a state received per live frame). */
+function taggedDots(v: StoredVersion): StoredVersion {
+  if (v.ep === undefined) return v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c };
+  return v.d ? { r: v.r, ep: v.ep, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, ep: v.ep, n: v.n, t: v.t, c: v.c };
+}
+
 /** The dots of a state (versions without their values, so the model pins no value). */
 export function dotsOf(s: KeyState): KeyState {
   // A state naming epochs (none is received or stored yet: docs/design/epochs-build.md) keeps them: its dots and points.
   if (namesEpochs(s)) {
-    const vs = s.vs.map((v) => ({ r: v.r, ...(v.ep !== undefined ? { ep: v.ep } : {}), n: v.n, t: v.t, c: v.c, ...(v.d ? { d: 1 as const } : {}) }));
+    const vs = s.vs.map(taggedDots);
     return s.pts !== undefined ? { vs, cc: s.cc, pts: s.pts } : { vs, cc: s.cc };
   }
   return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };

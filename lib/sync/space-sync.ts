@@ -163,14 +163,15 @@ export class SpaceSync {
     return storeCursorAlone(this.core, key, value);
   }
 
-  /** Joins entries of the peer's frame, with the cursor record in the same transaction when there is one to store. */
-  private joinWithCursor(ready: readonly Entry[], key: string, value: StoredCursor | undefined): Promise<StoredChange[]> {
+  /** Joins entries of the peer's frame, with the cursor record in the same transaction when there is one to store (joinNow). */
+  private joinWithCursor(ready: readonly Entry[], key: string, value: StoredCursor | undefined): StoredChange[] | Promise<StoredChange[]> {
     const peer = this.session.peer!;
     this.session.hub.epochHolds.joining(ready, this.spoken(EPOCH_DOTS));
     // The peer's hello says what it delivered (its epoch and history); literals, not spreads: a join per live frame.
-    const joined = this.core.join(this.name, ready, value === undefined ? { source: this.session, peer: peer.replicaId, delivered: peer }
+    const joined = this.core.joinNow(this.name, ready, value === undefined ? { source: this.session, peer: peer.replicaId, delivered: peer }
       : { source: this.session, peer: peer.replicaId, delivered: peer, alsoInTx: (tx) => tx.setMeta(key, value) });
-    if (value !== undefined) noteCursorWrite(this.core, key, joined);
+    // A cursor write durable at once is none to wait for (a hello reads the cursor once its writes are durable).
+    if (value !== undefined && joined instanceof Promise) noteCursorWrite(this.core, key, joined);
     return joined;
   }
 
@@ -289,7 +290,8 @@ export class SpaceSync {
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;
     const key = (this.cursorName ??= cursorKey(peer.replicaId, this.name));
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
-    const stored = await this.joinWithCursor(ready, key, value);
+    const joining = this.joinWithCursor(ready, key, value);
+    const stored = joining instanceof Promise ? await joining : joining;
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
       this.repair.received(m.entries);

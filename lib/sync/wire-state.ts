@@ -28,7 +28,7 @@
  */
 import { valueOf } from '../deltas.js';
 import { namesEpochs, sameDot, samePoints, sameVector, type Causal, type Dot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
-import { invalidEncoding } from '../values.js';
+import { invalidEncoding, noteDecoded } from '../values.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { readCausal, writeCausal, type EpochIn, type EpochOut } from './epoch-wire.js';
 
@@ -307,14 +307,20 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
         const bad = invalidEncoding(v, maxValue);
         if (bad) throw new ProtocolError(`malformed value: ${bad}`);
       }
-      vs.push({ r: rid, n, t, c: cl, v });
+      const version: WireVersion = { r: rid, n, t, c: cl, v };
+      if (plain) noteDecoded(version, r.plain);
+      vs.push(version);
     }
     if (e !== '') (vs[at] as { ep?: string }).ep = e;
   }
   sortDots(vs);
   // Where no version names an epoch the implied context is the vector of dotsContext, built without its wrapper
   // (this runs for every key state received).
-  if (!explicitCc) return tagged ? { vs, ...dotsContext(vs) } : { vs, cc: dotsVector(vs) };
+  if (!explicitCc) {
+    if (!tagged) return { vs, cc: dotsVector(vs) };
+    const implied = dotsContext(vs);
+    return implied.pts ? { vs, cc: implied.cc, pts: implied.pts } : { vs, cc: implied.cc };
+  }
   if (ep) {
     const ctx = readCausal(r, () => c.rid(), ep);
     for (const v of vs) if ((ctx.cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');

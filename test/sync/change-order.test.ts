@@ -15,12 +15,16 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close().catch(() => {})));
 });
 
-/** Memory storage whose next transact() armed with `slow(n)` resolves n microtasks late. */
+/**
+ * Memory storage whose next transact() armed with `slow(n)` resolves n microtasks late; while armed it commits nothing
+ * at once (transactNow answers undefined, as a storage with a transaction queued does), so that transaction is the slow one.
+ */
 function slowable(): { storage: StorageAdapter; slow(n: number): void } {
   const inner = memoryStorage();
   let next = 0;
   const storage = new Proxy(inner, {
     get(target, prop, receiver) {
+      if (prop === 'transactNow' && next > 0) return () => undefined;
       if (prop === 'transact') {
         return (fn: Parameters<StorageAdapter['transact']>[0]) => {
           const hops = next;
