@@ -15,6 +15,7 @@
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { LinkEpochsIn, LinkEpochsOut } from './epoch-table.js';
 import type { EpochOut } from './epoch-wire.js';
+import { rootState, TableState, type SharedLive } from './table-state.js';
 
 export const MAX_STRINGS = 1024;
 export const MAX_CHARS = 65536;
@@ -43,6 +44,14 @@ export class ConnTableOut {
   t = 0;
   /** The epochs LIVE frames named (protocol 11). */
   readonly epochs: LinkEpochsOut;
+  /**
+   * What the table holds beside its peer's id (table-state.ts): tables of one sender in one state share it, and a LIVE
+   * frame written from it is the same bytes for each of them (live-shared.ts). Moves as frames go (`commit`, `moved`).
+   */
+  state: TableState;
+  private next: TableState | undefined;
+  /** Whether the frame being written named the peer's id (the seed's second string, whose meaning is the table's own). */
+  peerUsed = false;
   /** `writeState`'s codec for the frame being written: the connection's table and time (live.ts), made once. */
   readonly codec: { w: Writer | undefined; rid(s: string): void; time(t: number): void; ep: EpochOut | undefined };
 
@@ -53,6 +62,7 @@ export class ConnTableOut {
   ) {
     this.epochs = new LinkEpochsOut(epochBound);
     this.reset();
+    this.state = seed.length === 2 ? rootState(seed[0]!, epochBound) : new TableState();
     const conn = this;
     this.codec = {
       w: undefined,
@@ -91,12 +101,15 @@ export class ConnTableOut {
     this.savedT = this.t;
     this.savedSpace = space;
     this.savedUpTo = this.upTo.get(space);
+    this.next = undefined;
+    this.peerUsed = false;
     if (full) this.reset();
     return full;
   }
 
   sym(w: Writer, s: string): void {
     const i = this.index.get(s);
+    if (i === 1) this.peerUsed = true;
     if (i !== undefined) return w.uint(i + 1);
     w.uint(0);
     w.str(s);
@@ -121,13 +134,59 @@ export class ConnTableOut {
     this.epochs.rollback();
     this.saving = false;
     this.savedTable = undefined;
+    this.next = undefined;
   }
 
   /** The frame went (any frame: the session commits every frame it sends). */
   commit(): void {
-    if (this.saving) this.epochs.commit();
+    if (this.saving) {
+      this.state = this.settle();
+      this.epochs.commit();
+    }
     this.saving = false;
     this.savedTable = undefined;
+    this.next = undefined;
+  }
+
+  /**
+   * The state the frame being written leads to: the state it started from, moved by what the frame changed — so tables
+   * that were in one state and took the same changes are in one state again, whatever bytes each frame was.
+   */
+  settle(): TableState {
+    if (this.next) return this.next;
+    const change = JSON.stringify([this.savedTable !== undefined, this.t, this.savedSpace, this.upTo.get(this.savedSpace), this.added(), this.epochs.added()]);
+    return (this.next = this.state.after(change));
+  }
+
+  /** A log frame (CHANGES, not LIVE) moved the space's upTo. */
+  moved(space: string, upTo: number): void {
+    if (this.upTo.get(space) === upTo) return;
+    this.upTo.set(space, upTo);
+    this.state = this.state.after(JSON.stringify([space, upTo]));
+  }
+
+  /**
+   * Takes frame `c` another table wrote from this table's state, as if written here (`begin` and the frame's changes:
+   * `commit` or `rollback` follow as for a frame written); false, and nothing changed, where it would not be the same
+   * bytes here: it adds this table's peer id (which this table names by its seed), or this table clears where that one
+   * did not (the peers' ids may differ in length), or the other way round.
+   */
+  replay(c: SharedLive): boolean {
+    if (c.added.includes(this.seed[1]!)) return false;
+    if (this.begin(c.space) !== c.cleared) {
+      this.rollback();
+      return false;
+    }
+    for (const s of c.added) this.add(s);
+    this.t = c.t;
+    this.upTo.set(c.space, c.upTo);
+    this.next = c.next;
+    return true;
+  }
+
+  /** The strings the frame being written added to the table (after the seeds, when it cleared it). */
+  added(): string[] {
+    return this.strings.slice(this.savedTable !== undefined ? this.seed.length : this.savedN);
   }
 }
 
