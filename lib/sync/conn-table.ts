@@ -49,7 +49,8 @@ export class ConnTableOut {
    * frame written from it is the same bytes for each of them (live-shared.ts). Moves as frames go (`commit`, `moved`).
    */
   state: TableState;
-  private next: TableState | undefined;
+  /** What the frame being written changed (`changed`), once asked or replayed. */
+  private change: string | undefined;
   /** Whether the frame being written named the peer's id (the seed's second string, whose meaning is the table's own). */
   peerUsed = false;
   /** `writeState`'s codec for the frame being written: the connection's table and time (live.ts), made once. */
@@ -63,6 +64,7 @@ export class ConnTableOut {
     this.epochs = new LinkEpochsOut(epochBound);
     this.reset();
     this.state = seed.length === 2 ? rootState(seed[0]!, epochBound) : new TableState();
+    this.state.entered();
     const conn = this;
     this.codec = {
       w: undefined,
@@ -101,7 +103,7 @@ export class ConnTableOut {
     this.savedT = this.t;
     this.savedSpace = space;
     this.savedUpTo = this.upTo.get(space);
-    this.next = undefined;
+    this.change = undefined;
     this.peerUsed = false;
     if (full) this.reset();
     return full;
@@ -134,35 +136,38 @@ export class ConnTableOut {
     this.epochs.rollback();
     this.saving = false;
     this.savedTable = undefined;
-    this.next = undefined;
+    this.change = undefined;
   }
 
   /** The frame went (any frame: the session commits every frame it sends). */
   commit(): void {
+    // The state moves by what the frame changed: tables that were in one state and took the same changes are in one
+    // state again, whatever bytes each frame was.
     if (this.saving) {
-      this.state = this.settle();
+      // A frame replayed or kept for others moves by its known change (where the others went); else as `move` says.
+      this.enter(this.change !== undefined ? this.state.after(this.change) : this.state.move(() => this.changed()));
       this.epochs.commit();
     }
     this.saving = false;
     this.savedTable = undefined;
-    this.next = undefined;
+    this.change = undefined;
   }
 
-  /**
-   * The state the frame being written leads to: the state it started from, moved by what the frame changed — so tables
-   * that were in one state and took the same changes are in one state again, whatever bytes each frame was.
-   */
-  settle(): TableState {
-    if (this.next) return this.next;
-    const change = JSON.stringify([this.savedTable !== undefined, this.t, this.savedSpace, this.upTo.get(this.savedSpace), this.added(), this.epochs.added()]);
-    return (this.next = this.state.after(change));
+  /** What the frame being written changed, as a text: cleared or not, time, position, strings and epochs added. */
+  changed(): string {
+    return (this.change ??= JSON.stringify([this.savedTable !== undefined, this.t, this.savedSpace, this.upTo.get(this.savedSpace), this.added(), this.epochs.added()]));
   }
 
   /** A log frame (CHANGES, not LIVE) moved the space's upTo. */
   moved(space: string, upTo: number): void {
     if (this.upTo.get(space) === upTo) return;
     this.upTo.set(space, upTo);
-    this.state = this.state.after(JSON.stringify([space, upTo]));
+    this.enter(this.state.move(() => JSON.stringify([space, upTo])));
+  }
+
+  private enter(state: TableState): void {
+    state.entered(this.state);
+    this.state = state;
   }
 
   /**
@@ -180,7 +185,7 @@ export class ConnTableOut {
     for (const s of c.added) this.add(s);
     this.t = c.t;
     this.upTo.set(c.space, c.upTo);
-    this.next = c.next;
+    this.change = c.change;
     return true;
   }
 

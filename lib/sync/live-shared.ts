@@ -8,8 +8,8 @@
  *   forms      only a frame of whole versions is kept (the peer model may hold a version held, or as a delta)
  *   peer id    the second seed of each table is its own peer's: a frame that named it is not kept, nor taken by a link
  *              whose peer's id the frame added as a string
- *   epochs     at protocol 11 (epoch-wire.ts) the sender's side enters the bytes (its chain, plain or not: `modeOf`,
- *              which must match), and an epoch's first naming on a link depends on what that peer holds of its chain
+ *   epochs     at protocol 11 (epoch-wire.ts) the sender's side enters the bytes (its chain, plain or not: `modeOf`;
+ *              frames are kept by it, so links of 10 and of 11, alike in their tables, each share theirs), and an epoch's first naming on a link depends on what that peer holds of its chain
  *              (ToldChains) and on the registry: a frame that added an epoch to the link's table, or turned the sender's
  *              side plain, is not kept (the tables it moves are still alike after it, by what it changed)
  *   clearing   a table clears by its own size, in which its peer's id counts: a link whose table would clear where the
@@ -24,14 +24,17 @@ import { writeLive } from './live.js';
 import { MsgType, type Changes } from './messages.js';
 import type { Form } from './wire-state.js';
 
-const chains = new WeakMap<readonly EpochEntry[], string>();
+const chains = new WeakMap<readonly EpochEntry[], { readonly tagged: string; readonly plain: string }>();
 
 /** What of the sender's side enters a LIVE frame's bytes: its chain and whether it is plain ('' below protocol 11). */
 function modeOf(me: EpochSide | undefined): string {
   if (!me) return '';
   let c = chains.get(me.chain);
-  if (c === undefined) chains.set(me.chain, (c = JSON.stringify(me.chain)));
-  return me.plain === true ? `p${c}` : `t${c}`;
+  if (c === undefined) {
+    const text = JSON.stringify(me.chain);
+    chains.set(me.chain, (c = { tagged: `t${text}`, plain: `p${text}` }));
+  }
+  return me.plain === true ? c.plain : c.tagged;
 }
 
 /** The LIVE frame of `m` (one entry) on the connection `conn`; undefined where it goes as CHANGES (live.ts writeLive). */
@@ -39,9 +42,9 @@ export function encodeLive(m: Changes, conn: ConnTableOut, forms: ReadonlyMap<St
   const entry = m.entries[0]!;
   const whole = forms === undefined || forms.size === 0;
   const mode = modeOf(epochs?.me);
-  const from = conn.state;
-  const c = whole ? from.frames.get(entry) : undefined;
-  if (c !== undefined && c.space === m.space && c.upTo === m.upTo && c.mode === mode && conn.replay(c)) return c.frame;
+  const frames = whole ? conn.state.frames(mode) : undefined;
+  const c = frames?.get(entry);
+  if (c !== undefined && c.space === m.space && c.upTo === m.upTo && conn.replay(c)) return c.frame;
   // A LIVE frame names epochs through the connection's table (epoch-table.ts); else it goes as CHANGES.
   const ep = epochs ? new EpochOut(epochs.me, epochs.reg(), epochs.told, conn.epochs) : undefined;
   const w = new Writer(undefined, 128);
@@ -51,8 +54,9 @@ export function encodeLive(m: Changes, conn: ConnTableOut, forms: ReadonlyMap<St
   const plain = ep?.turnsPlain === true;
   ep?.done(false);
   const frame = w.done();
-  if (whole && !conn.peerUsed && !plain && (ep === undefined || ep.entries === 0)) {
-    from.frames.set(entry, { space: m.space, upTo: m.upTo, mode, frame, cleared, added: conn.added(), t: conn.t, next: conn.settle() });
+  // Kept for the other tables in this state (none where tables were never alike in it: a client's link).
+  if (frames && conn.state.shared && !conn.peerUsed && !plain && (ep === undefined || ep.entries === 0)) {
+    frames.set(entry, { space: m.space, upTo: m.upTo, frame, cleared, added: conn.added(), t: conn.t, change: conn.changed() });
   }
   return frame;
 }
