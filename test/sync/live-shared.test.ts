@@ -5,6 +5,8 @@
  * between, where a frame was rolled back, where a table clears (peers' ids of different lengths clear at different
  * writes), and at protocol 11, where an epoch's first naming differs by what each peer holds of its chain.
  */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { KeyState, StoredVersion } from '../../lib/dvv.js';
 import { Epochs } from '../../lib/epoch-points.js';
@@ -185,6 +187,28 @@ describe('LIVE frames shared between links alike', () => {
       for (const i of [first, 1 - first]) frames[i] = put(relay, ls[i]!, live(n, entry));
       expect([frames[0]![0], frames[1]![0]]).toEqual([MsgType.Live, MsgType.LiveCleared]);
     }
+  });
+
+  it('a link left behind (its peer stopped acknowledging) holds its own state, not the states the others went through since', async () => {
+    // Fails where a kept frame held the state it led to: the stuck link's state held every later state and its frames.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const relay = randomId();
+    const ls = links(relay, [randomId(), randomId(), randomId()]);
+    const entries: Entry[] = []; // the relay's log keeps them (memory storage): kept frames live as long
+    const passed: Array<WeakRef<object>> = [];
+    for (let i = 1; i <= 200; i++) {
+      const entry: Entry = [`k${i}`, stateOf([version(W, i, i)])];
+      entries.push(entry);
+      // Link 0 took the first 10 writes only (then its window was full); the others go on.
+      for (const l of i <= 10 ? ls : ls.slice(1)) put(relay, l, live(i, entry));
+      if (i > 20 && i < 190) passed.push(new WeakRef(ls[1]!.out.state));
+    }
+    await new Promise((r) => setImmediate(r));
+    gc();
+    expect(passed.filter((w) => w.deref() !== undefined)).toEqual([]);
+    // Link 0 still takes what it missed, and it decodes (frames of its own now: alike no more).
+    for (let i = 11; i <= 12; i++) put(relay, ls[0]!, live(i, entries[i - 1]!));
   });
 
   it('random fan-outs to links with peers of different lengths: every frame decodes to what was sent, and links alike share (seeded)', () => {
