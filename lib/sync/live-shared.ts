@@ -40,9 +40,8 @@ function modeOf(me: EpochSide | undefined): string {
 /** The LIVE frame of `m` (one entry) on the connection `conn`; undefined where it goes as CHANGES (live.ts writeLive). */
 export function encodeLive(m: Changes, conn: ConnTableOut, forms: ReadonlyMap<StoredVersion, Form> | undefined, epochs: EpochLink | undefined): Uint8Array | undefined {
   const entry = m.entries[0]!;
-  const whole = forms === undefined || forms.size === 0;
-  const mode = modeOf(epochs?.me);
-  const frames = whole ? conn.state.frames(mode) : undefined;
+  // Only where tables were alike in this state (not a client's link, alone in its states) are frames looked up and kept.
+  const frames = (forms === undefined || forms.size === 0) && conn.state.shared ? conn.state.frames(modeOf(epochs?.me)) : undefined;
   const c = frames?.get(entry);
   if (c !== undefined && c.space === m.space && c.upTo === m.upTo && conn.replay(c)) return c.frame;
   // A LIVE frame names epochs through the connection's table (epoch-table.ts); else it goes as CHANGES.
@@ -54,8 +53,7 @@ export function encodeLive(m: Changes, conn: ConnTableOut, forms: ReadonlyMap<St
   const plain = ep?.turnsPlain === true;
   ep?.done(false);
   const frame = w.done();
-  // Kept for the other tables in this state (none where tables were never alike in it: a client's link).
-  if (frames && conn.state.shared && !conn.peerUsed && !plain && (ep === undefined || ep.entries === 0)) {
+  if (frames && !conn.peerUsed && !plain && (ep === undefined || ep.entries === 0)) {
     frames.set(entry, { space: m.space, upTo: m.upTo, frame, cleared, added: conn.added(), t: conn.t, change: conn.changed() });
   }
   return frame;
