@@ -15,6 +15,7 @@
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { LinkEpochsIn, LinkEpochsOut } from './epoch-table.js';
 import type { EpochOut } from './epoch-wire.js';
+import { rootState, TableState, type SharedLive } from './table-state.js';
 
 export const MAX_STRINGS = 1024;
 export const MAX_CHARS = 65536;
@@ -43,6 +44,15 @@ export class ConnTableOut {
   t = 0;
   /** The epochs LIVE frames named (protocol 11). */
   readonly epochs: LinkEpochsOut;
+  /**
+   * What the table holds beside its peer's id (table-state.ts): tables of one sender in one state share it, and a LIVE
+   * frame written from it is the same bytes for each of them (live-shared.ts). Moves as frames go (`commit`, `moved`).
+   */
+  state: TableState;
+  /** What the frame being written changed (`changed`), once asked or replayed. */
+  private change: string | undefined;
+  /** Whether the frame being written named the peer's id (the seed's second string, whose meaning is the table's own). */
+  peerUsed = false;
   /** `writeState`'s codec for the frame being written: the connection's table and time (live.ts), made once. */
   readonly codec: { w: Writer | undefined; rid(s: string): void; time(t: number): void; ep: EpochOut | undefined };
 
@@ -53,6 +63,8 @@ export class ConnTableOut {
   ) {
     this.epochs = new LinkEpochsOut(epochBound);
     this.reset();
+    this.state = seed.length === 2 ? rootState(seed[0]!, epochBound) : new TableState();
+    this.state.entered();
     const conn = this;
     this.codec = {
       w: undefined,
@@ -91,12 +103,15 @@ export class ConnTableOut {
     this.savedT = this.t;
     this.savedSpace = space;
     this.savedUpTo = this.upTo.get(space);
+    this.change = undefined;
+    this.peerUsed = false;
     if (full) this.reset();
     return full;
   }
 
   sym(w: Writer, s: string): void {
     const i = this.index.get(s);
+    if (i === 1) this.peerUsed = true;
     if (i !== undefined) return w.uint(i + 1);
     w.uint(0);
     w.str(s);
@@ -121,13 +136,62 @@ export class ConnTableOut {
     this.epochs.rollback();
     this.saving = false;
     this.savedTable = undefined;
+    this.change = undefined;
   }
 
   /** The frame went (any frame: the session commits every frame it sends). */
   commit(): void {
-    if (this.saving) this.epochs.commit();
+    // The state moves by what the frame changed: tables that were in one state and took the same changes are in one
+    // state again, whatever bytes each frame was.
+    if (this.saving) {
+      // A frame replayed or kept for others moves by its known change (where the others went); else as `move` says.
+      this.enter(this.change !== undefined ? this.state.after(this.change) : this.state.move(() => this.changed()));
+      this.epochs.commit();
+    }
     this.saving = false;
     this.savedTable = undefined;
+    this.change = undefined;
+  }
+
+  /** What the frame being written changed, as a text: cleared or not, time, position, strings and epochs added. */
+  changed(): string {
+    return (this.change ??= JSON.stringify([this.savedTable !== undefined, this.t, this.savedSpace, this.upTo.get(this.savedSpace), this.added(), this.epochs.added()]));
+  }
+
+  /** A log frame (CHANGES, not LIVE) moved the space's upTo. */
+  moved(space: string, upTo: number): void {
+    if (this.upTo.get(space) === upTo) return;
+    this.upTo.set(space, upTo);
+    this.enter(this.state.move(() => JSON.stringify([space, upTo])));
+  }
+
+  private enter(state: TableState): void {
+    state.entered(this.state);
+    this.state = state;
+  }
+
+  /**
+   * Takes frame `c` another table wrote from this table's state, as if written here (`begin` and the frame's changes:
+   * `commit` or `rollback` follow as for a frame written); false, and nothing changed, where it would not be the same
+   * bytes here: it adds this table's peer id (which this table names by its seed), or this table clears where that one
+   * did not (the peers' ids may differ in length), or the other way round.
+   */
+  replay(c: SharedLive): boolean {
+    if (c.added.includes(this.seed[1]!)) return false;
+    if (this.begin(c.space) !== c.cleared) {
+      this.rollback();
+      return false;
+    }
+    for (const s of c.added) this.add(s);
+    this.t = c.t;
+    this.upTo.set(c.space, c.upTo);
+    this.change = c.change;
+    return true;
+  }
+
+  /** The strings the frame being written added to the table (after the seeds, when it cleared it). */
+  added(): string[] {
+    return this.strings.slice(this.savedTable !== undefined ? this.seed.length : this.savedN);
   }
 }
 

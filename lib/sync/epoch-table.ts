@@ -72,6 +72,11 @@ export class LinkEpochsOut {
     return this.last.get(r);
   }
 
+  /** The entries the frame being written added. */
+  added(): Array<readonly [string, string]> {
+    return this.order.slice(this.savedN);
+  }
+
   /** The frame went: its entries are the last of their replicas from the next frame on. */
   commit(): void {
     for (let i = this.savedN; i < this.order.length; i++) this.last.set(this.order[i]![0], this.order[i]![1]);

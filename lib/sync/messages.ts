@@ -42,7 +42,8 @@ import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, space } from
 import { readChain, writeChain, type EpochsMsg } from './epoch-chain.js';
 import { readNeed, writeNeed } from './need-answers.js';
 import { readAttestation, readHello, readSyncItems, writeAttestation, writeHello, writeSyncItems } from './hello-codec.js';
-import { liveFits, readLive, writeLive } from './live.js';
+import { liveFits, readLive } from './live.js';
+import { encodeLive } from './live-shared.js';
 import { MAX_COUNTER, type Form } from './wire-state.js';
 
 export { entrySize } from './wire-state.js';
@@ -235,11 +236,8 @@ export interface EncodeContext {
  */
 export function encodeMessage(m: Message, table?: readonly string[], ctx: EncodeContext = {}): Uint8Array {
   if (m.type === MsgType.Changes && ctx.live && liveFits(m)) {
-    // A LIVE frame names epochs through the connection's table (epoch-table.ts); else it goes as CHANGES.
-    const live = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg(), ctx.epochs.told, ctx.live.epochs) : undefined;
-    const w = new Writer(undefined, 128);
-    w.u8(ctx.live.begin(m.space) ? MsgType.LiveCleared : MsgType.Live);
-    if (writeLive(w, m, ctx.live, ctx.forms, live)) return (live?.done(false), w.done());
+    const frame = encodeLive(m, ctx.live, ctx.forms, ctx.epochs); // the same bytes for links alike (live-shared.ts)
+    if (frame) return frame;
   }
   const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg(), ctx.epochs.told) : undefined;
   const w = new Writer(table);

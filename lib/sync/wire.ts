@@ -384,7 +384,7 @@ export class Wire {
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
     this.model.sent(m.space, m.entries, e.forms ?? new Map());
-    if (m.upTo > 0) this.out?.upTo.set(m.space, m.upTo);
+    if (m.upTo > 0) this.out?.moved(m.space, m.upTo);
   }
 
   /** A decoded frame; undefined for a PART (staged until the frame that ends its key, which comes back whole). */
