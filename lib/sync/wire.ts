@@ -42,7 +42,7 @@ import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from '.
 import { asContexts, contextAlone, tellsMore, withoutOwn } from './fit-state.js';
 import { claimsForOld, lowersToPeer, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
-import { PeerModel } from './peer-model.js';
+import { PeerModel, type LeftOutNote } from './peer-model.js';
 import { needsFitting } from './need-answers.js';
 import { encodeChangesOnce } from './shared-frames.js';
 import type { Form } from './wire-state.js';
@@ -328,17 +328,18 @@ export class Wire {
   }
 
   /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
-  private alone(space: string, key: string, st: KeyState): KeyState | undefined {
-    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS, this.table?.[1]);
+  private alone(space: string, key: string, st: KeyState, typed?: boolean): KeyState | undefined {
+    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS, this.table?.[1], typed);
   }
 
   /**
    * Whether repair state `st` of `key` is one this connection could not carry (`was`); if so and its context alone now
    * tells more than the one sent (the link has learned of versions the peer holds that it superseded), that goes on `more`.
    */
-  private asLeftOut(space: string, key: string, st: KeyState, was: { state: KeyState; told?: KeyState } | undefined, more: Entry[]): boolean {
+  private asLeftOut(space: string, key: string, st: KeyState, was: LeftOutNote | undefined, more: Entry[]): boolean {
     if (was === undefined || !sameState(was.state, st)) return false;
-    const c = this.alone(space, key, st);
+    // The same dots name the same values: the note tells whether one is typed (`st` may be the note's dots: `heard`).
+    const c = this.alone(space, key, st, was.typed);
     if (c && tellsMore(this.epochs?.() ?? NO_EPOCHS, c, was.told)) more.push([key, c]);
     return true;
   }
