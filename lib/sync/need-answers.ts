@@ -74,6 +74,28 @@ export class NeedAnswers {
     if (back.length > 0) this.port.send({ type: MsgType.Changes, space: this.space, upTo: 0, entries: back });
   }
 
+  /**
+   * The link's streams are decided: keys an earlier link to this peer asked for and that are not settled (open-asks.ts)
+   * go again as repair states. Left out again (their states name an epoch), each is noted and asked for on this link
+   * (wire.ts) as on the one that asked; gone whole (the state names none now, or the peer speaks 11), each is settled.
+   */
+  reask(): void {
+    const keys = this.port.model.reopened(this.space);
+    if (keys.length > 0) this.queue = this.queue.then(() => this.resend(keys)).catch((e) => this.port.fail(e));
+  }
+
+  private async resend(keys: readonly string[]): Promise<void> {
+    const lastSeq = await this.port.lastSeq();
+    const entries: Entry[] = [];
+    for (const k of keys) {
+      const rec = await this.core.storage.get(this.space, k);
+      if (!rec) this.port.model.carried(this.space, k); // nothing here to tell of it
+      // Not durable yet: the log stream sends it (and leaves it out, and asks) once it is.
+      else if (rec.seq <= lastSeq) entries.push([k, stateOf(rec)]);
+    }
+    for (let i = 0; i < entries.length; i += 16) await this.port.sendRepair(entries.slice(i, i + 16));
+  }
+
   /** Takes a NEED: the keys go whole at once; their states are queued to go. */
   take(m: Need): void {
     for (const [k, type] of m.keys) this.port.model.needWhole(this.space, k, type);

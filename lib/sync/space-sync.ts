@@ -212,6 +212,7 @@ export class SpaceSync {
     }
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
+    if (this.offers && this.takes) this.needs.reask(); // asks an earlier link made of this peer, not settled (open-asks.ts)
     if (d.stream && this.offers) (this.session.model.streamFrom(this.name, d.from), this.out.start(d.from, d.echoFloor));
     else if (d.stream) this.session.refreshStatus();
     else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) this.beginRepair(true);

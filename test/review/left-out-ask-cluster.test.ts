@@ -139,13 +139,13 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
     expect(values(c, 'old', 'k')).toEqual([]);
   });
 
-  // Defect (review r0010, the ask is once a key per link, of the catch-up): the link to the earlier peer drops after
+  // Was a defect (review r0010, the ask was once a key per link, of the catch-up): the link to the earlier peer drops after
   // the NEED reached it and before its answer came back (a tab closing, a network blip). The next link knows nothing of
   // the peer's state again, but the peer's cursor moved past the frame that left the key out, so that link never sends
   // (nor leaves out, nor asks for) the key, and nothing re-tells its context: with anti-entropy off the peer keeps the
-  // superseded version for good, the restore-once 1743400010 outcome (a run heals it: the control). (The ask could be
-  // remembered until answered — e.g. kept with the withhold — or a new link could ask for the keys still withheld from
-  // the peer.)
+  // superseded version for good, the restore-once 1743400010 outcome (a run heals it: the control). Now the ask outlives
+  // the link until settled (open-asks.ts), and the next link sends the key again as a repair state: left out, asked.
+  // (Failed before: 'old' kept 'superseded'.)
   const dropped = (antiEntropy: number) => async () => {
     const needs: string[] = [];
     let c: Cluster | undefined;
@@ -174,7 +174,42 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
     expect(values(c, 'hub', 'k')).toEqual(['again']);
     expect(values(c, 'old', 'k')).toEqual([]);
   };
-  it.fails('a link dropped between the NEED and its answer: the peer still drops the superseded version once linked again', dropped(0));
+  it('a link dropped between the NEED and its answer: the peer still drops the superseded version once linked again', dropped(0));
+
+  // The ask outlives the link (open-asks.ts), and each link asks once: a link dropped between NEED and answer again and
+  // again asks once per link, and once answered no later link asks (nor sends the key again).
+  it('a link dropped between the NEED and its answer three times running asks once a link, and no more once answered', async () => {
+    const needs: string[] = [];
+    let c: Cluster | undefined;
+    let cuts = 0;
+    c = await cluster(
+      {
+        ...STAR,
+        delivered: (from, to, frame) => {
+          if (cuts >= 3 || from !== 'hub' || to !== 'old' || typeof frame === 'string' || frame[0] !== MsgType.Need) return;
+          cuts++;
+          c!.net.isolate('old');
+        },
+      },
+      needs,
+    );
+    await awayWhileSuperseded(c, 'old', ['old']);
+    await c.start('old');
+    for (let i = 1; i <= 3; i++) {
+      await c.clock.advance(2_000);
+      expect(cuts, 'the link dropped as the NEED arrived').toBe(i);
+      c.net.rejoin('old');
+    }
+    await c.settle();
+    expect(needs).toEqual(['hub->old k', 'hub->old k', 'hub->old k', 'hub->old k']);
+    expect(values(c, 'old', 'k')).toEqual([]);
+    for (let i = 0; i < 3; i++) {
+      await c.restart('old');
+      await c.settle();
+    }
+    expect(needs.length, 'answered: settled').toBe(4);
+    expect(values(c, 'old', 'k')).toEqual([]);
+  });
   it('control: the same with anti-entropy on drops it (a run asks)', dropped(2_000));
 
   it('a relay below 11 in the middle of a chain is asked, and the client behind it drops the superseded version too', async () => {
