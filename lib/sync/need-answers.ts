@@ -9,7 +9,7 @@ import type { ReplicaCore } from '../core.js';
 import { isTypeName } from '../typed.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { key, space } from './fields.js';
-import { MsgType, type Entry, type Message, type Need } from './messages.js';
+import { MsgType, type Changes, type Entry, type Message, type Need } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 
 /** NEED's wire form: space, then the keys, each with why ('' or a type name). */
@@ -94,6 +94,19 @@ export class NeedAnswers {
       else if (rec.seq <= lastSeq) entries.push([k, stateOf(rec)]);
     }
     for (let i = 0; i < entries.length; i += 16) await this.port.sendRepair(entries.slice(i, i + 16));
+  }
+
+  /**
+   * A read-only client's states: refused (DENIED), never stored nor passed on. A repair frame's (its answer to our NEED,
+   * as a peer below 11 is asked: wire.ts) tell this link what the client holds — only the link's model, `heard` — so a
+   * key left out toward it goes as its context alone lowered to them: what it reads anyway, one context a key at most
+   * per claim that tells more. Acknowledged after the refusal, which the client's run reads first (repair-acks.ts): its
+   * repair window does not fill with frames we will not store, and its run does not count them stored.
+   */
+  refuse(m: Changes): void {
+    if (m.upTo === 0) this.heard(m.entries);
+    this.port.send({ type: MsgType.Denied, space: m.space, code: 'FORBIDDEN', reason: 'the token grants read access only; writes are not stored' });
+    if (m.upTo === 0) this.port.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
   }
 
   /** Takes a NEED: the keys go whole at once; their states are queued to go. */

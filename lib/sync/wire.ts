@@ -93,8 +93,6 @@ export class Wire {
     private readonly withheld: (space: string, keys: readonly string[], upTo: number) => Promise<void> | undefined | void = () => {},
     /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
     private readonly epochs?: () => EpochRegistry,
-    /** Whether we take the peer's states in the space (not a read-only client's): only then are they asked for (NEED). */
-    private readonly takes: (space: string) => boolean = () => true,
     /** The replica's asks of its peers that outlive a link (open-asks.ts); none: each link's are its own. */
     private readonly openAsks?: () => OpenAsks,
   ) {
@@ -221,7 +219,8 @@ export class Wire {
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
     const asks = this.asks;
     this.asks = undefined;
-    for (const need of asks && this.takes(asks.space) ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) {
+    // Of a read-only client too: its answer is denied, yet tells the link what it holds (space-sync.ts `changes`).
+    for (const need of asks ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) {
       this.put(need, maxFrameBytes, transmit, 0);
       this.model.opened(need.space, need.keys.map(([k]) => k));
     }

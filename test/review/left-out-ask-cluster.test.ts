@@ -108,13 +108,14 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
     expect(values(c, 'old', 'k')).toEqual([]);
   });
 
-  // Defect (review r0010, `takes`): a read-only client is never asked (its answer would be denied), and its CHANGES are
-  // denied before `heard` observes them, so the relay never learns its state: a read-only client of an earlier release
-  // back from a restart keeps the version the left-out state superseded — the restore-once 1743400010 shape that r0010
-  // fixed for writers — with anti-entropy off, and with it on too (the writer's case heals there: the control below).
-  // (The relay could observe a denied frame's states without storing them, or ask and take the answer as observed only.)
+  // Was a defect (review r0010, `takes`): a read-only client was never asked (its answer would be denied), and its
+  // CHANGES were denied before `heard` observed them, so the relay never learned its state: a read-only client of an
+  // earlier release back from a restart kept the version the left-out state superseded — the restore-once 1743400010
+  // shape that r0010 fixed for writers — with anti-entropy off, and with it on too. Now it is asked, and its answer (a
+  // repair frame) is refused as before but heard by the link alone (need-answers.ts refuse): never stored nor passed on,
+  // the relay's log unmoved (the next test). Failed before the change (checked: both ×).
   for (const antiEntropy of [0, 2_000]) {
-    it.fails(`a read-only client below 11 back from a restart drops the version the left-out state superseded (anti-entropy ${antiEntropy || 'off'})`, async () => {
+    it(`a read-only client below 11 back from a restart drops the version the left-out state superseded (anti-entropy ${antiEntropy || 'off'})`, async () => {
       const needs: string[] = [];
       const c = await cluster({ ...STAR, readers: ['old'], antiEntropy }, needs);
       await awayWhileSuperseded(c, 'old', ['old']);
@@ -126,6 +127,24 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
       expect(values(c, 'old', 'k')).toEqual([]);
     });
   }
+
+  // The read-only client's answer is refused and only heard (need-answers.ts refuse): the relay stores nothing of it, nor
+  // of the client's own write; its log does not move.
+  it('a read-only client below 11, asked, leaves the relay as it was: no record, no log entry, none of its versions', async () => {
+    const needs: string[] = [];
+    const c = await cluster({ ...STAR, readers: ['old'] }, needs);
+    await awayWhileSuperseded(c, 'old', ['old']);
+    const hub = () => c.node('hub').disk.records('s');
+    const before = JSON.stringify(hub());
+    await c.start('old');
+    await c.drive(space(c, 'old').put('mine', 'local')).catch(() => undefined);
+    await c.settle();
+    expect(needs).toEqual(['hub->old k']);
+    expect(values(c, 'old', 'k')).toEqual([]);
+    expect(JSON.stringify(hub())).toBe(before);
+    const ids = c.node('old').ids;
+    expect(hub().flatMap(([, r]) => r.vs).filter((v) => ids.includes(v.r))).toEqual([]);
+  });
 
   it('control: the same scene with a writing client below 11 and anti-entropy on, NEED or not, drops it', async () => {
     const needs: string[] = [];

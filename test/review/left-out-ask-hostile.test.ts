@@ -159,6 +159,25 @@ describe('review r0010: a note without values, re-told', () => {
   });
 });
 
+describe('review r0010: a read-only client\'s refused states (need-answers.ts refuse)', () => {
+  // A read-only client below 11 is asked (NEED) as a writer is; its answer is refused (DENIED) and never stored — the
+  // core is not reached here: `link` has none — yet tells the link what it holds. Forged or repeated, one frame costs a
+  // DENIED and an ACK, and at most one context alone a key that tells more than the link told (what it reads anyway).
+  it('forged repair states cost one DENIED and one ACK a frame and one context a claim that tells more; a log frame tells nothing', () => {
+    const { frames, send, needs } = link();
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours()]] });
+    frames.length = 0;
+    for (let i = 0; i < 1000; i++) needs.refuse({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', theirs(5)], [`other-${i}`, theirs(5)]] });
+    expect(frames.filter((m) => m.type === MsgType.Denied).length).toBe(1000);
+    expect(frames.filter((m) => m.type === MsgType.Ack).length).toBe(1000);
+    expect(contexts(frames)).toEqual([['k', { W: 5 }]]);
+    expect(frames.length).toBe(2001);
+    frames.length = 0;
+    needs.refuse({ type: MsgType.Changes, space: 's', upTo: 12, entries: [['k', theirs(6)]] });
+    expect(frames.map((m) => m.type)).toEqual([MsgType.Denied]);
+  });
+});
+
 describe('review r0010: a long-lived link', () => {
   // rev44b (low; peer-model.ts `asked`): the keys asked for stayed in the set for the link's life, answered or not, and
   // past 4 096 the link asked for no key again — on a link to an earlier-release client that lives for weeks (anti-entropy
