@@ -231,6 +231,35 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
   });
   it('control: the same with anti-entropy on drops it (a run asks)', dropped(2_000));
 
+  // Left open (ask45): the open asks live in the relay's memory (open-asks.ts), so a relay restarted between the NEED and
+  // its answer forgets the ask, and the next link meets the key no more than before the fix (the peer's cursor is past
+  // it). Keeping them with the stored withholds (pending.ts) would carry them over; not built.
+  it.fails('a relay restarted between the NEED and its answer: the peer still drops the superseded version once linked again', async () => {
+    const needs: string[] = [];
+    let c: Cluster | undefined;
+    let cut = false;
+    c = await cluster(
+      {
+        ...STAR,
+        delivered: (from, to, frame) => {
+          if (cut || from !== 'hub' || to !== 'old' || typeof frame === 'string' || frame[0] !== MsgType.Need) return;
+          cut = true;
+          c!.net.isolate('old');
+        },
+      },
+      needs,
+    );
+    await awayWhileSuperseded(c, 'old', ['old']);
+    await c.start('old');
+    await c.clock.advance(2_000);
+    expect(cut).toBe(true);
+    await c.restart('hub');
+    c.net.rejoin('old');
+    await c.settle();
+    expect(values(c, 'hub', 'k')).toEqual(['again']);
+    expect(values(c, 'old', 'k')).toEqual([]);
+  });
+
   it('a relay below 11 in the middle of a chain is asked, and the client behind it drops the superseded version too', async () => {
     const needs: string[] = [];
     // a, w at the top relay (11); mid a relay of an earlier release below it; old a client of mid's.
