@@ -219,7 +219,7 @@ export class Wire {
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
     const asks = this.asks;
     this.asks = undefined;
-    // Of a read-only client too: its answer is denied, yet tells the link what it holds (space-sync.ts `changes`).
+    // Of a read-only client too: its answer is refused, yet tells the link what it holds (need-answers.ts `refuse`).
     for (const need of asks ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) {
       this.put(need, maxFrameBytes, transmit, 0);
       this.model.opened(need.space, need.keys.map(([k]) => k));

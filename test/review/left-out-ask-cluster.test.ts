@@ -12,6 +12,7 @@ import { IDENTITY_META } from '../../lib/identity.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { MsgType, PROTOCOL_VERSIONS, decodeMessage } from '../../lib/sync/messages.js';
 import type { Frame } from '../../lib/transport.js';
+import { openAsksOf } from '../../lib/sync/open-asks.js';
 import { Cluster, type ClusterOptions } from '../sim/cluster.js';
 
 const OLD: readonly number[] = PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS);
@@ -230,6 +231,45 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
     expect(values(c, 'old', 'k')).toEqual([]);
   });
   it('control: the same with anti-entropy on drops it (a run asks)', dropped(2_000));
+
+  // The peer upgraded to 11 between the link that asked and the next: the open ask's repair state goes whole there (its
+  // epochs carried), and that settles it — no later link sends it again.
+  it('an ask left open by a dropped link, the peer back speaking 11: the key goes whole, and the ask is settled', async () => {
+    const needs: string[] = [];
+    let c: Cluster | undefined;
+    let cut = false;
+    c = await cluster(
+      {
+        ...STAR,
+        delivered: (from, to, frame) => {
+          if (cut || from !== 'hub' || to !== 'old' || typeof frame === 'string' || frame[0] !== MsgType.Need) return;
+          cut = true;
+          c!.net.isolate('old');
+        },
+      },
+      needs,
+    );
+    await awayWhileSuperseded(c, 'old', ['old']);
+    await c.start('old');
+    await c.clock.advance(2_000);
+    expect(cut).toBe(true);
+    const open = () => c!.node('old').ids.reduce((n, id) => n + openAsksOf(c!.node('hub').r.core).of(id).ids.size, 0);
+    expect(open(), 'the ask is open').toBe(1);
+    await c.stop('old');
+    (c.options.speaks as Record<string, readonly number[]>).old = WITH_11;
+    c.net.rejoin('old');
+    await c.start('old');
+    await c.settle();
+    expect(values(c, 'old', 'k')).toEqual(['again']);
+    expect(open(), 'settled').toBe(0);
+    for (let i = 0; i < 2; i++) {
+      await c.restart('old');
+      await c.settle();
+    }
+    expect(open()).toBe(0);
+    expect(needs).toEqual(['hub->old k']);
+    expect(values(c, 'old', 'k')).toEqual(['again']);
+  });
 
   // Left open (ask45): the open asks live in the relay's memory (open-asks.ts), so a relay restarted between the NEED and
   // its answer forgets the ask, and the next link meets the key no more than before the fix (the peer's cursor is past
