@@ -98,13 +98,14 @@ export class NeedAnswers {
 
   /**
    * A read-only client's states: refused (DENIED), never stored nor passed on. A repair frame's (its answer to our NEED,
-   * as a peer below 11 is asked: wire.ts) tell this link what the client holds — only the link's model, `heard` — so a
-   * key left out toward it goes as its context alone lowered to them: what it reads anyway, one context a key at most
-   * per claim that tells more. Acknowledged after the refusal, which the client's run reads first (repair-acks.ts): its
-   * repair window does not fill with frames we will not store, and its run does not count them stored.
+   * as a peer below 11 is asked: wire.ts) of keys this link left out tell it what the client holds — only the link's
+   * model, `heard` — so such a key goes as its context alone lowered to them: what it reads anyway, one context a key at
+   * most per claim that tells more; a state of any other key is not even read. Acknowledged after the refusal, which the
+   * client's run reads first (repair-acks.ts): its repair window does not fill with frames we will not store, and its
+   * run does not count them stored.
    */
   refuse(m: Changes): void {
-    if (m.upTo === 0) this.heard(m.entries);
+    if (m.upTo === 0 && this.port.model.leavesOut) this.heard(m.entries.filter(([k]) => this.port.model.leftOutOf(this.space, k) !== undefined));
     this.port.send({ type: MsgType.Denied, space: m.space, code: 'FORBIDDEN', reason: 'the token grants read access only; writes are not stored' });
     if (m.upTo === 0) this.port.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
   }

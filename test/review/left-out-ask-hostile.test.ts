@@ -164,7 +164,7 @@ describe('review r0010: a read-only client\'s refused states (need-answers.ts re
   // core is not reached here: `link` has none — yet tells the link what it holds. Forged or repeated, one frame costs a
   // DENIED and an ACK, and at most one context alone a key that tells more than the link told (what it reads anyway).
   it('forged repair states cost one DENIED and one ACK a frame and one context a claim that tells more; a log frame tells nothing', () => {
-    const { frames, send, needs } = link();
+    const { frames, send, needs, wire } = link();
     send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours()]] });
     frames.length = 0;
     for (let i = 0; i < 1000; i++) needs.refuse({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', theirs(5)], [`other-${i}`, theirs(5)]] });
@@ -175,6 +175,9 @@ describe('review r0010: a read-only client\'s refused states (need-answers.ts re
     frames.length = 0;
     needs.refuse({ type: MsgType.Changes, space: 's', upTo: 12, entries: [['k', theirs(6)]] });
     expect(frames.map((m) => m.type)).toEqual([MsgType.Denied]);
+    // A claim of a key not left out is not even read: the link's model of the client stays as it was.
+    needs.refuse({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['plain', theirs(5)]] });
+    expect(wire.model.known('s', 'plain')).toBeUndefined();
   });
 });
 
