@@ -55,10 +55,11 @@ import type { Entry } from './messages.js';
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
  * peer's state of the key (its versions' dots), if anything. `points`: the link carries points naming epochs. `reg`:
  * the epochs' ancestry the state's context is judged by. `writer`: the peer's replicaId — below 11 its own versions in
- * the state go along (`withOwn`).
+ * the state go along (`withOwn`). `typed`: whether a version of the state is a live typed value — told apart for a
+ * state noted as its dots alone (peer-model.ts LeftOutNote), whose versions keep no value to tell it by.
  */
-export function contextAlone(state: KeyState, peer?: KeyState, points = false, reg: EpochRegistry = NO_EPOCHS, writer?: string): KeyState | undefined {
-  if (!points && namesEpochs(state) && state.vs.some(typedLive)) return undefined;
+export function contextAlone(state: KeyState, peer?: KeyState, points = false, reg: EpochRegistry = NO_EPOCHS, writer?: string, typed = state.vs.some(typedLive)): KeyState | undefined {
+  if (!points && namesEpochs(state) && typed) return undefined;
   const c = contextOnly(state, peer, points, reg);
   return points || writer === undefined ? c : withOwn(state, peer, writer, c);
 }
@@ -88,6 +89,9 @@ function withOwn(state: KeyState, peer: KeyState | undefined, r: string, c: KeyS
   const own = state.vs.filter((v) => v.r === r);
   if (own.every((v) => peer?.vs.some((u) => sameDot(u, v)))) return c;
   if (own.some((v) => v.ep !== undefined || typedLive(v))) return c;
+  // Versions noted as their dots alone (peer-model.ts LeftOutNote: no value here to send): the entry goes neither with
+  // them nor lowered (which could cover a write `r` made since a restore, as above), but not at all — weaker still.
+  if (own.some((v) => v.d !== 1 && v.v === undefined && v.x === undefined)) return c && withoutOwn({ ...c, vs: own }, r);
   const cc = { ...c?.cc, [r]: seq };
   return c?.pts === undefined ? { vs: own, cc } : { vs: own, cc, pts: c.pts };
 }

@@ -9,7 +9,7 @@ import type { ReplicaCore } from '../core.js';
 import { isTypeName } from '../typed.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { key, space } from './fields.js';
-import { MsgType, type Entry, type Message, type Need } from './messages.js';
+import { MsgType, type Changes, type Entry, type Message, type Need } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 
 /** NEED's wire form: space, then the keys, each with why ('' or a type name). */
@@ -72,6 +72,42 @@ export class NeedAnswers {
     if (!this.port.model.leavesOut) return; // the live path's usual case: nothing to look up
     const back = this.port.model.leftOutStates(this.space, entries.map(([k]) => k));
     if (back.length > 0) this.port.send({ type: MsgType.Changes, space: this.space, upTo: 0, entries: back });
+  }
+
+  /**
+   * The link's streams are decided: keys an earlier link to this peer asked for and that are not settled (open-asks.ts)
+   * go again as repair states. Left out again (their states name an epoch), each is noted and asked for on this link
+   * (wire.ts) as on the one that asked; gone whole (the state names none now, or the peer speaks 11), each is settled.
+   */
+  reask(): void {
+    const keys = this.port.model.reopened(this.space);
+    if (keys.length > 0) this.queue = this.queue.then(() => this.resend(keys)).catch((e) => this.port.fail(e));
+  }
+
+  private async resend(keys: readonly string[]): Promise<void> {
+    const lastSeq = await this.port.lastSeq();
+    const entries: Entry[] = [];
+    for (const k of keys) {
+      const rec = await this.core.storage.get(this.space, k);
+      if (!rec) this.port.model.carried(this.space, k); // nothing here to tell of it
+      // Not durable yet: the log stream sends it (and leaves it out, and asks) once it is.
+      else if (rec.seq <= lastSeq) entries.push([k, stateOf(rec)]);
+    }
+    for (let i = 0; i < entries.length; i += 16) await this.port.sendRepair(entries.slice(i, i + 16));
+  }
+
+  /**
+   * A read-only client's states: refused (DENIED), never stored nor passed on. A repair frame's (its answer to our NEED,
+   * as a peer below 11 is asked: wire.ts) of keys this link left out tell it what the client holds — only the link's
+   * model, `heard` — so such a key goes as its context alone lowered to them: what it reads anyway, one context a key at
+   * most per claim that tells more; a state of any other key is not even read. Acknowledged after the refusal, which the
+   * client's run reads first (repair-acks.ts): its repair window does not fill with frames we will not store, and its
+   * run does not count them stored.
+   */
+  refuse(m: Changes): void {
+    if (m.upTo === 0 && this.port.model.leavesOut) this.heard(m.entries.filter(([k]) => this.port.model.leftOutOf(this.space, k) !== undefined));
+    this.port.send({ type: MsgType.Denied, space: m.space, code: 'FORBIDDEN', reason: 'the token grants read access only; writes are not stored' });
+    if (m.upTo === 0) this.port.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
   }
 
   /** Takes a NEED: the keys go whole at once; their states are queued to go. */

@@ -23,6 +23,8 @@ import { deltaFor, valueOf, versionType } from '../deltas.js';
 import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
 import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry } from './messages.js';
+import { typedLive } from './fit-state.js';
+import type { PeerAsks } from './open-asks.js';
 import { WHOLE, type Form } from './wire-state.js';
 
 const MAX_KEYS = 4096;
@@ -77,6 +79,24 @@ export function dotsOf(s: KeyState): KeyState {
   return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
 }
 
+/** The dots of `s`, made once for a state sent (or left out) on many links: a relay's fan-out hands each the same object. */
+function sharedDots(s: KeyState): KeyState {
+  let dots = sentDots.get(s);
+  if (!dots) sentDots.set(s, (dots = dotsOf(s)));
+  return dots;
+}
+
+/**
+ * A state a link could not carry (wire.ts LEFT OUT), as noted: its dots alone (no value: a relay's link to an earlier
+ * release notes up to MAX_LEFT_OUT of them for its life), whether a version of it is a live typed value (what the
+ * context alone weighs, fit-state.ts: the value itself is not read), and the context alone told in its place.
+ */
+export interface LeftOutNote {
+  readonly state: KeyState;
+  readonly typed: boolean;
+  told?: KeyState;
+}
+
 export class PeerModel {
   /** `space\0key` → the peer's state of the key, as dots; insertion order is recency. */
   private readonly states = new Map<string, KeyState>();
@@ -102,9 +122,11 @@ export class PeerModel {
    * `space\0key` → a state this link could not carry (wire.ts LEFT OUT) and the context alone sent in its place
    * (fit-state.ts), while at most MAX_LEFT_OUT are noted.
    */
-  private readonly notCarried = new Map<string, { state: KeyState; told?: KeyState }>();
+  private readonly notCarried = new Map<string, LeftOutNote>();
   /** Per space, the cursor the peer held for our log when our stream started. */
   private readonly from = new Map<string, number>();
+  /** The peer's asks not settled, which outlive this link (open-asks.ts): bound once the peer is known. */
+  open: PeerAsks | undefined;
 
   constructor(
     /** The epoch ancestry coverage is judged by (ReplicaCore.epochs): asked at each use, as the replica learns epochs. */
@@ -138,16 +160,33 @@ export class PeerModel {
    */
   leftOut(space: string, key: string, state: KeyState): void {
     const id = keyId(space, key);
-    if (this.notCarried.has(id) || this.notCarried.size < MAX_LEFT_OUT) this.notCarried.set(id, { state });
+    if (this.notCarried.has(id) || this.notCarried.size < MAX_LEFT_OUT) this.notCarried.set(id, { state: sharedDots(state), typed: state.vs.some(typedLive) });
     if (!this.told.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
   }
 
   /** Whether to ask the peer for its state of a key left out (NEED, need-answers.ts): not told, and not asked so before. */
   toAsk(space: string, key: string): boolean {
     const id = keyId(space, key);
+    if (this.told.has(id)) this.open?.delete(id); // left out knowing the peer's state: its context alone says it all
     if (this.told.has(id) || this.asked.has(id) || this.asked.size >= MAX_KEYS) return false;
     this.asked.add(id);
     return true;
+  }
+
+  /** The NEEDs asking for `keys` went: the asks stay open past this link until settled (open-asks.ts). */
+  opened(space: string, keys: readonly string[]): void {
+    for (const k of keys) this.open?.add(keyId(space, k));
+  }
+
+  /** The key's state went on this link (not left out): an open ask of it is settled. */
+  carried(space: string, key: string): void {
+    if (this.open !== undefined && this.open.ids.size > 0) this.open.delete(keyId(space, key));
+  }
+
+  /** Keys of `space` asked for by an earlier link and not settled: this link sends them again (need-answers.ts reask). */
+  reopened(space: string): string[] {
+    const prefix = keyId(space, '');
+    return [...(this.open?.ids ?? [])].filter((id) => id.startsWith(prefix) && !this.asked.has(id)).map((id) => id.slice(prefix.length));
   }
 
   /** Whether the link left any key out (LEFT OUT). */
@@ -156,16 +195,19 @@ export class PeerModel {
   }
 
   /** The state of the key the link could not carry, and the context alone told in its place, if noted. */
-  leftOutOf(space: string, key: string): { state: KeyState; told?: KeyState } | undefined {
+  leftOutOf(space: string, key: string): LeftOutNote | undefined {
     return this.notCarried.get(keyId(space, key));
   }
 
-  /** Of `keys`, those the link left out, with the states it could not carry. */
+  /** Of `keys`, those the link left out, with the states it could not carry (their dots: LeftOutNote). */
   leftOutStates(space: string, keys: readonly string[]): Entry[] {
     const out: Entry[] = [];
     if (this.notCarried.size > 0) for (const k of keys) {
-      const was = this.notCarried.get(keyId(space, k));
-      if (was) out.push([k, was.state]);
+      const id = keyId(space, k);
+      const was = this.notCarried.get(id);
+      if (!was) continue;
+      out.push([k, was.state]);
+      this.open?.delete(id); // heard (`heard`): its context alone goes lowered to the peer's state where that tells more
     }
     return out;
   }
@@ -235,9 +277,7 @@ export class PeerModel {
       if (this.states.has(id)) remember(reg, this.states, id, s);
       else {
         // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
-        let dots = sentDots.get(s);
-        if (!dots) sentDots.set(s, (dots = dotsOf(s)));
-        setRecent(this.states, id, dots);
+        setRecent(this.states, id, sharedDots(s));
       }
       if (this.whole.has(id) && s.vs.length > 0 && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
     }

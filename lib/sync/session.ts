@@ -27,6 +27,7 @@ import type { SessionLike, SyncHub } from './hub.js';
 import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { linkTerms, Wire } from './wire.js';
+import { openAsksOf } from './open-asks.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
@@ -60,7 +61,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
-  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, (space) => this.rightsFor(space) === 'write');
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core));
   readonly model: PeerModel = this.wire.model;
   /** A relay signs the own dots it delivers to a client (attest.ts), and learns the chains of other replicas its token speaks for (epoch-vouch.ts). */
   private attester: Attester | undefined;

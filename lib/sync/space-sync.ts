@@ -213,6 +213,7 @@ export class SpaceSync {
     }
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
+    if (this.offers) this.needs.reask(); // asks an earlier link made of this peer, not settled (open-asks.ts)
     if (d.stream && this.offers) (this.session.model.streamFrom(this.name, d.from), this.out.start(d.from, d.echoFloor));
     else if (d.stream) this.session.refreshStatus();
     else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) this.beginRepair(true);
@@ -267,10 +268,7 @@ export class SpaceSync {
   async changes(m: Changes): Promise<void> {
     const { session } = this;
     if (!this.theirs) throw new ProtocolError(`changes for space "${m.space}" before its sync`);
-    if (m.entries.length > 0 && !this.takes) {
-      session.send({ type: MsgType.Denied, space: m.space, code: 'FORBIDDEN', reason: 'the token grants read access only; writes are not stored' });
-      return;
-    }
+    if (m.entries.length > 0 && !this.takes) return this.needs.refuse(m); // a read-only client's: never stored
     const peer = session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
     this.needs.heard(m.entries);

@@ -32,20 +32,24 @@
  */
 import { ConcordError } from '../errors.js';
 import { sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
-import { Epochs, NO_EPOCHS, type EpochRecord } from '../epoch-points.js';
+import { Epochs, NO_EPOCHS } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
-import { EPOCH_DOTS, ToldChains, type EpochLink } from './epoch-wire.js';
+import { ToldChains, type EpochLink } from './epoch-wire.js';
 import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
-import { KEY_PARTS, lastOfParts, partFrames, PartStaging, stagingLimit } from './key-parts.js';
+import { lastOfParts, partFrames, PartStaging } from './key-parts.js';
+import type { EpochChains } from './link-terms.js';
 import { asContexts, contextAlone, tellsMore, withoutOwn } from './fit-state.js';
 import { claimsForOld, lowersToPeer, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
-import { PeerModel } from './peer-model.js';
+import { PeerModel, type LeftOutNote } from './peer-model.js';
 import { needsFitting } from './need-answers.js';
+import type { OpenAsks } from './open-asks.js';
 import { encodeChangesOnce } from './shared-frames.js';
 import type { Form } from './wire-state.js';
+
+export { linkTerms, type EpochChains } from './link-terms.js';
 
 export interface Encoded {
   readonly frame: Uint8Array;
@@ -53,48 +57,6 @@ export interface Encoded {
   readonly forms: ReadonlyMap<StoredVersion, Form> | undefined;
   /** What the session is told the frame carried, where keys went as their context alone (those keys left out). */
   readonly told?: Message;
-}
-
-/**
- * What both sides' dots imply on a connection of protocol 11 (epoch-wire.ts EpochSide: each side's hello history), and
- * our records the peer lacks (epoch-chain.ts chainStart): they go in EPOCHS frames before the first frame carrying a
- * dot of ours naming an epoch (`send`).
- */
-export interface EpochChains {
-  /** The history our hello announced, where the wire was not told it (`Wire.announced`). */
-  readonly mine?: readonly EpochEntry[];
-  /** The history the peer's hello announced. */
-  readonly theirs: readonly EpochEntry[];
-  readonly missing?: readonly EpochRecord[];
-  /** Our chain's labels: the peer holds them once `missing` went (ToldChains). */
-  readonly own?: readonly string[];
-  /** The peer learns our records of other replicas' epochs (we are its relay): ToldChains `others`. */
-  readonly teaches?: boolean;
-  /** A server's hello field (which of the client's epochs it holds): HELLO `holds`. */
-  readonly holds?: number;
-  /**
-   * Whose epoch records the peer's frames may teach: its own; another replica's when `others` (a relay we trust: our
-   * server, a relay of the cluster), else its chain goes to `told` (a relay weighs its client's token: epoch-vouch.ts).
-   */
-  readonly others?: boolean;
-  readonly told?: (r: string, records: readonly EpochRecord[]) => void;
-  /** Called once a frame's records were learned (ReplicaCore.saveEpochs, not awaited). */
-  readonly learned?: () => void;
-}
-
-/**
- * `Wire.start`'s terms once both hellos are known (`ours`: the versions our hello announced): what a key state in
- * parts may take (protocol 10), and where both speak 11 whom the peer's frames may teach and the chains both sides'
- * dots imply (`teach`: epoch-chain.ts peerEpochs, from the registry and the hellos; none given, both start empty).
- */
-export function linkTerms(
-  ours: readonly number[],
-  theirs: readonly number[],
-  maxFrameBytes: number,
-  teach: Omit<EpochChains, 'theirs'> & Partial<EpochChains> = { others: false },
-): [number, EpochChains | undefined] {
-  const both = (v: number) => ours.includes(v) && theirs.includes(v);
-  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { theirs: [], ...teach } : undefined];
 }
 
 export class Wire {
@@ -131,8 +93,8 @@ export class Wire {
     private readonly withheld: (space: string, keys: readonly string[], upTo: number) => Promise<void> | undefined | void = () => {},
     /** The replica's epoch ancestry (ReplicaCore.epochs), which the peer model judges coverage by. */
     private readonly epochs?: () => EpochRegistry,
-    /** Whether we take the peer's states in the space (not a read-only client's): only then are they asked for (NEED). */
-    private readonly takes: (space: string) => boolean = () => true,
+    /** The replica's asks of its peers that outlive a link (open-asks.ts); none: each link's are its own. */
+    private readonly openAsks?: () => OpenAsks,
   ) {
     this.model = new PeerModel(epochs);
   }
@@ -162,6 +124,7 @@ export class Wire {
   start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
     this.holds = epochDots?.holds;
+    this.model.open = this.openAsks?.().of(peer);
     const told = epochDots && new ToldChains(me, epochDots.teaches === true);
     this.epochLink = epochDots && {
       me: { id: me, chain: epochDots.mine ?? this.history },
@@ -256,7 +219,11 @@ export class Wire {
     this.put(m, maxFrameBytes, transmit, m.type === MsgType.Changes ? m.upTo : 0);
     const asks = this.asks;
     this.asks = undefined;
-    for (const need of asks && this.takes(asks.space) ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) this.put(need, maxFrameBytes, transmit, 0);
+    // Of a read-only client too: its answer is refused, yet tells the link what it holds (need-answers.ts `refuse`).
+    for (const need of asks ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) {
+      this.put(need, maxFrameBytes, transmit, 0);
+      this.model.opened(need.space, need.keys.map(([k]) => k));
+    }
   }
 
   /** The history our hello announced (sent before any frame of the link): what our dots imply (EpochSide). */
@@ -328,17 +295,18 @@ export class Wire {
   }
 
   /** `st`'s context alone for this link (fit-state.ts): points naming epochs go only at protocol 11. */
-  private alone(space: string, key: string, st: KeyState): KeyState | undefined {
-    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS, this.table?.[1]);
+  private alone(space: string, key: string, st: KeyState, typed?: boolean): KeyState | undefined {
+    return contextAlone(st, this.model.known(space, key), this.epochLink !== undefined, this.epochs?.() ?? NO_EPOCHS, this.table?.[1], typed);
   }
 
   /**
    * Whether repair state `st` of `key` is one this connection could not carry (`was`); if so and its context alone now
    * tells more than the one sent (the link has learned of versions the peer holds that it superseded), that goes on `more`.
    */
-  private asLeftOut(space: string, key: string, st: KeyState, was: { state: KeyState; told?: KeyState } | undefined, more: Entry[]): boolean {
+  private asLeftOut(space: string, key: string, st: KeyState, was: LeftOutNote | undefined, more: Entry[]): boolean {
     if (was === undefined || !sameState(was.state, st)) return false;
-    const c = this.alone(space, key, st);
+    // The same dots name the same values: the note tells whether one is typed (`st` may be the note's dots: `heard`).
+    const c = this.alone(space, key, st, was.typed);
     if (c && tellsMore(this.epochs?.() ?? NO_EPOCHS, c, was.told)) more.push([key, c]);
     return true;
   }
@@ -384,6 +352,7 @@ export class Wire {
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
     this.model.sent(m.space, m.entries, e.forms ?? new Map());
+    if (this.model.open?.ids.size) for (const [k] of (e.told as Changes | undefined ?? m).entries) this.model.carried(m.space, k);
     if (m.upTo > 0) this.out?.moved(m.space, m.upTo);
   }
 

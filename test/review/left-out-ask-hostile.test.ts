@@ -18,11 +18,11 @@ const ours = (n = 7): KeyState => ({ vs: [{ r: 'W', n, t: 1, c: 0, v: '"x"' }], 
 const theirs = (n: number): KeyState => ({ vs: [{ r: 'W', n, t: 1, c: 0, v: '"old"' }], cc: { W: n } });
 
 /** A wire toward a peer below 11 (no epochs on the link), what it sends decoded, and `heard` as the space runs it. */
-function link(limit = 1 << 20) {
+function link(limit = 1 << 20, peer = 'peer') {
   const wire = new Wire((e) => void e);
   const receiver = new Wire((e) => void e);
-  wire.start('me', 'peer', 0);
-  receiver.start('peer', 'me', 0);
+  wire.start('me', peer, 0);
+  receiver.start(peer, 'me', 0);
   const frames: Message[] = [];
   const send = (m: Message) => wire.send(m, limit, (f) => frames.push(receiver.decode(f, 1 << 20)!));
   // `heard` reads no record: the core is not reached (only NEED's answers read one).
@@ -119,13 +119,13 @@ describe('review r0010: how much one link asks for and notes', () => {
 });
 
 describe('review r0010: the per-link notes of left-out states', () => {
-  // Defect (memory, pre-existing: wire.ts held the same notes before r0010, which moved them to peer-model.ts
-  // `notCarried` and reads them in `heard`): a left-out key's note keeps the whole state, values and all, for the life
+  // Was a defect (memory, pre-existing: wire.ts held the same notes before r0010, which moved them to peer-model.ts
+  // `notCarried` and reads them in `heard`): a left-out key's note kept the whole state, values and all, for the life
   // of the link, up to MAX_LEFT_OUT (10 000) keys. Every tagged key sent toward a peer below 11 is noted, so a relay's
-  // long-lived link to an earlier-release client pins up to 10 000 states of up to maxValueBytes (1 MiB by default) each,
-  // per link (a catch-up reads its own copies). Only dots, context and whether a version is a live typed value are ever
-  // read of them (sameState, contextAlone): the note could keep those (peer-model.ts dotsOf) and a typed flag.
-  it.fails('a note of a left-out state keeps no value', () => {
+  // long-lived link to an earlier-release client pinned up to 10 000 states of up to maxValueBytes (1 MiB by default)
+  // each, per link. A note keeps the state's dots and whether a version is a live typed value now (LeftOutNote); the
+  // writer's own versions the context alone would carry (fit-state.ts withOwn) have no value there: the next test.
+  it('a note of a left-out state keeps no value', () => {
     const { send, wire } = link();
     const state = ours();
     const v = { ...state.vs[0]!, v: JSON.stringify('x'.repeat(100_000)) };
@@ -133,6 +133,51 @@ describe('review r0010: the per-link notes of left-out states', () => {
     const noted = wire.model.leftOutOf('s', 'k');
     expect(noted).toBeDefined();
     expect(noted!.state.vs.map((x) => x.v)).toEqual([undefined]);
+  });
+});
+
+describe('review r0010: a note without values, re-told', () => {
+  // The link's peer is W, the writer of the left-out version, and told it holds it (no context goes: nothing to lower).
+  // W, restored from an older copy, lost its version 7 and wrote the key again at 5; it asks for the key whole (the link
+  // forgets what it knew of it) and tells its state. A context alone lowered to W's 5 would drop W's later write beside
+  // nothing (W then never learns its 7 was lost: fit-state.ts withOwn), so W's 7 goes along where the note holds its
+  // value; the note holds none now, and W's entry goes not at all. (Fails with fit-state.ts's fallback for noted
+  // versions taken out: W's 7 went without a value.)
+  it('the peer\'s own version, noted without its value, goes neither valueless nor as a lowered entry covering its later write', () => {
+    const { frames, send, needs, wire } = link(1 << 20, 'W');
+    const mine = ours();
+    needs.heard([['k', { vs: mine.vs, cc: { W: 7 } }]]);
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', mine]] });
+    expect(frames.flatMap((m) => (m.type === MsgType.Changes ? m.entries : [])), 'W holds the state\'s one version: nothing to tell').toEqual([]);
+    wire.model.needWhole('s', 'k', '');
+    needs.heard([['k', theirs(5)]]);
+    const told = frames.flatMap((m) => (m.type === MsgType.Changes ? m.entries : []));
+    for (const [, s] of told) {
+      for (const v of s.vs) expect(v.v, 'a version that goes carries its value').toBeDefined();
+      if ((s.cc.W ?? 0) >= 5) expect(s.vs.some((v) => v.r === 'W' && v.n === 7), 'W\'s entry covers its 5 only beside its 7').toBe(true);
+    }
+  });
+});
+
+describe('review r0010: a read-only client\'s refused states (need-answers.ts refuse)', () => {
+  // A read-only client below 11 is asked (NEED) as a writer is; its answer is refused (DENIED) and never stored — the
+  // core is not reached here: `link` has none — yet tells the link what it holds. Forged or repeated, one frame costs a
+  // DENIED and an ACK, and at most one context alone a key that tells more than the link told (what it reads anyway).
+  it('forged repair states cost one DENIED and one ACK a frame and one context a claim that tells more; a log frame tells nothing', () => {
+    const { frames, send, needs, wire } = link();
+    send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours()]] });
+    frames.length = 0;
+    for (let i = 0; i < 1000; i++) needs.refuse({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', theirs(5)], [`other-${i}`, theirs(5)]] });
+    expect(frames.filter((m) => m.type === MsgType.Denied).length).toBe(1000);
+    expect(frames.filter((m) => m.type === MsgType.Ack).length).toBe(1000);
+    expect(contexts(frames)).toEqual([['k', { W: 5 }]]);
+    expect(frames.length).toBe(2001);
+    frames.length = 0;
+    needs.refuse({ type: MsgType.Changes, space: 's', upTo: 12, entries: [['k', theirs(6)]] });
+    expect(frames.map((m) => m.type)).toEqual([MsgType.Denied]);
+    // A claim of a key not left out is not even read: the link's model of the client stays as it was.
+    needs.refuse({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['plain', theirs(5)]] });
+    expect(wire.model.known('s', 'plain')).toBeUndefined();
   });
 });
 

@@ -1,0 +1,43 @@
+/**
+ * open-asks.ts: the asks of earlier-release peers that outlive a link, bounded across peers (a relay meets countless
+ * clients, each of which a forged or fresh id makes new).
+ */
+import { describe, expect, it } from 'vitest';
+import { OpenAsks } from '../../lib/sync/open-asks.js';
+
+describe('open asks', () => {
+  it('stay per peer until settled, and a peer asked again counts once', () => {
+    const all = new OpenAsks();
+    const p = all.of('p');
+    p.add('s\u0000k');
+    p.add('s\u0000k');
+    expect(all.of('p')).toBe(p);
+    expect([...all.of('p').ids]).toEqual(['s\u0000k']);
+    expect(all.size).toBe(1);
+    p.delete('s\u0000k');
+    p.delete('s\u0000k');
+    expect(all.size).toBe(0);
+  });
+
+  it('20 000 asks of 2 000 peers keep at most 16 384, the least recently asking peers going first', () => {
+    const all = new OpenAsks();
+    for (let i = 0; i < 2_000; i++) for (let j = 0; j < 10; j++) all.of(`peer-${i}`).add(`s\u0000k${j}`);
+    expect(all.size).toBeLessThanOrEqual(16_384);
+    let counted = 0;
+    for (let i = 0; i < 2_000; i++) counted += all.of(`peer-${i}`).ids.size;
+    expect(counted).toBe(all.size);
+    // The earliest peers went whole (a link still holding one keeps nothing more); the latest kept theirs.
+    const first = all.of('peer-0');
+    expect(first.ids.size).toBe(0);
+    expect(all.of('peer-1999').ids.size).toBe(10);
+  });
+
+  it('one peer asking past the bound keeps its latest asks', () => {
+    const all = new OpenAsks();
+    const p = all.of('p');
+    for (let j = 0; j < 20_000; j++) p.add(`s\u0000k${j}`);
+    expect(all.size).toBe(16_384);
+    expect(p.ids.has('s\u0000k19999')).toBe(true);
+    expect(p.ids.has('s\u0000k0')).toBe(false);
+  });
+});
