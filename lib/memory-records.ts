@@ -13,6 +13,8 @@
  * objects of two fields was faster still in an experiment, but such an object cannot hold the record's numbers without a
  * boxed HLC and a hash text again.)
  */
+import { stateHash } from './dvv.js';
+import { WrittenRecord } from './record.js';
 import type { KeyRecord } from './storage.js';
 
 /**
@@ -81,7 +83,7 @@ export class RecordTable {
     const slot = this.slots.get(key);
     this.lastKey = key;
     this.lastSlot = slot;
-    return slot === undefined ? undefined : this.recordAt(slot);
+    return slot === undefined ? undefined : this.recordAt(key, slot);
   }
 
   /** The seq of `key`'s record (no record built). */
@@ -135,7 +137,7 @@ export class RecordTable {
     const out: Array<{ key: string; seq: number; h: string }> = [];
     for (const [key, slot] of this.slots) {
       const whole = this.ids[slot] === undefined ? (this.vals[slot] as KeyRecord) : undefined;
-      out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!, h: this.hashAt(slot) });
+      out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!, h: this.hashAt(key, slot) });
     }
     return out;
   }
@@ -163,9 +165,13 @@ export class RecordTable {
     if (v === undefined || d !== undefined || ep !== undefined || x !== undefined) return undefined;
     if (typeof n !== 'number' || typeof t !== 'number' || typeof c !== 'number' || typeof rec.seq !== 'number') return undefined;
     for (const id in rec.cc) if (id !== r) return undefined;
+    if (rec.cc[r] !== n) return undefined;
     const chunk = this.chunks[slot >> SHIFT]!;
     const at = (slot & MASK) * NUMS;
-    if (rec.cc[r] !== n || !hexHalves(rec.h, chunk, at + 4)) return undefined;
+    // A local write's record whose hash nobody read yet: hashed from the columns when asked (hashAt), else never.
+    const h = rec instanceof WrittenRecord ? rec.knownHash : rec.h;
+    if (h === undefined) chunk[at + 4] = NaN;
+    else if (!hexHalves(h, chunk, at + 4)) return undefined;
     chunk[at] = rec.seq;
     chunk[at + 1] = n;
     chunk[at + 2] = t;
@@ -173,18 +179,27 @@ export class RecordTable {
     return v;
   }
 
-  private hashAt(slot: number): string {
+  /** The hash of `key`'s record kept in columns at `slot`: computed and kept now if its write left it unread (NaN). */
+  private hashAt(key: string, slot: number): string {
     const chunk = this.chunks[slot >> SHIFT]!;
     const at = (slot & MASK) * NUMS;
+    if (Number.isNaN(chunk[at + 4])) {
+      // The state the columns hold: one version, no tombstone or epoch, its own dot its whole context.
+      const r = this.ids[slot]!;
+      const n = chunk[at + 1]!;
+      const h = stateHash(key, { vs: [{ r, n, t: chunk[at + 2]!, c: chunk[at + 3]! }], cc: { [r]: n } });
+      hexHalves(h, chunk, at + 4);
+      return h;
+    }
     return hex8(chunk[at + 4]!) + hex8(chunk[at + 5]!);
   }
 
-  private recordAt(slot: number): KeyRecord {
+  private recordAt(key: string, slot: number): KeyRecord {
     const r = this.ids[slot];
     if (r === undefined) return this.vals[slot] as KeyRecord;
     const chunk = this.chunks[slot >> SHIFT]!;
     const at = (slot & MASK) * NUMS;
     const n = chunk[at + 1]!;
-    return { vs: [{ r, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v: this.vals[slot] as string | Uint8Array }], cc: { [r]: n }, seq: chunk[at]!, h: this.hashAt(slot) };
+    return { vs: [{ r, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v: this.vals[slot] as string | Uint8Array }], cc: { [r]: n }, seq: chunk[at]!, h: this.hashAt(key, slot) };
   }
 }
