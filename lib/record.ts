@@ -29,27 +29,26 @@ export function record(key: string, state: KeyState, seq: number, src?: string):
  * S3's path (memory storage, no link) the hash was ~7 % of a put's CPU, with its BigInt and hex text on the heap.
  * The hash is the same function of the same state, so whoever reads it gets what `record` would have given: the
  * state is never changed after the write (a state is a value everywhere in the library; nothing mutates one).
- * Its fields are those of a plain record: `h` is an accessor of the class (not an own field), so a copy by spread or
- * structured clone would drop it; no code copies a record that way (JSON takes `toJSON`, which keeps it).
+ * Its own fields are a plain record's but `h`, an accessor of the class: a copy by spread or structured clone would
+ * drop it, and no code copies a record that way (JSON takes `toJSON`, which keeps it).
  */
 export class WrittenRecord implements KeyRecord {
+  readonly vs: readonly StoredVersion[];
+  readonly cc: VersionVector;
+  /** An own field only where the state has points (as in a plain record). */
   declare readonly pts?: EpochPoints;
+  readonly seq: number;
+  // ES private fields, not TypeScript's `private`: no own property beside a plain record's (JSON, spreads, toEqual).
   #key: string;
   #h: string | undefined;
 
-  constructor(
-    key: string,
-    state: KeyState,
-    readonly seq: number,
-  ) {
+  constructor(key: string, state: KeyState, seq: number) {
     this.vs = state.vs;
     this.cc = state.cc;
     if (state.pts !== undefined) this.pts = state.pts;
+    this.seq = seq;
     this.#key = key;
   }
-
-  readonly vs: readonly StoredVersion[];
-  readonly cc: VersionVector;
 
   get h(): string {
     return (this.#h ??= stateHash(this.#key, this));
