@@ -7,7 +7,7 @@
 import { EMPTY_STATE, updateWith, type Causal, type EpochRegistry } from './dvv.js';
 import type { Hlc } from './hlc.js';
 import { mintingAs } from './minting.js';
-import { record, versionFor, type WriteContent } from './record.js';
+import { versionFor, WrittenRecord, type WriteContent } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 
 /** What a local write reaches of its replica core. */
@@ -150,7 +150,8 @@ export class LocalWrite {
     const version = versionFor(content, ep === undefined ? { r, n: seq, t: hlc.ms, c: hlc.logical } : { r, ep, n: seq, t: hlc.ms, c: hlc.logical }, current);
     const base = current ?? EMPTY_STATE;
     const state = updateWith(this.host.epochs, base, this.ctx ?? base, version);
-    const next = record(this.key, state, seq);
+    // Its hash is computed when first read (record.ts WrittenRecord): a space nobody syncs, in memory, never needs it.
+    const next = new WrittenRecord(this.key, state, seq);
     tx.put(this.space, this.key, next);
     if (this.receiver === undefined) this.host.applied(this.space, this.key, seq);
     this.rec = next;

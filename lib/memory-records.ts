@@ -1,9 +1,11 @@
 /**
  * The memory storage's records of one space (memory-storage.ts), kept in columns: a record of one plain version (a value:
- * no tombstone, epoch or derivation) whose own dot is its whole context — a key one replica wrote, most keys — is its
- * version's numbers (seq, counter, HLC) and its hash's two 32-bit halves in Float64Array columns, and two slots of plain
- * arrays (the encoded value, the writer's id), all at the key's slot; the record is rebuilt when read. Any other record
- * is kept whole in the value's slot.
+ * no tombstone or derivation) whose own dot is its whole context — a key one replica wrote, most keys; where the dot
+ * names an epoch, its context is that one point — is its version's numbers (seq, counter, HLC) and its hash's two
+ * 32-bit halves in Float64Array columns (NaN while a local write's hash is unread: record.ts WrittenRecord), and two
+ * slots of plain arrays (the encoded value, the writer: its id, or one object of its id and epoch shared by the slots
+ * naming them), all at the key's slot; the record is rebuilt when read. Any other record is kept whole in the value's
+ * slot.
  *
  * Why columns: every object a put leaves on the heap is copied twice by the young-generation collector before it settles
  * (bench S3: that copying was a put's largest single cost, more than everything the put does). Kept as an object of its
@@ -13,6 +15,8 @@
  * objects of two fields was faster still in an experiment, but such an object cannot hold the record's numbers without a
  * boxed HLC and a hash text again.)
  */
+import { stateHash, type EpochPoints } from './dvv.js';
+import { WrittenRecord } from './record.js';
 import type { KeyRecord } from './storage.js';
 
 /**
@@ -53,8 +57,14 @@ export class RecordTable {
   private readonly chunks: Float64Array[] = [new Float64Array(NUMS * 64)];
   /** Per slot: the kept version's encoded value, or the whole record (then `ids` holds undefined there). */
   private readonly vals: Array<string | Uint8Array | KeyRecord | undefined> = [];
-  /** Per slot: the kept version's writer id, or undefined when `vals` holds the whole record. */
-  private readonly ids: Array<string | undefined> = [];
+  /**
+   * Per slot: the kept version's writer — its id, or its id and the epoch its dot names (one object for all the slots
+   * of a writer's epoch: `tagged`) — or undefined when `vals` holds the whole record.
+   */
+  private readonly ids: Array<string | TaggedWriter | undefined> = [];
+  /** The writer `keptValue` found in the record it kept; the last tagged one, shared by the slots that name it. */
+  private keptWriter: string | TaggedWriter = '';
+  private tagged: TaggedWriter | undefined;
   /** Slots of removed keys, reused first. */
   private readonly free: number[] = [];
   /**
@@ -81,7 +91,7 @@ export class RecordTable {
     const slot = this.slots.get(key);
     this.lastKey = key;
     this.lastSlot = slot;
-    return slot === undefined ? undefined : this.recordAt(slot);
+    return slot === undefined ? undefined : this.recordAt(key, slot);
   }
 
   /** The seq of `key`'s record (no record built). */
@@ -98,7 +108,7 @@ export class RecordTable {
     if (slot !== undefined) {
       const v = this.keptValue(rec, slot);
       this.vals[slot] = v === undefined ? rec : v;
-      this.ids[slot] = v === undefined ? undefined : rec.vs[0]!.r;
+      this.ids[slot] = v === undefined ? undefined : this.keptWriter;
       return false;
     }
     slot = this.free.length > 0 ? this.free.pop()! : this.vals.length;
@@ -108,14 +118,14 @@ export class RecordTable {
     if (slot < this.vals.length) {
       const v = this.keptValue(rec, slot);
       this.vals[slot] = v === undefined ? rec : v;
-      this.ids[slot] = v === undefined ? undefined : rec.vs[0]!.r;
+      this.ids[slot] = v === undefined ? undefined : this.keptWriter;
       return true;
     }
     const chunk = this.chunks[slot >> SHIFT];
     if (chunk === undefined || (slot & MASK) * NUMS >= chunk.length) this.grow(slot);
     const v = this.keptValue(rec, slot);
     this.vals.push(v === undefined ? rec : v);
-    this.ids.push(v === undefined ? undefined : rec.vs[0]!.r);
+    this.ids.push(v === undefined ? undefined : this.keptWriter);
     return true;
   }
 
@@ -135,7 +145,7 @@ export class RecordTable {
     const out: Array<{ key: string; seq: number; h: string }> = [];
     for (const [key, slot] of this.slots) {
       const whole = this.ids[slot] === undefined ? (this.vals[slot] as KeyRecord) : undefined;
-      out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!, h: this.hashAt(slot) });
+      out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!, h: this.hashAt(key, slot) });
     }
     return out;
   }
@@ -155,36 +165,74 @@ export class RecordTable {
 
   /**
    * Where `rec` is exactly what its one version rebuilds into, writes its numbers and hash at `slot` and returns the
-   * version's value; else undefined (the record is kept whole).
+   * version's value (its writer in `keptWriter`); else undefined (the record is kept whole). A version whose dot names
+   * an epoch rebuilds with the one context point that dot is (a tagged replica's write: at protocol 11, every write of
+   * a replica from its storage's second open).
    */
   private keptValue(rec: KeyRecord, slot: number): string | Uint8Array | undefined {
-    if (rec.vs.length !== 1 || rec.pts !== undefined || rec.src !== undefined) return undefined;
+    if (rec.vs.length !== 1 || rec.src !== undefined) return undefined;
     const { r, n, t, c, v, d, ep, x } = rec.vs[0]!;
-    if (v === undefined || d !== undefined || ep !== undefined || x !== undefined) return undefined;
+    if (v === undefined || d !== undefined || x !== undefined) return undefined;
     if (typeof n !== 'number' || typeof t !== 'number' || typeof c !== 'number' || typeof rec.seq !== 'number') return undefined;
     for (const id in rec.cc) if (id !== r) return undefined;
+    if (rec.cc[r] !== n) return undefined;
+    if (ep === undefined) {
+      if (rec.pts !== undefined) return undefined;
+    } else if (typeof ep !== 'string' || !onlyPoint(rec.pts, r, ep, n)) return undefined;
     const chunk = this.chunks[slot >> SHIFT]!;
     const at = (slot & MASK) * NUMS;
-    if (rec.cc[r] !== n || !hexHalves(rec.h, chunk, at + 4)) return undefined;
+    // A local write's record whose hash nobody read yet: hashed from the columns when asked (hashAt), else never.
+    const h = rec instanceof WrittenRecord ? rec.knownHash : rec.h;
+    if (h === undefined) chunk[at + 4] = NaN;
+    else if (!hexHalves(h, chunk, at + 4)) return undefined;
     chunk[at] = rec.seq;
     chunk[at + 1] = n;
     chunk[at + 2] = t;
     chunk[at + 3] = c;
+    if (ep === undefined) this.keptWriter = r;
+    else {
+      const w = this.tagged;
+      this.keptWriter = w !== undefined && w.r === r && w.ep === ep ? w : (this.tagged = { r, ep });
+    }
     return v;
   }
 
-  private hashAt(slot: number): string {
+  /** The hash of `key`'s record kept in columns at `slot`: computed and kept now if its write left it unread (NaN). */
+  private hashAt(key: string, slot: number): string {
     const chunk = this.chunks[slot >> SHIFT]!;
     const at = (slot & MASK) * NUMS;
+    if (Number.isNaN(chunk[at + 4])) {
+      const h = stateHash(key, this.recordAt(key, slot, ''));
+      hexHalves(h, chunk, at + 4);
+      return h;
+    }
     return hex8(chunk[at + 4]!) + hex8(chunk[at + 5]!);
   }
 
-  private recordAt(slot: number): KeyRecord {
-    const r = this.ids[slot];
-    if (r === undefined) return this.vals[slot] as KeyRecord;
+  /** The record at `slot`; a kept one rebuilt with hash `h` (undefined: its hash, hashAt). */
+  private recordAt(key: string, slot: number, h?: string): KeyRecord {
+    const w = this.ids[slot];
+    if (w === undefined) return this.vals[slot] as KeyRecord;
     const chunk = this.chunks[slot >> SHIFT]!;
     const at = (slot & MASK) * NUMS;
     const n = chunk[at + 1]!;
-    return { vs: [{ r, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v: this.vals[slot] as string | Uint8Array }], cc: { [r]: n }, seq: chunk[at]!, h: this.hashAt(slot) };
+    const v = this.vals[slot] as string | Uint8Array;
+    if (typeof w === 'string') return { vs: [{ r: w, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v }], cc: { [w]: n }, seq: chunk[at]!, h: h ?? this.hashAt(key, slot) };
+    const { r, ep } = w;
+    return { vs: [{ r, ep, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v }], cc: { [r]: n }, pts: { [r]: [{ e: ep, n }] }, seq: chunk[at]!, h: h ?? this.hashAt(key, slot) };
   }
+}
+
+/** A kept version's writer whose dot names an epoch. */
+interface TaggedWriter {
+  readonly r: string;
+  readonly ep: string;
+}
+
+/** Whether `pts` is exactly one point of replica r, (ep, n). */
+function onlyPoint(pts: EpochPoints | undefined, r: string, ep: string, n: number): boolean {
+  if (pts === undefined) return false;
+  for (const id in pts) if (id !== r) return false;
+  const points = pts[r];
+  return points !== undefined && points.length === 1 && points[0]!.e === ep && points[0]!.n === n;
 }

@@ -4,7 +4,7 @@
  * And the version a local write adds (`versionFor`).
  */
 import { derive, settle } from './deltas.js';
-import { stateHash, type KeyState, type StoredVersion } from './dvv.js';
+import { stateHash, type EpochPoints, type KeyState, type StoredVersion, type VersionVector } from './dvv.js';
 import { ConcordError } from './errors.js';
 import type { KeyRecord } from './storage.js';
 import { encodeTyped } from './values.js';
@@ -19,6 +19,49 @@ export function record(key: string, state: KeyState, seq: number, src?: string):
   // Literals, not a copy spread with `src` (a record of every join of a peer's state: one object, not two).
   if (state.pts === undefined) return src === undefined ? { vs: state.vs, cc: state.cc, seq, h } : { vs: state.vs, cc: state.cc, seq, h, src };
   return src === undefined ? { vs: state.vs, cc: state.cc, pts: state.pts, seq, h } : { vs: state.vs, cc: state.cc, pts: state.pts, seq, h, src };
+}
+
+/**
+ * The record a local write makes (local-write.ts): its state hash `h` is computed when first read, not when the
+ * write makes the record. Who reads it: a storage that keeps the hash (file storage, IndexedDB: at commit), the
+ * Merkle tree of a space that syncs (sync/hub.ts, on the change), a storage's index. A replica that does not sync a
+ * space, on a storage that can hash a record it keeps later (memory storage: `knownHash`), never pays for it — on
+ * S3's path (memory storage, no link) the hash was ~7 % of a put's CPU, with its BigInt and hex text on the heap.
+ * The hash is the same function of the same state, so whoever reads it gets what `record` would have given: the
+ * state is never changed after the write (a state is a value everywhere in the library; nothing mutates one).
+ * Its own fields are a plain record's but `h`, an accessor of the class: a copy by spread or structured clone would
+ * drop it, and no code copies a record that way (JSON takes `toJSON`, which keeps it).
+ */
+export class WrittenRecord implements KeyRecord {
+  readonly vs: readonly StoredVersion[];
+  readonly cc: VersionVector;
+  /** An own field only where the state has points (as in a plain record). */
+  declare readonly pts?: EpochPoints;
+  readonly seq: number;
+  // ES private fields, not TypeScript's `private`: no own property beside a plain record's (JSON, spreads, toEqual).
+  #key: string;
+  #h: string | undefined;
+
+  constructor(key: string, state: KeyState, seq: number) {
+    this.vs = state.vs;
+    this.cc = state.cc;
+    if (state.pts !== undefined) this.pts = state.pts;
+    this.seq = seq;
+    this.#key = key;
+  }
+
+  get h(): string {
+    return (this.#h ??= stateHash(this.#key, this));
+  }
+
+  /** The hash if it was computed already (a storage keeping records in memory may hash later: memory-records.ts). */
+  get knownHash(): string | undefined {
+    return this.#h;
+  }
+
+  toJSON(): KeyRecord {
+    return this.pts === undefined ? { vs: this.vs, cc: this.cc, seq: this.seq, h: this.h } : { vs: this.vs, cc: this.cc, pts: this.pts, seq: this.seq, h: this.h };
+  }
 }
 
 /**

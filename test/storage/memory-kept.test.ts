@@ -32,6 +32,14 @@ const shapes: Array<[string, KeyRecord]> = [
   ['an empty context', { vs: [version(A, 2)], cc: {}, seq: 2, h: h(2) }],
   ['a source', { vs: [version(A, 1)], cc: { [A]: 1 }, seq: 1, h: h(1), src: B }],
   ['context points', { vs: [version(A, 3)], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
+  // (Its version's fields in the order a write makes them, record.ts versionFor: the order a kept one is rebuilt in.)
+  ['a tagged write: its dot and its one context point', { vs: [{ r: A, ep: 'E1', n: 3, t: T, c: 0, v: '"x"' }], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
+  ['a tagged dot, its point naming another epoch', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E2', n: 3 }] }, seq: 3, h: h(3) }],
+  ['a tagged dot, its point at another counter', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 2 }] }, seq: 3, h: h(3) }],
+  ['a tagged dot and a second point', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3 }, pts: { [A]: [{ e: '', n: 2 }, { e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
+  ['a tagged dot, points of another writer too', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3, [B]: 1 }, pts: { [A]: [{ e: 'E1', n: 3 }], [B]: [{ e: 'E9', n: 1 }] }, seq: 3, h: h(3) }],
+  ['a tagged dot, points of another writer only', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3 }, pts: { [B]: [{ e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
+  ['a tagged tombstone', { vs: [{ r: A, ep: 'E1', n: 2, t: T, c: 4, d: 1 }], cc: { [A]: 2 }, pts: { [A]: [{ e: 'E1', n: 2 }] }, seq: 2, h: h(2) }],
   ['two versions', { vs: [version(A, 1), version(B, 1)], cc: { [A]: 1, [B]: 1 }, seq: 3, h: h(3) }],
   ['no version', { vs: [], cc: { [A]: 1 }, seq: 1, h: h(1) }],
 ];
