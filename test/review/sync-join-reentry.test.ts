@@ -7,13 +7,16 @@
 import { describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type ChangeEvent, type Replica } from '../../lib/index.js';
 import { dump, synced, until } from '../sync/support.js';
+import { WITH_11 } from '../support/epoch-peer.js';
+import { SPEAKS_10 } from '../support/raw-versions.js';
 import { paired, value } from './paired.js';
 
 const { undo, connect } = paired();
 
-async function pair(): Promise<{ a: Replica; b: Replica; errors: unknown[]; links: ReturnType<typeof connect> }> {
-  const a = await openReplica({ storage: memoryStorage() });
-  const b = await openReplica({ storage: memoryStorage() });
+/** The writer `a` and the subscriber `b`, of these protocol releases (b of an earlier one than a, in one case). */
+async function pair(speaks: { a: readonly number[]; b: readonly number[] }): Promise<{ a: Replica; b: Replica; errors: unknown[]; links: ReturnType<typeof connect> }> {
+  const a = await openReplica({ storage: memoryStorage(), speaks: speaks.a });
+  const b = await openReplica({ storage: memoryStorage(), speaks: speaks.b });
   undo.push(() => a.close(), () => b.close());
   const errors: unknown[] = [];
   a.core.events.on('error', (e) => void errors.push(e));
@@ -24,9 +27,13 @@ async function pair(): Promise<{ a: Replica; b: Replica; errors: unknown[]; link
   return { a, b, errors, links };
 }
 
-describe('a subscriber acting inside the change event of a received write (joinNow tells before it returns)', () => {
+describe.each([
+  ['10', { a: SPEAKS_10, b: SPEAKS_10 }],
+  ['11', { a: WITH_11, b: WITH_11 }],
+  ['11 to a peer at 10', { a: WITH_11, b: SPEAKS_10 }],
+] as const)('a subscriber acting inside the change event of a received write (joinNow tells before it returns), protocol %s', (_, speaks) => {
   it('writes the same key back: both replicas converge on its write, every write is acknowledged, nothing reported', async () => {
-    const { a, b, errors } = await pair();
+    const { a, b, errors } = await pair(speaks);
     const back: Array<Promise<unknown>> = [];
     const seen: ChangeEvent[] = [];
     b.space('s').subscribe('k', (e) => {
@@ -48,7 +55,7 @@ describe('a subscriber acting inside the change event of a received write (joinN
   });
 
   it('deletes the key and writes another one, in the event of each of several writes in a row: the same log on both ends', async () => {
-    const { a, b, errors } = await pair();
+    const { a, b, errors } = await pair(speaks);
     const done: Array<Promise<unknown>> = [];
     b.space('s').subscribe('in*', (e) => {
       if (e.origin !== 'remote' || e.deleted) return;
@@ -69,7 +76,7 @@ describe('a subscriber acting inside the change event of a received write (joinN
   });
 
   it('reads the key: the read gives the value the event tells', async () => {
-    const { a, b } = await pair();
+    const { a, b } = await pair(speaks);
     const reads: Array<Promise<unknown>> = [];
     b.space('s').subscribe('k', (e) => void reads.push(b.space('s').get('k').then((g) => [e.value, g?.value])));
     await (await a.space('s').put('k', { n: 1 })).synced;
@@ -78,7 +85,7 @@ describe('a subscriber acting inside the change event of a received write (joinN
   });
 
   it('throws: the error is reported, the write is stored and acknowledged, the link stays and carries the next write', async () => {
-    const { a, b, errors } = await pair();
+    const { a, b, errors } = await pair(speaks);
     const boom = new Error('subscriber failed');
     b.space('s').subscribe('k*', () => {
       throw boom;
@@ -94,7 +101,7 @@ describe('a subscriber acting inside the change event of a received write (joinN
   });
 
   it('drops the link: the write stays stored; linked again, both converge and the write is acknowledged', async () => {
-    const { a, b, errors, links } = await pair();
+    const { a, b, errors, links } = await pair(speaks);
     let dropped = 0;
     b.space('s').subscribe('k', () => {
       dropped++;
@@ -111,7 +118,7 @@ describe('a subscriber acting inside the change event of a received write (joinN
   });
 
   it('closes its replica: no error reported, no rejection left unhandled; opened again on its storage it has the write and catches up', async () => {
-    const { a, b, errors, links } = await pair();
+    const { a, b, errors, links } = await pair(speaks);
     const storage = b.core.storage;
     let closing: Promise<void> | undefined;
     b.space('s').subscribe('k', () => {
@@ -122,7 +129,7 @@ describe('a subscriber acting inside the change event of a received write (joinN
     await closing;
     for (const l of links) l.close(); // a's end of the link to the closed replica
     const w2 = await a.space('s').put('k2', 2);
-    const b2 = await openReplica({ storage });
+    const b2 = await openReplica({ storage, speaks: speaks.b });
     undo.push(() => b2.close());
     expect(await value(b2, 'k')).toBe(1);
     connect(a, b2);
