@@ -78,4 +78,28 @@ describe('joins run back to back', () => {
     expect(b.core.untoldLow).toBe(Infinity);
     expect(b.pending).toBe(0);
   });
+
+  it('a join of several keys whose transaction throws after it applied them (its cursor record): nothing kept, nothing told, nothing left untold; the same join again stores and tells them all', async () => {
+    const b = await replica();
+    const states: Array<[string, KeyState]> = [];
+    let id = '';
+    for (const k of ['k1', 'k2', 'k3']) {
+      const x = await remote(k);
+      id = x.id;
+      states.push([k, x.state]);
+    }
+    const told: string[] = [];
+    b.core.events.on('change', (c) => void told.push(c.key));
+    const seq = await b.core.storage.getMeta('seq');
+    expect(() => b.core.joinNow('s', states, { peer: id, alsoInTx: () => { throw new Error('cursor write failed'); } })).toThrow('cursor write failed');
+    expect(told).toEqual([]);
+    expect(b.core.untoldLow).toBe(Infinity);
+    expect(await b.core.storage.getMeta('seq')).toBe(seq);
+    for (const [k] of states) expect(await b.core.storage.get('s', k)).toBeUndefined();
+    const again = b.core.joinNow('s', states, { peer: id });
+    expect(again).not.toBeInstanceOf(Promise);
+    expect(told).toEqual(['k1', 'k2', 'k3']);
+    expect(b.core.untoldLow).toBe(Infinity);
+    expect(b.pending).toBe(0);
+  });
 });
