@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { stateOf, type KeyState } from '../../lib/dvv.js';
-import { memoryStorage, openReplica, type ChangeEvent, type Replica, type StoredChange } from '../../lib/index.js';
+import type { StoredChange } from '../../lib/core.js';
+import { memoryStorage, openReplica, type ChangeEvent, type Replica } from '../../lib/index.js';
 import { dump, synced, until } from '../sync/support.js';
 import { paired, value } from './paired.js';
 
