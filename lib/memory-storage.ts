@@ -32,18 +32,21 @@ export function cloneMeta(value: unknown): unknown {
 const asIs = (v: unknown): boolean =>
   typeof v === 'string' || typeof v === 'boolean' || v === null || (typeof v === 'number' && Number.isFinite(v) && !Object.is(v, -0));
 
+/** Whether JSON serialises `o` through a toJSON method (its own or inherited), not field by field. */
+const hasToJson = (o: object): boolean => typeof (o as { toJSON?: unknown }).toJSON === 'function';
+
 /**
  * A plain object of such scalars and arrays of them (a sync cursor, what a peer delivered: every join of a received
  * frame stores one) copied field by field, which is what the JSON round trip makes of it; undefined for anything else.
  */
 function flatCopy(o: object): object | undefined {
-  if (Object.getPrototypeOf(o) !== Object.prototype) return undefined;
+  if (Object.getPrototypeOf(o) !== Object.prototype || hasToJson(o)) return undefined;
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(o)) {
     const v = (o as Record<string, unknown>)[k];
     if (k === '__proto__') return undefined;
     if (asIs(v)) out[k] = v;
-    else if (Array.isArray(v) && Object.getPrototypeOf(v) === Array.prototype) {
+    else if (Array.isArray(v) && Object.getPrototypeOf(v) === Array.prototype && !hasToJson(v)) {
       for (let i = 0; i < v.length; i++) if (!asIs(v[i])) return undefined;
       out[k] = v.slice();
     } else return undefined;
