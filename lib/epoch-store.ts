@@ -71,7 +71,7 @@ export const MAX_STORED_READS = 64;
 export function learnStored(
   tx: Pick<StorageTx, 'getMeta'>,
   reg: Epochs,
-  stored: Iterable<Pick<KeyState, 'vs' | 'pts'> | undefined>,
+  stored: ReadonlyArray<Pick<KeyState, 'vs' | 'pts'> | undefined>,
   received: ReadonlyArray<readonly [unknown, Pick<KeyState, 'vs' | 'pts'>]> = [],
 ): Promise<void> | undefined {
   // The usual case, every epoch named known (each join of a received frame asks): answered with nothing built.
@@ -101,7 +101,7 @@ export function learnStored(
 /** Whether a state of `stored` or `received` names an epoch `reg` does not know (learnStored's walk, allocating nothing). */
 function namesUnknown(
   reg: Epochs,
-  stored: Iterable<Pick<KeyState, 'vs' | 'pts'> | undefined>,
+  stored: ReadonlyArray<Pick<KeyState, 'vs' | 'pts'> | undefined>,
   received: ReadonlyArray<readonly [unknown, Pick<KeyState, 'vs' | 'pts'>]>,
 ): boolean {
   for (const s of stored) if (unknownIn(reg, s)) return true;
