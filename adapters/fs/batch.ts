@@ -11,7 +11,7 @@
 import type { DataFile } from './data-file.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { encodeHead, RecordArea, type EncodedBatch } from './frame.js';
-import { chainable, Entry, setMetaOf, type Keyspace } from './keyspace.js';
+import { chainable, Entry, setMetaOf, type Keyspace, type SpaceIndex } from './keyspace.js';
 import type { Batch } from './log-writer.js';
 import { encodeRecord } from './record.js';
 
@@ -103,15 +103,24 @@ export class PendingBatch implements Batch {
  */
 export type EncodedWrites = Array<string | Buffer | Entry | undefined>;
 
+/** What a transaction read of the index (tx.ts FileTx.seen): a key's entry, or null when it did not read it. */
+export interface SeenEntries {
+  seen(s: SpaceIndex | undefined, key: string): Entry | undefined | null;
+}
+
 /**
  * Encodes a transaction's writes, (space, key, record or null) triples (throws, before anything is applied, when a
- * record cannot be encoded); a put may be stored chained to the key's current record (record.ts).
+ * record cannot be encoded); a put may be stored chained to the key's current record (record.ts). A key the
+ * transaction read, with nothing changed since, is not looked up again (`read`).
  */
-export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>): EncodedWrites {
+export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>, read?: SeenEntries): EncodedWrites {
   // An array of the writes' size (a push onto [] would reserve room for seventeen).
   const out: EncodedWrites = new Array(writes.length);
   for (let i = 0; i < writes.length; i += 3) {
-    const prev = (out[i + 2] = ks.get(writes[i] as string, writes[i + 1] as string));
+    const s = ks.spaces.get(writes[i] as string);
+    const key = writes[i + 1] as string;
+    const seen = read ? read.seen(s, key) : null;
+    const prev = (out[i + 2] = seen !== null ? seen : s?.entry(key));
     const rec = writes[i + 2] as KeyRecord | null;
     if (rec === null) continue;
     const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);

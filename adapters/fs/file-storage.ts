@@ -27,7 +27,7 @@ import { encodeWrites, PendingBatch } from './batch.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
 import { placeOf } from './place.js';
-import { Entry, Keyspace } from './keyspace.js';
+import { Entry, Keyspace, type SpaceIndex } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Segment } from './log-writer.js';
 import { readRecordWith } from './record.js';
@@ -229,7 +229,7 @@ export class FileStorage implements StorageAdapter {
    */
   private commit(tx: FileTx): PendingBatch {
     const writes = tx.writes ?? [];
-    const encoded = encodeWrites(this.ks, writes);
+    const encoded = encodeWrites(this.ks, writes, tx);
     let batch = this.openBatch;
     if (!batch?.open) {
       batch = this.openBatch = new PendingBatch(this.nextBatch++);
@@ -307,10 +307,8 @@ export class FileStorage implements StorageAdapter {
     this.cache.clear();
   }
 
-  /** The current (applied) record of a key when it is in memory (or absent); NOT_NOW when it is only on disk. */
-  currentNow(space: string, key: string): KeyRecord | undefined | typeof NOT_NOW {
-    const e = this.ks.get(space, key);
-    return e ? (e.rec ?? NOT_NOW) : undefined;
+  spaceIndex(space: string): SpaceIndex | undefined {
+    return this.ks.spaces.get(space);
   }
 
   /** The current (applied) record of a key, read from disk when not in memory. */
@@ -320,7 +318,7 @@ export class FileStorage implements StorageAdapter {
     return this.readEntry(e);
   }
 
-  private async readEntry(e: Entry): Promise<KeyRecord> {
+  async readEntry(e: Entry): Promise<KeyRecord> {
     if (e.rec) return e.rec;
     const file = e.file!;
     const off = e.off;
