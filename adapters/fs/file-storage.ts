@@ -224,17 +224,19 @@ export class FileStorage implements StorageAdapter {
   }
 
   /**
-   * Encodes the transaction's records (throwing before anything is applied when one cannot be), applies them to the
-   * index (keeping what each replaced) and adds them to the open batch, or to a new one queued for the writer.
+   * Encodes the transaction's records into the open batch, or a new one (throwing before anything is applied when one
+   * cannot be: the batch's record area is as before), applies them to the index (keeping what each replaced) and adds
+   * them to the batch, queued for the writer with its first transaction.
    */
   private commit(tx: FileTx): PendingBatch {
     const writes = tx.writes ?? [];
-    const encoded = encodeWrites(this.ks, writes, tx);
     let batch = this.openBatch;
-    if (!batch?.open) {
-      batch = this.openBatch = new PendingBatch(this.nextBatch++);
-      this.unsettled.push(batch);
+    if (!batch?.open) batch = this.openBatch = new PendingBatch(this.nextBatch++);
+    const encoded = encodeWrites(this.ks, writes, tx, batch.area);
+    if (!batch.queued) {
       this.writer!.enqueue(batch);
+      batch.queued = true;
+      this.unsettled.push(batch);
     }
     batch.apply(this.ks, writes, encoded, tx.meta);
     this.lastBatch = batch;

@@ -21,6 +21,7 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { crc32 } from './crc32.js';
+import { NOT_PLAIN, writeJson } from './json-bytes.js';
 import { encodeRecord } from './record.js';
 
 export const FRAME_HEADER = 24;
@@ -102,9 +103,42 @@ export class RecordArea {
   private readonly done: Buffer[] = [];
   private chunk: Buffer | undefined;
   private used = 0;
+  /** Where `mark` was taken (`rollback` goes back there). */
+  private markDone = 0;
+  private markChunk: Buffer | undefined;
+  private markUsed = 0;
 
   /** The CRC-32 of the record appended last. */
   crc = 0;
+
+  /**
+   * Appends the JSON text of plain data (a record whose values are all texts: record.ts) written straight into the
+   * area (json-bytes.ts), the bytes of `append(JSON.stringify(value))`; returns its byte length (its CRC-32 is then in
+   * `crc`). Throws where JSON.stringify throws.
+   */
+  appendJson(value: unknown): number {
+    try {
+      for (let tries = 0; tries < 2; tries++) {
+        const c = this.chunk;
+        if (c !== undefined) {
+          const at = this.used;
+          const end = writeJson(value, c, at, c.length);
+          if (end >= 0) {
+            this.used = end;
+            this.crc = crc32(c.subarray(at, end));
+            return end - at;
+          }
+        }
+        // no room left in this chunk (what the try wrote past `used` is not kept): once more in a new one
+        this.seal();
+        this.chunk = Buffer.allocUnsafe(this.chunkSize(0));
+      }
+    } catch (e) {
+      if (e !== NOT_PLAIN) throw e;
+    }
+    // larger than a chunk, or not data json-bytes.ts writes: as its text
+    return this.append(JSON.stringify(value));
+  }
 
   /** Appends a record's stored form; returns its byte length (its CRC-32 is then in `crc`). */
   append(text: string | Buffer): number {
@@ -113,8 +147,7 @@ export class RecordArea {
     const most = typeof text !== 'string' ? text.length : text.length > AREA_CHUNK ? Buffer.byteLength(text, 'utf8') : text.length * 3;
     if (!this.chunk || this.chunk.length - this.used < most) {
       this.seal();
-      this.chunk = Buffer.allocUnsafe(Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK * 2 ** this.done.length), most));
-      this.used = 0;
+      this.chunk = Buffer.allocUnsafe(this.chunkSize(most));
     }
     const at = this.used;
     const len = typeof text === 'string' ? this.chunk.write(text, at, 'utf8') : text.copy(this.chunk, at);
@@ -127,6 +160,25 @@ export class RecordArea {
   parts(): Buffer[] {
     this.seal();
     return this.done;
+  }
+
+  /** Remembers where the area ends now: `rollback` drops what is appended after (a transaction that failed to encode). */
+  mark(): void {
+    this.markDone = this.done.length;
+    this.markChunk = this.chunk;
+    this.markUsed = this.used;
+  }
+
+  /** Drops what was appended since `mark` (a chunk sealed since is open again, to where it was). */
+  rollback(): void {
+    this.done.length = this.markDone;
+    this.chunk = this.markChunk;
+    this.used = this.markUsed;
+  }
+
+  /** The next chunk's size: the first small (most batches are one write), each next twice as large up to AREA_CHUNK. */
+  private chunkSize(atLeast: number): number {
+    return Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK * 2 ** this.done.length), atLeast);
   }
 
   private seal(): void {

@@ -3,6 +3,7 @@
 // what the index holds.
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeWrites } from '../../adapters/fs/batch.js';
+import { RecordArea } from '../../adapters/fs/frame.js';
 import { Entry, Keyspace, SpaceIndex } from '../../adapters/fs/keyspace.js';
 import { FileTx } from '../../adapters/fs/tx.js';
 import { loadHasher } from '../../lib/hash.js';
@@ -72,13 +73,13 @@ describe('file storage: a transaction that read a key does not look it up again 
     space.set('a', second);
     expect(tx.seen(space, 'a')).toBeNull();
     tx.put('sp', 'a', rec(3));
-    expect(encodeWrites(ks, tx.writes!, tx)[2]).toBe(second);
+    expect(encodeWrites(ks, tx.writes!, tx, new RecordArea())[3]).toBe(second);
     // removed: the commit finds no entry, not the one read
     const tx2 = new FileTx(host, true);
     tx2.get('sp', 'a');
     space.set('a', undefined);
     tx2.put('sp', 'a', rec(4));
-    expect(encodeWrites(ks, tx2.writes!, tx2)[2]).toBeUndefined();
+    expect(encodeWrites(ks, tx2.writes!, tx2, new RecordArea())[3]).toBeUndefined();
     // a read of a key absent then, still absent: taken as read (no entry)
     const tx3 = new FileTx(host, true);
     expect(tx3.get('sp', 'a')).toBeUndefined();
