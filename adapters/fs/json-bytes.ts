@@ -24,17 +24,27 @@ const EMPTY = {};
  * (what was written between `at` and `end` is then garbage). Throws NOT_PLAIN (see above).
  */
 export function writeJson(value: unknown, buf: Buffer, at: number, end: number): number {
+  return writeWith(buf, at, end, value, writeValue);
+}
+
+/**
+ * Runs `write` with the writer set on `buf` between `at` and `end` (its primitives, for JSON laid out by the caller:
+ * frame.ts a log frame's head); returns where it ended, or -1 when it did not fit. Throws NOT_PLAIN (see above).
+ */
+export function writeWith<T>(buf: Buffer, at: number, end: number, arg: T, write: (w: JsonWriter, arg: T) => boolean): number {
   if (inherited()) throw NOT_PLAIN;
   const w = writer;
   w.buf = buf;
   w.at = at;
   w.end = end;
   try {
-    return w.value(value, 0) ? w.at : -1;
+    return write(w, arg) ? w.at : -1;
   } finally {
     w.buf = NO_BYTES;
   }
 }
+
+const writeValue = (w: JsonWriter, value: unknown): boolean => w.value(value, 0);
 
 const NO_BYTES: Buffer = Buffer.alloc(0);
 
@@ -44,8 +54,11 @@ function inherited(): boolean {
   return false;
 }
 
-/** One writer for every call (a call writes to its end before the next starts: nothing here awaits). */
-class Writer {
+/**
+ * One writer for every call (a call writes to its end before the next starts: nothing here awaits). Each method writes
+ * its piece, or answers false when it does not fit.
+ */
+export class JsonWriter {
   buf: Buffer = NO_BYTES;
   at = 0;
   end = 0;
@@ -98,14 +111,14 @@ class Writer {
     return this.byte(0x7d);
   }
 
-  private byte(b: number): boolean {
+  byte(b: number): boolean {
     if (this.at >= this.end) return false;
     this.buf[this.at++] = b;
     return true;
   }
 
-  /** A text known to be printable ASCII. */
-  private ascii(s: string): boolean {
+  /** A text known to be printable ASCII, as it is (JSON punctuation, literals). */
+  ascii(s: string): boolean {
     let at = this.at;
     if (at + s.length > this.end) return false;
     const buf = this.buf;
@@ -114,7 +127,7 @@ class Writer {
     return true;
   }
 
-  private number(n: number): boolean {
+  number(n: number): boolean {
     // a whole number up to 2^53 - 1, digit by digit (-0 too: "0"; m / 10 is exact enough there that its floor is the
     // quotient); any other as JavaScript (and JSON) writes it
     if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Math.floor(n) === n) {
@@ -135,7 +148,8 @@ class Writer {
     return this.ascii(Number.isFinite(n) ? String(n) : 'null');
   }
 
-  private string(s: string): boolean {
+  /** A string, quoted and escaped. */
+  string(s: string): boolean {
     // at most two bytes a character on the fast path, and the quotes
     let at = this.at;
     if (at + 2 * s.length + 2 > this.end) return this.escaped(s);
@@ -161,4 +175,4 @@ class Writer {
   }
 }
 
-const writer = new Writer();
+const writer = new JsonWriter();

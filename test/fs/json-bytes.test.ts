@@ -1,8 +1,8 @@
 // json-bytes.ts writes the bytes of Buffer.from(JSON.stringify(value)) straight into a buffer, or says it cannot (and
-// the record area takes JSON.stringify's text). Random data against JSON.stringify (the seed is printed on failure and
+// the record area, or a frame's head, takes JSON.stringify's text). Random data against JSON.stringify (the seed is printed on failure and
 // replays with SEED=<n>), the values it must refuse, and buffers too small by any number of bytes.
 import { describe, expect, it } from 'vitest';
-import { RecordArea } from '../../adapters/fs/frame.js';
+import { encodeHead, RecordArea, type FramedPut } from '../../adapters/fs/frame.js';
 import { NOT_PLAIN, writeJson } from '../../adapters/fs/json-bytes.js';
 import { crc32 } from '../../adapters/fs/crc32.js';
 
@@ -147,5 +147,41 @@ describe('json-bytes: JSON text of plain data written as bytes', () => {
     a.rollback();
     a.appendJson({ second: 2 });
     expect(Buffer.concat(a.parts()).toString()).toBe('{"first":1}{"second":2}');
+  });
+});
+
+describe('a log frame head written as bytes', () => {
+  it('is JSON.stringify of the head byte for byte: random ops (puts, chained, removes), texts and metadata', () => {
+    const base = Number(process.env.SEED ?? Date.now() % 1_000_000);
+    for (let n = 0; n < 200; n++) {
+      const seed = base + n;
+      const r = rng(seed);
+      const count = Math.floor(r() * 40);
+      const spaces: string[] = [];
+      const keys: string[] = [];
+      const puts: Array<FramedPut | undefined> = [];
+      const ops: unknown[] = [];
+      for (let i = 0; i < count; i++) {
+        const space = r() < 0.7 ? 'sp' : randomString(r);
+        const key = randomString(r);
+        spaces.push(space);
+        keys.push(key);
+        if (r() < 0.2) {
+          puts.push(undefined);
+          ops.push([space, key]);
+          continue;
+        }
+        const p = { seq: Math.floor(r() * 2 ** (r() * 53)), h: r() < 0.8 ? Math.floor(r() * 2 ** 32).toString(16).padStart(16, '0') : randomString(r), len: Math.floor(r() * 1e6), crc: Math.floor(r() * 2 ** 32), chained: r() < 0.3 };
+        puts.push(p);
+        ops.push(p.chained ? [space, key, p.seq, p.h, p.len, p.crc, 1] : [space, key, p.seq, p.h, p.len, p.crc]);
+      }
+      const meta = new Map<string, unknown>();
+      const names = Math.floor(r() * 4);
+      for (let i = 0; i < names; i++) meta.set(r() < 0.2 ? String(i) : randomString(r), randomValue(r, 1) ?? null);
+      if (r() < 0.05) meta.set('when', new Date(0)); // not written as bytes: the head is JSON.stringify's
+      const want = Buffer.from(JSON.stringify(meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops }), 'utf8');
+      const got = encodeHead(spaces, keys, puts, meta, []).head;
+      if (!got.equals(want)) throw new Error(`seed ${seed} (SEED=${seed} replays): head ${got.toString('utf8')}, JSON.stringify ${want.toString('utf8')}`);
+    }
   });
 });
