@@ -33,7 +33,8 @@ export function writeJson(value: unknown, buf: Buffer, at: number, end: number):
  */
 export function writeWith<T>(buf: Buffer, at: number, end: number, arg: T, write: (w: JsonWriter, arg: T) => boolean): number {
   if (inherited()) throw NOT_PLAIN;
-  const w = writer;
+  // the shared writer, unless a getter of the value being written writes JSON itself (then one of its own)
+  const w = writer.buf === NO_BYTES ? writer : new JsonWriter();
   w.buf = buf;
   w.at = at;
   w.end = end;

@@ -122,6 +122,19 @@ describe('json-bytes: JSON text of plain data written as bytes', () => {
     expect(written({ a: 1 })).toEqual(Buffer.from('{"a":1}'));
   });
 
+  it('a getter that writes JSON itself while its object is written does not disturb the write under way', () => {
+    const inner = { x: 'inner "text"', n: [1, 2] };
+    const outer = {
+      a: 'before',
+      get b() {
+        expect(written(inner)).toEqual(Buffer.from(JSON.stringify(inner)));
+        return 'got';
+      },
+      c: 1_796_597_341_550,
+    };
+    expect(written(outer)).toEqual(Buffer.from(JSON.stringify(outer)));
+  });
+
   it('the record area appends JSON as append(JSON.stringify) would, across chunks, and what JSON.stringify refuses throws', () => {
     const a = new RecordArea();
     const b = new RecordArea();
