@@ -20,7 +20,7 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { crc32 } from './crc32.js';
+import { crc32, crc32Range } from './crc32.js';
 import { NOT_PLAIN, writeJson, writeWith, type JsonWriter } from './json-bytes.js';
 import { encodeRecord } from './record.js';
 
@@ -125,7 +125,7 @@ export class RecordArea {
           const end = writeJson(value, c, at, c.length);
           if (end >= 0) {
             this.used = end;
-            this.crc = crc32(c.subarray(at, end));
+            this.crc = crc32Range(c, at, end);
             return end - at;
           }
         }
@@ -152,7 +152,7 @@ export class RecordArea {
     const at = this.used;
     const len = typeof text === 'string' ? this.chunk.write(text, at, 'utf8') : text.copy(this.chunk, at);
     this.used += len;
-    this.crc = crc32(this.chunk.subarray(at, at + len));
+    this.crc = crc32Range(this.chunk, at, at + len);
     return len;
   }
 
