@@ -11,9 +11,9 @@
 import type { DataFile } from './data-file.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { encodeHead, RecordArea, type EncodedBatch } from './frame.js';
-import { chainable, Entry, setMetaOf, type Keyspace } from './keyspace.js';
+import { chainable, Entry, setMetaOf, type Keyspace, type SpaceIndex } from './keyspace.js';
 import type { Batch } from './log-writer.js';
-import { encodeRecord } from './record.js';
+import { encodeRecord, isPlain } from './record.js';
 
 /** Changes and record bytes past which a batch takes no more transactions (the next one opens a new batch). */
 const MAX_BATCH_CHANGES = 8192;
@@ -41,7 +41,10 @@ export class PendingBatch implements Batch {
   /** Puts in the batch (changes that store a record). */
   puts = 0;
   private recordBytes = 0;
-  private readonly area = new RecordArea();
+  /** The records' bytes (encodeWrites writes a transaction's there before it is applied). */
+  readonly area = new RecordArea();
+  /** Handed to the log writer (file-storage.ts: on the first transaction applied to it). */
+  queued = false;
   private encoded: EncodedBatch | undefined;
 
   constructor(readonly id: number) {
@@ -59,17 +62,20 @@ export class PendingBatch implements Batch {
     return this.encoded === undefined && this.keys.length < MAX_BATCH_CHANGES && this.recordBytes < MAX_BATCH_BYTES;
   }
 
-  /** Applies a transaction's encoded writes and metadata to the index and adds them to the batch, keeping what each replaced. */
+  /**
+   * Applies a transaction's writes, encoded into this batch's record area (encodeWrites), and its metadata to the index
+   * and adds them to the batch, keeping what each replaced.
+   */
   apply(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>, encoded: EncodedWrites, meta: readonly unknown[] | undefined): void {
-    for (let i = 0; i < writes.length; i += 3) {
+    for (let i = 0, j = 0; i < writes.length; i += 3, j += 4) {
       const space = writes[i] as string;
       const key = writes[i + 1] as string;
       const rec = writes[i + 2] as KeyRecord | null;
       let e: Entry | undefined;
       if (rec !== null) {
-        const len = this.area.append(encoded[i] as string | Buffer);
-        e = new Entry(rec.seq, rec.h, len, this.area.crc, this.id, rec);
-        const prev = encoded[i + 1] as Entry | undefined;
+        const len = encoded[j] as number;
+        e = new Entry(rec.seq, rec.h, len, encoded[j + 1] as number, this.id, rec);
+        const prev = encoded[j + 2] as Entry | undefined;
         if (prev !== undefined) e.chainTo(prev);
         this.recordBytes += len;
         this.puts++;
@@ -77,7 +83,7 @@ export class PendingBatch implements Batch {
       this.spaces.push(space);
       this.keys.push(key);
       this.entries.push(e);
-      this.prevs.push(ks.space(space).swap(key, e, encoded[i + 2] as Entry | undefined));
+      this.prevs.push(ks.space(space).swap(key, e, encoded[j + 3] as Entry | undefined));
     }
     for (let j = 0; meta && j < meta.length; j += 2) {
       const name = meta[j] as string;
@@ -96,27 +102,48 @@ export class PendingBatch implements Batch {
 }
 
 /**
- * A transaction's writes encoded, three slots per (space, key, record or null) triple of its writes, at the same index:
- * the record's stored form (undefined for a remove), the entry of the key's previous record it is stored chained to
- * (record.ts; undefined: it stands alone), and the key's entry when the writes were encoded (apply replaces it: the key
- * is not looked up again). One array, not an object of three: most transactions are one put.
+ * A transaction's writes encoded, four slots per (space, key, record or null) triple of its writes, in their order: the
+ * byte length and CRC-32 of the record's stored form in the batch's record area (undefined for a remove), the entry of
+ * the key's previous record it is stored chained to (record.ts; undefined: it stands alone), and the key's entry when
+ * the writes were encoded (apply replaces it: the key is not looked up again). One array, not an object per write:
+ * most transactions are one put.
  */
-export type EncodedWrites = Array<string | Buffer | Entry | undefined>;
+export type EncodedWrites = Array<number | Entry | undefined>;
+
+/** What a transaction read of the index (tx.ts FileTx.seen): a key's entry, or null when it did not read it. */
+export interface SeenEntries {
+  seen(s: SpaceIndex | undefined, key: string): Entry | undefined | null;
+}
 
 /**
- * Encodes a transaction's writes, (space, key, record or null) triples (throws, before anything is applied, when a
- * record cannot be encoded); a put may be stored chained to the key's current record (record.ts).
+ * Encodes a transaction's writes, (space, key, record or null) triples, into `area` (a batch's record area); a put may
+ * be stored chained to the key's current record (record.ts), one whose values are all texts is written as its JSON
+ * straight into the area. When a record cannot be encoded it throws, and the area is as before: nothing is applied.
+ * A key the transaction read, with nothing changed since, is not looked up again (`read`).
  */
-export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>): EncodedWrites {
+export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>, read: SeenEntries | undefined, area: RecordArea): EncodedWrites {
   // An array of the writes' size (a push onto [] would reserve room for seventeen).
-  const out: EncodedWrites = new Array(writes.length);
-  for (let i = 0; i < writes.length; i += 3) {
-    const prev = (out[i + 2] = ks.get(writes[i] as string, writes[i + 1] as string));
-    const rec = writes[i + 2] as KeyRecord | null;
-    if (rec === null) continue;
-    const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
-    out[i] = enc.text;
-    if (enc.chained) out[i + 1] = prev;
+  const out: EncodedWrites = new Array((writes.length / 3) * 4);
+  area.mark();
+  try {
+    for (let i = 0, j = 0; i < writes.length; i += 3, j += 4) {
+      const s = ks.spaces.get(writes[i] as string);
+      const key = writes[i + 1] as string;
+      const seen = read ? read.seen(s, key) : null;
+      const prev = (out[j + 3] = seen !== null ? seen : s?.entry(key));
+      const rec = writes[i + 2] as KeyRecord | null;
+      if (rec === null) continue;
+      if (isPlain(rec)) out[j] = area.appendJson(rec);
+      else {
+        const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
+        out[j] = area.append(enc.text);
+        if (enc.chained) out[j + 2] = prev;
+      }
+      out[j + 1] = area.crc;
+    }
+  } catch (e) {
+    area.rollback();
+    throw e;
   }
   return out;
 }

@@ -34,3 +34,40 @@ const native = (zlib as { crc32?: Crc32 }).crc32;
 export const crc32: Crc32 = native
   ? (data, initial = 0) => native(data, initial) >>> 0
   : (data, initial = 0) => crc32Table(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, initial);
+
+/** Tables for eight bytes a step (slicing-by-8): table k maps a byte to its CRC shifted by k more bytes. */
+let tables8: Int32Array | undefined;
+
+function makeTables8(): Int32Array {
+  const base = (table ??= makeTable());
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) t[n] = base[n]!;
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+}
+
+/** Past this many bytes the native CRC (where there is one) is faster than the cost of calling it and a view. */
+const SHORT_RANGE = 256;
+
+/**
+ * CRC-32 of `buf[start..end)`. A short range (a stored record of a few hundred bytes: one a put) is checksummed here,
+ * eight bytes a step, without a view of it and a call into the native code; a longer one natively.
+ */
+export function crc32Range(buf: Uint8Array, start: number, end: number): number {
+  if (native && end - start > SHORT_RANGE) return native(buf.subarray(start, end), 0) >>> 0;
+  const t = (tables8 ??= makeTables8());
+  let c = ~0;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^ t[768 + buf[i + 4]!]! ^ t[512 + buf[i + 5]!]! ^ t[256 + buf[i + 6]!]! ^ t[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}

@@ -27,7 +27,7 @@ import { encodeWrites, PendingBatch } from './batch.js';
 import { ioError } from './io-errors.js';
 import { nodeIo, type Io } from './io.js';
 import { placeOf } from './place.js';
-import { Entry, Keyspace } from './keyspace.js';
+import { Entry, Keyspace, type SpaceIndex } from './keyspace.js';
 import { acquireLock, type DirLock } from './lock.js';
 import { LogWriter, type Segment } from './log-writer.js';
 import { readRecordWith } from './record.js';
@@ -224,17 +224,19 @@ export class FileStorage implements StorageAdapter {
   }
 
   /**
-   * Encodes the transaction's records (throwing before anything is applied when one cannot be), applies them to the
-   * index (keeping what each replaced) and adds them to the open batch, or to a new one queued for the writer.
+   * Encodes the transaction's records into the open batch, or a new one (throwing before anything is applied when one
+   * cannot be: the batch's record area is as before), applies them to the index (keeping what each replaced) and adds
+   * them to the batch, queued for the writer with its first transaction.
    */
   private commit(tx: FileTx): PendingBatch {
     const writes = tx.writes ?? [];
-    const encoded = encodeWrites(this.ks, writes);
     let batch = this.openBatch;
-    if (!batch?.open) {
-      batch = this.openBatch = new PendingBatch(this.nextBatch++);
-      this.unsettled.push(batch);
+    if (!batch?.open) batch = this.openBatch = new PendingBatch(this.nextBatch++);
+    const encoded = encodeWrites(this.ks, writes, tx, batch.area);
+    if (!batch.queued) {
       this.writer!.enqueue(batch);
+      batch.queued = true;
+      this.unsettled.push(batch);
     }
     batch.apply(this.ks, writes, encoded, tx.meta);
     this.lastBatch = batch;
@@ -307,10 +309,8 @@ export class FileStorage implements StorageAdapter {
     this.cache.clear();
   }
 
-  /** The current (applied) record of a key when it is in memory (or absent); NOT_NOW when it is only on disk. */
-  currentNow(space: string, key: string): KeyRecord | undefined | typeof NOT_NOW {
-    const e = this.ks.get(space, key);
-    return e ? (e.rec ?? NOT_NOW) : undefined;
+  spaceIndex(space: string): SpaceIndex | undefined {
+    return this.ks.spaces.get(space);
   }
 
   /** The current (applied) record of a key, read from disk when not in memory. */
@@ -320,7 +320,7 @@ export class FileStorage implements StorageAdapter {
     return this.readEntry(e);
   }
 
-  private async readEntry(e: Entry): Promise<KeyRecord> {
+  async readEntry(e: Entry): Promise<KeyRecord> {
     if (e.rec) return e.rec;
     const file = e.file!;
     const off = e.off;

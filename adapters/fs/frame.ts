@@ -20,7 +20,8 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { crc32 } from './crc32.js';
+import { crc32, crc32Range } from './crc32.js';
+import { NOT_PLAIN, writeJson, writeWith, type JsonWriter } from './json-bytes.js';
 import { encodeRecord } from './record.js';
 
 export const FRAME_HEADER = 24;
@@ -102,9 +103,42 @@ export class RecordArea {
   private readonly done: Buffer[] = [];
   private chunk: Buffer | undefined;
   private used = 0;
+  /** Where `mark` was taken (`rollback` goes back there). */
+  private markDone = 0;
+  private markChunk: Buffer | undefined;
+  private markUsed = 0;
 
   /** The CRC-32 of the record appended last. */
   crc = 0;
+
+  /**
+   * Appends the JSON text of plain data (a record whose values are all texts: record.ts) written straight into the
+   * area (json-bytes.ts), the bytes of `append(JSON.stringify(value))`; returns its byte length (its CRC-32 is then in
+   * `crc`). Throws where JSON.stringify throws.
+   */
+  appendJson(value: unknown): number {
+    try {
+      for (let tries = 0; tries < 2; tries++) {
+        const c = this.chunk;
+        if (c !== undefined) {
+          const at = this.used;
+          const end = writeJson(value, c, at, c.length);
+          if (end >= 0) {
+            this.used = end;
+            this.crc = crc32Range(c, at, end);
+            return end - at;
+          }
+        }
+        // no room left in this chunk (what the try wrote past `used` is not kept): once more in a new one
+        this.seal();
+        this.chunk = Buffer.allocUnsafe(this.chunkSize(0));
+      }
+    } catch (e) {
+      if (e !== NOT_PLAIN) throw e;
+    }
+    // larger than a chunk, or not data json-bytes.ts writes: as its text
+    return this.append(JSON.stringify(value));
+  }
 
   /** Appends a record's stored form; returns its byte length (its CRC-32 is then in `crc`). */
   append(text: string | Buffer): number {
@@ -113,13 +147,12 @@ export class RecordArea {
     const most = typeof text !== 'string' ? text.length : text.length > AREA_CHUNK ? Buffer.byteLength(text, 'utf8') : text.length * 3;
     if (!this.chunk || this.chunk.length - this.used < most) {
       this.seal();
-      this.chunk = Buffer.allocUnsafe(Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK * 2 ** this.done.length), most));
-      this.used = 0;
+      this.chunk = Buffer.allocUnsafe(this.chunkSize(most));
     }
     const at = this.used;
     const len = typeof text === 'string' ? this.chunk.write(text, at, 'utf8') : text.copy(this.chunk, at);
     this.used += len;
-    this.crc = crc32(this.chunk.subarray(at, at + len));
+    this.crc = crc32Range(this.chunk, at, at + len);
     return len;
   }
 
@@ -127,6 +160,25 @@ export class RecordArea {
   parts(): Buffer[] {
     this.seal();
     return this.done;
+  }
+
+  /** Remembers where the area ends now: `rollback` drops what is appended after (a transaction that failed to encode). */
+  mark(): void {
+    this.markDone = this.done.length;
+    this.markChunk = this.chunk;
+    this.markUsed = this.used;
+  }
+
+  /** Drops what was appended since `mark` (a chunk sealed since is open again, to where it was). */
+  rollback(): void {
+    this.done.length = this.markDone;
+    this.chunk = this.markChunk;
+    this.used = this.markUsed;
+  }
+
+  /** The next chunk's size: the first small (most batches are one write), each next twice as large up to AREA_CHUNK. */
+  private chunkSize(atLeast: number): number {
+    return Math.max(Math.min(AREA_CHUNK, FIRST_CHUNK * 2 ** this.done.length), atLeast);
   }
 
   private seal(): void {
@@ -144,19 +196,68 @@ export class RecordArea {
  * the puts before it into the payload.
  */
 export function encodeHead(spaces: readonly string[], keys: readonly string[], puts: ReadonlyArray<FramedPut | undefined>, meta: ReadonlyMap<string, unknown>, records: readonly Buffer[]): EncodedBatch {
-  const ops = new Array<HeadOp>(keys.length);
   let bytes = 0;
+  // room for the head where its texts are printable ASCII (two bytes a character at most, escaped)
+  let room = 64;
+  for (let i = 0; i < keys.length; i++) {
+    const p = puts[i];
+    room += 2 * (spaces[i]!.length + keys[i]!.length) + 16;
+    if (p !== undefined) {
+      bytes += p.len;
+      room += 2 * p.h.length + 56;
+    }
+  }
+  const head = headBytes({ spaces, keys, puts, meta }, room) ?? Buffer.from(JSON.stringify(headOf(spaces, keys, puts, meta)), 'utf8');
+  return { head, headLen: head.length, records, length: head.length + bytes };
+}
+
+interface HeadParts {
+  spaces: readonly string[];
+  keys: readonly string[];
+  puts: ReadonlyArray<FramedPut | undefined>;
+  meta: ReadonlyMap<string, unknown>;
+}
+
+/**
+ * The head's JSON written as bytes (json-bytes.ts), the bytes of JSON.stringify(headOf(…)) without an array per op
+ * and the text in between (a group of 100 000 puts: 100 000 arrays and a 6 MB string); undefined where it did not fit in
+ * `room` or holds what json-bytes.ts does not write (the caller then takes JSON.stringify's).
+ */
+function headBytes(parts: HeadParts, room: number): Buffer | undefined {
+  const buf = Buffer.allocUnsafe(room);
+  let end: number;
+  try {
+    end = writeWith(buf, 0, room, parts, writeHead);
+  } catch (e) {
+    if (e === NOT_PLAIN) return undefined;
+    throw e;
+  }
+  return end < 0 ? undefined : buf.subarray(0, end);
+}
+
+function writeHead(w: JsonWriter, { spaces, keys, puts, meta }: HeadParts): boolean {
+  if (!w.ascii('{"o":[')) return false;
+  for (let i = 0; i < keys.length; i++) {
+    if ((i > 0 && !w.byte(0x2c)) || !w.byte(0x5b) || !w.string(spaces[i]!) || !w.byte(0x2c) || !w.string(keys[i]!)) return false;
+    const p = puts[i];
+    if (p !== undefined) {
+      if (!w.byte(0x2c) || !w.number(p.seq) || !w.byte(0x2c) || !w.string(p.h) || !w.byte(0x2c) || !w.number(p.len) || !w.byte(0x2c) || !w.number(p.crc)) return false;
+      if (p.chained && !w.ascii(',1')) return false;
+    }
+    if (!w.byte(0x5d)) return false;
+  }
+  if (meta.size === 0) return w.ascii(']}');
+  return w.ascii('],"m":') && w.value(Object.fromEntries(meta), 0) && w.byte(0x7d);
+}
+
+function headOf(spaces: readonly string[], keys: readonly string[], puts: ReadonlyArray<FramedPut | undefined>, meta: ReadonlyMap<string, unknown>): BatchHead {
+  const ops = new Array<HeadOp>(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const p = puts[i];
     if (p === undefined) ops[i] = [spaces[i]!, keys[i]!];
-    else {
-      ops[i] = p.chained ? [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc, 1] : [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc];
-      bytes += p.len;
-    }
+    else ops[i] = p.chained ? [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc, 1] : [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc];
   }
-  const h: BatchHead = meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
-  const head = Buffer.from(JSON.stringify(h), 'utf8');
-  return { head, headLen: head.length, records, length: head.length + bytes };
+  return meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
 }
 
 /** Encodes a transaction (throws, before anything is applied, if a record is not JSON-serializable); each put's `rel` is set. */

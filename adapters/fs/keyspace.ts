@@ -108,6 +108,8 @@ export class SpaceIndex {
   logKey: string[] = [];
   sorted: string[] | null = null;
   bytes = 0;
+  /** Counts the changes of which entry a key has (a transaction's read of an entry stays good while this holds: tx.ts). */
+  changes = 0;
 
   private materialize(key: string, row: number): Entry {
     const b = this.base!;
@@ -136,11 +138,15 @@ export class SpaceIndex {
 
   /** Replaces a key's entry (undefined: removes it). */
   set(key: string, entry: Entry | undefined): void {
-    if (this.replace(key, entry)) this.logAppend(entry!.seq, key);
+    if (this.replace(key, entry, this.records.get(key))) this.logAppend(entry!.seq, key);
   }
 
-  /** Replaces or removes a key's row, keeping the byte count and key order; true when a row was stored. */
-  private replace(key: string, entry: Entry | undefined, prev = this.records.get(key)): boolean {
+  /**
+   * Replaces or removes a key's row (`prev`: the row it has, undefined when none — passed, not a default: a default
+   * would look an absent key up again), keeping the byte count and key order; true when a row was stored.
+   */
+  private replace(key: string, entry: Entry | undefined, prev: Entry | number | undefined): boolean {
+    this.changes++;
     if (prev !== undefined) this.bytes -= this.lenOf(prev);
     if (entry === undefined) {
       if (prev !== undefined) {
@@ -156,11 +162,10 @@ export class SpaceIndex {
   }
 
   /**
-   * Like set, and returns the entry it replaced (what a rollback restores). `prev`, when given, is that entry as the
-   * caller has just read it (`entry(key)`, nothing changed since): the key is not looked up again.
+   * Like set, and returns the entry it replaced (what a rollback restores). `prev` is that entry as the caller has just
+   * read it (`entry(key)`, nothing changed since; undefined: the key has none): the key is not looked up again.
    */
-  swap(key: string, entry: Entry | undefined, prev: Entry | undefined | null = null): Entry | undefined {
-    if (prev === null) prev = this.entry(key);
+  swap(key: string, entry: Entry | undefined, prev: Entry | undefined): Entry | undefined {
     if (this.replace(key, entry, prev)) this.logAppend(entry!.seq, key);
     return prev;
   }
@@ -174,7 +179,7 @@ export class SpaceIndex {
 
   /** Puts back what a failed batch replaced; its log position may have been compacted away meanwhile. */
   restore(key: string, entry: Entry | undefined): void {
-    if (!this.replace(key, entry)) return;
+    if (!this.replace(key, entry, this.records.get(key))) return;
     const seq = entry!.seq;
     let i = upperBound(this.logSeq, seq - 1);
     for (; i < this.logSeq.length && this.logSeq[i] === seq; i++) if (this.logKey[i] === key) return;

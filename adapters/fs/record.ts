@@ -75,7 +75,7 @@ export function encodeRecord(rec: KeyRecord, prev?: KeyRecord): { text: string |
 }
 
 /** Every version's value is a text (or a tombstone's nothing), and none is derived: the record is stored as its JSON. */
-function isPlain(rec: KeyRecord): boolean {
+export function isPlain(rec: KeyRecord): boolean {
   // a loop, not vs.every with a function made per call: every put of a file storage asks
   for (let i = 0; i < rec.vs.length; i++) {
     const v = rec.vs[i]!;

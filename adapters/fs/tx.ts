@@ -6,13 +6,16 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord, StorageTx } from '../../lib/storage.js';
+import type { Entry, SpaceIndex } from './keyspace.js';
 
 /** Thrown by a read of a transaction run at once that cannot answer from memory. */
 export const NOT_NOW: unique symbol = Symbol('not now');
 
 export interface TxHost {
-  readCurrent(space: string, key: string): Promise<KeyRecord | undefined>;
-  currentNow(space: string, key: string): KeyRecord | undefined | typeof NOT_NOW;
+  /** The index of a space, if it has one. */
+  spaceIndex(space: string): SpaceIndex | undefined;
+  /** An entry's record, read from disk when not in memory. */
+  readEntry(e: Entry): Promise<KeyRecord>;
   currentMeta(name: string): unknown;
 }
 
@@ -35,6 +38,14 @@ export class FileTx implements StorageTx {
   /** Where each key's triple starts, once a transaction writes more than INDEX_FROM keys. */
   private index: Map<string, Map<string, number>> | undefined;
   closed = false;
+  /**
+   * The key read from the index last, the entry it had, and the index's change count then: a put reads its key and
+   * writes it, and its commit takes the entry from here rather than looking the key up again (batch.ts encodeWrites).
+   */
+  private seenIndex: SpaceIndex | undefined;
+  private seenKey = '';
+  private seenEntry: Entry | undefined;
+  private seenAt = 0;
 
   constructor(
     private readonly host: TxHost,
@@ -45,12 +56,34 @@ export class FileTx implements StorageTx {
     const at = this.find(space, key);
     if (this.now) {
       if (at >= 0) return (this.writes![at + 2] as KeyRecord | null) ?? undefined;
-      const rec = this.host.currentNow(space, key);
-      if (rec === NOT_NOW) throw NOT_NOW;
-      return rec;
+      const e = this.look(space, key);
+      if (e === undefined) return undefined;
+      if (e.rec === undefined) throw NOT_NOW;
+      return e.rec;
     }
     if (at >= 0) return Promise.resolve((this.writes![at + 2] as KeyRecord | null) ?? undefined);
-    return this.host.readCurrent(space, key);
+    const e = this.look(space, key);
+    return e === undefined ? Promise.resolve(undefined) : this.host.readEntry(e);
+  }
+
+  /** The key's entry in the index, kept as the last one seen. */
+  private look(space: string, key: string): Entry | undefined {
+    const s = this.host.spaceIndex(space);
+    if (s === undefined) return undefined;
+    const e = s.entry(key);
+    this.seenIndex = s;
+    this.seenKey = key;
+    this.seenEntry = e;
+    this.seenAt = s.changes;
+    return e;
+  }
+
+  /**
+   * The key's entry as this transaction read it from `s`, its space's index, while no entry of that index changed
+   * since; null when it has not read the key so (the caller looks it up).
+   */
+  seen(s: SpaceIndex | undefined, key: string): Entry | undefined | null {
+    return s !== undefined && s === this.seenIndex && key === this.seenKey && s.changes === this.seenAt ? this.seenEntry : null;
   }
 
   put(space: string, key: string, rec: KeyRecord): void {

@@ -1,0 +1,200 @@
+// json-bytes.ts writes the bytes of Buffer.from(JSON.stringify(value)) straight into a buffer, or says it cannot (and
+// the record area, or a frame's head, takes JSON.stringify's text). Random data against JSON.stringify (the seed is printed on failure and
+// replays with SEED=<n>), the values it must refuse, and buffers too small by any number of bytes.
+import { describe, expect, it } from 'vitest';
+import { encodeHead, RecordArea, type FramedPut } from '../../adapters/fs/frame.js';
+import { NOT_PLAIN, writeJson } from '../../adapters/fs/json-bytes.js';
+import { crc32 } from '../../adapters/fs/crc32.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+const PIECES = ['a', 'Z', '0', ' ', '"', '\\', '/', '\n', '\t', '\u0000', '\u001f', '\u007f', 'é', '漢', '🙂', '\ud800', '\udc00', '\u2028', '{', ':'];
+
+function randomString(r: () => number): string {
+  let s = '';
+  const n = Math.floor(r() * (r() < 0.1 ? 300 : 12));
+  const plain = r() < 0.6;
+  for (let i = 0; i < n; i++) s += plain ? String.fromCharCode(0x20 + Math.floor(r() * 95)) : PIECES[Math.floor(r() * PIECES.length)]!;
+  return s;
+}
+
+const NUMBERS = [0, -0, 1, 9, 10, 99, 100, 999_999_999, 1e9, 1_796_597_341_547, 2 ** 31, 2 ** 32 - 1, Number.MAX_SAFE_INTEGER, 2 ** 53, 1e21, -1, -1_700_000_000_000, 0.5, 1.1, -3.25e-7, 1e-7, NaN, Infinity, -Infinity];
+
+function randomValue(r: () => number, depth: number): unknown {
+  const k = Math.floor(r() * (depth > 3 ? 5 : 8));
+  switch (k) {
+    case 0:
+      return randomString(r);
+    case 1:
+      return r() < 0.5 ? NUMBERS[Math.floor(r() * NUMBERS.length)] : Math.floor(r() * 2 ** (r() * 53));
+    case 2:
+      return r() < 0.5;
+    case 3:
+      return null;
+    case 4:
+      return [undefined, () => 1, Symbol('s')][Math.floor(r() * 3)];
+    case 5:
+    case 6: {
+      const o: Record<string, unknown> = r() < 0.1 ? Object.create(null) : {};
+      const n = Math.floor(r() * 6);
+      for (let i = 0; i < n; i++) o[r() < 0.2 ? String(Math.floor(r() * 20)) : randomString(r)] = randomValue(r, depth + 1);
+      return o;
+    }
+    default: {
+      const a: unknown[] = [];
+      const n = Math.floor(r() * 6);
+      for (let i = 0; i < n; i++) a.push(randomValue(r, depth + 1));
+      if (r() < 0.1) a.length += 2; // holes
+      return a;
+    }
+  }
+}
+
+function written(value: unknown, room = 1 << 16): Buffer | -1 {
+  const buf = Buffer.alloc(room + 8, 0xee);
+  const end = writeJson(value, buf, 8, 8 + room);
+  expect(buf.subarray(8 + room).every((b) => b === 0xee)).toBe(true); // never past `end`
+  return end < 0 ? -1 : buf.subarray(8, end);
+}
+
+describe('json-bytes: JSON text of plain data written as bytes', () => {
+  it('writes exactly the UTF-8 of JSON.stringify for random plain data', () => {
+    const base = Number(process.env.SEED ?? Date.now() % 1_000_000);
+    for (let n = 0; n < 400; n++) {
+      const seed = base + n;
+      const r = rng(seed);
+      const value = { vs: [randomValue(r, 1)], cc: randomValue(r, 1), seq: Math.floor(r() * 1e6), h: randomString(r), x: randomValue(r, 0) };
+      const want = Buffer.from(JSON.stringify(value), 'utf8');
+      const got = written(value);
+      if (got === -1 || !got.equals(want)) throw new Error(`seed ${seed} (SEED=${seed} replays): wrote ${got === -1 ? 'nothing' : got.toString('utf8')}, JSON.stringify ${want.toString('utf8')}`);
+    }
+  });
+
+  it('a stored record of S4 is JSON.stringify byte for byte', () => {
+    const rec = { vs: [{ r: 'GrxZ3fyYKTcEWSqy', n: 3, t: 1_796_597_341_550, c: 0, v: JSON.stringify({ title: 'item 2', done: true, n: 2 }) }], cc: { GrxZ3fyYKTcEWSqy: 3 }, seq: 3, h: '66778dfb45dd5db4' };
+    expect(written(rec)).toEqual(Buffer.from(JSON.stringify(rec)));
+  });
+
+  it('answers -1 in any buffer too small, and writes nothing past its end', () => {
+    const value = { a: ['x"y', 12_345, -0.5, true, null, { '1': 'é🙂\u0000' }], b: 'plain text', c: 1_796_597_341_550 };
+    const want = Buffer.from(JSON.stringify(value));
+    for (let room = 0; room < want.length; room++) expect(written(value, room)).toBe(-1);
+    // the escaped path asks for 3 bytes a UTF-16 unit: it may answer -1 with a few bytes to spare, never wrongly
+    for (let room = want.length; room < want.length + 64; room++) {
+      const got = written(value, room);
+      if (got !== -1) expect(got).toEqual(want);
+    }
+    expect(written(value, want.length + 64)).toEqual(want);
+  });
+
+  it('refuses what it would not write as JSON.stringify does', () => {
+    class Point {
+      x = 1;
+    }
+    const deep: unknown[] = [];
+    let at = deep;
+    for (let i = 0; i < 100; i++) at.push((at = []));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const v of [{ d: new Date(0) }, { p: new Point() }, { b: 1n }, { j: { toJSON: () => 'x' } }, deep, cyclic, [new Uint8Array(2)]]) {
+      expect(() => writeJson(v, Buffer.alloc(1 << 12), 0, 1 << 12)).toThrow(expect.anything());
+      try {
+        writeJson(v, Buffer.alloc(1 << 12), 0, 1 << 12);
+      } catch (e) {
+        expect(e).toBe(NOT_PLAIN);
+      }
+    }
+    // an enumerable property on Object.prototype: for-in would list it in every object, JSON.stringify does not
+    Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true, writable: true });
+    try {
+      expect(() => writeJson({ a: 1 }, Buffer.alloc(64), 0, 64)).toThrow(expect.anything());
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+    expect(written({ a: 1 })).toEqual(Buffer.from('{"a":1}'));
+  });
+
+  it('a getter that writes JSON itself while its object is written does not disturb the write under way', () => {
+    const inner = { x: 'inner "text"', n: [1, 2] };
+    const outer = {
+      a: 'before',
+      get b() {
+        expect(written(inner)).toEqual(Buffer.from(JSON.stringify(inner)));
+        return 'got';
+      },
+      c: 1_796_597_341_550,
+    };
+    expect(written(outer)).toEqual(Buffer.from(JSON.stringify(outer)));
+  });
+
+  it('the record area appends JSON as append(JSON.stringify) would, across chunks, and what JSON.stringify refuses throws', () => {
+    const a = new RecordArea();
+    const b = new RecordArea();
+    const r = rng(7);
+    for (let i = 0; i < 800; i++) {
+      const value = i % 300 === 7 ? { big: 'x'.repeat(100_000 + i) } : i % 97 === 3 ? { d: new Date(i) } : { i, s: randomString(r), v: randomValue(r, 1) };
+      const la = a.appendJson(value);
+      const ca = a.crc;
+      const text = JSON.stringify(value);
+      expect(la).toBe(b.append(text));
+      expect(ca).toBe(b.crc);
+      expect(ca).toBe(crc32(Buffer.from(text)));
+    }
+    expect(Buffer.concat(a.parts())).toEqual(Buffer.concat(b.parts()));
+    expect(() => new RecordArea().appendJson({ n: 1n })).toThrow(TypeError);
+  });
+
+  it('rollback drops what was appended after mark, also across a chunk sealed meanwhile', () => {
+    const a = new RecordArea();
+    a.appendJson({ first: 1 });
+    a.mark();
+    for (let i = 0; i < 200; i++) a.appendJson({ i, pad: 'p'.repeat(50) });
+    a.rollback();
+    a.appendJson({ second: 2 });
+    expect(Buffer.concat(a.parts()).toString()).toBe('{"first":1}{"second":2}');
+  });
+});
+
+describe('a log frame head written as bytes', () => {
+  it('is JSON.stringify of the head byte for byte: random ops (puts, chained, removes), texts and metadata', () => {
+    const base = Number(process.env.SEED ?? Date.now() % 1_000_000);
+    for (let n = 0; n < 200; n++) {
+      const seed = base + n;
+      const r = rng(seed);
+      const count = Math.floor(r() * 40);
+      const spaces: string[] = [];
+      const keys: string[] = [];
+      const puts: Array<FramedPut | undefined> = [];
+      const ops: unknown[] = [];
+      for (let i = 0; i < count; i++) {
+        const space = r() < 0.7 ? 'sp' : randomString(r);
+        const key = randomString(r);
+        spaces.push(space);
+        keys.push(key);
+        if (r() < 0.2) {
+          puts.push(undefined);
+          ops.push([space, key]);
+          continue;
+        }
+        const p = { seq: Math.floor(r() * 2 ** (r() * 53)), h: r() < 0.8 ? Math.floor(r() * 2 ** 32).toString(16).padStart(16, '0') : randomString(r), len: Math.floor(r() * 1e6), crc: Math.floor(r() * 2 ** 32), chained: r() < 0.3 };
+        puts.push(p);
+        ops.push(p.chained ? [space, key, p.seq, p.h, p.len, p.crc, 1] : [space, key, p.seq, p.h, p.len, p.crc]);
+      }
+      const meta = new Map<string, unknown>();
+      const names = Math.floor(r() * 4);
+      for (let i = 0; i < names; i++) meta.set(r() < 0.2 ? String(i) : randomString(r), randomValue(r, 1) ?? null);
+      if (r() < 0.05) meta.set('when', new Date(0)); // not written as bytes: the head is JSON.stringify's
+      const want = Buffer.from(JSON.stringify(meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops }), 'utf8');
+      const got = encodeHead(spaces, keys, puts, meta, []).head;
+      if (!got.equals(want)) throw new Error(`seed ${seed} (SEED=${seed} replays): head ${got.toString('utf8')}, JSON.stringify ${want.toString('utf8')}`);
+    }
+  });
+});
