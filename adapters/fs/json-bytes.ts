@@ -5,7 +5,8 @@
  * and its garbage were a tenth of a durable put's own work (S4, issue 14).
  *
  * It writes what it can write exactly as JSON.stringify would: objects whose prototype is Object.prototype or null,
- * arrays, strings, numbers, booleans and null. Anything else — a toJSON method, a class instance, a bigint, nesting past
+ * arrays, strings, numbers, booleans and null, and an object with a toJSON method as what that returns. Anything else — a
+ * class instance, a bigint, what a toJSON returns that JSON.stringify would leave out, nesting past
  * MAX_DEPTH (a cycle), or an enumerable property on Object.prototype (for-in would list it, JSON.stringify does not) —
  * throws NOT_PLAIN, and the caller takes JSON.stringify's text (or its error). Strings of printable ASCII are copied
  * byte by byte; a string holding anything else is written as JSON.stringify escapes it (control characters, lone
@@ -64,8 +65,19 @@ export class JsonWriter {
   at = 0;
   end = 0;
 
-  /** Writes a value; false when it did not fit. */
-  value(v: unknown, depth: number): boolean {
+  /**
+   * Writes a value, the property `key` of its holder (an array's index as a number); false when it did not fit. An object
+   * with a toJSON method is written as what it returns for `key`, which is not asked again (as JSON.stringify does): a
+   * local write's record (record.ts WrittenRecord) is one.
+   */
+  value(v: unknown, depth: number, key: string | number = '', asked = false): boolean {
+    if (!asked && typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      const toJSON = (v as { toJSON: (k: string) => unknown }).toJSON;
+      const x = toJSON.call(v, typeof key === 'number' ? String(key) : key);
+      // What JSON.stringify would leave out or write as null (the holder decides which): left to it.
+      if (x === undefined || typeof x === 'function' || typeof x === 'symbol') throw NOT_PLAIN;
+      return this.value(x, depth, key, true);
+    }
     switch (typeof v) {
       case 'string':
         return this.string(v);
@@ -75,7 +87,7 @@ export class JsonWriter {
         return v ? this.ascii('true') : this.ascii('false');
       case 'object':
         if (v === null) return this.ascii('null');
-        if (depth >= MAX_DEPTH || typeof (v as { toJSON?: unknown }).toJSON === 'function') throw NOT_PLAIN;
+        if (depth >= MAX_DEPTH) throw NOT_PLAIN;
         if (Array.isArray(v)) return this.array(v, depth + 1);
         {
           const proto: unknown = Object.getPrototypeOf(v);
@@ -93,7 +105,7 @@ export class JsonWriter {
       if (i > 0 && !this.byte(0x2c)) return false;
       const x = a[i];
       // JSON.stringify writes null for what it cannot write in an array
-      if (x === undefined || typeof x === 'function' || typeof x === 'symbol' ? !this.ascii('null') : !this.value(x, depth)) return false;
+      if (x === undefined || typeof x === 'function' || typeof x === 'symbol' ? !this.ascii('null') : !this.value(x, depth, i)) return false;
     }
     return this.byte(0x5d);
   }
@@ -107,7 +119,7 @@ export class JsonWriter {
       if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
       if (!first && !this.byte(0x2c)) return false;
       first = false;
-      if (!this.string(k) || !this.byte(0x3a) || !this.value(x, depth)) return false;
+      if (!this.string(k) || !this.byte(0x3a) || !this.value(x, depth, k)) return false;
     }
     return this.byte(0x7d);
   }

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { encodeHead, RecordArea, type FramedPut } from '../../adapters/fs/frame.js';
 import { NOT_PLAIN, writeJson } from '../../adapters/fs/json-bytes.js';
 import { crc32 } from '../../adapters/fs/crc32.js';
+import { loadHasher } from '../../lib/hash.js';
+import { WrittenRecord } from '../../lib/record.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -83,6 +85,30 @@ describe('json-bytes: JSON text of plain data written as bytes', () => {
     expect(written(rec)).toEqual(Buffer.from(JSON.stringify(rec)));
   });
 
+  it("a local write's record (record.ts WrittenRecord: a class with toJSON) is written here, as JSON.stringify writes it", async () => {
+    await loadHasher();
+    // Before: refused as a class instance with a toJSON, so every durable local put took JSON.stringify's text (S4 fell
+    // from 83 320 to 68 685 writes/s once s3q's WrittenRecord met s4q's writer).
+    const state = { vs: [{ r: 'GrxZ3fyYKTcEWSqy', n: 3, t: 1_796_597_341_550, c: 0, v: JSON.stringify({ title: 'é"\n', n: 2 }) }], cc: { GrxZ3fyYKTcEWSqy: 3 } };
+    const tagged = { ...state, pts: { GrxZ3fyYKTcEWSqy: [{ e: 'ep1', n: 3 }] } };
+    for (const rec of [new WrittenRecord('k', state, 3), new WrittenRecord('k', tagged, 4)]) {
+      expect(written(rec)).toEqual(Buffer.from(JSON.stringify(rec)));
+      expect(JSON.parse(JSON.stringify(rec)).h).toBe(rec.h);
+    }
+  });
+
+  it('writes an object with toJSON as what it returns for its key, not asked again, as JSON.stringify does', () => {
+    const keyed = { toJSON: (k: string) => ({ key: k, again: { toJSON: () => 'inner' } }) };
+    const selfish = { toJSON: () => ({ toJSON: () => 'never asked' }) };
+    for (const v of [{ d: new Date(0) }, [new Date(1), keyed], { a: keyed, b: [keyed, { c: keyed }] }, keyed, selfish, { s: selfish }]) {
+      expect(written(v)).toEqual(Buffer.from(JSON.stringify(v)));
+    }
+    // What a toJSON returns that JSON.stringify leaves out (or writes as null in an array) is left to it.
+    for (const v of [{ u: { toJSON: () => undefined } }, [{ toJSON: () => () => 1 }]]) {
+      expect(() => writeJson(v, Buffer.alloc(64), 0, 64)).toThrow(expect.anything());
+    }
+  });
+
   it('answers -1 in any buffer too small, and writes nothing past its end', () => {
     const value = { a: ['x"y', 12_345, -0.5, true, null, { '1': 'é🙂\u0000' }], b: 'plain text', c: 1_796_597_341_550 };
     const want = Buffer.from(JSON.stringify(value));
@@ -104,7 +130,7 @@ describe('json-bytes: JSON text of plain data written as bytes', () => {
     for (let i = 0; i < 100; i++) at.push((at = []));
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    for (const v of [{ d: new Date(0) }, { p: new Point() }, { b: 1n }, { j: { toJSON: () => 'x' } }, deep, cyclic, [new Uint8Array(2)]]) {
+    for (const v of [{ p: new Point() }, { b: 1n }, deep, cyclic, [new Uint8Array(2)]]) {
       expect(() => writeJson(v, Buffer.alloc(1 << 12), 0, 1 << 12)).toThrow(expect.anything());
       try {
         writeJson(v, Buffer.alloc(1 << 12), 0, 1 << 12);
