@@ -8,34 +8,14 @@
  * applied: a put landing between a transaction's failure and the run's read of the key, which nothing prevents.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Replica } from '../../lib/index.js';
 import { failingLog } from './failing-log.js';
 import { until } from '../sync/support.js';
-import { connect, has, lostScene } from './left-out-scene.js';
+import { connect, has, holdFirstWait, lostScene } from './left-out-scene.js';
 
 const undo: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const u of undo.splice(0).reverse()) await u().catch(() => {});
 });
-
-/**
- * Holds the first wait for a seq not durable yet (the run's, left-out.ts) until `release`, after the wait itself ends;
- * `later` counts the waits for a seq not durable after it.
- */
-function holdFirstWait(r: Replica) {
-  const core = r.core as unknown as { whenDurable: (seq: number, space?: string) => Promise<void>; durableSeq: number };
-  const whenDurable = core.whenDurable.bind(core);
-  let open: () => void = () => {};
-  const barrier = new Promise<void>((res) => (open = res));
-  const state = { waited: false, later: 0 };
-  core.whenDurable = (seq, space) => {
-    if (state.waited && seq > core.durableSeq) state.later++;
-    if (state.waited || seq <= core.durableSeq) return whenDurable(seq, space);
-    state.waited = true;
-    return whenDurable(seq, space).then(() => barrier);
-  };
-  return { state, release: () => open() };
-}
 
 describe("a left-out key whose rewrite fails, written again before settle reads it", () => {
   it("reaches the peer (its durable record) before the writer counts it synced", async () => {

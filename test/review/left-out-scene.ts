@@ -59,3 +59,23 @@ export async function lostScene(name: string, faults: Faults, undo: Array<() => 
   await meet(peer, third, has(peer, 'q'), 'the peer got q');
   return { writer, third, peer, synced: () => synced };
 }
+
+/**
+ * Holds the first wait for a seq not durable yet (the run's, left-out.ts) until `release`, after the wait itself ends;
+ * `seq` is the seq it waits for, `later` counts the waits for a seq not durable after it.
+ */
+export function holdFirstWait(r: Replica) {
+  const core = r.core as unknown as { whenDurable: (seq: number, space?: string) => Promise<void>; durableSeq: number };
+  const whenDurable = core.whenDurable.bind(core);
+  let open: () => void = () => {};
+  const barrier = new Promise<void>((res) => (open = res));
+  const state = { waited: false, seq: 0, later: 0 };
+  core.whenDurable = (seq, space) => {
+    if (state.waited && seq > core.durableSeq) state.later++;
+    if (state.waited || seq <= core.durableSeq) return whenDurable(seq, space);
+    state.waited = true;
+    state.seq = seq;
+    return whenDurable(seq, space).then(() => barrier);
+  };
+  return { state, release: () => open() };
+}
