@@ -48,7 +48,7 @@ export interface Settling {
   /** Keys whose state went to the peer in the run. */
   sent: Set<string>;
   leftOut?: LeftOut;
-  /** Keys `settleRun` sent back in the run: each goes once. */
+  /** Keys whose states `settleRun` sent back in the run: each goes once. */
   resent?: Set<string>;
 }
 
@@ -66,7 +66,7 @@ const MAX_ROUNDS = 4;
  * run ended, the rewrite failed too, and the peer's acknowledgements past the top counted the write it never got).
  * `going`: the run is still ours and the session open.
  */
-export async function settleRun(run: Settling, port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>, send: (keys: string[]) => Promise<void>, going: () => boolean): Promise<void> {
+export async function settleRun(run: Settling, port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>, send: (keys: string[]) => Promise<readonly string[]>, going: () => boolean): Promise<void> {
   const resent = (run.resent ??= new Set());
   for (let round = 0; run.leftOut && round < MAX_ROUNDS && going(); round++) {
     const left = run.leftOut;
@@ -82,8 +82,12 @@ export async function settleRun(run: Settling, port: Pick<RepairPort, 'index' | 
         back.push(k);
       }
     }
-    // Their states may leave keys out again (a newer write): the next round waits for those.
-    if (back.length > 0 && going()) await send(back);
+    // Their states may leave keys out again (a newer write): the next round waits for those, and such a key's state did
+    // not go — it may go back once its newer record fails too.
+    if (back.length > 0 && going()) {
+      const went = new Set(await send(back));
+      for (const k of back) if (!went.has(k)) resent.delete(k);
+    }
   }
 }
 

@@ -1,0 +1,68 @@
+/**
+ * flk45, a second window of settle (left-out.ts settleRun): a left-out key whose rewrite failed is back at 'old', at or
+ * below the run's top, and goes back to the peer — once a run (`resent`). A further write of it ('x') applied between
+ * settle's read of the key and the read that sends its state leaves the state unsent (not durable: left to the stream),
+ * yet the key counted as gone back. When 'x' fails too (the disk still full), k is at 'old' again: settle, waiting for
+ * 'x' in its next round, found k gone back already, sent nothing, and the peer's acknowledgement of a later write counted
+ * 'old' synced while the peer held nothing of k. (Forced: 'x' is put, and applied, inside settle's read of k.)
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { failingLog } from './failing-log.js';
+import { until } from '../sync/support.js';
+import { connect, has, holdFirstWait, lostScene } from './left-out-scene.js';
+
+const undo: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const u of undo.splice(0).reverse()) await u().catch(() => {});
+});
+
+type Get = (space: string, key: string) => Promise<unknown>;
+
+describe('a left-out key going back, written again between the read and the send', () => {
+  it('reaches the peer (its durable record) before the writer counts it synced', async () => {
+    const log = failingLog();
+    const { writer, peer, synced } = await lostScene('left-out-resend-skipped', log.faults, undo);
+    const s = writer.space('s');
+    const put = (key: string, value: string) => s.put(key, value).then(() => 'durable', () => 'failed');
+    log.hold();
+    const z = put('z', 'zed');
+    await until(() => log.state.gated > 0, "z's fsync waits");
+    const rewrite = put('k', 'new');
+    const wait = holdFirstWait(writer);
+    let runs = 0;
+    writer.on('antiEntropy', () => runs++);
+    connect(writer, peer, undo);
+    await until(() => wait.state.waited, 'the run waits for a left-out record to be durable');
+    log.failAndRelease();
+    expect(await rewrite).toBe('failed');
+    await z;
+    expect((await s.get('k'))?.value, 'rolled back').toBe('old');
+    // The next log write fails again: z2's is held, 'x' queues behind it.
+    log.hold();
+    const gated = log.state.gated;
+    const z2 = put('z2', 'zed');
+    await until(() => log.state.gated > gated, "z2's fsync waits");
+    // settle's next read of k (after the wait) answers 'old', and 'x' is applied before the answer arrives.
+    const storage = (writer.core as unknown as { storage: { get: Get } }).storage;
+    const get = storage.get.bind(storage);
+    let again: Promise<string> | undefined;
+    storage.get = async (space, key) => {
+      const rec = await get(space, key);
+      if (again || space !== 's' || key !== 'k') return rec;
+      again = put('k', 'x');
+      await until(async () => (await s.get('k'))?.value === 'x', "k's rewrite 'x' applied");
+      return rec;
+    };
+    wait.release();
+    await until(() => again !== undefined, 'settle read k');
+    await until(() => runs > 0 || wait.state.later > 0, "the run ended or waits for 'x'");
+    log.failAndRelease();
+    expect(await again).toBe('failed');
+    await z2;
+    expect((await s.get('k'))?.value, 'rolled back again').toBe('old');
+    await s.put('w', 'later'); // the next commit: the stream past the top, acknowledged
+    await until(async () => (await has(peer, 'w')()) && writer.status === 'synced' && peer.status === 'synced', 'synced after the later write');
+    await until(() => synced() && writer.pending === 0, "the writer counts k's write synced");
+    expect((await peer.space('s').get('k'))?.value, "k 'old' reported synced (pending 0) while the peer holds nothing of k").toBe('old');
+  });
+});
