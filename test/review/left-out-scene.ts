@@ -79,3 +79,28 @@ export function holdFirstWait(r: Replica) {
   };
   return { state, release: () => open() };
 }
+
+/**
+ * Connects the two for the run under test, the writer's first wait for a left-out record held (`holdFirstWait`);
+ * resolves once the run waits there. `runs()`: the writer's runs ended since.
+ */
+export async function heldRun(writer: Replica, peer: Replica, undo: Array<() => Promise<void>>) {
+  const wait = holdFirstWait(writer);
+  let runs = 0;
+  writer.on('antiEntropy', () => runs++);
+  connect(writer, peer, undo);
+  await until(() => wait.state.waited, 'the run waits for a left-out record to be durable');
+  return { ...wait, runs: () => runs };
+}
+
+/**
+ * k rolled back to 'old' on the writer: a later write goes on the stream past the run's top and is acknowledged; once
+ * the writer counts k's write synced (pending 0), the peer must hold k 'old'.
+ */
+export async function expectHeldOnceSynced(writer: Replica, peer: Replica, synced: () => boolean): Promise<void> {
+  expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
+  await writer.space('s').put('w', 'later'); // the next commit: the stream past the top, acknowledged
+  await until(async () => (await has(peer, 'w')()) && writer.status === 'synced' && peer.status === 'synced', 'synced after the later write');
+  await until(() => synced() && writer.pending === 0, "the writer counts k's write synced");
+  expect((await peer.space('s').get('k'))?.value, "k 'old' reported synced (pending 0) while the peer holds nothing of k").toBe('old');
+}
