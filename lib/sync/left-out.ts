@@ -32,13 +32,13 @@ export class LeftOut {
   /**
    * Waits until every record noted (and of the keys the tree still leaves out) is durable — or its transaction failed
    * (core.ts `abandonedSeq`): then the key is back at an older record, which may lie at or below the run's top. Returns
-   * the keys noted, for the run to look at again, and the seq waited for.
+   * the keys noted, for the run to look at again, and the space's durable top read after the wait.
    */
-  async settle(port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>): Promise<{ keys: ReadonlySet<string>; upTo: number }> {
+  async settle(port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>): Promise<{ keys: ReadonlySet<string>; durable: number }> {
     let seq = this.seq;
     if (this.tree) for (const k of (await port.index()).unsettled ?? []) seq = Math.max(seq, (await port.get(k))?.seq ?? 0);
     await port.durableTo(seq);
-    return { keys: this.keys, upTo: seq };
+    return { keys: this.keys, durable: (await port.index()).lastSeq };
   }
 }
 
@@ -48,7 +48,7 @@ export interface Settling {
   /** Keys whose state went to the peer in the run. */
   sent: Set<string>;
   leftOut?: LeftOut;
-  /** Keys `settleRun` sent back in the run: each goes once. */
+  /** Keys whose states `settleRun` sent back in the run: each goes once. */
   resent?: Set<string>;
 }
 
@@ -60,27 +60,34 @@ const MAX_ROUNDS = 4;
  * newer record's transaction failed meanwhile (rolled back) is back at its durable record, which may lie at or below the
  * run's top: the stream, from the top, never reads it, and nothing of the run carried it — `send` sends its state now
  * (once a run), or the peer's acknowledgements past the top would count the write held (rev42). A key written again
- * while we waited (a record past the seq waited for, which may fail too: rev43) is waited for in the next round.
+ * while we waited (its record not durable after the wait, which may fail too: rev43) is waited for in the next round.
+ * Not durable, rather than past the seq waited for: a failed transaction's seqs are taken back and given again, so the
+ * rewrite may lie at that very seq or below it (flk45: a group of two failed, the rewrite took the seq waited for, the
+ * run ended, the rewrite failed too, and the peer's acknowledgements past the top counted the write it never got).
  * `going`: the run is still ours and the session open.
  */
-export async function settleRun(run: Settling, port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>, send: (keys: string[]) => Promise<void>, going: () => boolean): Promise<void> {
+export async function settleRun(run: Settling, port: Pick<RepairPort, 'index' | 'get' | 'durableTo'>, send: (keys: string[]) => Promise<readonly string[]>, going: () => boolean): Promise<void> {
   const resent = (run.resent ??= new Set());
   for (let round = 0; run.leftOut && round < MAX_ROUNDS && going(); round++) {
     const left = run.leftOut;
     run.leftOut = undefined;
-    const { keys, upTo } = await left.settle(port);
+    const { keys, durable } = await left.settle(port);
     const back: string[] = [];
     for (const k of keys) {
       const rec = await port.get(k);
-      if (rec && rec.seq > upTo) (run.leftOut ??= new LeftOut()).note(rec.seq, [k]);
+      if (rec && rec.seq > durable) (run.leftOut ??= new LeftOut()).note(rec.seq, [k]);
       else if (rec && rec.seq <= run.myTop && !resent.has(k)) {
         resent.add(k);
         run.sent.delete(k);
         back.push(k);
       }
     }
-    // Their states may leave keys out again (a newer write): the next round waits for those.
-    if (back.length > 0 && going()) await send(back);
+    // Their states may leave keys out again (a newer write): the next round waits for those, and such a key's state did
+    // not go — it may go back once its newer record fails too.
+    if (back.length > 0 && going()) {
+      const went = new Set(await send(back));
+      for (const k of back) if (!went.has(k)) resent.delete(k);
+    }
   }
 }
 

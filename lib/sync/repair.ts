@@ -343,8 +343,10 @@ export class Repair {
     });
   }
 
-  private async sendStates(run: Run, keys: readonly string[]): Promise<void> {
-    if (!this.port.offersStates) return;
+  /** Sends the states of `keys` not sent in the run yet, those durable; returns the keys whose states went. */
+  private async sendStates(run: Run, keys: readonly string[]): Promise<string[]> {
+    const went: string[] = [];
+    if (!this.port.offersStates) return went;
     const { lastSeq } = await this.index(run);
     let batch: Entry[] = [];
     let bytes = 0;
@@ -365,12 +367,14 @@ export class Repair {
       // Absent, or not durable yet (the log stream sends it once it is).
       const rec = await this.durable(run, key, lastSeq);
       if (!rec) continue;
+      went.push(key);
       batch.push([key, stateOf(rec)]);
       bytes += entrySize(key, rec);
       if (rec.seq > top) top = rec.seq;
       if (bytes > this.port.frameBudget) await flush();
     }
     if (batch.length && !this.port.closed && this.run === run) await flush();
+    return went;
   }
 
   private async end(run: Run): Promise<void> {

@@ -6,36 +6,19 @@
  * — the run exchanged nothing of it, the stream never reads it, and the next acknowledgement past the top counts 'old'
  * synced while the peer holds nothing of k. (The interleaving is forced by holding settle's wait until 'newer' is
  * applied: a put landing between a transaction's failure and the run's read of the key, which nothing prevents.)
+ * Under load a log write of the scene's may take the held fsync before z's: z then fails with 'new', and 'newer' takes
+ * the seq the run waited for (seqs of failed transactions are given again) — flk45's 1 in 18 failures on main, now
+ * forced in left-out-seq-reissued.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Replica } from '../../lib/index.js';
 import { failingLog } from './failing-log.js';
 import { until } from '../sync/support.js';
-import { connect, has, lostScene } from './left-out-scene.js';
+import { expectHeldOnceSynced, heldRun, lostScene } from './left-out-scene.js';
 
 const undo: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const u of undo.splice(0).reverse()) await u().catch(() => {});
 });
-
-/**
- * Holds the first wait for a seq not durable yet (the run's, left-out.ts) until `release`, after the wait itself ends;
- * `later` counts the waits for a seq not durable after it.
- */
-function holdFirstWait(r: Replica) {
-  const core = r.core as unknown as { whenDurable: (seq: number, space?: string) => Promise<void>; durableSeq: number };
-  const whenDurable = core.whenDurable.bind(core);
-  let open: () => void = () => {};
-  const barrier = new Promise<void>((res) => (open = res));
-  const state = { waited: false, later: 0 };
-  core.whenDurable = (seq, space) => {
-    if (state.waited && seq > core.durableSeq) state.later++;
-    if (state.waited || seq <= core.durableSeq) return whenDurable(seq, space);
-    state.waited = true;
-    return whenDurable(seq, space).then(() => barrier);
-  };
-  return { state, release: () => open() };
-}
 
 describe("a left-out key whose rewrite fails, written again before settle reads it", () => {
   it("reaches the peer (its durable record) before the writer counts it synced", async () => {
@@ -45,11 +28,7 @@ describe("a left-out key whose rewrite fails, written again before settle reads 
     const before = writer.space('s').put('z', 'zed').then(() => 'durable', () => 'failed');
     await until(() => log.state.gated > 0, "z's fsync waits");
     const rewrite = writer.space('s').put('k', 'new').then(() => 'durable', () => 'failed');
-    const wait = holdFirstWait(writer);
-    let runs = 0;
-    writer.on('antiEntropy', () => runs++);
-    connect(writer, peer, undo);
-    await until(() => wait.state.waited, 'the run waits for a left-out record to be durable');
+    const wait = await heldRun(writer, peer, undo);
     log.failAndRelease();
     expect(await rewrite).toBe('failed');
     await before;
@@ -62,14 +41,10 @@ describe("a left-out key whose rewrite fails, written again before settle reads 
     await until(async () => (await writer.space('s').get('k'))?.value === 'newer', "k's second rewrite applied");
     wait.release(); // settle reads k now
     // The run ends (55be569: k's record was above the top, left to the stream) — or waits for 'newer' too (the fix).
-    await until(() => runs > 0 || wait.state.later > 0, "the run ended or waits for k's second rewrite");
+    await until(() => wait.runs() > 0 || wait.state.later > 0, "the run ended or waits for k's second rewrite");
     log.failAndRelease();
     expect(await again).toBe('failed');
     await z2;
-    expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
-    await writer.space('s').put('w', 'later'); // the next commit: the stream past the top, acknowledged
-    await until(async () => (await has(peer, 'w')()) && writer.status === 'synced' && peer.status === 'synced', 'synced after the later write');
-    await until(() => synced() && writer.pending === 0, "the writer counts k's write synced");
-    expect((await peer.space('s').get('k'))?.value, "k 'old' reported synced (pending 0) while the peer holds nothing of k").toBe('old');
+    await expectHeldOnceSynced(writer, peer, synced);
   });
 });

@@ -59,3 +59,48 @@ export async function lostScene(name: string, faults: Faults, undo: Array<() => 
   await meet(peer, third, has(peer, 'q'), 'the peer got q');
   return { writer, third, peer, synced: () => synced };
 }
+
+/**
+ * Holds the first wait for a seq not durable yet (the run's, left-out.ts) until `release`, after the wait itself ends;
+ * `seq` is the seq it waits for, `later` counts the waits for a seq not durable after it.
+ */
+export function holdFirstWait(r: Replica) {
+  const core = r.core as unknown as { whenDurable: (seq: number, space?: string) => Promise<void>; durableSeq: number };
+  const whenDurable = core.whenDurable.bind(core);
+  let open: () => void = () => {};
+  const barrier = new Promise<void>((res) => (open = res));
+  const state = { waited: false, seq: 0, later: 0 };
+  core.whenDurable = (seq, space) => {
+    if (state.waited && seq > core.durableSeq) state.later++;
+    if (state.waited || seq <= core.durableSeq) return whenDurable(seq, space);
+    state.waited = true;
+    state.seq = seq;
+    return whenDurable(seq, space).then(() => barrier);
+  };
+  return { state, release: () => open() };
+}
+
+/**
+ * Connects the two for the run under test, the writer's first wait for a left-out record held (`holdFirstWait`);
+ * resolves once the run waits there. `runs()`: the writer's runs ended since.
+ */
+export async function heldRun(writer: Replica, peer: Replica, undo: Array<() => Promise<void>>) {
+  const wait = holdFirstWait(writer);
+  let runs = 0;
+  writer.on('antiEntropy', () => runs++);
+  connect(writer, peer, undo);
+  await until(() => wait.state.waited, 'the run waits for a left-out record to be durable');
+  return { ...wait, runs: () => runs };
+}
+
+/**
+ * k rolled back to 'old' on the writer: a later write goes on the stream past the run's top and is acknowledged; once
+ * the writer counts k's write synced (pending 0), the peer must hold k 'old'.
+ */
+export async function expectHeldOnceSynced(writer: Replica, peer: Replica, synced: () => boolean): Promise<void> {
+  expect((await writer.space('s').get('k'))?.value, 'rolled back').toBe('old');
+  await writer.space('s').put('w', 'later'); // the next commit: the stream past the top, acknowledged
+  await until(async () => (await has(peer, 'w')()) && writer.status === 'synced' && peer.status === 'synced', 'synced after the later write');
+  await until(() => synced() && writer.pending === 0, "the writer counts k's write synced");
+  expect((await peer.space('s').get('k'))?.value, "k 'old' reported synced (pending 0) while the peer holds nothing of k").toBe('old');
+}
