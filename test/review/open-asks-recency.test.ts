@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { OpenAsks } from '../../lib/sync/open-asks.js';
 
 describe('open asks recency (rev45b)', () => {
-  it.fails('a peer asking the same key again counts as asking recently when fresh ids churn past the bound', () => {
+  it('a peer asking the same key again counts as asking recently when fresh ids churn past the bound', () => {
     const all = new OpenAsks();
     const writer = all.of('writer');
     writer.add('s\u0000k');
