@@ -32,7 +32,8 @@ export class PeerAsks {
   ) {}
 
   add(id: string): void {
-    if (this.gone || this.ids.has(id)) return;
+    if (this.gone) return;
+    if (this.ids.has(id)) return this.all.touched(this); // asked again: the most recent, no more held
     this.ids.add(id);
     this.all.added(this);
   }
@@ -54,10 +55,15 @@ export class OpenAsks {
     return asks;
   }
 
-  /** `asks` took one more id: it is the most recent; past MAX_OPEN the least recent peers' go, then its own oldest. */
-  added(asks: PeerAsks): void {
+  /** `asks` asked again for an id it holds: it is the most recent. */
+  touched(asks: PeerAsks): void {
     this.peers.delete(asks.peer);
     this.peers.set(asks.peer, asks);
+  }
+
+  /** `asks` took one more id: it is the most recent; past MAX_OPEN the least recent peers' go, then its own oldest. */
+  added(asks: PeerAsks): void {
+    this.touched(asks);
     this.size++;
     for (const a of this.peers.values()) {
       if (this.size <= MAX_OPEN || a === asks) break;
