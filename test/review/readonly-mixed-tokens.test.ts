@@ -83,3 +83,34 @@ describe('a read-only session posing as the writable replica of its principal', 
     expect({ acked: answered.includes(MsgType.Ack), stored, counted, held }).toEqual({ acked: false, stored: [], counted: true, held: ['v0', 'v1', 'v2'] });
   });
 });
+
+describe('a read-only session taking the writable replica id of its principal, under an epoch of its own', () => {
+  it("stores nothing: the writer's cursor stays, and its next link streams from it", async () => {
+    const writes: Write[] = [];
+    const relay = await t.relay({ secret: SECRET, storage: journaled(writes) });
+    const w = t.add(await openReplica({ storage: memoryStorage() }));
+    for (let i = 0; i < 3; i++) await w.space('s').put('k' + i, 'v' + i);
+    const link = w.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
+    await until(async () => (await relay.replica.space('s').get('k2'))?.value === 'v2', 'the writer synced');
+    await w.whenSynced();
+    const cursor = await relay.replica.core.storage.getMeta('c:' + w.replicaId + ':s');
+    link.close();
+    const before = writes.length;
+    // Another epoch and no keys: the relay's cursor does not fit its history, and an empty side makes a fresh cursor.
+    const r = t.add(rawSession(relay.url, { token: readToken, replicaId: w.replicaId, spaces: [syncItem('s')] }));
+    await until(() => r.messages().some((m) => m.type === MsgType.Sync), "the relay's sync");
+    await sleep(150);
+    r.close();
+    await r.closed;
+    const stored = writes.slice(before);
+    const after = await relay.replica.core.storage.getMeta('c:' + w.replicaId + ':s');
+    // The writer comes back with a write: streamed from the cursor, no anti-entropy run (a lost cursor makes one).
+    let runs = 0;
+    w.on('antiEntropy', () => runs++);
+    await w.space('s').put('k3', 'v3');
+    w.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
+    await until(async () => (await relay.replica.space('s').get('k3'))?.value === 'v3', 'the writer synced again');
+    await w.whenSynced();
+    expect({ stored, cursor: after, runs }).toEqual({ stored: [], cursor, runs: 0 });
+  });
+});
