@@ -205,10 +205,11 @@ export class SpaceSync {
     const d = decideSpace(this.mine!, theirs, this.session.me, view, reachHeld(this.reach, peer.epoch, view));
     if (d.freshCursor) {
       // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session streams from it
-      // instead of repairing by anti-entropy. Not a read-only client's: we take nothing of its log, and its id may be
-      // its principal's writable replica's, whose stored cursor it would replace (test/review/readonly-mixed-tokens).
+      // instead of repairing by anti-entropy. A read-only client's replaces none stored: its id may be its principal's
+      // writable replica's, whose cursor it would take away (test/review/readonly-mixed-tokens.test.ts).
+      const none = this.cursor.e === '';
       this.cursor = { e: peer.epoch, s: 0 };
-      if (this.takes) void this.storeCursor(cursorKey(peer.replicaId, this.name), this.storedCursor()).catch((e) => this.session.fail(e));
+      if (this.takes || none) void this.storeCursor(cursorKey(peer.replicaId, this.name), this.storedCursor()).catch((e) => this.session.fail(e));
     }
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
