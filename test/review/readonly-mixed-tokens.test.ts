@@ -78,9 +78,10 @@ describe('a read-only session posing as the writable replica of its principal', 
     await r.closed;
 
     w.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
-    const counted = await Promise.race([Promise.all(puts.map((p) => p.synced)).then(() => true), sleep(3000).then(() => false)]);
+    // Once counted synced, the relay holds them (it never settles otherwise: the test's timeout).
+    await Promise.all(puts.map((p) => p.synced));
     const held = await Promise.all([0, 1, 2].map(async (i) => (await relay.replica.space('s').get('k' + i))?.value));
-    expect({ acked: answered.includes(MsgType.Ack), stored, counted, held }).toEqual({ acked: false, stored: [], counted: true, held: ['v0', 'v1', 'v2'] });
+    expect({ acked: answered.includes(MsgType.Ack), stored, held }).toEqual({ acked: false, stored: [], held: ['v0', 'v1', 'v2'] });
   });
 });
 
