@@ -142,6 +142,7 @@ export class Wire {
       learn: (r, records) => {
         const known = reg();
         if (!(known instanceof Epochs)) return undefined;
+        if (r === peer && epochDots.self === false) return undefined;
         if (r !== peer && epochDots.others !== true) return void epochDots.told?.(r, records);
         const refused = known.learnChain(r, records);
         if (!refused) epochDots.learned?.();

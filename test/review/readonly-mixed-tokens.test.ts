@@ -9,11 +9,17 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
-import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { namesEpochs, stateOf } from '../../lib/dvv.js';
+import { MAX_FRAME_RECORDS, MAX_REPLICA_RECORDS, type EpochRecord } from '../../lib/epoch-points.js';
+import { EPOCH_META } from '../../lib/epoch-store.js';
+import { randomId } from '../../lib/ids.js';
+import { isConcordError, memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { MsgType, type Message } from '../../lib/sync/messages.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { rawSession, syncItem, type RawSession } from '../security/raw-session.js';
 import { SECRET, sleep, tracker, until } from '../security/support.js';
+import { RAW_VERSIONS } from '../support/raw-versions.js';
 import { recordingTx, type Write } from '../support/tx-journal.js';
 
 const t = tracker();
@@ -113,5 +119,85 @@ describe('a read-only session taking the writable replica id of its principal, u
     await until(async () => (await relay.replica.space('s').get('k3'))?.value === 'v3', 'the writer synced again');
     await w.whenSynced();
     expect({ stored, cursor: after, runs }).toEqual({ stored: [], cursor, runs: 0 });
+  });
+});
+
+describe("a read-only session under the writable replica's id teaching epoch records of that id", () => {
+  // Found by rev46b: EPOCHS frames (and a hello's history at 11) are learned into the relay's registry
+  // whatever the session's rights (epoch-chain.ts chainReceived, learnHello), and the writer's id has states at the relay,
+  // so the records are stored (epoch-holds.ts holds only ids the relay stores nothing of). A read-only session of the
+  // principal stores forged records for its writable replica — up to MAX_REPLICA_RECORDS (65 536), after which the
+  // writer's next epoch is refused (its hello closes: "would have more than 65536 epoch records"), and a record learned
+  // first wins over the writer's own. A session whose token writes in no space now teaches no records (epoch-chain.ts).
+  it("stores none of them, and the writer reopened under a new epoch still syncs", async () => {
+    const writes: Write[] = [];
+    const relay = await t.relay({ secret: SECRET, storage: journaled(writes) });
+    const disk = memoryStorage();
+    const first = await openReplica({ storage: disk });
+    first.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
+    await (await first.space('s').put('k', 1)).synced;
+    await first.close(); // reopened, it tags: the relay stores its records
+    const w = await openReplica({ storage: disk });
+    const link = w.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
+    await (await w.space('s').put('k2', 2)).synced;
+    link.close();
+    await until(async () => ((await relay.replica.core.storage.getMeta<unknown[]>(EPOCH_META + w.replicaId)) ?? []).length > 0, "the writer's records stored");
+    const before = writes.length;
+    const known = relay.replica.core.epochs.recordsOf(w.replicaId);
+    const r = t.add(rawSession(relay.url, { token: readToken, replicaId: w.replicaId, versions: [...RAW_VERSIONS, EPOCH_DOTS], spaces: [syncItem('s')] }));
+    await r.ready;
+    // Forged records under the writer's epoch, frame after frame, up to the id's bound.
+    for (let left = MAX_REPLICA_RECORDS - known.length, i = 0; left > 0; i++) {
+      const n = Math.min(left, MAX_FRAME_RECORDS);
+      const records: EpochRecord[] = Array.from({ length: n }, (_, j) => ({ e: randomId(), parent: w.core.epoch, fork: 1 + i * MAX_FRAME_RECORDS + j }));
+      r.send({ type: MsgType.Epochs, records });
+      left -= n;
+    }
+    // A frame the relay answers (DENIED) after those: they were handled; then whatever was learned is stored.
+    r.send({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['marker', { vs: [], cc: {} }]] });
+    await until(() => r.messages().some((m) => m.type === MsgType.Denied) || r.isClosed, 'the frames handled');
+    await relay.replica.core.saveEpochs();
+    const stored = writes.slice(before).filter((x) => 'meta' in x && x.meta.startsWith(EPOCH_META)).length;
+    expect({ stored, learned: relay.replica.core.epochs.recordsOf(w.replicaId).length }).toEqual({ stored: 0, learned: known.length });
+    r.close();
+    await r.closed;
+    await w.close();
+    // Reopened: a new epoch, whose record its hello teaches (on ff0403b refused past the bound: the writer never synced).
+    const again = t.add(await openReplica({ storage: disk }));
+    again.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
+    await (await again.space('s').put('k3', 3)).synced;
+    expect((await relay.replica.space('s').get('k3'))?.value).toBe(3);
+  });
+});
+
+describe('a read-only client that tags, with offline writes of its own, teaching the relay none of its records', () => {
+  // The other side of the change above: its frames name epochs the relay was not taught (judged as roots there). Its
+  // link still settles, it reads what the relay holds, and it is told FORBIDDEN once; anti-entropy rounds run (100 ms).
+  it('its link settles and it reads the relay, round after round', async () => {
+    const relay = await t.relay({ secret: SECRET });
+    const writer = t.add(await openReplica({ storage: memoryStorage() }));
+    writer.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
+    for (let i = 0; i < 5; i++) await (await writer.space('s').put(`w/${i}`, i)).synced;
+    const disk = memoryStorage();
+    const first = await openReplica({ storage: disk });
+    const link = first.connect(webSocketTransport(relay.url, { token: readToken }), { backoff: { base: 20, max: 200 } });
+    await until(async () => (await first.space('s').get('w/4'))?.value === 4, 'the reader read the relay');
+    link.close();
+    await first.close(); // it met a relay at 11: reopened, it tags
+    const reader = t.add(await openReplica({ storage: disk }));
+    for (let i = 0; i < 5; i++) await reader.space('s').put(`offline/${i}`, i); // tagged, never stored by the relay
+    const own = await reader.core.storage.get('s', 'offline/0');
+    expect(own && namesEpochs(stateOf(own)), 'the offline write names its epoch').toBe(true);
+    const errors: unknown[] = [];
+    reader.on('error', (e) => errors.push(e));
+    const again = reader.connect(webSocketTransport(relay.url, { token: readToken }), { antiEntropyInterval: 100, backoff: { base: 20, max: 200 } });
+    await (await writer.space('s').put('later', 'x')).synced;
+    await until(async () => (await reader.space('s').get('later'))?.value === 'x', 'the reader read a later write');
+    let runs = 0;
+    reader.on('antiEntropy', () => runs++);
+    await until(() => runs >= 2, 'two anti-entropy rounds');
+    await until(() => again.status === 'synced', 'the link synced');
+    expect({ forbidden: errors.filter((e) => isConcordError(e, 'FORBIDDEN')).length, other: errors.filter((e) => !isConcordError(e, 'FORBIDDEN')).map(String) }).toEqual({ forbidden: 1, other: [] });
+    expect(await relay.replica.space('s').get('offline/0')).toBeUndefined();
   });
 });
