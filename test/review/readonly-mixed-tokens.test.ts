@@ -16,11 +16,10 @@ import { randomId } from '../../lib/ids.js';
 import { isConcordError, memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { MsgType, type Message } from '../../lib/sync/messages.js';
-import type { StorageAdapter } from '../../lib/storage.js';
 import { rawSession, syncItem, type RawSession } from '../security/raw-session.js';
 import { SECRET, sleep, tracker, until } from '../security/support.js';
 import { RAW_VERSIONS } from '../support/raw-versions.js';
-import { recordingTx, type Write } from '../support/tx-journal.js';
+import { journaledMemory, type Write } from '../support/tx-journal.js';
 
 const t = tracker();
 afterAll(async () => {
@@ -29,22 +28,6 @@ afterAll(async () => {
 
 const readToken = createToken(SECRET, { spaces: { s: 'read' }, expiresIn: 600, sub: 'p' });
 const writeToken = createToken(SECRET, { spaces: { s: 'write' }, expiresIn: 600, sub: 'p' });
-
-/** A memory storage whose transactions' writes are all kept in `writes`, in order. */
-function journaled(writes: Write[]): StorageAdapter {
-  const inner = memoryStorage();
-  return {
-    open: () => inner.open(),
-    transact: (fn) => inner.transact((tx) => fn(recordingTx(tx, writes))),
-    get: (space, key) => inner.get(space, key),
-    getMeta: (name) => inner.getMeta(name),
-    scan: (space, o) => inner.scan(space, o),
-    readLog: (space, after, limit) => inner.readLog(space, after, limit),
-    index: (space) => inner.index(space),
-    spaces: () => inner.spaces(),
-    close: () => inner.close(),
-  };
-}
 
 /** The frames `r` received after the first `from`, decoded (hello excluded). */
 function since(r: RawSession, from: number): Message[] {
@@ -62,7 +45,7 @@ async function posing(url: string, w: Replica, top: number): Promise<RawSession>
 describe('a read-only session posing as the writable replica of its principal', () => {
   it("an empty log frame from it moves no cursor of the writer's log and is not acknowledged: the writer's writes count synced only once the relay holds them", async () => {
     const writes: Write[] = [];
-    const relay = await t.relay({ secret: SECRET, storage: journaled(writes) });
+    const relay = await t.relay({ secret: SECRET, storage: journaledMemory(writes) });
     const w = t.add(await openReplica({ storage: memoryStorage() }));
     const puts = [];
     for (let i = 0; i < 3; i++) puts.push(await w.space('s').put('k' + i, 'v' + i));
@@ -94,7 +77,7 @@ describe('a read-only session posing as the writable replica of its principal', 
 describe('a read-only session taking the writable replica id of its principal, under an epoch of its own', () => {
   it("stores nothing: the writer's cursor stays, and its next link streams from it", async () => {
     const writes: Write[] = [];
-    const relay = await t.relay({ secret: SECRET, storage: journaled(writes) });
+    const relay = await t.relay({ secret: SECRET, storage: journaledMemory(writes) });
     const w = t.add(await openReplica({ storage: memoryStorage() }));
     for (let i = 0; i < 3; i++) await w.space('s').put('k' + i, 'v' + i);
     const link = w.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });
@@ -131,7 +114,7 @@ describe("a read-only session under the writable replica's id teaching epoch rec
   // first wins over the writer's own. A session whose token writes in no space now teaches no records (epoch-chain.ts).
   it("stores none of them, and the writer reopened under a new epoch still syncs", async () => {
     const writes: Write[] = [];
-    const relay = await t.relay({ secret: SECRET, storage: journaled(writes) });
+    const relay = await t.relay({ secret: SECRET, storage: journaledMemory(writes) });
     const disk = memoryStorage();
     const first = await openReplica({ storage: disk });
     first.connect(webSocketTransport(relay.url, { token: writeToken }), { backoff: { base: 20, max: 200 } });

@@ -12,10 +12,9 @@ import { webSocketTransport } from '../../adapters/ws/index.js';
 import { namesEpochs, stateOf, type KeyState } from '../../lib/dvv.js';
 import { memoryStorage, openReplica } from '../../lib/index.js';
 import { MsgType, type Entry, type Message } from '../../lib/sync/messages.js';
-import type { StorageAdapter } from '../../lib/storage.js';
 import { rawSession, syncItem } from '../security/raw-session.js';
 import { SECRET, sleep, tracker, until } from '../security/support.js';
-import { recordingTx, type Write } from '../support/tx-journal.js';
+import { journaledMemory, type Write } from '../support/tx-journal.js';
 import { RAW_VERSIONS } from '../support/raw-versions.js';
 
 const t = tracker();
@@ -23,25 +22,10 @@ afterAll(async () => {
   for (const x of t.open) await x.close();
 });
 
-function journaled(writes: Write[]): StorageAdapter {
-  const inner = memoryStorage();
-  return {
-    open: () => inner.open(),
-    transact: (fn) => inner.transact((tx) => fn(recordingTx(tx, writes))),
-    get: (space, key) => inner.get(space, key),
-    getMeta: (name) => inner.getMeta(name),
-    scan: (space, o) => inner.scan(space, o),
-    readLog: (space, after, limit) => inner.readLog(space, after, limit),
-    index: (space) => inner.index(space),
-    spaces: () => inner.spaces(),
-    close: () => inner.close(),
-  };
-}
-
 describe('a read-only client of protocol 10 forging answers, repair frames, log frames and ACKs', () => {
   it("the relay stores nothing of it, and answers each frame with a bounded reply", async () => {
     const writes: Write[] = [];
-    const relay = await t.relay({ secret: SECRET, storage: journaled(writes) });
+    const relay = await t.relay({ secret: SECRET, storage: journaledMemory(writes) });
     const writeToken = createToken(SECRET, { spaces: { s: 'write' }, expiresIn: 600, sub: 'a' });
     const readToken = createToken(SECRET, { spaces: { s: 'read' }, expiresIn: 600, sub: 'r' });
     // A writer at 11 that met the relay (11) tags once reopened: its next write's state names its epoch.

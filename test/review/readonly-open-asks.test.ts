@@ -7,12 +7,11 @@
  * not to the writer, which would keep a version the state superseded for good (the restore-once 1743400010 case).
  */
 import { describe, expect, it } from 'vitest';
-import type { ReplicaCore } from '../../lib/core.js';
 import type { KeyState } from '../../lib/dvv.js';
 import { MsgType, type Message } from '../../lib/sync/messages.js';
-import { NeedAnswers } from '../../lib/sync/need-answers.js';
 import { OpenAsks } from '../../lib/sync/open-asks.js';
 import { Wire } from '../../lib/sync/wire.js';
+import { needLink } from './need-link.js';
 
 /** Our state of the key: W's version 7 over a context holding A's tagged point (left out below 11). */
 const ours: KeyState = { vs: [{ r: 'W', n: 7, t: 1, c: 0, v: '"x"' }], cc: { W: 7, A: 3 }, pts: { A: [{ e: 'E1', n: 3 }] } };
@@ -25,19 +24,7 @@ function link(asks: OpenAsks, peer: string, readOnly: boolean) {
   const receiver = new Wire((e) => void e);
   wire.start('relay', peer, 0);
   receiver.start(peer, 'relay', 0);
-  const frames: Message[] = [];
-  const send = (m: Message) => wire.send(m, 1 << 20, (f) => frames.push(receiver.decode(f, 1 << 20)!));
-  const needs = new NeedAnswers(undefined as unknown as ReplicaCore, 's', {
-    model: wire.model,
-    send,
-    lastSeq: async () => 0,
-    sendRepair: async () => {},
-    carriesEpochs: () => false,
-    fail: (e) => {
-      throw e;
-    },
-  });
-  return { wire, frames, send, needs };
+  return needLink(wire, receiver);
 }
 const asked = (frames: readonly Message[]) => frames.flatMap((m) => (m.type === MsgType.Need ? m.keys.map(([k]) => k) : []));
 
