@@ -170,6 +170,7 @@ export function grantsOf(claims: TokenClaims): Grants {
   return {
     rights: (space) => lookupPattern(table, space),
     expiresAt: (claims.exp + TOKEN_LEEWAY_SECONDS) * 1000,
+    writes: Object.values(claims.spaces).includes('write'),
     ...(claims.sub !== undefined ? { principal: claims.sub } : {}),
   };
 }

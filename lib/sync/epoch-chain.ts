@@ -232,7 +232,11 @@ export function chainBudget(maxFrameBytes: number): number {
 /**
  * A peer's hello, before its frames: a client of ours (not `trusted`) is held (epoch-holds.ts) before its hello's
  * records are learned; then what its frames may teach (teachTerms) and, where both speak 11, where the link's chains
- * start (chainStart; `sent`: our hello's history when we are the client, undefined for a server).
+ * start (chainStart; `sent`: our hello's history when we are the client, undefined for a server). A client that may
+ * write in no space (`learns` false) teaches nothing, by its hello or its frames: we store none of its states, and its
+ * id may be its principal's writable replica's (principals.ts), whose records it would otherwise choose — stored with
+ * the writer's, first of a conflict, up to MAX_REPLICA_RECORDS, past which the writer's next epoch is refused
+ * (test/review/readonly-mixed-tokens.test.ts). Its frames' epochs it did not teach are judged as roots (covering less).
  */
 export function peerEpochs(
   core: ReplicaCore,
@@ -242,6 +246,7 @@ export function peerEpochs(
   ours: readonly number[],
   trusted: boolean,
   sent: readonly EpochEntry[] | undefined,
+  learns = true,
 ): ReturnType<typeof teachTerms> & Partial<ChainStart> {
   if (!trusted) holds.hold(session, m.replicaId);
   const at11 = ours.includes(EPOCH_CHAINS) && m.versions.includes(EPOCH_CHAINS);
@@ -249,8 +254,8 @@ export function peerEpochs(
   // "Item 6 — decided": tagging only once a peer can carry what it tags).
   if (at11) core.noteEpochPeer();
   else if (ours.includes(EPOCH_CHAINS)) core.noteEarlierPeer(); // the peer's release is below 11: a later open of ours does not tag for it alone
-  learnHello(core, m, at11);
-  return { ...teachTerms(core, trusted), ...(at11 ? chainStart(core, m, sent) : {}) };
+  if (learns) learnHello(core, m, at11);
+  return { ...teachTerms(core, trusted), ...(learns ? {} : { self: false }), ...(at11 ? chainStart(core, m, sent) : {}) };
 }
 
 /**

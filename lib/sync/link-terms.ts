@@ -29,6 +29,8 @@ export interface EpochChains {
    * server, a relay of the cluster), else its chain goes to `told` (a relay weighs its client's token: epoch-vouch.ts).
    */
   readonly others?: boolean;
+  /** False: not even its own (a client that may write nowhere: epoch-chain.ts peerEpochs). */
+  readonly self?: boolean;
   readonly told?: (r: string, records: readonly EpochRecord[]) => void;
   /** Called once a frame's records were learned (ReplicaCore.saveEpochs, not awaited). */
   readonly learned?: () => void;

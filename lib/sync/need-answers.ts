@@ -102,7 +102,8 @@ export class NeedAnswers {
    * model, `heard` — so such a key goes as its context alone lowered to them: what it reads anyway, one context a key at
    * most per claim that tells more; a state of any other key is not even read. Acknowledged after the refusal, which the
    * client's run reads first (repair-acks.ts): its repair window does not fill with frames we will not store, and its
-   * run does not count them stored.
+   * run does not count them stored. A log frame (upTo > 0), even one without entries, is refused and not acknowledged:
+   * no cursor of its log moves (a session of the principal may pose as its writable replica, id and epoch).
    */
   refuse(m: Changes): void {
     if (m.upTo === 0 && this.port.model.leavesOut) this.heard(m.entries.filter(([k]) => this.port.model.leftOutOf(this.space, k) !== undefined));

@@ -125,8 +125,11 @@ export class PeerModel {
   private readonly notCarried = new Map<string, LeftOutNote>();
   /** Per space, the cursor the peer held for our log when our stream started. */
   private readonly from = new Map<string, number>();
-  /** The peer's asks not settled, which outlive this link (open-asks.ts): bound once the peer is known. */
-  open: PeerAsks | undefined;
+  /**
+   * The peer's asks of a space not settled, which outlive this link (open-asks.ts): bound once the peer is known. Those
+   * of a space where its states are refused (read only) are kept apart from the rest (wire.ts `start`).
+   */
+  open: (space: string) => PeerAsks | undefined = () => undefined;
 
   constructor(
     /** The epoch ancestry coverage is judged by (ReplicaCore.epochs): asked at each use, as the replica learns epochs. */
@@ -167,7 +170,7 @@ export class PeerModel {
   /** Whether to ask the peer for its state of a key left out (NEED, need-answers.ts): not told, and not asked so before. */
   toAsk(space: string, key: string): boolean {
     const id = keyId(space, key);
-    if (this.told.has(id)) this.open?.delete(id); // left out knowing the peer's state: its context alone says it all
+    if (this.told.has(id)) this.open(space)?.delete(id); // left out knowing the peer's state: its context alone says it all
     if (this.told.has(id) || this.asked.has(id) || this.asked.size >= MAX_KEYS) return false;
     this.asked.add(id);
     return true;
@@ -175,18 +178,20 @@ export class PeerModel {
 
   /** The NEEDs asking for `keys` went: the asks stay open past this link until settled (open-asks.ts). */
   opened(space: string, keys: readonly string[]): void {
-    for (const k of keys) this.open?.add(keyId(space, k));
+    const open = this.open(space);
+    for (const k of keys) open?.add(keyId(space, k));
   }
 
   /** The key's state went on this link (not left out): an open ask of it is settled. */
   carried(space: string, key: string): void {
-    if (this.open !== undefined && this.open.ids.size > 0) this.open.delete(keyId(space, key));
+    const open = this.open(space);
+    if (open !== undefined && open.ids.size > 0) open.delete(keyId(space, key));
   }
 
   /** Keys of `space` asked for by an earlier link and not settled: this link sends them again (need-answers.ts reask). */
   reopened(space: string): string[] {
     const prefix = keyId(space, '');
-    return [...(this.open?.ids ?? [])].filter((id) => id.startsWith(prefix) && !this.asked.has(id)).map((id) => id.slice(prefix.length));
+    return [...(this.open(space)?.ids ?? [])].filter((id) => id.startsWith(prefix) && !this.asked.has(id)).map((id) => id.slice(prefix.length));
   }
 
   /** Whether the link left any key out (LEFT OUT). */
@@ -207,7 +212,7 @@ export class PeerModel {
       const was = this.notCarried.get(id);
       if (!was) continue;
       out.push([k, was.state]);
-      this.open?.delete(id); // heard (`heard`): its context alone goes lowered to the peer's state where that tells more
+      this.open(space)?.delete(id); // heard (`heard`): its context alone goes lowered to the peer's state where that tells more
     }
     return out;
   }

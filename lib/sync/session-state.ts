@@ -21,6 +21,11 @@ export interface Grants {
   trusted?: boolean;
   /** Who the credential speaks for (a token's `sub`); a replicaId is bound to the first principal using it (principals.ts). */
   principal?: string;
+  /**
+   * False when the credential grants write in no space (absent: it may write). Such a session teaches no epoch records
+   * (epoch-chain.ts peerEpochs): the relay stores none of its states, and its id may be a writer's of its principal.
+   */
+  writes?: boolean;
 }
 
 export interface Timers {

@@ -61,7 +61,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
-  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core));
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core), (space) => this.rightsFor(space) === 'read');
   readonly model: PeerModel = this.wire.model;
   /** A relay signs the own dots it delivers to a client (attest.ts), and learns the chains of other replicas its token speaks for (epoch-vouch.ts). */
   private attester: Attester | undefined;
@@ -241,7 +241,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         if (this.options.role === 'client') this.options.onCluster?.(m.json);
         return;
       case MsgType.Epochs:
-        return chainReceived(this.core, this.peer.replicaId, m);
+        return this.grants?.writes === false ? undefined : chainReceived(this.core, this.peer.replicaId, m); // peerEpochs' `learns`
       case MsgType.Attest:
         // Only relays attest, to their clients; a relay trusts no signature but its own.
         if (this.options.role === 'client') await Attester.received(this.core, this.peer.replicaId, m);
@@ -269,7 +269,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     else if (verdict === 'rehello') (this.options.onPeer?.(m.replicaId, m.history), this.options.onRehello!());
     if (verdict) return this.close(CloseCode.GOING_AWAY, verdict === 'reidentify' ? 'replica re-identified' : 'hello again, made for this peer');
     const ours = this.core.speaks ?? PROTOCOL_VERSIONS;
-    const teach = peerEpochs(this.core, this.hub.epochHolds, this, m, ours, this.options.role === 'client' || this.grants?.trusted === true, this.options.role === 'server' ? undefined : this.helloHistory); // trust as restoreVerdict's
+    const teach = peerEpochs(this.core, this.hub.epochHolds, this, m, ours, this.options.role === 'client' || this.grants?.trusted === true, this.options.role === 'server' ? undefined : this.helloHistory, this.grants?.writes !== false); // trust as restoreVerdict's
     this.peer = m;
     this.wire.start(this.core.replicaId, m.replicaId, ...linkTerms(ours, m.versions, this.options.maxFrameBytes, { ...teach, told: this.vouch?.tell }));
     this.options.onPeer?.(m.replicaId, m.history);

@@ -204,12 +204,12 @@ export class SpaceSync {
     const view = { history: peer.history, top: peer.top };
     const d = decideSpace(this.mine!, theirs, this.session.me, view, reachHeld(this.reach, peer.epoch, view));
     if (d.freshCursor) {
-      // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session
-      // streams from it instead of repairing by anti-entropy.
+      // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session streams from it
+      // instead of repairing by anti-entropy. A read-only client's replaces none stored: its id may be its principal's
+      // writable replica's, whose cursor it would take away (test/review/readonly-mixed-tokens.test.ts).
+      const none = this.cursor.e === '';
       this.cursor = { e: peer.epoch, s: 0 };
-      const fresh = this.storedCursor();
-      const key = cursorKey(peer.replicaId, this.name);
-      void this.storeCursor(key, fresh).catch((e) => this.session.fail(e));
+      if (this.takes || none) void this.storeCursor(cursorKey(peer.replicaId, this.name), this.storedCursor()).catch((e) => this.session.fail(e));
     }
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
@@ -268,7 +268,7 @@ export class SpaceSync {
   async changes(m: Changes): Promise<void> {
     const { session } = this;
     if (!this.theirs) throw new ProtocolError(`changes for space "${m.space}" before its sync`);
-    if (m.entries.length > 0 && !this.takes) return this.needs.refuse(m); // a read-only client's: never stored
+    if (!this.takes && (m.entries.length > 0 || m.upTo > 0)) return this.needs.refuse(m); // a read-only client's: never stored, no cursor moved
     const peer = session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
     this.needs.heard(m.entries);

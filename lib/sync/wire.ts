@@ -45,7 +45,7 @@ import { claimsForOld, lowersToPeer, NONE, taggedKeys } from './old-peers.js';
 import { liveFits } from './live.js';
 import { PeerModel, type LeftOutNote } from './peer-model.js';
 import { needsFitting } from './need-answers.js';
-import type { OpenAsks } from './open-asks.js';
+import type { OpenAsks, PeerAsks } from './open-asks.js';
 import { encodeChangesOnce } from './shared-frames.js';
 import type { Form } from './wire-state.js';
 
@@ -95,6 +95,8 @@ export class Wire {
     private readonly epochs?: () => EpochRegistry,
     /** The replica's asks of its peers that outlive a link (open-asks.ts); none: each link's are its own. */
     private readonly openAsks?: () => OpenAsks,
+    /** Whether the peer's states are refused in a space (a read-only client's: need-answers.ts `refuse`). */
+    private readonly readOnly: (space: string) => boolean = () => false,
   ) {
     this.model = new PeerModel(epochs);
   }
@@ -124,7 +126,13 @@ export class Wire {
   start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
     this.holds = epochDots?.holds;
-    this.model.open = this.openAsks?.().of(peer);
+    // A read-only session may say hello under its principal's writable replica's id (principals.ts): its refused answers
+    // and what went to it settle its own asks, never the writer's (test/review/readonly-open-asks.test.ts).
+    // Bound once a space, as the writer's are once a link (a session's rights do not change; a frame's send asks).
+    const asks = this.openAsks?.();
+    const writes = asks?.of(peer);
+    const bound = new Map<string, PeerAsks | undefined>();
+    if (asks) this.model.open = (space) => bound.get(space) ?? bound.set(space, this.readOnly(space) ? asks.of(peer + '\u0000read') : writes).get(space);
     const told = epochDots && new ToldChains(me, epochDots.teaches === true);
     this.epochLink = epochDots && {
       me: { id: me, chain: epochDots.mine ?? this.history },
@@ -134,6 +142,7 @@ export class Wire {
       learn: (r, records) => {
         const known = reg();
         if (!(known instanceof Epochs)) return undefined;
+        if (r === peer && epochDots.self === false) return undefined;
         if (r !== peer && epochDots.others !== true) return void epochDots.told?.(r, records);
         const refused = known.learnChain(r, records);
         if (!refused) epochDots.learned?.();
@@ -352,7 +361,7 @@ export class Wire {
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
     this.model.sent(m.space, m.entries, e.forms ?? new Map());
-    if (this.model.open?.ids.size) for (const [k] of (e.told as Changes | undefined ?? m).entries) this.model.carried(m.space, k);
+    if (this.model.open(m.space)?.ids.size) for (const [k] of (e.told as Changes | undefined ?? m).entries) this.model.carried(m.space, k);
     if (m.upTo > 0) this.out?.moved(m.space, m.upTo);
   }
 

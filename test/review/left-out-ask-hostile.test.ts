@@ -8,9 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyState } from '../../lib/dvv.js';
 import { MsgType, type Entry, type Message } from '../../lib/sync/messages.js';
-import { NeedAnswers } from '../../lib/sync/need-answers.js';
 import { Wire } from '../../lib/sync/wire.js';
-import type { ReplicaCore } from '../../lib/core.js';
+import { needLink } from './need-link.js';
 
 /** Our state of a key: W's version 7 over a context holding A's tagged point (so it is left out below 11). */
 const ours = (n = 7): KeyState => ({ vs: [{ r: 'W', n, t: 1, c: 0, v: '"x"' }], cc: { W: n, A: 3 }, pts: { A: [{ e: 'E1', n: 3 }] } });
@@ -23,20 +22,7 @@ function link(limit = 1 << 20, peer = 'peer') {
   const receiver = new Wire((e) => void e);
   wire.start('me', peer, 0);
   receiver.start(peer, 'me', 0);
-  const frames: Message[] = [];
-  const send = (m: Message) => wire.send(m, limit, (f) => frames.push(receiver.decode(f, 1 << 20)!));
-  // `heard` reads no record: the core is not reached (only NEED's answers read one).
-  const needs = new NeedAnswers(undefined as unknown as ReplicaCore, 's', {
-    model: wire.model,
-    send,
-    lastSeq: async () => 0,
-    sendRepair: async () => {},
-    carriesEpochs: () => false,
-    fail: (e) => {
-      throw e;
-    },
-  });
-  return { wire, frames, send, needs };
+  return needLink(wire, receiver, limit);
 }
 const contexts = (frames: readonly Message[]) => frames.flatMap((m) => (m.type === MsgType.Changes ? m.entries.map(([k, s]) => [k, s.cc] as const) : []));
 const asked = (frames: readonly Message[]) => frames.flatMap((m) => (m.type === MsgType.Need ? m.keys.map(([k]) => k) : []));

@@ -44,6 +44,8 @@ export interface RawSessionOptions {
   paused?: boolean;
   /** The versions the hello announces (default RAW_VERSIONS): only those whose frames the test writes. */
   versions?: readonly number[];
+  /** The epoch the hello announces (default: a fresh one), e.g. another replica's, to pose as it. */
+  epoch?: string;
 }
 
 export function syncItem(space: string, overrides: Partial<SyncItem> = {}): SyncItem {
@@ -52,7 +54,7 @@ export function syncItem(space: string, overrides: Partial<SyncItem> = {}): Sync
 
 export function rawSession(url: string, options: RawSessionOptions = {}): RawSession {
   const replicaId = options.replicaId ?? randomId();
-  const epoch = randomId();
+  const epoch = options.epoch ?? randomId();
   const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, ...(options.headers ? { headers: options.headers } : {}) });
   const frames: Uint8Array[] = [];
   let bytesIn = 0;

@@ -6,6 +6,7 @@
  */
 import { memoryStorage } from '../../lib/index.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { readsOf } from './delegate.js';
 
 /** One write of a transaction: a record put (or removed: `rec` null), or a meta value (a JSON copy). */
 export type Write = { space: string; key: string; rec: KeyRecord | null } | { meta: string; value: unknown };
@@ -36,4 +37,10 @@ export async function storageOf(transactions: readonly Write[][]): Promise<Stora
   }
   await copy.close();
   return copy;
+}
+
+/** A memory storage whose transactions' writes are all kept in `writes`, in order (what a relay stores, write by write). */
+export function journaledMemory(writes: Write[]): StorageAdapter {
+  const inner = memoryStorage();
+  return { ...readsOf(inner), transact: (fn) => inner.transact((tx) => fn(recordingTx(tx, writes))) };
 }

@@ -1,0 +1,55 @@
+/**
+ * Review rev46b: open asks (open-asks.ts) are kept per peer id, and one principal's read-only session may say hello as
+ * its writable replica (principals.ts). A relay leaves a key out toward that replica below 11 and asks for its state
+ * (NEED); the link drops before the answer, and the ask stays open so the replica's next link sends the key again. A
+ * read-only session under the same id answers in between — its answer refused (need-answers.ts `refuse`), read only into
+ * its own link's model — and must not settle the writer's ask: the context alone it buys goes to the read-only session,
+ * not to the writer, which would keep a version the state superseded for good (the restore-once 1743400010 case).
+ */
+import { describe, expect, it } from 'vitest';
+import type { KeyState } from '../../lib/dvv.js';
+import { MsgType, type Message } from '../../lib/sync/messages.js';
+import { OpenAsks } from '../../lib/sync/open-asks.js';
+import { Wire } from '../../lib/sync/wire.js';
+import { needLink } from './need-link.js';
+
+/** Our state of the key: W's version 7 over a context holding A's tagged point (left out below 11). */
+const ours: KeyState = { vs: [{ r: 'W', n: 7, t: 1, c: 0, v: '"x"' }], cc: { W: 7, A: 3 }, pts: { A: [{ e: 'E1', n: 3 }] } };
+/** A claim of holding W's version 5 (one ours superseded). */
+const claim: KeyState = { vs: [{ r: 'W', n: 5, t: 1, c: 0, v: '"old"' }], cc: { W: 5 } };
+
+/** A link of the relay to `peer` below 11, its asks kept in `asks`; `readOnly`: the peer's states are refused. */
+function link(asks: OpenAsks, peer: string, readOnly: boolean) {
+  const wire = new Wire((e) => void e, () => {}, undefined, () => asks, () => readOnly);
+  const receiver = new Wire((e) => void e);
+  wire.start('relay', peer, 0);
+  receiver.start(peer, 'relay', 0);
+  return needLink(wire, receiver);
+}
+const asked = (frames: readonly Message[]) => frames.flatMap((m) => (m.type === MsgType.Need ? m.keys.map(([k]) => k) : []));
+
+describe("a read-only session under the writer's id answers the writer's open ask", () => {
+  it("the writer's next link still sends the key again", () => {
+    const asks = new OpenAsks();
+    const first = link(asks, 'X', false);
+    first.send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours]] });
+    expect(asked(first.frames)).toEqual(['k']); // then the link drops: no answer
+    const reader = link(asks, 'X', true);
+    reader.send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours]] });
+    expect(asked(reader.frames)).toEqual(['k']);
+    reader.needs.refuse({ type: MsgType.Changes, space: 's', upTo: 0, entries: [['k', claim]] });
+    const next = link(asks, 'X', false);
+    expect(next.wire.model.reopened('s')).toEqual(['k']);
+    // The read-only session's own ask, answered, is settled: its next link sends nothing again.
+    expect(link(asks, 'X', true).wire.model.reopened('s')).toEqual([]);
+  });
+
+  it("the read-only session's asks left open are its own: the writer's next link sends nothing of them", () => {
+    const asks = new OpenAsks();
+    const reader = link(asks, 'X', true);
+    reader.send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours]] });
+    expect(asked(reader.frames)).toEqual(['k']); // dropped: no answer
+    expect(link(asks, 'X', false).wire.model.reopened('s')).toEqual([]);
+    expect(link(asks, 'X', true).wire.model.reopened('s')).toEqual(['k']);
+  });
+});
