@@ -5,39 +5,15 @@
  * each: a frame waits behind every frame of its link before it, however those end.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryStorage, openReplica, type ChangeEvent, type ConnectionHandlers, type Replica, type StorageAdapter, type Transport } from '../../lib/index.js';
+import { memoryStorage, openReplica, type ChangeEvent, type Replica, type StorageAdapter } from '../../lib/index.js';
 import { memoryRelay } from '../support/tab-group.js';
+import { gated, relayedClient } from './live-support.js';
 import { synced, until } from './support.js';
-
-type Frame = Parameters<ConnectionHandlers['onMessage']>[0];
 
 const open: Replica[] = [];
 afterEach(async () => {
   for (const r of open.splice(0)) await r.close().catch(() => {});
 });
-
-/** A transport whose frames to the client are held while `hold` is on, then handed over by the test, in order. */
-function gated(inner: Transport) {
-  const held: Frame[] = [];
-  let deliver!: (f: Frame) => void;
-  const gate = {
-    hold: false,
-    held,
-    /** Hands the held frames over, in one call. */
-    flush: () => {
-      for (const f of held.splice(0)) deliver(f);
-    },
-    next: () => deliver(held.shift()!),
-  };
-  const transport: Transport = {
-    ...inner,
-    open(handlers) {
-      deliver = (f) => handlers.onMessage(f);
-      return inner.open({ ...handlers, onMessage: (f) => (gate.hold ? void held.push(f) : handlers.onMessage(f)) });
-    },
-  };
-  return { gate, transport };
-}
 
 /** Memory storage whose next transaction, once armed, cannot commit at once and waits for `answer()`. */
 function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): void } {
@@ -60,25 +36,7 @@ function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): void } {
   return { storage, arm: () => (armed = true), answer: () => answer() };
 }
 
-async function setup(storage: StorageAdapter = memoryStorage()) {
-  const relay = await openReplica({ storage: memoryStorage() });
-  const writer = await openReplica({ storage: memoryStorage() });
-  const client = await openReplica({ storage });
-  open.push(relay, writer, client);
-  const mem = memoryRelay(relay);
-  const { gate, transport } = gated(mem.transport());
-  const events: ChangeEvent[] = [];
-  client.space('s').subscribe('*', (e) => events.push(e));
-  writer.space('s');
-  writer.connect(mem.transport());
-  client.connect(transport);
-  await synced(writer, client);
-  // A first write: the writer's epoch record goes with it once (the client stores it), the writes below are LIVE frames alone.
-  await (await writer.space('s').put('first', 0)).synced;
-  await until(async () => (await client.space('s').get('first')) !== undefined, 'the client has the first write');
-  events.length = 0;
-  return { relay, writer, client, gate, events, mem };
-}
+const setup = (storage?: StorageAdapter) => relayedClient(open, storage ? { storage } : {});
 
 /** The writer writes each key in turn; the relay's frames to the client are held until all went. */
 async function heldWrites(s: Awaited<ReturnType<typeof setup>>, keys: string[]): Promise<void> {

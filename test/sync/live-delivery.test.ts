@@ -6,35 +6,19 @@
  */
 import { AsyncResource, createHook, executionAsyncId } from 'node:async_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openReplica, memoryStorage, type ChangeEvent, type ConnectionHandlers, type Replica, type Transport } from '../../lib/index.js';
+import { openReplica, memoryStorage, type Replica } from '../../lib/index.js';
 import { record } from '../../lib/record.js';
 import { MsgType } from '../../lib/sync/messages.js';
 import { WITH_11 } from '../support/epoch-peer.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 import { memoryRelay } from '../support/tab-group.js';
+import { relayedClient } from './live-support.js';
 import { synced, until } from './support.js';
 
 const open: Replica[] = [];
 afterEach(async () => {
   for (const r of open.splice(0)) await r.close();
 });
-
-type Frame = Parameters<ConnectionHandlers['onMessage']>[0];
-
-/** A transport whose frames to the client are held while `hold` is on, to be handed over by the test. */
-function gated(inner: Transport) {
-  const held: Frame[] = [];
-  let deliver!: (f: Frame) => void;
-  const gate = { hold: false, held, deliver: (f: Frame) => deliver(f) };
-  const transport: Transport = {
-    ...inner,
-    open(handlers) {
-      deliver = (f) => handlers.onMessage(f);
-      return inner.open({ ...handlers, onMessage: (f) => (gate.hold ? void held.push(f) : handlers.onMessage(f)) });
-    },
-  };
-  return { gate, transport };
-}
 
 /**
  * The promises made from handing `frame` to the client until the event loop's next turn (its handling done): those whose
@@ -68,26 +52,7 @@ function promisesFor(deliver: () => void): Promise<number> {
   });
 }
 
-async function setup(speaks: readonly number[]) {
-  const relay = await openReplica({ storage: memoryStorage(), speaks });
-  const writer = await openReplica({ storage: memoryStorage(), speaks });
-  const client = await openReplica({ storage: memoryStorage(), speaks });
-  open.push(relay, writer, client);
-  const mem = memoryRelay(relay);
-  const { gate, transport } = gated(mem.transport());
-  const events: ChangeEvent[] = [];
-  client.space('s').subscribe('*', (e) => events.push(e));
-  writer.space('s');
-  writer.connect(mem.transport());
-  client.connect(transport);
-  await synced(writer, client);
-  // A first write, not held: at 11 the writer's epoch record goes before its first tagged dot (an EPOCHS frame the
-  // relay forwards beside the LIVE frame), once a link; what the tests count is every later delivery.
-  await (await writer.space('s').put('first', 0)).synced;
-  await until(async () => (await client.space('s').get('first')) !== undefined, 'the client has the first write');
-  events.length = 0;
-  return { relay, writer, client, gate, events };
-}
+const setup = (speaks: readonly number[]) => relayedClient(open, { speaks });
 
 /** The writer writes `key`; the relay's frame to the client is held and handed over alone, its promises counted. */
 async function deliverOne(s: Awaited<ReturnType<typeof setup>>, key: string, value: unknown, watch?: { on(): void; off(): void }) {
