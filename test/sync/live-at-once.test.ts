@@ -96,6 +96,35 @@ describe('live frames joined at once', () => {
     await synced(s.writer, s.client);
   });
 
+  it('a storage that throws at once: the session fails, the frames behind are not joined (no cursor past the failed one), the next session brings them', async () => {
+    const inner = memoryStorage();
+    let throwOnce = false;
+    const storage = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'transactNow' && throwOnce) {
+          throwOnce = false;
+          return () => {
+            throw new Error('disk gone');
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const s = await setup(storage);
+    const errors: unknown[] = [];
+    s.client.on('error', (e) => errors.push(e));
+    await heldWrites(s, ['a', 'b', 'c']);
+    throwOnce = true;
+    s.gate.flush();
+    expect(keysOf(s.events)).toEqual([]); // a failed; b and c, handed over in the same call, not joined
+    expect(await storage.get('s', 'b')).toBeUndefined();
+    expect(errors.map((e) => (e as Error).message)).toEqual(['disk gone']);
+    await until(async () => (await storage.get('s', 'c')) !== undefined, 'the next session brought the writes', 10_000);
+    expect(keysOf(s.events).sort()).toEqual(['a', 'b', 'c']);
+    await synced(s.writer, s.client);
+  });
+
   it('a listener that closes the replica during the delivery: the frames behind are not joined, nothing fails', async () => {
     const s = await setup();
     await heldWrites(s, ['a', 'b', 'c']);
