@@ -12,8 +12,8 @@
  *   it came from; every CHANGES frame is acknowledged once stored durably (cursors in the join's transaction);
  *   framing, LIVE frames and versions as deltas are wire.ts's
  *
- * Inbound frames are handled one at a time, in order. Anything malformed closes the connection with a
- * code and a reason; nothing stored is touched by a bad frame.
+ * Inbound frames are handled one at a time, in order, at once where nothing waits (inbox.ts). Anything malformed
+ * closes the connection with a code and a reason; nothing stored is touched by a bad frame.
  */
 import { attestationOf } from '../attest.js';
 import type { StoredChange } from '../core.js';
