@@ -43,3 +43,22 @@ export function parseNews(json: string): ClusterNews | undefined {
   }
   return undefined;
 }
+
+/** A session's outgoing news, held until both hellos went (the peer expects our hello first), then sent as it comes. */
+export class NewsQueue {
+  private held: string[] | undefined = [];
+
+  constructor(private readonly send: (json: string) => void) {}
+
+  push(json: string): void {
+    if (this.held) this.held.push(json);
+    else this.send(json);
+  }
+
+  /** The hellos went: what was held goes, and what comes from now on goes at once. */
+  flush(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const json of held) this.send(json);
+  }
+}

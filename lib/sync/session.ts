@@ -12,8 +12,8 @@
  *   it came from; every CHANGES frame is acknowledged once stored durably (cursors in the join's transaction);
  *   framing, LIVE frames and versions as deltas are wire.ts's
  *
- * Inbound frames are handled one at a time, in order. Anything malformed closes the connection with a
- * code and a reason; nothing stored is touched by a bad frame.
+ * Inbound frames are handled one at a time, in order, at once where nothing waits (inbox.ts). Anything malformed
+ * closes the connection with a code and a reason; nothing stored is touched by a bad frame.
  */
 import { attestationOf } from '../attest.js';
 import type { StoredChange } from '../core.js';
@@ -28,6 +28,8 @@ import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type 
 import type { PeerModel } from './peer-model.js';
 import { linkTerms, Wire } from './wire.js';
 import { openAsksOf } from './open-asks.js';
+import { Inbox } from './inbox.js';
+import { NewsQueue } from './cluster-news.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
 import { checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
@@ -45,7 +47,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   peer: Hello | undefined;
   private grants?: Grants;
   private readonly spaces = new Map<string, SpaceSync>();
-  private inbox: Promise<void> = Promise.resolve();
+  /** Inbound frames and work queued behind them, in turn (inbox.ts): at once where nothing waits. */
+  private readonly inbox = new Inbox((e) => this.fail(e));
   closed = false;
   /** Closed by `fail` (a frame refused, an error): the frames queued behind it are not handled. */
   private failed = false;
@@ -55,8 +58,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   /** The durable top and epoch history our hello announced: cursors into our log are judged by them. */
   private helloTop = 0;
   private helloHistory: EpochEntry[] = [];
-  /** Cluster news waits for both hellos (the peer expects our hello first). */
-  private clusterQueue: string[] | undefined = [];
+  /** Cluster news waits for both hellos (cluster-news.ts). */
+  private readonly news = new NewsQueue((json) => this.send({ type: MsgType.Cluster, json }));
   private aeTimer: unknown;
   readonly timers: Timers;
   private readonly window: RepairWindow;
@@ -153,25 +156,22 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   /** Handles a frame in turn; the promise settles once it is handled (a transport may stop reading meanwhile). */
   receive(frame: Frame): Promise<void> {
-    if (this.closed) return this.inbox;
+    if (this.closed) return this.inbox.idle;
     const size = typeof frame === 'string' ? frame.length : frame.byteLength;
     if (size > this.options.maxFrameBytes) {
       this.close(CloseCode.TOO_LARGE, `frame of ${size} bytes exceeds the limit of ${this.options.maxFrameBytes}`);
-      return this.inbox;
+      return this.inbox.idle;
     }
     // Decoded in turn, not on arrival: frames after the hello use the string table seeded with both
     // replica ids, known only once the hello before them was handled.
-    this.inbox = this.inbox
-      .then(() => {
-        if (this.failed) return; // queued behind a frame the session refused: not decoded (no record learned), not joined
-        const m = decoded(() => this.wire.decode(frame, this.options.maxValueBytes));
-        if (!m) return; // a PART, staged (key-parts.ts)
-        if (m.type === MsgType.AntiEntropy) this.spaces.get(m.space)?.repair.count(size, 0, 0, !m.more);
-        if (m.type === MsgType.Changes && m.upTo === 0) this.spaces.get(m.space)?.repair.count(size, m.entries.length);
-        return this.handle(m);
-      })
-      .catch((e) => this.fail(e));
-    return this.inbox;
+    return this.inbox.run(() => {
+      if (this.failed) return; // queued behind a frame the session refused: not decoded (no record learned), not joined
+      const m = decoded(() => this.wire.decode(frame, this.options.maxValueBytes));
+      if (!m) return; // a PART, staged (key-parts.ts)
+      if (m.type === MsgType.AntiEntropy) this.spaces.get(m.space)?.repair.count(size, 0, 0, !m.more);
+      if (m.type === MsgType.Changes && m.upTo === 0) this.spaces.get(m.space)?.repair.count(size, m.entries.length);
+      return this.handle(m);
+    });
   }
 
   fail(e: unknown): void {
@@ -201,15 +201,18 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.closedBy(code, reason);
   }
 
-  private async handle(m: Message): Promise<void> {
+  /** Handles a decoded frame: at once where it can (a LIVE frame joined into memory storage), else its promise. */
+  private handle(m: Message): void | Promise<void> {
     if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
     if (!this.peer) throw new ProtocolError('expected hello first');
-    if (this.vouch?.waiting) await this.vouch.settle();
+    return this.vouch?.waiting ? this.vouch.settle().then(() => this.dispatch(m)) : this.dispatch(m);
+  }
+
+  private dispatch(m: Message): void | Promise<void> {
     checkGrant(this.grants, this.options.now());
     switch (m.type) {
       case MsgType.Sync:
-        for (const item of m.spaces) await this.onSyncItem(item);
-        return;
+        return this.onSyncItems(m.spaces);
       case MsgType.Changes:
         return this.synced(m.space, 'changes').changes(m);
       case MsgType.Need:
@@ -241,10 +244,10 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
         if (this.options.role === 'client') this.options.onCluster?.(m.json);
         return;
       case MsgType.Epochs:
-        return this.grants?.writes === false ? undefined : chainReceived(this.core, this.peer.replicaId, m); // peerEpochs' `learns`
+        return this.grants?.writes === false ? undefined : chainReceived(this.core, this.peer!.replicaId, m); // peerEpochs' `learns`
       case MsgType.Attest:
         // Only relays attest, to their clients; a relay trusts no signature but its own.
-        if (this.options.role === 'client') await Attester.received(this.core, this.peer.replicaId, m);
+        if (this.options.role === 'client') return Attester.received(this.core, this.peer!.replicaId, m);
         return;
     }
   }
@@ -275,7 +278,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.options.onPeer?.(m.replicaId, m.history);
     await this.sendHello();
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
-    this.flushCluster();
+    this.news.flush();
     this.setStatus('syncing');
     this.scheduleAntiEntropy();
     // Our hello's items were made for another peer: forget them; fresh ones go below. What we hold of that peer may be
@@ -301,18 +304,20 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   spaceOpened(space: string): void {
     if (!this.peer || this.options.spaces !== 'opened' || this.spaces.get(space)?.mine) return;
-    this.inbox = this.inbox
-      .then(async () => {
-        const s = this.state(space);
-        if (s.mine || this.closed) return;
-        this.send({ type: MsgType.Sync, spaces: [await s.makeItem(this.peer!.replicaId)] });
-        this.refreshStatus();
-      })
-      .catch((e) => this.fail(e));
+    void this.inbox.run(async () => {
+      const s = this.state(space);
+      if (s.mine || this.closed) return;
+      this.send({ type: MsgType.Sync, spaces: [await s.makeItem(this.peer!.replicaId)] });
+      this.refreshStatus();
+    });
   }
 
   rightsFor(space: string): Rights | undefined {
     return this.options.role !== 'server' ? 'write' : this.grants?.rights(space);
+  }
+
+  private async onSyncItems(items: readonly SyncItem[]): Promise<void> {
+    for (const item of items) await this.onSyncItem(item);
   }
 
   private async onSyncItem(item: SyncItem): Promise<void> {
@@ -364,13 +369,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   /** Sends cluster news (JSON) to the peer, after the hellos. */
   sendCluster(json: string): void {
-    if (this.clusterQueue) this.clusterQueue.push(json);
-    else this.send({ type: MsgType.Cluster, json });
-  }
-
-  private flushCluster(): void {
-    for (const json of this.clusterQueue?.splice(0) ?? []) this.send({ type: MsgType.Cluster, json });
-    this.clusterQueue = undefined;
+    this.news.push(json);
   }
 
   sendPresence(space: string, payload: PresencePayload): void {

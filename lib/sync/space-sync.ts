@@ -13,13 +13,13 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { BACKLOG_TOP, COMPACT_AE, FAST_PATH, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import { MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
-import { resolveEntries } from './resolve.js';
+import { resolveEntries, type Resolved } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair, type RunEnd } from './repair.js';
+import { repairPort, streamPort } from './space-ports.js';
 import { NeedAnswers } from './need-answers.js';
-import { streamAcked } from './withheld-passed.js';
 import { RepairAcks } from './repair-acks.js';
 import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
@@ -91,67 +91,8 @@ export class SpaceSync {
       carriesEpochs: () => this.spoken(EPOCH_DOTS),
       fail: (e) => session.fail(e),
     });
-    this.out = new LogStream(
-      name,
-      {
-        get closed() {
-          return session.closed;
-        },
-        get peerId() {
-          return session.peer?.replicaId ?? '';
-        },
-        frameBudget: session.frameBudget,
-        send: (m) => session.send(m),
-        readLog: (after, limit) => core.storage.readLog(name, after, limit),
-        lastSeq: () => hub.lastSeqNow(name),
-        acked: (upTo, resumed) => streamAcked(session, name, upTo, resumed, this.repairAcks),
-        tellTop: (top) => {
-          if (this.spoken(BACKLOG_TOP)) session.send({ type: MsgType.Top, space: name, top });
-        },
-        refreshStatus: () => session.refreshStatus(),
-        fail: (e) => session.fail(e),
-      },
-      () => this.mine?.top ?? 0,
-    );
-    const self = this; // the port's getters read this space's state
-    this.repair = new Repair(name, {
-      get closed() {
-        return session.closed;
-      },
-      get peerId() {
-        return session.peer!.replicaId;
-      },
-      frameBudget: session.frameBudget,
-      get offersStates() {
-        return self.offers;
-      },
-      get sketches() {
-        return self.spoken(FAST_PATH);
-      },
-      get compact() {
-        return self.spoken(COMPACT_AE);
-      },
-      get carriesEpochs() {
-        return self.spoken(EPOCH_DOTS);
-      },
-      reads: (version) => this.announced(version),
-      get sketchAlways() {
-        return core.sketchAlways;
-      },
-      epochs: core.epochs,
-      index: () => hub.index(name),
-      now: () => core.now(),
-      pause: () => new Promise<void>((resolve) => session.timers.setTimeout(resolve, 0)),
-      get: (key) => core.storage.get(name, key),
-      durableTo: (seq) => core.whenDurable(seq, name),
-      random: () => core.random(),
-      observe: (key, dots) => session.model.observe(name, key, dots, true),
-      asking: () => session.model.asking(name),
-      send: (m) => session.send(m),
-      sendRepair: (entries) => session.sendRepair(name, entries),
-      fail: (e) => session.fail(e),
-      ended: (run, info) => this.repairEnded(run, info),
-    });
+    this.out = new LogStream(name, streamPort(name, session, this), () => this.mine?.top ?? 0);
+    this.repair = new Repair(name, repairPort(name, session, this));
   }
 
   private get core(): ReplicaCore {
@@ -225,7 +166,7 @@ export class SpaceSync {
   }
 
   /** Whether we send our states: not as a client the relay granted read only (they would be refused, DENIED). */
-  private get offers(): boolean {
+  get offers(): boolean {
     return !(this.session.options.role === 'client' && this.rights === 'read');
   }
 
@@ -265,15 +206,24 @@ export class SpaceSync {
     return next || moved ? this.storedCursor(next) : undefined;
   }
 
-  async changes(m: Changes): Promise<void> {
-    const { session } = this;
+  /**
+   * The peer's CHANGES or LIVE frame: resolved, joined with the cursor, acknowledged. At once where every step can be
+   * (a LIVE frame whose deltas resolve from memory, joined into storage that answers at once: a relay's client), else
+   * its promise; a step that must wait is awaited and the steps after it run then, as they do at once.
+   */
+  changes(m: Changes): void | Promise<void> {
     if (!this.theirs) throw new ProtocolError(`changes for space "${m.space}" before its sync`);
     if (!this.takes && (m.entries.length > 0 || m.upTo > 0)) return this.needs.refuse(m); // a read-only client's: never stored, no cursor moved
-    const peer = session.peer!;
+    const peer = this.session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
     this.needs.heard(m.entries);
-    const resolving = resolveEntries(this.core, m.space, m.entries, session.options.maxValueBytes);
-    const { ready, missing, clashes } = resolving instanceof Promise ? await resolving : resolving;
+    const resolving = resolveEntries(this.core, m.space, m.entries, this.session.options.maxValueBytes);
+    return resolving instanceof Promise ? resolving.then((r) => this.resolved(m, r)) : this.resolved(m, resolving);
+  }
+
+  private resolved(m: Changes, { ready, missing, clashes }: Resolved): void | Promise<void> {
+    const { session } = this;
+    const peer = session.peer!;
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
     // version of our own dot that we hold under another HLC (our range dots carry no HLC): that key is asked for whole.
     if (m.upTo === 0 && missing.length > 0) {
@@ -289,18 +239,26 @@ export class SpaceSync {
     const key = (this.cursorName ??= cursorKey(peer.replicaId, this.name));
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
     const joining = this.joinWithCursor(ready, key, value);
-    const stored = joining instanceof Promise ? await joining : joining;
+    return joining instanceof Promise ? joining.then((stored) => this.joined(m, release, stored)) : this.joined(m, release, joining);
+  }
+
+  /** The frame's entries are stored (with the cursor): counted and acknowledged, the held frames released. */
+  private joined(m: Changes, release: Held | undefined, stored: readonly StoredChange[]): void | Promise<void> {
+    const { session } = this;
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
       this.repair.received(m.entries);
       session.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
-      if (release) await this.released(release);
-      return session.refreshStatus();
+      return release ? this.released(release).then(() => session.refreshStatus()) : session.refreshStatus();
     }
     const telling = this.storedUpTo(m.upTo, m.entries, stored);
-    if (telling) await telling;
+    if (telling) return telling.then(() => this.ackStored(m));
+    this.ackStored(m);
+  }
+
+  private ackStored(m: Changes): void {
     this.acks.stored(m.upTo, this.ackAtOnce(m));
-    session.refreshStatus();
+    this.session.refreshStatus();
   }
 
   /** Whether someone may wait for the ACK of this stored frame (ack-policy.ts). */
@@ -309,12 +267,12 @@ export class SpaceSync {
   }
 
   /** Whether our hello announced `version` (ReplicaCore.speaks: the simulator plays peers of earlier releases). */
-  private announced(version: number): boolean {
+  announced(version: number): boolean {
     return (this.core.speaks ?? PROTOCOL_VERSIONS).includes(version);
   }
 
   /** A version both hellos announced: only its forms go to the peer. */
-  private spoken(version: number): boolean {
+  spoken(version: number): boolean {
     return this.announced(version) && (this.session.peer?.versions.includes(version) ?? false);
   }
 
@@ -375,7 +333,7 @@ export class SpaceSync {
     this.session.refreshStatus();
   }
 
-  private async repairEnded(run: AntiEntropyRun, info: RunEnd): Promise<void> {
+  async repairEnded(run: AntiEntropyRun, info: RunEnd): Promise<void> {
     const { session } = this;
     this.core.events.emit('antiEntropy', run);
     if (!info.establishing || session.closed) return session.refreshStatus();

@@ -1,0 +1,167 @@
+/**
+ * A client joins a LIVE frame within the call that hands it over where its storage answers at once (session.ts,
+ * inbox.ts) — attacked: a storage that answers late and then at once, listeners that write, read, close or hand over
+ * the next frame during the delivery, and one replica with two sessions delivering the same writes. Order holds in
+ * each: a frame waits behind every frame of its link before it, however those end.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { memoryStorage, openReplica, type ChangeEvent, type Replica, type StorageAdapter } from '../../lib/index.js';
+import { memoryRelay } from '../support/tab-group.js';
+import { gated, relayedClient } from './live-support.js';
+import { synced, until } from './support.js';
+
+const open: Replica[] = [];
+afterEach(async () => {
+  for (const r of open.splice(0)) await r.close().catch(() => {});
+});
+
+/** Memory storage whose next transaction, once armed, cannot commit at once and waits for `answer()`. */
+function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): void } {
+  const inner = memoryStorage();
+  let armed = false;
+  let answer: () => void = () => {};
+  const storage = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'transactNow' && armed) return () => undefined;
+      if (prop === 'transact' && armed) {
+        return (fn: Parameters<StorageAdapter['transact']>[0]) => {
+          armed = false;
+          return new Promise<void>((resolve) => (answer = resolve)).then(() => target.transact(fn));
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { storage, arm: () => (armed = true), answer: () => answer() };
+}
+
+const setup = (storage?: StorageAdapter) => relayedClient(open, storage ? { storage } : {});
+
+/** The writer writes each key in turn; the relay's frames to the client are held until all went. */
+async function heldWrites(s: Awaited<ReturnType<typeof setup>>, keys: string[]): Promise<void> {
+  s.gate.hold = true;
+  for (const k of keys) await s.writer.space('s').put(k, { k });
+  await until(async () => (await s.relay.space('s').get(keys.at(-1)!)) !== undefined, 'the relay has the writes');
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // its frames to the client are held
+  s.gate.hold = false;
+}
+
+const keysOf = (events: readonly ChangeEvent[]) => events.map((e) => e.key);
+
+describe('live frames joined at once', () => {
+  it('frames arriving while a join waits on storage wait behind it, in order, though storage would answer them at once; then at once again', async () => {
+    const late = lateOnce();
+    const s = await setup(late.storage);
+    await heldWrites(s, ['a', 'b', 'c']);
+    s.events.length = 0;
+    late.arm();
+    s.gate.flush(); // a's join waits on storage; b and c come meanwhile
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(keysOf(s.events)).toEqual([]);
+    expect(await late.storage.get('s', 'b')).toBeUndefined();
+    late.answer();
+    await until(() => s.events.length === 3, 'the three joined');
+    expect(keysOf(s.events)).toEqual(['a', 'b', 'c']);
+    // The queue drained: the next frame is joined within the call again.
+    await heldWrites(s, ['d']);
+    const before = s.events.length;
+    s.gate.flush();
+    expect(keysOf(s.events.slice(before))).toEqual(['d']);
+    await synced(s.writer, s.client);
+  });
+
+  it('a listener that writes, reads, or hands the next frame over during the delivery: the next frame waits until this one ended', async () => {
+    const s = await setup();
+    await heldWrites(s, ['a', 'b', 'c']);
+    const during: string[] = [];
+    let read: Promise<unknown> | undefined;
+    const off = s.client.space('s').subscribe('*', (e) => {
+      if (e.key === 'a') {
+        void s.client.space('s').put('echo', 1); // a local write from inside the delivery
+        read = s.client.space('s').get('a').then((r) => r?.value);
+        s.gate.next(); // b, handed over within a's delivery (a transport answering within the call)
+        during.push(...keysOf(s.events.filter((x) => x.origin === 'remote')));
+      }
+    });
+    s.events.length = 0;
+    s.gate.next(); // a
+    expect(during).toEqual(['a']); // b not joined inside a's listener
+    await until(() => s.events.length >= 3, 'a, echo and b joined');
+    expect(await read).toEqual({ k: 'a' });
+    s.gate.flush(); // c
+    off();
+    expect(keysOf(s.events.filter((e) => e.origin === 'remote'))).toEqual(['a', 'b', 'c']);
+    await until(async () => (await s.writer.space('s').get('echo')) !== undefined, 'the write made during the delivery reached the writer');
+    await synced(s.writer, s.client);
+  });
+
+  it('a storage that throws at once: the session fails, the frames behind are not joined (no cursor past the failed one), the next session brings them', async () => {
+    const inner = memoryStorage();
+    let throwOnce = false;
+    const storage = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'transactNow' && throwOnce) {
+          throwOnce = false;
+          return () => {
+            throw new Error('disk gone');
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const s = await setup(storage);
+    const errors: unknown[] = [];
+    s.client.on('error', (e) => errors.push(e));
+    await heldWrites(s, ['a', 'b', 'c']);
+    throwOnce = true;
+    s.gate.flush();
+    expect(keysOf(s.events)).toEqual([]); // a failed; b and c, handed over in the same call, not joined
+    expect(await storage.get('s', 'b')).toBeUndefined();
+    expect(errors.map((e) => (e as Error).message)).toEqual(['disk gone']);
+    await until(async () => (await storage.get('s', 'c')) !== undefined, 'the next session brought the writes', 10_000);
+    expect(keysOf(s.events).sort()).toEqual(['a', 'b', 'c']);
+    await synced(s.writer, s.client);
+  });
+
+  it('a listener that closes the replica during the delivery: the frames behind are not joined, nothing fails', async () => {
+    const s = await setup();
+    await heldWrites(s, ['a', 'b', 'c']);
+    const errors: unknown[] = [];
+    s.client.on('error', (e) => errors.push(e));
+    let closing: Promise<void> | undefined;
+    s.client.space('s').subscribe('a', () => void (closing = s.client.close()));
+    s.events.length = 0;
+    s.gate.flush();
+    await closing;
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(keysOf(s.events)).toEqual(['a']);
+    expect(errors).toEqual([]);
+  });
+
+  it('one replica with two sessions (two relays) delivering the same writes: each joined once, in order, both links synced', async () => {
+    const s = await setup();
+    const relay2 = await openReplica({ storage: memoryStorage() });
+    open.push(relay2);
+    const mem2 = memoryRelay(relay2);
+    const second = gated(mem2.transport());
+    s.writer.connect(mem2.transport());
+    s.client.connect(second.transport);
+    await synced(s.writer, s.client);
+    await until(async () => (await relay2.space('s').get('x')) === undefined, 'relay 2 up');
+    s.gate.hold = second.gate.hold = true;
+    for (const k of ['a', 'b', 'c']) await s.writer.space('s').put(k, { k });
+    await until(async () => (await s.relay.space('s').get('c')) !== undefined && (await relay2.space('s').get('c')) !== undefined, 'both relays have the writes');
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    s.gate.hold = second.gate.hold = false;
+    s.events.length = 0;
+    // Interleaved: relay 2's first frame, then all of relay 1's, then the rest of relay 2's.
+    second.gate.next();
+    s.gate.flush();
+    second.gate.flush();
+    expect(keysOf(s.events)).toEqual(['a', 'b', 'c']);
+    for (const k of ['a', 'b', 'c']) expect((await s.client.space('s').get(k))?.value).toEqual({ k });
+    await synced(s.writer, s.client);
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * A writer, a relay and a client in memory, the relay's frames to the client held by the test when it wants them
+ * (live-delivery.test.ts, live-at-once.test.ts: what a client does with a LIVE frame, and when).
+ */
+import { memoryStorage, openReplica, type ChangeEvent, type ConnectionHandlers, type Replica, type StorageAdapter, type Transport } from '../../lib/index.js';
+import { memoryRelay } from '../support/tab-group.js';
+import { synced, until } from './support.js';
+
+export type Frame = Parameters<ConnectionHandlers['onMessage']>[0];
+
+/** A transport whose frames to the client are held while `hold` is on, to be handed over by the test, in order. */
+export function gated(inner: Transport) {
+  const held: Frame[] = [];
+  let deliver!: (f: Frame) => void;
+  const gate = {
+    hold: false,
+    held,
+    deliver: (f: Frame) => deliver(f),
+    /** Hands every held frame over, in one call. */
+    flush: () => {
+      for (const f of held.splice(0)) deliver(f);
+    },
+    /** Hands the first held frame over. */
+    next: () => deliver(held.shift()!),
+  };
+  const transport: Transport = {
+    ...inner,
+    open(handlers) {
+      deliver = (f) => handlers.onMessage(f);
+      return inner.open({ ...handlers, onMessage: (f) => (gate.hold ? void held.push(f) : handlers.onMessage(f)) });
+    },
+  };
+  return { gate, transport };
+}
+
+/**
+ * The three replicas (pushed to `open` for closing), synced, the client's change events in `events` (empty), after a
+ * first write: at 11 the writer's epoch record goes before its first tagged dot (an EPOCHS frame the relay forwards
+ * beside the LIVE frame; the client stores it), once a link — what the tests look at is every later delivery.
+ */
+export async function relayedClient(open: Replica[], options: { speaks?: readonly number[]; storage?: StorageAdapter } = {}) {
+  const speaks = options.speaks ? { speaks: options.speaks } : {};
+  const relay = await openReplica({ storage: memoryStorage(), ...speaks });
+  const writer = await openReplica({ storage: memoryStorage(), ...speaks });
+  const client = await openReplica({ storage: options.storage ?? memoryStorage(), ...speaks });
+  open.push(relay, writer, client);
+  const mem = memoryRelay(relay);
+  const { gate, transport } = gated(mem.transport());
+  const events: ChangeEvent[] = [];
+  client.space('s').subscribe('*', (e) => events.push(e));
+  writer.space('s');
+  writer.connect(mem.transport());
+  client.connect(transport);
+  await synced(writer, client);
+  await (await writer.space('s').put('first', 0)).synced;
+  await until(async () => (await client.space('s').get('first')) !== undefined, 'the client has the first write');
+  events.length = 0;
+  return { relay, writer, client, gate, events };
+}
