@@ -134,9 +134,9 @@ export class OpenAsks {
 
   /**
    * Asks read from storage (least recently asking peer first) join those in memory: peers that asked in this process
-   * stay the most recent. Returns whether anything was added.
+   * stay the most recent.
    */
-  restore(stored: ReadonlyArray<readonly [string, readonly string[]]>): boolean {
+  restore(stored: ReadonlyArray<readonly [string, readonly string[]]>): void {
     const before = this.size;
     const older = new Map<string, PeerAsks>();
     for (const [peer, ids] of stored) {
@@ -145,13 +145,12 @@ export class OpenAsks {
       for (const id of ids) if (!asks.ids.has(id)) (asks.ids.add(id), this.size++);
       if (!live && asks.ids.size > 0) older.set(peer, asks);
     }
-    if (this.size === before) return false;
+    if (this.size === before) return;
     const live = [...this.peers];
     this.peers.clear();
     for (const [peer, asks] of older) this.peers.set(peer, asks);
     for (const [peer, asks] of live) this.peers.set(peer, asks);
     this.trim(undefined);
-    return true;
   }
 
   /** Every peer's open asks, least recently asking first (what the store writes). */
