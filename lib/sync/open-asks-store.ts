@@ -17,8 +17,8 @@
  *   late): an ask that is no longer needed costs a repair state of the key to the peer, and a NEED when it is still left
  *   out; the peer's answer settles it. Nothing is joined or dropped on the peer but by the key's own state and its
  *   context alone, which are right to send at any time (test/review/left-out-ask-stored.test.ts).
- * - Tabs: the leader alone runs links, so it alone changes the asks; a link's start reads them again (other instances
- *   may have led since), and a later write keeps what the read added. A stalled leader that writes after the role moved
+ * - Tabs: the leader alone runs links, so it alone changes the asks; a link's start to a peer below 11 reads them again
+ *   (other instances may have led since), and a later write keeps what the read added. A stalled leader that writes after the role moved
  *   may drop asks the new leader made until that one's next write.
  */
 import { ConcordError } from '../errors.js';
@@ -89,11 +89,13 @@ export class StoredAsks implements AsksStore {
   }
 
   /**
-   * A link starts. Where other instances may have written the asks since they were read (a tab taking the network
-   * role), they are read again, and join memory (a stale one costs a repair state and a NEED: see the header).
+   * A link starts. To a peer below 11 (`earlier`: the only peers asked), where other instances may have written the asks
+   * since they were read (a tab taking the network role), they are read again, and join memory (a stale one costs a
+   * repair state and a NEED: see the header). Not to a peer at 11: no read more for every link of every tab; what
+   * another leader asked of a peer that has upgraded since waits for that instance's next open (as before stop 46).
    */
-  linked(): void {
-    if (this.reading || !this.host.rereads()) return;
+  linked(earlier: boolean): void {
+    if (!earlier || this.reading || !this.host.rereads()) return;
     const reading = this.host.storage
       .getMeta<unknown>(OPEN_ASKS_META)
       .then((v) => this.take(v))

@@ -65,8 +65,8 @@ export interface AsksStore {
   changed(): void;
   /** Once the asks as they are now are stored durably; undefined when nothing is being stored. */
   durable(): Promise<void> | undefined;
-  /** A link to a peer starts: the stored asks are read (once, or again where other instances may have changed them). */
-  linked(): void;
+  /** A link to a peer starts (`earlier`: below 11): where other instances may have changed the stored asks, they are read. */
+  linked(earlier: boolean): void;
   loading(): Promise<void> | undefined;
 }
 
@@ -84,9 +84,9 @@ export class OpenAsks {
     return asks;
   }
 
-  /** A link to `peer` starts: its open asks, with the stored ones read first (`loading`). */
-  link(peer: string): PeerAsks {
-    this.store?.linked();
+  /** A link to `peer` starts (`earlier`: below 11, whom links ask): its open asks, the stored ones read first (`loading`). */
+  link(peer: string, earlier: boolean): PeerAsks {
+    this.store?.linked(earlier);
     return this.of(peer);
   }
 

@@ -130,7 +130,7 @@ export class Wire {
   start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
     this.holds = epochDots?.holds;
-    this.model.open = this.openAsks?.().link(peer);
+    this.model.open = this.openAsks?.().link(peer, epochDots === undefined);
     const told = epochDots && new ToldChains(me, epochDots.teaches === true);
     this.epochLink = epochDots && {
       me: { id: me, chain: epochDots.mine ?? this.history },
