@@ -14,6 +14,7 @@ import { learnStored, openEpochs, saveEpochs } from './epoch-store.js';
 import { MAX_STORED_EPOCHS, type EpochEntry, type Seen } from './epochs.js';
 import { EPOCH_DOTS } from './sync/epoch-wire.js';
 import { PROTOCOL_VERSIONS } from './sync/messages.js';
+import { OPEN_ASKS_META } from './sync/open-asks-store.js';
 import { defaultTimers, type Timers } from './sync/session-state.js';
 import { collectTombstones } from './collection.js';
 import { noteDropped } from './dropped-own.js';
@@ -212,9 +213,11 @@ export class ReplicaCore {
       const location = await storage.location?.();
       // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
       // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
-      const { identity, copied, epochs, metEpochPeer, metEarlierPeer } = await storage.transact(async (tx) => {
+      const { identity, copied, epochs, metEpochPeer, metEarlierPeer, asks } = await storage.transact(async (tx) => {
         const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, speaks11: (speaks ?? PROTOCOL_VERSIONS).includes(EPOCH_DOTS) });
-        return { ...opened, epochs: await openEpochs(tx, opened.identity) };
+        // The open asks (open-asks-store.ts) are read here, in the open's transaction: no read more where none is kept.
+        const asks = tx.getMeta<unknown>(OPEN_ASKS_META);
+        return { ...opened, epochs: await openEpochs(tx, opened.identity), asks: asks instanceof Promise ? await asks : asks };
       });
       const [seq = 0, former] = await Promise.all([storage.getMeta<number>('seq'), storage.getMeta<unknown>(FORMER_META)]);
       const fresh = restored || copied;
@@ -223,6 +226,7 @@ export class ReplicaCore {
       if (speaks) core.speaks = speaks;
       core.metEpochPeer = metEpochPeer || identity.tagged !== undefined;
       core.metEarlierPeer = metEarlierPeer;
+      core.storedAsks = asks;
       return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
@@ -412,6 +416,14 @@ export class ReplicaCore {
   private abandonedSeq(seq: number): void {
     this.revertUnsure();
     if (this.durableWaits.length > 0) this.wakeDurable((at) => at >= seq);
+  }
+
+  /** @internal The open asks stored when this instance opened, until open-asks-store.ts takes them. */
+  storedAsks: unknown;
+
+  /** @internal Whether other instances may have written the storage since the open (tabs). */
+  get sharesStorage(): boolean {
+    return !this.alone;
   }
 
   /** @internal Another instance shares the storage: the dots minted since the open are no longer all known here. */

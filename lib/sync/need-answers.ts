@@ -80,6 +80,13 @@ export class NeedAnswers {
    * (wire.ts) as on the one that asked; gone whole (the state names none now, or the peer speaks 11), each is settled.
    */
   reask(): void {
+    // The stored asks (open-asks-store.ts) being read, at a replica's first link or where tabs share them: after that.
+    const loading = this.port.model.open(this.space)?.loading();
+    if (loading) this.queue = this.queue.then(() => loading).then(() => this.reaskNow()).catch((e) => this.port.fail(e));
+    else this.reaskNow();
+  }
+
+  private reaskNow(): void {
     const keys = this.port.model.reopened(this.space);
     if (keys.length > 0) this.queue = this.queue.then(() => this.resend(keys)).catch((e) => this.port.fail(e));
   }

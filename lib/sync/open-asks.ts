@@ -1,6 +1,6 @@
 /**
  * Keys a link asked a peer below protocol 11 for (NEED: wire.ts, peer-model.ts `toAsk`) and that are not settled yet:
- * they outlive the link that asked, per peer, in the replica's memory.
+ * they outlive the link that asked, per peer, in the replica's memory and in its storage (open-asks-store.ts).
  *
  * Why: the ask is made once, by the link whose frame left the key out (its state names an epoch); the peer's answer —
  * its state of the key — is what lets that link tell the key's context alone lowered to it (need-answers.ts `heard`).
@@ -15,10 +15,14 @@
  * upgraded, or the key's state names no epoch now). Each link asks a key once (peer-model.ts `asked`): a link that keeps
  * dropping asks once per link, no more.
  *
- * Memory only: a restart of this replica forgets them (then the peer keeps the version until a run or the key's next
- * write, as before). Bounded: MAX_OPEN ids across peers; past it the peer that asked least recently loses its asks.
+ * Stored with the replica's sync state (open-asks-store.ts): a restarted replica, and a new leader tab on a storage
+ * shared by tabs, ask them again on the next link to the peer. Bounded: MAX_OPEN ids across peers, in memory and so in
+ * storage (the store writes what memory holds); past it the peer that asked least recently loses all its asks — a
+ * forged or fresh id (every client of a relay may make one up) pushes out the quietest peer, never the peer asking now
+ * — and a single peer past it its oldest. An ask lost so is as before open asks: the peer keeps the superseded version
+ * until an anti-entropy run or the key's next write.
  */
-const MAX_OPEN = 16_384;
+export const MAX_OPEN = 16_384;
 
 /** `space\0key` ids of one peer's open asks. */
 export class PeerAsks {
@@ -39,14 +43,39 @@ export class PeerAsks {
   }
 
   delete(id: string): void {
-    if (this.ids.delete(id)) this.all.size--;
+    if (!this.ids.delete(id)) return;
+    this.all.size--;
+    this.all.changed();
   }
+
+  /** Once every ask added so far is stored (open-asks-store.ts); undefined when nothing waits to be stored. */
+  stored(): Promise<void> | undefined {
+    return this.all.store?.durable();
+  }
+
+  /** While the stored asks are being read (a link's first, or each where tabs share them): what reads them waits. */
+  loading(): Promise<void> | undefined {
+    return this.all.store?.loading();
+  }
+}
+
+/** What keeps the asks with the replica's storage (open-asks-store.ts). */
+export interface AsksStore {
+  /** The asks changed: they are stored again (soon). */
+  changed(): void;
+  /** Once the asks as they are now are stored durably; undefined when nothing is being stored. */
+  durable(): Promise<void> | undefined;
+  /** A link to a peer starts (`earlier`: below 11): where other instances may have changed the stored asks, they are read. */
+  linked(earlier: boolean): void;
+  loading(): Promise<void> | undefined;
 }
 
 export class OpenAsks {
   /** peer → its open asks, least recently asking first. */
   private readonly peers = new Map<string, PeerAsks>();
   size = 0;
+  /** Where the asks are kept beside memory (none: memory only, as unit tests use it). */
+  store: AsksStore | undefined;
 
   /** The open asks of `peer` (a link to it binds them: peer-model.ts). */
   of(peer: string): PeerAsks {
@@ -55,35 +84,79 @@ export class OpenAsks {
     return asks;
   }
 
+  /** A link to `peer` starts (`earlier`: below 11, whom links ask): its open asks, the stored ones read first (`loading`). */
+  link(peer: string, earlier: boolean): PeerAsks {
+    this.store?.linked(earlier);
+    return this.of(peer);
+  }
+
   /** `asks` asked again for an id it holds: it is the most recent. */
   touched(asks: PeerAsks): void {
+    if (this.newest === asks) return; // the most recent already: nothing to store again
+    this.newest = asks;
     this.peers.delete(asks.peer);
     this.peers.set(asks.peer, asks);
+    this.changed();
+  }
+
+  /** The peer last moved to the end of `peers` by an ask (undefined: not known, as after `restore`). */
+  private newest: PeerAsks | undefined;
+
+  changed(): void {
+    this.store?.changed();
   }
 
   /** `asks` took one more id: it is the most recent; past MAX_OPEN the least recent peers' go, then its own oldest. */
   added(asks: PeerAsks): void {
-    this.touched(asks);
+    this.newest = asks;
+    this.peers.delete(asks.peer);
+    this.peers.set(asks.peer, asks);
     this.size++;
+    this.trim(asks);
+    this.changed();
+  }
+
+  /** Past MAX_OPEN: the least recent peers' asks go (all of each), then `keep`'s oldest. */
+  private trim(keep: PeerAsks | undefined): void {
     for (const a of this.peers.values()) {
-      if (this.size <= MAX_OPEN || a === asks) break;
+      if (this.size <= MAX_OPEN || a === keep) break;
       this.size -= a.ids.size;
       a.ids.clear();
       a.gone = true;
       this.peers.delete(a.peer);
     }
-    for (const id of asks.ids) {
+    if (keep) for (const id of keep.ids) {
       if (this.size <= MAX_OPEN) return;
-      asks.delete(id);
+      keep.ids.delete(id);
+      this.size--;
     }
   }
-}
 
-const byReplica = new WeakMap<object, OpenAsks>();
+  /**
+   * Asks read from storage (least recently asking peer first) join those in memory: peers that asked in this process
+   * stay the most recent.
+   */
+  restore(stored: ReadonlyArray<readonly [string, readonly string[]]>): void {
+    const before = this.size;
+    const older = new Map<string, PeerAsks>();
+    for (const [peer, ids] of stored) {
+      const live = this.peers.get(peer);
+      const asks = live ?? older.get(peer) ?? new PeerAsks(peer, this);
+      for (const id of ids) if (!asks.ids.has(id)) (asks.ids.add(id), this.size++);
+      if (!live && asks.ids.size > 0) older.set(peer, asks);
+    }
+    if (this.size === before) return;
+    const live = [...this.peers];
+    this.peers.clear();
+    for (const [peer, asks] of older) this.peers.set(peer, asks);
+    for (const [peer, asks] of live) this.peers.set(peer, asks);
+    this.trim(undefined);
+  }
 
-/** The open asks of a replica (its ReplicaCore), made on first use. */
-export function openAsksOf(core: object): OpenAsks {
-  let asks = byReplica.get(core);
-  if (!asks) byReplica.set(core, (asks = new OpenAsks()));
-  return asks;
+  /** Every peer's open asks, least recently asking first (what the store writes). */
+  list(): Array<[string, string[]]> {
+    const out: Array<[string, string[]]> = [];
+    for (const [peer, asks] of this.peers) if (asks.ids.size > 0) out.push([peer, [...asks.ids]]);
+    return out;
+  }
 }

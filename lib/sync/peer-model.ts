@@ -176,10 +176,20 @@ export class PeerModel {
     return true;
   }
 
-  /** The NEEDs asking for `keys` went: the asks stay open past this link until settled (open-asks.ts). */
-  opened(space: string, keys: readonly string[]): void {
+  /**
+   * `keys` are asked for (NEED after the frame that left them out): the asks stay open past this link until settled
+   * (open-asks.ts). Returns the store of them under way (open-asks-store.ts): that frame waits for it (wire.ts).
+   */
+  opened(space: string, keys: readonly string[]): Promise<void> | undefined {
     const open = this.open(space);
     for (const k of keys) open?.add(keyId(space, k));
+    return keys.length > 0 ? open?.stored() : undefined;
+  }
+
+  /** `keys` were to be asked for, but no NEED of them fits the link: not open (nothing would ever settle them). */
+  unasked(space: string, keys: readonly string[]): void {
+    const open = this.open(space);
+    for (const k of keys) open?.delete(keyId(space, k));
   }
 
   /** The key's state went on this link (not left out): an open ask of it is settled. */

@@ -27,7 +27,7 @@ import type { SessionLike, SyncHub } from './hub.js';
 import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { linkTerms, Wire } from './wire.js';
-import { openAsksOf } from './open-asks.js';
+import { openAsksOf } from './open-asks-store.js';
 import { Inbox } from './inbox.js';
 import { NewsQueue } from './cluster-news.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';

@@ -29,6 +29,8 @@
  *   WITHHELD            a frame that left a key out, and every frame after it, are held back (in order) until the
  *                       withhold is stored durably (acks.ts `withholdsStored`): the peer stores a cursor past the key
  *                       on that frame, and a withhold a crash took would let its next session clear the key unsent
+ *   ASKED               likewise until the asks the frame opens (NEED after it) are stored (open-asks-store.ts): a
+ *                       crash that took an ask after the peer's cursor passed the key would leave nothing to ask again
  */
 import { ConcordError } from '../errors.js';
 import { sameState, type EpochRegistry, type KeyState, type StoredVersion } from '../dvv.js';
@@ -104,7 +106,11 @@ export class Wire {
   /** Keys left out of a frame about to go: told, and the frames from it on held back while the withhold is stored. */
   private leaveOut(space: string, keys: readonly string[], reach: number): void {
     const storing = this.withheld(space, keys, reach);
-    if (!storing) return;
+    if (storing) this.hold(storing);
+  }
+
+  /** The frame about to go, and every one after it, wait for `storing` (WITHHELD, and the asks it opens: ASKED). */
+  private hold(storing: Promise<void>): void {
     const gate: Promise<void> = Promise.all([this.holding, storing]).then(() => {
       if (this.holding !== gate) return; // held longer by a later withhold: its gate sends them all
       this.holding = undefined;
@@ -129,8 +135,9 @@ export class Wire {
     // A read-only session may say hello under its principal's writable replica's id (principals.ts): its refused answers
     // and what went to it settle its own asks, never the writer's (test/review/readonly-open-asks.test.ts).
     // Bound once a space, as the writer's are once a link (a session's rights do not change; a frame's send asks).
+    // Linking reads the stored asks again where tabs share them (open-asks-store.ts).
     const asks = this.openAsks?.();
-    const writes = asks?.of(peer);
+    const writes = asks?.link(peer, epochDots === undefined);
     const bound = new Map<string, PeerAsks | undefined>();
     if (asks) this.model.open = (space) => bound.get(space) ?? bound.set(space, this.readOnly(space) ? asks.of(peer + '\u0000read') : writes).get(space);
     const told = epochDots && new ToldChains(me, epochDots.teaches === true);
@@ -176,11 +183,17 @@ export class Wire {
       this.leaveOut(m.space, tagged, reach);
       const peer = this.table?.[1] ?? 'the peer';
       this.report(new ConcordError('PROTOCOL', `space "${m.space}": the state of ${tagged.map((k) => JSON.stringify(k)).join(', ')} names an epoch, which the peer's protocol (below 11) cannot carry: ${peer} runs an earlier release of Concord, and gets the key once upgraded to one speaking protocol 11 (its own writes still sync); not sent on this link`));
+      const asking: string[] = [];
       for (const e of m.entries) {
         if (!tagged.includes(e[0])) continue;
         this.noteLeftOut(m.space, e);
         // Where knowing the peer's versions lets the context alone tell more, the peer is asked (NEED: need-answers.ts).
-        if (lowersToPeer(e[1]) && this.model.toAsk(m.space, e[0])) (this.asks ??= { space: m.space, keys: [] }).keys.push(e[0]);
+        if (lowersToPeer(e[1]) && this.model.toAsk(m.space, e[0])) asking.push(e[0]);
+      }
+      if (asking.length > 0) {
+        (this.asks ??= { space: m.space, keys: [] }).keys.push(...asking);
+        const storing = this.model.opened(m.space, asking);
+        if (storing) this.hold(storing);
       }
     }
     if (bad.length === 0 && tagged.length === 0) return this.frameOf(m, forms, maxFrameBytes);
@@ -229,10 +242,11 @@ export class Wire {
     const asks = this.asks;
     this.asks = undefined;
     // Of a read-only client too: its answer is refused, yet tells the link what it holds (need-answers.ts `refuse`).
-    for (const need of asks ? needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes) : []) {
-      this.put(need, maxFrameBytes, transmit, 0);
-      this.model.opened(need.space, need.keys.map(([k]) => k));
-    }
+    if (!asks) return;
+    const needs = needsFitting(asks.space, asks.keys, (n) => encodeMessage(n, this.table).byteLength <= maxFrameBytes);
+    for (const need of needs) this.put(need, maxFrameBytes, transmit, 0);
+    const asked = new Set(needs.flatMap((n) => n.keys.map(([k]) => k)));
+    if (asked.size < asks.keys.length) this.model.unasked(asks.space, asks.keys.filter((k) => !asked.has(k)));
   }
 
   /** The history our hello announced (sent before any frame of the link): what our dots imply (EpochSide). */

@@ -8,109 +8,10 @@
  * Simulated network and disks (test/sim/cluster.ts), virtual time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { IDENTITY_META } from '../../lib/identity.js';
-import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
-import { MsgType, PROTOCOL_VERSIONS, decodeMessage } from '../../lib/sync/messages.js';
-import type { Frame } from '../../lib/transport.js';
-import { openAsksOf } from '../../lib/sync/open-asks.js';
-import { Cluster, type ClusterOptions } from '../sim/cluster.js';
+import { openAsksOf } from '../../lib/sync/open-asks-store.js';
+import { awayWhileSuperseded, closeClusters, cluster, droppedAtNeed, OLD, space, STAR, values, WITH_11 } from './left-out-ask-scene.js';
 
-const OLD: readonly number[] = PROTOCOL_VERSIONS.filter((v) => v < EPOCH_DOTS);
-const WITH_11: readonly number[] = [...OLD, EPOCH_DOTS];
-const clusters: Cluster[] = [];
-afterEach(async () => {
-  for (const c of clusters.splice(0)) await c.close();
-});
-
-interface Scene {
-  /** Nodes and the protocol versions each speaks; `a` must be one at 11 (it tags once reopened). */
-  speaks: Record<string, readonly number[]>;
-  edges: ReadonlyArray<readonly [string, string]>;
-  relays: readonly string[];
-  readers?: readonly string[];
-  /** Periodic anti-entropy (default off, as in restore-once 1743400010). */
-  antiEntropy?: number;
-  /** Sees every frame delivered (test/sim/network.ts `delivered`). */
-  delivered?: (from: string, to: string, frame: Frame) => void;
-}
-
-/** NEED frames seen, as `from->to key`. */
-async function cluster(scene: Scene, needs: string[]): Promise<Cluster> {
-  const { delivered } = scene;
-  const options: ClusterOptions = {
-    seed: 11,
-    nodes: Object.keys(scene.speaks),
-    edges: scene.edges,
-    relays: scene.relays,
-    keptRelayIds: true,
-    speaks: scene.speaks,
-    ...(scene.readers ? { readers: scene.readers } : {}),
-    link: { antiEntropyInterval: scene.antiEntropy ?? 0, backoff: { base: 20, max: 500 } },
-    net: {
-      tap: (from: string, to: string, frame: Frame) => {
-        if (typeof frame === 'string' || frame[0] !== MsgType.Need) return;
-        const m = decodeMessage(frame, { maxValueBytes: 1 << 20 });
-        if (m.type === MsgType.Need) for (const [k] of m.keys) needs.push(`${from}->${to} ${k}`);
-      },
-      ...(delivered ? { delivered } : {}),
-    },
-  };
-  const c = await Cluster.create(options);
-  clusters.push(c);
-  await c.settle();
-  await c.restart('a'); // a met a peer at 11: it tags from here
-  await c.settle();
-  expect((await c.drive(c.node('a').storage.getMeta<{ tagged?: string }>(IDENTITY_META)))?.tagged).toBeDefined();
-  return c;
-}
-
-const space = (c: Cluster, node: string) => c.node(node).r.space('s');
-const values = (c: Cluster, node: string, key: string) =>
-  (c.node(node).disk.records('s').find(([k]) => k === key)?.[1].vs ?? []).filter((v) => !v.d).map((v) => JSON.parse(v.v as string));
-
-/**
- * `w` writes k; every node holds it. `away` stops; a (tagging) deletes k and w writes it again, so the state of k on the
- * relays holds w's new version beside a's tagged point: left out toward a peer below 11, whose "superseded" only a
- * context naming w's entry lowered to it can drop.
- */
-async function awayWhileSuperseded(c: Cluster, away: string, watch: readonly string[]): Promise<void> {
-  await c.drive(space(c, 'w').put('k', 'superseded'));
-  await c.settle();
-  for (const n of watch) expect(values(c, n, 'k'), n).toEqual(['superseded']);
-  await c.stop(away);
-  const passes = () => c.clock.advance(5_000);
-  await c.drive(space(c, 'a').delete('k'));
-  await passes();
-  await c.drive(space(c, 'w').put('k', 'again'));
-  await passes();
-}
-
-const STAR: Scene = {
-  speaks: { hub: WITH_11, a: WITH_11, w: OLD, old: OLD },
-  edges: [['hub', 'a'], ['hub', 'w'], ['hub', 'old']],
-  relays: ['hub'],
-};
-
-/**
- * STAR (with `extra`), the link hub→old dropped as each of the first `times` NEEDs of hub's reaches old (the answer, made
- * after that frame is handled, has no link to go on): old is away while k is superseded, then started; the first cut is
- * done when this returns.
- */
-async function droppedAtNeed(needs: string[], times = 1, extra: Partial<Scene> = {}): Promise<{ c: Cluster; cuts: () => number }> {
-  let cuts = 0;
-  let c: Cluster | undefined;
-  const delivered = (from: string, to: string, frame: Frame) => {
-    if (cuts >= times || from !== 'hub' || to !== 'old' || typeof frame === 'string' || frame[0] !== MsgType.Need) return;
-    cuts++;
-    c!.net.isolate('old');
-  };
-  c = await cluster({ ...STAR, ...extra, delivered }, needs);
-  await awayWhileSuperseded(c, 'old', ['old']);
-  await c.start('old');
-  await c.clock.advance(2_000);
-  expect(cuts, 'the link dropped as the NEED arrived').toBe(1);
-  return { c, cuts: () => cuts };
-}
+afterEach(closeClusters);
 
 describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
   it('a link to the earlier peer dropped and made again five times asks for the key once, and the peer keeps nothing of it', async () => {
@@ -244,10 +145,11 @@ describe('review r0010: NEED toward a peer below 11, in a cluster', () => {
     expect(values(c, 'old', 'k')).toEqual(['again']);
   });
 
-  // Left open (ask45): the open asks live in the relay's memory (open-asks.ts), so a relay restarted between the NEED and
-  // its answer forgets the ask, and the next link meets the key no more than before the fix (the peer's cursor is past
-  // it). Keeping them with the stored withholds (pending.ts) would carry them over; not built.
-  it.fails('a relay restarted between the NEED and its answer: the peer still drops the superseded version once linked again', async () => {
+  // Was a defect (ask45 left it open): the open asks lived in the relay's memory alone, so a relay restarted between the
+  // NEED and its answer forgot the ask, and the next link met the key no more than before (the peer's cursor is past it).
+  // Now they are stored with the replica's sync state (open-asks-store.ts) and read again at the next link. (Failed
+  // before: 'old' kept 'superseded'.)
+  it('a relay restarted between the NEED and its answer: the peer still drops the superseded version once linked again', async () => {
     const { c } = await droppedAtNeed([]);
     await c.restart('hub');
     c.net.rejoin('old');

@@ -40,4 +40,18 @@ describe('open asks', () => {
     expect(p.ids.has('s\u0000k19999')).toBe(true);
     expect(p.ids.has('s\u0000k0')).toBe(false);
   });
+
+  // A tab taking the network role reads the asks its predecessor stored (open-asks-store.ts): they join those asked here.
+  it('asks read back join those in memory, which stay the most recent: past the bound the stored peers go first', () => {
+    const all = new OpenAsks();
+    const here = all.of('here');
+    for (let j = 0; j < 10; j++) here.add(`s\u0000k${j}`);
+    const stored = Array.from({ length: 2_000 }, (_, i) => [`stored-${i}`, Array.from({ length: 10 }, (_, j) => `s\u0000k${j}`)] as const);
+    all.restore([['here', ['s\u0000old']], ...stored]);
+    expect(all.size, 'whole peers go').toBe(20_011 - 363 * 10);
+    expect(all.of('here').ids.size, "memory's peer kept all, the stored one joined").toBe(11);
+    expect(all.of('stored-1999').ids.size).toBe(10);
+    expect(all.of('stored-0').ids.size).toBe(0);
+    expect(all.list().at(-1)?.[0], 'still the most recent').toBe('here');
+  });
 });
