@@ -82,7 +82,7 @@ export class SpaceSync {
     private readonly session: SessionPort,
   ) {
     const { core, hub } = session;
-    this.acks = new AckPolicy((upTo) => session.send({ type: MsgType.Ack, space: name, upTo }), session.timers, () => session.closed);
+    this.acks = new AckPolicy((upTo) => session.send({ type: MsgType.Ack, space: name, upTo }), session.timers, () => session.closed, `${core.replicaId} ${name}`);
     this.needs = new NeedAnswers(core, name, {
       model: session.model,
       send: (m) => session.send(m),
