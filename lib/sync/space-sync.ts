@@ -241,7 +241,7 @@ export class SpaceSync {
 
   /**
    * Ready for a periodic repair: synced but for acknowledgements still on their way. A link that forwards writes all
-   * the time always has a frame or two unacknowledged (a peer defers its ACKs up to ACK_DELAY), so a round that waited
+   * the time always has a frame or two unacknowledged (a peer defers its ACKs up to ACK_LATEST), so a round that waited
    * for `synced` at the timer's tick could miss every tick.
    */
   get settled(): boolean {
