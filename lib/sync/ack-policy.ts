@@ -9,21 +9,31 @@
  *     hold a client's write: `w.replicated`);
  *   - every frame of a peer that speaks protocol 5 only (it takes each ACK for one frame).
  * Any other frame — a relay passing on other replicas' writes, what a client mostly receives — is acknowledged by
- * the next ACK that goes, at the latest once ACK_EVERY frames wait or ACK_DELAY ms after the first of them: the
- * sender's window stays open (ACK_EVERY is well below WINDOW) and its status reaches `synced` a moment later. A relay
- * fanning a write out to n clients then reads far fewer than n ACKs per write (TCP delays its acknowledgements
- * for the same reason). Deferring costs nothing in safety: the cursor is stored with the entries before any ACK,
- * and an ACK that never goes (the session ends) only makes the next session start from that stored cursor.
+ * the next ACK that goes: at the latest at the link's next phase point, one every ACK_EVERY frames (the sender's
+ * window stays open: ACK_EVERY is well below WINDOW), or once the stream went quiet for ACK_DELAY (between ACK_DELAY
+ * and ACK_LATEST after its last frame: its sender's status reaches `synced` a moment later). A relay fanning a write
+ * out to n clients then reads about n / ACK_EVERY ACKs per write (TCP delays its acknowledgements for the same
+ * reason), and
+ *   - not more when the writes slow down (a loaded machine): a timer counted from the first frame waiting would
+ *     fire every few frames of a slowed stream, and the ACKs it sent would load the relay further;
+ *   - not all on one write: the clients of a relay receive the same frames, so counting ACK_EVERY from the same
+ *     start would make all n acknowledge the same frame at once; each link's phase (a hash of the replica's id and
+ *     the space) spreads them over the frames.
+ * Deferring costs nothing in safety: the cursor is stored with the entries before any ACK, and an ACK that never goes
+ * (the session ends) only makes the next session start from that stored cursor.
  */
 import type { KeyState } from '../dvv.js';
 import type { Timers } from './session-state.js';
+import { fnv1a } from './sketch.js';
 
 /** The protocol version from which an ACK acknowledges every frame up to its seq. */
 export const CUMULATIVE_ACKS = 6;
 /** Frames acknowledged together at most (the sender's WINDOW is 32). */
 export const ACK_EVERY = 16;
-/** How long an ACK nobody waits for may wait for the next one. */
+/** How long a quiet stream's ACK nobody waits for waits (the timer's period). */
 export const ACK_DELAY = 100;
+/** The latest an ACK nobody waits for goes after the last frame it answers (the timer runs in periods of ACK_DELAY). */
+export const ACK_LATEST = 2 * ACK_DELAY;
 
 /** Whether a frame's entries hold a version `writer` wrote itself. */
 export function holdsOwnWrite(entries: ReadonlyArray<readonly [string, KeyState]>, writer: string): boolean {
@@ -35,22 +45,39 @@ export class AckPolicy {
   /** The highest upTo stored and not acknowledged yet (0: none), and how many frames it answers. */
   private upTo = 0;
   private frames = 0;
+  /** Frames stored on this link in all, and as many when the timer was set. */
+  private total = 0;
+  private armedAt = 0;
   private timer: unknown;
+  /** Where in each ACK_EVERY frames this link's deferred ACK goes. */
+  private readonly phase: number;
 
+  /** `link`: names the link among the replica's and its peers' (the replica's id and the space): its phase. */
   constructor(
     private readonly send: (upTo: number) => void,
     private readonly timers: Timers,
     private readonly closed: () => boolean,
-  ) {}
+    link: string,
+  ) {
+    this.phase = fnv1a(link) % ACK_EVERY;
+  }
 
   /** Frame `upTo` is stored (its cursor with it): acknowledge it now (`now`) or with a later ACK. */
   stored(upTo: number, now: boolean): void {
     if (upTo > this.upTo) this.upTo = upTo;
     this.frames++;
-    if (now || this.frames >= ACK_EVERY) return this.flush();
-    this.timer ??= this.timers.setTimeout(() => {
+    this.total++;
+    if (now || this.total % ACK_EVERY === this.phase) return this.flush();
+    if (this.timer === undefined) this.arm();
+  }
+
+  /** The timer: its period ends with an ACK if no frame came meanwhile, else with another period. */
+  private arm(): void {
+    this.armedAt = this.total;
+    this.timer = this.timers.setTimeout(() => {
       this.timer = undefined;
-      this.flush();
+      if (this.frames > 0 && this.total !== this.armedAt && !this.closed()) this.arm();
+      else this.flush();
     }, ACK_DELAY);
   }
 

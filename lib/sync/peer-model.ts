@@ -17,7 +17,9 @@
  * A key not in the model (after a reconnect): a derived version whose bases were in a record at or below the cursor
  * the peer held for our log when the stream started (Derivation.s) probably reached it — probably: that record may
  * have been superseded before the peer's cursor passed it, and then NEED repairs the guess.
- * Bounded: at most MAX_KEYS keys per link (the least recently used go).
+ * Bounded: at most MAX_KEYS keys per link (the least recently used go, EVICT at a time: a Map iterated from its start
+ * steps over the slots of the entries deleted there until the table is rebuilt, so taking the oldest key one insert
+ * at a time cost up to the table's size per insert once the model was full — a relay's every delivery on every link).
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
 import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
@@ -27,7 +29,9 @@ import { typedLive } from './fit-state.js';
 import type { PeerAsks } from './open-asks.js';
 import { WHOLE, type Form } from './wire-state.js';
 
-const MAX_KEYS = 4096;
+export const MAX_KEYS = 4096;
+/** Keys that go together once the model is over MAX_KEYS (one iteration from the oldest for all of them). */
+export const EVICT = MAX_KEYS / 8;
 /** Key states noted as too large for a link at most (wire.ts LEFT OUT): past them, each is tried as before. */
 const MAX_LEFT_OUT = 10_000;
 const HELD: Form = { kind: 'held' };
@@ -308,11 +312,16 @@ function remember(reg: EpochRegistry, map: Map<string, KeyState>, id: string, st
   return known ? undefined : dots;
 }
 
-/** Sets `id` as the most recent; the least recent goes past MAX_KEYS. */
+/** Sets `id` as the most recent; past MAX_KEYS the EVICT least recent go. */
 function setRecent(map: Map<string, KeyState>, id: string, dots: KeyState): void {
   map.delete(id);
   map.set(id, dots);
-  if (map.size > MAX_KEYS) map.delete(map.keys().next().value!);
+  if (map.size <= MAX_KEYS) return;
+  let n = EVICT;
+  for (const k of map.keys()) {
+    map.delete(k);
+    if (--n === 0) break;
+  }
 }
 
 /** Makes a version's value (to send it whole); false when it cannot be made here. */

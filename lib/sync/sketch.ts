@@ -50,7 +50,8 @@ function powmod(a: number, e: number): number {
 
 export const invmod = (a: number): number => powmod(a, P - 2);
 
-function fnv1a(s: string): number {
+/** FNV-1a of a string's UTF-16 code units, 32 bits. */
+export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;

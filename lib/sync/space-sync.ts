@@ -82,7 +82,7 @@ export class SpaceSync {
     private readonly session: SessionPort,
   ) {
     const { core, hub } = session;
-    this.acks = new AckPolicy((upTo) => session.send({ type: MsgType.Ack, space: name, upTo }), session.timers, () => session.closed);
+    this.acks = new AckPolicy((upTo) => session.send({ type: MsgType.Ack, space: name, upTo }), session.timers, () => session.closed, `${core.replicaId} ${name}`);
     this.needs = new NeedAnswers(core, name, {
       model: session.model,
       send: (m) => session.send(m),
@@ -182,7 +182,7 @@ export class SpaceSync {
 
   /**
    * Ready for a periodic repair: synced but for acknowledgements still on their way. A link that forwards writes all
-   * the time always has a frame or two unacknowledged (a peer defers its ACKs up to ACK_DELAY), so a round that waited
+   * the time always has a frame or two unacknowledged (a peer defers its ACKs up to ACK_LATEST), so a round that waited
    * for `synced` at the timer's tick could miss every tick.
    */
   get settled(): boolean {

@@ -71,7 +71,7 @@ async function heldThenFailed(how: 'fsync' | 'write' | 'collect'): Promise<void>
   await new Promise((r) => setTimeout(r, 20));
   connect();
   await until(() => writer.status !== 'offline' && peer.status !== 'offline', 'the link is up');
-  await new Promise((r) => setTimeout(r, 500)); // past every deferred ACK (ACK_DELAY is 100 ms)
+  await new Promise((r) => setTimeout(r, 500)); // past every deferred ACK (ACK_LATEST is 200 ms: ack-policy.ts)
   expect(await peer.space('s').get('o'), 'held behind k (sanity: the stream waits)').toBeUndefined();
   if (how !== 'write') failSync = true;
   else failWrite = true;

@@ -649,9 +649,12 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   it.fails('seed 1745100047 (withheld) beside earlier releases: a restored writer of an earlier release', () => passesAtEach(1745100047, 'withheld', false, ['beside-earlier']));
   // And the merged head's soak at the default (base 1745300000, 2 700 schedules, the only failure; fails on 0011a22 too):
   // gc-relay 1745300124 — e, of an earlier release ([5, 6, 7]), restored to its copy @1161, edits doc0 again under the dot
-  // its lost edit used (wVXk…:5): two values under one dot. The decided class; passes at 11 and at 10.
+  // its lost edit used (wVXk…:5): two values under one dot. The decided class; passes at 11 and at 10. Beside earlier
+  // releases it failed until ACKs nobody waits for went by quiet periods and link phases (s7q, ack-policy.ts): the
+  // frames' timing moved and the schedule no longer shows the reuse (not traced further). The class
+  // stays open (withheld 1745100047 above still shows it); this schedule now passes in every mode.
   it('seed 1745300124 (gc-relay) at 11 and at 10: a restored writer of one release with its peers mints anew', () => passesAtEach(1745300124, 'gc-relay', false, [true, 'at-10']));
-  it.fails('seed 1745300124 (gc-relay) beside earlier releases: a restored writer of an earlier release reuses a dot', () => passesAtEach(1745300124, 'gc-relay', false, ['beside-earlier']));
+  it('seed 1745300124 (gc-relay) beside earlier releases: with the ACK timing of s7q the restored writer holds no lost edit', () => passesAtEach(1745300124, 'gc-relay', false, ['beside-earlier']));
   // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
   // a, g with two tabs; f, b and a restored from copies. f's epoch fDmc… opened under yH-G… at 3 (its restore), so
   // 3@yH-G… is in 4@fDmc…'s history. g/0 learned that record from a and stored it; g/1, open since the start, had only

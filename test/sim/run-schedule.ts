@@ -27,7 +27,7 @@ import { yjsValue, YJS_TYPE } from '../../adapters/yjs/index.js';
 import { coversDot, decodeCausal, type Causal } from '../../lib/dvv.js';
 import { merges, type Context, type WriteResult } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
-import { ACK_DELAY } from '../../lib/sync/ack-policy.js';
+import { ACK_LATEST } from '../../lib/sync/ack-policy.js';
 import { decodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
 import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
@@ -451,10 +451,10 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     const liveness = s.features.includes('withheld') || !!process.env.SIM_LIVENESS;
     if (settled && liveness) {
       // Quiet is not yet done: a peer acknowledges a log frame that holds no write of its sender's current id up to
-      // ACK_DELAY later (ack-policy.ts), and a frame holding only writes its sender made under an earlier id (a relay's
+      // ACK_LATEST later (ack-policy.ts), and a frame holding only writes its sender made under an earlier id (a relay's
       // id before its restart, a restored replica's before it re-identified) is one. The count waiting on that ACK is
       // judged once it is due.
-      await cluster.clock.advance(ACK_DELAY + 1);
+      await cluster.clock.advance(ACK_LATEST + 1);
       try {
         await cluster.settle(SETTLE_BUDGET);
       } catch (e) {

@@ -1,6 +1,7 @@
 /**
  * When a receiver acknowledges log frames (lib/sync/ack-policy.ts): frames nobody waits for — a peer passing on
- * another replica's writes — are answered together by one ACK, at the latest after ACK_EVERY frames or ACK_DELAY;
+ * another replica's writes — are answered together by one ACK, at the latest after ACK_EVERY frames or once the
+ * stream was quiet for a period of ACK_DELAY (a slowed stream is not answered every few frames);
  * frames carrying the sender's own writes, every frame where the receiver is a relay, and every frame of a peer that
  * speaks protocol 5 only are answered at once. Topology: w — h — c over in-memory pairs; c's delayed ACK timer is
  * held by the test (it fires only when told), so what goes when is decided by the policy, not by the clock.
@@ -89,7 +90,7 @@ async function writeEach(r: Replica, prefix: string, n: number): Promise<void> {
 const has = (r: Replica, key: string) => async () => (await r.space('s').get(key)) !== undefined;
 
 describe('acknowledging log frames', () => {
-  it('answers frames of writes passed on by one ACK, once the delay passes', async () => {
+  it('answers frames of writes passed on by one ACK, once the stream was quiet for a period', async () => {
     const { w, h, c, toC, fromC, t } = await chain();
     const frames0 = count(toC, LOG_FRAMES);
     const acks0 = count(fromC, ACKS);
@@ -101,6 +102,11 @@ describe('acknowledging log frames', () => {
     expect(count(fromC, ACKS) - acks0).toBe(0);
     expect(t.waiting).toBe(1);
     expect(h.status).not.toBe('synced');
+    // The period that ends saw frames after its first: another period, still no ACK.
+    t.fire();
+    expect(count(fromC, ACKS) - acks0).toBe(0);
+    expect(t.waiting).toBe(1);
+    // A period without a frame: the ACK goes.
     t.fire();
     await until(() => h.status === 'synced', 'h synced once c acknowledged');
     expect(count(fromC, ACKS) - acks0).toBe(1);
@@ -132,6 +138,24 @@ describe('acknowledging log frames', () => {
     expect(acks).toBeGreaterThanOrEqual(Math.floor(frames / ACK_EVERY));
     expect(acks).toBeLessThan(frames);
     t.fire();
+  }, 30_000);
+
+  it('answers a slowed stream (a timer period ending every few frames) once every ACK_EVERY frames, not every period', async () => {
+    const { w, c, fromC, toC, t } = await chain();
+    const acks0 = count(fromC, ACKS);
+    const frames0 = count(toC, LOG_FRAMES);
+    const n = 2 * WINDOW;
+    for (let i = 0; i < n; i++) {
+      await (await w.space('s').put(`y${i}`, i)).synced;
+      await until(has(c, `y${i}`), `y${i} on c`);
+      if (i % 4 === 3) t.fire(); // the machine is loaded: four frames in each period of ACK_DELAY
+    }
+    const frames = count(toC, LOG_FRAMES) - frames0;
+    expect(frames).toBeGreaterThanOrEqual(n);
+    expect(count(fromC, ACKS) - acks0).toBeLessThanOrEqual(Math.ceil(frames / ACK_EVERY) + 1);
+    t.fire();
+    t.fire();
+    await until(() => w.status === 'synced' && count(fromC, ACKS) > acks0, 'the last frames acknowledged once quiet');
   }, 30_000);
 
   it('answers every frame at once where the sender speaks protocol 5 only, or the receiver is a relay', async () => {
