@@ -147,7 +147,7 @@ interface Pipe {
 }
 
 /** Connections served by `relay.accept` in this thread; frames cross in a microtask, in order. */
-function relayTransport(relay: Replica, pipes: Pipe[], maxFrameBytes?: number): Transport {
+function relayTransport(relay: Replica, pipes: Pipe[], maxFrameBytes?: number, rights: 'read' | 'write' = 'write'): Transport {
   const limit = maxFrameBytes === undefined ? {} : { maxFrameBytes };
   return {
     label: 'memory-differential',
@@ -177,7 +177,7 @@ function relayTransport(relay: Replica, pipes: Pipe[], maxFrameBytes?: number): 
         },
         close: end,
       };
-      server = relay.accept(toClient, { authenticate: () => ({ rights: () => 'write' }) });
+      server = relay.accept(toClient, { authenticate: () => ({ rights: () => rights }) });
       pipes.push(pipe);
       return { ...limit, send: (f) => void (!pipe.closed && queueMicrotask(() => !pipe.closed && server.onMessage(f))), close: end };
     },
@@ -220,14 +220,17 @@ async function run(seed: number, steps: number): Promise<Tally> {
     relay.core.events.on('error', (e) => errors.push(`relay: ${(e as Error).message}`));
     const clients: Client[] = [];
     for (let i = 0; i < 9; i++) {
-      // Clients 4 and 5 are of an earlier release (protocol 10); client 2's link carries frames of 6 KiB at most.
+      // Clients 4 and 5 are of an earlier release (protocol 10); client 2's link carries frames of 6 KiB at most;
+      // client 3's clock is a month ahead (its versions' times too: a LIVE frame's time goes as a difference); client 8
+      // may only read.
       const speaks11 = i !== 4 && i !== 5;
-      const r = await openReplica({ storage: memoryStorage(), ...(speaks11 ? {} : { speaks: SPEAKS_10 }) });
+      const ahead = i === 3 ? { now: () => Date.now() + 30 * 86_400_000 } : {};
+      const r = await openReplica({ storage: memoryStorage(), ...ahead, ...(speaks11 ? {} : { speaks: SPEAKS_10 }) });
       open.push(r);
       r.core.events.on('error', (e) => errors.push(`client ${i}: ${(e as Error).message}`));
       for (const s of SPACES) r.space(s);
       const pipes: Pipe[] = [];
-      const transport = relayTransport(relay, pipes, i === 2 ? 6144 : undefined);
+      const transport = relayTransport(relay, pipes, i === 2 ? 6144 : undefined, i === 8 ? 'read' : 'write');
       clients.push({ r, speaks11, transport, pipes, link: r.connect(transport) });
     }
     // All connected and caught up first: the links start alike (those of one protocol), as a relay's readers do.
@@ -237,10 +240,10 @@ async function run(seed: number, steps: number): Promise<Tally> {
     let n = 0;
     for (let step = 0; step < steps; step++) {
       const e = rnd();
-      // Writes come mostly from client 0, some from client 3, a few from anyone: the links of clients that do not
+      // Writes come mostly from client 0, some from client 3, a few from anyone but client 8: the links of clients that do not
       // write take the same frames (an echo is not sent back to its writer); other events befall clients 1 to 8.
       const w = rnd();
-      const c = e < 0.78 ? clients[w < 0.75 ? 0 : w < 0.95 ? 3 : below(clients.length)]! : clients[1 + below(clients.length - 1)]!;
+      const c = e < 0.78 ? clients[w < 0.75 ? 0 : w < 0.95 ? 3 : below(clients.length - 1)]! : clients[1 + below(clients.length - 1)]!;
       const space = c.r.space(SPACES[below(2)]!);
       n++;
       if (e < 0.55) {
