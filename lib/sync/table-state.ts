@@ -12,9 +12,9 @@
  *   frames      a LIVE frame written from a state is kept on it, by the sender's side it was written for and by its
  *               entry (live-shared.ts), for the other tables in that state
  *
- * Memory: a state is held by the tables in it alone; the state before holds the one after weakly (one, the latest: a
- * fan-out moves every table the same way), and a frame kept on a state names the change it makes, not the state after
- * it. So the states a relay holds are those its links are in, each with the frames written from it (one per entry
+ * Memory: a state is held by the tables in it alone; the state before holds the ones after weakly (the first change's,
+ * and the latest few others': a fan-out moves the tables of one state by one change or a few — LIVE frames to links of
+ * 11, CHANGES to those of 10, in whatever order its links come), and a frame kept on a state names the change it makes, not the state after it. So the states a relay holds are those its links are in, each with the frames written from it (one per entry
  * while the entry lives): a link that stays behind (a peer that stopped acknowledging, away for a month) holds its
  * state and no chain of the states the others went through since.
  */
@@ -32,6 +32,9 @@ export interface SharedLive {
   readonly change: string;
 }
 
+/** Changes a state remembers the state after of: one per kind of frame its links took there, with room to spare. */
+const NEXTS = 4;
+
 export class TableState {
   /** LIVE frames written from this state, by the sender's side they were written for, then by their entry (gone with it). */
   private readonly modes = new Map<string, WeakMap<Entry, SharedLive>>();
@@ -39,8 +42,11 @@ export class TableState {
   private tables = 0;
   /** Whether more than one table was in this state at once: tables alike, which may take the same changes from here. */
   shared = false;
+  /** The state tables moved to from this one by the first change they took here, held weakly (a fan-out's, mostly). */
   private change: string | undefined;
   private next: WeakRef<TableState> | undefined;
+  /** Those they moved to by other changes (at most NEXTS - 1, the latest), held weakly: a map only where links differ. */
+  private others: Map<string, WeakRef<TableState>> | undefined;
 
   /** The frames written from this state for the sender's side `mode` (links of several protocols or chains may be alike). */
   frames(mode: string): WeakMap<Entry, SharedLive> {
@@ -65,11 +71,18 @@ export class TableState {
 
   /** The state this one moves to by `change` (a text saying exactly what changed): the same object for the same change. */
   after(change: string): TableState {
-    const known = this.change === change ? this.next?.deref() : undefined;
+    const first = this.change === undefined || this.change === change;
+    const known = first ? this.next?.deref() : this.others?.get(change)?.deref();
     if (known) return known;
     const next = new TableState();
-    this.change = change;
-    this.next = new WeakRef(next);
+    if (first) {
+      this.change = change;
+      this.next = new WeakRef(next);
+      return next;
+    }
+    const others = (this.others ??= new Map());
+    if (others.size >= NEXTS - 1) others.delete(others.keys().next().value!);
+    others.set(change, new WeakRef(next));
     return next;
   }
 }

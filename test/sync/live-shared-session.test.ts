@@ -7,8 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type ConnectionHandlers, type Replica, type Transport } from '../../lib/index.js';
 import { MsgType } from '../../lib/sync/messages.js';
-import { memoryRelay } from '../support/tab-group.js';
-import { synced, until } from './support.js';
+import { relayWithWriter, synced, until } from './support.js';
 
 const open: Replica[] = [];
 afterEach(async () => {
@@ -22,12 +21,7 @@ function recording(inner: Transport, got: Uint8Array[]): Transport {
 }
 
 async function setUp(clients: number) {
-  const relay = await openReplica({ storage: memoryStorage() });
-  const mem = memoryRelay(relay);
-  const writer = await openReplica({ storage: memoryStorage() });
-  open.push(relay, writer);
-  writer.space('s');
-  writer.connect(mem.transport());
+  const { relay, mem, writer } = await relayWithWriter('s', open);
   const got: Uint8Array[][] = [];
   const cs: Replica[] = [];
   const links: Array<{ close(): void }> = [];

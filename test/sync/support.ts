@@ -6,6 +6,7 @@ import { decodeMessage, type Message } from '../../lib/sync/messages.js';
 import type { StreamPort } from '../../lib/sync/outgoing.js';
 import type { EpochLink } from '../../lib/sync/epoch-wire.js';
 import { AckTracker } from '../../lib/acks.js';
+import { memoryRelay } from '../support/tab-group.js';
 
 /** Waits until `cond()` holds, polling; fails with `what` after `ms`. */
 export async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
@@ -48,6 +49,17 @@ export function delayed(inner: Transport, ms: number, options: { reconnect?: boo
       });
     },
   };
+}
+
+/** A relay replica served in memory (tab-group.ts memoryRelay) and a writer of `space` connected to it; both go on `open`. */
+export async function relayWithWriter(space: string, open: Replica[]) {
+  const relay = await openReplica({ storage: memoryStorage() });
+  const mem = memoryRelay(relay);
+  const writer = await openReplica({ storage: memoryStorage() });
+  open.push(relay, writer);
+  writer.space(space);
+  writer.connect(mem.transport());
+  return { relay, mem, writer };
 }
 
 export const synced = (...rs: Replica[]) => until(() => rs.every((r) => r.status === 'synced'), 'all replicas synced');
