@@ -5,7 +5,7 @@
  * and dropped when the record's change is heard; it is read only when an acknowledgement, a withhold or a waiter asks
  * after a key, which puts in flight alone never do.
  *
- * So notes made in rising seq order wait in a queue (parallel arrays, no key looked up), and the change heard for the
+ * So notes made in rising seq order wait in a queue (record-queue.ts: no key looked up), and the change heard for the
  * oldest of them takes it off the front — the usual case: a group commit tells its writes' changes in the order they
  * were applied. The first thing that is not so (a question about a key, a note below the last one, a change heard for
  * another record, a note taken back) moves the queue into the maps, which answer from then on, as before, until they are
@@ -13,26 +13,23 @@
  * the queue only where its change was heard for exactly its record, which drops it from the maps too (no later note
  * of the key lies at or below that seq: the queue's seqs rise).
  */
+import { RecordQueue } from './record-queue.js';
+
 export class AheadNotes {
   /** space → key → seq, once the queue moved here (or anything but the usual case happened). */
   private readonly maps = new Map<string, Map<string, number>>();
-  private spaces: string[] = [];
-  private keys: string[] = [];
-  private seqs: number[] = [];
-  private head = 0;
+  /** The notes made in rising seq order while the maps hold none, oldest first. */
+  private readonly queue = new RecordQueue();
 
   /** Whether any note is held. */
   get any(): boolean {
-    return this.maps.size > 0 || this.head < this.seqs.length;
+    return this.maps.size > 0 || this.queue.size > 0;
   }
 
   /** A record of `key` was applied at `seq`: the note a key keeps is its newest. */
   note(space: string, key: string, seq: number): void {
-    const n = this.seqs.length;
-    if (this.maps.size === 0 && (n === this.head || this.seqs[n - 1]! < seq)) {
-      this.spaces.push(space);
-      this.keys.push(key);
-      this.seqs.push(seq);
+    if (this.maps.size === 0 && (this.queue.size === 0 || this.queue.lastSeq < seq)) {
+      this.queue.push(space, key, seq);
       return;
     }
     const keys = this.mapOf(space, true)!;
@@ -55,9 +52,9 @@ export class AheadNotes {
    * goes (heard, and durable).
    */
   heard(space: string, key: string, seq: number, durable: number): void {
-    const at = this.head;
-    if (at < this.seqs.length && this.seqs[at] === seq && seq <= durable && this.keys[at] === key && this.spaces[at] === space) {
-      this.shift();
+    const q = this.queue;
+    if (q.size > 0 && q.firstSeq === seq && seq <= durable && q.firstKey === key && q.firstSpace === space) {
+      q.shift();
       return;
     }
     if (!this.any) return;
@@ -72,7 +69,7 @@ export class AheadNotes {
 
   /** The space's map, with the queue moved into the maps first (`make`: made when absent). */
   private mapOf(space: string, make: boolean): Map<string, number> | undefined {
-    if (this.head < this.seqs.length) this.spill();
+    if (this.queue.size > 0) this.spill();
     let keys = this.maps.get(space);
     if (!keys && make) this.maps.set(space, (keys = new Map()));
     return keys;
@@ -80,29 +77,11 @@ export class AheadNotes {
 
   /** The queue into the maps (its seqs rise: a key's last note in it is its newest). */
   private spill(): void {
-    for (let i = this.head; i < this.seqs.length; i++) {
-      const space = this.spaces[i]!;
+    this.queue.forEach((space, key, seq) => {
       let keys = this.maps.get(space);
       if (!keys) this.maps.set(space, (keys = new Map()));
-      keys.set(this.keys[i]!, this.seqs[i]!);
-    }
-    this.clear();
-  }
-
-  private shift(): void {
-    this.head++;
-    if (this.head === this.seqs.length) this.clear();
-    else if (this.head >= 4096 && this.head * 2 >= this.seqs.length) {
-      // what was heard goes, once it is most of the arrays (writes that never all settle at once)
-      this.spaces = this.spaces.slice(this.head);
-      this.keys = this.keys.slice(this.head);
-      this.seqs = this.seqs.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  private clear(): void {
-    this.spaces.length = this.keys.length = this.seqs.length = 0;
-    this.head = 0;
+      keys.set(key, seq);
+    });
+    this.queue.clear();
   }
 }
