@@ -6,26 +6,15 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ChangeOrder } from '../../lib/change-order.js';
+import { prng } from '../../lib/check-merge.js';
 import { RecordQueue } from '../../lib/record-queue.js';
 
 afterEach(() => vi.restoreAllMocks());
 
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('RecordQueue', () => {
   it('gives back what was pushed, in order, across chunks, as pushes, shifts and clears interleave at random', () => {
     const seed = Number(process.env.SEED ?? Date.now() % 2 ** 31);
-    const random = rng(seed);
+    const random = prng(seed);
     const q = new RecordQueue();
     // the model: an array read from `head` (what was shifted stays before it)
     const model: Array<[string, string, number]> = [];
