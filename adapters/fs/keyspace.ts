@@ -35,7 +35,9 @@ export class Entry {
   /**
    * The CRC-32 as a signed 32-bit integer: a small integer, held in the entry itself. Kept as the unsigned number it is,
    * half of all CRCs (those at or above 2^31) would each take a heap number, and a field that ever held one holds every
-   * value so: one more object per entry, per put in flight.
+   * value so: one more object per entry, per put in flight. NaN for a value no CRC-32 has (a frame's head is checked
+   * for a number only): it is answered as -1, which no record's checksum matches — as the value itself matched none —
+   * rather than as its low 32 bits, which one might.
    */
   private crcBits: number;
 
@@ -50,12 +52,13 @@ export class Entry {
     public file: DataFile | undefined = undefined,
     public off = 0,
   ) {
-    this.crcBits = crc | 0;
+    this.crcBits = crcBitsOf(crc);
   }
 
   /** The CRC-32 of the record's stored form (unsigned, as frames and snapshots name it). */
   get crc(): number {
-    return this.crcBits >>> 0;
+    const c = this.crcBits;
+    return c === c ? c >>> 0 : -1;
   }
 
   /** A chained record (record.ts) is read with the key's previous record: this one. */
@@ -90,9 +93,14 @@ export class Entry {
   /** Now stored whole at (file, off): no chain. */
   standAlone(len: number, crc: number): void {
     this.len = len;
-    this.crcBits = crc | 0;
+    this.crcBits = crcBitsOf(crc);
     this.chain = undefined;
   }
+}
+
+/** A CRC-32 as Entry holds it: its bits as a signed 32-bit integer, or NaN for a number that is no CRC-32. */
+function crcBitsOf(crc: number): number {
+  return crc >>> 0 === crc ? crc | 0 : NaN;
 }
 
 /**

@@ -34,6 +34,14 @@ describe('file storage index entries and their CRC', () => {
     }
   });
 
+  it('a CRC field that is no CRC-32 (a frame head checked for a number only) matches no record, not by its low 32 bits', () => {
+    for (const bad of [2 ** 32 + 5, -5, 1.5, 2 ** 53, Infinity]) {
+      const e = new Entry(7, '0123456789abcdef', 40, bad, 0, undefined);
+      expect([5, 4294967291, 1, 0].includes(e.crc)).toBe(false);
+      expect(e.crc).toBe(-1);
+    }
+  });
+
   it('records whose CRCs lie on both sides of 2^31 read back, before and after a reopen and a compaction', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'concord-crc-'));
     dirs.push(dir);
