@@ -22,8 +22,10 @@
  * only kept while an older one is untold) nor make one stale. The first record applied out of order, or told while
  * it is not the oldest, moves the queue into the maps and the heap, which answer from then on until nothing is untold.
  */
+import { RecordQueue } from './record-queue.js';
+
 export class ChangeOrder {
-  /** The untold records, in the order applied (seqs increasing), from `head` on, while the maps hold none. */
+  /** The untold records, in the order applied (seqs increasing), while the maps hold none. */
   private readonly inOrder = new InOrder();
   /** space → key → the seq (or seqs, in the order applied) of its records applied and not told yet. */
   private readonly untold = new Map<string, Map<string, number | number[]>>();
@@ -143,52 +145,33 @@ export class ChangeOrder {
   }
 }
 
-/** Records applied in increasing seq order and told oldest first (ChangeOrder.inOrder): parallel arrays, read from `head`. */
+/** Records applied in increasing seq order and told oldest first (ChangeOrder.inOrder), in a queue of chunks (record-queue.ts). */
 class InOrder {
-  private spaces: string[] = [];
-  private keys: string[] = [];
-  private seqs: number[] = [];
-  private head = 0;
+  private readonly q = new RecordQueue();
 
   lowest(): number {
-    return this.head < this.seqs.length ? this.seqs[this.head]! : Infinity;
+    return this.q.size > 0 ? this.q.firstSeq : Infinity;
   }
 
   /** Queues a record applied above every queued one; false (nothing queued) when it is not above them. */
   push(space: string, key: string, seq: number): boolean {
-    const n = this.seqs.length;
-    if (n > this.head && this.seqs[n - 1]! >= seq) return false;
-    this.spaces.push(space);
-    this.keys.push(key);
-    this.seqs.push(seq);
+    if (this.q.size > 0 && this.q.lastSeq >= seq) return false;
+    this.q.push(space, key, seq);
     return true;
   }
 
   /** Takes the oldest record off when it is this one; false (nothing taken) when it is not. */
   shift(space: string, key: string, seq: number): boolean {
-    const at = this.head;
-    if (at >= this.seqs.length || this.seqs[at] !== seq || this.keys[at] !== key || this.spaces[at] !== space) return false;
-    this.head++;
-    if (this.head === this.seqs.length) this.clear();
-    else if (this.head >= 4096 && this.head * 2 >= this.seqs.length) {
-      // what was told goes, once it is most of the arrays (a stream of writes that never all settle at once)
-      this.spaces = this.spaces.slice(this.head);
-      this.keys = this.keys.slice(this.head);
-      this.seqs = this.seqs.slice(this.head);
-      this.head = 0;
-    }
+    const q = this.q;
+    if (q.size === 0 || q.firstSeq !== seq || q.firstKey !== key || q.firstSpace !== space) return false;
+    q.shift();
     return true;
   }
 
   /** Hands every queued record to `to`, oldest first, and empties the queue. */
   drain(to: (space: string, key: string, seq: number) => void): void {
-    for (let i = this.head; i < this.seqs.length; i++) to(this.spaces[i]!, this.keys[i]!, this.seqs[i]!);
-    this.clear();
-  }
-
-  private clear(): void {
-    this.spaces.length = this.keys.length = this.seqs.length = 0;
-    this.head = 0;
+    this.q.forEach(to);
+    this.q.clear();
   }
 }
 

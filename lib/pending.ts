@@ -36,6 +36,7 @@
  * log has not reached (storage restored from a copy older than them), and when there are more than MAX_STORED.
  */
 import type { ReplicaCore, StoredChange } from './core.js';
+import { AheadNotes } from './ahead-notes.js';
 import { ConcordError } from './errors.js';
 import { summaryOf, type KeyRecord, type StorageTx } from './storage.js';
 
@@ -148,9 +149,9 @@ export class PendingWrites {
    * local write or a join waiting for its fsync). A record not durable yet is not in the log a peer is sent, so an
    * acknowledgement past a key's durable entry says nothing of it while a newer record of it waits: the key stays
    * counted until the acknowledgement passes that record too. An entry at or below the durable seq is stale (its
-   * change was heard, or its transaction failed) and counts for nothing.
+   * change was heard, or its transaction failed) and counts for nothing. Queued while nothing asks (ahead-notes.ts).
    */
-  private readonly ahead = new Map<string, Map<string, number>>();
+  private readonly ahead = new AheadNotes();
   /**
    * space → key → the lowest counter of our versions in a counted key's record, where that lies below the record's seq
    * (a join kept our version beside a peer's, or we wrote beside our own earlier sibling). An acknowledgement past the
@@ -302,7 +303,7 @@ export class PendingWrites {
    */
   private entryOf(space: string, key: string): number | undefined {
     const at = this.countedAt(space, key);
-    const a = this.ahead.size > 0 ? this.ahead.get(space)?.get(key) : undefined;
+    const a = this.ahead.any ? this.ahead.get(space, key) : undefined;
     return a !== undefined && a > (at ?? 0) && a <= this.core.acks.withheldUpTo(space, key) ? a : at;
   }
 
@@ -440,26 +441,20 @@ export class PendingWrites {
    * first), and that acknowledgement must not clear it below this record. Its change, once heard, drops the note.
    */
   applied(space: string, key: string, seq: number): void {
-    let keys = this.ahead.get(space);
-    if (!keys) this.ahead.set(space, (keys = new Map()));
-    if ((keys.get(key) ?? 0) < seq) keys.set(key, seq);
+    this.ahead.note(space, key, seq);
   }
 
   /** The transaction that applied `key`'s record at `seq` failed (ReplicaCore.onAbandoned): the note goes. */
   abandoned(space: string, key: string, seq: number): void {
-    const keys = this.ahead.get(space);
-    if (keys?.get(key) !== seq) return;
-    keys.delete(key);
-    if (keys.size === 0) this.ahead.delete(space);
+    this.ahead.dropIf(space, key, seq);
   }
 
   /** The seq of `key`'s newest applied record not durable yet, if any (stale entries dropped). */
   private aheadOf(space: string, key: string): number | undefined {
-    const keys = this.ahead.get(space);
-    const a = keys?.get(key);
+    const a = this.ahead.get(space, key);
     if (a === undefined) return undefined;
     if (a > this.core.durableSeq) return a;
-    keys!.delete(key); // the space's map stays: the next join of the space sets a key in it again
+    this.ahead.delete(space, key);
     return undefined;
   }
 
@@ -581,8 +576,7 @@ export class PendingWrites {
     if (at !== undefined && at > rec.seq) return;
     // Its withhold goes (acks.ts `release`, just after; the save waits for the turn's end): the stored list follows.
     if (this.withheldSaved.size > 0 && this.withheldSaved.has(`${space}\n${key}`)) this.saveWithheld();
-    const a = this.ahead.get(space)?.get(key);
-    if (a !== undefined && a <= rec.seq) this.aheadOf(space, key); // heard durable: drops it (durableSeq covers it now)
+    this.ahead.heard(space, key, rec.seq, this.core.durableSeq); // heard durable: drops it
     const floor = this.floors.get(space) ?? 0;
     const before = this.total;
     const own = ownAbove(rec, this.core.replicaId, floor, this.core.formerIds);
@@ -650,7 +644,7 @@ export class PendingWrites {
     for (; i < list.seqs.length && list.seqs[i]! <= upTo; i++) {
       const key = list.keys[i]!;
       const n = list.seqs[i]!;
-      const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
+      const a = this.ahead.any ? this.aheadOf(space, key) : undefined;
       if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key, n)) {
         kept = Math.min(kept, n);
         keys.set(key, n);
@@ -682,7 +676,7 @@ export class PendingWrites {
           if (low !== undefined && low <= upTo) kept = Math.min(kept, low);
           continue;
         }
-        const a = this.ahead.size > 0 ? this.aheadOf(space, key) : undefined;
+        const a = this.ahead.any ? this.aheadOf(space, key) : undefined;
         if ((a !== undefined && a > upTo) || this.core.acks.isWithheld(space, key, n)) kept = Math.min(kept, n);
         else this.setKey(space, key, undefined, undefined, false);
       }

@@ -32,18 +32,34 @@ interface Chain {
 export class Entry {
   /** Set while the record is chained (one object for the four fields: an entry per key, pending or not, is smaller). */
   private chain: Chain | undefined = undefined;
+  /**
+   * The CRC-32 as a signed 32-bit integer: a small integer, held in the entry itself. Kept as the unsigned number it is,
+   * half of all CRCs (those at or above 2^31) would each take a heap number, and a field that ever held one holds every
+   * value so: one more object per entry, per put in flight. NaN for a value no CRC-32 has (a frame's head is checked
+   * for a number only): it is answered as -1, which no record's checksum matches — as the value itself matched none —
+   * rather than as its low 32 bits, which one might.
+   */
+  private crcBits: number;
 
   constructor(
     readonly seq: number,
     readonly h: string,
     public len: number,
-    public crc: number,
+    crc: number,
     /** The batch that wrote it; 0 when loaded from disk. */
     readonly batch: number,
     public rec: KeyRecord | undefined,
     public file: DataFile | undefined = undefined,
     public off = 0,
-  ) {}
+  ) {
+    this.crcBits = crcBitsOf(crc);
+  }
+
+  /** The CRC-32 of the record's stored form (unsigned, as frames and snapshots name it). */
+  get crc(): number {
+    const c = this.crcBits;
+    return c === c ? c >>> 0 : -1;
+  }
 
   /** A chained record (record.ts) is read with the key's previous record: this one. */
   get prev(): Entry | undefined {
@@ -77,9 +93,14 @@ export class Entry {
   /** Now stored whole at (file, off): no chain. */
   standAlone(len: number, crc: number): void {
     this.len = len;
-    this.crc = crc;
+    this.crcBits = crcBitsOf(crc);
     this.chain = undefined;
   }
+}
+
+/** A CRC-32 as Entry holds it: its bits as a signed 32-bit integer, or NaN for a number that is no CRC-32. */
+function crcBitsOf(crc: number): number {
+  return crc >>> 0 === crc ? crc | 0 : NaN;
 }
 
 /**
