@@ -292,12 +292,19 @@ export class FileStorage implements StorageAdapter {
     for (const b of batches) b.reject(error);
   }
 
-  /** Keeps a record in memory for a while; the oldest durable ones are dropped past the cache size. */
+  /**
+   * Keeps a record in memory for a while; past the cache size (and a slack of up to an eighth of it) the oldest durable
+   * ones are dropped down to the size in one pass. Not one a call: a Set's iteration from its start steps over every
+   * slot deleted before it until the table is rebuilt, so dropping the oldest on each put cost up to the table's size a
+   * put (0.6–1.2 µs at 1 024, against 0.07 in one pass, measured alone on a Set of 1 024 at load ~11).
+   */
   private remember(e: Entry): void {
     this.cache.delete(e);
     this.cache.add(e);
-    while (this.cache.size > this.cacheRecords) {
-      const old = this.cache.values().next().value as Entry;
+    if (this.cache.size <= this.cacheRecords + (this.cacheRecords >> 3)) return;
+    let over = this.cache.size - this.cacheRecords;
+    for (const old of this.cache) {
+      if (over-- <= 0) break;
       this.cache.delete(old);
       if (old.file) old.rec = undefined;
     }
