@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import { memoryStorage, openReplica } from '../../lib/index.js';
+import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { SECRET, tracker, until } from '../security/support.js';
 
 const t = tracker();
@@ -20,7 +21,8 @@ const writeToken = createToken(SECRET, { spaces: { s: 'write' }, expiresIn: 600,
 const KEYS = 50;
 
 describe('a read-only client that first met this relay holding keys, reconnecting', () => {
-  it('runs anti-entropy at its first meeting only', async () => {
+  // Also a reader of an earlier release (protocol 10: no epoch dots, the rev46b rules the same).
+  it.each([['this release', undefined], ['protocol 10', PROTOCOL_VERSIONS.filter((v) => v <= 10)]] as const)('runs anti-entropy at its first meeting only (%s)', async (_, speaks) => {
     const relay = await t.relay({ secret: SECRET });
     const elsewhere = await t.relay({ secret: SECRET });
     for (const url of [relay.url, elsewhere.url]) {
@@ -30,7 +32,7 @@ describe('a read-only client that first met this relay holding keys, reconnectin
       await writer.whenSynced();
       await writer.close();
     }
-    const reader = t.add(await openReplica({ storage: memoryStorage() }));
+    const reader = t.add(await openReplica({ storage: memoryStorage(), ...(speaks ? { speaks: [...speaks] } : {}) }));
     const first = reader.connect(webSocketTransport(elsewhere.url, { token: createToken(SECRET, { spaces: { s: 'read' }, expiresIn: 600, sub: 'r' }) }), { backoff: { base: 20, max: 200 } });
     await until(async () => (await reader.space('s').get(`w/${KEYS - 1}`))?.value === KEYS - 1, 'it read the other relay');
     first.close();
@@ -53,7 +55,7 @@ describe('a read-only client that first met this relay holding keys, reconnectin
     expect(perMeeting).toEqual([2, 0, 0, 0]);
     // Its token now writes s too (same id): the cursor it was kept at holds nothing of its log, so its write is stored.
     await reader.close();
-    const again = t.add(await openReplica({ storage: reader.core.storage }));
+    const again = t.add(await openReplica({ storage: reader.core.storage, ...(speaks ? { speaks: [...speaks] } : {}) }));
     again.connect(webSocketTransport(relay.url, { token: createToken(SECRET, { spaces: { s: 'write', t: 'write' }, expiresIn: 600, sub: 'r' }) }), { backoff: { base: 20, max: 200 } });
     await (await again.space('s').put('mine', 1)).synced;
     expect((await relay.replica.space('s').get('mine'))?.value).toBe(1);
