@@ -16,7 +16,9 @@
  * no other principal — an anonymous session may claim any id no named principal owns, a named one the ids it owns
  * (principals.ts; an id no one owns is not believed from a named principal, since believing binds nothing: the
  * principal that binds it first would then find its true records refused). Such a client could have opened a session
- * as X and sent X's chain as its own, which is believed (EPOCHS), so believing it here gives it no power it lacks.
+ * as X and sent X's chain as its own, which is believed (EPOCHS), so believing it here gives it no power it lacks —
+ * unless its credential writes in no space: then its hello teaches nothing (epoch-chain.ts peerEpochs `learns`), and
+ * neither do its frames of X (test/review/readonly-vouch.test.ts).
  * Whether a hello could claim X is read from storage, so a frame's chains wait here and are learned before the frame
  * is handled (Session.handle), ahead of any join. X's records, when none were known, are held as a client's own are
  * (epoch-holds.ts: in memory while no state naming X is stored, forgotten with the session); one session learns at
@@ -41,7 +43,7 @@ export interface VouchPort {
   readonly holds: EpochHolds;
   /** The session's principal ('' for none: principals.ts). */
   readonly principal: string;
-  /** Whether the relay's authenticator accepts the session's token for a hello as `replicaId`. */
+  /** Whether the relay's authenticator accepts the session's token for a hello as `replicaId` that teaches records (`writes`). */
   accepts(replicaId: string): Promise<boolean>;
 }
 
@@ -100,8 +102,7 @@ export function clientVouch(
 ): ChainVouch {
   const accepts = async (id: string): Promise<boolean> => {
     try {
-      await authenticate(token, id);
-      return true;
+      return (await authenticate(token, id)).writes !== false;
     } catch {
       return false;
     }

@@ -144,20 +144,24 @@ export class SpaceSync {
     const theirs = this.theirs!;
     const view = { history: peer.history, top: peer.top };
     const d = decideSpace(this.mine!, theirs, this.session.me, view, reachHeld(this.reach, peer.epoch, view));
-    if (d.freshCursor) {
-      // A fresh cursor at the start of the peer's log is a cursor too: keep it, so the next session streams from it
-      // instead of repairing by anti-entropy. A read-only client's replaces none stored: its id may be its principal's
-      // writable replica's, whose cursor it would take away (test/review/readonly-mixed-tokens.test.ts).
-      const none = this.cursor.e === '';
-      this.cursor = { e: peer.epoch, s: 0 };
-      if (this.takes || none) void this.storeCursor(cursorKey(peer.replicaId, this.name), this.storedCursor()).catch((e) => this.session.fail(e));
-    }
+    if (d.freshCursor) void this.keepFresh()?.catch((e) => this.session.fail(e));
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
     if (this.offers) this.needs.reask(); // asks an earlier link made of this peer, not settled (open-asks.ts)
     if (d.stream && this.offers) (this.session.model.streamFrom(this.name, d.from), this.out.start(d.from, d.echoFloor));
     else if (d.stream) this.session.refreshStatus();
     else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) this.beginRepair(true);
+  }
+
+  /**
+   * A fresh cursor at the start of the peer's log is a cursor too: kept, so the next session streams from it instead of
+   * repairing by anti-entropy. A read-only client's replaces none stored: its id may be its principal's writable
+   * replica's, whose cursor it would take away (test/review/readonly-mixed-tokens.test.ts).
+   */
+  private keepFresh(): Promise<void> | undefined {
+    const none = this.cursor.e === '';
+    this.cursor = { e: this.session.peer!.epoch, s: 0 };
+    return this.takes || none ? this.storeCursor(cursorKey(this.session.peer!.replicaId, this.name), this.storedCursor()) : undefined;
   }
 
   beginRepair(establishing: boolean): void {
@@ -342,6 +346,9 @@ export class SpaceSync {
     // stream may have moved the cursor past that already (it started from that top before our side ended): it stays.
     if (this.takes && (this.cursor.e !== peer.epoch || this.cursor.s < info.peerTop)) this.cursor = { e: peer.epoch, s: info.peerTop };
     if (this.takes) await this.storeCursor(cursorKey(peer.replicaId, this.name), this.storedCursor());
+    // A read-only client's log is held up to nothing: that fresh cursor, where none is, spares it a run at every meeting
+    // (test/review/readonly-reconnects.test.ts). Its states stay refused, and a later writable session streams it all.
+    else await this.keepFresh();
     if (this.takes && session.options.onStored && info.peerTop > 0) session.options.onStored(this.name, info.peerTop, (await session.hub.index(this.name)).lastSeq);
     this.peerTop = Math.max(this.peerTop, info.peerTop);
     this.caughtUp = this.cursor.s >= this.peerTop;
