@@ -24,6 +24,7 @@ export interface Grants {
   /**
    * False when the credential grants write in no space (absent: it may write). Such a session teaches no epoch records
    * (epoch-chain.ts peerEpochs): the relay stores none of its states, and its id may be a writer's of its principal.
+   * An `authenticate` of an app's own must set it for such credentials: `rights` is a function, so it is not derived.
    */
   writes?: boolean;
 }
