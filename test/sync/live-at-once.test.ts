@@ -7,34 +7,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type ChangeEvent, type Replica, type StorageAdapter } from '../../lib/index.js';
 import { memoryRelay } from '../support/tab-group.js';
-import { gated, relayedClient } from './live-support.js';
+import { gated, lateOnce, relayedClient } from './live-support.js';
 import { synced, until } from './support.js';
 
 const open: Replica[] = [];
 afterEach(async () => {
   for (const r of open.splice(0)) await r.close().catch(() => {});
 });
-
-/** Memory storage whose next transaction, once armed, cannot commit at once and waits for `answer()`. */
-function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): void } {
-  const inner = memoryStorage();
-  let armed = false;
-  let answer: () => void = () => {};
-  const storage = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'transactNow' && armed) return () => undefined;
-      if (prop === 'transact' && armed) {
-        return (fn: Parameters<StorageAdapter['transact']>[0]) => {
-          armed = false;
-          return new Promise<void>((resolve) => (answer = resolve)).then(() => target.transact(fn));
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return { storage, arm: () => (armed = true), answer: () => answer() };
-}
 
 const setup = (storage?: StorageAdapter) => relayedClient(open, storage ? { storage } : {});
 

@@ -57,3 +57,24 @@ export async function relayedClient(open: Replica[], options: { speaks?: readonl
   events.length = 0;
   return { relay, writer, client, gate, events };
 }
+
+/** Memory storage whose next transaction, once armed, cannot commit at once and waits for `answer()`. */
+export function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): void } {
+  const inner = memoryStorage();
+  let armed = false;
+  let answer: () => void = () => {};
+  const storage = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'transactNow' && armed) return () => undefined;
+      if (prop === 'transact' && armed) {
+        return (fn: Parameters<StorageAdapter['transact']>[0]) => {
+          armed = false;
+          return new Promise<void>((resolve) => (answer = resolve)).then(() => target.transact(fn));
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { storage, arm: () => (armed = true), answer: () => answer() };
+}
