@@ -6,77 +6,28 @@
  * by a good frame.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryStorage, openReplica, type ChangeEvent, type Connection, type ConnectionHandlers, type Replica, type Transport } from '../../lib/index.js';
-import { memoryRelay } from '../support/tab-group.js';
+import type { ChangeEvent, Replica } from '../../lib/index.js';
+import { gated, heldWrites, relayedClient } from '../sync/live-support.js';
 import { synced, until } from '../sync/support.js';
-
-type Frame = Parameters<ConnectionHandlers['onMessage']>[0];
 
 const open: Replica[] = [];
 afterEach(async () => {
   for (const r of open.splice(0)) await r.close().catch(() => {});
 });
 
-/** A transport whose frames to the client are held while `hold` is on and handed over by the test; its connection can be dropped. */
-function held(inner: Transport) {
-  const frames: Frame[] = [];
-  let deliver: (f: Frame) => void = () => {};
-  let conn: Connection | undefined;
-  let opens = 0;
-  const gate = {
-    hold: false,
-    frames,
-    /** Hands every held frame over, in one call. */
-    flush: () => {
-      for (const f of frames.splice(0)) deliver(f);
-    },
-    deliver: (f: Frame) => deliver(f),
-    drop: () => conn?.close(1001, 'dropped by the test'),
-    get opens() {
-      return opens;
-    },
-  };
-  const transport: Transport = {
-    ...inner,
-    async open(handlers) {
-      opens++;
-      deliver = (f) => handlers.onMessage(f);
-      conn = await inner.open({ ...handlers, onMessage: (f) => (gate.hold ? void frames.push(f) : handlers.onMessage(f)) });
-      return conn;
-    },
-  };
-  return { gate, transport };
-}
-
-async function setup() {
-  const relay = await openReplica({ storage: memoryStorage() });
-  const writer = await openReplica({ storage: memoryStorage() });
-  const client = await openReplica({ storage: memoryStorage() });
-  open.push(relay, writer, client);
-  const mem = memoryRelay(relay);
-  const { gate, transport } = held(mem.transport());
-  const events: ChangeEvent[] = [];
-  client.space('s').subscribe('*', (e) => events.push(e));
-  writer.space('s');
-  writer.connect(mem.transport());
-  const link = client.connect(transport);
-  await synced(writer, client);
-  await (await writer.space('s').put('first', 0)).synced;
-  await until(async () => (await client.space('s').get('first')) !== undefined, 'the client has the first write');
-  events.length = 0;
-  return { relay, writer, client, gate, events, mem, link };
-}
-
-/** The writer writes each key; the relay's frames to the client are held until all went. */
-async function heldWrites(s: Awaited<ReturnType<typeof setup>>, keys: string[]): Promise<void> {
-  s.gate.hold = true;
-  for (const k of keys) await s.writer.space('s').put(k, { k });
-  await until(async () => (await s.relay.space('s').get(keys.at(-1)!)) !== undefined, 'the relay has the writes');
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  s.gate.hold = false;
-}
+const setup = () => relayedClient(open);
 
 const remoteKeys = (events: readonly ChangeEvent[]) => events.filter((e) => e.origin === 'remote').map((e) => e.key);
+
+/** Hands the held frames over with `listener` on key a; the errors the client reported meanwhile. */
+function flushWith(s: Awaited<ReturnType<typeof setup>>, listener: () => void): unknown[] {
+  const errors: unknown[] = [];
+  s.client.on('error', (e) => errors.push(e));
+  const off = s.client.space('s').subscribe('a', listener);
+  s.gate.flush();
+  off();
+  return errors;
+}
 
 describe('listeners inside a frame handled at once', () => {
   it('a listener that throws: the throw reaches neither the transport nor the link (an error event), the frames behind are joined, the link stays', async () => {
@@ -115,11 +66,7 @@ describe('listeners inside a frame handled at once', () => {
   it('a listener that drops the connection (its close told later, as ws does): the frames handed over in the same call are joined once, in order, nothing fails', async () => {
     const s = await setup();
     await heldWrites(s, ['a', 'b', 'c']);
-    const errors: unknown[] = [];
-    s.client.on('error', (e) => errors.push(e));
-    const off = s.client.space('s').subscribe('a', () => s.gate.drop());
-    s.gate.flush();
-    off();
+    const errors = flushWith(s, () => s.gate.drop());
     await until(() => s.gate.opens === 2, 'reconnected');
     await synced(s.writer, s.client);
     expect(remoteKeys(s.events)).toEqual(['a', 'b', 'c']);
@@ -129,15 +76,11 @@ describe('listeners inside a frame handled at once', () => {
   it('a listener that closes the link and connects again: the closed session joins nothing more, the new one brings the rest, every write once', async () => {
     const s = await setup();
     await heldWrites(s, ['a', 'b', 'c']);
-    const errors: unknown[] = [];
-    s.client.on('error', (e) => errors.push(e));
-    const again = held(s.mem.transport());
-    const off = s.client.space('s').subscribe('a', () => {
+    const again = gated(s.mem.transport());
+    const errors = flushWith(s, () => {
       s.link.close();
       s.client.connect(again.transport);
     });
-    s.gate.flush();
-    off();
     expect(remoteKeys(s.events)).toEqual(['a']);
     await until(async () => (await s.client.space('s').get('c')) !== undefined, 'the new session brought b and c', 10_000);
     await synced(s.writer, s.client);
@@ -174,7 +117,7 @@ describe('listeners inside a frame handled at once', () => {
     await heldWrites(s, ['a']);
     const errors: unknown[] = [];
     s.client.on('error', (e) => errors.push(e));
-    const good = s.gate.frames.splice(0);
+    const good = s.gate.held.splice(0);
     expect(good.length).toBeGreaterThan(0);
     const opened = s.gate.opens;
     expect(() => {
