@@ -27,7 +27,11 @@ export function gated(inner: Transport) {
     },
     /** Hands the first held frame over. */
     next: () => deliver(held.shift()!),
-    drop: () => conn?.close(1001, 'dropped by the test'),
+    /** Closes the connection; what it held is dropped with it (the next connection brings it again). */
+    drop: () => {
+      held.length = 0;
+      conn?.close(1001, 'dropped by the test');
+    },
     get opens() {
       return opens;
     },
@@ -69,7 +73,7 @@ export async function relayedClient(open: Replica[], options: { speaks?: readonl
   return { relay, writer, client, gate, events, mem, link };
 }
 
-/** Memory storage whose next transaction, once armed, cannot commit at once and waits for `answer()`. */
+/** Memory storage whose next transaction, once armed, cannot commit at once and waits for `answer()` (which also disarms). */
 export function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): void } {
   const inner = memoryStorage();
   let armed = false;
@@ -87,7 +91,7 @@ export function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): vo
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return { storage, arm: () => (armed = true), answer: () => answer() };
+  return { storage, arm: () => (armed = true), answer: () => ((armed = false), answer()) };
 }
 
 /** The writer writes each key in turn; the relay's frames to the client are held until all went. */
