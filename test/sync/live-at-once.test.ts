@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type ChangeEvent, type Replica, type StorageAdapter } from '../../lib/index.js';
 import { memoryRelay } from '../support/tab-group.js';
-import { gated, relayedClient } from './live-support.js';
+import { gated, heldWrites, lateOnce, relayedClient } from './live-support.js';
 import { synced, until } from './support.js';
 
 const open: Replica[] = [];
@@ -15,37 +15,7 @@ afterEach(async () => {
   for (const r of open.splice(0)) await r.close().catch(() => {});
 });
 
-/** Memory storage whose next transaction, once armed, cannot commit at once and waits for `answer()`. */
-function lateOnce(): { storage: StorageAdapter; arm(): void; answer(): void } {
-  const inner = memoryStorage();
-  let armed = false;
-  let answer: () => void = () => {};
-  const storage = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'transactNow' && armed) return () => undefined;
-      if (prop === 'transact' && armed) {
-        return (fn: Parameters<StorageAdapter['transact']>[0]) => {
-          armed = false;
-          return new Promise<void>((resolve) => (answer = resolve)).then(() => target.transact(fn));
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-  return { storage, arm: () => (armed = true), answer: () => answer() };
-}
-
 const setup = (storage?: StorageAdapter) => relayedClient(open, storage ? { storage } : {});
-
-/** The writer writes each key in turn; the relay's frames to the client are held until all went. */
-async function heldWrites(s: Awaited<ReturnType<typeof setup>>, keys: string[]): Promise<void> {
-  s.gate.hold = true;
-  for (const k of keys) await s.writer.space('s').put(k, { k });
-  await until(async () => (await s.relay.space('s').get(keys.at(-1)!)) !== undefined, 'the relay has the writes');
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // its frames to the client are held
-  s.gate.hold = false;
-}
 
 const keysOf = (events: readonly ChangeEvent[]) => events.map((e) => e.key);
 
