@@ -23,9 +23,34 @@ export const MAX_CHARS = 65536;
 export const FRAME_STRINGS = 64;
 export const FRAME_CHARS = 16384;
 
+/**
+ * The strings a table took after its seeds, in order, shared by the tables of one sender that took the same ones
+ * (a relay's fan-out: a hundred links add each write's key; one of them adds it here, the others step over it).
+ * Append-only: a position once written never changes, so a table sees its first `n` (`ConnTableOut.n`) whatever the
+ * others append past them; a table adding a string other than the one at its position copies its first `n` to a log of
+ * its own (a divergence: at most MAX_STRINGS strings, once per divergence). Each string holds one position.
+ */
+export class StringLog {
+  readonly strings: string[] = [];
+  readonly index = new Map<string, number>();
+
+  /** A log of this one's first `n` strings. */
+  prefix(n: number): StringLog {
+    const log = new StringLog();
+    for (let i = 0; i < n; i++) log.push(this.strings[i]!);
+    return log;
+  }
+
+  push(s: string): void {
+    this.index.set(s, this.strings.length);
+    this.strings.push(s);
+  }
+}
+
 export class ConnTableOut {
-  private strings: string[] = [];
-  private index = new Map<string, number>();
+  /** The strings past the seeds: this table's are the log's first `n`. */
+  private log = new StringLog();
+  private n = 0;
   private chars = 0;
   /**
    * The state before the frame being written (`begin`), for `rollback`: strings and characters, or the table itself when
@@ -34,7 +59,7 @@ export class ConnTableOut {
   private saving = false;
   private savedN = 0;
   private savedChars = 0;
-  private savedTable: { strings: string[]; index: Map<string, number> } | undefined;
+  private savedTable: { log: StringLog; n: number } | undefined;
   private savedT = 0;
   private savedSpace = '';
   private savedUpTo: number | undefined;
@@ -80,26 +105,37 @@ export class ConnTableOut {
   }
 
   private reset(): void {
-    this.strings = [];
-    this.index = new Map();
+    this.log = new StringLog();
+    this.n = 0;
     this.chars = 0;
-    for (const s of this.seed) this.add(s);
+    for (const s of this.seed) this.chars += s.length;
   }
 
   private add(s: string): void {
-    this.index.set(s, this.strings.length);
-    this.strings.push(s);
+    const n = this.n;
+    const log = this.log;
+    if (log.strings.length === n) log.push(s);
+    else if (log.strings[n] !== s) (this.log = log.prefix(n)).push(s);
+    this.n = n + 1;
     this.chars += s.length;
+  }
+
+  /** The index of `s` in this table (seeds first, the last of equal seeds), or undefined. */
+  private indexOf(s: string): number | undefined {
+    const seed = this.seed;
+    for (let i = seed.length - 1; i >= 0; i--) if (seed[i] === s) return i;
+    const j = this.log.index.get(s);
+    return j !== undefined && j < this.n ? seed.length + j : undefined;
   }
 
   /** Starts a frame for `space`; returns true when the table was cleared first (the frame must say so). */
   begin(space: string): boolean {
-    const full = this.strings.length + FRAME_STRINGS > MAX_STRINGS || this.chars + FRAME_CHARS > MAX_CHARS || this.epochs.full;
+    const full = this.seed.length + this.n + FRAME_STRINGS > MAX_STRINGS || this.chars + FRAME_CHARS > MAX_CHARS || this.epochs.full;
     this.epochs.begin(full);
     this.saving = true;
-    this.savedN = this.strings.length;
+    this.savedN = this.n;
     this.savedChars = this.chars;
-    this.savedTable = full ? { strings: this.strings, index: this.index } : undefined;
+    this.savedTable = full ? { log: this.log, n: this.n } : undefined;
     this.savedT = this.t;
     this.savedSpace = space;
     this.savedUpTo = this.upTo.get(space);
@@ -110,7 +146,7 @@ export class ConnTableOut {
   }
 
   sym(w: Writer, s: string): void {
-    const i = this.index.get(s);
+    const i = this.indexOf(s);
     if (i === 1) this.peerUsed = true;
     if (i !== undefined) return w.uint(i + 1);
     w.uint(0);
@@ -122,13 +158,9 @@ export class ConnTableOut {
   rollback(): void {
     if (!this.saving) return;
     const cleared = this.savedTable;
-    if (cleared) {
-      this.strings = cleared.strings;
-      this.index = cleared.index;
-    } else {
-      for (let i = this.savedN; i < this.strings.length; i++) this.index.delete(this.strings[i]!);
-      this.strings.length = this.savedN;
-    }
+    // The log keeps what the frame appended (positions never change): past `n`, this table no longer sees it.
+    if (cleared) this.log = cleared.log;
+    this.n = cleared ? cleared.n : this.savedN;
     this.chars = this.savedChars;
     this.t = this.savedT;
     if (this.savedUpTo === undefined) this.upTo.delete(this.savedSpace);
@@ -182,7 +214,13 @@ export class ConnTableOut {
       this.rollback();
       return false;
     }
-    for (const s of c.added) this.add(s);
+    // The frame's writer was in this table's state (the same strings): its log holds them, and the frame's next.
+    const at = this.n;
+    if (c.at === at && c.added.every((s, i) => c.log.strings[at + i] === s)) {
+      this.log = c.log;
+      this.n = at + c.added.length;
+      for (const s of c.added) this.chars += s.length;
+    } else for (const s of c.added) this.add(s);
     this.t = c.t;
     this.upTo.set(c.space, c.upTo);
     this.change = c.change;
@@ -191,7 +229,12 @@ export class ConnTableOut {
 
   /** The strings the frame being written added to the table (after the seeds, when it cleared it). */
   added(): string[] {
-    return this.strings.slice(this.savedTable !== undefined ? this.seed.length : this.savedN);
+    return this.log.strings.slice(this.savedTable !== undefined ? 0 : this.savedN, this.n);
+  }
+
+  /** Where the frame being written put its strings: the log holding this table's, and their first position there. */
+  get place(): { readonly log: StringLog; readonly at: number } {
+    return { log: this.log, at: this.savedTable !== undefined ? 0 : this.savedN };
   }
 }
 

@@ -11,8 +11,8 @@
  * need, as a session checks its `failed`).
  */
 
-/** The settled promise a task that ended at once answers with (no promise made per task). */
-const DONE: Promise<void> = Promise.resolve();
+/** The settled promise a task that ended at once answers with (no promise made per task): `run` callers may test for it. */
+export const DONE: Promise<void> = Promise.resolve();
 
 export type Task = () => void | Promise<void>;
 

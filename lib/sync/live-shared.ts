@@ -54,7 +54,7 @@ export function encodeLive(m: Changes, conn: ConnTableOut, forms: ReadonlyMap<St
   ep?.done(false);
   const frame = w.done();
   if (frames && !conn.peerUsed && !plain && (ep === undefined || ep.entries === 0)) {
-    frames.set(entry, { space: m.space, upTo: m.upTo, frame, cleared, added: conn.added(), t: conn.t, change: conn.changed() });
+    frames.set(entry, { space: m.space, upTo: m.upTo, frame, cleared, added: conn.added(), ...conn.place, t: conn.t, change: conn.changed() });
   }
   return frame;
 }

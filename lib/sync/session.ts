@@ -28,7 +28,7 @@ import { MsgType, PROTOCOL_VERSIONS, type Entry, type Hello, type Message, type 
 import type { PeerModel } from './peer-model.js';
 import { linkTerms, Wire } from './wire.js';
 import { openAsksOf } from './open-asks-store.js';
-import { Inbox } from './inbox.js';
+import { DONE, Inbox } from './inbox.js';
 import { NewsQueue } from './cluster-news.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
@@ -154,8 +154,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   // ---- inbound -----------------------------------------------------------------------------------
 
-  /** Handles a frame in turn; the promise settles once it is handled (a transport may stop reading meanwhile). */
-  receive(frame: Frame): Promise<void> {
+  /** Handles a frame in turn: undefined when handled within the call, else a promise settled once handled (socket.ts). */
+  receive(frame: Frame): Promise<void> | undefined {
     if (this.closed) return this.inbox.idle;
     const size = typeof frame === 'string' ? frame.length : frame.byteLength;
     if (size > this.options.maxFrameBytes) {
@@ -164,7 +164,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     }
     // Decoded in turn, not on arrival: frames after the hello use the string table seeded with both
     // replica ids, known only once the hello before them was handled.
-    return this.inbox.run(() => {
+    const handled = this.inbox.run(() => {
       if (this.failed) return; // queued behind a frame the session refused: not decoded (no record learned), not joined
       const m = decoded(() => this.wire.decode(frame, this.options.maxValueBytes));
       if (!m) return; // a PART, staged (key-parts.ts)
@@ -172,6 +172,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       if (m.type === MsgType.Changes && m.upTo === 0) this.spaces.get(m.space)?.repair.count(size, m.entries.length);
       return this.handle(m);
     });
+    return handled === DONE ? undefined : handled;
   }
 
   fail(e: unknown): void {

@@ -18,6 +18,7 @@
  * while the entry lives): a link that stays behind (a peer that stopped acknowledging, away for a month) holds its
  * state and no chain of the states the others went through since.
  */
+import type { StringLog } from './conn-table.js';
 import type { Entry } from './messages.js';
 
 /** A LIVE frame written from a state: its bytes and what it changed there (conn-table.ts `replay`). */
@@ -27,6 +28,9 @@ export interface SharedLive {
   readonly frame: Uint8Array;
   readonly cleared: boolean;
   readonly added: readonly string[];
+  /** The log holding the strings of the writer's table after the frame, and where the frame's strings start in it. */
+  readonly log: StringLog;
+  readonly at: number;
   readonly t: number;
   /** What the frame changed (conn-table.ts `changed`): the state it leads to is `after` it, not held here. */
   readonly change: string;

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type ChangeEvent, type Replica, type StorageAdapter } from '../../lib/index.js';
 import { memoryRelay } from '../support/tab-group.js';
-import { gated, heldWrites, lateOnce, relayedClient } from './live-support.js';
+import { gated, heldWrites, lateOnce, relayedClient, type Frame } from './live-support.js';
 import { synced, until } from './support.js';
 
 const open: Replica[] = [];
@@ -38,6 +38,33 @@ describe('live frames joined at once', () => {
     const before = s.events.length;
     s.gate.flush();
     expect(keysOf(s.events.slice(before))).toEqual(['d']);
+    await synced(s.writer, s.client);
+  });
+
+  it('a frame handled within the call answers no promise (a socket counts nothing for it); frames that wait answer one, settled once handled', async () => {
+    const late = lateOnce();
+    const s = await setup(late.storage);
+    await heldWrites(s, ['a', 'b', 'c']);
+    late.arm();
+    const hand = (frames: Frame[]) => frames.map((f) => s.gate.deliver(f) as unknown as Promise<void> | undefined);
+    const waiting = hand(s.gate.held.splice(0));
+    expect(waiting.length).toBeGreaterThanOrEqual(3);
+    let settled = 0;
+    for (const p of waiting) void p?.then(() => settled++);
+    expect(waiting.every((p) => p instanceof Promise)).toBe(true); // the first waits on storage, the others behind it
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(0);
+    late.answer();
+    await Promise.all(waiting);
+    expect(settled).toBe(waiting.length);
+    expect(keysOf(s.events)).toEqual(['a', 'b', 'c']);
+    // Storage answers at once again: each frame is handled within its call, and says so by answering nothing.
+    await heldWrites(s, ['d', 'e']);
+    const before = s.events.length;
+    const now = hand(s.gate.held.splice(0));
+    expect(keysOf(s.events.slice(before))).toEqual(['d', 'e']);
+    expect(now.length).toBeGreaterThanOrEqual(2);
+    expect(now).toEqual(now.map(() => undefined));
     await synced(s.writer, s.client);
   });
 

@@ -211,6 +211,66 @@ describe('LIVE frames shared between links alike', () => {
     for (let i = 11; i <= 12; i++) put(relay, ls[0]!, live(i, entries[i - 1]!));
   });
 
+  it('links alike hold one copy of the strings their frames added, not one each', () => {
+    // Fails where each link's table added every key to an index of its own: a hundred links, a hundred copies.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const relay = randomId();
+    const LINKS = 100;
+    const WRITES = 600;
+    const retained = (fanOut: boolean): number => {
+      gc();
+      gc();
+      const before = v8.getHeapStatistics().used_heap_size;
+      const ls: Array<[string, ConnTableOut]> = Array.from({ length: LINKS }, () => {
+        const peer = randomId();
+        return [peer, new ConnTableOut([relay, peer])];
+      });
+      for (let i = 1; i <= WRITES; i++) {
+        // The fan-out writes a new key each time; the baseline the same key (its tables add no string past the first).
+        const entry: Entry = [fanOut ? `key-${i}` : 'key', stateOf([version(W, i, i)])];
+        for (const [peer, out] of ls) {
+          encodeMessage(live(i, entry), [relay, peer], { live: out });
+          out.commit();
+        }
+      }
+      gc();
+      gc();
+      const grew = v8.getHeapStatistics().used_heap_size - before;
+      expect(ls.length).toBe(LINKS); // held until measured
+      return grew;
+    };
+    const base = retained(false);
+    const perString = (retained(true) - base) / (LINKS * WRITES);
+    if (process.env.LIVE_SHARED_MEMORY) console.log(`retained per link and key: ${perString.toFixed(1)} B (base ${base})`);
+    // One log of the keys for all the links: a few bytes per link and key at most (an index each: tens).
+    expect(perString).toBeLessThan(16);
+  });
+
+  it('links parting on a shared log (different strings at one position, a kept frame lost by its writer) decode what was sent', () => {
+    const relay = randomId();
+    const ls = links(relay, [randomId(), randomId(), randomId()]);
+    const [la, lb, lc] = ls as [Link, Link, Link];
+    const made = new Map<string, Entry>();
+    const e = (k: string, n: number): Entry => made.get(k) ?? (made.set(k, [k, stateOf([version(W, n, n)])]), made.get(k)!);
+    for (const l of ls) put(relay, l, live(1, e('k1', 1)));
+    // a adds x where b adds y (b's stream skipped x: its peer wrote it): b parts from the log a and c go on sharing.
+    const x = put(relay, la, live(2, e('x', 2)));
+    expect(put(relay, lc, live(2, e('x', 2)))).toBe(x);
+    put(relay, lb, live(2, e('y', 2)));
+    for (const l of ls) put(relay, l, live(3, e('k3', 3)));
+    // a's frame of z is kept for c, then lost on a (rolled back); c takes it; a then adds w where z stands.
+    const lost = put(relay, la, live(4, e('z', 4)), false);
+    expect(put(relay, lc, live(4, e('z', 4)))).toBe(lost);
+    put(relay, la, live(5, e('w', 5)));
+    put(relay, lc, live(5, e('w', 5)));
+    put(relay, la, live(6, e('z', 4)));
+    for (const l of [la, lc]) put(relay, l, live(7, e('k7', 7)));
+    // b, on a log of its own, takes what the others took: every frame decodes through its own table.
+    let n = 7;
+    for (const k of ['x', 'z', 'w', 'k7']) put(relay, lb, live(++n, e(k, n)));
+  });
+
   it('random fan-outs to links with peers of different lengths: every frame decodes to what was sent, and links alike share (seeded)', () => {
     const runs = process.env.SEED ? [Number(process.env.SEED)] : Array.from({ length: 12 }, (_, i) => 1 + i);
     let shared = 0;
