@@ -44,7 +44,7 @@ const stored = async (storage: StorageAdapter) => readStored(await storage.getMe
 
 describe('open asks kept with the storage', () => {
   it('written once a turn, read back by the next open, and gone once settled; a replica that never asks writes nothing', async () => {
-    const { storage, open, transactions } = await opened();
+    const { storage, open, transactions, timers } = await opened();
     const first = await open();
     first.of('quiet').delete('s\u0000x');
     await Promise.resolve();
@@ -64,6 +64,8 @@ describe('open asks kept with the storage', () => {
     expect(second.size).toBe(3);
     for (const id of ['s\u0000k', 's\u0000j']) second.of('p').delete(id);
     second.of('q').delete('t\u0000k');
+    expect(second.store!.durable(), 'settles hold nothing').toBeUndefined();
+    timers.run(); // settles go with the next write, within SETTLE_MS
     await second.store!.durable();
     expect(await storage.getMeta(OPEN_ASKS_META), 'all settled: none stored').toBeUndefined();
     expect((await open()).size).toBe(0);
