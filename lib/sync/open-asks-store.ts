@@ -22,8 +22,10 @@
  *   out; the peer's answer settles it. Nothing is joined or dropped on the peer but by the key's own state and its
  *   context alone, which are right to send at any time (test/review/left-out-ask-stored.test.ts).
  * - Tabs: the leader alone runs links, so it alone changes the asks; a link's start to a peer below 11 reads them again
- *   (other instances may have led since), and a later write keeps what the read added. A stalled leader that writes after the role moved
- *   may drop asks the new leader made until that one's next write.
+ *   (other instances may have led since), and a later write keeps what the read added. Where tabs share the storage
+ *   every change is written in its turn (no gap, no SETTLE_MS): a settle written by a timer after the role moved would
+ *   drop the new leader's asks as a stalled leader's write does (relays, whose clients make the frames, share none). A
+ *   stalled leader that writes after the role moved may drop asks the new leader made until that one's next write.
  */
 import { ConcordError } from '../errors.js';
 import type { ReplicaCore } from '../core.js';
@@ -153,8 +155,11 @@ export class StoredAsks implements AsksStore {
       const done = new Promise<void>((resolve) => (settle = resolve));
       this.next = { done, settle };
     }
-    if (this.cooling || this.soon) return; // the gap's end, or this turn's write, takes it
-    if (this.next) {
+    // Where tabs share the storage, every change is written in its turn, as before: a write a timer made late could
+    // drop what a new leader tab asked since (the header's stalled leader, without a stall).
+    const shared = this.host.rereads();
+    if (this.soon || (this.cooling && !shared)) return; // this turn's write, or the gap's end, takes it
+    if (this.next || shared) {
       this.soon = true;
       queueMicrotask(() => {
         this.soon = false;
@@ -171,7 +176,7 @@ export class StoredAsks implements AsksStore {
 
   /** Writes what changed, unless within the gap after the last write (its end writes). */
   private async flush(): Promise<void> {
-    if (this.cooling || this.soon) return;
+    if (this.soon || (this.cooling && !this.host.rereads())) return;
     if (!this.dirty) return this.next?.settle();
     await this.write();
   }
