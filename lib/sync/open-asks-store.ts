@@ -109,7 +109,8 @@ export class StoredAsks implements AsksStore {
     const stored = readStored(value);
     if (stored && stored.length > 0) this.holds = true;
     if (stored) this.asks.restore(stored);
-    this.written = new Map((stored ?? []).map(([peer, ids]) => [peer, new Set(ids)]));
+    // A write of ours under way may land after the read: what storage holds is not known then (every ask written again).
+    this.written = this.writing ? undefined : new Map((stored ?? []).map(([peer, ids]) => [peer, new Set(ids)]));
   }
 
   /**
