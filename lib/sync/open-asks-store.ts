@@ -150,7 +150,7 @@ export class StoredAsks implements AsksStore {
    */
   changed(peer?: string, id?: string): void {
     this.dirty = true;
-    const opens = peer !== undefined && (this.reading !== undefined || !this.written?.get(peer)?.has(id!));
+    const opens = peer !== undefined && id !== undefined && (this.reading !== undefined || !this.written?.get(peer)?.has(id));
     if (opens && !this.next) {
       let settle!: () => void;
       const done = new Promise<void>((resolve) => (settle = resolve));
@@ -173,6 +173,10 @@ export class StoredAsks implements AsksStore {
         void this.flush();
       }, SETTLE_MS);
     }
+  }
+
+  asked(peer: string, id: string): void {
+    if (this.reading !== undefined || !this.written?.get(peer)?.has(id)) this.changed(peer, id);
   }
 
   /** Writes what changed, unless within the gap after the last write (its end writes). */

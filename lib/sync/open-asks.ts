@@ -37,7 +37,7 @@ export class PeerAsks {
 
   add(id: string): void {
     if (this.gone) return;
-    if (this.ids.has(id)) return this.all.touched(this); // asked again: the most recent, no more held
+    if (this.ids.has(id)) return this.all.touched(this, id); // asked again: the most recent, no more held
     this.ids.add(id);
     this.all.added(this, id);
   }
@@ -66,6 +66,8 @@ export interface AsksStore {
    * write holding it; other changes (settled, evicted, more recent) go with a later write (open-asks-store.ts).
    */
   changed(peer?: string, id?: string): void;
+  /** `peer`'s ask of `id`, held in memory, was made again: written (and waited for) where storage may lack it. */
+  asked(peer: string, id: string): void;
   /** Once the asks as they are now are stored durably; undefined when nothing is being stored. */
   durable(): Promise<void> | undefined;
   /** A link to a peer starts (`earlier`: below 11): where other instances may have changed the stored asks, they are read. */
@@ -93,8 +95,9 @@ export class OpenAsks {
     return this.of(peer);
   }
 
-  /** `asks` asked again for an id it holds: it is the most recent. */
-  touched(asks: PeerAsks): void {
+  /** `asks` asked again for `id`, which it holds: it is the most recent, and `id` is stored before its frame goes. */
+  touched(asks: PeerAsks, id: string): void {
+    this.store?.asked(asks.peer, id);
     if (this.newest === asks) return; // the most recent already: nothing to store again
     this.newest = asks;
     this.peers.delete(asks.peer);

@@ -209,3 +209,46 @@ describe('open asks stored where tabs share the storage', () => {
     expect(await storage.getMeta(OPEN_ASKS_META)).toBeUndefined();
   });
 });
+
+describe('open asks stored: a read meeting a write', () => {
+  // Tabs: a link's start reads the stored asks while this instance's write (a settle of j) is under way; the read
+  // returns the value the write replaces, and j joins memory again. Asked again on the link, j must be stored before
+  // its frame goes (wire.ts ASKED): the store may not count it held from a read that raced its own write.
+  it('an ask read back from the value a write under way replaces is written again before its frame goes', async () => {
+    const inner = memoryStorage();
+    let gate: (() => void) | undefined;
+    const storage: StorageAdapter = {
+      ...inner,
+      open: () => inner.open(),
+      getMeta: <T>(name: string) => inner.getMeta<T>(name),
+      transact: <T>(fn: (tx: StorageTx) => Promise<T> | T) =>
+        gate === undefined ? inner.transact(fn) : new Promise<void>((r) => (gate = r)).then(() => inner.transact(fn)),
+    };
+    const { host, open } = await opened(storage);
+    (host as { rereads: () => boolean }).rereads = () => true;
+    const asks = await open();
+    const p = asks.of('p');
+    p.add('s\u0000k');
+    p.add('s\u0000j');
+    await p.stored();
+    gate = () => {};
+    p.delete('s\u0000j'); // settled: written in its turn, held at the gate
+    await new Promise((r) => setImmediate(r));
+    asks.link('p', true); // the read returns [k, j]
+    await asks.store!.loading();
+    const release = gate;
+    gate = undefined;
+    release();
+    await asks.store!.durable();
+    expect(await stored(inner), 'the settle landed').toEqual([['p', ['s\u0000k']]]);
+    gate = () => {};
+    p.add('s\u0000j'); // the link asks j again
+    const storing = p.stored();
+    expect(storing, 'the frame asking j waits for a write').toBeDefined();
+    await new Promise((r) => setImmediate(r));
+    gate();
+    gate = undefined;
+    await storing;
+    expect((await stored(inner))!.find(([peer]) => peer === 'p')?.[1], 'j stored before its frame goes').toContain('s\u0000j');
+  });
+});
