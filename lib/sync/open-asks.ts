@@ -37,9 +37,9 @@ export class PeerAsks {
 
   add(id: string): void {
     if (this.gone) return;
-    if (this.ids.has(id)) return this.all.touched(this); // asked again: the most recent, no more held
+    if (this.ids.has(id)) return this.all.touched(this, id); // asked again: the most recent, no more held
     this.ids.add(id);
-    this.all.added(this);
+    this.all.added(this, id);
   }
 
   delete(id: string): void {
@@ -61,8 +61,13 @@ export class PeerAsks {
 
 /** What keeps the asks with the replica's storage (open-asks-store.ts). */
 export interface AsksStore {
-  /** The asks changed: they are stored again (soon). */
-  changed(): void;
+  /**
+   * The asks changed: they are stored again. `peer`'s ask of `id` was opened: what waits for it (`durable`) waits for a
+   * write holding it; other changes (settled, evicted, more recent) go with a later write (open-asks-store.ts).
+   */
+  changed(peer?: string, id?: string): void;
+  /** `peer`'s ask of `id`, held in memory, was made again: written (and waited for) where storage may lack it. */
+  asked(peer: string, id: string): void;
   /** Once the asks as they are now are stored durably; undefined when nothing is being stored. */
   durable(): Promise<void> | undefined;
   /** A link to a peer starts (`earlier`: below 11): where other instances may have changed the stored asks, they are read. */
@@ -90,8 +95,9 @@ export class OpenAsks {
     return this.of(peer);
   }
 
-  /** `asks` asked again for an id it holds: it is the most recent. */
-  touched(asks: PeerAsks): void {
+  /** `asks` asked again for `id`, which it holds: it is the most recent, and `id` is stored before its frame goes. */
+  touched(asks: PeerAsks, id: string): void {
+    this.store?.asked(asks.peer, id);
     if (this.newest === asks) return; // the most recent already: nothing to store again
     this.newest = asks;
     this.peers.delete(asks.peer);
@@ -106,14 +112,14 @@ export class OpenAsks {
     this.store?.changed();
   }
 
-  /** `asks` took one more id: it is the most recent; past MAX_OPEN the least recent peers' go, then its own oldest. */
-  added(asks: PeerAsks): void {
+  /** `asks` took `id`: it is the most recent; past MAX_OPEN the least recent peers' go, then its own oldest. */
+  added(asks: PeerAsks, id: string): void {
     this.newest = asks;
     this.peers.delete(asks.peer);
     this.peers.set(asks.peer, asks);
     this.size++;
     this.trim(asks);
-    this.changed();
+    this.store?.changed(asks.peer, id);
   }
 
   /** Past MAX_OPEN: the least recent peers' asks go (all of each), then `keep`'s oldest. */

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KeyState } from '../../lib/dvv.js';
-import { MsgType, type Message } from '../../lib/sync/messages.js';
+import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
 import { OpenAsks } from '../../lib/sync/open-asks.js';
 import { Wire } from '../../lib/sync/wire.js';
 import { needLink } from './need-link.js';
@@ -51,5 +51,16 @@ describe("a read-only session under the writer's id answers the writer's open as
     expect(asked(reader.frames)).toEqual(['k']); // dropped: no answer
     expect(link(asks, 'X', false).wire.model.reopened('s')).toEqual([]);
     expect(link(asks, 'X', true).wire.model.reopened('s')).toEqual(['k']);
+  });
+});
+
+// rev46e: a read-only session's asks are kept under `<peer>\0read` (wire.ts start). A writable client naming itself so
+// would settle and re-ask them: its hello does not decode (a replica id is [A-Za-z0-9_-]{1,64}, dvv.ts isReplicaId).
+describe("a replica id naming another's read-only asks", () => {
+  it('a hello whose replicaId ends in \\0read is refused as the frame is read', () => {
+    const hello = (replicaId: string) =>
+      encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId, epoch: 'Ab3dEf9h', top: 0, token: '', expect: '', history: [['Ab3dEf9h', 0]], spaces: [] });
+    expect(decodeMessage(hello('writer1'), { maxValueBytes: 1024 })).toMatchObject({ replicaId: 'writer1' });
+    expect(() => decodeMessage(hello('writer1\u0000read'), { maxValueBytes: 1024 })).toThrow(/invalid replica id/);
   });
 });
