@@ -33,6 +33,12 @@ export class PeerAsks {
   constructor(
     readonly peer: string,
     private readonly all: OpenAsks,
+    /**
+     * Kept with the replica's storage (open-asks-store.ts). A read-only session's asks are not (wire.ts): a session
+     * that may store nothing makes the replica write nothing either — they live in memory only, as all asks did
+     * before stop 46 (the reader keeps a superseded version past a restart until a run or the key's next write).
+     */
+    readonly kept = true,
   ) {}
 
   add(id: string): void {
@@ -45,12 +51,12 @@ export class PeerAsks {
   delete(id: string): void {
     if (!this.ids.delete(id)) return;
     this.all.size--;
-    this.all.changed();
+    if (this.kept) this.all.changed();
   }
 
   /** Once every ask added so far is stored (open-asks-store.ts); undefined when nothing waits to be stored. */
   stored(): Promise<void> | undefined {
-    return this.all.store?.durable();
+    return this.kept ? this.all.store?.durable() : undefined;
   }
 
   /** While the stored asks are being read (a link's first, or each where tabs share them): what reads them waits. */
@@ -82,10 +88,10 @@ export class OpenAsks {
   /** Where the asks are kept beside memory (none: memory only, as unit tests use it). */
   store: AsksStore | undefined;
 
-  /** The open asks of `peer` (a link to it binds them: peer-model.ts). */
-  of(peer: string): PeerAsks {
+  /** The open asks of `peer` (a link to it binds them: peer-model.ts); `kept`: with the storage (PeerAsks). */
+  of(peer: string, kept = true): PeerAsks {
     let asks = this.peers.get(peer);
-    if (!asks) this.peers.set(peer, (asks = new PeerAsks(peer, this)));
+    if (!asks) this.peers.set(peer, (asks = new PeerAsks(peer, this, kept)));
     return asks;
   }
 
@@ -97,12 +103,12 @@ export class OpenAsks {
 
   /** `asks` asked again for `id`, which it holds: it is the most recent, and `id` is stored before its frame goes. */
   touched(asks: PeerAsks, id: string): void {
-    this.store?.asked(asks.peer, id);
+    if (asks.kept) this.store?.asked(asks.peer, id);
     if (this.newest === asks) return; // the most recent already: nothing to store again
     this.newest = asks;
     this.peers.delete(asks.peer);
     this.peers.set(asks.peer, asks);
-    this.changed();
+    if (asks.kept) this.changed();
   }
 
   /** The peer last moved to the end of `peers` by an ask (undefined: not known, as after `restore`). */
@@ -118,24 +124,29 @@ export class OpenAsks {
     this.peers.delete(asks.peer);
     this.peers.set(asks.peer, asks);
     this.size++;
-    this.trim(asks);
-    this.store?.changed(asks.peer, id);
+    const trimmed = this.trim(asks);
+    if (asks.kept) this.store?.changed(asks.peer, id);
+    else if (trimmed) this.changed(); // kept asks went for it: storage holds them until a write
   }
 
-  /** Past MAX_OPEN: the least recent peers' asks go (all of each), then `keep`'s oldest. */
-  private trim(keep: PeerAsks | undefined): void {
+  /** Past MAX_OPEN: the least recent peers' asks go (all of each), then `keep`'s oldest. Whether kept asks went. */
+  private trim(keep: PeerAsks | undefined): boolean {
+    let kept = false;
     for (const a of this.peers.values()) {
       if (this.size <= MAX_OPEN || a === keep) break;
+      kept ||= a.kept && a.ids.size > 0;
       this.size -= a.ids.size;
       a.ids.clear();
       a.gone = true;
       this.peers.delete(a.peer);
     }
     if (keep) for (const id of keep.ids) {
-      if (this.size <= MAX_OPEN) return;
+      if (this.size <= MAX_OPEN) break;
       keep.ids.delete(id);
       this.size--;
+      kept ||= keep.kept;
     }
+    return kept;
   }
 
   /**
@@ -162,7 +173,7 @@ export class OpenAsks {
   /** Every peer's open asks, least recently asking first (what the store writes). */
   list(): Array<[string, string[]]> {
     const out: Array<[string, string[]]> = [];
-    for (const [peer, asks] of this.peers) if (asks.ids.size > 0) out.push([peer, [...asks.ids]]);
+    for (const [peer, asks] of this.peers) if (asks.kept && asks.ids.size > 0) out.push([peer, [...asks.ids]]);
     return out;
   }
 }

@@ -135,11 +135,12 @@ export class Wire {
     // A read-only session may say hello under its principal's writable replica's id (principals.ts): its refused answers
     // and what went to it settle its own asks, never the writer's (test/review/readonly-open-asks.test.ts).
     // Bound once a space, as the writer's are once a link (a session's rights do not change; a frame's send asks).
-    // Linking reads the stored asks again where tabs share them (open-asks-store.ts).
+    // Linking reads the stored asks again where tabs share them (open-asks-store.ts); a read-only session's are not
+    // stored (a session that may store nothing makes the replica write nothing: open-asks.ts PeerAsks `kept`).
     const asks = this.openAsks?.();
     const writes = asks?.link(peer, epochDots === undefined);
     const bound = new Map<string, PeerAsks | undefined>();
-    if (asks) this.model.open = (space) => bound.get(space) ?? bound.set(space, this.readOnly(space) ? asks.of(peer + '\u0000read') : writes).get(space);
+    if (asks) this.model.open = (space) => bound.get(space) ?? bound.set(space, this.readOnly(space) ? asks.of(peer + '\u0000read', false) : writes).get(space);
     const told = epochDots && new ToldChains(me, epochDots.teaches === true);
     this.epochLink = epochDots && {
       me: { id: me, chain: epochDots.mine ?? this.history },

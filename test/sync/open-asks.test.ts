@@ -3,7 +3,7 @@
  * clients, each of which a forged or fresh id makes new).
  */
 import { describe, expect, it } from 'vitest';
-import { OpenAsks } from '../../lib/sync/open-asks.js';
+import { OpenAsks, type AsksStore } from '../../lib/sync/open-asks.js';
 
 describe('open asks', () => {
   it('stay per peer until settled, and a peer asked again counts once', () => {
@@ -53,5 +53,32 @@ describe('open asks', () => {
     expect(all.of('stored-1999').ids.size).toBe(10);
     expect(all.of('stored-0').ids.size).toBe(0);
     expect(all.list().at(-1)?.[0], 'still the most recent').toBe('here');
+  });
+  it("a read-only session's asks (kept: false) change nothing the store writes, and wait for no write", () => {
+    const all = new OpenAsks();
+    const calls: string[] = [];
+    const store: AsksStore = {
+      changed: (peer, id) => void calls.push(`changed ${peer ?? ''} ${id ?? ''}`),
+      asked: (peer, id) => void calls.push(`asked ${peer} ${id}`),
+      durable: () => Promise.resolve(),
+      linked: () => {},
+      loading: () => undefined,
+    };
+    all.store = store;
+    const reader = all.of('w\u0000read', false);
+    reader.add('s\u0000k');
+    reader.add('s\u0000k'); // asked again
+    expect(reader.stored()).toBeUndefined();
+    reader.delete('s\u0000k');
+    reader.add('s\u0000j');
+    expect(calls).toEqual([]);
+    expect(all.list()).toEqual([]);
+    // The writable session of the same id: its asks are the store's.
+    const writer = all.of('w');
+    writer.add('s\u0000k');
+    expect(writer.stored()).toBeInstanceOf(Promise);
+    expect(calls).toEqual(['changed w s\u0000k']);
+    expect(all.list()).toEqual([['w', ['s\u0000k']]]);
+    expect(all.size).toBe(2);
   });
 });
