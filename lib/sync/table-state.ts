@@ -14,9 +14,10 @@
  *
  * Memory: a state is held by the tables in it alone; the state before holds the ones after weakly (the first change's,
  * and the latest few others': a fan-out moves the tables of one state by one change or a few — LIVE frames to links of
- * 11, CHANGES to those of 10, in whatever order its links come), and a frame kept on a state names the change it makes, not the state after it. So the states a relay holds are those its links are in, each with the frames written from it (one per entry
- * while the entry lives): a link that stays behind (a peer that stopped acknowledging, away for a month) holds its
- * state and no chain of the states the others went through since.
+ * 11, CHANGES to those of 10, in whatever order its links come), and a frame kept on a state names the change it makes,
+ * not the state after it. So the states a relay holds are those its links are in, each with the frames written from it
+ * (one per entry while the entry lives): a link that stays behind (a peer that stopped acknowledging, away for a month)
+ * holds its state and no chain of the states the others went through since.
  */
 import type { StringLog } from './conn-table.js';
 import type { Entry } from './messages.js';
