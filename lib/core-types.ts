@@ -30,6 +30,11 @@ export interface JoinOptions {
   delivered?: { epoch: string; history?: readonly EpochEntry[] };
   /** Stores what must commit with the entries (a sync cursor). */
   alsoInTx?: (tx: StorageTx) => void;
+  /**
+   * A metadata record stored with the entries, made from what the storage holds of it, read in the same transaction (a
+   * sync cursor: never back, whichever link of the peer wrote it last — space-sync.ts).
+   */
+  meta?: { readonly name: string; value(stored: unknown): unknown };
 }
 
 export interface CoreEvents extends Record<string, unknown> {

@@ -481,7 +481,8 @@ export class ReplicaCore {
 
   /**
    * Joins remote states of keys into one space, in one transaction. Keys whose state did not change
-   * advance nothing. `alsoInTx` stores what must commit with the entries (sync cursors). `delivered`: the
+   * advance nothing. `alsoInTx` stores what must commit with the entries, `meta` too from what the storage holds of it
+   * (sync cursors). `delivered`: the
    * entries came straight from their peer's own session, which announced this epoch — its own dots among them
    * update what we remember it delivered (restore detection, epochs.ts). Returns the changes that were stored.
    */
@@ -523,7 +524,8 @@ export class ReplicaCore {
     // Keys whose record this peer's state leaves as it is, holding every version of ours in it: the peer holds our writes
     // there (a state leaves a replica only once durable), though a link of ours may withhold the key (acks.ts shownHeldBy).
     const heldThere: Array<[string, number]> = [];
-    const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined) => {
+    const meta = options.meta;
+    const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined, held: unknown) => {
       changes.length = 0;
       heldThere.length = 0;
       let seq = lastSeq ?? 0;
@@ -563,13 +565,14 @@ export class ReplicaCore {
       if (seen && (!known || seen.n > known.n)) tx.setMeta('dd:' + peer, seen);
       else seen = undefined;
       options.alsoInTx?.(tx);
+      if (meta) tx.setMeta(meta.name, meta.value(held));
       return seq;
     };
     // Epochs the states name that this instance does not know: their records, if another instance sharing the storage
     // stored them (epoch-store.ts learnStored), so the joins below judge by them.
-    const judged = (tx: StorageTx, p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null) => {
+    const judged = (tx: StorageTx, p: ReadonlyArray<KeyRecord | undefined>, s: number | undefined, k: Seen | null, m: unknown) => {
       const reading = learnStored(tx, epochs, p, entries);
-      return reading ? reading.then(() => body(tx, p, s, k)) : body(tx, p, s, k);
+      return reading ? reading.then(() => body(tx, p, s, k, m)) : body(tx, p, s, k, m);
     };
     // Every read goes out at once, before `body` (transactNow may end the run at a read it cannot answer at once; `body`
     // only writes): the records, the sequence, and what the peer delivered before (when not cached yet). Where storage
@@ -580,10 +583,11 @@ export class ReplicaCore {
       const lastSeq = tx.getMeta<number>('seq');
       const cached = seen ? this.seenOf.get(peer!) : null;
       const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
-      if (lastSeq instanceof Promise || known instanceof Promise || anyPromise(prevs)) {
-        return Promise.all([Promise.all(prevs), lastSeq, known]).then(([p, s, k]) => judged(tx, p, s, k ?? null));
+      const held = meta ? tx.getMeta<unknown>(meta.name) : undefined;
+      if (lastSeq instanceof Promise || known instanceof Promise || held instanceof Promise || anyPromise(prevs)) {
+        return Promise.all([Promise.all(prevs), lastSeq, known, held]).then(([p, s, k, m]) => judged(tx, p, s, k ?? null, m));
       }
-      return judged(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null);
+      return judged(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null, held);
     };
     let now: { value: number | Promise<number>; durable?: Promise<void> } | undefined;
     try {

@@ -3,6 +3,7 @@
  * its writes up to it as stored here (synced), so a hello reads a cursor only once its writes are durable.
  */
 import type { StorageAdapter } from '../storage.js';
+import { readCursor, type StoredCursor } from './lineage.js';
 
 const cursorWrites = new WeakMap<object, Map<string, Promise<unknown>>>();
 
@@ -31,3 +32,19 @@ export function cursorWriteOf(core: object, key: string): Promise<unknown> | und
   return cursorWrites.get(core)?.get(key);
 }
 
+
+/**
+ * The cursor record a join stores where the storage holds `stored` (read in its transaction): `value`, but never back
+ * within the peer's epoch, nor its reach (restore detection judges by how far what we took may reach, handshake.ts).
+ * Two links of one peer may both join: one closed with frames still queued behind a late join (file storage,
+ * IndexedDB) joins them after the next link stored a cursor past them, or two instances on one storage each run one. What
+ * is stored is durable with the entries it covers, so keeping it claims nothing more.
+ */
+export function cursorOver(stored: unknown, value: StoredCursor): StoredCursor {
+  const was = readCursor(stored);
+  if (!was) return value;
+  const s = was.e === value.e && was.s > value.s ? was.s : value.s;
+  const rs = value.re !== undefined && was.re === value.re && typeof was.rs === 'number' && was.rs > value.rs! ? was.rs : value.rs;
+  if (s === value.s && rs === value.rs) return value;
+  return value.re === undefined ? { e: value.e, s } : { e: value.e, s, re: value.re, rs };
+}

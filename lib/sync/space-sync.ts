@@ -7,7 +7,7 @@
  * acknowledged only then; the stream starts only once the decision (handshake.ts) is made, from the cursor
  * the peer holds or, after anti-entropy, from our top at the run's start.
  */
-import { cursorWriteOf, noteCursorWrite, storeCursorAlone } from './cursor-writes.js';
+import { cursorOver, cursorWriteOf, noteCursorWrite, storeCursorAlone } from './cursor-writes.js';
 import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
 import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
@@ -108,9 +108,10 @@ export class SpaceSync {
   private joinWithCursor(ready: readonly Entry[], key: string, value: StoredCursor | undefined): StoredChange[] | Promise<StoredChange[]> {
     const peer = this.session.peer!;
     this.session.hub.epochHolds.joining(ready, this.spoken(EPOCH_DOTS));
-    // The peer's hello says what it delivered (its epoch and history); literals, not spreads: a join per live frame.
+    // The peer's hello says what it delivered (its epoch and history); literals, not spreads: a join per live frame. The
+    // cursor never goes back (cursor-writes.ts cursorOver: another link of the peer may have stored one past it).
     const joined = this.core.joinNow(this.name, ready, value === undefined ? { source: this.session, peer: peer.replicaId, delivered: peer }
-      : { source: this.session, peer: peer.replicaId, delivered: peer, alsoInTx: (tx) => tx.setMeta(key, value) });
+      : { source: this.session, peer: peer.replicaId, delivered: peer, meta: { name: key, value: (stored) => cursorOver(stored, value) } });
     // A cursor write durable at once is none to wait for (a hello reads the cursor once its writes are durable).
     if (value !== undefined && joined instanceof Promise) noteCursorWrite(this.core, key, joined);
     return joined;
