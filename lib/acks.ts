@@ -19,6 +19,8 @@
  * Where instances share one storage (browser tabs), only the one holding the network role hears peers; it
  * passes what advanced on (`onAdvance`, `snapshot`) and the others apply it here without a peer (tabs.ts).
  */
+import { dropOldest } from './evict.js';
+
 interface Waiter {
   seq: number;
   /** The write's own seq. */
@@ -76,7 +78,9 @@ interface SyncWaiter {
 }
 
 /** Keys remembered as shown held by a peer's state (`shownHeldBy`), at most. */
-const MAX_SHOWN_HELD = 4096;
+export const MAX_SHOWN_HELD = 4096;
+/** Those that go together past MAX_SHOWN_HELD (evict.ts: one pass from the oldest for all of them). */
+export const SHOWN_HELD_EVICT = MAX_SHOWN_HELD / 8;
 
 export class AckTracker {
   private readonly acked = new Map<string, number>();
@@ -129,7 +133,7 @@ export class AckTracker {
   private readonly withheldKeys = new Map<string, Map<string, Withheld>>();
   /**
    * Keys a peer's state showed held (it holds or covers every version of ours in the record at the seq kept), for a
-   * withhold made after it: space + '\n' + key → seq. The oldest go past MAX_SHOWN_HELD (a withhold then waits as before).
+   * withhold made after it: space + '\n' + key → seq. Past MAX_SHOWN_HELD the oldest SHOWN_HELD_EVICT go (a withhold then waits as before).
    */
   private readonly shownHeld = new Map<string, number>();
   /** Parked waiters, with their spaces. */
@@ -284,8 +288,8 @@ export class AckTracker {
     const id = `${space}\n${key}`;
     if ((this.shownHeld.get(id) ?? 0) < seq) {
       this.shownHeld.delete(id);
-      if (this.shownHeld.size >= MAX_SHOWN_HELD) this.shownHeld.delete(this.shownHeld.keys().next().value!);
       this.shownHeld.set(id, seq);
+      if (this.shownHeld.size > MAX_SHOWN_HELD) dropOldest(this.shownHeld, SHOWN_HELD_EVICT);
     }
     this.heldElsewhere(space, key, seq);
     // The key's waiters at or below `seq` resolve now, as by an acknowledged frame that carried it: the peer holds them

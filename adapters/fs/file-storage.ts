@@ -20,6 +20,7 @@
  *   while writes continue in a new segment, then the index is pointed at it and the older files are deleted.
  */
 import { ConcordError } from '../../lib/errors.js';
+import { dropOldest } from '../../lib/evict.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { DataFile } from './data-file.js';
 import { Compactor, type CompactionHost, type CompactionOptions, type LogFiles } from './compactor.js';
@@ -302,12 +303,9 @@ export class FileStorage implements StorageAdapter {
     this.cache.delete(e);
     this.cache.add(e);
     if (this.cache.size <= this.cacheRecords + (this.cacheRecords >> 3)) return;
-    let over = this.cache.size - this.cacheRecords;
-    for (const old of this.cache) {
-      if (over-- <= 0) break;
-      this.cache.delete(old);
+    dropOldest(this.cache, this.cache.size - this.cacheRecords, (old) => {
       if (old.file) old.rec = undefined;
-    }
+    });
   }
 
   /** Drops every durable record the cache holds. */

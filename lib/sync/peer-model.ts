@@ -22,6 +22,7 @@
  * at a time cost up to the table's size per insert once the model was full — a relay's every delivery on every link).
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
+import { dropOldest } from '../evict.js';
 import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
 import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry } from './messages.js';
@@ -316,12 +317,7 @@ function remember(reg: EpochRegistry, map: Map<string, KeyState>, id: string, st
 function setRecent(map: Map<string, KeyState>, id: string, dots: KeyState): void {
   map.delete(id);
   map.set(id, dots);
-  if (map.size <= MAX_KEYS) return;
-  let n = EVICT;
-  for (const k of map.keys()) {
-    map.delete(k);
-    if (--n === 0) break;
-  }
+  if (map.size > MAX_KEYS) dropOldest(map, EVICT);
 }
 
 /** Makes a version's value (to send it whole); false when it cannot be made here. */
