@@ -4,7 +4,8 @@
  * its oldest in one pass past an eighth over its size, file-storage.ts `remember`): bursts of puts over a few keys of
  * two spaces, some awaited; the log's fsyncs held back for a while so groups queue behind each other; a disk that is
  * full for a write now and then (its group and every one queued after it fail, their seqs minted again after); reads
- * of keys while others are in flight; close with puts in flight; reopen. The cache holds 1, 2, 9 or 1 024 records.
+ * of keys while others are in flight; compaction (frequent, or now while puts wait); close with puts in flight; reopen.
+ * The cache holds 1, 2, 9 or 1 024 records.
  *
  * Checked at every step or once everything settled:
  * - each put settles once, and resolves only after a fsync of the log that began after it was called (its group's);
@@ -17,7 +18,7 @@
  * Seeded: PUT_MODEL_SEED=<n> replays a run; PUT_MODEL_RUNS sets how many (default 6).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileStorage, type Io, type IoFile } from '../../adapters/fs/index.js';
+import { fileStorage, type FileStorage, type Io, type IoFile } from '../../adapters/fs/index.js';
 import type { AheadNotes } from '../../lib/ahead-notes.js';
 import { openReplica, type Replica } from '../../lib/index.js';
 import { errnoError, faultyIo, isLog, prng, tempDir, type Faults } from './helpers.js';
@@ -98,8 +99,13 @@ async function run(seed: number): Promise<void> {
     release?.();
   };
   const cacheRecords = pick([1, 2, 9, 1024]);
+  // compaction made frequent (the cache's entries re-pointed to a snapshot while puts are in flight), or left alone
+  const compaction = rng() < 0.5 ? { compactMinBytes: 2048 + Math.floor(rng() * 8192), compactMinFrames: 5 + Math.floor(rng() * 40), compactRatio: 1.2 } : {};
+  const background: unknown[] = [];
+  let storage!: FileStorage;
   const open = async () => {
-    const r = await openReplica({ storage: fileStorage(dir, { io: countingIo(faults, syncs), cacheRecords }) });
+    storage = fileStorage(dir, { io: countingIo(faults, syncs), cacheRecords, ...compaction, onError: (e) => void background.push(e) });
+    const r = await openReplica({ storage });
     cleanups.push(() => r.close().catch(() => {}));
     return r;
   };
@@ -186,8 +192,15 @@ async function run(seed: number): Promise<void> {
       const got = (await r.space(space).get(key))?.value as number | undefined;
       // what settled while the read waited counts too: a put that failed meanwhile was still allowed when it began
       if (!may.has(got) && !readable(space, key).has(got)) problems.push(`step ${step}: ${space}/${key} read ${got}, allowed ${[...may].join(' ')}`);
-    } else if (x < 0.93) {
+    } else if (x < 0.9) {
       for (let n = Math.floor(rng() * 4); n > 0; n--) await turn();
+    } else if (x < 0.93) {
+      // a compaction now, puts in flight or not (its snapshot's writes are no log's: the full disk spares them)
+      // (it rotates the log: a held fsync holds it, so they are let go a few turns on)
+      const compacting = storage.compactNow();
+      for (let n = Math.floor(rng() * 4); n > 0; n--) await turn();
+      letGo();
+      await compacting;
     } else if (x < 0.97) {
       await settleAll();
       await checkSettled(`step ${step}, settled`);
@@ -216,6 +229,7 @@ async function run(seed: number): Promise<void> {
   await r.close();
   for (const p of puts) expect(p.settled, `put #${p.value} settled once`).toBe(1);
   expect(problems).toEqual([]);
+  expect(background, 'background work (compaction) that failed').toEqual([]);
 }
 
 describe('puts on file storage against a reference', () => {
