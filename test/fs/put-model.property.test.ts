@@ -18,10 +18,10 @@
  * Seeded: PUT_MODEL_SEED=<n> replays a run; PUT_MODEL_RUNS sets how many (default 6).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileStorage, type FileStorage, type Io, type IoFile } from '../../adapters/fs/index.js';
+import { fileStorage, type FileStorage, type Io } from '../../adapters/fs/index.js';
 import type { AheadNotes } from '../../lib/ahead-notes.js';
 import { openReplica, type Replica } from '../../lib/index.js';
-import { errnoError, faultyIo, isLog, prng, tempDir, type Faults } from './helpers.js';
+import { errnoError, faultyIo, isLog, prng, tempDir, wrapLogs, type Faults } from './helpers.js';
 
 const RUNS = Number(process.env.PUT_MODEL_RUNS ?? 6);
 const FIRST = process.env.PUT_MODEL_SEED ? Number(process.env.PUT_MODEL_SEED) : Date.now() % 1_000_000_000;
@@ -44,30 +44,14 @@ interface Syncs {
 
 /** faultyIo, with the log's fsyncs numbered as they begin and noted as they finish, and held while `gate` is set. */
 function countingIo(faults: Faults, syncs: Syncs): Io {
-  const inner = faultyIo(faults);
-  return {
-    ...inner,
-    async open(path, flags) {
-      const f = await inner.open(path, flags);
-      if (!isLog(path)) return f;
-      const wrapped: IoFile = {
-        ...f,
-        read: (...a) => f.read(...a),
-        write: (...a) => f.write(...a),
-        truncate: (n) => f.truncate(n),
-        size: () => f.size(),
-        close: () => f.close(),
-        async datasync() {
-          const n = ++syncs.began;
-          while (syncs.gate) await syncs.gate;
-          await f.datasync();
-          if (n > syncs.doneUpTo) syncs.doneUpTo = n;
-        },
-      };
-      if (f.writev) wrapped.writev = (bs, p) => f.writev!(bs, p);
-      return wrapped;
+  return wrapLogs(faultyIo(faults), (f) => ({
+    async datasync() {
+      const n = ++syncs.began;
+      while (syncs.gate) await syncs.gate;
+      await f.datasync();
+      if (n > syncs.doneUpTo) syncs.doneUpTo = n;
     },
-  };
+  }));
 }
 
 interface Put {

@@ -7,10 +7,10 @@
  * was written into a full disk). Now the rotation stays asked for, and happens before the next group.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fileStorage, type Io, type IoFile } from '../../adapters/fs/index.js';
+import { fileStorage, type Io } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, isLog, tempDir, type Faults } from './helpers.js';
+import { errnoError, faultyIo, isLog, tempDir, wrapLogs, type Faults } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -29,30 +29,15 @@ function within<T>(p: Promise<T>, ms: number): Promise<T | 'never'> {
 
 /** faultyIo whose log writes wait at `hold` (while set), telling `entered` first. */
 function holdingIo(faults: Faults, held: { hold?: Promise<void>; entered?: () => void }): Io {
-  const inner = faultyIo(faults);
   const wait = async () => {
     if (!held.hold) return;
     held.entered?.();
     await held.hold;
   };
-  return {
-    ...inner,
-    async open(path, flags) {
-      const f = await inner.open(path, flags);
-      if (!isLog(path)) return f;
-      const file: IoFile = {
-        ...f,
-        read: (...a) => f.read(...a),
-        write: async (...a) => (await wait(), f.write(...a)),
-        datasync: () => f.datasync(),
-        truncate: (n) => f.truncate(n),
-        size: () => f.size(),
-        close: () => f.close(),
-      };
-      if (f.writev) file.writev = async (bs, p) => (await wait(), f.writev!(bs, p));
-      return file;
-    },
-  };
+  return wrapLogs(faultyIo(faults), (f) => ({
+    write: async (b, o, l, p) => (await wait(), f.write(b, o, l, p)),
+    ...(f.writev ? { writev: async (bs: readonly Uint8Array[], p: number) => (await wait(), f.writev!(bs, p)) } : {}),
+  }));
 }
 
 describe('a compaction asked for while a group is written into a full disk', () => {
