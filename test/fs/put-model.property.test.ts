@@ -3,7 +3,8 @@
  * map's notes in a queue, ahead-notes.ts; the in-flight queues in chunks, record-queue.ts; the record cache dropping
  * its oldest in one pass past an eighth over its size, file-storage.ts `remember`): bursts of puts over a few keys of
  * two spaces, some awaited; the log's fsyncs held back for a while so groups queue behind each other; a disk that is
- * full for a write now and then (its group and every one queued after it fail, their seqs minted again after); reads
+ * full for a write now and then (its group and every one queued after it fail, their seqs minted again after); a
+ * failed fsync now and then (the writer refuses all until reopened; the reopen may find a failed put's value); reads
  * of keys while others are in flight; compaction (frequent, or now while puts wait); close with puts in flight; reopen.
  * The cache holds 1, 2, 9 or 1 024 records.
  *
@@ -86,9 +87,14 @@ async function run(seed: number): Promise<void> {
   // compaction made frequent (the cache's entries re-pointed to a snapshot while puts are in flight), or left alone
   const compaction = rng() < 0.5 ? { compactMinBytes: 2048 + Math.floor(rng() * 8192), compactMinFrames: 5 + Math.floor(rng() * 40), compactRatio: 1.2 } : {};
   const background: unknown[] = [];
+  /** A log fsync failed since the last open: the writer refuses everything, and what the failed groups wrote may be on disk. */
+  let uncertain = false;
+  /** Puts before this one count for nothing once the key is in `base` (what a reopen after an uncertain failure found). */
+  let floor = 0;
+  const base = new Map<string, number | undefined>();
   let storage!: FileStorage;
   const open = async () => {
-    storage = fileStorage(dir, { io: countingIo(faults, syncs), cacheRecords, ...compaction, onError: (e) => void background.push(e) });
+    storage = fileStorage(dir, { io: countingIo(faults, syncs), cacheRecords, ...compaction, onError: (e) => void (!uncertain && background.push(e)) });
     const r = await openReplica({ storage });
     cleanups.push(() => r.close().catch(() => {}));
     return r;
@@ -116,36 +122,62 @@ async function run(seed: number): Promise<void> {
         },
       );
   };
-  /** The value a key holds once everything settled: its last put that resolved. */
+  /** The value a key holds once everything settled: its last put that resolved (or what a reopen found before). */
   const durableValue = (space: string, key: string): number | undefined => {
-    for (let i = puts.length - 1; i >= 0; i--) {
+    for (let i = puts.length - 1; i >= floor; i--) {
       const p = puts[i]!;
       if (p.space === space && p.key === key && p.state === 'ok') return p.value;
     }
-    return undefined;
+    return floor > 0 ? base.get(`${space}\n${key}`) : undefined;
+  };
+  /** After a failed fsync, a reopen may also find a put that failed after the key's last resolved one. */
+  const mayHold = (space: string, key: string): Set<number | undefined> => {
+    const ok = new Set<number | undefined>([durableValue(space, key)]);
+    for (let i = puts.length - 1; i >= floor; i--) {
+      const p = puts[i]!;
+      if (p.space !== space || p.key !== key) continue;
+      if (p.state === 'ok') break;
+      ok.add(p.value);
+    }
+    return ok;
   };
   /** The values a read may answer while puts are in flight: the newest not failed, or any later in flight. */
   const readable = (space: string, key: string): Set<number | undefined> => {
-    const ok = new Set<number | undefined>();
-    let i = puts.length - 1;
-    for (; i >= 0; i--) {
+    const ok = new Set<number | undefined>([durableValue(space, key)]);
+    for (let i = puts.length - 1; i >= floor; i--) {
       const p = puts[i]!;
       if (p.space !== space || p.key !== key) continue;
       if (p.state === 'ok') break;
       // in flight: applied (a read sees it) unless its group fails before the read; failed: gone
       if (p.state === 'flight') ok.add(p.value);
     }
-    ok.add(i >= 0 ? puts[i]!.value : undefined);
     return ok;
   };
   const settleAll = async () => {
     letGo();
     delete faults.write;
+    delete faults.datasync;
     // bounded: 10 s (fsyncs are real ones), then whatever is still in flight never settled
     const until = Date.now() + 10_000;
     while (Date.now() < until && puts.some((p) => p.state === 'flight')) await new Promise((res) => setTimeout(res, 2));
     const stuck = puts.filter((p) => p.state === 'flight');
     expect(stuck.map((p) => p.value), 'puts never settled').toEqual([]);
+  };
+  /** Reopened after a failed fsync: each key holds one of the values it may, which is its value from now on. */
+  const rebase = async (what: string) => {
+    const found = new Map<string, number | undefined>();
+    for (const space of SPACES) {
+      for (let k = 0; k < KEYS; k++) {
+        const got = (await r.space(space).get(`k${k}`))?.value as number | undefined;
+        const may = mayHold(space, `k${k}`);
+        if (!may.has(got)) problems.push(`${what}: ${space}/k${k} holds ${got}, may hold ${[...may].join(' ')}`);
+        found.set(`${space}\n${`k${k}`}`, got);
+        if (got !== undefined) everDurable.add(`${space}\nk${k}`);
+      }
+    }
+    for (const [k, v] of found) base.set(k, v);
+    floor = puts.length;
+    uncertain = false;
   };
   const checkSettled = async (what: string) => {
     for (const space of SPACES) {
@@ -169,6 +201,14 @@ async function run(seed: number): Promise<void> {
       // the disk is full for the next log write or two
       let left = 1 + Math.floor(rng() * 2);
       faults.write = (path) => (isLog(path) && left-- > 0 ? errnoError('ENOSPC', 'write') : undefined);
+    } else if (x < 0.7) {
+      // a log fsync fails: the writer refuses every write until reopened; what it wrote may be on disk or not
+      faults.datasync = (path) => {
+        if (!isLog(path)) return undefined;
+        delete faults.datasync;
+        uncertain = true;
+        return errnoError('EIO', 'fdatasync');
+      };
     } else if (x < 0.85) {
       const space = pick(SPACES);
       const key = `k${Math.floor(rng() * KEYS)}`;
@@ -184,7 +224,7 @@ async function run(seed: number): Promise<void> {
       const compacting = storage.compactNow();
       for (let n = Math.floor(rng() * 4); n > 0; n--) await turn();
       letGo();
-      await compacting;
+      await compacting.catch((e: unknown) => void (!uncertain && problems.push(`step ${step}: compactNow failed: ${String(e)}`)));
     } else if (x < 0.97) {
       await settleAll();
       await checkSettled(`step ${step}, settled`);
@@ -200,7 +240,9 @@ async function run(seed: number): Promise<void> {
       const stuck = puts.filter((p) => p.state === 'flight');
       expect(stuck.map((p) => p.value), `step ${step}: puts left in flight by close`).toEqual([]);
       delete faults.write;
+      delete faults.datasync;
       r = await open();
+      if (uncertain) await rebase(`step ${step}, reopened after a failed fsync`);
       await checkSettled(`step ${step}, reopened`);
     }
     expect(problems).toEqual([]);
@@ -209,6 +251,7 @@ async function run(seed: number): Promise<void> {
   await checkSettled('the end');
   await r.close();
   r = await open();
+  if (uncertain) await rebase('the end, reopened after a failed fsync');
   await checkSettled('the end, reopened');
   await r.close();
   for (const p of puts) expect(p.settled, `put #${p.value} settled once`).toBe(1);
