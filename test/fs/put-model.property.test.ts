@@ -221,10 +221,10 @@ async function run(seed: number): Promise<void> {
     } else if (x < 0.93) {
       // a compaction now, puts in flight or not (its snapshot's writes are no log's: the full disk spares them)
       // (it rotates the log: a held fsync holds it, so they are let go a few turns on)
-      const compacting = storage.compactNow();
+      const compacting = storage.compactNow().catch((e: unknown) => void (!uncertain && problems.push(`step ${step}: compactNow failed: ${String(e)}`)));
       for (let n = Math.floor(rng() * 4); n > 0; n--) await turn();
       letGo();
-      await compacting.catch((e: unknown) => void (!uncertain && problems.push(`step ${step}: compactNow failed: ${String(e)}`)));
+      await compacting;
     } else if (x < 0.97) {
       await settleAll();
       await checkSettled(`step ${step}, settled`);
