@@ -130,29 +130,23 @@ async function run(seed: number): Promise<void> {
     }
     return floor > 0 ? base.get(`${space}\n${key}`) : undefined;
   };
-  /** After a failed fsync, a reopen may also find a put that failed after the key's last resolved one. */
-  const mayHold = (space: string, key: string): Set<number | undefined> => {
+  /**
+   * The key's durable value, or a put of it after its last resolved one: `failed` too (after a failed fsync a reopen
+   * may find one of those), or in flight only (what a read may answer while puts are in flight: applied, unless its
+   * group fails before the read).
+   */
+  const valuesOf = (space: string, key: string, failed: boolean): Set<number | undefined> => {
     const ok = new Set<number | undefined>([durableValue(space, key)]);
     for (let i = puts.length - 1; i >= floor; i--) {
       const p = puts[i]!;
       if (p.space !== space || p.key !== key) continue;
       if (p.state === 'ok') break;
-      ok.add(p.value);
+      if (failed || p.state === 'flight') ok.add(p.value);
     }
     return ok;
   };
-  /** The values a read may answer while puts are in flight: the newest not failed, or any later in flight. */
-  const readable = (space: string, key: string): Set<number | undefined> => {
-    const ok = new Set<number | undefined>([durableValue(space, key)]);
-    for (let i = puts.length - 1; i >= floor; i--) {
-      const p = puts[i]!;
-      if (p.space !== space || p.key !== key) continue;
-      if (p.state === 'ok') break;
-      // in flight: applied (a read sees it) unless its group fails before the read; failed: gone
-      if (p.state === 'flight') ok.add(p.value);
-    }
-    return ok;
-  };
+  const mayHold = (space: string, key: string) => valuesOf(space, key, true);
+  const readable = (space: string, key: string) => valuesOf(space, key, false);
   const settleAll = async () => {
     letGo();
     delete faults.write;
