@@ -178,3 +178,10 @@ export function wrapLogs(io: Io, wrap: (f: IoFile) => Partial<IoFile>): Io {
     },
   };
 }
+
+/** Settles as `p` does, or answers 'never' once `ms` passed (a bound on a hang, not a timing). */
+export function within<T>(p: Promise<T>, ms: number): Promise<T | 'never'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const never = new Promise<'never'>((res) => (timer = setTimeout(() => res('never'), ms)));
+  return Promise.race([p, never]).finally(() => clearTimeout(timer));
+}

@@ -22,7 +22,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage, type FileStorage, type Io } from '../../adapters/fs/index.js';
 import type { AheadNotes } from '../../lib/ahead-notes.js';
 import { openReplica, type Replica } from '../../lib/index.js';
-import { errnoError, faultyIo, isLog, prng, tempDir, wrapLogs, type Faults } from './helpers.js';
+import { errnoError, faultyIo, isLog, prng, tempDir, within, wrapLogs, type Faults } from './helpers.js';
 
 const RUNS = Number(process.env.PUT_MODEL_RUNS ?? 6);
 const FIRST = process.env.PUT_MODEL_SEED ? Number(process.env.PUT_MODEL_SEED) : Date.now() % 1_000_000_000;
@@ -218,7 +218,7 @@ async function run(seed: number): Promise<void> {
       const compacting = storage.compactNow().catch((e: unknown) => void (!uncertain && problems.push(`step ${step}: compactNow failed: ${String(e)}`)));
       for (let n = Math.floor(rng() * 4); n > 0; n--) await turn();
       letGo();
-      await compacting;
+      expect(await within(compacting.then(() => 'settled'), 10_000), `step ${step}: compactNow`).toBe('settled');
     } else if (x < 0.97) {
       await settleAll();
       await checkSettled(`step ${step}, settled`);
@@ -229,7 +229,7 @@ async function run(seed: number): Promise<void> {
       const closing = r.close();
       for (let n = Math.floor(rng() * 4); n > 0; n--) await turn();
       letGo();
-      await closing;
+      expect(await within(closing.then(() => 'closed'), 10_000), `step ${step}: close with puts in flight`).toBe('closed');
       await turn();
       const stuck = puts.filter((p) => p.state === 'flight');
       expect(stuck.map((p) => p.value), `step ${step}: puts left in flight by close`).toEqual([]);
@@ -243,7 +243,7 @@ async function run(seed: number): Promise<void> {
   }
   await settleAll();
   await checkSettled('the end');
-  await r.close();
+  expect(await within(r.close().then(() => 'closed'), 10_000), 'close at the end').toBe('closed');
   r = await open();
   if (uncertain) await rebase('the end, reopened after a failed fsync');
   await checkSettled('the end, reopened');

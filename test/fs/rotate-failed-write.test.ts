@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage, type Io } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, isLog, tempDir, wrapLogs, type Faults } from './helpers.js';
+import { errnoError, faultyIo, isLog, tempDir, within, wrapLogs, type Faults } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -19,13 +19,6 @@ afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
 });
-
-/** Settles as `p` does, or answers 'never' once `ms` passed (a bound on a hang, not a timing). */
-function within<T>(p: Promise<T>, ms: number): Promise<T | 'never'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const never = new Promise<'never'>((res) => (timer = setTimeout(() => res('never'), ms)));
-  return Promise.race([p, never]).finally(() => clearTimeout(timer));
-}
 
 /** faultyIo whose log writes wait at `hold` (while set), telling `entered` first. */
 function holdingIo(faults: Faults, held: { hold?: Promise<void>; entered?: () => void }): Io {
