@@ -103,10 +103,16 @@ export class LogWriter<B extends Batch> {
     });
   }
 
+  /**
+   * A broken writer starts no segment: a rotation asked for fails. One still usable (a group's write failed and the
+   * segment was cut back) keeps it asked for: it happens before the next group (dropped, its compaction waited for ever,
+   * and `close` with it).
+   */
   private failRotation(): void {
     const r = this.rotation;
+    if (!r || !this.broken) return;
     this.rotation = undefined;
-    if (r && this.broken) r.fail(this.broken);
+    r.fail(this.broken);
   }
 
   private async loop(): Promise<void> {

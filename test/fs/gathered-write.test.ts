@@ -3,10 +3,10 @@
 // the group's size first. The bytes on disk are the ones a single buffer held before: a reopen reads every record
 // back. A short gathered write is finished from where it stopped, even inside a piece.
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileStorage, nodeIo, type Io, type IoFile } from '../../adapters/fs/index.js';
+import { fileStorage, nodeIo, type Io } from '../../adapters/fs/index.js';
 import { openReplica } from '../../lib/index.js';
 import { writeAll } from '../../adapters/fs/io.js';
-import { faultyIo, isLog, tempDir, type Faults } from './helpers.js';
+import { faultyIo, tempDir, wrapLogs, type Faults } from './helpers.js';
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -26,33 +26,20 @@ interface Seen {
 /** node:fs, watching the writes to log segments; `cut(n, total)` may answer a smaller byte count to write of a gathered write. */
 function watchingIo(seen: Seen, cut?: (call: number, total: number) => number | undefined): Io {
   let calls = 0;
-  return {
-    ...nodeIo,
-    async open(path, flags) {
-      const f = await nodeIo.open(path, flags);
-      if (!isLog(path)) return f;
-      const file: IoFile = {
-        read: (b, o, l, p) => f.read(b, o, l, p),
-        write: (b, o, l, p) => {
-          seen.plain.push(l);
-          return f.write(b, o, l, p);
-        },
-        async writev(bs, p) {
-          seen.gathered.push(bs.length);
-          const total = bs.reduce((n, b) => n + b.length, 0);
-          const n = cut?.(calls++, total);
-          if (n === undefined || n >= total) return f.writev!(bs, p);
-          seen.short++;
-          return f.write(Buffer.concat(bs), 0, n, p);
-        },
-        datasync: () => f.datasync(),
-        truncate: (n) => f.truncate(n),
-        size: () => f.size(),
-        close: () => f.close(),
-      };
-      return file;
+  return wrapLogs(nodeIo, (f) => ({
+    write: (b, o, l, p) => {
+      seen.plain.push(l);
+      return f.write(b, o, l, p);
     },
-  };
+    async writev(bs, p) {
+      seen.gathered.push(bs.length);
+      const total = bs.reduce((n, b) => n + b.length, 0);
+      const n = cut?.(calls++, total);
+      if (n === undefined || n >= total) return f.writev!(bs, p);
+      seen.short++;
+      return f.write(Buffer.concat(bs), 0, n, p);
+    },
+  }));
 }
 
 const value = (i: number) => (i % 997 === 5 ? { big: 'é漢'.repeat(40_000) } : { title: `item ${i} ${'漢'.repeat(i % 5)}`, n: i });

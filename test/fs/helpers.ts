@@ -154,3 +154,34 @@ export const putAt = (key: string, seq: number) => (tx: StorageTx) => {
   tx.setMeta('seq', seq);
   return seq;
 };
+
+/**
+ * `io` with the files of log segments wrapped: `wrap` answers the calls it replaces (given the file as opened); the
+ * others go to the file as they are.
+ */
+export function wrapLogs(io: Io, wrap: (f: IoFile) => Partial<IoFile>): Io {
+  return {
+    ...io,
+    async open(path, flags) {
+      const f = await io.open(path, flags);
+      if (!isLog(path)) return f;
+      const file: IoFile = {
+        read: (b, o, l, p) => f.read(b, o, l, p),
+        write: (b, o, l, p) => f.write(b, o, l, p),
+        datasync: () => f.datasync(),
+        truncate: (n) => f.truncate(n),
+        size: () => f.size(),
+        close: () => f.close(),
+      };
+      if (f.writev) file.writev = (bs, p) => f.writev!(bs, p);
+      return Object.assign(file, wrap(f));
+    },
+  };
+}
+
+/** Settles as `p` does, or answers 'never' once `ms` passed (a bound on a hang, not a timing). */
+export function within<T>(p: Promise<T>, ms: number): Promise<T | 'never'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const never = new Promise<'never'>((res) => (timer = setTimeout(() => res('never'), ms)));
+  return Promise.race([p, never]).finally(() => clearTimeout(timer));
+}
