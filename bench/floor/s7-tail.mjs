@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 const require = createRequire(import.meta.url);
 const now = () => performance.timeOrigin + performance.now();
@@ -53,7 +53,7 @@ for (const name of ['setTimeout', 'setInterval']) {
     }, ms, ...args);
   };
 }
-const { WebSocket, WebSocketServer } = await import('ws');
+const { WebSocket } = await import('ws');
 const send = WebSocket.prototype.send;
 WebSocket.prototype.send = function (data, ...rest) {
   log.sent.push({ at: now(), server: this._isServer === true, bytes: data.length ?? data.byteLength, sock: sockId(this) });
@@ -79,73 +79,34 @@ const arg = (name, fallback) => {
 const loadConcord = (dist, sub, name) => import(dist ? pathToFileURL(path.join(dist, sub)).href : name);
 
 if (!isMainThread) {
-  // ---- a client worker: `count` clients; per key, the first client's and the last (count-th) client's delivery ----
-  const { system, url, docName, count, dist } = workerData;
-  const seen = new Map();
-  const deliveries = []; // { key, first, last }
-  const delivered = (key) => {
-    let d = seen.get(key);
-    if (!d) seen.set(key, (d = { key, n: 0, first: now(), last: 0 }));
-    if (++d.n === count) {
-      d.last = now();
-      deliveries.push(d);
-      parentPort.postMessage({ key, at: d.last });
-    }
+  // ---- a client worker: bench/lib/s7-clients.mjs's clients (as S7 runs them), this file's recording installed first.
+  // That module posts { key, at } when the last of its clients saw the key: kept here too, as the worker's last delivery.
+  const deliveries = [];
+  const post = parentPort.postMessage.bind(parentPort);
+  parentPort.postMessage = (m) => {
+    if (m?.key) deliveries.push({ key: m.key, last: m.at });
+    return post(m);
   };
-  const until = (cond) => new Promise((resolve) => {
-    const tick = () => (cond() ? resolve() : setTimeout(tick, 5));
-    tick();
-  });
-  let close;
-  if (system === 'concord') {
-    const { memoryStorage, openReplica } = await loadConcord(dist, 'lib/index.js', 'concord');
-    const { webSocketTransport } = await loadConcord(dist, 'adapters/ws/index.js', 'concord/ws');
-    const replicas = [];
-    for (let c = 0; c < count; c++) {
-      const r = await openReplica({ storage: memoryStorage() });
-      r.space(docName).subscribe('*', (e) => delivered(e.key));
-      r.connect(webSocketTransport(url));
-      replicas.push(r);
-    }
-    await until(() => replicas.every((r) => r.status === 'synced'));
-    close = () => Promise.all(replicas.map((r) => r.close()));
-  } else {
-    process.setMaxListeners(0);
-    const Y = require('yjs');
-    const { WebsocketProvider } = require('y-websocket');
-    const providers = [];
-    for (let c = 0; c < count; c++) {
-      const doc = new Y.Doc();
-      doc.getMap('m').observe((e) => e.keysChanged.forEach((k) => delivered(k)));
-      providers.push(new WebsocketProvider(url, docName, doc, { WebSocketPolyfill: WebSocket, disableBc: true }));
-    }
-    await Promise.all(providers.map((p) => new Promise((r) => p.once('synced', r))));
-    close = async () => providers.forEach((p) => p.destroy());
-  }
-  parentPort.postMessage({ ready: true });
   const { Session } = await import('node:inspector/promises');
+  const v8 = await import('node:v8');
   const sampler = workerData.heap ? new Session() : undefined;
   parentPort.on('message', async (m) => {
-    if (m === 'measure' && workerData.snap) {
-      (await import('node:v8')).writeHeapSnapshot(`${workerData.snap}-0.heapsnapshot`);
-      parentPort.postMessage({ measuring: true });
-    }
-    if (m === 'report' && workerData.snap) (await import('node:v8')).writeHeapSnapshot(`${workerData.snap}-1.heapsnapshot`);
-    if (m === 'measure' && sampler) {
-      sampler.connect();
-      // live: only what is still reachable at the end is reported (retained); else all that was allocated
-      await sampler.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: workerData.heap === 'all', includeObjectsCollectedByMinorGC: workerData.heap === 'all' });
-      parentPort.postMessage({ measuring: true });
+    if (m === 'measure') {
+      if (workerData.snap) v8.writeHeapSnapshot(`${workerData.snap}-0.heapsnapshot`);
+      if (sampler) {
+        sampler.connect();
+        // live: only what is still reachable at the end is reported (retained); else all that was allocated
+        await sampler.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: workerData.heap === 'all', includeObjectsCollectedByMinorGC: workerData.heap === 'all' });
+      }
+      post({ measuring: true });
     }
     if (m === 'report') {
+      if (workerData.snap) v8.writeHeapSnapshot(`${workerData.snap}-1.heapsnapshot`);
       const heap = sampler ? (await sampler.post('HeapProfiler.stopSampling')).profile : undefined;
-      parentPort.postMessage({ report: { ...log, deliveries, heap } });
-    }
-    if (m === 'close') {
-      await close();
-      parentPort.postMessage({ closed: true });
+      post({ report: { ...log, deliveries, heap } });
     }
   });
+  await import('../lib/s7-clients.mjs');
 } else {
   // ---- the main thread: relay, writer, measurement and the breakdown ----
   const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
@@ -161,51 +122,20 @@ if (!isMainThread) {
   const value = (i) => ({ title: `item ${i}`, done: i % 2 === 0, n: i });
   process.setMaxListeners(0);
 
+  const { startClients, yjsServer } = await import('../scenarios/s7-relay-fanout.mjs');
   let url;
   let writerPut;
   let closeAll;
   const space = 'tail';
-  if (YJS) {
-    const { createServer } = await import('node:http');
-    const { setupWSConnection } = require('y-websocket/bin/utils');
-    const server = createServer();
-    const wss = new WebSocketServer({ noServer: true });
-    wss.on('connection', (conn, req) => setupWSConnection(conn, req, { docName: space }));
-    server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    url = `ws://127.0.0.1:${server.address().port}`;
-    closeAll = async () => {
-      wss.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    };
-  } else {
+  if (YJS) ({ url, close: closeAll } = await yjsServer(space));
+  else {
     const { createRelay } = await loadConcord(DIST, 'adapters/relay/index.js', 'concord/relay');
     const relay = await createRelay({ port: 0, host: '127.0.0.1', log: false, rateLimit: false });
     url = relay.url;
     closeAll = () => relay.close();
   }
-  const workers = [];
-  const arrivals = new Map();
-  const waiters = new Map();
-  await Promise.all([0, 1].map(() => new Promise((resolve, reject) => {
-    const w = new Worker(here, { workerData: { system: YJS ? 'yjs' : 'concord', url, docName: space, count: 50, dist: DIST, heap: workers.length === 0 ? HEAP : undefined, snap: workers.length === 0 ? SNAP : undefined } });
-    workers.push(w);
-    w.on('error', reject);
-    w.on('message', (m) => {
-      if (m.ready) return resolve();
-      if (!m.key) return;
-      const a = arrivals.get(m.key) ?? [0, 0];
-      a[0]++;
-      a[1] = Math.max(a[1], m.at);
-      arrivals.set(m.key, a);
-      if (a[0] === 2) waiters.get(m.key)?.(a[1]);
-    });
-  })));
-  const allSeen = (key) => {
-    const a = arrivals.get(key);
-    return a && a[0] === 2 ? Promise.resolve(a[1]) : new Promise((r) => waiters.set(key, r));
-  };
+  const clients = await startClients(YJS ? 'yjs' : 'concord', url, space, 100, DIST, { module: here, data: (i) => (i === 0 ? { heap: HEAP, snap: SNAP } : {}) });
+  const { workers } = clients;
   if (YJS) {
     const Y = require('yjs');
     const { WebsocketProvider } = require('y-websocket');
@@ -231,7 +161,7 @@ if (!isMainThread) {
   const writes = [];
   for (let i = 0; i < WARM + WRITES; i++) {
     const key = `k${i}`;
-    const seen = allSeen(key);
+    const seen = clients.allSeen(key);
     const t0 = now();
     await writerPut(key, value(i));
     const end = await seen;
@@ -247,11 +177,7 @@ if (!isMainThread) {
     w.on('message', (m) => m.report && resolve(m.report));
     w.postMessage('report');
   })));
-  await Promise.all(workers.map((w) => new Promise((resolve) => {
-    w.on('message', (m) => m.closed && resolve());
-    w.postMessage('close');
-  })));
-  await Promise.all(workers.map((w) => w.terminate()));
+  await clients.close();
   await closeAll();
 
   // ---- the breakdown ----
@@ -275,7 +201,7 @@ if (!isMainThread) {
     w.workers = reports.map((rep) => {
       const d = rep.deliveries.find((x) => x.key === w.key);
       const firstRecv = inWin(rep.recv, w.fanFirst ?? w.t0, w.end)[0]?.at;
-      return { first: d?.first, last: d?.last, firstRecv, gc: win(rep.gc), timers: win(rep.timers), sent: win(rep.sent).length };
+      return { last: d?.last, firstRecv, gc: win(rep.gc), timers: win(rep.timers), sent: win(rep.sent).length };
     });
     const lastW = w.workers.reduce((a, b) => ((b.last ?? 0) > (a.last ?? 0) ? b : a));
     w.lastWorker = w.workers.indexOf(lastW);
@@ -286,9 +212,8 @@ if (!isMainThread) {
       'relay recv→1st send': seg(w.relayRecv, w.fanFirst),
       'relay 1st→last send': seg(w.fanFirst, w.fanLast),
       'relay last send→last worker 1st recv': seg(w.fanLast, lastW.firstRecv),
-      'last worker 1st recv→1st delivery': seg(lastW.firstRecv, lastW.first),
-      'last worker 1st→50th delivery': seg(lastW.first, lastW.last),
-      'other worker 1st→50th delivery': seg(w.workers[1 - w.lastWorker].first, w.workers[1 - w.lastWorker].last),
+      'last worker 1st recv→50th delivery': seg(lastW.firstRecv, lastW.last),
+      'other worker 1st recv→50th delivery': seg(w.workers[1 - w.lastWorker].firstRecv, w.workers[1 - w.lastWorker].last),
     };
   }
   const ranked = [...writes].sort((a, b) => a.ms - b.ms);
