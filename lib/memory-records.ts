@@ -23,7 +23,8 @@
  * objects of two fields was faster still in an experiment, but such an object cannot hold the record's numbers without a
  * boxed HLC and a hash text again.)
  */
-import { stateHash, type EpochPoints } from './dvv.js';
+import { stateHash } from './dvv.js';
+import { onlyPoint } from './epoch-points.js';
 import { WrittenRecord } from './record.js';
 import type { KeyRecord } from './storage.js';
 
@@ -244,12 +245,4 @@ interface KeptWriter {
   readonly r: string;
   readonly ep: string | undefined;
   readonly src: string | undefined;
-}
-
-/** Whether `pts` is exactly one point of replica r, (ep, n). */
-function onlyPoint(pts: EpochPoints | undefined, r: string, ep: string, n: number): boolean {
-  if (pts === undefined) return false;
-  for (const id in pts) if (id !== r) return false;
-  const points = pts[r];
-  return points !== undefined && points.length === 1 && points[0]!.e === ep && points[0]!.n === n;
 }
