@@ -95,8 +95,10 @@ if (!isMainThread) {
       if (workerData.snap) v8.writeHeapSnapshot(`${workerData.snap}-0.heapsnapshot`);
       if (sampler) {
         sampler.connect();
-        // live: only what is still reachable at the end is reported (retained); else all that was allocated
-        await sampler.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: workerData.heap === 'all', includeObjectsCollectedByMinorGC: workerData.heap === 'all' });
+        // live: only what is still reachable at the end (retained); promoted: also what a major collection took (what
+        // survived the young generation: what its collections copied); all: everything allocated
+        const heap = workerData.heap;
+        await sampler.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: heap !== 'live', includeObjectsCollectedByMinorGC: heap === 'all' });
       }
       post({ measuring: true });
     }
@@ -115,7 +117,7 @@ if (!isMainThread) {
   const YJS = process.argv.includes('--yjs');
   const DIST = arg('--dist') ? path.resolve(arg('--dist')) : undefined;
   const LIST = Number(arg('--list', 0));
-  /** `--heap live|all`: worker 0 samples its heap over the measured writes: what is still reachable at the end, or all. */
+  /** `--heap live|promoted|all`: worker 0 samples its heap over the measured writes (see the worker's 'measure'). */
   const HEAP = arg('--heap');
   /** `--snap PREFIX`: worker 0 writes heap snapshots PREFIX-0 and PREFIX-1 (before and after the measured writes). */
   const SNAP = arg('--snap');
