@@ -111,6 +111,14 @@ export function maximalPoints(reg: EpochRegistry, r: string, points: readonly Po
 }
 
 /** The highest counter among points (a point's history holds no counter above its own). */
+/** Whether `pts` is exactly one point of replica r, (ep, n): the context of one version whose own dot names epoch ep. */
+export function onlyPoint(pts: EpochPoints | undefined, r: string, ep: string, n: number): boolean {
+  if (pts === undefined) return false;
+  for (const id in pts) if (id !== r) return false;
+  const points = pts[r];
+  return points !== undefined && points.length === 1 && points[0]!.e === ep && points[0]!.n === n;
+}
+
 export function topCounter(points: readonly Point[]): number {
   let n = 0;
   for (const p of points) if (p.n > n) n = p.n;

@@ -3,9 +3,17 @@
  * no tombstone or derivation) whose own dot is its whole context — a key one replica wrote, most keys; where the dot
  * names an epoch, its context is that one point — is its version's numbers (seq, counter, HLC) and its hash's two
  * 32-bit halves in Float64Array columns (NaN while a local write's hash is unread: record.ts WrittenRecord), and two
- * slots of plain arrays (the encoded value, the writer: its id, or one object of its id and epoch shared by the slots
- * naming them), all at the key's slot; the record is rebuilt when read. Any other record is kept whole in the value's
- * slot.
+ * slots of plain arrays (the encoded value, flattened; the writer: its id, or one object of its id, the epoch its dot
+ * names and the record's source, shared by the slots naming them), all at the key's slot; the record is rebuilt when
+ * read. Any other record is kept whole in the value's slot.
+ *
+ * A record with a source (`src`: a peer's state stored as the peer sent it, core.ts joinNow) is kept so too: each client
+ * of a relay stores every key the relay fans out so, and kept whole such a record was 12 objects of ~550 bytes (the
+ * record, its version and boxed HLC, the arrays of its versions and points, its context and points, its point, its hash's
+ * text) that each of the client's young-generation collections copied: with 50 clients on one thread (bench S7), those
+ * collections were the pauses inside S7's slowest writes (bench/floor/s7-tail.mjs). So is the value's text: V8's
+ * JSON.stringify (a plain value decoded from a frame, codec.ts) answers with a rope of its pieces, three objects where
+ * one flat string does.
  *
  * Why columns: every object a put leaves on the heap is copied twice by the young-generation collector before it settles
  * (bench S3: that copying was a put's largest single cost, more than everything the put does). Kept as an object of its
@@ -15,7 +23,8 @@
  * objects of two fields was faster still in an experiment, but such an object cannot hold the record's numbers without a
  * boxed HLC and a hash text again.)
  */
-import { stateHash, type EpochPoints } from './dvv.js';
+import { stateHash } from './dvv.js';
+import { onlyPoint } from './epoch-points.js';
 import { WrittenRecord } from './record.js';
 import type { KeyRecord } from './storage.js';
 
@@ -58,13 +67,13 @@ export class RecordTable {
   /** Per slot: the kept version's encoded value, or the whole record (then `ids` holds undefined there). */
   private readonly vals: Array<string | Uint8Array | KeyRecord | undefined> = [];
   /**
-   * Per slot: the kept version's writer — its id, or its id and the epoch its dot names (one object for all the slots
-   * of a writer's epoch: `tagged`) — or undefined when `vals` holds the whole record.
+   * Per slot: the kept version's writer — its id, or its id with the epoch its dot names and the record's source (one
+   * object for all the slots of a writer's epoch and source: `tagged`) — or undefined when `vals` holds the whole record.
    */
-  private readonly ids: Array<string | TaggedWriter | undefined> = [];
-  /** The writer `keptValue` found in the record it kept; the last tagged one, shared by the slots that name it. */
-  private keptWriter: string | TaggedWriter = '';
-  private tagged: TaggedWriter | undefined;
+  private readonly ids: Array<string | KeptWriter | undefined> = [];
+  /** The writer `keptValue` found in the record it kept; the last object one, shared by the slots that name it. */
+  private keptWriter: string | KeptWriter = '';
+  private tagged: KeptWriter | undefined;
   /** Slots of removed keys, reused first. */
   private readonly free: number[] = [];
   /**
@@ -170,7 +179,8 @@ export class RecordTable {
    * a replica from its storage's second open).
    */
   private keptValue(rec: KeyRecord, slot: number): string | Uint8Array | undefined {
-    if (rec.vs.length !== 1 || rec.src !== undefined) return undefined;
+    const src = rec.src;
+    if (rec.vs.length !== 1 || (src !== undefined && typeof src !== 'string')) return undefined;
     const { r, n, t, c, v, d, ep, x } = rec.vs[0]!;
     if (v === undefined || d !== undefined || x !== undefined) return undefined;
     if (typeof n !== 'number' || typeof t !== 'number' || typeof c !== 'number' || typeof rec.seq !== 'number') return undefined;
@@ -189,11 +199,12 @@ export class RecordTable {
     chunk[at + 1] = n;
     chunk[at + 2] = t;
     chunk[at + 3] = c;
-    if (ep === undefined) this.keptWriter = r;
+    if (ep === undefined && src === undefined) this.keptWriter = r;
     else {
       const w = this.tagged;
-      this.keptWriter = w !== undefined && w.r === r && w.ep === ep ? w : (this.tagged = { r, ep });
+      this.keptWriter = w !== undefined && w.r === r && w.ep === ep && w.src === src ? w : (this.tagged = { r, ep, src });
     }
+    if (typeof v === 'string') v.charCodeAt(0); // flattens a rope in place: the next scavenge keeps the one string
     return v;
   }
 
@@ -218,21 +229,20 @@ export class RecordTable {
     const n = chunk[at + 1]!;
     const v = this.vals[slot] as string | Uint8Array;
     if (typeof w === 'string') return { vs: [{ r: w, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v }], cc: { [w]: n }, seq: chunk[at]!, h: h ?? this.hashAt(key, slot) };
-    const { r, ep } = w;
-    return { vs: [{ r, ep, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v }], cc: { [r]: n }, pts: { [r]: [{ e: ep, n }] }, seq: chunk[at]!, h: h ?? this.hashAt(key, slot) };
+    const { r, ep, src } = w;
+    const seq = chunk[at]!;
+    // The fields in the order record.ts `record` makes them (src last, only where there is one).
+    // (An untagged writer is an object only with a source.)
+    if (ep === undefined) return { vs: [{ r, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v }], cc: { [r]: n }, seq, h: h ?? this.hashAt(key, slot), src };
+    const vs = [{ r, ep, n, t: chunk[at + 2]!, c: chunk[at + 3]!, v }];
+    const pts = { [r]: [{ e: ep, n }] };
+    return src === undefined ? { vs, cc: { [r]: n }, pts, seq, h: h ?? this.hashAt(key, slot) } : { vs, cc: { [r]: n }, pts, seq, h: h ?? this.hashAt(key, slot), src };
   }
 }
 
-/** A kept version's writer whose dot names an epoch. */
-interface TaggedWriter {
+/** A kept version's writer whose dot names an epoch, or whose record has a source (`src`), or both. */
+interface KeptWriter {
   readonly r: string;
-  readonly ep: string;
-}
-
-/** Whether `pts` is exactly one point of replica r, (ep, n). */
-function onlyPoint(pts: EpochPoints | undefined, r: string, ep: string, n: number): boolean {
-  if (pts === undefined) return false;
-  for (const id in pts) if (id !== r) return false;
-  const points = pts[r];
-  return points !== undefined && points.length === 1 && points[0]!.e === ep && points[0]!.n === n;
+  readonly ep: string | undefined;
+  readonly src: string | undefined;
 }

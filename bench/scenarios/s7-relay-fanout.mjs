@@ -44,15 +44,19 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-/** Starts the client workers; resolves once all their clients are synced. `dist`: the build the clients load (default this checkout's). */
-export async function startClients(system, url, docName, clients, dist) {
+/**
+ * Starts the client workers; resolves once all their clients are synced. `dist`: the build the clients load (default
+ * this checkout's); `module`: the workers' script (bench/floor/s7-tail.mjs wraps the clients in its recording), `data(i)`:
+ * more of worker i's workerData.
+ */
+export async function startClients(system, url, docName, clients, dist, { module = new URL('../lib/s7-clients.mjs', import.meta.url), data = () => ({}) } = {}) {
   const per = clients / CLIENT_WORKERS;
   const arrivals = new Map(); // key → [count of workers done, latest at]
   const waiters = new Map();
   const workers = [];
   await Promise.all(
-    Array.from({ length: CLIENT_WORKERS }, () => new Promise((resolve, reject) => {
-      const w = new Worker(new URL('../lib/s7-clients.mjs', import.meta.url), { workerData: { system, url, docName, count: per, dist } });
+    Array.from({ length: CLIENT_WORKERS }, (_, i) => new Promise((resolve, reject) => {
+      const w = new Worker(module, { workerData: { system, url, docName, count: per, dist, ...data(i) } });
       workers.push(w);
       w.on('error', reject);
       w.on('message', (m) => {
@@ -67,6 +71,7 @@ export async function startClients(system, url, docName, clients, dist) {
     })),
   );
   return {
+    workers,
     /** Resolves with the instant the last client saw `key`. */
     allSeen(key) {
       const a = arrivals.get(key);

@@ -27,6 +27,7 @@ import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeySta
 import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry } from './messages.js';
 import { typedLive } from './fit-state.js';
+import { OneDot } from './one-dot.js';
 import type { PeerAsks } from './open-asks.js';
 import { WHOLE, type Form } from './wire-state.js';
 
@@ -76,6 +77,8 @@ function taggedDots(v: StoredVersion): StoredVersion {
 
 /** The dots of a state (versions without their values, so the model pins no value). */
 export function dotsOf(s: KeyState): KeyState {
+  const one = OneDot.of(s); // most keys: one writer's one version (one-dot.ts)
+  if (one) return one;
   // A state naming epochs (none is received or stored yet: docs/design/epochs-build.md) keeps them: its dots and points.
   if (namesEpochs(s)) {
     const vs = s.vs.map(taggedDots);

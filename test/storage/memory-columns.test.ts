@@ -91,6 +91,52 @@ describe('memory storage: records kept in columns', () => {
     await s.close();
   });
 
+  it("a peer's state stored as it came (its source named: every key a relay's client receives) costs the heap as little", async () => {
+    // core.ts joinNow names the peer (`src`) where the joined state is the peer's. Kept whole, such a record was 12
+    // objects (~550 bytes a key) that the young-generation collector copied: with 50 clients on a thread (bench S7,
+    // bench/floor/s7-tail.mjs) those copies were the pauses inside the slowest writes.
+    const fromPeer = (i: number, seq: number): KeyRecord => ({ ...tagged(i, seq), src: 'relayR' });
+    const { s, keys, perKey } = await heapPerKey('p', fromPeer);
+    expect(perKey).toBeLessThan(130);
+    for (const i of [0, 1, 2047, 2048, N - 1]) expect(await s.get('s', keys[i]!)).toEqual(fromPeer(i, i + 2));
+    expect((await s.index('s')).find((e) => e.key === keys[N - 1])).toEqual({ key: keys[N - 1], seq: N + 1, h: hashOf(N - 1) });
+    // Sources, writers and epochs side by side: each slot rebuilds with its own (one object shared per run of them).
+    const untagged = (i: number, seq: number, src: string): KeyRecord => ({ ...plain(i, seq), src });
+    await putAll(s, [
+      ['q1', untagged(1, 5, 'relayR')],
+      ['q2', { ...tagged(2, 6), src: 'relayS' }],
+      ['q3', tagged(3, 7)],
+      ['q4', untagged(4, 8, 'relayS')],
+      ['q5', plain(5, 9)],
+    ]);
+    expect(await s.get('s', 'q1')).toEqual(untagged(1, 5, 'relayR'));
+    expect(await s.get('s', 'q2')).toEqual({ ...tagged(2, 6), src: 'relayS' });
+    expect(await s.get('s', 'q3')).toEqual(tagged(3, 7));
+    expect(await s.get('s', 'q4')).toEqual(untagged(4, 8, 'relayS'));
+    expect(await s.get('s', 'q5')).toEqual(plain(5, 9));
+    expect(await s.get('s', keys[9]!)).toEqual(fromPeer(9, 11));
+    await s.close();
+  });
+
+  it('a value given as a rope (what JSON.stringify answers past 32 characters) is kept as one flat string', async () => {
+    // A plain value decoded from a frame is JSON.stringify's text (sync/codec.ts): V8 answers with a rope of the
+    // pieces it wrote (three objects for the value below). The storage flattens what it keeps: the heap a key costs is
+    // that of the same text given flat.
+    const text = (i: number) => JSON.stringify({ title: `item ${i}`, done: i % 2 === 0, n: i });
+    const flat = (i: number) => {
+      const t = text(i);
+      t.charCodeAt(0);
+      return t;
+    };
+    const roped = await heapPerKey('r', (i, seq) => tagged(i, seq, 'E1', text(i)));
+    expect(await roped.s.get('s', 'r7')).toEqual(tagged(7, 9, 'E1', text(7)));
+    await roped.s.close();
+    const flatOnes = await heapPerKey('f', (i, seq) => tagged(i, seq, 'E1', flat(i)));
+    await flatOnes.s.close();
+    // (A rope of the 41 characters is ~110 bytes, the flat string ~64.)
+    expect(roped.perKey - flatOnes.perKey).toBeLessThan(20);
+  });
+
   it('slots of removed keys are reused: every record reads back as put, by every read path, hashes included', async () => {
     const s = memoryStorage();
     await s.open();

@@ -34,6 +34,10 @@ const shapes: Array<[string, KeyRecord]> = [
   ['context points', { vs: [version(A, 3)], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
   // (Its version's fields in the order a write makes them, record.ts versionFor: the order a kept one is rebuilt in.)
   ['a tagged write: its dot and its one context point', { vs: [{ r: A, ep: 'E1', n: 3, t: T, c: 0, v: '"x"' }], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
+  // (A peer's state stored as it came, core.ts joinNow: what every client of a relay stores for each key it receives.)
+  ['a tagged write from a peer: its source', { vs: [{ r: A, ep: 'E1', n: 3, t: T, c: 0, v: '"x"' }], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 3 }] }, seq: 3, h: h(3), src: B }],
+  ['a tagged write from a peer, its hash not hex', { vs: [{ r: A, ep: 'E1', n: 3, t: T, c: 0, v: '"x"' }], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 3 }] }, seq: 3, h: 'not a hash', src: B }],
+  ['a source that is no string', { vs: [version(A, 1)], cc: { [A]: 1 }, seq: 1, h: h(1), src: 7 as unknown as string }],
   ['a tagged dot, its point naming another epoch', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E2', n: 3 }] }, seq: 3, h: h(3) }],
   ['a tagged dot, its point at another counter', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3 }, pts: { [A]: [{ e: 'E1', n: 2 }] }, seq: 3, h: h(3) }],
   ['a tagged dot and a second point', { vs: [version(A, 3, { ep: 'E1' })], cc: { [A]: 3 }, pts: { [A]: [{ e: '', n: 2 }, { e: 'E1', n: 3 }] }, seq: 3, h: h(3) }],
