@@ -141,9 +141,8 @@ class SpaceRepairPort implements RepairPort {
     return this.session.core.now();
   }
 
-  pause(): Promise<void> {
-    return new Promise<void>((resolve) => this.session.timers.setTimeout(resolve, 0));
-  }
+  /** Handed on alone (repair.ts: buildSketch, decodeSketch): a function of its own, not a method. */
+  readonly pause = (): Promise<void> => new Promise<void>((resolve) => this.session.timers.setTimeout(resolve, 0));
 
   get(key: string): Promise<KeyRecord | undefined> {
     return this.session.core.storage.get(this.name, key);

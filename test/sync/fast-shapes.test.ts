@@ -12,6 +12,8 @@ import { Replica as ReplicaClass } from '../../lib/replica.js';
 import type { Connection, Transport } from '../../lib/transport.js';
 import { createRelay, type Relay } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
+import { repairPort } from '../../lib/sync/space-ports.js';
+import type { SessionPort, SpaceView } from '../../lib/sync/space-sync.js';
 import { synced, until } from './support.js';
 
 setFlagsFromString('--allow-natives-syntax');
@@ -71,5 +73,19 @@ describe('shapes read per frame', () => {
       expect(hasFast(p!), kind).toBe(true);
       expect(sameShape(p!, q!), kind).toBe(true);
     }
+  });
+});
+
+describe('ports as classes', () => {
+  it("a repair port's pause, handed on alone (repair.ts: buildSketch, decodeSketch), waits on the session's timers", async () => {
+    let armed = 0;
+    const session = {
+      frameBudget: 1000,
+      core: { epochs: undefined },
+      timers: { setTimeout: (f: () => void, ms: number) => (armed++, setTimeout(f, ms)) },
+    } as unknown as SessionPort;
+    const { pause } = repairPort('s', session, {} as SpaceView);
+    await pause!();
+    expect(armed).toBe(1);
   });
 });
