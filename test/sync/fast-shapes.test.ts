@@ -12,8 +12,8 @@ import { Replica as ReplicaClass } from '../../lib/replica.js';
 import type { Connection, Transport } from '../../lib/transport.js';
 import { createRelay, type Relay } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
-import { repairPort } from '../../lib/sync/space-ports.js';
-import type { SessionPort, SpaceView } from '../../lib/sync/space-sync.js';
+import { repairPort, type SpaceView } from '../../lib/sync/space-ports.js';
+import type { SessionPort } from '../../lib/sync/space-sync.js';
 import { synced, until } from './support.js';
 
 setFlagsFromString('--allow-natives-syntax');
