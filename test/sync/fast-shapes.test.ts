@@ -12,6 +12,7 @@ import { Replica as ReplicaClass } from '../../lib/replica.js';
 import type { Connection, Transport } from '../../lib/transport.js';
 import { createRelay, type Relay } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
+import { SocketConnection } from '../../adapters/ws/sockets.js';
 import { repairPort, type SpaceView } from '../../lib/sync/space-ports.js';
 import type { SessionPort } from '../../lib/sync/space-sync.js';
 import { synced, until } from './support.js';
@@ -87,5 +88,21 @@ describe('ports as classes', () => {
     const { pause } = repairPort('s', session, {} as SpaceView);
     await pause!();
     expect(armed).toBe(1);
+  });
+});
+
+describe('connections as classes', () => {
+  it('bufferedAmount is read from the socket at each use (back-pressure), and send and close work handed on alone', () => {
+    const socket = { bufferedAmount: 0 };
+    const calls: string[] = [];
+    const conn = new SocketConnection(socket, (f) => calls.push(`send ${String(f)}`), (code, why) => calls.push(`close ${code} ${why}`), 64);
+    expect(conn.bufferedAmount).toBe(0);
+    socket.bufferedAmount = 1 << 20;
+    expect(conn.bufferedAmount).toBe(1 << 20);
+    const { send, close } = conn;
+    send('a');
+    close(4000, 'b');
+    expect(calls).toEqual(['send a', 'close 4000 b']);
+    expect(conn.maxFrameBytes).toBe(64);
   });
 });
