@@ -6,6 +6,7 @@
  * Read with V8's own checks (%HasFastProperties, %HaveSameMap), allowed for this file's functions only.
  */
 import { setFlagsFromString } from 'node:v8';
+import { WebSocket } from 'ws';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { Replica as ReplicaClass } from '../../lib/replica.js';
@@ -104,5 +105,28 @@ describe('connections as classes', () => {
     close(4000, 'b');
     expect(calls).toEqual(['send a', 'close 4000 b']);
     expect(conn.maxFrameBytes).toBe(64);
+  });
+});
+
+describe('the browser-style socket', () => {
+  it('a client over a WebSocket constructor of its own (openBrowserSocket) syncs both ways and closes', async () => {
+    const relay = await createRelay({ port: 0, host: '127.0.0.1', log: false });
+    open.push(relay);
+    const conns: Connection[] = [];
+    const [a, b] = await Promise.all([0, 1].map(() => openReplica({ storage: memoryStorage() })));
+    open.push(a!, b!);
+    a!.space('s');
+    b!.space('s');
+    a!.connect(keeping(webSocketTransport(relay.url, { WebSocket }), conns));
+    b!.connect(webSocketTransport(relay.url));
+    await synced(a!);
+    await synced(b!);
+    expect(hasFast(conns[0]!)).toBe(true);
+    expect(conns[0]!.bufferedAmount).toBe(0);
+    await (await a!.space('s').put('from-a', 1)).synced;
+    await (await b!.space('s').put('from-b', 2)).synced;
+    await until(() => a!.space('s').get('from-b') !== undefined && b!.space('s').get('from-a') !== undefined, 'both writes on both sides');
+    await a!.close();
+    await until(() => relay.connections === 1, 'the relay saw the browser-style client go');
   });
 });
