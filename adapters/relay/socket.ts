@@ -29,7 +29,7 @@ import type { Grants } from '../../lib/sync/session.js';
 import { ConcordError } from '../../lib/errors.js';
 import { decodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { CloseCode, type Connection, type Frame } from '../../lib/transport.js';
-import { clampReason } from '../ws/sockets.js';
+import { clampReason, SocketConnection } from '../ws/sockets.js';
 import { ConnectionLimiter, type RateLimit } from './limits.js';
 import type { Logger } from './log.js';
 import { closeReason, type RelayMetrics } from './metrics.js';
@@ -104,15 +104,17 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
   const spaces = new Set<string>();
   const tooManySpaces = () => `too many spaces on one connection (limit ${policy.maxSpaces}): sync fewer at once`;
 
-  const connection: Connection = {
-    send(frame: Frame) {
+  // A class instance, not a literal with a getter (SocketConnection: the engine reads `send` per frame).
+  const connection: Connection = new SocketConnection(
+    ws,
+    (frame: Frame) => {
       if (!open || ws.readyState !== ws.OPEN) return;
       const bytes = typeof frame === 'string' ? frame.length : frame.byteLength;
       metrics.outbound(frame, bytes);
       ws.send(frame, { binary: typeof frame !== 'string' });
       if (slowSince === undefined && ws.bufferedAmount > policy.highWaterBytes) slowSince = ctx.now();
     },
-    close(code = CloseCode.NORMAL, reason = '') {
+    (code = CloseCode.NORMAL, reason = '') => {
       if (!open) return;
       open = false;
       const label = closeReason(code);
@@ -124,11 +126,8 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
         ws.terminate();
       }
     },
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-    maxFrameBytes: policy.maxPayload,
-  };
+    policy.maxPayload,
+  );
 
   let served: ServedSocket | undefined;
   const onStored = ctx.onStored;

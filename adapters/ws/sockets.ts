@@ -3,7 +3,7 @@
  * (pings, maxPayload, headers) and a browser-style WebSocket (global or injected). Event callbacks are
  * wired before the socket can fire anything; `close` arrives once per socket.
  */
-import type { Frame } from '../../lib/transport.js';
+import type { Connection, Frame } from '../../lib/transport.js';
 
 export interface SocketEvents {
   open(): void;
@@ -20,6 +20,38 @@ export interface RawSocket {
   terminate(): void;
   readonly bufferedAmount: number;
   ping?: () => void;
+}
+
+/**
+ * A connection whose `bufferedAmount` reads its socket's at each use. A class, not an object literal with a getter:
+ * V8 keeps a literal whose getter is a closure of its own in dictionary mode (no shape shared between connections),
+ * and the engine reads `send` of every connection for every frame — a relay's every delivery (space-ports.ts).
+ */
+export class SocketConnection implements Connection {
+  constructor(
+    private readonly socket: { readonly bufferedAmount: number },
+    readonly send: (frame: Frame) => void,
+    readonly close: (code?: number, reason?: string) => void,
+    readonly maxFrameBytes?: number,
+  ) {}
+
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
+}
+
+/** A RawSocket over `ws` (either implementation): a class for the reason SocketConnection is one. */
+class Raw extends SocketConnection implements RawSocket {
+  constructor(
+    readonly kind: RawSocket['kind'],
+    ws: { readonly bufferedAmount: number },
+    send: (frame: Frame) => void,
+    close: (code: number, reason: string) => void,
+    readonly terminate: () => void,
+    readonly ping?: () => void,
+  ) {
+    super(ws, send, close as (code?: number, reason?: string) => void);
+  }
 }
 
 const encoder = new TextEncoder();
@@ -50,15 +82,13 @@ export function openBrowserSocket(Ctor: new (url: string) => WebSocket, url: str
   };
   ws.onerror = () => on.error('WebSocket error');
   ws.onclose = (e: CloseEvent) => on.close(e.code, e.reason);
-  return {
-    kind: 'browser',
-    send: (frame) => ws.send(frame as string | Uint8Array<ArrayBuffer>),
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.close(),
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-  };
+  return new Raw(
+    'browser',
+    ws,
+    (frame) => ws.send(frame as string | Uint8Array<ArrayBuffer>),
+    (code, reason) => ws.close(code, reason),
+    () => ws.close(),
+  );
 }
 
 export async function openNodeSocket(
@@ -86,14 +116,12 @@ export async function openNodeSocket(
     ws.terminate();
   });
   ws.on('close', (code, reason) => on.close(code, reason.toString()));
-  return {
-    kind: 'ws',
-    send: (frame) => ws.send(frame, { binary: typeof frame !== 'string' }),
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-    ping: () => ws.ping(),
-  };
+  return new Raw(
+    'ws',
+    ws,
+    (frame) => ws.send(frame, { binary: typeof frame !== 'string' }),
+    (code, reason) => ws.close(code, reason),
+    () => ws.terminate(),
+    () => ws.ping(),
+  );
 }

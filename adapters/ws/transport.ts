@@ -28,7 +28,7 @@ import type { Connection, ConnectionHandlers, Frame, Transport } from '../../lib
 import { CloseCode } from '../../lib/transport.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../lib/sync/link.js';
 import { PhiDetector } from '../../lib/membership/phi.js';
-import { clampReason, normalizeCode, openBrowserSocket, openNodeSocket, type RawSocket, type SocketEvents } from './sockets.js';
+import { clampReason, normalizeCode, openBrowserSocket, openNodeSocket, SocketConnection, type RawSocket, type SocketEvents } from './sockets.js';
 import { browserWakeSignals } from './wake.js';
 
 /** A WebSocket constructor shaped like the browser's (the `ws` package's also fits). */
@@ -180,21 +180,19 @@ export function webSocketTransport(urlOrUrls: string | readonly string[], option
         }, heartbeatMs);
         (heartbeat as { unref?: () => void }).unref?.();
       }
-      return {
-        send(frame) {
+      return new SocketConnection(
+        socket,
+        (frame: Frame) => {
           if (!ended) socket.send(frame);
         },
-        close(code = CloseCode.NORMAL, reason = '') {
+        (code = CloseCode.NORMAL, reason = '') => {
           if (ended) return;
           ourClose = true;
           socket.close(normalizeCode(code, socket.kind), clampReason(reason));
           end(code, reason);
         },
-        get bufferedAmount() {
-          return socket.bufferedAmount;
-        },
         maxFrameBytes,
-      };
+      );
     },
   };
 }

@@ -10,9 +10,11 @@
  * relay spends its time per write, and to compare builds: run it from each checkout (after `npm run build`).
  * `--yjs`: y-websocket's server and Yjs clients instead, for the same figures beside.
  * `--heap-sample`: where the main thread allocates during the measured writes, by function (sampled).
+ * `--cpu-profile FILE`: a CPU profile of the main thread over the measured writes alone (warm-up and set-up left out),
+ * written to FILE (`node --cpu-prof` covers the whole process: module loading, 100 handshakes and the warm-up with it).
  * Run: `node bench/floor/s7-relay-cpu.mjs [writes] [rounds] [--yjs] [--heap-sample]`.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -33,9 +35,10 @@ process.setMaxListeners(0); // each WebsocketProvider adds a process 'exit' list
 const YJS = process.argv.includes('--yjs');
 /** `--heap-sample`: where the main thread allocates during the measured writes (sampled), by function. */
 const HEAP_SAMPLE = process.argv.includes('--heap-sample');
+const CPU_PROFILE = process.argv.includes('--cpu-profile') ? process.argv[process.argv.indexOf('--cpu-profile') + 1] : undefined;
 const CLIENTS = 100;
 const WARM = 50;
-const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--dist');
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--dist' && all[i - 1] !== '--cpu-profile');
 const WRITES = Number(args[0] ?? 400);
 const ROUNDS = Number(args[1] ?? 1);
 const now = () => performance.timeOrigin + performance.now();
@@ -155,6 +158,12 @@ async function round(r) {
     sampler.connect();
     await sampler.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   }
+  const profiler = CPU_PROFILE && r === 0 ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
   const cpu0 = mainThreadCpu();
   const gcs0 = gcs;
   const heap0 = v8.getHeapStatistics().used_heap_size;
@@ -170,6 +179,7 @@ async function round(r) {
   const allocated = gcs === gcs0 ? { heap: (v8.getHeapStatistics().used_heap_size - heap0) / WRITES, buffers: (process.memoryUsage().arrayBuffers - ab0) / WRITES } : undefined;
   const all = process.cpuUsage(all0);
   const allCpu = (all.user + all.system) / 1000 / WRITES;
+  if (profiler) writeFileSync(CPU_PROFILE, JSON.stringify((await profiler.post('Profiler.stop')).profile));
   if (sampler) printAllocations((await sampler.post('HeapProfiler.stopSampling')).profile);
   const per = (k) => (count[k] - before[k]) / WRITES;
   const frames = { out: per('out'), outBytes: per('outBytes'), in: per('in'), inBytes: per('inBytes') };
