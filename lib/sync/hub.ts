@@ -16,6 +16,7 @@ import { summaryOf } from '../storage.js';
 import { MerkleTree } from './merkle.js';
 import type { SketchCredit } from './fast-path.js';
 import { PresenceHub } from './presence-hub.js';
+import { Lacks } from './lacks.js';
 import { Principals } from './principals.js';
 import { EpochHolds } from './epoch-holds.js';
 
@@ -34,6 +35,8 @@ export interface SessionLike {
   /** A space was opened locally after the session started. */
   spaceOpened(space: string): void;
   close(code: number, reason: string): void;
+  /** Computes the link's status again (a key lacked from its peer came or went: lacks.ts). */
+  refreshStatus?(): void;
 }
 
 interface SpaceIndex {
@@ -88,6 +91,8 @@ export class SyncHub {
   readonly principals: Principals;
   /** The epoch records of clients held in memory only (servers: epoch-holds.ts). */
   readonly epochHolds: EpochHolds;
+  /** Keys a peer told it could not send us (LEFT, lacks.ts): a link to it is not synced while any stays. */
+  readonly lacks: Lacks;
 
   constructor(
     readonly core: ReplicaCore,
@@ -107,6 +112,8 @@ export class SyncHub {
     this.maxIndexes = Math.max(1, hooks.maxIndexes ?? DEFAULT_MAX_INDEXES);
     this.principals = new Principals(core);
     this.epochHolds = new EpochHolds(core);
+    const refresh = (peer: string) => { for (const s of this.sessions) if (s.peerId === peer) s.refreshStatus?.(); };
+    this.lacks = new Lacks(() => core.epochs, refresh, (e) => core.events.emit('error', e));
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     this.pending = hooks.pending ?? (() => 0);
@@ -127,6 +134,7 @@ export class SyncHub {
       }
       if ((built || known !== undefined) && seq > (known ?? 0)) this.lastSeqs.set(change.space, seq);
       if (this.sessions.size > 0) for (const s of this.sessions) s.changed(change, prevLast);
+      this.lacks.changed(change);
     });
     // A seq this instance took with no record (identity.ts meetEpochPeer) is no gap: nothing of it can sit in the log.
     core.events.on('skipped', ({ seq }) => void this.announce(seq));

@@ -13,13 +13,14 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries, type Resolved } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair, type RunEnd } from './repair.js';
 import { repairPort, streamPort } from './space-ports.js';
-import { NeedAnswers } from './need-answers.js';
+import { NeedAnswers, needsFitting } from './need-answers.js';
+import { TELLS_LEFT } from './lacks.js';
 import { RepairAcks } from './repair-acks.js';
 import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
@@ -148,9 +149,16 @@ export class SpaceSync {
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
     if (this.offers) this.needs.reask(); // asks an earlier link made of this peer, not settled (open-asks.ts)
+    if (this.spoken(TELLS_LEFT)) this.askLacked(peer.replicaId);
     if (d.stream && this.offers) (this.session.model.streamFrom(this.name, d.from), this.out.start(d.from, d.echoFloor));
     else if (d.stream) this.session.refreshStatus();
     else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) this.beginRepair(true);
+  }
+
+  /** Keys an earlier link to the peer could not send us (lacks.ts): asked for whole; told again if this link cannot either. */
+  private askLacked(peer: string): void {
+    const keys = this.session.hub.lacks.keys(peer, this.name);
+    for (const m of needsFitting(this.name, keys, (n) => encodeMessage(n).byteLength <= this.session.frameBudget)) this.session.send(m);
   }
 
   /**
@@ -181,7 +189,7 @@ export class SpaceSync {
 
   /** Synced here: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged. */
   get synced(): boolean {
-    return (this.caughtUp || !this.takes) && !this.held && !this.repair.running && (this.out.done || !this.offers);
+    return (this.caughtUp || !this.takes) && !this.held && !this.repair.running && (this.out.done || !this.offers) && !this.session.hub.lacks.has(this.session.peer?.replicaId, this.name);
   }
 
   /**
