@@ -35,8 +35,6 @@ export interface SessionLike {
   /** A space was opened locally after the session started. */
   spaceOpened(space: string): void;
   close(code: number, reason: string): void;
-  /** Computes the link's status again (a key lacked from its peer came or went: lacks.ts). */
-  refreshStatus?(): void;
 }
 
 interface SpaceIndex {
@@ -91,7 +89,7 @@ export class SyncHub {
   readonly principals: Principals;
   /** The epoch records of clients held in memory only (servers: epoch-holds.ts). */
   readonly epochHolds: EpochHolds;
-  /** Keys a peer told it could not send us (LEFT, lacks.ts): a link to it is not synced while any stays. */
+  /** Keys a peer told it could not send us (LEFT, lacks.ts): the status is not 'synced' while any stays. */
   readonly lacks: Lacks;
 
   constructor(
@@ -112,8 +110,7 @@ export class SyncHub {
     this.maxIndexes = Math.max(1, hooks.maxIndexes ?? DEFAULT_MAX_INDEXES);
     this.principals = new Principals(core);
     this.epochHolds = new EpochHolds(core);
-    const refresh = (peer: string) => { for (const s of this.sessions) if (s.peerId === peer) s.refreshStatus?.(); };
-    this.lacks = new Lacks(() => core.epochs, refresh, (e) => core.events.emit('error', e));
+    this.lacks = new Lacks(() => core.epochs, () => this.refreshStatus(), (e) => core.events.emit('error', e));
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     this.pending = hooks.pending ?? (() => 0);
@@ -332,8 +329,8 @@ export class SyncHub {
   }
 
   /**
-   * 'synced' when every link is synced and no local write waits for an acknowledgement (a write made in
-   * another tab, or in a space no link syncs, keeps the status at 'syncing' until some peer holds it).
+   * 'synced' when every link is synced, no local write waits for an acknowledgement (a write made in another tab, or
+   * in a space no link syncs, keeps the status at 'syncing' until some peer holds it), and no key is lacked (lacks.ts).
    */
   refreshStatus(): void {
     // No link (a replica that never synced): 'offline' without copying the set — the pending count calls this per put.
@@ -341,7 +338,7 @@ export class SyncHub {
     const all = [...this.links];
     let next: ReplicaStatus;
     if (all.length === 0 || all.every((l) => l.status === 'offline')) next = 'offline';
-    else if (all.every((l) => l.status === 'synced')) next = this.pending() > 0 ? 'syncing' : 'synced';
+    else if (all.every((l) => l.status === 'synced')) next = this.pending() > 0 || this.lacks.any ? 'syncing' : 'synced';
     else if (all.some((l) => l.status === 'syncing' || l.status === 'synced')) next = 'syncing';
     else next = 'connecting';
     if (next !== this.current) {

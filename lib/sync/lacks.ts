@@ -7,8 +7,8 @@
  *   sender     after the frame that left the key out is held for its withhold (wire.ts WITHHELD), one LEFT of the
  *              key and its state's dots, before the key's context alone: only to a peer whose hello listed 12
  *   receiver   a client: reports VALUE_TOO_LARGE once per LEFT, and counts the key as lacked from that peer (`Lacks`,
- *              for the replica's life, across that peer's links): the space is not synced on a link to it while any
- *              key lacked from it stays, so neither is the status, and whenSynced waits. A lack ends once the
+ *              across that peer's links until one is closed by the app): while any key is lacked the replica's status
+ *              is not 'synced' (its links' are: they carried what they could) and whenSynced waits. A lack ends once the
  *              replica's state of the key covers every dot told (the version came, in parts or by another link, or a
  *              state that superseded it: a smaller write, a delete). A later link to the peer asks for the keys still
  *              lacked (NEED, space-sync.ts `decide`): they come if that link carries them (a wider frame limit), else
@@ -105,9 +105,14 @@ export class Lacks {
     return n;
   }
 
-  /** Whether a key of `space` is lacked from `peer`. */
-  has(peer: string | undefined, space: string): boolean {
-    return peer !== undefined && (this.peers.get(peer)?.get(space)?.size ?? 0) > 0;
+  /** Whether any key is lacked (from any peer). */
+  get any(): boolean {
+    return this.peers.size > 0;
+  }
+
+  /** A link to `peer` was closed for good (`Link.close`): what it could not send is no longer waited for. */
+  forget(peer: string): void {
+    if (this.peers.delete(peer)) this.moved(peer);
   }
 
   /** The keys of `space` lacked from `peer` (a new link asks for them). */

@@ -189,7 +189,7 @@ export class SpaceSync {
 
   /** Synced here: caught up with the peer's log, and ours sent up to its last entry with every frame acknowledged. */
   get synced(): boolean {
-    return (this.caughtUp || !this.takes) && !this.held && !this.repair.running && (this.out.done || !this.offers) && !this.session.hub.lacks.has(this.session.peer?.replicaId, this.name);
+    return (this.caughtUp || !this.takes) && !this.held && !this.repair.running && (this.out.done || !this.offers);
   }
 
   /**
