@@ -105,6 +105,13 @@ export class Lacks {
     return n;
   }
 
+  /** Every lack: peer, space, key, the dots told and not covered here (for inspection). */
+  list(): Array<[string, string, string, readonly LeftDot[]]> {
+    const out: Array<[string, string, string, readonly LeftDot[]]> = [];
+    for (const [peer, spaces] of this.peers) for (const [space, keys] of spaces) for (const [k, dots] of keys) out.push([peer, space, k, dots]);
+    return out;
+  }
+
   /** Whether any key is lacked (from any peer). */
   get any(): boolean {
     return this.peers.size > 0;
