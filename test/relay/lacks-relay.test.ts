@@ -70,4 +70,24 @@ describe('a value a restarted relay can no longer send', () => {
     await until(() => reader.r.status === 'synced', 'the reader synced once "big" is small');
     expect((await reader.r.space('s').get('big'))?.value).toBe('small now');
   });
+
+  it('a client whose own frame limit is under a frame the relay sends says so (the relay cannot know that limit)', async () => {
+    const relay = await startRelay();
+    open.push(relay);
+    const writer = await clientOf(relay);
+    await writer.r.space('s').put('big', BIG);
+    await writer.r.whenSynced();
+    const r = await openReplica({ storage: memoryStorage() });
+    open.push(r);
+    r.space('s');
+    const errors: unknown[] = [];
+    r.on('error', (e) => errors.push(e));
+    const statuses: string[] = [];
+    r.on('status', (s) => statuses.push(s));
+    r.connect(webSocketTransport(relay.url, { maxFrameBytes: 16 * 1024 }), { backoff: { base: 20, max: 200 } });
+    await until(() => errors.some((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE' && /frame limit/.test(e.message)), 'the client says a frame was over its limit');
+    await new Promise((res) => setTimeout(res, 500));
+    expect(statuses).not.toContain('synced');
+    expect(errors.filter((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE'), 'once an outage').toHaveLength(1);
+  });
 });
