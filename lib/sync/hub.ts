@@ -16,7 +16,7 @@ import { summaryOf } from '../storage.js';
 import { MerkleTree } from './merkle.js';
 import type { SketchCredit } from './fast-path.js';
 import { PresenceHub } from './presence-hub.js';
-import { Lacks } from './lacks.js';
+import { Lacks, LACKS_META } from './lacks.js';
 import { Principals } from './principals.js';
 import { EpochHolds } from './epoch-holds.js';
 
@@ -110,7 +110,12 @@ export class SyncHub {
     this.maxIndexes = Math.max(1, hooks.maxIndexes ?? DEFAULT_MAX_INDEXES);
     this.principals = new Principals(core);
     this.epochHolds = new EpochHolds(core);
-    this.lacks = new Lacks(() => core.epochs, () => this.refreshStatus(), (e) => core.events.emit('error', e));
+    const { storage } = core;
+    this.lacks = new Lacks(() => core.epochs, () => this.refreshStatus(), (e) => core.events.emit('error', e), {
+      read: async () => storage.getMeta(LACKS_META),
+      write: (list) => storage.transact((tx) => tx.setMeta(LACKS_META, list)),
+      get: async (space, key) => storage.get(space, key),
+    });
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     this.pending = hooks.pending ?? (() => 0);
@@ -131,7 +136,7 @@ export class SyncHub {
       }
       if ((built || known !== undefined) && seq > (known ?? 0)) this.lastSeqs.set(change.space, seq);
       if (this.sessions.size > 0) for (const s of this.sessions) s.changed(change, prevLast);
-      this.lacks.changed(change);
+      this.lacks.stored(change);
     });
     // A seq this instance took with no record (identity.ts meetEpochPeer) is no gap: nothing of it can sit in the log.
     core.events.on('skipped', ({ seq }) => void this.announce(seq));

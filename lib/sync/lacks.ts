@@ -7,17 +7,20 @@
  *   sender     after the frame that left the key out is held for its withhold (wire.ts WITHHELD), one LEFT of the
  *              key and its state's dots, before the key's context alone: only to a peer whose hello listed 12
  *   receiver   a client: reports VALUE_TOO_LARGE once per LEFT, and counts the key as lacked from that peer (`Lacks`,
- *              across that peer's links until one is closed by the app): while any key is lacked the replica's status
+ *              across that peer's links and the replica's restarts, until a link to it is closed by the app): while any key is lacked the replica's status
  *              is not 'synced' (its links' are: they carried what they could) and whenSynced waits. A lack ends once the
  *              replica's state of the key covers every dot told (the version came, in parts or by another link, or a
  *              state that superseded it: a smaller write, a delete). A later link to the peer asks for the keys still
  *              lacked (NEED, space-sync.ts `decide`): they come if that link carries them (a wider frame limit), else
  *              are told again. A server (a relay) keeps none: its clients' frame limits are theirs, its status no app's.
  *
+ * Kept with the replica's storage (meta LACKS_META, written in turn as they change; read at open, while which the status
+ * is not 'synced'): a restarted replica whose cursor had passed such a key still lacks it, and is not 'synced'.
+ *
  * Bounded: a LEFT names at most what a frame holds, and a peer at most MAX_LACKS keys lacked from it, past which its
  * LEFT is refused (protocol error): a peer cannot make this replica hold more.
  */
-import { coversDot, type EpochRegistry } from '../dvv.js';
+import { coversDot, type Causal, type EpochRegistry } from '../dvv.js';
 import type { StoredChange } from '../core-types.js';
 import { ConcordError } from '../errors.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
@@ -71,32 +74,55 @@ export function leftFrame(space: string, [key, st]: Entry, maxFrameBytes: number
   return undefined;
 }
 
-/** The keys lacked from each peer (a client's replica: one, across that peer's links). */
+/** Where lacks are kept beside memory (the replica's storage, meta LACKS_META). */
+export interface LacksStore {
+  read(): Promise<unknown>;
+  write(list: unknown): Promise<void>;
+  /** A key's stored state: a lack read back that it covers is over. */
+  get(space: string, key: string): Promise<Causal | undefined>;
+}
+
+/** The meta record holding the lacks: [peer, space, key, dots][] (lists only what was written, never trusted past its shape). */
+export const LACKS_META = 'lacks';
+
+/** The keys lacked from each peer (a client's replica: one, across that peer's links and its restarts). */
 export class Lacks {
   /** peer → space → key → the dots told left out and not covered here yet. */
   private readonly peers = new Map<string, Map<string, Map<string, readonly LeftDot[]>>>();
+  /** While the stored lacks are read (at open): counted as lacking, so no status says 'synced' before. */
+  private loading: Promise<void> | undefined;
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly reg: () => EpochRegistry,
-    /** Keys lacked from `peer` changed: its links' status is computed again. */
-    private readonly moved: (peer: string) => void,
-    private readonly report: (e: ConcordError) => void,
-  ) {}
+    /** Keys lacked changed: the status is computed again. */
+    private readonly moved: () => void,
+    private readonly report: (e: unknown) => void,
+    private readonly store?: LacksStore,
+  ) {
+    if (store) this.loading = store.read().then((v) => this.restore(v), report).finally(() => ((this.loading = undefined), moved()));
+  }
 
   /** `peer` left out `m`'s keys on a link to us; kept by a client only (`kept`). */
   told(peer: string | undefined, m: Left, kept: boolean): void {
     if (peer === undefined) throw new ProtocolError('expected hello first');
     if (!kept) return;
-    let spaces = this.peers.get(peer);
-    if (!spaces) this.peers.set(peer, (spaces = new Map()));
-    let keys = spaces.get(m.space);
-    if (!keys) spaces.set(m.space, (keys = new Map()));
     for (const [k, dots] of m.keys) {
-      if (!keys.has(k) && this.count(spaces) >= MAX_LACKS) throw new ProtocolError(`more than ${MAX_LACKS} keys left out by one peer`);
-      keys.set(k, dots);
+      if (!this.set(peer, m.space, k, dots)) throw new ProtocolError(`more than ${MAX_LACKS} keys left out by one peer`);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${k}" in space "${m.space}" was not received from ${peer}: its state is over what the link carries (a version over the frame limit, or more siblings than one key in parts holds); this replica lacks it (not synced) until a link carries it or a smaller state supersedes it`));
     }
-    this.moved(peer);
+    this.changed();
+  }
+
+  /** Keeps a lack; false past MAX_LACKS keys of `peer`. */
+  private set(peer: string, space: string, key: string, dots: readonly LeftDot[]): boolean {
+    let spaces = this.peers.get(peer);
+    if (!spaces) this.peers.set(peer, (spaces = new Map()));
+    let keys = spaces.get(space);
+    if (!keys) spaces.set(space, (keys = new Map()));
+    if (!keys.has(key) && this.count(spaces) >= MAX_LACKS) return false;
+    keys.set(key, dots);
+    return true;
   }
 
   private count(spaces: Map<string, Map<string, unknown>>): number {
@@ -105,21 +131,50 @@ export class Lacks {
     return n;
   }
 
-  /** Every lack: peer, space, key, the dots told and not covered here (for inspection). */
+  /** The lacks changed: the status again, and the store written (in turn; a failed write is reported, memory stays). */
+  private changed(): void {
+    this.moved();
+    if (!this.store) return;
+    const list = this.list();
+    this.writing = this.writing.then(() => this.store!.write(list.length > 0 ? list : null)).catch(this.report);
+  }
+
+  /** Stored lacks, read at open: those of a well-formed entry whose dots the stored state of the key does not cover. */
+  private async restore(v: unknown): Promise<void> {
+    if (!Array.isArray(v)) return;
+    for (const e of v) {
+      if (!Array.isArray(e) || e.length !== 4 || !e.slice(0, 3).every((x) => typeof x === 'string') || !Array.isArray(e[3])) continue;
+      const [peer, space, key, dots] = e as [string, string, string, LeftDot[]];
+      if (!dots.every((d) => d && typeof d.r === 'string' && typeof d.e === 'string' && Number.isSafeInteger(d.n))) continue;
+      const rec = await this.store!.get(space, key);
+      const left = rec ? dots.filter((d) => !coversDot(this.reg(), rec, d.r, d.e === '' ? undefined : d.e, d.n)) : dots;
+      if (left.length > 0 && !this.peers.get(peer)?.get(space)?.has(key)) this.set(peer, space, key, left);
+    }
+  }
+
+  /** Every lack: peer, space, key, the dots told and not covered here yet. */
   list(): Array<[string, string, string, readonly LeftDot[]]> {
     const out: Array<[string, string, string, readonly LeftDot[]]> = [];
     for (const [peer, spaces] of this.peers) for (const [space, keys] of spaces) for (const [k, dots] of keys) out.push([peer, space, k, dots]);
     return out;
   }
 
-  /** Whether any key is lacked (from any peer). */
+  /** Whether any key is lacked (from any peer), or the stored lacks are still being read. */
   get any(): boolean {
-    return this.peers.size > 0;
+    return this.peers.size > 0 || this.loading !== undefined;
   }
 
-  /** A link to `peer` was closed for good (`Link.close`): what it could not send is no longer waited for. */
+  /** A link to `peer` was closed for good (`Link.close`, not the replica's): what it could not send is no longer waited for. */
   forget(peer: string): void {
-    if (this.peers.delete(peer)) this.moved(peer);
+    if (!this.closing && this.peers.delete(peer)) this.changed();
+  }
+
+  private closing = false;
+
+  /** The replica closes (its links with it: they forget nothing); settles once what changed is stored. */
+  close(): Promise<void> {
+    this.closing = true;
+    return this.writing;
   }
 
   /** The keys of `space` lacked from `peer` (a new link asks for them). */
@@ -128,21 +183,23 @@ export class Lacks {
   }
 
   /** A stored change: where its state covers every dot a peer left out of the key, the lack ends. */
-  changed(change: StoredChange): void {
+  stored(change: StoredChange): void {
     if (this.peers.size === 0) return;
+    let any = false;
     for (const [peer, spaces] of this.peers) {
       const keys = spaces.get(change.space);
       const dots = keys?.get(change.key);
       if (!dots) continue;
       const left = dots.filter((d) => !coversDot(this.reg(), change.rec, d.r, d.e === '' ? undefined : d.e, d.n));
       if (left.length === dots.length) continue;
+      any = true;
       if (left.length > 0) keys!.set(change.key, left);
       else {
         keys!.delete(change.key);
         if (keys!.size === 0) spaces.delete(change.space);
         if (spaces.size === 0) this.peers.delete(peer);
       }
-      this.moved(peer);
     }
+    if (any) this.changed();
   }
 }

@@ -120,4 +120,24 @@ describe('LEFT under attack', () => {
     expect(lacks.list().map(([p, , k]) => `${p} ${k}`)).toEqual(['other more']);
     expect(moved).toBeGreaterThan(0);
   });
+
+  it('keeps its lacks in storage: read back at open (malformed entries and lacks the stored state covers dropped), lacking while read', async () => {
+    const dot = { r: 'abc', e: '', n: 2 };
+    let stored: unknown = [['peer', 's', 'k', [dot]], ['peer', 's', 'held', [dot]], ['peer', 's', 'bad', 'x'], 'junk', ['peer', 's', 'k2', [{ r: 'abc', e: '', n: 'two' }]]];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const store = {
+      read: async () => (await gate, stored),
+      write: async (list: unknown) => void (stored = list),
+      get: async (_s: string, key: string) => (key === 'held' ? { cc: { abc: 2 } } : undefined),
+    };
+    const lacks = new Lacks(() => NO_EPOCHS, () => {}, () => {}, store);
+    expect(lacks.any, 'lacking while the stored lacks are read').toBe(true);
+    release();
+    await until(() => lacks.list().length > 0, 'read');
+    expect(lacks.list()).toEqual([['peer', 's', 'k', [dot]]]);
+    lacks.forget('peer');
+    await until(() => stored === null, 'written');
+    expect(lacks.any).toBe(false);
+  });
 });

@@ -113,4 +113,34 @@ describe('a version the link could not carry', () => {
     await until(() => reader.status === 'synced', 'reader synced once "big" came by the wide link');
     expect((await reader.space('s').get('big'))?.value).toBe(BIG);
   });
+
+  it('a reader restarted after its cursor passed the key still lacks it (stored), with no anti-entropy run to find it', async () => {
+    const holder = await replica();
+    await holder.space('s').put('big', BIG);
+    await holder.space('s').put('small', 1);
+    const storage = memoryStorage();
+    const first = await openReplica({ storage, maxValueBytes: 64 * 1024 });
+    first.space('s');
+    const [ta, tb] = pairTransports({ maxFrameBytes: FRAME });
+    const holderLink = holder.connect(ta, { antiEntropyInterval: 0 });
+    links.push(holderLink);
+    first.connect(tb, { antiEntropyInterval: 0 });
+    await until(async () => (await first.space('s').get('small')) !== undefined, 'small at the first reader: its cursor passed big');
+    await settle();
+    expect(first.status).not.toBe('synced');
+    await first.close();
+    const again = await openReplica({ storage, maxValueBytes: 64 * 1024 });
+    open.push(again);
+    again.space('s');
+    const errors: unknown[] = [];
+    again.on('error', (e) => errors.push(e));
+    const [tc, td] = pairTransports({ maxFrameBytes: FRAME });
+    holderLink.close();
+    links.push(holder.connect(tc, { antiEntropyInterval: 0 }), again.connect(td, { antiEntropyInterval: 0 }));
+    // It asks for what it lacked (NEED): told again. Without the stored lack, nothing would (its cursor passed the key).
+    await until(() => tooLarge(errors).length > 0, 'told again');
+    await settle();
+    expect(again.status).not.toBe('synced');
+    expect(await again.space('s').get('big')).toBeUndefined();
+  });
 });
