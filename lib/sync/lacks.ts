@@ -100,7 +100,7 @@ export class Lacks {
     private readonly report: (e: unknown) => void,
     private readonly store?: LacksStore,
   ) {
-    if (store) this.loading = store.read().then((v) => this.restore(v), report).finally(() => ((this.loading = undefined), moved()));
+    if (store) this.loading = store.read().then((v) => this.restore(v)).catch(report).finally(() => ((this.loading = undefined), moved()));
   }
 
   /** `peer` left out `m`'s keys on a link to us; kept by a client only (`kept`). */
@@ -134,7 +134,7 @@ export class Lacks {
   /** The lacks changed: the status again, and the store written (in turn; a failed write is reported, memory stays). */
   private changed(): void {
     this.moved();
-    if (!this.store) return;
+    if (!this.store || this.closing) return; // closing: what it held is stored (`close` waits for it)
     const list = this.list();
     this.writing = this.writing.then(() => this.store!.write(list.length > 0 ? list : null)).catch(this.report);
   }
