@@ -109,9 +109,60 @@ export class Lacks {
     if (!kept) return;
     for (const [k, dots] of m.keys) {
       if (!this.set(peer, m.space, k, dots)) throw new ProtocolError(`more than ${MAX_LACKS} keys left out by one peer`);
+      this.asking.get(peer)?.delete(m.space + '\0' + k); // its answer: still too large
+      void this.recheck(peer, m.space, k);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${k}" in space "${m.space}" was not received from ${peer}: its state is over what the link carries (a version over the frame limit, or more siblings than one key in parts holds); this replica lacks it (not synced) until a link carries it or a smaller state supersedes it`));
     }
     this.changed();
+  }
+
+  /**
+   * Keys a link asked `peer` for (NEED, space-sync.ts `askLacked`) and not told again since: the peer's repair state of
+   * one (its answer, whole) is all it holds of the key, so the lack of it from that peer ends once joined — even where
+   * the state does not cover the dots told (the version was lost since, a restore: nobody holds it any more).
+   */
+  private readonly asking = new Map<string, Set<string>>();
+
+  asked(peer: string, space: string, keys: readonly string[]): void {
+    let ids = this.asking.get(peer);
+    if (!ids) this.asking.set(peer, (ids = new Set()));
+    for (const k of keys) ids.add(space + '\0' + k);
+  }
+
+  /** `peer`'s repair states of `keys` were joined. */
+  answered(peer: string, space: string, keys: readonly string[]): void {
+    const ids = this.asking.get(peer);
+    if (!ids || ids.size === 0) return;
+    let any = false;
+    for (const k of keys) if (ids.delete(space + '\0' + k)) any = this.drop(peer, space, k) || any;
+    if (any) this.changed();
+  }
+
+  /** The peer we knew as `from` is `to` now (a relay opens under a new id at every start): its lacks are its. */
+  renamed(from: string, to: string): void {
+    const spaces = this.peers.get(from);
+    if (!spaces || from === to) return;
+    this.peers.delete(from);
+    this.asking.delete(from);
+    for (const [space, keys] of spaces) for (const [k, dots] of keys) this.set(to, space, k, dots);
+    this.changed();
+  }
+
+  /** A lack just told that the stored state of the key may already cover (it came by another link first). */
+  private async recheck(peer: string, space: string, key: string): Promise<void> {
+    const rec = await this.store?.get(space, key).catch(() => undefined);
+    const dots = this.peers.get(peer)?.get(space)?.get(key);
+    if (!rec || !dots) return;
+    if (dots.every((d) => coversDot(this.reg(), rec, d.r, d.e === '' ? undefined : d.e, d.n)) && this.drop(peer, space, key)) this.changed();
+  }
+
+  private drop(peer: string, space: string, key: string): boolean {
+    const spaces = this.peers.get(peer);
+    const keys = spaces?.get(space);
+    if (!keys?.delete(key)) return false;
+    if (keys.size === 0) spaces!.delete(space);
+    if (spaces!.size === 0) this.peers.delete(peer);
+    return true;
   }
 
   /** Keeps a lack; false past MAX_LACKS keys of `peer`. */
@@ -166,6 +217,7 @@ export class Lacks {
 
   /** A link to `peer` was closed for good (`Link.close`, not the replica's): what it could not send is no longer waited for. */
   forget(peer: string): void {
+    this.asking.delete(peer);
     if (!this.closing && this.peers.delete(peer)) this.changed();
   }
 
@@ -194,11 +246,7 @@ export class Lacks {
       if (left.length === dots.length) continue;
       any = true;
       if (left.length > 0) keys!.set(change.key, left);
-      else {
-        keys!.delete(change.key);
-        if (keys!.size === 0) spaces.delete(change.space);
-        if (spaces.size === 0) this.peers.delete(peer);
-      }
+      else this.drop(peer, change.space, change.key);
     }
     if (any) this.changed();
   }

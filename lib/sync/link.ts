@@ -231,6 +231,7 @@ export class Link {
         onPeer: (id, history) => {
           this.peerEpochs = history.map(([e]) => e); // the registry learns them in the session (epoch-chain.ts)
           if (id === this.peer) return;
+          if (this.peer !== undefined) this.hub.lacks.renamed(this.peer, id); // a relay restarted: its new id (lacks.ts)
           this.peer = id;
           const label = this.transport.label;
           if (label) void this.hub.core.storage.transact((tx) => tx.setMeta('peer:' + label, id)).catch(() => {});

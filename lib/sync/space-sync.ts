@@ -158,6 +158,7 @@ export class SpaceSync {
   /** Keys an earlier link to the peer could not send us (lacks.ts): asked for whole; told again if this link cannot either. */
   private askLacked(peer: string): void {
     const keys = this.session.hub.lacks.keys(peer, this.name);
+    this.session.hub.lacks.asked(peer, this.name, keys);
     for (const m of needsFitting(this.name, keys, (n) => encodeMessage(n).byteLength <= this.session.frameBudget)) this.session.send(m);
   }
 
@@ -260,6 +261,7 @@ export class SpaceSync {
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
       this.repair.received(m.entries);
+      session.hub.lacks.answered(session.peer!.replicaId, m.space, m.entries.map(([k]) => k)); // whole: what it holds (lacks.ts)
       session.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
       return release ? this.released(release).then(() => session.refreshStatus()) : session.refreshStatus();
     }

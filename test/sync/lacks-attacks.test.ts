@@ -140,4 +140,23 @@ describe('LEFT under attack', () => {
     await until(() => stored === null, 'written');
     expect(lacks.any).toBe(false);
   });
+
+  it("ends a lack with the asked peer's whole answer, not with a state after which it was told again; moves it to the peer's new id", () => {
+    const dot = { r: 'abc', e: '', n: 2 };
+    const left = (k: string): Left => ({ type: MsgType.Left, space: 's', keys: [[k, [dot]]] });
+    const lacks = new Lacks(() => NO_EPOCHS, () => {}, () => {});
+    lacks.told('relay1', left('a'), true);
+    lacks.told('relay1', left('b'), true);
+    // The relay restarted under a new id: the link to it moves its lacks there and asks for them.
+    lacks.renamed('relay1', 'relay2');
+    expect(lacks.list().map(([p, , k]) => `${p} ${k}`)).toEqual(['relay2 a', 'relay2 b']);
+    lacks.asked('relay2', 's', ['a', 'b']);
+    // "b" is still too large: told again, then its context alone comes — which does not end it.
+    lacks.told('relay2', left('b'), true);
+    lacks.answered('relay2', 's', ['a', 'b']);
+    expect(lacks.list().map(([p, , k]) => `${p} ${k}`)).toEqual(['relay2 b']);
+    // A repair state of a key not asked for ends nothing.
+    lacks.answered('relay2', 's', ['b']);
+    expect(lacks.any).toBe(true);
+  });
 });
