@@ -159,4 +159,17 @@ describe('LEFT under attack', () => {
     lacks.answered('relay2', 's', ['b']);
     expect(lacks.any).toBe(true);
   });
+
+  it('a frame limit smaller than any frame (a hello does not fit): never synced, and said once', async () => {
+    const a = await replica();
+    const b = await replica();
+    const errors: unknown[] = [];
+    b.on('error', (e) => errors.push(e));
+    const [ta, tb] = pairTransports({ maxFrameBytes: 48 });
+    links.push(a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tb, { antiEntropyInterval: 0 }));
+    await until(() => tooLarge(errors).length > 0, 'said');
+    await wait(300);
+    expect(b.status).not.toBe('synced');
+    expect(tooLarge(errors)).toHaveLength(1);
+  });
 });
