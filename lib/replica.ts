@@ -432,10 +432,12 @@ export class Replica implements SpaceHost {
     // Presence leaves first, so the other tabs hear it before this one stops talking to them.
     this.hub.presence.close();
     this.network?.close();
+    const lacks = this.hub.lacks.close(); // before the links: closed with the replica, they forget nothing (lacks.ts)
     for (const link of [...this.links]) link.close();
     for (const session of this.accepted) session.close(1001, 'replica closing');
     for (const waiter of [...this.closeWaiters]) waiter(new ConcordError('CLOSED', 'the replica closed before it was synced'));
     if (!this.core.isClosed) await this.pendingWrites.close().catch((e) => this.core.events.emit('error', e));
+    await lacks;
     await this.core.close();
   }
 }

@@ -110,12 +110,17 @@ export async function openNodeSocket(
     on.message(isBinary ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8'));
   });
   ws.on('pong', () => on.pong());
-  ws.on('error', (e) => on.error(e.message));
+  // A frame over maxPayload: ws closes with 1009 but its close event tells 1006 (no close frame came back); told as 1009.
+  let over = false;
+  ws.on('error', (e) => {
+    if ((e as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') over = true;
+    on.error(e.message);
+  });
   ws.on('unexpected-response', (_req, res) => {
     on.error(`HTTP ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
     ws.terminate();
   });
-  ws.on('close', (code, reason) => on.close(code, reason.toString()));
+  ws.on('close', (code, reason) => on.close(over ? 1009 : code, over ? `maxFrameBytes ${opts.maxPayload}` : reason.toString()));
   return new Raw(
     'ws',
     ws,

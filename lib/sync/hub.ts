@@ -16,6 +16,7 @@ import { summaryOf } from '../storage.js';
 import { MerkleTree } from './merkle.js';
 import type { SketchCredit } from './fast-path.js';
 import { PresenceHub } from './presence-hub.js';
+import { Lacks, LACKS_META } from './lacks.js';
 import { Principals } from './principals.js';
 import { EpochHolds } from './epoch-holds.js';
 
@@ -88,6 +89,8 @@ export class SyncHub {
   readonly principals: Principals;
   /** The epoch records of clients held in memory only (servers: epoch-holds.ts). */
   readonly epochHolds: EpochHolds;
+  /** Keys a peer told it could not send us (LEFT, lacks.ts): the status is not 'synced' while any stays. */
+  readonly lacks: Lacks;
 
   constructor(
     readonly core: ReplicaCore,
@@ -107,6 +110,12 @@ export class SyncHub {
     this.maxIndexes = Math.max(1, hooks.maxIndexes ?? DEFAULT_MAX_INDEXES);
     this.principals = new Principals(core);
     this.epochHolds = new EpochHolds(core);
+    const { storage } = core;
+    this.lacks = new Lacks(() => core.epochs, () => this.refreshStatus(), (e) => core.events.emit('error', e), {
+      read: async () => storage.getMeta(LACKS_META),
+      write: (list) => storage.transact((tx) => tx.setMeta(LACKS_META, list)),
+      get: async (space, key) => storage.get(space, key),
+    });
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     this.pending = hooks.pending ?? (() => 0);
@@ -127,6 +136,7 @@ export class SyncHub {
       }
       if ((built || known !== undefined) && seq > (known ?? 0)) this.lastSeqs.set(change.space, seq);
       if (this.sessions.size > 0) for (const s of this.sessions) s.changed(change, prevLast);
+      this.lacks.stored(change);
     });
     // A seq this instance took with no record (identity.ts meetEpochPeer) is no gap: nothing of it can sit in the log.
     core.events.on('skipped', ({ seq }) => void this.announce(seq));
@@ -324,8 +334,8 @@ export class SyncHub {
   }
 
   /**
-   * 'synced' when every link is synced and no local write waits for an acknowledgement (a write made in
-   * another tab, or in a space no link syncs, keeps the status at 'syncing' until some peer holds it).
+   * 'synced' when every link is synced, no local write waits for an acknowledgement (a write made in another tab, or
+   * in a space no link syncs, keeps the status at 'syncing' until some peer holds it), and no key is lacked (lacks.ts).
    */
   refreshStatus(): void {
     // No link (a replica that never synced): 'offline' without copying the set — the pending count calls this per put.
@@ -333,7 +343,7 @@ export class SyncHub {
     const all = [...this.links];
     let next: ReplicaStatus;
     if (all.length === 0 || all.every((l) => l.status === 'offline')) next = 'offline';
-    else if (all.every((l) => l.status === 'synced')) next = this.pending() > 0 ? 'syncing' : 'synced';
+    else if (all.every((l) => l.status === 'synced')) next = this.pending() > 0 || this.lacks.any ? 'syncing' : 'synced';
     else if (all.some((l) => l.status === 'syncing' || l.status === 'synced')) next = 'syncing';
     else next = 'connecting';
     if (next !== this.current) {

@@ -6,6 +6,7 @@ import type { EpochRecord } from '../epoch-points.js';
 import type { EpochEntry } from '../epochs.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import { KEY_PARTS, stagingLimit } from './key-parts.js';
+import { TELLS_LEFT } from './lacks.js';
 
 /**
  * What both sides' dots imply on a connection of protocol 11 (epoch-wire.ts EpochSide: each side's hello history), and
@@ -39,14 +40,15 @@ export interface EpochChains {
 /**
  * `Wire.start`'s terms once both hellos are known (`ours`: the versions our hello announced): what a key state in
  * parts may take (protocol 10), and where both speak 11 whom the peer's frames may teach and the chains both sides'
- * dots imply (`teach`: epoch-chain.ts peerEpochs, from the registry and the hellos; none given, both start empty).
+ * dots imply (`teach`: epoch-chain.ts peerEpochs, from the registry and the hellos; none given, both start empty), and
+ * whether a key left out is told to the peer (protocol 12, lacks.ts).
  */
 export function linkTerms(
   ours: readonly number[],
   theirs: readonly number[],
   maxFrameBytes: number,
   teach: Omit<EpochChains, 'theirs'> & Partial<EpochChains> = { others: false },
-): [number, EpochChains | undefined] {
+): [number, EpochChains | undefined, boolean] {
   const both = (v: number) => ours.includes(v) && theirs.includes(v);
-  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { theirs: [], ...teach } : undefined];
+  return [both(KEY_PARTS) ? stagingLimit(maxFrameBytes) : 0, both(EPOCH_DOTS) ? { theirs: [], ...teach } : undefined, both(TELLS_LEFT)];
 }

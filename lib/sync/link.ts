@@ -47,6 +47,8 @@ export interface LinkRole {
 
 /** Close codes after which retrying with the same credentials is pointless until the token changes. */
 const REFUSED = new Set<number>([CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.VERSION_MISMATCH]);
+/** A frame over our frame limit came: the ws library's close (1009), the session's (4413). */
+const OVER_LIMIT = new Set<number>([1009, CloseCode.TOO_LARGE]);
 
 export class Link {
   private session: Session | undefined;
@@ -130,6 +132,7 @@ export class Link {
     this.session?.close(CloseCode.NORMAL, 'link closed');
     this.timers.clearTimeout(this.timer);
     this.wake?.();
+    if (this.peer !== undefined) this.hub.lacks.forget(this.peer); // what it could not send is not waited for (lacks.ts)
     this.hub.removeLink(this);
     this.options.onClose?.();
   }
@@ -201,6 +204,10 @@ export class Link {
           if (expired) this.reconnectAtOnce = true;
           else if (REFUSED.has(code)) {
             this.hub.core.events.emit('error', new ConcordError(code === CloseCode.FORBIDDEN ? 'FORBIDDEN' : 'UNAUTHORIZED', `the peer refused the connection (${code}): ${reason}`));
+          } else if (OVER_LIMIT.has(code) && !this.outageReported) {
+            // Our frame limit is ours alone (the peer does not know it): nothing past that frame can come (lacks.ts).
+            this.outageReported = true;
+            this.hub.core.events.emit('error', new ConcordError('VALUE_TOO_LARGE', `the peer sent a frame over this connection's frame limit (close ${code}: ${reason}): nothing past it reaches this replica until the transport's maxFrameBytes is raised to the peer's (a relay's --max-payload)`));
           }
           ended(code);
         },
@@ -224,6 +231,7 @@ export class Link {
         onPeer: (id, history) => {
           this.peerEpochs = history.map(([e]) => e); // the registry learns them in the session (epoch-chain.ts)
           if (id === this.peer) return;
+          if (this.peer !== undefined) this.hub.lacks.renamed(this.peer, id); // a relay restarted: its new id (lacks.ts)
           this.peer = id;
           const label = this.transport.label;
           if (label) void this.hub.core.storage.transact((tx) => tx.setMeta('peer:' + label, id)).catch(() => {});

@@ -41,6 +41,7 @@ import type { ConnTableIn, ConnTableOut } from './conn-table.js';
 import { key, MAX_KEY_LENGTH, MAX_PRESENCE_CHARS, MAX_TOKEN_LENGTH, space } from './fields.js';
 import { readChain, writeChain, type EpochsMsg } from './epoch-chain.js';
 import { readNeed, writeNeed } from './need-answers.js';
+import { readLeft, writeLeft } from './lacks.js';
 import { readAttestation, readHello, readSyncItems, writeAttestation, writeHello, writeSyncItems } from './hello-codec.js';
 import { liveFits, readLive } from './live.js';
 import { encodeLive } from './live-shared.js';
@@ -68,9 +69,9 @@ export { writeChanges } from './changes-codec.js';
  * bases, context points and anti-entropy claims may name their epoch (epoch-wire.ts); a storage whose open met a peer at
  * 11 tags its dots with its epoch from then on. To an earlier peer a state naming an epoch is never down-converted: it
  * is withheld and reported (PROTOCOL), its context told alone where that is sound (fit-state.ts).
- * docs/design/epochs-build.md, stage 2.
+ * docs/design/epochs-build.md, stage 2. 12: LEFT (lacks.ts: a key the link could not carry, told to the peer).
  */
-export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10, 11] as const;
+export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10, 11, 12] as const;
 
 /** The first protocol version with anti-entropy's fast path. */
 export const FAST_PATH = 7;
@@ -106,6 +107,8 @@ export const enum MsgType {
   Part = 16,
   /** The sender's epoch records, after the hellos (epoch-chain.ts). */
   Epochs = 17,
+  /** Keys the sender could not carry on the link, with the dots it left out (lacks.ts). */
+  Left = 18,
 }
 
 export interface SyncItem {
@@ -209,7 +212,9 @@ export interface AttestMsg extends Attestation {
 }
 
 export type Part = Omit<Changes, 'type'> & { type: MsgType.Part };
-export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg | Part | EpochsMsg;
+export interface LeftDot { readonly r: string; /** '' untagged */ readonly e: string; readonly n: number }
+export interface Left { type: MsgType.Left; space: string; keys: Array<readonly [key: string, dots: readonly LeftDot[]]> }
+export type Message = Hello | Sync | Changes | Ack | Top | AntiEntropy | Denied | Grant | PresenceMsg | ClusterMsg | Need | AttestMsg | Part | EpochsMsg | Left;
 
 // ---- limits (fields.ts checks every field) -----------------------------------------------------------
 
@@ -261,6 +266,9 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
       break;
     case MsgType.Need:
       writeNeed(w, m);
+      break;
+    case MsgType.Left:
+      writeLeft(w, m);
       break;
     case MsgType.Ack:
       w.str(m.space);
@@ -341,6 +349,9 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
       break;
     case MsgType.Need:
       m = { type, ...readNeed(r) };
+      break;
+    case MsgType.Left:
+      m = { type, ...readLeft(r) };
       break;
     case MsgType.Ack:
       m = { type, space: space(r), upTo: r.uint() };

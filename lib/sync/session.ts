@@ -64,7 +64,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
-  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core), (space) => this.rightsFor(space) === 'read');
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core), (space) => this.rightsFor(space) === 'read', (m) => this.hub.lacks.told(this.peer?.replicaId, m, this.options.role === 'client'));
   readonly model: PeerModel = this.wire.model;
   /** A relay signs the own dots it delivers to a client (attest.ts), and learns the chains of other replicas its token speaks for (epoch-vouch.ts). */
   private attester: Attester | undefined;

@@ -13,13 +13,14 @@ import { ProtocolError } from './codec.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
+import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries, type Resolved } from './resolve.js';
 import { LogStream } from './outgoing.js';
 import { Repair, type RunEnd } from './repair.js';
 import { repairPort, streamPort } from './space-ports.js';
-import { NeedAnswers } from './need-answers.js';
+import { NeedAnswers, needsFitting } from './need-answers.js';
+import { TELLS_LEFT } from './lacks.js';
 import { RepairAcks } from './repair-acks.js';
 import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
@@ -149,9 +150,17 @@ export class SpaceSync {
     this.peerTop = Math.max(this.peerTop, theirs.top);
     if (d.inValid || d.freshCursor) this.caughtUp = this.cursor.s >= this.peerTop;
     if (this.offers) this.needs.reask(); // asks an earlier link made of this peer, not settled (open-asks.ts)
+    if (this.spoken(TELLS_LEFT)) this.askLacked(peer.replicaId);
     if (d.stream && this.offers) (this.session.model.streamFrom(this.name, d.from), this.out.start(d.from, d.echoFloor));
     else if (d.stream) this.session.refreshStatus();
     else if (initiatesAntiEntropy(this.core.replicaId, peer.replicaId)) this.beginRepair(true);
+  }
+
+  /** Keys an earlier link to the peer could not send us (lacks.ts): asked for whole; told again if this link cannot either. */
+  private askLacked(peer: string): void {
+    const keys = this.session.hub.lacks.keys(peer, this.name);
+    this.session.hub.lacks.asked(peer, this.name, keys);
+    for (const m of needsFitting(this.name, keys, (n) => encodeMessage(n).byteLength <= this.session.frameBudget)) this.session.send(m);
   }
 
   /**
@@ -253,6 +262,7 @@ export class SpaceSync {
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
       this.repair.received(m.entries);
+      session.hub.lacks.answered(session.peer!.replicaId, m.space, m.entries.map(([k]) => k)); // whole: what it holds (lacks.ts)
       session.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
       return release ? this.released(release).then(() => session.refreshStatus()) : session.refreshStatus();
     }

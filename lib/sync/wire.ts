@@ -39,7 +39,8 @@ import type { EpochEntry } from '../epochs.js';
 import { ToldChains, type EpochLink } from './epoch-wire.js';
 import { ChainOut } from './epoch-chain.js';
 import { ConnTableIn, ConnTableOut } from './conn-table.js';
-import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Message } from './messages.js';
+import { decodeMessage, encodeMessage, MsgType, type Changes, type Entry, type Left, type Message } from './messages.js';
+import { leftFrame } from './lacks.js';
 import { lastOfParts, partFrames, PartStaging } from './key-parts.js';
 import type { EpochChains } from './link-terms.js';
 import { asContexts, contextAlone, tellsMore, withoutOwn } from './fit-state.js';
@@ -70,6 +71,8 @@ export class Wire {
   /** Key states in parts: received (staged until their last frame), and whether the peer takes them. */
   private parts = new PartStaging(0);
   private sendsParts = false;
+  /** Both hellos announced protocol 12: a key left out is told to the peer (LEFT, lacks.ts). */
+  private tellsLeft = false;
   /** Where both hellos announced protocol 11: the connection's epochs (epoch-wire.ts). */
   private epochLink: EpochLink | undefined;
   /** Our chain on this link (EpochChains.missing, own). */
@@ -99,6 +102,8 @@ export class Wire {
     private readonly openAsks?: () => OpenAsks,
     /** Whether the peer's states are refused in a space (a read-only client's: need-answers.ts `refuse`). */
     private readonly readOnly: (space: string) => boolean = () => false,
+    /** The peer's LEFT: keys it could not send on this link (lacks.ts). */
+    private readonly lacked: (m: Left) => void = () => {},
   ) {
     this.model = new PeerModel(epochs);
   }
@@ -129,7 +134,8 @@ export class Wire {
    * Both hellos are known: later frames use both ids (ours first in what we send) and the LIVE form; `partsLimit`
    * (both hellos announced protocol 10): what one key state in parts may take here, else 0 (no PART either way).
    */
-  start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains): void {
+  start(me: string, peer: string, partsLimit = 0, epochDots?: EpochChains, tellsLeft = false): void {
+    this.tellsLeft = tellsLeft;
     const reg = () => this.epochs?.() ?? NO_EPOCHS;
     this.holds = epochDots?.holds;
     // A read-only session may say hello under its principal's writable replica's id (principals.ts): its refused answers
@@ -291,6 +297,8 @@ export class Wire {
       this.leaveOut(c.space, [c.entries[0]![0]], reach);
       this.noteLeftOut(c.space, c.entries[0]!);
       this.report(new ConcordError('VALUE_TOO_LARGE', `"${c.entries[0]![0]}" in space "${c.space}" is not sent on this link: ${why}`));
+      const left = this.tellsLeft ? leftFrame(c.space, c.entries[0]!, maxFrameBytes, (l) => encodeMessage(l, this.table)) : undefined;
+      if (left) transmit(...left); // the peer knows it lacks the key (lacks.ts)
       // Its context still goes, without its versions' replicas (fit-state.ts): what the state superseded is dropped there.
       const context = this.alone(c.space, c.entries[0]![0], c.entries[0]![1]);
       // Told to the session as a frame of no entries: its acknowledgement says nothing of the key (WITHHELD).
@@ -383,6 +391,7 @@ export class Wire {
   /** A decoded frame; undefined for a PART (staged until the frame that ends its key, which comes back whole). */
   decode(frame: Uint8Array | string, maxValueBytes: number): Message | undefined {
     const m = decodeMessage(frame, { maxValueBytes, table: this.inTable, conn: this.in, epochs: this.epochLink });
+    if (m.type === MsgType.Left) return void this.lacked(m); // taken in turn, as a PART (lacks.ts)
     return this.parts.take(m, typeof frame === 'string' ? frame.length : frame.byteLength);
   }
 }

@@ -33,6 +33,7 @@ import { EPOCH_DOTS } from '../../lib/sync/epoch-wire.js';
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
 import type { Frame } from '../../lib/transport.js';
 import type { KeyRecord } from '../../lib/storage.js';
+import type { SyncHub } from '../../lib/sync/hub.js';
 import { dropWorkingCopies, MIN_BYTES, setWorkingCopyFloor } from '../../lib/working-copies.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 import { SimDisk } from '../support/sim-disk.js';
@@ -53,7 +54,7 @@ const NETWORK_ERRORS = /unreachable|partitioned|superseded by a newer open/;
 /** Virtual ms after heal within which every link must be 'synced' (reconnect backoff is at most 1 s here). */
 const SETTLE_BUDGET = 120_000;
 /** A key state a narrow connection cannot carry (the withheld feature): reported, expected there. */
-const WITHHELD = /is not sent on this link/;
+const WITHHELD = /is not sent on this link|was not received from/;
 /** A key state naming an epoch, left out for a peer below protocol 11 (wire.ts): reported, expected beside such peers. */
 const TAGGED_WITHHELD = /names an epoch, which the peer's protocol \(below 11\) cannot carry/;
 /** The notice of a replica that learnt it was restored from an older copy: expected where restores happen. */
@@ -481,7 +482,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         problems.push(`${n.name} error event: ${String(e)}`);
       }
     }
-    if (settled && liveness) problems.push(...checkNothingHeldPending(cluster));
+    if (settled && liveness) problems.push(...checkNothingHeldPending(cluster, s.shrinkAtEnd));
     if (problems.length === 0) problems.push(...(await checkState(cluster, s, increments, items, edits)));
     // Missing periodic rounds are reported after the state, so they do not hide what went wrong there.
     problems.push(...periodic);
@@ -582,7 +583,7 @@ function nameHash(name: string): number {
  * (under any id its node had) that no other node durably holds — a write another node holds (its link did not withhold it) is not
  * kept pending by the links that withheld it — and says 'synced' when there is none.
  */
-function checkNothingHeldPending(cluster: Cluster): string[] {
+function checkNothingHeldPending(cluster: Cluster, shrunk: boolean): string[] {
   const problems: string[] = [];
   for (const n of cluster.nodes.values()) {
     // The leader only: the simulated disk gives its instances no shared port (lib/storage.ts shared), so a tab that does
@@ -602,7 +603,17 @@ function checkNothingHeldPending(cluster: Cluster): string[] {
       const name = `${n.name}${n.tabs.length > 1 ? ` (tab ${tab})` : ''}`;
       if (r.pending > unheld.length) problems.push(`${name} counts ${r.pending} keys pending after heal, but only ${unheld.length} hold a write of its own no other node holds${unheld.length ? ` (${unheld.join(', ')})` : ''}`);
       // (A relay dials no link: it says 'offline'.)
-      else if (unheld.length === 0 && r.status !== 'synced' && !cluster.isRelay(n.name)) problems.push(`${name} says '${r.status}' after heal though every write of its own is held elsewhere`);
+      // Keys a peer told it could not send (lib/sync/lacks.ts): each truly lacked (its disk does not cover the dots), none
+      // once every big key was written small, and while any stays the status is not 'synced'.
+      const lacks = (r as unknown as { hub: SyncHub }).hub.lacks.list();
+      const records = new Map(n.disk.records(SPACE));
+      for (const [peer, , key, dots] of lacks) {
+        const rec = records.get(key) ?? { cc: {} };
+        if (dots.every((d) => coversDot(cluster.ledger.epochs, rec, d.r, d.e === '' ? undefined : d.e, d.n))) problems.push(`${name} counts ${key} lacked from ${peer} though it holds what was told`);
+        else if (shrunk) problems.push(`${name} counts ${key} lacked from ${peer} after every big key was written small`);
+      }
+      if (lacks.length > 0 && r.status === 'synced') problems.push(`${name} says 'synced' while it lacks ${lacks.length} keys`);
+      else if (unheld.length === 0 && lacks.length === 0 && r.status !== 'synced' && !cluster.isRelay(n.name)) problems.push(`${name} says '${r.status}' after heal though every write of its own is held elsewhere and it lacks nothing`);
     });
   }
   return problems;

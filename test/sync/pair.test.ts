@@ -81,15 +81,19 @@ describe('frame limits', () => {
     b.space('s');
     const errors: Array<{ code?: string }> = [];
     a.on('error', (e) => errors.push(e as { code?: string }));
+    const bErrors: Array<{ code?: string; message?: string }> = [];
+    b.on('error', (e) => bErrors.push(e as { code?: string }));
     await a.space('s').put('big', 'x'.repeat(20_000));
     for (let i = 0; i < 30; i++) await a.space('s').put(`small${i}`, i);
     const [ta, tb] = pairTransports({ maxFrameBytes: 4096 });
     a.connect(ta);
     b.connect(tb);
-    await synced(b);
     await until(async () => (await b.space('s').get('small29'))?.value === 29, 'the small keys arrive');
     await until(() => errors.some((e) => e.code === 'VALUE_TOO_LARGE'), 'the report');
     expect(await b.space('s').get('big')).toBeUndefined();
+    // The reader is told which key it lacks (protocol 12, lib/sync/lacks.ts) and does not say synced while it lacks it.
+    await until(() => bErrors.some((e) => e.code === 'VALUE_TOO_LARGE' && /"big"/.test(e.message ?? '')), 'the reader told');
+    expect(b.status).not.toBe('synced');
     // The write that cannot go stays pending, and the writer does not say synced (test/sync/withheld.test.ts).
     expect(a.pending).toBe(1);
     expect(a.status).not.toBe('synced');

@@ -1,0 +1,253 @@
+/**
+ * LEFT (protocol 12): a key state a link could not carry — a version over the connection's frame limit, or siblings over
+ * what the peer stages in parts (wire.ts: VALUE_TOO_LARGE at the sender) — is told to the peer by name, with the dots
+ * of the versions it left out. Before 12 only the sender knew: the peer's cursor passed the key, and it reported
+ * `synced` while it lacked the version (an app showing "up to date" with data missing).
+ *
+ *   sender     after the frame that left the key out is held for its withhold (wire.ts WITHHELD), one LEFT of the
+ *              key and its state's dots, before the key's context alone: only to a peer whose hello listed 12
+ *   receiver   a client: reports VALUE_TOO_LARGE once per LEFT, and counts the key as lacked from that peer (`Lacks`,
+ *              across that peer's links and the replica's restarts, until a link to it is closed by the app): while any key is lacked the replica's status
+ *              is not 'synced' (its links' are: they carried what they could) and whenSynced waits. A lack ends once the
+ *              replica's state of the key covers every dot told (the version came, in parts or by another link, or a
+ *              state that superseded it: a smaller write, a delete). A later link to the peer asks for the keys still
+ *              lacked (NEED, space-sync.ts `decide`): they come if that link carries them (a wider frame limit), else
+ *              are told again. A server (a relay) keeps none: its clients' frame limits are theirs, its status no app's.
+ *
+ * Kept with the replica's storage (meta LACKS_META, written in turn as they change; read at open, while which the status
+ * is not 'synced'): a restarted replica whose cursor had passed such a key still lacks it, and is not 'synced'.
+ *
+ * Bounded: a LEFT names at most what a frame holds, and a peer at most MAX_LACKS keys lacked from it, past which its
+ * LEFT is refused (protocol error): a peer cannot make this replica hold more.
+ */
+import { coversDot, type Causal, type EpochRegistry } from '../dvv.js';
+import type { StoredChange } from '../core-types.js';
+import { ConcordError } from '../errors.js';
+import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { EPOCH, key, replicaId, space } from './fields.js';
+import { MsgType, type Entry, type Left, type LeftDot } from './messages.js';
+import { MAX_COUNTER } from './wire-state.js';
+
+/** The first protocol version with LEFT. */
+export const TELLS_LEFT = 12;
+/** At most this many keys lacked from one peer, over its spaces. */
+export const MAX_LACKS = 4096;
+
+/** LEFT's wire form: space, then the keys, each with the dots left out (replica, epoch or '', counter). */
+export function writeLeft(w: Writer, m: Left): void {
+  w.str(m.space);
+  w.uint(m.keys.length);
+  for (const [k, dots] of m.keys) {
+    w.str(k);
+    w.uint(dots.length);
+    for (const d of dots) (w.sym(d.r), w.str(d.e), w.uint(d.n));
+  }
+}
+
+export function readLeft(r: Reader): Omit<Left, 'type'> {
+  const s = space(r);
+  const keys: Array<readonly [string, LeftDot[]]> = [];
+  for (let i = 0, n = r.count(2); i < n; i++) {
+    const k = key(r);
+    const dots: LeftDot[] = [];
+    for (let j = 0, nd = r.count(3); j < nd; j++) {
+      const d = { r: replicaId(r), e: r.str(), n: r.uint() };
+      if (!EPOCH.test(d.e) || d.n <= 0 || d.n > MAX_COUNTER) throw new ProtocolError('invalid dot');
+      dots.push(d);
+    }
+    if (dots.length === 0) throw new ProtocolError('a LEFT key without dots');
+    keys.push([k, dots]);
+  }
+  return { space: s, keys };
+}
+
+/**
+ * The LEFT frame of `entry`, a state left out (`encode` frames it): its versions' dots, as many as fit a frame (a state of
+ * more siblings than that is rare; the lack then ends once those are covered); undefined when none fits.
+ */
+export function leftFrame(space: string, [key, st]: Entry, maxFrameBytes: number, encode: (m: Left) => Uint8Array): [Uint8Array, Left] | undefined {
+  for (let dots = st.vs.map((v) => ({ r: v.r, e: v.ep ?? '', n: v.n })); dots.length > 0; dots = dots.slice(0, dots.length >> 1)) {
+    const m: Left = { type: MsgType.Left, space, keys: [[key, dots]] };
+    const frame = encode(m);
+    if (frame.byteLength <= maxFrameBytes) return [frame, m];
+  }
+  return undefined;
+}
+
+/** Where lacks are kept beside memory (the replica's storage, meta LACKS_META). */
+export interface LacksStore {
+  read(): Promise<unknown>;
+  write(list: unknown): Promise<void>;
+  /** A key's stored state: a lack read back that it covers is over. */
+  get(space: string, key: string): Promise<Causal | undefined>;
+}
+
+/** The meta record holding the lacks: [peer, space, key, dots][] (lists only what was written, never trusted past its shape). */
+export const LACKS_META = 'lacks';
+
+/** The keys lacked from each peer (a client's replica: one, across that peer's links and its restarts). */
+export class Lacks {
+  /** peer → space → key → the dots told left out and not covered here yet. */
+  private readonly peers = new Map<string, Map<string, Map<string, readonly LeftDot[]>>>();
+  /** While the stored lacks are read (at open): counted as lacking, so no status says 'synced' before. */
+  private loading: Promise<void> | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly reg: () => EpochRegistry,
+    /** Keys lacked changed: the status is computed again. */
+    private readonly moved: () => void,
+    private readonly report: (e: unknown) => void,
+    private readonly store?: LacksStore,
+  ) {
+    if (store) this.loading = store.read().then((v) => this.restore(v)).catch(report).finally(() => ((this.loading = undefined), moved()));
+  }
+
+  /** `peer` left out `m`'s keys on a link to us; kept by a client only (`kept`). */
+  told(peer: string | undefined, m: Left, kept: boolean): void {
+    if (peer === undefined) throw new ProtocolError('expected hello first');
+    if (!kept) return;
+    for (const [k, dots] of m.keys) {
+      if (!this.set(peer, m.space, k, dots)) throw new ProtocolError(`more than ${MAX_LACKS} keys left out by one peer`);
+      this.asking.get(peer)?.delete(m.space + '\0' + k); // its answer: still too large
+      void this.recheck(peer, m.space, k);
+      this.report(new ConcordError('VALUE_TOO_LARGE', `"${k}" in space "${m.space}" was not received from ${peer}: its state is over what the link carries (a version over the frame limit, or more siblings than one key in parts holds); this replica lacks it (not synced) until a link carries it or a smaller state supersedes it`));
+    }
+    this.changed();
+  }
+
+  /**
+   * Keys a link asked `peer` for (NEED, space-sync.ts `askLacked`) and not told again since: the peer's repair state of
+   * one (its answer, whole) is all it holds of the key, so the lack of it from that peer ends once joined — even where
+   * the state does not cover the dots told (the version was lost since, a restore: nobody holds it any more).
+   */
+  private readonly asking = new Map<string, Set<string>>();
+
+  asked(peer: string, space: string, keys: readonly string[]): void {
+    let ids = this.asking.get(peer);
+    if (!ids) this.asking.set(peer, (ids = new Set()));
+    for (const k of keys) ids.add(space + '\0' + k);
+  }
+
+  /** `peer`'s repair states of `keys` were joined. */
+  answered(peer: string, space: string, keys: readonly string[]): void {
+    const ids = this.asking.get(peer);
+    if (!ids || ids.size === 0) return;
+    let any = false;
+    for (const k of keys) if (ids.delete(space + '\0' + k)) any = this.drop(peer, space, k) || any;
+    if (any) this.changed();
+  }
+
+  /** The peer we knew as `from` is `to` now (a relay opens under a new id at every start): its lacks are its. */
+  renamed(from: string, to: string): void {
+    const spaces = this.peers.get(from);
+    if (!spaces || from === to) return;
+    this.peers.delete(from);
+    this.asking.delete(from);
+    for (const [space, keys] of spaces) for (const [k, dots] of keys) this.set(to, space, k, dots);
+    this.changed();
+  }
+
+  /** A lack just told that the stored state of the key may already cover (it came by another link first). */
+  private async recheck(peer: string, space: string, key: string): Promise<void> {
+    const rec = await this.store?.get(space, key).catch(() => undefined);
+    const dots = this.peers.get(peer)?.get(space)?.get(key);
+    if (!rec || !dots) return;
+    if (dots.every((d) => coversDot(this.reg(), rec, d.r, d.e === '' ? undefined : d.e, d.n)) && this.drop(peer, space, key)) this.changed();
+  }
+
+  private drop(peer: string, space: string, key: string): boolean {
+    const spaces = this.peers.get(peer);
+    const keys = spaces?.get(space);
+    if (!keys?.delete(key)) return false;
+    if (keys.size === 0) spaces!.delete(space);
+    if (spaces!.size === 0) this.peers.delete(peer);
+    return true;
+  }
+
+  /** Keeps a lack; false past MAX_LACKS keys of `peer`. */
+  private set(peer: string, space: string, key: string, dots: readonly LeftDot[]): boolean {
+    let spaces = this.peers.get(peer);
+    if (!spaces) this.peers.set(peer, (spaces = new Map()));
+    let keys = spaces.get(space);
+    if (!keys) spaces.set(space, (keys = new Map()));
+    if (!keys.has(key) && this.count(spaces) >= MAX_LACKS) return false;
+    keys.set(key, dots);
+    return true;
+  }
+
+  private count(spaces: Map<string, Map<string, unknown>>): number {
+    let n = 0;
+    for (const keys of spaces.values()) n += keys.size;
+    return n;
+  }
+
+  /** The lacks changed: the status again, and the store written (in turn; a failed write is reported, memory stays). */
+  private changed(): void {
+    this.moved();
+    if (!this.store || this.closing) return; // closing: what it held is stored (`close` waits for it)
+    const list = this.list();
+    this.writing = this.writing.then(() => this.store!.write(list.length > 0 ? list : null)).catch(this.report);
+  }
+
+  /** Stored lacks, read at open: those of a well-formed entry whose dots the stored state of the key does not cover. */
+  private async restore(v: unknown): Promise<void> {
+    if (!Array.isArray(v)) return;
+    for (const e of v) {
+      if (!Array.isArray(e) || e.length !== 4 || !e.slice(0, 3).every((x) => typeof x === 'string') || !Array.isArray(e[3])) continue;
+      const [peer, space, key, dots] = e as [string, string, string, LeftDot[]];
+      if (!dots.every((d) => d && typeof d.r === 'string' && typeof d.e === 'string' && Number.isSafeInteger(d.n))) continue;
+      const rec = await this.store!.get(space, key);
+      const left = rec ? dots.filter((d) => !coversDot(this.reg(), rec, d.r, d.e === '' ? undefined : d.e, d.n)) : dots;
+      if (left.length > 0 && !this.peers.get(peer)?.get(space)?.has(key)) this.set(peer, space, key, left);
+    }
+  }
+
+  /** Every lack: peer, space, key, the dots told and not covered here yet. */
+  list(): Array<[string, string, string, readonly LeftDot[]]> {
+    const out: Array<[string, string, string, readonly LeftDot[]]> = [];
+    for (const [peer, spaces] of this.peers) for (const [space, keys] of spaces) for (const [k, dots] of keys) out.push([peer, space, k, dots]);
+    return out;
+  }
+
+  /** Whether any key is lacked (from any peer), or the stored lacks are still being read. */
+  get any(): boolean {
+    return this.peers.size > 0 || this.loading !== undefined;
+  }
+
+  /** A link to `peer` was closed for good (`Link.close`, not the replica's): what it could not send is no longer waited for. */
+  forget(peer: string): void {
+    this.asking.delete(peer);
+    if (!this.closing && this.peers.delete(peer)) this.changed();
+  }
+
+  private closing = false;
+
+  /** The replica closes (its links with it: they forget nothing); settles once what changed is stored. */
+  close(): Promise<void> {
+    this.closing = true;
+    return this.writing;
+  }
+
+  /** The keys of `space` lacked from `peer` (a new link asks for them). */
+  keys(peer: string, space: string): string[] {
+    return [...(this.peers.get(peer)?.get(space)?.keys() ?? [])];
+  }
+
+  /** A stored change: where its state covers every dot a peer left out of the key, the lack ends. */
+  stored(change: StoredChange): void {
+    if (this.peers.size === 0) return;
+    let any = false;
+    for (const [peer, spaces] of this.peers) {
+      const keys = spaces.get(change.space);
+      const dots = keys?.get(change.key);
+      if (!dots) continue;
+      const left = dots.filter((d) => !coversDot(this.reg(), change.rec, d.r, d.e === '' ? undefined : d.e, d.n));
+      if (left.length === dots.length) continue;
+      any = true;
+      if (left.length > 0) keys!.set(change.key, left);
+      else this.drop(peer, change.space, change.key);
+    }
+    if (any) this.changed();
+  }
+}
