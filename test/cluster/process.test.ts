@@ -123,6 +123,7 @@ describe('a cluster of relay processes', () => {
     await until(async () => (await members(a, 'alive')) === 2 && (await members(a, 'dead')) === 0, 'the resumed relay refutes its death at a', 20_000);
     await Promise.all(all);
     await until(() => holdsAll(y, keys), 'the writes made while it stopped reach the client of the resumed relay', 10_000);
-    expect((await members(b, 'alive')) + (await members(b, 'suspect'))).toBe(2);
+    // The resumed relay suspected a at once (its probe in flight went unanswered across the stop): a refutes.
+    await until(async () => (await members(b, 'alive')) === 2, 'the resumed relay holds a alive again', 20_000);
   }, 60_000);
 });
