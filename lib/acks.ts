@@ -159,8 +159,9 @@ export class AckTracker {
    * what counts a withheld key held by a peer whose link did not leave it out (`elsewhere`).
    */
   private readonly framed = new Map<string, Map<string, number>>();
-  private readonly frameListeners = new Set<(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>) => void>();
+  private readonly frameListeners = new Set<(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>, via: object | undefined) => void>();
   private readonly peerListeners = new Set<(peer: string, space: string, upTo: number) => void>();
+  private readonly streamAckListeners = new Set<(peer: string, space: string, upTo: number, via: object) => void>();
   private readonly advanceListeners = new Set<(space: string, upTo: number, peer: string | undefined) => void>();
   private readonly repListeners = new Set<(space: string, upTo: number, count: number) => void>();
   /** space → [upTo, count] announcements, upTo increasing, count decreasing (dominated ones dropped). */
@@ -220,8 +221,8 @@ export class AckTracker {
    * after it): a write of a key written again since still counts synced by it (a key saved faster than
    * acknowledgements come back would otherwise wait as long as the saves go on). Noted only for awaited keys.
    */
-  sentFrame(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>): void {
-    if (upTo > 0 && this.frameListeners.size > 0) for (const l of this.frameListeners) l(peer, space, upTo, entries);
+  sentFrame(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>, via?: object): void {
+    if (upTo > 0 && this.frameListeners.size > 0) for (const l of this.frameListeners) l(peer, space, upTo, entries, via);
     const waited = this.waitingOn.get(space);
     const remote = this.remoteWaits.get(space);
     const reps = this.repOn.get(space);
@@ -513,13 +514,14 @@ export class AckTracker {
    * A peer acknowledged our log in `space` up to `upTo` (`peer`: its replicaId, when known). `resumed`: the peer's cursor
    * our stream resumed from, not frames sent under this id — it may have been reached under another id (a peer restored
    * from a copy comes back under a new one) while a link to it left keys out, so it counts no withheld key held.
+   * `via`: the session whose frames it answers (`sentFrame`'s), as `onStreamAck` tells it.
    */
-  ack(space: string, seq: number, peer?: string, resumed = false): void {
+  ack(space: string, seq: number, peer?: string, resumed = false, via?: object): void {
     // A closed replica's sessions may still drain frames: what they acknowledge counts for nothing now (after a crash
     // the pending-writes map may place a key whose newer record the crash took).
     if (this.closed?.()) return;
     const waiting = this.taking.size > 0 ? this.taking.get(space) : undefined;
-    if (waiting) return void waiting.then(() => this.ack(space, seq, peer, resumed));
+    if (waiting) return void waiting.then(() => this.ack(space, seq, peer, resumed, via));
     const reading = resumed ? this.storedWithholds?.(space) : undefined;
     if (reading) {
       // A read that never will be (the replica closed) counts no resumed cursor.
@@ -531,12 +533,13 @@ export class AckTracker {
       this.taking.set(space, taking);
       return;
     }
-    this.countAck(space, seq, peer, resumed);
+    this.countAck(space, seq, peer, resumed, via);
   }
 
-  private countAck(space: string, seq: number, peer: string | undefined, resumed: boolean): void {
+  private countAck(space: string, seq: number, peer: string | undefined, resumed: boolean, via?: object): void {
     if (this.closed?.()) return;
     if (peer !== undefined && seq > 0) {
+      if (via && !resumed) for (const l of this.streamAckListeners) l(peer, space, seq, via);
       let m = this.byPeer.get(peer);
       if (!m) this.byPeer.set(peer, (m = new Map()));
       if ((m.get(space) ?? 0) < seq) {
@@ -717,9 +720,21 @@ export class AckTracker {
    * Called on every log frame (upTo > 0) that went to a peer, with its entries as sent (a relay notes which keys went
    * to its cluster's members: cluster.ts). Returns the unsubscribe function.
    */
-  onFrame(listener: (peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>) => void): () => void {
+  onFrame(listener: (peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>, via: object | undefined) => void): () => void {
     this.frameListeners.add(listener);
     return () => void this.frameListeners.delete(listener);
+  }
+
+  /**
+   * Called on every acknowledgement of log frames a session sent (`via`: that session, as `sentFrame` named it), before
+   * `onPeerAck`'s and whether or not it advanced: it answers that session's frames up to `upTo`, and no other's — a
+   * frame that went on a connection that dropped may never have been stored, and the next session streams from the
+   * peer's stored cursor (past the frame's seq without its keys, when they were written again since). Returns the
+   * unsubscribe function.
+   */
+  onStreamAck(listener: (peer: string, space: string, upTo: number, via: object) => void): () => void {
+    this.streamAckListeners.add(listener);
+    return () => void this.streamAckListeners.delete(listener);
   }
 
   /** Called on every per-peer acknowledgement that advanced; returns the unsubscribe function. */

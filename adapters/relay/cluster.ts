@@ -26,8 +26,9 @@
  * that seq in that space and holds each of the frame's keys at a state at least as new: our log holds a key once, at
  * its newest record, so a key written here again (another client, the same one, a join) before the part of the log
  * past the seq went to the member is not in what it acknowledged. What the member holds of a key is known from the
- * log frames that carried it to the member and were acknowledged (AckTracker onFrame: the member holds the key as of
- * every record of it at or below the frame's upTo — a key saved faster than acknowledgements come back counts so),
+ * log frames that carried it to the member and were acknowledged by an ACK of the session they went on (AckTracker
+ * onFrame, onStreamAck: the member holds the key as of every record of it at or below the frame's upTo — a key saved
+ * faster than acknowledgements come back counts so; a frame lost with its connection is answered by no other session),
  * or else from where the key's record is now, read after the acknowledgement (records only move up the log: one at or
  * below what the member acknowledged then went to it, or came from it). Entries stored by a repair or a held-back run
  * have no keys here and are counted by the acknowledged seq alone. A report says "n relays hold your log up to u":
@@ -126,11 +127,12 @@ export class ClusterDriver {
   private closed = false;
   private lastRelays = '';
   private readonly offAck: () => void;
+  private readonly offStreamAck: () => void;
   private readonly offFrame: () => void;
   /** space → key → how many pending entries hold it (the keys whose carrying to members is noted). */
   private readonly watched = new Map<string, Map<string, number>>();
-  /** member → space → the log frames that went to it carrying watched keys, not acknowledged yet. */
-  private readonly carried = new Map<string, Map<string, Array<{ upTo: number; keys: string[] }>>>();
+  /** member → space → the log frames that went to it carrying watched keys, not acknowledged yet, with the session they went on. */
+  private readonly carried = new Map<string, Map<string, Array<{ upTo: number; keys: string[]; via: object | undefined }>>>();
   /** member → space → watched key → the member holds the key's state as of every record of it at or below this seq. */
   private readonly holds = new Map<string, Map<string, Map<string, number>>>();
   /** space → key → each member's acknowledgement when the key's record was last read (`readPositions`). */
@@ -156,13 +158,18 @@ export class ClusterDriver {
       },
     });
     this.eventCounter = new Counter({ name: 'concord_relay_cluster_events_total', help: 'Membership events by type (joined, suspect, alive, dead, left, updated, refuted, malformed)', labelNames: ['type'] as const, registers });
-    this.offAck = o.replica.core.acks.onPeerAck((peer, space, upTo) => {
+    // An ACK answers the frames of its own session (`onStreamAck`, before `onPeerAck` of the same ACK).
+    this.offStreamAck = o.replica.core.acks.onStreamAck((peer, space, upTo, via) => {
       const m = this.swim.member(peer);
       if (!m || m.id === this.swim.id) return;
-      this.ackedFrames(peer, space, upTo);
-      if (isLive(m)) this.recount(space);
+      // One that did not advance the member's acknowledgement (another session's reached further) counts here.
+      if (this.ackedFrames(peer, space, upTo, via) && isLive(m) && o.replica.core.acks.ackedBy(peer, space) >= upTo) this.recount(space);
     });
-    this.offFrame = o.replica.core.acks.onFrame((peer, space, upTo, entries) => {
+    this.offAck = o.replica.core.acks.onPeerAck((peer, space) => {
+      const m = this.swim.member(peer);
+      if (m && m.id !== this.swim.id && isLive(m)) this.recount(space);
+    });
+    this.offFrame = o.replica.core.acks.onFrame((peer, space, upTo, entries, via) => {
       const keys = this.watched.get(space);
       if (!keys?.size || peer === this.swim.id || !this.swim.member(peer)) return;
       const carriedKeys: string[] = [];
@@ -172,7 +179,7 @@ export class ClusterDriver {
       if (!bySpace) this.carried.set(peer, (bySpace = new Map()));
       let list = bySpace.get(space);
       if (!list) bySpace.set(space, (list = []));
-      list.push({ upTo, keys: carriedKeys });
+      list.push({ upTo, keys: carriedKeys, via });
       // Frames of a session that ended are never acknowledged: the oldest go (their keys then count by `readPositions`).
       if (list.length > MAX_CARRIED) list.shift();
     });
@@ -406,20 +413,29 @@ export class ClusterDriver {
     if ((keys.get(key) ?? 0) < at) keys.set(key, at);
   }
 
-  /** `member` acknowledged our log in `space` up to `upTo`: the watched keys its frames up to there carried, it holds. */
-  private ackedFrames(member: string, space: string, upTo: number): void {
+  /**
+   * `member` acknowledged our log in `space` up to `upTo` on the session `via`: the watched keys that session's frames
+   * up to there carried, it holds. Another session's frames the ACK passes are dropped unheld: they may have gone on a
+   * connection that dropped before the member stored them, and the stream of this session, from the member's stored
+   * cursor, may have passed their seqs without their keys (written again since: a log holds a key once, at its newest
+   * record). Where such a key's record is now tells instead (`readPositions`). Returns whether a key was held.
+   */
+  private ackedFrames(member: string, space: string, upTo: number, via: object): boolean {
     const list = this.carried.get(member)?.get(space);
-    if (!list) return;
+    if (!list) return false;
     const watched = this.watched.get(space);
     let kept = 0;
+    let held = false;
     for (const f of list) {
       if (f.upTo > upTo) {
         list[kept++] = f;
         continue;
       }
-      for (const key of f.keys) if (watched?.has(key)) this.hold(member, space, key, f.upTo);
+      if (f.via !== via) continue;
+      for (const key of f.keys) if (watched?.has(key)) (this.hold(member, space, key, f.upTo), (held = true));
     }
     list.length = kept;
+    return held;
   }
 
   /** Whether `member` (which acknowledged `acked` in `space`) holds the entry; the keys it is not known to hold go to `unknown`. */
@@ -528,6 +544,7 @@ export class ClusterDriver {
     this.closed = true;
     clearTimeout(this.timer);
     this.offAck();
+    this.offStreamAck();
     this.offFrame();
     this.offChange();
     for (const link of this.links.values()) link.close();

@@ -19,11 +19,12 @@
  * Only m itself raises its incarnation: on hearing itself suspected (or dead) at i ≥ its own, it takes
  * i + 1 and gossips alive — the refutation. So a stale rumour can never outvote a live member for long.
  *
- * Dead and left members stay as tombstones for tombstoneRetention: stale gossip (incarnation ≤ the
- * tombstone's) cannot bring them back. A dead verdict received in a push-pull counts as suspicion only
- * (memberlist does the same): a member returning from a partition holds everyone dead, and must not
- * spread that; the suspects hear of it and refute. Push-pull partners are drawn from dead members too
- * (not left ones), which is how the two sides of a healed partition find each other again.
+ * Dead and left members stay as tombstones for tombstoneRetention: stale gossip (incarnation ≤ the tombstone's) cannot
+ * bring them back. A dead verdict received in a push-pull counts as suspicion only (memberlist does the same): a member
+ * returning from a partition holds everyone dead, and must not spread that; the suspects hear of it and refute. Not of a
+ * member the receiver does not know: ignored (as memberlist; tombstones expire at different times, and one taken as
+ * suspicion brought a member dead for good back at every reap). Push-pull partners are drawn from dead members too (not
+ * left ones), which is how the two sides of a healed partition find each other again.
  *
  * Every accepted change is queued for piggybacking (broadcasts.ts), except what a joiner learns in the
  * answer to its join (old news to everyone else). A message to a member we hold suspect or dead leads
@@ -53,7 +54,6 @@ interface Relay {
 }
 
 type Mode = 'gossip' | 'push-pull' | 'bootstrap';
-
 
 export class Swim {
   readonly id: string;
@@ -287,8 +287,10 @@ export class Swim {
 
   private apply(now: number, u: Update, mode: Mode): void {
     if (u.id === this.id) return this.aboutSelf(now, u);
-    const state: MemberState = mode === 'push-pull' && u.state === 'dead' ? 'suspect' : u.state;
     const rec = this.recs.get(u.id);
+    // A push-pull's tombstone of a member we do not know (never knew, or reaped): old news (see the header).
+    if (!rec && mode === 'push-pull' && !isLive(u.state)) return;
+    const state: MemberState = mode === 'push-pull' && u.state === 'dead' ? 'suspect' : u.state;
     if (!rec) {
       const fresh: MemberInfo = { id: u.id, address: u.address, incarnation: u.incarnation, state, since: now };
       this.recs.set(u.id, fresh);

@@ -100,7 +100,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       this.wire.deliver(this.conn, frame);
       // Counted as they leave (the wire may split a message, each frame acknowledged on its own); a log frame's keys as sent.
       if (sent.type === MsgType.Changes && sent.upTo === 0) (this.window.sent(), this.spaces.get(sent.space)?.repairAcks.sent());
-      else if (sent.type === MsgType.Changes) this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries);
+      else if (sent.type === MsgType.Changes) this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries, this);
       const repair = sent.type === MsgType.AntiEntropy || (sent.type === MsgType.Changes && sent.upTo === 0);
       if (repair) this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
     });

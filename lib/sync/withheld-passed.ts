@@ -24,7 +24,7 @@ const BATCH = 16;
 /** The peer's acknowledgement of our log in `space` up to `upTo`; `resumed`: its cursor our stream starts from. */
 export function streamAcked(session: SessionPort, space: string, upTo: number, resumed: boolean | undefined, repairs: RepairAcks): void {
   const peer = session.peer!.replicaId;
-  session.core.acks.ack(space, upTo, peer, resumed);
+  session.core.acks.ack(space, upTo, peer, resumed, session);
   if (resumed && upTo > 0) sendPassed(session, space, peer, upTo, repairs).catch((e: unknown) => session.fail(e));
 }
 

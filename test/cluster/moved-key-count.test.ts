@@ -15,8 +15,9 @@
  * The second case: counting per key must not starve a key saved faster than acknowledgements come back.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryStorage, type Replica, type StorageAdapter, type StorageTx } from '../../lib/index.js';
+import type { Replica } from '../../lib/index.js';
 import { createToken, type Relay } from '../../adapters/relay/index.js';
+import { gatedStorage } from './gated-storage.js';
 import { aliveIds, client, closeAll, clusterRelay, SECRET, until } from './support.js';
 
 const open: Array<Replica | Relay> = [];
@@ -24,59 +25,6 @@ let release = () => {};
 afterAll(() => (release(), closeAll(...open)));
 
 const token = createToken(SECRET, { spaces: { '*': 'write' }, expiresIn: '1h' });
-
-/**
- * Memory storage whose commits can be held: 'all' holds every transaction, 'key' holds (before it commits) only
- * one that writes `key` in `space`; 'open' holds none. Held ones go on when the mode opens.
- */
-function gatedStorage(space: string, key: string) {
-  const inner = memoryStorage();
-  let mode: 'open' | 'all' | 'key' = 'open';
-  let wake: (() => void) | undefined;
-  let opened = Promise.resolve();
-  const until = async (ok: () => boolean) => {
-    while (!ok()) await opened;
-  };
-  const overrides: Partial<StorageAdapter> = {
-    transactNow: (fn) => (mode === 'open' && inner.transactNow ? inner.transactNow(fn) : undefined),
-    async transact(fn) {
-      await until(() => mode !== 'all');
-      return inner.transact(async (tx) => {
-        let writesKey = false;
-        const watched = new Proxy(tx, {
-          get(t, prop) {
-            if (prop === 'put') {
-              return (s: string, k: string, rec: Parameters<StorageTx['put']>[2]) => {
-                if (s === space && k === key) writesKey = true;
-                t.put(s, k, rec);
-              };
-            }
-            const v = Reflect.get(t, prop, t) as unknown;
-            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-          },
-        });
-        const v = await fn(watched);
-        if (writesKey) await until(() => mode === 'open');
-        return v;
-      });
-    },
-  };
-  const storage = new Proxy(inner, {
-    get(t, prop) {
-      if (prop in overrides) return overrides[prop as keyof StorageAdapter];
-      const v = Reflect.get(t, prop, t) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  }) as StorageAdapter;
-  return {
-    storage,
-    set(m: 'open' | 'all' | 'key') {
-      mode = m;
-      wake?.();
-      opened = new Promise<void>((r) => (wake = r));
-    },
-  };
-}
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

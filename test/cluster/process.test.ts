@@ -1,7 +1,9 @@
 /**
  * A cluster of three relay processes (`concord relay --join`): SIGKILL one during client writes. Its client
  * fails over, no write whose `synced` resolved is lost, the others declare it dead (on /metrics), and the
- * relay restarted from its data directory rejoins and catches up.
+ * relay restarted from its data directory rejoins and catches up. And a relay whose event loop stops (SIGSTOP) past
+ * the failure detector's timeout: declared dead, it counts for no write meanwhile; resumed, it refutes, its links
+ * come back and the writes made meanwhile reach it and count it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -94,5 +96,34 @@ describe('a cluster of relay processes', () => {
     const { r: z } = await replicaOn(b2, false);
     await until(() => holdsAll(z, confirmed), 'the restarted relay caught up', 10_000);
     expect(Object.keys(await dump(z, 's'))).toHaveLength(60);
+  }, 60_000);
+
+  it('counts a relay stopped past its suspicion for no write, and again once it resumes', async () => {
+    const a = await relay([]);
+    const b = await relay(['--join', url(a)]);
+    await until(async () => (await members(a, 'alive')) === 2 && (await members(b, 'alive')) === 2, 'two members', 10_000);
+    const { r: x } = await replicaOn(a, false);
+    const { r: y } = await replicaOn(b, false);
+    await (await x.space('s').put('warm', 0)).replicated(2);
+
+    b.child.kill('SIGSTOP');
+    await until(async () => (await members(a, 'dead')) === 1, 'a declares the stopped relay dead', 20_000);
+    const keys = Array.from({ length: 10 }, (_, i) => `stopped${i}`);
+    const replicated = new Set<string>();
+    const all: Promise<void>[] = [];
+    for (const k of keys) {
+      const w = await x.space('s').put(k, k);
+      await w.synced;
+      all.push(w.replicated(2).then(() => void replicated.add(k)));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect([...replicated], 'replicated(2) while the only other relay is stopped').toEqual([]);
+
+    b.child.kill('SIGCONT');
+    await until(async () => (await members(a, 'alive')) === 2 && (await members(a, 'dead')) === 0, 'the resumed relay refutes its death at a', 20_000);
+    await Promise.all(all);
+    await until(() => holdsAll(y, keys), 'the writes made while it stopped reach the client of the resumed relay', 10_000);
+    // The resumed relay suspected a at once (its probe in flight went unanswered across the stop): a refutes.
+    await until(async () => (await members(b, 'alive')) === 2, 'the resumed relay holds a alive again', 20_000);
   }, 60_000);
 });
