@@ -18,6 +18,7 @@ import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js'
 import { makeSchedule, type Schedule } from './schedule.js';
 import { forgiveLost, runSchedule } from './run-schedule.js';
 import { WriteResult } from '../../lib/write-result.js';
+import { SimDisk } from '../support/sim-disk.js';
 
 const noGc = { collect: {} } as unknown as Schedule;
 
@@ -216,6 +217,27 @@ describe('the history checker', () => {
     expect(await checkState(c, noGc, new Map(), new Map())).toEqual(['the checker knows no record of epoch W@e9 (a node\'s open it did not see)']);
     c.ledger.epochs.add('W', 'e9', '', 0);
     expect(await checkState(c, noGc, new Map(), new Map())).toEqual([]);
+    await c.close();
+  });
+
+  it('learns the epoch records of an identity a node stored once that transaction is durable, never of one that failed', async () => {
+    // A re-identification's first transaction stores the new identity; a later pass of it may fail (disk-full
+    // 1747000000) and its announcement never come: the stored identity is the node's all the same. One whose own
+    // transaction failed is no record anywhere, and a dot naming its epoch must stay unplaced.
+    const c = await Cluster.create({ seed: 1, nodes: ['a'], edges: [] });
+    const disk = new SimDisk({ timers: c.clock });
+    const learnt: string[] = [];
+    const storage = c.ledger.spy('b', disk.instance(), () => true, (id) => learnt.push(id));
+    await storage.open();
+    await c.drive(storage.transact((tx) => tx.setMeta('replica', { id: 'K', epoch: 'e2', history: [['e2', 0]], tagged: 'e2' })));
+    disk.failNextCommit();
+    const failing = c.drive(storage.transact((tx) => tx.setMeta('replica', { id: 'F', epoch: 'e3', history: [['e3', 0]], tagged: 'e3' })));
+    await expect(failing).rejects.toMatchObject({ code: 'STORAGE_FULL' });
+    expect(learnt).toEqual(['K']);
+    // A dot of each on a node's disk: the checker places the durable identity's and reports the other's.
+    const dot = (r: string, e: string, value: string) => ({ ...version(r, 1, value), ep: e });
+    await plant(c, 'a', 'k', { vs: [dot('K', 'e2', 'x'), dot('F', 'e3', 'y')], cc: { K: 1, F: 1 }, pts: { K: [{ e: 'e2', n: 1 }], F: [{ e: 'e3', n: 1 }] } }, 1);
+    expect(await checkState(c, noGc, new Map(), new Map())).toEqual(['the checker knows no record of epoch F@e3 (a node\'s open it did not see)']);
     await c.close();
   });
 

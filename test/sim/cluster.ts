@@ -294,7 +294,8 @@ export class Cluster {
     let replica: Replica | undefined;
     // Ours: any id no other node has (its current one, or one it just minted).
     const isOwn = (r: string) => r === replica?.replicaId || n.ids.includes(r) || ![...this.nodes.values()].some((o) => o !== n && (o.ids.includes(r) || o.replica?.replicaId === r));
-    const storage = this.ledger.spy(name, instance, isOwn);
+    // An identity stored durably is the node's (a re-identification whose later pass failed never announces it).
+    const storage = this.ledger.spy(name, instance, isOwn, (id) => void (n.ids.includes(id) || n.ids.push(id)));
     const grace = this.options.collect?.[name];
     const opened = await openReplica({
       storage,

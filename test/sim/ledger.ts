@@ -27,6 +27,8 @@
 import { DROPPED_META } from '../../lib/dropped-own.js';
 import { coversDot, sameDot, samePoints, sameVector, type Causal } from '../../lib/dvv.js';
 import { Epochs } from '../../lib/epoch-points.js';
+import { MAX_STORED_EPOCHS } from '../../lib/epochs.js';
+import { IDENTITY_META, readIdentity, type Identity } from '../../lib/identity.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { Carried } from './carried.js';
 import { bodyOf } from './doc-values.js';
@@ -179,6 +181,19 @@ export class Ledger {
     }
   }
 
+  /**
+   * A node's identity, stored by a transaction now durable: its epochs' records, read from its history as the replica
+   * reads them (core.ts epochs). An open stores its identity so, and so does a re-identification's first transaction —
+   * durable even when a later pass of it fails and its announcement never comes (disk-full 1747000000). One stored by a
+   * transaction that failed is never learnt: a dot naming its epoch stays one the checker cannot place.
+   */
+  private learnIdentity(identity: Identity, learnt?: (id: string) => void): void {
+    const reg = new Epochs();
+    reg.learn(identity.id, identity.history, identity.history.length < MAX_STORED_EPOCHS, identity.tagged);
+    this.learnEpochs(reg, [identity.id]);
+    learnt?.(identity.id);
+  }
+
   /** Whether context `ctx` covers `dot` (by its points and the epochs' ancestry where they name epochs). */
   covers(ctx: Causal, dot: Dot): boolean {
     const [r, n, ep] = splitDot(dot);
@@ -190,7 +205,7 @@ export class Ledger {
    * `r` is the node's (its current one, or one it had or just minted: a re-identification re-issues writes under
    * a new id inside the transaction that switches to it).
    */
-  spy(node: string, inner: StorageAdapter, isOwn: (r: string) => boolean): StorageAdapter {
+  spy(node: string, inner: StorageAdapter, isOwn: (r: string) => boolean, identityDurable?: (id: string) => void): StorageAdapter {
     this.idsOf.set(node, isOwn);
     type Seen = () => void;
     const observe = (space: string, key: string, prev: KeyRecord | undefined, next: KeyRecord | null, reissuing = false): Seen | undefined => {
@@ -258,7 +273,8 @@ export class Ledger {
         }
       };
     };
-    const wrapTx = (tx: StorageTx, seen: Seen[]): StorageTx => {
+    // `identity`: what the transaction stored as the node's identity (its history holds its epochs' records).
+    const wrapTx = (tx: StorageTx, seen: Seen[], identity: { stored?: { value: unknown } }): StorageTx => {
       const read = new Map<string, KeyRecord | undefined>();
       let reissuing = false;
       const note = (s: Seen | undefined) => s && seen.push(s);
@@ -284,6 +300,7 @@ export class Ledger {
         getMeta: (name) => tx.getMeta(name),
         setMeta: (name, value) => {
           if (name.startsWith(DROPPED_META) && value === null) reissuing = true;
+          if (name === IDENTITY_META) identity.stored = { value };
           tx.setMeta(name, value);
         },
       };
@@ -292,14 +309,19 @@ export class Ledger {
       ...readsOf(inner),
       transact: <T>(fn: (tx: StorageTx) => Promise<T> | T) => {
         // Observations count once the transaction resolved (durable); a throwing or lost one counts for nothing.
+        // The identity it stored, learnt too (a transaction run again starts afresh, as `seen` does).
         let seen: Seen[] = [];
+        let identity: { stored?: { value: unknown } } = {};
         return inner
           .transact((tx) => {
             seen = [];
-            return fn(wrapTx(tx, seen));
+            identity = {};
+            return fn(wrapTx(tx, seen, identity));
           })
           .then((result) => {
             for (const s of seen) s();
+            const stored = identity.stored && readIdentity(identity.stored.value as Parameters<typeof readIdentity>[0]);
+            if (stored) this.learnIdentity(stored, identityDurable);
             return result;
           });
       },
