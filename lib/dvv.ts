@@ -280,6 +280,8 @@ export function join(a: KeyState, b: KeyState): KeyState {
  * of its points covers it, by `reg`'s ancestry of epochs) and no longer holds it.
  */
 export function joinWith(reg: EpochRegistry, a: KeyState, b: KeyState): KeyState {
+  // A key not held yet (every client of a relay, per delivery of a fresh write: S7): the state as it came.
+  if (isEmptyState(a) && joinsAsItIs(b)) return b;
   const vs: StoredVersion[] = [];
   const inB = dotTest(b.vs);
   let twice = false;
@@ -297,6 +299,34 @@ export function joinWith(reg: EpochRegistry, a: KeyState, b: KeyState): KeyState
   if (twice) pickFirstMinted(vs, b.vs);
   if (a.pts === undefined && b.pts === undefined) return { vs, cc: mergeVectors(a.cc, b.cc) };
   return withContext(vs, mergeCausal(reg, a, b));
+}
+
+/** No version and an empty context (EMPTY_STATE, or any such). */
+function isEmptyState(a: KeyState): boolean {
+  if (a.vs.length !== 0 || a.pts !== undefined) return false;
+  for (const r in a.cc) if (Object.hasOwn(a.cc, r)) return false;
+  return true;
+}
+
+/**
+ * Whether joining `b` into the empty state gives `b` field for field, in the same order, so `b` itself can stand for the
+ * join (a state is a value: nothing mutates one): its versions in canonical order, each dot once (the join sorts them),
+ * and for each replica it lists points of, one point, whose counter is the vector's entry (the join keeps maximal
+ * points and sets the entry to their top), the replicas in sorted order (as mergeCausal lists them). A decoded state of
+ * one fresh write is such; one that is not takes the join's own path.
+ */
+function joinsAsItIs(b: KeyState): boolean {
+  const vs = b.vs;
+  for (let i = 1; i < vs.length; i++) if (compareDots(vs[i - 1]!, vs[i]!) >= 0) return false;
+  const pts = b.pts;
+  if (pts === undefined) return true;
+  let last: string | undefined;
+  for (const r in pts) {
+    const p = pts[r]!;
+    if (!Object.hasOwn(pts, r) || p.length !== 1 || b.cc[r] !== topCounter(p) || (last !== undefined && r <= last)) return false;
+    last = r;
+  }
+  return true;
 }
 
 /** Where `vs` and `other` hold one dot under two writes (other HLCs), `vs` takes the one minted first. */
@@ -372,6 +402,7 @@ export function namesEpochs(s: KeyState): boolean {
 
 /** Whether two states are the same state (same dots, HLCs and context); values follow from the dots. */
 export function sameState(a: KeyState, b: KeyState): boolean {
+  if (a === b) return true;
   if (a.vs.length !== b.vs.length) return false;
   for (let i = 0; i < a.vs.length; i++) {
     const x = a.vs[i]!;
