@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage, nodeIo, type FileStorage, type Io, type IoFile } from '../../adapters/fs/index.js';
 import { openReplica, type Replica } from '../../lib/index.js';
+import type { KeyRecord } from '../../lib/storage.js';
+import { rec } from '../storage/contract.js';
 import { errnoError, faultyIo, isLog, prng, tempDir, type Faults } from './helpers.js';
 import { PowerLossFs } from './power-loss-io.js';
 
@@ -78,6 +80,34 @@ describe('write-ahead of full batches', () => {
     expect((await s.get(`k${BURST - 1}`))?.value).toEqual(value(BURST - 1));
   });
 
+  it("nothing is written ahead while a group is being synced: the next group's full batches wait for its fsync", async () => {
+    // Frames of a later group after frames of a group not yet fsynced would read, after a crash that tore the earlier
+    // group, as damage to durable data (recovery.ts isTornTail), not as a torn tail.
+    const path = await dir('ahead-busy');
+    let gate: Promise<void> | undefined;
+    let release!: () => void;
+    const faults: Faults = { beforeSync: (p) => (isLog(p) && gate ? gate : Promise.resolve()) };
+    const { r } = await open(path, faultyIo(faults));
+    await r.space('s').put('before', 0);
+    const writes0 = faults.writevs ?? 0;
+    gate = new Promise((res) => (release = res));
+    const first = burst(r);
+    let second: Array<Promise<boolean>> = [];
+    try {
+      for (let i = 0; i < 400 && (faults.writevs ?? 0) - writes0 < 3; i++) await new Promise((res) => setTimeout(res, 5));
+      expect((faults.writevs ?? 0) - writes0).toBe(3); // the first group written, its fsync held
+      second = burst(r, BURST);
+      expect((faults.writevs ?? 0) - writes0).toBe(3);
+    } finally {
+      gate = undefined;
+      release();
+    }
+    expect((await Promise.all([...first, ...second])).every(Boolean)).toBe(true);
+    await r.close();
+    const again = await open(path, nodeIo);
+    expect((await keysOf(again.r)).size).toBe(2 * BURST + 1);
+  });
+
   it('a failed write of a frame written ahead (ENOSPC) rejects every put of its group, keeps what was durable before, and later puts land', async () => {
     const path = await dir('ahead-enospc');
     const faults: Faults = {};
@@ -130,7 +160,7 @@ describe('write-ahead of full batches', () => {
     await r.space('s').put('before', 0);
     const puts = burst(r);
     const compacted = storage.compactNow();
-    const more = burst(r, BURST); // queued behind the rotation: the new segment's
+    const more = burst(r, BURST); // queued while the rotation waits: not written ahead
     expect((await Promise.all([...puts, ...more])).every(Boolean)).toBe(true);
     await compacted;
     await r.close();
@@ -184,6 +214,35 @@ describe('write-ahead of full batches', () => {
     await Promise.all(puts);
     const after = await open(copy, nodeIo);
     expect(await keysOf(after.r)).toEqual(new Set(['before']));
+  });
+});
+
+describe('write-ahead: a record that cannot be encoded', () => {
+  it('failing just after a batch filled (the transaction that would open the next one) keeps nothing of it; the full batch is written ahead with the next put, and all reads back', async () => {
+    const path = await dir('ahead-encode');
+    const faults: Faults = {};
+    const s = fileStorage(path, { io: faultyIo(faults), compactOnClose: false });
+    cleanups.push(() => s.close().catch(() => {}));
+    await s.open();
+    const unencodable: KeyRecord = { ...rec(9_999_999), cc: { replicaA: BigInt(1) as unknown as number } };
+    const durable: Array<Promise<void> | undefined> = [];
+    for (let i = 1; i <= 8192; i++) durable.push(s.transactNow!((tx) => tx.put('sp', `k${i}`, rec(i)))?.durable);
+    const writes0 = faults.writevs ?? 0;
+    expect(() => s.transactNow!((tx) => tx.put('sp', 'bad', unencodable))).toThrow(TypeError);
+    expect(faults.writevs ?? 0).toBe(writes0); // nothing queued behind the full batch: it may still be the group's last
+    durable.push(s.transactNow!((tx) => tx.put('sp', 'k8193', rec(8193)))?.durable);
+    expect((faults.writevs ?? 0) - writes0).toBe(1); // now it is written ahead
+    await Promise.all(durable);
+    expect(await s.get('sp', 'bad')).toBeUndefined();
+    expect((await s.readLog('sp', 0, 10_000)).length).toBe(8193);
+    await s.close();
+    const again = fileStorage(path, { compactOnClose: false, cacheRecords: 0 });
+    cleanups.push(() => again.close().catch(() => {}));
+    await again.open();
+    expect(await again.get('sp', 'k8192')).toEqual(rec(8192));
+    expect(await again.get('sp', 'k8193')).toEqual(rec(8193));
+    expect(await again.get('sp', 'bad')).toBeUndefined();
+    expect((await again.readLog('sp', 0, 10_000)).length).toBe(8193);
   });
 });
 
