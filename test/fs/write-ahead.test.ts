@@ -108,16 +108,22 @@ describe('write-ahead of full batches', () => {
     expect((await keysOf(again.r)).size).toBe(2 * BURST + 1);
   });
 
-  it('a failed write of a frame written ahead (ENOSPC) rejects every put of its group, keeps what was durable before, and later puts land', async () => {
-    const path = await dir('ahead-enospc');
+  /** A replica holding 'before', durable, whose burst's `nth` write to the log (0: the first written ahead) fails with ENOSPC. */
+  async function failedBurst(tag: string, nth: number): Promise<{ path: string; r: Replica }> {
+    const path = await dir(tag);
     const faults: Faults = {};
     const { r } = await open(path, faultyIo(faults));
     await r.space('s').put('before', 0);
     let writevs = 0;
-    faults.write = (p) => (isLog(p) && writevs++ === 0 ? errnoError('ENOSPC', 'write') : undefined); // the first one: written ahead
+    faults.write = (p) => (isLog(p) && writevs++ === nth ? errnoError('ENOSPC', 'write') : undefined);
     const outs = await Promise.all(burst(r));
-    expect(outs.filter(Boolean).length).toBe(0);
+    expect(outs.filter(Boolean).length, 'puts of the failed group acknowledged').toBe(0);
     faults.write = undefined;
+    return { path, r };
+  }
+
+  it('a failed write of a frame written ahead (ENOSPC) rejects every put of its group, keeps what was durable before, and later puts land', async () => {
+    const { path, r } = await failedBurst('ahead-enospc', 0);
     await r.space('s').put('after', 1);
     expect(await keysOf(r)).toEqual(new Set(['before', 'after']));
     await r.close();
@@ -126,15 +132,7 @@ describe('write-ahead of full batches', () => {
   });
 
   it('a failed write of the last frame, after the frames written ahead landed, fails the group and cuts the segment back', async () => {
-    const path = await dir('ahead-enospc-last');
-    const faults: Faults = {};
-    const { r } = await open(path, faultyIo(faults));
-    await r.space('s').put('before', 0);
-    let writevs = 0;
-    faults.write = (p) => (isLog(p) && writevs++ === 2 ? errnoError('ENOSPC', 'write') : undefined);
-    const outs = await Promise.all(burst(r));
-    expect(outs.filter(Boolean).length).toBe(0);
-    faults.write = undefined;
+    const { path, r } = await failedBurst('ahead-enospc-last', 2);
     expect(Object.fromEntries((await Promise.all(burst(r, BURST))).entries())).toEqual(Object.fromEntries(Array.from({ length: BURST }, (_, i) => [i, true])));
     await r.close();
     const again = await open(path, nodeIo);
