@@ -6,11 +6,11 @@
 import { copyFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileStorage, nodeIo, type FileStorage, type Io, type IoFile } from '../../adapters/fs/index.js';
+import { fileStorage, nodeIo, type FileStorage, type Io } from '../../adapters/fs/index.js';
 import { openReplica, type Replica } from '../../lib/index.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, isLog, prng, tempDir, type Faults } from './helpers.js';
+import { errnoError, faultyIo, isLog, prng, tempDir, wrapLogs, type Faults } from './helpers.js';
 import { PowerLossFs } from './power-loss-io.js';
 
 let cleanups: Array<() => Promise<void>> = [];
@@ -175,27 +175,14 @@ describe('write-ahead of full batches', () => {
     let hold: Promise<void> | undefined;
     let release!: () => void;
     let writevs = 0;
-    const io: Io = {
-      ...nodeIo,
-      async open(p, flags) {
-        const f = await nodeIo.open(p, flags);
-        if (!isLog(p)) return f;
-        const file: IoFile = {
-          read: (b, o, l, at) => f.read(b, o, l, at),
-          write: (b, o, l, at) => f.write(b, o, l, at),
-          // the first gathered write after the base writes zeros of its length: its pages never reached the disk
-          writev: (bs, at) => (hold && writevs++ === 0 ? f.writev!([Buffer.alloc(bs.reduce((n, b) => n + b.length, 0))], at) : f.writev!(bs, at)),
-          datasync: async () => {
-            if (hold) await hold;
-            return f.datasync();
-          },
-          truncate: (n) => f.truncate(n),
-          size: () => f.size(),
-          close: () => f.close(),
-        };
-        return file;
+    // the first gathered write after the base writes zeros of its length: its pages never reached the disk
+    const io = wrapLogs(nodeIo, (f) => ({
+      writev: (bs, at) => (hold && writevs++ === 0 ? f.writev!([Buffer.alloc(bs.reduce((n, b) => n + b.length, 0))], at) : f.writev!(bs, at)),
+      datasync: async () => {
+        if (hold) await hold;
+        return f.datasync();
       },
-    };
+    }));
     const { r } = await open(path, io);
     await r.space('s').put('before', 0);
     hold = new Promise((res) => (release = res));
