@@ -8,8 +8,9 @@
  * Invariants:
  * - A transaction is applied to the in-memory index as soon as `fn` returns (the next transaction sees it)
  *   and resolves only after its frame was fsynced (group commit, log-writer.ts). Transactions committed while the
- *   writer is busy share one batch, one frame (batch.ts). `transactNow` runs one at once when nothing is queued
- *   and its reads answer from memory, and hands back the promise of its durability.
+ *   writer is busy share one batch, one frame (batch.ts); a batch that is full is written at once, as the next group's
+ *   first frames (log-writer.ts write-ahead), its group fsynced once its last frame is written. `transactNow` runs one
+ *   at once when nothing is queued and its reads answer from memory, and hands back the promise of its durability.
  * - `readLog` returns only entries whose batch is durable: it stops at the first one that is not, and before a key's
  *   durable record while a batch not durable yet replaced or removed it (`heldAfter`; the log a power loss leaves).
  * - A batch that fails to reach the disk is rolled back from the index, with every batch applied after it,

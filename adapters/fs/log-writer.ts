@@ -9,9 +9,20 @@
  * file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate: the
  * writer is then broken and refuses everything after.
  *
+ * Write-ahead: a batch that takes no more transactions (a later one was queued behind it: it was full) is written at
+ * once, as the first frames of the next group, while no group is being written or synced — not at the writer's next
+ * turn, which a caller issuing puts in one synchronous run (100 000 in flight) only lets come once it is done: the
+ * copy into the file then runs in the I/O thread beside that run, and only the rest of the group and its fsync are
+ * left after it. Such frames carry the next group's number and no last-frame flag; the group's fsync follows its last
+ * frame, written by the loop, once every write of the group has returned. So frames of a group not yet fsynced are
+ * never followed by frames of a later group (frame.ts: what tells a torn tail from damage): a crash before the fsync
+ * leaves an incomplete group, dropped whole at recovery as before, and a failed write still truncates the segment back
+ * to where the group began (after every write of the group has returned).
+ *
  * Segment rotation (for compaction) happens between groups: a new segment file is created and its directory
  * entry fsynced, and `onRotated` runs synchronously with the batches still queued — the ones not in the
- * older segments.
+ * older segments. No batch is written ahead while a rotation waits, and a rotation waits for the batches written ahead
+ * to be in a group.
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
@@ -54,6 +65,12 @@ export class LogWriter<B extends Batch> {
   private running: Promise<void> | undefined;
   private rotation: Rotation<B> | undefined;
   private broken: ConcordError | undefined;
+  /** A group is being written or synced (from its first write to its report): nothing is written ahead meanwhile. */
+  private busy = false;
+  /** Batches at the queue's front written ahead (not synced), their frames' bytes, and their writes' outcomes. */
+  private ahead = 0;
+  private aheadBytes = 0;
+  private aheadWrites: Array<Promise<WriteFailure | undefined>> = [];
 
   constructor(
     private readonly io: Io,
@@ -67,10 +84,34 @@ export class LogWriter<B extends Batch> {
     return this.broken;
   }
 
+  /**
+   * Queues a batch. Every batch queued before it takes no more transactions from now on (the caller appends only to the
+   * batch it queued last): those not written yet may be written ahead at once.
+   */
   enqueue(batch: B): void {
     if (this.broken) throw this.broken;
     this.queue.push(batch);
+    if (this.queue.length - this.ahead > 1) this.writeAhead();
     this.kick();
+  }
+
+  /**
+   * Writes the queued batches before the last one, as the next group's first frames (no last-frame flag), at once: only
+   * while no group is being written or synced and no rotation waits, and up to a group's size.
+   */
+  private writeAhead(): void {
+    if (this.busy || this.rotation || this.broken) return;
+    const seg = this.segment;
+    for (const last = this.queue.length - 1; this.ahead < last; this.ahead++) {
+      const b = this.queue[this.ahead]!;
+      const enc = b.encode();
+      if (this.ahead > 0 && this.aheadBytes + FRAME_HEADER + enc.length > MAX_GROUP_BYTES) return;
+      const at = seg.size + this.aheadBytes;
+      b.payloadAt = at + FRAME_HEADER;
+      b.segment = seg.data;
+      this.aheadBytes += FRAME_HEADER + enc.length;
+      this.aheadWrites.push(outcome(writeAll(seg.data.file, framePieces(enc, this.nextGroup, 0), at)));
+    }
   }
 
   /** Starts a new segment at the next group boundary; `then` sees the batches queued for it. */
@@ -94,6 +135,9 @@ export class LogWriter<B extends Batch> {
         this.broken = ioError(e, 'committing');
         const failed = this.queue;
         this.queue = [];
+        this.ahead = this.aheadBytes = 0;
+        this.aheadWrites = [];
+        this.busy = false;
         this.hooks.failed(failed, this.broken, true);
         this.failRotation();
       })
@@ -118,11 +162,13 @@ export class LogWriter<B extends Batch> {
   private async loop(): Promise<void> {
     for (;;) {
       if (this.broken) return;
-      if (this.rotation) await this.doRotate(this.rotation);
+      // batches written ahead are in the current segment: they go in a group before it changes
+      if (this.rotation && this.ahead === 0) await this.doRotate(this.rotation);
       if (!this.queue.length) return;
       let bytes = 0;
       let n = 0;
-      while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encode().length;
+      // every batch written ahead, and at least one after them (the last frame, flagged)
+      while (n < this.queue.length && (n <= this.ahead || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encode().length;
       const group = this.queue.splice(0, n);
       await this.writeGroup(group, bytes);
     }
@@ -131,20 +177,30 @@ export class LogWriter<B extends Batch> {
   private async writeGroup(group: B[], bytes: number): Promise<void> {
     const seg = this.segment;
     const groupNo = this.nextGroup++;
-    // The group's frames as pieces, written in one gathered write: the records' bytes go to the file from where their
-    // batch holds them.
+    this.busy = true;
+    // The batches written ahead are the group's first frames (writeAhead); their writes are in flight or done.
+    const writes = this.aheadWrites;
+    let at = this.aheadBytes;
+    const ahead = this.ahead;
+    this.ahead = this.aheadBytes = 0;
+    this.aheadWrites = [];
+    // The rest of the group's frames as pieces, written in one gathered write: the records' bytes go to the file from
+    // where their batch holds them.
     const pieces: Buffer[] = [];
-    let at = 0;
-    group.forEach((b, i) => {
+    const from = seg.size + at;
+    for (let i = ahead; i < group.length; i++) {
+      const b = group[i]!;
       const enc = b.encode();
       b.payloadAt = seg.size + at + FRAME_HEADER;
       b.segment = seg.data;
       for (const piece of framePieces(enc, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0)) pieces.push(piece);
       at += FRAME_HEADER + enc.length;
-    });
+    }
+    writes.push(outcome(writeAll(seg.data.file, pieces, from)));
     let stage = 'writing';
     try {
-      await writeAll(seg.data.file, pieces, seg.size);
+      // every write of the group returned (a failed one truncates the segment after the others landed)
+      for (const w of await Promise.all(writes)) if (w) throw w.error;
       stage = 'syncing';
       await seg.data.file.datasync();
     } catch (e) {
@@ -163,12 +219,14 @@ export class LogWriter<B extends Batch> {
       if (broken) {
         this.broken = new ConcordError(error.code, `${error.message}; the log's state on disk is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
       }
+      this.busy = false;
       this.hooks.failed(failed, error, broken);
       this.failRotation();
       return;
     }
     seg.size += bytes;
     seg.frames += group.length;
+    this.busy = false;
     this.hooks.durable(group);
   }
 
@@ -191,4 +249,16 @@ export class LogWriter<B extends Batch> {
       fail(ioError(e, `starting segment ${name}`));
     }
   }
+}
+
+/** A write's failure, kept as a value: a write of a group waits for the others before its failure is handled. */
+interface WriteFailure {
+  error: unknown;
+}
+
+function outcome(write: Promise<void>): Promise<WriteFailure | undefined> {
+  return write.then(
+    () => undefined,
+    (error: unknown) => ({ error }),
+  );
 }
