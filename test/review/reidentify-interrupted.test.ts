@@ -20,11 +20,21 @@ afterEach(async () => {
 });
 
 /** `inner`, whose transactions fail once each at the positions armed (1: the next one), counted from the arming. */
-function failing(inner: StorageAdapter): { storage: StorageAdapter; arm(...at: number[]): void; disarm(): void } {
+function failing(inner: StorageAdapter): { storage: StorageAdapter; arm(...at: number[]): void; disarm(): void; afterIndex?: () => Promise<void> } {
   let count = 0;
   let at = new Set<number>();
-  const storage = new Proxy(inner, {
+  const out: ReturnType<typeof failing> = { storage: inner, arm: (...positions) => void ((count = 0), (at = new Set(positions))), disarm: () => void (at = new Set()) };
+  out.storage = new Proxy(inner, {
     get(target, name) {
+      if (name === 'index') {
+        return async (space: string) => {
+          const entries = await target.index(space);
+          const hook = out.afterIndex;
+          out.afterIndex = undefined;
+          await hook?.();
+          return entries;
+        };
+      }
       if (name === 'transact') {
         return <T>(fn: Parameters<StorageAdapter['transact']>[0]): Promise<T> => {
           count++;
@@ -36,11 +46,7 @@ function failing(inner: StorageAdapter): { storage: StorageAdapter; arm(...at: n
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return {
-    storage,
-    arm: (...positions) => void ((count = 0), (at = new Set(positions))),
-    disarm: () => void (at = new Set()),
-  };
+  return out;
 }
 
 const codes = (errors: unknown[]) => errors.map((e) => (e as { code?: string }).code);
@@ -51,7 +57,7 @@ const versionsOf = async (r: Replica, key: string) => ((await r.space('s').get(k
  * superseded k2's write by a context covering its dot (the join drops it and notes it). The re-identification's
  * transactions fail where `fail` says (1: its first).
  */
-async function interrupted(storage: StorageAdapter, fail: number[]) {
+async function interrupted(storage: StorageAdapter, fail: number[], meanwhile?: () => Promise<void>) {
   const f = failing(storage);
   await (await openReplica({ storage: f.storage, speaks: SPEAKS_10 })).close();
   const r = await openReplica({ storage: f.storage, speaks: SPEAKS_10 });
@@ -66,6 +72,7 @@ async function interrupted(storage: StorageAdapter, fail: number[]) {
   await r.core.join('s', [['k2', { vs: [{ r: 'peer', n: 1, t: 1, c: 0, v: '"theirs"' }], cc: { peer: 1, [oldId]: w2.seq } }]]);
   expect(await versionsOf(r, 'k2'), 'the join dropped our write').toEqual([['peer', 'theirs']]);
   f.arm(...fail);
+  if (meanwhile) f.afterIndex = meanwhile;
   const outcome = await r.core.reidentify('a-peer').then(
     () => 'done',
     (e: unknown) => e,
@@ -132,6 +139,34 @@ describe('a re-identification interrupted after its first transaction', () => {
     expect(r.replicaId).not.toBe(mid);
     await allReissued(r, oldId);
     expect(await versionsOf(r, 'k3')).toEqual([[r.replicaId, 'under the second id']]);
+  });
+
+  it('its first transaction failing: nothing changed, nothing left to finish', async () => {
+    const storage = memoryStorage();
+    const { r, oldId, errors, outcome } = await interrupted(storage, [1]);
+    expect(codes([outcome])).toEqual(['STORAGE_FULL']);
+    expect(r.replicaId).toBe(oldId);
+    expect(codes(errors)).not.toContain('RESTORED');
+    await r.close();
+    const again = await openReplica({ storage, speaks: SPEAKS_10 });
+    undo.push(() => again.close());
+    expect(again.replicaId, 'no re-identification stored, none finished').toBe(oldId);
+    expect(await versionsOf(again, 'k1')).toEqual([[oldId, 'since the restore']]);
+  });
+
+  it("a tab's write under the old id while the keys were read, its pass failing: re-issued by the retry", async () => {
+    const disk = new SimDisk({ timers: new VirtualClock() }); // hints never travel: the tab hears nothing
+    const storage = disk.instance();
+    let tab: Replica | undefined;
+    const { r, oldId } = await interrupted(storage, [2], async () => {
+      tab = await openReplica({ storage: disk.instance(), speaks: SPEAKS_10 });
+      await tab.space('s').put('k4', 'from the other tab meanwhile');
+    });
+    undo.push(() => tab!.close());
+    expect(await versionsOf(r, 'k4'), 'left under the old id by the failed pass').toEqual([[oldId, 'from the other tab meanwhile']]);
+    await r.core.refreshIdentity();
+    await allReissued(r, oldId);
+    expect(await versionsOf(r, 'k4')).toEqual([[r.replicaId, 'from the other tab meanwhile']]);
   });
 
   it('another tab opening in between finishes it, and its own writes under the old id are re-issued too', async () => {
