@@ -7,7 +7,9 @@
  * two values and nothing written since the restore is lost. Another tab sharing the storage may write under the
  * old id meanwhile: a write it committed while the keys to re-issue were read is re-issued by a second pass; one
  * after the new identity is stored reads that identity before it mints (core.ts prepareWrite), since the
- * re-identification moves the log's seq.
+ * re-identification moves the log's seq. That pass, and the one for own writes joins dropped (dropped-own.ts), run in
+ * a second transaction; the first notes them (REISSUE_META), so a failure or a crash between the two leaves them for
+ * a retry (at a session's hello, at the next open: `finishReissue`), never undone for good.
  *
  * When a relay refuses our replicaId, `renewIdentity` mints a new one and re-issues nothing.
  */
@@ -97,14 +99,16 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
   });
   owner.setIdentity(identity);
   let failure: unknown;
+  let from = point;
   try {
-    changes.push(...(await finishPasses(owner)));
+    // With them, what an earlier re-identification left (its point may lie lower).
+    for (const c of await finishPasses(owner)) (changes.push(c), (from = Math.min(from, c.point)));
     owner.unfinished(false);
   } catch (e) {
     owner.unfinished(true);
     failure = e;
   }
-  told(owner, point, changes, { oldId: old.id, newId: identity.id });
+  told(owner, from, changes, { oldId: old.id, newId: identity.id });
   if (failure !== undefined) throw failure;
 }
 
