@@ -27,7 +27,7 @@ import { FORMER_META, IDENTITY_META, meetEarlierPeer, meetEpochPeer, mintAgain, 
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
 import { record, type WriteContent } from './record.js';
 import { IdentityChanges } from './identity-changes.js';
-import type { IdentityOwner } from './reidentify.js';
+import { finishReissue, readLeft, REISSUE_META, type IdentityOwner } from './reidentify.js';
 import { CLAIM_META, ClaimWatch, type RestoreClaim } from './restore-claims.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 import type { CoreEvents, CoreOptions, JoinOptions, StoredChange } from './core-types.js';
@@ -114,6 +114,8 @@ export class ReplicaCore {
    * nothing may be minted under it (disk-full 1743700184: a write minted under a re-identification that failed).
    */
   private unsure: { was: Identity; at: number; formerAdded: boolean } | undefined;
+  /** A re-identification left re-issues to finish (reidentify.ts finishReissue): at the next hello, or the next open. */
+  private reissueLeft = false;
 
   private constructor(
     readonly storage: StorageAdapter,
@@ -154,6 +156,7 @@ export class ReplicaCore {
       committed: (s) => this.committed(s),
       noteOwn: (space, s) => this.external.noteOwn(space, s),
       failed: () => this.revertUnsure(),
+      unfinished: (left) => void (this.reissueLeft = left),
     };
     this.changes = new IdentityChanges({
       owner: this.owner,
@@ -213,11 +216,13 @@ export class ReplicaCore {
       const location = await storage.location?.();
       // This open's epoch record (and any of the history the registry lacks) is stored with the identity, in its
       // transaction (epoch-store.ts openEpochs): before anything names it, and no transaction more than before.
-      const { identity, copied, epochs, metEpochPeer, metEarlierPeer, asks } = await storage.transact(async (tx) => {
+      const { identity, copied, epochs, metEpochPeer, metEarlierPeer, asks, left } = await storage.transact(async (tx) => {
         const opened = await openIdentity(tx, { startEpoch: !shared, random, restored, location, speaks11: (speaks ?? PROTOCOL_VERSIONS).includes(EPOCH_DOTS) });
         // The open asks (open-asks-store.ts) are read here, in the open's transaction: no read more where none is kept.
         const asks = tx.getMeta<unknown>(OPEN_ASKS_META);
-        return { ...opened, epochs: await openEpochs(tx, opened.identity), asks: asks instanceof Promise ? await asks : asks };
+        // So too what a re-identification left to re-issue (reidentify.ts REISSUE_META): finished by this open (resumeClaim).
+        const left = tx.getMeta<unknown>(REISSUE_META);
+        return { ...opened, epochs: await openEpochs(tx, opened.identity), asks: asks instanceof Promise ? await asks : asks, left: left instanceof Promise ? await left : left };
       });
       const [seq = 0, former] = await Promise.all([storage.getMeta<number>('seq'), storage.getMeta<unknown>(FORMER_META)]);
       const fresh = restored || copied;
@@ -227,6 +232,7 @@ export class ReplicaCore {
       core.metEpochPeer = metEpochPeer || identity.tagged !== undefined;
       core.metEarlierPeer = metEarlierPeer;
       core.storedAsks = asks;
+      core.reissueLeft = readLeft(left).length > 0;
       return core;
     } catch (e) {
       // A failed open lets the storage go (the file storage's directory lock with it): the next open can go on.
@@ -302,6 +308,8 @@ export class ReplicaCore {
    * epoch or re-identified the replica. A session reads it before its hello.
    */
   async refreshIdentity(): Promise<void> {
+    // A re-issue a failed transaction left is tried again first (a hello follows; reidentify.ts finishReissue).
+    if (this.reissueLeft && !this.closed) await finishReissue(this.owner, false).catch((e: unknown) => this.events.emit('error', e));
     const value = await this.storage.getMeta(IDENTITY_META);
     const stored = readIdentity(value as Parameters<typeof readIdentity>[0]);
     if (!stored || sameIdentity(stored, this.identity)) return this.adopt(value, 0);
@@ -660,8 +668,12 @@ export class ReplicaCore {
     return ours;
   }
 
-  /** At open: a claim stored by a join whose re-identification did not run (a crash came first) runs now. */
-  resumeClaim(): Promise<void> {
+  /**
+   * At open: re-issues a re-identification left (a crash or a failure after its first transaction) are finished, and a
+   * claim stored by a join whose re-identification did not run (a crash came first) runs now.
+   */
+  async resumeClaim(): Promise<void> {
+    if (this.reissueLeft) await finishReissue(this.owner, true).catch((e: unknown) => this.events.emit('error', e));
     return this.changes.resumeClaim();
   }
 

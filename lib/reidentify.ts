@@ -7,7 +7,9 @@
  * two values and nothing written since the restore is lost. Another tab sharing the storage may write under the
  * old id meanwhile: a write it committed while the keys to re-issue were read is re-issued by a second pass; one
  * after the new identity is stored reads that identity before it mints (core.ts prepareWrite), since the
- * re-identification moves the log's seq.
+ * re-identification moves the log's seq. That pass, and the one for own writes joins dropped (dropped-own.ts), run in
+ * a second transaction; the first notes them (REISSUE_META), so a failure or a crash between the two leaves them for
+ * a retry (at a session's hello, at the next open: `finishReissue`), never undone for good.
  *
  * When a relay refuses our replicaId, `renewIdentity` mints a new one and re-issues nothing.
  */
@@ -18,7 +20,7 @@ import { epochEnd, restorePoint, type EpochEntry, type Seen } from './epochs.js'
 import { ConcordError } from './errors.js';
 import type { Emitter } from './events.js';
 import type { HybridClock } from './hlc.js';
-import { IDENTITY_META, mintedUntaggedPast, mintEpoch, mintIdentity, noteFormer, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
+import { IDENTITY_META, mintedUntaggedPast, mintEpoch, mintIdentity, noteFormer, readIdentity, reissue, reissueUnder, type Identity, type Reissued } from './identity.js';
 import { record } from './record.js';
 import type { StorageAdapter, StorageTx } from './storage.js';
 
@@ -39,6 +41,8 @@ export interface IdentityOwner {
   noteOwn(space: string, seq: number): void;
   /** A transaction of the change failed: an identity read meanwhile from one not durable goes (core.ts `unsure`). */
   failed(): void;
+  /** Whether re-issues are left to finish (`finishReissue`: retried at a session's hello). */
+  unfinished(left: boolean): void;
 }
 
 /**
@@ -85,22 +89,105 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
   let identity = old;
   // A tagging storage whose untagged dots all lie at or below the point strips none: one past it is a lost write, received.
   const strips = mintedUntaggedPast(old, point);
-  const changes = await rewrite(owner, strips ? await keysPast(owner.storage, point) : [], async (tx, touched) => {
+  const changes = await rewrite(owner, strips ? await keysPast(owner.storage, point) : [], async (tx, touched, keep) => {
     const out = await reissue(tx, old, point, touched, tick, owner.seeded);
     identity = out.identity;
-    return out;
+    // What the passes after this one re-issue is noted with the identity: a failure or a crash before they commit
+    // leaves it for a retry (`finishReissue`), never half done for good.
+    tx.setMeta(REISSUE_META, [...readLeft(await tx.getMeta(REISSUE_META)), strips ? { r: old.id, p: point, s: 1 } : { r: old.id, p: point }]);
+    return keep(out);
   });
   owner.setIdentity(identity);
-  // A tab sharing the storage may have written under the old id while the keys were read: those too.
-  if (strips) changes.push(...(await rewrite(owner, await keysPast(owner.storage, point), (tx, touched) => reissueUnder(tx, identity.id, old.id, point, touched, tick, mintEpoch(identity)))));
-  // And the writes since the restore that joins dropped before we knew (a peer's context saw their dots used before).
-  changes.push(...(await rewrite(owner, [], (tx) => reissueDropped(tx, identity.id, old.id, point, tick, mintEpoch(identity)))));
+  let failure: unknown;
+  let from = point;
+  try {
+    // With them, what an earlier re-identification left (its point may lie lower).
+    for (const c of await finishPasses(owner)) (changes.push(c), (from = Math.min(from, c.point)));
+    owner.unfinished(false);
+  } catch (e) {
+    owner.unfinished(true);
+    failure = e;
+  }
+  told(owner, from, changes, { oldId: old.id, newId: identity.id });
+  if (failure !== undefined) throw failure;
+}
+
+/**
+ * Storage meta: the re-issues a re-identification left to do after its first transaction (REISSUE_META), one entry a
+ * re-identification: the id left (`r`), its restore point (`p`), and whether the keys past it are read again for a tab's
+ * writes under the old id (`s`).
+ */
+export const REISSUE_META = 'reissuing';
+interface Left {
+  r: string;
+  p: number;
+  s?: 1;
+}
+
+/** The stored entries (none when absent or not as written). */
+export function readLeft(value: unknown): Left[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter((x): x is Left => typeof x === 'object' && x !== null && typeof (x as Left).r === 'string' && Number.isSafeInteger((x as Left).p));
+}
+
+/**
+ * Finishes the re-issues a re-identification left (a later pass failed, or the process died after its first
+ * transaction): at the next open, or at a session's hello in this process. Idempotent: what is already re-issued is
+ * found so (no old-id dot past the point, no note left), and another instance may have finished them first. `open`:
+ * RESTORED is told again (the instance that re-identified may have died before telling it).
+ */
+export async function finishReissue(owner: IdentityOwner, open: boolean): Promise<void> {
+  let changes: Array<StoredChange & { point: number }>;
+  try {
+    changes = await finishPasses(owner);
+  } catch (e) {
+    owner.unfinished(true);
+    throw e;
+  }
+  owner.unfinished(false);
+  const point = changes.length ? Math.min(...changes.map((c) => c.point)) : 0;
+  if (changes.length || open) told(owner, point, changes, open ? { newId: owner.identity().id } : undefined);
+}
+
+/**
+ * In one transaction, under the identity the storage holds: for each entry left, the writes a tab sharing the storage
+ * made under the old id while the keys were read (those keys are read again), and the writes since the restore that
+ * joins dropped before we knew (a peer's context saw their dots used before). The entries go with it.
+ */
+async function finishPasses(owner: IdentityOwner): Promise<Array<StoredChange & { point: number }>> {
+  const first = readLeft(await owner.storage.getMeta(REISSUE_META));
+  if (first.length === 0) return [];
+  const reread = first.filter((l) => l.s);
+  const keys = reread.length ? await keysPast(owner.storage, Math.min(...reread.map((l) => l.p))) : [];
+  const tick = () => owner.clock.tick();
+  const points: number[] = [];
+  const changes = await rewrite(owner, keys, async (tx, touched, keep) => {
+    points.length = 0;
+    const left = readLeft(await tx.getMeta(REISSUE_META));
+    const now = readIdentity(await tx.getMeta(IDENTITY_META));
+    let seq = (await tx.getMeta<number>('seq')) ?? 0;
+    if (left.length === 0 || !now) return seq;
+    tx.setMeta(REISSUE_META, null);
+    for (const { r, p, s } of left) {
+      if (r === now.id) continue; // not a former id (nothing to move)
+      if (s) seq = await keep(await reissueUnder(tx, now.id, r, p, touched, tick, mintEpoch(now)), () => points.push(p));
+      seq = await keep(await reissueDropped(tx, now.id, r, p, tick, mintEpoch(now)), () => points.push(p));
+    }
+    return seq;
+  });
+  return changes.map((c, i) => ({ ...c, point: points[i] ?? 0 }));
+}
+
+/** Tells what a re-identification re-issued (`restored`: and that it happened). */
+function told(owner: IdentityOwner, point: number, changes: readonly StoredChange[], restored?: { oldId?: string; newId: string }): void {
   owner.acks.reissued(point, changes.map((c) => [c.space, c.rec.seq] as const));
-  owner.events.emit('reidentified', { oldId: old.id, newId: identity.id });
-  owner.events.emit('error', new ConcordError('RESTORED', `a peer holds writes of this replica that its storage lost (restored from an older copy?): it now writes as a new replica ${identity.id}, and re-issued ${changes.length} write(s) made after the restore point`));
+  if (restored) {
+    if (restored.oldId !== undefined) owner.events.emit('reidentified', { oldId: restored.oldId, newId: restored.newId });
+    owner.events.emit('error', new ConcordError('RESTORED', `a peer holds writes of this replica that its storage lost (restored from an older copy?): it now writes as a new replica ${restored.newId}, and re-issued ${changes.length} write(s) made after the restore point`));
+  }
   for (const change of changes) {
     owner.noteOwn(change.space, change.rec.seq);
-    owner.events.emit('change', change);
+    owner.events.emit('change', { space: change.space, key: change.key, rec: change.rec, prev: change.prev, origin: change.origin });
   }
 }
 
@@ -134,24 +221,29 @@ async function keysPast(storage: StorageAdapter, seq: number): Promise<Array<[st
   return keys;
 }
 
-/** Runs a re-issue in one transaction and stores the records it rewrote: their changes. */
+/** Keeps a pass's rewritten records in the transaction (`each`: called per record); returns the pass's seq. */
+type Keep = (out: { rewritten: Reissued[]; seq: number }, each?: () => void) => Promise<number>;
+
+/** Runs re-issue passes in one transaction and stores the records they rewrote (`keep`): their changes. */
 async function rewrite(
   owner: IdentityOwner,
   touched: ReadonlyArray<readonly [string, string]>,
-  reissueIn: (tx: StorageTx, touched: ReadonlyArray<readonly [string, string]>) => Promise<{ rewritten: Reissued[]; seq: number }>,
+  reissueIn: (tx: StorageTx, touched: ReadonlyArray<readonly [string, string]>, keep: Keep) => Promise<number>,
 ): Promise<StoredChange[]> {
   const changes: StoredChange[] = [];
   const seq = await owner.storage
     .transact(async (tx) => {
       changes.length = 0;
-      const out = await reissueIn(tx, touched);
-      for (const r of out.rewritten) {
-        const prev = await tx.get(r.space, r.key);
-        const rec = record(r.key, r.state, r.seq);
-        tx.put(r.space, r.key, rec);
-        changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
-      }
-      return out.seq;
+      return reissueIn(tx, touched, async (out, each) => {
+        for (const r of out.rewritten) {
+          const prev = await tx.get(r.space, r.key);
+          const rec = record(r.key, r.state, r.seq);
+          tx.put(r.space, r.key, rec);
+          changes.push({ space: r.space, key: r.key, rec, prev, origin: 'local' });
+          each?.();
+        }
+        return out.seq;
+      });
     })
     .catch((e: unknown) => {
       owner.failed();
