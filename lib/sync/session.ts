@@ -97,7 +97,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   send(m: Message): void {
     if (this.closed) return;
     this.wire.send(m, this.options.maxFrameBytes, (frame, sent) => {
-      this.wire.deliver(this.conn, frame);
+      this.wire.deliver(this.conn, frame, this);
       // Counted as they leave (the wire may split a message, each frame acknowledged on its own); a log frame's keys as sent.
       if (sent.type === MsgType.Changes && sent.upTo === 0) (this.window.sent(), this.spaces.get(sent.space)?.repairAcks.sent());
       else if (sent.type === MsgType.Changes) this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries, this);

@@ -86,7 +86,7 @@ export class Wire {
   private asks: { space: string; keys: string[] } | undefined;
   /** While a withhold is being stored: the frames held back until it is durable (WITHHELD), in order. */
   private holding: Promise<void> | undefined;
-  private readonly held: Array<() => void> = [];
+  private readonly held: Array<() => boolean> = [];
 
   constructor(
     private readonly report: (error: unknown) => void,
@@ -119,13 +119,7 @@ export class Wire {
     const gate: Promise<void> = Promise.all([this.holding, storing]).then(() => {
       if (this.holding !== gate) return; // held longer by a later withhold: its gate sends them all
       this.holding = undefined;
-      for (const go of this.held.splice(0)) {
-        try {
-          go();
-        } catch (e) {
-          this.report(e);
-        }
-      }
+      for (const go of this.held.splice(0)) if (!go()) break; // the rest are not sent: their link failed
     });
     this.holding = gate;
   }
@@ -267,10 +261,18 @@ export class Wire {
    * Puts a frame `transmit` was given on the connection: now, or once the withhold being stored is durable
    * (WITHHELD), after the frames held before it. What the session notes of a frame it sends is noted at `transmit`,
    * not here: a repair frame counts as sent (its window, the run's acknowledgements) from the moment it was made.
+   * A held frame's table moved when it was made (a LIVE frame's strings): one whose send throws fails `session`, as a
+   * send that throws at once does, and no frame behind it goes (the peer would lack its strings: rev47d).
    */
-  deliver(conn: { send(frame: Uint8Array): void }, frame: Uint8Array): void {
-    if (this.holding) this.held.push(() => conn.send(frame));
-    else conn.send(frame);
+  deliver(conn: { send(frame: Uint8Array): void }, frame: Uint8Array, session: { fail(e: unknown): void }): void {
+    if (!this.holding) return conn.send(frame);
+    this.held.push(() => {
+      try {
+        return conn.send(frame), true;
+      } catch (e) {
+        return session.fail(e), false;
+      }
+    });
   }
 
   /** `reach`: the log position of the frame `m` was split from (its records lie at or below it). */

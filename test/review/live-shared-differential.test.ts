@@ -19,6 +19,11 @@
  * And no cursor record goes back within the relay's epoch, nor its reach: a link closed with frames still queued behind a
  * late join (client 6 after a reconnect) joined them after the next link had stored a cursor past them (SEED=126).
  *
+ * rev47d: a relay's send that threw lost its frame, whose table had moved (a LIVE frame's strings, time, position): the
+ * link must send nothing more. One held behind a withhold (client 4 or 5, protocol 10, behind keys naming epochs) was
+ * reported and the frames behind it went on — "unknown connection string index" where the lost frame added a string,
+ * positions and times off by it silently where not. Any frame sent on a connection after a send on it threw is wrong.
+ *
  * SEED=<n> replays one run; SOAK=1 runs many. A failure names its seed.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -190,20 +195,22 @@ function installTwins(t: Tally, ackSent: (sender: string, space: string, upTo: n
 /** A pipe between a client and the relay: the relay's end may throw at its next send, or report bytes buffered. */
 interface Pipe {
   throwNext: boolean;
+  /** A send threw: the relay's session failed, and sends nothing more on this connection (rev47d). */
+  threw: boolean;
   buffered: number;
   closed: boolean;
   close(): void;
 }
 
 /** Connections served by `relay.accept` in this thread; frames cross in a microtask, in order. */
-function relayTransport(relay: Replica, pipes: Pipe[], maxFrameBytes?: number, rights: 'read' | 'write' = 'write'): Transport {
+function relayTransport(relay: Replica, pipes: Pipe[], wrong: string[], maxFrameBytes?: number, rights: 'read' | 'write' = 'write'): Transport {
   const limit = maxFrameBytes === undefined ? {} : { maxFrameBytes };
   return {
     label: 'memory-differential',
     reconnect: false,
     async open(handlers: ConnectionHandlers): Promise<Connection> {
       let server!: ConnectionHandlers;
-      const pipe: Pipe = { throwNext: false, buffered: 0, closed: false, close: () => end(1000, '') };
+      const pipe: Pipe = { throwNext: false, threw: false, buffered: 0, closed: false, close: () => end(1000, '') };
       const end = (code: number, reason: string) => {
         if (pipe.closed) return;
         pipe.closed = true;
@@ -218,8 +225,11 @@ function relayTransport(relay: Replica, pipes: Pipe[], maxFrameBytes?: number, r
           return pipe.buffered;
         },
         send(f) {
+          // A frame after one that was lost: its table moved by the lost one, which the client never decoded.
+          if (pipe.threw && !pipe.closed && wrong.length < 5) wrong.push(`a frame sent after a send on its connection threw (first byte ${f instanceof Uint8Array ? f[0] : 'text'})`);
           if (pipe.throwNext) {
             pipe.throwNext = false;
+            pipe.threw = true;
             throw new Error('the socket went away (test)');
           }
           if (!pipe.closed) queueMicrotask(() => !pipe.closed && handlers.onMessage(f));
@@ -313,7 +323,7 @@ async function run(seed: number, steps: number): Promise<Tally> {
       r.core.events.on('error', (e) => errors.push(`client ${i}: ${(e as Error).message}`));
       for (const s of SPACES) r.space(s);
       const pipes: Pipe[] = [];
-      const transport = relayTransport(relay, pipes, i === 2 ? 6144 : undefined, i === 8 ? 'read' : 'write');
+      const transport = relayTransport(relay, pipes, t.wrong, i === 2 ? 6144 : undefined, i === 8 ? 'read' : 'write');
       clients.push({ r, speaks11, transport, pipes, link: r.connect(transport) });
     }
     // All connected and caught up first: the links start alike (those of one protocol), as a relay's readers do.
