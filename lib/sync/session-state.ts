@@ -43,6 +43,24 @@ export const defaultTimers: Timers = {
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
+/**
+ * `timers` whose callbacks' throws go to `fail`: a timer that sends (a deferred ACK, ack-policy.ts) may meet a transport
+ * whose send throws (the socket went away): the session fails, as when a send throws handling a frame, not the process.
+ */
+export function guardedTimers(timers: Timers, fail: (e: unknown) => void): Timers {
+  return {
+    setTimeout: (fn, ms) =>
+      timers.setTimeout(() => {
+        try {
+          fn();
+        } catch (e) {
+          fail(e);
+        }
+      }, ms),
+    clearTimeout: (h) => timers.clearTimeout(h),
+  };
+}
+
 export const DEFAULT_ANTI_ENTROPY_INTERVAL = 60_000;
 
 export interface SessionOptions {

@@ -32,7 +32,7 @@ import { DONE, Inbox } from './inbox.js';
 import { NewsQueue } from './cluster-news.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
-import { checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, guardedTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
 import { Attester } from './attester.js';
 import { RepairWindow } from './repair-window.js';
 import { restoreVerdict } from './restore-check.js';
@@ -75,7 +75,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     private readonly conn: Connection,
     readonly options: SessionOptions,
   ) {
-    this.timers = options.timers ?? defaultTimers;
+    this.timers = guardedTimers(options.timers ?? defaultTimers, (e) => this.fail(e));
     this.window = new RepairWindow(() => conn.bufferedAmount ?? 0, (fn, ms) => this.timers.setTimeout(fn, ms));
     hub.addSession(this);
     hub.presence.addChannel(this);
