@@ -7,16 +7,19 @@
  * N keys; the same at protocol 10; a join that fails (the link closes, never synced on its word); a reconnect while
  * the held join runs.
  */
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { memoryStorage, openReplica, type Replica, type StorageAdapter, type StorageTx } from '../../lib/index.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
-import { memoryRelay } from '../support/tab-group.js';
+import { overriding } from '../support/storage-proxy.js';
+import { tabGroup, withShared } from '../support/tab-group.js';
 import { gate } from './gate.js';
-import { synced, tick, until } from './support.js';
+import { relayWithWriter, synced, tick, until } from './support.js';
 
 /** Memory storage that holds the commit of a transaction writing `key` in `space` while armed: `reached` once one waits. */
-function heldJoins(space: string, key: string) {
-  const inner = memoryStorage();
+function heldJoins(space: string, key: string, inner: StorageAdapter = memoryStorage()) {
   let armed = false;
   let fail = false;
   let waiting = 0;
@@ -37,7 +40,7 @@ function heldJoins(space: string, key: string) {
     });
   const overrides: Partial<StorageAdapter> = {
     // Armed, every transaction takes the late path: a join answers after its commit, as on disk.
-    transactNow: (fn) => (armed ? undefined : inner.transactNow!(fn)),
+    transactNow: (fn) => (armed || !inner.transactNow ? undefined : inner.transactNow(fn)),
     transact: (fn) =>
       inner.transact(async (tx) => {
         const seen = { key: false };
@@ -51,13 +54,7 @@ function heldJoins(space: string, key: string) {
         return v;
       }),
   };
-  const storage = new Proxy(inner, {
-    get(t, prop) {
-      if (prop in overrides) return overrides[prop as keyof StorageAdapter];
-      const v = Reflect.get(t, prop, t) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  }) as StorageAdapter;
+  const storage = overriding(inner, overrides);
   const self = {
     storage,
     arm(failing = false) {
@@ -95,13 +92,7 @@ async function settles(p: Promise<unknown>): Promise<boolean> {
 
 async function relayAndWriter(speaks?: readonly number[]) {
   const o = speaks ? { speaks } : {};
-  const relay = await openReplica({ storage: memoryStorage(), ...o });
-  const mem = memoryRelay(relay);
-  const writer = await openReplica({ storage: memoryStorage(), ...o });
-  open.push(relay, writer);
-  writer.space('s');
-  writer.connect(mem.transport());
-  return { relay, mem, writer, o };
+  return { ...(await relayWithWriter('s', open, o)), o };
 }
 
 describe('synced only once what was received is joined', () => {
@@ -160,6 +151,25 @@ describe('synced only once what was received is joined', () => {
     expect(atSynced).toEqual([true]);
   });
 
+  it('frames queued behind a held join count too: synced once the last one received is joined', async () => {
+    const { mem, writer } = await relayAndWriter();
+    const held = heldJoins('s', 'k');
+    const client = await openReplica({ storage: held.storage });
+    open.push(client);
+    client.space('s');
+    client.connect(mem.transport());
+    await synced(writer, client);
+    held.arm();
+    await writer.space('s').put('k', 1);
+    await until(() => held.waiting === 1, 'the client joins k (held)');
+    for (let i = 0; i < 5; i++) await (await writer.space('s').put(`z${i}`, i)).synced; // each behind k's join at the client
+    const waited = client.whenSynced();
+    expect(await settles(waited)).toBe(false);
+    held.release();
+    await waited;
+    for (let i = 0; i < 5; i++) expect((await client.space('s').get(`z${i}`))?.value).toBe(i);
+  });
+
   it('a LIVE frame whose join fails: the link closes and the client is not synced on its word', async () => {
     const { mem, writer } = await relayAndWriter();
     const held = heldJoins('s', 'k');
@@ -203,5 +213,35 @@ describe('synced only once what was received is joined', () => {
     held.release();
     await waited;
     expect((await client.space('s').get('k'))?.value).toBe(1);
+  });
+
+  it("tabs: a follower shows the leader's status, which leaves synced while the leader joins a LIVE frame", async () => {
+    const { mem, writer } = await relayAndWriter();
+    const factory = new IDBFactory();
+    const name = `synced-joined-${Math.random().toString(36).slice(2)}`;
+    const group = tabGroup();
+    const tabs: Replica[] = [];
+    const gates: Array<ReturnType<typeof heldJoins>> = [];
+    for (let i = 0; i < 2; i++) {
+      const member = group.member(`tab${i}`);
+      const held = heldJoins('s', 'k', indexedDBStorage(name, { indexedDB: factory }));
+      const r = await openReplica({ storage: withShared(held.storage, member), sharedNetwork: { beatMs: 150, probeTimeoutMs: 150, timers: member.timers } });
+      r.space('s');
+      gates.push(held);
+      tabs.push(r);
+      open.push(r);
+    }
+    for (const t of tabs) t.connect(mem.transport());
+    await until(() => tabs.every((t) => t.status === 'synced'), 'both tabs synced');
+    const follower = tabs[group.holder === 'tab0' ? 1 : 0]!;
+    for (const g of gates) g.arm();
+    await writer.space('s').put('k', 1);
+    await until(() => gates.some((g) => g.waiting === 1), 'the leader joins k (held)');
+    await until(() => follower.status !== 'synced', "the follower hears the leader's status");
+    const waited = follower.whenSynced();
+    expect(await settles(waited)).toBe(false);
+    for (const g of gates) g.release();
+    await waited;
+    expect((await follower.space('s').get('k'))?.value).toBe(1);
   });
 });
