@@ -11,7 +11,7 @@ import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
-import { memoryStorage, openReplica, type Replica, type StorageAdapter, type StorageTx } from '../../lib/index.js';
+import { memoryStorage, openReplica, type Replica, type StorageAdapter, type StorageTx, type Transport } from '../../lib/index.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
 import { overriding } from '../support/storage-proxy.js';
 import { tabGroup, withShared } from '../support/tab-group.js';
@@ -95,18 +95,24 @@ async function relayAndWriter(speaks?: readonly number[]) {
   return { ...(await relayWithWriter('s', open, o)), o };
 }
 
+/** A client of `mem` on storage holding joins of k, opened with `o`, connected over `transport` and synced with `writer`. */
+async function heldClient(mem: { transport(): Transport }, writer: Replica, o: { speaks?: readonly number[] } = {}, transport = mem.transport()) {
+  const held = heldJoins('s', 'k');
+  const client = await openReplica({ storage: held.storage, ...o });
+  open.push(client);
+  client.space('s');
+  client.connect(transport);
+  await synced(writer, client);
+  return { held, client };
+}
+
 describe('synced only once what was received is joined', () => {
   it.each([
     ['11', undefined],
     ['10', SPEAKS_10],
   ])('protocol %s: a LIVE frame arriving while synced: not synced, whenSynced waits, until its join committed', async (_, speaks) => {
     const { mem, writer, o } = await relayAndWriter(speaks);
-    const held = heldJoins('s', 'k');
-    const client = await openReplica({ storage: held.storage, ...o });
-    open.push(client);
-    client.space('s');
-    client.connect(mem.transport());
-    await synced(writer, client);
+    const { held, client } = await heldClient(mem, writer, o);
     const statuses: string[] = [];
     client.on('status', (st) => statuses.push(st));
     held.arm();
@@ -153,12 +159,7 @@ describe('synced only once what was received is joined', () => {
 
   it('frames queued behind a held join count too: synced once the last one received is joined', async () => {
     const { mem, writer } = await relayAndWriter();
-    const held = heldJoins('s', 'k');
-    const client = await openReplica({ storage: held.storage });
-    open.push(client);
-    client.space('s');
-    client.connect(mem.transport());
-    await synced(writer, client);
+    const { held, client } = await heldClient(mem, writer);
     held.arm();
     await writer.space('s').put('k', 1);
     await until(() => held.waiting === 1, 'the client joins k (held)');
@@ -196,13 +197,8 @@ describe('synced only once what was received is joined', () => {
 
   it('a reconnect while a join is held: synced only once k is readable', async () => {
     const { mem, writer } = await relayAndWriter();
-    const held = heldJoins('s', 'k');
-    const client = await openReplica({ storage: held.storage });
-    open.push(client);
-    client.space('s');
     const line = gate(mem.transport());
-    client.connect(line.transport);
-    await synced(writer, client);
+    const { held, client } = await heldClient(mem, writer, {}, line.transport);
     held.arm();
     await writer.space('s').put('k', 1);
     await until(() => held.waiting === 1, 'the client joins k (held)');
