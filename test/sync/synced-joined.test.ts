@@ -9,7 +9,11 @@
  */
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fileStorage } from '../../adapters/fs/index.js';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { memoryStorage, openReplica, type Replica, type StorageAdapter, type StorageTx, type Transport } from '../../lib/index.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
@@ -239,5 +243,30 @@ describe('synced only once what was received is joined', () => {
     for (const g of gates) g.release();
     await waited;
     expect((await follower.space('s').get('k'))?.value).toBe(1);
+  });
+
+  it('file storage: whenSynced right after a LIVE frame arrived resolves with its keys readable', async () => {
+    const { mem, writer } = await relayAndWriter();
+    const dir = mkdtempSync(path.join(tmpdir(), 'concord-synced-joined-'));
+    try {
+      let arrived = 0;
+      const inner = mem.transport();
+      const counted: Transport = { ...inner, open: (h) => inner.open({ ...h, onMessage: (f) => (arrived++, h.onMessage(f)) }) };
+      const client = await openReplica({ storage: fileStorage(dir) });
+      open.push(client);
+      client.space('s');
+      client.connect(counted);
+      await synced(writer, client);
+      for (let i = 0; i < 5; i++) {
+        const before = arrived;
+        await writer.space('s').put(`f${i}`, i);
+        await until(() => arrived > before, 'the LIVE frame arrived');
+        await client.whenSynced(); // the frame's join into file storage answers after its fsync
+        expect((await client.space('s').get(`f${i}`))?.value).toBe(i);
+      }
+      await client.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
