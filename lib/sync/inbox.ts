@@ -9,6 +9,10 @@
  * runs at once (re-entrant: a change listener that writes, a transport that answers within the call) waits behind it;
  * a task that throws, or whose promise rejects, goes to `fail` and the tasks behind it still run (they check what they
  * need, as a session checks its `failed`).
+ *
+ * While a task waits (queued, or running late) the inbox is `busy`, and `moved` is told when that starts and ends: a
+ * session is not caught up while a frame it received is still being handled (a LIVE frame joining into file storage:
+ * `synced` would resolve `whenSynced()` before the frame's keys are readable). A task that ends at once tells nothing.
  */
 
 /** The settled promise a task that ended at once answers with (no promise made per task): `run` callers may test for it. */
@@ -26,7 +30,15 @@ export class Inbox {
   /** Opens the gate that tasks arriving during the task running at once wait on: called once that task ended. */
   private open: (() => void) | undefined;
 
-  constructor(private readonly fail: (e: unknown) => void) {}
+  constructor(
+    private readonly fail: (e: unknown) => void,
+    private readonly moved: () => void = () => {},
+  ) {}
+
+  /** Some task is queued or running late: what came is not all handled yet. */
+  get busy(): boolean {
+    return this.waiting > 0;
+  }
 
   /** Settles once every task so far ended. */
   get idle(): Promise<void> {
@@ -54,7 +66,7 @@ export class Inbox {
       open?.();
       return DONE;
     }
-    this.waiting++;
+    if (this.waiting++ === 0) this.moved();
     const end = out.then(this.ended, this.failed);
     if (open) void end.then(open);
     else this.tail = end;
@@ -64,16 +76,17 @@ export class Inbox {
   private queue(task: Task): Promise<void> {
     // Arriving while a task runs at once: behind a gate that opens once it ended (it may end later: a promise).
     if (this.running && !this.open) this.tail = new Promise<void>((resolve) => (this.open = resolve));
-    this.waiting++;
+    if (this.waiting++ === 0) this.moved();
     return (this.tail = this.tail.then(task).then(this.ended, this.failed));
   }
 
   private readonly ended = (): void => {
-    this.waiting--;
+    if (--this.waiting === 0) this.moved();
   };
 
   private readonly failed = (e: unknown): void => {
     this.waiting--;
     this.fail(e);
+    if (this.waiting === 0) this.moved();
   };
 }

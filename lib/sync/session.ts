@@ -48,7 +48,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private grants?: Grants;
   private readonly spaces = new Map<string, SpaceSync>();
   /** Inbound frames and work queued behind them, in turn (inbox.ts): at once where nothing waits. */
-  private readonly inbox = new Inbox((e) => this.fail(e));
+  private readonly inbox = new Inbox((e) => this.fail(e), () => this.refreshStatus());
   closed = false;
   /** Closed by `fail` (a frame refused, an error): the frames queued behind it are not handled. */
   private failed = false;
@@ -386,7 +386,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
 
   refreshStatus(): void {
     if (this.closed || !this.peer) return;
-    let synced = true;
+    let synced = !this.inbox.busy; // a frame received and not handled yet (its join running: inbox.ts): not caught up
     // A space counts once we sent its item: until the peer's came, it is not synced.
     for (const s of this.spaces.values()) if (s.mine && (!s.theirs || !s.synced)) synced = false;
     this.setStatus(synced ? 'synced' : 'syncing');

@@ -1,5 +1,6 @@
 /** Storage for cluster tests whose commits a test holds (test/cluster/moved-key-count.test.ts, lost-frame-count.test.ts). */
 import { memoryStorage, type StorageAdapter, type StorageTx } from '../../lib/index.js';
+import { overriding } from '../support/storage-proxy.js';
 
 /**
  * Memory storage whose commits can be held: 'all' holds every transaction, 'key' holds (before it commits) only
@@ -37,13 +38,7 @@ export function gatedStorage(space: string, key: string) {
       });
     },
   };
-  const storage = new Proxy(inner, {
-    get(t, prop) {
-      if (prop in overrides) return overrides[prop as keyof StorageAdapter];
-      const v = Reflect.get(t, prop, t) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  }) as StorageAdapter;
+  const storage = overriding(inner, overrides);
   return {
     storage,
     set(m: 'open' | 'all' | 'key') {

@@ -51,11 +51,11 @@ export function delayed(inner: Transport, ms: number, options: { reconnect?: boo
   };
 }
 
-/** A relay replica served in memory (tab-group.ts memoryRelay) and a writer of `space` connected to it; both go on `open`. */
-export async function relayWithWriter(space: string, open: Replica[]) {
-  const relay = await openReplica({ storage: memoryStorage() });
+/** A relay replica served in memory (tab-group.ts memoryRelay) and a writer of `space` connected to it, both opened with `o`; both go on `open`. */
+export async function relayWithWriter(space: string, open: Replica[], o: { speaks?: readonly number[] } = {}) {
+  const relay = await openReplica({ storage: memoryStorage(), ...o });
   const mem = memoryRelay(relay);
-  const writer = await openReplica({ storage: memoryStorage() });
+  const writer = await openReplica({ storage: memoryStorage(), ...o });
   open.push(relay, writer);
   writer.space(space);
   writer.connect(mem.transport());
