@@ -38,7 +38,8 @@ function throwing(inner: Transport): { transport: Transport; armed: { on: boolea
 describe('a send that throws inside a session timer (a deferred ACK)', () => {
   it('fails the session, not the process: the reader reconnects and gets what was written after', async () => {
     // c writes; a passes c's writes on to b: frames b need not ACK at once (they hold no write of a's own).
-    const [c, a, b] = await Promise.all([0, 1, 2].map(() => openReplica({ storage: memoryStorage() })));
+    const open = () => openReplica({ storage: memoryStorage() });
+    const [c, a, b] = await Promise.all([open(), open(), open()]);
     for (const x of [a, b, c]) x.space('s'); // a replica syncs the spaces it opened
     const [tc, tac] = pairTransports();
     const [tab, tb] = pairTransports();
