@@ -17,6 +17,12 @@
  * - no note of a record applied and not heard is left once everything settled (ahead-notes.ts: none of these puts is
  *   left unheard).
  * Seeded: PUT_MODEL_SEED=<n> replays a run; PUT_MODEL_RUNS sets how many (default 6).
+ *
+ * Full batches (s4b's write-ahead, log-writer.ts): a second mode whose bursts fill batches — 8 200 to 12 000 puts in one
+ * run, or 1 to 80 puts of 70–150 KB values (a batch takes 4 MB), now and then 250 of them (more than a group's 32 MB) —
+ * so full batches are written ahead as the next group's first frames, under the same faults. Counted: the fsyncs that
+ * followed more than one write of the log (a group written ahead); the mode fails if none did. PUT_MODEL_FULL_SEED and
+ * PUT_MODEL_FULL_RUNS (default 3) as above.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage, type FileStorage, type Io } from '../../adapters/fs/index.js';
@@ -26,6 +32,8 @@ import { errnoError, faultyIo, isLog, prng, tempDir, within, wrapLogs, type Faul
 
 const RUNS = Number(process.env.PUT_MODEL_RUNS ?? 6);
 const FIRST = process.env.PUT_MODEL_SEED ? Number(process.env.PUT_MODEL_SEED) : Date.now() % 1_000_000_000;
+const FULL_RUNS = Number(process.env.PUT_MODEL_FULL_RUNS ?? 3);
+const FULL_FIRST = process.env.PUT_MODEL_FULL_SEED ? Number(process.env.PUT_MODEL_FULL_SEED) : (Date.now() + 7919) % 1_000_000_000;
 const SPACES = ['a', 'b'];
 const KEYS = 6;
 const STEPS = 60;
@@ -41,12 +49,25 @@ interface Syncs {
   began: number;
   doneUpTo: number;
   gate: Promise<void> | undefined;
+  /** Gathered writes of the log since its last fsync or truncate, and the fsyncs that followed more than one. */
+  writes: number;
+  afterAhead: number;
 }
 
 /** faultyIo, with the log's fsyncs numbered as they begin and noted as they finish, and held while `gate` is set. */
 function countingIo(faults: Faults, syncs: Syncs): Io {
   return wrapLogs(faultyIo(faults), (f) => ({
+    async writev(bs, p) {
+      syncs.writes++;
+      return f.writev!(bs, p);
+    },
+    async truncate(n) {
+      syncs.writes = 0;
+      return f.truncate(n);
+    },
     async datasync() {
+      if (syncs.writes > 1) syncs.afterAhead++;
+      syncs.writes = 0;
       const n = ++syncs.began;
       while (syncs.gate) await syncs.gate;
       await f.datasync();
@@ -67,13 +88,17 @@ interface Put {
 
 const turn = () => new Promise<void>((res) => setImmediate(res));
 
-async function run(seed: number): Promise<void> {
+/** A value as put: its number alone, or with a pad (full mode). */
+const num = (v: unknown): number | undefined => (v !== null && typeof v === 'object' ? (v as { n: number }).n : (v as number | undefined));
+
+/** Runs one seeded schedule; answers how many fsyncs followed a group written ahead. */
+async function run(seed: number, full = false): Promise<number> {
   const rng = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
   const { dir, cleanup } = await tempDir('put-model');
   cleanups.push(cleanup);
   const faults: Faults = {};
-  const syncs: Syncs = { began: 0, doneUpTo: 0, gate: undefined };
+  const syncs: Syncs = { began: 0, doneUpTo: 0, gate: undefined, writes: 0, afterAhead: 0 };
   let release: (() => void) | undefined;
   const hold = () => {
     if (syncs.gate) return;
@@ -104,11 +129,11 @@ async function run(seed: number): Promise<void> {
   /** Keys written durably at least once (the pending count: no peer acknowledges). */
   const everDurable = new Set<string>();
   const problems: string[] = [];
-  const put = (space: string, key: string) => {
+  const put = (space: string, key: string, pad?: string) => {
     const p: Put = { space, key, value: puts.length, began: syncs.began, settled: 0, state: 'flight' };
     puts.push(p);
     r.space(space)
-      .put(key, p.value)
+      .put(key, pad === undefined ? p.value : { n: p.value, pad })
       .then(
         () => {
           p.settled++;
@@ -162,7 +187,7 @@ async function run(seed: number): Promise<void> {
     const found = new Map<string, number | undefined>();
     for (const space of SPACES) {
       for (let k = 0; k < KEYS; k++) {
-        const got = (await r.space(space).get(`k${k}`))?.value as number | undefined;
+        const got = num((await r.space(space).get(`k${k}`))?.value);
         const may = mayHold(space, `k${k}`);
         if (!may.has(got)) problems.push(`${what}: ${space}/k${k} holds ${got}, may hold ${[...may].join(' ')}`);
         found.set(`${space}\n${`k${k}`}`, got);
@@ -176,7 +201,7 @@ async function run(seed: number): Promise<void> {
   const checkSettled = async (what: string) => {
     for (const space of SPACES) {
       for (let k = 0; k < KEYS; k++) {
-        const got = (await r.space(space).get(`k${k}`))?.value;
+        const got = num((await r.space(space).get(`k${k}`))?.value);
         expect(got, `${what}: ${space}/k${k}`).toBe(durableValue(space, `k${k}`));
       }
     }
@@ -185,7 +210,15 @@ async function run(seed: number): Promise<void> {
 
   for (let step = 0; step < STEPS; step++) {
     const x = rng();
-    if (x < 0.45) {
+    if (x < 0.45 && full) {
+      // batches fill: by their count (8 192 changes) or their bytes (4 MB); rarely more than a group (32 MB) at once
+      const y = rng();
+      if (y < 0.4) for (let n = 8200 + Math.floor(rng() * 3800); n > 0; n--) put(pick(SPACES), `k${Math.floor(rng() * KEYS)}`);
+      else {
+        const pad = 'x'.repeat(70_000 + Math.floor(rng() * 80_000));
+        for (let n = y < 0.45 ? 250 : 1 + Math.floor(rng() * 80); n > 0; n--) put(pick(SPACES), `k${Math.floor(rng() * KEYS)}`, pad);
+      }
+    } else if (x < 0.45) {
       for (let n = 1 + Math.floor(rng() * (rng() < 0.2 ? 300 : 30)); n > 0; n--) put(pick(SPACES), `k${Math.floor(rng() * KEYS)}`);
     } else if (x < 0.55) {
       hold();
@@ -207,7 +240,7 @@ async function run(seed: number): Promise<void> {
       const space = pick(SPACES);
       const key = `k${Math.floor(rng() * KEYS)}`;
       const may = readable(space, key);
-      const got = (await r.space(space).get(key))?.value as number | undefined;
+      const got = num((await r.space(space).get(key))?.value);
       // what settled while the read waited counts too: a put that failed meanwhile was still allowed when it began
       if (!may.has(got) && !readable(space, key).has(got)) problems.push(`step ${step}: ${space}/${key} read ${got}, allowed ${[...may].join(' ')}`);
     } else if (x < 0.9) {
@@ -251,6 +284,7 @@ async function run(seed: number): Promise<void> {
   for (const p of puts) expect(p.settled, `put #${p.value} settled once`).toBe(1);
   expect(problems).toEqual([]);
   expect(background, 'background work (compaction) that failed').toEqual([]);
+  return syncs.afterAhead;
 }
 
 describe('puts on file storage against a reference', () => {
@@ -265,4 +299,21 @@ describe('puts on file storage against a reference', () => {
       }
     }
   }, 120_000);
+});
+
+describe('puts on file storage against a reference, batches filled (write-ahead)', () => {
+  it(`settle once, after their fsync, hold their last resolved value (${FULL_RUNS} seeded runs)`, async () => {
+    let ahead = 0;
+    for (let i = 0; i < FULL_RUNS; i++) {
+      const seed = FULL_FIRST + i;
+      try {
+        ahead += await run(seed, true);
+      } catch (e) {
+        console.log(`put model (full batches) failed: PUT_MODEL_FULL_SEED=${seed} PUT_MODEL_FULL_RUNS=1 replays it`);
+        throw e;
+      }
+    }
+    // the mode's point: groups were written ahead (more than one write before their fsync)
+    expect(ahead, `groups written ahead in runs from PUT_MODEL_FULL_SEED=${FULL_FIRST}`).toBeGreaterThan(0);
+  }, 300_000);
 });
