@@ -18,11 +18,12 @@
  *   left unheard).
  * Seeded: PUT_MODEL_SEED=<n> replays a run; PUT_MODEL_RUNS sets how many (default 6).
  *
- * Full batches (s4b's write-ahead, log-writer.ts): a second mode whose bursts fill batches — 8 200 to 12 000 puts in one
- * run, or 1 to 80 puts of 70–150 KB values (a batch takes 4 MB), now and then 250 of them (more than a group's 32 MB) —
- * so full batches are written ahead as the next group's first frames, under the same faults. Counted: the fsyncs that
- * followed more than one write of the log (a group written ahead); the mode fails if none did. PUT_MODEL_FULL_SEED and
- * PUT_MODEL_FULL_RUNS (default 3) as above.
+ * Full batches (s4b's write-ahead, log-writer.ts): a second mode whose bursts fill batches — 8 200 to 12 000 puts in
+ * one run, or 1 to 80 puts of 70–150 KB values (a batch takes 4 MB), now and then 250 of them (more than a group's 32
+ * MB) — so full batches are written ahead as the next group's first frames, under the same faults, a full disk armed
+ * for one of a burst's first log writes, and (in most runs) closes that leave the log uncompacted for the reopen to
+ * replay. Counted: the fsyncs that followed more than one write of the log (a group written ahead); the mode fails if
+ * none did. PUT_MODEL_FULL_SEED and PUT_MODEL_FULL_RUNS (default 3) as above.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { fileStorage, type FileStorage, type Io } from '../../adapters/fs/index.js';
@@ -111,6 +112,9 @@ async function run(seed: number, full = false): Promise<number> {
   const cacheRecords = pick([1, 2, 9, 1024]);
   // compaction made frequent (the cache's entries re-pointed to a snapshot while puts are in flight), or left alone
   const compaction = rng() < 0.5 ? { compactMinBytes: 2048 + Math.floor(rng() * 8192), compactMinFrames: 5 + Math.floor(rng() * 40), compactRatio: 1.2 } : {};
+  // full mode: a close leaves the log as it is now and then (the reopen replays it, rather than a snapshot written from
+  // memory: a frame overwritten or cut short shows)
+  const closing = full && rng() < 0.6 ? { compactOnClose: false } : {};
   const background: unknown[] = [];
   /** A log fsync failed since the last open: the writer refuses everything, and what the failed groups wrote may be on disk. */
   let uncertain = false;
@@ -119,7 +123,7 @@ async function run(seed: number, full = false): Promise<number> {
   const base = new Map<string, number | undefined>();
   let storage!: FileStorage;
   const open = async () => {
-    storage = fileStorage(dir, { io: countingIo(faults, syncs), cacheRecords, ...compaction, onError: (e) => void (!uncertain && background.push(e)) });
+    storage = fileStorage(dir, { io: countingIo(faults, syncs), cacheRecords, ...compaction, ...closing, onError: (e) => void (!uncertain && background.push(e)) });
     const r = await openReplica({ storage });
     cleanups.push(() => r.close().catch(() => {}));
     return r;
@@ -213,6 +217,11 @@ async function run(seed: number, full = false): Promise<number> {
     if (x < 0.45 && full) {
       // batches fill: by their count (8 192 changes) or their bytes (4 MB); rarely more than a group (32 MB) at once
       const y = rng();
+      if (rng() < 0.3) {
+        // the disk is full for one of the burst's first log writes (a frame written ahead, or the group's last)
+        let skip = Math.floor(rng() * 3);
+        faults.write = (path) => (isLog(path) && skip-- === 0 ? errnoError('ENOSPC', 'write') : undefined);
+      }
       if (y < 0.4) for (let n = 8200 + Math.floor(rng() * 3800); n > 0; n--) put(pick(SPACES), `k${Math.floor(rng() * KEYS)}`);
       else {
         const pad = 'x'.repeat(70_000 + Math.floor(rng() * 80_000));
@@ -307,7 +316,9 @@ describe('puts on file storage against a reference, batches filled (write-ahead)
     for (let i = 0; i < FULL_RUNS; i++) {
       const seed = FULL_FIRST + i;
       try {
-        ahead += await run(seed, true);
+        const n = await run(seed, true);
+        if (process.env.PUT_MODEL_SHOW) console.log(`seed ${seed}: ${n} groups written ahead`);
+        ahead += n;
       } catch (e) {
         console.log(`put model (full batches) failed: PUT_MODEL_FULL_SEED=${seed} PUT_MODEL_FULL_RUNS=1 replays it`);
         throw e;
