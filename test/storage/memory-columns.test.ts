@@ -134,7 +134,8 @@ describe('memory storage: records kept in columns', () => {
     const flatOnes = await heapPerKey('f', (i, seq) => tagged(i, seq, 'E1', flat(i)));
     await flatOnes.s.close();
     // (A rope of the 41 characters is ~110 bytes, the flat string ~64.)
-    expect(roped.perKey - flatOnes.perKey).toBeLessThan(20);
+    // About 1 byte apart when kept flat, ~54 when the rope is kept; a loaded machine once measured 22 (heap noise).
+    expect(roped.perKey - flatOnes.perKey).toBeLessThan(30);
   });
 
   it('slots of removed keys are reused: every record reads back as put, by every read path, hashes included', async () => {
