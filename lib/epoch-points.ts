@@ -110,7 +110,6 @@ export function maximalPoints(reg: EpochRegistry, r: string, points: readonly Po
   return keep.sort(byPoint);
 }
 
-/** The highest counter among points (a point's history holds no counter above its own). */
 /** Whether `pts` is exactly one point of replica r, (ep, n): the context of one version whose own dot names epoch ep. */
 export function onlyPoint(pts: EpochPoints | undefined, r: string, ep: string, n: number): boolean {
   if (pts === undefined) return false;
@@ -119,6 +118,7 @@ export function onlyPoint(pts: EpochPoints | undefined, r: string, ep: string, n
   return points !== undefined && points.length === 1 && points[0]!.e === ep && points[0]!.n === n;
 }
 
+/** The highest counter among points (a point's history holds no counter above its own). */
 export function topCounter(points: readonly Point[]): number {
   let n = 0;
   for (const p of points) if (p.n > n) n = p.n;

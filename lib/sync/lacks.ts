@@ -153,7 +153,12 @@ export class Lacks {
     const rec = await this.store?.get(space, key).catch(() => undefined);
     const dots = this.peers.get(peer)?.get(space)?.get(key);
     if (!rec || !dots) return;
-    if (dots.every((d) => coversDot(this.reg(), rec, d.r, d.e === '' ? undefined : d.e, d.n)) && this.drop(peer, space, key)) this.changed();
+    if (this.uncovered(rec, dots).length === 0 && this.drop(peer, space, key)) this.changed();
+  }
+
+  /** The dots told left out that `state` does not cover. */
+  private uncovered(state: Causal, dots: readonly LeftDot[]): readonly LeftDot[] {
+    return dots.filter((d) => !coversDot(this.reg(), state, d.r, d.e === '' ? undefined : d.e, d.n));
   }
 
   private drop(peer: string, space: string, key: string): boolean {
@@ -198,7 +203,7 @@ export class Lacks {
       const [peer, space, key, dots] = e as [string, string, string, LeftDot[]];
       if (!dots.every((d) => d && typeof d.r === 'string' && typeof d.e === 'string' && Number.isSafeInteger(d.n))) continue;
       const rec = await this.store!.get(space, key);
-      const left = rec ? dots.filter((d) => !coversDot(this.reg(), rec, d.r, d.e === '' ? undefined : d.e, d.n)) : dots;
+      const left = rec ? this.uncovered(rec, dots) : dots;
       if (left.length > 0 && !this.peers.get(peer)?.get(space)?.has(key)) this.set(peer, space, key, left);
     }
   }
@@ -242,7 +247,7 @@ export class Lacks {
       const keys = spaces.get(change.space);
       const dots = keys?.get(change.key);
       if (!dots) continue;
-      const left = dots.filter((d) => !coversDot(this.reg(), change.rec, d.r, d.e === '' ? undefined : d.e, d.n));
+      const left = this.uncovered(change.rec, dots);
       if (left.length === dots.length) continue;
       any = true;
       if (left.length > 0) keys!.set(change.key, left);
