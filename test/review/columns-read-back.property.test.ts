@@ -73,7 +73,7 @@ function record(rnd: Rand, key: string, seq: number): KeyRecord {
   let state: KeyState = pts ? { vs: [v], cc: { [r]: n }, pts } : { vs: [v], cc: { [r]: n } };
   const shape = int(rnd, 10);
   const other = pick(rnd, IDS.filter((x) => x !== r));
-  if (shape === 6) state = { ...state, vs: [{ ...v, v: undefined, d: 1 }].map(({ v: _v, ...t }) => t) }; // a tombstone
+  if (shape === 6) state = { ...state, vs: [{ ...v, v: undefined, d: 1 as const }].map(({ v: _v, ...t }) => t) }; // a tombstone
   else if (shape === 7) state = { ...state, cc: { ...state.cc, [r]: n + 3 }, ...(pts ? { pts: { [r]: [{ e: ep!, n: n + 3 }] } } : {}) }; // context above its dot
   else if (shape === 8) {
     // Siblings: another replica's version beside it, in canonical order.
