@@ -35,6 +35,17 @@ export function versionInfo(v: StoredVersion): VersionInfo {
     : { replicaId: v.r, counter: v.n, hlc: { ms: v.t, logical: v.c }, deleted: false, value: decodeValue(valueOf(v)) };
 }
 
+/**
+ * What a merge (the app's function, or a registered type's) is handed: the siblings decoded again, with infos of their
+ * own. Merges often build their result in place over what they are handed (`Object.assign(siblings[0], …)`); handed the
+ * read's own values and infos, such a merge rewrote the versions the read tells (`get().versions`, a read-only replica's
+ * above all, which writes nothing back; `update`'s read) — hostile or careless, it must change nothing told. The values
+ * decoded already (the read's) cannot fail to decode again: the same bytes.
+ */
+function handed(vs: readonly StoredVersion[]): VersionInfo[] {
+  return vs.map(versionInfo);
+}
+
 export interface View {
   /** Undefined when the key reads as deleted. */
   readonly result: GetResult | undefined;
@@ -63,6 +74,7 @@ export class MergeError extends Error {}
 export function readView(key: string, space: string, state: KeyState, merge: MergeFn | undefined, typedMerge = true): View | undefined {
   const ordered = [...state.vs].sort(compareForRead);
   const versions: VersionInfo[] = [];
+  const live: StoredVersion[] = []; // live[i] is the version versions[i] tells
   const tombstones: VersionInfo[] = [];
   let malformed: ConcordError[] | undefined;
   for (const v of ordered) {
@@ -72,6 +84,7 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
     }
     try {
       versions.push(versionInfo(v));
+      live.push(v);
     } catch (e) {
       (malformed ??= []).push(e instanceof ConcordError ? e : new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) does not decode`, { cause: e }));
     }
@@ -82,8 +95,10 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
 
   // Equal values count as one: the representative of a value is its first (latest) version.
   const distinct: VersionInfo[] = [];
-  for (const v of versions) {
-    if (!distinct.some((d) => d === v || deepEqual(d.value, v.value))) distinct.push(v);
+  const distinctLive: StoredVersion[] = [];
+  for (let i = 0; i < versions.length; i++) {
+    const v = versions[i]!;
+    if (!distinct.some((d) => d === v || deepEqual(d.value, v.value))) distinct.push(v), distinctLive.push(live[i]!);
   }
   const all = versions.concat(tombstones);
   const siblings = distinct.map((v) => v.value);
@@ -97,7 +112,7 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
     if (!type) return { ...unmerged, missingType: typeName };
     let value: unknown;
     try {
-      value = distinct.length === 1 ? siblings[0] : type.merge(siblings);
+      value = distinct.length === 1 ? siblings[0] : type.merge(handed(distinctLive).map((v) => v.value));
     } catch (cause) {
       throw new MergeError(`merging the "${typeName}" values of "${key}" failed`, { cause });
     }
@@ -110,7 +125,11 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
   if (merge && contested) {
     let value: unknown;
     try {
-      value = distinct.length === 1 ? siblings[0] : merge(siblings, { key, space, versions: distinct });
+      if (distinct.length === 1) value = siblings[0];
+      else {
+        const infos = handed(distinctLive);
+        value = merge(infos.map((v) => v.value), { key, space, versions: infos });
+      }
     } catch (cause) {
       throw new MergeError(`merge function for "${key}" threw`, { cause });
     }

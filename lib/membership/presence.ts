@@ -182,12 +182,17 @@ export class Presence {
     for (const [id, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(id);
   }
 
-  /** Who is online at `now`: entries refreshed within ttl, sorted by replicaId. */
+  /**
+   * Who is online at `now`: entries refreshed within ttl, sorted by replicaId. Each meta a copy of its own (parsed from
+   * the entry's JSON): what is handed out reaches the app (`presence.list()`, its subscribers, concord/yjs's awareness
+   * states), and an app changing it in place changed the entry itself, which `diff` sends on — the replica's own
+   * heartbeats, what it forwards, a late joiner's answer — so peers saw the app's edits as the member's meta.
+   */
   view(now: number): PresenceEntry[] {
     const out: PresenceEntry[] = [];
     for (const e of this.entries.values()) {
       if (e.replicaId === this.replicaId || now - e.updatedAt <= this.ttl) {
-        out.push({ replicaId: e.replicaId, meta: e.meta, heartbeat: e.heartbeat, updatedAt: e.updatedAt });
+        out.push({ replicaId: e.replicaId, meta: JSON.parse(e.metaJson) as unknown, heartbeat: e.heartbeat, updatedAt: e.updatedAt });
       }
     }
     return out.sort((a, b) => (a.replicaId < b.replicaId ? -1 : a.replicaId > b.replicaId ? 1 : 0));
