@@ -56,7 +56,7 @@ function afterCrash(node: Inode, rng: () => number): Buffer {
   const since = node.since;
   if (since.length === 0) return Buffer.from(base);
   if (rng() < 0.3) {
-    let img = Buffer.from(base);
+    let img: Buffer = Buffer.from(base);
     for (const c of since) if (rng() < 0.5) img = applyChange(img, c);
     return img;
   }
@@ -70,7 +70,7 @@ function afterCrash(node: Inode, rng: () => number): Buffer {
   const byMoment: number[][] = Array.from({ length: since.length + 1 }, () => []);
   for (let p = 0; p * page < size; p++) byMoment[Math.floor(rng() * byMoment.length)]!.push(p);
   const out = Buffer.alloc(size);
-  let img = Buffer.from(base);
+  let img: Buffer = Buffer.from(base);
   for (let j = 0; j <= since.length; j++) {
     if (j > 0) img = applyChange(img, since[j - 1]!);
     for (const p of byMoment[j]!) if (p * page < img.length) img.copy(out, p * page, p * page, Math.min((p + 1) * page, size, img.length));
