@@ -119,6 +119,20 @@ export class PowerLossFs {
     this.fuse = undefined;
   }
 
+  /**
+   * A copy of this file system as it is now, what is durable and what is not, under `tag`: one moment crashed in many
+   * ways (each copy's `crash` with its own seed).
+   */
+  fork(tag: string): PowerLossFs {
+    const f = new PowerLossFs(tag);
+    for (const [ino, n] of this.inodes) f.inodes.set(ino, { data: Buffer.from(n.data), durable: n.durable && Buffer.from(n.durable), since: [...n.since], born: n.born });
+    f.names = new Map(this.names);
+    f.durableNames = new Map(this.durableNames);
+    f.pending = [...this.pending];
+    f.nextIno = this.nextIno;
+    return f;
+  }
+
   /** Where this incarnation sees the files: a new root after each crash. */
   root(): string {
     return `/power-loss-${this.tag}-${this.generation}`;
