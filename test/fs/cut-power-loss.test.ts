@@ -6,7 +6,8 @@
  * - the cut not fsynced: the failed group's frames come back behind the next group's (CORRUPT at the open), or before
  *   a later segment's data (CORRUPT again), so the failure path fsyncs the cut (log-writer.ts);
  * - the failed group's number not given back: the next group's first frame torn, its later frames intact are of a group
- *   two past the last complete one — taken for damage (CORRUPT), so the next group takes the failed one's number.
+ *   two past the last complete one — taken for damage (CORRUPT), so the next group takes the failed one's number;
+ * - the cut's fsync failing leaves the log uncertain: the writer refuses everything until a reopen.
  * Seeded: CUT_SEED=<n> CUT_RUNS=1 replays a crash the failure message names.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +168,22 @@ describe('file storage: a segment cut back after a failed write, then the power 
     });
     g.release();
     await Promise.all([full, y]);
+  }, 120_000);
+
+  it(`the cut's fsync failing: the writer refuses every write until a reopen, and a crash leaves nothing of the failed group (${RUNS} crashes)`, async () => {
+    const { disk, faults, s } = await setup('cut-sync');
+    cleanups.push(() => s.close().catch(() => {}));
+    await s.transact(putAt('a', 1));
+    let writes = 1;
+    let syncs = 1;
+    faults.write = (path) => (isLog(path) && writes > 0 ? (writes--, errnoError('ENOSPC', 'write')) : undefined);
+    faults.datasync = (path) => (isLog(path) && writes === 0 && syncs > 0 ? (syncs--, errnoError('EIO', 'fsync')) : undefined);
+    await expect(s.transact(putAt('b', 2))).rejects.toMatchObject({ code: 'STORAGE_FULL' });
+    expect(syncs, 'the cut was fsynced (and that failed)').toBe(0);
+    await expect(s.transact(putAt('c', 3))).rejects.toMatchObject({ message: expect.stringContaining('no write is accepted until the storage is reopened') });
+    await crashWays(disk, 'cut-sync', async (after) => {
+      expect(await after.get('sp', 'a')).toEqual(rec(1));
+      expect(await keys(after)).toEqual(['a']);
+    });
   }, 120_000);
 });
