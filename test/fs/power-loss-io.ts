@@ -106,6 +106,8 @@ export class PowerLossFs {
   private fuseRng: (() => number) | undefined;
   /** Operations done so far (all incarnations). */
   ops = 0;
+  /** Called before each file operation of the live incarnation takes effect (to `fork` the disk at every one). */
+  onOp: (() => void) | undefined;
 
   constructor(private readonly tag: string) {}
 
@@ -171,6 +173,7 @@ export class PowerLossFs {
         this.crash(this.fuseRng!);
       }
       if (this.generation !== gen) throw errnoError('EIO', 'io');
+      this.onOp?.();
       this.ops++;
       if (path === undefined) return '';
       if (!path.startsWith(prefix)) throw new Error(`power-loss io: ${path} is outside ${prefix}`);
