@@ -29,12 +29,14 @@ afterEach(async () => {
   cleanups = [];
 });
 
-/** A storage on a fresh simulated disk, with faults to inject. */
+/** A storage on a fresh simulated disk, with faults to inject (closed at cleanup), and 'a' written in it. */
 async function setup(tag: string): Promise<{ disk: PowerLossFs; faults: Faults; s: ReturnType<typeof fileStorage> }> {
   const disk = new PowerLossFs(`cut-${tag}`);
   const faults: Faults = {};
   const s = fileStorage(`${disk.root()}/data`, { io: faultyIo(faults, disk.io()), compactOnClose: false, onError: () => {} });
+  cleanups.push(() => s.close().catch(() => {}));
   await s.open();
+  await s.transact(putAt('a', 1));
   return { disk, faults, s };
 }
 
@@ -44,13 +46,19 @@ const fullBatch = (tx: StorageTx) => {
   for (let i = 0; i < FULL; i++) tx.put('sp', `x${i}`, rec(100 + i));
 };
 
-/** A promise and what settles it, and one telling when a held call was entered. */
-function gate(): { hold: Promise<void>; release: () => void; entered: Promise<void>; enter: () => void } {
+/** Holds the fsyncs of the files `which` picks, from now on: `entered` once one waits, `release` lets them go. */
+function holdSyncs(faults: Faults, which: (path: string) => boolean): { entered: Promise<void>; release: () => void } {
   let release!: () => void;
   let enter!: () => void;
   const hold = new Promise<void>((r) => (release = r));
   const entered = new Promise<void>((r) => (enter = r));
-  return { hold, release, entered, enter };
+  faults.beforeSync = async (path) => {
+    if (!which(path)) return;
+    enter();
+    await hold;
+  };
+  cleanups.push(async () => release());
+  return { entered, release };
 }
 
 /** The disk as it is now, crashed in RUNS seeded ways: each must open, and pass `check`. */
@@ -93,17 +101,9 @@ async function failAGroup(s: StorageAdapter, faults: Faults): Promise<void> {
 describe('file storage: a segment cut back after a failed write, then the power lost', () => {
   it(`before the next group's fsync: the directory opens, the failed group is gone (${RUNS} crashes)`, async () => {
     const { disk, faults, s } = await setup('same');
-    cleanups.push(() => s.close().catch(() => {}));
-    await s.transact(putAt('a', 1));
     await failAGroup(s, faults);
     // the next group written, its fsync held: the power fails before it
-    const g = gate();
-    faults.beforeSync = async (path) => {
-      if (!isLog(path)) return;
-      g.enter();
-      await g.hold;
-    };
-    cleanups.push(async () => g.release());
+    const g = holdSyncs(faults, isLog);
     const c = s.transact(putAt('c', 9001));
     await g.entered;
     await crashWays(disk, 'same', async (after) => {
@@ -117,17 +117,9 @@ describe('file storage: a segment cut back after a failed write, then the power 
 
   it(`and a compaction started a new segment, written and synced, while the snapshot was not: the directory opens (${RUNS} crashes)`, async () => {
     const { disk, faults, s } = await setup('rotated');
-    cleanups.push(() => s.close().catch(() => {}));
-    await s.transact(putAt('a', 1));
     await failAGroup(s, faults);
     // the compaction rotates to a new segment; its snapshot's fsync is held, so the old segment stays the log's
-    const g = gate();
-    faults.beforeSync = async (path) => {
-      if (!path.endsWith('.tmp')) return;
-      g.enter();
-      await g.hold;
-    };
-    cleanups.push(async () => g.release());
+    const g = holdSyncs(faults, (path) => path.endsWith('.tmp'));
     const compacting = s.compactNow().catch(() => {});
     await g.entered;
     await s.transact(putAt('c', 9001)); // acknowledged, in the new segment
@@ -142,20 +134,12 @@ describe('file storage: a segment cut back after a failed write, then the power 
 
   it(`the next group of two frames, the first torn: taken for a torn tail, not damage (${RUNS} crashes)`, async () => {
     const { disk, faults, s } = await setup('renumbered');
-    cleanups.push(() => s.close().catch(() => {}));
-    await s.transact(putAt('a', 1));
     let once = true;
     faults.write = (path) => (isLog(path) && once ? ((once = false), errnoError('ENOSPC', 'write')) : undefined);
     await expect(s.transact(putAt('b', 2))).rejects.toMatchObject({ code: 'STORAGE_FULL' });
     delete faults.write;
     // the next group: a full batch written ahead and 'y' after it, its fsync held
-    const g = gate();
-    faults.beforeSync = async (path) => {
-      if (!isLog(path)) return;
-      g.enter();
-      await g.hold;
-    };
-    cleanups.push(async () => g.release());
+    const g = holdSyncs(faults, isLog);
     const full = s.transact(fullBatch);
     const y = s.transact(putAt('y', 9000));
     await g.entered;
@@ -172,8 +156,6 @@ describe('file storage: a segment cut back after a failed write, then the power 
 
   it(`the cut's fsync failing: the writer refuses every write until a reopen, and a crash leaves nothing of the failed group (${RUNS} crashes)`, async () => {
     const { disk, faults, s } = await setup('cut-sync');
-    cleanups.push(() => s.close().catch(() => {}));
-    await s.transact(putAt('a', 1));
     let writes = 1;
     let syncs = 1;
     faults.write = (path) => (isLog(path) && writes > 0 ? (writes--, errnoError('ENOSPC', 'write')) : undefined);
