@@ -5,9 +5,15 @@
  * A batch is reported durable only after its group's fsync returned.
  *
  * On a failed write the segment is truncated back to where the group began, and the group plus every batch
- * queued after it (they were applied on top of it) is reported failed, in order. A failed fsync leaves the
- * file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate: the
- * writer is then broken and refuses everything after.
+ * queued after it (they were applied on top of it) is reported failed, in order. The cut is fsynced before anything
+ * else is written (on this failure path only): unsynced, a power loss may undo it and bring the failed group's bytes
+ * back — behind the next group's frames, or before a later segment — where recovery can tell them from damage only by
+ * refusing the open, or, a group whole on disk, would apply writes reported failed. Once the cut is durable no byte of
+ * the group is left, so its number is given back: the next group takes it, and the groups of a segment stay numbered
+ * one after the other (recovery expects the group after the last complete one at a torn tail, frame.ts). A batch that
+ * cannot be encoded fails the same way (it and every batch after it), and the writer goes on. A failed fsync leaves
+ * the file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate or a failed
+ * fsync of the cut: the writer is then broken and refuses everything after.
  *
  * Write-ahead: a batch that takes no more transactions (a later one was queued behind it: it was full) is written at
  * once, as the first frames of the next group, while no group is being written or synced — not at the writer's next
@@ -104,7 +110,12 @@ export class LogWriter<B extends Batch> {
     const seg = this.segment;
     for (const last = this.queue.length - 1; this.ahead < last; this.ahead++) {
       const b = this.queue[this.ahead]!;
-      const enc = b.encode();
+      let enc: EncodedBatch;
+      try {
+        enc = b.encode();
+      } catch {
+        return; // not written ahead: the loop fails it, and the batches after it, at its group (writeGroup)
+      }
       if (this.ahead > 0 && this.aheadBytes + FRAME_HEADER + enc.length > MAX_GROUP_BYTES) return;
       const at = seg.size + this.aheadBytes;
       b.payloadAt = at + FRAME_HEADER;
@@ -165,18 +176,25 @@ export class LogWriter<B extends Batch> {
       // batches written ahead are in the current segment: they go in a group before it changes
       if (this.rotation && this.ahead === 0) await this.doRotate(this.rotation);
       if (!this.queue.length) return;
-      let bytes = 0;
-      let n = 0;
-      // every batch written ahead, and at least one after them (the last frame, flagged)
-      while (n < this.queue.length && (n <= this.ahead || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encode().length;
-      const group = this.queue.splice(0, n);
-      await this.writeGroup(group, bytes);
+      await this.writeGroup();
     }
   }
 
-  private async writeGroup(group: B[], bytes: number): Promise<void> {
+  /** Takes the next group off the queue: every batch written ahead, and at least one after them (the last frame, flagged). */
+  private take(ahead: number): { group: B[]; bytes: number } {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && (n <= ahead || bytes < MAX_GROUP_BYTES)) bytes += FRAME_HEADER + this.queue[n++]!.encode().length;
+    return { group: this.queue.splice(0, n), bytes };
+  }
+
+  /**
+   * Writes and fsyncs the next group. Whatever fails once it is taken (a batch's encoding, a write, the fsync) fails it
+   * and every batch queued after it: each settles, through `failed`.
+   */
+  private async writeGroup(): Promise<void> {
     const seg = this.segment;
-    const groupNo = this.nextGroup++;
+    const groupNo = this.nextGroup;
     this.busy = true;
     // The batches written ahead are the group's first frames (writeAhead); their writes are in flight or done.
     const writes = this.aheadWrites;
@@ -184,35 +202,34 @@ export class LogWriter<B extends Batch> {
     const ahead = this.ahead;
     this.ahead = this.aheadBytes = 0;
     this.aheadWrites = [];
-    // The rest of the group's frames as pieces, written in one gathered write: the records' bytes go to the file from
-    // where their batch holds them.
-    const pieces: Buffer[] = [];
-    const from = seg.size + at;
-    for (let i = ahead; i < group.length; i++) {
-      const b = group[i]!;
-      const enc = b.encode();
-      b.payloadAt = seg.size + at + FRAME_HEADER;
-      b.segment = seg.data;
-      for (const piece of framePieces(enc, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0)) pieces.push(piece);
-      at += FRAME_HEADER + enc.length;
-    }
-    writes.push(outcome(writeAll(seg.data.file, pieces, from)));
-    let stage = 'writing';
+    let group: B[] = [];
+    let bytes = 0;
+    let stage = 'encoding';
     try {
+      ({ group, bytes } = this.take(ahead));
+      // The rest of the group's frames as pieces, written in one gathered write: the records' bytes go to the file from
+      // where their batch holds them.
+      const pieces: Buffer[] = [];
+      const from = seg.size + at;
+      for (let i = ahead; i < group.length; i++) {
+        const b = group[i]!;
+        const enc = b.encode();
+        b.payloadAt = seg.size + at + FRAME_HEADER;
+        b.segment = seg.data;
+        for (const piece of framePieces(enc, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0)) pieces.push(piece);
+        at += FRAME_HEADER + enc.length;
+      }
+      writes.push(outcome(writeAll(seg.data.file, pieces, from)));
+      stage = 'writing';
       // every write of the group returned (a failed one truncates the segment after the others landed)
       for (const w of await Promise.all(writes)) if (w) throw w.error;
       stage = 'syncing';
       await seg.data.file.datasync();
     } catch (e) {
       const error = ioError(e, `${stage} ${seg.data.name}`);
-      let broken = stage === 'syncing';
-      if (!broken) {
-        try {
-          await seg.data.file.truncate(seg.size);
-        } catch {
-          broken = true;
-        }
-      }
+      // the writes of the group under way (written ahead, when encoding failed) land before the cut
+      await Promise.all(writes);
+      const broken = stage === 'syncing' || !(await cutBack(seg));
       const failed = group.concat(this.queue);
       this.queue = [];
       for (const b of failed) b.segment = undefined;
@@ -226,6 +243,7 @@ export class LogWriter<B extends Batch> {
     }
     seg.size += bytes;
     seg.frames += group.length;
+    this.nextGroup++;
     this.busy = false;
     this.hooks.durable(group);
   }
@@ -248,6 +266,17 @@ export class LogWriter<B extends Batch> {
       this.rotation = undefined;
       fail(ioError(e, `starting segment ${name}`));
     }
+  }
+}
+
+/** Cuts the segment back to its durable end, durably (see the top); false if the truncate or its fsync failed. */
+async function cutBack(seg: Segment): Promise<boolean> {
+  try {
+    await seg.data.file.truncate(seg.size);
+    await seg.data.file.datasync();
+    return true;
+  } catch {
+    return false;
   }
 }
 

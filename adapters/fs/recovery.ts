@@ -123,7 +123,10 @@ interface Replayed {
   end: number;
   /** Where reading stopped: the end of the file, or the first bad frame. */
   stop: number;
-  /** The group the bytes at `stop` belong to (an incomplete group's, or the next one). */
+  /**
+   * The group the bytes at `stop` belong to (an incomplete group's, or the next one: groups on disk are numbered one
+   * after the other, the writer giving a failed group's number back once its cut is durable, log-writer.ts).
+   */
   openGroup: number;
   lastGroup: number;
   frames: number;

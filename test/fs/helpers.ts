@@ -46,7 +46,8 @@ export interface Faults {
   writevs?: number;
 }
 
-export function faultyIo(faults: Faults): Io {
+/** `base` (node:fs unless given) with `faults` injected. */
+export function faultyIo(faults: Faults, base: Io = nodeIo): Io {
   const wrap = (path: string, f: IoFile): IoFile => ({
     read: (b, o, l, p) => {
       faults.reads = (faults.reads ?? 0) + 1;
@@ -84,16 +85,16 @@ export function faultyIo(faults: Faults): Io {
     close: () => f.close(),
   });
   return {
-    ...nodeIo,
+    ...base,
     async open(path, flags) {
       const e = faults.open?.(path, flags);
       if (e) throw e;
-      return wrap(path, await nodeIo.open(path, flags));
+      return wrap(path, await base.open(path, flags));
     },
     async mkdir(path) {
       const e = faults.mkdir?.(path);
       if (e) throw e;
-      return nodeIo.mkdir(path);
+      return base.mkdir(path);
     },
   };
 }
