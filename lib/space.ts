@@ -344,7 +344,7 @@ export class Space {
    * no closure of its own.
    */
   private readonly receiver: WriteReceiver<WriteResult> = {
-    settled: (w, rec) => this.resultOf(w.key, w.ctx, rec),
+    settled: (key, ctx, rec) => this.resultOf(key, ctx, rec),
     waiting: (on) => this.host.writing?.(on),
   };
 

@@ -74,7 +74,7 @@ export class PendingBatch implements Batch {
       let e: Entry | undefined;
       if (rec !== null) {
         const len = encoded[j] as number;
-        e = new Entry(rec.seq, rec.h, len, encoded[j + 1] as number, this.id, rec);
+        e = new Entry(rec.seq, rec.h, len, encoded[j + 1] as number, rec);
         const prev = encoded[j + 2] as Entry | undefined;
         if (prev !== undefined) e.chainTo(prev);
         this.recordBytes += len;

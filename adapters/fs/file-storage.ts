@@ -376,7 +376,7 @@ export class FileStorage implements StorageAdapter {
     const s = this.ks.spaces.get(space);
     if (!s) return [];
     const held = this.heldAfter(space, afterSeq);
-    return this.readAll(s.log(afterSeq, limit, (e) => e.batch <= this.durableBatch && e.seq < held));
+    return this.readAll(s.log(afterSeq, limit, (e) => e.file !== undefined && e.seq < held));
   }
 
   /**
@@ -390,7 +390,7 @@ export class FileStorage implements StorageAdapter {
       const { spaces, prevs } = b;
       for (let i = 0; i < prevs.length; i++) {
         const p = prevs[i];
-        if (p !== undefined && p.batch <= this.durableBatch && p.seq > afterSeq && p.seq < held && spaces[i] === space) held = p.seq;
+        if (p !== undefined && p.file !== undefined && p.seq > afterSeq && p.seq < held && spaces[i] === space) held = p.seq;
       }
     }
     return held;

@@ -46,9 +46,11 @@ export class Entry {
     readonly h: string,
     public len: number,
     crc: number,
-    /** The batch that wrote it; 0 when loaded from disk. */
-    readonly batch: number,
     public rec: KeyRecord | undefined,
+    /**
+     * Where the record is stored once durable: set when its batch's group was fsynced (file-storage.ts onDurable), or
+     * when loaded from disk; undefined while its batch is pending (so an entry is durable exactly when it has a file).
+     */
     public file: DataFile | undefined = undefined,
     public off = 0,
   ) {
@@ -134,7 +136,7 @@ export class SpaceIndex {
 
   private materialize(key: string, row: number): Entry {
     const b = this.base!;
-    const e = new Entry(b.seqs[row]!, hashAt(b, row), b.lens[row]!, b.crcs[row]!, 0, undefined, b.file, b.offs[row]!);
+    const e = new Entry(b.seqs[row]!, hashAt(b, row), b.lens[row]!, b.crcs[row]!, undefined, b.file, b.offs[row]!);
     this.records.set(key, e);
     return e;
   }

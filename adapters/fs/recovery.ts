@@ -172,7 +172,7 @@ function apply(head: BatchHead, recOff: number, ks: Keyspace, data: DataFile): v
     if (op.length === 2) {
       space.set(op[1], undefined);
     } else {
-      const e = new Entry(op[2], op[3], op[4], op[5], 0, undefined, data, recOff);
+      const e = new Entry(op[2], op[3], op[4], op[5], undefined, data, recOff);
       // A chained record is read with the key's previous one (missing: the key reads as CORRUPT, others are unaffected).
       if (op.length === 7) e.chainTo(space.entry(op[1]));
       space.set(op[1], e);

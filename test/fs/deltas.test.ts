@@ -100,10 +100,10 @@ describe('deltas in the file log', () => {
     expect(bound).toBe(300);
     expect(diskChainBound(1000)).toBe(MAX_DISK_CHAIN);
     const at = (depth: number) => {
-      const e = new Entry(1, 'h', root, 0, 0, undefined);
+      const e = new Entry(1, 'h', root, 0, undefined);
       let cur = e;
       for (let i = 0; i < depth; i++) {
-        const next = new Entry(i + 2, 'h', 10, 0, 0, undefined);
+        const next = new Entry(i + 2, 'h', 10, 0, undefined);
         next.chainTo(cur);
         cur = next;
       }
@@ -117,7 +117,7 @@ describe('deltas in the file log', () => {
     expect(chainable(at(2 * bound - 1), derived)).toBe(true);
     expect(chainable(at(2 * bound), derived)).toBe(false);
     // its deltas outweigh the record they start from: at(2)'s two deltas of 10 bytes, and one of root - 19
-    const heavy = new Entry(9, 'h', root - 19, 0, 0, undefined);
+    const heavy = new Entry(9, 'h', root - 19, 0, undefined);
     heavy.chainTo(at(2));
     expect(heavy.weight).toBe(2 * root + 1);
     expect(chainable(heavy, derived)).toBe(false);

@@ -24,7 +24,7 @@ const wide = (o: object) => Object.values(o).filter((v) => typeof v === 'number'
 describe('file storage index entries and their CRC', () => {
   it('an entry answers the unsigned CRC and holds no number outside 32-bit integers, also once stored whole again', () => {
     for (const crc of [0, 1, 0x7fffffff, 0x80000000, 0xfedcba98, 0xffffffff]) {
-      const e = new Entry(7, '0123456789abcdef', 40, crc, 1, rec(7));
+      const e = new Entry(7, '0123456789abcdef', 40, crc, rec(7));
       expect(e.crc).toBe(crc);
       expect(wide(e)).toEqual([]);
       e.standAlone(41, 0xffffffff - crc);
@@ -36,7 +36,7 @@ describe('file storage index entries and their CRC', () => {
 
   it('a CRC field that is no CRC-32 (a frame head checked for a number only) matches no record, not by its low 32 bits', () => {
     for (const bad of [2 ** 32 + 5, -5, 1.5, 2 ** 53, Infinity]) {
-      const e = new Entry(7, '0123456789abcdef', 40, bad, 0, undefined);
+      const e = new Entry(7, '0123456789abcdef', 40, bad, undefined);
       expect([5, 4294967291, 1, 0].includes(e.crc)).toBe(false);
       expect(e.crc).toBe(-1);
     }

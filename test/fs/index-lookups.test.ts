@@ -60,7 +60,7 @@ describe('file storage: a transaction that read a key does not look it up again 
   it('a read the index changed after (another entry for the key, or the key removed) is not used: the commit looks again', () => {
     const ks = new Keyspace();
     const space = ks.space('sp');
-    const first = new Entry(1, 'h1', 10, 0, 1, rec(1));
+    const first = new Entry(1, 'h1', 10, 0, rec(1));
     space.set('a', first);
     const host = { spaceIndex: (n: string) => ks.spaces.get(n), readEntry: async (e: Entry) => e.rec!, currentMeta: () => undefined };
     const tx = new FileTx(host, true);
@@ -69,7 +69,7 @@ describe('file storage: a transaction that read a key does not look it up again 
     expect(tx.seen(space, 'b')).toBeNull();
     expect(tx.seen(new SpaceIndex(), 'a')).toBeNull();
     // another transaction's entry for the key (as a rollback or a commit in between would leave it)
-    const second = new Entry(2, 'h2', 10, 0, 2, rec(2));
+    const second = new Entry(2, 'h2', 10, 0, rec(2));
     space.set('a', second);
     expect(tx.seen(space, 'a')).toBeNull();
     tx.put('sp', 'a', rec(3));

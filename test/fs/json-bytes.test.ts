@@ -109,6 +109,16 @@ describe('json-bytes: JSON text of plain data written as bytes', () => {
     }
   });
 
+  it('writes whole numbers as JSON.stringify does on both sides of 2^31 and of every power of ten, zeros inside the last eight digits', () => {
+    const ns = [0, -0, 7, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 32 - 1, 2 ** 32, 1e8, 1e8 - 1, 1e8 + 1, 1e9 + 7, 1e16, 1e15 + 1, 123_400_000_000, 1_796_597_341_550, 1_000_000_000_000_009, Number.MAX_SAFE_INTEGER];
+    for (let p = 1; p <= 1e15; p *= 10) ns.push(p - 1, p, p + 1, p * 9 + 8);
+    for (const n of ns) {
+      const want = Buffer.from(JSON.stringify([n, { n }]));
+      expect(written([n, { n }]), String(n)).toEqual(want);
+      for (let room = 0; room < want.length; room++) expect(written([n, { n }], room)).toBe(-1);
+    }
+  });
+
   it('answers -1 in any buffer too small, and writes nothing past its end', () => {
     const value = { a: ['x"y', 12_345, -0.5, true, null, { '1': 'é🙂\u0000' }], b: 'plain text', c: 1_796_597_341_550 };
     const want = Buffer.from(JSON.stringify(value));
