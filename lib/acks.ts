@@ -223,6 +223,8 @@ export class AckTracker {
    */
   sentFrame(peer: string, space: string, upTo: number, entries: Iterable<readonly [key: string, ...unknown[]]>, via?: object): void {
     if (upTo > 0 && this.frameListeners.size > 0) for (const l of this.frameListeners) l(peer, space, upTo, entries, via);
+    // A relay's every delivery on every link comes here: with nothing waiting anywhere, no space is looked up.
+    if (upTo === 0 || (this.waitingOn.size === 0 && this.remoteWaits.size === 0 && this.repOn.size === 0)) return;
     const waited = this.waitingOn.get(space);
     const remote = this.remoteWaits.get(space);
     const reps = this.repOn.get(space);

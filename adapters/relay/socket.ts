@@ -88,6 +88,21 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/**
+ * `frame` as a Buffer, which ws sends as it is (a Uint8Array it wraps in a Buffer of its own per send). The one made
+ * last is kept: a relay's fan-out hands one frame to every link in turn (live-shared.ts), so it is wrapped once.
+ * Frames are never written after they were handed over (ws may queue them), so the view stays the frame's bytes.
+ */
+let lastFrame: Uint8Array | undefined;
+let lastBuffer: Buffer | undefined;
+function asBuffer(frame: Uint8Array): Buffer {
+  if (frame !== lastFrame) {
+    lastFrame = frame;
+    lastBuffer = Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+  }
+  return lastBuffer!;
+}
+
 export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): ServedSocket {
   const { metrics, policy, log } = ctx;
   let limiter = policy.rateLimit ? new ConnectionLimiter(policy.rateLimit, ctx.now()) : undefined;
@@ -111,7 +126,7 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       if (!open || ws.readyState !== ws.OPEN) return;
       const bytes = typeof frame === 'string' ? frame.length : frame.byteLength;
       metrics.outbound(frame, bytes);
-      ws.send(frame, { binary: typeof frame !== 'string' });
+      ws.send(typeof frame === 'string' ? frame : asBuffer(frame)); // ws sends a string as text, bytes as binary
       if (slowSince === undefined && ws.bufferedAmount > policy.highWaterBytes) slowSince = ctx.now();
     },
     (code = CloseCode.NORMAL, reason = '') => {

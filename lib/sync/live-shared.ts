@@ -26,14 +26,21 @@ import type { Form } from './wire-state.js';
 
 const chains = new WeakMap<readonly EpochEntry[], { readonly tagged: string; readonly plain: string }>();
 
+/** The chain `modeOf` was last asked of, and its texts. */
+let lastChain: readonly EpochEntry[] | undefined;
+let lastModes: { readonly tagged: string; readonly plain: string } | undefined;
+
 /** What of the sender's side enters a LIVE frame's bytes: its chain and whether it is plain ('' below protocol 11). */
 function modeOf(me: EpochSide | undefined): string {
   if (!me) return '';
-  let c = chains.get(me.chain);
+  // Every link of a fan-out names the same chain (the sender's): all but the first look up none.
+  let c = me.chain === lastChain ? lastModes : chains.get(me.chain);
+  lastChain = me.chain;
   if (c === undefined) {
     const text = JSON.stringify(me.chain);
     chains.set(me.chain, (c = { tagged: `t${text}`, plain: `p${text}` }));
   }
+  lastModes = c;
   return me.plain === true ? c.plain : c.tagged;
 }
 

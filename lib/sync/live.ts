@@ -18,12 +18,25 @@ export interface LiveBody {
   entries: Array<readonly [string, KeyState]>;
 }
 
+/** The last entry `liveFits` weighed, and its answer: a relay's fan-out asks it of one entry for every link, twice. */
+let fitEntry: LiveBody['entries'][number] | undefined;
+let fitSpace = '';
+let fits = false;
+
 /** A log frame of one entry whose strings fit what one frame may add to the connection's table. */
 export function liveFits(m: LiveBody): boolean {
   if (m.upTo <= 0 || m.entries.length !== 1) return false;
-  const [key, s] = m.entries[0]!;
+  const entry = m.entries[0]!;
+  if (entry === fitEntry && m.space === fitSpace) return fits;
+  fitEntry = entry;
+  fitSpace = m.space;
+  return (fits = weighs(m.space, entry));
+}
+
+/** Whether one entry's strings fit a frame (`liveFits`, uncached). */
+function weighs(space: string, [key, s]: LiveBody['entries'][number]): boolean {
   let strings = 2;
-  let chars = m.space.length + key.length;
+  let chars = space.length + key.length;
   for (const v of s.vs) {
     strings += 1 + (v.x?.b.length ?? 0);
     chars += 64 * (1 + (v.x?.b.length ?? 0));

@@ -31,10 +31,17 @@ import { entrySize, MsgType, type Changes, type Entry } from './messages.js';
  * frames made of the same entries are then recognized as the same and encoded once (wire.ts).
  */
 const entries = new WeakMap<KeyRecord, Entry>();
+/** The last change's entry: the hub hands one change to every session in turn, so all but the first look up none. */
+let lastChange: StoredChange | undefined;
+let lastRec: KeyRecord | undefined;
+let lastEntry: Entry | undefined;
 function liveEntry(change: StoredChange): Entry {
+  if (change === lastChange && change.rec === lastRec && lastEntry![0] === change.key) return lastEntry!;
   let e = entries.get(change.rec);
   if (!e || e[0] !== change.key) entries.set(change.rec, (e = [change.key, stateOf(change.rec)]));
-  return e;
+  lastChange = change;
+  lastRec = change.rec;
+  return (lastEntry = e);
 }
 
 /**

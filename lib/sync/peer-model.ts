@@ -268,14 +268,16 @@ export class PeerModel {
     for (const entry of entries) {
       const [key, s] = entry;
       const id = idOf(space, entry);
-      const known = this.whole.has(id) ? undefined : (repair ? this.told : this.states).get(id);
-      const from = this.from.get(space) ?? 0;
+      // Each set asked only where it holds anything (on a relay's every link, for every delivery, it mostly holds none).
+      const whole = this.whole.size > 0 && this.whole.has(id);
+      const known = whole ? undefined : (repair ? this.told : this.states).get(id);
       const held = known && dotTest(known.vs);
       for (const v of s.vs) {
         if (v.d) continue;
         let form: Form | undefined;
         if (known && (held!(v) || coversDot(reg, known, v.r, v.ep, v.n))) form = HELD;
-        else if (v.x && !repair && !this.whole.has(id) && !this.noDeltas.has(versionType(v))) {
+        else if (v.x && !repair && !whole && !(this.noDeltas.size > 0 && this.noDeltas.has(versionType(v)))) {
+          const from = this.from.get(space) ?? 0;
           const d = deltaFor(v, known ? (x) => x.b.every((d) => holdsDot(known, d)) : (x) => x.s <= from);
           if (d) form = { kind: 'delta', b: d.b, d: d.d };
         }
@@ -297,20 +299,24 @@ export class PeerModel {
     for (const entry of entries) {
       const s = entry[1];
       const id = idOf(space, entry);
-      if (this.states.has(id)) remember(reg, this.states, id, s);
+      const known = this.states.get(id);
+      if (known !== undefined) remember(reg, this.states, id, s, known);
       else {
-        // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
-        setRecent(this.states, id, sharedDots(s));
+        // Unknown here: the model's state is the sent state's dots, immutable and the same for every link (set as the
+        // most recent: a key not in the map needs no delete first).
+        this.states.set(id, sharedDots(s));
+        if (this.states.size > MAX_KEYS) dropOldest(this.states, EVICT);
       }
-      if (this.whole.has(id) && s.vs.length > 0 && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
+      if (this.whole.size > 0 && this.whole.has(id) && s.vs.length > 0 && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
     }
   }
 }
 
-/** Joins `state` into what `map` holds of `id`, as dots, most recent last; the least recent goes past MAX_KEYS. */
-function remember(reg: EpochRegistry, map: Map<string, KeyState>, id: string, state: KeyState): KeyState | undefined {
-  const known = map.get(id);
-  if (known) map.delete(id);
+/**
+ * Joins `state` into what `map` holds of `id`, as dots, most recent last; the least recent goes past MAX_KEYS.
+ * `known`: what the map holds of `id`, where the caller read it already.
+ */
+function remember(reg: EpochRegistry, map: Map<string, KeyState>, id: string, state: KeyState, known = map.get(id)): KeyState | undefined {
   const dots = dotsOf(known ? joinWith(reg, known, state) : state);
   setRecent(map, id, dots);
   return known ? undefined : dots;

@@ -123,3 +123,14 @@ export function decoded<T>(decode: () => T): T {
     throw e instanceof ProtocolError ? e : new ProtocolError('malformed frame');
   }
 }
+
+/**
+ * Whether a session is synced: no frame it received is still being handled (its join running: inbox.ts), and every
+ * space whose item we sent is synced there (space-sync.ts); a space counts once we sent its item, so until the peer's
+ * came it is not synced.
+ */
+export function allSynced(busy: boolean, spaces: Iterable<{ readonly mine?: unknown; readonly theirs?: unknown; readonly synced: boolean }>): boolean {
+  if (busy) return false;
+  for (const s of spaces) if (s.mine && (!s.theirs || !s.synced)) return false;
+  return true;
+}

@@ -32,7 +32,7 @@ import { DONE, Inbox } from './inbox.js';
 import { NewsQueue } from './cluster-news.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
-import { checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, guardedTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { allSynced, checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, guardedTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
 import { Attester } from './attester.js';
 import { RepairWindow } from './repair-window.js';
 import { restoreVerdict } from './restore-check.js';
@@ -47,6 +47,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   peer: Hello | undefined;
   private grants?: Grants;
   private readonly spaces = new Map<string, SpaceSync>();
+  private lastChanged: SpaceSync | undefined; // the space `changed` found last
   /** Inbound frames and work queued behind them, in turn (inbox.ts): at once where nothing waits. */
   private readonly inbox = new Inbox((e) => this.fail(e), () => this.refreshStatus());
   closed = false;
@@ -347,7 +348,10 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   }
 
   changed(change: StoredChange, prevLast: number | undefined): void {
-    if (!this.closed) this.spaces.get(change.space)?.out.changed(change, prevLast);
+    if (this.closed) return;
+    // The space of the last change, read without the map (a relay's every link, every write): spaces are never removed.
+    const s = this.lastChanged?.name === change.space ? this.lastChanged : (this.lastChanged = this.spaces.get(change.space));
+    s?.out.changed(change, prevLast);
   }
 
   /** The space's log may read further with no change stored: a transaction that held it back was rolled back. */
@@ -385,11 +389,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   // ---- status ------------------------------------------------------------------------------------
 
   refreshStatus(): void {
-    if (this.closed || !this.peer) return;
-    let synced = !this.inbox.busy; // a frame received and not handled yet (its join running: inbox.ts): not caught up
-    // A space counts once we sent its item: until the peer's came, it is not synced.
-    for (const s of this.spaces.values()) if (s.mine && (!s.theirs || !s.synced)) synced = false;
-    this.setStatus(synced ? 'synced' : 'syncing');
+    if (!this.closed && this.peer) this.setStatus(allSynced(this.inbox.busy, this.spaces.values()) ? 'synced' : 'syncing');
   }
 
   private setStatus(next: ReplicaStatus): void {

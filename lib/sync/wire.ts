@@ -87,6 +87,7 @@ export class Wire {
   /** While a withhold is being stored: the frames held back until it is durable (WITHHELD), in order. */
   private holding: Promise<void> | undefined;
   private readonly held: Array<() => boolean> = [];
+  private allAsks: OpenAsks | undefined; // the replica's open asks, all peers' (`sent` asks this link's only if any)
 
   constructor(
     private readonly report: (error: unknown) => void,
@@ -137,7 +138,7 @@ export class Wire {
     // Bound once a space, as the writer's are once a link (a session's rights do not change; a frame's send asks).
     // Linking reads the stored asks again where tabs share them (open-asks-store.ts); a read-only session's are not
     // stored (a session that may store nothing makes the replica write nothing: open-asks.ts PeerAsks `kept`).
-    const asks = this.openAsks?.();
+    const asks = (this.allAsks = this.openAsks?.());
     const writes = asks?.link(peer, epochDots === undefined);
     const bound = new Map<string, PeerAsks | undefined>();
     if (asks) this.model.open = (space) => bound.get(space) ?? bound.set(space, this.readOnly(space) ? asks.of(peer + '\u0000read', false) : writes).get(space);
@@ -386,7 +387,7 @@ export class Wire {
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
     this.model.sent(m.space, m.entries, e.forms ?? new Map());
-    if (this.model.open(m.space)?.ids.size) for (const [k] of (e.told as Changes | undefined ?? m).entries) this.model.carried(m.space, k);
+    if (this.allAsks !== undefined && this.allAsks.size > 0 && this.model.open(m.space)?.ids.size) for (const [k] of (e.told as Changes | undefined ?? m).entries) this.model.carried(m.space, k);
     if (m.upTo > 0) this.out?.moved(m.space, m.upTo);
   }
 
