@@ -115,7 +115,7 @@ export class SyncHub {
       read: async () => storage.getMeta(LACKS_META),
       update: (edit) => storage.transact(async (tx) => tx.setMeta(LACKS_META, edit(await tx.getMeta(LACKS_META)))),
       get: async (space, key) => storage.get(space, key),
-      shared: typeof storage.onExternalChange === 'function',
+      shared: typeof storage.onExternalChange === 'function' || typeof storage.shared === 'function', // tabs (lacks.ts `fresh`)
     });
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
