@@ -11,35 +11,25 @@
  *   links after it closed and resumed past the key with no lack read.
  * - a hostile peer naming a key with many thousand dots: every one was kept, in memory and in storage.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConcordError } from '../../lib/errors.js';
-import { memoryStorage, openReplica, pairTransports, type Link, type Replica, type Transport } from '../../lib/index.js';
+import { memoryStorage, pairTransports, type Link, type Replica, type Transport } from '../../lib/index.js';
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { Lacks, MAX_LACK_DOTS } from '../../lib/sync/lacks.js';
 import { cursorKey, readCursor } from '../../lib/sync/lineage.js';
-import { MsgType } from '../../lib/sync/messages.js';
+import { MsgType, PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
+import { FRAME, replica as opened, track } from '../review/narrow-links.js';
 import { SimDisk } from '../support/sim-disk.js';
 import { until } from './support.js';
 
-const FRAME = 16 * 1024;
 const BIG = 'b'.repeat(30_000);
-const open: Replica[] = [];
-const links: Link[] = [];
-afterEach(async () => {
-  for (const l of links.splice(0)) l.close();
-  for (const r of open.splice(0)) if (!r.core.isClosed) await r.close();
-});
 const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 const timers = { setTimeout: (f: () => void, ms: number) => setTimeout(f, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
 const tooLarge = (errors: unknown[]) => errors.filter((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE').length;
 
-async function replica(storage: StorageAdapter = memoryStorage()): Promise<Replica> {
-  const r = await openReplica({ storage, maxValueBytes: 64 * 1024 });
-  r.space('s');
-  open.push(r);
-  return r;
-}
+/** A replica of this release (protocol 12: told what is left out), closed after the test. */
+const replica = (storage: StorageAdapter = memoryStorage()): Promise<Replica> => opened(false, PROTOCOL_VERSIONS, storage);
 
 /** A holder of "big" (over FRAME) and "small", logged in that order. */
 async function holder(): Promise<Replica> {
@@ -55,7 +45,7 @@ function narrow(a: Replica, b: Replica, once = false): { pair: Link[]; drop: () 
   let conn: { close(code: number, reason: string): void } | undefined;
   const tr: Transport = { ...(once ? { reconnect: false } : {}), open: async (h) => (conn = await tb.open(h)) };
   const pair = [a.connect(ta, { antiEntropyInterval: 0 }), b.connect(tr, { antiEntropyInterval: 0 })];
-  links.push(...pair);
+  pair.forEach(track);
   return { pair, drop: () => conn?.close(1006, 'dropped') };
 }
 
@@ -100,12 +90,13 @@ describe('a lack outlives what ends the link it was told on', () => {
     const reader = await replica();
     const errors: unknown[] = [];
     reader.on('error', (e) => errors.push(e));
-    narrow(h, reader);
+    const first = narrow(h, reader).pair;
     await passedBig(h, reader, errors);
-    for (const l of links.splice(0)) l.close();
+    for (const l of first) l.close();
     const other = await replica(); // holds nothing: the reader lacks nothing from it
     const [ta, tb] = pairTransports();
-    links.push(other.connect(ta, { antiEntropyInterval: 0 }), reader.connect(tb, { antiEntropyInterval: 0 }));
+    track(other.connect(ta, { antiEntropyInterval: 0 }));
+    track(reader.connect(tb, { antiEntropyInterval: 0 }));
     await until(() => reader.status === 'synced', 'synced with the other peer');
   });
 
