@@ -82,7 +82,7 @@ export class SyncHub {
   private readonly sessions = new Set<SessionLike>();
   private current: ReplicaStatus = 'offline';
   /** Links that exist (connected or not); the status is 'offline' when none is connected. */
-  private readonly links = new Set<{ readonly status: ReplicaStatus }>();
+  private readonly links = new Set<LinkLike>();
 
   readonly presence: PresenceHub;
   /** Which principal owns which replicaId here (servers). */
@@ -113,8 +113,9 @@ export class SyncHub {
     const { storage } = core;
     this.lacks = new Lacks(() => core.epochs, () => this.refreshStatus(), (e) => core.events.emit('error', e), {
       read: async () => storage.getMeta(LACKS_META),
-      write: (list) => storage.transact((tx) => tx.setMeta(LACKS_META, list)),
+      update: (edit) => storage.transact(async (tx) => tx.setMeta(LACKS_META, edit(await tx.getMeta(LACKS_META)))),
       get: async (space, key) => storage.get(space, key),
+      shared: typeof storage.onExternalChange === 'function' || typeof storage.shared === 'function', // tabs (lacks.ts `fresh`)
     });
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
@@ -319,12 +320,12 @@ export class SyncHub {
     if (ix.unsettled.size === 0) ix.unsettled = undefined;
   }
 
-  addLink(link: { readonly status: ReplicaStatus }): void {
+  addLink(link: LinkLike): void {
     this.links.add(link);
     this.refreshStatus();
   }
 
-  removeLink(link: { readonly status: ReplicaStatus }): void {
+  removeLink(link: LinkLike): void {
     this.links.delete(link);
     this.refreshStatus();
   }
@@ -333,9 +334,16 @@ export class SyncHub {
     return this.current;
   }
 
+  /** The lacks the status counts: of the peers a link runs to (lacks.ts). */
+  countedLacks(): ReturnType<Lacks['list']> {
+    const peers = new Set(linkedPeers([...this.links]));
+    return this.lacks.list().filter(([peer]) => peers.has(peer));
+  }
+
   /**
    * 'synced' when every link is synced, no local write waits for an acknowledgement (a write made in another tab, or
-   * in a space no link syncs, keeps the status at 'syncing' until some peer holds it), and no key is lacked (lacks.ts).
+   * in a space no link syncs, keeps the status at 'syncing' until some peer holds it), and no key is lacked from a peer
+   * a link runs to (lacks.ts).
    */
   refreshStatus(): void {
     // No link (a replica that never synced): 'offline' without copying the set — the pending count calls this per put.
@@ -343,7 +351,7 @@ export class SyncHub {
     const all = [...this.links];
     let next: ReplicaStatus;
     if (all.length === 0 || all.every((l) => l.status === 'offline')) next = 'offline';
-    else if (all.every((l) => l.status === 'synced')) next = this.pending() > 0 || this.lacks.any ? 'syncing' : 'synced';
+    else if (all.every((l) => l.status === 'synced')) next = this.pending() > 0 || this.lacks.from(linkedPeers(all)) ? 'syncing' : 'synced';
     else if (all.some((l) => l.status === 'syncing' || l.status === 'synced')) next = 'syncing';
     else next = 'connecting';
     if (next !== this.current) {
@@ -354,3 +362,14 @@ export class SyncHub {
 }
 
 function noop(): void {}
+
+/** What the status reads of a link (link.ts). */
+interface LinkLike {
+  readonly status: ReplicaStatus;
+  /** The peer it runs to, once known; undefined for a dormant link (another instance runs the links). */
+  readonly runsTo?: string | undefined;
+}
+
+function* linkedPeers(links: readonly LinkLike[]): Iterable<string> {
+  for (const l of links) if (l.runsTo !== undefined) yield l.runsTo;
+}

@@ -119,6 +119,11 @@ export class Link {
     this.hub.refreshStatus();
   }
 
+  /** The peer this link runs to (the hub counts its lacks, lacks.ts): none while dormant or closed. */
+  get runsTo(): string | undefined {
+    return this.isActive ? this.peer : undefined;
+  }
+
   /** The replicaId of the peer, once a hello was received. */
   get peerId(): string | undefined {
     return this.peer;

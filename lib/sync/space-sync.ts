@@ -132,6 +132,10 @@ export class SpaceSync {
       if (now === undefined || now === waited) break;
       waited = now;
     }
+    // The stored lacks, read after the cursor (lacks.ts `fresh`: another instance may have stored a lack before a cursor
+    // past its key): `decide` asks for them.
+    const lacks = this.session.options.role === 'client' ? this.session.hub.lacks.fresh() : undefined;
+    if (lacks) await lacks;
     const stored = key === undefined ? undefined : readCursor(raw);
     this.cursor = stored ? { e: stored.e, s: stored.s } : { e: '', s: 0 };
     this.reach = stored && typeof stored.re === 'string' && typeof stored.rs === 'number' ? { e: stored.re, s: stored.rs } : undefined;

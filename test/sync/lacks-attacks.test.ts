@@ -9,7 +9,7 @@ import { ConcordError } from '../../lib/errors.js';
 import { memoryStorage, openReplica, pairTransports, type Link, type Replica } from '../../lib/index.js';
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
 import { ProtocolError } from '../../lib/sync/codec.js';
-import { Lacks, MAX_LACKS } from '../../lib/sync/lacks.js';
+import { Lacks, MAX_LACKS, MAX_PEERS } from '../../lib/sync/lacks.js';
 import { decodeMessage, encodeMessage, MsgType, type Left } from '../../lib/sync/messages.js';
 import { until } from './support.js';
 
@@ -114,10 +114,18 @@ describe('LEFT under attack', () => {
     lacks.told('peer', left([['k0', [{ r: 'abc', e: '', n: 2 }]]]), true);
     expect(() => lacks.told('peer', left([['more', [{ r: 'abc', e: '', n: 1 }]]]), true)).toThrow(ProtocolError);
     expect(lacks.list()).toHaveLength(MAX_LACKS);
-    // Another peer has a bound of its own; a link closed by the app forgets its peer's.
+    // Another peer has a bound of its own. A peer whose link the app closed keeps its lacks (a later link to it resumes
+    // past those keys, and asks for them: lacks-relinked.test.ts) until more peers than MAX_PEERS were told: it goes first.
     lacks.told('other', left([['more', [{ r: 'abc', e: '', n: 1 }]]]), true);
     lacks.forget('peer');
-    expect(lacks.list().map(([p, , k]) => `${p} ${k}`)).toEqual(['other more']);
+    expect(lacks.list()).toHaveLength(MAX_LACKS + 1);
+    expect(lacks.from(['other']), 'counted for a peer linked').toBe(true);
+    expect(lacks.from(['third']), 'not for a peer not linked').toBe(false);
+    for (let i = 2; i < MAX_PEERS; i++) lacks.told(`p${i}`, left([['k', [{ r: 'abc', e: '', n: 1 }]]]), true);
+    expect(lacks.keys('peer', 's'), 'kept at MAX_PEERS').toHaveLength(MAX_LACKS);
+    lacks.told('last', left([['k', [{ r: 'abc', e: '', n: 1 }]]]), true);
+    expect(lacks.keys('peer', 's'), 'the peer unlinked goes first').toEqual([]);
+    expect(() => lacks.told('one more', left([['k', [{ r: 'abc', e: '', n: 1 }]]]), true), 'no peer unlinked to drop').toThrow(ProtocolError);
     expect(moved).toBeGreaterThan(0);
   });
 
@@ -128,7 +136,7 @@ describe('LEFT under attack', () => {
     const gate = new Promise<void>((r) => (release = r));
     const store = {
       read: async () => (await gate, stored),
-      write: async (list: unknown) => void (stored = list),
+      update: async (edit: (v: unknown) => unknown) => void (stored = edit(stored)),
       get: async (_s: string, key: string) => (key === 'held' ? { cc: { abc: 2 } } : undefined),
     };
     const lacks = new Lacks(() => NO_EPOCHS, () => {}, () => {}, store);
@@ -136,8 +144,12 @@ describe('LEFT under attack', () => {
     release();
     await until(() => lacks.list().length > 0, 'read');
     expect(lacks.list()).toEqual([['peer', 's', 'k', [dot]]]);
-    lacks.forget('peer');
-    await until(() => stored === null, 'written');
+    // Another instance stores a lack meanwhile: a write of this one's changes keeps it.
+    (stored as unknown[]).push(['peer2', 's', 'theirs', [dot]]);
+    lacks.asked('peer', 's', ['k']);
+    lacks.answered('peer', 's', ['k']);
+    await until(() => (stored as unknown[]).length === 1, 'written');
+    expect(stored).toEqual([['peer2', 's', 'theirs', [dot]]]);
     expect(lacks.any).toBe(false);
   });
 
