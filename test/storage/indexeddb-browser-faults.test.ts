@@ -1,0 +1,106 @@
+// Faults a browser delivers to an open IndexedDB storage.
+//
+// The browser deletes an open replica's database (storage pressure, "clear site data", another tab's
+// deleteDatabase): the connection gets a versionchange or a close event and the records are gone. The instance must
+// not go on writing into a database made anew, minting the sequence (and so its dots) again from 1 under the same
+// replicaId: a dot names exactly one value, forever (DESIGN). It reports the loss, and a replica opened afterwards is
+// one restored from nothing: a new replicaId.
+import 'fake-indexeddb/auto';
+import { forceCloseDatabase, IDBFactory } from 'fake-indexeddb';
+import { describe, expect, it } from 'vitest';
+import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
+import { openReplica } from '../../lib/index.js';
+
+let n = 0;
+
+function deleteDb(factory: IDBFactory, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = factory.deleteDatabase(name);
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
+    req.onblocked = () => reject(new Error('deletion blocked: the adapter kept its connection'));
+  });
+}
+
+/** A factory that hands every connection it opens to `seen` (to close one as the browser would). */
+function watching(factory: IDBFactory, seen: IDBDatabase[]): IDBFactory {
+  return {
+    open: (dbName: string, version?: number) => {
+      const req = factory.open(dbName, version);
+      req.addEventListener('success', () => seen.push(req.result));
+      return req;
+    },
+    deleteDatabase: (dbName: string) => factory.deleteDatabase(dbName),
+    cmp: (x: unknown, y: unknown) => factory.cmp(x, y),
+    databases: () => factory.databases(),
+  } as unknown as IDBFactory;
+}
+
+describe('indexedDBStorage whose database the browser deleted', () => {
+  it('deleted from elsewhere (versionchange): later writes fail, nothing is minted again; a reopened replica is a new one', async () => {
+    const factory = new IDBFactory();
+    const name = `deleted-${++n}`;
+    const a = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+    const id = a.replicaId;
+    await a.space('s').put('k1', 'one');
+    await a.space('s').put('k2', 'two');
+    await deleteDb(factory, name);
+    // Not acknowledged: the database it stored into is gone.
+    await expect(a.space('s').put('k3', 'three')).rejects.toMatchObject({ name: 'ConcordError' });
+    await expect(a.space('s').get('k1')).rejects.toMatchObject({ name: 'ConcordError' });
+    await a.close().catch(() => {});
+    // No dot of the old id was minted again: what the database holds now (if anything) is no write of `id`.
+    const b = await openReplica({ storage: indexedDBStorage(name, { indexedDB: factory }) });
+    expect(b.replicaId).not.toBe(id);
+    const dots: string[] = [];
+    for await (const r of b.space('s').scan('')) for (const v of r.versions) dots.push(`${v.replicaId}:${v.counter}`);
+    expect(dots.filter((d) => d.startsWith(`${id}:`))).toEqual([]);
+    await b.close();
+  });
+
+  it('closed by the browser and deleted (close event): later writes fail; a connection merely closed goes on', async () => {
+    const factory = new IDBFactory();
+    const name = `deleted-${++n}`;
+    const seen: IDBDatabase[] = [];
+    const a = await openReplica({ storage: indexedDBStorage(name, { indexedDB: watching(factory, seen) }) });
+    await a.space('s').put('k1', 'one');
+    // Merely closed (a backend hiccup): reopened on next use, the records are there.
+    forceCloseDatabase(seen[seen.length - 1]! as never);
+    await a.space('s').put('k2', 'two');
+    expect((await a.space('s').get('k1'))?.value).toBe('one');
+    // Closed, then deleted under storage pressure before the instance comes back.
+    forceCloseDatabase(seen[seen.length - 1]! as never);
+    await deleteDb(factory, name);
+    await expect(a.space('s').put('k3', 'three')).rejects.toMatchObject({ name: 'ConcordError' });
+    await a.close().catch(() => {});
+  });
+
+  it('a database an earlier release made at version 3 (no row of its making): a lost connection is reopened and goes on', async () => {
+    const factory = new IDBFactory();
+    const name = `deleted-${++n}`;
+    await new Promise<void>((resolve, reject) => {
+      const req = factory.open(name, 3);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        db.createObjectStore('heads', { keyPath: ['s', 'k'] }).createIndex('log', ['s', 'seq']);
+        db.createObjectStore('states');
+        db.createObjectStore('meta');
+        db.createObjectStore('deltas');
+        db.createObjectStore('batches', { keyPath: 'i', autoIncrement: true });
+      };
+      req.onsuccess = () => (req.result.close(), resolve());
+      req.onerror = () => reject(req.error);
+    });
+    const seen: IDBDatabase[] = [];
+    const a = await openReplica({ storage: indexedDBStorage(name, { indexedDB: watching(factory, seen) }) });
+    await a.space('s').put('k1', 'one');
+    forceCloseDatabase(seen[seen.length - 1]! as never);
+    await a.space('s').put('k2', 'two');
+    expect((await a.space('s').get('k1'))?.value).toBe('one');
+    // Deleted now: the database made again has a row of its making, which the old one had not.
+    forceCloseDatabase(seen[seen.length - 1]! as never);
+    await deleteDb(factory, name);
+    await expect(a.space('s').put('k3', 'three')).rejects.toMatchObject({ name: 'ConcordError' });
+    await a.close().catch(() => {});
+  });
+});
