@@ -140,7 +140,17 @@ export const MADE_META = 'idb:made';
 
 /** The id of the database's making (undefined: made by an earlier release), in a readonly transaction of its own. */
 export function readMade(db: Db): Promise<unknown> {
-  return db.get('meta', MADE_META);
+  return readMeta(db, MADE_META);
+}
+
+/**
+ * A meta row, in a readonly transaction of its own. The transaction's end is awaited by nobody: when the browser aborts
+ * it, the read fails (its caller is told) and the transaction's own failure is dropped, not left unhandled.
+ */
+export function readMeta(db: Db, name: string): Promise<unknown> {
+  const tx = db.transaction('meta', 'readonly');
+  tx.done.catch(() => {});
+  return tx.store.get(name);
 }
 
 /** The smallest string above every string that starts with `prefix`, or undefined when there is none. */

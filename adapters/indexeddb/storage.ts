@@ -30,7 +30,7 @@ import { inactiveError, runGroup, type Job } from './group-commit.js';
 import { foldStep } from './fold.js';
 import { BatchCache } from './overlay.js';
 import { listSpaces, readIndex, readKey, readLogRecords, scanRecords } from './reads.js';
-import { openDatabase, readMade, type Db } from './schema.js';
+import { openDatabase, readMade, readMeta, type Db } from './schema.js';
 import { PageLifecycle, SharedTabs } from './shared.js';
 import { Hints, OpenInstances, TabLeadership } from './tabs.js';
 
@@ -308,7 +308,7 @@ export class IDBStorage implements IndexedDBStorage {
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {
-    return this.read('reading metadata', async (db) => (await db.get('meta', name)) as T | undefined);
+    return this.read('reading metadata', async (db) => (await readMeta(db, name)) as T | undefined);
   }
 
   scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>> {

@@ -5,9 +5,12 @@
 // not go on writing into a database made anew, minting the sequence (and so its dots) again from 1 under the same
 // replicaId: a dot names exactly one value, forever (DESIGN). It reports the loss, and a replica opened afterwards is
 // one restored from nothing: a new replicaId.
+//
+// The browser aborts a read's transaction (quota, a dying backend): the read fails with a ConcordError, and nothing
+// is left unhandled (an unhandled rejection is an error event in a page, and ends a Node process).
 import 'fake-indexeddb/auto';
-import { forceCloseDatabase, IDBFactory } from 'fake-indexeddb';
-import { describe, expect, it } from 'vitest';
+import { forceCloseDatabase, IDBFactory, IDBObjectStore as FakeStore } from 'fake-indexeddb';
+import { afterEach, describe, expect, it } from 'vitest';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { openReplica } from '../../lib/index.js';
 
@@ -102,5 +105,55 @@ describe('indexedDBStorage whose database the browser deleted', () => {
     await deleteDb(factory, name);
     await expect(a.space('s').put('k3', 'three')).rejects.toMatchObject({ name: 'ConcordError' });
     await a.close().catch(() => {});
+  });
+});
+
+const restore: Array<() => void> = [];
+afterEach(() => {
+  while (restore.length) restore.pop()!();
+});
+
+describe('indexedDBStorage whose read transaction the browser aborts', () => {
+  it('the read fails with a ConcordError and leaves no unhandled rejection (get, scan, readLog, getMeta)', async () => {
+    const factory = new IDBFactory();
+    const s = indexedDBStorage(`aborted-${++n}`, { indexedDB: factory, foldDelay: Infinity });
+    await s.open();
+    await s.transact((tx) => {
+      tx.put('sp', 'a', { vs: [{ r: 'r', n: 1, t: 1, c: 0, v: '"a"' }], cc: { r: 1 }, seq: 1, h: '01' } as never);
+      tx.setMeta('seq', 1);
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    restore.push(() => void process.off('unhandledRejection', onUnhandled));
+    // The next request issued aborts its transaction once the code issuing it yields, as a browser aborts between tasks.
+    let armed = false;
+    for (const method of ['get', 'getAll', 'getAllKeys'] as const) {
+      const proto = FakeStore.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+      const orig = proto[method]!;
+      proto[method] = function (this: IDBObjectStore, ...args: unknown[]) {
+        const out = orig.apply(this, args);
+        if (armed) {
+          armed = false;
+          const tx = this.transaction;
+          queueMicrotask(() => tx.abort());
+        }
+        return out;
+      };
+      restore.push(() => void (proto[method] = orig));
+    }
+    const reads: Array<() => Promise<unknown>> = [() => s.get('sp', 'a'), () => s.scan('sp', { limit: 10 }), () => s.readLog('sp', 0, 10), () => s.getMeta('seq')];
+    for (const read of reads) {
+      armed = true;
+      await expect(read()).rejects.toMatchObject({ name: 'ConcordError' });
+      expect(armed).toBe(false);
+    }
+    // Rejections are reported once the microtasks and the event that rejected are over.
+    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(unhandled).toEqual([]);
+    // The connection is fine: the next reads answer.
+    expect((await s.get('sp', 'a'))?.seq).toBe(1);
+    expect(await s.getMeta('seq')).toBe(1);
+    await s.close();
   });
 });
