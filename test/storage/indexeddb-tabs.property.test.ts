@@ -12,7 +12,7 @@
  * transact() was rejected in a live tab ever shows; every record read is exactly the one written with its seq; each
  * tab's reads of a key never go back to an older seq than it was shown (or acknowledged); no seq is minted twice; a
  * tab opened at the end reads the same state by get, scan, readLog and index, before and after folding it all.
- * Seeded: SEED=<n> replays one (the seeds run are printed); bounded in steps and time.
+ * Half the runs start from records the version 2 layout (an earlier release) stored. Seeded: SEED=<n> replays one (the seeds run are printed); bounded in steps and time.
  */
 import 'fake-indexeddb/auto';
 import { forceCloseDatabase, IDBFactory, IDBIndex as FakeIndex, IDBObjectStore as FakeStore } from 'fake-indexeddb';
@@ -245,6 +245,17 @@ async function run(seed: number, steps: number): Promise<void> {
     pending.push(p.catch((e: unknown) => (isExpectation(e) ? Promise.reject(e) : undefined)));
   };
 
+  // Half the runs start from records an earlier release stored (the version 2 layout: no batches), upgraded by the
+  // first tab.
+  if (rand() < 0.5) {
+    const old = KEYS.slice(0, 1 + Math.floor(rand() * 6)).map((key, i) => ({ key, seq: i + 1, rec: nextRecord(undefined, i + 1, rand), tab: -1 }));
+    await storeVersion2(factory, name, old);
+    for (const w of old) {
+      written.set(w.seq, [w]);
+      acked.set(w.key, w.seq);
+      ackedSeqs.set(w.seq, w);
+    }
+  }
   await openTab();
   await openTab();
   for (let step = 0; step < steps; step++) {
@@ -296,6 +307,29 @@ async function run(seed: number, steps: number): Promise<void> {
   await check('after folding');
   await last.s.close();
   for (const t of tabs) if (t.dead) await t.s.close().catch(() => {});
+}
+
+/** Records stored whole as the version 2 layout stored them (heads with the log index, states, deltas, meta seq). */
+function storeVersion2(factory: IDBFactory, name: string, records: readonly Written[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const req = factory.open(name, 2);
+    req.onupgradeneeded = () => {
+      const db = req.result;
+      db.createObjectStore('heads', { keyPath: ['s', 'k'] }).createIndex('log', ['s', 'seq']);
+      db.createObjectStore('states');
+      db.createObjectStore('meta');
+      db.createObjectStore('deltas');
+      const tx = req.transaction!;
+      for (const { key, rec } of records) {
+        const { seq, h, ...state } = rec!;
+        tx.objectStore('heads').put({ s: SPACE, k: key, seq, h });
+        tx.objectStore('states').put(state, [SPACE, key]);
+      }
+      tx.objectStore('meta').put(records.length, 'seq');
+    };
+    req.onsuccess = () => (req.result.close(), resolve());
+    req.onerror = () => reject(req.error);
+  });
 }
 
 function equal(a: unknown, b: unknown): boolean {
