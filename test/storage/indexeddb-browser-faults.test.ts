@@ -13,6 +13,7 @@ import { forceCloseDatabase, IDBFactory, IDBObjectStore as FakeStore } from 'fak
 import { afterEach, describe, expect, it } from 'vitest';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
 import { openReplica } from '../../lib/index.js';
+import { storeLayout, watchingFactory } from '../support/idb-fake.js';
 
 let n = 0;
 
@@ -25,18 +26,21 @@ function deleteDb(factory: IDBFactory, name: string): Promise<void> {
   });
 }
 
-/** A factory that hands every connection it opens to `seen` (to close one as the browser would). */
-function watching(factory: IDBFactory, seen: IDBDatabase[]): IDBFactory {
-  return {
-    open: (dbName: string, version?: number) => {
-      const req = factory.open(dbName, version);
-      req.addEventListener('success', () => seen.push(req.result));
-      return req;
-    },
-    deleteDatabase: (dbName: string) => factory.deleteDatabase(dbName),
-    cmp: (x: unknown, y: unknown) => factory.cmp(x, y),
-    databases: () => factory.databases(),
-  } as unknown as IDBFactory;
+/**
+ * A replica over `name`: its connection closed by the browser (a backend hiccup: reopened on next use, the records are
+ * there), then closed and the database deleted (storage pressure) before the instance comes back: the next put fails.
+ */
+async function closedThenDeleted(factory: IDBFactory, name: string): Promise<void> {
+  const seen: IDBDatabase[] = [];
+  const a = await openReplica({ storage: indexedDBStorage(name, { indexedDB: watchingFactory(factory, seen) }) });
+  await a.space('s').put('k1', 'one');
+  forceCloseDatabase(seen[seen.length - 1]! as never);
+  await a.space('s').put('k2', 'two');
+  expect((await a.space('s').get('k1'))?.value).toBe('one');
+  forceCloseDatabase(seen[seen.length - 1]! as never);
+  await deleteDb(factory, name);
+  await expect(a.space('s').put('k3', 'three')).rejects.toMatchObject({ name: 'ConcordError' });
+  await a.close().catch(() => {});
 }
 
 describe('indexedDBStorage whose database the browser deleted', () => {
@@ -62,49 +66,15 @@ describe('indexedDBStorage whose database the browser deleted', () => {
   });
 
   it('closed by the browser and deleted (close event): later writes fail; a connection merely closed goes on', async () => {
-    const factory = new IDBFactory();
-    const name = `deleted-${++n}`;
-    const seen: IDBDatabase[] = [];
-    const a = await openReplica({ storage: indexedDBStorage(name, { indexedDB: watching(factory, seen) }) });
-    await a.space('s').put('k1', 'one');
-    // Merely closed (a backend hiccup): reopened on next use, the records are there.
-    forceCloseDatabase(seen[seen.length - 1]! as never);
-    await a.space('s').put('k2', 'two');
-    expect((await a.space('s').get('k1'))?.value).toBe('one');
-    // Closed, then deleted under storage pressure before the instance comes back.
-    forceCloseDatabase(seen[seen.length - 1]! as never);
-    await deleteDb(factory, name);
-    await expect(a.space('s').put('k3', 'three')).rejects.toMatchObject({ name: 'ConcordError' });
-    await a.close().catch(() => {});
+    await closedThenDeleted(new IDBFactory(), `deleted-${++n}`);
   });
 
   it('a database an earlier release made at version 3 (no row of its making): a lost connection is reopened and goes on', async () => {
     const factory = new IDBFactory();
     const name = `deleted-${++n}`;
-    await new Promise<void>((resolve, reject) => {
-      const req = factory.open(name, 3);
-      req.onupgradeneeded = () => {
-        const db = req.result;
-        db.createObjectStore('heads', { keyPath: ['s', 'k'] }).createIndex('log', ['s', 'seq']);
-        db.createObjectStore('states');
-        db.createObjectStore('meta');
-        db.createObjectStore('deltas');
-        db.createObjectStore('batches', { keyPath: 'i', autoIncrement: true });
-      };
-      req.onsuccess = () => (req.result.close(), resolve());
-      req.onerror = () => reject(req.error);
-    });
-    const seen: IDBDatabase[] = [];
-    const a = await openReplica({ storage: indexedDBStorage(name, { indexedDB: watching(factory, seen) }) });
-    await a.space('s').put('k1', 'one');
-    forceCloseDatabase(seen[seen.length - 1]! as never);
-    await a.space('s').put('k2', 'two');
-    expect((await a.space('s').get('k1'))?.value).toBe('one');
-    // Deleted now: the database made again has a row of its making, which the old one had not.
-    forceCloseDatabase(seen[seen.length - 1]! as never);
-    await deleteDb(factory, name);
-    await expect(a.space('s').put('k3', 'three')).rejects.toMatchObject({ name: 'ConcordError' });
-    await a.close().catch(() => {});
+    await storeLayout(factory, name, 3);
+    // Deleted at last: the database made again has a row of its making, which the old one had not.
+    await closedThenDeleted(factory, name);
   });
 });
 

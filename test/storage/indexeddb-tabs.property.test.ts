@@ -21,6 +21,7 @@ import { indexedDBStorage, type IndexedDBStorage } from '../../adapters/indexedd
 import { prng } from '../../lib/check-merge.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { KeyRecord, StorageTx } from '../../lib/storage.js';
+import { storeLayout } from '../support/idb-fake.js';
 
 beforeAll(loadHasher);
 
@@ -311,24 +312,13 @@ async function run(seed: number, steps: number): Promise<void> {
 
 /** Records stored whole as the version 2 layout stored them (heads with the log index, states, deltas, meta seq). */
 function storeVersion2(factory: IDBFactory, name: string, records: readonly Written[]): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const req = factory.open(name, 2);
-    req.onupgradeneeded = () => {
-      const db = req.result;
-      db.createObjectStore('heads', { keyPath: ['s', 'k'] }).createIndex('log', ['s', 'seq']);
-      db.createObjectStore('states');
-      db.createObjectStore('meta');
-      db.createObjectStore('deltas');
-      const tx = req.transaction!;
-      for (const { key, rec } of records) {
-        const { seq, h, ...state } = rec!;
-        tx.objectStore('heads').put({ s: SPACE, k: key, seq, h });
-        tx.objectStore('states').put(state, [SPACE, key]);
-      }
-      tx.objectStore('meta').put(records.length, 'seq');
-    };
-    req.onsuccess = () => (req.result.close(), resolve());
-    req.onerror = () => reject(req.error);
+  return storeLayout(factory, name, 2, (tx) => {
+    for (const { key, rec } of records) {
+      const { seq, h, ...state } = rec!;
+      tx.objectStore('heads').put({ s: SPACE, k: key, seq, h });
+      tx.objectStore('states').put(state, [SPACE, key]);
+    }
+    tx.objectStore('meta').put(records.length, 'seq');
   });
 }
 
