@@ -21,7 +21,9 @@
  * - Reads outside `transact` use readonly transactions, which see only committed (durable) data: `readLog`
  *   never returns an entry that is not durable (a batch is committed strictly before anyone can read it).
  * - A `versionchange` closes our connection at once (so an upgrade elsewhere proceeds); a lost connection is
- *   reopened on next use, and an operation that failed because of it is retried once.
+ *   reopened on next use, and an operation that failed because of it is retried once, unless the database reopened
+ *   is not the one first opened (the browser deleted it meanwhile: schema.ts MADE_META): then every operation fails
+ *   until the storage is closed and opened again.
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, Leadership, ScanOptions, SharedInstances, StorageAdapter, StorageTx } from '../../lib/storage.js';
