@@ -6,12 +6,17 @@
 // replicaId: a dot names exactly one value, forever (DESIGN). It reports the loss, and a replica opened afterwards is
 // one restored from nothing: a new replicaId.
 //
+// A group commit of many MB of values is split into batch rows a browser accepts; aborted by the browser in the
+// middle of adding them, none of it is kept.
+//
 // The browser aborts a read's transaction (quota, a dying backend): the read fails with a ConcordError, and nothing
 // is left unhandled (an unhandled rejection is an error event in a page, and ends a Node process).
 import 'fake-indexeddb/auto';
 import { forceCloseDatabase, IDBFactory, IDBObjectStore as FakeStore } from 'fake-indexeddb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { indexedDBStorage } from '../../adapters/indexeddb/index.js';
+import { ROW_BYTES } from '../../adapters/indexeddb/tx.js';
+import type { KeyRecord } from '../../lib/storage.js';
 import { openReplica } from '../../lib/index.js';
 import { storeLayout, watchingFactory } from '../support/idb-fake.js';
 
@@ -126,4 +131,66 @@ describe('indexedDBStorage whose read transaction the browser aborts', () => {
     expect(await s.getMeta('seq')).toBe(1);
     await s.close();
   });
+});
+
+function countBatches(factory: IDBFactory, name: string): Promise<Array<{ entries: number; chars: number }>> {
+  return new Promise((resolve, reject) => {
+    const req = factory.open(name);
+    req.onsuccess = () => {
+      const db = req.result;
+      const all = db.transaction('batches', 'readonly').objectStore('batches').getAll();
+      all.onsuccess = () => {
+        db.close();
+        resolve((all.result as Array<{ e: Array<{ vs?: Array<{ v?: string }> }> }>).map((row) => ({ entries: row.e.length, chars: row.e.reduce((n, e) => n + (e.vs?.[0]?.v?.length ?? 0), 0) })));
+      };
+      all.onerror = () => reject(all.error);
+    };
+    req.onerror = () => reject(req.error);
+  });
+}
+
+describe('indexedDBStorage with a group commit of many MB of values', () => {
+  it('stores it in several batch rows of at most ROW_BYTES each; aborted while they are written, none is kept', async () => {
+    const factory = new IDBFactory();
+    const name = `huge-${++n}`;
+    const s = indexedDBStorage(name, { indexedDB: factory, foldDelay: Infinity });
+    await s.open();
+    // Nine values (more than a commit written straight into the per-key stores) of about ROW_BYTES / 3.5 (counted at
+    // two bytes a character): three to a row, so three rows.
+    const chars = Math.floor(ROW_BYTES / 7);
+    const big = (i: number, seq: number): KeyRecord => ({ vs: [{ r: 'r', n: seq, t: seq, c: 0, v: JSON.stringify(String(i).repeat(chars)) }], cc: { r: seq }, seq, h: seq.toString(16) }) as KeyRecord;
+    const write = (from: number) =>
+      s.transact((tx) => {
+        for (let i = 0; i < 9; i++) tx.put('sp', `k${i}`, big(i, from + i));
+        tx.setMeta('seq', from + 8);
+      });
+    // The browser aborts the commit while its rows are written (the quota ran out at the second).
+    let adds = 0;
+    const proto = FakeStore.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const add = proto.add!;
+    proto.add = function (this: IDBObjectStore, ...args: unknown[]) {
+      const out = add.apply(this, args);
+      if (++adds === 2) {
+        const tx = this.transaction;
+        queueMicrotask(() => tx.abort());
+      }
+      return out;
+    };
+    restore.push(() => void (proto.add = add));
+    await expect(write(1)).rejects.toMatchObject({ name: 'ConcordError' });
+    expect(adds).toBe(3);
+    expect(await countBatches(factory, name)).toEqual([]);
+    expect(await s.get('sp', 'k0')).toBeUndefined();
+    expect(await s.getMeta('seq')).toBeUndefined();
+    restore.pop()!();
+    await write(1);
+    const rows = await countBatches(factory, name);
+    expect(rows.map((r) => r.entries)).toEqual([3, 3, 3]);
+    for (const row of rows) expect(row.chars * 2).toBeLessThanOrEqual(ROW_BYTES);
+    for (let i = 0; i < 9; i++) expect(await s.get('sp', `k${i}`)).toEqual(big(i, 1 + i));
+    await s.fold();
+    expect(await countBatches(factory, name)).toEqual([]);
+    expect(await s.get('sp', 'k8')).toEqual(big(8, 9));
+    await s.close();
+  }, 60_000);
 });
