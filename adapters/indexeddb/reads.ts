@@ -15,8 +15,11 @@ import { isRemoval, type BatchCache } from './overlay.js';
 import { AFTER_ALL_KEYS, chainRange, prefixEnd, RECORD_STORES, type Db, type Head, type StoredRow, type WrittenEntry } from './schema.js';
 import { readOverlaid, type ReadTx } from './tx.js';
 
+/** A readonly transaction whose end nobody awaits: a browser's abort fails the reads (their caller is told), not the page. */
 function readTx(db: Db): ReadTx {
-  return db.transaction([...RECORD_STORES], 'readonly');
+  const tx = db.transaction([...RECORD_STORES], 'readonly');
+  tx.done.catch(() => {});
+  return tx;
 }
 
 export async function readKey(db: Db, cache: BatchCache, space: string, key: string): Promise<KeyRecord | undefined> {

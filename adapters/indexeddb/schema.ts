@@ -30,6 +30,7 @@ it is a copy. Batch ids come from the store's key generator, which never goes ba
 import { wrap, type DBSchema, type IDBPDatabase } from 'idb';
 import type { ChainVersion } from '../../lib/chain.js';
 import type { KeyState } from '../../lib/dvv.js';
+import { randomId } from '../../lib/ids.js';
 
 export const DB_VERSION = 3;
 export const STORES = ['heads', 'states', 'deltas', 'meta', 'batches'] as const;
@@ -115,7 +116,11 @@ export function openDatabase(factory: IDBFactory, name: string, hooks: OpenHooks
     }
     if (event.oldVersion < 2) db.createObjectStore('deltas');
     // Version 3 adds a store and changes no existing row: a database of version 1 or 2 keeps its records as they are.
-    if (event.oldVersion < 3) db.createObjectStore('batches', { keyPath: 'i', autoIncrement: true });
+    if (event.oldVersion < 3) {
+      db.createObjectStore('batches', { keyPath: 'i', autoIncrement: true });
+      // Made (or first opened by this layout) now: no row of its making yet.
+      request.transaction!.objectStore('meta').put(randomId(), MADE_META);
+    }
   });
   request.addEventListener('blocked', () => hooks.onBlocked?.());
   return (wrap(request) as unknown as Promise<Db>).then((db) => {
@@ -123,6 +128,29 @@ export function openDatabase(factory: IDBFactory, name: string, hooks: OpenHooks
     db.addEventListener('close', () => hooks.onTerminated());
     return db;
   });
+}
+
+/**
+ * Meta row naming this database's making: a random id written when the database is created or upgraded to version 3
+ * (absent in one an earlier release made at version 3). The browser may delete a database under an open connection
+ * (storage pressure, site data cleared, another tab's deleteDatabase); opening the name again then makes another one,
+ * which a different id tells (storage.ts connection).
+ */
+export const MADE_META = 'idb:made';
+
+/** The id of the database's making (undefined: made by an earlier release), in a readonly transaction of its own. */
+export function readMade(db: Db): Promise<unknown> {
+  return readMeta(db, MADE_META);
+}
+
+/**
+ * A meta row, in a readonly transaction of its own. The transaction's end is awaited by nobody: when the browser aborts
+ * it, the read fails (its caller is told) and the transaction's own failure is dropped, not left unhandled.
+ */
+export function readMeta(db: Db, name: string): Promise<unknown> {
+  const tx = db.transaction('meta', 'readonly');
+  tx.done.catch(() => {});
+  return tx.store.get(name);
 }
 
 /** The smallest string above every string that starts with `prefix`, or undefined when there is none. */

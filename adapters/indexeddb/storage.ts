@@ -21,7 +21,9 @@
  * - Reads outside `transact` use readonly transactions, which see only committed (durable) data: `readLog`
  *   never returns an entry that is not durable (a batch is committed strictly before anyone can read it).
  * - A `versionchange` closes our connection at once (so an upgrade elsewhere proceeds); a lost connection is
- *   reopened on next use, and an operation that failed because of it is retried once.
+ *   reopened on next use, and an operation that failed because of it is retried once, unless the database reopened
+ *   is not the one first opened (the browser deleted it meanwhile: schema.ts MADE_META): then every operation fails
+ *   until the storage is closed and opened again.
  */
 import { ConcordError } from '../../lib/errors.js';
 import type { IndexEntry, KeyRecord, Leadership, ScanOptions, SharedInstances, StorageAdapter, StorageTx } from '../../lib/storage.js';
@@ -30,7 +32,7 @@ import { inactiveError, runGroup, type Job } from './group-commit.js';
 import { foldStep } from './fold.js';
 import { BatchCache } from './overlay.js';
 import { listSpaces, readIndex, readKey, readLogRecords, scanRecords } from './reads.js';
-import { openDatabase, type Db } from './schema.js';
+import { openDatabase, readMade, readMeta, type Db } from './schema.js';
 import { PageLifecycle, SharedTabs } from './shared.js';
 import { Hints, OpenInstances, TabLeadership } from './tabs.js';
 
@@ -100,6 +102,10 @@ export class IDBStorage implements IndexedDBStorage {
   private readonly cache = new BatchCache();
   private foldTimer: ReturnType<typeof setTimeout> | undefined;
   private foldRetryAt = 0;
+  /** The id of the making (schema.ts MADE_META) of the database this instance first connected to since open. */
+  private made: Promise<unknown> | undefined;
+  /** Set once the database was found deleted under this instance: every operation fails with it until reopened. */
+  private gone: ConcordError | undefined;
 
   constructor(
     readonly name: string,
@@ -124,6 +130,9 @@ export class IDBStorage implements IndexedDBStorage {
     if (!this.factory) throw new ConcordError('STORAGE_ERROR', 'indexedDBStorage: IndexedDB is not available here (pass { indexedDB } to inject one)');
     void this.persisted;
     this.closed = false;
+    // Opened anew: whatever database the name holds now is this instance's.
+    this.gone = undefined;
+    this.made = undefined;
     try {
       await this.connection();
     } catch (e) {
@@ -301,7 +310,7 @@ export class IDBStorage implements IndexedDBStorage {
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {
-    return this.read('reading metadata', async (db) => (await db.get('meta', name)) as T | undefined);
+    return this.read('reading metadata', async (db) => (await readMeta(db, name)) as T | undefined);
   }
 
   scan(space: string, options: ScanOptions): Promise<Array<[string, KeyRecord]>> {
@@ -343,18 +352,40 @@ export class IDBStorage implements IndexedDBStorage {
 
   private connection(): Promise<Db> {
     if (this.closed) return Promise.reject(closedError());
+    if (this.gone) return Promise.reject(this.gone);
     if (!this.db) {
       // A new connection: the database may have been deleted and made again since (batch ids start over).
       this.cache.clear();
-      const db = openDatabase(this.factory!, this.name, {
+      const opened = openDatabase(this.factory!, this.name, {
         onVersionChange: () => this.closeConnection(db),
         onTerminated: () => this.forget(db),
         ...(this.options.onBlocked ? { onBlocked: this.options.onBlocked } : {}),
       });
+      const made = this.made;
+      // The first connection's making, read without holding the open up; a later one must be of the same making.
+      if (made === undefined) (this.made = opened.then(readMade)).catch(() => {});
+      const db = made === undefined ? opened : opened.then((d) => this.sameMaking(d, made));
       db.catch(() => this.forget(db));
       this.db = db;
     }
     return this.db;
+  }
+
+  /**
+   * A connection opened again after ours was lost: when the database is not the one first opened (the browser deleted
+   * it, and this open or another tab's made it anew), what this instance stored is gone, so is the sequence its dots
+   * were minted from. It must not go on (minting those dots again, acknowledging writes as if the old records were
+   * there): every operation fails from now on; the replica opened again is one restored from nothing (a new replicaId).
+   */
+  private async sameMaking(db: Db, made: Promise<unknown>): Promise<Db> {
+    const [was, now] = await Promise.all([made.catch(() => MADE_UNKNOWN), readMade(db)]);
+    if (was === MADE_UNKNOWN) this.made = Promise.resolve(now);
+    else if (was !== now) {
+      db.close();
+      this.gone ??= new ConcordError('STORAGE_ERROR', `IndexedDB: the database "${this.name}" was deleted while open (by the browser under storage pressure, by clearing site data, or by another tab): what this instance stored is gone. Close the replica and open it again: it starts as a new replica.`);
+      throw this.gone;
+    }
+    return db;
   }
 
   /** Another connection asks for an upgrade or deletion: step aside; the next operation reopens. */
@@ -372,6 +403,9 @@ export class IDBStorage implements IndexedDBStorage {
     if (db) this.closeConnection(db);
   }
 }
+
+/** The first connection's making could not be read (its connection was lost at once): the next one's is taken. */
+const MADE_UNKNOWN = Symbol('made unknown');
 
 function closedError(): ConcordError {
   return new ConcordError('CLOSED', 'storage is closed');

@@ -124,4 +124,31 @@ describe.skipIf(skipBrowser)('indexedDBStorage in headless Chromium', () => {
     expect(await page.evaluate(() => harness.seq())).toBe(100);
     await page.close();
   });
+
+  it('a database deleted under an open replica (another tab, or the browser clearing site data): writes fail, the replica opened again is a new one', async () => {
+    for (const how of ['another tab', 'site data cleared'] as const) {
+      const db = `deleted-db-${how === 'another tab' ? 'tab' : 'clear'}`;
+      const a = await tab();
+      const before = await a.evaluate((name) => harness.open(name), db);
+      expect(await a.evaluate(() => harness.tryPut('sp', 'k1', 1))).toMatchObject({ ok: true });
+      if (how === 'another tab') {
+        const b = await tab();
+        expect(await b.evaluate((name) => harness.deleteDb(name), db)).toBe('deleted');
+        await b.close();
+      } else {
+        const cdp = await context.newCDPSession(a);
+        await cdp.send('Storage.clearDataForOrigin', { origin: new URL(server!.url).origin, storageTypes: 'indexeddb' });
+        await cdp.detach();
+      }
+      // Before: the put was acknowledged with seq 1 again, a dot of the same replicaId minted a second time.
+      const after = await a.evaluate(() => harness.tryPut('sp', 'k2', 2));
+      expect(after, how).toMatchObject({ ok: false, code: 'STORAGE_ERROR' });
+      await a.evaluate(() => harness.close().catch(() => {}));
+      const again = await a.evaluate((name) => harness.open(name), db);
+      expect(again.replicaId, how).not.toBe(before.replicaId);
+      expect(await a.evaluate(() => harness.dump('sp')), how).toEqual([]);
+      await a.evaluate(() => harness.close());
+      await a.close();
+    }
+  }, 60_000);
 });

@@ -10,6 +10,7 @@ import { loadHasher } from '../../lib/hash.js';
 import { openReplica } from '../../lib/index.js';
 import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
 import { runStorageContract, rec } from './contract.js';
+import { storeLayout } from '../support/idb-fake.js';
 
 let n = 0;
 function fresh(): { factory: IDBFactory; name: string } {
@@ -248,26 +249,15 @@ describe('indexedDBStorage batches: visibility, abandoned instances, upgrade (fa
     const root = nextRecord(1, undefined, false);
     const second = nextRecord(2, root, true); // keeps root's version: a chained row
     const third = nextRecord(3, second, true);
-    await new Promise<void>((resolve, reject) => {
-      const req = factory.open(name, 2);
-      req.onupgradeneeded = () => {
-        const db = req.result;
-        db.createObjectStore('heads', { keyPath: ['s', 'k'] }).createIndex('log', ['s', 'seq']);
-        db.createObjectStore('states');
-        db.createObjectStore('meta');
-        db.createObjectStore('deltas');
-        const tx = req.transaction!;
-        tx.objectStore('heads').put({ s: 'sp', k: 'doc', seq: 3, h: third.h, ch: 2 });
-        tx.objectStore('states').put({ vs: [root.vs[0]], cc: root.cc }, ['sp', 'doc']);
-        tx.objectStore('deltas').put({ vs: [second.vs[0], { ...root.vs[0]!, v: undefined, p: 1 }], cc: second.cc }, ['sp', 'doc', 2]);
-        tx.objectStore('deltas').put({ vs: [third.vs[0], { ...second.vs[0]!, v: undefined, p: 1 }], cc: third.cc }, ['sp', 'doc', 3]);
-        const { seq, h, ...state } = rec(4);
-        tx.objectStore('heads').put({ s: 'sp', k: 'plain', seq, h });
-        tx.objectStore('states').put(state, ['sp', 'plain']);
-        tx.objectStore('meta').put(4, 'seq');
-      };
-      req.onsuccess = () => (req.result.close(), resolve());
-      req.onerror = () => reject(req.error);
+    await storeLayout(factory, name, 2, (tx) => {
+      tx.objectStore('heads').put({ s: 'sp', k: 'doc', seq: 3, h: third.h, ch: 2 });
+      tx.objectStore('states').put({ vs: [root.vs[0]], cc: root.cc }, ['sp', 'doc']);
+      tx.objectStore('deltas').put({ vs: [second.vs[0], { ...root.vs[0]!, v: undefined, p: 1 }], cc: second.cc }, ['sp', 'doc', 2]);
+      tx.objectStore('deltas').put({ vs: [third.vs[0], { ...second.vs[0]!, v: undefined, p: 1 }], cc: third.cc }, ['sp', 'doc', 3]);
+      const { seq, h, ...state } = rec(4);
+      tx.objectStore('heads').put({ s: 'sp', k: 'plain', seq, h });
+      tx.objectStore('states').put(state, ['sp', 'plain']);
+      tx.objectStore('meta').put(4, 'seq');
     });
     // Stored rows of the old layout drop `undefined` fields as structured clone keeps them; compare as read back.
     const s = indexedDBStorage(name, { indexedDB: factory, foldDelay: Infinity });

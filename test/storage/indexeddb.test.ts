@@ -10,6 +10,7 @@ import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { openReplica } from '../../lib/index.js';
 import { DB_VERSION } from '../../adapters/indexeddb/schema.js';
 import { runStorageContract, rec } from './contract.js';
+import { watchingFactory } from '../support/idb-fake.js';
 
 let n = 0;
 function fresh(): { factory: IDBFactory; name: string } {
@@ -331,16 +332,7 @@ describe('indexedDBStorage specifics (fake-indexeddb)', () => {
   it('reopens a lost connection and retries', async () => {
     const { factory, name } = fresh();
     const dbs: IDBDatabase[] = [];
-    const watching = {
-      open: (dbName: string, version?: number) => {
-        const req = factory.open(dbName, version);
-        req.addEventListener('success', () => dbs.push(req.result));
-        return req;
-      },
-      deleteDatabase: (dbName: string) => factory.deleteDatabase(dbName),
-      cmp: (x: unknown, y: unknown) => factory.cmp(x, y),
-      databases: () => factory.databases(),
-    } as unknown as IDBFactory;
+    const watching = watchingFactory(factory, dbs);
     const { forceCloseDatabase } = await import('fake-indexeddb');
     const s = indexedDBStorage(name, { indexedDB: watching });
     await s.open();

@@ -84,6 +84,25 @@ const harness = {
   },
 
   isLeader: () => must(leaderStorage, 'lead').leadership().isLeader,
+
+  /** Deletes a database from this tab (as another tab or the browser would), waiting while open connections close. */
+  deleteDb(db: string) {
+    return new Promise<string>((resolve) => {
+      const req = indexedDB.deleteDatabase(db);
+      req.onsuccess = () => resolve('deleted');
+      req.onerror = () => resolve(`error: ${req.error?.name}`);
+    });
+  },
+
+  /** A put whose failure is returned, not thrown: its ConcordError code, or 'ok' with the seq it minted. */
+  async tryPut(space: string, key: string, value: unknown) {
+    try {
+      const r = await must(replica, 'open').space(space).put(key, value);
+      return { ok: true, seq: r.seq };
+    } catch (e) {
+      return { ok: false, code: (e as { code?: string }).code, message: String((e as Error).message) };
+    }
+  },
 };
 
 (globalThis as { harness?: typeof harness }).harness = harness;
