@@ -19,11 +19,9 @@ afterEach(closeOpened);
 async function openListening(storage: Parameters<typeof openReplica>[0]['storage']) {
   const r = keepToClose(await openReplica({ storage, speaks: SPEAKS_10 }));
   const errors: unknown[] = [];
-  const reidentified: Array<{ oldId: string; newId: string }> = [];
   r.on('error', (e) => void errors.push(e));
-  r.on('reidentified', (e) => void reidentified.push(e));
   for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
-  return { r, errors, reidentified };
+  return { r, errors };
 }
 
 describe('an open that finishes what a re-identification left', () => {
@@ -46,7 +44,25 @@ describe('an open that finishes what a re-identification left', () => {
     expect(third).toEqual([]);
   });
 
-  it('a restore claim stored by a join and resumed at open: RESTORED and reidentified reach listeners attached after', async () => {
+  it('a first listener that throws, or is removed before it heard, loses nothing for the next', async () => {
+    const storage = memoryStorage();
+    await (await interrupted(storage, [2])).r.close();
+    const again = keepToClose(await openReplica({ storage, speaks: SPEAKS_10 }));
+    const heard: string[] = [];
+    again.on('error', () => void heard.push('removed'))();
+    const controller = new AbortController();
+    again.on('error', () => void heard.push('aborted'), { signal: controller.signal });
+    controller.abort();
+    again.on('error', (e) => {
+      heard.push(...codes([e]).map((c) => `throws ${c}`));
+      throw new Error('an app listener throwing');
+    });
+    again.on('error', (e) => void heard.push(...codes([e]).map((c) => `later ${c}`)));
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(heard).toEqual(['throws RESTORED']);
+  });
+
+  it('a restore claim stored by a join and resumed at open: RESTORED reaches a listener attached after', async () => {
     const storage = memoryStorage();
     await (await openReplica({ storage, speaks: SPEAKS_10 })).close();
     const r = await openReplica({ storage, speaks: SPEAKS_10 });
@@ -56,11 +72,10 @@ describe('an open that finishes what a re-identification left', () => {
     // What a join that saw the claim stored before the process died (restore-claims.ts): acted on at the next open.
     await storage.transact((tx) => tx.setMeta(CLAIM_META, { id: oldId, point }));
     await r.close();
-    const { r: again, errors, reidentified } = await openListening(storage);
+    const { r: again, errors } = await openListening(storage);
     expect(again.replicaId).not.toBe(oldId);
     expect(await versionsOf(again, 'k1')).toEqual([[again.replicaId, 'since the restore']]);
     expect(codes(errors)).toEqual(['RESTORED']);
-    expect(reidentified).toEqual([{ oldId, newId: again.replicaId }]);
   });
 });
 
