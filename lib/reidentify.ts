@@ -10,7 +10,9 @@
  * re-identification moves the log's seq. The own writes joins dropped (dropped-own.ts) go in the first transaction,
  * with the identity: under the new id, drops note in the same slots. That pass, and one for drops noted under the old
  * id after it, run in a second transaction; the first notes them (REISSUE_META), so a failure or a crash between the
- * two leaves them for a retry (at a session's hello, at the next open: `finishReissue`), never undone for good.
+ * two leaves them for a retry (at a session's hello, at the next open: `finishReissue`), never undone for good. No
+ * hello goes while one is left (core.ts refreshIdentity: its finish failing fails the hello, in any tab that adopts the
+ * new id): a tab's write under the old id past the point would leave under it, a dot naming two values.
  *
  * When a relay refuses our replicaId, `renewIdentity` mints a new one and re-issues nothing.
  */
