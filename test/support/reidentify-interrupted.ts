@@ -61,9 +61,9 @@ export const versionsOf = async (r: Replica, key: string) => ((await r.space('s'
 /**
  * A replica opened a second time (the restore point is this open), that wrote k1 and k2 since; a peer's state then
  * superseded k2's write by a context covering its dot (the join drops it and notes it). The re-identification's
- * transactions fail where `fail` says (1: its first).
+ * transactions fail where `fail` says (1: its first), or `fail` runs just before it starts (a power failure armed).
  */
-export async function interrupted(storage: StorageAdapter, fail: number[], meanwhile?: () => Promise<void>) {
+export async function interrupted(storage: StorageAdapter, fail: number[] | (() => void), meanwhile?: () => Promise<void>) {
   const f = failing(storage);
   await (await openReplica({ storage: f.storage, speaks: SPEAKS_10 })).close();
   const r = keepToClose(await openReplica({ storage: f.storage, speaks: SPEAKS_10 }));
@@ -76,7 +76,8 @@ export async function interrupted(storage: StorageAdapter, fail: number[], meanw
   const w2 = await r.space('s').put('k2', 'dropped by a join');
   await r.core.join('s', [['k2', { vs: [{ r: 'peer', n: 1, t: 1, c: 0, v: '"theirs"' }], cc: { peer: 1, [oldId]: w2.seq } }]]);
   expect(await versionsOf(r, 'k2'), 'the join dropped our write').toEqual([['peer', 'theirs']]);
-  f.arm(...fail);
+  if (typeof fail === 'function') fail();
+  else f.arm(...fail);
   if (meanwhile) f.afterIndex = meanwhile;
   const outcome = await r.core.reidentify('a-peer').then(
     () => 'done',
