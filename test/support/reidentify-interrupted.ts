@@ -18,8 +18,11 @@ export async function closeOpened(): Promise<void> {
 
 export interface Failing {
   storage: StorageAdapter;
-  /** The transactions at these positions fail once each (1: the next one), counted from the arming. */
-  arm(...at: number[]): void;
+  /**
+   * The transactions at these positions fail once each (1: the next one), counted from the arming; at a position given
+   * with a function, that runs instead (a crash: the transaction then meets the dead storage).
+   */
+  arm(...at: Array<number | readonly [number, () => void]>): void;
   disarm(): void;
   /** Runs once, after the next `index` read (the keys past a restore point are read then). */
   afterIndex?: () => Promise<void>;
@@ -28,8 +31,9 @@ export interface Failing {
 /** `inner`, whose transactions fail once each at the positions armed. */
 export function failing(inner: StorageAdapter): Failing {
   let count = 0;
-  let at = new Set<number>();
-  const out: Failing = { storage: inner, arm: (...positions) => void ((count = 0), (at = new Set(positions))), disarm: () => void (at = new Set()) };
+  let at = new Map<number, (() => void) | undefined>();
+  const arm = (positions: Array<number | readonly [number, () => void]>) => new Map(positions.map((p) => (typeof p === 'number' ? [p, undefined] : p)));
+  const out: Failing = { storage: inner, arm: (...positions) => void ((count = 0), (at = arm(positions))), disarm: () => void (at = new Map()) };
   out.storage = new Proxy(inner, {
     get(target, name) {
       if (name === 'index') {
@@ -44,7 +48,11 @@ export function failing(inner: StorageAdapter): Failing {
       if (name === 'transact') {
         return <T>(fn: Parameters<StorageAdapter['transact']>[0]): Promise<T> => {
           count++;
-          if (at.delete(count)) return Promise.reject(new ConcordError('STORAGE_FULL', `transaction ${count} failed (test)`));
+          const act = at.get(count);
+          if (at.delete(count)) {
+            if (!act) return Promise.reject(new ConcordError('STORAGE_FULL', `transaction ${count} failed (test)`));
+            act();
+          }
           return target.transact(fn) as Promise<T>;
         };
       }
