@@ -319,8 +319,9 @@ export class ReplicaCore {
     // Changed: read again with the log's seq, which tells whether the transaction that stored it may not be durable yet.
     const [again, seq] = await Promise.all([this.storage.getMeta(IDENTITY_META), this.storage.getMeta<number>('seq')]);
     this.adopt(again, seq ?? 0);
-    // Another instance's new id, just adopted: what it left too.
-    await this.finishLeft(hello);
+    // Another instance's new id, just adopted: what it left too, before a hello (other reads look at their next turn:
+    // the id may be one a transaction of this instance applied and not yet made durable, which they must not wait for).
+    if (hello) await this.finishLeft(true);
   }
 
   /**
