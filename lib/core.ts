@@ -114,7 +114,10 @@ export class ReplicaCore {
    * nothing may be minted under it (disk-full 1743700184: a write minted under a re-identification that failed).
    */
   private unsure: { was: Identity; at: number; formerAdded: boolean } | undefined;
-  /** A re-identification left re-issues to finish (reidentify.ts finishReissue): at the next hello, or the next open. */
+  /**
+   * A re-identification left re-issues to finish (reidentify.ts finishReissue): at the next hello, or the next open.
+   * Also set when another instance's new id is adopted (it may have left some): the next hello looks.
+   */
   private reissueLeft = false;
 
   private constructor(
@@ -307,15 +310,26 @@ export class ReplicaCore {
    * Re-reads the identity from storage: another instance sharing it (a tab) may have started the current
    * epoch or re-identified the replica. A session reads it before its hello.
    */
-  async refreshIdentity(): Promise<void> {
-    // A re-issue a failed transaction left is tried again first (a hello follows; reidentify.ts finishReissue).
-    if (this.reissueLeft && !this.closed) await finishReissue(this.owner, false).catch((e: unknown) => this.events.emit('error', e));
+  async refreshIdentity(hello = false): Promise<void> {
+    // A re-issue a failed transaction left is tried again first (reidentify.ts finishReissue).
+    await this.finishLeft(hello);
     const value = await this.storage.getMeta(IDENTITY_META);
     const stored = readIdentity(value as Parameters<typeof readIdentity>[0]);
     if (!stored || sameIdentity(stored, this.identity)) return this.adopt(value, 0);
     // Changed: read again with the log's seq, which tells whether the transaction that stored it may not be durable yet.
     const [again, seq] = await Promise.all([this.storage.getMeta(IDENTITY_META), this.storage.getMeta<number>('seq')]);
     this.adopt(again, seq ?? 0);
+    // Another instance's new id, just adopted: what it left too, before a hello (other reads look at their next turn:
+    // the id may be one a transaction of this instance applied and not yet made durable, which they must not wait for).
+    if (hello) await this.finishLeft(true);
+  }
+
+  /**
+   * Finishes re-issues left (`reissueLeft`). Before a hello (`hello`) a failure fails it: what is left may be a tab's write
+   * under the old id past the restore point, which must not leave under it (the link retries after its backoff).
+   */
+  private async finishLeft(hello: boolean): Promise<void> {
+    if (this.reissueLeft && !this.closed) await finishReissue(this.owner, false).catch((e: unknown) => (hello ? Promise.reject(e) : this.events.emit('error', e)));
   }
 
   /**
@@ -337,6 +351,8 @@ export class ReplicaCore {
     this.identity = stored;
     if (event.oldId === event.newId) return;
     this.formerIds.add(event.oldId); // the instance that changed it stored it (identity.ts noteFormer)
+    // Another instance re-identified: it may have left re-issues (a crash, a failure), looked for before the next hello.
+    this.reissueLeft = true;
     this.claims.stop();
     if (later) queueMicrotask(() => this.events.emit('reidentified', event));
     else this.events.emit('reidentified', event);

@@ -19,7 +19,8 @@ import { mintAgain, type Reissued } from './identity.js';
 import type { StorageTx } from './storage.js';
 
 /** Notes live in MAX_DROPPED slots, one per own dot counter modulo MAX_DROPPED: no shared counter, so tabs sharing the
- * storage never overwrite each other's notes, and a note goes only when a dot MAX_DROPPED later is dropped too. */
+ * storage never overwrite each other's notes, and a note goes only when a dot MAX_DROPPED later is dropped too. A new
+ * id's dots share the slots: a re-identification re-issues the old id's notes in the transaction that changes the id. */
 export const DROPPED_META = 'dropped:';
 export const MAX_DROPPED = 256;
 /** A value larger than this is not noted (a note is metadata, written in the join's transaction). */

@@ -7,9 +7,12 @@
  * two values and nothing written since the restore is lost. Another tab sharing the storage may write under the
  * old id meanwhile: a write it committed while the keys to re-issue were read is re-issued by a second pass; one
  * after the new identity is stored reads that identity before it mints (core.ts prepareWrite), since the
- * re-identification moves the log's seq. That pass, and the one for own writes joins dropped (dropped-own.ts), run in
- * a second transaction; the first notes them (REISSUE_META), so a failure or a crash between the two leaves them for
- * a retry (at a session's hello, at the next open: `finishReissue`), never undone for good.
+ * re-identification moves the log's seq. The own writes joins dropped (dropped-own.ts) go in the first transaction,
+ * with the identity: under the new id, drops note in the same slots. That pass, and one for drops noted under the old
+ * id after it, run in a second transaction; the first notes them (REISSUE_META), so a failure or a crash between the
+ * two leaves them for a retry (at a session's hello, at the next open: `finishReissue`), never undone for good. No
+ * hello goes while one is left (core.ts refreshIdentity: its finish failing fails the hello, in any tab that adopts the
+ * new id): a tab's write under the old id past the point would leave under it, a dot naming two values.
  *
  * When a relay refuses our replicaId, `renewIdentity` mints a new one and re-issues nothing.
  */
@@ -95,7 +98,10 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
     // What the passes after this one re-issue is noted with the identity: a failure or a crash before they commit
     // leaves it for a retry (`finishReissue`), never half done for good.
     tx.setMeta(REISSUE_META, [...readLeft(await tx.getMeta(REISSUE_META)), strips ? { r: old.id, p: point, s: 1 } : { r: old.id, p: point }]);
-    return keep(out);
+    await keep(out);
+    // The own writes joins dropped go with the identity: their notes share slots with the new id's (the counter modulo
+    // MAX_DROPPED, dropped-own.ts), and a drop under the new id before the finish would take a note's place for good.
+    return keep(await reissueDropped(tx, identity.id, old.id, point, tick, mintEpoch(identity)));
   });
   owner.setIdentity(identity);
   let failure: unknown;

@@ -122,12 +122,16 @@ export async function openReplica(options: ReplicaOptions): Promise<Replica> {
     ...(options.speaks ? { speaks: options.speaks } : {}),
   });
   const replica = new Replica(core, patternTable(options.merge), maxValueBytes, options.presenceTtl, options.sharedNetwork);
+  // What the open tells (a restore it found or finished: RESTORED) goes out before the app can listen: held for it.
+  const hold = core.events.on('error', (e) => void replica.heldErrors.push(e));
   try {
     await replica.pendingWrites.load();
     await core.resumeClaim();
   } catch (e) {
     await replica.close().catch(() => {});
     throw e;
+  } finally {
+    hold();
   }
   if (options.collectTombstones) replica.startCollecting(options.gcGrace ?? DEFAULT_GC_GRACE);
   return replica;
@@ -141,6 +145,8 @@ export class Replica implements SpaceHost {
   private readonly accepted = new Set<Session>();
   /** @internal */
   readonly pendingWrites: PendingWrites;
+  /** @internal Errors told while `openReplica` ran, before the app could listen: for the first `error` listener (`on`). */
+  readonly heldErrors: unknown[] = [];
   /** The network role shared with other instances on the same storage (browser tabs), if it is shared. */
   private readonly network: TabNetwork | undefined;
   /** Spaces other instances on the same storage opened: synced here while this instance leads. */
@@ -402,8 +408,23 @@ export class Replica implements SpaceHost {
     return this.readOnlySpaces.has(space);
   }
 
+  /**
+   * Adds a listener; returns the function that removes it. The errors told while `openReplica` ran (a restore the open
+   * found or finished re-issuing: RESTORED), before any listener could be added, go to the first `error` listener, once.
+   */
   on<K extends keyof ReplicaEvents>(type: K, listener: (payload: ReplicaEvents[K]) => void, options?: { signal?: AbortSignal }): () => void {
-    return this.core.events.on(type as keyof CoreEvents, listener as (payload: CoreEvents[keyof CoreEvents]) => void, options);
+    let on = true;
+    const off = this.core.events.on(type as keyof CoreEvents, listener as (payload: CoreEvents[keyof CoreEvents]) => void, options);
+    // Told after `on` returns, as an emit would be: never to a listener removed meanwhile (they wait for the next one).
+    const tell = (e: unknown) => {
+      try {
+        (listener as (e: unknown) => void)(e);
+      } catch {
+        // goes nowhere, as a throw of an 'error' listener (events.ts)
+      }
+    };
+    if (type === 'error' && this.heldErrors.length) queueMicrotask(() => on && !options?.signal?.aborted && this.heldErrors.splice(0).forEach(tell));
+    return () => ((on = false), off());
   }
 
   private gcTimer: ReturnType<typeof setInterval> | undefined;

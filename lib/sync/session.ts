@@ -116,7 +116,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     // Our hello carries our sync items: with the cursors we hold for the peer we expect, or none when we do
     // not know it yet (first contact) — either way the peer can decide without waiting for another message.
     const expected = this.peer?.replicaId ?? this.options.expectedPeer;
-    await this.core.refreshIdentity();
+    await this.core.refreshIdentity(true);
     const spaces: SyncItem[] = [];
     if (this.options.spaces === 'opened') {
       for (const name of this.hub.openedSpaces()) spaces.push(await this.state(name).makeItem(this.options.expectedPeer));
