@@ -57,18 +57,27 @@ function value(rnd: Rand, i: number): string | Uint8Array {
   }
 }
 
-function one(rnd: Rand, r: string, ep: string | undefined, n: number, i: number): StoredVersion {
+/**
+ * The version a dot names. A dot names one version (lib/chain.ts: a stored record refers to the key's previous record
+ * for a version whose dot that record holds, as joins never replace a version by another of the same dot), so its
+ * fields and value are drawn from the dot alone, the same each time it is drawn (seeded from `seed`).
+ */
+function one(seed: number, r: string, ep: string | undefined, n: number): StoredVersion {
+  let h = seed >>> 0;
+  for (const ch of `${r}/${ep ?? ''}/${n}`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  const rnd = prng(h);
   const t = T + int(rnd, 1_000);
   const c = int(rnd, 4);
-  return ep === undefined ? { r, n, t, c, v: value(rnd, i) } : { r, ep, n, t, c, v: value(rnd, i) };
+  const v = value(rnd, n * 7 + int(rnd, 7));
+  return ep === undefined ? { r, n, t, c, v } : { r, ep, n, t, c, v };
 }
 
 /** A record of some shape at `seq` (its hash that of its state unless it is a local write's, read late, or bent). */
-function record(rnd: Rand, key: string, seq: number): KeyRecord {
+function record(rnd: Rand, seed: number, key: string, seq: number): KeyRecord {
   const r = pick(rnd, IDS);
   const ep = pick(rnd, [undefined, undefined, 'E1', 'E2']);
   const n = 1 + int(rnd, 40);
-  const v = one(rnd, r, ep, n, seq);
+  const v = one(seed, r, ep, n);
   const pts = ep === undefined ? undefined : { [r]: [{ e: ep, n }] };
   let state: KeyState = pts ? { vs: [v], cc: { [r]: n }, pts } : { vs: [v], cc: { [r]: n } };
   const shape = int(rnd, 10);
@@ -77,7 +86,7 @@ function record(rnd: Rand, key: string, seq: number): KeyRecord {
   else if (shape === 7) state = { ...state, cc: { ...state.cc, [r]: n + 3 }, ...(pts ? { pts: { [r]: [{ e: ep!, n: n + 3 }] } } : {}) }; // context above its dot
   else if (shape === 8) {
     // Siblings: another replica's version beside it, in canonical order.
-    const w = one(rnd, other, undefined, 1 + int(rnd, 5), seq + 1);
+    const w = one(seed, other, undefined, 1 + int(rnd, 5));
     state = { ...state, vs: [v, w].sort((a, b) => (a.r < b.r ? -1 : a.r > b.r ? 1 : 0)), cc: { ...state.cc, [other]: w.n } };
   } else if (shape === 9 && pts) state = { ...state, pts: { [r]: [{ e: '', n: 1 }, { e: ep!, n }] } }; // two points
   else if (shape === 9) state = { ...state, cc: { ...state.cc, [other]: 2 } }; // a second replica in the context
@@ -143,7 +152,7 @@ describe('records kept in columns read back exactly (seeded schedules)', () => {
       const writes: Array<[string, KeyRecord | null]> = [];
       for (let w = 1 + int(rnd, 4); w > 0; w--) {
         const key = pick(rnd, KEYS);
-        writes.push([key, rnd() < 0.15 ? null : record(rnd, key, ++seq)]);
+        writes.push([key, rnd() < 0.15 ? null : record(rnd, seed, key, ++seq)]);
       }
       const throws = int(rnd, 10) === 0;
       for (const s of [mem, fs]) {
