@@ -122,6 +122,33 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The most bytes a struct split in two adds to an encoded state: the new struct's info byte, origin and right origin
+ * (a client id and a clock each, up to 8 varuint bytes apiece for ids up to 2^53), its content's length prefix and a
+ * surrogate pair cut in two (both halves replaced), its range in the delete set, and its client's struct count grown.
+ */
+const SPLIT_BYTES = 64;
+
+/**
+ * An upper bound of what applying `delta` adds to a state (the 'yjs' type's applySize). Applying writes the delta's
+ * own structs and delete ranges once (at most its bytes, plus a header per struct when trimmed or left pending), and
+ * may split structs the base holds: each struct of the delta at its origin, its right origin and its own client's
+ * previous struct (four counted a struct: one more for its own header), each delete range at its two ends. A split is what a tiny delta expands through (a delete set of
+ * 2-byte ranges over a long string with large ids makes ~19 bytes a byte), so the bound counts them; Infinity for an
+ * update that does not decode (it does not apply either).
+ */
+export function applyBound(delta: Uint8Array): number {
+  let parts: { structs: unknown[]; ds: unknown };
+  try {
+    parts = Y.decodeUpdate(delta) as unknown as { structs: unknown[]; ds: unknown };
+  } catch {
+    return Infinity;
+  }
+  let ranges = 0;
+  for (const items of (parts.ds as { clients: Ranges }).clients.values()) ranges += items.length;
+  return delta.length + 64 + SPLIT_BYTES * (4 * parts.structs.length + 2 * ranges);
+}
+
 /** Throws unless `update` decodes whole as a Yjs update (structs and delete set): what a merge of it needs. */
 export function checkUpdate(update: Uint8Array): void {
   Y.decodeUpdate(update);
