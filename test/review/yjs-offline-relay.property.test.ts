@@ -84,6 +84,12 @@ describe('documents edited offline, meeting through a relay (seeded)', () => {
           devices[i] = await bind({ storage: d.storage, replica: await openReplica({ storage: d.storage }) });
           expect(text(devices[i]!.doc), `${why} round ${round}: the reopened doc holds what its device stored`).toBe(await storedText(devices[i]!.replica));
         }
+        if (devices.every((d) => d.link)) {
+          // Both online, every edit flushed: each doc shows every edit of both, without a further edit to pull it in.
+          const want = text(reference);
+          await until(() => devices.every((d) => text(d.doc) === want), `${why} round ${round}: both docs equal to the reference`, 10_000).catch(() => undefined);
+          for (const d of devices) expect(text(d.doc), `${why} round ${round}: a device's doc while both are online`).toBe(want);
+        }
         await new Promise((r) => setTimeout(r, Math.floor(rnd() * 30)));
       }
       for (const d of devices) online(d, true);
