@@ -149,9 +149,31 @@ export function applyBound(delta: Uint8Array): number {
   return delta.length + 64 + SPLIT_BYTES * (4 * parts.structs.length + 2 * ranges);
 }
 
-/** Throws unless `update` decodes whole as a Yjs update (structs and delete set): what a merge of it needs. */
+type Id = { client: number; clock: number };
+
+/** Whether `ref` names `id` itself or a later struct of its own client (which no writer can have seen before it). */
+function notBefore(ref: unknown, id: Id): boolean {
+  return ref instanceof Y.ID && ref.client === id.client && ref.clock >= id.clock;
+}
+
+/**
+ * Throws unless `update` decodes whole as a Yjs update (structs and delete set): what a merge of it needs — and
+ * unless each of its items refers (origin, right origin, parent) only to what came before it in its own client's
+ * clock. An item whose origin is itself or later decodes, but Yjs throws integrating it (findIndexSS finds no struct
+ * there): a delta stored unapplied with one would make its version, and every version derived from it, fail to read.
+ */
 export function checkUpdate(update: Uint8Array): void {
-  Y.decodeUpdate(update);
+  const { structs, ds } = Y.decodeUpdate(update);
+  for (const [client, items] of (ds as unknown as { clients: Ranges }).clients) {
+    // Yjs decodes an empty range but throws writing it (a delete set still pending is written with the state).
+    for (const it of items) if (!(it.len > 0)) throw new Error(`a Yjs update deletes an empty range of ${client}`);
+  }
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) continue;
+    if (notBefore(s.origin, s.id) || notBefore(s.rightOrigin, s.id) || notBefore(s.parent, s.id)) {
+      throw new Error(`a Yjs update's item ${s.id.client}:${s.id.clock} refers to itself or to a later item of its client`);
+    }
+  }
 }
 
 /** Same document contents: equal state vectors and delete sets. */
