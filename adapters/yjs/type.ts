@@ -44,6 +44,9 @@ export const yjsType: ValueType<TypedBytes> = {
   // report it (a read never breaks). Parsing every version on every read would cost a full decode each time.
   decode: (payload) => yjsValue(payload),
   merge(values) {
+    // Y.mergeUpdates takes an update Yjs cannot integrate (an item whose origin is itself) and writes it into the
+    // merge: a read's repair would then store that over the good siblings. Refused here as a malformed one is.
+    if (values.length > 1) for (const v of values) checkUpdate(v);
     const sorted = [...values].sort(compareBytes);
     return yjsValue(sorted.length === 1 ? sorted[0]! : Y.mergeUpdates(sorted));
   },
