@@ -6,7 +6,8 @@
  *                  (set through `space.presence.set`, at most every `throttle` ms);
  *   members      → for every other member's entry of this key, the remote client's state in the Awareness
  *                  instance, with 'change' and 'update' events as y-protocols emits them; a member who leaves or
- *                  expires (presence ttl) is removed.
+ *                  expires (presence ttl) is removed; one the Awareness dropped itself (its 30 s outdated check) while
+ *                  presence still lists it is set again.
  *
  * Works with y-protocols' `Awareness` without importing it (only its documented fields and events are used), so
  * `concord/yjs` needs no y-protocols. Remote entries are validated (a client id and an object state, ≤ the presence
@@ -71,8 +72,22 @@ export function bindAwareness(space: Space, key: string, awareness: AwarenessLik
     space.presence.set({ ...meta, yjs: docs });
   };
 
+  let recheck = false;
   const onLocal = (changes: AwarenessChanges, origin: unknown) => {
     if (origin === ORIGIN) return;
+    // A remote state dropped by someone else — the Awareness's own outdated check (30 s without a renewal: a sleep,
+    // a throttled background tab) or the app: presence decides who is here, so a member it still lists comes back,
+    // after the removal's own events.
+    if (changes.removed.some((c) => known.has(c))) {
+      for (const c of changes.removed) known.delete(c);
+      if (!recheck) {
+        recheck = true;
+        queueMicrotask(() => {
+          recheck = false;
+          onMembers(space.presence.list());
+        });
+      }
+    }
     const self = awareness.clientID;
     if (!changes.added.includes(self) && !changes.updated.includes(self) && !changes.removed.includes(self)) return;
     if (timer !== undefined) return;

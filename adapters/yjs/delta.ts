@@ -122,9 +122,74 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Throws unless `update` decodes whole as a Yjs update (structs and delete set): what a merge of it needs. */
+/**
+ * The most bytes a struct split in two adds to an encoded state: the new struct's info byte, origin and right origin
+ * (a client id and a clock each, up to 8 varuint bytes apiece for ids up to 2^53), its content's length prefix and a
+ * surrogate pair cut in two (both halves replaced), its range in the delete set, and its client's struct count grown.
+ */
+const SPLIT_BYTES = 64;
+
+type Id = { client: number; clock: number };
+
+/** Whether `ref` names `id` itself or a later struct of its own client (which no writer can have seen before it). */
+function notBefore(ref: unknown, id: Id): boolean {
+  return ref instanceof Y.ID && ref.client === id.client && ref.clock >= id.clock;
+}
+
+/** What decoding a delta once tells (checkUpdate and applyBound: a received delta is asked both, in either order). */
+interface Inspected {
+  readonly error?: Error;
+  readonly bound: number;
+}
+
+const inspected = new WeakMap<Uint8Array, Inspected>();
+
+function inspect(update: Uint8Array): Inspected {
+  let out = inspected.get(update);
+  if (out) return out;
+  try {
+    const { structs, ds } = Y.decodeUpdate(update);
+    let ranges = 0;
+    for (const [client, items] of (ds as unknown as { clients: Ranges }).clients) {
+      ranges += items.length;
+      // Yjs decodes an empty range but throws writing it (a delete set still pending is written with the state).
+      for (const it of items) if (!(it.len > 0)) throw new Error(`a Yjs update deletes an empty range of ${client}`);
+    }
+    for (const s of structs) {
+      if (!(s instanceof Y.Item)) continue;
+      if (notBefore(s.origin, s.id) || notBefore(s.rightOrigin, s.id) || notBefore(s.parent, s.id)) {
+        throw new Error(`a Yjs update's item ${s.id.client}:${s.id.clock} refers to itself or to a later item of its client`);
+      }
+    }
+    out = { bound: update.length + 64 + SPLIT_BYTES * (4 * structs.length + 2 * ranges) };
+  } catch (e) {
+    out = { error: e instanceof Error ? e : new Error(String(e)), bound: Infinity };
+  }
+  inspected.set(update, out);
+  return out;
+}
+
+/**
+ * An upper bound of what applying `delta` adds to a state (the 'yjs' type's applySize). Applying writes the delta's
+ * own structs and delete ranges once (at most its bytes, plus a header per struct when trimmed or left pending), and
+ * may split structs the base holds: each struct of the delta at its origin, its right origin and its own client's
+ * previous struct (four counted a struct: one more for its own header), each delete range at its two ends. A split is
+ * what a tiny delta expands through (a delete set of 2-byte ranges over a long string with large ids makes ~19 bytes
+ * a byte), so the bound counts them; Infinity for an update checkUpdate refuses (it does not apply either).
+ */
+export function applyBound(delta: Uint8Array): number {
+  return inspect(delta).bound;
+}
+
+/**
+ * Throws unless `update` decodes whole as a Yjs update (structs and delete set): what a merge of it needs — and
+ * unless each of its items refers (origin, right origin, parent) only to what came before it in its own client's
+ * clock. An item whose origin is itself or later decodes, but Yjs throws integrating it (findIndexSS finds no struct
+ * there): a delta stored unapplied with one would make its version, and every version derived from it, fail to read.
+ */
 export function checkUpdate(update: Uint8Array): void {
-  Y.decodeUpdate(update);
+  const { error } = inspect(update);
+  if (error) throw error;
 }
 
 /** Same document contents: equal state vectors and delete sets. */

@@ -10,6 +10,8 @@
  *                   it is; anything else applies the key's (merged) value. Changes are tagged with this binding as
  *                   origin, so they are not written back;
  *   doc.destroy() → pending edits are written, the watch ends; the key keeps its state.
+ *   a failed write → reported (onError, flushDoc rejects); its edits stay owed: the next flushDoc, edit or destroy
+ *                   writes the doc's whole state, so what the editor showed is not dropped with the error.
  *
  * Invariant: `held` names live versions of the key whose contents the doc holds, and apart from them the doc holds
  * only the edits in `pending` — so a delta write (value = merge(live versions) + pending) has exactly the doc's
@@ -80,6 +82,8 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
   let held = '';
   /** The doc may hold contents the key lacks beyond `pending`: the next write is whole. */
   let whole = doc.store.clients.size > 0;
+  /** A write failed and none succeeded since: the doc holds edits the key lacks even with nothing pending. */
+  let unsaved = false;
   /** What our last write carried (its delta or value bytes): its change event is recognised by identity. */
   let ours: Uint8Array | undefined;
   let detached = false;
@@ -102,7 +106,7 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
 
   const write = (): Promise<WriteResult | undefined> => {
     timer = undefined;
-    if (pending.length === 0) return chain;
+    if (pending.length === 0 && !unsaved) return chain;
     const updates = pending;
     pending = [];
     chain = chain
@@ -126,10 +130,13 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
       .then(
         (w) => {
           whole = false;
+          unsaved = false;
           return w;
         },
         (e: unknown) => {
-          whole = true; // the updates are in the doc but not in the key
+          // The updates are in the doc but not in the key: the next write (flushDoc, an edit, destroy) is whole.
+          whole = true;
+          unsaved = true;
           throw e;
         },
       );
@@ -175,7 +182,7 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
     doc.off('update', onUpdate);
     stop();
     if (timer !== undefined) clearTimeout(timer);
-    if (pending.length > 0) void write();
+    if (pending.length > 0 || unsaved) void write();
     bindings.delete(doc);
   });
   return doc;
