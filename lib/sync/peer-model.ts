@@ -59,12 +59,28 @@ function keyId(space: string, key: string): string {
  */
 let lastEntry: Entry | undefined;
 let lastSpace = '';
-let lastId = '';
-function idOf(space: string, entry: Entry): string {
-  if (lastEntry === entry && lastSpace === space) return lastId;
+let lastId: string | undefined;
+let lastSid: string | undefined;
+function sameEntry(space: string, entry: Entry): void {
+  if (lastEntry === entry && lastSpace === space) return;
   lastEntry = entry;
   lastSpace = space;
-  return (lastId = keyId(space, entry[0]));
+  lastId = lastSid = undefined;
+}
+
+function idOf(space: string, entry: Entry): string {
+  sameEntry(space, entry);
+  return (lastId ??= keyId(space, entry[0]));
+}
+
+/** A key's id in `states` but of a link's first space (PeerModel `sid`). */
+function spacedSid(space: string, key: string): string {
+  return '\u0000' + space + '\u0000' + key;
+}
+
+function spacedSidOf(space: string, entry: Entry): string {
+  sameEntry(space, entry);
+  return (lastSid ??= spacedSid(space, entry[0]));
 }
 
 /** The dots of states sent on many links (a relay's fan-out sends one state object to every session): made once. */
@@ -155,7 +171,14 @@ export class PeerModel {
    */
   private sid(space: string, key: string): string {
     this.first ??= space;
-    return space === this.first && key.charCodeAt(0) !== 0 ? key : '\u0000' + space + '\u0000' + key;
+    return space === this.first && key.charCodeAt(0) !== 0 ? key : spacedSid(space, key);
+  }
+
+  /** `sid` of an entry a fan-out hands every link in turn (`idOf`). */
+  private sidOf(space: string, entry: Entry): string {
+    this.first ??= space;
+    const key = entry[0];
+    return space === this.first && key.charCodeAt(0) !== 0 ? key : spacedSidOf(space, entry);
   }
 
   streamFrom(space: string, from: number): void {
@@ -294,7 +317,7 @@ export class PeerModel {
       const [key, s] = entry;
       // Each set asked only where it holds anything (on a relay's every link, for every delivery, it mostly holds none).
       const whole = this.whole.size > 0 && this.whole.has(idOf(space, entry));
-      const e = whole ? undefined : this.states.get(this.sid(space, key));
+      const e = whole ? undefined : this.states.get(this.sidOf(space, entry));
       const known = e === undefined ? undefined : repair ? toldOf(e) : statesOf(e);
       const held = known && dotTest(known.vs);
       for (const v of s.vs) {
@@ -322,8 +345,8 @@ export class PeerModel {
   sent(space: string, entries: readonly Entry[], forms: ReadonlyMap<StoredVersion, Form>): void {
     const reg = this.epochs();
     for (const entry of entries) {
-      const [key, s] = entry;
-      const id = this.sid(space, key);
+      const s = entry[1];
+      const id = this.sidOf(space, entry);
       const e = this.states.get(id);
       if (e !== undefined) setRecent(this.states, id, kept(dotsOf(joinWith(reg, statesOf(e), s)), toldOf(e)));
       else {
