@@ -192,7 +192,7 @@ export class PeerModel {
     const id = this.sid(space, key);
     const e = this.states.get(id);
     // A key new to the model: told, its states and told are the same (immutable) dots.
-    if (e === undefined) return setRecent(this.states, id, told ? both(dotsOf(state, true)) : dotsOf(state));
+    if (e === undefined) return setNew(this.states, id, told ? both(dotsOf(state, true)) : dotsOf(state));
     const reg = this.epochs();
     const was = statesOf(e);
     const toldWas = toldOf(e);
@@ -351,7 +351,7 @@ export class PeerModel {
       if (e !== undefined) setRecent(this.states, id, kept(dotsOf(joinWith(reg, statesOf(e), s)), toldOf(e)));
       else {
         // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
-        setRecent(this.states, id, sharedDots(s));
+        setNew(this.states, id, sharedDots(s));
       }
       if (this.whole.size === 0) continue;
       const wid = idOf(space, entry);
@@ -363,6 +363,11 @@ export class PeerModel {
 /** Sets `id` as the most recent; past MAX_KEYS the EVICT least recent go. */
 function setRecent(map: Map<string, Kept>, id: string, dots: Kept): void {
   map.delete(id);
+  setNew(map, id, dots);
+}
+
+/** `setRecent` of an `id` not in `map` (no delete to look it up again: every fresh key a relay fans out, on each link). */
+function setNew(map: Map<string, Kept>, id: string, dots: Kept): void {
   map.set(id, dots);
   if (map.size > MAX_KEYS) dropOldest(map, EVICT);
 }
