@@ -25,7 +25,7 @@ import { HybridClock } from './hlc.js';
 import { ExternalChanges } from './external.js';
 import { FORMER_META, IDENTITY_META, meetEarlierPeer, meetEpochPeer, mintAgain, mintEpoch, openIdentity, readFormer, readIdentity, type Identity } from './identity.js';
 import { LocalWrite, writeNow, type Produce, type WriteHost, type WriteReceiver } from './local-write.js';
-import { record, type WriteContent } from './record.js';
+import { WrittenRecord, type WriteContent } from './record.js';
 import { IdentityChanges } from './identity-changes.js';
 import { finishReissue, readLeft, REISSUE_META, type IdentityOwner } from './reidentify.js';
 import { CLAIM_META, ClaimWatch, type RestoreClaim } from './restore-claims.js';
@@ -579,7 +579,7 @@ export class ReplicaCore {
         }
         seq++;
         const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;
-        const rec = record(key, joined, seq, src);
+        const rec = new WrittenRecord(key, joined, seq, src); // hashed when first read (record.ts)
         tx.put(space, key, rec);
         this.order.applied(space, key, seq);
         this.onApplied?.(space, key, seq);

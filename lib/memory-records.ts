@@ -2,7 +2,7 @@
  * The memory storage's records of one space (memory-storage.ts), kept in columns: a record of one plain version (a value:
  * no tombstone or derivation) whose own dot is its whole context — a key one replica wrote, most keys; where the dot
  * names an epoch, its context is that one point — is its version's numbers (seq, counter, HLC) and its hash's two
- * 32-bit halves in Float64Array columns (NaN while a local write's hash is unread: record.ts WrittenRecord), and two
+ * 32-bit halves in Float64Array columns (NaN while a local write's or a join's hash is unread: record.ts WrittenRecord), and two
  * slots of plain arrays (the encoded value, flattened; the writer: its id, or one object of its id, the epoch its dot
  * names and the record's source, shared by the slots naming them), all at the key's slot; the record is rebuilt when
  * read. Any other record is kept whole in the value's slot.
@@ -191,7 +191,7 @@ export class RecordTable {
     } else if (typeof ep !== 'string' || !onlyPoint(rec.pts, r, ep, n)) return undefined;
     const chunk = this.chunks[slot >> SHIFT]!;
     const at = (slot & MASK) * NUMS;
-    // A local write's record whose hash nobody read yet: hashed from the columns when asked (hashAt), else never.
+    // A local write's or a join's record whose hash nobody read yet: hashed from the columns when asked (hashAt), else never.
     const h = rec instanceof WrittenRecord ? rec.knownHash : rec.h;
     if (h === undefined) chunk[at + 4] = NaN;
     else if (!hexHalves(h, chunk, at + 4)) return undefined;

@@ -22,11 +22,14 @@ export function record(key: string, state: KeyState, seq: number, src?: string):
 }
 
 /**
- * The record a local write makes (local-write.ts): its state hash `h` is computed when first read, not when the
- * write makes the record. Who reads it: a storage that keeps the hash (file storage, IndexedDB: at commit), the
+ * The record a local write makes (local-write.ts), or a join of a peer's state (core.ts joinNow, with its source `src`
+ * where the state is the peer's as sent): its state hash `h` is computed when first read, not when the record is made.
+ * Who reads it: a storage that keeps the hash (file storage, IndexedDB: at commit), the
  * Merkle tree of a space that syncs (sync/hub.ts, on the change), a storage's index. A replica that does not sync a
  * space, on a storage that can hash a record it keeps later (memory storage: `knownHash`), never pays for it — on
- * S3's path (memory storage, no link) the hash was ~7 % of a put's CPU, with its BigInt and hex text on the heap.
+ * S3's path (memory storage, no link) the hash was ~7 % of a put's CPU, with its BigInt and hex text on the heap; a
+ * relay's client on memory storage that streams from its cursor builds no tree either, and hashed every key the relay
+ * fanned out to it (S7: ~3 % of the client's CPU, and the hash's text allocated per delivery).
  * The hash is the same function of the same state, so whoever reads it gets what `record` would have given: the
  * state is never changed after the write (a state is a value everywhere in the library; nothing mutates one).
  * Its own fields are a plain record's but `h`, an accessor of the class: a copy by spread or structured clone would
@@ -38,15 +41,18 @@ export class WrittenRecord implements KeyRecord {
   /** An own field only where the state has points (as in a plain record). */
   declare readonly pts?: EpochPoints;
   readonly seq: number;
+  /** An own field only where the record has a source (as in a plain record: `record`). */
+  declare readonly src?: string;
   // ES private fields, not TypeScript's `private`: no own property beside a plain record's (JSON, spreads, toEqual).
   #key: string;
   #h: string | undefined;
 
-  constructor(key: string, state: KeyState, seq: number) {
+  constructor(key: string, state: KeyState, seq: number, src?: string) {
     this.vs = state.vs;
     this.cc = state.cc;
     if (state.pts !== undefined) this.pts = state.pts;
     this.seq = seq;
+    if (src !== undefined) this.src = src;
     this.#key = key;
   }
 
@@ -60,7 +66,9 @@ export class WrittenRecord implements KeyRecord {
   }
 
   toJSON(): KeyRecord {
-    return this.pts === undefined ? { vs: this.vs, cc: this.cc, seq: this.seq, h: this.h } : { vs: this.vs, cc: this.cc, pts: this.pts, seq: this.seq, h: this.h };
+    const { vs, cc, pts, seq, src } = this;
+    if (pts === undefined) return src === undefined ? { vs, cc, seq, h: this.h } : { vs, cc, seq, h: this.h, src };
+    return src === undefined ? { vs, cc, pts, seq, h: this.h } : { vs, cc, pts, seq, h: this.h, src };
   }
 }
 

@@ -8,6 +8,9 @@
  * writes: give it a large young generation, `--max-semi-space-size=512 --min-semi-space-size=512`), and the
  * frames the clients sent per write (ACKs), and the collections (GC) per 1000 deliveries (with the default young
  * generation: what the allocation costs). Medians over the rounds at the end.
+ * `--kept` (with node's `--expose-gc`): also the heap bytes still reachable per delivery after the measured writes (full
+ * collections before and after them): what each delivery leaves for the young generation's collections to copy (twice:
+ * surviving one, then promoted) — the relay's share, the same build in both unless `--relay same`, included.
  * Run: `node --max-semi-space-size=512 --min-semi-space-size=512 bench/floor/s7-clients-ab.mjs --a DIST --b DIST
  * [--rounds N] [--writes N] [--clients N] [--relay DIST|same]` (copy each build's dist directory beside this checkout's node_modules).
  */
@@ -38,6 +41,8 @@ const HEAP_SAMPLE = process.argv.includes('--heap-sample');
 const value = (i) => ({ title: `item ${i}`, done: i % 2 === 0, n: i });
 /** `--promises`: count the promises made per delivery (async_hooks; slows everything down, so CPU means little then). */
 const PROMISES = process.argv.includes('--promises');
+const KEPT = process.argv.includes('--kept');
+if (KEPT && !globalThis.gc) throw new Error('--kept needs node --expose-gc');
 let promises = 0;
 if (PROMISES) createHook({ init: (_id, type) => void (type === 'PROMISE' && promises++) }).enable();
 let gcs = 0;
@@ -98,6 +103,8 @@ async function round(C, r) {
   const gcs0 = gcs;
   const sent0 = count.sent;
   const promises0 = promises;
+  if (KEPT) (globalThis.gc(), globalThis.gc());
+  const kept0 = v8.getHeapStatistics().used_heap_size;
   const heap0 = v8.getHeapStatistics().used_heap_size;
   const cpu0 = process.cpuUsage();
   for (let i = WARM; i < WARM + WRITES; i++) await one(i);
@@ -106,6 +113,8 @@ async function round(C, r) {
   // The observer hears of collections in a later turn of the event loop (the writes above take microtasks only).
   for (let i = 0; i < 2; i++) await new Promise((res) => setTimeout(res, 0));
   const deliveries = WRITES * CLIENTS;
+  if (KEPT) (globalThis.gc(), globalThis.gc());
+  const kept = KEPT ? (v8.getHeapStatistics().used_heap_size - kept0) / deliveries : NaN;
   if (sampler) printAllocations((await sampler.post('HeapProfiler.stopSampling')).profile, deliveries);
   const out = {
     cpuUs: (cpu.user + cpu.system) / deliveries,
@@ -113,6 +122,7 @@ async function round(C, r) {
     acks: (count.sent - sent0) / deliveries,
     promises: (promises - promises0) / deliveries,
     gcPer1000: ((gcs - gcs0) / deliveries) * 1000,
+    kept,
   };
   await until(() => writer.status === 'synced' && clients.every((x) => x.status === 'synced'));
   await Promise.all([...clients, writer].map((x) => x.close()));
@@ -125,7 +135,7 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const name of r % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
     const x = await round(builds[name], `${r}${name}`);
     results[name].push(x);
-    console.log(`round ${r} ${name}: per delivery CPU ${x.cpuUs.toFixed(1)} µs, allocated ${Number.isNaN(x.allocB) ? '(a collection ran)' : `${Math.round(x.allocB)} B`}, collections per 1000 ${x.gcPer1000.toFixed(2)}, client frames ${x.acks.toFixed(3)}${PROMISES ? `, promises ${x.promises.toFixed(2)}` : ''}`);
+    console.log(`round ${r} ${name}: per delivery CPU ${x.cpuUs.toFixed(1)} µs, allocated ${Number.isNaN(x.allocB) ? '(a collection ran)' : `${Math.round(x.allocB)} B`}, collections per 1000 ${x.gcPer1000.toFixed(2)}, client frames ${x.acks.toFixed(3)}${PROMISES ? `, promises ${x.promises.toFixed(2)}` : ''}${KEPT ? `, kept ${Math.round(x.kept)} B` : ''}`);
   }
 }
 const median = (xs) => {
@@ -135,6 +145,6 @@ const median = (xs) => {
 const spread = (xs) => `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
 for (const name of ['A', 'B']) {
   const xs = results[name];
-  console.log(`${name}: per delivery CPU median ${median(xs.map((x) => x.cpuUs)).toFixed(1)} µs (${spread(xs.map((x) => x.cpuUs))}), allocated median ${Math.round(median(xs.map((x) => x.allocB)))} B, collections per 1000 deliveries ${median(xs.map((x) => x.gcPer1000)).toFixed(2)}, client frames ${median(xs.map((x) => x.acks)).toFixed(3)}${PROMISES ? `, promises ${median(xs.map((x) => x.promises)).toFixed(2)}` : ''}`);
+  console.log(`${name}: per delivery CPU median ${median(xs.map((x) => x.cpuUs)).toFixed(1)} µs (${spread(xs.map((x) => x.cpuUs))}), allocated median ${Math.round(median(xs.map((x) => x.allocB)))} B, collections per 1000 deliveries ${median(xs.map((x) => x.gcPer1000)).toFixed(2)}, client frames ${median(xs.map((x) => x.acks)).toFixed(3)}${PROMISES ? `, promises ${median(xs.map((x) => x.promises)).toFixed(2)}` : ''}${KEPT ? `, kept median ${Math.round(median(xs.map((x) => x.kept)))} B` : ''}`);
 }
 process.exit(0);

@@ -48,7 +48,9 @@ export class AckPolicy {
   /** Frames stored on this link in all, and as many when the timer was set. */
   private total = 0;
   private armedAt = 0;
+  /** The timer (kept once its period ended where `timers` can refresh it: armed again, it stays one object) and whether it runs a period. */
   private timer: unknown;
+  private armed = false;
   /** Where in each ACK_EVERY frames this link's deferred ACK goes. */
   private readonly phase: number;
 
@@ -68,24 +70,35 @@ export class AckPolicy {
     this.frames++;
     this.total++;
     if (now || this.total % ACK_EVERY === this.phase) return this.flush();
-    if (this.timer === undefined) this.arm();
+    if (!this.armed) this.arm();
   }
 
-  /** The timer: its period ends with an ACK if no frame came meanwhile, else with another period. */
+  /** The timer's period: it ends with an ACK if no frame came meanwhile, else with another period. */
   private arm(): void {
     this.armedAt = this.total;
-    this.timer = this.timers.setTimeout(() => {
-      this.timer = undefined;
-      if (this.frames > 0 && this.total !== this.armedAt && !this.closed()) this.arm();
-      else this.flush();
-    }, ACK_DELAY);
+    this.armed = true;
+    if (this.timer !== undefined && this.timers.refresh?.(this.timer)) return;
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer); // one `refresh` could not start again
+    this.timer = this.timers.setTimeout(this.fire, ACK_DELAY);
   }
+
+  private readonly fire = (): void => {
+    if (!this.armed) return; // a period `flush` ended, on a timer kept to be refreshed
+    this.armed = false;
+    if (!this.timers.refresh) this.timer = undefined; // ran: the next period makes another
+    if (this.frames > 0 && this.total !== this.armedAt && !this.closed()) this.arm();
+    else this.flush();
+  };
 
   /** Sends the ACK that waits, if any. */
   flush(): void {
-    if (this.timer !== undefined) {
-      this.timers.clearTimeout(this.timer);
-      this.timer = undefined;
+    if (this.armed) {
+      this.armed = false;
+      // Kept where it can be refreshed (it fires once more, and does nothing), else cleared.
+      if (!this.timers.refresh) {
+        this.timers.clearTimeout(this.timer);
+        this.timer = undefined;
+      }
     }
     const upTo = this.upTo;
     if (this.frames === 0 || this.closed()) return;

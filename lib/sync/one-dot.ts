@@ -14,9 +14,8 @@ import type { KeyState, StoredVersion, VersionVector } from '../dvv.js';
 import { onlyPoint, type EpochPoints } from '../epoch-points.js';
 
 export class OneDot implements KeyState {
-  private made: readonly StoredVersion[] | undefined;
-  private context: VersionVector | undefined;
-  private points: EpochPoints | undefined;
+  /** The plain state (versions, context, points), made at the first read of any of them: one field, not three. */
+  private plain: KeyState | undefined;
 
   constructor(
     private readonly r: string,
@@ -26,27 +25,43 @@ export class OneDot implements KeyState {
     private readonly c: number,
   ) {}
 
-  /** The dots of `s` kept so, or undefined where `s` is not one live version whose own dot is its whole context. */
-  static of(s: KeyState): OneDot | undefined {
+  /**
+   * The dots of `s` kept so, or undefined where `s` is not one live version whose own dot is its whole context. `told`:
+   * as a ToldDot (the peer told it: peer-model.ts keeps it as both its states and told).
+   */
+  static of(s: KeyState, told = false): OneDot | undefined {
     if (s.vs.length !== 1) return undefined;
     const { r, ep, n, t, c, d } = s.vs[0]!;
     if (d !== undefined) return undefined;
     for (const id in s.cc) if (id !== r) return undefined;
     if (s.cc[r] !== n) return undefined;
     if (ep === undefined ? s.pts !== undefined : !onlyPoint(s.pts, r, ep, n)) return undefined;
-    return new OneDot(r, ep, n, t, c);
+    return told ? new ToldDot(r, ep, n, t, c) : new OneDot(r, ep, n, t, c);
+  }
+
+  private made(): KeyState {
+    if (this.plain) return this.plain;
+    const { r, ep, n, t, c } = this;
+    if (ep === undefined) return (this.plain = { vs: [{ r, n, t, c }], cc: { [r]: n } });
+    return (this.plain = { vs: [{ r, ep, n, t, c }], cc: { [r]: n }, pts: { [r]: [{ e: ep, n }] } });
   }
 
   get vs(): readonly StoredVersion[] {
-    const { r, ep, n, t, c } = this;
-    return (this.made ??= [ep === undefined ? { r, n, t, c } : { r, ep, n, t, c }]);
+    return this.made().vs;
   }
 
   get cc(): VersionVector {
-    return (this.context ??= { [this.r]: this.n });
+    return this.made().cc;
   }
 
   get pts(): EpochPoints | undefined {
-    return this.ep === undefined ? undefined : (this.points ??= { [this.r]: [{ e: this.ep, n: this.n }] });
+    return this.ep === undefined ? undefined : this.made().pts;
   }
 }
+
+/**
+ * A one-dot state the peer told a link itself, kept in the peer model as both what the link knows of the peer's state
+ * and what the peer told (peer-model.ts: one entry, where two maps held the same dots under one id). Nothing more
+ * than its class: a client of a relay keeps one per key the relay fans out to it.
+ */
+export class ToldDot extends OneDot {}

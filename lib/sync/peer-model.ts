@@ -27,6 +27,7 @@ import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeySta
 import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry } from './messages.js';
 import { typedLive } from './fit-state.js';
+import { Apart, both, kept, statesOf, toldOf, type Kept } from './model-entry.js';
 import { OneDot } from './one-dot.js';
 import type { PeerAsks } from './open-asks.js';
 import { WHOLE, type Form } from './wire-state.js';
@@ -47,23 +48,39 @@ function holdsDot(s: KeyState, d: Dot): boolean {
 const NO_FORMS: ReadonlyMap<StoredVersion, Form> = new Map();
 const NO_KEYS: readonly string[] = [];
 
-/**
- * `space\0key` of the last entry looked up: a relay's fan-out hands every session the same entry object in turn
- * (outgoing.ts), so each link's maps look up one string whose hash is known, not a fresh one per link.
- */
-/** A key's id in the model's maps. */
+/** A key's id in the model's sets and the maps but `states` (and in the peer's open asks, open-asks.ts). */
 function keyId(space: string, key: string): string {
   return space + '\u0000' + key;
 }
 
+/**
+ * `space\0key` of the last entry looked up: a relay's fan-out hands every session the same entry object in turn
+ * (outgoing.ts), so each link's sets look up one string whose hash is known, not a fresh one per link.
+ */
 let lastEntry: Entry | undefined;
 let lastSpace = '';
-let lastId = '';
-function idOf(space: string, entry: Entry): string {
-  if (lastEntry === entry && lastSpace === space) return lastId;
+let lastId: string | undefined;
+let lastSid: string | undefined;
+function sameEntry(space: string, entry: Entry): void {
+  if (lastEntry === entry && lastSpace === space) return;
   lastEntry = entry;
   lastSpace = space;
-  return (lastId = keyId(space, entry[0]));
+  lastId = lastSid = undefined;
+}
+
+function idOf(space: string, entry: Entry): string {
+  sameEntry(space, entry);
+  return (lastId ??= keyId(space, entry[0]));
+}
+
+/** A key's id in `states` but of a link's first space (PeerModel `sid`). */
+function spacedSid(space: string, key: string): string {
+  return '\u0000' + space + '\u0000' + key;
+}
+
+function spacedSidOf(space: string, entry: Entry): string {
+  sameEntry(space, entry);
+  return (lastSid ??= spacedSid(space, entry[0]));
 }
 
 /** The dots of states sent on many links (a relay's fan-out sends one state object to every session): made once. */
@@ -75,9 +92,12 @@ function taggedDots(v: StoredVersion): StoredVersion {
   return v.d ? { r: v.r, ep: v.ep, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, ep: v.ep, n: v.n, t: v.t, c: v.c };
 }
 
-/** The dots of a state (versions without their values, so the model pins no value). */
-export function dotsOf(s: KeyState): KeyState {
-  const one = OneDot.of(s); // most keys: one writer's one version (one-dot.ts)
+/**
+ * The dots of a state (versions without their values, so the model pins no value). `told`: a one-dot state's as a
+ * ToldDot (an entry that is both the model's states and told of its key: model-entry.ts).
+ */
+export function dotsOf(s: KeyState, told = false): KeyState {
+  const one = OneDot.of(s, told); // most keys: one writer's one version (one-dot.ts)
   if (one) return one;
   // A state naming epochs (none is received or stored yet: docs/design/epochs-build.md) keeps them: its dots and points.
   if (namesEpochs(s)) {
@@ -106,14 +126,13 @@ export interface LeftOutNote {
 }
 
 export class PeerModel {
-  /** `space\0key` → the peer's state of the key, as dots; insertion order is recency. */
-  private readonly states = new Map<string, KeyState>();
   /**
-   * The same from what the peer itself said only (its frames, its anti-entropy dots), not from what we sent it: a
-   * repair state takes held forms from this alone, since a frame of ours the peer could not resolve (it asks with
-   * NEED) is not held there, and a repair state must resolve as it comes.
+   * `space\0key` → the peer's state of the key, as dots, and what of it the peer told itself (Entry: `statesOf`,
+   * `toldOf`); insertion order is recency.
    */
-  private readonly told = new Map<string, KeyState>();
+  private readonly states = new Map<string, Kept>();
+  /** The space a key of which `states` holds under the key itself (`sid`): the link's first. */
+  private first: string | undefined;
   /** Keys the peer asked for whole (NEED): no delta or held form until a whole state went. */
   private readonly whole = new Set<string>();
   /** Value types the peer cannot apply deltas of. */
@@ -144,25 +163,53 @@ export class PeerModel {
     private readonly epochs: () => EpochRegistry = () => NO_EPOCHS,
   ) {}
 
+  /**
+   * A key's id in `states`: of the link's first space (most links have one) the key itself, the string its frame or
+   * storage holds already — a client keeps one per key a relay fans out to it, and a string made per key was one more
+   * object its young-generation collections copied — else `\0space\0key`; a key starting with `\0` always so (no key
+   * id of the first space starts with it).
+   */
+  private sid(space: string, key: string): string {
+    this.first ??= space;
+    return space === this.first && key.charCodeAt(0) !== 0 ? key : spacedSid(space, key);
+  }
+
+  /** `sid` of an entry a fan-out hands every link in turn (`idOf`). */
+  private sidOf(space: string, entry: Entry): string {
+    this.first ??= space;
+    const key = entry[0];
+    return space === this.first && key.charCodeAt(0) !== 0 ? key : spacedSidOf(space, entry);
+  }
+
   streamFrom(space: string, from: number): void {
     this.from.set(space, from);
   }
 
   /** The peer holds (at least) `state` of the key: it sent it or said so (`told`), or it will have joined what we send. */
   observe(space: string, key: string, state: KeyState, told = false): void {
-    const id = keyId(space, key);
+    // answered (or told unasked): `told` holds it now, and the set's room goes to later keys
+    if (told && this.asked.size > 0) this.asked.delete(keyId(space, key));
+    const id = this.sid(space, key);
+    const e = this.states.get(id);
+    // A key new to the model: told, its states and told are the same (immutable) dots.
+    if (e === undefined) return setNew(this.states, id, told ? both(dotsOf(state, true)) : dotsOf(state));
     const reg = this.epochs();
-    const dots = remember(reg, this.states, id, state);
-    if (!told) return;
-    this.asked.delete(id); // answered (or told unasked): `told` holds it now, and the set's room goes to later keys
-    // A key new to both maps gets the same (immutable) dots in each.
-    if (dots !== undefined && !this.told.has(id)) setRecent(this.told, id, dots);
-    else remember(reg, this.told, id, state);
+    const was = statesOf(e);
+    const toldWas = toldOf(e);
+    if (!told) return setRecent(this.states, id, kept(dotsOf(joinWith(reg, was, state)), toldWas));
+    if (toldWas === was) return setRecent(this.states, id, both(dotsOf(joinWith(reg, was, state), true)));
+    setRecent(this.states, id, new Apart(dotsOf(joinWith(reg, was, state)), dotsOf(toldWas ? joinWith(reg, toldWas, state) : state)));
   }
 
   /** What the link knows of the peer's state of the key, as dots (a lower bound but for versions since superseded there). */
   known(space: string, key: string): KeyState | undefined {
-    return this.states.get(keyId(space, key));
+    const e = this.states.get(this.sid(space, key));
+    return e && statesOf(e);
+  }
+
+  /** Whether the peer itself told the link anything of the key (`told`). */
+  private told(space: string, key: string): boolean {
+    return toldOf(this.states.get(this.sid(space, key))) !== undefined;
   }
 
   /**
@@ -172,14 +219,15 @@ export class PeerModel {
   leftOut(space: string, key: string, state: KeyState): void {
     const id = keyId(space, key);
     if (this.notCarried.has(id) || this.notCarried.size < MAX_LEFT_OUT) this.notCarried.set(id, { state: sharedDots(state), typed: state.vs.some(typedLive) });
-    if (!this.told.has(id) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
+    if (!this.told(space, key) && this.unknownLeftOut.size < MAX_KEYS) this.unknownLeftOut.add(id);
   }
 
   /** Whether to ask the peer for its state of a key left out (NEED, need-answers.ts): not told, and not asked so before. */
   toAsk(space: string, key: string): boolean {
     const id = keyId(space, key);
-    if (this.told.has(id)) this.open(space)?.delete(id); // left out knowing the peer's state: its context alone says it all
-    if (this.told.has(id) || this.asked.has(id) || this.asked.size >= MAX_KEYS) return false;
+    const told = this.told(space, key);
+    if (told) this.open(space)?.delete(id); // left out knowing the peer's state: its context alone says it all
+    if (told || this.asked.has(id) || this.asked.size >= MAX_KEYS) return false;
     this.asked.add(id);
     return true;
   }
@@ -242,7 +290,8 @@ export class PeerModel {
     for (const id of this.unknownLeftOut) {
       if (!id.startsWith(prefix)) continue;
       this.unknownLeftOut.delete(id);
-      if (!this.told.has(id)) out.push(id.slice(prefix.length));
+      const key = id.slice(prefix.length);
+      if (!this.told(space, key)) out.push(key);
     }
     return out;
   }
@@ -250,8 +299,7 @@ export class PeerModel {
   /** The peer asked for the key's whole state (and, with `type`, cannot apply deltas of that type). */
   needWhole(space: string, key: string, type: string): void {
     const id = keyId(space, key);
-    this.states.delete(id);
-    this.told.delete(id);
+    this.states.delete(this.sid(space, key));
     if (this.whole.size < MAX_KEYS) this.whole.add(id);
     if (type !== '' && this.noDeltas.size < 64) this.noDeltas.add(type);
   }
@@ -267,10 +315,10 @@ export class PeerModel {
     const reg = this.epochs();
     for (const entry of entries) {
       const [key, s] = entry;
-      const id = idOf(space, entry);
       // Each set asked only where it holds anything (on a relay's every link, for every delivery, it mostly holds none).
-      const whole = this.whole.size > 0 && this.whole.has(id);
-      const known = whole ? undefined : (repair ? this.told : this.states).get(id);
+      const whole = this.whole.size > 0 && this.whole.has(idOf(space, entry));
+      const e = whole ? undefined : this.states.get(this.sidOf(space, entry));
+      const known = e === undefined ? undefined : repair ? toldOf(e) : statesOf(e);
       const held = known && dotTest(known.vs);
       for (const v of s.vs) {
         if (v.d) continue;
@@ -298,33 +346,28 @@ export class PeerModel {
     const reg = this.epochs();
     for (const entry of entries) {
       const s = entry[1];
-      const id = idOf(space, entry);
-      const known = this.states.get(id);
-      if (known !== undefined) remember(reg, this.states, id, s, known);
+      const id = this.sidOf(space, entry);
+      const e = this.states.get(id);
+      if (e !== undefined) setRecent(this.states, id, kept(dotsOf(joinWith(reg, statesOf(e), s)), toldOf(e)));
       else {
-        // Unknown here: the model's state is the sent state's dots, immutable and the same for every link (set as the
-        // most recent: a key not in the map needs no delete first).
-        this.states.set(id, sharedDots(s));
-        if (this.states.size > MAX_KEYS) dropOldest(this.states, EVICT);
+        // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
+        setNew(this.states, id, sharedDots(s));
       }
-      if (this.whole.size > 0 && this.whole.has(id) && s.vs.length > 0 && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(id);
+      if (this.whole.size === 0) continue;
+      const wid = idOf(space, entry);
+      if (this.whole.has(wid) && s.vs.length > 0 && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(wid);
     }
   }
 }
 
-/**
- * Joins `state` into what `map` holds of `id`, as dots, most recent last; the least recent goes past MAX_KEYS.
- * `known`: what the map holds of `id`, where the caller read it already.
- */
-function remember(reg: EpochRegistry, map: Map<string, KeyState>, id: string, state: KeyState, known = map.get(id)): KeyState | undefined {
-  const dots = dotsOf(known ? joinWith(reg, known, state) : state);
-  setRecent(map, id, dots);
-  return known ? undefined : dots;
+/** Sets `id` as the most recent; past MAX_KEYS the EVICT least recent go. */
+function setRecent(map: Map<string, Kept>, id: string, dots: Kept): void {
+  map.delete(id);
+  setNew(map, id, dots);
 }
 
-/** Sets `id` as the most recent; past MAX_KEYS the EVICT least recent go. */
-function setRecent(map: Map<string, KeyState>, id: string, dots: KeyState): void {
-  map.delete(id);
+/** `setRecent` of an `id` not in `map` (no delete to look it up again: every fresh key a relay fans out, on each link). */
+function setNew(map: Map<string, Kept>, id: string, dots: Kept): void {
   map.set(id, dots);
   if (map.size > MAX_KEYS) dropOldest(map, EVICT);
 }

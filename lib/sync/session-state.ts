@@ -32,6 +32,13 @@ export interface Grants {
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Optional: starts a timer `setTimeout` made again, with its callback and delay, whether it waits or ran (not one
+   * cleared), and answers true; false where the handle cannot be (then nothing changed). Node's Timeout.refresh. A timer
+   * armed again and again (each link's deferred ACK, ack-policy.ts) then stays one object, where a timer made per period
+   * lived across the young generation's collections, which copied it.
+   */
+  refresh?(handle: unknown): boolean;
 }
 
 export const defaultTimers: Timers = {
@@ -41,6 +48,10 @@ export const defaultTimers: Timers = {
     return t;
   },
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  refresh: (h) => {
+    const t = h as { refresh?: unknown } | undefined;
+    return typeof t?.refresh === 'function' && (t.refresh(), true); // a browser's handle is a number
+  },
 };
 
 /**
@@ -48,7 +59,7 @@ export const defaultTimers: Timers = {
  * whose send throws (the socket went away): the session fails, as when a send throws handling a frame, not the process.
  */
 export function guardedTimers(timers: Timers, fail: (e: unknown) => void): Timers {
-  return {
+  const guarded: Timers = {
     setTimeout: (fn, ms) =>
       timers.setTimeout(() => {
         try {
@@ -59,6 +70,8 @@ export function guardedTimers(timers: Timers, fail: (e: unknown) => void): Timer
       }, ms),
     clearTimeout: (h) => timers.clearTimeout(h),
   };
+  if (timers.refresh) guarded.refresh = (h) => timers.refresh!(h); // the callback `setTimeout` wrapped stays wrapped
+  return guarded;
 }
 
 export const DEFAULT_ANTI_ENTROPY_INTERVAL = 60_000;
