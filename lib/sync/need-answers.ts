@@ -35,6 +35,15 @@ export function readNeed(r: Reader): Omit<Need, 'type'> {
   return { space: s, keys };
 }
 
+/**
+ * Keys a link's peer may have asked for (NEED) and not had read for it yet, all spaces: past it the link is closed (4400).
+ * An honest peer asks at most for the keys this link sent it as deltas or held forms (the peer model's 4 096), the keys it
+ * lacks from us (lacks.ts, 4 096) and, of a replica speaking below 11, its open asks (open-asks.ts, 16 384). Before,
+ * every NEED queued its keys for good while the peer acknowledged nothing (a read-only client: 41 MiB held for 7.6 MiB
+ * of NEEDs in a minute, growing with every frame), and an answer read every state it named before sending any.
+ */
+export const MAX_NEEDING = 32_768;
+
 export interface NeedPort {
   /** What the link knows of the peer's states (peer-model.ts): keys asked for go whole from now on. */
   readonly model: PeerModel;
@@ -118,29 +127,44 @@ export class NeedAnswers {
     if (m.upTo === 0) this.port.send({ type: MsgType.Ack, space: m.space, upTo: 0 });
   }
 
+  /**
+   * Keys asked for and whose states are not read yet: a key asked again meanwhile is answered once, with its state as read
+   * then (after the second ask). All spaces' together are the link's `needing`, at most MAX_NEEDING.
+   */
+  private readonly pending = new Set<string>();
+
   /** Takes a NEED: the keys go whole at once; their states are queued to go. */
   take(m: Need): void {
     for (const [k, type] of m.keys) this.port.model.needWhole(this.space, k, type);
-    const keys = [...new Set(m.keys.map(([k]) => k))];
-    this.queue = this.queue.then(() => this.answer(keys)).catch((e) => this.port.fail(e));
+    const keys: string[] = [];
+    for (const [k] of m.keys) if (!this.pending.has(k)) (this.pending.add(k), keys.push(k));
+    const model = this.port.model;
+    if ((model.needing += keys.length) > MAX_NEEDING) throw new ProtocolError(`more than ${MAX_NEEDING} keys asked for (NEED) and not answered yet`);
+    if (keys.length > 0) this.queue = this.queue.then(() => this.answer(keys)).catch((e) => this.port.fail(e));
   }
 
+  /** The states of `keys`, read and sent 16 at a time (no more held here than a repair frame's). */
   private async answer(keys: readonly string[]): Promise<void> {
     const lastSeq = await this.port.lastSeq();
-    const entries: Entry[] = [];
-    for (const k of keys) {
-      const rec = await this.core.storage.get(this.space, k);
-      // Not durable yet: the log stream sends it (whole) once it is.
-      if (rec && rec.seq > lastSeq) continue;
-      entries.push([k, rec ? stateOf(rec) : { vs: [], cc: {} }]);
+    const none: Entry[] = [];
+    const old = !this.port.carriesEpochs();
+    for (let i = 0; i < keys.length; i += 16) {
+      const entries: Entry[] = [];
+      for (const k of keys.slice(i, i + 16)) {
+        this.pending.delete(k);
+        this.port.model.needing--;
+        const rec = await this.core.storage.get(this.space, k);
+        // Not durable yet: the log stream sends it (whole) once it is.
+        if (rec && rec.seq > lastSeq) continue;
+        entries.push([k, rec ? stateOf(rec) : { vs: [], cc: {} }]);
+        // A state naming an epoch never reaches a peer below 11 (wire.ts leaves it out, withheld, and its context alone
+        // goes only where it has one): that peer holds its cursor and every ACK back until the key comes whole, so it
+        // would wait for good. Such a key is answered as nothing after the states (as its anti-entropy claim goes,
+        // old-peers.ts): the peer resolves it, joins nothing, and its cursor moves on; what it lacks stays withheld here.
+        if (old && namesEpochs(entries[entries.length - 1]![1])) none.push([k, EMPTY_STATE]);
+      }
+      if (entries.length > 0) await this.port.sendRepair(entries);
     }
-    for (let i = 0; i < entries.length; i += 16) await this.port.sendRepair(entries.slice(i, i + 16));
-    // A state naming an epoch never reaches a peer below 11 (wire.ts leaves it out, withheld, and its context alone goes
-    // only where it has one): that peer holds its cursor and every ACK back until the key comes whole, so it would wait
-    // for good. Such a key is answered as nothing after it (as its anti-entropy claim goes, old-peers.ts): the peer
-    // resolves it, joins nothing, and its cursor moves on; what it lacks stays withheld here, not counted acknowledged.
-    if (this.port.carriesEpochs()) return;
-    const none = entries.filter(([, st]) => namesEpochs(st)).map(([k]): Entry => [k, EMPTY_STATE]);
     for (let i = 0; i < none.length; i += 16) await this.port.sendRepair(none.slice(i, i + 16));
   }
 }

@@ -6,6 +6,7 @@ import { ConcordError } from '../errors.js';
 import { CloseCode } from '../transport.js';
 import type { EpochEntry } from '../epochs.js';
 import { ProtocolError } from './codec.js';
+import { MsgType } from './messages.js';
 
 export type Rights = 'read' | 'write';
 
@@ -117,6 +118,17 @@ export interface SessionOptions {
 export function checkGrant(grants: Grants | undefined, now: number): void {
   const exp = grants?.expiresAt;
   if (exp !== undefined && now > exp) throw new ConcordError('UNAUTHORIZED', 'token expired');
+}
+
+/**
+ * A frame after the peer's hello may be handled: the hello came first, and a server takes no frame that only a server sends
+ * (DENIED, GRANT: the rights it gives its client). A relay that took them from a client marked its own replica's space
+ * read-only (its puts then threw FORBIDDEN, its reads repaired nothing), logged the client's text for each DENIED, and
+ * kept a space state for each space a GRANT named, none of it counted by the token or the relay's cap on spaces.
+ */
+export function admit(type: MsgType, helloed: boolean, role: SessionOptions['role']): void {
+  if (!helloed) throw new ProtocolError('expected hello first');
+  if (role === 'server' && (type === MsgType.Denied || type === MsgType.Grant)) throw new ProtocolError(`${type === MsgType.Denied ? 'DENIED' : 'GRANT'} from a client: only a server tells rights`);
 }
 
 export function closeFor(e: unknown): [code: number, reason: string] | undefined {

@@ -32,7 +32,7 @@ import { DONE, Inbox } from './inbox.js';
 import { NewsQueue } from './cluster-news.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
-import { allSynced, checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, guardedTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { admit, allSynced, checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, guardedTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
 import { Attester } from './attester.js';
 import { RepairWindow } from './repair-window.js';
 import { restoreVerdict } from './restore-check.js';
@@ -206,7 +206,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   /** Handles a decoded frame: at once where it can (a LIVE frame joined into memory storage), else its promise. */
   private handle(m: Message): void | Promise<void> {
     if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
-    if (!this.peer) throw new ProtocolError('expected hello first');
+    admit(m.type, this.peer !== undefined, this.options.role);
     return this.vouch?.waiting ? this.vouch.settle().then(() => this.dispatch(m)) : this.dispatch(m);
   }
 
