@@ -113,7 +113,6 @@ export interface SessionOptions {
   onStored?: (space: string, upTo: number, localSeq: number, keys?: readonly string[]) => void;
 }
 
-/** How a session closes on a failure it expects (a refusal, a protocol error); undefined for anything else. */
 /** A token past its expiry ends the session at the next message. */
 export function checkGrant(grants: Grants | undefined, now: number): void {
   const exp = grants?.expiresAt;
