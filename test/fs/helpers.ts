@@ -37,6 +37,8 @@ export interface Faults {
   write?: (path: string, length: number) => Error | undefined;
   datasync?: (path: string) => Error | undefined;
   mkdir?: (path: string) => Error | undefined;
+  /** A directory's fsync (Io.syncDir). */
+  syncDir?: (path: string) => Error | undefined;
   /** Awaited before each datasync runs (to hold fsyncs back). */
   beforeSync?: (path: string) => Promise<void>;
   syncs?: number;
@@ -95,6 +97,11 @@ export function faultyIo(faults: Faults, base: Io = nodeIo): Io {
       const e = faults.mkdir?.(path);
       if (e) throw e;
       return base.mkdir(path);
+    },
+    async syncDir(path) {
+      const e = faults.syncDir?.(path);
+      if (e) throw e;
+      return base.syncDir(path);
     },
   };
 }
