@@ -141,21 +141,48 @@ export class LogWriter<B extends Batch> {
     if (this.running || this.broken) return;
     this.running = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.loop())
-      .catch((e: unknown) => {
-        // not an I/O failure (those are handled in place): a bug; refuse further writes rather than guess
-        this.broken = ioError(e, 'committing');
-        const failed = this.queue;
-        this.queue = [];
-        this.ahead = this.aheadBytes = 0;
-        this.aheadWrites = [];
-        this.busy = false;
-        this.hooks.failed(failed, this.broken, true);
-        this.failRotation();
-      })
+      // not an I/O failure (those are handled in place): a bug; refuse further writes rather than guess
+      .catch((e: unknown) => this.breakWith(e, 'committing'))
       .finally(() => {
       this.running = undefined;
       if ((this.queue.length || this.rotation) && !this.broken) this.kick();
     });
+  }
+
+  /**
+   * Breaks the writer (what is in memory may not match the disk any more: nothing is written until a reopen) and fails
+   * every batch queued. The hooks settle what they are handed also when they throw (file-storage.ts): a throw of
+   * theirs here is not thrown again — out of the loop it would leave drain, and close with it, rejected.
+   */
+  private breakWith(e: unknown, doing: string): void {
+    if (!this.broken) {
+      const error = ioError(e, doing);
+      this.broken = new ConcordError(error.code, `${error.message}; the storage's state is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
+    }
+    const failed = this.queue;
+    this.queue = [];
+    this.ahead = this.aheadBytes = 0;
+    this.aheadWrites = [];
+    this.busy = false;
+    for (const b of failed) b.segment = undefined;
+    try {
+      this.hooks.failed(failed, this.broken, true);
+    } catch {
+      // settled all the same (above); the writer is broken already
+    }
+    this.failRotation();
+  }
+
+  /**
+   * Reports a group through a hook. A hook that throws leaves the storage's bookkeeping half done (its batches settled
+   * all the same, file-storage.ts): the writer breaks, and fails what is queued after them, rather than leave it waiting.
+   */
+  private report(call: () => void): void {
+    try {
+      call();
+    } catch (e) {
+      this.breakWith(e, 'reporting a commit group');
+    }
   }
 
   /**
@@ -237,7 +264,7 @@ export class LogWriter<B extends Batch> {
         this.broken = new ConcordError(error.code, `${error.message}; the log's state on disk is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
       }
       this.busy = false;
-      this.hooks.failed(failed, error, broken);
+      this.report(() => this.hooks.failed(failed, error, broken));
       this.failRotation();
       return;
     }
@@ -245,7 +272,7 @@ export class LogWriter<B extends Batch> {
     seg.frames += group.length;
     this.nextGroup++;
     this.busy = false;
-    this.hooks.durable(group);
+    this.report(() => this.hooks.durable(group));
   }
 
   private async doRotate({ then, fail }: Rotation<B>): Promise<void> {
