@@ -12,6 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
+import type { FileStorage } from '../../adapters/fs/file-storage.js';
 import { segName } from '../../adapters/fs/snapshot.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { StorageAdapter } from '../../lib/storage.js';
@@ -32,6 +33,12 @@ afterEach(async () => {
   await storages.cleanup();
 });
 
+/** A file storage on faultyIo (compactNow is the file storage's own). */
+async function setup(faults: Faults): Promise<{ dir: string; s: FileStorage }> {
+  const { dir, s } = await storages.setup(faults);
+  return { dir, s: s as FileStorage };
+}
+
 /** The next directory fsync fails with EIO (once). */
 function failNextDirSync(faults: Faults): () => boolean {
   let left = 1;
@@ -46,7 +53,7 @@ async function keys(s: StorageAdapter): Promise<string[]> {
 describe("file storage: a rotation whose directory fsync failed", () => {
   it('leaves an empty segment file that the next rotation takes: compaction goes on, nothing is lost', async () => {
     const faults: Faults = {};
-    const { dir, s } = await storages.setup(faults);
+    const { dir, s } = await setup(faults);
     await s.transact(putAt('a', 1));
     const failed = failNextDirSync(faults);
     await expect(s.compactNow()).rejects.toMatchObject({ code: 'STORAGE_ERROR', message: expect.stringContaining('starting segment') });
@@ -68,7 +75,7 @@ describe("file storage: a rotation whose directory fsync failed", () => {
 
   it('refuses a file of the next number that holds bytes (not its own), names it, and leaves it as it is', async () => {
     const faults: Faults = {};
-    const { dir, s } = await storages.setup(faults);
+    const { dir, s } = await setup(faults);
     await s.transact(putAt('a', 1));
     const [only] = await segmentFiles(dir);
     const next = segName(Number(/log-(\d+)\.log$/.exec(only!)![1]) + 1);
