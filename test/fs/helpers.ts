@@ -193,3 +193,28 @@ export function within<T>(p: Promise<T>, ms: number): Promise<T | 'never'> {
   const never = new Promise<'never'>((res) => (timer = setTimeout(() => res('never'), ms)));
   return Promise.race([p, never]).finally(() => clearTimeout(timer));
 }
+
+/** How `p` settled within a bound (5 s): 'resolved', 'rejected', or 'never' (a hang, not a timing). */
+export function settled(p: Promise<unknown>): Promise<'resolved' | 'rejected' | 'never'> {
+  return within(
+    p.then(
+      () => 'resolved' as const,
+      () => 'rejected' as const,
+    ),
+    5000,
+  );
+}
+
+/** Holds the fsyncs of the files `which` picks, from now on: `entered` once one waits, `release` lets them go. */
+export function holdSyncs(faults: Faults, which: (path: string) => boolean): { entered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let enter!: () => void;
+  const hold = new Promise<void>((r) => (release = r));
+  const entered = new Promise<void>((r) => (enter = r));
+  faults.beforeSync = async (path) => {
+    if (!which(path)) return;
+    enter();
+    await hold;
+  };
+  return { entered, release };
+}

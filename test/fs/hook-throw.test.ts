@@ -12,7 +12,7 @@ import { fileStorage } from '../../adapters/fs/index.js';
 import { FileStorage } from '../../adapters/fs/file-storage.js';
 import { SpaceIndex } from '../../adapters/fs/keyspace.js';
 import { loadHasher } from '../../lib/hash.js';
-import { errnoError, faultyStorages, isLog, putAt, within } from './helpers.js';
+import { errnoError, faultyStorages, isLog, putAt, settled } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -22,15 +22,7 @@ afterEach(async () => {
   await storages.cleanup();
 });
 
-/** Settled within a bound: 'resolved', 'rejected', or 'never'. */
-const outcome = (p: Promise<unknown>) =>
-  within(
-    p.then(
-      () => 'resolved',
-      () => 'rejected',
-    ),
-    5000,
-  );
+const outcome = settled;
 
 /** `method` of `proto` throwing on its calls numbered in `which` (counted from 1), else as it is. */
 function throwsOn(proto: object, method: string, which: (n: number) => boolean): void {

@@ -13,13 +13,14 @@ import { fileStorage } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { faultyIo, isLog, prng, putAt, type Faults } from './helpers.js';
+import { crashWays, ways } from './crash-ways.js';
+import { faultyIo, holdSyncs, isLog, putAt, type Faults } from './helpers.js';
 import { PowerLossFs } from './power-loss-io.js';
 
 beforeAll(loadHasher);
 
-const RUNS = Number(process.env.RECUT_RUNS ?? 100);
-const FIRST = process.env.RECUT_SEED ? Number(process.env.RECUT_SEED) : Date.now() % 1_000_000_000;
+const WAYS = ways('RECUT', 100);
+const RUNS = WAYS.runs;
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -58,23 +59,6 @@ async function tornDisk(): Promise<PowerLossFs> {
   return disk;
 }
 
-async function crashWays(disk: PowerLossFs, tag: string, check: (s: StorageAdapter) => Promise<void>): Promise<void> {
-  for (let i = 0; i < RUNS; i++) {
-    const seed = FIRST + i;
-    const copy = disk.fork(`recut-${tag}-${seed}`);
-    copy.crash(prng(seed));
-    const s = fileStorage(`${copy.root()}/data`, { io: copy.io(), compactOnClose: false });
-    try {
-      await s.open();
-      await check(s);
-    } catch (e) {
-      throw new Error(`crash of ${tag} failed: replay with RECUT_SEED=${seed} RECUT_RUNS=1\n${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    } finally {
-      await s.close().catch(() => {});
-    }
-  }
-}
-
 describe("file storage: recovery's cut of a torn tail, then a new group, then the power lost", () => {
   it(`before and after the new group's fsync: every crash opens, with 'a', nothing of the torn group (${RUNS} crashes each)`, async () => {
     const disk = await tornDisk();
@@ -84,27 +68,19 @@ describe("file storage: recovery's cut of a torn tail, then a new group, then th
     await s.open(); // recovery cuts the torn group 2 back
     expect(await keys(s)).toEqual(['a']);
     // the first new group (number 2 again: the one after the last complete one), its fsync held
-    let release!: () => void;
-    let entered!: () => void;
-    const hold = new Promise<void>((r) => (release = r));
-    const held = new Promise<void>((r) => (entered = r));
-    faults.beforeSync = async (path) => {
-      if (!isLog(path)) return;
-      entered();
-      await hold;
-    };
-    cleanups.push(async () => release());
+    const g = holdSyncs(faults, isLog);
+    cleanups.push(async () => g.release());
     const c = s.transact(putAt('c', 3));
-    await held;
-    await crashWays(disk, 'before', async (after) => {
+    await g.entered;
+    await crashWays(disk, 'recut-before', WAYS, async (after) => {
       const found = await keys(after);
       expect(found.filter((k) => k !== 'c'), 'nothing of the torn group').toEqual(['a']);
       expect(await after.get('sp', 'a')).toEqual(rec(1));
     });
-    release();
+    g.release();
     await c;
     delete faults.beforeSync;
-    await crashWays(disk, 'after', async (after) => {
+    await crashWays(disk, 'recut-after', WAYS, async (after) => {
       expect(await keys(after)).toEqual(['a', 'c']);
       expect(await after.get('sp', 'c')).toEqual(rec(3));
     });

@@ -16,14 +16,25 @@ import type { FileStorage } from '../../adapters/fs/file-storage.js';
 import { segName } from '../../adapters/fs/snapshot.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { StorageAdapter } from '../../lib/storage.js';
-import { errnoError, faultyIo, faultyStorages, prng, putAt, segmentFiles, type Faults } from './helpers.js';
+import { crashWays, ways } from './crash-ways.js';
+import { errnoError, faultyIo, faultyStorages, putAt, segmentFiles, type Faults } from './helpers.js';
 import { PowerLossFs } from './power-loss-io.js';
 import { rec } from '../storage/contract.js';
 
 beforeAll(loadHasher);
 
-const RUNS = Number(process.env.ROTATE_RUNS ?? 60);
-const FIRST = process.env.ROTATE_SEED ? Number(process.env.ROTATE_SEED) : Date.now() % 1_000_000_000;
+const WAYS = ways('ROTATE', 60);
+const RUNS = WAYS.runs;
+
+/** Each crash opens with `want`, takes a write (in its last segment, maybe the leftover) and opens again with it. */
+const crashesKeep = (disk: PowerLossFs, tag: string, want: string[]) =>
+  crashWays(disk, `rotate-${tag}`, WAYS, async (s) => {
+    expect(await keys(s)).toEqual(want);
+    await s.transact(putAt('after', 9));
+    await s.close();
+    await s.open();
+    expect(await keys(s)).toEqual([...want, 'after'].sort());
+  });
 
 const storages = faultyStorages('rotate-dir-sync', { compactOnClose: false });
 let cleanups: Array<() => Promise<void>> = [];
@@ -97,30 +108,9 @@ describe("file storage: a rotation whose directory fsync failed", () => {
     failNextDirSync(faults);
     await expect(s.compactNow()).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
     await s.transact(putAt('b', 2));
-    await crashWays(disk, 'failed', ['a', 'b']);
+    await crashesKeep(disk, 'failed', ['a', 'b']);
     await s.compactNow();
     await s.transact(putAt('c', 3));
-    await crashWays(disk, 'taken', ['a', 'b', 'c']);
+    await crashesKeep(disk, 'taken', ['a', 'b', 'c']);
   }, 120_000);
 });
-
-async function crashWays(disk: PowerLossFs, tag: string, want: string[]): Promise<void> {
-  for (let i = 0; i < RUNS; i++) {
-    const seed = FIRST + i;
-    const copy = disk.fork(`rotate-${tag}-${seed}`);
-    copy.crash(prng(seed));
-    const s = fileStorage(`${copy.root()}/data`, { io: copy.io(), compactOnClose: false });
-    try {
-      await s.open();
-      expect(await keys(s)).toEqual(want);
-      await s.transact(putAt('after', 9)); // the reopened store takes writes (in its last segment, maybe the leftover)
-      await s.close();
-      await s.open();
-      expect(await keys(s)).toEqual([...want, 'after'].sort());
-    } catch (e) {
-      throw new Error(`crash of ${tag} failed: replay with ROTATE_SEED=${seed} ROTATE_RUNS=1\n${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    } finally {
-      await s.close().catch(() => {});
-    }
-  }
-}
