@@ -245,7 +245,21 @@ export class FileStorage implements StorageAdapter {
     return batch;
   }
 
+  /** A group is on disk: its batches resolve, also if pointing its entries at the file throws (the writer then breaks). */
   private onDurable(group: PendingBatch[]): void {
+    try {
+      this.pointAt(group);
+    } finally {
+      this.durableBatch = group[group.length - 1]!.id;
+      let settled = 0;
+      while (settled < this.unsettled.length && this.unsettled[settled]!.id <= this.durableBatch) settled++;
+      if (settled > 0) this.unsettled.splice(0, settled);
+      for (const b of group) b.resolve();
+    }
+    this.compactor.maybe();
+  }
+
+  private pointAt(group: PendingBatch[]): void {
     // The cache keeps the records written last: of a group of more puts than it holds, the first ones would be added
     // only to be dropped again by the group's own later ones (and everything cached before with them).
     let puts = 0;
@@ -267,15 +281,24 @@ export class FileStorage implements StorageAdapter {
         else this.remember(e);
       }
     }
-    this.durableBatch = group[group.length - 1]!.id;
-    let settled = 0;
-    while (settled < this.unsettled.length && this.unsettled[settled]!.id <= this.durableBatch) settled++;
-    if (settled > 0) this.unsettled.splice(0, settled);
-    for (const b of group) b.resolve();
-    this.compactor.maybe();
   }
 
+  /** Batches failed: they are rolled back and reject, also if the rollback throws (the writer then breaks). */
   private onFailed(batches: PendingBatch[], error: ConcordError): void {
+    try {
+      this.rollBack(batches);
+    } finally {
+      this.failEpoch++;
+      this.unsettled = this.unsettled.filter((b) => !batches.includes(b));
+      if (this.openBatch && batches.includes(this.openBatch)) this.openBatch = undefined;
+      // The failed batches are the last ones (a group and all queued after it): every batch before them is durable,
+      // so a read-only transaction from now on waits for nothing, rather than for a batch that failed.
+      if (this.lastBatch && batches.includes(this.lastBatch)) this.lastBatch = undefined;
+      for (const b of batches) b.reject(error);
+    }
+  }
+
+  private rollBack(batches: PendingBatch[]): void {
     for (let i = batches.length - 1; i >= 0; i--) {
       const b = batches[i]!;
       for (let j = b.keys.length - 1; j >= 0; j--) this.ks.space(b.spaces[j]!).restore(b.keys[j]!, b.prevs[j]);
@@ -285,13 +308,6 @@ export class FileStorage implements StorageAdapter {
         else this.ks.meta.delete(name);
       }
     }
-    this.failEpoch++;
-    this.unsettled = this.unsettled.filter((b) => !batches.includes(b));
-    if (this.openBatch && batches.includes(this.openBatch)) this.openBatch = undefined;
-    // The failed batches are the last ones (a group and all queued after it): every batch before them is durable,
-    // so a read-only transaction from now on waits for nothing, rather than for a batch that failed.
-    if (this.lastBatch && batches.includes(this.lastBatch)) this.lastBatch = undefined;
-    for (const b of batches) b.reject(error);
   }
 
   /**

@@ -25,16 +25,16 @@
  * leaves an incomplete group, dropped whole at recovery as before, and a failed write still truncates the segment back
  * to where the group began (after every write of the group has returned).
  *
- * Segment rotation (for compaction) happens between groups: a new segment file is created and its directory
- * entry fsynced, and `onRotated` runs synchronously with the batches still queued — the ones not in the
- * older segments. No batch is written ahead while a rotation waits, and a rotation waits for the batches written ahead
+ * Segment rotation (for compaction) happens between groups: a new segment file is created (or the empty one a rotation
+ * whose directory fsync failed left is taken: openSegment) and its directory entry fsynced, and `onRotated` runs
+ * synchronously with the batches still queued — the ones not in the older segments. No batch is written ahead while a rotation waits, and a rotation waits for the batches written ahead
  * to be in a group.
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
 import { FRAME_HEADER, framePieces, LAST_IN_GROUP, type EncodedBatch } from './frame.js';
-import { ioError } from './io-errors.js';
-import { writeAll, type Io } from './io.js';
+import { errnoCode, ioError } from './io-errors.js';
+import { writeAll, type Io, type IoFile } from './io.js';
 import { segName } from './snapshot.js';
 
 export interface Batch {
@@ -141,21 +141,48 @@ export class LogWriter<B extends Batch> {
     if (this.running || this.broken) return;
     this.running = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.loop())
-      .catch((e: unknown) => {
-        // not an I/O failure (those are handled in place): a bug; refuse further writes rather than guess
-        this.broken = ioError(e, 'committing');
-        const failed = this.queue;
-        this.queue = [];
-        this.ahead = this.aheadBytes = 0;
-        this.aheadWrites = [];
-        this.busy = false;
-        this.hooks.failed(failed, this.broken, true);
-        this.failRotation();
-      })
+      // not an I/O failure (those are handled in place): a bug; refuse further writes rather than guess
+      .catch((e: unknown) => this.breakWith(e, 'committing'))
       .finally(() => {
       this.running = undefined;
       if ((this.queue.length || this.rotation) && !this.broken) this.kick();
     });
+  }
+
+  /**
+   * Breaks the writer (what is in memory may not match the disk any more: nothing is written until a reopen) and fails
+   * every batch queued. The hooks settle what they are handed also when they throw (file-storage.ts): a throw of
+   * theirs here is not thrown again — out of the loop it would leave drain, and close with it, rejected.
+   */
+  private breakWith(e: unknown, doing: string): void {
+    if (!this.broken) {
+      const error = ioError(e, doing);
+      this.broken = new ConcordError(error.code, `${error.message}; the storage's state is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
+    }
+    const failed = this.queue;
+    this.queue = [];
+    this.ahead = this.aheadBytes = 0;
+    this.aheadWrites = [];
+    this.busy = false;
+    for (const b of failed) b.segment = undefined;
+    try {
+      this.hooks.failed(failed, this.broken, true);
+    } catch {
+      // settled all the same (above); the writer is broken already
+    }
+    this.failRotation();
+  }
+
+  /**
+   * Reports a group through a hook. A hook that throws leaves the storage's bookkeeping half done (its batches settled
+   * all the same, file-storage.ts): the writer breaks, and fails what is queued after them, rather than leave it waiting.
+   */
+  private report(call: () => void): void {
+    try {
+      call();
+    } catch (e) {
+      this.breakWith(e, 'reporting a commit group');
+    }
   }
 
   /**
@@ -237,7 +264,7 @@ export class LogWriter<B extends Batch> {
         this.broken = new ConcordError(error.code, `${error.message}; the log's state on disk is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
       }
       this.busy = false;
-      this.hooks.failed(failed, error, broken);
+      this.report(() => this.hooks.failed(failed, error, broken));
       this.failRotation();
       return;
     }
@@ -245,14 +272,14 @@ export class LogWriter<B extends Batch> {
     seg.frames += group.length;
     this.nextGroup++;
     this.busy = false;
-    this.hooks.durable(group);
+    this.report(() => this.hooks.durable(group));
   }
 
   private async doRotate({ then, fail }: Rotation<B>): Promise<void> {
     const num = this.segment.num + 1;
     const name = segName(num);
     try {
-      const file = await this.io.open(`${this.dir}/${name}`, 'wx+');
+      const file = await openSegment(this.io, `${this.dir}/${name}`, name);
       try {
         await this.io.syncDir(this.dir);
       } catch (e) {
@@ -267,6 +294,31 @@ export class LogWriter<B extends Batch> {
       fail(ioError(e, `starting segment ${name}`));
     }
   }
+}
+
+/**
+ * Creates the file of a new segment — or takes the one a rotation before left: created, its directory's fsync failed
+ * (doRotate), so it stayed, empty (nothing is written to a segment before its rotation succeeded). Refused with EEXIST,
+ * every later rotation would fail until a reopen: compaction stopped for good. A file of that number holding bytes is
+ * not one this writer left (the lock keeps other writers out; recovery appends to the last segment it finds): refused.
+ */
+async function openSegment(io: Io, path: string, name: string): Promise<IoFile> {
+  try {
+    return await io.open(path, 'wx+');
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+  }
+  const file = await io.open(path, 'r+');
+  let size: number;
+  try {
+    size = await file.size();
+  } catch (e) {
+    await file.close().catch(() => {});
+    throw e;
+  }
+  if (size === 0) return file;
+  await file.close().catch(() => {});
+  throw new ConcordError('STORAGE_ERROR', `${name} already exists and holds ${size} bytes this writer never wrote (is another process writing to this directory?); left as it is`);
 }
 
 /** Cuts the segment back to its durable end, durably (see the top); false if the truncate or its fsync failed. */

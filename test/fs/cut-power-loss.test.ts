@@ -15,13 +15,15 @@ import { fileStorage } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyIo, isLog, prng, putAt, type Faults } from './helpers.js';
+import { crashWays as crashWaysOf, ways } from './crash-ways.js';
+import { errnoError, faultyIo, holdSyncs as holdSyncsOf, isLog, putAt, type Faults } from './helpers.js';
 import { PowerLossFs } from './power-loss-io.js';
 
 beforeAll(loadHasher);
 
-const RUNS = Number(process.env.CUT_RUNS ?? 150);
-const FIRST = process.env.CUT_SEED ? Number(process.env.CUT_SEED) : Date.now() % 1_000_000_000;
+const WAYS = ways('CUT', 150);
+const RUNS = WAYS.runs;
+const crashWays = (disk: PowerLossFs, tag: string, check: (s: StorageAdapter) => Promise<void>) => crashWaysOf(disk, `cut-${tag}`, WAYS, check);
 
 let cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -46,37 +48,11 @@ const fullBatch = (tx: StorageTx) => {
   for (let i = 0; i < FULL; i++) tx.put('sp', `x${i}`, rec(100 + i));
 };
 
-/** Holds the fsyncs of the files `which` picks, from now on: `entered` once one waits, `release` lets them go. */
+/** helpers' holdSyncs, released at cleanup. */
 function holdSyncs(faults: Faults, which: (path: string) => boolean): { entered: Promise<void>; release: () => void } {
-  let release!: () => void;
-  let enter!: () => void;
-  const hold = new Promise<void>((r) => (release = r));
-  const entered = new Promise<void>((r) => (enter = r));
-  faults.beforeSync = async (path) => {
-    if (!which(path)) return;
-    enter();
-    await hold;
-  };
-  cleanups.push(async () => release());
-  return { entered, release };
-}
-
-/** The disk as it is now, crashed in RUNS seeded ways: each must open, and pass `check`. */
-async function crashWays(disk: PowerLossFs, tag: string, check: (s: StorageAdapter) => Promise<void>): Promise<void> {
-  for (let i = 0; i < RUNS; i++) {
-    const seed = FIRST + i;
-    const copy = disk.fork(`cut-${tag}-${seed}`);
-    copy.crash(prng(seed));
-    const s = fileStorage(`${copy.root()}/data`, { io: copy.io(), compactOnClose: false });
-    try {
-      await s.open();
-      await check(s);
-    } catch (e) {
-      throw new Error(`crash of ${tag} failed: replay with CUT_SEED=${seed} CUT_RUNS=1\n${e instanceof Error ? e.message : String(e)}`, { cause: e });
-    } finally {
-      await s.close().catch(() => {});
-    }
-  }
+  const held = holdSyncsOf(faults, which);
+  cleanups.push(async () => held.release());
+  return held;
 }
 
 async function keys(s: StorageAdapter): Promise<string[]> {

@@ -10,7 +10,7 @@ import { PendingBatch } from '../../adapters/fs/batch.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
-import { faultyStorages, putAt, within } from './helpers.js';
+import { faultyStorages, putAt, settled } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -37,15 +37,7 @@ const fullBatch = (tx: StorageTx) => {
   for (let i = 0; i < FULL; i++) tx.put('sp', `x${i}`, rec(100 + i));
 };
 
-/** Settled within a bound: 'resolved', 'rejected', or 'never'. */
-const outcome = (p: Promise<unknown>) =>
-  within(
-    p.then(
-      () => 'resolved',
-      () => 'rejected',
-    ),
-    5000,
-  );
+const outcome = settled;
 
 async function reopened(dir: string): Promise<{ keys: string[]; close: () => Promise<void> }> {
   const again = fileStorage(dir, { compactOnClose: false });

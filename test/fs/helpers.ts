@@ -37,6 +37,8 @@ export interface Faults {
   write?: (path: string, length: number) => Error | undefined;
   datasync?: (path: string) => Error | undefined;
   mkdir?: (path: string) => Error | undefined;
+  /** A directory's fsync (Io.syncDir). */
+  syncDir?: (path: string) => Error | undefined;
   /** Awaited before each datasync runs (to hold fsyncs back). */
   beforeSync?: (path: string) => Promise<void>;
   syncs?: number;
@@ -95,6 +97,11 @@ export function faultyIo(faults: Faults, base: Io = nodeIo): Io {
       const e = faults.mkdir?.(path);
       if (e) throw e;
       return base.mkdir(path);
+    },
+    async syncDir(path) {
+      const e = faults.syncDir?.(path);
+      if (e) throw e;
+      return base.syncDir(path);
     },
   };
 }
@@ -185,4 +192,29 @@ export function within<T>(p: Promise<T>, ms: number): Promise<T | 'never'> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const never = new Promise<'never'>((res) => (timer = setTimeout(() => res('never'), ms)));
   return Promise.race([p, never]).finally(() => clearTimeout(timer));
+}
+
+/** How `p` settled within a bound (5 s): 'resolved', 'rejected', or 'never' (a hang, not a timing). */
+export function settled(p: Promise<unknown>): Promise<'resolved' | 'rejected' | 'never'> {
+  return within(
+    p.then(
+      () => 'resolved' as const,
+      () => 'rejected' as const,
+    ),
+    5000,
+  );
+}
+
+/** Holds the fsyncs of the files `which` picks, from now on: `entered` once one waits, `release` lets them go. */
+export function holdSyncs(faults: Faults, which: (path: string) => boolean): { entered: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let enter!: () => void;
+  const hold = new Promise<void>((r) => (release = r));
+  const entered = new Promise<void>((r) => (enter = r));
+  faults.beforeSync = async (path) => {
+    if (!which(path)) return;
+    enter();
+    await hold;
+  };
+  return { entered, release };
 }

@@ -1,0 +1,98 @@
+/**
+ * The log writer's report of a group throwing: file-storage's `durable` (its bookkeeping: the entries pointed at the
+ * file, the cache) or `failed` (the rollback) — no input is known to do it; the throw is injected into what they call.
+ * Before, the writer's loop failed only the batches still queued: the group in hand was never settled (its puts waited
+ * for ever), and a `failed` hook throwing again there escaped the loop (drain, and so close, rejected). Now every
+ * transaction settles — those of a group on disk resolve (they are durable), those of a failed group reject — the
+ * writer refuses further writes until a reopen (memory may not match the disk any more), close returns, and a reopen
+ * reads back exactly what was acknowledged.
+ */
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { fileStorage } from '../../adapters/fs/index.js';
+import { FileStorage } from '../../adapters/fs/file-storage.js';
+import { SpaceIndex } from '../../adapters/fs/keyspace.js';
+import { loadHasher } from '../../lib/hash.js';
+import { errnoError, faultyStorages, isLog, putAt, settled } from './helpers.js';
+
+beforeAll(loadHasher);
+
+const storages = faultyStorages('hook-throw', { compactOnClose: false });
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await storages.cleanup();
+});
+
+const outcome = settled;
+
+/** `method` of `proto` throwing on its calls numbered in `which` (counted from 1), else as it is. */
+function throwsOn(proto: object, method: string, which: (n: number) => boolean): void {
+  const original = (proto as Record<string, (...a: unknown[]) => unknown>)[method]!;
+  let n = 0;
+  vi.spyOn(proto as Record<string, (...a: unknown[]) => unknown>, method).mockImplementation(function (this: unknown, ...args: unknown[]) {
+    if (which(++n)) throw new Error(`injected: ${method} (call ${n})`);
+    return original.apply(this, args);
+  });
+}
+
+async function reopenedKeys(dir: string): Promise<string[]> {
+  vi.restoreAllMocks();
+  const again = fileStorage(dir, { compactOnClose: false });
+  storages.track(() => again.close(), { first: true });
+  await again.open();
+  const keys = (await again.index('sp')).map((e) => e.key).sort();
+  await again.close();
+  return keys;
+}
+
+const REOPEN = expect.stringContaining('reopen');
+
+describe("file storage: the log writer's report of a group throwing", () => {
+  it('durable, before it settled the group: its puts resolve (they are on disk), later writes are refused until a reopen', async () => {
+    const { dir, s } = await storages.setup({});
+    await s.transact(putAt('a', 1));
+    throwsOn(FileStorage.prototype, 'remember', (n) => n === 1);
+    const b = s.transact(putAt('b', 2));
+    const c = s.transact(putAt('c', 3)); // queued behind b's group, or in it
+    expect(await outcome(b), 'the put of the group whose report threw').toBe('resolved');
+    expect(await outcome(c), 'a put after it').not.toBe('never');
+    await expect(s.transact(putAt('d', 4))).rejects.toMatchObject({ message: REOPEN });
+    expect(await outcome(s.close()), 'close').toBe('resolved');
+    const kept = await reopenedKeys(dir);
+    expect(kept).toEqual((await outcome(c)) === 'resolved' ? ['a', 'b', 'c'] : ['a', 'b']);
+  });
+
+  it('failed, before it settled the group: its puts reject, later writes are refused until a reopen, nothing of it is kept', async () => {
+    const faults = {} as Parameters<typeof storages.setup>[0];
+    const { dir, s } = await storages.setup(faults);
+    await s.transact(putAt('a', 1));
+    throwsOn(SpaceIndex.prototype, 'restore', (n) => n === 1);
+    let once = true;
+    faults.write = (path) => (isLog(path) && once ? ((once = false), errnoError('ENOSPC', 'write')) : undefined);
+    const b = s.transact(putAt('b', 2));
+    expect(await outcome(b), 'the put of the failed group').toBe('rejected');
+    delete faults.write;
+    await expect(s.transact(putAt('d', 4))).rejects.toMatchObject({ message: REOPEN });
+    expect(await outcome(s.close()), 'close').toBe('resolved');
+    expect(await reopenedKeys(dir)).toEqual(['a']);
+  });
+
+  it('failed, throwing on every call (also for the batches queued behind): every put settles, close returns', async () => {
+    const faults = {} as Parameters<typeof storages.setup>[0];
+    const { dir, s } = await storages.setup(faults);
+    await s.transact(putAt('a', 1));
+    throwsOn(SpaceIndex.prototype, 'restore', () => true);
+    let once = true;
+    faults.write = (path) => (isLog(path) && once ? ((once = false), errnoError('ENOSPC', 'write')) : undefined);
+    const puts = ['b', 'c', 'd', 'e'].map((k, i) => s.transact(putAt(k, 2 + i)));
+    for (const p of puts) expect(await outcome(p)).not.toBe('never');
+    expect(await outcome(puts[0]!)).toBe('rejected');
+    delete faults.write;
+    await expect(s.transact(putAt('f', 9))).rejects.toMatchObject({ message: REOPEN });
+    expect(await outcome(s.close()), 'close').toBe('resolved');
+    const kept = await reopenedKeys(dir);
+    // what resolved is kept, what rejected is not
+    const resolved: string[] = [];
+    for (const [i, p] of puts.entries()) if ((await outcome(p)) === 'resolved') resolved.push(['b', 'c', 'd', 'e'][i]!);
+    expect(kept).toEqual(['a', ...resolved]);
+  });
+});
