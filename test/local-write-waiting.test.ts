@@ -118,6 +118,63 @@ describe('local writes waiting to be durable', () => {
     expect(log.applied).toEqual(log.written.map((w) => w.replace(' over @1', '')));
   });
 
+  it('writes issued while the writes of a settled durable promise settle (that promise handed out again) settle each with their own result', async () => {
+    const log: Log = { written: [], applied: [], abandoned: [], failed: 0 };
+    const a = host('a', log);
+    const { storage, resolve } = heldStorage();
+    const late: Array<Promise<string>> = [];
+    // the first settlement of k1 issues two writes (one into the Waiters still settling, one into another space's)
+    let reentered = false;
+    const r: WriteReceiver<string> = {
+      settled: (key, ctx, rec) => {
+        if (key === 'k1' && !reentered) {
+          reentered = true;
+          late.push(writeNow(storage, new LocalWrite(a, 's', 'r1', { v: '"r1"' }, undefined), r) as Promise<string>);
+          late.push(writeNow(storage, new LocalWrite(a, 't', 'r2', { v: '"r2"' }, undefined), r) as Promise<string>);
+        }
+        return receiver.settled(key, ctx, rec);
+      },
+    };
+    const first = ['k1', 'k2', 'k1'].map((k) => writeNow(storage, new LocalWrite(a, 's', k, { v: JSON.stringify(k) }, undefined), r) as Promise<string>);
+    resolve();
+    expect(await Promise.all(first)).toEqual(['k1@1', 'k2@2', 'k1@3']);
+    expect(late).toHaveLength(2);
+    expect(await Promise.all(late)).toEqual(['r1@4', 'r2@5']);
+    // and a write issued after all of them settled
+    expect(await writeNow(storage, new LocalWrite(a, 's', 'k2', { v: '"again"' }, undefined), r)).toBe('k2@6');
+    expect(log.written).toEqual(['a/s/k1@1', 'a/s/k2@2', 'a/s/k1@3 over @1', 'a/s/r1@4', 'a/t/r2@5', 'a/s/k2@6 over @2']);
+  });
+
+  it('a failed group: two writes of one key, and writes issued while it fails, each rejected and each record taken back', async () => {
+    const log: Log = { written: [], applied: [], abandoned: [], failed: 0 };
+    const a = host('a', log);
+    const { storage, reject } = heldStorage();
+    const late: Array<Promise<string>> = [];
+    let reentered = false;
+    const r: WriteReceiver<string> = {
+      settled: receiver.settled,
+      waiting: (on) => {
+        if (!on && !reentered) {
+          reentered = true;
+          late.push(writeNow(storage, new LocalWrite(a, 's', 'r1', { v: '"r1"' }, undefined), r) as Promise<string>);
+        }
+      },
+    };
+    const first = [
+      writeNow(storage, new LocalWrite(a, 's', 'k1', { v: '1' }, undefined), r),
+      writeNow(storage, new LocalWrite(a, 's', 'k1', { v: '2' }, undefined), r),
+      writeNow(storage, new LocalWrite(a, 's', 'k2', nothing, undefined), r),
+    ] as Array<Promise<string>>;
+    const error = new Error('fsync failed');
+    reject(error);
+    for (const out of await Promise.allSettled(first)) expect(out).toEqual({ status: 'rejected', reason: error });
+    expect(late).toHaveLength(1);
+    expect(await Promise.allSettled(late)).toEqual([{ status: 'rejected', reason: error }]);
+    expect(log.abandoned).toEqual(['a/s/k1@1', 'a/s/k1@2', 'a/s/r1@3']);
+    expect(log.failed).toBe(1);
+    expect(log.written).toEqual([]);
+  });
+
   it('a failure rejects each with the error and takes back what each told: its record, or that it failed', async () => {
     const log: Log = { written: [], applied: [], abandoned: [], failed: 0 };
     const a = host('a', log);

@@ -119,6 +119,27 @@ describe('json-bytes: JSON text of plain data written as bytes', () => {
     }
   });
 
+  it('writes numbers at the edges of its integer paths as JSON.stringify does: either side of every multiple of 10^8 (seeded), 2^31, 2^53, 1e21, -0, negatives, fractions', () => {
+    // A whole number past 2^31 is split at 10^8 (its part above by a division of doubles): a quotient rounded up at
+    // k * 10^8 - 1 would write k and a last-eight-digits part below zero.
+    const edges = [-0, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 53 - 2, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 1e21, 1e21 - 65536, 1e21 + 131072, -1, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 53 - 1), 2 ** 31 - 0.5, 2 ** 31 + 0.5, 2 ** 52 + 0.5, 4294967295.75, 1e-7, 5e-324, -5e-324, Number.MAX_VALUE, 0.1 + 0.2];
+    const base = Number(process.env.SEED ?? Date.now() % 1_000_000);
+    const r = rng(base);
+    const ns = [...edges];
+    for (let k = 21; k < 2000; k++) ns.push(k * 1e8 - 1, k * 1e8, k * 1e8 + 1);
+    for (let k = 90_071_000; k <= 90_071_992; k++) ns.push(k * 1e8 - 1, k * 1e8, k * 1e8 + 1);
+    for (let i = 0; i < 20_000; i++) {
+      const k = 21 + Math.floor(r() * (90_071_992 - 21));
+      ns.push(k * 1e8 - 1, k * 1e8, k * 1e8 + 1, k * 1e8 + Math.floor(r() * 1e8));
+    }
+    const buf = Buffer.alloc(40);
+    for (const n of ns) {
+      const end = writeJson(n, buf, 0, 40);
+      const got = end < 0 ? 'nothing' : buf.toString('latin1', 0, end);
+      if (got !== JSON.stringify(n)) throw new Error(`seed ${base} (SEED=${base} replays): ${n} written as ${got}, JSON.stringify ${JSON.stringify(n)}`);
+    }
+  });
+
   it('answers -1 in any buffer too small, and writes nothing past its end', () => {
     const value = { a: ['x"y', 12_345, -0.5, true, null, { '1': 'é🙂\u0000' }], b: 'plain text', c: 1_796_597_341_550 };
     const want = Buffer.from(JSON.stringify(value));
