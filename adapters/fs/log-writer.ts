@@ -13,7 +13,8 @@
  * one after the other (recovery expects the group after the last complete one at a torn tail, frame.ts). A batch that
  * cannot be encoded fails the same way (it and every batch after it), and the writer goes on. A failed fsync leaves
  * the file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate or a failed
- * fsync of the cut: the writer is then broken and refuses everything after.
+ * fsync of the cut: the writer is then broken and refuses everything after. After a failed fsync the segment is cut back
+ * all the same (and that cut fsynced), so a group reported failed does not come back at the next open.
  *
  * Write-ahead: a batch that takes no more transactions (a later one was queued behind it: it was full) is written at
  * once, as the first frames of the next group, while no group is being written or synced — not at the writer's next
@@ -256,7 +257,10 @@ export class LogWriter<B extends Batch> {
       const error = ioError(e, `${stage} ${seg.data.name}`);
       // the writes of the group under way (written ahead, when encoding failed) land before the cut
       await Promise.all(writes);
-      const broken = stage === 'syncing' || !(await cutBack(seg));
+      // A failed fsync is cut back too: the group was reported failed, and must not come back at the next open (its
+      // bytes may be on disk); the writer stays broken (the disk failed a sync), but what it holds is known.
+      const cut = await cutBack(seg);
+      const broken = stage === 'syncing' || !cut;
       const failed = group.concat(this.queue);
       this.queue = [];
       for (const b of failed) b.segment = undefined;

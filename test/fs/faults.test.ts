@@ -113,6 +113,7 @@ describe('faults', () => {
     const again = fileStorage(dir);
     await again.open();
     expect(await again.get('sp', 'a')).toEqual(rec(1));
+    expect(await again.get('sp', 'b')).toBeUndefined(); // reported failed: cut back, it does not come back at the reopen
     expect(await again.get('sp', 'c')).toBeUndefined();
     await again.transact((tx) => tx.put('sp', 'c', rec(3)));
     await again.close();
@@ -189,8 +190,8 @@ describe('faults', () => {
     await s.close();
     const again = fileStorage(dir);
     await again.open();
-    // (a failed fsync leaves the log's state uncertain, log-writer.ts: the failed group is there whole or not at all)
-    expect([['a@1', 'b@2', 'c@3'], ['a@1', 'b@2', 'c@3', 'd@4', 'e@5']]).toContainEqual((await again.readLog('sp', 0, 100)).map(([k, r]) => `${k}@${r.seq}`));
+    // the failed group was cut back (log-writer.ts): what was reported failed does not come back at the reopen
+    expect((await again.readLog('sp', 0, 100)).map(([k, r]) => `${k}@${r.seq}`)).toEqual(['a@1', 'b@2', 'c@3']);
     await again.close();
   });
 
