@@ -671,6 +671,11 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // same peers. Not traced: by every sign the decided class (an untagged writer, the restore machinery of earlier releases).
   it('seed 1747500032 (clock-skew) at 11: a writer that tags keeps its writes', () => passesAtEach(1747500032, 'clock-skew', false, [true]));
   it.fails('seed 1747500032 (clock-skew) beside earlier releases: a writer whose only peers are of earlier releases never tags (not traced)', () => passesAtEach(1747500032, 'clock-skew', false, ['beside-earlier']));
+  // Stop 48's soak at 11 on its final lib (base 1747900000, 4 050 schedules, the only failure; it fails the same on
+  // 98fee83, stop 47's head): withheld 1747900067 — a and b in a star, narrow frames, six big writes, a restarted, b
+  // restored to its copy @915: after heal b counts 2 keys pending where only k5 holds a write of its own no other node
+  // holds. A pending over-count (a count that does not drain), not a loss; not traced this stop.
+  it.fails('seed 1747900067 (withheld) at 11: b counts a key pending after heal that no longer is (not traced)', () => passesAtEach(1747900067, 'withheld', false, [true]));
   // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
   // a, g with two tabs; f, b and a restored from copies. f's epoch fDmc… opened under yH-G… at 3 (its restore), so
   // 3@yH-G… is in 4@fDmc…'s history. g/0 learned that record from a and stored it; g/1, open since the start, had only
