@@ -110,6 +110,8 @@ export class Lacks {
   private writing: Promise<unknown> = Promise.resolve();
   /** Lacks changed here and not written yet, by id (peer, space, key): the write queued takes them when it runs. */
   private dirty: Set<string> | undefined;
+  /** Lacks a failed write carried: the next write takes them (each carries only its changes onto what is stored). */
+  private unwritten: Set<string> | undefined;
   /** Peers whose last link the app closed, oldest first: their lacks are kept (not counted), the oldest dropped past MAX_PEERS. */
   private readonly unlinked: string[] = [];
 
@@ -255,13 +257,14 @@ export class Lacks {
    * The lacks of `ids` changed: the status again, and the store written. The write is asked for at once (in the
    * storage's order: before the join of any frame after the one that told), and carries only what changed here onto
    * what is stored (another instance's lacks stay); one write queued takes every change made until it runs. A failed
-   * write is reported, memory stays.
+   * write is reported, memory stays, and what it carried goes with the next write (`unwritten`).
    */
   private changed(ids: readonly string[]): void {
     this.moved();
     if (!this.store || this.closing || ids.length === 0) return; // closing: what it held is stored (`close` waits for it)
     if (this.dirty) return void ids.forEach((id) => this.dirty!.add(id));
-    const dirty = (this.dirty = new Set(ids));
+    const dirty = (this.dirty = new Set(this.unwritten ? [...this.unwritten, ...ids] : ids));
+    this.unwritten = undefined;
     const write = this.store.update((stored) => {
       if (this.dirty === dirty) this.dirty = undefined;
       const list = (Array.isArray(stored) ? stored : []).filter((e): e is StoredLack => wellFormed(e) && !dirty.has(idOf(e[0], e[1], e[2])));
@@ -272,7 +275,15 @@ export class Lacks {
       }
       return list.length > 0 ? list : null;
     });
-    this.writing = Promise.all([this.writing, write.catch(this.report)]);
+    this.writing = Promise.all([this.writing, write.catch((e: unknown) => this.failed(dirty, e))]);
+  }
+
+  /** A write failed (before its edit ran, or after): its lacks go with the next one, not a write that ran without them. */
+  private failed(dirty: Set<string>, e: unknown): void {
+    if (this.dirty === dirty) this.dirty = undefined; // its edit never ran: no write is queued, the next change makes one
+    const to = this.dirty ?? (this.unwritten ??= new Set());
+    for (const id of dirty) to.add(id);
+    this.report(e);
   }
 
   /** Stored lacks: those of a well-formed entry whose dots the stored state of the key does not cover, not held here already. */
