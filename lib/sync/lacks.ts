@@ -286,7 +286,11 @@ export class Lacks {
     this.report(e);
   }
 
-  /** Stored lacks: those of a well-formed entry whose dots the stored state of the key does not cover, not held here already. */
+  /**
+   * Stored lacks: those of a well-formed entry whose dots the stored state of the key does not cover, not held here
+   * already. Their peers count as unlinked (a link runs to none of them from an open; a tab that takes the links holds
+   * none before): a replica that stored lacks of MAX_PEERS peers would else refuse every other peer's LEFT.
+   */
   private async restore(v: unknown): Promise<void> {
     if (!Array.isArray(v)) return;
     let any = false;
@@ -298,7 +302,13 @@ export class Lacks {
       const rec = await this.store!.get(space, key);
       const left = (rec ? this.uncovered(rec, dots) : dots).slice(0, MAX_LACK_DOTS);
       if (left.length === 0) over.push(idOf(peer, space, key));
-      else any = this.set(peer, space, key, left) || any;
+      else {
+        // Read back, not told: no link runs to a peer new here yet, and one unlinked stays so (`room` may drop them).
+        const unlinked = !this.peers.has(peer) || this.unlinked.includes(peer);
+        if (!this.set(peer, space, key, left)) continue;
+        any = true;
+        if (unlinked && !this.unlinked.includes(peer)) this.unlinked.push(peer);
+      }
     }
     if (over.length > 0) this.changed(over); // no longer stored either
     else if (any) this.moved();

@@ -5,10 +5,11 @@
  * lacks from every later write (the next one carried only its own), and a failure before it ran left its set of changes
  * standing as "queued", so every later change joined it and no lack was written again while the replica ran: a cursor
  * then passed the keys durably with no lack stored, and the replica opened again said 'synced' while lacking them.
+ * And the lacks read back at open: their peers were held as linked for good (MAX_PEERS), never dropped for a new one.
  */
 import { describe, expect, it } from 'vitest';
 import { NO_EPOCHS } from '../../lib/epoch-points.js';
-import { Lacks } from '../../lib/sync/lacks.js';
+import { Lacks, MAX_PEERS } from '../../lib/sync/lacks.js';
 import { MsgType, type Left } from '../../lib/sync/messages.js';
 import { until } from './support.js';
 
@@ -48,4 +49,21 @@ describe('lack writes after a failed one', () => {
       expect(keys, 'both lacks stored').toEqual(['a', 'b']);
     });
   }
+});
+
+describe('lacks read back at open', () => {
+  it('of MAX_PEERS peers no link runs to: a new peer told of a key is kept (the oldest read back goes), not refused', async () => {
+    // A client restarted: its stored lacks name peers of earlier runs (a relay under an earlier id, a peer away), to none
+    // of which a link runs. Before, those counted as linked for good: the 65th peer's LEFT was a protocol error, the link
+    // closed, and every link again after it was told the same and closed the same.
+    const stored: unknown = Array.from({ length: MAX_PEERS }, (_, i) => [`old${i}`, 's', 'k', [dot]]);
+    const store = { read: async () => stored, update: async () => {}, get: async () => undefined };
+    const lacks = new Lacks(() => NO_EPOCHS, () => {}, () => {}, store);
+    await until(() => lacks.list().length === MAX_PEERS, 'read');
+    expect(lacks.from(['old0']), 'a lack read back counts once a link runs to its peer').toBe(true);
+    expect(() => lacks.told('relay', left('big'), true)).not.toThrow();
+    expect(lacks.keys('relay', 's')).toEqual(['big']);
+    expect(lacks.keys('old0', 's'), 'the first read back goes first').toEqual([]);
+    expect(lacks.list()).toHaveLength(MAX_PEERS);
+  });
 });
