@@ -110,6 +110,8 @@ export class Lacks {
   private writing: Promise<unknown> = Promise.resolve();
   /** Lacks changed here and not written yet, by id (peer, space, key): the write queued takes them when it runs. */
   private dirty: Set<string> | undefined;
+  /** Lacks a failed write carried: the next write takes them (each carries only its changes onto what is stored). */
+  private unwritten: Set<string> | undefined;
   /** Peers whose last link the app closed, oldest first: their lacks are kept (not counted), the oldest dropped past MAX_PEERS. */
   private readonly unlinked: string[] = [];
 
@@ -255,13 +257,14 @@ export class Lacks {
    * The lacks of `ids` changed: the status again, and the store written. The write is asked for at once (in the
    * storage's order: before the join of any frame after the one that told), and carries only what changed here onto
    * what is stored (another instance's lacks stay); one write queued takes every change made until it runs. A failed
-   * write is reported, memory stays.
+   * write is reported, memory stays, and what it carried goes with the next write (`unwritten`).
    */
   private changed(ids: readonly string[]): void {
     this.moved();
     if (!this.store || this.closing || ids.length === 0) return; // closing: what it held is stored (`close` waits for it)
     if (this.dirty) return void ids.forEach((id) => this.dirty!.add(id));
-    const dirty = (this.dirty = new Set(ids));
+    const dirty = (this.dirty = new Set(this.unwritten ? [...this.unwritten, ...ids] : ids));
+    this.unwritten = undefined;
     const write = this.store.update((stored) => {
       if (this.dirty === dirty) this.dirty = undefined;
       const list = (Array.isArray(stored) ? stored : []).filter((e): e is StoredLack => wellFormed(e) && !dirty.has(idOf(e[0], e[1], e[2])));
@@ -272,10 +275,22 @@ export class Lacks {
       }
       return list.length > 0 ? list : null;
     });
-    this.writing = Promise.all([this.writing, write.catch(this.report)]);
+    this.writing = Promise.all([this.writing, write.catch((e: unknown) => this.failed(dirty, e))]);
   }
 
-  /** Stored lacks: those of a well-formed entry whose dots the stored state of the key does not cover, not held here already. */
+  /** A write failed (before its edit ran, or after): its lacks go with the next one, not a write that ran without them. */
+  private failed(dirty: Set<string>, e: unknown): void {
+    if (this.dirty === dirty) this.dirty = undefined; // its edit never ran: no write is queued, the next change makes one
+    const to = this.dirty ?? (this.unwritten ??= new Set());
+    for (const id of dirty) to.add(id);
+    this.report(e);
+  }
+
+  /**
+   * Stored lacks: those of a well-formed entry whose dots the stored state of the key does not cover, not held here
+   * already. Their peers count as unlinked (a link runs to none of them from an open; a tab that takes the links holds
+   * none before): a replica that stored lacks of MAX_PEERS peers would else refuse every other peer's LEFT.
+   */
   private async restore(v: unknown): Promise<void> {
     if (!Array.isArray(v)) return;
     let any = false;
@@ -287,7 +302,13 @@ export class Lacks {
       const rec = await this.store!.get(space, key);
       const left = (rec ? this.uncovered(rec, dots) : dots).slice(0, MAX_LACK_DOTS);
       if (left.length === 0) over.push(idOf(peer, space, key));
-      else any = this.set(peer, space, key, left) || any;
+      else {
+        // Read back, not told: no link runs to a peer new here yet, and one unlinked stays so (`room` may drop them).
+        const unlinked = !this.peers.has(peer) || this.unlinked.includes(peer);
+        if (!this.set(peer, space, key, left)) continue;
+        any = true;
+        if (unlinked && !this.unlinked.includes(peer)) this.unlinked.push(peer);
+      }
     }
     if (over.length > 0) this.changed(over); // no longer stored either
     else if (any) this.moved();
