@@ -11,7 +11,8 @@
  * refusing the open, or, a group whole on disk, would apply writes reported failed. Once the cut is durable no byte of
  * the group is left, so its number is given back: the next group takes it, and the groups of a segment stay numbered
  * one after the other (recovery expects the group after the last complete one at a torn tail, frame.ts). A batch that
- * cannot be encoded fails the same way (it and every batch after it), and the writer goes on. A failed fsync leaves
+ * cannot be encoded fails the same way (its whole group, the batches before it written ahead included, and every batch
+ * after it), and the writer goes on. A failed fsync leaves
  * the file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate or a failed
  * fsync of the cut: the writer is then broken and refuses everything after. After a failed fsync the segment is cut back
  * all the same (and that cut fsynced), so a group reported failed does not come back at the next open.
@@ -115,7 +116,7 @@ export class LogWriter<B extends Batch> {
       try {
         enc = b.encode();
       } catch {
-        return; // not written ahead: the loop fails it, and the batches after it, at its group (writeGroup)
+        return; // not written ahead: the loop fails its group and the batches after it (writeGroup)
       }
       if (this.ahead > 0 && this.aheadBytes + FRAME_HEADER + enc.length > MAX_GROUP_BYTES) return;
       const at = seg.size + this.aheadBytes;

@@ -127,8 +127,9 @@ export interface LeftOutNote {
 
 export class PeerModel {
   /**
-   * `space\0key` → the peer's state of the key, as dots, and what of it the peer told itself (Entry: `statesOf`,
-   * `toldOf`); insertion order is recency.
+   * A key's id (`sid`: the key itself in the link's first space, `\0space\0key` otherwise) → the peer's state of the
+   * key, as dots, and what of it the peer told itself (`Kept`, model-entry.ts: `statesOf`, `toldOf`); insertion order
+   * is recency.
    */
   private readonly states = new Map<string, Kept>();
   /** The space a key of which `states` holds under the key itself (`sid`): the link's first. */
