@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { flushDoc, isYjsValue, openDoc, yjsValue } from '../../adapters/yjs/index.js';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { selfOriginDelta } from '../support/yjs-self-origin.js';
 import { synced, tapped, until } from '../sync/support.js';
 
 const KEY = 'docs/shared';
@@ -24,26 +25,6 @@ async function storedText(r: Replica): Promise<string> {
   const d = new Y.Doc();
   Y.applyUpdate(d, got.value);
   return d.getText('t').toString();
-}
-
-/**
- * Client 1 inserting 'Q' after the base's first character (`honest`), and the same with its origin rewritten to name
- * the item itself, 1:0 (`hostile`): it decodes, and Yjs throws integrating it.
- */
-function selfOriginDelta(base: Uint8Array): { honest: Uint8Array; hostile: Uint8Array } {
-  const e = new Y.Doc();
-  Y.applyUpdate(e, base);
-  e.clientID = 1;
-  let honest: Uint8Array | undefined;
-  e.on('update', (u: Uint8Array) => (honest = u));
-  e.getText('t').insert(1, 'Q');
-  // V1: 1 client, 1 struct, client 1, clock 0, info, origin (client 2, clock 0), right origin, content.
-  const hostile = Uint8Array.from(honest!);
-  expect(Array.from(hostile.subarray(0, 6))).toEqual([1, 1, 1, 0, 0xc4, 2]);
-  hostile[5] = 1;
-  expect(() => Y.decodeUpdate(hostile)).not.toThrow();
-  expect(() => Y.applyUpdate(new Y.Doc(), Y.mergeUpdates([base, hostile]))).toThrow();
-  return { honest: honest!, hostile };
 }
 
 /** `frame` with every occurrence of `from` replaced by `to` (same length), and whether there was one. */

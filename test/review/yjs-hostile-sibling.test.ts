@@ -8,6 +8,7 @@ import * as Y from 'yjs';
 import { flushDoc, isYjsValue, openDoc, yjsValue } from '../../adapters/yjs/index.js';
 import { valueOf } from '../../lib/deltas.js';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
+import { selfOriginDelta } from '../support/yjs-self-origin.js';
 import { synced } from '../sync/support.js';
 
 const KEY = 'docs/sib';
@@ -39,15 +40,7 @@ describe('a hostile sibling document state that does not integrate', () => {
     d.clientID = 2;
     d.getText('t').insert(0, 'hello world');
     const base = Y.encodeStateAsUpdate(d);
-    const e = new Y.Doc();
-    Y.applyUpdate(e, base);
-    e.clientID = 5;
-    let update: Uint8Array | undefined;
-    e.on('update', (u: Uint8Array) => (update = u));
-    e.getText('t').insert(1, 'Q');
-    const bad = Uint8Array.from(update!);
-    expect(Array.from(bad.subarray(0, 6))).toEqual([1, 1, 5, 0, 0xc4, 2]);
-    bad[5] = 5; // the item's origin is now itself, 5:0
+    const bad = selfOriginDelta(base, 5).hostile; // the item's origin is itself, 5:0
     await a.space('s').put(KEY, yjsValue(base));
     await b.space('s').put(KEY, yjsValue(Y.mergeUpdates([base, bad]))); // b: the hostile peer, a concurrent state
     const [ta, tb] = pairTransports();
