@@ -1,6 +1,7 @@
 // The demo app (demo/) in headless Chromium against a hostile peer: a Node replica connected to the same relay writes
 // values the demo renders — markup in values and key names, values of the wrong type or shape, an object whose
-// conversion to text throws — and the demo must show them as text, keep every panel working, and still write.
+// conversion to text throws, a document key holding no document — and the demo must show them as text, keep every
+// panel working, and still write. Last, the relay restarts under an open page.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,10 +19,18 @@ import { addItem, listItems, ready, status, WAIT } from './support/demo-page.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const demoDir = join(root, 'demo');
+/** The items of a list value as the demo reads it (its sets only). */
+const addWinsItems = (v: unknown) => {
+  try {
+    return merges.addWins.values(v as AddWinsSet);
+  } catch {
+    return [];
+  }
+};
 /** Markup that runs script if it ever reaches innerHTML (an attribute handler, no network needed). */
 const MARKUP = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
 
-describe.skipIf(skipBrowser)('demo app against a hostile peer', { timeout: 60_000 }, () => {
+describe.skipIf(skipBrowser)('demo app against a hostile peer, and a relay restarting under it', { timeout: 60_000 }, () => {
   let browser: Browser | undefined;
   let relay: Relay | undefined;
   let peer: Replica | undefined;
@@ -96,6 +105,24 @@ describe.skipIf(skipBrowser)('demo app against a hostile peer', { timeout: 60_00
     await page.close();
   });
 
+  it('a document key holding something that is not a document: the editor still opens, and typing writes a document', async () => {
+    const space = peer!.space('demo');
+    await space.put('docs/main', { not: 'a document' });
+    const page = await open('victim');
+    await page.waitForFunction(
+      async () => ((await (window as unknown as { concordDemo: { space: Space } }).concordDemo.space.get('docs/main'))?.value as { not?: string } | undefined)?.not === 'a document',
+      undefined,
+      { timeout: WAIT },
+    );
+    await page.locator('#doc-editor .cm-content').waitFor({ timeout: WAIT });
+    await page.locator('#doc-editor .cm-content').click();
+    await page.keyboard.type('typed over', { delay: 10 });
+    await page.waitForFunction(() => (window as unknown as { concordDemo: { editor: { text(): string } } }).concordDemo.editor.text().includes('typed over'), undefined, { timeout: WAIT });
+    await expect.poll(async () => (await space.get('docs/main'))?.value instanceof Uint8Array, { timeout: WAIT }).toBe(true);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
   it('a list of the wrong type or shape shows as unreadable, and adding an item starts a list again', async () => {
     const space = peer!.space('demo');
     await space.put('list', 'not a set');
@@ -119,6 +146,23 @@ describe.skipIf(skipBrowser)('demo app against a hostile peer', { timeout: 60_00
     // Removing the strange item still works: it goes, eggs stays.
     await page.locator('#list-items .list-item:not([data-item="eggs"]) button').click();
     await expect.poll(() => listItems(page), { timeout: WAIT }).toEqual(['eggs']);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('the relay restarting under an open page: it reconnects by itself, and a write made meanwhile reaches the peer', async () => {
+    const page = await open('victim');
+    const port = relay!.port;
+    await relay!.close();
+    await page.waitForSelector('#status:not([data-status="synced"])', { timeout: WAIT });
+    await addItem(page, 'during-outage');
+    expect(await page.locator('#pending').textContent()).not.toBe('0');
+    relay = await createRelay({ port, host: '127.0.0.1', staticDir: demoDir, dataDir, log: false });
+    await status(page, 'synced');
+    await page.waitForSelector('#pending:text-is("0")', { timeout: WAIT });
+    await expect
+      .poll(async () => addWinsItems((await peer!.space('demo').get('list'))?.value), { timeout: WAIT })
+      .toContain('during-outage');
     expect(pageErrors).toEqual([]);
     await page.close();
   });
