@@ -122,6 +122,24 @@ describe('concord/react stores under attack', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('presence: a peer whose link went away without leaving is dropped once its entry expires', async () => {
+    const TTL = 300;
+    const [a, c] = await Promise.all([0, 1].map(() => openReplica({ storage: memoryStorage(), presenceTtl: TTL })));
+    const [ta, tc] = pairTransports();
+    a.connect(ta);
+    const link = c.connect(tc);
+    const store = new PresenceStore(a!.space('room'), () => {});
+    const off = store.subscribe(() => {});
+    a!.space('room').presence.set({ name: 'a' });
+    c!.space('room').presence.set({ name: 'c' });
+    await settle(() => store.getSnapshot().length === 2, 'both present');
+    link.close(); // no leave: c is only silent from here on
+    await settle(() => store.getSnapshot().length === 1, 'c expired');
+    expect(store.getSnapshot().map((m) => (m.meta as { name: string }).name)).toEqual(['a']);
+    off();
+    await Promise.all([a!.close(), c!.close()]);
+  });
+
   it('a replica closed under a store: the next subscriber gets an error snapshot, not a throw or a loading forever', async () => {
     const replica = await openReplica({ storage: memoryStorage() });
     const space = replica.space('s');
