@@ -4,24 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { PresenceStore, ScanStore, ValueStore } from '../../adapters/react/stores.js';
 import { memoryStorage, openReplica, pairTransports, type Space } from '../../lib/index.js';
+import { prng, testSeed } from '../support/replicas.js';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
 async function settle(until: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 400 && !until(); i++) await tick();
   if (!until()) throw new Error(`timed out: ${what}`);
-}
-
-/** A small seeded generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function scanOf(space: Space, prefix: string): Promise<Array<[string, unknown]>> {
@@ -54,8 +43,8 @@ describe('concord/react stores under attack', () => {
   });
 
   it('a scan store under fast adds and deletes, with subscribers coming and going, ends equal to a fresh scan', async () => {
-    const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const random = rng(seed);
+    const seed = testSeed();
+    const random = prng(seed);
     const replica = await openReplica({ storage: memoryStorage() });
     const space = replica.space('s');
     const store = new ScanStore<number>(space, 'p/', () => {});
@@ -126,8 +115,8 @@ describe('concord/react stores under attack', () => {
     const TTL = 300;
     const [a, c] = await Promise.all([0, 1].map(() => openReplica({ storage: memoryStorage(), presenceTtl: TTL })));
     const [ta, tc] = pairTransports();
-    a.connect(ta);
-    const link = c.connect(tc);
+    a!.connect(ta);
+    const link = c!.connect(tc);
     const store = new PresenceStore(a!.space('room'), () => {});
     const off = store.subscribe(() => {});
     a!.space('room').presence.set({ name: 'a' });
