@@ -150,6 +150,38 @@ describe.skipIf(skipBrowser)('demo app against a hostile peer, and a relay resta
     await page.close();
   });
 
+  it('on a phone, long unbroken words a peer wrote (an item, a document title, a note, a key) overflow nothing sideways', async () => {
+    const space = peer!.space('demo');
+    const long = (c: string) => c.repeat(400);
+    await space.put('list', merges.addWins.add(undefined, peer!.replicaId, long('x')));
+    await space.put(`doc-titles/${long('k')}`, { title: long('y') });
+    await space.put(`notes/${long('n')}`, `${long('z')}\n${long('w')}`);
+    const phone = await browser!.newContext({ viewport: { width: 390, height: 844 } });
+    try {
+      const page = await phone.newPage();
+      page.on('pageerror', (e) => pageErrors.push(`phone: ${e.message}`));
+      await page.goto(`http://127.0.0.1:${relay!.port}/?device=phone`);
+      await ready(page);
+      await page.waitForSelector(`#list-items [data-item="${long('x')}"]`, { timeout: WAIT });
+      await page.locator('#docs-list .doc-link', { hasText: 'yyyy' }).waitFor({ timeout: WAIT });
+      const note = page.locator('#notes-list .note-link', { hasText: 'zzzz' });
+      await note.waitFor({ timeout: WAIT });
+      await note.click();
+      await page.waitForSelector('#note-text', { timeout: WAIT });
+      const wide = await page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+          .map((el) => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')}`)
+          .slice(0, 8),
+      );
+      expect(wide).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await phone.close();
+    }
+  });
+
   it('the relay restarting under an open page: it reconnects by itself, and a write made meanwhile reaches the peer', async () => {
     const page = await open('victim');
     const port = relay!.port;
