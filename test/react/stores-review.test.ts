@@ -1,7 +1,7 @@
 // An adversarial read of the stores behind concord/react (adapters/react/stores.ts): what a component mounting again
 // renders, a scan under fast adds and deletes with subscribers coming and going, presence of a peer that left, and a
 // replica closed under a store. Randomized cases print their seed; SEED=<n> replays one.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PresenceStore, ScanStore, ValueStore } from '../../adapters/react/stores.js';
 import { memoryStorage, openReplica, pairTransports, type Space } from '../../lib/index.js';
 import { prng, testSeed } from '../support/replicas.js';
@@ -39,6 +39,29 @@ describe('concord/react stores under attack', () => {
     // What the next component's first render reads, before its subscribe.
     expect(value.getSnapshot()).toMatchObject({ loading: false, value: 2 });
     expect(scan.getSnapshot().entries.map((e) => [e.key, e.value])).toEqual([['p/b', 2]]);
+    await replica.close();
+  });
+
+  it('StrictMode mounting (subscribe, unsubscribe, subscribe) leaks no space subscription, and the grace ends it', async () => {
+    const replica = await openReplica({ storage: memoryStorage() });
+    const space = replica.space('s');
+    const reads = vi.spyOn(space, 'get');
+    const store = new ValueStore<number>(space, 'k', () => {});
+    let wakes = 0;
+    store.subscribe(() => wakes++)();
+    const off = store.subscribe(() => wakes++);
+    await settle(() => !store.getSnapshot().loading, 'first read');
+    const first = reads.mock.calls.length;
+    expect(first).toBe(1); // one read for the mount, not one per subscribe
+    await space.put('k', 1);
+    await settle(() => store.getSnapshot().value === 1, 'the change');
+    expect(reads.mock.calls.length).toBe(first + 1); // one space subscription, not two
+    off();
+    await tick(1200); // the grace ran out: the store stopped
+    await space.put('k', 2);
+    await tick(50);
+    expect(reads.mock.calls.length).toBe(first + 1);
+    expect(wakes).toBe(2); // loaded, then k = 1: nothing after the store stopped
     await replica.close();
   });
 
