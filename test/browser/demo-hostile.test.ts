@@ -182,6 +182,31 @@ describe.skipIf(skipBrowser)('demo app against a hostile peer, and a relay resta
     }
   });
 
+  it('a link naming a relay of another host (?relay=) does not take the device\'s data there', async () => {
+    // The page on http://localhost:<port>, the link's relay on 127.0.0.1: another host name, as a stranger's would be.
+    const evil = await createRelay({ port: 0, host: '127.0.0.1', log: false });
+    const thief = await openReplica({ storage: memoryStorage() });
+    thief.connect(webSocketTransport(`ws://127.0.0.1:${evil.port}`));
+    const linked = await browser!.newContext();
+    try {
+      const page = await linked.newPage();
+      page.on('pageerror', (e) => pageErrors.push(`linked: ${e.message}`));
+      await page.goto(`http://localhost:${relay!.port}/?device=linked&relay=${encodeURIComponent(`ws://127.0.0.1:${evil.port}`)}`);
+      await ready(page);
+      await status(page, 'synced');
+      await addItem(page, 'secret');
+      // The page's own relay got it (the peer on it sees it), the link's relay did not.
+      await expect.poll(async () => addWinsItems((await peer!.space('demo').get('list'))?.value), { timeout: WAIT }).toContain('secret');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await thief.space('demo').get('list')).toBeUndefined();
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await linked.close();
+      await thief.close();
+      await evil.close();
+    }
+  });
+
   it('the relay restarting under an open page: it reconnects by itself, and a write made meanwhile reaches the peer', async () => {
     const page = await open('victim');
     const port = relay!.port;

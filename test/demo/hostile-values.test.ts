@@ -1,8 +1,10 @@
 // What the demo does with values a peer wrote that are not what it writes: `shown` turns anything into text without
-// throwing, and `readList` keeps the sets of the list key apart from what is not one (a hostile sibling beside them).
+// throwing, `readList` keeps the sets of the list key apart from what is not one (a hostile sibling beside them), and
+// `relayUrl` takes no relay of another host from a link.
 import { describe, expect, it } from 'vitest';
 import { shown } from '../../demo/src/dom.js';
 import { readList } from '../../demo/src/list.js';
+import { relayUrl } from '../../demo/src/relay-url.js';
 import { memoryStorage, merges, openReplica, pairTransports } from '../../lib/index.js';
 
 const { addWins } = merges;
@@ -52,5 +54,22 @@ describe('readList', () => {
     expect(addWins.values(readList(await alone.space('demo').get('list')).set)).toEqual(['tea']);
     await alone.close();
     for (const r of replicas) await r.close();
+  });
+});
+
+describe('relayUrl', () => {
+  const page = (href: string) => {
+    const u = new URL(href);
+    return { protocol: u.protocol, host: u.host, hostname: u.hostname, search: u.search };
+  };
+
+  it('is the relay serving the page, unless ?relay= names one on the page’s own host', () => {
+    expect(relayUrl(page('https://demo.example/?device=bob'))).toEqual({ url: 'wss://demo.example' });
+    expect(relayUrl(page('http://127.0.0.1:8787/'))).toEqual({ url: 'ws://127.0.0.1:8787' });
+    expect(relayUrl(page('http://127.0.0.1:5173/?relay=ws://127.0.0.1:8787'))).toEqual({ url: 'ws://127.0.0.1:8787/' });
+    // Another host, another scheme, or no URL at all: refused, the page's own relay instead.
+    for (const given of ['wss://attacker.example', 'ws://demo.example.attacker.example', 'http://demo.example', 'not a url', 'ws://user@attacker.example']) {
+      expect(relayUrl(page(`https://demo.example/?relay=${encodeURIComponent(given)}`))).toEqual({ url: 'wss://demo.example', refused: given });
+    }
   });
 });
