@@ -8,8 +8,10 @@
  * - A store subscribes narrowly: `space.subscribe(key)` for one key, `space.subscribe(prefix + '*')` for a
  *   scan, filtered exactly (a `*` inside a key would otherwise widen the pattern); changes elsewhere never wake it.
  * - Subscribe, unsubscribe, subscribe again (StrictMode does it on mount) keeps the snapshot: no flash of
- *   `loading`; a resubscription reads again and publishes only if something changed meanwhile.
- * - A store nobody listens to stops listening to the space at once and leaves the cache after a short grace.
+ *   `loading`, and nothing read again.
+ * - A store nobody listens to keeps listening to the space for a short grace, then stops and leaves the cache: a
+ *   component mounting meanwhile renders with `getSnapshot` before it subscribes, so the snapshot must still follow
+ *   the space then (stopped at once, it showed a value superseded meanwhile, with `loading: false`).
  */
 import { deepEqual } from '../../lib/equal.js';
 import type { Space } from '../../lib/space.js';
@@ -41,6 +43,8 @@ const EVICT_AFTER_MS = 1000;
 abstract class Store<S> {
   private readonly listeners = new Set<() => void>();
   private evictTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Listening to the space: from the first subscriber until the grace after the last one ran out. */
+  private started = false;
 
   constructor(
     protected snapshot: S,
@@ -52,11 +56,18 @@ abstract class Store<S> {
   readonly subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
     clearTimeout(this.evictTimer);
-    if (this.listeners.size === 1) this.start();
+    if (!this.started) {
+      this.started = true;
+      this.start();
+    }
     return () => {
       if (!this.listeners.delete(listener) || this.listeners.size > 0) return;
-      this.stop();
-      this.evictTimer = setTimeout(() => this.listeners.size === 0 && this.evict(), EVICT_AFTER_MS);
+      this.evictTimer = setTimeout(() => {
+        if (this.listeners.size > 0) return;
+        this.started = false;
+        this.stop();
+        this.evict();
+      }, EVICT_AFTER_MS);
       (this.evictTimer as { unref?: () => void }).unref?.();
     };
   };
@@ -67,7 +78,7 @@ abstract class Store<S> {
   }
 
   protected get listening(): boolean {
-    return this.listeners.size > 0;
+    return this.started;
   }
 
   protected abstract start(): void;

@@ -1,16 +1,42 @@
-/** A tiny element builder: `h('button', { class: 'x', onclick }, 'text')`. Strings become text nodes (never HTML). */
-type Attrs = Record<string, string | number | boolean | EventListener | undefined>;
-type Child = Node | string | null | undefined | false;
+/**
+ * A tiny element builder: `h('button', { class: 'x', onclick }, 'text')`. Strings become text nodes (never HTML).
+ * Values come from peers, whose writes the types cannot vouch for: any child that is not a Node, and any attribute,
+ * is shown through `shown` (below), which never throws.
+ */
+type Attrs = Record<string, unknown>;
+type Child = unknown;
+
+/**
+ * Any value as text, never throwing: a string as it is, an object as JSON (else its type tag). `String(v)` throws for
+ * an object without a callable toString or valueOf (`{"toString": 1}` from a peer), and a throw while rendering would
+ * leave a whole panel stale.
+ */
+export function shown(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null) {
+    try {
+      const json = JSON.stringify(v);
+      if (typeof json === 'string') return json;
+    } catch {
+      // a cycle or a BigInt inside: its type tag below
+    }
+    return Object.prototype.toString.call(v);
+  }
+  return typeof v === 'symbol' ? v.toString() : String(v);
+}
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
     if (value === undefined || value === false) continue;
-    if (typeof value === 'function') el.addEventListener(name.replace(/^on/, ''), value);
+    if (typeof value === 'function') el.addEventListener(name.replace(/^on/, ''), value as EventListener);
     else if (value === true) el.setAttribute(name, '');
-    else el.setAttribute(name, String(value));
+    else el.setAttribute(name, shown(value));
   }
-  for (const child of children) if (child) el.append(child);
+  for (const child of children) {
+    if (child === null || child === undefined || child === false || child === '') continue;
+    el.append(child instanceof Node ? child : shown(child));
+  }
   return el;
 }
 

@@ -14,14 +14,10 @@ import { mountList } from './list.js';
 import { mountNetwork } from './network.js';
 import { dotOfWrite } from './notation.js';
 import { mountNotes } from './notes.js';
+import { relayUrl } from './relay-url.js';
 
 const DEVICE_KEY = 'concord-demo-device';
 
-function relayUrl(): string {
-  const given = new URLSearchParams(location.search).get('relay');
-  if (given) return given;
-  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
-}
 
 async function start(): Promise<void> {
   const device = chooseDevice(location.search, localStorage.getItem(DEVICE_KEY));
@@ -33,12 +29,14 @@ async function start(): Promise<void> {
   // list's merge stays registered for lists stored as plain objects by older versions). Titles: the latest rename wins.
   const replica = await openReplica({ storage, merge: { [LIST_KEY]: merges.addWins, [TITLE_PREFIX + '*']: merges.lww } });
   replica.on('error', (e) => console.error('concord:', e));
+  const relay = relayUrl(location);
+  if (relay.refused !== undefined) console.warn(`demo: ?relay=${relay.refused} ignored: only a relay on this page's own host (${location.hostname}) is used`);
   const journal = new WriteJournal();
   const app: App = {
     device,
     replica,
     space: replica.space(SPACE),
-    relayUrl: relayUrl(),
+    relayUrl: relay.url,
     journal,
     wrote: (what, w) => (journal.track(what, w, dotOfWrite(w, replica.replicaId)), w),
   };

@@ -8,7 +8,7 @@
  */
 import type { GetResult, VersionInfo } from '../../lib/index.js';
 import { NOTE_PREFIX, type App } from './app.js';
-import { byId, clock, h } from './dom.js';
+import { byId, clock, h, shown } from './dom.js';
 import { formatContext, formatDot, short } from './notation.js';
 import { mergeLines } from './line-merge.js';
 
@@ -65,7 +65,7 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
   const refreshList = async () => {
     const run = ++listRun;
     const rows: NoteRow[] = [];
-    for await (const e of app.space.scan<string>(NOTE_PREFIX)) rows.push({ key: e.key, title: titleOf(String(e.value)), conflict: e.conflict });
+    for await (const e of app.space.scan<string>(NOTE_PREFIX)) rows.push({ key: e.key, title: titleOf(shown(e.value)), conflict: e.conflict });
     if (run === listRun) renderList(rows);
   };
 
@@ -80,14 +80,14 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
         h('span', { class: 'when', title: `HLC ${v.hlc.ms}.${v.hlc.logical}` }, clock(v.hlc.ms)),
         h('code', { class: 'dot', title: `dot (replica·counter) of ${v.replicaId}` }, formatDot(v.replicaId, v.counter)),
       ),
-      v.deleted ? h('p', { class: 'tombstone' }, 'deleted') : h('pre', { class: 'version-text' }, String(v.value ?? '')),
+      v.deleted ? h('p', { class: 'tombstone' }, 'deleted') : h('pre', { class: 'version-text' }, shown(v.value ?? '')),
       v.deleted
         ? h('button', { type: 'button', class: 'button keep keep-deletion', onclick: () => void keepDeletion(key, read) }, 'Keep the deletion')
-        : h('button', { type: 'button', class: 'button keep', onclick: () => void resolve(key, read, String(v.value ?? ''), 'keep a version') }, 'Keep this version'),
+        : h('button', { type: 'button', class: 'button keep', onclick: () => void resolve(key, read, shown(v.value ?? ''), 'keep a version') }, 'Keep this version'),
     );
 
   const renderConflict = (key: string, read: GetResult<string>) => {
-    const texts = read.siblings.map(String);
+    const texts = read.siblings.map(shown);
     const combo = h('textarea', { class: 'note-text', id: 'note-combination', rows: 5, 'aria-label': 'Combination' }) as HTMLTextAreaElement;
     combo.value = mergeLines(texts);
     detail.replaceChildren(
@@ -112,7 +112,7 @@ export function mountNotes(app: App, names: (replicaId: string) => string | unde
 
   const renderEditor = (key: string, read: GetResult<string>) => {
     const area = h('textarea', { class: 'note-text', id: 'note-text', rows: 8, 'aria-label': 'Note text' }) as HTMLTextAreaElement;
-    area.value = String(read.value);
+    area.value = shown(read.value);
     const status = h('span', { class: 'hint', id: 'note-status' }, '');
     editing = { key, read, dirty: false };
     area.addEventListener('input', () => {

@@ -113,6 +113,27 @@ describe.skipIf(skipBrowser)('concord/react in headless Chromium', { timeout: 60
     expect(errors).toEqual([]);
   });
 
+  it('a component mounting again soon after the last one on its key left renders the current value, never the one before', async () => {
+    // React renders a mounting component with getSnapshot before it subscribes: the cached store must still be current.
+    const room = node!.space('room');
+    await room.put('c', 1);
+    await page.evaluate(() => app.mountSeen(true));
+    await text('#seen', '1');
+    await page.evaluate(() => app.mountSeen(false));
+    await room.put('c', 2);
+    await page.waitForFunction(async () => (await app.get('c')) === 2, undefined, { timeout: WAIT });
+    await page.evaluate(() => {
+      app.seen.length = 0;
+      app.mountSeen(true);
+    });
+    await text('#seen', '2');
+    const seen = await page.evaluate(() => [...app.seen]);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen).not.toContain('1');
+    await page.evaluate(() => app.mountSeen(false));
+    expect(errors).toEqual([]);
+  });
+
   it('usePresence lists who is online in the space', async () => {
     node!.space('room').presence.set({ name: 'node' });
     await expect.poll(() => page.textContent('#members'), { timeout: WAIT }).toMatch(/^(node,page|page,node)$/);

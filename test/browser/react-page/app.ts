@@ -3,12 +3,12 @@
 // StrictMode's double render and double effects run, and React reports unstable snapshots). Every component
 // counts its renders in `app.renders`.
 import { createElement as h, StrictMode, type ReactNode } from 'react';
-import { createRoot } from 'react-dom/client';
+import { createRoot, type Root } from 'react-dom/client';
 import { webSocketTransport } from '../../../adapters/ws/index.js';
 import { usePending, usePresence, useScan, useStatus, useValue } from '../../../adapters/react/index.js';
 import { memoryStorage, openReplica, type Link, type Replica, type Space, type TypedSpace } from '../../../lib/index.js';
 
-type Schema = { 'todo/*': string; a: number; b: number };
+type Schema = { 'todo/*': string; a: number; b: number; c: number };
 
 const renders: Record<string, number> = {};
 const count = (name: string) => void (renders[name] = (renders[name] ?? 0) + 1);
@@ -42,6 +42,15 @@ function Members({ space }: { space: Space }): ReactNode {
   return h('output', { id: 'members' }, members.map((m) => (m.meta as { name?: string } | null)?.name ?? '?').join(','));
 }
 
+/** What each render of `Seen` showed (`loading` or the value): a component mounted and unmounted at will. */
+const seen: string[] = [];
+
+function Seen({ space }: { space: TypedSpace<Schema> }): ReactNode {
+  const { value, loading } = useValue(space, 'c');
+  seen.push(loading ? 'loading' : String(value));
+  return h('output', { id: 'seen' }, loading ? '…' : String(value));
+}
+
 async function start(url: string): Promise<string> {
   const replica = await openReplica({ storage: memoryStorage() });
   const space = replica.space<Schema>('room');
@@ -52,8 +61,19 @@ async function start(url: string): Promise<string> {
   createRoot(root).render(
     h(StrictMode, null, h(Status, { replica }), h(Pending, { replica }), h(Value, { space, k: 'a' }), h(Value, { space, k: 'b' }), h(Todos, { space }), h(Members, { space: space as unknown as Space })),
   );
+  let extra: Root | undefined;
   Object.assign(app, {
     put: (k: 'a' | 'b', v: number) => space.put(k, v).then(() => undefined),
+    get: (k: 'a' | 'b' | 'c') => space.get(k).then((r) => r?.value),
+    mountSeen: (on: boolean) => {
+      extra?.unmount();
+      extra = undefined;
+      if (!on) return;
+      const el = document.createElement('div');
+      document.body.append(el);
+      extra = createRoot(el);
+      extra.render(h(StrictMode, null, h(Seen, { space })));
+    },
     online: (on: boolean) => {
       if (!on) link?.close();
       link = on ? (link?.isActive ? link : replica.connect(webSocketTransport(url))) : undefined;
@@ -64,11 +84,23 @@ async function start(url: string): Promise<string> {
 
 export interface ReactApp {
   renders: Record<string, number>;
+  seen: string[];
+  get(key: 'a' | 'b' | 'c'): Promise<number | undefined>;
+  /** Mounts `Seen` (reading key c) in a root of its own, or unmounts it. */
+  mountSeen(on: boolean): void;
   start(url: string): Promise<string>;
   put(key: 'a' | 'b', value: number): Promise<void>;
   /** Closes the page's link (false) or connects again (true). */
   online(on: boolean): void;
 }
 
-const app: ReactApp = { renders, start, put: () => Promise.reject(new Error('not started')), online: () => {} };
+const app: ReactApp = {
+  renders,
+  seen,
+  start,
+  put: () => Promise.reject(new Error('not started')),
+  get: () => Promise.reject(new Error('not started')),
+  online: () => {},
+  mountSeen: () => {},
+};
 (globalThis as { app?: ReactApp }).app = app;
