@@ -21,6 +21,8 @@
  * What file − held leaves beyond the items is the rest: the batch's arrays, the transaction object, the writer, and the
  * garbage collector's work on what a put keeps alive until its fsync (an Entry, the batch's slots, the record's
  * hash text).
+ * And the wall time after the last put was issued, on files (separate runs, fdatasync timed through the `io` option):
+ * until the group's fdatasync began, the fdatasync itself, and from its end to the last acknowledgement.
  *
  *   node --expose-gc bench/floor/s4-split.mjs [build dir]       (env R: rounds, default 5; N: puts)
  */
@@ -39,6 +41,7 @@ const { WrittenRecord } = await load('lib/record.js');
 const { RecordArea, encodeHead } = await load('adapters/fs/frame.js');
 const { crc32Range } = await load('adapters/fs/crc32.js');
 const { Entry, SpaceIndex } = await load('adapters/fs/keyspace.js');
+const { nodeIo } = await load('adapters/fs/io.js');
 const n = +(process.env.N ?? 100_000), R = +(process.env.R ?? 5);
 const { keys, values } = dataset(n);
 const GROUP = 8192;
@@ -86,6 +89,12 @@ const made = [];
 await layer('held', made);
 const states = made.map((r) => ({ vs: r.vs, cc: r.cc, ...(r.pts ? { pts: r.pts } : {}) }));
 const fresh = () => made.map((r, i) => new WrittenRecord(keys[i], states[i], r.seq));
+/** Fresh records whose hash was read already (as a put's is by the time its record is stored). */
+function hashed() {
+  const recs = fresh();
+  for (const r of recs) void r.h;
+  return recs;
+}
 
 function cpu(fn) {
   collect();
@@ -103,8 +112,7 @@ const items = {
     });
   },
   encode: () => {
-    const recs = fresh();
-    for (const r of recs) void r.h;
+    const recs = hashed();
     return cpu(() => {
       let a = new RecordArea();
       for (let i = 0; i < n; i++) {
@@ -125,8 +133,7 @@ const items = {
     });
   },
   index: () => {
-    const recs = fresh();
-    for (const r of recs) void r.h;
+    const recs = hashed();
     return cpu(() => {
       const s = new SpaceIndex();
       for (let i = 0; i < n; i++) {
@@ -136,7 +143,7 @@ const items = {
     });
   },
   head: () => {
-    const recs = fresh();
+    const recs = hashed();
     const puts = recs.map((r, i) => ({ seq: r.seq, h: r.h, len: 200, crc: i * 40503, chained: false }));
     const spaces = keys.map(() => 'bench');
     return cpu(() => {
@@ -172,15 +179,57 @@ async function fsyncFloor() {
   }
 }
 
+/**
+ * The wall time after the last put was issued, on files: until the group's fdatasync began (the last frames written),
+ * the fdatasync, and from its end to the last acknowledgement (the group's entries pointed at the file, every put
+ * settled and its change reported). A file storage whose fdatasync calls are timed (its `io` option).
+ */
+async function tail() {
+  const syncs = [];
+  const io = {
+    ...nodeIo,
+    async open(p, flags) {
+      const f = await nodeIo.open(p, flags);
+      const datasync = f.datasync.bind(f);
+      f.datasync = async () => {
+        const t = performance.now();
+        await datasync();
+        syncs.push([t, performance.now()]);
+      };
+      return f;
+    },
+  };
+  const data = await mkdtemp(path.join(tmpdir(), 'concord-s4split-'));
+  try {
+    const replica = await lib.openReplica({ storage: fs.fileStorage(data, { io }) });
+    const space = replica.space('bench');
+    collect();
+    syncs.length = 0;
+    const puts = new Array(n);
+    for (let i = 0; i < n; i++) puts[i] = space.put(keys[i], values[i]);
+    const issued = performance.now();
+    await Promise.all(puts);
+    const acked = performance.now();
+    const [start, end] = syncs[syncs.length - 1];
+    await replica.close();
+    return { toSync: start - issued, sync: end - start, settle: acked - end };
+  } finally {
+    await rm(data, { recursive: true, force: true });
+  }
+}
+
 const kinds = ['mem', 'held', 'file'];
 for (const k of kinds) await layer(k); // warm-up
 for (const f of Object.values(items)) f();
 const out = Object.fromEntries([...kinds, ...Object.keys(items), 'fsync'].map((k) => [k, []]));
+const tails = {};
 for (let r = 0; r < R; r++) {
   const order = kinds.map((_, i) => kinds[(i + r) % kinds.length]);
   for (const k of order) out[k].push(await layer(k));
   for (const [k, f] of Object.entries(items)) out[k].push(f());
   out.fsync.push(await fsyncFloor());
+  const t = await tail();
+  for (const k of Object.keys(t)) (tails[k] ??= []).push(t[k]);
   console.error(`  round ${r + 1}: ${Object.keys(out).map((k) => `${k} ${out[k][r].toFixed(0)}`).join(', ')} (ms CPU)`);
 }
 const m = (k) => median(out[k]);
@@ -195,4 +244,5 @@ for (const k of [...Object.keys(items), 'fsync']) {
   console.log(`    ${k.padEnd(7)} ${f1(m(k))}${k === 'crc' ? '   (part of encode)' : ''}`);
 }
 console.log(`    rest    ${f1(m('file') - m('held') - sum)}   (batches, transactions, the writer, and the collector's work on what waits for the fsync)`);
+console.log(`  wall time after the last put was issued (ms): to the group's fdatasync ${f1(median(tails.toSync))}, the fdatasync ${f1(median(tails.sync))}, then to the last acknowledgement ${f1(median(tails.settle))}`);
 console.log(`  ratio by CPU: file/memory ${(m('mem') / m('file')).toFixed(3)} (the ratio's target 0.5: file at most ${f1(2 * m('mem'))})`);
