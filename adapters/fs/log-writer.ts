@@ -22,15 +22,16 @@
  * turn, which a caller issuing puts in one synchronous run (100 000 in flight) only lets come once it is done: the
  * copy into the file then runs in the I/O thread beside that run, and only the rest of the group and its fsync are
  * left after it. Such frames carry the next group's number and no last-frame flag; the group's fsync follows its last
- * frame, written by the loop, once every write of the group has returned. Each time more frames are written ahead, an
- * fdatasync is begun first, in the I/O threads too: it flushes the frames written ahead before (most of a burst's bytes)
- * while the run goes on, so the group's own fsync, after its last frame, has little left to flush (S4: ~25 ms of a
- * 100 000-put burst's 26 MB, down to a few). It makes nothing durable that the group's fsync would not (a put still
- * settles only after the fsync begun after its last frame was written, and frames of a group not fsynced whole are a
- * torn tail, flushed or not); one that fails fails the group as a failed group fsync does (the writer breaks). So frames of a group not yet fsynced are
+ * frame, written by the loop, once every write of the group has returned. So frames of a group not yet fsynced are
  * never followed by frames of a later group (frame.ts: what tells a torn tail from damage): a crash before the fsync
  * leaves an incomplete group, dropped whole at recovery as before, and a failed write still truncates the segment back
  * to where the group began (after every write of the group has returned).
+ * Each time more frames are written ahead, an fdatasync is begun first, in the I/O threads too: it flushes the frames
+ * written ahead before (most of a burst's bytes) while the run goes on, so the group's own fsync after its last frame
+ * has little left to flush (S4: a 100 000-put burst's 26 MB, its last fdatasync ~22 ms → ~3). It makes nothing durable
+ * the group's fsync would not (a put settles only after the fsync begun once its group's last frame was written; frames
+ * of a group not fsynced whole are a torn tail, flushed or not); one that fails fails the group as a failed group fsync
+ * does (the segment cut back, the writer broken).
  *
  * Segment rotation (for compaction) happens between groups: a new segment file is created (or the empty one a rotation
  * whose directory fsync failed left is taken: openSegment) and its directory entry fsynced, and `onRotated` runs
