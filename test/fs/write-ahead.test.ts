@@ -58,20 +58,30 @@ async function keysOf(r: Replica): Promise<Set<string>> {
 }
 
 describe('write-ahead of full batches', () => {
-  it("a full batch's frames reach the segment while the puts are still being issued; the group is fsynced once, after its last frame", async () => {
+  it("a full batch's frames reach the segment while the puts are still being issued, and are flushed then; the group is fsynced after its last frame", async () => {
     const path = await dir('ahead');
     const faults: Faults = {};
-    const { r } = await open(path, faultyIo(faults));
+    // The log's fdatasyncs, each as the count of gathered writes handed to the file when it began (counted at the call:
+    // faultyIo counts a sync only after a turn).
+    let writevs = 0;
+    const syncs: number[] = [];
+    const io = wrapLogs(faultyIo(faults), (f) => ({
+      writev: (bs, at) => (writevs++, f.writev!(bs, at)),
+      datasync: () => (syncs.push(writevs), f.datasync()),
+    }));
+    const { r } = await open(path, io);
     await r.space('s').put('before', 0);
-    const writes0 = faults.writevs ?? 0;
-    const syncs0 = faults.syncs ?? 0;
+    const writes0 = writevs;
+    syncs.length = 0;
     const puts = burst(r);
-    // Still inside the run that issued them (no turn of the event loop yet): the two full batches were handed to the file.
-    expect((faults.writevs ?? 0) - writes0).toBe(2);
-    expect(faults.syncs ?? 0).toBe(syncs0);
+    // Still inside the run that issued them (no turn of the event loop yet): the two full batches were handed to the
+    // file, and a flush of the first began before the second was (before: no fdatasync until the writer's turn).
+    expect(writevs - writes0).toBe(2);
+    expect(syncs).toEqual([writes0 + 1]);
     expect(await Promise.all(puts)).toEqual(puts.map(() => true));
-    expect((faults.writevs ?? 0) - writes0).toBe(3); // and the last batch, flagged last of the group
-    expect((faults.syncs ?? 0) - syncs0).toBe(1);
+    expect(writevs - writes0).toBe(3); // and the last batch, flagged last of the group
+    // the group's own fsync, begun once its last frame was handed over (and returned: the writer awaits its writes)
+    expect(syncs).toEqual([writes0 + 1, writes0 + 3]);
     await r.close();
     const again = await open(path, nodeIo);
     const s = again.r.space('s');
@@ -140,6 +150,34 @@ describe('write-ahead of full batches', () => {
     expect(keys.size).toBe(BURST + 1);
     expect(keys.has('k0')).toBe(false);
     expect(keys.has(`k${BURST}`)).toBe(true);
+  });
+
+  it('a flush of the frames written ahead that fails (EIO) fails the group as its fsync failing would: every put rejected, the writer broken, none of the group there after a reopen', async () => {
+    const path = await dir('ahead-flush-eio');
+    const faults: Faults = {};
+    let issuing = false;
+    // the fdatasync begun while the burst is issued (the flush) fails; the failure is seen after a turn (faultyIo)
+    const failing = new Set<number>();
+    let syncs = 0;
+    const io = wrapLogs(faultyIo(faults), (f) => ({
+      datasync: () => {
+        const n = syncs++;
+        if (issuing) failing.add(n);
+        return failing.has(n) ? Promise.reject(errnoError('EIO', 'fdatasync')) : f.datasync();
+      },
+    }));
+    const { r } = await open(path, io);
+    await r.space('s').put('before', 0);
+    issuing = true;
+    const puts = burst(r);
+    issuing = false;
+    expect(failing.size, 'a flush begun while the puts were issued').toBe(1);
+    const outs = await Promise.all(puts);
+    expect(outs.filter(Boolean).length, 'puts of the group acknowledged').toBe(0);
+    await expect(r.space('s').put('after', 1)).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+    await r.close().catch(() => {});
+    const again = await open(path, nodeIo);
+    expect(await keysOf(again.r)).toEqual(new Set(['before']));
   });
 
   it('close() right after the run waits for the group: every put acknowledged, all there after a reopen', async () => {
