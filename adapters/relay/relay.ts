@@ -266,6 +266,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
         policy,
         now,
         onAuthenticated: authenticated,
+        presenceBudget: { ...options.presenceBudget, ...(ipCaps ? { others: [[`ip:${ip}`, ipCaps.presenceBytes]] } : {}) },
         onStored: (sock, space, upTo, localSeq, keys) => cluster?.stored(sock, space, upTo, localSeq, keys),
       });
       served.add(s);
