@@ -22,6 +22,7 @@ import type { SpaceOf } from './typed-space.js';
 import { SyncHub } from './sync/hub.js';
 import { DEFAULT_MAX_FRAME_BYTES, Link, type LinkOptions, type Timers } from './sync/link.js';
 import { Session, type Grants } from './sync/session.js';
+import type { PresenceBudget } from './sync/presence-holds.js';
 import { TabNetwork, type TabNetworkOptions } from './sync/tabs.js';
 import type { Connection, ConnectionHandlers, Transport } from './transport.js';
 import type { MergeFn, MergeTable, ReplicaStatus } from './types.js';
@@ -94,6 +95,8 @@ export interface AcceptOptions {
   antiEntropyInterval?: number;
   /** Timers for the periodic rounds (simulations pass virtual ones). */
   timers?: Timers;
+  /** What the peer's presence may make this replica hold, per connection, principal and more (presence-holds.ts). */
+  presenceBudget?: PresenceBudget;
 }
 
 export interface ReplicaEvents {
@@ -371,7 +374,12 @@ export class Replica implements SpaceHost {
       ...(options.timers ? { timers: options.timers } : {}),
     });
     // A peer we serve is a client unless it authenticated as a relay: it may send only its own presence.
-    this.hub.presence.restrict(session, { peer: () => session.peerId, forwards: () => relayPeer });
+    this.hub.presence.restrict(session, {
+      peer: () => session.peerId,
+      forwards: () => relayPeer,
+      principal: () => session.principal.principal,
+      ...(options.presenceBudget ? { budget: options.presenceBudget } : {}),
+    });
     this.accepted.add(session);
     return {
       session,

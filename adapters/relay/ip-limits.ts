@@ -15,9 +15,11 @@ export interface IpCaps {
   connections: number;
   /** WebSocket connections per client IP that have not completed an authenticated hello (default 128). */
   unauthenticated: number;
+  /** Bytes of presence the clients of one IP may make the relay hold, all connections (default 16 MiB; presence-holds.ts). */
+  presenceBytes: number;
 }
 
-export const DEFAULT_IP_CAPS: IpCaps = { connections: 1024, unauthenticated: 128 };
+export const DEFAULT_IP_CAPS: IpCaps = { connections: 1024, unauthenticated: 128, presenceBytes: 16 << 20 };
 
 /** IPv4-mapped IPv6 addresses count as their IPv4 address. */
 function normalize(ip: string): string {

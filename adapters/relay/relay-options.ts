@@ -5,6 +5,7 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { SwimConfig } from '../../lib/membership/index.js';
 import type { StorageAdapter } from '../../lib/storage.js';
+import type { PresenceBudget } from '../../lib/sync/presence-holds.js';
 import type { MergeTable } from '../../lib/types.js';
 import { DEFAULT_MAX_VALUE_BYTES } from '../../lib/values.js';
 import type { IpCaps } from './ip-limits.js';
@@ -78,8 +79,10 @@ export interface RelayOptions {
   maxSpacesPerConnection?: number;
   /** Open connections beyond this are refused at the upgrade with 503 (default 10 000). */
   maxConnections?: number;
-  /** Per client IP: open connections and unauthenticated WebSockets (default 1 024 and 128); false: none. */
+  /** Per client IP: open connections, unauthenticated WebSockets, presence held (default 1 024, 128, 16 MiB); false: none. */
   ipCaps?: Partial<IpCaps> | false;
+  /** Presence a client connection and a principal may make the relay hold (default 1 MiB and 4 MiB; beyond: refused). */
+  presenceBudget?: Pick<PresenceBudget, 'connection' | 'principal'>;
   /** Behind a reverse proxy: take the client IP from the last X-Forwarded-For address (default false). */
   trustProxy?: boolean;
   /** HTTP timeouts against slow requests (slowloris). */

@@ -33,7 +33,7 @@ import { parseDuration } from './duration.js';
 import { Gate, statusRefusal, type Refusal } from './gate.js';
 import { handleHttp } from './http.js';
 import { clientIp, DEFAULT_IP_CAPS, IpCounter } from './ip-limits.js';
-import { DEFAULT_RATE_LIMIT } from './limits.js';
+import { DEFAULT_RATE_LIMIT, MAX_FRAGMENTS, maxBufferedChunks } from './limits.js';
 import { createLogger } from './log.js';
 import { RelayMetrics } from './metrics.js';
 import { isLoopbackHost, originCheck } from './origins.js';
@@ -191,7 +191,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     metrics.errors.inc({ reason });
     log('info', 'request refused', { remote, status: refusal.status, why: refusal.reason });
   };
-  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false, maxFragments: MAX_FRAGMENTS, maxBufferedChunks: maxBufferedChunks(maxPayload) });
   let cluster: ClusterDriver | undefined;
   const server: Server = createServer(
     { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, keepAliveTimeout: timeouts.keepAliveMs, connectionsCheckingInterval: Math.min(1000, timeouts.headersMs), maxHeaderSize: 16 * 1024 },
@@ -266,6 +266,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
         policy,
         now,
         onAuthenticated: authenticated,
+        presenceBudget: { ...options.presenceBudget, ...(ipCaps ? { others: [[`ip:${ip}`, ipCaps.presenceBytes]] } : {}) },
         onStored: (sock, space, upTo, localSeq, keys) => cluster?.stored(sock, space, upTo, localSeq, keys),
       });
       served.add(s);

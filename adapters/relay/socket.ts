@@ -25,6 +25,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Replica } from '../../lib/replica.js';
+import type { PresenceBudget } from '../../lib/sync/presence-holds.js';
 import type { Grants } from '../../lib/sync/session.js';
 import { ConcordError } from '../../lib/errors.js';
 import { decodeMessage, MsgType } from '../../lib/sync/messages.js';
@@ -59,6 +60,8 @@ export interface SocketContext {
   onStored?: (socket: ServedSocket, space: string, upTo: number, localSeq: number, keys?: readonly string[]) => void;
   /** The peer's hello was authenticated (it no longer counts as an unauthenticated socket). */
   onAuthenticated?: () => void;
+  /** What the client's presence may make the relay hold (its connection, principal and IP). */
+  presenceBudget?: PresenceBudget;
 }
 
 /** A served socket, as the relay's sweeper and shutdown see it. */
@@ -160,6 +163,7 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       return grants;
     },
     maxFrameBytes: policy.maxPayload,
+    ...(ctx.presenceBudget ? { presenceBudget: ctx.presenceBudget } : {}),
     ...(onStored ? { onStored: (space: string, upTo: number, localSeq: number, keys?: readonly string[]) => served && !relayPeer && onStored(served, space, upTo, localSeq, keys) } : {}),
   });
   metrics.connections.inc();

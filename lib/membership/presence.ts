@@ -203,6 +203,13 @@ export class Presence {
     return this.entries.has(replicaId) || this.tombstones.has(replicaId);
   }
 
+  /** What an id holds here (its length, and its metadata's JSON while an entry), or undefined when neither entry nor tombstone. */
+  cost(replicaId: string): number | undefined {
+    const e = this.entries.get(replicaId);
+    if (e) return replicaId.length + e.metaJson.length;
+    return this.tombstones.has(replicaId) ? replicaId.length : undefined;
+  }
+
   /** Entries and tombstones held. */
   get size(): number {
     return this.entries.size + this.tombstones.size;

@@ -44,6 +44,18 @@ export function readNeed(r: Reader): Omit<Need, 'type'> {
  */
 export const MAX_NEEDING = 32_768;
 
+/**
+ * A link answers one stored state of a key (its record's seq) at most once in this window: asked again within it, the
+ * answer waits for the window's end. A NEED of some 10 bytes buys the key's whole state, so a client asking for one
+ * unchanged 256 KiB key again and again (acknowledging each answer: the repair window never filled) had the relay send
+ * it once a NEED — 29 000 bytes out a byte asked, test/security/need-repeat.test.ts. An honest peer asks a key again
+ * on one link only once it changed (the answer made it go whole: peer-model.ts needWhole), which is answered at once.
+ */
+export const REPEAT_WINDOW_MS = 10_000;
+
+/** The answers remembered a space a link (key, seq and when), the oldest forgotten first. */
+const MAX_ANSWERED = 4_096;
+
 export interface NeedPort {
   /** What the link knows of the peer's states (peer-model.ts): keys asked for go whole from now on. */
   readonly model: PeerModel;
@@ -53,6 +65,8 @@ export interface NeedPort {
   lastSeq(): Promise<number>;
   /** Sends repair states once the repair window has room. */
   sendRepair(entries: Entry[]): Promise<void>;
+  /** Runs `fn` in `ms` (the session's timers). */
+  later(fn: () => void, ms: number): void;
   /** Whether the link carries states naming epochs (both hellos announced protocol 11). */
   carriesEpochs(): boolean;
   fail(e: unknown): void;
@@ -133,6 +147,11 @@ export class NeedAnswers {
    */
   private readonly pending = new Set<string>();
 
+  /** Each key's state answered last (its record's seq) and when: the same state goes again only after REPEAT_WINDOW_MS. */
+  private readonly answered = new Map<string, { readonly seq: number; readonly at: number }>();
+  /** Keys asked again within the window of their answer: answered when it ends (still `pending`, counted `needing`). */
+  private waiting: string[] = [];
+
   /** Takes a NEED: the keys go whole at once; their states are queued to go. */
   take(m: Need): void {
     for (const [k, type] of m.keys) this.port.model.needWhole(this.space, k, type);
@@ -156,6 +175,7 @@ export class NeedAnswers {
         const rec = await this.core.storage.get(this.space, k);
         // Not durable yet: the log stream sends it (whole) once it is.
         if (rec && rec.seq > lastSeq) continue;
+        if (rec && this.again(k, rec.seq)) continue;
         entries.push([k, rec ? stateOf(rec) : { vs: [], cc: {} }]);
         // A state naming an epoch never reaches a peer below 11 (wire.ts leaves it out, withheld, and its context alone
         // goes only where it has one): that peer holds its cursor and every ACK back until the key comes whole, so it
@@ -166,6 +186,32 @@ export class NeedAnswers {
       if (entries.length > 0) await this.port.sendRepair(entries);
     }
     for (let i = 0; i < none.length; i += 16) await this.port.sendRepair(none.slice(i, i + 16));
+  }
+
+  /**
+   * Whether the key's state `seq` was answered within the window: then it waits for the window's end (pending again, so
+   * asks meanwhile fold into it); else it is noted answered now.
+   */
+  private again(k: string, seq: number): boolean {
+    const now = this.core.now();
+    const last = this.answered.get(k);
+    if (last !== undefined && last.seq === seq && now - last.at < REPEAT_WINDOW_MS && now >= last.at) {
+      this.pending.add(k);
+      this.port.model.needing++;
+      if (this.waiting.push(k) === 1) this.port.later(() => this.answerWaiting(), last.at + REPEAT_WINDOW_MS - now);
+      return true;
+    }
+    this.answered.delete(k);
+    this.answered.set(k, { seq, at: now });
+    if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value!);
+    return false;
+  }
+
+  /** The window of the first key waiting ended: the keys waiting are answered (those still within theirs wait again). */
+  private answerWaiting(): void {
+    const keys = this.waiting;
+    this.waiting = [];
+    this.queue = this.queue.then(() => this.answer(keys)).catch((e) => this.port.fail(e));
   }
 }
 

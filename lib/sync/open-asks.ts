@@ -87,9 +87,23 @@ export class OpenAsks {
   size = 0;
   /** Where the asks are kept beside memory (none: memory only, as unit tests use it). */
   store: AsksStore | undefined;
+  /**
+   * Read-only sessions' asks (`kept` false), bounded by MAX_OPEN apart: a reader asking now pushed out the quietest
+   * peers' asks, writers' stored ones too — any client may read, under fresh ids, and make the relay ask below 11.
+   */
+  private readers: OpenAsks | undefined;
 
-  /** The open asks of `peer` (a link to it binds them: peer-model.ts); `kept`: with the storage (PeerAsks). */
+  /** `apart`: the readers' asks of another OpenAsks. */
+  constructor(private readonly apart = false) {}
+
+  /** Asks held, readers' included. */
+  get held(): number {
+    return this.size + (this.readers?.size ?? 0);
+  }
+
+  /** The open asks of `peer` (a link to it binds them: peer-model.ts); `kept`: with the storage (PeerAsks), else apart. */
   of(peer: string, kept = true): PeerAsks {
+    if (!kept && !this.apart) return (this.readers ??= new OpenAsks(true)).of(peer, false);
     let asks = this.peers.get(peer);
     if (!asks) this.peers.set(peer, (asks = new PeerAsks(peer, this, kept)));
     return asks;

@@ -22,6 +22,7 @@
 import { Presence, type PresenceEntry, type PresenceWireEntry } from '../membership/presence.js';
 import { randomId } from '../ids.js';
 import type { SyncHub } from './hub.js';
+import { PresenceHolds, type PresenceBudget } from './presence-holds.js';
 
 export interface PresencePayload {
   /** The sender's digest (replica → heartbeat). */
@@ -64,6 +65,10 @@ export interface SenderPolicy {
   peer(): string | undefined;
   /** Whether it may forward others' entries (a relay of the cluster). */
   forwards(): boolean;
+  /** The principal its credential names (its entries count against that principal's budget too), if any. */
+  principal?(): string | undefined;
+  /** What its entries may make us hold (presence-holds.ts; defaults there). */
+  budget?: PresenceBudget;
 }
 
 /** Whether a presence id belongs to replica `peer`: its id, or its id + '~' + a tab suffix. */
@@ -78,6 +83,8 @@ export class PresenceHub {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Entries dropped because their sender could not vouch for them (another replica's id, over the cap). */
   refused = 0;
+  /** What clients' entries hold, per connection, principal and address (presence-holds.ts). */
+  private readonly holds = new PresenceHolds((space, id) => this.spaces.get(space)?.presence.cost(id));
   /** This instance's presence id: the replicaId and a suffix, so tabs sharing a replica stay apart. */
   readonly selfId: string;
 
@@ -116,6 +123,7 @@ export class PresenceHub {
   /** Beats our entries and expires silent ones; drops the state of spaces left with nothing. */
   tick(): void {
     const now = this.now();
+    this.holds.tick();
     for (const [space, s] of this.spaces) {
       const before = s.presence.digest();
       s.presence.beat(now);
@@ -199,7 +207,7 @@ export class PresenceHub {
   receive(c: PresenceChannel, space: string, payload: PresencePayload): void {
     const s = this.state(space);
     const before = s.presence.digest();
-    const entries = payload.e ? this.vouched(c, s, payload.e) : undefined;
+    const entries = payload.e ? this.vouched(c, space, s, payload.e) : undefined;
     if (entries?.length) s.presence.merge(this.now(), entries);
     if (payload.d) {
       const lacking = s.presence.diff(payload.d);
@@ -209,7 +217,7 @@ export class PresenceHub {
   }
 
   /** The entries of a payload its sender may vouch for (all of them, unless the session is restricted). */
-  private vouched(c: PresenceChannel, s: SpaceState, entries: PresenceWireEntry[]): PresenceWireEntry[] {
+  private vouched(c: PresenceChannel, space: string, s: SpaceState, entries: PresenceWireEntry[]): PresenceWireEntry[] {
     const policy = this.policies.get(c);
     if (!policy || policy.forwards()) return entries;
     const peer = policy.peer();
@@ -219,6 +227,7 @@ export class PresenceHub {
     }
     // Counted only when the sender brings an id not held yet (a new tab): heartbeats cost nothing here.
     let held: number | undefined;
+    const holders = this.holds.holders(c, policy.principal?.(), policy.budget);
     const out: PresenceWireEntry[] = [];
     for (const e of entries) {
       const id = (e as { replicaId?: unknown } | null)?.replicaId;
@@ -226,14 +235,20 @@ export class PresenceHub {
         this.refused++;
         continue;
       }
-      if (!s.presence.knows(id)) {
+      const fresh = !s.presence.knows(id);
+      if (fresh) {
         held ??= Object.keys(s.presence.digest()).filter((known) => ownsPresenceId(peer, known)).length;
         if (held >= MAX_PRESENCE_PER_SENDER) {
           this.refused++;
           continue;
         }
-        held++;
       }
+      // Room in the connection's, principal's and address's budgets (an update of an entry held: for what it grew).
+      if (!this.holds.take(holders, space, id, id.length + metaChars(e))) {
+        this.refused++;
+        continue;
+      }
+      if (fresh) held!++;
       out.push(e);
     }
     return out;
@@ -276,6 +291,15 @@ export class PresenceHub {
   close(): void {
     clearInterval(this.timer);
     for (const space of [...this.spaces.keys()]) this.leave(space);
+  }
+}
+
+/** The JSON characters of an entry's metadata (0 where it has none a merge would take). */
+function metaChars(e: PresenceWireEntry): number {
+  try {
+    return JSON.stringify((e as { meta?: unknown }).meta ?? null)?.length ?? 0;
+  } catch {
+    return 0;
   }
 }
 

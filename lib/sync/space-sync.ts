@@ -89,6 +89,7 @@ export class SpaceSync {
       send: (m) => session.send(m),
       lastSeq: async () => (await hub.index(name)).lastSeq,
       sendRepair: (entries) => session.sendRepair(name, entries),
+      later: (fn, ms) => session.timers.setTimeout(() => session.closed || fn(), ms),
       carriesEpochs: () => this.spoken(EPOCH_DOTS),
       fail: (e) => session.fail(e),
     });

@@ -387,7 +387,7 @@ export class Wire {
     const m = e.m;
     if (m.type !== MsgType.Changes) return;
     this.model.sent(m.space, m.entries, e.forms ?? new Map());
-    if (this.allAsks !== undefined && this.allAsks.size > 0 && this.model.open(m.space)?.ids.size) for (const [k] of (e.told as Changes | undefined ?? m).entries) this.model.carried(m.space, k);
+    if (this.allAsks !== undefined && this.allAsks.held > 0 && this.model.open(m.space)?.ids.size) for (const [k] of (e.told as Changes | undefined ?? m).entries) this.model.carried(m.space, k);
     if (m.upTo > 0) this.out?.moved(m.space, m.upTo);
   }
 

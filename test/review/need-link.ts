@@ -16,6 +16,7 @@ export function needLink(wire: Wire, receiver: Wire, limit = 1 << 20) {
     send,
     lastSeq: async () => 0,
     sendRepair: async () => {},
+    later: (fn, ms) => setTimeout(fn, ms).unref(),
     carriesEpochs: () => false,
     fail: (e) => {
       throw e;

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyState } from '../../lib/dvv.js';
 import { decodeMessage, encodeMessage, MsgType, PROTOCOL_VERSIONS, type Message } from '../../lib/sync/messages.js';
-import { OpenAsks } from '../../lib/sync/open-asks.js';
+import { MAX_OPEN, OpenAsks } from '../../lib/sync/open-asks.js';
 import { Wire } from '../../lib/sync/wire.js';
 import { needLink } from './need-link.js';
 
@@ -62,5 +62,32 @@ describe("a replica id naming another's read-only asks", () => {
       encodeMessage({ type: MsgType.Hello, versions: [...PROTOCOL_VERSIONS], replicaId, epoch: 'Ab3dEf9h', top: 0, token: '', expect: '', history: [['Ab3dEf9h', 0]], spaces: [] });
     expect(decodeMessage(hello('writer1'), { maxValueBytes: 1024 })).toMatchObject({ replicaId: 'writer1' });
     expect(() => decodeMessage(hello('writer1\u0000read'), { maxValueBytes: 1024 })).toThrow(/invalid replica id/);
+  });
+});
+
+// sec49: asks are bounded (MAX_OPEN, all peers'), and past the bound the peer that asked least recently lost all of its
+// asks. A read-only session's asks were held in the same bound: any reader (a fresh id, a protocol-10 hello, nothing
+// written) could make the relay ask past MAX_OPEN and push out every writer's asks, stored ones too. Its asks are
+// bounded apart now: a reader pushes out only readers'.
+describe("a reader's asks past the bound", () => {
+  it("push out no writer's ask", () => {
+    const asks = new OpenAsks();
+    const writer = link(asks, 'W', false);
+    writer.send({ type: MsgType.Changes, space: 's', upTo: 9, entries: [['k', ours]] });
+    expect(asked(writer.frames)).toEqual(['k']); // the link drops: no answer
+    // A link asks at most 4 096 keys (peer-model.ts): five readers' links, 20 480 asks, past MAX_OPEN.
+    for (let r = 0; r < 5; r++) {
+      const reader = link(asks, `R${r}`, true);
+      for (let i = 0; i < 4096; i += 1024) {
+        const keys = Array.from({ length: 1024 }, (_, j) => `r/${i + j}`);
+        reader.send({ type: MsgType.Changes, space: 's', upTo: 10 + i, entries: keys.map((k) => [k, ours] as const) });
+      }
+      expect(asked(reader.frames).length, 'the reader was asked every key it was sent').toBe(4096);
+    }
+    expect(link(asks, 'W', false).wire.model.reopened('s'), "the writer's ask").toEqual(['k']);
+    // The readers' asks are bounded apart: the least recent reader's went.
+    expect(asks.held - asks.size).toBeLessThanOrEqual(MAX_OPEN);
+    expect(link(asks, 'R0', true).wire.model.reopened('s')).toEqual([]);
+    expect(link(asks, 'R4', true).wire.model.reopened('s').length).toBe(4096);
   });
 });
