@@ -46,6 +46,8 @@ export interface SpaceHost {
   readonly presenceHub: PresenceHub;
   /** A write through the API started (true) or ended, stored or failed (false): `whenSynced` waits for those in flight. */
   writing?(on: boolean): void;
+  /** A binding owes writes (`flush` makes them): the replica's close() makes them first. Returns the release. */
+  owes?(flush: () => Promise<unknown>): () => void;
 }
 
 export function checkSpaceName(name: unknown): asserts name is string {
@@ -213,6 +215,14 @@ export class Space {
       set.delete(cb);
       if (set.size === 0 && this.watchers.get(key) === set) this.watchers.delete(key);
     };
+  }
+
+  /**
+   * @internal For bindings that collect edits before writing them (concord/yjs): `flush` writes what is owed, and
+   * `replica.close()` calls it before it settles (rejecting with its failure). Returns the function that releases it.
+   */
+  owe(flush: () => Promise<unknown>): () => void {
+    return this.host.owes?.(flush) ?? (() => undefined);
   }
 
   /** @internal The key's stored record, with a reader of its `get` view (no merge written back). */
