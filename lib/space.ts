@@ -262,10 +262,11 @@ export class Space {
     const watchers = this.watchers.get(change.key);
     if (watchers) this.tellWatchers(watchers, change);
     if (this.subscribers.size === 0) return;
-    let event: ChangeEvent | undefined;
     for (const sub of this.subscribers) {
       if (!sub.test(change.key)) continue;
-      event ??= this.changeEvent(change);
+      // Each subscriber an event of its own (its value decoded for it): one that rewrites its event or the value in it
+      // changes nothing a later one is handed (concord/react's stores read `key`). One subscriber costs as before.
+      const event = this.changeEvent(change);
       try {
         sub.cb(event);
       } catch (e) {
