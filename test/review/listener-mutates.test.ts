@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PresenceStore, ValueStore } from '../../adapters/react/stores.js';
-import { memoryStorage, type ChangeEvent, type PresenceMember, type Replica } from '../../lib/index.js';
+import { memoryStorage, pairTransports, type ChangeEvent, type PresenceMember, type Replica } from '../../lib/index.js';
 import { openReplica } from '../../lib/replica.js';
 import { synced, until } from '../sync/support.js';
 import { paired } from './paired.js';
@@ -114,5 +114,30 @@ describe('presence: a subscriber that rewrites its member list changes nothing t
     expect(told.map((m) => m.id.split('~')[0])).toEqual(ids);
     expect(told.map((m) => m.meta)).toEqual(ids.map((id) => ({ name: id === a.replicaId ? 'Ada' : 'Bob' })));
     expect(store.getSnapshot().map((m) => m.id)).toEqual(told.map((m) => m.id));
+  });
+});
+
+describe("the replica's antiEntropy event: a listener that rewrites the run changes nothing the next one is handed", () => {
+  it('the next listener sees the run as it was (the rewrite refused, told on error)', async () => {
+    const a = await open();
+    const b = await open();
+    const runs: unknown[] = [];
+    const errors: unknown[] = [];
+    b.on('error', (e) => errors.push(e));
+    b.on('antiEntropy', (run) => {
+      const w = run as unknown as Record<string, unknown>;
+      w.space = 'elsewhere';
+      w.peer = 'nobody';
+      w.keysReceived = -1;
+    });
+    b.on('antiEntropy', (run) => runs.push({ ...run }));
+    await a.space('s').put('k', 1);
+    const [ta, tb] = pairTransports();
+    const links = [a.connect(ta, { antiEntropyInterval: 20 }), b.connect(tb, { antiEntropyInterval: 20 })];
+    undo.push(async () => links.forEach((l) => l.close()));
+    await until(() => runs.length > 0, "b's first run");
+    expect(runs[0]).toMatchObject({ space: 's', peer: a.replicaId });
+    expect((runs[0] as { keysReceived: number }).keysReceived).toBeGreaterThanOrEqual(0);
+    expect(errors.some((e) => e instanceof TypeError)).toBe(true); // the vandal's write to the frozen run, told
   });
 });
