@@ -5,28 +5,11 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { flushDoc, isYjsValue, openDoc } from '../../adapters/yjs/index.js';
 import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter } from '../../lib/index.js';
+import { failingCommits } from '../support/failing-commits.js';
 import { synced, until } from '../sync/support.js';
 
 const KEY = 'docs/owed';
 const SLOW = { writeDelay: 60_000 }; // the write timer never fires within a test: only flush, destroy or close write
-
-/** Memory storage whose commits fail while `fail.on` (each throws, nothing of it kept); `fail.count` counts them. */
-function flaky(inner: StorageAdapter = memoryStorage()): { storage: StorageAdapter; fail: { on: boolean; count: number } } {
-  const fail = { on: false, count: 0 };
-  const refuse = () => {
-    fail.count++;
-    return Object.assign(new Error('ENOSPC: no space left on device (test)'), { code: 'ENOSPC' });
-  };
-  const storage: StorageAdapter = Object.create(inner) as StorageAdapter;
-  storage.transact = (fn) => (fail.on ? Promise.reject(refuse()) : inner.transact(fn));
-  if (inner.transactNow) {
-    storage.transactNow = (fn) => {
-      if (fail.on) throw refuse();
-      return inner.transactNow!(fn);
-    };
-  }
-  return { storage, fail };
-}
 
 /** The text of the key's document as a replica opened anew on `storage` reads it (closed again after). */
 async function storedText(storage: StorageAdapter): Promise<string> {
@@ -84,7 +67,7 @@ describe('replica.close() with documents bound', () => {
   });
 
   it('a doc destroyed first whose write failed: close writes it once the storage takes writes again', async () => {
-    const { storage, fail } = flaky();
+    const { storage, fail } = failingCommits();
     const r = await openReplica({ storage });
     const errors: unknown[] = [];
     const doc = await openDoc(r.space('s'), KEY, { ...SLOW, onError: (e) => errors.push(e) });
@@ -98,7 +81,7 @@ describe('replica.close() with documents bound', () => {
   });
 
   it('a failing storage: close rejects with the write it could not make, and the replica is closed all the same', async () => {
-    const { storage, fail } = flaky();
+    const { storage, fail } = failingCommits();
     const r = await openReplica({ storage });
     const errors: unknown[] = [];
     const doc = await openDoc(r.space('s'), KEY, { ...SLOW, onError: (e) => errors.push(e) });
@@ -111,7 +94,7 @@ describe('replica.close() with documents bound', () => {
   });
 
   it('two failing docs: close rejects with both', async () => {
-    const { storage, fail } = flaky();
+    const { storage, fail } = failingCommits();
     const r = await openReplica({ storage });
     const d1 = await openDoc(r.space('s'), KEY, { ...SLOW, onError: () => undefined });
     const d2 = await openDoc(r.space('s'), KEY + '2', { ...SLOW, onError: () => undefined });
@@ -160,6 +143,17 @@ describe('openDoc with a document that has contents', () => {
       links.forEach((l) => l.close());
       await Promise.all([a.close(), b.close()]);
     }
+  });
+
+  it('a read-only space: openDoc resolves and tells the write it could not make; close rejects with it', async () => {
+    const storage = memoryStorage();
+    const r = await openReplica({ storage });
+    const errors: unknown[] = [];
+    await openDoc(r.space('s', { readOnly: true }), KEY, { ...SLOW, doc: filled('not mine to store'), onError: (e) => errors.push(e) });
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as { code?: string }).code).toBe('FORBIDDEN');
+    await expect(r.close()).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await storedText(storage)).toBe('');
   });
 
   it('joins them with what the key holds; a doc the key already holds writes nothing', async () => {
