@@ -456,7 +456,28 @@ export class Replica implements SpaceHost {
     );
   }
 
-  async close(): Promise<void> {
+  /** @internal Flushes of the writes bindings owe (SpaceHost.owes): close() makes them first. */
+  private readonly owed = new Set<() => Promise<unknown>>();
+
+  /** @internal */
+  owes(flush: () => Promise<unknown>): () => void {
+    this.owed.add(flush);
+    return () => void this.owed.delete(flush);
+  }
+
+  private closing: Promise<void> | undefined;
+
+  /**
+   * Writes what bindings owe (an open document's edits not written yet), then closes; rejects with what those writes
+   * could not store (the replica is closed all the same). Called again, the same promise.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shut());
+  }
+
+  private async shut(): Promise<void> {
+    // While the replica stores and sends: what the app's editor showed reaches the disk and the peers.
+    const failed = this.owed.size > 0 ? await flushAll([...this.owed]) : [];
     clearInterval(this.gcTimer);
     // Presence leaves first, so the other tabs hear it before this one stops talking to them.
     this.hub.presence.close();
@@ -468,5 +489,12 @@ export class Replica implements SpaceHost {
     if (!this.core.isClosed) await this.pendingWrites.close().catch((e) => this.core.events.emit('error', e));
     await lacks;
     await this.core.close();
+    if (failed.length > 0) throw failed.length === 1 ? failed[0] : new AggregateError(failed, `${failed.length} writes owed at close failed`);
   }
+}
+
+/** Runs every flush; the failures. */
+async function flushAll(flushes: ReadonlyArray<() => Promise<unknown>>): Promise<unknown[]> {
+  const done = await Promise.allSettled(flushes.map(async (f) => f()));
+  return done.flatMap((d) => (d.status === 'rejected' ? [d.reason] : []));
 }

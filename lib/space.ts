@@ -46,6 +46,8 @@ export interface SpaceHost {
   readonly presenceHub: PresenceHub;
   /** A write through the API started (true) or ended, stored or failed (false): `whenSynced` waits for those in flight. */
   writing?(on: boolean): void;
+  /** A binding owes writes (`flush` makes them): the replica's close() makes them first. Returns the release. */
+  owes?(flush: () => Promise<unknown>): () => void;
 }
 
 export function checkSpaceName(name: unknown): asserts name is string {
@@ -215,6 +217,14 @@ export class Space {
     };
   }
 
+  /**
+   * @internal For bindings that collect edits before writing them (concord/yjs): `flush` writes what is owed, and
+   * `replica.close()` calls it before it settles (rejecting with its failure). Returns the function that releases it.
+   */
+  owe(flush: () => Promise<unknown>): () => void {
+    return this.host.owes?.(flush) ?? (() => undefined);
+  }
+
   /** @internal The key's stored record, with a reader of its `get` view (no merge written back). */
   async readRecord(key: string): Promise<{ rec: KeyRecord; read: () => GetResult | undefined } | undefined> {
     checkKey(key);
@@ -252,10 +262,11 @@ export class Space {
     const watchers = this.watchers.get(change.key);
     if (watchers) this.tellWatchers(watchers, change);
     if (this.subscribers.size === 0) return;
-    let event: ChangeEvent | undefined;
     for (const sub of this.subscribers) {
       if (!sub.test(change.key)) continue;
-      event ??= this.changeEvent(change);
+      // Each subscriber an event of its own (its value decoded for it): one that rewrites its event or the value in it
+      // changes nothing a later one is handed (concord/react's stores read `key`). One subscriber costs as before.
+      const event = this.changeEvent(change);
       try {
         sub.cb(event);
       } catch (e) {

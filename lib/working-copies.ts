@@ -61,7 +61,11 @@ export function applyWorking(base: EncodedValue, payload: Uint8Array, w: Working
 
 /**
  * A version `next` derived from `base` alone by `delta` was stored: the copy standing for `base` (its value, or `base`
- * itself when it was followed to), if any, takes the delta and now stands for `next`. A delta that fails drops it.
+ * itself when it was followed to), if any, takes the delta and now stands for `next`. A delta that fails drops it,
+ * and is not thrown: the copies are a per-process cache, and what is stored must not depend on one (a receipt refused
+ * where a copy was held would be taken on the retry, the copy gone, and by every replica holding none). The app is
+ * told where the version is read — a step throws where `apply` throws (typed.ts), so reading it fails the same way
+ * and reports it (test/review/follow-step-fails.test.ts).
  */
 export function follow(base: StoredVersion, next: StoredVersion, delta: Uint8Array): void {
   const k = take(base.v ?? base);

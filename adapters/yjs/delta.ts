@@ -192,6 +192,13 @@ export function checkUpdate(update: Uint8Array): void {
   if (error) throw error;
 }
 
+/** Whether `next` holds all of `base`'s contents: its state vector covers base's, its delete set base's. */
+export function includesState(next: Uint8Array, base: Uint8Array): boolean {
+  const sn = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(next));
+  if (!covers(sn, Y.decodeStateVector(Y.encodeStateVectorFromUpdate(base)))) return false;
+  return subtract(deleteSetOf(next), deleteSetOf(base)) !== undefined;
+}
+
 /** Same document contents: equal state vectors and delete sets. */
 export function sameState(a: Uint8Array, b: Uint8Array): boolean {
   const sa = Y.decodeStateVector(Y.encodeStateVectorFromUpdate(a));

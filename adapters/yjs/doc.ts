@@ -9,9 +9,15 @@
  *   remote change → a version derived from exactly the versions the doc holds brings its delta, which is applied as
  *                   it is; anything else applies the key's (merged) value. Changes are tagged with this binding as
  *                   origin, so they are not written back;
+ *   a doc with contents → what the key lacks of them is written before openDoc resolves (not at the first edit);
  *   doc.destroy() → pending edits are written, the watch ends; the key keeps its state.
- *   a failed write → reported (onError, flushDoc rejects); its edits stay owed: the next flushDoc, edit or destroy
- *                   writes the doc's whole state, so what the editor showed is not dropped with the error.
+ *   replica.close() → every bound doc's owed edits are written first (a write timer still pending, a destroy's write
+ *                   in flight or failed); close rejects with the writes that failed.
+ *   a failed write → reported (onError, flushDoc rejects); its edits stay owed: the next flushDoc, edit, destroy or
+ *                   close writes the doc's whole state, so what the editor showed is not dropped with the error.
+ *
+ * The updates collected are copies: Yjs hands one array to every 'update' listener, and an app's may reuse it or
+ * transfer its buffer (to a worker) — the delta stored and sent would be what it left there.
  *
  * Invariant: `held` names live versions of the key whose contents the doc holds, and apart from them the doc holds
  * only the edits in `pending` — so a delta write (value = merge(live versions) + pending) has exactly the doc's
@@ -24,6 +30,7 @@ import type { StoredVersion } from '../../lib/dvv.js';
 import type { Space, WriteResult } from '../../lib/space.js';
 import type { GetResult } from '../../lib/types.js';
 import { registerValueType } from '../../lib/typed.js';
+import { includesState } from './delta.js';
 import { isYjsValue, YJS_TYPE, yjsType, yjsValue } from './type.js';
 
 export interface OpenDocOptions {
@@ -146,12 +153,16 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
 
   const onUpdate = (update: Uint8Array, from: unknown) => {
     if (from === origin || detached) return;
-    pending.push(update);
+    // A copy: every 'update' listener is handed this array, and one may change it or transfer its buffer to a worker.
+    pending.push(update.slice());
     if (timer === undefined) timer = setTimeout(write, delay);
   };
 
+  // A doc that comes with contents: what the key lacks of them is owed at once (not at the first edit).
+  const brought = whole ? Y.encodeStateAsUpdate(doc) : undefined;
   const initial = await space.readRecord(key);
   if (initial) applyRead(initial.read, initial.rec.vs);
+  if (brought && !keyIncludes(initial && states(initial.read()), brought)) unsaved = true;
   const stop = space.watch(key, (change, read) => {
     if (detached) return;
     const live = change.rec.vs.filter((v) => !v.d);
@@ -171,21 +182,32 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
     applyRead(read, live);
   });
   doc.on('update', onUpdate);
-  bindings.set(doc, {
-    flush: () => {
-      if (timer !== undefined) clearTimeout(timer);
-      return write();
-    },
-  });
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    return write();
+  };
+  bindings.set(doc, { flush });
+  // The replica's close() writes what the doc owes first (or rejects with why it could not): typed, then closed.
+  const release = space.owe(flush);
   doc.once('destroy', () => {
     detached = true;
     doc.off('update', onUpdate);
     stop();
     if (timer !== undefined) clearTimeout(timer);
-    if (pending.length > 0 || unsaved) void write();
+    const last = pending.length > 0 || unsaved ? write() : chain;
+    // Owed to close() until written: a destroy's write still in flight, or failed, is made (or told) there.
+    last.then(() => !unsaved && pending.length === 0 && release(), () => undefined);
     bindings.delete(doc);
   });
+  // Its own contents the key lacked: stored before openDoc resolves (a failure is told as a write's, and stays owed).
+  if (unsaved) await write().catch(() => undefined);
   return doc;
+}
+
+/** Whether the key's document states (none when it holds none) hold everything of `state`. */
+function keyIncludes(held: readonly Uint8Array[] | undefined, state: Uint8Array): boolean {
+  if (!held || held.length === 0) return false;
+  return includesState(held.length === 1 ? held[0]! : Y.mergeUpdates(held as Uint8Array[]), state);
 }
 
 /** Whether an encoded typed value carries exactly `payload` (our whole-state write, stored with its type header). */

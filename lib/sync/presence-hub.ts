@@ -161,9 +161,9 @@ export class PresenceHub {
     this.publish(space, s, before, undefined);
   }
 
-  members(space: string): PresenceMember[] {
+  members(space: string, now = this.now()): PresenceMember[] {
     return this.state(space, true)
-      .presence.view(this.now())
+      .presence.view(now)
       .map((e) => this.member(e));
   }
 
@@ -277,8 +277,11 @@ export class PresenceHub {
     const events = s.presence.takeEvents();
     if (news.length) for (const c of this.channels) if (c !== source && c.hasSpace(space)) this.send(c, space, news);
     if (events.length && s.listeners.size) {
-      const members = this.members(space);
+      const now = this.now();
       for (const cb of s.listeners) {
+        // A list of its own for each (its metas parsed anew): one that sorts, splices or edits it changes nothing the
+        // next subscriber (concord/react's usePresence) is handed.
+        const members = this.members(space, now);
         try {
           cb(members);
         } catch (e) {

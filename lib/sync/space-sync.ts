@@ -355,7 +355,8 @@ export class SpaceSync {
 
   async repairEnded(run: AntiEntropyRun, info: RunEnd): Promise<void> {
     const { session } = this;
-    this.core.events.emit('antiEntropy', run);
+    // Frozen: every listener of the replica is handed this one object; none may rewrite it for the next.
+    this.core.events.emit('antiEntropy', Object.freeze(run));
     if (!info.establishing || session.closed) return session.refreshStatus();
     const peer = session.peer!;
     // The run made us hold the peer's log up to its top then (not a read-only client's: we refused its states); its

@@ -4,24 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { flushDoc, isYjsValue, openDoc } from '../../adapters/yjs/index.js';
-import { memoryStorage, openReplica, type StorageAdapter } from '../../lib/index.js';
+import { openReplica } from '../../lib/index.js';
+import { failingCommits } from '../support/failing-commits.js';
 import { until } from '../sync/support.js';
 
 const KEY = 'docs/failing';
-
-/** Memory storage whose commits fail while `fail` is set (each throws, nothing of it kept). */
-function flaky(): { storage: StorageAdapter; fail: { on: boolean; count: number } } {
-  const inner = memoryStorage();
-  const fail = { on: false, count: 0 };
-  const refuse = () => {
-    fail.count++;
-    throw Object.assign(new Error('ENOSPC: no space left on device (test)'), { code: 'ENOSPC' });
-  };
-  const storage: StorageAdapter = Object.create(inner) as StorageAdapter;
-  storage.transact = (fn) => (fail.on ? Promise.reject(refuse()) : inner.transact(fn));
-  if (inner.transactNow) storage.transactNow = (fn) => (fail.on ? refuse() : inner.transactNow!(fn));
-  return { storage, fail };
-}
 
 async function textOf(space: ReturnType<Awaited<ReturnType<typeof openReplica>>['space']>): Promise<string> {
   const got = await space.get(KEY);
@@ -34,7 +21,7 @@ async function textOf(space: ReturnType<Awaited<ReturnType<typeof openReplica>>[
 describe('openDoc after a failed write', () => {
   for (const then of ['flushDoc', 'destroy'] as const) {
     it(`the edits the failed write carried reach the key on ${then}()`, async () => {
-      const { storage, fail } = flaky();
+      const { storage, fail } = failingCommits();
       const r = await openReplica({ storage });
       const s = r.space('s');
       const errors: unknown[] = [];
