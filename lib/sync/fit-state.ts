@@ -49,7 +49,7 @@
 import { coversDot, namesEpochs, pointsOf, sameDot, type KeyState, type Point, type StoredVersion } from '../dvv.js';
 import { inHistory, maximalPoints, NO_EPOCHS, topCounter, UNTAGGED, type EpochRegistry } from '../epoch-points.js';
 import { isTypedEncoding } from '../values.js';
-import type { Entry } from './messages.js';
+import type { Entry, LeftDot } from './messages.js';
 
 /**
  * `state`'s context alone (see above); undefined when nothing is left to tell. `peer`: what the link knows of the
@@ -198,4 +198,27 @@ export function asContexts(entries: readonly Entry[], only: ReadonlySet<string> 
     const c = f(e);
     return c ? [[e[0], c]] : [];
   });
+}
+
+/**
+ * The state a LEFT names (lacks.ts leftFrame: the dots of the versions of a state its sender could not send us): those
+ * versions, as dots (no value), under the context of their dots alone — a lower bound of the sender's state of the key.
+ */
+export function leftState(dots: readonly LeftDot[], reg: EpochRegistry): KeyState {
+  const cc: Record<string, number> = {};
+  const points = new Map<string, Point[]>();
+  const vs: StoredVersion[] = [];
+  const seen = new Set<string>();
+  for (const { r, e, n } of dots) {
+    const id = `${r} ${e} ${n}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    vs.push(e === UNTAGGED ? { r, n, t: 0, c: 0 } : { r, ep: e, n, t: 0, c: 0 });
+    if (n > (cc[r] ?? 0)) cc[r] = n;
+    points.set(r, [...(points.get(r) ?? []), { e, n }]);
+  }
+  vs.sort((a, b) => (a.r !== b.r ? (a.r < b.r ? -1 : 1) : a.n !== b.n ? a.n - b.n : (a.ep ?? '') < (b.ep ?? '') ? -1 : 1));
+  const pts: Record<string, readonly Point[]> = {};
+  for (const [r, ps] of points) if (ps.some((p) => p.e !== UNTAGGED)) pts[r] = maximalPoints(reg, r, ps);
+  return Object.keys(pts).length > 0 ? { vs, cc, pts } : { vs, cc };
 }

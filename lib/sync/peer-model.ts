@@ -25,8 +25,9 @@ import { deltaFor, valueOf, versionType } from '../deltas.js';
 import { dropOldest } from '../evict.js';
 import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
 import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
-import type { Entry } from './messages.js';
-import { typedLive } from './fit-state.js';
+import type { Entry, Left } from './messages.js';
+import { leftState, typedLive } from './fit-state.js';
+import { MAX_LACK_DOTS } from './lacks.js';
 import { Apart, both, kept, statesOf, toldOf, type Kept } from './model-entry.js';
 import { OneDot } from './one-dot.js';
 import type { PeerAsks } from './open-asks.js';
@@ -202,6 +203,16 @@ export class PeerModel {
     if (!told) return setRecent(this.states, id, kept(dotsOf(joinWith(reg, was, state)), toldWas));
     if (toldWas === was) return setRecent(this.states, id, both(dotsOf(joinWith(reg, was, state), true)));
     setRecent(this.states, id, new Apart(dotsOf(joinWith(reg, was, state)), dotsOf(toldWas ? joinWith(reg, toldWas, state) : state)));
+  }
+
+  /**
+   * The peer could not send us its states of `m`'s keys (LEFT): it holds (at least) the versions each names (the first
+   * MAX_LACK_DOTS, as the lacks keep). A key this link left out too then takes a context alone lowered to those our state
+   * superseded (fit-state.ts), where no link carries the peer's state either: else it never learnt them superseded, and
+   * counted its own pending for good (soak seed withheld 1747900067: b's k10@3, under its former id).
+   */
+  toldLeft(m: Left): void {
+    for (const [key, dots] of m.keys) if (dots.length > 0) this.observe(m.space, key, leftState(dots.slice(0, MAX_LACK_DOTS), this.epochs()), true);
   }
 
   /** What the link knows of the peer's state of the key, as dots (a lower bound but for versions since superseded there). */

@@ -394,7 +394,7 @@ export class Wire {
   /** A decoded frame; undefined for a PART (staged until the frame that ends its key, which comes back whole). */
   decode(frame: Uint8Array | string, maxValueBytes: number): Message | undefined {
     const m = decodeMessage(frame, { maxValueBytes, table: this.inTable, conn: this.in, epochs: this.epochLink });
-    if (m.type === MsgType.Left) return void this.lacked(m); // taken in turn, as a PART (lacks.ts)
+    if (m.type === MsgType.Left) return void (this.model.toldLeft(m), this.lacked(m)); // taken in turn, as a PART (lacks.ts)
     return this.parts.take(m, typeof frame === 'string' ? frame.length : frame.byteLength);
   }
 }
