@@ -308,11 +308,18 @@ export class LogWriter<B extends Batch> {
         throw e;
       }
       this.segment = { num, data: new DataFile(name, file), size: 0, frames: 0 };
-      this.rotation = undefined;
-      then(this.queue, num);
     } catch (e) {
       this.rotation = undefined;
       fail(ioError(e, `starting segment ${name}`));
+      return;
+    }
+    this.rotation = undefined;
+    // The segment started: writes go on in it whatever `then` does (recovery replays every segment from the snapshot's
+    // generation on, so a compaction that stops here leaves nothing out). Its failure is the compaction's, not the start's.
+    try {
+      then(this.queue, num);
+    } catch (e) {
+      fail(ioError(e, `compacting as of the start of ${name} (the segment started: writes go on in it)`));
     }
   }
 }
