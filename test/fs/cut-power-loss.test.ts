@@ -7,6 +7,8 @@
  *   a later segment's data (CORRUPT again), so the failure path fsyncs the cut (log-writer.ts);
  * - the failed group's number not given back: the next group's first frame torn, its later frames intact are of a group
  *   two past the last complete one — taken for damage (CORRUPT), so the next group takes the failed one's number;
+ * - a group whose fsync failed is cut back too (and the cut fsynced): its frames were written, a crash would bring them
+ *   back, and with them writes reported failed;
  * - the cut's fsync failing leaves the log uncertain: the writer refuses everything until a reopen.
  * Seeded: CUT_SEED=<n> CUT_RUNS=1 replays a crash the failure message names.
  */
@@ -128,6 +130,23 @@ describe('file storage: a segment cut back after a failed write, then the power 
     });
     g.release();
     await Promise.all([full, y]);
+  }, 120_000);
+
+  it(`a group whose fsync failed: cut back too, and a crash after brings nothing of it back (${RUNS} crashes)`, async () => {
+    const { disk, faults, s } = await setup('failed-sync');
+    let syncs = 1;
+    faults.datasync = (path) => (isLog(path) && syncs > 0 ? (syncs--, errnoError('EIO', 'fsync')) : undefined);
+    // the group's frames reach the file (its write succeeds), its fsync fails: reported failed, the segment cut back
+    const full = s.transact(fullBatch);
+    const y = s.transact(putAt('y', 9000));
+    await expect(full).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+    await expect(y).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+    expect(syncs, 'the failing fsync was the group').toBe(0);
+    await expect(s.transact(putAt('c', 3))).rejects.toMatchObject({ message: expect.stringContaining('reopened') });
+    await crashWays(disk, 'failed-sync', async (after) => {
+      expect(await after.get('sp', 'a')).toEqual(rec(1));
+      expect(await keys(after), 'nothing of the group reported failed').toEqual(['a']);
+    });
   }, 120_000);
 
   it(`the cut's fsync failing: the writer refuses every write until a reopen, and a crash leaves nothing of the failed group (${RUNS} crashes)`, async () => {
