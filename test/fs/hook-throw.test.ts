@@ -13,7 +13,8 @@ import { FileStorage } from '../../adapters/fs/file-storage.js';
 import { SpaceIndex } from '../../adapters/fs/keyspace.js';
 import { loadHasher } from '../../lib/hash.js';
 import { rec } from '../storage/contract.js';
-import { errnoError, faultyStorages, isLog, putAt, settled } from './helpers.js';
+import type { StorageAdapter } from '../../lib/storage.js';
+import { errnoError, faultyStorages, isLog, putAt, settled, type Faults } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -62,13 +63,19 @@ describe("file storage: the log writer's report of a group throwing", () => {
     expect(kept).toEqual((await outcome(c)) === 'resolved' ? ['a', 'b', 'c'] : ['a', 'b']);
   });
 
-  it('failed, before it settled the group: its puts reject, later writes are refused until a reopen, nothing of it is kept', async () => {
-    const faults = {} as Parameters<typeof storages.setup>[0];
+  /** 'a' written, then the rollback set to throw at its first restore and the next group's write to fail (ENOSPC, once). */
+  async function rollbackThrowsOnce(): Promise<{ dir: string; s: StorageAdapter; faults: Faults }> {
+    const faults: Faults = {};
     const { dir, s } = await storages.setup(faults);
     await s.transact(putAt('a', 1));
     throwsOn(SpaceIndex.prototype, 'restore', (n) => n === 1);
     let once = true;
     faults.write = (path) => (isLog(path) && once ? ((once = false), errnoError('ENOSPC', 'write')) : undefined);
+    return { dir, s, faults };
+  }
+
+  it('failed, before it settled the group: its puts reject, later writes are refused until a reopen, nothing of it is kept', async () => {
+    const { dir, s, faults } = await rollbackThrowsOnce();
     const b = s.transact(putAt('b', 2));
     expect(await outcome(b), 'the put of the failed group').toBe('rejected');
     delete faults.write;
@@ -78,13 +85,8 @@ describe("file storage: the log writer's report of a group throwing", () => {
   });
 
   it('failed, the rollback throwing part way: no read until the reopen shows a write reported failed', async () => {
-    const faults = {} as Parameters<typeof storages.setup>[0];
-    const { dir, s } = await storages.setup(faults);
-    await s.transact(putAt('a', 1));
+    const { dir, s, faults } = await rollbackThrowsOnce();
     // one group: 'a' replaced and 'b' added; the rollback (last write first) throws at 'b', 'a' never restored
-    throwsOn(SpaceIndex.prototype, 'restore', (n) => n === 1);
-    let once = true;
-    faults.write = (path) => (isLog(path) && once ? ((once = false), errnoError('ENOSPC', 'write')) : undefined);
     const failed = s.transact((tx) => {
       tx.put('sp', 'a', rec(5));
       tx.put('sp', 'b', rec(6));

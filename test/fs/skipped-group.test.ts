@@ -44,26 +44,41 @@ function skipAfterFailure(s: ReturnType<typeof fileStorage>): void {
   w.nextGroup++;
 }
 
+/** A file storage on a fresh simulated disk, with faults to inject, open (closed at cleanup). */
+async function onDisk(tag: string): Promise<{ disk: PowerLossFs; faults: Faults; s: ReturnType<typeof fileStorage> }> {
+  const disk = new PowerLossFs(tag);
+  const faults: Faults = {};
+  const s = fileStorage(`${disk.root()}/data`, { io: faultyIo(faults, disk.io()), compactOnClose: false, onError: () => {} });
+  cleanups.push(() => s.close().catch(() => {}));
+  await s.open();
+  return { disk, faults, s };
+}
+
+/**
+ * The next group — a full batch written ahead and 'y' after it — in flight, its fsync held: the power fails before it,
+ * in many seeded ways; each crash must open and pass `check`.
+ */
+async function crashTheNextGroup(disk: PowerLossFs, faults: Faults, s: StorageAdapter, tag: string, check: (after: StorageAdapter) => Promise<void>): Promise<void> {
+  const held = holdSyncs(faults, isLog);
+  cleanups.push(async () => held.release());
+  const full = s.transact(fullBatch);
+  const y = s.transact(putAt('y', 9000));
+  await held.entered;
+  await crashWaysOf(disk, tag, WAYS, check);
+  held.release();
+  await Promise.all([full, y]);
+}
+
 describe('file storage: a directory whose group numbers skip a failed group (an earlier release)', () => {
   it(`the group after the failed one torn by a crash opens as a torn tail (${WAYS.runs} crashes)`, async () => {
-    const disk = new PowerLossFs('skip');
-    const faults: Faults = {};
-    const s = fileStorage(`${disk.root()}/data`, { io: faultyIo(faults, disk.io()), compactOnClose: false, onError: () => {} });
-    cleanups.push(() => s.close().catch(() => {}));
-    await s.open();
+    const { disk, faults, s } = await onDisk('skip');
     await s.transact(putAt('a', 1));
     let once = true;
     faults.write = (path) => (isLog(path) && once ? ((once = false), errnoError('ENOSPC', 'write')) : undefined);
     await expect(s.transact(putAt('b', 2))).rejects.toMatchObject({ code: 'STORAGE_FULL' });
     delete faults.write;
     skipAfterFailure(s);
-    // the next group: a full batch written ahead and 'y' after it, its fsync held — the power fails before it
-    const held = holdSyncs(faults, isLog);
-    cleanups.push(async () => held.release());
-    const full = s.transact(fullBatch);
-    const y = s.transact(putAt('y', 9000));
-    await held.entered;
-    await crashWaysOf(disk, 'skip', WAYS, async (after) => {
+    await crashTheNextGroup(disk, faults, s, 'skip', async (after) => {
       expect(await after.get('sp', 'a')).toEqual(rec(1));
       const found = await keys(after);
       expect(found.length === 1 || found.length === FULL + 2, `${found.length} keys`).toBe(true);
@@ -72,33 +87,20 @@ describe('file storage: a directory whose group numbers skip a failed group (an 
       await after.transact(putAt('c', 9500));
       expect(await after.get('sp', 'c')).toEqual(rec(9500));
     });
-    held.release();
-    await Promise.all([full, y]);
   }, 120_000);
 
   it(`the same with today's writer: the first group of a segment a compaction started, torn (${WAYS.runs} crashes)`, async () => {
     // the groups go on numbering across the rotation; the older segments are gone once the snapshot is durable, so
     // recovery has no complete group before the torn one to count from
-    const disk = new PowerLossFs('skip-rotated');
-    const faults: Faults = {};
-    const s = fileStorage(`${disk.root()}/data`, { io: faultyIo(faults, disk.io()), compactOnClose: false, onError: () => {} });
-    cleanups.push(() => s.close().catch(() => {}));
-    await s.open();
+    const { disk, faults, s } = await onDisk('skip-rotated');
     await s.transact(putAt('a', 1));
     await s.transact(putAt('b', 2));
     await s.compactNow();
-    const held = holdSyncs(faults, isLog);
-    cleanups.push(async () => held.release());
-    const full = s.transact(fullBatch);
-    const y = s.transact(putAt('y', 9000));
-    await held.entered;
-    await crashWaysOf(disk, 'skip-rotated', WAYS, async (after) => {
+    await crashTheNextGroup(disk, faults, s, 'skip-rotated', async (after) => {
       expect(await after.get('sp', 'b')).toEqual(rec(2));
       const found = await keys(after);
       expect(found.length === 2 || found.length === FULL + 3, `${found.length} keys`).toBe(true);
     });
-    held.release();
-    await Promise.all([full, y]);
   }, 120_000);
 
   /** 'a' in group 1 (written by the storage), then a group numbered 3 of two frames appended as that writer did. */

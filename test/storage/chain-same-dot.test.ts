@@ -55,36 +55,26 @@ async function storages(): Promise<Array<{ name: string; s: StorageAdapter; reop
   cleanups.push(cleanup);
   const factory = new IDBFactory();
   const dbName = `chain-same-dot-${++idb}`;
-  const out = [
-    { name: 'memory', s: memoryStorage(), reopen: async function (this: { s: StorageAdapter }) { return this.s; } },
-    {
-      name: 'file',
-      s: fileStorage(dir, { compactOnClose: false }) as StorageAdapter,
-      reopen: async function (this: { s: StorageAdapter }) {
-        await this.s.close();
-        const again = fileStorage(dir, { compactOnClose: false });
-        await again.open();
-        cleanups.push(() => again.close());
-        return again;
-      },
-    },
-    {
-      name: 'indexeddb',
-      s: indexedDBStorage(dbName, { indexedDB: factory }) as StorageAdapter,
-      reopen: async function (this: { s: StorageAdapter }) {
-        await this.s.close();
-        const again = indexedDBStorage(dbName, { indexedDB: factory });
-        await again.open();
-        cleanups.push(() => again.close());
-        return again;
-      },
-    },
+  /** Closes `s` and opens the same store again (closed at cleanup). */
+  const again = async (s: StorageAdapter, make: () => StorageAdapter): Promise<StorageAdapter> => {
+    await s.close();
+    const t = make();
+    await t.open();
+    cleanups.push(() => t.close());
+    return t;
+  };
+  const makeFile = () => fileStorage(dir, { compactOnClose: false }) as StorageAdapter;
+  const makeIdb = () => indexedDBStorage(dbName, { indexedDB: factory }) as StorageAdapter;
+  const out: Array<{ name: string; s: StorageAdapter; make?: () => StorageAdapter }> = [
+    { name: 'memory', s: memoryStorage() },
+    { name: 'file', s: makeFile(), make: makeFile },
+    { name: 'indexeddb', s: makeIdb(), make: makeIdb },
   ];
   for (const o of out) {
     await o.s.open();
     cleanups.push(() => o.s.close().catch(() => {}));
   }
-  return out.map((o) => ({ name: o.name, s: o.s, reopen: () => o.reopen.call(o) }));
+  return out.map((o) => ({ name: o.name, s: o.s, reopen: async () => (o.make ? again(o.s, o.make) : o.s) }));
 }
 
 const record = (state: KeyState, seq: number): KeyRecord => ({ ...state, vs: [...state.vs], seq, h: seq.toString(16).padStart(16, '0') });
