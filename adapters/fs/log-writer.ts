@@ -10,7 +10,8 @@
  * back — behind the next group's frames, or before a later segment — where recovery can tell them from damage only by
  * refusing the open, or, a group whole on disk, would apply writes reported failed. Once the cut is durable no byte of
  * the group is left, so its number is given back: the next group takes it, and the groups of a segment stay numbered
- * one after the other (recovery expects the group after the last complete one at a torn tail, frame.ts). A batch that
+ * one after the other (recovery takes a torn tail's group from its frames, recovery.ts: a group number skipped, as an
+ * earlier release's writer left them, or counted on across a rotation, reads as well). A batch that
  * cannot be encoded fails the same way (its whole group, the batches before it written ahead included, and every batch
  * after it), and the writer goes on. A failed fsync leaves
  * the file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate or a failed
