@@ -16,7 +16,8 @@
  * after it), and the writer goes on. A failed fsync leaves
  * the file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate or a failed
  * fsync of the cut: the writer is then broken and refuses everything after. After a failed fsync the segment is cut back
- * all the same (and that cut fsynced), so a group reported failed does not come back at the next open.
+ * all the same (and that cut fsynced), so a group reported failed does not come back at the next open; where that cut
+ * fails too, the group's writes are reported as of unknown outcome (a crash may keep the group whole).
  *
  * Write-ahead: a batch that takes no more transactions (a later one was queued behind it: it was full) is written at
  * once, as the first frames of the next group, while no group is being written or synced — not at the writer's next
@@ -286,7 +287,16 @@ export class LogWriter<B extends Batch> {
         this.broken = new ConcordError(error.code, `${error.message}; the log's state on disk is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
       }
       this.busy = false;
-      this.report(() => this.hooks.failed(failed, error, broken));
+      if (stage === 'syncing' && !cut) {
+        // Written whole and neither synced nor cut back: a crash may keep the group whole, and a reopen apply it. Its
+        // writes are reported as of unknown outcome; those queued after it were never written (failed, as always).
+        const after = failed.slice(group.length);
+        const unknown = new ConcordError(error.code, `${error.message}, and cutting its group back out of the log failed too: a reopen may still find this write (its outcome is not known)`, { cause: e });
+        if (after.length) this.report(() => this.hooks.failed(after, error, broken));
+        this.report(() => this.hooks.failed(group, unknown, broken));
+      } else {
+        this.report(() => this.hooks.failed(failed, error, broken));
+      }
       this.failRotation();
       return;
     }
