@@ -4,7 +4,7 @@
  * their own way (adapters/fs/record.ts, adapters/indexeddb/tx.ts); memory storage keeps records as they are.
  *
  *   { v }          a value stored whole (a derived version is materialized for it)
- *   { p: 1 }       the same version as in the previous record (a dot names one value)
+ *   { p: 1 }       the same version as in the previous record (the same dot and write: sameVersion)
  *   { x }          derived from versions of the previous record: the delta and its bases
  *   { v, x }       whole, with the derivation kept (the sync engine sends it to peers holding the bases)
  *   { d: 1 }       a tombstone
@@ -14,8 +14,9 @@
  * whose values are at hand (`cutHere`): storing one whose value is still a chain in memory would apply it all again.
  */
 import { chainBound, derivedFrom, encodedRootSize, valueOf } from './deltas.js';
-import type { Dot, StoredVersion } from './dvv.js';
+import type { Derivation, Dot, StoredVersion } from './dvv.js';
 import type { KeyRecord } from './storage.js';
+import { sameEncoding } from './values.js';
 
 /** A version as stored in a chain (plain data: JSON or structured clone). */
 export interface ChainVersion {
@@ -32,13 +33,27 @@ export interface ChainVersion {
 }
 
 /**
- * Whether `rec` holds the live version of dot (r, n, ep) (the whole dot: a counter under another epoch is another
- * dot). Its parts, not a `Dot`: chainForm asks for every live version of every stored record (IndexedDB: each put of
- * a key it holds), and building a `Dot` there cost an array per version.
+ * The live version of dot (r, n, ep) `rec` holds (the whole dot: a counter under another epoch is another dot). Its
+ * parts, not a `Dot`: chainForm asks for every live version of every stored record (IndexedDB: each put of a key it
+ * holds), and building a `Dot` there cost an array per version.
  */
-function holdsDot(rec: KeyRecord, r: string, n: number, ep: string | undefined): boolean {
-  for (const v of rec.vs) if (v.r === r && v.n === n && v.ep === ep && !v.d) return true;
-  return false;
+function heldUnder(rec: KeyRecord, r: string, n: number, ep: string | undefined): StoredVersion | undefined {
+  for (const v of rec.vs) if (v.r === r && v.n === n && v.ep === ep && !v.d) return v;
+  return undefined;
+}
+
+/**
+ * Whether `held` (the previous record's version of a dot) is the version `v` (of the same dot): the same object, or
+ * the same write — the same HLC (what tells two writes under one dot apart: dvv.ts firstMinted) and, where both values
+ * are at hand, the same bytes. A dot names one version only among honest, never-restored writers: a replica restored
+ * from an older copy, untagged, mints its lost dots again for other writes, and a join keeps the one minted first,
+ * so the record after a join may hold another version under a dot than the record before it. A reference to the
+ * previous record there would read the version the join dropped.
+ */
+function sameVersion(held: StoredVersion, v: StoredVersion): boolean {
+  if (held === v) return true;
+  if (held.t !== v.t || held.c !== v.c) return false;
+  return held.v === undefined || v.v === undefined || sameEncoding(held.v, v.v);
 }
 
 /**
@@ -60,21 +75,33 @@ export function chainForm(rec: KeyRecord, prev: KeyRecord | undefined): { vs: Ch
       out.d = 1;
       continue;
     }
-    if (prev && holdsDot(prev, v.r, v.n, v.ep)) {
+    const held = prev && heldUnder(prev, v.r, v.n, v.ep);
+    if (held && sameVersion(held, v)) {
       chained = true;
       out.p = 1;
       continue;
     }
     const x = v.x;
-    if (prev && x && basesHeld(prev, x.b)) chained = true;
+    if (prev && x && basesHeld(prev, rec, x)) chained = true;
     else out.v = valueOf(v);
     if (x) out.x = { b: x.b, s: x.s, d: x.d };
   }
   return { vs, chained };
 }
 
-function basesHeld(prev: KeyRecord, b: readonly Dot[]): boolean {
-  for (const d of b) if (!holdsDot(prev, d[0], d[1], d[2])) return false;
+/**
+ * Whether `prev` holds the bases of derivation `x` (of a version of `rec`) as the versions it was derived from: the
+ * bases themselves while they are in memory (x.base); once the value was materialized only their dots are known, and a
+ * base dot `rec` holds another version under than `prev` (a join replaced it) is not taken from `prev`.
+ */
+function basesHeld(prev: KeyRecord, rec: KeyRecord, x: Derivation): boolean {
+  for (let i = 0; i < x.b.length; i++) {
+    const d = x.b[i]!;
+    const held = heldUnder(prev, d[0], d[1], d[2]);
+    if (!held) return false;
+    const base = x.base?.[i] ?? heldUnder(rec, d[0], d[1], d[2]);
+    if (base && !sameVersion(held, base)) return false;
+  }
   return true;
 }
 

@@ -68,6 +68,8 @@ export class FileStorage implements StorageAdapter {
   /** Transactions handed to `transact` whose function has not finished yet. */
   private queued = 0;
   private failEpoch = 0;
+  /** Set when a rollback threw part way: the index may show writes reported failed, so nothing is read until a reopen. */
+  private unsound: ConcordError | undefined;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly cache = new Set<Entry>();
   private readonly compactor: Compactor;
@@ -107,6 +109,7 @@ export class FileStorage implements StorageAdapter {
       }
       this.lock = await acquireLock(this.io, this.dir);
       this.ks = new Keyspace();
+      this.unsound = undefined;
       this.cache.clear();
       const r = await recover(this.io, this.dir, this.ks);
       this.files.snapshot = r.snapshot;
@@ -283,10 +286,16 @@ export class FileStorage implements StorageAdapter {
     }
   }
 
-  /** Batches failed: they are rolled back and reject, also if the rollback throws (the writer then breaks). */
+  /**
+   * Batches failed: they are rolled back and reject, also if the rollback throws (the writer then breaks, and reads
+   * are refused until a reopen: the index may still show a write reported failed).
+   */
   private onFailed(batches: PendingBatch[], error: ConcordError): void {
     try {
       this.rollBack(batches);
+    } catch (e) {
+      this.unsound = new ConcordError('STORAGE_ERROR', `rolling back a failed write failed part way (${e instanceof Error ? e.message : String(e)}); nothing is read or written until the storage is reopened`, { cause: e });
+      throw e;
     } finally {
       this.failEpoch++;
       this.unsettled = this.unsettled.filter((b) => !batches.includes(b));
@@ -458,6 +467,7 @@ export class FileStorage implements StorageAdapter {
 
   private assertOpen(): void {
     if (this.state !== 'open' && this.state !== 'closing') throw closedError();
+    if (this.unsound) throw this.unsound;
   }
 }
 

@@ -10,12 +10,14 @@
  * back — behind the next group's frames, or before a later segment — where recovery can tell them from damage only by
  * refusing the open, or, a group whole on disk, would apply writes reported failed. Once the cut is durable no byte of
  * the group is left, so its number is given back: the next group takes it, and the groups of a segment stay numbered
- * one after the other (recovery expects the group after the last complete one at a torn tail, frame.ts). A batch that
+ * one after the other (recovery takes a torn tail's group from its frames, recovery.ts: a group number skipped, as an
+ * earlier release's writer left them, or counted on across a rotation, reads as well). A batch that
  * cannot be encoded fails the same way (its whole group, the batches before it written ahead included, and every batch
  * after it), and the writer goes on. A failed fsync leaves
  * the file's state unknown (the kernel may have dropped the dirty pages), and so does a failed truncate or a failed
  * fsync of the cut: the writer is then broken and refuses everything after. After a failed fsync the segment is cut back
- * all the same (and that cut fsynced), so a group reported failed does not come back at the next open.
+ * all the same (and that cut fsynced), so a group reported failed does not come back at the next open; where that cut
+ * fails too, the group's writes are reported as of unknown outcome (a crash may keep the group whole).
  *
  * Write-ahead: a batch that takes no more transactions (a later one was queued behind it: it was full) is written at
  * once, as the first frames of the next group, while no group is being written or synced — not at the writer's next
@@ -285,7 +287,16 @@ export class LogWriter<B extends Batch> {
         this.broken = new ConcordError(error.code, `${error.message}; the log's state on disk is uncertain, so no write is accepted until the storage is reopened`, { cause: e });
       }
       this.busy = false;
-      this.report(() => this.hooks.failed(failed, error, broken));
+      if (stage === 'syncing' && !cut) {
+        // Written whole and neither synced nor cut back: a crash may keep the group whole, and a reopen apply it. Its
+        // writes are reported as of unknown outcome; those queued after it were never written (failed, as always).
+        const after = failed.slice(group.length);
+        const unknown = new ConcordError(error.code, `${error.message}, and cutting its group back out of the log failed too: a reopen may still find this write (its outcome is not known)`, { cause: e });
+        if (after.length) this.report(() => this.hooks.failed(after, error, broken));
+        this.report(() => this.hooks.failed(group, unknown, broken));
+      } else {
+        this.report(() => this.hooks.failed(failed, error, broken));
+      }
       this.failRotation();
       return;
     }
@@ -308,11 +319,18 @@ export class LogWriter<B extends Batch> {
         throw e;
       }
       this.segment = { num, data: new DataFile(name, file), size: 0, frames: 0 };
-      this.rotation = undefined;
-      then(this.queue, num);
     } catch (e) {
       this.rotation = undefined;
       fail(ioError(e, `starting segment ${name}`));
+      return;
+    }
+    this.rotation = undefined;
+    // The segment started: writes go on in it whatever `then` does (recovery replays every segment from the snapshot's
+    // generation on, so a compaction that stops here leaves nothing out). Its failure is the compaction's, not the start's.
+    try {
+      then(this.queue, num);
+    } catch (e) {
+      fail(ioError(e, `compacting as of the start of ${name} (the segment started: writes go on in it)`));
     }
   }
 }

@@ -63,7 +63,7 @@ export async function recover(io: Io, dir: string, ks: Keyspace): Promise<Recove
       segments[segments.length - 1]!.size = r.end;
       segments[segments.length - 1]!.frames = r.frames;
       if (r.end === size) continue;
-      const torn = r.stop < size ? await isTornTail(file, size, r.stop, r.openGroup) : { torn: true };
+      const torn = r.stop < size ? await isTornTail(file, size, r.stop, r.openGroup, r.lastGroup) : { torn: true };
       const laterData = await anyLaterData(io, dir, live.slice(i + 1));
       if (!torn.torn || laterData) {
         throw new ConcordError(
@@ -124,10 +124,11 @@ interface Replayed {
   /** Where reading stopped: the end of the file, or the first bad frame. */
   stop: number;
   /**
-   * The group the bytes at `stop` belong to (an incomplete group's, or the next one: groups on disk are numbered one
-   * after the other, the writer giving a failed group's number back once its cut is durable, log-writer.ts).
+   * The group the bytes at `stop` belong to, where it is known: the incomplete group whose frames were read before it,
+   * or the group the bad frame's header names when that header reads and names a group past the last complete one.
+   * Undefined: its header did not read (torn or damaged) — see `isTornTail`.
    */
-  openGroup: number;
+  openGroup: number | undefined;
   lastGroup: number;
   frames: number;
 }
@@ -144,13 +145,18 @@ async function replay(file: IoFile, name: string, size: number, ks: Keyspace, da
   let frames = 0;
   let pending: Array<{ head: BatchHead; recOff: number }> = [];
   let pendingGroup = -1;
+  // the group named by the header of the frame reading stopped at, when it reads (its checksum is not known to hold)
+  let badGroup: number | undefined;
   for (;;) {
     const hb = await reader.at(pos, FRAME_HEADER);
     const h = hb && readFrameHeader(hb, 0);
     if (!hb || !h) break;
     const header = Buffer.from(hb);
     const payload = await reader.at(pos + FRAME_HEADER, h.length);
-    if (!payload || !frameChecks(header, 0, h, payload)) break;
+    if (!payload || !frameChecks(header, 0, h, payload)) {
+      badGroup = h.group;
+      break;
+    }
     if (pending.length && h.group !== pendingGroup) break; // a group never interleaves with another
     pending.push({ head: parseHead(payload.subarray(0, h.headLen), `${name} at offset ${pos}`), recOff: pos + FRAME_HEADER + h.headLen });
     pendingGroup = h.group;
@@ -163,7 +169,8 @@ async function replay(file: IoFile, name: string, size: number, ks: Keyspace, da
       end = pos;
     }
   }
-  return { end, stop: pos, openGroup: pending.length ? pendingGroup : lastGroup + 1, lastGroup, frames };
+  const openGroup = pending.length ? pendingGroup : badGroup !== undefined && badGroup > lastGroup ? badGroup : undefined;
+  return { end, stop: pos, openGroup, lastGroup, frames };
 }
 
 function apply(head: BatchHead, recOff: number, ks: Keyspace, data: DataFile): void {
@@ -183,16 +190,23 @@ function apply(head: BatchHead, recOff: number, ks: Keyspace, data: DataFile): v
 }
 
 /**
- * After a bad spot at `from` whose frame belongs to commit group `group`: is every valid frame that
- * follows in the file of that same group (a write cut short), or is there one of another group?
+ * After a bad spot at `from`: is every valid frame that follows in the file of the group the bad spot belongs to (a
+ * write cut short), or is there one of another group? Where that group is not known (`group` undefined: the bad frame's
+ * header did not read), it is the group of the first valid frame after it, if that group is past the last complete
+ * one (`lastGroup`). Not always the one after it: the writer of an earlier release kept a failed group's number (its
+ * cut back, the next group was two past the last complete one, log-writer.ts), so a torn first frame of the group after
+ * a failed one, its later frames intact, is a torn tail too. Where the bad frame's header reads and names its group,
+ * that group is the one (a frame of any other after it is damage).
  */
-async function isTornTail(file: IoFile, size: number, from: number, group: number): Promise<{ torn: boolean; at?: number }> {
+async function isTornTail(file: IoFile, size: number, from: number, group: number | undefined, lastGroup: number): Promise<{ torn: boolean; at?: number }> {
   const rest = Buffer.allocUnsafe(size - from);
   await readFully(file, rest, rest.length, from);
-  for (let i = rest.indexOf(MAGIC, 1); i >= 0; i = rest.indexOf(MAGIC, i + 1)) {
+  // from 0: the frame at `from` may be valid (one of another group than the incomplete one before it)
+  for (let i = rest.indexOf(MAGIC, 0); i >= 0; i = rest.indexOf(MAGIC, i + 1)) {
     const h: FrameHeader | undefined = readFrameHeader(rest, i);
     if (!h || i + FRAME_HEADER + h.length > rest.length) continue;
     if (!frameChecks(rest, i, h, rest.subarray(i + FRAME_HEADER, i + FRAME_HEADER + h.length))) continue;
+    if (group === undefined && h.group > lastGroup) group = h.group;
     if (h.group !== group) return { torn: false, at: from + i };
   }
   return { torn: true };

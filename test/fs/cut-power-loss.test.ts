@@ -7,6 +7,8 @@
  *   a later segment's data (CORRUPT again), so the failure path fsyncs the cut (log-writer.ts);
  * - the failed group's number not given back: the next group's first frame torn, its later frames intact are of a group
  *   two past the last complete one — taken for damage (CORRUPT), so the next group takes the failed one's number;
+ * - a group whose fsync failed is cut back too (and the cut fsynced): its frames were written, a crash would bring them
+ *   back, and with them writes reported failed;
  * - the cut's fsync failing leaves the log uncertain: the writer refuses everything until a reopen.
  * Seeded: CUT_SEED=<n> CUT_RUNS=1 replays a crash the failure message names.
  */
@@ -128,6 +130,41 @@ describe('file storage: a segment cut back after a failed write, then the power 
     });
     g.release();
     await Promise.all([full, y]);
+  }, 120_000);
+
+  it(`a group whose fsync failed: cut back too, and a crash after brings nothing of it back (${RUNS} crashes)`, async () => {
+    const { disk, faults, s } = await setup('failed-sync');
+    let syncs = 1;
+    faults.datasync = (path) => (isLog(path) && syncs > 0 ? (syncs--, errnoError('EIO', 'fsync')) : undefined);
+    // the group's frames reach the file (its write succeeds), its fsync fails: reported failed, the segment cut back
+    const full = s.transact(fullBatch);
+    const y = s.transact(putAt('y', 9000));
+    await expect(full).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+    await expect(y).rejects.toMatchObject({ code: 'STORAGE_ERROR' });
+    expect(syncs, 'the failing fsync was the group').toBe(0);
+    await expect(s.transact(putAt('c', 3))).rejects.toMatchObject({ message: expect.stringContaining('reopened') });
+    await crashWays(disk, 'failed-sync', async (after) => {
+      expect(await after.get('sp', 'a')).toEqual(rec(1));
+      expect(await keys(after), 'nothing of the group reported failed').toEqual(['a']);
+    });
+  }, 120_000);
+
+  it(`a group whose fsync failed, and the cut's fsync failing too: its writes reported as of unknown outcome (${RUNS} crashes)`, async () => {
+    const { disk, faults, s } = await setup('failed-sync-cut');
+    let syncs = 2; // the group's, then the cut's
+    faults.datasync = (path) => (isLog(path) && syncs > 0 ? (syncs--, errnoError('EIO', 'fsync')) : undefined);
+    const b = s.transact(putAt('b', 2)).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect((await b)?.message, 'a crash may keep the group whole: the report says so').toMatch(/outcome is not known/);
+    expect(syncs).toBe(0);
+    await expect(s.transact(putAt('c', 3))).rejects.toMatchObject({ message: expect.stringContaining('reopened') });
+    // the group whole or not at all (the model keeps it whole in some crashes: what the report warns of)
+    await crashWays(disk, 'failed-sync-cut', async (after) => {
+      expect(await after.get('sp', 'a')).toEqual(rec(1));
+      expect([['a'], ['a', 'b']]).toContainEqual(await keys(after));
+    });
   }, 120_000);
 
   it(`the cut's fsync failing: the writer refuses every write until a reopen, and a crash leaves nothing of the failed group (${RUNS} crashes)`, async () => {

@@ -12,7 +12,9 @@ import { fileStorage } from '../../adapters/fs/index.js';
 import { FileStorage } from '../../adapters/fs/file-storage.js';
 import { SpaceIndex } from '../../adapters/fs/keyspace.js';
 import { loadHasher } from '../../lib/hash.js';
-import { errnoError, faultyStorages, isLog, putAt, settled } from './helpers.js';
+import { rec } from '../storage/contract.js';
+import type { StorageAdapter } from '../../lib/storage.js';
+import { errnoError, faultyStorages, isLog, putAt, settled, type Faults } from './helpers.js';
 
 beforeAll(loadHasher);
 
@@ -61,19 +63,52 @@ describe("file storage: the log writer's report of a group throwing", () => {
     expect(kept).toEqual((await outcome(c)) === 'resolved' ? ['a', 'b', 'c'] : ['a', 'b']);
   });
 
-  it('failed, before it settled the group: its puts reject, later writes are refused until a reopen, nothing of it is kept', async () => {
-    const faults = {} as Parameters<typeof storages.setup>[0];
+  /** 'a' written, then the rollback set to throw at its first restore and the next group's write to fail (ENOSPC, once). */
+  async function rollbackThrowsOnce(): Promise<{ dir: string; s: StorageAdapter; faults: Faults }> {
+    const faults: Faults = {};
     const { dir, s } = await storages.setup(faults);
     await s.transact(putAt('a', 1));
     throwsOn(SpaceIndex.prototype, 'restore', (n) => n === 1);
     let once = true;
     faults.write = (path) => (isLog(path) && once ? ((once = false), errnoError('ENOSPC', 'write')) : undefined);
+    return { dir, s, faults };
+  }
+
+  it('failed, before it settled the group: its puts reject, later writes are refused until a reopen, nothing of it is kept', async () => {
+    const { dir, s, faults } = await rollbackThrowsOnce();
     const b = s.transact(putAt('b', 2));
     expect(await outcome(b), 'the put of the failed group').toBe('rejected');
     delete faults.write;
     await expect(s.transact(putAt('d', 4))).rejects.toMatchObject({ message: REOPEN });
     expect(await outcome(s.close()), 'close').toBe('resolved');
     expect(await reopenedKeys(dir)).toEqual(['a']);
+  });
+
+  it('failed, the rollback throwing part way: no read until the reopen shows a write reported failed', async () => {
+    const { dir, s, faults } = await rollbackThrowsOnce();
+    // one group: 'a' replaced and 'b' added; the rollback (last write first) throws at 'b', 'a' never restored
+    const failed = s.transact((tx) => {
+      tx.put('sp', 'a', rec(5));
+      tx.put('sp', 'b', rec(6));
+    });
+    expect(await outcome(failed), 'the group reported failed').toBe('rejected');
+    delete faults.write;
+    const shown = async (read: () => Promise<unknown>): Promise<unknown> => read().catch((e: unknown) => (e as Error).message);
+    expect(await shown(() => s.get('sp', 'a')), 'a').not.toEqual(rec(5));
+    expect(await shown(() => s.get('sp', 'b')), 'b').not.toEqual(rec(6));
+    const index = await shown(() => s.index('sp'));
+    if (Array.isArray(index)) expect(index.map((e: { key: string }) => e.key)).toEqual(['a']);
+    const scanned = await shown(() => s.scan('sp', { limit: 10 }));
+    if (Array.isArray(scanned)) expect(scanned).toEqual([['a', rec(1)]]);
+    const logged = await shown(() => s.readLog('sp', 0, 10));
+    if (Array.isArray(logged)) expect(logged).toEqual([['a', rec(1)]]);
+    expect(await outcome(s.close()), 'close').toBe('resolved');
+    expect(await reopenedKeys(dir)).toEqual(['a']);
+    const again = fileStorage(dir, { compactOnClose: false });
+    storages.track(() => again.close(), { first: true });
+    await again.open();
+    expect(await again.get('sp', 'a'), 'the acknowledged write, after the reopen').toEqual(rec(1));
+    await again.close();
   });
 
   it('failed, throwing on every call (also for the batches queued behind): every put settles, close returns', async () => {

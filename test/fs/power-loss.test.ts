@@ -3,10 +3,11 @@
  * of their directory's fsync, torn tails): a replica writes keys, awaited one by one and in bursts in flight, with
  * compaction made frequent, and the machine crashes at a random file operation, several times a run; in some cycles
  * the disk is also full now and then (a log write fails with ENOSPC after writing part of its bytes: the group fails,
- * the segment is cut back). After each crash the directory must open (nothing reported corrupt) under the same
+ * the segment is cut back), or a log's fsync fails once (the group fails, the segment is cut back as well, and the
+ * storage refuses every write until it is reopened). After each crash the directory must open (nothing reported corrupt) under the same
  * replica id, and every key must hold its last acknowledged write, or a write of it issued later that failed when the
- * power went (it may have reached the disk) — not one that failed with the disk full (nothing of it was kept); never
- * an older value.
+ * power went (it may have reached the disk) — not one reported failed before the power went (the disk full, a failed
+ * fsync, the writes refused after it: nothing of it was kept); never an older value.
  * Seeded: POWER_LOSS_SEED=<n> replays a run; POWER_LOSS_RUNS sets how many (default 12; 1 000 in `npm run soak`).
  */
 import { describe, expect, it } from 'vitest';
@@ -59,10 +60,12 @@ async function run(seed: number): Promise<{ crashes: number; writes: number }> {
   // Background failures (compaction) are expected of an incarnation the power failed under, and of no other.
   const failures: unknown[] = [];
   const faults: Faults = {};
+  // a log fsync failed in this cycle: the storage then refuses everything, compaction included, until reopened
+  let syncFailed = false;
   const options = () => {
     const born = disk.crashes;
     // a compaction may fail with the disk full (its writes are not failed, but it may rotate around a failed group)
-    const onError = (e: unknown) => void (disk.crashes === born && (e as { code?: string }).code !== 'STORAGE_FULL' && failures.push(e));
+    const onError = (e: unknown) => void (disk.crashes === born && (e as { code?: string }).code !== 'STORAGE_FULL' && !syncFailed && failures.push(e));
     return { io: faultyIo(faults, disk.io()), compactMinBytes: 2048 + Math.floor(rng() * 8192), compactMinFrames: 20 + Math.floor(rng() * 60), compactRatio: 1.2, cacheRecords: 8 + Math.floor(rng() * 64), compactOnClose: rng() < 0.5, onError };
   };
   let base = new Map<string, string>();
@@ -76,6 +79,10 @@ async function run(seed: number): Promise<{ crashes: number; writes: number }> {
     const full: boolean[] = [];
     const fullRate = rng() < 0.3 ? 0.02 + rng() * 0.1 : 0;
     faults.write = (path) => (fullRate > 0 && isLog(path) && rng() < fullRate ? errnoError('ENOSPC', 'write') : undefined);
+    // in some cycles the n-th fsync of a log fails (EIO), once: the group is cut back (that cut fsynced), the writer broken
+    let syncsLeft = rng() < 0.3 ? 1 + Math.floor(rng() * 40) : 0;
+    syncFailed = false;
+    faults.datasync = (path) => (isLog(path) && syncsLeft > 0 && --syncsLeft === 0 ? ((syncFailed = true), errnoError('EIO', 'fsync')) : undefined);
     const crashAt = 20 + Math.floor(rng() * 400);
     const clean = rng() < 0.2;
     // The power fails at a random file operation (mid-write, mid-compaction...), or after the last write was issued.
@@ -90,7 +97,8 @@ async function run(seed: number): Promise<{ crashes: number; writes: number }> {
       const p = v === DELETED ? r.space('s').delete(key) : r.space('s').put(key, v);
       return p.then(
         () => (acked[i] = true),
-        (e: unknown) => void ((e as { code?: string }).code === 'STORAGE_FULL' && (full[i] = true)),
+        // reported failed with the power on: nothing of it may come back (the disk full, a failed fsync and after it)
+        (e: unknown) => void (((e as { code?: string }).code === 'STORAGE_FULL' || disk.crashes === crashes) && (full[i] = true)),
       );
     };
     while (writes.length < crashAt && disk.crashes === crashes) {
@@ -110,6 +118,7 @@ async function run(seed: number): Promise<{ crashes: number; writes: number }> {
       await Promise.all(inFlight);
     }
     delete faults.write;
+    delete faults.datasync;
     const after = await openReplica({ storage: fileStorage(`${disk.root()}/data`, options()) });
     const found = await stateOf(after);
     // PLACE (where the data lives) was made durable at the open: a crash is no copy, the replica keeps its id.
