@@ -6,9 +6,9 @@
  * wrapper, another adapter) joins through getMeta and setMeta as before.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { stateOf, type KeyState } from '../../lib/dvv.js';
 import { memoryStorage, openReplica, pairTransports, type Replica, type StorageAdapter, type StorageTx } from '../../lib/index.js';
 import { cursorKey } from '../../lib/sync/lineage.js';
+import { writtenState } from '../support/replicas.js';
 import { overriding } from '../support/storage-proxy.js';
 import { synced } from './support.js';
 
@@ -24,11 +24,7 @@ async function replica(storage: StorageAdapter = memoryStorage()): Promise<Repli
 }
 
 /** Another replica's state of `key` in space s, as a peer would send it. */
-async function remote(key: string, v: unknown): Promise<{ id: string; state: KeyState }> {
-  const w = await replica();
-  await w.space('s').put(key, v);
-  return { id: w.replicaId, state: stateOf((await w.core.storage.get('s', key))!) };
-}
+const remote = (key: string, v: unknown) => writtenState(replica, key, v);
 
 /** Joins `key`'s state with a metadata record `c` made by `make` from what is stored; returns what `make` was given. */
 async function joinWithMeta(b: Replica, key: string, make: (stored: unknown) => unknown): Promise<unknown> {
