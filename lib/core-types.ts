@@ -32,7 +32,9 @@ export interface JoinOptions {
   alsoInTx?: (tx: StorageTx) => void;
   /**
    * A metadata record stored with the entries, made from what the storage holds of it, read in the same transaction (a
-   * sync cursor: never back, whichever link of the peer wrote it last — space-sync.ts).
+   * sync cursor: never back, whichever link of the peer wrote it last — space-sync.ts). `value` only reads `stored`, and
+   * hands over what it returns (nothing else holds it nor anything in it): neither is copied where the storage need not
+   * (StorageTx peekMeta, setMetaOwned).
    */
   meta?: { readonly name: string; value(stored: unknown): unknown };
 }

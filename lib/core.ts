@@ -589,7 +589,11 @@ export class ReplicaCore {
       if (seen && (!known || seen.n > known.n)) tx.setMeta('dd:' + peer, seen);
       else seen = undefined;
       options.alsoInTx?.(tx);
-      if (meta) tx.setMeta(meta.name, meta.value(held));
+      if (meta) {
+        const value = meta.value(held);
+        if (tx.setMetaOwned) tx.setMetaOwned(meta.name, value);
+        else tx.setMeta(meta.name, value);
+      }
       return seq;
     };
     // Epochs the states name that this instance does not know: their records, if another instance sharing the storage
@@ -607,7 +611,7 @@ export class ReplicaCore {
       const lastSeq = tx.getMeta<number>('seq');
       const cached = seen ? this.seenOf.get(peer!) : null;
       const known = cached === undefined ? tx.getMeta<Seen>('dd:' + peer) : cached;
-      const held = meta ? tx.getMeta<unknown>(meta.name) : undefined;
+      const held = meta ? (tx.peekMeta ? tx.peekMeta<unknown>(meta.name) : tx.getMeta<unknown>(meta.name)) : undefined;
       if (lastSeq instanceof Promise || known instanceof Promise || held instanceof Promise || anyPromise(prevs)) {
         return Promise.all([Promise.all(prevs), lastSeq, known, held]).then(([p, s, k, m]) => judged(tx, p, s, k ?? null, m));
       }

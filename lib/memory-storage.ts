@@ -147,6 +147,11 @@ class MemoryStorage implements StorageAdapter {
     return cloneMeta(this.meta.get(name));
   }
 
+  /** The committed value of `name` itself (a reader that changes nothing: MemoryTx peekMeta). */
+  keptMeta(name: string): unknown {
+    return this.meta.get(name);
+  }
+
   private apply(space: string, key: string, rec: KeyRecord | null): void {
     let d = this.data.get(space);
     if (!d) this.data.set(space, (d = { records: new RecordTable(), logSeq: [], logKey: [], sorted: null }));
@@ -250,13 +255,26 @@ class MemoryTx implements StorageTx {
     return this.store.committedMeta(name) as T | undefined;
   }
 
+  /** The value kept (no copy): its reader only reads it, in this transaction. */
+  peekMeta<T>(name: string): T | undefined {
+    const m = this.meta;
+    if (m) for (let i = m.length - 2; i >= 0; i -= 2) if (m[i] === name) return m[i + 1] as T;
+    if (this.name0 === name) return this.value0 as T;
+    return this.store.keptMeta(name) as T | undefined;
+  }
+
   setMeta(name: string, value: unknown): void {
+    this.setMetaOwned(name, cloneMeta(value));
+  }
+
+  /** Keeps `value` as it is: handed over, nothing else holds it (a copy of a JSON value: setMeta). */
+  setMetaOwned(name: string, value: unknown): void {
     this.assertLive();
     if (this.name0 === undefined) {
       this.name0 = name;
-      this.value0 = cloneMeta(value);
-    } else if (this.meta) this.meta.push(name, cloneMeta(value));
-    else this.meta = [name, cloneMeta(value)];
+      this.value0 = value;
+    } else if (this.meta) this.meta.push(name, value);
+    else this.meta = [name, value];
   }
 
   /** Ends the transaction and applies its writes, in the order made. */

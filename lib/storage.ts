@@ -42,6 +42,17 @@ export interface StorageTx {
    * takes null and undefined alike for "none" (ours drop it once committed).
    */
   setMeta(name: string, value: unknown): void;
+  /**
+   * Optional: `getMeta` for a reader that only reads what it is given, in this transaction, and never changes it — the
+   * storage may answer with the value it keeps rather than a copy (memory storage: a join per received frame reads its
+   * sync cursor). Without it, `getMeta`.
+   */
+  peekMeta?<T>(name: string): MaybePromise<T | undefined>;
+  /**
+   * Optional: `setMeta` of a value handed over — the caller keeps no reference to it, nor to anything in it, and nothing
+   * changes it after — which the storage may keep as it is rather than a copy (memory storage). Without it, `setMeta`.
+   */
+  setMetaOwned?(name: string, value: unknown): void;
 }
 
 export interface ScanOptions {

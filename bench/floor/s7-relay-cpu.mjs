@@ -23,6 +23,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { startClients, yjsServer } from '../scenarios/s7-relay-fanout.mjs';
+import { tapWebSocketFrames } from '../lib/wire.mjs';
 
 const require = createRequire(import.meta.url);
 /** `--dist DIR`: the build to measure (relay, writer and clients; a copy of a checkout's dist), else this checkout's. */
@@ -46,12 +47,11 @@ const now = () => performance.timeOrigin + performance.now();
 const value = (i) => ({ title: `item ${i}`, done: i % 2 === 0, n: i });
 /** Frames and bytes the main thread's sockets send and receive (relay and writer: the writer's are 2 of ~102). */
 const count = { out: 0, outBytes: 0, in: 0, inBytes: 0 };
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data, ...rest) {
+// at the sockets: the relay writes its binary frames whole, past ws's send (adapters/relay/socket.ts)
+tapWebSocketFrames((socket, frame) => {
   count.out++;
-  count.outBytes += data.length ?? data.byteLength;
-  return send.call(this, data, ...rest);
-};
+  count.outBytes += frame.bytes;
+});
 const emit = WebSocket.prototype.emit;
 WebSocket.prototype.emit = function (name, data, ...rest) {
   if (name === 'message') {

@@ -54,11 +54,9 @@ for (const name of ['setTimeout', 'setInterval']) {
   };
 }
 const { WebSocket } = await import('ws');
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data, ...rest) {
-  log.sent.push({ at: now(), server: this._isServer === true, bytes: data.length ?? data.byteLength, sock: sockId(this) });
-  return send.call(this, data, ...rest);
-};
+// Sends at the sockets: the relay writes its binary frames whole, past ws's send (adapters/relay/socket.ts).
+const { tapWebSocketFrames } = await import('../lib/wire.mjs');
+tapWebSocketFrames((socket, frame) => log.sent.push({ at: now(), server: !frame.masked, bytes: frame.bytes, sock: sockId(socket) }));
 const emit = WebSocket.prototype.emit;
 WebSocket.prototype.emit = function (name, data, ...rest) {
   if (name === 'message') log.recv.push({ at: now(), server: this._isServer === true, bytes: data.length ?? data.byteLength, sock: sockId(this) });

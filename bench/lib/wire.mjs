@@ -2,6 +2,7 @@
  * Counting what crosses the wire: a recording wrapper for Concord transports, WebSocket framing overhead,
  * and round trips from the order of messages.
  */
+import net from 'node:net';
 
 /** Bytes a WebSocket frame adds around a payload (RFC 6455): header, extended length, mask from clients. */
 export function wsFraming(payload, fromClient) {
@@ -110,4 +111,51 @@ export function scattered(n, d, seed) {
   const out = new Set();
   while (out.size < Math.min(d, n)) out.add(Math.floor(random() * n));
   return [...out];
+}
+
+/**
+ * Calls `onFrame(socket, { opcode, bytes, masked })` for each WebSocket data frame (text or binary) written to any TCP
+ * socket of this thread, as its header is written: whether ws's sender wrote it (a header, then the bytes) or the relay
+ * wrote the frame whole (adapters/relay/socket.ts), which a hook on ws's `send` does not see. `bytes`: the payload's
+ * length; `masked`: a client's frame. Strings written (the HTTP upgrade) are not frames and are passed over. Returns the
+ * function that takes the hook off.
+ */
+export function tapWebSocketFrames(onFrame) {
+  const state = new WeakMap(); // socket → { rest: payload bytes still to pass, head: a header cut short }
+  const write = net.Socket.prototype.write;
+  net.Socket.prototype.write = function (chunk, ...rest) {
+    if (chunk instanceof Uint8Array) scan(this, chunk);
+    return write.call(this, chunk, ...rest);
+  };
+  function scan(socket, chunk) {
+    let s = state.get(socket);
+    if (!s) state.set(socket, (s = { rest: 0, head: undefined }));
+    const buf = s.head ? Buffer.concat([s.head, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    s.head = undefined;
+    let at = 0;
+    while (at < buf.length) {
+      if (s.rest > 0) {
+        const take = Math.min(s.rest, buf.length - at);
+        s.rest -= take;
+        at += take;
+        continue;
+      }
+      const left = buf.length - at;
+      const n7 = left >= 2 ? buf[at + 1] & 0x7f : 0;
+      const masked = left >= 2 && (buf[at + 1] & 0x80) !== 0;
+      const head = 2 + (n7 === 126 ? 2 : n7 === 127 ? 8 : 0) + (masked ? 4 : 0);
+      if (left < 2 || left < head) {
+        s.head = Buffer.from(buf.subarray(at));
+        return;
+      }
+      const bytes = n7 === 126 ? buf.readUInt16BE(at + 2) : n7 === 127 ? Number(buf.readBigUInt64BE(at + 2)) : n7;
+      const opcode = buf[at] & 0x0f;
+      if (opcode === 1 || opcode === 2) onFrame(socket, { opcode, bytes, masked });
+      at += head;
+      s.rest = bytes;
+    }
+  }
+  return () => {
+    net.Socket.prototype.write = write;
+  };
 }

@@ -3,6 +3,7 @@
  * read a key's stored record on one replica and join it into another), and a seeded PRNG.
  */
 import { memoryStorage, openReplica, type Replica, type ReplicaOptions } from '../../lib/index.js';
+import { stateOf, type KeyState } from '../../lib/dvv.js';
 
 export async function replicas(n: number, options: Omit<ReplicaOptions, 'storage'> = {}): Promise<Replica[]> {
   const out: Replica[] = [];
@@ -18,6 +19,13 @@ export async function exchange(from: Replica, to: Replica, space: string, keys: 
     if (rec) changed += (await to.core.join(space, [[key, rec]])).length;
   }
   return changed;
+}
+
+/** The state of `key` in space s a replica `open` gives wrote as `v`, as a peer would send it, and that replica's id. */
+export async function writtenState(open: () => Promise<Replica>, key: string, v: unknown): Promise<{ id: string; state: KeyState }> {
+  const w = await open();
+  await w.space('s').put(key, v);
+  return { id: w.replicaId, state: stateOf((await w.core.storage.get('s', key))!) };
 }
 
 /** Both ways. */

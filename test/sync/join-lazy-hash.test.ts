@@ -9,6 +9,7 @@ import { stateHash, stateOf, type KeyState } from '../../lib/dvv.js';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { record, WrittenRecord } from '../../lib/record.js';
 import type { StoredChange } from '../../lib/core.js';
+import { writtenState } from '../support/replicas.js';
 
 const undo: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -22,11 +23,7 @@ async function replica(): Promise<Replica> {
 }
 
 /** Another replica's state of `key` in space s, as a peer would send it. */
-async function remote(key: string, v: unknown): Promise<{ id: string; state: KeyState }> {
-  const w = await replica();
-  await w.space('s').put(key, v);
-  return { id: w.replicaId, state: stateOf((await w.core.storage.get('s', key))!) };
-}
+const remote = (key: string, v: unknown) => writtenState(replica, key, v);
 
 describe('a join hashes its records when first read', () => {
   it('stores and tells a record whose hash nobody computed; read, it is the hash of its state', async () => {
