@@ -10,9 +10,14 @@
  * ws's Receiver is what the relay's WebSocketServer reads a socket with, given the options relay.ts gives it; fed here
  * chunk by chunk, the split is exact (over loopback TCP the reads coalesce as the machine's load decides).
  */
+import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Receiver } from 'ws';
+import * as ws from 'ws';
 import { MAX_FRAGMENTS, maxBufferedChunks } from '../../adapters/relay/limits.js';
+
+/** ws exports its Receiver (a Writable fed the socket's chunks); its types (@types/ws) do not declare it. */
+type ReceiverOptions = { isServer: boolean; maxPayload: number; maxBufferedChunks: number; maxFragments: number };
+const { Receiver } = ws as unknown as { Receiver: new (options: ReceiverOptions) => Writable };
 
 /** A client's (masked) binary frame of `n` bytes. */
 function maskedFrame(n: number): Buffer {
