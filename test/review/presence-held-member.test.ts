@@ -5,6 +5,8 @@
  * selection, a new cursor) had each heartbeat refused whole — so the relay stopped refreshing it, and the member left
  * everyone's view within the ttl while it was online and beating. Now such a heartbeat refreshes the entry with the
  * metadata held (no byte more held): the member stays, its metadata as it last fit, and goes on once there is room.
+ * The second test is the attack on that: a client at its budget sending its entries again with larger metadata has
+ * them refreshed as held, not grown (it fails if the refresh took the metadata sent).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
@@ -57,6 +59,26 @@ describe('a member held while its address is full', () => {
       expect(sel()).toHaveLength(1);
     }
     expect(sel()).toEqual([1 + 200 * 8]);
+    hub.close();
+  });
+
+  it('a client at its budget gains nothing by it: its entries refreshed keep the metadata held, however much it sends', async () => {
+    let clock = 1_000_000;
+    const relay = await openReplica({ storage: memoryStorage(), now: () => clock });
+    open.push(relay);
+    const hub = new PresenceHub({ core: relay.core } as unknown as SyncHub, TTL);
+    const c = { sendPresence: () => {}, hasSpace: () => true };
+    hub.addChannel(c);
+    hub.restrict(c, { peer: () => 'mallory', forwards: () => false, budget: { connection: 20_000 } });
+    const rooms = Array.from({ length: 200 }, (_, i) => `r${i}`);
+    for (const r of rooms) hub.receive(c, r, { e: [{ replicaId: 'mallory~t1', meta: 'm', heartbeat: 1 }] });
+    const held = rooms.filter((r) => hub.members(r).length > 0);
+    expect(held.length, 'the budget took some, not all').toBeLessThan(rooms.length);
+    clock += 1000;
+    for (const r of rooms) hub.receive(c, r, { e: [{ replicaId: 'mallory~t1', meta: 'M'.repeat(4000), heartbeat: 2 }] });
+    const metaChars = rooms.reduce((n, r) => n + hub.members(r).reduce((m, e) => m + JSON.stringify(e.meta).length, 0), 0);
+    expect(metaChars, 'the metadata held did not grow').toBe(held.length * 3);
+    expect(rooms.filter((r) => hub.members(r).length > 0)).toEqual(held);
     hub.close();
   });
 });
