@@ -9,30 +9,22 @@
  * them refreshed as held, not grown (it fails if the refresh took the metadata sent).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
-import type { SyncHub } from '../../lib/sync/hub.js';
-import { PresenceHub, type PresenceChannel } from '../../lib/sync/presence-hub.js';
+import { presenceAt, type PresenceAt } from './presence-at.js';
 
-const open: Replica[] = [];
+const open: PresenceAt[] = [];
 afterAll(async () => {
-  for (const r of open) await r.close();
+  for (const at of open) await at.close();
 });
 
 const TTL = 15_000;
 
 describe('a member held while its address is full', () => {
   it('stays in view with the metadata held, and its new metadata goes once there is room', async () => {
-    let clock = 1_000_000;
-    const relay = await openReplica({ storage: memoryStorage(), now: () => clock });
-    open.push(relay);
-    const hub = new PresenceHub({ core: relay.core } as unknown as SyncHub, TTL);
+    const at = await presenceAt(TTL);
+    open.push(at);
+    const { hub, clock } = at;
     // Two principals behind one address (its budget 20 000 bytes, as ipCaps.presenceBytes sets it on a relay).
-    const client = (who: string): PresenceChannel => {
-      const c = { sendPresence: () => {}, hasSpace: () => true };
-      hub.addChannel(c);
-      hub.restrict(c, { peer: () => who, forwards: () => false, principal: () => who, budget: { others: [['ip:198.51.100.7', 20_000]] } });
-      return c;
-    };
+    const client = (who: string) => at.client({ peer: () => who, forwards: () => false, principal: () => who, budget: { others: [['ip:198.51.100.7', 20_000]] } });
     const alice = client('alice');
     hub.receive(alice, 'room', { e: [{ replicaId: 'alice~t1', meta: { sel: 'x' }, heartbeat: 1 }] });
     const mallory = client('mallory');
@@ -43,7 +35,7 @@ describe('a member held while its address is full', () => {
       for (let i = 0; i < 200; i++) hub.receive(mallory, `r${i}`, { e: [{ replicaId: 'mallory~t1', meta: 'm', heartbeat }] });
       hub.receive(alice, 'room', { e: [{ replicaId: 'alice~t1', meta: { sel: 'x'.repeat(1 + 200 * t) }, heartbeat }] });
       heartbeat++;
-      clock += TTL / 3;
+      clock.now += TTL / 3;
       hub.tick();
       expect(sel(), `alice in view at ${(t + 1) * 5} s (beating every 5 s)`).toHaveLength(1);
     }
@@ -54,31 +46,26 @@ describe('a member held while its address is full', () => {
     // metadata as it is goes once they are gone.
     for (let t = 0; t < 12; t++) {
       hub.receive(alice, 'room', { e: [{ replicaId: 'alice~t1', meta: { sel: 'x'.repeat(1 + 200 * 8) }, heartbeat: heartbeat++ }] });
-      clock += TTL / 3;
+      clock.now += TTL / 3;
       hub.tick();
       expect(sel()).toHaveLength(1);
     }
     expect(sel()).toEqual([1 + 200 * 8]);
-    hub.close();
   });
 
   it('a client at its budget gains nothing by it: its entries refreshed keep the metadata held, however much it sends', async () => {
-    let clock = 1_000_000;
-    const relay = await openReplica({ storage: memoryStorage(), now: () => clock });
-    open.push(relay);
-    const hub = new PresenceHub({ core: relay.core } as unknown as SyncHub, TTL);
-    const c = { sendPresence: () => {}, hasSpace: () => true };
-    hub.addChannel(c);
-    hub.restrict(c, { peer: () => 'mallory', forwards: () => false, budget: { connection: 20_000 } });
+    const at = await presenceAt(TTL);
+    open.push(at);
+    const { hub, clock } = at;
+    const c = at.client({ peer: () => 'mallory', forwards: () => false, budget: { connection: 20_000 } });
     const rooms = Array.from({ length: 200 }, (_, i) => `r${i}`);
     for (const r of rooms) hub.receive(c, r, { e: [{ replicaId: 'mallory~t1', meta: 'm', heartbeat: 1 }] });
     const held = rooms.filter((r) => hub.members(r).length > 0);
     expect(held.length, 'the budget took some, not all').toBeLessThan(rooms.length);
-    clock += 1000;
+    clock.now += 1000;
     for (const r of rooms) hub.receive(c, r, { e: [{ replicaId: 'mallory~t1', meta: 'M'.repeat(4000), heartbeat: 2 }] });
     const metaChars = rooms.reduce((n, r) => n + hub.members(r).reduce((m, e) => m + JSON.stringify(e.meta).length, 0), 0);
     expect(metaChars, 'the metadata held did not grow').toBe(held.length * 3);
     expect(rooms.filter((r) => hub.members(r).length > 0)).toEqual(held);
-    hub.close();
   });
 });
