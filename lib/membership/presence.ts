@@ -210,6 +210,12 @@ export class Presence {
     return this.tombstones.has(replicaId) ? replicaId.length : undefined;
   }
 
+  /** The metadata of the id's entry held (a copy), or undefined when it holds none (a tombstone, or nothing). */
+  heldMeta(replicaId: string): { meta: unknown } | undefined {
+    const e = this.entries.get(replicaId);
+    return e && { meta: JSON.parse(e.metaJson) as unknown };
+  }
+
   /** Entries and tombstones held. */
   get size(): number {
     return this.entries.size + this.tombstones.size;

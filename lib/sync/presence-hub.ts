@@ -246,6 +246,10 @@ export class PresenceHub {
       // Room in the connection's, principal's and address's budgets (an update of an entry held: for what it grew).
       if (!this.holds.take(holders, space, id, id.length + metaChars(e))) {
         this.refused++;
+        // An entry held whose metadata outgrew a full holder (an address another client filled) is refreshed with the
+        // metadata held, which costs nothing more: refused whole, a live member left everyone's view within the ttl.
+        const kept = fresh ? undefined : s.presence.heldMeta(id);
+        if (kept) out.push({ ...e, meta: kept.meta });
         continue;
       }
       if (fresh) held!++;
