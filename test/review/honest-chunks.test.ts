@@ -1,11 +1,11 @@
 /**
  * The relay closes (1008) a connection whose frame comes in more than maxBufferedChunks(maxPayload) socket chunks
- * (adapters/relay/limits.ts: maxPayload / 512, at least 1 024). An honest sender's frame is split by TCP alone: over a
+ * (adapters/relay/limits.ts: maxPayload / 256, at least 1 024). An honest sender's frame is split by TCP alone: over a
  * slow link the relay reads each segment as a chunk of its own, and the smallest segment an honest path carries is
  * IPv4's minimum MSS, 536 bytes, 524 of data beside Linux's TCP timestamps option. So a frame of maxPayload in 524-byte
  * chunks must be read whole, at every maxPayload: these fail if the bound is set below maxPayload / 524 chunks (or
- * counts chunks across frames). The last one shows the bound is live in this reader: the same frame in 256-byte chunks
- * (no honest segment is that small) closes 1008.
+ * counts chunks across frames); the bound keeps twice that room. The last one shows the bound is live in this reader:
+ * the same frame in 128-byte chunks (no honest segment is that small) closes 1008.
  *
  * ws's Receiver is what the relay's WebSocketServer reads a socket with, given the options relay.ts gives it; fed here
  * chunk by chunk, the split is exact (over loopback TCP the reads coalesce as the machine's load decides).
@@ -60,9 +60,9 @@ describe("an honest frame split by TCP into the smallest segments", () => {
     }, 60_000);
   }
 
-  it('the bound is live: the 4 MiB frame in 256-byte chunks (no honest segment) closes 1008', async () => {
+  it('the bound is live: the 4 MiB frame in 128-byte chunks (no honest segment) closes 1008', async () => {
     const maxPayload = 4 << 20;
-    const got = await read(maxPayload, maskedFrame(maxPayload), 256);
+    const got = await read(maxPayload, maskedFrame(maxPayload), 128);
     expect(got.length).toBeUndefined();
     expect(got.code).toBe(1008);
     expect(got.chunks).toBe(maxBufferedChunks(maxPayload) + 1);
