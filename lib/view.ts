@@ -65,6 +65,16 @@ export interface DeleteAwareMerge {
   readonly latestDeleteWins?: boolean;
 }
 
+/**
+ * A merge function of a typed value's kind that also takes plain siblings (`merges.addWins`, `merges.counter`: sets and
+ * counters stored before they carried their type): `refuses(v)` says why a plain value is none of that kind. Its result
+ * is written back as a typed value, so a plain sibling it refuses is left out of the view (reported in `malformed`, as a
+ * value that does not decode) rather than merged into what every replica then fails to decode.
+ */
+export interface RefusingMerge {
+  readonly refuses?: (value: unknown) => string | undefined;
+}
+
 export class MergeError extends Error {}
 
 /**
@@ -77,17 +87,27 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
   const live: StoredVersion[] = []; // live[i] is the version versions[i] tells
   const tombstones: VersionInfo[] = [];
   let malformed: ConcordError[] | undefined;
+  const refuses = (merge as RefusingMerge | undefined)?.refuses;
   for (const v of ordered) {
     if (v.d) {
       tombstones.push(versionInfo(v));
       continue;
     }
+    let info: VersionInfo;
     try {
-      versions.push(versionInfo(v));
-      live.push(v);
+      info = versionInfo(v);
     } catch (e) {
       (malformed ??= []).push(e instanceof ConcordError ? e : new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) does not decode`, { cause: e }));
+      continue;
     }
+    // Typed values were checked by their decoder; a plain one only by the merge that takes it.
+    const why = refuses && typeNameOf(info.value) === '' ? refuses(info.value) : undefined;
+    if (why !== undefined) {
+      (malformed ??= []).push(new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) is not one its merge takes: ${why}`));
+      continue;
+    }
+    versions.push(info);
+    live.push(v);
   }
   const problems = malformed ? { malformed } : {};
   if (versions.length === 0) return malformed ? { result: undefined, repair: false, ...problems } : undefined;

@@ -73,6 +73,7 @@ const tagOf = (x: AddWinsEntry): string => (x[3] === undefined ? x[1] + ':' + x[
 
 export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWins<T> {
   const s = set ? check<T>(set) : empty<T>();
+  if (typeof replicaId !== 'string' || replicaId.length === 0 || replicaId.length > 64 || replicaId in Object.prototype) throw new TypeError(`addWins.add: ${JSON.stringify(replicaId)} is not a replica id`);
   // Inside a write of a replica that tags, its tags name the write's epoch (minting.ts); else untagged, as always.
   const ep = mintingEpoch(replicaId);
   const keys = new Set(items.map(canonicalKey));
@@ -184,19 +185,37 @@ function joinAll<T>(sets: readonly AddWinsSet<T>[], reg: EpochRegistry = NO_EPOC
 /** As a merge function (registering it is no longer needed; it still merges plain `{ e, cc }` siblings). */
 export const merge: MergeFn<AddWinsSet> = (siblings) => joinAll(siblings);
 
+/**
+ * Why a plain sibling handed to the merge function is not a set (undefined: it is one). A read leaves such a version
+ * out of the merge and reports it (view.ts RefusingMerge): the join takes a plain `{ e, cc }` of any shape, and what it
+ * gives is written back as a typed set, which every replica's decoder must take. The same check as that decoder.
+ */
+export function refuses(value: unknown): string | undefined {
+  if (value instanceof AddWins) return undefined;
+  try {
+    decodeSet(value);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 function decodeSet(raw: unknown): AddWins {
   const s = raw as { e?: unknown; cc?: unknown } | null;
   if (s === null || typeof s !== 'object' || !Array.isArray(s.e) || s.cc === null || typeof s.cc !== 'object' || Array.isArray(s.cc)) throw new TypeError('not an add-wins set');
   const cc: Record<string, number> = {};
   for (const [r, n] of Object.entries(s.cc as object)) {
-    if (r === '__proto__' || r.length === 0 || r.length > 64 || !Number.isSafeInteger(n) || (n as number) < 0) throw new TypeError('not an add-wins context');
+    // No name an object inherits ('constructor', '__proto__'): vectors are plain objects, and the join's (dvv.ts
+    // mergeVectors) would read the inherited member for a side that lacks it and drop the other side's counter.
+    if (r in Object.prototype || r.length === 0 || r.length > 64 || !Number.isSafeInteger(n) || (n as number) < 0) throw new TypeError('not an add-wins context');
     cc[r] = n as number;
   }
   const pts = decodePoints((s as { pts?: unknown }).pts, cc);
   const e: AddWinsEntry[] = [];
   for (const x of s.e as unknown[]) {
     const tagged = Array.isArray(x) && x.length === 4;
-    if (!Array.isArray(x) || (x.length !== 3 && !tagged) || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || (cc[x[1]] ?? 0) < x[2]) throw new TypeError('not an add-wins entry');
+    // The context's own entry only: `cc` is a plain object, and an inherited name ('constructor') is no counter.
+    if (!Array.isArray(x) || (x.length !== 3 && !tagged) || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || !(Object.hasOwn(cc, x[1]) && cc[x[1]]! >= x[2])) throw new TypeError('not an add-wins entry');
     // A tag naming an epoch is covered only by a point naming one: its replica must have points (pts lists only such).
     if (tagged && (!isReplicaId(x[3]) || pts?.[x[1]] === undefined)) throw new TypeError('not an add-wins entry');
     e.push(tagged ? [x[0], x[1], x[2], x[3] as string] : [x[0], x[1], x[2]]);
