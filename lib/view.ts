@@ -75,6 +75,12 @@ export interface RefusingMerge {
   readonly refuses?: (value: unknown) => string | undefined;
 }
 
+/** Why `merge` refuses a decoded value (undefined: it takes it; typed values were checked by their decoder). */
+export function refusal(merge: MergeFn | undefined, value: unknown): string | undefined {
+  const refuses = (merge as RefusingMerge | undefined)?.refuses;
+  return refuses && typeNameOf(value) === '' ? refuses(value) : undefined;
+}
+
 export class MergeError extends Error {}
 
 /**
@@ -87,7 +93,6 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
   const live: StoredVersion[] = []; // live[i] is the version versions[i] tells
   const tombstones: VersionInfo[] = [];
   let malformed: ConcordError[] | undefined;
-  const refuses = (merge as RefusingMerge | undefined)?.refuses;
   for (const v of ordered) {
     if (v.d) {
       tombstones.push(versionInfo(v));
@@ -100,8 +105,7 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
       (malformed ??= []).push(e instanceof ConcordError ? e : new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) does not decode`, { cause: e }));
       continue;
     }
-    // Typed values were checked by their decoder; a plain one only by the merge that takes it.
-    const why = refuses && typeNameOf(info.value) === '' ? refuses(info.value) : undefined;
+    const why = refusal(merge, info.value);
     if (why !== undefined) {
       (malformed ??= []).push(new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) is not one its merge takes: ${why}`));
       continue;

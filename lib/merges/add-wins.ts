@@ -212,13 +212,18 @@ function decodeSet(raw: unknown): AddWins {
   }
   const pts = decodePoints((s as { pts?: unknown }).pts, cc);
   const e: AddWinsEntry[] = [];
+  const tags = new Set<string>();
   for (const x of s.e as unknown[]) {
     const tagged = Array.isArray(x) && x.length === 4;
     // The context's own entry only: `cc` is a plain object, and an inherited name ('constructor') is no counter.
     if (!Array.isArray(x) || (x.length !== 3 && !tagged) || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || !(Object.hasOwn(cc, x[1]) && cc[x[1]]! >= x[2])) throw new TypeError('not an add-wins entry');
     // A tag naming an epoch is covered only by a point naming one: its replica must have points (pts lists only such).
     if (tagged && (!isReplicaId(x[3]) || pts?.[x[1]] === undefined)) throw new TypeError('not an add-wins entry');
-    e.push(tagged ? [x[0], x[1], x[2], x[3] as string] : [x[0], x[1], x[2]]);
+    const entry: AddWinsEntry = tagged ? [x[0], x[1], x[2], x[3] as string] : [x[0], x[1], x[2]];
+    // A tag is one add of one item: a second entry under it (another item, or the same twice) is no set's, and the
+    // join would keep one or the other by the order of its inputs.
+    if (tags.size === tags.add(tagOf(entry)).size) throw new TypeError('two add-wins entries under one tag');
+    e.push(entry);
   }
   return new AddWins(e, cc, pts);
 }

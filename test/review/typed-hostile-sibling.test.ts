@@ -11,9 +11,9 @@ import { ConcordError, memoryStorage, merges, openReplica, pairTransports, type 
 import { valueOf } from '../../lib/deltas.js';
 import { AddWins, addWinsType, type AddWinsSet } from '../../lib/merges/add-wins.js';
 import { Counter, counterType, type CounterValue } from '../../lib/merges/counter.js';
-import { decodeValue } from '../../lib/values.js';
+import { decodeValue, encodeValue } from '../../lib/values.js';
 import { exchange, prng, testSeed } from '../support/replicas.js';
-import { synced } from '../sync/support.js';
+import { synced, until } from '../sync/support.js';
 
 const { addWins, counter } = merges;
 const merge = { 'list/*': merges.addWins, 'n/*': merges.counter };
@@ -74,6 +74,31 @@ describe('a malformed plain sibling of a registered add-wins merge, from a peer'
     await a.whenSynced();
     const after = await liveDecodes(b, 'list/x');
     expect(after.map((v) => addWins.values(v as AddWins))).toEqual([['eggs', 'milk', 'tea']]);
+  });
+
+  it('a lone bad version: the change event tells what a read does (no value, reported), not the bad value', async () => {
+    const [a, b] = [await replica(), await replica()];
+    const errors = errorsOf(a);
+    const events: unknown[] = [];
+    a.space('s').subscribe('list/*', (e) => events.push(e.value));
+    await b.space('s').put('list/z', { e: [5], cc: {} });
+    await syncAll(a, b);
+    await until(() => events.length > 0, 'a change event on a');
+    expect(events).toEqual([undefined]);
+    expect(await a.space('s').get('list/z')).toBeUndefined();
+    expect(errors.some((e) => e instanceof ConcordError && e.code === 'CORRUPT')).toBe(true);
+    // Its writer's next good write replaces it.
+    await b.space('s').update('list/z', (s) => addWins.add(s as AddWinsSet | undefined, b.replicaId, 'tea'));
+    await until(() => events.length > 1, 'a second change event on a');
+    expect(addWins.values(events[1] as AddWinsSet)).toEqual(['tea']);
+  });
+
+  it('a typed set with two entries under one tag does not decode (the join kept one or the other by input order)', () => {
+    const good = new AddWins([['milk', 'zz', 1]], { zz: 1 });
+    const dup = new AddWins([['milk', 'zz', 1], ['evil', 'zz', 1]], { zz: 1 });
+    expect(() => addWinsType.decode(addWinsType.encode(dup))).toThrow(TypeError);
+    expect(() => decodeValue(encodeValue(dup))).toThrow(ConcordError);
+    expect(addWinsType.decode(addWinsType.encode(good))).toEqual(good);
   });
 
   it('a set whose tag names a replica called like an inherited member is refused, not merged into an undecodable set', async () => {
