@@ -85,6 +85,9 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
     const k = canonicalKey(item);
     if (added.has(k)) continue;
     added.add(k);
+    // The counter comes from the set's context, which any writer may have raised: past the safe integers no decoder
+    // takes the set, so the add fails here rather than store what every replica refuses.
+    if (n >= Number.MAX_SAFE_INTEGER) throw new RangeError(`addWins.add: the set's counter of ${replicaId} is exhausted`);
     e.push(ep === undefined ? [item, replicaId, ++n] : [item, replicaId, ++n, ep]);
   }
   if (ep !== undefined && n > from) return new AddWins(e, { ...s.cc, [replicaId]: n }, withPoint(s, replicaId, ep, n));

@@ -11,6 +11,7 @@ import { ConcordError, memoryStorage, merges, openReplica, pairTransports, type 
 import { valueOf } from '../../lib/deltas.js';
 import { AddWins, addWinsType, type AddWinsSet } from '../../lib/merges/add-wins.js';
 import { Counter, counterType, type CounterValue } from '../../lib/merges/counter.js';
+import { typedBytes } from '../../lib/typed.js';
 import { decodeValue, encodeValue } from '../../lib/values.js';
 import { exchange, prng, testSeed } from '../support/replicas.js';
 import { synced, until } from '../sync/support.js';
@@ -147,6 +148,40 @@ describe('counters against a hostile sibling, from a peer', () => {
     expect(counter.value(got!.value as Counter)).toBe(3);
     expect(errors.some((e) => e instanceof ConcordError && e.code === 'CORRUPT')).toBe(true);
     expect((await liveDecodes(a, 'n/x')).map((v) => counter.value(v as Counter))).toEqual([3]);
+  });
+});
+
+describe('typed sets a peer forged as bytes (typedBytes put), beside good ones', () => {
+  it('an item holding a "__proto__" key does not decode (a merge holding it could not be written back: every read failed)', async () => {
+    const [a, b, c] = [await replica(), await replica(), await replica()];
+    const errors = errorsOf(a);
+    await a.space('s').update('list/p', (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'milk'));
+    await c.space('s').update('list/p', (s) => addWins.add(s as AddWinsSet | undefined, c.replicaId, 'eggs'));
+    const forged = new TextEncoder().encode('{"e":[[{"__proto__":{"x":1}},"zz",1]],"cc":{"zz":1}}');
+    // A peer's put of forged bytes (a local put checks them with the type's decoder, as the receiver does).
+    await b.space('s').put('list/p', typedBytes('add-wins', forged)).catch(() => undefined);
+    await syncAll(a, b, c);
+    const got = await a.space('s').get('list/p');
+    expect(addWins.values(got!.value as AddWinsSet)).toEqual(['eggs', 'milk']);
+    expect((await liveDecodes(a, 'list/p')).map((v) => addWins.values(v as AddWins))).toEqual([['eggs', 'milk']]);
+    await a.space('s').update('list/p', (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'tea'));
+    expect(addWins.values((await a.space('s').get('list/p'))!.value as AddWinsSet)).toEqual(['eggs', 'milk', 'tea']);
+    expect(errors.filter((e) => !(e instanceof ConcordError && e.code === 'CORRUPT'))).toEqual([]);
+  });
+
+  it('a context raised to the top safe counter for another replica: its next add fails there, nothing undecodable is stored, sync goes on', async () => {
+    const [a, b] = [await replica(), await replica()];
+    await a.space('s').update('list/q', (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'milk'));
+    await syncAll(a, b);
+    // b (hostile) raises a's counter in the set's context to the largest safe integer.
+    await b.space('s').update('list/q', (s) => new AddWins([...(s as AddWins).e], { ...(s as AddWins).cc, [a.replicaId]: Number.MAX_SAFE_INTEGER }));
+    await b.space('s').put('other', 1);
+    await until(async () => (await a.space('s').get('other'))?.value === 1, 'a has b\'s writes');
+    await expect(a.space('s').update('list/q', (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'tea'))).rejects.toThrow();
+    for (const v of await liveDecodes(a, 'list/q')) expect(v instanceof AddWins).toBe(true);
+    // a still syncs: a later plain write reaches b.
+    await a.space('s').put('after', 2);
+    await until(async () => (await b.space('s').get('after'))?.value === 2, 'b has a\'s later write');
   });
 });
 
