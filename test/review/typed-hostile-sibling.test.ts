@@ -54,12 +54,18 @@ function errorsOf(r: Replica): unknown[] {
   return errors;
 }
 
+/** Replicas a, b, c: a added 'milk' to the set at `key`, c (concurrently) 'eggs'; b is left to the test (the hostile one). */
+async function twoGoodSets(key: string): Promise<[Replica, Replica, Replica]> {
+  const [a, b, c] = [await replica(), await replica(), await replica()];
+  await a.space('s').update(key, (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'milk'));
+  await c.space('s').update(key, (s) => addWins.add(s as AddWinsSet | undefined, c.replicaId, 'eggs'));
+  return [a, b, c];
+}
+
 describe('a malformed plain sibling of a registered add-wins merge, from a peer', () => {
   it('is left out and reported; the good sets merge and are written back; a later good write replaces it', async () => {
-    const [a, b, c] = [await replica(), await replica(), await replica()];
+    const [a, b, c] = await twoGoodSets('list/x');
     const errors = errorsOf(a);
-    await a.space('s').update('list/x', (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'milk'));
-    await c.space('s').update('list/x', (s) => addWins.add(s as AddWinsSet | undefined, c.replicaId, 'eggs'));
     await b.space('s').put('list/x', { e: [5], cc: {} }); // b: a hostile (or buggy) writer, concurrent
     await syncAll(a, b, c);
     const got = await a.space('s').get('list/x');
@@ -103,9 +109,7 @@ describe('a malformed plain sibling of a registered add-wins merge, from a peer'
   });
 
   it('a set whose tag names a replica called like an inherited member is refused, not merged into an undecodable set', async () => {
-    const [a, b, c] = [await replica(), await replica(), await replica()];
-    await a.space('s').update('list/y', (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'milk'));
-    await c.space('s').update('list/y', (s) => addWins.add(s as AddWinsSet | undefined, c.replicaId, 'eggs'));
+    const [a, b, c] = await twoGoodSets('list/y');
     await b.space('s').put('list/y', { e: [['x', 'constructor', 3]], cc: {} });
     await syncAll(a, b, c);
     const got = await a.space('s').get('list/y');
@@ -153,10 +157,8 @@ describe('counters against a hostile sibling, from a peer', () => {
 
 describe('typed sets a peer forged as bytes (typedBytes put), beside good ones', () => {
   it('an item holding a "__proto__" key does not decode (a merge holding it could not be written back: every read failed)', async () => {
-    const [a, b, c] = [await replica(), await replica(), await replica()];
+    const [a, b, c] = await twoGoodSets('list/p');
     const errors = errorsOf(a);
-    await a.space('s').update('list/p', (s) => addWins.add(s as AddWinsSet | undefined, a.replicaId, 'milk'));
-    await c.space('s').update('list/p', (s) => addWins.add(s as AddWinsSet | undefined, c.replicaId, 'eggs'));
     const forged = new TextEncoder().encode('{"e":[[{"__proto__":{"x":1}},"zz",1]],"cc":{"zz":1}}');
     // A peer's put of forged bytes (a local put checks them with the type's decoder, as the receiver does).
     await b.space('s').put('list/p', typedBytes('add-wins', forged)).catch(() => undefined);
