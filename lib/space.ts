@@ -11,7 +11,7 @@ import type { KeyRecord } from './storage.js';
 import type { ChangeEvent, Context, GetResult, MergeFn, MergeTable } from './types.js';
 import { decodeValue, takeDecoded, utf8Length, encodeValue, wellFormed, type EncodedValue } from './values.js';
 import { valueOf } from './deltas.js';
-import { MergeError, readView, refusal, type View } from './view.js';
+import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
 import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
 import { WriteResult } from './write-result.js';
@@ -291,8 +291,7 @@ export class Space {
       } catch {
         decoded = false;
       }
-      // Unless the key's merge refuses it: then the view leaves it out and reports it, as a read does.
-      if (decoded && refusal(this.mergeFor(key), value) === undefined) return { key, value, siblings: [value], conflict: false, deleted: false, origin };
+      if (decoded) return { key, value, siblings: [value], conflict: false, deleted: false, origin };
     }
     const result = this.view(key, rec, this.mergeFor(key))?.result;
     return result

@@ -51,7 +51,10 @@ export interface View {
   readonly result: GetResult | undefined;
   /** A typed value's type that is not registered here, so its siblings could not merge. */
   readonly missingType?: string;
-  /** Versions whose stored value does not decode, left out of the view. */
+  /**
+   * Versions whose stored value does not decode, left out of the view; and plain ones the key's merge refuses
+   * (RefusingMerge), left out where another version is one it takes, else shown unmerged.
+   */
   readonly malformed?: ConcordError[];
   /**
    * What read repair writes back: 'value' when a merge function produced `result.value` from several
@@ -76,7 +79,7 @@ export interface RefusingMerge {
 }
 
 /** Why `merge` refuses a decoded value (undefined: it takes it; typed values were checked by their decoder). */
-export function refusal(merge: MergeFn | undefined, value: unknown): string | undefined {
+function refusal(merge: MergeFn | undefined, value: unknown): string | undefined {
   const refuses = (merge as RefusingMerge | undefined)?.refuses;
   return refuses && typeNameOf(value) === '' ? refuses(value) : undefined;
 }
@@ -93,6 +96,7 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
   const live: StoredVersion[] = []; // live[i] is the version versions[i] tells
   const tombstones: VersionInfo[] = [];
   let malformed: ConcordError[] | undefined;
+  let refused: Array<[VersionInfo, StoredVersion]> | undefined;
   for (const v of ordered) {
     if (v.d) {
       tombstones.push(versionInfo(v));
@@ -108,10 +112,17 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
     const why = refusal(merge, info.value);
     if (why !== undefined) {
       (malformed ??= []).push(new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) is not one its merge takes: ${why}`));
+      (refused ??= []).push([info, v]);
       continue;
     }
     versions.push(info);
     live.push(v);
+  }
+  // Where no live version is one the merge takes, they show as they are, unmerged (as a key without a merge shows):
+  // nothing is merged nor written back, and the app's next write replaces them.
+  if (refused && versions.length === 0) {
+    for (const [info, v] of refused) versions.push(info), live.push(v);
+    merge = undefined;
   }
   const problems = malformed ? { malformed } : {};
   if (versions.length === 0) return malformed ? { result: undefined, repair: false, ...problems } : undefined;

@@ -62,6 +62,13 @@ function check<T>(s: unknown): AddWinsSet<T> {
   return v;
 }
 
+/** `check`, and a plain set checked entry by entry as the decoder does: a set the helpers make from it must decode. */
+function checkWhole<T>(s: unknown): AddWinsSet<T> {
+  const why = refuses(check<T>(s));
+  if (why !== undefined) throw new TypeError(`addWins: not an add-wins set (${why})`);
+  return s as AddWinsSet<T>;
+}
+
 function compareEntries(a: AddWinsEntry, b: AddWinsEntry): number {
   const ea = a[3] ?? '';
   const eb = b[3] ?? '';
@@ -72,7 +79,7 @@ function compareEntries(a: AddWinsEntry, b: AddWinsEntry): number {
 const tagOf = (x: AddWinsEntry): string => (x[3] === undefined ? x[1] + ':' + x[2] : x[1] + ':' + x[2] + ' ' + x[3]);
 
 export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWins<T> {
-  const s = set ? check<T>(set) : empty<T>();
+  const s = set ? checkWhole<T>(set) : empty<T>();
   if (typeof replicaId !== 'string' || replicaId.length === 0 || replicaId.length > 64 || replicaId in Object.prototype) throw new TypeError(`addWins.add: ${JSON.stringify(replicaId)} is not a replica id`);
   // Inside a write of a replica that tags, its tags name the write's epoch (minting.ts); else untagged, as always.
   const ep = mintingEpoch(replicaId);
@@ -116,7 +123,7 @@ function withUntaggedPoint(pts: EpochPoints | undefined, r: string, n: number): 
 }
 
 export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWins<T> {
-  const s = set ? check<T>(set) : empty<T>();
+  const s = set ? checkWhole<T>(set) : empty<T>();
   const keys = new Set(items.map(canonicalKey));
   return new AddWins(
     s.e.filter((x) => !keys.has(canonicalKey(x[0]))),
