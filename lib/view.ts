@@ -12,7 +12,8 @@
  *
  * A stored value that does not decode (storage written before values were validated on receipt), or a derived one
  * that cannot be materialized here (deltas.ts), never breaks a read: its version is left out of the view and
- * reported in `malformed`.
+ * reported in `malformed`. So is a plain value the key's merge refuses (RefusingMerge: `merges.addWins` and
+ * `merges.counter` beside a value that is no set or counter), where another version is one it takes.
  */
 import { valueOf } from './deltas.js';
 import { encodeContext, type KeyState, type StoredVersion } from './dvv.js';
