@@ -71,5 +71,8 @@ export function parseTextPayload(payload: Uint8Array): unknown {
   const text = textDecoder.decode(payload);
   if (text.charCodeAt(0) === RICH) return parseRich(text);
   if (jsonDepthExceeds(text, MAX_DEPTH)) throw new Error('nested too deeply');
-  return JSON.parse(text);
+  const value: unknown = JSON.parse(text);
+  // As a rich text's: no value a put stores has one, and `textPayload` (the value written back) refuses it.
+  if (value !== null && typeof value === 'object' && hasProtoKey(value)) throw new Error('a "__proto__" key');
+  return value;
 }

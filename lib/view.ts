@@ -12,7 +12,8 @@
  *
  * A stored value that does not decode (storage written before values were validated on receipt), or a derived one
  * that cannot be materialized here (deltas.ts), never breaks a read: its version is left out of the view and
- * reported in `malformed`.
+ * reported in `malformed`. So is a plain value the key's merge refuses (RefusingMerge: `merges.addWins` and
+ * `merges.counter` beside a value that is no set or counter), where another version is one it takes.
  */
 import { valueOf } from './deltas.js';
 import { encodeContext, type KeyState, type StoredVersion } from './dvv.js';
@@ -51,7 +52,10 @@ export interface View {
   readonly result: GetResult | undefined;
   /** A typed value's type that is not registered here, so its siblings could not merge. */
   readonly missingType?: string;
-  /** Versions whose stored value does not decode, left out of the view. */
+  /**
+   * Versions whose stored value does not decode, left out of the view; and plain ones the key's merge refuses
+   * (RefusingMerge), left out where another version is one it takes, else shown unmerged.
+   */
   readonly malformed?: ConcordError[];
   /**
    * What read repair writes back: 'value' when a merge function produced `result.value` from several
@@ -63,6 +67,22 @@ export interface View {
 /** A merge function that lets a concurrent delete with a later HLC win (last writer wins, deletes included). */
 export interface DeleteAwareMerge {
   readonly latestDeleteWins?: boolean;
+}
+
+/**
+ * A merge function of a typed value's kind that also takes plain siblings (`merges.addWins`, `merges.counter`: sets and
+ * counters stored before they carried their type): `refuses(v)` says why a plain value is none of that kind. Its result
+ * is written back as a typed value, so a plain sibling it refuses is left out of the view (reported in `malformed`, as a
+ * value that does not decode) rather than merged into what every replica then fails to decode.
+ */
+export interface RefusingMerge {
+  readonly refuses?: (value: unknown) => string | undefined;
+}
+
+/** Why `merge` refuses a decoded value (undefined: it takes it; typed values were checked by their decoder). */
+function refusal(merge: MergeFn | undefined, value: unknown): string | undefined {
+  const refuses = (merge as RefusingMerge | undefined)?.refuses;
+  return refuses && typeNameOf(value) === '' ? refuses(value) : undefined;
 }
 
 export class MergeError extends Error {}
@@ -77,17 +97,33 @@ export function readView(key: string, space: string, state: KeyState, merge: Mer
   const live: StoredVersion[] = []; // live[i] is the version versions[i] tells
   const tombstones: VersionInfo[] = [];
   let malformed: ConcordError[] | undefined;
+  let refused: Array<[VersionInfo, StoredVersion]> | undefined;
   for (const v of ordered) {
     if (v.d) {
       tombstones.push(versionInfo(v));
       continue;
     }
+    let info: VersionInfo;
     try {
-      versions.push(versionInfo(v));
-      live.push(v);
+      info = versionInfo(v);
     } catch (e) {
       (malformed ??= []).push(e instanceof ConcordError ? e : new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) does not decode`, { cause: e }));
+      continue;
     }
+    const why = refusal(merge, info.value);
+    if (why !== undefined) {
+      (malformed ??= []).push(new ConcordError('CORRUPT', `the value of "${key}" (${v.r}:${v.n}) is not one its merge takes: ${why}`));
+      (refused ??= []).push([info, v]);
+      continue;
+    }
+    versions.push(info);
+    live.push(v);
+  }
+  // Where no live version is one the merge takes, they show as they are, unmerged (as a key without a merge shows):
+  // nothing is merged nor written back, and the app's next write replaces them.
+  if (refused && versions.length === 0) {
+    for (const [info, v] of refused) versions.push(info), live.push(v);
+    merge = undefined;
   }
   const problems = malformed ? { malformed } : {};
   if (versions.length === 0) return malformed ? { result: undefined, repair: false, ...problems } : undefined;

@@ -62,6 +62,13 @@ function check<T>(s: unknown): AddWinsSet<T> {
   return v;
 }
 
+/** `check`, and a plain set checked entry by entry as the decoder does: a set the helpers make from it must decode. */
+function checkWhole<T>(s: unknown): AddWinsSet<T> {
+  const why = refuses(check<T>(s));
+  if (why !== undefined) throw new TypeError(`addWins: not an add-wins set (${why})`);
+  return s as AddWinsSet<T>;
+}
+
 function compareEntries(a: AddWinsEntry, b: AddWinsEntry): number {
   const ea = a[3] ?? '';
   const eb = b[3] ?? '';
@@ -72,7 +79,8 @@ function compareEntries(a: AddWinsEntry, b: AddWinsEntry): number {
 const tagOf = (x: AddWinsEntry): string => (x[3] === undefined ? x[1] + ':' + x[2] : x[1] + ':' + x[2] + ' ' + x[3]);
 
 export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...items: T[]): AddWins<T> {
-  const s = set ? check<T>(set) : empty<T>();
+  const s = set ? checkWhole<T>(set) : empty<T>();
+  if (typeof replicaId !== 'string' || replicaId.length === 0 || replicaId.length > 64 || replicaId in Object.prototype) throw new TypeError(`addWins.add: ${JSON.stringify(replicaId)} is not a replica id`);
   // Inside a write of a replica that tags, its tags name the write's epoch (minting.ts); else untagged, as always.
   const ep = mintingEpoch(replicaId);
   const keys = new Set(items.map(canonicalKey));
@@ -84,6 +92,9 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
     const k = canonicalKey(item);
     if (added.has(k)) continue;
     added.add(k);
+    // The counter comes from the set's context, which any writer may have raised: past the safe integers no decoder
+    // takes the set, so the add fails here rather than store what every replica refuses.
+    if (n >= Number.MAX_SAFE_INTEGER) throw new RangeError(`addWins.add: the set's counter of ${replicaId} is exhausted`);
     e.push(ep === undefined ? [item, replicaId, ++n] : [item, replicaId, ++n, ep]);
   }
   if (ep !== undefined && n > from) return new AddWins(e, { ...s.cc, [replicaId]: n }, withPoint(s, replicaId, ep, n));
@@ -112,7 +123,7 @@ function withUntaggedPoint(pts: EpochPoints | undefined, r: string, n: number): 
 }
 
 export function remove<T>(set: AddWinsSet<T> | undefined, ...items: T[]): AddWins<T> {
-  const s = set ? check<T>(set) : empty<T>();
+  const s = set ? checkWhole<T>(set) : empty<T>();
   const keys = new Set(items.map(canonicalKey));
   return new AddWins(
     s.e.filter((x) => !keys.has(canonicalKey(x[0]))),
@@ -184,22 +195,45 @@ function joinAll<T>(sets: readonly AddWinsSet<T>[], reg: EpochRegistry = NO_EPOC
 /** As a merge function (registering it is no longer needed; it still merges plain `{ e, cc }` siblings). */
 export const merge: MergeFn<AddWinsSet> = (siblings) => joinAll(siblings);
 
+/**
+ * Why a plain sibling handed to the merge function is not a set (undefined: it is one). A read leaves such a version
+ * out of the merge and reports it (view.ts RefusingMerge): the join takes a plain `{ e, cc }` of any shape, and what it
+ * gives is written back as a typed set, which every replica's decoder must take. The same check as that decoder.
+ */
+export function refuses(value: unknown): string | undefined {
+  if (value instanceof AddWins) return undefined;
+  try {
+    decodeSet(value);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 function decodeSet(raw: unknown): AddWins {
   const s = raw as { e?: unknown; cc?: unknown } | null;
   if (s === null || typeof s !== 'object' || !Array.isArray(s.e) || s.cc === null || typeof s.cc !== 'object' || Array.isArray(s.cc)) throw new TypeError('not an add-wins set');
   const cc: Record<string, number> = {};
   for (const [r, n] of Object.entries(s.cc as object)) {
-    if (r === '__proto__' || r.length === 0 || r.length > 64 || !Number.isSafeInteger(n) || (n as number) < 0) throw new TypeError('not an add-wins context');
+    // No name an object inherits ('constructor', '__proto__'): vectors are plain objects, and the join's (dvv.ts
+    // mergeVectors) would read the inherited member for a side that lacks it and drop the other side's counter.
+    if (r in Object.prototype || r.length === 0 || r.length > 64 || !Number.isSafeInteger(n) || (n as number) < 0) throw new TypeError('not an add-wins context');
     cc[r] = n as number;
   }
   const pts = decodePoints((s as { pts?: unknown }).pts, cc);
   const e: AddWinsEntry[] = [];
+  const tags = new Set<string>();
   for (const x of s.e as unknown[]) {
     const tagged = Array.isArray(x) && x.length === 4;
-    if (!Array.isArray(x) || (x.length !== 3 && !tagged) || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || (cc[x[1]] ?? 0) < x[2]) throw new TypeError('not an add-wins entry');
+    // The context's own entry only: `cc` is a plain object, and an inherited name ('constructor') is no counter.
+    if (!Array.isArray(x) || (x.length !== 3 && !tagged) || typeof x[1] !== 'string' || !Number.isSafeInteger(x[2]) || x[2] < 1 || !(Object.hasOwn(cc, x[1]) && cc[x[1]]! >= x[2])) throw new TypeError('not an add-wins entry');
     // A tag naming an epoch is covered only by a point naming one: its replica must have points (pts lists only such).
     if (tagged && (!isReplicaId(x[3]) || pts?.[x[1]] === undefined)) throw new TypeError('not an add-wins entry');
-    e.push(tagged ? [x[0], x[1], x[2], x[3] as string] : [x[0], x[1], x[2]]);
+    const entry: AddWinsEntry = tagged ? [x[0], x[1], x[2], x[3] as string] : [x[0], x[1], x[2]];
+    // A tag is one add of one item: a second entry under it (another item, or the same twice) is no set's, and the
+    // join would keep one or the other by the order of its inputs.
+    if (tags.size === tags.add(tagOf(entry)).size) throw new TypeError('two add-wins entries under one tag');
+    e.push(entry);
   }
   return new AddWins(e, cc, pts);
 }

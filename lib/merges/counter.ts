@@ -51,7 +51,10 @@ export function increment(c: CounterValue | undefined, replicaId: string, by = 1
   if (!Number.isFinite(by)) throw new TypeError('counter.increment: by must be a finite number');
   const v = c ? check(c) : zero();
   const side = by >= 0 ? 'p' : 'n';
-  const next = { ...v[side], [replicaId]: (v[side][replicaId] ?? 0) + Math.abs(by) };
+  // Its own entry only ('constructor' names no inherited member here), and finite: every decoder refuses any other.
+  const total = (Object.hasOwn(v[side], replicaId) ? v[side][replicaId]! : 0) + Math.abs(by);
+  if (!Number.isFinite(total)) throw new TypeError('counter.increment: the count would not be a finite number');
+  const next = { ...v[side], [replicaId]: total };
   return side === 'p' ? new Counter(next, v.n) : new Counter(v.p, next);
 }
 
@@ -65,7 +68,8 @@ export function value(c: CounterValue | undefined): number {
 
 function maxRecords(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = { ...a };
-  for (const k in b) out[k] = Math.max(out[k] ?? 0, b[k]!);
+  // Own entries only: a key named like an inherited member ('constructor', 'toString') is a counter like any other.
+  for (const k in b) out[k] = Math.max(Object.hasOwn(out, k) ? out[k]! : 0, b[k]!);
   return out;
 }
 
@@ -92,6 +96,20 @@ function record(x: unknown): Record<string, number> {
   return out;
 }
 
+/** Why a plain sibling handed to the merge function is not a counter (undefined: it is one): see add-wins.ts `refuses`. */
+export function refuses(value: unknown): string | undefined {
+  if (value instanceof Counter) return undefined;
+  const raw = value as { p?: unknown; n?: unknown } | null;
+  try {
+    if (raw === null || typeof raw !== 'object' || Object.keys(raw).length !== 2) throw new TypeError('not a counter');
+    record(raw.p);
+    record(raw.n);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export const counterType: ValueType<Counter> = {
   name: 'counter',
   is: (v): v is Counter => v instanceof Counter,
@@ -106,8 +124,8 @@ export const counterType: ValueType<Counter> = {
   diff(base, next) {
     const grown = (b: Readonly<Record<string, number>>, n: Readonly<Record<string, number>>) => {
       const out: Record<string, number> = {};
-      for (const k in b) if ((n[k] ?? 0) < b[k]!) return undefined;
-      for (const k in n) if (!(k in b) || n[k]! > b[k]!) out[k] = n[k]!;
+      for (const k in b) if ((Object.hasOwn(n, k) ? n[k]! : 0) < b[k]!) return undefined;
+      for (const k in n) if (!Object.hasOwn(b, k) || n[k]! > b[k]!) out[k] = n[k]!;
       return out;
     };
     const p = grown(base.p, next.p);

@@ -19,6 +19,7 @@ function withHelpers<H extends { merge: unknown }>(helpers: H): WithHelpers<H['m
   return Object.assign((...args: unknown[]) => (merge as (...a: unknown[]) => unknown)(...args), rest) as WithHelpers<H['merge'], H>;
 }
 
+// Their `refuses` (a helper like the others) is what a read leaves out of their merge (view.ts RefusingMerge).
 export const counter = withHelpers(counterType);
 export const addWins = withHelpers(addWinsType);
 
