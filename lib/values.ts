@@ -102,7 +102,15 @@ export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES):
   }
   const type = typeOf(value);
   if (type) {
-    const out = encodeTyped(type.name, type.encode(value));
+    const payload = type.encode(value);
+    // A value built by hand (`new AddWins(…)`, `new Counter(…)`) may encode to bytes its type refuses: stored, every
+    // peer would refuse each frame carrying it and the replica's sync would stall. Checked as received bytes are.
+    try {
+      type.decode(payload);
+    } catch (e) {
+      throw new ConcordError('UNSERIALIZABLE_VALUE', `not a valid "${type.name}" value`, { cause: e });
+    }
+    const out = encodeTyped(type.name, payload);
     if (out.length > maxBytes) throw tooLarge(out.length, maxBytes);
     return out;
   }
