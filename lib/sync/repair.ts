@@ -177,7 +177,8 @@ export class Repair {
       for (const k of new Set([...turn.send, ...turn.want])) {
         const theirs = turn.theirs.get(k);
         const rec = await this.port.get(k);
-        if (rec && theirs) await this.port.superseded?.(k, rec, theirs);
+        const joining = rec && theirs ? this.port.superseded?.(k, rec, theirs) : undefined;
+        if (joining instanceof Promise) await joining;
         const x = exchange(rec, theirs, this.port.epochs);
         if (x.send) {
           if (theirs) this.port.observe(k, theirs);
