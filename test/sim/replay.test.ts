@@ -670,7 +670,11 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // writes of k0 and k1 under its id lY8Thz… ("which no write superseded"). Passes at 11; fails with a at 10 beside the
   // same peers. Not traced: by every sign the decided class (an untagged writer, the restore machinery of earlier releases).
   it('seed 1747500032 (clock-skew) at 11: a writer that tags keeps its writes', () => passesAtEach(1747500032, 'clock-skew', false, [true]));
-  it.fails('seed 1747500032 (clock-skew) beside earlier releases: a writer whose only peers are of earlier releases never tags (not traced)', () => passesAtEach(1747500032, 'clock-skew', false, ['beside-earlier']));
+  // Passes beside earlier releases since tr49b's claimedContext (fit-state.ts): the restored node's old versions of k0,
+  // k1, c0, set0 and doc0 are dropped on the claims of a peer's anti-entropy runs, which superseded them, before the
+  // joins that dropped a's writes ran. Not traced further: the class (an untagged writer, the restore machinery of
+  // earlier releases) is not closed by it — withheld 1745100047 beside earlier releases still shows it.
+  it('seed 1747500032 (clock-skew) beside earlier releases: a writer whose only peers are of earlier releases never tags (passes since claimedContext, not traced)', () => passesAtEach(1747500032, 'clock-skew', false, ['beside-earlier']));
   // Stop 48's soak at 11 on its final lib (base 1747900000, 4 050 schedules, the only failure; it fails the same on
   // 98fee83, stop 47's head): withheld 1747900067 — a and b in a star, narrow frames, six big writes, a restarted, b
   // restored to its copy @915: after heal b counted 2 keys pending where only k5 holds a write of its own no other node
@@ -684,10 +688,14 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // before tr49): withheld 1748700161 at 10 — relay a in front of six clients (e of an earlier release), d collecting
   // with a short grace; a restored to its copy @3444 after crashes and restarts: a's k4@BiS9…:3 ("a#12:12") came back on
   // every node though d had collected a tombstone of k4 that superseded it. Passes at 11, at the default, beside earlier
-  // releases and jittered at 10: by every sign the residual of the restore machinery of releases before 11 (a relay
-  // restored from a copy that holds a version a collected delete superseded). Not traced.
+  // releases and jittered at 10. Traced (tr49b): not the restore machinery — b held a's k4@3 beside its own big k4@1,
+  // and a, restored, held its big k4@17 over k4@3: neither state crossed the a-b link (narrow frames, no LEFT below 12).
+  // a's context alone left its entry of a out (its model of b, gone with the restore, knew no version of a's at b to
+  // lower it to), so b kept k4@3 for good, the version d's collected delete superseded. b had a's claim of k4 (dots and
+  // context) in every anti-entropy run; the answering side now joins the claim's context alone lowered to its own
+  // versions (fit-state.ts claimedContext; test/sync/claim-superseded.test.ts).
   it('seed 1748700161 (withheld) at 11, at the default and beside earlier releases: a collected delete stays collected after the relay\'s restore', () => passesAtEach(1748700161, 'withheld', false, [true, false, 'beside-earlier']));
-  it.fails('seed 1748700161 (withheld) at 10: a collected delete came back after the relay\'s restore (not traced)', () => passesAtEach(1748700161, 'withheld', false, ['at-10']));
+  it('seed 1748700161 (withheld) at 10: a peer\'s anti-entropy claim drops a version a collected delete superseded, where neither state crosses', () => passesAtEach(1748700161, 'withheld', false, ['at-10']));
   // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
   // a, g with two tabs; f, b and a restored from copies. f's epoch fDmc… opened under yH-G… at 3 (its restore), so
   // 3@yH-G… is in 4@fDmc…'s history. g/0 learned that record from a and stored it; g/1, open since the start, had only
