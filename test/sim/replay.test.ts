@@ -696,6 +696,12 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // versions (fit-state.ts claimedContext; test/sync/claim-superseded.test.ts).
   it('seed 1748700161 (withheld) at 11, at the default and beside earlier releases: a collected delete stays collected after the relay\'s restore', () => passesAtEach(1748700161, 'withheld', false, [true, false, 'beside-earlier']));
   it('seed 1748700161 (withheld) at 10: a peer\'s anti-entropy claim drops a version a collected delete superseded, where neither state crosses', () => passesAtEach(1748700161, 'withheld', false, ['at-10']));
+  // Stop 49's soak at the default on d730eaf (base 1749000000, 2 025 schedules, the only failure; fails the same on
+  // 98fee83): restore-relay 1749000017 — b, of an earlier release ([5, 6, 7, 8]) with two tabs, restored to its copy
+  // @2190 (its storage cannot tell a copy), deletes k0 under the dot its lost write "b#20:21" used (k0@MxHu…:19): two
+  // versions under one dot. The decided class (docs/deploy.md, the case that stays open); passes at 11.
+  it('seed 1749000017 (restore-relay) at 11: a restored writer that tags mints anew', () => passesAtEach(1749000017, 'restore-relay', false, [true]));
+  it.fails('seed 1749000017 (restore-relay) beside earlier releases and at 10: a restored writer of an earlier release reuses a dot (the decided class)', () => passesAtEach(1749000017, 'restore-relay', false, ['beside-earlier']));
   // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
   // a, g with two tabs; f, b and a restored from copies. f's epoch fDmc… opened under yH-G… at 3 (its restore), so
   // 3@yH-G… is in 4@fDmc…'s history. g/0 learned that record from a and stored it; g/1, open since the start, had only
