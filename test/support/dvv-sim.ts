@@ -59,6 +59,8 @@ export interface SimResult {
   superseded: Set<string>;
   /** Each write's dot and the dots it had seen. */
   writes: Map<string, Set<string>>;
+  /** Counters a write skipped (`skip`: taken by other keys' writes), as dots: a restored replica may mint one again for this key. */
+  otherKeys: Set<string>;
 }
 
 export const dot = (v: { r: string; n: number }) => `${v.r}:${v.n}`;
@@ -69,6 +71,7 @@ export function simulate(ops: readonly Op[]): SimResult {
   const written = new Set<string>();
   const superseded = new Set<string>();
   const writes = new Map<string, Set<string>>();
+  const otherKeys = new Set<string>();
   let step = 0;
   for (const op of ops) {
     if (op.t === 'read') {
@@ -77,6 +80,7 @@ export function simulate(ops: readonly Op[]): SimResult {
     } else if (op.t === 'write') {
       const x = replicas[op.i]!;
       // Other keys' writes take counters from the same sequence: a replica's dots for one key are sparse.
+      for (let k = 1; k <= op.skip; k++) otherKeys.add(dot({ r: x.r, n: x.seq + k }));
       x.seq += 1 + op.skip;
       const read = op.ctx !== null && x.reads.length > 0 ? x.reads[op.ctx % x.reads.length]! : { cc: x.state.cc, hist: x.hist };
       // Time goes on through restores: a dot minted again carries a later HLC and another value.
@@ -106,7 +110,7 @@ export function simulate(ops: readonly Op[]): SimResult {
       (to.copies ??= []).push({ seq: to.seq, state: to.state, hist: to.hist });
     }
   }
-  return { replicas, pool, written, superseded, writes };
+  return { replicas, pool, written, superseded, writes, otherKeys };
 }
 
 /** A state as plain data, for equality: versions (with values) in canonical order and the vector with sorted keys. */
