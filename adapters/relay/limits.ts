@@ -27,18 +27,6 @@ export class TokenBucket {
   }
 }
 
-/**
- * What ws may buffer of one incoming message before it is whole: its fragments (continuation frames), and the socket's
- * chunks of one frame. Each costs some 135–185 bytes held however few bytes it brings: ws's defaults (16 384 fragments,
- * 262 144 chunks) let a frame sent a byte a write hold ~48 MiB a connection for 262 KiB sent, and 1-byte fragments
- * 2.2 MiB (test/security/fragments.test.ts). Honest senders send a message as one frame (browsers, adapters/ws), and
- * a frame of `maxPayload` read in chunks of 256 bytes or more on average — half the smallest segment an honest TCP path
- * carries (524 B of data: test/review/honest-chunks.test.ts), so a slow reader's split keeps twice its room: the bounds
- * leave that, and hold at most ~3 MiB (fragments: 140 KiB).
- */
-export const MAX_FRAGMENTS = 1024;
-export const maxBufferedChunks = (maxPayload: number): number => Math.max(1024, Math.ceil(maxPayload / 256));
-
 export interface RateLimit {
   /** Sustained inbound frames per second, and how many may come at once. */
   framesPerSecond: number;

@@ -33,7 +33,8 @@ import { parseDuration } from './duration.js';
 import { Gate, statusRefusal, type Refusal } from './gate.js';
 import { handleHttp } from './http.js';
 import { clientIp, DEFAULT_IP_CAPS, IpCounter } from './ip-limits.js';
-import { DEFAULT_RATE_LIMIT, MAX_FRAGMENTS, maxBufferedChunks } from './limits.js';
+import { DEFAULT_RATE_LIMIT } from './limits.js';
+import { pieceBounds } from '../ws/sockets.js';
 import { createLogger } from './log.js';
 import { RelayMetrics } from './metrics.js';
 import { isLoopbackHost, originCheck } from './origins.js';
@@ -191,7 +192,7 @@ export async function createRelay(options: RelayOptions = {}): Promise<Relay> {
     metrics.errors.inc({ reason });
     log('info', 'request refused', { remote, status: refusal.status, why: refusal.reason });
   };
-  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false, maxFragments: MAX_FRAGMENTS, maxBufferedChunks: maxBufferedChunks(maxPayload) });
+  const wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false, ...pieceBounds(maxPayload) });
   let cluster: ClusterDriver | undefined;
   const server: Server = createServer(
     { headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, keepAliveTimeout: timeouts.keepAliveMs, connectionsCheckingInterval: Math.min(1000, timeouts.headersMs), maxHeaderSize: 16 * 1024 },

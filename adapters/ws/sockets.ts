@@ -54,6 +54,25 @@ class Raw extends SocketConnection implements RawSocket {
   }
 }
 
+/**
+ * What ws may buffer of one incoming message before it is whole: its fragments (continuation frames), and the socket's
+ * chunks of one frame. Each costs some 135–185 bytes held however few bytes it brings: ws's defaults (16 384 fragments,
+ * 262 144 chunks) let a frame sent a byte a write hold ~48 MiB a connection for 262 KiB sent, and 1-byte fragments
+ * 2.2 MiB (test/security/fragments.test.ts). Honest senders send a message as one frame (browsers, adapters/ws), and
+ * a frame of `maxPayload` read in chunks of 256 bytes or more on average — half the smallest segment an honest TCP path
+ * carries (524 B of data: test/review/honest-chunks.test.ts), so a slow reader's split keeps twice its room: the bounds
+ * leave that, and hold at most ~3 MiB (fragments: 140 KiB). Both ends take them: the relay's server, and every socket
+ * opened here (a client's, a relay's cluster link: the server at the other end may be hostile too,
+ * test/security/client-fragments.test.ts).
+ */
+export const MAX_FRAGMENTS = 1024;
+export const maxBufferedChunks = (maxPayload: number): number => Math.max(1024, Math.ceil(maxPayload / 256));
+
+/** ws's options bounding a message's pieces (above), for a socket or server of `maxPayload`. */
+export function pieceBounds(maxPayload: number): { maxFragments: number; maxBufferedChunks: number } {
+  return { maxFragments: MAX_FRAGMENTS, maxBufferedChunks: maxBufferedChunks(maxPayload) };
+}
+
 const encoder = new TextEncoder();
 
 /** WebSocket close reasons are at most 123 bytes of UTF-8. */
@@ -99,6 +118,7 @@ export async function openNodeSocket(
   const { WebSocket } = await import('ws');
   const ws = new WebSocket(url, {
     maxPayload: opts.maxPayload,
+    ...pieceBounds(opts.maxPayload),
     perMessageDeflate: false,
     handshakeTimeout: opts.handshakeTimeout,
     ...(opts.headers ? { headers: opts.headers } : {}),

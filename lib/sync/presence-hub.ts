@@ -22,6 +22,7 @@
 import { Presence, type PresenceEntry, type PresenceWireEntry } from '../membership/presence.js';
 import { randomId } from '../ids.js';
 import type { SyncHub } from './hub.js';
+import { DigestWindows } from './presence-digests.js';
 import { PresenceHolds, type PresenceBudget } from './presence-holds.js';
 
 export interface PresencePayload {
@@ -85,6 +86,8 @@ export class PresenceHub {
   refused = 0;
   /** What clients' entries hold, per connection, principal and address (presence-holds.ts). */
   private readonly holds = new PresenceHolds((space, id) => this.spaces.get(space)?.presence.cost(id));
+  /** When each client's digests were answered last (presence-digests.ts: once a window). */
+  private readonly digests = new DigestWindows();
   /** This instance's presence id: the replicaId and a suffix, so tabs sharing a replica stay apart. */
   readonly selfId: string;
 
@@ -209,11 +212,17 @@ export class PresenceHub {
     const before = s.presence.digest();
     const entries = payload.e ? this.vouched(c, space, s, payload.e) : undefined;
     if (entries?.length) s.presence.merge(this.now(), entries);
-    if (payload.d) {
+    if (payload.d && this.answers(c, space)) {
       const lacking = s.presence.diff(payload.d);
       if (lacking.length || payload.r) this.send(c, space, lacking, payload.r ? s.presence.digest() : undefined);
     }
     this.publish(space, s, before, c);
+  }
+
+  /** Whether a digest from `c` is answered: a client's, once a window a space (presence-digests.ts); a peer's, always. */
+  private answers(c: PresenceChannel, space: string): boolean {
+    const policy = this.policies.get(c);
+    return !policy || policy.forwards() || this.digests.answers(c, space, this.now());
   }
 
   /** The entries of a payload its sender may vouch for (all of them, unless the session is restricted). */

@@ -13,7 +13,7 @@
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import * as ws from 'ws';
-import { MAX_FRAGMENTS, maxBufferedChunks } from '../../adapters/relay/limits.js';
+import { MAX_FRAGMENTS, maxBufferedChunks } from '../../adapters/ws/sockets.js';
 
 /** ws exports its Receiver (a Writable fed the socket's chunks); its types (@types/ws) do not declare it. */
 type ReceiverOptions = { isServer: boolean; maxPayload: number; maxBufferedChunks: number; maxFragments: number };

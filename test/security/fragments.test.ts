@@ -3,7 +3,7 @@
  * buffered, each some 135–185 bytes held however few bytes it brought. ws's defaults let one connection make the relay
  * hold 16 384 one-byte fragments (2.2 MiB for 112 KiB sent) and 262 144 chunks of one frame sent a byte a write
  * (~48 MiB for 262 KiB), 1 024 connections an address. The relay closes 1008 past MAX_FRAGMENTS fragments and past
- * maxBufferedChunks(maxPayload) chunks (adapters/relay/limits.ts); a message split less finely still goes.
+ * maxBufferedChunks(maxPayload) chunks (adapters/ws/sockets.ts); a message split less finely still goes.
  */
 import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
