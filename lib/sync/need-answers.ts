@@ -53,11 +53,7 @@ export const MAX_NEEDING = 32_768;
  */
 export const REPEAT_WINDOW_MS = 10_000;
 
-/**
- * The answers remembered a space a link (key, seq and when), each until its window ended: past as many answers within
- * their windows, a further key's answer waits for the oldest window's end (a link answers at most this many keys of a
- * space a window).
- */
+/** The answers remembered a space a link (key, seq and when), the oldest forgotten first. */
 const MAX_ANSWERED = 4_096;
 
 export interface NeedPort {
@@ -193,31 +189,21 @@ export class NeedAnswers {
   }
 
   /**
-   * Whether the key's state `seq` must wait: answered within the window, or every answer remembered is still within its
-   * own (none may be forgotten: a client asking MAX_ANSWERED other keys in between had the big one answered again).
-   * Then it waits for the window's end (pending again, so asks meanwhile fold into it); else it is noted answered now.
+   * Whether the key's state `seq` was answered within the window: then it waits for the window's end (pending again, so
+   * asks meanwhile fold into it); else it is noted answered now.
    */
   private again(k: string, seq: number): boolean {
     const now = this.core.now();
-    const within = (a: { readonly at: number }) => now - a.at < REPEAT_WINDOW_MS && now >= a.at;
     const last = this.answered.get(k);
-    let wait: { readonly at: number } | undefined = last !== undefined && last.seq === seq && within(last) ? last : undefined;
-    if (!wait) {
-      this.answered.delete(k);
-      // Noted in the order answered: those whose window ended are at the front.
-      for (const [key, a] of this.answered) {
-        if (within(a)) break;
-        this.answered.delete(key);
-      }
-      if (this.answered.size >= MAX_ANSWERED) wait = this.answered.values().next().value!;
-    }
-    if (wait) {
+    if (last !== undefined && last.seq === seq && now - last.at < REPEAT_WINDOW_MS && now >= last.at) {
       this.pending.add(k);
       this.port.model.needing++;
-      if (this.waiting.push(k) === 1) this.port.later(() => this.answerWaiting(), wait.at + REPEAT_WINDOW_MS - now);
+      if (this.waiting.push(k) === 1) this.port.later(() => this.answerWaiting(), last.at + REPEAT_WINDOW_MS - now);
       return true;
     }
+    this.answered.delete(k);
     this.answered.set(k, { seq, at: now });
+    if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value!);
     return false;
   }
 
