@@ -6,6 +6,7 @@
  */
 import { EMPTY_STATE, namesEpochs, stateOf } from '../dvv.js';
 import type { ReplicaCore } from '../core.js';
+import type { KeyRecord } from '../storage.js';
 import { isTypeName } from '../typed.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { key, space } from './fields.js';
@@ -55,6 +56,22 @@ export const REPEAT_WINDOW_MS = 10_000;
 
 /** The answers remembered a space a link (key, seq and when), the oldest forgotten first. */
 const MAX_ANSWERED = 4_096;
+
+/**
+ * States whose values weigh less than this go again when asked, unremembered: a repeat buys little more than its ask
+ * costs (a key's ask is a few bytes, its state's dots and context some tens). Only larger answers fill the bounded
+ * table, so pushing one out of it takes 4 096 asks whose answers are at least as large (a NEED of 4 096 one-byte keys
+ * between two asks of one 256 KiB key bought it again while every answer was remembered). Nothing is paced: past the
+ * bound the oldest is forgotten, so an honest catch-up of any number of keys is answered at once.
+ */
+const REMEMBERED_BYTES = 64;
+
+/** About what `rec`'s state weighs in an answer: its values' sizes (a version held as a delta counts as large). */
+function answerBytes(rec: KeyRecord): number {
+  let n = 0;
+  for (const v of rec.vs) n += v.x !== undefined ? REMEMBERED_BYTES : typeof v.v === 'string' ? v.v.length : (v.v?.byteLength ?? 0);
+  return n;
+}
 
 export interface NeedPort {
   /** What the link knows of the peer's states (peer-model.ts): keys asked for go whole from now on. */
@@ -175,7 +192,7 @@ export class NeedAnswers {
         const rec = await this.core.storage.get(this.space, k);
         // Not durable yet: the log stream sends it (whole) once it is.
         if (rec && rec.seq > lastSeq) continue;
-        if (rec && this.again(k, rec.seq)) continue;
+        if (rec && answerBytes(rec) >= REMEMBERED_BYTES && this.again(k, rec.seq)) continue;
         entries.push([k, rec ? stateOf(rec) : { vs: [], cc: {} }]);
         // A state naming an epoch never reaches a peer below 11 (wire.ts leaves it out, withheld, and its context alone
         // goes only where it has one): that peer holds its cursor and every ACK back until the key comes whole, so it

@@ -82,4 +82,33 @@ describe('NEEDs of one unchanged key, again and again', () => {
     expect(last.type === MsgType.Changes && last.entries[0]![1].vs[0]!.v, "the state as it is now").toBe(JSON.stringify(`${BIG}y`));
     s.close();
   }, REPEAT_WINDOW_MS + 30_000);
+
+  it('asks of 4 096 small keys in between are answered at once and do not make the window forget the big one', async () => {
+    // The answers remembered are bounded (a link, a space: 4 096, the oldest forgotten). Small states are not remembered
+    // (a repeat buys about what its ask costs), so a NEED of 4 096 small keys cannot push the big one out: it stays
+    // within its window. And none of the small keys waits: an honest catch-up of many keys is never paced.
+    const relay = await t.relay({ secret: SECRET });
+    const space = relay.replica.space('s');
+    await space.put('big', BIG);
+    const small: string[] = [];
+    for (let i = 0; i < 4096; i++) small.push(`k${i}`);
+    for (let i = 0; i < small.length; i += 256) await Promise.all(small.slice(i, i + 256).map((k) => space.put(k, 1)));
+    const s = await caughtUp(relay.url, 's');
+    await askAgain(s, 's', 'big', 1);
+    expect(answersOf(s, 'big')).toBe(1);
+    const repairs = () => s.messages().filter((m) => m.type === MsgType.Changes && m.upTo === 0);
+    const smallAnswers = () => repairs().flatMap((m) => (m.type === MsgType.Changes ? m.entries.map(([k]) => k) : [])).filter((k) => k !== 'big').length;
+    let acked = repairs().length;
+    const ackAll = () => {
+      for (const n = repairs().length; acked < n; acked++) s.send({ type: MsgType.Ack, space: 's', upTo: 0 });
+    };
+    // Twice: the second NEED of the same small states within the window is answered whole too.
+    for (const round of [1, 2]) {
+      s.send({ type: MsgType.Need, space: 's', keys: small.map((k) => [k, ''] as [string, string]) });
+      await until(() => (ackAll(), smallAnswers() === round * 4096), `the small keys answered at once (round ${round})`, 20_000);
+    }
+    await askAgain(s, 's', 'big', 1, 1000);
+    expect(answersOf(s, 'big'), 'the same state of the big key, asked again within its window').toBe(1);
+    s.close();
+  }, 60_000);
 });
