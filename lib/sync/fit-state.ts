@@ -188,24 +188,6 @@ function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r
   return out.length === 0 ? out : maximalPoints(reg, r, out);
 }
 
-/**
- * What a peer's anti-entropy claim of a key (its durable state's dots and context, antientropy.ts claimOf) tells of
- * ours where neither state crosses the link: the claim's context alone, lowered to our versions as `contextAlone`
- * lowers it to the peer's — the context the peer would have told had its link known our versions. Below 11 a peer
- * whose model of us had none (its own restore forgot what it sent us, and our state of the key, too big for the link,
- * never went back) told its entry of a writer left out, so a version of ours a collected delete superseded stood here
- * beside our own big sibling for good (withheld 1748700161 at 10: b kept relay a's k4@3 after d collected its delete).
- * Our own entry stays out (a restored replica's new write under a lost write's counter is not the lost write: `withOwn`),
- * and states naming epochs are left to 11's points. Undefined where it supersedes none of our versions (nothing to store).
- */
-export function claimedContext(mine: KeyState, claim: KeyState, me: string): KeyState | undefined {
-  if (namesEpochs(mine) || namesEpochs(claim)) return undefined;
-  const c = contextOnly(claim, mine, false, NO_EPOCHS);
-  if (c === undefined) return undefined;
-  const { [me]: _own, ...cc } = c.cc;
-  return mine.vs.some((v) => v.r !== me && v.n <= (cc[v.r] ?? 0)) ? { vs: [], cc } : undefined;
-}
-
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
 export const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
 

@@ -19,7 +19,6 @@ import type { RepairAcks } from './repair-acks.js';
 import type { SessionPort } from './space-sync.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import { streamAcked } from './withheld-passed.js';
-import { claimedContext } from './fit-state.js';
 
 /** What the ports read of the space. */
 export interface SpaceView {
@@ -159,13 +158,6 @@ class SpaceRepairPort implements RepairPort {
 
   observe(key: string, dots: KeyState): void {
     this.session.model.observe(this.name, key, dots, true);
-  }
-
-  superseded(key: string, mine: KeyState, claim: KeyState): unknown {
-    if (this.session.rightsFor(this.name) !== 'write') return; // a read-only client's claims supersede nothing here
-    const c = claimedContext(mine, claim, this.session.core.replicaId);
-    const peer = this.session.peer!;
-    if (c !== undefined) return this.session.core.joinNow(this.name, [[key, c]], { source: this.session, peer: peer.replicaId, delivered: peer });
   }
 
   asking(): string[] {
