@@ -248,11 +248,9 @@ class MemoryTx implements StorageTx {
     this.write(space, key, null);
   }
 
+  /** A copy of the value `peekMeta` finds (the caller may change it). */
   getMeta<T>(name: string): T | undefined {
-    const m = this.meta;
-    if (m) for (let i = m.length - 2; i >= 0; i -= 2) if (m[i] === name) return cloneMeta(m[i + 1]) as T;
-    if (this.name0 === name) return cloneMeta(this.value0) as T;
-    return this.store.committedMeta(name) as T | undefined;
+    return cloneMeta(this.peekMeta(name)) as T | undefined;
   }
 
   /** The value kept (no copy): its reader only reads it, in this transaction. */

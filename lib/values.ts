@@ -20,7 +20,7 @@ import { ConcordError } from './errors.js';
 import { addWinsType } from './merges/add-wins.js';
 import { counterType } from './merges/counter.js';
 import { corrupt, parseRich } from './payload.js';
-import { isTypeName, registerValueType, TypedBytes, typedBytes, typeOf, valueType } from './typed.js';
+import { isTypeName, registerValueType, TypedBytes, typedBytes, typeOf, valueType, type ValueType } from './typed.js';
 import { checkData, unserializable } from './value-check.js';
 
 // The built-in typed values: registered wherever values are read, so no replica can lack them.
@@ -58,6 +58,15 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+/** Throws UNSERIALIZABLE_VALUE (`what`) where `type` refuses `payload`: a peer would refuse each frame carrying it. */
+function assertDecodes(type: ValueType, payload: Uint8Array, what: string): void {
+  try {
+    type.decode(payload);
+  } catch (e) {
+    throw new ConcordError('UNSERIALIZABLE_VALUE', what, { cause: e });
+  }
+}
+
 /** Bytes an encoded value occupies (UTF-8 for texts). */
 export function encodedSize(v: EncodedValue): number {
   return typeof v === 'string' ? utf8Length(v) : v.length;
@@ -87,11 +96,7 @@ export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES):
     if (value instanceof TypedBytes) {
       // Bytes claiming a type this process knows must be a value of it: a peer would refuse anything else.
       const type = valueType(value.typeName);
-      try {
-        type?.decode(value);
-      } catch (e) {
-        throw new ConcordError('UNSERIALIZABLE_VALUE', `these bytes are not a valid "${value.typeName}" value`, { cause: e });
-      }
+      if (type) assertDecodes(type, value, `these bytes are not a valid "${value.typeName}" value`);
     }
     const out = value instanceof TypedBytes ? encodeTyped(value.typeName, value) : withHeader(Uint8Array.of(BINARY), value);
     if (out.length > maxBytes) throw tooLarge(out.length, maxBytes);
@@ -105,11 +110,7 @@ export function encodeValue(value: unknown, maxBytes = DEFAULT_MAX_VALUE_BYTES):
     const payload = type.encode(value);
     // A value built by hand (`new AddWins(…)`, `new Counter(…)`) may encode to bytes its type refuses: stored, every
     // peer would refuse each frame carrying it and the replica's sync would stall. Checked as received bytes are.
-    try {
-      type.decode(payload);
-    } catch (e) {
-      throw new ConcordError('UNSERIALIZABLE_VALUE', `not a valid "${type.name}" value`, { cause: e });
-    }
+    assertDecodes(type, payload, `not a valid "${type.name}" value`);
     const out = encodeTyped(type.name, payload);
     if (out.length > maxBytes) throw tooLarge(out.length, maxBytes);
     return out;

@@ -96,14 +96,18 @@ function record(x: unknown): Record<string, number> {
   return out;
 }
 
+/** A counter from its JSON form, checked as the decoder checks what arrives (throws on anything else). */
+function decodeCounter(x: unknown): Counter {
+  const raw = x as { p?: unknown; n?: unknown } | null;
+  if (raw === null || typeof raw !== 'object' || Object.keys(raw).length !== 2) throw new TypeError('not a counter');
+  return new Counter(record(raw.p), record(raw.n));
+}
+
 /** Why a plain sibling handed to the merge function is not a counter (undefined: it is one): see add-wins.ts `refuses`. */
 export function refuses(value: unknown): string | undefined {
   if (value instanceof Counter) return undefined;
-  const raw = value as { p?: unknown; n?: unknown } | null;
   try {
-    if (raw === null || typeof raw !== 'object' || Object.keys(raw).length !== 2) throw new TypeError('not a counter');
-    record(raw.p);
-    record(raw.n);
+    decodeCounter(value);
     return undefined;
   } catch (e) {
     return (e as Error).message;
@@ -114,11 +118,7 @@ export const counterType: ValueType<Counter> = {
   name: 'counter',
   is: (v): v is Counter => v instanceof Counter,
   encode: (c) => jsonPayload({ p: c.p, n: c.n }),
-  decode(payload) {
-    const raw = parseJsonPayload(payload) as { p?: unknown; n?: unknown } | null;
-    if (raw === null || typeof raw !== 'object' || Object.keys(raw).length !== 2) throw new TypeError('not a counter');
-    return new Counter(record(raw.p), record(raw.n));
-  },
+  decode: (payload) => decodeCounter(parseJsonPayload(payload)),
   merge: join,
   /** The records that grew (a counter only grows per replica); none when `next` lacks some of `base`. */
   diff(base, next) {

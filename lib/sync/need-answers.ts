@@ -54,6 +54,9 @@ export const MAX_NEEDING = 32_768;
  */
 export const REPEAT_WINDOW_MS = 10_000;
 
+/** Whether `now` falls in the window of `ms` that began `at` (one that begins in the future — the clock went back — is over). */
+export const inWindow = (at: number, now: number, ms: number): boolean => now - at < ms && now >= at;
+
 /** The answers remembered a space a link (key, seq and when), the oldest forgotten first. */
 const MAX_ANSWERED = 4_096;
 
@@ -212,7 +215,7 @@ export class NeedAnswers {
   private again(k: string, seq: number): boolean {
     const now = this.core.now();
     const last = this.answered.get(k);
-    if (last !== undefined && last.seq === seq && now - last.at < REPEAT_WINDOW_MS && now >= last.at) {
+    if (last !== undefined && last.seq === seq && inWindow(last.at, now, REPEAT_WINDOW_MS)) {
       this.pending.add(k);
       this.port.model.needing++;
       if (this.waiting.push(k) === 1) this.port.later(() => this.answerWaiting(), last.at + REPEAT_WINDOW_MS - now);

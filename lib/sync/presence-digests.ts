@@ -7,6 +7,8 @@
  * window of the last answered is not answered at all — what it would have brought, the members' heartbeats bring
  * within ttl / 3 (and the client's own entries come with its beats).
  */
+import { inWindow } from './need-answers.js';
+
 export const DIGEST_WINDOW_MS = 10_000;
 
 /** Spaces a channel may have answered within a window before those whose window ended are forgotten. */
@@ -21,10 +23,9 @@ export class DigestWindows {
     let spaces = this.answered.get(channel);
     if (!spaces) this.answered.set(channel, (spaces = new Map()));
     const at = spaces.get(space);
-    // A window starting in the future (the clock went back) is over.
-    if (at !== undefined && now - at < DIGEST_WINDOW_MS && now >= at) return false;
+    if (at !== undefined && inWindow(at, now, DIGEST_WINDOW_MS)) return false;
     spaces.delete(space);
-    if (spaces.size >= PRUNE_AT) for (const [s, t] of spaces) if (!(now - t < DIGEST_WINDOW_MS && now >= t)) spaces.delete(s);
+    if (spaces.size >= PRUNE_AT) for (const [s, t] of spaces) if (!inWindow(t, now, DIGEST_WINDOW_MS)) spaces.delete(s);
     spaces.set(space, now);
     return true;
   }
