@@ -700,6 +700,11 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   it('seed 1749200046 (far-future) at the default, at 11 and at 10: no add of an add-wins set is lost', () => passesAtEach(1749200046, 'far-future', false, ['beside-earlier', true, 'at-10']));
   it('seed 1749000017 (restore-relay) at 11: a restored writer that tags mints anew', () => passesAtEach(1749000017, 'restore-relay', false, [true]));
   it.fails('seed 1749000017 (restore-relay) beside earlier releases and at 10: a restored writer of an earlier release reuses a dot (the decided class)', () => passesAtEach(1749000017, 'restore-relay', false, ['beside-earlier']));
+  // Stop 49's last soak at the default on f80f77d (base 1749400000, 2 025 schedules, the only failure; fails the same on
+  // e818727): tiny-frames 1749400044 — b, of an earlier release ([5, 6]), restored to its copies twice, loses k15@b:8 on
+  // every node. The decided class again (a writer of an earlier release cannot tell a copy); passes at 11.
+  it('seed 1749400044 (tiny-frames) at 11: a writer restored twice loses no write', () => passesAtEach(1749400044, 'tiny-frames', false, [true]));
+  it.fails('seed 1749400044 (tiny-frames) beside earlier releases: a writer of an earlier release restored twice loses a write (the decided class)', () => passesAtEach(1749400044, 'tiny-frames', false, ['beside-earlier']));
   // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
   // a, g with two tabs; f, b and a restored from copies. f's epoch fDmc… opened under yH-G… at 3 (its restore), so
   // 3@yH-G… is in 4@fDmc…'s history. g/0 learned that record from a and stored it; g/1, open since the start, had only
