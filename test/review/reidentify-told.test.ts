@@ -5,13 +5,18 @@
  * between the disk's answer and the next turn); the storage is then opened anew. Either way the app hears RESTORED
  * (the instance that died, before it died, or the next open), and no write since the restore point is lost: a peer
  * that syncs with the reopened replica holds each under the new id, and the next write mints past them.
+ * And rid48's other leftover, decided: a join under the old id (a tab that has not read the new identity) committing
+ * after the finish notes only old-id drops no re-issue would take (its transaction reads the records as the finish
+ * left them: no old-id dot past the point); a guard — a mutant whose finish skips the reread of the keys fails it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryStorage, openReplica, pairTransports, type Replica } from '../../lib/index.js';
 import { REISSUE_META } from '../../lib/reidentify.js';
 import type { StorageAdapter } from '../../lib/storage.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
-import { allReissued, closeOpened, codes, keepToClose, versionsOf } from '../support/reidentify-interrupted.js';
+import { allReissued, closeOpened, codes, interrupted, keepToClose, versionsOf } from '../support/reidentify-interrupted.js';
+import { SimDisk } from '../support/sim-disk.js';
+import { VirtualClock } from '../sim/clock.js';
 
 afterEach(closeOpened);
 
@@ -90,4 +95,27 @@ describe('the process dies at a commit of a re-identification', () => {
       for (const v of dots) expect(k3.counter, 'no dot of the new id minted twice').toBeGreaterThan(v.counter);
     });
   }
+});
+
+describe('a join under the old id that commits after the finish (a tab that has not read the new identity)', () => {
+  it('drops nothing a re-issue would have to bring back: what it reads holds no old-id dot past the point', async () => {
+    const disk = new SimDisk({ timers: new VirtualClock() }); // hints never travel: the tab hears nothing
+    let tab: Replica | undefined;
+    const { r, oldId, outcome } = await interrupted(disk.instance(), [], async () => {
+      tab = keepToClose(await openReplica({ storage: disk.instance(), speaks: SPEAKS_10 }));
+      await tab.space('s').put('k4', 'from the other tab meanwhile');
+    });
+    expect(outcome).toBe('done');
+    expect(await r.core.storage.getMeta(REISSUE_META), 'finished').toBeFalsy();
+    expect(tab!.replicaId, 'the tab still writes as the old id in memory').toBe(oldId);
+    // A peer whose context covers every old-id dot (the restore's lost writes): joined by the tab under the old id.
+    const cc = { peer: 3, [oldId]: 1_000 };
+    await tab!.core.join('s', [
+      ['k1', { vs: [{ r: 'peer', n: 1, t: 1, c: 0, v: '"theirs over k1"' }], cc }],
+      ['k4', { vs: [{ r: 'peer', n: 2, t: 2, c: 0, v: '"theirs over k4"' }], cc }],
+    ]);
+    const newId = r.replicaId;
+    expect((await versionsOf(r, 'k1')).sort()).toEqual([[newId, 'since the restore'], ['peer', 'theirs over k1']].sort());
+    expect((await versionsOf(r, 'k4')).sort()).toEqual([[newId, 'from the other tab meanwhile'], ['peer', 'theirs over k4']].sort());
+  });
 });
