@@ -107,22 +107,28 @@ describe('file storage: a directory whose group numbers skip a failed group (an 
     });
   }, 120_000);
 
-  /** 'a' in group 1 (written by the storage), then a group numbered 3 of two frames appended as that writer did. */
-  async function withGroupThree(): Promise<{ dir: string; seg: string; first: number; second: number }> {
-    const { dir, cleanup } = await tempDir('skip');
+  /** A file storage in a fresh directory, open, 'a' put (group 1); its segment. */
+  async function openedWithA(tag: string): Promise<{ dir: string; s: StorageAdapter; seg: string }> {
+    const { dir, cleanup } = await tempDir(tag);
     cleanups.push(cleanup);
     const s = fileStorage(dir, { compactOnClose: false });
     await s.open();
     await s.transact(putAt('a', 1));
-    await s.close();
     const [seg] = await segmentFiles(dir);
-    const first = (await stat(seg!)).size;
+    return { dir, s, seg: seg! };
+  }
+
+  /** 'a' in group 1 (written by the storage), then a group numbered 3 of two frames appended as that writer did. */
+  async function withGroupThree(): Promise<{ dir: string; seg: string; first: number; second: number }> {
+    const { dir, s, seg } = await openedWithA('skip');
+    await s.close();
+    const first = (await stat(seg)).size;
     const one = Buffer.concat(framePieces(encodeBatch([change('sp', 'p', rec(5))], new Map()), 3, 0));
     const two = Buffer.concat(framePieces(encodeBatch([change('sp', 'q', rec(6))], new Map()), 3, LAST_IN_GROUP));
-    const f = await openFile(seg!, 'r+');
+    const f = await openFile(seg, 'r+');
     await f.write(Buffer.concat([one, two]), 0, one.length + two.length, first);
     await f.close();
-    return { dir, seg: seg!, first, second: first + one.length };
+    return { dir, seg, first, second: first + one.length };
   }
 
   async function keysAfterOpen(dir: string): Promise<string[]> {
@@ -179,18 +185,13 @@ describe('file storage: a directory whose group numbers skip a failed group (an 
   describe("this release's directories: a group that follows another of its segment is marked (frame.ts FOLLOWS)", () => {
     /** 'a', 'b', 'c' put one group each by this release's writer; the offsets of b's and c's frames. */
     async function threeGroups(): Promise<{ dir: string; seg: string; b: number; c: number }> {
-      const { dir, cleanup } = await tempDir('follows');
-      cleanups.push(cleanup);
-      const s = fileStorage(dir, { compactOnClose: false });
-      await s.open();
-      await s.transact(putAt('a', 1));
-      const [seg] = await segmentFiles(dir);
-      const b = (await stat(seg!)).size;
+      const { dir, s, seg } = await openedWithA('follows');
+      const b = (await stat(seg)).size;
       await s.transact(putAt('b', 2));
-      const c = (await stat(seg!)).size;
+      const c = (await stat(seg)).size;
       await s.transact(putAt('c', 3));
       await s.close();
-      return { dir, seg: seg!, b, c };
+      return { dir, seg, b, c };
     }
 
     it("an acknowledged group whose header does not read, a later acknowledged group after it: 'CORRUPT' naming both, nothing cut", async () => {
