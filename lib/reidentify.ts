@@ -104,18 +104,12 @@ async function reissueAll(owner: IdentityOwner, old: Identity, cause: Cause): Pr
     return keep(await reissueDropped(tx, identity.id, old.id, point, tick, mintEpoch(identity)));
   });
   owner.setIdentity(identity);
-  let failure: unknown;
-  let from = point;
-  try {
-    // With them, what an earlier re-identification left (its point may lie lower).
-    for (const c of await finishPasses(owner)) (changes.push(c), (from = Math.min(from, c.point)));
-    owner.unfinished(false);
-  } catch (e) {
-    owner.unfinished(true);
-    failure = e;
-  }
-  told(owner, from, changes, { oldId: old.id, newId: identity.id });
-  if (failure !== undefined) throw failure;
+  // Told before the finish: its commit clears the note, and a process dying after that commit would leave nothing for
+  // the next open to tell again (finishReissue). Told now, a death before the telling leaves the note, so it is told then.
+  owner.unfinished(true);
+  told(owner, point, changes, { oldId: old.id, newId: identity.id });
+  // Then what this one and an earlier re-identification left (its point may lie lower).
+  await finishReissue(owner, false);
 }
 
 /**

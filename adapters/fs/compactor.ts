@@ -51,12 +51,16 @@ export interface CompactionHost {
 }
 
 const CLOSE_COMPACT_MIN_LOG = 64 << 10;
+/** After a failed compaction, the next waits this long, doubling with each failure in a row up to RETRY_MAX_MS. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60_000;
 const CLOSE_COMPACT_MAX_LIVE = 64 << 20;
 
 export class Compactor {
   private running: Promise<void> | undefined;
-  /** After a failed compaction: log size below which none is tried again. */
-  private retryAt = 0;
+  /** After failed compactions (`failures` in a row): none is tried again before this (performance.now). */
+  private retryAfter = 0;
+  private failures = 0;
   private readonly onClose: boolean;
   private readonly minBytes: number;
   private readonly ratio: number;
@@ -90,15 +94,18 @@ export class Compactor {
     // loading a snapshot of every key (a frame head is parsed per batch, a snapshot is flat arrays).
     if (logBytes < this.minBytes) return;
     if (logBytes < this.ratio * ks.liveBytes() && frames < Math.max(this.minFrames, ks.keyCount() / 4)) return;
-    if (logBytes < this.retryAt) return;
+    if (this.failures > 0 && performance.now() < this.retryAfter) return;
     this.running = this.compact().then(
       () => {
-        this.retryAt = 0;
+        this.failures = 0;
         this.running = undefined;
         this.maybe(); // the log written meanwhile may call for another one already
       },
       (e: unknown) => {
-        this.retryAt = 2 * logBytes; // not again before the log has grown: no retry storm
+        // Tried again on a schedule, not once the log has grown by some multiple: a disk that filled once would let a
+        // large log double before the next try. No retry storm either: 1 s after the first failure, doubling to 60 s.
+        this.failures++;
+        this.retryAfter = performance.now() + Math.min(RETRY_FIRST_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
         this.running = undefined;
         h.onError(e);
       },

@@ -263,12 +263,8 @@ export class FileStorage implements StorageAdapter {
   }
 
   private pointAt(group: PendingBatch[]): void {
-    // The cache keeps the records written last: of a group of more puts than it holds, the first ones would be added
-    // only to be dropped again by the group's own later ones (and everything cached before with them).
-    let puts = 0;
-    for (const b of group) puts += b.puts;
-    let dropped = puts - this.cacheRecords;
-    if (dropped >= 0) this.forget();
+    // Every entry of the group is pointed at the file first, the cache kept after: an entry without a file is pending
+    // (readLog streams none), so a throw part way through would have left puts acknowledged and never streamed.
     for (const b of group) {
       // A put's record follows the head and the records of the puts before it (frame.ts encodeHead); an entry's length
       // does not change before it is durable (compaction re-points only durable entries).
@@ -280,6 +276,17 @@ export class FileStorage implements StorageAdapter {
         e.file = b.segment;
         e.off = off;
         off += e.len;
+      }
+    }
+    // The cache keeps the records written last: of a group of more puts than it holds, the first ones would be added
+    // only to be dropped again by the group's own later ones (and everything cached before with them).
+    let puts = 0;
+    for (const b of group) puts += b.puts;
+    let dropped = puts - this.cacheRecords;
+    if (dropped >= 0) this.forget();
+    for (const b of group) {
+      for (const e of b.entries) {
+        if (!e) continue;
         if (dropped-- > 0) e.rec = undefined;
         else this.remember(e);
       }

@@ -5,7 +5,9 @@
  *          4  length  u32 LE        payload bytes
  *          8  headLen u32 LE        bytes of the head (JSON) at the start of the payload
  *         12  group   u32 LE        commit group: frames written and fsynced together share it
- *         16  flags   u32 LE        bit 0: last frame of its group
+ *         16  flags   u32 LE        bit 0: last frame of its group; bit 1 (FOLLOWS): its group is the one after the
+ *                                   group before it in this segment (set on every group but a segment's first since
+ *                                   rid50; earlier releases set no bit 1 and ignore it)
  *         20  crc     u32 LE        CRC-32 of bytes 4..20, then of the payload
  *         24  payload = head JSON ‖ records (each put KeyRecord, in head order; record.ts: JSON, or bytes when it holds byte values)
  *
@@ -27,6 +29,13 @@ import { encodeRecord } from './record.js';
 export const FRAME_HEADER = 24;
 export const MAGIC = Buffer.from([0xc1, 0xff, 0x43, 0x44]);
 export const LAST_IN_GROUP = 1;
+/**
+ * The frame's group is the one after the last group before it in its segment, which was complete (fsynced) before this
+ * one was written (log-writer.ts: a failed group's number goes to the next). Recovery tells by it a torn tail from
+ * damage where a bad frame's header does not read (recovery.ts isTornTail). Frames without it (an earlier release's, or
+ * a segment's first group) leave that ambiguous.
+ */
+export const FOLLOWS = 2;
 const MAX_FRAME = 1 << 30;
 
 export type HeadOp =

@@ -42,7 +42,7 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
-import { FRAME_HEADER, framePieces, LAST_IN_GROUP, type EncodedBatch } from './frame.js';
+import { FOLLOWS, FRAME_HEADER, framePieces, LAST_IN_GROUP, type EncodedBatch } from './frame.js';
 import { errnoCode, ioError } from './io-errors.js';
 import { writeAll, type Io, type IoFile } from './io.js';
 import { segName } from './snapshot.js';
@@ -135,7 +135,7 @@ export class LogWriter<B extends Batch> {
       b.payloadAt = at + FRAME_HEADER;
       b.segment = seg.data;
       this.aheadBytes += FRAME_HEADER + enc.length;
-      this.aheadWrites.push(outcome(writeAll(seg.data.file, framePieces(enc, this.nextGroup, 0), at)));
+      this.aheadWrites.push(outcome(writeAll(seg.data.file, framePieces(enc, this.nextGroup, follows(seg)), at)));
     }
   }
 
@@ -260,7 +260,7 @@ export class LogWriter<B extends Batch> {
         const enc = b.encode();
         b.payloadAt = seg.size + at + FRAME_HEADER;
         b.segment = seg.data;
-        for (const piece of framePieces(enc, groupNo, i === group.length - 1 ? LAST_IN_GROUP : 0)) pieces.push(piece);
+        for (const piece of framePieces(enc, groupNo, follows(seg) | (i === group.length - 1 ? LAST_IN_GROUP : 0))) pieces.push(piece);
         at += FRAME_HEADER + enc.length;
       }
       writes.push(outcome(writeAll(seg.data.file, pieces, from)));
@@ -358,6 +358,11 @@ async function openSegment(io: Io, path: string, name: string): Promise<IoFile> 
   if (size === 0) return file;
   await file.close().catch(() => {});
   throw new ConcordError('STORAGE_ERROR', `${name} already exists and holds ${size} bytes this writer never wrote (is another process writing to this directory?); left as it is`);
+}
+
+/** A group's mark (frame.ts FOLLOWS): the segment holds complete groups, the last of them the one before it. */
+function follows(seg: Segment): number {
+  return seg.frames > 0 ? FOLLOWS : 0;
 }
 
 /** Cuts the segment back to its durable end, durably (see the top); false if the truncate or its fsync failed. */

@@ -14,7 +14,7 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
-import { FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, type BatchHead, type FrameHeader } from './frame.js';
+import { FOLLOWS, FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, type BatchHead, type FrameHeader } from './frame.js';
 import { ioError } from './io-errors.js';
 import { readFully, type Io, type IoFile } from './io.js';
 import { Entry, setMetaOf, type Keyspace } from './keyspace.js';
@@ -63,13 +63,17 @@ export async function recover(io: Io, dir: string, ks: Keyspace): Promise<Recove
       segments[segments.length - 1]!.size = r.end;
       segments[segments.length - 1]!.frames = r.frames;
       if (r.end === size) continue;
-      const torn = r.stop < size ? await isTornTail(file, size, r.stop, r.openGroup, r.lastGroup) : { torn: true };
+      const torn = r.stop < size ? await isTornTail(file, size, r.stop, r.openGroup, r.lastGroup, r.frames > 0 ? r.lastGroup : undefined) : { torn: true };
       const laterData = await anyLaterData(io, dir, live.slice(i + 1));
       if (!torn.torn || laterData) {
         throw new ConcordError(
           'CORRUPT',
           `${dir}/${name} is damaged at offset ${r.stop} and valid data follows` +
-            (torn.at !== undefined ? ` (a frame of a later commit group at offset ${torn.at})` : ' (in a later segment)') +
+            (torn.at === undefined
+              ? ' (in a later segment)'
+              : torn.skipped !== undefined
+                ? ` (a frame of commit group ${torn.skipped + 1} at offset ${torn.at}, written after group ${torn.skipped} of this segment, which does not read)`
+                : ` (a frame of a later commit group at offset ${torn.at})`) +
             ': bytes that had been acknowledged as durable were altered. Refusing to open rather than drop them; ' +
             'restore the directory from a backup or move the damaged file away.',
         );
@@ -196,9 +200,11 @@ function apply(head: BatchHead, recOff: number, ks: Keyspace, data: DataFile): v
  * one (`lastGroup`). Not always the one after it: the writer of an earlier release kept a failed group's number (its
  * cut back, the next group was two past the last complete one, log-writer.ts), so a torn first frame of the group after
  * a failed one, its later frames intact, is a torn tail too. Where the bad frame's header reads and names its group,
- * that group is the one (a frame of any other after it is damage).
+ * that group is the one (a frame of any other after it is damage). This release marks a group that follows another of
+ * its segment (frame.ts FOLLOWS): such a first valid frame must be of the group after the last complete one read in
+ * this segment (`segLast`), else the groups between were damaged (the number of the one before it is `skipped`).
  */
-async function isTornTail(file: IoFile, size: number, from: number, group: number | undefined, lastGroup: number): Promise<{ torn: boolean; at?: number }> {
+async function isTornTail(file: IoFile, size: number, from: number, group: number | undefined, lastGroup: number, segLast: number | undefined): Promise<{ torn: boolean; at?: number; skipped?: number }> {
   const rest = Buffer.allocUnsafe(size - from);
   await readFully(file, rest, rest.length, from);
   // from 0: the frame at `from` may be valid (one of another group than the incomplete one before it)
@@ -206,7 +212,12 @@ async function isTornTail(file: IoFile, size: number, from: number, group: numbe
     const h: FrameHeader | undefined = readFrameHeader(rest, i);
     if (!h || i + FRAME_HEADER + h.length > rest.length) continue;
     if (!frameChecks(rest, i, h, rest.subarray(i + FRAME_HEADER, i + FRAME_HEADER + h.length))) continue;
-    if (group === undefined && h.group > lastGroup) group = h.group;
+    if (group === undefined && h.group > lastGroup) {
+      // Marked (this release): the group before it is of this segment and was complete before it was written; not the
+      // last one read, it is damaged — acknowledged groups would be cut with the tail.
+      if (h.flags & FOLLOWS && h.group - 1 !== segLast) return { torn: false, at: from + i, skipped: h.group - 1 };
+      group = h.group;
+    }
     if (h.group !== group) return { torn: false, at: from + i };
   }
   return { torn: true };

@@ -63,6 +63,24 @@ describe("file storage: the log writer's report of a group throwing", () => {
     expect(kept).toEqual((await outcome(c)) === 'resolved' ? ['a', 'b', 'c'] : ['a', 'b']);
   });
 
+  it('durable, throwing part way through its entries: every put of the group is whole — acknowledged, read, and in the log a sync streams', async () => {
+    const { dir, s } = await storages.setup({});
+    await s.transact(putAt('a', 1));
+    // one group of four puts; the cache's bookkeeping throws at the second (after the first entry is pointed at the file)
+    throwsOn(FileStorage.prototype, 'remember', (n) => n === 2);
+    const group = s.transact((tx) => {
+      for (const [i, k] of ['b', 'c', 'd', 'e'].entries()) tx.put('sp', k, rec(2 + i));
+    });
+    expect(await outcome(group), 'the group is on disk').toBe('resolved');
+    for (const [i, k] of ['b', 'c', 'd', 'e'].entries()) expect(await s.get('sp', k), k).toEqual(rec(2 + i));
+    const logged = (await s.readLog('sp', 0, 10)).map(([k]) => k);
+    expect(logged, 'the log a peer is streamed holds every acknowledged put').toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect((await s.readLog('sp', 1, 10)).map(([k]) => k)).toEqual(['b', 'c', 'd', 'e']);
+    await expect(s.transact(putAt('f', 9))).rejects.toMatchObject({ message: REOPEN });
+    expect(await outcome(s.close()), 'close').toBe('resolved');
+    expect(await reopenedKeys(dir)).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
   /** 'a' written, then the rollback set to throw at its first restore and the next group's write to fail (ENOSPC, once). */
   async function rollbackThrowsOnce(): Promise<{ dir: string; s: StorageAdapter; faults: Faults }> {
     const faults: Faults = {};

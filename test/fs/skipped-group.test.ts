@@ -11,7 +11,7 @@
 import { open as openFile, readFile, stat } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage } from '../../adapters/fs/index.js';
-import { change, encodeBatch, framePieces, LAST_IN_GROUP, MAGIC } from '../../adapters/fs/frame.js';
+import { change, encodeBatch, FOLLOWS, framePieces, LAST_IN_GROUP, MAGIC } from '../../adapters/fs/frame.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
@@ -38,10 +38,14 @@ async function keys(s: StorageAdapter): Promise<string[]> {
   return (await s.index('sp')).map((e) => e.key).sort();
 }
 
-/** A storage whose writer numbers groups as the earlier release did: a failed group's number is not given back. */
+/**
+ * A storage whose writer numbers groups as the earlier release did: a failed group's number is not given back — and it
+ * marks no group as following another (frame.ts FOLLOWS came after): its segment is taken as holding none.
+ */
 function skipAfterFailure(s: ReturnType<typeof fileStorage>): void {
-  const w = (s as unknown as { writer: { nextGroup: number } }).writer;
+  const w = (s as unknown as { writer: { nextGroup: number; segment: { frames: number } } }).writer;
   w.nextGroup++;
+  w.segment.frames = 0;
 }
 
 /** A file storage on a fresh simulated disk, with faults to inject, open (closed at cleanup). */
@@ -103,22 +107,28 @@ describe('file storage: a directory whose group numbers skip a failed group (an 
     });
   }, 120_000);
 
-  /** 'a' in group 1 (written by the storage), then a group numbered 3 of two frames appended as that writer did. */
-  async function withGroupThree(): Promise<{ dir: string; seg: string; first: number; second: number }> {
-    const { dir, cleanup } = await tempDir('skip');
+  /** A file storage in a fresh directory, open, 'a' put (group 1); its segment. */
+  async function openedWithA(tag: string): Promise<{ dir: string; s: StorageAdapter; seg: string }> {
+    const { dir, cleanup } = await tempDir(tag);
     cleanups.push(cleanup);
     const s = fileStorage(dir, { compactOnClose: false });
     await s.open();
     await s.transact(putAt('a', 1));
-    await s.close();
     const [seg] = await segmentFiles(dir);
-    const first = (await stat(seg!)).size;
+    return { dir, s, seg: seg! };
+  }
+
+  /** 'a' in group 1 (written by the storage), then a group numbered 3 of two frames appended as that writer did. */
+  async function withGroupThree(): Promise<{ dir: string; seg: string; first: number; second: number }> {
+    const { dir, s, seg } = await openedWithA('skip');
+    await s.close();
+    const first = (await stat(seg)).size;
     const one = Buffer.concat(framePieces(encodeBatch([change('sp', 'p', rec(5))], new Map()), 3, 0));
     const two = Buffer.concat(framePieces(encodeBatch([change('sp', 'q', rec(6))], new Map()), 3, LAST_IN_GROUP));
-    const f = await openFile(seg!, 'r+');
+    const f = await openFile(seg, 'r+');
     await f.write(Buffer.concat([one, two]), 0, one.length + two.length, first);
     await f.close();
-    return { dir, seg: seg!, first, second: first + one.length };
+    return { dir, seg, first, second: first + one.length };
   }
 
   async function keysAfterOpen(dir: string): Promise<string[]> {
@@ -170,5 +180,42 @@ describe('file storage: a directory whose group numbers skip a failed group (an 
     const size = (await stat(seg)).size;
     await expect(keysAfterOpen(dir)).rejects.toMatchObject({ code: 'CORRUPT' });
     expect((await stat(seg)).size, 'nothing cut').toBe(size);
+  });
+
+  describe("this release's directories: a group that follows another of its segment is marked (frame.ts FOLLOWS)", () => {
+    /** 'a', 'b', 'c' put one group each by this release's writer; the offsets of b's and c's frames. */
+    async function threeGroups(): Promise<{ dir: string; seg: string; b: number; c: number }> {
+      const { dir, s, seg } = await openedWithA('follows');
+      const b = (await stat(seg)).size;
+      await s.transact(putAt('b', 2));
+      const c = (await stat(seg)).size;
+      await s.transact(putAt('c', 3));
+      await s.close();
+      return { dir, seg, b, c };
+    }
+
+    it("an acknowledged group whose header does not read, a later acknowledged group after it: 'CORRUPT' naming both, nothing cut", async () => {
+      const { dir, seg, b, c } = await threeGroups();
+      const bytes = await readFile(seg);
+      expect(bytes.readUInt32LE(c + 16) & FOLLOWS, "c's group is marked").toBe(FOLLOWS);
+      await zero(seg, b, 24); // b's frame header lost: before, read as a torn first frame of c's group, and b and c dropped
+      const size = (await stat(seg)).size;
+      await expect(keysAfterOpen(dir)).rejects.toMatchObject({ code: 'CORRUPT', message: expect.stringMatching(/commit group 3 at offset \d+, written after group 2/) });
+      expect((await stat(seg)).size, 'nothing cut').toBe(size);
+    });
+
+    it('a torn first frame of the group after the last complete one, its marked last frame intact: still a torn tail', async () => {
+      const { dir, seg, c } = await threeGroups();
+      // c's group (3) as a crash leaves it when the writer wrote two frames: the first's header lost, the last intact
+      const one = Buffer.concat(framePieces(encodeBatch([change('sp', 'p', rec(5))], new Map()), 3, FOLLOWS));
+      const two = Buffer.concat(framePieces(encodeBatch([change('sp', 'q', rec(6))], new Map()), 3, FOLLOWS | LAST_IN_GROUP));
+      const f = await openFile(seg, 'r+');
+      await f.truncate(c);
+      await f.write(Buffer.concat([one, two]), 0, one.length + two.length, c);
+      await f.close();
+      await zero(seg, c, 24);
+      expect(await keysAfterOpen(dir)).toEqual(['a', 'b']);
+      expect((await stat(seg)).size).toBe(c);
+    });
   });
 });
