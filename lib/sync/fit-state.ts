@@ -188,6 +188,35 @@ function supersededPoints(reg: EpochRegistry, state: KeyState, peer: KeyState, r
   return out.length === 0 ? out : maximalPoints(reg, r, out);
 }
 
+/**
+ * What a peer's anti-entropy claim of a key (its durable state's dots and context, antientropy.ts claimOf) tells of
+ * ours where neither state crosses the link: the claim's context alone, lowered to our versions as `contextAlone`
+ * lowers it to the peer's — the context the peer would have told had its link known our versions. Below 11 a peer
+ * whose model of us had none (its own restore forgot what it sent us, and our state of the key, too big for the link,
+ * never went back) told its entry of a writer left out, so a version of ours a collected delete superseded stood here
+ * beside our own big sibling for good (withheld 1748700161 at 10: b kept relay a's k4@3 after d collected its delete).
+ * Our own entry stays out (a restored replica's new write under a lost write's counter is not the lost write: `withOwn`),
+ * and states naming epochs are left to 11's points. Undefined where it supersedes none of our versions (nothing to store).
+ *
+ * Dropping a version on the claim must be as sound as joining the state claimed, which we lack. A plain value or a
+ * delete holds nothing of what it superseded, so that join drops the same versions and keeps nothing of them. A live
+ * typed value's merge holds what the versions it superseded held (an add-wins tag, a count): joined whole it keeps them;
+ * on its dots alone they are gone, and if that state never arrives — its holder loses its disk first — gone everywhere
+ * (far-future 1749200046: relay a dropped e's set0@3 on e's claim of set0@13, e's disk went before set0@13 did, apple
+ * and pear with it). So a typed version of ours is dropped only where the claim holds no live version. The caller joins
+ * only where our state is left out on the link (space-ports.ts): where it crosses, the peer learns our versions and its
+ * own state comes whole, or as its context alone lowered to them.
+ */
+export function claimedContext(mine: KeyState, claim: KeyState, me: string): KeyState | undefined {
+  if (namesEpochs(mine) || namesEpochs(claim)) return undefined;
+  const c = contextOnly(claim, mine, false, NO_EPOCHS);
+  if (c === undefined) return undefined;
+  const { [me]: _own, ...cc } = c.cc;
+  const dropped = mine.vs.filter((v) => v.r !== me && v.n <= (cc[v.r] ?? 0));
+  if (dropped.length === 0 || (dropped.some(typedLive) && claim.vs.some((v) => v.d !== 1))) return undefined;
+  return { vs: [], cc };
+}
+
 /** A live version of a typed value (values.ts TYPED), or one held as a delta (only typed values are). */
 export const typedLive = (v: StoredVersion) => v.d !== 1 && (v.x !== undefined || isTypedEncoding(v.v));
 

@@ -40,6 +40,8 @@ export interface RepairPort {
   random(): number;
   /** The peer holds (at least) this state of the key, as dots: our states for it go with held forms (peer-model.ts). */
   observe(key: string, dots: KeyState): void;
+  /** The peer's claim of a key supersedes versions of ours though neither state crosses: its context joins ours (fit-state.ts claimedContext). */
+  superseded?(key: string, mine: KeyState, claim: KeyState): unknown;
   /** Keys to ask the peer for though our states cover theirs (keys left out on the link: peer-model.ts asking). */
   asking?(): string[];
   send(m: AntiEntropy): void;

@@ -176,7 +176,10 @@ export class Repair {
       const want: string[] = this.port.asking?.() ?? [];
       for (const k of new Set([...turn.send, ...turn.want])) {
         const theirs = turn.theirs.get(k);
-        const x = exchange(await this.port.get(k), theirs, this.port.epochs);
+        const rec = await this.port.get(k);
+        const joining = rec && theirs ? this.port.superseded?.(k, rec, theirs) : undefined;
+        if (joining instanceof Promise) await joining;
+        const x = exchange(rec, theirs, this.port.epochs);
         if (x.send) {
           if (theirs) this.port.observe(k, theirs);
           send.push(k);

@@ -8,7 +8,7 @@
  * in S7, perf over real sockets). A class's instances share one shape; its getters sit on the prototype.
  */
 import type { AntiEntropyRun } from '../core.js';
-import type { KeyState } from '../dvv.js';
+import { sameDot, type KeyState } from '../dvv.js';
 import type { EpochRegistry } from '../epoch-points.js';
 import type { KeyRecord } from '../storage.js';
 import { BACKLOG_TOP, COMPACT_AE, FAST_PATH, MsgType, type AntiEntropy, type Changes, type Entry } from './messages.js';
@@ -19,6 +19,10 @@ import type { RepairAcks } from './repair-acks.js';
 import type { SessionPort } from './space-sync.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import { streamAcked } from './withheld-passed.js';
+import { claimedContext } from './fit-state.js';
+
+/** Whether two states hold versions of the same dots. */
+const sameVersions = (a: KeyState, b: KeyState) => a.vs.length === b.vs.length && a.vs.every((v) => b.vs.some((u) => sameDot(u, v)));
 
 /** What the ports read of the space. */
 export interface SpaceView {
@@ -158,6 +162,17 @@ class SpaceRepairPort implements RepairPort {
 
   observe(key: string, dots: KeyState): void {
     this.session.model.observe(this.name, key, dots, true);
+  }
+
+  superseded(key: string, mine: KeyState, claim: KeyState): unknown {
+    if (this.session.rightsFor(this.name) !== 'write') return; // a read-only client's claims supersede nothing here
+    // Only where our state does not cross this link (left out, unchanged since): elsewhere it reaches the peer, whose
+    // state then comes whole or as its context alone lowered to our versions (fit-state.ts claimedContext).
+    const left = this.session.model.leftOutOf(this.name, key)?.state;
+    if (left === undefined || !sameVersions(left, mine)) return;
+    const c = claimedContext(mine, claim, this.session.core.replicaId);
+    const peer = this.session.peer!;
+    if (c !== undefined) return this.session.core.joinNow(this.name, [[key, c]], { source: this.session, peer: peer.replicaId, delivered: peer });
   }
 
   asking(): string[] {
