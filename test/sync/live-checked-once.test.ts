@@ -116,6 +116,15 @@ describe('short strings of a frame', () => {
     expect(roundTrip('\u0000\u007f\u0001')).toBe('\u0000\u007f\u0001');
   });
 
+  it('bytes that are no UTF-8 are refused, wherever they stand in a short string', () => {
+    for (const bad of [[0xff], [0x61, 0xc3], [0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x80], [0xed, 0xa0, 0x80]]) {
+      const w = new Writer();
+      w.uint(bad.length);
+      for (const b of bad) w.u8(b);
+      expect(() => new Reader(w.finish()).str(), `bytes ${bad}`).toThrow(/invalid UTF-8/);
+    }
+  });
+
   it('a short ASCII string is made eight characters at a time', () => {
     const w = new Writer();
     w.str('item 12345678');
