@@ -8,6 +8,8 @@
  * over the clients' — the clients run the same code in every round, so the ratio stands still where the load moves both
  * (a neighbour's cache traffic, a core shared). Set-up (100 handshakes) is in both: it is the same work in A and B.
  * `--top N`: the relay's N hottest call sites of the last round of each build (function and offset in its code).
+ * `--side clients`: the other way round — A and B are the clients' and writer's build, `--clients DIST` the relay's (fixed),
+ * and the figure is the clients' samples over the relay's (a client-side change: lower is better, as for the relay).
  * Needs `perf` (Linux) and may need perf_event_paranoid <= 2. Run:
  * `node bench/floor/s7-engine-ab.mjs --a DIST --b DIST --clients DIST [--rounds N] [--writes N] [--top N]`.
  */
@@ -27,12 +29,16 @@ const WRITES = String(arg('--writes', 400));
 const TOP = Number(arg('--top', 0));
 const clients = path.resolve(arg('--clients'));
 const builds = { A: path.resolve(arg('--a')), B: path.resolve(arg('--b')) };
+const CLIENT_SIDE = arg('--side', 'relay') === 'clients';
+/** Whose samples the builds compared are (the figure's numerator), and whose the fixed build's. */
+const [VAR, FIXED] = CLIENT_SIDE ? ['clients', 'relay'] : ['relay', 'clients'];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 's7-engine-ab-'));
 
 /** Samples of one run by owner, and the relay's by call site. */
 function run(dist) {
   const data = path.join(tmp, 'perf.data');
-  const rec = spawnSync('perf', ['record', '-F', '1999', '-e', 'cpu-clock', '-g', '-o', data, '--', process.execPath, '--perf-basic-prof', script, '--relay', dist, '--clients-dist', clients, '--writes', WRITES], { encoding: 'utf8' });
+  const [relayDist, clientDist] = CLIENT_SIDE ? [clients, dist] : [dist, clients];
+  const rec = spawnSync('perf', ['record', '-F', '1999', '-e', 'cpu-clock', '-g', '-o', data, '--', process.execPath, '--perf-basic-prof', script, '--relay', relayDist, '--clients-dist', clientDist, '--writes', WRITES], { encoding: 'utf8' });
   if (rec.status !== 0) throw new Error(`perf record failed: ${rec.stderr}`);
   const text = execFileSync('perf', ['script', '-i', data], { encoding: 'utf8', maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
   const count = { relay: 0, clients: 0, other: 0 };
@@ -58,7 +64,7 @@ try {
       const x = run(builds[name]);
       results[name].push(x.ratio);
       last[name] = x.sites;
-      console.log(`round ${r} ${name}: relay ${x.relay} samples, clients ${x.clients}, other ${x.other}; relay / clients ${x.ratio.toFixed(4)}`);
+      console.log(`round ${r} ${name}: ${VAR} ${x.relay} samples, ${FIXED} ${x.clients}, other ${x.other}; ${VAR} / ${FIXED} ${x.ratio.toFixed(4)}`);
     }
   }
 } finally {
@@ -68,11 +74,11 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-for (const name of ['A', 'B']) console.log(`${name} median relay / clients ${median(results[name]).toFixed(4)}`);
+for (const name of ['A', 'B']) console.log(`${name} median ${VAR} / ${FIXED} ${median(results[name]).toFixed(4)}`);
 console.log(`B / A ${(median(results.B) / median(results.A)).toFixed(3)}; rounds where B is lower: ${results.A.filter((a, i) => results.B[i] < a).length} of ${ROUNDS}`);
 if (TOP > 0) {
   for (const name of ['A', 'B']) {
-    console.log(`${name}, the relay's hottest call sites (last round):`);
+    console.log(`${name}, the ${VAR}' hottest call sites (last round):`);
     for (const [site, n] of [...last[name]].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`  ${String(n).padStart(5)}  ${site}`);
   }
 }

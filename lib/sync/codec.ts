@@ -11,6 +11,7 @@
  * Every read is bounds-checked and throws ProtocolError: a frame from the network is never trusted.
  */
 import { ProtocolError } from './protocol-error.js';
+import { asciiText } from './ascii-text.js';
 import { FINISHED, giveBack, plainOnce, takeScratch } from './writer-memory.js';
 export { ProtocolError };
 
@@ -297,16 +298,7 @@ export class Reader {
     if (len > this.remaining) throw new ProtocolError('string exceeds frame');
     const start = this.pos;
     this.pos += len;
-    if (len < 64) {
-      let s = '';
-      for (let i = start; i < start + len; i++) {
-        const c = this.buf[i]!;
-        if (c > 0x7f) return this.utf8(start, len);
-        s += String.fromCharCode(c);
-      }
-      return s;
-    }
-    return this.utf8(start, len);
+    return (len < 64 ? asciiText(this.buf, start, len) : undefined) ?? this.utf8(start, len);
   }
 
   private utf8(start: number, len: number): string {

@@ -12,7 +12,9 @@
  * - In step: the sender's state changes only for frames it sends (`rollback` undoes a frame it encoded but did not
  *   send), the receiver's as it decodes, in order (a frame that fails to decode closes the connection).
  */
+import { isReplicaId } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
+import { SPACE_NAME } from './fields.js';
 import { LinkEpochsIn, LinkEpochsOut } from './epoch-table.js';
 import type { EpochOut } from './epoch-wire.js';
 import { rootState, TableState, type SharedLive } from './table-state.js';
@@ -240,6 +242,11 @@ export class ConnTableOut {
 
 export class ConnTableIn {
   private strings: string[] = [];
+  /**
+   * Per string of the table, the checks it passed (PASSED_*): a LIVE frame names its space and its writer by entries
+   * the connection's earlier frames named, each checked the first time it is read as one (not at every frame).
+   */
+  private passed: number[] = [];
   private chars = 0;
   readonly upTo = new Map<string, number>();
   t = 0;
@@ -255,6 +262,7 @@ export class ConnTableIn {
 
   private reset(): void {
     this.strings = [...this.seed];
+    this.passed = this.seed.map(() => 0);
     this.chars = this.seed.reduce((n, s) => n + s.length, 0);
   }
 
@@ -264,16 +272,47 @@ export class ConnTableIn {
   }
 
   sym(r: Reader): string {
+    return this.strings[this.at(r)]!;
+  }
+
+  /** A string of the table that is a replica id (dvv.ts isReplicaId), else the frame is refused. */
+  rid(r: Reader): string {
+    return this.checked(r, PASSED_ID, isReplicaId, 'invalid replica id');
+  }
+
+  /** A string of the table that is a space name (fields.ts SPACE_NAME), else the frame is refused. */
+  space(r: Reader): string {
+    return this.checked(r, PASSED_SPACE, isSpaceName, 'invalid space name');
+  }
+
+  /** `sym`, checked by `ok` unless its entry passed that check (`bit`) before. */
+  private checked(r: Reader, bit: number, ok: (s: string) => boolean, refusal: string): string {
+    const at = this.at(r);
+    const s = this.strings[at]!;
+    const passed = this.passed[at]!;
+    if ((passed & bit) !== 0) return s;
+    if (!ok(s)) throw new ProtocolError(refusal);
+    this.passed[at] = passed | bit;
+    return s;
+  }
+
+  /** Reads a string reference: the position in the table of the string it names (a new string is added first). */
+  private at(r: Reader): number {
     const i = r.uint();
     if (i === 0) {
       const s = r.str();
       if (this.strings.length >= MAX_STRINGS || this.chars + s.length > MAX_CHARS) throw new ProtocolError('connection string table over its bounds');
       this.strings.push(s);
+      this.passed.push(0);
       this.chars += s.length;
-      return s;
+      return this.strings.length - 1;
     }
-    const s = this.strings[i - 1];
-    if (s === undefined) throw new ProtocolError('unknown connection string index');
-    return s;
+    if (i > this.strings.length) throw new ProtocolError('unknown connection string index');
+    return i - 1;
   }
 }
+
+/** ConnTableIn's checks a string of its table passed. */
+const PASSED_ID = 1;
+const PASSED_SPACE = 2;
+const isSpaceName = (s: string): boolean => SPACE_NAME.test(s);

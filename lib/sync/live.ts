@@ -4,12 +4,12 @@
  * difference from the space's last log position on the connection, HLC times as differences from the last one.
  * A keystroke into a document then costs its delta and about a dozen bytes (docs/deltas.md has the budget).
  */
-import { isReplicaId, type KeyState, type StoredVersion } from '../dvv.js';
+import { type KeyState, type StoredVersion } from '../dvv.js';
 import { ProtocolError, type Reader, type Writer } from './codec.js';
 import { FRAME_CHARS, FRAME_STRINGS, type ConnTableIn, type ConnTableOut } from './conn-table.js';
 import { FRAME_EPOCHS } from './epoch-table.js';
 import type { EpochIn, EpochOut } from './epoch-wire.js';
-import { checkKey, SPACE_NAME } from './fields.js';
+import { checkKey } from './fields.js';
 import { readState, writeState, type Form, type StateDecoder } from './wire-state.js';
 
 export interface LiveBody {
@@ -83,8 +83,7 @@ function writeBody(w: Writer, m: LiveBody, conn: ConnTableOut, forms: ReadonlyMa
 /** Reads a LIVE body as a message of type `type` (the caller's CHANGES: one object, not a body copied into a message). */
 export function readLive<T>(type: T, r: Reader, conn: ConnTableIn, cleared: boolean, maxValue: number, ep?: EpochIn): LiveBody & { type: T } {
   conn.begin(cleared);
-  const s = conn.sym(r);
-  if (!SPACE_NAME.test(s)) throw new ProtocolError('invalid space name');
+  const s = conn.space(r);
   const last = conn.upTo.get(s) ?? 0;
   const upTo = last + r.uint();
   if (upTo <= last || !Number.isSafeInteger(upTo)) throw new ProtocolError('log stream went backwards');
@@ -102,9 +101,7 @@ class LiveDecoder implements StateDecoder {
   ) {}
 
   rid(): string {
-    const id = this.conn.sym(this.r);
-    if (!isReplicaId(id)) throw new ProtocolError('invalid replica id');
-    return id;
+    return this.conn.rid(this.r);
   }
 
   time(): number {
