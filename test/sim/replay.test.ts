@@ -707,6 +707,12 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // Stop 49's last soak at the default on f80f77d (base 1749400000, 2 025 schedules, the only failure; fails the same on
   // e818727): tiny-frames 1749400044 — b, of an earlier release ([5, 6]), restored to its copies twice, loses k15@b:8 on
   // every node. The decided class again (a writer of an earlier release cannot tell a copy); passes at 11.
+  // tr50's soak at the default on its head (base 1750200000, both parts; fails the same on main before tr50): clock-skew
+  // 1750200099 — c, of this release, whose only peer is b of an earlier release ([5, 6, 7, 8]), restored to its copy
+  // @1040, loses k0@c:10 and k1@c:13 to a join: over a link below 11 it cannot tag its restore, so its new writes reuse
+  // counters its lost history used (the decided class, as clock-skew 1747500032 beside earlier releases); passes at 11.
+  it('seed 1750200099 (clock-skew) at 11: a restored writer that tags keeps its writes', () => passesAtEach(1750200099, 'clock-skew', false, [true]));
+  it.fails('seed 1750200099 (clock-skew) beside earlier releases and at 10: a restored writer that cannot tag reuses counters (the decided class)', () => passesAtEach(1750200099, 'clock-skew', false, ['beside-earlier']));
   it('seed 1749400044 (tiny-frames) at 11: a writer restored twice loses no write', () => passesAtEach(1749400044, 'tiny-frames', false, [true]));
   it.fails('seed 1749400044 (tiny-frames) beside earlier releases: a writer of an earlier release restored twice loses a write (the decided class)', () => passesAtEach(1749400044, 'tiny-frames', false, ['beside-earlier']));
   // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
