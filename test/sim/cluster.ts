@@ -193,6 +193,8 @@ export class Cluster {
   /** Per node: the peer of each of its transports (edges' in order), and its transport on each spare edge. */
   private readonly peers = new Map<string, string[]>();
   private readonly spares = new Map<string, Map<number, SimTransport>>();
+  /** Links the application closed (`unlink`) and connected again (`relink`), so far. */
+  readonly relinks = { closed: 0, linked: 0 };
   private readonly relays: ReadonlySet<string>;
   private readonly nodeRng: Rng;
 
@@ -286,6 +288,11 @@ export class Cluster {
     const rb = this.relays.has(b);
     if (ra && rb) return a < b ? b : a;
     return ra ? a : rb ? b : undefined;
+  }
+
+  /** A node's transports over spare edges (the relink feature's), for stats. */
+  sparesOf(name: string): readonly SimTransport[] {
+    return [...(this.spares.get(name)?.values() ?? [])];
   }
 
   /** Transports of a node (one per edge), for stats. */
@@ -413,6 +420,7 @@ export class Cluster {
       if (p !== peer || n.unlinked.has(i) || !n.links[i]) return;
       n.links[i]!.close();
       n.unlinked.add(i);
+      this.relinks.closed++;
       closed = true;
     });
     return closed;
@@ -428,6 +436,7 @@ export class Cluster {
       if (peer !== undefined && this.peers.get(name)![i] !== peer) continue;
       n.links[i] = this.connect(n, replica, transports[i]!);
       n.unlinked.delete(i);
+      this.relinks.linked++;
     }
   }
 
