@@ -44,8 +44,9 @@ export function dialerOf([a, b]: readonly [string, string], relays: readonly str
 export function relinkFaults({ rng, on, nodes, relays, edges, duration, maxLatency, faults }: RelinkContext): Array<[string, string]> {
   const spares: Array<[string, string]> = [];
   const add = (f: Timed<Fault>) => on && faults.push(f);
-  const gapOf = () => rng.pick([0, rng.int(1, 50), rng.int(50, 1500)]);
-  for (let i = 0, count = rng.int(2, 6); i < count; i++) {
+  // None (the new link's hello goes while the old session's close is still on its way), a few ms, or a while.
+  const gapOf = () => rng.pick([0, 0, rng.int(1, 50), rng.int(50, 1500)]);
+  for (let i = 0, count = rng.int(3, 10); i < count; i++) {
     const edge = rng.pick(edges);
     const [dialer, other] = dialerOf(edge, relays);
     // Between two peers either end may close (the other's link retries until it opens again).
@@ -60,7 +61,7 @@ export function relinkFaults({ rng, on, nodes, relays, edges, duration, maxLaten
     add({ at, node, what: { kind: 'unlink', node, peer, gap } });
     if (again) add({ at: at + gap + soon, node, what: { kind: 'unlink', node, peer, gap: gap2 } });
   }
-  for (let i = 0, count = rng.int(0, 2); i < count; i++) {
+  for (let i = 0, count = rng.int(0, 3); i < count; i++) {
     const [node, peer] = dialerOf(rng.pick(edges), relays);
     const at = rng.int(0, duration);
     const hold = rng.int(100, 2000);
