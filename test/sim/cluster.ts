@@ -399,6 +399,7 @@ export class Cluster {
     }
     n.links = this.transportsOf(n.name).map((t) => this.connect(n, replica, t));
     n.unlinked.clear();
+    for (const spare of this.keptSpares) this.openSpareAt(n, spare);
   }
 
   private connect(n: SimNode, replica: Replica, t: SimTransport): Link {
@@ -440,19 +441,27 @@ export class Cluster {
     }
   }
 
-  /** The leaders of spare edge `spare`'s ends link it (where a relay serves it, its client alone dials). */
-  openSpare(spare: number): void {
-    for (const [name, spares] of this.spares) {
-      const t = spares.get(spare);
-      const n = this.node(name);
-      const replica = n.leader !== undefined ? n.tabs[n.leader] : undefined;
-      if (!t || !replica || n.spareLinks.has(spare)) continue;
-      n.spareLinks.set(spare, this.connect(n, replica, t));
-    }
+  /** Spare edges an end links again whenever it takes the network role (a restart), until `closeSpare`. */
+  private readonly keptSpares = new Set<number>();
+
+  /**
+   * The leaders of spare edge `spare`'s ends link it (where a relay serves it, its client alone dials); `keep`: as the
+   * app's own configuration, linked again by an end that restarts (else a peer's end would dial for good).
+   */
+  openSpare(spare: number, keep = false): void {
+    if (keep) this.keptSpares.add(spare);
+    for (const n of this.nodes.values()) this.openSpareAt(n, spare);
+  }
+
+  private openSpareAt(n: SimNode, spare: number): void {
+    const t = this.spares.get(n.name)!.get(spare);
+    const replica = n.leader !== undefined ? n.tabs[n.leader] : undefined;
+    if (t && replica && !n.spareLinks.has(spare)) n.spareLinks.set(spare, this.connect(n, replica, t));
   }
 
   /** Both ends close their links over spare edge `spare`. */
   closeSpare(spare: number): void {
+    this.keptSpares.delete(spare);
     for (const n of this.nodes.values()) {
       n.spareLinks.get(spare)?.close();
       n.spareLinks.delete(spare);

@@ -412,7 +412,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     if (w.kind === 'unlink') {
       if (cluster.unlink(w.node, w.peer)) later(w.gap, () => cluster.relink(w.node, w.peer));
     } else if (w.kind === 'twin') {
-      cluster.openSpare(w.spare);
+      cluster.openSpare(w.spare, w.keep);
       later(w.for, () => {
         if (!w.closeFirst) return w.keep || cluster.closeSpare(w.spare);
         if (cluster.unlink(w.node, w.peer)) later(w.gap, () => cluster.relink(w.node, w.peer));
@@ -427,7 +427,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     for (const f of s.faults) {
       const w = f.what;
       if (w.kind === 'move' || (w.kind === 'twin' && !w.keep)) cluster.closeSpare(w.spare);
-      else if (w.kind === 'twin') cluster.openSpare(w.spare);
+      else if (w.kind === 'twin') cluster.openSpare(w.spare, true);
     }
     for (const name of cluster.names) cluster.relink(name);
   };
