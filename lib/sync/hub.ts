@@ -116,7 +116,7 @@ export class SyncHub {
       update: (edit) => storage.transact(async (tx) => tx.setMeta(LACKS_META, edit(await tx.getMeta(LACKS_META)))),
       get: async (space, key) => storage.get(space, key),
       shared: typeof storage.onExternalChange === 'function' || typeof storage.shared === 'function', // tabs (lacks.ts `fresh`)
-    });
+    }, (peer) => this.linksTo(peer));
     this.opened = hooks.opened;
     this.readOnly = hooks.readOnly;
     this.pending = hooks.pending ?? (() => 0);
@@ -325,9 +325,20 @@ export class SyncHub {
     this.refreshStatus();
   }
 
-  removeLink(link: LinkLike): void {
+  /**
+   * `link` closed for good (Link.close, which ran to `peer`): the peer's lacks stop counting (lacks.ts `forget`) only where
+   * no other link runs to it — a second link to the same peer asks and counts them still.
+   */
+  removeLink(link: LinkLike, peer?: string): void {
     this.links.delete(link);
+    if (peer !== undefined && !this.linksTo(peer)) this.lacks.forget(peer);
     this.refreshStatus();
+  }
+
+  /** Whether a link runs to `peer` (its replicaId). */
+  linksTo(peer: string): boolean {
+    for (const p of linkedPeers([...this.links])) if (p === peer) return true;
+    return false;
   }
 
   get status(): ReplicaStatus {

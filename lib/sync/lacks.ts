@@ -24,7 +24,7 @@
  *
  * Bounded: a LEFT names at most what a frame holds; of a key, MAX_LACK_DOTS dots are kept (the lack ends once those are
  * covered); a peer at most MAX_LACKS keys lacked from it, past which its LEFT is refused (protocol error); lacks of at
- * most MAX_PEERS peers, those whose links the app closed dropped first: a peer cannot make this replica hold more.
+ * most MAX_PEERS peers, those whose links the app closed and no link runs to dropped first: a peer cannot make more.
  */
 import { coversDot, type Causal, type EpochRegistry } from '../dvv.js';
 import type { StoredChange } from '../core-types.js';
@@ -121,6 +121,8 @@ export class Lacks {
     private readonly moved: () => void,
     private readonly report: (e: unknown) => void,
     private readonly store?: LacksStore,
+    /** Whether a link runs to the peer now (hub.ts): one linked again, or by a second link, is never dropped for room. */
+    private readonly linked: (peer: string) => boolean = () => false,
   ) {
     if (store) void this.load();
   }
@@ -232,11 +234,12 @@ export class Lacks {
     return true;
   }
 
-  /** Room for one more peer: past MAX_PEERS, the lacks of the peer whose link was closed longest ago go. */
+  /** Room for one more peer: past MAX_PEERS, the lacks of the peer whose link was closed longest ago (none runs to it now) go. */
   private room(): boolean {
     while (this.peers.size >= MAX_PEERS) {
-      const oldest = this.unlinked.shift();
-      if (oldest === undefined) return false;
+      const at = this.unlinked.findIndex((p) => !this.linked(p));
+      if (at < 0) return false;
+      const [oldest] = this.unlinked.splice(at, 1) as [string];
       const spaces = this.peers.get(oldest);
       if (!spaces) continue;
       this.peers.delete(oldest);

@@ -137,8 +137,7 @@ export class Link {
     this.session?.close(CloseCode.NORMAL, 'link closed');
     this.timers.clearTimeout(this.timer);
     this.wake?.();
-    if (this.peer !== undefined) this.hub.lacks.forget(this.peer); // what it could not send is not waited for (lacks.ts)
-    this.hub.removeLink(this);
+    this.hub.removeLink(this, this.peer); // what it could not send is not waited for, unless another link runs to it (lacks.ts)
     this.options.onClose?.();
   }
 

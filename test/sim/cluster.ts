@@ -10,6 +10,8 @@
  *   replaceStorage           the node comes back on another disk: empty (data loss), or a copy (a restore)
  *   closeTab / openTab       one tab goes away and comes back; leadership moves to the next tab
  *   collect                  a collecting node runs tombstone GC now (virtual time, not its real-time timer)
+ *   unlink / relink          the leader closes its link of an edge (Link.close) / connects that edge again
+ *   openSpare / closeSpare   the leaders of a spare edge's ends link it (a second connection, or another relay) / close it
  *
  * `drive(p)` runs virtual time until `p` settles (a write waits for its fsync); `settle()` runs it until the
  * cluster is quiescent: every node up, nothing in flight, every link 'synced'.
@@ -28,6 +30,11 @@ export interface ClusterOptions {
   seed: number;
   nodes: readonly string[];
   edges: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Spare edges (dialer first, by index): each a connection of its own between its ends — a second one to a peer the
+   * node is linked to already, or to another relay — linked only when asked (`openSpare`), never at a start.
+   */
+  spareEdges?: ReadonlyArray<readonly [string, string]>;
   merge?: MergeTable;
   link?: Pick<LinkOptions, 'antiEntropyInterval' | 'backoff'>;
   net?: Pick<NetworkOptions, 'latency' | 'edgeLatency' | 'connectTimeout' | 'maxFrameBytes' | 'edgeFrameBytes' | 'tap' | 'delivered'>;
@@ -119,6 +126,10 @@ export class SimNode {
   readonly tabs: Array<Replica | undefined>;
   leader: number | undefined;
   links: Link[] = [];
+  /** Edges (indexes into `links`) whose link the application closed (`Cluster.unlink`), not yet connected again. */
+  readonly unlinked = new Set<number>();
+  /** Links over spare edges (by the spare's index), held by the leader. */
+  readonly spareLinks = new Map<number, Link>();
   /** `error` events the instances emitted. */
   readonly errors: unknown[] = [];
   /** Every replicaId this node wrote as (a new one after fresh storage or a re-identification, noted when seen). */
@@ -179,6 +190,11 @@ export class Cluster {
   readonly ledger = new Ledger();
   readonly nodes = new Map<string, SimNode>();
   private readonly transports = new Map<string, SimTransport[]>();
+  /** Per node: the peer of each of its transports (edges' in order), and its transport on each spare edge. */
+  private readonly peers = new Map<string, string[]>();
+  private readonly spares = new Map<string, Map<number, SimTransport>>();
+  /** Links the application closed (`unlink`) and connected again (`relink`), so far. */
+  readonly relinks = { closed: 0, linked: 0 };
   private readonly relays: ReadonlySet<string>;
   private readonly nodeRng: Rng;
 
@@ -194,6 +210,8 @@ export class Cluster {
       const disk = plain ? new PlainVolume(plain) : (options.disk?.(name, this.clock) ?? new SimDisk({ timers: this.clock }));
       this.nodes.set(name, new SimNode(name, disk, this.nodeRng.fork().next, skew, options.tabs?.[name] ?? 1));
       this.transports.set(name, []);
+      this.peers.set(name, []);
+      this.spares.set(name, new Map());
     }
     for (const [a, b] of options.edges) {
       const ra = this.relays.has(a);
@@ -202,12 +220,23 @@ export class Cluster {
         // The client dials, the relay serves; between two relays the first named dials.
         const [client, server] = ra && rb ? (a < b ? [a, b] : [b, a]) : ra ? [b, a] : [a, b];
         this.transports.get(client)!.push(this.net.serverEdge(client, server));
+        this.peers.get(client)!.push(server);
         continue;
       }
       const [ta, tb] = this.net.edge(a, b);
       this.transports.get(a)!.push(ta);
       this.transports.get(b)!.push(tb);
+      this.peers.get(a)!.push(b);
+      this.peers.get(b)!.push(a);
     }
+    (options.spareEdges ?? []).forEach(([a, b], i) => {
+      if (this.relays.has(b)) this.spares.get(a)!.set(i, this.net.serverEdge(a, b, `#${i}`));
+      else {
+        const [ta, tb] = this.net.edge(a, b, `#${i}`);
+        this.spares.get(a)!.set(i, ta);
+        this.spares.get(b)!.set(i, tb);
+      }
+    });
   }
 
   static async create(options: ClusterOptions): Promise<Cluster> {
@@ -259,6 +288,11 @@ export class Cluster {
     const rb = this.relays.has(b);
     if (ra && rb) return a < b ? b : a;
     return ra ? a : rb ? b : undefined;
+  }
+
+  /** A node's transports over spare edges (the relink feature's), for stats. */
+  sparesOf(name: string): readonly SimTransport[] {
+    return [...(this.spares.get(name)?.values() ?? [])];
   }
 
   /** Transports of a node (one per edge), for stats. */
@@ -348,6 +382,7 @@ export class Cluster {
     const replica = n.tabs[tab];
     if (!replica || n.leader === tab) return;
     for (const l of n.links) l.close();
+    this.dropSpares(n);
     n.leader = tab;
     if (this.relays.has(n.name)) {
       // Any token is accepted: this simulates the network, not authentication. A relay dialing us is a relay of the
@@ -362,7 +397,75 @@ export class Cluster {
         }),
       );
     }
-    n.links = this.transportsOf(n.name).map((t) => replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link }));
+    n.links = this.transportsOf(n.name).map((t) => this.connect(n, replica, t));
+    n.unlinked.clear();
+    for (const spare of this.keptSpares) this.openSpareAt(n, spare);
+  }
+
+  private connect(n: SimNode, replica: Replica, t: SimTransport): Link {
+    return replica.connect(t, { timers: this.clock, random: n.random, ...this.options.link });
+  }
+
+  /** The leader's spare links end with its role (they were its instance's). */
+  private dropSpares(n: SimNode): void {
+    for (const l of n.spareLinks.values()) l.close();
+    n.spareLinks.clear();
+  }
+
+  /** The node's leader closes its link(s) to `peer` (as an application does: Link.close); false when down or closed already. */
+  unlink(name: string, peer: string): boolean {
+    const n = this.node(name);
+    if (n.leader === undefined) return false;
+    let closed = false;
+    this.peers.get(name)!.forEach((p, i) => {
+      if (p !== peer || n.unlinked.has(i) || !n.links[i]) return;
+      n.links[i]!.close();
+      n.unlinked.add(i);
+      this.relinks.closed++;
+      closed = true;
+    });
+    return closed;
+  }
+
+  /** The node's leader connects again every edge to `peer` (every edge, without one) whose link it closed. */
+  relink(name: string, peer?: string): void {
+    const n = this.node(name);
+    const replica = n.leader !== undefined ? n.tabs[n.leader] : undefined;
+    if (!replica) return;
+    const transports = this.transportsOf(name);
+    for (const i of [...n.unlinked]) {
+      if (peer !== undefined && this.peers.get(name)![i] !== peer) continue;
+      n.links[i] = this.connect(n, replica, transports[i]!);
+      n.unlinked.delete(i);
+      this.relinks.linked++;
+    }
+  }
+
+  /** Spare edges an end links again whenever it takes the network role (a restart), until `closeSpare`. */
+  private readonly keptSpares = new Set<number>();
+
+  /**
+   * The leaders of spare edge `spare`'s ends link it (where a relay serves it, its client alone dials); `keep`: as the
+   * app's own configuration, linked again by an end that restarts (else a peer's end would dial for good).
+   */
+  openSpare(spare: number, keep = false): void {
+    if (keep) this.keptSpares.add(spare);
+    for (const n of this.nodes.values()) this.openSpareAt(n, spare);
+  }
+
+  private openSpareAt(n: SimNode, spare: number): void {
+    const t = this.spares.get(n.name)!.get(spare);
+    const replica = n.leader !== undefined ? n.tabs[n.leader] : undefined;
+    if (t && replica && !n.spareLinks.has(spare)) n.spareLinks.set(spare, this.connect(n, replica, t));
+  }
+
+  /** Both ends close their links over spare edge `spare`. */
+  closeSpare(spare: number): void {
+    this.keptSpares.delete(spare);
+    for (const n of this.nodes.values()) {
+      n.spareLinks.get(spare)?.close();
+      n.spareLinks.delete(spare);
+    }
   }
 
   /** Closes one tab; if it led, its connections drop and the next tab takes over. */
@@ -374,6 +477,8 @@ export class Cluster {
     if (n.leader === tab) {
       n.leader = undefined;
       n.links = [];
+      n.unlinked.clear();
+      n.spareLinks.clear();
       this.net.serve(name, undefined);
       this.net.crash(name);
     }
@@ -389,6 +494,8 @@ export class Cluster {
     n.tabs.fill(undefined);
     n.leader = undefined;
     n.links = [];
+    n.unlinked.clear();
+    n.spareLinks.clear();
     this.net.serve(name, undefined);
     this.net.crash(name);
     for (const [t] of open) await t!.close();
@@ -433,6 +540,7 @@ export class Cluster {
     for (const n of this.nodes.values()) {
       if (!n.up || n.leader === undefined) return false;
       for (const l of n.links) if (l.status !== 'synced') return false;
+      for (const l of n.spareLinks.values()) if (l.status !== 'synced') return false;
       if (n.disk.pendingBatches > 0 || n.disk.waits > 0) return false;
     }
     return true;
@@ -446,6 +554,7 @@ export class Cluster {
       n.links.forEach((l, i) => {
         if (l.status !== 'synced') out.push(`${names[i]?.label ?? n.name}: ${l.status}`);
       });
+      for (const [i, l] of n.spareLinks) if (l.status !== 'synced') out.push(`${this.spares.get(n.name)!.get(i)!.label} (spare ${i}): ${l.status}`);
     }
     return out;
   }

@@ -29,10 +29,10 @@ const mixedRuns = Number(process.env.SIM_RUNS ?? (soak ? 750 : 500));
 const familyRuns = Number(process.env.SIM_FAMILY_RUNS ?? (soak ? 750 : 100));
 const base = Number(process.env.SIM_BASE_SEED ?? (soak ? Math.floor(Math.random() * 2 ** 31) : 1));
 /**
- * Families run at a share of SIM_FAMILY_RUNS when all run (CI's time budget): disk-full at half — 50 in CI, one plain
+ * Families run at a share of SIM_FAMILY_RUNS when all run (CI's time budget): disk-full and relink at half — 50 each in CI, one plain
  * chunk and one jittered (about 20 s of schedules, one chunk per part). SIM_FAMILY=<family> runs SIM_FAMILY_RUNS.
  */
-const FAMILY_SHARE: Partial<Record<Family, number>> = { 'disk-full': 0.5 };
+const FAMILY_SHARE: Partial<Record<Family, number>> = { 'disk-full': 0.5, relink: 0.5 };
 /** Schedules per test case: a case stays well under the test timeout and a failure names a small range. */
 const CHUNK = 25;
 /**

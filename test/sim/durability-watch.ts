@@ -12,8 +12,8 @@ import { readerEpochs, speaks11 } from '../support/epoch-reader.js';
  * "A dot leaves its replica only once it is durable there": the sender's own dots in a log frame (CHANGES, or
  * LIVE: one log entry through the connection's tables) must be durable on its disk (its durable record of the
  * key covers them). LIVE frames decode only in order, with their direction's state (conn-table.ts), seeded like
- * the session's by both replica ids of the hellos; a network wire carries one session, and a new wire starts
- * with hellos, so a hello resets both directions of its edge. A frame that does not decode is skipped (counted),
+ * the session's by both replica ids of the hellos; a network wire carries one session, and a new wire starts with
+ * hellos, so a hello resets both directions of its edge (each edge apart where two join the same nodes: `channel`). A frame that does not decode is skipped (counted),
  * and so is the rest of its direction until the next hello. Where both hellos of an edge list protocol 11, its frames
  * are read in 11's form (support/epoch-reader.ts), with every node's epoch records (`epochs`): a frame names an epoch
  * whose chain its receiver holds (a third replica's, passed on by a relay) by its label alone.
@@ -41,9 +41,11 @@ export class DurabilityWatch {
     private readonly epochs: () => EpochRegistry = () => NO_EPOCHS,
   ) {}
 
-  check(from: string, to: string, frame: Frame): string[] {
+  /** `channel`: which of the edges joining the two nodes carried it ('' the first: SimNetwork `tap`); each has its own state. */
+  check(from: string, to: string, frame: Frame, channel = ''): string[] {
     if (typeof frame === 'string') return [];
-    const dir = `${from}>${to}`;
+    const dir = `${from}>${to}${channel}`;
+    const back = `${to}>${from}${channel}`;
     const type = frame[0];
     if (type === MsgType.Hello) {
       try {
@@ -55,16 +57,16 @@ export class DurabilityWatch {
         this.histories.delete(dir);
       }
       this.conns.delete(dir);
-      this.conns.delete(`${to}>${from}`);
+      this.conns.delete(back);
       this.links.delete(dir);
-      this.links.delete(`${to}>${from}`);
+      this.links.delete(back);
       return [];
     }
     // An anti-entropy frame is read for what it leaves of the link's epochs (a side turned plain), else not judged.
     const ae = type === MsgType.AntiEntropy;
     if (type !== MsgType.Changes && type !== MsgType.Live && type !== MsgType.LiveCleared && !ae) return [];
     const sender = this.ids.get(dir);
-    const receiver = this.ids.get(`${to}>${from}`);
+    const receiver = this.ids.get(back);
     let conn = this.conns.get(dir);
     if (conn === undefined && sender && receiver) this.conns.set(dir, (conn = new ConnTableIn([sender, receiver])));
     if (!conn || !sender || !receiver) {
@@ -73,9 +75,9 @@ export class DurabilityWatch {
     }
     let m: Message;
     try {
-      const at11 = speaks11(this.versions.get(dir), this.versions.get(`${to}>${from}`));
+      const at11 = speaks11(this.versions.get(dir), this.versions.get(back));
       let link = this.links.get(dir);
-      if (at11 && !link) this.links.set(dir, (link = readerEpochs(sender, receiver, this.histories.get(dir), this.histories.get(`${to}>${from}`), this.epochs)));
+      if (at11 && !link) this.links.set(dir, (link = readerEpochs(sender, receiver, this.histories.get(dir), this.histories.get(back), this.epochs)));
       m = decodeMessage(frame, { maxValueBytes: 1 << 30, table: [sender, receiver], ...(ae ? {} : { conn }), ...(at11 ? { epochs: link } : {}) });
     } catch {
       // Past a frame it cannot read, the direction is not judged (what later frames imply may have changed at it).

@@ -127,7 +127,8 @@ describe('seed families', () => {
       for (const o of big) for (const limit of Object.values(s.narrow)) expect((o.what as { bytes: number }).bytes).toBeGreaterThan(limit);
     }
     expect(all.some((s) => s.shrinkAtEnd) && all.some((s) => !s.shrinkAtEnd)).toBe(true);
-    for (const f of FAMILIES.filter((x) => x !== 'withheld')) for (const s of family(f)) expect(s.features).not.toContain('withheld');
+    // The relink family brings narrow nodes in some of its schedules (lacks to forget and keep across re-links).
+    for (const f of FAMILIES.filter((x) => x !== 'withheld' && x !== 'relink')) for (const s of family(f)) expect(s.features).not.toContain('withheld');
   });
 
   it('disk-full: disks with an fsync, several full-disk faults with writes around them, some just after the node was cut off; its own family only', () => {
@@ -147,6 +148,29 @@ describe('seed families', () => {
     }
     expect(afterCut).toBeGreaterThan(0);
     for (const f of FAMILIES.filter((x) => x !== 'disk-full')) for (const s of family(f)) expect(faults(s, 'full')).toEqual([]);
+  });
+
+  it('relink: links closed and linked again, second links to a peer, clients moving between two relays; its own family only', () => {
+    const all = family('relink');
+    const kinds = ['unlink', 'twin', 'move'] as const;
+    for (const s of all) {
+      expect(faults(s, 'unlink').length).toBeGreaterThanOrEqual(2);
+      for (const f of [...faults(s, 'twin'), ...faults(s, 'move')]) {
+        const w = f.what as { spare: number; node: string };
+        expect(s.spares[w.spare]![0]).toBe(w.node);
+      }
+      // Every closed link is one of the node's edges; a move leaves one relay for the other.
+      for (const f of faults(s, 'unlink')) expect(s.edges.some((e) => e.includes(f.node) && e.includes((f.what as { peer: string }).peer))).toBe(true);
+      for (const f of faults(s, 'move')) expect(s.relays).toEqual(expect.arrayContaining([(f.what as { from: string }).from, (f.what as { to: string }).to]));
+    }
+    // Closed again within a few round trips of the re-link (mid-catch-up), twins closing either link or kept, moves.
+    const again = (s: Schedule) => faults(s, 'unlink').some((f, i, xs) => xs.slice(i + 1).some((g) => g.node === f.node && (g.what as { peer: string }).peer === (f.what as { peer: string }).peer && g.at - f.at < 3000));
+    expect(all.some(again)).toBe(true);
+    const twins = all.flatMap((s) => faults(s, 'twin').map((f) => f.what as { closeFirst: boolean; keep: boolean }));
+    expect(twins.some((w) => w.closeFirst) && twins.some((w) => !w.closeFirst) && twins.some((w) => w.keep)).toBe(true);
+    expect(all.some((s) => faults(s, 'move').length > 0)).toBe(true);
+    expect(all.some((s) => s.features.includes('relay-hub')) && all.some((s) => !s.relays.length)).toBe(true);
+    for (const f of FAMILIES.filter((x) => x !== 'relink')) for (const s of family(f)) for (const k of kinds) expect(faults(s, k)).toEqual([]);
   });
 
   it('the families are the mixed generator and one per fault class', () => {

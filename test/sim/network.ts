@@ -36,8 +36,11 @@ export interface NetworkOptions {
   maxFrameBytes?: number;
   /** The frame limit of one edge's connections (by its ends' names), below `maxFrameBytes` where given. */
   edgeFrameBytes?: (a: string, b: string) => number | undefined;
-  /** Sees every frame sent on a live connection (to decode and count message types in a test). */
-  tap?: (from: string, to: string, frame: Frame) => void;
+  /**
+   * Sees every frame sent on a live connection (to decode and count message types in a test). `channel` tells apart
+   * edges joining the same two nodes: '' for the first, the spare's own name for the others (`edge`, `serverEdge`).
+   */
+  tap?: (from: string, to: string, frame: Frame, channel: string) => void;
   /** Sees every frame delivered, with the virtual time it was sent at (just before the receiving end handles it). */
   delivered?: (from: string, to: string, frame: Frame, sentAt: number) => void;
 }
@@ -90,6 +93,8 @@ class Edge {
     readonly ends: [string, string],
     /** End 1 accepts connections (a relay) rather than dialing. */
     readonly served = false,
+    /** Tells this edge from others joining the same two nodes ('' for the first). */
+    readonly channel = '',
   ) {}
 }
 
@@ -118,9 +123,9 @@ export class SimNetwork {
     return this.inflightCount;
   }
 
-  /** Two transports joining `a` and `b`: the first for `a`'s replica, the second for `b`'s. */
-  edge(a: string, b: string): [SimTransport, SimTransport] {
-    const e = new Edge([a, b]);
+  /** Two transports joining `a` and `b`: the first for `a`'s replica, the second for `b`'s (`channel`: see `tap`). */
+  edge(a: string, b: string, channel = ''): [SimTransport, SimTransport] {
+    const e = new Edge([a, b], false, channel);
     this.edges.push(e);
     return [this.transport(e, 0), this.transport(e, 1)];
   }
@@ -129,8 +134,8 @@ export class SimNetwork {
    * An edge where `client` dials and `server` accepts (a relay): returns the client's transport. The
    * server takes connections while `serve(server, acceptor)` is installed; otherwise opens are refused.
    */
-  serverEdge(client: string, server: string): SimTransport {
-    const e = new Edge([client, server], true);
+  serverEdge(client: string, server: string, channel = ''): SimTransport {
+    const e = new Edge([client, server], true, channel);
     this.edges.push(e);
     return this.transport(e, 0);
   }
@@ -246,7 +251,7 @@ export class SimNetwork {
         w.edge.stats[me].bytes += size;
         if (size > this.maxFrameSeen) this.maxFrameSeen = size;
         if (max !== undefined && size > max) this.violations.push(`${w.edge.ends[me]} sent a frame of ${size} bytes (limit ${max})`);
-        this.options.tap?.(w.edge.ends[me], w.edge.ends[other], frame);
+        this.options.tap?.(w.edge.ends[me], w.edge.ends[other], frame, w.edge.channel);
         this.schedule(w, other, frame);
       },
       close: (code = 1000, reason = '') => {

@@ -44,7 +44,7 @@ import { Cluster, type Volume } from './cluster.js';
 import { dotOf, versionDot, writeKey } from './ledger.js';
 import { checkEnabled } from './pending.js';
 import { DOC_TEXT } from './doc-values.js';
-import type { Edit, Op, Schedule, Timed } from './schedule.js';
+import type { Edit, Fault, Op, Schedule, Timed } from './schedule.js';
 import { SyncedDurableCheck } from './synced-check.js';
 import { ClaimsCheck } from './claims-check.js';
 
@@ -163,6 +163,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     seed: s.seed,
     nodes: s.nodes,
     edges: s.edges,
+    ...(s.spares.length ? { spareEdges: s.spares } : {}),
     relays: s.relays,
     sides: s.sides,
     tabs: s.tabs,
@@ -185,8 +186,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       ...(s.maxFrameBytes ? { maxFrameBytes: s.maxFrameBytes } : {}),
       // The withheld feature: a narrow node's connections carry frames up to its limit (the lower of two).
       ...(Object.keys(s.narrow).length ? { edgeFrameBytes: (a: string, b: string) => narrowLimit(s, a, b) } : {}),
-      tap: (from, to, frame) => {
-        for (const x of watch.check(from, to, frame)) if (!leaked.includes(x)) leaked.push(x);
+      tap: (from, to, frame, channel) => {
+        for (const x of watch.check(from, to, frame, channel)) if (!leaked.includes(x)) leaked.push(x);
         const bytes = typeof frame === 'string' ? new TextEncoder().encode(frame) : frame;
         digest = fnv(digest, `${clock.now()}${from}${to}`);
         if (typeof frame !== 'string') frameTypes[frame[0]!] = (frameTypes[frame[0]!] ?? 0) + 1;
@@ -390,7 +391,8 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       else if (w.kind === 'tab') {
         track(exclusive(w.node, () => cluster.closeTab(w.node, w.tab)), `close tab ${w.node}/${w.tab}`);
         cluster.clock.setTimeout(() => track(exclusive(w.node, () => cluster.openTab(w.node, w.tab)), `open tab ${w.node}/${w.tab}`), w.down);
-      } else if (w.kind === 'full') {
+      } else if (w.kind === 'unlink' || w.kind === 'twin' || w.kind === 'move') relinkFault(w);
+      else if (w.kind === 'full') {
         const disk = cluster.node(w.node).disk;
         if (disk instanceof SimDisk) disk.failNextCommit(w.commits);
       } else if (cluster.node(w.node).up) {
@@ -401,6 +403,34 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       }
     }, f.at);
   });
+
+  // The relink feature (relink-faults.ts): links the application closes and opens, until heal (which links every edge
+  // again, keeps the twins the schedule keeps and closes the other spares: relinkAtHeal).
+  const later = (ms: number, fn: () => void) => (ms === 0 ? fn() : cluster.clock.setTimeout(() => healed || fn(), ms));
+  const relinkFault = (w: Extract<Fault, { kind: 'unlink' | 'twin' | 'move' }>) => {
+    if (healed) return;
+    if (w.kind === 'unlink') {
+      if (cluster.unlink(w.node, w.peer)) later(w.gap, () => cluster.relink(w.node, w.peer));
+    } else if (w.kind === 'twin') {
+      cluster.openSpare(w.spare, w.keep);
+      later(w.for, () => {
+        if (!w.closeFirst) return w.keep || cluster.closeSpare(w.spare);
+        if (cluster.unlink(w.node, w.peer)) later(w.gap, () => cluster.relink(w.node, w.peer));
+        if (!w.keep) later(w.gap + w.for, () => cluster.closeSpare(w.spare));
+      });
+    } else if (cluster.unlink(w.node, w.from)) {
+      cluster.openSpare(w.spare);
+      if (w.for !== undefined) later(w.for, () => (cluster.closeSpare(w.spare), cluster.relink(w.node, w.from)));
+    }
+  };
+  const relinkAtHeal = () => {
+    for (const f of s.faults) {
+      const w = f.what;
+      if (w.kind === 'move' || (w.kind === 'twin' && !w.keep)) cluster.closeSpare(w.spare);
+      else if (w.kind === 'twin') cluster.openSpare(w.spare, true);
+    }
+    for (const name of cluster.names) cluster.relink(name);
+  };
 
   const problems: string[] = [];
   const periodic: string[] = [];
@@ -413,6 +443,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
     for (const n of cluster.nodes.values()) if (n.disk instanceof SimDisk) n.disk.room();
     while (pending.length) await cluster.drive(Promise.all(pending.splice(0)));
     for (const name of cluster.names) await cluster.drive(exclusive(name, () => cluster.start(name)));
+    relinkAtHeal();
     let settled = true;
     try {
       await cluster.settle(SETTLE_BUDGET);
@@ -449,7 +480,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
       }
       if (options.periodicAntiEntropy ?? checkEnabled('periodic-anti-entropy')) periodic.push(...checkPeriodicAntiEntropy(cluster, from));
     }
-    const liveness = s.features.includes('withheld') || !!process.env.SIM_LIVENESS;
+    const liveness = s.features.includes('withheld') || s.features.includes('relink') || !!process.env.SIM_LIVENESS;
     if (settled && liveness) {
       // Quiet is not yet done: a peer acknowledges a log frame that holds no write of its sender's current id up to
       // ACK_LATEST later (ack-policy.ts), and a frame holding only writes its sender made under an earlier id (a relay's

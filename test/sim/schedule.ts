@@ -37,6 +37,13 @@
  *                    off and wrote keys meanwhile, and as it rejoins it writes them again while its disk is full
  *                    (its reconnection's anti-entropy runs meet the failures). Drawn in its own family only,
  *                    its faults last of the feature-fault stream (5): no other family's schedule changes.
+ *   relink           the application closes links and opens them again while traffic flows (relink-faults.ts): a
+ *                    link closed and re-linked (at once or later, again mid-catch-up), a second link to a peer it
+ *                    is linked to already (one of the two closed, or both kept to the end), a relay client moving
+ *                    to the other relay and back, relays restarting under a fresh id. Half its schedules are a
+ *                    relay-hub (of five nodes or more), three in ten have the withheld feature's narrow nodes (lacks);
+ *                    its checks include the withheld feature's (run-schedule.ts liveness). Drawn in its own family
+ *                    only, from its own stream (10).
  *
  * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
  * adding a draw to one does not shift another): the PRNG of the seed (xor a hash of the family's name, except
@@ -53,16 +60,18 @@
  *      however few keys the space holds: spaces here are too small for the size rule to pick it)
  *   8. peers of earlier releases
  *   9. the withheld feature's narrow nodes and big writes
+ *  10. the relink feature: whether a relay-hub and narrow nodes go with it, then its faults
  * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, and the
  * draws of a stream are made whatever the features, so switching one changes only what it shapes (features
  * that change the topology — relays, a mid-chain peer — do shift the draws that depend on it).
  */
 import { prng, Rng } from './clock.js';
 import { featureFaults } from './feature-faults.js';
+import { relinkFaults } from './relink-faults.js';
 
-export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once', 'withheld', 'disk-full'] as const;
+export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once', 'withheld', 'disk-full', 'relink'] as const;
 /** Features drawn only in their own family (rolled everywhere all the same). */
-const OWN_FAMILY_ONLY: ReadonlySet<Feature> = new Set(['withheld', 'disk-full']);
+const OWN_FAMILY_ONLY: ReadonlySet<Feature> = new Set(['withheld', 'disk-full', 'relink']);
 export type Feature = (typeof FEATURES)[number];
 export type Family = 'mixed' | Feature;
 /**
@@ -113,7 +122,16 @@ export type Fault =
   /** One tab of the node closes, and reopens after `down`. */
   | { kind: 'tab'; node: string; tab: number; down: number }
   /** The node's disk is full for its next `commits` group commits (SimDisk failNextCommit). */
-  | { kind: 'full'; node: string; commits: number };
+  | { kind: 'full'; node: string; commits: number }
+  /** The node closes its link to `peer` (Link.close) and connects again after `gap` (relink-faults.ts). */
+  | { kind: 'unlink'; node: string; peer: string; gap: number }
+  /**
+   * The node opens a second link to `peer` over spare edge `spare`; after `for`, it closes that one (unless `keep`: it
+   * stays to the end), or with `closeFirst` the first one (connected again after `gap`; the second closes as much later).
+   */
+  | { kind: 'twin'; node: string; peer: string; spare: number; for: number; closeFirst: boolean; gap: number; keep: boolean }
+  /** The client leaves relay `from` for relay `to` (spare edge `spare`), and comes back after `for` (absent: at heal). */
+  | { kind: 'move'; node: string; from: string; to: string; spare: number; for?: number };
 
 /**
  * An edit of a Yjs document key: a marker inserted at a fraction of the text, written as a delta against the
@@ -182,6 +200,8 @@ export interface Schedule {
   narrow: Record<string, number>;
   /** The withheld feature: after heal, every node holding a big version writes its key small again (false: they stay). */
   shrinkAtEnd: boolean;
+  /** The relink feature's spare edges (dialer first), by the index its faults name; the cluster links them on those faults only. */
+  spares: Array<[string, string]>;
 }
 
 /** The withheld feature's sizes: narrow frame limits, and big values (each over every narrow limit). */
@@ -230,6 +250,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const sketchRng = rng.fork();
   const releaseRng = rng.fork();
   const withheldRng = rng.fork();
+  const relinkRng = rng.fork();
 
   // 1. Features.
   const on = new Set<Feature>();
@@ -240,6 +261,11 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     if (options.disabled?.has(f)) disabled.push(f);
     else on.add(f);
   }
+  // 10. The relink feature brings a relay-hub in half its schedules and narrow nodes (lacks) in three in ten.
+  const relinkHub = relinkRng.chance(0.5);
+  const relinkNarrow = relinkRng.chance(0.3);
+  if (on.has('relink') && relinkHub) on.add('relay-hub');
+  if (on.has('relink') && relinkNarrow) on.add('withheld');
   // Not tabs beside narrow nodes: the simulated disk gives its instances no shared port, so a tab taking the network
   // role over would know nothing of the keys its predecessor's links withheld (the library tells them by tab messages,
   // lib/sync/tabs.ts, tested with a port in test/review/withheld-follower-*.test.ts): withheld 153 said pending 0 so.
@@ -253,7 +279,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
 
   // 2. Shape.
   const needsRelay = on.has('relay-hub') || on.has('restore-relay') || on.has('gc-relay');
-  const n = shape.int(on.has('relay-hub') ? 4 : on.has('gc-peer') ? 3 : 2, 8);
+  // A relinking relay-hub has five nodes or more: room for two relays, whose clients move between them.
+  const n = shape.int(on.has('relay-hub') ? (on.has('relink') ? 5 : 4) : on.has('gc-peer') ? 3 : 2, 8);
   const nodes = Array.from({ length: n }, (_, i) => String.fromCharCode(97 + i));
   const drawn = shape.pick<Topology>(['star', 'chain', 'ring', 'mesh', 'hub']);
   const topology: Topology = needsRelay ? 'hub' : drawn;
@@ -423,6 +450,9 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   }
   const shrinkAtEnd = withheldRng.chance(1 / 2) && on.has('withheld');
 
+  // 10. The relink feature's faults (relink-faults.ts).
+  const spares = relinkFaults({ rng: relinkRng, on: on.has('relink'), nodes, relays, edges, duration, maxLatency, faults });
+
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
   return {
     seed,
@@ -453,6 +483,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
     speaks: releaseRng.chance(1 / 3) ? Object.fromEntries(Array.from({ length: releaseRng.int(1, 2) }, () => [releaseRng.pick(nodes), [...releaseRng.pick(RELEASES)]])) : {},
     narrow,
     shrinkAtEnd,
+    spares,
   };
 }
 
@@ -510,6 +541,9 @@ export function describeSchedule(s: Schedule): string {
       : w.kind === 'away' ? `${w.node} away for ${w.for}`
       : w.kind === 'full' ? `${w.node}'s disk full for ${w.commits} commit${w.commits > 1 ? 's' : ''}`
       : w.kind === 'wipe' ? `${w.node} loses its disk, back empty after ${w.down}${w.isolate ? `, cut off ${w.isolate} more` : ''}`
+      : w.kind === 'unlink' ? `${w.node} closes its link to ${w.peer}, links again after ${w.gap}`
+      : w.kind === 'twin' ? `${w.node} opens a second link to ${w.peer} (spare ${w.spare}); after ${w.for} closes ${w.closeFirst ? `the first, links it again after ${w.gap}` : 'the second'}${w.keep ? ', the second kept to the end' : ''}`
+      : w.kind === 'move' ? `${w.node} leaves relay ${w.from} for ${w.to} (spare ${w.spare}), back ${w.for !== undefined ? `after ${w.for}` : 'at heal'}`
       : `close tab ${w.node}/${w.tab} for ${w.down}`;
     return `@${f.at} ${text}`;
   });
