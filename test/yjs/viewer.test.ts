@@ -12,7 +12,7 @@ import { SECRET, tracker, until } from '../security/support.js';
 
 const t = tracker();
 afterAll(async () => {
-  for (const x of t.open) await x.close().catch(() => undefined);
+  for (const x of t.open) await x.close();
 });
 
 const KEY = 'docs/shown';
