@@ -4,11 +4,11 @@
 // delta — closed again, for as long as the reader ran, and the document never arrived. Now the key is asked for whole
 // (a whole value is taken up to 4 × maxValueBytes, as on any frame), the app is told once, and the link stays.
 import { afterAll, describe, expect, it } from 'vitest';
-import * as Y from 'yjs';
 import { webSocketTransport } from '../../adapters/ws/index.js';
-import { flushDoc, isYjsValue, openDoc } from '../../adapters/yjs/index.js';
-import { ConcordError, memoryStorage, openReplica, type Replica } from '../../lib/index.js';
+import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
+import { ConcordError, memoryStorage, openReplica } from '../../lib/index.js';
 import { tracker, until } from '../security/support.js';
+import { docText } from '../support/doc-text.js';
 
 const t = tracker();
 afterAll(async () => {
@@ -17,13 +17,6 @@ afterAll(async () => {
 
 const backoff = { base: 20, max: 200 };
 
-async function textOf(r: Replica, key: string): Promise<string | undefined> {
-  const got = await r.space('s').get(key);
-  if (!got || !isYjsValue(got.value)) return undefined;
-  const d = new Y.Doc();
-  Y.applyUpdate(d, got.value);
-  return d.getText('body').toString();
-}
 
 describe('a delta a reader cannot apply, from a relay that took it', () => {
   it('the reader asks for the key whole and keeps its link: no reconnect loop, the document arrives, the app is told', async () => {
@@ -45,17 +38,17 @@ describe('a delta a reader cannot apply, from a relay that took it', () => {
     const doc = await openDoc(writer.space('s'), 'doc', { writeDelay: 0 });
     doc.getText('body').insert(0, 'a'.repeat(3500));
     await flushDoc(doc);
-    await until(async () => (await textOf(reader, 'doc'))?.length === 3500, 'the reader holds the document under its bound');
+    await until(async () => (await docText(reader, 'doc'))?.length === 3500, 'the reader holds the document under its bound');
     await until(() => seenSynced, 'the reader synced');
     // One keystroke's worth of delta that takes the document past the reader's bound (not the relay's).
     doc.getText('body').insert(3500, 'b'.repeat(1000));
     await flushDoc(doc);
-    await until(async () => (await textOf(reader, 'doc'))?.length === 4500, 'the document, whole, at the reader', 10_000);
-    expect(await textOf(reader, 'doc')).toBe(doc.getText('body').toString());
+    await until(async () => (await docText(reader, 'doc'))?.length === 4500, 'the document, whole, at the reader', 10_000);
+    expect(await docText(reader, 'doc')).toBe(doc.getText('body').toString());
     // The writer's edits go on arriving.
     doc.getText('body').insert(0, 'c');
     await flushDoc(doc);
-    await until(async () => (await textOf(reader, 'doc'))?.length === 4501, 'a later edit at the reader', 10_000);
+    await until(async () => (await docText(reader, 'doc'))?.length === 4501, 'a later edit at the reader', 10_000);
     expect(drops).toBe(0);
     const told = errors.filter((e) => e instanceof ConcordError && e.code === 'PROTOCOL' && /"doc"/.test(e.message));
     expect(told.length).toBeGreaterThanOrEqual(1);

@@ -6,9 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { createToken } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
-import { flushDoc, isYjsValue, openDoc } from '../../adapters/yjs/index.js';
+import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { memoryStorage, openReplica, type Replica } from '../../lib/index.js';
 import { SECRET, tracker, until } from '../security/support.js';
+import { docText } from '../support/doc-text.js';
 
 const t = tracker();
 afterAll(async () => {
@@ -24,13 +25,7 @@ function filled(text: string): Y.Doc {
   return d;
 }
 
-async function textOf(r: Replica): Promise<string> {
-  const got = await r.space('s').get(KEY);
-  if (!got || !isYjsValue(got.value)) return '';
-  const d = new Y.Doc();
-  Y.applyUpdate(d, got.value);
-  return d.getText('body').toString();
-}
+const textOf = async (r: Replica): Promise<string> => (await docText(r, KEY)) ?? '';
 
 describe('a viewer binding a document', () => {
   it('with read rights from the relay: opens a doc with contents, types, follows the writer, closes — no error, nothing of it stored elsewhere', async () => {
