@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { ConcordError, memoryStorage, openReplica } from '../../lib/index.js';
+import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { tracker, until } from '../security/support.js';
 import { docText } from '../support/doc-text.js';
 
@@ -19,11 +20,12 @@ const backoff = { base: 20, max: 200 };
 
 
 describe('a delta a reader cannot apply, from a relay that took it', () => {
-  it('the reader asks for the key whole and keeps its link: no reconnect loop, the document arrives, the app is told', async () => {
+  // Also a reader of an earlier release (protocol 10: no epoch dots; NEED is as old as deltas).
+  it.each([['this release', undefined], ['protocol 10', PROTOCOL_VERSIONS.filter((v) => v <= 10)]] as const)('the reader asks for the key whole and keeps its link: no reconnect loop, the document arrives, the app is told (%s)', async (_, speaks) => {
     const relay = await t.relay();
     const writer = t.add(await openReplica({ storage: memoryStorage() }));
     writer.connect(webSocketTransport(relay.url), { backoff });
-    const reader = t.add(await openReplica({ storage: memoryStorage(), maxValueBytes: 4096 }));
+    const reader = t.add(await openReplica({ storage: memoryStorage(), maxValueBytes: 4096, ...(speaks ? { speaks: [...speaks] } : {}) }));
     const errors: unknown[] = [];
     reader.on('error', (e) => errors.push(e));
     let drops = 0;
