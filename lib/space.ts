@@ -225,6 +225,16 @@ export class Space {
     return this.host.owes?.(flush) ?? (() => undefined);
   }
 
+  /** @internal For bindings: `error` goes to the replica's 'error' event (a listener of theirs that threw). */
+  report(error: unknown): void {
+    this.core.events.emit('error', error);
+  }
+
+  /** @internal For bindings: `cb` runs each time the replica's status becomes 'synced'. Returns the unsubscribe. */
+  onSynced(cb: () => void): () => void {
+    return this.core.events.on('status', (status) => status === 'synced' && cb());
+  }
+
   /** @internal The key's stored record, with a reader of its `get` view (no merge written back). */
   async readRecord(key: string): Promise<{ rec: KeyRecord; read: () => GetResult | undefined } | undefined> {
     checkKey(key);

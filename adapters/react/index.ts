@@ -10,7 +10,9 @@
  *
  * Each hook subscribes to exactly what it reads (one key, one prefix, the status or pending event, the space's presence)
  * and returns a snapshot that stays the same object until that changes, so components re-render on real
- * changes only. They work under StrictMode and need no Suspense (a first read shows `loading: true`).
+ * changes only. They work under StrictMode and need no Suspense (a first read shows `loading: true`). A read that
+ * failed shows `error` until it is read again: at the replica's next 'synced' status, at a change, or on `retry()`.
+ * Rendering starts nothing (no subscription, no presence timer): that waits for React's subscribe, after commit.
  * Writes go through the space as usual (`space.put`, `space.update`): subscribers see them at once.
  */
 import { useCallback, useSyncExternalStore } from 'react';

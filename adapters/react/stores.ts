@@ -12,6 +12,10 @@
  * - A store nobody listens to keeps listening to the space for a short grace, then stops and leaves the cache: a
  *   component mounting meanwhile renders with `getSnapshot` before it subscribes, so the snapshot must still follow
  *   the space then (stopped at once, it showed a value superseded meanwhile, with `loading: false`).
+ * - Nothing starts before the first subscribe (React subscribes after commit; a render that is never committed, or
+ *   StrictMode's second render, starts nothing): a store is made and read during render, so making one has no effect.
+ * - Every listener is called: one that throws is told on the replica's 'error' event, and the next is called still.
+ * - A failed read (`error` set) is read again at the replica's next 'synced' status, on `retry()`, and on a change.
  */
 import { deepEqual } from '../../lib/equal.js';
 import type { Space } from '../../lib/space.js';
@@ -27,6 +31,8 @@ export interface ValueSnapshot<T> {
   readonly result: GetResult<T> | undefined;
   /** Why the last read failed (e.g. the replica closed), else undefined. */
   readonly error: unknown;
+  /** Reads again (after a failed read; also done at the replica's next 'synced' status and at a change of the key). */
+  readonly retry: () => void;
 }
 
 export type ScanEntry<T> = GetResult<T> & { readonly key: string };
@@ -36,6 +42,8 @@ export interface ScanSnapshot<T> {
   /** Every live key under the prefix, in key order. */
   readonly entries: readonly ScanEntry<T>[];
   readonly error: unknown;
+  /** Scans again (after a failed scan; also done at the replica's next 'synced' status and at a change under the prefix). */
+  readonly retry: () => void;
 }
 
 const EVICT_AFTER_MS = 1000;
@@ -45,9 +53,11 @@ abstract class Store<S> {
   private evictTimer: ReturnType<typeof setTimeout> | undefined;
   /** Listening to the space: from the first subscriber until the grace after the last one ran out. */
   private started = false;
+  /** Set by each store's constructor (a snapshot may hold the store's own functions). */
+  protected snapshot!: S;
 
   constructor(
-    protected snapshot: S,
+    protected readonly space: Space,
     private readonly evict: () => void,
   ) {}
 
@@ -74,7 +84,14 @@ abstract class Store<S> {
 
   protected publish(next: S): void {
     this.snapshot = next;
-    for (const l of [...this.listeners]) l();
+    for (const l of [...this.listeners]) {
+      // One listener's throw neither stops the others nor reaches the read that published (a scan took it for its own).
+      try {
+        l();
+      } catch (e) {
+        this.space.report(e);
+      }
+    }
   }
 
   protected get listening(): boolean {
@@ -90,26 +107,48 @@ function sameRead<T>(a: GetResult<T> | undefined, b: GetResult<T> | undefined): 
   return a.context === b.context && a.conflict === b.conflict && deepEqual(a.value, b.value) && deepEqual(a.siblings, b.siblings);
 }
 
-export class ValueStore<T> extends Store<ValueSnapshot<T>> {
-  private unsubscribe: (() => void) | undefined;
-  private generation = 0;
+/** A store of reads that may fail: read again on `retry()` and at the replica's next 'synced' status while failed. */
+abstract class ReadStore<S extends { readonly error: unknown }> extends Store<S> {
+  private stops: Array<() => void> = [];
 
-  constructor(
-    private readonly space: Space,
-    private readonly key: string,
-    evict: () => void,
-  ) {
-    super({ loading: true, value: undefined, result: undefined, error: undefined }, evict);
-  }
+  /** Reads again, where the store listens (one that does not reads afresh at its next subscribe). */
+  readonly retry = (): void => {
+    if (this.listening) this.reread();
+  };
 
   protected start(): void {
-    this.unsubscribe = this.space.subscribe(this.key, (change) => change.key === this.key && this.read());
-    this.read();
+    this.stops = [this.follow(), this.space.onSynced(() => this.snapshot.error !== undefined && this.retry())];
   }
 
   protected stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    for (const stop of this.stops.splice(0)) stop();
+  }
+
+  /** Starts following the space (and reads); returns the unsubscribe. */
+  protected abstract follow(): () => void;
+  protected abstract reread(): void;
+}
+
+export class ValueStore<T> extends ReadStore<ValueSnapshot<T>> {
+  private generation = 0;
+
+  constructor(
+    space: Space,
+    private readonly key: string,
+    evict: () => void,
+  ) {
+    super(space, evict);
+    this.snapshot = { loading: true, value: undefined, result: undefined, error: undefined, retry: this.retry };
+  }
+
+  protected follow(): () => void {
+    const off = this.space.subscribe(this.key, (change) => change.key === this.key && this.read());
+    this.read();
+    return off;
+  }
+
+  protected reread(): void {
+    this.read();
   }
 
   private read(): void {
@@ -119,7 +158,7 @@ export class ValueStore<T> extends Store<ValueSnapshot<T>> {
       if (generation !== this.generation) return;
       const cur = this.snapshot;
       if (!cur.loading && cur.error === error && sameRead(cur.result, result)) return;
-      this.publish({ loading: false, value: result?.value, result, error });
+      this.publish({ loading: false, value: result?.value, result, error, retry: this.retry });
     };
     let pending: Promise<GetResult<T> | undefined>;
     try {
@@ -131,34 +170,34 @@ export class ValueStore<T> extends Store<ValueSnapshot<T>> {
   }
 }
 
-export class ScanStore<T> extends Store<ScanSnapshot<T>> {
-  private unsubscribe: (() => void) | undefined;
+export class ScanStore<T> extends ReadStore<ScanSnapshot<T>> {
   private entries = new Map<string, ScanEntry<T>>();
   private dirty = new Set<string>();
   private rescan = false;
   private running = false;
 
   constructor(
-    private readonly space: Space,
+    space: Space,
     private readonly prefix: string,
     evict: () => void,
   ) {
-    super({ loading: true, entries: [], error: undefined }, evict);
+    super(space, evict);
+    this.snapshot = { loading: true, entries: [], error: undefined, retry: this.retry };
   }
 
-  protected start(): void {
-    this.unsubscribe = this.space.subscribe(this.prefix + '*', (change) => {
+  protected follow(): () => void {
+    const off = this.space.subscribe(this.prefix + '*', (change) => {
       if (!change.key.startsWith(this.prefix)) return;
       this.dirty.add(change.key);
       void this.pump();
     });
-    this.rescan = true;
-    void this.pump();
+    this.reread();
+    return off;
   }
 
-  protected stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+  protected reread(): void {
+    this.rescan = true;
+    void this.pump();
   }
 
   /** One loop at a time: a full scan when (re)started, then a `get` per changed key; publishes once per pass. */
@@ -193,12 +232,12 @@ export class ScanStore<T> extends Store<ScanSnapshot<T>> {
         }
         if (changed || this.snapshot.loading || this.snapshot.error !== undefined) {
           const entries = [...this.entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-          this.publish({ loading: false, entries, error: undefined });
+          this.publish({ loading: false, entries, error: undefined, retry: this.retry });
         }
       }
     } catch (error) {
       this.rescan = true;
-      this.publish({ loading: false, entries: this.snapshot.entries, error });
+      this.publish({ loading: false, entries: this.snapshot.entries, error, retry: this.retry });
     } finally {
       this.running = false;
     }
@@ -212,11 +251,11 @@ function sameMembers(a: readonly PresenceMember[], b: readonly PresenceMember[])
 export class PresenceStore extends Store<readonly PresenceMember[]> {
   private unsubscribe: (() => void) | undefined;
 
-  constructor(
-    private readonly space: Space,
-    evict: () => void,
-  ) {
-    super(space.presence.list(), evict);
+  constructor(space: Space, evict: () => void) {
+    super(space, evict);
+    // What is known, without starting presence in the space (list() would: its timer, a digest to the relay) — the
+    // store is made in render. start() (the first subscribe) starts it.
+    this.snapshot = space.presence.peek();
   }
 
   protected start(): void {

@@ -15,6 +15,9 @@
  *                   in flight or failed); close rejects with the writes that failed.
  *   a failed write → reported (onError, flushDoc rejects); its edits stay owed: the next flushDoc, edit, destroy or
  *                   close writes the doc's whole state, so what the editor showed is not dropped with the error.
+ *   a read-only space (a viewer: `{ readOnly: true }`, or read rights only) → remote changes apply as above; the
+ *                   doc's own edits, and contents it came with, stay in the doc: not written, not owed to close(), not
+ *                   reported. Should the space turn writable, the doc's next edit writes its whole state.
  *
  * The updates collected are copies: Yjs hands one array to every 'update' listener, and an app's may reuse it or
  * transfer its buffer (to a worker) — the delta stored and sent would be what it left there.
@@ -74,6 +77,11 @@ function baseDots(v: StoredVersion): string {
   return v.x ? v.x.b.map(([r, n]) => r + ':' + n).join(',') : '';
 }
 
+/**
+ * Binds a Y.Doc to `key` both ways (see the module header). On a read-only space (a viewer) the doc follows the key,
+ * and its local edits stay its own: they are not the store's, so nothing is written and nothing is reported for them;
+ * opening and closing (the doc, the replica) succeed.
+ */
 export async function openDoc(space: Space, key: string, options: OpenDocOptions = {}): Promise<Y.Doc> {
   // Also registered by index.ts on import; here too, so a bundler that drops index.ts's body keeps the type.
   registerValueType(yjsType);
@@ -114,6 +122,14 @@ export async function openDoc(space: Space, key: string, options: OpenDocOptions
   const write = (): Promise<WriteResult | undefined> => {
     timer = undefined;
     if (pending.length === 0 && !unsaved) return chain;
+    if (space.readOnly) {
+      // A viewer: its edits (and contents it came with) are the doc's, not the store's — nothing written, nothing owed,
+      // no error. The doc holds more than the key now: should the space turn writable, its next write is whole.
+      pending = [];
+      unsaved = false;
+      whole = true;
+      return chain;
+    }
     const updates = pending;
     pending = [];
     chain = chain

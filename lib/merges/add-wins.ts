@@ -162,11 +162,20 @@ function sortedCc(cc: Record<string, number>): Record<string, number> {
  * must give every replica the same value, so it cannot judge by ancestry one replica knows and another does not.
  */
 function join<T>(a: AddWinsSet<T>, b: AddWinsSet<T>, reg: EpochRegistry): AddWins<T> {
-  const inB = new Set(b.e.map(tagOf));
+  const inB = new Map(b.e.map((x) => [tagOf(x), x]));
   const inA = new Set(a.e.map(tagOf));
   const seenByA = coverage(a, reg);
   const seenByB = coverage(b, reg);
-  const e = [...a.e.filter((x) => inB.has(tagOf(x)) || !seenByB(x)), ...b.e.filter((x) => !inA.has(tagOf(x)) && !seenByA(x))];
+  const e: AddWinsEntry<T>[] = [];
+  for (const x of a.e) {
+    const y = inB.get(tagOf(x));
+    // A tag both hold: one add, so one item — unless a tag was forged for another item (no decoded set holds a tag
+    // twice, but two sets may each hold it once). The lesser entry stays: what a merge gives never depends on the
+    // order of its siblings (keeping a's, it did), and a set made of it decodes.
+    if (y !== undefined) e.push(compareEntries(x, y) <= 0 ? x : y);
+    else if (!seenByB(x)) e.push(x);
+  }
+  for (const x of b.e) if (!inA.has(tagOf(x)) && !seenByA(x)) e.push(x);
   const ctx = mergeCausal(reg, a, b);
   return new AddWins(e, { ...ctx.cc }, ctx.pts);
 }

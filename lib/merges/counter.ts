@@ -8,7 +8,7 @@
  *   counter.value((await space.get('likes')).value)   // → total
  *
  * Values are `Counter` instances (frozen, `p` and `n` records sorted by replica): canonical, so equal counters
- * encode equal. The helpers also accept the plain `{ p, n }` objects stored before counters carried their type.
+ * encode equal. Each count is a finite number; `value` saturates at ±Number.MAX_VALUE (see there). The helpers also accept the plain `{ p, n }` objects stored before counters carried their type.
  */
 import { jsonPayload, parseJsonPayload } from '../payload.js';
 import type { ValueType } from '../typed.js';
@@ -58,12 +58,31 @@ export function increment(c: CounterValue | undefined, replicaId: string, by = 1
   return side === 'p' ? new Counter(next, v.n) : new Counter(v.p, next);
 }
 
+/**
+ * The count: what was added less what was subtracted. Saturated at ±Number.MAX_VALUE: each count is finite (an
+ * increment that would make its own count infinite is refused), but concurrent increments on different replicas — none
+ * refusable, each fine alone — may sum past the doubles, which read Infinity (both sides past: NaN). Past that bound
+ * the counts are summed scaled down by a power of two (exact) in the order of their replica ids, so every replica
+ * reads the same number whatever the order of the records it holds.
+ */
 export function value(c: CounterValue | undefined): number {
   if (!c) return 0;
   let total = 0;
   for (const k in c.p) total += c.p[k]!;
   for (const k in c.n) total -= c.n[k]!;
-  return total;
+  return Number.isFinite(total) ? total : saturated(c);
+}
+
+/** `value` where the plain sum passed the doubles: the sum of counts scaled by 2^-s (s enough for every count), clamped. */
+function saturated(c: CounterValue): number {
+  const p = Object.keys(c.p).sort();
+  const n = Object.keys(c.n).sort();
+  const scale = 2 ** -Math.ceil(Math.log2(p.length + n.length));
+  let total = 0;
+  for (const k of p) total += c.p[k]! * scale;
+  for (const k of n) total -= c.n[k]! * scale;
+  const out = total / scale;
+  return Number.isFinite(out) ? out : out > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE;
 }
 
 function maxRecords(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): Record<string, number> {

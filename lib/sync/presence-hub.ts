@@ -170,6 +170,11 @@ export class PresenceHub {
       .map((e) => this.member(e));
   }
 
+  /** `members`, where presence is in use in the space; none where it is not — and using it does not start it. */
+  peek(space: string): PresenceMember[] {
+    return this.spaces.has(space) ? this.members(space) : [];
+  }
+
   subscribe(space: string, cb: (members: PresenceMember[]) => void): () => void {
     const s = this.state(space, true);
     s.listeners.add(cb);
@@ -339,6 +344,14 @@ export class SpacePresence {
   /** Who is online now (ourselves included once `set`), sorted by id. */
   list(): PresenceMember[] {
     return this.hub.members(this.space);
+  }
+
+  /**
+   * @internal `list()` with no side effect: what is known where presence is in use in the space, else none; presence
+   * is not started (no timer, nothing announced to the relay). For React's render, where effects may not run.
+   */
+  peek(): PresenceMember[] {
+    return this.hub.peek(this.space);
   }
 
   /** Called with the members whenever someone joins, changes or leaves. Returns unsubscribe. */

@@ -18,13 +18,16 @@
  *                                                 the caller asks for it whole (NEED)
  *
  * A delta that names a base we hold but does not apply to it (another type, malformed, or a value past
- * maxValueBytes) is a protocol error: the frame is refused whole, nothing of it is stored.
+ * maxValueBytes) is `refused`: its key is missing too (asked for whole: a replica that cannot apply a delta falls back
+ * to the full value, docs/deltas.md), so the key keeps its last good state and the rest of the frame is stored. It was
+ * a protocol error (the frame refused whole, the link closed): where the sender could not know — a relay that took a
+ * hostile writer's delta its checks pass and ours do not (a smaller maxValueBytes, an earlier release), or a forged
+ * base — every reader's link dropped and, the stream resuming from its cursor with the same delta, reconnected for good.
  * Reading outside the join's transaction is safe: a base read here names its value forever, and a context only grows.
  */
 import type { ReplicaCore } from '../core.js';
 import { checkReceived, derive, takesDeltas, versionType } from '../deltas.js';
 import { anotherWriteHeld, coversDot, firstMinted, isDot, sameDot, type KeyState, type StoredVersion } from '../dvv.js';
-import { ProtocolError } from './codec.js';
 import type { Entry } from './messages.js';
 import { needsResolving, type WireVersion } from './wire-state.js';
 
@@ -38,6 +41,8 @@ export interface Resolved {
    * HLC: the sender could not tell (range dots carry no HLC), so even a repair state may hold one.
    */
   clashes: ReadonlySet<string>;
+  /** The keys of `missing` whose delta named bases we hold and did not apply to them, with why (the app is told). */
+  refused: Array<readonly [key: string, why: string]>;
 }
 
 /** Nothing to resolve: every version whole (a live frame of fresh writes): answered at once, no promise nor turn. */
@@ -45,13 +50,14 @@ const NO_CLASHES: ReadonlySet<string> = new Set();
 
 export function resolveEntries(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Resolved | Promise<Resolved> {
   for (const [, s] of entries) if (needsResolving(s)) return resolveSome(core, space, entries, maxValueBytes);
-  return { ready: entries, missing: [], clashes: NO_CLASHES };
+  return { ready: entries, missing: [], clashes: NO_CLASHES, refused: [] };
 }
 
 async function resolveSome(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Promise<Resolved> {
   const ready: Entry[] = [];
   const missing: Array<readonly [string, string]> = [];
   const clashes = new Set<string>();
+  const refused: Array<readonly [string, string]> = [];
   const me = core.replicaId;
   for (const entry of entries) {
     const [key, s] = entry;
@@ -102,7 +108,9 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
         checkReceived(derived, maxValueBytes);
         vs.push(derived);
       } catch (e) {
-        throw new ProtocolError(`a delta for "${key}" that does not apply to its base here: ${e instanceof Error ? e.message : String(e)}`);
+        refused.push([key, e instanceof Error ? e.message : String(e)]);
+        lack = '';
+        break;
       }
     }
     if (lack === undefined) {
@@ -114,5 +122,5 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
       if (clash) clashes.add(key);
     }
   }
-  return { ready, missing, clashes };
+  return { ready, missing, clashes, refused };
 }

@@ -10,6 +10,7 @@
 import { cursorOver, cursorWriteOf, noteCursorWrite, storeCursorAlone } from './cursor-writes.js';
 import type { AntiEntropyRun, ReplicaCore, StoredChange } from '../core.js';
 import { ProtocolError } from './codec.js';
+import { ConcordError } from '../errors.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
@@ -240,7 +241,7 @@ export class SpaceSync {
     return resolving instanceof Promise ? resolving.then((r) => this.resolved(m, r)) : this.resolved(m, resolving);
   }
 
-  private resolved(m: Changes, { ready, missing, clashes }: Resolved): void | Promise<void> {
+  private resolved(m: Changes, { ready, missing, clashes, refused }: Resolved): void | Promise<void> {
     const { session } = this;
     const peer = session.peer!;
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
@@ -248,6 +249,10 @@ export class SpaceSync {
     if (m.upTo === 0 && missing.length > 0) {
       if (missing.some(([k]) => !clashes.has(k))) throw new ProtocolError('a repair state that is not whole');
       session.send({ type: MsgType.Need, space: m.space, keys: missing });
+    }
+    // A delta that did not apply here: the key keeps its state, and is asked for whole with the missing (resolve.ts).
+    for (const [key, why] of refused) {
+      this.core.events.emit('error', new ConcordError('PROTOCOL', `space "${m.space}": a delta for "${key}" from ${peer.replicaId} does not apply here (${why}): its whole value is asked for`));
     }
     if (m.upTo > 0 && (missing.length > 0 || this.held)) return this.holdBack(m, ready, missing);
     const held = this.held;
