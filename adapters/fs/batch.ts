@@ -135,7 +135,7 @@ export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRec
       const prev = (out[j + 3] = seen !== null ? seen : s?.entry(key));
       const rec = writes[i + 2] as KeyRecord | null;
       if (rec === null) continue;
-      if (isPlain(rec)) out[j] = area.appendRecord(rec);
+      if (isPlain(rec)) out[j] = area.appendJson(rec);
       else {
         const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
         out[j] = area.append(enc.text);

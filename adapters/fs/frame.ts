@@ -23,8 +23,8 @@
 import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { crc32, crc32Range } from './crc32.js';
-import { NOT_PLAIN, writeValue, writeWith, type JsonWriter } from './json-bytes.js';
-import { encodeRecord, writeRecordJson } from './record.js';
+import { NOT_PLAIN, writeJson, writeWith, type JsonWriter } from './json-bytes.js';
+import { encodeRecord } from './record.js';
 
 export const FRAME_HEADER = 24;
 export const MAGIC = Buffer.from([0xc1, 0xff, 0x43, 0x44]);
@@ -126,21 +126,12 @@ export class RecordArea {
    * `crc`). Throws where JSON.stringify throws.
    */
   appendJson(value: unknown): number {
-    return this.appendWith(value, writeValue);
-  }
-
-  /** Appends a plain record's JSON text (record.ts isPlain, writeRecordJson), as `appendJson(rec)` would. */
-  appendRecord(rec: KeyRecord): number {
-    return this.appendWith(rec, writeRecordJson);
-  }
-
-  private appendWith<T>(value: T, write: (w: JsonWriter, value: T) => boolean): number {
     try {
       for (let tries = 0; tries < 2; tries++) {
         const c = this.chunk;
         if (c !== undefined) {
           const at = this.used;
-          const end = writeWith(c, at, c.length, value, write);
+          const end = writeJson(value, c, at, c.length);
           if (end >= 0) {
             this.used = end;
             this.crc = crc32Range(c, at, end);

@@ -48,8 +48,7 @@ export function writeWith<T>(buf: Buffer, at: number, end: number, arg: T, write
   }
 }
 
-/** Writes any value (writeWith's `write` for writeJson). */
-export const writeValue = (w: JsonWriter, value: unknown): boolean => w.value(value, 0);
+const writeValue = (w: JsonWriter, value: unknown): boolean => w.value(value, 0);
 
 const NO_BYTES: Buffer = Buffer.alloc(0);
 
@@ -122,20 +121,9 @@ export class JsonWriter {
       if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
       if (!first && !this.byte(0x2c)) return false;
       first = false;
-      if (!this.string(k) || !this.byte(0x3a)) return false;
-      // a text or a number at once (no toJSON to ask of either): most properties of a stored record are one
-      if (typeof x === 'string' ? !this.string(x) : typeof x === 'number' ? !this.number(x) : !this.value(x, depth, k)) return false;
+      if (!this.string(k) || !this.byte(0x3a) || !this.value(x, depth, k)) return false;
     }
     return this.byte(0x7d);
-  }
-
-  /**
-   * Writes `"name":` and the property's value as the object holding it at `depth` would (`value` of the holder's
-   * property `name`), after a comma unless `first`: for JSON whose object the caller lays out (record.ts a local
-   * write's record, without the object its toJSON makes).
-   */
-  property(name: string, v: unknown, depth: number, first = false): boolean {
-    return (first || this.byte(0x2c)) && this.string(name) && this.byte(0x3a) && this.value(v, depth + 1, name);
   }
 
   byte(b: number): boolean {

@@ -19,10 +19,8 @@
  */
 import { chainForm, unchain, type ChainVersion } from '../../lib/chain.js';
 import type { Dot } from '../../lib/dvv.js';
-import { WrittenRecord } from '../../lib/record.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { COMPACT_RECORD, decodeCompact, type CompactContext } from './compact-record.js';
-import type { JsonWriter } from './json-bytes.js';
 
 const BINARY_RECORD = 0x00;
 
@@ -74,29 +72,6 @@ export function encodeRecord(rec: KeyRecord, prev?: KeyRecord): { text: string |
     at += b.length;
   }
   return { text: out, chained: form.chained };
-}
-
-const WRITTEN_TO_JSON = WrittenRecord.prototype.toJSON;
-
-/**
- * Writes a plain record's JSON text (isPlain), the bytes of JSON.stringify(rec) (json-bytes.ts; frame.ts
- * RecordArea.appendRecord). A local write's record (lib/record.ts WrittenRecord, as its class has it) is written as the
- * object its toJSON returns — vs, cc, pts where it has points, seq, h, src where it has one — without making that
- * object (one per durable put, garbage at once); any other record as json-bytes.ts writes any value.
- */
-export function writeRecordJson(w: JsonWriter, rec: KeyRecord): boolean {
-  if (!(rec instanceof WrittenRecord) || rec.toJSON !== WRITTEN_TO_JSON) return w.value(rec, 0);
-  const { pts, src } = rec;
-  return (
-    w.byte(0x7b) &&
-    w.property('vs', rec.vs, 0, true) &&
-    w.property('cc', rec.cc, 0) &&
-    (pts === undefined || w.property('pts', pts, 0)) &&
-    w.property('seq', rec.seq, 0) &&
-    w.property('h', rec.h, 0) &&
-    (src === undefined || w.property('src', src, 0)) &&
-    w.byte(0x7d)
-  );
 }
 
 /** Every version's value is a text (or a tombstone's nothing), and none is derived: the record is stored as its JSON. */

@@ -12,8 +12,7 @@
  *
  * Items of the file storage's own work, each measured alone on the records S4's puts make (taken from a held run):
  *   hash    the record's state hash (lib/dvv.ts stateHash: the frame head and the stored record carry it)
- *   encode  the record's stored JSON written into a record area, CRC-32 included (frame.ts RecordArea.appendRecord, or
- *           appendJson in a build before it),
+ *   encode  the record's stored JSON written into a record area, CRC-32 included (frame.ts RecordArea.appendJson),
  *           with its hash already known
  *   crc     the CRC-32 of those bytes alone (crc32.ts crc32Range), part of `encode`
  *   index   an Entry per put, swapped into a space index (keyspace.ts: the map, the change log's arrays)
@@ -89,8 +88,6 @@ async function layer(kind, seen) {
 const made = [];
 await layer('held', made);
 const states = made.map((r) => ({ vs: r.vs, cc: r.cc, ...(r.pts ? { pts: r.pts } : {}) }));
-/** A record appended as the file storage appends it (appendRecord; appendJson in builds before it). */
-const append = (a, r) => (a.appendRecord ? a.appendRecord(r) : a.appendJson(r));
 const fresh = () => made.map((r, i) => new WrittenRecord(keys[i], states[i], r.seq));
 /** Fresh records whose hash was read already (as a put's is by the time its record is stored). */
 function hashed() {
@@ -120,7 +117,7 @@ const items = {
       let a = new RecordArea();
       for (let i = 0; i < n; i++) {
         if (i % GROUP === 0) a = new RecordArea();
-        append(a, recs[i]);
+        a.appendJson(recs[i]);
       }
     });
   },
@@ -128,7 +125,7 @@ const items = {
     const a = new RecordArea();
     const lens = new Array(n);
     const recs = fresh();
-    for (let i = 0; i < n; i++) lens[i] = append(a, recs[i]);
+    for (let i = 0; i < n; i++) lens[i] = a.appendJson(recs[i]);
     const bytes = Buffer.concat(a.parts());
     let x = 0;
     return cpu(() => {
@@ -160,7 +157,7 @@ async function fsyncFloor() {
   const a = new RecordArea();
   const groups = [];
   for (let i = 0; i < n; i++) {
-    append(a, recs[i]);
+    a.appendJson(recs[i]);
     if ((i + 1) % GROUP === 0 || i === n - 1) groups.push(Buffer.concat(a.parts().splice(0)));
   }
   const d = await mkdtemp(path.join(tmpdir(), 'concord-s4split-'));
