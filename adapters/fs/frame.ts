@@ -197,23 +197,39 @@ export class RecordArea {
   }
 }
 
+/** What a batch counted of its ops as it took them (batch.ts): the sum of their opRoom, and its records' bytes. */
+export interface HeadSizes {
+  readonly room: number;
+  readonly bytes: number;
+}
+
+/**
+ * Room for a head op where its texts are printable ASCII (two bytes a character at most, escaped): a remove's, or with
+ * the hash `h`, a put's. headBytes falls back to JSON.stringify where the op takes more.
+ */
+export function opRoom(space: string, key: string, h: string | undefined): number {
+  return 2 * (space.length + key.length) + 16 + (h === undefined ? 0 : 2 * h.length + 56);
+}
+
 /**
  * The head of a frame whose changes were encoded, in order — change i is a put of `puts[i]` or, where that is
  * undefined, a remove of `keys[i]` in `spaces[i]` — their records' bytes in `records`; one frame may hold several
  * transactions (file-storage.ts coalesces those committed while the writer was busy): its ops are applied in order at
  * recovery, and `meta` holds the last value each name was set to. A put's record starts `headLen` plus the lengths of
- * the puts before it into the payload.
+ * the puts before it into the payload. `sizes`, where the caller counted them as it took the ops, spares a pass over
+ * them.
  */
-export function encodeHead(spaces: readonly string[], keys: readonly string[], puts: ReadonlyArray<FramedPut | undefined>, meta: ReadonlyMap<string, unknown>, records: readonly Buffer[]): EncodedBatch {
+export function encodeHead(spaces: readonly string[], keys: readonly string[], puts: ReadonlyArray<FramedPut | undefined>, meta: ReadonlyMap<string, unknown>, records: readonly Buffer[], sizes?: HeadSizes): EncodedBatch {
   let bytes = 0;
-  // room for the head where its texts are printable ASCII (two bytes a character at most, escaped)
   let room = 64;
-  for (let i = 0; i < keys.length; i++) {
-    const p = puts[i];
-    room += 2 * (spaces[i]!.length + keys[i]!.length) + 16;
-    if (p !== undefined) {
-      bytes += p.len;
-      room += 2 * p.h.length + 56;
+  if (sizes !== undefined) {
+    bytes = sizes.bytes;
+    room += sizes.room;
+  } else {
+    for (let i = 0; i < keys.length; i++) {
+      const p = puts[i];
+      room += opRoom(spaces[i]!, keys[i]!, p?.h);
+      if (p !== undefined) bytes += p.len;
     }
   }
   const head = headBytes({ spaces, keys, puts, meta }, room) ?? Buffer.from(JSON.stringify(headOf(spaces, keys, puts, meta)), 'utf8');
@@ -246,8 +262,22 @@ function headBytes(parts: HeadParts, room: number): Buffer | undefined {
 
 function writeHead(w: JsonWriter, { spaces, keys, puts, meta }: HeadParts): boolean {
   if (!w.ascii('{"o":[')) return false;
+  // a space's text as written last: the ops of a batch mostly name one space, copied from there
+  let space: string | undefined;
+  let spaceAt = 0;
+  let spaceEnd = 0;
   for (let i = 0; i < keys.length; i++) {
-    if ((i > 0 && !w.byte(0x2c)) || !w.byte(0x5b) || !w.string(spaces[i]!) || !w.byte(0x2c) || !w.string(keys[i]!)) return false;
+    if ((i > 0 && !w.byte(0x2c)) || !w.byte(0x5b)) return false;
+    const s = spaces[i]!;
+    if (s === space) {
+      if (!w.again(spaceAt, spaceEnd)) return false;
+    } else {
+      spaceAt = w.at;
+      if (!w.string(s)) return false;
+      spaceEnd = w.at;
+      space = s;
+    }
+    if (!w.byte(0x2c) || !w.string(keys[i]!)) return false;
     const p = puts[i];
     if (p !== undefined) {
       if (!w.byte(0x2c) || !w.number(p.seq) || !w.byte(0x2c) || !w.string(p.h) || !w.byte(0x2c) || !w.number(p.len) || !w.byte(0x2c) || !w.number(p.crc)) return false;

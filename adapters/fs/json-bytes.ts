@@ -132,6 +132,16 @@ export class JsonWriter {
     return true;
   }
 
+  /** Writes again the bytes it wrote from `from` to `to` (a text written before, as it was written). */
+  again(from: number, to: number): boolean {
+    let at = this.at;
+    if (at + (to - from) > this.end) return false;
+    const buf = this.buf;
+    for (let i = from; i < to; i++) buf[at++] = buf[i]!;
+    this.at = at;
+    return true;
+  }
+
   /** A text known to be printable ASCII, as it is (JSON punctuation, literals). */
   ascii(s: string): boolean {
     let at = this.at;

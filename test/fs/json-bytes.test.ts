@@ -8,7 +8,7 @@
 // fast-check makes, which must be refused or written exactly); a last test asserts what the generators reach.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeHead, RecordArea, type FramedPut } from '../../adapters/fs/frame.js';
+import { encodeHead, opRoom, RecordArea, type FramedPut } from '../../adapters/fs/frame.js';
 import { NOT_PLAIN, writeJson } from '../../adapters/fs/json-bytes.js';
 import { crc32 } from '../../adapters/fs/crc32.js';
 import { loadHasher } from '../../lib/hash.js';
@@ -18,6 +18,9 @@ import { prng as rng } from './helpers.js';
 const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
 
 const PIECES = ['a', 'Z', '0', ' ', '"', '\\', '/', '\n', '\t', '\b', '\f', '\r', '\u0000', '\u001f', '\u007f', '\u0080', '\u009f', 'é', '漢', '\uffff', '🙂', '\ud800', '\udc00', '\udbff', '\u2028', '{', ':'];
+
+/** Spaces a head's ops name in runs: escaped, control, not ASCII, astral. */
+const SPACES = ['é"\\n', 'a\u0000b', '漢字', '🙂/x', '\\'];
 
 function randomString(r: () => number): string {
   let s = '';
@@ -232,7 +235,9 @@ describe('a log frame head written as bytes', () => {
       const puts: Array<FramedPut | undefined> = [];
       const ops: unknown[] = [];
       for (let i = 0; i < count; i++) {
-        const space = r() < 0.7 ? 'sp' : randomString(r);
+        // runs of one space (a batch's ops mostly name one: its text is copied from where it was written first), some
+        // of them escaped or not ASCII
+        const space = i > 0 && r() < 0.5 ? spaces[i - 1]! : r() < 0.5 ? 'sp' : r() < 0.5 ? SPACES[Math.floor(r() * SPACES.length)]! : randomString(r);
         const key = randomString(r);
         spaces.push(space);
         keys.push(key);
@@ -252,6 +257,15 @@ describe('a log frame head written as bytes', () => {
       const want = Buffer.from(JSON.stringify(meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops }), 'utf8');
       const got = encodeHead(spaces, keys, puts, meta, []).head;
       if (!got.equals(want)) throw new Error(`seed ${seed} (SEED=${seed} replays): head ${got.toString('utf8')}, JSON.stringify ${want.toString('utf8')}`);
+      // the same with the sizes a batch counts as it takes its ops (batch.ts), not counted here
+      let room = 0;
+      let bytes = 0;
+      for (let i = 0; i < keys.length; i++) {
+        room += opRoom(spaces[i]!, keys[i]!, puts[i]?.h);
+        bytes += puts[i]?.len ?? 0;
+      }
+      const counted = encodeHead(spaces, keys, puts, meta, [], { room, bytes });
+      if (!counted.head.equals(want) || counted.length !== want.length + bytes) throw new Error(`seed ${seed} (SEED=${seed} replays): with counted sizes, head ${counted.head.toString('utf8')} of ${counted.length} bytes`);
     }
   });
 });
