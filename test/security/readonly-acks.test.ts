@@ -12,7 +12,7 @@ import { createToken } from '../../adapters/relay/index.js';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import { memoryStorage, openReplica } from '../../lib/index.js';
 import { MsgType, PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
-import { rawSession, syncItem } from './raw-session.js';
+import { rawSession, syncItem, type RawSession } from './raw-session.js';
 import { SECRET, sleep, tracker, until } from './support.js';
 
 const t = tracker();
@@ -49,23 +49,27 @@ async function relayWriteWhileAway() {
     await until(async () => (await w.space('s').get('k'))?.value === 'the relay writes', 'the writer holds the write');
     await until(() => state.synced, "the relay's write synced by the writer's session", 10_000);
   };
-  return { relay, state, top, reader, writerBack };
+  /** After what reader `r` did (`what`): the write is not synced, `r` still open; then the writer comes back. */
+  const stillUnsynced = async (r: RawSession, what: string) => {
+    await sleep(500);
+    expect({ open: !r.isClosed, synced: state.synced }, `the relay's write after ${what}`).toEqual({ open: true, synced: false });
+    r.close();
+    await writerBack();
+  };
+  return { relay, top, reader, writerBack, stillUnsynced };
 }
 
 describe("a read-only session under the writer's id acknowledges the relay's log", () => {
   it("resuming from the relay's top (its hello's cursor) makes no write of the relay's count synced", async () => {
-    const { state, top, reader, writerBack } = await relayWriteWhileAway();
+    const { top, reader, stillUnsynced } = await relayWriteWhileAway();
     const { r, hello } = await reader();
     r.send({ type: MsgType.Sync, spaces: [syncItem('s', { cursorEpoch: hello.epoch, cursorSeq: hello.top, top })] });
     await until(() => r.messages().some((m) => m.type === MsgType.Sync), "the relay's sync");
-    await sleep(500);
-    expect({ open: !r.isClosed, synced: state.synced }, "the relay's write after the reader's cursor").toEqual({ open: true, synced: false });
-    r.close();
-    await writerBack();
+    await stillUnsynced(r, "the reader's cursor");
   }, 30_000);
 
   it('acknowledging the log frames it was sent, stored or not, makes no write of the relay\'s count synced', async () => {
-    const { state, top, reader, writerBack } = await relayWriteWhileAway();
+    const { top, reader, stillUnsynced } = await relayWriteWhileAway();
     // Protocol 11: the relay's write (its state names the relay's epoch) goes to it.
     const { r, hello } = await reader([...PROTOCOL_VERSIONS]);
     r.send({ type: MsgType.Sync, spaces: [syncItem('s', { cursorEpoch: hello.epoch, cursorSeq: 0, top })] });
@@ -74,14 +78,11 @@ describe("a read-only session under the writer's id acknowledges the relay's log
     await until(carried, "the relay's write sent to the reader");
     await sleep(200);
     r.send({ type: MsgType.Ack, space: 's', upTo: hello.top });
-    await sleep(500);
-    expect({ open: !r.isClosed, synced: state.synced }, "the relay's write after the reader's ACKs").toEqual({ open: true, synced: false });
-    r.close();
-    await writerBack();
+    await stillUnsynced(r, "the reader's ACKs");
   }, 30_000);
 
   it("a key its link leaves out (protocol 10) is not withheld from the writer's own session", async () => {
-    const { relay, state, top, reader, writerBack } = await relayWriteWhileAway();
+    const { relay, top, reader, writerBack } = await relayWriteWhileAway();
     // Below 11 the relay's write (its state names the relay's epoch) cannot go: the reader's link leaves it out.
     const { r, hello } = await reader();
     r.send({ type: MsgType.Sync, spaces: [syncItem('s', { cursorEpoch: hello.epoch, cursorSeq: 0, top })] });
