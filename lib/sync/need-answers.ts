@@ -57,8 +57,12 @@ export const REPEAT_WINDOW_MS = 10_000;
 /** Whether `now` falls in the window of `ms` that began `at` (one that begins in the future — the clock went back — is over). */
 export const inWindow = (at: number, now: number, ms: number): boolean => now - at < ms && now >= at;
 
-/** The answers remembered a space a link (key, seq and when), the oldest forgotten first. */
-const MAX_ANSWERED = 4_096;
+/**
+ * The answers a link remembers (space and key, seq and when), all its spaces together, the oldest forgotten first. It
+ * was 4 096 a space a link: a `*` token live in 1 000 spaces made one link hold some 4 M of them (each key up to 1 024
+ * characters). Forgetting never slows an honest peer (it only lets a repeat go at once).
+ */
+export const MAX_ANSWERED = 4_096;
 
 /**
  * States whose values weigh less than this go again when asked, unremembered: a repeat buys little more than its ask
@@ -167,8 +171,6 @@ export class NeedAnswers {
    */
   private readonly pending = new Set<string>();
 
-  /** Each key's state answered last (its record's seq) and when: the same state goes again only after REPEAT_WINDOW_MS. */
-  private readonly answered = new Map<string, { readonly seq: number; readonly at: number }>();
   /** Keys asked again within the window of their answer: answered when it ends (still `pending`, counted `needing`). */
   private waiting: string[] = [];
 
@@ -214,16 +216,20 @@ export class NeedAnswers {
    */
   private again(k: string, seq: number): boolean {
     const now = this.core.now();
-    const last = this.answered.get(k);
+    // Each key's state answered last on the link (its record's seq) and when: the same state goes again only after
+    // REPEAT_WINDOW_MS (peer-model.ts `answered`, the link's for all its spaces).
+    const answered = this.port.model.answered;
+    const id = `${this.space}\u0000${k}`;
+    const last = answered.get(id);
     if (last !== undefined && last.seq === seq && inWindow(last.at, now, REPEAT_WINDOW_MS)) {
       this.pending.add(k);
       this.port.model.needing++;
       if (this.waiting.push(k) === 1) this.port.later(() => this.answerWaiting(), last.at + REPEAT_WINDOW_MS - now);
       return true;
     }
-    this.answered.delete(k);
-    this.answered.set(k, { seq, at: now });
-    if (this.answered.size > MAX_ANSWERED) this.answered.delete(this.answered.keys().next().value!);
+    answered.delete(id);
+    answered.set(id, { seq, at: now });
+    if (answered.size > MAX_ANSWERED) answered.delete(answered.keys().next().value!);
     return false;
   }
 

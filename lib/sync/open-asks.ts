@@ -16,10 +16,10 @@
  * dropping asks once per link, no more.
  *
  * Stored with the replica's sync state (open-asks-store.ts): a restarted replica, and a new leader tab on a storage
- * shared by tabs, ask them again on the next link to the peer. Bounded: MAX_OPEN ids across peers, in memory and so in
- * storage (the store writes what memory holds); past it the peer that asked least recently loses all its asks — a
- * forged or fresh id (every client of a relay may make one up) pushes out the quietest peer, never the peer asking now
- * — and a single peer past it its oldest. An ask lost so is as before open asks: the peer keeps the superseded version
+ * shared by tabs, ask them again on the next link to the peer. Bounded: MAX_OPEN ids across peers (read-only sessions'
+ * included, held apart: `readers`), in memory and so in storage (the store writes what memory holds); past it the peer
+ * that asked least recently loses all its asks — a forged or fresh id (every client of a relay may make one up) pushes
+ * out the quietest peer, never the peer asking now — and a single peer past it its oldest. An ask lost so is as before open asks: the peer keeps the superseded version
  * until an anti-entropy run or the key's next write.
  */
 export const MAX_OPEN = 16_384;
@@ -88,13 +88,20 @@ export class OpenAsks {
   /** Where the asks are kept beside memory (none: memory only, as unit tests use it). */
   store: AsksStore | undefined;
   /**
-   * Read-only sessions' asks (`kept` false), bounded by MAX_OPEN apart: a reader asking now pushed out the quietest
-   * peers' asks, writers' stored ones too — any client may read, under fresh ids, and make the relay ask below 11.
+   * Read-only sessions' asks (`kept` false), apart: a reader asking now pushed out the quietest peers' asks, writers'
+   * stored ones too — any client may read, under fresh ids, and make the relay ask below 11. They share MAX_OPEN with the
+   * writers' (held, all together, never past it): readers have the room writers leave, and a writer's ask past it pushes
+   * readers' out first (each held up to 2 × MAX_OPEN ids before).
    */
   private readers: OpenAsks | undefined;
 
-  /** `apart`: the readers' asks of another OpenAsks. */
-  constructor(private readonly apart = false) {}
+  /** `writers`: this holds the readers' asks of those writers' (its room is what theirs leave). */
+  constructor(private readonly writers?: OpenAsks) {}
+
+  /** The ids this may hold: MAX_OPEN, less the writers' where this holds readers'. */
+  private get room(): number {
+    return MAX_OPEN - (this.writers?.size ?? 0);
+  }
 
   /** Asks held, readers' included. */
   get held(): number {
@@ -103,7 +110,7 @@ export class OpenAsks {
 
   /** The open asks of `peer` (a link to it binds them: peer-model.ts); `kept`: with the storage (PeerAsks), else apart. */
   of(peer: string, kept = true): PeerAsks {
-    if (!kept && !this.apart) return (this.readers ??= new OpenAsks(true)).of(peer, false);
+    if (!kept && !this.writers) return (this.readers ??= new OpenAsks(this)).of(peer, false);
     let asks = this.peers.get(peer);
     if (!asks) this.peers.set(peer, (asks = new PeerAsks(peer, this, kept)));
     return asks;
@@ -139,15 +146,18 @@ export class OpenAsks {
     this.peers.set(asks.peer, asks);
     this.size++;
     const trimmed = this.trim(asks);
+    // All asks together stay within MAX_OPEN: a writer's takes the readers' room (readers never push writers out).
+    if (asks.kept) this.readers?.trim(undefined);
     if (asks.kept) this.store?.changed(asks.peer, id);
     else if (trimmed) this.changed(); // kept asks went for it: storage holds them until a write
   }
 
-  /** Past MAX_OPEN: the least recent peers' asks go (all of each), then `keep`'s oldest. Whether kept asks went. */
+  /** Past its room: the least recent peers' asks go (all of each), then `keep`'s oldest. Whether kept asks went. */
   private trim(keep: PeerAsks | undefined): boolean {
     let kept = false;
+    const room = this.room;
     for (const a of this.peers.values()) {
-      if (this.size <= MAX_OPEN || a === keep) break;
+      if (this.size <= room || a === keep) break;
       kept ||= a.kept && a.ids.size > 0;
       this.size -= a.ids.size;
       a.ids.clear();
@@ -155,7 +165,7 @@ export class OpenAsks {
       this.peers.delete(a.peer);
     }
     if (keep) for (const id of keep.ids) {
-      if (this.size <= MAX_OPEN) break;
+      if (this.size <= room) break;
       keep.ids.delete(id);
       this.size--;
       kept ||= keep.kept;
@@ -182,6 +192,7 @@ export class OpenAsks {
     for (const [peer, asks] of older) this.peers.set(peer, asks);
     for (const [peer, asks] of live) this.peers.set(peer, asks);
     this.trim(undefined);
+    this.readers?.trim(undefined);
   }
 
   /** Every peer's open asks, least recently asking first (what the store writes). */

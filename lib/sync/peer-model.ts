@@ -141,6 +141,8 @@ export class PeerModel {
   private readonly noDeltas = new Set<string>();
   /** Keys the peer asked for (its NEEDs, all spaces) whose states are not read for it yet (need-answers.ts bounds them). */
   needing = 0;
+  /** The NEED answers the link remembers, all spaces (need-answers.ts MAX_ANSWERED): `space\0key` → the state's seq, when. */
+  readonly answered = new Map<string, { readonly seq: number; readonly at: number }>();
   /**
    * Keys this link could not carry (wire.ts LEFT OUT) of which the peer itself has told nothing (`told`; `states` holds
    * the context alone we sent in its place, which says nothing of the peer's versions): anti-entropy asks the peer for

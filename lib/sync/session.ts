@@ -65,7 +65,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
-  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core), (space) => this.rightsFor(space) === 'read', (m) => this.hub.lacks.told(this.peer?.replicaId, m, this.options.role === 'client'));
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => this.rightsFor(space) === 'read' ? undefined : (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core), (space) => this.rightsFor(space) === 'read', (m) => this.hub.lacks.told(this.peer?.replicaId, m, this.options.role === 'client'));
   readonly model: PeerModel = this.wire.model;
   /** A relay signs the own dots it delivers to a client (attest.ts), and learns the chains of other replicas its token speaks for (epoch-vouch.ts). */
   private attester: Attester | undefined;
@@ -101,7 +101,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       this.wire.deliver(this.conn, frame, this);
       // Counted as they leave (the wire may split a message, each frame acknowledged on its own); a log frame's keys as sent.
       if (sent.type === MsgType.Changes && sent.upTo === 0) (this.window.sent(), this.spaces.get(sent.space)?.repairAcks.sent());
-      else if (sent.type === MsgType.Changes) this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries, this);
+      else if (sent.type === MsgType.Changes && this.rightsFor(sent.space) !== 'read') this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries, this); // a reader's ACKs count nothing (withheld-passed.ts)
       const repair = sent.type === MsgType.AntiEntropy || (sent.type === MsgType.Changes && sent.upTo === 0);
       if (repair) this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
     });

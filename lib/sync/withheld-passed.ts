@@ -21,8 +21,17 @@ import type { SessionPort } from './space-sync.js';
 /** Repair states a frame of this kind carries at most (as need-answers.ts sends them). */
 const BATCH = 16;
 
-/** The peer's acknowledgement of our log in `space` up to `upTo`; `resumed`: its cursor our stream starts from. */
+/**
+ * The peer's acknowledgement of our log in `space` up to `upTo`; `resumed`: its cursor our stream starts from. A session
+ * the token grants read only (a server's) counts for nothing here: its ACKs and its cursor move its own stream (its
+ * window) and no more. Acknowledgements are kept by replica id, and one principal's read-only session may say hello
+ * under its writable replica's id: what it claims would count as that replica holding our log — our writes synced while
+ * nobody stored them (its hello's cursor at our top, or ACKs of frames it never stored), and withheld keys held
+ * (test/security/readonly-acks.test.ts). A reader's answers tell us only what to send it (SECURITY.md); the frames sent
+ * to it are not noted for its id either (session.ts), nor is a key its link left out withheld from that id.
+ */
 export function streamAcked(session: SessionPort, space: string, upTo: number, resumed: boolean | undefined, repairs: RepairAcks): void {
+  if (session.rightsFor(space) === 'read') return;
   const peer = session.peer!.replicaId;
   session.core.acks.ack(space, upTo, peer, resumed, session);
   if (resumed && upTo > 0) sendPassed(session, space, peer, upTo, repairs).catch((e: unknown) => session.fail(e));

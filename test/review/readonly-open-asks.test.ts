@@ -90,4 +90,30 @@ describe("a reader's asks past the bound", () => {
     expect(link(asks, 'R0', true).wire.model.reopened('s')).toEqual([]);
     expect(link(asks, 'R4', true).wire.model.reopened('s').length).toBe(4096);
   });
+
+  // sec50: apart, the readers' asks had a MAX_OPEN of their own beside the writers': the relay held up to 2 × MAX_OPEN
+  // ids (each `space\0key`, a key up to 1 024 characters). All asks together stay within MAX_OPEN now; readers have the
+  // room writers leave, and a writer asking past it takes the readers' room, never another writer's.
+  it('hold no more than MAX_OPEN ids with the writers\' together; a writer asking takes the readers\' room', () => {
+    const asks = new OpenAsks();
+    const send = (l: ReturnType<typeof link>, prefix: string, n: number) => {
+      for (let i = 0; i < n; i += 1024) {
+        const keys = Array.from({ length: Math.min(1024, n - i) }, (_, j) => `${prefix}/${i + j}`);
+        l.send({ type: MsgType.Changes, space: 's', upTo: 10 + i, entries: keys.map((k) => [k, ours] as const) });
+      }
+    };
+    // Writers ask 12 288 keys (three links of 4 096), then five readers 20 480.
+    for (let w = 0; w < 3; w++) send(link(asks, `W${w}`, false), `w${w}`, 4096);
+    expect(asks.size).toBe(3 * 4096);
+    for (let r = 0; r < 5; r++) send(link(asks, `R${r}`, true), `r${r}`, 4096);
+    expect(asks.held, 'all asks held, readers\' included').toBeLessThanOrEqual(MAX_OPEN);
+    expect(asks.size, "no writer's ask went").toBe(3 * 4096);
+    expect(link(asks, 'R4', true).wire.model.reopened('s').length, 'the latest reader kept the room writers leave').toBe(MAX_OPEN - 3 * 4096);
+    // A writer asking 4 096 more fills the bound: the readers' asks go, the writers' all stay.
+    send(link(asks, 'W3', false), 'w3', 4096);
+    expect(asks.held).toBeLessThanOrEqual(MAX_OPEN);
+    expect(asks.size).toBe(4 * 4096);
+    for (let w = 0; w < 4; w++) expect(link(asks, `W${w}`, false).wire.model.reopened('s').length).toBe(4096);
+    expect(link(asks, 'R4', true).wire.model.reopened('s')).toEqual([]);
+  });
 });

@@ -18,10 +18,11 @@ afterAll(() => closeAll(...t.open));
 
 const BIG = 'x'.repeat(256 * 1024);
 
-async function caughtUp(url: string, space: string): Promise<RawSession> {
-  const s = rawSession(url, { token: createToken(SECRET, { spaces: { [space]: 'read' }, expiresIn: 120 }) });
+async function caughtUp(url: string, space: string, ...more: string[]): Promise<RawSession> {
+  const spaces = [space, ...more];
+  const s = rawSession(url, { token: createToken(SECRET, { spaces: Object.fromEntries(spaces.map((n) => [n, 'read'])), expiresIn: 120 }) });
   const hello = await s.ready;
-  s.send({ type: MsgType.Sync, spaces: [syncItem(space, { cursorEpoch: hello.epoch, cursorSeq: hello.top })] });
+  s.send({ type: MsgType.Sync, spaces: spaces.map((n) => syncItem(n, { cursorEpoch: hello.epoch, cursorSeq: hello.top })) });
   await sleep(300);
   return s;
 }
@@ -111,4 +112,38 @@ describe('NEEDs of one unchanged key, again and again', () => {
     expect(answersOf(s, 'big'), 'the same state of the big key, asked again within its window').toBe(1);
     s.close();
   }, 60_000);
+
+  it('the answers a link remembers are bounded over all its spaces, not a space each', async () => {
+    // sec50: the table of answers (key, seq, when) was 4 096 a space a link: a `*` token live in 1 000 spaces made one
+    // link hold ~4 M entries. It is the link's now, all spaces together: 4 096 answers of at least 64 B in other spaces
+    // push the big key's out (as 4 096 in its own space always did), and none of them waits. The relay's clock stands
+    // still, so no window ends while the test runs, however slow the machine.
+    const t0 = Date.now();
+    const relay = await t.relay({ secret: SECRET, now: () => t0 });
+    const others = ['s1', 's2', 's3', 's4'];
+    await relay.replica.space('s0').put('big', BIG);
+    // The bound (need-answers.ts MAX_ANSWERED: 4 096 a link), spread over four spaces.
+    const per = 4096 / others.length;
+    const value = 'v'.repeat(100);
+    for (const name of others) {
+      const sp = relay.replica.space(name);
+      for (let i = 0; i < per; i += 256) await Promise.all(Array.from({ length: 256 }, (_, j) => sp.put(`k${i + j}`, value)));
+    }
+    const s = await caughtUp(relay.url, 's0', ...others);
+    await askAgain(s, 's0', 'big', 1, 5000);
+    expect(answersOf(s, 'big')).toBe(1);
+    const repairs = () => s.messages().filter((m) => m.type === MsgType.Changes && m.upTo === 0);
+    const answeredIn = (name: string) => repairs().flatMap((m) => (m.type === MsgType.Changes && m.space === name ? m.entries : [])).length;
+    let acked = 0;
+    const ackAll = () => {
+      for (const m of repairs().slice(acked)) s.send({ type: MsgType.Ack, space: m.type === MsgType.Changes ? m.space : '', upTo: 0 });
+      acked = repairs().length;
+    };
+    for (const name of others) s.send({ type: MsgType.Need, space: name, keys: Array.from({ length: per }, (_, i) => [`k${i}`, ''] as [string, string]) });
+    await until(() => (ackAll(), others.every((n) => answeredIn(n) === per)), 'every small key answered at once', 30_000);
+    // Within its window still (the clock stood still), the big key's answer was pushed out of the link's table.
+    await askAgain(s, 's0', 'big', 1, 5000);
+    expect(answersOf(s, 'big'), "the link's table holds 4 096 answers in all").toBe(2);
+    s.close();
+  }, 90_000);
 });

@@ -42,6 +42,8 @@ function session(r: Replica, peer: string, leaveOut = false) {
     core: r.core,
     closed: false,
     peer: { replicaId: peer },
+    // A session that may write the space: a read-only one's acknowledgements count nothing (test/security/readonly-acks).
+    rightsFor: () => 'write',
     sendRepair: async (space: string, entries: Entry[]) => {
       if (leaveOut) for (const [key] of entries) r.core.acks.withhold(peer, space, key);
       sent.push(entries);
