@@ -21,6 +21,13 @@
  *     the space) spreads them over the frames.
  * Deferring costs nothing in safety: the cursor is stored with the entries before any ACK, and an ACK that never goes
  * (the session ends) only makes the next session start from that stored cursor.
+ *
+ * Where both ends speak WIDE_ACKS (protocol 12), a sender keeps up to WIDE_WINDOW frames unacknowledged while none of
+ * them is larger than SMALL_FRAME bytes (outgoing.ts), and its peer acknowledges small frames one in WIDE_EVERY: a
+ * relay fanning small writes out reads a quarter of the ACKs. Both ends measure the same thing, the bytes of the frame
+ * carrying the upTo as it went on the wire, so a frame the sender counts large the receiver counts large too; once one
+ * waits, the ACK goes at ACK_EVERY frames at the latest, below the sender's WINDOW. A sender of an earlier release
+ * (window 32) or a receiver of one (ACK_EVERY) is never met by the other rule: each follows what both hellos spoke.
  */
 import type { KeyState } from '../dvv.js';
 import type { Timers } from './session-state.js';
@@ -30,6 +37,12 @@ import { fnv1a } from './sketch.js';
 export const CUMULATIVE_ACKS = 6;
 /** Frames acknowledged together at most (the sender's WINDOW is 32). */
 export const ACK_EVERY = 16;
+/** The protocol version from which small frames are acknowledged one in WIDE_EVERY (and the sender's window is wide). */
+export const WIDE_ACKS = 12;
+/** Small frames acknowledged together at most where both ends speak WIDE_ACKS (the sender's WIDE_WINDOW is 128). */
+export const WIDE_EVERY = 64;
+/** A frame of at most this many bytes is small: deferred by WIDE_EVERY, and held in a wide window. */
+export const SMALL_FRAME = 4096;
 /** How long a quiet stream's ACK nobody waits for waits (the timer's period). */
 export const ACK_DELAY = 100;
 /** The latest an ACK nobody waits for goes after the last frame it answers (the timer runs in periods of ACK_DELAY). */
@@ -51,7 +64,9 @@ export class AckPolicy {
   /** The timer (kept once its period ended where `timers` can refresh it: armed again, it stays one object) and whether it runs a period. */
   private timer: unknown;
   private armed = false;
-  /** Where in each ACK_EVERY frames this link's deferred ACK goes. */
+  /** Whether a frame waiting was not small (or not of a WIDE_ACKS peer): the ACK goes by ACK_EVERY. */
+  private narrow = false;
+  /** Where in each WIDE_EVERY frames this link's deferred ACK goes (modulo ACK_EVERY: in each ACK_EVERY). */
   private readonly phase: number;
 
   /** `link`: names the link among the replica's and its peers' (the replica's id and the space): its phase. */
@@ -61,16 +76,30 @@ export class AckPolicy {
     private readonly closed: () => boolean,
     link: string,
   ) {
-    this.phase = fnv1a(link) % ACK_EVERY;
+    this.phase = fnv1a(link) % WIDE_EVERY;
   }
 
-  /** Frame `upTo` is stored (its cursor with it): acknowledge it now (`now`) or with a later ACK. */
-  stored(upTo: number, now: boolean): void {
+  /**
+   * Frame `upTo` is stored (its cursor with it): acknowledge it now (`now`) or with a later ACK. `small`: the peer
+   * speaks WIDE_ACKS and the frame was at most SMALL_FRAME bytes.
+   */
+  stored(upTo: number, now: boolean, small = false): void {
     if (upTo > this.upTo) this.upTo = upTo;
     this.frames++;
     this.total++;
-    if (now || this.total % ACK_EVERY === this.phase) return this.flush();
+    if (!small) this.narrow = true;
+    if (now || this.due()) return this.flush();
     if (!this.armed) this.arm();
+  }
+
+  /**
+   * Whether the ACK goes with this frame: at the link's phase — in each WIDE_EVERY frames while every frame waiting is
+   * small, else in each ACK_EVERY, and at once when ACK_EVERY wait (small ones before a large one: the sender's window
+   * is WINDOW again while it has a large frame out).
+   */
+  private due(): boolean {
+    if (!this.narrow) return this.total % WIDE_EVERY === this.phase;
+    return this.total % ACK_EVERY === this.phase % ACK_EVERY || this.frames >= ACK_EVERY;
   }
 
   /** The timer's period: it ends with an ACK if no frame came meanwhile, else with another period. */
@@ -104,6 +133,7 @@ export class AckPolicy {
     if (this.frames === 0 || this.closed()) return;
     this.upTo = 0;
     this.frames = 0;
+    this.narrow = false;
     this.send(upTo);
   }
 }

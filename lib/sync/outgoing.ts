@@ -2,8 +2,8 @@
  * One space's outgoing log stream on a session: our change log from the cursor the peer holds, in CHANGES
  * frames under the frame budget, acknowledged (ACK) once the peer stored them durably. An ACK is a cursor: it
  * acknowledges every frame up to its seq, so a peer may answer several frames with one (space-sync.ts defers the
- * ACKs nobody waits for). At most WINDOW frames are unacknowledged; the rest waits in the log (the log is the
- * queue: nothing is buffered per peer).
+ * ACKs nobody waits for). At most WINDOW frames are unacknowledged (WIDE_WINDOW small ones where the peer speaks
+ * protocol 12: ack-policy.ts); the rest waits in the log (the log is the queue: nothing is buffered per peer).
  *
  *   start(from)     the log from `from` on is what the peer lacks
  *   changed(...)    a change was stored: sent at once when everything before it was (live fast path, one
@@ -23,6 +23,7 @@
 import { stateOf } from '../dvv.js';
 import type { StoredChange } from '../core.js';
 import type { KeyRecord } from '../storage.js';
+import { SMALL_FRAME } from './ack-policy.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type Changes, type Entry } from './messages.js';
 
@@ -67,6 +68,11 @@ function flushAll(): void {
 
 /** Frames a stream may have unacknowledged (bounds what a slow peer makes us buffer). */
 export const WINDOW = 32;
+/**
+ * Frames a stream may have unacknowledged where the peer speaks WIDE_ACKS and none of them is larger than SMALL_FRAME
+ * (ack-policy.ts): what a slow peer makes us buffer beyond WINDOW's frames stays under 400 KB.
+ */
+export const WIDE_WINDOW = 128;
 const PAGE = 1024;
 
 /** What a stream needs of its session. */
@@ -76,7 +82,10 @@ export interface StreamPort {
   readonly peerId: string;
   /** Largest batch of entries, in estimated bytes, for one frame. */
   readonly frameBudget: number;
-  send(m: Changes): void;
+  /** Whether the peer speaks WIDE_ACKS: it acknowledges small frames by WIDE_EVERY, so our window is WIDE_WINDOW. */
+  readonly wide: boolean;
+  /** Sends a log frame; the bytes of the frame that carried its upTo (0: none went). */
+  send(m: Changes): number;
   readLog(afterSeq: number, limit: number): Promise<Array<[string, KeyRecord]>>;
   /** The space's last durable log seq as the index knows it. */
   lastSeq(): number;
@@ -96,6 +105,9 @@ export class LogStream {
   private announced = 0;
   /** The upTo of each unacknowledged frame, in the order sent. */
   private readonly inflight: number[] = [];
+  /** The upTo of the last frame larger than SMALL_FRAME, and the highest upTo acknowledged: one is out while above. */
+  private largeUpTo = 0;
+  private ackedUpTo = 0;
   pumping = false;
   /** Waiting for the peer to store what anti-entropy sent it before `start`'s position counts as acknowledged. */
   private confirming = false;
@@ -177,7 +189,7 @@ export class LogStream {
     // a change this instance has not seen as an event yet (another tab's commit, announced later) may sit in the log
     // before it, and a frame up to this seq would carry the peer's cursor past it. And only past what was sent: a
     // log read between the commit and its event may have sent it already (a frame for it again would go backwards).
-    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.inflight.length < WINDOW) {
+    if (!this.pumping && prevLast !== undefined && this.sent >= prevLast && rec.seq > this.sent && this.room()) {
       this.sent = rec.seq;
       if (this.owed?.delete(change.key) || rec.src !== this.port.peerId) {
         // An older state of the key this tick is superseded by this one: it goes no more (left out of the frame, it
@@ -210,9 +222,15 @@ export class LogStream {
   }
 
   private sendFrame(upTo: number, entries: Entry[]): void {
-    this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries });
+    if (this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries }) > SMALL_FRAME) this.largeUpTo = upTo;
     this.inflight.push(upTo);
     this.announced = upTo;
+  }
+
+  /** Whether another frame may go: WINDOW, or WIDE_WINDOW where the peer speaks WIDE_ACKS and no large frame is out. */
+  private room(): boolean {
+    const n = this.inflight.length;
+    return n < WINDOW || (n < WIDE_WINDOW && this.largeUpTo <= this.ackedUpTo && this.port.wide);
   }
 
   /** Sending failed (the session fails). */
@@ -232,7 +250,7 @@ export class LogStream {
       do {
         this.again = false;
         this.tellTop();
-        while (!this.port.closed && this.ready && this.inflight.length < WINDOW) {
+        while (!this.port.closed && this.ready && this.room()) {
           const page = await this.port.readLog(this.sent, PAGE);
           if (page.length === 0 || this.port.closed) break;
           this.tellTop();
@@ -283,6 +301,7 @@ export class LogStream {
     let kept = 0;
     for (const u of this.inflight) if (u > upTo) this.inflight[kept++] = u;
     this.inflight.length = kept;
+    if (upTo > this.ackedUpTo) this.ackedUpTo = upTo;
     this.port.acked(upTo);
     // Pump again only if the log holds entries not sent yet (the window held them back).
     if (this.port.lastSeq() > this.sent || this.again) void this.pump();

@@ -77,6 +77,34 @@ export function guardedTimers(timers: Timers, fail: (e: unknown) => void): Timer
 
 export const DEFAULT_ANTI_ENTROPY_INTERVAL = 60_000;
 
+/**
+ * Periodic repair: both ends keep a timer of `every` ms (none where 0 or less); each tick runs `tick` (session.ts: the
+ * smaller replicaId starts a round in each settled space) and sets the next, until `stop` or the session `closed`.
+ */
+export class RepairTimer {
+  private handle: unknown;
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly every: number,
+    private readonly closed: () => boolean,
+    private readonly tick: () => void,
+  ) {}
+
+  start(): void {
+    if (this.every <= 0 || this.closed()) return;
+    this.handle = this.timers.setTimeout(() => {
+      if (this.closed()) return;
+      this.tick();
+      this.start();
+    }, this.every);
+  }
+
+  stop(): void {
+    this.timers.clearTimeout(this.handle);
+  }
+}
+
 export interface SessionOptions {
   /** 'client' sends its hello first; 'server' waits for the peer's hello and authenticates it. */
   role: 'client' | 'server';

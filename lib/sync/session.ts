@@ -32,7 +32,7 @@ import { DONE, Inbox } from './inbox.js';
 import { NewsQueue } from './cluster-news.js';
 import type { PresenceChannel, PresencePayload } from './presence-hub.js';
 import { parsePresence } from './presence-wire.js';
-import { admit, allSynced, checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, guardedTimers, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
+import { admit, allSynced, checkGrant, closeFor, decoded, DEFAULT_ANTI_ENTROPY_INTERVAL, defaultTimers, guardedTimers, RepairTimer, type Grants, type Rights, type SessionOptions, type Timers } from './session-state.js';
 import { Attester } from './attester.js';
 import { RepairWindow } from './repair-window.js';
 import { restoreVerdict } from './restore-check.js';
@@ -61,7 +61,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   private helloHistory: EpochEntry[] = [];
   /** Cluster news waits for both hellos (cluster-news.ts). */
   private readonly news = new NewsQueue((json) => this.send({ type: MsgType.Cluster, json }));
-  private aeTimer: unknown;
+  private readonly repairTimer: RepairTimer;
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
@@ -77,6 +77,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     readonly options: SessionOptions,
   ) {
     this.timers = guardedTimers(options.timers ?? defaultTimers, (e) => this.fail(e));
+    this.repairTimer = new RepairTimer(this.timers, options.antiEntropyInterval ?? DEFAULT_ANTI_ENTROPY_INTERVAL, () => this.closed, () => this.repairRound());
     this.window = new RepairWindow(() => conn.bufferedAmount ?? 0, (fn, ms) => this.timers.setTimeout(fn, ms));
     hub.addSession(this);
     hub.presence.addChannel(this);
@@ -90,22 +91,27 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   get core() { return this.hub.core; }
   /** Our log as our hello announced it: cursors into it are judged by this. */
   get me(): LogView { return { history: this.helloHistory, top: this.helloTop }; }
-
   async start(): Promise<void> { if (this.options.role === 'client') await this.sendHello(); }
 
   // ---- outbound ----------------------------------------------------------------------------------
 
-  send(m: Message): void {
-    if (this.closed) return;
+  /** Sends `m`; the bytes of the log frame it went in (a CHANGES frame with an upTo; 0: none): outgoing.ts's window. */
+  send(m: Message): number {
+    if (this.closed) return 0;
+    let logBytes = 0;
     this.wire.send(m, this.options.maxFrameBytes, (frame, sent) => {
       this.wire.deliver(this.conn, frame, this);
       // Counted as they leave (the wire may split a message, each frame acknowledged on its own); a log frame's keys as sent.
       if (sent.type === MsgType.Changes && sent.upTo === 0) (this.window.sent(), this.spaces.get(sent.space)?.repairAcks.sent());
-      else if (sent.type === MsgType.Changes && this.rightsFor(sent.space) !== 'read') this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries, this); // a reader's ACKs count nothing (withheld-passed.ts)
+      else if (sent.type === MsgType.Changes) {
+        if (this.rightsFor(sent.space) !== 'read') this.core.acks.sentFrame(this.peer!.replicaId, sent.space, sent.upTo, sent.entries, this); // a reader's ACKs count nothing (withheld-passed.ts)
+        logBytes = frame.byteLength;
+      }
       const repair = sent.type === MsgType.AntiEntropy || (sent.type === MsgType.Changes && sent.upTo === 0);
       if (repair) this.spaces.get(sent.space)?.repair.count(frame.byteLength, 0, 0, sent.type === MsgType.AntiEntropy && !sent.more);
     });
     this.attester?.sent(m);
+    return logBytes;
   }
 
   get frameBudget(): number { return chainBudget(this.options.maxFrameBytes); }
@@ -171,7 +177,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
       if (!m) return; // a PART, staged (key-parts.ts)
       if (m.type === MsgType.AntiEntropy) this.spaces.get(m.space)?.repair.count(size, 0, 0, !m.more);
       if (m.type === MsgType.Changes && m.upTo === 0) this.spaces.get(m.space)?.repair.count(size, m.entries.length);
-      return this.handle(m);
+      return this.handle(m, size);
     });
     return handled === DONE ? undefined : handled;
   }
@@ -190,7 +196,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   closedBy(_code: number, _reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.timers.clearTimeout(this.aeTimer);
+    this.repairTimer.stop();
     this.window.wake();
     this.setStatus('offline');
     this.hub.removeSession(this);
@@ -204,19 +210,20 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   }
 
   /** Handles a decoded frame: at once where it can (a LIVE frame joined into memory storage), else its promise. */
-  private handle(m: Message): void | Promise<void> {
+  /** `size`: the frame's bytes (a log frame's ACK may wait longer where small: ack-policy.ts). */
+  private handle(m: Message, size: number): void | Promise<void> {
     if (m.type === MsgType.Hello) return this.closed ? undefined : this.onHello(m);
     admit(m.type, this.peer !== undefined, this.options.role);
-    return this.vouch?.waiting ? this.vouch.settle().then(() => this.dispatch(m)) : this.dispatch(m);
+    return this.vouch?.waiting ? this.vouch.settle().then(() => this.dispatch(m, size)) : this.dispatch(m, size);
   }
 
-  private dispatch(m: Message): void | Promise<void> {
+  private dispatch(m: Message, size: number): void | Promise<void> {
     checkGrant(this.grants, this.options.now());
     switch (m.type) {
       case MsgType.Sync:
         return this.onSyncItems(m.spaces);
       case MsgType.Changes:
-        return this.synced(m.space, 'changes').changes(m);
+        return this.synced(m.space, 'changes').changes(m, size);
       case MsgType.Need:
         return this.synced(m.space, 'need').needs.take(m);
       case MsgType.Top:
@@ -282,7 +289,7 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     void this.core.told(m.replicaId).catch((e) => this.fail(e));
     this.news.flush();
     this.setStatus('syncing');
-    this.scheduleAntiEntropy();
+    this.repairTimer.start();
     // Our hello's items were made for another peer: forget them; fresh ones go below. What we hold of that peer may be
     // of this one's log under an older id: then it goes (lineage.ts).
     const guessed = this.options.expectedPeer;
@@ -359,17 +366,10 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     if (!this.closed) void this.spaces.get(space)?.out.pump();
   }
 
-  /** Periodic repair: both ends keep a timer; the smaller replicaId starts a round in each settled space (space-sync.ts). */
-  private scheduleAntiEntropy(): void {
-    const every = this.options.antiEntropyInterval ?? DEFAULT_ANTI_ENTROPY_INTERVAL;
-    if (every <= 0 || this.closed) return;
-    this.aeTimer = this.timers.setTimeout(() => {
-      if (this.closed) return;
-      if (this.peer && initiatesAntiEntropy(this.core.replicaId, this.peer.replicaId)) {
-        for (const s of this.spaces.values()) if (s.theirs && s.settled) s.beginRepair(false);
-      }
-      this.scheduleAntiEntropy();
-    }, every);
+  /** Periodic repair (RepairTimer's tick): the smaller replicaId starts a round in each settled space (space-sync.ts). */
+  private repairRound(): void {
+    if (!this.peer || !initiatesAntiEntropy(this.core.replicaId, this.peer.replicaId)) return;
+    for (const s of this.spaces.values()) if (s.theirs && s.settled) s.beginRepair(false);
   }
 
   /** Sends cluster news (JSON) to the peer, after the hellos. */

@@ -20,6 +20,7 @@ import type { SessionPort } from './space-sync.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import { streamAcked } from './withheld-passed.js';
 import { claimedContext } from './fit-state.js';
+import { WIDE_ACKS } from './ack-policy.js';
 
 /** Whether two states hold versions of the same dots. */
 const sameVersions = (a: KeyState, b: KeyState) => a.vs.length === b.vs.length && a.vs.every((v) => b.vs.some((u) => sameDot(u, v)));
@@ -59,8 +60,12 @@ class SpaceStreamPort implements StreamPort {
     return this.session.peer?.replicaId ?? '';
   }
 
-  send(m: Changes): void {
-    this.session.send(m);
+  get wide(): boolean {
+    return this.space.spoken(WIDE_ACKS);
+  }
+
+  send(m: Changes): number {
+    return this.session.send(m);
   }
 
   readLog(after: number, limit: number): Promise<Array<[string, KeyRecord]>> {

@@ -23,7 +23,7 @@ import { repairPort, streamPort } from './space-ports.js';
 import { NeedAnswers, needsFitting } from './need-answers.js';
 import { TELLS_LEFT } from './lacks.js';
 import { RepairAcks } from './repair-acks.js';
-import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite } from './ack-policy.js';
+import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite, SMALL_FRAME, WIDE_ACKS } from './ack-policy.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import type { Rights, SessionOptions, Timers } from './session-state.js';
 
@@ -48,7 +48,8 @@ export interface SessionPort {
   readonly frameBudget: number;
   readonly options: SessionOptions;
   readonly timers: Timers;
-  send(m: Message): void;
+  /** Sends `m`; the bytes of the log frame (CHANGES with an upTo) it went in, 0 if none. */
+  send(m: Message): number;
   sendRepair(space: string, entries: Entry[]): Promise<void>;
   rightsFor(space: string): Rights | undefined;
   refreshStatus(): void;
@@ -231,17 +232,17 @@ export class SpaceSync {
    * (a LIVE frame whose deltas resolve from memory, joined into storage that answers at once: a relay's client), else
    * its promise; a step that must wait is awaited and the steps after it run then, as they do at once.
    */
-  changes(m: Changes): void | Promise<void> {
+  changes(m: Changes, bytes = Infinity): void | Promise<void> {
     if (!this.theirs) throw new ProtocolError(`changes for space "${m.space}" before its sync`);
     if (!this.takes && (m.entries.length > 0 || m.upTo > 0)) return this.needs.refuse(m); // a read-only client's: never stored, no cursor moved
     const peer = this.session.peer!;
     if (m.upTo > 0 && m.upTo <= this.cursor.s && this.cursor.e === peer.epoch) throw new ProtocolError('log stream went backwards');
     this.needs.heard(m.entries);
     const resolving = resolveEntries(this.core, m.space, m.entries, this.session.options.maxValueBytes);
-    return resolving instanceof Promise ? resolving.then((r) => this.resolved(m, r)) : this.resolved(m, resolving);
+    return resolving instanceof Promise ? resolving.then((r) => this.resolved(m, r, bytes)) : this.resolved(m, resolving, bytes);
   }
 
-  private resolved(m: Changes, { ready, missing, clashes, refused }: Resolved): void | Promise<void> {
+  private resolved(m: Changes, { ready, missing, clashes, refused }: Resolved, bytes: number): void | Promise<void> {
     const { session } = this;
     const peer = session.peer!;
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
@@ -263,11 +264,11 @@ export class SpaceSync {
     const key = (this.cursorName ??= cursorKey(peer.replicaId, this.name));
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
     const joining = this.joinWithCursor(ready, key, value);
-    return joining instanceof Promise ? joining.then((stored) => this.joined(m, release, stored)) : this.joined(m, release, joining);
+    return joining instanceof Promise ? joining.then((stored) => this.joined(m, release, stored, bytes)) : this.joined(m, release, joining, bytes);
   }
 
   /** The frame's entries are stored (with the cursor): counted and acknowledged, the held frames released. */
-  private joined(m: Changes, release: Held | undefined, stored: readonly StoredChange[]): void | Promise<void> {
+  private joined(m: Changes, release: Held | undefined, stored: readonly StoredChange[], bytes: number): void | Promise<void> {
     const { session } = this;
     if (m.upTo === 0) {
       this.repair.count(0, 0, stored.length);
@@ -277,12 +278,14 @@ export class SpaceSync {
       return release ? this.released(release).then(() => session.refreshStatus()) : session.refreshStatus();
     }
     const telling = this.storedUpTo(m.upTo, m.entries, stored);
-    if (telling) return telling.then(() => this.ackStored(m));
-    this.ackStored(m);
+    if (telling) return telling.then(() => this.ackStored(m, bytes));
+    this.ackStored(m, bytes);
   }
 
-  private ackStored(m: Changes): void {
-    this.acks.stored(m.upTo, this.ackAtOnce(m));
+  /** `bytes`: the frame's on the wire (a small one of a WIDE_ACKS peer waits longer: ack-policy.ts). */
+  private ackStored(m: Changes, bytes: number): void {
+    const now = this.ackAtOnce(m);
+    this.acks.stored(m.upTo, now, !now && bytes <= SMALL_FRAME && this.spoken(WIDE_ACKS));
     this.session.refreshStatus();
   }
 

@@ -4,8 +4,10 @@
  * every few frames) and when a relay's many clients receive the same frames in step (S7's fan-out).
  */
 import { describe, expect, it } from 'vitest';
-import { ACK_DELAY, ACK_EVERY, AckPolicy } from '../../lib/sync/ack-policy.js';
-import { WINDOW } from '../../lib/sync/outgoing.js';
+import { ACK_DELAY, ACK_EVERY, AckPolicy, SMALL_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
+import { LogStream, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
+import type { KeyRecord } from '../../lib/storage.js';
+import { streamPort } from './support.js';
 import type { Timers } from '../../lib/sync/session-state.js';
 
 /** Timers that fire only when told (`tick`: every timer due now runs). */
@@ -89,6 +91,42 @@ describe('AckPolicy', () => {
     expect(t.waiting).toBe(0);
   });
 
+  it('answers the small frames of a peer speaking WIDE_ACKS once in WIDE_EVERY', () => {
+    const { acks, p } = policy('c6 s');
+    let open = 0;
+    for (let f = 1; f <= 4 * WIDE_EVERY; f++) {
+      p.stored(f, false, true);
+      open = acks.at(-1) === f ? 0 : open + 1;
+      expect(open).toBeLessThan(WIDE_EVERY);
+    }
+    // One at the link's phase in each WIDE_EVERY frames (ACK_EVERY's rule would have sent 16).
+    expect(acks.length).toBe(4);
+    expect(WIDE_EVERY * 2).toBeLessThanOrEqual(WIDE_WINDOW);
+  });
+
+  it('answers at once a large frame after ACK_EVERY small ones, and within ACK_EVERY frames while a large one waits', () => {
+    const { acks, p } = policy('c7 s');
+    let f = 0;
+    let open = 0;
+    // Small frames until more than ACK_EVERY wait (the sender may have WINDOW out, one of them the large one next).
+    while (open <= ACK_EVERY && f < 2 * WIDE_EVERY) {
+      p.stored(++f, false, true);
+      open = acks.at(-1) === f ? 0 : open + 1;
+    }
+    expect(open).toBeGreaterThan(ACK_EVERY);
+    p.stored(++f, false, false);
+    expect(acks.at(-1)).toBe(f);
+    // A large frame first, small ones after it: the large one waits for ACK_EVERY frames at most.
+    p.stored(++f, false, false);
+    const large = f;
+    for (let i = 1; i < ACK_EVERY; i++) p.stored(++f, false, true);
+    expect(acks.at(-1)).toBeGreaterThanOrEqual(large);
+    // Once answered, small frames wait by WIDE_EVERY again.
+    const before = acks.length;
+    for (let i = 0; i < ACK_EVERY + 1; i++) p.stored(++f, false, true);
+    expect(acks.length - before).toBeLessThanOrEqual(1);
+  });
+
   it('spreads the ACKs of a relay’s clients over the frames they all receive', () => {
     const clients = 100;
     const n = 4 * ACK_EVERY;
@@ -108,5 +146,45 @@ describe('AckPolicy', () => {
     expect(total).toBeLessThanOrEqual(clients * Math.ceil(n / ACK_EVERY));
     // In step, each client counting ACK_EVERY from the same start, all 100 would acknowledge the same frames.
     expect(most).toBeLessThanOrEqual(Math.ceil((3 * clients) / ACK_EVERY));
+  });
+});
+
+describe('the window of a log stream (outgoing.ts)', () => {
+  /** A stream over a log of `n` records, one frame each (read one a page: the pump checks its window a page); `bytes(upTo)`: the frame's size on the wire as sent. */
+  async function pumped(n: number, wide: boolean, bytes: (upTo: number) => number) {
+    const sent: number[] = [];
+    const rec = (seq: number) => ({ seq, src: 'other', vs: [], cc: {} }) as unknown as KeyRecord;
+    const log = Array.from({ length: n }, (_, i) => [`k${i + 1}`, rec(i + 1)] as [string, KeyRecord]);
+    const port = {
+      ...streamPort(sent, { readLog: async (after: number) => log.slice(after, after + 1), lastSeq: () => n }),
+      frameBudget: 1,
+      wide,
+      send: (m: { upTo: number }) => (sent.push(m.upTo), bytes(m.upTo)),
+    };
+    const stream = new LogStream('s', port, () => n);
+    stream.start(0, 0);
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
+    };
+    await settle();
+    return { sent, stream, settle };
+  }
+
+  it('keeps WIDE_WINDOW small frames out where the peer speaks WIDE_ACKS, WINDOW where it does not', async () => {
+    expect((await pumped(1000, true, () => 50)).sent.length).toBe(WIDE_WINDOW);
+    expect((await pumped(1000, false, () => 50)).sent.length).toBe(WINDOW);
+  });
+
+  it('keeps WINDOW frames out while a large one is out, and opens again once it is acknowledged', async () => {
+    const { sent, stream, settle } = await pumped(1000, true, (upTo) => (upTo === 10 ? SMALL_FRAME + 1 : 50));
+    expect(sent.length).toBe(WINDOW);
+    stream.ack(9);
+    await settle();
+    expect(sent.length).toBe(9 + WINDOW); // frame 10 still out
+    stream.ack(10);
+    await settle();
+    expect(sent.length).toBe(10 + WIDE_WINDOW);
+    // A frame of exactly SMALL_FRAME bytes is small.
+    expect((await pumped(1000, true, () => SMALL_FRAME)).sent.length).toBe(WIDE_WINDOW);
   });
 });

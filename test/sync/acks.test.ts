@@ -8,13 +8,16 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { pairTransports, type Replica, type Transport } from '../../lib/index.js';
-import { ACK_DELAY, ACK_EVERY } from '../../lib/sync/ack-policy.js';
+import { ACK_DELAY, ACK_EVERY, SMALL_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
 import { decodeMessage, encodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { defaultTimers, type Timers } from '../../lib/sync/session-state.js';
-import { LogStream, WINDOW } from '../../lib/sync/outgoing.js';
+import { LogStream, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
 import { gate, type Gate } from './gate.js';
 import { replicaPool, streamPort, tapped, until } from './support.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
+
+/** What a replica of the release before protocol 12 announces. */
+const SPEAKS_11: readonly number[] = [...SPEAKS_10, 11];
 import { fnv1a } from '../../lib/sync/sketch.js';
 
 /** Timers whose ACK_DELAY timeouts wait for `fire()`; every other timeout runs as usual. */
@@ -64,17 +67,18 @@ const count = (g: Gate, types: ReadonlySet<number>) => g.sent.filter((f) => type
 const ACKS = new Set<number>([MsgType.Ack]);
 
 /** w — h — c: c's side of its link to h is gated (its frames recorded) and its ACK timer held. */
-async function chain(options: { hSpeaksFive?: boolean; cIsRelay?: boolean; cPhaseLast?: boolean } = {}) {
+async function chain(options: { hSpeaksFive?: boolean; cIsRelay?: boolean; cPhaseLast?: boolean; hSpeaks?: readonly number[]; cSpeaks?: readonly number[] } = {}) {
   // A peer speaking 5 only beside writers of 10 (SPEAKS_10): writers that met a peer at 11 would tag, and such a peer
   // then gets none of their keys (item 6).
   const o = options.hSpeaksFive ? { speaks: SPEAKS_10 } : {};
-  const [w, h] = [await pool.replica(o), await pool.replica(o)];
-  let c = await pool.replica(o);
+  const [w, h] = [await pool.replica(o), await pool.replica(options.hSpeaks ? { speaks: options.hSpeaks } : o)];
+  const co = options.cSpeaks ? { speaks: options.cSpeaks } : o;
+  let c = await pool.replica(co);
   // `cPhaseLast`: c's deferred ACK goes at the 16th frame of each ACK_EVERY (ack-policy.ts: a link's phase is a hash of
   // its replica's id and the space), so a test of fewer frames sees only the timer's ACKs, whatever ids were minted.
   for (let i = 0; options.cPhaseLast && fnv1a(`${c.replicaId} s`) % ACK_EVERY !== 0; i++) {
     if (i === 500) throw new Error('no replica id of phase 0 in 500 minted');
-    c = await pool.replica(o);
+    c = await pool.replica(co);
   }
   if (options.cIsRelay) c.core.promptAcks = true;
   const [tw, th1] = pairTransports();
@@ -132,19 +136,42 @@ describe('acknowledging log frames', () => {
     expect(t.waiting).toBe(0);
   });
 
-  it('keeps the sender’s window open without the timer: one ACK at least every ACK_EVERY frames', async () => {
+  // Where one end speaks 11 at most (a relay or a client of that release), small frames are answered as there: one
+  // ACK in ACK_EVERY frames, the sender's window WINDOW. Where both speak WIDE_ACKS, one in WIDE_EVERY, the window WIDE_WINDOW.
+  for (const [name, ends, every, window] of [
+    ['h of the release before (11)', { hSpeaks: SPEAKS_11 }, ACK_EVERY, WINDOW],
+    ['c of the release before (11)', { cSpeaks: SPEAKS_11 }, ACK_EVERY, WINDOW],
+    ['both at 12', {}, WIDE_EVERY, WIDE_WINDOW],
+  ] as const) {
+    it(`keeps the sender’s window open without the timer: one ACK at least every ${every} small frames (${name})`, async () => {
+      const { w, c, fromC, toC, t } = await chain(ends);
+      const acks0 = count(fromC, ACKS);
+      const frames0 = count(toC, LOG_FRAMES);
+      const n = 3 * window;
+      await writeEach(w, 'x', n);
+      // More frames than the window holds reach c although the timer never fires.
+      await until(has(c, `x${n - 1}`), 'every write on c', 20_000);
+      const frames = count(toC, LOG_FRAMES) - frames0;
+      const acks = count(fromC, ACKS) - acks0;
+      expect(frames).toBeGreaterThan(window);
+      expect(acks).toBeGreaterThanOrEqual(Math.floor(frames / every));
+      expect(acks).toBeLessThanOrEqual(Math.ceil(frames / every));
+      t.fire();
+    }, 30_000);
+  }
+
+  it('keeps the window open without the timer where small and large frames mix at 12 (a large one out: WINDOW again)', async () => {
     const { w, c, fromC, toC, t } = await chain();
     const acks0 = count(fromC, ACKS);
     const frames0 = count(toC, LOG_FRAMES);
-    const n = 3 * WINDOW;
-    await writeEach(w, 'x', n);
-    // More frames than the window holds reach c although the timer never fires.
-    await until(has(c, `x${n - 1}`), 'every write on c', 20_000);
+    const n = 2 * WIDE_WINDOW;
+    // Runs of small frames longer than WINDOW, then a large one (over SMALL_FRAME) while they wait unacknowledged.
+    for (let i = 0; i < n; i++) await (await w.space('s').put(`m${i}`, i % 40 === 39 ? 'x'.repeat(SMALL_FRAME + 100) : i)).synced;
+    await until(has(c, `m${n - 1}`), 'every write on c', 20_000);
     const frames = count(toC, LOG_FRAMES) - frames0;
-    const acks = count(fromC, ACKS) - acks0;
-    expect(frames).toBeGreaterThan(WINDOW);
-    expect(acks).toBeGreaterThanOrEqual(Math.floor(frames / ACK_EVERY));
-    expect(acks).toBeLessThan(frames);
+    expect(frames).toBeGreaterThanOrEqual(n);
+    // Each large frame made c answer within ACK_EVERY frames: more ACKs than the small frames alone would have cost.
+    expect(count(fromC, ACKS) - acks0).toBeGreaterThan(Math.ceil(frames / WIDE_EVERY));
     t.fire();
   }, 30_000);
 
