@@ -9,6 +9,7 @@ import { webSocketTransport } from '../../adapters/ws/index.js';
 import { ConcordError, memoryStorage, openReplica } from '../../lib/index.js';
 import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { tracker, until } from '../security/support.js';
+import { watchReader } from '../support/reader-drops.js';
 
 const t = tracker();
 afterAll(async () => {
@@ -27,22 +28,15 @@ describe('a whole value over what a reader takes, from a relay that took it', ()
     // yet gets no later write of it: not this case, left as found).
     await ws.put('first', 0);
     const reader = t.add(await openReplica({ storage: memoryStorage(), maxValueBytes: 1024, ...(speaks ? { speaks: [...speaks] } : {}) }));
-    const errors: unknown[] = [];
-    reader.on('error', (e) => errors.push(e));
-    let drops = 0;
-    let seenSynced = false;
-    reader.on('status', (s) => {
-      if (s === 'synced') seenSynced = true;
-      else if (seenSynced && (s === 'connecting' || s === 'offline')) drops++;
-    });
+    const { errors, drops, synced } = watchReader(reader);
     const rs = reader.space('s');
     reader.connect(webSocketTransport(relay.url), { backoff });
-    await until(async () => seenSynced && (await rs.get('first'))?.value === 0, 'the reader synced');
+    await until(async () => synced() && (await rs.get('first'))?.value === 0, 'the reader synced');
     await ws.put('big', 'x'.repeat(5000)); // over 4 × 1024: the relay (1 MiB) takes it, the reader cannot
     await ws.put('after', 1);
     await until(async () => (await rs.get('after'))?.value === 1, 'a later write at the reader', 10_000);
     expect(await rs.get('big')).toBeUndefined();
-    expect(drops).toBe(0);
+    expect(drops()).toBe(0);
     const told = errors.filter((e) => e instanceof ConcordError && e.code === 'VALUE_TOO_LARGE' && /"big"/.test(e.message));
     expect(told.length).toBeGreaterThanOrEqual(1);
     expect(errors.filter((e) => !told.includes(e))).toEqual([]);
@@ -51,6 +45,6 @@ describe('a whole value over what a reader takes, from a relay that took it', ()
     await ws.put('big', 'small now');
     await until(async () => (await rs.get('big'))?.value === 'small now', 'the smaller state at the reader', 10_000);
     await until(() => reader.status === 'synced', 'the reader synced again', 10_000);
-    expect(drops).toBe(0);
+    expect(drops()).toBe(0);
   });
 });

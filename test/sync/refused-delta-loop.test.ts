@@ -9,6 +9,7 @@ import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { ConcordError, memoryStorage, openReplica } from '../../lib/index.js';
 import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { tracker, until } from '../security/support.js';
+import { watchReader } from '../support/reader-drops.js';
 import { docText } from '../support/doc-text.js';
 
 const t = tracker();
@@ -26,14 +27,7 @@ describe('a delta a reader cannot apply, from a relay that took it', () => {
     const writer = t.add(await openReplica({ storage: memoryStorage() }));
     writer.connect(webSocketTransport(relay.url), { backoff });
     const reader = t.add(await openReplica({ storage: memoryStorage(), maxValueBytes: 4096, ...(speaks ? { speaks: [...speaks] } : {}) }));
-    const errors: unknown[] = [];
-    reader.on('error', (e) => errors.push(e));
-    let drops = 0;
-    let seenSynced = false;
-    reader.on('status', (s) => {
-      if (s === 'synced') seenSynced = true;
-      else if (seenSynced && (s === 'connecting' || s === 'offline')) drops++;
-    });
+    const { errors, drops, synced } = watchReader(reader);
     reader.space('s');
     reader.connect(webSocketTransport(relay.url), { backoff });
 
@@ -41,7 +35,7 @@ describe('a delta a reader cannot apply, from a relay that took it', () => {
     doc.getText('body').insert(0, 'a'.repeat(3500));
     await flushDoc(doc);
     await until(async () => (await docText(reader, 'doc'))?.length === 3500, 'the reader holds the document under its bound');
-    await until(() => seenSynced, 'the reader synced');
+    await until(() => synced(), 'the reader synced');
     // One keystroke's worth of delta that takes the document past the reader's bound (not the relay's).
     doc.getText('body').insert(3500, 'b'.repeat(1000));
     await flushDoc(doc);
@@ -51,7 +45,7 @@ describe('a delta a reader cannot apply, from a relay that took it', () => {
     doc.getText('body').insert(0, 'c');
     await flushDoc(doc);
     await until(async () => (await docText(reader, 'doc'))?.length === 4501, 'a later edit at the reader', 10_000);
-    expect(drops).toBe(0);
+    expect(drops()).toBe(0);
     const told = errors.filter((e) => e instanceof ConcordError && e.code === 'PROTOCOL' && /"doc"/.test(e.message));
     expect(told.length).toBeGreaterThanOrEqual(1);
     expect(errors.filter((e) => !told.includes(e))).toEqual([]);
