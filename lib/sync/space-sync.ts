@@ -14,9 +14,10 @@ import { ConcordError } from '../errors.js';
 import { cursorKey, readCursor, type StoredCursor } from './lineage.js';
 import { decideSpace, initiatesAntiEntropy, reachAfter, reachHeld, type LogView, type Reach } from './handshake.js';
 import type { SyncHub } from './hub.js';
-import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type LeftDot, type Message, type SyncItem } from './messages.js';
+import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries, type Resolved } from './resolve.js';
+import { lackOverBound } from './over-bound.js';
 import { LogStream } from './outgoing.js';
 import { Repair, type RunEnd } from './repair.js';
 import { repairPort, streamPort } from './space-ports.js';
@@ -245,7 +246,7 @@ export class SpaceSync {
   private resolved(m: Changes, { ready, missing, clashes, refused, over }: Resolved, bytes: number): void | Promise<void> {
     const { session } = this;
     const peer = session.peer!;
-    if (over.length > 0) this.lackOver(m.space, over);
+    if (over.length > 0) lackOverBound(session.hub.lacks, session.options.role === 'client', peer.replicaId, m.space, over);
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
     // version of our own dot that we hold under another HLC (our range dots carry no HLC): that key is asked for whole.
     if (m.upTo === 0 && missing.length > 0) {
@@ -267,18 +268,6 @@ export class SpaceSync {
     const value = this.cursorAfter(cursor, m.upTo, ready.length);
     const joining = this.joinWithCursor(ready, key, value);
     return joining instanceof Promise ? joining.then((stored) => this.joined(m, release, stored, bytes)) : this.joined(m, release, joining, bytes);
-  }
-
-  /**
-   * Versions whose whole values are over what we take (resolve.ts `over`): a client lacks them from the peer as if the
-   * link had left them out (lacks.ts: VALUE_TOO_LARGE told, not 'synced' until a state covering them comes), and the
-   * rest of the frame is stored. A frame refused whole instead dropped the link, and the stream, resuming from its
-   * cursor, sent the same value: a reader with a smaller maxValueBytes than the relay's reconnected for good, untold.
-   * A server (a relay) keeps no lacks: there the frame is refused, as before.
-   */
-  private lackOver(space: string, over: Array<readonly [string, LeftDot[]]>): void {
-    if (this.session.options.role !== 'client') throw new ProtocolError('value over the size limit');
-    this.session.hub.lacks.told(this.session.peer!.replicaId, { type: MsgType.Left, space, keys: over }, true);
   }
 
   /** The frame's entries are stored (with the cursor): counted and acknowledged, the held frames released. */
