@@ -246,7 +246,11 @@ export class SpaceSync {
   private resolved(m: Changes, { ready, missing, clashes, refused, over }: Resolved, bytes: number): void | Promise<void> {
     const { session } = this;
     const peer = session.peer!;
-    if (over.length > 0) lackOverBound(session.hub.lacks, session.options.role === 'client', peer.replicaId, m.space, over);
+    if (over.length > 0) {
+      lackOverBound(session.hub.lacks, session.options.role === 'client', peer.replicaId, m.space, over);
+      // Not stored: not what the peer answered of a key asked for (lacks.ts `answered` would end the lack), nor counted.
+      m = { ...m, entries: m.entries.filter(([k]) => !over.some(([o]) => o === k)) };
+    }
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
     // version of our own dot that we hold under another HLC (our range dots carry no HLC): that key is asked for whole.
     if (m.upTo === 0 && missing.length > 0) {
