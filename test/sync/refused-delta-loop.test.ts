@@ -2,7 +2,9 @@
 // the document a writer grows by a keystroke passes it there only). Before, the reader refused the frame whole
 // (4400): its link dropped, reconnected, and the relay's stream, resuming from the reader's cursor, sent the same
 // delta — closed again, for as long as the reader ran, and the document never arrived. Now the key is asked for whole
-// (a whole value is taken up to 4 × maxValueBytes, as on any frame), the app is told once, and the link stays.
+// (a whole value is taken up to 4 × maxValueBytes, as on any frame; past that, over-value-loop.test.ts), the app is told
+// (at each delta refused: every later keystroke's delta makes a value over the bound too, and is asked for whole
+// again), and the link stays.
 import { afterAll, describe, expect, it } from 'vitest';
 import { webSocketTransport } from '../../adapters/ws/index.js';
 import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
