@@ -158,7 +158,7 @@ export class Lacks {
       ids.push(idOf(peer, m.space, k));
       this.asking.get(peer)?.delete(m.space + '\0' + k); // its answer: still too large
       void this.recheck(peer, m.space, k);
-      this.report(new ConcordError('VALUE_TOO_LARGE', `"${k}" in space "${m.space}" was not received from ${peer}: its state is over what the link carries (a version over the frame limit, or more siblings than one key in parts holds); this replica lacks it (not synced) until a link carries it or a smaller state supersedes it`));
+      this.report(new ConcordError('VALUE_TOO_LARGE', `"${k}" in space "${m.space}" was not received from ${peer}: its state is over what the link carries (a version over the frame limit or over this replica's maxValueBytes × 4, or more siblings than one key in parts holds); this replica lacks it (not synced) until a link carries it or a smaller state supersedes it`));
     }
     this.changed(ids);
   }

@@ -13,6 +13,8 @@
  *   a version our context covers, not held      → left out: we saw it superseded, so the join would drop it anyway
  *   a delta whose bases we all hold             → a derived version over our versions of them, checked now (its type
  *                                                 takes it, and what it makes stays within maxValueBytes)
+ *   a whole value over what we take (`o`)       → the key is `over`: not joined, not asked for (it would come the
+ *                                                 same), lacked from the peer (lacks.ts) — unless our context covers it
  *   a held one we lack, or a delta with a base  → the key is missing: it is not joined at all (joining the rest of its
  *     we lack, or of a type not loaded here       state would let its context cover a version we never stored), and
  *                                                 the caller asks for it whole (NEED)
@@ -28,7 +30,7 @@
 import type { ReplicaCore } from '../core.js';
 import { checkReceived, derive, takesDeltas, versionType } from '../deltas.js';
 import { anotherWriteHeld, coversDot, firstMinted, isDot, sameDot, type KeyState, type StoredVersion } from '../dvv.js';
-import type { Entry } from './messages.js';
+import type { Entry, LeftDot } from './messages.js';
 import { needsResolving, type WireVersion } from './wire-state.js';
 
 export interface Resolved {
@@ -43,6 +45,11 @@ export interface Resolved {
   clashes: ReadonlySet<string>;
   /** The keys of `missing` whose delta named bases we hold and did not apply to them, with why (the app is told). */
   refused: Array<readonly [key: string, why: string]>;
+  /**
+   * Keys left out of `ready` and `missing`: a version's whole value was over what we take (wire-state.ts `o`), so asked
+   * for whole it would come as it did. With the dots of those versions: the caller lacks them from the peer (lacks.ts).
+   */
+  over: Array<readonly [key: string, dots: LeftDot[]]>;
 }
 
 /** Nothing to resolve: every version whole (a live frame of fresh writes): answered at once, no promise nor turn. */
@@ -50,7 +57,7 @@ const NO_CLASHES: ReadonlySet<string> = new Set();
 
 export function resolveEntries(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Resolved | Promise<Resolved> {
   for (const [, s] of entries) if (needsResolving(s)) return resolveSome(core, space, entries, maxValueBytes);
-  return { ready: entries, missing: [], clashes: NO_CLASHES, refused: [] };
+  return { ready: entries, missing: [], clashes: NO_CLASHES, refused: [], over: [] };
 }
 
 async function resolveSome(core: ReplicaCore, space: string, entries: readonly Entry[], maxValueBytes: number): Promise<Resolved> {
@@ -58,6 +65,7 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
   const missing: Array<readonly [string, string]> = [];
   const clashes = new Set<string>();
   const refused: Array<readonly [string, string]> = [];
+  const over: Array<readonly [string, LeftDot[]]> = [];
   const me = core.replicaId;
   for (const entry of entries) {
     const [key, s] = entry;
@@ -70,7 +78,12 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
     let lack: string | undefined;
     let clash = false;
     let another = false;
+    const big: LeftDot[] = [];
     for (const v of s.vs as readonly WireVersion[]) {
+      if (v.o) {
+        if (!rec || !coversDot(core.epochs, rec, v.r, v.ep, v.n)) big.push({ r: v.r, e: v.ep ?? '', n: v.n });
+        continue;
+      }
       if (!v.e && (v.v !== undefined || v.d || !v.x)) {
         vs.push(v);
         continue;
@@ -113,7 +126,8 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
         break;
       }
     }
-    if (lack === undefined) {
+    if (big.length > 0) over.push([key, big]);
+    else if (lack === undefined) {
       const resolved: KeyState = s.pts === undefined ? { vs, cc: s.cc } : { vs, cc: s.cc, pts: s.pts };
       if (another) anotherWriteHeld.add(resolved);
       ready.push([key, resolved]);
@@ -122,5 +136,5 @@ async function resolveSome(core: ReplicaCore, space: string, entries: readonly E
       if (clash) clashes.add(key);
     }
   }
-  return { ready, missing, clashes, refused };
+  return { ready, missing, clashes, refused, over };
 }

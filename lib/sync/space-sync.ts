@@ -17,6 +17,7 @@ import type { SyncHub } from './hub.js';
 import { encodeMessage, MsgType, PROTOCOL_VERSIONS, type Changes, type Entry, type Hello, type Message, type SyncItem } from './messages.js';
 import type { PeerModel } from './peer-model.js';
 import { resolveEntries, type Resolved } from './resolve.js';
+import { lackOverBound } from './over-bound.js';
 import { LogStream } from './outgoing.js';
 import { Repair, type RunEnd } from './repair.js';
 import { repairPort, streamPort } from './space-ports.js';
@@ -242,9 +243,14 @@ export class SpaceSync {
     return resolving instanceof Promise ? resolving.then((r) => this.resolved(m, r, bytes)) : this.resolved(m, resolving, bytes);
   }
 
-  private resolved(m: Changes, { ready, missing, clashes, refused }: Resolved, bytes: number): void | Promise<void> {
+  private resolved(m: Changes, { ready, missing, clashes, refused, over }: Resolved, bytes: number): void | Promise<void> {
     const { session } = this;
     const peer = session.peer!;
+    if (over.length > 0) {
+      lackOverBound(session.hub.lacks, session.options.role === 'client', peer.replicaId, m.space, over);
+      // Not stored: not what the peer answered of a key asked for (lacks.ts `answered` would end the lack), nor counted.
+      m = { ...m, entries: m.entries.filter(([k]) => !over.some(([o]) => o === k)) };
+    }
     // A repair state takes held forms only from what we said we hold, so it resolves as it comes — except a held
     // version of our own dot that we hold under another HLC (our range dots carry no HLC): that key is asked for whole.
     if (m.upTo === 0 && missing.length > 0) {
@@ -258,6 +264,7 @@ export class SpaceSync {
     if (m.upTo > 0 && (missing.length > 0 || this.held)) return this.holdBack(m, ready, missing);
     const held = this.held;
     for (const [k] of ready) held?.keys.delete(k);
+    for (const [k] of over) held?.keys.delete(k); // lacked now: asked for whole, it would come over our bound again
     // A repair that brings the last missing key releases the held cursor, in the same transaction.
     const release = held && held.keys.size === 0 ? held : undefined;
     const cursor = m.upTo > 0 ? { e: peer.epoch, s: m.upTo } : release ? { e: peer.epoch, s: release.latest } : undefined;

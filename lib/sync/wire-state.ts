@@ -41,9 +41,13 @@ const FORM_TOMBSTONE = 1;
 const FORM_HELD = 2;
 const FORM_DELTA = 3;
 
-/** A version as decoded: `e` marks a held one (no value), a delta one has `x` without its bases. */
+/**
+ * A version as decoded: `e` marks a held one (no value), a delta one has `x` without its bases, `o` one whose value is
+ * over what this receiver takes (its value dropped: resolve.ts, the key is lacked rather than the frame refused).
+ */
 export interface WireVersion extends StoredVersion {
   readonly e?: 1;
+  readonly o?: 1;
 }
 
 /** Dot counters beyond this are refused (see messages.ts). */
@@ -300,7 +304,11 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
     } else {
       const plain = r.valueIsPlain();
       const v = r.value();
-      if (v.length > maxValue) throw new ProtocolError('value over the size limit');
+      if (v.length > maxValue) {
+        vs.push({ r: rid, n, t, c: cl, o: 1 });
+        if (e !== '') (vs[at] as { ep?: string }).ep = e;
+        continue;
+      }
       // Plain values arrive as a checked tree and are re-encoded as JSON; rich and byte values are validated
       // before anything is stored (a malformed one closes the connection; nothing of the frame is stored).
       if (!plain) {
@@ -347,8 +355,8 @@ export function entrySize(key: string, s: KeyState): number {
   return n + 8 * Object.keys(s.cc).length;
 }
 
-/** Whether a decoded state holds a version that is not whole (held, or a delta): resolve.ts must resolve it. */
+/** Whether a decoded state holds a version that is not whole (held, a delta, or over our bound): resolve.ts must resolve it. */
 export function needsResolving(s: KeyState): boolean {
-  for (const v of s.vs as readonly WireVersion[]) if (v.e || (v.x && v.v === undefined && !v.x.base)) return true;
+  for (const v of s.vs as readonly WireVersion[]) if (v.e || v.o || (v.x && v.v === undefined && !v.x.base)) return true;
   return false;
 }
