@@ -735,6 +735,15 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // passes at 11 and beside earlier releases.
   it('seed 1750600129 (crash, jittered) at 11 and beside earlier releases: a restored writer\'s removal kept', () => passesAtEach(1750600129, 'crash', true, [true, 'beside-earlier']));
   it.fails('seed 1750600129 (crash, jittered) at 10: a restored writer reuses a counter (the decided class)', () => passesAtEach(1750600129, 'crash', true, ['at-10']));
+  // s7e0's soak (withheld 1750000082, "add-wins set0 lost pear"; tr50b traced it): c, of this release, whose only peer is
+  // relay a of release [5], added pear to set0 under the tag (c, 1) at c:14; restored to its copy @885 (from before
+  // set0), it added lime under (c, 1) again at c:17 — over a link below 11 it cannot tag its restore. d's set0@23 held
+  // pear@(c, 1); its join with c's lime@(c, 1) keeps one item per tag, and pear went everywhere. No state of set0 was
+  // ever left out (its frames are 26-126 B): not the context alone of tr50's pin, but the decided class (as 1750200099
+  // above); passes at 11.
+  it('seed 1750000082 (withheld) at 11: a restored writer that tags mints new add-wins tags', () => passesAtEach(1750000082, 'withheld', false, [true]));
+  it.fails('seed 1750000082 (withheld) beside earlier releases: a restored writer that cannot tag re-mints an add-wins tag (the decided class)', () => passesAtEach(1750000082, 'withheld', false, ['beside-earlier']));
+  it.fails('seed 1750000082 (withheld) at 10: a restored writer that cannot tag re-mints an add-wins tag (the decided class)', () => passesAtEach(1750000082, 'withheld', false, ['at-10']));
   it('seed 1749400044 (tiny-frames) at 11: a writer restored twice loses no write', () => passesAtEach(1749400044, 'tiny-frames', false, [true]));
   it.fails('seed 1749400044 (tiny-frames) beside earlier releases: a writer of an earlier release restored twice loses a write (the decided class)', () => passesAtEach(1749400044, 'tiny-frames', false, ['beside-earlier']));
   // Stop 44's soak at 11 (base 1744200000; failed on bc592b1 too): restore-once 1744200165 at 11 — seven nodes behind relay
