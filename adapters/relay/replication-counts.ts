@@ -21,7 +21,7 @@ import type { NewsSink } from './cluster.js';
 /** Pending replication counts kept per client session and space; the oldest are dropped beyond it. */
 const MAX_PENDING = 1024;
 
-/** Log frames to a member not acknowledged yet, kept per member and space at most (its streams' windows are 32 each). */
+/** Log frames to a member not acknowledged yet, kept per member and space at most (a stream's window: 32, or 128 small frames at protocol 12; past it the oldest go and count by `readPositions`). */
 const MAX_CARRIED = 256;
 
 interface Pending {
