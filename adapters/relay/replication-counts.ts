@@ -1,17 +1,17 @@
 /**
  * Replication counts of one relay (driven by cluster.ts): when a client's changes are stored here (the session's
- * onStored hook gives our log seq for them and the keys of the frame), the relay counts itself plus the live members that hold them, and sends
- * `{ rep: { s, u, n } }` to the client whenever n grows (cluster-news.ts). A member holds them once it acknowledged
- * that seq in that space and holds each of the frame's keys at a state at least as new: our log holds a key once, at
- * its newest record, so a key written here again (another client, the same one, a join) before the part of the log
- * past the seq went to the member is not in what it acknowledged. What the member holds of a key is known from the
- * log frames that carried it to the member and were acknowledged by an ACK of the session they went on (AckTracker
- * onFrame, onStreamAck: the member holds the key as of every record of it at or below the frame's upTo — a key saved
- * faster than acknowledgements come back counts so; a frame lost with its connection is answered by no other session),
- * or else from where the key's record is now, read after the acknowledgement (records only move up the log: one at or
- * below what the member acknowledged then went to it, or came from it). Entries stored by a repair or a held-back run
- * have no keys here and are counted by the acknowledged seq alone. A report says "n relays hold your log up to u":
- * an entry's count is never above an earlier pending entry's.
+ * onStored hook gives our log seq for them and the keys of the frame), the relay counts itself plus the live members
+ * that hold them, and sends `{ rep: { s, u, n } }` to the client whenever n grows (cluster-news.ts). A member holds
+ * them once it acknowledged that seq in that space and holds each of the frame's keys at a state at least as new: our
+ * log holds a key once, at its newest record, so a key written here again (another client, the same one, a join) before
+ * the part of the log past the seq went to the member is not in what it acknowledged. What the member holds of a key is
+ * known from the log frames that carried it to the member and were acknowledged by an ACK of the session they went on
+ * (AckTracker onFrame, onStreamAck: the member holds the key as of every record of it at or below the frame's upTo — a
+ * key saved faster than acknowledgements come back counts so; a frame lost with its connection is answered by no other
+ * session), or else from where the key's record is now, read after the acknowledgement (records only move up the log:
+ * one at or below what the member acknowledged then went to it, or came from it). Entries stored by a repair or a
+ * held-back run have no keys here and are counted by the acknowledged seq alone. A report says "n relays hold your log
+ * up to u": an entry's count is never above an earlier pending entry's.
  */
 import type { MemberInfo, Swim } from '../../lib/membership/index.js';
 import type { Replica } from '../../lib/replica.js';

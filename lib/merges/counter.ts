@@ -7,8 +7,9 @@
  *   await space.update('likes', (c) => counter.increment(c, replica.replicaId, 1));
  *   counter.value((await space.get('likes')).value)   // → total
  *
- * Values are `Counter` instances (frozen, `p` and `n` records sorted by replica): canonical, so equal counters
- * encode equal. Each count is a finite number; `value` saturates at ±Number.MAX_VALUE (see there). The helpers also accept the plain `{ p, n }` objects stored before counters carried their type.
+ * Values are `Counter` instances (frozen, `p` and `n` records sorted by replica): canonical, so equal counters encode
+ * equal. Each count is a finite number; `value` saturates at ±Number.MAX_VALUE (see there). The helpers also accept the
+ * plain `{ p, n }` objects stored before counters carried their type.
  */
 import { jsonPayload, parseJsonPayload } from '../payload.js';
 import type { ValueType } from '../typed.js';

@@ -326,8 +326,8 @@ export class SyncHub {
   }
 
   /**
-   * `link` closed for good (Link.close, which ran to `peer`): the peer's lacks stop counting (lacks.ts `forget`) only where
-   * no other link runs to it — a second link to the same peer asks and counts them still.
+   * `link` closed for good (Link.close, which ran to `peer`): the peer's lacks stop counting (lacks.ts `forget`) only
+   * where no other link runs to it — a second link to the same peer asks and counts them still.
    */
   removeLink(link: LinkLike, peer?: string): void {
     this.links.delete(link);

@@ -19,8 +19,8 @@
  * shared by tabs, ask them again on the next link to the peer. Bounded: MAX_OPEN ids across peers (read-only sessions'
  * included, held apart: `readers`), in memory and so in storage (the store writes what memory holds); past it the peer
  * that asked least recently loses all its asks — a forged or fresh id (every client of a relay may make one up) pushes
- * out the quietest peer, never the peer asking now — and a single peer past it its oldest. An ask lost so is as before open asks: the peer keeps the superseded version
- * until an anti-entropy run or the key's next write.
+ * out the quietest peer, never the peer asking now — and a single peer past it its oldest. An ask lost so is as before
+ * open asks: the peer keeps the superseded version until an anti-entropy run or the key's next write.
  */
 export const MAX_OPEN = 16_384;
 
