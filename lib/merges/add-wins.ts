@@ -16,7 +16,7 @@
  */
 import { coversDot, isReplicaId, mergeCausal, pointsOf, type EpochPoints, type Point } from '../dvv.js';
 import { maximalPoints, NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
-import { mintingEpoch } from '../minting.js';
+import { mintingEpoch, mintingFloor, noteMinted } from '../minting.js';
 import { canonicalKey, compareValues } from '../equal.js';
 import { parseTextPayload, textPayload } from '../payload.js';
 import type { ValueType } from '../typed.js';
@@ -84,7 +84,9 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
   // Inside a write of a replica that tags, its tags name the write's epoch (minting.ts); else untagged, as always.
   const ep = mintingEpoch(replicaId);
   const keys = new Set(items.map(canonicalKey));
-  const from = s.cc[replicaId] ?? 0;
+  // Above the set's context and, inside a write, above every tag this replica minted before (minting.ts: the floor):
+  // a set a delete emptied has no context left to go above, and its old tags live on at a peer away at the delete.
+  const from = Math.max(s.cc[replicaId] ?? 0, mintingFloor(replicaId));
   let n = from;
   const e: AddWinsEntry<T>[] = s.e.filter((x) => !keys.has(canonicalKey(x[0])));
   const added = new Set<string>();
@@ -97,6 +99,7 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
     if (n >= Number.MAX_SAFE_INTEGER) throw new RangeError(`addWins.add: the set's counter of ${replicaId} is exhausted`);
     e.push(ep === undefined ? [item, replicaId, ++n] : [item, replicaId, ++n, ep]);
   }
+  noteMinted(replicaId, n);
   if (ep !== undefined && n > from) return new AddWins(e, { ...s.cc, [replicaId]: n }, withPoint(s, replicaId, ep, n));
   return new AddWins(e, { ...s.cc, [replicaId]: n }, withUntaggedPoint(s.pts, replicaId, n));
 }
