@@ -8,11 +8,16 @@
  *   await space.update('list', (s) => addWins.remove(s, 'milk'));
  *   addWins.values((await space.get('list')).value)   // → sorted items
  *
- * Change it through `space.update`: the dot counter is minted from the stored state, and two changes by one
- * replica computed from the same state would reuse a dot. Inside that write a replica that tags its dots with epochs
- * (protocol 11) names its epoch in the tag too (minting.ts), so a replica restored from an older copy, minting its lost
- * counters again, mints other tags than its lost branch's; a set keeps one context point per epoch a replica added in. Values are `AddWins` instances (frozen, entries
- * sorted): canonical. The helpers also accept the plain `{ e, cc }` objects stored before sets carried their type.
+ * Change it through `space.update`: inside that write a tag's counter goes above both the set's context and the
+ * replica's log seq (minting.ts), so two changes by one replica never reuse a tag, nor does an add after a delete of
+ * the key (which empties the set's context) reuse one its earlier adds had — a peer away at the delete still holds
+ * those. Computed apart and `put`, a tag goes above the set's context alone. Deleting the key and adding again: the new
+ * set counts the deleting replica's earlier tags as seen, so where a write concurrent with the delete brings the old
+ * set back, that replica's items stay deleted and the others' come back. Inside the write a replica that tags its dots
+ * with epochs (protocol 11) names its epoch in the tag too (minting.ts), so a replica restored from an older copy,
+ * minting its lost counters again, mints other tags than its lost branch's; a set keeps one context point per epoch a
+ * replica added in. Values are `AddWins` instances (frozen, entries sorted): canonical. The helpers also accept the
+ * plain `{ e, cc }` objects stored before sets carried their type.
  */
 import { coversDot, isReplicaId, mergeCausal, pointsOf, type EpochPoints, type Point } from '../dvv.js';
 import { maximalPoints, NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
