@@ -6,7 +6,7 @@
  */
 import { EMPTY_STATE, updateWith, type Causal, type EpochRegistry } from './dvv.js';
 import type { Hlc } from './hlc.js';
-import { mintingAs } from './minting.js';
+import { mintingWrite } from './minting.js';
 import { versionFor, WrittenRecord, type WriteContent } from './record.js';
 import type { KeyRecord, StorageAdapter, StorageTx } from './storage.js';
 
@@ -126,16 +126,21 @@ export class LocalWrite {
   private body(tx: StorageTx, current: KeyRecord | undefined, lastSeq: number | undefined): KeyRecord | undefined {
     this.prev = current;
     const produce = this.produce!;
-    // A helper minting its own tags inside `produce` (add-wins `add`) names the epoch this write's dot names.
-    const content = typeof produce === 'function' ? mintingAs(this.host.id, this.host.ep, () => produce(current)) : produce;
-    if (content === undefined) return undefined;
-    const hlc = this.hlc!;
-    this.produce = this.hlc = undefined;
     const r = this.host.id;
     // The dot goes above any counter of ours the key's context claims: a context can only claim more than we
     // minted if it was forged (or our storage lost writes), and a dot it covers would be dropped on arrival.
-    const claimed = current?.cc[r] ?? 0;
-    const seq = Math.max(lastSeq ?? 0, claimed) + 1;
+    const floor = Math.max(lastSeq ?? 0, current?.cc[r] ?? 0);
+    let content: WriteContent | undefined;
+    let top = floor;
+    // A helper minting its own tags inside `produce` (add-wins `add`) mints them above `floor`, naming the epoch this
+    // write's dot names; the dot goes at or above the last of them (minting.ts), so the next write's tags go above.
+    if (typeof produce === 'function') [content, top] = mintingWrite(r, this.host.ep, floor, () => produce(current));
+    else content = produce;
+    if (content === undefined) return undefined;
+    const hlc = this.hlc!;
+    this.produce = this.hlc = undefined;
+    // One tag (or none): the dot is the next seq. More: the seqs below the dot are no record's (a gap in the log).
+    const seq = Math.max(floor + 1, top);
     this.host.sawSeq(seq);
     this.host.minted(seq);
     tx.setMeta('seq', seq);

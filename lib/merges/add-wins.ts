@@ -8,15 +8,20 @@
  *   await space.update('list', (s) => addWins.remove(s, 'milk'));
  *   addWins.values((await space.get('list')).value)   // → sorted items
  *
- * Change it through `space.update`: the dot counter is minted from the stored state, and two changes by one
- * replica computed from the same state would reuse a dot. Inside that write a replica that tags its dots with epochs
- * (protocol 11) names its epoch in the tag too (minting.ts), so a replica restored from an older copy, minting its lost
- * counters again, mints other tags than its lost branch's; a set keeps one context point per epoch a replica added in. Values are `AddWins` instances (frozen, entries
- * sorted): canonical. The helpers also accept the plain `{ e, cc }` objects stored before sets carried their type.
+ * Change it through `space.update`: inside that write a tag's counter goes above both the set's context and the
+ * replica's log seq (minting.ts), so two changes by one replica never reuse a tag, nor does an add after a delete of
+ * the key (which empties the set's context) reuse one its earlier adds had — a peer away at the delete still holds
+ * those. Computed apart and `put`, a tag goes above the set's context alone. Deleting the key and adding again: the new
+ * set counts the deleting replica's earlier tags as seen, so where a write concurrent with the delete brings the old
+ * set back, that replica's items stay deleted and the others' come back. Inside the write a replica that tags its dots
+ * with epochs (protocol 11) names its epoch in the tag too (minting.ts), so a replica restored from an older copy,
+ * minting its lost counters again, mints other tags than its lost branch's; a set keeps one context point per epoch a
+ * replica added in. Values are `AddWins` instances (frozen, entries sorted): canonical. The helpers also accept the
+ * plain `{ e, cc }` objects stored before sets carried their type.
  */
 import { coversDot, isReplicaId, mergeCausal, pointsOf, type EpochPoints, type Point } from '../dvv.js';
 import { maximalPoints, NO_EPOCHS, topCounter, type EpochRegistry } from '../epoch-points.js';
-import { mintingEpoch } from '../minting.js';
+import { mintingEpoch, mintingFloor, noteMinted } from '../minting.js';
 import { canonicalKey, compareValues } from '../equal.js';
 import { parseTextPayload, textPayload } from '../payload.js';
 import type { ValueType } from '../typed.js';
@@ -84,7 +89,9 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
   // Inside a write of a replica that tags, its tags name the write's epoch (minting.ts); else untagged, as always.
   const ep = mintingEpoch(replicaId);
   const keys = new Set(items.map(canonicalKey));
-  const from = s.cc[replicaId] ?? 0;
+  // Above the set's context and, inside a write, above every tag this replica minted before (minting.ts: the floor):
+  // a set a delete emptied has no context left to go above, and its old tags live on at a peer away at the delete.
+  const from = Math.max(s.cc[replicaId] ?? 0, mintingFloor(replicaId));
   let n = from;
   const e: AddWinsEntry<T>[] = s.e.filter((x) => !keys.has(canonicalKey(x[0])));
   const added = new Set<string>();
@@ -97,6 +104,7 @@ export function add<T>(set: AddWinsSet<T> | undefined, replicaId: string, ...ite
     if (n >= Number.MAX_SAFE_INTEGER) throw new RangeError(`addWins.add: the set's counter of ${replicaId} is exhausted`);
     e.push(ep === undefined ? [item, replicaId, ++n] : [item, replicaId, ++n, ep]);
   }
+  noteMinted(replicaId, n);
   if (ep !== undefined && n > from) return new AddWins(e, { ...s.cc, [replicaId]: n }, withPoint(s, replicaId, ep, n));
   return new AddWins(e, { ...s.cc, [replicaId]: n }, withUntaggedPoint(s.pts, replicaId, n));
 }
