@@ -11,46 +11,33 @@ import { describe, expect, it } from 'vitest';
 import { merges } from '../../lib/index.js';
 import type { CounterValue } from '../../lib/merges/index.js';
 import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
-import { Cluster } from '../sim/cluster.js';
+import type { Cluster } from '../sim/cluster.js';
+import { awayAtDelete } from '../support/away-at-delete.js';
 
 const SPEAKS_10 = [5, 6, 7, 8, 9, 10];
 const inc = (c: Cluster, n: string, by: number) => c.node(n).r.space('s').update<CounterValue>('k', (v) => merges.counter.increment(v, c.node(n).r.replicaId, by));
 const read = async (c: Cluster, n: string) => merges.counter.value((await c.node(n).r.space('s').get<CounterValue>('k'))?.value);
 
 /**
- * e increments by `before`, w gets it; w goes away; e deletes the key and increments `after` times by 1; w increments
- * by 1 over the old count; w comes back. What each node reads.
+ * e increments by `before`, w gets it; w goes away; e deletes the key (`tabs`: from another tab sharing e's storage)
+ * and increments `after` times by 1; w increments by 1 over the old count; w comes back. What each node reads.
  */
-async function deletedWhileAway(before: number, after: number, speaks?: readonly number[], tabs = false): Promise<Record<string, number>> {
-  const c = await Cluster.create({
-    ...(tabs ? { tabs: { e: 2 } } : {}),
+function deletedWhileAway(before: number, after: number, speaks?: readonly number[], tabs = false): Promise<Record<string, number>> {
+  return awayAtDelete({
     seed: 5,
-    nodes: ['a', 'e', 'w'],
-    edges: [['a', 'e'], ['a', 'w']],
-    relay: 'a',
-    link: { antiEntropyInterval: 500, backoff: { base: 20, max: 200 } },
-    ...(speaks ? { speaks: { a: speaks, e: speaks, w: speaks } } : {}),
+    speaks,
+    eTabs: tabs ? 2 : 1,
+    before: async (c) => inc(c, 'e', before),
+    async away(c) {
+      expect(await read(c, 'w')).toBe(before);
+      // The other tab's delete: this one's next write reads the key in the storage they share.
+      await (tabs ? c.node('e').tabs[1]! : c.node('e').r).space('s').delete('k');
+      for (let i = 0; i < after; i++) await inc(c, 'e', 1);
+      expect(await read(c, 'e')).toBe(after);
+      await inc(c, 'w', 1);
+    },
+    read,
   });
-  try {
-    await inc(c, 'e', before);
-    await c.settle();
-    expect(await read(c, 'w')).toBe(before);
-    c.net.partition(['w']);
-    await c.clock.advance(1000);
-    // With two tabs sharing e's storage, the other tab deletes: this one's next write reads the key in the storage.
-    await (tabs ? c.node('e').tabs[1]! : c.node('e').r).space('s').delete('k');
-    for (let i = 0; i < after; i++) await inc(c, 'e', 1);
-    expect(await read(c, 'e')).toBe(after);
-    await inc(c, 'w', 1);
-    await c.clock.advance(1000);
-    c.net.heal();
-    await c.settle();
-    const out: Record<string, number> = {};
-    for (const n of ['a', 'w', 'e']) out[n] = await read(c, n);
-    return out;
-  } finally {
-    await c.close();
-  }
 }
 
 describe('a counter deleted and incremented again while a peer holding it is away', () => {

@@ -12,7 +12,8 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
 import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
-import { Cluster } from '../sim/cluster.js';
+import type { Cluster } from '../sim/cluster.js';
+import { awayAtDelete } from '../support/away-at-delete.js';
 
 const SPEAKS_10 = [5, 6, 7, 8, 9, 10];
 
@@ -33,45 +34,31 @@ async function edit(doc: Y.Doc, at: 'start' | 'end', text: string): Promise<void
  * e writes "old" and w gets it; w goes away; e deletes the key and writes "new" (`recreate`: into a new Y.Doc bound
  * after the delete; else into the doc it kept bound); w writes "+w" at the end of the old text; w comes back.
  */
-async function deletedWhileAway(recreate: boolean, speaks?: readonly number[]): Promise<Record<string, string>> {
-  const c = await Cluster.create({
-    seed: 7,
-    nodes: ['a', 'e', 'w'],
-    edges: [['a', 'e'], ['a', 'w']],
-    relay: 'a',
-    link: { antiEntropyInterval: 500, backoff: { base: 20, max: 200 } },
-    ...(speaks ? { speaks: { a: speaks, e: speaks, w: speaks } } : {}),
-  });
+function deletedWhileAway(recreate: boolean, speaks?: readonly number[]): Promise<Record<string, string>> {
   const docs: Y.Doc[] = [];
-  const open = async (n: string) => {
+  const open = async (c: Cluster, n: string) => {
     const d = await openDoc(c.node(n).r.space('s'), 'doc', { writeDelay: 60_000 });
     docs.push(d);
     return d;
   };
-  try {
-    let de = await open('e');
-    await edit(de, 'end', 'old');
-    await c.settle();
-    const dw = await open('w');
-    expect(dw.getText('t').toString()).toBe('old');
-    c.net.partition(['w']);
-    await c.clock.advance(1000);
-    if (recreate) de.destroy();
-    await c.node('e').r.space('s').delete('doc');
-    expect(await textOf(c, 'e')).toBe('');
-    if (recreate) de = await open('e');
-    await edit(de, 'start', 'new');
-    await edit(dw, 'end', '+w');
-    await c.clock.advance(1000);
-    c.net.heal();
-    await c.settle();
-    const out: Record<string, string> = {};
-    for (const n of ['a', 'w', 'e']) out[n] = await textOf(c, n);
-    return out;
-  } finally {
-    for (const d of docs) d.destroy();
-    await c.close();
-  }
+  return awayAtDelete({
+    seed: 7,
+    speaks,
+    before: async (c) => edit(await open(c, 'e'), 'end', 'old'),
+    async away(c) {
+      let de = docs[0]!;
+      const dw = await open(c, 'w');
+      expect(dw.getText('t').toString()).toBe('old');
+      if (recreate) de.destroy();
+      await c.node('e').r.space('s').delete('doc');
+      expect(await textOf(c, 'e')).toBe('');
+      if (recreate) de = await open(c, 'e');
+      await edit(de, 'start', 'new');
+      await edit(dw, 'end', '+w');
+    },
+    read: textOf,
+    cleanup: () => docs.forEach((d) => d.destroy()),
+  });
 }
 
 describe('a Yjs document deleted and written again while a peer holding it is away', () => {
