@@ -27,7 +27,7 @@ function deletedWhileAway(before: number, after: number, speaks?: readonly numbe
     seed: 5,
     speaks,
     eTabs: tabs ? 2 : 1,
-    before: async (c) => inc(c, 'e', before),
+    before: async (c) => void (await inc(c, 'e', before)),
     async away(c) {
       expect(await read(c, 'w')).toBe(before);
       // The other tab's delete: this one's next write reads the key in the storage they share.
