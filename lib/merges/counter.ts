@@ -1,8 +1,13 @@
 /**
  * A PN-counter: per replica, the total added and the total subtracted; the value is their difference. A typed
- * value ('counter'): siblings merge by per-replica maxima on every replica, registered or not, so concurrent
+ * value ('counter'): siblings merge by per-entry maxima on every replica, registered or not, so concurrent
  * increments on different replicas all count. Increment through `space.update` (an atomic read-modify-write):
  * two increments by one replica computed from the same state would count once.
+ *
+ * A replica's entry is keyed by its id, or, for a counter it starts after its first write, by its id and an
+ * incarnation (`entryOf`): a counter re-created after a delete does not share its entry with the deleted one. A peer
+ * away at the delete that increments its old copy wrote concurrently with the delete: its counter comes back beside
+ * the new one (as a plain value's concurrent write does), and the join counts both, old entries included.
  *
  *   await space.update('likes', (c) => counter.increment(c, replica.replicaId, 1));
  *   counter.value((await space.get('likes')).value)   // → total
@@ -11,7 +16,9 @@
  * equal. Each count is a finite number; `value` saturates at ±Number.MAX_VALUE (see there). The helpers also accept the
  * plain `{ p, n }` objects stored before counters carried their type.
  */
+import { mintingFloor, noteMinted } from '../minting.js';
 import { jsonPayload, parseJsonPayload } from '../payload.js';
+import { fnv1a } from '../sync/sketch.js';
 import type { ValueType } from '../typed.js';
 import type { MergeFn } from '../types.js';
 
@@ -52,11 +59,59 @@ export function increment(c: CounterValue | undefined, replicaId: string, by = 1
   if (!Number.isFinite(by)) throw new TypeError('counter.increment: by must be a finite number');
   const v = c ? check(c) : zero();
   const side = by >= 0 ? 'p' : 'n';
+  const key = entryOf(v, replicaId);
   // Its own entry only ('constructor' names no inherited member here), and finite: every decoder refuses any other.
-  const total = (Object.hasOwn(v[side], replicaId) ? v[side][replicaId]! : 0) + Math.abs(by);
+  const total = (Object.hasOwn(v[side], key) ? v[side][key]! : 0) + Math.abs(by);
   if (!Number.isFinite(total)) throw new TypeError('counter.increment: the count would not be a finite number');
-  const next = { ...v[side], [replicaId]: total };
+  const next = { ...v[side], [key]: total };
   return side === 'p' ? new Counter(next, v.n) : new Counter(v.p, next);
+}
+
+/**
+ * The entry `replicaId` increments: of its entries in `v` (either side), the one of the highest incarnation. None (a
+ * counter it never incremented, or one a delete emptied): a new incarnation, keyed `<stem>~<n>` (n in base 36) by the
+ * seq of the write it starts in (minting.ts: above every seq the replica used, so no entry it started before, in this
+ * key or a peer's old copy of it, has that key). Outside a write, or in a replica's first write, the plain id (the
+ * incarnation 0, what every counter used before): no floor tells it apart from an earlier one there.
+ *
+ * Every release decodes a key of 1–64 characters and merges entries by key, summing them all: an incarnation is an
+ * entry like any other, read and joined alike everywhere. A key is the replica's own by its form only (no key is
+ * signed): a peer that writes `<id>~<n>` makes `id` increment that entry, which it could already do writing `<id>`.
+ */
+function entryOf(v: CounterValue, replicaId: string): string {
+  const s = stem(replicaId);
+  let best: string | undefined;
+  let top = -1;
+  for (const r of [v.p, v.n]) {
+    for (const k of Object.keys(r)) {
+      const n = k === replicaId ? 0 : incarnation(k, s);
+      if (n !== undefined && n > top) [best, top] = [k, n];
+    }
+  }
+  if (best !== undefined) return best;
+  const floor = mintingFloor(replicaId);
+  if (floor === 0 || floor >= Number.MAX_SAFE_INTEGER) return replicaId;
+  noteMinted(replicaId, floor + 1);
+  return `${s}~${(floor + 1).toString(36)}`;
+}
+
+/** The incarnation a key names for the stem `s` (undefined: not one of its keys). */
+function incarnation(k: string, s: string): number | undefined {
+  if (k.length <= s.length + 1 || k[s.length] !== '~' || !k.startsWith(s)) return undefined;
+  const text = k.slice(s.length + 1);
+  if (!/^[1-9a-z][0-9a-z]{0,10}$/.test(text)) return undefined;
+  const n = parseInt(text, 36);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/**
+ * What an incarnation's key starts with: the replica id, when `<id>~<n>` fits every decoder's 64 characters for any
+ * safe n (11 digits). A longer id (never minted here: ids are 16 characters, but an app may pass its own) is its first
+ * 32 characters and two 32-bit hashes of the whole, after a '.' no replica id holds, so no id stands for it.
+ */
+function stem(id: string): string {
+  if (id.length <= 64 - 12) return id;
+  return `${id.slice(0, 32)}.${fnv1a(id).toString(36)}${fnv1a(`~${id}`).toString(36)}`;
 }
 
 /**
