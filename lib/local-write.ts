@@ -134,7 +134,7 @@ export class LocalWrite {
     let top = floor;
     // A helper minting its own tags inside `produce` (add-wins `add`) mints them above `floor`, naming the epoch this
     // write's dot names; the dot goes at or above the last of them (minting.ts), so the next write's tags go above.
-    if (typeof produce === 'function') [content, top] = mintingWrite(r, this.host.ep, floor, () => produce(current));
+    if (typeof produce === 'function') [content, top] = mintingWrite(r, this.host.ep, floor, () => produce(current), current !== undefined && ownDelete(current, r));
     else content = produce;
     if (content === undefined) return undefined;
     const hlc = this.hlc!;
@@ -155,6 +155,12 @@ export class LocalWrite {
     this.rec = next;
     return next;
   }
+}
+
+/** Whether a tombstone of replica `r` stands among the record's versions (minting.ts `mintingAfterOwnDelete`). */
+function ownDelete(rec: KeyRecord, r: string): boolean {
+  for (const v of rec.vs) if (v.d === 1 && v.r === r) return true;
+  return false;
 }
 
 /** A failed write: what it told of its record (`rec`, if it applied one) is taken back. */

@@ -24,6 +24,8 @@ interface Minter {
   readonly id: string;
   readonly ep: string | undefined;
   readonly floor: number;
+  /** The replica's own delete stands among the key's versions: it has not written the key since (see `mintingAfterOwnDelete`). */
+  readonly afterOwnDelete: boolean;
   /** The highest counter minted in this scope (the floor while none is). */
   top: number;
 }
@@ -34,9 +36,9 @@ let current: Minter | undefined;
  * Runs `fn` as a write of replica `id` whose dot names epoch `ep` (undefined: untagged) above log seq `floor`; returns
  * what `fn` returned, and the highest counter a helper minted in it (`floor` when none did).
  */
-export function mintingWrite<T>(id: string, ep: string | undefined, floor: number, fn: () => T): [T, number] {
+export function mintingWrite<T>(id: string, ep: string | undefined, floor: number, fn: () => T, afterOwnDelete = false): [T, number] {
   const outer = current;
-  const scope: Minter = { id, ep, floor, top: floor };
+  const scope: Minter = { id, ep, floor, afterOwnDelete, top: floor };
   current = scope;
   try {
     return [fn(), scope.top];
@@ -58,6 +60,16 @@ export function mintingEpoch(replicaId: string): string | undefined {
 /** The counter a tag minted now by `replicaId` goes above (besides its set's context): the running write's floor. */
 export function mintingFloor(replicaId: string): number {
   return current !== undefined && current.id === replicaId ? current.floor : 0;
+}
+
+/**
+ * Whether the running write is `replicaId`'s first to the key since its own delete of it, which still stands beside a
+ * peer's write concurrent with it. The value the write reads is then that peer's, and what it holds of this replica is
+ * from before the delete — a third peer's concurrent copy may hold more of it: a helper continuing its per-replica
+ * entries (a counter's count) starts a new one instead (merges/counter.ts).
+ */
+export function mintingAfterOwnDelete(replicaId: string): boolean {
+  return current !== undefined && current.id === replicaId && current.afterOwnDelete;
 }
 
 /** A helper minted counters of `replicaId` up to `n`: the running write's dot goes at or above it. */

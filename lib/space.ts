@@ -15,6 +15,8 @@ import { MergeError, readView, type View } from './view.js';
 import { SpacePresence, type PresenceHub } from './sync/presence-hub.js';
 import { schemaTable, type SchemaTable, type SchemaValidators } from './schema.js';
 import { WriteResult } from './write-result.js';
+import { mintingAfterOwnDelete } from './minting.js';
+import { typeOf } from './typed.js';
 
 export { WriteResult };
 
@@ -352,8 +354,16 @@ export class Space {
     // Read repair: write the merge back with the context that was read, so it supersedes exactly the merged siblings —
     // and only if the key is still in the state that was read: a write committed meanwhile already superseded
     // (some of) those siblings, and writing their merge beside it would bring them back.
-    const content: WriteContent = view.repair === 'delete' ? { d: true } : { v: encodeValue(view.result!.value, this.host.maxValueBytes) };
-    const repaired = await this.core.write(this.name, key, (cur) => (cur && sameState(cur, rec) ? content : undefined), rec);
+    // Written back over this replica's own delete, a typed value that keeps per-replica entries starts ours anew
+    // (ValueType.reopen), computed inside the write (minting.ts: the write's floor names the new entry).
+    const merged = view.repair === 'delete' ? undefined : view.result!.value;
+    const reopen = merged === undefined ? undefined : typeOf(merged)?.reopen;
+    const content: WriteContent = merged === undefined ? { d: true } : { v: encodeValue(merged, this.host.maxValueBytes) };
+    const produce = (cur: KeyRecord | undefined): WriteContent | undefined => {
+      if (!cur || !sameState(cur, rec)) return undefined;
+      return reopen && mintingAfterOwnDelete(this.core.replicaId) ? { v: encodeValue(reopen(merged, this.core.replicaId), this.host.maxValueBytes) } : content;
+    };
+    const repaired = await this.core.write(this.name, key, produce, rec);
     if (!repaired || view.repair === 'delete') return view.result;
     const after = this.view(key, repaired, undefined)?.result;
     return after && !after.conflict ? { ...view.result!, versions: after.versions, context: after.context } : view.result;

@@ -73,6 +73,14 @@ export interface ValueType<T = unknown> {
    * as written.
    */
   reissue?(value: T, oldId: string, newId: string, base: readonly T[]): T;
+  /**
+   * For a type whose values keep per-replica entries a replica continues (a counter's count): `value`, the merge a
+   * replica writes back over its own delete of the key beside a peer's concurrent write (read repair), with that
+   * replica's entries started anew — what the peer's copy holds of them is from before the delete, and continuing it
+   * would lose the replica's next changes to a copy holding more (minting.ts `mintingAfterOwnDelete`). Called inside
+   * the repair's write; without it the merge is written back as it is.
+   */
+  reopen?(value: T, replicaId: string): T;
 }
 
 /** ValueType.working: a type's working copies (`C`: the copy, e.g. a Y.Doc). */

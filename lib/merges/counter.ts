@@ -16,7 +16,7 @@
  * equal. Each count is a finite number; `value` saturates at ±Number.MAX_VALUE (see there). The helpers also accept the
  * plain `{ p, n }` objects stored before counters carried their type.
  */
-import { mintingFloor, noteMinted } from '../minting.js';
+import { mintingAfterOwnDelete, mintingFloor, noteMinted } from '../minting.js';
 import { jsonPayload, parseJsonPayload } from '../payload.js';
 import { fnv1a } from '../sync/sketch.js';
 import type { ValueType } from '../typed.js';
@@ -79,6 +79,9 @@ export function increment(c: CounterValue | undefined, replicaId: string, by = 1
  * signed): a peer that writes `<id>~<n>` makes `id` increment that entry, which it could already do writing `<id>`.
  */
 function entryOf(v: CounterValue, replicaId: string): string {
+  // The replica's first write since its own delete: what the value holds of its entries is a peer's copy from before
+  // the delete (minting.ts): a new incarnation, whatever entry that copy brings back.
+  if (mintingAfterOwnDelete(replicaId)) return freshEntry(replicaId) ?? replicaId;
   const s = stem(replicaId);
   let best: string | undefined;
   let top = -1;
@@ -88,11 +91,21 @@ function entryOf(v: CounterValue, replicaId: string): string {
       if (n !== undefined && n > top) [best, top] = [k, n];
     }
   }
-  if (best !== undefined) return best;
+  return best ?? freshEntry(replicaId) ?? replicaId;
+}
+
+/** A new incarnation of `replicaId`'s entry, keyed by the running write's seq (undefined outside a write or in its first). */
+function freshEntry(replicaId: string): string | undefined {
   const floor = mintingFloor(replicaId);
-  if (floor === 0 || floor >= Number.MAX_SAFE_INTEGER) return replicaId;
+  if (floor === 0 || floor >= Number.MAX_SAFE_INTEGER) return undefined;
   noteMinted(replicaId, floor + 1);
-  return `${s}~${(floor + 1).toString(36)}`;
+  return `${stem(replicaId)}~${(floor + 1).toString(36)}`;
+}
+
+/** ValueType.reopen: `c` with a new incarnation of `replicaId`'s entry at 0 (its later increments go there). */
+function reopen(c: Counter, replicaId: string): Counter {
+  const key = freshEntry(replicaId);
+  return key === undefined || Object.hasOwn(c.p, key) ? c : new Counter({ ...c.p, [key]: 0 }, c.n);
 }
 
 /** The incarnation a key names for the stem `s` (undefined: not one of its keys). */
@@ -212,4 +225,5 @@ export const counterType: ValueType<Counter> = {
   checkDelta: (delta) => void counterType.decode(delta),
   /** A join keeps each replica's record once, at the larger number: never more than both texts together. */
   applySize: (baseSize, delta) => baseSize + delta.length,
+  reopen,
 };
