@@ -15,12 +15,13 @@
  *                             (the sync engine sends it to peers holding the bases)
  * A record with `p` or an `x` without `v` is a *chained* record: it is read with the key's previous record
  * (file-storage.ts keeps that link, recovery rebuilds it). A JSON text never starts with 0x00, so the forms cannot be
- * confused. A 100 KB value costs 100 KB + J; a keystroke into a 100 KB document costs its delta + J.
+ * confused (nor with the log's binary record, log-record.ts, which starts with 0x02). A 100 KB value costs 100 KB + J; a keystroke into a 100 KB document costs its delta + J.
  */
 import { chainForm, unchain, type ChainVersion } from '../../lib/chain.js';
 import type { Dot } from '../../lib/dvv.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { COMPACT_RECORD, decodeCompact, type CompactContext } from './compact-record.js';
+import { decodeLogRecord, LOG_RECORD } from './log-record.js';
 
 const BINARY_RECORD = 0x00;
 
@@ -96,13 +97,15 @@ export interface StoredRecord extends Omit<KeyRecord, 'vs'> {
 
 /**
  * Parses a stored record (throws on anything malformed; callers report CORRUPT). A snapshot's compact record
- * (compact-record.ts) is read with the snapshot's `compact` context and the `seq` and hash its index holds.
+ * (compact-record.ts) is read with the snapshot's `compact` context and the `seq` and hash its index holds; the log's
+ * binary record (log-record.ts) with the `seq` and hash its frame's head holds.
  */
 export function decodeRecord(bytes: Buffer, compact?: CompactContext, seq = 0, h = ''): StoredRecord {
   if (bytes[0] === COMPACT_RECORD) {
     if (!compact) throw new Error('a compact record outside a snapshot');
     return decodeCompact(bytes, compact, seq, h);
   }
+  if (bytes[0] === LOG_RECORD) return decodeLogRecord(bytes, seq, h);
   if (bytes[0] !== BINARY_RECORD) return JSON.parse(bytes.toString('utf8')) as StoredRecord;
   const jsonLen = bytes.readUInt32LE(1);
   if (5 + jsonLen > bytes.length) throw new Error('record head past its end');
