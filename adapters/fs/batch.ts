@@ -137,8 +137,8 @@ export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRec
       const rec = writes[i + 2] as KeyRecord | null;
       if (rec === null) continue;
       if (isPlain(rec)) {
-        const bytes = encodeLogRecord(rec);
-        out[j] = bytes !== undefined ? area.append(bytes) : area.appendJson(rec);
+        const w = encodeLogRecord(rec);
+        out[j] = w !== undefined ? area.appendBytes(w.buf, w.at) : area.appendJson(rec);
       } else {
         const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
         out[j] = area.append(enc.text);

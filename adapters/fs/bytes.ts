@@ -4,6 +4,9 @@
  */
 import { wellFormed } from '../../lib/values.js';
 
+/** Texts up to this long are copied unit by unit (ByteWriter.text); a longer one is written by Buffer#write. */
+const LOOP_TEXT = 24;
+
 export class ByteWriter {
   buf: Buffer;
   at = 0;
@@ -24,7 +27,8 @@ export class ByteWriter {
     this.room(8);
     const buf = this.buf;
     let at = this.at;
-    // 32-bit arithmetic below 2^31 (most counts, lengths and counters), a division a byte above
+    // In 32-bit arithmetic: below 2^31 at once (counts, lengths, counters); above (an HLC time in milliseconds), its low
+    // 28 bits from its low 32, then the bits above them (below 2^25 up to 2^53)
     if (n < 0x80000000) {
       let m = n | 0;
       while (m >= 0x80) {
@@ -33,11 +37,14 @@ export class ByteWriter {
       }
       buf[at++] = m;
     } else {
-      while (n >= 0x80) {
-        buf[at++] = (n % 0x80) | 0x80;
-        n = Math.floor(n / 0x80);
+      const low = n >>> 0;
+      for (let i = 0; i < 4; i++) buf[at++] = ((low >>> (7 * i)) & 0x7f) | 0x80;
+      let m = (low >>> 28) | (((n - low) / 0x100000000) << 4);
+      while (m >= 0x80) {
+        buf[at++] = (m & 0x7f) | 0x80;
+        m >>>= 7;
       }
-      buf[at++] = n;
+      buf[at++] = m;
     }
     this.at = at;
   }
@@ -56,7 +63,7 @@ export class ByteWriter {
 
   /**
    * A length, then the UTF-8 of `s`; false (nothing written) where `s` holds a lone surrogate, which UTF-8 cannot carry.
-   * A text of ASCII is copied unit by unit (its length known before its bytes).
+   * A text of ASCII is written at once (its length known before its bytes).
    */
   text(s: string): boolean {
     const start = this.at;
@@ -65,6 +72,16 @@ export class ByteWriter {
     this.uint(n);
     const buf = this.buf;
     let at = this.at;
+    if (n > LOOP_TEXT) {
+      // its UTF-8 as long as its UTF-16 units: ASCII
+      this.room(3 * n);
+      if (this.buf.write(s, at, 'utf8') === n) {
+        this.at = at + n;
+        return true;
+      }
+      this.at = start;
+      return this.utf8(s);
+    }
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80) {

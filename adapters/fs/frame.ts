@@ -108,6 +108,8 @@ export function encodeChange(c: Change, prev?: KeyRecord): string | Buffer | und
 /** Bytes of record area taken at a time: the first chunk small (most batches are one write), each next one twice as large, up to this. */
 const AREA_CHUNK = 64 << 10;
 const FIRST_CHUNK = 1 << 10;
+/** Records up to this many bytes are copied into the area byte by byte (RecordArea.appendBytes). */
+const SHORT_COPY = 256;
 
 /**
  * The records of a batch as bytes, appended in order as its transactions commit: a record's text is encoded to UTF-8
@@ -169,6 +171,22 @@ export class RecordArea {
     const len = typeof text === 'string' ? this.chunk.write(text, at, 'utf8') : text.copy(this.chunk, at);
     this.used += len;
     this.crc = crc32Range(this.chunk, at, at + len);
+    return len;
+  }
+
+  /** Appends the first `len` bytes of `src` (a record written elsewhere: log-record.ts); returns `len` (CRC-32 in `crc`). */
+  appendBytes(src: Uint8Array, len: number): number {
+    if (!this.chunk || this.chunk.length - this.used < len) {
+      this.seal();
+      this.chunk = Buffer.allocUnsafe(this.chunkSize(len));
+    }
+    const c = this.chunk;
+    const at = this.used;
+    // a short record copied byte by byte (Buffer#copy's own work is most of a short copy's)
+    if (len <= SHORT_COPY) for (let i = 0; i < len; i++) c[at + i] = src[i]!;
+    else c.set(src.subarray(0, len), at);
+    this.used = at + len;
+    this.crc = crc32Range(c, at, at + len);
     return len;
   }
 

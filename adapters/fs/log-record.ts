@@ -29,10 +29,12 @@ const LOOKED_UP = 16;
 const SCRATCH = 1 << 12;
 
 let scratch = new ByteWriter(SCRATCH);
+/** The names the record being written gave so far: the first `named` of them. */
 const names: string[] = [];
+let named = 0;
 
 const inlineId: IdOut = (w, id, plus) => {
-  const n = names.length;
+  const n = named;
   for (let i = 0; i < n && i < LOOKED_UP; i++) {
     if (names[i] === id) {
       w.uint(i + plus);
@@ -40,23 +42,23 @@ const inlineId: IdOut = (w, id, plus) => {
     }
   }
   w.uint(n + plus);
-  names.push(id);
+  if (n < LOOKED_UP) names[n] = id;
+  named++;
   return w.text(id);
 };
 
 /**
- * The bytes of `rec` in the log's binary form, or undefined where the form cannot hold it. The bytes are a view of a
- * scratch buffer the next call overwrites: copy them before.
+ * Writes `rec` in the log's binary form into a scratch writer; answers the writer, its bytes from 0 to its `at` (the
+ * next call overwrites them: copy them before), or undefined where the form cannot hold the record.
  */
-export function encodeLogRecord(rec: KeyRecord): Buffer | undefined {
+export function encodeLogRecord(rec: KeyRecord): ByteWriter | undefined {
   if (scratch.buf.length > SCRATCH) scratch = new ByteWriter(SCRATCH);
   const w = scratch;
   w.at = 0;
   w.uint(LOG_RECORD);
-  names.length = 0;
+  named = 0;
   const ok = writeState(w, rec, inlineId, 0);
-  names.length = 0;
-  return ok ? w.buf.subarray(0, w.at) : undefined;
+  return ok ? w : undefined;
 }
 
 const logError = (why: string) => new Error(`a log record: ${why}`);
