@@ -121,7 +121,8 @@ export interface SeenEntries {
 /**
  * Encodes a transaction's writes, (space, key, record or null) triples, into `area` (a batch's record area); a put may
  * be stored chained to the key's current record (record.ts), one whose values are all texts is written in the log's
- * binary form (log-record.ts), or where that cannot hold it as its JSON straight into the area. When a record cannot be encoded it throws, and the area is as before: nothing is applied.
+ * binary form (log-record.ts), or where that cannot hold it as its JSON straight into the area. When a record cannot
+ * be encoded it throws, and the area is as before: nothing is applied.
  * A key the transaction read, with nothing changed since, is not looked up again (`read`).
  */
 export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>, read: SeenEntries | undefined, area: RecordArea): EncodedWrites {

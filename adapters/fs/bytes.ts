@@ -27,8 +27,8 @@ export class ByteWriter {
     this.room(8);
     const buf = this.buf;
     let at = this.at;
-    // In 32-bit arithmetic: below 2^31 at once (counts, lengths, counters); above (an HLC time in milliseconds), its low
-    // 28 bits from its low 32, then the bits above them (below 2^25 up to 2^53)
+    // In 32-bit arithmetic: below 2^31 at once (counts, lengths, counters); above (an HLC time in milliseconds),
+    // its low 28 bits from its low 32, then the bits above them (below 2^25 up to 2^53)
     if (n < 0x80000000) {
       let m = n | 0;
       while (m >= 0x80) {
@@ -62,8 +62,8 @@ export class ByteWriter {
   }
 
   /**
-   * A length, then the UTF-8 of `s`; false (nothing written) where `s` holds a lone surrogate, which UTF-8 cannot carry.
-   * A text of ASCII is written at once (its length known before its bytes).
+   * A length, then the UTF-8 of `s`; false (nothing written) where `s` holds a lone surrogate, which UTF-8 cannot
+   * carry. A text of ASCII is written at once (its length known before its bytes).
    */
   text(s: string): boolean {
     const start = this.at;

@@ -125,7 +125,8 @@ export function compactable(rec: KeyRecord, base: number): boolean {
   }
   for (const v of rec.vs) {
     if (v.ep !== undefined && !wellFormed(v.ep)) return false;
-    if (v.x || !isCount(v.n) || !isCount(v.c) || !Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
+    if (v.x || !isCount(v.n) || !isCount(v.c)) return false;
+    if (!Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
     if (!v.d && v.v === undefined) return false;
     if (v.d && v.v !== undefined) return false;
     // UTF-8 cannot carry a lone surrogate: such a text keeps the log's form (JSON escapes it).
@@ -170,7 +171,8 @@ export function writeState(w: ByteWriter, rec: KeyRecord, id: IdOut, base: numbe
     const v = vs[i]!;
     const value = v.v;
     const ep = v.ep;
-    if (v.x || !isCount(v.n) || !isCount(v.c) || !Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
+    if (v.x || !isCount(v.n) || !isCount(v.c)) return false;
+    if (!Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
     if (v.d ? value !== undefined : value === undefined) return false;
     w.uint((v.d ? 0 : typeof value === 'string' ? 1 : 2) | (ep === undefined ? 0 : TAGGED));
     if (!id(w, v.r, 0) || (ep !== undefined && !id(w, ep, 0))) return false;
@@ -217,7 +219,14 @@ export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: st
  * (reading more where the form writes it inline). `seq` and `h` are the record's, kept beside it. Throws on anything
  * malformed.
  */
-export function readState(b: Buffer, reader: ByteReader, id: (i: number) => string, base: number, seq: number, h: string): StoredRecord {
+export function readState(
+  b: Buffer,
+  reader: ByteReader,
+  id: (i: number) => string,
+  base: number,
+  seq: number,
+  h: string,
+): StoredRecord {
   const uint = () => reader.uint();
   const run = () => reader.skip();
   const flags = uint();

@@ -11,11 +11,11 @@
  *         20  crc     u32 LE        CRC-32 of bytes 4..20, then of the payload
  *         24  payload = head JSON ‖ records (each put KeyRecord, in head order; record.ts: JSON, or bytes when it holds byte values)
  *
- * Head: { o: [[space, key, seq, h, len, crc] (put) | [space, key, seq, h, len, crc, form] | [space, key] (remove), ...],
- * m?: { name: value } }. A put's `form`: 1 (CHAINED) its record is chained to the key's previous record (record.ts), 2
- * (RECORD_V2) its record is in the log's binary form (log-record.ts: an earlier release, whose reader takes only 1
- * there, refuses the directory at open rather than misread it); this release refuses any other form as a later
- * release's.
+ * Head: { o: [[space, key, seq, h, len, crc] (put) | [space, key, seq, h, len, crc, form] | [space, key] (remove),
+ * ...], m?: { name: value } }. A put's `form`: 1 (CHAINED) its record is chained to the key's previous record
+ * (record.ts), 2 (RECORD_V2) its record is in the log's binary form (log-record.ts: an earlier release, whose reader
+ * takes only 1 there, refuses the directory at open rather than misread it); this release refuses any other form as
+ * a later release's.
  * Recovery reads only heads; a record's text is found at a known offset and read when asked for,
  * checked against its own CRC.
  *
@@ -44,10 +44,11 @@ const MAX_FRAME = 1 << 30;
 /** A put's form in its head op (see above). */
 export const CHAINED = 1;
 export const RECORD_V2 = 2;
+type PutForm = typeof CHAINED | typeof RECORD_V2;
 
 export type HeadOp =
   | [space: string, key: string, seq: number, h: string, len: number, crc: number]
-  | [space: string, key: string, seq: number, h: string, len: number, crc: number, form: typeof CHAINED | typeof RECORD_V2]
+  | [space: string, key: string, seq: number, h: string, len: number, crc: number, form: PutForm]
   | [space: string, key: string];
 
 export interface BatchHead {
@@ -174,7 +175,7 @@ export class RecordArea {
     return len;
   }
 
-  /** Appends the first `len` bytes of `src` (a record written elsewhere: log-record.ts); returns `len` (CRC-32 in `crc`). */
+  /** Appends the first `len` bytes of `src` (a record written elsewhere: log-record.ts); returns `len` (CRC: `crc`). */
   appendBytes(src: Uint8Array, len: number): number {
     if (!this.chunk || this.chunk.length - this.used < len) {
       this.seal();
@@ -257,7 +258,8 @@ export function encodeHead(spaces: readonly string[], keys: readonly string[], p
       if (p !== undefined) bytes += p.len;
     }
   }
-  const head = headBytes({ spaces, keys, puts, meta, records }, room) ?? Buffer.from(JSON.stringify(headOf(spaces, keys, puts, meta, records)), 'utf8');
+  const parts: HeadParts = { spaces, keys, puts, meta, records };
+  const head = headBytes(parts, room) ?? Buffer.from(JSON.stringify(headOf(parts)), 'utf8');
   return { head, headLen: head.length, records, length: head.length + bytes };
 }
 
@@ -339,7 +341,7 @@ function writeHead(w: JsonWriter, { spaces, keys, puts, meta, records }: HeadPar
   return w.ascii('],"m":') && w.value(Object.fromEntries(meta), 0) && w.byte(0x7d);
 }
 
-function headOf(spaces: readonly string[], keys: readonly string[], puts: ReadonlyArray<FramedPut | undefined>, meta: ReadonlyMap<string, unknown>, records: readonly Buffer[]): BatchHead {
+function headOf({ spaces, keys, puts, meta, records }: HeadParts): BatchHead {
   const ops = new Array<HeadOp>(keys.length);
   const forms = new Forms(records);
   for (let i = 0; i < keys.length; i++) {

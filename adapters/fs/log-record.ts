@@ -5,9 +5,9 @@
  *   0x02 ‖ the compact form's body (compact-record.ts writeState), its ids written inline and its times from 0
  *
  * An id (a replica id or an epoch label) is a varint i: below the count of names the record gave so far, that name;
- * equal to it, a new name, whose text follows (length ‖ UTF-8). The record's seq and hash are not in it: its frame's head
- * names them (frame.ts), as a snapshot's index does for its compact records. A text value is its UTF-8, not a JSON text
- * in a JSON text: an S4 put's record is about 70 bytes instead of 160, written without escaping and checksummed in
+ * equal to it, a new name, whose text follows (length ‖ UTF-8). The record's seq and hash are not in it: its frame's
+ * head names them (frame.ts), as a snapshot's index does for its compact records. A text value is its UTF-8, not a JSON
+ * text in a JSON text: an S4 put's record is about 80 bytes instead of 190, written without escaping and checksummed in
  * half the bytes.
  *
  * A frame names each put stored so (frame.ts RECORD_V2 in its head op), and an earlier release refuses such an op when

@@ -1,7 +1,8 @@
 /**
  * How one KeyRecord is stored in a log frame or a snapshot. A record whose values are all texts is its JSON text
- * (as every file written before binary values). A record holding byte values (binary and typed values, e.g. Yjs
- * document states), deltas, or references to the key's previous record is stored as
+ * (as every file written before binary values), or in a log frame of this release its binary form (log-record.ts).
+ * A record holding byte values (binary and typed values, e.g. Yjs document states), deltas, or references to the key's
+ * previous record is stored as
  *
  *   0x00 ‖ u32 LE length of J ‖ J ‖ the byte areas, raw, in version order
  *
@@ -15,7 +16,8 @@
  *                             (the sync engine sends it to peers holding the bases)
  * A record with `p` or an `x` without `v` is a *chained* record: it is read with the key's previous record
  * (file-storage.ts keeps that link, recovery rebuilds it). A JSON text never starts with 0x00, so the forms cannot be
- * confused (nor with the log's binary record, log-record.ts, which starts with 0x02). A 100 KB value costs 100 KB + J; a keystroke into a 100 KB document costs its delta + J.
+ * confused (nor with the log's binary record, which starts with 0x02). A 100 KB value costs 100 KB + J; a keystroke
+ * into a 100 KB document costs its delta + J.
  */
 import { chainForm, unchain, type ChainVersion } from '../../lib/chain.js';
 import type { Dot } from '../../lib/dvv.js';

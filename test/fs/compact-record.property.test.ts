@@ -1,8 +1,8 @@
 /**
  * A snapshot's compact record (adapters/fs/compact-record.ts) must read back as exactly the record written, for any
  * ids, counters, times, values and peers; a record it cannot hold must be refused by `compactable` (and is then
- * stored in the log's form), never written wrong. The log's binary record (adapters/fs/log-record.ts), the same body with
- * its ids inline, likewise. fast-check prints the seed of a failing run; the seed replays it.
+ * stored in the log's form), never written wrong. The log's binary record (adapters/fs/log-record.ts), the same body
+ * with its ids inline, likewise. fast-check prints the seed of a failing run; the seed replays it.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

@@ -130,7 +130,7 @@ describe("the log's binary record", () => {
     await expectHolds(mixed, rows, meta);
     await mixed.compactNow();
     await mixed.close();
-    // the snapshot: every record readable by the releases that read version 3 (compact, JSON, or the earlier binary form)
+    // the snapshot: every record readable by the releases reading version 3 (compact, JSON, or the earlier binary form)
     const [snap] = await snapshotFiles(d);
     const ks = new Keyspace();
     const file = await loadSnapshot(nodeIo, snap!, 'snap', ks);
