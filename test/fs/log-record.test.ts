@@ -77,7 +77,11 @@ describe("the log's binary record", () => {
     const d = await dir('logrec');
     const rows: Row[] = [['sp', 'a', s4(1)], ['sp', 'many', crowded(2)], ['sp', 'past', farPast(3)], ['sp', 'odd time', { ...s4(4), vs: [{ ...s4(4).vs[0]!, t: T + 0.5 }] }]];
     rows.push(['sp', 'bytes', { vs: [{ r: 'w', n: 5, t: T, c: 0, v: new Uint8Array([0, 2, 255]) }], cc: { w: 5 }, seq: 5, h: '0000000000000005' }]);
-    const s = fileStorage(d, quiet);
+    // a forged id holding a lone surrogate (UTF-8 cannot carry it): its JSON; large texts, ASCII and not: past a chunk
+    rows.push(['sp', 'forged', { ...s4(6, 'w\uD800'), h: '0000000000000006' }]);
+    rows.push(['sp', 'large', { ...s4(7), vs: [{ ...s4(7).vs[0]!, v: JSON.stringify('x'.repeat(200_000)) }] }]);
+    rows.push(['sp', 'large ü', { ...s4(8), vs: [{ ...s4(8).vs[0]!, v: JSON.stringify('ü漢🙂'.repeat(30_000)) }] }]);
+    const s = fileStorage(d, { ...quiet, compactOnClose: false });
     await s.open();
     await s.transact((tx) => {
       for (const [space, key, rec] of rows) tx.put(space, key, rec);
@@ -86,7 +90,7 @@ describe("the log's binary record", () => {
     const [seg] = await segmentFiles(d);
     const frames = await framesOf(seg!);
     const form = (key: string) => frames.find((f) => f.op[1] === key)!;
-    for (const key of ['a', 'many', 'past']) {
+    for (const key of ['a', 'many', 'past', 'large', 'large ü']) {
       const { op, bytes } = form(key);
       expect(op[6], key).toBe(2);
       expect(bytes![0], key).toBe(0x02);
@@ -99,6 +103,8 @@ describe("the log's binary record", () => {
     expect(form('odd time').bytes![0]).toBe(0x7b);
     expect(form('bytes').op).toHaveLength(6);
     expect(form('bytes').bytes![0]).toBe(0x00);
+    expect(form('forged').op).toHaveLength(6);
+    expect(form('forged').bytes![0]).toBe(0x7b);
     const again = fileStorage(d, quiet);
     await again.open();
     await expectHolds(again, rows, {});
