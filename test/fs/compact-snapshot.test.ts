@@ -3,10 +3,10 @@
 // a store written by the code before (version 2) opens and is rewritten as version 3 at its next compaction.
 import { cp, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage, type FileStorageOptions } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
-import { expectHolds, snapshotFiles, tempDir, type Row } from './helpers.js';
+import { expectHolds, snapshotFiles, tempDirsPerTest, type Row } from './helpers.js';
 // @ts-expect-error: a plain module shared with the fixture's generator
 import { snapshotMeta, snapshotRecords } from './fixtures/snapshot-records.mjs';
 
@@ -14,17 +14,7 @@ beforeAll(loadHasher);
 
 const records = (): Row[] => snapshotRecords() as Row[];
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups) await c();
-  cleanups = [];
-});
-
-async function dir(tag: string): Promise<string> {
-  const t = await tempDir(tag);
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirsPerTest();
 
 const quiet: FileStorageOptions = { compactMinBytes: 1 << 30, cacheRecords: 0 };
 

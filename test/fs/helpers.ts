@@ -6,7 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileStorage, nodeIo, type FileStorageOptions, type Io, type IoFile } from '../../adapters/fs/index.js';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
 
@@ -15,6 +15,20 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 export async function tempDir(tag: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `concord-fs-${tag}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Temporary directories removed after each test of the file that calls this at its top level: `dir(tag)` makes one. */
+export function tempDirsPerTest(): (tag: string) => Promise<string> {
+  let cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups) await c();
+    cleanups = [];
+  });
+  return async (tag) => {
+    const t = await tempDir(tag);
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
 }
 
 export async function segmentFiles(dir: string): Promise<string[]> {

@@ -7,7 +7,7 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../../adapters/fs/crc32.js';
 import { FRAME_HEADER, parseHead, readFrameHeader, type HeadOp } from '../../adapters/fs/frame.js';
 import { fileStorage, nodeIo, type FileStorageOptions } from '../../adapters/fs/index.js';
@@ -15,23 +15,13 @@ import { Keyspace } from '../../adapters/fs/keyspace.js';
 import { loadSnapshot } from '../../adapters/fs/snapshot.js';
 import { loadHasher } from '../../lib/hash.js';
 import type { KeyRecord } from '../../lib/storage.js';
-import { expectHolds, segmentFiles, snapshotFiles, tempDir, type Row } from './helpers.js';
+import { expectHolds, segmentFiles, snapshotFiles, tempDirsPerTest, type Row } from './helpers.js';
 // @ts-expect-error: a plain module shared with the fixture's generator
 import { snapshotMeta, snapshotRecords } from './fixtures/snapshot-records.mjs';
 
 beforeAll(loadHasher);
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups) await c();
-  cleanups = [];
-});
-
-async function dir(tag: string): Promise<string> {
-  const t = await tempDir(tag);
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirsPerTest();
 
 const quiet: FileStorageOptions = { compactMinBytes: 1 << 30, cacheRecords: 0 };
 const T = 1_796_662_187_259;
