@@ -13,6 +13,7 @@ import type { KeyRecord } from '../../lib/storage.js';
 import { encodeHead, opRoom, RecordArea, type EncodedBatch } from './frame.js';
 import { chainable, Entry, setMetaOf, type Keyspace, type SpaceIndex } from './keyspace.js';
 import type { Batch } from './log-writer.js';
+import { encodeLogRecord } from './log-record.js';
 import { encodeRecord, isPlain } from './record.js';
 
 /** Changes and record bytes past which a batch takes no more transactions (the next one opens a new batch). */
@@ -119,8 +120,9 @@ export interface SeenEntries {
 
 /**
  * Encodes a transaction's writes, (space, key, record or null) triples, into `area` (a batch's record area); a put may
- * be stored chained to the key's current record (record.ts), one whose values are all texts is written as its JSON
- * straight into the area. When a record cannot be encoded it throws, and the area is as before: nothing is applied.
+ * be stored chained to the key's current record (record.ts), one whose values are all texts is written in the log's
+ * binary form (log-record.ts), or where that cannot hold it as its JSON straight into the area. When a record cannot
+ * be encoded it throws, and the area is as before: nothing is applied.
  * A key the transaction read, with nothing changed since, is not looked up again (`read`).
  */
 export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRecord | null>, read: SeenEntries | undefined, area: RecordArea): EncodedWrites {
@@ -135,8 +137,10 @@ export function encodeWrites(ks: Keyspace, writes: ReadonlyArray<string | KeyRec
       const prev = (out[j + 3] = seen !== null ? seen : s?.entry(key));
       const rec = writes[i + 2] as KeyRecord | null;
       if (rec === null) continue;
-      if (isPlain(rec)) out[j] = area.appendJson(rec);
-      else {
+      if (isPlain(rec)) {
+        const w = encodeLogRecord(rec);
+        out[j] = w !== undefined ? area.appendBytes(w.buf, w.at) : area.appendJson(rec);
+      } else {
         const enc = encodeRecord(rec, prev?.rec && chainable(prev, rec) ? prev.rec : undefined);
         out[j] = area.append(enc.text);
         if (enc.chained) out[j + 2] = prev;

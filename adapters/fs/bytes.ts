@@ -2,6 +2,10 @@
  * Varints (LEB128, up to 2^53) and length-prefixed runs, written into one growing buffer and read back within
  * bounds: the compact records (compact-record.ts) and the index columns of a snapshot (snapshot.ts).
  */
+import { wellFormed } from '../../lib/values.js';
+
+/** Texts up to this long are copied unit by unit (ByteWriter.text); a longer one is written by Buffer#write. */
+const LOOP_TEXT = 24;
 
 export class ByteWriter {
   buf: Buffer;
@@ -21,11 +25,28 @@ export class ByteWriter {
   /** A non-negative safe integer (the caller checks). */
   uint(n: number): void {
     this.room(8);
-    while (n >= 0x80) {
-      this.buf[this.at++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
+    const buf = this.buf;
+    let at = this.at;
+    // In 32-bit arithmetic: below 2^31 at once (counts, lengths, counters); above (an HLC time in milliseconds),
+    // its low 28 bits from its low 32, then the bits above them (below 2^25 up to 2^53)
+    if (n < 0x80000000) {
+      let m = n | 0;
+      while (m >= 0x80) {
+        buf[at++] = (m & 0x7f) | 0x80;
+        m >>>= 7;
+      }
+      buf[at++] = m;
+    } else {
+      const low = n >>> 0;
+      for (let i = 0; i < 4; i++) buf[at++] = ((low >>> (7 * i)) & 0x7f) | 0x80;
+      let m = (low >>> 28) | (((n - low) / 0x100000000) << 4);
+      while (m >= 0x80) {
+        buf[at++] = (m & 0x7f) | 0x80;
+        m >>>= 7;
+      }
+      buf[at++] = m;
     }
-    this.buf[this.at++] = n;
+    this.at = at;
   }
 
   raw(b: Uint8Array): void {
@@ -40,8 +61,41 @@ export class ByteWriter {
     this.raw(b);
   }
 
-  /** A length, then the UTF-8 of `s` (well formed: the caller checks). */
-  text(s: string): void {
+  /**
+   * A length, then the UTF-8 of `s`; false (nothing written) where `s` holds a lone surrogate, which UTF-8 cannot
+   * carry. A text of ASCII is written at once (its length known before its bytes).
+   */
+  text(s: string): boolean {
+    const start = this.at;
+    const n = s.length;
+    this.room(8 + n);
+    this.uint(n);
+    const buf = this.buf;
+    let at = this.at;
+    if (n > LOOP_TEXT) {
+      // its UTF-8 as long as its UTF-16 units: ASCII
+      this.room(3 * n);
+      if (this.buf.write(s, at, 'utf8') === n) {
+        this.at = at + n;
+        return true;
+      }
+      this.at = start;
+      return this.utf8(s);
+    }
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.at = start;
+        return this.utf8(s);
+      }
+      buf[at++] = c;
+    }
+    this.at = at;
+    return true;
+  }
+
+  private utf8(s: string): boolean {
+    if (!wellFormed(s)) return false;
     // Worst case 3 bytes per UTF-16 unit; the length is written once the bytes are known.
     this.room(8 + s.length * 3);
     const start = this.at;
@@ -55,6 +109,7 @@ export class ByteWriter {
       this.at = start;
       this.bytes(body);
     }
+    return true;
   }
 
   done(): Buffer {

@@ -125,7 +125,8 @@ export function compactable(rec: KeyRecord, base: number): boolean {
   }
   for (const v of rec.vs) {
     if (v.ep !== undefined && !wellFormed(v.ep)) return false;
-    if (v.x || !isCount(v.n) || !isCount(v.c) || !Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
+    if (v.x || !isCount(v.n) || !isCount(v.c)) return false;
+    if (!Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
     if (!v.d && v.v === undefined) return false;
     if (v.d && v.v !== undefined) return false;
     // UTF-8 cannot carry a lone surrogate: such a text keeps the log's form (JSON escapes it).
@@ -140,52 +141,94 @@ export function compactable(rec: KeyRecord, base: number): boolean {
 export function encodeCompact(rec: KeyRecord, table: IdTable, base: number): Buffer {
   const w = new ByteWriter();
   w.uint(COMPACT_RECORD);
-  w.uint((rec.src === undefined ? 0 : 1) | (rec.pts === undefined ? 0 : 2));
-  if (rec.src !== undefined) w.text(rec.src);
-  w.uint(rec.vs.length);
-  for (const v of rec.vs) {
+  tableOut = table;
+  writeState(w, rec, tableId, base);
+  return Buffer.from(w.done());
+}
+
+/** How a record's replica id or epoch label is written: `plus` added to its index (a point's epoch counts from 1). */
+export type IdOut = (w: ByteWriter, id: string, plus: number) => boolean;
+
+let tableOut: IdTable | undefined;
+const tableId: IdOut = (w, id, plus) => {
+  w.uint(tableOut!.of(id) + plus);
+  return true;
+};
+
+/**
+ * Writes a record's state and source after its lead byte (the form described above; log-record.ts writes its ids
+ * inline); false where the form cannot hold it (what `compactable` refuses, or an id `id` cannot write), with what it
+ * wrote then garbage.
+ */
+export function writeState(w: ByteWriter, rec: KeyRecord, id: IdOut, base: number): boolean {
+  const src = rec.src;
+  const pts = rec.pts;
+  w.uint((src === undefined ? 0 : 1) | (pts === undefined ? 0 : 2));
+  if (src !== undefined && !w.text(src)) return false;
+  const vs = rec.vs;
+  w.uint(vs.length);
+  for (let i = 0; i < vs.length; i++) {
+    const v = vs[i]!;
     const value = v.v;
-    w.uint((v.d ? 0 : typeof value === 'string' ? 1 : 2) | (v.ep === undefined ? 0 : TAGGED));
-    w.uint(table.of(v.r));
-    if (v.ep !== undefined) w.uint(table.of(v.ep));
+    const ep = v.ep;
+    if (v.x || !isCount(v.n) || !isCount(v.c)) return false;
+    if (!Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
+    if (v.d ? value !== undefined : value === undefined) return false;
+    w.uint((v.d ? 0 : typeof value === 'string' ? 1 : 2) | (ep === undefined ? 0 : TAGGED));
+    if (!id(w, v.r, 0) || (ep !== undefined && !id(w, ep, 0))) return false;
     w.uint(v.n);
     w.uint(zigzag(v.t - base));
     w.uint(v.c);
-    if (typeof value === 'string') w.text(value);
-    else if (value !== undefined) w.bytes(value);
+    if (typeof value === 'string') {
+      if (!w.text(value)) return false;
+    } else if (value !== undefined) w.bytes(value);
   }
-  const rs = Object.keys(rec.cc);
+  const cc = rec.cc;
+  const rs = Object.keys(cc);
   w.uint(rs.length);
   for (const r of rs) {
-    w.uint(table.of(r));
-    w.uint(rec.cc[r]!);
+    const n = cc[r];
+    if (!isCount(n) || !id(w, r, 0)) return false;
+    w.uint(n);
   }
-  if (rec.pts !== undefined) {
-    const tagged = Object.keys(rec.pts);
-    w.uint(tagged.length);
-    for (const r of tagged) {
-      const points = rec.pts[r]!;
-      w.uint(table.of(r));
-      w.uint(points.length);
-      for (const p of points) {
-        w.uint(p.e === '' ? 0 : table.of(p.e) + 1);
-        w.uint(p.n);
-      }
+  if (pts === undefined) return true;
+  const tagged = Object.keys(pts);
+  w.uint(tagged.length);
+  for (const r of tagged) {
+    const points = pts[r]!;
+    if (!id(w, r, 0)) return false;
+    w.uint(points.length);
+    for (const p of points) {
+      if (!isCount(p.n)) return false;
+      if (p.e === '') w.uint(0);
+      else if (!id(w, p.e, 1)) return false;
+      w.uint(p.n);
     }
   }
-  return Buffer.from(w.done());
+  return true;
 }
 
 /** Reads a compact record; `seq` and `h` come from the snapshot's index. Throws on anything malformed. */
 export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: string): StoredRecord {
   const reader = new ByteReader(b, 1, b.length, compactError);
+  return readState(b, reader, (i) => ctx.ids[i] ?? fail('a replica id outside the table'), ctx.base, seq, h);
+}
+
+/**
+ * Reads what writeState wrote, from `reader`'s place to the end of `b`; `id` answers the id or epoch label at an index
+ * (reading more where the form writes it inline). `seq` and `h` are the record's, kept beside it. Throws on anything
+ * malformed.
+ */
+export function readState(
+  b: Buffer,
+  reader: ByteReader,
+  id: (i: number) => string,
+  base: number,
+  seq: number,
+  h: string,
+): StoredRecord {
   const uint = () => reader.uint();
   const run = () => reader.skip();
-  const id = (): string => {
-    const r = ctx.ids[uint()];
-    if (r === undefined) throw new Error('a replica id outside the table');
-    return r;
-  };
   const flags = uint();
   let src: string | undefined;
   if (flags & 1) {
@@ -197,10 +240,10 @@ export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: st
   const vs: StoredVersion[] = new Array(nv);
   for (let i = 0; i < nv; i++) {
     const kind = uint();
-    const r = id();
-    const ep = kind & TAGGED ? id() : undefined;
+    const r = id(uint());
+    const ep = kind & TAGGED ? id(uint()) : undefined;
     const n = uint();
-    const t = unzigzag(uint()) + ctx.base;
+    const t = unzigzag(uint()) + base;
     const c = uint();
     let v: StoredVersion;
     if ((kind & 3) === 0) v = { r, n, t, c, d: 1 };
@@ -218,7 +261,7 @@ export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: st
   const ne = uint();
   const cc: Record<string, number> = {};
   for (let i = 0; i < ne; i++) {
-    const r = id();
+    const r = id(uint());
     // As JSON.parse makes it: an own property even for "__proto__".
     if (r === '__proto__') Object.defineProperty(cc, r, { value: uint(), enumerable: true, writable: true, configurable: true });
     else cc[r] = uint();
@@ -228,14 +271,14 @@ export function decodeCompact(b: Buffer, ctx: CompactContext, seq: number, h: st
     pts = {};
     const np = uint();
     for (let i = 0; i < np; i++) {
-      const r = id();
+      const r = id(uint());
       if (cc[r] === undefined || r in pts) throw new Error('points outside the context');
       const count = uint();
       if (count > b.length) throw new Error('more points than bytes');
       const points: Point[] = [];
       for (let j = 0; j < count; j++) {
         const e = uint();
-        points.push({ e: e === 0 ? '' : ctx.ids[e - 1] ?? fail('an epoch outside the table'), n: uint() });
+        points.push({ e: e === 0 ? '' : id(e - 1), n: uint() });
       }
       pts[r] = points;
     }

@@ -11,8 +11,11 @@
  *         20  crc     u32 LE        CRC-32 of bytes 4..20, then of the payload
  *         24  payload = head JSON ‖ records (each put KeyRecord, in head order; record.ts: JSON, or bytes when it holds byte values)
  *
- * Head: { o: [[space, key, seq, h, len, crc] (put) | [space, key, seq, h, len, crc, 1] (a put chained to the key's
- * previous record, record.ts) | [space, key] (remove), ...], m?: { name: value } }.
+ * Head: { o: [[space, key, seq, h, len, crc] (put) | [space, key, seq, h, len, crc, form] | [space, key] (remove),
+ * ...], m?: { name: value } }. A put's `form`: 1 (CHAINED) its record is chained to the key's previous record
+ * (record.ts), 2 (RECORD_V2) its record is in the log's binary form (log-record.ts: an earlier release, whose reader
+ * takes only 1 there, refuses the directory at open rather than misread it); this release refuses any other form as
+ * a later release's.
  * Recovery reads only heads; a record's text is found at a known offset and read when asked for,
  * checked against its own CRC.
  *
@@ -24,6 +27,7 @@ import { ConcordError } from '../../lib/errors.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { crc32, crc32Range } from './crc32.js';
 import { NOT_PLAIN, writeJson, writeWith, type JsonWriter } from './json-bytes.js';
+import { LOG_RECORD } from './log-record.js';
 import { encodeRecord } from './record.js';
 
 export const FRAME_HEADER = 24;
@@ -37,10 +41,14 @@ export const LAST_IN_GROUP = 1;
  */
 export const FOLLOWS = 2;
 const MAX_FRAME = 1 << 30;
+/** A put's form in its head op (see above). */
+export const CHAINED = 1;
+export const RECORD_V2 = 2;
+type PutForm = typeof CHAINED | typeof RECORD_V2;
 
 export type HeadOp =
   | [space: string, key: string, seq: number, h: string, len: number, crc: number]
-  | [space: string, key: string, seq: number, h: string, len: number, crc: number, chained: 1]
+  | [space: string, key: string, seq: number, h: string, len: number, crc: number, form: PutForm]
   | [space: string, key: string];
 
 export interface BatchHead {
@@ -101,6 +109,8 @@ export function encodeChange(c: Change, prev?: KeyRecord): string | Buffer | und
 /** Bytes of record area taken at a time: the first chunk small (most batches are one write), each next one twice as large, up to this. */
 const AREA_CHUNK = 64 << 10;
 const FIRST_CHUNK = 1 << 10;
+/** Records up to this many bytes are copied into the area byte by byte (RecordArea.appendBytes). */
+const SHORT_COPY = 256;
 
 /**
  * The records of a batch as bytes, appended in order as its transactions commit: a record's text is encoded to UTF-8
@@ -162,6 +172,22 @@ export class RecordArea {
     const len = typeof text === 'string' ? this.chunk.write(text, at, 'utf8') : text.copy(this.chunk, at);
     this.used += len;
     this.crc = crc32Range(this.chunk, at, at + len);
+    return len;
+  }
+
+  /** Appends the first `len` bytes of `src` (a record written elsewhere: log-record.ts); returns `len` (CRC: `crc`). */
+  appendBytes(src: Uint8Array, len: number): number {
+    if (!this.chunk || this.chunk.length - this.used < len) {
+      this.seal();
+      this.chunk = Buffer.allocUnsafe(this.chunkSize(len));
+    }
+    const c = this.chunk;
+    const at = this.used;
+    // a short record copied byte by byte (Buffer#copy's own work is most of a short copy's)
+    if (len <= SHORT_COPY) for (let i = 0; i < len; i++) c[at + i] = src[i]!;
+    else c.set(src.subarray(0, len), at);
+    this.used = at + len;
+    this.crc = crc32Range(c, at, at + len);
     return len;
   }
 
@@ -232,7 +258,8 @@ export function encodeHead(spaces: readonly string[], keys: readonly string[], p
       if (p !== undefined) bytes += p.len;
     }
   }
-  const head = headBytes({ spaces, keys, puts, meta }, room) ?? Buffer.from(JSON.stringify(headOf(spaces, keys, puts, meta)), 'utf8');
+  const parts: HeadParts = { spaces, keys, puts, meta, records };
+  const head = headBytes(parts, room) ?? Buffer.from(JSON.stringify(headOf(parts)), 'utf8');
   return { head, headLen: head.length, records, length: head.length + bytes };
 }
 
@@ -241,6 +268,29 @@ interface HeadParts {
   keys: readonly string[];
   puts: ReadonlyArray<FramedPut | undefined>;
   meta: ReadonlyMap<string, unknown>;
+  records: readonly Buffer[];
+}
+
+/**
+ * Each put's form (CHAINED, RECORD_V2, or 0: its record is JSON or the earlier binary form), in order: a chained put's
+ * is known, another's is read from its record's first byte — the records lie in the batch's parts in the order of the
+ * puts (each within one part), so the mark is what the bytes are.
+ */
+class Forms {
+  private part = 0;
+  private at = 0;
+  constructor(private readonly records: readonly Buffer[]) {}
+
+  next(p: FramedPut): number {
+    const parts = this.records;
+    while (this.part < parts.length && this.at >= parts[this.part]!.length) {
+      this.part++;
+      this.at = 0;
+    }
+    const first = parts[this.part]?.[this.at];
+    this.at += p.len;
+    return p.chained ? CHAINED : first === LOG_RECORD ? RECORD_V2 : 0;
+  }
 }
 
 /**
@@ -260,8 +310,9 @@ function headBytes(parts: HeadParts, room: number): Buffer | undefined {
   return end < 0 ? undefined : buf.subarray(0, end);
 }
 
-function writeHead(w: JsonWriter, { spaces, keys, puts, meta }: HeadParts): boolean {
+function writeHead(w: JsonWriter, { spaces, keys, puts, meta, records }: HeadParts): boolean {
   if (!w.ascii('{"o":[')) return false;
+  const forms = new Forms(records);
   // a space's text as written last: the ops of a batch mostly name one space, copied from there
   let space: string | undefined;
   let spaceAt = 0;
@@ -281,7 +332,8 @@ function writeHead(w: JsonWriter, { spaces, keys, puts, meta }: HeadParts): bool
     const p = puts[i];
     if (p !== undefined) {
       if (!w.byte(0x2c) || !w.number(p.seq) || !w.byte(0x2c) || !w.string(p.h) || !w.byte(0x2c) || !w.number(p.len) || !w.byte(0x2c) || !w.number(p.crc)) return false;
-      if (p.chained && !w.ascii(',1')) return false;
+      const form = forms.next(p);
+      if (form !== 0 && !(w.byte(0x2c) && w.byte(0x30 + form))) return false;
     }
     if (!w.byte(0x5d)) return false;
   }
@@ -289,12 +341,16 @@ function writeHead(w: JsonWriter, { spaces, keys, puts, meta }: HeadParts): bool
   return w.ascii('],"m":') && w.value(Object.fromEntries(meta), 0) && w.byte(0x7d);
 }
 
-function headOf(spaces: readonly string[], keys: readonly string[], puts: ReadonlyArray<FramedPut | undefined>, meta: ReadonlyMap<string, unknown>): BatchHead {
+function headOf({ spaces, keys, puts, meta, records }: HeadParts): BatchHead {
   const ops = new Array<HeadOp>(keys.length);
+  const forms = new Forms(records);
   for (let i = 0; i < keys.length; i++) {
     const p = puts[i];
     if (p === undefined) ops[i] = [spaces[i]!, keys[i]!];
-    else ops[i] = p.chained ? [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc, 1] : [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc];
+    else {
+      const form = forms.next(p);
+      ops[i] = form === CHAINED || form === RECORD_V2 ? [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc, form] : [spaces[i]!, keys[i]!, p.seq, p.h, p.len, p.crc];
+    }
   }
   return meta.size > 0 ? { o: ops, m: Object.fromEntries(meta) } : { o: ops };
 }
@@ -386,8 +442,11 @@ export function parseHead(bytes: Buffer, where: string): BatchHead {
       Array.isArray(op) &&
       typeof op[0] === 'string' &&
       typeof op[1] === 'string' &&
-      (op.length === 2 || ((op.length === 6 || (op.length === 7 && op[6] === 1)) && typeof op[2] === 'number' && typeof op[3] === 'string' && typeof op[4] === 'number' && typeof op[5] === 'number'));
+      (op.length === 2 || ((op.length === 6 || op.length === 7) && typeof op[2] === 'number' && typeof op[3] === 'string' && typeof op[4] === 'number' && typeof op[5] === 'number'));
     if (!ok) throw new ConcordError('CORRUPT', `${where}: a frame with a valid checksum holds a malformed operation`);
+    if (op.length === 7 && op[6] !== CHAINED && op[6] !== RECORD_V2) {
+      throw new ConcordError('CORRUPT', `${where}: a record of form ${JSON.stringify(op[6])}, which this release does not read (written by a later release of concord?)`);
+    }
   }
   return h as BatchHead;
 }

@@ -1,7 +1,8 @@
 /**
  * How one KeyRecord is stored in a log frame or a snapshot. A record whose values are all texts is its JSON text
- * (as every file written before binary values). A record holding byte values (binary and typed values, e.g. Yjs
- * document states), deltas, or references to the key's previous record is stored as
+ * (as every file written before binary values), or in a log frame of this release its binary form (log-record.ts).
+ * A record holding byte values (binary and typed values, e.g. Yjs document states), deltas, or references to the key's
+ * previous record is stored as
  *
  *   0x00 ‖ u32 LE length of J ‖ J ‖ the byte areas, raw, in version order
  *
@@ -15,12 +16,14 @@
  *                             (the sync engine sends it to peers holding the bases)
  * A record with `p` or an `x` without `v` is a *chained* record: it is read with the key's previous record
  * (file-storage.ts keeps that link, recovery rebuilds it). A JSON text never starts with 0x00, so the forms cannot be
- * confused. A 100 KB value costs 100 KB + J; a keystroke into a 100 KB document costs its delta + J.
+ * confused (nor with the log's binary record, which starts with 0x02). A 100 KB value costs 100 KB + J; a keystroke
+ * into a 100 KB document costs its delta + J.
  */
 import { chainForm, unchain, type ChainVersion } from '../../lib/chain.js';
 import type { Dot } from '../../lib/dvv.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { COMPACT_RECORD, decodeCompact, type CompactContext } from './compact-record.js';
+import { decodeLogRecord, LOG_RECORD } from './log-record.js';
 
 const BINARY_RECORD = 0x00;
 
@@ -96,13 +99,15 @@ export interface StoredRecord extends Omit<KeyRecord, 'vs'> {
 
 /**
  * Parses a stored record (throws on anything malformed; callers report CORRUPT). A snapshot's compact record
- * (compact-record.ts) is read with the snapshot's `compact` context and the `seq` and hash its index holds.
+ * (compact-record.ts) is read with the snapshot's `compact` context and the `seq` and hash its index holds; the log's
+ * binary record (log-record.ts) with the `seq` and hash its frame's head holds.
  */
 export function decodeRecord(bytes: Buffer, compact?: CompactContext, seq = 0, h = ''): StoredRecord {
   if (bytes[0] === COMPACT_RECORD) {
     if (!compact) throw new Error('a compact record outside a snapshot');
     return decodeCompact(bytes, compact, seq, h);
   }
+  if (bytes[0] === LOG_RECORD) return decodeLogRecord(bytes, seq, h);
   if (bytes[0] !== BINARY_RECORD) return JSON.parse(bytes.toString('utf8')) as StoredRecord;
   const jsonLen = bytes.readUInt32LE(1);
   if (5 + jsonLen > bytes.length) throw new Error('record head past its end');

@@ -14,7 +14,7 @@
  */
 import { ConcordError } from '../../lib/errors.js';
 import { DataFile } from './data-file.js';
-import { FOLLOWS, FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, type BatchHead, type FrameHeader } from './frame.js';
+import { CHAINED, FOLLOWS, FRAME_HEADER, frameChecks, LAST_IN_GROUP, MAGIC, parseHead, readFrameHeader, type BatchHead, type FrameHeader } from './frame.js';
 import { ioError } from './io-errors.js';
 import { readFully, type Io, type IoFile } from './io.js';
 import { Entry, setMetaOf, type Keyspace } from './keyspace.js';
@@ -185,7 +185,7 @@ function apply(head: BatchHead, recOff: number, ks: Keyspace, data: DataFile): v
     } else {
       const e = new Entry(op[2], op[3], op[4], op[5], undefined, data, recOff);
       // A chained record is read with the key's previous one (missing: the key reads as CORRUPT, others are unaffected).
-      if (op.length === 7) e.chainTo(space.entry(op[1]));
+      if (op.length === 7 && op[6] === CHAINED) e.chainTo(space.entry(op[1]));
       space.set(op[1], e);
       recOff += op[4];
     }

@@ -32,6 +32,7 @@ import { crc32 } from './crc32.js';
 import { DataFile } from './data-file.js';
 import { ioError } from './io-errors.js';
 import { readFully, writeFully, type Io, type IoFile } from './io.js';
+import { LOG_RECORD } from './log-record.js';
 import { decodeRecord, encodeRecord, recordBytes } from './record.js';
 import { setMetaOf, type Entry, type Keyspace } from './keyspace.js';
 
@@ -323,7 +324,8 @@ export async function writeSnapshot(
       const t = rec.vs[0]?.t;
       if (base === undefined && Number.isSafeInteger(t)) base = t;
       if (base !== undefined && compactable(rec, base)) return encodeCompact(rec, table, base);
-      return bytes ?? recordBytes(encodeRecord(rec).text);
+      // not the log's binary form (log-record.ts): a snapshot holds only what the releases reading version 3 read
+      return bytes !== undefined && bytes[0] !== LOG_RECORD ? bytes : recordBytes(encodeRecord(rec).text);
     };
     for (const [, entries] of view.spaces) {
       const offs: number[] = [];

@@ -12,8 +12,9 @@
  *
  * Items of the file storage's own work, each measured alone on the records S4's puts make (taken from a held run):
  *   hash    the record's state hash (lib/dvv.ts stateHash: the frame head and the stored record carry it)
- *   encode  the record's stored JSON written into a record area, CRC-32 included (frame.ts RecordArea.appendJson),
- *           with its hash already known
+ *   encode  the record's stored form written into a record area, CRC-32 included, with its hash already known: the
+ *           log's binary record (log-record.ts, RecordArea.appendBytes) in a build that has it, else its JSON
+ *           (frame.ts RecordArea.appendJson)
  *   crc     the CRC-32 of those bytes alone (crc32.ts crc32Range), part of `encode`
  *   index   an Entry per put, swapped into a space index (keyspace.ts: the map, the change log's arrays)
  *   head    the frame heads of the batches (frame.ts encodeHead), 8 192 puts a batch
@@ -42,6 +43,12 @@ const { RecordArea, encodeHead } = await load('adapters/fs/frame.js');
 const { crc32Range } = await load('adapters/fs/crc32.js');
 const { Entry, SpaceIndex } = await load('adapters/fs/keyspace.js');
 const { nodeIo } = await load('adapters/fs/io.js');
+/** The stored form's writer of this build: the log's binary record where it has one and holds the record, else JSON. */
+const logRecord = await load('adapters/fs/log-record.js').catch(() => undefined);
+function appendRecord(area, rec) {
+  const w = logRecord?.encodeLogRecord(rec);
+  return w !== undefined ? area.appendBytes(w.buf, w.at) : area.appendJson(rec);
+}
 const n = +(process.env.N ?? 100_000), R = +(process.env.R ?? 5);
 const { keys, values } = dataset(n);
 const GROUP = 8192;
@@ -117,7 +124,7 @@ const items = {
       let a = new RecordArea();
       for (let i = 0; i < n; i++) {
         if (i % GROUP === 0) a = new RecordArea();
-        a.appendJson(recs[i]);
+        appendRecord(a, recs[i]);
       }
     });
   },
@@ -125,7 +132,7 @@ const items = {
     const a = new RecordArea();
     const lens = new Array(n);
     const recs = fresh();
-    for (let i = 0; i < n; i++) lens[i] = a.appendJson(recs[i]);
+    for (let i = 0; i < n; i++) lens[i] = appendRecord(a, recs[i]);
     const bytes = Buffer.concat(a.parts());
     let x = 0;
     return cpu(() => {
@@ -157,7 +164,7 @@ async function fsyncFloor() {
   const a = new RecordArea();
   const groups = [];
   for (let i = 0; i < n; i++) {
-    a.appendJson(recs[i]);
+    appendRecord(a, recs[i]);
     if ((i + 1) % GROUP === 0 || i === n - 1) groups.push(Buffer.concat(a.parts().splice(0)));
   }
   const d = await mkdtemp(path.join(tmpdir(), 'concord-s4split-'));

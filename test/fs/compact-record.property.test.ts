@@ -1,12 +1,14 @@
 /**
  * A snapshot's compact record (adapters/fs/compact-record.ts) must read back as exactly the record written, for any
  * ids, counters, times, values and peers; a record it cannot hold must be refused by `compactable` (and is then
- * stored in the log's form), never written wrong. fast-check prints the seed of a failing run; the seed replays it.
+ * stored in the log's form), never written wrong. The log's binary record (adapters/fs/log-record.ts), the same body
+ * with its ids inline, likewise. fast-check prints the seed of a failing run; the seed replays it.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compactable, decodeCompact, encodeCompact, IdTable, nameIds } from '../../adapters/fs/compact-record.js';
 import { wellFormed } from '../../lib/values.js';
+import { decodeLogRecord, encodeLogRecord } from '../../adapters/fs/log-record.js';
 import { decodeRecord } from '../../adapters/fs/record.js';
 import type { KeyRecord } from '../../lib/storage.js';
 
@@ -70,6 +72,36 @@ describe('compact records', () => {
           expect(() => decodeCompact(bytes.subarray(0, cut), ctx, 77, 'x')).toThrow();
         }
         expect(() => decodeCompact(Buffer.concat([bytes, Buffer.from([0])]), ctx, 77, 'x')).toThrow();
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe("the log's binary records", () => {
+  it('read back as the record written, with the seq and hash given; anything it cannot hold is refused', () => {
+    fc.assert(
+      fc.property(record, (raw) => {
+        const rec = build(raw);
+        const w = encodeLogRecord(rec);
+        if (w === undefined) {
+          const numbers = [...rec.vs.flatMap((v) => [v.n, v.c]), ...Object.values(rec.cc)];
+          const texts = [...rec.vs.flatMap((v) => [typeof v.v === 'string' ? v.v : '', v.r]), ...Object.keys(rec.cc), rec.src ?? ''];
+          const odd =
+            texts.some((t) => !wellFormed(t)) ||
+            numbers.some((n) => !Number.isSafeInteger(n) || n < 0) ||
+            rec.vs.some((v) => !Number.isSafeInteger(v.t) || Math.abs(v.t) >= 2 ** 51);
+          expect(odd, 'refused only for a number or a text the form cannot hold').toBe(true);
+          return;
+        }
+        const bytes = Buffer.from(w.buf.subarray(0, w.at));
+        expect(bytes[0]).toBe(0x02);
+        expect(decodeLogRecord(bytes, 77, '0123456789abcdef')).toStrictEqual(decodeRecordLike(rec));
+        expect(decodeRecord(bytes, undefined, 77, '0123456789abcdef')).toStrictEqual(decodeRecordLike(rec));
+        for (let cut = 1; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 7))) {
+          expect(() => decodeLogRecord(bytes.subarray(0, cut), 77, 'x')).toThrow();
+        }
+        expect(() => decodeLogRecord(Buffer.concat([bytes, Buffer.from([0])]), 77, 'x')).toThrow();
       }),
       { numRuns: 2000 },
     );

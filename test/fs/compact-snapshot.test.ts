@@ -3,44 +3,20 @@
 // a store written by the code before (version 2) opens and is rewritten as version 3 at its next compaction.
 import { cp, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fileStorage, type FileStorageOptions } from '../../adapters/fs/index.js';
 import { loadHasher } from '../../lib/hash.js';
-import type { KeyRecord, StorageAdapter } from '../../lib/storage.js';
-import { snapshotFiles, tempDir } from './helpers.js';
+import { expectHolds, snapshotFiles, tempDirsPerTest, type Row } from './helpers.js';
 // @ts-expect-error: a plain module shared with the fixture's generator
 import { snapshotMeta, snapshotRecords } from './fixtures/snapshot-records.mjs';
 
 beforeAll(loadHasher);
 
-type Row = [space: string, key: string, rec: KeyRecord];
 const records = (): Row[] => snapshotRecords() as Row[];
 
-let cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups) await c();
-  cleanups = [];
-});
-
-async function dir(tag: string): Promise<string> {
-  const t = await tempDir(tag);
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dir = tempDirsPerTest();
 
 const quiet: FileStorageOptions = { compactMinBytes: 1 << 30, cacheRecords: 0 };
-
-/** Every record, its index row, the log order and the metadata, as `rows` says they must be. */
-async function expectHolds(s: StorageAdapter, rows: Row[], meta: Record<string, unknown>): Promise<void> {
-  for (const [space, key, rec] of rows) expect(await s.get(space, key), `${space}/${key}`).toStrictEqual(rec);
-  for (const space of new Set(rows.map(([sp]) => sp))) {
-    const mine = rows.filter(([sp]) => sp === space).sort((a, b) => a[2].seq - b[2].seq);
-    expect((await s.index(space)).sort((a, b) => a.seq - b.seq)).toEqual(mine.map(([, key, rec]) => ({ key, seq: rec.seq, h: rec.h })));
-    const log = await s.readLog(space, 0, 1000);
-    expect(log.map(([k, r]) => [k, r])).toStrictEqual(mine.map(([, k, r]) => [k, r]));
-  }
-  for (const [k, v] of Object.entries(meta)) expect(await s.getMeta(k)).toStrictEqual(v);
-}
 
 /** The head of a version 3 snapshot (its table of ids and how many its records name). */
 async function headOf(path: string): Promise<{ ids: string[]; used: number }> {

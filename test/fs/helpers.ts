@@ -6,7 +6,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileStorage, nodeIo, type FileStorageOptions, type Io, type IoFile } from '../../adapters/fs/index.js';
-import type { StorageAdapter, StorageTx } from '../../lib/storage.js';
+import { afterEach, expect } from 'vitest';
+import type { KeyRecord, StorageAdapter, StorageTx } from '../../lib/storage.js';
 import { rec } from '../storage/contract.js';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -14,6 +15,20 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 export async function tempDir(tag: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `concord-fs-${tag}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Temporary directories removed after each test of the file that calls this at its top level: `dir(tag)` makes one. */
+export function tempDirsPerTest(): (tag: string) => Promise<string> {
+  let cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups) await c();
+    cleanups = [];
+  });
+  return async (tag) => {
+    const t = await tempDir(tag);
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
 }
 
 export async function segmentFiles(dir: string): Promise<string[]> {
@@ -217,4 +232,18 @@ export function holdSyncs(faults: Faults, which: (path: string) => boolean): { e
     await hold;
   };
   return { entered, release };
+}
+
+export type Row = [space: string, key: string, rec: KeyRecord];
+
+/** Every record, its index row, the log order and the metadata, as `rows` says they must be. */
+export async function expectHolds(s: StorageAdapter, rows: Row[], meta: Record<string, unknown>): Promise<void> {
+  for (const [space, key, rec] of rows) expect(await s.get(space, key), `${space}/${key}`).toStrictEqual(rec);
+  for (const space of new Set(rows.map(([sp]) => sp))) {
+    const mine = rows.filter(([sp]) => sp === space).sort((a, b) => a[2].seq - b[2].seq);
+    expect((await s.index(space)).sort((a, b) => a.seq - b.seq)).toEqual(mine.map(([, key, rec]) => ({ key, seq: rec.seq, h: rec.h })));
+    const log = await s.readLog(space, 0, 1000);
+    expect(log.map(([k, r]) => [k, r])).toStrictEqual(mine.map(([, k, r]) => [k, r]));
+  }
+  for (const [k, v] of Object.entries(meta)) expect(await s.getMeta(k)).toStrictEqual(v);
 }
