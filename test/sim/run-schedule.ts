@@ -277,7 +277,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
-        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.addTried = true;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.add(v, r.replicaId, op.item));
@@ -285,10 +285,12 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
-        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, removeTried: false };
         items.set(op.item, it);
         it.removeTried = true;
-        return note(await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item)), `remove ${op.item} from ${op.key}`);
+        const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item));
+        it.removed.push(dotOfWrite(w) ?? '');
+        return note(w, `remove ${op.item} from ${op.key}`);
       }
     }
   };
