@@ -41,6 +41,8 @@ export interface ItemLog {
   /** Dots of the resolved writes that removed it (typed-delete-checks.ts: which adds a remove saw). */
   removed: string[];
   addTried: boolean;
+  /** Adds tried (resolved or not: one that did not resolve may be durable, and held). */
+  addsTried: number;
   removeTried: boolean;
 }
 
@@ -259,7 +261,7 @@ export async function checkState(
     for (const [item, it] of items) {
       const kept = it.added.filter((d) => !cluster.ledger.isForgiven(d)).length;
       if (deleted.has(key)) {
-        const problem = checkDeletedSetItem(cluster.ledger, key, item, present, it, deletes);
+        const problem = checkDeletedSetItem(cluster.ledger, key, item, present, it, deletes, records.get(reader)!.get(key)?.vs ?? []);
         if (problem) problems.push(problem);
       } else if (kept > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${kept}×, never removed)`);
       if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);

@@ -420,7 +420,7 @@ export class Ledger {
     return [...this.byWriteBodies.keys()].filter((w) => w.startsWith(`${dot}\u0000`));
   }
 
-  /** The dots of the durable local deletes of `key` (tombstones written by a replica, whether or not their promise resolved). */
+  /** The dots of the durable local deletes of `key` (tombstones a replica wrote; their promises resolved or not). */
   deletesOf(space: string, key: string): Dot[] {
     const prefix = `${id(space, key)}\u0000`;
     const out: Dot[] = [];

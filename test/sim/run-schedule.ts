@@ -277,15 +277,16 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
-        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false };
         items.set(op.item, it);
         it.addTried = true;
+        it.addsTried++;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.add(v, r.replicaId, op.item));
         it.added.push(dotOfWrite(w) ?? '');
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
-        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false };
         items.set(op.item, it);
         it.removeTried = true;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item));

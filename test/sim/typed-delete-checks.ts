@@ -8,12 +8,15 @@
  *            keeps no value (what it superseded lives on only where a write concurrent with it kept it). An increment
  *            of that history whose count is not in the final value was absorbed: by another increment of the same
  *            entry, such as one made after a delete of the key under the entry its deleted count had (merges/counter.ts
- *            incarnations). Old entries that come back with a write concurrent with the delete may count too: the
- *            bound is from below, and from above by the increments tried.
+ *            incarnations). Old entries that come back with a write concurrent with the delete are of that history too
+ *            (that write read them). From above, the final value counts no more than that history's increments: each
+ *            count in a value comes from one of them. Where every increment resolved and no disk was restored, the
+ *            value is exactly their number.
  *   set      An add that no remove of its item and no delete of the key saw (its write is not among the writes they
  *            superseded, transitively) is in the final set. An add a delete saw may come back with a write concurrent
  *            with the delete, or stay deleted (the deleting replica's own items do once it adds again: the re-created
- *            set counts its earlier tags as seen, merges/add-wins.ts); neither is demanded.
+ *            set counts its earlier tags as seen, merges/add-wins.ts); neither is demanded. An item in the final set
+ *            has an add in the final state's history (a tag is in a value only through the writes that value read).
  *
  * Increments made by a node after its disk was restored from an older copy, and writes lost with their only copy, are
  * not demanded (as checks.ts does for every counter).
@@ -67,22 +70,32 @@ export function checkDeletedCounter(
   c: { resolved: readonly string[]; afterRestore: readonly string[]; attempted: number },
 ): string | undefined {
   const history = valueHistory(ledger, final);
-  const counted = c.resolved.filter((d) => d && history.has(d) && !ledger.isForgiven(d) && !c.afterRestore.includes(d));
-  if (total >= counted.length && total <= c.attempted) return undefined;
-  const lost = counted.length > total ? `; the final state's history holds ${counted.length} of them (${counted.join(' ')})` : '';
-  return `counter ${key} (deleted and written again) = ${total}, but ${c.resolved.length} increments resolved of ${c.attempted} attempted${lost}`;
+  const held = c.resolved.filter((d) => d && history.has(d));
+  const counted = held.filter((d) => !ledger.isForgiven(d) && !c.afterRestore.includes(d));
+  // At most the history's increments: those resolved, any that did not resolve (durable all the same, perhaps), and
+  // those of a restored node again (one may share its dot with a lost one).
+  const most = held.length + (c.attempted - c.resolved.length) + c.afterRestore.length;
+  if (total >= counted.length && total <= most) return undefined;
+  const why = counted.length > total ? `the final state's history holds ${counted.length} of them (${counted.join(' ')})` : `its final state's history holds ${held.length} of them (${held.join(' ') || 'none'})`;
+  return `counter ${key} (deleted and written again) = ${total}, but ${c.resolved.length} increments resolved of ${c.attempted} attempted; ${why}`;
 }
 
-/** The adds of an item no remove of it nor delete of `key` saw, missing from the final set `present` (see the header). */
+/** An item's adds no remove of it nor delete of `key` saw, missing from the final set `present`; or one held unmade. */
 export function checkDeletedSetItem(
   ledger: Ledger,
   key: string,
   item: string,
   present: ReadonlySet<string>,
-  log: { added: readonly string[]; removed: readonly string[] },
+  log: { added: readonly string[]; removed: readonly string[]; addsTried: number },
   deletes: readonly Dot[],
+  final: ReadonlyArray<KeyRecord['vs'][number]>,
 ): string | undefined {
-  if (present.has(item)) return undefined;
+  if (present.has(item)) {
+    // An item's tag comes from an add in the history of the value holding it (every add of it resolved: an add that did
+    // not may be held under a dot this log does not know).
+    if (log.added.length < log.addsTried || log.added.some((d) => valueHistory(ledger, final).has(d))) return undefined;
+    return `add-wins ${key} (deleted and written again) holds ${item}, but no add of it (${log.added.join(' ') || 'none'}) is in the history of its final state`;
+  }
   const seen = seenBy(ledger, [...log.removed, ...deletes]);
   const unseen = log.added.filter((d) => d && !seen.has(d) && !ledger.isForgiven(d));
   if (unseen.length === 0) return undefined;

@@ -10,12 +10,12 @@
  *   away     the peer is cut off from every other node (an `away` fault), sometimes with a partition of a few more
  *            nodes beside it; it writes its old copy meanwhile (one to three increments, adds or removes)
  *   delete   the deleter deletes the key, half the time with the context of a read it made a little before
- *   again    the deleter writes the key again after its delete — from the same tab or another one sharing its storage —
- *            while the peer is still away; sometimes a third node too; sometimes the key is deleted a second time
+ *   again    the deleter writes the key again after its delete — from the same tab or another one sharing its
+ *            storage — while the peer is still away; sometimes a third node too; sometimes the key is deleted again
  *
  * The peer comes back before the operations end or only at heal. What must hold (checks.ts, typed-delete-checks.ts):
  * every increment the final state's history includes counts, and every add no later remove of its item nor delete of
- * its key saw is in the set. Every draw is made whether or not the feature is on: the stream's draws keep their meaning.
+ * its key saw is in the set. Every draw is made whether or not the feature is on: its draws keep their meaning.
  */
 import type { Rng } from './clock.js';
 import type { Fault, Op, Timed } from './schedule.js';
