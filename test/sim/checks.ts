@@ -43,6 +43,7 @@ export interface ItemLog {
   addTried: boolean;
   /** Adds tried (resolved or not: one that did not resolve may be durable, and held). */
   addsTried: number;
+  removesTried: number;
   removeTried: boolean;
 }
 

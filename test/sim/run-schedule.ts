@@ -277,7 +277,7 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
-        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false, removesTried: 0 };
         items.set(op.item, it);
         it.addTried = true;
         it.addsTried++;
@@ -286,9 +286,10 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
-        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false, removesTried: 0 };
         items.set(op.item, it);
         it.removeTried = true;
+        it.removesTried++;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item));
         it.removed.push(dotOfWrite(w) ?? '');
         return note(w, `remove ${op.item} from ${op.key}`);

@@ -76,7 +76,7 @@ describe('checks of deleted typed keys', () => {
     const deletes = ledger.deletesOf('s', 'k');
     expect(deletes).toEqual([dots.e2]);
     const judge = (item: string, present: string[], added: string[], removed: string[] = [], vs = final) =>
-      checkDeletedSetItem(ledger, 'k', item, new Set(present), { added, removed, addsTried: added.length }, deletes, vs);
+      checkDeletedSetItem(ledger, 'k', item, new Set(present), { added, removed, addsTried: added.length, removesTried: removed.length }, deletes, vs);
     // pear, added after the delete, and fig, added by w away at it: demanded.
     expect(judge('pear', ['apple', 'fig'], [dots.e3])).toMatch(/lost pear: its add E:3 seen by no remove of it \(none\) nor delete of k \(E:2\)/);
     expect(judge('fig', ['apple', 'pear'], [dots.w1])).toMatch(/lost fig/);
@@ -88,10 +88,13 @@ describe('checks of deleted typed keys', () => {
     expect(judge('apple', ['apple', 'pear'], [dots.e1], [], eOnly)).toMatch(/holds apple, but no add of it \(E:1\) is in the history of its final state/);
     expect(judge('pear', ['apple', 'pear'], [dots.e3], [], eOnly)).toBeUndefined();
     // An add that did not resolve may be held under a dot the log does not know: not judged then.
-    expect(checkDeletedSetItem(ledger, 'k', 'apple', new Set(['apple']), { added: [dots.e1], removed: [], addsTried: 2 }, deletes, eOnly)).toBeUndefined();
+    expect(checkDeletedSetItem(ledger, 'k', 'apple', new Set(['apple']), { added: [dots.e1], removed: [], addsTried: 2, removesTried: 0 }, deletes, eOnly)).toBeUndefined();
     // A remove that saw the add (here: W1 superseded E1) excuses it; one that saw nothing of it does not.
-    const noDelete = checkDeletedSetItem(ledger, 'k', 'apple', new Set(), { added: [dots.e1], removed: [dots.w1], addsTried: 1 }, [], final);
+    const noDelete = checkDeletedSetItem(ledger, 'k', 'apple', new Set(), { added: [dots.e1], removed: [dots.w1], addsTried: 1, removesTried: 1 }, [], final);
     expect(noDelete).toBeUndefined();
-    expect(checkDeletedSetItem(ledger, 'k', 'fig', new Set(), { added: [dots.w1], removed: [dots.e3], addsTried: 1 }, [], final)).toMatch(/lost fig/);
+    const fig = { added: [dots.w1], removed: [dots.e3], addsTried: 1, removesTried: 1 };
+    expect(checkDeletedSetItem(ledger, 'k', 'fig', new Set(), fig, [], final)).toMatch(/lost fig/);
+    // A remove that did not resolve may have seen it: not judged then.
+    expect(checkDeletedSetItem(ledger, 'k', 'fig', new Set(), { ...fig, removesTried: 2 }, [], final)).toBeUndefined();
   });
 });

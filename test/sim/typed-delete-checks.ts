@@ -86,7 +86,7 @@ export function checkDeletedSetItem(
   key: string,
   item: string,
   present: ReadonlySet<string>,
-  log: { added: readonly string[]; removed: readonly string[]; addsTried: number },
+  log: { added: readonly string[]; removed: readonly string[]; addsTried: number; removesTried: number },
   deletes: readonly Dot[],
   final: ReadonlyArray<KeyRecord['vs'][number]>,
 ): string | undefined {
@@ -96,6 +96,8 @@ export function checkDeletedSetItem(
     if (log.added.length < log.addsTried || log.added.some((d) => valueHistory(ledger, final).has(d))) return undefined;
     return `add-wins ${key} (deleted and written again) holds ${item}, but no add of it (${log.added.join(' ') || 'none'}) is in the history of its final state`;
   }
+  // A remove that did not resolve may be durable, and have seen any add (its dot is not known here): none demanded.
+  if (log.removed.length < log.removesTried) return undefined;
   const seen = seenBy(ledger, [...log.removed, ...deletes]);
   const unseen = log.added.filter((d) => d && !seen.has(d) && !ledger.isForgiven(d));
   if (unseen.length === 0) return undefined;
