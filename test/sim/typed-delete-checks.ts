@@ -30,7 +30,7 @@ const dotOfWrite = (w: string): Dot => w.slice(0, w.indexOf('\u0000'));
 
 /** The typed keys the schedule deletes (the typed-delete feature: no other draws a delete of one). */
 export function deletedTypedKeys(s: Schedule, typed: readonly string[]): Set<string> {
-  return new Set(s.ops.filter((o) => o.what.kind === 'delete' && typed.includes(o.what.key)).map((o) => o.what.key));
+  return new Set((s.ops ?? []).filter((o) => o.what.kind === 'delete' && typed.includes(o.what.key)).map((o) => o.what.key));
 }
 
 /**
