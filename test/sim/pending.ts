@@ -26,18 +26,7 @@ export interface Pending {
  * Remove an entry once every defect it names is fixed (run `SIM_PENDING=1 npx vitest run test/sim` first).
  * Families (fault classes) first, then checks, then named scenarios.
  */
-export const PENDING_FIXES: Record<string, Pending> = {
-  // Its soak (base 1751200000, 300 at the default and at 10) fails 75 and 79 on main, all counters: increments after a
-  // delete absorbed by the deleted count's entry brought back by a write concurrent with the delete (branch ty51's
-  // incarnations fix it: 0 of 300 at 10, 1 at the default). That one, typed-delete 1751200145 (replay.test.ts), is a
-  // residual: an increment after its replica's delete reads, in a peer's concurrent copy, its own old entry at a lower
-  // count, and bumps it; CI's 50 (seeds 1–50) do not meet it: with ty51's change they pass at the default and at 11.
-  // Remove once ty51 lands (SIM_PENDING=typed-delete SIM_FAMILY=typed-delete SIM_FAMILY_RUNS=50 first).
-  'typed-delete': {
-    defects: ['counter increments after a delete absorbed by the deleted entry'],
-    why: 'counters deleted and written again lose increments (lib/merges/counter.ts)',
-  },
-};
+export const PENDING_FIXES: Record<string, Pending> = {};
 
 export type CheckName = 'periodic-anti-entropy' | 'hlc-drift' | 'synced-durable' | 'synced-durable-kept-disks' | 'held-claims' | 'held-claims-no-power-loss';
 
