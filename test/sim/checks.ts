@@ -12,6 +12,7 @@ import { PROTOCOL_VERSIONS } from '../../lib/sync/messages.js';
 import { peekValue, readDocText } from './doc-values.js';
 import { bodyOf, versionDot, type FinalVersion } from './ledger.js';
 import { BIG_VALUE, COUNTERS, DAY, SETS, type Schedule } from './schedule.js';
+import { checkDeletedCounter, checkDeletedSetItem, deletedTypedKeys } from './typed-delete-checks.js';
 
 const SPACE = 's';
 
@@ -37,7 +38,12 @@ export interface Increments {
 export interface ItemLog {
   /** Dots of the resolved writes that added the item. */
   added: string[];
+  /** Dots of the resolved writes that removed it (typed-delete-checks.ts: which adds a remove saw). */
+  removed: string[];
   addTried: boolean;
+  /** Adds tried (resolved or not: one that did not resolve may be durable, and held). */
+  addsTried: number;
+  removesTried: number;
   removeTried: boolean;
 }
 
@@ -229,36 +235,45 @@ export async function checkState(
   // 5. The CRDT values count what resolved, read on the first node; for a key naming an epoch beside peers of earlier
   //    releases, on a node of the one group of nodes at 11 (every write reaches it: an earlier peer's states are
   //    untagged, and go everywhere), or nowhere when the nodes at 11 are apart.
-  const readerOf = (key: string): ReadonlyMap<string, Read> | undefined => {
-    if (!tagged.has(key)) return reads.get(names[0]!)!;
+  const readerOf = (key: string): string | undefined => {
+    if (!tagged.has(key)) return names[0]!;
     const with11 = groupsOf(key).filter((g) => g.some(at11));
-    return with11.length === 1 ? reads.get(with11[0]!.find(at11)!) : undefined;
+    return with11.length === 1 ? with11[0]!.find(at11)! : undefined;
   };
+  // Keys the typed-delete feature deletes: judged by the history of their final state (typed-delete-checks.ts).
+  const deleted = deletedTypedKeys(s, [...COUNTERS, ...SETS]);
   for (const key of COUNTERS) {
-    const first = readerOf(key);
-    if (!first) continue;
+    const reader = readerOf(key);
+    if (!reader) continue;
     // Increments lost with their only copy (a restore from an older copy) need not count.
     const c = increments.get(key) ?? { resolved: [], afterRestore: [], attempted: 0 };
     const kept = c.resolved.filter((d) => !cluster.ledger.isForgiven(d) && !c.afterRestore.includes(d)).length;
-    const total = merges.counter.value(first.get(key)?.value as CounterValue | undefined);
-    if (total < kept || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${kept} increments resolved (and kept) of ${c.attempted} attempted`);
+    const total = merges.counter.value(reads.get(reader)!.get(key)?.value as CounterValue | undefined);
+    if (deleted.has(key)) {
+      const problem = checkDeletedCounter(cluster.ledger, key, total, records.get(reader)!.get(key)?.vs ?? [], c);
+      if (problem) problems.push(problem);
+    } else if (total < kept || total > c.attempted) problems.push(`counter ${key} = ${total}, but ${kept} increments resolved (and kept) of ${c.attempted} attempted`);
   }
   for (const key of SETS) {
-    const first = readerOf(key);
-    if (!first) continue;
-    const present = new Set(merges.addWins.values(first.get(key)?.value as AddWinsSet<string> | undefined));
+    const reader = readerOf(key);
+    if (!reader) continue;
+    const present = new Set(merges.addWins.values(reads.get(reader)!.get(key)?.value as AddWinsSet<string> | undefined));
+    const deletes = deleted.has(key) ? cluster.ledger.deletesOf(SPACE, key) : [];
     for (const [item, it] of items) {
       const kept = it.added.filter((d) => !cluster.ledger.isForgiven(d)).length;
-      if (kept > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${kept}×, never removed)`);
+      if (deleted.has(key)) {
+        const problem = checkDeletedSetItem(cluster.ledger, key, item, present, it, deletes, records.get(reader)!.get(key)?.vs ?? []);
+        if (problem) problems.push(problem);
+      } else if (kept > 0 && !it.removeTried && !present.has(item)) problems.push(`add-wins ${key} lost ${item} (added ${kept}×, never removed)`);
       if (!it.addTried && present.has(item)) problems.push(`add-wins ${key} holds ${item}, never added`);
     }
   }
   // 6. A document holds every resolved edit (Yjs merges keep every insert; writes are deltas against what they
   //    read) unless it was lost with its only copy, and no marker that was never typed.
   for (const [key, log] of edits) {
-    const first = readerOf(key);
-    if (!first) continue;
-    const value = first.get(key)?.value;
+    const reader = readerOf(key);
+    if (!reader) continue;
+    const value = reads.get(reader)!.get(key)?.value;
     const text = readDocText(value);
     if (value !== undefined && text === undefined) {
       problems.push(`document ${key} reads as something else: ${JSON.stringify(value)?.slice(0, 200)}`);

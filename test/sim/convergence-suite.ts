@@ -2,9 +2,10 @@
  * The convergence property of the sync engine over seeded schedules on the simulated network (see
  * run-schedule.ts for what is checked). Schedules come in seed families (schedule.ts): 'mixed' draws every
  * fault class now and then, and each other family forces one. CI runs a fixed number per family from a fixed
- * base seed (SIM_RUNS mixed ones, default 500, and SIM_FAMILY_RUNS of each other family, default 100, disk-full 50: 1 750
- * in all once no fix is pending; at 25 a revert of some issue-10 fixes was caught by a single schedule), split over `parts` test files so they run in parallel; `npm run soak` runs about
- * 10 000 (750 mixed, 750 a family) from a random base.
+ * base seed (SIM_RUNS mixed ones, default 500, and SIM_FAMILY_RUNS of each other family, default 100; disk-full,
+ * relink and typed-delete 50: 1 850 in all once no fix is pending; at 25 a revert of some issue-10 fixes was caught by
+ * a single schedule), split over `parts` test files so they run in parallel; `npm run soak` runs about 10 000 (750
+ * mixed, 750 a family) from a random base.
  * Families and checks whose engine fix is pending (pending.ts) are left out unless SIM_PENDING=1 (all) or
  * SIM_PENDING=<entry>,<entry> (just those).
  * A failure prints its seed and family; replay one with
@@ -29,10 +30,11 @@ const mixedRuns = Number(process.env.SIM_RUNS ?? (soak ? 750 : 500));
 const familyRuns = Number(process.env.SIM_FAMILY_RUNS ?? (soak ? 750 : 100));
 const base = Number(process.env.SIM_BASE_SEED ?? (soak ? Math.floor(Math.random() * 2 ** 31) : 1));
 /**
- * Families run at a share of SIM_FAMILY_RUNS when all run (CI's time budget): disk-full and relink at half — 50 each in CI, one plain
- * chunk and one jittered (about 20 s of schedules, one chunk per part). SIM_FAMILY=<family> runs SIM_FAMILY_RUNS.
+ * Families run at a share of SIM_FAMILY_RUNS when all run (CI's time budget): disk-full, relink and typed-delete at
+ * half — 50 each in CI, one plain chunk and one jittered (about 20 s of schedules, one chunk per part).
+ * SIM_FAMILY=<family> runs SIM_FAMILY_RUNS.
  */
-const FAMILY_SHARE: Partial<Record<Family, number>> = { 'disk-full': 0.5, relink: 0.5 };
+const FAMILY_SHARE: Partial<Record<Family, number>> = { 'disk-full': 0.5, relink: 0.5, 'typed-delete': 0.5 };
 /** Schedules per test case: a case stays well under the test timeout and a failure names a small range. */
 const CHUNK = 25;
 /**

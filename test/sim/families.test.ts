@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './cluster.js';
-import { DAY, FAMILIES, FEATURES, makeSchedule, type Family, type Schedule } from './schedule.js';
+import { COUNTERS, DAY, FAMILIES, FEATURES, makeSchedule, SETS, type Family, type Schedule } from './schedule.js';
 
 const SEEDS = Array.from({ length: 40 }, (_, i) => i + 1);
 const family = (f: Family): Schedule[] => SEEDS.map((seed) => makeSchedule(seed, { family: f }));
@@ -171,6 +171,39 @@ describe('seed families', () => {
     expect(all.some((s) => faults(s, 'move').length > 0)).toBe(true);
     expect(all.some((s) => s.features.includes('relay-hub')) && all.some((s) => !s.relays.length)).toBe(true);
     for (const f of FAMILIES.filter((x) => x !== 'relink')) for (const s of family(f)) for (const k of kinds) expect(faults(s, k)).toEqual([]);
+  });
+
+  it('typed-delete: counters and sets deleted while a peer is away, then written again; no other family deletes a typed key', () => {
+    const typed = [...COUNTERS, ...SETS];
+    const typedDeletes = (s: Schedule) => s.ops.filter((o) => o.what.kind === 'delete' && typed.includes(o.what.key));
+    const all = family('typed-delete');
+    let afterRestore = 0;
+    for (const s of all) {
+      expect(s.features).not.toContain('tiny-frames');
+      const deletes = typedDeletes(s);
+      // Every schedule but one emptying its space (gc-relay) deletes typed keys.
+      if (!deletes.length) {
+        expect(s.features).toContain('gc-relay');
+        continue;
+      }
+      for (const d of deletes) {
+        // Written again after the delete (later in the schedule's order), by some node, within the operations.
+        expect(s.ops.slice(s.ops.indexOf(d) + 1).some((o) => o.what.key === d.what.key && o.what.kind !== 'delete' && o.what.kind !== 'get')).toBe(true);
+      }
+      // Some node is away over some delete of each schedule, and writes the key meanwhile.
+      const awayOver = deletes.some((d) =>
+        faults(s, 'away').some((f) => f.node !== d.node && f.at < d.at && f.at + (f.what as { for: number }).for > d.at && s.ops.some((o) => o.node === f.node && o.what.key === d.what.key && o.at > f.at && o.at < f.at + (f.what as { for: number }).for)),
+      );
+      expect(awayOver).toBe(true);
+      if (faults(s, 'restore').length) afterRestore++;
+    }
+    // Deletes with a context read before, by a tab other than the one writing again, and counters and sets both.
+    const deletes = all.flatMap(typedDeletes);
+    expect(deletes.some((d) => (d.what as { withCtx: boolean }).withCtx) && deletes.some((d) => !(d.what as { withCtx: boolean }).withCtx)).toBe(true);
+    expect(deletes.some((d) => COUNTERS.includes(d.what.key)) && deletes.some((d) => SETS.includes(d.what.key))).toBe(true);
+    expect(all.some((s) => Object.keys(s.tabs).length > 0 && typedDeletes(s).some((d) => s.tabs[d.node]))).toBe(true);
+    expect(afterRestore).toBeGreaterThan(0);
+    for (const f of FAMILIES.filter((x) => x !== 'typed-delete')) for (const s of family(f)) expect(typedDeletes(s)).toEqual([]);
   });
 
   it('the families are the mixed generator and one per fault class', () => {

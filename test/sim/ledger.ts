@@ -415,6 +415,22 @@ export class Ledger {
     return v.ep !== undefined || ![...this.replaced].some((node) => this.idsOf.get(node)?.(v.r));
   }
 
+  /** The local writes (writeKey) stored under `dot`: one, or two where a restore had its writer mint the dot again. */
+  writesUnder(dot: Dot): string[] {
+    return [...this.byWriteBodies.keys()].filter((w) => w.startsWith(`${dot}\u0000`));
+  }
+
+  /** The dots of the durable local deletes of `key` (tombstones a replica wrote; their promises resolved or not). */
+  deletesOf(space: string, key: string): Dot[] {
+    const prefix = `${id(space, key)}\u0000`;
+    const out: Dot[] = [];
+    for (const w of this.byWrite.keys()) {
+      if (!w.startsWith(prefix) || !w.endsWith('\u0000<deleted>')) continue;
+      out.push(w.slice(prefix.length, w.length - '\u0000<deleted>'.length));
+    }
+    return out;
+  }
+
   isForgiven(dot: Dot): boolean {
     return this.forgiven.has(dot);
   }

@@ -845,4 +845,20 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // under the new id names an epoch whose record b's disk holds (its identity's history), announced in b's hellos. The
   // ledger now learns the identity a transaction stored once that transaction is durable (ledger.ts spy).
   it('seed 1747000000 (disk-full): a re-identification stored durably is learnt though a later pass of it fails', () => passesAtEach(1747000000, 'disk-full', false, ['beside-earlier', true, 'at-10'], new Set()));
+  // The typed-delete family's first soak (typed-delete-ops.ts; base 1751200000, 300 at the default and 300 at 10): the
+  // counter's class of 9cce578 (add-wins tags), 75 and 79 failures on dc59e38, 1 and 0 with ty51's incarnations.
+  // typed-delete 1751200011: c1 reads 8 where the history of its final state holds 11 increments — a replica's
+  // increments after its delete of c1 bump the entry its deleted count had (the delete empties the key, so the entry
+  // starts again from 0), and a peer's write concurrent with the delete brings the old count back: the join's
+  // per-replica maximum absorbs the new ones. It passes with ty51's counter incarnations (merge 6459dac: at the
+  // default, at 11 and at 10), and fails on dc59e38 before them.
+  it('seed 1751200011 (typed-delete): increments after a delete of a counter count beside its old entry brought back', () => passesAtEach(1751200011, 'typed-delete', false));
+  // typed-delete 1751200145 (the default; passes at 10): fails before ty51's incarnations and with them (6459dac);
+  // passes since mine51b's own-delete rule (d4af59a). f counted its plain entry of c0 to 6 and deleted c0 (f:39); e's
+  // copy, concurrent with that delete (e:14), held f's entry at 1. f's next increments (f:43, f:44) read e's copy
+  // beside f's tombstone and bumped f's entry found there, 1 → 3, not a new incarnation (entryOf takes the highest one
+  // present); f's old 6 came back with e's and c's later writes (e:31, c:28, which read f:29) and absorbed them: c0 =
+  // 24, its final state's history holding 26 increments. mine51b: a counter's first write since its replica's own
+  // delete starts its entry anew.
+  it('seed 1751200145 (typed-delete): an increment after a delete that reads its own old entry at a lower count elsewhere', () => passesAtEach(1751200145, 'typed-delete', false));
 });

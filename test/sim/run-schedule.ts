@@ -277,18 +277,22 @@ export async function runSchedule(s: Schedule, options: RunOptions = {}): Promis
         return note(w, `increment ${op.key}`);
       }
       case 'add': {
-        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false, removesTried: 0 };
         items.set(op.item, it);
         it.addTried = true;
+        it.addsTried++;
         const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.add(v, r.replicaId, op.item));
         it.added.push(dotOfWrite(w) ?? '');
         return note(w, `add ${op.item} to ${op.key}`);
       }
       case 'remove': {
-        const it = items.get(op.item) ?? { added: [], addTried: false, removeTried: false };
+        const it = items.get(op.item) ?? { added: [], removed: [], addTried: false, addsTried: 0, removeTried: false, removesTried: 0 };
         items.set(op.item, it);
         it.removeTried = true;
-        return note(await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item)), `remove ${op.item} from ${op.key}`);
+        it.removesTried++;
+        const w = await space.update<AddWinsSet<string>>(op.key, (v) => merges.addWins.remove(v, op.item));
+        it.removed.push(dotOfWrite(w) ?? '');
+        return note(w, `remove ${op.item} from ${op.key}`);
       }
     }
   };

@@ -44,6 +44,12 @@
  *                    relay-hub (of five nodes or more), three in ten have the withheld feature's narrow nodes (lacks);
  *                    its checks include the withheld feature's (run-schedule.ts liveness). Drawn in its own family
  *                    only, from its own stream (10).
+ *   typed-delete     counters and add-wins sets deleted and written again while a peer is away with an old copy
+ *                    (typed-delete-ops.ts: a peer away at the delete writes its copy; the deleter, or another tab of
+ *                    its storage, writes the key again; sometimes a second delete). The other families delete plain
+ *                    keys only. Not with tiny-frames (typed values outgrow its frames); with gc features its typed
+ *                    operations are kept unless the space is emptied. Checks: checks.ts / typed-delete-checks.ts.
+ *                    Drawn in its own family only, from its own stream (11).
  *
  * Draw order (old seeds changed meaning when the fault classes came; these streams keep concerns apart, so
  * adding a draw to one does not shift another): the PRNG of the seed (xor a hash of the family's name, except
@@ -61,6 +67,7 @@
  *   8. peers of earlier releases
  *   9. the withheld feature's narrow nodes and big writes
  *  10. the relink feature: whether a relay-hub and narrow nodes go with it, then its faults
+ *  11. the typed-delete feature's operations and absences
  * A feature switched off (`disabled`, for fixes still pending: see pending.ts) is rolled all the same, and the
  * draws of a stream are made whatever the features, so switching one changes only what it shapes (features
  * that change the topology — relays, a mid-chain peer — do shift the draws that depend on it).
@@ -68,10 +75,11 @@
 import { prng, Rng } from './clock.js';
 import { featureFaults } from './feature-faults.js';
 import { relinkFaults } from './relink-faults.js';
+import { typedDeleteOps } from './typed-delete-ops.js';
 
-export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once', 'withheld', 'disk-full', 'relink'] as const;
+export const FEATURES = ['restore-replica', 'restore-relay', 'crash', 'gc-relay', 'gc-peer', 'tabs', 'tiny-frames', 'relay-hub', 'clock-skew', 'far-future', 'restore-once', 'withheld', 'disk-full', 'relink', 'typed-delete'] as const;
 /** Features drawn only in their own family (rolled everywhere all the same). */
-const OWN_FAMILY_ONLY: ReadonlySet<Feature> = new Set(['withheld', 'disk-full', 'relink']);
+const OWN_FAMILY_ONLY: ReadonlySet<Feature> = new Set(['withheld', 'disk-full', 'relink', 'typed-delete']);
 export type Feature = (typeof FEATURES)[number];
 export type Family = 'mixed' | Feature;
 /**
@@ -251,6 +259,7 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   const releaseRng = rng.fork();
   const withheldRng = rng.fork();
   const relinkRng = rng.fork();
+  const typedRng = rng.fork();
 
   // 1. Features.
   const on = new Set<Feature>();
@@ -270,6 +279,8 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   // role over would know nothing of the keys its predecessor's links withheld (the library tells them by tab messages,
   // lib/sync/tabs.ts, tested with a port in test/review/withheld-follower-*.test.ts): withheld 153 said pending 0 so.
   if (on.has('withheld')) on.delete('tabs');
+  // Typed keys outgrow a tiny frame (VALUE_TOO_LARGE: see the operations below): not with the typed-delete feature.
+  if (on.has('typed-delete')) on.delete('tiny-frames');
   const clientRestores = ['restore-replica', 'restore-once'] as const;
   if (options.disabled?.has(DOUBLE_RESTORE) && on.has('restore-relay') && clientRestores.some((f) => on.has(f))) {
     if (family === 'restore-relay') for (const f of clientRestores) on.delete(f);
@@ -352,11 +363,13 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
   if (farFuture) skew[farFuture] = DAY;
 
   // 3. Operations. Where tombstones are collected, more deletes, and half the time only plain keys (counters
-  // and sets are never deleted: a space can only be emptied by collection without them).
+  // and sets are never deleted by these draws, only by the typed-delete feature's: a space can only be emptied by
+  // collection without them).
   const gcOn = Object.values(collect).some((g) => g < DAY);
   // Tiny frames carry plain values only: a counter or add-wins set with several siblings outgrows a frame of a
   // few hundred bytes, which the engine rightly reports (VALUE_TOO_LARGE) instead of sending.
-  const plainOnly = on.has('tiny-frames') || (gcOn && (gcPlainOnly || gcEmpties));
+  // The typed-delete feature keeps typed keys where tombstones are collected too (not where the space is emptied).
+  const plainOnly = on.has('tiny-frames') || (gcOn && ((gcPlainOnly && !on.has('typed-delete')) || gcEmpties));
   const ops: Array<Timed<Op>> = [];
   for (let i = 0, count = opsRng.int(sizes.minOps, sizes.maxOps); i < count; i++) {
     // Every draw is made for every operation, whatever its kind, so the kinds a feature allows do not shift
@@ -452,6 +465,9 @@ export function makeSchedule(seed: number, options: GenerateOptions = {}): Sched
 
   // 10. The relink feature's faults (relink-faults.ts).
   const spares = relinkFaults({ rng: relinkRng, on: on.has('relink'), nodes, relays, edges, duration, maxLatency, faults });
+
+  // 11. The typed-delete feature's operations and absences (typed-delete-ops.ts).
+  typedDeleteOps({ rng: typedRng, on: on.has('typed-delete') && !plainOnly, nodes, counters: COUNTERS, sets: SETS, items: ITEMS, duration, ops, faults });
 
   const byTime = <T>(a: Timed<T>, b: Timed<T>) => a.at - b.at;
   return {
