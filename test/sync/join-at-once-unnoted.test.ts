@@ -5,18 +5,12 @@
 // transaction, a transaction that throws after applying.
 import { afterEach, describe, expect, it } from 'vitest';
 import { stateOf, type KeyState } from '../../lib/dvv.js';
-import { memoryStorage, openReplica, type Replica, type StorageAdapter } from '../../lib/index.js';
+import { memoryStorage, type StorageAdapter } from '../../lib/index.js';
+import { replicaPool } from './support.js';
 
-const open: Replica[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((r) => r.close().catch(() => {})));
-});
-
-async function replica(storage: StorageAdapter = memoryStorage()): Promise<Replica> {
-  const r = await openReplica({ storage });
-  open.push(r);
-  return r;
-}
+const pool = replicaPool();
+afterEach(() => pool.closeAll());
+const replica = (storage?: StorageAdapter) => pool.replica(storage ? { storage } : {});
 
 /** Another replica's states of `keys` in space s (one write of each), as a peer would send them. */
 async function remote(keys: string[]): Promise<{ id: string; entries: Array<[string, KeyState]> }> {
@@ -28,7 +22,7 @@ async function remote(keys: string[]): Promise<{ id: string; entries: Array<[str
 }
 
 /** Records what the core notes as applied and abandoned, and, at each change told, the lowest seq untold. */
-function watch(r: Replica) {
+function watch(r: Awaited<ReturnType<typeof replica>>) {
   const log: string[] = [];
   const applied = r.core.onApplied;
   const abandoned = r.core.onAbandoned;
