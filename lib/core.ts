@@ -623,7 +623,7 @@ export class ReplicaCore {
     // tells its one change before anything else runs, so nothing could ask after it or be told out of order meanwhile,
     // and noting it (change-order.ts, pending.ts's ahead notes) only to take the note off again is the cost of every
     // delivery of a relay's client (S7). Anything else notes them here, as `body` would have, before any other code runs.
-    atOnce = this.storage.transactNow !== undefined;
+    atOnce = true; // (where the storage has no transactNow, `body` runs in `transact` below, after it is false again)
     try {
       now = this.storage.transactNow?.(run);
     } catch (e) {
