@@ -38,6 +38,11 @@ export class ChangeOrder {
   /** seq → how many of the heap's entries of it were told (removed lazily, at the top). */
   private readonly gone = new Map<number, number>();
 
+  /** Whether nothing applied is untold (no key's newest told seq kept either: those go with the last untold record). */
+  get idle(): boolean {
+    return this.keys === 0 && this.inOrder.lowest() === Infinity;
+  }
+
   /** The lowest seq applied and not told yet (Infinity: none). */
   lowestUntold(): number {
     if (this.keys === 0) return this.inOrder.lowest();

@@ -549,6 +549,8 @@ export class ReplicaCore {
     // there (a state leaves a replica only once durable), though a link of ours may withhold the key (acks.ts shownHeldBy).
     const heldThere: Array<[string, number]> = [];
     const meta = options.meta;
+    /** Whether `body` runs inside transactNow (below): it leaves its records unnoted then. */
+    let atOnce = false;
     const body = (tx: StorageTx, prevs: ReadonlyArray<KeyRecord | undefined>, lastSeq: number | undefined, known: Seen | null | undefined, held: unknown) => {
       changes.length = 0;
       heldThere.length = 0;
@@ -581,8 +583,7 @@ export class ReplicaCore {
         const src = peer !== undefined && sameState(joined, remote) ? peer : undefined;
         const rec = new WrittenRecord(key, joined, seq, src); // hashed when first read (record.ts)
         tx.put(space, key, rec);
-        this.order.applied(space, key, seq);
-        this.onApplied?.(space, key, seq);
+        if (!atOnce) this.noteJoined(space, key, seq);
         changes.push(source ? { space, key, rec, prev, origin: 'remote', source } : { space, key, rec, prev, origin: 'remote' });
       }
       if (seq !== (lastSeq ?? 0)) tx.setMeta('seq', seq);
@@ -618,14 +619,28 @@ export class ReplicaCore {
       return judged(tx, prevs as Array<KeyRecord | undefined>, lastSeq, known ?? null, held);
     };
     let now: { value: number | Promise<number>; durable?: Promise<void> } | undefined;
+    // Run by transactNow, `body` leaves its records unnoted (`atOnce`): a join that is durable once transactNow returns
+    // tells its one change before anything else runs, so nothing could ask after it or be told out of order meanwhile,
+    // and noting it (change-order.ts, pending.ts's ahead notes) only to take the note off again is the cost of every
+    // delivery of a relay's client (S7). Anything else notes them here, as `body` would have, before any other code runs.
+    atOnce = true; // (where the storage has no transactNow, `body` runs in `transact` below, after it is false again)
     try {
       now = this.storage.transactNow?.(run);
     } catch (e) {
+      this.noteJoins(space, changes, atOnce);
       this.joinUndone(space, changes);
       throw e;
+    } finally {
+      atOnce = false;
     }
     // Committed and durable at once: told now, no promise nor turn (the usual case of a client on memory storage).
-    if (now && !now.durable) return this.joinTold(space, now.value as number, changes, heldThere, claim, peer, seen);
+    if (now && !now.durable) {
+      const alone = changes.length === 1 && this.order.idle;
+      if (!alone) this.noteJoins(space, changes, true);
+      return this.joinTold(space, now.value as number, changes, heldThere, claim, peer, seen, alone);
+    }
+    // transactNow ran `body` (a commit not durable yet), or declined before `body` (then `transact` runs it again, noting).
+    if (now) this.noteJoins(space, changes, true);
     const value = now?.value as number;
     return (now ? now.durable!.then(() => value) : this.storage.transact(run)).then(
       (seq) => this.joinTold(space, seq, changes, heldThere, claim, peer, seen),
@@ -634,6 +649,17 @@ export class ReplicaCore {
         throw e;
       },
     );
+  }
+
+  /** A joined record is applied (not told yet): noted in log order per key, and for the pending-writes map. */
+  private noteJoined(space: string, key: string, seq: number): void {
+    this.order.applied(space, key, seq);
+    this.onApplied?.(space, key, seq);
+  }
+
+  /** `changes`, left unnoted by a `body` run at once (`ran`), noted now. */
+  private noteJoins(space: string, changes: readonly StoredChange[], ran: boolean): void {
+    if (ran) for (const c of changes) this.noteJoined(space, c.key, c.rec.seq);
   }
 
   /** A join's transaction failed: nothing of it stays, and what onApplied told of its records is taken back. */
@@ -654,6 +680,8 @@ export class ReplicaCore {
     claim: RestoreClaim | undefined,
     peer: string | undefined,
     seen: Seen | undefined,
+    /** The one change, never noted (`joinNow`): told with no change-order to ask. */
+    unnoted = false,
   ): StoredChange[] {
     this.committed(seq);
     if (seen) this.seenOf.set(peer!, seen);
@@ -662,7 +690,7 @@ export class ReplicaCore {
       this.external.noteOwn(space, change.rec.seq);
       for (const v of change.rec.vs) this.clock.observe(v.t, v.c);
       // Heard after a newer record of its key (transactions resolving out of order): the newer change said it all.
-      if (!this.order.told(space, change.key, change.rec.seq)) this.events.emit('change', change);
+      if (unnoted || !this.order.told(space, change.key, change.rec.seq)) this.events.emit('change', change);
     }
     if (claim && this.claims.watching) void this.changes.actOnClaim(claim);
     return changes;

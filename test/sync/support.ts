@@ -73,11 +73,11 @@ export async function dump(r: Replica, space: string): Promise<Record<string, un
   return out;
 }
 
-/** Replicas on memory storage, each with space 's' opened; `closeAll` closes every one made (for afterAll). */
+/** Replicas (on memory storage unless given one), each with space 's' opened; `closeAll` closes every one made (for afterAll). */
 export function replicaPool() {
   const open: Replica[] = [];
   return {
-    async replica(options: Omit<ReplicaOptions, 'storage'> = {}): Promise<Replica> {
+    async replica(options: Partial<ReplicaOptions> = {}): Promise<Replica> {
       const r = await openReplica({ storage: memoryStorage(), ...options });
       open.push(r);
       r.space('s');
