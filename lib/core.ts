@@ -627,7 +627,7 @@ export class ReplicaCore {
     try {
       now = this.storage.transactNow?.(run);
     } catch (e) {
-      this.noteJoins(space, changes, atOnce);
+      this.noteJoins(space, changes);
       this.joinUndone(space, changes);
       throw e;
     } finally {
@@ -636,11 +636,11 @@ export class ReplicaCore {
     // Committed and durable at once: told now, no promise nor turn (the usual case of a client on memory storage).
     if (now && !now.durable) {
       const alone = changes.length === 1 && this.order.idle;
-      if (!alone) this.noteJoins(space, changes, true);
+      if (!alone) this.noteJoins(space, changes);
       return this.joinTold(space, now.value as number, changes, heldThere, claim, peer, seen, alone);
     }
     // transactNow ran `body` (a commit not durable yet), or declined before `body` (then `transact` runs it again, noting).
-    if (now) this.noteJoins(space, changes, true);
+    if (now) this.noteJoins(space, changes);
     const value = now?.value as number;
     return (now ? now.durable!.then(() => value) : this.storage.transact(run)).then(
       (seq) => this.joinTold(space, seq, changes, heldThere, claim, peer, seen),
@@ -657,9 +657,9 @@ export class ReplicaCore {
     this.onApplied?.(space, key, seq);
   }
 
-  /** `changes`, left unnoted by a `body` run at once (`ran`), noted now. */
-  private noteJoins(space: string, changes: readonly StoredChange[], ran: boolean): void {
-    if (ran) for (const c of changes) this.noteJoined(space, c.key, c.rec.seq);
+  /** `changes`, left unnoted by a `body` run at once (none when it did not run: `body` empties them first), noted now. */
+  private noteJoins(space: string, changes: readonly StoredChange[]): void {
+    for (const c of changes) this.noteJoined(space, c.key, c.rec.seq);
   }
 
   /** A join's transaction failed: nothing of it stays, and what onApplied told of its records is taken back. */
