@@ -4,8 +4,8 @@
  * every few frames) and when a relay's many clients receive the same frames in step (S7's fan-out).
  */
 import { describe, expect, it } from 'vitest';
-import { ACK_DELAY, ACK_EVERY, AckPolicy, SMALL_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
-import { LogStream, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
+import { ACK_DELAY, ACK_EVERY, AckPolicy, SMALL_FRAME, TINY_EVERY, TINY_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
+import { LogStream, TINY_WINDOW, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { streamPort } from './support.js';
 import type { Timers } from '../../lib/sync/session-state.js';
@@ -95,7 +95,7 @@ describe('AckPolicy', () => {
     const { acks, p } = policy('c6 s');
     let open = 0;
     for (let f = 1; f <= 4 * WIDE_EVERY; f++) {
-      p.stored(f, false, true);
+      p.stored(f, false, SMALL_FRAME);
       open = acks.at(-1) === f ? 0 : open + 1;
       expect(open).toBeLessThan(WIDE_EVERY);
     }
@@ -110,21 +110,66 @@ describe('AckPolicy', () => {
     let open = 0;
     // Small frames until more than ACK_EVERY wait (the sender may have WINDOW out, one of them the large one next).
     while (open <= ACK_EVERY && f < 2 * WIDE_EVERY) {
-      p.stored(++f, false, true);
+      p.stored(++f, false, SMALL_FRAME);
       open = acks.at(-1) === f ? 0 : open + 1;
     }
     expect(open).toBeGreaterThan(ACK_EVERY);
-    p.stored(++f, false, false);
+    p.stored(++f, false);
     expect(acks.at(-1)).toBe(f);
     // A large frame first, small ones after it: the large one waits for ACK_EVERY frames at most.
-    p.stored(++f, false, false);
+    p.stored(++f, false);
     const large = f;
-    for (let i = 1; i < ACK_EVERY; i++) p.stored(++f, false, true);
+    for (let i = 1; i < ACK_EVERY; i++) p.stored(++f, false, SMALL_FRAME);
     expect(acks.at(-1)).toBeGreaterThanOrEqual(large);
     // Once answered, small frames wait by WIDE_EVERY again.
     const before = acks.length;
-    for (let i = 0; i < ACK_EVERY + 1; i++) p.stored(++f, false, true);
+    for (let i = 0; i < ACK_EVERY + 1; i++) p.stored(++f, false, SMALL_FRAME);
     expect(acks.length - before).toBeLessThanOrEqual(1);
+  });
+
+  it('answers the tiny frames of a peer speaking WIDE_ACKS once in TINY_EVERY, one byte more by WIDE_EVERY', () => {
+    const { acks, p } = policy('c8 s');
+    let open = 0;
+    for (let f = 1; f <= 4 * TINY_EVERY; f++) {
+      p.stored(f, false, TINY_FRAME);
+      open = acks.at(-1) === f ? 0 : open + 1;
+      expect(open).toBeLessThan(TINY_EVERY);
+    }
+    expect(acks.length).toBe(4);
+    expect(TINY_EVERY * 2).toBeLessThanOrEqual(TINY_WINDOW);
+    const small = policy('c8 s');
+    for (let f = 1; f <= 4 * TINY_EVERY; f++) small.p.stored(f, false, TINY_FRAME + 1);
+    expect(small.acks.length).toBe((4 * TINY_EVERY) / WIDE_EVERY);
+  });
+
+  it('answers at once a small frame after WIDE_EVERY tiny ones, and within WIDE_EVERY frames while a small one waits', () => {
+    const { acks, p } = policy('c9 s');
+    let f = 0;
+    let open = 0;
+    // Tiny frames until more than WIDE_EVERY wait (the sender may have TINY_WINDOW out, one of them the small one next).
+    while (open <= WIDE_EVERY && f < 2 * TINY_EVERY) {
+      p.stored(++f, false, TINY_FRAME);
+      open = acks.at(-1) === f ? 0 : open + 1;
+    }
+    expect(open).toBeGreaterThan(WIDE_EVERY);
+    p.stored(++f, false, SMALL_FRAME);
+    expect(acks.at(-1)).toBe(f);
+    // A small frame first, tiny ones after it: the small one waits for WIDE_EVERY frames at most.
+    p.stored(++f, false, SMALL_FRAME);
+    const small = f;
+    for (let i = 1; i < WIDE_EVERY; i++) p.stored(++f, false, TINY_FRAME);
+    expect(acks.at(-1)).toBeGreaterThanOrEqual(small);
+    // And a large one among tiny ones: ACK_EVERY frames at most.
+    const before = acks.length;
+    p.stored(++f, false);
+    const large = f;
+    for (let i = 1; i < ACK_EVERY; i++) p.stored(++f, false, TINY_FRAME);
+    expect(acks.at(-1)).toBeGreaterThanOrEqual(large);
+    // Once answered, tiny frames wait by TINY_EVERY again.
+    const after = acks.length;
+    expect(after).toBeGreaterThan(before);
+    for (let i = 0; i < WIDE_EVERY + 1; i++) p.stored(++f, false, TINY_FRAME);
+    expect(acks.length - after).toBeLessThanOrEqual(1);
   });
 
   it('spreads the ACKs of a relay’s clients over the frames they all receive', () => {
@@ -171,12 +216,35 @@ describe('the window of a log stream (outgoing.ts)', () => {
   }
 
   it('keeps WIDE_WINDOW small frames out where the peer speaks WIDE_ACKS, WINDOW where it does not', async () => {
-    expect((await pumped(1000, true, () => 50)).sent.length).toBe(WIDE_WINDOW);
-    expect((await pumped(1000, false, () => 50)).sent.length).toBe(WINDOW);
+    expect((await pumped(1000, true, () => SMALL_FRAME)).sent.length).toBe(WIDE_WINDOW);
+    expect((await pumped(1000, false, () => SMALL_FRAME)).sent.length).toBe(WINDOW);
+  });
+
+  it('keeps TINY_WINDOW tiny frames out where the peer speaks WIDE_ACKS, WINDOW where it does not', async () => {
+    expect((await pumped(3000, true, () => TINY_FRAME)).sent.length).toBe(TINY_WINDOW);
+    expect((await pumped(3000, false, () => 50)).sent.length).toBe(WINDOW);
+  });
+
+  it('keeps WIDE_WINDOW frames out while a small one is out among tiny ones, WINDOW while a large one is', async () => {
+    const { sent, stream, settle } = await pumped(3000, true, (upTo) => (upTo === 10 ? TINY_FRAME + 1 : upTo === 200 ? SMALL_FRAME + 1 : 50));
+    expect(sent.length).toBe(WIDE_WINDOW);
+    stream.ack(9);
+    await settle();
+    expect(sent.length).toBe(9 + WIDE_WINDOW); // frame 10 still out
+    stream.ack(10);
+    await settle();
+    // Tiny frames again up to 199, then the large 200 goes: WINDOW while it is out.
+    expect(sent.length).toBe(200);
+    stream.ack(199);
+    await settle();
+    expect(sent.length).toBe(199 + WINDOW); // frame 200 still out
+    stream.ack(200);
+    await settle();
+    expect(sent.length).toBe(200 + TINY_WINDOW);
   });
 
   it('keeps WINDOW frames out while a large one is out, and opens again once it is acknowledged', async () => {
-    const { sent, stream, settle } = await pumped(1000, true, (upTo) => (upTo === 10 ? SMALL_FRAME + 1 : 50));
+    const { sent, stream, settle } = await pumped(1000, true, (upTo) => (upTo === 10 ? SMALL_FRAME + 1 : SMALL_FRAME));
     expect(sent.length).toBe(WINDOW);
     stream.ack(9);
     await settle();
