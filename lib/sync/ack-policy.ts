@@ -28,6 +28,12 @@
  * carrying the upTo as it went on the wire, so a frame the sender counts large the receiver counts large too; once one
  * waits, the ACK goes at ACK_EVERY frames at the latest, below the sender's WINDOW. A sender of an earlier release
  * (window 32) or a receiver of one (ACK_EVERY) is never met by the other rule: each follows what both hellos spoke.
+ * Tiny frames (at most TINY_FRAME bytes: a relay passing on one small write a frame) go further the same way: up to
+ * TINY_WINDOW out while every frame out is tiny, one ACK in TINY_EVERY; what a slow peer makes the sender buffer beyond
+ * WINDOW's frames stays below the small frames' bound in bytes (992 x 256 B against 96 x 4 KB). The tiers nest: the
+ * ACK goes by the rule of the largest frame waiting, and at once when as many frames wait as that rule allows (tiny ones
+ * before a small one: the sender's window is WIDE_WINDOW again while it has that one out). Protocol 12 is unreleased
+ * (11 is this release: docs/deploy.md), so the tiny tier is part of what 12 means, not a version of its own.
  */
 import type { KeyState } from '../dvv.js';
 import type { Timers } from './session-state.js';
@@ -43,6 +49,10 @@ export const WIDE_ACKS = 12;
 export const WIDE_EVERY = 64;
 /** A frame of at most this many bytes is small: deferred by WIDE_EVERY, and held in a wide window. */
 export const SMALL_FRAME = 4096;
+/** Tiny frames acknowledged together at most where both ends speak WIDE_ACKS (the sender's TINY_WINDOW is 1024). */
+export const TINY_EVERY = 512;
+/** A frame of at most this many bytes is tiny: deferred by TINY_EVERY, and held in the widest window. */
+export const TINY_FRAME = 256;
 /** How long a quiet stream's ACK nobody waits for waits (the timer's period). */
 export const ACK_DELAY = 100;
 /** The latest an ACK nobody waits for goes after the last frame it answers (the timer runs in periods of ACK_DELAY). */
@@ -64,9 +74,9 @@ export class AckPolicy {
   /** The timer (kept once its period ended where `timers` can refresh it: armed again, it stays one object) and whether it runs a period. */
   private timer: unknown;
   private armed = false;
-  /** Whether a frame waiting was not small (or not of a WIDE_ACKS peer): the ACK goes by ACK_EVERY. */
-  private narrow = false;
-  /** Where in each WIDE_EVERY frames this link's deferred ACK goes (modulo ACK_EVERY: in each ACK_EVERY). */
+  /** The frames the largest frame waiting may wait with: TINY_EVERY, WIDE_EVERY or ACK_EVERY (`every`). */
+  private every = TINY_EVERY;
+  /** Where in each TINY_EVERY frames this link's deferred ACK goes (modulo a smaller tier's: in each of its). */
   private readonly phase: number;
 
   /** `link`: names the link among the replica's and its peers' (the replica's id and the space): its phase. */
@@ -76,30 +86,31 @@ export class AckPolicy {
     private readonly closed: () => boolean,
     link: string,
   ) {
-    this.phase = fnv1a(link) % WIDE_EVERY;
+    this.phase = fnv1a(link) % TINY_EVERY;
   }
 
   /**
-   * Frame `upTo` is stored (its cursor with it): acknowledge it now (`now`) or with a later ACK. `small`: the peer
-   * speaks WIDE_ACKS and the frame was at most SMALL_FRAME bytes.
+   * Frame `upTo` is stored (its cursor with it): acknowledge it now (`now`) or with a later ACK. `bytes`: the frame's on
+   * the wire where the peer speaks WIDE_ACKS (else Infinity: every frame counts large).
    */
-  stored(upTo: number, now: boolean, small = false): void {
+  stored(upTo: number, now: boolean, bytes = Infinity): void {
     if (upTo > this.upTo) this.upTo = upTo;
     this.frames++;
     this.total++;
-    if (!small) this.narrow = true;
+    const every = bytes <= TINY_FRAME ? TINY_EVERY : bytes <= SMALL_FRAME ? WIDE_EVERY : ACK_EVERY;
+    if (every < this.every) this.every = every;
     if (now || this.due()) return this.flush();
     if (!this.armed) this.arm();
   }
 
   /**
-   * Whether the ACK goes with this frame: at the link's phase — in each WIDE_EVERY frames while every frame waiting is
-   * small, else in each ACK_EVERY, and at once when ACK_EVERY wait (small ones before a large one: the sender's window
-   * is WINDOW again while it has a large frame out).
+   * Whether the ACK goes with this frame: at the link's phase in each `every` frames (the tier of the largest frame
+   * waiting), and at once when `every` wait (smaller ones before a larger one: the sender's window shrank to that
+   * tier's while it has the larger one out). ACK_EVERY divides WIDE_EVERY, which divides TINY_EVERY, and the link's phase
+   * in each is its phase modulo that tier's: a stream of one tier alone meets a phase point every `every` frames.
    */
   private due(): boolean {
-    if (!this.narrow) return this.total % WIDE_EVERY === this.phase;
-    return this.total % ACK_EVERY === this.phase % ACK_EVERY || this.frames >= ACK_EVERY;
+    return this.total % this.every === this.phase % this.every || this.frames >= this.every;
   }
 
   /** The timer's period: it ends with an ACK if no frame came meanwhile, else with another period. */
@@ -133,7 +144,7 @@ export class AckPolicy {
     if (this.frames === 0 || this.closed()) return;
     this.upTo = 0;
     this.frames = 0;
-    this.narrow = false;
+    this.every = TINY_EVERY;
     this.send(upTo);
   }
 }

@@ -70,7 +70,8 @@ export { writeChanges } from './changes-codec.js';
  * 11 tags its dots with its epoch from then on. To an earlier peer a state naming an epoch is never down-converted: it
  * is withheld and reported (PROTOCOL), its context told alone where that is sound (fit-state.ts).
  * docs/design/epochs-build.md, stage 2. 12: LEFT (lacks.ts: a key the link could not carry, told to the peer), and
- * small log frames are acknowledged one in 64 into a window of 128 (ack-policy.ts WIDE_ACKS; below 12: 16 and 32).
+ * small log frames are acknowledged one in 64 into a window of 128, tiny ones (256 B at most) one in 512 into 1024
+ * (ack-policy.ts WIDE_ACKS; below 12: 16 and 32).
  */
 export const PROTOCOL_VERSIONS = [5, 6, 7, 8, 9, 10, 11, 12] as const;
 

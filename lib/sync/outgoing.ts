@@ -2,8 +2,9 @@
  * One space's outgoing log stream on a session: our change log from the cursor the peer holds, in CHANGES
  * frames under the frame budget, acknowledged (ACK) once the peer stored them durably. An ACK is a cursor: it
  * acknowledges every frame up to its seq, so a peer may answer several frames with one (space-sync.ts defers the
- * ACKs nobody waits for). At most WINDOW frames are unacknowledged (WIDE_WINDOW small ones where the peer speaks
- * protocol 12: ack-policy.ts); the rest waits in the log (the log is the queue: nothing is buffered per peer).
+ * ACKs nobody waits for). At most WINDOW frames are unacknowledged (WIDE_WINDOW small ones, TINY_WINDOW tiny ones,
+ * where the peer speaks protocol 12: ack-policy.ts); the rest waits in the log (the log is the queue: nothing is
+ * buffered per peer).
  *
  *   start(from)     the log from `from` on is what the peer lacks
  *   changed(...)    a change was stored: sent at once when everything before it was (live fast path, one
@@ -23,7 +24,7 @@
 import { stateOf } from '../dvv.js';
 import type { StoredChange } from '../core.js';
 import type { KeyRecord } from '../storage.js';
-import { SMALL_FRAME } from './ack-policy.js';
+import { SMALL_FRAME, TINY_FRAME } from './ack-policy.js';
 import { ProtocolError } from './codec.js';
 import { entrySize, MsgType, type Changes, type Entry } from './messages.js';
 
@@ -73,6 +74,8 @@ export const WINDOW = 32;
  * (ack-policy.ts): what a slow peer makes us buffer beyond WINDOW's frames stays under 400 KB.
  */
 export const WIDE_WINDOW = 128;
+/** As WIDE_WINDOW, where none of them is larger than TINY_FRAME: beyond WINDOW's frames, under 254 KB. */
+export const TINY_WINDOW = 1024;
 const PAGE = 1024;
 
 /** What a stream needs of its session. */
@@ -105,8 +108,9 @@ export class LogStream {
   private announced = 0;
   /** The upTo of each unacknowledged frame, in the order sent. */
   private readonly inflight: number[] = [];
-  /** The upTo of the last frame larger than SMALL_FRAME, and the highest upTo acknowledged: one is out while above. */
+  /** The upTo of the last frame larger than SMALL_FRAME (TINY_FRAME), and the highest upTo acknowledged: one is out while above. */
   private largeUpTo = 0;
+  private smallUpTo = 0;
   private ackedUpTo = 0;
   pumping = false;
   /** Waiting for the peer to store what anti-entropy sent it before `start`'s position counts as acknowledged. */
@@ -222,15 +226,22 @@ export class LogStream {
   }
 
   private sendFrame(upTo: number, entries: Entry[]): void {
-    if (this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries }) > SMALL_FRAME) this.largeUpTo = upTo;
+    const bytes = this.port.send({ type: MsgType.Changes, space: this.space, upTo, entries });
+    if (bytes > TINY_FRAME) this.smallUpTo = upTo;
+    if (bytes > SMALL_FRAME) this.largeUpTo = upTo;
     this.inflight.push(upTo);
     this.announced = upTo;
   }
 
-  /** Whether another frame may go: WINDOW, or WIDE_WINDOW where the peer speaks WIDE_ACKS and no large frame is out. */
+  /**
+   * Whether another frame may go: WINDOW, or where the peer speaks WIDE_ACKS WIDE_WINDOW while no large frame is out and
+   * TINY_WINDOW while none but tiny ones are.
+   */
   private room(): boolean {
     const n = this.inflight.length;
-    return n < WINDOW || (n < WIDE_WINDOW && this.largeUpTo <= this.ackedUpTo && this.port.wide);
+    if (n < WINDOW) return true;
+    const acked = this.ackedUpTo;
+    return this.largeUpTo <= acked && (n < WIDE_WINDOW || (n < TINY_WINDOW && this.smallUpTo <= acked)) && this.port.wide;
   }
 
   /** Sending failed (the session fails). */

@@ -24,7 +24,7 @@ import { repairPort, streamPort } from './space-ports.js';
 import { NeedAnswers, needsFitting } from './need-answers.js';
 import { TELLS_LEFT } from './lacks.js';
 import { RepairAcks } from './repair-acks.js';
-import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite, SMALL_FRAME, WIDE_ACKS } from './ack-policy.js';
+import { AckPolicy, CUMULATIVE_ACKS, holdsOwnWrite, WIDE_ACKS } from './ack-policy.js';
 import { EPOCH_DOTS } from './epoch-wire.js';
 import type { Rights, SessionOptions, Timers } from './session-state.js';
 
@@ -289,10 +289,10 @@ export class SpaceSync {
     this.ackStored(m, bytes);
   }
 
-  /** `bytes`: the frame's on the wire (a small one of a WIDE_ACKS peer waits longer: ack-policy.ts). */
+  /** `bytes`: the frame's on the wire (a small or tiny one of a WIDE_ACKS peer waits longer: ack-policy.ts). */
   private ackStored(m: Changes, bytes: number): void {
     const now = this.ackAtOnce(m);
-    this.acks.stored(m.upTo, now, !now && bytes <= SMALL_FRAME && this.spoken(WIDE_ACKS));
+    this.acks.stored(m.upTo, now, now || !this.spoken(WIDE_ACKS) ? Infinity : bytes);
     this.session.refreshStatus();
   }
 

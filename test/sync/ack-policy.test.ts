@@ -4,8 +4,8 @@
  * every few frames) and when a relay's many clients receive the same frames in step (S7's fan-out).
  */
 import { describe, expect, it } from 'vitest';
-import { ACK_DELAY, ACK_EVERY, AckPolicy, SMALL_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
-import { LogStream, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
+import { ACK_DELAY, ACK_EVERY, AckPolicy, SMALL_FRAME, TINY_EVERY, TINY_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
+import { LogStream, TINY_WINDOW, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
 import type { KeyRecord } from '../../lib/storage.js';
 import { streamPort } from './support.js';
 import type { Timers } from '../../lib/sync/session-state.js';
@@ -91,41 +91,60 @@ describe('AckPolicy', () => {
     expect(t.waiting).toBe(0);
   });
 
-  it('answers the small frames of a peer speaking WIDE_ACKS once in WIDE_EVERY', () => {
-    const { acks, p } = policy('c6 s');
-    let open = 0;
-    for (let f = 1; f <= 4 * WIDE_EVERY; f++) {
-      p.stored(f, false, true);
-      open = acks.at(-1) === f ? 0 : open + 1;
-      expect(open).toBeLessThan(WIDE_EVERY);
-    }
-    // One at the link's phase in each WIDE_EVERY frames (ACK_EVERY's rule would have sent 16).
-    expect(acks.length).toBe(4);
-    expect(WIDE_EVERY * 2).toBeLessThanOrEqual(WIDE_WINDOW);
+  // Where the peer speaks WIDE_ACKS: one ACK at the link's phase in each WIDE_EVERY small frames (ACK_EVERY's rule would
+  // have sent 16 in 64), in each TINY_EVERY tiny ones; a byte more than a tier's bound is the next tier's.
+  for (const [name, bytes, every, window] of [
+    ['small', SMALL_FRAME, WIDE_EVERY, WIDE_WINDOW],
+    ['tiny', TINY_FRAME, TINY_EVERY, TINY_WINDOW],
+  ] as const) {
+    it(`answers the ${name} frames of a peer speaking WIDE_ACKS once in ${every}`, () => {
+      const { acks, p } = policy(`c6 ${name}`);
+      let open = 0;
+      for (let f = 1; f <= 4 * every; f++) {
+        p.stored(f, false, bytes);
+        open = acks.at(-1) === f ? 0 : open + 1;
+        expect(open).toBeLessThan(every);
+      }
+      expect(acks.length).toBe(4);
+      expect(every * 2).toBeLessThanOrEqual(window);
+    });
+  }
+
+  it('answers frames one byte over TINY_FRAME by WIDE_EVERY', () => {
+    const { acks, p } = policy('c8 s');
+    for (let f = 1; f <= 4 * TINY_EVERY; f++) p.stored(f, false, TINY_FRAME + 1);
+    expect(acks.length).toBe((4 * TINY_EVERY) / WIDE_EVERY);
   });
 
-  it('answers at once a large frame after ACK_EVERY small ones, and within ACK_EVERY frames while a large one waits', () => {
-    const { acks, p } = policy('c7 s');
-    let f = 0;
-    let open = 0;
-    // Small frames until more than ACK_EVERY wait (the sender may have WINDOW out, one of them the large one next).
-    while (open <= ACK_EVERY && f < 2 * WIDE_EVERY) {
-      p.stored(++f, false, true);
-      open = acks.at(-1) === f ? 0 : open + 1;
-    }
-    expect(open).toBeGreaterThan(ACK_EVERY);
-    p.stored(++f, false, false);
-    expect(acks.at(-1)).toBe(f);
-    // A large frame first, small ones after it: the large one waits for ACK_EVERY frames at most.
-    p.stored(++f, false, false);
-    const large = f;
-    for (let i = 1; i < ACK_EVERY; i++) p.stored(++f, false, true);
-    expect(acks.at(-1)).toBeGreaterThanOrEqual(large);
-    // Once answered, small frames wait by WIDE_EVERY again.
-    const before = acks.length;
-    for (let i = 0; i < ACK_EVERY + 1; i++) p.stored(++f, false, true);
-    expect(acks.length - before).toBeLessThanOrEqual(1);
-  });
+  // Once more frames wait than a larger frame's tier allows, the sender may have that tier's window out, the larger
+  // one next: it is answered at once; and while a larger one waits, within its tier's frames.
+  for (const [name, smaller, every, larger, within] of [
+    ['a large frame after ACK_EVERY small ones', SMALL_FRAME, WIDE_EVERY, Infinity, ACK_EVERY],
+    ['a small frame after WIDE_EVERY tiny ones', TINY_FRAME, TINY_EVERY, SMALL_FRAME, WIDE_EVERY],
+    ['a large frame after ACK_EVERY tiny ones', TINY_FRAME, TINY_EVERY, Infinity, ACK_EVERY],
+  ] as const) {
+    it(`answers at once ${name}, and within ${within} frames while such a one waits`, () => {
+      const { acks, p } = policy(`c7 ${name}`);
+      let f = 0;
+      let open = 0;
+      while (open <= within && f < 2 * every) {
+        p.stored(++f, false, smaller);
+        open = acks.at(-1) === f ? 0 : open + 1;
+      }
+      expect(open).toBeGreaterThan(within);
+      p.stored(++f, false, larger);
+      expect(acks.at(-1)).toBe(f);
+      // The larger frame first, smaller ones after it: it waits for `within` frames at most.
+      p.stored(++f, false, larger);
+      const first = f;
+      for (let i = 1; i < within; i++) p.stored(++f, false, smaller);
+      expect(acks.at(-1)).toBeGreaterThanOrEqual(first);
+      // Once answered, the smaller frames wait by their own tier again.
+      const before = acks.length;
+      for (let i = 0; i < within + 1; i++) p.stored(++f, false, smaller);
+      expect(acks.length - before).toBeLessThanOrEqual(1);
+    });
+  }
 
   it('spreads the ACKs of a relay’s clients over the frames they all receive', () => {
     const clients = 100;
@@ -167,23 +186,40 @@ describe('the window of a log stream (outgoing.ts)', () => {
       for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
     };
     await settle();
-    return { sent, stream, settle };
+    /** Acknowledges up to `upTo`, lets the pump run: how many frames went in all. */
+    const ack = async (upTo: number) => {
+      stream.ack(upTo);
+      await settle();
+      return sent.length;
+    };
+    return { sent, ack };
   }
 
   it('keeps WIDE_WINDOW small frames out where the peer speaks WIDE_ACKS, WINDOW where it does not', async () => {
-    expect((await pumped(1000, true, () => 50)).sent.length).toBe(WIDE_WINDOW);
-    expect((await pumped(1000, false, () => 50)).sent.length).toBe(WINDOW);
+    expect((await pumped(1000, true, () => SMALL_FRAME)).sent.length).toBe(WIDE_WINDOW);
+    expect((await pumped(1000, false, () => SMALL_FRAME)).sent.length).toBe(WINDOW);
+  });
+
+  it('keeps TINY_WINDOW tiny frames out where the peer speaks WIDE_ACKS, WINDOW where it does not', async () => {
+    expect((await pumped(3000, true, () => TINY_FRAME)).sent.length).toBe(TINY_WINDOW);
+    expect((await pumped(3000, false, () => 50)).sent.length).toBe(WINDOW);
+  });
+
+  it('keeps WIDE_WINDOW frames out while a small one is out among tiny ones, WINDOW while a large one is', async () => {
+    const { sent, ack } = await pumped(3000, true, (upTo) => (upTo === 10 ? TINY_FRAME + 1 : upTo === 200 ? SMALL_FRAME + 1 : 50));
+    expect(sent.length).toBe(WIDE_WINDOW);
+    expect(await ack(9)).toBe(9 + WIDE_WINDOW); // frame 10 still out
+    // Tiny frames again up to 199, then the large 200 goes: WINDOW while it is out.
+    expect(await ack(10)).toBe(200);
+    expect(await ack(199)).toBe(199 + WINDOW); // frame 200 still out
+    expect(await ack(200)).toBe(200 + TINY_WINDOW);
   });
 
   it('keeps WINDOW frames out while a large one is out, and opens again once it is acknowledged', async () => {
-    const { sent, stream, settle } = await pumped(1000, true, (upTo) => (upTo === 10 ? SMALL_FRAME + 1 : 50));
+    const { sent, ack } = await pumped(1000, true, (upTo) => (upTo === 10 ? SMALL_FRAME + 1 : SMALL_FRAME));
     expect(sent.length).toBe(WINDOW);
-    stream.ack(9);
-    await settle();
-    expect(sent.length).toBe(9 + WINDOW); // frame 10 still out
-    stream.ack(10);
-    await settle();
-    expect(sent.length).toBe(10 + WIDE_WINDOW);
+    expect(await ack(9)).toBe(9 + WINDOW); // frame 10 still out
+    expect(await ack(10)).toBe(10 + WIDE_WINDOW);
     // A frame of exactly SMALL_FRAME bytes is small.
     expect((await pumped(1000, true, () => SMALL_FRAME)).sent.length).toBe(WIDE_WINDOW);
   });

@@ -8,10 +8,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { pairTransports, type Replica, type Transport } from '../../lib/index.js';
-import { ACK_DELAY, ACK_EVERY, SMALL_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
+import { ACK_DELAY, ACK_EVERY, SMALL_FRAME, TINY_EVERY, TINY_FRAME, WIDE_EVERY } from '../../lib/sync/ack-policy.js';
 import { decodeMessage, encodeMessage, MsgType } from '../../lib/sync/messages.js';
 import { defaultTimers, type Timers } from '../../lib/sync/session-state.js';
-import { LogStream, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
+import { LogStream, TINY_WINDOW, WIDE_WINDOW, WINDOW } from '../../lib/sync/outgoing.js';
 import { gate, type Gate } from './gate.js';
 import { replicaPool, streamPort, tapped, until } from './support.js';
 import { SPEAKS_10 } from '../support/raw-versions.js';
@@ -94,10 +94,13 @@ async function chain(options: { hSpeaksFive?: boolean; cIsRelay?: boolean; cPhas
   return { w, h, c, toC, fromC, t };
 }
 
-/** Writes n keys on `r`, one frame each (every put waits for its first hop's ACK). */
-async function writeEach(r: Replica, prefix: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await (await r.space('s').put(`${prefix}${i}`, i)).synced;
+/** Writes n keys on `r`, one frame each (every put waits for its first hop's ACK); `value`: each one's (its index). */
+async function writeEach(r: Replica, prefix: string, n: number, value: (i: number) => unknown = (i) => i): Promise<void> {
+  for (let i = 0; i < n; i++) await (await r.space('s').put(`${prefix}${i}`, value(i))).synced;
 }
+
+/** A value whose frame is small, not tiny (over TINY_FRAME bytes, well under SMALL_FRAME). */
+const smallValue = (i: number) => `${i}`.padEnd(TINY_FRAME + 40, '.');
 
 const has = (r: Replica, key: string) => async () => (await r.space('s').get(key)) !== undefined;
 
@@ -136,19 +139,21 @@ describe('acknowledging log frames', () => {
     expect(t.waiting).toBe(0);
   });
 
-  // Where one end speaks 11 at most (a relay or a client of that release), small frames are answered as there: one
-  // ACK in ACK_EVERY frames, the sender's window WINDOW. Where both speak WIDE_ACKS, one in WIDE_EVERY, the window WIDE_WINDOW.
-  for (const [name, ends, every, window] of [
-    ['h of the release before (11)', { hSpeaks: SPEAKS_11 }, ACK_EVERY, WINDOW],
-    ['c of the release before (11)', { cSpeaks: SPEAKS_11 }, ACK_EVERY, WINDOW],
-    ['both at 12', {}, WIDE_EVERY, WIDE_WINDOW],
+  // Where one end speaks 11 at most (a relay or a client of that release), tiny frames are answered as there: one
+  // ACK in ACK_EVERY frames, the sender's window WINDOW. Where both speak WIDE_ACKS, small frames one in WIDE_EVERY, the
+  // window WIDE_WINDOW, and tiny ones one in TINY_EVERY, the window TINY_WINDOW.
+  for (const [name, ends, every, window, value] of [
+    ['h of the release before (11)', { hSpeaks: SPEAKS_11 }, ACK_EVERY, WINDOW, undefined],
+    ['c of the release before (11)', { cSpeaks: SPEAKS_11 }, ACK_EVERY, WINDOW, undefined],
+    ['both at 12, small frames', {}, WIDE_EVERY, WIDE_WINDOW, smallValue],
+    ['both at 12, tiny frames', {}, TINY_EVERY, TINY_WINDOW, undefined],
   ] as const) {
-    it(`keeps the sender’s window open without the timer: one ACK at least every ${every} small frames (${name})`, async () => {
+    it(`keeps the sender’s window open without the timer: one ACK at least every ${every} frames (${name})`, async () => {
       const { w, c, fromC, toC, t } = await chain(ends);
       const acks0 = count(fromC, ACKS);
       const frames0 = count(toC, LOG_FRAMES);
       const n = 3 * window;
-      await writeEach(w, 'x', n);
+      await writeEach(w, 'x', n, value);
       // More frames than the window holds reach c although the timer never fires.
       await until(has(c, `x${n - 1}`), 'every write on c', 20_000);
       const frames = count(toC, LOG_FRAMES) - frames0;
@@ -159,21 +164,6 @@ describe('acknowledging log frames', () => {
       t.fire();
     }, 30_000);
   }
-
-  it('keeps the window open without the timer where small and large frames mix at 12 (a large one out: WINDOW again)', async () => {
-    const { w, c, fromC, toC, t } = await chain();
-    const acks0 = count(fromC, ACKS);
-    const frames0 = count(toC, LOG_FRAMES);
-    const n = 2 * WIDE_WINDOW;
-    // Runs of small frames longer than WINDOW, then a large one (over SMALL_FRAME) while they wait unacknowledged.
-    for (let i = 0; i < n; i++) await (await w.space('s').put(`m${i}`, i % 40 === 39 ? 'x'.repeat(SMALL_FRAME + 100) : i)).synced;
-    await until(has(c, `m${n - 1}`), 'every write on c', 20_000);
-    const frames = count(toC, LOG_FRAMES) - frames0;
-    expect(frames).toBeGreaterThanOrEqual(n);
-    // Each large frame made c answer within ACK_EVERY frames: more ACKs than the small frames alone would have cost.
-    expect(count(fromC, ACKS) - acks0).toBeGreaterThan(Math.ceil(frames / WIDE_EVERY));
-    t.fire();
-  }, 30_000);
 
   it('answers a slowed stream (a timer period ending every few frames) once every ACK_EVERY frames, not every period', async () => {
     // c's phase the last of each ACK_EVERY frames: the held timer's periods end on every 4th frame here, so its phase ACK
@@ -195,6 +185,26 @@ describe('acknowledging log frames', () => {
     t.fire();
     await until(() => w.status === 'synced' && count(fromC, ACKS) > acks0, 'the last frames acknowledged once quiet');
   }, 30_000);
+
+  // Runs of smaller frames longer than the larger one's window, then a larger one while they wait unacknowledged: each
+  // larger one makes c answer at once, or within its tier's frames (more ACKs than the smaller frames alone would cost).
+  for (const [name, n, value, every] of [
+    ['small and large frames mix at 12 (a large one out: WINDOW again)', 2 * WIDE_WINDOW, (i: number) => (i % 40 === 39 ? 'x'.repeat(SMALL_FRAME + 100) : smallValue(i)), WIDE_EVERY],
+    ['tiny and large frames mix at 12 (a large one out: WINDOW again)', 2 * WIDE_WINDOW, (i: number) => (i % 40 === 39 ? 'x'.repeat(SMALL_FRAME + 100) : i), TINY_EVERY],
+    ['tiny and small frames mix at 12 (a small one out: WIDE_WINDOW again)', TINY_WINDOW, (i: number) => (i % 200 === 199 ? smallValue(i) : i), TINY_EVERY],
+  ] as const) {
+    it(`keeps the window open without the timer where ${name}`, async () => {
+      const { w, c, fromC, toC, t } = await chain();
+      const acks0 = count(fromC, ACKS);
+      const frames0 = count(toC, LOG_FRAMES);
+      await writeEach(w, 'm', n, value);
+      await until(has(c, `m${n - 1}`), 'every write on c', 20_000);
+      const frames = count(toC, LOG_FRAMES) - frames0;
+      expect(frames).toBeGreaterThanOrEqual(n);
+      expect(count(fromC, ACKS) - acks0).toBeGreaterThan(Math.ceil(frames / every));
+      t.fire();
+    }, 30_000);
+  }
 
   it('answers every frame at once where the sender speaks protocol 5 only, or the receiver is a relay', async () => {
     for (const options of [{ hSpeaksFive: true }, { cIsRelay: true }]) {
