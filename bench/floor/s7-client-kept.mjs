@@ -1,6 +1,6 @@
 /**
  * S7's clients: what each delivery leaves on the heap, by kind of object. One relay and CLIENTS clients in this thread
- * over in-memory connections (bench/lib/memory-link.mjs, as s7-clients-ab.mjs), WARM sequential writes of new keys,
+ * over in-memory connections (bench/lib/memory-link.mjs memoryFanout, as s7-clients-ab.mjs), WARM sequential writes of new keys,
  * a heap snapshot (after full collections), WRITES more, another snapshot: the objects the second has and the first
  * has not, grouped by node type and constructor (or string/closure name), per delivery (count and bytes), the relay's
  * and the writer's share included (the writer's and relay's are one record a write; the clients' are CLIENTS).
@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
-import { memoryTransport } from '../lib/memory-link.mjs';
+import { memoryFanout } from '../lib/memory-link.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -68,30 +68,7 @@ function has(sorted, id) {
 
 const relay = await C.openReplica({ storage: C.memoryStorage() });
 const space = 'kept';
-let seen = 0;
-let waiting;
-const clients = [];
-for (let c = 0; c < CLIENTS; c++) {
-  const x = await C.openReplica({ storage: C.memoryStorage() });
-  x.space(space).subscribe('*', () => {
-    if (++seen === CLIENTS) waiting?.();
-  });
-  x.connect(memoryTransport(relay));
-  clients.push(x);
-}
-const writer = await C.openReplica({ storage: C.memoryStorage() });
-const s = writer.space(space);
-writer.connect(memoryTransport(relay));
-const until = async (cond) => {
-  while (!cond()) await new Promise((res) => setTimeout(res, 5));
-};
-await until(() => writer.status === 'synced' && clients.every((x) => x.status === 'synced'));
-const one = async (i) => {
-  seen = 0;
-  const all = new Promise((res) => (waiting = res));
-  await s.put(`k${i}`, value(i));
-  await all;
-};
+const { clients, writer, one } = await memoryFanout(C, relay, { space, clients: CLIENTS, value });
 for (let i = 0; i < WARM; i++) await one(i);
 await new Promise((res) => setTimeout(res, 300)); // deferred ACKs and their timers go
 const before = await readSnapshot();
