@@ -20,7 +20,7 @@ import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
-import { memoryTransport } from '../lib/memory-link.mjs';
+import { memoryFanout } from '../lib/memory-link.mjs';
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -68,30 +68,7 @@ async function round(C, r) {
   const relay = await (R ?? C).openReplica({ storage: (R ?? C).memoryStorage() });
   const space = `ab-${r}`;
   const count = { sent: 0 };
-  let waiting;
-  let seen = 0;
-  const clients = [];
-  for (let c = 0; c < CLIENTS; c++) {
-    const x = await C.openReplica({ storage: C.memoryStorage() });
-    x.space(space).subscribe('*', () => {
-      if (++seen === CLIENTS) waiting?.();
-    });
-    x.connect(memoryTransport(relay, () => count.sent++));
-    clients.push(x);
-  }
-  const writer = await C.openReplica({ storage: C.memoryStorage() });
-  const s = writer.space(space);
-  writer.connect(memoryTransport(relay));
-  const until = async (cond) => {
-    while (!cond()) await new Promise((res) => setTimeout(res, 5));
-  };
-  await until(() => writer.status === 'synced' && clients.every((x) => x.status === 'synced'));
-  const one = async (i) => {
-    seen = 0;
-    const all = new Promise((res) => (waiting = res));
-    await s.put(`k${i}`, value(i));
-    await all;
-  };
+  const { clients, writer, one, synced } = await memoryFanout(C, relay, { space, clients: CLIENTS, value, sent: () => count.sent++ });
   for (let i = 0; i < WARM; i++) await one(i);
   await new Promise((res) => setTimeout(res, 150)); // the warm writes' deferred ACKs go
   globalThis.gc?.();
@@ -124,7 +101,7 @@ async function round(C, r) {
     gcPer1000: ((gcs - gcs0) / deliveries) * 1000,
     kept,
   };
-  await until(() => writer.status === 'synced' && clients.every((x) => x.status === 'synced'));
+  await synced();
   await Promise.all([...clients, writer].map((x) => x.close()));
   await relay.close();
   return out;
