@@ -12,7 +12,10 @@
  * `--heap-sample`: where the main thread allocates during the measured writes, by function (sampled).
  * `--cpu-profile FILE`: a CPU profile of the main thread over the measured writes alone (warm-up and set-up left out),
  * written to FILE (`node --cpu-prof` covers the whole process: module loading, 100 handshakes and the warm-up with it).
- * Run: `node bench/floor/s7-relay-cpu.mjs [writes] [rounds] [--yjs] [--heap-sample]`.
+ * `--clients N` (default 100, S7's; even: two workers): with few clients the main thread's cost a write is what does not
+ * grow with the fan-out (the writer's put and ACK, the relay's ingest); the difference to 100 over the clients between
+ * is what each delivery adds.
+ * Run: `node bench/floor/s7-relay-cpu.mjs [writes] [rounds] [--yjs] [--heap-sample] [--clients N]`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,9 +41,9 @@ const YJS = process.argv.includes('--yjs');
 const HEAP_SAMPLE = process.argv.includes('--heap-sample');
 const CPU_PROFILE = process.argv.includes('--cpu-profile') ? process.argv[process.argv.indexOf('--cpu-profile') + 1] : undefined;
 const CPU_INTERVAL = process.argv.includes('--cpu-interval') ? Number(process.argv[process.argv.indexOf('--cpu-interval') + 1]) : undefined;
-const CLIENTS = 100;
+const CLIENTS = process.argv.includes('--clients') ? Number(process.argv[process.argv.indexOf('--clients') + 1]) : 100;
 const WARM = 50;
-const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--dist' && all[i - 1] !== '--cpu-profile' && all[i - 1] !== '--cpu-interval');
+const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--dist' && all[i - 1] !== '--cpu-profile' && all[i - 1] !== '--cpu-interval' && all[i - 1] !== '--clients');
 const WRITES = Number(args[0] ?? 400);
 const ROUNDS = Number(args[1] ?? 1);
 const now = () => performance.timeOrigin + performance.now();
