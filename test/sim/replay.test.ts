@@ -741,6 +741,12 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // passes at 11 and at the default.
   it('seed 1750880143 (mixed, jittered) at 11 and beside earlier releases: a restored writer\'s document edits kept', () => passesAtEach(1750880143, 'mixed', true, [true, 'beside-earlier']));
   it.fails('seed 1750880143 (mixed, jittered) at 10: a restored writer reuses a counter (the decided class)', () => passesAtEach(1750880143, 'mixed', true, ['at-10']));
+  // Stop 52: s7a52's soak (base 1752100000; fails the same on 95321cb, the stop's start): restore-relay 1752100038
+  // jittered — c, of an earlier release ([5, 6]), restored to its copy @466, edits doc0 again under the dot its lost
+  // history used (doc0@f4x2…:8), and a join drops the edit (the decided class: a writer of an earlier release cannot
+  // tag its restore); passes at 11 and at 10 (every node of one release).
+  it('seed 1752100038 (restore-relay, jittered) at 11 and at 10: a restored writer of one release with its peers keeps its edit', () => passesAtEach(1752100038, 'restore-relay', true, [true, 'at-10']));
+  it.fails('seed 1752100038 (restore-relay, jittered) beside earlier releases: a restored writer of an earlier release reuses a dot (the decided class)', () => passesAtEach(1752100038, 'restore-relay', true, ['beside-earlier']));
   // s7e0's soak (withheld 1750000082, "add-wins set0 lost pear"; tr50b traced it): c, of this release, whose only peer is
   // relay a of release [5], added pear to set0 under the tag (c, 1) at c:14; restored to its copy @885 (from before
   // set0), it added lime under (c, 1) again at c:17 — over a link below 11 it cannot tag its restore. d's set0@23 held
