@@ -747,6 +747,12 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // tag its restore); passes at 11 and at 10 (every node of one release).
   it('seed 1752100038 (restore-relay, jittered) at 11 and at 10: a restored writer of one release with its peers keeps its edit', () => passesAtEach(1752100038, 'restore-relay', true, [true, 'at-10']));
   it.fails('seed 1752100038 (restore-relay, jittered) beside earlier releases: a restored writer of an earlier release reuses a dot (the decided class)', () => passesAtEach(1752100038, 'restore-relay', true, ['beside-earlier']));
+  // And the stop's soak at the default on bb2ca03 (base 1752500000, the only failure; fails the same on 95321cb):
+  // far-future 1752500117 — b, of an earlier release ([5, 6, 7]), restored to its copy @154, writes k26 under the dot its
+  // lost write used (k26@sLxs…:1), and joins drop it (the decided class: at 10 too); passes at 11.
+  it('seed 1752500117 (far-future) at 11: a restored writer that tags keeps its write', () => passesAtEach(1752500117, 'far-future', false, [true]));
+  it.fails('seed 1752500117 (far-future) beside earlier releases: a restored writer of an earlier release reuses a dot (the decided class)', () => passesAtEach(1752500117, 'far-future', false, ['beside-earlier']));
+  it.fails('seed 1752500117 (far-future) at 10: a restored writer that cannot tag reuses a dot (the decided class)', () => passesAtEach(1752500117, 'far-future', false, ['at-10']));
   // s7e0's soak (withheld 1750000082, "add-wins set0 lost pear"; tr50b traced it): c, of this release, whose only peer is
   // relay a of release [5], added pear to set0 under the tag (c, 1) at c:14; restored to its copy @885 (from before
   // set0), it added lime under (c, 1) again at c:17 — over a link below 11 it cannot tag its restore. d's set0@23 held
