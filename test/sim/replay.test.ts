@@ -753,6 +753,11 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   it('seed 1752500117 (far-future) at 11: a restored writer that tags keeps its write', () => passesAtEach(1752500117, 'far-future', false, [true]));
   it.fails('seed 1752500117 (far-future) beside earlier releases: a restored writer of an earlier release reuses a dot (the decided class)', () => passesAtEach(1752500117, 'far-future', false, ['beside-earlier']));
   it.fails('seed 1752500117 (far-future) at 10: a restored writer that cannot tag reuses a dot (the decided class)', () => passesAtEach(1752500117, 'far-future', false, ['at-10']));
+  // And its soak at 10 on 3850b40 (base 1752540000, the only failure; fails the same on 95321cb): relink 1752540067
+  // jittered — e, restored to its copy @165 at protocol 10, writes k5 under the dot of a write its copy lost
+  // (k5@zPYR…:1) and a join at a drops it (the decided class).
+  it('seed 1752540067 (relink, jittered) at 11 and beside earlier releases: a restored writer keeps its write', () => passesAtEach(1752540067, 'relink', true, [true, 'beside-earlier']));
+  it.fails('seed 1752540067 (relink, jittered) at 10: a restored writer that cannot tag reuses a dot (the decided class)', () => passesAtEach(1752540067, 'relink', true, ['at-10']));
   // s7e0's soak (withheld 1750000082, "add-wins set0 lost pear"; tr50b traced it): c, of this release, whose only peer is
   // relay a of release [5], added pear to set0 under the tag (c, 1) at c:14; restored to its copy @885 (from before
   // set0), it added lime under (c, 1) again at c:17 — over a link below 11 it cannot tag its restore. d's set0@23 held
