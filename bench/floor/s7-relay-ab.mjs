@@ -5,7 +5,8 @@
  * the clients' threads, the frames the relay's thread received, and write-to-all-delivered p50/p99. CPU time, not
  * wall-clock, is what to compare on a loaded machine; the latencies are beside it for what they are worth there.
  * Copy each build's dist directory into this checkout (e.g. `data/dist-a`: it must sit beside node_modules).
- * Run: `node bench/floor/s7-relay-ab.mjs --a DIST --b DIST [--rounds N] [--writes N] [--yjs]`.
+ * `--clients N` is passed on to s7-relay-cpu.mjs (few clients: the main thread's fixed cost a write).
+ * Run: `node bench/floor/s7-relay-ab.mjs --a DIST --b DIST [--rounds N] [--writes N] [--clients N] [--yjs]`.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +18,9 @@ const arg = (name, fallback) => {
 const script = fileURLToPath(new URL('./s7-relay-cpu.mjs', import.meta.url));
 const ROUNDS = Number(arg('--rounds', 4));
 const WRITES = String(arg('--writes', 300));
-const runs = { A: ['--dist', arg('--a')], B: ['--dist', arg('--b')] };
-if (process.argv.includes('--yjs')) runs.Y = ['--yjs'];
+const CLIENTS = arg('--clients') ? ['--clients', arg('--clients')] : [];
+const runs = { A: ['--dist', arg('--a'), ...CLIENTS], B: ['--dist', arg('--b'), ...CLIENTS] };
+if (process.argv.includes('--yjs')) runs.Y = ['--yjs', ...CLIENTS];
 const FIELDS = {
   cpu: /CPU ([\d.]+) ms \(user/,
   user: /user ([\d.]+),/,
