@@ -30,8 +30,10 @@ const relay = randomId();
 const writer = randomId();
 const reg = new Epochs();
 reg.add(writer, 'Ep00001', '', 0);
+/** What a session hands its wire: its hub, which the relay's links share (sent-notes.ts; a build before it takes no such argument). */
+const hub = {};
 const wires = Array.from({ length: LINKS }, (_, i) => {
-  const w = new Wire(() => {}, () => {}, () => reg);
+  const w = new Wire(() => {}, () => {}, () => reg, undefined, undefined, undefined, hub);
   w.start(relay, randomId(), 0, OLD > 0 && i % OLD === OLD - 1 ? undefined : { mine: [], theirs: [], teaches: true });
   return w;
 });

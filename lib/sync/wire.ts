@@ -105,8 +105,10 @@ export class Wire {
     private readonly readOnly: (space: string) => boolean = () => false,
     /** The peer's LEFT: keys it could not send on this link (lacks.ts). */
     private readonly lacked: (m: Left) => void = () => {},
+    /** What the replica's links share (their hub): the notes of what they sent (sent-notes.ts). None: this link's own. */
+    owner?: object,
   ) {
-    this.model = new PeerModel(epochs);
+    this.model = new PeerModel(epochs, owner);
   }
 
   /** Keys left out of a frame about to go: told, and the frames from it on held back while the withhold is stored. */
