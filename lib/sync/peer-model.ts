@@ -20,8 +20,9 @@
  * Bounded: at most MAX_KEYS keys per link (the least recently used go, EVICT at a time: a Map iterated from its start
  * steps over the slots of the entries deleted there until the table is rebuilt, so taking the oldest key one insert
  * at a time cost up to the table's size per insert once the model was full — a relay's every delivery on every link).
- * Shared: what a link sent of a key it knew nothing of is noted once for the replica's links (sent-notes.ts, bounded
- * alike: MAX_KEYS keys), not in the link's own map; the link's view of a key is its own entry, else its bit there.
+ * Shared: on a relay (its links are a group: wire.ts `owner`), what a link sent of a key it knew nothing of is noted
+ * once for the group (sent-notes.ts, bounded alike: MAX_KEYS keys), not in the link's own map; the link's view of a key
+ * is its own entry, else its bit there. A link of no group (a client's) keeps everything in its own map.
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
 import { dropOldest } from '../evict.js';
@@ -143,8 +144,8 @@ export class PeerModel {
    */
   private readonly states = new Map<string, Kept>();
   /** What this link sent of keys it knew nothing of, noted with the rest of its group (sent-notes.ts), and its bit there. */
-  private readonly notes: SentNotes;
-  private readonly slot: number;
+  private readonly notes: SentNotes | undefined;
+  private readonly slot: number = 0;
   /** The space a key of which `states` holds under the key itself (`sid`): the link's first. */
   private first: string | undefined;
   /** Keys the peer asked for whole (NEED): no delta or held form until a whole state went. */
@@ -179,15 +180,15 @@ export class PeerModel {
   constructor(
     /** The epoch ancestry coverage is judged by (ReplicaCore.epochs): asked at each use, as the replica learns epochs. */
     private readonly epochs: () => EpochRegistry = () => NO_EPOCHS,
-    /** What the replica's links share (their hub): their notes (sent-notes.ts). None: a group of this link alone. */
-    owner: object = {},
+    /** What the links of a group share (a relay's hub): their notes (sent-notes.ts). None: the link is of no group. */
+    owner?: object,
   ) {
-    ({ notes: this.notes, slot: this.slot } = notesFor(owner, MAX_KEYS, EVICT));
+    if (owner) ({ notes: this.notes, slot: this.slot } = notesFor(owner, MAX_KEYS, EVICT));
   }
 
   /** What the link knows of the key: its own entry, else the dots its group noted it was sent knowing nothing of it. */
   private entry(space: string, key: string, sid: string): Kept | undefined {
-    return this.states.get(sid) ?? this.notes.seen(space, key, this.slot);
+    return this.states.get(sid) ?? this.notes?.seen(space, key, this.slot);
   }
 
   /**
@@ -208,7 +209,7 @@ export class PeerModel {
 
   /** The dots the group noted this link was sent of `entry`'s key knowing nothing of it, if any. */
   private noted(space: string, entry: Entry): KeyState | undefined {
-    return this.notes.seenOf(space, entry, this.slot);
+    return this.notes?.seenOf(space, entry, this.slot);
   }
 
   /** `sid` of an entry a fan-out hands every link in turn (`idOf`). */
@@ -347,7 +348,7 @@ export class PeerModel {
   needWhole(space: string, key: string, type: string): void {
     const id = keyId(space, key);
     this.states.delete(this.sid(space, key));
-    this.notes.forget(space, key, this.slot);
+    this.notes?.forget(space, key, this.slot);
     if (this.whole.size < MAX_KEYS) this.whole.add(id);
     if (type !== '' && this.noDeltas.size < 64) this.noDeltas.add(type);
   }
@@ -399,9 +400,9 @@ export class PeerModel {
       if (e !== undefined) setRecent(this.states, id, kept(dotsOf(joinWith(reg, statesOf(e), s)), toldOf(e)));
       else {
         // Unknown here: the sent state's dots, immutable and the same for every link, noted once for the group (kept here
-        // where the key took its notes of other states).
+        // where the link is of none, or the key took its notes of other states).
         const dots = sharedDots(s);
-        if (!this.notes.sent(space, entry, dots, this.slot)) setNew(this.states, id, dots);
+        if (this.notes === undefined || !this.notes.sent(space, entry, dots, this.slot)) setNew(this.states, id, dots);
       }
       if (this.whole.size === 0) continue;
       const wid = idOf(space, entry);

@@ -105,7 +105,7 @@ export class Wire {
     private readonly readOnly: (space: string) => boolean = () => false,
     /** The peer's LEFT: keys it could not send on this link (lacks.ts). */
     private readonly lacked: (m: Left) => void = () => {},
-    /** What the replica's links share (their hub): the notes of what they sent (sent-notes.ts). None: this link's own. */
+    /** What the links of a group share (a relay's hub): the notes of what they sent (sent-notes.ts). None: of no group. */
     owner?: object,
   ) {
     this.model = new PeerModel(epochs, owner);
