@@ -20,7 +20,7 @@
  * Bounded: at most MAX_KEYS keys per link (the least recently used go, EVICT at a time: a Map iterated from its start
  * steps over the slots of the entries deleted there until the table is rebuilt, so taking the oldest key one insert
  * at a time cost up to the table's size per insert once the model was full — a relay's every delivery on every link).
- * Shared: on a relay (its links are a group: wire.ts `owner`), what a link sent of a key it knew nothing of is noted
+ * Shared: on a relay (its links are a group: `share`), what a link sent of a key it knew nothing of is noted
  * once for the group (sent-notes.ts, bounded alike: MAX_KEYS keys), not in the link's own map; the link's view of a key
  * is its own entry, else its bit there. A link of no group (a client's) keeps everything in its own map.
  */
@@ -144,8 +144,8 @@ export class PeerModel {
    */
   private readonly states = new Map<string, Kept>();
   /** What this link sent of keys it knew nothing of, noted with the rest of its group (sent-notes.ts), and its bit there. */
-  private readonly notes: SentNotes | undefined;
-  private readonly slot: number = 0;
+  private notes: SentNotes | undefined;
+  private slot = 0;
   /** The space a key of which `states` holds under the key itself (`sid`): the link's first. */
   private first: string | undefined;
   /** Keys the peer asked for whole (NEED): no delta or held form until a whole state went. */
@@ -180,10 +180,14 @@ export class PeerModel {
   constructor(
     /** The epoch ancestry coverage is judged by (ReplicaCore.epochs): asked at each use, as the replica learns epochs. */
     private readonly epochs: () => EpochRegistry = () => NO_EPOCHS,
-    /** What the links of a group share (a relay's hub): their notes (sent-notes.ts). None: the link is of no group. */
-    owner?: object,
-  ) {
-    if (owner) ({ notes: this.notes, slot: this.slot } = notesFor(owner, MAX_KEYS, EVICT));
+  ) {}
+
+  /**
+   * The link joins the group of `owner`'s links (a relay's hub), before it sends or learns anything: their notes
+   * (sent-notes.ts). A link of no group keeps everything in its own map.
+   */
+  share(owner: object): void {
+    ({ notes: this.notes, slot: this.slot } = notesFor(owner, MAX_KEYS, EVICT));
   }
 
   /** What the link knows of the key: its own entry, else the dots its group noted it was sent knowing nothing of it. */

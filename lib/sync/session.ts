@@ -65,8 +65,8 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
   readonly timers: Timers;
   private readonly window: RepairWindow;
   /** Framing: string tables, LIVE frames, and the model of what the peer holds (wire.ts). */
-  private readonly wire: Wire;
-  readonly model: PeerModel;
+  private readonly wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => this.rightsFor(space) === 'read' ? undefined : (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core), (space) => this.rightsFor(space) === 'read', (m) => this.hub.lacks.told(this.peer?.replicaId, m, this.options.role === 'client'));
+  readonly model: PeerModel = this.wire.model;
   /** A relay signs the own dots it delivers to a client (attest.ts), and learns the chains of other replicas its token speaks for (epoch-vouch.ts). */
   private attester: Attester | undefined;
   private vouch: ChainVouch | undefined;
@@ -79,10 +79,9 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.timers = guardedTimers(options.timers ?? defaultTimers, (e) => this.fail(e));
     this.repairTimer = new RepairTimer(this.timers, options.antiEntropyInterval ?? DEFAULT_ANTI_ENTROPY_INTERVAL, () => this.closed, () => this.repairRound());
     this.window = new RepairWindow(() => conn.bufferedAmount ?? 0, (fn, ms) => this.timers.setTimeout(fn, ms));
-    // Made here, not as a field: a relay's peer models share their notes with the hub's other links (sent-notes.ts: its
-    // fan-out); a client's link, of no group, keeps its own (it sends its writes alone: a group would be a lookup more).
-    this.wire = new Wire((e) => this.core.events.emit('error', e), (space, keys, upTo) => this.rightsFor(space) === 'read' ? undefined : (keys.forEach((key) => this.core.acks.withhold(this.peer?.replicaId ?? '', space, key, upTo)), this.core.acks.withholdsStored), () => this.core.epochs, () => openAsksOf(this.core), (space) => this.rightsFor(space) === 'read', (m) => this.hub.lacks.told(this.peer?.replicaId, m, this.options.role === 'client'), options.role === 'server' ? hub : undefined);
-    this.model = this.wire.model;
+    // A relay's links note what they send once for all of them (sent-notes.ts: its fan-out); a client's link sends its
+    // writes alone, and keeps what it knows in its own model.
+    if (options.role === 'server') this.model.share(hub);
     hub.addSession(this);
     hub.presence.addChannel(this);
   }

@@ -105,10 +105,8 @@ export class Wire {
     private readonly readOnly: (space: string) => boolean = () => false,
     /** The peer's LEFT: keys it could not send on this link (lacks.ts). */
     private readonly lacked: (m: Left) => void = () => {},
-    /** What the links of a group share (a relay's hub): the notes of what they sent (sent-notes.ts). None: of no group. */
-    owner?: object,
   ) {
-    this.model = new PeerModel(epochs, owner);
+    this.model = new PeerModel(epochs);
   }
 
   /** Keys left out of a frame about to go: told, and the frames from it on held back while the withhold is stored. */

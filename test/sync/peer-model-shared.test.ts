@@ -12,6 +12,12 @@ import type { Entry } from '../../lib/sync/messages.js';
 
 const v = (r: string, n: number): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`) });
 const one = (r: string, n: number): KeyState => ({ vs: [v(r, n)], cc: { [r]: n } });
+/** A model of a link of `owner`'s group (a relay's session shares its hub's: session.ts). */
+const linked = (owner: object) => {
+  const m = new PeerModel();
+  m.share(owner);
+  return m;
+};
 const send = (m: PeerModel, entry: Entry) => m.sent('s', [entry], new Map());
 /** The versions of `st` the link's model takes as held by its peer. */
 const held = (m: PeerModel, st: KeyState) => [...m.forms('s', [['k', st]], false).forms.keys()].map((x) => `${x.r}${x.n}`);
@@ -20,7 +26,7 @@ const dots = (st: KeyState | undefined) => st && { vs: st.vs.map((x) => `${x.r}$
 describe("a replica's links noting what they sent once (sent-notes.ts)", () => {
   it('a link knows what it was sent, never what another link of its group was', () => {
     const owner = {};
-    const [a, b] = [new PeerModel(undefined, owner), new PeerModel(undefined, owner)];
+    const [a, b] = [linked(owner), linked(owner)];
     const s1 = one('w', 1);
     send(a, ['k', s1]);
     expect(dots(a.known('s', 'k'))).toEqual({ vs: ['w1'], cc: { w: 1 } });
@@ -33,7 +39,7 @@ describe("a replica's links noting what they sent once (sent-notes.ts)", () => {
 
   it('a key noted for other states too (a fan-out of contexts alone, of later writes) leaves each link what it was sent', () => {
     const owner = {};
-    const [a, b, c] = [new PeerModel(undefined, owner), new PeerModel(undefined, owner), new PeerModel(undefined, owner)];
+    const [a, b, c] = [linked(owner), linked(owner), linked(owner)];
     const s1 = one('w', 1);
     const s2 = one('x', 1); // not above s1: another writer's, which c alone was sent
     send(a, ['k', s1]);
@@ -44,7 +50,7 @@ describe("a replica's links noting what they sent once (sent-notes.ts)", () => {
     expect(dots(c.known('s', 'k'))).toEqual({ vs: ['x1'], cc: { x: 1 } });
     // More states of k than a key takes notes of, each to a link of its own (contexts alone, one a link): each link knows
     // what it was sent, those past the key's notes by an entry of their own.
-    const more = Array.from({ length: 2 * CHAIN }, () => new PeerModel(undefined, owner));
+    const more = Array.from({ length: 2 * CHAIN }, () => linked(owner));
     more.forEach((m, i) => send(m, ['k', one(`y${i}`, 1)]));
     more.forEach((m, i) => expect(dots(m.known('s', 'k'))).toEqual({ vs: [`y${i}1`], cc: { [`y${i}`]: 1 } }));
     expect(dots(a.known('s', 'k'))).toEqual({ vs: ['w1'], cc: { w: 1 } });
@@ -58,7 +64,7 @@ describe("a replica's links noting what they sent once (sent-notes.ts)", () => {
 
   it("a link whose peer asked for the key whole knows nothing of it, the others what they were sent", () => {
     const owner = {};
-    const [a, b] = [new PeerModel(undefined, owner), new PeerModel(undefined, owner)];
+    const [a, b] = [linked(owner), linked(owner)];
     const s1 = one('w', 1);
     send(a, ['k', s1]);
     send(b, ['k', s1]);
@@ -69,7 +75,7 @@ describe("a replica's links noting what they sent once (sent-notes.ts)", () => {
     // Sent whole again, it knows it again; its bit in a note older than the key's newest is forgotten as well.
     send(a, ['k', s1]);
     expect(dots(a.known('s', 'k'))).toEqual({ vs: ['w1'], cc: { w: 1 } });
-    send(new PeerModel(undefined, owner), ['k', one('x', 1)]);
+    send(linked(owner), ['k', one('x', 1)]);
     a.needWhole('s', 'k', '');
     expect(a.known('s', 'k')).toBeUndefined();
     expect(dots(b.known('s', 'k'))).toEqual({ vs: ['w1'], cc: { w: 1 } });
@@ -77,7 +83,7 @@ describe("a replica's links noting what they sent once (sent-notes.ts)", () => {
 
   it("what a link learns of its own peer is its own", () => {
     const owner = {};
-    const [a, b] = [new PeerModel(undefined, owner), new PeerModel(undefined, owner)];
+    const [a, b] = [linked(owner), linked(owner)];
     const s1 = one('w', 1);
     send(a, ['k', s1]);
     send(b, ['k', s1]);
@@ -89,7 +95,7 @@ describe("a replica's links noting what they sent once (sent-notes.ts)", () => {
 
   it('a link past SLOTS of one replica starts a group of its own: no bit of an earlier link speaks for it', () => {
     const owner = {};
-    const links = Array.from({ length: SLOTS + 1 }, () => new PeerModel(undefined, owner));
+    const links = Array.from({ length: SLOTS + 1 }, () => linked(owner));
     const s1 = one('w', 1);
     for (const m of links.slice(0, SLOTS)) send(m, ['k', s1]);
     expect(links.slice(0, SLOTS).every((m) => m.known('s', 'k') !== undefined)).toBe(true);
