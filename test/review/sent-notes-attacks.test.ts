@@ -10,24 +10,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { flushDoc, openDoc } from '../../adapters/yjs/index.js';
-import type { KeyState, StoredVersion } from '../../lib/dvv.js';
+import type { KeyState } from '../../lib/dvv.js';
 import { memoryStorage, merges, openReplica, type Replica } from '../../lib/index.js';
 import type { AddWinsSet, CounterValue } from '../../lib/merges/index.js';
 import type { Entry } from '../../lib/sync/messages.js';
 import { MsgType } from '../../lib/sync/messages.js';
-import { EVICT, MAX_KEYS, PeerModel } from '../../lib/sync/peer-model.js';
+import { EVICT, MAX_KEYS, type PeerModel } from '../../lib/sync/peer-model.js';
 import { memoryRelay } from '../support/tab-group.js';
 import { gate } from '../sync/gate.js';
 import { deltaOnLostBase } from '../sync/lost-base.js';
+import { linked, one, v } from '../sync/sent-notes-links.js';
 import { until } from '../sync/support.js';
 
-const v = (r: string, n: number): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`) });
-const one = (r: string, n: number): KeyState => ({ vs: [v(r, n)], cc: { [r]: n } });
-const linked = (owner: object) => {
-  const m = new PeerModel();
-  m.share(owner);
-  return m;
-};
 const names = (st: KeyState | undefined) => st && st.vs.map((x) => `${x.r}${x.n}`).sort();
 /** The versions of `entry`'s state the link's model takes as held by its peer. */
 const held = (m: PeerModel, space: string, entry: Entry) => [...m.forms(space, [entry], false).forms.keys()].map((x) => `${x.r}${x.n}`);

@@ -5,19 +5,12 @@
  * of a key its peer asked for whole, and what it learns of its own peer its own.
  */
 import { describe, expect, it } from 'vitest';
-import type { KeyState, StoredVersion } from '../../lib/dvv.js';
-import { PeerModel } from '../../lib/sync/peer-model.js';
+import type { KeyState } from '../../lib/dvv.js';
+import type { PeerModel } from '../../lib/sync/peer-model.js';
 import { CHAIN, SLOTS } from '../../lib/sync/sent-notes.js';
 import type { Entry } from '../../lib/sync/messages.js';
+import { linked, one, v } from './sent-notes-links.js';
 
-const v = (r: string, n: number): StoredVersion => ({ r, n, t: n, c: 0, v: JSON.stringify(`${r}${n}`) });
-const one = (r: string, n: number): KeyState => ({ vs: [v(r, n)], cc: { [r]: n } });
-/** A model of a link of `owner`'s group (a relay's session shares its hub's: session.ts). */
-const linked = (owner: object) => {
-  const m = new PeerModel();
-  m.share(owner);
-  return m;
-};
 const send = (m: PeerModel, entry: Entry) => m.sent('s', [entry], new Map());
 /** The versions of `st` the link's model takes as held by its peer. */
 const held = (m: PeerModel, st: KeyState) => [...m.forms('s', [['k', st]], false).forms.keys()].map((x) => `${x.r}${x.n}`);
