@@ -20,6 +20,7 @@ import { memoryRelay } from '../support/tab-group.js';
 import { gate } from '../sync/gate.js';
 import { deltaOnLostBase } from '../sync/lost-base.js';
 import { linked, one, v } from '../sync/sent-notes-links.js';
+import { SLOTS } from '../../lib/sync/sent-notes.js';
 import { until } from '../sync/support.js';
 
 const names = (st: KeyState | undefined) => st && st.vs.map((x) => `${x.r}${x.n}`).sort();
@@ -217,4 +218,29 @@ describe("sent-notes: a relay's mixed fleet", () => {
     expect(g.sent.some((f) => f[0] === MsgType.Need)).toBe(false);
     expect(ga.sent.some((f) => f[0] === MsgType.Need)).toBe(false);
   }, 30_000);
+
+  it('more links over a relay\'s life than a group takes (SLOTS): a client connecting after them asks for nothing (NEED)', async () => {
+    const relay = await replica();
+    const mem = memoryRelay(relay);
+    const writer = await replica();
+    writer.connect(mem.transport());
+    for (let i = 0; i < 10; i++) await writer.space('s').put(`k${i}`, i);
+    const has = (r: Replica) => until(async () => (await r.space('s').get('k9'))?.value === 9, 'k9', 20_000);
+    // One replica connecting again and again: each link a new session of the relay's, sent a fresh write while open.
+    const churn = await replica();
+    for (let i = 0; i < SLOTS + 5; i++) {
+      const link = churn.connect(mem.transport());
+      await until(() => churn.status === 'synced', 'synced');
+      await writer.space('s').put(`c${i}`, i);
+      await until(async () => (await churn.space('s').get(`c${i}`))?.value === i, `c${i}`);
+      link.close();
+      await until(() => mem.open === 1, 'closed');
+    }
+    const late = await replica();
+    const g = gate(mem.transport());
+    late.connect(g.transport);
+    await has(late);
+    await until(async () => (await late.space('s').get(`c${SLOTS + 4}`)) !== undefined, 'the last fresh write');
+    expect(g.sent.some((f) => f[0] === MsgType.Need)).toBe(false);
+  }, 120_000);
 });
