@@ -21,7 +21,7 @@ import { gate } from '../sync/gate.js';
 import { deltaOnLostBase } from '../sync/lost-base.js';
 import { linked, one, v } from '../sync/sent-notes-links.js';
 import { SLOTS } from '../../lib/sync/sent-notes.js';
-import { until } from '../sync/support.js';
+import { relayWithWriter, until } from '../sync/support.js';
 
 const names = (st: KeyState | undefined) => st && st.vs.map((x) => `${x.r}${x.n}`).sort();
 /** The versions of `entry`'s state the link's model takes as held by its peer. */
@@ -192,10 +192,7 @@ describe("sent-notes: a relay's mixed fleet", () => {
   }, 60_000);
 
   it('a client connecting after the fan-out, on a relay whose other links were sent every write: its link knows nothing, so every state goes to it whole and it asks for none (NEED)', async () => {
-    const relay = await replica();
-    const mem = memoryRelay(relay);
-    const writer = await replica();
-    writer.connect(mem.transport());
+    const { mem, writer } = await relayWithWriter('s', open);
     const early: Replica[] = [];
     for (let i = 0; i < 3; i++) (early.push(await replica()), early.at(-1)!.connect(mem.transport()));
     const dw = await openDoc(writer.space('s'), 'doc', { writeDelay: 0 });
@@ -207,7 +204,7 @@ describe("sent-notes: a relay's mixed fleet", () => {
     const every = (rs: Replica[]) =>
       until(async () => (await Promise.all(rs.map(async (r) => (await docText(r)) === text(dw) && (await r.space('s').get('k9'))?.value === 9))).every(Boolean), 'every write', 20_000);
     await every(early);
-    // Late clients: one new, one the first early client's successor (a new replica on a new link: a new session).
+    // Two late clients, each a new session of the relay's (a new bit), connecting at once.
     const late = await replica();
     const g = gate(mem.transport());
     late.connect(g.transport);
@@ -220,10 +217,7 @@ describe("sent-notes: a relay's mixed fleet", () => {
   }, 30_000);
 
   it('more links over a relay\'s life than a group takes (SLOTS): a client connecting after them asks for nothing (NEED)', async () => {
-    const relay = await replica();
-    const mem = memoryRelay(relay);
-    const writer = await replica();
-    writer.connect(mem.transport());
+    const { mem, writer } = await relayWithWriter('s', open);
     for (let i = 0; i < 10; i++) await writer.space('s').put(`k${i}`, i);
     const has = (r: Replica) => until(async () => (await r.space('s').get('k9'))?.value === 9, 'k9', 20_000);
     // One replica connecting again and again: each link a new session of the relay's, sent a fresh write while open.
