@@ -30,8 +30,11 @@ const relay = randomId();
 const writer = randomId();
 const reg = new Epochs();
 reg.add(writer, 'Ep00001', '', 0);
+/** What a relay's session shares its peer model with: its hub (sent-notes.ts; a build before it has no `share`). */
+const hub = {};
 const wires = Array.from({ length: LINKS }, (_, i) => {
   const w = new Wire(() => {}, () => {}, () => reg);
+  w.model.share?.(hub);
   w.start(relay, randomId(), 0, OLD > 0 && i % OLD === OLD - 1 ? undefined : { mine: [], theirs: [], teaches: true });
   return w;
 });

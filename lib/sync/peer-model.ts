@@ -20,6 +20,9 @@
  * Bounded: at most MAX_KEYS keys per link (the least recently used go, EVICT at a time: a Map iterated from its start
  * steps over the slots of the entries deleted there until the table is rebuilt, so taking the oldest key one insert
  * at a time cost up to the table's size per insert once the model was full — a relay's every delivery on every link).
+ * Shared: on a relay (its links are a group: `share`), what a link sent of a key it knew nothing of is noted
+ * once for the group (sent-notes.ts, bounded alike: MAX_KEYS keys), not in the link's own map; the link's view of a key
+ * is its own entry, else its bit there. A link of no group (a client's) keeps everything in its own map.
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
 import { dropOldest } from '../evict.js';
@@ -31,6 +34,7 @@ import { MAX_LACK_DOTS } from './lacks.js';
 import { Apart, both, kept, statesOf, toldOf, type Kept } from './model-entry.js';
 import { OneDot } from './one-dot.js';
 import type { PeerAsks } from './open-asks.js';
+import { notesFor, SentNotes } from './sent-notes.js';
 import { WHOLE, type Form } from './wire-state.js';
 
 export const MAX_KEYS = 4096;
@@ -108,11 +112,17 @@ export function dotsOf(s: KeyState, told = false): KeyState {
   return { vs: s.vs.map((v) => (v.d ? { r: v.r, n: v.n, t: v.t, c: v.c, d: 1 } : { r: v.r, n: v.n, t: v.t, c: v.c })), cc: s.cc };
 }
 
+/** The state `sharedDots` was last asked of, and its dots: every link of a fan-out asks of the same state in turn. */
+let lastState: KeyState | undefined;
+let lastDots: KeyState | undefined;
+
 /** The dots of `s`, made once for a state sent (or left out) on many links: a relay's fan-out hands each the same object. */
 function sharedDots(s: KeyState): KeyState {
+  if (s === lastState) return lastDots!;
   let dots = sentDots.get(s);
   if (!dots) sentDots.set(s, (dots = dotsOf(s)));
-  return dots;
+  lastState = s;
+  return (lastDots = dots);
 }
 
 /**
@@ -130,9 +140,12 @@ export class PeerModel {
   /**
    * A key's id (`sid`: the key itself in the link's first space, `\0space\0key` otherwise) → the peer's state of the
    * key, as dots, and what of it the peer told itself (`Kept`, model-entry.ts: `statesOf`, `toldOf`); insertion order
-   * is recency.
+   * is recency. A key not here may be known by the link's bit in its group's note (sent-notes.ts: `view`).
    */
   private readonly states = new Map<string, Kept>();
+  /** What this link sent of keys it knew nothing of, noted with the rest of its group (sent-notes.ts), and its bit there. */
+  private notes: SentNotes | undefined;
+  private slot = 0;
   /** The space a key of which `states` holds under the key itself (`sid`): the link's first. */
   private first: string | undefined;
   /** Keys the peer asked for whole (NEED): no delta or held form until a whole state went. */
@@ -170,6 +183,19 @@ export class PeerModel {
   ) {}
 
   /**
+   * The link joins the group of `owner`'s links (a relay's hub), before it sends or learns anything: their notes
+   * (sent-notes.ts). A link of no group keeps everything in its own map.
+   */
+  share(owner: object): void {
+    ({ notes: this.notes, slot: this.slot } = notesFor(owner, MAX_KEYS, EVICT));
+  }
+
+  /** What the link knows of the key: its own entry, else the dots its group noted it was sent knowing nothing of it. */
+  private entry(space: string, key: string, sid: string): Kept | undefined {
+    return this.states.get(sid) ?? this.notes?.seen(space, key, this.slot);
+  }
+
+  /**
    * A key's id in `states`: of the link's first space (most links have one) the key itself, the string its frame or
    * storage holds already — a client keeps one per key a relay fans out to it, and a string made per key was one more
    * object its young-generation collections copied — else `\0space\0key`; a key starting with `\0` always so (no key
@@ -178,6 +204,16 @@ export class PeerModel {
   private sid(space: string, key: string): string {
     this.first ??= space;
     return space === this.first && key.charCodeAt(0) !== 0 ? key : spacedSid(space, key);
+  }
+
+  /** `entry` of an entry a fan-out hands every link in turn (its own map asked only where it holds anything). */
+  private entryOf(space: string, entry: Entry): Kept | undefined {
+    return (this.states.size > 0 ? this.states.get(this.sidOf(space, entry)) : undefined) ?? this.noted(space, entry);
+  }
+
+  /** The dots the group noted this link was sent of `entry`'s key knowing nothing of it, if any. */
+  private noted(space: string, entry: Entry): KeyState | undefined {
+    return this.notes?.seenOf(space, entry, this.slot);
   }
 
   /** `sid` of an entry a fan-out hands every link in turn (`idOf`). */
@@ -196,7 +232,7 @@ export class PeerModel {
     // answered (or told unasked): `told` holds it now, and the set's room goes to later keys
     if (told && this.asked.size > 0) this.asked.delete(keyId(space, key));
     const id = this.sid(space, key);
-    const e = this.states.get(id);
+    const e = this.entry(space, key, id);
     // A key new to the model: told, its states and told are the same (immutable) dots.
     if (e === undefined) return setNew(this.states, id, told ? both(dotsOf(state, true)) : dotsOf(state));
     const reg = this.epochs();
@@ -219,11 +255,11 @@ export class PeerModel {
 
   /** What the link knows of the peer's state of the key, as dots (a lower bound but for versions since superseded there). */
   known(space: string, key: string): KeyState | undefined {
-    const e = this.states.get(this.sid(space, key));
+    const e = this.entry(space, key, this.sid(space, key));
     return e && statesOf(e);
   }
 
-  /** Whether the peer itself told the link anything of the key (`told`). */
+  /** Whether the peer itself told the link anything of the key (`told`: only its own entries hold any). */
   private told(space: string, key: string): boolean {
     return toldOf(this.states.get(this.sid(space, key))) !== undefined;
   }
@@ -316,6 +352,7 @@ export class PeerModel {
   needWhole(space: string, key: string, type: string): void {
     const id = keyId(space, key);
     this.states.delete(this.sid(space, key));
+    this.notes?.forget(space, key, this.slot);
     if (this.whole.size < MAX_KEYS) this.whole.add(id);
     if (type !== '' && this.noDeltas.size < 64) this.noDeltas.add(type);
   }
@@ -333,7 +370,7 @@ export class PeerModel {
       const [key, s] = entry;
       // Each set asked only where it holds anything (on a relay's every link, for every delivery, it mostly holds none).
       const whole = this.whole.size > 0 && this.whole.has(idOf(space, entry));
-      const e = whole ? undefined : this.states.get(this.sidOf(space, entry));
+      const e = whole ? undefined : this.entryOf(space, entry);
       const known = e === undefined ? undefined : repair ? toldOf(e) : statesOf(e);
       const held = known && dotTest(known.vs);
       for (const v of s.vs) {
@@ -363,11 +400,13 @@ export class PeerModel {
     for (const entry of entries) {
       const s = entry[1];
       const id = this.sidOf(space, entry);
-      const e = this.states.get(id);
+      const e = this.entryOf(space, entry);
       if (e !== undefined) setRecent(this.states, id, kept(dotsOf(joinWith(reg, statesOf(e), s)), toldOf(e)));
       else {
-        // Unknown here: the model's state is the sent state's dots, immutable and the same for every link.
-        setNew(this.states, id, sharedDots(s));
+        // Unknown here: the sent state's dots, immutable and the same for every link, noted once for the group (kept here
+        // where the link is of none, or the key took its notes of other states).
+        const dots = sharedDots(s);
+        if (this.notes === undefined || !this.notes.sent(space, entry, dots, this.slot)) setNew(this.states, id, dots);
       }
       if (this.whole.size === 0) continue;
       const wid = idOf(space, entry);

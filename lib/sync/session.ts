@@ -79,6 +79,9 @@ export class Session implements SessionLike, PresenceChannel, SessionPort {
     this.timers = guardedTimers(options.timers ?? defaultTimers, (e) => this.fail(e));
     this.repairTimer = new RepairTimer(this.timers, options.antiEntropyInterval ?? DEFAULT_ANTI_ENTROPY_INTERVAL, () => this.closed, () => this.repairRound());
     this.window = new RepairWindow(() => conn.bufferedAmount ?? 0, (fn, ms) => this.timers.setTimeout(fn, ms));
+    // A relay's links note what they send once for all of them (sent-notes.ts: its fan-out); a client's link sends its
+    // writes alone, and keeps what it knows in its own model.
+    if (options.role === 'server') this.model.share(hub);
     hub.addSession(this);
     hub.presence.addChannel(this);
   }
