@@ -758,6 +758,10 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // (k5@zPYR…:1) and a join at a drops it (the decided class).
   it('seed 1752540067 (relink, jittered) at 11 and beside earlier releases: a restored writer keeps its write', () => passesAtEach(1752540067, 'relink', true, [true, 'beside-earlier']));
   it.fails('seed 1752540067 (relink, jittered) at 10: a restored writer that cannot tag reuses a dot (the decided class)', () => passesAtEach(1752540067, 'relink', true, ['at-10']));
+  // And rev52's soak at 10 (base 1752100000, the only failure; fails the same on 95321cb): restore-replica 1752100048
+  // jittered — b, restored from an older copy at protocol 10, and a delete of k15 lost on every node (the decided class).
+  it('seed 1752100048 (restore-replica, jittered) at 11 and beside earlier releases: a restored writer\'s delete kept', () => passesAtEach(1752100048, 'restore-replica', true, [true, 'beside-earlier']));
+  it.fails('seed 1752100048 (restore-replica, jittered) at 10: a restored writer that cannot tag loses a delete (the decided class)', () => passesAtEach(1752100048, 'restore-replica', true, ['at-10']));
   // s7e0's soak (withheld 1750000082, "add-wins set0 lost pear"; tr50b traced it): c, of this release, whose only peer is
   // relay a of release [5], added pear to set0 under the tag (c, 1) at c:14; restored to its copy @885 (from before
   // set0), it added lime under (c, 1) again at c:17 — over a link below 11 it cannot tag its restore. d's set0@23 held
