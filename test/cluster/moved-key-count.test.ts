@@ -6,7 +6,7 @@
  * the entry's seq says nothing of the key — the frame that reached past it did not carry it.
  *
  * Ordering, made deterministic by B's storage: while B commits nothing, A's streams to B fill their window (WINDOW
- * frames unacknowledged; WIDE_WINDOW of small frames between relays of protocol 12), so A's later log — c1's write of k, a filler over the frame budget, c2's write of k on top
+ * frames unacknowledged; WIDE_WINDOW of small frames between relays of protocol 12, fillers over TINY_FRAME), so A's later log — c1's write of k, a filler over the frame budget, c2's write of k on top
  * — waits in the log. Once B commits again (every transaction but one writing k), A reads that part of its log in one
  * page: k's record has moved to c2's seq, so the frame up to the filler carries no k, and k goes in the frame after,
  * which B cannot store. B acknowledged A's log past c1's entry; it holds no state of k. (Fails on the commit before
@@ -17,6 +17,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Replica } from '../../lib/index.js';
 import { createToken, type Relay } from '../../adapters/relay/index.js';
+import { TINY_FRAME } from '../../lib/sync/ack-policy.js';
 import { WIDE_WINDOW } from '../../lib/sync/outgoing.js';
 import { gatedStorage } from './gated-storage.js';
 import { aliveIds, client, closeAll, clusterRelay, SECRET, until } from './support.js';
@@ -46,9 +47,11 @@ describe('replication counts of a key that moved in the relay log', () => {
     await (await c1.space('s').put('warm', 0)).synced;
     await until(async () => (await b.replica.space('s').get('warm'))?.value === 0, 'b streams from a');
 
-    // B stores nothing: A's streams to it fill their windows with frames of small fillers (the wide window of small frames).
+    // B stores nothing: A's streams to it fill their windows with frames of small fillers (the wide window of small frames;
+    // each filler over TINY_FRAME, whose frames a window of TINY_WINDOW takes: 136 of them would not fill it).
     gated.set('all');
-    for (let i = 0; i < WIDE_WINDOW + 8; i++) await (await c1.space('s').put(`f${i}`, i)).synced;
+    const filler = 'x'.repeat(TINY_FRAME);
+    for (let i = 0; i < WIDE_WINDOW + 8; i++) await (await c1.space('s').put(`f${i}`, filler)).synced;
     const w = await c1.space('s').put('k', 'from c1');
     await w.synced;
     // Over the frame budget of either stream to B (a quarter of the frame limit, at most 256 KiB).
