@@ -118,6 +118,17 @@ const MAX_SPAN = 2 ** 51;
 const zigzag = (x: number): number => (x >= 0 ? 2 * x : -2 * x - 1);
 const unzigzag = (z: number): number => (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
 
+/**
+ * Whether the form holds version `v` with times counted from `base` (its texts aside: `compactable` checks them, the
+ * log's form finds a lone surrogate as it writes, ByteWriter.text): no deltas, counts and an HLC in range, a value
+ * exactly where it is not a tombstone.
+ */
+function versionFits(v: StoredVersion, base: number): boolean {
+  if (v.x || !isCount(v.n) || !isCount(v.c)) return false;
+  if (!Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
+  return v.d ? v.v === undefined : v.v !== undefined;
+}
+
 /** Whether `rec` fits the compact form with times counted from `base`. */
 export function compactable(rec: KeyRecord, base: number): boolean {
   if (rec.pts !== undefined) {
@@ -125,10 +136,7 @@ export function compactable(rec: KeyRecord, base: number): boolean {
   }
   for (const v of rec.vs) {
     if (v.ep !== undefined && !wellFormed(v.ep)) return false;
-    if (v.x || !isCount(v.n) || !isCount(v.c)) return false;
-    if (!Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
-    if (!v.d && v.v === undefined) return false;
-    if (v.d && v.v !== undefined) return false;
+    if (!versionFits(v, base)) return false;
     // UTF-8 cannot carry a lone surrogate: such a text keeps the log's form (JSON escapes it).
     if (typeof v.v === 'string' && !wellFormed(v.v)) return false;
   }
@@ -171,9 +179,7 @@ export function writeState(w: ByteWriter, rec: KeyRecord, id: IdOut, base: numbe
     const v = vs[i]!;
     const value = v.v;
     const ep = v.ep;
-    if (v.x || !isCount(v.n) || !isCount(v.c)) return false;
-    if (!Number.isSafeInteger(v.t) || Math.abs(v.t - base) >= MAX_SPAN) return false;
-    if (v.d ? value !== undefined : value === undefined) return false;
+    if (!versionFits(v, base)) return false;
     w.uint((v.d ? 0 : typeof value === 'string' ? 1 : 2) | (ep === undefined ? 0 : TAGGED));
     if (!id(w, v.r, 0) || (ep !== undefined && !id(w, ep, 0))) return false;
     w.uint(v.n);
