@@ -109,10 +109,8 @@ export class SentNotes {
       if (newest !== undefined) this.notes.delete(id); // the newest note is the most recent: last in the map
       this.notes.set(id, (n = new Note(dots, newest)));
       this.lastNote = n;
-      if (this.notes.size > this.maxKeys) {
-        dropOldest(this.notes, this.evict);
-        this.lastEntry = undefined;
-      }
+      // The cache (`find`) names this key's note, the newest in the map: the oldest `evict` (fewer than `maxKeys`) go.
+      if (this.notes.size > this.maxKeys) dropOldest(this.notes, this.evict);
     }
     n.bits[(slot / BITS) | 0]! |= 1 << slot % BITS;
     return true;
