@@ -11,7 +11,9 @@
  * worker's first receipt → that worker's last delivery; the writes are ranked by latency and the worst (p97 and
  * above) set beside the middle ones (p40–p60): segment medians, and what else ran inside their windows (GCs, timer
  * callbacks, frames received by the relay) in each thread.
- * Run: `node bench/floor/s7-tail.mjs [writes] [--yjs] [--dist DIR] [--list N]` (after `npm run build`).
+ * `--young MB`: the client workers' young generation at most MB (Worker resourceLimits.maxYoungGenerationSizeMb; V8 sizes
+ * it itself otherwise): how the tail moves with how often, and so how long, their young-generation collections run.
+ * Run: `node bench/floor/s7-tail.mjs [writes] [--yjs] [--dist DIR] [--list N] [--young MB]` (after `npm run build`).
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -115,6 +117,7 @@ if (!isMainThread) {
   const YJS = process.argv.includes('--yjs');
   const DIST = arg('--dist') ? path.resolve(arg('--dist')) : undefined;
   const LIST = Number(arg('--list', 0));
+  const YOUNG = arg('--young') ? { maxYoungGenerationSizeMb: Number(arg('--young')) } : undefined;
   /** `--heap live|promoted|all`: worker 0 samples its heap over the measured writes (see the worker's 'measure'). */
   const HEAP = arg('--heap');
   /** `--snap PREFIX`: worker 0 writes heap snapshots PREFIX-0 and PREFIX-1 (before and after the measured writes). */
@@ -134,7 +137,7 @@ if (!isMainThread) {
     url = relay.url;
     closeAll = () => relay.close();
   }
-  const clients = await startClients(YJS ? 'yjs' : 'concord', url, space, 100, DIST, { module: here, data: (i) => (i === 0 ? { heap: HEAP, snap: SNAP } : {}) });
+  const clients = await startClients(YJS ? 'yjs' : 'concord', url, space, 100, DIST, { module: here, data: (i) => (i === 0 ? { heap: HEAP, snap: SNAP } : {}), resourceLimits: YOUNG });
   const { workers } = clients;
   if (YJS) {
     const Y = require('yjs');

@@ -47,16 +47,16 @@ function percentile(sorted, p) {
 /**
  * Starts the client workers; resolves once all their clients are synced. `dist`: the build the clients load (default
  * this checkout's); `module`: the workers' script (bench/floor/s7-tail.mjs wraps the clients in its recording), `data(i)`:
- * more of worker i's workerData.
+ * more of worker i's workerData; `resourceLimits`: the workers' (bench/floor/s7-tail.mjs `--young`: their young generation).
  */
-export async function startClients(system, url, docName, clients, dist, { module = new URL('../lib/s7-clients.mjs', import.meta.url), data = () => ({}) } = {}) {
+export async function startClients(system, url, docName, clients, dist, { module = new URL('../lib/s7-clients.mjs', import.meta.url), data = () => ({}), resourceLimits } = {}) {
   const per = clients / CLIENT_WORKERS;
   const arrivals = new Map(); // key → [count of workers done, latest at]
   const waiters = new Map();
   const workers = [];
   await Promise.all(
     Array.from({ length: CLIENT_WORKERS }, (_, i) => new Promise((resolve, reject) => {
-      const w = new Worker(module, { workerData: { system, url, docName, count: per, dist, ...data(i) } });
+      const w = new Worker(module, { workerData: { system, url, docName, count: per, dist, ...data(i) }, ...(resourceLimits ? { resourceLimits } : {}) });
       workers.push(w);
       w.on('error', reject);
       w.on('message', (m) => {
