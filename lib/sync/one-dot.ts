@@ -18,11 +18,12 @@ export class OneDot implements KeyState {
   private plain: KeyState | undefined;
 
   constructor(
-    private readonly r: string,
-    private readonly ep: string | undefined,
-    private readonly n: number,
-    private readonly t: number,
-    private readonly c: number,
+    /** The dot's fields, read as they are only where it is kept (model-states.ts keeps a ToldDot's in columns). */
+    readonly r: string,
+    readonly ep: string | undefined,
+    readonly n: number,
+    readonly t: number,
+    readonly c: number,
   ) {}
 
   /**
