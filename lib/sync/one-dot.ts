@@ -6,7 +6,8 @@
  * and as plain objects those dots were ten objects a key (the state, its versions' array and its store, the dot and its
  * boxed HLC, the context, the points, their array and its store, the point; ~390 bytes), each copied by the client's
  * young-generation collections: with 50 clients on a thread (bench S7, bench/floor/s7-tail.mjs) those copies are what
- * the collections inside S7's slowest writes pause for. Kept so, they are this object and its boxed HLC. What reads it
+ * the collections inside S7's slowest writes pause for. Kept so, they are this object and its boxed HLC (a ToldDot
+ * in the peer model not even that: model-states.ts keeps its fields in columns). What reads it
  * (a later frame of the key joined into it, the forms of a write of ours) gets the same fields, made once: a state is a
  * value everywhere in the library, so what was made is kept and given again.
  */
@@ -18,11 +19,12 @@ export class OneDot implements KeyState {
   private plain: KeyState | undefined;
 
   constructor(
-    private readonly r: string,
-    private readonly ep: string | undefined,
-    private readonly n: number,
-    private readonly t: number,
-    private readonly c: number,
+    /** The dot's fields, read as they are only where it is kept (model-states.ts keeps a ToldDot's in columns). */
+    readonly r: string,
+    readonly ep: string | undefined,
+    readonly n: number,
+    readonly t: number,
+    readonly c: number,
   ) {}
 
   /**

@@ -25,13 +25,13 @@
  * is its own entry, else its bit there. A link of no group (a client's) keeps everything in its own map.
  */
 import { deltaFor, valueOf, versionType } from '../deltas.js';
-import { dropOldest } from '../evict.js';
 import { coversDot, dotTest, isDot, joinWith, namesEpochs, type Dot, type KeyState, type StoredVersion } from '../dvv.js';
 import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry, Left } from './messages.js';
 import { leftState, typedLive } from './fit-state.js';
 import { MAX_LACK_DOTS } from './lacks.js';
 import { Apart, both, kept, statesOf, toldOf, type Kept } from './model-entry.js';
+import { ModelStates } from './model-states.js';
 import { OneDot } from './one-dot.js';
 import type { PeerAsks } from './open-asks.js';
 import { notesFor, SentNotes } from './sent-notes.js';
@@ -140,9 +140,10 @@ export class PeerModel {
   /**
    * A key's id (`sid`: the key itself in the link's first space, `\0space\0key` otherwise) → the peer's state of the
    * key, as dots, and what of it the peer told itself (`Kept`, model-entry.ts: `statesOf`, `toldOf`); insertion order
-   * is recency. A key not here may be known by the link's bit in its group's note (sent-notes.ts: `view`).
+   * is recency; a ToldDot is kept in columns (model-states.ts). A key not here may be known by the link's bit in its
+   * group's note (sent-notes.ts: `view`).
    */
-  private readonly states = new Map<string, Kept>();
+  private readonly states = new ModelStates(MAX_KEYS, EVICT);
   /** What this link sent of keys it knew nothing of, noted with the rest of its group (sent-notes.ts), and its bit there. */
   private notes: SentNotes | undefined;
   private slot = 0;
@@ -234,13 +235,13 @@ export class PeerModel {
     const id = this.sid(space, key);
     const e = this.entry(space, key, id);
     // A key new to the model: told, its states and told are the same (immutable) dots.
-    if (e === undefined) return setNew(this.states, id, told ? both(dotsOf(state, true)) : dotsOf(state));
+    if (e === undefined) return this.states.setNew(id, told ? both(dotsOf(state, true)) : dotsOf(state));
     const reg = this.epochs();
     const was = statesOf(e);
     const toldWas = toldOf(e);
-    if (!told) return setRecent(this.states, id, kept(dotsOf(joinWith(reg, was, state)), toldWas));
-    if (toldWas === was) return setRecent(this.states, id, both(dotsOf(joinWith(reg, was, state), true)));
-    setRecent(this.states, id, new Apart(dotsOf(joinWith(reg, was, state)), dotsOf(toldWas ? joinWith(reg, toldWas, state) : state)));
+    if (!told) return this.states.setRecent(id, kept(dotsOf(joinWith(reg, was, state)), toldWas));
+    if (toldWas === was) return this.states.setRecent(id, both(dotsOf(joinWith(reg, was, state), true)));
+    this.states.setRecent(id, new Apart(dotsOf(joinWith(reg, was, state)), dotsOf(toldWas ? joinWith(reg, toldWas, state) : state)));
   }
 
   /**
@@ -401,30 +402,18 @@ export class PeerModel {
       const s = entry[1];
       const id = this.sidOf(space, entry);
       const e = this.entryOf(space, entry);
-      if (e !== undefined) setRecent(this.states, id, kept(dotsOf(joinWith(reg, statesOf(e), s)), toldOf(e)));
+      if (e !== undefined) this.states.setRecent(id, kept(dotsOf(joinWith(reg, statesOf(e), s)), toldOf(e)));
       else {
         // Unknown here: the sent state's dots, immutable and the same for every link, noted once for the group (kept here
         // where the link is of none, or the key took its notes of other states).
         const dots = sharedDots(s);
-        if (this.notes === undefined || !this.notes.sent(space, entry, dots, this.slot)) setNew(this.states, id, dots);
+        if (this.notes === undefined || !this.notes.sent(space, entry, dots, this.slot)) this.states.setNew(id, dots);
       }
       if (this.whole.size === 0) continue;
       const wid = idOf(space, entry);
       if (this.whole.has(wid) && s.vs.length > 0 && s.vs.every((v) => v.d || (forms.get(v) ?? WHOLE).kind === 'whole')) this.whole.delete(wid);
     }
   }
-}
-
-/** Sets `id` as the most recent; past MAX_KEYS the EVICT least recent go. */
-function setRecent(map: Map<string, Kept>, id: string, dots: Kept): void {
-  map.delete(id);
-  setNew(map, id, dots);
-}
-
-/** `setRecent` of an `id` not in `map` (no delete to look it up again: every fresh key a relay fans out, on each link). */
-function setNew(map: Map<string, Kept>, id: string, dots: Kept): void {
-  map.set(id, dots);
-  if (map.size > MAX_KEYS) dropOldest(map, EVICT);
 }
 
 /** Makes a version's value (to send it whole); false when it cannot be made here. */
