@@ -762,6 +762,14 @@ describe('storage-timing jitter (run-schedule.ts `jitter`)', () => {
   // jittered — b, restored from an older copy at protocol 10, and a delete of k15 lost on every node (the decided class).
   it('seed 1752100048 (restore-replica, jittered) at 11 and beside earlier releases: a restored writer\'s delete kept', () => passesAtEach(1752100048, 'restore-replica', true, [true, 'beside-earlier']));
   it.fails('seed 1752100048 (restore-replica, jittered) at 10: a restored writer that cannot tag loses a delete (the decided class)', () => passesAtEach(1752100048, 'restore-replica', true, ['at-10']));
+  // Stop 53's soak at 10 on e75d254 (base 1752640000, its two failures; each fails the same on 104d3af, the stop's start):
+  // relay-hub 1752640090 — d, restored at protocol 10 to its copy @1172, writes k9 under the dot of a write its copy
+  // lost (k9@…:7) and the join drops it on a, b, c; relay-hub 1752640121 — relay a and f restored at 10, an add-wins
+  // set's kiwi lost (a restored writer that cannot tag its restore: the decided class).
+  it('seed 1752640090 (relay-hub) at 11 and beside earlier releases: a restored writer keeps its write', () => passesAtEach(1752640090, 'relay-hub', false, [true, 'beside-earlier']));
+  it.fails('seed 1752640090 (relay-hub) at 10: a restored writer that cannot tag reuses a dot (the decided class)', () => passesAtEach(1752640090, 'relay-hub', false, ['at-10']));
+  it('seed 1752640121 (relay-hub) at 11 and beside earlier releases: a restored relay keeps an add', () => passesAtEach(1752640121, 'relay-hub', false, [true, 'beside-earlier']));
+  it.fails('seed 1752640121 (relay-hub) at 10: a restored relay that cannot tag loses an add (the decided class)', () => passesAtEach(1752640121, 'relay-hub', false, ['at-10']));
   // s7e0's soak (withheld 1750000082, "add-wins set0 lost pear"; tr50b traced it): c, of this release, whose only peer is
   // relay a of release [5], added pear to set0 under the tag (c, 1) at c:14; restored to its copy @885 (from before
   // set0), it added lime under (c, 1) again at c:17 — over a link below 11 it cannot tag its restore. d's set0@23 held
