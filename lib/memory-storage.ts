@@ -6,16 +6,14 @@
  * stale once its key moved to a later seq, and stale entries are compacted away when they outnumber the live.
  */
 import { ConcordError } from './errors.js';
-import { keysInRange } from './sorted.js';
-import { SeqColumn } from './memory-log.js';
+import { keysInRange, upperBound } from './sorted.js';
 import { RecordTable } from './memory-records.js';
 import type { IndexEntry, KeyRecord, ScanOptions, StorageAdapter, StorageTx } from './storage.js';
 
 interface SpaceData {
   /** Its records, most kept in columns (memory-records.ts). */
   records: RecordTable;
-  /** The change log: seqs (memory-log.ts: outside the collected heap) and their keys. */
-  logSeq: SeqColumn;
+  logSeq: number[];
   logKey: string[];
   sorted: string[] | null;
 }
@@ -156,7 +154,7 @@ class MemoryStorage implements StorageAdapter {
 
   private apply(space: string, key: string, rec: KeyRecord | null): void {
     let d = this.data.get(space);
-    if (!d) this.data.set(space, (d = { records: new RecordTable(), logSeq: new SeqColumn(), logKey: [], sorted: null }));
+    if (!d) this.data.set(space, (d = { records: new RecordTable(), logSeq: [], logKey: [], sorted: null }));
     if (rec === null) {
       if (d.records.delete(key)) d.sorted = null;
       return;
@@ -190,9 +188,9 @@ class MemoryStorage implements StorageAdapter {
     const d = this.data.get(space);
     if (!d) return [];
     const out: Array<[string, KeyRecord]> = [];
-    for (let i = d.logSeq.upperBound(afterSeq); i < d.logSeq.length && out.length < limit; i++) {
+    for (let i = upperBound(d.logSeq, afterSeq); i < d.logSeq.length && out.length < limit; i++) {
       const key = d.logKey[i]!;
-      if (d.records.seqOf(key) === d.logSeq.at(i)) out.push([key, d.records.get(key)!]);
+      if (d.records.seqOf(key) === d.logSeq[i]) out.push([key, d.records.get(key)!]);
     }
     return out;
   }
@@ -304,15 +302,11 @@ class MemoryTx implements StorageTx {
 }
 
 function compact(d: SpaceData): void {
-  const seqs = new SeqColumn();
-  const keys: string[] = [];
+  const live: Array<[number, string]> = [];
   for (let i = 0; i < d.logSeq.length; i++) {
     const key = d.logKey[i]!;
-    const seq = d.logSeq.at(i);
-    if (d.records.seqOf(key) !== seq) continue;
-    seqs.push(seq);
-    keys.push(key);
+    if (d.records.seqOf(key) === d.logSeq[i]) live.push([d.logSeq[i]!, key]);
   }
-  d.logSeq = seqs;
-  d.logKey = keys;
+  d.logSeq = live.map((e) => e[0]);
+  d.logKey = live.map((e) => e[1]);
 }

@@ -1,4 +1,4 @@
-// The memory storage's change log in Float64Array chunks (lib/memory-log.ts) against removed keys, compactions between
+// The memory storage's change log (memory-storage.ts logSeq/logKey) against removed keys, compactions between
 // them, seqs past 2^53 (where a double steps by 2), and a put at a seq below the log's last. Seeded: a failing run
 // prints its seed; SEED=<n> replays it.
 import { describe, expect, it } from 'vitest';
