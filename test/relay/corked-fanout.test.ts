@@ -74,8 +74,8 @@ describe("the relay's fan-out is corked until the turn's work is done", () => {
       // Every socket written went to the kernel after its writes, and none is left corked.
       const sockets = new Set(t.events.map((e) => e.socket));
       for (const socket of sockets) {
-        const lastOf = (kind: Event['kind']) => t.events.reduce((at, e, i) => (e.socket === socket && e.kind === kind ? i : at), -1);
-        expect(lastOf('kernel'), 'a write left unwritten').toBeGreaterThan(lastOf('write'));
+        const last = t.events.findLastIndex((e) => e.socket === socket && e.kind === 'write');
+        expect(t.events.findLastIndex((e) => e.socket === socket && e.kind === 'kernel'), 'a write left unwritten').toBeGreaterThan(last);
         expect(socket.writableCorked, 'left corked').toBe(0);
       }
     }
