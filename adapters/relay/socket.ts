@@ -133,39 +133,9 @@ function wholeFrame(frame: Uint8Array): Buffer {
   return lastWholeBytes!;
 }
 
-/** The net socket under ws, as the direct write uses it. */
-interface DirectSocket {
-  write(bytes: Buffer): boolean;
-  cork(): void;
-  uncork(): void;
-  readonly writableCorked: number;
-}
-
-/**
- * Sockets written directly in this turn of the event loop, corked until its microtasks run (`uncorkWritten`): a
- * relay's fan-out hands one frame to every link in one go (outgoing.ts flushAll), and with a kernel write after each
- * link the next link's engine work ran on caches the write had taken (bench/floor/s7-relay-ab.mjs: the relay thread's
- * CPU a write, below). Corked, the links' work runs first, then the writes one after another: the same bytes, in the
- * same order on each socket, later by the rest of the fan-out's work. A socket ws corks and uncorks again inside its
- * own send keeps our cork (the count is Node's), so what ws writes meanwhile stays in order behind ours.
- */
-let written: DirectSocket[] = [];
-function uncorkWritten(): void {
-  const sockets = written;
-  written = [];
-  for (const socket of sockets) socket.uncork();
-}
-function writeCorked(socket: DirectSocket, bytes: Buffer): void {
-  if (socket.writableCorked === 0) {
-    socket.cork();
-    if (written.push(socket) === 1) queueMicrotask(uncorkWritten);
-  }
-  socket.write(bytes);
-}
-
 /** What of a ws socket the direct write reads (ws 8's own fields; any other shape sends through ws). */
 interface WsInside {
-  _socket?: DirectSocket | null;
+  _socket?: { write(bytes: Buffer): boolean } | null;
   _sender?: { _state?: unknown; _firstFragment?: unknown } | null;
   _extensions?: Record<string, unknown>;
 }
@@ -210,7 +180,7 @@ export function serveSocket(ws: WebSocket, remote: string, ctx: SocketContext): 
       if (typeof frame === 'string') ws.send(frame); // ws sends a string as text, bytes as binary
       else {
         const socket = bytes <= WHOLE_MAX ? idleSocket(ws) : undefined;
-        if (socket) writeCorked(socket, wholeFrame(frame));
+        if (socket) socket.write(wholeFrame(frame));
         else ws.send(asBuffer(frame));
       }
       if (slowSince === undefined && ws.bufferedAmount > policy.highWaterBytes) slowSince = ctx.now();
