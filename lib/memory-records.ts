@@ -23,6 +23,7 @@
  * objects of two fields was faster still in an experiment, but such an object cannot hold the record's numbers without a
  * boxed HLC and a hash text again.)
  */
+import { roomFor } from './columns.js';
 import { stateHash } from './dvv.js';
 import { onlyPoint } from './epoch-points.js';
 import { WrittenRecord } from './record.js';
@@ -30,13 +31,12 @@ import type { KeyRecord } from './storage.js';
 
 /**
  * Float64 columns per slot: the record's seq, the version's counter n, HLC milliseconds t and logical c, and the hash's
- * two 32-bit halves. Slots come in chunks of CHUNK (the first grows to it from 64): a chunk is never copied once full,
- * and a table of a few keys stays small.
+ * two 32-bit halves, in chunks of 2^SHIFT slots (columns.ts roomFor: the first grows to it from 64, a chunk is never
+ * copied once full, and a table of a few keys stays small).
  */
 const NUMS = 6;
 const SHIFT = 11;
-const CHUNK = 1 << SHIFT;
-const MASK = CHUNK - 1;
+const MASK = (1 << SHIFT) - 1;
 
 /** Whether `h` is 16 lowercase hex digits (the hash64 form): only then is it kept as two 32-bit halves. */
 function hexHalves(h: string, out: Float64Array, at: number): boolean {
@@ -63,7 +63,7 @@ function hex8(x: number): string {
 export class RecordTable {
   /** Each key's slot. */
   private readonly slots = new Map<string, number>();
-  private readonly chunks: Float64Array[] = [new Float64Array(NUMS * 64)];
+  private readonly chunks: Float64Array[] = [];
   /** Per slot: the kept version's encoded value, or the whole record (then `ids` holds undefined there). */
   private readonly vals: Array<string | Uint8Array | KeyRecord | undefined> = [];
   /**
@@ -130,8 +130,7 @@ export class RecordTable {
       this.ids[slot] = v === undefined ? undefined : this.keptWriter;
       return true;
     }
-    const chunk = this.chunks[slot >> SHIFT];
-    if (chunk === undefined || (slot & MASK) * NUMS >= chunk.length) this.grow(slot);
+    roomFor(this.chunks, slot, NUMS, SHIFT);
     const v = this.keptValue(rec, slot);
     this.vals.push(v === undefined ? rec : v);
     this.ids.push(v === undefined ? undefined : this.keptWriter);
@@ -157,19 +156,6 @@ export class RecordTable {
       out.push(whole ? { key, seq: whole.seq, h: whole.h } : { key, seq: this.chunks[slot >> SHIFT]![(slot & MASK) * NUMS]!, h: this.hashAt(key, slot) });
     }
     return out;
-  }
-
-  /** Makes room for `slot` (the next past the end): the first chunk doubles up to CHUNK slots, then a chunk is added. */
-  private grow(slot: number): void {
-    const c = slot >> SHIFT;
-    if (c === this.chunks.length) {
-      this.chunks.push(new Float64Array(NUMS * CHUNK));
-      return;
-    }
-    const old = this.chunks[c]!;
-    const chunk = new Float64Array(Math.min(old.length * 2, NUMS * CHUNK));
-    chunk.set(old);
-    this.chunks[c] = chunk;
   }
 
   /**

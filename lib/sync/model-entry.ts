@@ -40,3 +40,11 @@ export function both(dots: KeyState): Kept {
 export function kept(states: KeyState, told: KeyState | undefined): Kept {
   return told === undefined ? states : new Apart(states, told);
 }
+
+/**
+ * A key's id in a link's model of a space other than its first (peer-model.ts `sid`, sent-notes.ts): `\0space\0key`
+ * (no key of the first space, kept under the key itself, starts with `\0`).
+ */
+export function spacedSid(space: string, key: string): string {
+  return '\u0000' + space + '\u0000' + key;
+}

@@ -16,15 +16,16 @@
  * A slot is taken when a ToldDot is set under a key holding none, written again in place when the key's next entry is
  * one, and freed when the key goes (deleted, evicted) or takes an entry of another kind: a freed slot is taken first.
  */
+import { roomFor } from '../columns.js';
+import { dropOldest } from '../evict.js';
 import type { Kept } from './model-entry.js';
 import { ToldDot } from './one-dot.js';
 
 /** Float64 columns per slot: the dot's counter n, HLC milliseconds t and logical c. */
 const NUMS = 3;
-/** Slots come in chunks of CHUNK (the first grows to it from 64): a full chunk is never copied, a small model stays small. */
+/** Slots come in chunks of 2^SHIFT (columns.ts: the first grows to it from 64). */
 const SHIFT = 10;
-const CHUNK = 1 << SHIFT;
-const MASK = CHUNK - 1;
+const MASK = (1 << SHIFT) - 1;
 
 /** A kept dot's writer whose dot names an epoch. */
 interface EpochWriter {
@@ -35,7 +36,7 @@ interface EpochWriter {
 export class ModelStates {
   /** A key's id → its entry, or the slot its ToldDot is kept at. Insertion order is recency. */
   private readonly map = new Map<string, Kept | number>();
-  private readonly chunks: Float64Array[] = [new Float64Array(NUMS * 64)];
+  private readonly chunks: Float64Array[] = [];
   /** Per slot: the kept dot's writer (undefined: the slot is free). */
   private readonly writers: Array<string | EpochWriter | undefined> = [];
   /** Freed slots, taken first. */
@@ -99,30 +100,14 @@ export class ModelStates {
       if (slot !== undefined) this.release(slot);
       this.map.set(id, e);
     }
-    if (this.map.size > this.maxKeys) this.dropOldest();
-  }
-
-  /** The `evict` least recent entries go, their slots freed (one iteration from the start: evict.ts says why). */
-  private dropOldest(): void {
-    let count = this.evict;
-    for (const [id, e] of this.map) {
-      this.map.delete(id);
-      if (typeof e === 'number') this.release(e);
-      if (--count === 0) return;
-    }
+    // The `evict` least recent go, their slots freed.
+    if (this.map.size > this.maxKeys) dropOldest(this.map, this.evict, (_, was) => typeof was === 'number' && this.release(was));
   }
 
   private take(): number {
     if (this.free.length > 0) return this.free.pop()!;
     const slot = this.writers.length;
-    const c = slot >> SHIFT;
-    if (c === this.chunks.length) this.chunks.push(new Float64Array(NUMS * CHUNK));
-    else if ((slot & MASK) * NUMS >= this.chunks[c]!.length) {
-      const old = this.chunks[c]!;
-      const chunk = new Float64Array(Math.min(old.length * 2, NUMS * CHUNK));
-      chunk.set(old);
-      this.chunks[c] = chunk;
-    }
+    roomFor(this.chunks, slot, NUMS, SHIFT);
     this.writers.push(undefined);
     return slot;
   }

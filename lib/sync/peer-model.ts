@@ -30,7 +30,7 @@ import { NO_EPOCHS, type EpochRegistry } from '../epoch-points.js';
 import type { Entry, Left } from './messages.js';
 import { leftState, typedLive } from './fit-state.js';
 import { MAX_LACK_DOTS } from './lacks.js';
-import { Apart, both, kept, statesOf, toldOf, type Kept } from './model-entry.js';
+import { Apart, both, kept, spacedSid, statesOf, toldOf, type Kept } from './model-entry.js';
 import { ModelStates } from './model-states.js';
 import { OneDot } from './one-dot.js';
 import type { PeerAsks } from './open-asks.js';
@@ -76,11 +76,6 @@ function sameEntry(space: string, entry: Entry): void {
 function idOf(space: string, entry: Entry): string {
   sameEntry(space, entry);
   return (lastId ??= keyId(space, entry[0]));
-}
-
-/** A key's id in `states` but of a link's first space (PeerModel `sid`). */
-function spacedSid(space: string, key: string): string {
-  return '\u0000' + space + '\u0000' + key;
 }
 
 function spacedSidOf(space: string, entry: Entry): string {

@@ -23,6 +23,7 @@
 import { dropOldest } from '../evict.js';
 import type { KeyState } from '../dvv.js';
 import type { Entry } from './messages.js';
+import { spacedSid } from './model-entry.js';
 
 /** Notes a key takes at most. */
 export const CHAIN = 4;
@@ -42,11 +43,6 @@ export class Note {
   has(slot: number): boolean {
     return (this.bits[(slot / BITS) | 0]! & (1 << slot % BITS)) !== 0;
   }
-}
-
-/** A key's id: of the group's first space the key itself (peer-model.ts `sid`), else `\0space\0key`. */
-function spaced(space: string, key: string): string {
-  return '\u0000' + space + '\u0000' + key;
 }
 
 export class SentNotes {
@@ -69,9 +65,10 @@ export class SentNotes {
     return this.links < SLOTS ? this.links++ : undefined;
   }
 
+  /** A key's id: of the group's first space the key itself (peer-model.ts `sid`), else spacedSid. */
   private id(space: string, key: string): string {
     this.first ??= space;
-    return space === this.first && key.charCodeAt(0) !== 0 ? key : spaced(space, key);
+    return space === this.first && key.charCodeAt(0) !== 0 ? key : spacedSid(space, key);
   }
 
   /** The entry's key's newest note, if any. */
