@@ -15,3 +15,14 @@ export function roomFor(chunks: Float64Array[], slot: number, nums: number, shif
     chunks[c] = grown;
   }
 }
+
+// Every branch above runs here, at load, on tables of their own. V8 inlines roomFor into its callers (RecordTable's set,
+// ModelStates's put, and so the storage's commit) and optimizes them long before most tables grow past 64 slots; a
+// branch it never saw run is compiled as a deoptimization, so the first table to grow threw every optimized caller back
+// to the interpreter, and the recompile came some writes later: in S7 both client workers at the same write (its 65th
+// key, then again at the recompile), seen with `node --trace-deopt`. Twice through: V8 keeps no feedback of a function's
+// first calls (it allocates its feedback vector lazily), so the second table's growth is the one it sees.
+for (let round = 0; round < 2; round++) {
+  const warm: Float64Array[] = [];
+  for (let slot = 0; slot <= 128; slot++) roomFor(warm, slot, 1, 7);
+}

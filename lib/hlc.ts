@@ -68,8 +68,15 @@ export class HybridClock {
    * than `maxDriftMs` ahead of the wall clock (then it is ignored and counted). Returns whether it was adopted.
    */
   observe(ms: number, logical: number): boolean {
-    if (!(ms > this.ms || (ms === this.ms && logical > this.logical))) return true;
-    if (ms > Math.floor(this.now()) + this.maxDriftMs) {
+    // Every part is read on every call (the wall clock too, not only for a timestamp ahead of ours): which parts a call
+    // needs depends on timing, and a part first run after V8 optimized the join that inlined this deoptimized it (a
+    // client's, at a delivery in the same millisecond as its last, or first ahead of it: bench/floor/steady-deopts.mjs).
+    const limit = Math.floor(this.now()) + this.maxDriftMs;
+    const later = ms > this.ms;
+    const same = ms === this.ms;
+    const laterLogical = logical > this.logical;
+    if (!(later || (same && laterLogical))) return true;
+    if (ms > limit) {
       this.ignored++;
       return false;
     }

@@ -35,7 +35,9 @@ import type { KeyRecord } from './storage.js';
  * copied once full, and a table of a few keys stays small).
  */
 const NUMS = 6;
-const SHIFT = 11;
+// 2^8: the first chunk's growth copies at most 128 slots; past 256 a fresh chunk is added. Tables that grow in step (a
+// process's many replicas of one space, a relay's links) copied up to 1024 slots each at once with 2^11 (S7's 513th key).
+const SHIFT = 8;
 const MASK = (1 << SHIFT) - 1;
 
 /** Whether `h` is 16 lowercase hex digits (the hash64 form): only then is it kept as two 32-bit halves. */

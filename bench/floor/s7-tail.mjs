@@ -13,6 +13,8 @@
  * callbacks, frames received by the relay) in each thread.
  * `--young MB`: the client workers' young generation at most MB (Worker resourceLimits.maxYoungGenerationSizeMb; V8 sizes
  * it itself otherwise): how the tail moves with how often, and so how long, their young-generation collections run.
+ * `S7_TAIL_WARM=N` (environment): N writes before the measured ones instead of S7's 50 (the steady state's tail, past JIT
+ * compilation's).
  * Run: `node bench/floor/s7-tail.mjs [writes] [--yjs] [--dist DIR] [--list N] [--young MB]` (after `npm run build`).
  */
 import { createRequire } from 'node:module';
@@ -113,7 +115,7 @@ if (!isMainThread) {
   // ---- the main thread: relay, writer, measurement and the breakdown ----
   const args = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
   const WRITES = Number(args[0] ?? 400);
-  const WARM = 50;
+  const WARM = Number(process.env.S7_TAIL_WARM ?? 50);
   const YJS = process.argv.includes('--yjs');
   const DIST = arg('--dist') ? path.resolve(arg('--dist')) : undefined;
   const LIST = Number(arg('--list', 0));

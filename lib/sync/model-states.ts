@@ -23,8 +23,8 @@ import { ToldDot } from './one-dot.js';
 
 /** Float64 columns per slot: the dot's counter n, HLC milliseconds t and logical c. */
 const NUMS = 3;
-/** Slots come in chunks of 2^SHIFT (columns.ts: the first grows to it from 64). */
-const SHIFT = 10;
+/** Slots come in chunks of 2^SHIFT (columns.ts: the first grows to it from 64; small, as memory-records.ts says why). */
+const SHIFT = 8;
 const MASK = (1 << SHIFT) - 1;
 
 /** A kept dot's writer whose dot names an epoch. */
