@@ -246,6 +246,14 @@ export function encodeMessage(m: Message, table?: readonly string[], ctx: Encode
     const frame = encodeLive(m, ctx.live, ctx.forms, ctx.epochs); // the same bytes for links alike (live-shared.ts)
     if (frame) return frame;
   }
+  return encodeFrame(m, table, ctx);
+}
+
+/**
+ * A frame other than LIVE. Apart from encodeMessage, which a relay runs for every link of a fan-out: that stays a small
+ * function V8 optimizes early (the time to optimize grows with a function's bytecode; this switch was most of it).
+ */
+function encodeFrame(m: Message, table: readonly string[] | undefined, ctx: EncodeContext): Uint8Array {
   const ep = ctx.epochs ? new EpochOut(ctx.epochs.me, ctx.epochs.reg(), ctx.epochs.told) : undefined;
   const w = new Writer(table);
   w.u8(m.type);
@@ -322,71 +330,10 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
   // Only frames carrying key states read epochs (not an ACK: a relay reads many per write it fans out).
   const states = type === MsgType.Changes || type === MsgType.Part || type === MsgType.Live || type === MsgType.LiveCleared || type === MsgType.AntiEntropy;
   const ep = limits.epochs && states ? new EpochIn(limits.epochs.peer, limits.epochs.reg(), live) : undefined;
-  let m: Message;
-  switch (type) {
-    case MsgType.Hello:
-      m = readHello(r);
-      break;
-    case MsgType.Attest:
-      m = { type, ...readAttestation(r) };
-      break;
-    case MsgType.Epochs:
-      m = { type, records: readChain(r) };
-      break;
-    case MsgType.Sync:
-      m = { type, spaces: readSyncItems(r) };
-      break;
-    case MsgType.Changes:
-    case MsgType.Part: {
-      const c = readChanges(r, limits.maxValueBytes * 4, ep);
-      if (type === MsgType.Part && (c.upTo !== 0 || c.entries.length !== 1 || c.entries[0]![1].vs.length === 0)) throw new ProtocolError('a PART carries versions of one key');
-      if (c.upTo > 0) limits.conn?.upTo.set(c.space, c.upTo);
-      m = { type, ...c };
-      break;
-    }
-    case MsgType.Live:
-    case MsgType.LiveCleared:
-      if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
-      m = readLive(MsgType.Changes as const, r, limits.conn, type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep);
-      break;
-    case MsgType.Need:
-      m = { type, ...readNeed(r) };
-      break;
-    case MsgType.Left:
-      m = { type, ...readLeft(r) };
-      break;
-    case MsgType.Ack:
-      m = { type, space: space(r), upTo: r.uint() };
-      break;
-    case MsgType.Top:
-      m = { type, space: space(r), top: r.uint() };
-      break;
-    case MsgType.AntiEntropy:
-      m = { type, ...readAntiEntropy(r, ep) };
-      break;
-    case MsgType.Denied:
-      m = { type, space: space(r), code: r.str(), reason: r.str() };
-      break;
-    case MsgType.Grant: {
-      const s = space(r);
-      const rights = r.u8();
-      if (rights > 1) throw new ProtocolError('invalid rights');
-      m = { type, space: s, rights: rights === 1 ? 'write' : 'read' };
-      break;
-    }
-    case MsgType.Presence: {
-      const s = space(r);
-      const json = r.str();
-      if (json.length > MAX_PRESENCE_CHARS) throw new ProtocolError('presence payload too large');
-      m = { type, space: s, json };
-      break;
-    }
-    case MsgType.Cluster:
-      m = { type, json: r.str() };
-      break;
-    default:
-      throw new ProtocolError(`unknown message type ${type}`);
-  }
+  const m =
+    type === MsgType.Live || type === MsgType.LiveCleared
+      ? readLive(MsgType.Changes as const, r, connOf(limits), type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep)
+      : readBody(r, type, limits, ep);
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
   if (ep) {
     for (const c of ep.chains) {
@@ -398,4 +345,62 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
     live?.settle();
   }
   return m;
+}
+
+/** The connection's table a LIVE frame is read through: none before the hellos. */
+function connOf(limits: DecodeLimits): NonNullable<DecodeLimits['conn']> {
+  if (!limits.conn) throw new ProtocolError('a LIVE frame before the hellos');
+  return limits.conn;
+}
+
+/**
+ * A frame other than LIVE after its type byte. Apart from decodeMessage, which every frame goes through: that stays a
+ * small function V8 optimizes early (the time to optimize grows with a function's bytecode; this switch was most of it).
+ */
+function readBody(r: Reader, type: number, limits: DecodeLimits, ep: EpochIn | undefined): Message {
+  switch (type) {
+    case MsgType.Hello:
+      return readHello(r);
+    case MsgType.Attest:
+      return { type, ...readAttestation(r) };
+    case MsgType.Epochs:
+      return { type, records: readChain(r) };
+    case MsgType.Sync:
+      return { type, spaces: readSyncItems(r) };
+    case MsgType.Changes:
+    case MsgType.Part: {
+      const c = readChanges(r, limits.maxValueBytes * 4, ep);
+      if (type === MsgType.Part && (c.upTo !== 0 || c.entries.length !== 1 || c.entries[0]![1].vs.length === 0)) throw new ProtocolError('a PART carries versions of one key');
+      if (c.upTo > 0) limits.conn?.upTo.set(c.space, c.upTo);
+      return { type, ...c };
+    }
+    case MsgType.Need:
+      return { type, ...readNeed(r) };
+    case MsgType.Left:
+      return { type, ...readLeft(r) };
+    case MsgType.Ack:
+      return { type, space: space(r), upTo: r.uint() };
+    case MsgType.Top:
+      return { type, space: space(r), top: r.uint() };
+    case MsgType.AntiEntropy:
+      return { type, ...readAntiEntropy(r, ep) };
+    case MsgType.Denied:
+      return { type, space: space(r), code: r.str(), reason: r.str() };
+    case MsgType.Grant: {
+      const s = space(r);
+      const rights = r.u8();
+      if (rights > 1) throw new ProtocolError('invalid rights');
+      return { type, space: s, rights: rights === 1 ? 'write' : 'read' };
+    }
+    case MsgType.Presence: {
+      const s = space(r);
+      const json = r.str();
+      if (json.length > MAX_PRESENCE_CHARS) throw new ProtocolError('presence payload too large');
+      return { type, space: s, json };
+    }
+    case MsgType.Cluster:
+      return { type, json: r.str() };
+    default:
+      throw new ProtocolError(`unknown message type ${type}`);
+  }
 }

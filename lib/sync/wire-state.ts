@@ -282,26 +282,8 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
     const at = vs.length;
     if (form === FORM_TOMBSTONE) vs.push({ r: rid, n, t, c: cl, d: 1 });
     else if (form === FORM_HELD) vs.push({ r: rid, n, t, c: cl, e: 1 });
-    else if (form === FORM_DELTA) {
-      const m = r.uint();
-      const nb = m % 2 === 0 ? 1 : (m - 1) / 2;
-      if (nb < 1 || nb > MAX_BASES || nb * 2 > r.remaining) throw new ProtocolError('invalid delta bases');
-      const b: Dot[] = [];
-      for (let j = 0; j < nb; j++) {
-        const br = m % 2 === 0 ? rid : c.rid();
-        const bw = m % 2 === 0 ? 0 : ep ? r.uint() : counter(r);
-        const bn = m % 2 === 0 ? n - unzigzag(m / 2) : ep ? Math.floor(bw / 2) : bw;
-        if (bn < 1 || bn > MAX_COUNTER) throw new ProtocolError('invalid delta bases');
-        const be = ep ? ep.epoch(r, br, bn, m % 2 === 1 && bw % 2 === 1) : '';
-        const prev = b[j - 1];
-        if (prev && byDot({ r: prev[0], n: prev[1], ep: prev[2] }, { r: br, n: bn, ep: be }) >= 0) throw new ProtocolError('delta bases out of order');
-        if (br === rid && bn === n && be === e) throw new ProtocolError('a version derived from itself');
-        b.push(be === '' ? [br, bn] : [br, bn, be]);
-      }
-      const d = r.bytes();
-      if (d.length === 0 || d.length > maxValue) throw new ProtocolError('invalid delta');
-      vs.push({ r: rid, n, t, c: cl, x: { b, d, s: 0 } });
-    } else {
+    else if (form === FORM_DELTA) vs.push({ r: rid, n, t, c: cl, x: readDelta(r, c, rid, n, e, maxValue) });
+    else {
       const plain = r.valueIsPlain();
       const v = r.value();
       if (v.length > maxValue) {
@@ -329,6 +311,39 @@ export function readState(r: Reader, c: StateDecoder, maxValue: number): KeyStat
     const implied = dotsContext(vs);
     return implied.pts ? { vs, cc: implied.cc, pts: implied.pts } : { vs, cc: implied.cc };
   }
+  return readExplicit(r, c, vs);
+}
+
+/**
+ * A delta version's bases and delta, after its head (readState). Apart from readState, which every key state received
+ * goes through: that stays small enough for V8 to optimize early (the time to optimize grows with a function's
+ * bytecode; readState was 2.6 kB with this and readExplicit inline).
+ */
+function readDelta(r: Reader, c: StateDecoder, rid: string, n: number, e: string, maxValue: number): { b: Dot[]; d: Uint8Array; s: 0 } {
+  const ep = c.ep;
+  const m = r.uint();
+  const nb = m % 2 === 0 ? 1 : (m - 1) / 2;
+  if (nb < 1 || nb > MAX_BASES || nb * 2 > r.remaining) throw new ProtocolError('invalid delta bases');
+  const b: Dot[] = [];
+  for (let j = 0; j < nb; j++) {
+    const br = m % 2 === 0 ? rid : c.rid();
+    const bw = m % 2 === 0 ? 0 : ep ? r.uint() : counter(r);
+    const bn = m % 2 === 0 ? n - unzigzag(m / 2) : ep ? Math.floor(bw / 2) : bw;
+    if (bn < 1 || bn > MAX_COUNTER) throw new ProtocolError('invalid delta bases');
+    const be = ep ? ep.epoch(r, br, bn, m % 2 === 1 && bw % 2 === 1) : '';
+    const prev = b[j - 1];
+    if (prev && byDot({ r: prev[0], n: prev[1], ep: prev[2] }, { r: br, n: bn, ep: be }) >= 0) throw new ProtocolError('delta bases out of order');
+    if (br === rid && bn === n && be === e) throw new ProtocolError('a version derived from itself');
+    b.push(be === '' ? [br, bn] : [br, bn, be]);
+  }
+  const d = r.bytes();
+  if (d.length === 0 || d.length > maxValue) throw new ProtocolError('invalid delta');
+  return { b, d, s: 0 };
+}
+
+/** A state's explicit causal context, after its versions `vs` (readState); each version must lie inside it. */
+function readExplicit(r: Reader, c: StateDecoder, vs: WireVersion[]): KeyState {
+  const ep = c.ep;
   if (ep) {
     const ctx = readCausal(r, () => c.rid(), ep);
     for (const v of vs) if ((ctx.cc[v.r] ?? 0) < v.n) throw new ProtocolError('a version outside its causal context');
