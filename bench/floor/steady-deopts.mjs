@@ -16,7 +16,7 @@
  *
  * Run: `node bench/floor/steady-deopts.mjs [--clients N] [--writes N] [--warm N] [--dist DIR] [--all]` (after
  * `npm run build`); `--all` lists every deoptimization after WARM, not only the library's. Prints one line a
- * deoptimization site and ends with `steady deopts: N`; test/bench/steady-deopts.test.ts runs it.
+ * deoptimization site and ends with `steady deopts: N`; test/steady-deopts.test.ts runs it (700 writes).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
