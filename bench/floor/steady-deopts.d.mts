@@ -11,4 +11,5 @@ export interface SteadyDeopt {
 }
 export const V8_FLAGS: string[];
 export function steadyDeopts(output: string, options?: { warm?: number; lib?: string; all?: boolean }): SteadyDeopt[];
-export function runChild(options?: { clients?: number; writes?: number; warm?: number }): Promise<string>;
+/** The child runs the workload only; which writes count as warm is steadyDeopts' `warm`. */
+export function runChild(options?: { clients?: number; writes?: number }): Promise<string>;

@@ -87,13 +87,13 @@ export function steadyDeopts(output, { warm = WARM, lib = pathToFileURL(dist).hr
  * Runs the workload in a child under V8_FLAGS; resolves with what it wrote to stdout. Its stdout is a file: a pipe the
  * reader drains late can refuse V8's writes (they are not retried) under load.
  */
-export async function runChild({ clients = CLIENTS, writes = WRITES, warm = WARM } = {}) {
+export async function runChild({ clients = CLIENTS, writes = WRITES } = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'steady-deopts-'));
   const file = path.join(dir, 'trace.txt');
   const out = await open(file, 'w');
   try {
     const code = await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [...V8_FLAGS, here, '--clients', String(clients), '--writes', String(writes), '--warm', String(warm), '--dist', dist], {
+      const child = spawn(process.execPath, [...V8_FLAGS, here, '--clients', String(clients), '--writes', String(writes), '--dist', dist], {
         env: { ...process.env, STEADY_DEOPTS_CHILD: '1' },
         stdio: ['ignore', out.fd, 'inherit'],
       });

@@ -326,14 +326,14 @@ export function decodeMessage(frame: Uint8Array | string, limits: DecodeLimits):
   if (typeof frame === 'string') throw new ProtocolError('text frames are not part of the protocol');
   const r = new Reader(frame, limits.table);
   const type = r.u8();
-  const live = type === MsgType.Live || type === MsgType.LiveCleared ? limits.conn?.epochs : undefined;
+  const isLive = type === MsgType.Live || type === MsgType.LiveCleared;
+  const live = isLive ? limits.conn?.epochs : undefined;
   // Only frames carrying key states read epochs (not an ACK: a relay reads many per write it fans out).
-  const states = type === MsgType.Changes || type === MsgType.Part || type === MsgType.Live || type === MsgType.LiveCleared || type === MsgType.AntiEntropy;
+  const states = isLive || type === MsgType.Changes || type === MsgType.Part || type === MsgType.AntiEntropy;
   const ep = limits.epochs && states ? new EpochIn(limits.epochs.peer, limits.epochs.reg(), live) : undefined;
-  const m =
-    type === MsgType.Live || type === MsgType.LiveCleared
-      ? readLive(MsgType.Changes as const, r, connOf(limits), type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep)
-      : readBody(r, type, limits, ep);
+  const m = isLive
+    ? readLive(MsgType.Changes as const, r, connOf(limits), type === MsgType.LiveCleared, limits.maxValueBytes * 4, ep)
+    : readBody(r, type, limits, ep);
   if (!r.done()) throw new ProtocolError('trailing bytes after message');
   if (ep) {
     for (const c of ep.chains) {
